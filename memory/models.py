@@ -1,0 +1,1 @@
+"""Models for this lane arrive with its issue."""

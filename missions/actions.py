@@ -1,0 +1,336 @@
+"""The company loop's workflows. `submit_proposal` is the single intake: every proposal from
+every source (API, trigger, reaction, initiative, conversation, human) enters here."""
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Now
+
+from missions.gates import first_refusal
+from missions.models import (
+    STEP_TERMINAL,
+    Mission,
+    MissionStatus,
+    Proposal,
+    ProposalStatus,
+    RejectionCode,
+    Step,
+    StepDependency,
+    StepStatus,
+)
+from missions.schemas import ProposalDraft, ProposalInvalid
+from missions.step_kinds import STEP_KINDS
+from opscore.actions import record_event
+from opscore.models import Agent, Policy
+from opscore.policies import SCHEMAS
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    proposal: Proposal
+    created: bool  # False when the dedupe key named a proposal already on file
+
+
+def submit_proposal(data, *, source, cause_event=None, operator=None, cause_ref="") -> IntakeResult:
+    """Validate → agent enabled and under its daily limit → cap gates → insert → auto-approve.
+
+    Bad input raises ProposalInvalid and writes nothing. A refusal is stored as a rejected
+    proposal with its reason and an event; no step is ever queued for it.
+    """
+    draft = ProposalDraft.parse(data)
+    existing = _find_duplicate(draft)
+    if existing:
+        return IntakeResult(existing, created=False)
+    try:
+        with transaction.atomic():
+            agent = _lock_agent(draft)
+            proposal = Proposal(
+                agent=agent,
+                title=draft.title,
+                description=draft.description,
+                source=source,
+                cause_event=cause_event,
+                operator=operator,
+                cause_ref=cause_ref,
+                proposed_steps=[step.model_dump() for step in draft.steps],
+                dedupe_key=draft.dedupe_key,
+            )
+            return IntakeResult(_admit(proposal, agent), created=True)
+    except IntegrityError:
+        existing = _find_duplicate(draft)
+        if existing is None:
+            raise
+        return IntakeResult(existing, created=False)
+
+
+def _find_duplicate(draft: ProposalDraft) -> Proposal | None:
+    if not draft.dedupe_key:
+        return None
+    return Proposal.objects.filter(dedupe_key=draft.dedupe_key).first()
+
+
+def _lock_agent(draft: ProposalDraft) -> Agent:
+    """Lock the proposing agent's row: its daily limit is counted under this lock."""
+    agent = Agent.objects.select_for_update().filter(slug=draft.agent).first()
+    if agent is None:
+        raise ProposalInvalid({"agent": [f"unknown agent {draft.agent!r}"]})
+    named = {step.agent for step in draft.steps if step.agent}
+    known = set(Agent.objects.filter(slug__in=named).values_list("slug", flat=True))
+    for index, step in enumerate(draft.steps):
+        if step.agent and step.agent not in known:
+            raise ProposalInvalid({f"steps.{index}.agent": [f"unknown agent {step.agent!r}"]})
+    return agent
+
+
+def _admit(proposal: Proposal, agent: Agent) -> Proposal:
+    if not agent.enabled:
+        return _refuse(proposal, RejectionCode.AGENT_DISABLED, f"Agent {agent.slug} is disabled")
+    used = Proposal.objects.filter(agent=agent).created_today().counting_toward_daily_limit()
+    used_count = used.count()
+    if used_count >= agent.daily_proposal_limit:
+        reason = f"Daily proposal limit reached ({used_count}/{agent.daily_proposal_limit})"
+        return _refuse(proposal, RejectionCode.DAILY_LIMIT, reason)
+    refusal = first_refusal(proposal.step_kinds)
+    if refusal:
+        return _refuse(proposal, RejectionCode.CAP_GATE, refusal)
+    proposal.save()
+    if _auto_approvable(proposal):
+        return _accept(proposal, actor="system:auto_approve")
+    record_event(
+        "proposal.pending",
+        f"Proposal awaits a human: {proposal.title}",
+        tags=["proposal", "pending"],
+        payload={"step_kinds": proposal.step_kinds, "source": proposal.source},
+        agent=agent,
+        proposal=proposal,
+        actor=agent.actor,
+    )
+    return proposal
+
+
+def _auto_approvable(proposal: Proposal) -> bool:
+    policy = Policy.objects.value("auto_approve")
+    kinds = set(proposal.step_kinds)
+    return (
+        policy.enabled
+        and kinds <= set(policy.allowed_step_kinds)
+        and all(STEP_KINDS[kind].auto_approvable for kind in kinds)
+    )
+
+
+def _refuse(proposal: Proposal, code: str, reason: str, *, actor: str = "system:intake"):
+    proposal.status = ProposalStatus.REJECTED
+    proposal.rejection_code = code
+    proposal.reason = reason
+    proposal.decided_by = actor
+    proposal.decided_at = Now()
+    proposal.save()
+    proposal.refresh_from_db(fields=["decided_at", "created_at"])
+    record_event(
+        "proposal.rejected",
+        f"Proposal rejected: {proposal.title}",
+        summary=reason,
+        tags=["proposal", "rejected", code],
+        payload={"reason": reason, "code": code, "source": proposal.source},
+        agent=proposal.agent,
+        proposal=proposal,
+        actor=actor,
+    )
+    return proposal
+
+
+def _accept(proposal: Proposal, *, actor: str) -> Proposal:
+    proposal.status = ProposalStatus.ACCEPTED
+    proposal.decided_by = actor
+    proposal.decided_at = Now()
+    proposal.save(update_fields=["status", "decided_by", "decided_at"])
+    proposal.refresh_from_db(fields=["decided_at"])
+    mission = Mission.objects.create(
+        title=proposal.title,
+        agent=proposal.agent,
+        created_by=actor,
+        proposal=proposal,
+        policy_versions=Policy.objects.versions_in_force(SCHEMAS),
+    )
+    steps = _create_steps(mission, proposal)
+    record_event(
+        "proposal.accepted",
+        f"Mission M{mission.id} approved: {proposal.title}",
+        tags=["proposal", "accepted", "mission"],
+        payload={"step_ids": [s.id for s in steps], "approved_by": actor},
+        agent=proposal.agent,
+        proposal=proposal,
+        mission=mission,
+        actor=actor,
+    )
+    return proposal
+
+
+def _create_steps(mission: Mission, proposal: Proposal) -> list[Step]:
+    steps = Step.objects.bulk_create(
+        Step(
+            mission=mission,
+            position=index,
+            kind=spec["kind"],
+            payload=spec["payload"],
+            agent_id=spec["agent"] or proposal.agent_id,
+            priority=spec["priority"],
+            max_attempts=spec["max_attempts"],
+        )
+        for index, spec in enumerate(proposal.proposed_steps)
+    )
+    StepDependency.objects.bulk_create(
+        StepDependency(step=steps[index], depends_on=steps[target])
+        for index, spec in enumerate(proposal.proposed_steps)
+        for target in spec["depends_on"]
+    )
+    return steps
+
+
+class DecisionRefused(Exception):
+    """A human decision that does not apply to the row's current state."""
+
+
+def approve_proposal(proposal: Proposal, *, actor: str) -> Proposal:
+    """A human approves a pending proposal. The gates run again: the quota may have filled
+    since it was submitted, in which case it is rejected with that reason instead."""
+    with transaction.atomic():
+        Agent.objects.select_for_update().get(pk=proposal.agent_id)
+        refusal = first_refusal(proposal.step_kinds)
+        proposal = _lock_pending(proposal)
+        if refusal:
+            return _refuse(proposal, RejectionCode.CAP_GATE, refusal, actor=actor)
+        return _accept(proposal, actor=actor)
+
+
+def reject_proposal(proposal: Proposal, *, actor: str, reason: str) -> Proposal:
+    if not reason.strip():
+        raise DecisionRefused("a rejection needs a reason")
+    with transaction.atomic():
+        proposal = _lock_pending(proposal)
+        return _refuse(proposal, RejectionCode.OPERATOR, reason.strip(), actor=actor)
+
+
+def _lock_pending(proposal: Proposal) -> Proposal:
+    locked = Proposal.objects.select_for_update().get(pk=proposal.pk)
+    if locked.status != ProposalStatus.PENDING:
+        raise DecisionRefused(f"P{locked.id} is {locked.status}, not pending")
+    return locked
+
+
+@transaction.atomic
+def cancel_mission(mission: Mission, *, actor: str) -> int:
+    """Cancel a mission and every step not yet finished. Returns the number of steps cancelled.
+
+    A running step loses its lease here; its worker's late completion is refused by the token.
+    """
+    mission = Mission.objects.select_for_update().get(pk=mission.pk)
+    if mission.is_terminal:
+        raise DecisionRefused(f"M{mission.id} is already {mission.status}")
+    cancelled = (
+        mission.steps.exclude(status__in=STEP_TERMINAL)
+        .select_for_update()
+        .update(
+            status=StepStatus.CANCELLED,
+            lease_token=None,
+            lease_expires_at=None,
+            lease_owner="",
+            blocked_reason="",
+            finished_at=Now(),
+            updated_at=Now(),
+        )
+    )
+    mission.status = MissionStatus.CANCELLED
+    mission.finished_at = Now()
+    mission.save(update_fields=["status", "finished_at"])
+    record_event(
+        "mission.cancelled",
+        f"Mission M{mission.id} cancelled",
+        tags=["mission", "cancelled"],
+        payload={"steps_cancelled": cancelled},
+        agent=mission.agent,
+        mission=mission,
+        actor=actor,
+    )
+    return cancelled
+
+
+@transaction.atomic
+def retry_step(step: Step, *, actor: str) -> Step:
+    """Put a failed, dead or blocked step back in the queue with one more attempt allowed."""
+    step = Step.objects.select_for_update().get(pk=step.pk)
+    retryable = [StepStatus.FAILED, StepStatus.DEAD, StepStatus.BLOCKED]
+    if step.status not in retryable:
+        raise DecisionRefused(f"S{step.id} is {step.status}; only {retryable} can be retried")
+    if Mission.objects.filter(pk=step.mission_id, status=MissionStatus.CANCELLED).exists():
+        raise DecisionRefused(f"S{step.id} belongs to a cancelled mission")
+    previous = step.status
+    step.status = StepStatus.QUEUED
+    step.blocked_reason = ""
+    step.max_attempts = max(step.max_attempts, step.attempt_count + 1)
+    step.run_after = step.updated_at = Now()
+    step.finished_at = None
+    step.save()
+    step.refresh_from_db()
+    Mission.objects.filter(pk=step.mission_id, status=MissionStatus.FAILED).update(
+        status=MissionStatus.RUNNING, finished_at=None
+    )
+    record_event(
+        "step.retried",
+        f"Step S{step.id} ({step.kind}) requeued by {actor}",
+        tags=["step", "retried"],
+        payload={"from_status": previous},
+        agent=step.agent,
+        mission_id=step.mission_id,
+        step=step,
+        actor=actor,
+    )
+    return step
+
+
+@transaction.atomic
+def dead_letter_step(step: Step, *, actor: str, reason: str) -> Step:
+    step = Step.objects.select_for_update().get(pk=step.pk)
+    if step.is_terminal:
+        raise DecisionRefused(f"S{step.id} is already {step.status}")
+    step.status = StepStatus.DEAD
+    step.last_error = reason or f"dead-lettered by {actor}"
+    step.blocked_reason = step.lease_owner = ""
+    step.lease_token = step.lease_expires_at = None
+    step.finished_at = step.updated_at = Now()
+    step.save()
+    step.refresh_from_db()
+    record_event(
+        "step.dead_lettered",
+        f"Step S{step.id} ({step.kind}) dead-lettered",
+        summary=step.last_error,
+        tags=["step", "dead"],
+        agent=step.agent,
+        mission_id=step.mission_id,
+        step=step,
+        actor=actor,
+    )
+    finalize_mission(step.mission)
+    return step
+
+
+def finalize_mission(mission: Mission) -> Mission:
+    """Close a mission whose steps are all terminal: failed if any failed or died."""
+    mission = Mission.objects.select_for_update().get(pk=mission.pk)
+    statuses = set(mission.steps.values_list("status", flat=True))
+    if mission.is_terminal or not statuses or not statuses <= set(STEP_TERMINAL):
+        return mission
+    failed = bool(statuses & {StepStatus.FAILED, StepStatus.DEAD})
+    mission.status = MissionStatus.FAILED if failed else MissionStatus.SUCCEEDED
+    mission.finished_at = Now()
+    mission.save(update_fields=["status", "finished_at"])
+    tag = "mission_failed" if failed else "mission_succeeded"
+    record_event(
+        f"mission.{mission.status}",
+        f"Mission M{mission.id} {mission.status}: {mission.title}",
+        tags=["mission", mission.status, tag],
+        agent=mission.agent,
+        mission=mission,
+        actor="system:finalizer",
+    )
+    return mission

@@ -1,0 +1,204 @@
+from django.contrib import admin
+from django.db.models import Count, Q
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+
+from missions.actions import (
+    DecisionRefused,
+    approve_proposal,
+    cancel_mission,
+    dead_letter_step,
+    reject_proposal,
+    retry_step,
+)
+from missions.models import Mission, Proposal, Step, StepAttempt, StepStatus
+from opscore.admin import AuditAdmin, report
+from opscore.models import operator_actor
+
+
+def apply_each(queryset, func) -> tuple[int, list[str]]:
+    done, refused = 0, []
+    for obj in queryset:
+        try:
+            func(obj)
+            done += 1
+        except DecisionRefused as reason:
+            refused.append(str(reason))
+    return done, refused
+
+
+class ReadOnlyFieldsMixin:
+    """Rows written by workflows: the admin shows them and acts on them, never edits them."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Proposal)
+class ProposalAdmin(ReadOnlyFieldsMixin, admin.ModelAdmin):
+    list_display = ["id", "created_at", "agent", "title", "source", "status", "reason"]
+    list_filter = ["status", "source", "rejection_code", "agent"]
+    search_fields = ["title", "reason", "dedupe_key"]
+    date_hierarchy = "created_at"
+    list_select_related = ["agent"]
+    actions = ["approve_proposals", "reject_proposals"]
+
+    @admin.action(description="Approve selected pending proposals", permissions=["change"])
+    def approve_proposals(self, request, queryset):
+        actor = operator_actor(request.user)
+        approved = [approve_proposal(p, actor=actor) for p in queryset.filter(status="pending")]
+        accepted = sum(1 for p in approved if p.status == "accepted")
+        refused = [f"P{p.id} rejected at approval: {p.reason}" for p in approved if p.reason]
+        skipped = queryset.exclude(status="pending").count()
+        if skipped:
+            refused.append(f"{skipped} selected proposals were not pending and were left alone.")
+        report(self, request, accepted, "approved", refused)
+
+    @admin.action(description="Reject selected pending proposals…", permissions=["change"])
+    def reject_proposals(self, request, queryset):
+        pending = queryset.filter(status="pending")
+        reason = request.POST.get("reason", "").strip()
+        if "apply" not in request.POST or not reason:
+            context = {**self.admin_site.each_context(request), "proposals": pending}
+            return TemplateResponse(request, "admin/missions/reject_proposals.html", context)
+        actor = operator_actor(request.user)
+        done, refused = apply_each(
+            pending, lambda p: reject_proposal(p, actor=actor, reason=reason)
+        )
+        report(self, request, done, "rejected", refused)
+        return None
+
+
+class StepInline(admin.TabularInline):
+    model = Step
+    fields = ["id", "position", "kind", "agent", "status", "attempt_count", "last_error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Mission)
+class MissionAdmin(ReadOnlyFieldsMixin, admin.ModelAdmin):
+    list_display = ["id", "created_at", "agent", "title", "status", "steps_done", "finished_at"]
+    list_filter = ["status", "agent"]
+    search_fields = ["title"]
+    date_hierarchy = "created_at"
+    list_select_related = ["agent"]
+    inlines = [StepInline]
+    actions = ["cancel_missions"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_steps=Count("steps"),
+                n_done=Count("steps", filter=Q(steps__status=StepStatus.SUCCEEDED)),
+            )
+        )
+
+    @admin.display(description="steps done")
+    def steps_done(self, obj):
+        return f"{obj.n_done}/{obj.n_steps}"
+
+    @admin.action(description="Cancel selected missions", permissions=["change"])
+    def cancel_missions(self, request, queryset):
+        actor = operator_actor(request.user)
+        done, refused = apply_each(queryset, lambda m: cancel_mission(m, actor=actor))
+        report(self, request, done, "cancelled", refused)
+
+
+class LastErrorFilter(admin.SimpleListFilter):
+    title = "last error"
+    parameter_name = "has_error"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Has an error"), ("no", "No error")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(last_error="")
+        if self.value() == "no":
+            return queryset.filter(last_error="")
+        return queryset
+
+
+class StepAttemptInline(admin.TabularInline):
+    model = StepAttempt
+    fields = ["attempt_no", "worker_id", "started_at", "finished_at", "outcome", "error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Step)
+class StepAdmin(ReadOnlyFieldsMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "mission_link",
+        "kind",
+        "agent",
+        "status",
+        "attempts",
+        "run_after",
+        "short_error",
+    ]
+    list_filter = ["status", "kind", "agent", LastErrorFilter]
+    search_fields = ["=id", "last_error", "blocked_reason", "dedupe_key"]
+    list_select_related = ["agent", "mission"]
+    inlines = [StepAttemptInline]
+    actions = ["retry_steps", "dead_letter_steps"]
+
+    @admin.display(description="mission")
+    def mission_link(self, obj):
+        return format_html(
+            '<a href="/admin/missions/mission/{}/change/">M{}</a>', obj.mission_id, obj.mission_id
+        )
+
+    @admin.display(description="attempts")
+    def attempts(self, obj):
+        return f"{obj.attempt_count}/{obj.max_attempts}"
+
+    @admin.display(description="last error")
+    def short_error(self, obj):
+        error = obj.blocked_reason or obj.last_error
+        return error if len(error) <= 80 else error[:77] + "..."
+
+    @admin.action(description="Retry selected steps", permissions=["change"])
+    def retry_steps(self, request, queryset):
+        actor = operator_actor(request.user)
+        done, refused = apply_each(queryset, lambda s: retry_step(s, actor=actor))
+        report(self, request, done, "requeued", refused)
+
+    @admin.action(description="Dead-letter selected steps", permissions=["change"])
+    def dead_letter_steps(self, request, queryset):
+        actor = operator_actor(request.user)
+        reason = f"dead-lettered by {actor} from the admin"
+        done, refused = apply_each(
+            queryset, lambda s: dead_letter_step(s, actor=actor, reason=reason)
+        )
+        report(self, request, done, "dead-lettered", refused)
+
+
+@admin.register(StepAttempt)
+class StepAttemptAdmin(AuditAdmin):
+    list_display = ["step", "attempt_no", "worker_id", "started_at", "finished_at", "outcome"]
+    list_filter = ["outcome"]
+    search_fields = ["=step__id", "worker_id", "error"]
+    list_select_related = ["step"]

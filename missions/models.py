@@ -1,0 +1,308 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Now, Trunc
+
+
+def start_of_today():
+    """Midnight in the configured time zone, computed by the database clock."""
+    return Trunc(Now(), "day", output_field=models.DateTimeField())
+
+
+class ProposalSource(models.TextChoices):
+    API = "api"
+    TRIGGER = "trigger"
+    REACTION = "reaction"
+    INITIATIVE = "initiative"
+    CONVERSATION = "conversation"
+    HUMAN = "human"
+
+
+class ProposalStatus(models.TextChoices):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class RejectionCode(models.TextChoices):
+    AGENT_DISABLED = "agent_disabled"
+    DAILY_LIMIT = "daily_limit"
+    CAP_GATE = "cap_gate"
+    OPERATOR = "operator"
+
+
+class ProposalQuerySet(models.QuerySet):
+    def created_today(self):
+        return self.filter(created_at__gte=start_of_today())
+
+    def counting_toward_daily_limit(self):
+        """Proposals an agent spent its allowance on; refusals at the door do not count."""
+        return self.exclude(
+            rejection_code__in=[RejectionCode.AGENT_DISABLED, RejectionCode.DAILY_LIMIT]
+        )
+
+
+class Proposal(models.Model):
+    """A request for work. Enters only through `missions.actions.submit_proposal`."""
+
+    agent = models.ForeignKey("opscore.Agent", on_delete=models.PROTECT, related_name="proposals")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    source = models.CharField(max_length=20, choices=ProposalSource.choices)
+    cause_event = models.ForeignKey(
+        "opscore.Event",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="caused_proposals",
+    )
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
+    )
+    cause_ref = models.CharField(
+        max_length=200, blank=True, help_text="e.g. trigger_rule:12, reaction:7, conversation:3"
+    )
+    proposed_steps = models.JSONField(default=list)
+    status = models.CharField(
+        max_length=10, choices=ProposalStatus.choices, default=ProposalStatus.PENDING
+    )
+    reason = models.TextField(blank=True)
+    rejection_code = models.CharField(max_length=20, choices=RejectionCode.choices, blank=True)
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(db_default=Now())
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+
+    objects = ProposalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["agent", "created_at"], name="proposal_agent_day_idx"),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status="rejected"),
+                name="proposal_rejected_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | ~Q(reason=""),
+                name="proposal_rejection_has_reason",
+            ),
+        ]
+
+    def __str__(self):
+        return f"P{self.id} {self.title}"
+
+    @property
+    def step_kinds(self) -> list[str]:
+        return [spec["kind"] for spec in self.proposed_steps]
+
+    def as_json(self) -> dict:
+        mission = Mission.objects.filter(proposal=self).first()
+        return {
+            "id": self.id,
+            "agent": self.agent_id,
+            "title": self.title,
+            "source": self.source,
+            "status": self.status,
+            "reason": self.reason,
+            "rejection_code": self.rejection_code,
+            "mission_id": mission.id if mission else None,
+            "step_ids": list(mission.steps.values_list("id", flat=True)) if mission else [],
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+class MissionStatus(models.TextChoices):
+    APPROVED = "approved"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+MISSION_TERMINAL = [MissionStatus.SUCCEEDED, MissionStatus.FAILED, MissionStatus.CANCELLED]
+
+
+class Mission(models.Model):
+    title = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=10, choices=MissionStatus.choices, default=MissionStatus.APPROVED
+    )
+    agent = models.ForeignKey("opscore.Agent", on_delete=models.PROTECT, related_name="missions")
+    created_by = models.CharField(max_length=150)
+    proposal = models.OneToOneField(Proposal, on_delete=models.PROTECT, related_name="mission")
+    policy_versions = models.JSONField(
+        default=dict, help_text="Policy key → version in force when this mission was approved"
+    )
+    created_at = models.DateTimeField(db_default=Now())
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "-id"], name="mission_status_idx")]
+
+    def __str__(self):
+        return f"M{self.id} {self.title}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in MISSION_TERMINAL
+
+
+class StepStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+
+STEP_TERMINAL = [StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.DEAD, StepStatus.CANCELLED]
+STEP_OPEN = [StepStatus.QUEUED, StepStatus.RUNNING, StepStatus.BLOCKED]
+
+
+class StepQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status__in=STEP_OPEN)
+
+    def of_kind(self, kind: str):
+        return self.filter(kind=kind)
+
+    def created_today(self):
+        return self.filter(created_at__gte=start_of_today())
+
+    def counting_toward_quota(self):
+        """Steps that did or will do their work: cancelled, failed and dead ones did not."""
+        return self.exclude(status__in=[StepStatus.CANCELLED, StepStatus.FAILED, StepStatus.DEAD])
+
+
+class Step(models.Model):
+    """One unit of work. Its row is the truth; broker messages are only wake-up hints."""
+
+    mission = models.ForeignKey(Mission, on_delete=models.PROTECT, related_name="steps")
+    position = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=StepStatus.choices, default=StepStatus.QUEUED)
+    agent = models.ForeignKey("opscore.Agent", on_delete=models.PROTECT, related_name="steps")
+    priority = models.IntegerField(default=100, help_text="1..1000, higher runs sooner")
+    run_after = models.DateTimeField(db_default=Now())
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempt_count = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=3)
+    last_error = models.TextField(blank=True)
+    blocked_reason = models.TextField(blank=True)
+    result = models.JSONField(null=True, blank=True)
+    depends_on = models.ManyToManyField(
+        "self", symmetrical=False, through="StepDependency", related_name="dependents", blank=True
+    )
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(db_default=Now())
+    updated_at = models.DateTimeField(db_default=Now())
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = StepQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["mission_id", "position"]
+        indexes = [
+            # Serves "next ready step": only queued rows are in it, so it stays small.
+            models.Index(
+                F("priority").desc(),
+                "run_after",
+                "id",
+                condition=Q(status="queued"),
+                name="step_ready_idx",
+            ),
+            models.Index(
+                fields=["lease_expires_at"], condition=Q(status="running"), name="step_lease_idx"
+            ),
+            models.Index(fields=["agent", "status"], name="step_agent_status_idx"),
+            models.Index(fields=["kind", "created_at"], name="step_kind_day_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(priority__gte=1, priority__lte=1000), name="step_priority_range"
+            ),
+            models.CheckConstraint(condition=Q(max_attempts__gte=1), name="step_attempts_positive"),
+            models.CheckConstraint(
+                condition=~Q(status="blocked") | ~Q(blocked_reason=""),
+                name="step_blocked_has_reason",
+            ),
+            # A running step holds exactly one lease; any other status holds none.
+            models.CheckConstraint(
+                condition=(
+                    Q(status="running", lease_token__isnull=False, lease_expires_at__isnull=False)
+                    | (
+                        ~Q(status="running")
+                        & Q(lease_token__isnull=True, lease_expires_at__isnull=True)
+                    )
+                ),
+                name="step_one_active_lease",
+            ),
+        ]
+
+    def __str__(self):
+        return f"S{self.id} {self.kind}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in STEP_TERMINAL
+
+
+class StepDependency(models.Model):
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="dependency_links")
+    depends_on = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="dependent_links")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["step", "depends_on"], name="step_dependency_unique"),
+            models.CheckConstraint(
+                condition=~Q(step=F("depends_on")), name="step_dependency_not_self"
+            ),
+        ]
+
+    def __str__(self):
+        return f"S{self.step_id} after S{self.depends_on_id}"
+
+
+class AttemptOutcome(models.TextChoices):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    LOST = "lost"
+    CANCELLED = "cancelled"
+
+
+class StepAttempt(models.Model):
+    """One row per try at a step: who ran it, when, and how it ended."""
+
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="attempts")
+    attempt_no = models.PositiveIntegerField()
+    worker_id = models.CharField(max_length=200)
+    lease_token = models.UUIDField(default=uuid.uuid4)
+    started_at = models.DateTimeField(db_default=Now())
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=10, choices=AttemptOutcome.choices, default=AttemptOutcome.RUNNING
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["step_id", "attempt_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["step", "attempt_no"], name="attempt_no_unique"),
+        ]
+
+    def __str__(self):
+        return f"S{self.step_id} attempt {self.attempt_no}"

@@ -1,0 +1,74 @@
+"""The shape of a proposal as it arrives from any source, checked before anything is written."""
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from missions.step_kinds import is_known, known_names
+
+MAX_STEPS = 20
+
+
+class ProposalInvalid(Exception):
+    """Bad input: nothing was written. `errors` maps a field path to its messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+
+
+class StepSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    payload: dict = Field(default_factory=dict)
+    agent: str | None = Field(default=None, max_length=64)
+    depends_on: list[int] = Field(default_factory=list)
+    priority: int = Field(default=100, ge=1, le=1000, strict=True)
+    max_attempts: int = Field(default=3, ge=1, le=10, strict=True)
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind):
+        if not is_known(kind):
+            raise ValueError(f"unknown step kind {kind!r}; known: {', '.join(known_names())}")
+        return kind
+
+
+class ProposalDraft(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    agent: str = Field(min_length=1, max_length=64)
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    steps: list[StepSpec] = Field(min_length=1, max_length=MAX_STEPS)
+    dedupe_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _dependencies_point_backwards(self):
+        for index, step in enumerate(self.steps):
+            for target in step.depends_on:
+                if not 0 <= target < index:
+                    raise ValueError(
+                        f"steps.{index}.depends_on: {target} must name an earlier step "
+                        f"(0..{index - 1})"
+                    )
+        return self
+
+    @classmethod
+    def parse(cls, data) -> "ProposalDraft":
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, dict):
+            raise ProposalInvalid({"body": ["expected a JSON object"]})
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            raise ProposalInvalid(field_errors(error)) from None
+
+
+def field_errors(error: ValidationError) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "body"
+        message = item["msg"].removeprefix("Value error, ")
+        errors.setdefault(where, []).append(message)
+    return errors

@@ -1,0 +1,82 @@
+"""Workflows on agents, policies and events. Each is atomic and leaves an audit row."""
+
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Now
+
+from opscore.models import Agent, Event, Policy, PolicyVersion
+from opscore.policies import validate_policy
+from opscore.redaction import redact, redact_text
+
+
+def record_event(kind: str, title: str, *, summary: str = "", tags=(), payload=None, **refs):
+    """Append an event. Text and payload are redacted of secrets before they are stored.
+
+    `refs` are agent, proposal, mission, step, actor and dedupe_key. A repeated dedupe key returns
+    the event already written instead of a second one.
+    """
+    dedupe_key = refs.pop("dedupe_key", None)
+    fields = dict(
+        kind=kind,
+        title=redact_text(title)[:300],
+        summary=redact_text(summary),
+        tags=list(tags),
+        payload=redact(payload or {}),
+        **refs,
+    )
+    if dedupe_key is None:
+        return Event.objects.create(**fields)
+    event, _ = Event.objects.get_or_create(kind=kind, dedupe_key=dedupe_key, defaults=fields)
+    return event
+
+
+@transaction.atomic
+def set_policy(key: str, value, *, actor: str, reason: str = "") -> Policy:
+    """Validate, store and version a policy value. A refused value raises PolicyError and
+    leaves the previous version in force with no version row written."""
+    normalised = validate_policy(key, value)
+    policy = Policy.objects.select_for_update().filter(key=key).first()
+    if policy is not None and policy.value == normalised:
+        return policy
+    old_value = policy.value if policy else None
+    if policy is None:
+        policy = Policy.objects.create(key=key, value=normalised, version=1, updated_by=actor)
+    else:
+        Policy.objects.filter(pk=key).update(
+            value=normalised, version=F("version") + 1, updated_by=actor, updated_at=Now()
+        )
+        policy.refresh_from_db()
+    PolicyVersion.objects.create(
+        policy=policy,
+        version=policy.version,
+        old_value=old_value,
+        new_value=normalised,
+        changed_by=actor,
+        reason=reason,
+    )
+    record_event(
+        "policy.changed",
+        f"Policy {key} is now version {policy.version}",
+        summary=reason,
+        tags=["policy", key],
+        payload={"key": key, "version": policy.version, "old": old_value, "new": normalised},
+        actor=actor,
+    )
+    return policy
+
+
+@transaction.atomic
+def set_agent_enabled(agent: Agent, enabled: bool, *, actor: str) -> bool:
+    """Returns whether anything changed."""
+    changed = Agent.objects.filter(pk=agent.pk).exclude(enabled=enabled).update(enabled=enabled)
+    agent.enabled = enabled
+    if changed:
+        verb = "enabled" if enabled else "disabled"
+        record_event(
+            f"agent.{verb}",
+            f"Agent {agent.slug} {verb}",
+            tags=["agent", verb],
+            agent=agent,
+            actor=actor,
+        )
+    return bool(changed)

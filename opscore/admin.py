@@ -1,0 +1,157 @@
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+
+from opscore.actions import set_agent_enabled, set_policy
+from opscore.models import Agent, Event, Policy, PolicyVersion, operator_actor
+from opscore.policies import SCHEMAS, PolicyError, validate_policy
+
+
+class AuditAdmin(admin.ModelAdmin):
+    """Audit rows are evidence: nobody adds, edits or deletes them from the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def report(modeladmin, request, done: int, verb: str, refused: list[str]):
+    if done:
+        modeladmin.message_user(request, f"{done} {verb}.", messages.SUCCESS)
+    for reason in refused:
+        modeladmin.message_user(request, reason, messages.WARNING)
+
+
+@admin.register(Agent)
+class AgentAdmin(admin.ModelAdmin):
+    list_display = [
+        "slug",
+        "display_name",
+        "role",
+        "enabled",
+        "daily_proposal_limit",
+        "max_concurrent_steps",
+        "roster",
+    ]
+    list_filter = ["enabled", "roster"]
+    search_fields = ["slug", "display_name", "role"]
+    readonly_fields = ["enabled", "created_at"]
+    actions = ["enable_agents", "disable_agents"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "slug"] if obj else self.readonly_fields
+
+    def _set_enabled(self, request, queryset, enabled: bool):
+        actor = operator_actor(request.user)
+        changed = sum(set_agent_enabled(a, enabled, actor=actor) for a in queryset)
+        report(self, request, changed, "enabled" if enabled else "disabled", [])
+
+    @admin.action(description="Enable selected agents", permissions=["change"])
+    def enable_agents(self, request, queryset):
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description="Disable selected agents", permissions=["change"])
+    def disable_agents(self, request, queryset):
+        self._set_enabled(request, queryset, False)
+
+
+class PolicyForm(forms.ModelForm):
+    value = forms.JSONField(widget=forms.Textarea(attrs={"rows": 14, "cols": 80}))
+    reason = forms.CharField(max_length=500, required=False, help_text="Kept with the version")
+
+    class Meta:
+        model = Policy
+        fields = ["key", "value"]
+
+    def clean(self):
+        cleaned = super().clean()
+        key = cleaned.get("key") or (self.instance.key if self.instance.pk else None)
+        if key and "value" in cleaned:
+            try:
+                cleaned["value"] = validate_policy(key, cleaned["value"])
+            except PolicyError as problem:
+                self.add_error("value", str(problem))
+        return cleaned
+
+
+@admin.register(Policy)
+class PolicyAdmin(admin.ModelAdmin):
+    form = PolicyForm
+    list_display = ["key", "version", "short_value", "updated_at", "updated_by"]
+    search_fields = ["key"]
+    readonly_fields = ["version", "updated_at", "updated_by", "history"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "key"] if obj else self.readonly_fields
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "key":
+            return forms.ChoiceField(choices=[(k, k) for k in SCHEMAS])
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="value")
+    def short_value(self, obj):
+        text = json.dumps(obj.value)
+        return text if len(text) <= 90 else text[:87] + "..."
+
+    def save_model(self, request, obj, form, change):
+        """Every save goes through set_policy, which versions it."""
+        saved = set_policy(
+            obj.key,
+            form.cleaned_data["value"],
+            actor=operator_actor(request.user),
+            reason=form.cleaned_data.get("reason", ""),
+        )
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    @admin.display(description="history")
+    def history(self, obj):
+        versions = obj.versions.order_by("-version")[:20] if obj.pk else []
+        rows = format_html_join(
+            "",
+            "<li>v{} — {} by {}: {} <code>{}</code></li>",
+            (
+                (v.version, v.changed_at, v.changed_by, v.reason, json.dumps(v.new_value))
+                for v in versions
+            ),
+        )
+        return format_html("<ul>{}</ul>", rows) if versions else "-"
+
+
+@admin.register(PolicyVersion)
+class PolicyVersionAdmin(AuditAdmin):
+    list_display = ["policy", "version", "changed_at", "changed_by", "reason"]
+    list_filter = ["policy"]
+    search_fields = ["changed_by", "reason"]
+
+
+@admin.register(Event)
+class EventAdmin(AuditAdmin):
+    list_display = ["id", "created_at", "kind", "agent", "title", "mission_link", "actor"]
+    list_filter = ["kind", "agent"]
+    search_fields = ["title", "summary", "kind", "tags"]
+    date_hierarchy = "created_at"
+    list_select_related = ["agent"]
+    show_full_result_count = False
+
+    @admin.display(description="mission")
+    def mission_link(self, obj):
+        if not obj.mission_id:
+            return ""
+        return format_html(
+            '<a href="/admin/missions/mission/{}/change/">M{}</a>', obj.mission_id, obj.mission_id
+        )

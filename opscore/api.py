@@ -1,0 +1,120 @@
+"""The HTTP API under /api/ops/. Thin views: authenticate, validate, call an action, answer JSON."""
+
+import hmac
+import json
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from missions.actions import submit_proposal
+from missions.models import ProposalSource
+from missions.schemas import ProposalInvalid
+from opscore.models import Event
+from opscore.status import system_status
+
+MAX_EVENTS_PAGE = 500
+
+
+def error(status: int, message: str, errors: dict | None = None) -> JsonResponse:
+    body = {"error": message}
+    if errors:
+        body["errors"] = errors
+    return JsonResponse(body, status=status)
+
+
+def bearer_matches(request, secret: str) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not secret or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(token.strip().encode(), secret.encode())
+
+
+def token_refusal(request, secret: str, name: str) -> JsonResponse | None:
+    """None when the request carries the right bearer token, else the response to send."""
+    if not secret:
+        return error(503, f"{name} is not configured on the server; this endpoint is disabled")
+    if not bearer_matches(request, secret):
+        return error(401, "missing or invalid bearer token")
+    return None
+
+
+def read_only_refusal(request) -> JsonResponse | None:
+    """Reads are public while the Stage is; otherwise they need the API token too."""
+    if settings.STAGE_PUBLIC:
+        return None
+    return token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN")
+
+
+def parse_json_body(request) -> tuple[dict | None, JsonResponse | None]:
+    limit = settings.OPS_API_MAX_BODY_BYTES
+    if int(request.headers.get("Content-Length") or 0) > limit or len(request.body) > limit:
+        return None, error(400, "body too large", {"body": [f"at most {limit} bytes"]})
+    try:
+        data = json.loads(request.body or b"")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, error(400, "malformed JSON", {"body": [str(exc)]})
+    if not isinstance(data, dict):
+        return None, error(400, "expected a JSON object", {"body": ["expected a JSON object"]})
+    return data, None
+
+
+@csrf_exempt
+@require_POST
+def create_proposal(request):
+    refusal = token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN")
+    if refusal:
+        return refusal
+    data, problem = parse_json_body(request)
+    if problem:
+        return problem
+    try:
+        result = submit_proposal(data, source=ProposalSource.API)
+    except ProposalInvalid as invalid:
+        return error(400, "invalid proposal", invalid.errors)
+    body = result.proposal.as_json() | {"duplicate": not result.created}
+    return JsonResponse(body, status=201 if result.created else 200)
+
+
+class QueryError(ValueError):
+    def __init__(self, name: str, message: str):
+        self.errors = {name: [message]}
+        super().__init__(message)
+
+
+def _int_param(request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.GET.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise QueryError(name, "must be an integer") from None
+    if not low <= value <= high:
+        raise QueryError(name, f"must be between {low} and {high}")
+    return value
+
+
+@require_GET
+def list_events(request):
+    refusal = read_only_refusal(request)
+    if refusal:
+        return refusal
+    try:
+        after = _int_param(request, "after", 0, 0, 2**63 - 1)
+        limit = _int_param(request, "limit", 100, 1, MAX_EVENTS_PAGE)
+    except QueryError as invalid:
+        return error(400, "invalid query", invalid.errors)
+    events = list(Event.objects.after(after)[:limit])
+    next_after = events[-1].id if events else after
+    return JsonResponse({"events": [e.as_json() for e in events], "next_after": next_after})
+
+
+@require_GET
+def status(request):
+    refusal = read_only_refusal(request)
+    if refusal:
+        return refusal
+    return JsonResponse(system_status())

@@ -1,0 +1,126 @@
+"""Bring the company up phase by phase from roster templates (data files in opscore/rosters/).
+
+Idempotent by construction: it only creates what is missing and never edits a row an operator
+may have changed, so re-running it changes nothing.
+"""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import connection, transaction
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from opscore.actions import record_event, set_policy
+from opscore.models import Agent, Policy
+from opscore.policies import SCHEMAS, default_value
+
+ROSTERS_DIR = Path(__file__).resolve().parent / "rosters"
+DEFAULT_ROSTER = "ops-ten"
+SUPPORTED_PHASES = (1,)
+
+
+class BootstrapError(ValueError):
+    pass
+
+
+class RosterAgent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    display_name: str
+    role: str
+    tone: str = ""
+    quirk: str = ""
+    signature: str = ""
+    system_directive: str = ""
+    phase: int = Field(ge=1, le=5)
+    max_concurrent_steps: int = Field(default=1, ge=1)
+    daily_proposal_limit: int = Field(default=20, ge=0)
+
+
+class RosterPair(BaseModel):
+    a: str
+    b: str
+    affinity: float = Field(ge=0.1, le=0.95)
+    backstory: str = ""
+
+
+class Roster(BaseModel):
+    name: str
+    description: str = ""
+    agents: list[RosterAgent]
+    relationships: list[RosterPair] = []
+
+
+def roster_names() -> list[str]:
+    return sorted(path.stem for path in ROSTERS_DIR.glob("*.json"))
+
+
+def load_roster(name: str) -> Roster:
+    path = ROSTERS_DIR / f"{name}.json"
+    if not path.exists():
+        raise BootstrapError(f"unknown roster {name!r}; known: {', '.join(roster_names())}")
+    try:
+        return Roster.model_validate(json.loads(path.read_text()))
+    except (ValueError, ValidationError) as error:
+        raise BootstrapError(f"roster {name} is malformed: {error}") from None
+
+
+@dataclass
+class BootstrapReport:
+    phase: int
+    roster: str
+    agents_created: list[str] = field(default_factory=list)
+    agents_enabled: list[str] = field(default_factory=list)
+    policies_seeded: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.agents_created or self.policies_seeded)
+
+
+def bootstrap(phase: int, roster_name: str = DEFAULT_ROSTER, *, actor: str) -> BootstrapReport:
+    if phase not in SUPPORTED_PHASES:
+        raise BootstrapError(f"phase {phase} is not available yet (supported: {SUPPORTED_PHASES})")
+    roster = load_roster(roster_name)
+    report = BootstrapReport(phase=phase, roster=roster.name)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('opscore.bootstrap'))")
+        _create_agents(roster, phase, report)
+        _seed_policies(report, actor)
+        if report.changed:
+            record_event(
+                "bootstrap.phase_applied",
+                f"Bootstrap phase {phase} applied with roster {roster.name}",
+                tags=["bootstrap", f"phase-{phase}"],
+                payload={
+                    "agents_created": report.agents_created,
+                    "agents_enabled": report.agents_enabled,
+                    "policies_seeded": report.policies_seeded,
+                },
+                actor=actor,
+            )
+    return report
+
+
+def _create_agents(roster: Roster, phase: int, report: BootstrapReport) -> None:
+    for spec in roster.agents:
+        fields = spec.model_dump(exclude={"slug", "phase"})
+        enabled = spec.phase <= phase
+        _, created = Agent.objects.get_or_create(
+            slug=spec.slug, defaults={**fields, "enabled": enabled, "roster": roster.name}
+        )
+        if created:
+            report.agents_created.append(spec.slug)
+            if enabled:
+                report.agents_enabled.append(spec.slug)
+
+
+def _seed_policies(report: BootstrapReport, actor: str) -> None:
+    existing = set(Policy.objects.values_list("key", flat=True))
+    for key in SCHEMAS:
+        if key not in existing:
+            set_policy(key, default_value(key), actor=actor, reason="seeded by bootstrap")
+            report.policies_seeded.append(key)

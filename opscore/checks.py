@@ -1,0 +1,45 @@
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.db import connections
+
+
+@register(Tags.database)
+def check_postgres(app_configs, **kwargs):
+    vendor = connections["default"].vendor
+    if vendor != "postgresql":
+        return [
+            Error(
+                f"The database is {vendor}; Opscore needs PostgreSQL.",
+                hint="Unset DATABASE_URL to use the embedded server, or point it at Postgres.",
+                id="opscore.E001",
+            )
+        ]
+    return []
+
+
+@register()
+def check_secrets(app_configs, **kwargs):
+    problems = []
+    if settings.SECRET_KEY_IS_EPHEMERAL:
+        problems.append(
+            Warning(
+                "SECRET_KEY is not set; a random one is used and sessions end on restart.",
+                hint="Set SECRET_KEY in the environment (make run does this for you).",
+                id="opscore.W001",
+            )
+        )
+    if not settings.OPS_API_TOKEN:
+        problems.append(
+            Warning(
+                "OPS_API_TOKEN is not set; POST /api/ops/proposals refuses every request.",
+                id="opscore.W002",
+            )
+        )
+    if not settings.CRON_SECRET:
+        problems.append(
+            Warning(
+                "CRON_SECRET is not set; POST /api/ops/heartbeat refuses every request.",
+                id="opscore.W003",
+            )
+        )
+    return problems

@@ -1,0 +1,35 @@
+from django.core.management.base import BaseCommand
+
+from opscore.management.commands._json import dump
+from opscore.status import system_status
+
+
+class Command(BaseCommand):
+    help = "Queue depths per status and kind, oldest queued age, rejections today."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **opts):
+        status = system_status()
+        if opts["json"]:
+            self.stdout.write(dump(status))
+            return
+        queue = status["queue"]
+        self.stdout.write("Steps by status (by kind):")
+        for state, kinds in queue["depths"].items():
+            detail = ", ".join(f"{k}={n}" for k, n in sorted(kinds.items())) or "-"
+            self.stdout.write(f"  {state:<10} {queue['totals'][state]:>6}  {detail}")
+        age = queue["oldest_queued_age_seconds"]
+        self.stdout.write(f"Oldest queued step: {'none' if age is None else f'{age:.0f}s old'}")
+        rejections = status["proposals"]["rejections_today"]
+        codes = ", ".join(f"{k}={n}" for k, n in rejections["by_code"].items()) or "-"
+        self.stdout.write(f"Rejections today: {rejections['total']} ({codes})")
+        self.stdout.write(f"Pending proposals: {status['proposals']['pending']}")
+        missions = ", ".join(f"{k}={n}" for k, n in sorted(status["missions"].items())) or "-"
+        self.stdout.write(f"Missions: {missions}")
+        agents = status["agents"]
+        self.stdout.write(
+            f"Agents enabled: {len(agents['enabled'])}/{agents['total']} "
+            f"({', '.join(agents['enabled']) or '-'})"
+        )

@@ -1,0 +1,103 @@
+"""`make run`: migrate, bootstrap an empty database, make an admin, then serve and work.
+
+The web server (ASGI, for Channels) and the django-q2 cluster run as child processes; if either
+exits, the other is stopped too, so a half-running system never hides behind a live page.
+"""
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from opscore.bootstrap import bootstrap
+from opscore.models import Agent
+
+
+class Command(BaseCommand):
+    help = "Set up the database and start the web server and the workers."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("OPS_HOST", "127.0.0.1"))
+        parser.add_argument("--port", default=os.environ.get("OPS_PORT", "8000"))
+        parser.add_argument("--no-serve", action="store_true", help="set up, then exit")
+
+    def handle(self, *args, **opts):
+        call_command("migrate", interactive=False, verbosity=0)
+        if not Agent.objects.exists():
+            report = bootstrap(1, actor="system:make-run")
+            self.stdout.write(f"Bootstrapped phase 1: enabled {', '.join(report.agents_enabled)}")
+        self.ensure_admin()
+        self.print_banner(opts["host"], opts["port"])
+        if not opts["no_serve"]:
+            sys.exit(self.serve(opts["host"], opts["port"]))
+
+    def ensure_admin(self):
+        users = get_user_model()
+        name = os.environ.get("OPS_ADMIN_USER", "admin")
+        if users.objects.filter(is_superuser=True).exists():
+            self.stdout.write(
+                f"Admin login: existing superuser (password was printed on first run; "
+                f"reset with: .venv/bin/python manage.py changepassword {name})"
+            )
+            return
+        password = os.environ.get("OPS_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        users.objects.create_superuser(name, "", password)
+        shown = "(from OPS_ADMIN_PASSWORD)" if os.environ.get("OPS_ADMIN_PASSWORD") else password
+        self.stdout.write(self.style.SUCCESS(f"Admin login: {name} / {shown}  (shown once)"))
+
+    def print_banner(self, host, port):
+        base = f"http://{host}:{port}"
+        self.stdout.write(f"Opscore at {base}/admin/  status: {base}/api/ops/status")
+        self.stdout.write(f"API token (OPS_API_TOKEN): {settings.OPS_API_TOKEN or '(unset)'}")
+        self.stdout.write(
+            "Try: curl -H 'Authorization: Bearer $OPS_API_TOKEN'"
+            " -H 'Content-Type: application/json'"
+            f' -d \'{{"agent":"devops","title":"Check disks","steps":[{{"kind":"analyze"}}]}}\''
+            f" {base}/api/ops/proposals"
+        )
+
+    def serve(self, host, port) -> int:
+        python = sys.executable
+        children = [
+            subprocess.Popen([python, "manage.py", "qcluster"]),
+            subprocess.Popen(
+                [
+                    python,
+                    "-m",
+                    "uvicorn",
+                    "opscore.asgi:application",
+                    "--host",
+                    host,
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "info",
+                ]
+            ),
+        ]
+        stopping = False
+
+        def stop(signum, frame):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        return 0 if stopping else 1

@@ -1,0 +1,170 @@
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models.functions import Now
+
+from opscore.policies import SCHEMAS, PolicyValue, parse_policy
+
+
+class AgentQuerySet(models.QuerySet):
+    def enabled(self):
+        return self.filter(enabled=True)
+
+
+class Agent(models.Model):
+    """One member of the company. Agents are disabled, never deleted: history points at them."""
+
+    slug = models.SlugField(primary_key=True, max_length=64)
+    display_name = models.CharField(max_length=100)
+    role = models.CharField(max_length=200)
+    tone = models.CharField(max_length=300, blank=True)
+    quirk = models.CharField(max_length=300, blank=True)
+    signature = models.CharField(max_length=200, blank=True)
+    system_directive = models.TextField(blank=True)
+    enabled = models.BooleanField(default=False)
+    daily_proposal_limit = models.PositiveIntegerField(default=20)
+    max_concurrent_steps = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    roster = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    objects = AgentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(max_concurrent_steps__gte=1), name="agent_concurrency_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return self.slug
+
+    @property
+    def actor(self) -> str:
+        return f"agent:{self.slug}"
+
+
+class PolicyQuerySet(models.QuerySet):
+    def value(self, key: str) -> PolicyValue:
+        """The typed value in force; a key never seeded reads as its schema default."""
+        row = self.filter(key=key).only("value").first()
+        return parse_policy(key, row.value) if row else SCHEMAS[key]()
+
+    def versions_in_force(self, keys) -> dict[str, int]:
+        return dict(self.filter(key__in=keys).values_list("key", "version"))
+
+
+class Policy(models.Model):
+    """Live configuration as JSON, validated per key. Changed only through `set_policy`."""
+
+    key = models.CharField(primary_key=True, max_length=64)
+    value = models.JSONField(default=dict)
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(db_default=Now())
+    updated_by = models.CharField(max_length=150, blank=True)
+
+    objects = PolicyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "policies"
+        ordering = ["key"]
+
+    def __str__(self):
+        return self.key
+
+    def typed(self) -> PolicyValue:
+        return parse_policy(self.key, self.value)
+
+
+class PolicyVersion(models.Model):
+    """One row per change of a policy: who, when, old and new value. Never edited."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField()
+    old_value = models.JSONField(null=True, blank=True)
+    new_value = models.JSONField()
+    changed_by = models.CharField(max_length=150)
+    reason = models.CharField(max_length=500, blank=True)
+    changed_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["policy_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "version"], name="policy_version_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.policy_id} v{self.version}"
+
+
+class EventQuerySet(models.QuerySet):
+    def after(self, event_id: int):
+        return self.filter(id__gt=event_id).order_by("id")
+
+
+class Event(models.Model):
+    """An append-only fact. The database refuses UPDATE and DELETE on this table."""
+
+    kind = models.CharField(max_length=100)
+    title = models.CharField(max_length=300)
+    summary = models.TextField(blank=True)
+    tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    proposal = models.ForeignKey(
+        "missions.Proposal", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    mission = models.ForeignKey(
+        "missions.Mission", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    step = models.ForeignKey(
+        "missions.Step", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    actor = models.CharField(max_length=150, blank=True)
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["kind", "-id"], name="event_kind_idx"),
+            models.Index(fields=["agent", "-id"], name="event_agent_idx"),
+            models.Index(fields=["mission", "id"], name="event_mission_idx"),
+            GinIndex(fields=["tags"], name="event_tags_gin"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "dedupe_key"],
+                condition=models.Q(dedupe_key__isnull=False),
+                name="event_dedupe_unique",
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.id} {self.kind}"
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "title": self.title,
+            "summary": self.summary,
+            "tags": self.tags,
+            "payload": self.payload,
+            "agent": self.agent_id,
+            "proposal_id": self.proposal_id,
+            "mission_id": self.mission_id,
+            "step_id": self.step_id,
+            "actor": self.actor,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def operator_actor(user) -> str:
+    return f"operator:{user.get_username()}" if user else "operator:unknown"

@@ -1,0 +1,159 @@
+"""The schema of every known policy key, and its seeded default.
+
+A policy value is JSON an operator edits live; each key has a pydantic model so a typo or a wrong
+type is refused with a message that names the field, in the admin, the CLI and the API alike.
+"""
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from missions.step_kinds import is_known, known_names
+
+
+class PolicyError(ValueError):
+    """A policy value that does not fit its key's schema (or an unknown key)."""
+
+
+class PolicyValue(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _check_step_kinds(kinds):
+    unknown = sorted(k for k in kinds if not is_known(k))
+    if unknown:
+        raise ValueError(f"unknown step kinds {unknown}; known: {known_names()}")
+    return kinds
+
+
+class AutoApprove(PolicyValue):
+    enabled: bool = True
+    allowed_step_kinds: list[str] = ["draft_tweet", "crawl", "analyze", "write_content", "noop"]
+
+    _kinds = field_validator("allowed_step_kinds")(_check_step_kinds)
+
+    @field_validator("allowed_step_kinds")
+    @classmethod
+    def _never_deploy(cls, kinds):
+        if "deploy" in kinds:
+            raise ValueError("deploy is never auto-approved")
+        return kinds
+
+
+class XDailyQuota(PolicyValue):
+    limit: int = Field(5, ge=0, le=10_000)
+
+
+class ContentPolicy(PolicyValue):
+    enabled: bool = True
+    max_drafts_per_day: int = Field(8, ge=0, le=10_000)
+
+
+class DeployPolicy(PolicyValue):
+    enabled: bool = True
+    max_per_day: int = Field(3, ge=0, le=1_000)
+
+
+class RoundtablePolicy(PolicyValue):
+    enabled: bool = True
+    max_daily_conversations: int = Field(5, ge=0, le=1_000)
+
+
+class MemoryInfluencePolicy(PolicyValue):
+    enabled: bool = True
+    probability: float = Field(0.3, ge=0.0, le=1.0)
+
+
+class RelationshipDriftPolicy(PolicyValue):
+    enabled: bool = True
+    max_drift: float = Field(0.03, ge=0.0, le=0.2)
+
+
+class InitiativePolicy(PolicyValue):
+    enabled: bool = False
+
+
+class ReactionPattern(PolicyValue):
+    source: str = Field(min_length=1, max_length=64)
+    tags: list[str] = Field(min_length=1)
+    target: str = Field(min_length=1, max_length=64)
+    type: str = Field(min_length=1, max_length=64)
+    probability: float = Field(ge=0.0, le=1.0)
+    cooldown: int = Field(ge=0, le=7 * 24 * 60)
+
+
+class ReactionMatrix(PolicyValue):
+    patterns: list[ReactionPattern] = [
+        ReactionPattern(
+            source="*",
+            tags=["mission_failed"],
+            target="brain",
+            type="diagnose",
+            probability=1.0,
+            cooldown=60,
+        ),
+        ReactionPattern(
+            source="twitter-alt",
+            tags=["tweet", "posted"],
+            target="growth",
+            type="analyze",
+            probability=0.3,
+            cooldown=120,
+        ),
+    ]
+
+
+class WorkerSwitches(PolicyValue):
+    """Per step kind: may workers run it? The circuit breaker turns a kind off here."""
+
+    kinds: dict[str, bool] = Field(default_factory=lambda: dict.fromkeys(known_names(), True))
+
+    @field_validator("kinds")
+    @classmethod
+    def _known(cls, kinds):
+        _check_step_kinds(kinds)
+        return kinds
+
+    def is_enabled(self, kind: str) -> bool:
+        return self.kinds.get(kind, True)
+
+
+SCHEMAS: dict[str, type[PolicyValue]] = {
+    "auto_approve": AutoApprove,
+    "x_daily_quota": XDailyQuota,
+    "content_policy": ContentPolicy,
+    "deploy_policy": DeployPolicy,
+    "roundtable_policy": RoundtablePolicy,
+    "memory_influence_policy": MemoryInfluencePolicy,
+    "relationship_drift_policy": RelationshipDriftPolicy,
+    "initiative_policy": InitiativePolicy,
+    "reaction_matrix": ReactionMatrix,
+    "worker_switches": WorkerSwitches,
+}
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "value"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def parse_policy(key: str, value) -> PolicyValue:
+    schema = SCHEMAS.get(key)
+    if schema is None:
+        raise PolicyError(f"unknown policy key {key!r}; known keys: {sorted(SCHEMAS)}")
+    if not isinstance(value, dict):
+        raise PolicyError(f"{key} must be a JSON object, got {type(value).__name__}")
+    try:
+        return schema.model_validate(value)
+    except ValidationError as error:
+        raise PolicyError(f"{key} is invalid: {_describe(error)}") from None
+
+
+def validate_policy(key: str, value) -> dict:
+    """Return the normalised JSON to store, or raise PolicyError."""
+    return parse_policy(key, value).model_dump(mode="json")
+
+
+def default_value(key: str) -> dict:
+    return SCHEMAS[key]().model_dump(mode="json")

@@ -1,0 +1,35 @@
+"""Keep secrets out of anything that is stored for people to read (events, errors, the Stage)."""
+
+import re
+
+from django.conf import settings
+
+SECRET_KEY_PATTERN = re.compile(r"(secret|token|password|passwd|api[_-]?key|authorization)", re.I)
+BEARER_PATTERN = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+REDACTED = "[redacted]"
+
+
+def _known_secrets() -> list[str]:
+    names = ("SECRET_KEY", "OPS_API_TOKEN", "CRON_SECRET", "ANTHROPIC_API_KEY")
+    values = [getattr(settings, name, "") for name in names]
+    return [value for value in values if value and len(value) >= 8]
+
+
+def redact_text(text: str) -> str:
+    for secret in _known_secrets():
+        text = text.replace(secret, REDACTED)
+    return BEARER_PATTERN.sub(r"\1" + REDACTED, text)
+
+
+def redact(value):
+    """Return a copy of a JSON-like value with secret-looking keys and known secrets masked."""
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if SECRET_KEY_PATTERN.search(str(key)) else redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value

@@ -1,0 +1,19 @@
+import pytest
+
+from tests.factories import AgentFactory, OperatorFactory
+
+
+@pytest.fixture
+def agent(db):
+    return AgentFactory(slug="devops")
+
+
+@pytest.fixture
+def operator(db):
+    return OperatorFactory()
+
+
+@pytest.fixture
+def admin_client(client, operator):
+    client.force_login(operator)
+    return client

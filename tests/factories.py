@@ -1,0 +1,35 @@
+import factory
+from django.contrib.auth import get_user_model
+
+from missions.actions import submit_proposal
+from missions.models import ProposalSource
+from opscore.models import Agent
+
+
+class AgentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Agent
+        django_get_or_create = ["slug"]
+
+    slug = factory.Sequence(lambda n: f"agent-{n}")
+    display_name = factory.LazyAttribute(lambda o: o.slug.title())
+    role = "tester"
+    enabled = True
+
+
+class OperatorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+
+    username = "operator"
+    is_staff = True
+    is_superuser = True
+    password = factory.django.Password("correct-horse-battery")
+
+
+def propose(agent, *kinds, source=ProposalSource.API, **extra):
+    """Submit through the real intake; returns the stored proposal."""
+    data = {"agent": agent.slug, "title": extra.pop("title", "Do the thing")}
+    data["steps"] = [{"kind": kind} for kind in kinds or ("analyze",)]
+    return submit_proposal(data | extra, source=source).proposal

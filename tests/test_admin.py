@@ -1,0 +1,108 @@
+import pytest
+from django.urls import reverse
+
+from missions.models import Mission, Step, StepAttempt
+from opscore.actions import set_policy
+from opscore.models import Agent, Event, Policy, PolicyVersion
+from tests.factories import propose
+
+pytestmark = pytest.mark.django_db
+
+
+def act(client, model, action, ids, **extra):
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    return client.post(url, {"action": action, "_selected_action": ids, **extra}, follow=True)
+
+
+def test_every_model_has_a_working_changelist(admin_client, agent):
+    propose(agent, "analyze")
+    set_policy("x_daily_quota", {"limit": 5}, actor="a")
+    for model in [Agent, Policy, PolicyVersion, Event, Mission, Step, StepAttempt]:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        assert admin_client.get(url).status_code == 200, model
+
+
+def test_an_operator_approves_a_pending_proposal(admin_client, agent):
+    pending = propose(agent, "post_tweet")
+
+    act(admin_client, type(pending), "approve_proposals", [pending.id])
+
+    pending.refresh_from_db()
+    assert pending.status == "accepted"
+    assert pending.decided_by == "operator:operator"
+    assert Mission.objects.get(proposal=pending).steps.get().kind == "post_tweet"
+
+
+def test_rejecting_asks_for_a_reason_first(admin_client, agent):
+    pending = propose(agent, "deploy")
+
+    page = act(admin_client, type(pending), "reject_proposals", [pending.id])
+    assert b"Reason (kept with each proposal)" in page.content
+    act(admin_client, type(pending), "reject_proposals", [pending.id], apply="1", reason="risky")
+
+    pending.refresh_from_db()
+    assert (pending.status, pending.reason) == ("rejected", "risky")
+
+
+def test_a_bad_policy_save_is_refused_and_writes_no_version(admin_client):
+    set_policy("x_daily_quota", {"limit": 5}, actor="a")
+    url = reverse("admin:opscore_policy_change", args=["x_daily_quota"])
+
+    response = admin_client.post(url, {"value": '{"limit": "lots"}', "reason": ""})
+
+    assert response.status_code == 200
+    assert b"Input should be a valid integer" in response.content
+    assert Policy.objects.value("x_daily_quota").limit == 5
+    assert PolicyVersion.objects.count() == 1
+
+
+def test_a_good_policy_save_is_versioned_with_the_operator(admin_client):
+    set_policy("x_daily_quota", {"limit": 5}, actor="a")
+    url = reverse("admin:opscore_policy_change", args=["x_daily_quota"])
+
+    admin_client.post(url, {"value": '{"limit": 9}', "reason": "launch"})
+
+    version = PolicyVersion.objects.get(version=2)
+    assert (version.new_value, version.changed_by, version.reason) == (
+        {"limit": 9},
+        "operator:operator",
+        "launch",
+    )
+
+
+def test_audit_rows_cannot_be_edited_or_deleted_even_by_a_superuser(admin_client, agent):
+    propose(agent, "analyze")
+    set_policy("x_daily_quota", {"limit": 5}, actor="a")
+    event = Event.objects.first()
+    version = PolicyVersion.objects.first()
+
+    for name, pk in [("opscore_event", event.pk), ("opscore_policyversion", version.pk)]:
+        delete = admin_client.post(reverse(f"admin:{name}_delete", args=[pk]), {"post": "yes"})
+        assert delete.status_code == 403
+        page = admin_client.get(reverse(f"admin:{name}_change", args=[pk]))
+        assert b'name="_save"' not in page.content
+    assert Event.objects.filter(pk=event.pk).exists()
+
+
+def test_operators_cancel_missions_and_enable_agents(admin_client, agent):
+    proposal = propose(agent, "analyze", "crawl")
+    mission = Mission.objects.get(proposal=proposal)
+
+    act(admin_client, Mission, "cancel_missions", [mission.id])
+    act(admin_client, Agent, "disable_agents", [agent.slug])
+
+    assert set(mission.steps.values_list("status", flat=True)) == {"cancelled"}
+    assert not Agent.objects.get(pk=agent.pk).enabled
+    assert Event.objects.filter(kind="agent.disabled").exists()
+
+
+def test_repeated_failed_logins_are_locked_out(client, operator):
+    for _ in range(5):
+        client.post(reverse("admin:login"), {"username": "operator", "password": "wrong"})
+
+    response = client.post(
+        reverse("admin:login"), {"username": "operator", "password": "correct-horse-battery"}
+    )
+
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session

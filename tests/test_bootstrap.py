@@ -1,0 +1,65 @@
+import pytest
+from django.core.management import CommandError, call_command
+
+from opscore.bootstrap import BootstrapError, bootstrap
+from opscore.models import Agent, Event, Policy, PolicyVersion
+from opscore.policies import SCHEMAS
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot():
+    return (
+        list(Agent.objects.values_list("slug", "enabled")),
+        list(Policy.objects.values_list("key", "version")),
+        Event.objects.count(),
+        PolicyVersion.objects.count(),
+    )
+
+
+def test_phase_one_creates_ops_ten_and_enables_the_pilot_four():
+    report = bootstrap(1, actor="test")
+
+    assert len(report.agents_created) == 10
+    assert set(Agent.objects.enabled().values_list("slug", flat=True)) == {
+        "coordinator",
+        "auditor",
+        "devops",
+        "publisher",
+    }
+    assert set(Policy.objects.values_list("key", flat=True)) == set(SCHEMAS)
+
+
+def test_rerunning_changes_nothing():
+    call_command("bootstrap", "--phase", "1")
+    before = snapshot()
+
+    call_command("bootstrap", "--phase", "1")
+
+    assert snapshot() == before
+
+
+def test_rerunning_keeps_what_an_operator_changed():
+    bootstrap(1, actor="test")
+    Agent.objects.filter(slug="devops").update(enabled=False, daily_proposal_limit=3)
+
+    report = bootstrap(1, actor="test")
+
+    assert not report.changed
+    devops = Agent.objects.get(slug="devops")
+    assert (devops.enabled, devops.daily_proposal_limit) == (False, 3)
+
+
+def test_the_tutorial_roster_brings_its_six_voices():
+    bootstrap(1, "tutorial-six", actor="test")
+
+    opus = Agent.objects.get(slug="opus")
+    assert opus.signature == "Bottom line — where are we on this?"
+    assert Agent.objects.filter(roster="tutorial-six", enabled=True).count() == 6
+
+
+def test_unknown_rosters_and_phases_are_clear_errors():
+    with pytest.raises(BootstrapError, match="unknown roster 'nope'"):
+        bootstrap(1, "nope", actor="test")
+    with pytest.raises(CommandError, match="phase 9 is not available"):
+        call_command("bootstrap", "--phase", "9")

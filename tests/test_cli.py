@@ -1,0 +1,70 @@
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from missions.models import Proposal
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_propose_submits_a_human_proposal_through_the_intake(agent):
+    output = run(
+        "propose",
+        "--agent",
+        "devops",
+        "--title",
+        "Disks",
+        "--step",
+        'crawl:{"url": "https://example.com"}',
+        "--step",
+        "analyze",
+        "--chain",
+    )
+
+    proposal = Proposal.objects.get()
+    assert proposal.source == "human"
+    assert output.startswith(f"P{proposal.id} accepted: mission M")
+    assert proposal.proposed_steps[0]["payload"] == {"url": "https://example.com"}
+    assert proposal.proposed_steps[1]["depends_on"] == [0]
+
+
+def test_propose_json_reports_a_rejection(agent):
+    agent.enabled = False
+    agent.save()
+
+    body = json.loads(
+        run("propose", "--agent", "devops", "--title", "x", "--step", "analyze", "--json")
+    )
+
+    assert (body["status"], body["rejection_code"]) == ("rejected", "agent_disabled")
+
+
+def test_propose_bad_payload_is_a_clear_error(agent):
+    with pytest.raises(CommandError, match="payload is not valid JSON"):
+        run("propose", "--agent", "devops", "--title", "x", "--step", "analyze:{oops")
+    assert not Proposal.objects.exists()
+
+
+def test_propose_bad_input_with_json_exits_non_zero_with_a_json_error(agent, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("propose", "--agent", "devops", "--title", "x", "--step", "warp", "--json")
+
+    assert exit_info.value.code == 1
+    assert "steps.0.kind" in json.loads(capsys.readouterr().out)["errors"]
+
+
+def test_status_json_has_queue_depths(agent):
+    run("propose", "--agent", "devops", "--title", "x", "--step", "noop")
+
+    status = json.loads(run("status", "--json"))
+
+    assert status["queue"]["depths"]["queued"] == {"noop": 1}
+    assert "Oldest queued step" in run("status")

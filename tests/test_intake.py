@@ -1,0 +1,191 @@
+"""The single intake: every proposal enters through submit_proposal, in the tutorial's order."""
+
+import pytest
+
+from missions.actions import DecisionRefused, approve_proposal, reject_proposal, submit_proposal
+from missions.models import Mission, Proposal, ProposalSource, Step
+from missions.schemas import ProposalInvalid
+from opscore.actions import set_policy
+from opscore.models import Event
+from tests.factories import AgentFactory, propose
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_auto_approves_allowed_kinds_into_a_mission_with_queued_steps(agent):
+    proposal = propose(agent, "analyze", "crawl")
+
+    assert proposal.status == "accepted"
+    mission = Mission.objects.get(proposal=proposal)
+    assert [s.kind for s in mission.steps.all()] == ["analyze", "crawl"]
+    assert set(mission.steps.values_list("status", flat=True)) == {"queued"}
+    event = Event.objects.get(kind="proposal.accepted")
+    assert event.mission == mission and event.proposal == proposal
+
+
+def test_it_leaves_a_proposal_pending_when_a_kind_is_not_auto_approved(agent):
+    proposal = propose(agent, "analyze", "post_tweet")
+
+    assert proposal.status == "pending"
+    assert not Mission.objects.exists()
+    assert Event.objects.filter(kind="proposal.pending", proposal=proposal).exists()
+
+
+def test_it_never_auto_approves_deploy_even_if_nothing_else_is_asked(agent):
+    assert propose(agent, "deploy").status == "pending"
+
+
+def test_it_leaves_everything_pending_when_auto_approve_is_disabled(agent):
+    set_policy("auto_approve", {"enabled": False}, actor="test")
+
+    assert propose(agent, "analyze").status == "pending"
+
+
+def test_a_full_tweet_quota_rejects_with_its_reason_and_queues_nothing(agent, operator):
+    set_policy("x_daily_quota", {"limit": 1}, actor="test")
+    first = propose(agent, "post_tweet")
+    approve_proposal(first, actor="operator:test")
+
+    second = propose(agent, "post_tweet")
+
+    second.refresh_from_db()
+    assert second.status == "rejected"
+    assert second.rejection_code == "cap_gate"
+    assert second.reason == "post_tweet: quota full (1/1)"
+    assert Step.objects.filter(kind="post_tweet").count() == 1
+    assert not Mission.objects.filter(proposal=second).exists()
+    rejection = Event.objects.get(kind="proposal.rejected", proposal=second)
+    assert rejection.summary == second.reason
+
+
+def test_the_content_gate_counts_what_the_proposal_itself_asks_for(agent):
+    set_policy("content_policy", {"enabled": True, "max_drafts_per_day": 2}, actor="test")
+
+    proposal = propose(agent, "write_content", "write_content", "write_content")
+
+    assert proposal.status == "rejected"
+    assert "3 more would exceed the quota (0/2 used)" in proposal.reason
+
+
+def test_a_disabled_content_policy_refuses_writing(agent):
+    set_policy("content_policy", {"enabled": False, "max_drafts_per_day": 8}, actor="test")
+
+    assert propose(agent, "write_content").reason == "write_content: content_policy is disabled"
+
+
+def test_the_deploy_gate_follows_its_policy(agent):
+    set_policy("deploy_policy", {"enabled": False, "max_per_day": 3}, actor="test")
+
+    assert propose(agent, "deploy").status == "rejected"
+
+
+def test_a_disabled_agent_is_refused_at_the_door():
+    agent = AgentFactory(enabled=False)
+
+    proposal = propose(agent, "analyze")
+
+    assert (proposal.status, proposal.rejection_code) == ("rejected", "agent_disabled")
+    assert not Step.objects.exists()
+
+
+def test_the_daily_limit_rejects_once_reached_and_refusals_do_not_count():
+    agent = AgentFactory(daily_proposal_limit=2)
+    propose(agent, "analyze")
+    propose(agent, "analyze")
+
+    third = propose(agent, "analyze")
+    fourth = propose(agent, "analyze")
+
+    assert third.reason == "Daily proposal limit reached (2/2)"
+    assert fourth.reason == "Daily proposal limit reached (2/2)"
+    assert Mission.objects.count() == 2
+
+
+def test_bad_input_writes_nothing(agent):
+    with pytest.raises(ProposalInvalid) as invalid:
+        submit_proposal(
+            {"agent": agent.slug, "title": "", "steps": [{"kind": "teleport"}]},
+            source=ProposalSource.API,
+        )
+
+    assert set(invalid.value.errors) == {"title", "steps.0.kind"}
+    assert not Proposal.objects.exists()
+    assert not Event.objects.exists()
+
+
+def test_an_unknown_agent_is_bad_input(db):
+    with pytest.raises(ProposalInvalid) as invalid:
+        submit_proposal(
+            {"agent": "nobody", "title": "x", "steps": [{"kind": "analyze"}]},
+            source=ProposalSource.API,
+        )
+
+    assert invalid.value.errors == {"agent": ["unknown agent 'nobody'"]}
+
+
+def test_dependencies_must_point_at_earlier_steps(agent):
+    with pytest.raises(ProposalInvalid):
+        propose(agent, "analyze", steps=[{"kind": "analyze", "depends_on": [0]}])
+
+
+def test_dependencies_become_rows(agent):
+    steps = [{"kind": "crawl"}, {"kind": "analyze", "depends_on": [0]}]
+    proposal = propose(agent, steps=steps)
+
+    crawl, analyze = Mission.objects.get(proposal=proposal).steps.all()
+    assert list(analyze.depends_on.all()) == [crawl]
+
+
+def test_a_repeated_dedupe_key_returns_the_proposal_on_file(agent):
+    data = {"agent": agent.slug, "title": "once", "steps": [{"kind": "analyze"}]}
+    first = submit_proposal(data | {"dedupe_key": "k1"}, source=ProposalSource.API)
+    again = submit_proposal(data | {"dedupe_key": "k1"}, source=ProposalSource.API)
+
+    assert first.created and not again.created
+    assert again.proposal.id == first.proposal.id
+    assert Mission.objects.count() == 1
+
+
+def test_a_mission_records_the_policy_versions_it_was_approved_under(agent):
+    set_policy("auto_approve", {"enabled": True, "allowed_step_kinds": ["crawl"]}, actor="t")
+    set_policy("auto_approve", {"enabled": True, "allowed_step_kinds": ["analyze"]}, actor="t")
+
+    proposal = propose(agent, "analyze")
+
+    assert Mission.objects.get(proposal=proposal).policy_versions["auto_approve"] == 2
+
+
+def test_lineage_walks_from_step_back_to_the_event_that_caused_it(agent):
+    cause = Event.objects.create(kind="mission.failed", title="it broke")
+    data = {"agent": agent.slug, "title": "diagnose", "steps": [{"kind": "analyze"}]}
+
+    result = submit_proposal(data, source=ProposalSource.REACTION, cause_event=cause)
+
+    step = Step.objects.get(mission__proposal=result.proposal)
+    assert step.mission.proposal.cause_event == cause
+    assert step.mission.proposal.source == "reaction"
+
+
+def test_a_human_approval_runs_the_gates_again(agent):
+    set_policy("x_daily_quota", {"limit": 1}, actor="test")
+    waiting = propose(agent, "post_tweet", title="first")
+    also_waiting = propose(agent, "post_tweet", title="second")
+    approve_proposal(waiting, actor="operator:ann")
+
+    late = approve_proposal(also_waiting, actor="operator:ann")
+
+    assert late.status == "rejected"
+    assert late.reason == "post_tweet: quota full (1/1)"
+    assert late.decided_by == "operator:ann"
+
+
+def test_a_human_rejection_needs_a_reason_and_a_pending_proposal(agent):
+    pending = propose(agent, "deploy")
+    with pytest.raises(DecisionRefused):
+        reject_proposal(pending, actor="operator:ann", reason="  ")
+
+    rejected = reject_proposal(pending, actor="operator:ann", reason="not this week")
+
+    assert (rejected.status, rejected.reason) == ("rejected", "not this week")
+    with pytest.raises(DecisionRefused):
+        approve_proposal(rejected, actor="operator:ann")

@@ -1,0 +1,58 @@
+import pytest
+
+from missions.actions import DecisionRefused, cancel_mission, dead_letter_step, retry_step
+from missions.models import Mission, Step
+from opscore.models import Event
+from tests.factories import propose
+
+pytestmark = pytest.mark.django_db
+
+
+def mission_of(proposal):
+    return Mission.objects.get(proposal=proposal)
+
+
+def test_cancelling_a_mission_cancels_its_open_steps_and_says_so(agent):
+    mission = mission_of(propose(agent, "analyze", "crawl"))
+
+    assert cancel_mission(mission, actor="operator:ann") == 2
+
+    mission.refresh_from_db()
+    assert mission.status == "cancelled" and mission.finished_at
+    assert Event.objects.filter(kind="mission.cancelled", mission=mission).exists()
+    with pytest.raises(DecisionRefused):
+        cancel_mission(mission, actor="operator:ann")
+
+
+def test_dead_lettering_the_last_open_step_fails_the_mission(agent):
+    mission = mission_of(propose(agent, "analyze"))
+    step = mission.steps.get()
+
+    dead_letter_step(step, actor="operator:ann", reason="poison payload")
+
+    step.refresh_from_db()
+    mission.refresh_from_db()
+    assert (step.status, step.last_error) == ("dead", "poison payload")
+    assert mission.status == "failed"
+    failed = Event.objects.get(kind="mission.failed")
+    assert "mission_failed" in failed.tags
+
+
+def test_retrying_a_dead_step_requeues_it_and_reopens_the_mission(agent):
+    mission = mission_of(propose(agent, "analyze"))
+    step = mission.steps.get()
+    Step.objects.filter(pk=step.pk).update(attempt_count=3, max_attempts=3)
+    dead_letter_step(step, actor="operator:ann", reason="worker died")
+
+    retried = retry_step(step, actor="operator:ann")
+
+    mission.refresh_from_db()
+    assert retried.status == "queued" and retried.max_attempts == 4
+    assert mission.status == "running"
+
+
+def test_only_finished_or_blocked_steps_can_be_retried(agent):
+    step = mission_of(propose(agent, "analyze")).steps.get()
+
+    with pytest.raises(DecisionRefused, match="only"):
+        retry_step(step, actor="operator:ann")
