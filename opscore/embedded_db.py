@@ -8,11 +8,14 @@ import sys
 import warnings
 from pathlib import Path
 
+# pgserver asks platformdirs for a runtime dir, which warns when XDG_RUNTIME_DIR is unset.
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+
 DATABASE_NAME = "opscore"
+started_here: Path | None = None  # set when this process had to start the server
 
 
 def _server(data_dir: Path):
-    warnings.filterwarnings("ignore", module="platformdirs")
     import pgserver
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -21,6 +24,9 @@ def _server(data_dir: Path):
 
 def ensure_running(data_dir: Path) -> dict:
     """Start the server if needed and return Django connection settings for it."""
+    global started_here
+    if not is_running(data_dir):
+        started_here = data_dir
     server = _server(data_dir)
     info = server.get_postmaster_info()
     _ensure_database(str(info.socket_dir), info.port)
@@ -44,6 +50,19 @@ def _ensure_database(host: str, port: int) -> None:
         ).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+
+
+def is_running(data_dir: Path) -> bool:
+    from pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(data_dir)
+    return info is not None and info.is_running()
+
+
+def stop_if_started_here() -> None:
+    """Test runs stop the server they started, and leave a developer's running one alone."""
+    if started_here is not None and is_running(started_here):
+        stop(started_here)
 
 
 def stop(data_dir: Path) -> None:

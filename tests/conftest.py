@@ -1,5 +1,6 @@
 import pytest
 
+from opscore import embedded_db
 from tests.factories import AgentFactory, OperatorFactory
 
 
@@ -17,3 +18,7 @@ def operator(db):
 def admin_client(client, operator):
     client.force_login(operator)
     return client
+
+
+def pytest_sessionfinish(session, exitstatus):
+    embedded_db.stop_if_started_here()
