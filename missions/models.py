@@ -1,9 +1,17 @@
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q, Value
 from django.db.models.functions import Now, Trunc
+
+
+def in_seconds(seconds: float):
+    """now() + seconds, on the database clock."""
+    return ExpressionWrapper(
+        Now() + Value(timedelta(seconds=seconds)), output_field=DateTimeField()
+    )
 
 
 def start_of_today():
@@ -182,6 +190,14 @@ class StepQuerySet(models.QuerySet):
         """Steps that did or will do their work: cancelled, failed and dead ones did not."""
         return self.exclude(status__in=[StepStatus.CANCELLED, StepStatus.FAILED, StepStatus.DEAD])
 
+    def with_expired_lease(self):
+        """Running steps whose lease ran out by the database clock (served by step_lease_idx)."""
+        return self.filter(status=StepStatus.RUNNING, lease_expires_at__lt=Now())
+
+    def holding_lease(self, token):
+        """The compare-and-set guard: only the current lease holder may write."""
+        return self.filter(status=StepStatus.RUNNING, lease_token=token)
+
 
 class Step(models.Model):
     """One unit of work. Its row is the truth; broker messages are only wake-up hints."""
@@ -201,6 +217,9 @@ class Step(models.Model):
     max_attempts = models.PositiveIntegerField(default=3)
     last_error = models.TextField(blank=True)
     blocked_reason = models.TextField(blank=True)
+    blocked_code = models.CharField(
+        max_length=40, blank=True, help_text="Which check may clear the blocker on its own"
+    )
     result = models.JSONField(null=True, blank=True)
     depends_on = models.ManyToManyField(
         "self", symmetrical=False, through="StepDependency", related_name="dependents", blank=True
@@ -280,7 +299,7 @@ class AttemptOutcome(models.TextChoices):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     BLOCKED = "blocked"
-    LOST = "lost"
+    LOST = "lost", "lost (lease expired)"
     CANCELLED = "cancelled"
 
 
@@ -306,3 +325,60 @@ class StepAttempt(models.Model):
 
     def __str__(self):
         return f"S{self.step_id} attempt {self.attempt_no}"
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class OutboxMessage(models.Model):
+    """An external effect, written in the same transaction as the step's completion.
+
+    The unique key makes a retried or restarted step unable to record the same effect twice;
+    delivery reads these rows later and marks them delivered.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="outbox")
+    channel = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(
+        max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_default=Now())
+    last_error = models.TextField(blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["id"], condition=Q(status="pending"), name="outbox_pending_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.channel}:{self.key}"
+
+
+class Worker(models.Model):
+    """A liveness row per worker process, written every ~30 s while it runs."""
+
+    worker_id = models.CharField(primary_key=True, max_length=200)
+    host = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(db_default=Now())
+    last_seen_at = models.DateTimeField(db_default=Now())
+    current_step = models.ForeignKey(
+        Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    steps_run = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self):
+        return self.worker_id

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from missions.actions import submit_proposal
 from missions.models import ProposalSource
 from missions.schemas import ProposalInvalid
+from opscore.heartbeat import run_heartbeat
 from opscore.models import Event
 from opscore.status import system_status
 
@@ -110,6 +111,15 @@ def list_events(request):
     events = list(Event.objects.after(after)[:limit])
     next_after = events[-1].id if events else after
     return JsonResponse({"events": [e.as_json() for e in events], "next_after": next_after})
+
+
+@csrf_exempt
+@require_POST
+def heartbeat(request):
+    refusal = token_refusal(request, settings.CRON_SECRET, "CRON_SECRET")
+    if refusal:
+        return refusal
+    return JsonResponse(run_heartbeat("api").as_json())
 
 
 @require_GET

@@ -24,6 +24,16 @@ def _check_step_kinds(kinds):
     return kinds
 
 
+def _check_runnable_kinds(kinds):
+    """Worker switches may also name kinds that a plug-in executor brings."""
+    from missions.executors import lookup
+
+    unknown = sorted(k for k in kinds if not is_known(k) and lookup(k) is None)
+    if unknown:
+        raise ValueError(f"unknown step kinds {unknown}; known: {known_names()}")
+    return kinds
+
+
 class AutoApprove(PolicyValue):
     enabled: bool = True
     allowed_step_kinds: list[str] = ["draft_tweet", "crawl", "analyze", "write_content", "noop"]
@@ -109,8 +119,7 @@ class WorkerSwitches(PolicyValue):
     @field_validator("kinds")
     @classmethod
     def _known(cls, kinds):
-        _check_step_kinds(kinds)
-        return kinds
+        return _check_runnable_kinds(kinds)
 
     def is_enabled(self, kind: str) -> bool:
         return self.kinds.get(kind, True)

@@ -166,9 +166,9 @@ else:
 Q_CLUSTER = {
     "name": "opscore",
     "orm": "default",
-    "workers": env_int("Q_WORKERS", 2),
-    "timeout": env_int("Q_TIMEOUT", 300),
-    "retry": env_int("Q_TIMEOUT", 300) + 60,
+    "workers": env_int("Q_WORKERS", env_int("OPS_WORKER_SLOTS", 2) + 2),
+    "timeout": env_int("Q_TIMEOUT", 600),
+    "retry": env_int("Q_TIMEOUT", 600) + 60,
     "max_attempts": 1,
     "catch_up": False,
     "save_limit": 250,
@@ -206,3 +206,13 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# Durable execution. Lease and backoff are read by workers; the clock is always the database's.
+OPS_LEASE_SECONDS = env_int("OPS_LEASE_SECONDS", 60)
+OPS_RETRY_BASE_SECONDS = env_int("OPS_RETRY_BASE_SECONDS", 10)
+OPS_RETRY_MAX_SECONDS = env_int("OPS_RETRY_MAX_SECONDS", 600)
+OPS_WORKER_SLOTS = env_int("OPS_WORKER_SLOTS", 2)
+OPS_WORKER_SESSION_SECONDS = env_int("OPS_WORKER_SESSION_SECONDS", 120)
+OPS_WORKER_STALE_SECONDS = env_int("OPS_WORKER_STALE_SECONDS", 90)
+OPS_BREAKER_THRESHOLD = env_int("OPS_BREAKER_THRESHOLD", 3)
+OPS_EXECUTOR_MODULES = env_list("OPS_EXECUTOR_MODULES")

@@ -1,10 +1,12 @@
 """One summary of the system's state, shared by `manage.py status` and GET /api/ops/status."""
 
-from django.db.models import Count, DurationField, ExpressionWrapper, Min
+from django.conf import settings
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Min
 from django.db.models.functions import Now
 
-from missions.models import Mission, Proposal, ProposalStatus, Step, StepStatus
-from opscore.models import Agent, Event
+from missions.execution import switched_off_kinds
+from missions.models import Mission, Proposal, ProposalStatus, Step, StepStatus, Worker
+from opscore.models import ActionRun, Agent, Event
 
 
 def _queue_depths() -> dict:
@@ -29,6 +31,28 @@ def _rejections_today() -> dict:
     return {"total": sum(by_code.values()), "by_code": by_code}
 
 
+def _workers() -> dict:
+    age = ExpressionWrapper(Now() - F("last_seen_at"), output_field=DurationField())
+    live, stale = [], []
+    for worker in Worker.objects.annotate(age=age).order_by("worker_id"):
+        row = {
+            "worker_id": worker.worker_id,
+            "host": worker.host,
+            "pid": worker.pid,
+            "last_seen_seconds_ago": round(worker.age.total_seconds(), 1),
+            "current_step": worker.current_step_id,
+            "steps_run": worker.steps_run,
+        }
+        is_live = worker.age.total_seconds() <= settings.OPS_WORKER_STALE_SECONDS
+        (live if is_live else stale).append(row)
+    return {"live": live, "stale": stale}
+
+
+def _last_heartbeat() -> dict | None:
+    run = ActionRun.objects.exclude(status="skipped").order_by("-id").first()
+    return {"id": run.id, "status": run.status, "at": run.started_at.isoformat()} if run else None
+
+
 def system_status() -> dict:
     missions = dict(Mission.objects.values_list("status").annotate(n=Count("id")).order_by())
     last_event = Event.objects.order_by("-id").values_list("id", flat=True).first()
@@ -48,4 +72,7 @@ def system_status() -> dict:
             "total": Agent.objects.count(),
         },
         "last_event_id": last_event,
+        "workers": _workers(),
+        "switched_off_kinds": switched_off_kinds(),
+        "last_heartbeat": _last_heartbeat(),
     }

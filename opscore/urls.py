@@ -10,4 +10,5 @@ urlpatterns = [
     path("api/ops/proposals", api.create_proposal, name="api-proposals"),
     path("api/ops/events", api.list_events, name="api-events"),
     path("api/ops/status", api.status, name="api-status"),
+    path("api/ops/heartbeat", api.heartbeat, name="api-heartbeat"),
 ]

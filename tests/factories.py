@@ -33,3 +33,23 @@ def propose(agent, *kinds, source=ProposalSource.API, **extra):
     data = {"agent": agent.slug, "title": extra.pop("title", "Do the thing")}
     data["steps"] = [{"kind": kind} for kind in kinds or ("analyze",)]
     return submit_proposal(data | extra, source=source).proposal
+
+
+def make_step(kind="noop", agent=None, payload=None, **fields):
+    """A queued step in an accepted mission, made directly (executor tests, not intake tests)."""
+    from missions.models import Mission, Proposal, Step
+
+    agent = agent or AgentFactory(slug="devops", max_concurrent_steps=10)
+    proposal = Proposal.objects.create(
+        agent=agent,
+        title=f"{kind} work",
+        source="api",
+        status="accepted",
+        proposed_steps=[{"kind": kind}],
+    )
+    mission = Mission.objects.create(
+        title=proposal.title, agent=agent, created_by="test", proposal=proposal
+    )
+    return Step.objects.create(
+        mission=mission, kind=kind, agent=agent, payload=payload or {}, **fields
+    )

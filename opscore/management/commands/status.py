@@ -28,6 +28,18 @@ class Command(BaseCommand):
         self.stdout.write(f"Pending proposals: {status['proposals']['pending']}")
         missions = ", ".join(f"{k}={n}" for k, n in sorted(status["missions"].items())) or "-"
         self.stdout.write(f"Missions: {missions}")
+        workers = status["workers"]
+        for label in ("live", "stale"):
+            for w in workers[label]:
+                step = f", running S{w['current_step']}" if w["current_step"] else ""
+                self.stdout.write(
+                    f"Worker {label}: {w['worker_id']} seen {w['last_seen_seconds_ago']:.0f}s ago"
+                    f", {w['steps_run']} steps{step}"
+                )
+        if not workers["live"]:
+            self.stdout.write("Workers: none live")
+        if status["switched_off_kinds"]:
+            self.stdout.write(f"Switched off (breaker/operator): {status['switched_off_kinds']}")
         agents = status["agents"]
         self.stdout.write(
             f"Agents enabled: {len(agents['enabled'])}/{agents['total']} "

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand
 
 from opscore.bootstrap import bootstrap
 from opscore.models import Agent
+from opscore.schedules import ensure_system_schedules
 
 
 class Command(BaseCommand):
@@ -33,6 +34,7 @@ class Command(BaseCommand):
         if not Agent.objects.exists():
             report = bootstrap(1, actor="system:make-run")
             self.stdout.write(f"Bootstrapped phase 1: enabled {', '.join(report.agents_enabled)}")
+        ensure_system_schedules()
         self.ensure_admin()
         self.print_banner(opts["host"], opts["port"])
         if not opts["no_serve"]:

@@ -1,0 +1,197 @@
+"""A worker session: claim, run and record steps until a deadline, woken by LISTEN/NOTIFY.
+
+Sessions are bounded (nothing loops forever): django-q2 starts them on a schedule into a fixed
+number of slots, and `manage.py work` runs one in the foreground.
+"""
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import psycopg
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+from django.db import connection as django_connection
+from django.db.models import F
+from django.db.models.functions import Now
+
+from missions import execution
+from missions.executors import Blocked, Failed, lookup
+from missions.models import Step, Worker
+from missions.outbox import deliver_pending
+
+log = logging.getLogger(__name__)
+CHANNEL = "opscore_steps"
+LIVENESS_EVERY = 30.0
+DISCONNECTS = (OperationalError, InterfaceError, psycopg.OperationalError)
+
+
+class StepRun:
+    """What an executor sees: the step, and a lease kept alive while it works."""
+
+    def __init__(self, step: Step, worker_id: str):
+        self.step = step
+        self.token = step.lease_token
+        self.worker_id = worker_id
+        self.lease_lost = threading.Event()
+        self._done = threading.Event()
+
+    def keep_lease_alive(self) -> threading.Thread:
+        interval = max(settings.OPS_LEASE_SECONDS / 3, 0.2)
+
+        def renew_until_done():
+            try:
+                while not self._done.wait(interval):
+                    if not execution.renew_lease(self.step.id, self.token):
+                        self.lease_lost.set()
+                        return
+            except DatabaseError:
+                log.warning("lease renewal for S%s failed; will retry", self.step.id)
+            finally:
+                django_connection.close()
+
+        thread = threading.Thread(target=renew_until_done, daemon=True)
+        thread.start()
+        return thread
+
+    def finish(self) -> None:
+        self._done.set()
+
+
+def run_step(step: Step, worker_id: str):
+    """Execute one claimed step; any exception is that step's failure, never the worker's."""
+    executor = lookup(step.kind)
+    if executor is None:
+        return Blocked(f"no executor registered for kind {step.kind!r}", code="no_executor")
+    run = StepRun(step, worker_id)
+    renewer = run.keep_lease_alive()
+    try:
+        return executor(run)
+    except Exception as error:  # a step's crash is recorded, not raised
+        detail = "".join(traceback.format_exception_only(error)).strip()
+        return Failed(f"{detail}\n{traceback.format_exc(limit=5)}")
+    finally:
+        run.finish()
+        renewer.join(timeout=5)
+
+
+def handle_one_step(worker_id: str) -> bool:
+    """Claim, run and record one step. Returns whether there was one."""
+    step = execution.claim_next_step(worker_id)
+    if step is None:
+        return False
+    Worker.objects.filter(pk=worker_id).update(current_step=step, last_seen_at=Now())
+    outcome = run_step(step, worker_id)
+    execution.record_outcome(step.id, step.lease_token, outcome)
+    Worker.objects.filter(pk=worker_id).update(
+        current_step=None, steps_run=F("steps_run") + 1, last_seen_at=Now()
+    )
+    return True
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def connect_listener() -> psycopg.Connection:
+    params = django_connection.get_connection_params()
+    params = {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
+    listener = psycopg.connect(**params, autocommit=True)
+    listener.execute(f"LISTEN {CHANNEL}")
+    return listener
+
+
+@dataclass
+class SessionReport:
+    worker_id: str
+    steps: int = 0
+    reconnects: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class WorkerSession:
+    def __init__(self, worker_id: str | None = None, seconds: float = 60.0, idle_poll=5.0):
+        self.worker_id = worker_id or default_worker_id()
+        self.deadline = time.monotonic() + seconds
+        self.idle_poll = idle_poll
+        self.stopping = False
+        self.listener = None
+        self.report = SessionReport(self.worker_id)
+        self._last_beat = 0.0
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def run(self) -> SessionReport:
+        try:
+            while self.remaining() > 0 and not self.stopping:
+                self._cycle()
+        finally:
+            self._close_listener()
+            Worker.objects.filter(pk=self.worker_id).update(current_step=None)
+        return self.report
+
+    def _cycle(self) -> None:
+        try:
+            self._ensure_listener()
+            self._beat()
+            if handle_one_step(self.worker_id):
+                self.report.steps += 1
+                return
+            deliver_pending(limit=50)
+            self._wait_for_work()
+        except DISCONNECTS as error:
+            self._recover(error)
+
+    def _recover(self, error) -> None:
+        """The database went away (restart, network): drop connections, back off, reconnect."""
+        self.report.reconnects += 1
+        self.report.errors.append(str(error).strip()[:200])
+        log.warning("worker %s lost the database: %s", self.worker_id, error)
+        self._close_listener()
+        close_old_connections()
+        django_connection.close()
+        time.sleep(min(1.0, max(self.remaining(), 0)))
+
+    def _ensure_listener(self) -> None:
+        if self.listener is None or self.listener.closed:
+            self.listener = connect_listener()
+
+    def _close_listener(self) -> None:
+        if self.listener is not None:
+            with contextlib.suppress(psycopg.Error):
+                self.listener.close()
+            self.listener = None
+
+    def _wait_for_work(self) -> None:
+        timeout = max(min(self.idle_poll, self.remaining(), seconds_until_next_due()), 0.0)
+        if timeout <= 0:
+            return
+        for _ in self.listener.notifies(timeout=timeout, stop_after=1):
+            break
+
+    def _beat(self) -> None:
+        if time.monotonic() - self._last_beat < LIVENESS_EVERY:
+            return
+        Worker.objects.update_or_create(
+            worker_id=self.worker_id,
+            defaults={"host": socket.gethostname(), "pid": os.getpid(), "last_seen_at": Now()},
+            create_defaults={"host": socket.gethostname(), "pid": os.getpid()},
+        )
+        self._last_beat = time.monotonic()
+
+
+def seconds_until_next_due() -> float:
+    """How long until a queued step's run_after passes, by the database clock."""
+    with django_connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXTRACT(EPOCH FROM min(run_after) - statement_timestamp())"
+            " FROM missions_step WHERE status = 'queued'"
+        )
+        value = cursor.fetchone()[0]
+    return float("inf") if value is None else max(float(value), 0.0)

@@ -1,0 +1,115 @@
+"""The heartbeat: cheap, deterministic housekeeping every five minutes.
+
+Duties run in order, each in its own transaction, try/except and time budget; a failing duty never
+stops the others. Every beat writes one ActionRun row. A Postgres advisory lock makes two beats
+fired at the same moment (schedule + endpoint) run once: the second records `skipped`.
+"""
+
+import contextlib
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from opscore.models import ActionRun, ActionRunStatus
+from opscore.redaction import redact_text
+
+log = logging.getLogger(__name__)
+LOCK_KEY = 0x0B5C0DE  # pg advisory lock id for "a heartbeat is running"
+
+
+@dataclass
+class Duty:
+    name: str
+    budget_seconds: float
+    run: Callable[[float], dict] | None  # receives its deadline (time.monotonic based)
+    pending_issue: str = ""
+
+
+DUTIES: list[Duty] = []
+
+
+def duty(name: str, budget_seconds: float):
+    """Register a heartbeat duty; order of registration is order of execution."""
+
+    def register(func):
+        install(Duty(name, budget_seconds, func))
+        return func
+
+    return register
+
+
+def install(new: Duty) -> None:
+    for index, existing in enumerate(DUTIES):
+        if existing.name == new.name:
+            DUTIES[index] = new
+            return
+    DUTIES.append(new)
+
+
+def reserve(name: str, budget_seconds: float, lane: str) -> None:
+    """A slot for a duty that a later lane fills; until then each beat records it as such."""
+    if not any(d.name == name for d in DUTIES):
+        DUTIES.append(Duty(name, budget_seconds, None, pending_issue=lane))
+
+
+@contextlib.contextmanager
+def exclusive():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+
+
+def run_duty(item: Duty) -> dict:
+    started = time.monotonic()
+    if item.run is None:
+        return {"name": item.name, "status": "not_installed", "detail": item.pending_issue}
+    outcome = {"name": item.name, "budget_ms": int(item.budget_seconds * 1000)}
+    try:
+        with transaction.atomic():
+            outcome["counts"] = item.run(started + item.budget_seconds)
+        outcome["status"] = "ok"
+    except Exception as error:  # one duty's failure is recorded, and the beat goes on
+        log.exception("heartbeat duty %s failed", item.name)
+        outcome["status"] = "error"
+        outcome["error"] = redact_text("".join(traceback.format_exception_only(error)).strip())[
+            :1000
+        ]
+    elapsed = time.monotonic() - started
+    outcome["duration_ms"] = int(elapsed * 1000)
+    outcome["over_budget"] = elapsed > item.budget_seconds
+    return outcome
+
+
+def run_heartbeat(trigger: str) -> ActionRun:
+    load_duties()
+    started = time.monotonic()
+    with exclusive() as acquired:
+        if not acquired:
+            return ActionRun.objects.create(
+                trigger=trigger,
+                status=ActionRunStatus.SKIPPED,
+                reason="another heartbeat is running",
+            )
+        results = [run_duty(item) for item in DUTIES]
+    failed = any(r["status"] == "error" for r in results)
+    return ActionRun.objects.create(
+        trigger=trigger,
+        status=ActionRunStatus.PARTIAL if failed else ActionRunStatus.SUCCEEDED,
+        duties=results,
+        duration_ms=int((time.monotonic() - started) * 1000),
+    )
+
+
+def load_duties() -> None:
+    """Duties live beside the lane they serve; importing it registers them."""
+    import missions.duties  # noqa: F401

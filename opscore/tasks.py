@@ -1,0 +1,5 @@
+from opscore.heartbeat import run_heartbeat
+
+
+def heartbeat() -> dict:
+    return run_heartbeat("schedule").as_json()

@@ -1,0 +1,73 @@
+"""Real worker processes for tests that kill, stop and restart things."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    """The test database, as a URL a child process can use."""
+    db = connection.settings_dict
+    host = quote(db["HOST"] or "localhost", safe="")
+    auth = db["USER"] + (f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def spawn_worker(worker_id: str, seconds: float = 30, lease: int = 2, **env) -> subprocess.Popen:
+    child_env = os.environ | {
+        "DATABASE_URL": database_url(),
+        "OPS_EXECUTOR_MODULES": "tests.executors",
+        "OPS_LEASE_SECONDS": str(lease),
+        "OPS_RETRY_BASE_SECONDS": "0",
+        "SECRET_KEY": "test-only",
+        "LOG_LEVEL": "WARNING",
+        **{k: str(v) for k, v in env.items()},
+    }
+    command = [
+        sys.executable,
+        "manage.py",
+        "work",
+        "--seconds",
+        str(seconds),
+        "--worker-id",
+        worker_id,
+        "--idle-poll",
+        "0.5",
+    ]
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=child_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def report_of(process: subprocess.Popen, timeout: float = 60) -> dict:
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err
+    return json.loads(out)
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.05):
+    """Poll a condition (reading the database) until it holds; fail loudly if it never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        connection.close()  # a fresh snapshot, and survive a server restart
+        try:
+            value = predicate()
+        except Exception:  # the database may be restarting
+            value = None
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")

@@ -1,0 +1,104 @@
+import json
+import threading
+import time
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from opscore import heartbeat
+from opscore.heartbeat import Duty, install, run_heartbeat
+from opscore.models import ActionRun
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def extra_duties():
+    heartbeat.load_duties()
+    saved = list(heartbeat.DUTIES)
+    yield install
+    heartbeat.DUTIES[:] = saved
+
+
+def test_a_heartbeat_records_every_duty_in_order():
+    run = run_heartbeat("test")
+
+    names = [d["name"] for d in run.duties]
+    assert names[:3] == [
+        "recover_stale_steps",
+        "recover_stale_conversations",
+        "standing_order_gap_check",
+    ]
+    assert run.duties[0]["status"] == "ok"
+    assert run.duties[0]["counts"] == {"requeued": 0, "dead": 0, "blocked": 0, "unblocked": 0}
+    assert run.duties[1]["status"] == "not_installed"
+    assert ActionRun.objects.get().status == "succeeded"
+
+
+def test_a_failing_duty_never_stops_the_others(extra_duties):
+    def explode(deadline):
+        raise ValueError("disk on fire")
+
+    extra_duties(Duty("recover_stale_steps", 1, explode))
+    extra_duties(Duty("after_the_fire", 1, lambda deadline: {"ran": True}))
+
+    run = run_heartbeat("test")
+
+    by_name = {d["name"]: d for d in run.duties}
+    assert by_name["recover_stale_steps"]["status"] == "error"
+    assert "ValueError: disk on fire" in by_name["recover_stale_steps"]["error"]
+    assert by_name["after_the_fire"]["status"] == "ok"
+    assert run.status == "partial"
+
+
+def test_a_duty_over_its_budget_is_flagged(extra_duties):
+    extra_duties(Duty("slow", 0.01, lambda deadline: time.sleep(0.05) or {}))
+
+    slow = next(d for d in run_heartbeat("test").duties if d["name"] == "slow")
+
+    assert slow["over_budget"] is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_heartbeats_run_once(extra_duties):
+    started = threading.Event()
+    extra_duties(Duty("slow", 5, lambda deadline: started.set() or time.sleep(0.5) or {}))
+    results = []
+
+    def beat():
+        try:
+            results.append(run_heartbeat("schedule"))
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=beat)
+    first.start()
+    started.wait(5)
+    beat()
+    first.join()
+
+    assert sorted(r.status for r in results) == ["skipped", "succeeded"]
+    assert ActionRun.objects.get(status="skipped").reason == "another heartbeat is running"
+
+
+def test_the_endpoint_needs_the_cron_secret(client, settings):
+    settings.CRON_SECRET = "cron-secret-value"
+
+    assert client.post("/api/ops/heartbeat").status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert client.post("/api/ops/heartbeat", headers=wrong).status_code == 401
+    right = {"Authorization": "Bearer cron-secret-value"}
+    response = client.post("/api/ops/heartbeat", headers=right)
+    assert response.status_code == 200
+    assert response.json()["trigger"] == "api"
+    settings.CRON_SECRET = ""
+    assert client.post("/api/ops/heartbeat", headers=right).status_code == 503
+
+
+def test_the_cli_prints_the_run_as_json():
+    out = StringIO()
+    call_command("heartbeat", "--json", stdout=out)
+
+    assert json.loads(out.getvalue())["status"] == "succeeded"

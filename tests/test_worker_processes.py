@@ -1,0 +1,162 @@
+"""Durability with real processes: SIGKILL, SIGSTOP, two workers, a Postgres restart."""
+
+import os
+import signal
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.db.models.functions import Now
+
+import tests.executors  # noqa: F401
+from missions.execution import reap_expired_leases
+from missions.models import OutboxMessage, Step
+from missions.outbox import deliver_pending
+from opscore import embedded_db
+from opscore.models import Event
+from tests.factories import AgentFactory, make_step
+from tests.processes import report_of, spawn_worker, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def instant_retries(settings):
+    settings.OPS_RETRY_BASE_SECONDS = 0
+
+
+@pytest.fixture
+def workers():
+    spawned = []
+
+    def spawn(*args, **kwargs):
+        process = spawn_worker(*args, **kwargs)
+        spawned.append(process)
+        return process
+
+    yield spawn
+    for process in spawned:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def status_of(step):
+    return Step.objects.get(pk=step.pk).status
+
+
+def lease_expired(step):
+    return Step.objects.filter(pk=step.pk, lease_expires_at__lt=Now()).exists()
+
+
+def test_a_killed_worker_is_recovered_and_the_effect_happens_once(workers):
+    step = make_step("test_effect", payload={"sleep_on_attempts": [1], "seconds": 60})
+    doomed = workers("doomed")
+    wait_for(lambda: status_of(step) == "running")
+
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait()
+    wait_for(lambda: lease_expired(step))
+    assert reap_expired_leases()["requeued"] == 1
+    report_of(workers("rescuer", seconds=3))
+
+    step.refresh_from_db()
+    assert step.status == "succeeded"
+    assert list(step.attempts.values_list("worker_id", "outcome")) == [
+        ("doomed", "lost"),
+        ("rescuer", "succeeded"),
+    ]
+    assert OutboxMessage.objects.filter(step=step).count() == 1
+    deliver_pending()
+    assert OutboxMessage.objects.get(step=step).status == "delivered"
+
+
+def test_a_stalled_workers_late_completion_is_refused(workers):
+    step = make_step("test_effect", payload={"sleep_on_attempts": [1], "seconds": 1.5})
+    stalled = workers("stalled", seconds=8, lease=1)
+    wait_for(lambda: status_of(step) == "running")
+    stalled.send_signal(signal.SIGSTOP)
+
+    wait_for(lambda: lease_expired(step))
+    reap_expired_leases()
+    report_of(workers("fresh", seconds=2, lease=30))
+    assert status_of(step) == "succeeded"
+    stalled.send_signal(signal.SIGCONT)
+    report_of(stalled)
+
+    refusal = wait_for(lambda: Event.objects.filter(kind="step.late_write_refused").first())
+    assert "attempt 1 by stalled" in refusal.summary
+    assert Step.objects.get(pk=step.pk).result == {"attempt": 2}
+    assert OutboxMessage.objects.filter(step=step).count() == 1
+
+
+def test_a_step_whose_worker_always_dies_ends_dead_after_max_attempts(workers):
+    step = make_step("test_die", max_attempts=3)
+
+    for attempt in range(1, 5):
+        process = workers(f"w{attempt}", seconds=3, lease=1)
+        process.wait(timeout=30)
+        if status_of(step) == "dead":
+            break
+        wait_for(lambda: lease_expired(step))
+        reap_expired_leases()
+
+    step.refresh_from_db()
+    assert step.status == "dead"
+    assert step.attempt_count == 3
+    assert list(step.attempts.values_list("outcome", flat=True)) == ["lost"] * 3
+    assert "lost its lease on attempt 3" in step.last_error
+
+
+def test_two_workers_never_run_a_step_twice(workers):
+    agents = [AgentFactory(slug=f"crew-{n}", max_concurrent_steps=5) for n in range(4)]
+    steps = [make_step("test_effect", agent=agents[n % 4]) for n in range(80)]
+
+    first, second = workers("one", seconds=4), workers("two", seconds=4)
+    reports = [report_of(first), report_of(second)]
+
+    assert sum(r["steps"] for r in reports) == len(steps)
+    assert set(Step.objects.values_list("status", flat=True)) == {"succeeded"}
+    assert set(Step.objects.values_list("attempt_count", flat=True)) == {1}
+    assert OutboxMessage.objects.count() == len(steps)
+
+
+def test_a_finished_step_wakes_its_dependent_without_waiting_for_a_poll(workers):
+    first = make_step("noop")
+    second = Step.objects.create(mission=first.mission, kind="noop", agent=first.agent)
+    second.depends_on.add(first)
+    worker = workers("chain", seconds=3)
+
+    report = report_of(worker)
+
+    assert report["steps"] == 2
+    first.refresh_from_db(), second.refresh_from_db()
+    assert second.attempts.get().started_at >= first.finished_at
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("DATABASE_URL")), reason="restarts the embedded server only"
+)
+def test_a_postgres_restart_loses_nothing_and_workers_reconnect(workers):
+    before = [make_step("test_effect") for _ in range(5)]
+    worker = workers("survivor", seconds=12, lease=30)
+    wait_for(lambda: all(status_of(s) == "succeeded" for s in before))
+
+    restart_embedded_postgres()
+    connection.close()
+    after = [make_step("test_effect") for _ in range(5)]
+    wait_for(lambda: all(status_of(s) == "succeeded" for s in after), timeout=20)
+
+    report = report_of(worker)
+    assert report["steps"] == 10
+    assert report["reconnects"] >= 1
+    assert Step.objects.filter(status="succeeded").count() == 10
+
+
+def restart_embedded_postgres():
+    from pgserver._commands import pg_ctl
+
+    data_dir = settings.DATA_DIR / "pg"
+    user = "pgserver" if os.geteuid() == 0 else None
+    pg_ctl(["-w", "restart", "-m", "fast"], pgdata=data_dir, user=user, timeout=30)
+    assert embedded_db.is_running(data_dir)
