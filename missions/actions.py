@@ -3,7 +3,7 @@ every source (API, trigger, reaction, initiative, conversation, human) enters he
 
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Now
 
 from missions.gates import first_refusal
@@ -315,22 +315,12 @@ def dead_letter_step(step: Step, *, actor: str, reason: str) -> Step:
 
 
 def finalize_mission(mission: Mission) -> Mission:
-    """Close a mission whose steps are all terminal: failed if any failed or died."""
-    mission = Mission.objects.select_for_update().get(pk=mission.pk)
-    statuses = set(mission.steps.values_list("status", flat=True))
-    if mission.is_terminal or not statuses or not statuses <= set(STEP_TERMINAL):
-        return mission
-    failed = bool(statuses & {StepStatus.FAILED, StepStatus.DEAD})
-    mission.status = MissionStatus.FAILED if failed else MissionStatus.SUCCEEDED
-    mission.finished_at = Now()
-    mission.save(update_fields=["status", "finished_at"])
-    tag = "mission_failed" if failed else "mission_succeeded"
-    record_event(
-        f"mission.{mission.status}",
-        f"Mission M{mission.id} {mission.status}: {mission.title}",
-        tags=["mission", mission.status, tag],
-        agent=mission.agent,
-        mission=mission,
-        actor="system:finalizer",
-    )
+    """Close a mission whose steps are all terminal: failed if any failed, died or was cancelled.
+
+    The rule lives in SQL (`opscore_finalize_mission`, migration 0005) because the worker's
+    completion path runs it in the same round trip; this is the same function for Python callers.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT opscore_finalize_mission(%s)", [mission.pk])
+    mission.refresh_from_db()
     return mission

@@ -3,55 +3,33 @@ reap leases whose worker vanished. Postgres rows are the truth; every write here
 lease token, and every clock reading is the database's `statement_timestamp()` — the clock
 Django's `Now()` reads (`now()` would stand still for a whole transaction)."""
 
+import contextlib
+import json
 import logging
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F
 from django.db.models.functions import Now
 
 from missions.actions import finalize_mission
 from missions.executors import Blocked, Failed, Outcome, Succeeded
 from missions.models import (
     AttemptOutcome,
-    Mission,
-    MissionStatus,
     OutboxMessage,
     Step,
     StepAttempt,
     StepStatus,
+    Worker,
     in_seconds,
 )
 from missions.step_kinds import STEP_KINDS
 from opscore.actions import record_event, set_policy
 from opscore.models import Policy
 from opscore.policies import PolicyError
-from opscore.redaction import redact_text
+from opscore.redaction import redact, redact_text
 
 log = logging.getLogger(__name__)
-
-CANDIDATES_SQL = """
-SELECT s.id, s.agent_id, a.max_concurrent_steps
-FROM missions_step s
-JOIN opscore_agent a ON a.slug = s.agent_id
-WHERE s.status = 'queued' AND s.run_after <= statement_timestamp() AND a.enabled
-  AND NOT (s.kind = ANY(%(off_kinds)s))
-  AND NOT EXISTS (
-      SELECT 1 FROM missions_stepdependency d
-      JOIN missions_step p ON p.id = d.depends_on_id
-      WHERE d.step_id = s.id AND p.status <> 'succeeded')
-ORDER BY s.priority DESC, s.run_after, s.id
-FOR UPDATE OF s SKIP LOCKED
-LIMIT %(batch)s
-"""
-
-CLAIM_SQL = """
-UPDATE missions_step
-SET status = 'running', lease_owner = %(worker)s, lease_token = gen_random_uuid(),
-    lease_expires_at = statement_timestamp() + make_interval(secs => %(lease)s),
-    attempt_count = attempt_count + 1, updated_at = statement_timestamp()
-WHERE id = %(id)s
-RETURNING lease_token, attempt_count
-"""
 
 
 def switched_off_kinds() -> list[str]:
@@ -59,45 +37,58 @@ def switched_off_kinds() -> list[str]:
     return sorted(kind for kind, on in switches.kinds.items() if not on)
 
 
-def _agent_has_room(agent_id: str, limit: int) -> bool:
-    """Serialise claims per agent until commit, then count what it is already running."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('opscore.agent.' || %s))", [agent_id])
-        cursor.execute(
-            "SELECT count(*) FROM missions_step WHERE agent_id = %s AND status = 'running'",
-            [agent_id],
-        )
-        return cursor.fetchone()[0] < limit
+STEP_FIELDS = list(Step._meta.concrete_fields)
+STEP_COLUMNS = ", ".join(f.column for f in STEP_FIELDS)
+CLAIM_SQL = f"SELECT {STEP_COLUMNS} FROM opscore_claim_step(%s, %s)"
+COMPLETE_AND_CLAIM_SQL = (
+    f"SELECT {STEP_COLUMNS} FROM opscore_complete_and_claim(%s, %s, %s, %s, %s)"
+)
+LEASE_LOST = "OPS01"
+DEADLOCK = "40P01"
 
 
-def claim_next_step(worker_id: str, *, lease_seconds: int | None = None, batch: int = 8):
-    """Lease the most urgent ready step whose agent has room, or return None."""
+def claim_next_step(worker_id: str, *, lease_seconds: float | None = None):
+    """Lease the most urgent ready step whose agent has room, or return None.
+
+    One round trip to `opscore_claim_step` (migration 0005): ready means queued, due by the
+    database clock, every dependency succeeded, its agent enabled and under its concurrency
+    limit, and its kind not switched off. Rows are locked with FOR UPDATE SKIP LOCKED, so
+    concurrent workers never wait on each other or take the same step.
+    """
     lease = lease_seconds or settings.OPS_LEASE_SECONDS
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(CANDIDATES_SQL, {"off_kinds": switched_off_kinds(), "batch": batch})
-            candidates = cursor.fetchall()
-        full = set()
-        for step_id, agent_id, limit in candidates:
-            if agent_id in full or not _agent_has_room(agent_id, limit):
-                full.add(agent_id)
-                continue
-            return _lease(step_id, worker_id, lease)
-    return None
-
-
-def _lease(step_id: int, worker_id: str, lease_seconds: int) -> Step:
     with connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, {"worker": worker_id, "lease": lease_seconds, "id": step_id})
-        token, attempt_no = cursor.fetchone()
-    StepAttempt.objects.create(
-        step_id=step_id, attempt_no=attempt_no, worker_id=worker_id, lease_token=token
-    )
-    step = Step.objects.select_related("agent").get(pk=step_id)
-    Mission.objects.filter(pk=step.mission_id, status=MissionStatus.APPROVED).update(
-        status=MissionStatus.RUNNING
-    )
-    return step
+        cursor.execute(CLAIM_SQL, [worker_id, lease])
+        return _step_from_row(cursor.fetchone())
+
+
+def _step_from_row(row) -> Step | None:
+    if row is None:
+        return None
+    values = [
+        f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
+        for f, v in zip(STEP_FIELDS, row, strict=True)
+    ]
+    return Step.from_db("default", [f.attname for f in STEP_FIELDS], values)
+
+
+def complete_and_claim_next(step: Step, outcome: Succeeded, worker_id: str) -> Step | None:
+    """The fast path for a success without effects: record it and lease the worker's next step
+    in one round trip. A lost lease is refused as in `record_outcome`, then we claim normally."""
+    result = json.dumps(redact(outcome.result))
+    params = [step.id, step.lease_token, result, worker_id, settings.OPS_LEASE_SECONDS]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(COMPLETE_AND_CLAIM_SQL, params)
+            return _step_from_row(cursor.fetchone())
+    except DatabaseError as error:
+        state = getattr(error.__cause__, "sqlstate", None)
+        if state == DEADLOCK:  # rolled back whole; record it on its own, then claim
+            record_outcome(step.id, step.lease_token, outcome)
+            return claim_next_step(worker_id)
+        if state != LEASE_LOST:
+            raise
+    _record_late_write(step.id, step.lease_token, outcome)
+    return claim_next_step(worker_id)
 
 
 def renew_lease(step_id: int, token, lease_seconds: int | None = None) -> bool:
@@ -119,15 +110,18 @@ def record_outcome(step_id: int, token, outcome: Outcome) -> bool:
     """Apply an executor's outcome if the caller still holds the lease. A late writer — one
     whose lease expired and was taken by another worker — is refused, and the refusal is an
     event. Returns whether the outcome was applied."""
+    if isinstance(outcome, Succeeded):
+        return _complete(step_id, token, outcome)
     with transaction.atomic():
         step = Step.objects.select_for_update().filter(pk=step_id).holding_lease(token).first()
         if step is None:
             _record_late_write(step_id, token, outcome)
             return False
         attempt = StepAttempt.objects.get(step=step, lease_token=token)
-        if isinstance(outcome, Succeeded):
-            _succeed(step, attempt, outcome)
-        elif isinstance(outcome, Blocked):
+        Worker.objects.filter(pk=step.lease_owner).update(
+            current_step=None, steps_run=F("steps_run") + 1, last_seen_at=Now()
+        )
+        if isinstance(outcome, Blocked):
             _block(step, attempt, outcome.reason, outcome.code, AttemptOutcome.BLOCKED)
         else:
             _fail(step, attempt, outcome)
@@ -158,25 +152,28 @@ def _step_event(step: Step, kind: str, title: str, **extra) -> None:
     )
 
 
-def _succeed(step: Step, attempt: StepAttempt, outcome: Succeeded) -> None:
-    for effect in outcome.effects:
-        OutboxMessage.objects.get_or_create(
-            key=effect.key,
-            defaults={"step": step, "channel": effect.channel, "payload": effect.payload},
-        )
-    worker = step.lease_owner
-    _release(step, StepStatus.SUCCEEDED)
-    step.result, step.last_error, step.finished_at = outcome.result, "", Now()
-    step.save()
-    _close_attempt(attempt, AttemptOutcome.SUCCEEDED)
-    _step_event(
-        step,
-        "step.succeeded",
-        f"S{step.id} {step.kind} succeeded",
-        tags=["step", "succeeded", step.kind],
-        actor=f"worker:{worker}",
-    )
-    finalize_mission(step.mission)
+def _complete(step_id: int, token, outcome: Succeeded) -> bool:
+    """Result, attempt, event, mission finalisation and effects commit together: one
+    `opscore_complete_step` call (migration 0005), plus outbox rows when there are effects."""
+    result = json.dumps(redact(outcome.result))
+    # Without effects the function call is one statement, so it commits alone and atomically.
+    with transaction.atomic() if outcome.effects else contextlib.nullcontext():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT opscore_complete_step(%s, %s, %s)", [step_id, token, result])
+            applied = cursor.fetchone()[0]
+        if applied:
+            for effect in outcome.effects:
+                OutboxMessage.objects.get_or_create(
+                    key=effect.key,
+                    defaults={
+                        "step_id": step_id,
+                        "channel": effect.channel,
+                        "payload": effect.payload,
+                    },
+                )
+    if not applied:
+        _record_late_write(step_id, token, outcome)
+    return applied
 
 
 def _block(step: Step, attempt: StepAttempt, reason: str, code: str, attempt_outcome: str):
@@ -357,6 +354,7 @@ def executor_installed(step: Step) -> bool:
 BLOCKER_CHECKS = {"no_executor": executor_installed}
 
 
+@transaction.atomic
 def requeue_cleared_blockers(limit: int = 200) -> int:
     """Put blocked steps back in the queue once the check for their blocker says it cleared."""
     requeued = 0

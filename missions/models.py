@@ -224,7 +224,7 @@ class Step(models.Model):
     depends_on = models.ManyToManyField(
         "self", symmetrical=False, through="StepDependency", related_name="dependents", blank=True
     )
-    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
     created_at = models.DateTimeField(db_default=Now())
     updated_at = models.DateTimeField(db_default=Now())
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -249,6 +249,13 @@ class Step(models.Model):
             models.Index(fields=["kind", "created_at"], name="step_kind_day_idx"),
         ]
         constraints = [
+            # Partial: most steps have no dedupe key, and a full index would be rewritten on
+            # every status change of every step.
+            models.UniqueConstraint(
+                fields=["dedupe_key"],
+                condition=Q(dedupe_key__isnull=False),
+                name="step_dedupe_unique",
+            ),
             models.CheckConstraint(
                 condition=Q(priority__gte=1, priority__lte=1000), name="step_priority_range"
             ),

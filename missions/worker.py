@@ -17,11 +17,10 @@ import psycopg
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
 from django.db import connection as django_connection
-from django.db.models import F
 from django.db.models.functions import Now
 
 from missions import execution
-from missions.executors import Blocked, Failed, lookup
+from missions.executors import Blocked, Failed, Succeeded, lookup
 from missions.models import Step, Worker
 from missions.outbox import deliver_pending
 
@@ -31,36 +30,56 @@ LIVENESS_EVERY = 30.0
 DISCONNECTS = (OperationalError, InterfaceError, psycopg.OperationalError)
 
 
+class LeaseKeeper:
+    """One thread per process renews the leases of every step this process is running, so a
+    long step keeps its lease and a short one costs no thread of its own."""
+
+    def __init__(self):
+        self._held: dict[int, StepRun] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def keep(self, run: "StepRun") -> None:
+        with self._lock:
+            self._held[run.step.id] = run
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._renew_forever, daemon=True)
+                self._thread.start()
+
+    def release(self, run: "StepRun") -> None:
+        with self._lock:
+            self._held.pop(run.step.id, None)
+
+    def _renew_forever(self) -> None:
+        while True:
+            time.sleep(max(settings.OPS_LEASE_SECONDS / 3, 0.2))
+            with self._lock:
+                runs = list(self._held.values())
+            for run in runs:
+                self._renew(run)
+
+    def _renew(self, run: "StepRun") -> None:
+        try:
+            if not execution.renew_lease(run.step.id, run.token):
+                run.lease_lost.set()
+                self.release(run)
+        except DatabaseError:
+            log.warning("lease renewal for S%s failed; will retry", run.step.id)
+            django_connection.close()
+
+
+LEASES = LeaseKeeper()
+
+
 class StepRun:
-    """What an executor sees: the step, and a lease kept alive while it works."""
+    """What an executor sees: the step, and whether its lease is still held. A long executor
+    checks `lease_lost` between chunks of work and stops early when it is set."""
 
     def __init__(self, step: Step, worker_id: str):
         self.step = step
         self.token = step.lease_token
         self.worker_id = worker_id
         self.lease_lost = threading.Event()
-        self._done = threading.Event()
-
-    def keep_lease_alive(self) -> threading.Thread:
-        interval = max(settings.OPS_LEASE_SECONDS / 3, 0.2)
-
-        def renew_until_done():
-            try:
-                while not self._done.wait(interval):
-                    if not execution.renew_lease(self.step.id, self.token):
-                        self.lease_lost.set()
-                        return
-            except DatabaseError:
-                log.warning("lease renewal for S%s failed; will retry", self.step.id)
-            finally:
-                django_connection.close()
-
-        thread = threading.Thread(target=renew_until_done, daemon=True)
-        thread.start()
-        return thread
-
-    def finish(self) -> None:
-        self._done.set()
 
 
 def run_step(step: Step, worker_id: str):
@@ -69,15 +88,24 @@ def run_step(step: Step, worker_id: str):
     if executor is None:
         return Blocked(f"no executor registered for kind {step.kind!r}", code="no_executor")
     run = StepRun(step, worker_id)
-    renewer = run.keep_lease_alive()
+    LEASES.keep(run)
     try:
         return executor(run)
     except Exception as error:  # a step's crash is recorded, not raised
         detail = "".join(traceback.format_exception_only(error)).strip()
         return Failed(f"{detail}\n{traceback.format_exc(limit=5)}")
     finally:
-        run.finish()
-        renewer.join(timeout=5)
+        LEASES.release(run)
+
+
+def work_through(step: Step, worker_id: str) -> Step | None:
+    """Run a claimed step and record its outcome; returns the worker's next claimed step, which
+    the fast path leases in the same round trip as the completion."""
+    outcome = run_step(step, worker_id)
+    if isinstance(outcome, Succeeded) and not outcome.effects:
+        return execution.complete_and_claim_next(step, outcome, worker_id)
+    execution.record_outcome(step.id, step.lease_token, outcome)
+    return execution.claim_next_step(worker_id)
 
 
 def handle_one_step(worker_id: str) -> bool:
@@ -85,12 +113,8 @@ def handle_one_step(worker_id: str) -> bool:
     step = execution.claim_next_step(worker_id)
     if step is None:
         return False
-    Worker.objects.filter(pk=worker_id).update(current_step=step, last_seen_at=Now())
     outcome = run_step(step, worker_id)
     execution.record_outcome(step.id, step.lease_token, outcome)
-    Worker.objects.filter(pk=worker_id).update(
-        current_step=None, steps_run=F("steps_run") + 1, last_seen_at=Now()
-    )
     return True
 
 
@@ -123,13 +147,14 @@ class WorkerSession:
         self.listener = None
         self.report = SessionReport(self.worker_id)
         self._last_beat = 0.0
+        self.claimed: Step | None = None  # leased to us already: must be run before we leave
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
     def run(self) -> SessionReport:
         try:
-            while self.remaining() > 0 and not self.stopping:
+            while (self.remaining() > 0 and not self.stopping) or self.claimed:
                 self._cycle()
         finally:
             self._close_listener()
@@ -140,7 +165,10 @@ class WorkerSession:
         try:
             self._ensure_listener()
             self._beat()
-            if handle_one_step(self.worker_id):
+            step = self.claimed or execution.claim_next_step(self.worker_id)
+            self.claimed = None
+            if step is not None:
+                self.claimed = work_through(step, self.worker_id)
                 self.report.steps += 1
                 return
             deliver_pending(limit=50)
@@ -149,7 +177,9 @@ class WorkerSession:
             self._recover(error)
 
     def _recover(self, error) -> None:
-        """The database went away (restart, network): drop connections, back off, reconnect."""
+        """The database went away (restart, network): drop connections, back off, reconnect.
+        A step we held is left to its lease: the reaper requeues it."""
+        self.claimed = None
         self.report.reconnects += 1
         self.report.errors.append(str(error).strip()[:200])
         log.warning("worker %s lost the database: %s", self.worker_id, error)
@@ -187,11 +217,12 @@ class WorkerSession:
 
 
 def seconds_until_next_due() -> float:
-    """How long until a queued step's run_after passes, by the database clock."""
+    """How long until a backing-off step's run_after passes, by the database clock. Steps due
+    but not claimable (dependencies, agent at capacity) are announced by NOTIFY instead."""
     with django_connection.cursor() as cursor:
         cursor.execute(
             "SELECT EXTRACT(EPOCH FROM min(run_after) - statement_timestamp())"
-            " FROM missions_step WHERE status = 'queued'"
+            " FROM missions_step WHERE status = 'queued' AND run_after > statement_timestamp()"
         )
         value = cursor.fetchone()[0]
     return float("inf") if value is None else max(float(value), 0.0)

@@ -256,3 +256,10 @@ def test_a_missing_executor_blocks_until_one_is_installed(monkeypatch):
     assert requeue_cleared_blockers() == 1
     handle_one_step("w1")
     assert Step.objects.get(pk=step.pk).status == "succeeded"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeper_runs_outside_any_transaction():
+    from missions.tasks import sweep
+
+    assert sweep() == {"requeued": 0, "dead": 0, "blocked": 0, "unblocked": 0, "delivered": 0}

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django_q.tasks import async_task
 
 from opscore.bootstrap import bootstrap
 from opscore.models import Agent
@@ -35,6 +36,7 @@ class Command(BaseCommand):
             report = bootstrap(1, actor="system:make-run")
             self.stdout.write(f"Bootstrapped phase 1: enabled {', '.join(report.agents_enabled)}")
         ensure_system_schedules()
+        async_task("missions.tasks.top_up_workers")  # start workers now, not at the next tick
         self.ensure_admin()
         self.print_banner(opts["host"], opts["port"])
         if not opts["no_serve"]:

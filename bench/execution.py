@@ -1,0 +1,366 @@
+"""Step execution benchmark: claim→complete throughput and A→B handoff latency, each beside a
+raw-SQL (or raw LISTEN/NOTIFY) baseline and django-q2's own task round trip, measured in one run.
+
+    .venv/bin/python bench/execution.py [--steps 3000] [--pairs 2000] [--quick]
+
+Targets (issue 3): throughput ≥ 50 % of raw SQL; handoff p50 ≤ 25 ms and p99 ≤ 100 ms; with 100k
+finished steps in the table, throughput within 20 % of the empty-table figure.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import (
+    Timer,
+    child_handshake,
+    django_ready,
+    percentiles,
+    release_and_collect,
+    report,
+    setup_bench_database,
+    start_children,
+)
+
+SCRIPT = str(Path(__file__).resolve())
+RAW_TABLE = """
+CREATE TABLE IF NOT EXISTS bench_raw (
+    id bigserial PRIMARY KEY, status text NOT NULL DEFAULT 'queued',
+    priority int NOT NULL DEFAULT 100, run_after timestamptz NOT NULL DEFAULT now(),
+    lease_owner text, lease_expires_at timestamptz, attempt_count int NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS bench_raw_ready ON bench_raw (priority DESC, run_after, id)
+    WHERE status = 'queued';
+"""
+RAW_CLAIM = """
+UPDATE bench_raw SET status = 'running', lease_owner = %s,
+    lease_expires_at = now() + interval '60 seconds', attempt_count = attempt_count + 1
+WHERE id = (SELECT id FROM bench_raw WHERE status = 'queued' AND run_after <= now()
+            ORDER BY priority DESC, run_after, id FOR UPDATE SKIP LOCKED LIMIT 1)
+RETURNING id
+"""
+RAW_COMPLETE = """
+UPDATE bench_raw SET status = 'succeeded', lease_owner = NULL, lease_expires_at = NULL
+WHERE id = %s AND lease_owner = %s
+"""
+
+
+# ---------------------------------------------------------------- children
+
+
+def child_raw(index: int) -> None:
+    from django.db import connection
+
+    connection.ensure_connection()
+    owner, done = f"raw-{index}", 0
+    child_handshake()
+    with Timer() as timer, connection.cursor() as cursor:
+        while True:
+            cursor.execute(RAW_CLAIM, [owner])
+            row = cursor.fetchone()
+            if row is None:
+                break
+            cursor.execute(RAW_COMPLETE, [row[0], owner])
+            done += 1
+    report({"done": done, "seconds": timer.seconds})
+
+
+def child_ours(index: int) -> None:
+    from django.db import connection
+
+    from missions.execution import claim_next_step
+    from missions.worker import work_through
+
+    connection.ensure_connection()
+    done, worker = 0, f"bench-{index}"
+    child_handshake()
+    with Timer() as timer:
+        step = claim_next_step(worker)
+        while step is not None:
+            step = work_through(step, worker)
+            done += 1
+    report({"done": done, "seconds": timer.seconds})
+
+
+def child_worker(index: int, seconds: float) -> None:
+    from missions.worker import WorkerSession
+
+    child_handshake()
+    session = WorkerSession(f"handoff-{index}", seconds=seconds, idle_poll=30)
+    report(session.run().__dict__)
+
+
+def child_listen(index: int, count: int) -> None:
+    import psycopg
+    from django.db import connection
+
+    params = {
+        k: v
+        for k, v in connection.get_connection_params().items()
+        if k not in ("cursor_factory", "context")
+    }
+    with (
+        psycopg.connect(**params, autocommit=True) as conn,
+        psycopg.connect(**params, autocommit=True) as replies,
+    ):
+        conn.execute("LISTEN bench_ping")
+        child_handshake()
+        latencies = []
+        for _ in range(count):
+            for notify in conn.notifies(stop_after=1):
+                latencies.append((time.time() - float(notify.payload)) * 1000)
+            replies.execute("SELECT pg_notify('bench_pong', '')")
+    report({"latencies": latencies})
+
+
+# ---------------------------------------------------------------- parent
+
+
+def prefill_raw(count: int) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(RAW_TABLE)
+        cursor.execute("TRUNCATE bench_raw")
+        cursor.execute(
+            "INSERT INTO bench_raw (priority) SELECT 100 FROM generate_series(1, %s)", [count]
+        )
+        cursor.execute("ANALYZE bench_raw")
+
+
+def prefill_steps(count: int, per_mission: int = 5) -> None:
+    from missions.models import Mission, Proposal, Step
+    from opscore.models import Agent
+
+    agents = [
+        Agent.objects.update_or_create(
+            slug=f"bench-{n}",
+            defaults={
+                "display_name": f"Bench {n}",
+                "role": "bench",
+                "enabled": True,
+                "max_concurrent_steps": 100,
+            },
+        )[0]
+        for n in range(4)
+    ]
+    made = 0
+    while made < count:
+        agent = agents[made // per_mission % len(agents)]
+        proposal = Proposal.objects.create(
+            agent=agent, title="bench", source="api", status="accepted"
+        )
+        mission = Mission.objects.create(
+            title="bench", agent=agent, created_by="bench", proposal=proposal
+        )
+        size = min(per_mission, count - made)
+        Step.objects.bulk_create(
+            Step(mission=mission, kind="noop", agent=agent, position=i) for i in range(size)
+        )
+        made += size
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def throughput(role: str, workers: int, count: int) -> float:
+    children = start_children(SCRIPT, role, workers)
+    results = release_and_collect(children)
+    done = sum(r["done"] for r in results)
+    assert done == count, f"{role}: {done} of {count} done"
+    return done / max(r["seconds"] for r in results)
+
+
+def add_finished_steps(count: int) -> None:
+    from django.db import connection
+
+    from missions.models import Mission, Proposal
+    from opscore.models import Agent
+
+    agent = Agent.objects.get(slug="bench-0")
+    proposal = Proposal.objects.create(
+        agent=agent, title="history", source="api", status="accepted"
+    )
+    mission = Mission.objects.create(
+        title="history", agent=agent, created_by="bench", proposal=proposal, status="succeeded"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """INSERT INTO missions_step (mission_id, position, kind, payload, status, agent_id,
+                   priority, run_after, lease_owner, attempt_count, max_attempts, last_error,
+                   blocked_reason, blocked_code, result, created_at, updated_at, finished_at)
+               SELECT %s, g, 'noop', '{}', 'succeeded', %s, 100, now(), '', 1, 3, '', '', '',
+                      '{}', now(), now(), now()
+               FROM generate_series(1, %s) g""",
+            [mission.id, agent.slug, count],
+        )
+        cursor.execute("ANALYZE")
+
+
+def handoff_ours(pairs: int) -> dict:
+    import psycopg
+    from django.db import connection, transaction
+
+    from missions.models import Mission, Proposal, Step, StepDependency
+    from opscore.models import Agent
+
+    agent = Agent.objects.get(slug="bench-0")
+    workers = start_children(SCRIPT, "worker", 2, pairs * 0.05 + 60)
+    for child in workers:
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    params = {
+        k: v
+        for k, v in connection.get_connection_params().items()
+        if k not in ("cursor_factory", "context")
+    }
+    listener = psycopg.connect(**params, autocommit=True)
+    listener.execute("LISTEN opscore_steps")
+    seconds_b = []
+    for _ in range(pairs):
+        with transaction.atomic():
+            proposal = Proposal.objects.create(
+                agent=agent, title="pair", source="api", status="accepted"
+            )
+            mission = Mission.objects.create(
+                title="pair", agent=agent, created_by="bench", proposal=proposal
+            )
+            a = Step.objects.create(mission=mission, kind="noop", agent=agent, position=0)
+            b = Step.objects.create(mission=mission, kind="noop", agent=agent, position=1)
+            StepDependency.objects.create(step=b, depends_on=a)
+        while not Step.objects.filter(pk=b.pk, status="succeeded").exists():
+            for _notify in listener.notifies(timeout=1.0, stop_after=1):
+                break
+        seconds_b.append(b.pk)
+    for child in workers:
+        child.terminate()
+        child.wait()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT EXTRACT(EPOCH FROM (att.started_at - a.finished_at)) * 1000
+               FROM missions_stepdependency d
+               JOIN missions_step a ON a.id = d.depends_on_id
+               JOIN missions_stepattempt att ON att.step_id = d.step_id AND att.attempt_no = 1
+               WHERE d.step_id = ANY(%s)""",
+            [seconds_b],
+        )
+        latencies = [float(row[0]) for row in cursor.fetchall()]
+    return percentiles(latencies)
+
+
+def handoff_raw(count: int) -> dict:
+    import psycopg
+    from django.db import connection
+
+    child = start_children(SCRIPT, "listen", 1, count)[0]
+    params = {
+        k: v
+        for k, v in connection.get_connection_params().items()
+        if k not in ("cursor_factory", "context")
+    }
+    with psycopg.connect(**params, autocommit=True) as conn:
+        conn.execute("LISTEN bench_pong")
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        for _ in range(count):
+            conn.execute("SELECT pg_notify('bench_ping', %s)", [repr(time.time())])
+            for _pong in conn.notifies(timeout=5, stop_after=1):
+                break
+    result = json.loads(child.stdout.readline())
+    child.wait()
+    return percentiles(result["latencies"])
+
+
+def q_probe(enqueued_at: float) -> float:
+    """Runs inside django-q2: how long the task waited between enqueue and start."""
+    return (time.time() - enqueued_at) * 1000
+
+
+def handoff_django_q(count: int) -> dict:
+    from django_q.tasks import async_task, result
+
+    cluster = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=Path(SCRIPT).parent.parent,
+        env=os.environ | {"OPS_WORKER_SLOTS": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(3)
+        latencies = []
+        for _ in range(count):
+            task_id = async_task("bench.execution.q_probe", time.time())
+            latencies.append(result(task_id, wait=10_000))
+    finally:
+        cluster.terminate()
+        cluster.wait(timeout=30)
+    return percentiles([value for value in latencies if value is not None])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--child")
+    parser.add_argument("--index", type=int, default=0)
+    parser.add_argument("extra", nargs="*")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--pairs", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    args = parser.parse_args()
+    if args.child:
+        setup_bench_database("opscore_bench")
+        django_ready()
+        runner = {
+            "raw": child_raw,
+            "ours": child_ours,
+            "worker": child_worker,
+            "listen": child_listen,
+        }[args.child]
+        extra = [float(x) if "." in x else int(x) for x in args.extra]
+        runner(args.index, *extra)
+        return
+    if args.quick:
+        args.steps, args.pairs = 400, 200
+    setup_bench_database("opscore_bench")
+    django_ready(migrate=True)
+    print(f"Throughput: claim→complete, {args.steps} noop steps, batch 1")
+    print(f"{'workers':>8} {'raw SQL/s':>10} {'opscore/s':>10} {'ratio':>6}  target ≥ 0.50")
+    empty_rate = None
+    for workers in (1, 2, 4):
+        prefill_raw(args.steps)
+        raw = throughput("raw", workers, args.steps)
+        prefill_steps(args.steps)
+        ours = throughput("ours", workers, args.steps)
+        empty_rate = empty_rate or ours
+        print(f"{workers:>8} {raw:>10.0f} {ours:>10.0f} {ours / raw:>6.2f}")
+    add_finished_steps(100_000)
+    prefill_steps(args.steps)
+    loaded = throughput("ours", 1, args.steps)
+    print(
+        f"With 100k finished steps, 1 worker: {loaded:.0f}/s vs {empty_rate:.0f}/s empty "
+        f"(ratio {loaded / empty_rate:.2f}; target ≥ 0.80)"
+    )
+    print(f"\nHandoff: A completes → dependent B starts, {args.pairs} pairs, 2 workers")
+    ours = handoff_ours(args.pairs)
+    raw = handoff_raw(args.pairs)
+    q = handoff_django_q(min(50, args.pairs))
+    for label, stats in (("opscore", ours), ("raw NOTIFY", raw), ("django-q2", q)):
+        print(
+            f"  {label:<11} p50 {stats['p50']:7.2f} ms  p95 {stats['p95']:7.2f} ms  "
+            f"p99 {stats['p99']:7.2f} ms  (n={stats['n']})"
+        )
+    print(
+        f"  ratios: opscore p50 / raw p50 = {ours['p50'] / raw['p50']:.1f}; django-q2 p50 / "
+        f"opscore p50 = {q['p50'] / ours['p50']:.1f} (target ≥ 2); targets p50 ≤ 25 ms, "
+        f"p99 ≤ 100 ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
