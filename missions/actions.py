@@ -9,10 +9,12 @@ from django.db.models.functions import Now
 from missions.gates import first_refusal
 from missions.models import (
     STEP_TERMINAL,
+    Artifact,
     Mission,
     MissionStatus,
     Proposal,
     ProposalStatus,
+    Provenance,
     RejectionCode,
     Step,
     StepDependency,
@@ -31,7 +33,9 @@ class IntakeResult:
     created: bool  # False when the dedupe key named a proposal already on file
 
 
-def submit_proposal(data, *, source, cause_event=None, operator=None, cause_ref="") -> IntakeResult:
+def submit_proposal(
+    data, *, source, cause_event=None, operator=None, cause_ref="", untrusted=False
+) -> IntakeResult:
     """Validate → agent enabled and under its daily limit → cap gates → insert → auto-approve.
 
     Bad input raises ProposalInvalid and writes nothing. A refusal is stored as a rejected
@@ -54,6 +58,7 @@ def submit_proposal(data, *, source, cause_event=None, operator=None, cause_ref=
                 cause_ref=cause_ref,
                 proposed_steps=[step.model_dump() for step in draft.steps],
                 dedupe_key=draft.dedupe_key,
+                untrusted=untrusted or _cites_untrusted_content(draft, cause_event),
             )
             return IntakeResult(_admit(proposal, agent), created=True)
     except IntegrityError:
@@ -61,6 +66,16 @@ def submit_proposal(data, *, source, cause_event=None, operator=None, cause_ref=
         if existing is None:
             raise
         return IntakeResult(existing, created=False)
+
+
+def _cites_untrusted_content(draft: ProposalDraft, cause_event) -> bool:
+    """A proposal built from crawled (untrusted) content must not run without a human: an
+    injected page cannot make an agent deploy or post."""
+    if cause_event is not None and cause_event.payload.get("untrusted"):
+        return True
+    cited = [s.payload.get("artifact_id") for s in draft.steps]
+    cited = [a for a in cited if isinstance(a, int)]
+    return Artifact.objects.filter(id__in=cited, provenance=Provenance.UNTRUSTED).exists()
 
 
 def _find_duplicate(draft: ProposalDraft) -> Proposal | None:
@@ -112,7 +127,8 @@ def _auto_approvable(proposal: Proposal) -> bool:
     policy = Policy.objects.value("auto_approve")
     kinds = set(proposal.step_kinds)
     return (
-        policy.enabled
+        not proposal.untrusted
+        and policy.enabled
         and kinds <= set(policy.allowed_step_kinds)
         and all(STEP_KINDS[kind].auto_approvable for kind in kinds)
     )

@@ -15,6 +15,7 @@ from django.db.models.functions import Now
 from missions.actions import finalize_mission
 from missions.executors import Blocked, Failed, Outcome, Succeeded
 from missions.models import (
+    Artifact,
     AttemptOutcome,
     OutboxMessage,
     Step,
@@ -156,12 +157,16 @@ def _complete(step_id: int, token, outcome: Succeeded) -> bool:
     """Result, attempt, event, mission finalisation and effects commit together: one
     `opscore_complete_step` call (migration 0005), plus outbox rows when there are effects."""
     result = json.dumps(redact(outcome.result))
-    # Without effects the function call is one statement, so it commits alone and atomically.
-    with transaction.atomic() if outcome.effects else contextlib.nullcontext():
+    # Without effects or artifacts the call is one statement: it commits alone, atomically.
+    writes = outcome.effects or outcome.artifacts
+    with transaction.atomic() if writes else contextlib.nullcontext():
         with connection.cursor() as cursor:
             cursor.execute("SELECT opscore_complete_step(%s, %s, %s)", [step_id, token, result])
             applied = cursor.fetchone()[0]
         if applied:
+            Artifact.objects.bulk_create(
+                Artifact(step_id=step_id, **vars(draft)) for draft in outcome.artifacts
+            )
             for effect in outcome.effects:
                 OutboxMessage.objects.get_or_create(
                     key=effect.key,
@@ -350,8 +355,18 @@ def executor_installed(step: Step) -> bool:
     return executor is not None and not getattr(executor, "placeholder", False)
 
 
+def budget_available(step: Step) -> bool:
+    from opscore.llm import OverBudget, check_budget
+
+    try:
+        check_budget(step.agent)
+    except OverBudget:
+        return False
+    return True
+
+
 # Blockers that can clear without a human: code → "has it cleared for this step?"
-BLOCKER_CHECKS = {"no_executor": executor_installed}
+BLOCKER_CHECKS = {"no_executor": executor_installed, "llm_budget": budget_available}
 
 
 @transaction.atomic

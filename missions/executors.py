@@ -21,9 +21,22 @@ class Effect:
 
 
 @dataclass(frozen=True)
+class ArtifactDraft:
+    kind: str
+    title: str
+    body: str
+    metadata: dict = field(default_factory=dict)
+    provenance: str = "trusted"
+    source_url: str = ""
+
+
+@dataclass(frozen=True)
 class Succeeded:
+    """Result, artifacts and effects are written in the completion's own transaction."""
+
     result: dict = field(default_factory=dict)
     effects: list[Effect] = field(default_factory=list)
+    artifacts: list[ArtifactDraft] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,9 @@ class Proposal(models.Model):
     reason = models.TextField(blank=True)
     rejection_code = models.CharField(max_length=20, choices=RejectionCode.choices, blank=True)
     dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    untrusted = models.BooleanField(
+        default=False, help_text="Derived from outside content: never auto-approved"
+    )
     created_at = models.DateTimeField(db_default=Now())
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.CharField(max_length=150, blank=True)
@@ -389,3 +392,59 @@ class Worker(models.Model):
 
     def __str__(self):
         return self.worker_id
+
+
+class Provenance(models.TextChoices):
+    TRUSTED = "trusted", "trusted (made by our agents)"
+    UNTRUSTED = "untrusted", "untrusted (from outside, e.g. a crawled page)"
+
+
+class Artifact(models.Model):
+    """What a step produced: text plus metadata, and where its content came from."""
+
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="artifacts")
+    kind = models.CharField(max_length=40)
+    title = models.CharField(max_length=300)
+    body = models.TextField()
+    metadata = models.JSONField(default=dict, blank=True)
+    provenance = models.CharField(
+        max_length=10, choices=Provenance.choices, default=Provenance.TRUSTED
+    )
+    source_url = models.URLField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"A{self.id} {self.kind}: {self.title}"
+
+
+class PublicationStatus(models.TextChoices):
+    PENDING = "pending"
+    PUBLISHED = "published"
+    FAILED = "failed"
+
+
+class Publication(models.Model):
+    """A post to an outside channel, created by its outbox row exactly once."""
+
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="publications")
+    outbox = models.OneToOneField(
+        OutboxMessage, on_delete=models.PROTECT, related_name="publication"
+    )
+    channel = models.CharField(max_length=64)
+    body = models.TextField()
+    status = models.CharField(
+        max_length=10, choices=PublicationStatus.choices, default=PublicationStatus.PENDING
+    )
+    external_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["channel", "created_at"], name="publication_day_idx")]
+
+    def __str__(self):
+        return f"{self.channel}: {self.body[:40]}"

@@ -102,7 +102,7 @@ def work_through(step: Step, worker_id: str) -> Step | None:
     """Run a claimed step and record its outcome; returns the worker's next claimed step, which
     the fast path leases in the same round trip as the completion."""
     outcome = run_step(step, worker_id)
-    if isinstance(outcome, Succeeded) and not outcome.effects:
+    if isinstance(outcome, Succeeded) and not (outcome.effects or outcome.artifacts):
         return execution.complete_and_claim_next(step, outcome, worker_id)
     execution.record_outcome(step.id, step.lease_token, outcome)
     return execution.claim_next_step(worker_id)

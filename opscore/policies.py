@@ -81,6 +81,12 @@ class InitiativePolicy(PolicyValue):
     enabled: bool = False
 
 
+class LLMBudget(PolicyValue):
+    enabled: bool = True
+    per_agent_daily_usd: float = Field(1.0, ge=0)
+    total_daily_usd: float = Field(5.0, ge=0)
+
+
 class ReactionPattern(PolicyValue):
     source: str = Field(min_length=1, max_length=64)
     tags: list[str] = Field(min_length=1)
@@ -136,6 +142,7 @@ SCHEMAS: dict[str, type[PolicyValue]] = {
     "initiative_policy": InitiativePolicy,
     "reaction_matrix": ReactionMatrix,
     "worker_switches": WorkerSwitches,
+    "llm_budget": LLMBudget,
 }
 
 

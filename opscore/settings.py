@@ -216,3 +216,29 @@ OPS_WORKER_SESSION_SECONDS = env_int("OPS_WORKER_SESSION_SECONDS", 120)
 OPS_WORKER_STALE_SECONDS = env_int("OPS_WORKER_STALE_SECONDS", 90)
 OPS_BREAKER_THRESHOLD = env_int("OPS_BREAKER_THRESHOLD", 3)
 OPS_EXECUTOR_MODULES = env_list("OPS_EXECUTOR_MODULES")
+
+# LLM providers: OPSCORE_LLM=anthropic|ollama|offline; offline when no key is set.
+ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
+OPSCORE_LLM = env_str("OPSCORE_LLM") or ("anthropic" if ANTHROPIC_API_KEY else "offline")
+if OPSCORE_LLM not in ("anthropic", "ollama", "offline"):
+    raise ImproperlyConfigured(f"OPSCORE_LLM must be anthropic, ollama or offline: {OPSCORE_LLM!r}")
+OLLAMA_URL = env_str("OLLAMA_URL", "http://127.0.0.1:11434")
+OPS_ANTHROPIC_MODELS = {
+    "main": env_str("OPS_ANTHROPIC_MODEL_MAIN", "claude-sonnet-4-6"),
+    "cheap": env_str("OPS_ANTHROPIC_MODEL_CHEAP", "claude-haiku-4-5"),
+}
+# Newer Claude models reject sampling parameters; voices set tone in the prompt instead.
+OPS_ANTHROPIC_TEMPERATURE = env_bool("OPS_ANTHROPIC_TEMPERATURE", False)
+OPS_OLLAMA_MODELS = {
+    "main": env_str("OPS_OLLAMA_MODEL_MAIN", "llama3.1"),
+    "cheap": env_str("OPS_OLLAMA_MODEL_CHEAP", "llama3.2"),
+}
+OPS_LLM_TIMEOUT_SECONDS = env_int("OPS_LLM_TIMEOUT_SECONDS", 60)
+OPS_LLM_MAX_TRIES = env_int("OPS_LLM_MAX_TRIES", 3)
+OPS_LLM_RETRY_BASE_SECONDS = float(env_str("OPS_LLM_RETRY_BASE_SECONDS", "2"))
+# USD per million tokens (input, output), by model name.
+OPS_LLM_PRICES = {
+    "claude-sonnet-4-6": (3.0, 15.0),
+    "claude-haiku-4-5": (1.0, 5.0),
+    "claude-opus-4-6": (5.0, 25.0),
+}

@@ -245,13 +245,13 @@ def test_a_success_in_between_keeps_the_breaker_closed(monkeypatch):
 
 
 def test_a_missing_executor_blocks_until_one_is_installed(monkeypatch):
-    step = make_step("analyze")
+    step = make_step("plugin_kind")
     handle_one_step("w1")
     step.refresh_from_db()
     assert (step.status, step.blocked_code) == ("blocked", "no_executor")
     assert requeue_cleared_blockers() == 0
 
-    monkeypatch.setitem(EXECUTORS, "analyze", lambda run: Succeeded())
+    monkeypatch.setitem(EXECUTORS, "plugin_kind", lambda run: Succeeded())
 
     assert requeue_cleared_blockers() == 1
     handle_one_step("w1")

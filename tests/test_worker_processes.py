@@ -2,6 +2,7 @@
 
 import os
 import signal
+import time
 
 import pytest
 from django.conf import settings
@@ -106,6 +107,22 @@ def test_a_step_whose_worker_always_dies_ends_dead_after_max_attempts(workers):
     assert step.attempt_count == 3
     assert list(step.attempts.values_list("outcome", flat=True)) == ["lost"] * 3
     assert "lost its lease on attempt 3" in step.last_error
+
+
+def test_a_long_step_keeps_its_lease_and_is_never_reaped(workers):
+    step = make_step("test_effect", payload={"sleep_on_attempts": [1], "seconds": 3})
+    worker = workers("patient", seconds=5, lease=1)
+    wait_for(lambda: status_of(step) == "running")
+
+    for _ in range(6):
+        assert reap_expired_leases()["requeued"] == 0
+        wait_for(lambda: True, timeout=1)
+        time.sleep(0.5)
+    report_of(worker)
+
+    step.refresh_from_db()
+    assert step.status == "succeeded"
+    assert list(step.attempts.values_list("outcome", flat=True)) == ["succeeded"]
 
 
 def test_two_workers_never_run_a_step_twice(workers):

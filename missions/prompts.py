@@ -1,0 +1,64 @@
+"""Prompts for LLM steps: the agent's voice, the step's payload, and a version we record.
+
+Bump a version whenever its template changes, so an LLMCall row always says which prompt made it.
+"""
+
+import json
+
+from opscore.llm import LLMRequest
+
+TEMPLATES = {
+    "analyze": (
+        "analyze.v1",
+        "main",
+        0.4,
+        "Analyse the following and report what you observe, what it means and what to do next."
+        " Be concrete and brief.",
+    ),
+    "write_content": (
+        "write_content.v1",
+        "main",
+        0.8,
+        "Write the piece described below. Plain text, no markup, at most 300 words.",
+    ),
+    "draft_tweet": (
+        "draft_tweet.v1",
+        "cheap",
+        0.9,
+        "Draft one tweet about the topic below. Plain text, at most 280 characters, no hashtags"
+        " spam, no links unless given.",
+    ),
+}
+
+
+def voice_of(agent) -> str:
+    parts = [f"You are {agent.display_name}, the company's {agent.role}."]
+    if agent.tone:
+        parts.append(f"Your tone: {agent.tone}.")
+    if agent.quirk:
+        parts.append(f"Your quirk: {agent.quirk}.")
+    if agent.signature:
+        parts.append(f'You sometimes say: "{agent.signature}"')
+    if agent.system_directive:
+        parts.append(agent.system_directive)
+    return " ".join(parts)
+
+
+def describe_payload(payload: dict) -> str:
+    if not payload:
+        return "(no details were given)"
+    if set(payload) <= {"topic", "instructions", "text"}:
+        return "\n".join(f"{key}: {value}" for key, value in payload.items())
+    return json.dumps(payload, indent=2, sort_keys=True)[:4000]
+
+
+def build_request(step) -> tuple[LLMRequest, str]:
+    version, tier, temperature, task = TEMPLATES[step.kind]
+    request = LLMRequest(
+        system=voice_of(step.agent),
+        messages=[{"role": "user", "content": f"{task}\n\n{describe_payload(step.payload)}"}],
+        temperature=temperature,
+        max_tokens=600,
+        tier=tier,
+    )
+    return request, version

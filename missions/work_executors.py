@@ -1,0 +1,123 @@
+"""Executors that do the company's work: LLM steps, crawling, publishing, deploying."""
+
+from django.db.models.functions import Now
+
+from missions.crawl import CrawlRefused, fetch_main_text
+from missions.executors import ArtifactDraft, Blocked, Effect, Failed, Succeeded, executor_for
+from missions.models import Publication, PublicationStatus, start_of_today
+from missions.outbox import channel
+from missions.prompts import build_request
+from missions.text import strip_invisible
+from opscore.llm import LLMError, OverBudget, TransientLLMError, call_llm
+from opscore.models import Policy
+
+TWEET_LIMIT = 280
+
+
+def check_reply(kind: str, text: str) -> tuple[str, str | None]:
+    """Return the cleaned text and, if it is unusable, why."""
+    cleaned = strip_invisible(text).strip()
+    if not cleaned:
+        return cleaned, "the model returned no text"
+    if kind == "draft_tweet" and len(cleaned) > TWEET_LIMIT:
+        return cleaned, f"a tweet draft of {len(cleaned)} characters (limit {TWEET_LIMIT})"
+    return cleaned, None
+
+
+def run_llm_step(run):
+    step = run.step
+    request, version = build_request(step)
+    try:
+        reply = call_llm(
+            request, agent=step.agent, purpose=step.kind, prompt_version=version, step=step
+        )
+    except OverBudget as over:
+        return Blocked(str(over), code="llm_budget")
+    except TransientLLMError as error:
+        return Failed(f"LLM unavailable after retries: {error}", retryable=True)
+    except LLMError as error:
+        return Failed(f"LLM call failed: {error}", retryable=False)
+    text, problem = check_reply(step.kind, reply.text)
+    if problem:
+        return Failed(f"malformed LLM reply: {problem}", retryable=False)
+    title = str(step.payload.get("topic") or step.mission.title)[:300]
+    meta = {"provider": reply.provider, "model": reply.model, "prompt_version": version}
+    return Succeeded(
+        {"text": text, **meta},
+        artifacts=[ArtifactDraft(kind=step.kind, title=title, body=text, metadata=meta)],
+    )
+
+
+for _kind in ("analyze", "write_content", "draft_tweet"):
+    executor_for(_kind)(run_llm_step)
+
+
+@executor_for("crawl")
+def run_crawl(run):
+    url = run.step.payload.get("url")
+    if not isinstance(url, str) or not url:
+        return Failed("crawl needs a payload.url string", retryable=False)
+    try:
+        page = fetch_main_text(url)
+    except CrawlRefused as refused:
+        return Failed(f"crawl refused: {refused}", retryable=False)
+    except OSError as error:
+        return Failed(f"crawl failed: {error}", retryable=True)
+    draft = ArtifactDraft(
+        kind="crawl",
+        title=page.title[:300] or page.url,
+        body=page.text,
+        metadata={"final_url": page.url, "bytes": page.size},
+        provenance="untrusted",
+        source_url=page.url[:2000],
+    )
+    return Succeeded({"url": page.url, "chars": len(page.text)}, artifacts=[draft])
+
+
+def tweet_text(step) -> str | None:
+    """The payload's text, or the newest draft from a step this one depends on."""
+    if step.payload.get("text"):
+        return str(step.payload["text"])
+    from missions.models import Artifact
+
+    draft = (
+        Artifact.objects.filter(step__in=step.depends_on.all(), kind="draft_tweet")
+        .order_by("-id")
+        .first()
+    )
+    return draft.body if draft else None
+
+
+@executor_for("post_tweet")
+def run_post_tweet(run):
+    step = run.step
+    text = tweet_text(step)
+    if not text:
+        return Failed("post_tweet needs payload.text or a draft_tweet it depends on", False)
+    limit = Policy.objects.value("x_daily_quota").limit
+    published = Publication.objects.filter(channel="x", created_at__gte=start_of_today()).count()
+    if published >= limit:
+        return Blocked(f"post_tweet: quota full at run time ({published}/{limit})", "quota")
+    effect = Effect(key=f"post_tweet:{step.id}", channel="x", payload={"text": text[:TWEET_LIMIT]})
+    return Succeeded({"queued_for": "x"}, effects=[effect])
+
+
+@channel("x")
+def publish_to_x(message) -> str:
+    """The default X channel records the post locally; a real client is a plug-in channel."""
+    publication, _ = Publication.objects.get_or_create(
+        outbox=message,
+        defaults={"step_id": message.step_id, "channel": "x", "body": message.payload["text"]},
+    )
+    publication.status, publication.published_at = PublicationStatus.PUBLISHED, Now()
+    publication.external_id = f"local-x-{publication.id}"
+    publication.save()
+    return publication.external_id
+
+
+@executor_for("deploy")
+def run_deploy(run):
+    """Deploys only ever run after a human approved the proposal (never auto-approved)."""
+    target = run.step.payload.get("target", "default")
+    effect = Effect(key=f"deploy:{run.step.id}", channel="local", payload={"target": target})
+    return Succeeded({"deploy_requested": target}, effects=[effect])
