@@ -11,7 +11,17 @@ from missions.actions import (
     reject_proposal,
     retry_step,
 )
-from missions.models import Mission, Proposal, Step, StepAttempt, StepStatus
+from missions.models import (
+    Artifact,
+    Mission,
+    OutboxMessage,
+    Proposal,
+    Publication,
+    Step,
+    StepAttempt,
+    StepStatus,
+    Worker,
+)
 from opscore.admin import AuditAdmin, report
 from opscore.models import operator_actor
 
@@ -202,3 +212,36 @@ class StepAttemptAdmin(AuditAdmin):
     list_filter = ["outcome"]
     search_fields = ["=step__id", "worker_id", "error"]
     list_select_related = ["step"]
+
+
+@admin.register(Artifact)
+class ArtifactAdmin(AuditAdmin):
+    list_display = ["id", "created_at", "kind", "title", "provenance", "step"]
+    list_filter = ["kind", "provenance"]
+    search_fields = ["title", "body"]
+
+
+@admin.register(Publication)
+class PublicationAdmin(AuditAdmin):
+    list_display = ["id", "created_at", "channel", "status", "external_id", "body"]
+    list_filter = ["channel", "status"]
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(AuditAdmin):
+    list_display = ["id", "created_at", "channel", "key", "status", "attempts", "last_error"]
+    list_filter = ["channel", "status"]
+    search_fields = ["key", "last_error"]
+
+
+@admin.register(Worker)
+class WorkerAdmin(AuditAdmin):
+    list_display = [
+        "worker_id",
+        "host",
+        "pid",
+        "started_at",
+        "last_seen_at",
+        "current_step",
+        "steps_run",
+    ]

@@ -10,7 +10,15 @@ def recover_stale_steps(deadline: float) -> dict:
 
 
 reserve("recover_stale_conversations", 2, "roundtable lane (issue 6)")
-reserve("standing_order_gap_check", 3, "standing orders (issue 4)")
+
+
+@duty("standing_order_gap_check", budget_seconds=3)
+def standing_order_gap_check(deadline: float) -> dict:
+    from opscore.standing_orders import check_gaps, close_finished_missions
+
+    return check_gaps() | {"closed": close_finished_missions()}
+
+
 reserve("evaluate_triggers", 4, "trigger rules (issue 5)")
 reserve("process_reactions", 3, "reaction matrix (issue 5)")
 reserve("promote_insights", 2, "memory lane")

@@ -402,7 +402,16 @@ class Provenance(models.TextChoices):
 class Artifact(models.Model):
     """What a step produced: text plus metadata, and where its content came from."""
 
-    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="artifacts")
+    step = models.ForeignKey(
+        Step, null=True, blank=True, on_delete=models.PROTECT, related_name="artifacts"
+    )
+    standing_order_run = models.ForeignKey(
+        "opscore.StandingOrderRun",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="artifacts",
+    )
     kind = models.CharField(max_length=40)
     title = models.CharField(max_length=300)
     body = models.TextField()

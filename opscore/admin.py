@@ -5,8 +5,19 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from opscore.actions import set_agent_enabled, set_policy
-from opscore.models import Agent, Event, Policy, PolicyVersion, operator_actor
+from opscore.models import (
+    ActionRun,
+    Agent,
+    Event,
+    LLMCall,
+    Policy,
+    PolicyVersion,
+    StandingOrder,
+    StandingOrderRun,
+    operator_actor,
+)
 from opscore.policies import SCHEMAS, PolicyError, validate_policy
+from opscore.schedules import sync_order_schedules
 
 
 class AuditAdmin(admin.ModelAdmin):
@@ -155,3 +166,70 @@ class EventAdmin(AuditAdmin):
         return format_html(
             '<a href="/admin/missions/mission/{}/change/">M{}</a>', obj.mission_id, obj.mission_id
         )
+
+
+@admin.register(ActionRun)
+class ActionRunAdmin(AuditAdmin):
+    list_display = ["id", "started_at", "trigger", "status", "duration_ms", "reason"]
+    list_filter = ["status", "trigger"]
+
+
+@admin.register(LLMCall)
+class LLMCallAdmin(AuditAdmin):
+    list_display = [
+        "id",
+        "created_at",
+        "agent",
+        "purpose",
+        "provider",
+        "model",
+        "outcome",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "latency_ms",
+    ]
+    list_filter = ["outcome", "provider", "agent", "purpose"]
+    search_fields = ["error", "prompt_version", "model"]
+    list_select_related = ["agent"]
+
+
+class StandingOrderForm(forms.ModelForm):
+    class Meta:
+        model = StandingOrder
+        fields = [
+            "agent",
+            "name",
+            "cron",
+            "timezone",
+            "grace_minutes",
+            "timeout_minutes",
+            "enabled",
+            "handler",
+            "instructions",
+            "phase",
+        ]
+
+
+@admin.register(StandingOrder)
+class StandingOrderAdmin(admin.ModelAdmin):
+    form = StandingOrderForm
+    list_display = ["name", "agent", "cron", "timezone", "enabled", "handler", "phase"]
+    list_filter = ["enabled", "agent", "phase", "handler"]
+    search_fields = ["name", "instructions"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        sync_order_schedules()
+
+
+@admin.register(StandingOrderRun)
+class StandingOrderRunAdmin(AuditAdmin):
+    list_display = ["order", "scheduled_for", "status", "summary", "finished_at"]
+    list_filter = ["status", "order__agent", "order"]
+    search_fields = ["summary"]
+    date_hierarchy = "scheduled_for"
+    list_select_related = ["order"]

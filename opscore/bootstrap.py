@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from opscore.actions import record_event, set_policy
-from opscore.models import Agent, Policy
+from opscore.models import Agent, Policy, StandingOrder
 from opscore.policies import SCHEMAS, default_value
 
 ROSTERS_DIR = Path(__file__).resolve().parent / "rosters"
@@ -74,10 +74,11 @@ class BootstrapReport:
     agents_created: list[str] = field(default_factory=list)
     agents_enabled: list[str] = field(default_factory=list)
     policies_seeded: list[str] = field(default_factory=list)
+    orders_created: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.agents_created or self.policies_seeded)
+        return bool(self.agents_created or self.policies_seeded or self.orders_created)
 
 
 def bootstrap(phase: int, roster_name: str = DEFAULT_ROSTER, *, actor: str) -> BootstrapReport:
@@ -90,6 +91,7 @@ def bootstrap(phase: int, roster_name: str = DEFAULT_ROSTER, *, actor: str) -> B
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('opscore.bootstrap'))")
         _create_agents(roster, phase, report)
         _seed_policies(report, actor)
+        _create_orders(phase, report)
         if report.changed:
             record_event(
                 "bootstrap.phase_applied",
@@ -99,6 +101,7 @@ def bootstrap(phase: int, roster_name: str = DEFAULT_ROSTER, *, actor: str) -> B
                     "agents_created": report.agents_created,
                     "agents_enabled": report.agents_enabled,
                     "policies_seeded": report.policies_seeded,
+                    "orders_created": report.orders_created,
                 },
                 actor=actor,
             )
@@ -116,6 +119,31 @@ def _create_agents(roster: Roster, phase: int, report: BootstrapReport) -> None:
             report.agents_created.append(spec.slug)
             if enabled:
                 report.agents_enabled.append(spec.slug)
+
+
+def _create_orders(phase: int, report: BootstrapReport) -> None:
+    """Orders of this phase and earlier, for agents that exist (rosters may differ)."""
+    data = json.loads((ROSTERS_DIR / "standing-orders.json").read_text())
+    agents = set(Agent.objects.values_list("slug", flat=True))
+    for spec in data["orders"]:
+        if spec["phase"] > phase or spec["agent"] not in agents:
+            continue
+        _, created = StandingOrder.objects.get_or_create(
+            agent_id=spec["agent"],
+            name=spec["name"],
+            defaults={
+                "cron": spec["cron"],
+                "phase": spec["phase"],
+                "handler": spec.get("handler", "generic"),
+                "instructions": spec["instructions"],
+            },
+        )
+        if created:
+            report.orders_created.append(spec["name"])
+    if report.orders_created:
+        from opscore.schedules import sync_order_schedules
+
+        sync_order_schedules()
 
 
 def _seed_policies(report: BootstrapReport, actor: str) -> None:

@@ -24,3 +24,37 @@ def ensure_system_schedules() -> list[str]:
         if created:
             changed.append(name)
     return changed
+
+
+def order_schedule_name(order_id: int) -> str:
+    return f"standing-order:{order_id}"
+
+
+def sync_order_schedules() -> dict:
+    """One django-q2 CRON schedule per enabled standing order, none for the others.
+
+    django-q2 evaluates cron in settings.TIME_ZONE; an order in another zone is fired every
+    minute and its task picks the due slot in the order's own zone, so DST never shifts it.
+    """
+    from django.conf import settings
+
+    from opscore.models import StandingOrder
+
+    wanted = {}
+    for order in StandingOrder.objects.filter(enabled=True):
+        same_zone = order.timezone == settings.TIME_ZONE
+        wanted[order_schedule_name(order.id)] = (order.id, order.cron if same_zone else "* * * * *")
+    stale = Schedule.objects.filter(name__startswith="standing-order:").exclude(name__in=wanted)
+    removed = stale.delete()[0]
+    for name, (order_id, cron) in wanted.items():
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={
+                "func": "opscore.tasks.fire_standing_order",
+                "args": str(order_id),
+                "schedule_type": Schedule.CRON,
+                "cron": cron,
+                "repeats": -1,
+            },
+        )
+    return {"scheduled": len(wanted), "removed": removed}

@@ -3,3 +3,14 @@ from opscore.heartbeat import run_heartbeat
 
 def heartbeat() -> dict:
     return run_heartbeat("schedule").as_json()
+
+
+def fire_standing_order(order_id: int) -> dict:
+    from opscore.models import StandingOrder
+    from opscore.standing_orders import fire
+
+    order = StandingOrder.objects.filter(pk=order_id, enabled=True).first()
+    if order is None:
+        return {"order": order_id, "ran": False, "reason": "disabled or deleted"}
+    run = fire(order)
+    return {"order": order_id, "run": run.id if run else None, "status": run and run.status}

@@ -19,7 +19,7 @@ from django_q.tasks import async_task
 
 from opscore.bootstrap import bootstrap
 from opscore.models import Agent
-from opscore.schedules import ensure_system_schedules
+from opscore.schedules import ensure_system_schedules, sync_order_schedules
 
 
 class Command(BaseCommand):
@@ -36,6 +36,7 @@ class Command(BaseCommand):
             report = bootstrap(1, actor="system:make-run")
             self.stdout.write(f"Bootstrapped phase 1: enabled {', '.join(report.agents_enabled)}")
         ensure_system_schedules()
+        sync_order_schedules()
         async_task("missions.tasks.top_up_workers")  # start workers now, not at the next tick
         self.ensure_admin()
         self.print_banner(opts["host"], opts["port"])

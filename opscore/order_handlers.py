@@ -1,0 +1,113 @@
+"""What the phase-1 standing orders do, and the generic handler every other order uses."""
+
+from datetime import timedelta
+
+from django.db.models import Count, F
+from django.db.models.functions import Least, Now
+
+from missions.actions import submit_proposal
+from missions.execution import reap_expired_leases, switched_off_kinds
+from missions.models import Artifact, Mission, Proposal, Step, StepStatus, Worker
+from opscore.models import Event, RunStatus
+from opscore.standing_orders import RunResult, check_gaps, close_finished_missions, handler
+
+WAITING_TOO_LONG = timedelta(minutes=30)
+
+
+@handler("lease_reaper")
+def lease_reaper(order, run):
+    counts = reap_expired_leases()
+    if not any(counts.values()):
+        return RunResult(RunStatus.NO_WORK, "no expired leases", counts)
+    return RunResult(RunStatus.COMPLETED, f"recovered {sum(counts.values())} step(s)", counts)
+
+
+@handler("gap_check")
+def gap_check(order, run):
+    counts = check_gaps() | {"closed": close_finished_missions()}
+    if not any(counts.values()):
+        return RunResult(RunStatus.NO_WORK, "every expected run is accounted for", counts)
+    return RunResult(RunStatus.COMPLETED, "recorded gaps and closed runs", counts)
+
+
+@handler("backlog_rebalance")
+def backlog_rebalance(order, run):
+    """Queued work that has waited too long moves up, so nothing starves behind new work."""
+    stale = Step.objects.filter(
+        status=StepStatus.QUEUED, run_after__lte=Now(), created_at__lt=Now() - WAITING_TOO_LONG
+    )
+    bumped = stale.update(priority=Least(F("priority") + 10, 1000), updated_at=Now())
+    blocked = Step.objects.filter(status=StepStatus.BLOCKED).count()
+    evidence = {"bumped": bumped, "blocked_waiting": blocked}
+    if not bumped:
+        return RunResult(RunStatus.NO_WORK, "no queued work waited too long", evidence)
+    return RunResult(RunStatus.COMPLETED, f"raised the priority of {bumped} step(s)", evidence)
+
+
+@handler("health_check")
+def health_check(order, run):
+    live = Worker.objects.filter(last_seen_at__gte=Now() - timedelta(seconds=90)).count()
+    depth = Step.objects.filter(status=StepStatus.QUEUED).count()
+    evidence = {
+        "database": "ok",
+        "live_workers": live,
+        "queued_steps": depth,
+        "switched_off_kinds": switched_off_kinds(),
+    }
+    summary = f"database ok, {live} live worker(s), {depth} queued step(s)"
+    return RunResult(RunStatus.COMPLETED, summary, evidence)
+
+
+@handler("daily_digest")
+def daily_digest(order, run):
+    since = Now() - timedelta(hours=24)
+    missions = dict(
+        Mission.objects.filter(finished_at__gte=since)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    rejected = Proposal.objects.filter(created_at__gte=since, status="rejected").count()
+    events = Event.objects.filter(created_at__gte=since).count()
+    if not missions and not rejected:
+        return RunResult(
+            RunStatus.NO_WORK, "nothing finished in the last 24 hours", {"events": events}
+        )
+    lines = [
+        f"Missions finished: {sum(missions.values())} "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(missions.items()))})",
+        f"Proposals rejected: {rejected}",
+        f"Events recorded: {events}",
+    ]
+    digest = Artifact.objects.create(
+        kind="digest",
+        title=f"Daily digest for {run.scheduled_for:%Y-%m-%d}",
+        body="\n".join(lines),
+        metadata={"missions": missions, "rejected": rejected},
+        standing_order_run=run,
+    )
+    return RunResult(RunStatus.COMPLETED, lines[0], {"artifact_id": digest.id})
+
+
+@handler("generic")
+def ask_for_work(order, run):
+    """Other orders ask their agent for work through the single intake; the run closes when
+    that mission ends (see close_finished_missions)."""
+    if not order.agent.enabled:
+        return RunResult(RunStatus.NO_WORK, f"{order.agent_id} is not enabled yet")
+    data = {
+        "agent": order.agent_id,
+        "title": f"Standing order {order.name}",
+        "steps": [{"kind": "analyze", "payload": {"instructions": order.instructions}}],
+        "dedupe_key": f"standing_order_run:{run.id}",
+    }
+    proposal = submit_proposal(
+        data, source="trigger", cause_ref=f"standing_order_run:{run.id}"
+    ).proposal
+    evidence = {"proposal_id": proposal.id}
+    if proposal.status == "rejected":
+        return RunResult(RunStatus.BLOCKED, proposal.reason, evidence)
+    if proposal.status == "pending":
+        return RunResult(RunStatus.BLOCKED, f"P{proposal.id} awaits a human decision", evidence)
+    mission = Mission.objects.get(proposal=proposal)
+    return RunResult(RunStatus.STARTED, f"working on M{mission.id}", evidence, mission)

@@ -1,0 +1,192 @@
+"""Standing orders: run each expected slot once and prove how it ended, or that it did not run.
+
+A slot is claimed by inserting its row (unique on order + scheduled_for), so two firings of the
+same slot never both run. A slot whose predecessor is still running is recorded `skipped`; a slot
+with no row after its grace period is recorded `missed` by the gap check (never replayed, so
+downtime does not cause a flood); a `started` run past its timeout becomes `failed`.
+"""
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models.functions import Now
+
+from opscore.actions import record_event
+from opscore.models import RUN_TERMINAL, RunStatus, StandingOrder, StandingOrderRun
+from opscore.redaction import redact, redact_text
+from opscore.schedule_math import latest_slot
+
+log = logging.getLogger(__name__)
+LOOKBACK = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: str
+    summary: str = ""
+    evidence: dict = field(default_factory=dict)
+    mission: object = None
+
+
+Handler = Callable[[StandingOrder, StandingOrderRun], RunResult]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handler(name: str):
+    def register(func: Handler) -> Handler:
+        HANDLERS[name] = func
+        return func
+
+    return register
+
+
+def db_now():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement_timestamp()")
+        return cursor.fetchone()[0]
+
+
+def start_run(order: StandingOrder, scheduled_for) -> StandingOrderRun | None:
+    """Claim a slot. None if it already has a row; a `skipped` row if the last run is open."""
+    try:
+        with transaction.atomic():
+            open_run = order.runs.filter(status=RunStatus.STARTED).first()
+            if open_run is not None:
+                return StandingOrderRun.objects.create(
+                    order=order,
+                    scheduled_for=scheduled_for,
+                    status=RunStatus.SKIPPED,
+                    summary=f"previous run for {open_run.scheduled_for:%Y-%m-%d %H:%M} "
+                    "is still running",
+                    finished_at=Now(),
+                )
+            return StandingOrderRun.objects.create(
+                order=order,
+                scheduled_for=scheduled_for,
+                status=RunStatus.STARTED,
+                started_at=Now(),
+            )
+    except IntegrityError:
+        return None  # this slot already has its row: it ran (or is running) elsewhere
+
+
+def load_handlers() -> None:
+    import opscore.order_handlers  # noqa: F401 - registers the handlers
+
+
+def finish_run(run: StandingOrderRun, result: RunResult) -> bool:
+    """Close a started run; a run already closed (e.g. timed out) is left as it is."""
+    changed = StandingOrderRun.objects.filter(pk=run.pk, status=RunStatus.STARTED).update(
+        status=result.status,
+        summary=redact_text(result.summary)[:5000],
+        evidence=redact(result.evidence),
+        mission=result.mission,
+        finished_at=None if result.status == RunStatus.STARTED else Now(),
+    )
+    run.refresh_from_db()
+    if changed and run.status in RUN_TERMINAL:
+        record_event(
+            f"standing_order.{run.status}",
+            f"{run.order}: {run.status}",
+            summary=run.summary,
+            tags=["standing_order", run.status, run.order.name],
+            payload={"run_id": run.id, "scheduled_for": run.scheduled_for.isoformat()},
+            agent_id=run.order.agent_id,
+            actor=f"agent:{run.order.agent_id}",
+        )
+    return bool(changed)
+
+
+def execute_run(run: StandingOrderRun) -> StandingOrderRun:
+    order = run.order
+    load_handlers()
+    work = HANDLERS.get(order.handler)
+    if work is None:
+        finish_run(run, RunResult(RunStatus.FAILED, f"no handler named {order.handler!r}"))
+        return run
+    try:
+        result = work(order, run)
+    except Exception as error:  # the run records the failure; the scheduler goes on
+        log.exception("standing order %s failed", order)
+        detail = "".join(traceback.format_exception_only(error)).strip()
+        result = RunResult(RunStatus.FAILED, detail)
+    finish_run(run, result)
+    return run
+
+
+def fire(order: StandingOrder, now=None) -> StandingOrderRun | None:
+    """Run the order's latest due slot, if nobody has."""
+    now = now or db_now()
+    slot = latest_slot(order.cron, order.timezone, now + timedelta(seconds=1))
+    if slot < order.created_at - timedelta(minutes=1):
+        return None  # the first slot due is the first one after the order was created
+    run = start_run(order, slot)
+    if run is None or run.status != RunStatus.STARTED:
+        return run
+    return execute_run(run)
+
+
+def check_gaps(now=None) -> dict:
+    """Record every expected slot past its grace with no row as `missed`, and every run still
+    `started` past its timeout as `failed`. Slots are judged against the fixed schedule."""
+    now = now or db_now()
+    counts = {"missed": 0, "timed_out": 0}
+    for order in StandingOrder.objects.filter(enabled=True).select_related("agent"):
+        since = max(order.created_at, now - LOOKBACK)
+        due = order.expected_slots(since, now - timedelta(minutes=order.grace_minutes))
+        have = set(order.runs.filter(scheduled_for__in=due).values_list("scheduled_for", flat=True))
+        missing = [slot for slot in due if slot not in have]
+        StandingOrderRun.objects.bulk_create(
+            [
+                StandingOrderRun(
+                    order=order,
+                    scheduled_for=slot,
+                    status=RunStatus.MISSED,
+                    summary="no run started within the grace period",
+                    finished_at=now,
+                )
+                for slot in missing
+            ],
+            ignore_conflicts=True,
+        )
+        if missing:
+            counts["missed"] += len(missing)
+            record_event(
+                "standing_order.missed",
+                f"{order}: {len(missing)} slot(s) did not run",
+                tags=["standing_order", "missed", order.name],
+                payload={"slots": [s.isoformat() for s in missing[:20]]},
+                agent_id=order.agent_id,
+                actor="system:gap_check",
+            )
+        stale = order.runs.filter(
+            status=RunStatus.STARTED,
+            started_at__lt=now - timedelta(minutes=order.timeout_minutes),
+        )
+        for run in stale:
+            counts["timed_out"] += finish_run(
+                run, RunResult(RunStatus.FAILED, f"timed out after {order.timeout_minutes} min")
+            )
+    return counts
+
+
+def close_finished_missions() -> int:
+    """Runs waiting on the work they asked for close when that mission ends."""
+    closed = 0
+    waiting = StandingOrderRun.objects.filter(
+        status=RunStatus.STARTED, mission__status__in=["succeeded", "failed", "cancelled"]
+    ).select_related("mission", "order")
+    for run in waiting:
+        done = run.mission.status == "succeeded"
+        result = RunResult(
+            RunStatus.COMPLETED if done else RunStatus.FAILED,
+            f"mission M{run.mission_id} {run.mission.status}",
+            run.evidence,
+            run.mission,
+        )
+        closed += finish_run(run, result)
+    return closed

@@ -1,0 +1,165 @@
+"""Standing orders prove that they ran (completed / no_work) or that they did not (missed)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django_q.models import Schedule
+
+from missions.execution import claim_next_step
+from missions.models import Artifact, Step
+from missions.worker import handle_one_step
+from opscore.bootstrap import bootstrap
+from opscore.models import StandingOrder, StandingOrderRun
+from opscore.schedules import sync_order_schedules
+from opscore.standing_orders import check_gaps, close_finished_missions, db_now, fire, start_run
+from tests.factories import AgentFactory, make_step
+
+pytestmark = pytest.mark.django_db
+
+
+def order(handler="lease_reaper", cron="*/5 * * * *", age=timedelta(hours=3), **fields):
+    agent = fields.pop("agent", None) or AgentFactory(slug="auditor")
+    made = StandingOrder.objects.create(
+        agent=agent, name=f"{handler}-order", cron=cron, handler=handler, **fields
+    )
+    StandingOrder.objects.filter(pk=made.pk).update(created_at=db_now() - age)
+    made.refresh_from_db()
+    return made
+
+
+def statuses(o):
+    return list(o.runs.order_by("scheduled_for").values_list("status", flat=True))
+
+
+def test_a_run_that_finds_nothing_records_no_work():
+    run = fire(order())
+
+    assert run.status == "no_work"
+    assert run.summary == "no expired leases"
+
+
+def test_a_run_that_does_something_records_completed_with_evidence():
+    step = make_step("noop")
+    claim_next_step("gone")
+    Step.objects.filter(pk=step.pk).update(lease_expires_at=db_now() - timedelta(seconds=1))
+
+    run = fire(order())
+
+    assert run.status == "completed"
+    assert run.evidence == {"requeued": 1, "dead": 0, "blocked": 0}
+
+
+def test_one_slot_runs_once_however_often_it_fires():
+    o = order()
+    now = db_now()
+
+    assert fire(o, now) is not None
+    assert fire(o, now) is None
+    assert o.runs.count() == 1
+
+
+def test_downtime_is_recorded_as_missed_windows_not_replayed_as_a_flood():
+    o = order(age=timedelta(hours=2))
+
+    counts = check_gaps()
+    fire(o)
+
+    assert counts["missed"] >= 20
+    assert statuses(o).count("missed") == counts["missed"]
+    assert statuses(o).count("no_work") == 1  # only the latest slot actually ran
+    assert o.runs.count() == counts["missed"] + 1
+
+
+def test_slots_within_the_grace_period_are_not_yet_missed():
+    o = order(cron="* * * * *", age=timedelta(minutes=3), grace_minutes=10)
+
+    assert check_gaps()["missed"] == 0
+    assert not o.runs.exists()
+
+
+def test_a_run_overlapping_its_predecessor_is_skipped_with_the_reason():
+    o = order()
+    earlier = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    start_run(o, earlier)
+
+    skipped = start_run(o, earlier + timedelta(minutes=5))
+
+    assert skipped.status == "skipped"
+    assert "is still running" in skipped.summary
+
+
+def test_a_started_run_that_never_finishes_fails_by_timeout():
+    o = order(timeout_minutes=30)
+    run = start_run(o, datetime(2026, 1, 1, 12, 0, tzinfo=UTC))
+    StandingOrderRun.objects.filter(pk=run.pk).update(started_at=db_now() - timedelta(hours=1))
+
+    assert check_gaps()["timed_out"] == 1
+
+    run.refresh_from_db()
+    assert (run.status, run.summary) == ("failed", "timed out after 30 min")
+
+
+def test_a_handler_crash_fails_the_run_with_the_reason(monkeypatch):
+    monkeypatch.setattr(
+        "opscore.order_handlers.reap_expired_leases",
+        lambda: (_ for _ in ()).throw(RuntimeError("db on fire")),
+    )
+
+    run = fire(order())
+
+    assert run.status == "failed" and "RuntimeError: db on fire" in run.summary
+
+
+def test_the_publisher_digest_summarises_the_day_or_says_no_work():
+    publisher = AgentFactory(slug="publisher")
+    quiet = fire(order("daily_digest", cron="0 18 * * *", agent=publisher, age=timedelta(days=2)))
+    assert quiet.status == "no_work"
+
+    step = make_step("noop")
+    handle_one_step("w1")
+    StandingOrderRun.objects.all().delete()
+    busy = fire(StandingOrder.objects.get(handler="daily_digest"))
+
+    assert busy.status == "completed"
+    digest = Artifact.objects.get(kind="digest")
+    assert "Missions finished: 1 (succeeded 1)" in digest.body
+    assert digest.standing_order_run == busy
+    assert step.mission_id
+
+
+def test_a_generic_order_asks_for_work_through_the_intake_and_closes_when_it_ends():
+    o = order("generic", instructions="Look for drift", agent=AgentFactory(slug="devops"))
+
+    run = fire(o)
+    assert run.status == "started" and run.mission is not None
+    step = Step.objects.get(mission=run.mission)
+    assert step.payload == {"instructions": "Look for drift"}
+    assert run.mission.proposal.cause_ref == f"standing_order_run:{run.id}"
+
+    handle_one_step("w1")
+    assert close_finished_missions() == 1
+    run.refresh_from_db()
+    assert run.status == "completed"
+
+
+def test_bootstrap_creates_the_phase_one_orders_and_their_schedules():
+    bootstrap(1, actor="test")
+
+    names = set(StandingOrder.objects.values_list("name", flat=True))
+    assert names == {
+        "coord-backlog-rebalance",
+        "audit-lease-reaper",
+        "audit-standing-order-gaps",
+        "devops-health-check",
+        "publisher-daily-digest",
+    }
+    schedules = Schedule.objects.filter(name__startswith="standing-order:")
+    assert schedules.count() == 5
+    assert {s.cron for s in schedules} >= {"*/5 * * * *", "0 18 * * *"}
+
+
+def test_disabling_an_order_removes_its_schedule():
+    bootstrap(1, actor="test")
+    StandingOrder.objects.filter(name="audit-lease-reaper").update(enabled=False)
+
+    assert sync_order_schedules() == {"scheduled": 4, "removed": 1}
