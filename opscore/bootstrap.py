@@ -17,7 +17,7 @@ from opscore.policies import SCHEMAS, default_value
 
 ROSTERS_DIR = Path(__file__).resolve().parent / "rosters"
 DEFAULT_ROSTER = "ops-ten"
-SUPPORTED_PHASES = (1,)
+SUPPORTED_PHASES = (1, 2)
 
 
 class BootstrapError(ValueError):
@@ -78,18 +78,33 @@ class BootstrapReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.agents_created or self.policies_seeded or self.orders_created)
+        return bool(
+            self.agents_created
+            or self.agents_enabled
+            or self.policies_seeded
+            or self.orders_created
+        )
 
 
-def bootstrap(phase: int, roster_name: str = DEFAULT_ROSTER, *, actor: str) -> BootstrapReport:
+class GateClosed(BootstrapError):
+    """The previous phase's exit criteria do not pass."""
+
+
+def bootstrap(
+    phase: int, roster_name: str = DEFAULT_ROSTER, *, actor: str, force: bool = False
+) -> BootstrapReport:
     if phase not in SUPPORTED_PHASES:
         raise BootstrapError(f"phase {phase} is not available yet (supported: {SUPPORTED_PHASES})")
+    if phase > 1:
+        _pass_gate(phase - 1, actor=actor, force=force)
     roster = load_roster(roster_name)
     report = BootstrapReport(phase=phase, roster=roster.name)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('opscore.bootstrap'))")
         _create_agents(roster, phase, report)
+        if phase > 1 and not _already_applied(phase):
+            _enable_phase_agents(roster, phase, report, actor)
         _seed_policies(report, actor)
         _create_orders(phase, report)
         if report.changed:
@@ -119,6 +134,43 @@ def _create_agents(roster: Roster, phase: int, report: BootstrapReport) -> None:
             report.agents_created.append(spec.slug)
             if enabled:
                 report.agents_enabled.append(spec.slug)
+
+
+def _pass_gate(previous: int, *, actor: str, force: bool) -> None:
+    from opscore.phases import check_phase
+
+    failing = [c for c in check_phase(previous) if not c.passed]
+    if not failing:
+        return
+    reasons = "; ".join(f"{c.name} ({c.detail})" for c in failing)
+    if not force:
+        raise GateClosed(
+            f"phase {previous} exit criteria fail: {reasons}. Use --force to override."
+        )
+    record_event(
+        "bootstrap.gate_forced",
+        f"Phase {previous + 1} forced past failing phase-{previous} criteria by {actor}",
+        summary=reasons,
+        tags=["bootstrap", "forced", f"phase-{previous + 1}"],
+        actor=actor,
+    )
+
+
+def _already_applied(phase: int) -> bool:
+    from opscore.models import Event
+
+    return Event.objects.filter(
+        kind="bootstrap.phase_applied", tags__contains=[f"phase-{phase}"]
+    ).exists()
+
+
+def _enable_phase_agents(roster: Roster, phase: int, report: BootstrapReport, actor: str):
+    from opscore.actions import set_agent_enabled
+
+    for spec in roster.agents:
+        agent = Agent.objects.get(slug=spec.slug)
+        if spec.phase <= phase and set_agent_enabled(agent, True, actor=actor):
+            report.agents_enabled.append(spec.slug)
 
 
 def _create_orders(phase: int, report: BootstrapReport) -> None:

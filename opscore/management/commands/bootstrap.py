@@ -4,19 +4,30 @@ from django.core.management.base import BaseCommand
 
 from opscore.bootstrap import DEFAULT_ROSTER, BootstrapError, bootstrap
 from opscore.management.commands._json import dump, fail
+from opscore.phases import check_phase
 
 
 class Command(BaseCommand):
-    help = "Bring the company up to a phase from a roster template. Safe to re-run."
+    help = "Bring the company up to a phase (safe to re-run), or --check a phase's exit criteria."
 
     def add_arguments(self, parser):
         parser.add_argument("--phase", type=int, required=True)
         parser.add_argument("--roster", default=DEFAULT_ROSTER)
+        parser.add_argument("--check", action="store_true", help="evaluate exit criteria only")
+        parser.add_argument("--force", action="store_true", help="start despite a closed gate")
+        parser.add_argument("--operator", default=getpass.getuser())
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
+        if opts["check"]:
+            return self.check(opts["phase"], opts["json"])
         try:
-            report = bootstrap(opts["phase"], opts["roster"], actor=f"operator:{getpass.getuser()}")
+            report = bootstrap(
+                opts["phase"],
+                opts["roster"],
+                actor=f"operator:{opts['operator']}",
+                force=opts["force"],
+            )
         except BootstrapError as error:
             fail(str(error), as_json=opts["json"])
         if opts["json"]:
@@ -28,5 +39,19 @@ class Command(BaseCommand):
                 f"Phase {report.phase} ({report.roster}): created agents "
                 f"{', '.join(report.agents_created) or '-'}; enabled "
                 f"{', '.join(report.agents_enabled) or '-'}; seeded policies "
-                f"{', '.join(report.policies_seeded) or '-'}."
+                f"{', '.join(report.policies_seeded) or '-'}; created orders "
+                f"{', '.join(report.orders_created) or '-'}."
             )
+
+    def check(self, phase: int, as_json: bool):
+        try:
+            criteria = check_phase(phase)
+        except ValueError as error:
+            fail(str(error), as_json=as_json)
+        if as_json:
+            self.stdout.write(dump([c.__dict__ for c in criteria]))
+        else:
+            for c in criteria:
+                self.stdout.write(f"{'PASS' if c.passed else 'FAIL'}  {c.name}: {c.detail}")
+        if not all(c.passed for c in criteria):
+            raise SystemExit(1)

@@ -1,0 +1,92 @@
+"""Bootstrap phases with gates: `--check` reads exit criteria from the database."""
+
+import json
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from missions.execution import claim_next_step, reap_expired_leases
+from missions.models import Step
+from missions.worker import WorkerSession
+from opscore.bootstrap import bootstrap
+from opscore.models import Agent, Event, StandingOrder
+from opscore.standing_orders import db_now, fire
+from tests.factories import make_step
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def instant_retries(settings):
+    settings.OPS_RETRY_BASE_SECONDS = 0
+
+
+def check(phase=1):
+    out = StringIO()
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("bootstrap", "--phase", str(phase), "--check", "--json", stdout=out)
+        raise SystemExit(0)
+    return exit_info.value.code, {c["name"]: c["passed"] for c in json.loads(out.getvalue())}
+
+
+def run_phase_one_for_real():
+    """What an operator does in phase 1: work flows, a lease is recovered, orders run."""
+    bootstrap(1, actor="test")
+    devops = Agent.objects.get(slug="devops")
+    lost = make_step("noop", agent=devops)
+    claim_next_step("crashed-worker")
+    Step.objects.filter(pk=lost.pk).update(lease_expires_at=db_now() - timedelta(seconds=1))
+    reap_expired_leases()
+    WorkerSession("w1", seconds=0.5, idle_poll=0.1).run()
+    for order in StandingOrder.objects.all():
+        StandingOrder.objects.filter(pk=order.pk).update(created_at=db_now() - timedelta(days=2))
+        order.refresh_from_db()
+        fire(order)
+
+
+def test_the_phase_one_check_fails_on_an_empty_system():
+    code, criteria = check()
+
+    assert code == 1
+    assert [name for name, ok in criteria.items() if ok] == ["no unexplained dead steps"]
+
+
+def test_the_phase_one_check_passes_after_a_real_run():
+    run_phase_one_for_real()
+
+    code, criteria = check()
+
+    assert code == 0, criteria
+    assert all(criteria.values())
+
+
+def test_phase_two_refuses_while_phase_one_fails():
+    bootstrap(1, actor="test")
+
+    with pytest.raises(CommandError, match="phase 1 exit criteria fail"):
+        call_command("bootstrap", "--phase", "2")
+
+    assert Agent.objects.filter(enabled=True).count() == 4
+
+
+def test_forcing_phase_two_is_recorded_with_the_operator():
+    bootstrap(1, actor="test")
+
+    call_command("bootstrap", "--phase", "2", "--force", "--operator", "ann", stdout=StringIO())
+
+    forced = Event.objects.get(kind="bootstrap.gate_forced")
+    assert forced.actor == "operator:ann"
+    assert Agent.objects.filter(enabled=True).count() == 10
+
+
+def test_phase_two_brings_all_agents_and_the_other_seventeen_orders():
+    run_phase_one_for_real()
+
+    bootstrap(2, actor="operator:ann")
+
+    assert Agent.objects.filter(enabled=True).count() == 10
+    assert StandingOrder.objects.count() == 22
+    again = bootstrap(2, actor="operator:ann")
+    assert not again.changed
