@@ -1,0 +1,201 @@
+"""agentbus: an external agent runtime closes the loop through the same durable write path."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from missions.models import Proposal, Step
+from opscore.models import Event, StandingOrder
+from tests.factories import AgentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def bus(*args, expect_exit=None, capsys=None):
+    out = StringIO()
+    if expect_exit is None:
+        call_command("agentbus", *args, stdout=out)
+        return json.loads(out.getvalue())
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("agentbus", *args, stdout=out)
+    assert exit_info.value.code == expect_exit
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_runtime_enqueues_claims_and_completes_a_job(agent):
+    queued = bus(
+        "enqueue-job",
+        "--target-agent",
+        "devops",
+        "--subject",
+        "check disks",
+        "--kind",
+        "noop",
+        "--payload",
+        '{"host": "db1"}',
+    )
+    assert queued["proposal"]["status"] == "accepted"
+    assert Proposal.objects.get().cause_ref == "agentbus"
+
+    job = bus("claim-jobs", "--lease-owner", "runtime-1")["jobs"][0]
+    assert (job["payload"], job["attempt"]) == ({"host": "db1"}, 1)
+
+    done = bus(
+        "complete-job",
+        str(job["id"]),
+        "--lease-token",
+        job["lease_token"],
+        "--result",
+        '{"free": "40%"}',
+        "--summary",
+        "fine",
+    )
+    assert done["job"]["status"] == "succeeded"
+    assert Step.objects.get().result == {"free": "40%", "summary": "fine"}
+
+
+def test_a_stale_token_is_refused_with_exit_3(agent, capsys):
+    bus("enqueue-job", "--target-agent", "devops", "--subject", "x", "--kind", "noop")
+    job = bus("claim-jobs", "--lease-owner", "r")["jobs"][0]
+
+    refused = bus(
+        "complete-job",
+        str(job["id"]),
+        "--lease-token",
+        "00000000-0000-0000-0000-000000000000",
+        expect_exit=3,
+        capsys=capsys,
+    )
+
+    assert "no longer holds" in refused["error"]
+    assert Step.objects.get().status == "running"
+
+
+def test_block_and_fail_record_their_reasons(agent, settings):
+    settings.OPS_RETRY_BASE_SECONDS = 0
+    agent.max_concurrent_steps = 2
+    agent.save()
+    for _ in range(2):
+        bus("enqueue-job", "--target-agent", "devops", "--subject", "x", "--kind", "noop")
+    first, second = bus("claim-jobs", "--lease-owner", "r", "--limit", "2")["jobs"]
+
+    bus(
+        "block-job",
+        str(first["id"]),
+        "--lease-token",
+        first["lease_token"],
+        "--blocked-reason",
+        "needs the prod password",
+    )
+    bus(
+        "fail-job",
+        str(second["id"]),
+        "--lease-token",
+        second["lease_token"],
+        "--last-error",
+        "disk full",
+        "--no-retry",
+    )
+
+    assert Step.objects.get(pk=first["id"]).blocked_reason == "needs the prod password"
+    assert (
+        Step.objects.get(pk=second["id"]).status,
+        Step.objects.get(pk=second["id"]).last_error,
+    ) == ("failed", "disk full")
+
+
+def test_standing_order_runs_start_once_and_finish(capsys):
+    auditor = AgentFactory(slug="auditor")
+    StandingOrder.objects.create(agent=auditor, name="lease_reaper", cron="*/5 * * * *")
+    start = (
+        "start-standing-order",
+        "--agent-id",
+        "auditor",
+        "--order-name",
+        "lease_reaper",
+        "--scheduled-for",
+        "2026-11-23T10:05:00Z",
+    )
+
+    run = bus(*start)
+    again = bus(*start)
+    finished = bus(
+        "finish-standing-order",
+        str(run["run_id"]),
+        "--status",
+        "completed",
+        "--evidence",
+        '{"requeued": 2, "gaps": 0}',
+    )
+
+    assert again == {
+        "ok": True,
+        "run_id": run["run_id"],
+        "status": "started",
+        "already_recorded": True,
+    }
+    assert finished["status"] == "completed"
+    bus(
+        "finish-standing-order",
+        str(run["run_id"]),
+        "--status",
+        "failed",
+        expect_exit=3,
+        capsys=capsys,
+    )
+
+
+def test_events_are_emitted_with_their_topic_as_tags(agent):
+    body = bus(
+        "emit-event",
+        "--topic",
+        "security.review.completed",
+        "--source-agent",
+        "devops",
+        "--payload",
+        '{"risk": "low"}',
+    )
+
+    event = Event.objects.get(pk=body["event"]["id"])
+    assert event.tags == ["security", "review", "completed"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["enqueue-job", "--target-agent", "devops"], "--subject"),
+        (
+            ["enqueue-job", "--target-agent", "devops", "--subject", "x", "--kind", "warp"],
+            "invalid job",
+        ),
+        (
+            ["enqueue-job", "--target-agent", "devops", "--subject", "x", "--payload", "{"],
+            "not valid JSON",
+        ),
+        (["claim-jobs", "--lease-owner", "r", "--limit", "0"], "between 1 and 100"),
+        (
+            [
+                "start-standing-order",
+                "--agent-id",
+                "a",
+                "--order-name",
+                "b",
+                "--scheduled-for",
+                "yesterday",
+            ],
+            "no standing order",
+        ),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_input_exits_non_zero_with_a_json_error(agent, capsys, args, message):
+    from django.core.management import execute_from_command_line
+
+    with pytest.raises(SystemExit) as exit_info:
+        execute_from_command_line(["manage.py", "agentbus", *args])
+
+    assert exit_info.value.code == 2
+    body = json.loads(capsys.readouterr().out)
+    assert body["ok"] is False and message in body["error"]
