@@ -206,9 +206,28 @@ class StandingOrderForm(forms.ModelForm):
             "timeout_minutes",
             "enabled",
             "handler",
+            "precondition",
             "instructions",
             "phase",
         ]
+
+    def clean_handler(self):
+        from opscore.standing_orders import HANDLERS, load_handlers
+
+        load_handlers()
+        handler = self.cleaned_data["handler"]
+        if handler not in HANDLERS:
+            raise forms.ValidationError(f"unknown handler; known: {', '.join(sorted(HANDLERS))}")
+        return handler
+
+    def clean_precondition(self):
+        from opscore.order_handlers import PRECONDITIONS
+
+        name = self.cleaned_data["precondition"]
+        if name and name not in PRECONDITIONS:
+            known = ", ".join(sorted(PRECONDITIONS))
+            raise forms.ValidationError(f"unknown precondition; known: {known}")
+        return name
 
 
 @admin.register(StandingOrder)

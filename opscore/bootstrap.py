@@ -187,6 +187,7 @@ def _create_orders(phase: int, report: BootstrapReport) -> None:
                 "cron": spec["cron"],
                 "phase": spec["phase"],
                 "handler": spec.get("handler", "generic"),
+                "precondition": spec.get("precondition", ""),
                 "instructions": spec["instructions"],
             },
         )

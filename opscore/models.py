@@ -265,6 +265,11 @@ class StandingOrder(models.Model):
     timeout_minutes = models.PositiveIntegerField(default=30)
     enabled = models.BooleanField(default=True)
     handler = models.CharField(max_length=64, default="generic")
+    precondition = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Generic orders: a named check; nothing found → no_work",
+    )
     instructions = models.TextField(blank=True)
     phase = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(db_default=Now())

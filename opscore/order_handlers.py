@@ -89,12 +89,46 @@ def daily_digest(order, run):
     return RunResult(RunStatus.COMPLETED, lines[0], {"artifact_id": digest.id})
 
 
+def _since_last_run(order, run):
+    previous = (
+        order.runs.filter(scheduled_for__lt=run.scheduled_for)
+        .exclude(status__in=[RunStatus.MISSED, RunStatus.SKIPPED])
+        .order_by("-scheduled_for")
+        .first()
+    )
+    return previous.scheduled_for if previous else order.created_at
+
+
+# Precondition queries for generic orders: "is there anything for this order to look at?"
+PRECONDITIONS = {
+    "events_since_last_run": lambda order, since: (
+        Event.objects.filter(created_at__gte=since)
+        .exclude(kind__startswith="standing_order.")
+        .exists()
+    ),
+    "failures_since_last_run": lambda order, since: Step.objects.filter(
+        status__in=[StepStatus.FAILED, StepStatus.DEAD], finished_at__gte=since
+    ).exists(),
+    "missions_finished_since_last_run": lambda order, since: Mission.objects.filter(
+        finished_at__gte=since
+    ).exists(),
+    "blocked_work_exists": lambda order, since: Step.objects.filter(
+        status=StepStatus.BLOCKED
+    ).exists(),
+}
+
+
 @handler("generic")
 def ask_for_work(order, run):
     """Other orders ask their agent for work through the single intake; the run closes when
     that mission ends (see close_finished_missions)."""
     if not order.agent.enabled:
         return RunResult(RunStatus.NO_WORK, f"{order.agent_id} is not enabled yet")
+    check = PRECONDITIONS.get(order.precondition)
+    if order.precondition and check is None:
+        return RunResult(RunStatus.FAILED, f"unknown precondition {order.precondition!r}")
+    if check and not check(order, _since_last_run(order, run)):
+        return RunResult(RunStatus.NO_WORK, f"{order.precondition}: nothing found")
     data = {
         "agent": order.agent_id,
         "title": f"Standing order {order.name}",

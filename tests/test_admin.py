@@ -107,3 +107,30 @@ def test_repeated_failed_logins_are_locked_out(client, operator):
 
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session
+
+
+def test_a_standing_order_with_a_bad_cron_or_handler_is_refused(admin_client, agent):
+    url = reverse("admin:opscore_standingorder_add")
+    form = {
+        "agent": "devops",
+        "name": "x",
+        "cron": "every tuesday",
+        "timezone": "UTC",
+        "grace_minutes": 5,
+        "timeout_minutes": 30,
+        "enabled": "on",
+        "handler": "magic",
+        "instructions": "",
+        "phase": 1,
+        "precondition": "",
+    }
+
+    page = admin_client.post(url, form)
+
+    assert b"not a five-field cron expression" in page.content
+    assert b"unknown handler" in page.content
+    form |= {"cron": "*/5 * * * *", "handler": "generic"}
+    assert admin_client.post(url, form).status_code == 302
+    from django_q.models import Schedule
+
+    assert Schedule.objects.filter(name__startswith="standing-order:").count() == 1

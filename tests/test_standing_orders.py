@@ -163,3 +163,21 @@ def test_disabling_an_order_removes_its_schedule():
     StandingOrder.objects.filter(name="audit-lease-reaper").update(enabled=False)
 
     assert sync_order_schedules() == {"scheduled": 4, "removed": 1}
+
+
+def test_a_generic_order_whose_precondition_finds_nothing_records_no_work():
+    o = order("generic", agent=AgentFactory(slug="devops"), precondition="failures_since_last_run")
+
+    run = fire(o)
+
+    assert (run.status, run.summary) == ("no_work", "failures_since_last_run: nothing found")
+    assert not Step.objects.exists()
+
+
+def test_a_generic_order_whose_precondition_finds_something_asks_for_work():
+    o = order("generic", agent=AgentFactory(slug="devops"), precondition="blocked_work_exists")
+    make_step("noop", status="blocked", blocked_reason="waiting")
+
+    run = fire(o)
+
+    assert run.status == "started" and run.mission is not None

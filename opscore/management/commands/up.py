@@ -17,6 +17,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django_q.tasks import async_task
 
+from missions.actions import submit_proposal
+from missions.models import ProposalSource
 from opscore.bootstrap import bootstrap
 from opscore.models import Agent
 from opscore.schedules import ensure_system_schedules, sync_order_schedules
@@ -35,6 +37,7 @@ class Command(BaseCommand):
         if not Agent.objects.exists():
             report = bootstrap(1, actor="system:make-run")
             self.stdout.write(f"Bootstrapped phase 1: enabled {', '.join(report.agents_enabled)}")
+            self.propose_first_work()
         ensure_system_schedules()
         sync_order_schedules()
         async_task("missions.tasks.top_up_workers")  # start workers now, not at the next tick
@@ -42,6 +45,26 @@ class Command(BaseCommand):
         self.print_banner(opts["host"], opts["port"])
         if not opts["no_serve"]:
             sys.exit(self.serve(opts["host"], opts["port"]))
+
+    def propose_first_work(self):
+        """A fresh install shows work moving at once, through the same intake as anything."""
+        for agent, title, steps in [
+            (
+                "devops",
+                "Review the new installation",
+                [{"kind": "analyze", "payload": {"topic": "a fresh Opscore installation"}}],
+            ),
+            (
+                "publisher",
+                "Draft a hello tweet",
+                [{"kind": "draft_tweet", "payload": {"topic": "our operations core is live"}}],
+            ),
+        ]:
+            data = {"agent": agent, "title": title, "steps": steps}
+            proposal = submit_proposal(data, source=ProposalSource.HUMAN, cause_ref="make-run")
+            self.stdout.write(
+                f"First work: P{proposal.proposal.id} {title} ({proposal.proposal.status})"
+            )
 
     def ensure_admin(self):
         users = get_user_model()
@@ -61,6 +84,15 @@ class Command(BaseCommand):
         base = f"http://{host}:{port}"
         self.stdout.write(f"Opscore at {base}/admin/  status: {base}/api/ops/status")
         self.stdout.write(f"API token (OPS_API_TOKEN): {settings.OPS_API_TOKEN or '(unset)'}")
+        if settings.OPSCORE_LLM == "offline":
+            self.stdout.write(
+                self.style.WARNING(
+                    "LLM provider: OFFLINE (no ANTHROPIC_API_KEY): replies are deterministic "
+                    "stand-ins marked [offline]. Set ANTHROPIC_API_KEY or OPSCORE_LLM=ollama."
+                )
+            )
+        else:
+            self.stdout.write(f"LLM provider: {settings.OPSCORE_LLM}")
         self.stdout.write(
             "Try: curl -H 'Authorization: Bearer $OPS_API_TOKEN'"
             " -H 'Content-Type: application/json'"

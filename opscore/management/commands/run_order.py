@@ -1,0 +1,38 @@
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand
+
+from opscore.management.commands._json import dump, fail
+from opscore.models import StandingOrder
+from opscore.standing_orders import db_now, execute_run, start_run
+
+
+class Command(BaseCommand):
+    help = "Run a standing order now, as a manual slot at the current minute (recorded as usual)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, name, **opts):
+        order = StandingOrder.objects.filter(name=name).select_related("agent").first()
+        if order is None:
+            names = ", ".join(StandingOrder.objects.values_list("name", flat=True)) or "none"
+            fail(f"no standing order named {name!r} (known: {names})", as_json=opts["json"])
+        now = db_now()
+        slot = now - timedelta(seconds=now.second, microseconds=now.microsecond)
+        run = start_run(order, slot)
+        if run is None:
+            fail(
+                f"{name} already has a run for {slot:%H:%M}; try again next minute",
+                as_json=opts["json"],
+            )
+        if run.status == "started":
+            run = execute_run(run)
+        body = {
+            "run_id": run.id,
+            "status": run.status,
+            "summary": run.summary,
+            "evidence": run.evidence,
+        }
+        self.stdout.write(dump(body) if opts["json"] else f"{name}: {run.status} — {run.summary}")
