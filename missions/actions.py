@@ -19,6 +19,7 @@ from missions.models import (
     Step,
     StepDependency,
     StepStatus,
+    in_seconds,
 )
 from missions.schemas import ProposalDraft, ProposalInvalid
 from missions.step_kinds import STEP_KINDS
@@ -192,6 +193,7 @@ def _create_steps(mission: Mission, proposal: Proposal) -> list[Step]:
             agent_id=spec["agent"] or proposal.agent_id,
             priority=spec["priority"],
             max_attempts=spec["max_attempts"],
+            run_after=in_seconds(spec.get("delay_seconds", 0)),
         )
         for index, spec in enumerate(proposal.proposed_steps)
     )

@@ -1,7 +1,8 @@
+from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from missions.actions import (
     DecisionRefused,
@@ -13,17 +14,21 @@ from missions.actions import (
 )
 from missions.models import (
     Artifact,
+    ContentMetric,
     Mission,
     OutboxMessage,
     Proposal,
     Publication,
+    Reaction,
     Step,
     StepAttempt,
     StepStatus,
+    TriggerRule,
     Worker,
 )
+from missions.step_kinds import is_known, known_names
 from opscore.admin import AuditAdmin, report
-from opscore.models import operator_actor
+from opscore.models import Agent, operator_actor
 
 
 def apply_each(queryset, func) -> tuple[int, list[str]]:
@@ -245,3 +250,108 @@ class WorkerAdmin(AuditAdmin):
         "current_step",
         "steps_run",
     ]
+
+
+class TriggerRuleForm(forms.ModelForm):
+    class Meta:
+        model = TriggerRule
+        fields = [
+            "name",
+            "trigger_event",
+            "conditions",
+            "action_config",
+            "cooldown_minutes",
+            "enabled",
+            "proactive",
+            "skip_probability",
+            "jitter_min_minutes",
+            "jitter_max_minutes",
+            "topics",
+        ]
+
+    def clean_trigger_event(self):
+        from missions.loop import CHECKERS
+
+        key = self.cleaned_data["trigger_event"]
+        if key not in CHECKERS:
+            raise forms.ValidationError(f"unknown checker; known: {', '.join(sorted(CHECKERS))}")
+        return key
+
+    def clean_action_config(self):
+        config = self.cleaned_data["action_config"]
+        if not isinstance(config, dict) or not isinstance(config.get("target_agent"), str):
+            raise forms.ValidationError('must be an object with a "target_agent" slug')
+        if not Agent.objects.filter(slug=config["target_agent"]).exists():
+            raise forms.ValidationError(f"unknown agent {config['target_agent']!r}")
+        kinds = config.get("step_kinds", ["analyze"])
+        if not isinstance(kinds, list) or not all(is_known(k) for k in kinds):
+            raise forms.ValidationError(f"step_kinds must be a list of: {known_names()}")
+        return config
+
+    def clean_conditions(self):
+        if not isinstance(self.cleaned_data["conditions"], dict):
+            raise forms.ValidationError("must be a JSON object")
+        return self.cleaned_data["conditions"]
+
+    def clean_topics(self):
+        topics = self.cleaned_data["topics"]
+        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+            raise forms.ValidationError("must be a JSON list of strings")
+        return topics
+
+
+@admin.register(TriggerRule)
+class TriggerRuleAdmin(admin.ModelAdmin):
+    form = TriggerRuleForm
+    list_display = [
+        "name",
+        "trigger_event",
+        "enabled",
+        "proactive",
+        "cooldown_minutes",
+        "fire_count",
+        "last_fired_at",
+        "last_evaluated_at",
+    ]
+    list_filter = ["enabled", "proactive", "trigger_event"]
+    search_fields = ["name"]
+    readonly_fields = [
+        "fire_count",
+        "last_fired_at",
+        "last_evaluated_at",
+        "topic_position",
+        "fired_proposals",
+    ]
+
+    @admin.display(description="fire history")
+    def fired_proposals(self, obj):
+        proposals = Proposal.objects.filter(cause_ref=f"trigger_rule:{obj.pk}")[:20]
+        return (
+            format_html_join(
+                "",
+                '<li><a href="/admin/missions/proposal/{}/change/">P{}</a> {} ({})</li>',
+                ((p.id, p.id, p.title, p.status) for p in proposals),
+            )
+            or "-"
+        )
+
+
+@admin.register(Reaction)
+class ReactionAdmin(AuditAdmin):
+    list_display = [
+        "id",
+        "created_at",
+        "source_event",
+        "target_agent",
+        "reaction_type",
+        "status",
+        "reason",
+        "proposal",
+    ]
+    list_filter = ["status", "target_agent", "reaction_type"]
+    search_fields = ["reason"]
+
+
+@admin.register(ContentMetric)
+class ContentMetricAdmin(AuditAdmin):
+    list_display = ["post_ref", "impressions", "engagements", "engagement_rate", "measured_at"]

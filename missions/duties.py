@@ -19,7 +19,19 @@ def standing_order_gap_check(deadline: float) -> dict:
     return check_gaps() | {"closed": close_finished_missions()}
 
 
-reserve("evaluate_triggers", 4, "trigger rules (issue 5)")
-reserve("process_reactions", 3, "reaction matrix (issue 5)")
+@duty("evaluate_triggers", budget_seconds=4, lane="triggers")
+def evaluate_triggers(deadline: float) -> dict:
+    from missions import loop
+
+    return loop.evaluate_triggers(deadline)
+
+
+@duty("process_reactions", budget_seconds=3, lane="reactions")
+def process_reactions(deadline: float) -> dict:
+    from missions import loop
+
+    return loop.match_reactions() | loop.process_reactions(deadline)
+
+
 reserve("promote_insights", 2, "memory lane")
 reserve("learn_from_outcomes", 2, "memory lane")

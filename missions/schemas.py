@@ -24,6 +24,7 @@ class StepSpec(BaseModel):
     depends_on: list[int] = Field(default_factory=list)
     priority: int = Field(default=100, ge=1, le=1000, strict=True)
     max_attempts: int = Field(default=3, ge=1, le=10, strict=True)
+    delay_seconds: int = Field(default=0, ge=0, le=7 * 24 * 3600, strict=True)
 
     @field_validator("kind")
     @classmethod

@@ -9,6 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from missions.actions import submit_proposal
+from missions.metrics import record_metric
 from missions.models import ProposalSource
 from missions.schemas import ProposalInvalid
 from opscore.heartbeat import run_heartbeat
@@ -111,6 +112,22 @@ def list_events(request):
     events = list(Event.objects.after(after)[:limit])
     next_after = events[-1].id if events else after
     return JsonResponse({"events": [e.as_json() for e in events], "next_after": next_after})
+
+
+@csrf_exempt
+@require_POST
+def create_metric(request):
+    refusal = token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN")
+    if refusal:
+        return refusal
+    data, problem = parse_json_body(request)
+    if problem:
+        return problem
+    try:
+        metric = record_metric(data)
+    except ProposalInvalid as invalid:
+        return error(400, "invalid metric", invalid.errors)
+    return JsonResponse({"id": metric.id, "engagement_rate": metric.engagement_rate}, status=201)
 
 
 @csrf_exempt

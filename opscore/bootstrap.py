@@ -75,6 +75,7 @@ class BootstrapReport:
     agents_enabled: list[str] = field(default_factory=list)
     policies_seeded: list[str] = field(default_factory=list)
     orders_created: list[str] = field(default_factory=list)
+    rules_created: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -83,6 +84,7 @@ class BootstrapReport:
             or self.agents_enabled
             or self.policies_seeded
             or self.orders_created
+            or self.rules_created
         )
 
 
@@ -107,6 +109,7 @@ def bootstrap(
             _enable_phase_agents(roster, phase, report, actor)
         _seed_policies(report, actor)
         _create_orders(phase, report)
+        _create_rules(report)
         if report.changed:
             record_event(
                 "bootstrap.phase_applied",
@@ -197,6 +200,27 @@ def _create_orders(phase: int, report: BootstrapReport) -> None:
         from opscore.schedules import sync_order_schedules
 
         sync_order_schedules()
+
+
+def _create_rules(report: BootstrapReport) -> None:
+    """The tutorial's trigger rules; proactive ones skip 10-15 % and jitter 25-45 minutes."""
+    from missions.models import TriggerRule
+
+    data = json.loads((ROSTERS_DIR / "trigger-rules.json").read_text())
+    agents = set(Agent.objects.values_list("slug", flat=True))
+    for spec in data["rules"]:
+        if spec["action_config"]["target_agent"] not in agents:
+            continue
+        defaults = {k: v for k, v in spec.items() if k != "name"}
+        if spec.get("proactive"):
+            defaults |= {
+                "skip_probability": 0.12,
+                "jitter_min_minutes": 25,
+                "jitter_max_minutes": 45,
+            }
+        _, created = TriggerRule.objects.get_or_create(name=spec["name"], defaults=defaults)
+        if created:
+            report.rules_created.append(spec["name"])
 
 
 def _seed_policies(report: BootstrapReport, actor: str) -> None:

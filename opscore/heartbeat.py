@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from opscore.models import ActionRun, ActionRunStatus
+from opscore.models import ActionRun, ActionRunStatus, Policy
 from opscore.redaction import redact_text
 
 log = logging.getLogger(__name__)
@@ -27,16 +27,17 @@ class Duty:
     budget_seconds: float
     run: Callable[[float], dict] | None  # receives its deadline (time.monotonic based)
     pending_issue: str = ""
+    lane: str = ""  # an operator can pause this lane (policy lane_switches)
 
 
 DUTIES: list[Duty] = []
 
 
-def duty(name: str, budget_seconds: float):
+def duty(name: str, budget_seconds: float, lane: str = ""):
     """Register a heartbeat duty; order of registration is order of execution."""
 
     def register(func):
-        install(Duty(name, budget_seconds, func))
+        install(Duty(name, budget_seconds, func, lane=lane))
         return func
 
     return register
@@ -73,6 +74,8 @@ def run_duty(item: Duty) -> dict:
     started = time.monotonic()
     if item.run is None:
         return {"name": item.name, "status": "not_installed", "detail": item.pending_issue}
+    if item.lane and not Policy.objects.value("lane_switches").is_running(item.lane):
+        return {"name": item.name, "status": "paused", "detail": f"lane {item.lane} is paused"}
     outcome = {"name": item.name, "budget_ms": int(item.budget_seconds * 1000)}
     try:
         with transaction.atomic():

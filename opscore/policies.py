@@ -87,6 +87,17 @@ class LLMBudget(PolicyValue):
     total_daily_usd: float = Field(5.0, ge=0)
 
 
+class LaneSwitches(PolicyValue):
+    """Override switches: a paused lane's heartbeat duty is skipped, and the beat says so."""
+
+    lanes: dict[str, bool] = Field(
+        default_factory=lambda: {"triggers": True, "reactions": True, "roundtable": True}
+    )
+
+    def is_running(self, lane: str) -> bool:
+        return self.lanes.get(lane, True)
+
+
 class ReactionPattern(PolicyValue):
     source: str = Field(min_length=1, max_length=64)
     tags: list[str] = Field(min_length=1)
@@ -143,6 +154,7 @@ SCHEMAS: dict[str, type[PolicyValue]] = {
     "reaction_matrix": ReactionMatrix,
     "worker_switches": WorkerSwitches,
     "llm_budget": LLMBudget,
+    "lane_switches": LaneSwitches,
 }
 
 

@@ -11,4 +11,5 @@ urlpatterns = [
     path("api/ops/events", api.list_events, name="api-events"),
     path("api/ops/status", api.status, name="api-status"),
     path("api/ops/heartbeat", api.heartbeat, name="api-heartbeat"),
+    path("api/ops/metrics", api.create_metric, name="api-metrics"),
 ]

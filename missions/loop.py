@@ -1,0 +1,320 @@
+"""Closing the loop: trigger rules and the reaction matrix turn events and conditions into new
+proposals — always through the single intake, so quotas and gates still hold."""
+
+import hashlib
+import json
+import random
+import time
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import DurationField, ExpressionWrapper, F
+from django.db.models.functions import Now
+
+from missions.actions import submit_proposal
+from missions.models import (
+    ContentMetric,
+    LoopCursor,
+    ProposalSource,
+    Publication,
+    Reaction,
+    ReactionStatus,
+    TriggerRule,
+)
+from opscore.models import Agent, Event, Policy
+
+rng = random.Random()  # tests pass their own seeded RNG
+
+
+@dataclass(frozen=True)
+class Idea:
+    """What a checker proposes; the rule's action_config fills in who and what kind."""
+
+    title: str
+    payload: dict
+    cause_event: Event | None = None
+    seen_event_id: int | None = None
+
+
+CHECKERS: dict = {}
+
+
+def checker(key: str):
+    def register(func):
+        CHECKERS[key] = func
+        return func
+
+    return register
+
+
+def _latest_event(rule: TriggerRule, kind: str) -> Event | None:
+    """Reactive checkers read only events after the rule's cursor (served by event_kind_idx)."""
+    return Event.objects.filter(kind=kind, id__gt=rule.last_seen_event_id).order_by("-id").first()
+
+
+@checker("mission_failed")
+def mission_failed(rule, rand):
+    event = _latest_event(rule, "mission.failed")
+    if event is None:
+        return None
+    return Idea(
+        f"Diagnose: {event.title}", {"event_id": event.id, "topic": event.title}, event, event.id
+    )
+
+
+@checker("content_published")
+def content_published(rule, rand):
+    since = rule.last_fired_at
+    published = Publication.objects.filter(status="published")
+    if since:
+        published = published.filter(published_at__gt=since)
+    post = published.order_by("-id").first()
+    if post is None:
+        return None
+    return Idea(
+        f"Review what we published: {post.body[:60]}",
+        {"publication_id": post.id, "topic": post.body[:200]},
+    )
+
+
+@checker("insight_promoted")
+def insight_promoted(rule, rand):
+    event = _latest_event(rule, "insight.promoted")
+    if event is None:
+        return None
+    return Idea(
+        f"Act on insight: {event.title}",
+        {"event_id": event.id, "topic": event.title},
+        event,
+        event.id,
+    )
+
+
+@checker("tweet_high_engagement")
+def tweet_high_engagement(rule, rand):
+    threshold = float(rule.conditions.get("min_engagement_rate", 0.05))
+    metrics = ContentMetric.objects.filter(engagement_rate__gte=threshold)
+    if rule.last_fired_at:
+        metrics = metrics.filter(measured_at__gt=rule.last_fired_at)
+    best = metrics.order_by("-engagement_rate").first()
+    if best is None:
+        return None
+    return Idea(
+        f"Why did {best.post_ref} do well ({best.engagement_rate:.1%})?",
+        {"post_ref": best.post_ref, "engagement_rate": best.engagement_rate},
+    )
+
+
+def proactive(rule, rand):
+    topic = rule.next_topic() or rule.action_config.get("title", rule.name)
+    return Idea(f"{rule.action_config.get('title', rule.name)}: {topic}", {"topic": topic})
+
+
+for _key in (
+    "proactive_scan_signals",
+    "proactive_draft_tweet",
+    "proactive_research",
+    "proactive_analyze_ops",
+    "proactive_review_backlog",
+    "proactive_health_review",
+    "proactive_knowledge_digest",
+):
+    checker(_key)(proactive)
+
+
+def _minute():
+    from datetime import timedelta
+
+    return timedelta(minutes=1)
+
+
+def fire_rule(rule: TriggerRule, idea: Idea, rand) -> dict:
+    config = rule.action_config
+    delay = 0
+    if rule.proactive and rule.jitter_max_minutes:
+        delay = rand.randint(rule.jitter_min_minutes * 60, rule.jitter_max_minutes * 60)
+    kinds = config.get("step_kinds") or ["analyze"]
+    data = {
+        "agent": config["target_agent"],
+        "title": idea.title[:200],
+        "steps": [
+            {"kind": kind, "payload": idea.payload, "delay_seconds": delay} for kind in kinds
+        ],
+    }
+    result = submit_proposal(
+        data,
+        source=ProposalSource.TRIGGER,
+        cause_event=idea.cause_event,
+        cause_ref=f"trigger_rule:{rule.id}",
+    )
+    TriggerRule.objects.filter(pk=rule.pk).update(
+        fire_count=F("fire_count") + 1,
+        last_fired_at=Now(),
+        topic_position=F("topic_position") + (1 if rule.topics else 0),
+        last_seen_event_id=max(rule.last_seen_event_id, idea.seen_event_id or 0),
+    )
+    proposal = result.proposal
+    return {
+        "rule": rule.name,
+        "outcome": "fired",
+        "proposal": proposal.id,
+        "status": proposal.status,
+        "delay_seconds": delay,
+    }
+
+
+def evaluate_triggers(deadline: float, rand=None) -> dict:
+    """Cooldowns first (cheap), then checkers until the budget runs out; the rest wait."""
+    rand = rand or rng
+    rules = list(
+        TriggerRule.objects.filter(enabled=True).order_by(
+            F("last_evaluated_at").asc(nulls_first=True), "id"
+        )
+    )
+    cooling = set(
+        TriggerRule.objects.filter(
+            pk__in=[r.pk for r in rules],
+            last_fired_at__isnull=False,
+            last_fired_at__gt=Now()
+            - ExpressionWrapper(F("cooldown_minutes") * _minute(), output_field=DurationField()),
+        ).values_list("pk", flat=True)
+    )
+    results = []
+    for rule in rules:
+        if rule.pk in cooling:
+            results.append({"rule": rule.name, "outcome": "skipped", "reason": "cooldown"})
+        elif time.monotonic() > deadline:
+            results.append({"rule": rule.name, "outcome": "deferred", "reason": "budget"})
+        else:
+            results.append(_evaluate(rule, rand))
+    counts = {
+        k: sum(r["outcome"] == k for r in results)
+        for k in ("fired", "evaluated", "skipped", "deferred")
+    }
+    return counts | {"rules": results}
+
+
+def _evaluate(rule: TriggerRule, rand) -> dict:
+    TriggerRule.objects.filter(pk=rule.pk).update(last_evaluated_at=Now())
+    if rule.proactive and rand.random() < rule.skip_probability:
+        return {"rule": rule.name, "outcome": "skipped", "reason": "not feeling like it today"}
+    check = CHECKERS.get(rule.trigger_event)
+    if check is None:
+        return {
+            "rule": rule.name,
+            "outcome": "skipped",
+            "reason": f"no checker named {rule.trigger_event!r}",
+        }
+    idea = check(rule, rand)
+    if idea is None:
+        return {"rule": rule.name, "outcome": "evaluated", "reason": "not now"}
+    return fire_rule(rule, idea, rand)
+
+
+def pattern_key(pattern: dict) -> str:
+    return hashlib.sha256(json.dumps(pattern, sort_keys=True).encode()).hexdigest()[:16]
+
+
+MATCH_BATCH = 500
+
+
+@transaction.atomic
+def match_reactions(rand=None) -> dict:
+    """Read new events (by cursor) against the reaction matrix; each match becomes a Reaction
+    row, queued if its probability roll and cooldown pass, otherwise skipped with the reason."""
+    rand = rand or rng
+    cursor, _ = LoopCursor.objects.select_for_update().get_or_create(name="reactions")
+    events = list(Event.objects.filter(id__gt=cursor.position).order_by("id")[:MATCH_BATCH])
+    patterns = Policy.objects.value("reaction_matrix").patterns
+    counts = {"events": len(events), "queued": 0, "skipped": 0}
+    for event in events:
+        for pattern in patterns:
+            if not _matches(pattern, event):
+                continue
+            status, reason = _roll(pattern, rand)
+            Reaction.objects.create(
+                source_event=event,
+                pattern_key=pattern_key(pattern.model_dump()),
+                pattern=pattern.model_dump(),
+                target_agent=pattern.target,
+                reaction_type=pattern.type,
+                status=status,
+                reason=reason,
+            )
+            counts[status] += 1
+    if events:
+        cursor.position = events[-1].id
+        cursor.save()
+    return counts
+
+
+def _matches(pattern, event: Event) -> bool:
+    if pattern.source != "*" and pattern.source != event.agent_id:
+        return False
+    return set(pattern.tags) <= set(event.tags)
+
+
+def _roll(pattern, rand) -> tuple[str, str]:
+    roll = rand.random()
+    if roll >= pattern.probability:
+        return ReactionStatus.SKIPPED, f"probability roll {roll:.2f} ≥ {pattern.probability}"
+    recent = Reaction.objects.filter(
+        pattern_key=pattern_key(pattern.model_dump()),
+        status__in=["queued", "processed"],
+        created_at__gt=Now() - pattern.cooldown * _minute(),
+    )
+    if recent.exists():
+        return ReactionStatus.SKIPPED, f"cooldown {pattern.cooldown} min"
+    return ReactionStatus.QUEUED, ""
+
+
+def process_reactions(deadline: float) -> dict:
+    """Queued reactions become proposals through the intake (source `reaction`)."""
+    counts = {"processed": 0, "deferred": 0}
+    while True:
+        if time.monotonic() > deadline:
+            counts["deferred"] = Reaction.objects.filter(status=ReactionStatus.QUEUED).count()
+            return counts
+        with transaction.atomic():
+            reaction = (
+                Reaction.objects.select_for_update(skip_locked=True)
+                .filter(status=ReactionStatus.QUEUED)
+                .order_by("id")
+                .first()
+            )
+            if reaction is None:
+                return counts
+            _propose(reaction)
+            counts["processed"] += 1
+
+
+def _propose(reaction: Reaction) -> None:
+    event = reaction.source_event
+    if not Agent.objects.filter(slug=reaction.target_agent).exists():
+        reaction.status, reaction.reason = ReactionStatus.SKIPPED, "target agent does not exist"
+    else:
+        data = {
+            "agent": reaction.target_agent,
+            "title": f"{reaction.reaction_type.title()}: {event.title}"[:200],
+            "steps": [
+                {
+                    "kind": "analyze",
+                    "payload": {
+                        "reaction": reaction.reaction_type,
+                        "topic": event.title,
+                        "event_id": event.id,
+                    },
+                }
+            ],
+        }
+        result = submit_proposal(
+            data,
+            source=ProposalSource.REACTION,
+            cause_event=event,
+            cause_ref=f"reaction:{reaction.id}",
+        )
+        reaction.proposal = result.proposal
+        reaction.status = ReactionStatus.PROCESSED
+        reaction.reason = result.proposal.reason or result.proposal.status
+    reaction.processed_at = Now()
+    reaction.save()

@@ -1,0 +1,36 @@
+"""Engagement numbers for posts, from the CLI, the API or a channel plug-in."""
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from missions.models import ContentMetric, Publication
+from missions.schemas import ProposalInvalid, field_errors
+
+
+class MetricInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    post_ref: str = Field(min_length=1, max_length=200)
+    impressions: int = Field(ge=0)
+    engagements: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _not_more_engagements_than_impressions(self):
+        if self.engagements > self.impressions:
+            raise ValueError("engagements cannot exceed impressions")
+        return self
+
+
+def record_metric(data: dict) -> ContentMetric:
+    try:
+        metric = MetricInput.model_validate(data)
+    except ValidationError as error:
+        raise ProposalInvalid(field_errors(error)) from None
+    publication = Publication.objects.filter(external_id=metric.post_ref).first()
+    rate = metric.engagements / metric.impressions if metric.impressions else 0.0
+    return ContentMetric.objects.create(
+        publication=publication,
+        post_ref=metric.post_ref,
+        impressions=metric.impressions,
+        engagements=metric.engagements,
+        engagement_rate=rate,
+    )
