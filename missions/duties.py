@@ -9,7 +9,11 @@ def recover_stale_steps(deadline: float) -> dict:
     return reap_expired_leases() | {"unblocked": requeue_cleared_blockers()}
 
 
-reserve("recover_stale_conversations", 2, "roundtable lane (issue 6)")
+@duty("recover_stale_conversations", budget_seconds=2)
+def recover_stale_conversations(deadline: float) -> dict:
+    from roundtable.actions import recover_stale_conversations as recover
+
+    return recover()
 
 
 @duty("standing_order_gap_check", budget_seconds=3)

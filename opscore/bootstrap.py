@@ -76,6 +76,7 @@ class BootstrapReport:
     policies_seeded: list[str] = field(default_factory=list)
     orders_created: list[str] = field(default_factory=list)
     rules_created: list[str] = field(default_factory=list)
+    relationships_seeded: int = 0
 
     @property
     def changed(self) -> bool:
@@ -85,6 +86,7 @@ class BootstrapReport:
             or self.policies_seeded
             or self.orders_created
             or self.rules_created
+            or self.relationships_seeded
         )
 
 
@@ -110,6 +112,7 @@ def bootstrap(
         _seed_policies(report, actor)
         _create_orders(phase, report)
         _create_rules(report)
+        _seed_relationships(roster, report)
         if report.changed:
             record_event(
                 "bootstrap.phase_applied",
@@ -221,6 +224,26 @@ def _create_rules(report: BootstrapReport) -> None:
         _, created = TriggerRule.objects.get_or_create(name=spec["name"], defaults=defaults)
         if created:
             report.rules_created.append(spec["name"])
+
+
+def _seed_relationships(roster: Roster, report: BootstrapReport) -> None:
+    """Every pair of the roster's agents, at the roster's affinity or the neutral 0.50."""
+    from itertools import combinations
+
+    from roundtable.models import Relationship
+
+    given = {tuple(sorted((p.a, p.b))): p for p in roster.relationships}
+    for a, b in combinations(sorted(spec.slug for spec in roster.agents), 2):
+        spec = given.get((a, b))
+        _, created = Relationship.objects.get_or_create(
+            agent_a_id=a,
+            agent_b_id=b,
+            defaults={
+                "affinity": spec.affinity if spec else 0.5,
+                "backstory": spec.backstory if spec else "",
+            },
+        )
+        report.relationships_seeded += created
 
 
 def _seed_policies(report: BootstrapReport, actor: str) -> None:

@@ -6,6 +6,7 @@ budget, bounded retries of transient errors, and one LLMCall row per try.
 """
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,6 +36,8 @@ class LLMRequest:
     temperature: float = 0.7
     max_tokens: int = 800
     tier: str = "main"
+    # What an offline stand-in needs to answer a structured request plausibly (ignored online).
+    offline_hint: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,10 @@ class OfflineProvider:
         digest = hashlib.sha256(prompt.encode()).hexdigest()[:8]
         last = request.messages[-1]["content"].strip().splitlines()[0][:80]
         text = f"[offline {digest}] Noted: {last}"
+        if request.offline_hint and "json" in request.offline_hint:
+            text = json.dumps(request.offline_hint["json"])
+        elif request.offline_hint and "text" in request.offline_hint:
+            text = f"[offline] {request.offline_hint['text']}"
         return LLMReply(
             text=text,
             input_tokens=max(len(prompt) // 4, 1),

@@ -6,6 +6,8 @@ SYSTEM_SCHEDULES = [
     ("opscore.heartbeat", "opscore.tasks.heartbeat", 5),
     ("missions.sweep", "missions.tasks.sweep", 1),
     ("missions.top_up_workers", "missions.tasks.top_up_workers", 1),
+    ("roundtable.schedule", "roundtable.tasks.schedule_conversations", 10),
+    ("roundtable.run", "roundtable.tasks.run_next_conversation", 1),
 ]
 
 

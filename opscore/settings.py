@@ -242,3 +242,10 @@ OPS_LLM_PRICES = {
     "claude-haiku-4-5": (1.0, 5.0),
     "claude-opus-4-6": (5.0, 25.0),
 }
+
+# Roundtable: pause between turns, seconds (min, max); 0 in tests.
+OPS_TURN_PAUSE_SECONDS = (
+    tuple(float(x) for x in env_str("OPS_TURN_PAUSE_SECONDS", "3,8").split(","))
+    if not TESTING
+    else 0
+)

@@ -1,1 +1,92 @@
-"""Models for this lane arrive with its issue."""
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Now
+
+
+class ConversationStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DISTILL_FAILED = "distill_failed", "distillation failed"
+
+
+class Conversation(models.Model):
+    format = models.CharField(max_length=40)
+    topic = models.CharField(max_length=300)
+    participants = ArrayField(models.CharField(max_length=64))
+    status = models.CharField(
+        max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.QUEUED
+    )
+    source = models.CharField(max_length=20, default="schedule")
+    requested_by = models.CharField(max_length=150, blank=True)
+    slot_day = models.DateField(null=True, blank=True)
+    slot_hour = models.PositiveSmallIntegerField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    distillation = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slot_day", "slot_hour"],
+                condition=Q(slot_day__isnull=False),
+                name="conversation_one_per_slot",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["id"], condition=Q(status="queued"), name="conversation_queued"),
+        ]
+
+    def __str__(self):
+        return f"C{self.id} {self.format}: {self.topic}"
+
+
+class Turn(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    index = models.PositiveSmallIntegerField()
+    speaker = models.ForeignKey("opscore.Agent", on_delete=models.PROTECT, related_name="+")
+    interaction = models.CharField(max_length=20)
+    text = models.CharField(max_length=120)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["conversation_id", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "index"], name="turn_index_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.speaker_id}: {self.text}"
+
+
+class Relationship(models.Model):
+    """One row per pair of agents, the pair in alphabetical order (the database insists)."""
+
+    agent_a = models.ForeignKey("opscore.Agent", on_delete=models.PROTECT, related_name="+")
+    agent_b = models.ForeignKey("opscore.Agent", on_delete=models.PROTECT, related_name="+")
+    affinity = models.DecimalField(max_digits=3, decimal_places=2, default=0.50)
+    total_interactions = models.PositiveIntegerField(default=0)
+    positive_interactions = models.PositiveIntegerField(default=0)
+    negative_interactions = models.PositiveIntegerField(default=0)
+    drift_log = models.JSONField(default=list, blank=True)
+    backstory = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["agent_a_id", "agent_b_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["agent_a", "agent_b"], name="relationship_pair"),
+            models.CheckConstraint(condition=Q(agent_a__lt=F("agent_b")), name="pair_in_order"),
+            models.CheckConstraint(
+                condition=Q(affinity__gte=0.10, affinity__lte=0.95), name="affinity_bounds"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.agent_a_id}↔{self.agent_b_id} {self.affinity}"

@@ -33,7 +33,15 @@ def test_a_heartbeat_records_every_duty_in_order():
     ]
     assert run.duties[0]["status"] == "ok"
     assert run.duties[0]["counts"] == {"requeued": 0, "dead": 0, "blocked": 0, "unblocked": 0}
-    assert run.duties[1]["status"] == "not_installed"
+    assert run.duties[1] | {"duration_ms": 0} == {
+        "name": "recover_stale_conversations",
+        "status": "ok",
+        "counts": {"recovered": 0},
+        "budget_ms": 2000,
+        "duration_ms": 0,
+        "over_budget": False,
+    }
+    assert run.duties[-1]["status"] == "not_installed"
     assert ActionRun.objects.get().status == "succeeded"
 
 

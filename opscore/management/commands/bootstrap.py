@@ -20,7 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         if opts["check"]:
-            return self.check(opts["phase"], opts["json"])
+            return self.check_criteria(opts["phase"], opts["json"])
         try:
             report = bootstrap(
                 opts["phase"],
@@ -43,7 +43,7 @@ class Command(BaseCommand):
                 f"{', '.join(report.orders_created) or '-'}."
             )
 
-    def check(self, phase: int, as_json: bool):
+    def check_criteria(self, phase: int, as_json: bool):
         try:
             criteria = check_phase(phase)
         except ValueError as error:

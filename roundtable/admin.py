@@ -1,0 +1,56 @@
+from django.contrib import admin
+from django.utils.html import format_html, format_html_join
+
+from opscore.admin import AuditAdmin
+from roundtable.models import Conversation, Relationship, Turn
+
+
+class TurnInline(admin.TabularInline):
+    model = Turn
+    fields = ["index", "speaker", "interaction", "text"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = ["id", "created_at", "format", "topic", "status", "source", "turn_count"]
+    list_filter = ["status", "format", "source"]
+    search_fields = ["topic", "error"]
+    inlines = [TurnInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="turns")
+    def turn_count(self, obj):
+        return obj.turns.count()
+
+
+@admin.register(Relationship)
+class RelationshipAdmin(AuditAdmin):
+    list_display = ["agent_a", "agent_b", "affinity", "total_interactions", "backstory"]
+    list_filter = ["agent_a", "agent_b"]
+    readonly_fields = ["drift_history"]
+
+    @admin.display(description="drift log (last 20)")
+    def drift_history(self, obj):
+        rows = format_html_join(
+            "",
+            "<li>{} → {} ({}, conversation C{})</li>",
+            ((e["drift"], e["affinity"], e["reason"], e["conversation"]) for e in obj.drift_log),
+        )
+        return format_html("<ul>{}</ul>", rows) if obj.drift_log else "-"

@@ -1,0 +1,39 @@
+import random
+
+from django.core.management.base import BaseCommand, CommandError
+
+from roundtable.actions import ConversationInvalid, request_conversation, run_conversation
+from roundtable.models import ConversationStatus
+
+
+class Command(BaseCommand):
+    help = "Hold one roundtable conversation now and print its transcript."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--format", required=True)
+        parser.add_argument("--agents", required=True, help="comma-separated slugs")
+        parser.add_argument("--topic", required=True)
+        parser.add_argument("--seed", type=int)
+        parser.add_argument("--pause", type=float, default=0.0, help="seconds between turns")
+
+    def handle(self, *args, **opts):
+        agents = [a.strip() for a in opts["agents"].split(",") if a.strip()]
+        try:
+            conversation = request_conversation(
+                opts["format"], agents, opts["topic"], source="operator", requested_by="cli"
+            )
+        except ConversationInvalid as problem:
+            raise CommandError(str(problem)) from None
+        conversation.status = ConversationStatus.RUNNING
+        conversation.save(update_fields=["status"])
+        conversation = run_conversation(conversation, random.Random(opts["seed"]), opts["pause"])
+        self.stdout.write(f"C{conversation.id} {conversation.format}: {conversation.topic}")
+        for turn in conversation.turns.all():
+            self.stdout.write(f"  {turn.speaker_id:>16} [{turn.interaction}] {turn.text}")
+        self.stdout.write(f"-> {conversation.status} {conversation.error}".rstrip())
+        if conversation.distillation:
+            kept = conversation.distillation
+            self.stdout.write(
+                f"   memories {kept['memories']}, drifts {kept['drifts']}, "
+                f"action items {kept['action_items']}, dropped {len(kept['dropped'])}"
+            )

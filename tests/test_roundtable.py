@@ -1,0 +1,265 @@
+"""Roundtable conversations: who speaks, what they may say, and what the company keeps."""
+
+import itertools
+import random
+from collections import Counter
+from datetime import UTC, datetime
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from memory.models import Memory
+from missions.models import Proposal
+from opscore.actions import set_policy
+from opscore.llm import LLMReply
+from roundtable import actions
+from roundtable.actions import (
+    Distillation,
+    apply_distillation,
+    apply_drift,
+    distill,
+    request_conversation,
+    run_conversation,
+    schedule_tick,
+)
+from roundtable.models import Conversation, Relationship
+from roundtable.speech import next_speaker, sanitize_turn
+from tests.factories import AgentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def crew(db):
+    return [
+        AgentFactory(slug=s, signature=f"{s} here")
+        for s in ("coordinator", "devops", "research", "security")
+    ]
+
+
+def test_nobody_speaks_twice_in_a_row_and_closer_agents_answer_more():
+    table = {("a", "b"): 0.9, ("a", "c"): 0.1, ("b", "c"): 0.5}
+
+    def affinity(x, y):
+        return table.get(tuple(sorted((x, y))), 0.5)
+
+    answers = Counter()
+    for seed in range(300):
+        rand, spoken, last = random.Random(seed), Counter(), "a"
+        for _ in range(10):
+            speaker = next_speaker(["a", "b", "c"], last, spoken, affinity, rand)
+            assert speaker != last
+            if last == "a":
+                answers[speaker] += 1
+            spoken[speaker] += 1
+            last = speaker
+    assert answers["b"] > answers["c"] * 1.5
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("See https://evil.example/x now", "See now"),
+        ("<script>alert(1)</script> **bold** `code`", "alert(1) bold code"),
+        ("   ", "fallback"),
+        ("x" * 200, "x" * 119 + "…"),
+        ("zero\u200bwidth", "zerowidth"),
+    ],
+)
+def test_turns_are_sanitised(raw, expected):
+    cleaned = sanitize_turn(raw, fallback="fallback")
+
+    assert cleaned == expected and len(cleaned) <= 120
+
+
+def test_drift_is_clamped_and_affinity_stays_in_bounds(crew):
+    Relationship.objects.create(agent_a_id="coordinator", agent_b_id="devops", affinity=0.94)
+
+    assert apply_drift("devops", "coordinator", 0.5, "great", 1, 0.03) == Decimal("0.95")
+    for n in range(40):
+        apply_drift("coordinator", "devops", -1.0, f"clash {n}", n, 0.03)
+
+    rel = Relationship.objects.get()
+    assert rel.affinity == Decimal("0.10")
+    assert len(rel.drift_log) == 20
+    assert {entry["drift"] for entry in rel.drift_log} == {-0.03}
+
+
+def test_the_database_insists_on_ordered_pairs(crew):
+    from django.db import IntegrityError
+
+    with pytest.raises(IntegrityError):
+        Relationship.objects.create(agent_a_id="security", agent_b_id="devops")
+
+
+def held(fmt="standup", agents=("coordinator", "devops", "research", "security")):
+    conversation = request_conversation(fmt, list(agents), "launch", source="operator")
+    return run_conversation(conversation, random.Random(1), pause=0)
+
+
+def test_a_conversation_runs_turn_by_turn_on_the_offline_provider(crew):
+    conversation = held()
+
+    turns = list(conversation.turns.all())
+    assert 6 <= len(turns) <= 12
+    assert turns[0].speaker_id == "coordinator"
+    assert all(a.speaker_id != b.speaker_id for a, b in itertools.pairwise(turns))
+    assert conversation.status == "succeeded"
+    assert (
+        Memory.objects.filter(
+            source_trace_id__startswith=f"conversation:{conversation.id}:"
+        ).count()
+        == 4
+    )
+
+
+def test_distilling_the_same_conversation_twice_writes_nothing_new(crew):
+    conversation = held()
+    before = (Memory.objects.count(), Proposal.objects.count())
+
+    distill(conversation)
+
+    assert (Memory.objects.count(), Proposal.objects.count()) == before
+
+
+class Scripted:
+    name = "scripted"
+
+    def __init__(self, *texts):
+        self.texts = list(texts)
+
+    def model_for(self, tier):
+        return "scripted"
+
+    def complete(self, request):
+        return LLMReply(self.texts.pop(0) if self.texts else "fine", 1, 1, "scripted", "s")
+
+
+def test_malformed_distillation_is_retried_once_then_marked(crew, monkeypatch):
+    conversation = request_conversation("debate", ["devops", "security"], "x", source="operator")
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted("not json", '{"memories": 3}'))
+
+    result = distill(conversation)
+
+    assert result.status == "distill_failed"
+    assert result.error.startswith("malformed distillation")
+
+
+def test_invalid_items_are_dropped_and_logged_valid_ones_kept(crew):
+    conversation = request_conversation("debate", ["devops", "security"], "x", source="operator")
+    data = Distillation(
+        memories=[
+            {"agent": "devops", "type": "lesson", "content": "Test restores", "confidence": 0.9},
+            {"agent": "devops", "type": "rumour", "content": "?", "confidence": 0.9},
+            {"agent": "devops", "type": "insight", "content": "weak", "confidence": 0.3},
+            {"agent": "nobody", "type": "insight", "content": "ghost", "confidence": 0.9},
+        ],
+        pairwise_drift=[{"a": "devops", "b": "security", "drift": 0.02}, {"a": "devops"}],
+        action_items=[],
+    )
+
+    kept = apply_distillation(conversation, data)
+
+    assert kept["memories"] == 1 and kept["drifts"] == 1
+    assert len(kept["dropped"]) == 4
+    assert Memory.objects.get().content == "Test restores"
+
+
+def test_at_most_six_memories_per_conversation(crew):
+    conversation = request_conversation("debate", ["devops", "security"], "x", source="operator")
+    memories = [
+        {"agent": "devops", "type": "insight", "content": f"m{n}", "confidence": 0.8}
+        for n in range(9)
+    ]
+
+    kept = apply_distillation(
+        conversation, Distillation(memories=memories, pairwise_drift=[], action_items=[])
+    )
+
+    assert kept["memories"] == 6
+
+
+def test_an_agent_keeps_at_most_200_memories_retiring_the_weakest(crew, monkeypatch):
+    monkeypatch.setattr(actions, "MAX_MEMORIES_PER_AGENT", 3)
+    for n, confidence in enumerate(["0.90", "0.60", "0.80", "0.70"]):
+        Memory.objects.create(
+            agent_id="devops",
+            type="insight",
+            content=f"m{n}",
+            confidence=Decimal(confidence),
+            source_trace_id=f"t{n}",
+        )
+
+    assert actions.retire_beyond_cap("devops") == 1
+
+    assert Memory.objects.get(status="archived").content == "m1"
+    assert Memory.objects.active().count() == 3
+
+
+def test_action_items_from_formal_formats_become_proposals_capped_at_three_a_day(crew):
+    conversation = request_conversation(
+        "war_room", ["coordinator", "devops", "security"], "x", source="operator"
+    )
+    items = [{"agent": "devops", "title": f"Fix {n}", "step_kind": "analyze"} for n in range(5)]
+
+    kept = apply_distillation(
+        conversation, Distillation(memories=[], pairwise_drift=[], action_items=items)
+    )
+
+    assert kept["action_items"] == 3
+    sources = set(Proposal.objects.values_list("source", flat=True))
+    assert sources == {"conversation"} and Proposal.objects.count() == 3
+    casual = request_conversation("watercooler", ["devops", "security"], "x", source="operator")
+    assert (
+        apply_distillation(
+            casual, Distillation(memories=[], pairwise_drift=[], action_items=items)
+        )["action_items"]
+        == 0
+    )
+
+
+def test_the_daily_conversation_cap_holds_and_the_standup_always_happens(crew):
+    set_policy("roundtable_policy", {"enabled": True, "max_daily_conversations": 2}, actor="t")
+    morning = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
+
+    standup = schedule_tick(morning, random.Random(0))
+    assert standup["enqueued"] == 1
+    assert Conversation.objects.get().format == "standup"
+    assert schedule_tick(morning, random.Random(0))["reason"] == "slot already handled"
+    request_conversation("debate", ["devops", "security"], "x", source="operator")
+
+    later = schedule_tick(morning.replace(hour=18), random.Random(0))
+    assert later == {"enqueued": 0, "reason": "daily cap 2 reached"}
+
+
+def test_tense_pairs_meet_for_conflict_resolution(crew):
+    Relationship.objects.create(agent_a_id="devops", agent_b_id="security", affinity=0.2)
+
+    assert actions.pick_participants("conflict_resolution", 2, random.Random(0)) == [
+        "devops",
+        "security",
+    ]
+
+
+def test_converse_prints_the_transcript(crew):
+    out = StringIO()
+    call_command(
+        "converse",
+        "--format",
+        "debate",
+        "--agents",
+        "devops,security",
+        "--topic",
+        "Friday deploys",
+        "--seed",
+        "4",
+        stdout=out,
+    )
+
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith("debate: Friday deploys")
+    assert "-> succeeded" in out.getvalue()
+    spoken = [line for line in lines if line.startswith("  ")]
+    assert 6 <= len(spoken) <= 10
