@@ -132,6 +132,37 @@ def create_metric(request):
 
 @csrf_exempt
 @require_POST
+def request_conversation(request):
+    from roundtable.actions import ConversationInvalid
+    from roundtable.actions import request_conversation as enqueue
+
+    refusal = token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN")
+    if refusal:
+        return refusal
+    data, problem = parse_json_body(request)
+    if problem:
+        return problem
+    fmt, topic, people = data.get("format"), data.get("topic"), data.get("participants")
+    if not (
+        isinstance(fmt, str)
+        and isinstance(topic, str)
+        and isinstance(people, list)
+        and all(isinstance(p, str) for p in people)
+    ):
+        return error(
+            400,
+            "invalid conversation",
+            {"body": ["expected format (string), topic (string) and participants (list of slugs)"]},
+        )
+    try:
+        conversation = enqueue(fmt, people, topic, source="api", requested_by="api")
+    except ConversationInvalid as invalid:
+        return error(400, "invalid conversation", {"body": [str(invalid)]})
+    return JsonResponse({"id": conversation.id, "status": conversation.status}, status=201)
+
+
+@csrf_exempt
+@require_POST
 def heartbeat(request):
     refusal = token_refusal(request, settings.CRON_SECRET, "CRON_SECRET")
     if refusal:

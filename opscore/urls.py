@@ -12,4 +12,5 @@ urlpatterns = [
     path("api/ops/status", api.status, name="api-status"),
     path("api/ops/heartbeat", api.heartbeat, name="api-heartbeat"),
     path("api/ops/metrics", api.create_metric, name="api-metrics"),
+    path("api/ops/conversations", api.request_conversation, name="api-conversations"),
 ]

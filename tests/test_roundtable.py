@@ -263,3 +263,36 @@ def test_converse_prints_the_transcript(crew):
     assert "-> succeeded" in out.getvalue()
     spoken = [line for line in lines if line.startswith("  ")]
     assert 6 <= len(spoken) <= 10
+
+
+def test_the_api_requests_a_conversation(crew, client, settings):
+    settings.OPS_API_TOKEN = "tok-0123456789"
+    auth = {"Authorization": "Bearer tok-0123456789"}
+    body = {"format": "debate", "participants": ["devops", "security"], "topic": "Fridays"}
+
+    made = client.post(
+        "/api/ops/conversations", body, content_type="application/json", headers=auth
+    )
+    bad = client.post(
+        "/api/ops/conversations",
+        body | {"format": "duel"},
+        content_type="application/json",
+        headers=auth,
+    )
+
+    assert made.status_code == 201
+    assert Conversation.objects.get(pk=made.json()["id"]).status == "queued"
+    assert bad.status_code == 400 and "unknown format" in bad.json()["errors"]["body"][0]
+
+
+def test_bootstrap_seeds_every_pair_with_the_rosters_affinities():
+    from opscore.bootstrap import bootstrap
+
+    bootstrap(1, "tutorial-six", actor="t")
+
+    assert Relationship.objects.count() == 15
+    boss_rebel = Relationship.objects.get(agent_a_id="opus", agent_b_id="twitter-alt")
+    assert boss_rebel.affinity == Decimal("0.30")
+    assert Relationship.objects.get(agent_a_id="creator", agent_b_id="opus").affinity == Decimal(
+        "0.50"
+    )
