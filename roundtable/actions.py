@@ -109,7 +109,11 @@ def _paired(rule: str, pool: list[str]) -> list[str]:
 
 
 def conversations_today() -> int:
-    return Conversation.objects.filter(created_at__gte=start_of_today()).count()
+    return (
+        Conversation.objects.filter(created_at__gte=start_of_today())
+        .exclude(status=ConversationStatus.SKIPPED)
+        .count()
+    )
 
 
 def schedule_tick(now, rand) -> dict:
@@ -124,7 +128,18 @@ def schedule_tick(now, rand) -> dict:
     if conversations_today() >= policy.max_daily_conversations:
         return {"enqueued": 0, "reason": f"daily cap {policy.max_daily_conversations} reached"}
     if rand.random() >= probability:
-        return {"enqueued": 0, "reason": f"{fmt} slot not rolled ({probability:.0%})"}
+        reason = f"{fmt} slot not rolled ({probability:.0%})"
+        Conversation.objects.create(  # one roll per slot, and the roll is on record
+            format=fmt,
+            topic=reason,
+            participants=[],
+            status=ConversationStatus.SKIPPED,
+            error=reason,
+            slot_day=slot[0],
+            slot_hour=hour,
+            finished_at=Now(),
+        )
+        return {"enqueued": 0, "reason": reason}
     participants = pick_participants(fmt, size, rand)
     try:
         conversation = request_conversation(

@@ -10,6 +10,7 @@ class ConversationStatus(models.TextChoices):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     DISTILL_FAILED = "distill_failed", "distillation failed"
+    SKIPPED = "skipped", "skipped (slot not rolled)"
 
 
 class Conversation(models.Model):

@@ -296,3 +296,18 @@ def test_bootstrap_seeds_every_pair_with_the_rosters_affinities():
     assert Relationship.objects.get(agent_a_id="creator", agent_b_id="opus").affinity == Decimal(
         "0.50"
     )
+
+
+def test_a_slot_that_does_not_roll_is_recorded_and_rolled_only_once(crew):
+    night = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # one_on_one, 40 %
+
+    class Unlucky(random.Random):
+        def random(self):
+            return 0.99
+
+    first = schedule_tick(night, Unlucky())
+    again = schedule_tick(night, random.Random(0))
+
+    assert first == {"enqueued": 0, "reason": "one_on_one slot not rolled (40%)"}
+    assert again["reason"] == "slot already handled"
+    assert Conversation.objects.get().status == "skipped"
