@@ -4,7 +4,7 @@ from django.db.models.functions import Now
 
 from missions.crawl import CrawlRefused, fetch_main_text
 from missions.executors import ArtifactDraft, Blocked, Effect, Failed, Succeeded, executor_for
-from missions.models import Publication, PublicationStatus, start_of_today
+from missions.models import ContentMetric, Publication, PublicationStatus, start_of_today
 from missions.outbox import channel
 from missions.prompts import build_request
 from missions.text import strip_invisible
@@ -112,6 +112,16 @@ def publish_to_x(message) -> str:
     publication.status, publication.published_at = PublicationStatus.PUBLISHED, Now()
     publication.external_id = f"local-x-{publication.id}"
     publication.save()
+    # The local channel has no audience; its first measurement is zero (real channels report).
+    ContentMetric.objects.get_or_create(
+        publication=publication,
+        defaults={
+            "post_ref": publication.external_id,
+            "impressions": 0,
+            "engagements": 0,
+            "engagement_rate": 0.0,
+        },
+    )
     return publication.external_id
 
 

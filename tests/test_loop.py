@@ -191,7 +191,7 @@ def test_metrics_from_the_cli_and_api_feed_the_engagement_trigger(agent, client,
 
     settings.OPS_API_TOKEN = "tok-123456789"
     call_command(
-        "record_metrics",
+        "record-metrics",
         "--post",
         "local-x-1",
         "--impressions",

@@ -311,3 +311,20 @@ def test_a_slot_that_does_not_roll_is_recorded_and_rolled_only_once(crew):
     assert first == {"enqueued": 0, "reason": "one_on_one slot not rolled (40%)"}
     assert again["reason"] == "slot already handled"
     assert Conversation.objects.get().status == "skipped"
+
+
+def test_the_heartbeat_recovers_a_conversation_stuck_running(crew):
+    from datetime import timedelta
+
+    from opscore.heartbeat import run_heartbeat
+    from opscore.standing_orders import db_now
+    from roundtable.actions import claim_conversation
+
+    request_conversation("debate", ["devops", "security"], "x", source="operator")
+    stuck = claim_conversation("dead-worker")
+    Conversation.objects.filter(pk=stuck.pk).update(lease_expires_at=db_now() - timedelta(1))
+
+    run_heartbeat("test")
+
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.error) == ("failed", "worker dead-worker stopped before finishing")
