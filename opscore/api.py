@@ -2,6 +2,7 @@
 
 import hmac
 import json
+from functools import wraps
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -63,15 +64,24 @@ def parse_json_body(request) -> tuple[dict | None, JsonResponse | None]:
     return data, None
 
 
-@csrf_exempt
-@require_POST
-def create_proposal(request):
-    refusal = token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN")
-    if refusal:
-        return refusal
-    data, problem = parse_json_body(request)
-    if problem:
-        return problem
+def json_post(view):
+    """A token-protected POST endpoint taking a JSON object: the view gets the parsed body."""
+
+    @csrf_exempt
+    @require_POST
+    @wraps(view)
+    def guarded(request):
+        refusal = token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN")
+        if refusal:
+            return refusal
+        data, problem = parse_json_body(request)
+        return problem or view(request, data)
+
+    return guarded
+
+
+@json_post
+def create_proposal(request, data):
     try:
         result = submit_proposal(data, source=ProposalSource.API)
     except ProposalInvalid as invalid:
@@ -114,15 +124,8 @@ def list_events(request):
     return JsonResponse({"events": [e.as_json() for e in events], "next_after": next_after})
 
 
-@csrf_exempt
-@require_POST
-def create_metric(request):
-    refusal = token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN")
-    if refusal:
-        return refusal
-    data, problem = parse_json_body(request)
-    if problem:
-        return problem
+@json_post
+def create_metric(request, data):
     try:
         metric = record_metric(data)
     except ProposalInvalid as invalid:
@@ -130,18 +133,11 @@ def create_metric(request):
     return JsonResponse({"id": metric.id, "engagement_rate": metric.engagement_rate}, status=201)
 
 
-@csrf_exempt
-@require_POST
-def request_conversation(request):
+@json_post
+def request_conversation(request, data):
     from roundtable.actions import ConversationInvalid
     from roundtable.actions import request_conversation as enqueue
 
-    refusal = token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN")
-    if refusal:
-        return refusal
-    data, problem = parse_json_body(request)
-    if problem:
-        return problem
     fmt, topic, people = data.get("format"), data.get("topic"), data.get("participants")
     if not (
         isinstance(fmt, str)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('missions', '0007_faster_claim_and_finalize'),
+        ('missions', '0006_notify_on_freed_capacity'),
         ('opscore', '0003_actionrun'),
     ]
 

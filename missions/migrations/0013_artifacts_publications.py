@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('missions', '0012_attempt_start_on_the_wall_clock'),
+        ('missions', '0009_complete_and_claim'),
     ]
 
     operations = [
