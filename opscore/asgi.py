@@ -6,7 +6,22 @@ from opscore.localenv import load_local_secrets
 
 load_local_secrets()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
+from django.urls import path  # noqa: E402
 
-application = ProtocolTypeRouter({"http": get_asgi_application()})
+django_app = get_asgi_application()
+
+from opscore.stage.consumers import StageConsumer  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_app,
+        # Foreign origins are refused: only pages served from ALLOWED_HOSTS may connect.
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter([path("ws/stage/", StageConsumer.as_asgi())]))
+        ),
+    }
+)

@@ -3,9 +3,14 @@ from django.http import HttpResponseRedirect
 from django.urls import path
 
 from opscore import api
+from opscore.stage import views as stage
 
 urlpatterns = [
-    path("", lambda request: HttpResponseRedirect("/admin/")),
+    path("", lambda request: HttpResponseRedirect("/stage/")),
+    path("stage/", stage.stage, name="stage"),
+    path("stage/events", stage.older_events, name="stage-events"),
+    path("stage/health", stage.health, name="stage-health"),
+    path("stage/task", stage.give_task, name="stage-task"),
     path("admin/", admin.site.urls),
     path("api/ops/proposals", api.create_proposal, name="api-proposals"),
     path("api/ops/events", api.list_events, name="api-events"),

@@ -1,0 +1,111 @@
+"""The Stage: a live page where people watch the company run (seed 001, chapter 7).
+
+Server-rendered fragments; the same `_events.html` fragment serves the page, "load older" and the
+websocket's live pushes. Every piece of agent, LLM or crawled text goes through autoescaping.
+"""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponseForbidden
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from missions.actions import submit_proposal
+from missions.models import Mission, ProposalSource
+from missions.schemas import ProposalInvalid
+from opscore.models import Agent, Event
+from opscore.stage.health import health_summary
+
+PAGE = 50
+
+
+def stage_visible(request) -> bool:
+    return settings.STAGE_PUBLIC or request.user.is_authenticated
+
+
+def events_page(before: int | None = None, **filters):
+    events = Event.objects.select_related("agent").order_by("-id")
+    if before:
+        events = events.filter(id__lt=before)
+    if filters.get("agent"):
+        events = events.filter(agent_id=filters["agent"])
+    if filters.get("kind"):
+        events = events.filter(kind__startswith=filters["kind"])
+    if filters.get("tag"):
+        events = events.filter(tags__contains=[filters["tag"]])
+    if filters.get("mission"):
+        events = events.filter(mission_id=filters["mission"])
+    return list(events[:PAGE])
+
+
+def _filters(request) -> dict:
+    keys = ("agent", "kind", "tag", "mission")
+    return {k: request.GET.get(k, "").strip()[:100] for k in keys if request.GET.get(k)}
+
+
+@require_GET
+def stage(request):
+    if not stage_visible(request):
+        return redirect_to_login(request.get_full_path())
+    events = events_page(**_filters(request))
+    context = {
+        "events": events,
+        "oldest": events[-1].id if events else None,
+        "newest": events[0].id if events else 0,
+        "filters": _filters(request),
+        "missions": Mission.objects.select_related("agent").order_by("-id")[:20],
+        "agents": Agent.objects.enabled(),
+        "health": health_summary(),
+    }
+    return render(request, "stage/stage.html", context)
+
+
+@require_GET
+def older_events(request):
+    if not stage_visible(request):
+        return HttpResponseForbidden("sign in to see the Stage")
+    try:
+        before = int(request.GET.get("before", ""))
+    except ValueError:
+        before = None
+    events = events_page(before, **_filters(request))
+    return render(
+        request,
+        "stage/_events.html",
+        {
+            "events": events,
+            "oldest": events[-1].id if events else None,
+            "more": True,
+            "filters": _filters(request),
+        },
+    )
+
+
+@require_GET
+def health(request):
+    if not stage_visible(request):
+        return HttpResponseForbidden("sign in to see the Stage")
+    return render(request, "stage/_health.html", {"health": health_summary()})
+
+
+@require_POST
+@login_required
+def give_task(request):
+    """A signed-in operator gives a task: a human proposal through the single intake."""
+    kind = request.POST.get("kind", "analyze")
+    data = {
+        "agent": request.POST.get("agent", ""),
+        "title": request.POST.get("title", ""),
+        "steps": [{"kind": kind, "payload": {"topic": request.POST.get("title", "")}}],
+    }
+    try:
+        result = submit_proposal(
+            data,
+            source=ProposalSource.HUMAN,
+            operator=request.user,
+            cause_ref=f"stage:{request.user.get_username()}",
+        )
+    except ProposalInvalid as invalid:
+        return render(request, "stage/_task_answer.html", {"errors": invalid.errors}, status=400)
+    return render(request, "stage/_task_answer.html", {"proposal": result.proposal})

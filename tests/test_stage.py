@@ -1,0 +1,108 @@
+"""The Stage page and its live feed."""
+
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+
+from missions.models import Proposal
+from opscore.asgi import application
+from opscore.models import Event
+
+
+@pytest.mark.django_db
+def test_the_stage_shows_events_escaped_under_a_strict_policy(client, agent):
+    Event.objects.create(kind="conversation.turn", title="<script>alert('x')</script>", agent=agent)
+
+    page = client.get("/stage/")
+
+    assert page.status_code == 200
+    assert b"&lt;script&gt;alert(" in page.content
+    assert b"<script>alert(" not in page.content
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert b"Offline LLM provider" in page.content
+
+
+@pytest.mark.django_db
+def test_a_private_stage_asks_for_a_login(client, settings):
+    settings.STAGE_PUBLIC = False
+
+    assert client.get("/stage/").status_code == 302
+    assert client.get("/stage/health").status_code == 403
+
+
+@pytest.mark.django_db
+def test_give_task_answers_in_place_through_the_intake(admin_client, agent):
+    accepted = admin_client.post(
+        "/stage/task", {"agent": "devops", "kind": "analyze", "title": "Check disks"}
+    )
+    pending = admin_client.post(
+        "/stage/task", {"agent": "devops", "kind": "deploy", "title": "Ship it"}
+    )
+    invalid = admin_client.post("/stage/task", {"agent": "devops", "kind": "warp", "title": "x"})
+
+    assert b"Accepted" in accepted.content
+    assert b"Pending" in pending.content
+    assert invalid.status_code == 400 and b"unknown step kind" in invalid.content
+    proposal = Proposal.objects.get(title="Check disks")
+    assert (proposal.source, proposal.operator.username) == ("human", "operator")
+
+
+@pytest.mark.django_db
+def test_give_task_needs_a_signed_in_operator(client, agent):
+    assert client.post("/stage/task", {"agent": "devops", "title": "x"}).status_code == 302
+    assert not Proposal.objects.exists()
+
+
+@pytest.mark.django_db
+def test_older_events_load_by_cursor_in_bounded_pages(client, agent):
+    for n in range(120):
+        Event.objects.create(kind="test", title=f"event {n}")
+    newest = Event.objects.order_by("-id").first().id
+
+    page = client.get(f"/stage/events?before={newest}")
+
+    assert page.content.count(b'class="event') == 50
+    assert f"event-{newest}".encode() not in page.content
+
+
+async def connect(path="/ws/stage/?after=0", origin=b"http://127.0.0.1:8000"):
+    communicator = WebsocketCommunicator(
+        application, path, headers=[(b"origin", origin), (b"host", b"127.0.0.1")]
+    )
+    connected, _ = await communicator.connect()
+    return communicator, connected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_written_elsewhere_reaches_the_socket_and_reconnects_catch_up(agent):
+    async def scenario():
+        communicator, connected = await connect()
+        assert connected
+        await _write_event("first")
+        first = json.loads(await communicator.receive_from(timeout=5))
+        assert "first" in first["html"]
+        await communicator.disconnect()
+        await _write_event("while away")
+        again, _ = await connect(f"/ws/stage/?after={first['last_id']}")
+        caught_up = json.loads(await again.receive_from(timeout=5))
+        assert "while away" in caught_up["html"] and "first" not in caught_up["html"]
+        await again.disconnect()
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_foreign_origins_are_refused():
+    async def scenario():
+        _, connected = await connect(origin=b"https://evil.example")
+        assert not connected
+
+    async_to_sync(scenario)()
+
+
+async def _write_event(title):
+    from channels.db import database_sync_to_async
+
+    await database_sync_to_async(Event.objects.create)(kind="test", title=title)
