@@ -210,7 +210,11 @@ class Step(models.Model):
     kind = models.CharField(max_length=64)
     payload = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=StepStatus.choices, default=StepStatus.QUEUED)
-    agent = models.ForeignKey("opscore.Agent", on_delete=models.PROTECT, related_name="steps")
+    # Served by step_agent_status_idx (agent, status): a second index would be rewritten on
+    # every status change for nothing.
+    agent = models.ForeignKey(
+        "opscore.Agent", on_delete=models.PROTECT, related_name="steps", db_index=False
+    )
     priority = models.IntegerField(default=100, help_text="1..1000, higher runs sooner")
     run_after = models.DateTimeField(db_default=Now())
     lease_owner = models.CharField(max_length=200, blank=True)
@@ -249,7 +253,12 @@ class Step(models.Model):
                 fields=["lease_expires_at"], condition=Q(status="running"), name="step_lease_idx"
             ),
             models.Index(fields=["agent", "status"], name="step_agent_status_idx"),
-            models.Index(fields=["kind", "created_at"], name="step_kind_day_idx"),
+            # Quota counts only read gated kinds (missions/gates.py); other steps skip this index.
+            models.Index(
+                fields=["kind", "created_at"],
+                condition=Q(kind__in=["write_content", "post_tweet", "deploy"]),
+                name="step_gated_kind_day_idx",
+            ),
         ]
         constraints = [
             # Partial: most steps have no dedupe key, and a full index would be rewritten on
@@ -316,7 +325,9 @@ class AttemptOutcome(models.TextChoices):
 class StepAttempt(models.Model):
     """One row per try at a step: who ran it, when, and how it ended."""
 
-    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="attempts")
+    step = models.ForeignKey(  # attempt_no_unique (step, attempt_no) serves lookups by step
+        Step, on_delete=models.PROTECT, related_name="attempts", db_index=False
+    )
     attempt_no = models.PositiveIntegerField()
     worker_id = models.CharField(max_length=200)
     lease_token = models.UUIDField(default=uuid.uuid4)
