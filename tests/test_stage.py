@@ -9,6 +9,7 @@ from channels.testing import WebsocketCommunicator
 from missions.models import Proposal
 from opscore.asgi import application
 from opscore.models import Event
+from tests.factories import propose
 
 
 @pytest.mark.django_db
@@ -106,3 +107,62 @@ async def _write_event(title):
     from channels.db import database_sync_to_async
 
     await database_sync_to_async(Event.objects.create)(kind="test", title=title)
+
+
+@pytest.mark.django_db
+def test_the_office_follows_live_data(client, agent):
+    from missions.execution import claim_next_step
+    from opscore.stage.scenes import sky_for
+    from roundtable.models import Conversation
+    from tests.factories import AgentFactory, make_step
+
+    make_step("noop", agent=agent)
+    claim_next_step("w1")
+    AgentFactory(slug="chatty")
+    AgentFactory(slug="idle")
+    Conversation.objects.create(
+        format="debate", topic="x", participants=["chatty"], status="running"
+    )
+
+    page = client.get("/stage/office")
+
+    html = page.content.decode()
+    assert 'class="sprite state-working" transform' in html.split('data-agent="devops"')[0][-80:]
+    assert "state-chatting" in html.split('data-agent="chatty"')[0][-80:]
+    assert "state-coffee" in html.split('data-agent="idle"')[0][-80:]
+    assert "missions today 1" in html
+    assert (sky_for(12), sky_for(19), sky_for(2)) == ("day", "dusk", "night")
+
+
+@pytest.mark.django_db
+def test_the_swimlane_draws_a_bar_per_step_coloured_by_status(client, agent):
+    from missions.worker import handle_one_step
+    from tests.factories import make_step
+
+    step = make_step("noop", agent=agent)
+    handle_one_step("w1")
+
+    page = client.get("/stage/swimlane")
+
+    assert f"S{step.id} noop succeeded".encode() in page.content
+    assert b'class="bar status-succeeded"' in page.content
+
+
+@pytest.mark.django_db
+def test_playback_lists_a_missions_events_in_order(client, agent):
+    from missions.models import Mission
+    from missions.worker import handle_one_step
+
+    proposal = propose(agent, "noop")
+    handle_one_step("w1")
+    mission = Mission.objects.get(proposal=proposal)
+
+    page = client.get(f"/stage/missions/{mission.id}/playback")
+
+    html = page.content.decode()
+    order = [
+        html.index(kind) for kind in ("proposal.accepted", "step.succeeded", "mission.succeeded")
+    ]
+    assert order == sorted(order)
+    assert 'id="play"' in html and 'id="step"' in html
+    assert client.get("/stage/missions/999999/playback").status_code == 404

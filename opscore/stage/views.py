@@ -8,14 +8,17 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponseForbidden
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from missions.actions import submit_proposal
 from missions.models import Mission, ProposalSource
 from missions.schemas import ProposalInvalid
 from opscore.models import Agent, Event
+from opscore.stage import scenes
 from opscore.stage.health import health_summary
+from opscore.standing_orders import db_now
 
 PAGE = 50
 
@@ -46,8 +49,8 @@ def _filters(request) -> dict:
 
 @require_GET
 def stage(request):
-    if not stage_visible(request):
-        return redirect_to_login(request.get_full_path())
+    if refusal := _visible_or_login(request):
+        return refusal
     events = events_page(**_filters(request))
     context = {
         "events": events,
@@ -109,3 +112,53 @@ def give_task(request):
     except ProposalInvalid as invalid:
         return render(request, "stage/_task_answer.html", {"errors": invalid.errors}, status=400)
     return render(request, "stage/_task_answer.html", {"proposal": result.proposal})
+
+
+def _visible_or_login(request):
+    return None if stage_visible(request) else redirect_to_login(request.get_full_path())
+
+
+@require_GET
+def swimlane(request):
+    if refusal := _visible_or_login(request):
+        return refusal
+    context = {"lane": scenes.swimlane(db_now()), "health": health_summary(), "view": "swimlane"}
+    return render(request, "stage/swimlane.html", context)
+
+
+def _office_context():
+    now = db_now()
+    local_hour = timezone.localtime(now).hour
+    return {
+        "sprites": scenes.office_states(now),
+        "sky": scenes.sky_for(local_hour),
+        "board": scenes.whiteboard(),
+        "health": health_summary(),
+        "view": "office",
+    }
+
+
+@require_GET
+def office(request):
+    if refusal := _visible_or_login(request):
+        return refusal
+    template = "stage/_office.html" if request.htmx else "stage/office.html"
+    return render(request, template, _office_context())
+
+
+@require_GET
+def playback(request, mission_id: int):
+    if refusal := _visible_or_login(request):
+        return refusal
+    mission = get_object_or_404(Mission.objects.select_related("agent"), pk=mission_id)
+    events = list(mission.events.select_related("agent").order_by("id")[:500])
+    return render(
+        request,
+        "stage/playback.html",
+        {
+            "mission": mission,
+            "events": events,
+            "health": health_summary(),
+            "view": "playback",
+        },
+    )

@@ -23,3 +23,28 @@
   }
   connect();
 })();
+
+// Mission playback: play / pause / step through the mission's events.
+(function () {
+  const timeline = document.getElementById("timeline");
+  if (!timeline) return;
+  const moments = Array.from(timeline.querySelectorAll(".moment"));
+  const position = document.getElementById("position");
+  let index = 0;
+  let timer = null;
+  function show(i) {
+    moments.forEach((m, n) => m.classList.toggle("current", n === i));
+    moments.forEach((m, n) => m.classList.toggle("future", n > i));
+    position.textContent = moments.length ? `${i + 1} / ${moments.length}` : "";
+  }
+  function step() {
+    if (index < moments.length - 1) { index += 1; show(index); } else { pause(); }
+  }
+  function pause() { clearInterval(timer); timer = null; }
+  document.getElementById("play").addEventListener("click", () => {
+    if (!timer) timer = setInterval(step, 1500);
+  });
+  document.getElementById("pause").addEventListener("click", pause);
+  document.getElementById("step").addEventListener("click", () => { pause(); step(); });
+  show(index);
+})();

@@ -1,0 +1,111 @@
+"""Derived views of the ledger for the Stage: swimlane geometry, office states, whiteboard."""
+
+from datetime import timedelta
+
+from django.db.models import Count, Q
+
+from missions.models import Mission, Step, StepStatus, start_of_today
+from opscore.models import Agent, LLMCall
+from roundtable.models import Conversation, ConversationStatus
+
+LANE_HEIGHT = 28
+WIDTH = 1000
+
+
+def swimlane(now, hours: int = 6) -> dict:
+    """One lane per agent; each step a bar from its first attempt to its end (or now)."""
+    since = now - timedelta(hours=hours)
+    span = (now - since).total_seconds()
+    agents = list(Agent.objects.enabled().values_list("slug", flat=True))
+    steps = Step.objects.filter(
+        Q(finished_at__gte=since) | Q(finished_at__isnull=True),
+        agent__in=agents,
+        attempts__isnull=False,
+    ).prefetch_related("attempts")[:2000]
+    bars = []
+    for step in steps:
+        attempts = list(step.attempts.all())
+        start = max(min(a.started_at for a in attempts), since)
+        end = step.finished_at or now
+        bars.append(
+            {
+                "id": step.id,
+                "kind": step.kind,
+                "status": step.status,
+                "agent": step.agent_id,
+                "x": round((start - since).total_seconds() / span * WIDTH, 1),
+                "width": max(round((end - start).total_seconds() / span * WIDTH, 1), 3),
+                "y": agents.index(step.agent_id) * LANE_HEIGHT + 4,
+            }
+        )
+    lanes = [
+        {"agent": slug, "y": i * LANE_HEIGHT, "label_y": i * LANE_HEIGHT + 18}
+        for i, slug in enumerate(agents)
+    ]
+    return {
+        "lanes": lanes,
+        "bars": bars,
+        "height": len(agents) * LANE_HEIGHT + 8,
+        "width": WIDTH,
+        "hours": hours,
+    }
+
+
+def office_states(now) -> list[dict]:
+    """Each agent's sprite state from live rows: working, chatting, celebrating or coffee."""
+    running = set(Step.objects.filter(status=StepStatus.RUNNING).values_list("agent_id", flat=True))
+    chatting = set()
+    for people in Conversation.objects.filter(status=ConversationStatus.RUNNING).values_list(
+        "participants", flat=True
+    ):
+        chatting.update(people)
+    celebrating = set(
+        Step.objects.filter(
+            status=StepStatus.SUCCEEDED, finished_at__gte=now - timedelta(minutes=2)
+        ).values_list("agent_id", flat=True)
+    )
+    sprites = []
+    for index, agent in enumerate(Agent.objects.enabled()):
+        if agent.slug in running:
+            state = "working"
+        elif agent.slug in chatting:
+            state = "chatting"
+        elif agent.slug in celebrating:
+            state = "celebrating"
+        else:
+            state = "coffee"
+        sprites.append(
+            {
+                "slug": agent.slug,
+                "name": agent.display_name,
+                "state": state,
+                "x": 40 + (index % 5) * 110,
+                "y": 150 + (index // 5) * 90,
+            }
+        )
+    return sprites
+
+
+def sky_for(local_hour: int) -> str:
+    if 7 <= local_hour < 18:
+        return "day"
+    if 18 <= local_hour < 21 or 5 <= local_hour < 7:
+        return "dusk"
+    return "night"
+
+
+def whiteboard() -> dict:
+    today = Mission.objects.filter(created_at__gte=start_of_today())
+    done = today.aggregate(
+        total=Count("id"),
+        ok=Count("id", filter=Q(status="succeeded")),
+        finished=Count("id", filter=Q(status__in=["succeeded", "failed"])),
+    )
+    rate = round(100 * done["ok"] / done["finished"]) if done["finished"] else None
+    spend = LLMCall.objects.today().spend()
+    return {
+        "missions_today": done["total"],
+        "success_rate": rate,
+        "queue_depth": Step.objects.filter(status=StepStatus.QUEUED).count(),
+        "llm_spend": f"${spend:.2f}",
+    }
