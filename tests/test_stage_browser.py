@@ -1,0 +1,144 @@
+"""The Stage in a real browser: headless Chromium driven by Playwright against a real ASGI server
+on loopback, on the test database. Screenshots go to tests/artifacts/ (git-ignored)."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from missions.models import Mission
+from missions.worker import handle_one_step
+from tests.factories import AgentFactory, OperatorFactory
+from tests.processes import ROOT, database_url
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+ARTIFACTS = Path(__file__).parent / "artifacts"
+TOKEN = "browser-test-token-123"
+CHROMIUM = shutil.which("chromium")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def require_browser():
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing = "playwright is not installed"
+    else:
+        missing = "" if CHROMIUM else "Debian's chromium is not installed"
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run in CI: {missing}")
+        pytest.skip(missing)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server():
+    port = free_port()
+    env = os.environ | {
+        "DATABASE_URL": database_url(),
+        "OPS_API_TOKEN": TOKEN,
+        "SECRET_KEY": "browser-test",
+        "STAGE_PUBLIC": "true",
+        "LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "opscore.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/api/ops/status", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise AssertionError(process.stderr.read().decode()[-2000:])
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_the_stage_lives_in_a_browser(server, monkeypatch):
+    require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop shares the thread
+    AgentFactory(slug="devops")
+    OperatorFactory()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{server}/stage/")
+        page.wait_for_timeout(500)  # the websocket connects
+
+        httpx.post(
+            f"{server}/api/ops/proposals",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            json={
+                "agent": "devops",
+                "title": "Seen live in the browser",
+                "steps": [{"kind": "noop"}],
+            },
+            timeout=5,
+        )
+        expect(page.locator("#feed")).to_contain_text("Seen live in the browser", timeout=10_000)
+
+        page.goto(f"{server}/admin/login/?next=/stage/")
+        page.fill("#id_username", "operator")
+        page.fill("#id_password", "correct-horse-battery")
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{server}/stage/")
+        page.fill("input[name=title]", "Check the disks")
+        page.click("button:has-text('Give task')")
+        expect(page.locator("#task-answer")).to_contain_text("Accepted", timeout=10_000)
+        page.screenshot(path=str(ARTIFACTS / "stage.png"), full_page=True)
+
+        handle_one_step("browser-test")
+        mission = Mission.objects.get(title="Seen live in the browser")
+        page.goto(f"{server}/stage/missions/{mission.id}/playback")
+        page.click("#step")
+        expect(page.locator("#position")).to_contain_text("2 / ")
+        expect(page.locator(".moment.current")).to_contain_text("step.succeeded")
+
+        page.goto(f"{server}/stage/office")
+        expect(page.locator(".office")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "office.png"))
+        browser.close()
