@@ -11,6 +11,7 @@ urlpatterns = [
     path("stage/events", stage.older_events, name="stage-events"),
     path("stage/health", stage.health, name="stage-health"),
     path("stage/task", stage.give_task, name="stage-task"),
+    path("stage/missions", stage.missions_panel, name="stage-missions"),
     path("stage/swimlane", stage.swimlane, name="stage-swimlane"),
     path("stage/office", stage.office, name="stage-office"),
     path("stage/missions/<int:mission_id>/playback", stage.playback, name="stage-playback"),

@@ -166,3 +166,34 @@ def test_playback_lists_a_missions_events_in_order(client, agent):
     assert order == sorted(order)
     assert 'id="play"' in html and 'id="step"' in html
     assert client.get("/stage/missions/999999/playback").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_missions_panel_loads_alone_with_steps_attempts_and_artifacts(client, agent):
+    from missions.worker import handle_one_step
+    from tests.factories import make_step
+
+    step = make_step("analyze", agent=agent, payload={"topic": "disks"})
+    handle_one_step("w1")
+
+    panel = client.get("/stage/missions")
+
+    html = panel.content.decode()
+    assert f"S{step.id}" in html and "attempts 1/3" in html
+    assert "analyze (trusted): [offline" in html
+
+
+@pytest.mark.django_db
+def test_a_failing_panel_shows_a_message_and_a_retry(client, monkeypatch):
+    from django.db import DatabaseError
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("connection lost")
+
+    monkeypatch.setattr("opscore.stage.views.Mission.objects.select_related", broken)
+
+    panel = client.get("/stage/missions")
+
+    assert panel.status_code == 200
+    assert b"could not load (DatabaseError)" in panel.content
+    assert b'hx-get="/stage/missions"' in panel.content

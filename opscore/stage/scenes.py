@@ -52,7 +52,8 @@ def swimlane(now, hours: int = 6) -> dict:
 
 
 def office_states(now) -> list[dict]:
-    """Each agent's sprite state from live rows: working, chatting, celebrating or coffee."""
+    """Each agent's sprite state from live rows: working, chatting, celebrating, walking (work is
+    waiting for it) or coffee (idle)."""
     running = set(Step.objects.filter(status=StepStatus.RUNNING).values_list("agent_id", flat=True))
     chatting = set()
     for people in Conversation.objects.filter(status=ConversationStatus.RUNNING).values_list(
@@ -64,6 +65,11 @@ def office_states(now) -> list[dict]:
             status=StepStatus.SUCCEEDED, finished_at__gte=now - timedelta(minutes=2)
         ).values_list("agent_id", flat=True)
     )
+    waiting = set(
+        Step.objects.filter(status=StepStatus.QUEUED, run_after__lte=now).values_list(
+            "agent_id", flat=True
+        )
+    )
     sprites = []
     for index, agent in enumerate(Agent.objects.enabled()):
         if agent.slug in running:
@@ -72,6 +78,8 @@ def office_states(now) -> list[dict]:
             state = "chatting"
         elif agent.slug in celebrating:
             state = "celebrating"
+        elif agent.slug in waiting:
+            state = "walking"  # work is waiting: on the way to the desk
         else:
             state = "coffee"
         sprites.append(

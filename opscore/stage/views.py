@@ -7,6 +7,7 @@ websocket's live pushes. Every piece of agent, LLM or crawled text goes through 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.db import DatabaseError
 from django.http import HttpResponseForbidden
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -57,7 +58,6 @@ def stage(request):
         "oldest": events[-1].id if events else None,
         "newest": events[0].id if events else 0,
         "filters": _filters(request),
-        "missions": Mission.objects.select_related("agent").order_by("-id")[:20],
         "agents": Agent.objects.enabled(),
         "health": health_summary(),
     }
@@ -162,3 +162,20 @@ def playback(request, mission_id: int):
             "view": "playback",
         },
     )
+
+
+@require_GET
+def missions_panel(request):
+    """A panel that fails alone: a database error shows a message and a retry, not a blank."""
+    if not stage_visible(request):
+        return HttpResponseForbidden("sign in to see the Stage")
+    try:
+        missions = list(
+            Mission.objects.select_related("agent")
+            .prefetch_related("steps__attempts", "steps__artifacts")
+            .order_by("-id")[:20]
+        )
+    except DatabaseError as error:
+        context = {"reason": type(error).__name__, "retry": request.get_full_path()}
+        return render(request, "stage/_panel_error.html", context)
+    return render(request, "stage/_missions.html", {"missions": missions})

@@ -48,3 +48,19 @@
   document.getElementById("step").addEventListener("click", () => { pause(); step(); });
   show(index);
 })();
+
+// Each panel fails alone: a failed refresh shows a message and a retry inside that panel.
+(function () {
+  function fail(event) {
+    const panel = event.detail.target;
+    const url = event.detail.requestConfig && event.detail.requestConfig.path;
+    if (!panel || !url) return;
+    panel.innerHTML = '<p class="bad panel-error">This panel could not load. ' +
+      '<button type="button" class="retry">Retry</button></p>';
+    panel.querySelector(".retry").addEventListener("click", () => {
+      window.htmx.ajax("GET", url, { target: panel, swap: "innerHTML" });
+    });
+  }
+  document.body.addEventListener("htmx:responseError", fail);
+  document.body.addEventListener("htmx:sendError", fail);
+})();
