@@ -197,3 +197,40 @@ def test_a_failing_panel_shows_a_message_and_a_retry(client, monkeypatch):
     assert panel.status_code == 200
     assert b"could not load (DatabaseError)" in panel.content
     assert b'hx-get="/stage/missions"' in panel.content
+
+
+def redis_reachable() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not redis_reachable(), reason="no Redis on loopback")
+@pytest.mark.django_db(transaction=True)
+def test_with_redis_the_shared_channel_layer_carries_events(settings, agent):
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:6379/0"]},
+        }
+    }
+    channel_layers.backends.clear()
+
+    async def scenario():
+        communicator, connected = await connect()
+        assert connected
+        await _write_event("through redis")
+        pushed = json.loads(await communicator.receive_from(timeout=5))
+        assert "through redis" in pushed["html"]
+        await communicator.disconnect()
+
+    try:
+        async_to_sync(scenario)()
+    finally:
+        channel_layers.backends.clear()

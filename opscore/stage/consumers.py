@@ -41,6 +41,36 @@ def listener_params() -> dict:
     return {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
 
 
+GROUP = "stage-events"
+_bridge: asyncio.Task | None = None
+
+
+def uses_shared_layer() -> bool:
+    """With REDIS_URL set, browsers hang off the Redis channel layer: one LISTEN per ASGI
+    process (the bridge) fans out to every socket, instead of one database connection each."""
+    return "redis" in settings.CHANNEL_LAYERS["default"]["BACKEND"].lower()
+
+
+async def bridge(layer):
+    """Postgres NOTIFY → channel-layer group: events written by any process, including the SQL
+    completion functions, reach every socket of every ASGI process."""
+    params = await listener_params()
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(**params, autocommit=True) as db:
+                await db.execute("LISTEN opscore_events")
+                async for _ in db.notifies():
+                    await layer.group_send(GROUP, {"type": "stage.event"})
+        except psycopg.OperationalError:
+            await asyncio.sleep(1)
+
+
+def ensure_bridge(layer) -> None:
+    global _bridge
+    if _bridge is None or _bridge.done():
+        _bridge = asyncio.get_running_loop().create_task(bridge(layer))
+
+
 class StageConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
@@ -53,9 +83,19 @@ class StageConsumer(AsyncWebsocketConsumer):
         except ValueError:
             self.last_id = await latest_id()
         await self.accept()
-        self.pump = asyncio.create_task(self.forward_events())
+        if uses_shared_layer():
+            ensure_bridge(self.channel_layer)
+            await self.channel_layer.group_add(GROUP, self.channel_name)
+            await self.send_new()
+        else:
+            self.pump = asyncio.create_task(self.forward_events())
+
+    async def stage_event(self, message):
+        await self.send_new()
 
     async def disconnect(self, code):
+        if uses_shared_layer():
+            await self.channel_layer.group_discard(GROUP, self.channel_name)
         pump = getattr(self, "pump", None)
         if pump:
             pump.cancel()

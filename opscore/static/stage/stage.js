@@ -5,6 +5,20 @@
   const feed = document.getElementById("feed");
   if (!feed || feed.dataset.live !== "on") return;
   let delay = 1000;
+  // Only a window of rows lives in the DOM; trimmed rows come back through "load older".
+  function trim() {
+    const rows = feed.querySelectorAll(".event");
+    if (rows.length <= 500 || feed.scrollTop > 0) return;
+    for (let i = 500; i < rows.length; i += 1) rows[i].remove();
+    const last = feed.querySelectorAll(".event")[499];
+    const more = feed.querySelector(".more");
+    if (last && more) {
+      const url = new URL(more.getAttribute("hx-get"), location.href);
+      url.searchParams.set("before", last.id.replace("event-", ""));
+      more.setAttribute("hx-get", url.pathname + url.search);
+      window.htmx.process(more);
+    }
+  }
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const url = `${scheme}://${location.host}/ws/stage/?after=${feed.dataset.lastId || 0}`;
@@ -12,12 +26,14 @@
     socket.onopen = () => { delay = 1000; };
     socket.onmessage = (message) => {
       const data = JSON.parse(message.data);
-      const scrolled = window.scrollY;
-      const before = document.body.scrollHeight;
+      // Keep what the reader is looking at still: if they scrolled down the feed, move the
+      // scroll position by exactly the height the new rows added.
+      const reading = feed.scrollTop > 0;
+      const before = feed.scrollHeight;
       feed.insertAdjacentHTML("afterbegin", data.html);
       feed.dataset.lastId = data.last_id;
-      if (scrolled > 0) window.scrollTo(0, scrolled + document.body.scrollHeight - before);
-      while (feed.children.length > 500) feed.lastElementChild.previousElementSibling.remove();
+      if (reading) feed.scrollTop += feed.scrollHeight - before;
+      trim();
     };
     socket.onclose = () => { setTimeout(connect, delay); delay = Math.min(delay * 2, 15000); };
   }
