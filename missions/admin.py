@@ -27,7 +27,7 @@ from missions.models import (
     Worker,
 )
 from missions.step_kinds import is_known, known_names
-from opscore.admin import AuditAdmin, report
+from opscore.admin import AuditAdmin, EvidenceInline, report
 from opscore.models import Agent, operator_actor
 
 
@@ -148,18 +148,9 @@ class LastErrorFilter(admin.SimpleListFilter):
         return queryset
 
 
-class StepAttemptInline(admin.TabularInline):
+class StepAttemptInline(EvidenceInline):
     model = StepAttempt
     fields = ["attempt_no", "worker_id", "started_at", "finished_at", "outcome", "error"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Step)

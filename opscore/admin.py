@@ -33,6 +33,22 @@ class AuditAdmin(admin.ModelAdmin):
         return False
 
 
+class EvidenceInline(admin.TabularInline):
+    """Rows shown beside their parent as evidence: listed, never added, edited or deleted."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 def report(modeladmin, request, done: int, verb: str, refused: list[str]):
     if done:
         modeladmin.message_user(request, f"{done} {verb}.", messages.SUCCESS)

@@ -1,22 +1,13 @@
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
-from opscore.admin import AuditAdmin
+from opscore.admin import AuditAdmin, EvidenceInline
 from roundtable.models import Conversation, Relationship, Turn
 
 
-class TurnInline(admin.TabularInline):
+class TurnInline(EvidenceInline):
     model = Turn
     fields = ["index", "speaker", "interaction", "text"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Conversation)

@@ -134,3 +134,16 @@ def test_a_standing_order_with_a_bad_cron_or_handler_is_refused(admin_client, ag
     from django_q.models import Schedule
 
     assert Schedule.objects.filter(name__startswith="standing-order:").count() == 1
+
+
+def test_a_step_page_lists_its_attempts_as_evidence(admin_client, agent):
+    from missions.execution import claim_next_step
+    from tests.factories import make_step
+
+    step = make_step("noop", agent=agent)
+    claim_next_step("w-evidence")
+
+    page = admin_client.get(reverse("admin:missions_step_change", args=[step.pk]))
+
+    assert page.status_code == 200
+    assert b"w-evidence" in page.content
