@@ -10,6 +10,7 @@ finished steps in the table, throughput within 20 % of the empty-table figure.
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -53,12 +54,18 @@ WHERE id = %s AND lease_owner = %s
 # ---------------------------------------------------------------- children
 
 
+def process_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def child_raw(index: int) -> None:
     from django.db import connection
 
     connection.ensure_connection()
     owner, done = f"raw-{index}", 0
     child_handshake()
+    cpu_before = process_cpu_seconds()
     with Timer() as timer, connection.cursor() as cursor:
         while True:
             cursor.execute(RAW_CLAIM, [owner])
@@ -67,24 +74,26 @@ def child_raw(index: int) -> None:
                 break
             cursor.execute(RAW_COMPLETE, [row[0], owner])
             done += 1
-    report({"done": done, "seconds": timer.seconds})
+    report({"done": done, "seconds": timer.seconds, "cpu": process_cpu_seconds() - cpu_before})
 
 
 def child_ours(index: int) -> None:
     from django.db import connection
 
     from missions.execution import claim_next_step
-    from missions.worker import work_through
+    from missions.worker import prepare_worker_process, work_through
 
     connection.ensure_connection()
+    prepare_worker_process()
     done, worker = 0, f"bench-{index}"
     child_handshake()
+    cpu_before = process_cpu_seconds()
     with Timer() as timer:
         step = claim_next_step(worker)
         while step is not None:
             step = work_through(step, worker)
             done += 1
-    report({"done": done, "seconds": timer.seconds})
+    report({"done": done, "seconds": timer.seconds, "cpu": process_cpu_seconds() - cpu_before})
 
 
 def child_worker(index: int, seconds: float) -> None:
@@ -174,7 +183,11 @@ def throughput(role: str, workers: int, count: int) -> float:
     results = release_and_collect(children)
     done = sum(r["done"] for r in results)
     assert done == count, f"{role}: {done} of {count} done"
+    CLIENT_CPU_MS[role, workers] = sum(r["cpu"] for r in results) / done * 1000
     return done / max(r["seconds"] for r in results)
+
+
+CLIENT_CPU_MS: dict[tuple[str, int], float] = {}
 
 
 def add_finished_steps(count: int) -> None:
@@ -221,7 +234,7 @@ def handoff_ours(pairs: int) -> dict:
         if k not in ("cursor_factory", "context")
     }
     listener = psycopg.connect(**params, autocommit=True)
-    listener.execute("LISTEN opscore_steps")
+    listener.execute("LISTEN opscore_events")  # B's success writes an event
     seconds_b = []
     for _ in range(pairs):
         with transaction.atomic():

@@ -7,9 +7,9 @@ import contextlib
 import json
 import logging
 
+import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F
 from django.db.models.functions import Now
 
 from missions.actions import finalize_mission
@@ -38,11 +38,29 @@ def switched_off_kinds() -> list[str]:
     return sorted(kind for kind, on in switches.kinds.items() if not on)
 
 
-STEP_FIELDS = list(Step._meta.concrete_fields)
+# What a worker needs of the step it claims; the rest (timestamps, errors, result) stays
+# deferred — loaded on first access — so the hot path does not decode columns nobody reads.
+CLAIMED_FIELDS = [
+    "id",
+    "mission",
+    "position",
+    "kind",
+    "payload",
+    "status",
+    "agent",
+    "priority",
+    "lease_owner",
+    "lease_token",
+    "attempt_count",
+    "max_attempts",
+    "dedupe_key",
+]
+STEP_FIELDS = [Step._meta.get_field(name) for name in CLAIMED_FIELDS]
 STEP_COLUMNS = ", ".join(f.column for f in STEP_FIELDS)
-CLAIM_SQL = f"SELECT {STEP_COLUMNS} FROM opscore_claim_step(%s, %s)"
+CLAIM_SQL = f"SELECT {STEP_COLUMNS} FROM opscore_claim_step(%s::text, %s::float8)"
 COMPLETE_AND_CLAIM_SQL = (
-    f"SELECT {STEP_COLUMNS} FROM opscore_complete_and_claim(%s, %s, %s, %s, %s)"
+    f"SELECT {STEP_COLUMNS} FROM opscore_complete_and_claim("
+    "%s::bigint, %s::uuid, %s::jsonb, %s::text, %s::float8)"
 )
 LEASE_LOST = "OPS01"
 DEADLOCK = "40P01"
@@ -57,8 +75,15 @@ def claim_next_step(worker_id: str, *, lease_seconds: float | None = None):
     concurrent workers never wait on each other or take the same step.
     """
     lease = lease_seconds or settings.OPS_LEASE_SECONDS
-    with connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, [worker_id, lease])
+    return _fetch_step(CLAIM_SQL, [worker_id, lease])
+
+
+def _fetch_step(sql: str, params: list) -> Step | None:
+    """Run a hot-path call as a prepared statement with server-side binding: once per
+    connection the server parses and plans it, and the client never quotes values."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
         return _step_from_row(cursor.fetchone())
 
 
@@ -78,9 +103,7 @@ def complete_and_claim_next(step: Step, outcome: Succeeded, worker_id: str) -> S
     result = json.dumps(redact(outcome.result))
     params = [step.id, step.lease_token, result, worker_id, settings.OPS_LEASE_SECONDS]
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(COMPLETE_AND_CLAIM_SQL, params)
-            return _step_from_row(cursor.fetchone())
+        return _fetch_step(COMPLETE_AND_CLAIM_SQL, params)
     except DatabaseError as error:
         state = getattr(error.__cause__, "sqlstate", None)
         if state == DEADLOCK:  # rolled back whole; record it on its own, then claim
@@ -95,11 +118,14 @@ def complete_and_claim_next(step: Step, outcome: Succeeded, worker_id: str) -> S
 def renew_lease(step_id: int, token, lease_seconds: int | None = None) -> bool:
     """Extend a lease the caller still holds. False means the lease is gone: stop working."""
     lease = lease_seconds or settings.OPS_LEASE_SECONDS
-    return bool(
-        Step.objects.filter(pk=step_id)
-        .holding_lease(token)
-        .update(lease_expires_at=in_seconds(lease), updated_at=Now())
-    )
+    held = Step.objects.filter(pk=step_id).holding_lease(token)
+    worker_id = held.values_list("lease_owner", flat=True).first()
+    if not held.update(lease_expires_at=in_seconds(lease), updated_at=Now()):
+        return False
+    # A step long enough to need renewing shows on its worker's liveness row, which also
+    # keeps the worker from looking dead while one step runs for minutes.
+    Worker.objects.filter(pk=worker_id).update(current_step_id=step_id, last_seen_at=Now())
+    return True
 
 
 def backoff_seconds(attempt_count: int) -> float:
@@ -119,9 +145,6 @@ def record_outcome(step_id: int, token, outcome: Outcome) -> bool:
             _record_late_write(step_id, token, outcome)
             return False
         attempt = StepAttempt.objects.get(step=step, lease_token=token)
-        Worker.objects.filter(pk=step.lease_owner).update(
-            current_step=None, steps_run=F("steps_run") + 1, last_seen_at=Now()
-        )
         if isinstance(outcome, Blocked):
             _block(step, attempt, outcome.reason, outcome.code, AttemptOutcome.BLOCKED)
         else:

@@ -386,7 +386,9 @@ class OutboxMessage(models.Model):
 
 
 class Worker(models.Model):
-    """A liveness row per worker process, written every ~30 s while it runs."""
+    """A liveness row per worker process, written every ~30 s while it runs. `current_step`
+    names a step long enough to have had its lease renewed; `steps_run` is flushed on each
+    beat, so it may trail the truth (StepAttempt rows) by up to one beat."""
 
     worker_id = models.CharField(primary_key=True, max_length=200)
     host = models.CharField(max_length=200)

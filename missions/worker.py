@@ -5,6 +5,7 @@ number of slots, and `manage.py work` runs one in the foreground.
 """
 
 import contextlib
+import gc
 import logging
 import os
 import socket
@@ -17,10 +18,11 @@ import psycopg
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
 from django.db import connection as django_connection
+from django.db.models import F
 from django.db.models.functions import Now
 
 from missions import execution
-from missions.executors import Blocked, Failed, Succeeded, lookup
+from missions.executors import Blocked, Failed, Succeeded, load_plugins, lookup
 from missions.models import Step, Worker
 from missions.outbox import deliver_pending
 
@@ -60,7 +62,9 @@ class LeaseKeeper:
 
     def _renew(self, run: "StepRun") -> None:
         try:
-            if not execution.renew_lease(run.step.id, run.token):
+            if execution.renew_lease(run.step.id, run.token):
+                run.renewed = True
+            else:
                 run.lease_lost.set()
                 self.release(run)
         except DatabaseError:
@@ -80,6 +84,7 @@ class StepRun:
         self.token = step.lease_token
         self.worker_id = worker_id
         self.lease_lost = threading.Event()
+        self.renewed = False  # then the worker's liveness row names this step
 
 
 def run_step(step: Step, worker_id: str):
@@ -96,6 +101,8 @@ def run_step(step: Step, worker_id: str):
         return Failed(f"{detail}\n{traceback.format_exc(limit=5)}")
     finally:
         LEASES.release(run)
+        if run.renewed:
+            Worker.objects.filter(pk=worker_id, current_step=step.id).update(current_step=None)
 
 
 def work_through(step: Step, worker_id: str) -> Step | None:
@@ -116,6 +123,21 @@ def handle_one_step(worker_id: str) -> bool:
     outcome = run_step(step, worker_id)
     execution.record_outcome(step.id, step.lease_token, outcome)
     return True
+
+
+_process_prepared = False
+
+
+def prepare_worker_process() -> None:
+    """Pay a worker process's one-time costs before its first step, not during it: import
+    every executor (the crawler alone pulls in trafilatura, ~0.25 s), then freeze what start-up
+    allocated so the cyclic GC stops re-scanning Django's long-lived objects between steps."""
+    global _process_prepared
+    if _process_prepared:
+        return
+    load_plugins()
+    gc.freeze()
+    _process_prepared = True
 
 
 def default_worker_id() -> str:
@@ -147,18 +169,21 @@ class WorkerSession:
         self.listener = None
         self.report = SessionReport(self.worker_id)
         self._last_beat = 0.0
+        self._steps_since_beat = 0
         self.claimed: Step | None = None  # leased to us already: must be run before we leave
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
     def run(self) -> SessionReport:
+        prepare_worker_process()
         try:
             while (self.remaining() > 0 and not self.stopping) or self.claimed:
                 self._cycle()
         finally:
             self._close_listener()
-            Worker.objects.filter(pk=self.worker_id).update(current_step=None)
+            with contextlib.suppress(*DISCONNECTS):
+                self._beat(now=True)
         return self.report
 
     def _cycle(self) -> None:
@@ -170,6 +195,7 @@ class WorkerSession:
             if step is not None:
                 self.claimed = work_through(step, self.worker_id)
                 self.report.steps += 1
+                self._steps_since_beat += 1
                 return
             deliver_pending(limit=50)
             self._wait_for_work()
@@ -205,14 +231,22 @@ class WorkerSession:
         for _ in self.listener.notifies(timeout=timeout, stop_after=1):
             break
 
-    def _beat(self) -> None:
-        if time.monotonic() - self._last_beat < LIVENESS_EVERY:
+    def _beat(self, now: bool = False) -> None:
+        """The liveness row, written between steps every ~30 s rather than on every claim:
+        the hot path stays free of it, and lease renewal covers a long step."""
+        if not now and time.monotonic() - self._last_beat < LIVENESS_EVERY:
             return
-        Worker.objects.update_or_create(
-            worker_id=self.worker_id,
-            defaults={"host": socket.gethostname(), "pid": os.getpid(), "last_seen_at": Now()},
-            create_defaults={"host": socket.gethostname(), "pid": os.getpid()},
+        steps, self._steps_since_beat = self._steps_since_beat, 0
+        seen = Worker.objects.filter(pk=self.worker_id).update(
+            last_seen_at=Now(), current_step=None, steps_run=F("steps_run") + steps
         )
+        if not seen:
+            Worker.objects.create(
+                worker_id=self.worker_id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                steps_run=steps,
+            )
         self._last_beat = time.monotonic()
 
 

@@ -114,6 +114,10 @@ class Event(models.Model):
     payload = models.JSONField(default=dict, blank=True)
     # No single-column indexes where a composite one below leads with the same column: every
     # index is written on every event insert, the hottest write in the system.
+    # No database foreign keys either (db_constraint=False): a key check takes a KEY SHARE
+    # lock on the agent and mission row for every event, and concurrent workers writing
+    # events about one agent then contend on that row (MultiXacts). Events only ever name rows
+    # that exist as they are written, and PROTECT still guards deletes through the ORM.
     agent = models.ForeignKey(
         Agent,
         null=True,
@@ -121,9 +125,15 @@ class Event(models.Model):
         on_delete=models.PROTECT,
         related_name="events",
         db_index=False,
+        db_constraint=False,
     )
     proposal = models.ForeignKey(
-        "missions.Proposal", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+        "missions.Proposal",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_constraint=False,
     )
     mission = models.ForeignKey(
         "missions.Mission",
@@ -132,9 +142,15 @@ class Event(models.Model):
         on_delete=models.PROTECT,
         related_name="events",
         db_index=False,
+        db_constraint=False,
     )
     step = models.ForeignKey(
-        "missions.Step", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+        "missions.Step",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_constraint=False,
     )
     actor = models.CharField(max_length=150, blank=True)
     dedupe_key = models.CharField(max_length=200, null=True, blank=True)

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Count, F
 from django.db.models.functions import Least, Now
 
@@ -46,7 +47,8 @@ def backlog_rebalance(order, run):
 
 @handler("health_check")
 def health_check(order, run):
-    live = Worker.objects.filter(last_seen_at__gte=Now() - timedelta(seconds=90)).count()
+    stale_after = timedelta(seconds=settings.OPS_WORKER_STALE_SECONDS)
+    live = Worker.objects.filter(last_seen_at__gte=Now() - stale_after).count()
     depth = Step.objects.filter(status=StepStatus.QUEUED).count()
     evidence = {
         "database": "ok",

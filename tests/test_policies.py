@@ -1,9 +1,11 @@
 import pytest
 from django.db import DatabaseError, transaction
+from django.db.models import ProtectedError
 
 from opscore.actions import set_policy
 from opscore.models import Event, Policy, PolicyVersion
 from opscore.policies import PolicyError
+from tests.factories import AgentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +63,14 @@ def test_policy_history_cannot_be_rewritten_even_in_sql():
         PolicyVersion.objects.update(changed_by="someone else")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         Event.objects.all().delete()
+
+
+def test_an_agent_the_event_log_names_cannot_be_deleted():
+    """The log has no database foreign keys (they cost a row lock per event); the ORM still
+    refuses to orphan its facts."""
+    named, unnamed = AgentFactory(slug="named"), AgentFactory(slug="unnamed")
+    Event.objects.create(kind="agent.note", title="a fact", agent=named)
+
+    with pytest.raises(ProtectedError):
+        named.delete()
+    unnamed.delete()

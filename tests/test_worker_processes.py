@@ -11,7 +11,7 @@ from django.db.models.functions import Now
 
 import tests.executors  # noqa: F401
 from missions.execution import reap_expired_leases
-from missions.models import OutboxMessage, Step
+from missions.models import OutboxMessage, Step, Worker
 from missions.outbox import deliver_pending
 from opscore import embedded_db
 from opscore.models import Event
@@ -123,6 +123,18 @@ def test_a_long_step_keeps_its_lease_and_is_never_reaped(workers):
     step.refresh_from_db()
     assert step.status == "succeeded"
     assert list(step.attempts.values_list("outcome", flat=True)) == ["succeeded"]
+
+
+def test_the_liveness_row_names_a_long_step_and_counts_what_ran(workers):
+    long = make_step("test_effect", payload={"sleep_on_attempts": [1], "seconds": 2})
+    make_step("noop")
+    worker = workers("watched", seconds=4, lease=1)
+
+    wait_for(lambda: Worker.objects.filter(pk="watched", current_step=long.id).exists())
+    report_of(worker)
+
+    row = Worker.objects.get(pk="watched")
+    assert (row.current_step_id, row.steps_run) == (None, 2)
 
 
 def test_two_workers_never_run_a_step_twice(workers):

@@ -1,0 +1,87 @@
+"""Which finished steps wake idle workers: only those that can make work claimable."""
+
+import psycopg
+import pytest
+from django.db import connection
+
+from missions.execution import claim_next_step, complete_and_claim_next, record_outcome
+from missions.executors import Failed, Succeeded
+from missions.models import Step
+from tests.factories import AgentFactory, make_step
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def listener():
+    params = connection.get_connection_params()
+    params = {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
+    with psycopg.connect(**params, autocommit=True) as conn:
+        conn.execute("LISTEN opscore_steps")
+        yield conn
+
+
+def wakeups(listener) -> int:
+    return sum(1 for _ in listener.notifies(timeout=0.2))
+
+
+def run_to_success(worker="w1"):
+    step = claim_next_step(worker)
+    assert record_outcome(step.id, step.lease_token, Succeeded({}))
+    return step
+
+
+def test_a_success_nothing_waits_on_wakes_nobody(listener):
+    make_step(agent=AgentFactory(slug="roomy", max_concurrent_steps=5))
+    wakeups(listener)  # the step being queued
+
+    run_to_success()
+
+    assert wakeups(listener) == 0
+
+
+def test_a_success_with_a_dependent_wakes_workers(listener):
+    first = make_step(agent=AgentFactory(slug="roomy", max_concurrent_steps=5))
+    second = Step.objects.create(mission=first.mission, kind="noop", agent=first.agent)
+    second.depends_on.add(first)
+    wakeups(listener)
+
+    run_to_success()
+
+    assert wakeups(listener) == 1
+    assert claim_next_step("w2").id == second.id
+
+
+def test_a_success_that_frees_a_full_agent_wakes_workers(listener):
+    busy = AgentFactory(slug="busy", max_concurrent_steps=1)
+    make_step(agent=busy), make_step(agent=busy)
+    wakeups(listener)
+
+    run_to_success()
+
+    assert wakeups(listener) == 1
+
+
+def test_the_fast_path_wakes_workers_for_a_dependent_too(listener):
+    first = make_step(agent=AgentFactory(slug="roomy", max_concurrent_steps=5))
+    second = Step.objects.create(mission=first.mission, kind="noop", agent=first.agent)
+    second.depends_on.add(first)
+    claimed = claim_next_step("w1")
+    wakeups(listener)
+
+    following = complete_and_claim_next(claimed, Succeeded({}), "w1")
+
+    assert wakeups(listener) == 1
+    assert following.id == second.id
+
+
+def test_a_failure_still_wakes_workers(listener, settings):
+    settings.OPS_RETRY_BASE_SECONDS = 0
+    make_step(agent=AgentFactory(slug="roomy", max_concurrent_steps=5))
+    step = claim_next_step("w1")
+    wakeups(listener)
+
+    record_outcome(step.id, step.lease_token, Failed("boom"))
+
+    assert wakeups(listener) >= 1
+    assert Step.objects.get(pk=step.pk).status == "queued"
