@@ -10,6 +10,7 @@ import logging
 import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Exists, OuterRef
 from django.db.models.functions import Now
 
 from missions.actions import finalize_mission
@@ -333,11 +334,23 @@ def _reap(step: Step) -> str:
 
 
 def trip_breaker_if_needed(kind: str) -> bool:
-    """After N consecutive failed or lost attempts of one kind (since the worker switches last
-    changed), turn that kind's worker switch off and raise an alert."""
+    """After N consecutive failures of one kind (since the worker switches last changed), turn
+    that kind's worker switch off and raise an alert.
+
+    A failure is an attempt that failed, or one that lost its worker *again*: a worker lost
+    once is as likely the machine's fault as the step's (a cluster killed mid-run loses every
+    step it held), while a step that takes down its worker twice running is the kind's fault.
+    A first loss neither counts nor breaks the run of failures."""
     threshold = settings.OPS_BREAKER_THRESHOLD
     switches = Policy.objects.filter(key="worker_switches").first()
-    recent = StepAttempt.objects.filter(step__kind=kind, finished_at__isnull=False)
+    lost_before = StepAttempt.objects.filter(
+        step=OuterRef("step"), attempt_no=OuterRef("attempt_no") - 1, outcome=AttemptOutcome.LOST
+    )
+    recent = (
+        StepAttempt.objects.filter(step__kind=kind, finished_at__isnull=False)
+        .alias(repeat_loss=Exists(lost_before))
+        .exclude(outcome=AttemptOutcome.LOST, repeat_loss=False)
+    )
     if switches:
         recent = recent.filter(finished_at__gte=switches.updated_at)
     outcomes = list(

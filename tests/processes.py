@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+from django.conf import settings
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,15 +23,7 @@ def database_url() -> str:
 
 
 def spawn_worker(worker_id: str, seconds: float = 30, lease: int = 2, **env) -> subprocess.Popen:
-    child_env = os.environ | {
-        "DATABASE_URL": database_url(),
-        "OPS_EXECUTOR_MODULES": "tests.executors",
-        "OPS_LEASE_SECONDS": str(lease),
-        "OPS_RETRY_BASE_SECONDS": "0",
-        "SECRET_KEY": "test-only",
-        "LOG_LEVEL": "WARNING",
-        **{k: str(v) for k, v in env.items()},
-    }
+    child_env = child_environment(lease, **env)
     command = [
         sys.executable,
         "manage.py",
@@ -50,6 +43,47 @@ def spawn_worker(worker_id: str, seconds: float = 30, lease: int = 2, **env) -> 
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def child_environment(lease: int, **env) -> dict:
+    return os.environ | {
+        "DATABASE_URL": database_url(),
+        "OPS_EXECUTOR_MODULES": "tests.executors",
+        "OPS_LEASE_SECONDS": str(lease),
+        "OPS_RETRY_BASE_SECONDS": "0",
+        "SECRET_KEY": settings.SECRET_KEY,  # django-q2 signs queued tasks with it
+        "LOG_LEVEL": "WARNING",
+        **{k: str(v) for k, v in env.items()},
+    }
+
+
+def spawn_cluster(lease: int = 2, **env) -> subprocess.Popen:
+    """A whole django-q2 cluster (`manage.py qcluster`) on the test database."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=child_environment(lease, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (a cluster's sentinel and its worker processes)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
 
 
 def report_of(process: subprocess.Popen, timeout: float = 60) -> dict:

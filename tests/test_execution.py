@@ -244,6 +244,31 @@ def test_a_success_in_between_keeps_the_breaker_closed(monkeypatch):
     assert Policy.objects.value("worker_switches").is_enabled("analyze") is True
 
 
+def lose_worker(step):
+    claim_next_step("w1")
+    expire(step)
+    reap_expired_leases()
+
+
+def test_workers_lost_once_each_do_not_trip_the_breaker():
+    """A cluster killed mid-run loses every step it held; that says nothing about the kind."""
+    steps = [make_step("analyze") for _ in range(4)]
+    for step in steps:
+        lose_worker(step)
+
+    assert Policy.objects.value("worker_switches").is_enabled("analyze") is True
+    assert {s.status for s in Step.objects.filter(pk__in=[s.pk for s in steps])} == {"queued"}
+
+
+def test_steps_that_keep_killing_their_worker_trip_the_breaker():
+    first, second = make_step("analyze", priority=900), make_step("analyze", priority=800)
+    for step in (first, first, first, second, second):
+        lose_worker(step)
+
+    assert Policy.objects.value("worker_switches").is_enabled("analyze") is False
+    assert Step.objects.get(pk=first.pk).status == "dead"
+
+
 def test_a_missing_executor_blocks_until_one_is_installed(monkeypatch):
     step = make_step("plugin_kind")
     handle_one_step("w1")

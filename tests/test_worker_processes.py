@@ -1,5 +1,7 @@
 """Durability with real processes: SIGKILL, SIGSTOP, two workers, a Postgres restart."""
 
+import contextlib
+import itertools
 import os
 import signal
 import time
@@ -8,15 +10,16 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.db.models.functions import Now
+from django_q.tasks import async_task
 
 import tests.executors  # noqa: F401
 from missions.execution import reap_expired_leases
-from missions.models import OutboxMessage, Step, Worker
+from missions.models import OutboxMessage, Step, StepAttempt, Worker
 from missions.outbox import deliver_pending
 from opscore import embedded_db
 from opscore.models import Event
 from tests.factories import AgentFactory, make_step
-from tests.processes import report_of, spawn_worker, wait_for
+from tests.processes import descendants, report_of, spawn_cluster, spawn_worker, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -148,6 +151,50 @@ def test_two_workers_never_run_a_step_twice(workers):
     assert set(Step.objects.values_list("status", flat=True)) == {"succeeded"}
     assert set(Step.objects.values_list("attempt_count", flat=True)) == {1}
     assert OutboxMessage.objects.count() == len(steps)
+
+
+def test_two_clusters_on_one_database_never_overlap_attempts():
+    """Two whole django-q2 clusters share one database's queue and slots: the first runs alone,
+    then both, then the first is killed mid-step and the second finishes its work."""
+    agents = [AgentFactory(slug=f"crew-{n}", max_concurrent_steps=5) for n in range(2)]
+    payload = {"sleep_on_attempts": [1], "seconds": 0.2}
+    steps = [make_step("test_effect", agent=agents[n % 2], payload=payload) for n in range(160)]
+    env = {"OPS_WORKER_SLOTS": 4, "OPS_WORKER_SESSION_SECONDS": 1}
+    first = spawn_cluster(**env)
+    clusters = [first]
+    try:
+        async_task("missions.tasks.top_up_workers")
+        wait_for(lambda: Step.objects.filter(status="succeeded").count() >= 8)
+        second = spawn_cluster(**env)
+        clusters.append(second)
+        wait_for(lambda: len(descendants(second.pid)) >= 6, interval=0.2)
+        time.sleep(1)  # both clusters take sessions from the shared queue
+        first_pids = descendants(first.pid)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        async_task("missions.tasks.top_up_workers")  # the dead cluster's slots are free
+
+        def all_done():
+            reap_expired_leases()  # the sweeper's minute is too long for a test
+            return not Step.objects.exclude(status="succeeded").exists()
+
+        wait_for(all_done, timeout=90, interval=0.5)
+        second_pids = descendants(second.pid)
+    finally:
+        for cluster in clusters:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(cluster.pid, signal.SIGKILL)
+            cluster.wait()
+
+    attempts = StepAttempt.objects.filter(step__in=steps).order_by("step_id", "attempt_no")
+    assert attempts.filter(outcome="succeeded").count() == len(steps)
+    assert set(attempts.values_list("outcome", flat=True)) <= {"succeeded", "lost"}
+    assert OutboxMessage.objects.count() == len(steps)
+    for earlier, later in itertools.pairwise(attempts):
+        if earlier.step_id == later.step_id:
+            assert earlier.finished_at <= later.started_at, f"S{later.step_id} ran twice at once"
+    ran_in = {int(worker.split(":")[1]) for worker in attempts.values_list("worker_id", flat=True)}
+    assert ran_in & first_pids and ran_in & second_pids, "both clusters ran steps"
 
 
 def test_a_finished_step_wakes_its_dependent_without_waiting_for_a_poll(workers):
