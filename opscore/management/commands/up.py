@@ -103,7 +103,9 @@ class Command(BaseCommand):
     def serve(self, host, port) -> int:
         python = sys.executable
         children = [
-            subprocess.Popen([python, "manage.py", "qcluster"]),
+            # Its own process group, so a cluster that will not stop in time goes whole:
+            # killing only its main process would orphan the worker processes below it.
+            subprocess.Popen([python, "manage.py", "qcluster"], start_new_session=True),
             subprocess.Popen(
                 [
                     python,
@@ -135,6 +137,17 @@ class Command(BaseCommand):
         for child in children:
             try:
                 child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            except subprocess.TimeoutExpired:  # steps it held are reaped when leases expire
+                self.kill_group(child)
         return 0 if stopping else 1
+
+    @staticmethod
+    def kill_group(child: subprocess.Popen) -> None:
+        try:
+            if os.getpgid(child.pid) == child.pid:
+                os.killpg(child.pid, signal.SIGKILL)
+            else:
+                child.kill()
+        except ProcessLookupError:
+            pass
+        child.wait()
