@@ -343,7 +343,10 @@ def main() -> None:
     setup_bench_database("opscore_bench")
     django_ready(migrate=True)
     print(f"Throughput: claim→complete, {args.steps} noop steps, batch 1")
-    print(f"{'workers':>8} {'raw SQL/s':>10} {'opscore/s':>10} {'ratio':>6}  target ≥ 0.50")
+    print(
+        f"{'workers':>8} {'raw SQL/s':>10} {'opscore/s':>10} {'ratio':>6}  target ≥ 0.50"
+        "   (client CPU ms/step: raw, opscore)"
+    )
     empty_rate = None
     for workers in (1, 2, 4):
         prefill_raw(args.steps)
@@ -351,7 +354,8 @@ def main() -> None:
         prefill_steps(args.steps)
         ours = throughput("ours", workers, args.steps)
         empty_rate = empty_rate or ours
-        print(f"{workers:>8} {raw:>10.0f} {ours:>10.0f} {ours / raw:>6.2f}")
+        cpu = f"{CLIENT_CPU_MS['raw', workers]:.2f}, {CLIENT_CPU_MS['ours', workers]:.2f}"
+        print(f"{workers:>8} {raw:>10.0f} {ours:>10.0f} {ours / raw:>6.2f}{cpu:>40}")
     add_finished_steps(100_000)
     prefill_steps(args.steps)
     loaded = throughput("ours", 1, args.steps)
