@@ -8,6 +8,7 @@ import contextlib
 import gc
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -105,10 +106,14 @@ def run_step(step: Step, worker_id: str):
             Worker.objects.filter(pk=worker_id, current_step=step.id).update(current_step=None)
 
 
-def work_through(step: Step, worker_id: str) -> Step | None:
+def work_through(step: Step, worker_id: str, keep_going=lambda: True) -> Step | None:
     """Run a claimed step and record its outcome; returns the worker's next claimed step, which
-    the fast path leases in the same round trip as the completion."""
+    the fast path leases in the same round trip as the completion. Once `keep_going()` turns
+    false (checked after the step ran) nothing more is claimed."""
     outcome = run_step(step, worker_id)
+    if not keep_going():
+        execution.record_outcome(step.id, step.lease_token, outcome)
+        return None
     if isinstance(outcome, Succeeded) and not (outcome.effects or outcome.artifacts):
         return execution.complete_and_claim_next(step, outcome, worker_id)
     execution.record_outcome(step.id, step.lease_token, outcome)
@@ -175,16 +180,40 @@ class WorkerSession:
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
+    def _keep_going(self) -> bool:
+        return self.remaining() > 0 and not self.stopping
+
     def run(self) -> SessionReport:
         prepare_worker_process()
         try:
-            while (self.remaining() > 0 and not self.stopping) or self.claimed:
-                self._cycle()
+            with self._stopping_on_interrupt():
+                while self._keep_going() or self.claimed:
+                    self._cycle()
         finally:
             self._close_listener()
             with contextlib.suppress(*DISCONNECTS):
                 self._beat(now=True)
         return self.report
+
+    @contextlib.contextmanager
+    def _stopping_on_interrupt(self):
+        """SIGINT (Ctrl-C on `manage.py work`; `make run` sends it to the django-q2 cluster's
+        process group on shutdown) lets the current step finish, then ends the session, rather
+        than leaving the step to wait out its lease. A second SIGINT interrupts at once."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def stop(signum, frame):
+            if self.stopping:
+                raise KeyboardInterrupt
+            self.stopping = True
+
+        previous = signal.signal(signal.SIGINT, stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def _cycle(self) -> None:
         try:
@@ -193,7 +222,7 @@ class WorkerSession:
             step = self.claimed or execution.claim_next_step(self.worker_id)
             self.claimed = None
             if step is not None:
-                self.claimed = work_through(step, self.worker_id)
+                self.claimed = work_through(step, self.worker_id, self._keep_going)
                 self.report.steps += 1
                 self._steps_since_beat += 1
                 return

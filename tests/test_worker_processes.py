@@ -140,6 +140,19 @@ def test_the_liveness_row_names_a_long_step_and_counts_what_ran(workers):
     assert (row.current_step_id, row.steps_run) == (None, 2)
 
 
+def test_ctrl_c_lets_the_running_step_finish_then_stops(workers):
+    running = make_step("test_effect", payload={"sleep_on_attempts": [1], "seconds": 1.5})
+    waiting = make_step("noop", priority=1)
+    worker = workers("interrupted", seconds=60)
+    wait_for(lambda: status_of(running) == "running")
+
+    worker.send_signal(signal.SIGINT)
+    report = report_of(worker, timeout=15)
+
+    assert report["steps"] == 1
+    assert (status_of(running), status_of(waiting)) == ("succeeded", "queued")
+
+
 def test_two_workers_never_run_a_step_twice(workers):
     agents = [AgentFactory(slug=f"crew-{n}", max_concurrent_steps=5) for n in range(4)]
     steps = [make_step("test_effect", agent=agents[n % 4]) for n in range(80)]

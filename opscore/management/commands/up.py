@@ -133,13 +133,25 @@ class Command(BaseCommand):
             time.sleep(0.5)
         for child in children:
             if child.poll() is None:
-                child.terminate()
+                self.ask_to_stop(child)
         for child in children:
             try:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:  # steps it held are reaped when leases expire
                 self.kill_group(child)
         return 0 if stopping else 1
+
+    @staticmethod
+    def ask_to_stop(child: subprocess.Popen) -> None:
+        """SIGINT to the cluster's whole group: qcluster stops taking tasks and worker sessions
+        finish their current step; SIGTERM to anything else."""
+        try:
+            if os.getpgid(child.pid) == child.pid:
+                os.killpg(child.pid, signal.SIGINT)
+            else:
+                child.terminate()
+        except ProcessLookupError:
+            pass
 
     @staticmethod
     def kill_group(child: subprocess.Popen) -> None:
