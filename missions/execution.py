@@ -70,7 +70,7 @@ DEADLOCK = "40P01"
 def claim_next_step(worker_id: str, *, lease_seconds: float | None = None):
     """Lease the most urgent ready step whose agent has room, or return None.
 
-    One round trip to `opscore_claim_step` (migration 0005): ready means queued, due by the
+    One round trip to `opscore_claim_step` (migrations 0005, 0019): ready means queued, due by the
     database clock, every dependency succeeded, its agent enabled and under its concurrency
     limit, and its kind not switched off. Rows are locked with FOR UPDATE SKIP LOCKED, so
     concurrent workers never wait on each other or take the same step.
@@ -179,7 +179,7 @@ def _step_event(step: Step, kind: str, title: str, **extra) -> None:
 
 def _complete(step_id: int, token, outcome: Succeeded) -> bool:
     """Result, attempt, event, mission finalisation and effects commit together: one
-    `opscore_complete_step` call (migration 0005), plus outbox rows when there are effects."""
+    `opscore_complete_step` call (migrations 0005, 0019), plus outbox rows for any effects."""
     result = json.dumps(redact(outcome.result))
     # Without effects or artifacts the call is one statement: it commits alone, atomically.
     writes = outcome.effects or outcome.artifacts
