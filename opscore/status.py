@@ -33,6 +33,9 @@ def _rejections_today() -> dict:
 
 def _workers() -> dict:
     age = ExpressionWrapper(Now() - F("last_seen_at"), output_field=DurationField())
+    # What a worker runs now is whatever it holds the lease of; its liveness row only names
+    # steps long enough to have been renewed.
+    leased = dict(Step.objects.filter(status=StepStatus.RUNNING).values_list("lease_owner", "id"))
     live, stale = [], []
     for worker in Worker.objects.annotate(age=age).order_by("worker_id"):
         row = {
@@ -40,7 +43,7 @@ def _workers() -> dict:
             "host": worker.host,
             "pid": worker.pid,
             "last_seen_seconds_ago": round(worker.age.total_seconds(), 1),
-            "current_step": worker.current_step_id,
+            "current_step": leased.get(worker.worker_id),
             "steps_run": worker.steps_run,
         }
         is_live = worker.age.total_seconds() <= settings.OPS_WORKER_STALE_SECONDS

@@ -4,7 +4,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from missions.models import Proposal
+from missions.execution import claim_next_step
+from missions.models import Proposal, Worker
+from tests.factories import make_step
 
 pytestmark = pytest.mark.django_db
 
@@ -68,3 +70,15 @@ def test_status_json_has_queue_depths(agent):
 
     assert status["queue"]["depths"]["queued"] == {"noop": 1}
     assert "Oldest queued step" in run("status")
+
+
+def test_status_names_the_step_each_worker_is_running():
+    Worker.objects.create(worker_id="w1", host="h", pid=1)
+    Worker.objects.create(worker_id="w2", host="h", pid=2)
+    step = make_step()
+    claim_next_step("w1")
+
+    workers = json.loads(run("status", "--json"))["workers"]["live"]
+
+    assert {w["worker_id"]: w["current_step"] for w in workers} == {"w1": step.id, "w2": None}
+    assert f"running S{step.id}" in run("status")
