@@ -144,7 +144,7 @@ def main() -> None:
             f"{reactions}"
         )
     print(
-        f"  ratio 1M / 10k: triggers {large[0] / small[0]:.2f}, "
+        f"  ratio {args.big:,} / 10k events: triggers {large[0] / small[0]:.2f}, "
         f"reactions {large[1] / small[1]:.2f} (cost follows rules, not events: ≈ 1)"
     )
 
