@@ -1,4 +1,4 @@
-"""Which finished steps wake idle workers: only those that can make work claimable."""
+"""What wakes idle workers: only changes that can make a step claimable."""
 
 import psycopg
 import pytest
@@ -7,6 +7,8 @@ from django.db import connection
 from missions.execution import claim_next_step, complete_and_claim_next, record_outcome
 from missions.executors import Failed, Succeeded
 from missions.models import Step
+from opscore.actions import set_agent_enabled, set_policy
+from opscore.models import Agent
 from tests.factories import AgentFactory, make_step
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -85,3 +87,25 @@ def test_a_failure_still_wakes_workers(listener, settings):
 
     assert wakeups(listener) >= 1
     assert Step.objects.get(pk=step.pk).status == "queued"
+
+
+def test_enabling_an_agent_or_giving_it_room_wakes_workers(listener):
+    agent = AgentFactory(slug="sleepy", enabled=False, max_concurrent_steps=1)
+    make_step(agent=agent)
+    wakeups(listener)
+
+    set_agent_enabled(agent, True, actor="operator:ann")
+    assert wakeups(listener) == 1
+    Agent.objects.filter(pk=agent.pk).update(max_concurrent_steps=3)
+    assert wakeups(listener) == 1
+    Agent.objects.filter(pk=agent.pk).update(max_concurrent_steps=2)
+    assert wakeups(listener) == 0
+
+
+def test_switching_a_kind_back_on_wakes_workers(listener):
+    set_policy("worker_switches", {"kinds": {"noop": False}}, actor="system:breaker")
+    wakeups(listener)
+
+    set_policy("worker_switches", {"kinds": {"noop": True}}, actor="operator:ann")
+
+    assert wakeups(listener) == 1
