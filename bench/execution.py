@@ -178,16 +178,14 @@ def prefill_steps(count: int, per_mission: int = 5) -> None:
         cursor.execute("ANALYZE")
 
 
-def throughput(role: str, workers: int, count: int) -> float:
+def throughput(role: str, workers: int, count: int) -> tuple[float, float]:
+    """Steps per second, and the workers' own CPU milliseconds per step."""
     children = start_children(SCRIPT, role, workers)
     results = release_and_collect(children)
     done = sum(r["done"] for r in results)
     assert done == count, f"{role}: {done} of {count} done"
-    CLIENT_CPU_MS[role, workers] = sum(r["cpu"] for r in results) / done * 1000
-    return done / max(r["seconds"] for r in results)
-
-
-CLIENT_CPU_MS: dict[tuple[str, int], float] = {}
+    cpu_ms = sum(r["cpu"] for r in results) / done * 1000
+    return done / max(r["seconds"] for r in results), cpu_ms
 
 
 def add_finished_steps(count: int) -> None:
@@ -350,15 +348,15 @@ def main() -> None:
     empty_rate = None
     for workers in (1, 2, 4):
         prefill_raw(args.steps)
-        raw = throughput("raw", workers, args.steps)
+        raw, raw_cpu = throughput("raw", workers, args.steps)
         prefill_steps(args.steps)
-        ours = throughput("ours", workers, args.steps)
+        ours, ours_cpu = throughput("ours", workers, args.steps)
         empty_rate = empty_rate or ours
-        cpu = f"{CLIENT_CPU_MS['raw', workers]:.2f}, {CLIENT_CPU_MS['ours', workers]:.2f}"
+        cpu = f"{raw_cpu:.2f}, {ours_cpu:.2f}"
         print(f"{workers:>8} {raw:>10.0f} {ours:>10.0f} {ours / raw:>6.2f}{cpu:>40}")
     add_finished_steps(100_000)
     prefill_steps(args.steps)
-    loaded = throughput("ours", 1, args.steps)
+    loaded, _ = throughput("ours", 1, args.steps)
     print(
         f"With 100k finished steps, 1 worker: {loaded:.0f}/s vs {empty_rate:.0f}/s empty "
         f"(ratio {loaded / empty_rate:.2f}; target ≥ 0.80)"

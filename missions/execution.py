@@ -120,12 +120,13 @@ def renew_lease(step_id: int, token, lease_seconds: int | None = None) -> bool:
     """Extend a lease the caller still holds. False means the lease is gone: stop working."""
     lease = lease_seconds or settings.OPS_LEASE_SECONDS
     held = Step.objects.filter(pk=step_id).holding_lease(token)
-    worker_id = held.values_list("lease_owner", flat=True).first()
     if not held.update(lease_expires_at=in_seconds(lease), updated_at=Now()):
         return False
     # A step long enough to need renewing shows on its worker's liveness row, which also
     # keeps the worker from looking dead while one step runs for minutes.
-    Worker.objects.filter(pk=worker_id).update(current_step_id=step_id, last_seen_at=Now())
+    Worker.objects.filter(pk__in=held.values("lease_owner")).update(
+        current_step_id=step_id, last_seen_at=Now()
+    )
     return True
 
 

@@ -133,33 +133,23 @@ class Command(BaseCommand):
             time.sleep(0.5)
         for child in children:
             if child.poll() is None:
-                self.ask_to_stop(child)
+                signal_child(child, signal.SIGINT)  # qcluster and uvicorn both stop gracefully
         for child in children:
             try:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:  # steps it held are reaped when leases expire
-                self.kill_group(child)
+                signal_child(child, signal.SIGKILL)
+                child.wait()
         return 0 if stopping else 1
 
-    @staticmethod
-    def ask_to_stop(child: subprocess.Popen) -> None:
-        """SIGINT to the cluster's whole group: qcluster stops taking tasks and worker sessions
-        finish their current step; SIGTERM to anything else."""
-        try:
-            if os.getpgid(child.pid) == child.pid:
-                os.killpg(child.pid, signal.SIGINT)
-            else:
-                child.terminate()
-        except ProcessLookupError:
-            pass
 
-    @staticmethod
-    def kill_group(child: subprocess.Popen) -> None:
-        try:
-            if os.getpgid(child.pid) == child.pid:
-                os.killpg(child.pid, signal.SIGKILL)
-            else:
-                child.kill()
-        except ProcessLookupError:
-            pass
-        child.wait()
+def signal_child(child: subprocess.Popen, signum: int) -> None:
+    """Signal a child's whole process group when it leads one (the cluster: its worker
+    sessions finish their current step on SIGINT), else the child alone."""
+    try:
+        if os.getpgid(child.pid) == child.pid:
+            os.killpg(child.pid, signum)
+        else:
+            child.send_signal(signum)
+    except ProcessLookupError:
+        pass
