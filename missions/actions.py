@@ -3,7 +3,7 @@ every source (API, trigger, reaction, initiative, conversation, human) enters he
 
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
 from missions.gates import first_refusal
@@ -22,16 +22,20 @@ from missions.models import (
     in_seconds,
 )
 from missions.schemas import ProposalDraft, ProposalInvalid
-from missions.step_kinds import STEP_KINDS
 from opscore.actions import record_event
 from opscore.models import Agent, Policy
 from opscore.policies import SCHEMAS
+from opscore.registry import STEP_KINDS
 
 
 @dataclass(frozen=True)
 class IntakeResult:
     proposal: Proposal
     created: bool  # False when the dedupe key named a proposal already on file
+
+    def as_json(self) -> dict:
+        steps = Step.objects.of_proposal(self.proposal).only("id", "mission_id")
+        return self.proposal.as_json(steps) | {"duplicate": not self.created}
 
 
 def submit_proposal(
@@ -245,22 +249,8 @@ def cancel_mission(mission: Mission, *, actor: str) -> int:
     mission = Mission.objects.select_for_update().get(pk=mission.pk)
     if mission.is_terminal:
         raise DecisionRefused(f"M{mission.id} is already {mission.status}")
-    cancelled = (
-        mission.steps.exclude(status__in=STEP_TERMINAL)
-        .select_for_update()
-        .update(
-            status=StepStatus.CANCELLED,
-            lease_token=None,
-            lease_expires_at=None,
-            lease_owner="",
-            blocked_reason="",
-            finished_at=Now(),
-            updated_at=Now(),
-        )
-    )
-    mission.status = MissionStatus.CANCELLED
-    mission.finished_at = Now()
-    mission.save(update_fields=["status", "finished_at"])
+    cancelled = mission.steps.exclude(status__in=STEP_TERMINAL).select_for_update().cancel()
+    mission.cancel()
     record_event(
         "mission.cancelled",
         f"Mission M{mission.id} cancelled",
@@ -273,26 +263,21 @@ def cancel_mission(mission: Mission, *, actor: str) -> int:
     return cancelled
 
 
+RETRYABLE = [StepStatus.FAILED, StepStatus.DEAD, StepStatus.BLOCKED]
+
+
 @transaction.atomic
 def retry_step(step: Step, *, actor: str) -> Step:
     """Put a failed, dead or blocked step back in the queue with one more attempt allowed."""
     step = Step.objects.select_for_update().get(pk=step.pk)
-    retryable = [StepStatus.FAILED, StepStatus.DEAD, StepStatus.BLOCKED]
-    if step.status not in retryable:
-        raise DecisionRefused(f"S{step.id} is {step.status}; only {retryable} can be retried")
+    if step.status not in RETRYABLE:
+        raise DecisionRefused(f"S{step.id} is {step.status}; only {RETRYABLE} can be retried")
     if Mission.objects.filter(pk=step.mission_id, status=MissionStatus.CANCELLED).exists():
         raise DecisionRefused(f"S{step.id} belongs to a cancelled mission")
     previous = step.status
-    step.status = StepStatus.QUEUED
-    step.blocked_reason = ""
-    step.max_attempts = max(step.max_attempts, step.attempt_count + 1)
-    step.run_after = step.updated_at = Now()
-    step.finished_at = None
-    step.save()
+    step.retry()
     step.refresh_from_db()
-    Mission.objects.filter(pk=step.mission_id, status=MissionStatus.FAILED).update(
-        status=MissionStatus.RUNNING, finished_at=None
-    )
+    step.mission.reopen_if_failed()
     record_event(
         "step.retried",
         f"Step S{step.id} ({step.kind}) requeued by {actor}",
@@ -311,12 +296,7 @@ def dead_letter_step(step: Step, *, actor: str, reason: str) -> Step:
     step = Step.objects.select_for_update().get(pk=step.pk)
     if step.is_terminal:
         raise DecisionRefused(f"S{step.id} is already {step.status}")
-    step.status = StepStatus.DEAD
-    step.last_error = reason or f"dead-lettered by {actor}"
-    step.blocked_reason = step.lease_owner = ""
-    step.lease_token = step.lease_expires_at = None
-    step.finished_at = step.updated_at = Now()
-    step.save()
+    step.dead_letter(reason or f"dead-lettered by {actor}")
     step.refresh_from_db()
     record_event(
         "step.dead_lettered",
@@ -328,17 +308,5 @@ def dead_letter_step(step: Step, *, actor: str, reason: str) -> Step:
         step=step,
         actor=actor,
     )
-    finalize_mission(step.mission)
+    step.mission.finalize()
     return step
-
-
-def finalize_mission(mission: Mission) -> Mission:
-    """Close a mission whose steps are all terminal: failed if any failed, died or was cancelled.
-
-    The rule lives in SQL (`opscore_finalize_mission`, migration 0005) because the worker's
-    completion path runs it in the same round trip; this is the same function for Python callers.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT opscore_finalize_mission(%s)", [mission.pk])
-    mission.refresh_from_db()
-    return mission

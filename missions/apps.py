@@ -1,5 +1,19 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class MissionsConfig(AppConfig):
     name = "missions"
+
+    def ready(self):
+        """Everything the execution lane contributes, registered by name in one place."""
+        from missions import checkers, executors, gates, outbox, step_kinds, work_executors
+        from opscore.registry import STEP_KINDS
+
+        STEP_KINDS.register_all({kind.name: kind for kind in step_kinds.BUILTIN})
+        executors.EXECUTORS.register_all(work_executors.EXECUTORS)
+        outbox.CHANNELS.register_all({"local": outbox.deliver_locally})
+        outbox.CHANNELS.register_all(work_executors.CHANNELS)
+        gates.GATES.register_all(gates.BUILTIN)
+        checkers.CHECKERS.register_all(checkers.BUILTIN)
+        executors.register_plugins(settings.OPS_EXECUTOR_MODULES)

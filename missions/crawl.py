@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-import trafilatura
 
 from missions.text import strip_invisible
 
@@ -86,7 +85,15 @@ def fetch_main_text(url: str, client: httpx.Client | None = None) -> Page:
         text = html
         title = ""
     else:
-        text = trafilatura.extract(html, url=final_url) or ""
-        metadata = trafilatura.extract_metadata(html)
+        extractor = load_extractor()
+        text = extractor.extract(html, url=final_url) or ""
+        metadata = extractor.extract_metadata(html)
         title = (metadata.title if metadata and metadata.title else "") or ""
     return Page(final_url, strip_invisible(title), strip_invisible(text), len(body))
+
+
+def load_extractor():
+    """trafilatura, imported on first use: ~0.25 s that only crawling processes should pay."""
+    import trafilatura
+
+    return trafilatura

@@ -8,7 +8,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.conf import settings
+from opscore.registry import STEP_KINDS, Registry, StepKind
 
 
 @dataclass(frozen=True)
@@ -53,31 +53,25 @@ class Blocked:
 
 Outcome = Succeeded | Failed | Blocked
 Executor = Callable[["StepRun"], Outcome]  # noqa: F821 - StepRun lives in missions.worker
-EXECUTORS: dict[str, Executor] = {}
-
-
-def executor_for(kind: str):
-    def register(func: Executor) -> Executor:
-        EXECUTORS[kind] = func
-        return func
-
-    return register
+EXECUTORS: Registry = Registry("executor")
 
 
 def lookup(kind: str) -> Executor | None:
-    load_plugins()
     return EXECUTORS.get(kind)
 
 
-_plugins_loaded = False
+def register_plugins(module_names) -> None:
+    """A plug-in module (settings.OPS_EXECUTOR_MODULES) names what it brings in plain dicts:
+    `EXECUTORS` (kind → executor), optionally `STEP_KINDS` (a list of StepKind) and
+    `CHANNELS` (outbox channel name → deliver function)."""
+    from missions.outbox import CHANNELS
 
-
-def load_plugins() -> None:
-    """Import extra executor modules named in settings (a real channel is a plug-in)."""
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    importlib.import_module("missions.builtin_executors")
-    for module in settings.OPS_EXECUTOR_MODULES:
-        importlib.import_module(module)
-    _plugins_loaded = True
+    for module_name in module_names:
+        module = importlib.import_module(module_name)
+        EXECUTORS.register_all(getattr(module, "EXECUTORS", {}))
+        CHANNELS.register_all(getattr(module, "CHANNELS", {}))
+        for kind in getattr(module, "STEP_KINDS", []):
+            STEP_KINDS.register(kind.name, kind)
+        for name in getattr(module, "EXECUTORS", {}):
+            if name not in STEP_KINDS:  # a plug-in executor brings its kind
+                STEP_KINDS.register(name, StepKind(name, f"plug-in executor from {module_name}"))

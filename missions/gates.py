@@ -10,24 +10,19 @@ from collections.abc import Callable
 from django.db import connection
 
 from missions.models import Step
+from opscore.db import AdvisoryLock
 from opscore.models import Policy
+from opscore.registry import Registry
 
 Gate = Callable[[int], str | None]
-GATES: dict[str, Gate] = {}
-
-
-def gate_for(kind: str):
-    def register(func: Gate) -> Gate:
-        GATES[kind] = func
-        return func
-
-    return register
+GATES: Registry = Registry("cap gate")
 
 
 def lock_gate(kind: str) -> None:
     """Serialise quota checks for one kind until the transaction ends."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"opscore.gate.{kind}"])
+        key = f"{AdvisoryLock.GATE_PREFIX}{kind}"
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
 
 
 def used_today(kind: str) -> int:
@@ -42,7 +37,6 @@ def _quota_reason(label: str, used: int, wanted: int, limit: int) -> str | None:
     return None
 
 
-@gate_for("write_content")
 def content_gate(wanted: int) -> str | None:
     policy = Policy.objects.value("content_policy")
     if not policy.enabled:
@@ -52,18 +46,19 @@ def content_gate(wanted: int) -> str | None:
     )
 
 
-@gate_for("post_tweet")
 def tweet_gate(wanted: int) -> str | None:
     limit = Policy.objects.value("x_daily_quota").limit
     return _quota_reason("post_tweet", used_today("post_tweet"), wanted, limit)
 
 
-@gate_for("deploy")
 def deploy_gate(wanted: int) -> str | None:
     policy = Policy.objects.value("deploy_policy")
     if not policy.enabled:
         return "deploy: deploy_policy is disabled"
     return _quota_reason("deploy", used_today("deploy"), wanted, policy.max_per_day)
+
+
+BUILTIN = {"write_content": content_gate, "post_tweet": tweet_gate, "deploy": deploy_gate}
 
 
 def first_refusal(kinds: list[str]) -> str | None:

@@ -10,22 +10,14 @@ from django.db.models import F
 from django.db.models.functions import Now
 
 from missions.models import OutboxMessage, OutboxStatus, in_seconds
+from opscore.registry import Registry
 
 log = logging.getLogger(__name__)
 MAX_DELIVERY_ATTEMPTS = 5
 Channel = Callable[[OutboxMessage], str]  # returns an external id
-CHANNELS: dict[str, Channel] = {}
+CHANNELS: Registry = Registry("outbox channel")
 
 
-def channel(name: str):
-    def register(func: Channel) -> Channel:
-        CHANNELS[name] = func
-        return func
-
-    return register
-
-
-@channel("local")
 def deliver_locally(message: OutboxMessage) -> str:
     """The default channel: the effect is recorded here and nowhere else."""
     return f"local-{message.id}"

@@ -31,19 +31,6 @@ TEMPLATES = {
 }
 
 
-def voice_of(agent) -> str:
-    parts = [f"You are {agent.display_name}, the company's {agent.role}."]
-    if agent.tone:
-        parts.append(f"Your tone: {agent.tone}.")
-    if agent.quirk:
-        parts.append(f"Your quirk: {agent.quirk}.")
-    if agent.signature:
-        parts.append(f'You sometimes say: "{agent.signature}"')
-    if agent.system_directive:
-        parts.append(agent.system_directive)
-    return " ".join(parts)
-
-
 def describe_payload(payload: dict) -> str:
     if not payload:
         return "(no details were given)"
@@ -55,7 +42,7 @@ def describe_payload(payload: dict) -> str:
 def build_request(step) -> tuple[LLMRequest, str]:
     version, tier, temperature, task = TEMPLATES[step.kind]
     request = LLMRequest(
-        system=voice_of(step.agent),
+        system=step.agent.voice(),
         messages=[{"role": "user", "content": f"{task}\n\n{describe_payload(step.payload)}"}],
         temperature=temperature,
         max_tokens=600,

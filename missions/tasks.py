@@ -6,11 +6,12 @@ from django.conf import settings
 from django.db import connection
 from django_q.tasks import async_task
 
-from missions.execution import reap_expired_leases, requeue_cleared_blockers
 from missions.outbox import deliver_pending
+from missions.recovery import reap_expired_leases, requeue_cleared_blockers
 from missions.worker import WorkerSession, default_worker_id
+from opscore.db import AdvisoryLock, Channel
 
-SLOT_LOCK = 0x0B5C0DF  # advisory lock class; the slot number is the second key
+SLOT_LOCK = AdvisoryLock.WORKER_SLOT  # the slot number is the second key
 
 
 @contextlib.contextmanager
@@ -64,5 +65,5 @@ def sweep() -> dict:
     counts["unblocked"] = requeue_cleared_blockers()
     counts["delivered"] = deliver_pending()
     with connection.cursor() as cursor:
-        cursor.execute("NOTIFY opscore_steps")  # a hint, in case a notification was missed
+        cursor.execute(f"NOTIFY {Channel.STEPS}")  # a hint, in case one was missed
     return counts

@@ -3,9 +3,8 @@
 from django.db.models.functions import Now
 
 from missions.crawl import CrawlRefused, fetch_main_text
-from missions.executors import ArtifactDraft, Blocked, Effect, Failed, Succeeded, executor_for
+from missions.executors import ArtifactDraft, Blocked, Effect, Failed, Succeeded
 from missions.models import ContentMetric, Publication, PublicationStatus, start_of_today
-from missions.outbox import channel
 from missions.prompts import build_request
 from missions.text import strip_invisible
 from opscore.llm import LLMError, OverBudget, TransientLLMError, call_llm
@@ -48,11 +47,6 @@ def run_llm_step(run):
     )
 
 
-for _kind in ("analyze", "write_content", "draft_tweet"):
-    executor_for(_kind)(run_llm_step)
-
-
-@executor_for("crawl")
 def run_crawl(run):
     url = run.step.payload.get("url")
     if not isinstance(url, str) or not url:
@@ -88,7 +82,6 @@ def tweet_text(step) -> str | None:
     return draft.body if draft else None
 
 
-@executor_for("post_tweet")
 def run_post_tweet(run):
     step = run.step
     text = tweet_text(step)
@@ -102,7 +95,6 @@ def run_post_tweet(run):
     return Succeeded({"queued_for": "x"}, effects=[effect])
 
 
-@channel("x")
 def publish_to_x(message) -> str:
     """The default X channel records the post locally; a real client is a plug-in channel."""
     publication, _ = Publication.objects.get_or_create(
@@ -125,9 +117,24 @@ def publish_to_x(message) -> str:
     return publication.external_id
 
 
-@executor_for("deploy")
 def run_deploy(run):
     """Deploys only ever run after a human approved the proposal (never auto-approved)."""
     target = run.step.payload.get("target", "default")
     effect = Effect(key=f"deploy:{run.step.id}", channel="local", payload={"target": target})
     return Succeeded({"deploy_requested": target}, effects=[effect])
+
+
+def run_noop(run):
+    return Succeeded({"ok": True})
+
+
+EXECUTORS = {
+    "analyze": run_llm_step,
+    "write_content": run_llm_step,
+    "draft_tweet": run_llm_step,
+    "crawl": run_crawl,
+    "post_tweet": run_post_tweet,
+    "deploy": run_deploy,
+    "noop": run_noop,
+}
+CHANNELS = {"x": publish_to_x}

@@ -23,12 +23,14 @@ from django.db.models import F
 from django.db.models.functions import Now
 
 from missions import execution
-from missions.executors import Blocked, Failed, Succeeded, load_plugins, lookup
+from missions.crawl import load_extractor
+from missions.executors import Blocked, Failed, Succeeded, lookup
 from missions.models import Step, Worker
 from missions.outbox import deliver_pending
+from opscore.db import Channel
 
 log = logging.getLogger(__name__)
-CHANNEL = "opscore_steps"
+CHANNEL = Channel.STEPS
 LIVENESS_EVERY = 30.0
 DISCONNECTS = (OperationalError, InterfaceError, psycopg.OperationalError)
 
@@ -134,13 +136,14 @@ _process_prepared = False
 
 
 def prepare_worker_process() -> None:
-    """Pay a worker process's one-time costs before its first step, not during it: import
-    every executor (the crawler alone pulls in trafilatura, ~0.25 s), then freeze what start-up
-    allocated so the cyclic GC stops re-scanning Django's long-lived objects between steps."""
+    """Pay a worker process's one-time costs before its first step, not during it: import the
+    crawler's extractor (trafilatura, ~0.25 s, which no other process needs), then freeze what
+    start-up allocated so the cyclic GC stops re-scanning Django's long-lived objects between
+    steps."""
     global _process_prepared
     if _process_prepared:
         return
-    load_plugins()
+    load_extractor()
     gc.freeze()
     _process_prepared = True
 

@@ -18,6 +18,7 @@ from opscore.models import (
 )
 from opscore.policies import SCHEMAS, PolicyError, validate_policy
 from opscore.schedules import sync_order_schedules
+from opscore.standing_orders import HANDLERS, PRECONDITIONS
 
 
 class AuditAdmin(admin.ModelAdmin):
@@ -228,17 +229,12 @@ class StandingOrderForm(forms.ModelForm):
         ]
 
     def clean_handler(self):
-        from opscore.standing_orders import HANDLERS, load_handlers
-
-        load_handlers()
         handler = self.cleaned_data["handler"]
         if handler not in HANDLERS:
             raise forms.ValidationError(f"unknown handler; known: {', '.join(sorted(HANDLERS))}")
         return handler
 
     def clean_precondition(self):
-        from opscore.order_handlers import PRECONDITIONS
-
         name = self.cleaned_data["precondition"]
         if name and name not in PRECONDITIONS:
             known = ", ".join(sorted(PRECONDITIONS))

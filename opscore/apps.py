@@ -5,4 +5,9 @@ class OpscoreConfig(AppConfig):
     name = "opscore"
 
     def ready(self):
-        from opscore import checks  # noqa: F401
+        from django.core import checks as django_checks
+
+        from opscore import checks
+
+        for check, tags in checks.CHECKS:
+            django_checks.register(check, *tags)

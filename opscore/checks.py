@@ -1,9 +1,8 @@
 from django.conf import settings
-from django.core.checks import Error, Tags, Warning, register
+from django.core.checks import Error, Tags, Warning
 from django.db import connections
 
 
-@register(Tags.database)
 def check_postgres(app_configs, **kwargs):
     vendor = connections["default"].vendor
     if vendor != "postgresql":
@@ -17,7 +16,6 @@ def check_postgres(app_configs, **kwargs):
     return []
 
 
-@register()
 def check_secrets(app_configs, **kwargs):
     problems = []
     if settings.SECRET_KEY_IS_EPHEMERAL:
@@ -43,3 +41,6 @@ def check_secrets(app_configs, **kwargs):
             )
         )
     return problems
+
+
+CHECKS = [(check_postgres, [Tags.database]), (check_secrets, [])]

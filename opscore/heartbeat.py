@@ -14,36 +14,31 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 
+from opscore.db import AdvisoryLock
 from opscore.models import ActionRun, ActionRunStatus, Policy
 from opscore.redaction import redact_text
 
 log = logging.getLogger(__name__)
-LOCK_KEY = 0x0B5C0DE  # pg advisory lock id for "a heartbeat is running"
 
 
 @dataclass
 class Duty:
     name: str
     budget_seconds: float
-    run: Callable[[float], dict] | None  # receives its deadline (time.monotonic based)
-    pending_issue: str = ""
+    run: Callable[[float], dict]  # receives its deadline (time.monotonic based)
     lane: str = ""  # an operator can pause this lane (policy lane_switches)
 
 
+# The duties in the order they run; the top layer composes the list (console.heartbeat).
 DUTIES: list[Duty] = []
 
 
-def duty(name: str, budget_seconds: float, lane: str = ""):
-    """Register a heartbeat duty; order of registration is order of execution."""
-
-    def register(func):
-        install(Duty(name, budget_seconds, func, lane=lane))
-        return func
-
-    return register
+def compose(duties: list[Duty]) -> None:
+    DUTIES[:] = duties
 
 
 def install(new: Duty) -> None:
+    """Replace the duty of the same name, or add one at the end."""
     for index, existing in enumerate(DUTIES):
         if existing.name == new.name:
             DUTIES[index] = new
@@ -51,29 +46,21 @@ def install(new: Duty) -> None:
     DUTIES.append(new)
 
 
-def reserve(name: str, budget_seconds: float, lane: str) -> None:
-    """A slot for a duty that a later lane fills; until then each beat records it as such."""
-    if not any(d.name == name for d in DUTIES):
-        DUTIES.append(Duty(name, budget_seconds, None, pending_issue=lane))
-
-
 @contextlib.contextmanager
 def exclusive():
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [AdvisoryLock.HEARTBEAT])
         acquired = cursor.fetchone()[0]
     try:
         yield acquired
     finally:
         if acquired:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [AdvisoryLock.HEARTBEAT])
 
 
 def run_duty(item: Duty) -> dict:
     started = time.monotonic()
-    if item.run is None:
-        return {"name": item.name, "status": "not_installed", "detail": item.pending_issue}
     if item.lane and not Policy.objects.value("lane_switches").is_running(item.lane):
         return {"name": item.name, "status": "paused", "detail": f"lane {item.lane} is paused"}
     outcome = {"name": item.name, "budget_ms": int(item.budget_seconds * 1000)}
@@ -94,7 +81,6 @@ def run_duty(item: Duty) -> dict:
 
 
 def run_heartbeat(trigger: str) -> ActionRun:
-    load_duties()
     started = time.monotonic()
     with exclusive() as acquired:
         if not acquired:
@@ -111,8 +97,3 @@ def run_heartbeat(trigger: str) -> ActionRun:
         duties=results,
         duration_ms=int((time.monotonic() - started) * 1000),
     )
-
-
-def load_duties() -> None:
-    """Duties live beside the lane they serve; importing it registers them."""
-    import missions.duties  # noqa: F401

@@ -6,7 +6,8 @@ type is refused with a message that names the field, in the admin, the CLI and t
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from missions.step_kinds import is_known, known_names
+from opscore.registry import is_known_kind as is_known
+from opscore.registry import known_kind_names as known_names
 
 
 class PolicyError(ValueError):
@@ -19,16 +20,6 @@ class PolicyValue(BaseModel):
 
 def _check_step_kinds(kinds):
     unknown = sorted(k for k in kinds if not is_known(k))
-    if unknown:
-        raise ValueError(f"unknown step kinds {unknown}; known: {known_names()}")
-    return kinds
-
-
-def _check_runnable_kinds(kinds):
-    """Worker switches may also name kinds that a plug-in executor brings."""
-    from missions.executors import lookup
-
-    unknown = sorted(k for k in kinds if not is_known(k) and lookup(k) is None)
     if unknown:
         raise ValueError(f"unknown step kinds {unknown}; known: {known_names()}")
     return kinds
@@ -136,7 +127,7 @@ class WorkerSwitches(PolicyValue):
     @field_validator("kinds")
     @classmethod
     def _known(cls, kinds):
-        return _check_runnable_kinds(kinds)
+        return _check_step_kinds(kinds)
 
     def is_enabled(self, kind: str) -> bool:
         return self.kinds.get(kind, True)

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "memory",
     "opportunities",
     "coding",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -98,7 +99,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
-    "opscore.stage.csp.StageContentSecurityPolicy",
+    "console.stage.csp.StageContentSecurityPolicy",
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -110,9 +111,9 @@ AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 
-ROOT_URLCONF = "opscore.urls"
-ASGI_APPLICATION = "opscore.asgi.application"
-WSGI_APPLICATION = "opscore.wsgi.application"
+ROOT_URLCONF = "console.urls"
+ASGI_APPLICATION = "console.asgi.application"
+WSGI_APPLICATION = "console.wsgi.application"
 
 TEMPLATES = [
     {
@@ -216,7 +217,9 @@ OPS_WORKER_SLOTS = env_int("OPS_WORKER_SLOTS", 2)
 OPS_WORKER_SESSION_SECONDS = env_int("OPS_WORKER_SESSION_SECONDS", 120)
 OPS_WORKER_STALE_SECONDS = env_int("OPS_WORKER_STALE_SECONDS", 90)
 OPS_BREAKER_THRESHOLD = env_int("OPS_BREAKER_THRESHOLD", 3)
-OPS_EXECUTOR_MODULES = env_list("OPS_EXECUTOR_MODULES")
+OPS_EXECUTOR_MODULES = env_list(
+    "OPS_EXECUTOR_MODULES", "tests.executors" if TESTING else ""
+)  # plug-in executors (and their kinds and channels), registered at start-up
 
 # LLM providers: OPSCORE_LLM=anthropic|ollama|offline; offline when no key is set.
 ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")

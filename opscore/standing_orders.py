@@ -12,12 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
 from opscore.actions import record_event
+from opscore.db import db_now
 from opscore.models import RUN_TERMINAL, RunStatus, StandingOrder, StandingOrderRun
 from opscore.redaction import redact, redact_text
+from opscore.registry import Registry
 from opscore.schedule_math import latest_slot
 
 log = logging.getLogger(__name__)
@@ -33,21 +35,10 @@ class RunResult:
 
 
 Handler = Callable[[StandingOrder, StandingOrderRun], RunResult]
-HANDLERS: dict[str, Handler] = {}
-
-
-def handler(name: str):
-    def register(func: Handler) -> Handler:
-        HANDLERS[name] = func
-        return func
-
-    return register
-
-
-def db_now():
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement_timestamp()")
-        return cursor.fetchone()[0]
+# What an order's `handler` names, and the precondition queries a generic order may name
+# ("is there anything for this order to look at?"); the apps that own the work register them.
+HANDLERS: Registry = Registry("standing-order handler")
+PRECONDITIONS: Registry = Registry("standing-order precondition")
 
 
 def start_run(order: StandingOrder, scheduled_for) -> StandingOrderRun | None:
@@ -72,10 +63,6 @@ def start_run(order: StandingOrder, scheduled_for) -> StandingOrderRun | None:
             )
     except IntegrityError:
         return None  # this slot already has its row: it ran (or is running) elsewhere
-
-
-def load_handlers() -> None:
-    import opscore.order_handlers  # noqa: F401 - registers the handlers
 
 
 def finish_run(run: StandingOrderRun, result: RunResult) -> bool:
@@ -103,7 +90,6 @@ def finish_run(run: StandingOrderRun, result: RunResult) -> bool:
 
 def execute_run(run: StandingOrderRun) -> StandingOrderRun:
     order = run.order
-    load_handlers()
     work = HANDLERS.get(order.handler)
     if work is None:
         finish_run(run, RunResult(RunStatus.FAILED, f"no handler named {order.handler!r}"))
@@ -172,21 +158,3 @@ def check_gaps(now=None) -> dict:
                 run, RunResult(RunStatus.FAILED, f"timed out after {order.timeout_minutes} min")
             )
     return counts
-
-
-def close_finished_missions() -> int:
-    """Runs waiting on the work they asked for close when that mission ends."""
-    closed = 0
-    waiting = StandingOrderRun.objects.filter(
-        status=RunStatus.STARTED, mission__status__in=["succeeded", "failed", "cancelled"]
-    ).select_related("mission", "order")
-    for run in waiting:
-        done = run.mission.status == "succeeded"
-        result = RunResult(
-            RunStatus.COMPLETED if done else RunStatus.FAILED,
-            f"mission M{run.mission_id} {run.mission.status}",
-            run.evidence,
-            run.mission,
-        )
-        closed += finish_run(run, result)
-    return closed

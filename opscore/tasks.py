@@ -1,10 +1,3 @@
-from opscore.heartbeat import run_heartbeat
-
-
-def heartbeat() -> dict:
-    return run_heartbeat("schedule").as_json()
-
-
 def fire_standing_order(order_id: int) -> dict:
     from opscore.models import StandingOrder
     from opscore.standing_orders import fire

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
@@ -67,8 +69,26 @@ class Turn(models.Model):
         return f"{self.speaker_id}: {self.text}"
 
 
+def pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a < b else (b, a)
+
+
+class RelationshipQuerySet(models.QuerySet):
+    def affinity_table(self, slugs) -> dict:
+        rows = self.filter(agent_a__in=slugs, agent_b__in=slugs)
+        return {(r.agent_a_id, r.agent_b_id): float(r.affinity) for r in rows}
+
+
+def affinity_lookup(table: dict):
+    """affinity(a, b) from a table; a pair never met (or no speaker yet) reads 0.5."""
+    return lambda a, b: table.get(pair(a, b), 0.5) if a and b else 0.5
+
+
 class Relationship(models.Model):
     """One row per pair of agents, the pair in alphabetical order (the database insists)."""
+
+    MIN_AFFINITY, MAX_AFFINITY = 0.10, 0.95
+    DRIFT_LOG_LENGTH = 20
 
     agent_a = models.ForeignKey("opscore.Agent", on_delete=models.PROTECT, related_name="+")
     agent_b = models.ForeignKey("opscore.Agent", on_delete=models.PROTECT, related_name="+")
@@ -78,6 +98,8 @@ class Relationship(models.Model):
     negative_interactions = models.PositiveIntegerField(default=0)
     drift_log = models.JSONField(default=list, blank=True)
     backstory = models.CharField(max_length=300, blank=True)
+
+    objects = RelationshipQuerySet.as_manager()
 
     class Meta:
         ordering = ["agent_a_id", "agent_b_id"]
@@ -91,3 +113,16 @@ class Relationship(models.Model):
 
     def __str__(self):
         return f"{self.agent_a_id}↔{self.agent_b_id} {self.affinity}"
+
+    def drift(self, drift: float, max_drift: float, note: dict) -> Decimal:
+        """Clamp a drift to ±max_drift and the affinity to [0.10, 0.95]; keep the last 20."""
+        step = max(-max_drift, min(max_drift, drift))
+        bounded = min(self.MAX_AFFINITY, max(self.MIN_AFFINITY, float(self.affinity) + step))
+        self.affinity = Decimal(str(bounded)).quantize(Decimal("0.01"))
+        self.total_interactions += 1
+        self.positive_interactions += step > 0
+        self.negative_interactions += step < 0
+        entry = {"drift": round(step, 4), **note, "affinity": float(self.affinity)}
+        self.drift_log = [*self.drift_log, entry][-self.DRIFT_LOG_LENGTH :]
+        self.save()
+        return self.affinity

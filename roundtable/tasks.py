@@ -2,9 +2,12 @@
 
 import random
 
+from missions.worker import default_worker_id
+from opscore.db import db_now
 from opscore.models import Policy
-from opscore.standing_orders import db_now
-from roundtable.actions import claim_conversation, run_conversation, schedule_tick
+from roundtable.lifecycle import claim_conversation
+from roundtable.scheduling import schedule_tick
+from roundtable.speaking import run_conversation
 
 
 def lane_paused() -> bool:
@@ -21,8 +24,6 @@ def run_next_conversation() -> dict:
     """At most one conversation per call: bounded, and the next call picks up the next."""
     if lane_paused():
         return {"paused": True}
-    from missions.worker import default_worker_id
-
     conversation = claim_conversation(default_worker_id())
     if conversation is None:
         return {"ran": None}

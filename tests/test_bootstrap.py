@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from opscore.bootstrap import BootstrapError, bootstrap
+from console.bootstrap import BootstrapError, bootstrap
 from opscore.models import Agent, Event, Policy, PolicyVersion
 from opscore.policies import SCHEMAS
 

@@ -5,17 +5,11 @@ from datetime import timedelta
 import pytest
 from django.db.models.functions import Now
 
-import tests.executors  # noqa: F401 - registers the test executors
-from missions.execution import (
-    claim_next_step,
-    reap_expired_leases,
-    record_outcome,
-    renew_lease,
-    requeue_cleared_blockers,
-)
+from missions.execution import claim_next_step, record_outcome, renew_lease
 from missions.executors import EXECUTORS, Failed, Succeeded
 from missions.models import Mission, OutboxMessage, Step, StepAttempt, StepDependency
 from missions.outbox import deliver_pending
+from missions.recovery import reap_expired_leases, requeue_cleared_blockers
 from missions.worker import handle_one_step
 from opscore.actions import set_policy
 from opscore.models import Event, Policy

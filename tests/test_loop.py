@@ -8,11 +8,11 @@ import pytest
 from django.db.models.functions import Now
 
 import tests.executors  # noqa: F401
+from console.bootstrap import bootstrap
 from missions import loop
 from missions.models import Mission, Proposal, Reaction, Step, TriggerRule
 from missions.worker import handle_one_step
 from opscore.actions import set_policy
-from opscore.bootstrap import bootstrap
 from opscore.heartbeat import run_heartbeat
 from opscore.models import Event
 from opscore.standing_orders import db_now

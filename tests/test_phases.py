@@ -7,10 +7,11 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from missions.execution import claim_next_step, reap_expired_leases
+from console.bootstrap import bootstrap
+from missions.execution import claim_next_step
 from missions.models import Step
+from missions.recovery import reap_expired_leases
 from missions.worker import WorkerSession
-from opscore.bootstrap import bootstrap
 from opscore.models import Agent, Event, StandingOrder
 from opscore.standing_orders import db_now, fire
 from tests.factories import make_step

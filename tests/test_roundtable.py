@@ -14,17 +14,11 @@ from memory.models import Memory
 from missions.models import Proposal
 from opscore.actions import set_policy
 from opscore.llm import LLMReply
-from roundtable import actions
-from roundtable.actions import (
-    Distillation,
-    apply_distillation,
-    apply_drift,
-    distill,
-    request_conversation,
-    run_conversation,
-    schedule_tick,
-)
+from roundtable.distillation import Distillation, apply_distillation, apply_drift, distill
+from roundtable.lifecycle import request_conversation
 from roundtable.models import Conversation, Relationship
+from roundtable.scheduling import pick_participants, schedule_tick
+from roundtable.speaking import run_conversation
 from roundtable.speech import next_speaker, sanitize_turn
 from tests.factories import AgentFactory
 
@@ -182,7 +176,7 @@ def test_at_most_six_memories_per_conversation(crew):
 
 
 def test_an_agent_keeps_at_most_200_memories_retiring_the_weakest(crew, monkeypatch):
-    monkeypatch.setattr(actions, "MAX_MEMORIES_PER_AGENT", 3)
+    monkeypatch.setattr(Memory, "MAX_ACTIVE_PER_AGENT", 3)
     for n, confidence in enumerate(["0.90", "0.60", "0.80", "0.70"]):
         Memory.objects.create(
             agent_id="devops",
@@ -192,7 +186,7 @@ def test_an_agent_keeps_at_most_200_memories_retiring_the_weakest(crew, monkeypa
             source_trace_id=f"t{n}",
         )
 
-    assert actions.retire_beyond_cap("devops") == 1
+    assert Memory.objects.retire_beyond_cap("devops") == 1
 
     assert Memory.objects.get(status="archived").content == "m1"
     assert Memory.objects.active().count() == 3
@@ -237,7 +231,7 @@ def test_the_daily_conversation_cap_holds_and_the_standup_always_happens(crew):
 def test_tense_pairs_meet_for_conflict_resolution(crew):
     Relationship.objects.create(agent_a_id="devops", agent_b_id="security", affinity=0.2)
 
-    assert actions.pick_participants("conflict_resolution", 2, random.Random(0)) == [
+    assert pick_participants("conflict_resolution", 2, random.Random(0)) == [
         "devops",
         "security",
     ]
@@ -286,7 +280,7 @@ def test_the_api_requests_a_conversation(crew, client, settings):
 
 
 def test_bootstrap_seeds_every_pair_with_the_rosters_affinities():
-    from opscore.bootstrap import bootstrap
+    from console.bootstrap import bootstrap
 
     bootstrap(1, "tutorial-six", actor="t")
 
@@ -318,7 +312,7 @@ def test_the_heartbeat_recovers_a_conversation_stuck_running(crew):
 
     from opscore.heartbeat import run_heartbeat
     from opscore.standing_orders import db_now
-    from roundtable.actions import claim_conversation
+    from roundtable.lifecycle import claim_conversation
 
     request_conversation("debate", ["devops", "security"], "x", source="operator")
     stuck = claim_conversation("dead-worker")

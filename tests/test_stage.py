@@ -6,8 +6,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
+from console.asgi import application
 from missions.models import Proposal
-from opscore.asgi import application
 from opscore.models import Event
 from tests.factories import propose
 
@@ -111,8 +111,8 @@ async def _write_event(title):
 
 @pytest.mark.django_db
 def test_the_office_follows_live_data(client, agent):
+    from console.stage.scenes import sky_for
     from missions.execution import claim_next_step
-    from opscore.stage.scenes import sky_for
     from roundtable.models import Conversation
     from tests.factories import AgentFactory, make_step
 
@@ -190,7 +190,7 @@ def test_a_failing_panel_shows_a_message_and_a_retry(client, monkeypatch):
     def broken(*args, **kwargs):
         raise DatabaseError("connection lost")
 
-    monkeypatch.setattr("opscore.stage.views.Mission.objects.select_related", broken)
+    monkeypatch.setattr("console.stage.views.Mission.objects.select_related", broken)
 
     panel = client.get("/stage/missions")
 

@@ -66,7 +66,7 @@ def server():
             sys.executable,
             "-m",
             "uvicorn",
-            "opscore.asgi:application",
+            "console.asgi:application",
             "--host",
             "127.0.0.1",
             "--port",

@@ -5,13 +5,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django_q.models import Schedule
 
+from console.bootstrap import bootstrap
+from console.order_handlers import close_finished_missions
 from missions.execution import claim_next_step
 from missions.models import Artifact, Step
 from missions.worker import handle_one_step
-from opscore.bootstrap import bootstrap
 from opscore.models import StandingOrder, StandingOrderRun
 from opscore.schedules import sync_order_schedules
-from opscore.standing_orders import check_gaps, close_finished_missions, db_now, fire, start_run
+from opscore.standing_orders import check_gaps, db_now, fire, start_run
 from tests.factories import AgentFactory, make_step
 
 pytestmark = pytest.mark.django_db
@@ -101,7 +102,7 @@ def test_a_started_run_that_never_finishes_fails_by_timeout():
 
 def test_a_handler_crash_fails_the_run_with_the_reason(monkeypatch):
     monkeypatch.setattr(
-        "opscore.order_handlers.reap_expired_leases",
+        "console.order_handlers.reap_expired_leases",
         lambda: (_ for _ in ()).throw(RuntimeError("db on fire")),
     )
 

@@ -3,9 +3,9 @@
 import pytest
 
 from missions.actions import retry_step, submit_proposal
-from missions.execution import requeue_cleared_blockers
 from missions.models import Artifact, OutboxMessage, Publication, Step
 from missions.outbox import deliver_pending
+from missions.recovery import requeue_cleared_blockers
 from missions.worker import handle_one_step
 from opscore.actions import set_policy
 from opscore.llm import LLMReply

@@ -13,9 +13,9 @@ from django.db.models.functions import Now
 from django_q.tasks import async_task
 
 import tests.executors  # noqa: F401
-from missions.execution import reap_expired_leases
 from missions.models import OutboxMessage, Step, StepAttempt, Worker
 from missions.outbox import deliver_pending
+from missions.recovery import reap_expired_leases
 from opscore import embedded_db
 from opscore.models import Event
 from tests.factories import AgentFactory, make_step

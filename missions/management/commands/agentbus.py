@@ -12,9 +12,10 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from missions.actions import submit_proposal
-from missions.execution import claim_next_step, reap_expired_leases, record_outcome
+from missions.execution import claim_next_step, record_outcome
 from missions.executors import Blocked, Failed, Succeeded
 from missions.models import ProposalSource, Step
+from missions.recovery import reap_expired_leases
 from missions.schemas import ProposalInvalid
 from opscore.actions import record_event
 from opscore.management.commands._json import dump
@@ -168,7 +169,8 @@ class Command(BaseCommand):
             data["dedupe_key"] = o["dedupe_key"]
         cause = f"agentbus:{o['source_agent']}" if o["source_agent"] else "agentbus"
         result = submit_proposal(data, source=ProposalSource.API, cause_ref=cause)
-        return {"proposal": result.proposal.as_json(), "duplicate": not result.created}
+        body = result.as_json()
+        return {"proposal": body, "duplicate": body.pop("duplicate")}
 
     def emit_event(self, **o):
         agent = None

@@ -54,7 +54,7 @@ class Command(BaseCommand):
             )
         except ProposalInvalid as invalid:
             fail("invalid proposal", as_json=opts["json"], errors=invalid.errors)
-        body = result.proposal.as_json() | {"duplicate": not result.created}
+        body = result.as_json()
         self.stdout.write(dump(body) if opts["json"] else self.describe(body))
 
     def describe(self, body: dict) -> str:

@@ -2,8 +2,9 @@ import random
 
 from django.core.management.base import BaseCommand, CommandError
 
-from roundtable.actions import ConversationInvalid, request_conversation, run_conversation
+from roundtable.lifecycle import ConversationInvalid, request_conversation
 from roundtable.models import ConversationStatus
+from roundtable.speaking import run_conversation
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Min
 from django.db.models.functions import Now
 
-from missions.execution import switched_off_kinds
+from missions.breaker import switched_off_kinds
 from missions.models import Mission, Proposal, ProposalStatus, Step, StepStatus, Worker
 from opscore.models import ActionRun, Agent, Event
 

@@ -14,7 +14,7 @@ from django.urls import path  # noqa: E402
 
 django_app = get_asgi_application()
 
-from opscore.stage.consumers import StageConsumer  # noqa: E402
+from console.stage.consumers import StageConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

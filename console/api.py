@@ -9,13 +9,13 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from console.status import system_status
 from missions.actions import submit_proposal
 from missions.metrics import record_metric
 from missions.models import ProposalSource
 from missions.schemas import ProposalInvalid
 from opscore.heartbeat import run_heartbeat
 from opscore.models import Event
-from opscore.status import system_status
 
 MAX_EVENTS_PAGE = 500
 
@@ -86,7 +86,7 @@ def create_proposal(request, data):
         result = submit_proposal(data, source=ProposalSource.API)
     except ProposalInvalid as invalid:
         return error(400, "invalid proposal", invalid.errors)
-    body = result.proposal.as_json() | {"duplicate": not result.created}
+    body = result.as_json()
     return JsonResponse(body, status=201 if result.created else 200)
 
 
@@ -135,8 +135,8 @@ def create_metric(request, data):
 
 @json_post
 def request_conversation(request, data):
-    from roundtable.actions import ConversationInvalid
-    from roundtable.actions import request_conversation as enqueue
+    from roundtable.lifecycle import ConversationInvalid
+    from roundtable.lifecycle import request_conversation as enqueue
 
     fmt, topic, people = data.get("format"), data.get("topic"), data.get("participants")
     if not (

@@ -13,13 +13,13 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from console.stage import scenes
+from console.stage.health import health_summary
 from missions.actions import submit_proposal
 from missions.models import Mission, ProposalSource
 from missions.schemas import ProposalInvalid
+from opscore.db import db_now
 from opscore.models import Agent, Event
-from opscore.stage import scenes
-from opscore.stage.health import health_summary
-from opscore.standing_orders import db_now
 
 PAGE = 50
 

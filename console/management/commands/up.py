@@ -17,11 +17,12 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django_q.tasks import async_task
 
+from console.bootstrap import bootstrap
+from console.schedules import ensure_system_schedules
 from missions.actions import submit_proposal
 from missions.models import ProposalSource
-from opscore.bootstrap import bootstrap
 from opscore.models import Agent
-from opscore.schedules import ensure_system_schedules, sync_order_schedules
+from opscore.schedules import sync_order_schedules
 
 
 class Command(BaseCommand):
@@ -111,7 +112,7 @@ class Command(BaseCommand):
                     python,
                     "-m",
                     "uvicorn",
-                    "opscore.asgi:application",
+                    "console.asgi:application",
                     "--host",
                     host,
                     "--port",

@@ -7,15 +7,42 @@ from django.db.models import Count, F
 from django.db.models.functions import Least, Now
 
 from missions.actions import submit_proposal
-from missions.execution import reap_expired_leases, switched_off_kinds
-from missions.models import Artifact, Mission, Proposal, Step, StepStatus, Worker
-from opscore.models import Event, RunStatus
-from opscore.standing_orders import RunResult, check_gaps, close_finished_missions, handler
+from missions.breaker import switched_off_kinds
+from missions.models import (
+    MISSION_TERMINAL,
+    Artifact,
+    Mission,
+    MissionStatus,
+    Proposal,
+    Step,
+    StepStatus,
+    Worker,
+)
+from missions.recovery import reap_expired_leases
+from opscore.models import Event, RunStatus, StandingOrderRun
+from opscore.standing_orders import PRECONDITIONS, RunResult, check_gaps, finish_run
 
 WAITING_TOO_LONG = timedelta(minutes=30)
 
 
-@handler("lease_reaper")
+def close_finished_missions() -> int:
+    """Runs waiting on the work they asked for close when that mission ends."""
+    closed = 0
+    waiting = StandingOrderRun.objects.filter(
+        status=RunStatus.STARTED, mission__status__in=MISSION_TERMINAL
+    ).select_related("mission", "order")
+    for run in waiting:
+        done = run.mission.status == MissionStatus.SUCCEEDED
+        result = RunResult(
+            RunStatus.COMPLETED if done else RunStatus.FAILED,
+            f"mission M{run.mission_id} {run.mission.status}",
+            run.evidence,
+            run.mission,
+        )
+        closed += finish_run(run, result)
+    return closed
+
+
 def lease_reaper(order, run):
     counts = reap_expired_leases()
     if not any(counts.values()):
@@ -23,7 +50,6 @@ def lease_reaper(order, run):
     return RunResult(RunStatus.COMPLETED, f"recovered {sum(counts.values())} step(s)", counts)
 
 
-@handler("gap_check")
 def gap_check(order, run):
     counts = check_gaps() | {"closed": close_finished_missions()}
     if not any(counts.values()):
@@ -31,7 +57,6 @@ def gap_check(order, run):
     return RunResult(RunStatus.COMPLETED, "recorded gaps and closed runs", counts)
 
 
-@handler("backlog_rebalance")
 def backlog_rebalance(order, run):
     """Queued work that has waited too long moves up, so nothing starves behind new work."""
     stale = Step.objects.filter(
@@ -45,7 +70,6 @@ def backlog_rebalance(order, run):
     return RunResult(RunStatus.COMPLETED, f"raised the priority of {bumped} step(s)", evidence)
 
 
-@handler("health_check")
 def health_check(order, run):
     stale_after = timedelta(seconds=settings.OPS_WORKER_STALE_SECONDS)
     live = Worker.objects.filter(last_seen_at__gte=Now() - stale_after).count()
@@ -60,7 +84,6 @@ def health_check(order, run):
     return RunResult(RunStatus.COMPLETED, summary, evidence)
 
 
-@handler("daily_digest")
 def daily_digest(order, run):
     since = Now() - timedelta(hours=24)
     missions = dict(
@@ -102,7 +125,7 @@ def _since_last_run(order, run):
 
 
 # Precondition queries for generic orders: "is there anything for this order to look at?"
-PRECONDITIONS = {
+BUILTIN_PRECONDITIONS = {
     "events_since_last_run": lambda order, since: (
         Event.objects.filter(created_at__gte=since)
         .exclude(kind__startswith="standing_order.")
@@ -120,7 +143,6 @@ PRECONDITIONS = {
 }
 
 
-@handler("generic")
 def ask_for_work(order, run):
     """Other orders ask their agent for work through the single intake; the run closes when
     that mission ends (see close_finished_missions)."""
@@ -147,3 +169,13 @@ def ask_for_work(order, run):
         return RunResult(RunStatus.BLOCKED, f"P{proposal.id} awaits a human decision", evidence)
     mission = Mission.objects.get(proposal=proposal)
     return RunResult(RunStatus.STARTED, f"working on M{mission.id}", evidence, mission)
+
+
+BUILTIN_HANDLERS = {
+    "lease_reaper": lease_reaper,
+    "gap_check": gap_check,
+    "backlog_rebalance": backlog_rebalance,
+    "health_check": health_check,
+    "daily_digest": daily_digest,
+    "generic": ask_for_work,
+}

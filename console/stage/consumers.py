@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django.template.loader import render_to_string
 
+from opscore.db import Channel
 from opscore.models import Event
 
 BATCH = 100
@@ -58,7 +59,7 @@ async def bridge(layer):
     while True:
         try:
             async with await psycopg.AsyncConnection.connect(**params, autocommit=True) as db:
-                await db.execute("LISTEN opscore_events")
+                await db.execute(f"LISTEN {Channel.EVENTS}")
                 async for _ in db.notifies():
                     await layer.group_send(GROUP, {"type": "stage.event"})
         except psycopg.OperationalError:
@@ -107,7 +108,7 @@ class StageConsumer(AsyncWebsocketConsumer):
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(**params, autocommit=True) as db:
-                    await db.execute("LISTEN opscore_events")
+                    await db.execute(f"LISTEN {Channel.EVENTS}")
                     await self.send_new()
                     async for _ in db.notifies(timeout=15):
                         await self.send_new()

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import path
 
-from opscore import api
-from opscore.stage import views as stage
+from console import api
+from console.stage import views as stage
 
 urlpatterns = [
     path("", lambda request: HttpResponseRedirect("/stage/")),

@@ -2,9 +2,10 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 
+from opscore.db import db_now
 from opscore.management.commands._json import dump, fail
 from opscore.models import StandingOrder
-from opscore.standing_orders import db_now, execute_run, start_run
+from opscore.standing_orders import execute_run, start_run
 
 
 class Command(BaseCommand):

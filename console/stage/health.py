@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models.functions import Now
 
-from missions.execution import switched_off_kinds
+from missions.breaker import switched_off_kinds
 from missions.models import Step, StepStatus, Worker
 from opscore.models import Policy, RunStatus, StandingOrderRun
 

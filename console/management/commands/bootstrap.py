@@ -2,9 +2,9 @@ import getpass
 
 from django.core.management.base import BaseCommand
 
-from opscore.bootstrap import DEFAULT_ROSTER, BootstrapError, bootstrap
+from console.bootstrap import DEFAULT_ROSTER, BootstrapError, bootstrap
+from console.phases import check_phase
 from opscore.management.commands._json import dump, fail
-from opscore.phases import check_phase
 
 
 class Command(BaseCommand):

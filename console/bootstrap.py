@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from opscore.actions import record_event, set_policy
+from opscore.db import AdvisoryLock
 from opscore.models import Agent, Policy, StandingOrder
 from opscore.policies import SCHEMAS, default_value
 
@@ -105,7 +106,7 @@ def bootstrap(
     report = BootstrapReport(phase=phase, roster=roster.name)
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('opscore.bootstrap'))")
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [AdvisoryLock.BOOTSTRAP])
         _create_agents(roster, phase, report)
         if phase > 1 and not _already_applied(phase):
             _enable_phase_agents(roster, phase, report, actor)
@@ -143,7 +144,7 @@ def _create_agents(roster: Roster, phase: int, report: BootstrapReport) -> None:
 
 
 def _pass_gate(previous: int, *, actor: str, force: bool) -> None:
-    from opscore.phases import check_phase
+    from console.phases import check_phase
 
     failing = [c for c in check_phase(previous) if not c.passed]
     if not failing:

@@ -1,0 +1,59 @@
+"""The heartbeat's duties, in the order they run. Cheap, deterministic, no LLM work.
+
+Lease reaping and the standing-order gap check are proved by their standing orders
+(`lease_reaper`, `gap_check`), whose every slot leaves a row; the heartbeat does the same work
+only as a fallback, when no such order proved a run lately — before phase 1 is bootstrapped, or
+with the order disabled.
+"""
+
+from datetime import timedelta
+
+from django.db.models.functions import Now
+
+from console.order_handlers import close_finished_missions
+from missions import duties as execution
+from opscore.heartbeat import Duty
+from opscore.models import RunStatus, StandingOrderRun
+from opscore.standing_orders import check_gaps
+from roundtable.lifecycle import recover_stale_conversations
+
+PROOF_FRESH_FOR = timedelta(minutes=15)
+
+
+def unless_proved_by(handler: str, work):
+    """Run `work` only when no enabled order with this handler finished a run lately."""
+
+    def duty(deadline: float) -> dict:
+        proof = (
+            StandingOrderRun.objects.filter(
+                order__handler=handler,
+                order__enabled=True,
+                status__in=[RunStatus.COMPLETED, RunStatus.NO_WORK],
+                finished_at__gte=Now() - PROOF_FRESH_FOR,
+            )
+            .select_related("order")
+            .order_by("-finished_at")
+            .first()
+        )
+        if proof is not None:
+            return {"proved_by": f"{proof.order} run {proof.id}"}
+        return work(deadline)
+
+    return duty
+
+
+def gap_check(deadline: float) -> dict:
+    return check_gaps() | {"closed": close_finished_missions()}
+
+
+def conversations(deadline: float) -> dict:
+    return recover_stale_conversations()
+
+
+DUTIES = [
+    Duty("recover_stale_steps", 5, unless_proved_by("lease_reaper", execution.recover_stale_steps)),
+    Duty("recover_stale_conversations", 2, conversations),
+    Duty("standing_order_gap_check", 3, unless_proved_by("gap_check", gap_check)),
+    Duty("evaluate_triggers", 4, execution.evaluate_triggers, lane="triggers"),
+    Duty("process_reactions", 3, execution.process_reactions, lane="reactions"),
+]

@@ -1,0 +1,75 @@
+"""The circuit breaker: a step kind that keeps failing is switched off for every worker."""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+
+from missions.models import AttemptOutcome, StepAttempt
+from opscore.actions import record_event, set_policy
+from opscore.models import Policy
+from opscore.policies import PolicyError
+
+log = logging.getLogger(__name__)
+
+
+def switched_off_kinds() -> list[str]:
+    switches = Policy.objects.value("worker_switches")
+    return sorted(kind for kind, on in switches.kinds.items() if not on)
+
+
+def recent_outcomes(kind: str, since, threshold: int) -> list[str]:
+    """The last outcomes of `kind` that count toward the breaker.
+
+    A failure is an attempt that failed because of the executor, or one that lost its worker
+    *again*: a worker lost once is as likely the machine's fault as the step's (a cluster killed
+    mid-run loses every step it held), while a step that takes down its worker twice running
+    is the kind's fault. A first loss neither counts nor breaks the run of failures."""
+    lost_before = StepAttempt.objects.filter(
+        step=OuterRef("step"), attempt_no=OuterRef("attempt_no") - 1, outcome=AttemptOutcome.LOST
+    )
+    recent = (
+        StepAttempt.objects.filter(step__kind=kind, finished_at__isnull=False)
+        .alias(repeat_loss=Exists(lost_before))
+        .exclude(outcome=AttemptOutcome.LOST, repeat_loss=False)
+    )
+    if since is not None:
+        recent = recent.filter(finished_at__gte=since)
+    return list(
+        recent.order_by("-finished_at", "-id").values_list("outcome", flat=True)[:threshold]
+    )
+
+
+def trip_breaker_if_needed(kind: str) -> bool:
+    """After N consecutive failures of one kind (since the worker switches last changed), turn
+    that kind's worker switch off and raise an alert."""
+    threshold = settings.OPS_BREAKER_THRESHOLD
+    switches = Policy.objects.filter(key="worker_switches").first()
+    outcomes = recent_outcomes(kind, switches.updated_at if switches else None, threshold)
+    failing = {AttemptOutcome.FAILED, AttemptOutcome.LOST}
+    if len(outcomes) < threshold or not set(outcomes) <= failing:
+        return False
+    current = Policy.objects.value("worker_switches")
+    if not current.is_enabled(kind):
+        return False
+    try:
+        with transaction.atomic():
+            set_policy(
+                "worker_switches",
+                {"kinds": current.kinds | {kind: False}},
+                actor="system:breaker",
+                reason=f"{threshold} consecutive failures of {kind}",
+            )
+    except PolicyError as refused:  # never let the breaker break the reaper
+        log.warning("breaker could not switch %s off: %s", kind, refused)
+        return False
+    record_event(
+        "breaker.tripped",
+        f"Circuit breaker: workers for {kind} switched off after {threshold} failures",
+        summary="Turn it back on in the admin (Policies → worker_switches) when fixed.",
+        tags=["alert", "breaker", kind],
+        payload={"kind": kind, "threshold": threshold},
+        actor="system:breaker",
+    )
+    return True

@@ -1,0 +1,57 @@
+"""The missions app's models, one module per concern; import them from here."""
+
+from missions.models.effects import (
+    Artifact,
+    OutboxMessage,
+    OutboxStatus,
+    Provenance,
+    Publication,
+    PublicationStatus,
+)
+from missions.models.loop import ContentMetric, LoopCursor, Reaction, ReactionStatus, TriggerRule
+from missions.models.proposals import Proposal, ProposalSource, ProposalStatus, RejectionCode
+from missions.models.steps import (
+    MISSION_TERMINAL,
+    STEP_OPEN,
+    STEP_TERMINAL,
+    AttemptOutcome,
+    Mission,
+    MissionStatus,
+    Step,
+    StepAttempt,
+    StepDependency,
+    StepStatus,
+    Worker,
+)
+from opscore.db import in_seconds, start_of_today
+
+__all__ = [
+    "MISSION_TERMINAL",
+    "STEP_OPEN",
+    "STEP_TERMINAL",
+    "Artifact",
+    "AttemptOutcome",
+    "ContentMetric",
+    "LoopCursor",
+    "Mission",
+    "MissionStatus",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Proposal",
+    "ProposalSource",
+    "ProposalStatus",
+    "Provenance",
+    "Publication",
+    "PublicationStatus",
+    "Reaction",
+    "ReactionStatus",
+    "RejectionCode",
+    "Step",
+    "StepAttempt",
+    "StepDependency",
+    "StepStatus",
+    "TriggerRule",
+    "Worker",
+    "in_seconds",
+    "start_of_today",
+]

@@ -1,0 +1,109 @@
+"""What steps produce and send out: artifacts, publications and the outbox."""
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+
+from missions.models.steps import Step
+
+
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class OutboxMessage(models.Model):
+    """An external effect, written in the same transaction as the step's completion.
+
+    The unique key makes a retried or restarted step unable to record the same effect twice;
+    delivery reads these rows later and marks them delivered.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="outbox")
+    channel = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(
+        max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_default=Now())
+    last_error = models.TextField(blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["id"], condition=Q(status="pending"), name="outbox_pending_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.channel}:{self.key}"
+
+
+class Provenance(models.TextChoices):
+    TRUSTED = "trusted", "trusted (made by our agents)"
+    UNTRUSTED = "untrusted", "untrusted (from outside, e.g. a crawled page)"
+
+
+class Artifact(models.Model):
+    """What a step produced: text plus metadata, and where its content came from."""
+
+    step = models.ForeignKey(
+        Step, null=True, blank=True, on_delete=models.PROTECT, related_name="artifacts"
+    )
+    standing_order_run = models.ForeignKey(
+        "opscore.StandingOrderRun",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="artifacts",
+    )
+    kind = models.CharField(max_length=40)
+    title = models.CharField(max_length=300)
+    body = models.TextField()
+    metadata = models.JSONField(default=dict, blank=True)
+    provenance = models.CharField(
+        max_length=10, choices=Provenance.choices, default=Provenance.TRUSTED
+    )
+    source_url = models.URLField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"A{self.id} {self.kind}: {self.title}"
+
+
+class PublicationStatus(models.TextChoices):
+    PENDING = "pending"
+    PUBLISHED = "published"
+    FAILED = "failed"
+
+
+class Publication(models.Model):
+    """A post to an outside channel, created by its outbox row exactly once."""
+
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="publications")
+    outbox = models.OneToOneField(
+        OutboxMessage, on_delete=models.PROTECT, related_name="publication"
+    )
+    channel = models.CharField(max_length=64)
+    body = models.TextField()
+    status = models.CharField(
+        max_length=10, choices=PublicationStatus.choices, default=PublicationStatus.PENDING
+    )
+    external_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["channel", "created_at"], name="publication_day_idx")]
+
+    def __str__(self):
+        return f"{self.channel}: {self.body[:40]}"

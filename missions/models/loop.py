@@ -1,0 +1,120 @@
+"""Closing the loop: trigger rules, reactions, engagement metrics and event cursors."""
+
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Now
+
+from missions.models.effects import Publication
+from missions.models.proposals import Proposal
+
+
+class TriggerRule(models.Model):
+    """A condition that, when a checker finds it true, proposes work through the intake."""
+
+    name = models.SlugField(max_length=80, unique=True)
+    trigger_event = models.CharField(max_length=64, help_text="The key of a checker function")
+    conditions = models.JSONField(default=dict, blank=True)
+    action_config = models.JSONField(default=dict, help_text="target_agent, step_kinds, title")
+    cooldown_minutes = models.PositiveIntegerField(default=60)
+    enabled = models.BooleanField(default=True)
+    proactive = models.BooleanField(default=False)
+    skip_probability = models.FloatField(default=0.0)
+    jitter_min_minutes = models.PositiveIntegerField(default=0)
+    jitter_max_minutes = models.PositiveIntegerField(default=0)
+    topics = models.JSONField(default=list, blank=True)
+    topic_position = models.PositiveIntegerField(default=0)
+    fire_count = models.PositiveIntegerField(default=0)
+    last_fired_at = models.DateTimeField(null=True, blank=True)
+    last_evaluated_at = models.DateTimeField(null=True, blank=True)
+    last_seen_event_id = models.BigIntegerField(default=0, help_text="Reactive checkers' cursor")
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(skip_probability__gte=0, skip_probability__lte=1),
+                name="trigger_skip_probability_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(jitter_min_minutes__lte=F("jitter_max_minutes")),
+                name="trigger_jitter_ordered",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def next_topic(self) -> str | None:
+        if not self.topics:
+            return None
+        return self.topics[self.topic_position % len(self.topics)]
+
+
+class ReactionStatus(models.TextChoices):
+    QUEUED = "queued"
+    PROCESSED = "processed"
+    SKIPPED = "skipped"
+
+
+class Reaction(models.Model):
+    """A matched reaction-matrix pattern: queued for the heartbeat, or skipped with a reason."""
+
+    source_event = models.ForeignKey(
+        "opscore.Event", on_delete=models.PROTECT, related_name="reactions"
+    )
+    pattern_key = models.CharField(max_length=64)
+    pattern = models.JSONField()
+    target_agent = models.CharField(max_length=64)
+    reaction_type = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=ReactionStatus.choices)
+    reason = models.CharField(max_length=300, blank=True)
+    proposal = models.ForeignKey(
+        Proposal, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(db_default=Now())
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["id"], condition=Q(status="queued"), name="reaction_queued_idx"),
+            models.Index(fields=["pattern_key", "-created_at"], name="reaction_cooldown_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_event", "pattern_key"], name="reaction_once_per_event"
+            ),
+        ]
+
+    def __str__(self):
+        return f"R{self.id} {self.reaction_type} by {self.target_agent} ({self.status})"
+
+
+class ContentMetric(models.Model):
+    """Engagement measured for a post; feeds the tweet_high_engagement checker."""
+
+    publication = models.ForeignKey(
+        Publication, null=True, blank=True, on_delete=models.PROTECT, related_name="metrics"
+    )
+    post_ref = models.CharField(max_length=200)
+    impressions = models.PositiveIntegerField()
+    engagements = models.PositiveIntegerField()
+    engagement_rate = models.FloatField()
+    measured_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.post_ref}: {self.engagement_rate:.2%}"
+
+
+class LoopCursor(models.Model):
+    """How far a lane has read the event log (e.g. the reaction matcher)."""
+
+    name = models.CharField(primary_key=True, max_length=64)
+    position = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.name}@{self.position}"

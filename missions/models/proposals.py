@@ -1,0 +1,118 @@
+"""Proposals: requests for work, as the single intake admitted or refused them."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+
+from opscore.db import start_of_today
+
+
+class ProposalSource(models.TextChoices):
+    API = "api"
+    TRIGGER = "trigger"
+    REACTION = "reaction"
+    INITIATIVE = "initiative"
+    CONVERSATION = "conversation"
+    HUMAN = "human"
+
+
+class ProposalStatus(models.TextChoices):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class RejectionCode(models.TextChoices):
+    AGENT_DISABLED = "agent_disabled"
+    DAILY_LIMIT = "daily_limit"
+    CAP_GATE = "cap_gate"
+    OPERATOR = "operator"
+
+
+class ProposalQuerySet(models.QuerySet):
+    def created_today(self):
+        return self.filter(created_at__gte=start_of_today())
+
+    def counting_toward_daily_limit(self):
+        """Proposals an agent spent its allowance on; refusals at the door do not count."""
+        return self.exclude(
+            rejection_code__in=[RejectionCode.AGENT_DISABLED, RejectionCode.DAILY_LIMIT]
+        )
+
+
+class Proposal(models.Model):
+    """A request for work. Enters only through `missions.actions.submit_proposal`."""
+
+    agent = models.ForeignKey("opscore.Agent", on_delete=models.PROTECT, related_name="proposals")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    source = models.CharField(max_length=20, choices=ProposalSource.choices)
+    cause_event = models.ForeignKey(
+        "opscore.Event",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="caused_proposals",
+    )
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
+    )
+    cause_ref = models.CharField(
+        max_length=200, blank=True, help_text="e.g. trigger_rule:12, reaction:7, conversation:3"
+    )
+    proposed_steps = models.JSONField(default=list)
+    status = models.CharField(
+        max_length=10, choices=ProposalStatus.choices, default=ProposalStatus.PENDING
+    )
+    reason = models.TextField(blank=True)
+    rejection_code = models.CharField(max_length=20, choices=RejectionCode.choices, blank=True)
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    untrusted = models.BooleanField(
+        default=False, help_text="Derived from outside content: never auto-approved"
+    )
+    created_at = models.DateTimeField(db_default=Now())
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=150, blank=True)
+
+    objects = ProposalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["agent", "created_at"], name="proposal_agent_day_idx"),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status="rejected"),
+                name="proposal_rejected_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | ~Q(reason=""),
+                name="proposal_rejection_has_reason",
+            ),
+        ]
+
+    def __str__(self):
+        return f"P{self.id} {self.title}"
+
+    @property
+    def step_kinds(self) -> list[str]:
+        return [spec["kind"] for spec in self.proposed_steps]
+
+    def as_json(self, steps=()) -> dict:
+        """`steps`: the mission's steps, which the caller loads (see Step.objects.of_proposal)."""
+        steps = list(steps)
+        return {
+            "id": self.id,
+            "agent": self.agent_id,
+            "title": self.title,
+            "source": self.source,
+            "status": self.status,
+            "reason": self.reason,
+            "rejection_code": self.rejection_code,
+            "mission_id": steps[0].mission_id if steps else None,
+            "step_ids": [step.id for step in steps],
+            "created_at": self.created_at.isoformat(),
+        }

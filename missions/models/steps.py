@@ -1,0 +1,325 @@
+"""Missions and their steps: the rows durable execution runs on."""
+
+import uuid
+
+from django.db import connection, models
+from django.db.models import F, Q
+from django.db.models.functions import Now
+
+from missions.models.proposals import Proposal
+from opscore.db import in_seconds, start_of_today
+
+
+class MissionStatus(models.TextChoices):
+    APPROVED = "approved"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+MISSION_TERMINAL = [MissionStatus.SUCCEEDED, MissionStatus.FAILED, MissionStatus.CANCELLED]
+
+
+class Mission(models.Model):
+    title = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=10, choices=MissionStatus.choices, default=MissionStatus.APPROVED
+    )
+    agent = models.ForeignKey("opscore.Agent", on_delete=models.PROTECT, related_name="missions")
+    created_by = models.CharField(max_length=150)
+    proposal = models.OneToOneField(Proposal, on_delete=models.PROTECT, related_name="mission")
+    policy_versions = models.JSONField(
+        default=dict, help_text="Policy key → version in force when this mission was approved"
+    )
+    created_at = models.DateTimeField(db_default=Now())
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "-id"], name="mission_status_idx")]
+
+    def __str__(self):
+        return f"M{self.id} {self.title}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in MISSION_TERMINAL
+
+    def finalize(self) -> "Mission":
+        """Close the mission once every step is terminal: failed if any failed, died or was
+        cancelled. The rule is the SQL function `opscore_finalize_mission`
+        (missions/sql/finalize_mission.*.sql) because a worker's completion runs it in the same
+        round trip; this is the same function for Python callers."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT opscore_finalize_mission(%s)", [self.pk])
+        self.refresh_from_db(fields=["status", "finished_at"])
+        return self
+
+    def cancel(self) -> None:
+        self.status, self.finished_at = MissionStatus.CANCELLED, Now()
+        self.save(update_fields=["status", "finished_at"])
+        self.refresh_from_db(fields=["finished_at"])
+
+    def reopen_if_failed(self) -> None:
+        """A failed mission runs again when a human retries one of its steps."""
+        Mission.objects.filter(pk=self.pk, status=MissionStatus.FAILED).update(
+            status=MissionStatus.RUNNING, finished_at=None
+        )
+
+
+class StepStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+
+STEP_TERMINAL = [StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.DEAD, StepStatus.CANCELLED]
+STEP_OPEN = [StepStatus.QUEUED, StepStatus.RUNNING, StepStatus.BLOCKED]
+# The one lease-clearing rule: a step that is not running holds no lease (the constraint
+# step_one_active_lease says the same in the database).
+NO_LEASE = {"lease_token": None, "lease_expires_at": None, "lease_owner": ""}
+
+
+class StepQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(status__in=STEP_OPEN)
+
+    def of_kind(self, kind: str):
+        return self.filter(kind=kind)
+
+    def created_today(self):
+        return self.filter(created_at__gte=start_of_today())
+
+    def counting_toward_quota(self):
+        """Steps that did or will do their work: cancelled, failed and dead ones did not."""
+        return self.exclude(status__in=[StepStatus.CANCELLED, StepStatus.FAILED, StepStatus.DEAD])
+
+    def with_expired_lease(self):
+        """Running steps whose lease ran out by the database clock (served by step_lease_idx)."""
+        return self.filter(status=StepStatus.RUNNING, lease_expires_at__lt=Now())
+
+    def holding_lease(self, token):
+        """The compare-and-set guard: only the current lease holder may write."""
+        return self.filter(status=StepStatus.RUNNING, lease_token=token)
+
+    def of_proposal(self, proposal):
+        return self.filter(mission__proposal=proposal).order_by("position")
+
+    def cancel(self) -> int:
+        """Cancel these steps; a running one loses its lease, so its worker's late write is
+        refused by the token."""
+        return self.update(
+            status=StepStatus.CANCELLED,
+            blocked_reason="",
+            finished_at=Now(),
+            updated_at=Now(),
+            **NO_LEASE,
+        )
+
+
+class Step(models.Model):
+    """One unit of work. Its row is the truth; broker messages are only wake-up hints."""
+
+    mission = models.ForeignKey(Mission, on_delete=models.PROTECT, related_name="steps")
+    position = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=StepStatus.choices, default=StepStatus.QUEUED)
+    # Served by step_agent_status_idx (agent, status): a second index would be rewritten on
+    # every status change for nothing.
+    agent = models.ForeignKey(
+        "opscore.Agent", on_delete=models.PROTECT, related_name="steps", db_index=False
+    )
+    priority = models.IntegerField(default=100, help_text="1..1000, higher runs sooner")
+    run_after = models.DateTimeField(db_default=Now())
+    lease_owner = models.CharField(max_length=200, blank=True)
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempt_count = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=3)
+    last_error = models.TextField(blank=True)
+    blocked_reason = models.TextField(blank=True)
+    blocked_code = models.CharField(
+        max_length=40, blank=True, help_text="Which check may clear the blocker on its own"
+    )
+    result = models.JSONField(null=True, blank=True)
+    depends_on = models.ManyToManyField(
+        "self", symmetrical=False, through="StepDependency", related_name="dependents", blank=True
+    )
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+    updated_at = models.DateTimeField(db_default=Now())
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = StepQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["mission_id", "position"]
+        indexes = [
+            # Serves "next ready step": only queued rows are in it, so it stays small.
+            models.Index(
+                F("priority").desc(),
+                "run_after",
+                "id",
+                condition=Q(status="queued"),
+                name="step_ready_idx",
+            ),
+            models.Index(
+                fields=["lease_expires_at"], condition=Q(status="running"), name="step_lease_idx"
+            ),
+            models.Index(fields=["agent", "status"], name="step_agent_status_idx"),
+            # Quota counts only read gated kinds (missions/gates.py); other steps skip this index.
+            models.Index(
+                fields=["kind", "created_at"],
+                condition=Q(kind__in=["write_content", "post_tweet", "deploy"]),
+                name="step_gated_kind_day_idx",
+            ),
+        ]
+        constraints = [
+            # Partial: most steps have no dedupe key, and a full index would be rewritten on
+            # every status change of every step.
+            models.UniqueConstraint(
+                fields=["dedupe_key"],
+                condition=Q(dedupe_key__isnull=False),
+                name="step_dedupe_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__gte=1, priority__lte=1000), name="step_priority_range"
+            ),
+            models.CheckConstraint(condition=Q(max_attempts__gte=1), name="step_attempts_positive"),
+            models.CheckConstraint(
+                condition=~Q(status="blocked") | ~Q(blocked_reason=""),
+                name="step_blocked_has_reason",
+            ),
+            # A running step holds exactly one lease; any other status holds none.
+            models.CheckConstraint(
+                condition=(
+                    Q(status="running", lease_token__isnull=False, lease_expires_at__isnull=False)
+                    | (
+                        ~Q(status="running")
+                        & Q(lease_token__isnull=True, lease_expires_at__isnull=True)
+                    )
+                ),
+                name="step_one_active_lease",
+            ),
+        ]
+
+    def __str__(self):
+        return f"S{self.id} {self.kind}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in STEP_TERMINAL
+
+    def _leave(self, status: str, **fields) -> None:
+        """Move to `status` holding no lease, writing only the fields that changed."""
+        values = {"status": status, "updated_at": Now(), **NO_LEASE, **fields}
+        for name, value in values.items():
+            setattr(self, name, value)
+        self.save(update_fields=list(values))
+
+    def block(self, reason: str, code: str = "needs_human", error: str | None = None) -> None:
+        extra = {} if error is None else {"last_error": error}
+        self._leave(StepStatus.BLOCKED, blocked_reason=reason, blocked_code=code, **extra)
+
+    def requeue(self, after_seconds: float = 0, error: str | None = None) -> None:
+        """Back in the queue: a retry after backoff, or a blocker that cleared."""
+        extra = {} if error is None else {"last_error": error}
+        fields = {"run_after": in_seconds(after_seconds), "blocked_reason": "", "blocked_code": ""}
+        self._leave(StepStatus.QUEUED, **fields, **extra)
+
+    def retry(self) -> None:
+        """A human sends the step back with one more attempt allowed."""
+        self._leave(
+            StepStatus.QUEUED,
+            blocked_reason="",
+            blocked_code="",
+            max_attempts=max(self.max_attempts, self.attempt_count + 1),
+            run_after=Now(),
+            finished_at=None,
+        )
+
+    def finish(self, status: str, error: str) -> None:
+        """Out of attempts (dead) or not retryable (failed)."""
+        self._leave(status, last_error=error, finished_at=Now())
+
+    def dead_letter(self, reason: str) -> None:
+        self._leave(StepStatus.DEAD, last_error=reason, blocked_reason="", finished_at=Now())
+
+
+class StepDependency(models.Model):
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="dependency_links")
+    depends_on = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="dependent_links")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["step", "depends_on"], name="step_dependency_unique"),
+            models.CheckConstraint(
+                condition=~Q(step=F("depends_on")), name="step_dependency_not_self"
+            ),
+        ]
+
+    def __str__(self):
+        return f"S{self.step_id} after S{self.depends_on_id}"
+
+
+class AttemptOutcome(models.TextChoices):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    LOST = "lost", "lost (lease expired)"
+    CANCELLED = "cancelled"
+
+
+class StepAttempt(models.Model):
+    """One row per try at a step: who ran it, when, and how it ended."""
+
+    step = models.ForeignKey(  # attempt_no_unique (step, attempt_no) serves lookups by step
+        Step, on_delete=models.PROTECT, related_name="attempts", db_index=False
+    )
+    attempt_no = models.PositiveIntegerField()
+    worker_id = models.CharField(max_length=200)
+    lease_token = models.UUIDField(default=uuid.uuid4)
+    started_at = models.DateTimeField(db_default=Now())
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=10, choices=AttemptOutcome.choices, default=AttemptOutcome.RUNNING
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["step_id", "attempt_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["step", "attempt_no"], name="attempt_no_unique"),
+        ]
+
+    def __str__(self):
+        return f"S{self.step_id} attempt {self.attempt_no}"
+
+
+class Worker(models.Model):
+    """A liveness row per worker process, written every ~30 s while it runs. `current_step`
+    names a step long enough to have had its lease renewed; `steps_run` is flushed on each
+    beat, so it may trail the truth (StepAttempt rows) by up to one beat."""
+
+    worker_id = models.CharField(primary_key=True, max_length=200)
+    host = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(db_default=Now())
+    last_seen_at = models.DateTimeField(db_default=Now())
+    current_step = models.ForeignKey(
+        Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    steps_run = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self):
+        return self.worker_id

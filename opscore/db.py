@@ -1,0 +1,51 @@
+"""The one clock (the database's), and the names every process agrees on: NOTIFY channels and
+advisory lock ids. Python's clock is never used for a rule: two machines disagree, one server
+does not."""
+
+from datetime import timedelta
+
+from django.db import connection, models
+from django.db.models import DateTimeField, ExpressionWrapper, Value
+from django.db.models.functions import Now, Trunc
+
+
+class Channel:
+    """LISTEN/NOTIFY channels."""
+
+    STEPS = "opscore_steps"  # a step may have become claimable (missions_step_notify)
+    EVENTS = "opscore_events"  # an event was written (opscore_event_notify), payload = its id
+
+
+class AdvisoryLock:
+    """Session-level advisory lock ids (the first key where two keys are used)."""
+
+    HEARTBEAT = 0x0B5C0DE  # one heartbeat at a time
+    WORKER_SLOT = 0x0B5C0DF  # + the slot number: one worker session per slot
+    BOOTSTRAP = "opscore.bootstrap"  # hashtext() key: one bootstrap at a time
+    GATE_PREFIX = "opscore.gate."  # + step kind, hashtext() key: serialises a quota check
+
+
+def db_now():
+    """statement_timestamp(): `now()` would stand still for a whole transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement_timestamp()")
+        return cursor.fetchone()[0]
+
+
+def in_seconds(seconds: float):
+    """now() + seconds, on the database clock."""
+    return ExpressionWrapper(
+        Now() + Value(timedelta(seconds=seconds)), output_field=DateTimeField()
+    )
+
+
+def start_of_today():
+    """Midnight in the configured time zone, computed by the database clock."""
+    return Trunc(Now(), "day", output_field=models.DateTimeField())
+
+
+def oldest_unlocked(queryset):
+    """The oldest row of a queue that no other consumer holds (FOR UPDATE SKIP LOCKED), so
+    concurrent consumers never wait on each other or take the same row. Call it inside the
+    transaction that consumes the row."""
+    return queryset.select_for_update(skip_locked=True).order_by("id").first()

@@ -1,0 +1,24 @@
+"""The ground every app stands on, one module per concern; import them from here."""
+
+from opscore.models.agents import Agent, operator_actor
+from opscore.models.events import Event
+from opscore.models.heartbeats import ActionRun, ActionRunStatus
+from opscore.models.llm_calls import LLMCall, LLMCallOutcome
+from opscore.models.policies import Policy, PolicyVersion
+from opscore.models.standing_orders import RUN_TERMINAL, RunStatus, StandingOrder, StandingOrderRun
+
+__all__ = [
+    "RUN_TERMINAL",
+    "ActionRun",
+    "ActionRunStatus",
+    "Agent",
+    "Event",
+    "LLMCall",
+    "LLMCallOutcome",
+    "Policy",
+    "PolicyVersion",
+    "RunStatus",
+    "StandingOrder",
+    "StandingOrderRun",
+    "operator_actor",
+]

@@ -1,0 +1,61 @@
+"""Agents: the members of the company."""
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models.functions import Now
+
+
+class AgentQuerySet(models.QuerySet):
+    def enabled(self):
+        return self.filter(enabled=True)
+
+
+class Agent(models.Model):
+    """One member of the company. Agents are disabled, never deleted: history points at them."""
+
+    slug = models.SlugField(primary_key=True, max_length=64)
+    display_name = models.CharField(max_length=100)
+    role = models.CharField(max_length=200)
+    tone = models.CharField(max_length=300, blank=True)
+    quirk = models.CharField(max_length=300, blank=True)
+    signature = models.CharField(max_length=200, blank=True)
+    system_directive = models.TextField(blank=True)
+    enabled = models.BooleanField(default=False)
+    daily_proposal_limit = models.PositiveIntegerField(default=20)
+    max_concurrent_steps = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    roster = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    objects = AgentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(max_concurrent_steps__gte=1), name="agent_concurrency_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return self.slug
+
+    @property
+    def actor(self) -> str:
+        return f"agent:{self.slug}"
+
+    def voice(self) -> str:
+        """The system prompt that makes every call of this agent sound like it."""
+        parts = [f"You are {self.display_name}, the company's {self.role}."]
+        if self.tone:
+            parts.append(f"Your tone: {self.tone}.")
+        if self.quirk:
+            parts.append(f"Your quirk: {self.quirk}.")
+        if self.signature:
+            parts.append(f'You sometimes say: "{self.signature}"')
+        if self.system_directive:
+            parts.append(self.system_directive)
+        return " ".join(parts)
+
+
+def operator_actor(user) -> str:
+    return f"operator:{user.get_username()}" if user else "operator:unknown"

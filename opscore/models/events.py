@@ -1,0 +1,103 @@
+"""The event log: append-only facts every surface reads."""
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models.functions import Now
+
+from opscore.models.agents import Agent
+
+
+class EventQuerySet(models.QuerySet):
+    def after(self, event_id: int):
+        return self.filter(id__gt=event_id).order_by("id")
+
+
+class Event(models.Model):
+    """An append-only fact. The database refuses UPDATE and DELETE on this table."""
+
+    kind = models.CharField(max_length=100)
+    title = models.CharField(max_length=300)
+    summary = models.TextField(blank=True)
+    tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    # No single-column indexes where a composite one below leads with the same column: every
+    # index is written on every event insert, the hottest write in the system.
+    # No database foreign keys either (db_constraint=False): a key check takes a KEY SHARE
+    # lock on the agent and mission row for every event, and concurrent workers writing
+    # events about one agent then contend on that row (MultiXacts). Events only ever name rows
+    # that exist as they are written, and PROTECT still guards deletes through the ORM.
+    agent = models.ForeignKey(
+        Agent,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_index=False,
+        db_constraint=False,
+    )
+    proposal = models.ForeignKey(
+        "missions.Proposal",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_constraint=False,
+    )
+    mission = models.ForeignKey(
+        "missions.Mission",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_index=False,
+        db_constraint=False,
+    )
+    step = models.ForeignKey(
+        "missions.Step",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_constraint=False,
+    )
+    actor = models.CharField(max_length=150, blank=True)
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["kind", "-id"], name="event_kind_idx"),
+            models.Index(fields=["agent", "-id"], name="event_agent_idx"),
+            models.Index(fields=["mission", "id"], name="event_mission_idx"),
+            GinIndex(fields=["tags"], name="event_tags_gin"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "dedupe_key"],
+                condition=models.Q(dedupe_key__isnull=False),
+                name="event_dedupe_unique",
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.id} {self.kind}"
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "title": self.title,
+            "summary": self.summary,
+            "tags": self.tags,
+            "payload": self.payload,
+            "agent": self.agent_id,
+            "proposal_id": self.proposal_id,
+            "mission_id": self.mission_id,
+            "step_id": self.step_id,
+            "actor": self.actor,
+            "created_at": self.created_at.isoformat(),
+        }

@@ -1,0 +1,55 @@
+"""LLMCall: every call to a model, for accounting and reproduction."""
+
+from django.db import models
+from django.db.models.functions import Now
+
+from opscore.db import start_of_today
+from opscore.models.agents import Agent
+
+
+class LLMCallOutcome(models.TextChoices):
+    OK = "ok"
+    TRANSIENT_ERROR = "transient_error"
+    ERROR = "error"
+    OVER_BUDGET = "over_budget"
+
+
+class LLMCallQuerySet(models.QuerySet):
+    def today(self):
+        return self.filter(created_at__gte=start_of_today())
+
+    def spend(self):
+        return self.aggregate(total=models.Sum("cost_usd"))["total"] or 0
+
+
+class LLMCall(models.Model):
+    """Every call to a model, successful or not: tokens, cost and latency, for accounting."""
+
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.PROTECT)
+    step = models.ForeignKey(
+        "missions.Step", null=True, blank=True, on_delete=models.PROTECT, related_name="llm_calls"
+    )
+    purpose = models.CharField(max_length=100)
+    provider = models.CharField(max_length=20)
+    model = models.CharField(max_length=100)
+    prompt_version = models.CharField(max_length=50)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=20, choices=LLMCallOutcome.choices)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    objects = LLMCallQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["agent", "created_at"], name="llmcall_agent_day_idx"),
+            models.Index(fields=["created_at"], name="llmcall_day_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.provider}:{self.model} {self.outcome}"

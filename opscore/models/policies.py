@@ -1,0 +1,59 @@
+"""Policies: live configuration, validated per key, every change a version row."""
+
+from django.db import models
+from django.db.models.functions import Now
+
+from opscore.policies import SCHEMAS, PolicyValue, parse_policy
+
+
+class PolicyQuerySet(models.QuerySet):
+    def value(self, key: str) -> PolicyValue:
+        """The typed value in force; a key never seeded reads as its schema default."""
+        row = self.filter(key=key).only("value").first()
+        return parse_policy(key, row.value) if row else SCHEMAS[key]()
+
+    def versions_in_force(self, keys) -> dict[str, int]:
+        return dict(self.filter(key__in=keys).values_list("key", "version"))
+
+
+class Policy(models.Model):
+    """Live configuration as JSON, validated per key. Changed only through `set_policy`."""
+
+    key = models.CharField(primary_key=True, max_length=64)
+    value = models.JSONField(default=dict)
+    version = models.PositiveIntegerField(default=1)
+    updated_at = models.DateTimeField(db_default=Now())
+    updated_by = models.CharField(max_length=150, blank=True)
+
+    objects = PolicyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "policies"
+        ordering = ["key"]
+
+    def __str__(self):
+        return self.key
+
+    def typed(self) -> PolicyValue:
+        return parse_policy(self.key, self.value)
+
+
+class PolicyVersion(models.Model):
+    """One row per change of a policy: who, when, old and new value. Never edited."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField()
+    old_value = models.JSONField(null=True, blank=True)
+    new_value = models.JSONField()
+    changed_by = models.CharField(max_length=150)
+    reason = models.CharField(max_length=500, blank=True)
+    changed_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["policy_id", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "version"], name="policy_version_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.policy_id} v{self.version}"

@@ -1,0 +1,95 @@
+"""Standing orders and their runs: one row per expected slot."""
+
+from django.db import models
+from django.db.models.functions import Now
+
+from opscore.models.agents import Agent
+
+
+class StandingOrder(models.Model):
+    """A duty an agent must perform on a schedule, whose every expected run leaves a row."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="standing_orders")
+    name = models.SlugField(max_length=80)
+    cron = models.CharField(max_length=100, help_text="Five-field cron, in `timezone`")
+    timezone = models.CharField(max_length=64, default="UTC")
+    grace_minutes = models.PositiveIntegerField(default=5)
+    timeout_minutes = models.PositiveIntegerField(default=30)
+    enabled = models.BooleanField(default=True)
+    handler = models.CharField(max_length=64, default="generic")
+    precondition = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Generic orders: a named check; nothing found → no_work",
+    )
+    instructions = models.TextField(blank=True)
+    phase = models.PositiveSmallIntegerField(default=1)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["agent_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "name"], name="standing_order_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.agent_id}/{self.name}"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from opscore.schedule_math import ScheduleError, validate
+
+        try:
+            validate(self.cron, self.timezone)
+        except ScheduleError as problem:
+            raise ValidationError({"cron": str(problem)}) from None
+
+    def expected_slots(self, since, until) -> list:
+        """Every slot the schedule asks for in (since, until], as aware UTC datetimes."""
+        from opscore.schedule_math import slots_between
+
+        return slots_between(self.cron, self.timezone, since, until)
+
+
+class RunStatus(models.TextChoices):
+    STARTED = "started"
+    NO_WORK = "no_work", "no work (ran, found nothing)"
+    COMPLETED = "completed"
+    BLOCKED = "blocked"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    MISSED = "missed", "missed (did not run)"
+
+
+RUN_TERMINAL = [s for s in RunStatus.values if s != RunStatus.STARTED]
+
+
+class StandingOrderRun(models.Model):
+    """One row per expected slot: proof that it ran (and how it ended) or that it did not."""
+
+    order = models.ForeignKey(StandingOrder, on_delete=models.PROTECT, related_name="runs")
+    scheduled_for = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=RunStatus.choices)
+    summary = models.TextField(blank=True)
+    evidence = models.JSONField(default=dict, blank=True)
+    mission = models.ForeignKey(
+        "missions.Mission", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-scheduled_for"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "scheduled_for"], name="run_slot_unique"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["scheduled_for"], condition=models.Q(status="started"), name="run_open_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.order} @ {self.scheduled_for:%Y-%m-%d %H:%M} {self.status}"

@@ -1,0 +1,53 @@
+"""The registries' base types. Each app fills its registries explicitly from its
+`AppConfig.ready()`, so what is registered never depends on which modules happened to be imported.
+"""
+
+from dataclasses import dataclass
+
+
+class RegistryError(LookupError):
+    """Two apps claimed one name: a silent overwrite would change behaviour by import order."""
+
+
+class Registry(dict):
+    """Named things an app contributes (executors, gates, handlers, checkers …)."""
+
+    def __init__(self, what: str):
+        super().__init__()
+        self.what = what
+
+    def register(self, name: str, item, *, replace: bool = False):
+        if name in self and not replace and self[name] is not item:
+            raise RegistryError(f"{self.what} {name!r} is registered twice")
+        self[name] = item
+        return item
+
+    def register_all(self, items: dict) -> None:
+        for name, item in items.items():
+            self.register(name, item)
+
+    def names(self) -> list[str]:
+        return sorted(self)
+
+
+@dataclass(frozen=True)
+class StepKind:
+    """`idempotent` decides the rescue when a worker is lost mid-run: idempotent kinds are
+    retried, the others (anything with an outside effect) wait for a human."""
+
+    name: str
+    description: str
+    idempotent: bool = True
+    auto_approvable: bool = True
+
+
+# Policies validate step kinds against this; `missions` (and any plug-in) fills it.
+STEP_KINDS: Registry = Registry("step kind")
+
+
+def is_known_kind(name: str) -> bool:
+    return name in STEP_KINDS
+
+
+def known_kind_names() -> list[str]:
+    return STEP_KINDS.names()

@@ -1,0 +1,223 @@
+"""Distillation: one LLM call turns a finished conversation into memories, relationship
+drift and action items. The reply is validated strictly; invalid items are dropped and listed."""
+
+import itertools
+import json
+from decimal import Decimal
+
+from django.db import transaction
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from memory.models import Memory, MemoryType
+from missions.actions import submit_proposal
+from missions.models import Proposal, ProposalSource
+from missions.step_kinds import is_known
+from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
+from opscore.models import Agent, Policy
+from opscore.redaction import redact_text
+from roundtable.formats import FORMATS
+from roundtable.lifecycle import close_conversation
+from roundtable.models import Conversation, ConversationStatus, Relationship, pair
+
+MAX_MEMORIES_PER_CONVERSATION = 6
+MAX_ACTION_ITEMS_PER_DAY = 3
+
+
+class MemoryDraft(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    agent: str
+    type: MemoryType
+    content: str = Field(min_length=1, max_length=500)
+    confidence: float = Field(ge=0, le=1)
+    tags: list[str] = Field(default_factory=list, max_length=10)
+
+
+class DriftDraft(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    a: str
+    b: str
+    drift: float
+    reason: str = Field(default="", max_length=200)
+
+
+class ActionDraft(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    agent: str
+    title: str = Field(min_length=1, max_length=200)
+    step_kind: str = "analyze"
+
+
+class Distillation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    memories: list[dict]
+    pairwise_drift: list[dict]
+    action_items: list[dict]
+
+
+def distill(conversation: Conversation) -> Conversation:
+    """One LLM call; a malformed reply is retried once, then the conversation is marked
+    distill_failed with the reason. Invalid items are dropped and logged, valid ones kept."""
+    problem = ""
+    for _ in range(2):
+        try:
+            text = _distill_call(conversation)
+            data = Distillation.model_validate(json.loads(text))
+            break
+        except (ValueError, ValidationError) as error:
+            problem = f"malformed distillation: {str(error)[:300]}"
+        except (LLMError, OverBudget) as error:
+            problem = f"distillation call failed: {error}"
+            break
+    else:
+        data = None
+    if data is None:
+        return close_conversation(conversation, ConversationStatus.DISTILL_FAILED, problem)
+    summary = apply_distillation(conversation, data)
+    conversation.distillation = summary
+    conversation.save(update_fields=["distillation"])
+    return close_conversation(conversation, ConversationStatus.SUCCEEDED, "")
+
+
+def _distill_call(conversation: Conversation) -> str:
+    transcript = [f"{t.speaker_id}: {t.text}" for t in conversation.turns.all()]
+    request = LLMRequest(
+        system="You distil team conversations into structured learning. Reply with JSON only.",
+        messages=[
+            {
+                "role": "user",
+                "content": (
+                    'Return {"memories": [{agent, type '
+                    "(insight|pattern|strategy|preference|lesson), "
+                    'content, confidence 0-1, tags}], "pairwise_drift": [{a, b, drift, reason}], '
+                    '"action_items": [{agent, title, step_kind}]} for this conversation:\n'
+                    + "\n".join(transcript)
+                ),
+            }
+        ],
+        temperature=0.2,
+        max_tokens=900,
+        tier="main",
+        offline_hint={"json": _offline_distillation(conversation)},
+    )
+    agent = Agent.objects.get(slug=conversation.participants[0])
+    reply = call_llm(
+        request, agent=agent, purpose="roundtable.distill", prompt_version="distill.v1"
+    )
+    return reply.text
+
+
+def _offline_distillation(conversation: Conversation) -> dict:
+    """A deterministic stand-in: one modest memory per speaker and a small warming drift."""
+    people = conversation.participants
+    return {
+        "memories": [
+            {
+                "agent": p,
+                "type": "insight",
+                "confidence": 0.6,
+                "tags": ["offline"],
+                "content": f"[offline] Took part in a {conversation.format} on "
+                f"{conversation.topic}",
+            }
+            for p in people
+        ],
+        "pairwise_drift": [
+            {"a": a, "b": b, "drift": 0.01, "reason": "worked together"}
+            for a, b in itertools.pairwise(people)
+        ],
+        "action_items": [
+            {
+                "agent": people[0],
+                "title": f"Follow up: {conversation.topic}"[:200],
+                "step_kind": "analyze",
+            }
+        ],
+    }
+
+
+def apply_distillation(conversation: Conversation, data: Distillation) -> dict:
+    kept = {"memories": 0, "drifts": 0, "action_items": 0, "dropped": []}
+    with transaction.atomic():
+        _keep_memories(conversation, data.memories, kept)
+        _apply_drifts(conversation, data.pairwise_drift, kept)
+        _propose_actions(conversation, data.action_items, kept)
+    return kept
+
+
+def _valid(model, raw, kept, what):
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        kept["dropped"].append(f"{what}: {str(error).splitlines()[0][:150]}")
+        return None
+
+
+def _keep_memories(conversation, items, kept) -> None:
+    people = set(conversation.participants)
+    for index, raw in enumerate(items[:MAX_MEMORIES_PER_CONVERSATION]):
+        item = _valid(MemoryDraft, raw, kept, f"memory {index}")
+        if item is None:
+            continue
+        if item.agent not in people or Decimal(str(item.confidence)) < Memory.MIN_CONFIDENCE:
+            kept["dropped"].append(f"memory {index}: not a participant or below 0.55")
+            continue
+        kept["memories"] += Memory.keep_distilled(
+            f"conversation:{conversation.id}:{index}",
+            agent_id=item.agent,
+            type=item.type,
+            content=item.content,
+            confidence=Decimal(str(item.confidence)).quantize(Decimal("0.01")),
+            tags=item.tags,
+        )
+
+
+def _apply_drifts(conversation, items, kept) -> None:
+    limit = Policy.objects.value("relationship_drift_policy")
+    people = set(conversation.participants)
+    for index, raw in enumerate(items):
+        item = _valid(DriftDraft, raw, kept, f"drift {index}")
+        if item is None or not {item.a, item.b} <= people or item.a == item.b:
+            if item is not None:
+                kept["dropped"].append(f"drift {index}: not a pair of participants")
+            continue
+        if limit.enabled:
+            apply_drift(item.a, item.b, item.drift, item.reason, conversation.id, limit.max_drift)
+            kept["drifts"] += 1
+
+
+def apply_drift(a: str, b: str, drift: float, reason: str, conversation_id, max_drift) -> Decimal:
+    first, second = pair(a, b)
+    rel, _ = Relationship.objects.select_for_update().get_or_create(
+        agent_a_id=first, agent_b_id=second
+    )
+    note = {"reason": redact_text(reason)[:200], "conversation": conversation_id}
+    return rel.drift(drift, max_drift, note)
+
+
+def _propose_actions(conversation, items, kept) -> None:
+    if not FORMATS[conversation.format].formal:
+        return
+    for index, raw in enumerate(items):
+        item = _valid(ActionDraft, raw, kept, f"action {index}")
+        if item is None:
+            continue
+        used = Proposal.objects.created_today().filter(source=ProposalSource.CONVERSATION).count()
+        if used >= MAX_ACTION_ITEMS_PER_DAY:
+            kept["dropped"].append(f"action {index}: {MAX_ACTION_ITEMS_PER_DAY} a day reached")
+            continue
+        kind = item.step_kind if is_known(item.step_kind) else "analyze"
+        data = {
+            "agent": item.agent,
+            "title": item.title,
+            "steps": [{"kind": kind}],
+            "dedupe_key": f"conversation:{conversation.id}:action:{index}",
+        }
+        try:
+            submit_proposal(
+                data,
+                source=ProposalSource.CONVERSATION,
+                cause_ref=f"conversation:{conversation.id}",
+            )
+            kept["action_items"] += 1
+        except ValueError as invalid:
+            kept["dropped"].append(f"action {index}: {invalid}")

@@ -1,0 +1,95 @@
+"""A conversation's life: requested (by the schedule, an operator or the API), claimed by one
+worker under a lease, closed with its outcome — or failed by recovery when its worker vanished."""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models.functions import Now
+
+from opscore.actions import record_event
+from opscore.db import oldest_unlocked
+from opscore.models import Agent
+from opscore.redaction import redact_text
+from roundtable.formats import FORMATS
+from roundtable.models import Conversation, ConversationStatus
+
+
+class ConversationInvalid(ValueError):
+    pass
+
+
+def request_conversation(
+    fmt: str, participants: list[str], topic: str, *, source: str, requested_by: str = "", slot=None
+) -> Conversation:
+    spec = FORMATS.get(fmt)
+    if spec is None:
+        raise ConversationInvalid(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    low, high = spec.agents
+    if not low <= len(set(participants)) <= high:
+        raise ConversationInvalid(f"{fmt} needs {low}-{high} different agents")
+    enabled = set(
+        Agent.objects.enabled().filter(slug__in=participants).values_list("slug", flat=True)
+    )
+    missing = [p for p in participants if p not in enabled]
+    if missing:
+        raise ConversationInvalid(f"not enabled or unknown: {', '.join(missing)}")
+    if not topic.strip():
+        raise ConversationInvalid("a conversation needs a topic")
+    day, hour = slot or (None, None)
+    return Conversation.objects.create(
+        format=fmt,
+        topic=topic.strip()[:300],
+        participants=list(dict.fromkeys(participants)),
+        source=source,
+        requested_by=requested_by,
+        slot_day=day,
+        slot_hour=hour,
+    )
+
+
+def claim_conversation(worker_id: str, lease_minutes: int = 15) -> Conversation | None:
+    with transaction.atomic():
+        queued = Conversation.objects.filter(status=ConversationStatus.QUEUED)
+        conversation = oldest_unlocked(queued)
+        if conversation is None:
+            return None
+        conversation.status = ConversationStatus.RUNNING
+        conversation.lease_owner = worker_id
+        conversation.lease_expires_at = Now() + timedelta(minutes=lease_minutes)
+        conversation.started_at = Now()
+        conversation.save()
+    conversation.refresh_from_db()
+    return conversation
+
+
+def close_conversation(conversation: Conversation, status: str, error: str) -> Conversation:
+    conversation.status, conversation.error = status, redact_text(error)
+    conversation.lease_owner, conversation.lease_expires_at = "", None
+    conversation.finished_at = Now()
+    conversation.save()
+    conversation.refresh_from_db()
+    record_event(
+        f"conversation.{status}",
+        f"C{conversation.id} {conversation.format} {status}",
+        summary=conversation.error,
+        tags=["conversation", status],
+        payload={"conversation_id": conversation.id, "distillation": conversation.distillation},
+        actor="system:roundtable",
+    )
+    return conversation
+
+
+def recover_stale_conversations() -> dict:
+    """A conversation stuck in `running` past its lease (worker died) fails with the reason."""
+    stale = Conversation.objects.filter(
+        status=ConversationStatus.RUNNING, lease_expires_at__lt=Now()
+    )
+    count = 0
+    for conversation in stale:
+        close_conversation(
+            conversation,
+            ConversationStatus.FAILED,
+            f"worker {conversation.lease_owner} stopped before finishing",
+        )
+        count += 1
+    return {"recovered": count}

@@ -1,0 +1,86 @@
+"""The roundtable's hourly schedule: one roll per slot, a daily cap, and who takes part."""
+
+from django.db.models import Count
+from django.db.models.functions import Now
+
+from memory.models import Memory
+from opscore.db import start_of_today
+from opscore.models import Agent, Policy
+from roundtable.formats import FORMATS, SCHEDULE
+from roundtable.lifecycle import ConversationInvalid, request_conversation
+from roundtable.models import Conversation, ConversationStatus, Relationship, affinity_lookup
+
+
+def pick_participants(fmt: str, size: int, rand) -> list[str]:
+    spec = FORMATS[fmt]
+    pool = list(Agent.objects.enabled().values_list("slug", flat=True))
+    size = max(spec.agents[0], min(size, spec.agents[1], len(pool)))
+    if spec.pairing and len(pool) >= 2:
+        return _paired(spec.pairing, pool)
+    chosen = [slug for slug in spec.opener if slug in pool][:1]
+    others = [p for p in pool if p not in chosen]
+    rand.shuffle(others)
+    return chosen + others[: size - len(chosen)]
+
+
+def _paired(rule: str, pool: list[str]) -> list[str]:
+    """Affinity chooses pairings: the tensest pair for conflict resolution; for mentoring a
+    close pair with the biggest gap in experience (memories held)."""
+    lookup = affinity_lookup(Relationship.objects.affinity_table(pool))
+    pairs = [(a, b) for i, a in enumerate(pool) for b in pool[i + 1 :]]
+    if rule == "tense":
+        return list(min(pairs, key=lambda p: (lookup(*p), p)))
+    experience = dict(
+        Memory.objects.active().filter(agent__in=pool).values_list("agent").annotate(n=Count("id"))
+    )
+
+    def score(p):
+        return lookup(*p) + abs(experience.get(p[0], 0) - experience.get(p[1], 0)) / 100
+
+    return list(max(pairs, key=lambda p: (score(p), p)))
+
+
+def conversations_today() -> int:
+    return (
+        Conversation.objects.filter(created_at__gte=start_of_today())
+        .exclude(status=ConversationStatus.SKIPPED)
+        .count()
+    )
+
+
+def schedule_tick(now, rand) -> dict:
+    """Enqueue this hour's slot if its roll passes and the daily cap allows (once per slot)."""
+    policy = Policy.objects.value("roundtable_policy")
+    if not policy.enabled:
+        return {"enqueued": 0, "reason": "roundtable_policy disabled"}
+    hour, fmt, size, probability = SCHEDULE[now.hour]
+    slot = (now.date(), hour)
+    if Conversation.objects.filter(slot_day=slot[0], slot_hour=hour).exists():
+        return {"enqueued": 0, "reason": "slot already handled"}
+    if conversations_today() >= policy.max_daily_conversations:
+        return {"enqueued": 0, "reason": f"daily cap {policy.max_daily_conversations} reached"}
+    if rand.random() >= probability:
+        reason = f"{fmt} slot not rolled ({probability:.0%})"
+        Conversation.objects.create(  # one roll per slot, and the roll is on record
+            format=fmt,
+            topic=reason,
+            participants=[],
+            status=ConversationStatus.SKIPPED,
+            error=reason,
+            slot_day=slot[0],
+            slot_hour=hour,
+            finished_at=Now(),
+        )
+        return {"enqueued": 0, "reason": reason}
+    participants = pick_participants(fmt, size, rand)
+    try:
+        conversation = request_conversation(
+            fmt,
+            participants,
+            f"{fmt.replace('_', ' ')} for {now:%Y-%m-%d %H}:00",
+            source="schedule",
+            slot=slot,
+        )
+    except ConversationInvalid as problem:
+        return {"enqueued": 0, "reason": str(problem)}
+    return {"enqueued": 1, "conversation": conversation.id}

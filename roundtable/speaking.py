@@ -1,0 +1,88 @@
+"""Generating a conversation: turn by turn, one LLM call each, speakers chosen by affinity."""
+
+import time
+
+from django.conf import settings
+
+from opscore.actions import record_event
+from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
+from opscore.models import Agent
+from roundtable.distillation import distill
+from roundtable.formats import FORMATS
+from roundtable.lifecycle import close_conversation
+from roundtable.models import Conversation, ConversationStatus, Relationship, Turn, affinity_lookup
+from roundtable.speech import interaction_for, next_speaker, sanitize_turn
+
+
+def run_conversation(conversation: Conversation, rand, pause=None) -> Conversation:
+    """Generate every turn (one LLM call each), then distill. A failure fails this one."""
+    pause = settings.OPS_TURN_PAUSE_SECONDS if pause is None else pause
+    try:
+        _speak(conversation, rand, pause)
+    except (LLMError, OverBudget) as error:
+        return close_conversation(conversation, ConversationStatus.FAILED, str(error))
+    return distill(conversation)
+
+
+def _speak(conversation: Conversation, rand, pause) -> None:
+    spec = FORMATS[conversation.format]
+    agents = {a.slug: a for a in Agent.objects.filter(slug__in=conversation.participants)}
+    lookup = affinity_lookup(Relationship.objects.affinity_table(conversation.participants))
+    turns = rand.randint(*spec.turns)
+    spoken: dict[str, int] = {}
+    last = None
+    opener = next((slug for slug in spec.opener if slug in agents), None)
+    for index in range(conversation.turns.count(), turns):
+        if index == 0 and opener:
+            speaker = opener
+        else:
+            speaker = next_speaker(conversation.participants, last, spoken, lookup, rand)
+        tension = 1 - lookup(speaker, last) if last else 0.5
+        interaction = interaction_for(tension, rand)
+        text = _turn_text(conversation, agents[speaker], interaction, spec.temperature)
+        Turn.objects.create(
+            conversation=conversation,
+            index=index,
+            speaker_id=speaker,
+            interaction=interaction,
+            text=text,
+        )
+        record_event(
+            "conversation.turn",
+            f"{speaker}: {text}",
+            tags=["conversation", conversation.format, interaction],
+            agent_id=speaker,
+            payload={"conversation_id": conversation.id, "index": index},
+            actor=f"agent:{speaker}",
+        )
+        spoken[speaker] = spoken.get(speaker, 0) + 1
+        last = speaker
+        if pause:
+            time.sleep(rand.uniform(*pause) if isinstance(pause, tuple) else pause)
+
+
+def _turn_text(conversation, agent, interaction: str, temperature: float) -> str:
+    transcript = "\n".join(f"{t.speaker_id}: {t.text}" for t in conversation.turns.all())
+    request = LLMRequest(
+        system=agent.voice(),
+        messages=[
+            {
+                "role": "user",
+                "content": (
+                    f"A {conversation.format.replace('_', ' ')} about: {conversation.topic}\n"
+                    f"So far:\n{transcript or '(you open)'}\n"
+                    f"Reply in one short line (under 120 characters), {interaction} in tone, "
+                    "no links, no markup."
+                ),
+            }
+        ],
+        temperature=temperature,
+        max_tokens=80,
+        tier="cheap",
+        offline_hint={
+            "text": f"{agent.signature or agent.display_name} ({interaction}) "
+            f"on {conversation.topic}"
+        },
+    )
+    reply = call_llm(request, agent=agent, purpose="roundtable.turn", prompt_version="turn.v1")
+    return sanitize_turn(reply.text, fallback=agent.signature)
