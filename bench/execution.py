@@ -3,7 +3,7 @@ raw-SQL (or raw LISTEN/NOTIFY) baseline and django-q2's own task round trip, mea
 
     .venv/bin/python bench/execution.py [--steps 3000] [--pairs 2000] [--quick]
 
-Targets (issue 3): throughput ≥ 50 % of raw SQL; handoff p50 ≤ 25 ms and p99 ≤ 100 ms; with 100k
+Targets: throughput ≥ 50 % of raw SQL; handoff p50 ≤ 25 ms and p99 ≤ 100 ms; with 100k
 finished steps in the table, throughput within 20 % of the empty-table figure.
 """
 
@@ -215,14 +215,22 @@ def add_finished_steps(count: int) -> None:
 
 
 def handoff_ours(pairs: int) -> dict:
-    import psycopg
-    from django.db import connection, transaction
-
-    from missions.models import Mission, Proposal, Step, StepDependency
     from opscore.models import Agent
 
     agent = Agent.objects.get(slug="bench-0")
     workers = start_children(SCRIPT, "worker", 2, pairs * 0.05 + 60)
+    b_steps = run_pairs(agent, workers, pairs)
+    return percentiles(handoff_latencies(b_steps))
+
+
+def run_pairs(agent, workers, pairs: int) -> list[int]:
+    """Create A→B pairs one at a time, each waiting for B to succeed; returns B's ids."""
+    import psycopg
+    from django.db import connection, transaction
+
+    from missions.models import Mission, Proposal, Step, StepDependency
+    from opscore.db import Channel
+
     for child in workers:
         child.stdin.write("go\n")
         child.stdin.flush()
@@ -232,7 +240,7 @@ def handoff_ours(pairs: int) -> dict:
         if k not in ("cursor_factory", "context")
     }
     listener = psycopg.connect(**params, autocommit=True)
-    listener.execute("LISTEN opscore_events")  # B's success writes an event
+    listener.execute(f"LISTEN {Channel.EVENTS}")  # B's success writes an event
     seconds_b = []
     for _ in range(pairs):
         with transaction.atomic():
@@ -252,6 +260,13 @@ def handoff_ours(pairs: int) -> dict:
     for child in workers:
         child.terminate()
         child.wait()
+    return seconds_b
+
+
+def handoff_latencies(b_steps: list[int]) -> list[float]:
+    """From A's finish to B's first attempt, by the database clock."""
+    from django.db import connection
+
     with connection.cursor() as cursor:
         cursor.execute(
             """SELECT EXTRACT(EPOCH FROM (att.started_at - a.finished_at)) * 1000
@@ -259,10 +274,9 @@ def handoff_ours(pairs: int) -> dict:
                JOIN missions_step a ON a.id = d.depends_on_id
                JOIN missions_stepattempt att ON att.step_id = d.step_id AND att.attempt_no = 1
                WHERE d.step_id = ANY(%s)""",
-            [seconds_b],
+            [b_steps],
         )
-        latencies = [float(row[0]) for row in cursor.fetchall()]
-    return percentiles(latencies)
+        return [float(row[0]) for row in cursor.fetchall()]
 
 
 def handoff_raw(count: int) -> dict:
@@ -315,7 +329,7 @@ def handoff_django_q(count: int) -> dict:
     return percentiles([value for value in latencies if value is not None])
 
 
-def main() -> None:
+def parse_args():
     parser = argparse.ArgumentParser()
     parser.add_argument("--child")
     parser.add_argument("--index", type=int, default=0)
@@ -323,48 +337,51 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--pairs", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
-    args = parser.parse_args()
-    if args.child:
-        setup_bench_database("opscore_bench")
-        django_ready()
-        runner = {
-            "raw": child_raw,
-            "ours": child_ours,
-            "worker": child_worker,
-            "listen": child_listen,
-        }[args.child]
-        extra = [float(x) if "." in x else int(x) for x in args.extra]
-        runner(args.index, *extra)
-        return
-    if args.quick:
-        args.steps, args.pairs = 400, 200
+    return parser.parse_args()
+
+
+def run_child(args) -> None:
     setup_bench_database("opscore_bench")
-    django_ready(migrate=True)
-    print(f"Throughput: claim→complete, {args.steps} noop steps, batch 1")
+    django_ready()
+    runner = {
+        "raw": child_raw,
+        "ours": child_ours,
+        "worker": child_worker,
+        "listen": child_listen,
+    }[args.child]
+    extra = [float(x) if "." in x else int(x) for x in args.extra]
+    runner(args.index, *extra)
+
+
+def report_throughput(steps: int) -> None:
+    print(f"Throughput: claim→complete, {steps} noop steps, batch 1")
     print(
         f"{'workers':>8} {'raw SQL/s':>10} {'opscore/s':>10} {'ratio':>6}  target ≥ 0.50"
         "   (client CPU ms/step: raw, opscore)"
     )
     empty_rate = None
     for workers in (1, 2, 4):
-        prefill_raw(args.steps)
-        raw, raw_cpu = throughput("raw", workers, args.steps)
-        prefill_steps(args.steps)
-        ours, ours_cpu = throughput("ours", workers, args.steps)
+        prefill_raw(steps)
+        raw, raw_cpu = throughput("raw", workers, steps)
+        prefill_steps(steps)
+        ours, ours_cpu = throughput("ours", workers, steps)
         empty_rate = empty_rate or ours
         cpu = f"{raw_cpu:.2f}, {ours_cpu:.2f}"
         print(f"{workers:>8} {raw:>10.0f} {ours:>10.0f} {ours / raw:>6.2f}{cpu:>40}")
     add_finished_steps(100_000)
-    prefill_steps(args.steps)
-    loaded, _ = throughput("ours", 1, args.steps)
+    prefill_steps(steps)
+    loaded, _ = throughput("ours", 1, steps)
     print(
         f"With 100k finished steps, 1 worker: {loaded:.0f}/s vs {empty_rate:.0f}/s empty "
         f"(ratio {loaded / empty_rate:.2f}; target ≥ 0.80)"
     )
-    print(f"\nHandoff: A completes → dependent B starts, {args.pairs} pairs, 2 workers")
-    ours = handoff_ours(args.pairs)
-    raw = handoff_raw(args.pairs)
-    q = handoff_django_q(min(50, args.pairs))
+
+
+def report_handoff(pairs: int) -> None:
+    print(f"\nHandoff: A completes → dependent B starts, {pairs} pairs, 2 workers")
+    ours = handoff_ours(pairs)
+    raw = handoff_raw(pairs)
+    q = handoff_django_q(min(50, pairs))
     for label, stats in (("opscore", ours), ("raw NOTIFY", raw), ("django-q2", q)):
         print(
             f"  {label:<11} p50 {stats['p50']:7.2f} ms  p95 {stats['p95']:7.2f} ms  "
@@ -375,6 +392,19 @@ def main() -> None:
         f"opscore p50 = {q['p50'] / max(ours['p50'], 0.001):.0f} (target ≥ 2); targets "
         f"p50 ≤ 25 ms, p99 ≤ 100 ms"
     )
+
+
+def main() -> None:
+    args = parse_args()
+    if args.child:
+        run_child(args)
+        return
+    if args.quick:
+        args.steps, args.pairs = 400, 200
+    setup_bench_database("opscore_bench")
+    django_ready(migrate=True)
+    report_throughput(args.steps)
+    report_handoff(args.pairs)
 
 
 if __name__ == "__main__":

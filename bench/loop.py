@@ -35,6 +35,26 @@ def add_events(count: int) -> None:
         cursor.execute("ANALYZE opscore_event")
 
 
+PATTERNS = [
+    {
+        "source": "*",
+        "tags": ["mission_failed"],
+        "target": "agent-1",
+        "type": "diagnose",
+        "probability": 1.0,
+        "cooldown": 0,
+    },
+    {
+        "source": "*",
+        "tags": ["bench", "hot"],
+        "target": "agent-2",
+        "type": "analyze",
+        "probability": 0.3,
+        "cooldown": 60,
+    },
+]
+
+
 def make_world(rules: int) -> None:
     from missions.models import TriggerRule
     from opscore.actions import set_policy
@@ -62,25 +82,7 @@ def make_world(rules: int) -> None:
         )
         for n in range(rules)
     )
-    patterns = [
-        {
-            "source": "*",
-            "tags": ["mission_failed"],
-            "target": "agent-1",
-            "type": "diagnose",
-            "probability": 1.0,
-            "cooldown": 0,
-        },
-        {
-            "source": "*",
-            "tags": ["bench", "hot"],
-            "target": "agent-2",
-            "type": "analyze",
-            "probability": 0.3,
-            "cooldown": 60,
-        },
-    ]
-    set_policy("reaction_matrix", {"patterns": patterns}, actor="bench")
+    set_policy("reaction_matrix", {"patterns": PATTERNS}, actor="bench")
 
 
 def one_beat() -> tuple[float, float, dict, dict]:

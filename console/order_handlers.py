@@ -14,6 +14,8 @@ from missions.models import (
     Mission,
     MissionStatus,
     Proposal,
+    ProposalSource,
+    ProposalStatus,
     Step,
     StepStatus,
     Worker,
@@ -92,7 +94,8 @@ def daily_digest(order, run):
         .annotate(n=Count("id"))
         .order_by()
     )
-    rejected = Proposal.objects.filter(created_at__gte=since, status="rejected").count()
+    refused = Proposal.objects.filter(status=ProposalStatus.REJECTED)
+    rejected = refused.filter(created_at__gte=since).count()
     events = Event.objects.filter(created_at__gte=since).count()
     if not missions and not rejected:
         return RunResult(
@@ -160,12 +163,12 @@ def ask_for_work(order, run):
         "dedupe_key": f"standing_order_run:{run.id}",
     }
     proposal = submit_proposal(
-        data, source="trigger", cause_ref=f"standing_order_run:{run.id}"
+        data, source=ProposalSource.TRIGGER, cause_ref=f"standing_order_run:{run.id}"
     ).proposal
     evidence = {"proposal_id": proposal.id}
-    if proposal.status == "rejected":
+    if proposal.status == ProposalStatus.REJECTED:
         return RunResult(RunStatus.BLOCKED, proposal.reason, evidence)
-    if proposal.status == "pending":
+    if proposal.status == ProposalStatus.PENDING:
         return RunResult(RunStatus.BLOCKED, f"P{proposal.id} awaits a human decision", evidence)
     mission = Mission.objects.get(proposal=proposal)
     return RunResult(RunStatus.STARTED, f"working on M{mission.id}", evidence, mission)

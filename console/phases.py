@@ -1,4 +1,4 @@
-"""Bootstrap phases and their gates (seed 004's phase plan): each phase has exit criteria read
+"""Bootstrap phases and their gates: each phase has exit criteria read
 from the database, and the next phase refuses to start until they pass (or an operator forces
 it, which is recorded)."""
 

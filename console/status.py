@@ -6,7 +6,7 @@ from django.db.models.functions import Now
 
 from missions.breaker import switched_off_kinds
 from missions.models import Mission, Proposal, ProposalStatus, Step, StepStatus, Worker
-from opscore.models import ActionRun, Agent, Event
+from opscore.models import ActionRun, ActionRunStatus, Agent, Event
 
 
 def _queue_depths() -> dict:
@@ -52,7 +52,7 @@ def _workers() -> dict:
 
 
 def _last_heartbeat() -> dict | None:
-    run = ActionRun.objects.exclude(status="skipped").order_by("-id").first()
+    run = ActionRun.objects.exclude(status=ActionRunStatus.SKIPPED).order_by("-id").first()
     return {"id": run.id, "status": run.status, "at": run.started_at.isoformat()} if run else None
 
 

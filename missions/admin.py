@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from missions.actions import (
@@ -18,6 +19,7 @@ from missions.models import (
     Mission,
     OutboxMessage,
     Proposal,
+    ProposalStatus,
     Publication,
     Reaction,
     Step,
@@ -27,8 +29,12 @@ from missions.models import (
     Worker,
 )
 from missions.step_kinds import is_known, known_names
-from opscore.admin import AuditAdmin, EvidenceInline, report
+from opscore.admin import AuditAdmin, EvidenceInline, ReadOnlyMixin, report
 from opscore.models import Agent, operator_actor
+
+
+def _proposal_url(proposal) -> str:
+    return reverse("admin:missions_proposal_change", args=[proposal.id])
 
 
 def apply_each(queryset, func) -> tuple[int, list[str]]:
@@ -42,21 +48,8 @@ def apply_each(queryset, func) -> tuple[int, list[str]]:
     return done, refused
 
 
-class ReadOnlyFieldsMixin:
-    """Rows written by workflows: the admin shows them and acts on them, never edits them."""
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Proposal)
-class ProposalAdmin(ReadOnlyFieldsMixin, admin.ModelAdmin):
+class ProposalAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["id", "created_at", "agent", "title", "source", "status", "reason"]
     list_filter = ["status", "source", "rejection_code", "agent"]
     search_fields = ["title", "reason", "dedupe_key"]
@@ -67,17 +60,18 @@ class ProposalAdmin(ReadOnlyFieldsMixin, admin.ModelAdmin):
     @admin.action(description="Approve selected pending proposals", permissions=["change"])
     def approve_proposals(self, request, queryset):
         actor = operator_actor(request.user)
-        approved = [approve_proposal(p, actor=actor) for p in queryset.filter(status="pending")]
-        accepted = sum(1 for p in approved if p.status == "accepted")
+        pending = queryset.filter(status=ProposalStatus.PENDING)
+        approved = [approve_proposal(p, actor=actor) for p in pending]
+        accepted = sum(1 for p in approved if p.status == ProposalStatus.ACCEPTED)
         refused = [f"P{p.id} rejected at approval: {p.reason}" for p in approved if p.reason]
-        skipped = queryset.exclude(status="pending").count()
+        skipped = queryset.exclude(status=ProposalStatus.PENDING).count()
         if skipped:
             refused.append(f"{skipped} selected proposals were not pending and were left alone.")
         report(self, request, accepted, "approved", refused)
 
     @admin.action(description="Reject selected pending proposals…", permissions=["change"])
     def reject_proposals(self, request, queryset):
-        pending = queryset.filter(status="pending")
+        pending = queryset.filter(status=ProposalStatus.PENDING)
         reason = request.POST.get("reason", "").strip()
         if "apply" not in request.POST or not reason:
             context = {**self.admin_site.each_context(request), "proposals": pending}
@@ -103,7 +97,7 @@ class StepInline(admin.TabularInline):
 
 
 @admin.register(Mission)
-class MissionAdmin(ReadOnlyFieldsMixin, admin.ModelAdmin):
+class MissionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["id", "created_at", "agent", "title", "status", "steps_done", "finished_at"]
     list_filter = ["status", "agent"]
     search_fields = ["title"]
@@ -154,7 +148,7 @@ class StepAttemptInline(EvidenceInline):
 
 
 @admin.register(Step)
-class StepAdmin(ReadOnlyFieldsMixin, admin.ModelAdmin):
+class StepAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "mission_link",
@@ -173,9 +167,8 @@ class StepAdmin(ReadOnlyFieldsMixin, admin.ModelAdmin):
 
     @admin.display(description="mission")
     def mission_link(self, obj):
-        return format_html(
-            '<a href="/admin/missions/mission/{}/change/">M{}</a>', obj.mission_id, obj.mission_id
-        )
+        url = reverse("admin:missions_mission_change", args=[obj.mission_id])
+        return format_html('<a href="{}">M{}</a>', url, obj.mission_id)
 
     @admin.display(description="attempts")
     def attempts(self, obj):
@@ -320,8 +313,8 @@ class TriggerRuleAdmin(admin.ModelAdmin):
         return (
             format_html_join(
                 "",
-                '<li><a href="/admin/missions/proposal/{}/change/">P{}</a> {} ({})</li>',
-                ((p.id, p.id, p.title, p.status) for p in proposals),
+                '<li><a href="{}">P{}</a> {} ({})</li>',
+                ((_proposal_url(p), p.id, p.title, p.status) for p in proposals),
             )
             or "-"
         )

@@ -5,7 +5,7 @@ A rule names its checker in `trigger_event`; `MissionsConfig.ready()` registers 
 
 from dataclasses import dataclass
 
-from missions.models import ContentMetric, Publication, TriggerRule
+from missions.models import ContentMetric, Publication, PublicationStatus, TriggerRule
 from opscore.models import Event
 from opscore.registry import Registry
 
@@ -38,7 +38,7 @@ def mission_failed(rule, rand):
 
 def content_published(rule, rand):
     since = rule.last_fired_at
-    published = Publication.objects.filter(status="published")
+    published = Publication.objects.filter(status=PublicationStatus.PUBLISHED)
     if since:
         published = published.filter(published_at__gt=since)
     post = published.order_by("-id").first()

@@ -2,6 +2,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from opscore.actions import set_agent_enabled, set_policy
@@ -21,30 +22,33 @@ from opscore.schedules import sync_order_schedules
 from opscore.standing_orders import HANDLERS, PRECONDITIONS
 
 
-class AuditAdmin(admin.ModelAdmin):
-    """Audit rows are evidence: nobody adds, edits or deletes them from the admin."""
+class ReadOnlyMixin:
+    """Rows written by workflows: the admin shows them (and its actions act on them through
+    those workflows), but nobody adds, edits or deletes them from a form."""
+
+    def get_readonly_fields(self, request, obj=None):
+        shown = self.fields or [f.name for f in self.model._meta.fields]
+        return [*shown, *(f for f in self.readonly_fields if f not in shown)]
 
     def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
 
 
-class EvidenceInline(admin.TabularInline):
-    """Rows shown beside their parent as evidence: listed, never added, edited or deleted."""
+class AuditAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Audit rows are evidence: viewed, never changed, not even through an action."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class EvidenceInline(ReadOnlyMixin, admin.TabularInline):
+    """Rows shown beside their parent as evidence."""
 
     extra = 0
     can_delete = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -180,9 +184,8 @@ class EventAdmin(AuditAdmin):
     def mission_link(self, obj):
         if not obj.mission_id:
             return ""
-        return format_html(
-            '<a href="/admin/missions/mission/{}/change/">M{}</a>', obj.mission_id, obj.mission_id
-        )
+        url = reverse("admin:missions_mission_change", args=[obj.mission_id])
+        return format_html('<a href="{}">M{}</a>', url, obj.mission_id)
 
 
 @admin.register(ActionRun)

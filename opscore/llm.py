@@ -216,7 +216,6 @@ def call_llm(
 ) -> LLMReply:
     """One model call with budget, bounded retries and an LLMCall row per try."""
     from opscore.models import LLMCall, LLMCallOutcome
-    from opscore.redaction import redact_text
 
     provider = provider or get_provider()
     row = dict(
@@ -234,30 +233,40 @@ def call_llm(
         raise
     tries = settings.OPS_LLM_MAX_TRIES
     for attempt in range(1, tries + 1):
-        started = time.perf_counter()
-        try:
-            reply = provider.complete(request)
-        except LLMError as error:
-            transient = isinstance(error, TransientLLMError)
-            LLMCall.objects.create(
-                **row,
-                attempt=attempt,
-                error=redact_text(str(error))[:2000],
-                latency_ms=int((time.perf_counter() - started) * 1000),
-                outcome=LLMCallOutcome.TRANSIENT_ERROR if transient else LLMCallOutcome.ERROR,
-            )
-            if not transient or attempt == tries:
-                raise
-            sleep(backoff_pause(attempt))
-            continue
-        LLMCall.objects.create(
-            **(row | {"model": reply.model}),
-            attempt=attempt,
-            outcome=LLMCallOutcome.OK,
-            input_tokens=reply.input_tokens,
-            output_tokens=reply.output_tokens,
-            cost_usd=cost_of(reply.model, reply.input_tokens, reply.output_tokens),
-            latency_ms=int((time.perf_counter() - started) * 1000),
-        )
-        return reply
+        reply = _try_once(provider, request, row, attempt, last=attempt == tries)
+        if reply is not None:
+            return reply
+        sleep(backoff_pause(attempt))
     raise AssertionError("unreachable")
+
+
+def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMReply | None:
+    """One try, recorded. None means a transient failure worth another try."""
+    from opscore.models import LLMCall, LLMCallOutcome
+    from opscore.redaction import redact_text
+
+    started = time.perf_counter()
+    try:
+        reply = provider.complete(request)
+    except LLMError as error:
+        transient = isinstance(error, TransientLLMError)
+        LLMCall.objects.create(
+            **row,
+            attempt=attempt,
+            error=redact_text(str(error))[:2000],
+            latency_ms=int((time.perf_counter() - started) * 1000),
+            outcome=LLMCallOutcome.TRANSIENT_ERROR if transient else LLMCallOutcome.ERROR,
+        )
+        if not transient or last:
+            raise
+        return None
+    LLMCall.objects.create(
+        **(row | {"model": reply.model}),
+        attempt=attempt,
+        outcome=LLMCallOutcome.OK,
+        input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens,
+        cost_usd=cost_of(reply.model, reply.input_tokens, reply.output_tokens),
+        latency_ms=int((time.perf_counter() - started) * 1000),
+    )
+    return reply

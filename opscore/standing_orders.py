@@ -122,33 +122,7 @@ def check_gaps(now=None) -> dict:
     now = now or db_now()
     counts = {"missed": 0, "timed_out": 0}
     for order in StandingOrder.objects.filter(enabled=True).select_related("agent"):
-        since = max(order.created_at, now - LOOKBACK)
-        due = order.expected_slots(since, now - timedelta(minutes=order.grace_minutes))
-        have = set(order.runs.filter(scheduled_for__in=due).values_list("scheduled_for", flat=True))
-        missing = [slot for slot in due if slot not in have]
-        StandingOrderRun.objects.bulk_create(
-            [
-                StandingOrderRun(
-                    order=order,
-                    scheduled_for=slot,
-                    status=RunStatus.MISSED,
-                    summary="no run started within the grace period",
-                    finished_at=now,
-                )
-                for slot in missing
-            ],
-            ignore_conflicts=True,
-        )
-        if missing:
-            counts["missed"] += len(missing)
-            record_event(
-                "standing_order.missed",
-                f"{order}: {len(missing)} slot(s) did not run",
-                tags=["standing_order", "missed", order.name],
-                payload={"slots": [s.isoformat() for s in missing[:20]]},
-                agent_id=order.agent_id,
-                actor="system:gap_check",
-            )
+        counts["missed"] += record_missed_slots(order, now)
         stale = order.runs.filter(
             status=RunStatus.STARTED,
             started_at__lt=now - timedelta(minutes=order.timeout_minutes),
@@ -158,3 +132,34 @@ def check_gaps(now=None) -> dict:
                 run, RunResult(RunStatus.FAILED, f"timed out after {order.timeout_minutes} min")
             )
     return counts
+
+
+def record_missed_slots(order: StandingOrder, now) -> int:
+    since = max(order.created_at, now - LOOKBACK)
+    due = order.expected_slots(since, now - timedelta(minutes=order.grace_minutes))
+    have = set(order.runs.filter(scheduled_for__in=due).values_list("scheduled_for", flat=True))
+    missing = [slot for slot in due if slot not in have]
+    if not missing:
+        return 0
+    StandingOrderRun.objects.bulk_create(
+        [
+            StandingOrderRun(
+                order=order,
+                scheduled_for=slot,
+                status=RunStatus.MISSED,
+                summary="no run started within the grace period",
+                finished_at=now,
+            )
+            for slot in missing
+        ],
+        ignore_conflicts=True,
+    )
+    record_event(
+        "standing_order.missed",
+        f"{order}: {len(missing)} slot(s) did not run",
+        tags=["standing_order", "missed", order.name],
+        payload={"slots": [s.isoformat() for s in missing[:20]]},
+        agent_id=order.agent_id,
+        actor="system:gap_check",
+    )
+    return len(missing)

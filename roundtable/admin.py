@@ -1,7 +1,8 @@
 from django.contrib import admin
+from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
-from opscore.admin import AuditAdmin, EvidenceInline
+from opscore.admin import AuditAdmin, EvidenceInline, ReadOnlyMixin
 from roundtable.models import Conversation, Relationship, Turn
 
 
@@ -11,24 +12,18 @@ class TurnInline(EvidenceInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["id", "created_at", "format", "topic", "status", "source", "turn_count"]
     list_filter = ["status", "format", "source"]
     search_fields = ["topic", "error"]
     inlines = [TurnInline]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(turns_spoken=Count("turns"))
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="turns")
+    @admin.display(description="turns", ordering="turns_spoken")
     def turn_count(self, obj):
-        return obj.turns.count()
+        return obj.turns_spoken
 
 
 @admin.register(Relationship)

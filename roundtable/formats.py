@@ -1,4 +1,4 @@
-"""Conversation formats and the daily schedule, as data (seed 001, chapter 2)."""
+"""Conversation formats and the daily schedule, as data."""
 
 from dataclasses import dataclass
 

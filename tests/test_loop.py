@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from django.db.models.functions import Now
 
-import tests.executors  # noqa: F401
 from console.bootstrap import bootstrap
 from missions import loop
 from missions.models import Mission, Proposal, Reaction, Step, TriggerRule

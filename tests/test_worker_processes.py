@@ -12,7 +12,6 @@ from django.db import connection
 from django.db.models.functions import Now
 from django_q.tasks import async_task
 
-import tests.executors  # noqa: F401
 from missions.models import OutboxMessage, Step, StepAttempt, Worker
 from missions.outbox import deliver_pending
 from missions.recovery import reap_expired_leases

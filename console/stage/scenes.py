@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.db.models import Count, Q
 
-from missions.models import Mission, Step, StepStatus, start_of_today
+from missions.models import Mission, MissionStatus, Step, StepStatus, start_of_today
 from opscore.models import Agent, LLMCall
 from roundtable.models import Conversation, ConversationStatus
 
@@ -51,37 +51,36 @@ def swimlane(now, hours: int = 6) -> dict:
     }
 
 
+def _agents_who(steps) -> set[str]:
+    return set(steps.values_list("agent_id", flat=True))
+
+
+def _activity(now) -> list[tuple[str, set[str]]]:
+    """Who is doing what, in order of precedence."""
+    chatting = set()
+    talks = Conversation.objects.filter(status=ConversationStatus.RUNNING)
+    for people in talks.values_list("participants", flat=True):
+        chatting.update(people)
+    recent = now - timedelta(minutes=2)
+    return [
+        ("working", _agents_who(Step.objects.filter(status=StepStatus.RUNNING))),
+        ("chatting", chatting),
+        (
+            "celebrating",
+            _agents_who(Step.objects.filter(status=StepStatus.SUCCEEDED, finished_at__gte=recent)),
+        ),
+        # work is waiting: on the way to the desk
+        ("walking", _agents_who(Step.objects.filter(status=StepStatus.QUEUED, run_after__lte=now))),
+    ]
+
+
 def office_states(now) -> list[dict]:
     """Each agent's sprite state from live rows: working, chatting, celebrating, walking (work is
     waiting for it) or coffee (idle)."""
-    running = set(Step.objects.filter(status=StepStatus.RUNNING).values_list("agent_id", flat=True))
-    chatting = set()
-    for people in Conversation.objects.filter(status=ConversationStatus.RUNNING).values_list(
-        "participants", flat=True
-    ):
-        chatting.update(people)
-    celebrating = set(
-        Step.objects.filter(
-            status=StepStatus.SUCCEEDED, finished_at__gte=now - timedelta(minutes=2)
-        ).values_list("agent_id", flat=True)
-    )
-    waiting = set(
-        Step.objects.filter(status=StepStatus.QUEUED, run_after__lte=now).values_list(
-            "agent_id", flat=True
-        )
-    )
+    activity = _activity(now)
     sprites = []
     for index, agent in enumerate(Agent.objects.enabled()):
-        if agent.slug in running:
-            state = "working"
-        elif agent.slug in chatting:
-            state = "chatting"
-        elif agent.slug in celebrating:
-            state = "celebrating"
-        elif agent.slug in waiting:
-            state = "walking"  # work is waiting: on the way to the desk
-        else:
-            state = "coffee"
+        state = next((name for name, who in activity if agent.slug in who), "coffee")
         sprites.append(
             {
                 "slug": agent.slug,
@@ -106,8 +105,8 @@ def whiteboard() -> dict:
     today = Mission.objects.filter(created_at__gte=start_of_today())
     done = today.aggregate(
         total=Count("id"),
-        ok=Count("id", filter=Q(status="succeeded")),
-        finished=Count("id", filter=Q(status__in=["succeeded", "failed"])),
+        ok=Count("id", filter=Q(status=MissionStatus.SUCCEEDED)),
+        finished=Count("id", filter=Q(status__in=[MissionStatus.SUCCEEDED, MissionStatus.FAILED])),
     )
     rate = round(100 * done["ok"] / done["finished"]) if done["finished"] else None
     spend = LLMCall.objects.today().spend()

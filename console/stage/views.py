@@ -1,4 +1,4 @@
-"""The Stage: a live page where people watch the company run (seed 001, chapter 7).
+"""The Stage: a live page where people watch the company run.
 
 Server-rendered fragments; the same `_events.html` fragment serves the page, "load older" and the
 websocket's live pushes. Every piece of agent, LLM or crawled text goes through autoescaping.

@@ -1,27 +1,20 @@
 from django.db import migrations
 
+from opscore.sqlfiles import install_sql
+
 # A worker that finished a step without outside effects records it and claims its next step
 # in one round trip and one commit. Same rules as the two functions it calls.
-FORWARD = r"""
-CREATE FUNCTION opscore_complete_and_claim(p_step bigint, p_token uuid, p_result jsonb,
-                                           p_worker text, p_lease_seconds double precision)
-RETURNS SETOF missions_step
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF NOT opscore_complete_step(p_step, p_token, p_result) THEN
-        RAISE EXCEPTION 'lease lost for step %', p_step USING ERRCODE = 'OPS01';
-    END IF;
-    RETURN QUERY SELECT * FROM opscore_claim_step(p_worker, p_lease_seconds);
-END;
-$$;
-"""
-
-BACKWARD = """
-DROP FUNCTION IF EXISTS opscore_complete_and_claim(bigint, uuid, jsonb, text, double precision);
-"""
 
 
 class Migration(migrations.Migration):
     dependencies = [("missions", "0008_step_dedupe_partial")]
 
-    operations = [migrations.RunSQL(FORWARD, BACKWARD)]
+    operations = [
+        install_sql(
+            "missions",
+            "complete_and_claim",
+            1,
+            drop="DROP FUNCTION IF EXISTS "
+            "opscore_complete_and_claim(bigint, uuid, jsonb, text, double precision);",
+        ),
+    ]

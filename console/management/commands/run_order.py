@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 
 from opscore.db import db_now
 from opscore.management.commands._json import dump, fail
-from opscore.models import StandingOrder
+from opscore.models import RunStatus, StandingOrder
 from opscore.standing_orders import execute_run, start_run
 
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
                 f"{name} already has a run for {slot:%H:%M}; try again next minute",
                 as_json=opts["json"],
             )
-        if run.status == "started":
+        if run.status == RunStatus.STARTED:
             run = execute_run(run)
         body = {
             "run_id": run.id,

@@ -102,26 +102,7 @@ class Command(BaseCommand):
         )
 
     def serve(self, host, port) -> int:
-        python = sys.executable
-        children = [
-            # Its own process group, so a cluster that will not stop in time goes whole:
-            # killing only its main process would orphan the worker processes below it.
-            subprocess.Popen([python, "manage.py", "qcluster"], start_new_session=True),
-            subprocess.Popen(
-                [
-                    python,
-                    "-m",
-                    "uvicorn",
-                    "console.asgi:application",
-                    "--host",
-                    host,
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "info",
-                ]
-            ),
-        ]
+        children = start_children(host, port)
         stopping = False
 
         def stop(signum, frame):
@@ -132,16 +113,31 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.5)
-        for child in children:
-            if child.poll() is None:
-                signal_child(child, signal.SIGINT)  # qcluster and uvicorn both stop gracefully
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:  # steps it held are reaped when leases expire
-                signal_child(child, signal.SIGKILL)
-                child.wait()
+        stop_children(children)
         return 0 if stopping else 1
+
+
+def start_children(host: str, port: int) -> list[subprocess.Popen]:
+    python = sys.executable
+    uvicorn = [python, "-m", "uvicorn", "console.asgi:application", "--host", host]
+    return [
+        # Its own process group, so a cluster that will not stop in time goes whole:
+        # killing only its main process would orphan the worker processes below it.
+        subprocess.Popen([python, "manage.py", "qcluster"], start_new_session=True),
+        subprocess.Popen([*uvicorn, "--port", str(port), "--log-level", "info"]),
+    ]
+
+
+def stop_children(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        if child.poll() is None:
+            signal_child(child, signal.SIGINT)  # qcluster and uvicorn both stop gracefully
+    for child in children:
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # steps it held are reaped when leases expire
+            signal_child(child, signal.SIGKILL)
+            child.wait()
 
 
 def signal_child(child: subprocess.Popen, signum: int) -> None:

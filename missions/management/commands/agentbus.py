@@ -1,4 +1,4 @@
-"""The write path an external agent runtime uses (seed 004's agentbus), as JSON in and out.
+"""The write path an external agent runtime uses (the agentbus), as JSON in and out.
 
 Every verb calls the same actions the rest of Opscore uses: jobs enter through the single intake,
 completions are fenced by the lease token, standing-order runs go through start/finish.
@@ -96,52 +96,13 @@ def step_json(step: Step) -> dict:
 
 
 class Command(BaseCommand):
-    help = "Seed 004's agentbus verbs: the durable write path for an agent runtime."
+    help = "The agentbus verbs: the durable write path for an agent runtime."
 
     def add_arguments(self, parser):
         parser.__class__ = JsonErrorParser  # argument errors answer in JSON too, sub-verbs included
         verbs = parser.add_subparsers(dest="verb", required=True)
-        job = verbs.add_parser("enqueue-job")
-        job.add_argument("--target-agent", required=True)
-        job.add_argument("--subject", required=True)
-        job.add_argument("--kind", default="analyze")
-        job.add_argument("--payload", default="{}")
-        job.add_argument("--priority", type=int, default=100)
-        job.add_argument("--max-attempts", type=int, default=3)
-        job.add_argument("--dedupe-key")
-        job.add_argument("--source-agent")
-        event = verbs.add_parser("emit-event")
-        event.add_argument("--topic", required=True)
-        event.add_argument("--source-agent")
-        event.add_argument("--title")
-        event.add_argument("--payload", default="{}")
-        event.add_argument("--dedupe-key")
-        claim = verbs.add_parser("claim-jobs")
-        claim.add_argument("--lease-owner", required=True)
-        claim.add_argument("--lease-seconds", type=float, default=600)
-        claim.add_argument("--limit", type=int, default=1)
-        for name in ("complete-job", "block-job", "fail-job"):
-            verb = verbs.add_parser(name)
-            verb.add_argument("job_id", type=int)
-            verb.add_argument("--lease-token", required=True)
-            verb.add_argument("--summary", default="")
-            verb.add_argument("--result", default="{}")
-        verbs.choices["block-job"].add_argument("--blocked-reason", required=True)
-        verbs.choices["fail-job"].add_argument("--last-error", required=True)
-        verbs.choices["fail-job"].add_argument("--no-retry", action="store_true")
-        requeue = verbs.add_parser("requeue-expired")
-        requeue.add_argument("--limit", type=int, default=1000)
-        start = verbs.add_parser("start-standing-order")
-        start.add_argument("--agent-id", required=True)
-        start.add_argument("--order-name", required=True)
-        start.add_argument("--scheduled-for", required=True)
-        finish = verbs.add_parser("finish-standing-order")
-        finish.add_argument("run_id", type=int)
-        finish.add_argument(
-            "--status", required=True, choices=[s for s in RunStatus.values if s != "started"]
-        )
-        finish.add_argument("--summary", default="")
-        finish.add_argument("--evidence", default="{}")
+        add_job_verbs(verbs)
+        add_order_verbs(verbs)
 
     def handle(self, *args, verb, **opts):
         try:
@@ -238,3 +199,50 @@ class Command(BaseCommand):
         if not finish_run(run, RunResult(status, summary, json_object(evidence, "evidence"))):
             emit_error(f"run {run_id} is already {run.status}", code=3)
         return {"run_id": run.id, "status": run.status}
+
+
+def add_job_verbs(verbs) -> None:
+    job = verbs.add_parser("enqueue-job")
+    job.add_argument("--target-agent", required=True)
+    job.add_argument("--subject", required=True)
+    job.add_argument("--kind", default="analyze")
+    job.add_argument("--payload", default="{}")
+    job.add_argument("--priority", type=int, default=100)
+    job.add_argument("--max-attempts", type=int, default=3)
+    job.add_argument("--dedupe-key")
+    job.add_argument("--source-agent")
+    event = verbs.add_parser("emit-event")
+    event.add_argument("--topic", required=True)
+    event.add_argument("--source-agent")
+    event.add_argument("--title")
+    event.add_argument("--payload", default="{}")
+    event.add_argument("--dedupe-key")
+    claim = verbs.add_parser("claim-jobs")
+    claim.add_argument("--lease-owner", required=True)
+    claim.add_argument("--lease-seconds", type=float, default=600)
+    claim.add_argument("--limit", type=int, default=1)
+    for name in ("complete-job", "block-job", "fail-job"):
+        verb = verbs.add_parser(name)
+        verb.add_argument("job_id", type=int)
+        verb.add_argument("--lease-token", required=True)
+        verb.add_argument("--summary", default="")
+        verb.add_argument("--result", default="{}")
+    verbs.choices["block-job"].add_argument("--blocked-reason", required=True)
+    verbs.choices["fail-job"].add_argument("--last-error", required=True)
+    verbs.choices["fail-job"].add_argument("--no-retry", action="store_true")
+
+
+def add_order_verbs(verbs) -> None:
+    requeue = verbs.add_parser("requeue-expired")
+    requeue.add_argument("--limit", type=int, default=1000)
+    start = verbs.add_parser("start-standing-order")
+    start.add_argument("--agent-id", required=True)
+    start.add_argument("--order-name", required=True)
+    start.add_argument("--scheduled-for", required=True)
+    finish = verbs.add_parser("finish-standing-order")
+    finish.add_argument("run_id", type=int)
+    finish.add_argument(
+        "--status", required=True, choices=[s for s in RunStatus.values if s != "started"]
+    )
+    finish.add_argument("--summary", default="")
+    finish.add_argument("--evidence", default="{}")

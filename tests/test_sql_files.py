@@ -1,0 +1,55 @@
+"""The SQL the database runs is the SQL in the newest versioned file of each name."""
+
+import re
+
+import pytest
+from django.db import connection
+
+from opscore.sqlfiles import latest_versions, read_sql
+
+pytestmark = pytest.mark.django_db
+FUNCTION = re.compile(
+    r"CREATE OR REPLACE FUNCTION (?P<name>\w+)\((?P<head>.*?)\$\$(?P<body>.*?)\$\$", re.S
+)
+TRIGGER = re.compile(r"CREATE TRIGGER (\w+)")
+
+
+def latest_files(app):
+    return {name: read_sql(app, name, version) for name, version in latest_versions(app).items()}
+
+
+def installed(function: str) -> tuple[str, list[str]]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT prosrc, proconfig FROM pg_proc WHERE proname = %s", [function])
+        rows = cursor.fetchall()
+    assert len(rows) == 1, f"{function}: {len(rows)} functions of that name"
+    return rows[0][0], rows[0][1] or []
+
+
+@pytest.mark.parametrize("app", ["missions", "opscore"])
+def test_every_installed_function_body_equals_its_newest_file(app):
+    checked = 0
+    for name, text in latest_files(app).items():
+        for match in FUNCTION.finditer(text):
+            body, config = installed(match["name"])
+            assert body == match["body"], f"{name}: {match['name']} differs from its file"
+            wanted = [f"{k}={v}" for k, v in re.findall(r"SET (\w+) = (\w+)", match["head"])]
+            assert config == wanted, f"{match['name']} runs with {config}, its file says {wanted}"
+            checked += 1
+    assert checked >= 2
+
+
+@pytest.mark.parametrize("app", ["missions", "opscore"])
+def test_every_trigger_in_the_newest_files_is_installed(app):
+    names = [t for text in latest_files(app).values() for t in TRIGGER.findall(text)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tgname FROM pg_trigger WHERE tgname = ANY(%s)", [names])
+        found = {row[0] for row in cursor.fetchall()}
+    assert names and set(names) == found
+
+
+def test_each_name_has_no_gaps_in_its_versions():
+    for app in ["missions", "opscore"]:
+        for name, version in latest_versions(app).items():
+            for earlier in range(1, version + 1):
+                assert read_sql(app, name, earlier)
