@@ -14,6 +14,7 @@ from django.db.models.functions import Now
 from missions.actions import submit_proposal
 from missions.checkers import CHECKERS, Idea
 from missions.models import LoopCursor, ProposalSource, Reaction, ReactionStatus, TriggerRule
+from opscore.db import oldest_unlocked
 from opscore.models import Agent, Event, Policy
 
 rng = random.Random()  # tests pass their own seeded RNG
@@ -172,12 +173,7 @@ def process_reactions(deadline: float) -> dict:
             counts["deferred"] = Reaction.objects.filter(status=ReactionStatus.QUEUED).count()
             return counts
         with transaction.atomic():
-            reaction = (
-                Reaction.objects.select_for_update(skip_locked=True)
-                .filter(status=ReactionStatus.QUEUED)
-                .order_by("id")
-                .first()
-            )
+            reaction = oldest_unlocked(Reaction.objects.filter(status=ReactionStatus.QUEUED))
             if reaction is None:
                 return counts
             _propose(reaction)

@@ -10,6 +10,7 @@ from django.db.models import F
 from django.db.models.functions import Now
 
 from missions.models import OutboxMessage, OutboxStatus, in_seconds
+from opscore.db import oldest_unlocked
 from opscore.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -25,12 +26,8 @@ def deliver_locally(message: OutboxMessage) -> str:
 
 def deliver_one() -> bool:
     with transaction.atomic():
-        message = (
-            OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(status=OutboxStatus.PENDING, next_attempt_at__lte=Now())
-            .order_by("id")
-            .first()
-        )
+        due = OutboxMessage.objects.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=Now())
+        message = oldest_unlocked(due)
         if message is None:
             return False
         deliver = CHANNELS.get(message.channel)
