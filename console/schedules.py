@@ -5,13 +5,18 @@ from django_q.models import Schedule
 SYSTEM_SCHEDULES = [
     ("opscore.heartbeat", "console.tasks.heartbeat", 5),
     ("missions.sweep", "missions.tasks.sweep", 1),
-    ("missions.top_up_workers", "missions.tasks.top_up_workers", 1),
     ("roundtable.schedule", "roundtable.tasks.schedule_conversations", 10),
     ("roundtable.run", "roundtable.tasks.run_next_conversation", 1),
 ]
 
 
+SYSTEM_PREFIXES = r"^(opscore|missions|roundtable)\."
+
+
 def ensure_system_schedules() -> list[str]:
+    """Create or update every system schedule, and drop any a newer version no longer has."""
+    wanted = [name for name, _, _ in SYSTEM_SCHEDULES]
+    Schedule.objects.filter(name__regex=SYSTEM_PREFIXES).exclude(name__in=wanted).delete()
     changed = []
     for name, func, minutes in SYSTEM_SCHEDULES:
         _, created = Schedule.objects.update_or_create(

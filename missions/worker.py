@@ -169,8 +169,11 @@ class SessionReport:
 
 
 class WorkerSession:
-    def __init__(self, worker_id: str | None = None, seconds: float = 60.0, idle_poll=5.0):
+    def __init__(
+        self, worker_id: str | None = None, seconds: float = 60.0, idle_poll=5.0, stop_event=None
+    ):
         self.worker_id = worker_id or default_worker_id()
+        self.stop_event = stop_event  # set from outside (a signal handler): finish, then stop
         self.deadline = time.monotonic() + seconds
         self.idle_poll = idle_poll
         self.stopping = False
@@ -184,7 +187,8 @@ class WorkerSession:
         return self.deadline - time.monotonic()
 
     def _keep_going(self) -> bool:
-        return self.remaining() > 0 and not self.stopping
+        stopped = self.stopping or (self.stop_event is not None and self.stop_event.is_set())
+        return self.remaining() > 0 and not stopped
 
     def run(self) -> SessionReport:
         prepare_worker_process()

@@ -168,7 +168,7 @@ else:
 Q_CLUSTER = {
     "name": "opscore",
     "orm": "default",
-    "workers": env_int("Q_WORKERS", env_int("OPS_WORKER_SLOTS", 2) + 2),
+    "workers": env_int("Q_WORKERS", 3),  # timers only: step workers run beside the cluster
     "timeout": env_int("Q_TIMEOUT", 600),
     "retry": env_int("Q_TIMEOUT", 600) + 60,
     "max_attempts": 1,

@@ -1,7 +1,9 @@
 """Real worker processes for tests that kill, stop and restart things."""
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -57,31 +59,55 @@ def child_environment(lease: int, **env) -> dict:
     }
 
 
-def spawn_cluster(lease: int = 2, **env) -> subprocess.Popen:
-    """A whole django-q2 cluster (`manage.py qcluster`) on the test database."""
+def spawn_supervisor(lease: int = 2, log=None, **env) -> subprocess.Popen:
+    """`manage.py supervise` on the test database: a worker per slot and a django-q2 cluster."""
     return subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
+        [sys.executable, "manage.py", "supervise"],
         cwd=ROOT,
         env=child_environment(lease, **env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log or subprocess.DEVNULL,
+        stderr=log or subprocess.DEVNULL,
         start_new_session=True,
     )
 
 
-def descendants(pid: int) -> set[int]:
-    """Every process below `pid` (a cluster's sentinel and its worker processes)."""
-    parents = {}
+def kill_tree(process: subprocess.Popen) -> None:
+    """SIGKILL a process and everything below it at once, as when its machine dies."""
+    for pid in [process.pid, *descendants(process.pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait()
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def parents() -> dict[int, int]:
+    found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            found[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return found
+
+
+def children_of(pid: int) -> set[int]:
+    return {child for child, parent in parents().items() if parent == pid}
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (a cluster's sentinel and its worker processes)."""
+    parents_of = parents()
     found, frontier = set(), {pid}
     while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier}
+        frontier = {child for child, parent in parents_of.items() if parent in frontier}
         found |= frontier
     return found
 

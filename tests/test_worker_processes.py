@@ -1,6 +1,5 @@
 """Durability with real processes: SIGKILL, SIGSTOP, two workers, a Postgres restart."""
 
-import contextlib
 import itertools
 import os
 import signal
@@ -10,7 +9,6 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.db.models.functions import Now
-from django_q.tasks import async_task
 
 from missions.models import OutboxMessage, Step, StepAttempt, Worker
 from missions.outbox import deliver_pending
@@ -18,7 +16,14 @@ from missions.recovery import reap_expired_leases
 from opscore import embedded_db
 from opscore.models import Event
 from tests.factories import AgentFactory, make_step
-from tests.processes import descendants, report_of, spawn_cluster, spawn_worker, wait_for
+from tests.processes import (
+    descendants,
+    kill_tree,
+    report_of,
+    spawn_supervisor,
+    spawn_worker,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -165,26 +170,24 @@ def test_two_workers_never_run_a_step_twice(workers):
     assert OutboxMessage.objects.count() == len(steps)
 
 
-def test_two_clusters_on_one_database_never_overlap_attempts():
-    """Two whole django-q2 clusters share one database's queue and slots: the first runs alone,
-    then both, then the first is killed mid-step and the second finishes its work."""
+def test_two_supervisors_on_one_database_never_overlap_attempts():
+    """Two whole supervisors (workers + cluster) share one database's queue and slots: the
+    first holds every slot, the second's workers stand by; the first machine dies mid-step
+    (every process SIGKILLed) and the second takes the slots and finishes the work."""
     agents = [AgentFactory(slug=f"crew-{n}", max_concurrent_steps=5) for n in range(2)]
     payload = {"sleep_on_attempts": [1], "seconds": 0.2}
     steps = [make_step("test_effect", agent=agents[n % 2], payload=payload) for n in range(160)]
     env = {"OPS_WORKER_SLOTS": 4, "OPS_WORKER_SESSION_SECONDS": 1}
-    first = spawn_cluster(**env)
-    clusters = [first]
+    first = spawn_supervisor(**env)
+    supervisors = [first]
     try:
-        async_task("missions.tasks.top_up_workers")
         wait_for(lambda: Step.objects.filter(status="succeeded").count() >= 8)
-        second = spawn_cluster(**env)
-        clusters.append(second)
+        second = spawn_supervisor(**env)
+        supervisors.append(second)
         wait_for(lambda: len(descendants(second.pid)) >= 6, interval=0.2)
-        time.sleep(1)  # both clusters take sessions from the shared queue
+        time.sleep(1)
         first_pids = descendants(first.pid)
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
-        async_task("missions.tasks.top_up_workers")  # the dead cluster's slots are free
+        kill_tree(first)
 
         def all_done():
             reap_expired_leases()  # the sweeper's minute is too long for a test
@@ -193,10 +196,8 @@ def test_two_clusters_on_one_database_never_overlap_attempts():
         wait_for(all_done, timeout=90, interval=0.5)
         second_pids = descendants(second.pid)
     finally:
-        for cluster in clusters:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(cluster.pid, signal.SIGKILL)
-            cluster.wait()
+        for supervisor in supervisors:
+            kill_tree(supervisor)
 
     attempts = StepAttempt.objects.filter(step__in=steps).order_by("step_id", "attempt_no")
     assert attempts.filter(outcome="succeeded").count() == len(steps)
@@ -206,7 +207,7 @@ def test_two_clusters_on_one_database_never_overlap_attempts():
         if earlier.step_id == later.step_id:
             assert earlier.finished_at <= later.started_at, f"S{later.step_id} ran twice at once"
     ran_in = {int(worker.split(":")[1]) for worker in attempts.values_list("worker_id", flat=True)}
-    assert ran_in & first_pids and ran_in & second_pids, "both clusters ran steps"
+    assert ran_in & first_pids and ran_in & second_pids, "both machines ran steps"
 
 
 def test_a_finished_step_wakes_its_dependent_without_waiting_for_a_poll(workers):

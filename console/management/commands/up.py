@@ -1,24 +1,22 @@
 """`make run`: migrate, bootstrap an empty database, make an admin, then serve and work.
 
-The web server (ASGI, for Channels) and the django-q2 cluster run as child processes; if either
-exits, the other is stopped too, so a half-running system never hides behind a live page.
+The web server (ASGI, for Channels), one worker process per slot and the django-q2 cluster run
+as supervised child processes (console.supervisor): a worker or cluster that dies is replaced;
+if the web server ends, everything stops, so a half-running system never hides behind a page.
 """
 
 import os
 import secrets
-import signal
-import subprocess
 import sys
-import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django_q.tasks import async_task
 
 from console.bootstrap import bootstrap
 from console.schedules import ensure_system_schedules
+from console.supervisor import Supervisor, standard_children
 from missions.actions import submit_proposal
 from missions.models import ProposalSource
 from opscore.models import Agent
@@ -41,7 +39,6 @@ class Command(BaseCommand):
             self.propose_first_work()
         ensure_system_schedules()
         sync_order_schedules()
-        async_task("missions.tasks.top_up_workers")  # start workers now, not at the next tick
         self.ensure_admin()
         self.print_banner(opts["host"], opts["port"])
         if not opts["no_serve"]:
@@ -102,51 +99,6 @@ class Command(BaseCommand):
         )
 
     def serve(self, host, port) -> int:
-        children = start_children(host, port)
-        stopping = False
-
-        def stop(signum, frame):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
-        while not stopping and all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        stop_children(children)
-        return 0 if stopping else 1
-
-
-def start_children(host: str, port: int) -> list[subprocess.Popen]:
-    python = sys.executable
-    uvicorn = [python, "-m", "uvicorn", "console.asgi:application", "--host", host]
-    return [
-        # Its own process group, so a cluster that will not stop in time goes whole:
-        # killing only its main process would orphan the worker processes below it.
-        subprocess.Popen([python, "manage.py", "qcluster"], start_new_session=True),
-        subprocess.Popen([*uvicorn, "--port", str(port), "--log-level", "info"]),
-    ]
-
-
-def stop_children(children: list[subprocess.Popen]) -> None:
-    for child in children:
-        if child.poll() is None:
-            signal_child(child, signal.SIGINT)  # qcluster and uvicorn both stop gracefully
-    for child in children:
-        try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # steps it held are reaped when leases expire
-            signal_child(child, signal.SIGKILL)
-            child.wait()
-
-
-def signal_child(child: subprocess.Popen, signum: int) -> None:
-    """Signal a child's whole process group when it leads one (the cluster: its worker
-    sessions finish their current step on SIGINT), else the child alone."""
-    try:
-        if os.getpgid(child.pid) == child.pid:
-            os.killpg(child.pid, signum)
-        else:
-            child.send_signal(signum)
-    except ProcessLookupError:
-        pass
+        web = [sys.executable, "-m", "uvicorn", "console.asgi:application", "--host", host]
+        web += ["--port", str(port), "--log-level", "info"]
+        return Supervisor(standard_children(web)).run()

@@ -1,18 +1,26 @@
 from django.core.management.base import BaseCommand
 
+from missions.slots import run_slot
 from missions.worker import WorkerSession
 from opscore.management.commands._json import dump
 
 
 class Command(BaseCommand):
-    help = "Run a worker session in the foreground: claim, run and record steps."
+    help = "Run a worker in the foreground: claim, run and record steps."
 
     def add_arguments(self, parser):
-        parser.add_argument("--seconds", type=float, default=60.0)
+        parser.add_argument("--seconds", type=float, default=60.0, help="one session this long")
         parser.add_argument("--worker-id")
         parser.add_argument("--idle-poll", type=float, default=5.0)
+        parser.add_argument(
+            "--slot", type=int, help="hold this worker slot, sessions back to back until SIGINT"
+        )
 
     def handle(self, *args, **opts):
+        if opts["slot"] is not None:
+            steps = run_slot(opts["slot"], opts["idle_poll"])
+            self.stdout.write(dump({"slot": opts["slot"], "steps": steps}))
+            return
         session = WorkerSession(opts["worker_id"], opts["seconds"], opts["idle_poll"])
         report = session.run()
         self.stdout.write(dump(report.__dict__))

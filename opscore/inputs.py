@@ -1,0 +1,101 @@
+"""The limits every boundary applies to what comes in (API, Give task, admin, CLI, agentbus,
+LLM replies): one size limit, one nesting limit, no NUL characters, finite numbers only.
+
+Postgres refuses NUL in text and jsonb, jsonb refuses NaN and Infinity, and Python's JSON parser
+recurses once per nesting level: each of these used to surface as a 500 (or a traceback) after
+part of the work was done. Here they are refused up front, with the field named.
+"""
+
+import json
+import math
+
+from django.conf import settings
+
+
+class InputRefused(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+    @property
+    def errors(self) -> dict:
+        return {self.field: [self.message]}
+
+
+def max_bytes() -> int:
+    return settings.OPS_MAX_INPUT_BYTES
+
+
+def max_depth() -> int:
+    return settings.OPS_MAX_INPUT_DEPTH
+
+
+def parse_json(raw: str | bytes, field: str = "body"):
+    """Parse JSON text within the limits; raise InputRefused naming `field`."""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", errors="surrogatepass")
+    if len(raw) > max_bytes():
+        raise InputRefused(field, f"at most {max_bytes()} bytes")
+    text = raw.decode("utf-8", errors="replace")
+    if nesting_depth(text) > max_depth():
+        raise InputRefused(field, f"nested deeper than {max_depth()} levels")
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except InputRefused:
+        raise InputRefused(field, "NaN and Infinity are not numbers JSON allows") from None
+    except ValueError as error:
+        raise InputRefused(field, f"malformed JSON: {error}") from None
+    check_clean(value, field)
+    return value
+
+
+def _refuse_constant(name):
+    raise InputRefused("", name)
+
+
+def nesting_depth(text: str) -> int:
+    """How deep [ and { nest, outside strings, without recursing."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def check_clean(value, field: str = "value") -> None:
+    """Refuse NUL characters, non-finite numbers and excessive nesting anywhere in a value."""
+    stack = [(value, field, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if depth > max_depth():
+            raise InputRefused(where, f"nested deeper than {max_depth()} levels")
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise InputRefused(where, "contains a NUL character (\\u0000)")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise InputRefused(where, "must be a finite number")
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                stack.append((key, f"{where}.{key}"[:200], depth + 1))
+                stack.append((inner, f"{where}.{key}"[:200], depth + 1))
+        elif isinstance(item, list | tuple):
+            stack.extend((inner, f"{where}.{i}", depth + 1) for i, inner in enumerate(item))
+
+
+def without_nul(text: str) -> str:
+    """The rule for model output: NUL characters are dropped (they carry nothing readable)."""
+    return text.replace("\x00", "")
