@@ -1,7 +1,6 @@
 """The HTTP API under /api/ops/. Thin views: authenticate, validate, call an action, answer JSON."""
 
 import hmac
-import json
 from functools import wraps
 
 from django.conf import settings
@@ -14,7 +13,9 @@ from missions.actions import submit_proposal
 from missions.metrics import record_metric
 from missions.models import ProposalSource
 from missions.schemas import ProposalInvalid
+from opscore.checks import MIN_SECRET_LENGTH
 from opscore.heartbeat import run_heartbeat
+from opscore.inputs import InputRefused, parse_json
 from opscore.models import Event
 
 MAX_EVENTS_PAGE = 500
@@ -39,6 +40,12 @@ def token_refusal(request, secret: str, name: str) -> JsonResponse | None:
     """None when the request carries the right bearer token, else the response to send."""
     if not secret:
         return error(503, f"{name} is not configured on the server; this endpoint is disabled")
+    if len(secret) < MIN_SECRET_LENGTH:
+        return error(
+            503,
+            f"{name} is shorter than {MIN_SECRET_LENGTH} characters, too easy to guess; "
+            "this endpoint is disabled until it is longer",
+        )
     if not bearer_matches(request, secret):
         return error(401, "missing or invalid bearer token")
     return None
@@ -52,13 +59,13 @@ def read_only_refusal(request) -> JsonResponse | None:
 
 
 def parse_json_body(request) -> tuple[dict | None, JsonResponse | None]:
-    limit = settings.OPS_API_MAX_BODY_BYTES
-    if int(request.headers.get("Content-Length") or 0) > limit or len(request.body) > limit:
+    limit = settings.OPS_MAX_INPUT_BYTES
+    if int(request.headers.get("Content-Length") or 0) > limit:
         return None, error(400, "body too large", {"body": [f"at most {limit} bytes"]})
     try:
-        data = json.loads(request.body or b"")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, error(400, "malformed JSON", {"body": [str(exc)]})
+        data = parse_json(request.body)
+    except InputRefused as refused:
+        return None, error(400, "invalid body", refused.errors)
     if not isinstance(data, dict):
         return None, error(400, "expected a JSON object", {"body": ["expected a JSON object"]})
     return data, None

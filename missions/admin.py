@@ -29,7 +29,7 @@ from missions.models import (
     Worker,
 )
 from missions.step_kinds import is_known, known_names
-from opscore.admin import AuditAdmin, EvidenceInline, ReadOnlyMixin, report
+from opscore.admin import AuditAdmin, EvidenceInline, ReadOnlyMixin, SafeJSONField, report
 from opscore.models import Agent, operator_actor
 
 
@@ -237,6 +237,10 @@ class WorkerAdmin(AuditAdmin):
 
 
 class TriggerRuleForm(forms.ModelForm):
+    conditions = SafeJSONField(required=False)
+    action_config = SafeJSONField()
+    topics = SafeJSONField(required=False)
+
     class Meta:
         model = TriggerRule
         fields = [

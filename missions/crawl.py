@@ -9,7 +9,7 @@ characters. Whatever comes back is untrusted content.
 import ipaddress
 import socket
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
@@ -41,7 +41,8 @@ def resolve(host: str) -> list[str]:
     return sorted({info[4][0] for info in infos})
 
 
-def check_public(url: str) -> None:
+def check_public(url: str) -> str:
+    """Refuse a URL that is not public; return the checked address to connect to."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise CrawlRefused(f"only http and https are fetched, not {parts.scheme!r}")
@@ -49,18 +50,33 @@ def check_public(url: str) -> None:
         raise CrawlRefused("the URL has no host")
     if parts.username or parts.password:
         raise CrawlRefused("URLs with credentials are not fetched")
-    for address in resolve(parts.hostname):
+    addresses = resolve(parts.hostname)
+    for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         if not ip.is_global or ip.is_multicast:
             raise CrawlRefused(f"{parts.hostname} resolves to non-public address {ip}")
+    return addresses[0]
+
+
+def pinned(url: str, address: str) -> tuple[str, dict, dict]:
+    """The request for `url` sent to the address that was checked, so a name that resolves
+    differently a moment later (DNS rebinding) cannot steer the connection. The Host header,
+    TLS SNI and certificate check still use the name."""
+    parts = urlsplit(url)
+    host = f"[{address}]" if ":" in address else address
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    return urlunsplit(parts._replace(netloc=netloc)), {"Host": parts.netloc}, extensions
 
 
 def fetch(url: str, client: httpx.Client | None = None) -> tuple[str, bytes, str]:
     """GET with redirects followed by hand, so each hop passes the guard."""
     client = client or httpx.Client(timeout=TIMEOUT, headers={"User-Agent": USER_AGENT})
     for _ in range(MAX_REDIRECTS + 1):
-        check_public(url)
-        with client.stream("GET", url, follow_redirects=False) as response:
+        target, headers, extensions = pinned(url, check_public(url))
+        with client.stream(
+            "GET", target, headers=headers, extensions=extensions, follow_redirects=False
+        ) as response:
             if response.is_redirect:
                 url = urljoin(url, response.headers.get("location", ""))
                 continue

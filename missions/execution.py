@@ -203,9 +203,11 @@ def _block(step: Step, attempt: StepAttempt, reason: str, code: str, attempt_out
 
 def _fail(step: Step, attempt: StepAttempt, outcome: Failed) -> None:
     error = redact_text(outcome.error)[:4000]
-    close_attempt(attempt, AttemptOutcome.FAILED, error)
-    settle_failure(step, error, retryable=outcome.retryable)
-    trip_breaker_if_needed(step.kind)
+    refused = outcome.input_refused
+    close_attempt(attempt, AttemptOutcome.REFUSED if refused else AttemptOutcome.FAILED, error)
+    settle_failure(step, error, retryable=outcome.retryable and not refused)
+    if not refused:
+        trip_breaker_if_needed(step.kind)
 
 
 def settle_failure(step: Step, error: str, *, retryable: bool) -> None:

@@ -41,8 +41,12 @@ class Succeeded:
 
 @dataclass(frozen=True)
 class Failed:
+    """`input_refused`: a guard refused the step's own input (a private URL, no URL). That is
+    the input's fault, not the kind's, so it never counts toward the kind's breaker."""
+
     error: str
     retryable: bool = True
+    input_refused: bool = False
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from missions.step_kinds import is_known, known_names
+from opscore.inputs import InputRefused, check_clean
 
 MAX_STEPS = 20
 
@@ -60,6 +61,10 @@ class ProposalDraft(BaseModel):
             return data
         if not isinstance(data, dict):
             raise ProposalInvalid({"body": ["expected a JSON object"]})
+        try:
+            check_clean(data)
+        except InputRefused as refused:
+            raise ProposalInvalid({refused.field or "body": [refused.message]}) from None
         try:
             return cls.model_validate(data)
         except ValidationError as error:

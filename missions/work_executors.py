@@ -50,11 +50,11 @@ def run_llm_step(run):
 def run_crawl(run):
     url = run.step.payload.get("url")
     if not isinstance(url, str) or not url:
-        return Failed("crawl needs a payload.url string", retryable=False)
+        return Failed("crawl needs a payload.url string", retryable=False, input_refused=True)
     try:
         page = fetch_main_text(url)
     except CrawlRefused as refused:
-        return Failed(f"crawl refused: {refused}", retryable=False)
+        return Failed(f"crawl refused: {refused}", retryable=False, input_refused=True)
     except OSError as error:
         return Failed(f"crawl failed: {error}", retryable=True)
     draft = ArtifactDraft(

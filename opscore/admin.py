@@ -2,10 +2,12 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.forms.fields import InvalidJSONInput, JSONString
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from opscore.actions import set_agent_enabled, set_policy
+from opscore.inputs import InputRefused, parse_json
 from opscore.models import (
     ActionRun,
     Agent,
@@ -97,8 +99,30 @@ class AgentAdmin(admin.ModelAdmin):
         self._set_enabled(request, queryset, False)
 
 
+class SafeJSONField(forms.JSONField):
+    """JSON within the input limits: a huge, deep, NUL-carrying or non-finite value is a form
+    error, not a 500 (Django's own field recurses once per nesting level)."""
+
+    def to_python(self, value):
+        if self.disabled or value in self.empty_values or not isinstance(value, str):
+            return super().to_python(value)
+        try:
+            converted = parse_json(value, "value")
+        except InputRefused as refused:
+            raise forms.ValidationError(refused.message, code="invalid") from None
+        return JSONString(converted) if isinstance(converted, str) else converted
+
+    def bound_data(self, data, initial):
+        if self.disabled:
+            return initial
+        try:
+            return parse_json(data or "null", "value")
+        except InputRefused:
+            return InvalidJSONInput(data)
+
+
 class PolicyForm(forms.ModelForm):
-    value = forms.JSONField(widget=forms.Textarea(attrs={"rows": 14, "cols": 80}))
+    value = SafeJSONField(widget=forms.Textarea(attrs={"rows": 14, "cols": 80}))
     reason = forms.CharField(max_length=500, required=False, help_text="Kept with the version")
 
     class Meta:

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning
 from django.db import connections
 
+MIN_SECRET_LENGTH = 32  # shorter bearer secrets are refused: they are guessable
+
 
 def check_postgres(app_configs, **kwargs):
     vendor = connections["default"].vendor
@@ -40,6 +42,17 @@ def check_secrets(app_configs, **kwargs):
                 id="opscore.W003",
             )
         )
+    for name in ("OPS_API_TOKEN", "CRON_SECRET"):
+        value = getattr(settings, name)
+        if value and len(value) < MIN_SECRET_LENGTH:
+            problems.append(
+                Warning(
+                    f"{name} is shorter than {MIN_SECRET_LENGTH} characters; the endpoints "
+                    "it guards refuse every request (503) until it is longer.",
+                    hint=f"Unset it to have one generated, or set {MIN_SECRET_LENGTH}+ chars.",
+                    id="opscore.W004",
+                )
+            )
     return problems
 
 

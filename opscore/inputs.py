@@ -44,8 +44,11 @@ def parse_json(raw: str | bytes, field: str = "body"):
     except InputRefused:
         raise InputRefused(field, "NaN and Infinity are not numbers JSON allows") from None
     except ValueError as error:
-        raise InputRefused(field, f"malformed JSON: {error}") from None
-    check_clean(value, field)
+        raise InputRefused(field, f"not valid JSON: {error}") from None
+    try:
+        check_clean(value, "")
+    except InputRefused as refused:
+        raise InputRefused(refused.field or field, refused.message) from None
     return value
 
 
@@ -75,8 +78,13 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
-def check_clean(value, field: str = "value") -> None:
-    """Refuse NUL characters, non-finite numbers and excessive nesting anywhere in a value."""
+def _join(where: str, key) -> str:
+    return f"{where}.{key}"[:200] if where else str(key)[:200]
+
+
+def check_clean(value, field: str = "") -> None:
+    """Refuse NUL characters, non-finite numbers and excessive nesting anywhere in a value;
+    the error names the path from `field` (`steps.0.payload.note`)."""
     stack = [(value, field, 0)]
     while stack:
         item, where, depth = stack.pop()
@@ -90,10 +98,10 @@ def check_clean(value, field: str = "value") -> None:
                 raise InputRefused(where, "must be a finite number")
         elif isinstance(item, dict):
             for key, inner in item.items():
-                stack.append((key, f"{where}.{key}"[:200], depth + 1))
-                stack.append((inner, f"{where}.{key}"[:200], depth + 1))
+                stack.append((key, _join(where, key), depth + 1))
+                stack.append((inner, _join(where, key), depth + 1))
         elif isinstance(item, list | tuple):
-            stack.extend((inner, f"{where}.{i}", depth + 1) for i, inner in enumerate(item))
+            stack.extend((inner, _join(where, i), depth + 1) for i, inner in enumerate(item))
 
 
 def without_nul(text: str) -> str:

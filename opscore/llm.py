@@ -5,6 +5,7 @@ and a model tier in; text and usage out. `call_llm` adds what Opscore needs arou
 budget, bounded retries of transient errors, and one LLMCall row per try.
 """
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -13,6 +14,8 @@ from decimal import Decimal
 
 import httpx
 from django.conf import settings
+
+from opscore.inputs import without_nul
 
 TIERS = ("cheap", "main")
 
@@ -269,4 +272,5 @@ def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMR
         cost_usd=cost_of(reply.model, reply.input_tokens, reply.output_tokens),
         latency_ms=int((time.perf_counter() - started) * 1000),
     )
-    return reply
+    # Postgres stores no NUL character, and it carries nothing readable: the rule is to drop it.
+    return dataclasses.replace(reply, text=without_nul(reply.text))

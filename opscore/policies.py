@@ -6,6 +6,7 @@ type is refused with a message that names the field, in the admin, the CLI and t
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from opscore.inputs import InputRefused, check_clean
 from opscore.registry import is_known_kind as is_known
 from opscore.registry import known_kind_names as known_names
 
@@ -15,7 +16,8 @@ class PolicyError(ValueError):
 
 
 class PolicyValue(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # allow_inf_nan: jsonb has no Infinity, so such a value would fail only when saved
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 def _check_step_kinds(kinds):
@@ -163,6 +165,10 @@ def parse_policy(key: str, value) -> PolicyValue:
         raise PolicyError(f"unknown policy key {key!r}; known keys: {sorted(SCHEMAS)}")
     if not isinstance(value, dict):
         raise PolicyError(f"{key} must be a JSON object, got {type(value).__name__}")
+    try:
+        check_clean(value, key)
+    except InputRefused as refused:
+        raise PolicyError(f"{key} is invalid: {refused}") from None
     try:
         return schema.model_validate(value)
     except ValidationError as error:

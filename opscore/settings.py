@@ -51,7 +51,9 @@ if not SECRET_KEY:
 
 OPS_API_TOKEN = env_str("OPS_API_TOKEN")
 CRON_SECRET = env_str("CRON_SECRET")
-OPS_API_MAX_BODY_BYTES = env_int("OPS_API_MAX_BODY_BYTES", 64 * 1024)
+# One limit for every boundary (API bodies, agentbus arguments, admin JSON, Give task).
+OPS_MAX_INPUT_BYTES = env_int("OPS_MAX_INPUT_BYTES", 64 * 1024)
+OPS_MAX_INPUT_DEPTH = env_int("OPS_MAX_INPUT_DEPTH", 32)
 STAGE_PUBLIC = env_bool("STAGE_PUBLIC", True)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
@@ -89,6 +91,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "console.outage.DatabaseOutage",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -110,6 +110,11 @@ def fire(order: StandingOrder, now=None) -> StandingOrderRun | None:
     slot = latest_slot(order.cron, order.timezone, now + timedelta(seconds=1))
     if slot < order.created_at - timedelta(minutes=1):
         return None  # the first slot due is the first one after the order was created
+    if now > slot + timedelta(minutes=order.grace_minutes):
+        # Fired late (downtime, a stuck timer): past its grace a slot is missed, never run
+        # late, whichever process gets to it first — this one or the gap check.
+        record_missed_slots(order, now)
+        return order.runs.filter(scheduled_for=slot).first()
     run = start_run(order, slot)
     if run is None or run.status != RunStatus.STARTED:
         return run

@@ -2,7 +2,6 @@
 drift and action items. The reply is validated strictly; invalid items are dropped and listed."""
 
 import itertools
-import json
 from decimal import Decimal
 
 from django.db import transaction
@@ -12,6 +11,7 @@ from memory.models import Memory, MemoryType
 from missions.actions import submit_proposal
 from missions.models import Proposal, ProposalSource
 from missions.step_kinds import is_known
+from opscore.inputs import parse_json
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
 from opscore.models import Agent, Policy
 from opscore.redaction import redact_text
@@ -61,7 +61,8 @@ def distill(conversation: Conversation) -> Conversation:
     for _ in range(2):
         try:
             text = _distill_call(conversation)
-            data = Distillation.model_validate(json.loads(text))
+            raw = parse_json(text, "reply")  # NUL escapes, depth, size: a malformed reply
+            data = Distillation.model_validate(raw)
             break
         except (ValueError, ValidationError) as error:
             problem = f"malformed distillation: {str(error)[:300]}"

@@ -7,7 +7,7 @@ from opscore.models import Event
 from tests.factories import propose
 
 pytestmark = pytest.mark.django_db
-TOKEN = "test-token-0123456789"
+TOKEN = "test-token-0123456789-0123456789"
 
 
 @pytest.fixture(autouse=True)
@@ -88,7 +88,7 @@ def test_bad_input_is_400_with_field_errors_and_writes_nothing(client, agent, ra
 
 
 def test_an_oversized_body_is_400(client, agent, settings):
-    settings.OPS_API_MAX_BODY_BYTES = 1024
+    settings.OPS_MAX_INPUT_BYTES = 1024
     body = {
         "agent": "devops",
         "title": "x",

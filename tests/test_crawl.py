@@ -50,9 +50,14 @@ def test_a_public_name_that_resolves_privately_is_refused(dns):
         check_public("https://innocent.example/page")
 
 
-def page_server(routes):
+def page_server(routes, seen=None):
+    """Routes by the URL as named (the request itself goes to the checked address)."""
+
     def handler(request):
-        status, headers, body = routes[str(request.url)]
+        if seen is not None:
+            seen.append(request)
+        named = f"{request.url.scheme}://{request.headers['host']}{request.url.raw_path.decode()}"
+        status, headers, body = routes[named]
         return httpx.Response(status, headers=headers, text=body)
 
     return httpx.Client(transport=httpx.MockTransport(handler))
@@ -87,3 +92,22 @@ def test_a_redirect_to_a_private_address_is_refused(dns):
 
     with pytest.raises(CrawlRefused, match=r"sneaky\.example resolves to non-public"):
         fetch_main_text("https://news.example/a", client)
+
+
+def test_the_connection_goes_to_the_address_that_was_checked(monkeypatch):
+    """DNS rebinding: the name answers public for the check and private right after."""
+    answers = iter(["93.184.216.34", "10.0.0.5", "10.0.0.5"])
+
+    def rebinding(host, *args, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    seen = []
+    html = (200, {"content-type": "text/html"}, ARTICLE)
+    client = page_server({"https://rebind.example/a": html}, seen)
+
+    fetch_main_text("https://rebind.example/a", client)
+
+    assert [r.url.host for r in seen] == ["93.184.216.34"]
+    assert seen[0].headers["host"] == "rebind.example"
+    assert seen[0].extensions["sni_hostname"] == "rebind.example"

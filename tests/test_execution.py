@@ -282,3 +282,26 @@ def test_the_sweeper_runs_outside_any_transaction():
     from missions.tasks import sweep
 
     assert sweep() == {"requeued": 0, "dead": 0, "blocked": 0, "unblocked": 0, "delivered": 0}
+
+
+def test_urls_the_guard_refuses_never_switch_crawling_off():
+    """Anyone who may propose could otherwise turn a lane off with three private URLs."""
+    for url in ["http://127.0.0.1/", "http://10.0.0.1/", "http://169.254.169.254/", ""]:
+        make_step("crawl", payload={"url": url} if url else {})
+        handle_one_step("w1")
+
+    assert Policy.objects.value("worker_switches").is_enabled("crawl") is True
+    refused = StepAttempt.objects.filter(step__kind="crawl")
+    assert set(refused.values_list("outcome", flat=True)) == {"refused"}
+    assert set(Step.objects.values_list("status", flat=True)) == {"failed"}
+    assert not Event.objects.filter(kind="breaker.tripped").exists()
+
+
+def test_executor_faults_between_refusals_still_trip_the_breaker(monkeypatch):
+    outcomes = iter([Failed("x"), Failed("no", input_refused=True), Failed("x"), Failed("x")])
+    monkeypatch.setitem(EXECUTORS, "analyze", lambda run: next(outcomes))
+    for _ in range(4):
+        make_step("analyze", max_attempts=1)
+        handle_one_step("w1")
+
+    assert Policy.objects.value("worker_switches").is_enabled("analyze") is False

@@ -188,7 +188,7 @@ def test_metrics_from_the_cli_and_api_feed_the_engagement_trigger(agent, client,
 
     from django.core.management import call_command
 
-    settings.OPS_API_TOKEN = "tok-123456789"
+    settings.OPS_API_TOKEN = "tok-123456789" * 3
     call_command(
         "record-metrics",
         "--post",
@@ -203,7 +203,7 @@ def test_metrics_from_the_cli_and_api_feed_the_engagement_trigger(agent, client,
         "/api/ops/metrics",
         {"post_ref": "p", "impressions": 1, "engagements": 5},
         content_type="application/json",
-        headers={"Authorization": "Bearer tok-123456789"},
+        headers={"Authorization": "Bearer " + "tok-123456789" * 3},
     )
     assert bad.status_code == 400
     rule("hot", trigger_event="tweet_high_engagement", conditions={"min_engagement_rate": 0.05})

@@ -13,6 +13,7 @@ from missions.models import Step
 from missions.recovery import reap_expired_leases
 from missions.worker import WorkerSession
 from opscore.models import Agent, Event, StandingOrder
+from opscore.schedule_math import latest_slot
 from opscore.standing_orders import db_now, fire
 from tests.factories import make_step
 
@@ -44,7 +45,7 @@ def run_phase_one_for_real():
     for order in StandingOrder.objects.all():
         StandingOrder.objects.filter(pk=order.pk).update(created_at=db_now() - timedelta(days=2))
         order.refresh_from_db()
-        fire(order)
+        fire(order, latest_slot(order.cron, order.timezone, db_now()) + timedelta(seconds=30))
 
 
 def test_the_phase_one_check_fails_on_an_empty_system():

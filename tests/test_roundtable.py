@@ -260,8 +260,8 @@ def test_converse_prints_the_transcript(crew):
 
 
 def test_the_api_requests_a_conversation(crew, client, settings):
-    settings.OPS_API_TOKEN = "tok-0123456789"
-    auth = {"Authorization": "Bearer tok-0123456789"}
+    settings.OPS_API_TOKEN = "tok-0123456789" * 3
+    auth = {"Authorization": "Bearer " + "tok-0123456789" * 3}
     body = {"format": "debate", "participants": ["devops", "security"], "topic": "Fridays"}
 
     made = client.post(

@@ -19,7 +19,7 @@ from tests.processes import ROOT, database_url
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ARTIFACTS = Path(__file__).parent / "artifacts"
-TOKEN = "browser-test-token-123"
+TOKEN = "browser-test-token-0123456789-0123456789"
 CHROMIUM = shutil.which("chromium")
 FLAGS = [
     "--no-sandbox",

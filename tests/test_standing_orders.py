@@ -11,6 +11,7 @@ from missions.execution import claim_next_step
 from missions.models import Artifact, Step
 from missions.worker import handle_one_step
 from opscore.models import StandingOrder, StandingOrderRun
+from opscore.schedule_math import latest_slot
 from opscore.schedules import sync_order_schedules
 from opscore.standing_orders import check_gaps, db_now, fire, start_run
 from tests.factories import AgentFactory, make_step
@@ -26,6 +27,11 @@ def order(handler="lease_reaper", cron="*/5 * * * *", age=timedelta(hours=3), **
     StandingOrder.objects.filter(pk=made.pk).update(created_at=db_now() - age)
     made.refresh_from_db()
     return made
+
+
+def on_time(o):
+    """A moment just after the order's latest slot, as its schedule would fire it."""
+    return latest_slot(o.cron, o.timezone, db_now()) + timedelta(seconds=30)
 
 
 def statuses(o):
@@ -71,6 +77,18 @@ def test_downtime_is_recorded_as_missed_windows_not_replayed_as_a_flood():
     assert o.runs.count() == counts["missed"] + 1
 
 
+def test_a_slot_fired_after_its_grace_is_recorded_missed_not_run_late():
+    o = order(cron="0 * * * *", grace_minutes=5)
+    slot = db_now().replace(minute=0, second=0, microsecond=0)
+
+    run = fire(o, slot + timedelta(minutes=11))  # the timer came back after an outage
+
+    assert run.status == "missed"
+    assert run.scheduled_for == slot
+    assert fire(o, slot + timedelta(minutes=12)).status == "missed"  # and stays so
+    assert not o.runs.exclude(status="missed").exists()
+
+
 def test_slots_within_the_grace_period_are_not_yet_missed():
     o = order(cron="* * * * *", age=timedelta(minutes=3), grace_minutes=10)
 
@@ -113,13 +131,14 @@ def test_a_handler_crash_fails_the_run_with_the_reason(monkeypatch):
 
 def test_the_publisher_digest_summarises_the_day_or_says_no_work():
     publisher = AgentFactory(slug="publisher")
-    quiet = fire(order("daily_digest", cron="0 18 * * *", agent=publisher, age=timedelta(days=2)))
+    digest_order = order("daily_digest", cron="0 18 * * *", agent=publisher, age=timedelta(days=2))
+    quiet = fire(digest_order, on_time(digest_order))
     assert quiet.status == "no_work"
 
     step = make_step("noop")
     handle_one_step("w1")
     StandingOrderRun.objects.all().delete()
-    busy = fire(StandingOrder.objects.get(handler="daily_digest"))
+    busy = fire(digest_order, on_time(digest_order))
 
     assert busy.status == "completed"
     digest = Artifact.objects.get(kind="digest")

@@ -274,6 +274,7 @@ class AttemptOutcome(models.TextChoices):
     FAILED = "failed"
     BLOCKED = "blocked"
     LOST = "lost", "lost (lease expired)"
+    REFUSED = "refused", "refused (a guard refused the step's input)"
     CANCELLED = "cancelled"
 
 

@@ -71,7 +71,9 @@
     const panel = event.detail.target;
     const url = event.detail.requestConfig && event.detail.requestConfig.path;
     if (!panel || !url) return;
-    panel.innerHTML = '<p class="bad panel-error">This panel could not load. ' +
+    const status = event.detail.xhr && event.detail.xhr.status;
+    const why = status === 503 ? "Database unavailable." : "This panel could not load.";
+    panel.innerHTML = '<p class="bad panel-error">' + why + ' ' +
       '<button type="button" class="retry">Retry</button></p>';
     panel.querySelector(".retry").addEventListener("click", () => {
       window.htmx.ajax("GET", url, { target: panel, swap: "innerHTML" });

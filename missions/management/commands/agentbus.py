@@ -4,7 +4,6 @@ Every verb calls the same actions the rest of Opscore uses: jobs enter through t
 completions are fenced by the lease token, standing-order runs go through start/finish.
 """
 
-import json
 import sys
 import uuid
 from datetime import datetime
@@ -18,6 +17,7 @@ from missions.models import ProposalSource, Step
 from missions.recovery import reap_expired_leases
 from missions.schemas import ProposalInvalid
 from opscore.actions import record_event
+from opscore.inputs import InputRefused, max_bytes, parse_json
 from opscore.management.commands._json import dump
 from opscore.models import Agent, RunStatus, StandingOrder, StandingOrderRun
 from opscore.standing_orders import RunResult, finish_run, start_run
@@ -41,24 +41,33 @@ class JsonErrorParser(CommandParser):
         raise CommandError(message)
 
 
-def json_arg(text: str):
-    """A JSON literal, '-' for stdin, or @path for a file."""
+def check_sizes(opts: dict) -> None:
+    """Text arguments obey the same size limit as JSON ones (and as API bodies)."""
+    for name, value in opts.items():
+        if isinstance(value, str) and len(value.encode()) > max_bytes():
+            option = f"--{name.replace('_', '-')}"
+            raise BadInput(f"{option}: at most {max_bytes()} bytes", {option: ["too large"]})
+
+
+def json_arg(text: str, name: str):
+    """A JSON literal, '-' for stdin, or @path for a file; within the input limits."""
+    limit = max_bytes()
     if text == "-":
-        text = sys.stdin.read()
+        text = sys.stdin.read(limit + 1)
     elif text.startswith("@"):
         try:
-            with open(text[1:]) as handle:
-                text = handle.read()
+            with open(text[1:], "rb") as handle:
+                text = handle.read(limit + 1)
         except OSError as error:
             raise BadInput(f"cannot read {text[1:]}: {error.strerror}") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise BadInput(f"not valid JSON: {error}") from None
+        return parse_json(text, name)
+    except InputRefused as refused:
+        raise BadInput(f"--{name}: {refused.message}", {f"--{name}": [refused.message]}) from None
 
 
 def json_object(text: str, name: str) -> dict:
-    value = json_arg(text)
+    value = json_arg(text, name)
     if not isinstance(value, dict):
         raise BadInput(f"--{name} must be a JSON object")
     return value
@@ -106,6 +115,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, verb, **opts):
         try:
+            check_sizes(opts)
             body = getattr(self, verb.replace("-", "_"))(**opts)
         except BadInput as bad:
             emit_error(str(bad), bad.errors)

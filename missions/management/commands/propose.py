@@ -1,11 +1,11 @@
 import getpass
-import json
 
 from django.core.management.base import BaseCommand
 
 from missions.actions import submit_proposal
 from missions.models import ProposalSource
 from missions.schemas import ProposalInvalid
+from opscore.inputs import InputRefused, parse_json
 from opscore.management.commands._json import dump, fail
 
 
@@ -15,9 +15,9 @@ def parse_step(text: str) -> dict:
     if not sep:
         return {"kind": kind.strip()}
     try:
-        payload = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"step {kind!r}: payload is not valid JSON ({error})") from None
+        payload = parse_json(raw, "payload")
+    except InputRefused as refused:
+        raise ValueError(f"step {kind!r}: payload is {refused.message}") from None
     return {"kind": kind.strip(), "payload": payload}
 
 
