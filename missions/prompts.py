@@ -6,6 +6,7 @@ Bump a version whenever its template changes, so an LLMCall row always says whic
 import json
 
 from opscore.llm import LLMRequest
+from opscore.prompting import system_prompt
 
 TEMPLATES = {
     "analyze": (
@@ -41,11 +42,14 @@ def describe_payload(payload: dict) -> str:
 
 def build_request(step) -> tuple[LLMRequest, str]:
     version, tier, temperature, task = TEMPLATES[step.kind]
+    details = describe_payload(step.payload)
+    system, injected = system_prompt(step.agent, f"{step.mission.title} {details}")
     request = LLMRequest(
-        system=step.agent.voice(),
-        messages=[{"role": "user", "content": f"{task}\n\n{describe_payload(step.payload)}"}],
+        system=system,
+        messages=[{"role": "user", "content": f"{task}\n\n{details}"}],
         temperature=temperature,
         max_tokens=600,
         tier=tier,
+        injected=injected,
     )
     return request, version

@@ -41,6 +41,9 @@ class LLMRequest:
     tier: str = "main"
     # What an offline stand-in needs to answer a structured request plausibly (ignored online).
     offline_hint: dict | None = None
+    # What was put into the prompt besides the task (memory ids, the voice's version): every
+    # LLMCall row keeps it, so any call can be reproduced.
+    injected: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -228,6 +231,7 @@ def call_llm(
         provider=provider.name,
         model=provider.model_for(request.tier),
         prompt_version=prompt_version,
+        injected=request.injected,
     )
     try:
         check_budget(agent)

@@ -70,6 +70,27 @@ class RelationshipDriftPolicy(PolicyValue):
     max_drift: float = Field(0.03, ge=0.0, le=0.2)
 
 
+class MemoryPolicy(PolicyValue):
+    """The promotion gate's rules. `frozen` stops every promotion (recorded as skipped)."""
+
+    min_confidence: float = Field(0.55, ge=0.0, le=1.0)
+    min_evidence_shared: int = Field(2, ge=1, le=20)  # one incident is noise for everyone
+    auto_promote_private: bool = True
+    frozen: bool = False
+    frozen_reason: str = Field("", max_length=300)
+    merge_similarity: float = Field(0.8, gt=0.0, le=1.0)
+    max_active_per_agent: int = Field(200, ge=1, le=10_000)
+    max_active_shared_per_scope: int = Field(100, ge=1, le=10_000)
+    review_days: dict[str, int] = Field(
+        default_factory=lambda: {"lesson": 30, "decision": 60, "fact": 90, "default": 45}
+    )
+    expire_days: dict[str, int] = Field(default_factory=lambda: {"default": 365})
+    retrieval_char_budget: int = Field(2000, ge=200, le=20_000)
+
+    def days(self, table: dict[str, int], kind: str) -> int:
+        return table.get(kind, table.get("default", 45))
+
+
 class InitiativePolicy(PolicyValue):
     enabled: bool = False
 
@@ -144,6 +165,7 @@ SCHEMAS: dict[str, type[PolicyValue]] = {
     "memory_influence_policy": MemoryInfluencePolicy,
     "relationship_drift_policy": RelationshipDriftPolicy,
     "initiative_policy": InitiativePolicy,
+    "memory_policy": MemoryPolicy,
     "reaction_matrix": ReactionMatrix,
     "worker_switches": WorkerSwitches,
     "llm_budget": LLMBudget,

@@ -7,6 +7,8 @@ from decimal import Decimal
 from django.db import transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from memory.actions import propose_candidate
+from memory.gate import review_candidate
 from memory.models import Memory, MemoryType
 from missions.actions import submit_proposal
 from missions.models import Proposal, ProposalSource
@@ -14,6 +16,7 @@ from missions.step_kinds import is_known
 from opscore.inputs import parse_json
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
 from opscore.models import Agent, Policy
+from opscore.prompting import system_prompt
 from opscore.redaction import redact_text
 from roundtable.formats import FORMATS
 from roundtable.lifecycle import close_conversation
@@ -81,8 +84,12 @@ def distill(conversation: Conversation) -> Conversation:
 
 def _distill_call(conversation: Conversation) -> str:
     transcript = [f"{t.speaker_id}: {t.text}" for t in conversation.turns.all()]
+    agent = Agent.objects.get(slug=conversation.participants[0])
+    known, injected = system_prompt(agent, conversation.topic)
     request = LLMRequest(
-        system="You distil team conversations into structured learning. Reply with JSON only.",
+        system="You distil team conversations into structured learning. Reply with JSON only. "
+        "Do not repeat what the company already knows:\n\n" + known,
+        injected=injected,
         messages=[
             {
                 "role": "user",
@@ -100,7 +107,6 @@ def _distill_call(conversation: Conversation) -> str:
         tier="main",
         offline_hint={"json": _offline_distillation(conversation)},
     )
-    agent = Agent.objects.get(slug=conversation.participants[0])
     reply = call_llm(
         request, agent=agent, purpose="roundtable.distill", prompt_version="distill.v1"
     )
@@ -162,14 +168,29 @@ def _keep_memories(conversation, items, kept) -> None:
         if item.agent not in people or Decimal(str(item.confidence)) < Memory.MIN_CONFIDENCE:
             kept["dropped"].append(f"memory {index}: not a participant or below 0.55")
             continue
-        kept["memories"] += Memory.keep_distilled(
-            f"conversation:{conversation.id}:{index}",
-            agent_id=item.agent,
-            type=item.type,
-            content=item.content,
-            confidence=Decimal(str(item.confidence)).quantize(Decimal("0.01")),
-            tags=item.tags,
-        )
+        kept["memories"] += _remember(conversation, index, item)
+
+
+def _remember(conversation, index: int, item) -> bool:
+    """A candidate citing the conversation; the agent's own private memory may be promoted at
+    once by the gate (memory_policy.auto_promote_private). Shared memory never is, here."""
+    candidate, created = propose_candidate(
+        {
+            "agent": item.agent,
+            "kind": item.type,
+            "title": item.content[:200],
+            "body": item.content,
+            "confidence": item.confidence,
+            "tags": item.tags,
+            "evidence": [{"type": "conversation", "id": conversation.id}],
+            "dedupe_key": f"conversation:{conversation.id}:{index}",
+            "source_ref": f"conversation:{conversation.id}",
+        }
+    )
+    if not created or not Policy.objects.value("memory_policy").auto_promote_private:
+        return False
+    review = review_candidate(candidate.id, reviewer="system:roundtable")
+    return review is not None and review.decision == "promote"
 
 
 def _apply_drifts(conversation, items, kept) -> None:

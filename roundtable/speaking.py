@@ -7,6 +7,7 @@ from django.conf import settings
 from opscore.actions import record_event
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
 from opscore.models import Agent
+from opscore.prompting import system_prompt
 from roundtable.distillation import distill
 from roundtable.formats import FORMATS
 from roundtable.lifecycle import close_conversation
@@ -63,8 +64,10 @@ def _speak(conversation: Conversation, rand, pause) -> None:
 
 def _turn_text(conversation, agent, interaction: str, temperature: float) -> str:
     transcript = "\n".join(f"{t.speaker_id}: {t.text}" for t in conversation.turns.all())
+    system, injected = system_prompt(agent, conversation.topic)
     request = LLMRequest(
-        system=agent.voice(),
+        system=system,
+        injected=injected,
         messages=[
             {
                 "role": "user",

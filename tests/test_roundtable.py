@@ -101,11 +101,11 @@ def test_a_conversation_runs_turn_by_turn_on_the_offline_provider(crew):
     assert turns[0].speaker_id == "coordinator"
     assert all(a.speaker_id != b.speaker_id for a, b in itertools.pairwise(turns))
     assert conversation.status == "succeeded"
-    assert (
-        Memory.objects.filter(
-            source_trace_id__startswith=f"conversation:{conversation.id}:"
-        ).count()
-        == 4
+    source = f"conversation:{conversation.id}"
+    assert Memory.objects.filter(candidate__source_ref=source).count() == 4
+    assert all(
+        m.evidence == [{"type": "conversation", "id": conversation.id}]
+        for m in Memory.objects.all()
     )
 
 

@@ -26,7 +26,7 @@ def installed(function: str) -> tuple[str, list[str]]:
     return rows[0][0], rows[0][1] or []
 
 
-@pytest.mark.parametrize("app", ["missions", "opscore"])
+@pytest.mark.parametrize("app", ["missions", "opscore", "memory"])
 def test_every_installed_function_body_equals_its_newest_file(app):
     checked = 0
     for name, text in latest_files(app).items():
@@ -36,10 +36,10 @@ def test_every_installed_function_body_equals_its_newest_file(app):
             wanted = [f"{k}={v}" for k, v in re.findall(r"SET (\w+) = (\w+)", match["head"])]
             assert config == wanted, f"{match['name']} runs with {config}, its file says {wanted}"
             checked += 1
-    assert checked >= 2
+    assert checked >= {"missions": 5, "opscore": 2, "memory": 0}[app]
 
 
-@pytest.mark.parametrize("app", ["missions", "opscore"])
+@pytest.mark.parametrize("app", ["missions", "opscore", "memory"])
 def test_every_trigger_in_the_newest_files_is_installed(app):
     names = [t for text in latest_files(app).values() for t in TRIGGER.findall(text)]
     with connection.cursor() as cursor:
@@ -49,7 +49,7 @@ def test_every_trigger_in_the_newest_files_is_installed(app):
 
 
 def test_each_name_has_no_gaps_in_its_versions():
-    for app in ["missions", "opscore"]:
+    for app in ["missions", "opscore", "memory"]:
         for name, version in latest_versions(app).items():
             for earlier in range(1, version + 1):
                 assert read_sql(app, name, earlier)

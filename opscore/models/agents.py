@@ -1,5 +1,7 @@
 """Agents: the members of the company."""
 
+import hashlib
+
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Now
@@ -42,6 +44,10 @@ class Agent(models.Model):
     @property
     def actor(self) -> str:
         return f"agent:{self.slug}"
+
+    def voice_version(self) -> str:
+        """Changes whenever the voice's text does: recorded on every LLM call."""
+        return "voice-" + hashlib.sha256(self.voice().encode()).hexdigest()[:10]
 
     def voice(self) -> str:
         """The system prompt that makes every call of this agent sound like it."""

@@ -33,6 +33,9 @@ class LLMCall(models.Model):
     provider = models.CharField(max_length=20)
     model = models.CharField(max_length=100)
     prompt_version = models.CharField(max_length=50)
+    injected = models.JSONField(
+        default=dict, blank=True, help_text="what the prompt carried: memory ids, voice version"
+    )
     attempt = models.PositiveSmallIntegerField(default=1)
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)

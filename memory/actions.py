@@ -1,0 +1,73 @@
+"""The memory lane's workflows: propose a candidate (the one way in), with its evidence checked."""
+
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from memory.evidence import EvidenceInvalid, check_evidence
+from memory.models import CandidateStatus, MemoryCandidate, MemoryScope, MemoryType, Visibility
+from opscore.inputs import InputRefused, check_clean
+from opscore.models import Agent
+
+
+class CandidateInvalid(ValueError):
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+
+
+class CandidateDraft(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    agent: str = Field(min_length=1, max_length=64)
+    kind: MemoryType
+    scope: MemoryScope = MemoryScope.AGENT
+    subject_key: str = Field(default="", max_length=200)
+    visibility: Visibility = Visibility.PRIVATE
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=2000)
+    evidence: list = Field(default_factory=list)
+    confidence: float = Field(ge=0.0, le=1.0)
+    tags: list[str] = Field(default_factory=list, max_length=10)
+    dedupe_key: str | None = Field(default=None, min_length=1, max_length=200)
+    source_ref: str = Field(default="", max_length=200)
+
+
+def parse_candidate(data: dict) -> CandidateDraft:
+    try:
+        check_clean(data)
+        draft = CandidateDraft.model_validate(data)
+    except InputRefused as refused:
+        raise CandidateInvalid(refused.errors) from None
+    except ValidationError as error:
+        errors: dict[str, list[str]] = {}
+        for item in error.errors():
+            where = ".".join(str(p) for p in item["loc"]) or "body"
+            errors.setdefault(where, []).append(item["msg"].removeprefix("Value error, "))
+        raise CandidateInvalid(errors) from None
+    try:
+        draft.evidence = check_evidence(draft.evidence)
+    except EvidenceInvalid as invalid:
+        raise CandidateInvalid(invalid.errors) from None
+    if not Agent.objects.filter(slug=draft.agent).exists():
+        raise CandidateInvalid({"agent": [f"unknown agent {draft.agent!r}"]})
+    return draft
+
+
+def propose_candidate(data: dict) -> tuple[MemoryCandidate, bool]:
+    """Store a candidate for the gate; an open one with the same dedupe key is returned instead.
+    Bad input (including evidence naming rows that do not exist) raises CandidateInvalid."""
+    draft = parse_candidate(data)
+    fields = draft.model_dump(exclude={"agent", "confidence"})
+    fields["confidence"] = Decimal(str(draft.confidence)).quantize(Decimal("0.01"))
+    try:
+        with transaction.atomic():
+            return MemoryCandidate.objects.create(source_agent_id=draft.agent, **fields), True
+    except IntegrityError:
+        existing = MemoryCandidate.objects.filter(
+            source_agent_id=draft.agent, dedupe_key=draft.dedupe_key, status=CandidateStatus.NEW
+        ).first()
+        if existing is None:
+            raise
+        return existing, False

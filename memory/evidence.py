@@ -1,0 +1,57 @@
+"""Evidence refs: `[{"type": "step", "id": 12}, …]`, each naming a row that exists.
+
+Every candidate and memory carries them, checked at the boundary: a candidate citing a row
+that does not exist is refused, so provenance can always be walked back to the ledger. The
+lanes that own a kind of evidence register it here (the roundtable its conversations).
+"""
+
+from django.apps import apps
+
+from opscore.registry import Registry
+
+
+class EvidenceInvalid(ValueError):
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+
+
+# evidence type → "app_label.Model"
+EVIDENCE_TYPES: Registry = Registry("evidence type")
+BUILTIN = {
+    "step": "missions.Step",
+    "attempt": "missions.StepAttempt",
+    "event": "opscore.Event",
+    "run": "opscore.StandingOrderRun",
+    "metric": "missions.ContentMetric",
+}
+MAX_REFS = 50
+
+
+def check_evidence(refs) -> list[dict]:
+    """The refs normalised to `{type, id}`, or EvidenceInvalid naming each bad one."""
+    if not isinstance(refs, list) or len(refs) > MAX_REFS:
+        raise EvidenceInvalid({"evidence": [f"a list of at most {MAX_REFS} {{type, id}} refs"]})
+    clean, errors = [], {}
+    for index, ref in enumerate(refs):
+        problem = _problem(ref)
+        if problem:
+            errors[f"evidence.{index}"] = [problem]
+        else:
+            clean.append({"type": ref["type"], "id": ref["id"]})
+    if errors:
+        raise EvidenceInvalid(errors)
+    return clean
+
+
+def _problem(ref) -> str | None:
+    if not isinstance(ref, dict) or set(ref) != {"type", "id"}:
+        return "expected {type, id}"
+    label = EVIDENCE_TYPES.get(ref["type"])
+    if label is None:
+        return f"unknown evidence type {ref['type']!r}; known: {', '.join(EVIDENCE_TYPES.names())}"
+    if not isinstance(ref["id"], int) or isinstance(ref["id"], bool):
+        return "id must be an integer"
+    if not apps.get_model(label).objects.filter(pk=ref["id"]).exists():
+        return f"no {ref['type']} {ref['id']}"
+    return None

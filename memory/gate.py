@@ -1,0 +1,255 @@
+"""The promotion gate: the only way a candidate becomes a memory, and every decision a row.
+
+Against sludge: a candidate without evidence, below the confidence floor, or a shared one resting
+on a single incident is rejected; a duplicate (same dedupe key, or the same subject in nearly
+the same words) merges its evidence into the memory already there; a newer decision,
+preference, constraint or fact about a subject supersedes the active one (the old one keeps its
+row, gets `valid_to`); caps archive the lowest-value memories. Freezing promotions records
+`skipped` and promotes nothing.
+"""
+
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Now
+
+from memory.models import (
+    SINGLE_VALUED,
+    CandidateStatus,
+    Decision,
+    Memory,
+    MemoryCandidate,
+    MemoryReview,
+    MemoryStatus,
+    Visibility,
+)
+from opscore.actions import record_event
+from opscore.db import db_now
+from opscore.models import Policy
+
+GATE = "system:memory-gate"
+
+
+def review_candidates(*, reviewer: str = GATE, limit: int = 200) -> dict:
+    """Decide every waiting candidate (oldest first), or record why nothing was decided."""
+    policy = Policy.objects.value("memory_policy")
+    waiting = MemoryCandidate.objects.filter(status=CandidateStatus.NEW)
+    if policy.frozen:
+        reason = f"promotions are frozen: {policy.frozen_reason or 'no reason given'}"
+        MemoryReview.objects.create(
+            decision=Decision.SKIPPED,
+            reviewer=reviewer,
+            reason=reason,
+            touched={"waiting": waiting.count()},
+        )
+        return {"skipped": waiting.count()}
+    counts: dict[str, int] = {}
+    for candidate_id in list(waiting.order_by("id").values_list("id", flat=True)[:limit]):
+        review = review_candidate(candidate_id, reviewer=reviewer, policy=policy)
+        if review is not None:
+            counts[review.decision] = counts.get(review.decision, 0) + 1
+    return counts
+
+
+def review_candidate(candidate_id: int, *, reviewer: str, policy=None) -> MemoryReview | None:
+    """One decision in one transaction; None when another reviewer got there first."""
+    policy = policy or Policy.objects.value("memory_policy")
+    with transaction.atomic():
+        candidate = (
+            MemoryCandidate.objects.select_for_update(skip_locked=True)
+            .filter(pk=candidate_id, status=CandidateStatus.NEW)
+            .first()
+        )
+        if candidate is None:
+            return None
+        refusal = refusal_of(candidate, policy)
+        if refusal:
+            return reject(candidate, reviewer, refusal)
+        duplicate = duplicate_of(candidate, policy)
+        if duplicate is not None:
+            return merge(candidate, duplicate, reviewer)
+        return promote(candidate, reviewer, policy)
+
+
+def refusal_of(candidate: MemoryCandidate, policy) -> str | None:
+    if not candidate.evidence:
+        return "no evidence: a memory must cite the rows it was learned from"
+    if float(candidate.confidence) < policy.min_confidence:
+        return (
+            f"speculative: confidence {candidate.confidence} is below "
+            f"memory_policy.min_confidence {policy.min_confidence}"
+        )
+    shared = candidate.visibility == Visibility.SHARED
+    if shared and len(candidate.evidence) < policy.min_evidence_shared:
+        return (
+            f"a single noisy incident is not shared knowledge: {len(candidate.evidence)} "
+            f"evidence ref(s), shared memories need {policy.min_evidence_shared}"
+        )
+    return None
+
+
+def reject(candidate: MemoryCandidate, reviewer: str, reason: str) -> MemoryReview:
+    candidate.close(CandidateStatus.REJECTED, reviewer, reason)
+    return MemoryReview.objects.create(
+        decision=Decision.REJECT, reviewer=reviewer, reason=reason, candidate=candidate
+    )
+
+
+def same_subject(candidate: MemoryCandidate):
+    """Active memories about the same thing, readable where the candidate would be."""
+    memories = Memory.objects.active().filter(
+        scope=candidate.scope, subject_key=candidate.subject_key, type=candidate.kind
+    )
+    if candidate.visibility == Visibility.PRIVATE:
+        return memories.filter(visibility=Visibility.PRIVATE, agent=candidate.source_agent_id)
+    return memories.filter(visibility=Visibility.SHARED)
+
+
+def duplicate_of(candidate: MemoryCandidate, policy) -> Memory | None:
+    if candidate.dedupe_key:
+        same_key = Memory.objects.active().filter(dedupe_key=candidate.dedupe_key).first()
+        if same_key is not None:
+            return same_key
+    words = lexemes(f"{candidate.title} {candidate.body}")
+    if not words:
+        return None
+    nearby = same_subject(candidate).annotate(words=RawSQL("tsvector_to_array(search)", []))
+    for memory in nearby[:200]:
+        theirs = set(memory.words)
+        if theirs and len(words & theirs) / len(words | theirs) >= policy.merge_similarity:
+            return memory
+    return None
+
+
+def lexemes(text: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tsvector_to_array(to_tsvector('english', %s))", [text])
+        return set(cursor.fetchone()[0])
+
+
+def merge(candidate: MemoryCandidate, memory: Memory, reviewer: str) -> MemoryReview:
+    """The memory already knows this: it gains the evidence (and confidence, if higher)."""
+    known = {(e["type"], e["id"]) for e in memory.evidence}
+    added = [e for e in candidate.evidence if (e["type"], e["id"]) not in known]
+    memory.evidence = [*memory.evidence, *added][:50]
+    memory.confidence = max(memory.confidence, candidate.confidence)
+    memory.updated_by = reviewer
+    memory.save(update_fields=["evidence", "confidence", "updated_by"])
+    candidate.close(CandidateStatus.MERGED, reviewer, f"merged into memory {memory.id}", memory)
+    return MemoryReview.objects.create(
+        decision=Decision.MERGE,
+        reviewer=reviewer,
+        reason=f"duplicate of memory {memory.id}; {len(added)} new evidence ref(s) added",
+        candidate=candidate,
+        memory=memory,
+        touched={"memory": memory.id, "evidence_added": added},
+    )
+
+
+def promote(candidate: MemoryCandidate, reviewer: str, policy) -> MemoryReview:
+    old = contradicted_by(candidate)
+    if old is not None:  # free the dedupe key and the subject before the new one arrives
+        old.status, old.valid_to, old.updated_by = MemoryStatus.SUPERSEDED, Now(), reviewer
+        old.save(update_fields=["status", "valid_to", "updated_by"])
+    memory = new_memory(candidate, reviewer, policy)
+    if old is not None:
+        Memory.objects.filter(pk=old.pk).update(superseded_by=memory)
+        MemoryReview.objects.create(
+            decision=Decision.SUPERSEDE,
+            reviewer=reviewer,
+            reason=f"memory {memory.id} says newer about {candidate.subject_key or 'this'}",
+            candidate=candidate,
+            memory=old,
+            touched={"superseded": old.id, "by": memory.id},
+        )
+    candidate.close(CandidateStatus.PROMOTED, reviewer, f"promoted as memory {memory.id}", memory)
+    review = MemoryReview.objects.create(
+        decision=Decision.PROMOTE,
+        reviewer=reviewer,
+        reason=f"{len(candidate.evidence)} evidence ref(s), confidence {candidate.confidence}",
+        candidate=candidate,
+        memory=memory,
+        touched={"memory": memory.id, "supersedes": old.id if old else None},
+    )
+    announce(memory)
+    archive_beyond_caps(memory, reviewer, policy)
+    return review
+
+
+def contradicted_by(candidate: MemoryCandidate) -> Memory | None:
+    if candidate.kind not in SINGLE_VALUED or not candidate.subject_key:
+        return None
+    earlier = same_subject(candidate).select_for_update().order_by("-created_at").first()
+    if earlier is None and candidate.dedupe_key:
+        earlier = Memory.objects.active().filter(dedupe_key=candidate.dedupe_key).first()
+    return earlier
+
+
+def new_memory(candidate: MemoryCandidate, reviewer: str, policy) -> Memory:
+    now = db_now()
+    return Memory.objects.create(
+        agent_id=candidate.source_agent_id,
+        type=candidate.kind,
+        scope=candidate.scope,
+        subject_key=candidate.subject_key,
+        visibility=candidate.visibility,
+        title=candidate.title,
+        content=candidate.body,
+        confidence=candidate.confidence,
+        stability=candidate.stability,
+        tags=candidate.tags,
+        evidence=candidate.evidence,
+        candidate=candidate,
+        source_trace_id=f"candidate:{candidate.id}",
+        dedupe_key=candidate.dedupe_key,
+        next_review_at=now + timedelta(days=policy.days(policy.review_days, candidate.kind)),
+        expires_at=now + timedelta(days=policy.days(policy.expire_days, candidate.kind)),
+        created_by=reviewer,
+        updated_by=reviewer,
+    )
+
+
+def announce(memory: Memory) -> None:
+    kinds = ["memory.promoted"] + (["insight.promoted"] if memory.type == "insight" else [])
+    for kind in kinds:
+        record_event(
+            kind,
+            f"{memory.agent_id} learned: {memory.title or memory.content[:80]}",
+            summary=memory.content[:500],
+            tags=["memory", "promoted", memory.type, memory.visibility],
+            payload={"memory_id": memory.id, "kind": memory.type, "scope": memory.scope},
+            agent_id=memory.agent_id,
+            actor=GATE,
+        )
+
+
+def archive_beyond_caps(memory: Memory, reviewer: str, policy) -> int:
+    """Keep the active set small: over the cap, the lowest-value memories retire, each with a
+    review row saying so."""
+    if memory.visibility == Visibility.PRIVATE:
+        pool, cap = (
+            Memory.objects.active().filter(agent=memory.agent_id),
+            policy.max_active_per_agent,
+        )
+    else:
+        pool = Memory.objects.active().filter(visibility=Visibility.SHARED, scope=memory.scope)
+        cap = policy.max_active_shared_per_scope
+    surplus = pool.count() - cap
+    if surplus <= 0:
+        return 0
+    lowest = pool.exclude(pk=memory.pk).order_by(
+        "confidence", "use_count", F("last_used_at").asc(nulls_first=True), "id"
+    )
+    for old in lowest[:surplus]:
+        old.status, old.updated_by = MemoryStatus.ARCHIVED, reviewer
+        old.save(update_fields=["status", "updated_by"])
+        MemoryReview.objects.create(
+            decision=Decision.ARCHIVE,
+            reviewer=reviewer,
+            reason=f"over the cap of {cap} active memories: lowest confidence and use",
+            memory=old,
+            touched={"archived": old.id},
+        )
+    return surplus

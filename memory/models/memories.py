@@ -1,0 +1,123 @@
+"""Memories: what the company learned, with kind, scope, provenance, confidence and freshness."""
+
+from decimal import Decimal
+
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+
+from memory.models.choices import MemoryScope, MemoryStatus, MemoryType, Stability, Visibility
+
+
+class MemoryQuerySet(models.QuerySet):
+    def active(self):
+        """Active and not past its expiry (by the database clock)."""
+        return self.filter(status=MemoryStatus.ACTIVE).exclude(expires_at__lte=Now())
+
+    def readable_by(self, agent_slug: str):
+        """Shared memories, and the agent's own private ones: never another agent's."""
+        return self.filter(Q(visibility=Visibility.SHARED) | Q(agent_id=agent_slug))
+
+    def retire_beyond_cap(self, agent_slug: str) -> int:
+        """Keep at most Memory.MAX_ACTIVE_PER_AGENT active memories per agent: the least
+        confident, then the oldest, retire (archived, never deleted)."""
+        active = self.active().filter(agent_id=agent_slug)
+        surplus = active.count() - Memory.MAX_ACTIVE_PER_AGENT
+        if surplus <= 0:
+            return 0
+        retire = active.order_by("confidence", "created_at", "id").values_list("id", flat=True)
+        return self.filter(id__in=list(retire[:surplus])).update(status=MemoryStatus.ARCHIVED)
+
+
+class Memory(models.Model):
+    """A typed, confidence-weighted thing an agent learned. Retired, never deleted."""
+
+    MAX_ACTIVE_PER_AGENT = 200
+    MIN_CONFIDENCE = Decimal("0.55")  # below this a distilled memory is not kept
+
+    agent = models.ForeignKey("opscore.Agent", on_delete=models.PROTECT, related_name="memories")
+    type = models.CharField("kind", max_length=20, choices=MemoryType.choices)
+    scope = models.CharField(max_length=10, choices=MemoryScope.choices, default="agent")
+    subject_key = models.CharField(max_length=200, blank=True)
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE
+    )
+    title = models.CharField(max_length=200, blank=True)
+    content = models.TextField()
+    confidence = models.DecimalField(max_digits=3, decimal_places=2)
+    stability = models.CharField(max_length=10, choices=Stability.choices, default="medium")
+    tags = models.JSONField(default=list, blank=True)
+    evidence = models.JSONField(default=list, blank=True, help_text="[{type, id}, …]")
+    candidate = models.ForeignKey(
+        "memory.MemoryCandidate",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="memories",
+    )
+    status = models.CharField(
+        max_length=10, choices=MemoryStatus.choices, default=MemoryStatus.ACTIVE
+    )
+    source_trace_id = models.CharField(max_length=200, unique=True)
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    superseded_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="supersedes"
+    )
+    valid_from = models.DateTimeField(db_default=Now())
+    valid_to = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    next_review_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    use_count = models.PositiveIntegerField(default=0)
+    created_by = models.CharField(max_length=150, blank=True)
+    updated_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+    search = models.GeneratedField(
+        expression=SearchVector("title", "content", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    objects = MemoryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "memories"
+        indexes = [
+            models.Index(fields=["agent", "status"], name="memory_agent_status_idx"),
+            models.Index(
+                fields=["scope", "subject_key", "type"],
+                condition=Q(status="active"),
+                name="memory_active_subject_idx",
+            ),
+            models.Index(
+                fields=["next_review_at"],
+                condition=Q(status="active", next_review_at__isnull=False),
+                name="memory_review_due_idx",
+            ),
+            GinIndex(fields=["search"], name="memory_search_gin"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0, confidence__lte=1), name="memory_confidence_range"
+            ),
+            models.UniqueConstraint(
+                fields=["dedupe_key"],
+                condition=Q(status="active", dedupe_key__isnull=False),
+                name="memory_active_dedupe_unique",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.agent_id} {self.type}: {self.content[:50]}"
+
+    @classmethod
+    def keep_distilled(cls, trace_id: str, **fields) -> bool:
+        """Keep a memory once per trace id (a retried distillation adds nothing), then apply
+        the agent's cap. Returns whether a memory was added."""
+        _, created = cls.objects.get_or_create(source_trace_id=trace_id, defaults=fields)
+        if created:
+            cls.objects.retire_beyond_cap(fields["agent_id"])
+        return created

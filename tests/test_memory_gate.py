@@ -1,0 +1,137 @@
+"""The promotion gate: evidence or nothing, no duplicates, newer facts supersede, caps hold."""
+
+import pytest
+
+from memory.actions import CandidateInvalid, propose_candidate
+from memory.gate import review_candidates
+from memory.models import Memory, MemoryCandidate, MemoryReview
+from opscore.actions import record_event, set_policy
+from opscore.models import Event
+from tests.factories import AgentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def evidence(agent):
+    events = [record_event("step.failed", f"disk full {n}", agent=agent) for n in range(3)]
+    return [{"type": "event", "id": e.id} for e in events]
+
+
+def candidate(evidence, **fields):
+    data = {
+        "agent": "devops",
+        "kind": "lesson",
+        "title": "Disks fill up on Fridays",
+        "body": "The log volume on db-1 fills up every Friday after the weekly export.",
+        "confidence": 0.8,
+        "evidence": evidence[:1],
+    } | fields
+    return propose_candidate(data)[0]
+
+
+def review_of(c) -> MemoryReview:
+    return MemoryReview.objects.filter(candidate=c).latest("id")
+
+
+def test_a_candidate_citing_a_row_that_does_not_exist_is_refused(agent):
+    with pytest.raises(CandidateInvalid) as refused:
+        candidate([{"type": "step", "id": 999_999}])
+
+    assert refused.value.errors == {"evidence.0": ["no step 999999"]}
+    assert not MemoryCandidate.objects.exists()
+
+
+def test_evidence_free_and_speculative_candidates_are_rejected_with_a_reason(agent, evidence):
+    bare = candidate([])
+    timid = candidate(evidence, confidence=0.3, title="Maybe disks", dedupe_key="timid")
+    rumour = candidate(evidence, visibility="shared", title="Everyone: disks", dedupe_key="r")
+
+    assert review_candidates() == {"reject": 3}
+
+    assert "no evidence" in review_of(bare).reason
+    assert "speculative" in review_of(timid).reason
+    assert "single noisy incident" in review_of(rumour).reason
+    assert not Memory.objects.exists()
+
+
+def test_a_promoted_memory_keeps_its_provenance_and_review_dates(agent, evidence):
+    c = candidate(evidence)
+
+    review_candidates()
+
+    memory = Memory.objects.get()
+    assert (memory.candidate, memory.evidence, memory.status) == (c, evidence[:1], "active")
+    assert memory.next_review_at and memory.expires_at
+    assert review_of(c).decision == "promote"
+    assert Event.objects.filter(kind="memory.promoted", payload__memory_id=memory.id).exists()
+
+
+def test_a_duplicate_merges_its_evidence_instead_of_a_second_memory(agent, evidence):
+    candidate(evidence, dedupe_key="disk-fridays")
+    review_candidates()
+    same_key = candidate(evidence[1:], dedupe_key="disk-fridays")
+    reworded = candidate(
+        evidence[2:],
+        title="Disks fill up on Fridays",
+        body="Every Friday the log volume on db-1 fills up after the weekly export.",
+    )
+
+    assert review_candidates() == {"merge": 2}
+
+    memory = Memory.objects.get()
+    assert len(memory.evidence) == 3
+    assert {review_of(same_key).decision, review_of(reworded).decision} == {"merge"}
+
+
+def test_a_newer_decision_supersedes_the_old_one_which_keeps_its_row(agent, evidence):
+    fields = {"kind": "decision", "scope": "service", "subject_key": "db-1"}
+    candidate(evidence, title="Back up db-1 nightly", body="db-1 backs up at 02:00.", **fields)
+    review_candidates()
+    candidate(evidence[1:], title="Back up db-1 hourly", body="db-1 backs up hourly.", **fields)
+
+    review_candidates()
+
+    old, new = Memory.objects.order_by("id")
+    assert (old.status, old.superseded_by, new.status) == ("superseded", new, "active")
+    assert old.valid_to is not None
+    assert MemoryReview.objects.filter(decision="supersede", memory=old).exists()
+
+
+def test_frozen_promotions_record_skipped_and_promote_nothing(agent, evidence):
+    set_policy("memory_policy", {"frozen": True, "frozen_reason": "audit week"}, actor="t")
+    candidate(evidence)
+
+    assert review_candidates() == {"skipped": 1}
+
+    skipped = MemoryReview.objects.get(decision="skipped")
+    assert "audit week" in skipped.reason
+    assert not Memory.objects.exists()
+    assert MemoryCandidate.objects.get().status == "new"
+
+
+def test_over_the_cap_the_lowest_value_memory_is_archived_with_a_reason(agent, evidence):
+    set_policy("memory_policy", {"max_active_per_agent": 2}, actor="t")
+    for n, confidence in enumerate([0.9, 0.6, 0.8]):
+        candidate(
+            evidence,
+            title=f"lesson {n}",
+            body=f"distinct lesson number {n} about topic{n}",
+            confidence=confidence,
+            dedupe_key=f"k{n}",
+        )
+
+    review_candidates()
+
+    archived = Memory.objects.get(status="archived")
+    assert archived.title == "lesson 1"
+    assert Memory.objects.active().count() == 2
+    assert "over the cap" in MemoryReview.objects.get(decision="archive", memory=archived).reason
+
+
+def test_another_agents_private_memories_are_not_its_duplicates(agent, evidence):
+    AgentFactory(slug="security")
+    candidate(evidence, dedupe_key=None)
+    candidate(evidence, agent="security", dedupe_key=None)
+
+    assert review_candidates() == {"promote": 2}

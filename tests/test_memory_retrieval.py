@@ -1,0 +1,109 @@
+"""Retrieval: a few relevant memories per prompt, in buckets, never another agent's private
+ones or stale ones; and a step's real LLM request carries them."""
+
+import json
+from decimal import Decimal
+
+import httpx2
+import pytest
+from django.db.models.functions import Now
+
+from memory.models import Memory
+from memory.retrieval import retrieve
+from missions.worker import handle_one_step
+from opscore import llm
+from opscore.models import LLMCall
+from tests.factories import AgentFactory, make_step
+
+pytestmark = pytest.mark.django_db
+
+
+def remember(agent, content, n=[0], **fields):  # noqa: B006 - a counter for unique trace ids
+    n[0] += 1
+    defaults = {"type": "lesson", "confidence": Decimal("0.70"), "scope": "agent"}
+    return Memory.objects.create(
+        agent_id=agent, content=content, source_trace_id=f"t{n[0]}", **(defaults | fields)
+    )
+
+
+def test_each_bucket_holds_at_most_four_and_all_at_most_ten(agent):
+    for n in range(8):
+        remember("devops", f"own lesson {n} about disks")
+        remember(
+            "devops", f"company rule {n}", type="decision", scope="global", visibility="shared"
+        )
+        remember(
+            "devops",
+            f"service lesson {n}",
+            scope="service",
+            subject_key="db-1",
+            visibility="shared",
+        )
+
+    found = retrieve("devops", "disks", subject_keys=["db-1"])
+
+    by_bucket = {
+        b: sum(1 for r in found if r.bucket == b) for b in ("context", "lessons", "company")
+    }
+    assert len(found) <= 10 and max(by_bucket.values()) <= 4
+    assert by_bucket["company"] > 0
+
+
+def test_never_another_agents_private_memory_nor_a_stale_or_expired_one(agent):
+    AgentFactory(slug="security")
+    mine = remember("devops", "rotate keys monthly", scope="global", type="constraint")
+    remember("security", "my private hunch about keys", scope="global", type="constraint")
+    remember("devops", "stale keys advice", status="stale", scope="global", type="constraint")
+    expired = remember("devops", "expired keys advice", scope="global", type="constraint")
+    Memory.objects.filter(pk=expired.pk).update(expires_at=Now())
+
+    found = retrieve("devops", "keys")
+
+    assert [r.memory for r in found] == [mine]
+
+
+def test_the_most_relevant_memory_ranks_first_and_use_is_counted(agent):
+    remember("devops", "deploys on Fridays go badly")
+    disk = remember("devops", "the disk on db-1 fills with logs")
+
+    found = retrieve("devops", "db-1 disk is full")
+
+    assert found[0].memory == disk
+    disk.refresh_from_db()
+    assert disk.use_count == 1 and disk.last_used_at is not None
+
+
+def test_a_steps_llm_request_carries_its_memories_and_the_call_names_them(
+    agent, monkeypatch, settings
+):
+    settings.OPS_LLM_RETRY_BASE_SECONDS = 0
+    memory = remember("devops", "the disk on db-1 fills with logs every Friday")
+    seen = []
+
+    def handler(request):
+        seen.append(json.loads(request.content))
+        return httpx2.Response(
+            200,
+            json={
+                "id": "m",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-sonnet-4-6",
+                "content": [{"type": "text", "text": "Rotate the logs."}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 10, "output_tokens": 5},
+            },
+        )
+
+    client = httpx2.Client(transport=httpx2.MockTransport(handler))
+    monkeypatch.setattr(llm, "get_provider", lambda: llm.AnthropicProvider("sk-t", client))
+    make_step("analyze", agent=agent, payload={"topic": "db-1 disk full"})
+
+    handle_one_step("w1")
+
+    system = json.dumps(seen[0]["system"])
+    assert "fills with logs every Friday" in system and "<memories>" in system
+    call = LLMCall.objects.get()
+    assert call.injected["memory_ids"] == [memory.id]
+    assert call.injected["voice_version"] == agent.voice_version()
