@@ -18,7 +18,7 @@ from opscore.policies import SCHEMAS, default_value
 
 ROSTERS_DIR = Path(__file__).resolve().parent / "rosters"
 DEFAULT_ROSTER = "ops-ten"
-SUPPORTED_PHASES = (1, 2)
+SUPPORTED_PHASES = (1, 2, 4)
 
 
 class BootstrapError(ValueError):
@@ -144,9 +144,9 @@ def _create_agents(roster: Roster, phase: int, report: BootstrapReport) -> None:
 
 
 def _pass_gate(previous: int, *, actor: str, force: bool) -> None:
-    from console.phases import check_phase
+    from console.phases import criteria_before
 
-    failing = [c for c in check_phase(previous) if not c.passed]
+    failing = [c for c in criteria_before(previous + 1) if not c.passed]
     if not failing:
         return
     reasons = "; ".join(f"{c.name} ({c.detail})" for c in failing)

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Count
 from django.db.models.functions import Now
 
+from memory.models import Decision, Memory, MemoryCandidate, MemoryReview, Visibility
 from missions.models import AttemptOutcome, Step, StepAttempt, StepStatus, Worker
-from opscore.models import RunStatus, StandingOrder
+from opscore.models import LLMCall, Policy, RunStatus, StandingOrder
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,52 @@ def lease_recovered() -> Criterion:
     return Criterion("a lease was recovered", lost > 0, f"{lost} lost attempt(s) recovered")
 
 
+def candidates_with_evidence() -> Criterion:
+    cited = MemoryCandidate.objects.exclude(evidence=[]).count()
+    return Criterion("memory candidates cite resolvable evidence", cited > 0, f"{cited} cited")
+
+
+def gate_decided() -> Criterion:
+    decided = MemoryReview.objects.exclude(decision=Decision.SKIPPED).count()
+    return Criterion("the promotion gate made decisions", decided > 0, f"{decided} decision(s)")
+
+
+def memories_injected() -> Criterion:
+    calls = LLMCall.objects.filter(injected__memory_ids__0__isnull=False).count()
+    return Criterion("prompts carried memories", calls > 0, f"{calls} call(s) with memories")
+
+
+def within_caps() -> Criterion:
+    policy = Policy.objects.value("memory_policy")
+    active = Memory.objects.active()
+    per_agent = active.filter(visibility=Visibility.PRIVATE).values("agent").annotate(n=Count("id"))
+    over = [row["agent"] for row in per_agent if row["n"] > policy.max_active_per_agent]
+    detail = f"over the cap: {', '.join(over)}" if over else f"{active.count()} active memories"
+    return Criterion("active memories within their caps", not over, detail)
+
+
+def no_duplicate_keys() -> Criterion:
+    twice = (
+        Memory.objects.active()
+        .exclude(dedupe_key=None)
+        .values("dedupe_key")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .count()
+    )
+    return Criterion("no two active memories share a dedupe key", twice == 0, f"{twice} shared")
+
+
+def phase_four() -> list[Criterion]:
+    return [
+        candidates_with_evidence(),
+        gate_decided(),
+        memories_injected(),
+        within_caps(),
+        no_duplicate_keys(),
+    ]
+
+
 GATES = {
     1: lambda: [
         step_went_through(),
@@ -71,6 +119,7 @@ GATES = {
         dead_steps_explained(),
         fresh_worker(),
     ],
+    4: phase_four,
 }
 
 
@@ -78,3 +127,12 @@ def check_phase(phase: int) -> list[Criterion]:
     if phase not in GATES:
         raise ValueError(f"phase {phase} has no exit criteria yet (known: {sorted(GATES)})")
     return GATES[phase]()
+
+
+def criteria_before(phase: int) -> list[Criterion]:
+    """The previous phase's criteria; a phase not built yet is one failing criterion."""
+    try:
+        return check_phase(phase - 1)
+    except ValueError:
+        name = f"phase {phase - 1} exists"
+        return [Criterion(name, False, f"phase {phase - 1} is not built yet")]

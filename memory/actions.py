@@ -6,7 +6,14 @@ from django.db import IntegrityError, transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from memory.evidence import EvidenceInvalid, check_evidence
-from memory.models import CandidateStatus, MemoryCandidate, MemoryScope, MemoryType, Visibility
+from memory.models import (
+    CandidateStatus,
+    MemoryCandidate,
+    MemoryScope,
+    MemoryType,
+    Stability,
+    Visibility,
+)
 from opscore.inputs import InputRefused, check_clean
 from opscore.models import Agent
 
@@ -29,6 +36,7 @@ class CandidateDraft(BaseModel):
     body: str = Field(min_length=1, max_length=2000)
     evidence: list = Field(default_factory=list)
     confidence: float = Field(ge=0.0, le=1.0)
+    stability: Stability = Stability.MEDIUM
     tags: list[str] = Field(default_factory=list, max_length=10)
     dedupe_key: str | None = Field(default=None, min_length=1, max_length=200)
     source_ref: str = Field(default="", max_length=200)

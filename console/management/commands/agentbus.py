@@ -10,6 +10,8 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from console import agentbus_memory
+from console.agentbus_memory import add_memory_verbs
 from missions.actions import submit_proposal
 from missions.execution import claim_next_step, record_outcome
 from missions.executors import Blocked, Failed, Succeeded
@@ -112,6 +114,7 @@ class Command(BaseCommand):
         verbs = parser.add_subparsers(dest="verb", required=True)
         add_job_verbs(verbs)
         add_order_verbs(verbs)
+        add_memory_verbs(verbs)
 
     def handle(self, *args, verb, **opts):
         try:
@@ -122,6 +125,12 @@ class Command(BaseCommand):
         except ProposalInvalid as invalid:
             emit_error("invalid job", invalid.errors)
         self.stdout.write(dump({"ok": True, **body}))
+
+    def create_memory_candidate(self, **o):
+        return agentbus_memory.create_memory_candidate(json_arg, BadInput, **o)
+
+    def promote_memory_candidate(self, **o):
+        return agentbus_memory.promote_memory_candidate(BadInput, **o)
 
     def enqueue_job(self, **o):
         data = {

@@ -1,0 +1,103 @@
+"""`manage.py memory …`: what prompts would get, the candidate queue, and the operator's calls."""
+
+from django.core.management.base import BaseCommand
+
+from memory.gate import reject, review_candidate
+from memory.models import CandidateStatus, Memory, MemoryCandidate
+from memory.retrieval import retrieve
+from memory.upkeep import mark_stale
+from opscore.actions import set_policy
+from opscore.management.commands._json import dump, fail
+from opscore.models import Agent, Policy
+
+
+class Command(BaseCommand):
+    help = "Search memories as a prompt would, review candidates, mark stale, freeze promotions."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true")
+        verbs = parser.add_subparsers(dest="verb", required=True)
+        search = verbs.add_parser("search")
+        search.add_argument("--agent", required=True)
+        search.add_argument("--query", default="")
+        search.add_argument("--subject", action="append", default=[])
+        candidates = verbs.add_parser("candidates")
+        candidates.add_argument("--status", default="new", choices=CandidateStatus.values)
+        verbs.add_parser("promote").add_argument("id", type=int)
+        for name in ("reject", "stale"):
+            verb = verbs.add_parser(name)
+            verb.add_argument("id", type=int)
+            verb.add_argument("--reason", required=True)
+        freeze = verbs.add_parser("freeze")
+        freeze.add_argument("state", choices=["on", "off"])
+        freeze.add_argument("--reason", required=True)
+
+    def handle(self, *args, verb, **opts):
+        self.as_json = opts.pop("json")
+        body = getattr(self, verb)(**opts)
+        self.stdout.write(dump(body) if self.as_json else self.readable(body))
+
+    def readable(self, body) -> str:
+        if isinstance(body, list):
+            return "\n".join(self.line(row) for row in body) or "(none)"
+        return "\n".join(f"{k}: {v}" for k, v in body.items())
+
+    @staticmethod
+    def line(row: dict) -> str:
+        if "bucket" in row:
+            head = f"[{row['bucket']}] memory {row['id']} ({row['kind']}, {row['score']})"
+            return f"{head}: {row['text']}"
+        return f"candidate {row['id']} {row['kind']} by {row['agent']}: {row['title']}"
+
+    def search(self, agent, query, subject, **_):
+        if not Agent.objects.filter(slug=agent).exists():
+            fail(f"unknown agent {agent!r}", as_json=self.as_json, code=2)
+        return [r.as_json() for r in retrieve(agent, query, subject, record_use=False)]
+
+    def candidates(self, status, **_):
+        rows = MemoryCandidate.objects.filter(status=status).order_by("id")[:200]
+        return [
+            {
+                "id": c.id,
+                "kind": c.kind,
+                "agent": c.source_agent_id,
+                "title": c.title,
+                "confidence": float(c.confidence),
+                "evidence": c.evidence,
+                "status": c.status,
+            }
+            for c in rows
+        ]
+
+    def _candidate(self, pk):
+        found = MemoryCandidate.objects.filter(pk=pk, status=CandidateStatus.NEW).first()
+        if found is None:
+            fail(f"no open candidate {pk}", as_json=self.as_json, code=2)
+        return found
+
+    def promote(self, id, **_):
+        review = review_candidate(self._candidate(id).id, reviewer="operator:cli")
+        return {
+            "candidate": id,
+            "decision": review.decision,
+            "reason": review.reason,
+            "memory": review.memory_id,
+        }
+
+    def reject(self, id, reason, **_):
+        review = reject(self._candidate(id), "operator:cli", reason)
+        return {"candidate": id, "decision": review.decision, "reason": review.reason}
+
+    def stale(self, id, reason, **_):
+        memory = Memory.objects.filter(pk=id).first()
+        if memory is None:
+            fail(f"no memory {id}", as_json=self.as_json, code=2)
+        review = mark_stale(memory, actor="operator:cli", reason=reason)
+        return {"memory": id, "decision": review.decision, "reason": review.reason}
+
+    def freeze(self, state, reason, **_):
+        current = Policy.objects.value("memory_policy").model_dump()
+        frozen = state == "on"
+        value = current | {"frozen": frozen, "frozen_reason": reason if frozen else ""}
+        set_policy("memory_policy", value, actor="operator:cli", reason=reason)
+        return {"frozen": frozen, "reason": reason}

@@ -1,0 +1,47 @@
+"""The memory lane's standing orders: extract (per role, daily), promote (every 6 h, the only
+routine that promotes shared memory), review (daily). Each proves it ran, or that it had no work."""
+
+from datetime import timedelta
+
+from memory.extraction import extract_candidates
+from memory.gate import review_candidates
+from memory.models import CandidateStatus, MemoryCandidate
+from memory.upkeep import review_due_memories
+from opscore.models import Policy, RunStatus
+from opscore.standing_orders import RunResult
+
+
+def memory_extract(order, run):
+    since = run.scheduled_for - timedelta(hours=24)
+    found = extract_candidates(order.agent_id, since, f"{run.scheduled_for:%Y-%m-%d}")
+    if not found:
+        return RunResult(RunStatus.NO_WORK, "no repeated outcome in the last 24 hours")
+    ids = [c.id for c in found]
+    return RunResult(RunStatus.COMPLETED, f"{len(ids)} candidate(s) for the gate", {"ids": ids})
+
+
+def memory_promote(order, run):
+    waiting = MemoryCandidate.objects.filter(status=CandidateStatus.NEW).count()
+    if not waiting:
+        return RunResult(RunStatus.NO_WORK, "no candidates waiting")
+    policy = Policy.objects.value("memory_policy")
+    counts = review_candidates(reviewer=f"agent:{order.agent_id}")
+    if policy.frozen:
+        reason = policy.frozen_reason or "no reason given"
+        return RunResult(RunStatus.BLOCKED, f"promotions are frozen: {reason}", counts)
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    return RunResult(RunStatus.COMPLETED, summary, counts)
+
+
+def memory_review(order, run):
+    counts = review_due_memories()
+    if not any(counts.values()):
+        return RunResult(RunStatus.NO_WORK, "no memory due for review", counts)
+    return RunResult(RunStatus.COMPLETED, ", ".join(f"{k} {v}" for k, v in counts.items()), counts)
+
+
+HANDLERS = {
+    "memory_extract": memory_extract,
+    "memory_promote": memory_promote,
+    "memory_review": memory_review,
+}

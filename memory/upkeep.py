@@ -1,0 +1,69 @@
+"""Review of memories that are due: refreshed while something still supports them, otherwise
+expired (weak ones) or marked stale (for a human to look at) — each with a review row."""
+
+from datetime import timedelta
+
+from django.db.models.functions import Now
+
+from memory.models import Decision, Memory, MemoryReview, MemoryStatus
+from opscore.db import db_now
+from opscore.models import Policy
+
+REVIEWER = "system:memory-review"
+
+
+def review_due_memories(limit: int = 500) -> dict:
+    policy = Policy.objects.value("memory_policy")
+    now = db_now()
+    counts = {Decision.REFRESH: 0, Decision.EXPIRE: 0, Decision.MARK_STALE: 0}
+    due = Memory.objects.active().filter(next_review_at__lte=now).order_by("next_review_at")
+    for memory in due[:limit]:
+        window = timedelta(days=policy.days(policy.review_days, memory.type))
+        decision, reason = judge(memory, now - window)
+        apply_review(memory, decision, reason, now + window)
+        counts[decision] += 1
+    return {str(k): v for k, v in counts.items()}
+
+
+def judge(memory: Memory, since) -> tuple[str, str]:
+    """Support is use by a prompt, or new evidence merged in, since the last review window."""
+    if memory.last_used_at and memory.last_used_at >= since:
+        return Decision.REFRESH, f"used by a prompt at {memory.last_used_at:%Y-%m-%d %H:%M}"
+    merged = memory.reviews.filter(decision=Decision.MERGE, created_at__gte=since).count()
+    if merged:
+        return Decision.REFRESH, f"{merged} new piece(s) of evidence since the last review"
+    if memory.confidence < 0.6 or memory.stability == "low":
+        return Decision.EXPIRE, "nothing supported it during its review window, and it was weak"
+    return Decision.MARK_STALE, "nothing supported it during its review window"
+
+
+def apply_review(memory: Memory, decision: str, reason: str, next_review) -> None:
+    if decision == Decision.REFRESH:
+        memory.next_review_at = next_review
+    else:
+        memory.status = MemoryStatus.EXPIRED if decision == Decision.EXPIRE else MemoryStatus.STALE
+        memory.valid_to = Now()
+    memory.updated_by = REVIEWER
+    memory.save(update_fields=["next_review_at", "status", "valid_to", "updated_by"])
+    MemoryReview.objects.create(
+        decision=decision,
+        reviewer=REVIEWER,
+        reason=reason,
+        memory=memory,
+        touched={"memory": memory.id, "status": memory.status},
+    )
+
+
+def mark_stale(memory: Memory, *, actor: str, reason: str) -> MemoryReview:
+    """An operator's call: the memory stops reaching prompts, and says why."""
+    if not reason.strip():
+        raise ValueError("marking a memory stale needs a reason")
+    memory.status, memory.valid_to, memory.updated_by = MemoryStatus.STALE, Now(), actor
+    memory.save(update_fields=["status", "valid_to", "updated_by"])
+    return MemoryReview.objects.create(
+        decision=Decision.MARK_STALE,
+        reviewer=actor,
+        reason=reason.strip(),
+        memory=memory,
+        touched={"memory": memory.id},
+    )

@@ -1,0 +1,180 @@
+"""The memory lane's orders, CLI and agentbus verbs, review of due memories and the phase-4 gate."""
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from console.bootstrap import GateClosed, bootstrap
+from console.phases import check_phase
+from memory.models import Memory, MemoryCandidate, MemoryReview
+from memory.upkeep import review_due_memories
+from missions.executors import EXECUTORS, Failed
+from missions.worker import handle_one_step
+from opscore.actions import record_event
+from opscore.db import db_now
+from opscore.models import Event, StandingOrder
+from opscore.standing_orders import execute_run, start_run
+from tests.factories import make_step
+
+pytestmark = pytest.mark.django_db
+
+
+def run_now(name: str):
+    order = StandingOrder.objects.get(name=name)
+    return execute_run(start_run(order, db_now()))
+
+
+def memory(*args):
+    out = StringIO()
+    call_command("memory", "--json", *args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+@pytest.fixture
+def phase_four(db):
+    bootstrap(1, actor="test")
+    bootstrap(4, actor="test", force=True)
+
+
+def test_phase_four_refuses_while_phase_three_is_missing_unless_forced(db):
+    bootstrap(1, actor="test")
+    with pytest.raises(GateClosed, match="phase 3 is not built yet"):
+        bootstrap(4, actor="test")
+
+    bootstrap(4, actor="test", force=True)
+
+    assert Event.objects.filter(kind="bootstrap.gate_forced").exists()
+    assert StandingOrder.objects.filter(phase=4).count() == 12
+
+
+def test_extraction_turns_repeated_failures_into_a_cited_lesson(phase_four, monkeypatch):
+    assert run_now("devops-memory-extract").status == "no_work"
+    monkeypatch.setitem(EXECUTORS, "analyze", lambda run: Failed("disk full"))
+    for _ in range(3):
+        make_step("analyze", max_attempts=1)
+        handle_one_step("w1")
+
+    run = run_now("devops-memory-extract")
+
+    assert run.status == "completed"
+    lesson = MemoryCandidate.objects.get()
+    assert lesson.kind == "lesson" and len(lesson.evidence) == 3
+    assert {e["type"] for e in lesson.evidence} == {"attempt"}
+
+
+def test_the_promote_order_decides_and_says_no_work_when_nothing_waits(phase_four, agent):
+    assert run_now("knowledge-memory-promote").status == "no_work"
+    event = record_event("step.failed", "x", agent=agent)
+    memory("freeze", "on", "--reason", "audit week")
+    bus_candidate(event)
+
+    frozen = run_now("knowledge-memory-promote")
+    memory("freeze", "off", "--reason", "done")
+    thawed = run_now("knowledge-memory-promote")
+
+    assert (frozen.status, "audit week" in frozen.summary) == ("blocked", True)
+    assert thawed.status == "completed" and Memory.objects.active().count() == 1
+
+
+def bus_candidate(event, **extra):
+    out = StringIO()
+    args = [
+        "create-memory-candidate",
+        "--source-agent",
+        "devops",
+        "--candidate-kind",
+        "lesson",
+        "--scope",
+        "agent",
+        "--subject-key",
+        "db-1",
+        "--title",
+        "Disks fill on Fridays",
+        "--body",
+        "db-1's log volume fills every Friday.",
+        "--confidence-score",
+        "4",
+        "--evidence",
+        json.dumps([{"type": "event", "id": event.id}]),
+    ]
+    call_command("agentbus", *args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_agentbus_creates_candidates_and_refuses_bad_evidence_with_exit_2(agent, capsys):
+    event = record_event("step.failed", "x", agent=agent)
+    made = bus_candidate(event)
+
+    assert MemoryCandidate.objects.get(pk=made["candidate_id"]).confidence == Decimal("0.80")
+    with pytest.raises(SystemExit) as bad:
+        call_command(
+            "agentbus",
+            "create-memory-candidate",
+            "--source-agent",
+            "devops",
+            "--candidate-kind",
+            "lesson",
+            "--scope",
+            "agent",
+            "--subject-key",
+            "x",
+            "--title",
+            "t",
+            "--body",
+            "b",
+            "--confidence-score",
+            "4",
+            "--evidence",
+            '[{"type": "step", "id": 424242}]',
+            stdout=StringIO(),
+        )
+    assert bad.value.code == 2
+    assert "no step 424242" in capsys.readouterr().out
+
+
+def test_the_cli_searches_as_a_prompt_would_and_marks_stale(agent):
+    event = record_event("step.failed", "x", agent=agent)
+    candidate = bus_candidate(event)["candidate_id"]
+    promoted = memory("promote", str(candidate))
+
+    found = memory("search", "--agent", "devops", "--query", "disk fills Friday")
+    memory("stale", str(promoted["memory"]), "--reason", "moved to new disks")
+
+    assert [row["id"] for row in found] == [promoted["memory"]]
+    assert memory("search", "--agent", "devops", "--query", "disk") == []
+
+
+def test_review_refreshes_what_was_used_and_retires_what_nothing_supports(agent):
+    event = record_event("step.failed", "x", agent=agent)
+    used, _idle, _weak = (
+        Memory.objects.create(
+            agent=agent,
+            type="lesson",
+            content=text,
+            confidence=conf,
+            source_trace_id=text,
+            evidence=[{"type": "event", "id": event.id}],
+            next_review_at=db_now() - timedelta(minutes=1),
+        )
+        for text, conf in [("used", "0.8"), ("idle", "0.8"), ("weak", "0.5")]
+    )
+    Memory.objects.filter(pk=used.pk).update(last_used_at=db_now())
+
+    assert review_due_memories() == {"refresh": 1, "expire": 1, "mark_stale": 1}
+    statuses = dict(Memory.objects.values_list("content", "status"))
+    assert statuses == {"used": "active", "idle": "stale", "weak": "expired"}
+    assert MemoryReview.objects.count() == 3
+
+
+def test_the_phase_four_check_passes_once_memories_reach_prompts(phase_four, agent):
+    assert not all(c.passed for c in check_phase(4))
+    event = record_event("step.failed", "x", agent=agent)
+    memory("promote", str(bus_candidate(event)["candidate_id"]))
+    make_step("analyze", agent=agent, payload={"topic": "disk fills Friday"})
+    handle_one_step("w1")
+
+    assert all(c.passed for c in check_phase(4)), check_phase(4)
