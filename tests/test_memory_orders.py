@@ -178,3 +178,29 @@ def test_the_phase_four_check_passes_once_memories_reach_prompts(phase_four, age
     handle_one_step("w1")
 
     assert all(c.passed for c in check_phase(4)), check_phase(4)
+
+
+def test_a_human_edit_in_the_admin_leaves_a_revision(admin_client, agent):
+    event = record_event("step.failed", "x", agent=agent)
+    promoted = memory("promote", str(bus_candidate(event)["candidate_id"]))
+    url = f"/admin/memory/memory/{promoted['memory']}/change/"
+    page = admin_client.get(url)
+    form = {
+        "title": "Disks fill on Fridays",
+        "content": "db-1's log volume fills every Friday at 18:00.",
+        "confidence": "0.90",
+        "reason": "the operator watched it happen",
+        "reviews-TOTAL_FORMS": "0",
+        "reviews-INITIAL_FORMS": "0",
+        "revisions-TOTAL_FORMS": "0",
+        "revisions-INITIAL_FORMS": "0",
+    }
+
+    response = admin_client.post(url, form)
+
+    assert page.status_code == 200 and b"candidate" in page.content
+    assert response.status_code == 302, response.content[:2000]
+    revision = Memory.objects.get(pk=promoted["memory"]).revisions.get()
+    assert revision.reason == "the operator watched it happen"
+    assert "18:00" in revision.new["content"] and "18:00" not in revision.old["content"]
+    assert admin_client.get("/admin/memory/memorycandidate/").status_code == 200
