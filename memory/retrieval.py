@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db.models import F, FloatField, Q, Value
-from django.db.models.functions import Cast, Coalesce, Now
+from django.db.models.functions import Cast, Now
 
 from memory.models import Memory, MemoryScope, MemoryType
 from opscore.models import Policy
@@ -56,22 +56,40 @@ def buckets(agent_slug: str, subject_keys: list[str]) -> list[tuple[str, Q]]:
     ]
 
 
-def ranked(agent_slug: str, where: Q, context: str):
-    relevance = (
-        SearchRank(F("search"), SearchQuery(context, search_type="websearch", config="english"))
-        if context.strip()
-        else Value(0.0)
-    )
-    score = Coalesce(relevance, Value(0.0), output_field=FloatField()) + Cast(
-        F("confidence"), FloatField()
-    ) * Value(0.5)
-    return (
+SHOWN = ["id", "agent_id", "type", "scope", "visibility", "confidence", "content", "created_at"]
+
+
+def any_word(context: str) -> SearchQuery | None:
+    """Any of the context's words (each parsed by plainto_tsquery, so no syntax can break it)."""
+    words = sorted({w for w in context.lower().split() if len(w) > 2}, key=len, reverse=True)
+    query = None
+    for word in words[:8]:
+        part = SearchQuery(word, config="english")
+        query = part if query is None else query | part
+    return query
+
+
+def ranked(agent_slug: str, where: Q, query: SearchQuery | None, seen: set[int], n: int):
+    """Rows matching the context first (found through the GIN index, ranked by relevance plus
+    confidence), then the most confident of the rest: the cost follows the matches, not the
+    table."""
+    base = (
         Memory.objects.active()
         .readable_by(agent_slug)
         .filter(where)
-        .annotate(score=score)
-        .order_by("-score", "-created_at", "-id")
+        .exclude(id__in=seen)
+        .only(*SHOWN)
     )
+    found = []
+    if query is not None:
+        score = SearchRank(F("search"), query) + Cast(F("confidence"), FloatField()) * Value(0.5)
+        found = list(base.filter(search=query).annotate(score=score).order_by("-score", "-id")[:n])
+    if len(found) < n:
+        rest = base.exclude(id__in=[m.id for m in found]).order_by("-confidence", "-created_at")
+        for memory in rest[: n - len(found)]:
+            memory.score = float(memory.confidence) * 0.5
+            found.append(memory)
+    return found
 
 
 def retrieve(agent_slug: str, context: str = "", subject_keys=(), *, record_use=True):
@@ -80,9 +98,9 @@ def retrieve(agent_slug: str, context: str = "", subject_keys=(), *, record_use=
     chosen: list[Retrieved] = []
     seen: set[int] = set()
     used = 0
+    query = any_word(context)
     for name, where in buckets(agent_slug, list(subject_keys)):
-        rows = ranked(agent_slug, where, context).exclude(id__in=seen)[:PER_BUCKET]
-        for memory in rows:
+        for memory in ranked(agent_slug, where, query, seen, PER_BUCKET):
             if len(chosen) >= TOTAL or used + len(memory.content) > budget:
                 break
             chosen.append(Retrieved(memory, name, float(memory.score)))

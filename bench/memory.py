@@ -1,0 +1,195 @@
+"""Memory retrieval: p50/p95 with 1k and 100k active memories over ten agents, beside a raw-SQL
+bucket query (the union of three ordered, limited selects, no relevance) and a naive "load the
+agent's memories and rank them in Python", all in the same run; plus what a prompt with
+memories adds to an offline `analyze` step.
+
+    .venv/bin/python bench/memory.py [--big 100000] [--queries 200]
+
+Targets: retrieval p95 ≤ 5 ms at 100k; ≤ 2 times the raw-SQL baseline; memories add ≤ 10 % to an
+offline analyze step end to end.
+"""
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import django_ready, percentiles, setup_bench_database
+
+WORDS = [
+    "disk",
+    "log",
+    "deploy",
+    "db-1",
+    "friday",
+    "backup",
+    "latency",
+    "cache",
+    "queue",
+    "retry",
+    "lease",
+    "cron",
+    "tweet",
+    "engagement",
+    "budget",
+    "token",
+    "model",
+    "prompt",
+    "crawl",
+    "outage",
+    "alert",
+    "digest",
+    "review",
+]
+AGENTS = [f"agent-{n}" for n in range(10)]
+RAW = """
+(SELECT id, 1 AS bucket FROM memory_memory WHERE status = 'active' AND agent_id = %(a)s
+   AND scope = 'agent' ORDER BY confidence DESC, created_at DESC LIMIT 4)
+UNION ALL
+(SELECT id, 2 FROM memory_memory WHERE status = 'active' AND type IN ('lesson','playbook',
+   'constraint') AND (agent_id = %(a)s OR scope IN ('service','global'))
+   ORDER BY confidence DESC, created_at DESC LIMIT 4)
+UNION ALL
+(SELECT id, 3 FROM memory_memory WHERE status = 'active' AND scope = 'global'
+   AND type IN ('decision','preference','constraint') ORDER BY confidence DESC,
+   created_at DESC LIMIT 4)
+ORDER BY bucket LIMIT 10
+"""
+
+
+def fill(total: int, rand: random.Random) -> None:
+    from memory.models import Memory
+
+    kinds = ["lesson", "decision", "preference", "insight", "playbook", "constraint", "fact"]
+    have = Memory.objects.count()
+    batch = []
+    for n in range(have, total):
+        scope = rand.choice(["agent", "agent", "agent", "global", "service"])
+        batch.append(
+            Memory(
+                agent_id=rand.choice(AGENTS),
+                type=rand.choice(kinds),
+                scope=scope,
+                visibility="private" if scope == "agent" else "shared",
+                content=" ".join(rand.choices(WORDS, k=12)),
+                confidence=rand.randint(55, 95) / 100,
+                source_trace_id=f"bench:{n}",
+                subject_key="db-1" if scope == "service" else "",
+            )
+        )
+        if len(batch) == 5000:
+            Memory.objects.bulk_create(batch)
+            batch = []
+    Memory.objects.bulk_create(batch)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE memory_memory")
+
+
+def time_each(queries: int, run, rand) -> dict:
+    times = []
+    for _ in range(queries):
+        agent, topic = rand.choice(AGENTS), " ".join(rand.choices(WORDS, k=3))
+        start = time.perf_counter()
+        run(agent, topic)
+        times.append((time.perf_counter() - start) * 1000)
+    return percentiles(times)
+
+
+def ours(agent, topic):
+    from memory.retrieval import retrieve
+
+    retrieve(agent, topic, ["db-1"], record_use=False)
+
+
+def raw(agent, topic):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(RAW, {"a": agent})
+        cursor.fetchall()
+
+
+def naive(agent, topic):
+    from memory.models import Memory
+
+    words = set(topic.split())
+    rows = Memory.objects.filter(status="active", agent_id=agent).values(
+        "id", "content", "confidence"
+    )
+    scored = sorted(
+        rows, key=lambda r: -(len(words & set(r["content"].split())) + float(r["confidence"]))
+    )
+    return scored[:10]
+
+
+def step_cost(steps: int, with_memories: bool) -> float:
+    from missions.worker import handle_one_step
+    from opscore.models import Agent
+    from opscore.prompting import CONTEXT_PROVIDERS
+    from tests.factories import make_step
+
+    saved = dict(CONTEXT_PROVIDERS)
+    if not with_memories:
+        CONTEXT_PROVIDERS.clear()
+    agent = Agent.objects.get(slug="agent-0")
+    for _ in range(steps):
+        make_step("analyze", agent=agent, payload={"topic": "disk log db-1"})
+    start = time.perf_counter()
+    while handle_one_step("bench"):
+        pass
+    CONTEXT_PROVIDERS.update(saved)
+    return (time.perf_counter() - start) * 1000 / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--small", type=int, default=1_000)
+    parser.add_argument("--big", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    setup_bench_database("opscore_bench_memory")
+    django_ready(migrate=True)
+    from opscore.models import Agent
+
+    Agent.objects.bulk_create(
+        Agent(
+            slug=a,
+            display_name=a,
+            role="bench",
+            enabled=True,
+            daily_proposal_limit=100_000,
+            max_concurrent_steps=100,
+        )
+        for a in AGENTS
+    )
+    rand = random.Random(7)
+    print(f"Retrieval over ten agents, {args.queries} queries each (ms)")
+    for total in (args.small, args.big):
+        fill(total, rand)
+        results = {
+            name: time_each(args.queries, fn, rand)
+            for name, fn in (("opscore", ours), ("raw SQL", raw), ("naive", naive))
+        }
+        for name, stats in results.items():
+            print(
+                f"  {total:>7} memories  {name:<8} p50 {stats['p50']:6.2f}  p95 {stats['p95']:6.2f}"
+            )
+        ratio = results["opscore"]["p95"] / results["raw SQL"]["p95"]
+        print(
+            f"  {total:>7} memories  opscore p95 / raw SQL p95 = {ratio:.2f} (target ≤ 2; "
+            f"p95 target ≤ 5 ms)"
+        )
+    plain, with_memories = step_cost(100, False), step_cost(100, True)
+    print(
+        f"Offline analyze step: {plain:.2f} ms without memories, {with_memories:.2f} ms with "
+        f"(+{100 * (with_memories / plain - 1):.0f} %; target ≤ 10 %)"
+    )
+
+
+if __name__ == "__main__":
+    main()
