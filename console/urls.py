@@ -4,6 +4,7 @@ from django.urls import path
 
 from console import api
 from console.stage import views as stage
+from console.stage.memory_panel import memory_panel
 
 urlpatterns = [
     path("", lambda request: HttpResponseRedirect("/stage/")),
@@ -12,6 +13,7 @@ urlpatterns = [
     path("stage/health", stage.health, name="stage-health"),
     path("stage/task", stage.give_task, name="stage-task"),
     path("stage/missions", stage.missions_panel, name="stage-missions"),
+    path("stage/memory", memory_panel, name="stage-memory"),
     path("stage/swimlane", stage.swimlane, name="stage-swimlane"),
     path("stage/office", stage.office, name="stage-office"),
     path("stage/missions/<int:mission_id>/playback", stage.playback, name="stage-playback"),

@@ -212,17 +212,18 @@ def new_memory(candidate: MemoryCandidate, reviewer: str, policy) -> Memory:
 
 
 def announce(memory: Memory) -> None:
-    kinds = ["memory.promoted"] + (["insight.promoted"] if memory.type == "insight" else [])
-    for kind in kinds:
-        record_event(
-            kind,
-            f"{memory.agent_id} learned: {memory.title or memory.content[:80]}",
-            summary=memory.content[:500],
-            tags=["memory", "promoted", memory.type, memory.visibility],
-            payload={"memory_id": memory.id, "kind": memory.type, "scope": memory.scope},
-            agent_id=memory.agent_id,
-            actor=GATE,
-        )
+    """One event per promotion. A shared insight is `insight.promoted` (the insight_promoted
+    trigger turns it into work); an agent's private chat insight is not company news."""
+    shared_insight = memory.type == "insight" and memory.visibility == Visibility.SHARED
+    record_event(
+        "insight.promoted" if shared_insight else "memory.promoted",
+        f"{memory.agent_id} learned: {memory.title or memory.content[:80]}",
+        summary=memory.content[:500],
+        tags=["memory", "promoted", memory.type, memory.visibility],
+        payload={"memory_id": memory.id, "kind": memory.type, "scope": memory.scope},
+        agent_id=memory.agent_id,
+        actor=GATE,
+    )
 
 
 def archive_beyond_caps(memory: Memory, reviewer: str, policy) -> int:

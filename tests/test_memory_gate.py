@@ -18,14 +18,14 @@ def evidence(agent):
     return [{"type": "event", "id": e.id} for e in events]
 
 
-def candidate(evidence, **fields):
+def candidate(refs, **fields):
     data = {
         "agent": "devops",
         "kind": "lesson",
         "title": "Disks fill up on Fridays",
         "body": "The log volume on db-1 fills up every Friday after the weekly export.",
         "confidence": 0.8,
-        "evidence": evidence[:1],
+        "evidence": refs[:1],
     } | fields
     return propose_candidate(data)[0]
 
@@ -135,3 +135,23 @@ def test_another_agents_private_memories_are_not_its_duplicates(agent, evidence)
     candidate(evidence, agent="security", dedupe_key=None)
 
     assert review_candidates() == {"promote": 2}
+
+
+def test_only_a_shared_insight_is_announced_as_an_insight_for_the_trigger(agent, evidence):
+    candidate(evidence, kind="insight", title="private hunch", dedupe_key="p")
+    candidate(
+        evidence,
+        kind="insight",
+        title="for everyone",
+        visibility="shared",
+        body="Everyone should know the weekly export fills db-1.",
+        dedupe_key="s",
+        evidence=evidence[:2],
+    )
+
+    review_candidates()
+
+    assert list(Event.objects.filter(kind="insight.promoted").values_list("title", flat=True)) == [
+        "devops learned: for everyone"
+    ]
+    assert Event.objects.filter(kind="memory.promoted").count() == 1

@@ -204,3 +204,26 @@ def test_a_human_edit_in_the_admin_leaves_a_revision(admin_client, agent):
     assert revision.reason == "the operator watched it happen"
     assert "18:00" in revision.new["content"] and "18:00" not in revision.old["content"]
     assert admin_client.get("/admin/memory/memorycandidate/").status_code == 200
+
+
+def test_the_stage_memory_panel_shows_decisions_waiting_work_and_a_freeze(client, agent):
+    event = record_event("step.failed", "x", agent=agent)
+    memory("promote", str(bus_candidate(event)["candidate_id"]))
+    memory("freeze", "on", "--reason", "audit <week>")
+
+    page = client.get("/stage/memory")
+
+    assert page.status_code == 200
+    assert b"Promote" in page.content and b"Disks fill on Fridays" in page.content
+    assert b"Promotions are frozen: audit &lt;week&gt;" in page.content
+
+
+def test_a_steps_detail_names_the_memories_its_prompt_carried(client, agent):
+    event = record_event("step.failed", "x", agent=agent)
+    promoted = memory("promote", str(bus_candidate(event)["candidate_id"]))
+    make_step("analyze", agent=agent, payload={"topic": "disk fills Friday"})
+    handle_one_step("w1")
+
+    page = client.get("/stage/missions")
+
+    assert f"prompt carried memories {promoted['memory']}".encode() in page.content

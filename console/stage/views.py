@@ -172,7 +172,7 @@ def missions_panel(request):
     try:
         missions = list(
             Mission.objects.select_related("agent")
-            .prefetch_related("steps__attempts", "steps__artifacts")
+            .prefetch_related("steps__attempts", "steps__artifacts", "steps__llm_calls")
             .order_by("-id")[:20]
         )
     except DatabaseError as error:
