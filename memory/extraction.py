@@ -1,58 +1,146 @@
-"""Extraction: candidates from an agent's own evidence of the last day, deterministic from rows.
+"""Extraction: candidates from an agent's own evidence of the last day.
 
-Only repeated outcomes qualify — a kind failing three or more times, each attempt cited — so a
-single noisy incident never becomes a lesson. (An LLM reading the evidence packet with a strict
-schema is the next step; this rule is what runs offline and what it must at least match.)
+One LLM call reads the evidence packet (the agent's failed and lost attempts, with their ids) and
+answers in a strict schema; every candidate must cite evidence rows that exist. A malformed reply
+fails the run with the reason and writes nothing. Offline the answer is deterministic from the
+same rows: a kind failing three or more times becomes a lesson citing those attempts — so a
+single noisy incident never becomes a lesson.
 """
 
-from django.db.models import Count
+import json
 
-from memory.actions import propose_candidate
+from django.db import transaction
+from django.db.models import Count
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from memory.actions import CandidateInvalid, propose_candidate
 from missions.models import AttemptOutcome, StepAttempt
+from opscore.inputs import InputRefused, parse_json
+from opscore.llm import LLMRequest, call_llm
+from opscore.models import Agent
+from opscore.prompting import system_prompt
 
 REPEATS = 3
 MAX_REFS = 10
+PACKET_LIMIT = 40
+MAX_CANDIDATES = 5
+INSTRUCTIONS = (
+    "From the evidence below (your own work of the last 24 hours), propose at most "
+    f"{MAX_CANDIDATES} things worth remembering: repeated outcomes, not single incidents. Reply "
+    'with JSON only: {"candidates": [{"kind": "lesson"|"pattern"|"playbook"|"constraint"|'
+    '"fact", "title", "body", "confidence": 0-1, "evidence": [{"type": "attempt", "id": N}]}]}. '
+    "Cite only ids that appear in the evidence. An empty list is a fine answer."
+)
 
 
-def repeated_failures(agent_slug: str, since) -> list[dict]:
-    failing = (
-        StepAttempt.objects.filter(
-            step__agent=agent_slug,
-            outcome__in=[AttemptOutcome.FAILED, AttemptOutcome.LOST],
-            finished_at__gte=since,
-        )
+class ExtractionMalformed(ValueError):
+    """The model's answer did not fit the schema or cited rows that do not exist."""
+
+
+class Extracted(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str
+    title: str
+    body: str
+    confidence: float
+    evidence: list[dict] = Field(min_length=1)
+
+
+class ExtractionReply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    candidates: list[Extracted] = Field(max_length=MAX_CANDIDATES)
+
+
+def failures(agent_slug: str, since):
+    return StepAttempt.objects.filter(
+        step__agent=agent_slug,
+        outcome__in=[AttemptOutcome.FAILED, AttemptOutcome.LOST],
+        finished_at__gte=since,
+    )
+
+
+def evidence_packet(agent_slug: str, since) -> list[dict]:
+    rows = failures(agent_slug, since).select_related("step").order_by("-finished_at")
+    return [
+        {
+            "type": "attempt",
+            "id": a.id,
+            "kind": a.step.kind,
+            "outcome": a.outcome,
+            "error": a.error[:200],
+        }
+        for a in rows[:PACKET_LIMIT]
+    ]
+
+
+def deterministic_answer(agent_slug: str, since) -> dict:
+    """What the offline provider answers: a lesson per kind that failed three times or more."""
+    repeated = (
+        failures(agent_slug, since)
         .values("step__kind")
         .annotate(n=Count("id"))
         .filter(n__gte=REPEATS)
         .order_by("step__kind")
     )
-    return list(failing)
-
-
-def extract_candidates(agent_slug: str, since, day: str) -> list:
-    """Propose a lesson per repeatedly failing kind; returns the candidates (new or open)."""
-    found = []
-    for row in repeated_failures(agent_slug, since):
-        kind = row["step__kind"]
-        attempts = StepAttempt.objects.filter(
-            step__agent=agent_slug,
-            step__kind=kind,
-            finished_at__gte=since,
-            outcome__in=[AttemptOutcome.FAILED, AttemptOutcome.LOST],
-        ).order_by("-finished_at")
-        latest = attempts.first()
-        candidate, _ = propose_candidate(
+    answer = []
+    for row in repeated:
+        attempts = failures(agent_slug, since).filter(step__kind=row["step__kind"])
+        latest = attempts.order_by("-finished_at").first()
+        answer.append(
             {
-                "agent": agent_slug,
                 "kind": "lesson",
-                "title": f"{kind} keeps failing",
-                "body": f"{row['n']} attempts of {kind} failed in a day; the latest error: "
-                f"{(latest.error or 'none recorded')[:300]}",
+                "title": f"{row['step__kind']} keeps failing",
+                "body": f"{row['n']} attempts of {row['step__kind']} failed in a day; the latest "
+                f"error: {(latest.error or 'none recorded')[:300]}",
                 "confidence": 0.6,
-                "evidence": [{"type": "attempt", "id": a.id} for a in attempts[:MAX_REFS]],
-                "dedupe_key": f"repeated-failure:{kind}:{day}",
-                "tags": ["repeated-failure", kind],
+                "evidence": [
+                    {"type": "attempt", "id": a.id}
+                    for a in attempts.order_by("-finished_at")[:MAX_REFS]
+                ],
             }
         )
-        found.append(candidate)
+    return {"candidates": answer}
+
+
+def ask(agent: Agent, packet: list[dict], offline: dict) -> ExtractionReply:
+    system, injected = system_prompt(agent, "lessons from repeated failures")
+    request = LLMRequest(
+        system=system,
+        messages=[{"role": "user", "content": f"{INSTRUCTIONS}\n\n{json.dumps(packet)}"}],
+        temperature=0.2,
+        max_tokens=900,
+        tier="cheap",
+        offline_hint={"json": offline},
+        injected=injected,
+    )
+    reply = call_llm(request, agent=agent, purpose="memory.extract", prompt_version="extract.v1")
+    try:
+        return ExtractionReply.model_validate(parse_json(reply.text, "reply"))
+    except (InputRefused, ValidationError) as error:
+        raise ExtractionMalformed(f"malformed extraction reply: {str(error)[:300]}") from None
+
+
+def extract_candidates(agent_slug: str, since, day: str) -> list | None:
+    """The candidates proposed (new or already open), or None when there was no evidence."""
+    packet = evidence_packet(agent_slug, since)
+    if not packet:
+        return None
+    answer = ask(
+        Agent.objects.get(slug=agent_slug), packet, deterministic_answer(agent_slug, since)
+    )
+    cited = {item["id"] for item in packet}
+    found = []
+    with transaction.atomic():  # all or nothing: one bad candidate writes none of them
+        for index, item in enumerate(answer.candidates):
+            if any(ref.get("id") not in cited for ref in item.evidence):
+                raise ExtractionMalformed(f"candidate {index} cites evidence outside the packet")
+            data = item.model_dump() | {
+                "agent": agent_slug,
+                "dedupe_key": f"extract:{day}:{item.title}"[:200],
+                "tags": ["extracted"],
+            }
+            try:
+                found.append(propose_candidate(data)[0])
+            except CandidateInvalid as invalid:
+                raise ExtractionMalformed(f"candidate {index}: {invalid}") from None
     return found

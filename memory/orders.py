@@ -3,19 +3,25 @@ routine that promotes shared memory), review (daily). Each proves it ran, or tha
 
 from datetime import timedelta
 
-from memory.extraction import extract_candidates
+from memory.extraction import ExtractionMalformed, extract_candidates
 from memory.gate import review_candidates
 from memory.models import CandidateStatus, MemoryCandidate
 from memory.upkeep import review_due_memories
+from opscore.llm import LLMError
 from opscore.models import Policy, RunStatus
 from opscore.standing_orders import RunResult
 
 
 def memory_extract(order, run):
     since = run.scheduled_for - timedelta(hours=24)
-    found = extract_candidates(order.agent_id, since, f"{run.scheduled_for:%Y-%m-%d}")
+    try:
+        found = extract_candidates(order.agent_id, since, f"{run.scheduled_for:%Y-%m-%d}")
+    except (ExtractionMalformed, LLMError) as problem:
+        return RunResult(RunStatus.FAILED, str(problem))
+    if found is None:
+        return RunResult(RunStatus.NO_WORK, "no evidence of its own in the last 24 hours")
     if not found:
-        return RunResult(RunStatus.NO_WORK, "no repeated outcome in the last 24 hours")
+        return RunResult(RunStatus.NO_WORK, "evidence read; nothing repeated enough to remember")
     ids = [c.id for c in found]
     return RunResult(RunStatus.COMPLETED, f"{len(ids)} candidate(s) for the gate", {"ids": ids})
 

@@ -227,3 +227,56 @@ def test_a_steps_detail_names_the_memories_its_prompt_carried(client, agent):
     page = client.get("/stage/missions")
 
     assert f"prompt carried memories {promoted['memory']}".encode() in page.content
+
+
+class Replying:
+    """A provider that answers with fixed text (the model's side of the exchange)."""
+
+    name = "test"
+
+    def __init__(self, text):
+        self.text = text
+
+    def model_for(self, tier):
+        return "test-model"
+
+    def complete(self, request):
+        from opscore.llm import LLMReply
+
+        return LLMReply(self.text, 10, 10, "test-model", "test")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Sure! Here are some lessons: …",
+        json.dumps(
+            {
+                "candidates": [
+                    {
+                        "kind": "lesson",
+                        "title": "t",
+                        "body": "b",
+                        "confidence": 0.9,
+                        "evidence": [{"type": "attempt", "id": 987654}],
+                    }
+                ]
+            }
+        ),
+    ],
+)
+def test_a_malformed_extraction_reply_fails_the_run_and_writes_nothing(
+    phase_four, monkeypatch, reply
+):
+    from opscore import llm
+
+    monkeypatch.setitem(EXECUTORS, "analyze", lambda run: Failed("disk full"))
+    make_step("analyze", max_attempts=1)
+    handle_one_step("w1")
+    monkeypatch.setattr(llm, "get_provider", lambda: Replying(reply))
+
+    run = run_now("devops-memory-extract")
+
+    assert run.status == "failed"
+    assert "malformed" in run.summary or "outside the packet" in run.summary
+    assert not MemoryCandidate.objects.exists()
