@@ -10,17 +10,40 @@ agent's private one, never a stale, superseded or expired one.
 
 from dataclasses import dataclass
 
-from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db.models import F, FloatField, Q, Value
-from django.db.models.functions import Cast, Now
+from django.db import connection
+from django.db.models import F
+from django.db.models.functions import Now
 
-from memory.models import Memory, MemoryScope, MemoryType
+from memory.models import Memory
 from opscore.models import Policy
 
 PER_BUCKET, TOTAL = 4, 10
-LESSONS = [MemoryType.LESSON, MemoryType.PLAYBOOK, MemoryType.CONSTRAINT]
-COMPANY = [MemoryType.DECISION, MemoryType.PREFERENCE, MemoryType.CONSTRAINT]
-SUBJECT_SCOPES = [MemoryScope.PROJECT, MemoryScope.PERSON, MemoryScope.SERVICE]
+READABLE = """status = 'active' AND (expires_at IS NULL OR expires_at > statement_timestamp())
+    AND (visibility = 'shared' OR agent_id = %(agent)s)"""
+BUCKET = """(SELECT {n} AS bucket, id, type, scope, visibility, confidence, content, created_at,
+        ts_rank(search, (SELECT q FROM query)) + confidence::float8 * 0.5 AS score
+    FROM memory_memory WHERE {readable} AND ({where})
+    ORDER BY score DESC, created_at DESC, id DESC LIMIT {limit})"""
+WHERES = [
+    """(scope = 'agent' AND agent_id = %(agent)s)
+        OR (scope IN ('project', 'person', 'service') AND subject_key = ANY(%(keys)s))""",
+    """type IN ('lesson', 'playbook', 'constraint')
+        AND (agent_id = %(agent)s OR scope IN ('service', 'global'))""",
+    """scope = 'global' AND type IN ('decision', 'preference', 'constraint')""",
+]
+NAMES = ["context", "lessons", "company"]
+
+
+def bucket_sql(words: int) -> str:
+    """One round trip for the three buckets; the query is any of the context's words, each
+    parsed by plainto_tsquery (no syntax in the text can break it)."""
+    parts = [f"plainto_tsquery('english', %(w{i})s)" for i in range(words)]
+    query = " || ".join(parts) if parts else "''::tsquery"
+    selects = [
+        BUCKET.format(n=n, readable=READABLE, where=where, limit=TOTAL)
+        for n, where in enumerate(WHERES)
+    ]
+    return f"WITH query AS (SELECT {query} AS q)\n" + "\nUNION ALL\n".join(selects)
 
 
 @dataclass(frozen=True)
@@ -42,54 +65,17 @@ class Retrieved:
         }
 
 
-def buckets(agent_slug: str, subject_keys: list[str]) -> list[tuple[str, Q]]:
-    own = Q(scope=MemoryScope.AGENT, agent_id=agent_slug)
-    about = Q(scope__in=SUBJECT_SCOPES, subject_key__in=subject_keys)
-    return [
-        ("context", own | about),
-        (
-            "lessons",
-            Q(type__in=LESSONS)
-            & (Q(agent_id=agent_slug) | Q(scope__in=[MemoryScope.SERVICE, MemoryScope.GLOBAL])),
-        ),
-        ("company", Q(scope=MemoryScope.GLOBAL, type__in=COMPANY)),
-    ]
+def context_words(context: str) -> list[str]:
+    return sorted({w for w in context.lower().split() if len(w) > 2}, key=len, reverse=True)[:8]
 
 
-SHOWN = ["id", "agent_id", "type", "scope", "visibility", "confidence", "content", "created_at"]
-
-
-def any_word(context: str) -> SearchQuery | None:
-    """Any of the context's words (each parsed by plainto_tsquery, so no syntax can break it)."""
-    words = sorted({w for w in context.lower().split() if len(w) > 2}, key=len, reverse=True)
-    query = None
-    for word in words[:8]:
-        part = SearchQuery(word, config="english")
-        query = part if query is None else query | part
-    return query
-
-
-def ranked(agent_slug: str, where: Q, query: SearchQuery | None, seen: set[int], n: int):
-    """Rows matching the context first (found through the GIN index, ranked by relevance plus
-    confidence), then the most confident of the rest: the cost follows the matches, not the
-    table."""
-    base = (
-        Memory.objects.active()
-        .readable_by(agent_slug)
-        .filter(where)
-        .exclude(id__in=seen)
-        .only(*SHOWN)
-    )
-    found = []
-    if query is not None:
-        score = SearchRank(F("search"), query) + Cast(F("confidence"), FloatField()) * Value(0.5)
-        found = list(base.filter(search=query).annotate(score=score).order_by("-score", "-id")[:n])
-    if len(found) < n:
-        rest = base.exclude(id__in=[m.id for m in found]).order_by("-confidence", "-created_at")
-        for memory in rest[: n - len(found)]:
-            memory.score = float(memory.confidence) * 0.5
-            found.append(memory)
-    return found
+def fetch_rows(agent_slug: str, context: str, subject_keys) -> list[tuple]:
+    words = context_words(context)
+    params = {"agent": agent_slug, "keys": list(subject_keys)}
+    params |= {f"w{i}": word for i, word in enumerate(words)}
+    with connection.cursor() as cursor:
+        cursor.execute(bucket_sql(len(words)), params)
+        return cursor.fetchall()
 
 
 def retrieve(agent_slug: str, context: str = "", subject_keys=(), *, record_use=True):
@@ -97,15 +83,29 @@ def retrieve(agent_slug: str, context: str = "", subject_keys=(), *, record_use=
     budget = Policy.objects.value("memory_policy").retrieval_char_budget
     chosen: list[Retrieved] = []
     seen: set[int] = set()
-    used = 0
-    query = any_word(context)
-    for name, where in buckets(agent_slug, list(subject_keys)):
-        for memory in ranked(agent_slug, where, query, seen, PER_BUCKET):
-            if len(chosen) >= TOTAL or used + len(memory.content) > budget:
-                break
-            chosen.append(Retrieved(memory, name, float(memory.score)))
-            seen.add(memory.id)
-            used += len(memory.content)
+    used, per_bucket = 0, dict.fromkeys(NAMES, 0)
+    for bucket, pk, kind, scope, visibility, confidence, content, created, score in fetch_rows(
+        agent_slug, context, subject_keys
+    ):
+        name = NAMES[bucket]
+        if pk in seen or per_bucket[name] >= PER_BUCKET:
+            continue  # a memory counts once, in the first bucket that holds it
+        if len(chosen) >= TOTAL or used + len(content) > budget:
+            break
+        memory = Memory(
+            id=pk,
+            agent_id=agent_slug,
+            type=kind,
+            scope=scope,
+            content=content,
+            visibility=visibility,
+            confidence=confidence,
+            created_at=created,
+        )
+        chosen.append(Retrieved(memory, name, float(score)))
+        seen.add(pk)
+        per_bucket[name] += 1
+        used += len(content)
     if record_use and chosen:
         Memory.objects.filter(id__in=seen).update(use_count=F("use_count") + 1, last_used_at=Now())
     return chosen
