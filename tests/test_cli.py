@@ -82,3 +82,18 @@ def test_status_names_the_step_each_worker_is_running():
 
     assert {w["worker_id"]: w["current_step"] for w in workers} == {"w1": step.id, "w2": None}
     assert f"running S{step.id}" in run("status")
+
+
+def test_the_start_banner_names_the_stage_first_and_its_curl_line_works_as_pasted(settings):
+    import json as json_module
+    import shlex
+
+    from console.management.commands.up import try_command
+
+    settings.OPS_API_TOKEN = "tok'en with spaces and $dollars-0123456789"
+    argv = shlex.split(try_command("http://127.0.0.1:8000", settings.OPS_API_TOKEN))
+
+    assert argv[:2] == ["curl", "-H"]
+    assert argv[2] == f"Authorization: Bearer {settings.OPS_API_TOKEN}"
+    assert json_module.loads(argv[argv.index("-d") + 1])["steps"] == [{"kind": "analyze"}]
+    assert argv[-1] == "http://127.0.0.1:8000/api/ops/proposals"

@@ -141,4 +141,21 @@ def test_the_stage_lives_in_a_browser(server, monkeypatch):
         page.goto(f"{server}/stage/office")
         expect(page.locator(".office")).to_be_visible()
         page.screenshot(path=str(ARTIFACTS / "office.png"))
+
+        httpx.post(
+            f"{server}/api/ops/proposals",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            json={"agent": "devops", "title": "w" * 200, "steps": [{"kind": "noop"}]},
+            timeout=5,
+        )
+        for width in (1280, 390):
+            narrow = browser.new_page(viewport={"width": width, "height": 900})
+            narrow.goto(f"{server}/stage/")
+            expect(narrow.locator("#feed")).to_contain_text("w" * 40)
+            assert narrow.evaluate("document.documentElement.scrollWidth") == width
+            columns = narrow.evaluate(
+                "getComputedStyle(document.querySelector('main'))"
+                ".gridTemplateColumns.split(' ').length"
+            )
+            assert columns == (2 if width > 800 else 1)
         browser.close()

@@ -5,8 +5,10 @@ as supervised child processes (console.supervisor): a worker or cluster that die
 if the web server ends, everything stops, so a half-running system never hides behind a page.
 """
 
+import json
 import os
 import secrets
+import shlex
 import sys
 
 from django.conf import settings
@@ -33,6 +35,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)  # whitenoise serves these
         if not Agent.objects.exists():
             report = bootstrap(1, actor="system:make-run")
             self.stdout.write(f"Bootstrapped phase 1: enabled {', '.join(report.agents_enabled)}")
@@ -80,7 +83,8 @@ class Command(BaseCommand):
 
     def print_banner(self, host, port):
         base = f"http://{host}:{port}"
-        self.stdout.write(f"Opscore at {base}/admin/  status: {base}/api/ops/status")
+        self.stdout.write(self.style.SUCCESS(f"Stage: {base}/stage/"))
+        self.stdout.write(f"Admin: {base}/admin/  status: {base}/api/ops/status")
         self.stdout.write(f"API token (OPS_API_TOKEN): {settings.OPS_API_TOKEN or '(unset)'}")
         if settings.OPSCORE_LLM == "offline":
             self.stdout.write(
@@ -91,14 +95,19 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write(f"LLM provider: {settings.OPSCORE_LLM}")
-        self.stdout.write(
-            "Try: curl -H 'Authorization: Bearer $OPS_API_TOKEN'"
-            " -H 'Content-Type: application/json'"
-            f' -d \'{{"agent":"devops","title":"Check disks","steps":[{{"kind":"analyze"}}]}}\''
-            f" {base}/api/ops/proposals"
-        )
+        self.stdout.write(f"Try (as pasted): {try_command(base, settings.OPS_API_TOKEN)}")
 
     def serve(self, host, port) -> int:
         web = [sys.executable, "-m", "uvicorn", "console.asgi:application", "--host", host]
         web += ["--port", str(port), "--log-level", "info"]
         return Supervisor(standard_children(web)).run()
+
+
+def try_command(base: str, token: str) -> str:
+    """A curl line that works as pasted: the token is in it (shell-quoted), not a variable the
+    reader's shell does not have."""
+    body = json.dumps({"agent": "devops", "title": "Check disks", "steps": [{"kind": "analyze"}]})
+    return (
+        f"curl -H {shlex.quote('Authorization: Bearer ' + (token or 'TOKEN'))}"
+        f" -H 'Content-Type: application/json' -d {shlex.quote(body)} {base}/api/ops/proposals"
+    )
