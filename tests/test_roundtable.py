@@ -175,9 +175,9 @@ def test_at_most_six_memories_per_conversation(crew):
     assert kept["memories"] == 6
 
 
-def test_an_agent_keeps_at_most_200_memories_retiring_the_weakest(crew, monkeypatch):
-    monkeypatch.setattr(Memory, "MAX_ACTIVE_PER_AGENT", 3)
-    for n, confidence in enumerate(["0.90", "0.60", "0.80", "0.70"]):
+def test_an_agent_keeps_at_most_its_cap_of_memories_retiring_the_weakest(crew):
+    set_policy("memory_policy", {"max_active_per_agent": 3}, actor="test")
+    for n, confidence in enumerate(["0.90", "0.60", "0.80"]):
         Memory.objects.create(
             agent_id="devops",
             type="insight",
@@ -185,8 +185,14 @@ def test_an_agent_keeps_at_most_200_memories_retiring_the_weakest(crew, monkeypa
             confidence=Decimal(confidence),
             source_trace_id=f"t{n}",
         )
+    conversation = Conversation.objects.create(
+        format="debate", topic="t", participants=["devops", "security"]
+    )
+    learned = {"agent": "devops", "type": "insight", "content": "new one", "confidence": 0.7}
 
-    assert Memory.objects.retire_beyond_cap("devops") == 1
+    apply_distillation(
+        conversation, Distillation(memories=[learned], pairwise_drift=[], action_items=[])
+    )
 
     assert Memory.objects.get(status="archived").content == "m1"
     assert Memory.objects.active().count() == 3

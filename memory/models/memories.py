@@ -20,21 +20,10 @@ class MemoryQuerySet(models.QuerySet):
         """Shared memories, and the agent's own private ones: never another agent's."""
         return self.filter(Q(visibility=Visibility.SHARED) | Q(agent_id=agent_slug))
 
-    def retire_beyond_cap(self, agent_slug: str) -> int:
-        """Keep at most Memory.MAX_ACTIVE_PER_AGENT active memories per agent: the least
-        confident, then the oldest, retire (archived, never deleted)."""
-        active = self.active().filter(agent_id=agent_slug)
-        surplus = active.count() - Memory.MAX_ACTIVE_PER_AGENT
-        if surplus <= 0:
-            return 0
-        retire = active.order_by("confidence", "created_at", "id").values_list("id", flat=True)
-        return self.filter(id__in=list(retire[:surplus])).update(status=MemoryStatus.ARCHIVED)
-
 
 class Memory(models.Model):
     """A typed, confidence-weighted thing an agent learned. Retired, never deleted."""
 
-    MAX_ACTIVE_PER_AGENT = 200
     MIN_CONFIDENCE = Decimal("0.55")  # below this a distilled memory is not kept
 
     agent = models.ForeignKey("opscore.Agent", on_delete=models.PROTECT, related_name="memories")
@@ -112,12 +101,3 @@ class Memory(models.Model):
 
     def __str__(self):
         return f"{self.agent_id} {self.type}: {self.content[:50]}"
-
-    @classmethod
-    def keep_distilled(cls, trace_id: str, **fields) -> bool:
-        """Keep a memory once per trace id (a retried distillation adds nothing), then apply
-        the agent's cap. Returns whether a memory was added."""
-        _, created = cls.objects.get_or_create(source_trace_id=trace_id, defaults=fields)
-        if created:
-            cls.objects.retire_beyond_cap(fields["agent_id"])
-        return created
