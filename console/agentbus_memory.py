@@ -3,27 +3,14 @@ the curator's promotion goes through the same gate as every other (it may still 
 
 from memory.actions import CandidateInvalid, propose_candidate
 from memory.gate import review_candidate
-from memory.models import CandidateStatus, MemoryCandidate, Stability
-
-KINDS = [
-    "insight",
-    "pattern",
-    "strategy",
-    "preference",
-    "lesson",
-    "decision",
-    "playbook",
-    "constraint",
-    "fact",
-]
-SCOPES = ["global", "agent", "project", "person", "service"]
+from memory.models import CandidateStatus, MemoryCandidate, MemoryScope, MemoryType, Stability
 
 
 def add_memory_verbs(verbs) -> None:
     create = verbs.add_parser("create-memory-candidate")
     create.add_argument("--source-agent", required=True)
-    create.add_argument("--candidate-kind", required=True, choices=KINDS)
-    create.add_argument("--scope", required=True, choices=SCOPES)
+    create.add_argument("--candidate-kind", required=True, choices=MemoryType.values)
+    create.add_argument("--scope", required=True, choices=MemoryScope.values)
     create.add_argument("--subject-key", required=True)
     create.add_argument("--title", required=True)
     create.add_argument("--body", required=True)

@@ -14,6 +14,7 @@ from memory.models import (
     Stability,
     Visibility,
 )
+from missions.schemas import field_errors
 from opscore.inputs import InputRefused, check_clean
 from opscore.models import Agent
 
@@ -49,11 +50,7 @@ def parse_candidate(data: dict) -> CandidateDraft:
     except InputRefused as refused:
         raise CandidateInvalid(refused.errors) from None
     except ValidationError as error:
-        errors: dict[str, list[str]] = {}
-        for item in error.errors():
-            where = ".".join(str(p) for p in item["loc"]) or "body"
-            errors.setdefault(where, []).append(item["msg"].removeprefix("Value error, "))
-        raise CandidateInvalid(errors) from None
+        raise CandidateInvalid(field_errors(error)) from None
     try:
         draft.evidence = check_evidence(draft.evidence)
     except EvidenceInvalid as invalid:

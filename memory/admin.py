@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -42,8 +43,6 @@ class UseFilter(admin.SimpleListFilter):
         return [("never", "never used"), ("due", "due for review")]
 
     def queryset(self, request, queryset):
-        from django.db.models.functions import Now
-
         if self.value() == "never":
             return queryset.filter(use_count=0)
         if self.value() == "due":
