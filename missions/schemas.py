@@ -8,7 +8,7 @@ from opscore.inputs import InputRefused, check_clean
 MAX_STEPS = 20
 
 
-class ProposalInvalid(Exception):
+class ProposalInvalid(ValueError):
     """Bad input: nothing was written. `errors` maps a field path to its messages."""
 
     def __init__(self, errors: dict[str, list[str]]):

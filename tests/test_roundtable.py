@@ -328,3 +328,17 @@ def test_the_heartbeat_recovers_a_conversation_stuck_running(crew):
 
     stuck.refresh_from_db()
     assert (stuck.status, stuck.error) == ("failed", "worker dead-worker stopped before finishing")
+
+
+def test_an_action_item_for_an_unknown_agent_is_dropped_with_the_reason(crew):
+    conversation = Conversation.objects.create(
+        format="standup", topic="t", participants=["devops", "security"]
+    )
+    item = {"agent": "nobody", "title": "Do a thing", "step_kind": "analyze"}
+
+    kept = apply_distillation(
+        conversation, Distillation(memories=[], pairwise_drift=[], action_items=[item])
+    )
+
+    assert kept["action_items"] == 0
+    assert "unknown agent 'nobody'" in kept["dropped"][0]
