@@ -1,13 +1,18 @@
 """The agentbus's memory verbs: an agent runtime proposes candidates (evidence checked), and
 the curator's promotion goes through the same gate as every other (it may still reject)."""
 
+from django.utils.dateparse import parse_datetime
+
 from memory.actions import CandidateInvalid, propose_candidate
-from memory.gate import review_candidate
-from memory.models import CandidateStatus, MemoryCandidate, MemoryScope, MemoryType, Stability
+from memory.decisions import DecisionRefused, promote_with_overrides
+from memory.models import MemoryScope, MemoryType, Stability
+
+NAMESPACE = "default"  # one company per install; the seed's namespace argument must name it
 
 
 def add_memory_verbs(verbs) -> None:
     create = verbs.add_parser("create-memory-candidate")
+    create.add_argument("--namespace", default=NAMESPACE)
     create.add_argument("--source-agent", required=True)
     create.add_argument("--candidate-kind", required=True, choices=MemoryType.values)
     create.add_argument("--scope", required=True, choices=MemoryScope.values)
@@ -15,6 +20,7 @@ def add_memory_verbs(verbs) -> None:
     create.add_argument("--title", required=True)
     create.add_argument("--body", required=True)
     create.add_argument("--evidence", default="[]", help="JSON list of {type, id}")
+    create.add_argument("--source-refs", default="[]", help="JSON list of strings (URLs, paths)")
     create.add_argument("--confidence-score", type=int, required=True, choices=range(1, 6))
     create.add_argument("--stability", default="medium", choices=Stability.values)
     create.add_argument("--visibility", default="private", choices=["private", "shared"])
@@ -22,7 +28,17 @@ def add_memory_verbs(verbs) -> None:
     promote = verbs.add_parser("promote-memory-candidate")
     promote.add_argument("--candidate-id", type=int, required=True)
     promote.add_argument("--promoted-by", required=True)
+    promote.add_argument("--namespace", default=NAMESPACE)
     promote.add_argument("--notes", default="")
+    promote.add_argument("--kind", choices=MemoryType.values)
+    promote.add_argument("--scope", choices=MemoryScope.values)
+    promote.add_argument("--stability", choices=Stability.values)
+    promote.add_argument("--confidence-score", type=int, choices=range(1, 6))
+    for name in ("--subject-key", "--title", "--body", "--dedupe-key"):
+        promote.add_argument(name)
+    for name in ("--expires-at", "--next-review-at"):
+        promote.add_argument(name, help="ISO 8601 with a time zone")
+    promote.add_argument("--supersedes-memory-id", type=int)
 
 
 def score_to_confidence(score: int) -> float:
@@ -30,7 +46,22 @@ def score_to_confidence(score: int) -> float:
     return round(score / 5, 2)
 
 
+def check_namespace(bad_input, namespace: str) -> None:
+    if namespace != NAMESPACE:
+        raise bad_input(f"unknown namespace {namespace!r}: this install has one, {NAMESPACE!r}")
+
+
+def source_refs(json_arg, bad_input, raw: str) -> list[str]:
+    refs = json_arg(raw, "source_refs")
+    if not isinstance(refs, list) or not all(isinstance(r, str) and len(r) <= 500 for r in refs):
+        raise bad_input("source_refs must be a JSON list of strings of at most 500 characters")
+    if len(refs) > 20:
+        raise bad_input(f"source_refs: at most 20, got {len(refs)}")
+    return refs
+
+
 def create_memory_candidate(json_arg, bad_input, **o) -> dict:
+    check_namespace(bad_input, o["namespace"])
     data = {
         "agent": o["source_agent"],
         "kind": o["candidate_kind"],
@@ -44,6 +75,7 @@ def create_memory_candidate(json_arg, bad_input, **o) -> dict:
         "visibility": o["visibility"],
         "dedupe_key": o["dedupe_key"],
         "source_ref": f"agentbus:{o['source_agent']}",
+        "source_refs": source_refs(json_arg, bad_input, o["source_refs"]),
     }
     try:
         candidate, created = propose_candidate(data)
@@ -53,13 +85,42 @@ def create_memory_candidate(json_arg, bad_input, **o) -> dict:
 
 
 def promote_memory_candidate(bad_input, **o) -> dict:
-    candidate = MemoryCandidate.objects.filter(pk=o["candidate_id"]).first()
-    if candidate is None or candidate.status != CandidateStatus.NEW:
-        raise bad_input(f"no open candidate {o['candidate_id']}")
-    review = review_candidate(candidate.id, reviewer=f"agent:{o['promoted_by']}")
+    check_namespace(bad_input, o["namespace"])
+    score = o["confidence_score"]
+    overrides = {
+        "kind": o["kind"],
+        "scope": o["scope"],
+        "subject_key": o["subject_key"],
+        "title": o["title"],
+        "body": o["body"],
+        "stability": o["stability"],
+        "dedupe_key": o["dedupe_key"],
+        "confidence": score_to_confidence(score) if score else None,
+    }
+    after = {"supersedes": o["supersedes_memory_id"]}
+    for name in ("expires_at", "next_review_at"):
+        if o[name]:
+            after[name] = aware_datetime(bad_input, name, o[name])
+    try:
+        review = promote_with_overrides(
+            o["candidate_id"],
+            reviewer=f"agent:{o['promoted_by']}",
+            overrides=overrides,
+            after=after,
+            notes=o["notes"],
+        )
+    except DecisionRefused as refused:
+        raise bad_input(str(refused)) from None
     return {
-        "candidate_id": candidate.id,
+        "candidate_id": o["candidate_id"],
         "decision": review.decision,
         "reason": review.reason,
         "memory_id": review.memory_id,
     }
+
+
+def aware_datetime(bad_input, name: str, raw: str):
+    value = parse_datetime(raw) if isinstance(raw, str) else None
+    if value is None or value.tzinfo is None:
+        raise bad_input(f"{name}: {raw!r} is not an ISO 8601 date and time with a time zone")
+    return value

@@ -41,6 +41,7 @@ class CandidateDraft(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=10)
     dedupe_key: str | None = Field(default=None, min_length=1, max_length=200)
     source_ref: str = Field(default="", max_length=200)
+    source_refs: list[str] = Field(default_factory=list, max_length=20)
 
 
 def parse_candidate(data: dict) -> CandidateDraft:

@@ -2,20 +2,19 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models.functions import Now
-from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from memory.gate import reject, review_candidate
+from memory.admin_queue import MemoryCandidateAdmin  # noqa: F401 - registers the queue
+from memory.decisions import supersede_memory
 from memory.models import (
-    CandidateStatus,
     Memory,
-    MemoryCandidate,
     MemoryReview,
     MemoryRevision,
 )
+from memory.provenance import provenance_chain
 from memory.upkeep import mark_stale
-from opscore.admin import AuditAdmin, EvidenceInline, ReadOnlyMixin
-from opscore.models import LLMCall, operator_actor
+from opscore.admin import AuditAdmin, EvidenceInline
+from opscore.models import operator_actor
 
 EDITABLE = ["title", "content", "confidence", "expires_at", "next_review_at"]
 
@@ -63,6 +62,24 @@ class RevisionInline(EvidenceInline):
 
 class MemoryForm(forms.ModelForm):
     reason = forms.CharField(max_length=500, help_text="Why: kept with the revision row")
+    superseded_by_memory = forms.IntegerField(
+        required=False,
+        min_value=1,
+        label="Superseded by memory #",
+        help_text="The active memory that replaces this one; this one stops reaching prompts.",
+    )
+
+    def clean_superseded_by_memory(self):
+        target = self.cleaned_data.get("superseded_by_memory")
+        if target is None:
+            return None
+        if target == self.instance.pk:
+            raise forms.ValidationError("A memory cannot supersede itself.")
+        if not Memory.objects.filter(pk=target, status="active").exists():
+            raise forms.ValidationError(f"No active memory {target}.")
+        if self.instance.status != "active":
+            raise forms.ValidationError(f"This memory is {self.instance.status}, not active.")
+        return target
 
     class Meta:
         model = Memory
@@ -96,7 +113,6 @@ class MemoryAdmin(admin.ModelAdmin):
         "visibility",
         "status",
         "provenance",
-        "used_by",
         "use_count",
         "last_used_at",
         "superseded_by",
@@ -110,21 +126,17 @@ class MemoryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="provenance")
+    @admin.display(description="provenance (evidence → candidate → reviews → memory → calls)")
     def provenance(self, obj):
-        refs = format_html_join(", ", "{} {}", ((e["type"], e["id"]) for e in obj.evidence))
-        if obj.candidate_id:
-            url = reverse("admin:memory_memorycandidate_change", args=[obj.candidate_id])
-            return format_html(
-                'evidence: {} → <a href="{}">candidate {}</a>', refs or "-", url, obj.candidate_id
-            )
-        return format_html("evidence: {}", refs or "-")
-
-    @admin.display(description="LLM calls that carried it")
-    def used_by(self, obj):
-        calls = LLMCall.objects.filter(injected__memory_ids__contains=[obj.id]).order_by("-id")
-        ids = list(calls.values_list("id", flat=True)[:20])
-        return ", ".join(f"#{i}" for i in ids) or "-"
+        items = (
+            (link.stage, format_html('<a href="{}">{}</a>', link.url, link.text))
+            if link.url
+            else (link.stage, link.text)
+            for link in provenance_chain(obj)
+        )
+        return format_html(
+            "<ol>{}</ol>", format_html_join("", "<li><strong>{}</strong> {}</li>", items)
+        )
 
     def save_model(self, request, obj, form, change):
         with transaction.atomic():
@@ -134,6 +146,11 @@ class MemoryAdmin(admin.ModelAdmin):
             after = {f: str(getattr(obj, f)) for f in changed}
             obj.updated_by = operator_actor(request.user)
             super().save_model(request, obj, form, change)
+            superseded_by = form.cleaned_data.get("superseded_by_memory")
+            if superseded_by:
+                supersede_memory(
+                    obj.pk, superseded_by, actor=obj.updated_by, reason=form.cleaned_data["reason"]
+                )
             if changed:
                 MemoryRevision.objects.create(
                     memory=obj,
@@ -149,50 +166,6 @@ class MemoryAdmin(admin.ModelAdmin):
         for memory in queryset.filter(status="active"):
             mark_stale(memory, actor=actor, reason=f"marked stale in the admin by {actor}")
         self.message_user(request, "Marked stale.", messages.SUCCESS)
-
-
-class RejectForm(forms.Form):
-    reason = forms.CharField(max_length=500)
-
-
-@admin.register(MemoryCandidate)
-class MemoryCandidateAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    """The review queue: promote (through the gate, which may still refuse) or reject."""
-
-    list_display = [
-        "id",
-        "created_at",
-        "source_agent",
-        "kind",
-        "visibility",
-        "confidence",
-        "status",
-        "title",
-    ]
-    list_filter = ["status", "kind", "visibility", "source_agent"]
-    search_fields = ["title", "body", "dedupe_key"]
-    actions = ["promote", "reject_weak"]
-
-    @admin.action(
-        description="Promote selected candidates through the gate", permissions=["change"]
-    )
-    def promote(self, request, queryset):
-        actor = operator_actor(request.user)
-        decided = [review_candidate(c.id, reviewer=actor) for c in queryset.filter(status="new")]
-        for review in filter(None, decided):
-            self.message_user(
-                request,
-                f"candidate {review.candidate_id}: {review.decision} ({review.reason})",
-                messages.INFO,
-            )
-
-    @admin.action(description="Reject selected candidates as weak evidence", permissions=["change"])
-    def reject_weak(self, request, queryset):
-        actor = operator_actor(request.user)
-        waiting = list(queryset.filter(status=CandidateStatus.NEW))
-        for candidate in waiting:
-            reject(candidate, actor, f"rejected in the admin by {actor}: weak evidence")
-        self.message_user(request, f"{len(waiting)} rejected.", messages.SUCCESS)
 
 
 @admin.register(MemoryReview)

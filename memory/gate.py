@@ -53,9 +53,20 @@ def review_candidates(*, reviewer: str = GATE, limit: int = 200) -> dict:
     return counts
 
 
-def review_candidate(candidate_id: int, *, reviewer: str, policy=None) -> MemoryReview | None:
-    """One decision in one transaction; None when another reviewer got there first."""
+def review_candidate(
+    candidate_id: int, *, reviewer: str, policy=None, notes: str = ""
+) -> MemoryReview | None:
+    """One decision in one transaction; None when another reviewer got there first. Frozen
+    promotions hold for every reviewer — the gate, an operator, an agent's curator."""
     policy = policy or Policy.objects.value("memory_policy")
+    if policy.frozen:
+        return MemoryReview.objects.create(
+            decision=Decision.SKIPPED,
+            reviewer=reviewer,
+            reason=f"promotions are frozen: {policy.frozen_reason or 'no reason given'}",
+            candidate_id=candidate_id,
+            touched={"candidate": candidate_id},
+        )
     with transaction.atomic():
         candidate = (
             MemoryCandidate.objects.select_for_update(skip_locked=True)
@@ -66,11 +77,16 @@ def review_candidate(candidate_id: int, *, reviewer: str, policy=None) -> Memory
             return None
         refusal = refusal_of(candidate, policy)
         if refusal:
-            return reject(candidate, reviewer, refusal)
+            return reject(candidate, reviewer, with_notes(refusal, notes))
         duplicate = duplicate_of(candidate, policy)
         if duplicate is not None:
-            return merge(candidate, duplicate, reviewer)
-        return promote(candidate, reviewer, policy)
+            return merge(candidate, duplicate, reviewer, notes)
+        return promote(candidate, reviewer, policy, notes)
+
+
+def with_notes(reason: str, notes: str) -> str:
+    """A reviewer's own words travel with the gate's reason (review rows are append-only)."""
+    return f"{reason}; notes: {notes.strip()}"[:2000] if notes.strip() else reason
 
 
 def refusal_of(candidate: MemoryCandidate, policy) -> str | None:
@@ -129,7 +145,7 @@ def lexemes(text: str) -> set[str]:
         return set(cursor.fetchone()[0])
 
 
-def merge(candidate: MemoryCandidate, memory: Memory, reviewer: str) -> MemoryReview:
+def merge(candidate: MemoryCandidate, memory: Memory, reviewer: str, notes="") -> MemoryReview:
     """The memory already knows this: it gains the evidence (and confidence, if higher)."""
     known = {(e["type"], e["id"]) for e in memory.evidence}
     added = [e for e in candidate.evidence if (e["type"], e["id"]) not in known]
@@ -141,14 +157,16 @@ def merge(candidate: MemoryCandidate, memory: Memory, reviewer: str) -> MemoryRe
     return MemoryReview.objects.create(
         decision=Decision.MERGE,
         reviewer=reviewer,
-        reason=f"duplicate of memory {memory.id}; {len(added)} new evidence ref(s) added",
+        reason=with_notes(
+            f"duplicate of memory {memory.id}; {len(added)} new evidence ref(s) added", notes
+        ),
         candidate=candidate,
         memory=memory,
         touched={"memory": memory.id, "evidence_added": added},
     )
 
 
-def promote(candidate: MemoryCandidate, reviewer: str, policy) -> MemoryReview:
+def promote(candidate: MemoryCandidate, reviewer: str, policy, notes="") -> MemoryReview:
     old = contradicted_by(candidate)
     if old is not None:  # free the dedupe key and the subject before the new one arrives
         old.status, old.valid_to, old.updated_by = MemoryStatus.SUPERSEDED, Now(), reviewer
@@ -168,7 +186,9 @@ def promote(candidate: MemoryCandidate, reviewer: str, policy) -> MemoryReview:
     review = MemoryReview.objects.create(
         decision=Decision.PROMOTE,
         reviewer=reviewer,
-        reason=f"{len(candidate.evidence)} evidence ref(s), confidence {candidate.confidence}",
+        reason=with_notes(
+            f"{len(candidate.evidence)} evidence ref(s), confidence {candidate.confidence}", notes
+        ),
         candidate=candidate,
         memory=memory,
         touched={"memory": memory.id, "supersedes": old.id if old else None},

@@ -6,44 +6,31 @@ or service the work names) ≤ 4; lessons, playbooks and constraints for the age
 the company ≤ 4; company-wide decisions, preferences and constraints ≤ 4; at most 10 in all and
 within a character budget. Only active, unexpired memories the agent may read: never another
 agent's private one, never a stale, superseded or expired one.
+
+Cost is bounded whatever the store holds: the SQL function `memory_retrieve` walks each
+source's partial index in (confidence, recency) order, reading at most WALK rows (more than the
+caps let a source hold) and keeping POOL matching ones, so relevance reorders a few dozen rows;
+PL/pgSQL caches its plan per connection (planning the query costs more than running it).
+Use counts are not written here: a trigger on the LLMCall row that names the memories counts
+them (memory/sql/count_memory_use), so a search that no prompt carried counts nothing.
 """
 
+import functools
+import json
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import F
-from django.db.models.functions import Now
 
 from memory.models import Memory
-from opscore.models import Policy
+from opscore.policies import parse_policy
 
 PER_BUCKET, TOTAL = 4, 10
-READABLE = """status = 'active' AND (expires_at IS NULL OR expires_at > statement_timestamp())
-    AND (visibility = 'shared' OR agent_id = %(agent)s)"""
-BUCKET = """(SELECT {n} AS bucket, id, type, scope, visibility, confidence, content, created_at,
-        ts_rank(search, (SELECT q FROM query)) + confidence::float8 * 0.5 AS score
-    FROM memory_memory WHERE {readable} AND ({where})
-    ORDER BY score DESC, created_at DESC, id DESC LIMIT {limit})"""
-WHERES = [
-    """(scope = 'agent' AND agent_id = %(agent)s)
-        OR (scope IN ('project', 'person', 'service') AND subject_key = ANY(%(keys)s))""",
-    """type IN ('lesson', 'playbook', 'constraint')
-        AND (agent_id = %(agent)s OR scope IN ('service', 'global'))""",
-    """scope = 'global' AND type IN ('decision', 'preference', 'constraint')""",
-]
+POOL, WALK = 16, 500  # matching rows kept per source; rows a source's walk may read
+MAX_WORDS = 8
 NAMES = ["context", "lessons", "company"]
-
-
-def bucket_sql(words: int) -> str:
-    """One round trip for the three buckets; the query is any of the context's words, each
-    parsed by plainto_tsquery (no syntax in the text can break it)."""
-    parts = [f"plainto_tsquery('english', %(w{i})s)" for i in range(words)]
-    query = " || ".join(parts) if parts else "''::tsquery"
-    selects = [
-        BUCKET.format(n=n, readable=READABLE, where=where, limit=TOTAL)
-        for n, where in enumerate(WHERES)
-    ]
-    return f"WITH query AS (SELECT {query} AS q)\n" + "\nUNION ALL\n".join(selects)
+BUCKETS_SQL = """SELECT r.bucket, r.id, r.kind, r.scope, r.visibility, r.confidence, r.content,
+    r.created_at, r.score, (SELECT value FROM opscore_policy WHERE key = 'memory_policy')
+    FROM memory_retrieve(%s, %s, %s, %s, %s, %s) AS r"""
 
 
 @dataclass(frozen=True)
@@ -66,27 +53,33 @@ class Retrieved:
 
 
 def context_words(context: str) -> list[str]:
-    return sorted({w for w in context.lower().split() if len(w) > 2}, key=len, reverse=True)[:8]
+    words = {w.strip(".,:;!?()[]{}\"'") for w in context.lower().split()}
+    return sorted((w for w in words if len(w) > 2), key=len, reverse=True)[:MAX_WORDS]
 
 
 def fetch_rows(agent_slug: str, context: str, subject_keys) -> list[tuple]:
+    """One round trip to `memory_retrieve` (memory/sql), with the gate's policy beside it."""
     words = context_words(context)
-    params = {"agent": agent_slug, "keys": list(subject_keys)}
-    params |= {f"w{i}": word for i, word in enumerate(words)}
+    keys = sorted({*subject_keys, *words})  # a word that names a subject selects it
     with connection.cursor() as cursor:
-        cursor.execute(bucket_sql(len(words)), params)
+        cursor.execute(BUCKETS_SQL, [agent_slug, keys, words, POOL, WALK, TOTAL])
         return cursor.fetchall()
 
 
-def retrieve(agent_slug: str, context: str = "", subject_keys=(), *, record_use=True):
+@functools.lru_cache(maxsize=8)
+def char_budget(raw_policy: str | None) -> int:
+    """The policy arrives as JSON text beside the rows (Django's cursor leaves jsonb unparsed)."""
+    return parse_policy("memory_policy", json.loads(raw_policy or "{}")).retrieval_char_budget
+
+
+def retrieve(agent_slug: str, context: str = "", subject_keys=()) -> list[Retrieved]:
     """The memories a prompt for `agent_slug` about `context` should carry, best first."""
-    budget = Policy.objects.value("memory_policy").retrieval_char_budget
+    rows = fetch_rows(agent_slug, context, subject_keys)
+    budget = char_budget(rows[0][-1]) if rows else 0
     chosen: list[Retrieved] = []
     seen: set[int] = set()
     used, per_bucket = 0, dict.fromkeys(NAMES, 0)
-    for bucket, pk, kind, scope, visibility, confidence, content, created, score in fetch_rows(
-        agent_slug, context, subject_keys
-    ):
+    for bucket, pk, kind, scope, visibility, confidence, content, created, score, _ in rows:
         name = NAMES[bucket]
         if pk in seen or per_bucket[name] >= PER_BUCKET:
             continue  # a memory counts once, in the first bucket that holds it
@@ -106,8 +99,6 @@ def retrieve(agent_slug: str, context: str = "", subject_keys=(), *, record_use=
         seen.add(pk)
         per_bucket[name] += 1
         used += len(content)
-    if record_use and chosen:
-        Memory.objects.filter(id__in=seen).update(use_count=F("use_count") + 1, last_used_at=Now())
     return chosen
 
 

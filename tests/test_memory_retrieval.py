@@ -62,7 +62,7 @@ def test_never_another_agents_private_memory_nor_a_stale_or_expired_one(agent):
     assert [r.memory for r in found] == [mine]
 
 
-def test_the_most_relevant_memory_ranks_first_and_use_is_counted(agent):
+def test_the_most_relevant_memory_ranks_first_and_a_search_alone_counts_no_use(agent):
     remember("devops", "deploys on Fridays go badly")
     disk = remember("devops", "the disk on db-1 fills with logs")
 
@@ -70,7 +70,18 @@ def test_the_most_relevant_memory_ranks_first_and_use_is_counted(agent):
 
     assert found[0].memory == disk
     disk.refresh_from_db()
-    assert disk.use_count == 1 and disk.last_used_at is not None
+    assert disk.use_count == 0 and disk.last_used_at is None
+
+
+def test_relevance_reaches_past_the_most_confident_memories(agent):
+    """The walk keeps matching rows beyond the best few, so a weak-but-relevant memory wins."""
+    for n in range(30):
+        remember("devops", f"confident note number {n} about meetings", confidence="0.95")
+    quiet = remember("devops", "the backup job on db-1 skips Sundays", confidence="0.60")
+
+    found = retrieve("devops", "why did the backup skip")
+
+    assert found[0].memory == quiet
 
 
 def test_a_steps_llm_request_carries_its_memories_and_the_call_names_them(
@@ -107,3 +118,5 @@ def test_a_steps_llm_request_carries_its_memories_and_the_call_names_them(
     call = LLMCall.objects.get()
     assert call.injected["memory_ids"] == [memory.id]
     assert call.injected["voice_version"] == agent.voice_version()
+    memory.refresh_from_db()
+    assert memory.use_count == 1 and memory.last_used_at is not None  # counted by the call row

@@ -42,6 +42,9 @@ class MemoryCandidate(models.Model):
     )
     dedupe_key = models.CharField(max_length=200, null=True, blank=True)
     source_ref = models.CharField(max_length=200, blank=True, help_text="e.g. conversation:3")
+    source_refs = models.JSONField(
+        default=list, blank=True, help_text="where it was read: URLs, file paths, documents"
+    )
     created_at = models.DateTimeField(db_default=Now())
     reviewed_at = models.DateTimeField(null=True, blank=True)
 

@@ -10,6 +10,39 @@ from django.db.models.functions import Now
 
 from memory.models.choices import MemoryScope, MemoryStatus, MemoryType, Stability, Visibility
 
+RANKED = ["-confidence", "-created_at", "-id"]
+LESSON_KINDS = ["lesson", "playbook", "constraint"]
+
+
+def retrieval_indexes() -> list[models.Index]:
+    """One partial index per retrieval source, in the order `memory_retrieve` walks it."""
+    active = Q(status="active")
+    return [
+        models.Index(
+            fields=["agent", *RANKED], condition=active & Q(scope="agent"), name="memory_rank_agent"
+        ),
+        models.Index(
+            fields=["subject_key", *RANKED],
+            condition=active & Q(scope__in=["project", "person", "service"]),
+            name="memory_rank_subject",
+        ),
+        models.Index(
+            fields=["agent", *RANKED],
+            condition=active & Q(type__in=LESSON_KINDS),
+            name="memory_rank_agent_lessons",
+        ),
+        models.Index(
+            fields=RANKED,
+            condition=active & Q(type__in=LESSON_KINDS, scope__in=["service", "global"]),
+            name="memory_rank_shared_lessons",
+        ),
+        models.Index(
+            fields=RANKED,
+            condition=active & Q(scope="global", type__in=["decision", "preference", "constraint"]),
+            name="memory_rank_company",
+        ),
+    ]
+
 
 class MemoryQuerySet(models.QuerySet):
     def active(self):
@@ -87,6 +120,7 @@ class Memory(models.Model):
                 name="memory_review_due_idx",
             ),
             GinIndex(fields=["search"], name="memory_search_gin"),
+            *retrieval_indexes(),
         ]
         constraints = [
             models.CheckConstraint(

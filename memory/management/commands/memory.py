@@ -2,13 +2,22 @@
 
 from django.core.management.base import BaseCommand
 
-from memory.gate import reject, review_candidate
+from memory.decisions import (
+    DecisionRefused,
+    RejectReason,
+    merge_candidate_into,
+    reject_candidate,
+    supersede_memory,
+)
+from memory.gate import review_candidate
 from memory.models import CandidateStatus, Memory, MemoryCandidate
 from memory.retrieval import retrieve
 from memory.upkeep import mark_stale
 from opscore.actions import set_policy
 from opscore.management.commands._json import dump, fail
 from opscore.models import Agent, Policy
+
+CLI = "operator:cli"
 
 
 class Command(BaseCommand):
@@ -24,10 +33,15 @@ class Command(BaseCommand):
         candidates = verbs.add_parser("candidates")
         candidates.add_argument("--status", default="new", choices=CandidateStatus.values)
         verbs.add_parser("promote").add_argument("id", type=int)
-        for name in ("reject", "stale"):
+        for name in ("reject", "stale", "merge", "supersede"):
             verb = verbs.add_parser(name)
             verb.add_argument("id", type=int)
             verb.add_argument("--reason", required=True)
+        verbs.choices["reject"].add_argument(
+            "--kind", default="other", choices=RejectReason.values, help="what was wrong with it"
+        )
+        verbs.choices["merge"].add_argument("--into", type=int, required=True, help="memory id")
+        verbs.choices["supersede"].add_argument("--by", type=int, required=True, help="memory id")
         freeze = verbs.add_parser("freeze")
         freeze.add_argument("state", choices=["on", "off"])
         freeze.add_argument("--reason", required=True)
@@ -52,7 +66,7 @@ class Command(BaseCommand):
     def search(self, agent, query, subject, **_):
         if not Agent.objects.filter(slug=agent).exists():
             fail(f"unknown agent {agent!r}", as_json=self.as_json, code=2)
-        return [r.as_json() for r in retrieve(agent, query, subject, record_use=False)]
+        return [r.as_json() for r in retrieve(agent, query, subject)]
 
     def candidates(self, status, **_):
         rows = MemoryCandidate.objects.filter(status=status).order_by("id")[:200]
@@ -76,7 +90,7 @@ class Command(BaseCommand):
         return found
 
     def promote(self, id, **_):
-        review = review_candidate(self._candidate(id).id, reviewer="operator:cli")
+        review = review_candidate(self._candidate(id).id, reviewer=CLI)
         return {
             "candidate": id,
             "decision": review.decision,
@@ -84,20 +98,37 @@ class Command(BaseCommand):
             "memory": review.memory_id,
         }
 
-    def reject(self, id, reason, **_):
-        review = reject(self._candidate(id), "operator:cli", reason)
-        return {"candidate": id, "decision": review.decision, "reason": review.reason}
+    def decide(self, decision, *args, **kwargs):
+        try:
+            review = decision(*args, **kwargs)
+        except DecisionRefused as refused:
+            fail(str(refused), as_json=self.as_json, code=2)
+        return {
+            "decision": review.decision,
+            "reason": review.reason,
+            "candidate": review.candidate_id,
+            "memory": review.memory_id,
+        }
+
+    def reject(self, id, reason, kind, **_):
+        return self.decide(reject_candidate, id, reviewer=CLI, kind=kind, notes=reason)
+
+    def merge(self, id, reason, into, **_):
+        return self.decide(merge_candidate_into, id, into, reviewer=CLI, notes=reason)
+
+    def supersede(self, id, reason, by, **_):
+        return self.decide(supersede_memory, id, by, actor=CLI, reason=reason)
 
     def stale(self, id, reason, **_):
         memory = Memory.objects.filter(pk=id).first()
         if memory is None:
             fail(f"no memory {id}", as_json=self.as_json, code=2)
-        review = mark_stale(memory, actor="operator:cli", reason=reason)
+        review = mark_stale(memory, actor=CLI, reason=reason)
         return {"memory": id, "decision": review.decision, "reason": review.reason}
 
     def freeze(self, state, reason, **_):
         current = Policy.objects.value("memory_policy").model_dump()
         frozen = state == "on"
         value = current | {"frozen": frozen, "frozen_reason": reason if frozen else ""}
-        set_policy("memory_policy", value, actor="operator:cli", reason=reason)
+        set_policy("memory_policy", value, actor=CLI, reason=reason)
         return {"frozen": frozen, "reason": reason}

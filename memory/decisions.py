@@ -1,0 +1,147 @@
+"""A reviewer's own calls on the queue and the store: reject with a typed reason, merge a
+candidate into a memory they name, supersede one memory by another, promote with overrides.
+
+The gate decides what it can on its own; these are the decisions a human (admin, CLI) or an
+agent's curator (agentbus) makes instead. Each is one transaction and one MemoryReview row,
+and each refuses — with the reason — what would corrupt the store: merging into a retired
+memory, a shared candidate into someone's private memory, superseding a memory by itself.
+"""
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models.functions import Now
+
+from memory.gate import merge, reject, review_candidate
+from memory.models import (
+    CandidateStatus,
+    Decision,
+    Memory,
+    MemoryCandidate,
+    MemoryReview,
+    MemoryStatus,
+    Visibility,
+)
+
+
+class DecisionRefused(ValueError):
+    """A decision that cannot be made as asked; the message says why."""
+
+
+class RejectReason(models.TextChoices):
+    NO_EVIDENCE = "no_evidence", "no evidence"
+    SPECULATIVE = "speculative", "speculative (an idea, not something that happened)"
+    DUPLICATE = "duplicate", "duplicate of a memory already kept"
+    WRONG = "wrong", "wrong or contradicted by newer evidence"
+    CHATTER = "chatter", "conversation chatter, not knowledge"
+    SENSITIVE = "sensitive", "sensitive (should not be remembered)"
+    OTHER = "other", "other"
+
+
+def open_candidate(candidate_id: int) -> MemoryCandidate:
+    found = (
+        MemoryCandidate.objects.select_for_update()
+        .filter(pk=candidate_id, status=CandidateStatus.NEW)
+        .first()
+    )
+    if found is None:
+        raise DecisionRefused(f"no open candidate {candidate_id}")
+    return found
+
+
+def active_memory(memory_id: int) -> Memory:
+    found = Memory.objects.select_for_update().filter(pk=memory_id).first()
+    if found is None:
+        raise DecisionRefused(f"no memory {memory_id}")
+    if found.status != MemoryStatus.ACTIVE:
+        raise DecisionRefused(f"memory {memory_id} is {found.status}, not active")
+    return found
+
+
+def reject_candidate(candidate_id: int, *, reviewer: str, kind: str, notes: str = ""):
+    """A rejection always says which kind of wrong it was; `other` must say more."""
+    if kind not in RejectReason.values:
+        raise DecisionRefused(f"unknown reason {kind!r}; one of {', '.join(RejectReason.values)}")
+    if kind == RejectReason.OTHER and not notes.strip():
+        raise DecisionRefused("a rejection for 'other' reasons needs notes saying why")
+    reason = RejectReason(kind).label + (f": {notes.strip()}" if notes.strip() else "")
+    with transaction.atomic():
+        return reject(open_candidate(candidate_id), reviewer, reason)
+
+
+def merge_candidate_into(candidate_id: int, memory_id: int, *, reviewer: str, notes: str = ""):
+    with transaction.atomic():
+        candidate, memory = open_candidate(candidate_id), active_memory(memory_id)
+        if memory.visibility == Visibility.PRIVATE and (
+            candidate.visibility == Visibility.SHARED
+            or memory.agent_id != candidate.source_agent_id
+        ):
+            raise DecisionRefused(
+                f"memory {memory_id} is private to {memory.agent_id}; "
+                f"candidate {candidate_id} cannot merge into it"
+            )
+        return merge(candidate, memory, reviewer, notes)
+
+
+def supersede_memory(old_id: int, by_id: int, *, actor: str, reason: str) -> MemoryReview:
+    """`by_id` replaces `old_id`: the old one keeps its row, gets `valid_to` and stops reaching
+    prompts."""
+    if not reason.strip():
+        raise DecisionRefused("superseding a memory needs a reason")
+    if old_id == by_id:
+        raise DecisionRefused("a memory cannot supersede itself")
+    with transaction.atomic():
+        old, new = active_memory(old_id), active_memory(by_id)
+        old.status, old.valid_to, old.superseded_by = MemoryStatus.SUPERSEDED, Now(), new
+        old.updated_by = actor
+        old.save(update_fields=["status", "valid_to", "superseded_by", "updated_by"])
+        return MemoryReview.objects.create(
+            decision=Decision.SUPERSEDE,
+            reviewer=actor,
+            reason=reason.strip(),
+            memory=old,
+            touched={"superseded": old.id, "by": new.id},
+        )
+
+
+OVERRIDABLE = ["kind", "scope", "subject_key", "title", "body", "confidence", "stability"]
+OVERRIDABLE += ["dedupe_key"]
+
+
+def promote_with_overrides(
+    candidate_id: int, *, reviewer: str, overrides: dict, after: dict, notes: str = ""
+):
+    """A curator may correct the candidate before the gate sees it (`overrides`, recorded in the
+    review notes) and set what the gate would otherwise derive (`after`: expires_at,
+    next_review_at, supersedes). The gate may still refuse."""
+    with transaction.atomic():
+        candidate = open_candidate(candidate_id)
+        changed = {k: v for k, v in overrides.items() if k in OVERRIDABLE and v is not None}
+        for field, value in changed.items():
+            setattr(candidate, field, value)
+        if changed:
+            candidate.review_notes = f"overridden by {reviewer}: {sorted(changed)}"
+            try:
+                candidate.full_clean(exclude=["source_agent", "promoted_memory"])
+            except ValidationError as invalid:
+                raise DecisionRefused(f"overrides refused: {invalid.message_dict}") from None
+            candidate.save(update_fields=[*changed, "review_notes"])
+        review = review_candidate(candidate.id, reviewer=reviewer, notes=notes)
+        if review.decision == Decision.PROMOTE:
+            apply_after(review.memory, after, reviewer)
+        return review
+
+
+def apply_after(memory: Memory, after: dict, reviewer: str) -> None:
+    dates = {k: after[k] for k in ("expires_at", "next_review_at") if after.get(k)}
+    for field, value in dates.items():
+        if not isinstance(value, datetime):
+            raise DecisionRefused(f"{field} must be a date and time")
+        setattr(memory, field, value)
+    if dates:
+        memory.save(update_fields=list(dates))
+    if after.get("supersedes"):
+        supersede_memory(
+            after["supersedes"], memory.id, actor=reviewer, reason=f"named by {reviewer}"
+        )

@@ -1,0 +1,249 @@
+"""A reviewer's own calls: typed rejections, merge into, supersede, promote with overrides —
+from the CLI, the agentbus and the admin — and the provenance chain on a memory's page."""
+
+import json
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from memory.models import Memory, MemoryCandidate, MemoryReview
+from memory.retrieval import retrieve
+from opscore.actions import record_event
+from tests.factories import AgentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def other_agent(db):
+    return AgentFactory(slug="security")
+
+
+def memory(*args):
+    out = StringIO()
+    call_command("memory", "--json", *args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+def refused(capsys, command, *args) -> dict:
+    with pytest.raises(SystemExit) as exit_:
+        call_command(command, *args)
+    assert exit_.value.code == 2
+    return json.loads(capsys.readouterr().out or capsys.readouterr().err)
+
+
+def candidate(agent, **fields) -> MemoryCandidate:
+    event = record_event("step.failed", "x", agent=agent)
+    defaults = {
+        "source_agent": agent,
+        "kind": "lesson",
+        "title": "Disks fill on Fridays",
+        "body": "db-1's log volume fills every Friday.",
+        "evidence": [{"type": "event", "id": event.id}],
+        "confidence": Decimal("0.80"),
+    }
+    return MemoryCandidate.objects.create(**(defaults | fields))
+
+
+def kept(agent, content="the disk on db-1 fills with logs", **fields) -> Memory:
+    return Memory.objects.create(
+        agent=agent,
+        type="lesson",
+        content=content,
+        confidence=Decimal("0.70"),
+        source_trace_id=f"t:{content}",
+        **fields,
+    )
+
+
+def test_a_rejection_names_its_kind_of_wrong(agent):
+    waiting = candidate(agent)
+
+    out = memory("reject", str(waiting.id), "--kind", "chatter", "--reason", "just banter")
+
+    waiting.refresh_from_db()
+    assert waiting.status == "rejected"
+    assert out["reason"] == "conversation chatter, not knowledge: just banter"
+    assert MemoryReview.objects.get(candidate=waiting).decision == "reject"
+
+
+def test_merge_into_adds_the_evidence_and_refuses_someone_elses_private_memory(
+    agent, other_agent, capsys
+):
+    waiting, target = candidate(agent), kept(agent)
+    theirs = kept(other_agent, "their private note")
+
+    error = refused(
+        capsys,
+        "memory",
+        "--json",
+        "merge",
+        str(waiting.id),
+        "--into",
+        str(theirs.id),
+        "--reason",
+        "same thing",
+    )
+    out = memory("merge", str(waiting.id), "--into", str(target.id), "--reason", "same thing")
+
+    assert "private to" in error["error"]
+    target.refresh_from_db()
+    assert out["decision"] == "merge" and len(target.evidence) == 1
+    assert MemoryCandidate.objects.get(pk=waiting.pk).status == "merged"
+
+
+def test_superseding_retires_the_old_memory_from_prompts(agent, capsys):
+    old, new = kept(agent, "deploy on Fridays"), kept(agent, "never deploy on Fridays")
+
+    assert (
+        refused(
+            capsys,
+            "memory",
+            "--json",
+            "supersede",
+            str(old.id),
+            "--by",
+            str(old.id),
+            "--reason",
+            "x",
+        )["error"]
+        == "a memory cannot supersede itself"
+    )
+    memory("supersede", str(old.id), "--by", str(new.id), "--reason", "the team changed its mind")
+
+    old.refresh_from_db()
+    assert (old.status, old.superseded_by_id, old.valid_to is not None) == (
+        "superseded",
+        new.id,
+        True,
+    )
+    assert [r.memory.id for r in retrieve(agent.slug, "deploy Fridays")] == [new.id]
+
+
+def test_frozen_promotions_hold_for_an_operator_too(agent):
+    waiting = candidate(agent)
+    memory("freeze", "on", "--reason", "audit week")
+
+    out = memory("promote", str(waiting.id))
+
+    assert out["decision"] == "skipped" and "audit week" in out["reason"]
+    assert not Memory.objects.exists()
+    assert MemoryCandidate.objects.get(pk=waiting.pk).status == "new"
+
+
+def bus(*args):
+    out = StringIO()
+    call_command("agentbus", *args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_agentbus_promotes_with_overrides_and_supersedes_what_it_names(agent):
+    waiting, old = candidate(agent), kept(agent, "old advice about disks")
+
+    out = bus(
+        "promote-memory-candidate",
+        "--candidate-id",
+        str(waiting.id),
+        "--promoted-by",
+        "curator",
+        "--title",
+        "Friday disk pressure",
+        "--confidence-score",
+        "5",
+        "--expires-at",
+        "2030-01-01T00:00:00Z",
+        "--supersedes-memory-id",
+        str(old.id),
+        "--notes",
+        "checked the graphs",
+    )
+
+    made = Memory.objects.get(pk=out["memory_id"])
+    assert out["decision"] == "promote" and "checked the graphs" in out["reason"]
+    assert (made.title, made.confidence, made.expires_at.year) == (
+        "Friday disk pressure",
+        Decimal("1.00"),
+        2030,
+    )
+    assert Memory.objects.get(pk=old.pk).status == "superseded"
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--namespace", "acme"], "unknown namespace 'acme'"),
+        (["--expires-at", "next week"], "not an ISO 8601 date and time"),
+        (["--expires-at", "2030-01-01T00:00:00"], "with a time zone"),
+    ],
+)
+def test_agentbus_promotion_refuses_bad_arguments_with_exit_2(agent, capsys, extra, message):
+    waiting = candidate(agent)
+
+    error = refused(
+        capsys,
+        "agentbus",
+        "promote-memory-candidate",
+        "--candidate-id",
+        str(waiting.id),
+        "--promoted-by",
+        "curator",
+        *extra,
+    )
+
+    assert message in json.dumps(error)
+    assert MemoryCandidate.objects.get(pk=waiting.pk).status == "new"
+
+
+def test_the_admin_decides_in_place_and_shows_a_refusal_in_the_form(admin_client, agent):
+    waiting = candidate(agent)
+    url = f"/admin/memory/memorycandidate/{waiting.id}/decide/"
+
+    assert (
+        "Promote, reject or merge"
+        in admin_client.get(f"/admin/memory/memorycandidate/{waiting.id}/change/").content.decode()
+    )
+    missing = admin_client.post(url, {"decision": "merge", "memory": 999})
+    done = admin_client.post(url, {"decision": "reject", "reject_kind": "speculative"})
+
+    assert missing.status_code == 200 and "no memory 999" in missing.content.decode()
+    assert done.status_code == 302
+    assert MemoryCandidate.objects.get(pk=waiting.pk).status == "rejected"
+
+
+def change_form_data(admin_client, url: str, **fields) -> dict:
+    """What the browser would post: the page's own fields (inline management forms too)."""
+    context = admin_client.get(url).context
+    data = {
+        f"{formset.formset.prefix}-{key}": value
+        for formset in context["inline_admin_formsets"]
+        for key, value in formset.formset.management_form.initial.items()
+    }
+    return data | fields
+
+
+def test_a_memorys_page_walks_its_provenance(admin_client, agent):
+    waiting = candidate(agent, source_refs=["https://wiki/runbook"])
+    promoted = memory("promote", str(waiting.id))
+    made = Memory.objects.get(pk=promoted["memory"])
+    old = kept(agent, "old disk advice")
+    url = f"/admin/memory/memory/{old.id}/change/"
+    form = change_form_data(
+        admin_client, url, content=old.content, confidence="0.70", reason="replaced"
+    )
+    saved = admin_client.post(url, form | {"superseded_by_memory": made.id})
+
+    assert saved.status_code == 302, saved.context["adminform"].form.errors
+    page = admin_client.get(f"/admin/memory/memory/{made.id}/change/").content.decode()
+
+    event_id = waiting.evidence[0]["id"]
+    for expected in [
+        f"event {event_id}",
+        f"candidate {waiting.id}",
+        "https://wiki/runbook",
+        "promote by operator:cli",
+        f"memory {old.id} (superseded)",
+    ]:
+        assert expected in page
+    assert Memory.objects.get(pk=old.pk).status == "superseded"
