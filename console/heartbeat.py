@@ -14,6 +14,7 @@ from console.order_handlers import close_finished_missions
 from missions import duties as execution
 from opscore.heartbeat import Duty
 from opscore.models import RunStatus, StandingOrderRun
+from opscore.overrides import lift_expired_overrides
 from opscore.standing_orders import check_gaps
 from roundtable.lifecycle import recover_stale_conversations
 
@@ -51,6 +52,7 @@ def conversations(deadline: float) -> dict:
 
 
 DUTIES = [
+    Duty("lift_expired_overrides", 2, lift_expired_overrides),
     Duty("recover_stale_steps", 5, unless_proved_by("lease_reaper", execution.recover_stale_steps)),
     Duty("recover_stale_conversations", 2, conversations),
     Duty("standing_order_gap_check", 3, unless_proved_by("gap_check", gap_check)),

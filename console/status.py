@@ -7,6 +7,7 @@ from django.db.models.functions import Now
 from missions.breaker import switched_off_kinds
 from missions.models import Mission, Proposal, ProposalStatus, Step, StepStatus, Worker
 from opscore.models import ActionRun, ActionRunStatus, Agent, Event
+from opscore.overrides import active_overrides
 
 
 def _queue_depths() -> dict:
@@ -77,5 +78,6 @@ def system_status() -> dict:
         "last_event_id": last_event,
         "workers": _workers(),
         "switched_off_kinds": switched_off_kinds(),
+        "overrides": active_overrides(),
         "last_heartbeat": _last_heartbeat(),
     }

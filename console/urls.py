@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import path
 
-from console import api
+from console import api, api_overrides
 from console.stage import views as stage
 from console.stage.memory_panel import memory_panel
 
@@ -24,4 +24,6 @@ urlpatterns = [
     path("api/ops/heartbeat", api.heartbeat, name="api-heartbeat"),
     path("api/ops/metrics", api.create_metric, name="api-metrics"),
     path("api/ops/conversations", api.request_conversation, name="api-conversations"),
+    path("api/ops/overrides", api_overrides.overrides, name="api-overrides"),
+    path("api/ops/overrides/<int:override_id>/lift", api_overrides.lift, name="api-override-lift"),
 ]

@@ -4,10 +4,11 @@ from django.db import transaction
 from django.db.models.functions import Now
 from django.utils.html import format_html, format_html_join
 
-from memory.admin_queue import MemoryCandidateAdmin  # noqa: F401 - registers the queue
+from memory.admin_queue import MemoryCandidateAdmin
 from memory.decisions import supersede_memory
 from memory.models import (
     Memory,
+    MemoryCandidate,
     MemoryReview,
     MemoryRevision,
 )
@@ -172,3 +173,6 @@ class MemoryAdmin(admin.ModelAdmin):
 class MemoryReviewAdmin(AuditAdmin):
     list_display = ["id", "created_at", "decision", "reviewer", "candidate", "memory", "reason"]
     list_filter = ["decision", "reviewer"]
+
+
+admin.site.register(MemoryCandidate, MemoryCandidateAdmin)

@@ -28,7 +28,11 @@ class DecisionForm(forms.Form):
         ],
         widget=forms.RadioSelect,
     )
-    reject_kind = forms.ChoiceField(choices=RejectReason.choices, required=False, label="Why")
+    reject_kind = forms.ChoiceField(
+        choices=[("", "— pick one when rejecting —"), *RejectReason.choices],
+        required=False,
+        label="Why",
+    )
     memory = forms.IntegerField(required=False, min_value=1, label="Merge into memory #")
     notes = forms.CharField(
         max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
@@ -56,7 +60,6 @@ def decide(form: DecisionForm, candidate_id: int, reviewer: str):
     )
 
 
-@admin.register(MemoryCandidate)
 class MemoryCandidateAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = [
         "id",

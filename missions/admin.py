@@ -1,7 +1,6 @@
 from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -30,6 +29,7 @@ from missions.models import (
 )
 from missions.step_kinds import is_known, known_names
 from opscore.admin import AuditAdmin, EvidenceInline, ReadOnlyMixin, SafeJSONField, report
+from opscore.admin_overrides import confirm_with_reason
 from opscore.models import Agent, operator_actor
 
 
@@ -74,8 +74,17 @@ class ProposalAdmin(ReadOnlyMixin, admin.ModelAdmin):
         pending = queryset.filter(status=ProposalStatus.PENDING)
         reason = request.POST.get("reason", "").strip()
         if "apply" not in request.POST or not reason:
-            context = {**self.admin_site.each_context(request), "proposals": pending}
-            return TemplateResponse(request, "admin/missions/reject_proposals.html", context)
+            return confirm_with_reason(
+                self,
+                request,
+                heading=f"Reject {pending.count()} proposal(s)",
+                rows=[
+                    {"pk": p.pk, "label": f"P{p.id} — {p.title} ({p.agent_id})"} for p in pending
+                ],
+                action="reject_proposals",
+                button="Reject",
+                kept_with="kept with each proposal",
+            )
         actor = operator_actor(request.user)
         done, refused = apply_each(
             pending, lambda p: reject_proposal(p, actor=actor, reason=reason)

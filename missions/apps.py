@@ -7,7 +7,15 @@ class MissionsConfig(AppConfig):
 
     def ready(self):
         """Everything the execution lane contributes, registered by name in one place."""
-        from missions import checkers, executors, gates, outbox, step_kinds, work_executors
+        from missions import (
+            checkers,
+            executors,
+            gates,
+            outbox,
+            override_kinds,
+            step_kinds,
+            work_executors,
+        )
         from opscore.registry import STEP_KINDS
 
         STEP_KINDS.register_all({kind.name: kind for kind in step_kinds.BUILTIN})
@@ -17,3 +25,4 @@ class MissionsConfig(AppConfig):
         gates.GATES.register_all(gates.BUILTIN)
         checkers.CHECKERS.register_all(checkers.BUILTIN)
         executors.register_plugins(settings.OPS_EXECUTOR_MODULES)
+        override_kinds.register()

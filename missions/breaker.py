@@ -69,7 +69,8 @@ def trip_breaker_if_needed(kind: str) -> bool:
     record_event(
         "breaker.tripped",
         f"Circuit breaker: workers for {kind} switched off after {threshold} failures",
-        summary="Turn it back on in the admin (Policies → worker_switches) when fixed.",
+        summary=f"When fixed: manage.py override reset-breaker {kind} --reason … "
+        "(or admin → Overrides → Apply an override).",
         tags=["alert", "breaker", kind],
         payload={"kind": kind, "threshold": threshold},
         actor="system:breaker",

@@ -7,18 +7,21 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from opscore.actions import set_agent_enabled, set_policy
+from opscore.admin_overrides import OverrideAdmin
 from opscore.inputs import InputRefused, parse_json
 from opscore.models import (
     ActionRun,
     Agent,
     Event,
     LLMCall,
+    Override,
     Policy,
     PolicyVersion,
     StandingOrder,
     StandingOrderRun,
     operator_actor,
 )
+from opscore.overrides import OverrideRefused, refuse_owned_change
 from opscore.policies import SCHEMAS, PolicyError, validate_policy
 from opscore.schedules import sync_order_schedules
 from opscore.standing_orders import HANDLERS, PRECONDITIONS
@@ -123,7 +126,7 @@ class SafeJSONField(forms.JSONField):
 
 class PolicyForm(forms.ModelForm):
     value = SafeJSONField(widget=forms.Textarea(attrs={"rows": 14, "cols": 80}))
-    reason = forms.CharField(max_length=500, required=False, help_text="Kept with the version")
+    reason = forms.CharField(max_length=500, help_text="Why: kept with the version row")
 
     class Meta:
         model = Policy
@@ -135,7 +138,8 @@ class PolicyForm(forms.ModelForm):
         if key and "value" in cleaned:
             try:
                 cleaned["value"] = validate_policy(key, cleaned["value"])
-            except PolicyError as problem:
+                refuse_owned_change(key, cleaned["value"])
+            except (PolicyError, OverrideRefused) as problem:
                 self.add_error("value", str(problem))
         return cleaned
 
@@ -291,3 +295,6 @@ class StandingOrderRunAdmin(AuditAdmin):
     search_fields = ["summary"]
     date_hierarchy = "scheduled_for"
     list_select_related = ["order"]
+
+
+admin.site.register(Override, OverrideAdmin)

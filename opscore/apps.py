@@ -7,7 +7,9 @@ class OpscoreConfig(AppConfig):
     def ready(self):
         from django.core import checks as django_checks
 
-        from opscore import checks
+        from opscore import checks, overrides
+
+        overrides.OVERRIDE_KINDS.register("pause_lane", overrides.PAUSE_LANE)
 
         for check, tags in checks.CHECKS:
             django_checks.register(check, *tags)

@@ -101,12 +101,24 @@ class LLMBudget(PolicyValue):
     total_daily_usd: float = Field(5.0, ge=0)
 
 
+LANES = ["triggers", "reactions", "roundtable", "proactive", "memory", "idle", "coding"]
+LANES += ["publishing"]
+
+
 class LaneSwitches(PolicyValue):
-    """Override switches: a paused lane's heartbeat duty is skipped, and the beat says so."""
+    """Written by pause-lane overrides: a paused lane's work is skipped, and says so."""
 
     lanes: dict[str, bool] = Field(
         default_factory=lambda: {"triggers": True, "reactions": True, "roundtable": True}
     )
+
+    @field_validator("lanes")
+    @classmethod
+    def _known_lanes(cls, lanes):
+        unknown = sorted(set(lanes) - set(LANES))
+        if unknown:
+            raise ValueError(f"unknown lanes {unknown}; lanes: {LANES}")
+        return lanes
 
     def is_running(self, lane: str) -> bool:
         return self.lanes.get(lane, True)

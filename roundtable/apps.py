@@ -6,5 +6,8 @@ class RoundtableConfig(AppConfig):
 
     def ready(self):
         from memory.evidence import EVIDENCE_TYPES
+        from opscore.overrides import LANE_IN_FLIGHT
+        from roundtable import lifecycle
 
         EVIDENCE_TYPES.register("conversation", "roundtable.Conversation")
+        LANE_IN_FLIGHT.register("roundtable", lifecycle.conversations_in_flight)

@@ -93,3 +93,12 @@ def recover_stale_conversations() -> dict:
         )
         count += 1
     return {"recovered": count}
+
+
+def conversations_in_flight() -> dict:
+    """What pausing the roundtable stops: queued conversations wait, a running one finishes."""
+    counts = Conversation.objects.filter(
+        status__in=[ConversationStatus.QUEUED, ConversationStatus.RUNNING]
+    ).values_list("status", flat=True)
+    statuses = list(counts)
+    return {"queued": statuses.count("queued"), "running": statuses.count("running")}

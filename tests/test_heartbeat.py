@@ -26,15 +26,17 @@ def test_a_heartbeat_records_every_duty_in_order():
 
     names = [d["name"] for d in run.duties]
     assert names == [
+        "lift_expired_overrides",
         "recover_stale_steps",
         "recover_stale_conversations",
         "standing_order_gap_check",
         "evaluate_triggers",
         "process_reactions",
     ]
-    assert run.duties[0]["status"] == "ok"
-    assert run.duties[0]["counts"] == {"requeued": 0, "dead": 0, "blocked": 0, "unblocked": 0}
-    assert run.duties[1] | {"duration_ms": 0} == {
+    assert run.duties[0]["counts"] == {"lifted": []}
+    assert run.duties[1]["status"] == "ok"
+    assert run.duties[1]["counts"] == {"requeued": 0, "dead": 0, "blocked": 0, "unblocked": 0}
+    assert run.duties[2] | {"duration_ms": 0} == {
         "name": "recover_stale_conversations",
         "status": "ok",
         "counts": {"recovered": 0},

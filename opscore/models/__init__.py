@@ -4,6 +4,7 @@ from opscore.models.agents import Agent, operator_actor
 from opscore.models.events import Event
 from opscore.models.heartbeats import ActionRun, ActionRunStatus
 from opscore.models.llm_calls import LLMCall, LLMCallOutcome
+from opscore.models.overrides import Override, OverrideStatus
 from opscore.models.policies import Policy, PolicyVersion
 from opscore.models.standing_orders import RUN_TERMINAL, RunStatus, StandingOrder, StandingOrderRun
 
@@ -15,6 +16,8 @@ __all__ = [
     "Event",
     "LLMCall",
     "LLMCallOutcome",
+    "Override",
+    "OverrideStatus",
     "Policy",
     "PolicyVersion",
     "RunStatus",

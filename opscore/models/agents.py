@@ -25,6 +25,9 @@ class Agent(models.Model):
     enabled = models.BooleanField(default=False)
     daily_proposal_limit = models.PositiveIntegerField(default=20)
     max_concurrent_steps = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    draining = models.BooleanField(
+        default=False, help_text="Set by a drain override: its queued work is not claimed."
+    )
     roster = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(db_default=Now())
 

@@ -40,6 +40,11 @@ class Command(BaseCommand):
             self.stdout.write("Workers: none live")
         if status["switched_off_kinds"]:
             self.stdout.write(f"Switched off (breaker/operator): {status['switched_off_kinds']}")
+        for o in status["overrides"]:
+            until = f"until {o['expires_at'][:16]} UTC" if o["expires_at"] else "until lifted"
+            self.stdout.write(
+                f"Override {o['id']}: {o['kind']} {o['target']} {until}: {o['reason']}"
+            )
         agents = status["agents"]
         self.stdout.write(
             f"Agents enabled: {len(agents['enabled'])}/{agents['total']} "

@@ -13,9 +13,9 @@ from memory.gate import review_candidate
 from memory.models import CandidateStatus, Memory, MemoryCandidate
 from memory.retrieval import retrieve
 from memory.upkeep import mark_stale
-from opscore.actions import set_policy
 from opscore.management.commands._json import dump, fail
-from opscore.models import Agent, Policy
+from opscore.models import Agent
+from opscore.overrides import OverrideRefused, apply_override, in_force, lift_override
 
 CLI = "operator:cli"
 
@@ -127,8 +127,15 @@ class Command(BaseCommand):
         return {"memory": id, "decision": review.decision, "reason": review.reason}
 
     def freeze(self, state, reason, **_):
-        current = Policy.objects.value("memory_policy").model_dump()
-        frozen = state == "on"
-        value = current | {"frozen": frozen, "frozen_reason": reason if frozen else ""}
-        set_policy("memory_policy", value, actor=CLI, reason=reason)
-        return {"frozen": frozen, "reason": reason}
+        """The freeze-promotions override by another name (`manage.py override` has it too)."""
+        current = in_force("freeze_promotions", "memory")
+        try:
+            if state == "on":
+                row = apply_override("freeze_promotions", "memory", reason=reason, actor=CLI)
+            elif current is not None:
+                row = lift_override(current.id, actor=CLI, reason=reason)
+            else:
+                return {"frozen": False, "reason": "promotions were not frozen"}
+        except OverrideRefused as refused:
+            fail(str(refused), as_json=self.as_json, code=2)
+        return {"frozen": state == "on", "reason": reason, "override": row.id}

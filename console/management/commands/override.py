@@ -1,0 +1,75 @@
+"""`manage.py override <verb> TARGET --reason … [--expires 2h] [--preview] [--json]`, plus
+`override list` and `override lift ID --reason …`. The same functions serve the admin and
+`POST /api/ops/overrides`."""
+
+from django.core.management.base import BaseCommand
+
+from opscore.management.commands._json import dump, fail
+from opscore.overrides import (
+    OVERRIDE_KINDS,
+    OverrideRefused,
+    active_overrides,
+    apply_override,
+    lift_override,
+    preview_override,
+)
+
+ACTOR = "operator:cli"
+
+
+class Command(BaseCommand):
+    help = "Pause, drain, freeze, disable, cancel or force — as override rows with a reason."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true")
+        verbs = parser.add_subparsers(dest="verb", required=True)
+        for name in OVERRIDE_KINDS.names():
+            kind = OVERRIDE_KINDS[name]
+            verb = verbs.add_parser(kind.verb, help=kind.description)
+            verb.add_argument("target")
+            verb.add_argument("--reason", required=True)
+            verb.add_argument("--preview", action="store_true", help="show, change nothing")
+            if kind.standing:
+                verb.add_argument("--expires", help="e.g. 90s, 5m, 2h, 7d; default: until lifted")
+        verbs.add_parser("list", help="overrides in force, with what each leaves")
+        lift = verbs.add_parser("lift")
+        lift.add_argument("id", type=int)
+        lift.add_argument("--reason", required=True)
+
+    def handle(self, *args, verb, **opts):
+        self.as_json = opts.pop("json")
+        try:
+            body = self.run(verb, **opts)
+        except OverrideRefused as refused:
+            fail(str(refused), as_json=self.as_json, code=2)
+        self.stdout.write(dump(body) if self.as_json else self.readable(verb, body))
+
+    def run(self, verb, **opts):
+        if verb == "list":
+            return active_overrides()
+        if verb == "lift":
+            return lift_override(opts["id"], actor=ACTOR, reason=opts["reason"]).as_json()
+        if opts.get("preview"):
+            return preview_override(verb, opts["target"])
+        row = apply_override(
+            verb,
+            opts["target"],
+            reason=opts["reason"],
+            actor=ACTOR,
+            expires=opts.get("expires"),
+        )
+        return row.as_json()
+
+    def readable(self, verb, body) -> str:
+        if verb == "list":
+            return "\n".join(self.line(row) for row in body) or "(no overrides in force)"
+        if "in_flight" in body:
+            return f"would {body['does']} {body['target']}; in flight now: {body['in_flight']}"
+        return self.line(body)
+
+    @staticmethod
+    def line(row: dict) -> str:
+        until = f" until {row['expires_at']}" if row.get("expires_at") else ""
+        left = f"; left: {row['left']}" if row.get("left") else ""
+        head = f"override {row['id']} {row['kind']} {row['target']} [{row['status']}]{until}"
+        return f"{head}: {row['reason']} (by {row['actor']}){left}"

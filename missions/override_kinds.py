@@ -1,0 +1,214 @@
+"""The overrides the execution layer owns: disable an agent, drain a queue (a step kind or an
+agent's work), cancel a mission, force a retry or a dead letter, reset a tripped breaker.
+
+A drain stops claims only: leases already running finish, and `left` reports what remains.
+"""
+
+from django.db.models import Count, Q
+
+from missions.actions import DecisionRefused, cancel_mission, dead_letter_step, retry_step
+from missions.models import Mission, Proposal, ProposalStatus, Step, StepStatus
+from opscore.models import Agent, Override, Policy
+from opscore.overrides import OVERRIDE_KINDS, OverrideKind, OverrideRefused, in_force, write_switch
+from opscore.registry import STEP_KINDS
+
+WAITING = [StepStatus.QUEUED, StepStatus.BLOCKED]
+
+
+def step_counts(steps) -> dict:
+    counts = steps.aggregate(
+        queued=Count("id", filter=Q(status=StepStatus.QUEUED)),
+        running=Count("id", filter=Q(status=StepStatus.RUNNING)),
+        blocked=Count("id", filter=Q(status=StepStatus.BLOCKED)),
+    )
+    return counts
+
+
+def check_agent(target: str) -> str:
+    if not Agent.objects.filter(slug=target).exists():
+        raise OverrideRefused(f"unknown agent {target!r}")
+    return target
+
+
+def agent_in_flight(slug: str) -> dict:
+    pending = Proposal.objects.filter(agent_id=slug, status=ProposalStatus.PENDING).count()
+    return step_counts(Step.objects.filter(agent_id=slug)) | {"pending_proposals": pending}
+
+
+def set_agent(row: Override, **fields) -> dict:
+    slug = row.target.removeprefix("agent:")
+    if not Agent.objects.filter(slug=slug).update(**fields):
+        raise OverrideRefused(f"unknown agent {slug!r}")
+    return fields
+
+
+def disable_agent(row: Override) -> dict:
+    """Lifting restores what was there: an agent disabled before stays disabled."""
+    was = Agent.objects.filter(slug=row.target, enabled=True).exists()
+    return set_agent(row, enabled=False) | {"was_enabled": was}
+
+
+def check_drain(target: str) -> str:
+    what, _, name = target.partition(":")
+    if what == "kind" and name in STEP_KINDS:
+        return target
+    if what == "agent":
+        return f"agent:{check_agent(name)}"
+    raise OverrideRefused(
+        f"drain {target!r}: name kind:<step kind> (one of {', '.join(STEP_KINDS.names())}) "
+        "or agent:<slug>"
+    )
+
+
+def drained_steps(target: str):
+    what, _, name = target.partition(":")
+    return Step.objects.filter(kind=name) if what == "kind" else Step.objects.filter(agent_id=name)
+
+
+def drain_left(target: str) -> dict:
+    """What a drain leaves: queued work waiting for the lift, running leases finishing."""
+    return step_counts(drained_steps(target))
+
+
+def set_kind_switch(row: Override, kind: str, on: bool, why: str) -> None:
+    def change(value):
+        return value | {"kinds": value["kinds"] | {kind: on}}
+
+    write_switch("worker_switches", row, change, why)
+
+
+def apply_drain(row: Override) -> dict:
+    what, _, name = row.target.partition(":")
+    if what == "agent":
+        return set_agent(row, draining=True)
+    set_kind_switch(row, name, False, f"{name} drained")
+    return {"stopped_claiming": name}
+
+
+def lift_drain(row: Override) -> None:
+    what, _, name = row.target.partition(":")
+    if what == "agent":
+        set_agent(row, draining=False)
+    else:
+        set_kind_switch(row, name, True, f"{name} drain lifted")
+
+
+def check_id(model, label: str):
+    def check(target: str) -> str:
+        if not target.isdigit() or not model.objects.filter(pk=int(target)).exists():
+            raise OverrideRefused(f"no {label} {target!r}")
+        return target
+
+    return check
+
+
+def one_shot(action):
+    """A one-shot effect: the action's own refusal becomes the override's refusal."""
+
+    def apply(row: Override) -> dict:
+        try:
+            return action(row)
+        except DecisionRefused as refused:
+            raise OverrideRefused(str(refused)) from None
+
+    return apply
+
+
+def mission_in_flight(target: str) -> dict:
+    mission = Mission.objects.get(pk=int(target))
+    return {"status": mission.status} | step_counts(mission.steps.all())
+
+
+def step_in_flight(target: str) -> dict:
+    step = Step.objects.get(pk=int(target))
+    return {"status": step.status, "kind": step.kind, "attempts": step.attempt_count}
+
+
+def check_tripped(target: str) -> str:
+    if target not in STEP_KINDS:
+        raise OverrideRefused(f"unknown step kind {target!r}")
+    if Policy.objects.value("worker_switches").is_enabled(target):
+        raise OverrideRefused(f"workers for {target} are on; there is no breaker to reset")
+    drain = in_force("drain", f"kind:{target}")
+    if drain is not None:
+        raise OverrideRefused(f"{target} is drained by override {drain.id}; lift that instead")
+    return target
+
+
+def reset_breaker(row: Override) -> dict:
+    set_kind_switch(row, row.target, True, f"breaker for {row.target} reset")
+    return {"workers_on": row.target}
+
+
+KINDS = [
+    OverrideKind(
+        "disable_agent",
+        "disable the agent",
+        True,
+        check_agent,
+        agent_in_flight,
+        apply=disable_agent,
+        lift=lambda row: set_agent(row, enabled=row.result.get("was_enabled", True)),
+        left=agent_in_flight,
+    ),
+    OverrideKind(
+        "drain", "drain", True, check_drain, drain_left, apply_drain, lift_drain, drain_left
+    ),
+    OverrideKind(
+        "cancel_mission",
+        "cancel the mission",
+        False,
+        check_id(Mission, "mission"),
+        mission_in_flight,
+        one_shot(
+            lambda row: {
+                "steps_cancelled": cancel_mission(
+                    Mission.objects.get(pk=int(row.target)), actor=f"override:{row.id}"
+                )
+            }
+        ),
+    ),
+    OverrideKind(
+        "force_retry",
+        "force a retry of step",
+        False,
+        check_id(Step, "step"),
+        step_in_flight,
+        one_shot(
+            lambda row: {
+                "status": retry_step(
+                    Step.objects.get(pk=int(row.target)), actor=f"override:{row.id}"
+                ).status
+            }
+        ),
+    ),
+    OverrideKind(
+        "force_dead_letter",
+        "force step to the dead letters",
+        False,
+        check_id(Step, "step"),
+        step_in_flight,
+        one_shot(
+            lambda row: {
+                "status": dead_letter_step(
+                    Step.objects.get(pk=int(row.target)),
+                    actor=f"override:{row.id}",
+                    reason=row.reason,
+                ).status
+            }
+        ),
+    ),
+    OverrideKind(
+        "reset_breaker",
+        "reset the breaker for",
+        False,
+        check_tripped,
+        lambda kind: drain_left(f"kind:{kind}"),
+        reset_breaker,
+    ),
+]
+
+
+def register() -> None:
+    for kind in KINDS:
+        OVERRIDE_KINDS.register(kind.name, kind)

@@ -1,0 +1,126 @@
+"""Overrides in the admin: a form with a preview before anything changes (kind, target, reason,
+expiry — no JSON), and Lift with a reason. The same functions as the CLI and the API."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from opscore.models import OverrideStatus, operator_actor
+from opscore.overrides import (
+    OVERRIDE_KINDS,
+    OverrideRefused,
+    apply_override,
+    lift_override,
+    preview_override,
+)
+
+
+def confirm_with_reason(model_admin, request, **context):
+    """The page a bulk action shows first: what it will touch, and a required reason."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "empty": "Nothing selected.",
+    } | context
+    return TemplateResponse(request, "admin/confirm_with_reason.html", context)
+
+
+EXPIRIES = [("", "until lifted"), ("15m", "15 minutes"), ("1h", "1 hour"), ("4h", "4 hours")]
+EXPIRIES += [("1d", "1 day"), ("7d", "7 days")]
+
+
+class OverrideForm(forms.Form):
+    kind = forms.ChoiceField()
+    target = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="A lane, agent slug, kind:<step kind> or agent:<slug>, or a mission, step or "
+        "memory id — the preview says what it matches.",
+    )
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    expires = forms.ChoiceField(choices=EXPIRIES, required=False, help_text="standing kinds")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = [
+            (name, f"{OVERRIDE_KINDS[name].verb} — {OVERRIDE_KINDS[name].description}")
+            for name in OVERRIDE_KINDS.names()
+        ]
+
+
+class OverrideAdmin(admin.ModelAdmin):
+    """Rows are written by apply/lift only: the admin shows them and offers those two."""
+
+    list_display = ["id", "created_at", "kind", "target", "status", "reason", "actor"]
+    list_display += ["expires_at", "lifted_by"]
+    list_filter = ["status", "kind"]
+    search_fields = ["target", "reason", "actor"]
+    actions = ["lift_selected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.apply_view)
+        return [path("apply/", view, name="opscore_override_apply"), *super().get_urls()]
+
+    def apply_view(self, request):
+        """First POST shows the preview; the second (with `confirm`) applies it."""
+        form = OverrideForm(request.POST or None, initial=request.GET.dict())
+        preview = None
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                preview = preview_override(data["kind"], data["target"])
+                if "confirm" in request.POST:
+                    row = apply_override(
+                        data["kind"],
+                        data["target"],
+                        reason=data["reason"],
+                        actor=operator_actor(request.user),
+                        expires=data["expires"] or None,
+                    )
+                    self.message_user(request, f"Override {row.id} applied.", messages.SUCCESS)
+                    return redirect("admin:opscore_override_changelist")
+            except OverrideRefused as refused:
+                form.add_error(None, str(refused))
+                preview = None
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "preview": preview,
+            "opts": self.model._meta,
+            "title": "Apply an override",
+        }
+        return TemplateResponse(request, "admin/opscore/apply_override.html", context)
+
+    @admin.action(description="Lift selected overrides…", permissions=["view"])
+    def lift_selected(self, request, queryset):
+        active = queryset.filter(status=OverrideStatus.ACTIVE)
+        reason = request.POST.get("reason", "").strip()
+        if "apply" not in request.POST or not reason:
+            return confirm_with_reason(
+                self,
+                request,
+                heading=f"Lift {active.count()} override(s)",
+                rows=[
+                    {"pk": o.pk, "label": f"{o.id} — {o.kind} {o.target}: {o.reason}"}
+                    for o in active
+                ],
+                action="lift_selected",
+                button="Lift",
+                kept_with="kept with each override",
+                empty="None of the selected overrides is in force.",
+            )
+        actor = operator_actor(request.user)
+        for row in active:
+            lift_override(row.id, actor=actor, reason=reason)
+        self.message_user(request, f"{active.count()} lifted.", messages.SUCCESS)
+        return None

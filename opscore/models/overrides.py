@@ -1,0 +1,83 @@
+"""Overrides: an operator's hand on the system, as rows with a reason, an actor and an expiry.
+
+A standing override (pause a lane, freeze promotions, disable an agent, drain a queue) is in
+force from `created_at` until it is lifted by someone or its `expires_at` passes; a one-shot
+override (cancel a mission, force a retry, …) acts once and is recorded as applied. What an
+override does lives with its kind (opscore.overrides); this row is the record and the switch.
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+
+
+class OverrideStatus(models.TextChoices):
+    ACTIVE = "active", "in force"
+    APPLIED = "applied", "applied once"
+    LIFTED = "lifted"
+    EXPIRED = "expired", "expired (lifted itself)"
+
+
+class OverrideQuerySet(models.QuerySet):
+    def in_force(self):
+        """Active and not past expiry by the database clock (the lifter may not have run yet)."""
+        return self.filter(status=OverrideStatus.ACTIVE).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=Now())
+        )
+
+    def due_to_expire(self):
+        return self.filter(status=OverrideStatus.ACTIVE, expires_at__lte=Now())
+
+
+class Override(models.Model):
+    kind = models.CharField(max_length=40)
+    target = models.CharField(max_length=200)
+    reason = models.CharField(max_length=500)
+    actor = models.CharField(max_length=150)
+    status = models.CharField(max_length=10, choices=OverrideStatus.choices)
+    preview = models.JSONField(default=dict, blank=True, help_text="what it stopped, when applied")
+    result = models.JSONField(default=dict, blank=True, help_text="what applying it did")
+    created_at = models.DateTimeField(db_default=Now())
+    expires_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.CharField(max_length=150, blank=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lift_reason = models.CharField(max_length=500, blank=True)
+
+    objects = OverrideQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "target"],
+                condition=Q(status="active"),
+                name="override_one_active_per_target",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="override_reason_required"),
+        ]
+        indexes = [models.Index(fields=["status", "kind"], name="override_status_kind_idx")]
+
+    def __str__(self):
+        return f"{self.kind} {self.target} ({self.status})"
+
+    def lift(self, *, status: str, by: str, reason: str) -> None:
+        self.status, self.lifted_by, self.lift_reason = status, by, reason[:500]
+        self.lifted_at = Now()
+        self.save(update_fields=["status", "lifted_by", "lift_reason", "lifted_at"])
+        self.refresh_from_db(fields=["lifted_at"])
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "target": self.target,
+            "reason": self.reason,
+            "actor": self.actor,
+            "status": self.status,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "lifted_by": self.lifted_by,
+            "lift_reason": self.lift_reason,
+            "preview": self.preview,
+            "result": self.result,
+        }

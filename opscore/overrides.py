@@ -1,0 +1,233 @@
+"""Overrides: one way for an operator to stop, drain, freeze or force something — with a
+preview before, a reason and an event on every change, and an expiry that lifts itself.
+
+Each app registers the kinds it owns (`OVERRIDE_KINDS`) from its AppConfig.ready(); the admin,
+`manage.py override` and `POST /api/ops/overrides` all call the functions here. The switches
+that existed before (lane_switches, worker_switches, memory_policy.frozen, Agent.enabled) are
+now the *effect* of these rows: they are written only by applying or lifting an override, and
+the policy editors refuse to change them directly.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+
+from opscore.actions import record_event, set_policy
+from opscore.db import db_now
+from opscore.models import Override, OverrideStatus, Policy
+from opscore.policies import LANES
+from opscore.registry import Registry
+
+OVERRIDE_KINDS: Registry = Registry("override kind")
+LANE_IN_FLIGHT: Registry = Registry("lane in-flight report")  # lane → () -> dict
+EXPIRY = re.compile(r"^(?P<n>[1-9][0-9]{0,4})(?P<unit>[smhd])$")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_EXPIRY = timedelta(days=30)
+SYSTEM = "system:override-expiry"
+
+
+class OverrideRefused(ValueError):
+    """An override that cannot be applied or lifted as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class OverrideKind:
+    """`standing` kinds stay in force until lifted or expired; the others act once.
+    `check` normalises a target or raises OverrideRefused; `preview` reports what is in flight
+    and what the override would stop; `left` (standing kinds) what remains while in force."""
+
+    name: str
+    description: str
+    standing: bool
+    check: Callable[[str], str]
+    preview: Callable[[str], dict]
+    apply: Callable[[Override], dict]
+    lift: Callable[[Override], None] | None = None
+    left: Callable[[str], dict] | None = None
+
+    @property
+    def verb(self) -> str:
+        return self.name.replace("_", "-")
+
+
+def kind_named(name: str) -> OverrideKind:
+    kind = OVERRIDE_KINDS.get(name.replace("-", "_"))
+    if kind is None:
+        known = ", ".join(k.replace("_", "-") for k in OVERRIDE_KINDS.names())
+        raise OverrideRefused(f"unknown override {name!r}; known: {known}")
+    return kind
+
+
+def parse_expiry(text: str | None) -> timedelta | None:
+    """`90s`, `5m`, `2h`, `7d` — at most 30 days; empty means until lifted."""
+    if not text:
+        return None
+    match = EXPIRY.match(text.strip())
+    if match is None:
+        raise OverrideRefused(f"expires {text!r}: use a number and s, m, h or d, e.g. 2h")
+    span = timedelta(seconds=int(match["n"]) * UNIT_SECONDS[match["unit"]])
+    if span > MAX_EXPIRY:
+        raise OverrideRefused(f"expires {text!r}: at most 30 days")
+    return span
+
+
+def preview_override(name: str, target: str) -> dict:
+    kind = kind_named(name)
+    target = kind.check(str(target).strip())
+    in_force = Override.objects.in_force().filter(kind=kind.name, target=target).first()
+    return {
+        "kind": kind.name,
+        "target": target,
+        "does": kind.description,
+        "standing": kind.standing,
+        "already_in_force": in_force.id if in_force else None,
+        "in_flight": kind.preview(target),
+    }
+
+
+def apply_override(name: str, target: str, *, reason: str, actor: str, expires: str | None = None):
+    """Apply one override in one transaction: the row, its effect and its event together."""
+    kind, reason = kind_named(name), (reason or "").strip()
+    if not reason:
+        raise OverrideRefused("an override needs a reason")
+    span = parse_expiry(expires)
+    if span and not kind.standing:
+        raise OverrideRefused(f"{kind.verb} acts once; it cannot expire")
+    preview = preview_override(kind.name, target)
+    if preview["already_in_force"]:
+        raise OverrideRefused(f"already in force as override {preview['already_in_force']}")
+    try:
+        with transaction.atomic():
+            row = Override.objects.create(
+                kind=kind.name,
+                target=preview["target"],
+                reason=reason[:500],
+                actor=actor,
+                status=OverrideStatus.ACTIVE if kind.standing else OverrideStatus.APPLIED,
+                preview=preview["in_flight"],
+                expires_at=db_now() + span if span else None,
+            )
+            row.result = kind.apply(row) or {}
+            row.save(update_fields=["result"])
+            announce(row, "override.applied", f"{actor}: {kind.description} {row.target}")
+    except IntegrityError:
+        raise OverrideRefused(f"{kind.verb} {target} is already in force") from None
+    return row
+
+
+def lift_override(override_id: int, *, actor: str, reason: str, expired: bool = False):
+    with transaction.atomic():
+        row = Override.objects.select_for_update().filter(pk=override_id).first()
+        if row is None:
+            raise OverrideRefused(f"no override {override_id}")
+        if row.status != OverrideStatus.ACTIVE:
+            raise OverrideRefused(f"override {override_id} is {row.status}, not in force")
+        kind = kind_named(row.kind)
+        if kind.lift is not None:
+            kind.lift(row)
+        status = OverrideStatus.EXPIRED if expired else OverrideStatus.LIFTED
+        row.lift(status=status, by=actor, reason=reason or "lifted")
+        topic = "override.expired" if expired else "override.lifted"
+        words = "expired and lifted itself" if expired else f"lifted by {actor}"
+        announce(row, topic, f"{kind.description} {row.target} {words}")
+    return row
+
+
+def lift_expired_overrides(deadline: float = 0) -> dict:
+    """The heartbeat duty: every override past its expiry lifts itself, and says so."""
+    lifted = []
+    for row in Override.objects.due_to_expire().order_by("expires_at")[:100]:
+        when = f"{row.expires_at:%Y-%m-%d %H:%M:%S} UTC"
+        lift_override(row.id, actor=SYSTEM, reason=f"expired at {when}", expired=True)
+        lifted.append(row.id)
+    return {"lifted": lifted}
+
+
+def announce(row: Override, topic: str, title: str) -> None:
+    record_event(
+        topic,
+        title,
+        summary=row.reason if topic == "override.applied" else row.lift_reason,
+        tags=["override", row.kind, "alert" if topic == "override.applied" else "lifted"],
+        payload=row.as_json(),
+        actor=row.lifted_by or row.actor,
+    )
+
+
+def in_force(name: str, target: str) -> Override | None:
+    return Override.objects.in_force().filter(kind=name, target=target).first()
+
+
+def active_overrides() -> list[dict]:
+    """What the status, the Stage and `override list` show: each in force, with what is left."""
+    rows = []
+    for row in Override.objects.in_force().order_by("created_at"):
+        kind = OVERRIDE_KINDS.get(row.kind)
+        left = kind.left(row.target) if kind and kind.left else None
+        rows.append(row.as_json() | ({"left": left} if left is not None else {}))
+    return rows
+
+
+# --- the switches these rows drive -------------------------------------------------------------
+
+OWNED = {
+    "lane_switches": None,  # every field
+    "worker_switches": None,
+    "memory_policy": ["frozen", "frozen_reason"],
+}
+
+
+def refuse_owned_change(key: str, new_value: dict) -> None:
+    """Policy editors may not change what overrides own; they are told where to go instead."""
+    if key not in OWNED:
+        return
+    current = Policy.objects.value(key).model_dump()
+    fields = OWNED[key] or sorted(set(current) | set(new_value))
+    changed = [f for f in fields if current.get(f) != new_value.get(f, current.get(f))]
+    if changed:
+        raise OverrideRefused(
+            f"{key}: {', '.join(changed)} change only through overrides "
+            "(admin → Overrides, `manage.py override …`, POST /api/ops/overrides)"
+        )
+
+
+def write_switch(key: str, row: Override, change: Callable[[dict], dict], why: str) -> None:
+    current = Policy.objects.value(key).model_dump()
+    set_policy(key, change(current), actor=f"override:{row.id}", reason=f"{why}: {row.reason}")
+
+
+def check_lane(target: str) -> str:
+    if target not in LANES:
+        raise OverrideRefused(f"unknown lane {target!r}; lanes: {', '.join(LANES)}")
+    return target
+
+
+def set_lane(row: Override, running: bool) -> None:
+    def change(value):
+        return value | {"lanes": value["lanes"] | {row.target: running}}
+
+    write_switch("lane_switches", row, change, "lane resumed" if running else "lane paused")
+
+
+def lane_in_flight(lane: str) -> dict:
+    report = LANE_IN_FLIGHT.get(lane)
+    return {"lane": lane, "lane_running": lane_running(lane)} | (report() if report else {})
+
+
+def lane_running(lane: str) -> bool:
+    return Policy.objects.value("lane_switches").is_running(lane)
+
+
+PAUSE_LANE = OverrideKind(
+    name="pause_lane",
+    description="pause the lane",
+    standing=True,
+    check=check_lane,
+    preview=lane_in_flight,
+    apply=lambda row: set_lane(row, False) or {"paused": row.target},
+    lift=lambda row: set_lane(row, True),
+    left=lane_in_flight,
+)
