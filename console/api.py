@@ -4,10 +4,12 @@ import hmac
 from functools import wraps
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from console.health import metrics_registry
 from console.status import system_status
 from missions.actions import submit_proposal
 from missions.metrics import record_metric
@@ -179,3 +181,12 @@ def status(request):
     if refusal:
         return refusal
     return JsonResponse(system_status())
+
+
+@require_GET
+def metrics(request):
+    """The health figures in Prometheus text format, for a scraper (same auth as reads)."""
+    refusal = read_only_refusal(request)
+    if refusal:
+        return refusal
+    return HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)

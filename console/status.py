@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Min
 from django.db.models.functions import Now
 
+from console.health import health_snapshot, llm_spend
 from missions.breaker import switched_off_kinds
 from missions.models import Mission, Proposal, ProposalStatus, Step, StepStatus, Worker
 from opscore.models import ActionRun, ActionRunStatus, Agent, Event
@@ -79,5 +80,7 @@ def system_status() -> dict:
         "workers": _workers(),
         "switched_off_kinds": switched_off_kinds(),
         "overrides": active_overrides(),
+        "health": health_snapshot(),
+        "llm": llm_spend(),
         "last_heartbeat": _last_heartbeat(),
     }

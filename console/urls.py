@@ -4,6 +4,7 @@ from django.urls import path
 
 from console import api, api_overrides
 from console.stage import views as stage
+from console.stage.lineage_view import admin_lineage_view, stage_lineage
 from console.stage.memory_panel import memory_panel
 
 urlpatterns = [
@@ -17,6 +18,8 @@ urlpatterns = [
     path("stage/swimlane", stage.swimlane, name="stage-swimlane"),
     path("stage/office", stage.office, name="stage-office"),
     path("stage/missions/<int:mission_id>/playback", stage.playback, name="stage-playback"),
+    path("admin/lineage/<str:kind>/<int:pk>/", admin_lineage_view, name="admin-lineage"),
+    path("stage/lineage/<str:kind>/<int:pk>", stage_lineage, name="stage-lineage"),
     path("admin/", admin.site.urls),
     path("api/ops/proposals", api.create_proposal, name="api-proposals"),
     path("api/ops/events", api.list_events, name="api-events"),
@@ -25,5 +28,6 @@ urlpatterns = [
     path("api/ops/metrics", api.create_metric, name="api-metrics"),
     path("api/ops/conversations", api.request_conversation, name="api-conversations"),
     path("api/ops/overrides", api_overrides.overrides, name="api-overrides"),
+    path("metrics", api.metrics, name="metrics"),
     path("api/ops/overrides/<int:override_id>/lift", api_overrides.lift, name="api-override-lift"),
 ]

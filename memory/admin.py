@@ -14,7 +14,7 @@ from memory.models import (
 )
 from memory.provenance import provenance_chain
 from memory.upkeep import mark_stale
-from opscore.admin import AuditAdmin, EvidenceInline
+from opscore.admin import AuditAdmin, EvidenceInline, LineageMixin
 from opscore.models import operator_actor
 
 EDITABLE = ["title", "content", "confidence", "expires_at", "next_review_at"]
@@ -88,7 +88,7 @@ class MemoryForm(forms.ModelForm):
 
 
 @admin.register(Memory)
-class MemoryAdmin(admin.ModelAdmin):
+class MemoryAdmin(LineageMixin, admin.ModelAdmin):
     """Edits are revisions (old, new, who, why), never silent overwrites."""
 
     form = MemoryForm
@@ -117,7 +117,9 @@ class MemoryAdmin(admin.ModelAdmin):
         "use_count",
         "last_used_at",
         "superseded_by",
+        "lineage",
     ]
+    lineage_kind = "memory"
     inlines = [ReviewInline, RevisionInline]
     actions = ["mark_stale"]
 

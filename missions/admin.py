@@ -28,7 +28,14 @@ from missions.models import (
     Worker,
 )
 from missions.step_kinds import is_known, known_names
-from opscore.admin import AuditAdmin, EvidenceInline, ReadOnlyMixin, SafeJSONField, report
+from opscore.admin import (
+    AuditAdmin,
+    EvidenceInline,
+    LineageMixin,
+    ReadOnlyMixin,
+    SafeJSONField,
+    report,
+)
 from opscore.admin_overrides import confirm_with_reason
 from opscore.models import Agent, operator_actor
 
@@ -49,7 +56,9 @@ def apply_each(queryset, func) -> tuple[int, list[str]]:
 
 
 @admin.register(Proposal)
-class ProposalAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ProposalAdmin(LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
+    lineage_kind = "proposal"
+    readonly_fields = ["lineage"]
     list_display = ["id", "created_at", "agent", "title", "source", "status", "reason"]
     list_filter = ["status", "source", "rejection_code", "agent"]
     search_fields = ["title", "reason", "dedupe_key"]
@@ -106,7 +115,9 @@ class StepInline(admin.TabularInline):
 
 
 @admin.register(Mission)
-class MissionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class MissionAdmin(LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
+    lineage_kind = "mission"
+    readonly_fields = ["lineage"]
     list_display = ["id", "created_at", "agent", "title", "status", "steps_done", "finished_at"]
     list_filter = ["status", "agent"]
     search_fields = ["title"]
@@ -157,7 +168,9 @@ class StepAttemptInline(EvidenceInline):
 
 
 @admin.register(Step)
-class StepAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class StepAdmin(LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
+    lineage_kind = "step"
+    readonly_fields = ["lineage"]
     list_display = [
         "id",
         "mission_link",

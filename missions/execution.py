@@ -42,8 +42,12 @@ CLAIMED_FIELDS = [
     "attempt_count",
     "max_attempts",
     "dedupe_key",
+    "created_at",
+    "run_after",
+    "updated_at",  # the claim time: age-bounded recovery reads it (missions.staleness)
 ]
-STEP_FIELDS = [Step._meta.get_field(name) for name in CLAIMED_FIELDS]
+# In the model's field order: Model.from_db matches a partial row to fields in that order.
+STEP_FIELDS = [f for f in Step._meta.concrete_fields if f.name in CLAIMED_FIELDS]
 STEP_COLUMNS = ", ".join(f.column for f in STEP_FIELDS)
 CLAIM_SQL = f"SELECT {STEP_COLUMNS} FROM opscore_claim_step(%s::text, %s::float8)"
 COMPLETE_AND_CLAIM_SQL = (

@@ -27,6 +27,7 @@ from missions.crawl import load_extractor
 from missions.executors import Blocked, Failed, Succeeded, lookup
 from missions.models import Step, Worker
 from missions.outbox import deliver_pending
+from missions.staleness import stale_outcome
 from opscore.db import Channel
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,9 @@ class StepRun:
 
 def run_step(step: Step, worker_id: str):
     """Execute one claimed step; any exception is that step's failure, never the worker's."""
+    stale = stale_outcome(step)
+    if stale is not None:
+        return stale
     executor = lookup(step.kind)
     if executor is None:
         return Blocked(f"no executor registered for kind {step.kind!r}", code="no_executor")

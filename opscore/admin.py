@@ -12,6 +12,7 @@ from opscore.inputs import InputRefused, parse_json
 from opscore.models import (
     ActionRun,
     Agent,
+    BackupRun,
     Event,
     LLMCall,
     Override,
@@ -40,6 +41,19 @@ class ReadOnlyMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class LineageMixin:
+    """A link from a row's page to the lineage walk (console's page, reached by URL name)."""
+
+    lineage_kind = ""
+
+    @admin.display(description="why did this happen?")
+    def lineage(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        url = reverse("admin-lineage", args=[self.lineage_kind, obj.pk])
+        return format_html('<a href="{}">causes and effects →</a>', url)
 
 
 class AuditAdmin(ReadOnlyMixin, admin.ModelAdmin):
@@ -200,7 +214,9 @@ class PolicyVersionAdmin(AuditAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(AuditAdmin):
+class EventAdmin(LineageMixin, AuditAdmin):
+    lineage_kind = "event"
+    readonly_fields = ["lineage"]
     list_display = ["id", "created_at", "kind", "agent", "title", "mission_link", "actor"]
     list_filter = ["kind", "agent"]
     search_fields = ["title", "summary", "kind", "tags"]
@@ -298,3 +314,10 @@ class StandingOrderRunAdmin(AuditAdmin):
 
 
 admin.site.register(Override, OverrideAdmin)
+
+
+@admin.register(BackupRun)
+class BackupRunAdmin(AuditAdmin):
+    list_display = ["id", "started_at", "kind", "status", "actor", "size_bytes", "duration_ms"]
+    list_display += ["pruned_at", "error"]
+    list_filter = ["kind", "status"]

@@ -83,3 +83,10 @@ if __name__ == "__main__":
         stop(DATA_DIR / "pg")
     else:
         print(ensure_running(DATA_DIR / "pg"))
+
+
+def client_bin_dir() -> Path:
+    """The embedded server ships its own pg_dump and pg_restore, matching its version."""
+    import pgserver
+
+    return Path(pgserver.__file__).parent / "pginstall" / "bin"

@@ -124,6 +124,22 @@ class LaneSwitches(PolicyValue):
         return self.lanes.get(lane, True)
 
 
+class RecoveryPolicy(PolicyValue):
+    """Per step kind, minutes after it became due beyond which a claim blocks it for a human
+    (`stale_after_downtime`) instead of running it. Kinds not named have no limit."""
+
+    max_age_minutes: dict[str, int] = Field(
+        default_factory=lambda: {"post_tweet": 360, "deploy": 120}
+    )
+
+    @field_validator("max_age_minutes")
+    @classmethod
+    def _known(cls, ages):
+        if any(not 1 <= minutes <= 60 * 24 * 30 for minutes in ages.values()):
+            raise ValueError("each max age is 1 to 43200 minutes")
+        return _check_step_kinds(ages)
+
+
 class ReactionPattern(PolicyValue):
     source: str = Field(min_length=1, max_length=64)
     tags: list[str] = Field(min_length=1)
@@ -182,6 +198,7 @@ SCHEMAS: dict[str, type[PolicyValue]] = {
     "worker_switches": WorkerSwitches,
     "llm_budget": LLMBudget,
     "lane_switches": LaneSwitches,
+    "recovery_policy": RecoveryPolicy,
 }
 
 

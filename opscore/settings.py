@@ -256,3 +256,9 @@ OPS_TURN_PAUSE_SECONDS = (
     if not TESTING
     else 0
 )
+
+# Backups: pg_dump -Fc files here, kept 7 daily / 4 weekly / 3 monthly. The client binaries are
+# the embedded server's own, or (with DATABASE_URL) those on PATH, or OPS_PG_BIN_DIR.
+OPS_BACKUP_DIR = Path(env_str("OPS_BACKUP_DIR") or DATA_DIR / "backups")
+OPS_PG_BIN_DIR = env_str("OPS_PG_BIN_DIR")
+OPS_EMBEDDED_DB = not env_str("DATABASE_URL")

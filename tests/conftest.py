@@ -9,6 +9,12 @@ def agent(db):
     return AgentFactory(slug="devops")
 
 
+@pytest.fixture(autouse=True)
+def backups_in_tmp(settings, tmp_path):
+    """Backups a test takes (the phase-1 orders run for real) never land in the checkout."""
+    settings.OPS_BACKUP_DIR = tmp_path / "backups"
+
+
 @pytest.fixture
 def operator(db):
     return OperatorFactory()

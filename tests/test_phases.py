@@ -89,6 +89,6 @@ def test_phase_two_brings_all_agents_and_the_other_seventeen_orders():
     bootstrap(2, actor="operator:ann")
 
     assert Agent.objects.filter(enabled=True).count() == 10
-    assert StandingOrder.objects.count() == 22
+    assert StandingOrder.objects.count() == 24
     again = bootstrap(2, actor="operator:ann")
     assert not again.changed

@@ -49,7 +49,7 @@ def test_every_trigger_in_the_newest_files_is_installed(app):
 
 
 def test_each_name_has_no_gaps_in_its_versions():
-    for app in ["missions", "opscore", "memory"]:
+    for app in ["missions", "opscore", "memory", "console"]:
         for name, version in latest_versions(app).items():
             for earlier in range(1, version + 1):
                 assert read_sql(app, name, earlier)

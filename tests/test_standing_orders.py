@@ -172,9 +172,11 @@ def test_bootstrap_creates_the_phase_one_orders_and_their_schedules():
         "audit-standing-order-gaps",
         "devops-health-check",
         "publisher-daily-digest",
+        "devops-nightly-backup",
+        "audit-restore-drill",
     }
     schedules = Schedule.objects.filter(name__startswith="standing-order:")
-    assert schedules.count() == 5
+    assert schedules.count() == 7
     assert {s.cron for s in schedules} >= {"*/5 * * * *", "0 18 * * *"}
 
 
@@ -182,7 +184,7 @@ def test_disabling_an_order_removes_its_schedule():
     bootstrap(1, actor="test")
     StandingOrder.objects.filter(name="audit-lease-reaper").update(enabled=False)
 
-    assert sync_order_schedules() == {"scheduled": 4, "removed": 1}
+    assert sync_order_schedules() == {"scheduled": 6, "removed": 1}
 
 
 def test_a_generic_order_whose_precondition_finds_nothing_records_no_work():

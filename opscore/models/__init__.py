@@ -1,6 +1,7 @@
 """The ground every app stands on, one module per concern; import them from here."""
 
 from opscore.models.agents import Agent, operator_actor
+from opscore.models.backups import BackupKind, BackupRun, BackupStatus
 from opscore.models.events import Event
 from opscore.models.heartbeats import ActionRun, ActionRunStatus
 from opscore.models.llm_calls import LLMCall, LLMCallOutcome
@@ -13,6 +14,9 @@ __all__ = [
     "ActionRun",
     "ActionRunStatus",
     "Agent",
+    "BackupKind",
+    "BackupRun",
+    "BackupStatus",
     "Event",
     "LLMCall",
     "LLMCallOutcome",

@@ -22,6 +22,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {state:<10} {queue['totals'][state]:>6}  {detail}")
         age = queue["oldest_queued_age_seconds"]
         self.stdout.write(f"Oldest queued step: {'none' if age is None else f'{age:.0f}s old'}")
+        self.write_health(status["health"], status["llm"])
         rejections = status["proposals"]["rejections_today"]
         codes = ", ".join(f"{k}={n}" for k, n in rejections["by_code"].items()) or "-"
         self.stdout.write(f"Rejections today: {rejections['total']} ({codes})")
@@ -49,4 +50,21 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Agents enabled: {len(agents['enabled'])}/{agents['total']} "
             f"({', '.join(agents['enabled']) or '-'})"
+        )
+
+    def write_health(self, health: dict, llm: dict) -> None:
+        blocked, delayed = health["oldest_blocked_age_seconds"], health["next_delayed_run_at"]
+        self.stdout.write(
+            f"Expired leases: {health['expired_lease_count']}, "
+            f"retry hotspots: {health['retry_hotspot_count']}, "
+            f"oldest blocked: {'none' if blocked is None else f'{blocked:.0f}s'}, "
+            f"next delayed run: {f'{delayed:%Y-%m-%d %H:%M:%S} UTC' if delayed else 'none'}"
+        )
+        runs = ", ".join(
+            f"{k.removesuffix('_last_24h')}={v}" for k, v in health.items() if k.endswith("_24h")
+        )
+        self.stdout.write(f"Standing orders (24 h): {runs}")
+        self.stdout.write(
+            f"LLM provider: {llm['provider']}; spent today ${llm['spent_today_usd']:.4f} of "
+            f"${llm['budget_today_usd']:.2f}"
         )

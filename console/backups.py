@@ -1,0 +1,144 @@
+"""Backups you can trust: `pg_dump -Fc` at one snapshot with a manifest of the evidence tables
+taken in that same snapshot, retention 7 daily / 4 weekly / 3 monthly, a restore drill that
+proves the latest file restores to exactly that manifest, and a real restore.
+
+Every run is a BackupRun row. The database password reaches the client binaries through the
+environment (PGPASSWORD), never their argv, so it is not in `ps` output or in any row.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import psycopg
+from django.conf import settings
+
+from console.retention import prune_backups
+from opscore.models import BackupKind, BackupRun, BackupStatus
+
+# Append-only evidence: what a restore must bring back row for row.
+EVIDENCE_TABLES = [
+    "opscore_event",
+    "opscore_policyversion",
+    "opscore_standingorderrun",
+    "opscore_override",
+    "opscore_llmcall",
+    "missions_stepattempt",
+    "memory_memoryreview",
+    "memory_memoryrevision",
+]
+TIMEOUT_SECONDS = 3600
+
+
+class BackupFailed(RuntimeError):
+    """A backup, drill or restore that could not finish; the message says why."""
+
+
+def pg_tool(name: str) -> str:
+    if settings.OPS_PG_BIN_DIR:
+        return str(Path(settings.OPS_PG_BIN_DIR) / name)
+    if settings.OPS_EMBEDDED_DB:
+        from opscore.embedded_db import client_bin_dir
+
+        return str(client_bin_dir() / name)
+    found = shutil.which(name)
+    if found is None:
+        raise BackupFailed(
+            f"{name} is not on PATH; install the PostgreSQL client or set OPS_PG_BIN_DIR"
+        )
+    return found
+
+
+def libpq_env(database: str | None = None) -> dict:
+    db = settings.DATABASES["default"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env |= {
+        "PGHOST": db["HOST"] or "localhost",
+        "PGPORT": str(db["PORT"] or 5432),
+        "PGUSER": db["USER"] or "postgres",
+        "PGDATABASE": database or db["NAME"],
+    }
+    if db.get("PASSWORD"):
+        env["PGPASSWORD"] = db["PASSWORD"]
+    return env
+
+
+def connect(database: str | None = None, **kwargs) -> psycopg.Connection:
+    env = libpq_env(database)
+    return psycopg.connect(
+        host=env["PGHOST"],
+        port=env["PGPORT"],
+        user=env["PGUSER"],
+        password=env.get("PGPASSWORD"),
+        dbname=env["PGDATABASE"],
+        **kwargs,
+    )
+
+
+def run_tool(args: list[str], env: dict) -> None:
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
+    if done.returncode != 0:
+        raise BackupFailed(
+            f"{Path(args[0]).name} exited {done.returncode}: {done.stderr.strip()[:2000]}"
+        )
+
+
+def manifest(conn: psycopg.Connection) -> dict:
+    """Rows and a checksum per evidence table, as this connection's snapshot sees them."""
+    tables = {}
+    for table in EVIDENCE_TABLES:
+        rows, checksum = conn.execute(
+            f"SELECT count(*), coalesce(md5(string_agg(md5(t::text), '' ORDER BY t.id)), '')"
+            f" FROM {table} t"
+        ).fetchone()
+        tables[table] = {"rows": rows, "checksum": checksum}
+    return tables
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
+    """Dump at one exported snapshot, so the manifest describes exactly what the file holds."""
+    directory = Path(directory or settings.OPS_BACKUP_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    run = BackupRun.objects.create(kind=BackupKind.BACKUP, status=BackupStatus.RUNNING, actor=actor)
+    path = directory / f"opscore-{run.id:06d}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.dump"
+    started = time.monotonic()
+    try:
+        with connect(autocommit=True) as snapshot:
+            snapshot.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            exported = snapshot.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            tables = manifest(snapshot)
+            partial = path.with_suffix(".partial")
+            run_tool(
+                [pg_tool("pg_dump"), "-Fc", f"--snapshot={exported}", "-f", str(partial)],
+                libpq_env(),
+            )
+            snapshot.execute("COMMIT")
+        partial.rename(path)
+    except (BackupFailed, psycopg.Error, OSError, subprocess.TimeoutExpired) as failure:
+        run.finish(BackupStatus.FAILED, error=str(failure)[:4000], duration_ms=elapsed(started))
+        raise BackupFailed(str(failure)) from None
+    run.finish(
+        BackupStatus.SUCCEEDED,
+        path=str(path),
+        size_bytes=path.stat().st_size,
+        sha256=sha256_of(path),
+        duration_ms=elapsed(started),
+        manifest=tables,
+        detail={"pruned": prune_backups(directory)},
+    )
+    return run
+
+
+def elapsed(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

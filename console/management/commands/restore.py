@@ -1,0 +1,33 @@
+"""`manage.py restore --from FILE --yes`: replace the database with a backup (refused while
+workers are live)."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from console.backups import BackupFailed
+from console.restore import record_restore, restore_from
+from opscore.management.commands._json import dump, fail
+
+
+class Command(BaseCommand):
+    help = "Restore a backup file over the configured database. Stop the system first."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--from", dest="source", type=Path, required=True)
+        parser.add_argument("--yes", action="store_true", help="yes, replace everything")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **opts):
+        try:
+            result = restore_from(opts["source"], actor="operator:cli", confirmed=opts["yes"])
+        except BackupFailed as failure:
+            fail(f"restore refused: {failure}", as_json=opts["json"], code=2)
+        run = record_restore(result, actor="operator:cli")
+        body = result | {"id": run.id}
+        self.stdout.write(
+            dump(body)
+            if opts["json"]
+            else f"Restored {result['restored_from']} "
+            f"into {result['database']} in {result['seconds']:.1f} s"
+        )

@@ -1,0 +1,118 @@
+"""The restore drill (the latest backup into a scratch database, compared with its manifest,
+recovery time measured, scratch dropped) and a real restore (refused while workers run)."""
+
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from django.db.models.functions import Now
+
+from console.backups import (
+    BackupFailed,
+    connect,
+    elapsed,
+    libpq_env,
+    manifest,
+    pg_tool,
+    run_tool,
+    sha256_of,
+)
+from missions.models import Worker
+from opscore.models import BackupKind, BackupRun, BackupStatus
+
+LIVE_WITHIN = timedelta(seconds=90)
+
+
+def latest_backup() -> BackupRun:
+    latest = (
+        BackupRun.objects.filter(
+            kind=BackupKind.BACKUP, status=BackupStatus.SUCCEEDED, pruned_at__isnull=True
+        )
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    if latest is None:
+        raise BackupFailed("no backup to drill: run `manage.py backup` first")
+    return latest
+
+
+def checked_file(backup: BackupRun) -> Path:
+    path = Path(backup.path)
+    if not path.exists():
+        raise BackupFailed(f"backup {backup.id}: {path} is gone")
+    if sha256_of(path) != backup.sha256:
+        raise BackupFailed(f"backup {backup.id}: {path} does not match its checksum")
+    return path
+
+
+def differences(expected: dict, found: dict) -> dict:
+    return {
+        table: {"expected": want, "found": found.get(table)}
+        for table, want in expected.items()
+        if found.get(table) != want
+    }
+
+
+def restore_drill(*, actor: str) -> BackupRun:
+    backup = latest_backup()
+    run = BackupRun.objects.create(
+        kind=BackupKind.DRILL, status=BackupStatus.RUNNING, actor=actor, source=backup
+    )
+    scratch = f"opscore_drill_{run.id}"
+    started = time.monotonic()
+    try:
+        path = checked_file(backup)
+        with connect("postgres", autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{scratch}"')
+        try:
+            run_tool(restore_args(path, scratch), libpq_env(scratch))
+            recovery = elapsed(started)
+            with connect(scratch) as restored:
+                found = manifest(restored)
+        finally:
+            with connect("postgres", autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+    except BackupFailed as failure:
+        run.finish(BackupStatus.FAILED, error=str(failure), duration_ms=elapsed(started))
+        raise
+    mismatched = differences(backup.manifest, found)
+    detail = {"recovery_seconds": round(recovery / 1000, 2), "tables": len(found)}
+    detail |= {"mismatched": mismatched, "scratch_database": scratch}
+    status = BackupStatus.FAILED if mismatched else BackupStatus.SUCCEEDED
+    error = f"{len(mismatched)} table(s) differ from the manifest" if mismatched else ""
+    run.finish(status, detail=detail, error=error, duration_ms=elapsed(started), path=str(path))
+    return run
+
+
+def restore_args(path: Path, database: str, *, clean: bool = False) -> list[str]:
+    args = [pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error"]
+    if clean:
+        args += ["--clean", "--if-exists", "--single-transaction"]
+    return [*args, "-d", database, str(path)]
+
+
+def restore_from(path: Path, *, actor: str, confirmed: bool, database: str | None = None):
+    """Replace the database's contents with a backup. The BackupRun rows in the file replace
+    today's, so the restore's own row is written after, into the restored database."""
+    if not confirmed:
+        raise BackupFailed("restoring replaces everything in the database: pass --yes")
+    if not path.exists():
+        raise BackupFailed(f"{path} does not exist")
+    live = Worker.objects.filter(last_seen_at__gte=Now() - LIVE_WITHIN).count()
+    if live:
+        raise BackupFailed(f"{live} worker(s) are live: stop the system (make run) first")
+    started = time.monotonic()
+    target = database or libpq_env()["PGDATABASE"]
+    run_tool(restore_args(path, target, clean=True), libpq_env(target))
+    return {"restored_from": str(path), "database": target, "seconds": elapsed(started) / 1000}
+
+
+def record_restore(result: dict, *, actor: str) -> BackupRun:
+    return BackupRun.objects.create(
+        kind=BackupKind.RESTORE,
+        status=BackupStatus.SUCCEEDED,
+        actor=actor,
+        path=result["restored_from"],
+        detail=result,
+        finished_at=Now(),
+    )

@@ -1,0 +1,101 @@
+"""Backups: a dump with its manifest, a drill that proves it, a restore that brings the
+evidence back row for row, retention, and a drill that did not run showing up as missed."""
+
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from console.backups import BackupFailed, connect, manifest, take_backup
+from console.bootstrap import bootstrap
+from console.restore import restore_drill, restore_from
+from console.retention import to_keep
+from missions.models import Worker
+from opscore.actions import record_event
+from opscore.models import BackupRun, StandingOrder, StandingOrderRun
+from opscore.standing_orders import check_gaps
+
+
+@pytest.fixture
+def scratch(transactional_db):
+    name = "opscore_restore_test"
+    with connect("postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with connect("postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_backup_drill_and_restore_bring_the_evidence_back_row_for_row(scratch, agent):
+    for n in range(5):
+        record_event("test.fact", f"fact {n}", agent=agent)
+    out = StringIO()
+
+    call_command("backup", stdout=out)
+    backup = BackupRun.objects.get(kind="backup")
+    call_command("restore_drill", stdout=out)
+    record_event("test.fact", "after the backup", agent=agent)  # not in the file
+    result = restore_from(Path(backup.path), actor="t", confirmed=True, database=scratch)
+
+    assert backup.manifest["opscore_event"]["rows"] == 5
+    drill = BackupRun.objects.get(kind="drill")
+    assert drill.status == "succeeded" and drill.detail["mismatched"] == {}
+    assert "measured recovery time" in out.getvalue()
+    with connect(scratch) as restored:
+        assert manifest(restored) == backup.manifest
+    assert result["database"] == scratch
+
+
+def test_a_changed_file_fails_the_drill_with_the_reason(transactional_db):
+    backup = take_backup(actor="t")
+    with open(backup.path, "ab") as handle:
+        handle.write(b"tampered")
+
+    with pytest.raises(BackupFailed, match="does not match its checksum"):
+        restore_drill(actor="t")
+
+    drill = BackupRun.objects.get(kind="drill")
+    assert drill.status == "failed" and "checksum" in drill.error
+
+
+def test_restore_refuses_without_yes_and_while_workers_are_live(db, tmp_path):
+    dump = tmp_path / "x.dump"
+    dump.write_bytes(b"")
+
+    with pytest.raises(BackupFailed, match="pass --yes"):
+        restore_from(dump, actor="t", confirmed=False)
+    Worker.objects.create(worker_id="w", host="h", pid=1)
+    with pytest.raises(BackupFailed, match="1 worker"):
+        restore_from(dump, actor="t", confirmed=True)
+
+
+def runs_every_day(days: int) -> list[BackupRun]:
+    start = datetime(2026, 12, 1, 2, 30, tzinfo=UTC)
+    return [BackupRun(id=n, started_at=start - timedelta(days=n)) for n in range(days)]
+
+
+def test_retention_keeps_seven_daily_four_weekly_three_monthly():
+    backups = runs_every_day(120)
+
+    kept = to_keep(backups)
+
+    dates = sorted(b.started_at.date() for b in backups if b.id in kept)
+    assert set(range(7)) <= kept  # the last seven days
+    assert len({(d.isocalendar()[0], d.isocalendar()[1]) for d in dates}) >= 4
+    assert len({(d.year, d.month) for d in dates}) == 3
+    assert len(kept) <= 7 + 4 + 3 and 119 not in kept
+
+
+def test_a_drill_that_did_not_run_is_missed(db):
+    bootstrap(1, actor="t")
+    order = StandingOrder.objects.get(name="audit-restore-drill")
+    StandingOrder.objects.filter(pk=order.pk).update(created_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+    check_gaps(now=datetime(2027, 1, 1, 5, 0, tzinfo=UTC))
+
+    missed = StandingOrderRun.objects.get(order=order)
+    assert missed.status == "missed"
+    assert missed.scheduled_for == datetime(2027, 1, 1, 4, 0, tzinfo=UTC)

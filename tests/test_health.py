@@ -1,0 +1,98 @@
+"""Health you can query: the SQL views' figures on a fixture, `status` and `GET /metrics`."""
+
+import json
+from datetime import timedelta
+from io import StringIO
+from uuid import uuid4
+
+import pytest
+from django.core.management import call_command
+from django.db.models.functions import Now
+from prometheus_client.parser import text_string_to_metric_families
+
+from console.health import health_snapshot
+from missions.models import Step, Worker
+from opscore.db import db_now
+from opscore.models import StandingOrder, StandingOrderRun
+from opscore.overrides import apply_override
+from tests.factories import make_step
+
+pytestmark = pytest.mark.django_db
+TOKEN = "test-token-0123456789-0123456789"
+
+
+@pytest.fixture
+def ledger(agent):
+    now = db_now()
+    make_step("noop", agent=agent)
+    make_step("noop", agent=agent, run_after=now + timedelta(hours=2))  # delayed
+    for minutes in (-1, 5):  # one lease expired a minute ago, one good for five more
+        lease = {"lease_token": uuid4(), "lease_owner": "fresh"}
+        expires = now + timedelta(minutes=minutes)
+        make_step("noop", agent=agent, status="running", lease_expires_at=expires, **lease)
+    make_step("noop", agent=agent, status="dead", attempt_count=3)
+    make_step("noop", agent=agent, status="succeeded", attempt_count=3)
+    blocked = make_step("noop", agent=agent, status="blocked", blocked_reason="needs a human")
+    Step.objects.filter(pk=blocked.pk).update(updated_at=now - timedelta(minutes=10))
+    order = StandingOrder.objects.create(agent=agent, name="o", cron="* * * * *")
+    for minutes, status in [(1, "completed"), (2, "no_work"), (3, "missed"), (4, "skipped")]:
+        StandingOrderRun.objects.create(
+            order=order, scheduled_for=now - timedelta(minutes=minutes), status=status
+        )
+    old = StandingOrderRun.objects.create(order=order, scheduled_for=now, status="failed")
+    StandingOrderRun.objects.filter(pk=old.pk).update(created_at=Now() - timedelta(days=2))
+    Worker.objects.create(worker_id="fresh", host="h", pid=1)
+    Worker.objects.create(
+        worker_id="stale", host="h", pid=2, last_seen_at=now - timedelta(minutes=5)
+    )
+    return now
+
+
+def test_the_snapshot_view_counts_what_an_operator_asks_about(ledger):
+    health = health_snapshot()
+
+    assert {k: health[k] for k in ["queued_count", "running_count", "blocked_count"]} == {
+        "queued_count": 2,
+        "running_count": 2,
+        "blocked_count": 1,
+    }
+    assert (health["expired_lease_count"], health["retry_hotspot_count"]) == (1, 1)
+    assert 590 <= health["oldest_blocked_age_seconds"] <= 700
+    assert health["next_delayed_run_at"] > ledger + timedelta(hours=1)
+    assert (health["runs_last_24h"], health["missed_last_24h"], health["failed_last_24h"]) == (
+        3,
+        1,
+        0,
+    )
+    assert (health["healthy_worker_count"], health["stale_worker_count"]) == (1, 1)
+    assert (health["leases_owned_total"], health["busy_agents_total"]) == (1, 1)
+
+
+def test_status_names_the_provider_spend_overrides_and_health(ledger):
+    apply_override("pause-lane", "roundtable", reason="quiet", actor="t")
+    out = StringIO()
+    call_command("status", "--json", stdout=out)
+    body = json.loads(out.getvalue())
+
+    assert body["llm"]["provider"] == "offline" and body["llm"]["budget_today_usd"] == 5.0
+    assert body["overrides"][0]["target"] == "roundtable"
+    assert body["health"]["retry_hotspot_count"] == 1
+    text = StringIO()
+    call_command("status", stdout=text)
+    assert "next delayed run: 20" in text.getvalue() and "LLM provider: offline" in text.getvalue()
+
+
+def test_metrics_speak_prometheus_text_and_need_the_token_when_private(client, ledger, settings):
+    settings.STAGE_PUBLIC, settings.OPS_API_TOKEN = False, TOKEN
+
+    refused = client.get("/metrics")
+    page = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+
+    assert refused.status_code == 401
+    families = {f.name: f for f in text_string_to_metric_families(page.content.decode())}
+    assert families["opscore_expired_lease_count"].samples[0].value == 1
+    assert families["opscore_missed_last_24h"].samples[0].value == 1
+    depths = {
+        (s.labels["status"], s.labels["kind"]): s.value for s in families["opscore_steps"].samples
+    }
+    assert depths[("queued", "noop")] == 2
