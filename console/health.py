@@ -8,6 +8,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import CollectorRegistry
 
 from missions.models import Step
+from opscore.budgets import lane_report
 from opscore.models import LLMCall, Policy
 from opscore.overrides import active_overrides
 
@@ -28,6 +29,7 @@ def llm_spend() -> dict:
         "spent_today_usd": round(spent, 4),
         "budget_today_usd": budget.total_daily_usd,
         "budget_enforced": budget.enabled,
+        "lanes": lane_report(),
     }
 
 

@@ -12,6 +12,7 @@ from django.db.models.functions import Now
 
 from console.order_handlers import close_finished_missions
 from missions import duties as execution
+from missions.runaways import detect_runaways
 from opscore.heartbeat import Duty
 from opscore.models import RunStatus, StandingOrderRun
 from opscore.overrides import lift_expired_overrides
@@ -56,6 +57,7 @@ DUTIES = [
     Duty("recover_stale_steps", 5, unless_proved_by("lease_reaper", execution.recover_stale_steps)),
     Duty("recover_stale_conversations", 2, conversations),
     Duty("standing_order_gap_check", 3, unless_proved_by("gap_check", gap_check)),
+    Duty("detect_runaways", 2, detect_runaways),
     Duty("evaluate_triggers", 4, execution.evaluate_triggers, lane="triggers"),
     Duty("process_reactions", 3, execution.process_reactions, lane="reactions"),
 ]

@@ -14,8 +14,10 @@ from django.db.models.functions import Now
 from missions.actions import submit_proposal
 from missions.checkers import CHECKERS, Idea
 from missions.models import LoopCursor, ProposalSource, Reaction, ReactionStatus, TriggerRule
+from missions.override_kinds import pair_of
 from opscore.db import oldest_unlocked
 from opscore.models import Agent, Event, Policy
+from opscore.overrides import in_force
 
 rng = random.Random()  # tests pass their own seeded RNG
 
@@ -93,6 +95,10 @@ def evaluate_triggers(deadline: float, rand=None) -> dict:
 
 def _evaluate(rule: TriggerRule, rand) -> dict:
     TriggerRule.objects.filter(pk=rule.pk).update(last_evaluated_at=Now())
+    paused = in_force("pause_rule", rule.name)
+    if paused is not None:
+        reason = f"paused by override {paused.id}: {paused.reason}"
+        return {"rule": rule.name, "outcome": "skipped", "reason": reason}
     if rule.proactive and rand.random() < rule.skip_probability:
         return {"rule": rule.name, "outcome": "skipped", "reason": "not feeling like it today"}
     check = CHECKERS.get(rule.trigger_event)
@@ -182,7 +188,11 @@ def process_reactions(deadline: float) -> dict:
 
 def _propose(reaction: Reaction) -> None:
     event = reaction.source_event
-    if not Agent.objects.filter(slug=reaction.target_agent).exists():
+    paused = in_force("pause_pair", pair_of(reaction.target_agent, event.agent_id or "system"))
+    if paused is not None:
+        reaction.status = ReactionStatus.SKIPPED
+        reaction.reason = f"paused by override {paused.id}: {paused.reason}"[:300]
+    elif not Agent.objects.filter(slug=reaction.target_agent).exists():
         reaction.status, reaction.reason = ReactionStatus.SKIPPED, "target agent does not exist"
     else:
         data = {

@@ -7,7 +7,15 @@ A drain stops claims only: leases already running finish, and `left` reports wha
 from django.db.models import Count, Q
 
 from missions.actions import DecisionRefused, cancel_mission, dead_letter_step, retry_step
-from missions.models import Mission, Proposal, ProposalStatus, Step, StepStatus
+from missions.models import (
+    Mission,
+    Proposal,
+    ProposalStatus,
+    Reaction,
+    Step,
+    StepStatus,
+    TriggerRule,
+)
 from opscore.models import Agent, Override, Policy
 from opscore.overrides import OVERRIDE_KINDS, OverrideKind, OverrideRefused, in_force, write_switch
 from opscore.registry import STEP_KINDS
@@ -140,6 +148,35 @@ def reset_breaker(row: Override) -> dict:
     return {"workers_on": row.target}
 
 
+def pair_of(first: str, second: str) -> str:
+    """One name for a pair of agents whichever way round (`a+a` is an agent waking itself)."""
+    return "+".join(sorted([first, second]))
+
+
+def check_pair(target: str) -> str:
+    names = target.split("+")
+    if len(names) != 2 or not all(names):
+        raise OverrideRefused(f"pause-pair {target!r}: name two agents as a+b (or a+a)")
+    return pair_of(*(check_agent(name) for name in names))
+
+
+def check_rule(target: str) -> str:
+    if not TriggerRule.objects.filter(name=target).exists():
+        raise OverrideRefused(f"no trigger rule {target!r}")
+    return target
+
+
+def pair_in_flight(target: str) -> dict:
+    first, second = target.split("+")
+    queued = Reaction.objects.filter(status="queued", target_agent__in=[first, second])
+    return {"queued_reactions": queued.count()}
+
+
+def rule_in_flight(target: str) -> dict:
+    rule = TriggerRule.objects.get(name=target)
+    return {"enabled": rule.enabled, "fired": rule.fire_count}
+
+
 KINDS = [
     OverrideKind(
         "disable_agent",
@@ -197,6 +234,24 @@ KINDS = [
                 ).status
             }
         ),
+    ),
+    OverrideKind(
+        "pause_pair",
+        "stop reactions between",
+        True,
+        check_pair,
+        pair_in_flight,
+        apply=lambda row: {"paused": row.target},
+        left=pair_in_flight,
+    ),
+    OverrideKind(
+        "pause_rule",
+        "pause the trigger rule",
+        True,
+        check_rule,
+        rule_in_flight,
+        apply=lambda row: {"paused": row.target},
+        left=rule_in_flight,
     ),
     OverrideKind(
         "reset_breaker",

@@ -6,7 +6,8 @@ from missions.breaker import trip_breaker_if_needed
 from missions.execution import close_attempt, settle_failure, step_event
 from missions.executors import lookup
 from missions.models import AttemptOutcome, Step, StepAttempt, StepStatus
-from opscore.llm import OverBudget, check_budget
+from opscore.budgets import check_budget
+from opscore.llm import OverBudget
 from opscore.registry import STEP_KINDS
 
 

@@ -196,48 +196,31 @@ def sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def check_budget(agent) -> None:
-    """Raise OverBudget when today's spend has reached the agent's or the overall cap."""
-    from opscore.models import LLMCall, Policy
-
-    budget = Policy.objects.value("llm_budget")
-    if not budget.enabled:
-        return
-    today = LLMCall.objects.today()
-    spent_total = today.spend()
-    if spent_total >= budget.total_daily_usd:
-        raise OverBudget(
-            f"daily LLM budget spent (${spent_total:.4f} of ${budget.total_daily_usd})"
-        )
-    spent_agent = today.filter(agent=agent).spend() if agent else 0
-    if agent and spent_agent >= budget.per_agent_daily_usd:
-        raise OverBudget(
-            f"{agent.slug}'s daily LLM budget spent "
-            f"(${spent_agent:.4f} of ${budget.per_agent_daily_usd})"
-        )
-
-
 def call_llm(
     request: LLMRequest, *, agent, purpose: str, prompt_version: str, step=None, provider=None
 ) -> LLMReply:
     """One model call with budget, bounded retries and an LLMCall row per try."""
+    from opscore.budgets import check_budget, lane_of
     from opscore.models import LLMCall, LLMCallOutcome
 
-    provider = provider or get_provider()
+    provider, lane = provider or get_provider(), lane_of(purpose)
     row = dict(
         agent=agent,
         step=step,
         purpose=purpose,
+        lane=lane,
         provider=provider.name,
-        model=provider.model_for(request.tier),
         prompt_version=prompt_version,
         injected=request.injected,
     )
     try:
-        check_budget(agent)
+        tier = check_budget(agent, lane, request.tier)
     except OverBudget as refused:
+        row |= {"model": provider.model_for(request.tier), "tier": request.tier}
         LLMCall.objects.create(**row, outcome=LLMCallOutcome.OVER_BUDGET, error=str(refused))
         raise
+    request = dataclasses.replace(request, tier=tier)  # cheap once the lane passed its soft limit
+    row |= {"model": provider.model_for(tier), "tier": tier}
     tries = settings.OPS_LLM_MAX_TRIES
     for attempt in range(1, tries + 1):
         reply = _try_once(provider, request, row, attempt, last=attempt == tries)

@@ -4,7 +4,14 @@ A policy value is JSON an operator edits live; each key has a pydantic model so 
 type is refused with a message that names the field, in the admin, the CLI and the API alike.
 """
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from opscore.inputs import InputRefused, check_clean
 from opscore.registry import is_known_kind as is_known
@@ -95,10 +102,41 @@ class InitiativePolicy(PolicyValue):
     enabled: bool = False
 
 
+LLM_LANES = ["steps", "roundtable", "memory", "proactive", "idle", "coding"]
+
+
+class LaneBudget(PolicyValue):
+    """At `soft_usd` a lane's calls drop to the cheap tier; at `hard_usd` they are refused."""
+
+    soft_usd: float = Field(ge=0)
+    hard_usd: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.soft_usd > self.hard_usd:
+            raise ValueError("soft_usd must not exceed hard_usd")
+        return self
+
+
+def default_lane_budgets() -> dict[str, LaneBudget]:
+    usd = {"steps": (2.0, 3.0), "roundtable": (0.5, 1.0), "memory": (0.3, 0.5)}
+    usd |= {"proactive": (0.5, 1.0), "idle": (0.2, 0.3), "coding": (2.0, 3.0)}
+    return {lane: LaneBudget(soft_usd=s, hard_usd=h) for lane, (s, h) in usd.items()}
+
+
 class LLMBudget(PolicyValue):
     enabled: bool = True
     per_agent_daily_usd: float = Field(1.0, ge=0)
     total_daily_usd: float = Field(5.0, ge=0)
+    lanes: dict[str, LaneBudget] = Field(default_factory=default_lane_budgets)
+
+    @field_validator("lanes")
+    @classmethod
+    def _known_lanes(cls, lanes):
+        unknown = sorted(set(lanes) - set(LLM_LANES))
+        if unknown:
+            raise ValueError(f"unknown LLM lanes {unknown}; lanes: {LLM_LANES}")
+        return lanes
 
 
 LANES = ["triggers", "reactions", "roundtable", "proactive", "memory", "idle", "coding"]
@@ -138,6 +176,19 @@ class RecoveryPolicy(PolicyValue):
         if any(not 1 <= minutes <= 60 * 24 * 30 for minutes in ages.values()):
             raise ValueError("each max age is 1 to 43200 minutes")
         return _check_step_kinds(ages)
+
+
+class RunawayPolicy(PolicyValue):
+    """When the loop feeds on itself: thresholds over a sliding window, and how long the
+    automatic pause lasts (a human can lift it sooner, or extend it with their own override)."""
+
+    enabled: bool = True
+    window_minutes: int = Field(30, ge=1, le=24 * 60)
+    ping_pong_each_way: int = Field(3, ge=1, le=1000)
+    self_wake: int = Field(3, ge=1, le=1000)
+    repeated_title: int = Field(5, ge=2, le=1000)
+    reactions_per_minute: int = Field(20, ge=1, le=100_000)
+    pause_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
 
 
 class ReactionPattern(PolicyValue):
@@ -199,6 +250,7 @@ SCHEMAS: dict[str, type[PolicyValue]] = {
     "llm_budget": LLMBudget,
     "lane_switches": LaneSwitches,
     "recovery_policy": RecoveryPolicy,
+    "runaway_policy": RunawayPolicy,
 }
 
 

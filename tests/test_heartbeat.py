@@ -30,6 +30,7 @@ def test_a_heartbeat_records_every_duty_in_order():
         "recover_stale_steps",
         "recover_stale_conversations",
         "standing_order_gap_check",
+        "detect_runaways",
         "evaluate_triggers",
         "process_reactions",
     ]

@@ -4,6 +4,7 @@ from django.conf import settings
 
 from console.health import health_snapshot
 from missions.breaker import switched_off_kinds
+from opscore.budgets import lane_report
 from opscore.models import Policy
 from opscore.overrides import active_overrides, in_force
 
@@ -24,6 +25,7 @@ def health_summary() -> dict:
         "live_workers": health["healthy_worker_count"],
         "provider": settings.OPSCORE_LLM,
         "overrides": [with_until(o) for o in active_overrides()],
+        "lanes": lane_report(),
     }
 
 

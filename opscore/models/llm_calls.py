@@ -30,6 +30,10 @@ class LLMCall(models.Model):
         "missions.Step", null=True, blank=True, on_delete=models.PROTECT, related_name="llm_calls"
     )
     purpose = models.CharField(max_length=100)
+    lane = models.CharField(max_length=20, default="steps", help_text="whose LLM budget it spends")
+    tier = models.CharField(
+        max_length=10, default="main", help_text="the tier used; cheap when the lane is over soft"
+    )
     provider = models.CharField(max_length=20)
     model = models.CharField(max_length=100)
     prompt_version = models.CharField(max_length=50)
@@ -52,6 +56,7 @@ class LLMCall(models.Model):
         indexes = [
             models.Index(fields=["agent", "created_at"], name="llmcall_agent_day_idx"),
             models.Index(fields=["created_at"], name="llmcall_day_idx"),
+            models.Index(fields=["lane", "created_at"], name="llmcall_lane_day_idx"),
         ]
 
     def __str__(self):
