@@ -47,6 +47,7 @@ def submit_proposal(
     proposal with its reason and an event; no step is ever queued for it.
     """
     draft = ProposalDraft.parse(data)
+    _check_after_steps(draft)
     existing = _find_duplicate(draft)
     if existing:
         return IntakeResult(existing, created=False)
@@ -71,6 +72,19 @@ def submit_proposal(
         if existing is None:
             raise
         return IntakeResult(existing, created=False)
+
+
+def _check_after_steps(draft: ProposalDraft) -> None:
+    """Bad input, not a refusal: a dependency on a step that does not exist writes nothing."""
+    wanted = {i for spec in draft.steps for i in spec.after_steps}
+    found = set(Step.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+    errors = {
+        f"steps.{index}.after_steps": [f"no step {i}" for i in spec.after_steps if i not in found]
+        for index, spec in enumerate(draft.steps)
+        if set(spec.after_steps) - found
+    }
+    if errors:
+        raise ProposalInvalid(errors)
 
 
 def _cites_untrusted_content(draft: ProposalDraft, cause_event) -> bool:
@@ -205,6 +219,11 @@ def _create_steps(mission: Mission, proposal: Proposal) -> list[Step]:
         StepDependency(step=steps[index], depends_on=steps[target])
         for index, spec in enumerate(proposal.proposed_steps)
         for target in spec["depends_on"]
+    )
+    StepDependency.objects.bulk_create(
+        StepDependency(step=steps[index], depends_on_id=earlier)
+        for index, spec in enumerate(proposal.proposed_steps)
+        for earlier in spec.get("after_steps", [])
     )
     return steps
 

@@ -50,6 +50,7 @@ CLAIMED_FIELDS = [
 STEP_FIELDS = [f for f in Step._meta.concrete_fields if f.name in CLAIMED_FIELDS]
 STEP_COLUMNS = ", ".join(f.column for f in STEP_FIELDS)
 CLAIM_SQL = f"SELECT {STEP_COLUMNS} FROM opscore_claim_step(%s::text, %s::float8)"
+CLAIM_FOR_SQL = f"SELECT {STEP_COLUMNS} FROM opscore_claim_step(%s::text, %s::float8, %s::text)"
 COMPLETE_AND_CLAIM_SQL = (
     f"SELECT {STEP_COLUMNS} FROM opscore_complete_and_claim("
     "%s::bigint, %s::uuid, %s::jsonb, %s::text, %s::float8)"
@@ -58,7 +59,7 @@ LEASE_LOST = "OPS01"
 DEADLOCK = "40P01"
 
 
-def claim_next_step(worker_id: str, *, lease_seconds: float | None = None):
+def claim_next_step(worker_id: str, *, lease_seconds: float | None = None, agent: str = ""):
     """Lease the most urgent ready step whose agent has room, or return None.
 
     One round trip to `opscore_claim_step` (missions/sql/claim_step.*.sql): ready means queued,
@@ -67,6 +68,8 @@ def claim_next_step(worker_id: str, *, lease_seconds: float | None = None):
     LOCKED, so concurrent workers never wait on each other or take the same step.
     """
     lease = lease_seconds or settings.OPS_LEASE_SECONDS
+    if agent:  # an external runtime that works for one agent (agentbus --target-agent)
+        return _fetch_step(CLAIM_FOR_SQL, [worker_id, lease, agent])
     return _fetch_step(CLAIM_SQL, [worker_id, lease])
 
 

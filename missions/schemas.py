@@ -23,6 +23,8 @@ class StepSpec(BaseModel):
     payload: dict = Field(default_factory=dict)
     agent: str | None = Field(default=None, max_length=64)
     depends_on: list[int] = Field(default_factory=list)
+    # Steps already in the ledger this one waits for (agentbus enqueue-job --depends-on).
+    after_steps: list[int] = Field(default_factory=list, max_length=20)
     priority: int = Field(default=100, ge=1, le=1000, strict=True)
     max_attempts: int = Field(default=3, ge=1, le=10, strict=True)
     delay_seconds: int = Field(default=0, ge=0, le=7 * 24 * 3600, strict=True)

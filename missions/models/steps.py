@@ -293,6 +293,9 @@ class StepAttempt(models.Model):
         max_length=10, choices=AttemptOutcome.choices, default=AttemptOutcome.RUNNING
     )
     error = models.TextField(blank=True)
+    runtime_refs = models.JSONField(  # null: the claim function inserts attempts in SQL
+        null=True, blank=True, help_text="an external runtime's task ref and session key"
+    )
 
     class Meta:
         ordering = ["step_id", "attempt_no"]

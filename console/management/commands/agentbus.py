@@ -10,7 +10,8 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from console import agentbus_memory
+from console import agentbus_jobs, agentbus_memory
+from console.agentbus_jobs import add_runtime_verbs, delay_until
 from console.agentbus_memory import add_memory_verbs
 from missions.actions import submit_proposal
 from missions.execution import claim_next_step, record_outcome
@@ -115,6 +116,7 @@ class Command(BaseCommand):
         add_job_verbs(verbs)
         add_order_verbs(verbs)
         add_memory_verbs(verbs)
+        add_runtime_verbs(verbs)
 
     def handle(self, *args, verb, **opts):
         try:
@@ -142,6 +144,10 @@ class Command(BaseCommand):
                     "payload": json_object(o["payload"], "payload"),
                     "priority": o["priority"],
                     "max_attempts": o["max_attempts"],
+                    "after_steps": o["depends_on"],
+                    "delay_seconds": delay_until(iso_time(o["run_after"]), BadInput)
+                    if o["run_after"]
+                    else 0,
                 }
             ],
         }
@@ -174,11 +180,21 @@ class Command(BaseCommand):
             raise BadInput("--limit must be between 1 and 100")
         claimed = []
         for _ in range(o["limit"]):
-            step = claim_next_step(o["lease_owner"], lease_seconds=o["lease_seconds"])
+            step = claim_next_step(
+                o["lease_owner"], lease_seconds=o["lease_seconds"], agent=o["target_agent"]
+            )
             if step is None:
                 break
             claimed.append(step_json(step))
         return {"jobs": claimed}
+
+    def mark_running_job(self, **o):
+        return agentbus_jobs.mark_running_job(
+            o, token=token, json_object=json_object, bad_input=BadInput, refused=emit_error
+        )
+
+    def renew_job_lease(self, **o):
+        return agentbus_jobs.renew_job_lease(o, token=token, bad_input=BadInput, refused=emit_error)
 
     def _finish(self, job_id, lease_token, outcome):
         if not Step.objects.filter(pk=job_id).exists():
@@ -230,6 +246,8 @@ def add_job_verbs(verbs) -> None:
     job.add_argument("--max-attempts", type=int, default=3)
     job.add_argument("--dedupe-key")
     job.add_argument("--source-agent")
+    job.add_argument("--depends-on", type=int, action="append", default=[], help="job id")
+    job.add_argument("--run-after", help="ISO 8601; not before then")
     event = verbs.add_parser("emit-event")
     event.add_argument("--topic", required=True)
     event.add_argument("--source-agent")
@@ -240,6 +258,7 @@ def add_job_verbs(verbs) -> None:
     claim.add_argument("--lease-owner", required=True)
     claim.add_argument("--lease-seconds", type=float, default=600)
     claim.add_argument("--limit", type=int, default=1)
+    claim.add_argument("--target-agent", default="", help="only this agent's work")
     for name in ("complete-job", "block-job", "fail-job"):
         verb = verbs.add_parser(name)
         verb.add_argument("job_id", type=int)

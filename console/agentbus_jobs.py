@@ -1,0 +1,64 @@
+"""The agentbus verbs an external runtime needs to own an agent's work end to end: say a
+claimed job is running (with its task ref and session key), keep its lease alive, and the
+scheduling arguments of enqueue-job (--depends-on, --run-after). Every write is fenced by the
+lease token, as complete/block/fail are."""
+
+from missions.execution import renew_lease
+from missions.models import Step, StepAttempt, StepStatus
+from opscore.db import db_now
+
+MAX_DELAY_SECONDS = 7 * 24 * 3600
+
+
+def add_runtime_verbs(verbs) -> None:
+    running = verbs.add_parser("mark-running-job")
+    running.add_argument("job_id", type=int)
+    running.add_argument("--lease-token", required=True)
+    running.add_argument("--openclaw-task-ref", default="")
+    running.add_argument("--openclaw-session-key", default="")
+    running.add_argument("--openclaw-meta", default="{}")
+    running.add_argument("--summary", default="")
+    renew = verbs.add_parser("renew-job-lease")
+    renew.add_argument("job_id", type=int)
+    renew.add_argument("--lease-token", required=True)
+    renew.add_argument("--lease-seconds", type=float, default=600)
+
+
+def held_attempt(job_id: int, lease_token, bad_input, refused) -> StepAttempt:
+    step = Step.objects.filter(pk=job_id).first()
+    if step is None:
+        raise bad_input(f"no job {job_id}")
+    if step.status != StepStatus.RUNNING or step.lease_token != lease_token:
+        refused(f"job {job_id}: the lease token no longer holds; refused", code=3)
+    return StepAttempt.objects.get(step=step, lease_token=lease_token)
+
+
+def mark_running_job(o: dict, *, token, json_object, bad_input, refused) -> dict:
+    attempt = held_attempt(o["job_id"], token(o["lease_token"]), bad_input, refused)
+    refs = {
+        "task_ref": o["openclaw_task_ref"],
+        "session_key": o["openclaw_session_key"],
+        "meta": json_object(o["openclaw_meta"], "openclaw_meta"),
+        "summary": o["summary"],
+    }
+    StepAttempt.objects.filter(pk=attempt.pk).update(runtime_refs=refs)
+    return {"job_id": o["job_id"], "attempt": attempt.attempt_no, "runtime_refs": refs}
+
+
+def renew_job_lease(o: dict, *, token, bad_input, refused) -> dict:
+    if not 1 <= o["lease_seconds"] <= 24 * 3600:
+        raise bad_input("--lease-seconds must be between 1 and 86400")
+    lease = token(o["lease_token"])
+    held_attempt(o["job_id"], lease, bad_input, refused)
+    if not renew_lease(o["job_id"], lease, o["lease_seconds"]):
+        refused(f"job {o['job_id']}: the lease token no longer holds; refused", code=3)
+    step = Step.objects.get(pk=o["job_id"])
+    return {"job_id": step.id, "lease_expires_at": step.lease_expires_at.isoformat()}
+
+
+def delay_until(run_after, bad_input) -> int:
+    """--run-after as the intake's delay, by the database clock; the past means now."""
+    seconds = int((run_after - db_now()).total_seconds())
+    if seconds > MAX_DELAY_SECONDS:
+        raise bad_input("--run-after: at most 7 days ahead")
+    return max(0, seconds)

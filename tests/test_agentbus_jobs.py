@@ -1,0 +1,108 @@
+"""agentbus, the rest of seed 004's verbs: a runtime owns an agent's work end to end —
+dependencies and start times on enqueue, claims for one agent, running refs, lease renewal."""
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from missions.models import Step, StepAttempt
+from opscore.db import db_now
+from tests.factories import AgentFactory
+from tests.test_agentbus import bus
+
+pytestmark = pytest.mark.django_db
+
+
+def enqueue(*extra, agent="devops", subject="job"):
+    made = bus(
+        "enqueue-job", "--target-agent", agent, "--subject", subject, "--kind", "noop", *extra
+    )
+    return made["proposal"]["step_ids"][0]
+
+
+def claim(*extra):
+    return bus("claim-jobs", "--lease-owner", "runtime-1", *extra)["jobs"]
+
+
+def test_a_job_waits_for_the_jobs_it_depends_on(agent):
+    first = enqueue(subject="build")
+    second = enqueue("--depends-on", str(first), subject="ship")
+
+    jobs = claim("--limit", "5")
+    assert [j["id"] for j in jobs] == [first]
+    bus("complete-job", str(first), "--lease-token", jobs[0]["lease_token"])
+
+    assert [j["id"] for j in claim()] == [second]
+
+
+def test_run_after_holds_a_job_until_then(agent):
+    later = enqueue("--run-after", (db_now() + timedelta(hours=1)).isoformat())
+
+    assert claim() == []
+    step = Step.objects.get(pk=later)
+    assert timedelta(minutes=59) < step.run_after - db_now() <= timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--depends-on", "999999"], "no step 999999"),
+        (["--run-after", "2030-01-01T00:00:00Z"], "at most 7 days ahead"),
+        (["--run-after", "tomorrow"], "not an ISO-8601 time"),
+    ],
+)
+def test_bad_scheduling_is_refused_and_writes_nothing(agent, capsys, extra, message):
+    args = ["enqueue-job", "--target-agent", "devops", "--subject", "x", "--kind", "noop", *extra]
+
+    refused = bus(*args, expect_exit=2, capsys=capsys)
+
+    assert message in json_text(refused) and not Step.objects.exists()
+
+
+def json_text(body) -> str:
+    return json.dumps(body)
+
+
+def test_a_runtime_claims_only_its_agents_work(agent):
+    AgentFactory(slug="growth", max_concurrent_steps=5)
+    enqueue(subject="ops")
+    theirs = enqueue(agent="growth", subject="growth")
+
+    jobs = claim("--target-agent", "growth", "--limit", "5")
+
+    assert [j["id"] for j in jobs] == [theirs]
+
+
+def test_mark_running_and_renew_are_fenced_by_the_lease(agent, capsys):
+    enqueue()
+    job = claim("--lease-seconds", "30")[0]
+    token = job["lease_token"]
+
+    marked = bus(
+        "mark-running-job",
+        str(job["id"]),
+        "--lease-token",
+        token,
+        "--openclaw-task-ref",
+        "task-7",
+        "--openclaw-session-key",
+        "s-1",
+    )
+    before = Step.objects.get(pk=job["id"]).lease_expires_at
+    renewed = bus(
+        "renew-job-lease", str(job["id"]), "--lease-token", token, "--lease-seconds", "600"
+    )
+    stale = bus(
+        "renew-job-lease",
+        str(job["id"]),
+        "--lease-token",
+        "00000000-0000-0000-0000-000000000000",
+        expect_exit=3,
+        capsys=capsys,
+    )
+
+    assert marked["runtime_refs"]["task_ref"] == "task-7"
+    assert StepAttempt.objects.get(step_id=job["id"]).runtime_refs["session_key"] == "s-1"
+    assert Step.objects.get(pk=job["id"]).lease_expires_at > before + timedelta(minutes=5)
+    assert renewed["lease_expires_at"] and "no longer holds" in stale["error"]
