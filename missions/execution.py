@@ -50,7 +50,9 @@ CLAIMED_FIELDS = [
 STEP_FIELDS = [f for f in Step._meta.concrete_fields if f.name in CLAIMED_FIELDS]
 STEP_COLUMNS = ", ".join(f.column for f in STEP_FIELDS)
 CLAIM_SQL = f"SELECT {STEP_COLUMNS} FROM opscore_claim_step(%s::text, %s::float8)"
-CLAIM_FOR_SQL = f"SELECT {STEP_COLUMNS} FROM opscore_claim_step(%s::text, %s::float8, %s::text)"
+CLAIM_FOR_SQL = (
+    f"SELECT {STEP_COLUMNS} FROM opscore_claim_step_for_agent(%s::text, %s::float8, %s::text)"
+)
 COMPLETE_AND_CLAIM_SQL = (
     f"SELECT {STEP_COLUMNS} FROM opscore_complete_and_claim("
     "%s::bigint, %s::uuid, %s::jsonb, %s::text, %s::float8)"

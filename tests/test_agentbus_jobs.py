@@ -106,3 +106,11 @@ def test_mark_running_and_renew_are_fenced_by_the_lease(agent, capsys):
     assert StepAttempt.objects.get(step_id=job["id"]).runtime_refs["session_key"] == "s-1"
     assert Step.objects.get(pk=job["id"]).lease_expires_at > before + timedelta(minutes=5)
     assert renewed["lease_expires_at"] and "no longer holds" in stale["error"]
+
+
+def test_a_claim_for_one_agent_keeps_its_concurrency_limit(agent):
+    AgentFactory(slug="solo", max_concurrent_steps=1)
+    enqueue(agent="solo", subject="a")
+    enqueue(agent="solo", subject="b")
+
+    assert len(claim("--target-agent", "solo", "--limit", "5")) == 1

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from opscore.sqlfiles import read_sql
+from opscore.sqlfiles import install_sql
 
 
 class Migration(migrations.Migration):
@@ -12,9 +12,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(
-            read_sql("missions", "claim_step", 4),
-            "DROP FUNCTION IF EXISTS opscore_claim_step(text, double precision, text);"
-            + read_sql("missions", "claim_step", 3),
+        install_sql(
+            "missions",
+            "claim_step_for_agent",
+            1,
+            drop="DROP FUNCTION IF EXISTS opscore_claim_step_for_agent(text, double precision, text);",
         ),
     ]
