@@ -54,7 +54,10 @@ def standard_children(web: list[str] | None = None) -> list[Child]:
     python = [sys.executable, "manage.py"]
     children = [
         Child(f"worker-slot-{slot}", [*python, "work", "--slot", str(slot)], "worker")
-        for slot in range(settings.OPS_WORKER_SLOTS)
+        for slot in range(
+            settings.OPS_WORKER_FIRST_SLOT,
+            settings.OPS_WORKER_FIRST_SLOT + settings.OPS_WORKER_SLOTS,
+        )
     ]
     children.append(Child("qcluster", [*python, "qcluster"], "cluster"))
     if web:
