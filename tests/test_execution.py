@@ -281,7 +281,14 @@ def test_a_missing_executor_blocks_until_one_is_installed(monkeypatch):
 def test_the_sweeper_runs_outside_any_transaction():
     from missions.tasks import sweep
 
-    assert sweep() == {"requeued": 0, "dead": 0, "blocked": 0, "unblocked": 0, "delivered": 0}
+    assert sweep() == {
+        "requeued": 0,
+        "dead": 0,
+        "blocked": 0,
+        "unblocked": 0,
+        "delivered": 0,
+        "overrides_lifted": [],
+    }
 
 
 def test_urls_the_guard_refuses_never_switch_crawling_off():

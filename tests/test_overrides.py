@@ -290,3 +290,13 @@ def test_a_policy_edit_needs_a_reason(admin_client):
 
     assert missing.status_code == 200 and saved.status_code == 302
     assert Policy.objects.get(key="x_daily_quota").versions.order_by("version").last().reason == "r"
+
+
+def test_the_sweeper_lifts_an_expired_override_between_heartbeats(agent):
+    from missions.tasks import sweep
+
+    row = override("pause-lane", "roundtable", expires="5m")
+    Override.objects.filter(pk=row.pk).update(expires_at=Now())
+
+    assert sweep()["overrides_lifted"] == [row.id]
+    assert Policy.objects.value("lane_switches").is_running("roundtable")
