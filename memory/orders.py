@@ -3,6 +3,7 @@ routine that promotes shared memory), review (daily). Each proves it ran, or tha
 
 from datetime import timedelta
 
+from memory.embeddings import EmbeddingError, embed_pending
 from memory.extraction import ExtractionMalformed, extract_candidates
 from memory.gate import review_candidates
 from memory.models import CandidateStatus, MemoryCandidate
@@ -36,7 +37,16 @@ def memory_promote(order, run):
         reason = policy.frozen_reason or "no reason given"
         return RunResult(RunStatus.BLOCKED, f"promotions are frozen: {reason}", counts)
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-    return RunResult(RunStatus.COMPLETED, summary, counts)
+    return RunResult(RunStatus.COMPLETED, summary, counts | {"embeddings": embed_new()})
+
+
+def embed_new() -> dict:
+    """New memories get their vectors in the same run; a provider that fails costs the run
+    nothing but the vectors (retrieval falls back to full text until the next run)."""
+    try:
+        return embed_pending()
+    except EmbeddingError as error:
+        return {"embedded": 0, "error": str(error)}
 
 
 def memory_review(order, run):

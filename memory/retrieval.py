@@ -17,14 +17,18 @@ them (memory/sql/count_memory_use), so a search that no prompt carried counts no
 
 import functools
 import json
+import logging
 from dataclasses import dataclass
 
 from django.db import connection
 
+from memory.embeddings import EmbeddingError, cosine_to, embedder
 from memory.models import Memory
 from opscore.policies import parse_policy
 
 PER_BUCKET, TOTAL = 4, 10
+COSINE_WEIGHT = 1.0  # next to full-text: a match is worth 1 + rank, confidence half its value
+log = logging.getLogger(__name__)
 POOL, WALK = 16, 500  # matching rows kept per source; rows a source's walk may read
 MAX_WORDS = 8
 NAMES = ["context", "lessons", "company"]
@@ -57,13 +61,26 @@ def context_words(context: str) -> list[str]:
     return sorted((w for w in words if len(w) > 2), key=len, reverse=True)[:MAX_WORDS]
 
 
-def fetch_rows(agent_slug: str, context: str, subject_keys) -> list[tuple]:
+def fetch_rows(agent_slug: str, context: str, subject_keys, per_bucket=TOTAL) -> list[tuple]:
     """One round trip to `memory_retrieve` (memory/sql), with the gate's policy beside it."""
     words = context_words(context)
     keys = sorted({*subject_keys, *words})  # a word that names a subject selects it
     with connection.cursor() as cursor:
-        cursor.execute(BUCKETS_SQL, [agent_slug, keys, words, POOL, WALK, TOTAL])
+        cursor.execute(BUCKETS_SQL, [agent_slug, keys, words, POOL, WALK, per_bucket])
         return cursor.fetchall()
+
+
+def hybrid_rows(rows: list[tuple], context: str, provider) -> tuple[list[tuple], str]:
+    """Cosine similarity to the context re-ranks the full-text pool within each bucket. A
+    provider that fails leaves the full-text order, and the ranking says why."""
+    try:
+        query = provider.embed([context])[0]
+        similar = cosine_to(query, [row[1] for row in rows], provider.model)
+    except EmbeddingError as error:
+        log.warning("memory retrieval fell back to full text: %s", error)
+        return rows, f"full-text (embeddings failed: {error})"[:300]
+    scored = [(*row[:8], row[8] + COSINE_WEIGHT * similar.get(row[1], 0.0), row[9]) for row in rows]
+    return sorted(scored, key=lambda row: (row[0], -row[8])), "hybrid"
 
 
 @functools.lru_cache(maxsize=8)
@@ -74,7 +91,19 @@ def char_budget(raw_policy: str | None) -> int:
 
 def retrieve(agent_slug: str, context: str = "", subject_keys=()) -> list[Retrieved]:
     """The memories a prompt for `agent_slug` about `context` should carry, best first."""
-    rows = fetch_rows(agent_slug, context, subject_keys)
+    return ranked(agent_slug, context, subject_keys)[0]
+
+
+def ranked(agent_slug: str, context: str, subject_keys=()) -> tuple[list[Retrieved], str]:
+    provider = embedder() if context.strip() else None
+    rows = fetch_rows(agent_slug, context, subject_keys, TOTAL * 2 if provider else TOTAL)
+    ranking = "full-text"
+    if provider is not None and rows:
+        rows, ranking = hybrid_rows(rows, context, provider)
+    return choose(agent_slug, rows), ranking
+
+
+def choose(agent_slug: str, rows: list[tuple]) -> list[Retrieved]:
     budget = char_budget(rows[0][-1]) if rows else 0
     chosen: list[Retrieved] = []
     seen: set[int] = set()
@@ -122,5 +151,6 @@ def prompt_section(found: list[Retrieved]) -> str:
 
 def memory_context(agent_slug: str, context: str) -> tuple[str, dict]:
     """The prompt-context provider the memory app registers."""
-    found = retrieve(agent_slug, context)
-    return prompt_section(found), {"memory_ids": [r.memory.id for r in found]}
+    found, ranking = ranked(agent_slug, context)
+    refs = {"memory_ids": [r.memory.id for r in found]}
+    return prompt_section(found), refs | ({"memory_ranking": ranking} if found else {})

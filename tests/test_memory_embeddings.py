@@ -1,0 +1,102 @@
+"""Optional embeddings: Ollama's /api/embed through a fake transport, vectors filled for active
+memories, cosine re-ranking the full-text pool, and a failing provider falling back to text."""
+
+import json
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from memory import retrieval
+from memory.embeddings import (
+    EmbeddingError,
+    LocalEmbedder,
+    OllamaEmbedder,
+    embed_pending,
+    vectors_available,
+)
+from memory.models import Memory
+from memory.retrieval import memory_context, ranked
+
+pytestmark = pytest.mark.django_db
+GROUPS = [("disk", "volume", "storage"), ("friday",), ("deploy",), ("tweet", "post")]
+
+
+class FakeEmbedder:
+    """Words of a group share a dimension: 'storage' lands near 'volume' with no word in common."""
+
+    name, model = "fake", "fake-v1"
+
+    def embed(self, texts):
+        return [[0.01, *(float(any(w in t.lower() for w in g)) for g in GROUPS)] for t in texts]
+
+
+class BrokenEmbedder(FakeEmbedder):
+    def embed(self, texts):
+        raise EmbeddingError("ollama: ConnectError")
+
+
+@pytest.fixture
+def vectors():
+    if not vectors_available():
+        pytest.skip("this database has no pgvector (the embedded server ships it)")
+
+
+def remember(content, confidence):
+    return Memory.objects.create(
+        agent_id="devops",
+        type="lesson",
+        content=content,
+        confidence=Decimal(confidence),
+        source_trace_id=content,
+    )
+
+
+def test_cosine_reranks_what_full_text_alone_orders_by_confidence(agent, vectors, monkeypatch):
+    volume = remember("db-1 volume fills up every Friday", "0.60")
+    deploys = remember("deploys on Fridays go badly", "0.90")
+    assert embed_pending(FakeEmbedder()) == {"embedded": 2}
+    text_only, ranking = ranked("devops", "storage pressure on friday")
+    assert (ranking, text_only[0].memory.id) == ("full-text", deploys.id)
+
+    monkeypatch.setattr(retrieval, "embedder", lambda: FakeEmbedder())
+    hybrid, ranking = ranked("devops", "storage pressure on friday")
+
+    assert (ranking, [r.memory.id for r in hybrid]) == ("hybrid", [volume.id, deploys.id])
+    assert embed_pending(FakeEmbedder()) == {"embedded": 0}  # nothing left to do
+
+
+def test_a_failing_provider_falls_back_to_full_text_and_says_so(agent, vectors, monkeypatch):
+    remember("db-1 volume fills up every Friday", "0.60")
+    monkeypatch.setattr(retrieval, "embedder", lambda: BrokenEmbedder())
+
+    section, injected = memory_context("devops", "volume friday")
+
+    assert "fills up every Friday" in section
+    assert injected["memory_ranking"] == "full-text (embeddings failed: ollama: ConnectError)"
+
+
+def test_ollama_embed_speaks_the_api_and_refuses_a_malformed_answer():
+    seen = []
+
+    def answer(request):
+        seen.append(json.loads(request.content))
+        body = {"embeddings": [[0.1, 0.2], [0.3, 0.4]]} if len(seen) == 1 else {"embeddings": [[1]]}
+        return httpx.Response(200, json=body)
+
+    ollama = OllamaEmbedder("http://ollama", "nomic-embed-text", httpx.MockTransport(answer))
+
+    assert ollama.embed(["a", "b"]) == [[0.1, 0.2], [0.3, 0.4]]
+    assert seen[0] == {"model": "nomic-embed-text", "input": ["a", "b"]}
+    with pytest.raises(EmbeddingError, match="expected 2 vectors"):
+        ollama.embed(["a", "b"])
+
+
+def test_the_local_model_says_how_to_install_it():
+    try:
+        import sentence_transformers  # noqa: F401
+    except ImportError:
+        with pytest.raises(EmbeddingError, match=r'pip install -e "\.\[embeddings\]"'):
+            LocalEmbedder().embed(["x"])
+    else:
+        pytest.skip("the embeddings extra is installed here")
