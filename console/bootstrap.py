@@ -180,6 +180,12 @@ def _enable_phase_agents(roster: Roster, phase: int, report: BootstrapReport, ac
             report.agents_enabled.append(spec.slug)
 
 
+def roster_phase(name: str) -> int | None:
+    """The phase whose bootstrap brings the order `name`, if the roster has it."""
+    data = json.loads((ROSTERS_DIR / "standing-orders.json").read_text())
+    return next((spec["phase"] for spec in data["orders"] if spec["name"] == name), None)
+
+
 def _create_orders(phase: int, report: BootstrapReport) -> None:
     """Orders of this phase and earlier, for agents that exist (rosters may differ)."""
     data = json.loads((ROSTERS_DIR / "standing-orders.json").read_text())

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 
+from console.bootstrap import roster_phase
 from opscore.db import db_now
 from opscore.management.commands._json import dump, fail
 from opscore.models import RunStatus, StandingOrder
@@ -18,8 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, name, **opts):
         order = StandingOrder.objects.filter(name=name).select_related("agent").first()
         if order is None:
-            names = ", ".join(StandingOrder.objects.values_list("name", flat=True)) or "none"
-            fail(f"no standing order named {name!r} (known: {names})", as_json=opts["json"])
+            fail(missing_order(name), as_json=opts["json"])
         now = db_now()
         slot = now - timedelta(seconds=now.second, microseconds=now.microsecond)
         run = start_run(order, slot)
@@ -37,3 +37,15 @@ class Command(BaseCommand):
             "evidence": run.evidence,
         }
         self.stdout.write(dump(body) if opts["json"] else f"{name}: {run.status} — {run.summary}")
+
+
+def missing_order(name: str) -> str:
+    """Say how to get an order the roster has but this install has not bootstrapped yet."""
+    phase = roster_phase(name)
+    if phase is not None:
+        return (
+            f"{name} arrives with phase {phase}: run `manage.py bootstrap --phase {phase}` "
+            "(it says what an earlier phase still lacks; --force records an override)"
+        )
+    names = ", ".join(StandingOrder.objects.values_list("name", flat=True)) or "none"
+    return f"no standing order named {name!r} (known: {names})"
