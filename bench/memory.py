@@ -164,6 +164,24 @@ def step_cost(steps: int, with_memories: bool) -> float:
     return (time.perf_counter() - start) * 1000 / steps
 
 
+CONTENDERS = (
+    ("opscore", ours),
+    ("rare word", ours_rare),
+    ("raw SQL", raw),
+    ("raw prep", raw_prepared),
+    ("naive", naive),
+)
+
+
+def report(total: int, queries: int, rand) -> None:
+    results = {name: time_each(queries, fn, rand) for name, fn in CONTENDERS}
+    for name, stats in results.items():
+        print(f"  {total:>7} memories  {name:<8} p50 {stats['p50']:6.2f}  p95 {stats['p95']:6.2f}")
+    for baseline in ("raw SQL", "raw prep"):
+        ratio = results["opscore"]["p95"] / results[baseline]["p95"]
+        print(f"  {total:>7} memories  opscore p95 / {baseline} p95 = {ratio:.2f} (target ≤ 2)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", type=int, default=1_000)
@@ -189,23 +207,7 @@ def main() -> None:
     print(f"Retrieval over ten agents, {args.queries} queries each (ms)")
     for total in (args.small, args.big):
         fill(total, rand)
-        results = {
-            name: time_each(args.queries, fn, rand)
-            for name, fn in (
-                ("opscore", ours),
-                ("rare word", ours_rare),
-                ("raw SQL", raw),
-                ("raw prep", raw_prepared),
-                ("naive", naive),
-            )
-        }
-        for name, stats in results.items():
-            print(
-                f"  {total:>7} memories  {name:<8} p50 {stats['p50']:6.2f}  p95 {stats['p95']:6.2f}"
-            )
-        for baseline in ("raw SQL", "raw prep"):
-            ratio = results["opscore"]["p95"] / results[baseline]["p95"]
-            print(f"  {total:>7} memories  opscore p95 / {baseline} p95 = {ratio:.2f} (target ≤ 2)")
+        report(total, args.queries, rand)
     step_cost(20, True)  # warm both paths (the function's cached plan, the LLM row)
     plain, with_memories = step_cost(200, False), step_cost(200, True)
     print(

@@ -144,52 +144,35 @@ def effects(proposal: Proposal) -> tuple[list[Node], list[dict]]:
 
 
 def step_tree(step: Step, refs: list[dict]) -> Node:
-    node = Node(
-        "step",
-        step.id,
-        step.created_at,
-        step.agent_id,
-        f"S{step.id} {step.kind} [{step.status}]",
-        2,
-    )
+    text = f"S{step.id} {step.kind} [{step.status}]"
+    node = Node("step", step.id, step.created_at, step.agent_id, text, 2)
     refs.append({"type": "step", "id": step.id})
-    for attempt in step.attempts.order_by("attempt_no"):
-        refs.append({"type": "attempt", "id": attempt.id})
-        node.children.append(
-            Node(
-                "attempt",
-                attempt.id,
-                attempt.started_at,
-                attempt.worker_id,
-                f"attempt {attempt.attempt_no}: {attempt.outcome or 'running'}"
-                + (f" — {attempt.error[:120]}" if attempt.error else ""),
-                3,
-            )
-        )
-    for artifact in Artifact.objects.filter(step=step).order_by("id"):
-        node.children.append(
-            Node(
-                "artifact",
-                artifact.id,
-                artifact.created_at,
-                step.agent_id,
-                f"artifact {artifact.kind}: {artifact.title}",
-                3,
-            )
-        )
-    for publication in Publication.objects.filter(step=step).order_by("id"):
-        node.children.append(
-            Node(
-                "publication",
-                publication.id,
-                publication.created_at,
-                step.agent_id,
-                f"publication [{publication.status}]",
-                3,
-            )
-        )
+    node.children = [*attempt_nodes(step, refs), *product_nodes(step)]
     node.children += [event_tree(e, 3, refs) for e in step.events.order_by("id")]
     return node
+
+
+def attempt_nodes(step: Step, refs: list[dict]) -> list[Node]:
+    nodes = []
+    for attempt in step.attempts.order_by("attempt_no"):
+        refs.append({"type": "attempt", "id": attempt.id})
+        text = f"attempt {attempt.attempt_no}: {attempt.outcome or 'running'}"
+        text += f" — {attempt.error[:120]}" if attempt.error else ""
+        nodes.append(Node("attempt", attempt.id, attempt.started_at, attempt.worker_id, text, 3))
+    return nodes
+
+
+def product_nodes(step: Step) -> list[Node]:
+    """What the step made: artifacts, and publications through the outbox."""
+    artifacts = [
+        Node("artifact", a.id, a.created_at, step.agent_id, f"artifact {a.kind}: {a.title}", 3)
+        for a in Artifact.objects.filter(step=step).order_by("id")
+    ]
+    publications = [
+        Node("publication", p.id, p.created_at, step.agent_id, f"publication [{p.status}]", 3)
+        for p in Publication.objects.filter(step=step).order_by("id")
+    ]
+    return artifacts + publications
 
 
 def event_tree(event: Event, depth: int, refs: list[dict]) -> Node:

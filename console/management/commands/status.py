@@ -29,16 +29,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Pending proposals: {status['proposals']['pending']}")
         missions = ", ".join(f"{k}={n}" for k, n in sorted(status["missions"].items())) or "-"
         self.stdout.write(f"Missions: {missions}")
-        workers = status["workers"]
-        for label in ("live", "stale"):
-            for w in workers[label]:
-                step = f", running S{w['current_step']}" if w["current_step"] else ""
-                self.stdout.write(
-                    f"Worker {label}: {w['worker_id']} seen {w['last_seen_seconds_ago']:.0f}s ago"
-                    f", {w['steps_run']} steps{step}"
-                )
-        if not workers["live"]:
-            self.stdout.write("Workers: none live")
+        self.write_workers(status["workers"])
         if status["switched_off_kinds"]:
             self.stdout.write(f"Switched off (breaker/operator): {status['switched_off_kinds']}")
         for o in status["overrides"]:
@@ -51,6 +42,17 @@ class Command(BaseCommand):
             f"Agents enabled: {len(agents['enabled'])}/{agents['total']} "
             f"({', '.join(agents['enabled']) or '-'})"
         )
+
+    def write_workers(self, workers: dict) -> None:
+        for label in ("live", "stale"):
+            for w in workers[label]:
+                step = f", running S{w['current_step']}" if w["current_step"] else ""
+                self.stdout.write(
+                    f"Worker {label}: {w['worker_id']} seen {w['last_seen_seconds_ago']:.0f}s ago"
+                    f", {w['steps_run']} steps{step}"
+                )
+        if not workers["live"]:
+            self.stdout.write("Workers: none live")
 
     def write_health(self, health: dict, llm: dict) -> None:
         blocked, delayed = health["oldest_blocked_age_seconds"], health["next_delayed_run_at"]
