@@ -52,6 +52,7 @@ class Roster(BaseModel):
     description: str = ""
     agents: list[RosterAgent]
     relationships: list[RosterPair] = []
+    reaction_matrix: list[dict] = []  # the tutorial's patterns, aimed at this roster's agents
 
 
 def roster_names() -> list[str]:
@@ -110,7 +111,7 @@ def bootstrap(
         _create_agents(roster, phase, report)
         if phase > 1 and not _already_applied(phase):
             _enable_phase_agents(roster, phase, report, actor)
-        _seed_policies(report, actor)
+        _seed_policies(roster, report, actor)
         _create_orders(phase, report)
         _create_rules(report)
         _seed_relationships(roster, report)
@@ -253,9 +254,12 @@ def _seed_relationships(roster: Roster, report: BootstrapReport) -> None:
         report.relationships_seeded += created
 
 
-def _seed_policies(report: BootstrapReport, actor: str) -> None:
+def _seed_policies(roster: Roster, report: BootstrapReport, actor: str) -> None:
     existing = set(Policy.objects.values_list("key", flat=True))
     for key in SCHEMAS:
         if key not in existing:
-            set_policy(key, default_value(key), actor=actor, reason="seeded by bootstrap")
+            value = default_value(key)
+            if key == "reaction_matrix" and roster.reaction_matrix:
+                value = {"patterns": roster.reaction_matrix}
+            set_policy(key, value, actor=actor, reason=f"seeded by bootstrap ({roster.name})")
             report.policies_seeded.append(key)

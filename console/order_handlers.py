@@ -124,26 +124,10 @@ def _since_last_run(order, run):
         .order_by("-scheduled_for")
         .first()
     )
-    return previous.scheduled_for if previous else order.created_at
-
-
-# Precondition queries for generic orders: "is there anything for this order to look at?"
-BUILTIN_PRECONDITIONS = {
-    "events_since_last_run": lambda order, since: (
-        Event.objects.filter(created_at__gte=since)
-        .exclude(kind__startswith="standing_order.")
-        .exists()
-    ),
-    "failures_since_last_run": lambda order, since: Step.objects.filter(
-        status__in=[StepStatus.FAILED, StepStatus.DEAD], finished_at__gte=since
-    ).exists(),
-    "missions_finished_since_last_run": lambda order, since: Mission.objects.filter(
-        finished_at__gte=since
-    ).exists(),
-    "blocked_work_exists": lambda order, since: Step.objects.filter(
-        status=StepStatus.BLOCKED
-    ).exists(),
-}
+    if previous is None:
+        return order.created_at
+    # From when the previous run looked, not its slot: what it already saw is not news again.
+    return previous.started_at or previous.scheduled_for
 
 
 def ask_for_work(order, run):
@@ -152,14 +136,21 @@ def ask_for_work(order, run):
     if not order.agent.enabled:
         return RunResult(RunStatus.NO_WORK, f"{order.agent_id} is not enabled yet")
     check = PRECONDITIONS.get(order.precondition)
-    if order.precondition and check is None:
-        return RunResult(RunStatus.FAILED, f"unknown precondition {order.precondition!r}")
-    if check and not check(order, _since_last_run(order, run)):
+    if check is None:
+        why = (
+            f"unknown precondition {order.precondition!r}"
+            if order.precondition
+            else ("no precondition: a generic order needs something to look at")
+        )
+        return RunResult(RunStatus.FAILED, why)
+    evidence = check(order, _since_last_run(order, run))
+    if not evidence:
         return RunResult(RunStatus.NO_WORK, f"{order.precondition}: nothing found")
+    payload = {"instructions": order.instructions, "evidence": evidence}
     data = {
         "agent": order.agent_id,
         "title": f"Standing order {order.name}",
-        "steps": [{"kind": "analyze", "payload": {"instructions": order.instructions}}],
+        "steps": [{"kind": "analyze", "payload": payload}],
         "dedupe_key": f"standing_order_run:{run.id}",
     }
     proposal = submit_proposal(

@@ -220,6 +220,20 @@ class ReactionMatrix(PolicyValue):
         ),
     ]
 
+    @model_validator(mode="after")
+    def _targets_exist(self, info):
+        """A pattern aimed at an agent this install does not have would skip forever: refused
+        when saved (reading a stored value needs no database round trip)."""
+        from opscore.models import Agent
+
+        if not (info.context or {}).get("saving"):
+            return self
+        targets = {p.target for p in self.patterns}
+        known = set(Agent.objects.filter(slug__in=targets).values_list("slug", flat=True))
+        if targets - known:
+            raise ValueError(f"reaction targets {sorted(targets - known)} are not agents here")
+        return self
+
 
 class WorkerSwitches(PolicyValue):
     """Per step kind: may workers run it? The circuit breaker turns a kind off here."""
@@ -262,7 +276,7 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_policy(key: str, value) -> PolicyValue:
+def parse_policy(key: str, value, *, saving: bool = False) -> PolicyValue:
     schema = SCHEMAS.get(key)
     if schema is None:
         raise PolicyError(f"unknown policy key {key!r}; known keys: {sorted(SCHEMAS)}")
@@ -273,14 +287,14 @@ def parse_policy(key: str, value) -> PolicyValue:
     except InputRefused as refused:
         raise PolicyError(f"{key} is invalid: {refused}") from None
     try:
-        return schema.model_validate(value)
+        return schema.model_validate(value, context={"saving": saving})
     except ValidationError as error:
         raise PolicyError(f"{key} is invalid: {_describe(error)}") from None
 
 
 def validate_policy(key: str, value) -> dict:
     """Return the normalised JSON to store, or raise PolicyError."""
-    return parse_policy(key, value).model_dump(mode="json")
+    return parse_policy(key, value, saving=True).model_dump(mode="json")
 
 
 def default_value(key: str) -> dict:

@@ -2,8 +2,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from console.bootstrap import BootstrapError, bootstrap
+from opscore.actions import set_policy
 from opscore.models import Agent, Event, Policy, PolicyVersion
-from opscore.policies import SCHEMAS
+from opscore.policies import SCHEMAS, PolicyError
 
 pytestmark = pytest.mark.django_db
 
@@ -63,3 +64,26 @@ def test_unknown_rosters_and_phases_are_clear_errors():
         bootstrap(1, "nope", actor="test")
     with pytest.raises(CommandError, match="phase 9 is not available"):
         call_command("bootstrap", "--phase", "9")
+
+
+def test_each_roster_brings_a_reaction_matrix_aimed_at_its_own_agents(db):
+    bootstrap(1, actor="test")
+
+    targets = {p.target for p in Policy.objects.value("reaction_matrix").patterns}
+    assert targets == {"auditor", "product-metrics"}
+    assert targets <= set(Agent.objects.values_list("slug", flat=True))
+
+
+def test_a_reaction_aimed_at_an_agent_that_does_not_exist_is_refused(db):
+    bootstrap(1, actor="test")
+    pattern = {
+        "source": "*",
+        "tags": ["x"],
+        "target": "brain",
+        "type": "analyze",
+        "probability": 1.0,
+        "cooldown": 0,
+    }
+
+    with pytest.raises(PolicyError, match=r"reaction targets \['brain'\] are not agents here"):
+        set_policy("reaction_matrix", {"patterns": [pattern]}, actor="t", reason="r")

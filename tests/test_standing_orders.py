@@ -10,6 +10,7 @@ from console.order_handlers import close_finished_missions
 from missions.execution import claim_next_step
 from missions.models import Artifact, Step
 from missions.worker import handle_one_step
+from opscore.actions import record_event
 from opscore.models import StandingOrder, StandingOrderRun
 from opscore.schedule_math import latest_slot
 from opscore.schedules import sync_order_schedules
@@ -147,19 +148,63 @@ def test_the_publisher_digest_summarises_the_day_or_says_no_work():
     assert step.mission_id
 
 
-def test_a_generic_order_asks_for_work_through_the_intake_and_closes_when_it_ends():
-    o = order("generic", instructions="Look for drift", agent=AgentFactory(slug="devops"))
+def test_a_generic_order_asks_for_work_with_its_evidence_and_closes_when_it_ends():
+    devops = AgentFactory(slug="devops")
+    o = order(
+        "generic", instructions="Look for drift", agent=devops, precondition="events_since_last_run"
+    )
+    drift = record_event("config.changed", "nginx.conf edited on web-2", agent=devops)
 
     run = fire(o)
     assert run.status == "started" and run.mission is not None
     step = Step.objects.get(mission=run.mission)
-    assert step.payload == {"instructions": "Look for drift"}
+    assert step.payload == {
+        "instructions": "Look for drift",
+        "evidence": [
+            {"type": "event", "id": drift.id, "text": "config.changed: nginx.conf edited on web-2"}
+        ],
+    }
     assert run.mission.proposal.cause_ref == f"standing_order_run:{run.id}"
 
     handle_one_step("w1")
     assert close_finished_missions() == 1
     run.refresh_from_db()
     assert run.status == "completed"
+
+
+def test_a_generic_order_does_not_wake_on_its_own_echo_or_bookkeeping():
+    """Hourly orders must not spend the daily proposal limit on prose: the events of the work
+    an order itself asked for, and the system's bookkeeping, are not news."""
+    devops = AgentFactory(slug="devops")
+    o = order(
+        "generic",
+        instructions="Look for drift",
+        agent=devops,
+        precondition="events_since_last_run",
+        cron="0 * * * *",
+    )
+    record_event("config.changed", "something real", agent=devops)
+    slot = latest_slot(o.cron, o.timezone, db_now()) + timedelta(seconds=30)
+    first = fire(o, slot)
+    handle_one_step("w1")
+    close_finished_missions()
+    record_event("policy.changed", "Policy x is now version 2")
+
+    later = fire(o, slot + timedelta(hours=1))
+
+    assert first.status == "started"
+    assert (later.status, later.summary) == ("no_work", "events_since_last_run: nothing found")
+
+
+def test_a_generic_order_without_a_precondition_fails_with_the_reason():
+    o = order("generic", agent=AgentFactory(slug="devops"))
+
+    run = fire(o)
+
+    assert (run.status, run.summary) == (
+        "failed",
+        "no precondition: a generic order needs something to look at",
+    )
 
 
 def test_bootstrap_creates_the_phase_one_orders_and_their_schedules():
