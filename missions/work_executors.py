@@ -7,6 +7,7 @@ from missions.executors import ArtifactDraft, Blocked, Effect, Failed, Succeeded
 from missions.models import ContentMetric, Publication, PublicationStatus, start_of_today
 from missions.prompts import build_request
 from missions.text import strip_invisible
+from opscore.actions import record_event
 from opscore.llm import LLMError, OverBudget, TransientLLMError, call_llm
 from opscore.models import Policy
 
@@ -104,6 +105,7 @@ def publish_to_x(message) -> str:
     publication.status, publication.published_at = PublicationStatus.PUBLISHED, Now()
     publication.external_id = f"local-x-{publication.id}"
     publication.save()
+    announce_post(publication, message.step)
     # The local channel has no audience; its first measurement is zero (real channels report).
     ContentMetric.objects.get_or_create(
         publication=publication,
@@ -115,6 +117,21 @@ def publish_to_x(message) -> str:
         },
     )
     return publication.external_id
+
+
+def announce_post(publication, step) -> None:
+    """`tweet.posted` — what the reaction matrix listens for — once per publication."""
+    record_event(
+        "tweet.posted",
+        f"Posted: {publication.body[:120]}",
+        tags=["tweet", "posted"],
+        payload={"publication_id": publication.id, "external_id": publication.external_id},
+        agent_id=step.agent_id,
+        mission_id=step.mission_id,
+        step=step,
+        actor=f"channel:{publication.channel}",
+        dedupe_key=f"publication:{publication.id}",
+    )
 
 
 def run_deploy(run):

@@ -9,7 +9,7 @@ from missions.recovery import requeue_cleared_blockers
 from missions.worker import handle_one_step
 from opscore.actions import set_policy
 from opscore.llm import LLMReply
-from opscore.models import LLMCall
+from opscore.models import Event, LLMCall
 from tests.factories import make_step
 
 pytestmark = pytest.mark.django_db
@@ -121,6 +121,12 @@ def test_a_retried_post_tweet_publishes_once(monkeypatch):
     assert OutboxMessage.objects.filter(step=step).count() == 1
     publication = Publication.objects.get()
     assert (publication.body, publication.status) == ("We shipped!", "published")
+    posted = Event.objects.get(kind="tweet.posted")  # once, for the reaction matrix to hear
+    assert (posted.tags, posted.step_id, posted.payload["publication_id"]) == (
+        ["tweet", "posted"],
+        step.id,
+        publication.id,
+    )
 
 
 def test_the_tweet_quota_is_checked_again_at_run_time():
