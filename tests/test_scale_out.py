@@ -114,6 +114,17 @@ def rows(url: str, sql: str) -> list[tuple]:
         return conn.execute(sql).fetchall()
 
 
+def wait_until_both_machines_work(url: str, machines, timeout: float = 60) -> None:
+    """Work goes in once a worker of each machine is up, or one machine could take it all."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        live = {pid for (pid,) in rows(url, "SELECT pid FROM missions_worker")}
+        if all(live & descendants(machine.pid) for machine in machines):
+            return
+        time.sleep(0.3)
+    raise AssertionError("a machine's workers never came up")
+
+
 def test_two_webs_and_two_supervisors_share_one_database_and_one_channel_layer(external_db):
     url, env = external_db
     processes = []
@@ -141,6 +152,7 @@ def test_two_webs_and_two_supervisors_share_one_database_and_one_channel_layer(e
             for first in (0, 2)
         ]
         processes += machines
+        wait_until_both_machines_work(url, machines)
         for agent in ("auditor", "coordinator", "devops", "publisher"):
             steps = [{"kind": "noop"} for _ in range(20)]
             httpx.post(
