@@ -3,6 +3,7 @@
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from missions.step_kinds import is_known, known_names
+from missions.text import strip_invisible
 from opscore.inputs import InputRefused, check_clean
 
 MAX_STEPS = 20
@@ -45,6 +46,15 @@ class ProposalDraft(BaseModel):
     description: str = Field(default="", max_length=5000)
     steps: list[StepSpec] = Field(min_length=1, max_length=MAX_STEPS)
     dedupe_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @field_validator("title", "description")
+    @classmethod
+    def _no_invisible_characters(cls, text):
+        """A bidi override (U+202E) in a title reads one way to people and another to tools."""
+        cleaned = strip_invisible(text).strip()
+        if not cleaned and text:
+            raise ValueError("nothing left once invisible characters are removed")
+        return cleaned
 
     @model_validator(mode="after")
     def _dependencies_point_backwards(self):

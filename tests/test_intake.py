@@ -189,3 +189,15 @@ def test_a_human_rejection_needs_a_reason_and_a_pending_proposal(agent):
     assert (rejected.status, rejected.reason) == ("rejected", "not this week")
     with pytest.raises(DecisionRefused):
         approve_proposal(rejected, actor="operator:ann")
+
+
+def test_invisible_and_bidi_characters_are_stripped_from_titles(agent):
+    from missions.actions import submit_proposal
+
+    spoof = "Pay invoice \u202egnp.exe\u202c for \u200bACME"
+
+    proposal = submit_proposal(
+        {"agent": "devops", "title": spoof, "steps": [{"kind": "noop"}]}, source="api"
+    ).proposal
+
+    assert proposal.title == "Pay invoice gnp.exe for ACME"
