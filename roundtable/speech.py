@@ -21,25 +21,28 @@ def sanitize_turn(text: str, fallback: str) -> str:
     return text or fallback[:MAX_TURN] or "…"
 
 
+def speaker_weight(candidate, last, spoken_counts, affinity, rand) -> float:
+    """The tutorial's weight: base 1.0 + affinity to the last speaker * 0.6 - recency * 0.4
+    ± 0.2 jitter; the last speaker 0. Recency is the candidate's share of the turns so far."""
+    if candidate == last:
+        return 0.0
+    closeness = affinity(last, candidate) if last else 0.5
+    recency = spoken_counts.get(candidate, 0) / max(sum(spoken_counts.values()), 1)
+    return max(1.0 + closeness * 0.6 - recency * 0.4 + rand.uniform(-0.2, 0.2), 0.01)
+
+
 def next_speaker(participants, last, spoken_counts, affinity, rand):
-    """Weighted choice: affinity to the last speaker (weight 0.6), a recency penalty
-    (weight 0.4) and ±0.2 jitter; never the same speaker twice in a row."""
+    """A weighted choice by `speaker_weight`; never the same speaker twice in a row."""
     candidates = [p for p in participants if p != last]
-    total_turns = max(sum(spoken_counts.values()), 1)
-
-    def weight(candidate):
-        closeness = affinity(last, candidate) if last else 0.5
-        freshness = 1 - spoken_counts.get(candidate, 0) / total_turns
-        return max(closeness * 0.6 + freshness * 0.4 + rand.uniform(-0.2, 0.2), 0.01)
-
-    weights = [weight(c) for c in candidates]
+    weights = [speaker_weight(c, last, spoken_counts, affinity, rand) for c in candidates]
     return rand.choices(candidates, weights=weights, k=1)[0]
 
 
 def interaction_for(tension: float, rand) -> str:
-    """High tension (1 - affinity) leans critical or challenging; low tension, supportive."""
+    """Tension = 1 - affinity. Above 0.6: a challenge one time in five, else critical; below
+    0.3: supportive two times in five, else agreement; in between, neutral."""
     if tension > 0.6:
-        return rand.choice(["critical", "challenge"])
-    if tension < 0.4:
-        return rand.choice(["supportive", "supportive", "agreement"])
-    return rand.choice(["neutral", "question", "supportive", "challenge"])
+        return "challenge" if rand.random() < 0.2 else "critical"
+    if tension < 0.3:
+        return "supportive" if rand.random() < 0.4 else "agreement"
+    return "neutral"
