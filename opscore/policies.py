@@ -27,6 +27,13 @@ class PolicyValue(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
+def _only_known(names: dict, known: list[str], what: str) -> dict:
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown}; {what}: {known}")
+    return names
+
+
 def _check_step_kinds(kinds):
     unknown = sorted(k for k in kinds if not is_known(k))
     if unknown:
@@ -133,10 +140,7 @@ class LLMBudget(PolicyValue):
     @field_validator("lanes")
     @classmethod
     def _known_lanes(cls, lanes):
-        unknown = sorted(set(lanes) - set(LLM_LANES))
-        if unknown:
-            raise ValueError(f"unknown LLM lanes {unknown}; lanes: {LLM_LANES}")
-        return lanes
+        return _only_known(lanes, LLM_LANES, "LLM lanes")
 
 
 LANES = ["triggers", "reactions", "roundtable", "proactive", "memory", "idle", "coding"]
@@ -153,10 +157,7 @@ class LaneSwitches(PolicyValue):
     @field_validator("lanes")
     @classmethod
     def _known_lanes(cls, lanes):
-        unknown = sorted(set(lanes) - set(LANES))
-        if unknown:
-            raise ValueError(f"unknown lanes {unknown}; lanes: {LANES}")
-        return lanes
+        return _only_known(lanes, LANES, "lanes")
 
     def is_running(self, lane: str) -> bool:
         return self.lanes.get(lane, True)

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from websockets.sync.client import connect as websocket
 
-from tests.processes import ROOT, descendants, kill_tree
+from tests.processes import ROOT, descendants, kill_tree, spawn_web
 
 pytestmark = pytest.mark.slow
 PG = os.environ.get("OPS_TEST_EXTERNAL_PG", "postgres://postgres@127.0.0.1:5432")
@@ -65,12 +65,6 @@ def external_db():
         admin.execute(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)')
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start(command: list[str], env: dict) -> subprocess.Popen:
     return subprocess.Popen(
         command,
@@ -83,30 +77,8 @@ def start(command: list[str], env: dict) -> subprocess.Popen:
 
 
 def web(env: dict) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = start(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "console.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env,
-    )
-    base = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://{base}/api/ops/status", timeout=1).status_code == 200:
-                return process, base
-        time.sleep(0.2)
-    raise AssertionError("web process did not start")
+    process, base = spawn_web(env)
+    return process, base.removeprefix("http://")
 
 
 def rows(url: str, sql: str) -> list[tuple]:

@@ -3,10 +3,6 @@ on loopback, on the test database. Screenshots go to tests/artifacts/ (git-ignor
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -15,7 +11,7 @@ import pytest
 from missions.models import Mission
 from missions.worker import handle_one_step
 from tests.factories import AgentFactory, OperatorFactory
-from tests.processes import ROOT, database_url
+from tests.processes import database_url, spawn_web
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -45,15 +41,8 @@ def require_browser():
         pytest.skip(missing)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server():
-    port = free_port()
     env = os.environ | {
         "DATABASE_URL": database_url(),
         "OPS_API_TOKEN": TOKEN,
@@ -61,35 +50,7 @@ def server():
         "STAGE_PUBLIC": "true",
         "LOG_LEVEL": "WARNING",
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "console.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/api/ops/status", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise AssertionError(process.stderr.read().decode()[-2000:])
+    process, base = spawn_web(env)
     yield base
     process.terminate()
     process.wait(timeout=10)
