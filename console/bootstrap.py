@@ -53,10 +53,33 @@ class Roster(BaseModel):
     agents: list[RosterAgent]
     relationships: list[RosterPair] = []
     reaction_matrix: list[dict] = []  # the tutorial's patterns, aimed at this roster's agents
+    # A roster with its own orders and rules names them; otherwise the shared files (ops-ten's)
+    standing_orders: list[dict] | None = None
+    trigger_rules: list[dict] | None = None
+
+    def orders(self) -> list[dict]:
+        return self.standing_orders if self.standing_orders is not None else shared("orders")
+
+    def rules(self) -> list[dict]:
+        return self.trigger_rules if self.trigger_rules is not None else shared("rules")
+
+
+SHARED_FILES = {"orders": "standing-orders.json", "rules": "trigger-rules.json"}
+
+
+def shared(what: str) -> list[dict]:
+    return json.loads((ROSTERS_DIR / SHARED_FILES[what]).read_text())[what]
 
 
 def roster_names() -> list[str]:
-    return sorted(path.stem for path in ROSTERS_DIR.glob("*.json"))
+    shared_files = set(SHARED_FILES.values())
+    return sorted(path.stem for path in ROSTERS_DIR.glob("*.json") if path.name not in shared_files)
+
+
+def installed_roster() -> str:
+    """The roster this install was bootstrapped with, so later phases need not repeat it."""
+    roster = Agent.objects.exclude(roster="").values_list("roster", flat=True).first()
+    return roster or DEFAULT_ROSTER
 
 
 def load_roster(name: str) -> Roster:
@@ -97,13 +120,14 @@ class GateClosed(BootstrapError):
 
 
 def bootstrap(
-    phase: int, roster_name: str = DEFAULT_ROSTER, *, actor: str, force: bool = False
+    phase: int, roster_name: str | None = None, *, actor: str, force: bool = False
 ) -> BootstrapReport:
+    """`roster_name` defaults to the roster already installed (ops-ten on a fresh install)."""
     if phase not in SUPPORTED_PHASES:
         raise BootstrapError(f"phase {phase} is not available yet (supported: {SUPPORTED_PHASES})")
     if phase > 1:
         _pass_gate(phase - 1, actor=actor, force=force)
-    roster = load_roster(roster_name)
+    roster = load_roster(roster_name or installed_roster())
     report = BootstrapReport(phase=phase, roster=roster.name)
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -112,8 +136,8 @@ def bootstrap(
         if phase > 1 and not _already_applied(phase):
             _enable_phase_agents(roster, phase, report, actor)
         _seed_policies(roster, report, actor)
-        _create_orders(phase, report)
-        _create_rules(report)
+        _create_orders(roster, phase, report)
+        _create_rules(roster, report)
         _seed_relationships(roster, report)
         if report.changed:
             record_event(
@@ -182,16 +206,15 @@ def _enable_phase_agents(roster: Roster, phase: int, report: BootstrapReport, ac
 
 
 def roster_phase(name: str) -> int | None:
-    """The phase whose bootstrap brings the order `name`, if the roster has it."""
-    data = json.loads((ROSTERS_DIR / "standing-orders.json").read_text())
-    return next((spec["phase"] for spec in data["orders"] if spec["name"] == name), None)
+    """The phase whose bootstrap brings the order `name`, if the installed roster has it."""
+    orders = load_roster(installed_roster()).orders()
+    return next((spec["phase"] for spec in orders if spec["name"] == name), None)
 
 
-def _create_orders(phase: int, report: BootstrapReport) -> None:
+def _create_orders(roster: Roster, phase: int, report: BootstrapReport) -> None:
     """Orders of this phase and earlier, for agents that exist (rosters may differ)."""
-    data = json.loads((ROSTERS_DIR / "standing-orders.json").read_text())
     agents = set(Agent.objects.values_list("slug", flat=True))
-    for spec in data["orders"]:
+    for spec in roster.orders():
         if spec["phase"] > phase or spec["agent"] not in agents:
             continue
         _, created = StandingOrder.objects.get_or_create(
@@ -213,13 +236,12 @@ def _create_orders(phase: int, report: BootstrapReport) -> None:
         sync_order_schedules()
 
 
-def _create_rules(report: BootstrapReport) -> None:
+def _create_rules(roster: Roster, report: BootstrapReport) -> None:
     """The tutorial's trigger rules; proactive ones skip 10-15 % and jitter 25-45 minutes."""
     from missions.models import TriggerRule
 
-    data = json.loads((ROSTERS_DIR / "trigger-rules.json").read_text())
     agents = set(Agent.objects.values_list("slug", flat=True))
-    for spec in data["rules"]:
+    for spec in roster.rules():
         if spec["action_config"]["target_agent"] not in agents:
             continue
         defaults = {k: v for k, v in spec.items() if k != "name"}

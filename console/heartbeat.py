@@ -11,6 +11,8 @@ from datetime import timedelta
 from django.db.models.functions import Now
 
 from console.order_handlers import close_finished_missions
+from memory.initiative import enqueue_initiatives
+from memory.learning import learn_from_outcomes, promote_insights
 from missions import duties as execution
 from missions.runaways import detect_runaways
 from opscore.heartbeat import Duty
@@ -60,4 +62,7 @@ DUTIES = [
     Duty("detect_runaways", 2, detect_runaways),
     Duty("evaluate_triggers", 4, execution.evaluate_triggers, lane="triggers"),
     Duty("process_reactions", 3, execution.process_reactions, lane="reactions"),
+    Duty("promote_insights", 2, promote_insights, lane="memory"),
+    Duty("learn_from_outcomes", 4, learn_from_outcomes, lane="memory"),
+    Duty("enqueue_initiatives", 2, enqueue_initiatives, lane="proactive"),
 ]

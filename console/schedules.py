@@ -7,10 +7,11 @@ SYSTEM_SCHEDULES = [
     ("missions.sweep", "missions.tasks.sweep", 1),
     ("roundtable.schedule", "roundtable.tasks.schedule_conversations", 10),
     ("roundtable.run", "roundtable.tasks.run_next_conversation", 1),
+    ("memory.initiatives", "memory.tasks.draft_initiatives", 1),
 ]
 
 
-SYSTEM_PREFIXES = r"^(opscore|missions|roundtable)\."
+SYSTEM_PREFIXES = r"^(opscore|missions|roundtable|memory)\."
 
 
 def ensure_system_schedules() -> list[str]:

@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from memory.evidence import EvidenceInvalid, check_evidence
+from memory.gate import review_candidate
 from memory.models import (
     CandidateStatus,
     MemoryCandidate,
@@ -16,7 +17,7 @@ from memory.models import (
 )
 from missions.schemas import field_errors
 from opscore.inputs import InputRefused, check_clean
-from opscore.models import Agent
+from opscore.models import Agent, Policy
 
 
 class CandidateInvalid(ValueError):
@@ -77,3 +78,14 @@ def propose_candidate(data: dict) -> tuple[MemoryCandidate, bool]:
         if existing is None:
             raise
         return existing, False
+
+
+def propose_and_review(data: dict, *, reviewer: str = "system:outcome-learning"):
+    """Propose a candidate, and the gate's review of it: an agent's own private candidate is
+    reviewed at once when memory_policy.auto_promote_private; shared ones always wait for the
+    promotion run (review None)."""
+    candidate, created = propose_candidate(data)
+    private = candidate.visibility == Visibility.PRIVATE
+    if created and private and Policy.objects.value("memory_policy").auto_promote_private:
+        return candidate, review_candidate(candidate.id, reviewer=reviewer)
+    return candidate, None

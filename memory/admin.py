@@ -7,6 +7,7 @@ from django.utils.html import format_html, format_html_join
 from memory.admin_queue import MemoryCandidateAdmin
 from memory.decisions import supersede_memory
 from memory.models import (
+    InitiativeRequest,
     Memory,
     MemoryCandidate,
     MemoryReview,
@@ -40,11 +41,17 @@ class UseFilter(admin.SimpleListFilter):
     parameter_name = "use"
 
     def lookups(self, request, model_admin):
-        return [("never", "never used"), ("due", "due for review")]
+        return [
+            ("never", "never used"),
+            ("due", "due for review"),
+            ("flagged", "flagged by calibration"),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "never":
             return queryset.filter(use_count=0)
+        if self.value() == "flagged":
+            return queryset.filter(flagged_at__isnull=False)
         if self.value() == "due":
             return queryset.filter(status="active", next_review_at__lte=Now())
         return queryset
@@ -117,6 +124,7 @@ class MemoryAdmin(LineageMixin, admin.ModelAdmin):
         "use_count",
         "last_used_at",
         "superseded_by",
+        "calibration",
         "lineage",
     ]
     lineage_kind = "memory"
@@ -139,6 +147,25 @@ class MemoryAdmin(LineageMixin, admin.ModelAdmin):
         )
         return format_html(
             "<ol>{}</ol>", format_html_join("", "<li><strong>{}</strong> {}</li>", items)
+        )
+
+    @admin.display(description="calibration (the last 20 steps whose prompts carried it)")
+    def calibration(self, obj):
+        rows = (
+            (e.get("outcome"), e.get("from"), e.get("to"), e.get("step"))
+            for e in reversed(obj.calibration_log)
+        )
+        flag = (
+            format_html("<p><strong>Flagged for review at {}</strong></p>", obj.flagged_at)
+            if obj.flagged_at
+            else ""
+        )
+        if not obj.calibration_log:
+            return format_html("{}<p>No step has used it yet.</p>", flag)
+        return format_html(
+            "{}<table><tr><th>outcome</th><th>confidence</th><th>step</th></tr>{}</table>",
+            flag,
+            format_html_join("", "<tr><td>{}</td><td>{} → {}</td><td>S{}</td></tr>", rows),
         )
 
     def save_model(self, request, obj, form, change):
@@ -178,3 +205,12 @@ class MemoryReviewAdmin(AuditAdmin):
 
 
 admin.site.register(MemoryCandidate, MemoryCandidateAdmin)
+
+
+@admin.register(InitiativeRequest)
+class InitiativeRequestAdmin(AuditAdmin):
+    """Every request and how it ended: submitted, rejected (the intake's reason), failed or
+    skipped (why not eligible)."""
+
+    list_display = ["id", "created_at", "agent", "status", "proposal", "reason"]
+    list_filter = ["status", "agent"]

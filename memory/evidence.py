@@ -24,6 +24,8 @@ BUILTIN = {
     "event": "opscore.Event",
     "run": "opscore.StandingOrderRun",
     "metric": "missions.ContentMetric",
+    "mission": "missions.Mission",
+    "publication": "missions.Publication",
 }
 MAX_REFS = 50
 

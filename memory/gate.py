@@ -9,6 +9,7 @@ row, gets `valid_to`); caps archive the lowest-value memories. Freezing promotio
 """
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -193,7 +194,7 @@ def promote(candidate: MemoryCandidate, reviewer: str, policy, notes="") -> Memo
         memory=memory,
         touched={"memory": memory.id, "supersedes": old.id if old else None},
     )
-    announce(memory)
+    announce(memory, policy)
     archive_beyond_caps(memory, reviewer, policy)
     return review
 
@@ -231,12 +232,15 @@ def new_memory(candidate: MemoryCandidate, reviewer: str, policy) -> Memory:
     )
 
 
-def announce(memory: Memory) -> None:
-    """One event per promotion. A shared insight is `insight.promoted` (the insight_promoted
-    trigger turns it into work); an agent's private chat insight is not company news."""
-    shared_insight = memory.type == "insight" and memory.visibility == Visibility.SHARED
+def announce(memory: Memory, policy) -> None:
+    """One event per promotion. A shared insight, or an agent's own insight at the fast path's
+    confidence, is `insight.promoted` (the insight_promoted trigger turns it into work); a
+    modest private insight from a chat is not company news."""
+    notable = memory.visibility == Visibility.SHARED or (
+        memory.confidence >= Decimal(str(policy.insight_fast_path_confidence))
+    )
     record_event(
-        "insight.promoted" if shared_insight else "memory.promoted",
+        "insight.promoted" if memory.type == "insight" and notable else "memory.promoted",
         f"{memory.agent_id} learned: {memory.title or memory.content[:80]}",
         summary=memory.content[:500],
         tags=["memory", "promoted", memory.type, memory.visibility],

@@ -26,7 +26,13 @@ def review_due_memories(limit: int = 500) -> dict:
 
 
 def judge(memory: Memory, since) -> tuple[str, str]:
-    """Support is use by a prompt, or new evidence merged in, since the last review window."""
+    """Support is use by a prompt, or new evidence merged in, since the last review window —
+    unless the steps that used it kept failing (calibration flagged it, no success since)."""
+    if memory.flagged_at and memory.failure_streak():
+        return Decision.MARK_STALE, (
+            f"flagged by calibration: the last {memory.failure_streak()} steps whose prompts "
+            "carried it failed"
+        )
     if memory.last_used_at and memory.last_used_at >= since:
         return Decision.REFRESH, f"used by a prompt at {memory.last_used_at:%Y-%m-%d %H:%M}"
     merged = memory.reviews.filter(decision=Decision.MERGE, created_at__gte=since).count()
@@ -43,8 +49,8 @@ def apply_review(memory: Memory, decision: str, reason: str, next_review) -> Non
     else:
         memory.status = MemoryStatus.EXPIRED if decision == Decision.EXPIRE else MemoryStatus.STALE
         memory.valid_to = Now()
-    memory.updated_by = REVIEWER
-    memory.save(update_fields=["next_review_at", "status", "valid_to", "updated_by"])
+    memory.updated_by, memory.flagged_at = REVIEWER, None
+    memory.save(update_fields=["next_review_at", "status", "valid_to", "updated_by", "flagged_at"])
     MemoryReview.objects.create(
         decision=decision,
         reviewer=REVIEWER,

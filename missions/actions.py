@@ -39,12 +39,13 @@ class IntakeResult:
 
 
 def submit_proposal(
-    data, *, source, cause_event=None, operator=None, cause_ref="", untrusted=False
+    data, *, source, cause_event=None, operator=None, cause_ref="", untrusted=False, context=None
 ) -> IntakeResult:
     """Validate → agent enabled and under its daily limit → cap gates → insert → auto-approve.
 
     Bad input raises ProposalInvalid and writes nothing. A refusal is stored as a rejected
-    proposal with its reason and an event; no step is ever queued for it.
+    proposal with its reason and an event; no step is ever queued for it. `context` is why the
+    proposer chose this (e.g. which memories steered it): kept on the proposal and its event.
     """
     draft = ProposalDraft.parse(data)
     _check_after_steps(draft)
@@ -62,6 +63,7 @@ def submit_proposal(
                 cause_event=cause_event,
                 operator=operator,
                 cause_ref=cause_ref,
+                context=context or {},
                 proposed_steps=[step.model_dump() for step in draft.steps],
                 dedupe_key=draft.dedupe_key,
                 untrusted=untrusted or _cites_untrusted_content(draft, cause_event),
@@ -134,7 +136,7 @@ def _admit(proposal: Proposal, agent: Agent) -> Proposal:
         "proposal.pending",
         f"Proposal awaits a human: {proposal.title}",
         tags=["proposal", "pending"],
-        payload={"step_kinds": proposal.step_kinds, "source": proposal.source},
+        payload={"step_kinds": proposal.step_kinds, "source": proposal.source} | proposal.context,
         agent=agent,
         proposal=proposal,
         actor=agent.actor,
@@ -166,7 +168,7 @@ def _refuse(proposal: Proposal, code: str, reason: str, *, actor: str = "system:
         f"Proposal rejected: {proposal.title}",
         summary=reason,
         tags=["proposal", "rejected", code],
-        payload={"reason": reason, "code": code, "source": proposal.source},
+        payload={"reason": reason, "code": code, "source": proposal.source} | proposal.context,
         agent=proposal.agent,
         proposal=proposal,
         actor=actor,
@@ -192,7 +194,7 @@ def _accept(proposal: Proposal, *, actor: str) -> Proposal:
         "proposal.accepted",
         f"Mission M{mission.id} approved: {proposal.title}",
         tags=["proposal", "accepted", "mission"],
-        payload={"step_ids": [s.id for s in steps], "approved_by": actor},
+        payload={"step_ids": [s.id for s in steps], "approved_by": actor} | proposal.context,
         agent=proposal.agent,
         proposal=proposal,
         mission=mission,

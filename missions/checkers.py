@@ -3,13 +3,32 @@
 A rule names its checker in `trigger_event`; `MissionsConfig.ready()` registers these.
 """
 
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, field
 
 from missions.models import ContentMetric, Publication, PublicationStatus, TriggerRule
 from opscore.models import Event
 from opscore.registry import Registry
 
 CHECKERS: Registry = Registry("trigger checker")
+# name → steer(rule, beat) -> Steer | None: what may choose a proactive rule's topic instead of
+# its rotation (the memory lane registers one: memory influence)
+TOPIC_STEERS: Registry = Registry("topic steer")
+
+
+@dataclass
+class Beat:
+    """One evaluation pass: its random source, and what the pass reads once and shares (the
+    memory lane caches each agent's memories here, so a dozen rules cost one read per agent)."""
+
+    rand: random.Random
+    cache: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Steer:
+    topic: str
+    memory_ids: list[int]
 
 
 @dataclass(frozen=True)
@@ -20,6 +39,7 @@ class Idea:
     payload: dict
     cause_event: Event | None = None
     seen_event_id: int | None = None
+    context: dict = field(default_factory=dict)
 
 
 def _latest_event(rule: TriggerRule, kind: str) -> Event | None:
@@ -27,7 +47,7 @@ def _latest_event(rule: TriggerRule, kind: str) -> Event | None:
     return Event.objects.filter(kind=kind, id__gt=rule.last_seen_event_id).order_by("-id").first()
 
 
-def mission_failed(rule, rand):
+def mission_failed(rule, beat):
     event = _latest_event(rule, "mission.failed")
     if event is None:
         return None
@@ -36,7 +56,7 @@ def mission_failed(rule, rand):
     )
 
 
-def content_published(rule, rand):
+def content_published(rule, beat):
     since = rule.last_fired_at
     published = Publication.objects.filter(status=PublicationStatus.PUBLISHED)
     if since:
@@ -50,7 +70,7 @@ def content_published(rule, rand):
     )
 
 
-def insight_promoted(rule, rand):
+def insight_promoted(rule, beat):
     event = _latest_event(rule, "insight.promoted")
     if event is None:
         return None
@@ -62,7 +82,7 @@ def insight_promoted(rule, rand):
     )
 
 
-def tweet_high_engagement(rule, rand):
+def tweet_high_engagement(rule, beat):
     threshold = float(rule.conditions.get("min_engagement_rate", 0.05))
     metrics = ContentMetric.objects.filter(engagement_rate__gte=threshold)
     if rule.last_fired_at:
@@ -76,9 +96,24 @@ def tweet_high_engagement(rule, rand):
     )
 
 
-def proactive(rule, rand):
-    topic = rule.next_topic() or rule.action_config.get("title", rule.name)
-    return Idea(f"{rule.action_config.get('title', rule.name)}: {topic}", {"topic": topic})
+def steer(rule, beat) -> Steer | None:
+    for name in TOPIC_STEERS.names():
+        chosen = TOPIC_STEERS[name](rule, beat)
+        if chosen is not None:
+            return chosen
+    return None
+
+
+def proactive(rule, beat):
+    """The rotation's next topic, unless memory steers it; either way the choice says which."""
+    title = rule.action_config.get("title", rule.name)
+    steered = steer(rule, beat)
+    topic = steered.topic if steered else rule.next_topic() or title
+    context = {
+        "memory_influenced": steered is not None,
+        "memory_ids": steered.memory_ids if steered else [],
+    }
+    return Idea(f"{title}: {topic}", {"topic": topic}, context=context)
 
 
 PROACTIVE = [

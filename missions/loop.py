@@ -12,7 +12,7 @@ from django.db.models import DurationField, ExpressionWrapper, F
 from django.db.models.functions import Now
 
 from missions.actions import submit_proposal
-from missions.checkers import CHECKERS, Idea
+from missions.checkers import CHECKERS, Beat, Idea
 from missions.models import LoopCursor, ProposalSource, Reaction, ReactionStatus, TriggerRule
 from missions.override_kinds import pair_of
 from opscore.db import oldest_unlocked
@@ -27,11 +27,11 @@ def _minute():
     return timedelta(minutes=1)
 
 
-def fire_rule(rule: TriggerRule, idea: Idea, rand) -> dict:
+def fire_rule(rule: TriggerRule, idea: Idea, beat: Beat) -> dict:
     config = rule.action_config
     delay = 0
     if rule.proactive and rule.jitter_max_minutes:
-        delay = rand.randint(rule.jitter_min_minutes * 60, rule.jitter_max_minutes * 60)
+        delay = beat.rand.randint(rule.jitter_min_minutes * 60, rule.jitter_max_minutes * 60)
     kinds = config.get("step_kinds") or ["analyze"]
     data = {
         "agent": config["target_agent"],
@@ -45,6 +45,7 @@ def fire_rule(rule: TriggerRule, idea: Idea, rand) -> dict:
         source=ProposalSource.TRIGGER,
         cause_event=idea.cause_event,
         cause_ref=f"trigger_rule:{rule.id}",
+        context=idea.context,
     )
     TriggerRule.objects.filter(pk=rule.pk).update(
         fire_count=F("fire_count") + 1,
@@ -59,12 +60,12 @@ def fire_rule(rule: TriggerRule, idea: Idea, rand) -> dict:
         "proposal": proposal.id,
         "status": proposal.status,
         "delay_seconds": delay,
-    }
+    } | idea.context
 
 
 def evaluate_triggers(deadline: float, rand=None) -> dict:
     """Cooldowns first (cheap), then checkers until the budget runs out; the rest wait."""
-    rand = rand or rng
+    beat = Beat(rand or rng)
     rules = list(
         TriggerRule.objects.filter(enabled=True).order_by(
             F("last_evaluated_at").asc(nulls_first=True), "id"
@@ -85,7 +86,7 @@ def evaluate_triggers(deadline: float, rand=None) -> dict:
         elif time.monotonic() > deadline:
             results.append({"rule": rule.name, "outcome": "deferred", "reason": "budget"})
         else:
-            results.append(_evaluate(rule, rand))
+            results.append(_evaluate(rule, beat))
     counts = {
         k: sum(r["outcome"] == k for r in results)
         for k in ("fired", "evaluated", "skipped", "deferred")
@@ -93,13 +94,13 @@ def evaluate_triggers(deadline: float, rand=None) -> dict:
     return counts | {"rules": results}
 
 
-def _evaluate(rule: TriggerRule, rand) -> dict:
+def _evaluate(rule: TriggerRule, beat: Beat) -> dict:
     TriggerRule.objects.filter(pk=rule.pk).update(last_evaluated_at=Now())
     paused = in_force("pause_rule", rule.name)
     if paused is not None:
         reason = f"paused by override {paused.id}: {paused.reason}"
         return {"rule": rule.name, "outcome": "skipped", "reason": reason}
-    if rule.proactive and rand.random() < rule.skip_probability:
+    if rule.proactive and beat.rand.random() < rule.skip_probability:
         return {"rule": rule.name, "outcome": "skipped", "reason": "not feeling like it today"}
     check = CHECKERS.get(rule.trigger_event)
     if check is None:
@@ -108,10 +109,10 @@ def _evaluate(rule: TriggerRule, rand) -> dict:
             "outcome": "skipped",
             "reason": f"no checker named {rule.trigger_event!r}",
         }
-    idea = check(rule, rand)
+    idea = check(rule, beat)
     if idea is None:
         return {"rule": rule.name, "outcome": "evaluated", "reason": "not now"}
-    return fire_rule(rule, idea, rand)
+    return fire_rule(rule, idea, beat)
 
 
 def pattern_key(pattern: dict) -> str:

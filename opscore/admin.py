@@ -24,6 +24,7 @@ from opscore.models import (
 )
 from opscore.overrides import OverrideRefused, refuse_owned_change
 from opscore.policies import SCHEMAS, PolicyError, validate_policy
+from opscore.prompting import voice_modifiers
 from opscore.schedules import sync_order_schedules
 from opscore.standing_orders import HANDLERS, PRECONDITIONS
 
@@ -93,8 +94,27 @@ class AgentAdmin(admin.ModelAdmin):
     ]
     list_filter = ["enabled", "roster"]
     search_fields = ["slug", "display_name", "role"]
-    readonly_fields = ["enabled", "created_at"]
+    readonly_fields = ["enabled", "created_at", "voice_in_force"]
     actions = ["enable_agents", "disable_agents"]
+
+    @admin.display(description="voice in force (with what its memories taught it)")
+    def voice_in_force(self, obj):
+        if obj is None or not obj.pk:
+            return "-"
+        modifiers = voice_modifiers(obj.slug)
+        evolved = (
+            format_html(
+                "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((m,) for m in modifiers))
+            )
+            if modifiers
+            else format_html("<p>{}</p>", "No personality evolution yet.")
+        )
+        return format_html(
+            "<p><code>{}</code></p>{}<pre>{}</pre>",
+            obj.voice_version(modifiers),
+            evolved,
+            obj.voice(modifiers),
+        )
 
     def has_delete_permission(self, request, obj=None):
         return False

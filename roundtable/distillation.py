@@ -7,8 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from memory.actions import propose_candidate
-from memory.gate import review_candidate
+from memory.actions import propose_and_review
 from memory.models import Memory, MemoryType
 from missions.actions import submit_proposal
 from missions.models import Proposal, ProposalSource
@@ -174,7 +173,7 @@ def _keep_memories(conversation, items, kept) -> None:
 def _remember(conversation, index: int, item) -> bool:
     """A candidate citing the conversation; the agent's own private memory may be promoted at
     once by the gate (memory_policy.auto_promote_private). Shared memory never is, here."""
-    candidate, created = propose_candidate(
+    _, review = propose_and_review(
         {
             "agent": item.agent,
             "kind": item.type,
@@ -185,11 +184,9 @@ def _remember(conversation, index: int, item) -> bool:
             "evidence": [{"type": "conversation", "id": conversation.id}],
             "dedupe_key": f"conversation:{conversation.id}:{index}",
             "source_ref": f"conversation:{conversation.id}",
-        }
+        },
+        reviewer="system:roundtable",
     )
-    if not created or not Policy.objects.value("memory_policy").auto_promote_private:
-        return False
-    review = review_candidate(candidate.id, reviewer="system:roundtable")
     return review is not None and review.decision == "promote"
 
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from opscore.actions import record_event
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
 from opscore.models import Agent
-from opscore.prompting import system_prompt
+from opscore.prompting import system_prompt, voice_modifiers
 from roundtable.distillation import distill
 from roundtable.formats import FORMATS
 from roundtable.lifecycle import close_conversation
@@ -30,6 +30,7 @@ def _speak(conversation: Conversation, rand, pause) -> None:
     agents = {a.slug: a for a in Agent.objects.filter(slug__in=conversation.participants)}
     lookup = affinity_lookup(Relationship.objects.affinity_table(conversation.participants))
     turns = rand.randint(*spec.turns)
+    voices = {slug: voice_modifiers(slug) for slug in agents}  # derived once per conversation
     spoken: dict[str, int] = {}
     last = None
     opener = next((slug for slug in spec.opener if slug in agents), None)
@@ -40,7 +41,8 @@ def _speak(conversation: Conversation, rand, pause) -> None:
             speaker = next_speaker(conversation.participants, last, spoken, lookup, rand)
         tension = 1 - lookup(speaker, last) if last else 0.5
         interaction = interaction_for(tension, rand)
-        text = _turn_text(conversation, agents[speaker], interaction, spec.temperature)
+        voice = voices[speaker]
+        text = _turn_text(conversation, agents[speaker], voice, interaction, spec.temperature)
         Turn.objects.create(
             conversation=conversation,
             index=index,
@@ -62,9 +64,9 @@ def _speak(conversation: Conversation, rand, pause) -> None:
             time.sleep(rand.uniform(*pause) if isinstance(pause, tuple) else pause)
 
 
-def _turn_text(conversation, agent, interaction: str, temperature: float) -> str:
+def _turn_text(conversation, agent, modifiers, interaction: str, temperature: float) -> str:
     transcript = "\n".join(f"{t.speaker_id}: {t.text}" for t in conversation.turns.all())
-    system, injected = system_prompt(agent, conversation.topic)
+    system, injected = system_prompt(agent, conversation.topic, modifiers)
     request = LLMRequest(
         system=system,
         injected=injected,

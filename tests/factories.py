@@ -53,3 +53,47 @@ def make_step(kind="noop", agent=None, payload=None, **fields):
     return Step.objects.create(
         mission=mission, kind=kind, agent=agent, payload=payload or {}, **fields
     )
+
+
+def make_memories(agent, kind, n, tags=(), confidence="0.80", content="noted"):
+    """`n` active memories of one kind, each citing a real event."""
+    from decimal import Decimal
+
+    from memory.models import Memory
+    from opscore.actions import record_event
+
+    event = record_event("step.succeeded", "x", agent=agent)
+    for i in range(n):
+        Memory.objects.create(
+            agent=agent,
+            type=kind,
+            content=f"{content} {i}",
+            title=f"{content} {i}",
+            confidence=Decimal(confidence),
+            tags=list(tags),
+            evidence=[{"type": "event", "id": event.id}],
+            source_trace_id=f"{agent.slug}:{kind}:{content}:{i}:{tags}",
+        )
+
+
+def make_publication(agent, body: str, impressions: int, engagements: int):
+    """A published post of `agent`'s with one measurement, recorded through the metrics
+    boundary the CLI and API use."""
+    from missions.metrics import record_metric
+    from missions.models import OutboxMessage, Publication
+
+    step = make_step("post_tweet", agent=agent, status="succeeded")
+    outbox = OutboxMessage.objects.create(key=f"post:{step.id}", step=step, channel="x")
+    post = Publication.objects.create(
+        step=step,
+        outbox=outbox,
+        channel="x",
+        body=body,
+        status="published",
+        external_id=f"x-{step.id}",
+        published_at=step.created_at,
+    )
+    record_metric(
+        {"post_ref": post.external_id, "impressions": impressions, "engagements": engagements}
+    )
+    return post

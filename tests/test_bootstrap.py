@@ -2,8 +2,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from console.bootstrap import BootstrapError, bootstrap
+from missions.models import TriggerRule
 from opscore.actions import set_policy
-from opscore.models import Agent, Event, Policy, PolicyVersion
+from opscore.models import Agent, Event, Policy, PolicyVersion, StandingOrder
 from opscore.policies import SCHEMAS, PolicyError
 
 pytestmark = pytest.mark.django_db
@@ -87,3 +88,23 @@ def test_a_reaction_aimed_at_an_agent_that_does_not_exist_is_refused(db):
 
     with pytest.raises(PolicyError, match=r"reaction targets \['brain'\] are not agents here"):
         set_policy("reaction_matrix", {"patterns": [pattern]}, actor="t", reason="r")
+
+
+def test_the_tutorial_roster_brings_its_own_rules_orders_and_reactions():
+    six = {"opus", "brain", "growth", "creator", "twitter-alt", "observer"}
+    bootstrap(1, "tutorial-six", actor="test")
+
+    rules = {r.name: r.action_config["target_agent"] for r in TriggerRule.objects.all()}
+    assert rules["proactive-scan-signals"] == "growth"
+    assert rules["proactive-draft-tweet"] == "twitter-alt"
+    assert rules["content-published-review"] == "observer"
+    assert len(rules) == 8 and set(rules.values()) <= six
+    assert set(StandingOrder.objects.values_list("agent_id", flat=True)) <= six
+    assert StandingOrder.objects.filter(handler="lease_reaper", agent="observer").exists()
+    targets = {p.target for p in Policy.objects.value("reaction_matrix").patterns}
+    assert targets == {"brain", "growth"}
+
+    bootstrap(2, actor="test", force=True)  # later phases keep the installed roster
+
+    assert set(Agent.objects.values_list("slug", flat=True)) == six
+    assert StandingOrder.objects.filter(phase=2).count() == 5

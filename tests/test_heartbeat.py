@@ -33,6 +33,9 @@ def test_a_heartbeat_records_every_duty_in_order():
         "detect_runaways",
         "evaluate_triggers",
         "process_reactions",
+        "promote_insights",
+        "learn_from_outcomes",
+        "enqueue_initiatives",
     ]
     assert run.duties[0]["counts"] == {"lifted": []}
     assert run.duties[1]["status"] == "ok"

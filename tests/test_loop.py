@@ -9,6 +9,7 @@ from django.db.models.functions import Now
 
 from console.bootstrap import bootstrap
 from missions import loop
+from missions.checkers import Beat
 from missions.models import Mission, Proposal, Reaction, Step, TriggerRule
 from missions.worker import handle_one_step
 from opscore.actions import set_policy
@@ -106,11 +107,11 @@ def test_a_rule_in_cooldown_is_skipped_before_any_checker_runs(agent):
 
 def test_proactive_rules_skip_about_as_often_as_they_should(agent):
     r = rule(proactive=True, skip_probability=0.12)
-    rand = random.Random(42)
-    outcomes = [loop._evaluate(r, rand)["outcome"] for _ in range(400)]
+    beat = Beat(random.Random(42))
+    outcomes = [loop._evaluate(r, beat)["outcome"] for _ in range(400)]
 
     assert 0.07 < outcomes.count("skipped") / 400 < 0.17
-    again = [loop._evaluate(r, random.Random(42))["outcome"] for _ in range(3)]
+    again = [loop._evaluate(r, Beat(random.Random(42)))["outcome"] for _ in range(3)]
     assert len(set(again)) == 1  # the same seed decides the same way
 
 
@@ -122,11 +123,11 @@ def test_proactive_work_is_spread_by_jitter_and_rotates_topics(agent):
         topics=["alpha", "beta"],
         action_config={"target_agent": "devops", "title": "Dig"},
     )
-    rand = random.Random(7)
+    beat = Beat(random.Random(7))
 
-    first = loop._evaluate(r, rand)
+    first = loop._evaluate(r, beat)
     r.refresh_from_db()
-    second = loop._evaluate(r, rand)
+    second = loop._evaluate(r, beat)
 
     titles = list(Proposal.objects.order_by("id").values_list("title", flat=True))
     assert titles == ["Dig: alpha", "Dig: beta"]

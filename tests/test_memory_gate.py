@@ -137,8 +137,18 @@ def test_another_agents_private_memories_are_not_its_duplicates(agent, evidence)
     assert review_candidates() == {"promote": 2}
 
 
-def test_only_a_shared_insight_is_announced_as_an_insight_for_the_trigger(agent, evidence):
-    candidate(evidence, kind="insight", title="private hunch", dedupe_key="p")
+def test_a_shared_or_strong_insight_is_announced_for_the_trigger_a_modest_one_is_not(
+    agent, evidence
+):
+    candidate(evidence, kind="insight", title="private hunch", confidence=0.6, dedupe_key="p")
+    candidate(
+        evidence,
+        kind="insight",
+        title="strong private insight",
+        body="Restarting the exporter before the weekly export keeps db-1 under its quota.",
+        confidence=0.85,
+        dedupe_key="q",
+    )
     candidate(
         evidence,
         kind="insight",
@@ -151,7 +161,11 @@ def test_only_a_shared_insight_is_announced_as_an_insight_for_the_trigger(agent,
 
     review_candidates()
 
-    assert list(Event.objects.filter(kind="insight.promoted").values_list("title", flat=True)) == [
-        "devops learned: for everyone"
+    announced = Event.objects.filter(kind="insight.promoted").order_by("id")
+    assert list(announced.values_list("title", flat=True)) == [
+        "devops learned: strong private insight",
+        "devops learned: for everyone",
     ]
-    assert Event.objects.filter(kind="memory.promoted").count() == 1
+    assert list(Event.objects.filter(kind="memory.promoted").values_list("title", flat=True)) == [
+        "devops learned: private hunch"
+    ]

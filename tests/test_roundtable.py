@@ -13,7 +13,6 @@ from django.core.management import call_command
 from memory.models import Memory
 from missions.models import Proposal
 from opscore.actions import set_policy
-from opscore.llm import LLMReply
 from roundtable.distillation import Distillation, apply_distillation, apply_drift, distill
 from roundtable.lifecycle import request_conversation
 from roundtable.models import Conversation, Relationship
@@ -21,6 +20,7 @@ from roundtable.scheduling import pick_participants, schedule_tick
 from roundtable.speaking import run_conversation
 from roundtable.speech import interaction_for, next_speaker, sanitize_turn, speaker_weight
 from tests.factories import AgentFactory
+from tests.scripted import Scripted
 
 pytestmark = pytest.mark.django_db
 
@@ -116,19 +116,6 @@ def test_distilling_the_same_conversation_twice_writes_nothing_new(crew):
     distill(conversation)
 
     assert (Memory.objects.count(), Proposal.objects.count()) == before
-
-
-class Scripted:
-    name = "scripted"
-
-    def __init__(self, *texts):
-        self.texts = list(texts)
-
-    def model_for(self, tier):
-        return "scripted"
-
-    def complete(self, request):
-        return LLMReply(self.texts.pop(0) if self.texts else "fine", 1, 1, "scripted", "s")
 
 
 def test_malformed_distillation_is_retried_once_then_marked(crew, monkeypatch):

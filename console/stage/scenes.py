@@ -6,6 +6,7 @@ from django.db.models import Count, Q
 
 from missions.models import Mission, MissionStatus, Step, StepStatus, start_of_today
 from opscore.models import Agent, LLMCall
+from opscore.prompting import voice_modifiers
 from roundtable.models import Conversation, ConversationStatus
 
 LANE_HEIGHT = 28
@@ -86,6 +87,7 @@ def office_states(now) -> list[dict]:
                 "slug": agent.slug,
                 "name": agent.display_name,
                 "state": state,
+                "voice": voice_modifiers(agent.slug),
                 "x": 40 + (index % 5) * 110,
                 "y": 150 + (index // 5) * 90,
             }

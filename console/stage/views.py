@@ -40,11 +40,16 @@ def events_page(before: int | None = None, **filters):
         events = events.filter(tags__contains=[filters["tag"]])
     if filters.get("mission"):
         events = events.filter(mission_id=filters["mission"])
+    if filters.get("influenced") in INFLUENCED:  # chosen by memory (true) or by rotation
+        events = events.filter(payload__memory_influenced=INFLUENCED[filters["influenced"]])
     return list(events[:PAGE])
 
 
+INFLUENCED = {"yes": True, "no": False}
+
+
 def _filters(request) -> dict:
-    keys = ("agent", "kind", "tag", "mission")
+    keys = ("agent", "kind", "tag", "mission", "influenced")
     return {k: request.GET.get(k, "").strip()[:100] for k in keys if request.GET.get(k)}
 
 
@@ -129,8 +134,10 @@ def swimlane(request):
 def _office_context():
     now = db_now()
     local_hour = timezone.localtime(now).hour
+    sprites = scenes.office_states(now)
     return {
-        "sprites": scenes.office_states(now),
+        "sprites": sprites,
+        "evolved": [s for s in sprites if s["voice"]],
         "sky": scenes.sky_for(local_hour),
         "board": scenes.whiteboard(),
         "health": health_summary(),

@@ -11,12 +11,16 @@ from memory.models.choices import (
     Stability,
     Visibility,
 )
+from memory.models.initiative import INITIATIVE_ENDINGS, InitiativeRequest, InitiativeStatus
 from memory.models.memories import Memory
 
 __all__ = [
+    "INITIATIVE_ENDINGS",
     "SINGLE_VALUED",
     "CandidateStatus",
     "Decision",
+    "InitiativeRequest",
+    "InitiativeStatus",
     "Memory",
     "MemoryCandidate",
     "MemoryReview",

@@ -67,3 +67,4 @@ class Decision(models.TextChoices):
     REFRESH = "refresh"
     ARCHIVE = "archive"
     SKIPPED = "skipped"
+    FLAG = "flag", "flag for review"

@@ -93,6 +93,12 @@ class Memory(models.Model):
     next_review_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     use_count = models.PositiveIntegerField(default=0)
+    calibration_log = models.JSONField(
+        default=list, blank=True, help_text="the last 20 outcomes of steps its prompt carried"
+    )
+    flagged_at = models.DateTimeField(
+        null=True, blank=True, help_text="when it kept preceding failures: due for review"
+    )
     created_by = models.CharField(max_length=150, blank=True)
     updated_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(db_default=Now())
@@ -135,3 +141,32 @@ class Memory(models.Model):
 
     def __str__(self):
         return f"{self.agent_id} {self.type}: {self.content[:50]}"
+
+    CALIBRATION_LOG_LENGTH = 20
+
+    def calibrate(self, succeeded: bool, policy, note: dict) -> bool:
+        """Move confidence by the policy's bounded step for one outcome; True when this
+        outcome completes a streak of failures long enough to flag the memory for review."""
+        delta = policy.success_delta if succeeded else -policy.failure_delta
+        old = float(self.confidence)
+        new = min(policy.ceiling, max(policy.floor, old + delta))
+        self.confidence = Decimal(str(new)).quantize(Decimal("0.01"))
+        entry = {"outcome": "succeeded" if succeeded else "failed", "from": old, **note}
+        entry["to"] = float(self.confidence)
+        self.calibration_log = [*self.calibration_log, entry][-self.CALIBRATION_LOG_LENGTH :]
+        streak = self.failure_streak()
+        flag = not succeeded and streak == policy.flag_after_failures
+        fields = ["confidence", "calibration_log"]
+        if flag:
+            self.flagged_at, self.next_review_at = Now(), Now()
+            fields += ["flagged_at", "next_review_at"]
+        self.save(update_fields=fields)
+        return flag
+
+    def failure_streak(self) -> int:
+        streak = 0
+        for entry in reversed(self.calibration_log):
+            if entry.get("outcome") != "failed":
+                break
+            streak += 1
+        return streak

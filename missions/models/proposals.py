@@ -62,6 +62,11 @@ class Proposal(models.Model):
         max_length=200, blank=True, help_text="e.g. trigger_rule:12, reaction:7, conversation:3"
     )
     proposed_steps = models.JSONField(default=list)
+    context = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="why the proposer chose this: e.g. memory_influenced and the memory ids",
+    )
     status = models.CharField(
         max_length=10, choices=ProposalStatus.choices, default=ProposalStatus.PENDING
     )

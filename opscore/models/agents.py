@@ -48,12 +48,14 @@ class Agent(models.Model):
     def actor(self) -> str:
         return f"agent:{self.slug}"
 
-    def voice_version(self) -> str:
-        """Changes whenever the voice's text does: recorded on every LLM call."""
-        return "voice-" + hashlib.sha256(self.voice().encode()).hexdigest()[:10]
+    def voice_version(self, modifiers: list[str] = ()) -> str:
+        """Changes whenever the voice's text does (its evolution included): recorded on every
+        LLM call, so a reply can be traced to the exact voice that produced it."""
+        return "voice-" + hashlib.sha256(self.voice(modifiers).encode()).hexdigest()[:10]
 
-    def voice(self) -> str:
-        """The system prompt that makes every call of this agent sound like it."""
+    def voice(self, modifiers: list[str] = ()) -> str:
+        """The system prompt that makes every call of this agent sound like it; `modifiers` are
+        what its memories taught it (voice evolution), appended under their own heading."""
         parts = [f"You are {self.display_name}, the company's {self.role}."]
         if self.tone:
             parts.append(f"Your tone: {self.tone}.")
@@ -63,7 +65,10 @@ class Agent(models.Model):
             parts.append(f'You sometimes say: "{self.signature}"')
         if self.system_directive:
             parts.append(self.system_directive)
-        return " ".join(parts)
+        voice = " ".join(parts)
+        if modifiers:
+            voice += "\n\nPersonality evolution:\n" + "\n".join(f"- {m}" for m in modifiers)
+        return voice
 
 
 def operator_actor(user) -> str:

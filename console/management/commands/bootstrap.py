@@ -12,7 +12,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--phase", type=int, required=True)
-        parser.add_argument("--roster", default=DEFAULT_ROSTER)
+        parser.add_argument(
+            "--roster",
+            default=None,
+            help=f"roster template (default: the one installed, else {DEFAULT_ROSTER})",
+        )
         parser.add_argument("--check", action="store_true", help="evaluate exit criteria only")
         parser.add_argument("--force", action="store_true", help="start despite a closed gate")
         parser.add_argument("--operator", default=getpass.getuser())

@@ -1,0 +1,198 @@
+"""Initiative: an agent that has learned enough proposes one piece of its own work.
+
+The heartbeat only enqueues, and only for eligible agents (policy on, cooldown passed, enough
+high-confidence memories, at least one lesson learned from an outcome); a worker drafts the
+proposal with the cheap tier from the agent's memories and submits it through the single intake,
+where every gate still applies. Every request ends with what happened and why.
+"""
+
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from memory.models import InitiativeRequest, InitiativeStatus, Memory, MemoryType
+from missions.actions import submit_proposal
+from missions.models import ProposalSource, ProposalStatus
+from missions.schemas import ProposalInvalid
+from opscore.db import db_now, oldest_unlocked
+from opscore.inputs import InputRefused, parse_json
+from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
+from opscore.models import Agent, Policy
+from opscore.prompting import system_prompt
+
+OUTCOME_TAGS = ["metric-lesson", "mission-outcome"]
+DRAFTING_TIMEOUT = timedelta(minutes=10)
+MEMORIES_READ = 10
+INSTRUCTIONS = (
+    "From what you have learned (below), propose ONE piece of work you should do next. Reply "
+    'with JSON only: {"title": "...", "description": "...", "step_kind": "analyze"|'
+    '"write_content"|"crawl"|"draft_tweet", "payload": {"topic": "..."}}.'
+)
+
+
+class InitiativeDraft(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    title: str = Field(min_length=3, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    step_kind: str = Field(min_length=1, max_length=64)
+    payload: dict = Field(default_factory=dict)
+
+
+def strong_memories(agent_slug: str, policy):
+    return Memory.objects.active().filter(
+        agent_id=agent_slug, confidence__gte=policy.min_confidence
+    )
+
+
+def ineligible(agent: Agent, policy, now) -> str | None:
+    """Why this agent may not take initiative now, or None."""
+    if not agent.enabled:
+        return "agent is disabled"
+    last = agent.initiative_requests.exclude(status=InitiativeStatus.SKIPPED).first()
+    if last and last.created_at > now - timedelta(hours=policy.cooldown_hours):
+        return f"cooldown: last request at {last.created_at:%H:%M} ({policy.cooldown_hours} h)"
+    strong = strong_memories(agent.slug, policy).count()
+    if strong < policy.min_memories:
+        floor, needed = policy.min_confidence, policy.min_memories
+        return f"{strong} memories at confidence ≥ {floor} (needs {needed})"
+    learned = Q(tags__contains=[OUTCOME_TAGS[0]]) | Q(tags__contains=[OUTCOME_TAGS[1]])
+    lessons = Memory.objects.active().filter(agent_id=agent.slug, type=MemoryType.LESSON)
+    if not lessons.filter(learned).exists():
+        return "no lesson learned from an outcome yet"
+    return None
+
+
+def enqueue_initiatives(deadline: float) -> dict:
+    """The heartbeat's part: a queued request per eligible agent; why not, for the others."""
+    policy = Policy.objects.value("initiative_policy")
+    if not policy.enabled:
+        return {"disabled": "initiative_policy.enabled is false"}
+    now = db_now()
+    lost = InitiativeRequest.objects.filter(
+        status=InitiativeStatus.DRAFTING, claimed_at__lt=now - DRAFTING_TIMEOUT
+    )
+    results: dict = {"abandoned": 0}
+    for request in lost:
+        request.finish(InitiativeStatus.FAILED, "the drafting worker was lost (10 min)")
+        results["abandoned"] += 1
+    for agent in Agent.objects.enabled():
+        results[agent.slug] = ineligible(agent, policy, now) or queue_request(agent)
+    return results
+
+
+def queue_request(agent: Agent) -> str:
+    try:
+        with transaction.atomic():
+            InitiativeRequest.objects.create(agent=agent)
+    except IntegrityError:
+        return "already queued"
+    return "queued"
+
+
+def claim_request(worker: str) -> InitiativeRequest | None:
+    with transaction.atomic():
+        queued = InitiativeRequest.objects.filter(status=InitiativeStatus.QUEUED)
+        request = oldest_unlocked(queued.select_related("agent"))
+        if request is None:
+            return None
+        request.status, request.claimed_at, request.drafted_by = "drafting", db_now(), worker
+        request.save(update_fields=["status", "claimed_at", "drafted_by"])
+        return request
+
+
+def draft_initiative(request: InitiativeRequest) -> InitiativeRequest:
+    """Draft with the cheap tier and submit through the intake; the request's ending says
+    which of submitted / rejected / failed / skipped happened, and why."""
+    policy = Policy.objects.value("initiative_policy")
+    agent = request.agent
+    why = "initiative_policy.enabled is false" if not policy.enabled else None
+    why = why or (None if agent.enabled else "agent is disabled")
+    if why:
+        request.finish(InitiativeStatus.SKIPPED, why)
+        return request
+    memories = list(strong_memories(agent.slug, policy).order_by("-confidence", "-id")[:10])
+    request.memory_ids = [m.id for m in memories]
+    request.save(update_fields=["memory_ids"])
+    try:
+        draft = ask(agent, memories, policy)
+    except (LLMError, OverBudget) as error:
+        request.finish(InitiativeStatus.FAILED, f"drafting call failed: {error}")
+        return request
+    except ValueError as malformed:
+        request.finish(InitiativeStatus.FAILED, str(malformed))
+        return request
+    return submit(request, draft)
+
+
+def ask(agent: Agent, memories: list[Memory], policy) -> InitiativeDraft:
+    known = "\n".join(f"- [{m.type} {m.confidence}] {m.title or m.content[:120]}" for m in memories)
+    system, injected = system_prompt(agent, " ".join(m.title for m in memories))
+    request = LLMRequest(
+        system=system,
+        messages=[{"role": "user", "content": f"{INSTRUCTIONS}\n\nWhat you learned:\n{known}"}],
+        temperature=0.4,
+        max_tokens=policy.max_tokens,
+        tier="cheap",
+        injected=injected | {"initiative_memory_ids": [m.id for m in memories]},
+        offline_hint={"json": offline_draft(memories)},
+    )
+    reply = call_llm(
+        request, agent=agent, purpose="proactive.initiative", prompt_version="initiative.v1"
+    )
+    try:
+        return InitiativeDraft.model_validate(parse_json(reply.text, "reply"))
+    except (InputRefused, ValidationError) as error:
+        raise ValueError(f"malformed initiative reply: {str(error)[:300]}") from None
+
+
+def offline_draft(memories: list[Memory]) -> dict:
+    """Offline, the strongest lesson (else memory) becomes the work: look into it again."""
+    lessons = [m for m in memories if m.type == MemoryType.LESSON] or memories
+    lesson = lessons[0]
+    subject = (lesson.title or lesson.content)[:120]
+    return {
+        "title": f"Follow up on what I learned: {subject}"[:200],
+        "description": f"From memory {lesson.id}: {lesson.content[:400]}",
+        "step_kind": "analyze",
+        "payload": {"topic": subject},
+    }
+
+
+def submit(request: InitiativeRequest, draft: InitiativeDraft) -> InitiativeRequest:
+    data = {
+        "agent": request.agent_id,
+        "title": draft.title,
+        "description": draft.description,
+        "steps": [{"kind": draft.step_kind, "payload": draft.payload}],
+        "dedupe_key": f"initiative:{request.id}",
+    }
+    context = {"initiative_request": request.id, "memory_ids": request.memory_ids}
+    try:
+        result = submit_proposal(
+            data,
+            source=ProposalSource.INITIATIVE,
+            cause_ref=f"initiative:{request.id}",
+            context=context,
+        )
+    except ProposalInvalid as invalid:
+        request.finish(InitiativeStatus.FAILED, f"the draft is not a valid proposal: {invalid}")
+        return request
+    proposal = result.proposal
+    if proposal.status == ProposalStatus.REJECTED:
+        request.finish(InitiativeStatus.REJECTED, proposal.reason, proposal)
+    else:
+        reason = f"proposal {proposal.id} {proposal.status}"
+        request.finish(InitiativeStatus.SUBMITTED, reason, proposal)
+    return request
+
+
+def draft_next_initiatives(worker: str, limit: int = 3) -> list[InitiativeRequest]:
+    done = []
+    for _ in range(limit):
+        request = claim_request(worker)
+        if request is None:
+            break
+        done.append(draft_initiative(request))
+    return done

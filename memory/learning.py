@@ -1,0 +1,81 @@
+"""The heartbeat's learning duties: outcomes (metrics, missions, calibration) and the insight
+fast path. Cheap and deterministic: no LLM call, every read bounded, every write through the
+gate or a model method."""
+
+import time
+
+from django.db import transaction
+
+from memory.calibration import calibrate_step
+from memory.gate import review_candidate
+from memory.models import CandidateStatus, MemoryCandidate, MemoryScope, MemoryType
+from memory.outcomes import learn_from_metrics, learn_from_mission
+from missions.models import LoopCursor
+from opscore.models import Event, Policy
+
+CURSOR = "memory.outcomes"
+MISSION_ENDINGS = ["mission.succeeded", "mission.failed"]
+STEP_ENDINGS = ["step.succeeded", "step.failed", "step.dead"]
+BATCH = 200
+FAST_PATH_BATCH = 50
+
+
+def learn_from_outcomes(deadline: float) -> dict:
+    return learn_from_metrics() | learn_from_endings(deadline)
+
+
+def learn_from_endings(deadline: float) -> dict:
+    """Mission endings and step endings since the cursor, one transaction per batch: the
+    cursor moves with the rows it produced, so an event is learned from exactly once."""
+    counts = {"missions": {}, "calibrated_steps": 0, "flagged": [], "events": 0}
+    while time.monotonic() < deadline:
+        with transaction.atomic():
+            cursor, _ = LoopCursor.objects.select_for_update().get_or_create(name=CURSOR)
+            endings = Event.objects.filter(kind__in=MISSION_ENDINGS + STEP_ENDINGS)
+            events = list(
+                endings.filter(id__gt=cursor.position)
+                .order_by("id")
+                .values("id", "kind", "mission_id", "step_id")[:BATCH]
+            )
+            if not events:
+                return counts
+            for event in events:
+                learn_from_event(event, counts)
+            cursor.position = events[-1]["id"]
+            cursor.save(update_fields=["position"])
+            counts["events"] += len(events)
+    return counts | {"deferred": "budget"}
+
+
+def learn_from_event(event: dict, counts: dict) -> None:
+    if event["kind"] in MISSION_ENDINGS:
+        outcome = learn_from_mission(event["mission_id"])
+        counts["missions"][outcome] = counts["missions"].get(outcome, 0) + 1
+        return
+    policy = Policy.objects.value("calibration_policy")
+    if not policy.enabled or event["step_id"] is None:
+        return
+    done = calibrate_step(event["step_id"], event["kind"] == "step.succeeded", policy, event["id"])
+    counts["calibrated_steps"] += bool(done["calibrated"])
+    counts["flagged"] += done["flagged"]
+
+
+def promote_insights(deadline: float) -> dict:
+    """The gate's fast path: an agent's own high-confidence insight need not wait for the
+    promotion run. Promoted, it is announced as `insight.promoted`, which the insight_promoted
+    trigger turns into work; everything else still waits for the gate's run."""
+    floor = Policy.objects.value("memory_policy").insight_fast_path_confidence
+    waiting = MemoryCandidate.objects.filter(
+        status=CandidateStatus.NEW,
+        kind=MemoryType.INSIGHT,
+        scope=MemoryScope.AGENT,
+        confidence__gte=floor,
+    ).order_by("id")
+    counts: dict[str, int] = {}
+    for candidate_id in waiting.values_list("id", flat=True)[:FAST_PATH_BATCH]:
+        if time.monotonic() > deadline:
+            return counts | {"deferred": "budget"}
+        review = review_candidate(candidate_id, reviewer="system:promote-insights")
+        if review is not None:
+            counts[review.decision] = counts.get(review.decision, 0) + 1
+    return counts

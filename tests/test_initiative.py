@@ -1,0 +1,123 @@
+"""Initiative: only eligible agents are queued, drafts go through the single intake, and every
+request ends with what happened and why."""
+
+import time
+from datetime import timedelta
+
+import pytest
+
+from memory.initiative import draft_next_initiatives, enqueue_initiatives
+from memory.models import InitiativeRequest, Memory
+from missions.models import Proposal
+from opscore.actions import set_policy
+from tests.factories import make_memories
+from tests.scripted import Scripted
+
+pytestmark = pytest.mark.django_db
+FAR = time.monotonic() + 3600
+
+
+@pytest.fixture
+def enabled(db):
+    set_policy("initiative_policy", {"enabled": True}, actor="test")
+
+
+@pytest.fixture
+def learned(agent):
+    """Five strong memories, one of them a lesson learned from an outcome."""
+    make_memories(agent, "strategy", 4, content="What works: crawl then analyze")
+    make_memories(agent, "lesson", 1, tags=["metric-lesson"], content="Threads beat links")
+    return agent
+
+
+def test_initiative_is_off_by_default_and_says_so(learned):
+    assert enqueue_initiatives(FAR) == {"disabled": "initiative_policy.enabled is false"}
+    assert not InitiativeRequest.objects.exists()
+
+
+def test_only_agents_with_enough_strong_memories_and_an_outcome_lesson_are_queued(agent, enabled):
+    make_memories(agent, "strategy", 5, content="What works")
+    assert enqueue_initiatives(FAR)["devops"] == "no lesson learned from an outcome yet"
+
+    Memory.objects.filter(agent=agent).update(confidence="0.65")
+    make_memories(agent, "lesson", 1, tags=["mission-outcome"], content="What fails")
+    assert enqueue_initiatives(FAR)["devops"].startswith("1 memories at confidence ≥ 0.7")
+
+    Memory.objects.filter(agent=agent).update(confidence="0.9")
+    assert enqueue_initiatives(FAR)["devops"] == "queued"
+    assert enqueue_initiatives(FAR)["devops"].startswith("cooldown: last request at")
+
+
+def test_a_request_older_than_the_cooldown_lets_the_agent_try_again(learned, enabled):
+    enqueue_initiatives(FAR)
+    draft_next_initiatives("w1")
+    InitiativeRequest.objects.update(
+        created_at=InitiativeRequest.objects.get().created_at - timedelta(hours=5)
+    )
+
+    assert enqueue_initiatives(FAR)["devops"] == "queued"
+
+
+def test_a_draft_is_submitted_through_the_intake_with_the_memories_it_read(learned, enabled):
+    enqueue_initiatives(FAR)
+
+    [request] = draft_next_initiatives("w1")
+
+    proposal = Proposal.objects.get(source="initiative")
+    assert request.status == "submitted" and request.proposal == proposal
+    assert proposal.title == "Follow up on what I learned: Threads beat links 0"
+    assert proposal.status == "accepted"  # analyze is auto-approved; every gate still ran
+    assert proposal.context["memory_ids"] == request.memory_ids and len(request.memory_ids) == 5
+    assert proposal.cause_ref == f"initiative:{request.id}"
+
+
+def test_the_intake_refusing_the_draft_ends_the_request_rejected_with_its_reason(learned, enabled):
+    learned.daily_proposal_limit = 0
+    learned.save()
+    enqueue_initiatives(FAR)
+
+    [request] = draft_next_initiatives("w1")
+
+    assert request.status == "rejected"
+    assert request.reason == "Daily proposal limit reached (0/0)"
+
+
+def test_a_malformed_reply_fails_the_request_and_nothing_is_proposed(learned, enabled, monkeypatch):
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted('{"title": 3}'))
+    enqueue_initiatives(FAR)
+
+    [request] = draft_next_initiatives("w1")
+
+    assert request.status == "failed"
+    assert request.reason.startswith("malformed initiative reply:")
+    assert not Proposal.objects.exists()
+
+
+def test_an_unknown_step_kind_in_the_draft_fails_with_the_intakes_words(
+    learned, enabled, monkeypatch
+):
+    reply = '{"title": "Deploy it all", "step_kind": "rm_rf", "payload": {}}'
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted(reply))
+    enqueue_initiatives(FAR)
+
+    [request] = draft_next_initiatives("w1")
+
+    assert request.status == "failed"
+    assert "rm_rf" in request.reason and not Proposal.objects.exists()
+
+
+def test_a_request_whose_policy_was_switched_off_is_skipped_with_why(learned, enabled):
+    enqueue_initiatives(FAR)
+    set_policy("initiative_policy", {"enabled": False}, actor="test")
+
+    [request] = draft_next_initiatives("w1")
+
+    assert (request.status, request.reason) == ("skipped", "initiative_policy.enabled is false")
+
+
+def test_a_draft_abandoned_by_a_lost_worker_fails_instead_of_waiting_forever(learned, enabled):
+    enqueue_initiatives(FAR)
+    InitiativeRequest.objects.update(status="drafting", claimed_at="2020-01-01T00:00:00Z")
+
+    assert enqueue_initiatives(FAR)["abandoned"] == 1
+    assert InitiativeRequest.objects.get().status == "failed"
