@@ -2,6 +2,10 @@
 it) and the context providers' sections (the memory lane registers one). One function builds it
 for steps, standing orders, roundtable turns and distillation alike, and says what it injected."""
 
+import time
+
+from django.conf import settings
+
 from opscore.registry import Registry
 
 # name → provider(agent_slug, context_text) -> (section_text, refs)
@@ -11,8 +15,26 @@ VOICE_MODIFIERS: Registry = Registry("voice modifier provider")
 MAX_VOICE_MODIFIERS = 3
 
 
+_derived: dict[str, tuple[float, list[str]]] = {}  # agent → (derived at, modifiers)
+
+
 def voice_modifiers(agent_slug: str) -> list[str]:
-    """At most three, in the providers' order: a voice drifts, it is not rewritten."""
+    """At most three, in the providers' order: a voice drifts, it is not rewritten. Derived
+    at most every OPS_VOICE_CACHE_SECONDS per process: the statistics behind them cost a scan
+    of the agent's memories, and a step prompt is built many times a minute."""
+    derived_at, modifiers = _derived.get(agent_slug, (0.0, []))
+    if time.monotonic() - derived_at < settings.OPS_VOICE_CACHE_SECONDS:
+        return modifiers
+    modifiers = derive_voice_modifiers(agent_slug)
+    _derived[agent_slug] = (time.monotonic(), modifiers)
+    return modifiers
+
+
+def forget_derived_voices() -> None:
+    _derived.clear()
+
+
+def derive_voice_modifiers(agent_slug: str) -> list[str]:
     found: list[str] = []
     for name in VOICE_MODIFIERS.names():
         found += [m for m in VOICE_MODIFIERS[name](agent_slug) if m not in found]

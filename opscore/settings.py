@@ -260,6 +260,10 @@ OPS_TURN_PAUSE_SECONDS = (
     else 0
 )
 
+# Voice evolution changes slowly: each process derives an agent's modifiers at most this often
+# for step prompts (a conversation derives them once for itself). 0 in tests.
+OPS_VOICE_CACHE_SECONDS = env_int("OPS_VOICE_CACHE_SECONDS", 60) if not TESTING else 0
+
 # Backups: pg_dump -Fc files here, kept 7 daily / 4 weekly / 3 monthly. The client binaries are
 # the embedded server's own, or (with DATABASE_URL) those on PATH, or OPS_PG_BIN_DIR.
 OPS_BACKUP_DIR = Path(env_str("OPS_BACKUP_DIR") or DATA_DIR / "backups")

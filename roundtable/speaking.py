@@ -7,7 +7,7 @@ from django.conf import settings
 from opscore.actions import record_event
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
 from opscore.models import Agent
-from opscore.prompting import system_prompt, voice_modifiers
+from opscore.prompting import derive_voice_modifiers, system_prompt
 from roundtable.distillation import distill
 from roundtable.formats import FORMATS
 from roundtable.lifecycle import close_conversation
@@ -30,7 +30,7 @@ def _speak(conversation: Conversation, rand, pause) -> None:
     agents = {a.slug: a for a in Agent.objects.filter(slug__in=conversation.participants)}
     lookup = affinity_lookup(Relationship.objects.affinity_table(conversation.participants))
     turns = rand.randint(*spec.turns)
-    voices = {slug: voice_modifiers(slug) for slug in agents}  # derived once per conversation
+    voices = {slug: derive_voice_modifiers(slug) for slug in agents}  # once per conversation
     spoken: dict[str, int] = {}
     last = None
     opener = next((slug for slug in spec.opener if slug in agents), None)

@@ -13,7 +13,7 @@ from missions.checkers import Beat
 from missions.models import Proposal, TriggerRule
 from opscore.actions import record_event, set_policy
 from opscore.models import Event, LLMCall
-from opscore.prompting import VOICE_MODIFIERS, system_prompt
+from opscore.prompting import VOICE_MODIFIERS, forget_derived_voices, system_prompt
 from roundtable.lifecycle import request_conversation
 from roundtable.speaking import run_conversation
 from tests.factories import AgentFactory, make_memories
@@ -160,3 +160,16 @@ def test_the_stage_filters_the_feed_by_memory_influence(agent, proactive_rule, c
 
     assert "Deep research: engagement patterns" in steered
     assert "an unrelated event" not in steered and "an unrelated event" in everything
+
+
+def test_step_prompts_reuse_a_derived_voice_for_a_while(agent, settings):
+    settings.OPS_VOICE_CACHE_SECONDS = 60
+    forget_derived_voices()
+    make_memories(agent, "strategy", 9)
+    assert system_prompt(agent, "x")[1]["voice_modifiers"] == [STRATEGIC]
+
+    Memory.objects.update(status="archived")
+
+    assert system_prompt(agent, "x")[1]["voice_modifiers"] == [STRATEGIC]  # cached
+    settings.OPS_VOICE_CACHE_SECONDS = 0
+    assert system_prompt(agent, "x")[1]["voice_modifiers"] == []
