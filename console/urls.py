@@ -4,19 +4,25 @@ from django.urls import path
 
 from console import api, api_overrides
 from console.stage import views as stage
+from console.stage.give_task import give_task
+from console.stage.inbox import approvals_panel, decide
 from console.stage.lineage_view import admin_lineage_view, stage_lineage
 from console.stage.memory_panel import memory_panel
+from console.stage.mission_page import mission_page
 
 urlpatterns = [
     path("", lambda request: HttpResponseRedirect("/stage/")),
     path("stage/", stage.stage, name="stage"),
     path("stage/events", stage.older_events, name="stage-events"),
     path("stage/health", stage.health, name="stage-health"),
-    path("stage/task", stage.give_task, name="stage-task"),
+    path("stage/task", give_task, name="stage-task"),
     path("stage/missions", stage.missions_panel, name="stage-missions"),
     path("stage/memory", memory_panel, name="stage-memory"),
     path("stage/swimlane", stage.swimlane, name="stage-swimlane"),
     path("stage/office", stage.office, name="stage-office"),
+    path("stage/missions/<int:mission_id>", mission_page, name="stage-mission"),
+    path("stage/approvals", approvals_panel, name="stage-approvals"),
+    path("stage/approvals/<int:proposal_id>", decide, name="stage-decide"),
     path("stage/missions/<int:mission_id>/playback", stage.playback, name="stage-playback"),
     path("admin/lineage/<str:kind>/<int:pk>/", admin_lineage_view, name="admin-lineage"),
     path("stage/lineage/<str:kind>/<int:pk>", stage_lineage, name="stage-lineage"),

@@ -254,6 +254,13 @@ def reject_proposal(proposal: Proposal, *, actor: str, reason: str) -> Proposal:
         return _refuse(proposal, RejectionCode.OPERATOR, reason.strip(), actor=actor)
 
 
+def decide_proposal(proposal: Proposal, *, approve: bool, actor: str, reason: str = "") -> Proposal:
+    """One human decision, the same from the admin and the Stage's approvals inbox."""
+    if approve:
+        return approve_proposal(proposal, actor=actor)
+    return reject_proposal(proposal, actor=actor, reason=reason)
+
+
 def _lock_pending(proposal: Proposal) -> Proposal:
     locked = Proposal.objects.select_for_update().get(pk=proposal.pk)
     if locked.status != ProposalStatus.PENDING:

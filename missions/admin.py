@@ -5,20 +5,17 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from missions.actions import (
-    DecisionRefused,
-    approve_proposal,
     cancel_mission,
     dead_letter_step,
-    reject_proposal,
     retry_step,
 )
+from missions.admin_proposals import apply_each, proposal_url
 from missions.models import (
     Artifact,
     ContentMetric,
     Mission,
     OutboxMessage,
     Proposal,
-    ProposalStatus,
     Publication,
     Reaction,
     Step,
@@ -36,70 +33,7 @@ from opscore.admin import (
     SafeJSONField,
     report,
 )
-from opscore.admin_overrides import confirm_with_reason
 from opscore.models import Agent, operator_actor
-
-
-def _proposal_url(proposal) -> str:
-    return reverse("admin:missions_proposal_change", args=[proposal.id])
-
-
-def apply_each(queryset, func) -> tuple[int, list[str]]:
-    done, refused = 0, []
-    for obj in queryset:
-        try:
-            func(obj)
-            done += 1
-        except DecisionRefused as reason:
-            refused.append(str(reason))
-    return done, refused
-
-
-@admin.register(Proposal)
-class ProposalAdmin(LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
-    lineage_kind = "proposal"
-    readonly_fields = ["lineage"]
-    list_display = ["id", "created_at", "agent", "title", "source", "status", "reason"]
-    list_filter = ["status", "source", "rejection_code", "agent"]
-    search_fields = ["title", "reason", "dedupe_key"]
-    date_hierarchy = "created_at"
-    list_select_related = ["agent"]
-    actions = ["approve_proposals", "reject_proposals"]
-
-    @admin.action(description="Approve selected pending proposals", permissions=["change"])
-    def approve_proposals(self, request, queryset):
-        actor = operator_actor(request.user)
-        pending = queryset.filter(status=ProposalStatus.PENDING)
-        approved = [approve_proposal(p, actor=actor) for p in pending]
-        accepted = sum(1 for p in approved if p.status == ProposalStatus.ACCEPTED)
-        refused = [f"P{p.id} rejected at approval: {p.reason}" for p in approved if p.reason]
-        skipped = queryset.exclude(status=ProposalStatus.PENDING).count()
-        if skipped:
-            refused.append(f"{skipped} selected proposals were not pending and were left alone.")
-        report(self, request, accepted, "approved", refused)
-
-    @admin.action(description="Reject selected pending proposals…", permissions=["change"])
-    def reject_proposals(self, request, queryset):
-        pending = queryset.filter(status=ProposalStatus.PENDING)
-        reason = request.POST.get("reason", "").strip()
-        if "apply" not in request.POST or not reason:
-            return confirm_with_reason(
-                self,
-                request,
-                heading=f"Reject {pending.count()} proposal(s)",
-                rows=[
-                    {"pk": p.pk, "label": f"P{p.id} — {p.title} ({p.agent_id})"} for p in pending
-                ],
-                action="reject_proposals",
-                button="Reject",
-                kept_with="kept with each proposal",
-            )
-        actor = operator_actor(request.user)
-        done, refused = apply_each(
-            pending, lambda p: reject_proposal(p, actor=actor, reason=reason)
-        )
-        report(self, request, done, "rejected", refused)
-        return None
 
 
 class StepInline(admin.TabularInline):
@@ -340,7 +274,7 @@ class TriggerRuleAdmin(admin.ModelAdmin):
             format_html_join(
                 "",
                 '<li><a href="{}">P{}</a> {} ({})</li>',
-                ((_proposal_url(p), p.id, p.title, p.status) for p in proposals),
+                ((proposal_url(p), p.id, p.title, p.status) for p in proposals),
             )
             or "-"
         )

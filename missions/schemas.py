@@ -1,10 +1,13 @@
 """The shape of a proposal as it arrives from any source, checked before anything is written."""
 
+from urllib.parse import urlsplit
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from missions.step_kinds import is_known, known_names
 from missions.text import strip_invisible
 from opscore.inputs import InputRefused, check_clean
+from opscore.registry import STEP_KINDS
 
 MAX_STEPS = 20
 
@@ -78,9 +81,35 @@ class ProposalDraft(BaseModel):
         except InputRefused as refused:
             raise ProposalInvalid({refused.field or "body": [refused.message]}) from None
         try:
-            return cls.model_validate(data)
+            draft = cls.model_validate(data)
         except ValidationError as error:
             raise ProposalInvalid(field_errors(error)) from None
+        errors = payload_errors(draft.steps)
+        if errors:
+            raise ProposalInvalid(errors)
+        return draft
+
+
+def payload_errors(steps: list[StepSpec]) -> dict[str, list[str]]:
+    """What each step's kind needs from its payload (the registry's fields), by field path."""
+    errors: dict[str, list[str]] = {}
+    for index, step in enumerate(steps):
+        for spec in STEP_KINDS[step.kind].fields:
+            value = step.payload.get(spec.name)
+            where = f"steps.{index}.payload.{spec.name}"
+            if value in (None, ""):
+                if spec.required:
+                    errors[where] = [f"{step.kind} needs {spec.label.lower()}"]
+            elif not isinstance(value, str) or len(value) > spec.max_length:
+                errors[where] = [f"a string of at most {spec.max_length} characters"]
+            elif spec.type == "url" and not is_web_url(value):
+                errors[where] = ["an http:// or https:// address"]
+    return errors
+
+
+def is_web_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def field_errors(error: ValidationError) -> dict[str, list[str]]:

@@ -31,6 +31,18 @@ class Registry(dict):
 
 
 @dataclass(frozen=True)
+class PayloadField:
+    """One input a step kind reads from its payload: the intake checks the required ones (a
+    crawl without a URL is refused before it can fail), forms draw one field each."""
+
+    name: str
+    label: str
+    required: bool = False
+    type: str = "text"  # text | url | textarea
+    max_length: int = 500
+
+
+@dataclass(frozen=True)
 class StepKind:
     """`idempotent` decides the rescue when a worker is lost mid-run: idempotent kinds are
     retried, the others (anything with an outside effect) wait for a human."""
@@ -39,6 +51,7 @@ class StepKind:
     description: str
     idempotent: bool = True
     auto_approvable: bool = True
+    fields: tuple[PayloadField, ...] = ()
 
 
 # Policies validate step kinds against this; `missions` (and any plug-in) fills it.

@@ -28,10 +28,14 @@ class OperatorFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("correct-horse-battery")
 
 
+# What a kind needs to pass the intake (the registry's required payload fields)
+NEEDS = {"crawl": {"url": "https://example.com/"}}
+
+
 def propose(agent, *kinds, source=ProposalSource.API, **extra):
     """Submit through the real intake; returns the stored proposal."""
     data = {"agent": agent.slug, "title": extra.pop("title", "Do the thing")}
-    data["steps"] = [{"kind": kind} for kind in kinds or ("analyze",)]
+    data["steps"] = [{"kind": k, "payload": NEEDS.get(k, {})} for k in kinds or ("analyze",)]
     return submit_proposal(data | extra, source=source).proposal
 
 

@@ -129,7 +129,8 @@ def test_dependencies_must_point_at_earlier_steps(agent):
 
 
 def test_dependencies_become_rows(agent):
-    steps = [{"kind": "crawl"}, {"kind": "analyze", "depends_on": [0]}]
+    steps = [{"kind": "crawl", "payload": {"url": "https://example.com/"}}]
+    steps.append({"kind": "analyze", "depends_on": [0]})
     proposal = propose(agent, steps=steps)
 
     crawl, analyze = Mission.objects.get(proposal=proposal).steps.all()
@@ -201,3 +202,27 @@ def test_invisible_and_bidi_characters_are_stripped_from_titles(agent):
     ).proposal
 
     assert proposal.title == "Pay invoice gnp.exe for ACME"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({}, "crawl needs url to read"),
+        ({"url": "file:///etc/passwd"}, "an http:// or https:// address"),
+        ({"url": ["https://example.com"]}, "a string of at most 2000 characters"),
+    ],
+)
+def test_a_step_missing_what_its_kind_reads_is_refused_before_anything_is_written(
+    agent, payload, message
+):
+    data = {
+        "agent": agent.slug,
+        "title": "read it",
+        "steps": [{"kind": "crawl", "payload": payload}],
+    }
+
+    with pytest.raises(ProposalInvalid) as refused:
+        submit_proposal(data, source=ProposalSource.API)
+
+    assert refused.value.errors == {"steps.0.payload.url": [message]}
+    assert not Proposal.objects.exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from missions.models import Mission
+from missions.models import Mission, Proposal
 from missions.worker import handle_one_step
 from tests.factories import AgentFactory, OperatorFactory
 from tests.processes import database_url, spawn_web
@@ -56,6 +56,41 @@ def server():
     process.wait(timeout=10)
 
 
+def give_a_crawl_without_and_with_a_url(page):
+    """The browser will not send a crawl without its URL; the server would refuse it too."""
+    from playwright.sync_api import expect
+
+    page.select_option("select.task-kind", "crawl")
+    expect(page.locator("input[name=crawl-url]")).to_be_visible()
+    expect(page.locator("input[name=analyze-topic]")).to_be_hidden()
+    page.fill("input[name=title]", "Read the docs")
+    page.click("button:has-text('Give task')")
+    page.wait_for_timeout(300)
+    assert not Proposal.objects.filter(title="Read the docs").exists()
+    page.fill("input[name=crawl-url]", "ftp://not-the-web")
+    page.evaluate("document.querySelector('input[name=crawl-url]').type = 'text'")
+    page.click("button:has-text('Give task')")
+    expect(page.locator(".give-task .field-error")).to_contain_text("http:// or https://")
+    expect(page.locator("input[name=title]")).to_have_value("Read the docs")
+
+
+def approve_from_the_inbox(page, server):
+    from playwright.sync_api import expect
+
+    httpx.post(
+        f"{server}/api/ops/proposals",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        json={"agent": "devops", "title": "Ship the fix", "steps": [{"kind": "deploy"}]},
+        timeout=5,
+    )
+    page.reload()
+    item = page.locator(".approvals li", has_text="Ship the fix")
+    expect(item).to_contain_text("deploy")
+    item.locator("button[value=approve]").click()
+    expect(page.locator("#approvals")).to_contain_text("accepted", timeout=10_000)
+    assert Proposal.objects.get(title="Ship the fix").status == "accepted"
+
+
 def test_the_stage_lives_in_a_browser(server, monkeypatch):
     require_browser()
     from playwright.sync_api import expect, sync_playwright
@@ -89,7 +124,10 @@ def test_the_stage_lives_in_a_browser(server, monkeypatch):
         page.wait_for_url(f"{server}/stage/")
         page.fill("input[name=title]", "Check the disks")
         page.click("button:has-text('Give task')")
-        expect(page.locator("#task-answer")).to_contain_text("Accepted", timeout=10_000)
+        expect(page.locator(".task-answer")).to_contain_text("Accepted", timeout=10_000)
+        expect(page.locator("input[name=title]")).to_have_value("")  # cleared for the next one
+        give_a_crawl_without_and_with_a_url(page)
+        approve_from_the_inbox(page, server)
         page.screenshot(path=str(ARTIFACTS / "stage.png"), full_page=True)
 
         handle_one_step("browser-test")

@@ -4,6 +4,7 @@ from django.conf import settings
 
 from console.health import health_snapshot
 from missions.breaker import switched_off_kinds
+from missions.models import Proposal, ProposalStatus
 from opscore.budgets import lane_report
 from opscore.models import Policy
 from opscore.overrides import active_overrides, in_force
@@ -26,6 +27,7 @@ def health_summary() -> dict:
         "provider": settings.OPSCORE_LLM,
         "overrides": [with_until(o) for o in active_overrides()],
         "lanes": lane_report(),
+        "pending": Proposal.objects.filter(status=ProposalStatus.PENDING).count(),
     }
 
 

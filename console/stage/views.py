@@ -5,19 +5,17 @@ websocket's live pushes. Every piece of agent, LLM or crawled text goes through 
 """
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.db import DatabaseError
 from django.http import HttpResponseForbidden
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from console.stage import scenes
+from console.stage.give_task import form_context
 from console.stage.health import health_summary
-from missions.actions import submit_proposal
-from missions.models import Mission, ProposalSource
-from missions.schemas import ProposalInvalid
+from missions.models import Mission
 from opscore.db import db_now
 from opscore.models import Agent, Event
 
@@ -65,6 +63,7 @@ def stage(request):
         "filters": _filters(request),
         "agents": Agent.objects.enabled(),
         "health": health_summary(),
+        "task_form": form_context(),
     }
     return render(request, "stage/stage.html", context)
 
@@ -95,28 +94,6 @@ def health(request):
     if not stage_visible(request):
         return HttpResponseForbidden("sign in to see the Stage")
     return render(request, "stage/_health.html", {"health": health_summary()})
-
-
-@require_POST
-@login_required
-def give_task(request):
-    """A signed-in operator gives a task: a human proposal through the single intake."""
-    kind = request.POST.get("kind", "analyze")
-    data = {
-        "agent": request.POST.get("agent", ""),
-        "title": request.POST.get("title", ""),
-        "steps": [{"kind": kind, "payload": {"topic": request.POST.get("title", "")}}],
-    }
-    try:
-        result = submit_proposal(
-            data,
-            source=ProposalSource.HUMAN,
-            operator=request.user,
-            cause_ref=f"stage:{request.user.get_username()}",
-        )
-    except ProposalInvalid as invalid:
-        return render(request, "stage/_task_answer.html", {"errors": invalid.errors}, status=400)
-    return render(request, "stage/_task_answer.html", {"proposal": result.proposal})
 
 
 def _visible_or_login(request):

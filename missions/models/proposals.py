@@ -106,6 +106,20 @@ class Proposal(models.Model):
     def step_kinds(self) -> list[str]:
         return [spec["kind"] for spec in self.proposed_steps]
 
+    def readable_steps(self) -> list[dict]:
+        """The steps it would run, as an approver reads them: kind, who, inputs, delay, order."""
+        return [
+            {
+                "number": index + 1,
+                "kind": spec["kind"],
+                "agent": spec.get("agent") or self.agent_id,
+                "inputs": sorted((spec.get("payload") or {}).items()),
+                "delay_minutes": round((spec.get("delay_seconds") or 0) / 60),
+                "after": [n + 1 for n in spec.get("depends_on", [])],
+            }
+            for index, spec in enumerate(self.proposed_steps)
+        ]
+
     def as_json(self, steps=()) -> dict:
         """`steps`: the mission's steps, which the caller loads (see Step.objects.of_proposal)."""
         steps = list(steps)

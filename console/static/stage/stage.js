@@ -82,3 +82,24 @@
   document.body.addEventListener("htmx:responseError", fail);
   document.body.addEventListener("htmx:sendError", fail);
 })();
+
+// Give task: only the chosen kind's fields are shown and submitted (the others are disabled),
+// also after htmx swaps a fresh or corrected form in.
+(function () {
+  function showFieldsOf(form) {
+    const kind = form.querySelector(".task-kind");
+    if (!kind) return;
+    form.querySelectorAll(".kind-fields").forEach((fieldset) => {
+      const mine = fieldset.dataset.kind === kind.value;
+      fieldset.disabled = !mine;
+      fieldset.hidden = !mine;
+    });
+  }
+  document.addEventListener("change", (event) => {
+    if (event.target.matches(".task-kind")) showFieldsOf(event.target.form);
+  });
+  document.querySelectorAll(".give-task").forEach(showFieldsOf);
+  document.body.addEventListener("htmx:afterSwap", () => {
+    document.querySelectorAll(".give-task").forEach(showFieldsOf);
+  });
+})();

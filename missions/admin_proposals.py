@@ -1,0 +1,111 @@
+"""The proposal's admin page: its exact steps, and the decision (Approve / Reject with a reason)
+through the same action as the Stage's approvals inbox."""
+
+from django.contrib import admin, messages
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
+from django.urls import path, reverse
+
+from missions.actions import DecisionRefused, approve_proposal, decide_proposal, reject_proposal
+from missions.models import Proposal, ProposalStatus
+from opscore.admin import LineageMixin, ReadOnlyMixin, report
+from opscore.admin_overrides import confirm_with_reason
+from opscore.models import operator_actor
+
+
+def proposal_url(proposal) -> str:
+    return reverse("admin:missions_proposal_change", args=[proposal.id])
+
+
+def apply_each(queryset, func) -> tuple[int, list[str]]:
+    done, refused = 0, []
+    for obj in queryset:
+        try:
+            func(obj)
+            done += 1
+        except DecisionRefused as reason:
+            refused.append(str(reason))
+    return done, refused
+
+
+@admin.register(Proposal)
+class ProposalAdmin(LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
+    """A pending proposal's page shows its exact steps and takes the decision (Approve /
+    Reject with a reason) through the same action as the Stage's approvals inbox."""
+
+    lineage_kind = "proposal"
+    readonly_fields = ["steps", "lineage"]
+    change_form_template = "admin/missions/proposal/change_form.html"
+    list_display = ["id", "created_at", "agent", "title", "source", "status", "reason"]
+    list_filter = ["status", "source", "rejection_code", "agent"]
+    search_fields = ["title", "reason", "dedupe_key"]
+    date_hierarchy = "created_at"
+    list_select_related = ["agent"]
+    actions = ["approve_proposals", "reject_proposals"]
+
+    @admin.display(description="steps it would run")
+    def steps(self, obj):
+        return render_to_string("stage/_readable_steps.html", {"steps": obj.readable_steps()})
+
+    def get_urls(self):
+        decide = self.admin_site.admin_view(self.decide_view)
+        mine = [path("<int:pk>/decide/", decide, name="missions_proposal_decide")]
+        return mine + super().get_urls()
+
+    def decide_view(self, request, pk: int):
+        proposal = get_object_or_404(Proposal, pk=pk)
+        if request.method != "POST" or not self.has_change_permission(request, proposal):
+            return HttpResponseNotAllowed(["POST"])
+        approve = request.POST.get("decision") == "approve"
+        try:
+            decided = decide_proposal(
+                proposal,
+                approve=approve,
+                actor=operator_actor(request.user),
+                reason=request.POST.get("reason", ""),
+            )
+        except DecisionRefused as refused:
+            self.message_user(request, f"Not decided: {refused}", messages.ERROR)
+        else:
+            level = (
+                messages.SUCCESS if decided.status == ProposalStatus.ACCEPTED else messages.WARNING
+            )
+            note = f": {decided.reason}" if decided.reason else ""
+            self.message_user(request, f"P{decided.id} {decided.status}{note}", level)
+        return redirect(proposal_url(proposal))
+
+    @admin.action(description="Approve selected pending proposals", permissions=["change"])
+    def approve_proposals(self, request, queryset):
+        actor = operator_actor(request.user)
+        pending = queryset.filter(status=ProposalStatus.PENDING)
+        approved = [approve_proposal(p, actor=actor) for p in pending]
+        accepted = sum(1 for p in approved if p.status == ProposalStatus.ACCEPTED)
+        refused = [f"P{p.id} rejected at approval: {p.reason}" for p in approved if p.reason]
+        skipped = queryset.exclude(status=ProposalStatus.PENDING).count()
+        if skipped:
+            refused.append(f"{skipped} selected proposals were not pending and were left alone.")
+        report(self, request, accepted, "approved", refused)
+
+    @admin.action(description="Reject selected pending proposals…", permissions=["change"])
+    def reject_proposals(self, request, queryset):
+        pending = queryset.filter(status=ProposalStatus.PENDING)
+        reason = request.POST.get("reason", "").strip()
+        if "apply" not in request.POST or not reason:
+            return confirm_with_reason(
+                self,
+                request,
+                heading=f"Reject {pending.count()} proposal(s)",
+                rows=[
+                    {"pk": p.pk, "label": f"P{p.id} — {p.title} ({p.agent_id})"} for p in pending
+                ],
+                action="reject_proposals",
+                button="Reject",
+                kept_with="kept with each proposal",
+            )
+        actor = operator_actor(request.user)
+        done, refused = apply_each(
+            pending, lambda p: reject_proposal(p, actor=actor, reason=reason)
+        )
+        report(self, request, done, "rejected", refused)
+        return None

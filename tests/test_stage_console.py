@@ -1,0 +1,144 @@
+"""Give task by kind, the approvals inbox, the mission page and the admin's decision buttons."""
+
+import pytest
+
+from missions.models import Mission, Proposal
+from missions.worker import handle_one_step
+from tests.factories import propose
+
+pytestmark = pytest.mark.django_db
+
+
+def test_give_task_draws_each_kinds_fields_from_the_registry(admin_client, agent):
+    page = admin_client.get("/stage/").content.decode()
+
+    assert 'name="crawl-url"' in page and 'type="url"' in page
+    assert 'name="analyze-topic"' in page and 'name="post_tweet-text"' in page
+    assert 'name="token"' in page
+
+
+def test_a_crawl_without_a_url_is_answered_in_place_with_the_field_named(admin_client, agent):
+    answer = admin_client.post(
+        "/stage/task", {"agent": "devops", "kind": "crawl", "title": "Read the docs"}
+    )
+
+    page = answer.content.decode()
+    assert answer.status_code == 400
+    assert "crawl needs url to read" in page
+    assert 'value="Read the docs"' in page  # what was typed is kept
+    assert 'name="crawl-url" type="url"' in page and 'aria-invalid="true"' in page
+    assert not Proposal.objects.exists()
+
+
+def test_a_crawl_with_its_url_carries_it_and_the_form_comes_back_empty(admin_client, agent):
+    answer = admin_client.post(
+        "/stage/task",
+        {
+            "agent": "devops",
+            "kind": "crawl",
+            "title": "Read the docs",
+            "crawl-url": "https://example.com/docs",
+            "analyze-topic": "not this kind's field",
+            "token": "t1",
+        },
+    )
+
+    step = Proposal.objects.get().mission.steps.get()
+    assert step.payload == {"url": "https://example.com/docs"}
+    assert "Accepted" in answer.content.decode()
+    assert 'value="Read the docs"' not in answer.content.decode()
+
+
+def test_a_double_submit_of_one_form_is_one_proposal(admin_client, agent):
+    form = {"agent": "devops", "kind": "analyze", "title": "Once", "token": "same-form"}
+
+    admin_client.post("/stage/task", form)
+    admin_client.post("/stage/task", form)
+
+    assert Proposal.objects.count() == 1
+    assert Proposal.objects.get().mission.steps.get().payload == {"topic": "Once"}
+
+
+def test_the_inbox_counts_pending_work_and_shows_its_steps_readably(admin_client, agent):
+    propose(
+        agent, "deploy", title="Ship it", steps=[{"kind": "deploy", "payload": {"target": "prod"}}]
+    )
+
+    strip = admin_client.get("/stage/health").content.decode()
+    inbox = admin_client.get("/stage/approvals").content.decode()
+
+    assert 'approvals</a> <b class="bad">1</b>' in strip
+    assert "Ship it" in inbox and "<dt>target</dt><dd>prod</dd>" in inbox
+    assert "{&quot;" not in inbox and '{"kind"' not in inbox  # readable, not JSON
+
+
+def test_an_operator_approves_from_the_inbox_and_the_mission_starts(admin_client, agent):
+    proposal = propose(agent, "deploy", title="Ship it")
+
+    answer = admin_client.post(f"/stage/approvals/{proposal.id}", {"decision": "approve"})
+
+    proposal.refresh_from_db()
+    assert proposal.status == "accepted" and proposal.decided_by == "operator:operator"
+    assert f"M{proposal.mission.id}" in answer.content.decode()
+
+
+def test_a_rejection_needs_a_reason_and_a_decided_proposal_cannot_be_decided_again(
+    admin_client, agent
+):
+    proposal = propose(agent, "deploy", title="Ship it")
+
+    no_reason = admin_client.post(f"/stage/approvals/{proposal.id}", {"decision": "reject"})
+    admin_client.post(
+        f"/stage/approvals/{proposal.id}", {"decision": "reject", "reason": "not today"}
+    )
+    again = admin_client.post(f"/stage/approvals/{proposal.id}", {"decision": "approve"})
+
+    assert "a rejection needs a reason" in no_reason.content.decode()
+    proposal.refresh_from_db()
+    assert (proposal.status, proposal.reason) == ("rejected", "not today")
+    assert "is rejected, not pending" in again.content.decode()
+
+
+def test_visitors_see_the_inbox_but_cannot_decide(client, agent):
+    proposal = propose(agent, "deploy", title="Ship it")
+
+    assert "Sign in" in client.get("/stage/approvals").content.decode()
+    assert (
+        client.post(f"/stage/approvals/{proposal.id}", {"decision": "approve"}).status_code == 302
+    )
+    proposal.refresh_from_db()
+    assert proposal.status == "pending"
+
+
+def test_the_admin_proposal_page_decides_with_buttons_and_reads_its_steps(admin_client, agent):
+    proposal = propose(agent, "deploy", title="Ship it")
+    page = admin_client.get(f"/admin/missions/proposal/{proposal.id}/change/").content.decode()
+
+    assert 'name="decision" value="approve"' in page and "<b>deploy</b>" in page
+    admin_client.post(
+        f"/admin/missions/proposal/{proposal.id}/decide/",
+        {"decision": "reject", "reason": "too risky"},
+    )
+    proposal.refresh_from_db()
+    assert (proposal.status, proposal.reason) == ("rejected", "too risky")
+
+
+def test_the_mission_page_puts_attempts_on_an_axis_and_says_when_delayed_steps_run(client, agent):
+    done = propose(agent, "noop", title="Quick one").mission
+    handle_one_step("w1")
+    later = propose(agent, title="Later", steps=[{"kind": "analyze", "delay_seconds": 3600}])
+
+    page = client.get(f"/stage/missions/{done.id}").content.decode()
+    delayed = client.get(f"/stage/missions/{later.mission.id}").content.decode()
+
+    assert 'class="bar outcome-succeeded"' in page and "attempt 1: succeeded in" in page
+    assert "runs at" in delayed and 'class="due"' in delayed
+    assert Mission.objects.count() == 2
+
+
+def test_an_unknown_mission_gets_a_styled_404(client, db):
+    missing = client.get("/stage/missions/999999")
+
+    assert missing.status_code == 404
+    assert "There is no mission M999999" in missing.content.decode()
+    assert "stage.css" in missing.content.decode()
