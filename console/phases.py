@@ -19,6 +19,35 @@ class Criterion:
     name: str
     passed: bool
     detail: str
+    how: str = ""  # what an operator does to make it pass
+
+
+HOW = {
+    "a step went queued → succeeded": "give any task (Stage → Give task, or "
+    "`manage.py propose`) while `make run` is up; a worker runs it",
+    "standing orders proved their last window": "keep `make run` up through each order's next "
+    "slot, or run one now: `manage.py run_order NAME`; a failed run's summary says why",
+    "no unexplained dead steps": "open Steps in the admin (status dead) and retry or dead-letter "
+    "them with a reason",
+    "a fresh worker liveness row": "start the workers: `make run` (or `manage.py supervise`)",
+    "a lease was recovered": "prove recovery once: while a step runs, kill its worker "
+    "(`pkill -f 'manage.py work'`); the supervisor restarts it and the reaper requeues the step",
+    "memory candidates cite resolvable evidence": "let the `*-memory-extract` orders or a "
+    "roundtable run (`manage.py converse …`), or propose one with evidence via agentbus",
+    "the promotion gate made decisions": "run the gate: `manage.py run_order "
+    "knowledge-memory-promote` (or `memory promote ID`)",
+    "prompts carried memories": "run any LLM step after a memory was promoted",
+    "active memories within their caps": "run the gate again; it archives beyond the caps",
+    "no two active memories share a dedupe key": "supersede or merge the duplicates "
+    "(`manage.py memory supersede OLD --by NEW --reason …`)",
+}
+
+
+def with_how(criterion: Criterion) -> Criterion:
+    if criterion.passed or criterion.how:
+        return criterion
+    how = HOW.get(criterion.name, "build that phase first, or `--force` (recorded)")
+    return Criterion(criterion.name, criterion.passed, criterion.detail, how)
 
 
 def step_went_through() -> Criterion:
@@ -126,7 +155,7 @@ GATES = {
 def check_phase(phase: int) -> list[Criterion]:
     if phase not in GATES:
         raise ValueError(f"phase {phase} has no exit criteria yet (known: {sorted(GATES)})")
-    return GATES[phase]()
+    return [with_how(c) for c in GATES[phase]()]
 
 
 def criteria_before(phase: int) -> list[Criterion]:
@@ -135,4 +164,4 @@ def criteria_before(phase: int) -> list[Criterion]:
         return check_phase(phase - 1)
     except ValueError:
         name = f"phase {phase - 1} exists"
-        return [Criterion(name, False, f"phase {phase - 1} is not built yet")]
+        return [with_how(Criterion(name, False, f"phase {phase - 1} is not built yet"))]

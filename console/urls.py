@@ -4,6 +4,7 @@ from django.urls import path
 
 from console import api, api_overrides
 from console.stage import views as stage
+from console.stage.conversations import conversation_page, conversations
 from console.stage.give_task import give_task
 from console.stage.inbox import approvals_panel, decide
 from console.stage.lineage_view import admin_lineage_view, stage_lineage
@@ -22,6 +23,8 @@ urlpatterns = [
     path("stage/office", stage.office, name="stage-office"),
     path("stage/missions/<int:mission_id>", mission_page, name="stage-mission"),
     path("stage/approvals", approvals_panel, name="stage-approvals"),
+    path("stage/conversations", conversations, name="stage-conversations"),
+    path("stage/conversations/<int:conversation_id>", conversation_page, name="stage-conversation"),
     path("stage/approvals/<int:proposal_id>", decide, name="stage-decide"),
     path("stage/missions/<int:mission_id>/playback", stage.playback, name="stage-playback"),
     path("admin/lineage/<str:kind>/<int:pk>/", admin_lineage_view, name="admin-lineage"),

@@ -71,7 +71,7 @@ def promote_insights(deadline: float) -> dict:
         scope=MemoryScope.AGENT,
         confidence__gte=floor,
     ).order_by("id")
-    counts: dict[str, int] = {}
+    counts: dict[str, int] = {"promote": 0}
     for candidate_id in waiting.values_list("id", flat=True)[:FAST_PATH_BATCH]:
         if time.monotonic() > deadline:
             return counts | {"deferred": "budget"}

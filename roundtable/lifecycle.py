@@ -73,7 +73,11 @@ def close_conversation(conversation: Conversation, status: str, error: str) -> C
         f"C{conversation.id} {conversation.format} {status}",
         summary=conversation.error,
         tags=["conversation", status],
-        payload={"conversation_id": conversation.id, "distillation": conversation.distillation},
+        payload={
+            "conversation_id": conversation.id,
+            "participants": conversation.participants,
+            "distillation": conversation.distillation,
+        },
         actor="system:roundtable",
     )
     return conversation

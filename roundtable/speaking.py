@@ -1,6 +1,7 @@
 """Generating a conversation: turn by turn, one LLM call each, speakers chosen by affinity."""
 
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 
@@ -12,20 +13,21 @@ from roundtable.distillation import distill
 from roundtable.formats import FORMATS
 from roundtable.lifecycle import close_conversation
 from roundtable.models import Conversation, ConversationStatus, Relationship, Turn, affinity_lookup
-from roundtable.speech import interaction_for, next_speaker, sanitize_turn
+from roundtable.speech import interaction_for, next_speaker, offline_line, sanitize_turn
 
 
-def run_conversation(conversation: Conversation, rand, pause=None) -> Conversation:
-    """Generate every turn (one LLM call each), then distill. A failure fails this one."""
+def run_conversation(conversation: Conversation, rand, pause=None, on_turn=None) -> Conversation:
+    """Generate every turn (one LLM call each), then distill. A failure fails this one.
+    `on_turn(turn)` sees each turn as it is spoken (the CLI streams them)."""
     pause = settings.OPS_TURN_PAUSE_SECONDS if pause is None else pause
     try:
-        _speak(conversation, rand, pause)
+        _speak(conversation, rand, pause, on_turn or (lambda turn: None))
     except (LLMError, OverBudget) as error:
         return close_conversation(conversation, ConversationStatus.FAILED, str(error))
     return distill(conversation)
 
 
-def _speak(conversation: Conversation, rand, pause) -> None:
+def _speak(conversation: Conversation, rand, pause, on_turn) -> None:
     spec = FORMATS[conversation.format]
     agents = {a.slug: a for a in Agent.objects.filter(slug__in=conversation.participants)}
     lookup = affinity_lookup(Relationship.objects.affinity_table(conversation.participants))
@@ -41,32 +43,55 @@ def _speak(conversation: Conversation, rand, pause) -> None:
             speaker = next_speaker(conversation.participants, last, spoken, lookup, rand)
         tension = 1 - lookup(speaker, last) if last else 0.5
         interaction = interaction_for(tension, rand)
-        voice = voices[speaker]
-        text = _turn_text(conversation, agents[speaker], voice, interaction, spec.temperature)
-        Turn.objects.create(
-            conversation=conversation,
-            index=index,
-            speaker_id=speaker,
-            interaction=interaction,
-            text=text,
-        )
-        record_event(
-            "conversation.turn",
-            f"{speaker}: {text}",
-            tags=["conversation", conversation.format, interaction],
-            agent_id=speaker,
-            payload={"conversation_id": conversation.id, "index": index},
-            actor=f"agent:{speaker}",
-        )
+        line = Line(agents[speaker], voices[speaker], interaction, spoken.get(speaker, 0))
+        on_turn(_say(conversation, index, line, _turn_text(conversation, line, spec.temperature)))
         spoken[speaker] = spoken.get(speaker, 0) + 1
         last = speaker
         if pause:
             time.sleep(rand.uniform(*pause) if isinstance(pause, tuple) else pause)
 
 
-def _turn_text(conversation, agent, modifiers, interaction: str, temperature: float) -> str:
+@dataclass(frozen=True)
+class Line:
+    """Who speaks next and how: the agent, its voice modifiers, the tone, and how many times
+    it has spoken already."""
+
+    agent: Agent
+    voice: list
+    interaction: str
+    spoken: int
+
+
+def _say(conversation: Conversation, index: int, line: Line, text: str) -> Turn:
+    speaker = line.agent.slug
+    turn = Turn.objects.create(
+        conversation=conversation,
+        index=index,
+        speaker_id=speaker,
+        interaction=line.interaction,
+        text=text,
+    )
+    record_event(
+        "conversation.turn",
+        f"{speaker}: {text}",
+        tags=["conversation", conversation.format, line.interaction],
+        agent_id=speaker,
+        payload={
+            "conversation_id": conversation.id,
+            "index": index,
+            "interaction": line.interaction,
+            "text": text,
+            "participants": conversation.participants,
+        },
+        actor=f"agent:{speaker}",
+    )
+    return turn
+
+
+def _turn_text(conversation, line: Line, temperature: float) -> str:
+    agent, interaction = line.agent, line.interaction
     transcript = "\n".join(f"{t.speaker_id}: {t.text}" for t in conversation.turns.all())
-    system, injected = system_prompt(agent, conversation.topic, modifiers)
+    system, injected = system_prompt(agent, conversation.topic, line.voice)
     request = LLMRequest(
         system=system,
         injected=injected,
@@ -85,8 +110,7 @@ def _turn_text(conversation, agent, modifiers, interaction: str, temperature: fl
         max_tokens=80,
         tier="cheap",
         offline_hint={
-            "text": f"{agent.signature or agent.display_name} ({interaction}) "
-            f"on {conversation.topic}"
+            "text": offline_line(interaction, conversation.topic, agent.signature, line.spoken)
         },
     )
     reply = call_llm(request, agent=agent, purpose="roundtable.turn", prompt_version="turn.v1")

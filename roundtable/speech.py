@@ -3,22 +3,26 @@
 import re
 
 MAX_TURN = 120
+OFFLINE_MARK = "[offline] "
 URL = re.compile(r"(https?://|www\.)\S+", re.I)
 TAG = re.compile(r"<[^>]*>")
 MARKUP = re.compile(r"[*_`#>\[\]|~]+")
 
 
 def sanitize_turn(text: str, fallback: str) -> str:
-    """≤ 120 characters of plain speech: no URLs, no markup, never empty."""
+    """≤ 120 characters of plain speech: no URLs, no markup, never empty. The offline
+    provider's "[offline]" mark is kept as it is: a reader must see it."""
     from missions.text import strip_invisible
 
-    text = URL.sub("", strip_invisible(text))
+    offline = text.startswith(OFFLINE_MARK)
+    text = URL.sub("", strip_invisible(text.removeprefix(OFFLINE_MARK)))
     text = MARKUP.sub("", TAG.sub("", text))
     text = re.sub(r"\s+", " ", text).strip()
     if len(text) > MAX_TURN:
         cut = text[: MAX_TURN - 1].rsplit(" ", 1)[0]
         text = (cut or text[: MAX_TURN - 1]) + "…"
-    return text or fallback[:MAX_TURN] or "…"
+    text = text or fallback[:MAX_TURN] or "…"
+    return f"{OFFLINE_MARK}{text}"[:MAX_TURN] if offline else text
 
 
 def speaker_weight(candidate, last, spoken_counts, affinity, rand) -> float:
@@ -46,3 +50,23 @@ def interaction_for(tension: float, rand) -> str:
     if tension < 0.3:
         return "supportive" if rand.random() < 0.4 else "agreement"
     return "neutral"
+
+
+OFFLINE_LINES = {
+    "supportive": "I'm with you on {topic}; let's build on it.",
+    "agreement": "Agreed, {topic} is worth our time.",
+    "neutral": "On {topic}, what do we actually know so far?",
+    "critical": "I'm not convinced about {topic} yet.",
+    "challenge": "Hold on: where is the evidence on {topic}?",
+}
+
+
+def offline_line(interaction: str, topic: str, signature: str, spoken: int) -> str:
+    """A readable stand-in turn for the offline provider (which marks it [offline]): a short
+    sentence in the turn's tone about the topic, with the speaker's signature on their first
+    turn. Deterministic, so an offline conversation reads the same every time."""
+    short = topic if len(topic) <= 50 else topic[:49].rsplit(" ", 1)[0] + "…"
+    line = OFFLINE_LINES.get(interaction, OFFLINE_LINES["neutral"]).format(topic=short)
+    if signature and spoken == 0:
+        line = f"{signature} {line}"
+    return line

@@ -92,3 +92,24 @@ def test_phase_two_brings_all_agents_and_the_other_seventeen_orders():
     assert StandingOrder.objects.count() == 24
     again = bootstrap(2, actor="operator:ann")
     assert not again.changed
+
+
+def test_a_failing_criterion_says_how_to_make_it_pass(db):
+    out = StringIO()
+    with pytest.raises(SystemExit):
+        call_command("bootstrap", "--phase", "1", "--check", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    failing = [i for i, line in enumerate(lines) if line.startswith("FAIL")]
+    assert failing and all(lines[i + 1].startswith("      to pass: ") for i in failing)
+    assert "manage.py supervise" in out.getvalue()
+
+
+def test_the_heartbeat_prints_one_readable_line_per_duty(db):
+    out = StringIO()
+    call_command("heartbeat", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 + 10
+    assert any("evaluate_triggers" in line and "rules none" in line for line in lines)
+    assert "{" not in out.getvalue()

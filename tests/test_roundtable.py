@@ -5,10 +5,8 @@ import random
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 
 from memory.models import Memory
 from missions.models import Proposal
@@ -228,28 +226,6 @@ def test_tense_pairs_meet_for_conflict_resolution(crew):
         "devops",
         "security",
     ]
-
-
-def test_converse_prints_the_transcript(crew):
-    out = StringIO()
-    call_command(
-        "converse",
-        "--format",
-        "debate",
-        "--agents",
-        "devops,security",
-        "--topic",
-        "Friday deploys",
-        "--seed",
-        "4",
-        stdout=out,
-    )
-
-    lines = out.getvalue().splitlines()
-    assert lines[0].endswith("debate: Friday deploys")
-    assert "-> succeeded" in out.getvalue()
-    spoken = [line for line in lines if line.startswith("  ")]
-    assert 6 <= len(spoken) <= 10
 
 
 def test_the_api_requests_a_conversation(crew, client, settings):

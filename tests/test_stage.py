@@ -127,7 +127,7 @@ def test_the_office_follows_live_data(client, agent):
     page = client.get("/stage/office")
 
     html = page.content.decode()
-    assert 'class="sprite state-working" transform' in html.split('data-agent="devops"')[0][-80:]
+    assert "state-working" in html.split('data-agent="devops"')[0][-80:]
     assert "state-chatting" in html.split('data-agent="chatty"')[0][-80:]
     assert "state-coffee" in html.split('data-agent="idle"')[0][-80:]
     assert "missions today 1" in html
@@ -145,7 +145,7 @@ def test_the_swimlane_draws_a_bar_per_step_coloured_by_status(client, agent):
     page = client.get("/stage/swimlane")
 
     assert f"S{step.id} noop succeeded".encode() in page.content
-    assert b'class="bar status-succeeded"' in page.content
+    assert b'class="bar status-succeeded shape-ran"' in page.content
 
 
 @pytest.mark.django_db

@@ -91,6 +91,27 @@ def approve_from_the_inbox(page, server):
     assert Proposal.objects.get(title="Ship the fix").status == "accepted"
 
 
+def office_acts_a_conversation_out(page, server):
+    """A turn spoken now appears as a speech bubble over its speaker, live."""
+    import random
+
+    from playwright.sync_api import expect
+
+    from roundtable.lifecycle import request_conversation
+    from roundtable.speaking import run_conversation
+
+    AgentFactory(slug="security", signature="Trust, but verify.")
+    page.goto(f"{server}/stage/office")
+    expect(page.locator(".office .agent")).to_have_count(2)
+    page.wait_for_timeout(500)  # the websocket connects
+    talk = request_conversation("debate", ["devops", "security"], "disk quotas", source="op")
+    run_conversation(talk, random.Random(5), pause=0.2)
+    bubble = page.locator(".agent .bubble.shown")
+    expect(bubble.first).to_contain_text("disk", timeout=10_000)
+    expect(page.locator("#office-log")).to_contain_text("disk quotas")
+    page.screenshot(path=str(ARTIFACTS / "office.png"))
+
+
 def test_the_stage_lives_in_a_browser(server, monkeypatch):
     require_browser()
     from playwright.sync_api import expect, sync_playwright
@@ -137,9 +158,7 @@ def test_the_stage_lives_in_a_browser(server, monkeypatch):
         expect(page.locator("#position")).to_contain_text("2 / ")
         expect(page.locator(".moment.current")).to_contain_text("step.succeeded")
 
-        page.goto(f"{server}/stage/office")
-        expect(page.locator(".office")).to_be_visible()
-        page.screenshot(path=str(ARTIFACTS / "office.png"))
+        office_acts_a_conversation_out(page, server)
 
         httpx.post(
             f"{server}/api/ops/proposals",

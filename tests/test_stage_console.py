@@ -142,3 +142,69 @@ def test_an_unknown_mission_gets_a_styled_404(client, db):
     assert missing.status_code == 404
     assert "There is no mission M999999" in missing.content.decode()
     assert "stage.css" in missing.content.decode()
+
+
+def test_the_swimlane_zooms_draws_waiting_and_delayed_steps_and_keeps_disabled_history(
+    client, agent
+):
+    from tests.factories import AgentFactory, make_step
+
+    failed = make_step("test_fail", agent=agent, payload={"retryable": False})
+    dead = make_step("test_fail", agent=agent, max_attempts=1)
+    handle_one_step("w1")
+    handle_one_step("w1")
+    gone = AgentFactory(slug="retired")
+    make_step("noop", agent=gone)
+    handle_one_step("w1")
+    gone.enabled = False
+    gone.save()
+    waiting = make_step("noop", agent=agent)
+    later = propose(agent, title="Later", steps=[{"kind": "analyze", "delay_seconds": 1800}])
+
+    page = client.get("/stage/swimlane?hours=1").content.decode()
+
+    assert "last 1 hour" in page and 'href="?hours=24"' in page
+    assert f"S{failed.id} test_fail failed" in page
+    assert f"S{dead.id} test_fail dead" in page and 'fill="url(#hatch)"' in page
+    assert f"S{waiting.id} noop queued" in page and "shape-waiting" in page
+    assert f"S{later.mission.steps.get().id} analyze runs at" in page
+    assert "retired (off)" in page
+    assert client.get("/stage/swimlane?hours=nonsense").status_code == 200
+
+
+def test_a_conversation_has_its_page_with_turns_memories_and_drift(client, db):
+    import random
+
+    from roundtable.lifecycle import request_conversation
+    from roundtable.speaking import run_conversation
+    from tests.factories import AgentFactory
+
+    for slug in ("devops", "security"):
+        AgentFactory(slug=slug, signature=f"{slug} here.")
+    talk = request_conversation("debate", ["devops", "security"], "disk quotas", source="op")
+    run_conversation(talk, random.Random(2), pause=0)
+
+    page = client.get(f"/stage/conversations/{talk.id}").content.decode()
+    today = client.get("/stage/conversations").content.decode()
+
+    assert "disk quotas" in page and "[offline]" in page
+    assert "on disk quotas" in page or "about disk quotas" in page or "disk quotas" in page
+    assert "What it left behind" in page and "devops ↔ security: +0.010" in page
+    assert "1 of 5 a day" in today and f"C{talk.id}" in today
+    assert client.get("/stage/conversations/999999").status_code == 404
+
+
+def test_the_console_index_opens_with_health_approvals_and_operator_models_first(
+    admin_client, agent
+):
+    propose(agent, "deploy", title="Ship it")
+
+    page = admin_client.get("/admin/").content.decode()
+
+    assert (
+        "<title>Site administration | Opscore console</title>" in page or "Opscore console" in page
+    )
+    assert "Pending approvals: <b>1</b>" in page
+    models = ("missions/proposal/", "missions/mission/", "missions/step/", "opscore/agent/")
+    order = [page.index(f"/admin/{path}") for path in (*models, "django_q/")]
+    assert order == sorted(order)

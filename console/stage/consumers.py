@@ -21,14 +21,23 @@ BATCH = 100
 
 
 @database_sync_to_async
-def events_after(last_id: int) -> tuple[str, int]:
+def events_after(last_id: int) -> tuple[str, int, list[dict]]:
     events = list(
         Event.objects.select_related("agent").filter(id__gt=last_id).order_by("id")[:BATCH]
     )
     if not events:
-        return "", last_id
+        return "", last_id, []
     html = render_to_string("stage/_event_rows.html", {"events": list(reversed(events))})
-    return html, events[-1].id
+    return html, events[-1].id, [moment_of(event) for event in events]
+
+
+MOMENT_KEYS = ("conversation_id", "participants", "interaction", "text")
+
+
+def moment_of(event: Event) -> dict:
+    """What the office needs to act an event out: who, what kind, and a conversation's words."""
+    extra = {k: event.payload[k] for k in MOMENT_KEYS if k in event.payload}
+    return {"id": event.id, "kind": event.kind, "agent": event.agent_id, **extra}
 
 
 @database_sync_to_async
@@ -118,8 +127,9 @@ class StageConsumer(AsyncWebsocketConsumer):
 
     async def send_new(self):
         while True:
-            html, newest = await events_after(self.last_id)
+            html, newest, moments = await events_after(self.last_id)
             if not html:
                 return
             self.last_id = newest
-            await self.send(text_data=json.dumps({"html": html, "last_id": newest}))
+            message = {"html": html, "last_id": newest, "moments": moments}
+            await self.send(text_data=json.dumps(message))

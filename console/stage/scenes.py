@@ -9,48 +9,6 @@ from opscore.models import Agent, LLMCall
 from opscore.prompting import voice_modifiers
 from roundtable.models import Conversation, ConversationStatus
 
-LANE_HEIGHT = 28
-WIDTH = 1000
-
-
-def swimlane(now, hours: int = 6) -> dict:
-    """One lane per agent; each step a bar from its first attempt to its end (or now)."""
-    since = now - timedelta(hours=hours)
-    span = (now - since).total_seconds()
-    agents = list(Agent.objects.enabled().values_list("slug", flat=True))
-    steps = Step.objects.filter(
-        Q(finished_at__gte=since) | Q(finished_at__isnull=True),
-        agent__in=agents,
-        attempts__isnull=False,
-    ).prefetch_related("attempts")[:2000]
-    bars = []
-    for step in steps:
-        attempts = list(step.attempts.all())
-        start = max(min(a.started_at for a in attempts), since)
-        end = step.finished_at or now
-        bars.append(
-            {
-                "id": step.id,
-                "kind": step.kind,
-                "status": step.status,
-                "agent": step.agent_id,
-                "x": round((start - since).total_seconds() / span * WIDTH, 1),
-                "width": max(round((end - start).total_seconds() / span * WIDTH, 1), 3),
-                "y": agents.index(step.agent_id) * LANE_HEIGHT + 4,
-            }
-        )
-    lanes = [
-        {"agent": slug, "y": i * LANE_HEIGHT, "label_y": i * LANE_HEIGHT + 18}
-        for i, slug in enumerate(agents)
-    ]
-    return {
-        "lanes": lanes,
-        "bars": bars,
-        "height": len(agents) * LANE_HEIGHT + 8,
-        "width": WIDTH,
-        "hours": hours,
-    }
-
 
 def _agents_who(steps) -> set[str]:
     return set(steps.values_list("agent_id", flat=True))
@@ -75,21 +33,40 @@ def _activity(now) -> list[tuple[str, set[str]]]:
     ]
 
 
+# The office floor plan, in pixels of the 320 by 200 scene
+TABLE = (214, 100)  # drawn 56 by 12
+TABLE_SEATS = [(218, 84), (238, 84), (258, 84), (218, 114), (238, 114), (258, 114)]
+COFFEE = (290, 70)
+COFFEE_SPOTS = [(284, 84), (274, 88), (294, 90), (264, 92), (284, 98), (274, 100)]
+
+
+def desk_of(index: int) -> tuple[int, int]:
+    return 10 + (index % 5) * 40, 110 + (index // 5) * 44
+
+
 def office_states(now) -> list[dict]:
-    """Each agent's sprite state from live rows: working, chatting, celebrating, walking (work is
-    waiting for it) or coffee (idle)."""
+    """Each agent's state from live rows — working, chatting, celebrating, walking (work is
+    waiting for it) or coffee (idle) — and where it stands: its desk, the meeting table or
+    the coffee machine. The page then follows the event stream from there."""
     activity = _activity(now)
     sprites = []
-    for index, agent in enumerate(Agent.objects.enabled()):
+    for index, agent in enumerate(Agent.objects.enabled()[:10]):
         state = next((name for name, who in activity if agent.slug in who), "coffee")
+        desk_x, desk_y = desk_of(index)
+        seat = (desk_x + 4, desk_y + 6)
+        spot = {"chatting": TABLE_SEATS[index % 6], "coffee": COFFEE_SPOTS[index % 6]}
+        x, y = spot.get(state, seat)
         sprites.append(
             {
                 "slug": agent.slug,
                 "name": agent.display_name,
                 "state": state,
                 "voice": voice_modifiers(agent.slug),
-                "x": 40 + (index % 5) * 110,
-                "y": 150 + (index // 5) * 90,
+                "tint": index % 10,
+                "desk": (desk_x, desk_y),
+                "seat": seat,
+                "x": x,
+                "y": y,
             }
         )
     return sprites

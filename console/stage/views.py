@@ -4,10 +4,12 @@ Server-rendered fragments; the same `_events.html` fragment serves the page, "lo
 websocket's live pushes. Every piece of agent, LLM or crawled text goes through autoescaping.
 """
 
+import json
+
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.db import DatabaseError
-from django.http import HttpResponseForbidden
+from django.http import HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -15,6 +17,9 @@ from django.views.decorators.http import require_GET
 from console.stage import scenes
 from console.stage.give_task import form_context
 from console.stage.health import health_summary
+from console.stage.pixels import office_symbols
+from console.stage.swimlane import swimlane as swimlane_scene
+from console.stage.swimlane import zoom_of
 from missions.models import Mission
 from opscore.db import db_now
 from opscore.models import Agent, Event
@@ -104,7 +109,10 @@ def _visible_or_login(request):
 def swimlane(request):
     if refusal := _visible_or_login(request):
         return refusal
-    context = {"lane": scenes.swimlane(db_now()), "health": health_summary(), "view": "swimlane"}
+    lane = swimlane_scene(db_now(), zoom_of(request.GET.get("hours")))
+    if request.htmx:
+        return render(request, "stage/_swimlane.html", {"lane": lane})
+    context = {"lane": lane, "health": health_summary(), "view": "swimlane"}
     return render(request, "stage/swimlane.html", context)
 
 
@@ -114,6 +122,14 @@ def _office_context():
     sprites = scenes.office_states(now)
     return {
         "sprites": sprites,
+        "symbols": office_symbols(),
+        "layout": {
+            "table": scenes.TABLE,
+            "coffee": scenes.COFFEE,
+            "table_seats": json.dumps(scenes.TABLE_SEATS),
+            "coffee_spots": json.dumps(scenes.COFFEE_SPOTS),
+        },
+        "latest_event": Event.objects.order_by("-id").values_list("id", flat=True).first() or 0,
         "evolved": [s for s in sprites if s["voice"]],
         "sky": scenes.sky_for(local_hour),
         "board": scenes.whiteboard(),
@@ -126,6 +142,8 @@ def _office_context():
 def office(request):
     if refusal := _visible_or_login(request):
         return refusal
+    if request.GET.get("board"):  # the whiteboard's numbers, refreshed by the page
+        return JsonResponse(scenes.whiteboard())
     template = "stage/_office.html" if request.htmx else "stage/office.html"
     return render(request, template, _office_context())
 

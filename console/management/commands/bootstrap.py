@@ -57,5 +57,7 @@ class Command(BaseCommand):
         else:
             for c in criteria:
                 self.stdout.write(f"{'PASS' if c.passed else 'FAIL'}  {c.name}: {c.detail}")
+                if c.how:
+                    self.stdout.write(f"      to pass: {c.how}")
         if not all(c.passed for c in criteria):
             raise SystemExit(1)

@@ -103,3 +103,136 @@
     document.querySelectorAll(".give-task").forEach(showFieldsOf);
   });
 })();
+
+// The office acts the live event stream out: agents walk to the meeting table when they talk
+// (their words in speech bubbles), to their desk when work runs (working for a visible moment,
+// then celebrating or not), and to the coffee machine when nothing has happened for a while.
+(function () {
+  const office = document.querySelector("svg.office");
+  if (!office) return;
+  const seats = JSON.parse(office.dataset.tableSeats);
+  const coffee = JSON.parse(office.dataset.coffeeSpots);
+  const agents = {};
+  office.querySelectorAll(".agent").forEach((el, index) => {
+    const [sx, sy] = el.dataset.seat.split(",").map(Number);
+    agents[el.dataset.agent] = { el, index, seat: [sx, sy], busyUntil: 0, lastSeen: Date.now() };
+    el.style.transform = `translate(${el.dataset.x}px, ${el.dataset.y}px)`;
+    el.removeAttribute("transform");
+  });
+  const log = document.getElementById("office-log");
+  function note(text) {
+    if (!log) return;
+    const item = document.createElement("li");
+    item.textContent = text;
+    log.prepend(item);
+    while (log.children.length > 12) log.lastChild.remove();
+  }
+  function state(agent, name) {
+    agent.el.classList.forEach((c) => { if (c.startsWith("state-")) agent.el.classList.remove(c); });
+    agent.el.classList.add(`state-${name}`);
+    agent.el.querySelector(".state").textContent = name;
+  }
+  function walk(agent, [x, y], then) {
+    agent.el.style.transform = `translate(${x}px, ${y}px)`;
+    state(agent, "walking");
+    setTimeout(then, 1300);
+  }
+  function wrap(text) {
+    const words = text.replace(/^\[offline\] /, "").split(" ");
+    const lines = ["", ""];
+    let line = 0;
+    for (const word of words) {
+      if ((lines[line] + " " + word).trim().length > 22) line += 1;
+      if (line > 1) { lines[1] = lines[1].slice(0, 19) + "…"; break; }
+      lines[line] = (lines[line] + " " + word).trim();
+    }
+    return lines;
+  }
+  function say(agent, text) {
+    const bubble = agent.el.querySelector(".bubble");
+    const [one, two] = wrap(text);
+    bubble.querySelector(".line1").textContent = one;
+    bubble.querySelector(".line2").textContent = two;
+    office.querySelectorAll(".bubble.shown").forEach((b) => b.classList.remove("shown"));
+    bubble.classList.add("shown");
+    clearTimeout(agent.bubbleTimer);
+    agent.bubbleTimer = setTimeout(() => bubble.classList.remove("shown"), 5000);
+  }
+  function meet(people) {
+    people.forEach((slug, n) => {
+      const agent = agents[slug];
+      if (!agent || agent.atTable) return;
+      agent.atTable = true;
+      walk(agent, seats[n % seats.length], () => state(agent, "chatting"));
+    });
+  }
+  function disperse(people) {
+    people.forEach((slug) => {
+      const agent = agents[slug];
+      if (!agent) return;
+      agent.atTable = false;
+      walk(agent, agent.seat, () => state(agent, "coffee"));
+    });
+  }
+  function work(agent, outcome) {
+    // A step of a few milliseconds still shows: working at the desk for 1.5 s at least.
+    const start = () => {
+      state(agent, "working");
+      agent.busyUntil = Date.now() + 1500;
+      setTimeout(() => state(agent, outcome === "succeeded" ? "celebrating" : "frowning"), 1500);
+    };
+    if (agent.atTable) { start(); return; }
+    walk(agent, agent.seat, start);
+  }
+  function act(moment) {
+    const agent = agents[moment.agent];
+    if (agent) agent.lastSeen = Date.now();
+    if (moment.kind === "conversation.turn" && agent) {
+      meet(moment.participants || [moment.agent]);
+      setTimeout(() => say(agent, moment.text || ""), agent.atTable ? 0 : 1300);
+      note(`${moment.agent}: ${moment.text || ""}`);
+    } else if (moment.kind.startsWith("conversation.") && moment.participants) {
+      disperse(moment.participants);
+    } else if (agent && /^step\.(succeeded|failed|dead)$/.test(moment.kind)) {
+      work(agent, moment.kind.split(".")[1]);
+      note(`${moment.agent}: ${moment.kind}`);
+    } else if (agent && moment.kind === "proposal.accepted") {
+      walk(agent, agent.seat, () => state(agent, "working"));
+    }
+  }
+  // Nothing for a while: off to the coffee machine.
+  setInterval(() => {
+    Object.values(agents).forEach((agent) => {
+      if (!agent.atTable && Date.now() - agent.lastSeen > 90000 && !agent.atCoffee) {
+        agent.atCoffee = true;
+        walk(agent, coffee[agent.index % coffee.length], () => state(agent, "coffee"));
+      }
+      if (Date.now() - agent.lastSeen < 90000) agent.atCoffee = false;
+    });
+  }, 10000);
+  let after = office.dataset.after || 0;
+  let delay = 1000;
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/stage/?after=${after}`);
+    socket.onopen = () => { delay = 1000; };
+    socket.onmessage = (message) => {
+      const data = JSON.parse(message.data);
+      after = data.last_id;
+      (data.moments || []).forEach(act);
+    };
+    socket.onclose = () => { setTimeout(connect, delay); delay = Math.min(delay * 2, 15000); };
+  }
+  connect();
+  const board = office.querySelector("#whiteboard");
+  setInterval(async () => {
+    const answer = await fetch(`${location.pathname}?board=1`);
+    if (!answer.ok) return;
+    const b = await answer.json();
+    const lines = board.querySelectorAll("text");
+    lines[0].textContent = `missions today ${b.missions_today}`;
+    lines[1].textContent = `success ${b.success_rate === null ? "–" : b.success_rate + "%"}`;
+    lines[2].textContent = `queue ${b.queue_depth}`;
+    lines[3].textContent = `LLM today ${b.llm_spend}`;
+  }, 30000);
+})();

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from roundtable.lifecycle import ConversationInvalid, request_conversation
 from roundtable.models import ConversationStatus
 from roundtable.speaking import run_conversation
+from roundtable.tasks import lane_paused
 
 
 class Command(BaseCommand):
@@ -16,8 +17,15 @@ class Command(BaseCommand):
         parser.add_argument("--topic", required=True)
         parser.add_argument("--seed", type=int)
         parser.add_argument("--pause", type=float, default=0.0, help="seconds between turns")
+        parser.add_argument(
+            "--force", action="store_true", help="hold it even while the roundtable lane is paused"
+        )
 
     def handle(self, *args, **opts):
+        if lane_paused() and not opts["force"]:
+            raise CommandError(
+                "the roundtable lane is paused (lane_switches); lift the override, or --force"
+            )
         agents = [a.strip() for a in opts["agents"].split(",") if a.strip()]
         try:
             conversation = request_conversation(
@@ -27,10 +35,10 @@ class Command(BaseCommand):
             raise CommandError(str(problem)) from None
         conversation.status = ConversationStatus.RUNNING
         conversation.save(update_fields=["status"])
-        conversation = run_conversation(conversation, random.Random(opts["seed"]), opts["pause"])
         self.stdout.write(f"C{conversation.id} {conversation.format}: {conversation.topic}")
-        for turn in conversation.turns.all():
-            self.stdout.write(f"  {turn.speaker_id:>16} [{turn.interaction}] {turn.text}")
+        conversation = run_conversation(
+            conversation, random.Random(opts["seed"]), opts["pause"], on_turn=self.say
+        )
         self.stdout.write(f"-> {conversation.status} {conversation.error}".rstrip())
         if conversation.distillation:
             kept = conversation.distillation
@@ -38,3 +46,8 @@ class Command(BaseCommand):
                 f"   memories {kept['memories']}, drifts {kept['drifts']}, "
                 f"action items {kept['action_items']}, dropped {len(kept['dropped'])}"
             )
+
+    def say(self, turn) -> None:
+        """Each turn as it is spoken, not all of them at the end."""
+        self.stdout.write(f"  {turn.speaker_id:>16} [{turn.interaction}] {turn.text}")
+        self.stdout.flush()

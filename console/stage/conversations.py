@@ -1,0 +1,68 @@
+"""Conversations on the Stage: today's, against the daily cap, and one page per conversation
+with its turns (refreshed while it runs), then what it left behind: the memories it distilled
+and the relationship drift it caused."""
+
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from console.stage.health import health_summary
+from console.stage.mission_page import not_found
+from memory.models import MemoryCandidate
+from opscore.db import start_of_today
+from opscore.models import Policy
+from roundtable.models import Conversation, ConversationStatus, Relationship
+from roundtable.scheduling import conversations_today
+
+
+def _gate(request):
+    from console.stage.views import _visible_or_login
+
+    return _visible_or_login(request)
+
+
+@require_GET
+def conversations(request):
+    if refusal := _gate(request):
+        return refusal
+    today = Conversation.objects.filter(created_at__gte=start_of_today()).order_by("-id")
+    context = {
+        "conversations": list(today[:100]),
+        "count": conversations_today(),
+        "cap": Policy.objects.value("roundtable_policy").max_daily_conversations,
+        "health": health_summary(),
+        "view": "conversations",
+    }
+    return render(request, "stage/conversations.html", context)
+
+
+@require_GET
+def conversation_page(request, conversation_id: int):
+    if refusal := _gate(request):
+        return refusal
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None:
+        return not_found(request, f"conversation C{conversation_id}")
+    context = {
+        "conversation": conversation,
+        "turns": list(conversation.turns.select_related("speaker").order_by("index")),
+        "live": conversation.status in (ConversationStatus.QUEUED, ConversationStatus.RUNNING),
+        "candidates": MemoryCandidate.objects.filter(
+            source_ref=f"conversation:{conversation.id}"
+        ).select_related("promoted_memory"),
+        "drifts": drifts_of(conversation.id),
+        "health": health_summary(),
+        "view": "conversation",
+    }
+    template = "stage/_conversation.html" if request.htmx else "stage/conversation.html"
+    return render(request, template, context)
+
+
+def drifts_of(conversation_id: int) -> list[dict]:
+    """Each pair's drift log entries that name this conversation."""
+    rows = Relationship.objects.filter(drift_log__contains=[{"conversation": conversation_id}])
+    found = []
+    for rel in rows:
+        for entry in rel.drift_log:
+            if entry.get("conversation") == conversation_id:
+                found.append({"a": rel.agent_a_id, "b": rel.agent_b_id, **entry})
+    return found

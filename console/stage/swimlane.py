@@ -1,0 +1,92 @@
+"""The swimlane: one lane per agent over a window of 1, 6 or 24 hours with a time axis and a
+short stretch of the future, so running, queued and delayed steps are all drawn, and an agent
+that was disabled keeps the history it made."""
+
+from datetime import timedelta
+
+from django.db.models import Q
+
+from missions.models import Step, StepStatus
+from opscore.models import Agent
+
+ZOOMS = (1, 6, 24)
+LANE_HEIGHT = 28
+WIDTH = 1000
+FUTURE = 0.1  # of the window, to the right of "now"
+MAX_STEPS = 3000
+
+
+def zoom_of(value) -> int:
+    try:
+        hours = int(value)
+    except (TypeError, ValueError):
+        return 6
+    return hours if hours in ZOOMS else 6
+
+
+def lane_agents(since) -> list[str]:
+    """Enabled agents, and any other agent with a step in the window (history is kept)."""
+    active = set(
+        Step.objects.filter(Q(finished_at__gte=since) | Q(finished_at__isnull=True))
+        .values_list("agent_id", flat=True)
+        .distinct()
+    )
+    enabled = set(Agent.objects.enabled().values_list("slug", flat=True))
+    return sorted(enabled | active)
+
+
+def swimlane(now, hours: int = 6) -> dict:
+    since = now - timedelta(hours=hours)
+    until = now + timedelta(hours=hours * FUTURE)
+    span = (until - since).total_seconds()
+
+    def x(moment) -> float:
+        moment = min(max(moment, since), until)
+        return round((moment - since).total_seconds() / span * WIDTH, 1)
+
+    agents = lane_agents(since)
+    steps = (
+        Step.objects.filter(Q(finished_at__gte=since) | Q(finished_at__isnull=True))
+        .filter(agent__in=agents)
+        .exclude(status=StepStatus.CANCELLED, finished_at__isnull=True)
+        .prefetch_related("attempts")
+        .order_by("id")[:MAX_STEPS]
+    )
+    bars = [bar_of(step, agents.index(step.agent_id), now, x) for step in steps]
+    ticks = [since + (now - since) * i / 6 for i in range(7)]
+    return {
+        "lanes": [
+            {"agent": slug, "y": i * LANE_HEIGHT, "label_y": i * LANE_HEIGHT + 18}
+            for i, slug in enumerate(agents)
+        ],
+        "disabled": set(agents) - set(Agent.objects.enabled().values_list("slug", flat=True)),
+        "bars": bars,
+        "ticks": [{"x": x(t), "label": t} for t in ticks],
+        "now_x": x(now),
+        "height": len(agents) * LANE_HEIGHT + 24,
+        "width": WIDTH,
+        "hours": hours,
+        "zooms": ZOOMS,
+    }
+
+
+def bar_of(step, lane: int, now, x) -> dict:
+    """Ran (first attempt → end, or now), waiting (queued → now) or due later (a marker)."""
+    attempts = list(step.attempts.all())
+    if attempts:
+        start, end, shape = min(a.started_at for a in attempts), step.finished_at or now, "ran"
+    elif step.run_after > now:
+        start, end, shape = step.run_after, step.run_after, "due"
+    else:
+        start, end, shape = step.created_at, now, "waiting"
+    return {
+        "id": step.id,
+        "kind": step.kind,
+        "status": step.status,
+        "agent": step.agent_id,
+        "shape": shape,
+        "x": x(start),
+        "width": max(round(x(end) - x(start), 1), 3),
+        "y": lane * LANE_HEIGHT + 4,
+        "run_after": step.run_after,
+    }
