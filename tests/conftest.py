@@ -9,6 +9,15 @@ def agent(db):
     return AgentFactory(slug="devops")
 
 
+@pytest.fixture
+def crew(db):
+    """Four agents who can hold any small-format conversation."""
+    return [
+        AgentFactory(slug=s, signature=f"{s} here")
+        for s in ("coordinator", "devops", "research", "security")
+    ]
+
+
 @pytest.fixture(autouse=True)
 def backups_in_tmp(settings, tmp_path):
     """Backups a test takes (the phase-1 orders run for real) never land in the checkout."""

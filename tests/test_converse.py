@@ -8,33 +8,16 @@ from django.core.management import CommandError, call_command
 
 from opscore.actions import set_policy
 from roundtable.models import Conversation
-from tests.factories import AgentFactory
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def crew(db):
-    return [
-        AgentFactory(slug=s, signature=f"{s} here")
-        for s in ("coordinator", "devops", "research", "security")
-    ]
+DEBATE = ["converse", "--format", "debate", "--agents", "devops,security", "--topic", "x"]
 
 
 def test_converse_prints_the_transcript(crew):
     out = StringIO()
-    call_command(
-        "converse",
-        "--format",
-        "debate",
-        "--agents",
-        "devops,security",
-        "--topic",
-        "Friday deploys",
-        "--seed",
-        "4",
-        stdout=out,
-    )
+    call_command(*DEBATE[:-1], "Friday deploys", "--seed", "4", stdout=out)
 
     lines = out.getvalue().splitlines()
     assert lines[0].endswith("debate: Friday deploys")
@@ -53,23 +36,14 @@ def test_converse_streams_each_turn_as_it_is_spoken(crew, monkeypatch):
             self.flushed_with.append(self.getvalue().count("\n  "))
 
     out = Streaming()
-    call_command(
-        "converse",
-        "--format",
-        "debate",
-        "--agents",
-        "devops,security",
-        "--topic",
-        "x",
-        stdout=out,
-    )
+    call_command(*DEBATE, stdout=out)
 
     assert out.flushed_with[:3] == [1, 2, 3]  # flushed turn by turn, not once at the end
 
 
 def test_converse_refuses_while_the_lane_is_paused_unless_forced(crew):
     set_policy("lane_switches", {"lanes": {"roundtable": False}}, actor="test", reason="quiet")
-    args = ["converse", "--format", "debate", "--agents", "devops,security", "--topic", "x"]
+    args = DEBATE
 
     with pytest.raises(CommandError, match="the roundtable lane is paused"):
         call_command(*args, stdout=StringIO())

@@ -17,18 +17,9 @@ from roundtable.models import Conversation, Relationship
 from roundtable.scheduling import pick_participants, schedule_tick
 from roundtable.speaking import run_conversation
 from roundtable.speech import interaction_for, next_speaker, sanitize_turn, speaker_weight
-from tests.factories import AgentFactory
 from tests.scripted import Scripted
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def crew(db):
-    return [
-        AgentFactory(slug=s, signature=f"{s} here")
-        for s in ("coordinator", "devops", "research", "security")
-    ]
 
 
 def test_nobody_speaks_twice_in_a_row_and_closer_agents_answer_more():
