@@ -4,6 +4,7 @@ from django.urls import path
 
 from console import api, api_overrides
 from console.stage import views as stage
+from console.stage.agents import agents_page
 from console.stage.conversations import conversation_page, conversations
 from console.stage.give_task import give_task
 from console.stage.inbox import approvals_panel, decide
@@ -23,6 +24,7 @@ urlpatterns = [
     path("stage/office", stage.office, name="stage-office"),
     path("stage/missions/<int:mission_id>", mission_page, name="stage-mission"),
     path("stage/approvals", approvals_panel, name="stage-approvals"),
+    path("stage/agents", agents_page, name="stage-agents"),
     path("stage/conversations", conversations, name="stage-conversations"),
     path("stage/conversations/<int:conversation_id>", conversation_page, name="stage-conversation"),
     path("stage/approvals/<int:proposal_id>", decide, name="stage-decide"),

@@ -10,6 +10,7 @@ import pytest
 
 from missions.models import Mission, Proposal
 from missions.worker import handle_one_step
+from opscore.models import Event
 from tests.factories import AgentFactory, OperatorFactory
 from tests.processes import database_url, spawn_web
 
@@ -112,6 +113,24 @@ def office_acts_a_conversation_out(page, server):
     page.screenshot(path=str(ARTIFACTS / "office.png"))
 
 
+def pages_worth_a_screenshot(page, server, mission):
+    """The mission page draws attempts on its axis; the others render: saved for people."""
+    from playwright.sync_api import expect
+
+    from roundtable.models import Conversation
+
+    page.goto(f"{server}/stage/missions/{mission.id}")
+    expect(page.locator(".timeline-axis .bar.outcome-succeeded")).to_have_count(1)
+    page.screenshot(path=str(ARTIFACTS / "mission.png"), full_page=True)
+    talk = Conversation.objects.latest("id")
+    page.goto(f"{server}/stage/conversations/{talk.id}")
+    expect(page.locator(".turns .turn").first).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "conversation.png"), full_page=True)
+    for name in ("swimlane", "agents"):
+        page.goto(f"{server}/stage/{name}")
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
 def test_the_stage_lives_in_a_browser(server, monkeypatch):
     require_browser()
     from playwright.sync_api import expect, sync_playwright
@@ -160,16 +179,13 @@ def test_the_stage_lives_in_a_browser(server, monkeypatch):
 
         office_acts_a_conversation_out(page, server)
 
-        httpx.post(
-            f"{server}/api/ops/proposals",
-            headers={"Authorization": f"Bearer {TOKEN}"},
-            json={"agent": "devops", "title": "w" * 200, "steps": [{"kind": "noop"}]},
-            timeout=5,
-        )
+        Event.objects.create(kind="note", title="w" * 300, agent_id="devops")  # one long word
+        pages_worth_a_screenshot(page, server, mission)
         for width in (1280, 390):
             narrow = browser.new_page(viewport={"width": width, "height": 900})
             narrow.goto(f"{server}/stage/")
             expect(narrow.locator("#feed")).to_contain_text("w" * 40)
+            narrow.screenshot(path=str(ARTIFACTS / f"stage-{width}.png"))
             assert narrow.evaluate("document.documentElement.scrollWidth") == width
             columns = narrow.evaluate(
                 "getComputedStyle(document.querySelector('main'))"

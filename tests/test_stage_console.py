@@ -208,3 +208,24 @@ def test_the_console_index_opens_with_health_approvals_and_operator_models_first
     models = ("missions/proposal/", "missions/mission/", "missions/step/", "opscore/agent/")
     order = [page.index(f"/admin/{path}") for path in (*models, "django_q/")]
     assert order == sorted(order)
+
+
+def test_agent_cards_show_the_day_memories_voice_and_relationships(client, agent):
+    from roundtable.models import Relationship
+    from tests.factories import AgentFactory, make_memories
+
+    for slug in ("research", "security"):
+        AgentFactory(slug=slug)
+    Relationship.objects.create(agent_a_id="devops", agent_b_id="research", affinity="0.85")
+    Relationship.objects.create(agent_a_id="devops", agent_b_id="security", affinity="0.20")
+    make_memories(agent, "strategy", 9)
+    propose(agent, "noop")
+    handle_one_step("w1")
+
+    page = client.get("/stage/agents").content.decode()
+    devops = page.split('data-agent="devops"')[1].split("</article>")[0]
+
+    assert "1 step (1 succeeded)" in devops and "9 active" in devops
+    assert "research (0.85)" in devops and "security (0.20)" in devops
+    assert "You think strategically about long-term plans" in devops
+    assert 'class="mood-close"' in page and 'class="mood-tense"' in page
