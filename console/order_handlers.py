@@ -21,7 +21,7 @@ from missions.models import (
     Worker,
 )
 from missions.recovery import reap_expired_leases
-from opscore.models import Event, RunStatus, StandingOrderRun
+from opscore.models import Event, Policy, RunStatus, StandingOrderRun
 from opscore.standing_orders import PRECONDITIONS, RunResult, check_gaps, finish_run
 
 WAITING_TOO_LONG = timedelta(minutes=30)
@@ -118,9 +118,11 @@ def daily_digest(order, run):
 
 
 def _since_last_run(order, run):
+    """Since the previous run that looked (a folded run did not look: its evidence waits)."""
     previous = (
         order.runs.filter(scheduled_for__lt=run.scheduled_for)
         .exclude(status__in=[RunStatus.MISSED, RunStatus.SKIPPED])
+        .exclude(evidence__has_key="folded")
         .order_by("-scheduled_for")
         .first()
     )
@@ -130,11 +132,34 @@ def _since_last_run(order, run):
     return previous.started_at or previous.scheduled_for
 
 
+def folded_into_next(order, run) -> RunResult | None:
+    """Within the interval since this order last proposed, it does not look: whatever is new
+    is carried by the next run after the interval (which looks back to the last look)."""
+    interval = Policy.objects.value("standing_order_policy").min_minutes_between_proposals
+    last = (
+        order.runs.filter(scheduled_for__lt=run.scheduled_for, evidence__has_key="proposal_id")
+        .order_by("-scheduled_for")
+        .first()
+    )
+    if (
+        not interval
+        or last is None
+        or last.scheduled_for <= run.scheduled_for - timedelta(minutes=interval)
+    ):
+        return None
+    until = last.scheduled_for + timedelta(minutes=interval)
+    why = f"folded: proposed at {last.scheduled_for:%H:%M}; the next look is after {until:%H:%M}"
+    return RunResult(RunStatus.NO_WORK, why, {"folded": True, "last_proposal_run": last.id})
+
+
 def ask_for_work(order, run):
     """Other orders ask their agent for work through the single intake; the run closes when
     that mission ends (see close_finished_missions)."""
     if not order.agent.enabled:
         return RunResult(RunStatus.NO_WORK, f"{order.agent_id} is not enabled yet")
+    folded = folded_into_next(order, run)
+    if folded is not None:
+        return folded
     check = PRECONDITIONS.get(order.precondition)
     if check is None:
         why = (
@@ -143,10 +168,11 @@ def ask_for_work(order, run):
             else ("no precondition: a generic order needs something to look at")
         )
         return RunResult(RunStatus.FAILED, why)
-    evidence = check(order, _since_last_run(order, run))
+    since = _since_last_run(order, run)
+    evidence = check(order, since)
     if not evidence:
         return RunResult(RunStatus.NO_WORK, f"{order.precondition}: nothing found")
-    payload = {"instructions": order.instructions, "evidence": evidence}
+    payload = {"instructions": order.instructions, "evidence": evidence, "since": since.isoformat()}
     data = {
         "agent": order.agent_id,
         "title": f"Standing order {order.name}",

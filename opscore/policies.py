@@ -116,6 +116,14 @@ class InitiativePolicy(PolicyValue):
     max_tokens: int = Field(400, ge=100, le=4000)
 
 
+class StandingOrderPolicy(PolicyValue):
+    """A generic order proposes at most once per interval: what it finds in between waits
+    for (and is carried by) the next proposing run, so a 15-minute order costs its agent at
+    most 24 h / interval proposals a day, not 96."""
+
+    min_minutes_between_proposals: int = Field(180, ge=0, le=24 * 60)
+
+
 class OutcomeLearningPolicy(PolicyValue):
     """Lessons from how published items did against the agent's own recent median."""
 
@@ -295,6 +303,7 @@ SCHEMAS: dict[str, type[PolicyValue]] = {
     "relationship_drift_policy": RelationshipDriftPolicy,
     "initiative_policy": InitiativePolicy,
     "outcome_learning_policy": OutcomeLearningPolicy,
+    "standing_order_policy": StandingOrderPolicy,
     "calibration_policy": CalibrationPolicy,
     "memory_policy": MemoryPolicy,
     "reaction_matrix": ReactionMatrix,

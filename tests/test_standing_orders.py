@@ -159,6 +159,7 @@ def test_a_generic_order_asks_for_work_with_its_evidence_and_closes_when_it_ends
     assert run.status == "started" and run.mission is not None
     step = Step.objects.get(mission=run.mission)
     assert step.payload == {
+        "since": o.created_at.isoformat(),
         "instructions": "Look for drift",
         "evidence": [
             {"type": "event", "id": drift.id, "text": "config.changed: nginx.conf edited on web-2"}
@@ -190,7 +191,7 @@ def test_a_generic_order_does_not_wake_on_its_own_echo_or_bookkeeping():
     close_finished_missions()
     record_event("policy.changed", "Policy x is now version 2")
 
-    later = fire(o, slot + timedelta(hours=1))
+    later = fire(o, slot + timedelta(hours=3))  # past the proposal interval: it looks
 
     assert first.status == "started"
     assert (later.status, later.summary) == ("no_work", "events_since_last_run: nothing found")
@@ -248,3 +249,37 @@ def test_a_generic_order_whose_precondition_finds_something_asks_for_work():
     run = fire(o)
 
     assert run.status == "started" and run.mission is not None
+
+
+def test_a_frequent_order_proposes_at_most_once_an_interval_and_loses_nothing_it_saw():
+    """The arithmetic behind 24 h under the daily limit: a 15-minute order proposes at most
+    every 180 minutes (8 a day); what happened in between is carried by the next look."""
+    devops = AgentFactory(slug="devops", daily_proposal_limit=20)
+    o = order(
+        "generic",
+        agent=devops,
+        precondition="events_since_last_run",
+        cron="*/15 * * * *",
+        age=timedelta(hours=12),
+    )
+    slot = latest_slot(o.cron, o.timezone, db_now()) - timedelta(hours=6)
+    record_event("config.changed", "first change", agent=devops)
+    first = fire(o, slot)
+    handle_one_step("w1")
+    close_finished_missions()
+
+    folded = []
+    for n in range(1, 12):  # the next 2 h 45 min of slots
+        record_event("config.changed", f"change {n}", agent=devops)
+        folded.append(fire(o, slot + timedelta(minutes=15 * n)))
+    record_event("config.changed", "the last change", agent=devops)
+    next_look = fire(o, slot + timedelta(minutes=180))
+
+    assert first.status == "started"
+    assert {r.status for r in folded} == {"no_work"}
+    assert all(r.summary.startswith("folded: proposed at") for r in folded)
+    assert next_look.status == "started"
+    payload = next_look.mission.steps.get().payload
+    assert payload["since"] == first.started_at.isoformat()  # the window covers every fold
+    assert payload["evidence"][0]["text"] == "config.changed: the last change"
+    assert devops.proposals.count() == 2

@@ -3,7 +3,6 @@ consumer, which reads what is new after the browser's last id — so a reconnect
 (`?after=ID`) catches up and nothing is missed."""
 
 import asyncio
-import contextlib
 import json
 from urllib.parse import parse_qs
 
@@ -52,33 +51,52 @@ def listener_params() -> dict:
 
 
 GROUP = "stage-events"
-_bridge: asyncio.Task | None = None
+_bridges: dict = {}  # event loop → its bridge task (an ASGI process runs one loop)
+QUIET_CHECK_SECONDS = 15
 
 
-def uses_shared_layer() -> bool:
-    """With REDIS_URL set, browsers hang off the Redis channel layer: one LISTEN per ASGI
-    process (the bridge) fans out to every socket, instead of one database connection each."""
-    return "redis" in settings.CHANNEL_LAYERS["default"]["BACKEND"].lower()
+async def fan_out(layer, position: int) -> int:
+    """Read and render what is new once, and send that to every socket: a browser's cost is
+    one message, not one query and one render each."""
+    while True:
+        html, newest, moments = await events_after(position)
+        if not html:
+            return position
+        batch = {"after": position, "last_id": newest, "html": html, "moments": moments}
+        await layer.group_send(GROUP, {"type": "stage.batch", **batch})
+        position = newest
 
 
-async def bridge(layer):
-    """Postgres NOTIFY → channel-layer group: events written by any process, including the SQL
-    completion functions, reach every socket of every ASGI process."""
+async def bridge(layer, position: int):
+    """Postgres NOTIFY → channel-layer group: one LISTEN connection per ASGI process, however
+    many browsers watch, and events written by any process (the SQL completion functions too)
+    reach every socket. With REDIS_URL the group spans processes; otherwise this process's
+    sockets. A quiet spell checks anyway, so a missed notification costs seconds."""
     params = await listener_params()
     while True:
         try:
             async with await psycopg.AsyncConnection.connect(**params, autocommit=True) as db:
                 await db.execute(f"LISTEN {Channel.EVENTS}")
-                async for _ in db.notifies():
-                    await layer.group_send(GROUP, {"type": "stage.event"})
+                position = await fan_out(layer, position)
+                async for _ in db.notifies(timeout=QUIET_CHECK_SECONDS):
+                    position = await fan_out(layer, position)
+                position = await fan_out(layer, position)
         except psycopg.OperationalError:
-            await asyncio.sleep(1)
+            await asyncio.sleep(1)  # the database is restarting: catch up when it is back
 
 
-def ensure_bridge(layer) -> None:
-    global _bridge
-    if _bridge is None or _bridge.done():
-        _bridge = asyncio.get_running_loop().create_task(bridge(layer))
+async def ensure_bridge(layer) -> None:
+    """Start this loop's bridge from the newest event now, before the socket catches up, so
+    nothing written in between is missed (a socket ahead of a batch catches up itself)."""
+    loop = asyncio.get_running_loop()
+    for other in [old for old in _bridges if old.is_closed()]:
+        del _bridges[other]
+    task = _bridges.get(loop)
+    if task is None or task.done():
+        position = await latest_id()
+        task = _bridges.get(loop)  # another socket may have started it meanwhile
+        if task is None or task.done():
+            _bridges[loop] = loop.create_task(bridge(layer, position))
 
 
 class StageConsumer(AsyncWebsocketConsumer):
@@ -93,37 +111,22 @@ class StageConsumer(AsyncWebsocketConsumer):
         except ValueError:
             self.last_id = await latest_id()
         await self.accept()
-        if uses_shared_layer():
-            ensure_bridge(self.channel_layer)
-            await self.channel_layer.group_add(GROUP, self.channel_name)
-            await self.send_new()
-        else:
-            self.pump = asyncio.create_task(self.forward_events())
-
-    async def stage_event(self, message):
+        await ensure_bridge(self.channel_layer)
+        await self.channel_layer.group_add(GROUP, self.channel_name)
         await self.send_new()
 
-    async def disconnect(self, code):
-        if uses_shared_layer():
-            await self.channel_layer.group_discard(GROUP, self.channel_name)
-        pump = getattr(self, "pump", None)
-        if pump:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+    async def stage_batch(self, message):
+        """The shared batch when it follows on from what this browser has; otherwise (it
+        connected mid-batch, or fell behind) its own catch-up from its last id."""
+        if message["after"] == self.last_id:
+            self.last_id = message["last_id"]
+            batch = {k: message[k] for k in ("html", "last_id", "moments")}
+            await self.send(text_data=json.dumps(batch))
+        elif message["last_id"] > self.last_id:
+            await self.send_new()
 
-    async def forward_events(self):
-        params = await listener_params()
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(**params, autocommit=True) as db:
-                    await db.execute(f"LISTEN {Channel.EVENTS}")
-                    await self.send_new()
-                    async for _ in db.notifies(timeout=15):
-                        await self.send_new()
-                    await self.send_new()  # a quiet spell: check anyway, then listen again
-            except psycopg.OperationalError:
-                await asyncio.sleep(1)  # the database is restarting: catch up when it is back
+    async def disconnect(self, code):
+        await self.channel_layer.group_discard(GROUP, self.channel_name)
 
     async def send_new(self):
         while True:
