@@ -229,3 +229,15 @@ def test_agent_cards_show_the_day_memories_voice_and_relationships(client, agent
     assert "research (0.85)" in devops and "security (0.20)" in devops
     assert "You think strategically about long-term plans" in devops
     assert 'class="mood-close"' in page and 'class="mood-tense"' in page
+
+
+def test_feed_rows_link_to_what_they_are_about_and_delayed_missions_say_when(client, agent):
+    propose(agent, "deploy", title="Ship it")
+    later = propose(agent, title="Later", steps=[{"kind": "analyze", "delay_seconds": 1800}])
+
+    feed = client.get("/stage/").content.decode()
+    missions = client.get("/stage/missions").content.decode()
+
+    assert 'href="/stage/#approvals-panel">decide</a>' in feed
+    assert f'href="/stage/missions/{later.mission.id}">M{later.mission.id}</a>' in feed
+    assert "runs at" in missions

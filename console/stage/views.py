@@ -180,4 +180,4 @@ def missions_panel(request):
     except DatabaseError as error:
         context = {"reason": type(error).__name__, "retry": request.get_full_path()}
         return render(request, "stage/_panel_error.html", context)
-    return render(request, "stage/_missions.html", {"missions": missions})
+    return render(request, "stage/_missions.html", {"missions": missions, "now": db_now()})
