@@ -66,7 +66,9 @@ async def run(base_url: str, viewers: int, events: int, pid: int) -> dict:
     done = asyncio.Event()
     readies = [asyncio.Event() for _ in range(viewers)]
     tasks = [asyncio.create_task(viewer(url, arrivals, r, done)) for r in readies]
-    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), timeout=120)
+    started = time.perf_counter()
+    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), timeout=300)
+    print(f"  {viewers} viewer(s) connected in {time.perf_counter() - started:.1f} s", flush=True)
     await asyncio.sleep(2)  # every viewer is listening
     committed: dict[int, float] = {}
     cpu_before, client_before = cpu_seconds(pid), time.process_time()

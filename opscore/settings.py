@@ -160,7 +160,16 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # redis-py's pool refuses past 100 connections; one socket may hold one while it
+            # joins or leaves the group, so 200 viewers connecting at once would be refused.
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": env_int("OPS_REDIS_MAX_CONNECTIONS", 1000),
+                    }
+                ]
+            },
         }
     }
 else:
