@@ -11,6 +11,7 @@ from django.db.models.functions import Now
 
 from memory.models import Decision, Memory, MemoryCandidate, MemoryReview, Visibility
 from missions.models import AttemptOutcome, Step, StepAttempt, StepStatus, Worker
+from opportunities.models import Idea, Opportunity
 from opscore.models import LLMCall, Policy, RunStatus, StandingOrder
 
 
@@ -38,6 +39,10 @@ HOW = {
     "knowledge-memory-promote` (or `memory promote ID`)",
     "prompts carried memories": "run any LLM step after a memory was promoted",
     "active memories within their caps": "run the gate again; it archives beyond the caps",
+    "at least three agents created ideas or opportunities": "let the scouts run "
+    "(`manage.py run_order devops-automation-opportunities`, …) or `agentbus create-idea`",
+    "an opportunity became a real mission": "run the ranking "
+    "(`manage.py run_order coord-opportunity-ranking`) or convert one in the admin",
     "no two active memories share a dedupe key": "supersede or merge the duplicates "
     "(`manage.py memory supersede OLD --by NEW --reason …`)",
 }
@@ -124,6 +129,22 @@ def no_duplicate_keys() -> Criterion:
     return Criterion("no two active memories share a dedupe key", twice == 0, f"{twice} shared")
 
 
+def proactive_voices() -> Criterion:
+    sources = set(Opportunity.objects.values_list("source_agent", flat=True))
+    sources |= set(Idea.objects.values_list("source_agent", flat=True))
+    return Criterion(
+        "at least three agents created ideas or opportunities",
+        len(sources) >= 3,
+        f"{len(sources)} agent(s): {', '.join(sorted(sources)) or 'none'}",
+    )
+
+
+def converted_to_work() -> Criterion:
+    converted = Opportunity.objects.filter(status="converted", proposal__mission__isnull=False)
+    count = converted.count()
+    return Criterion("an opportunity became a real mission", count > 0, f"{count} converted")
+
+
 def phase_four() -> list[Criterion]:
     return [
         candidates_with_evidence(),
@@ -148,6 +169,7 @@ GATES = {
         dead_steps_explained(),
         fresh_worker(),
     ],
+    3: lambda: [proactive_voices(), converted_to_work(), dead_steps_explained()],
     4: phase_four,
 }
 

@@ -11,6 +11,7 @@ from console.stage.inbox import approvals_panel, decide
 from console.stage.lineage_view import admin_lineage_view, stage_lineage
 from console.stage.memory_panel import memory_panel
 from console.stage.mission_page import mission_page
+from console.stage.opportunities_board import opportunities_board
 
 urlpatterns = [
     path("", lambda request: HttpResponseRedirect("/stage/")),
@@ -25,6 +26,7 @@ urlpatterns = [
     path("stage/missions/<int:mission_id>", mission_page, name="stage-mission"),
     path("stage/approvals", approvals_panel, name="stage-approvals"),
     path("stage/agents", agents_page, name="stage-agents"),
+    path("stage/opportunities", opportunities_board, name="stage-opportunities"),
     path("stage/conversations", conversations, name="stage-conversations"),
     path("stage/conversations/<int:conversation_id>", conversation_page, name="stage-conversation"),
     path("stage/approvals/<int:proposal_id>", decide, name="stage-decide"),

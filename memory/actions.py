@@ -16,14 +16,12 @@ from memory.models import (
     Visibility,
 )
 from missions.schemas import field_errors
-from opscore.inputs import InputRefused, check_clean
+from opscore.inputs import FieldErrors, InputRefused, check_clean
 from opscore.models import Agent, Policy
 
 
-class CandidateInvalid(ValueError):
-    def __init__(self, errors: dict[str, list[str]]):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+class CandidateInvalid(FieldErrors):
+    """A memory candidate that does not fit its schema."""
 
 
 class CandidateDraft(BaseModel):

@@ -7,13 +7,12 @@ lanes that own a kind of evidence register it here (the roundtable its conversat
 
 from django.apps import apps
 
+from opscore.inputs import FieldErrors
 from opscore.registry import Registry
 
 
-class EvidenceInvalid(ValueError):
-    def __init__(self, errors: dict[str, list[str]]):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+class EvidenceInvalid(FieldErrors):
+    """An evidence ref that is malformed or names no row."""
 
 
 # evidence type → "app_label.Model"
@@ -26,6 +25,8 @@ BUILTIN = {
     "metric": "missions.ContentMetric",
     "mission": "missions.Mission",
     "publication": "missions.Publication",
+    "artifact": "missions.Artifact",
+    "memory_candidate": "memory.MemoryCandidate",
 }
 MAX_REFS = 50
 

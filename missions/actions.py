@@ -38,14 +38,13 @@ class IntakeResult:
         return self.proposal.as_json(steps) | {"duplicate": not self.created}
 
 
-def submit_proposal(
-    data, *, source, cause_event=None, operator=None, cause_ref="", untrusted=False, context=None
-) -> IntakeResult:
+def submit_proposal(data, *, source, untrusted=False, **about) -> IntakeResult:
     """Validate → agent enabled and under its daily limit → cap gates → insert → auto-approve.
 
     Bad input raises ProposalInvalid and writes nothing. A refusal is stored as a rejected
-    proposal with its reason and an event; no step is ever queued for it. `context` is why the
-    proposer chose this (e.g. which memories steered it): kept on the proposal and its event.
+    proposal with its reason and an event; no step is ever queued for it. `about` says where
+    it came from and why: cause_event, operator, cause_ref, context (e.g. which memories
+    steered it, kept on the proposal and its event) and needs_human (never auto-approved).
     """
     draft = ProposalDraft.parse(data)
     _check_after_steps(draft)
@@ -55,25 +54,41 @@ def submit_proposal(
     try:
         with transaction.atomic():
             agent = _lock_agent(draft)
-            proposal = Proposal(
-                agent=agent,
-                title=draft.title,
-                description=draft.description,
-                source=source,
-                cause_event=cause_event,
-                operator=operator,
-                cause_ref=cause_ref,
-                context=context or {},
-                proposed_steps=[step.model_dump() for step in draft.steps],
-                dedupe_key=draft.dedupe_key,
-                untrusted=untrusted or _cites_untrusted_content(draft, cause_event),
-            )
+            proposal = _new_proposal(draft, agent, source, untrusted, **about)
             return IntakeResult(_admit(proposal, agent), created=True)
     except IntegrityError:
         existing = _find_duplicate(draft)
         if existing is None:
             raise
         return IntakeResult(existing, created=False)
+
+
+def _new_proposal(
+    draft,
+    agent,
+    source,
+    untrusted,
+    *,
+    cause_event=None,
+    operator=None,
+    cause_ref="",
+    context=None,
+    needs_human=False,
+) -> Proposal:
+    return Proposal(
+        agent=agent,
+        title=draft.title,
+        description=draft.description,
+        source=source,
+        cause_event=cause_event,
+        operator=operator,
+        cause_ref=cause_ref,
+        context=context or {},
+        needs_human=needs_human,
+        proposed_steps=[step.model_dump() for step in draft.steps],
+        dedupe_key=draft.dedupe_key,
+        untrusted=untrusted or _cites_untrusted_content(draft, cause_event),
+    )
 
 
 def _check_after_steps(draft: ProposalDraft) -> None:
@@ -149,6 +164,7 @@ def _auto_approvable(proposal: Proposal) -> bool:
     kinds = set(proposal.step_kinds)
     return (
         not proposal.untrusted
+        and not proposal.needs_human
         and policy.enabled
         and kinds <= set(policy.allowed_step_kinds)
         and all(STEP_KINDS[kind].auto_approvable for kind in kinds)

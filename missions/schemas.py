@@ -6,18 +6,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from missions.step_kinds import is_known, known_names
 from missions.text import strip_invisible
-from opscore.inputs import InputRefused, check_clean
+from opscore.inputs import FieldErrors, InputRefused, check_clean
 from opscore.registry import STEP_KINDS
 
 MAX_STEPS = 20
 
 
-class ProposalInvalid(ValueError):
+class ProposalInvalid(FieldErrors):
     """Bad input: nothing was written. `errors` maps a field path to its messages."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
 
 
 class StepSpec(BaseModel):

@@ -1,1 +1,178 @@
-"""Models for this lane arrive with its issue."""
+"""The proactive lane's rows: ideas (weak signals), opportunities (scored, evidenced, owned) and
+every decision about an opportunity. An opportunity's status changes only through a review row."""
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+
+OPEN_OPPORTUNITY = ["new", "triaged", "accepted", "parked"]
+OPEN_IDEA = ["new", "reviewed"]
+
+
+class IdeaStatus(models.TextChoices):
+    NEW = "new"
+    REVIEWED = "reviewed"
+    PROMOTED = "promoted", "promoted to an opportunity"
+    ARCHIVED = "archived"
+
+
+class Idea(models.Model):
+    """A weak signal, no scores: kept so nothing an agent noticed is lost, including an
+    opportunity that was over budget (the reason says so)."""
+
+    source_agent = models.ForeignKey("opscore.Agent", on_delete=models.PROTECT, related_name="+")
+    theme = models.CharField(max_length=100)
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    evidence = models.JSONField(default=list, blank=True, help_text="[{type, id}, …]")
+    tags = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=10, choices=IdeaStatus.choices, default=IdeaStatus.NEW)
+    kept_because = models.CharField(
+        max_length=300, blank=True, help_text="why this is an idea and not an opportunity"
+    )
+    promoted_opportunity = models.ForeignKey(
+        "Opportunity", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+    updated_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["source_agent", "-created_at"], name="idea_source_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_agent", "dedupe_key"],
+                condition=Q(status__in=OPEN_IDEA, dedupe_key__isnull=False),
+                name="idea_open_dedupe_unique",
+            ),
+        ]
+
+    def __str__(self):
+        return f"I{self.id} {self.title}"
+
+
+class OpportunityStatus(models.TextChoices):
+    NEW = "new"
+    TRIAGED = "triaged"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    PARKED = "parked"
+    CONVERTED = "converted", "converted to a proposal"
+
+
+class Reversibility(models.TextChoices):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low", "low (irreversible: a human decides)"
+
+
+# Which decision may follow which status; converted and rejected are ends.
+TRANSITIONS = {
+    "new": {"triaged", "accepted", "rejected", "parked", "converted"},
+    "triaged": {"accepted", "rejected", "parked", "converted"},
+    "accepted": {"rejected", "parked", "converted"},
+    "parked": {"triaged", "accepted", "rejected"},
+}
+
+
+class DecisionRefused(ValueError):
+    pass
+
+
+def score_field():
+    return models.PositiveSmallIntegerField(help_text="1-5")
+
+
+class Opportunity(models.Model):
+    """What, why now, evidence, owner and the smallest next step, scored 1-5."""
+
+    source_agent = models.ForeignKey("opscore.Agent", on_delete=models.PROTECT, related_name="+")
+    theme = models.CharField(max_length=100)
+    title = models.CharField(max_length=200)
+    why_now = models.TextField()
+    evidence = models.JSONField(default=list, help_text="[{type, id}, …], each resolvable")
+    impact = score_field()
+    confidence = score_field()
+    urgency = score_field()
+    reversibility = models.CharField(max_length=10, choices=Reversibility.choices)
+    owner_candidate = models.ForeignKey(
+        "opscore.Agent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    suggested_next_step = models.TextField()
+    cost_of_doing_nothing = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=10, choices=OpportunityStatus.choices, default=OpportunityStatus.NEW
+    )
+    triaged_by = models.CharField(max_length=150, blank=True)
+    triage_notes = models.TextField(blank=True)
+    triaged_at = models.DateTimeField(null=True, blank=True)
+    proposal = models.OneToOneField(
+        "missions.Proposal", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+    updated_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "opportunities"
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="opportunity_status_idx"),
+            models.Index(fields=["source_agent", "-created_at"], name="opportunity_source_idx"),
+            models.Index(fields=["theme", "-created_at"], name="opportunity_theme_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_agent", "dedupe_key"],
+                condition=Q(status__in=OPEN_OPPORTUNITY, dedupe_key__isnull=False),
+                name="opportunity_open_dedupe_unique",
+            ),
+            *[
+                models.CheckConstraint(
+                    condition=Q(**{f"{name}__gte": 1, f"{name}__lte": 5}),
+                    name=f"opportunity_{name}_1_to_5",
+                )
+                for name in ("impact", "confidence", "urgency")
+            ],
+        ]
+
+    def __str__(self):
+        return f"O{self.id} {self.title}"
+
+    @property
+    def score(self) -> float:
+        """The coordinator's ranking: impact first, then confidence and urgency; an
+        irreversible one needs more to rank the same."""
+        bonus = {"high": 1.0, "medium": 0.5, "low": 0.0}[self.reversibility]
+        return self.impact * 2 + self.confidence * 1.5 + self.urgency + bonus
+
+    def decide(self, decision: str, reviewer: str, notes: str = "") -> "OpportunityReview":
+        """The only way its status changes: checked against TRANSITIONS, written as a review."""
+        if decision not in TRANSITIONS.get(self.status, set()):
+            raise DecisionRefused(f"O{self.id} is {self.status}; it cannot become {decision}")
+        self.status, self.updated_at = decision, Now()
+        fields = ["status", "updated_at"]
+        if decision in ("triaged", "accepted", "rejected", "parked"):
+            self.triaged_by, self.triage_notes, self.triaged_at = reviewer, notes[:2000], Now()
+            fields += ["triaged_by", "triage_notes", "triaged_at"]
+        self.save(update_fields=[*fields, "proposal"])
+        return OpportunityReview.objects.create(
+            opportunity=self, reviewer=reviewer, decision=decision, notes=notes[:2000]
+        )
+
+
+class OpportunityReview(models.Model):
+    """One decision about an opportunity: who, what, why. Never edited."""
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.CharField(max_length=150)
+    decision = models.CharField(max_length=10, choices=OpportunityStatus.choices)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.decision} by {self.reviewer}"

@@ -12,6 +12,15 @@ import math
 from django.conf import settings
 
 
+class FieldErrors(ValueError):
+    """Bad input, nothing written: `errors` maps each field path to its messages, the shape
+    every boundary answers with (API 400s, agentbus exit 2, form errors)."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+
+
 class InputRefused(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")

@@ -124,6 +124,15 @@ class StandingOrderPolicy(PolicyValue):
     min_minutes_between_proposals: int = Field(180, ge=0, le=24 * 60)
 
 
+class OpportunityPolicy(PolicyValue):
+    """Budgets against proactive spam, enforced for every source: over them an opportunity is
+    kept as an idea with the reason, never dropped and never silently admitted."""
+
+    max_new_per_scout_per_day: int = Field(3, ge=0, le=100)
+    max_urgent_per_day: int = Field(1, ge=0, le=100)  # urgency 5, unless impact is 5 too
+    max_converted_per_day: int = Field(3, ge=0, le=100)
+
+
 class OutcomeLearningPolicy(PolicyValue):
     """Lessons from how published items did against the agent's own recent median."""
 
@@ -304,6 +313,7 @@ SCHEMAS: dict[str, type[PolicyValue]] = {
     "initiative_policy": InitiativePolicy,
     "outcome_learning_policy": OutcomeLearningPolicy,
     "standing_order_policy": StandingOrderPolicy,
+    "opportunity_policy": OpportunityPolicy,
     "calibration_policy": CalibrationPolicy,
     "memory_policy": MemoryPolicy,
     "reaction_matrix": ReactionMatrix,

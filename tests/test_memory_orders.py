@@ -40,9 +40,9 @@ def phase_four(db):
     bootstrap(4, actor="test", force=True)
 
 
-def test_phase_four_refuses_while_phase_three_is_missing_unless_forced(db):
+def test_phase_four_refuses_while_phase_three_fails_unless_forced(db):
     bootstrap(1, actor="test")
-    with pytest.raises(GateClosed, match="phase 3 is not built yet"):
+    with pytest.raises(GateClosed, match="phase 3 exit criteria fail"):
         bootstrap(4, actor="test")
 
     bootstrap(4, actor="test", force=True)

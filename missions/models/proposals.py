@@ -14,6 +14,7 @@ class ProposalSource(models.TextChoices):
     REACTION = "reaction"
     INITIATIVE = "initiative"
     CONVERSATION = "conversation"
+    OPPORTUNITY = "opportunity"
     HUMAN = "human"
 
 
@@ -62,6 +63,9 @@ class Proposal(models.Model):
         max_length=200, blank=True, help_text="e.g. trigger_rule:12, reaction:7, conversation:3"
     )
     proposed_steps = models.JSONField(default=list)
+    needs_human = models.BooleanField(
+        default=False, help_text="never auto-approved: e.g. an irreversible opportunity"
+    )
     context = models.JSONField(
         default=dict,
         blank=True,

@@ -10,9 +10,11 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from console import agentbus_jobs, agentbus_memory
+from console import agentbus_jobs, agentbus_memory, agentbus_opportunities
 from console.agentbus_jobs import add_runtime_verbs, delay_until
 from console.agentbus_memory import add_memory_verbs
+from console.agentbus_opportunities import VERBS as OPPORTUNITY_VERBS
+from console.agentbus_opportunities import add_opportunity_verbs
 from missions.actions import submit_proposal
 from missions.execution import claim_next_step, record_outcome
 from missions.executors import Blocked, Failed, Succeeded
@@ -116,12 +118,16 @@ class Command(BaseCommand):
         add_job_verbs(verbs)
         add_order_verbs(verbs)
         add_memory_verbs(verbs)
+        add_opportunity_verbs(verbs)
         add_runtime_verbs(verbs)
 
     def handle(self, *args, verb, **opts):
         try:
             check_sizes(opts)
-            body = getattr(self, verb.replace("-", "_"))(**opts)
+            if verb in OPPORTUNITY_VERBS:
+                body = agentbus_opportunities.run(verb, json_arg, BadInput, opts)
+            else:
+                body = getattr(self, verb.replace("-", "_"))(**opts)
         except BadInput as bad:
             emit_error(str(bad), bad.errors)
         except ProposalInvalid as invalid:

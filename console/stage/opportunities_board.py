@@ -1,0 +1,37 @@
+"""The Opportunities board: open and decided opportunities in columns by status with their
+scores and evidence, and the ideas stream beside them (kept ideas say why)."""
+
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from console.stage.health import health_summary
+from opportunities.models import Idea, Opportunity, OpportunityStatus
+
+PER_COLUMN = 30
+
+
+@require_GET
+def opportunities_board(request):
+    from console.stage.views import _visible_or_login
+
+    if refusal := _visible_or_login(request):
+        return refusal
+    columns = [
+        {
+            "status": status,
+            "label": label,
+            "cards": list(
+                Opportunity.objects.filter(status=status)
+                .select_related("source_agent", "proposal")
+                .order_by("-id")[:PER_COLUMN]
+            ),
+        }
+        for status, label in OpportunityStatus.choices
+    ]
+    context = {
+        "columns": columns,
+        "ideas": list(Idea.objects.select_related("source_agent").order_by("-id")[:30]),
+        "health": health_summary(),
+        "view": "opportunities",
+    }
+    return render(request, "stage/opportunities.html", context)

@@ -1,0 +1,201 @@
+"""The proactive lane's workflows, one place for every source (orders, agentbus, admin):
+propose an opportunity (answers checked, budgets enforced: over budget it is kept as an idea
+with the reason), keep an idea, triage, promote an idea, and convert through the single intake
+(an irreversible opportunity waits for a human)."""
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from missions.actions import submit_proposal
+from missions.models import ProposalSource, ProposalStatus, start_of_today
+from missions.schemas import ProposalInvalid
+from opportunities.models import (
+    OPEN_OPPORTUNITY,
+    DecisionRefused,
+    Idea,
+    IdeaStatus,
+    Opportunity,
+    OpportunityStatus,
+)
+from opportunities.schemas import IdeaDraft, OpportunityDraft, OpportunityInvalid, parse
+from opscore.actions import record_event
+from opscore.models import Policy
+
+
+@dataclass(frozen=True)
+class Proposed:
+    """What became of a proposed opportunity: the opportunity, or the idea it was kept as."""
+
+    opportunity: Opportunity | None = None
+    idea: Idea | None = None
+    kept_because: str = ""
+
+    def as_json(self) -> dict:
+        if self.opportunity is not None:
+            o = self.opportunity
+            return {"opportunity_id": o.id, "status": o.status, "kept_as_idea": False}
+        return {"idea_id": self.idea.id, "kept_as_idea": True, "reason": self.kept_because}
+
+
+def over_budget(draft: OpportunityDraft) -> str:
+    """Why this one may not be a new opportunity today, or ''."""
+    policy = Policy.objects.value("opportunity_policy")
+    today = Opportunity.objects.filter(
+        source_agent=draft.source_agent, created_at__gte=start_of_today()
+    )
+    if today.count() >= policy.max_new_per_scout_per_day:
+        return (
+            f"over budget: {draft.source_agent} proposed {policy.max_new_per_scout_per_day} "
+            "opportunities today (opportunity_policy.max_new_per_scout_per_day)"
+        )
+    urgent = Q(urgency=5) & ~Q(impact=5)
+    if draft.urgency == 5 and draft.impact < 5:
+        escalations = today.filter(urgent).count()
+        if escalations >= policy.max_urgent_per_day:
+            return (
+                f"over budget: {escalations} urgent escalation(s) today already "
+                "(opportunity_policy.max_urgent_per_day; impact 5 is exempt)"
+            )
+    return ""
+
+
+def propose_opportunity(data: dict) -> Proposed:
+    """Bad input (a missing answer, unresolvable evidence, a duplicate) raises
+    OpportunityInvalid naming the fields; over budget, the item is kept as an idea."""
+    draft = parse(OpportunityDraft, data)
+    reason = over_budget(draft)
+    if reason:
+        idea = keep_as_idea(draft, reason)
+        return Proposed(idea=idea, kept_because=reason)
+    try:
+        with transaction.atomic():
+            opportunity = Opportunity.objects.create(**draft.fields())
+    except IntegrityError:
+        raise OpportunityInvalid(
+            {"dedupe_key": ["an open opportunity has this dedupe key"]}
+        ) from None
+    record_event(
+        "opportunity.created",
+        f"{draft.source_agent} sees an opportunity: {draft.title}",
+        summary=draft.why_now[:500],
+        tags=["opportunity", "new", draft.theme],
+        payload={"opportunity_id": opportunity.id, "score": opportunity.score},
+        agent_id=draft.source_agent,
+        actor=f"agent:{draft.source_agent}",
+    )
+    return Proposed(opportunity=opportunity)
+
+
+def keep_as_idea(draft: OpportunityDraft, reason: str) -> Idea:
+    body = f"{draft.why_now}\n\nNext step: {draft.suggested_next_step}"
+    idea = create_idea(
+        {
+            "source_agent": draft.source_agent,
+            "theme": draft.theme,
+            "title": draft.title,
+            "body": body,
+            "evidence": draft.evidence,
+            "tags": ["kept-from-opportunity"],
+        }
+    )
+    Idea.objects.filter(pk=idea.pk).update(kept_because=reason[:300])
+    idea.kept_because = reason[:300]
+    return idea
+
+
+def create_idea(data: dict) -> Idea:
+    draft = parse(IdeaDraft, data)
+    try:
+        with transaction.atomic():
+            fields = draft.model_dump(exclude={"source_agent"})
+            return Idea.objects.create(**fields, source_agent_id=draft.source_agent)
+    except IntegrityError:
+        raise OpportunityInvalid({"dedupe_key": ["an open idea has this dedupe key"]}) from None
+
+
+def review_idea(idea: Idea) -> Idea:
+    if idea.status != IdeaStatus.NEW:
+        raise DecisionRefused(f"idea {idea.id} is {idea.status}, not new")
+    Idea.objects.filter(pk=idea.pk).update(status=IdeaStatus.REVIEWED)
+    idea.refresh_from_db()
+    return idea
+
+
+def promote_idea(idea: Idea, data: dict, *, promoted_by: str) -> Opportunity:
+    """An idea becomes an opportunity already triaged (the promotion is the triage), citing
+    the idea's evidence plus the promotion's own."""
+    if idea.status not in (IdeaStatus.NEW, IdeaStatus.REVIEWED):
+        raise DecisionRefused(f"idea {idea.id} is {idea.status}; only new or reviewed ideas move")
+    merged = {"source_agent": idea.source_agent_id, "theme": idea.theme, "title": idea.title}
+    merged |= {k: v for k, v in data.items() if v not in (None, "")}
+    merged["evidence"] = [*idea.evidence, *data.get("evidence", [])]
+    draft = parse(OpportunityDraft, merged)
+    with transaction.atomic():
+        opportunity = Opportunity.objects.create(**draft.fields())
+        opportunity.decide("triaged", promoted_by, f"promoted from idea {idea.id}")
+        Idea.objects.filter(pk=idea.pk).update(
+            status=IdeaStatus.PROMOTED, promoted_opportunity=opportunity
+        )
+    return opportunity
+
+
+def triage(opportunity: Opportunity, decision: str, *, reviewer: str, notes: str = ""):
+    if decision == OpportunityStatus.CONVERTED:
+        raise DecisionRefused("conversion goes through convert_opportunity (the intake)")
+    with transaction.atomic():
+        locked = Opportunity.objects.select_for_update().get(pk=opportunity.pk)
+        return locked.decide(decision, reviewer, notes)
+
+
+def convert_opportunity(
+    opportunity: Opportunity, *, converted_by: str, target_agent: str, kind: str = "analyze"
+) -> Opportunity:
+    """A proposal through the single intake, linked both ways. An irreversible one is a
+    decision for the human: the proposal waits, pending, showing the exact action."""
+    with transaction.atomic():
+        locked = Opportunity.objects.select_for_update().get(pk=opportunity.pk)
+        if locked.status not in OPEN_OPPORTUNITY or locked.status == "parked":
+            raise DecisionRefused(f"O{locked.id} is {locked.status}; it cannot be converted")
+        payload = {
+            "topic": locked.title,
+            "opportunity_id": locked.id,
+            "why_now": locked.why_now[:1000],
+            "suggested_next_step": locked.suggested_next_step[:1000],
+        }
+        data = {
+            "agent": target_agent,
+            "title": f"Opportunity: {locked.title}"[:200],
+            "description": locked.why_now[:5000],
+            "steps": [{"kind": kind, "payload": payload}],
+            "dedupe_key": f"opportunity:{locked.id}",
+        }
+        result = submit_proposal(
+            data,
+            source=ProposalSource.OPPORTUNITY,
+            cause_ref=f"opportunity:{locked.id}",
+            needs_human=locked.reversibility == "low",
+            context={"opportunity_id": locked.id},
+        )
+        proposal = result.proposal
+        if proposal.status != ProposalStatus.REJECTED:
+            locked.proposal = proposal
+            locked.decide("converted", converted_by, f"proposal P{proposal.id} {proposal.status}")
+            return locked
+    # The refused proposal stays on file (committed); the opportunity stays open.
+    raise DecisionRefused(f"the intake refused P{proposal.id}: {proposal.reason}")
+
+
+__all__ = [
+    "DecisionRefused",
+    "OpportunityInvalid",
+    "ProposalInvalid",
+    "Proposed",
+    "convert_opportunity",
+    "create_idea",
+    "promote_idea",
+    "propose_opportunity",
+    "review_idea",
+    "triage",
+]

@@ -1,0 +1,81 @@
+"""The operator's triage: accept, reject with notes, park, convert — each a review row through
+the lane's own actions; ideas beside them, with why each is an idea."""
+
+from django.contrib import admin, messages
+
+from opportunities.actions import DecisionRefused, convert_opportunity, triage
+from opportunities.models import Idea, Opportunity, OpportunityReview
+from opscore.admin import EvidenceInline, ReadOnlyMixin
+from opscore.admin_overrides import confirm_with_reason
+from opscore.models import operator_actor
+
+
+class ReviewInline(EvidenceInline):
+    model = OpportunityReview
+    fields = ["created_at", "decision", "reviewer", "notes"]
+
+
+def decide_each(modeladmin, request, queryset, decision: str, notes: str = "") -> None:
+    actor, done, refused = operator_actor(request.user), 0, []
+    for opportunity in queryset:
+        try:
+            triage(opportunity, decision, reviewer=actor, notes=notes)
+            done += 1
+        except DecisionRefused as reason:
+            refused.append(str(reason))
+    if done:
+        modeladmin.message_user(request, f"{done} {decision}.", messages.SUCCESS)
+    for reason in refused:
+        modeladmin.message_user(request, reason, messages.WARNING)
+
+
+@admin.register(Opportunity)
+class OpportunityAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["id", "created_at", "source_agent", "theme", "title", "impact", "confidence"]
+    list_display += ["urgency", "reversibility", "status"]
+    list_filter = ["status", "theme", "source_agent", "reversibility", "impact"]
+    search_fields = ["title", "why_now", "dedupe_key"]
+    inlines = [ReviewInline]
+    actions = ["accept", "reject", "park", "convert"]
+
+    @admin.action(description="Accept selected", permissions=["change"])
+    def accept(self, request, queryset):
+        decide_each(self, request, queryset, "accepted", "accepted in the admin")
+
+    @admin.action(description="Park selected", permissions=["change"])
+    def park(self, request, queryset):
+        decide_each(self, request, queryset, "parked", "parked in the admin")
+
+    @admin.action(description="Reject selected…", permissions=["change"])
+    def reject(self, request, queryset):
+        notes = request.POST.get("reason", "").strip()
+        if "apply" not in request.POST or not notes:
+            return confirm_with_reason(
+                self,
+                request,
+                heading=f"Reject {queryset.count()} opportunity(ies)",
+                rows=[{"pk": o.pk, "label": f"O{o.id} — {o.title}"} for o in queryset],
+                action="reject",
+                button="Reject",
+                kept_with="kept with each review",
+            )
+        decide_each(self, request, queryset, "rejected", notes)
+        return None
+
+    @admin.action(description="Convert selected (a proposal for its owner)", permissions=["change"])
+    def convert(self, request, queryset):
+        actor = operator_actor(request.user)
+        for opportunity in queryset:
+            owner = opportunity.owner_candidate_id or opportunity.source_agent_id
+            try:
+                done = convert_opportunity(opportunity, converted_by=actor, target_agent=owner)
+                self.message_user(request, f"O{done.id} → P{done.proposal_id}", messages.SUCCESS)
+            except DecisionRefused as reason:
+                self.message_user(request, str(reason), messages.WARNING)
+
+
+@admin.register(Idea)
+class IdeaAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["id", "created_at", "source_agent", "theme", "title", "status", "kept_because"]
+    list_filter = ["status", "theme", "source_agent"]
+    search_fields = ["title", "body", "dedupe_key"]

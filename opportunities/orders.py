@@ -1,0 +1,169 @@
+"""The proactive lane's standing orders: scouts (per role, daily) and the coordinator's ranking.
+
+A scout builds its evidence packet; empty, it records `no_work` and says nothing. Otherwise one
+LLM call (cheap tier) answers in a strict schema whose evidence must come from the packet;
+offline, the answer is deterministic from the packet (a signal seen twice or more is one
+opportunity). Every proposal goes through `propose_opportunity`, so the budgets hold: over them,
+an item is kept as an idea with the reason. A malformed reply fails the run with the reason.
+"""
+
+import json
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from missions.models import start_of_today
+from opportunities.actions import (
+    DecisionRefused,
+    OpportunityInvalid,
+    convert_opportunity,
+    propose_opportunity,
+)
+from opportunities.models import Opportunity, OpportunityReview
+from opportunities.packets import evidence_packet, others_ideas
+from opscore.inputs import InputRefused, parse_json
+from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
+from opscore.models import Policy, RunStatus
+from opscore.prompting import system_prompt
+from opscore.standing_orders import RunResult
+
+MAX_PER_RUN = 3
+INSTRUCTIONS = (
+    "Below is your evidence packet: signals from the last day, each with rows. Propose at most "
+    f"{MAX_PER_RUN} opportunities that the evidence supports, fewer and stronger; none is a "
+    'fine answer. Reply with JSON only: {"opportunities": [{"theme", "title", "why_now", '
+    '"evidence": [{"type", "id"}], "impact": 1-5, "confidence": 1-5, "urgency": 1-5, '
+    '"reversibility": "high"|"medium"|"low", "suggested_next_step", "cost_of_doing_nothing"}]}. '
+    "Cite only rows from the packet."
+)
+
+
+class Drafted(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    theme: str
+    title: str
+    why_now: str
+    evidence: list[dict] = Field(min_length=1)
+    impact: int
+    confidence: int
+    urgency: int
+    reversibility: str
+    suggested_next_step: str
+    cost_of_doing_nothing: str = ""
+
+
+class ScoutReply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    opportunities: list[Drafted] = Field(max_length=MAX_PER_RUN)
+
+
+def deterministic_answer(packet: dict) -> dict:
+    """Offline: each signal seen at least twice is one opportunity citing its rows."""
+    found = []
+    for signal, rows in sorted(packet.items(), key=lambda kv: -len(kv[1]))[:MAX_PER_RUN]:
+        if len(rows) < 2:
+            continue
+        what, _, subject = signal.partition(":")
+        found.append(
+            {
+                "theme": what,
+                "title": f"{len(rows)} {what} {subject} in a day"[:200],
+                "why_now": f"{len(rows)} rows in the last 24 h, the latest: {rows[0]['text']}",
+                "evidence": [{"type": r["type"], "id": r["id"]} for r in rows],
+                "impact": 3,
+                "confidence": 3 if len(rows) < 5 else 4,
+                "urgency": 2 if len(rows) < 5 else 3,
+                "reversibility": "high",
+                "suggested_next_step": f"Look at the {subject} rows cited and name one fix",
+            }
+        )
+    return {"opportunities": found}
+
+
+def ask(order, packet: dict, since) -> ScoutReply:
+    agent = order.agent
+    shown = {"signals": packet, "other_agents_ideas": others_ideas(agent.slug, since)}
+    system, injected = system_prompt(agent, " ".join(packet))
+    request = LLMRequest(
+        system=system,
+        messages=[{"role": "user", "content": f"{INSTRUCTIONS}\n\n{json.dumps(shown)}"}],
+        temperature=0.3,
+        max_tokens=1200,
+        tier="cheap",
+        injected=injected,
+        offline_hint={"json": deterministic_answer(packet)},
+    )
+    reply = call_llm(request, agent=agent, purpose="opportunity.scout", prompt_version="scout.v1")
+    try:
+        return ScoutReply.model_validate(parse_json(reply.text, "reply"))
+    except (InputRefused, ValidationError) as error:
+        raise ValueError(f"malformed scout reply: {str(error)[:300]}") from None
+
+
+def opportunity_scan(order, run):
+    since = run.scheduled_for - timedelta(hours=24)
+    packet = evidence_packet(order.agent_id, since)
+    if not packet:
+        return RunResult(RunStatus.NO_WORK, "evidence packet empty: nothing to say")
+    try:
+        answer = ask(order, packet, since)
+    except (LLMError, OverBudget, ValueError) as problem:
+        return RunResult(RunStatus.FAILED, str(problem)[:500])
+    cited = {(r["type"], r["id"]) for rows in packet.values() for r in rows}
+    counts = {"opportunities": 0, "kept_as_ideas": 0, "refused": []}
+    for index, drafted in enumerate(answer.opportunities):
+        if any((ref.get("type"), ref.get("id")) not in cited for ref in drafted.evidence):
+            counts["refused"].append(f"{index}: cites rows outside the packet")
+            continue
+        counts_one(order, run, drafted, counts)
+    if not any((counts["opportunities"], counts["kept_as_ideas"])):
+        return RunResult(RunStatus.NO_WORK, "packet read; nothing strong enough", counts)
+    summary = f"{counts['opportunities']} opportunity(ies), {counts['kept_as_ideas']} idea(s)"
+    return RunResult(RunStatus.COMPLETED, summary, counts)
+
+
+def counts_one(order, run, drafted: Drafted, counts: dict) -> None:
+    data = drafted.model_dump() | {
+        "source_agent": order.agent_id,
+        "owner_candidate": order.agent_id,
+        "dedupe_key": f"{order.name}:{drafted.title}"[:200],
+    }
+    try:
+        made = propose_opportunity(data)
+    except OpportunityInvalid as invalid:
+        counts["refused"].append(str(invalid)[:200])
+        return
+    counts["opportunities" if made.opportunity else "kept_as_ideas"] += 1
+
+
+def opportunity_ranking(order, run):
+    """The strongest open opportunities become proposals, at most K a day (policy); an
+    irreversible one becomes a decision for the human (its proposal waits, pending)."""
+    room = Policy.objects.value("opportunity_policy").max_converted_per_day - converted_today()
+    open_ones = Opportunity.objects.filter(status__in=["new", "triaged", "accepted"])
+    ranked = sorted(open_ones[:200], key=lambda o: (-o.score, o.id))
+    if not ranked:
+        return RunResult(RunStatus.NO_WORK, "no open opportunity to rank")
+    done, refused = [], []
+    for opportunity in ranked[: max(room, 0)]:
+        owner = opportunity.owner_candidate_id or opportunity.source_agent_id
+        try:
+            converted = convert_opportunity(
+                opportunity, converted_by=f"agent:{order.agent_id}", target_agent=owner
+            )
+            done.append({"opportunity": converted.id, "proposal": converted.proposal_id})
+        except DecisionRefused as reason:
+            refused.append(str(reason))
+    evidence = {"ranked": [o.id for o in ranked[:20]], "converted": done, "refused": refused}
+    if room <= 0:
+        return RunResult(RunStatus.COMPLETED, "ranked; today's conversions are spent", evidence)
+    return RunResult(RunStatus.COMPLETED, f"ranked {len(ranked)}, converted {len(done)}", evidence)
+
+
+def converted_today() -> int:
+    return OpportunityReview.objects.filter(
+        decision="converted", created_at__gte=start_of_today()
+    ).count()
+
+
+HANDLERS = {"opportunity_scan": opportunity_scan, "opportunity_ranking": opportunity_ranking}

@@ -1,0 +1,138 @@
+"""Scouts speak only from evidence, within budget, and the ranking converts the strongest."""
+
+from datetime import timedelta
+
+import pytest
+
+from console.bootstrap import bootstrap
+from missions.models import Proposal
+from opportunities.models import Idea, Opportunity
+from opportunities.orders import opportunity_ranking, opportunity_scan
+from opportunities.packets import evidence_packet
+from opscore.actions import record_event, set_policy
+from opscore.db import db_now
+from opscore.models import StandingOrder
+from opscore.standing_orders import execute_run, start_run
+from tests.factories import AgentFactory
+from tests.scripted import Scripted
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fleet(db):
+    bootstrap(1, actor="test")
+    bootstrap(3, actor="test", force=True)
+    return StandingOrder.objects.get(name="devops-automation-opportunities")
+
+
+def fire(order):
+    """Run the order now, as `manage.py run_order` does."""
+    return execute_run(start_run(order, db_now()))
+
+
+def failures(n: int, kind: str = "crawl"):
+    for i in range(n):
+        record_event(
+            "step.failed", f"S{i} {kind} failed", summary="timeout", tags=["step", "failed", kind]
+        )
+
+
+def test_phase_three_brings_the_scouts_and_the_ranking(fleet):
+    names = set(StandingOrder.objects.filter(phase=3).values_list("name", flat=True))
+    assert "coord-opportunity-ranking" in names and "research-external-opportunities" in names
+    assert len(names) == 7
+
+
+def test_an_empty_packet_is_no_work_and_says_nothing(fleet):
+    run = fire(fleet)
+
+    assert (run.status, run.summary) == ("no_work", "evidence packet empty: nothing to say")
+    assert not Opportunity.objects.exists() and not Idea.objects.exists()
+
+
+def test_a_single_failure_is_noise_not_an_opportunity(fleet):
+    failures(1)
+
+    run = fire(fleet)
+
+    assert run.status == "no_work" and not Opportunity.objects.exists()
+
+
+def test_repeated_failures_become_one_cited_opportunity_and_a_rerun_adds_no_duplicate(fleet):
+    failures(4)
+
+    first = fire(fleet)
+    again = opportunity_scan(fleet, first)
+
+    opportunity = Opportunity.objects.get()
+    assert first.status == "completed" and opportunity.source_agent_id == "devops"
+    assert len(opportunity.evidence) == 4 and opportunity.evidence[0]["type"] == "event"
+    assert again.status == "no_work" and "dedupe_key" in again.evidence["refused"][0]
+
+
+def test_a_reply_citing_rows_outside_the_packet_proposes_nothing(fleet, monkeypatch):
+    failures(3)
+    reply = (
+        '{"opportunities": [{"theme": "x", "title": "made up", "why_now": "trust me", '
+        '"evidence": [{"type": "event", "id": 999999}], "impact": 5, "confidence": 5, '
+        '"urgency": 5, "reversibility": "high", "suggested_next_step": "panic"}]}'
+    )
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted(reply))
+
+    run = fire(fleet)
+
+    assert run.status == "no_work" and run.evidence["refused"] == [
+        "0: cites rows outside the packet"
+    ]
+    assert not Opportunity.objects.exists()
+
+
+def test_a_malformed_reply_fails_the_run_with_the_reason(fleet, monkeypatch):
+    failures(3)
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted("not json at all"))
+
+    run = fire(fleet)
+
+    assert run.status == "failed" and run.summary.startswith("malformed scout reply")
+
+
+def test_the_packet_reads_only_the_recent_window(fleet):
+    failures(3, "deploy")
+    since = db_now() + timedelta(seconds=1)
+
+    assert evidence_packet("devops", since) == {}
+    assert len(evidence_packet("devops", since - timedelta(hours=1))["failing:deploy"]) == 3
+
+
+def test_the_ranking_converts_the_strongest_up_to_the_daily_cap(fleet):
+    set_policy("opportunity_policy", {"max_converted_per_day": 1}, actor="test")
+    AgentFactory(slug="devops")
+    for kind in ("crawl", "deploy"):
+        failures(5 if kind == "crawl" else 2, kind)
+    fire(fleet)
+    ranking = StandingOrder.objects.get(name="coord-opportunity-ranking")
+
+    run = fire(ranking)
+
+    converted = Opportunity.objects.get(status="converted")
+    assert (
+        "crawl" in converted.title and run.evidence["converted"][0]["opportunity"] == converted.id
+    )
+    assert Proposal.objects.get().source == "opportunity"
+    assert opportunity_ranking(ranking, run).summary == "ranked; today's conversions are spent"
+
+
+def test_the_stage_board_shows_opportunities_by_status_and_kept_ideas(fleet, client):
+    from opportunities.actions import create_idea
+
+    failures(3)
+    fire(fleet)
+    create_idea({"source_agent": "devops", "theme": "t", "title": "Paired setup", "body": "b"})
+    Idea.objects.filter(title="Paired setup").update(kept_because="over budget: test")
+
+    page = client.get("/stage/opportunities").content.decode()
+
+    new_column = page.split('class="column status-new"')[1].split('class="column')[0]
+    assert "3 failing crawl in a day" in new_column and "impact 3" in new_column
+    assert "kept as an idea: over budget: test" in page
