@@ -8,10 +8,11 @@ SYSTEM_SCHEDULES = [
     ("roundtable.schedule", "roundtable.tasks.schedule_conversations", 10),
     ("roundtable.run", "roundtable.tasks.run_next_conversation", 1),
     ("memory.initiatives", "memory.tasks.draft_initiatives", 1),
+    ("console.vault", "console.tasks.export_vault", 30),
 ]
 
 
-SYSTEM_PREFIXES = r"^(opscore|missions|roundtable|memory)\."
+SYSTEM_PREFIXES = r"^(opscore|missions|roundtable|memory|console)\."
 
 
 def ensure_system_schedules() -> list[str]:

@@ -5,3 +5,11 @@ from opscore.heartbeat import run_heartbeat
 
 def heartbeat() -> dict:
     return run_heartbeat("schedule").as_json()
+
+
+def export_vault() -> dict:
+    from django.conf import settings
+
+    from console.vault import export_vault as export
+
+    return export(settings.OPS_VAULT_ROOT)

@@ -11,6 +11,7 @@ from console.stage.inbox import approvals_panel, decide
 from console.stage.lineage_view import admin_lineage_view, stage_lineage
 from console.stage.memory_panel import memory_panel
 from console.stage.mission_page import mission_page
+from console.stage.notices_panel import dismiss_notice, inbox_panel
 from console.stage.opportunities_board import opportunities_board
 
 urlpatterns = [
@@ -27,6 +28,8 @@ urlpatterns = [
     path("stage/approvals", approvals_panel, name="stage-approvals"),
     path("stage/agents", agents_page, name="stage-agents"),
     path("stage/opportunities", opportunities_board, name="stage-opportunities"),
+    path("stage/inbox", inbox_panel, name="stage-inbox"),
+    path("stage/inbox/<int:notice_id>/dismiss", dismiss_notice, name="stage-dismiss"),
     path("stage/conversations", conversations, name="stage-conversations"),
     path("stage/conversations/<int:conversation_id>", conversation_page, name="stage-conversation"),
     path("stage/approvals/<int:proposal_id>", decide, name="stage-decide"),

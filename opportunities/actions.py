@@ -16,9 +16,11 @@ from opportunities.models import (
     DecisionRefused,
     Idea,
     IdeaStatus,
+    NoticeLane,
     Opportunity,
     OpportunityStatus,
 )
+from opportunities.notices import notify
 from opportunities.schemas import IdeaDraft, OpportunityDraft, OpportunityInvalid, parse
 from opscore.actions import record_event
 from opscore.models import Policy
@@ -76,6 +78,7 @@ def propose_opportunity(data: dict) -> Proposed:
         raise OpportunityInvalid(
             {"dedupe_key": ["an open opportunity has this dedupe key"]}
         ) from None
+    alert_if_clear(opportunity)
     record_event(
         "opportunity.created",
         f"{draft.source_agent} sees an opportunity: {draft.title}",
@@ -86,6 +89,20 @@ def propose_opportunity(data: dict) -> Proposed:
         actor=f"agent:{draft.source_agent}",
     )
     return Proposed(opportunity=opportunity)
+
+
+def alert_if_clear(opportunity: Opportunity) -> None:
+    """A clear, high-confidence, urgent opportunity is an alert now, not tomorrow's digest."""
+    if min(opportunity.impact, opportunity.confidence, opportunity.urgency) < 4:
+        return
+    notify(
+        NoticeLane.ALERT,
+        f"Opportunity: {opportunity.title}",
+        f"{opportunity.why_now}\n\nNext: {opportunity.suggested_next_step}",
+        dedupe_key=f"alert:opportunity:{opportunity.id}",
+        evidence=opportunity.evidence,
+        source_agent_id=opportunity.source_agent_id,
+    )
 
 
 def keep_as_idea(draft: OpportunityDraft, reason: str) -> Idea:

@@ -6,10 +6,13 @@ class OpportunitiesConfig(AppConfig):
 
     def ready(self):
         from memory.evidence import EVIDENCE_TYPES
-        from opportunities import orders
+        from missions.outbox import CHANNELS
+        from opportunities import digests, notices, orders
         from opscore.standing_orders import HANDLERS
 
         EVIDENCE_TYPES.register_all(
             {"idea": "opportunities.Idea", "opportunity": "opportunities.Opportunity"}
         )
         HANDLERS.register_all(orders.HANDLERS)
+        HANDLERS.register_all(digests.HANDLERS)
+        CHANNELS.register_all({"email": notices.send_email, "webhook": notices.send_webhook})

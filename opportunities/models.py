@@ -176,3 +176,33 @@ class OpportunityReview(models.Model):
 
     def __str__(self):
         return f"{self.decision} by {self.reviewer}"
+
+
+class NoticeLane(models.TextChoices):
+    ALERT = "alert"
+    DIGEST = "digest", "daily ideas digest"
+    MEMO = "memo", "weekly bets memo"
+
+
+class Notice(models.Model):
+    """One message to the humans, from the one arbiter: shown in the Stage's inbox, sent by
+    e-mail and webhook through the outbox (exactly once), dismissable with a reason."""
+
+    lane = models.CharField(max_length=10, choices=NoticeLane.choices)
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    evidence = models.JSONField(default=list, blank=True)
+    source_agent = models.ForeignKey(
+        "opscore.Agent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(db_default=Now())
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_by = models.CharField(max_length=150, blank=True)
+    dismiss_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.lane}: {self.title}"

@@ -273,6 +273,23 @@ OPS_TURN_PAUSE_SECONDS = (
 # for step prompts (a conversation derives them once for itself). 0 in tests.
 OPS_VOICE_CACHE_SECONDS = env_int("OPS_VOICE_CACHE_SECONDS", 60) if not TESTING else 0
 
+# Messages to the humans (alerts, digests, memos): the Stage's inbox always; e-mail through
+# Django's mail framework when OPS_NOTIFY_EMAIL names recipients (EMAIL_URL configures SMTP, the
+# console backend otherwise); a Slack-compatible webhook when OPS_WEBHOOK_URL is set.
+EMAIL_URL = env_str("EMAIL_URL")
+if EMAIL_URL:
+    import dj_email_url
+
+    globals().update(dj_email_url.parse(EMAIL_URL))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "opscore@localhost")
+OPS_NOTIFY_EMAIL = env_list("OPS_NOTIFY_EMAIL")
+OPS_WEBHOOK_URL = env_str("OPS_WEBHOOK_URL")
+
+# The Markdown vault (a one-way projection for people): written every 30 minutes.
+OPS_VAULT_ROOT = Path(env_str("OPS_VAULT_ROOT") or DATA_DIR / "vault")
+
 # Backups: pg_dump -Fc files here, kept 7 daily / 4 weekly / 3 monthly. The client binaries are
 # the embedded server's own, or (with DATABASE_URL) those on PATH, or OPS_PG_BIN_DIR.
 OPS_BACKUP_DIR = Path(env_str("OPS_BACKUP_DIR") or DATA_DIR / "backups")

@@ -14,14 +14,24 @@ class OutboxStatus(models.TextChoices):
 
 
 class OutboxMessage(models.Model):
-    """An external effect, written in the same transaction as the step's completion.
+    """An external effect, written in the same transaction as the step's completion (or the
+    standing-order run's result, for messages to the humans).
 
     The unique key makes a retried or restarted step unable to record the same effect twice;
     delivery reads these rows later and marks them delivered.
     """
 
     key = models.CharField(max_length=200, unique=True)
-    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="outbox")
+    step = models.ForeignKey(
+        Step, null=True, blank=True, on_delete=models.PROTECT, related_name="outbox"
+    )
+    standing_order_run = models.ForeignKey(
+        "opscore.StandingOrderRun",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="outbox",
+    )
     channel = models.CharField(max_length=64)
     payload = models.JSONField(default=dict)
     status = models.CharField(

@@ -1,0 +1,29 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from console.vault import export_vault
+from opscore.management.commands._json import dump
+
+
+class Command(BaseCommand):
+    help = "Write the Markdown vault (a one-way projection of the database) under --root."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--root", type=Path, default=None, help="default: OPS_VAULT_ROOT")
+        parser.add_argument(
+            "--rebuild",
+            action="store_true",
+            help="rewrite every file from the database (an edited file is kept as .edited.md)",
+        )
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **opts):
+        root = opts["root"] or settings.OPS_VAULT_ROOT
+        counts = export_vault(root, rebuild=opts["rebuild"])
+        if opts["json"]:
+            self.stdout.write(dump({"root": str(root), **counts}))
+            return
+        parts = ", ".join(f"{k} {v}" for k, v in counts.items())
+        self.stdout.write(f"Vault at {root}: {parts}")

@@ -1,0 +1,32 @@
+"""The Stage's Inbox: what the proactive lane's arbiter sent the humans (alerts, digests,
+memos), newest first, each dismissable with a reason by a signed-in operator."""
+
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_POST
+
+from opportunities.models import Notice
+from opportunities.notices import dismiss
+from opscore.models import operator_actor
+
+
+def inbox_context() -> dict:
+    waiting = Notice.objects.filter(dismissed_at__isnull=True)
+    return {"notices": list(waiting[:10]), "waiting": waiting.count()}
+
+
+@require_GET
+def inbox_panel(request):
+    from console.stage.views import stage_visible
+
+    if not stage_visible(request):
+        return render(request, "stage/_panel_error.html", {"reason": "sign in"}, status=403)
+    return render(request, "stage/_inbox.html", inbox_context())
+
+
+@require_POST
+@login_required
+def dismiss_notice(request, notice_id: int):
+    notice = get_object_or_404(Notice, pk=notice_id)
+    dismiss(notice, actor=operator_actor(request.user), reason=request.POST.get("reason", ""))
+    return render(request, "stage/_inbox.html", inbox_context())

@@ -1,0 +1,151 @@
+"""What reaches a human: alerts at once, a digest only when there is something, delivered once
+by e-mail and webhook through the outbox however often delivery is retried."""
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from django.core import mail
+
+from console.bootstrap import bootstrap
+from missions.models import OutboxMessage
+from missions.outbox import deliver_pending
+from opportunities.actions import propose_opportunity
+from opportunities.models import Notice
+from opportunities.notices import send_webhook
+from opscore.actions import record_event, set_policy
+from opscore.db import db_now
+from opscore.models import StandingOrder
+from opscore.standing_orders import execute_run, start_run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lane(db, settings):
+    settings.OPS_NOTIFY_EMAIL = ["ops@example.com"]
+    settings.OPS_WEBHOOK_URL = "https://hooks.example.com/T000/B000"
+    bootstrap(1, actor="test")
+    bootstrap(3, actor="test", force=True)
+    return StandingOrder.objects.get(name="publisher-opportunity-digest")
+
+
+def fire(order):
+    return execute_run(start_run(order, db_now()))
+
+
+def opportunity(**extra):
+    event = record_event("step.failed", "exports stall", agent_id="devops")
+    data = {
+        "source_agent": "devops",
+        "theme": "reliability",
+        "title": "Exports stall at 02:00",
+        "why_now": "Three nights in a row.",
+        "evidence": [{"type": "event", "id": event.id}],
+        "impact": 3,
+        "confidence": 3,
+        "urgency": 2,
+        "reversibility": "high",
+        "owner_candidate": "devops",
+        "suggested_next_step": "Move the export to 03:30.",
+    }
+    return propose_opportunity(data | extra).opportunity
+
+
+def test_an_empty_digest_is_no_work_never_an_empty_message(lane):
+    run = fire(lane)
+
+    assert (run.status, run.summary) == (
+        "no_work",
+        "nothing new in the proactive lane: no digest sent",
+    )
+    assert not Notice.objects.exists() and not OutboxMessage.objects.exists()
+
+
+def test_a_digest_is_delivered_once_by_email_and_webhook_even_when_retried(lane, monkeypatch):
+    opportunity()
+    sent = []
+    monkeypatch.setattr(
+        "opportunities.notices.httpx.post",
+        lambda url, **kw: (
+            sent.append(kw) or httpx.Response(200, request=httpx.Request("POST", url))
+        ),
+    )
+
+    first = fire(lane)
+    again = fire(lane)  # the same day's digest, retried: the same notice, nothing new
+    deliver_pending()
+    deliver_pending()
+
+    assert first.status == again.status == "completed"
+    assert Notice.objects.count() == 1 and OutboxMessage.objects.count() == 2
+    assert len(mail.outbox) == 1 and "Exports stall at 02:00" in mail.outbox[0].body
+    assert mail.outbox[0].to == ["ops@example.com"]
+    assert len(sent) == 1 and sent[0]["headers"]["Idempotency-Key"].startswith("notice:")
+
+
+def test_a_failing_webhook_is_retried_with_the_error_kept_and_email_still_goes(lane, monkeypatch):
+    opportunity()
+    fire(lane)
+    transport = httpx.MockTransport(lambda request: httpx.Response(503))
+    monkeypatch.setattr(
+        "opportunities.notices.send_webhook.__defaults__", (httpx.Client(transport=transport),)
+    )
+
+    deliver_pending()
+
+    hook = OutboxMessage.objects.get(channel="webhook")
+    assert hook.status == "pending" and "503" in hook.last_error
+    assert OutboxMessage.objects.get(channel="email").status == "delivered"
+
+
+def test_the_webhook_speaks_slack_json_against_a_fake_transport(lane):
+    opportunity()
+    fire(lane)
+    seen = []
+
+    def answer(request):
+        seen.append(request)
+        return httpx.Response(200)
+
+    message = OutboxMessage.objects.get(channel="webhook")
+    send_webhook(message, client=httpx.Client(transport=httpx.MockTransport(answer)))
+
+    body = seen[0].read().decode()
+    assert seen[0].url == "https://hooks.example.com/T000/B000" and '"text"' in body
+    assert "Ideas digest" in body
+
+
+def test_a_clear_urgent_opportunity_is_an_alert_at_once(lane):
+    opportunity(impact=4, confidence=4, urgency=4, title="Disk fills in 2 hours")
+
+    alert = Notice.objects.get(lane="alert")
+    assert alert.title == "Opportunity: Disk fills in 2 hours"
+    assert OutboxMessage.objects.filter(key__startswith=f"notice:{alert.id}:").count() == 2
+
+
+def test_the_weekly_memo_lists_the_top_bets_by_theme(lane):
+    set_policy("opportunity_policy", {"max_new_per_scout_per_day": 10}, actor="test")
+    for n in range(7):
+        opportunity(title=f"Bet {n}", impact=1 + n % 5, dedupe_key=f"b{n}", source_agent="devops")
+    memo_order = StandingOrder.objects.get(name="publisher-weekly-bets-memo")
+
+    run = fire(memo_order)
+
+    memo = Notice.objects.get(lane="memo")
+    assert run.status == "completed" and memo.body.startswith("reliability:")
+    assert memo.body.count("\n- O") == 5 and "Bet 4 (impact 5" in memo.body.split("\n")[1]
+
+
+def test_the_stage_inbox_shows_and_dismisses(lane, admin_client):
+    opportunity(impact=4, confidence=4, urgency=4)
+    notice = Notice.objects.get()
+
+    shown = admin_client.get("/stage/inbox").content.decode()
+    after = admin_client.post(f"/stage/inbox/{notice.id}/dismiss", {"reason": "known"})
+
+    notice.refresh_from_db()
+    assert "Opportunity: Exports stall" in shown
+    assert notice.dismissed_by == "operator:operator" and notice.dismiss_reason == "known"
+    assert "Nothing for you" in after.content.decode()
+    assert db_now() - notice.dismissed_at < timedelta(minutes=1)
