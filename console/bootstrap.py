@@ -18,7 +18,7 @@ from opscore.policies import SCHEMAS, default_value
 
 ROSTERS_DIR = Path(__file__).resolve().parent / "rosters"
 DEFAULT_ROSTER = "ops-ten"
-SUPPORTED_PHASES = (1, 2, 3, 4)
+SUPPORTED_PHASES = (1, 2, 3, 4, 5)
 
 
 class BootstrapError(ValueError):

@@ -171,6 +171,7 @@ GATES = {
     ],
     3: lambda: [proactive_voices(), converted_to_work(), dead_steps_explained()],
     4: phase_four,
+    5: lambda: [orders_accounted_for(5), dead_steps_explained()],
 }
 
 

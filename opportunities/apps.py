@@ -7,7 +7,7 @@ class OpportunitiesConfig(AppConfig):
     def ready(self):
         from memory.evidence import EVIDENCE_TYPES
         from missions.outbox import CHANNELS
-        from opportunities import digests, notices, orders
+        from opportunities import curation, digests, idle, notices, orders
         from opscore.standing_orders import HANDLERS
 
         EVIDENCE_TYPES.register_all(
@@ -15,4 +15,6 @@ class OpportunitiesConfig(AppConfig):
         )
         HANDLERS.register_all(orders.HANDLERS)
         HANDLERS.register_all(digests.HANDLERS)
+        HANDLERS.register_all(curation.HANDLERS)
+        HANDLERS.register_all(idle.HANDLERS)
         CHANNELS.register_all({"email": notices.send_email, "webhook": notices.send_webhook})

@@ -67,7 +67,7 @@ def deterministic_answer(packet: dict) -> dict:
         found.append(
             {
                 "theme": what,
-                "title": f"{len(rows)} {what} {subject} in a day"[:200],
+                "title": f"Repeated {what} {subject}"[:200],
                 "why_now": f"{len(rows)} rows in the last 24 h, the latest: {rows[0]['text']}",
                 "evidence": [{"type": r["type"], "id": r["id"]} for r in rows],
                 "impact": 3,

@@ -41,7 +41,7 @@ def failures(n: int, kind: str = "crawl"):
 def test_phase_three_brings_the_scouts_and_the_ranking(fleet):
     names = set(StandingOrder.objects.filter(phase=3).values_list("name", flat=True))
     assert "coord-opportunity-ranking" in names and "research-external-opportunities" in names
-    assert len(names) == 9
+    assert len(names) == 12
 
 
 def test_an_empty_packet_is_no_work_and_says_nothing(fleet):
@@ -134,5 +134,44 @@ def test_the_stage_board_shows_opportunities_by_status_and_kept_ideas(fleet, cli
     page = client.get("/stage/opportunities").content.decode()
 
     new_column = page.split('class="column status-new"')[1].split('class="column')[0]
-    assert "3 failing crawl in a day" in new_column and "impact 3" in new_column
+    assert "Repeated failing crawl" in new_column and "impact 3" in new_column
     assert "kept as an idea: over budget: test" in page
+
+
+def hygiene_order():
+    return StandingOrder.objects.get(name="audit-opportunity-hygiene")
+
+
+def test_hygiene_flags_duplicates_stale_and_weak_items_as_review_rows(fleet):
+    from opportunities.actions import propose_opportunity
+
+    failures(2)
+    ref = [{"type": "event", "id": record_event("note", "x").id}]
+    base = {"source_agent": "devops", "theme": "t", "why_now": "w", "evidence": ref, "impact": 3}
+    base |= {"confidence": 3, "urgency": 2, "reversibility": "high", "owner_candidate": "devops"}
+    base |= {"suggested_next_step": "s"}
+    first = propose_opportunity(base | {"title": "Same thing"}).opportunity
+    twin = propose_opportunity(base | {"title": "same thing "}).opportunity
+    old = propose_opportunity(base | {"title": "Old"}).opportunity
+    Opportunity.objects.filter(pk=old.pk).update(created_at=db_now() - timedelta(days=8))
+
+    run = fire(hygiene_order())
+
+    twin.refresh_from_db()
+    old.refresh_from_db()
+    assert twin.status == "rejected" and twin.reviews.get().notes == f"duplicate of O{first.id}"
+    assert old.status == "parked" and "stale" in old.reviews.get().notes
+    assert run.status == "completed"
+    assert fire(hygiene_order()).status == "no_work"
+
+
+def test_triage_and_the_weekly_review_move_opportunities_with_reasons(fleet):
+    failures(5)
+    failures(2, "deploy")
+    fire(fleet)
+    triaged = fire(StandingOrder.objects.get(name="tracker-opportunity-triage"))
+    review = fire(StandingOrder.objects.get(name="coord-weekly-bets-review"))
+
+    assert triaged.status == "completed" and len(triaged.evidence["changes"]) == 2
+    statuses = set(Opportunity.objects.values_list("status", flat=True))
+    assert statuses <= {"accepted", "parked", "rejected"} and review.status == "completed"

@@ -1,0 +1,106 @@
+"""Keeping the lane clean, as standing orders: the auditor's hygiene, the tracker's triage and
+the coordinator's weekly bets review. Every change is a review row through `triage`, with the
+reason in its notes; a run that finds nothing to do is `no_work`."""
+
+from datetime import timedelta
+
+from django.db.models import Count
+
+from missions.models import start_of_today
+from opportunities.actions import DecisionRefused, triage
+from opportunities.models import Idea, Opportunity
+from opscore.db import db_now
+from opscore.models import RunStatus
+from opscore.standing_orders import RunResult
+
+STALE_DAYS = 7
+LOW_CONFIDENCE_DAYS = 3
+OPEN = ["new", "triaged", "accepted"]
+
+
+def apply(found: list[tuple], reviewer: str) -> list[str]:
+    """(opportunity, decision, why) → review rows; what could not be applied says why."""
+    done = []
+    for opportunity, decision, why in found:
+        try:
+            triage(opportunity, decision, reviewer=reviewer, notes=why)
+            done.append(f"O{opportunity.id} {decision}: {why}")
+        except DecisionRefused as refused:
+            done.append(f"O{opportunity.id} left alone: {refused}")
+    return done
+
+
+def hygiene_findings(now) -> list[tuple]:
+    found, seen = [], {}
+    for o in Opportunity.objects.filter(status__in=OPEN).order_by("id")[:500]:
+        key = (o.source_agent_id, o.title.strip().lower())
+        if key in seen:
+            found.append((o, "rejected", f"duplicate of O{seen[key]}"))
+            continue
+        seen[key] = o.id
+        if o.status == "new" and o.created_at < now - timedelta(days=STALE_DAYS):
+            found.append((o, "parked", f"stale: untouched for {STALE_DAYS} days"))
+        elif o.confidence <= 2 and o.created_at < now - timedelta(days=LOW_CONFIDENCE_DAYS):
+            found.append((o, "parked", f"confidence {o.confidence} for {LOW_CONFIDENCE_DAYS} days"))
+    return found
+
+
+def budget_pressure() -> dict[str, int]:
+    """Scouts whose opportunities were kept as ideas today: they are asking for too much."""
+    kept = Idea.objects.filter(created_at__gte=start_of_today()).exclude(kept_because="")
+    rows = kept.values("source_agent").annotate(n=Count("id")).order_by("source_agent")
+    return {row["source_agent"]: row["n"] for row in rows}
+
+
+def opportunity_hygiene(order, run):
+    found = hygiene_findings(db_now())
+    pressure = budget_pressure()
+    if not found and not pressure:
+        return RunResult(RunStatus.NO_WORK, "the lane is clean: nothing to flag")
+    done = apply(found, f"agent:{order.agent_id}")
+    evidence = {"changes": done, "over_budget_today": pressure}
+    summary = f"{len(done)} flagged; over budget today: {pressure or 'nobody'}"
+    return RunResult(RunStatus.COMPLETED, summary[:500], evidence)
+
+
+def opportunity_triage(order, run):
+    """New ones get grouped by theme and an owner candidate; each becomes `triaged`."""
+    fresh = list(Opportunity.objects.filter(status="new").order_by("id")[:100])
+    if not fresh:
+        return RunResult(RunStatus.NO_WORK, "no new opportunity to triage")
+    by_theme: dict[str, int] = {}
+    for o in fresh:
+        by_theme[o.theme] = by_theme.get(o.theme, 0) + 1
+    found = []
+    for o in fresh:
+        if o.owner_candidate_id is None:
+            Opportunity.objects.filter(pk=o.pk).update(owner_candidate=o.source_agent_id)
+        found.append((o, "triaged", f"theme {o.theme}: {by_theme[o.theme]} new this round"))
+    done = apply(found, f"agent:{order.agent_id}")
+    return RunResult(RunStatus.COMPLETED, f"triaged {len(done)}", {"changes": done})
+
+
+def weekly_bets_review(order, run, top: int = 5, weak: float = 9.0):
+    """The week's top bets are accepted, weak ones rejected, the rest parked."""
+    open_ones = sorted(
+        Opportunity.objects.filter(status__in=["new", "triaged"])[:300], key=lambda o: -o.score
+    )
+    if not open_ones:
+        return RunResult(RunStatus.NO_WORK, "no open opportunity to review")
+    found = []
+    for rank, o in enumerate(open_ones):
+        if rank < top and o.score >= weak:
+            found.append((o, "accepted", f"a top-{top} bet this week (score {o.score})"))
+        elif o.score < weak:
+            found.append((o, "rejected", f"weak: score {o.score} < {weak}"))
+        else:
+            found.append((o, "parked", f"not a top-{top} bet this week"))
+    done = apply(found, f"agent:{order.agent_id}")
+    return RunResult(RunStatus.COMPLETED, f"reviewed {len(done)}", {"changes": done})
+
+
+HANDLERS = {
+    "opportunity_hygiene": opportunity_hygiene,
+    "opportunity_triage": opportunity_triage,
+    "weekly_bets_review": weekly_bets_review,
+}
