@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import shlex
 import sys
 from pathlib import Path
 
@@ -286,6 +287,16 @@ else:
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "opscore@localhost")
 OPS_NOTIFY_EMAIL = env_list("OPS_NOTIFY_EMAIL")
 OPS_WEBHOOK_URL = env_str("OPS_WEBHOOK_URL")
+
+# The coding lane: run worktrees and saved patches live here (never inside a repository).
+OPS_CODING_DIR = Path(env_str("OPS_CODING_DIR") or DATA_DIR / "coding")
+# Harnesses the operator installed, by runner name → argv (the prompt is appended), e.g.
+# OPS_CODING_COMMAND="/usr/local/bin/my-harness --flag" for the `command` runner.
+OPS_CODING_RUNNERS = {
+    name: shlex.split(value)
+    for name, value in {"command": env_str("OPS_CODING_COMMAND")}.items()
+    if value
+}
 
 # The Markdown vault (a one-way projection for people): written every 30 minutes.
 OPS_VAULT_ROOT = Path(env_str("OPS_VAULT_ROOT") or DATA_DIR / "vault")

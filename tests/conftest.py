@@ -1,3 +1,5 @@
+import subprocess
+
 import pytest
 
 from opscore import embedded_db
@@ -37,3 +39,24 @@ def admin_client(client, operator):
 
 def pytest_sessionfinish(session, exitstatus):
     embedded_db.stop_if_started_here()
+
+
+def sh(*args, cwd):
+    return subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def git_repo(tmp_path, settings):
+    """A real git repository with one commit, registered for the coding lane."""
+    from coding.models import Repository
+
+    settings.OPS_CODING_DIR = tmp_path / "coding"
+    path = tmp_path / "repo"
+    path.mkdir()
+    sh("git", "init", "-q", "-b", "main", cwd=path)
+    (path / "app.py").write_text("print('hello')\n")
+    sh("git", "add", ".", cwd=path)
+    sh("git", "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "init", cwd=path)
+    return Repository.objects.create(
+        name="app", path=str(path), allowed_base_refs=["main"], runners=["command"]
+    )

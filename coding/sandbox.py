@@ -1,0 +1,88 @@
+"""Running a harness (or a repository's test command) in a run's worktree, boxed in.
+
+The process gets an allowlisted environment (none of Opscore's secrets, no database URL, no API
+keys), its own process group (a timeout or a cancel kills everything it started), CPU, memory
+and file-size limits, a wall-clock timeout, and output capped with a marker. A missing binary
+is reported as such: the run is blocked, not failed.
+"""
+
+import contextlib
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+
+ENV_ALLOWED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TERM")
+OUTPUT_CAP = 64_000
+CUT_MARKER = "\n[… output cut at 64 kB by opscore]\n"
+
+
+@dataclass(frozen=True)
+class Limits:
+    seconds: float = 600
+    cpu_seconds: int = 600
+    memory_bytes: int = 2 * 1024**3
+    file_bytes: int = 256 * 1024**2
+
+
+@dataclass(frozen=True)
+class Finished:
+    exit_status: int | None  # None: killed at the wall-clock limit
+    output: str
+    seconds: float
+    timed_out: bool = False
+
+
+class HarnessMissing(LookupError):
+    """The operator has not installed the harness this run names."""
+
+
+def boxed_env(extra: dict | None = None) -> dict:
+    """Only what a tool needs to run; `extra` is the harness's own key, when configured."""
+    env = {k: os.environ[k] for k in ENV_ALLOWED if k in os.environ}
+    return env | (extra or {})
+
+
+def _limit(limits: Limits):
+    def apply():
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+
+    return apply
+
+
+def capped(text: str) -> str:
+    return text if len(text) <= OUTPUT_CAP else text[:OUTPUT_CAP] + CUT_MARKER
+
+
+def run_boxed(argv: list[str], cwd: str, limits: Limits = Limits(), env=None) -> Finished:
+    if not argv or shutil.which(argv[0], path=boxed_env().get("PATH")) is None:
+        raise HarnessMissing(f"{argv[0] if argv else '(empty)'} is not installed or not on PATH")
+    started = time.monotonic()
+    process = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=boxed_env(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group
+        preexec_fn=_limit(limits),
+    )
+    try:
+        output, _ = process.communicate(timeout=limits.seconds)
+        return Finished(process.returncode, capped(output), time.monotonic() - started)
+    except subprocess.TimeoutExpired:
+        kill_group(process)
+        output, _ = process.communicate()
+        return Finished(None, capped(output or ""), time.monotonic() - started, timed_out=True)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
