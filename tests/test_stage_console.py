@@ -241,3 +241,13 @@ def test_feed_rows_link_to_what_they_are_about_and_delayed_missions_say_when(cli
     assert 'href="/stage/#approvals-panel">decide</a>' in feed
     assert f'href="/stage/missions/{later.mission.id}">M{later.mission.id}</a>' in feed
     assert "runs at" in missions
+
+
+def test_playback_shows_time_between_moments_and_what_each_step_produced(client, agent):
+    mission = propose(agent, "analyze", title="Look into it").mission
+    handle_one_step("w1")
+
+    page = client.get(f"/stage/missions/{mission.id}/playback").content.decode()
+
+    assert 'class="gap">+' in page and 'class="artifact"><code>A' in page
+    assert client.get("/stage/missions/999999/playback").status_code == 404

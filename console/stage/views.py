@@ -10,17 +10,18 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.db import DatabaseError
 from django.http import HttpResponseForbidden, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from console.stage import scenes
 from console.stage.give_task import form_context
 from console.stage.health import health_summary
+from console.stage.mission_page import not_found
 from console.stage.pixels import office_symbols
 from console.stage.swimlane import swimlane as swimlane_scene
 from console.stage.swimlane import zoom_of
-from missions.models import Mission
+from missions.models import Artifact, Mission
 from opscore.db import db_now
 from opscore.models import Agent, Event
 
@@ -152,18 +153,27 @@ def office(request):
 def playback(request, mission_id: int):
     if refusal := _visible_or_login(request):
         return refusal
-    mission = get_object_or_404(Mission.objects.select_related("agent"), pk=mission_id)
+    mission = Mission.objects.select_related("agent").filter(pk=mission_id).first()
+    if mission is None:
+        return not_found(request, f"mission M{mission_id}")
     events = list(mission.events.select_related("agent").order_by("id")[:500])
-    return render(
-        request,
-        "stage/playback.html",
-        {
-            "mission": mission,
-            "events": events,
-            "health": health_summary(),
-            "view": "playback",
-        },
-    )
+    context = {"mission": mission, "moments": moments_of(mission, events)}
+    context |= {"health": health_summary(), "view": "playback"}
+    return render(request, "stage/playback.html", context)
+
+
+def moments_of(mission, events) -> list[dict]:
+    """Each event with the time since the one before, and what its step produced."""
+    made: dict[int, list] = {}
+    for artifact in Artifact.objects.filter(step__mission=mission).order_by("id"):
+        made.setdefault(artifact.step_id, []).append(artifact)
+    moments, previous = [], mission.created_at
+    for event in events:
+        produced = made.get(event.step_id, []) if event.kind == "step.succeeded" else []
+        gap = (event.created_at - previous).total_seconds()
+        moments.append({"event": event, "gap": gap, "artifacts": produced})
+        previous = event.created_at
+    return moments
 
 
 @require_GET

@@ -16,6 +16,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
+        if not opts["json"]:
+            self.stderr.write("Dumping the database (pg_dump -Fc) and its manifest…")
         try:
             run = take_backup(actor="operator:cli", directory=opts["dir"])
         except BackupFailed as failure:

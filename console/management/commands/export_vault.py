@@ -21,6 +21,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         root = opts["root"] or settings.OPS_VAULT_ROOT
+        if not opts["json"]:
+            self.stderr.write(f"Writing the vault under {root}…")
         counts = export_vault(root, rebuild=opts["rebuild"])
         if opts["json"]:
             self.stdout.write(dump({"root": str(root), **counts}))

@@ -14,6 +14,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
+        if not opts["json"]:
+            self.stderr.write("Restoring the latest backup into a scratch database…")
         try:
             run = restore_drill(actor="operator:cli")
         except BackupFailed as failure:
