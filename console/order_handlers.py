@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db.models import Count, F
 from django.db.models.functions import Least, Now
 
+from console.accountability import accountability_digest
 from missions.actions import submit_proposal
 from missions.breaker import switched_off_kinds
 from missions.models import (
@@ -21,10 +22,14 @@ from missions.models import (
     Worker,
 )
 from missions.recovery import reap_expired_leases
+from opportunities.packets import window_start_id
 from opscore.models import Event, Policy, RunStatus, StandingOrderRun
 from opscore.standing_orders import PRECONDITIONS, RunResult, check_gaps, finish_run
 
 WAITING_TOO_LONG = timedelta(minutes=30)
+
+
+DAY = timedelta(hours=24)
 
 
 def close_finished_missions() -> int:
@@ -96,11 +101,11 @@ def daily_digest(order, run):
     )
     refused = Proposal.objects.filter(status=ProposalStatus.REJECTED)
     rejected = refused.filter(created_at__gte=since).count()
-    events = Event.objects.filter(created_at__gte=since).count()
+    events = Event.objects.filter(id__gt=window_start_id(run.scheduled_for - DAY)).count()
+    accountability = accountability_digest(run.scheduled_for - DAY, f"{run.scheduled_for:%F}", run)
     if not missions and not rejected:
-        return RunResult(
-            RunStatus.NO_WORK, "nothing finished in the last 24 hours", {"events": events}
-        )
+        evidence = {"events": events, "accountability_notice": accountability.id}
+        return RunResult(RunStatus.NO_WORK, "nothing finished in the last 24 hours", evidence)
     lines = [
         f"Missions finished: {sum(missions.values())} "
         f"({', '.join(f'{k} {v}' for k, v in sorted(missions.items()))})",
@@ -114,7 +119,8 @@ def daily_digest(order, run):
         metadata={"missions": missions, "rejected": rejected},
         standing_order_run=run,
     )
-    return RunResult(RunStatus.COMPLETED, lines[0], {"artifact_id": digest.id})
+    evidence = {"artifact_id": digest.id, "accountability_notice": accountability.id}
+    return RunResult(RunStatus.COMPLETED, lines[0], evidence)
 
 
 def _since_last_run(order, run):

@@ -149,3 +149,14 @@ def test_the_stage_inbox_shows_and_dismisses(lane, admin_client):
     assert notice.dismissed_by == "operator:operator" and notice.dismiss_reason == "known"
     assert "Nothing for you" in after.content.decode()
     assert db_now() - notice.dismissed_at < timedelta(minutes=1)
+
+
+def test_the_daily_digest_carries_an_accountability_line_per_agent(lane):
+    digest = StandingOrder.objects.get(name="publisher-daily-digest")
+    fire(StandingOrder.objects.get(name="audit-lease-reaper"))
+
+    run = fire(digest)
+
+    notice = Notice.objects.get(pk=run.evidence["accountability_notice"])
+    auditor = next(line for line in notice.body.split("\n") if line.startswith("- auditor:"))
+    assert "runs completed 0, no_work 1" in auditor and "spend $0.0000" in auditor

@@ -1,0 +1,62 @@
+"""The accountability digest: per agent, a day of rows — standing-order runs by status, steps,
+opportunities proposed and accepted, memories promoted, LLM spend. No LLM prose: numbers a
+person can check against the admin."""
+
+from collections import defaultdict
+
+from django.db.models import Count, Sum
+
+from memory.models import Memory
+from missions.models import Step
+from opportunities.models import NoticeLane, Opportunity
+from opportunities.notices import notify
+from opscore.models import Agent, LLMCall, StandingOrderRun
+
+RUN_STATES = ["completed", "no_work", "missed", "failed", "blocked"]
+
+
+def day_rows(since) -> dict[str, dict]:
+    rows: dict[str, dict] = defaultdict(lambda: defaultdict(int))
+    runs = StandingOrderRun.objects.filter(scheduled_for__gte=since)
+    for r in runs.values("order__agent", "status").annotate(n=Count("id")).order_by():
+        rows[r["order__agent"]][r["status"]] += r["n"]
+    steps = Step.objects.filter(finished_at__gte=since).values("agent").annotate(n=Count("id"))
+    for r in steps.order_by():
+        rows[r["agent"]]["steps"] = r["n"]
+    made = Opportunity.objects.filter(created_at__gte=since).values("source_agent", "status")
+    for r in made.annotate(n=Count("id")).order_by():
+        rows[r["source_agent"]]["opportunities"] += r["n"]
+        if r["status"] in ("accepted", "converted"):
+            rows[r["source_agent"]]["accepted"] += r["n"]
+    memories = Memory.objects.filter(created_at__gte=since).values("agent").annotate(n=Count("id"))
+    for r in memories.order_by():
+        rows[r["agent"]]["memories"] = r["n"]
+    spend = (
+        LLMCall.objects.filter(created_at__gte=since).values("agent").annotate(usd=Sum("cost_usd"))
+    )
+    for r in spend.order_by():
+        if r["agent"]:
+            rows[r["agent"]]["usd"] = float(r["usd"] or 0)
+    return rows
+
+
+def line_for(slug: str, row: dict) -> str:
+    runs = ", ".join(f"{state} {row.get(state, 0)}" for state in RUN_STATES)
+    return (
+        f"- {slug}: runs {runs}; steps {row.get('steps', 0)}; opportunities "
+        f"{row.get('opportunities', 0)} (accepted {row.get('accepted', 0)}); memories "
+        f"{row.get('memories', 0)}; spend ${row.get('usd', 0):.4f}"
+    )
+
+
+def accountability_digest(since, day: str, run=None):
+    rows = day_rows(since)
+    agents = [a.slug for a in Agent.objects.enabled()]
+    lines = [line_for(slug, rows.get(slug, {})) for slug in agents]
+    return notify(
+        NoticeLane.DIGEST,
+        f"Accountability {day}: {len(agents)} agents",
+        "\n".join(lines),
+        dedupe_key=f"accountability:{day}",
+        run=run,
+    )
