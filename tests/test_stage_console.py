@@ -251,3 +251,17 @@ def test_playback_shows_time_between_moments_and_what_each_step_produced(client,
 
     assert 'class="gap">+' in page and 'class="artifact"><code>A' in page
     assert client.get("/stage/missions/999999/playback").status_code == 404
+
+
+def test_idle_agents_queue_three_at_the_coffee_machine_and_the_rest_stay_at_their_desks(db):
+    from console.stage.scenes import COFFEE_SPOTS, office_states
+    from opscore.db import db_now
+    from tests.factories import AgentFactory
+
+    for n in range(10):
+        AgentFactory(slug=f"agent-{n:02d}")
+
+    sprites = office_states(db_now())
+
+    at_coffee = [s for s in sprites if (s["x"], s["y"]) in COFFEE_SPOTS]
+    assert len(at_coffee) == 3 and len({(s["x"], s["y"]) for s in sprites}) == 10

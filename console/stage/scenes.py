@@ -37,7 +37,7 @@ def _activity(now) -> list[tuple[str, set[str]]]:
 TABLE = (214, 100)  # drawn 56 by 12
 TABLE_SEATS = [(218, 84), (238, 84), (258, 84), (218, 114), (238, 114), (258, 114)]
 COFFEE = (290, 70)
-COFFEE_SPOTS = [(284, 84), (274, 88), (294, 90), (264, 92), (284, 98), (274, 100)]
+COFFEE_SPOTS = [(284, 84), (266, 90), (300, 92)]  # a queue of three at most
 
 
 def desk_of(index: int) -> tuple[int, int]:
@@ -49,12 +49,14 @@ def office_states(now) -> list[dict]:
     waiting for it) or coffee (idle) — and where it stands: its desk, the meeting table or
     the coffee machine. The page then follows the event stream from there."""
     activity = _activity(now)
-    sprites = []
+    sprites, at_coffee = [], 0
     for index, agent in enumerate(Agent.objects.enabled()[:10]):
         state = next((name for name, who in activity if agent.slug in who), "coffee")
         desk_x, desk_y = desk_of(index)
         seat = (desk_x + 4, desk_y + 6)
-        spot = {"chatting": TABLE_SEATS[index % 6], "coffee": COFFEE_SPOTS[index % 6]}
+        spot = {"chatting": TABLE_SEATS[index % 6]}
+        if state == "coffee" and at_coffee < len(COFFEE_SPOTS):  # the rest idle at their desks
+            spot["coffee"], at_coffee = COFFEE_SPOTS[at_coffee], at_coffee + 1
         x, y = spot.get(state, seat)
         sprites.append(
             {

@@ -115,7 +115,8 @@
   const agents = {};
   office.querySelectorAll(".agent").forEach((el, index) => {
     const [sx, sy] = el.dataset.seat.split(",").map(Number);
-    agents[el.dataset.agent] = { el, index, seat: [sx, sy], busyUntil: 0, lastSeen: Date.now() };
+    const atCoffee = coffee.some(([x, y]) => x === Number(el.dataset.x) && y === Number(el.dataset.y));
+    agents[el.dataset.agent] = { el, index, seat: [sx, sy], busyUntil: 0, lastSeen: Date.now(), atCoffee };
     el.style.transform = `translate(${el.dataset.x}px, ${el.dataset.y}px)`;
     el.removeAttribute("transform");
   });
@@ -200,14 +201,16 @@
       walk(agent, agent.seat, () => state(agent, "working"));
     }
   }
-  // Nothing for a while: off to the coffee machine.
+  // Nothing for a while: off to the coffee machine, while there is room in its queue.
   setInterval(() => {
     Object.values(agents).forEach((agent) => {
-      if (!agent.atTable && Date.now() - agent.lastSeen > 90000 && !agent.atCoffee) {
-        agent.atCoffee = true;
-        walk(agent, coffee[agent.index % coffee.length], () => state(agent, "coffee"));
-      }
       if (Date.now() - agent.lastSeen < 90000) agent.atCoffee = false;
+      const queue = Object.values(agents).filter((a) => a.atCoffee).length;
+      if (!agent.atTable && !agent.atCoffee && queue < coffee.length
+          && Date.now() - agent.lastSeen > 90000) {
+        agent.atCoffee = true;
+        walk(agent, coffee[queue], () => state(agent, "coffee"));
+      }
     });
   }, 10000);
   let after = office.dataset.after || 0;
