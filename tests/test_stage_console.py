@@ -265,3 +265,18 @@ def test_idle_agents_queue_three_at_the_coffee_machine_and_the_rest_stay_at_thei
 
     at_coffee = [s for s in sprites if (s["x"], s["y"]) in COFFEE_SPOTS]
     assert len(at_coffee) == 3 and len({(s["x"], s["y"]) for s in sprites}) == 10
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/stage/?mission=abc",
+        "/stage/?influenced=maybe",
+        "/stage/events?before=x",
+        "/stage/swimlane?hours=-1",
+        "/stage/missions/0",
+        "/stage/conversations/0",
+    ],
+)
+def test_odd_query_strings_get_an_answer_not_a_500(client, db, url):
+    assert client.get(url).status_code < 500
