@@ -22,6 +22,7 @@ from opportunities.models import (
 )
 from opportunities.notices import notify
 from opportunities.schemas import IdeaDraft, OpportunityDraft, OpportunityInvalid, parse
+from opportunities.track_record import daily_budget
 from opscore.actions import record_event
 from opscore.models import Policy
 
@@ -47,10 +48,11 @@ def over_budget(draft: OpportunityDraft) -> str:
     today = Opportunity.objects.filter(
         source_agent=draft.source_agent, created_at__gte=start_of_today()
     )
-    if today.count() >= policy.max_new_per_scout_per_day:
+    budget, why_fewer = daily_budget(draft.source_agent, policy.max_new_per_scout_per_day)
+    if today.count() >= budget:
         return (
-            f"over budget: {draft.source_agent} proposed {policy.max_new_per_scout_per_day} "
-            "opportunities today (opportunity_policy.max_new_per_scout_per_day)"
+            f"over budget: {draft.source_agent} proposed {budget} opportunities today "
+            f"(opportunity_policy.max_new_per_scout_per_day{'; ' + why_fewer if why_fewer else ''})"
         )
     urgent = Q(urgency=5) & ~Q(impact=5)
     if draft.urgency == 5 and draft.impact < 5:

@@ -2,6 +2,7 @@
 duplicates, decisions as rows, and conversion only through the intake."""
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -18,6 +19,7 @@ from opportunities.actions import (
 )
 from opportunities.models import Idea, Opportunity, OpportunityReview
 from opscore.actions import record_event
+from opscore.db import db_now
 from tests.factories import AgentFactory
 
 pytestmark = pytest.mark.django_db
@@ -226,3 +228,15 @@ def test_the_agentbus_speaks_the_seeds_opportunity_verbs(scouts, capsys):
     assert missing["errors"] == {
         "suggested_next_step": ["required: an opportunity must answer it (or keep this as an idea)"]
     }
+
+
+def test_a_scout_whose_items_keep_being_turned_down_gets_fewer_slots(scouts):
+    for n in range(3):
+        made = propose_opportunity(answer(scouts, title=f"Weak {n}")).opportunity
+        triage(made, "rejected", reviewer="operator:ana", notes="not useful")
+    Opportunity.objects.update(created_at=db_now() - timedelta(days=1))  # not today's budget
+
+    kept = [propose_opportunity(answer(scouts, title=f"New {n}")) for n in range(3)]
+
+    assert [k.opportunity is not None for k in kept] == [True, True, False]
+    assert "3 rejected or dismissed in 7 days cost 1 slot(s)" in kept[2].kept_because

@@ -136,6 +136,7 @@ def test_the_stage_board_shows_opportunities_by_status_and_kept_ideas(fleet, cli
     new_column = page.split('class="column status-new"')[1].split('class="column')[0]
     assert "Repeated failing crawl" in new_column and "impact 3" in new_column
     assert "kept as an idea: over budget: test" in page
+    assert "<td>devops</td><td>1</td><td>0</td>" in page  # the scout's week: proposed, accepted
 
 
 def hygiene_order():

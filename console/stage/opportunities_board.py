@@ -6,6 +6,7 @@ from django.views.decorators.http import require_GET
 
 from console.stage.health import health_summary
 from opportunities.models import Idea, Opportunity, OpportunityStatus
+from opportunities.track_record import track_records
 
 PER_COLUMN = 30
 
@@ -31,6 +32,7 @@ def opportunities_board(request):
     context = {
         "columns": columns,
         "ideas": list(Idea.objects.select_related("source_agent").order_by("-id")[:30]),
+        "records": list(track_records().values()),
         "health": health_summary(),
         "view": "opportunities",
     }
