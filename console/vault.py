@@ -98,6 +98,38 @@ def documents():
         yield Document("05 Reports", n.lane, n.id, n.title, n.created_at, front, n.body)
 
 
+def snapshot_document() -> Document:
+    """Today's health, one file a day (rewritten while the day lasts, then left as it was)."""
+    from console.health import health_snapshot
+    from opscore.db import db_now
+
+    now, health = db_now(), health_snapshot()
+    top = Opportunity.objects.filter(status__in=["new", "triaged", "accepted"])
+    best = sorted(top[:200], key=lambda o: -o.score)[:5]
+    lines = [
+        f"- queued {health['queued_count']}, blocked {health['blocked_count']}, "
+        f"dead {health['dead_count']}",
+        f"- standing-order slots missed in 24 h: {health['missed_last_24h']}",
+        "- top opportunities: " + ("; ".join(f"O{o.id} {o.title}" for o in best) or "none"),
+        f"- active memories: {Memory.objects.active().count()}",
+    ]
+    front = {"created_at": now.date().isoformat()}
+    day_id = int(f"{now:%Y%m%d}")
+    return Document("07 Snapshots", "snapshot", day_id, "health", now, front, "\n".join(lines))
+
+
+def agent_documents():
+    from opscore.models import Agent
+    from opscore.prompting import voice_modifiers
+
+    for agent in Agent.objects.all():
+        modifiers = voice_modifiers(agent.slug)
+        front = {"role": agent.role, "enabled": agent.enabled, "created_at": agent.created_at}
+        body = agent.voice(modifiers)
+        folder = f"06 Agents/{agent.slug}"
+        yield Document(folder, "agent", 0, agent.display_name, agent.created_at, front, body)
+
+
 def write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".vault-")
@@ -137,6 +169,6 @@ def place(root: Path, doc: Document, rebuild: bool) -> str:
 
 def export_vault(root: Path, *, rebuild: bool = False) -> dict[str, int]:
     counts = {"written": 0, "unchanged": 0, "rewritten": 0, "conflict": 0}
-    for doc in documents():
+    for doc in [*documents(), *agent_documents(), snapshot_document()]:
         counts[place(root, doc, rebuild)] += 1
     return counts

@@ -31,9 +31,9 @@ def test_the_vault_is_laid_out_by_kind_and_stable_across_runs(rows, tmp_path):
     before = {p: (tmp_path / p).stat().st_mtime_ns for p in files(tmp_path)}
     second = export_vault(tmp_path)
 
-    assert first["written"] == 3 and second == {
+    assert first["written"] == 5 and second == {
         "written": 0,
-        "unchanged": 3,
+        "unchanged": 5,
         "rewritten": 0,
         "conflict": 0,
     }
@@ -41,6 +41,8 @@ def test_the_vault_is_laid_out_by_kind_and_stable_across_runs(rows, tmp_path):
     idea = f"02 Ideas/{rows.created_at:%Y-%m-%d}-idea-paired-setup-{rows.id}.md"
     assert idea in files(tmp_path)
     assert any(p.startswith("04 Memories/Lessons/") for p in files(tmp_path))
+    assert any(p.startswith("06 Agents/devops/") for p in files(tmp_path))
+    assert any(p.startswith("07 Snapshots/") and "-snapshot-health-" in p for p in files(tmp_path))
     text = (tmp_path / idea).read_text()
     assert text.startswith(f"---\nid: idea:{rows.id}\nkind: idea\nstatus: new\n")
     assert "content_hash: " in text and "# Paired setup" in text
