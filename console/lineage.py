@@ -15,10 +15,11 @@ from django.urls import reverse
 
 from memory.models import Memory
 from missions.models import Artifact, Mission, Proposal, Publication, Reaction, Step, TriggerRule
+from opportunities.models import Opportunity
 from opscore.models import Event
 
 UPSTREAM_LEVELS = 5  # a chain of causes is followed this far, and says where it stopped
-KINDS = ["event", "proposal", "mission", "step", "memory"]
+KINDS = ["event", "proposal", "mission", "step", "memory", "opportunity"]
 
 
 class LineageNotFound(LookupError):
@@ -59,6 +60,7 @@ def proposal_of(kind: str, pk: int) -> tuple[Proposal | None, object]:
         "mission": Mission,
         "step": Step,
         "memory": Memory,
+        "opportunity": Opportunity,
     }
     if kind not in models:
         raise LineageNotFound(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
@@ -67,6 +69,8 @@ def proposal_of(kind: str, pk: int) -> tuple[Proposal | None, object]:
         raise LineageNotFound(f"no {kind} {pk}")
     if kind == "proposal":
         return thing, thing
+    if kind == "opportunity":
+        return thing.proposal, thing
     if kind == "mission":
         return thing.proposal, thing
     if kind == "step":
@@ -103,6 +107,15 @@ def cause_refs(proposal: Proposal, depth: int) -> list[Node]:
         rule = TriggerRule.objects.filter(pk=int(raw)).first()
         text = f"trigger rule {rule.name} ({rule.trigger_event})" if rule else proposal.cause_ref
         return [Node("trigger", int(raw), proposal.created_at, "system:triggers", text, depth)]
+    if kind == "opportunity":
+        found = Opportunity.objects.filter(pk=int(raw)).first()
+        text = (
+            f"opportunity O{found.id} {found.title} ({len(found.evidence)} evidence, "
+            f"by {found.source_agent_id})"
+            if found
+            else proposal.cause_ref
+        )
+        return [Node("opportunity", int(raw), proposal.created_at, "system:proactive", text, depth)]
     if kind == "reaction":
         reaction = Reaction.objects.filter(pk=int(raw)).first()
         text = (
@@ -209,8 +222,13 @@ def lineage(kind: str, pk: int) -> dict:
     }
 
 
+def opportunity_node(o: Opportunity) -> Node:
+    text = f"O{o.id} {o.title} [{o.status}]"
+    return Node("opportunity", o.id, o.created_at, o.source_agent_id, text)
+
+
 def orphan_lineage(kind: str, thing) -> dict:
-    if kind == "memory":
+    if kind in ("memory", "opportunity"):  # both cite evidence rows: start from those
         steps = [r["id"] for r in thing.evidence if r.get("type") == "step"]
         events = [r["id"] for r in thing.evidence if r.get("type") == "event"]
         found = [
@@ -218,10 +236,10 @@ def orphan_lineage(kind: str, thing) -> dict:
             *(event_tree(e, 1, []) for e in Event.objects.filter(pk__in=events)),
         ]
         return {
-            "asked": f"memory {thing.id}",
+            "asked": f"{kind} {thing.id}",
             "causes": found,
             "proposal": None,
-            "effects": [memory_node(thing)],
+            "effects": [memory_node(thing) if kind == "memory" else opportunity_node(thing)],
             "memories": [],
         }
     refs: list[dict] = []

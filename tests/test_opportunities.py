@@ -240,3 +240,14 @@ def test_a_scout_whose_items_keep_being_turned_down_gets_fewer_slots(scouts):
 
     assert [k.opportunity is not None for k in kept] == [True, True, False]
     assert "3 rejected or dismissed in 7 days cost 1 slot(s)" in kept[2].kept_because
+
+
+def test_lineage_walks_from_an_opportunity_to_its_evidence_and_its_proposal(scouts, client):
+    opportunity = propose_opportunity(answer(scouts)).opportunity
+    waiting = client.get(f"/stage/lineage/opportunity/{opportunity.id}").content.decode()
+    convert_opportunity(opportunity, converted_by="agent:coordinator", target_agent="devops")
+
+    converted = client.get(f"/stage/lineage/opportunity/{opportunity.id}").content.decode()
+
+    assert "backups ran 40 minutes late" in waiting and "Move the backup window" in waiting
+    assert "opportunity O" in converted and "Opportunity: Move the backup window" in converted
