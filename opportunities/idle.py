@@ -11,12 +11,11 @@ from opportunities.models import Idea, Opportunity
 from opscore.db import db_now
 from opscore.inputs import InputRefused, parse_json
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
-from opscore.models import RunStatus
+from opscore.models import Policy, RunStatus
 from opscore.prompting import system_prompt
 from opscore.standing_orders import RunResult
 
 MAX_IDEAS_PER_DAY = 3
-MAX_TOKENS = 500
 THEMES = {
     "coordinator": "cross-system blind spots, stale priorities, missing bets",
     "auditor": "systemic fragility, silent failure modes, audit blind spots",
@@ -80,7 +79,7 @@ def think(order, room: int) -> IdleReply:
         system=system,
         messages=[{"role": "user", "content": ask}],
         temperature=0.7,
-        max_tokens=MAX_TOKENS,
+        max_tokens=Policy.objects.value("opportunity_policy").idle_max_tokens,
         tier="cheap",
         injected=injected,
         offline_hint={"json": {"ideas": []}},  # offline, silence: no invented thoughts
@@ -97,9 +96,10 @@ def idle_cognition(order, run):
     busy = busy_with(order.agent_id)
     if busy:
         return RunResult(RunStatus.NO_WORK, f"not idle: {busy}")
-    room = MAX_IDEAS_PER_DAY - ideas_today(order.agent_id)
+    cap = Policy.objects.value("opportunity_policy").idle_max_ideas_per_day
+    room = cap - ideas_today(order.agent_id)
     if room <= 0:
-        return RunResult(RunStatus.NO_WORK, f"{MAX_IDEAS_PER_DAY} idle ideas today already")
+        return RunResult(RunStatus.NO_WORK, f"{cap} idle ideas today already")
     try:
         answer = think(order, room)
     except (LLMError, OverBudget, ValueError) as problem:

@@ -6,14 +6,18 @@ first id is found by walking back from the newest event, so the cost follows the
 the table), and capped in rows.
 """
 
+import statistics
 from collections import defaultdict
 
+from django.db.models import Q
+
 from memory.models import CandidateStatus, MemoryCandidate
-from missions.models import Artifact, Provenance
+from missions.models import Artifact, ContentMetric, Provenance, StepAttempt
 from opportunities.models import Idea
-from opscore.models import Event
+from opscore.models import Event, LLMCall
 
 ROWS = 50  # per section, newest first
+SLOW_SECONDS = 60
 SHOWN = 10  # refs carried per signal
 
 
@@ -64,13 +68,55 @@ def knowledge_gaps(start_id: int, since) -> list[dict]:
     ]
 
 
+def slow_kinds(start_id: int, since) -> list[dict]:
+    """Steps that took a minute or more, from their success events (the window's ids)."""
+    events = Event.objects.filter(id__gt=start_id, kind="step.succeeded", step__isnull=False)
+    rows = events.order_by("-id").values_list("step_id", flat=True)[:ROWS]
+    attempts = StepAttempt.objects.filter(step_id__in=list(rows), finished_at__isnull=False)
+    found = []
+    for attempt in attempts.select_related("step"):
+        seconds = (attempt.finished_at - attempt.started_at).total_seconds()
+        if seconds >= SLOW_SECONDS:
+            text = f"S{attempt.step_id} {attempt.step.kind} took {seconds:.0f} s"
+            found.append(item(f"slow:{attempt.step.kind}", "attempt", attempt.id, text))
+    return found
+
+
+def metric_anomalies(start_id: int, since) -> list[dict]:
+    """Recent measurements far from the recent median engagement."""
+    recent = list(ContentMetric.objects.filter(measured_at__gte=since).order_by("-id")[:ROWS])
+    if len(recent) < 3:
+        return []
+    median = statistics.median(m.engagement_rate for m in recent) or 0
+    return [
+        item("metrics:anomaly", "metric", m.id, f"{m.post_ref}: {m.engagement_rate:.2%}")
+        for m in recent
+        if median and not 0.3 <= m.engagement_rate / median <= 2
+    ]
+
+
+def retrieval_misses(start_id: int, since) -> list[dict]:
+    """Step prompts that carried no memory at all: what the company does not know yet."""
+    calls = LLMCall.objects.filter(created_at__gte=since, step__isnull=False, outcome="ok")
+    missed = calls.filter(Q(injected__memory_ids=[]) | ~Q(injected__has_key="memory_ids"))
+    return [
+        item(f"knowledge:no-memory:{c.purpose}", "step", c.step_id, f"{c.purpose} with no memory")
+        for c in missed.order_by("-id")[:ROWS]
+    ]
+
+
+def recent_artifacts(start_id: int, since) -> list[dict]:
+    rows = Artifact.objects.filter(created_at__gte=since).order_by("-id")[:ROWS]
+    return [item(f"made:{a.kind}", "artifact", a.id, a.title) for a in rows]
+
+
 SECTIONS = {
-    "devops": [failures],
+    "devops": [failures, slow_kinds],
     "security": [lambda start, since: failures(start, since, {"crawl", "deploy"}), untrusted_reads],
     "design": [refusals],
-    "product-metrics": [failures, refusals],
-    "knowledge": [knowledge_gaps],
-    "research": [untrusted_reads],
+    "product-metrics": [metric_anomalies, refusals],
+    "knowledge": [knowledge_gaps, retrieval_misses],
+    "research": [untrusted_reads, recent_artifacts],
 }
 
 

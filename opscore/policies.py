@@ -131,6 +131,8 @@ class OpportunityPolicy(PolicyValue):
     max_new_per_scout_per_day: int = Field(3, ge=0, le=100)
     max_urgent_per_day: int = Field(1, ge=0, le=100)  # urgency 5, unless impact is 5 too
     max_converted_per_day: int = Field(3, ge=0, le=100)
+    idle_max_tokens: int = Field(500, ge=100, le=4000)  # one idle-cognition call's cap
+    idle_max_ideas_per_day: int = Field(3, ge=0, le=3)  # the seed says at most three
 
 
 class OutcomeLearningPolicy(PolicyValue):

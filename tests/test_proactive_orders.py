@@ -176,3 +176,31 @@ def test_triage_and_the_weekly_review_move_opportunities_with_reasons(fleet):
     assert triaged.status == "completed" and len(triaged.evidence["changes"]) == 2
     statuses = set(Opportunity.objects.values_list("status", flat=True))
     assert statuses <= {"accepted", "parked", "rejected"} and review.status == "completed"
+
+
+def test_the_knowledge_scout_sees_prompts_that_carried_no_memory(fleet):
+    from missions.worker import handle_one_step
+    from tests.factories import make_step
+
+    for _ in range(3):
+        make_step("analyze", agent=AgentFactory(slug="devops"))
+        handle_one_step("w1")
+
+    packet = evidence_packet("knowledge", db_now() - timedelta(hours=1))
+
+    missed = [signal for signal in packet if signal.startswith("knowledge:no-memory")]
+    assert missed and len(packet[missed[0]]) == 3 and packet[missed[0]][0]["type"] == "step"
+
+
+def test_the_metrics_scout_sees_anomalies_against_the_recent_median(fleet):
+    from tests.factories import make_publication
+
+    devops = AgentFactory(slug="devops")
+    for n, engagements in enumerate([20, 20, 20, 200]):
+        make_publication(devops, f"post {n}", 1000, engagements)
+
+    packet = evidence_packet("product-metrics", db_now() - timedelta(hours=1))
+
+    anomalies = packet["metrics:anomaly"]
+    assert len(anomalies) == 1 and anomalies[0]["text"].endswith(": 20.00%")
+    assert anomalies[0]["type"] == "metric"
