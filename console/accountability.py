@@ -60,3 +60,36 @@ def accountability_digest(since, day: str, run=None):
         dedupe_key=f"accountability:{day}",
         run=run,
     )
+
+
+BLOCKED_TOO_LONG_HOURS = 1
+
+
+def risk_alerts(day: str) -> list[int]:
+    """Alerts a person needs now, at most one of each a day: work that died (retries spent) and
+    work blocked for over an hour (a stuck critical path). Nothing to say is no alert."""
+    from datetime import timedelta
+
+    from missions.models import StepStatus
+    from opscore.db import db_now
+
+    found = []
+    dead = Step.objects.filter(
+        status=StepStatus.DEAD, finished_at__gte=db_now() - timedelta(days=1)
+    )
+    if dead.exists():
+        kinds = sorted(set(dead.values_list("kind", flat=True)))
+        body = f"{dead.count()} step(s) died today ({', '.join(kinds)}): see the dead letters."
+        alert = notify(NoticeLane.ALERT, "Work died", body, dedupe_key=f"alert:dead:{day}")
+        found.append(alert.id)
+    stuck = Step.objects.filter(
+        status=StepStatus.BLOCKED,
+        updated_at__lt=db_now() - timedelta(hours=BLOCKED_TOO_LONG_HOURS),
+    )
+    if stuck.exists():
+        reasons = "; ".join(sorted({s.blocked_reason[:80] for s in stuck[:5]}))
+        body = f"{stuck.count()} step(s) blocked for over an hour: {reasons}"
+        found.append(
+            notify(NoticeLane.ALERT, "Work is stuck", body, dedupe_key=f"alert:blocked:{day}").id
+        )
+    return found

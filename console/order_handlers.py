@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db.models import Count, F
 from django.db.models.functions import Least, Now
 
-from console.accountability import accountability_digest
+from console.accountability import accountability_digest, risk_alerts
 from missions.actions import submit_proposal
 from missions.breaker import switched_off_kinds
 from missions.models import (
@@ -87,6 +87,7 @@ def health_check(order, run):
         "queued_steps": depth,
         "switched_off_kinds": switched_off_kinds(),
     }
+    evidence["alerts"] = risk_alerts(f"{run.scheduled_for:%F}")
     summary = f"database ok, {live} live worker(s), {depth} queued step(s)"
     return RunResult(RunStatus.COMPLETED, summary, evidence)
 

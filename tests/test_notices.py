@@ -160,3 +160,22 @@ def test_the_daily_digest_carries_an_accountability_line_per_agent(lane):
     notice = Notice.objects.get(pk=run.evidence["accountability_notice"])
     auditor = next(line for line in notice.body.split("\n") if line.startswith("- auditor:"))
     assert "runs completed 0, no_work 1" in auditor and "spend $0.0000" in auditor
+
+
+def test_dead_and_long_blocked_work_raise_one_alert_a_day_each(lane):
+    from missions.models import Step
+    from tests.factories import make_step
+
+    health = StandingOrder.objects.get(name="devops-health-check")
+    quiet = fire(health)
+    make_step("noop", status="dead", finished_at=db_now(), last_error="disk full")
+    stuck = make_step("noop", status="blocked", blocked_reason="waiting for a human")
+    Step.objects.filter(pk=stuck.pk).update(updated_at=db_now() - timedelta(hours=2))
+
+    first = fire(health)
+    again = fire(health)
+
+    assert quiet.evidence["alerts"] == []
+    titles = set(Notice.objects.filter(lane="alert").values_list("title", flat=True))
+    assert titles == {"Work died", "Work is stuck"}
+    assert first.evidence["alerts"] == again.evidence["alerts"]  # the same two, not four
