@@ -17,6 +17,7 @@ from opportunities.actions import (
     DecisionRefused,
     OpportunityInvalid,
     convert_opportunity,
+    create_idea,
     propose_opportunity,
 )
 from opportunities.models import Opportunity, OpportunityReview
@@ -33,8 +34,9 @@ INSTRUCTIONS = (
     f"{MAX_PER_RUN} opportunities that the evidence supports, fewer and stronger; none is a "
     'fine answer. Reply with JSON only: {"opportunities": [{"theme", "title", "why_now", '
     '"evidence": [{"type", "id"}], "impact": 1-5, "confidence": 1-5, "urgency": 1-5, '
-    '"reversibility": "high"|"medium"|"low", "suggested_next_step", "cost_of_doing_nothing"}]}. '
-    "Cite only rows from the packet."
+    '"reversibility": "high"|"medium"|"low", "suggested_next_step", "cost_of_doing_nothing"}], '
+    '"ideas": [{"title", "body"}]} — ideas for what is below the bar. Cite only rows from the '
+    "packet."
 )
 
 
@@ -52,9 +54,18 @@ class Drafted(BaseModel):
     cost_of_doing_nothing: str = ""
 
 
+class Noticed(BaseModel):
+    """A weak signal worth keeping, below the opportunity bar."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=3, max_length=200)
+    body: str = Field(min_length=3, max_length=2000)
+
+
 class ScoutReply(BaseModel):
     model_config = ConfigDict(extra="forbid")
     opportunities: list[Drafted] = Field(max_length=MAX_PER_RUN)
+    ideas: list[Noticed] = Field(default_factory=list, max_length=MAX_PER_RUN)
 
 
 def deterministic_answer(packet: dict) -> dict:
@@ -116,6 +127,7 @@ def opportunity_scan(order, run):
             counts["refused"].append(f"{index}: cites rows outside the packet")
             continue
         counts_one(order, run, drafted, counts)
+    keep_ideas(order, answer.ideas, counts)
     if not any((counts["opportunities"], counts["kept_as_ideas"])):
         return RunResult(RunStatus.NO_WORK, "packet read; nothing strong enough", counts)
     summary = f"{counts['opportunities']} opportunity(ies), {counts['kept_as_ideas']} idea(s)"
@@ -134,6 +146,17 @@ def counts_one(order, run, drafted: Drafted, counts: dict) -> None:
         counts["refused"].append(str(invalid)[:200])
         return
     counts["opportunities" if made.opportunity else "kept_as_ideas"] += 1
+
+
+def keep_ideas(order, ideas: list[Noticed], counts: dict) -> None:
+    for noticed in ideas:
+        data = {"source_agent": order.agent_id, "theme": order.name, "tags": ["scout"]}
+        data |= noticed.model_dump() | {"dedupe_key": f"{order.name}:{noticed.title}"[:200]}
+        try:
+            create_idea(data)
+            counts["kept_as_ideas"] += 1
+        except OpportunityInvalid as invalid:
+            counts["refused"].append(str(invalid)[:200])
 
 
 def opportunity_ranking(order, run):

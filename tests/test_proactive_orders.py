@@ -204,3 +204,15 @@ def test_the_metrics_scout_sees_anomalies_against_the_recent_median(fleet):
     anomalies = packet["metrics:anomaly"]
     assert len(anomalies) == 1 and anomalies[0]["text"].endswith(": 20.00%")
     assert anomalies[0]["type"] == "metric"
+
+
+def test_a_scout_may_keep_weak_signals_as_ideas(fleet, monkeypatch):
+    failures(2)
+    idea = '{"title": "Crawls time out at night", "body": "Twice this week."}'
+    reply = '{"opportunities": [], "ideas": [' + idea + "]}"
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted(reply))
+
+    run = fire(fleet)
+
+    assert run.status == "completed" and run.evidence["kept_as_ideas"] == 1
+    assert Idea.objects.get().tags == ["scout"]
