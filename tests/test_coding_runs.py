@@ -81,3 +81,22 @@ def test_output_is_capped_with_a_marker(coding, tmp_path):
     done = run_boxed([*HARNESS, "shout"], str(tmp_path))
 
     assert done.output.endswith(CUT_MARKER) and len(done.output) < 70_000
+
+
+def test_cancel_keeps_the_diff_and_the_cli_lists_runs(coding):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from coding.worktrees import provision
+
+    run = provision(run_for(coding, "greet"))
+    Path(run.worktree_path, "app.py").write_text("print('half done')\n")
+    out = StringIO()
+
+    call_command("coding", "cancel", str(run.id), "--reason", "wrong idea", stdout=out)
+    call_command("coding", "runs", stdout=out)
+
+    run.refresh_from_db()
+    assert run.status == "cancelled" and "half done" in Path(run.patch_ref).read_text()
+    assert f"R{run.id} app cancelled" in out.getvalue()
