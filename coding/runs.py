@@ -59,7 +59,8 @@ def run_once(run: CodingRun) -> CodingRun:
     try:
         run = provision(run)
         argv = harness_argv(run)
-        transition(run, RunStatus.RUNNING)
+        if run.status != RunStatus.RUNNING:  # start_next already moved it (and said so)
+            transition(run, RunStatus.RUNNING)
         done = run_boxed(argv, run.worktree_path)
     except HarnessMissing as missing:
         return transition(run, RunStatus.BLOCKED, str(missing))

@@ -135,6 +135,12 @@ class OpportunityPolicy(PolicyValue):
     idle_max_ideas_per_day: int = Field(3, ge=0, le=3)  # the seed says at most three
 
 
+class CodingPolicy(PolicyValue):
+    """WIP limits for coding runs: over them a run waits `queued` (repositories add their own)."""
+
+    max_running: int = Field(2, ge=0, le=50)
+
+
 class OutcomeLearningPolicy(PolicyValue):
     """Lessons from how published items did against the agent's own recent median."""
 
@@ -316,6 +322,7 @@ SCHEMAS: dict[str, type[PolicyValue]] = {
     "outcome_learning_policy": OutcomeLearningPolicy,
     "standing_order_policy": StandingOrderPolicy,
     "opportunity_policy": OpportunityPolicy,
+    "coding_policy": CodingPolicy,
     "calibration_policy": CalibrationPolicy,
     "memory_policy": MemoryPolicy,
     "reaction_matrix": ReactionMatrix,

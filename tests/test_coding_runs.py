@@ -100,3 +100,36 @@ def test_cancel_keeps_the_diff_and_the_cli_lists_runs(coding):
     run.refresh_from_db()
     assert run.status == "cancelled" and "half done" in Path(run.patch_ref).read_text()
     assert f"R{run.id} app cancelled" in out.getvalue()
+
+
+def test_ten_runs_submitted_at_once_respect_the_wip_limits(coding):
+    import threading
+
+    from django.db import connection
+
+    from coding.dispatch import start_next, waiting_counts
+    from coding.models import Repository
+
+    other = Repository.objects.create(
+        name="other", path=coding.path, allowed_base_refs=["main"], runners=["command"]
+    )
+    for n in range(10):
+        run_for(coding if n % 2 else other, f"change {n}")
+    started = []
+
+    def dispatch():
+        try:
+            run = start_next()
+            if run is not None:
+                started.append(run.repository.name)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=dispatch) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(started) == ["app", "other"]  # one per repository, two overall
+    assert waiting_counts() == {"app": 4, "other": 4}
