@@ -7,6 +7,7 @@ from django.db.models import Count, Q, Sum
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from console.stage.access import visible_or_login
 from console.stage.health import health_summary
 from console.stage.scenes import office_states
 from memory.models import Memory
@@ -92,9 +93,7 @@ def affinity_graph(slugs, relations) -> dict:
 
 @require_GET
 def agents_page(request):
-    from console.stage.views import _visible_or_login
-
-    if refusal := _visible_or_login(request):
+    if refusal := visible_or_login(request):
         return refusal
     sprites = {s["slug"]: s for s in office_states(db_now())}
     agents = list(Agent.objects.enabled())

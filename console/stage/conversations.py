@@ -5,6 +5,7 @@ and the relationship drift it caused."""
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from console.stage.access import visible_or_login
 from console.stage.health import health_summary
 from console.stage.mission_page import not_found
 from memory.models import MemoryCandidate
@@ -15,9 +16,7 @@ from roundtable.scheduling import conversations_today
 
 
 def _gate(request):
-    from console.stage.views import _visible_or_login
-
-    return _visible_or_login(request)
+    return visible_or_login(request)
 
 
 @require_GET

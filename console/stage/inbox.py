@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
+from console.stage.access import stage_visible
 from missions.actions import DecisionRefused, decide_proposal
 from missions.models import Proposal, ProposalStatus
 from opscore.models import operator_actor
@@ -19,8 +20,6 @@ def inbox_context(**extra) -> dict:
 
 @require_GET
 def approvals_panel(request):
-    from console.stage.views import stage_visible
-
     if not stage_visible(request):
         return render(request, "stage/_panel_error.html", {"reason": "sign in"}, status=403)
     return render(request, "stage/_approvals.html", inbox_context())

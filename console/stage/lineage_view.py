@@ -5,8 +5,8 @@ from django.http import Http404
 from django.shortcuts import render
 
 from console.lineage import LineageNotFound, flatten, lineage
+from console.stage.access import visible_or_login
 from console.stage.health import health_summary
-from console.stage.views import _visible_or_login
 
 
 def page_data(kind: str, pk: int) -> dict:
@@ -24,7 +24,7 @@ def page_data(kind: str, pk: int) -> dict:
 
 
 def stage_lineage(request, kind: str, pk: int):
-    if refusal := _visible_or_login(request):
+    if refusal := visible_or_login(request):
         return refusal
     context = page_data(kind, pk) | {"health": health_summary(), "view": "lineage"}
     return render(request, "stage/lineage.html", context)

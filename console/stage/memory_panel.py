@@ -4,7 +4,7 @@ from django.http import HttpResponseForbidden
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from console.stage.views import stage_visible
+from console.stage.access import stage_visible
 from memory.models import CandidateStatus, Decision, MemoryCandidate, MemoryReview
 from opscore.models import Policy
 

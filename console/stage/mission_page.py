@@ -4,6 +4,7 @@ produced and published, the run-at of delayed steps, and where it came from (lin
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from console.stage.access import visible_or_login
 from console.stage.health import health_summary
 from console.stage.timeline import mission_timeline
 from missions.models import Mission
@@ -17,9 +18,7 @@ def not_found(request, what: str):
 
 @require_GET
 def mission_page(request, mission_id: int):
-    from console.stage.views import _visible_or_login
-
-    if refusal := _visible_or_login(request):
+    if refusal := visible_or_login(request):
         return refusal
     mission = Mission.objects.select_related("agent", "proposal").filter(pk=mission_id).first()
     if mission is None:

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
+from console.stage.access import stage_visible
 from opportunities.models import Notice
 from opportunities.notices import dismiss
 from opscore.models import operator_actor
@@ -17,8 +18,6 @@ def inbox_context() -> dict:
 
 @require_GET
 def inbox_panel(request):
-    from console.stage.views import stage_visible
-
     if not stage_visible(request):
         return render(request, "stage/_panel_error.html", {"reason": "sign in"}, status=403)
     return render(request, "stage/_inbox.html", inbox_context())

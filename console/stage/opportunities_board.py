@@ -4,6 +4,7 @@ scores and evidence, and the ideas stream beside them (kept ideas say why)."""
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from console.stage.access import visible_or_login
 from console.stage.health import health_summary
 from opportunities.models import Idea, Opportunity, OpportunityStatus
 from opportunities.track_record import track_records
@@ -13,9 +14,7 @@ PER_COLUMN = 30
 
 @require_GET
 def opportunities_board(request):
-    from console.stage.views import _visible_or_login
-
-    if refusal := _visible_or_login(request):
+    if refusal := visible_or_login(request):
         return refusal
     columns = [
         {

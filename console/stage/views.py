@@ -6,8 +6,6 @@ websocket's live pushes. Every piece of agent, LLM or crawled text goes through 
 
 import json
 
-from django.conf import settings
-from django.contrib.auth.views import redirect_to_login
 from django.db import DatabaseError
 from django.http import HttpResponseForbidden, JsonResponse
 from django.shortcuts import render
@@ -15,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from console.stage import scenes
+from console.stage.access import stage_visible, visible_or_login
 from console.stage.give_task import form_context
 from console.stage.health import health_summary
 from console.stage.mission_page import not_found
@@ -26,10 +25,6 @@ from opscore.db import db_now
 from opscore.models import Agent, Event
 
 PAGE = 50
-
-
-def stage_visible(request) -> bool:
-    return settings.STAGE_PUBLIC or request.user.is_authenticated
 
 
 def events_page(before: int | None = None, **filters):
@@ -60,7 +55,7 @@ def _filters(request) -> dict:
 
 @require_GET
 def stage(request):
-    if refusal := _visible_or_login(request):
+    if refusal := visible_or_login(request):
         return refusal
     events = events_page(**_filters(request))
     context = {
@@ -103,13 +98,9 @@ def health(request):
     return render(request, "stage/_health.html", {"health": health_summary()})
 
 
-def _visible_or_login(request):
-    return None if stage_visible(request) else redirect_to_login(request.get_full_path())
-
-
 @require_GET
 def swimlane(request):
-    if refusal := _visible_or_login(request):
+    if refusal := visible_or_login(request):
         return refusal
     lane = swimlane_scene(db_now(), zoom_of(request.GET.get("hours")))
     if request.htmx:
@@ -142,7 +133,7 @@ def _office_context():
 
 @require_GET
 def office(request):
-    if refusal := _visible_or_login(request):
+    if refusal := visible_or_login(request):
         return refusal
     if request.GET.get("board"):  # the whiteboard's numbers, refreshed by the page
         return JsonResponse(scenes.whiteboard())
@@ -152,7 +143,7 @@ def office(request):
 
 @require_GET
 def playback(request, mission_id: int):
-    if refusal := _visible_or_login(request):
+    if refusal := visible_or_login(request):
         return refusal
     mission = Mission.objects.select_related("agent").filter(pk=mission_id).first()
     if mission is None:
