@@ -11,11 +11,11 @@ import json
 
 from django.db import transaction
 from django.db.models import Count
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from memory.actions import CandidateInvalid, propose_candidate
 from missions.models import AttemptOutcome, StepAttempt
-from opscore.inputs import InputRefused, parse_json
+from opscore.inputs import parse_reply
 from opscore.llm import LLMRequest, call_llm
 from opscore.models import Agent
 from opscore.prompting import system_prompt
@@ -114,10 +114,7 @@ def ask(agent: Agent, packet: list[dict], offline: dict) -> ExtractionReply:
         injected=injected,
     )
     reply = call_llm(request, agent=agent, purpose="memory.extract", prompt_version="extract.v1")
-    try:
-        return ExtractionReply.model_validate(parse_json(reply.text, "reply"))
-    except (InputRefused, ValidationError) as error:
-        raise ExtractionMalformed(f"malformed extraction reply: {str(error)[:300]}") from None
+    return parse_reply(reply.text, ExtractionReply, "extraction", ExtractionMalformed)
 
 
 def extract_candidates(agent_slug: str, since, day: str) -> list | None:

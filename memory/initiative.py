@@ -10,14 +10,14 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from memory.models import InitiativeRequest, InitiativeStatus, Memory, MemoryType
 from missions.actions import submit_proposal
 from missions.models import ProposalSource, ProposalStatus
 from missions.schemas import ProposalInvalid
 from opscore.db import db_now, oldest_unlocked
-from opscore.inputs import InputRefused, parse_json
+from opscore.inputs import parse_reply
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
 from opscore.models import Agent, Policy
 from opscore.prompting import system_prompt
@@ -141,10 +141,7 @@ def ask(agent: Agent, memories: list[Memory], policy) -> InitiativeDraft:
     reply = call_llm(
         request, agent=agent, purpose="proactive.initiative", prompt_version="initiative.v1"
     )
-    try:
-        return InitiativeDraft.model_validate(parse_json(reply.text, "reply"))
-    except (InputRefused, ValidationError) as error:
-        raise ValueError(f"malformed initiative reply: {str(error)[:300]}") from None
+    return parse_reply(reply.text, InitiativeDraft, "initiative")
 
 
 def offline_draft(memories: list[Memory]) -> dict:

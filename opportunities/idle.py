@@ -3,13 +3,13 @@ when there is nothing real to do. Gate first: queued, blocked or urgent work mea
 One cheap-tier call with the role's theme and the five seed questions; it may only keep ideas
 (at most three a day per agent), never message a human. Silence is a fine answer."""
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from missions.models import Step, StepStatus, start_of_today
 from opportunities.actions import OpportunityInvalid, create_idea
 from opportunities.models import Idea, Opportunity
 from opscore.db import db_now
-from opscore.inputs import InputRefused, parse_json
+from opscore.inputs import parse_reply
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
 from opscore.models import Policy, RunStatus
 from opscore.prompting import system_prompt
@@ -85,11 +85,7 @@ def think(order, room: int) -> IdleReply:
         offline_hint={"json": {"ideas": []}},  # offline, silence: no invented thoughts
     )
     reply = call_llm(request, agent=order.agent, purpose="idle.think", prompt_version="idle.v1")
-    try:
-        answer = IdleReply.model_validate(parse_json(reply.text, "reply"))
-    except (InputRefused, ValidationError) as error:
-        raise ValueError(f"malformed idle reply: {str(error)[:300]}") from None
-    return answer
+    return parse_reply(reply.text, IdleReply, "idle")
 
 
 def idle_cognition(order, run):

@@ -10,7 +10,7 @@ an item is kept as an idea with the reason. A malformed reply fails the run with
 import json
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from missions.models import start_of_today
 from opportunities.actions import (
@@ -22,7 +22,7 @@ from opportunities.actions import (
 )
 from opportunities.models import Opportunity, OpportunityReview
 from opportunities.packets import evidence_packet, others_ideas
-from opscore.inputs import InputRefused, parse_json
+from opscore.inputs import parse_reply
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
 from opscore.models import Policy, RunStatus
 from opscore.prompting import system_prompt
@@ -105,10 +105,7 @@ def ask(order, packet: dict, since) -> ScoutReply:
         offline_hint={"json": deterministic_answer(packet)},
     )
     reply = call_llm(request, agent=agent, purpose="opportunity.scout", prompt_version="scout.v1")
-    try:
-        return ScoutReply.model_validate(parse_json(reply.text, "reply"))
-    except (InputRefused, ValidationError) as error:
-        raise ValueError(f"malformed scout reply: {str(error)[:300]}") from None
+    return parse_reply(reply.text, ScoutReply, "scout")
 
 
 def opportunity_scan(order, run):

@@ -116,3 +116,14 @@ def check_clean(value, field: str = "") -> None:
 def without_nul(text: str) -> str:
     """The rule for model output: NUL characters are dropped (they carry nothing readable)."""
     return text.replace("\x00", "")
+
+
+def parse_reply(text: str, schema, what: str, error=ValueError):
+    """A model's JSON answer checked against its pydantic schema; anything else raises `error`
+    naming what was malformed, so one bad reply fails its step or run, never the worker."""
+    from pydantic import ValidationError
+
+    try:
+        return schema.model_validate(parse_json(text, "reply"))
+    except (InputRefused, ValidationError) as problem:
+        raise error(f"malformed {what} reply: {str(problem)[:300]}") from None
