@@ -101,3 +101,11 @@ def make_publication(agent, body: str, impressions: int, engagements: int):
         {"post_ref": post.external_id, "impressions": impressions, "engagements": engagements}
     )
     return post
+
+
+def run_order_now(order):
+    """Run a standing order now, as `manage.py run_order` does."""
+    from opscore.db import db_now
+    from opscore.standing_orders import execute_run, start_run
+
+    return execute_run(start_run(order, db_now()))

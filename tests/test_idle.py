@@ -4,10 +4,8 @@ import pytest
 
 from console.bootstrap import bootstrap
 from opportunities.models import Idea, Notice
-from opscore.db import db_now
 from opscore.models import StandingOrder
-from opscore.standing_orders import execute_run, start_run
-from tests.factories import make_step
+from tests.factories import make_step, run_order_now
 from tests.scripted import Scripted
 
 pytestmark = pytest.mark.django_db
@@ -24,10 +22,6 @@ def idle_order(db):
     return StandingOrder.objects.get(name="devops-idle-cognition")
 
 
-def fire(order):
-    return execute_run(start_run(order, db_now()))
-
-
 def test_phase_five_brings_ten_staggered_idle_windows(idle_order):
     idle = StandingOrder.objects.filter(handler="idle_cognition").order_by("cron")
     assert idle.count() == 10 and idle_order.cron == "0 2 * * *"
@@ -37,7 +31,7 @@ def test_pending_work_means_no_work_and_no_llm_call(idle_order, monkeypatch):
     make_step("noop", agent=idle_order.agent)
     monkeypatch.setattr("opscore.llm.get_provider", lambda: pytest.fail("must not think"))
 
-    run = fire(idle_order)
+    run = run_order_now(idle_order)
 
     assert (run.status, run.summary) == (
         "no_work",
@@ -46,15 +40,15 @@ def test_pending_work_means_no_work_and_no_llm_call(idle_order, monkeypatch):
 
 
 def test_offline_silence_is_no_work(idle_order):
-    assert fire(idle_order).summary == "thought about it; nothing worth keeping"
+    assert run_order_now(idle_order).summary == "thought about it; nothing worth keeping"
 
 
 def test_thoughts_become_ideas_at_most_three_a_day_and_never_a_notice(idle_order, monkeypatch):
     monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted(THOUGHTS, THOUGHTS, THOUGHTS))
 
-    first = fire(idle_order)
-    second = fire(idle_order)
-    third = fire(idle_order)
+    first = run_order_now(idle_order)
+    second = run_order_now(idle_order)
+    third = run_order_now(idle_order)
 
     assert first.status == "completed" and len(first.evidence["ideas"]) == 2
     assert Idea.objects.filter(source_agent="devops", tags__contains=["idle"]).count() <= 3
@@ -65,6 +59,6 @@ def test_thoughts_become_ideas_at_most_three_a_day_and_never_a_notice(idle_order
 def test_a_malformed_reply_fails_the_run(idle_order, monkeypatch):
     monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted('{"ideas": "many"}'))
 
-    run = fire(idle_order)
+    run = run_order_now(idle_order)
 
     assert run.status == "failed" and run.summary.startswith("malformed idle reply")

@@ -16,7 +16,7 @@ from opportunities.notices import send_webhook
 from opscore.actions import record_event, set_policy
 from opscore.db import db_now
 from opscore.models import StandingOrder
-from opscore.standing_orders import execute_run, start_run
+from tests.factories import run_order_now
 
 pytestmark = pytest.mark.django_db
 
@@ -28,10 +28,6 @@ def lane(db, settings):
     bootstrap(1, actor="test")
     bootstrap(3, actor="test", force=True)
     return StandingOrder.objects.get(name="publisher-opportunity-digest")
-
-
-def fire(order):
-    return execute_run(start_run(order, db_now()))
 
 
 def opportunity(**extra):
@@ -53,7 +49,7 @@ def opportunity(**extra):
 
 
 def test_an_empty_digest_is_no_work_never_an_empty_message(lane):
-    run = fire(lane)
+    run = run_order_now(lane)
 
     assert (run.status, run.summary) == (
         "no_work",
@@ -72,8 +68,8 @@ def test_a_digest_is_delivered_once_by_email_and_webhook_even_when_retried(lane,
         ),
     )
 
-    first = fire(lane)
-    again = fire(lane)  # the same day's digest, retried: the same notice, nothing new
+    first = run_order_now(lane)
+    again = run_order_now(lane)  # the same day's digest, retried: the same notice, nothing new
     deliver_pending()
     deliver_pending()
 
@@ -86,7 +82,7 @@ def test_a_digest_is_delivered_once_by_email_and_webhook_even_when_retried(lane,
 
 def test_a_failing_webhook_is_retried_with_the_error_kept_and_email_still_goes(lane, monkeypatch):
     opportunity()
-    fire(lane)
+    run_order_now(lane)
     transport = httpx.MockTransport(lambda request: httpx.Response(503))
     monkeypatch.setattr(
         "opportunities.notices.send_webhook.__defaults__", (httpx.Client(transport=transport),)
@@ -101,7 +97,7 @@ def test_a_failing_webhook_is_retried_with_the_error_kept_and_email_still_goes(l
 
 def test_the_webhook_speaks_slack_json_against_a_fake_transport(lane):
     opportunity()
-    fire(lane)
+    run_order_now(lane)
     seen = []
 
     def answer(request):
@@ -130,7 +126,7 @@ def test_the_weekly_memo_lists_the_top_bets_by_theme(lane):
         opportunity(title=f"Bet {n}", impact=1 + n % 5, dedupe_key=f"b{n}", source_agent="devops")
     memo_order = StandingOrder.objects.get(name="publisher-weekly-bets-memo")
 
-    run = fire(memo_order)
+    run = run_order_now(memo_order)
 
     memo = Notice.objects.get(lane="memo")
     assert run.status == "completed" and memo.body.startswith("reliability:")
@@ -153,9 +149,9 @@ def test_the_stage_inbox_shows_and_dismisses(lane, admin_client):
 
 def test_the_daily_digest_carries_an_accountability_line_per_agent(lane):
     digest = StandingOrder.objects.get(name="publisher-daily-digest")
-    fire(StandingOrder.objects.get(name="audit-lease-reaper"))
+    run_order_now(StandingOrder.objects.get(name="audit-lease-reaper"))
 
-    run = fire(digest)
+    run = run_order_now(digest)
 
     notice = Notice.objects.get(pk=run.evidence["accountability_notice"])
     auditor = next(line for line in notice.body.split("\n") if line.startswith("- auditor:"))
@@ -164,16 +160,16 @@ def test_the_daily_digest_carries_an_accountability_line_per_agent(lane):
 
 def test_dead_and_long_blocked_work_raise_one_alert_a_day_each(lane):
     from missions.models import Step
-    from tests.factories import make_step
+    from tests.factories import make_step, run_order_now
 
     health = StandingOrder.objects.get(name="devops-health-check")
-    quiet = fire(health)
+    quiet = run_order_now(health)
     make_step("noop", status="dead", finished_at=db_now(), last_error="disk full")
     stuck = make_step("noop", status="blocked", blocked_reason="waiting for a human")
     Step.objects.filter(pk=stuck.pk).update(updated_at=db_now() - timedelta(hours=2))
 
-    first = fire(health)
-    again = fire(health)
+    first = run_order_now(health)
+    again = run_order_now(health)
 
     assert quiet.evidence["alerts"] == []
     titles = set(Notice.objects.filter(lane="alert").values_list("title", flat=True))

@@ -12,8 +12,7 @@ from opportunities.packets import evidence_packet
 from opscore.actions import record_event, set_policy
 from opscore.db import db_now
 from opscore.models import StandingOrder
-from opscore.standing_orders import execute_run, start_run
-from tests.factories import AgentFactory
+from tests.factories import AgentFactory, run_order_now
 from tests.scripted import Scripted
 
 pytestmark = pytest.mark.django_db
@@ -24,11 +23,6 @@ def fleet(db):
     bootstrap(1, actor="test")
     bootstrap(3, actor="test", force=True)
     return StandingOrder.objects.get(name="devops-automation-opportunities")
-
-
-def fire(order):
-    """Run the order now, as `manage.py run_order` does."""
-    return execute_run(start_run(order, db_now()))
 
 
 def failures(n: int, kind: str = "crawl"):
@@ -45,7 +39,7 @@ def test_phase_three_brings_the_scouts_and_the_ranking(fleet):
 
 
 def test_an_empty_packet_is_no_work_and_says_nothing(fleet):
-    run = fire(fleet)
+    run = run_order_now(fleet)
 
     assert (run.status, run.summary) == ("no_work", "evidence packet empty: nothing to say")
     assert not Opportunity.objects.exists() and not Idea.objects.exists()
@@ -54,7 +48,7 @@ def test_an_empty_packet_is_no_work_and_says_nothing(fleet):
 def test_a_single_failure_is_noise_not_an_opportunity(fleet):
     failures(1)
 
-    run = fire(fleet)
+    run = run_order_now(fleet)
 
     assert run.status == "no_work" and not Opportunity.objects.exists()
 
@@ -62,7 +56,7 @@ def test_a_single_failure_is_noise_not_an_opportunity(fleet):
 def test_repeated_failures_become_one_cited_opportunity_and_a_rerun_adds_no_duplicate(fleet):
     failures(4)
 
-    first = fire(fleet)
+    first = run_order_now(fleet)
     again = opportunity_scan(fleet, first)
 
     opportunity = Opportunity.objects.get()
@@ -80,7 +74,7 @@ def test_a_reply_citing_rows_outside_the_packet_proposes_nothing(fleet, monkeypa
     )
     monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted(reply))
 
-    run = fire(fleet)
+    run = run_order_now(fleet)
 
     assert run.status == "no_work" and run.evidence["refused"] == [
         "0: cites rows outside the packet"
@@ -92,7 +86,7 @@ def test_a_malformed_reply_fails_the_run_with_the_reason(fleet, monkeypatch):
     failures(3)
     monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted("not json at all"))
 
-    run = fire(fleet)
+    run = run_order_now(fleet)
 
     assert run.status == "failed" and run.summary.startswith("malformed scout reply")
 
@@ -110,10 +104,10 @@ def test_the_ranking_converts_the_strongest_up_to_the_daily_cap(fleet):
     AgentFactory(slug="devops")
     for kind in ("crawl", "deploy"):
         failures(5 if kind == "crawl" else 2, kind)
-    fire(fleet)
+    run_order_now(fleet)
     ranking = StandingOrder.objects.get(name="coord-opportunity-ranking")
 
-    run = fire(ranking)
+    run = run_order_now(ranking)
 
     converted = Opportunity.objects.get(status="converted")
     assert (
@@ -127,7 +121,7 @@ def test_the_stage_board_shows_opportunities_by_status_and_kept_ideas(fleet, cli
     from opportunities.actions import create_idea
 
     failures(3)
-    fire(fleet)
+    run_order_now(fleet)
     create_idea({"source_agent": "devops", "theme": "t", "title": "Paired setup", "body": "b"})
     Idea.objects.filter(title="Paired setup").update(kept_because="over budget: test")
 
@@ -156,22 +150,22 @@ def test_hygiene_flags_duplicates_stale_and_weak_items_as_review_rows(fleet):
     old = propose_opportunity(base | {"title": "Old"}).opportunity
     Opportunity.objects.filter(pk=old.pk).update(created_at=db_now() - timedelta(days=8))
 
-    run = fire(hygiene_order())
+    run = run_order_now(hygiene_order())
 
     twin.refresh_from_db()
     old.refresh_from_db()
     assert twin.status == "rejected" and twin.reviews.get().notes == f"duplicate of O{first.id}"
     assert old.status == "parked" and "stale" in old.reviews.get().notes
     assert run.status == "completed"
-    assert fire(hygiene_order()).status == "no_work"
+    assert run_order_now(hygiene_order()).status == "no_work"
 
 
 def test_triage_and_the_weekly_review_move_opportunities_with_reasons(fleet):
     failures(5)
     failures(2, "deploy")
-    fire(fleet)
-    triaged = fire(StandingOrder.objects.get(name="tracker-opportunity-triage"))
-    review = fire(StandingOrder.objects.get(name="coord-weekly-bets-review"))
+    run_order_now(fleet)
+    triaged = run_order_now(StandingOrder.objects.get(name="tracker-opportunity-triage"))
+    review = run_order_now(StandingOrder.objects.get(name="coord-weekly-bets-review"))
 
     assert triaged.status == "completed" and len(triaged.evidence["changes"]) == 2
     statuses = set(Opportunity.objects.values_list("status", flat=True))
@@ -212,7 +206,7 @@ def test_a_scout_may_keep_weak_signals_as_ideas(fleet, monkeypatch):
     reply = '{"opportunities": [], "ideas": [' + idea + "]}"
     monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted(reply))
 
-    run = fire(fleet)
+    run = run_order_now(fleet)
 
     assert run.status == "completed" and run.evidence["kept_as_ideas"] == 1
     assert Idea.objects.get().tags == ["scout"]
