@@ -39,20 +39,20 @@ def learn_from_endings(deadline: float) -> dict:
             )
             if not events:
                 return counts
+            policy = Policy.objects.value("calibration_policy")  # once a batch, not per event
             for event in events:
-                learn_from_event(event, counts)
+                learn_from_event(event, counts, policy)
             cursor.position = events[-1]["id"]
             cursor.save(update_fields=["position"])
             counts["events"] += len(events)
     return counts | {"deferred": "budget"}
 
 
-def learn_from_event(event: dict, counts: dict) -> None:
+def learn_from_event(event: dict, counts: dict, policy) -> None:
     if event["kind"] in MISSION_ENDINGS:
         outcome = learn_from_mission(event["mission_id"])
         counts["missions"][outcome] = counts["missions"].get(outcome, 0) + 1
         return
-    policy = Policy.objects.value("calibration_policy")
     if not policy.enabled or event["step_id"] is None:
         return
     done = calibrate_step(event["step_id"], event["kind"] == "step.succeeded", policy, event["id"])
