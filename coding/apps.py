@@ -3,3 +3,18 @@ from django.apps import AppConfig
 
 class CodingConfig(AppConfig):
     name = "coding"
+
+    def ready(self):
+        from coding.executor import WAITING, execute_code_change, step_can_go_on
+        from coding.jobs import KIND, STEP_KIND
+        from coding.runners import BUILTIN, RUNNERS
+        from memory.evidence import EVIDENCE_TYPES
+        from missions.executors import EXECUTORS
+        from missions.recovery import BLOCKER_CHECKS
+        from opscore.registry import STEP_KINDS
+
+        STEP_KINDS.register(KIND, STEP_KIND)
+        EXECUTORS.register(KIND, execute_code_change)
+        BLOCKER_CHECKS.register(WAITING, step_can_go_on)
+        RUNNERS.register_all(BUILTIN)
+        EVIDENCE_TYPES.register("coding_run", "coding.CodingRun")

@@ -1,5 +1,6 @@
 """The coding lane's records: repositories (trust zones), runs (the execution record of a dev
-job, one branch and worktree each) and iterations (one row per harness pass)."""
+job, one branch and worktree each), iterations (one row per harness pass) and approvals (a
+human's word, bound to one head commit)."""
 
 from django.db import models
 from django.db.models import Q
@@ -27,6 +28,11 @@ class Repository(models.Model):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        from coding.repositories import check_repository  # it runs git, which needs models
+
+        check_repository(self)
+
 
 class RunStatus(models.TextChoices):
     QUEUED = "queued"
@@ -40,10 +46,47 @@ class RunStatus(models.TextChoices):
     CANCELLED = "cancelled"
 
 
+S = RunStatus
+# status → the statuses a run may come from. Every move is a compare-and-set on this table, so a
+# cancel and a late-finishing iteration cannot both win.
+MOVES_FROM = {
+    S.QUEUED: [S.BLOCKED, S.FAILED, S.CANCELLED],  # a human's retry
+    S.RUNNING: [S.QUEUED, S.REVISION_REQUESTED, S.WAITING_FOR_TESTS, S.RUNNING],
+    S.WAITING_FOR_TESTS: [S.RUNNING],
+    S.WAITING_FOR_REVIEW: [S.WAITING_FOR_TESTS, S.WAITING_FOR_REVIEW],
+    S.REVISION_REQUESTED: [S.WAITING_FOR_REVIEW],
+    S.BLOCKED: [S.QUEUED, S.RUNNING, S.WAITING_FOR_TESTS, S.WAITING_FOR_REVIEW],
+    S.COMPLETED: [S.WAITING_FOR_REVIEW],
+    S.FAILED: [S.QUEUED, S.RUNNING, S.WAITING_FOR_TESTS, S.WAITING_FOR_REVIEW],
+    S.CANCELLED: [
+        S.QUEUED,
+        S.RUNNING,
+        S.WAITING_FOR_TESTS,
+        S.WAITING_FOR_REVIEW,
+        S.REVISION_REQUESTED,
+        S.BLOCKED,
+    ],
+}
+ACTIVE = [S.RUNNING, S.WAITING_FOR_TESTS]
+STARTABLE = [S.QUEUED, S.REVISION_REQUESTED]
+ENDED = [S.COMPLETED, S.FAILED, S.CANCELLED]
+
+
+class CodingRunQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status__in=ACTIVE)
+
+    def startable(self):
+        return self.filter(status__in=STARTABLE)
+
+
 class CodingRun(models.Model):
     repository = models.ForeignKey(Repository, on_delete=models.PROTECT, related_name="runs")
-    step = models.ForeignKey(
-        "missions.Step", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    step = models.OneToOneField(
+        "missions.Step", null=True, blank=True, on_delete=models.PROTECT, related_name="coding_run"
+    )
+    agent = models.ForeignKey(
+        "opscore.Agent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     runner = models.CharField(max_length=40)
     mode = models.CharField(max_length=20, default="single-shot")
@@ -51,16 +94,31 @@ class CodingRun(models.Model):
     reason = models.TextField(blank=True)
     base_ref = models.CharField(max_length=200)
     base_sha = models.CharField(max_length=64, blank=True)
+    head_sha = models.CharField(max_length=64, blank=True, help_text="the commit under review")
+    merged_sha = models.CharField(max_length=64, blank=True)
     branch = models.CharField(max_length=80, null=True, blank=True)
     worktree_path = models.CharField(max_length=500, blank=True)
-    task = models.JSONField(default=dict, help_text="summary, problem, acceptance criteria")
+    task = models.JSONField(default=dict, help_text="summary, problem, acceptance, constraints")
+    limits = models.JSONField(default=dict, help_text="the caps this run started under")
+    external_session_id = models.CharField(max_length=200, blank=True)
+    process_group = models.IntegerField(null=True, blank=True, help_text="the live harness")
     iteration = models.PositiveIntegerField(default=0)
     cost_usd = models.DecimalField(max_digits=10, decimal_places=4, default=0)
+    prompt_input = models.TextField(blank=True)
+    revision_notes = models.TextField(blank=True)
     result_summary = models.TextField(blank=True)
     patch_ref = models.CharField(max_length=500, blank=True, help_text="saved diff, if any")
     diff_stats = models.JSONField(default=dict, blank=True)
+    test_summary = models.TextField(blank=True)
+    lint_summary = models.TextField(blank=True)
+    artifact_refs = models.JSONField(default=list, blank=True)
+    review = models.JSONField(default=dict, blank=True, help_text="the reviewing agent's word")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(db_default=Now())
     updated_at = models.DateTimeField(db_default=Now())
+
+    objects = CodingRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]
@@ -73,9 +131,29 @@ class CodingRun(models.Model):
                 name="coding_branch_shape",
             ),
         ]
+        indexes = [models.Index(fields=["status", "id"], name="coding_run_status")]
 
     def __str__(self):
         return f"R{self.id} {self.repository_id} ({self.status})"
+
+    @property
+    def constraints(self) -> dict:
+        return self.task.get("constraints") or {}
+
+    def move(self, status: str, reason: str = "", **fields) -> bool:
+        """Compare-and-set from any status MOVES_FROM allows; False when someone else moved it
+        first (a cancel beat the iteration), and then nothing is written."""
+        values = {"status": status, "reason": reason[:2000], "updated_at": Now(), **fields}
+        if status in ENDED:
+            values["finished_at"] = Now()
+        if status == S.RUNNING and self.started_at is None:
+            values["started_at"] = Now()
+        claimed = CodingRun.objects.filter(pk=self.pk, status__in=MOVES_FROM[status])
+        if not claimed.update(**values):
+            self.refresh_from_db()
+            return False
+        self.refresh_from_db()
+        return True
 
 
 class CodingIteration(models.Model):
@@ -84,10 +162,14 @@ class CodingIteration(models.Model):
     prompt = models.TextField(blank=True)
     output_summary = models.TextField(blank=True)
     diff_hash = models.CharField(max_length=64, blank=True)
+    changed_files = models.PositiveIntegerField(default=0)
     tests_passed = models.BooleanField(null=True)
+    test_output = models.TextField(blank=True)
+    test_signature = models.CharField(max_length=64, blank=True, help_text="same failure, same")
     cost_usd = models.DecimalField(max_digits=10, decimal_places=4, default=0)
     duration_ms = models.PositiveIntegerField(default=0)
     exit_status = models.IntegerField(null=True)
+    verdict = models.CharField(max_length=200, blank=True, help_text="what the loop made of it")
     created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
@@ -98,3 +180,47 @@ class CodingIteration(models.Model):
 
     def __str__(self):
         return f"R{self.run_id} pass {self.number}"
+
+
+class ApprovalKind(models.TextChoices):
+    CODE = "code"
+    MERGE = "merge"
+    DEPLOY = "deploy"
+    PROD_CONFIG = "prod-config"
+
+
+class CodingApprovalQuerySet(models.QuerySet):
+    def standing(self):
+        return self.filter(voided_at__isnull=True)
+
+    def standing_for(self, run: CodingRun, kind: str):
+        return self.standing().filter(run=run, kind=kind, sha=run.head_sha).exclude(sha="")
+
+
+class CodingApproval(models.Model):
+    """A human's approval of one kind for one commit. A newer commit voids it (the row stays,
+    with the reason)."""
+
+    run = models.ForeignKey(CodingRun, on_delete=models.CASCADE, related_name="approvals")
+    kind = models.CharField(max_length=20, choices=ApprovalKind.choices)
+    sha = models.CharField(max_length=64)
+    approved_by = models.CharField(max_length=150)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.TextField(blank=True)
+
+    objects = CodingApprovalQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["run", "created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "kind", "sha"],
+                condition=Q(voided_at__isnull=True),
+                name="coding_approval_once_per_commit",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind} approval of R{self.run_id} at {self.sha[:10]}"

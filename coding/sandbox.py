@@ -6,7 +6,6 @@ and file-size limits, a wall-clock timeout, and output capped with a marker. A m
 is reported as such: the run is blocked, not failed.
 """
 
-import contextlib
 import os
 import resource
 import shutil
@@ -59,7 +58,11 @@ def capped(text: str) -> str:
     return text if len(text) <= OUTPUT_CAP else text[:OUTPUT_CAP] + CUT_MARKER
 
 
-def run_boxed(argv: list[str], cwd: str, limits: Limits = Limits(), env=None) -> Finished:
+def run_boxed(
+    argv: list[str], cwd: str, limits: Limits = Limits(), env=None, on_start=None
+) -> Finished:
+    """`on_start(pid)` hears the process group's id before any waiting, so another process (a
+    cancel) can kill the group while this one blocks."""
     if not argv or shutil.which(argv[0], path=boxed_env().get("PATH")) is None:
         raise HarnessMissing(f"{argv[0] if argv else '(empty)'} is not installed or not on PATH")
     started = time.monotonic()
@@ -74,6 +77,8 @@ def run_boxed(argv: list[str], cwd: str, limits: Limits = Limits(), env=None) ->
         start_new_session=True,  # its own process group
         preexec_fn=_limit(limits),
     )
+    if on_start is not None:
+        on_start(process.pid)
     try:
         output, _ = process.communicate(timeout=limits.seconds)
         return Finished(process.returncode, capped(output), time.monotonic() - started)
@@ -84,5 +89,25 @@ def run_boxed(argv: list[str], cwd: str, limits: Limits = Limits(), env=None) ->
 
 
 def kill_group(process: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+    kill_process_group(process.pid)
+
+
+def kill_process_group(pgid: int | None) -> bool:
+    """SIGKILL a harness's whole group (it was started as its own session); False if none."""
+    if not pgid:
+        return False
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def group_alive(pgid: int | None) -> bool:
+    if not pgid:
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True

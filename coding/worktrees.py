@@ -8,6 +8,7 @@ are saved as a patch first, and a worktree a killed run left behind is saved, un
 reset before a retry uses it.
 """
 
+import contextlib
 import os
 import re
 import subprocess
@@ -63,7 +64,10 @@ def resolve_base(repo: Repository, ref: str) -> str:
 
 
 def worktree_dir(run: CodingRun) -> Path:
-    return Path(settings.OPS_CODING_DIR) / "worktrees" / run.repository.name / f"run-{run.id}"
+    """`run-<id>/tree`: the tree alone in its own directory, so a write through `..` shows."""
+    return (
+        Path(settings.OPS_CODING_DIR) / "worktrees" / run.repository.name / f"run-{run.id}" / "tree"
+    )
 
 
 def save_uncommitted(path: Path, run: CodingRun, label: str) -> str:
@@ -90,14 +94,47 @@ def recover_leftover(path: Path, run: CodingRun) -> str:
     return saved
 
 
-@transaction.atomic
-def provision(run: CodingRun) -> CodingRun:
-    """The run's worktree on its branch from its base SHA, one repository at a time."""
-    repo = run.repository
+def lock_repository(repo: Repository) -> None:
+    """Until the transaction ends, nobody else adds a worktree to or merges into this repo."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"opscore.coding.{repo.name}"]
         )
+
+
+AUTHOR = ["-c", "user.name=Opscore coding lane", "-c", "user.email=coding@opscore.invalid"]
+
+
+def commit_all(worktree: str, message: str) -> str:
+    """Commit whatever the pass left (hooks off: they are the repository's, not the run's)."""
+    git(["add", "--all"], worktree)
+    if git(["diff", "--cached", "--name-only"], worktree).strip():
+        git([*AUTHOR, "commit", "--quiet", "--no-verify", "-m", message], worktree)
+    return git(["rev-parse", "HEAD"], worktree).strip()
+
+
+def head_of(repo: Repository, branch: str) -> str:
+    ref = f"refs/heads/{check_branch(branch)}"
+    return git(["rev-parse", "--verify", "--end-of-options", ref], repo.path).strip()
+
+
+def diff_between(repo: Repository, base: str, head: str) -> dict:
+    """Files, insertions and deletions of a branch's change since its base."""
+    rows = git(["diff", "--numstat", f"{base}..{head}", "--"], repo.path).splitlines()
+    files, added, removed = [], 0, 0
+    for row in rows:
+        plus, minus, name = row.split("\t", 2)
+        files.append(name)
+        added += int(plus) if plus.isdigit() else 0
+        removed += int(minus) if minus.isdigit() else 0
+    return {"files": files[:200], "changed": len(files), "insertions": added, "deletions": removed}
+
+
+@transaction.atomic
+def provision(run: CodingRun) -> CodingRun:
+    """The run's worktree on its branch from its base SHA, one repository at a time."""
+    repo = run.repository
+    lock_repository(repo)
     run.base_sha = run.base_sha or resolve_base(repo, run.base_ref)
     run.branch = check_branch(run.branch) if run.branch else branch_for(run)
     path = worktree_dir(run)
@@ -124,6 +161,8 @@ def clean_up(run: CodingRun) -> CodingRun:
         saved = save_uncommitted(path, run, "at-cleanup")
         run.patch_ref = saved or run.patch_ref
         git(["worktree", "remove", "--force", "--", str(path)], run.repository.path)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
     git(["worktree", "prune"], run.repository.path)
     run.worktree_path = ""
     run.save(update_fields=["worktree_path", "patch_ref"])

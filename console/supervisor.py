@@ -59,6 +59,10 @@ def standard_children(web: list[str] | None = None) -> list[Child]:
             settings.OPS_WORKER_FIRST_SLOT + settings.OPS_WORKER_SLOTS,
         )
     ]
+    children += [
+        Child(f"coding-driver-{n}", [*python, "coding", "drive"], "worker")
+        for n in range(settings.OPS_CODING_DRIVERS)
+    ]
     children.append(Child("qcluster", [*python, "qcluster"], "cluster"))
     if web:
         children.append(Child("web", web, "web"))

@@ -5,6 +5,7 @@ from django.urls import path
 from console import api, api_overrides
 from console.stage import views as stage
 from console.stage.agents import agents_page
+from console.stage.coding_panel import coding_panel
 from console.stage.conversations import conversation_page, conversations
 from console.stage.give_task import give_task
 from console.stage.inbox import approvals_panel, decide
@@ -29,6 +30,7 @@ urlpatterns = [
     path("stage/agents", agents_page, name="stage-agents"),
     path("stage/opportunities", opportunities_board, name="stage-opportunities"),
     path("stage/inbox", inbox_panel, name="stage-inbox"),
+    path("stage/coding", coding_panel, name="stage-coding"),
     path("stage/inbox/<int:notice_id>/dismiss", dismiss_notice, name="stage-dismiss"),
     path("stage/conversations", conversations, name="stage-conversations"),
     path("stage/conversations/<int:conversation_id>", conversation_page, name="stage-conversation"),

@@ -8,7 +8,7 @@ from missions.executors import lookup
 from missions.models import AttemptOutcome, Step, StepAttempt, StepStatus
 from opscore.budgets import check_budget
 from opscore.llm import OverBudget
-from opscore.registry import STEP_KINDS
+from opscore.registry import STEP_KINDS, Registry
 
 
 def reap_expired_leases(limit: int = 200) -> dict:
@@ -63,8 +63,10 @@ def budget_available(step: Step) -> bool:
     return True
 
 
-# Blockers that can clear without a human: code → "has it cleared for this step?"
-BLOCKER_CHECKS = {"no_executor": executor_installed, "llm_budget": budget_available}
+# Blockers that can clear without a human: code → "has it cleared for this step?". A lane
+# registers its own (the coding lane: "has the step's coding run come to rest?").
+BLOCKER_CHECKS: Registry = Registry("blocker check")
+BLOCKER_CHECKS.register_all({"no_executor": executor_installed, "llm_budget": budget_available})
 
 
 @transaction.atomic

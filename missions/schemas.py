@@ -100,6 +100,9 @@ def payload_errors(steps: list[StepSpec]) -> dict[str, list[str]]:
                 errors[where] = [f"a string of at most {spec.max_length} characters"]
             elif spec.type == "url" and not is_web_url(value):
                 errors[where] = ["an http:// or https:// address"]
+        checker = STEP_KINDS[step.kind].check_payload
+        for name, messages in (checker(step.payload) if checker else {}).items():
+            errors[f"steps.{index}.payload.{name}"] = messages
     return errors
 
 

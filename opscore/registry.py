@@ -2,6 +2,7 @@
 `AppConfig.ready()`, so what is registered never depends on which modules happened to be imported.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -45,13 +46,15 @@ class PayloadField:
 @dataclass(frozen=True)
 class StepKind:
     """`idempotent` decides the rescue when a worker is lost mid-run: idempotent kinds are
-    retried, the others (anything with an outside effect) wait for a human."""
+    retried, the others (anything with an outside effect) wait for a human. `check_payload`
+    is for a payload richer than flat fields: it returns {payload field: [messages]}."""
 
     name: str
     description: str
     idempotent: bool = True
     auto_approvable: bool = True
     fields: tuple[PayloadField, ...] = ()
+    check_payload: Callable[[dict], dict[str, list[str]]] | None = None
 
 
 # Policies validate step kinds against this; `missions` (and any plug-in) fills it.

@@ -290,13 +290,23 @@ OPS_WEBHOOK_URL = env_str("OPS_WEBHOOK_URL")
 
 # The coding lane: run worktrees and saved patches live here (never inside a repository).
 OPS_CODING_DIR = Path(env_str("OPS_CODING_DIR") or DATA_DIR / "coding")
-# Harnesses the operator installed, by runner name → argv (the prompt is appended), e.g.
-# OPS_CODING_COMMAND="/usr/local/bin/my-harness --flag" for the `command` runner.
+# Harnesses the operator installed, by runner name → argv (Opscore appends its flags and the
+# prompt). A binary that is not on PATH blocks the run with that reason; it never fails it.
+# OPS_CODING_COMMAND="/usr/local/bin/my-harness --flag" enables the `command` runner.
 OPS_CODING_RUNNERS = {
     name: shlex.split(value)
-    for name, value in {"command": env_str("OPS_CODING_COMMAND")}.items()
+    for name, value in {
+        "claude-code": env_str("OPS_CODING_CLAUDE", "claude"),
+        "codex": env_str("OPS_CODING_CODEX", "codex"),
+        "command": env_str("OPS_CODING_COMMAND"),
+    }.items()
     if value
 }
+# Environment variables a harness may see besides PATH/HOME/LANG (its own key, e.g.
+# ANTHROPIC_API_KEY for claude-code); nothing else of Opscore's environment reaches it.
+OPS_CODING_PASS_ENV = env_list("OPS_CODING_PASS_ENV")
+# Coding driver processes `manage.py up` supervises (each drives one run at a time).
+OPS_CODING_DRIVERS = env_int("OPS_CODING_DRIVERS", 1)
 
 # The Markdown vault (a one-way projection for people): written every 30 minutes.
 OPS_VAULT_ROOT = Path(env_str("OPS_VAULT_ROOT") or DATA_DIR / "vault")

@@ -1,5 +1,5 @@
-"""A single-shot coding run with a fake harness on a real repository: tests prove completion,
-the harness is boxed in, and a missing harness blocks instead of failing."""
+"""The ralph loop on a real repository with a fake harness: tests prove completion, the caps
+and the no-progress detector stop it, the harness is boxed in, and a missing harness blocks."""
 
 import json
 import sys
@@ -7,114 +7,165 @@ from pathlib import Path
 
 import pytest
 
+from coding.driver import handle_one_run
 from coding.models import CodingRun
-from coding.runs import run_once
 from coding.sandbox import CUT_MARKER, Limits, run_boxed
+from opscore.actions import set_policy
+from opscore.models import Event
+from tests.coding_support import new_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HARNESS = [sys.executable, str(Path(__file__).parent / "fake_harness" / "edit_and_report.py")]
 
 
-@pytest.fixture
-def coding(git_repo, settings, monkeypatch):
-    settings.OPS_CODING_RUNNERS = {"command": HARNESS}
-    monkeypatch.setenv("OPS_API_TOKEN", "seeded-secret-token-0123456789abcdef")
-    monkeypatch.setenv("DATABASE_URL", "postgres://secret@db/x")
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-seeded")
-    git_repo.test_command = [sys.executable, "app.py"]
-    git_repo.save()
-    return git_repo
+def driven(run) -> CodingRun:
+    assert handle_one_run()
+    run.refresh_from_db()
+    return run
 
 
-def run_for(repo, problem):
-    return CodingRun.objects.create(
-        repository=repo,
-        runner="command",
-        base_ref="main",
-        task={"summary": "Greeting", "problem": problem},
+def caps(**values):
+    set_policy("coding_policy", values, actor="test")
+
+
+def test_a_run_goes_through_passes_until_its_tests_pass_and_then_waits_for_review(coding_repo):
+    run = driven(new_run(coding_repo, "@eventually"))
+
+    assert run.status == "waiting_for_review" and run.iteration == 2
+    first, second = run.iterations.all()
+    assert first.tests_passed is False and "failed (1)" in first.test_output
+    assert second.tests_passed and second.exit_status == 0
+    assert run.head_sha and "app.py" in run.diff_stats["files"]
+    assert run.cost_usd == 2 * first.cost_usd and run.external_session_id == "s2"
+    kinds = list(
+        Event.objects.filter(payload__run_id=run.id).order_by("id").values_list("kind", flat=True)
     )
+    assert kinds == [
+        "coding.run.running",
+        "coding.run.waiting_for_tests",
+        "coding.run.running",
+        "coding.run.waiting_for_tests",
+        "coding.run.waiting_for_review",
+    ]
 
 
-def test_a_run_whose_tests_pass_waits_for_review_with_its_iteration(coding):
-    run = run_once(run_for(coding, "greet the world"))
-
-    assert run.status == "waiting_for_review"
-    assert run.diff_stats == {"files": [".harness-env.json", "app.py"]}
-    iteration = run.iterations.get()
-    assert (
-        iteration.tests_passed
-        and iteration.exit_status == 0
-        and '"type": "result"' in (iteration.output_summary)
-    )
-    assert Path(run.worktree_path, "app.py").read_text() == "print('hello, world')\n"
-
-
-def test_failing_tests_fail_the_run_whatever_the_harness_said(coding):
-    run = run_once(run_for(coding, "break it"))
+def test_the_harness_printing_success_does_not_make_failing_tests_pass(coding_repo):
+    run = driven(new_run(coding_repo, "@break", mode="single-shot"))
 
     assert run.status == "failed" and "failed (1)" in run.reason
-    assert run.iterations.get().tests_passed is False
+    assert "I did it" in run.iterations.get().output_summary
 
 
-def test_the_harness_sees_none_of_the_seeded_secrets(coding):
-    run = run_once(run_for(coding, "greet"))
+def test_a_run_whose_diff_stops_changing_is_ended_by_the_no_progress_detector(coding_repo):
+    caps(no_progress_repeats=3, max_iterations=10)
+
+    run = driven(new_run(coding_repo, "@break"))
+
+    assert run.status == "failed" and "the diff was the same for the last 3 passes" in run.reason
+    assert run.iteration == 3
+
+
+def test_tests_failing_the_same_way_also_count_as_no_progress(coding_repo):
+    caps(no_progress_repeats=2, max_iterations=10)
+    coding_repo.test_command = [sys.executable, "-c", "raise SystemExit('same failure')"]
+    coding_repo.save()
+
+    run = driven(new_run(coding_repo, "@wander"))
+
+    assert run.status == "failed" and "failed the same way in the last 2" in run.reason
+
+
+def test_a_run_past_its_iteration_cap_stops_and_says_so(coding_repo):
+    caps(max_iterations=3, no_progress_repeats=20)
+
+    run = driven(new_run(coding_repo, "@wander"))
+
+    assert run.status == "failed" and run.reason == "iteration cap reached: 3 of 3 passes"
+    assert run.iterations.count() == 3
+
+
+def test_a_run_past_its_cost_cap_stops_and_says_so(coding_repo):
+    caps(max_cost_usd=0.02, no_progress_repeats=20)
+
+    run = driven(new_run(coding_repo, "@wander"))
+
+    assert run.status == "failed" and run.reason.startswith("cost cap reached: $0.0200")
+    assert run.iteration == 2
+
+
+def test_a_change_touching_more_files_than_allowed_fails(coding_repo):
+    run = driven(new_run(coding_repo, "@greet @many", max_changed_files=3))
+
+    assert run.status == "failed" and "changed-files cap: 7 files" in run.reason
+
+
+@pytest.mark.parametrize("token", ["@escape", "@symlink"])
+def test_a_write_outside_the_worktree_fails_the_run(coding_repo, token):
+    run = driven(new_run(coding_repo, f"@greet {token}"))
+
+    assert run.status == "failed" and "outside its worktree" in run.reason
+
+
+def test_the_harness_sees_none_of_the_seeded_secrets(coding_repo):
+    run = driven(new_run(coding_repo, "@greet"))
 
     seen = json.loads(Path(run.worktree_path, ".harness-env.json").read_text())
     assert not {"OPS_API_TOKEN", "DATABASE_URL", "ANTHROPIC_API_KEY"} & set(seen)
+    assert "seeded-secret" not in Path(run.worktree_path, ".harness-env.json").read_text()
 
 
-def test_a_missing_harness_blocks_the_run_with_the_reason(coding, settings):
-    settings.OPS_CODING_RUNNERS = {"command": ["/nowhere/harness"]}
+def test_a_harness_key_the_operator_passes_is_the_one_exception(coding_repo, settings):
+    settings.OPS_CODING_PASS_ENV = ["ANTHROPIC_API_KEY"]
 
-    run = run_once(run_for(coding, "greet"))
+    run = driven(new_run(coding_repo, "@greet"))
 
-    assert run.status == "blocked" and "not installed" in run.reason
+    seen = json.loads(Path(run.worktree_path, ".harness-env.json").read_text())
+    assert "ANTHROPIC_API_KEY" in seen and "OPS_API_TOKEN" not in seen
 
 
-def test_a_harness_past_its_wall_clock_is_killed_with_its_group(coding, tmp_path):
-    done = run_boxed([*HARNESS, "sleep"], str(tmp_path), Limits(seconds=1))
+def test_a_missing_harness_blocks_the_run_with_the_reason(coding_repo, settings):
+    settings.OPS_CODING_RUNNERS = {"command": ["/nonexistent/harness"]}
+
+    run = driven(new_run(coding_repo, "@greet"))
+
+    assert run.status == "blocked" and "/nonexistent/harness is not installed" in run.reason
+
+
+def test_a_harness_past_its_wall_clock_is_killed_with_its_group(tmp_path):
+    done = run_boxed([*HARNESS, "@sleep"], str(tmp_path), Limits(seconds=1))
 
     assert done.timed_out and done.exit_status is None and done.seconds < 10
 
 
-def test_output_is_capped_with_a_marker(coding, tmp_path):
-    done = run_boxed([*HARNESS, "shout"], str(tmp_path))
+def test_output_is_capped_with_a_marker(tmp_path):
+    done = run_boxed([*HARNESS, "@shout"], str(tmp_path))
 
     assert done.output.endswith(CUT_MARKER) and len(done.output) < 70_000
 
 
-def test_cancel_keeps_the_diff_and_the_cli_lists_runs(coding):
-    from io import StringIO
+def test_a_second_run_on_the_same_repository_gets_its_own_worktree_and_branch(coding_repo):
+    coding_repo.max_concurrent_runs = 2
+    coding_repo.save()
+    first = driven(new_run(coding_repo, "@greet"))
+    second = driven(new_run(coding_repo, "@greet"))
 
-    from django.core.management import call_command
-
-    from coding.worktrees import provision
-
-    run = provision(run_for(coding, "greet"))
-    Path(run.worktree_path, "app.py").write_text("print('half done')\n")
-    out = StringIO()
-
-    call_command("coding", "cancel", str(run.id), "--reason", "wrong idea", stdout=out)
-    call_command("coding", "runs", stdout=out)
-
-    run.refresh_from_db()
-    assert run.status == "cancelled" and "half done" in Path(run.patch_ref).read_text()
-    assert f"R{run.id} app cancelled" in out.getvalue()
+    assert first.branch != second.branch and first.worktree_path != second.worktree_path
+    assert first.status == second.status == "waiting_for_review"
 
 
-def test_ten_runs_submitted_at_once_respect_the_wip_limits(coding):
+def test_ten_runs_submitted_at_once_respect_the_wip_limits(coding_repo):
     import threading
 
     from django.db import connection
 
-    from coding.dispatch import start_next, waiting_counts
+    from coding.driver import let_go, start_next, wip
     from coding.models import Repository
 
     other = Repository.objects.create(
-        name="other", path=coding.path, allowed_base_refs=["main"], runners=["command"]
+        name="other", path=coding_repo.path, allowed_base_refs=["main"], runners=["command"]
     )
     for n in range(10):
-        run_for(coding if n % 2 else other, f"change {n}")
+        new_run(coding_repo if n % 2 else other, f"change {n}")
     started = []
 
     def dispatch():
@@ -122,14 +173,33 @@ def test_ten_runs_submitted_at_once_respect_the_wip_limits(coding):
             run = start_next()
             if run is not None:
                 started.append(run.repository.name)
+                let_go(run.id)
         finally:
             connection.close()
 
     threads = [threading.Thread(target=dispatch) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
-    assert sorted(started) == ["app", "other"]  # one per repository, two overall
-    assert waiting_counts() == {"app": 4, "other": 4}
+    assert sorted(started) == ["app", "other"]  # max_running 2, one per repository
+    assert wip() == {"running": 2, "limit": 2, "queued": {"app": 4, "other": 4}}
+
+
+def test_one_agent_runs_one_job_at_a_time(coding_repo):
+    from coding.driver import let_go, start_next
+    from tests.factories import AgentFactory
+
+    coding_repo.max_concurrent_runs = 5
+    coding_repo.save()
+    devops, research = AgentFactory(slug="devops"), AgentFactory(slug="research")
+    runs = [new_run(coding_repo, "x", agent=a) for a in (devops, devops, research)]
+
+    started = [start_next(), start_next()]
+    for run in started:
+        let_go(run.id)
+
+    assert [r.id for r in started] == [runs[0].id, runs[2].id]
+    runs[1].refresh_from_db()
+    assert runs[1].status == "queued"

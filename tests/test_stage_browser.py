@@ -126,7 +126,7 @@ def pages_worth_a_screenshot(page, server, mission):
     page.goto(f"{server}/stage/conversations/{talk.id}")
     expect(page.locator(".turns .turn").first).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "conversation.png"), full_page=True)
-    for name in ("swimlane", "agents", "opportunities"):
+    for name in ("swimlane", "agents", "opportunities", "coding"):
         page.goto(f"{server}/stage/{name}")
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 

@@ -15,6 +15,7 @@ class ProposalSource(models.TextChoices):
     INITIATIVE = "initiative"
     CONVERSATION = "conversation"
     OPPORTUNITY = "opportunity"
+    CODING = "coding"
     HUMAN = "human"
 
 

@@ -1,24 +1,42 @@
-"""A fake coding harness for tests: edits files in its working directory as told by its
-prompt, prints stream-json lines in Claude Code's shape, and writes its environment so a test
-can see what it was given."""
+"""A fake coding harness for tests: edits files in its working directory as its prompt's
+@tokens say, prints stream-json lines in Claude Code's shape, and writes its environment so a
+test can see what it was given."""
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 prompt = sys.argv[-1]
+passes = Path(".passes")
+count = int(passes.read_text()) + 1 if passes.exists() else 1
 Path(".harness-env.json").write_text(json.dumps(sorted(os.environ)))
-if "sleep" in prompt:
-    time.sleep(60)
-if "greet" in prompt:
+if "@sleep" in prompt:
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])  # a grandchild
+    Path("half-done.txt").write_text("work in progress\n")
+    time.sleep(120)
+if "@greet" in prompt:
     Path("app.py").write_text("print('hello, world')\n")
-if "break" in prompt:
+if "@break" in prompt:
     Path("app.py").write_text("raise SystemExit(1)\n")
-if "shout" in prompt:
+if "@eventually" in prompt:
+    passes.write_text(str(count))
+    good = count >= 2
+    Path("app.py").write_text("print('hello, world')\n" if good else f"raise SystemExit({count})\n")
+if "@wander" in prompt:  # a different failing diff every pass
+    passes.write_text(str(count))
+    Path("app.py").write_text(f"raise SystemExit('pass {count} ' + 'x' * {count})\n")
+if "@many" in prompt:
+    for n in range(5):
+        Path(f"file{n}.txt").write_text("x\n")
+if "@escape" in prompt:
+    Path("../escaped.txt").write_text("outside\n")
+if "@symlink" in prompt:
+    os.symlink("/etc", "etc-link")
+if "@shout" in prompt:
     print("x" * 100_000)
 print(json.dumps({"type": "assistant", "message": {"content": [{"type": "text", "text": "done"}]}}))
-print(
-    json.dumps({"type": "result", "subtype": "success", "total_cost_usd": 0.01, "session_id": "s1"})
-)
+result = {"type": "result", "subtype": "success", "is_error": False, "result": "I did it"}
+print(json.dumps(result | {"total_cost_usd": 0.01, "session_id": f"s{count}"}))

@@ -1,56 +1,147 @@
-"""`manage.py coding runs [--json]` and `coding cancel ID --reason …`."""
+"""`manage.py coding runs [--json]`, `coding cancel ID`, `coding approve ID --kind …`,
+`coding retry ID`, `coding register NAME PATH …`, `coding submit …` and `coding drive`."""
 
+import shlex
+
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 
-from coding.models import CodingRun, RunStatus
-from coding.runs import transition
-from coding.worktrees import clean_up
+from coding import operations
+from coding.actions import RunRefused
+from coding.approvals import ApprovalRefused
+from coding.driver import drive_for, handle_one_run, wip
+from coding.models import ApprovalKind, CodingRun, Repository
+from coding.submitting import job_proposal
+from missions.actions import submit_proposal
+from missions.schemas import ProposalInvalid
 from opscore.management.commands._json import dump, fail
-
-ENDED = [RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED]
 
 
 def row_of(run: CodingRun) -> dict:
     return {
         "id": run.id,
         "repository": run.repository.name,
+        "runner": run.runner,
+        "mode": run.mode,
         "status": run.status,
         "branch": run.branch,
+        "head_sha": run.head_sha,
         "iteration": run.iteration,
+        "cost_usd": str(run.cost_usd),
         "reason": run.reason,
+        "patch": run.patch_ref,
+        "approvals": sorted(a.kind for a in run.approvals.standing().filter(sha=run.head_sha)),
     }
 
 
 class Command(BaseCommand):
-    help = "List coding runs, or cancel one (its uncommitted work is saved first)."
+    help = "Coding runs: list, cancel, approve, retry; register a repository; submit a dev job."
 
     def add_arguments(self, parser):
         verbs = parser.add_subparsers(dest="verb", required=True)
-        runs = verbs.add_parser("runs")
-        runs.add_argument("--json", action="store_true")
-        cancel = verbs.add_parser("cancel")
-        cancel.add_argument("run_id", type=int)
-        cancel.add_argument("--reason", required=True)
-        cancel.add_argument("--json", action="store_true")
+        verbs.add_parser("runs").add_argument("--json", action="store_true")
+        for name in ("cancel", "retry", "approve"):
+            verb = verbs.add_parser(name)
+            verb.add_argument("run_id", type=int)
+            verb.add_argument("--json", action="store_true")
+        verbs.choices["cancel"].add_argument("--reason", default="cancelled from the CLI")
+        verbs.choices["approve"].add_argument("--kind", required=True, choices=ApprovalKind.values)
+        verbs.choices["approve"].add_argument("--note", default="")
+        add_register(verbs.add_parser("register"))
+        add_submit(verbs.add_parser("submit"))
+        drive = verbs.add_parser("drive")
+        drive.add_argument("--once", action="store_true", help="drive one unit of work, then stop")
+        drive.add_argument("--seconds", type=float, default=3600)
 
     def handle(self, *args, verb, **opts):
         if verb == "runs":
-            recent = CodingRun.objects.select_related("repository").order_by("-id")[:100]
-            rows = [row_of(r) for r in recent]
-            if opts["json"]:
-                return self.stdout.write(dump(rows))
-            for r in rows:
-                self.stdout.write(f"R{r['id']} {r['repository']} {r['status']} {r['branch']}")
-            return None
-        return self.cancel(opts)
+            return self.runs(opts)
+        if verb in ("cancel", "retry", "approve"):
+            return self.act(verb, opts)
+        return getattr(self, verb)(opts)
 
-    def cancel(self, opts):
+    def say(self, opts, data, text):
+        self.stdout.write(dump(data) if opts.get("json") else text)
+
+    def runs(self, opts):
+        recent = CodingRun.objects.select_related("repository").order_by("-id")[:100]
+        rows = [row_of(r) for r in recent]
+        lines = [f"WIP {wip()}"] + [
+            f"R{r['id']} {r['repository']} {r['status']} pass {r['iteration']} "
+            f"${r['cost_usd']} {r['branch'] or ''} {r['reason'][:80]}"
+            for r in rows
+        ]
+        self.say(opts, rows, "\n".join(lines))
+
+    def act(self, verb, opts):
         run = CodingRun.objects.filter(pk=opts["run_id"]).first()
-        if run is None or run.status in ENDED:
-            fail(f"no open coding run {opts['run_id']}", as_json=opts["json"])
-        if run.worktree_path:
-            clean_up(run)  # saves the diff before the worktree goes
-        transition(run, RunStatus.CANCELLED, f"cancelled: {opts['reason']}")
-        if opts["json"]:
-            return self.stdout.write(dump(row_of(run) | {"patch": run.patch_ref}))
-        return self.stdout.write(f"R{run.id} cancelled; its diff: {run.patch_ref or 'none'}")
+        if run is None:
+            fail(f"no coding run {opts['run_id']}", as_json=opts["json"])
+        try:
+            if verb == "cancel":
+                run = operations.cancel(run, opts["reason"], actor="cli")
+            elif verb == "retry":
+                run = operations.retry(run, actor="cli")
+            else:
+                operations.approve_run(run, opts["kind"], by="cli", note=opts["note"])
+        except (RunRefused, ApprovalRefused) as refused:
+            fail(str(refused), as_json=opts["json"])
+        run.refresh_from_db()
+        self.say(opts, row_of(run), f"R{run.id} {run.status}: {run.reason}")
+
+    def register(self, opts):
+        repo = Repository.objects.filter(name=opts["name"]).first() or Repository(name=opts["name"])
+        repo.path, repo.allowed_base_refs = opts["path"], opts["base"] or ["main"]
+        repo.test_command = shlex.split(opts["test"]) if opts["test"] else []
+        repo.lint_command = shlex.split(opts["lint"]) if opts["lint"] else []
+        repo.runners, repo.max_concurrent_runs = opts["runner"] or ["command"], opts["max_runs"]
+        try:
+            repo.full_clean()
+        except ValidationError as invalid:
+            fail(
+                "the repository was not registered",
+                as_json=opts["json"],
+                errors=invalid.message_dict,
+            )
+        repo.save()
+        self.say(opts, {"name": repo.name, "path": repo.path}, f"registered {repo.name}")
+
+    def submit(self, opts):
+        try:
+            result = submit_proposal(job_proposal(opts), source="human", cause_ref="cli")
+        except ProposalInvalid as invalid:
+            fail("the dev job was refused", as_json=opts["json"], errors=invalid.errors)
+        proposal = result.proposal
+        next_step = proposal.reason or "approve it in the admin (Proposals) or the Stage inbox"
+        text = f"proposal {proposal.id} {proposal.status}: {next_step}"
+        self.say(opts, {"proposal": proposal.id, "status": proposal.status}, text)
+
+    def drive(self, opts):
+        done = handle_one_run() if opts["once"] else drive_for(opts["seconds"])
+        self.stdout.write(f"coding driver: {done}")
+
+
+def add_register(parser):
+    parser.add_argument("name")
+    parser.add_argument("path")
+    parser.add_argument("--base", action="append", help="an allowed base ref (repeatable)")
+    parser.add_argument("--test", default="", help='test command, e.g. "python -m pytest"')
+    parser.add_argument("--lint", default="")
+    parser.add_argument("--runner", action="append", help="an allowed runner (repeatable)")
+    parser.add_argument("--max-runs", type=int, default=1)
+    parser.add_argument("--json", action="store_true")
+
+
+def add_submit(parser):
+    parser.add_argument("--agent", required=True)
+    parser.add_argument("--repo", required=True)
+    parser.add_argument("--summary", required=True)
+    parser.add_argument("--problem", required=True)
+    parser.add_argument("--accept", action="append", required=True, help="a criterion (repeatable)")
+    parser.add_argument("--accept-command", action="append", default=[], metavar="TEXT=ARGV")
+    parser.add_argument("--base", default="")
+    parser.add_argument("--runner", default="command")
+    parser.add_argument("--mode", default="ralph-loop", choices=["single-shot", "ralph-loop"])
+    parser.add_argument("--allow-merge", action="store_true")
+    parser.add_argument("--max-changed-files", type=int, default=12)
+    parser.add_argument("--json", action="store_true")

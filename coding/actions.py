@@ -1,0 +1,75 @@
+"""The coding lane's workflows a person or an agent starts: cancel, retry, revise. Every change
+of a run's status goes through `transition`, which writes the row and its event together."""
+
+from django.db import transaction
+
+from coding.models import ENDED, CodingRun, RunStatus
+from coding.sandbox import kill_process_group
+from coding.worktrees import clean_up
+from opscore.actions import record_event
+
+
+class RunRefused(ValueError):
+    """An action this run's state does not allow; nothing was changed."""
+
+
+def transition(run: CodingRun, status: str, reason: str = "", **fields) -> bool:
+    """Move the run (compare-and-set) and say so; False when the run had already moved on."""
+    with transaction.atomic():
+        if not run.move(status, reason, **fields):
+            return False
+        record_event(
+            f"coding.run.{status}",
+            f"R{run.id} {run.repository.name}: {status.replace('_', ' ')}",
+            summary=reason[:500],
+            tags=["coding", status],
+            payload=event_payload(run),
+            agent_id=run.agent_id,
+            step_id=run.step_id,
+            mission_id=run.step.mission_id if run.step_id else None,
+            actor="system:coding",
+        )
+    return True
+
+
+def event_payload(run: CodingRun) -> dict:
+    return {
+        "run_id": run.id,
+        "branch": run.branch or "",
+        "iteration": run.iteration,
+        "cost_usd": str(run.cost_usd),
+        "head_sha": run.head_sha,
+    }
+
+
+def cancel_run(run: CodingRun, reason: str, *, actor: str) -> CodingRun:
+    """Kill the live harness's whole group, keep its diff as a patch, and end the run."""
+    if run.status in ENDED:
+        raise RunRefused(f"R{run.id} has already ended ({run.status})")
+    if not transition(run, RunStatus.CANCELLED, f"cancelled by {actor}: {reason}"):
+        raise RunRefused(f"R{run.id} moved to {run.status} first; nothing was cancelled")
+    kill_process_group(run.process_group)
+    if run.worktree_path:
+        clean_up(run)  # saves the diff before the worktree goes
+    CodingRun.objects.filter(pk=run.pk).update(process_group=None)
+    run.refresh_from_db()
+    return run
+
+
+def retry_run(run: CodingRun, *, actor: str) -> CodingRun:
+    """A blocked, failed or cancelled run goes back in the queue, with its caps counted anew
+    from this point (its iterations stay as evidence)."""
+    if run.status not in (RunStatus.BLOCKED, RunStatus.FAILED, RunStatus.CANCELLED):
+        raise RunRefused(f"R{run.id} is {run.status}; only blocked, failed or cancelled runs retry")
+    limits = run.limits | {"first_iteration": run.iteration + 1, "restarted": True}
+    if not transition(run, RunStatus.QUEUED, f"retried by {actor}", limits=limits):
+        raise RunRefused(f"R{run.id} moved to {run.status} first")
+    CodingRun.objects.filter(pk=run.pk).update(started_at=None, finished_at=None)
+    run.refresh_from_db()
+    return run
+
+
+def request_revision(run: CodingRun, notes: str, *, actor: str) -> bool:
+    """Back into the loop with the reviewer's notes; the caps still count every pass."""
+    reason = f"revision requested by {actor}: {notes[:500]}"
+    return transition(run, RunStatus.REVISION_REQUESTED, reason, revision_notes=notes[:4000])

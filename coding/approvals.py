@@ -1,0 +1,161 @@
+"""Code, merge, deploy and production-config: four approvals, each a human's, each bound to the
+commit it was given for. A newer commit voids them all (the rows stay, saying why), and the
+merge only happens after a merge approval, with tests green on the merged head.
+"""
+
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models.functions import Now
+
+from coding.actions import transition
+from coding.checks import verify
+from coding.models import ApprovalKind, CodingApproval, CodingRun, RunStatus
+from coding.sandbox import Limits
+from coding.worktrees import AUTHOR, GitFailed, git, head_of, lock_repository
+from opscore.actions import record_event
+
+K = ApprovalKind
+NEEDS = {K.CODE: None, K.MERGE: K.CODE, K.DEPLOY: K.CODE, K.PROD_CONFIG: K.CODE}
+REVIEWABLE = [RunStatus.WAITING_FOR_REVIEW, RunStatus.COMPLETED]
+
+
+class ApprovalRefused(ValueError):
+    """Why this approval cannot be given now; nothing was written."""
+
+
+def void_other_commits(run: CodingRun, sha: str, reason: str) -> int:
+    stale = CodingApproval.objects.standing().filter(run=run).exclude(sha=sha)
+    return stale.update(voided_at=Now(), void_reason=reason[:500])
+
+
+def approve(run: CodingRun, kind: str, *, by: str, note: str = "") -> CodingApproval:
+    """Record a human's approval of the run's head commit, as the branch stands right now."""
+    if kind not in K.values:
+        raise ApprovalRefused(f"unknown approval kind {kind!r}; one of {', '.join(K.values)}")
+    check_head(run)
+    refusal = why_not(run, kind)
+    if refusal:
+        raise ApprovalRefused(refusal)
+    with transaction.atomic():
+        approval, _ = CodingApproval.objects.get_or_create(
+            run=run,
+            kind=kind,
+            sha=run.head_sha,
+            voided_at=None,
+            defaults={"approved_by": by[:150], "note": note[:2000]},
+        )
+        record_event(
+            f"coding.approved.{kind}",
+            f"R{run.id}: {kind} approved at {run.head_sha[:10]} by {by}",
+            tags=["coding", "approval", kind],
+            payload={"run_id": run.id, "sha": run.head_sha, "kind": kind},
+            step_id=run.step_id,
+            actor=f"human:{by}",
+        )
+    after_code_approval(run, kind)
+    return approval
+
+
+def check_head(run: CodingRun) -> None:
+    """A commit someone pushed to the branch since review voids what was approved."""
+    if not run.branch or not run.head_sha:
+        raise ApprovalRefused(f"R{run.id} has no commit to approve yet ({run.status})")
+    now = head_of(run.repository, run.branch)
+    if now != run.head_sha:
+        void_other_commits(run, now, f"the branch moved to {now[:10]} after review")
+        CodingRun.objects.filter(pk=run.pk).update(head_sha=now)
+        raise ApprovalRefused(
+            f"the branch moved to {now[:10]} since {run.head_sha[:10]} was reviewed; "
+            "earlier approvals are void — review the new commit"
+        )
+
+
+def why_not(run: CodingRun, kind: str) -> str:
+    if run.status not in REVIEWABLE:
+        return f"R{run.id} is {run.status}; approvals are for runs waiting for review"
+    needed = NEEDS[kind]
+    if needed and not CodingApproval.objects.standing_for(run, needed).exists():
+        return f"a {kind} approval needs a standing {needed} approval of {run.head_sha[:10]}"
+    allowed = {K.MERGE: "allow_merge", K.DEPLOY: "allow_deploy"}.get(kind)
+    if allowed and not run.constraints.get(allowed):
+        return f"this job's constraints say {allowed}: false"
+    if kind == K.MERGE and run.merged_sha:
+        return f"R{run.id} is already merged ({run.merged_sha[:10]})"
+    return ""
+
+
+def after_code_approval(run: CodingRun, kind: str) -> None:
+    """A job that may not merge ends at the code approval: its branch stays for a human."""
+    if kind == K.CODE and not run.constraints.get("allow_merge"):
+        kept = f"code approved at {run.head_sha[:10]}; branch {run.branch} kept (no merge allowed)"
+        transition(run, RunStatus.COMPLETED, kept)
+
+
+def merge_ready():
+    """Runs with a standing merge approval of their head that are not merged yet."""
+    approved = CodingApproval.objects.standing().filter(kind=K.MERGE)
+    runs = CodingRun.objects.filter(status=RunStatus.WAITING_FOR_REVIEW, merged_sha="")
+    return runs.filter(approvals__in=approved).distinct()
+
+
+@transaction.atomic
+def merge(run: CodingRun) -> str:
+    """Merge the approved head into the base branch of the local repository, in a scratch
+    worktree, and move the base only if the tests pass on the merged head. '' when refused."""
+    lock_repository(run.repository)
+    if not CodingApproval.objects.standing_for(run, K.MERGE).exists():
+        return ""
+    repo, base = run.repository, f"refs/heads/{run.base_ref}"
+    old = git(["rev-parse", "--verify", "--end-of-options", base], repo.path).strip()
+    scratch = Path(tempfile.mkdtemp(prefix=f"merge-{run.id}-", dir=scratch_root()))
+    try:
+        merged, why = merged_head(run, scratch / "tree", old)
+    finally:
+        git(["worktree", "remove", "--force", "--", str(scratch / "tree")], repo.path)
+        git(["worktree", "prune"], repo.path)
+    if not merged:
+        refused = CodingApproval.objects.standing_for(run, K.MERGE)
+        refused.update(voided_at=Now(), void_reason=f"merge refused: {why[:300]}")
+        transition(run, RunStatus.WAITING_FOR_REVIEW, f"merge refused: {why[:1500]}")
+        return ""
+    move_base(run, old, merged)
+    done = f"merged into {run.base_ref} at {merged[:10]}"
+    transition(run, RunStatus.COMPLETED, done, merged_sha=merged)
+    return merged
+
+
+def scratch_root() -> Path:
+    root = Path(settings.OPS_CODING_DIR) / "merges"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def merged_head(run: CodingRun, tree: Path, old: str) -> tuple[str, str]:
+    repo = run.repository
+    git(["worktree", "add", "--detach", "--", str(tree), old], repo.path)
+    try:
+        message = f"Merge {run.branch} (R{run.id}, approved)"
+        git([*AUTHOR, "merge", "--no-ff", "--no-edit", "-m", message, run.head_sha], tree)
+    except GitFailed as conflict:
+        return "", f"it does not merge cleanly into {run.base_ref}: {conflict}"
+    verdict = verify(repo, {}, str(tree), Limits(seconds=900))
+    if not verdict.passed:
+        return "", f"tests failed on the merged head: {verdict.output[-1000:]}"
+    return git(["rev-parse", "HEAD"], tree).strip(), ""
+
+
+def move_base(run: CodingRun, old: str, merged: str) -> None:
+    """Fast-forward the base: in the main checkout when it has the base checked out (its files
+    follow), else by a compare-and-swap of the ref."""
+    repo = run.repository
+    try:
+        current = git(["symbolic-ref", "--quiet", "HEAD"], repo.path).strip()
+    except GitFailed:  # a detached main checkout
+        current = ""
+    if current == f"refs/heads/{run.base_ref}":
+        git(["merge", "--ff-only", "--quiet", merged], repo.path)
+    else:
+        git(["update-ref", f"refs/heads/{run.base_ref}", merged, old], repo.path)

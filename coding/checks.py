@@ -1,0 +1,114 @@
+"""What proves a pass: the repository's tests and lint and the acceptance criteria that carry
+a command, each run boxed in the worktree; and whether the harness wrote anywhere but there.
+
+A run's worktree sits alone in its own directory (`run-<id>/tree`), so a write through `..`
+lands somewhere the next look finds it; a symlink out of the tree, or a change to the main
+checkout, is caught the same way.
+"""
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from coding.sandbox import HarnessMissing, Limits, run_boxed
+from coding.worktrees import git
+
+NOISE = re.compile(r"\d+(\.\d+)?s\b|0x[0-9a-f]+|/tmp/\S+")  # timings, addresses, temp paths
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    tests: str
+    lint: str
+    output: str
+    signature: str  # equal for failures that look the same
+
+
+def run_check(label: str, argv: list[str], worktree: str, limits: Limits) -> tuple[bool, str]:
+    try:
+        done = run_boxed(argv, worktree, limits)
+    except HarnessMissing as missing:
+        return False, f"{label}: {missing}"
+    if done.timed_out:
+        return False, f"{label}: timed out after {limits.seconds:.0f}s\n{done.output[-2000:]}"
+    state = "passed" if done.exit_status == 0 else f"failed ({done.exit_status})"
+    return done.exit_status == 0, f"{label} {state}\n{done.output[-3000:]}"
+
+
+def acceptance_commands(task: dict) -> list[tuple[str, list[str]]]:
+    found = []
+    for item in task.get("acceptance_criteria") or []:
+        if isinstance(item, dict) and item.get("command"):
+            found.append((f"acceptance: {item.get('text', '')[:80]}", list(item["command"])))
+    return found
+
+
+def verify(repo, task: dict, worktree: str, limits: Limits) -> Verdict:
+    """Tests, lint, then acceptance commands. No test command is no proof: never a pass."""
+    if not repo.test_command:
+        why = "no test command is configured: nothing proves the change"
+        return Verdict(False, why, "", why, signature("no-tests"))
+    tests_ok, tests = run_check("tests", repo.test_command, worktree, limits)
+    lint_ok, lint = (True, "no lint command") if not repo.lint_command else (False, "")
+    if repo.lint_command:
+        lint_ok, lint = run_check("lint", repo.lint_command, worktree, limits)
+    outputs, passed = [tests, lint], tests_ok and lint_ok
+    for label, argv in acceptance_commands(task) if passed else []:
+        ok, said = run_check(label, argv, worktree, limits)
+        outputs.append(said)
+        passed = passed and ok
+    text = "\n".join(outputs)
+    return Verdict(passed, tests[:2000], lint[:2000], text[-6000:], signature(text))
+
+
+def signature(output: str) -> str:
+    return hashlib.sha256(NOISE.sub("", output).encode()).hexdigest()[:16]
+
+
+def diff_hash(worktree: str) -> str:
+    """The whole change against the last commit, untracked files included."""
+    git(["add", "--all", "--intent-to-add"], worktree)
+    return hashlib.sha256(git(["diff", "HEAD", "--binary"], worktree).encode()).hexdigest()[:16]
+
+
+def changed_files(worktree: str, since: str = "HEAD") -> list[str]:
+    git(["add", "--all", "--intent-to-add"], worktree)
+    names = git(["diff", since, "--name-only", "--"], worktree).split("\n")
+    return [n for n in names if n and not Path(n).is_absolute()]
+
+
+def outside_state(worktree: Path, repo_path: str) -> dict:
+    """What sits beside the worktree (it should be alone) and the main checkout's status."""
+    jail = worktree.parent
+    beside = sorted(p.name for p in jail.iterdir() if p.name != worktree.name)
+    siblings = sorted(p.name for p in jail.parent.iterdir() if not p.name.startswith("run-"))
+    status = git(["status", "--porcelain", "--untracked-files=all"], repo_path)
+    return {"beside": beside, "siblings": siblings, "main_checkout": status}
+
+
+def escape_found(worktree: Path, repo_path: str, before: dict) -> str:
+    """'' when the pass stayed inside its worktree; otherwise what it touched outside."""
+    after = outside_state(worktree, repo_path)
+    for key, label in [
+        ("beside", "beside its worktree"),
+        ("siblings", "in the worktrees directory"),
+        ("main_checkout", "in the main checkout"),
+    ]:
+        if after[key] != before[key]:
+            return f"the harness wrote outside its worktree ({label}): {str(after[key])[:300]}"
+    return outward_symlink(worktree)
+
+
+def outward_symlink(worktree: Path) -> str:
+    root = worktree.resolve()
+    for folder, dirs, files in os.walk(worktree):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for name in dirs + files:
+            path = Path(folder, name)
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                where = path.relative_to(worktree)
+                return f"the harness left a symlink pointing outside its worktree: {where}"
+    return ""

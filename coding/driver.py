@@ -1,0 +1,118 @@
+"""Who drives which coding run. A driver holds a Postgres session lock on the run it drives, so
+a driver that dies (SIGKILL, a lost box) lets go of it with its connection, and the next driver
+adopts the run: it kills whatever the dead driver's harness left in its process group and
+resumes from a recovered worktree.
+
+Which run may start is decided under one advisory lock against the WIP limits — overall
+(coding_policy.max_running), per repository (max_concurrent_runs) and per agent — so ten runs
+submitted at once cannot all start; the rest wait `queued` and are counted.
+"""
+
+import signal
+import time
+
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Count
+
+from coding.actions import transition
+from coding.approvals import merge, merge_ready
+from coding.executor import wake_step_of
+from coding.loop import drive
+from coding.models import ACTIVE, CodingRun, RunStatus
+from coding.sandbox import kill_process_group
+from opscore.models import Policy
+
+RUN_LOCK = 0x0C0D1  # first key of the two-key session lock; the run id is the second
+
+
+def hold(run_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [RUN_LOCK, run_id])
+        return cursor.fetchone()[0]
+
+
+def let_go(run_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK, run_id])
+
+
+def busy_by(field: str) -> dict:
+    rows = CodingRun.objects.active().values_list(field).annotate(n=Count("id")).order_by()
+    return dict(rows)
+
+
+@transaction.atomic
+def start_next() -> CodingRun | None:
+    """The oldest startable run the limits allow, now `running` and held by this driver."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('opscore.coding.dispatch'))")
+    policy = Policy.objects.value("coding_policy")
+    if CodingRun.objects.active().count() >= policy.max_running:
+        return None
+    per_repo, per_agent = busy_by("repository"), busy_by("agent")
+    waiting = CodingRun.objects.startable().select_related("repository").order_by("id")
+    for run in waiting[:100]:
+        if per_repo.get(run.repository_id, 0) >= run.repository.max_concurrent_runs:
+            continue
+        if run.agent_id and per_agent.get(run.agent_id, 0) >= policy.max_running_per_agent:
+            continue
+        if hold(run.id) and transition(run, RunStatus.RUNNING, "started within the WIP limits"):
+            return run
+        let_go(run.id)
+    return None
+
+
+def adopt_orphan() -> CodingRun | None:
+    """An active run nobody holds: its driver died. Kill what its harness left, take it over."""
+    for run in CodingRun.objects.active().order_by("id")[:50]:
+        if not hold(run.id):
+            continue  # a live driver has it
+        run.refresh_from_db()
+        if run.status in ACTIVE:
+            killed = kill_process_group(run.process_group)
+            left = "; its harness's process group was killed" if killed else ""
+            CodingRun.objects.filter(pk=run.pk).update(process_group=None)
+            if transition(run, RunStatus.RUNNING, f"adopted after its driver was lost{left}"):
+                return run
+        let_go(run.id)
+    return None
+
+
+def handle_one_run() -> bool:
+    """One unit of the coding lane's work — a merge, an orphan, or the next run — driven to a
+    resting state. Returns whether there was any."""
+    ready = merge_ready().first()
+    if ready is not None:
+        merge(ready)
+        return True
+    run = adopt_orphan() or start_next()
+    if run is None:
+        return False
+    try:
+        drive(run)
+    finally:
+        let_go(run.id)
+    wake_step_of(run)
+    return True
+
+
+def wip() -> dict:
+    """What the Stage and the CLI count: running against the limit, queued by repository."""
+    queued = CodingRun.objects.filter(status=RunStatus.QUEUED)
+    by_repo = dict(queued.values_list("repository__name").annotate(n=Count("id")).order_by())
+    limit = Policy.objects.value("coding_policy").max_running
+    return {"running": CodingRun.objects.active().count(), "limit": limit, "queued": by_repo}
+
+
+def drive_for(seconds: float, idle_pause: float = 2.0) -> int:
+    """A bounded driver session (the supervisor starts the next): work while there is any,
+    pause when there is none, stop at the deadline or on SIGTERM. Returns units done."""
+    deadline, done, stopping = time.monotonic() + seconds, 0, []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    while not stopping and time.monotonic() < deadline:
+        close_old_connections()
+        if handle_one_run():
+            done += 1
+        else:
+            time.sleep(idle_pause)
+    return done

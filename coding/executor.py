@@ -1,0 +1,82 @@
+"""The `dev.code_change` executor. The step owns the intent, the CodingRun the execution: the
+step starts its run and then waits blocked (`coding_run`), holding no worker, while a coding
+driver runs the loop. When the run comes to rest the step is woken and its agent reviews the
+result, then the step ends the way the run did."""
+
+from coding.jobs import run_for_step
+from coding.models import CodingRun, RunStatus
+from coding.review import apply_review, ask_reviewer, result_of
+from missions.execution import step_event
+from missions.executors import Blocked, Failed, Succeeded
+from missions.models import StepStatus
+from opscore.llm import LLMError, OverBudget
+
+WAITING = "coding_run"
+
+
+def reviewed_at_head(run: CodingRun) -> bool:
+    return bool(run.head_sha) and run.review.get("sha") == run.head_sha
+
+
+def needs_the_step(run: CodingRun) -> bool:
+    """Has the run come to where its step has something to do?"""
+    if run.status == RunStatus.WAITING_FOR_REVIEW:
+        return not reviewed_at_head(run) or run.review.get("decision") == "complete"
+    return run.status in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+def step_can_go_on(step) -> bool:
+    run = CodingRun.objects.filter(step=step).first()
+    return run is None or needs_the_step(run)
+
+
+def execute_code_change(step_run):
+    step = step_run.step
+    try:
+        run = run_for_step(step)
+    except ValueError as refused:
+        return Failed(str(refused), retryable=False, input_refused=True)
+    if run.status in (RunStatus.FAILED, RunStatus.CANCELLED):
+        return Failed(f"coding run R{run.id} {run.status}: {run.reason}", retryable=False)
+    if run.status == RunStatus.COMPLETED or (
+        run.status == RunStatus.WAITING_FOR_REVIEW
+        and reviewed_at_head(run)
+        and run.review.get("decision") == "complete"
+    ):
+        return Succeeded(result=result_of(run))
+    if run.status == RunStatus.WAITING_FOR_REVIEW:
+        return review(run, step)
+    return Blocked(f"waiting for coding run R{run.id} ({run.status})", code=WAITING)
+
+
+def review(run: CodingRun, step):
+    try:
+        decision = apply_review(run, step, ask_reviewer(run, step))
+    except (LLMError, OverBudget) as error:
+        return Failed(f"the review call failed: {error}")
+    except ValueError as malformed:
+        return Failed(str(malformed))
+    if decision == "complete":
+        return Succeeded(result=result_of(run) | {"review": run.review.get("reason", "")})
+    if decision == "block":
+        return Blocked(run.reason, code="needs_human")
+    return Blocked(f"R{run.id}: revision requested; waiting for the loop", code=WAITING)
+
+
+def wake_step_of(run: CodingRun) -> bool:
+    """Requeue the run's step as soon as the run rests, rather than at the next sweep."""
+    step = run.step
+    if step is None or step.status != StepStatus.BLOCKED or step.blocked_code != WAITING:
+        return False
+    run.refresh_from_db()
+    if not needs_the_step(run):
+        return False
+    step.requeue()
+    step_event(
+        step,
+        "step.unblocked",
+        f"S{step.id} {step.kind} requeued: coding run R{run.id} is {run.status}",
+        tags=["step", "unblocked", "coding"],
+        actor="system:coding",
+    )
+    return True

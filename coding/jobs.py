@@ -1,0 +1,106 @@
+"""The `dev.code_change` step kind: the business intent of a coding job, in seed 004's shape.
+It enters through the single intake like any proposal and is never auto-approved; the intake
+refuses a job naming a repository that is not registered, a base ref it does not allow, or a
+runner that may not touch it, before anything is written."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from coding.loop import limits_for
+from coding.models import CodingRun, Repository
+from missions.schemas import field_errors
+from opscore.registry import StepKind
+
+KIND = "dev.code_change"
+
+
+class Criterion(BaseModel):
+    """A criterion with a command is checked by running it in the worktree; plain text is on
+    the reviewer's checklist."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=500)
+    command: list[str] = Field(default_factory=list, max_length=50)
+
+
+class Constraints(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    allow_merge: bool = False
+    allow_deploy: bool = False
+    max_changed_files: int = Field(12, ge=1, le=1000)
+
+
+class Handoff(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    runner: str = Field("claude-code", min_length=1, max_length=40)
+    mode: Literal["single-shot", "ralph-loop"] = "ralph-loop"
+
+
+class DevJob(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    repo: str = Field(min_length=1, max_length=80)
+    worktree_ref: str = Field("", max_length=200)
+    task_kind: str = Field("change", min_length=1, max_length=40)
+    summary: str = Field(min_length=1, max_length=200)
+    problem_statement: str = Field(min_length=1, max_length=5000)
+    acceptance_criteria: list[str | Criterion] = Field(min_length=1, max_length=20)
+    constraints: Constraints = Field(default_factory=Constraints)
+    handoff: Handoff = Field(default_factory=Handoff)
+
+
+def parse_job(payload: dict) -> tuple[DevJob | None, dict[str, list[str]]]:
+    try:
+        job = DevJob.model_validate(payload)
+    except ValidationError as error:
+        return None, field_errors(error)
+    return job, trust_zone_errors(job)
+
+
+def trust_zone_errors(job: DevJob) -> dict[str, list[str]]:
+    repo = Repository.objects.filter(name=job.repo).first()
+    if repo is None:
+        known = ", ".join(Repository.objects.values_list("name", flat=True)) or "none yet"
+        return {"repo": [f"no registered repository {job.repo!r} (registered: {known})"]}
+    errors = {}
+    ref = job.worktree_ref or (repo.allowed_base_refs or [""])[0]
+    if ref not in repo.allowed_base_refs:
+        errors["worktree_ref"] = [f"{ref!r} is not an allowed base of {repo.name}"]
+    if job.handoff.runner not in repo.runners:
+        allowed = ", ".join(repo.runners) or "none"
+        errors["handoff.runner"] = [f"{job.handoff.runner} may not touch {repo.name} ({allowed})"]
+    return errors
+
+
+def check_payload(payload: dict) -> dict[str, list[str]]:
+    return parse_job(payload)[1]
+
+
+def run_for_step(step) -> CodingRun:
+    """The step's one run (a rerun of the step finds it instead of starting another)."""
+    existing = CodingRun.objects.filter(step=step).first()
+    if existing is not None:
+        return existing
+    job, errors = parse_job(step.payload)
+    if errors:
+        raise ValueError(f"the job no longer fits its repository: {errors}")
+    repo = Repository.objects.get(name=job.repo)
+    task = job.model_dump(exclude={"repo", "worktree_ref", "handoff"})
+    return CodingRun.objects.create(
+        repository=repo,
+        step=step,
+        agent_id=step.agent_id,
+        runner=job.handoff.runner,
+        mode=job.handoff.mode,
+        base_ref=job.worktree_ref or repo.allowed_base_refs[0],
+        task=task,
+        limits=limits_for(task),
+    )
+
+
+STEP_KIND = StepKind(
+    KIND,
+    "A code change by a coding harness in its own git worktree (never auto-approved)",
+    auto_approvable=False,
+    check_payload=check_payload,
+)

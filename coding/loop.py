@@ -1,0 +1,214 @@
+"""The ralph loop as a state machine: pass after pass of the harness with the same prompt, each
+followed by the repository's tests, lint and acceptance commands, until the tests prove the
+change (then it waits for review) or a hard cap, the no-progress detector, an escape from the
+worktree or a cancel ends it. A single-shot run is the same machine with one pass.
+
+Every move is a compare-and-set row and an event; every pass is a CodingIteration row.
+"""
+
+import os
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import F
+from django.db.models.functions import Now
+
+from coding.actions import transition
+from coding.approvals import void_other_commits
+from coding.checks import changed_files, diff_hash, escape_found, outside_state, verify
+from coding.models import CodingIteration, CodingRun, RunStatus
+from coding.runners import Pass, argv_for, read_output
+from coding.sandbox import HarnessMissing, Limits, run_boxed
+from coding.worktrees import GitFailed, WorktreeRefused, commit_all, diff_between, provision
+from opscore.models import Policy
+
+
+def limits_for(task: dict) -> dict:
+    """The caps a run starts under (a policy change later does not move a running run's)."""
+    policy = Policy.objects.value("coding_policy")
+    wanted = (task.get("constraints") or {}).get("max_changed_files") or policy.max_changed_files
+    return {
+        "max_iterations": policy.max_iterations,
+        "max_wall_minutes": policy.max_wall_minutes,
+        "max_cost_usd": policy.max_cost_usd,
+        "max_changed_files": min(int(wanted), policy.max_changed_files),
+        "no_progress_repeats": policy.no_progress_repeats,
+        "harness_timeout_seconds": policy.harness_timeout_seconds,
+        "max_turns": policy.max_turns,
+        "first_iteration": 1,
+    }
+
+
+def drive(run: CodingRun) -> CodingRun:
+    """Run passes until the run leaves `running`. The caller holds the run's driving lock."""
+    if not prepare(run):
+        return run
+    for _ in range(run.limits["max_iterations"] + 1):  # the cap below ends it first
+        stop = cap_reached(run)
+        if stop:
+            transition(run, RunStatus.FAILED, stop)
+            break
+        if not one_pass(run):
+            break
+    run.refresh_from_db()
+    return run
+
+
+def prepare(run: CodingRun) -> bool:
+    if run.runner not in run.repository.runners:
+        return not transition(run, RunStatus.FAILED, f"runner {run.runner} may not touch this repo")
+    try:
+        provision(run)
+    except (WorktreeRefused, GitFailed) as refused:
+        transition(run, RunStatus.FAILED, str(refused))
+        return False
+    return True
+
+
+def passes_so_far(run: CodingRun) -> int:
+    return run.iteration - run.limits.get("first_iteration", 1) + 1
+
+
+def cap_reached(run: CodingRun) -> str:
+    run.refresh_from_db()
+    caps = run.limits
+    if passes_so_far(run) >= caps["max_iterations"]:
+        return f"iteration cap reached: {passes_so_far(run)} of {caps['max_iterations']} passes"
+    if run.cost_usd >= Decimal(str(caps["max_cost_usd"])):
+        return f"cost cap reached: ${run.cost_usd} of ${caps['max_cost_usd']}"
+    allowed = timedelta(minutes=caps["max_wall_minutes"])
+    if CodingRun.objects.filter(pk=run.pk, started_at__lt=Now() - allowed).exists():
+        return f"wall-time cap reached: {caps['max_wall_minutes']} minutes"
+    return ""
+
+
+def prompt_for(run: CodingRun) -> str:
+    """The same prompt every pass (the plan is the job's); a reviewer's notes are appended."""
+    task = run.task
+    criteria = [
+        c["text"] if isinstance(c, dict) else str(c) for c in task.get("acceptance_criteria") or []
+    ]
+    lines = [
+        f"Task ({task.get('task_kind', 'change')}): {task.get('summary', '')}",
+        f"Problem: {task.get('problem_statement', '')}",
+        "Acceptance criteria:",
+        *[f"- {c}" for c in criteria],
+        f"Change at most {run.limits['max_changed_files']} files. Do not merge or deploy.",
+        "The repository's tests decide when this is done.",
+    ]
+    if run.revision_notes:
+        lines.append(f"Reviewer's notes for this revision: {run.revision_notes}")
+    return "\n".join(lines)
+
+
+def harness_env() -> dict:
+    return {k: os.environ[k] for k in settings.OPS_CODING_PASS_ENV if k in os.environ}
+
+
+def one_pass(run: CodingRun) -> bool:
+    """One harness pass and its checks; True when the loop should go round again."""
+    prompt, caps = prompt_for(run), run.limits
+    budget = float(Decimal(str(caps["max_cost_usd"])) - run.cost_usd)
+    limits = Limits(seconds=caps["harness_timeout_seconds"])
+    worktree = Path(run.worktree_path)
+    try:
+        argv = argv_for(run.runner, Pass(prompt, caps["max_turns"], budget))
+        before = outside_state(worktree, run.repository.path)
+        done = run_boxed(argv, run.worktree_path, limits, harness_env(), remember_group(run))
+    except HarnessMissing as missing:
+        transition(run, RunStatus.BLOCKED, str(missing))
+        return False
+    report = read_output(run.runner, done.output)
+    CodingRun.objects.filter(pk=run.pk).update(
+        process_group=None,
+        iteration=F("iteration") + 1,
+        cost_usd=F("cost_usd") + report.cost_usd,
+        external_session_id=report.session_id or F("external_session_id"),
+        prompt_input=prompt,
+        result_summary=report.summary or F("result_summary"),
+    )
+    run.refresh_from_db()
+    if not transition(run, RunStatus.WAITING_FOR_TESTS, f"pass {run.iteration} ran"):
+        record_pass(run, prompt, done, report, None)  # cancelled while the harness ran
+        return False
+    escape = escape_found(worktree, run.repository.path, before)
+    verdict = verify(run.repository, run.task, run.worktree_path, limits)
+    record_pass(run, prompt, done, report, verdict)
+    return decide(run, done, verdict, escape)
+
+
+def remember_group(run: CodingRun):
+    def remember(pid: int) -> None:
+        CodingRun.objects.filter(pk=run.pk).update(process_group=pid)
+
+    return remember
+
+
+def record_pass(run, prompt, done, report, verdict) -> None:
+    """One row per pass; a pass cut short by a cancel has no worktree left to measure."""
+    tree = run.worktree_path if verdict else ""
+    CodingIteration.objects.create(
+        run=run,
+        number=run.iteration,
+        prompt=prompt[:5000],
+        output_summary=(report.summary or done.output)[-4000:],
+        diff_hash=diff_hash(tree) if tree else "",
+        changed_files=len(changed_files(tree, run.base_sha)) if tree else 0,
+        tests_passed=verdict.passed if verdict else None,
+        test_output=verdict.output if verdict else "",
+        test_signature=verdict.signature if verdict and not verdict.passed else "",
+        cost_usd=report.cost_usd,
+        duration_ms=int(done.seconds * 1000),
+        exit_status=done.exit_status,
+        verdict=(report.harness_error if verdict else f"cut short: {run.status}")[:200],
+    )
+
+
+def decide(run: CodingRun, done, verdict, escape: str) -> bool:
+    CodingRun.objects.filter(pk=run.pk).update(
+        test_summary=verdict.tests, lint_summary=verdict.lint
+    )
+    changed = len(changed_files(run.worktree_path, run.base_sha))
+    stop = (
+        escape
+        or (done.timed_out and f"the harness ran past {done.seconds:.0f}s and was killed")
+        or (changed > run.limits["max_changed_files"] and too_many(run, changed))
+    )
+    if stop:
+        return not transition(run, RunStatus.FAILED, stop)
+    if verdict.passed:
+        return not ready_for_review(run)
+    stuck = no_progress(run)
+    if stuck or run.mode != "ralph-loop":
+        return not transition(run, RunStatus.FAILED, stuck or verdict.output[-1500:])
+    return transition(run, RunStatus.RUNNING, f"pass {run.iteration}: not proven yet; again")
+
+
+def too_many(run: CodingRun, changed: int) -> str:
+    return f"changed-files cap: {changed} files changed, at most {run.limits['max_changed_files']}"
+
+
+def no_progress(run: CodingRun) -> str:
+    """The diff stopped changing, or the tests fail the same way, N passes in a row."""
+    n = run.limits["no_progress_repeats"]
+    last = list(run.iterations.order_by("-number")[:n])
+    if len(last) < n:
+        return ""
+    if len({i.diff_hash for i in last}) == 1:
+        return f"no progress: the diff was the same for the last {n} passes"
+    if len({i.test_signature for i in last}) == 1 and last[0].test_signature:
+        return f"no progress: the tests failed the same way in the last {n} passes"
+    return ""
+
+
+def ready_for_review(run: CodingRun) -> bool:
+    """Commit the proven change on the run's branch; a new commit voids earlier approvals."""
+    sha = commit_all(run.worktree_path, f"R{run.id}: {run.task.get('summary', 'change')[:60]}")
+    stats = diff_between(run.repository, run.base_sha, sha)
+    void_other_commits(run, sha, f"superseded by commit {sha[:10]}")
+    reason = f"tests passed at {sha[:10]}; {stats['changed']} files changed"
+    return transition(
+        run, RunStatus.WAITING_FOR_REVIEW, reason, head_sha=sha, diff_stats=stats, review={}
+    )

@@ -1,0 +1,23 @@
+"""What an operator does to a run from the admin or the CLI — one function each, so both
+surfaces do exactly the same thing."""
+
+from coding.actions import cancel_run, retry_run
+from coding.approvals import approve
+from coding.executor import wake_step_of
+from coding.models import CodingRun
+
+
+def cancel(run: CodingRun, reason: str, *, actor: str) -> CodingRun:
+    run = cancel_run(run, reason, actor=actor)
+    wake_step_of(run)  # its step fails now, not at the next sweep
+    return run
+
+
+def retry(run: CodingRun, *, actor: str) -> CodingRun:
+    return retry_run(run, actor=actor)
+
+
+def approve_run(run: CodingRun, kind: str, *, by: str, note: str = ""):
+    approval = approve(run, kind, by=by, note=note)
+    run.refresh_from_db()
+    return approval

@@ -1,0 +1,23 @@
+"""Making coding runs the way the lane does (caps from policy), for tests that start below
+the intake."""
+
+from coding.loop import limits_for
+from coding.models import CodingRun
+
+
+def new_run(repo, tokens: str, mode="ralph-loop", agent=None, **constraints) -> CodingRun:
+    task = {
+        "summary": "Greeting",
+        "problem_statement": f"Make the app greet {tokens}",
+        "acceptance_criteria": ["the app prints a greeting"],
+        "constraints": constraints,
+    }
+    return CodingRun.objects.create(
+        repository=repo,
+        runner="command",
+        mode=mode,
+        base_ref="main",
+        task=task,
+        limits=limits_for(task),
+        agent=agent,
+    )

@@ -1,0 +1,157 @@
+"""A dev job end to end: through the single intake (never auto-approved, refused for a repo
+that is not registered), a step that waits for its run without holding a worker, the
+reviewing agent's word, follow-ups through the intake and lessons as memory candidates."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from coding.driver import handle_one_run
+from coding.models import CodingRun
+from memory.models import Memory, MemoryCandidate
+from missions.actions import approve_proposal, submit_proposal
+from missions.models import Proposal, Step
+from missions.worker import handle_one_step
+from opscore.actions import set_policy
+from tests.factories import AgentFactory
+from tests.scripted import Scripted
+
+pytestmark = pytest.mark.django_db(transaction=True)
+TOKEN = "test-token-0123456789-0123456789"
+
+
+def job(repo="app", **payload):
+    body = {
+        "repo": repo,
+        "worktree_ref": "main",
+        "task_kind": "bugfix",
+        "summary": "Greet the world",
+        "problem_statement": "The app should say hello, world @greet",
+        "acceptance_criteria": ["the app prints hello, world"],
+        "constraints": {"allow_merge": False, "allow_deploy": False, "max_changed_files": 12},
+        "handoff": {"runner": "command", "mode": "ralph-loop"},
+    }
+    return {
+        "agent": "devops",
+        "title": "Greet the world",
+        "steps": [{"kind": "dev.code_change", "payload": body | payload}],
+    }
+
+
+@pytest.fixture
+def devops(db):
+    return AgentFactory(slug="devops")
+
+
+def post(client, body, settings):
+    settings.OPS_API_TOKEN = TOKEN
+    return client.post(
+        "/api/ops/proposals",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+
+
+def test_a_dev_job_is_never_auto_approved(client, settings, coding_repo, devops):
+    set_policy(
+        "auto_approve", {"enabled": True, "allowed_step_kinds": ["dev.code_change"]}, actor="t"
+    )
+
+    response = post(client, job(), settings)
+
+    assert response.status_code == 201 and response.json()["status"] == "pending"
+    assert not Step.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "words"),
+    [
+        ({"repo": "elsewhere"}, "repo", "no registered repository 'elsewhere'"),
+        ({"worktree_ref": "prod"}, "worktree_ref", "not an allowed base"),
+        ({"handoff": {"runner": "codex", "mode": "ralph-loop"}}, "handoff.runner", "may not touch"),
+        ({"acceptance_criteria": []}, "acceptance_criteria", "at least 1"),
+    ],
+)
+def test_a_job_outside_the_trust_zone_is_refused_and_nothing_is_written(
+    client, settings, coding_repo, devops, payload, field, words
+):
+    response = post(client, job(**payload), settings)
+
+    assert response.status_code == 400
+    assert words in " ".join(response.json()["errors"][f"steps.0.payload.{field}"])
+    assert not Proposal.objects.exists()
+
+
+def approved(data) -> Proposal:
+    proposal = submit_proposal(data, source="human").proposal
+    return approve_proposal(proposal, actor="tester")
+
+
+def test_a_dev_job_runs_to_review_and_completes_its_step_at_the_code_approval(coding_repo, devops):
+    approved(job())
+
+    assert handle_one_step("w1")  # the step starts its run, then waits without a worker
+    step = Step.objects.get()
+    assert step.status == "blocked" and step.blocked_code == "coding_run"
+    assert handle_one_run()  # a driver runs the loop
+    run = CodingRun.objects.get()
+    assert run.status == "waiting_for_review" and run.agent == devops
+    step.refresh_from_db()
+    assert step.status == "queued"  # woken as soon as the run rested
+
+    assert handle_one_step("w1")  # the reviewing agent's step (offline: checks only)
+    step.refresh_from_db()
+    assert step.status == "succeeded" and step.result["coding_run"] == run.id
+    assert step.result["head_sha"] == CodingRun.objects.get().head_sha
+
+    out = StringIO()
+    call_command("coding", "approve", str(run.id), "--kind", "code", "--json", stdout=out)
+    assert json.loads(out.getvalue())["status"] == "completed"
+
+
+def test_the_reviewer_can_send_it_back_then_file_follow_ups_and_lessons(
+    coding_repo, devops, monkeypatch
+):
+    follow_up = {"title": "Add a test", "problem": "Nothing tests the greeting @greet"}
+    replies = Scripted(
+        json.dumps({"decision": "revise", "reason": "say it louder", "revision_notes": "caps"}),
+        json.dumps(
+            {
+                "decision": "complete",
+                "reason": "good",
+                "follow_ups": [follow_up],
+                "lessons": ["Greetings need a test of their own"],
+            }
+        ),
+    )
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: replies)
+    proposal = approved(job())
+    handle_one_step("w1"), handle_one_run(), handle_one_step("w1")
+
+    run = CodingRun.objects.get()
+    assert run.status == "revision_requested" and run.revision_notes == "caps"
+    handle_one_run(), handle_one_step("w1")
+
+    run.refresh_from_db()
+    assert run.iteration == 2 and "Reviewer's notes for this revision: caps" in run.prompt_input
+    assert Step.objects.of_proposal(proposal).get().status == "succeeded"
+    filed = Proposal.objects.get(source="coding")
+    assert filed.status == "pending" and filed.title == f"Follow-up of R{run.id}: Add a test"
+    lesson = MemoryCandidate.objects.get()
+    assert lesson.status == "new" and lesson.kind == "lesson" and not Memory.objects.exists()
+
+
+def test_a_malformed_review_fails_one_step_and_keeps_the_run_for_a_human(
+    coding_repo, devops, monkeypatch
+):
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted('{"decision": "ship it"}'))
+    proposal = approved(job())
+    Step.objects.of_proposal(proposal).update(max_attempts=1)
+    handle_one_step("w1"), handle_one_run(), handle_one_step("w1")
+
+    step = Step.objects.get()
+    assert step.status == "dead" and "malformed review reply" in step.last_error
+    assert CodingRun.objects.get().status == "waiting_for_review"

@@ -1,0 +1,91 @@
+"""A driver killed mid-pass and a cancel mid-pass: no process of the run's group survives, the
+work in progress is saved as a patch, and the retry starts from a clean worktree."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from coding.driver import handle_one_run
+from coding.models import CodingRun
+from coding.worktrees import git, provision
+from opscore.models import Event
+from tests.coding_support import new_run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+HARNESS = [sys.executable, str(Path(__file__).parent / "fake_harness" / "edit_and_report.py")]
+
+
+def live_members(pgid: int) -> list[int]:
+    found = []
+    for proc in psutil.process_iter(["pid", "status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return found
+
+
+def wait_for(check, seconds=20.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_run_whose_driver_was_sigkilled_is_adopted_with_a_clean_worktree(coding_repo):
+    run = provision(new_run(coding_repo, "@greet"))
+    run.move("running")
+    orphan = subprocess.Popen(
+        [*HARNESS, "@sleep"],
+        cwd=run.worktree_path,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+    )
+    assert wait_for(lambda: Path(run.worktree_path, "half-done.txt").exists())
+    CodingRun.objects.filter(pk=run.pk).update(process_group=orphan.pid)
+    gitdir = Path(git(["rev-parse", "--absolute-git-dir"], run.worktree_path).strip())
+    (gitdir / "index.lock").write_text("")  # what a killed `git add` leaves
+
+    assert handle_one_run()
+    orphan.wait(timeout=10)
+
+    run.refresh_from_db()
+    assert run.status == "waiting_for_review"
+    assert wait_for(lambda: not live_members(orphan.pid), 10)
+    assert "work in progress" in Path(run.patch_ref).read_text()
+    assert not Path(run.worktree_path, "half-done.txt").exists()
+    adopted = Event.objects.get(kind="coding.run.running", summary__startswith="adopted")
+    assert "process group was killed" in adopted.summary
+
+
+def test_cancel_kills_the_live_harness_group_and_keeps_its_diff(coding_repo):
+    run = new_run(coding_repo, "@sleep")
+    driver = threading.Thread(target=lambda: (handle_one_run(), connection.close()))
+    driver.start()
+
+    def harness_working():
+        run.refresh_from_db()
+        tree = run.worktree_path and Path(run.worktree_path, "half-done.txt")
+        return run.process_group and tree and tree.exists()
+
+    assert wait_for(harness_working)
+    pgid = run.process_group
+    call_command("coding", "cancel", str(run.id))
+    driver.join(timeout=30)
+
+    run.refresh_from_db()
+    assert not driver.is_alive() and run.status == "cancelled"
+    assert wait_for(lambda: not live_members(pgid), 10)
+    assert "work in progress" in Path(run.patch_ref).read_text()
+    assert run.iterations.get().verdict == "cut short: cancelled"
