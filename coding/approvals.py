@@ -117,14 +117,19 @@ def merge(run: CodingRun) -> str:
         git(["worktree", "remove", "--force", "--", str(scratch / "tree")], repo.path)
         git(["worktree", "prune"], repo.path)
     if not merged:
-        refused = CodingApproval.objects.standing_for(run, K.MERGE)
-        refused.update(voided_at=Now(), void_reason=f"merge refused: {why[:300]}")
-        transition(run, RunStatus.WAITING_FOR_REVIEW, f"merge refused: {why[:1500]}")
+        refuse_merge(run, why)
         return ""
     move_base(run, old, merged)
     done = f"merged into {run.base_ref} at {merged[:10]}"
     transition(run, RunStatus.COMPLETED, done, merged_sha=merged)
     return merged
+
+
+def refuse_merge(run: CodingRun, why: str) -> None:
+    """The merge approval is spent (a human must look again); the run keeps waiting."""
+    refused = CodingApproval.objects.standing_for(run, K.MERGE)
+    refused.update(voided_at=Now(), void_reason=f"merge refused: {why[:300]}")
+    transition(run, RunStatus.WAITING_FOR_REVIEW, f"merge refused: {why[:1500]}")
 
 
 def scratch_root() -> Path:
@@ -141,7 +146,7 @@ def merged_head(run: CodingRun, tree: Path, old: str) -> tuple[str, str]:
         git([*AUTHOR, "merge", "--no-ff", "--no-edit", "-m", message, run.head_sha], tree)
     except GitFailed as conflict:
         return "", f"it does not merge cleanly into {run.base_ref}: {conflict}"
-    verdict = verify(repo, {}, str(tree), Limits(seconds=900))
+    verdict = verify(repo, {}, str(tree), Limits.from_caps(run.limits))
     if not verdict.passed:
         return "", f"tests failed on the merged head: {verdict.output[-1000:]}"
     return git(["rev-parse", "HEAD"], tree).strip(), ""

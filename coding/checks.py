@@ -27,9 +27,9 @@ class Verdict:
     signature: str  # equal for failures that look the same
 
 
-def run_check(label: str, argv: list[str], worktree: str, limits: Limits) -> tuple[bool, str]:
+def run_check(label, argv, worktree, limits, on_start=None) -> tuple[bool, str]:
     try:
-        done = run_boxed(argv, worktree, limits)
+        done = run_boxed(argv, worktree, limits, on_start=on_start)
     except HarnessMissing as missing:
         return False, f"{label}: {missing}"
     if done.timed_out:
@@ -46,18 +46,19 @@ def acceptance_commands(task: dict) -> list[tuple[str, list[str]]]:
     return found
 
 
-def verify(repo, task: dict, worktree: str, limits: Limits) -> Verdict:
-    """Tests, lint, then acceptance commands. No test command is no proof: never a pass."""
+def verify(repo, task: dict, worktree: str, limits: Limits, on_start=None) -> Verdict:
+    """Tests, lint, then acceptance commands. No test command is no proof: never a pass.
+    `on_start` hears each command's process group (a cancel kills the tests too)."""
     if not repo.test_command:
         why = "no test command is configured: nothing proves the change"
         return Verdict(False, why, "", why, signature("no-tests"))
-    tests_ok, tests = run_check("tests", repo.test_command, worktree, limits)
+    tests_ok, tests = run_check("tests", repo.test_command, worktree, limits, on_start)
     lint_ok, lint = (True, "no lint command") if not repo.lint_command else (False, "")
     if repo.lint_command:
-        lint_ok, lint = run_check("lint", repo.lint_command, worktree, limits)
+        lint_ok, lint = run_check("lint", repo.lint_command, worktree, limits, on_start)
     outputs, passed = [tests, lint], tests_ok and lint_ok
     for label, argv in acceptance_commands(task) if passed else []:
-        ok, said = run_check(label, argv, worktree, limits)
+        ok, said = run_check(label, argv, worktree, limits, on_start)
         outputs.append(said)
         passed = passed and ok
     text = "\n".join(outputs)
@@ -83,6 +84,8 @@ def changed_files(worktree: str, since: str = "HEAD") -> list[str]:
 def outside_state(worktree: Path, repo_path: str) -> dict:
     """What sits beside the worktree (it should be alone) and the main checkout's status."""
     jail = worktree.parent
+    if not worktree.exists():  # cleaned up by a cancel: nothing left to judge
+        return {}
     beside = sorted(p.name for p in jail.iterdir() if p.name != worktree.name)
     siblings = sorted(p.name for p in jail.parent.iterdir() if not p.name.startswith("run-"))
     status = git(["status", "--porcelain", "--untracked-files=all"], repo_path)
@@ -92,6 +95,8 @@ def outside_state(worktree: Path, repo_path: str) -> dict:
 def escape_found(worktree: Path, repo_path: str, before: dict) -> str:
     """'' when the pass stayed inside its worktree; otherwise what it touched outside."""
     after = outside_state(worktree, repo_path)
+    if not after or not before:
+        return ""
     for key, label in [
         ("beside", "beside its worktree"),
         ("siblings", "in the worktrees directory"),

@@ -10,16 +10,18 @@ submitted at once cannot all start; the rest wait `queued` and are counted.
 
 import signal
 import time
+import traceback
 
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Count
 
 from coding.actions import transition
-from coding.approvals import merge, merge_ready
+from coding.approvals import merge, merge_ready, refuse_merge
 from coding.executor import wake_step_of
 from coding.loop import drive
-from coding.models import ACTIVE, CodingRun, RunStatus
+from coding.models import ACTIVE, ENDED, CodingRun, RunStatus
 from coding.sandbox import kill_process_group
+from coding.worktrees import GitFailed, clean_up
 from opscore.models import Policy
 
 RUN_LOCK = 0x0C0D1  # first key of the two-key session lock; the run id is the second
@@ -83,17 +85,43 @@ def handle_one_run() -> bool:
     resting state. Returns whether there was any."""
     ready = merge_ready().first()
     if ready is not None:
-        merge(ready)
+        merge_or_refuse(ready)
         return True
     run = adopt_orphan() or start_next()
     if run is None:
         return False
     try:
         drive(run)
+    except Exception as error:  # a run's crash is the run's failure, never the driver's
+        transition(run, RunStatus.FAILED, f"the driver hit {crash_line(error)}")
     finally:
         let_go(run.id)
+    tidy(run)
     wake_step_of(run)
     return True
+
+
+def crash_line(error: Exception) -> str:
+    return "".join(traceback.format_exception_only(error)).strip()[:1500]
+
+
+def merge_or_refuse(run: CodingRun) -> None:
+    try:
+        merge(run)
+    except Exception as error:  # e.g. the repository vanished: the approval is spent, said why
+        refuse_merge(run, f"the merge hit {crash_line(error)}")
+    tidy(run)
+
+
+def tidy(run: CodingRun) -> None:
+    """An ended run's worktree goes (its uncommitted work saved as a patch first, its branch
+    kept), so worktrees do not pile up; a retry provisions a fresh one from the branch."""
+    run.refresh_from_db()
+    if run.status in ENDED and run.worktree_path:
+        try:
+            clean_up(run)
+        except GitFailed as stuck:
+            CodingRun.objects.filter(pk=run.pk).update(reason=f"{run.reason}; cleanup: {stuck}")
 
 
 def wip() -> dict:

@@ -36,6 +36,7 @@ def limits_for(task: dict) -> dict:
         "max_changed_files": min(int(wanted), policy.max_changed_files),
         "no_progress_repeats": policy.no_progress_repeats,
         "harness_timeout_seconds": policy.harness_timeout_seconds,
+        "harness_memory_mb": policy.harness_memory_mb,
         "max_turns": policy.max_turns,
         "first_iteration": 1,
     }
@@ -109,17 +110,31 @@ def harness_env() -> dict:
 
 def one_pass(run: CodingRun) -> bool:
     """One harness pass and its checks; True when the loop should go round again."""
-    prompt, caps = prompt_for(run), run.limits
+    prompt = prompt_for(run)
+    ran = run_harness(run, prompt)
+    if ran is None:
+        return False
+    done, report, escape = ran
+    verdict = None
+    if transition(run, RunStatus.WAITING_FOR_TESTS, f"pass {run.iteration} ran"):
+        verdict = run_checks(run)
+    record_pass(run, prompt, done, report, verdict)  # a cancelled pass is recorded too
+    return verdict is not None and decide(run, done, verdict, escape)
+
+
+def run_harness(run: CodingRun, prompt: str):
+    """(finished, report, escape) — or None when the harness is missing (the run blocks)."""
+    caps, worktree = run.limits, Path(run.worktree_path)
     budget = float(Decimal(str(caps["max_cost_usd"])) - run.cost_usd)
-    limits = Limits(seconds=caps["harness_timeout_seconds"])
-    worktree = Path(run.worktree_path)
     try:
         argv = argv_for(run.runner, Pass(prompt, caps["max_turns"], budget))
         before = outside_state(worktree, run.repository.path)
-        done = run_boxed(argv, run.worktree_path, limits, harness_env(), remember_group(run))
+        done = run_boxed(
+            argv, str(worktree), Limits.from_caps(caps), harness_env(), remember_group(run)
+        )
     except HarnessMissing as missing:
         transition(run, RunStatus.BLOCKED, str(missing))
-        return False
+        return None
     report = read_output(run.runner, done.output)
     CodingRun.objects.filter(pk=run.pk).update(
         process_group=None,
@@ -130,13 +145,16 @@ def one_pass(run: CodingRun) -> bool:
         result_summary=report.summary or F("result_summary"),
     )
     run.refresh_from_db()
-    if not transition(run, RunStatus.WAITING_FOR_TESTS, f"pass {run.iteration} ran"):
-        record_pass(run, prompt, done, report, None)  # cancelled while the harness ran
-        return False
-    escape = escape_found(worktree, run.repository.path, before)
-    verdict = verify(run.repository, run.task, run.worktree_path, limits)
-    record_pass(run, prompt, done, report, verdict)
-    return decide(run, done, verdict, escape)
+    return done, report, escape_found(worktree, run.repository.path, before)
+
+
+def run_checks(run: CodingRun):
+    """The verdict, or None when the run was cancelled while its tests ran."""
+    limits = Limits.from_caps(run.limits)
+    verdict = verify(run.repository, run.task, run.worktree_path, limits, remember_group(run))
+    CodingRun.objects.filter(pk=run.pk).update(process_group=None)
+    run.refresh_from_db()
+    return verdict if run.status == RunStatus.WAITING_FOR_TESTS else None
 
 
 def remember_group(run: CodingRun):

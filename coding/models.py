@@ -134,7 +134,7 @@ class CodingRun(models.Model):
         indexes = [models.Index(fields=["status", "id"], name="coding_run_status")]
 
     def __str__(self):
-        return f"R{self.id} {self.repository_id} ({self.status})"
+        return f"R{self.id} {self.repository.name} ({self.status})"
 
     @property
     def constraints(self) -> dict:

@@ -26,6 +26,13 @@ class Limits:
     memory_bytes: int = 2 * 1024**3
     file_bytes: int = 256 * 1024**2
 
+    @classmethod
+    def from_caps(cls, caps: dict) -> "Limits":
+        """A run's caps (coding_policy at its start) as process limits."""
+        seconds = caps.get("harness_timeout_seconds", 900)
+        memory = caps.get("harness_memory_mb", 16384) * 1024**2
+        return cls(seconds=seconds, cpu_seconds=2 * seconds, memory_bytes=memory)
+
 
 @dataclass(frozen=True)
 class Finished:

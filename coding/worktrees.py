@@ -153,9 +153,15 @@ def provision(run: CodingRun) -> CodingRun:
     return run
 
 
+@transaction.atomic
 def clean_up(run: CodingRun) -> CodingRun:
     """Remove the worktree — after saving any uncommitted work. The branch (and its commits)
-    stays."""
+    stays. Under the repository's lock, so a cancel and the driver cannot both clean (one
+    resetting what the other is saving)."""
+    lock_repository(run.repository)
+    run.refresh_from_db(fields=["worktree_path", "patch_ref"])
+    if not run.worktree_path:
+        return run
     path = Path(run.worktree_path)
     if path.exists():
         saved = save_uncommitted(path, run, "at-cleanup")

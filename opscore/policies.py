@@ -147,6 +147,8 @@ class CodingPolicy(PolicyValue):
     max_changed_files: int = Field(12, ge=1, le=1000)
     no_progress_repeats: int = Field(3, ge=2, le=20)
     harness_timeout_seconds: int = Field(900, ge=5, le=6 * 3600)
+    # An address-space limit: Node-based harnesses (Claude Code) reserve several GB up front.
+    harness_memory_mb: int = Field(16384, ge=256, le=1024 * 1024)
     max_turns: int = Field(30, ge=1, le=500)
 
 

@@ -35,6 +35,8 @@ if "@escape" in prompt:
     Path("../escaped.txt").write_text("outside\n")
 if "@symlink" in prompt:
     os.symlink("/etc", "etc-link")
+if "@vandalize" in prompt:  # breaks the worktree's link to its repository
+    Path(".git").unlink()
 if "@shout" in prompt:
     print("x" * 100_000)
 print(json.dumps({"type": "assistant", "message": {"content": [{"type": "text", "text": "done"}]}}))

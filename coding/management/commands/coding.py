@@ -1,6 +1,7 @@
 """`manage.py coding runs [--json]`, `coding cancel ID`, `coding approve ID --kind …`,
 `coding retry ID`, `coding register NAME PATH …`, `coding submit …` and `coding drive`."""
 
+import getpass
 import shlex
 
 from django.core.exceptions import ValidationError
@@ -32,6 +33,11 @@ def row_of(run: CodingRun) -> dict:
         "patch": run.patch_ref,
         "approvals": sorted(a.kind for a in run.approvals.standing().filter(sha=run.head_sha)),
     }
+
+
+def cli_user() -> str:
+    """Who approved from a terminal: the account that ran the command."""
+    return f"cli:{getpass.getuser()}"
 
 
 class Command(BaseCommand):
@@ -83,7 +89,7 @@ class Command(BaseCommand):
             elif verb == "retry":
                 run = operations.retry(run, actor="cli")
             else:
-                operations.approve_run(run, opts["kind"], by="cli", note=opts["note"])
+                operations.approve_run(run, opts["kind"], by=cli_user(), note=opts["note"])
         except (RunRefused, ApprovalRefused) as refused:
             fail(str(refused), as_json=opts["json"])
         run.refresh_from_db()
