@@ -93,7 +93,10 @@ class Command(BaseCommand):
         except (RunRefused, ApprovalRefused) as refused:
             fail(str(refused), as_json=opts["json"])
         run.refresh_from_db()
-        self.say(opts, row_of(run), f"R{run.id} {run.status}: {run.reason}")
+        said = f"R{run.id} {run.status}: {run.reason}"
+        if verb == "approve":
+            said = f"R{run.id}: {opts['kind']} approved at {run.head_sha[:10]}; now {said}"
+        self.say(opts, row_of(run), said)
 
     def register(self, opts):
         repo = Repository.objects.filter(name=opts["name"]).first() or Repository(name=opts["name"])

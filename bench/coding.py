@@ -1,0 +1,132 @@
+"""The coding lane's own cost: what Opscore adds around a harness pass (worktree, boxed
+process, checks, escape look, diff hash, rows and events), against the same work done by hand
+in the same run, and dispatch under a storm of submissions.
+
+    .venv/bin/python bench/coding.py [--runs 10]
+
+Prints the median ms of a hand-rolled pass (git worktree add + harness + test command) and of
+an Opscore single-shot run doing the same, their ratio, the ms per ralph-loop pass, and how
+many of 50 runs queued at once 8 dispatchers started (must equal the WIP limit).
+"""
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import django_ready, setup_bench_database
+
+HARNESS = [
+    sys.executable,
+    str(Path(__file__).parent.parent / "tests/fake_harness/edit_and_report.py"),
+]
+GIT = ["git", "-c", "user.email=b@b", "-c", "user.name=b"]
+
+
+def make_repo(root: Path) -> Path:
+    repo = root / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    (repo / "app.py").write_text("print('hello')\n")
+    subprocess.run(["git", "add", "."], cwd=repo, check=True)
+    subprocess.run([*GIT, "commit", "-qm", "init"], cwd=repo, check=True)
+    return repo
+
+
+def by_hand(repo: Path, root: Path, n: int) -> float:
+    tree = root / "by-hand" / f"t{n}"
+    start = time.perf_counter()
+    subprocess.run(
+        ["git", "worktree", "add", "-q", "-b", f"hand-{n}", str(tree), "main"], cwd=repo, check=True
+    )
+    subprocess.run([*HARNESS, "@greet"], cwd=tree, check=True, capture_output=True)
+    subprocess.run([sys.executable, "app.py"], cwd=tree, check=True, capture_output=True)
+    return (time.perf_counter() - start) * 1000
+
+
+def through_opscore(repo_row, mode: str, tokens: str) -> tuple[float, int]:
+    from coding.driver import handle_one_run
+    from tests.coding_support import new_run
+
+    run = new_run(repo_row, tokens, mode=mode)
+    start = time.perf_counter()
+    handle_one_run()
+    run.refresh_from_db()
+    return (time.perf_counter() - start) * 1000, run.iteration
+
+
+def storm(repo_row) -> int:
+    from django.db import connection
+
+    from coding.driver import let_go, start_next
+    from coding.models import CodingRun
+    from tests.coding_support import new_run
+
+    CodingRun.objects.filter(status__in=["queued", "running"]).update(status="cancelled")
+    repo_row.max_concurrent_runs = 50
+    repo_row.save()
+    for n in range(50):
+        new_run(repo_row, f"storm {n}")
+    started = []
+
+    def dispatcher():
+        for _ in range(10):
+            run = start_next()
+            if run is not None:
+                started.append(run.id)
+                let_go(run.id)
+        connection.close()
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(started)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    setup_bench_database("opscore_bench_coding")
+    root = Path(tempfile.mkdtemp(prefix="bench-coding-"))
+    from django.conf import settings
+
+    django_ready(migrate=True)
+    settings.OPS_CODING_DIR = root / "coding"
+    settings.OPS_CODING_RUNNERS = {"command": HARNESS}
+    from coding.models import Repository
+    from opscore.actions import set_policy
+    from opscore.models import Policy
+
+    repo = make_repo(root)
+    row = Repository.objects.create(
+        name="bench",
+        path=str(repo),
+        allowed_base_refs=["main"],
+        runners=["command"],
+        test_command=[sys.executable, "app.py"],
+    )
+    set_policy("coding_policy", {"max_iterations": 5, "no_progress_repeats": 20}, actor="bench")
+    hand = statistics.median(by_hand(repo, root, n) for n in range(args.runs))
+    ours = statistics.median(
+        through_opscore(row, "single-shot", "@greet")[0] for _ in range(args.runs)
+    )
+    loop_ms, passes = through_opscore(row, "ralph-loop", "@wander")
+    started = storm(row)
+    limit = Policy.objects.value("coding_policy").max_running
+    print(f"pass by hand (worktree + harness + test): {hand:.0f} ms (median of {args.runs})")
+    print(f"Opscore single-shot run, same work:       {ours:.0f} ms  ratio {ours / hand:.2f}")
+    print(f"ralph loop: {passes} passes in {loop_ms:.0f} ms = {loop_ms / passes:.0f} ms a pass")
+    print(f"storm: 50 queued, 8 dispatchers: {started} started (WIP limit {limit})")
+
+
+if __name__ == "__main__":
+    main()
