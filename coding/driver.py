@@ -18,7 +18,7 @@ from django.db.models import Count
 from coding.actions import transition
 from coding.approvals import merge, merge_ready, refuse_merge
 from coding.executor import wake_step_of
-from coding.loop import drive
+from coding.loop import drive, record_lost_pass
 from coding.models import ACTIVE, ENDED, CodingRun, RunStatus
 from coding.sandbox import kill_process_group
 from coding.worktrees import GitFailed, clean_up
@@ -74,6 +74,7 @@ def adopt_orphan() -> CodingRun | None:
             killed = kill_process_group(run.process_group)
             left = "; its harness's process group was killed" if killed else ""
             CodingRun.objects.filter(pk=run.pk).update(process_group=None)
+            record_lost_pass(run)
             if transition(run, RunStatus.RUNNING, f"adopted after its driver was lost{left}"):
                 return run
         let_go(run.id)

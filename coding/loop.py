@@ -157,6 +157,19 @@ def run_checks(run: CodingRun):
     return verdict if run.status == RunStatus.WAITING_FOR_TESTS else None
 
 
+def record_lost_pass(run: CodingRun) -> None:
+    """The pass a dead driver was in the middle of counts against the caps (a harness that
+    kills its driver every time must not loop forever) and gets its row, saying so."""
+    if run.status == RunStatus.RUNNING:
+        CodingRun.objects.filter(pk=run.pk).update(iteration=F("iteration") + 1)
+        run.refresh_from_db()
+    CodingIteration.objects.get_or_create(
+        run=run,
+        number=run.iteration,
+        defaults={"prompt": run.prompt_input[:5000], "verdict": "lost with its driver"},
+    )
+
+
 def remember_group(run: CodingRun):
     def remember(pid: int) -> None:
         CodingRun.objects.filter(pk=run.pk).update(process_group=pid)

@@ -2,6 +2,8 @@
 work in progress is saved as a patch, and the retry starts from a clean worktree."""
 
 import os
+import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -18,6 +20,7 @@ from coding.models import CodingRun
 from coding.worktrees import git, provision
 from opscore.models import Event
 from tests.coding_support import new_run
+from tests.processes import ROOT, child_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HARNESS = [sys.executable, str(Path(__file__).parent / "fake_harness" / "edit_and_report.py")]
@@ -69,6 +72,46 @@ def test_a_run_whose_driver_was_sigkilled_is_adopted_with_a_clean_worktree(codin
     assert "process group was killed" in adopted.summary
 
 
+def test_a_real_driver_sigkilled_mid_pass_leaves_nothing_the_next_one_does_not_clear(
+    coding_repo, settings
+):
+    run = new_run(coding_repo, "@nap @greet")
+    env = child_environment(
+        2,
+        OPS_CODING_DIR=settings.OPS_CODING_DIR,
+        OPS_CODING_COMMAND=shlex.join(HARNESS),
+        OPS_CODING_PASS_ENV="FAKE_HARNESS_NAP",
+        FAKE_HARNESS_NAP="1",
+    )
+    driver = subprocess.Popen(
+        [sys.executable, "manage.py", "coding", "drive", "--once"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def harness_working():
+        run.refresh_from_db()
+        tree = run.worktree_path and Path(run.worktree_path, "half-done.txt")
+        return run.process_group and tree and tree.exists()
+
+    assert wait_for(harness_working, 60)
+    pgid = run.process_group
+    driver.send_signal(signal.SIGKILL)
+    driver.wait(timeout=10)
+    assert live_members(pgid)  # the harness outlived its driver
+
+    assert handle_one_run()  # the next driver adopts the run (no nap here: a clean pass)
+
+    run.refresh_from_db()
+    assert wait_for(lambda: not live_members(pgid), 10)
+    assert run.status == "waiting_for_review" and run.iteration == 2
+    assert run.iterations.first().verdict == "lost with its driver"
+    assert "work in progress" in Path(run.patch_ref).read_text()
+    assert not Path(run.worktree_path, "half-done.txt").exists()
+
+
 def test_cancel_kills_the_live_harness_group_and_keeps_its_diff(coding_repo):
     run = new_run(coding_repo, "@sleep")
     driver = threading.Thread(target=lambda: (handle_one_run(), connection.close()))
@@ -89,3 +132,15 @@ def test_cancel_kills_the_live_harness_group_and_keeps_its_diff(coding_repo):
     assert wait_for(lambda: not live_members(pgid), 10)
     assert "work in progress" in Path(run.patch_ref).read_text()
     assert run.iterations.get().verdict == "cut short: cancelled"
+
+
+def test_a_run_that_keeps_losing_its_driver_still_ends_at_its_iteration_cap(coding_repo):
+    run = new_run(coding_repo, "@greet")
+    run.move("running")
+    CodingRun.objects.filter(pk=run.pk).update(iteration=run.limits["max_iterations"] - 1)
+
+    assert handle_one_run()  # adopted: the lost pass counts, and that was the last allowed
+
+    run.refresh_from_db()
+    assert run.status == "failed" and run.reason.startswith("iteration cap reached")
+    assert run.iterations.get().verdict == "lost with its driver"

@@ -17,6 +17,10 @@ if "@sleep" in prompt:
     subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])  # a grandchild
     Path("half-done.txt").write_text("work in progress\n")
     time.sleep(120)
+if "@nap" in prompt and os.environ.get("FAKE_HARNESS_NAP"):  # only where a test passes it
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    Path("half-done.txt").write_text("work in progress\n")
+    time.sleep(120)
 if "@greet" in prompt:
     Path("app.py").write_text("print('hello, world')\n")
 if "@break" in prompt:
