@@ -21,7 +21,15 @@ from coding.checks import changed_files, diff_hash, escape_found, outside_state,
 from coding.models import CodingIteration, CodingRun, RunStatus
 from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing, Limits, run_boxed
-from coding.worktrees import GitFailed, WorktreeRefused, commit_all, diff_between, provision
+from coding.worktrees import (
+    GitFailed,
+    WorktreeRefused,
+    commit_all,
+    diff_between,
+    git,
+    keep_patch,
+    provision,
+)
 from opscore.models import Policy
 
 
@@ -238,6 +246,8 @@ def ready_for_review(run: CodingRun) -> bool:
     """Commit the proven change on the run's branch; a new commit voids earlier approvals."""
     sha = commit_all(run.worktree_path, f"R{run.id}: {run.task.get('summary', 'change')[:60]}")
     stats = diff_between(run.repository, run.base_sha, sha)
+    change = git(["diff", "--binary", f"{run.base_sha}..{sha}", "--"], run.repository.path)
+    keep_patch(run, f"review-{sha[:12]}", change)
     void_other_commits(run, sha, f"superseded by commit {sha[:10]}")
     reason = f"tests passed at {sha[:10]}; {stats['changed']} files changed"
     return transition(

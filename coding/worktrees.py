@@ -9,6 +9,7 @@ reset before a retry uses it.
 """
 
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -77,9 +78,19 @@ def save_uncommitted(path: Path, run: CodingRun, label: str) -> str:
     git(["reset", "--quiet"], path)
     if not patch.strip():
         return ""
+    return keep_patch(run, label, patch)
+
+
+def keep_patch(run: CodingRun, label: str, patch: str) -> str:
+    """A patch file under OPS_CODING_DIR, listed in the run's artifact refs."""
     target = Path(settings.OPS_CODING_DIR) / "patches" / f"run-{run.id}-{label}.patch"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(patch)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE coding_codingrun SET artifact_refs = artifact_refs || %s::jsonb WHERE id = %s",
+            [json.dumps([str(target)]), run.id],
+        )
     return str(target)
 
 

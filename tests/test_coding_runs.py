@@ -36,6 +36,7 @@ def test_a_run_goes_through_passes_until_its_tests_pass_and_then_waits_for_revie
     assert first.tests_passed is False and "failed (1)" in first.test_output
     assert second.tests_passed and second.exit_status == 0
     assert run.head_sha and "app.py" in run.diff_stats["files"]
+    assert "+print('hello, world')" in Path(run.artifact_refs[-1]).read_text()
     assert run.cost_usd == 2 * first.cost_usd and run.external_session_id == "s2"
     kinds = list(
         Event.objects.filter(payload__run_id=run.id).order_by("id").values_list("kind", flat=True)
