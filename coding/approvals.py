@@ -3,6 +3,8 @@ commit it was given for. A newer commit voids them all (the rows stay, saying wh
 merge only happens after a merge approval, with tests green on the merged head.
 """
 
+import contextlib
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from coding.actions import transition
 from coding.checks import verify
 from coding.models import ApprovalKind, CodingApproval, CodingRun, RunStatus
 from coding.sandbox import Limits
-from coding.worktrees import AUTHOR, GitFailed, git, head_of, lock_repository
+from coding.worktrees import AUTHOR, GitFailed, git, head_of, holding_repository
 from opscore.actions import record_event
 
 K = ApprovalKind
@@ -101,28 +103,36 @@ def merge_ready():
     return runs.filter(approvals__in=approved).distinct()
 
 
-@transaction.atomic
 def merge(run: CodingRun) -> str:
     """Merge the approved head into the base branch of the local repository, in a scratch
-    worktree, and move the base only if the tests pass on the merged head. '' when refused."""
-    lock_repository(run.repository)
-    if not CodingApproval.objects.standing_for(run, K.MERGE).exists():
-        return ""
-    repo, base = run.repository, f"refs/heads/{run.base_ref}"
-    old = git(["rev-parse", "--verify", "--end-of-options", base], repo.path).strip()
+    worktree, and move the base only if the tests pass on the merged head. '' when refused.
+    The repository stays locked throughout (nobody provisions from a base about to move), but
+    no transaction stays open while the tests run."""
+    with holding_repository(run.repository):
+        if not CodingApproval.objects.standing_for(run, K.MERGE).exists():
+            return ""
+        base = f"refs/heads/{run.base_ref}"
+        old = git(["rev-parse", "--verify", "--end-of-options", base], run.repository.path)
+        merged, why = merge_in_scratch(run, old.strip())
+        if not merged:
+            refuse_merge(run, why)
+            return ""
+        move_base(run, old.strip(), merged)
+    transition(
+        run, RunStatus.COMPLETED, f"merged into {run.base_ref} at {merged[:10]}", merged_sha=merged
+    )
+    return merged
+
+
+def merge_in_scratch(run: CodingRun, old: str) -> tuple[str, str]:
     scratch = Path(tempfile.mkdtemp(prefix=f"merge-{run.id}-", dir=scratch_root()))
     try:
-        merged, why = merged_head(run, scratch / "tree", old)
+        return merged_head(run, scratch / "tree", old)
     finally:
-        git(["worktree", "remove", "--force", "--", str(scratch / "tree")], repo.path)
-        git(["worktree", "prune"], repo.path)
-    if not merged:
-        refuse_merge(run, why)
-        return ""
-    move_base(run, old, merged)
-    done = f"merged into {run.base_ref} at {merged[:10]}"
-    transition(run, RunStatus.COMPLETED, done, merged_sha=merged)
-    return merged
+        with contextlib.suppress(GitFailed):
+            git(["worktree", "remove", "--force", "--", str(scratch / "tree")], run.repository.path)
+        git(["worktree", "prune"], run.repository.path)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def refuse_merge(run: CodingRun, why: str) -> None:

@@ -79,6 +79,11 @@ class CodingRunQuerySet(models.QuerySet):
     def startable(self):
         return self.filter(status__in=STARTABLE)
 
+    def awaiting_human(self):
+        """Reviewed and signed off by their agent: the next word (code or merge approval) is a
+        person's."""
+        return self.filter(status=S.WAITING_FOR_REVIEW, review__decision="complete")
+
 
 class CodingRun(models.Model):
     repository = models.ForeignKey(Repository, on_delete=models.PROTECT, related_name="runs")

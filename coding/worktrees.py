@@ -113,6 +113,20 @@ def lock_repository(repo: Repository) -> None:
         )
 
 
+@contextlib.contextmanager
+def holding_repository(repo: Repository):
+    """The same lock for work too long for one transaction (a merge and its tests): a session
+    lock, released however the block ends — or by the server, if this process dies."""
+    key = f"opscore.coding.{repo.name}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", [key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [key])
+
+
 AUTHOR = ["-c", "user.name=Opscore coding lane", "-c", "user.email=coding@opscore.invalid"]
 
 

@@ -19,3 +19,16 @@ def test_the_panel_shows_runs_by_state_with_passes_and_the_wip_count(client, cod
     assert f'id="coding-run-{reviewed.id}"' in page and "Waiting for review" in page
     assert "tests passed" in page and "<b>1</b> for app" in page
     assert "<html" not in fragment and "Running <b>0</b> of 2" in fragment
+
+
+def test_a_run_its_agent_signed_off_shows_in_the_approvals_inbox(client, coding_repo):
+    from coding.models import CodingRun
+
+    run = new_run(coding_repo, "@greet", allow_merge=True)
+    handle_one_run()
+    CodingRun.objects.filter(pk=run.pk).update(review={"decision": "complete", "by": "devops"})
+
+    panel = client.get("/stage/approvals").content.decode()
+
+    assert f'id="coding-approval-{run.id}"' in panel
+    assert "approve the code, then the merge in the admin" in panel

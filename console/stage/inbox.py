@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
+from coding.models import CodingRun
 from console.stage.access import stage_visible
 from missions.actions import DecisionRefused, decide_proposal
 from missions.models import Proposal, ProposalStatus
@@ -15,7 +16,12 @@ SHOWN = 25
 
 def inbox_context(**extra) -> dict:
     pending = Proposal.objects.filter(status=ProposalStatus.PENDING).select_related("agent")
-    return {"pending": list(pending.order_by("id")[:SHOWN]), "count": pending.count()} | extra
+    coding = CodingRun.objects.awaiting_human().select_related("repository").order_by("id")
+    return {
+        "pending": list(pending.order_by("id")[:SHOWN]),
+        "count": pending.count(),
+        "coding": list(coding[:SHOWN]),
+    } | extra
 
 
 @require_GET

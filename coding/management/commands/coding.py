@@ -72,7 +72,9 @@ class Command(BaseCommand):
     def runs(self, opts):
         recent = CodingRun.objects.select_related("repository").order_by("-id")[:100]
         rows = [row_of(r) for r in recent]
-        lines = [f"WIP {wip()}"] + [
+        now = wip()
+        queued = ", ".join(f"{n} for {repo}" for repo, n in now["queued"].items()) or "none"
+        lines = [f"running {now['running']} of {now['limit']}; queued: {queued}"] + [
             f"R{r['id']} {r['repository']} {r['status']} pass {r['iteration']} "
             f"${r['cost_usd']} {r['branch'] or ''} {r['reason'][:80]}"
             for r in rows
