@@ -61,7 +61,8 @@ def retry_run(run: CodingRun, *, actor: str) -> CodingRun:
     from this point (its iterations stay as evidence)."""
     if run.status not in (RunStatus.BLOCKED, RunStatus.FAILED, RunStatus.CANCELLED):
         raise RunRefused(f"R{run.id} is {run.status}; only blocked, failed or cancelled runs retry")
-    limits = run.limits | {"first_iteration": run.iteration + 1, "restarted": True}
+    fresh = {"first_iteration": run.iteration + 1, "cost_before": str(run.cost_usd)}
+    limits = run.limits | fresh | {"active_seconds": 0}
     if not transition(run, RunStatus.QUEUED, f"retried by {actor}", limits=limits):
         raise RunRefused(f"R{run.id} moved to {run.status} first")
     CodingRun.objects.filter(pk=run.pk).update(started_at=None, finished_at=None)

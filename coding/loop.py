@@ -7,13 +7,11 @@ Every move is a compare-and-set row and an event; every pass is a CodingIteratio
 """
 
 import os
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
 from django.db.models import F
-from django.db.models.functions import Now
 
 from coding.actions import transition
 from coding.approvals import void_other_commits
@@ -30,6 +28,7 @@ from coding.worktrees import (
     keep_patch,
     provision,
 )
+from opscore.db import db_now
 from opscore.models import Policy
 
 
@@ -51,18 +50,29 @@ def limits_for(task: dict) -> dict:
 
 
 def drive(run: CodingRun) -> CodingRun:
-    """Run passes until the run leaves `running`. The caller holds the run's driving lock."""
+    """Run passes until the run leaves `running`. The caller holds the run's driving lock.
+    The wall-time cap counts time spent driving, not time spent waiting for a reviewer."""
     if not prepare(run):
         return run
-    for _ in range(run.limits["max_iterations"] + 1):  # the cap below ends it first
-        stop = cap_reached(run)
-        if stop:
-            transition(run, RunStatus.FAILED, stop)
-            break
-        if not one_pass(run):
-            break
+    stint = db_now()
+    try:
+        for _ in range(run.limits["max_iterations"] + 1):  # the cap below ends it first
+            stop = cap_reached(run, stint)
+            if stop:
+                transition(run, RunStatus.FAILED, stop)
+                break
+            if not one_pass(run):
+                break
+    finally:
+        add_active_time(run, stint)
     run.refresh_from_db()
     return run
+
+
+def add_active_time(run: CodingRun, stint) -> None:
+    run.refresh_from_db(fields=["limits"])
+    seconds = run.limits.get("active_seconds", 0) + (db_now() - stint).total_seconds()
+    CodingRun.objects.filter(pk=run.pk).update(limits=run.limits | {"active_seconds": seconds})
 
 
 def prepare(run: CodingRun) -> bool:
@@ -80,16 +90,21 @@ def passes_so_far(run: CodingRun) -> int:
     return run.iteration - run.limits.get("first_iteration", 1) + 1
 
 
-def cap_reached(run: CodingRun) -> str:
+def spent_usd(run: CodingRun) -> Decimal:
+    """Cost since the run last started afresh (a human's retry gives it a new budget)."""
+    return run.cost_usd - Decimal(run.limits.get("cost_before", "0"))
+
+
+def cap_reached(run: CodingRun, stint) -> str:
     run.refresh_from_db()
     caps = run.limits
     if passes_so_far(run) >= caps["max_iterations"]:
         return f"iteration cap reached: {passes_so_far(run)} of {caps['max_iterations']} passes"
-    if run.cost_usd >= Decimal(str(caps["max_cost_usd"])):
-        return f"cost cap reached: ${run.cost_usd} of ${caps['max_cost_usd']}"
-    allowed = timedelta(minutes=caps["max_wall_minutes"])
-    if CodingRun.objects.filter(pk=run.pk, started_at__lt=Now() - allowed).exists():
-        return f"wall-time cap reached: {caps['max_wall_minutes']} minutes"
+    if spent_usd(run) >= Decimal(str(caps["max_cost_usd"])):
+        return f"cost cap reached: ${spent_usd(run)} of ${caps['max_cost_usd']}"
+    active = caps.get("active_seconds", 0) + (db_now() - stint).total_seconds()
+    if active >= caps["max_wall_minutes"] * 60:
+        return f"wall-time cap reached: {active / 60:.0f} of {caps['max_wall_minutes']} minutes"
     return ""
 
 
@@ -133,7 +148,7 @@ def one_pass(run: CodingRun) -> bool:
 def run_harness(run: CodingRun, prompt: str):
     """(finished, report, escape) — or None when the harness is missing (the run blocks)."""
     caps, worktree = run.limits, Path(run.worktree_path)
-    budget = float(Decimal(str(caps["max_cost_usd"])) - run.cost_usd)
+    budget = float(Decimal(str(caps["max_cost_usd"])) - spent_usd(run))
     try:
         argv = argv_for(run.runner, Pass(prompt, caps["max_turns"], budget))
         before = outside_state(worktree, run.repository.path)

@@ -204,3 +204,44 @@ def test_one_agent_runs_one_job_at_a_time(coding_repo):
     assert [r.id for r in started] == [runs[0].id, runs[2].id]
     runs[1].refresh_from_db()
     assert runs[1].status == "queued"
+
+
+def test_a_run_past_its_wall_time_stops_and_says_so(coding_repo):
+    run = new_run(coding_repo, "@greet")
+    run.limits |= {"active_seconds": 61 * 60}  # an hour already spent driving it
+    run.save(update_fields=["limits"])
+
+    run = driven(run)
+
+    assert run.status == "failed" and run.reason.startswith("wall-time cap reached: 61 of 60")
+    assert run.iteration == 0
+
+
+def test_time_waiting_for_review_does_not_count_as_wall_time(coding_repo):
+    from datetime import timedelta
+
+    from django.db.models import F
+
+    from coding.actions import request_revision
+
+    run = driven(new_run(coding_repo, "@greet"))
+    CodingRun.objects.filter(pk=run.pk).update(started_at=F("started_at") - timedelta(days=2))
+    request_revision(run, "also wave", actor="devops")
+
+    run = driven(run)
+
+    assert run.status == "waiting_for_review" and run.iteration == 2
+    assert 0 < run.limits["active_seconds"] < 60
+
+
+def test_a_retried_run_gets_a_fresh_cost_budget(coding_repo):
+    from coding.actions import retry_run
+
+    caps(max_cost_usd=0.02, no_progress_repeats=20)
+    run = driven(new_run(coding_repo, "@wander"))
+    assert run.reason.startswith("cost cap reached")
+
+    retry_run(run, actor="ops")
+    run = driven(run)
+
+    assert run.reason.startswith("cost cap reached: $0.0200") and run.iteration == 4
