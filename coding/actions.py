@@ -48,7 +48,7 @@ def cancel_run(run: CodingRun, reason: str, *, actor: str) -> CodingRun:
         raise RunRefused(f"R{run.id} has already ended ({run.status})")
     if not transition(run, RunStatus.CANCELLED, f"cancelled by {actor}: {reason}"):
         raise RunRefused(f"R{run.id} moved to {run.status} first; nothing was cancelled")
-    kill_process_group(run.process_group)
+    kill_process_group(run.process_group, inside=run.worktree_path)
     if run.worktree_path:
         clean_up(run)  # saves the diff before the worktree goes
     CodingRun.objects.filter(pk=run.pk).update(process_group=None)

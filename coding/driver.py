@@ -58,7 +58,9 @@ def start_next() -> CodingRun | None:
             continue
         if run.agent_id and per_agent.get(run.agent_id, 0) >= policy.max_running_per_agent:
             continue
-        if hold(run.id) and transition(run, RunStatus.RUNNING, "started within the WIP limits"):
+        if not hold(run.id):
+            continue
+        if transition(run, RunStatus.RUNNING, "started within the WIP limits"):
             return run
         let_go(run.id)
     return None
@@ -71,7 +73,7 @@ def adopt_orphan() -> CodingRun | None:
             continue  # a live driver has it
         run.refresh_from_db()
         if run.status in ACTIVE:
-            killed = kill_process_group(run.process_group)
+            killed = kill_process_group(run.process_group, inside=run.worktree_path)
             left = "; its harness's process group was killed" if killed else ""
             CodingRun.objects.filter(pk=run.pk).update(process_group=None)
             record_lost_pass(run)

@@ -6,6 +6,7 @@ and file-size limits, a wall-clock timeout, and output capped with a marker. A m
 is reported as such: the run is blocked, not failed.
 """
 
+import contextlib
 import os
 import resource
 import shutil
@@ -13,6 +14,8 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass
+
+import psutil
 
 ENV_ALLOWED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TERM")
 OUTPUT_CAP = 64_000
@@ -99,9 +102,11 @@ def kill_group(process: subprocess.Popen) -> None:
     kill_process_group(process.pid)
 
 
-def kill_process_group(pgid: int | None) -> bool:
-    """SIGKILL a harness's whole group (it was started as its own session); False if none."""
-    if not pgid:
+def kill_process_group(pgid: int | None, inside: str = "") -> bool:
+    """SIGKILL a harness's whole group (it was started as its own session); False if none.
+    With `inside`, only if one of the group works in that directory: a recorded id whose
+    process ended long ago may belong to someone else's group by now."""
+    if not pgid or (inside and not group_works_in(pgid, inside)):
         return False
     try:
         os.killpg(pgid, signal.SIGKILL)
@@ -110,11 +115,12 @@ def kill_process_group(pgid: int | None) -> bool:
     return True
 
 
-def group_alive(pgid: int | None) -> bool:
-    if not pgid:
-        return False
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+def group_works_in(pgid: int, directory: str) -> bool:
+    root = os.path.realpath(directory)
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if os.getpgid(process.pid) == pgid:
+                cwd = os.path.realpath(process.cwd())
+                if cwd == root or cwd.startswith(root + os.sep):
+                    return True
+    return False

@@ -144,3 +144,16 @@ def test_a_run_that_keeps_losing_its_driver_still_ends_at_its_iteration_cap(codi
     run.refresh_from_db()
     assert run.status == "failed" and run.reason.startswith("iteration cap reached")
     assert run.iterations.get().verdict == "lost with its driver"
+
+
+def test_a_recorded_group_working_elsewhere_is_not_killed(tmp_path):
+    from coding.sandbox import kill_process_group
+
+    elsewhere = subprocess.Popen(["sleep", "30"], cwd=tmp_path, start_new_session=True)
+    worktree = tmp_path / "run-1" / "tree"
+    worktree.mkdir(parents=True)
+
+    assert not kill_process_group(elsewhere.pid, inside=str(worktree))
+    assert elsewhere.poll() is None  # someone else's process, reusing an old id, lives on
+    assert kill_process_group(elsewhere.pid, inside=str(tmp_path))
+    assert elsewhere.wait(timeout=10) == -signal.SIGKILL
