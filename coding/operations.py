@@ -20,4 +20,5 @@ def retry(run: CodingRun, *, actor: str) -> CodingRun:
 def approve_run(run: CodingRun, kind: str, *, by: str, note: str = ""):
     approval = approve(run, kind, by=by, note=note)
     run.refresh_from_db()
+    wake_step_of(run)  # a code approval before the agent's review completes the step too
     return approval

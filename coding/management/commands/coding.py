@@ -13,6 +13,7 @@ from coding.approvals import ApprovalRefused
 from coding.driver import drive_for, handle_one_run, wip
 from coding.models import ApprovalKind, CodingRun, Repository
 from coding.submitting import job_proposal
+from coding.worktrees import GitFailed
 from missions.actions import submit_proposal
 from missions.schemas import ProposalInvalid
 from opscore.management.commands._json import dump, fail
@@ -92,7 +93,7 @@ class Command(BaseCommand):
                 run = operations.retry(run, actor="cli")
             else:
                 operations.approve_run(run, opts["kind"], by=cli_user(), note=opts["note"])
-        except (RunRefused, ApprovalRefused) as refused:
+        except (RunRefused, ApprovalRefused, GitFailed) as refused:
             fail(str(refused), as_json=opts["json"])
         run.refresh_from_db()
         said = f"R{run.id} {run.status}: {run.reason}"
