@@ -103,4 +103,5 @@ STEP_KIND = StepKind(
     "A code change by a coding harness in its own git worktree (never auto-approved)",
     auto_approvable=False,
     check_payload=check_payload,
+    claimable_outside=False,
 )

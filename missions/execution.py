@@ -25,6 +25,7 @@ from missions.models import (
 )
 from opscore.actions import record_event
 from opscore.redaction import redact, redact_text
+from opscore.registry import STEP_KINDS
 
 # What a worker needs of the step it claims; the rest (timestamps, errors, result) stays
 # deferred — loaded on first access — so the hot path does not decode columns nobody reads.
@@ -51,7 +52,8 @@ STEP_FIELDS = [f for f in Step._meta.concrete_fields if f.name in CLAIMED_FIELDS
 STEP_COLUMNS = ", ".join(f.column for f in STEP_FIELDS)
 CLAIM_SQL = f"SELECT {STEP_COLUMNS} FROM opscore_claim_step(%s::text, %s::float8)"
 CLAIM_FOR_SQL = (
-    f"SELECT {STEP_COLUMNS} FROM opscore_claim_step_for_agent(%s::text, %s::float8, %s::text)"
+    f"SELECT {STEP_COLUMNS} FROM "
+    "opscore_claim_step_for_agent(%s::text, %s::float8, %s::text, %s::text[])"
 )
 COMPLETE_AND_CLAIM_SQL = (
     f"SELECT {STEP_COLUMNS} FROM opscore_complete_and_claim("
@@ -71,7 +73,8 @@ def claim_next_step(worker_id: str, *, lease_seconds: float | None = None, agent
     """
     lease = lease_seconds or settings.OPS_LEASE_SECONDS
     if agent:  # an external runtime that works for one agent (agentbus --target-agent)
-        return _fetch_step(CLAIM_FOR_SQL, [worker_id, lease, agent])
+        internal = [k.name for k in STEP_KINDS.values() if not k.claimable_outside]
+        return _fetch_step(CLAIM_FOR_SQL, [worker_id, lease, agent, internal])
     return _fetch_step(CLAIM_SQL, [worker_id, lease])
 
 

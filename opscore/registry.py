@@ -47,7 +47,9 @@ class PayloadField:
 class StepKind:
     """`idempotent` decides the rescue when a worker is lost mid-run: idempotent kinds are
     retried, the others (anything with an outside effect) wait for a human. `check_payload`
-    is for a payload richer than flat fields: it returns {payload field: [messages]}."""
+    is for a payload richer than flat fields: it returns {payload field: [messages]}.
+    `claimable_outside` False: an external runtime (agentbus claim-jobs) never gets it — only
+    Opscore's own executor may run it (a code change goes through the coding lane)."""
 
     name: str
     description: str
@@ -55,6 +57,7 @@ class StepKind:
     auto_approvable: bool = True
     fields: tuple[PayloadField, ...] = ()
     check_payload: Callable[[dict], dict[str, list[str]]] | None = None
+    claimable_outside: bool = True
 
 
 # Policies validate step kinds against this; `missions` (and any plug-in) fills it.

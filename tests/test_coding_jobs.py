@@ -155,3 +155,15 @@ def test_a_malformed_review_fails_one_step_and_keeps_the_run_for_a_human(
     step = Step.objects.get()
     assert step.status == "dead" and "malformed review reply" in step.last_error
     assert CodingRun.objects.get().status == "waiting_for_review"
+
+
+def test_an_external_runtime_cannot_claim_a_dev_job_only_the_coding_lane_runs_it(
+    coding_repo, devops
+):
+    from missions.execution import claim_next_step
+
+    approved(job())
+
+    assert claim_next_step("openclaw-devops", agent="devops") is None
+    assert handle_one_step("w1")  # Opscore's own worker takes it
+    assert CodingRun.objects.get().step == Step.objects.get()
