@@ -264,7 +264,8 @@ def ready_for_review(run: CodingRun) -> bool:
     change = git(["diff", "--binary", f"{run.base_sha}..{sha}", "--"], run.repository.path)
     keep_patch(run, f"review-{sha[:12]}", change)
     void_other_commits(run, sha, f"superseded by commit {sha[:10]}")
-    reason = f"tests passed at {sha[:10]}; {stats['changed']} files changed"
+    files = "1 file" if stats["changed"] == 1 else f"{stats['changed']} files"
+    reason = f"tests passed at {sha[:10]}; {files} changed"
     return transition(
         run, RunStatus.WAITING_FOR_REVIEW, reason, head_sha=sha, diff_stats=stats, review={}
     )
