@@ -69,16 +69,13 @@ def signature(output: str) -> str:
     return hashlib.sha256(NOISE.sub("", output).encode()).hexdigest()[:16]
 
 
-def diff_hash(worktree: str) -> str:
-    """The whole change against the last commit, untracked files included."""
+def measure(worktree: str, base: str) -> tuple[str, int]:
+    """The change's hash against the last commit and its file count against the base,
+    untracked files included (one `git add --intent-to-add` serves both)."""
     git(["add", "--all", "--intent-to-add"], worktree)
-    return hashlib.sha256(git(["diff", "HEAD", "--binary"], worktree).encode()).hexdigest()[:16]
-
-
-def changed_files(worktree: str, since: str = "HEAD") -> list[str]:
-    git(["add", "--all", "--intent-to-add"], worktree)
-    names = git(["diff", since, "--name-only", "--"], worktree).split("\n")
-    return [n for n in names if n and not Path(n).is_absolute()]
+    diff = git(["diff", "HEAD", "--binary"], worktree)
+    names = git(["diff", base, "--name-only", "--"], worktree).split("\n")
+    return hashlib.sha256(diff.encode()).hexdigest()[:16], len([n for n in names if n])
 
 
 def outside_state(worktree: Path, repo_path: str) -> dict:

@@ -6,22 +6,18 @@ result, then the step ends the way the run did."""
 from coding.jobs import run_for_step
 from coding.models import CodingRun, RunStatus
 from coding.review import apply_review, ask_reviewer, result_of
-from missions.execution import step_event
 from missions.executors import Blocked, Failed, Succeeded
 from missions.models import StepStatus
+from missions.recovery import unblock
 from opscore.llm import LLMError, OverBudget
 
 WAITING = "coding_run"
 
 
-def reviewed_at_head(run: CodingRun) -> bool:
-    return bool(run.head_sha) and run.review.get("sha") == run.head_sha
-
-
 def needs_the_step(run: CodingRun) -> bool:
     """Has the run come to where its step has something to do?"""
     if run.status == RunStatus.WAITING_FOR_REVIEW:
-        return not reviewed_at_head(run) or run.review.get("decision") == "complete"
+        return not run.reviewed_at_head or run.signed_off
     return run.status in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
@@ -39,9 +35,7 @@ def execute_code_change(step_run):
     if run.status in (RunStatus.FAILED, RunStatus.CANCELLED):
         return Failed(f"coding run R{run.id} {run.status}: {run.reason}", retryable=False)
     if run.status == RunStatus.COMPLETED or (
-        run.status == RunStatus.WAITING_FOR_REVIEW
-        and reviewed_at_head(run)
-        and run.review.get("decision") == "complete"
+        run.status == RunStatus.WAITING_FOR_REVIEW and run.signed_off
     ):
         return Succeeded(result=result_of(run))
     if run.status == RunStatus.WAITING_FOR_REVIEW:
@@ -71,12 +65,5 @@ def wake_step_of(run: CodingRun) -> bool:
     run.refresh_from_db()
     if not needs_the_step(run):
         return False
-    step.requeue()
-    step_event(
-        step,
-        "step.unblocked",
-        f"S{step.id} {step.kind} requeued: coding run R{run.id} is {run.status}",
-        tags=["step", "unblocked", "coding"],
-        actor="system:coding",
-    )
+    unblock(step, f"coding run R{run.id} is {run.status}", actor="system:coding", tags=["coding"])
     return True

@@ -3,6 +3,7 @@ It enters through the single intake like any proposal and is never auto-approved
 refuses a job naming a repository that is not registered, a base ref it does not allow, or a
 runner that may not touch it, before anything is written."""
 
+import shlex
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -96,6 +97,37 @@ def run_for_step(step) -> CodingRun:
         task=task,
         limits=limits_for(task),
     )
+
+
+def criterion(text: str) -> dict | str:
+    """`"tests pass"` is checklist text; `"greets=python check.py"` also runs a command."""
+    if "=" not in text:
+        return text
+    label, argv = text.split("=", 1)
+    return {"text": label.strip() or argv, "command": shlex.split(argv)}
+
+
+def job_proposal(opts: dict) -> dict:
+    criteria = [*opts["accept"], *(criterion(c) for c in opts.get("accept_command") or [])]
+    payload = {
+        "repo": opts["repo"],
+        "worktree_ref": opts.get("base") or "",
+        "task_kind": opts.get("task_kind") or "change",
+        "summary": opts["summary"],
+        "problem_statement": opts["problem"],
+        "acceptance_criteria": criteria,
+        "constraints": {
+            "allow_merge": bool(opts.get("allow_merge")),
+            "allow_deploy": False,
+            "max_changed_files": opts.get("max_changed_files") or 12,
+        },
+        "handoff": {"runner": opts.get("runner") or "command", "mode": opts.get("mode")},
+    }
+    return {
+        "agent": opts["agent"],
+        "title": f"Code change: {opts['summary']}"[:200],
+        "steps": [{"kind": KIND, "payload": payload, "agent": opts["agent"]}],
+    }
 
 
 STEP_KIND = StepKind(

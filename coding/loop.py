@@ -15,7 +15,7 @@ from django.db.models import F
 
 from coding.actions import transition
 from coding.approvals import void_other_commits
-from coding.checks import changed_files, diff_hash, escape_found, outside_state, verify
+from coding.checks import escape_found, measure, outside_state, verify
 from coding.models import CodingIteration, CodingRun, RunStatus
 from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing, Limits, run_boxed
@@ -141,8 +141,8 @@ def one_pass(run: CodingRun) -> bool:
     verdict = None
     if transition(run, RunStatus.WAITING_FOR_TESTS, f"pass {run.iteration} ran"):
         verdict = run_checks(run)
-    record_pass(run, prompt, done, report, verdict)  # a cancelled pass is recorded too
-    return verdict is not None and decide(run, done, verdict, escape)
+    row = record_pass(run, prompt, done, report, verdict)  # a cancelled pass is recorded too
+    return verdict is not None and decide(run, done, verdict, escape, row.changed_files)
 
 
 def run_harness(run: CodingRun, prompt: str):
@@ -200,16 +200,16 @@ def remember_group(run: CodingRun):
     return remember
 
 
-def record_pass(run, prompt, done, report, verdict) -> None:
+def record_pass(run, prompt, done, report, verdict) -> CodingIteration:
     """One row per pass; a pass cut short by a cancel has no worktree left to measure."""
-    tree = run.worktree_path if verdict else ""
-    CodingIteration.objects.create(
+    digest, changed = measure(run.worktree_path, run.base_sha) if verdict else ("", 0)
+    return CodingIteration.objects.create(
         run=run,
         number=run.iteration,
         prompt=prompt[:5000],
         output_summary=(report.summary or done.output)[-4000:],
-        diff_hash=diff_hash(tree) if tree else "",
-        changed_files=len(changed_files(tree, run.base_sha)) if tree else 0,
+        diff_hash=digest,
+        changed_files=changed,
         tests_passed=verdict.passed if verdict else None,
         test_output=verdict.output if verdict else "",
         test_signature=verdict.signature if verdict and not verdict.passed else "",
@@ -220,11 +220,10 @@ def record_pass(run, prompt, done, report, verdict) -> None:
     )
 
 
-def decide(run: CodingRun, done, verdict, escape: str) -> bool:
+def decide(run: CodingRun, done, verdict, escape: str, changed: int) -> bool:
     CodingRun.objects.filter(pk=run.pk).update(
         test_summary=verdict.tests, lint_summary=verdict.lint
     )
-    changed = len(changed_files(run.worktree_path, run.base_sha))
     stop = (
         escape
         or (done.timed_out and f"the harness ran past {done.seconds:.0f}s and was killed")

@@ -3,7 +3,8 @@ job, one branch and worktree each), iterations (one row per harness pass) and ap
 human's word, bound to one head commit)."""
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.fields.json import KT
 from django.db.models.functions import Now
 
 BRANCH_PATTERN = r"^opscore/[0-9]+-[a-z0-9][a-z0-9-]{0,40}$"
@@ -82,7 +83,8 @@ class CodingRunQuerySet(models.QuerySet):
     def awaiting_human(self):
         """Reviewed and signed off by their agent: the next word (code or merge approval) is a
         person's."""
-        return self.filter(status=S.WAITING_FOR_REVIEW, review__decision="complete")
+        signed = self.alias(reviewed_sha=KT("review__sha")).filter(reviewed_sha=F("head_sha"))
+        return signed.filter(status=S.WAITING_FOR_REVIEW, review__decision="complete")
 
 
 class CodingRun(models.Model):
@@ -144,6 +146,15 @@ class CodingRun(models.Model):
     @property
     def constraints(self) -> dict:
         return self.task.get("constraints") or {}
+
+    @property
+    def reviewed_at_head(self) -> bool:
+        return bool(self.head_sha) and self.review.get("sha") == self.head_sha
+
+    @property
+    def signed_off(self) -> bool:
+        """Its agent reviewed the commit now under review and said complete."""
+        return self.reviewed_at_head and self.review.get("decision") == "complete"
 
     def move(self, status: str, reason: str = "", **fields) -> bool:
         """Compare-and-set from any status MOVES_FROM allows; False when someone else moved it

@@ -81,15 +81,20 @@ def requeue_cleared_blockers(limit: int = 200) -> int:
     for step in blocked:
         if not BLOCKER_CHECKS[step.blocked_code](step):
             continue
-        reason = step.blocked_reason
-        step.requeue()
-        step_event(
-            step,
-            "step.unblocked",
-            f"S{step.id} {step.kind} requeued: blocker cleared",
-            summary=reason,
-            tags=["step", "unblocked"],
-            actor="system:sweeper",
-        )
+        unblock(step, "blocker cleared", actor="system:sweeper")
         requeued += 1
     return requeued
+
+
+def unblock(step: Step, why: str, *, actor: str, tags=()) -> None:
+    """Back in the queue, saying what had held it and why it no longer does."""
+    reason = step.blocked_reason
+    step.requeue()
+    step_event(
+        step,
+        "step.unblocked",
+        f"S{step.id} {step.kind} requeued: {why}",
+        summary=reason,
+        tags=["step", "unblocked", *tags],
+        actor=actor,
+    )

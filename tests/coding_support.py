@@ -1,8 +1,14 @@
 """Making coding runs the way the lane does (caps from policy), for tests that start below
 the intake."""
 
+import sys
+from pathlib import Path
+
 from coding.loop import limits_for
 from coding.models import CodingRun
+
+# The fake harness: edits files as its prompt's @tokens say, prints Claude Code's stream-json.
+HARNESS = [sys.executable, str(Path(__file__).parent / "fake_harness" / "edit_and_report.py")]
 
 
 def new_run(repo, tokens: str, mode="ralph-loop", agent=None, **constraints) -> CodingRun:

@@ -67,10 +67,10 @@ def coding_repo(git_repo, settings, monkeypatch):
     """`git_repo` with the fake harness as its `command` runner, its app as the test, and
     secrets seeded in the environment the harness must never see."""
     import sys
-    from pathlib import Path
 
-    harness = Path(__file__).parent / "fake_harness" / "edit_and_report.py"
-    settings.OPS_CODING_RUNNERS = {"command": [sys.executable, str(harness)]}
+    from tests.coding_support import HARNESS
+
+    settings.OPS_CODING_RUNNERS = {"command": HARNESS}
     monkeypatch.setenv("OPS_API_TOKEN", "seeded-secret-token-0123456789abcdef")
     monkeypatch.setenv("DATABASE_URL", "postgres://secret@db/x")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-seeded")

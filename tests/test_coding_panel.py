@@ -26,7 +26,9 @@ def test_a_run_its_agent_signed_off_shows_in_the_approvals_inbox(client, coding_
 
     run = new_run(coding_repo, "@greet", allow_merge=True)
     handle_one_run()
-    CodingRun.objects.filter(pk=run.pk).update(review={"decision": "complete", "by": "devops"})
+    run.refresh_from_db()
+    signed = {"decision": "complete", "by": "devops", "sha": run.head_sha}  # as a review leaves it
+    CodingRun.objects.filter(pk=run.pk).update(review=signed)
 
     panel = client.get("/stage/approvals").content.decode()
 

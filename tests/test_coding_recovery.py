@@ -19,11 +19,10 @@ from coding.driver import handle_one_run
 from coding.models import CodingRun
 from coding.worktrees import git, provision
 from opscore.models import Event
-from tests.coding_support import new_run
+from tests.coding_support import HARNESS, new_run
 from tests.processes import ROOT, child_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
-HARNESS = [sys.executable, str(Path(__file__).parent / "fake_harness" / "edit_and_report.py")]
 
 
 def live_members(pgid: int) -> list[int]:

@@ -12,10 +12,9 @@ from coding.models import CodingRun
 from coding.sandbox import CUT_MARKER, Limits, run_boxed
 from opscore.actions import set_policy
 from opscore.models import Event
-from tests.coding_support import new_run
+from tests.coding_support import HARNESS, new_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
-HARNESS = [sys.executable, str(Path(__file__).parent / "fake_harness" / "edit_and_report.py")]
 
 
 def driven(run) -> CodingRun:

@@ -11,8 +11,8 @@ from coding import operations
 from coding.actions import RunRefused
 from coding.approvals import ApprovalRefused
 from coding.driver import drive_for, handle_one_run, wip
+from coding.jobs import job_proposal
 from coding.models import ApprovalKind, CodingRun, Repository
-from coding.submitting import job_proposal
 from coding.worktrees import GitFailed
 from missions.actions import submit_proposal
 from missions.schemas import ProposalInvalid
