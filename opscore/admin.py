@@ -171,7 +171,8 @@ class PolicyForm(forms.ModelForm):
         key = cleaned.get("key") or (self.instance.key if self.instance.pk else None)
         if key and "value" in cleaned:
             try:
-                cleaned["value"] = validate_policy(key, cleaned["value"])
+                stored = Policy.objects.filter(key=key).values_list("value", flat=True).first()
+                cleaned["value"] = validate_policy(key, cleaned["value"], stored=stored)
                 refuse_owned_change(key, cleaned["value"])
             except (PolicyError, OverrideRefused) as problem:
                 self.add_error("value", str(problem))
