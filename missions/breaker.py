@@ -10,13 +10,15 @@ from missions.models import AttemptOutcome, StepAttempt
 from opscore.actions import record_event, set_policy
 from opscore.models import Policy
 from opscore.policies import PolicyError
+from opscore.registry import STEP_KINDS
 
 log = logging.getLogger(__name__)
 
 
 def switched_off_kinds() -> list[str]:
+    """Known kinds only: a switch for a kind no code runs is reported with the unknown names."""
     switches = Policy.objects.value("worker_switches")
-    return sorted(kind for kind, on in switches.kinds.items() if not on)
+    return sorted(kind for kind, on in switches.kinds.items() if not on and kind in STEP_KINDS)
 
 
 def recent_outcomes(kind: str, since, threshold: int) -> list[str]:

@@ -288,6 +288,7 @@ def test_the_sweeper_runs_outside_any_transaction():
         "unblocked": 0,
         "delivered": 0,
         "overrides_lifted": [],
+        "idempotency_keys_pruned": 0,
     }
 
 
