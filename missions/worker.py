@@ -104,8 +104,10 @@ def run_step(step: Step, worker_id: str):
     try:
         return executor(run)
     except Exception as error:  # a step's crash is recorded, not raised
-        detail = "".join(traceback.format_exception_only(error)).strip()
-        return Failed(f"{detail}\n{traceback.format_exc(limit=5)}")
+        # The reason is one line, for people; the traceback goes to the worker's log.
+        log.exception("S%s %s crashed", step.id, step.kind)
+        detail = " ".join("".join(traceback.format_exception_only(error)).split())
+        return Failed(detail[:500])
     finally:
         LEASES.release(run)
         if run.renewed:
