@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from memory.actions import CandidateInvalid, propose_candidate
 from missions.models import AttemptOutcome, StepAttempt
-from opscore.inputs import MalformedReply, parse_reply
-from opscore.llm import LLMRequest, call_llm
+from opscore.inputs import MalformedReply
+from opscore.llm import LLMRequest, call_llm, parse_llm_reply
 from opscore.models import Agent
 from opscore.prompting import system_prompt
 
@@ -114,7 +114,7 @@ def ask(agent: Agent, packet: list[dict], offline: dict) -> ExtractionReply:
         injected=injected,
     )
     reply = call_llm(request, agent=agent, purpose="memory.extract", prompt_version="extract.v1")
-    return parse_reply(reply.text, ExtractionReply, "extraction", ExtractionMalformed)
+    return parse_llm_reply(reply, ExtractionReply, "extraction", ExtractionMalformed)
 
 
 def extract_candidates(agent_slug: str, since, day: str) -> list | None:

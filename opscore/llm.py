@@ -21,7 +21,7 @@ from decimal import Decimal
 import httpx
 from django.conf import settings
 
-from opscore.inputs import describe_invalid, max_bytes, without_nul
+from opscore.inputs import MalformedReply, describe_invalid, max_bytes, parse_reply, without_nul
 
 TIERS = ("cheap", "main")
 # How much of a reply's body is read at most, as a multiple of the reply limit: room for JSON
@@ -84,6 +84,7 @@ class LLMReply:
     model: str
     provider: str
     extra: dict = field(default_factory=dict)
+    call_id: int | None = None  # its LLMCall row, once call_llm recorded it
 
 
 class OfflineProvider:
@@ -329,7 +330,7 @@ def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMR
         failure = LLMError(f"{provider.name}: {type(error).__name__}: {error}")
         record_failure(row, attempt, failure, started)
         raise failure from error
-    LLMCall.objects.create(
+    call = LLMCall.objects.create(
         **(row | {"model": reply.model}),
         attempt=attempt,
         outcome=LLMCallOutcome.OK,
@@ -339,7 +340,21 @@ def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMR
         latency_ms=int((time.perf_counter() - started) * 1000),
     )
     # Postgres stores no NUL character, and it carries nothing readable: the rule is to drop it.
-    return dataclasses.replace(reply, text=without_nul(reply.text))
+    return dataclasses.replace(reply, text=without_nul(reply.text), call_id=call.id)
+
+
+def parse_llm_reply(reply: LLMReply, schema, what: str, error=MalformedReply):
+    """`parse_reply` for a recorded reply: one that fits no schema also marks its LLMCall row
+    a bad reply, with the reason, so the ledger never calls an unusable answer ok."""
+    from opscore.models import LLMCall, LLMCallOutcome
+
+    try:
+        return parse_reply(reply.text, schema, what, error)
+    except MalformedReply as malformed:
+        LLMCall.objects.filter(pk=reply.call_id).update(
+            outcome=LLMCallOutcome.BAD_REPLY, error=str(malformed)[:2000]
+        )
+        raise
 
 
 def within_limit(reply: LLMReply) -> LLMReply:

@@ -158,7 +158,8 @@ def test_a_malformed_review_fails_one_step_and_keeps_the_run_for_a_human(
     assert step.status == "failed" and "malformed review reply" in step.last_error
     assert "\n" not in step.last_error and "Traceback" not in step.last_error
     assert step.attempts.order_by("-attempt_no").first().outcome == "bad_reply"
-    assert LLMCall.objects.filter(step=step, purpose="coding.review").count() == 1
+    review = LLMCall.objects.get(step=step, purpose="coding.review")
+    assert (review.outcome, review.error) == ("bad_reply", step.last_error)
     assert Policy.objects.value("worker_switches").is_enabled(step.kind) is True
     assert CodingRun.objects.get().status == "waiting_for_review"
 
