@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import time
+import traceback
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ import httpx
 from django.conf import settings
 
 from opscore.inputs import MalformedReply, describe_invalid, max_bytes, parse_reply, without_nul
+from opscore.redaction import redact_text
 
 TIERS = ("cheap", "main")
 # How much of a reply's body is read at most, as a multiple of the reply limit: room for JSON
@@ -326,7 +328,7 @@ def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMR
             raise
         return None
     except Exception as error:  # a fault nobody foresaw: still a row, still one line
-        log.exception("%s call failed unexpectedly", provider.name)
+        log.error("%s call failed: %s", provider.name, redact_text(traceback.format_exc()))
         failure = LLMError(f"{provider.name}: {type(error).__name__}: {error}")
         record_failure(row, attempt, failure, started)
         raise failure from error
@@ -374,7 +376,6 @@ def record_failure(row: dict, attempt: int, error: LLMError, started: float) -> 
     """A failed try's LLMCall row; a bad reply keeps the tokens (and so the cost) it was
     billed for."""
     from opscore.models import LLMCall, LLMCallOutcome
-    from opscore.redaction import redact_text
 
     outcome = LLMCallOutcome.ERROR
     if isinstance(error, TransientLLMError):

@@ -257,3 +257,25 @@ def test_an_endless_reply_body_is_not_read_whole(monkeypatch, provider, settings
     assert "reply body over 65536 bytes" in step.last_error
     assert len(sent) <= 2
     assert LLMCall.objects.get(step=step).outcome == "bad_reply"
+
+
+def test_a_provider_fault_nobody_foresaw_is_still_a_row_and_one_line(agent):
+    from opscore.llm import LLMError, LLMReplyError, LLMRequest, call_llm
+
+    class Broken:
+        name = "broken"
+
+        def model_for(self, tier):
+            return "broken-1"
+
+        def complete(self, request):
+            raise RuntimeError("the SDK changed\nunder us")
+
+    request = LLMRequest(system="s", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(LLMError) as raised:
+        call_llm(request, agent=agent, purpose="t", prompt_version="t", provider=Broken())
+
+    assert not isinstance(raised.value, LLMReplyError)  # not known to be the model's answer
+    assert str(raised.value) == "broken: RuntimeError: the SDK changed under us"
+    call = LLMCall.objects.get()
+    assert (call.outcome, call.error, call.attempt) == ("error", str(raised.value), 1)
