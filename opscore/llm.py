@@ -227,12 +227,18 @@ class OllamaProvider:
 
 
 def read_capped(chunks, provider: str) -> bytes:
-    """A reply body, read no further than BODY_CAP_FACTOR times the reply limit."""
+    """A reply body, read no further than BODY_CAP_FACTOR times the reply limit, and for no
+    longer than OPS_LLM_DEADLINE_SECONDS: the client's timeout restarts on every read, so a
+    server trickling a byte at a time would otherwise hold the worker for ever."""
     cap, body = BODY_CAP_FACTOR * max_bytes(), bytearray()
+    deadline = time.monotonic() + settings.OPS_LLM_DEADLINE_SECONDS
     for chunk in chunks:
         body += chunk
         if len(body) > cap:
             raise LLMReplyError(f"{provider}: reply body over {cap} bytes; not read further")
+        if time.monotonic() > deadline:
+            limit = settings.OPS_LLM_DEADLINE_SECONDS
+            raise TransientLLMError(f"{provider}: reply not complete within {limit} s")
     return bytes(body)
 
 

@@ -259,6 +259,34 @@ def test_an_endless_reply_body_is_not_read_whole(monkeypatch, provider, settings
     assert LLMCall.objects.get(step=step).outcome == "bad_reply"
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_reply_trickling_past_its_deadline_is_cut_off_and_retried(
+    monkeypatch, provider, settings
+):
+    """Each read arrives within the per-read timeout, yet the whole reply has a deadline: the
+    try ends there as a transient fault (retried with backoff), not a worker held for ever."""
+    settings.OPS_LLM_MAX_TRIES = 1
+    clock = iter(range(0, 10_000, 30))  # each chunk "arrives" 30 s after the last
+    monkeypatch.setattr("opscore.llm.time.monotonic", lambda: next(clock))
+    sent = []
+
+    def trickle():
+        while len(sent) < 100:
+            sent.append(1)
+            yield b" "
+
+    served = Served((200, trickle()))
+    PROVIDERS[provider][0](monkeypatch, served)
+    step = make_step("analyze", max_attempts=3)
+
+    handle_one_step("w1")
+
+    step.refresh_from_db()
+    assert len(sent) < 10
+    assert "reply not complete within 180 s" in step.last_error
+    assert step.status == "queued"  # a transient fault: the step retries after backoff
+
+
 def test_a_provider_fault_nobody_foresaw_is_still_a_row_and_one_line(agent):
     from opscore.llm import LLMError, LLMReplyError, LLMRequest, call_llm
 
