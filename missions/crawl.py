@@ -2,23 +2,33 @@
 
 The guard refuses private, loopback, link-local and other non-public addresses for the first
 URL and for every redirect, checking what the name resolves to (not just how it is spelled).
-Size and time are bounded; the text is extracted with trafilatura and cleaned of invisible
+Size and time are bounded: one overall deadline (OPS_CRAWL_DEADLINE_SECONDS) for every hop and
+read, since a per-read timeout never fires on a server that trickles a byte at a time, and a cap
+on the *decompressed* bytes, enforced while inflating, so a small gzip bomb never expands in
+memory. Only text is kept; the text is extracted with trafilatura and cleaned of invisible
 characters. Whatever comes back is untrusted content.
 """
 
 import ipaddress
 import socket
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from time import monotonic
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
+from django.conf import settings
 
 from missions.text import strip_invisible
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_REDIRECTS = 5
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+READ_SECONDS, CONNECT_SECONDS = 10.0, 5.0
 USER_AGENT = "OpscoreCrawler/1.0 (+https://github.com/opscore)"
+# What we can inflate with a cap; a server that sends anything else is refused.
+ACCEPT_ENCODING = "gzip, deflate"
+TEXT_TYPES = ("application/xhtml+xml", "application/xml", "application/json")
 
 
 class CrawlRefused(ValueError):
@@ -71,24 +81,90 @@ def pinned(url: str, address: str) -> tuple[str, dict, dict]:
 
 def fetch(url: str, client: httpx.Client | None = None) -> tuple[str, bytes, str]:
     """GET with redirects followed by hand, so each hop passes the guard."""
-    client = client or httpx.Client(timeout=TIMEOUT, headers={"User-Agent": USER_AGENT})
+    deadline = monotonic() + settings.OPS_CRAWL_DEADLINE_SECONDS
+    client = client or httpx.Client(headers={"User-Agent": USER_AGENT})
     for _ in range(MAX_REDIRECTS + 1):
         target, headers, extensions = pinned(url, check_public(url))
         with client.stream(
-            "GET", target, headers=headers, extensions=extensions, follow_redirects=False
+            "GET",
+            target,
+            headers=headers | {"Accept-Encoding": ACCEPT_ENCODING},
+            extensions=extensions,
+            follow_redirects=False,
+            timeout=hop_timeout(deadline),
         ) as response:
             if response.is_redirect:
                 url = urljoin(url, response.headers.get("location", ""))
                 continue
             if response.status_code != 200:
                 raise OSError(f"HTTP {response.status_code} from {url}")
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body.extend(chunk)
-                if len(body) > MAX_BYTES:
-                    raise CrawlRefused(f"page is larger than {MAX_BYTES} bytes")
-            return url, bytes(body), response.headers.get("content-type", "")
+            content_type = response.headers.get("content-type", "")
+            refuse_unless_text(content_type)
+            body = read_capped(response, deadline)
+            if not content_type:
+                refuse_unless_text(sniffed_type(body))
+            return url, body, content_type
     raise CrawlRefused(f"more than {MAX_REDIRECTS} redirects")
+
+
+def over_deadline() -> CrawlRefused:
+    return CrawlRefused(f"the page did not arrive within {settings.OPS_CRAWL_DEADLINE_SECONDS} s")
+
+
+def hop_timeout(deadline: float) -> httpx.Timeout:
+    """No single connect or read may outlast what is left of the overall deadline."""
+    left = deadline - monotonic()
+    if left <= 0:
+        raise over_deadline()
+    return httpx.Timeout(min(READ_SECONDS, left), connect=min(CONNECT_SECONDS, left))
+
+
+def refuse_unless_text(content_type: str) -> None:
+    media = content_type.split(";")[0].strip().lower()
+    if media and not (media.startswith("text/") or media.endswith("+xml") or media in TEXT_TYPES):
+        raise CrawlRefused(f"{media} is not text")
+
+
+def sniffed_type(body: bytes) -> str:
+    """A page that names no type is judged by its bytes: a NUL is never in text."""
+    return "application/octet-stream" if b"\x00" in body[:4096] else ""
+
+
+def read_capped(response: httpx.Response, deadline: float) -> bytes:
+    """The decoded body, read raw and inflated here with a cap, so at most MAX_BYTES (+1) are
+    ever held; the deadline is checked after every read."""
+    inflate = inflater(response.headers.get("content-encoding", ""))
+    body = bytearray()
+    for raw in response.iter_raw():  # as it arrives (a chunk size would buffer up to it)
+        for piece in inflate(raw, MAX_BYTES + 1 - len(body)):
+            body.extend(piece)
+        if len(body) > MAX_BYTES:
+            raise CrawlRefused(f"page is larger than {MAX_BYTES} bytes")
+        if monotonic() > deadline:
+            raise over_deadline()
+    return bytes(body)
+
+
+def inflater(encoding: str):
+    """A function (raw bytes, room) → decoded pieces totalling at most `room` bytes."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return lambda raw, room: [raw]
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise CrawlRefused(f"content-encoding {encoding!r} is not accepted")
+    stream = zlib.decompressobj(wbits=zlib.MAX_WBITS | 32)  # gzip or zlib header
+
+    def inflate(raw: bytes, room: int) -> Iterator[bytes]:
+        try:
+            while raw and room > 0:
+                piece = stream.decompress(raw, room)
+                room -= len(piece)
+                raw = stream.unconsumed_tail
+                yield piece
+        except zlib.error as error:
+            raise CrawlRefused(f"the {encoding} body does not decompress: {error}") from None
+
+    return inflate
 
 
 def fetch_main_text(url: str, client: httpx.Client | None = None) -> Page:

@@ -254,6 +254,9 @@ OPS_OLLAMA_MODELS = {
     "cheap": env_str("OPS_OLLAMA_MODEL_CHEAP", "llama3.2"),
 }
 OPS_LLM_TIMEOUT_SECONDS = env_int("OPS_LLM_TIMEOUT_SECONDS", 60)
+# A crawl's whole fetch (every redirect and read) ends by this deadline, however slowly a
+# server trickles its bytes.
+OPS_CRAWL_DEADLINE_SECONDS = env_int("OPS_CRAWL_DEADLINE_SECONDS", 10)
 OPS_LLM_MAX_TRIES = env_int("OPS_LLM_MAX_TRIES", 3)
 OPS_LLM_RETRY_BASE_SECONDS = float(env_str("OPS_LLM_RETRY_BASE_SECONDS", "2"))
 # USD per million tokens (input, output), by model name.

@@ -1,11 +1,19 @@
-"""The crawler refuses anything that is not a public web address, also after DNS and redirects."""
+"""The crawler refuses anything that is not a public web address, also after DNS and redirects;
+and a hostile page cannot hold a crawl worker or its memory: one overall deadline however the
+bytes trickle in, decompression streamed and capped, and what is not text refused with a reason.
+Fake servers sit at the HTTP transport seam (the guard refuses loopback addresses)."""
 
+import gzip
 import socket
+import time
+import tracemalloc
 
 import httpx
 import pytest
 
-from missions.crawl import CrawlRefused, check_public, fetch_main_text
+from missions.crawl import MAX_BYTES, CrawlRefused, check_public, fetch_main_text
+from missions.work_executors import run_crawl
+from tests.factories import make_step
 
 
 @pytest.fixture
@@ -50,6 +58,16 @@ def test_a_public_name_that_resolves_privately_is_refused(dns):
         check_public("https://innocent.example/page")
 
 
+class Streamed(httpx.SyncByteStream):
+    """A body that arrives over the wire, as a server's does (the crawler reads it raw)."""
+
+    def __init__(self, body: bytes):
+        self.body = body
+
+    def __iter__(self):
+        yield self.body
+
+
 def page_server(routes, seen=None):
     """Routes by the URL as named (the request itself goes to the checked address)."""
 
@@ -58,7 +76,7 @@ def page_server(routes, seen=None):
             seen.append(request)
         named = f"{request.url.scheme}://{request.headers['host']}{request.url.raw_path.decode()}"
         status, headers, body = routes[named]
-        return httpx.Response(status, headers=headers, text=body)
+        return httpx.Response(status, headers=headers, stream=Streamed(body.encode()))
 
     return httpx.Client(transport=httpx.MockTransport(handler))
 
@@ -111,3 +129,113 @@ def test_the_connection_goes_to_the_address_that_was_checked(monkeypatch):
     assert [r.url.host for r in seen] == ["93.184.216.34"]
     assert seen[0].headers["host"] == "rebind.example"
     assert seen[0].extensions["sni_hostname"] == "rebind.example"
+
+
+CHUNK = 64 * 1024
+
+
+class Served(httpx.SyncByteStream):
+    """A response body served chunk by chunk, counting what the client pulled."""
+
+    def __init__(self, chunks):
+        self.chunks = chunks
+        self.pulled = 0
+
+    def __iter__(self):
+        for chunk in self.chunks:
+            self.pulled += len(chunk)
+            yield chunk
+
+
+def serving(headers, body: Served) -> httpx.MockTransport:
+    return httpx.MockTransport(lambda request: httpx.Response(200, headers=headers, stream=body))
+
+
+def server(headers, body: Served) -> httpx.Client:
+    return httpx.Client(transport=serving(headers, body))
+
+
+def trickle(byte_count: int):
+    """A byte every 50 ms: each read succeeds, so only an overall deadline ends it."""
+    yield b"<html><body><p>"
+    for _ in range(byte_count):
+        time.sleep(0.05)  # the fake server's pace, not something the test measures
+        yield b"x"
+
+
+def test_a_trickling_page_ends_at_the_overall_deadline(dns, settings):
+    dns["slow.example"] = "93.184.216.34"
+    settings.OPS_CRAWL_DEADLINE_SECONDS = 0.3
+    body = Served(trickle(400))  # 20 s of trickle: the old per-read timeout never fires
+
+    with pytest.raises(CrawlRefused, match=r"did not arrive within 0\.3 s"):
+        fetch_main_text("https://slow.example/", server({"content-type": "text/html"}, body))
+
+    assert body.pulled < len(b"<html><body><p>") + 400
+
+
+def bomb_chunks():
+    """256 MB of zeros, gzipped to about 250 kB, served in 64 kB chunks."""
+    packed = gzip.compress(bytes(256 * 1024 * 1024), compresslevel=6)
+    return [packed[i : i + CHUNK] for i in range(0, len(packed), CHUNK)]
+
+
+def test_a_gzip_bomb_stops_at_the_cap_without_inflating_in_memory(dns):
+    dns["bomb.example"] = "93.184.216.34"
+    chunks = bomb_chunks()
+    body = Served(chunks)
+    client = server({"content-type": "text/html", "content-encoding": "gzip"}, body)
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(CrawlRefused, match=f"larger than {MAX_BYTES} bytes"):
+            fetch_main_text("https://bomb.example/", client)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 10 * 1024 * 1024
+    assert body.pulled <= 2 * CHUNK < sum(map(len, chunks))  # stopped reading at the cap
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "payload"),
+    [
+        ("image/png", PNG),
+        ("application/octet-stream", b"\x00\x01\x02binary"),
+        ("application/pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"),
+        ("", PNG),  # no type given: the bytes themselves are not text
+    ],
+    ids=["png", "octet-stream", "pdf", "untyped-png"],
+)
+def test_content_that_is_not_text_is_refused_with_a_reason(dns, content_type, payload):
+    dns["files.example"] = "93.184.216.34"
+    headers = {"content-type": content_type} if content_type else {}
+
+    with pytest.raises(CrawlRefused, match="not text"):
+        fetch_main_text("https://files.example/f", server(headers, Served([payload])))
+
+
+@pytest.mark.django_db
+def test_a_crawl_step_of_a_png_is_refused_not_stored(dns, monkeypatch):
+    dns["files.example"] = "93.184.216.34"
+    png = serving({"content-type": "image/png"}, Served([PNG]))
+    monkeypatch.setattr("httpx._client.HTTPTransport", lambda *args, **kwargs: png)
+    step = make_step("crawl", payload={"url": "https://files.example/logo.png"})
+
+    outcome = run_crawl(type("Run", (), {"step": step})())
+
+    assert outcome.input_refused and not outcome.retryable
+    assert "crawl refused: image/png is not text" in outcome.error
+
+
+def test_plain_text_is_still_kept(dns):
+    dns["files.example"] = "93.184.216.34"
+    text = server({"content-type": "text/plain; charset=utf-8"}, Served([b"release notes"]))
+
+    page = fetch_main_text("https://files.example/notes.txt", text)
+
+    assert page.text == "release notes"
