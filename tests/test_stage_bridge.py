@@ -7,7 +7,6 @@ import contextlib
 import logging
 import shutil
 import signal
-import socket
 import subprocess
 
 import pytest
@@ -19,6 +18,7 @@ from channels_redis.core import RedisChannelLayer
 
 from console.stage.consumers import GROUP, bridge, latest_id
 from opscore.models import Event
+from tests.processes import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 GUARD_SECONDS = 20  # only bounds a broken run; nothing asserts on how long anything took
@@ -73,12 +73,6 @@ def test_a_failed_send_is_retried_and_the_event_still_arrives():
         assert "written while the layer was down" in batch["html"]
 
     async_to_sync(scenario)()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class PrivateRedis:
