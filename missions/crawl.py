@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from time import monotonic
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+import httpcore
 import httpx
 from django.conf import settings
 
@@ -80,9 +81,19 @@ def pinned(url: str, address: str) -> tuple[str, dict, dict]:
 
 
 def fetch(url: str, client: httpx.Client | None = None) -> tuple[str, bytes, str]:
-    """GET with redirects followed by hand, so each hop passes the guard."""
+    """The final URL, body and content type, all by one deadline."""
     deadline = monotonic() + settings.OPS_CRAWL_DEADLINE_SECONDS
-    client = client or httpx.Client(headers={"User-Agent": USER_AGENT})
+    client = client or crawler_client(deadline)
+    try:
+        return fetch_by_hops(url, client, deadline)
+    except httpx.TimeoutException:
+        if monotonic() >= deadline:
+            raise over_deadline() from None
+        raise
+
+
+def fetch_by_hops(url: str, client: httpx.Client, deadline: float) -> tuple[str, bytes, str]:
+    """GET with redirects followed by hand, so each hop passes the guard."""
     for _ in range(MAX_REDIRECTS + 1):
         target, headers, extensions = pinned(url, check_public(url))
         with client.stream(
@@ -105,6 +116,62 @@ def fetch(url: str, client: httpx.Client | None = None) -> tuple[str, bytes, str
                 refuse_unless_text(sniffed_type(body))
             return url, body, content_type
     raise CrawlRefused(f"more than {MAX_REDIRECTS} redirects")
+
+
+def time_left(deadline: float, timeout: float | None) -> float:
+    """The timeout for one network operation: what is left of the deadline, at most."""
+    left = deadline - monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the crawl's overall deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A connection on which no read, write or TLS handshake outlasts the fetch's deadline:
+    httpcore takes one read timeout for all of a response's headers (and another for its
+    body), so only a limit on every single read ends a server trickling its headers."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: float):
+        self.stream, self.deadline = stream, deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, time_left(self.deadline, timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, time_left(self.deadline, timeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        tls = self.stream.start_tls(ssl_context, server_hostname, time_left(self.deadline, timeout))
+        return DeadlineStream(tls, self.deadline)
+
+    def get_extra_info(self, info: str):
+        return self.stream.get_extra_info(info)
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, deadline: float):
+        self.network, self.deadline = httpcore.SyncBackend(), deadline
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        left = time_left(self.deadline, timeout)
+        stream = self.network.connect_tcp(host, port, left, local_address, socket_options)
+        return DeadlineStream(stream, self.deadline)
+
+    def sleep(self, seconds: float) -> None:
+        self.network.sleep(seconds)
+
+
+def crawler_client(deadline: float) -> httpx.Client:
+    """httpx's own transport, on a connection pool whose connections keep the deadline (httpx
+    has no option for httpcore's network backend, so its pool is replaced)."""
+    transport = httpx.HTTPTransport()
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(), network_backend=DeadlineBackend(deadline)
+    )
+    return httpx.Client(headers={"User-Agent": USER_AGENT}, transport=transport)
 
 
 def over_deadline() -> CrawlRefused:

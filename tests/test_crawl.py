@@ -5,6 +5,7 @@ Fake servers sit at the HTTP transport seam (the guard refuses loopback addresse
 
 import gzip
 import socket
+import threading
 import time
 import tracemalloc
 
@@ -155,23 +156,80 @@ def server(headers, body: Served) -> httpx.Client:
     return httpx.Client(transport=serving(headers, body))
 
 
-def trickle(byte_count: int):
-    """A byte every 50 ms: each read succeeds, so only an overall deadline ends it."""
-    yield b"<html><body><p>"
-    for _ in range(byte_count):
-        time.sleep(0.05)  # the fake server's pace, not something the test measures
-        yield b"x"
+class FarEnd:
+    """The socket seam: whatever address the crawler connects to (a checked public one), the
+    connection lands on a real server of the test's own on 127.0.0.1, which answers raw HTTP
+    in pieces at its own pace."""
+
+    def __init__(self, monkeypatch):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.sent, self.connected_to = 0, []
+
+        def create_connection(address, timeout=None, **kwargs):
+            self.connected_to.append(address)
+            sock = socket.socket()  # by address, not through the `dns` fixture's table
+            sock.settimeout(timeout)
+            sock.connect(self.listener.getsockname())
+            return sock
+
+        monkeypatch.setattr(socket, "create_connection", create_connection)
+
+    def serve(self, response: bytes, piece=1 << 16, pause=0.0, at_once=0) -> None:
+        """Send the first `at_once` bytes together, then `piece` bytes after every `pause`."""
+        args = (response, piece, pause, at_once)
+        threading.Thread(target=self._answer, args=args, daemon=True).start()
+
+    def _answer(self, response, piece, pause, at_once):
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.recv(65536)  # the request
+            conn.sendall(response[:at_once])
+            self.sent = at_once
+            for start in range(at_once, len(response), piece):
+                time.sleep(pause)  # the server's pace, not something a test measures
+                try:
+                    conn.sendall(response[start : start + piece])
+                except OSError:  # the crawler hung up
+                    return
+                self.sent += len(response[start : start + piece])
 
 
-def test_a_trickling_page_ends_at_the_overall_deadline(dns, settings):
+@pytest.fixture
+def far_end(monkeypatch):
+    end = FarEnd(monkeypatch)
+    yield end
+    end.listener.close()
+
+
+def http_response(head: str, body: bytes) -> bytes:
+    return f"HTTP/1.1 200 OK\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def test_a_page_trickling_its_body_ends_at_the_overall_deadline(dns, far_end, settings):
     dns["slow.example"] = "93.184.216.34"
     settings.OPS_CRAWL_DEADLINE_SECONDS = 0.3
-    body = Served(trickle(400))  # 20 s of trickle: the old per-read timeout never fires
+    response = http_response("Content-Type: text/html\r\n", b"<p>" + b"x" * 300)
+    # the headers at once, then a byte of the body every 50 ms: every read succeeds
+    far_end.serve(response, piece=1, pause=0.05, at_once=len(response) - 300)
 
     with pytest.raises(CrawlRefused, match=r"did not arrive within 0\.3 s"):
-        fetch_main_text("https://slow.example/", server({"content-type": "text/html"}, body))
+        fetch_main_text("http://slow.example/")
 
-    assert body.pulled < len(b"<html><body><p>") + 400
+    assert far_end.connected_to == [("93.184.216.34", 80)]
+    assert far_end.sent < len(response)
+
+
+def test_a_page_trickling_its_headers_ends_at_the_overall_deadline(dns, far_end, settings):
+    """httpcore gives all the headers one read timeout: only a limit on each read ends this."""
+    dns["slow.example"] = "93.184.216.34"
+    settings.OPS_CRAWL_DEADLINE_SECONDS = 0.3
+    response = http_response("X-Padding: " + "a" * 200 + "\r\n", b"<p>late</p>")
+    far_end.serve(response, piece=1, pause=0.05)
+
+    with pytest.raises(CrawlRefused, match=r"did not arrive within 0\.3 s"):
+        fetch_main_text("http://slow.example/")
+
+    assert far_end.sent < len(response)
 
 
 def bomb_chunks():
@@ -220,11 +278,10 @@ def test_content_that_is_not_text_is_refused_with_a_reason(dns, content_type, pa
 
 
 @pytest.mark.django_db
-def test_a_crawl_step_of_a_png_is_refused_not_stored(dns, monkeypatch):
+def test_a_crawl_step_of_a_png_is_refused_not_stored(dns, far_end):
     dns["files.example"] = "93.184.216.34"
-    png = serving({"content-type": "image/png"}, Served([PNG]))
-    monkeypatch.setattr("httpx._client.HTTPTransport", lambda *args, **kwargs: png)
-    step = make_step("crawl", payload={"url": "https://files.example/logo.png"})
+    far_end.serve(http_response("Content-Type: image/png\r\n", PNG))
+    step = make_step("crawl", payload={"url": "http://files.example/logo.png"})
 
     outcome = run_crawl(type("Run", (), {"step": step})())
 
