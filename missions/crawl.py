@@ -9,6 +9,7 @@ memory. Only text is kept; the text is extracted with trafilatura and cleaned of
 characters. Whatever comes back is untrusted content.
 """
 
+import functools
 import ipaddress
 import socket
 import zlib
@@ -164,12 +165,18 @@ class DeadlineBackend(httpcore.NetworkBackend):
         self.network.sleep(seconds)
 
 
+@functools.cache
+def ssl_context():
+    """Loading the CA bundle costs ~0.1 s: once per process, not per fetch."""
+    return httpx.create_ssl_context()
+
+
 def crawler_client(deadline: float) -> httpx.Client:
     """httpx's own transport, on a connection pool whose connections keep the deadline (httpx
     has no option for httpcore's network backend, so its pool is replaced)."""
-    transport = httpx.HTTPTransport()
+    transport = httpx.HTTPTransport(verify=ssl_context())
     transport._pool = httpcore.ConnectionPool(
-        ssl_context=httpx.create_ssl_context(), network_backend=DeadlineBackend(deadline)
+        ssl_context=ssl_context(), network_backend=DeadlineBackend(deadline)
     )
     return httpx.Client(headers={"User-Agent": USER_AGENT}, transport=transport)
 

@@ -163,10 +163,9 @@ class FarEnd:
 
     def __init__(self, monkeypatch):
         self.listener = socket.create_server(("127.0.0.1", 0))
-        self.sent, self.connected_to = 0, []
+        self.sent = 0
 
         def create_connection(address, timeout=None, **kwargs):
-            self.connected_to.append(address)
             sock = socket.socket()  # by address, not through the `dns` fixture's table
             sock.settimeout(timeout)
             sock.connect(self.listener.getsockname())
@@ -207,26 +206,25 @@ def http_response(head: str, body: bytes) -> bytes:
 
 def test_a_page_trickling_its_body_ends_at_the_overall_deadline(dns, far_end, settings):
     dns["slow.example"] = "93.184.216.34"
-    settings.OPS_CRAWL_DEADLINE_SECONDS = 0.3
+    settings.OPS_CRAWL_DEADLINE_SECONDS = 1
     response = http_response("Content-Type: text/html\r\n", b"<p>" + b"x" * 300)
     # the headers at once, then a byte of the body every 50 ms: every read succeeds
     far_end.serve(response, piece=1, pause=0.05, at_once=len(response) - 300)
 
-    with pytest.raises(CrawlRefused, match=r"did not arrive within 0\.3 s"):
+    with pytest.raises(CrawlRefused, match=r"did not arrive within 1 s"):
         fetch_main_text("http://slow.example/")
 
-    assert far_end.connected_to == [("93.184.216.34", 80)]
-    assert far_end.sent < len(response)
+    assert far_end.sent < len(response)  # 15 s of trickle, cut off
 
 
 def test_a_page_trickling_its_headers_ends_at_the_overall_deadline(dns, far_end, settings):
     """httpcore gives all the headers one read timeout: only a limit on each read ends this."""
     dns["slow.example"] = "93.184.216.34"
-    settings.OPS_CRAWL_DEADLINE_SECONDS = 0.3
-    response = http_response("X-Padding: " + "a" * 200 + "\r\n", b"<p>late</p>")
+    settings.OPS_CRAWL_DEADLINE_SECONDS = 1
+    response = http_response("X-Padding: " + "a" * 300 + "\r\n", b"<p>late</p>")
     far_end.serve(response, piece=1, pause=0.05)
 
-    with pytest.raises(CrawlRefused, match=r"did not arrive within 0\.3 s"):
+    with pytest.raises(CrawlRefused, match=r"did not arrive within 1 s"):
         fetch_main_text("http://slow.example/")
 
     assert far_end.sent < len(response)
