@@ -115,7 +115,7 @@ def test_the_step_worker_never_delivers_mail(stalled_smtp):
     message = alert()
     step = make_step("noop")
 
-    report = WorkerSession("w-mail", seconds=2, idle_poll=0.1).run()
+    report = WorkerSession("w-mail", seconds=5, idle_poll=0.1).run()
 
     message.refresh_from_db()
     step.refresh_from_db()
