@@ -10,8 +10,9 @@ cluster dies the supervisor restarts the cluster whole, with a new queue, and re
 `cluster.restarted`.
 
 Step workers do not run in that queue at all: one process per slot (`manage.py work --slot N`),
-replaced within a second of dying (`worker.replaced`). Children get SIGTERM if the supervisor
-itself dies, so none is left orphaned.
+replaced within a second of dying (`worker.replaced`); nor does the outbox's deliverer
+(`manage.py deliver`), so no outside channel's stall reaches a step worker or the cluster.
+Children get SIGTERM if the supervisor itself dies, so none is left orphaned.
 """
 
 import contextlib
@@ -63,6 +64,7 @@ def standard_children(web: list[str] | None = None) -> list[Child]:
         Child(f"coding-driver-{n}", [*python, "coding", "drive"], "worker")
         for n in range(settings.OPS_CODING_DRIVERS)
     ]
+    children.append(Child("outbox-deliverer", [*python, "deliver"], "worker"))
     children.append(Child("qcluster", [*python, "qcluster"], "cluster"))
     if web:
         children.append(Child("web", web, "web"))

@@ -26,7 +26,6 @@ from missions import execution
 from missions.crawl import load_extractor
 from missions.executors import Blocked, Failed, Succeeded, lookup
 from missions.models import Step, Worker
-from missions.outbox import deliver_pending
 from missions.staleness import stale_outcome
 from opscore.db import Channel
 from opscore.redaction import redact_text
@@ -240,7 +239,6 @@ class WorkerSession:
                 self.report.steps += 1
                 self._steps_since_beat += 1
                 return
-            deliver_pending(limit=50)
             self._wait_for_work()
         except DISCONNECTS as error:
             self._recover(error)
