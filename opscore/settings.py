@@ -288,6 +288,13 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "opscore@localhost")
 OPS_NOTIFY_EMAIL = env_list("OPS_NOTIFY_EMAIL")
 OPS_WEBHOOK_URL = env_str("OPS_WEBHOOK_URL")
 
+# The agent API (/api/agent/…, manage.py agent_mcp): calls per token per minute, then 429.
+OPS_AGENT_API_RATE_PER_MINUTE = env_int("OPS_AGENT_API_RATE_PER_MINUTE", 600)
+# The wake hook (seed 004's /hooks/agent) sent to an external agent's wake_url: its bearer token
+# and the deadline of each call.
+OPS_AGENT_HOOK_TOKEN = env_str("OPS_AGENT_HOOK_TOKEN")
+OPS_AGENT_WAKE_TIMEOUT_SECONDS = env_int("OPS_AGENT_WAKE_TIMEOUT_SECONDS", 10)
+
 # The coding lane: run worktrees and saved patches live here (never inside a repository).
 OPS_CODING_DIR = Path(env_str("OPS_CODING_DIR") or DATA_DIR / "coding")
 # Harnesses the operator installed, by runner name → argv (Opscore appends its flags and the
