@@ -28,6 +28,7 @@ from missions.executors import Blocked, Failed, Succeeded, lookup
 from missions.models import Step, Worker
 from missions.outbox import deliver_pending
 from missions.staleness import stale_outcome
+from missions.wake import wake_external_agents
 from opscore.db import Channel
 
 log = logging.getLogger(__name__)
@@ -237,6 +238,7 @@ class WorkerSession:
                 self.report.steps += 1
                 self._steps_since_beat += 1
                 return
+            wake_external_agents()  # an external agent's new job woke us too: pass it on
             deliver_pending(limit=50)
             self._wait_for_work()
         except DISCONNECTS as error:

@@ -286,6 +286,7 @@ def test_the_sweeper_runs_outside_any_transaction():
         "dead": 0,
         "blocked": 0,
         "unblocked": 0,
+        "woken": 0,
         "delivered": 0,
         "overrides_lifted": [],
     }
