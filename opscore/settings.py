@@ -147,6 +147,11 @@ def _database() -> dict:
         config = ensure_running(DATA_DIR / "pg")
     config.setdefault("OPTIONS", {})
     config["OPTIONS"].setdefault("application_name", "opscore")
+    if env_bool("DB_POOL", False):
+        # Under ASGI each request's sync code runs on a fresh thread, so without a pool every
+        # API call opens a connection (~20-30 ms); a pool hands it a warm one.
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"]["pool"] = {"min_size": 2, "max_size": env_int("DB_POOL_MAX", 10)}
     config["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME") or None}
     return config
 
