@@ -103,3 +103,23 @@ def test_an_outside_runtimes_failures_count_toward_its_agent_not_the_kind(outsid
     assert not Event.objects.filter(kind="breaker.tripped").exists()
     alert = Event.objects.get(kind="agent.runtime_failing")
     assert alert.agent_id == "openclaw-ops" and "alert" in alert.tags
+
+
+def test_the_roster_says_who_runs_an_agent_and_its_failures_today(outside, client, settings):
+    settings.STAGE_PUBLIC = True
+    step_id = enqueue("openclaw-ops", 1)[0]
+    held = bus("claim-jobs", "--lease-owner", "oc", "--target-agent", "openclaw-ops")["jobs"][0]
+    bus(
+        "fail-job",
+        str(step_id),
+        "--lease-token",
+        held["lease_token"],
+        "--last-error",
+        "x",
+        "--no-retry",
+    )
+
+    card = client.get("/stage/agents").content.decode().split('data-agent="openclaw-ops"')[1]
+
+    assert "an outside runtime" in card.split("</article>")[0]
+    assert "1 failed" in card.split("</article>")[0]
