@@ -7,6 +7,7 @@ from missions.outbox import deliver_pending
 from missions.recovery import reap_expired_leases, requeue_cleared_blockers
 from missions.wake import wake_external_agents
 from opscore.db import Channel
+from opscore.models import IdempotencyKey
 from opscore.overrides import lift_expired_overrides
 
 
@@ -18,6 +19,7 @@ def sweep() -> dict:
     counts["delivered"] = deliver_pending()
     # An expiring override lifts within the sweep's interval, not the heartbeat's five minutes.
     counts["overrides_lifted"] = lift_expired_overrides()["lifted"]
+    counts["idempotency_keys_pruned"] = IdempotencyKey.objects.expired().delete()[0]
     with connection.cursor() as cursor:
         cursor.execute(f"NOTIFY {Channel.STEPS}")  # a hint, in case one was missed
     return counts

@@ -30,6 +30,7 @@ from missions.outbox import deliver_pending
 from missions.staleness import stale_outcome
 from missions.wake import wake_external_agents
 from opscore.db import Channel
+from opscore.redaction import redact_text
 
 log = logging.getLogger(__name__)
 CHANNEL = Channel.STEPS
@@ -105,8 +106,10 @@ def run_step(step: Step, worker_id: str):
     try:
         return executor(run)
     except Exception as error:  # a step's crash is recorded, not raised
-        detail = "".join(traceback.format_exception_only(error)).strip()
-        return Failed(f"{detail}\n{traceback.format_exc(limit=5)}")
+        # The reason is one line, for people; the traceback (redacted) goes to the worker's log.
+        log.error("S%s %s crashed: %s", step.id, step.kind, redact_text(traceback.format_exc()))
+        detail = " ".join("".join(traceback.format_exception_only(error)).split())
+        return Failed(detail[:500])
     finally:
         LEASES.release(run)
         if run.renewed:

@@ -258,7 +258,8 @@ OPS_OLLAMA_MODELS = {
     "main": env_str("OPS_OLLAMA_MODEL_MAIN", "llama3.1"),
     "cheap": env_str("OPS_OLLAMA_MODEL_CHEAP", "llama3.2"),
 }
-OPS_LLM_TIMEOUT_SECONDS = env_int("OPS_LLM_TIMEOUT_SECONDS", 60)
+OPS_LLM_TIMEOUT_SECONDS = env_int("OPS_LLM_TIMEOUT_SECONDS", 60)  # per read
+OPS_LLM_DEADLINE_SECONDS = env_int("OPS_LLM_DEADLINE_SECONDS", 180)  # a whole reply
 OPS_LLM_MAX_TRIES = env_int("OPS_LLM_MAX_TRIES", 3)
 OPS_LLM_RETRY_BASE_SECONDS = float(env_str("OPS_LLM_RETRY_BASE_SECONDS", "2"))
 # USD per million tokens (input, output), by model name.

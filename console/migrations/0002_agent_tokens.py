@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('console', '0001_health_views'),
-        ('opscore', '0015_agent_runtime'),
+        ('opscore', '0017_agent_runtime'),
     ]
 
     operations = [

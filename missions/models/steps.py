@@ -275,6 +275,7 @@ class AttemptOutcome(models.TextChoices):
     BLOCKED = "blocked"
     LOST = "lost", "lost (lease expired)"
     REFUSED = "refused", "refused (a guard refused the step's input)"
+    BAD_REPLY = "bad_reply", "bad reply (the model's answer was unusable)"
     CANCELLED = "cancelled"
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('opscore', '0014_llm_call_lane_tier'),
+        ('opscore', '0016_llm_call_bad_reply'),
     ]
 
     operations = [

@@ -14,8 +14,8 @@ class Migration(migrations.Migration):
     which only Opscore runs); an outside runtime claims only an external agent's."""
 
     dependencies = [
-        ("missions", "0029_external_claims_skip_internal_kinds"),
-        ("opscore", "0015_agent_runtime"),
+        ("missions", "0030_attempt_bad_reply"),
+        ("opscore", "0017_agent_runtime"),
     ]
 
     operations = [
