@@ -70,10 +70,13 @@ def call(secret: str, verb: str, arguments: dict) -> dict:
         return bad.as_json()
 
 
+def remote_tools() -> list[types.Tool]:
+    return [tool(v, p) for v, p in sorted(verb_parsers().items()) if v not in NOT_REMOTE]
+
+
 def build_server(secret: str) -> Server:
     async def list_tools(ctx, params) -> types.ListToolsResult:
-        tools = [tool(v, p) for v, p in sorted(verb_parsers().items()) if v not in NOT_REMOTE]
-        return types.ListToolsResult(tools=tools)
+        return types.ListToolsResult(tools=remote_tools())
 
     async def call_tool(ctx, params) -> types.CallToolResult:
         body = await sync_to_async(call)(secret, params.name, params.arguments or {})

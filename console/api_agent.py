@@ -52,6 +52,19 @@ def agent_verb(request, verb: str):
 
 
 @require_GET
+def agent_tools(request):
+    """The verbs as MCP tool definitions (name, description, input schema), for a remote MCP
+    proxy (examples/agent_mcp_proxy.py) that holds nothing but the token."""
+    from console.agent_mcp import remote_tools
+
+    agent, refusal = admit(request)
+    if refusal:
+        return refusal
+    tools = [t.model_dump(by_alias=True, exclude_none=True) for t in remote_tools()]
+    return JsonResponse({"ok": True, "agent": agent, "tools": tools})
+
+
+@require_GET
 def agent_job(request, job_id: int):
     """One of the agent's own jobs; another agent's is not found."""
     agent, refusal = admit(request)

@@ -48,6 +48,7 @@ urlpatterns = [
     path("api/ops/overrides", api_overrides.overrides, name="api-overrides"),
     path("metrics", api.metrics, name="metrics"),
     path("api/agent/jobs/<int:job_id>", api_agent.agent_job, name="api-agent-job"),
+    path("api/agent/tools", api_agent.agent_tools, name="api-agent-tools"),
     path("api/agent/<slug:verb>", api_agent.agent_verb, name="api-agent-verb"),
     path("api/ops/overrides/<int:override_id>/lift", api_overrides.lift, name="api-override-lift"),
 ]

@@ -97,3 +97,41 @@ def test_manage_py_agent_mcp_serves_the_tools_over_stdio(outside):
     claimed = async_to_sync(run)()
 
     assert claimed["ok"] and claimed["jobs"][0]["agent"] == "openclaw-ops"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_remote_mcp_proxy_works_with_nothing_but_the_token(outside):
+    """examples/agent_mcp_proxy.py against the real Django stack (WSGI, in-process)."""
+    import importlib.util
+
+    import httpx
+    from django.core.wsgi import get_wsgi_application
+
+    from tests.processes import ROOT
+
+    spec = importlib.util.spec_from_file_location("proxy", ROOT / "examples/agent_mcp_proxy.py")
+    proxy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(proxy)
+    secret = AgentToken.issue(outside, "laptop", actor="test")[1]
+    job = make_step("noop", agent=outside)
+    http = httpx.Client(
+        transport=httpx.WSGITransport(app=get_wsgi_application()),
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+
+    async def run():
+        async with Client(proxy.build_proxy(http)) as client:
+            names = [t.name for t in (await client.list_tools()).tools]
+            claimed = (await client.call_tool("claim-jobs", {})).structured_content
+            lease = {
+                "job_id": claimed["jobs"][0]["id"],
+                "lease_token": claimed["jobs"][0]["lease_token"],
+            }
+            done = (await client.call_tool("complete-job", lease)).structured_content
+            return names, done
+
+    names, done = async_to_sync(run)()
+
+    assert "complete-job" in names and done["job"]["status"] == "succeeded"
+    assert Step.objects.get(pk=job.id).status == "succeeded"
