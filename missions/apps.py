@@ -14,6 +14,7 @@ class MissionsConfig(AppConfig):
             outbox,
             override_kinds,
             step_kinds,
+            wake,
             work_executors,
         )
         from opscore.registry import STEP_KINDS
@@ -22,6 +23,7 @@ class MissionsConfig(AppConfig):
         executors.EXECUTORS.register_all(work_executors.EXECUTORS)
         outbox.CHANNELS.register_all({"local": outbox.deliver_locally})
         outbox.CHANNELS.register_all(work_executors.CHANNELS)
+        outbox.CHANNELS.register_all({wake.CHANNEL: wake.deliver_wake})
         gates.GATES.register_all(gates.BUILTIN)
         checkers.CHECKERS.register_all(checkers.BUILTIN)
         executors.register_plugins(settings.OPS_EXECUTOR_MODULES)

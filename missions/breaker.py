@@ -1,4 +1,8 @@
-"""The circuit breaker: a step kind that keeps failing is switched off for every worker."""
+"""The circuit breaker: a step kind that keeps failing is switched off for every worker.
+
+Only Opscore's own workers feed it. An outside runtime's failures say something about that
+runtime, not about the kind: they count toward its agent's health instead, so a broken outside
+runtime can never switch a kind off for Opscore's workers."""
 
 import logging
 
@@ -7,8 +11,9 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from missions.models import AttemptOutcome, StepAttempt
+from missions.step_kinds import internal_kinds
 from opscore.actions import record_event, set_policy
-from opscore.models import Policy
+from opscore.models import Agent, Policy, Runtime
 from opscore.policies import PolicyError
 from opscore.registry import STEP_KINDS
 
@@ -33,7 +38,9 @@ def recent_outcomes(kind: str, since, threshold: int) -> list[str]:
         step=OuterRef("step"), attempt_no=OuterRef("attempt_no") - 1, outcome=AttemptOutcome.LOST
     )
     recent = (
-        StepAttempt.objects.filter(step__kind=kind, finished_at__isnull=False)
+        StepAttempt.objects.filter(
+            step__kind=kind, step__agent__runtime=Runtime.INTERNAL, finished_at__isnull=False
+        )
         .exclude(outcome__in=[AttemptOutcome.REFUSED, AttemptOutcome.BAD_REPLY])
         .alias(repeat_loss=Exists(lost_before))
         .exclude(outcome=AttemptOutcome.LOST, repeat_loss=False)
@@ -43,6 +50,41 @@ def recent_outcomes(kind: str, since, threshold: int) -> list[str]:
     return list(
         recent.order_by("-finished_at", "-id").values_list("outcome", flat=True)[:threshold]
     )
+
+
+def count_failure(step) -> bool:
+    """Charge a failed attempt to whoever ran it: the kind's breaker for Opscore's workers, the
+    agent's own health for an outside runtime (coding-lane kinds always run here)."""
+    runtime = Agent.objects.filter(pk=step.agent_id).values_list("runtime", flat=True).first()
+    if runtime == Runtime.EXTERNAL and step.kind not in internal_kinds():
+        return flag_failing_runtime(step.agent_id)
+    return trip_breaker_if_needed(step.kind)
+
+
+def flag_failing_runtime(agent: str) -> bool:
+    """The outside runtime's breaker: when its agent's last N attempts all failed, raise one
+    alert (at the Nth) on that agent. Nothing is switched off for anyone else."""
+    threshold = settings.OPS_BREAKER_THRESHOLD
+    outcomes = list(
+        StepAttempt.objects.filter(step__agent_id=agent, finished_at__isnull=False)
+        .exclude(outcome__in=[AttemptOutcome.REFUSED, AttemptOutcome.BAD_REPLY])
+        .order_by("-finished_at", "-id")
+        .values_list("outcome", flat=True)[: threshold + 1]
+    )
+    failing = {AttemptOutcome.FAILED, AttemptOutcome.LOST}
+    streak = next((n for n, o in enumerate(outcomes) if o not in failing), len(outcomes))
+    if streak != threshold:
+        return False
+    record_event(
+        "agent.runtime_failing",
+        f"Outside runtime of {agent}: {threshold} failures in a row",
+        summary="Opscore's own workers are unaffected; check the runtime working for this agent.",
+        tags=["alert", "runtime", agent],
+        payload={"agent": agent, "threshold": threshold},
+        agent_id=agent,
+        actor="system:breaker",
+    )
+    return True
 
 
 def trip_breaker_if_needed(kind: str) -> bool:

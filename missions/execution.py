@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models.functions import Now
 
-from missions.breaker import trip_breaker_if_needed
+from missions.breaker import count_failure
 from missions.executors import Blocked, Failed, Outcome, Succeeded
 from missions.models import (
     Artifact,
@@ -23,9 +23,9 @@ from missions.models import (
     Worker,
     in_seconds,
 )
+from missions.step_kinds import internal_kinds
 from opscore.actions import record_event
 from opscore.redaction import redact, redact_text
-from opscore.registry import STEP_KINDS
 
 # What a worker needs of the step it claims; the rest (timestamps, errors, result) stays
 # deferred — loaded on first access — so the hot path does not decode columns nobody reads.
@@ -50,14 +50,14 @@ CLAIMED_FIELDS = [
 # In the model's field order: Model.from_db matches a partial row to fields in that order.
 STEP_FIELDS = [f for f in Step._meta.concrete_fields if f.name in CLAIMED_FIELDS]
 STEP_COLUMNS = ", ".join(f.column for f in STEP_FIELDS)
-CLAIM_SQL = f"SELECT {STEP_COLUMNS} FROM opscore_claim_step(%s::text, %s::float8)"
+CLAIM_SQL = f"SELECT {STEP_COLUMNS} FROM opscore_claim_step(%s::text, %s::float8, %s::text[])"
 CLAIM_FOR_SQL = (
     f"SELECT {STEP_COLUMNS} FROM "
     "opscore_claim_step_for_agent(%s::text, %s::float8, %s::text, %s::text[])"
 )
 COMPLETE_AND_CLAIM_SQL = (
     f"SELECT {STEP_COLUMNS} FROM opscore_complete_and_claim("
-    "%s::bigint, %s::uuid, %s::jsonb, %s::text, %s::float8)"
+    "%s::bigint, %s::uuid, %s::jsonb, %s::text, %s::float8, %s::text[])"
 )
 LEASE_LOST = "OPS01"
 DEADLOCK = "40P01"
@@ -73,9 +73,8 @@ def claim_next_step(worker_id: str, *, lease_seconds: float | None = None, agent
     """
     lease = lease_seconds or settings.OPS_LEASE_SECONDS
     if agent:  # an external runtime that works for one agent (agentbus --target-agent)
-        internal = [k.name for k in STEP_KINDS.values() if not k.claimable_outside]
-        return _fetch_step(CLAIM_FOR_SQL, [worker_id, lease, agent, internal])
-    return _fetch_step(CLAIM_SQL, [worker_id, lease])
+        return _fetch_step(CLAIM_FOR_SQL, [worker_id, lease, agent, internal_kinds()])
+    return _fetch_step(CLAIM_SQL, [worker_id, lease, internal_kinds()])
 
 
 def _fetch_step(sql: str, params: list) -> Step | None:
@@ -102,6 +101,7 @@ def complete_and_claim_next(step: Step, outcome: Succeeded, worker_id: str) -> S
     in one round trip. A lost lease is refused as in `record_outcome`, then we claim normally."""
     result = json.dumps(redact(outcome.result))
     params = [step.id, step.lease_token, result, worker_id, settings.OPS_LEASE_SECONDS]
+    params.append(internal_kinds())
     try:
         return _fetch_step(COMPLETE_AND_CLAIM_SQL, params)
     except DatabaseError as error:
@@ -223,7 +223,7 @@ def _fail(step: Step, attempt: StepAttempt, outcome: Failed) -> None:
     close_attempt(attempt, ended, error)
     settle_failure(step, error, retryable=outcome.retryable and ended == AttemptOutcome.FAILED)
     if outcome.counts_toward_breaker:
-        trip_breaker_if_needed(step.kind)
+        count_failure(step)
 
 
 def settle_failure(step: Step, error: str, *, retryable: bool) -> None:

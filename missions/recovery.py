@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from missions.breaker import trip_breaker_if_needed
+from missions.breaker import count_failure
 from missions.execution import close_attempt, settle_failure, step_event
 from missions.executors import lookup
 from missions.models import AttemptOutcome, Step, StepAttempt, StepStatus
@@ -46,7 +46,7 @@ def _reap(step: Step) -> str:
         return "blocked"
     step.lease_owner = ""
     settle_failure(step, error, retryable=True)
-    trip_breaker_if_needed(step.kind)
+    count_failure(step)
     return "requeued" if step.status == StepStatus.QUEUED else "dead"
 
 

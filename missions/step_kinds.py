@@ -1,7 +1,7 @@
 """The step kinds Opscore ships. A proposal naming a kind nobody registered is refused at the
 intake; `MissionsConfig.ready()` registers these, a plug-in module may add its own."""
 
-from opscore.registry import PayloadField, StepKind
+from opscore.registry import STEP_KINDS, PayloadField, StepKind
 from opscore.registry import is_known_kind as is_known
 from opscore.registry import known_kind_names as known_names
 
@@ -31,4 +31,12 @@ BUILTIN = [
     StepKind("noop", "Does nothing and succeeds; proves the machinery"),
 ]
 
-__all__ = ["BUILTIN", "PayloadField", "StepKind", "is_known", "known_names"]
+
+def internal_kinds() -> list[str]:
+    """Kinds only Opscore's own executor may run, whoever the step's agent is (the coding lane's
+    dev.code_change): Opscore's workers claim them even for an external agent, and no outside
+    runtime ever does."""
+    return [k.name for k in STEP_KINDS.values() if not k.claimable_outside]
+
+
+__all__ = ["BUILTIN", "PayloadField", "StepKind", "internal_kinds", "is_known", "known_names"]

@@ -27,6 +27,7 @@ from missions.crawl import load_extractor
 from missions.executors import Blocked, Failed, Succeeded, lookup
 from missions.models import Step, Worker
 from missions.staleness import stale_outcome
+from missions.wake import wake_external_agents
 from opscore.db import Channel
 from opscore.redaction import redact_text
 
@@ -239,6 +240,7 @@ class WorkerSession:
                 self.report.steps += 1
                 self._steps_since_beat += 1
                 return
+            wake_external_agents()  # an external agent's new job woke us too: pass it on
             self._wait_for_work()
         except DISCONNECTS as error:
             self._recover(error)

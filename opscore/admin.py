@@ -91,9 +91,10 @@ class AgentAdmin(admin.ModelAdmin):
         "enabled",
         "daily_proposal_limit",
         "max_concurrent_steps",
+        "runtime",
         "roster",
     ]
-    list_filter = ["enabled", "roster"]
+    list_filter = ["enabled", "runtime", "roster"]
     search_fields = ["slug", "display_name", "role"]
     readonly_fields = ["enabled", "created_at", "voice_in_force"]
     actions = ["enable_agents", "disable_agents"]

@@ -6,11 +6,14 @@ from django.conf import settings
 
 SECRET_KEY_PATTERN = re.compile(r"(secret|token|password|passwd|api[_-]?key|authorization)", re.I)
 BEARER_PATTERN = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+# An agent API token (console.models.PREFIX) pasted anywhere: its first letters may stay.
+AGENT_TOKEN_PATTERN = re.compile(r"(opsa_[A-Za-z0-9_-]{4})[A-Za-z0-9_-]{12,}")
 REDACTED = "[redacted]"
 
 
 def _known_secrets() -> list[str]:
     names = ("SECRET_KEY", "OPS_API_TOKEN", "CRON_SECRET", "ANTHROPIC_API_KEY")
+    names += ("OPS_AGENT_HOOK_TOKEN",)
     values = [getattr(settings, name, "") for name in names]
     return [value for value in values if value and len(value) >= 8]
 
@@ -18,6 +21,7 @@ def _known_secrets() -> list[str]:
 def redact_text(text: str) -> str:
     for secret in _known_secrets():
         text = text.replace(secret, REDACTED)
+    text = AGENT_TOKEN_PATTERN.sub(r"\1" + REDACTED, text)
     return BEARER_PATTERN.sub(r"\1" + REDACTED, text)
 
 

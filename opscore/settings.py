@@ -147,6 +147,11 @@ def _database() -> dict:
         config = ensure_running(DATA_DIR / "pg")
     config.setdefault("OPTIONS", {})
     config["OPTIONS"].setdefault("application_name", "opscore")
+    if env_bool("DB_POOL", False):
+        # Under ASGI each request's sync code runs on a fresh thread, so without a pool every
+        # API call opens a connection (~20-30 ms); a pool hands it a warm one.
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"]["pool"] = {"min_size": 2, "max_size": env_int("DB_POOL_MAX", 10)}
     config["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME") or None}
     return config
 
@@ -295,6 +300,13 @@ else:
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "opscore@localhost")
 OPS_NOTIFY_EMAIL = env_list("OPS_NOTIFY_EMAIL")
 OPS_WEBHOOK_URL = env_str("OPS_WEBHOOK_URL")
+
+# The agent API (/api/agent/…, manage.py agent_mcp): calls per token per minute, then 429.
+OPS_AGENT_API_RATE_PER_MINUTE = env_int("OPS_AGENT_API_RATE_PER_MINUTE", 600)
+# The wake hook (seed 004's /hooks/agent) sent to an external agent's wake_url: its bearer token
+# and the deadline of each call.
+OPS_AGENT_HOOK_TOKEN = env_str("OPS_AGENT_HOOK_TOKEN")
+OPS_AGENT_WAKE_TIMEOUT_SECONDS = env_int("OPS_AGENT_WAKE_TIMEOUT_SECONDS", 10)
 
 # The coding lane: run worktrees and saved patches live here (never inside a repository).
 OPS_CODING_DIR = Path(env_str("OPS_CODING_DIR") or DATA_DIR / "coding")

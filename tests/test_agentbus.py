@@ -7,10 +7,16 @@ import pytest
 from django.core.management import call_command
 
 from missions.models import Proposal, Step
-from opscore.models import Event, StandingOrder
+from opscore.models import Event, Runtime, StandingOrder
 from tests.factories import AgentFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def agent(db):
+    """devops, worked by an outside runtime: the agent bus claims only such an agent's jobs."""
+    return AgentFactory(slug="devops", runtime=Runtime.EXTERNAL)
 
 
 def bus(*args, expect_exit=None, capsys=None):
@@ -39,7 +45,7 @@ def test_a_runtime_enqueues_claims_and_completes_a_job(agent):
     assert queued["proposal"]["status"] == "accepted"
     assert Proposal.objects.get().cause_ref == "agentbus"
 
-    job = bus("claim-jobs", "--lease-owner", "runtime-1")["jobs"][0]
+    job = bus("claim-jobs", "--lease-owner", "runtime-1", "--target-agent", "devops")["jobs"][0]
     assert (job["payload"], job["attempt"]) == ({"host": "db1"}, 1)
 
     done = bus(
@@ -58,7 +64,7 @@ def test_a_runtime_enqueues_claims_and_completes_a_job(agent):
 
 def test_a_stale_token_is_refused_with_exit_3(agent, capsys):
     bus("enqueue-job", "--target-agent", "devops", "--subject", "x", "--kind", "noop")
-    job = bus("claim-jobs", "--lease-owner", "r")["jobs"][0]
+    job = bus("claim-jobs", "--lease-owner", "r", "--target-agent", "devops")["jobs"][0]
 
     refused = bus(
         "complete-job",
@@ -79,7 +85,9 @@ def test_block_and_fail_record_their_reasons(agent, settings):
     agent.save()
     for _ in range(2):
         bus("enqueue-job", "--target-agent", "devops", "--subject", "x", "--kind", "noop")
-    first, second = bus("claim-jobs", "--lease-owner", "r", "--limit", "2")["jobs"]
+    first, second = bus(
+        "claim-jobs", "--lease-owner", "r", "--target-agent", "devops", "--limit", "2"
+    )["jobs"]
 
     bus(
         "block-job",
@@ -174,7 +182,10 @@ def test_events_are_emitted_with_their_topic_as_tags(agent):
             ["enqueue-job", "--target-agent", "devops", "--subject", "x", "--payload", "{"],
             "not valid JSON",
         ),
-        (["claim-jobs", "--lease-owner", "r", "--limit", "0"], "between 1 and 100"),
+        (
+            ["claim-jobs", "--lease-owner", "r", "--target-agent", "devops", "--limit", "0"],
+            "between 1 and 100",
+        ),
         (
             [
                 "start-standing-order",

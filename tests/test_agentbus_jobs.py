@@ -8,10 +8,17 @@ import pytest
 
 from missions.models import Step, StepAttempt
 from opscore.db import db_now
+from opscore.models import Runtime
 from tests.factories import AgentFactory
 from tests.test_agentbus import bus
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def agent(db):
+    """devops, worked by an outside runtime: the agent bus claims only such an agent's jobs."""
+    return AgentFactory(slug="devops", runtime=Runtime.EXTERNAL)
 
 
 def enqueue(*extra, agent="devops", subject="job"):
@@ -22,7 +29,8 @@ def enqueue(*extra, agent="devops", subject="job"):
 
 
 def claim(*extra):
-    return bus("claim-jobs", "--lease-owner", "runtime-1", *extra)["jobs"]
+    target = [] if "--target-agent" in extra else ["--target-agent", "devops"]
+    return bus("claim-jobs", "--lease-owner", "runtime-1", *target, *extra)["jobs"]
 
 
 def test_a_job_waits_for_the_jobs_it_depends_on(agent):
@@ -65,7 +73,7 @@ def json_text(body) -> str:
 
 
 def test_a_runtime_claims_only_its_agents_work(agent):
-    AgentFactory(slug="growth", max_concurrent_steps=5)
+    AgentFactory(slug="growth", max_concurrent_steps=5, runtime=Runtime.EXTERNAL)
     enqueue(subject="ops")
     theirs = enqueue(agent="growth", subject="growth")
 
@@ -109,7 +117,7 @@ def test_mark_running_and_renew_are_fenced_by_the_lease(agent, capsys):
 
 
 def test_a_claim_for_one_agent_keeps_its_concurrency_limit(agent):
-    AgentFactory(slug="solo", max_concurrent_steps=1)
+    AgentFactory(slug="solo", max_concurrent_steps=1, runtime=Runtime.EXTERNAL)
     enqueue(agent="solo", subject="a")
     enqueue(agent="solo", subject="b")
 

@@ -24,7 +24,11 @@ def daily_numbers(slugs) -> dict[str, dict]:
     steps = (
         Step.objects.filter(agent__in=slugs, updated_at__gte=today)
         .values("agent")
-        .annotate(n=Count("id"), ok=Count("id", filter=Q(status="succeeded")))
+        .annotate(
+            n=Count("id"),
+            ok=Count("id", filter=Q(status="succeeded")),
+            bad=Count("id", filter=Q(status__in=["failed", "dead"])),
+        )
     )
     spend = (
         LLMCall.objects.filter(agent__in=slugs, created_at__gte=today)
@@ -34,9 +38,11 @@ def daily_numbers(slugs) -> dict[str, dict]:
     memories = (
         Memory.objects.active().filter(agent__in=slugs).values("agent").annotate(n=Count("id"))
     )
-    found = {slug: {"steps": 0, "succeeded": 0, "usd": 0, "memories": 0} for slug in slugs}
+    found = {
+        slug: {"steps": 0, "succeeded": 0, "failed": 0, "usd": 0, "memories": 0} for slug in slugs
+    }
     for row in steps:
-        found[row["agent"]] |= {"steps": row["n"], "succeeded": row["ok"]}
+        found[row["agent"]] |= {"steps": row["n"], "succeeded": row["ok"], "failed": row["bad"]}
     for row in spend:
         found[row["agent"]]["usd"] = float(row["usd"] or 0)
     for row in memories:

@@ -7,6 +7,14 @@ from django.db import models
 from django.db.models.functions import Now
 
 
+class Runtime(models.TextChoices):
+    """Who runs an agent's jobs. Exactly one owner: Opscore's workers never claim an external
+    agent's jobs, and an outside runtime only ever claims its own external agent's."""
+
+    INTERNAL = "internal", "internal (Opscore's workers)"
+    EXTERNAL = "external", "external (an outside runtime through the agent bus)"
+
+
 class AgentQuerySet(models.QuerySet):
     def enabled(self):
         return self.filter(enabled=True)
@@ -29,6 +37,18 @@ class Agent(models.Model):
         default=False, help_text="Set by a drain override: its queued work is not claimed."
     )
     roster = models.CharField(max_length=64, blank=True)
+    runtime = models.CharField(
+        max_length=16,
+        choices=Runtime.choices,
+        default=Runtime.INTERNAL,
+        help_text="External: only an outside runtime (agent bus, HTTP or MCP) claims its jobs; "
+        "coding-lane jobs still run in Opscore.",
+    )
+    wake_url = models.URLField(
+        blank=True,
+        max_length=500,
+        help_text="External only: POSTed (seed 004's /hooks/agent body) when work is waiting.",
+    )
     created_at = models.DateTimeField(db_default=Now())
 
     objects = AgentQuerySet.as_manager()
@@ -38,6 +58,9 @@ class Agent(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(max_concurrent_steps__gte=1), name="agent_concurrency_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(runtime__in=Runtime.values), name="agent_runtime_known"
             ),
         ]
 

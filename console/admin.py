@@ -1,0 +1,48 @@
+"""Agent tokens in the console: issue one (its secret shown once, on the page that follows),
+see when each was last used, revoke it."""
+
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+
+from console.models import AgentToken
+from opscore.models import operator_actor
+
+
+@admin.register(AgentToken)
+class AgentTokenAdmin(admin.ModelAdmin):
+    list_display = ["hint", "agent", "name", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "agent"]
+    list_select_related = ["agent"]
+    search_fields = ["name", "agent__slug", "hint"]
+    fields = ["agent", "name"]
+    actions = ["revoke_tokens"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["agent", "name", "hint", "created_by", "last_used_at", "revoked_at", "revoked_by"]
+
+    def get_fields(self, request, obj=None):
+        return self.fields if obj is None else self.get_readonly_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        issued, obj._secret = AgentToken.issue(
+            obj.agent, obj.name, actor=operator_actor(request.user)
+        )
+        obj.pk = issued.pk
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """The secret exists only in this response: never in a message cookie or the session."""
+        context = {**self.admin_site.each_context(request), "token": obj, "secret": obj._secret}
+        return TemplateResponse(request, "admin/console/token_issued.html", context)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    def revoke_tokens(self, request, queryset):
+        actor = operator_actor(request.user)
+        revoked = sum(token.revoke(actor=actor) for token in queryset)
+        self.message_user(request, f"{revoked} token(s) revoked", messages.SUCCESS)

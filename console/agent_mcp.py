@@ -1,0 +1,94 @@
+"""The agent bus as an MCP server (the official `mcp` SDK): one tool per agent-bus verb, its
+input schema read off the CLI's parser, each call authenticated by the agent's token, rate
+-limited and confined exactly as the HTTP API is (console.agentbus_remote), so Claude Code or
+any MCP client can work for an agent with nothing but that token."""
+
+import argparse
+import json
+
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections, connection
+from mcp import types
+from mcp.server.lowlevel import Server
+
+from console.agentbus_inputs import BadInput
+from console.agentbus_remote import NOT_REMOTE, filled_in, serve, verb_parsers
+from console.models import AgentToken
+
+INSTRUCTIONS = (
+    "Opscore's agent bus, acting as one agent. Claim your jobs (claim-jobs), keep the lease "
+    "(renew-job-lease), and close each one with complete-job, block-job or fail-job using the "
+    "job's lease_token. Every result is JSON with ok true or false and an error."
+)
+JSON_VALUED = {"{}", "[]"}  # options taking JSON: an object or list may be given as is
+
+
+def option_schema(action: argparse.Action) -> dict:
+    if isinstance(action, argparse._StoreTrueAction):
+        return {"type": "boolean", "default": False}
+    if isinstance(action.default, str) and action.default in JSON_VALUED:
+        return {"type": ["object", "array", "string"], "description": "JSON"}
+    kind = {int: "integer", float: "number"}.get(action.type, "string")
+    schema: dict = {"type": kind}
+    if action.choices is not None:
+        schema["enum"] = list(action.choices)
+    if isinstance(action, argparse._AppendAction):
+        schema = {"type": "array", "items": schema}
+    elif action.default is not None and action.default not in (argparse.SUPPRESS, ""):
+        schema["default"] = action.default
+    return schema | ({"description": action.help} if action.help else {})
+
+
+def tool(verb: str, parser: argparse.ArgumentParser) -> types.Tool:
+    actions = [a for a in parser._actions if a.dest != "help"]
+    optional = filled_in(verb)
+    required = [
+        a.dest for a in actions if (a.required or not a.option_strings) and a.dest not in optional
+    ]
+    schema = {
+        "type": "object",
+        "properties": {a.dest: option_schema(a) for a in actions},
+        "required": required,
+        "additionalProperties": False,
+    }
+    return types.Tool(name=verb, description=f"agentbus {verb}", input_schema=schema)
+
+
+def call(secret: str, verb: str, arguments: dict) -> dict:
+    """One tool call, as the HTTP API serves one request: admit the token, then the verb."""
+    if not connection.in_atomic_block:  # a long-lived server outlives its connections
+        close_old_connections()
+    admission = AgentToken.objects.admit(secret)
+    if admission is None:
+        return {"ok": False, "error": "missing, unknown or revoked agent token", "errors": {}}
+    if not admission.admitted:
+        wait = admission.retry_after
+        return {"ok": False, "error": f"rate limit: retry in {wait} s", "errors": {}}
+    try:
+        return serve(admission.agent, verb, arguments)
+    except BadInput as bad:
+        return bad.as_json()
+
+
+def remote_tools() -> list[types.Tool]:
+    return [tool(v, p) for v, p in sorted(verb_parsers().items()) if v not in NOT_REMOTE]
+
+
+def build_server(secret: str) -> Server:
+    async def list_tools(ctx, params) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=remote_tools())
+
+    async def call_tool(ctx, params) -> types.CallToolResult:
+        body = await sync_to_async(call)(secret, params.name, params.arguments or {})
+        return types.CallToolResult(
+            content=[types.TextContent(text=json.dumps(body))],
+            structured_content=body,
+            is_error=not body["ok"],
+        )
+
+    return Server(
+        "opscore-agentbus",
+        instructions=INSTRUCTIONS,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )

@@ -1,0 +1,156 @@
+"""The agent bus for a remote caller holding an agent token (HTTP and MCP). A JSON object of
+the verb's options (the CLI's names, snake_case) goes through the CLI's own parser, so
+validation is the same; then the call is confined to the token's agent: it acts as that agent,
+and names only that agent's jobs, runs, candidates, opportunities and ideas."""
+
+import argparse
+import json
+from functools import cache
+
+from django.core.management.base import CommandError
+
+from console.agentbus_inputs import REMOTE, BadInput, Forbidden, NotFound, check_sizes
+from console.agentbus_verbs import run_verb
+from memory.models import MemoryCandidate
+from missions.models import Step
+from opportunities.models import Idea, Opportunity
+from opscore.models import StandingOrderRun
+
+# The option that says who acts: filled in from the token, refused if it names someone else.
+ACTOR = {
+    "enqueue-job": "source_agent",
+    "emit-event": "source_agent",
+    "claim-jobs": "target_agent",
+    "start-standing-order": "agent_id",
+    "create-memory-candidate": "source_agent",
+    "promote-memory-candidate": "promoted_by",
+    "create-opportunity": "source_agent",
+    "triage-opportunity": "reviewer",
+    "convert-opportunity": "converted_by",
+    "create-idea": "source_agent",
+    "promote-idea-to-opportunity": "promoted_by",
+}
+JOB = Step.objects.values_list("agent_id", flat=True)
+# The row a verb names, and how to find its agent; another agent's row is "not found".
+OWNED = {
+    "mark-running-job": ("job_id", "job", JOB),
+    "renew-job-lease": ("job_id", "job", JOB),
+    "complete-job": ("job_id", "job", JOB),
+    "block-job": ("job_id", "job", JOB),
+    "fail-job": ("job_id", "job", JOB),
+    "finish-standing-order": (
+        "run_id",
+        "standing-order run",
+        StandingOrderRun.objects.values_list("order__agent_id", flat=True),
+    ),
+    "promote-memory-candidate": (
+        "candidate_id",
+        "memory candidate",
+        MemoryCandidate.objects.values_list("source_agent_id", flat=True),
+    ),
+    "triage-opportunity": (
+        "opportunity_id",
+        "opportunity",
+        Opportunity.objects.values_list("source_agent_id", flat=True),
+    ),
+    "convert-opportunity": (
+        "opportunity_id",
+        "opportunity",
+        Opportunity.objects.values_list("source_agent_id", flat=True),
+    ),
+    "review-idea": ("idea_id", "idea", Idea.objects.values_list("source_agent_id", flat=True)),
+    "promote-idea-to-opportunity": (
+        "idea_id",
+        "idea",
+        Idea.objects.values_list("source_agent_id", flat=True),
+    ),
+}
+NOT_REMOTE = {"requeue-expired": "Opscore's sweeper reaps expired leases every minute"}
+
+
+@cache
+def verb_parsers() -> dict[str, argparse.ArgumentParser]:
+    """The CLI's sub-parsers by verb, built once per process (argparse parsers keep no state)."""
+    from console.management.commands.agentbus import Command
+
+    parser = Command().create_parser("manage.py", "agentbus")
+    verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(verbs.choices)
+
+
+def serve(agent: str, verb: str, data: dict) -> dict:
+    """Run one verb for the token's agent; raises the agentbus_inputs errors."""
+    parser = verb_parsers().get(verb)
+    if parser is None:
+        raise NotFound(f"no agent-bus verb {verb!r}", {"verb": sorted(verb_parsers())})
+    if verb in NOT_REMOTE:
+        raise Forbidden(f"{verb} is not an agent's to call: {NOT_REMOTE[verb]}")
+    data = act_as(agent, verb, dict(data))
+    opts = parse(parser, data)
+    check_sizes(opts)
+    confine(agent, verb, opts)
+    marker = REMOTE.set(True)
+    try:
+        return run_verb(verb, opts)
+    finally:
+        REMOTE.reset(marker)
+
+
+def filled_in(verb: str) -> set[str]:
+    """Options a remote caller may leave out: the token says who acts."""
+    names = {ACTOR[verb]} if verb in ACTOR else set()
+    return names | ({"lease_owner"} if verb == "claim-jobs" else set())
+
+
+def act_as(agent: str, verb: str, data: dict) -> dict:
+    name = ACTOR.get(verb)
+    if name is None:
+        return data
+    given = data.setdefault(name, agent)
+    if given != agent:
+        raise Forbidden(f"{name}: this token acts for {agent!r} only", {name: ["not yours"]})
+    if verb == "claim-jobs":
+        data.setdefault("lease_owner", f"{agent}-runtime")
+    return data
+
+
+def confine(agent: str, verb: str, opts: dict) -> None:
+    if verb not in OWNED:
+        return
+    key, noun, owners = OWNED[verb]
+    if owners.filter(pk=opts[key]).first() != agent:
+        raise NotFound(f"no {noun} {opts[key]}")
+
+
+def parse(parser: argparse.ArgumentParser, data: dict) -> dict:
+    """The JSON object as the CLI's argv, parsed by the CLI's parser."""
+    actions = {a.dest: a for a in parser._actions if a.dest != "help"}
+    unknown = sorted(set(data) - set(actions))
+    if unknown:
+        raise BadInput(f"unknown options: {', '.join(unknown)}", {k: ["unknown"] for k in unknown})
+    options, positionals = [], []
+    for name, value in data.items():
+        action = actions[name]
+        (options if action.option_strings else positionals).extend(as_argv(action, value))
+    try:
+        # --name=value and positionals after "--": a value starting with "-" stays a value.
+        return vars(parser.parse_args([*options, *(["--", *positionals] if positionals else [])]))
+    except CommandError as error:
+        raise BadInput(f"bad arguments: {error}") from None
+
+
+def as_argv(action: argparse.Action, value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(action, argparse._StoreTrueAction):
+        if not isinstance(value, bool):
+            raise BadInput(f"{action.dest}: expected true or false")
+        return [action.option_strings[0]] if value else []
+    items = (
+        value if isinstance(action, argparse._AppendAction) and isinstance(value, list) else [value]
+    )
+    argv = []
+    for item in items:
+        text = item if isinstance(item, str) else json.dumps(item)
+        argv.append(f"{action.option_strings[0]}={text}" if action.option_strings else text)
+    return argv

@@ -1,0 +1,212 @@
+"""The agent-bus verbs, one implementation behind every transport: `manage.py agentbus` (CLI),
+`/api/agent/<verb>` (HTTP) and `manage.py agent_mcp` (MCP tools). Each takes the parsed options
+of its verb (console.agentbus_parser builds them, so validation is the same everywhere) and
+returns the JSON body; errors are console.agentbus_inputs exceptions."""
+
+from console import agentbus_jobs, agentbus_memory, agentbus_opportunities
+from console.agentbus_inputs import (
+    BadInput,
+    Forbidden,
+    NotFound,
+    Refused,
+    iso_time,
+    json_arg,
+    json_object,
+    refuse,
+    token,
+)
+from console.agentbus_jobs import delay_until
+from missions.actions import submit_proposal
+from missions.execution import claim_next_step, record_outcome
+from missions.executors import Blocked, Failed, Succeeded
+from missions.models import ProposalSource, Step
+from missions.recovery import reap_expired_leases
+from missions.schemas import ProposalInvalid
+from missions.step_kinds import internal_kinds
+from opscore.actions import record_event
+from opscore.models import Agent, Runtime, StandingOrder, StandingOrderRun
+from opscore.standing_orders import RunResult, finish_run, start_run
+
+
+def run_verb(verb: str, opts: dict) -> dict:
+    """Run one verb; the body is what every transport answers on success."""
+    try:
+        if verb in agentbus_opportunities.VERBS:
+            body = agentbus_opportunities.run(verb, json_arg, BadInput, opts)
+        else:
+            body = VERBS[verb](**opts)
+    except ProposalInvalid as invalid:
+        raise BadInput("invalid job", invalid.errors) from None
+    return {"ok": True, **body}
+
+
+def step_json(step: Step) -> dict:
+    return {
+        "id": step.id,
+        "mission_id": step.mission_id,
+        "kind": step.kind,
+        "agent": step.agent_id,
+        "payload": step.payload,
+        "status": step.status,
+        "attempt": step.attempt_count,
+        "lease_token": str(step.lease_token) if step.lease_token else None,
+        "lease_expires_at": step.lease_expires_at.isoformat() if step.lease_expires_at else None,
+    }
+
+
+def outside_job(job_id: int) -> Step:
+    """A job an outside runtime may touch: it exists, and it is not the coding lane's (whose
+    only way to finish is a coding run with its tests and approvals)."""
+    step = Step.objects.filter(pk=job_id).first()
+    if step is None:
+        raise NotFound(f"no job {job_id}")
+    if step.kind in internal_kinds():
+        raise Forbidden(f"job {job_id} is a {step.kind}: only its coding run finishes it")
+    return step
+
+
+def enqueue_job(**o):
+    data = {
+        "agent": o["target_agent"],
+        "title": o["subject"],
+        "steps": [
+            {
+                "kind": o["kind"],
+                "payload": json_object(o["payload"], "payload"),
+                "priority": o["priority"],
+                "max_attempts": o["max_attempts"],
+                "after_steps": o["depends_on"],
+                "delay_seconds": delay_until(iso_time(o["run_after"]), BadInput)
+                if o["run_after"]
+                else 0,
+            }
+        ],
+    }
+    if o["dedupe_key"]:
+        data["dedupe_key"] = o["dedupe_key"]
+    cause = f"agentbus:{o['source_agent']}" if o["source_agent"] else "agentbus"
+    result = submit_proposal(data, source=ProposalSource.API, cause_ref=cause)
+    body = result.as_json()
+    return {"proposal": body, "duplicate": body.pop("duplicate")}
+
+
+def emit_event(**o):
+    agent = None
+    if o["source_agent"]:
+        agent = Agent.objects.filter(slug=o["source_agent"]).first()
+        if agent is None:
+            raise BadInput(f"unknown agent {o['source_agent']!r}")
+    event = record_event(
+        o["topic"],
+        o["title"] or o["topic"],
+        payload=json_object(o["payload"], "payload"),
+        tags=o["topic"].split("."),
+        agent=agent,
+        actor="agentbus",
+        dedupe_key=o["dedupe_key"],
+    )
+    return {"event": event.as_json()}
+
+
+def claim_jobs(**o):
+    """Only the calling agent's jobs, and only an external agent's: an internal agent's jobs
+    belong to Opscore's workers, and two claimers racing for them starve the runtime."""
+    if not 1 <= o["limit"] <= 100:
+        raise BadInput("--limit must be between 1 and 100")
+    slug = o["target_agent"]
+    runtime = Agent.objects.filter(slug=slug).values_list("runtime", flat=True).first()
+    if runtime is None:
+        raise BadInput(f"unknown agent {slug!r}", {"--target-agent": ["no such agent"]})
+    if runtime != Runtime.EXTERNAL:
+        raise Forbidden(
+            f"agent {slug!r} is run by Opscore's workers (runtime internal); set its runtime "
+            "to external (admin → Agents) for an outside runtime to work for it"
+        )
+    claimed = []
+    for _ in range(o["limit"]):
+        step = claim_next_step(o["lease_owner"], lease_seconds=o["lease_seconds"], agent=slug)
+        if step is None:
+            break
+        claimed.append(step_json(step))
+    return {"jobs": claimed}
+
+
+def mark_running_job(**o):
+    outside_job(o["job_id"])
+    return agentbus_jobs.mark_running_job(
+        o, token=token, json_object=json_object, bad_input=BadInput, refused=refuse
+    )
+
+
+def renew_job_lease(**o):
+    outside_job(o["job_id"])
+    return agentbus_jobs.renew_job_lease(o, token=token, bad_input=BadInput, refused=refuse)
+
+
+def _finish(job_id, lease_token, outcome):
+    outside_job(job_id)
+    if not record_outcome(job_id, token(lease_token), outcome):
+        raise Refused(f"job {job_id}: the lease token no longer holds; refused")
+    return {"job": step_json(Step.objects.get(pk=job_id))}
+
+
+def complete_job(job_id, lease_token, summary, result, **o):
+    result = json_object(result, "result") | ({"summary": summary} if summary else {})
+    return _finish(job_id, lease_token, Succeeded(result))
+
+
+def block_job(job_id, lease_token, blocked_reason, **o):
+    return _finish(job_id, lease_token, Blocked(blocked_reason))
+
+
+def fail_job(job_id, lease_token, last_error, no_retry, **o):
+    return _finish(job_id, lease_token, Failed(last_error, retryable=not no_retry))
+
+
+def requeue_expired(limit, **o):
+    return {"counts": reap_expired_leases(limit=limit)}
+
+
+def start_standing_order(agent_id, order_name, scheduled_for, **o):
+    order = StandingOrder.objects.filter(agent_id=agent_id, name=order_name).first()
+    if order is None:
+        raise BadInput(f"no standing order {agent_id}/{order_name}")
+    run = start_run(order, iso_time(scheduled_for))
+    if run is None:
+        run = order.runs.get(scheduled_for=iso_time(scheduled_for))
+        return {"run_id": run.id, "status": run.status, "already_recorded": True}
+    return {"run_id": run.id, "status": run.status}
+
+
+def finish_standing_order(run_id, status, summary, evidence, **o):
+    run = StandingOrderRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise BadInput(f"no standing-order run {run_id}")
+    if not finish_run(run, RunResult(status, summary, json_object(evidence, "evidence"))):
+        raise Refused(f"run {run_id} is already {run.status}")
+    return {"run_id": run.id, "status": run.status}
+
+
+def create_memory_candidate(**o):
+    return agentbus_memory.create_memory_candidate(json_arg, BadInput, **o)
+
+
+def promote_memory_candidate(**o):
+    return agentbus_memory.promote_memory_candidate(BadInput, **o)
+
+
+VERBS = {
+    "enqueue-job": enqueue_job,
+    "emit-event": emit_event,
+    "claim-jobs": claim_jobs,
+    "mark-running-job": mark_running_job,
+    "renew-job-lease": renew_job_lease,
+    "complete-job": complete_job,
+    "block-job": block_job,
+    "fail-job": fail_job,
+    "requeue-expired": requeue_expired,
+    "start-standing-order": start_standing_order,
+    "finish-standing-order": finish_standing_order,
+    "create-memory-candidate": create_memory_candidate,
+    "promote-memory-candidate": promote_memory_candidate,
+}

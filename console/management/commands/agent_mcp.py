@@ -1,0 +1,32 @@
+"""Serve the agent bus as an MCP server over stdio for one agent, identified by its token in
+an environment variable (never an argument: those show in `ps`). Point an MCP client at
+`manage.py agent_mcp --token-env OPS_AGENT_TOKEN` with that variable set."""
+
+import os
+
+import anyio
+from django.core.management.base import BaseCommand, CommandError
+from mcp.server.stdio import stdio_server
+
+from console.agent_mcp import build_server
+from console.models import AgentToken, digest
+
+
+class Command(BaseCommand):
+    help = "MCP server (stdio) exposing the agent-bus verbs as tools, for one agent's token."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--token-env", default="OPS_AGENT_TOKEN")
+
+    def handle(self, *args, token_env, **opts):
+        secret = os.environ.get(token_env, "").strip()
+        token = AgentToken.objects.active().filter(digest=digest(secret)).first()
+        if token is None:
+            raise CommandError(f"${token_env} holds no active agent token")
+        server = build_server(secret)
+
+        async def main():
+            async with stdio_server() as (read, write):
+                await server.run(read, write, server.create_initialization_options())
+
+        anyio.run(main)

@@ -1,0 +1,124 @@
+"""Per-agent credentials for the agent API (HTTP and MCP): what an outside runtime holds
+instead of DATABASE_URL. The secret is shown once, when issued; only its sha256 is stored."""
+
+import hashlib
+import math
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, models
+from django.db.models.functions import Now
+
+from opscore.actions import record_event
+
+PREFIX = "opsa_"
+
+
+def digest(secret: str) -> str:
+    """sha256, not a slow password hash: the secret is 256 random bits, so there is nothing to
+    brute-force, and every API call checks it."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Admission:
+    """One authenticated call: whose token, and whether it is within its rate."""
+
+    token_id: int
+    agent: str
+    retry_after: int  # seconds until the window resets; 0 when the call is admitted
+
+    @property
+    def admitted(self) -> bool:
+        return self.retry_after == 0
+
+
+# One statement authenticates, counts the call in its minute (the database's clock) and marks
+# the token used, so a rate limit costs no extra round trip and holds across processes.
+ADMIT_SQL = """
+UPDATE console_agenttoken SET
+    window_count = CASE WHEN window_start = date_trunc('minute', statement_timestamp())
+                        THEN window_count + 1 ELSE 1 END,
+    window_start = date_trunc('minute', statement_timestamp()),
+    last_used_at = statement_timestamp()
+WHERE digest = %s AND revoked_at IS NULL
+RETURNING id, agent_id, window_count,
+    extract(epoch FROM window_start + interval '1 minute' - statement_timestamp())
+"""
+
+
+class AgentTokenQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+    def admit(self, secret: str) -> Admission | None:
+        """None for an unknown or revoked token; else the admission, refused over the rate."""
+        if not secret.startswith(PREFIX):
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(ADMIT_SQL, [digest(secret)])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        token_id, agent, count, left = row
+        over = count > settings.OPS_AGENT_API_RATE_PER_MINUTE
+        return Admission(token_id, agent, max(1, math.ceil(left)) if over else 0)
+
+
+class AgentToken(models.Model):
+    """A credential scoped to one agent's jobs, events, candidates, opportunities and ideas."""
+
+    agent = models.ForeignKey("opscore.Agent", on_delete=models.PROTECT, related_name="tokens")
+    name = models.CharField(max_length=100, help_text="Which runtime holds it, e.g. openclaw-vps")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=12, editable=False, help_text="The secret's first letters")
+    created_at = models.DateTimeField(db_default=Now())
+    created_by = models.CharField(max_length=150, editable=False)
+    last_used_at = models.DateTimeField(null=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, editable=False)
+    revoked_by = models.CharField(max_length=150, blank=True, editable=False)
+    window_start = models.DateTimeField(null=True, editable=False)
+    window_count = models.PositiveIntegerField(default=0, editable=False)
+
+    objects = AgentTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.agent_id}: {self.name} ({self.hint}…)"
+
+    @classmethod
+    def issue(cls, agent, name: str, *, actor: str) -> tuple["AgentToken", str]:
+        """A new token; the secret is returned here and never again."""
+        secret = PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            agent=agent, name=name, digest=digest(secret), hint=secret[:9], created_by=actor
+        )
+        record_event(
+            "agent_token.issued",
+            f"API token {token.hint}… issued for {agent}",
+            tags=["security", "agent_api"],
+            payload={"credential_id": token.id, "name": name},
+            agent_id=token.agent_id,
+            actor=actor,
+        )
+        return token, secret
+
+    def revoke(self, *, actor: str) -> bool:
+        revoked = (
+            AgentToken.objects.active()
+            .filter(pk=self.pk)
+            .update(revoked_at=Now(), revoked_by=actor)
+        )
+        if revoked:
+            record_event(
+                "agent_token.revoked",
+                f"API token {self.hint}… of {self.agent_id} revoked",
+                tags=["security", "agent_api"],
+                payload={"credential_id": self.id, "name": self.name},
+                agent_id=self.agent_id,
+                actor=actor,
+            )
+        return bool(revoked)

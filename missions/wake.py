@@ -1,0 +1,80 @@
+"""The wake hook (seed 004's `POST /hooks/agent`): tell an outside runtime that its external
+agent has work waiting, so it claims at once instead of at its next poll. A wake is an outbox
+row — one per job reaching the head of that agent's queue (the key) — delivered with a deadline
+and retried with backoff; a runtime that cannot be reached keeps the failure on the row, and
+its jobs simply wait for its next claim-jobs."""
+
+import httpx
+from django.conf import settings
+from django.db.models import Min
+from django.db.models.functions import Now
+
+from missions.models import OutboxMessage, Step, StepStatus
+from missions.step_kinds import internal_kinds
+from opscore.db import Channel, notify
+from opscore.models import Agent, Runtime
+
+CHANNEL = "agent.wake"
+TASK_REF_KEYS = ("taskId", "task_id", "runId", "run_id")  # what the seed's dispatcher reads
+
+
+def wake_body(agent: str) -> dict:
+    """The seed's /hooks/agent body. The job itself stays in Opscore: the runtime claims it
+    with its own token, so no payload (untrusted text included) rides on the wake."""
+    return {
+        "agentId": agent,
+        "name": "opscore:work-waiting",
+        "message": f"Opscore has work waiting for {agent}. Claim it with claim-jobs, keep the "
+        "lease with renew-job-lease, and close each job with complete-job, block-job or "
+        "fail-job (agent API or MCP tools).",
+        "wakeMode": "now",
+        "deliver": False,
+        "timeoutSeconds": 300,
+    }
+
+
+def wake_external_agents() -> int:
+    """Write a wake for each external agent with a wake URL whose queue has a new head."""
+    heads = (
+        Step.objects.filter(
+            status=StepStatus.QUEUED,
+            run_after__lte=Now(),
+            agent__runtime=Runtime.EXTERNAL,
+            agent__enabled=True,
+            agent__draining=False,
+        )
+        .exclude(agent__wake_url="")
+        .exclude(kind__in=internal_kinds())
+        .values("agent_id")
+        .annotate(head=Min("id"))
+    )
+    written = 0
+    for row in heads:
+        _, created = OutboxMessage.objects.get_or_create(
+            key=f"{CHANNEL}:{row['agent_id']}:{row['head']}",
+            defaults={"channel": CHANNEL, "payload": wake_body(row["agent_id"])},
+        )
+        written += created
+    if written:
+        notify(Channel.OUTBOX)  # the deliverer sends it once this commits
+    return written
+
+
+def deliver_wake(message: OutboxMessage) -> str:
+    """POST the wake to the agent's wake URL, within OPS_AGENT_WAKE_TIMEOUT_SECONDS."""
+    agent = Agent.objects.get(slug=message.payload["agentId"])
+    if not agent.wake_url:
+        raise LookupError(f"agent {agent.slug} has no wake URL any more")
+    headers = {"Idempotency-Key": message.key}
+    if settings.OPS_AGENT_HOOK_TOKEN:
+        headers["Authorization"] = f"Bearer {settings.OPS_AGENT_HOOK_TOKEN}"
+    response = httpx.post(
+        agent.wake_url,
+        json=message.payload,
+        headers=headers,
+        timeout=settings.OPS_AGENT_WAKE_TIMEOUT_SECONDS,
+    )
+    response.raise_for_status()
+    answer = response.json() if response.content else {}
+    refs = [answer.get(k) for k in TASK_REF_KEYS if isinstance(answer, dict) and answer.get(k)]
+    return str(refs[0]) if refs else f"wake-{message.id}"

@@ -1,0 +1,182 @@
+"""The agent API: an outside runtime works for its agent over HTTP with nothing but its token —
+the agent bus's verbs, the CLI's validation and JSON, confined to that agent's rows."""
+
+import hashlib
+
+import pytest
+
+from console.models import AgentToken
+from missions.execution import claim_next_step
+from missions.models import Step
+from opscore.models import Event, Runtime
+from tests.factories import AgentFactory, make_step
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def outside(db):
+    return AgentFactory(slug="openclaw-ops", runtime=Runtime.EXTERNAL, max_concurrent_steps=10)
+
+
+@pytest.fixture
+def secret(outside):
+    return AgentToken.issue(outside, "vps", actor="test")[1]
+
+
+def call(client, secret, verb, status=200, **body):
+    response = client.post(
+        f"/api/agent/{verb}",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+    assert response.status_code == status, response.content
+    return response.json()
+
+
+def enqueue(client, secret, agent="openclaw-ops"):
+    made = call(client, secret, "enqueue-job", target_agent=agent, subject="job", kind="noop")
+    return made["proposal"]["step_ids"][0]
+
+
+def test_the_token_is_stored_only_as_its_sha256(outside):
+    token, secret = AgentToken.issue(outside, "vps", actor="test")
+
+    stored = AgentToken.objects.filter(pk=token.pk).values().get()
+    assert stored["digest"] == hashlib.sha256(secret.encode()).hexdigest()
+    assert secret not in str(stored) and secret not in str(list(Event.objects.values()))
+
+
+def test_a_missing_unknown_or_revoked_token_is_refused(client, outside):
+    token, secret = AgentToken.issue(outside, "vps", actor="test")
+    call(client, secret, "claim-jobs")
+    token.revoke(actor="operator:ann")
+
+    for bad in (secret, "opsa_guess", ""):
+        refused = call(client, bad, "claim-jobs", status=401)
+        assert refused == {
+            "ok": False,
+            "error": "missing, unknown or revoked agent token",
+            "errors": {},
+        }
+    assert Event.objects.filter(kind="agent_token.revoked").exists()
+
+
+def test_over_the_rate_a_token_gets_429_with_retry_after(client, secret, settings):
+    settings.OPS_AGENT_API_RATE_PER_MINUTE = 2
+    call(client, secret, "claim-jobs"), call(client, secret, "claim-jobs")
+
+    response = client.post(
+        "/api/agent/claim-jobs",
+        {},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 60 and "rate limit" in response.json()["error"]
+
+
+def test_bad_input_answers_the_clis_json_error(client, secret):
+    missing = call(client, secret, "enqueue-job", status=400, target_agent="openclaw-ops")
+    bad_json = call(
+        client,
+        secret,
+        "enqueue-job",
+        status=400,
+        subject="x",
+        target_agent="openclaw-ops",
+        payload="{",
+    )
+    server_file = call(client, secret, "emit-event", status=400, topic="t", payload="@/etc/passwd")
+    unknown = call(client, secret, "claim-jobs", status=400, frobnicate=1)
+    no_verb = call(client, secret, "warp-drive", status=404)
+
+    assert "--subject" in missing["error"] and missing["ok"] is False
+    assert "not valid JSON" in bad_json["error"]
+    assert "a JSON literal only" in str(server_file["errors"])
+    assert "frobnicate" in unknown["error"] and "claim-jobs" in no_verb["errors"]["verb"]
+    assert not Step.objects.exists()
+
+
+def test_a_token_acts_only_as_its_own_agent(client, secret):
+    AgentFactory(slug="growth", runtime=Runtime.EXTERNAL)
+
+    as_other = call(client, secret, "claim-jobs", status=403, target_agent="growth")
+    event = call(client, secret, "emit-event", topic="ops.checked")
+
+    assert "acts for 'openclaw-ops' only" in as_other["error"]
+    assert Event.objects.get(pk=event["event"]["id"]).agent_id == "openclaw-ops"
+
+
+def test_another_agents_job_cannot_be_seen_or_finished(client, secret):
+    growth = AgentFactory(slug="growth", runtime=Runtime.EXTERNAL)
+    theirs_secret = AgentToken.issue(growth, "theirs", actor="test")[1]
+    theirs = enqueue(client, theirs_secret, agent="growth")
+    held = call(client, theirs_secret, "claim-jobs")["jobs"][0]
+
+    finish = call(
+        client, secret, "complete-job", status=404, job_id=theirs, lease_token=held["lease_token"]
+    )
+    seen = client.get(f"/api/agent/jobs/{theirs}", HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    assert finish["error"] == f"no job {theirs}" and seen.status_code == 404
+    assert Step.objects.get(pk=theirs).status == "running"
+
+
+def test_a_coding_job_cannot_be_finished_over_the_api(client, secret, outside):
+    coding = make_step("dev.code_change", agent=outside)
+    held = claim_next_step("opscore-worker")  # only Opscore's worker ever holds one
+
+    refused = call(
+        client,
+        secret,
+        "complete-job",
+        status=403,
+        job_id=coding.id,
+        lease_token=str(held.lease_token),
+    )
+
+    assert "only its coding run finishes it" in refused["error"]
+    assert call(client, secret, "claim-jobs")["jobs"] == []
+    assert Step.objects.get(pk=coding.id).status == "running"
+
+
+def test_a_stale_lease_is_a_409_and_a_bad_one_a_400(client, secret):
+    job_id = enqueue(client, secret)
+    call(client, secret, "claim-jobs")
+
+    stale = call(
+        client,
+        secret,
+        "complete-job",
+        status=409,
+        job_id=job_id,
+        lease_token="00000000-0000-0000-0000-000000000000",
+    )
+    bad = call(client, secret, "complete-job", status=400, job_id=job_id, lease_token="nope")
+
+    assert "no longer holds" in stale["error"] and "not a UUID" in bad["error"]
+
+
+def test_requeue_expired_is_not_an_agents_verb(client, secret):
+    assert "sweeper" in call(client, secret, "requeue-expired", status=403)["error"]
+
+
+def test_the_admin_shows_a_new_token_once_and_revokes_it(admin_client, outside):
+    page = admin_client.post(
+        "/admin/console/agenttoken/add/", {"agent": "openclaw-ops", "name": "vps"}
+    ).content.decode()
+    secret = page.split('id="agent-token">')[1].split("<")[0]
+    token = AgentToken.objects.get()
+
+    listed = admin_client.get("/admin/console/agenttoken/").content.decode()
+    admin_client.post(
+        "/admin/console/agenttoken/",
+        {"action": "revoke_tokens", "_selected_action": [token.pk]},
+    )
+
+    assert AgentToken.objects.admit(secret) is None
+    assert secret not in listed and token.hint in listed
+    assert AgentToken.objects.get().revoked_by == "operator:operator"

@@ -1,0 +1,137 @@
+"""The agent bus as MCP tools: a client holding only an agent's token claims, renews and
+completes that agent's job, and is confined exactly as over HTTP."""
+
+import sys
+
+import pytest
+from asgiref.sync import async_to_sync
+from mcp import Client
+
+from console.agent_mcp import build_server
+from console.models import AgentToken
+from missions.models import Step
+from opscore.models import Runtime
+from tests.factories import AgentFactory, make_step
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def outside(db):
+    return AgentFactory(slug="openclaw-ops", runtime=Runtime.EXTERNAL, max_concurrent_steps=5)
+
+
+def session(secret: str, calls: list[tuple[str, dict]]) -> tuple[list[str], list[dict]]:
+    """Run tool calls in order over an in-process MCP session; each may use the last answer."""
+
+    async def run():
+        answers = []
+        async with Client(build_server(secret)) as client:
+            names = [t.name for t in (await client.list_tools()).tools]
+            for name, arguments in calls:
+                if callable(arguments):
+                    arguments = arguments(answers[-1])
+                result = await client.call_tool(name, arguments)
+                answers.append(result.structured_content | {"is_error": result.is_error})
+        return names, answers
+
+    return async_to_sync(run)()
+
+
+def lease(answer: dict) -> dict:
+    job = answer["jobs"][0]
+    return {"job_id": job["id"], "lease_token": job["lease_token"]}
+
+
+def test_an_mcp_client_claims_renews_and_completes_its_agents_job(outside):
+    secret = AgentToken.issue(outside, "claude-code", actor="test")[1]
+    make_step("noop", agent=outside)
+    calls = [
+        ("claim-jobs", {}),
+        ("renew-job-lease", lambda claimed: lease(claimed) | {"lease_seconds": 120}),
+    ]
+
+    names, (claimed, renewed) = session(secret, calls)
+    done = session(secret, [("complete-job", lease(claimed) | {"result": {"checked": 3}})])[1][0]
+
+    assert {"claim-jobs", "complete-job", "create-opportunity"} <= set(names)
+    assert "requeue-expired" not in names
+    assert not renewed["is_error"] and done["job"]["status"] == "succeeded"
+    assert Step.objects.get().result == {"checked": 3}
+
+
+def test_an_mcp_client_cannot_finish_another_agents_job_or_use_a_revoked_token(outside):
+    token, secret = AgentToken.issue(outside, "claude-code", actor="test")
+    theirs = make_step("noop", agent=AgentFactory(slug="growth", runtime=Runtime.EXTERNAL))
+    zero = "00000000-0000-0000-0000-000000000000"
+
+    (refused,) = session(secret, [("complete-job", {"job_id": theirs.id, "lease_token": zero})])[1]
+    token.revoke(actor="test")
+    (locked_out,) = session(secret, [("claim-jobs", {})])[1]
+
+    assert refused["is_error"] and refused["error"] == f"no job {theirs.id}"
+    assert locked_out["is_error"] and "revoked" in locked_out["error"]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_manage_py_agent_mcp_serves_the_tools_over_stdio(outside):
+    """What an MCP client config runs: the token travels in the environment only."""
+    from mcp import StdioServerParameters
+
+    from tests.processes import ROOT, child_environment
+
+    secret = AgentToken.issue(outside, "claude-code", actor="test")[1]
+    make_step("noop", agent=outside)
+    server = StdioServerParameters(
+        command=sys.executable,
+        args=["manage.py", "agent_mcp", "--token-env", "OPS_AGENT_TOKEN"],
+        env=child_environment(60, OPS_AGENT_TOKEN=secret),
+        cwd=str(ROOT),
+    )
+
+    async def run():
+        async with Client(server) as client:
+            return (await client.call_tool("claim-jobs", {})).structured_content
+
+    claimed = async_to_sync(run)()
+
+    assert claimed["ok"] and claimed["jobs"][0]["agent"] == "openclaw-ops"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_remote_mcp_proxy_works_with_nothing_but_the_token(outside):
+    """examples/agent_mcp_proxy.py against the real Django stack (WSGI, in-process)."""
+    import importlib.util
+
+    import httpx
+    from django.core.wsgi import get_wsgi_application
+
+    from tests.processes import ROOT
+
+    spec = importlib.util.spec_from_file_location("proxy", ROOT / "examples/agent_mcp_proxy.py")
+    proxy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(proxy)
+    secret = AgentToken.issue(outside, "laptop", actor="test")[1]
+    job = make_step("noop", agent=outside)
+    http = httpx.Client(
+        transport=httpx.WSGITransport(app=get_wsgi_application()),
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+
+    async def run():
+        async with Client(proxy.build_proxy(http)) as client:
+            names = [t.name for t in (await client.list_tools()).tools]
+            claimed = (await client.call_tool("claim-jobs", {})).structured_content
+            lease = {
+                "job_id": claimed["jobs"][0]["id"],
+                "lease_token": claimed["jobs"][0]["lease_token"],
+            }
+            done = (await client.call_tool("complete-job", lease)).structured_content
+            return names, done
+
+    names, done = async_to_sync(run)()
+
+    assert "complete-job" in names and done["job"]["status"] == "succeeded"
+    assert Step.objects.get(pk=job.id).status == "succeeded"

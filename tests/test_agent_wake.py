@@ -1,0 +1,81 @@
+"""The wake hook: an outside runtime is told (seed 004's POST /hooks/agent, through the outbox,
+with a deadline) that its agent has work waiting; a runtime that cannot be reached keeps the
+failure on the row and its jobs wait for its next claim."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from missions.models import OutboxMessage
+from missions.outbox import deliver_pending
+from missions.wake import wake_external_agents
+from opscore.models import Runtime
+from tests.factories import AgentFactory, make_step
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def runtime():
+    """A real HTTP endpoint standing in for the runtime's /hooks/agent."""
+    received, answers = [], []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append((self.path, dict(self.headers), body))
+            status, reply = answers.pop(0) if answers else (200, {"runId": "run-42"})
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps(reply).encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hooks/agent", received, answers
+    server.shutdown()
+
+
+def test_a_new_job_wakes_its_outside_runtime_once(runtime, settings):
+    url, received, _ = runtime
+    settings.OPS_AGENT_HOOK_TOKEN = "hook-secret-123456"
+    agent = AgentFactory(slug="openclaw-ops", runtime=Runtime.EXTERNAL, wake_url=url)
+    make_step("noop", agent=agent), make_step("noop", agent=agent)
+
+    assert (wake_external_agents(), wake_external_agents()) == (1, 0)
+    deliver_pending()
+
+    (path, headers, body) = received[0]
+    assert path == "/hooks/agent" and headers["Authorization"] == "Bearer hook-secret-123456"
+    assert body["agentId"] == "openclaw-ops" and body["wakeMode"] == "now"
+    assert body["deliver"] is False
+    wake = OutboxMessage.objects.get()
+    assert (wake.status, wake.external_id) == ("delivered", "run-42")
+
+
+def test_an_unreachable_runtime_keeps_the_failure_on_the_wake(runtime):
+    url, _, answers = runtime
+    answers.append((503, {"error": "restarting"}))
+    agent = AgentFactory(slug="openclaw-ops", runtime=Runtime.EXTERNAL, wake_url=url)
+    make_step("noop", agent=agent)
+
+    wake_external_agents(), deliver_pending()
+
+    wake = OutboxMessage.objects.get()
+    assert wake.status == "pending" and wake.attempts == 1 and "503" in wake.last_error
+
+
+def test_only_external_agents_with_a_wake_url_are_woken(runtime):
+    url = runtime[0]
+    make_step("noop", agent=AgentFactory(slug="devops", wake_url=url))
+    make_step("noop", agent=AgentFactory(slug="poller", runtime=Runtime.EXTERNAL))
+    make_step(
+        "dev.code_change", agent=AgentFactory(slug="coder", runtime=Runtime.EXTERNAL, wake_url=url)
+    )
+
+    assert wake_external_agents() == 0
