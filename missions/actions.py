@@ -22,8 +22,10 @@ from missions.models import (
     in_seconds,
 )
 from missions.schemas import ProposalDraft, ProposalInvalid
+from opscore import four_eyes
 from opscore.actions import record_event
-from opscore.models import Agent, Policy
+from opscore.four_eyes import why_not_decide
+from opscore.models import Agent, Policy, operator_actor
 from opscore.policies import SCHEMAS
 from opscore.registry import STEP_KINDS
 
@@ -193,10 +195,13 @@ def _refuse(proposal: Proposal, code: str, reason: str, *, actor: str = "system:
 
 
 def _accept(proposal: Proposal, *, actor: str) -> Proposal:
+    """The approval is bound to the content accepted: its digest is kept on the proposal and
+    on each step, and the worker refuses a step whose row no longer matches."""
     proposal.status = ProposalStatus.ACCEPTED
     proposal.decided_by = actor
     proposal.decided_at = Now()
-    proposal.save(update_fields=["status", "decided_by", "decided_at"])
+    proposal.approved_digest = proposal.content_digest()
+    proposal.save(update_fields=["status", "decided_by", "decided_at", "approved_digest"])
     proposal.refresh_from_db(fields=["decided_at"])
     mission = Mission.objects.create(
         title=proposal.title,
@@ -210,7 +215,9 @@ def _accept(proposal: Proposal, *, actor: str) -> Proposal:
         "proposal.accepted",
         f"Mission M{mission.id} approved: {proposal.title}",
         tags=["proposal", "accepted", "mission"],
-        payload={"step_ids": [s.id for s in steps], "approved_by": actor} | proposal.context,
+        payload={"step_ids": [s.id for s in steps], "approved_by": actor}
+        | {"digest": proposal.approved_digest}
+        | proposal.context,
         agent=proposal.agent,
         proposal=proposal,
         mission=mission,
@@ -220,7 +227,7 @@ def _accept(proposal: Proposal, *, actor: str) -> Proposal:
 
 
 def _create_steps(mission: Mission, proposal: Proposal) -> list[Step]:
-    steps = Step.objects.bulk_create(
+    steps = [
         Step(
             mission=mission,
             position=index,
@@ -232,7 +239,10 @@ def _create_steps(mission: Mission, proposal: Proposal) -> list[Step]:
             run_after=in_seconds(spec.get("delay_seconds", 0)),
         )
         for index, spec in enumerate(proposal.proposed_steps)
-    )
+    ]
+    for step in steps:
+        step.bind_approval()
+    steps = Step.objects.bulk_create(steps)
     StepDependency.objects.bulk_create(
         StepDependency(step=steps[index], depends_on=steps[target])
         for index, spec in enumerate(proposal.proposed_steps)
@@ -250,31 +260,68 @@ class DecisionRefused(Exception):
     """A human decision that does not apply to the row's current state."""
 
 
-def approve_proposal(proposal: Proposal, *, actor: str) -> Proposal:
-    """A human approves a pending proposal. The gates run again: the quota may have filled
-    since it was submitted, in which case it is rejected with that reason instead."""
+def approve_proposal(
+    proposal: Proposal, *, actor: str, user=None, shown_digest: str | None = None
+) -> Proposal:
+    """A human approves a pending proposal: exactly the content they were shown
+    (`shown_digest`, when a card showed it), if they may (`user`, when a person signed in).
+    The gates run again: the quota may have filled since it was submitted, in which case it
+    is rejected with that reason instead."""
     with transaction.atomic():
         Agent.objects.select_for_update().get(pk=proposal.agent_id)
         refusal = first_refusal(proposal.step_kinds)
         proposal = _lock_pending(proposal)
+        _check_approver(proposal, user, shown_digest)
         if refusal:
             return _refuse(proposal, RejectionCode.CAP_GATE, refusal, actor=actor)
         return _accept(proposal, actor=actor)
 
 
-def reject_proposal(proposal: Proposal, *, actor: str, reason: str) -> Proposal:
+def _check_approver(proposal: Proposal, user, shown_digest: str | None) -> None:
+    if user is not None:
+        why = why_not_decide(user, four_eyes.PROPOSAL, author=proposal.author)
+        if why:
+            raise DecisionRefused(why)
+    if shown_digest is not None and shown_digest != proposal.content_digest():
+        raise DecisionRefused(
+            f"P{proposal.id} changed after it was shown to you; reload and review it again"
+        )
+
+
+def reject_proposal(proposal: Proposal, *, actor: str, reason: str, user=None) -> Proposal:
+    """Rejecting needs the same permission as approving, but an author may withdraw their own."""
     if not reason.strip():
         raise DecisionRefused("a rejection needs a reason")
+    why = why_not_decide(user, four_eyes.PROPOSAL) if user is not None else ""
+    if why:
+        raise DecisionRefused(why)
     with transaction.atomic():
         proposal = _lock_pending(proposal)
         return _refuse(proposal, RejectionCode.OPERATOR, reason.strip(), actor=actor)
 
 
-def decide_proposal(proposal: Proposal, *, approve: bool, actor: str, reason: str = "") -> Proposal:
-    """One human decision, the same from the admin and the Stage's approvals inbox."""
-    if approve:
-        return approve_proposal(proposal, actor=actor)
-    return reject_proposal(proposal, actor=actor, reason=reason)
+def decide_proposal(
+    proposal: Proposal, *, approve: bool, user, reason: str = "", shown_digest=None
+) -> Proposal:
+    """One human decision, the same from the admin and the Stage's approvals inbox. A
+    refused attempt (already decided, changed since shown, not permitted) is an event too."""
+    actor = operator_actor(user)
+    try:
+        if approve:
+            return approve_proposal(proposal, actor=actor, user=user, shown_digest=shown_digest)
+        return reject_proposal(proposal, actor=actor, reason=reason, user=user)
+    except DecisionRefused as refused:
+        record_event(
+            "proposal.decision_refused",
+            f"P{proposal.id}: {'approval' if approve else 'rejection'} by {actor} refused",
+            summary=str(refused),
+            tags=["proposal", "decision", "refused"],
+            payload={"approve": approve, "reason": str(refused), "shown_digest": shown_digest},
+            agent_id=proposal.agent_id,
+            proposal=proposal,
+            actor=actor,
+        )
+        raise
 
 
 def _lock_pending(proposal: Proposal) -> Proposal:
