@@ -8,7 +8,7 @@ class CodingConfig(AppConfig):
         from coding.executor import WAITING, execute_code_change, step_can_go_on
         from coding.jobs import KIND, STEP_KIND
         from coding.runners import BUILTIN, RUNNERS
-        from memory.evidence import EVIDENCE_TYPES
+        from memory.evidence import EVIDENCE_TYPES, UNTRUSTED_BECAUSE
         from missions.executors import EXECUTORS
         from missions.recovery import BLOCKER_CHECKS
         from opscore.registry import STEP_KINDS
@@ -18,3 +18,13 @@ class CodingConfig(AppConfig):
         BLOCKER_CHECKS.register(WAITING, step_can_go_on)
         RUNNERS.register_all(BUILTIN)
         EVIDENCE_TYPES.register("coding_run", "coding.CodingRun")
+        UNTRUSTED_BECAUSE.register("coding_run", run_untrusted)
+
+
+def run_untrusted(run_id: int) -> str:
+    """A coding run is as trusted as the job that asked for it."""
+    from coding.models import CodingRun
+    from missions.provenance import step_untrusted
+
+    step_id = CodingRun.objects.filter(pk=run_id).values_list("step_id", flat=True).first()
+    return step_untrusted(step_id) if step_id else ""

@@ -9,18 +9,17 @@ from django.db.models.functions import Now
 from missions.gates import first_refusal
 from missions.models import (
     STEP_TERMINAL,
-    Artifact,
     Mission,
     MissionStatus,
     Proposal,
     ProposalStatus,
-    Provenance,
     RejectionCode,
     Step,
     StepDependency,
     StepStatus,
     in_seconds,
 )
+from missions.provenance import artifact_untrusted, event_untrusted
 from missions.schemas import ProposalDraft, ProposalInvalid
 from opscore import four_eyes
 from opscore.actions import record_event
@@ -76,7 +75,11 @@ def _new_proposal(
     cause_ref="",
     context=None,
     needs_human=False,
+    untrusted_reason="",
 ) -> Proposal:
+    why = untrusted_reason or _cites_untrusted_content(draft, cause_event)
+    if untrusted and not why:
+        why = f"from {source} input marked untrusted"
     return Proposal(
         agent=agent,
         title=draft.title,
@@ -89,7 +92,8 @@ def _new_proposal(
         needs_human=needs_human,
         proposed_steps=[step.model_dump() for step in draft.steps],
         dedupe_key=draft.dedupe_key,
-        untrusted=untrusted or _cites_untrusted_content(draft, cause_event),
+        untrusted=bool(why),
+        untrusted_reason=why[:300],
     )
 
 
@@ -106,14 +110,19 @@ def _check_after_steps(draft: ProposalDraft) -> None:
         raise ProposalInvalid(errors)
 
 
-def _cites_untrusted_content(draft: ProposalDraft, cause_event) -> bool:
+def _cites_untrusted_content(draft: ProposalDraft, cause_event) -> str:
     """A proposal built from crawled (untrusted) content must not run without a human: an
-    injected page cannot make an agent deploy or post."""
-    if cause_event is not None and cause_event.payload.get("untrusted"):
-        return True
+    injected page cannot make an agent deploy or post. Why it is untrusted, or ''."""
+    if cause_event is not None:
+        why = event_untrusted(cause_event.id)
+        if why:
+            return f"caused by event {cause_event.id}: {why}"
     cited = [s.payload.get("artifact_id") for s in draft.steps]
-    cited = [a for a in cited if isinstance(a, int)]
-    return Artifact.objects.filter(id__in=cited, provenance=Provenance.UNTRUSTED).exists()
+    for artifact_id in (a for a in cited if isinstance(a, int)):
+        why = artifact_untrusted(artifact_id)
+        if why:
+            return f"cites {why}"
+    return ""
 
 
 def _find_duplicate(draft: ProposalDraft) -> Proposal | None:
