@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group, Permission, User
 
 from missions.models import Proposal
 from opscore.models import Event
-from tests.factories import propose
+from tests.factories import propose, shown_digest
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ def person(name, *groups, **flags):
 
 
 def approve(client, proposal):
-    data = {"decision": "approve", "digest": proposal.content_digest()}
+    data = {"decision": "approve", "digest": shown_digest(client, proposal)}
     return client.post(f"/stage/approvals/{proposal.id}", data).content.decode()
 
 
@@ -44,7 +44,7 @@ def test_a_staff_login_without_the_permission_cannot_approve_and_is_told_why(cli
     answer = approve(client, proposal)
     client.post(
         f"/admin/missions/proposal/{proposal.id}/decide/",
-        {"decision": "approve", "digest": proposal.content_digest()},
+        {"decision": "approve", "digest": shown_digest(client, proposal)},
     )
 
     assert "needs: can approve proposals — dana can&#x27;t" in card
