@@ -126,6 +126,8 @@ def why_not(run: CodingRun, kind: str) -> str:
         return f"this job's constraints say {allowed}: false"
     if kind == K.MERGE and run.merged_sha:
         return f"R{run.id} is already merged ({run.merged_sha[:10]})"
+    if kind == K.DEPLOY and not run.deploy_plan:
+        return "prepare the deploy first (deploy.prepare): a deploy approval approves its plan"
     return ""
 
 

@@ -122,6 +122,9 @@ class CodingRun(models.Model):
     lint_summary = models.TextField(blank=True)
     artifact_refs = models.JSONField(default=list, blank=True)
     review = models.JSONField(default=dict, blank=True, help_text="the reviewing agent's word")
+    deploy_plan = models.JSONField(
+        default=dict, blank=True, help_text="what a deploy would move (coding.deploys)"
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(db_default=Now())
@@ -166,7 +169,8 @@ class CodingRun(models.Model):
         """What an approval of `kind` is given for, exactly as the approval page shows it:
         the commit, the pass whose tests were seen, and the task with its constraints."""
         tests = self.last_test_run()
-        return {
+        plan = {"plan": self.deploy_plan} if kind == ApprovalKind.DEPLOY else {}
+        return plan | {
             "run": self.id,
             "kind": kind,
             "repository": self.repository.name,
