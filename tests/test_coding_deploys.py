@@ -2,7 +2,6 @@
 target's ref, a deploy approval is given for that plan, and the gated `deploy` moves the ref
 only while the plan is still exactly what was approved."""
 
-
 import pytest
 
 from coding.approvals import ApprovalRefused
