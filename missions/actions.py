@@ -20,7 +20,7 @@ from missions.provenance import artifact_untrusted, event_untrusted
 from missions.schemas import ProposalDraft, ProposalInvalid
 from opscore import four_eyes
 from opscore.actions import record_event
-from opscore.four_eyes import why_not_decide
+from opscore.four_eyes import why_not_approve_proposal, why_not_decide
 from opscore.models import Agent, Policy, operator_actor
 from opscore.policies import SCHEMAS
 from opscore.registry import STEP_KINDS
@@ -285,7 +285,7 @@ def approve_proposal(
 
 def _check_approver(proposal: Proposal, user, shown_digest: str | None) -> None:
     if user is not None:
-        why = why_not_decide(user, four_eyes.PROPOSAL, author=proposal.author)
+        why = why_not_approve_proposal(user, proposal.step_kinds, author=proposal.author)
         if why:
             raise DecisionRefused(why)
     if shown_digest is not None and shown_digest != proposal.content_digest():

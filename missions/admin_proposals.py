@@ -9,19 +9,17 @@ from django.urls import path, reverse
 
 from missions.actions import DecisionRefused, decide_proposal, reject_proposal
 from missions.models import Proposal, ProposalStatus
-from opscore import four_eyes
 from opscore.admin import LineageMixin, ReadOnlyMixin, report
 from opscore.admin_overrides import confirm_with_reason
-from opscore.four_eyes import why_not_decide
+from opscore.four_eyes import who_may_approve, why_not_approve_proposal
 from opscore.models import operator_actor
-
-PROPOSAL_DECIDERS = "people with 'can approve proposals' (the approvers group), not its author"
 
 
 def decision_card(proposal: Proposal, user) -> dict:
     """What the Decide box needs: the digest of the content shown, and who may decide."""
-    why_not = why_not_decide(user, four_eyes.PROPOSAL, author=proposal.author)
-    return {"digest": proposal.content_digest(), "why_not": why_not, "who": PROPOSAL_DECIDERS}
+    kinds = proposal.step_kinds
+    why_not = why_not_approve_proposal(user, kinds, author=proposal.author)
+    return {"digest": proposal.content_digest(), "why_not": why_not, "who": who_may_approve(kinds)}
 
 
 def proposal_url(proposal) -> str:

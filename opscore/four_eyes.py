@@ -34,3 +34,28 @@ CODING = {
     "prod-config": Decision("coding.approve_prod_config", "can approve production-config changes"),
 }
 # The groups that hold them are made by coding/migrations/0004_approver_groups.py.
+# A proposal with steps of these kinds needs their decision's permission too: approving it
+# is approving the deploy or the production-config change.
+STEP_KIND_DECISIONS = {
+    "deploy": CODING["deploy"],
+    "deploy.prepare": CODING["deploy"],
+    "config.change": CODING["prod-config"],
+}
+
+
+def proposal_decisions(step_kinds) -> list[Decision]:
+    extra = {STEP_KIND_DECISIONS[k] for k in step_kinds if k in STEP_KIND_DECISIONS}
+    return [PROPOSAL, *sorted(extra, key=lambda d: d.permission)]
+
+
+def why_not_approve_proposal(user, step_kinds, author: str = "") -> str:
+    for decision in proposal_decisions(step_kinds):
+        why = why_not_decide(user, decision, author)
+        if why:
+            return why
+    return ""
+
+
+def who_may_approve(step_kinds) -> str:
+    needs = " and ".join(f"'{d.label}'" for d in proposal_decisions(step_kinds))
+    return f"people with {needs}, other than its author"

@@ -58,13 +58,26 @@ def test_a_staff_login_without_the_permission_cannot_approve_and_is_told_why(cli
 
 
 def test_an_approver_approves_an_agents_proposal(client, agent):
-    proposal = propose(agent, "deploy", title="Ship it")
+    proposal = propose(agent, "post_tweet", title="Say it")
     client.force_login(person("erin", "approvers"))
 
     approve(client, proposal)
 
     proposal.refresh_from_db()
     assert proposal.status == "accepted" and proposal.decided_by == "operator:erin"
+
+
+def test_a_proposal_that_deploys_also_needs_the_deploy_permission(client, agent):
+    proposal = propose(agent, "deploy", title="Ship it")
+    client.force_login(person("hal", "approvers"))
+
+    refused = approve(client, proposal)
+    client.force_login(person("ivy", "approvers", "release managers"))
+    approve(client, proposal)
+
+    assert "needs: can approve deploys — hal can&#x27;t" in refused
+    proposal.refresh_from_db()
+    assert proposal.status == "accepted" and proposal.decided_by == "operator:ivy"
 
 
 def test_the_author_cannot_approve_their_own_task_even_as_a_superuser(client, agent):
@@ -81,7 +94,7 @@ def test_the_author_cannot_approve_their_own_task_even_as_a_superuser(client, ag
     assert "boss proposed this" in answer
     proposal.refresh_from_db()
     assert proposal.status == "pending"
-    client.force_login(person("fay", "approvers"))
+    client.force_login(person("fay", "approvers", "release managers"))
     approve(client, proposal)
     proposal.refresh_from_db()
     assert proposal.status == "accepted" and proposal.decided_by == "operator:fay"

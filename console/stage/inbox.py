@@ -9,8 +9,7 @@ from coding.models import CodingRun
 from console.stage.access import stage_visible
 from missions.actions import DecisionRefused, decide_proposal
 from missions.models import Proposal, ProposalStatus
-from opscore import four_eyes
-from opscore.four_eyes import why_not_decide
+from opscore.four_eyes import why_not_approve_proposal
 
 SHOWN = 25
 
@@ -21,7 +20,8 @@ def inbox_context(user, **extra) -> dict:
     pending = list(pending.select_related("operator").order_by("id")[:SHOWN])
     for proposal in pending:
         proposal.shown_digest = proposal.content_digest()
-        proposal.why_not = why_not_decide(user, four_eyes.PROPOSAL, author=proposal.author)
+        kinds, author = proposal.step_kinds, proposal.author
+        proposal.why_not = why_not_approve_proposal(user, kinds, author=author)
     coding = CodingRun.objects.awaiting_human().select_related("repository").order_by("id")
     return {
         "pending": pending,

@@ -9,6 +9,7 @@ from django.db.models.functions import Now
 
 from opscore.db import start_of_today
 from opscore.digests import content_digest
+from opscore.registry import STEP_PREVIEWS
 
 
 class ProposalSource(models.TextChoices):
@@ -40,6 +41,11 @@ def shown(value) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def preview(kind: str, payload: dict) -> str:
+    show = STEP_PREVIEWS.get(kind)
+    return show(payload) if show else ""
 
 
 class ProposalQuerySet(models.QuerySet):
@@ -156,6 +162,7 @@ class Proposal(models.Model):
                 "after_steps": spec.get("after_steps", []),
                 "priority": spec.get("priority"),
                 "max_attempts": spec.get("max_attempts"),
+                "preview": preview(spec["kind"], spec.get("payload") or {}),
             }
             for index, spec in enumerate(self.proposed_steps)
         ]
