@@ -9,7 +9,8 @@ from coding.models import CodingRun
 from console.stage.access import stage_visible
 from missions.actions import DecisionRefused, decide_proposal
 from missions.models import Proposal, ProposalStatus
-from opscore.four_eyes import why_not_approve_proposal
+from opscore import four_eyes
+from opscore.four_eyes import why_not_approve_proposal, why_not_decide
 
 SHOWN = 25
 
@@ -23,11 +24,22 @@ def inbox_context(user, **extra) -> dict:
         kinds, author = proposal.step_kinds, proposal.author
         proposal.why_not = why_not_approve_proposal(user, kinds, author=author)
     coding = CodingRun.objects.awaiting_human().select_related("repository").order_by("id")
+    coding = list(coding[:SHOWN])
+    for run in coding:
+        kinds = ["code", "merge"] if run.constraints.get("allow_merge") else ["code"]
+        run.needs = [needs_line(user, run, kind) for kind in kinds]
     return {
         "pending": pending,
         "count": Proposal.objects.filter(status=ProposalStatus.PENDING).count(),
-        "coding": list(coding[:SHOWN]),
+        "coding": coding,
     } | extra
+
+
+def needs_line(user, run, kind: str) -> str:
+    """'needs: can approve merges' — and, for this user, why they can't."""
+    decision = four_eyes.CODING[kind]
+    why = why_not_decide(user, decision, author=run.author)
+    return why or f"needs: {decision.label} — you may"
 
 
 @require_GET
