@@ -1,12 +1,17 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from coding import operations
 from coding.actions import RunRefused
-from coding.approvals import ApprovalRefused
+from coding.approvals import ApprovalRefused, why_not
 from coding.models import ApprovalKind, CodingApproval, CodingIteration, CodingRun, Repository
 from coding.worktrees import GitFailed, git
+from opscore import four_eyes
 from opscore.admin import EvidenceInline, ReadOnlyMixin, report
+from opscore.four_eyes import why_not_decide
 
 DIFF_SHOWN = 60_000
 
@@ -39,6 +44,22 @@ class ApprovalInline(EvidenceInline):
     fields = ["kind", "sha", "approved_by", "created_at", "voided_at", "void_reason"]
 
 
+def approval_cards(run: CodingRun, user) -> list[dict]:
+    """One button per approval kind: the digest of what this page shows, who may give it,
+    and why this user can't (permission, authorship, or the run's state)."""
+    return [
+        {
+            "kind": kind,
+            "label": label,
+            "digest": run.approval_digest(kind),
+            "needs": four_eyes.CODING[kind].label,
+            "why_not": why_not_decide(user, four_eyes.CODING[kind], author=run.author)
+            or why_not(run, kind),
+        }
+        for kind, label in ApprovalKind.choices
+    ]
+
+
 def pre(text: str):
     return format_html(
         '<pre style="white-space:pre-wrap;max-height:40em;overflow:auto">{}</pre>', text
@@ -56,14 +77,8 @@ class CodingRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ["repository"]
     readonly_fields = ["the_diff", "last_test_output"]
     inlines = [IterationInline, ApprovalInline]
-    actions = [
-        "approve_code",
-        "approve_merge",
-        "approve_deploy",
-        "approve_prod_config",
-        "cancel_runs",
-        "retry_runs",
-    ]
+    actions = ["cancel_runs", "retry_runs"]  # approving is from the run's page, its diff seen
+    change_form_template = "admin/coding/codingrun/change_form.html"
 
     @admin.display(description="diff (base → head, escaped)")
     def the_diff(self, run):
@@ -90,26 +105,30 @@ class CodingRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
                 refused.append(f"R{run.id}: {why}")
         report(self, request, done, verb, refused)
 
-    def _approve(self, request, queryset, kind):
+    def get_urls(self):
+        decide = self.admin_site.admin_view(self.approve_view)
+        mine = [path("<int:pk>/approve/", decide, name="coding_codingrun_approve")]
+        return mine + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        run = self.get_object(request, object_id)
+        extra = {"approvals": approval_cards(run, request.user)} if run else {}
+        return super().change_view(request, object_id, form_url, extra | (extra_context or {}))
+
+    def approve_view(self, request, pk: int):
+        """One approval of the content this page showed (its digest comes back with it)."""
+        run = get_object_or_404(CodingRun, pk=pk)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        kind, seen = request.POST.get("kind", ""), request.POST.get("digest", "")
         by = request.user.get_username()
-        act = lambda run: operations.approve_run(run, kind, by=by)  # noqa: E731
-        self._each(request, queryset, f"{kind} approval(s) recorded", act)
-
-    @admin.action(description="Approve the code (at its head commit)")
-    def approve_code(self, request, queryset):
-        self._approve(request, queryset, ApprovalKind.CODE)
-
-    @admin.action(description="Approve the merge (tests must pass on the merged head)")
-    def approve_merge(self, request, queryset):
-        self._approve(request, queryset, ApprovalKind.MERGE)
-
-    @admin.action(description="Approve the deploy")
-    def approve_deploy(self, request, queryset):
-        self._approve(request, queryset, ApprovalKind.DEPLOY)
-
-    @admin.action(description="Approve the production-config change")
-    def approve_prod_config(self, request, queryset):
-        self._approve(request, queryset, ApprovalKind.PROD_CONFIG)
+        try:
+            operations.approve_run(run, kind, by=by, user=request.user, shown_digest=seen)
+        except (ApprovalRefused, GitFailed) as why:
+            self.message_user(request, f"Not approved: {why}", messages.ERROR)
+        else:
+            self.message_user(request, f"R{run.id}: {kind} approved.", messages.SUCCESS)
+        return redirect(reverse("admin:coding_codingrun_change", args=[run.id]))
 
     @admin.action(description="Cancel (kills the harness, keeps the diff)")
     def cancel_runs(self, request, queryset):

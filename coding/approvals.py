@@ -17,7 +17,9 @@ from coding.checks import verify
 from coding.models import ApprovalKind, CodingApproval, CodingRun, RunStatus
 from coding.sandbox import Limits
 from coding.worktrees import AUTHOR, GitFailed, git, head_of, holding_repository
+from opscore import four_eyes
 from opscore.actions import record_event
+from opscore.four_eyes import why_not_decide
 
 K = ApprovalKind
 NEEDS = {K.CODE: None, K.MERGE: K.CODE, K.DEPLOY: K.CODE, K.PROD_CONFIG: K.CODE}
@@ -33,12 +35,32 @@ def void_other_commits(run: CodingRun, sha: str, reason: str) -> int:
     return stale.update(voided_at=Now(), void_reason=reason[:500])
 
 
-def approve(run: CodingRun, kind: str, *, by: str, note: str = "") -> CodingApproval:
-    """Record a human's approval of the run's head commit, as the branch stands right now."""
+def approve(
+    run: CodingRun, kind: str, *, by: str, note: str = "", user=None, shown_digest=None
+) -> CodingApproval:
+    """Record a human's approval of exactly what they were shown (`shown_digest`: the commit,
+    the test pass and the task), as the branch stands right now, if they may (`user`, when a
+    person signed in). A refused attempt is an event too."""
+    try:
+        return record_approval(run, kind, by=by, note=note, user=user, shown_digest=shown_digest)
+    except ApprovalRefused as refused:
+        record_event(
+            "coding.approval_refused",
+            f"R{run.id}: {kind} approval by {by} refused",
+            summary=str(refused),
+            tags=["coding", "approval", "refused", str(kind)[:40]],
+            payload={"run_id": run.id, "kind": kind, "reason": str(refused), "sha": run.head_sha},
+            step_id=run.step_id,
+            actor=f"human:{by}",
+        )
+        raise
+
+
+def record_approval(run, kind, *, by, note, user, shown_digest) -> CodingApproval:
     if kind not in K.values:
         raise ApprovalRefused(f"unknown approval kind {kind!r}; one of {', '.join(K.values)}")
     check_head(run)
-    refusal = why_not(run, kind)
+    refusal = why_not(run, kind) or why_not_them(run, kind, user, shown_digest)
     if refusal:
         raise ApprovalRefused(refusal)
     with transaction.atomic():
@@ -47,18 +69,36 @@ def approve(run: CodingRun, kind: str, *, by: str, note: str = "") -> CodingAppr
             kind=kind,
             sha=run.head_sha,
             voided_at=None,
-            defaults={"approved_by": by[:150], "note": note[:2000]},
+            defaults={
+                "approved_by": by[:150],
+                "note": note[:2000],
+                "content_digest": run.approval_digest(kind),
+                "test_run": run.last_test_run(),
+            },
         )
         record_event(
             f"coding.approved.{kind}",
             f"R{run.id}: {kind} approved at {run.head_sha[:10]} by {by}",
             tags=["coding", "approval", kind],
-            payload={"run_id": run.id, "sha": run.head_sha, "kind": kind},
+            payload={"run_id": run.id, "sha": run.head_sha, "kind": kind}
+            | {"digest": approval.content_digest, "test_run": approval.test_run_id},
             step_id=run.step_id,
             actor=f"human:{by}",
         )
     after_code_approval(run, kind)
     return approval
+
+
+def why_not_them(run: CodingRun, kind: str, user, shown_digest) -> str:
+    """Four eyes (the permission for this kind, and not the run's author), and the content
+    the approver saw still being the content."""
+    if user is not None:
+        why = why_not_decide(user, four_eyes.CODING[kind], author=run.author)
+        if why:
+            return why
+    if shown_digest is not None and shown_digest != run.approval_digest(kind):
+        return f"R{run.id} changed after it was shown to you; reload and review it again"
+    return ""
 
 
 def check_head(run: CodingRun) -> None:
@@ -86,6 +126,8 @@ def why_not(run: CodingRun, kind: str) -> str:
         return f"this job's constraints say {allowed}: false"
     if kind == K.MERGE and run.merged_sha:
         return f"R{run.id} is already merged ({run.merged_sha[:10]})"
+    if kind == K.DEPLOY and not run.deploy_plan:
+        return "prepare the deploy first (deploy.prepare): a deploy approval approves its plan"
     return ""
 
 
@@ -109,7 +151,11 @@ def merge(run: CodingRun) -> str:
     The repository stays locked throughout (nobody provisions from a base about to move), but
     no transaction stays open while the tests run."""
     with holding_repository(run.repository):
-        if not CodingApproval.objects.standing_for(run, K.MERGE).exists():
+        approval = CodingApproval.objects.standing_for(run, K.MERGE).first()
+        if approval is None:
+            return ""
+        if not approval.still_matches:
+            refuse_merge(run, "the run changed since the merge was approved (task or tests)")
             return ""
         base = f"refs/heads/{run.base_ref}"
         old = git(["rev-parse", "--verify", "--end-of-options", base], run.repository.path)
@@ -136,7 +182,8 @@ def merge_in_scratch(run: CodingRun, old: str) -> tuple[str, str]:
 
 
 def refuse_merge(run: CodingRun, why: str) -> None:
-    """The merge approval is spent (a human must look again); the run keeps waiting."""
+    """The merge approval is spent (a human must look again); the run keeps waiting. The
+    transition's event says why."""
     refused = CodingApproval.objects.standing_for(run, K.MERGE)
     refused.update(voided_at=Now(), void_reason=f"merge refused: {why[:300]}")
     transition(run, RunStatus.WAITING_FOR_REVIEW, f"merge refused: {why[:1500]}")

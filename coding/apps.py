@@ -5,10 +5,11 @@ class CodingConfig(AppConfig):
     name = "coding"
 
     def ready(self):
+        from coding import deploy_steps
         from coding.executor import WAITING, execute_code_change, step_can_go_on
         from coding.jobs import KIND, STEP_KIND
         from coding.runners import BUILTIN, RUNNERS
-        from memory.evidence import EVIDENCE_TYPES
+        from memory.evidence import EVIDENCE_TYPES, UNTRUSTED_BECAUSE
         from missions.executors import EXECUTORS
         from missions.recovery import BLOCKER_CHECKS
         from opscore.registry import STEP_KINDS
@@ -16,5 +17,20 @@ class CodingConfig(AppConfig):
         STEP_KINDS.register(KIND, STEP_KIND)
         EXECUTORS.register(KIND, execute_code_change)
         BLOCKER_CHECKS.register(WAITING, step_can_go_on)
+        STEP_KINDS.register(deploy_steps.PREPARE.name, deploy_steps.PREPARE)
+        EXECUTORS.register(deploy_steps.PREPARE.name, deploy_steps.execute_prepare)
+        # `deploy` of a coding run is gated by its approval; the plain kind is delegated to
+        EXECUTORS.register("deploy", deploy_steps.execute_deploy, replace=True)
+        BLOCKER_CHECKS.register(deploy_steps.WAITING, deploy_steps.approval_waiting_over)
         RUNNERS.register_all(BUILTIN)
         EVIDENCE_TYPES.register("coding_run", "coding.CodingRun")
+        UNTRUSTED_BECAUSE.register("coding_run", run_untrusted)
+
+
+def run_untrusted(run_id: int) -> str:
+    """A coding run is as trusted as the job that asked for it."""
+    from coding.models import CodingRun
+    from missions.provenance import step_untrusted
+
+    step_id = CodingRun.objects.filter(pk=run_id).values_list("step_id", flat=True).first()
+    return step_untrusted(step_id) if step_id else ""

@@ -7,6 +7,8 @@ from django.db.models import F, Q
 from django.db.models.fields.json import KT
 from django.db.models.functions import Now
 
+from opscore.digests import content_digest
+
 BRANCH_PATTERN = r"^opscore/[0-9]+-[a-z0-9][a-z0-9-]{0,40}$"
 
 
@@ -120,6 +122,9 @@ class CodingRun(models.Model):
     lint_summary = models.TextField(blank=True)
     artifact_refs = models.JSONField(default=list, blank=True)
     review = models.JSONField(default=dict, blank=True, help_text="the reviewing agent's word")
+    deploy_plan = models.JSONField(
+        default=dict, blank=True, help_text="what a deploy would move (coding.deploys)"
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(db_default=Now())
@@ -155,6 +160,37 @@ class CodingRun(models.Model):
     def signed_off(self) -> bool:
         """Its agent reviewed the commit now under review and said complete."""
         return self.reviewed_at_head and self.review.get("decision") == "complete"
+
+    def last_test_run(self) -> "CodingIteration | None":
+        """The pass whose tests an approver sees beside the diff."""
+        return self.iterations.order_by("-number").first()
+
+    def approval_content(self, kind: str) -> dict:
+        """What an approval of `kind` is given for, exactly as the approval page shows it:
+        the commit, the pass whose tests were seen, and the task with its constraints."""
+        tests = self.last_test_run()
+        plan = {"plan": self.deploy_plan} if kind == ApprovalKind.DEPLOY else {}
+        return plan | {
+            "run": self.id,
+            "kind": kind,
+            "repository": self.repository.name,
+            "base_ref": self.base_ref,
+            "branch": self.branch or "",
+            "head_sha": self.head_sha,
+            "test_run": tests.id if tests else None,
+            "task": self.task,
+        }
+
+    def approval_digest(self, kind: str) -> str:
+        return content_digest(self.approval_content(kind))
+
+    @property
+    def author(self) -> str:
+        """The human who asked for this work ('' for an agent's): they may not approve it."""
+        if not self.step_id:
+            return ""
+        operator = self.step.mission.proposal.operator
+        return operator.get_username() if operator else ""
 
     def move(self, status: str, reason: str = "", **fields) -> bool:
         """Compare-and-set from any status MOVES_FROM allows; False when someone else moved it
@@ -221,6 +257,17 @@ class CodingApproval(models.Model):
     kind = models.CharField(max_length=20, choices=ApprovalKind.choices)
     sha = models.CharField(max_length=64)
     approved_by = models.CharField(max_length=150)
+    content_digest = models.CharField(
+        max_length=64, blank=True, help_text="sha256 of CodingRun.approval_content as approved"
+    )
+    test_run = models.ForeignKey(
+        CodingIteration,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="the pass whose tests the approver saw",
+    )
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(db_default=Now())
     voided_at = models.DateTimeField(null=True, blank=True)
@@ -230,6 +277,12 @@ class CodingApproval(models.Model):
 
     class Meta:
         ordering = ["run", "created_at"]
+        permissions = [
+            ("approve_code", "Can approve code"),
+            ("approve_merge", "Can approve merges"),
+            ("approve_deploy", "Can approve deploys"),
+            ("approve_prod_config", "Can approve production-config changes"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["run", "kind", "sha"],
@@ -240,3 +293,8 @@ class CodingApproval(models.Model):
 
     def __str__(self):
         return f"{self.kind} approval of R{self.run_id} at {self.sha[:10]}"
+
+    @property
+    def still_matches(self) -> bool:
+        """The run still holds what was approved (an approval from before digests has none)."""
+        return not self.content_digest or self.content_digest == self.run.approval_digest(self.kind)

@@ -17,8 +17,9 @@ def retry(run: CodingRun, *, actor: str) -> CodingRun:
     return retry_run(run, actor=actor)
 
 
-def approve_run(run: CodingRun, kind: str, *, by: str, note: str = ""):
-    approval = approve(run, kind, by=by, note=note)
+def approve_run(run: CodingRun, kind: str, *, by: str, note: str = "", **seen):
+    """`seen`: the signed-in `user` and the `shown_digest` of the page they approved from."""
+    approval = approve(run, kind, by=by, note=note, **seen)
     run.refresh_from_db()
     wake_step_of(run)  # a code approval before the agent's review completes the step too
     return approval

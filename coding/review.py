@@ -12,6 +12,7 @@ from coding.models import CodingRun, RunStatus
 from coding.worktrees import git
 from memory.actions import CandidateInvalid, propose_candidate
 from missions.actions import submit_proposal
+from missions.provenance import step_untrusted
 from missions.schemas import ProposalInvalid
 from opscore.llm import LLMRequest, call_llm, parse_llm_reply
 from opscore.prompting import system_prompt
@@ -109,8 +110,9 @@ def apply_review(run: CodingRun, step, reply: ReviewReply) -> str:
 
 def file_follow_ups(run: CodingRun, step, follow_ups: list[FollowUp]) -> list[str]:
     """Each follow-up is a new dev job on the same repository, through the single intake;
-    what became of each (a proposal, or the intake's refusal) is kept on the review."""
-    made = []
+    what became of each (a proposal, or the intake's refusal) is kept on the review. A job
+    derived from untrusted content passes that on to its follow-ups."""
+    made, why = [], step_untrusted(step.id)
     for index, item in enumerate(follow_ups):
         payload = step.payload | {"summary": item.title, "problem_statement": item.problem}
         data = {
@@ -120,7 +122,9 @@ def file_follow_ups(run: CodingRun, step, follow_ups: list[FollowUp]) -> list[st
             "dedupe_key": f"coding:R{run.id}:{run.head_sha[:12]}:follow-up:{index}",
         }
         try:
-            result = submit_proposal(data, source="coding", cause_ref=f"coding_run:{run.id}")
+            result = submit_proposal(
+                data, source="coding", cause_ref=f"coding_run:{run.id}", untrusted_reason=why
+            )
             made.append(f"proposal {result.proposal.id} {result.proposal.status}")
         except ProposalInvalid as invalid:
             made.append(f"refused: {invalid.errors}")

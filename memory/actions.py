@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from memory.evidence import EvidenceInvalid, check_evidence
+from memory.evidence import EvidenceInvalid, check_evidence, untrusted_reason
 from memory.gate import review_candidate
 from memory.models import (
     CandidateStatus,
@@ -66,6 +66,7 @@ def propose_candidate(data: dict) -> tuple[MemoryCandidate, bool]:
     draft = parse_candidate(data)
     fields = draft.model_dump(exclude={"agent", "confidence"})
     fields["confidence"] = Decimal(str(draft.confidence)).quantize(Decimal("0.01"))
+    fields["untrusted_reason"] = untrusted_reason(draft.evidence)
     try:
         with transaction.atomic():
             return MemoryCandidate.objects.create(source_agent_id=draft.agent, **fields), True
@@ -81,9 +82,15 @@ def propose_candidate(data: dict) -> tuple[MemoryCandidate, bool]:
 def propose_and_review(data: dict, *, reviewer: str = "system:outcome-learning"):
     """Propose a candidate, and the gate's review of it: an agent's own private candidate is
     reviewed at once when memory_policy.auto_promote_private; shared ones always wait for the
-    promotion run (review None)."""
+    promotion run (review None), and untrusted ones for a person."""
     candidate, created = propose_candidate(data)
     private = candidate.visibility == Visibility.PRIVATE
-    if created and private and Policy.objects.value("memory_policy").auto_promote_private:
+    trusted = not candidate.untrusted_reason
+    if (
+        created
+        and private
+        and trusted
+        and Policy.objects.value("memory_policy").auto_promote_private
+    ):
         return candidate, review_candidate(candidate.id, reviewer=reviewer)
     return candidate, None

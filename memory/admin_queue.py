@@ -70,6 +70,7 @@ class MemoryCandidateAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "confidence",
         "status",
         "title",
+        "untrusted_reason",
     ]
     list_filter = ["status", "kind", "visibility", "source_agent"]
     search_fields = ["title", "body", "dedupe_key"]

@@ -6,13 +6,23 @@ class MemoryConfig(AppConfig):
 
     def ready(self):
         from memory import evidence, influence, orders, override_kinds, retrieval, voice
+        from missions import provenance
         from missions.checkers import TOPIC_STEERS
         from opscore.prompting import CONTEXT_PROVIDERS, VOICE_MODIFIERS
         from opscore.standing_orders import HANDLERS
 
         evidence.EVIDENCE_TYPES.register_all(evidence.BUILTIN)
+        evidence.UNTRUSTED_BECAUSE.register_all(provenance.BUILTIN)
+        evidence.UNTRUSTED_BECAUSE.register("memory_candidate", candidate_untrusted)
         CONTEXT_PROVIDERS.register("memory", retrieval.memory_context)
         VOICE_MODIFIERS.register("memory", voice.voice_modifiers)
         TOPIC_STEERS.register("memory", influence.steer_topic)
         HANDLERS.register_all(orders.HANDLERS)
         override_kinds.register()
+
+
+def candidate_untrusted(candidate_id: int) -> str:
+    from memory.models import MemoryCandidate
+
+    found = MemoryCandidate.objects.filter(pk=candidate_id).exclude(untrusted_reason="")
+    return found.values_list("untrusted_reason", flat=True).first() or ""

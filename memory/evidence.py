@@ -29,6 +29,19 @@ BUILTIN = {
     "memory_candidate": "memory.MemoryCandidate",
 }
 MAX_REFS = 50
+# evidence type → f(id) -> why a row of that type is untrusted ('' when it is not); each lane
+# registers its own rows (missions.provenance for the builtin ones)
+UNTRUSTED_BECAUSE: Registry = Registry("untrusted check")
+
+
+def untrusted_reason(refs: list[dict]) -> str:
+    """Why content citing these refs is untrusted — the first cited row that is — or ''."""
+    for ref in refs:
+        check = UNTRUSTED_BECAUSE.get(ref.get("type"))
+        why = check(ref["id"]) if check else ""
+        if why:
+            return f"cites {ref['type']} {ref['id']}: {why}"[:300]
+    return ""
 
 
 def check_evidence(refs) -> list[dict]:

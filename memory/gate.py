@@ -31,12 +31,14 @@ from opscore.db import db_now
 from opscore.models import Policy
 
 GATE = "system:memory-gate"
+HUMAN = "operator:"  # reviewers who are people (the admin, the CLI)
 
 
 def review_candidates(*, reviewer: str = GATE, limit: int = 200) -> dict:
     """Decide every waiting candidate (oldest first), or record why nothing was decided."""
     policy = Policy.objects.value("memory_policy")
-    waiting = MemoryCandidate.objects.filter(status=CandidateStatus.NEW)
+    # untrusted ones wait for a person (the admin's candidate queue says why)
+    waiting = MemoryCandidate.objects.filter(status=CandidateStatus.NEW, untrusted_reason="")
     if policy.frozen:
         reason = f"promotions are frozen: {policy.frozen_reason or 'no reason given'}"
         MemoryReview.objects.create(
@@ -76,6 +78,8 @@ def review_candidate(
         )
         if candidate is None:
             return None
+        if candidate.untrusted_reason and not reviewer.startswith(HUMAN):
+            return waits_for_a_person(candidate, reviewer)
         refusal = refusal_of(candidate, policy)
         if refusal:
             return reject(candidate, reviewer, with_notes(refusal, notes))
@@ -83,6 +87,17 @@ def review_candidate(
         if duplicate is not None:
             return merge(candidate, duplicate, reviewer, notes)
         return promote(candidate, reviewer, policy, notes)
+
+
+def waits_for_a_person(candidate: MemoryCandidate, reviewer: str) -> MemoryReview:
+    """Derived from untrusted content: never promoted by a machine, whoever asks."""
+    return MemoryReview.objects.create(
+        decision=Decision.SKIPPED,
+        reviewer=reviewer,
+        reason=f"waits for a person: {candidate.untrusted_reason}"[:2000],
+        candidate_id=candidate.id,
+        touched={"candidate": candidate.id},
+    )
 
 
 def with_notes(reason: str, notes: str) -> str:

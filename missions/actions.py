@@ -8,22 +8,20 @@ from django.db.models.functions import Now
 
 from missions.gates import first_refusal
 from missions.models import (
-    STEP_TERMINAL,
-    Artifact,
     Mission,
-    MissionStatus,
     Proposal,
     ProposalStatus,
-    Provenance,
     RejectionCode,
     Step,
     StepDependency,
-    StepStatus,
     in_seconds,
 )
+from missions.provenance import artifact_untrusted, event_untrusted
 from missions.schemas import ProposalDraft, ProposalInvalid
+from opscore import four_eyes
 from opscore.actions import record_event
-from opscore.models import Agent, Policy
+from opscore.four_eyes import why_not_approve_proposal, why_not_decide
+from opscore.models import Agent, Policy, operator_actor
 from opscore.policies import SCHEMAS
 from opscore.registry import STEP_KINDS
 
@@ -81,7 +79,11 @@ def _new_proposal(
     cause_ref="",
     context=None,
     needs_human=False,
+    untrusted_reason="",
 ) -> Proposal:
+    why = untrusted_reason or _cites_untrusted_content(draft, cause_event)
+    if untrusted and not why:
+        why = f"from {source} input marked untrusted"
     return Proposal(
         agent=agent,
         title=draft.title,
@@ -94,7 +96,8 @@ def _new_proposal(
         needs_human=needs_human,
         proposed_steps=[step.model_dump() for step in draft.steps],
         dedupe_key=draft.dedupe_key,
-        untrusted=untrusted or _cites_untrusted_content(draft, cause_event),
+        untrusted=bool(why),
+        untrusted_reason=why[:300],
     )
 
 
@@ -111,14 +114,19 @@ def _check_after_steps(draft: ProposalDraft) -> None:
         raise ProposalInvalid(errors)
 
 
-def _cites_untrusted_content(draft: ProposalDraft, cause_event) -> bool:
+def _cites_untrusted_content(draft: ProposalDraft, cause_event) -> str:
     """A proposal built from crawled (untrusted) content must not run without a human: an
-    injected page cannot make an agent deploy or post."""
-    if cause_event is not None and cause_event.payload.get("untrusted"):
-        return True
+    injected page cannot make an agent deploy or post. Why it is untrusted, or ''."""
+    if cause_event is not None:
+        why = event_untrusted(cause_event.id)
+        if why:
+            return f"caused by event {cause_event.id}: {why}"
     cited = [s.payload.get("artifact_id") for s in draft.steps]
-    cited = [a for a in cited if isinstance(a, int)]
-    return Artifact.objects.filter(id__in=cited, provenance=Provenance.UNTRUSTED).exists()
+    for artifact_id in (a for a in cited if isinstance(a, int)):
+        why = artifact_untrusted(artifact_id)
+        if why:
+            return f"cites {why}"
+    return ""
 
 
 def _find_duplicate(draft: ProposalDraft) -> Proposal | None:
@@ -200,10 +208,13 @@ def _refuse(proposal: Proposal, code: str, reason: str, *, actor: str = "system:
 
 
 def _accept(proposal: Proposal, *, actor: str) -> Proposal:
+    """The approval is bound to the content accepted: its digest is kept on the proposal and
+    on each step, and the worker refuses a step whose row no longer matches."""
     proposal.status = ProposalStatus.ACCEPTED
     proposal.decided_by = actor
     proposal.decided_at = Now()
-    proposal.save(update_fields=["status", "decided_by", "decided_at"])
+    proposal.approved_digest = proposal.content_digest()
+    proposal.save(update_fields=["status", "decided_by", "decided_at", "approved_digest"])
     proposal.refresh_from_db(fields=["decided_at"])
     mission = Mission.objects.create(
         title=proposal.title,
@@ -217,7 +228,9 @@ def _accept(proposal: Proposal, *, actor: str) -> Proposal:
         "proposal.accepted",
         f"Mission M{mission.id} approved: {proposal.title}",
         tags=["proposal", "accepted", "mission"],
-        payload={"step_ids": [s.id for s in steps], "approved_by": actor} | proposal.context,
+        payload={"step_ids": [s.id for s in steps], "approved_by": actor}
+        | {"digest": proposal.approved_digest}
+        | proposal.context,
         agent=proposal.agent,
         proposal=proposal,
         mission=mission,
@@ -227,7 +240,7 @@ def _accept(proposal: Proposal, *, actor: str) -> Proposal:
 
 
 def _create_steps(mission: Mission, proposal: Proposal) -> list[Step]:
-    steps = Step.objects.bulk_create(
+    steps = [
         Step(
             mission=mission,
             position=index,
@@ -239,7 +252,10 @@ def _create_steps(mission: Mission, proposal: Proposal) -> list[Step]:
             run_after=in_seconds(spec.get("delay_seconds", 0)),
         )
         for index, spec in enumerate(proposal.proposed_steps)
-    )
+    ]
+    for step in steps:
+        step.bind_approval()
+    steps = Step.objects.bulk_create(steps)
     StepDependency.objects.bulk_create(
         StepDependency(step=steps[index], depends_on=steps[target])
         for index, spec in enumerate(proposal.proposed_steps)
@@ -257,31 +273,68 @@ class DecisionRefused(Exception):
     """A human decision that does not apply to the row's current state."""
 
 
-def approve_proposal(proposal: Proposal, *, actor: str) -> Proposal:
-    """A human approves a pending proposal. The gates run again: the quota may have filled
-    since it was submitted, in which case it is rejected with that reason instead."""
+def approve_proposal(
+    proposal: Proposal, *, actor: str, user=None, shown_digest: str | None = None
+) -> Proposal:
+    """A human approves a pending proposal: exactly the content they were shown
+    (`shown_digest`, when a card showed it), if they may (`user`, when a person signed in).
+    The gates run again: the quota may have filled since it was submitted, in which case it
+    is rejected with that reason instead."""
     with transaction.atomic():
         Agent.objects.select_for_update().get(pk=proposal.agent_id)
         refusal = first_refusal(proposal.step_kinds)
         proposal = _lock_pending(proposal)
+        _check_approver(proposal, user, shown_digest)
         if refusal:
             return _refuse(proposal, RejectionCode.CAP_GATE, refusal, actor=actor)
         return _accept(proposal, actor=actor)
 
 
-def reject_proposal(proposal: Proposal, *, actor: str, reason: str) -> Proposal:
+def _check_approver(proposal: Proposal, user, shown_digest: str | None) -> None:
+    if user is not None:
+        why = why_not_approve_proposal(user, proposal.step_kinds, author=proposal.author)
+        if why:
+            raise DecisionRefused(why)
+    if shown_digest is not None and shown_digest != proposal.content_digest():
+        raise DecisionRefused(
+            f"P{proposal.id} changed after it was shown to you; reload and review it again"
+        )
+
+
+def reject_proposal(proposal: Proposal, *, actor: str, reason: str, user=None) -> Proposal:
+    """Rejecting needs the same permission as approving, but an author may withdraw their own."""
     if not reason.strip():
         raise DecisionRefused("a rejection needs a reason")
+    why = why_not_decide(user, four_eyes.PROPOSAL) if user is not None else ""
+    if why:
+        raise DecisionRefused(why)
     with transaction.atomic():
         proposal = _lock_pending(proposal)
         return _refuse(proposal, RejectionCode.OPERATOR, reason.strip(), actor=actor)
 
 
-def decide_proposal(proposal: Proposal, *, approve: bool, actor: str, reason: str = "") -> Proposal:
-    """One human decision, the same from the admin and the Stage's approvals inbox."""
-    if approve:
-        return approve_proposal(proposal, actor=actor)
-    return reject_proposal(proposal, actor=actor, reason=reason)
+def decide_proposal(
+    proposal: Proposal, *, approve: bool, user, reason: str = "", shown_digest=None
+) -> Proposal:
+    """One human decision, the same from the admin and the Stage's approvals inbox. A
+    refused attempt (already decided, changed since shown, not permitted) is an event too."""
+    actor = operator_actor(user)
+    try:
+        if approve:
+            return approve_proposal(proposal, actor=actor, user=user, shown_digest=shown_digest)
+        return reject_proposal(proposal, actor=actor, reason=reason, user=user)
+    except DecisionRefused as refused:
+        record_event(
+            "proposal.decision_refused",
+            f"P{proposal.id}: {'approval' if approve else 'rejection'} by {actor} refused",
+            summary=str(refused),
+            tags=["proposal", "decision", "refused"],
+            payload={"approve": approve, "reason": str(refused), "shown_digest": shown_digest},
+            agent_id=proposal.agent_id,
+            proposal=proposal,
+            actor=actor,
+        )
+        raise
 
 
 def _lock_pending(proposal: Proposal) -> Proposal:
@@ -289,75 +342,3 @@ def _lock_pending(proposal: Proposal) -> Proposal:
     if locked.status != ProposalStatus.PENDING:
         raise DecisionRefused(f"P{locked.id} is {locked.status}, not pending")
     return locked
-
-
-@transaction.atomic
-def cancel_mission(mission: Mission, *, actor: str) -> int:
-    """Cancel a mission and every step not yet finished. Returns the number of steps cancelled.
-
-    A running step loses its lease here; its worker's late completion is refused by the token.
-    """
-    mission = Mission.objects.select_for_update().get(pk=mission.pk)
-    if mission.is_terminal:
-        raise DecisionRefused(f"M{mission.id} is already {mission.status}")
-    cancelled = mission.steps.exclude(status__in=STEP_TERMINAL).select_for_update().cancel()
-    mission.cancel()
-    record_event(
-        "mission.cancelled",
-        f"Mission M{mission.id} cancelled",
-        tags=["mission", "cancelled"],
-        payload={"steps_cancelled": cancelled},
-        agent=mission.agent,
-        mission=mission,
-        actor=actor,
-    )
-    return cancelled
-
-
-RETRYABLE = [StepStatus.FAILED, StepStatus.DEAD, StepStatus.BLOCKED]
-
-
-@transaction.atomic
-def retry_step(step: Step, *, actor: str) -> Step:
-    """Put a failed, dead or blocked step back in the queue with one more attempt allowed."""
-    step = Step.objects.select_for_update().get(pk=step.pk)
-    if step.status not in RETRYABLE:
-        raise DecisionRefused(f"S{step.id} is {step.status}; only {RETRYABLE} can be retried")
-    if Mission.objects.filter(pk=step.mission_id, status=MissionStatus.CANCELLED).exists():
-        raise DecisionRefused(f"S{step.id} belongs to a cancelled mission")
-    previous = step.status
-    step.retry()
-    step.refresh_from_db()
-    step.mission.reopen_if_failed()
-    record_event(
-        "step.retried",
-        f"Step S{step.id} ({step.kind}) requeued by {actor}",
-        tags=["step", "retried"],
-        payload={"from_status": previous},
-        agent=step.agent,
-        mission_id=step.mission_id,
-        step=step,
-        actor=actor,
-    )
-    return step
-
-
-@transaction.atomic
-def dead_letter_step(step: Step, *, actor: str, reason: str) -> Step:
-    step = Step.objects.select_for_update().get(pk=step.pk)
-    if step.is_terminal:
-        raise DecisionRefused(f"S{step.id} is already {step.status}")
-    step.dead_letter(reason or f"dead-lettered by {actor}")
-    step.refresh_from_db()
-    record_event(
-        "step.dead_lettered",
-        f"Step S{step.id} ({step.kind}) dead-lettered",
-        summary=step.last_error,
-        tags=["step", "dead"],
-        agent=step.agent,
-        mission_id=step.mission_id,
-        step=step,
-        actor=actor,
-    )
-    step.mission.finalize()
-    return step

@@ -4,11 +4,6 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from missions.actions import (
-    cancel_mission,
-    dead_letter_step,
-    retry_step,
-)
 from missions.admin_proposals import apply_each, proposal_url
 from missions.models import (
     Artifact,
@@ -24,6 +19,7 @@ from missions.models import (
     TriggerRule,
     Worker,
 )
+from missions.step_actions import cancel_mission, dead_letter_step, retry_step
 from missions.step_kinds import is_known, known_names
 from opscore.admin import (
     AuditAdmin,

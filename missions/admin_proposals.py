@@ -7,11 +7,19 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 
-from missions.actions import DecisionRefused, approve_proposal, decide_proposal, reject_proposal
+from missions.actions import DecisionRefused, decide_proposal, reject_proposal
 from missions.models import Proposal, ProposalStatus
 from opscore.admin import LineageMixin, ReadOnlyMixin, report
 from opscore.admin_overrides import confirm_with_reason
+from opscore.four_eyes import who_may_approve, why_not_approve_proposal
 from opscore.models import operator_actor
+
+
+def decision_card(proposal: Proposal, user) -> dict:
+    """What the Decide box needs: the digest of the content shown, and who may decide."""
+    kinds = proposal.step_kinds
+    why_not = why_not_approve_proposal(user, kinds, author=proposal.author)
+    return {"digest": proposal.content_digest(), "why_not": why_not, "who": who_may_approve(kinds)}
 
 
 def proposal_url(proposal) -> str:
@@ -42,11 +50,16 @@ class ProposalAdmin(LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ["title", "reason", "dedupe_key"]
     date_hierarchy = "created_at"
     list_select_related = ["agent"]
-    actions = ["approve_proposals", "reject_proposals"]
+    actions = ["reject_proposals"]  # approving is one proposal at a time, its content seen
 
     @admin.display(description="steps it would run")
     def steps(self, obj):
         return render_to_string("stage/_readable_steps.html", {"steps": obj.readable_steps()})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        proposal = self.get_object(request, object_id)
+        extra = {"decision": decision_card(proposal, request.user)} if proposal else {}
+        return super().change_view(request, object_id, form_url, extra | (extra_context or {}))
 
     def get_urls(self):
         decide = self.admin_site.admin_view(self.decide_view)
@@ -55,15 +68,16 @@ class ProposalAdmin(LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
 
     def decide_view(self, request, pk: int):
         proposal = get_object_or_404(Proposal, pk=pk)
-        if request.method != "POST" or not self.has_change_permission(request, proposal):
+        if request.method != "POST":  # who may decide is the action's rule (four_eyes)
             return HttpResponseNotAllowed(["POST"])
         approve = request.POST.get("decision") == "approve"
         try:
             decided = decide_proposal(
                 proposal,
                 approve=approve,
-                actor=operator_actor(request.user),
+                user=request.user,
                 reason=request.POST.get("reason", ""),
+                shown_digest=request.POST.get("digest", ""),
             )
         except DecisionRefused as refused:
             self.message_user(request, f"Not decided: {refused}", messages.ERROR)
@@ -74,18 +88,6 @@ class ProposalAdmin(LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
             note = f": {decided.reason}" if decided.reason else ""
             self.message_user(request, f"P{decided.id} {decided.status}{note}", level)
         return redirect(proposal_url(proposal))
-
-    @admin.action(description="Approve selected pending proposals", permissions=["change"])
-    def approve_proposals(self, request, queryset):
-        actor = operator_actor(request.user)
-        pending = queryset.filter(status=ProposalStatus.PENDING)
-        approved = [approve_proposal(p, actor=actor) for p in pending]
-        accepted = sum(1 for p in approved if p.status == ProposalStatus.ACCEPTED)
-        refused = [f"P{p.id} rejected at approval: {p.reason}" for p in approved if p.reason]
-        skipped = queryset.exclude(status=ProposalStatus.PENDING).count()
-        if skipped:
-            refused.append(f"{skipped} selected proposals were not pending and were left alone.")
-        report(self, request, accepted, "approved", refused)
 
     @admin.action(description="Reject selected pending proposals…", permissions=["change"])
     def reject_proposals(self, request, queryset):
@@ -103,9 +105,9 @@ class ProposalAdmin(LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
                 button="Reject",
                 kept_with="kept with each proposal",
             )
-        actor = operator_actor(request.user)
+        actor, user = operator_actor(request.user), request.user
         done, refused = apply_each(
-            pending, lambda p: reject_proposal(p, actor=actor, reason=reason)
+            pending, lambda p: reject_proposal(p, actor=actor, reason=reason, user=user)
         )
         report(self, request, done, "rejected", refused)
         return None

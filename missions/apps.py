@@ -9,6 +9,7 @@ class MissionsConfig(AppConfig):
         """Everything the execution lane contributes, registered by name in one place."""
         from missions import (
             checkers,
+            config_changes,
             executors,
             gates,
             outbox,
@@ -17,10 +18,13 @@ class MissionsConfig(AppConfig):
             wake,
             work_executors,
         )
-        from opscore.registry import STEP_KINDS
+        from opscore.registry import STEP_KINDS, STEP_PREVIEWS
 
         STEP_KINDS.register_all({kind.name: kind for kind in step_kinds.BUILTIN})
         executors.EXECUTORS.register_all(work_executors.EXECUTORS)
+        STEP_KINDS.register(config_changes.KIND, config_changes.STEP_KIND)
+        executors.EXECUTORS.register(config_changes.KIND, config_changes.run_config_change)
+        STEP_PREVIEWS.register(config_changes.KIND, config_changes.diff_preview)
         outbox.CHANNELS.register_all({"local": outbox.deliver_locally})
         outbox.CHANNELS.register_all(work_executors.CHANNELS)
         outbox.CHANNELS.register_all({wake.CHANNEL: wake.deliver_wake})

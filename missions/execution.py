@@ -43,6 +43,7 @@ CLAIMED_FIELDS = [
     "attempt_count",
     "max_attempts",
     "dedupe_key",
+    "approved_digest",  # the worker refuses a step changed since approval (missions.binding)
     "created_at",
     "run_after",
     "updated_at",  # the claim time: age-bounded recovery reads it (missions.staleness)

@@ -6,7 +6,7 @@ A drain stops claims only: leases already running finish, and `left` reports wha
 
 from django.db.models import Count, Q
 
-from missions.actions import DecisionRefused, cancel_mission, dead_letter_step, retry_step
+from missions.actions import DecisionRefused
 from missions.models import (
     Mission,
     Proposal,
@@ -16,6 +16,7 @@ from missions.models import (
     StepStatus,
     TriggerRule,
 )
+from missions.step_actions import cancel_mission, dead_letter_step, retry_step
 from opscore.models import Agent, Override, Policy
 from opscore.overrides import OVERRIDE_KINDS, OverrideKind, OverrideRefused, in_force, write_switch
 from opscore.registry import STEP_KINDS

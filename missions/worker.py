@@ -23,6 +23,7 @@ from django.db.models import F
 from django.db.models.functions import Now
 
 from missions import execution
+from missions.binding import refusal_if_changed
 from missions.crawl import load_extractor
 from missions.executors import Blocked, Failed, Succeeded, lookup
 from missions.models import Step, Worker
@@ -94,7 +95,7 @@ class StepRun:
 
 def run_step(step: Step, worker_id: str):
     """Execute one claimed step; any exception is that step's failure, never the worker's."""
-    stale = stale_outcome(step)
+    stale = stale_outcome(step) or refusal_if_changed(step)
     if stale is not None:
         return stale
     executor = lookup(step.kind)

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from memory.evidence import untrusted_reason
 from missions.actions import submit_proposal
 from missions.models import ProposalSource, ProposalStatus, start_of_today
 from missions.schemas import ProposalInvalid
+from missions.text import strip_invisible
 from opportunities.models import (
     OPEN_OPPORTUNITY,
     DecisionRefused,
@@ -75,7 +77,9 @@ def propose_opportunity(data: dict) -> Proposed:
         return Proposed(idea=idea, kept_because=reason)
     try:
         with transaction.atomic():
-            opportunity = Opportunity.objects.create(**draft.fields())
+            opportunity = Opportunity.objects.create(
+                **draft.fields(), untrusted_reason=untrusted_reason(draft.evidence)
+            )
     except IntegrityError:
         raise OpportunityInvalid(
             {"dedupe_key": ["an open opportunity has this dedupe key"]}
@@ -129,6 +133,7 @@ def create_idea(data: dict) -> Idea:
     try:
         with transaction.atomic():
             fields = draft.model_dump(exclude={"source_agent"})
+            fields["untrusted_reason"] = untrusted_reason(draft.evidence)
             return Idea.objects.create(**fields, source_agent_id=draft.source_agent)
     except IntegrityError:
         raise OpportunityInvalid({"dedupe_key": ["an open idea has this dedupe key"]}) from None
@@ -151,8 +156,9 @@ def promote_idea(idea: Idea, data: dict, *, promoted_by: str) -> Opportunity:
     merged |= {k: v for k, v in data.items() if v not in (None, "")}
     merged["evidence"] = [*idea.evidence, *data.get("evidence", [])]
     draft = parse(OpportunityDraft, merged)
+    why = idea.untrusted_reason or untrusted_reason(draft.evidence)
     with transaction.atomic():
-        opportunity = Opportunity.objects.create(**draft.fields())
+        opportunity = Opportunity.objects.create(**draft.fields(), untrusted_reason=why)
         opportunity.decide("triaged", promoted_by, f"promoted from idea {idea.id}")
         Idea.objects.filter(pk=idea.pk).update(
             status=IdeaStatus.PROMOTED, promoted_opportunity=opportunity
@@ -168,6 +174,13 @@ def triage(opportunity: Opportunity, decision: str, *, reviewer: str, notes: str
         return locked.decide(decision, reviewer, notes)
 
 
+def untrusted_opportunity(opportunity: Opportunity) -> str:
+    """Its own mark, or its evidence read again now (a row cited may have been found
+    untrusted since): the conversion carries it into the proposal."""
+    why = opportunity.untrusted_reason or untrusted_reason(opportunity.evidence)
+    return f"from O{opportunity.id}, which {why}"[:300] if why else ""
+
+
 def convert_opportunity(
     opportunity: Opportunity, *, converted_by: str, target_agent: str, kind: str = "analyze"
 ) -> Opportunity:
@@ -178,10 +191,10 @@ def convert_opportunity(
         if locked.status not in OPEN_OPPORTUNITY or locked.status == "parked":
             raise DecisionRefused(f"O{locked.id} is {locked.status}; it cannot be converted")
         payload = {
-            "topic": locked.title,
+            "topic": strip_invisible(locked.title),
             "opportunity_id": locked.id,
-            "why_now": locked.why_now[:1000],
-            "suggested_next_step": locked.suggested_next_step[:1000],
+            "why_now": strip_invisible(locked.why_now[:1000]),
+            "suggested_next_step": strip_invisible(locked.suggested_next_step[:1000]),
         }
         data = {
             "agent": target_agent,
@@ -196,6 +209,7 @@ def convert_opportunity(
             cause_ref=f"opportunity:{locked.id}",
             needs_human=locked.reversibility == "low",
             context={"opportunity_id": locked.id},
+            untrusted_reason=untrusted_opportunity(locked),
         )
         proposal = result.proposal
         if proposal.status != ProposalStatus.REJECTED:

@@ -32,7 +32,7 @@ def decide_each(modeladmin, request, queryset, decision: str, notes: str = "") -
 @admin.register(Opportunity)
 class OpportunityAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["id", "created_at", "source_agent", "theme", "title", "impact", "confidence"]
-    list_display += ["urgency", "reversibility", "status"]
+    list_display += ["urgency", "reversibility", "status", "untrusted_reason"]
     list_filter = ["status", "theme", "source_agent", "reversibility", "impact"]
     search_fields = ["title", "why_now", "dedupe_key"]
     inlines = [ReviewInline]
@@ -77,5 +77,6 @@ class OpportunityAdmin(ReadOnlyMixin, admin.ModelAdmin):
 @admin.register(Idea)
 class IdeaAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["id", "created_at", "source_agent", "theme", "title", "status", "kept_because"]
+    list_display += ["untrusted_reason"]
     list_filter = ["status", "theme", "source_agent"]
     search_fields = ["title", "body", "dedupe_key"]

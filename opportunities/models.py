@@ -34,6 +34,9 @@ class Idea(models.Model):
         "Opportunity", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    untrusted_reason = models.CharField(
+        max_length=300, blank=True, help_text="which untrusted content it derives from ('' = none)"
+    )
     created_at = models.DateTimeField(db_default=Now())
     updated_at = models.DateTimeField(db_default=Now())
 
@@ -111,6 +114,9 @@ class Opportunity(models.Model):
         "missions.Proposal", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    untrusted_reason = models.CharField(
+        max_length=300, blank=True, help_text="which untrusted content it derives from ('' = none)"
+    )
     created_at = models.DateTimeField(db_default=Now())
     updated_at = models.DateTimeField(db_default=Now())
 

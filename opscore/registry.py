@@ -62,6 +62,8 @@ class StepKind:
 
 # Policies validate step kinds against this; `missions` (and any plug-in) fills it.
 STEP_KINDS: Registry = Registry("step kind")
+# step kind → f(payload) -> text an approver reads beside the payload (e.g. a policy diff)
+STEP_PREVIEWS: Registry = Registry("step preview")
 
 
 def is_known_kind(name: str) -> bool:

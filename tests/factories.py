@@ -109,3 +109,13 @@ def run_order_now(order):
     from opscore.standing_orders import execute_run, start_run
 
     return execute_run(start_run(order, db_now()))
+
+
+def shown_digest(client, proposal) -> str:
+    """The digest the Stage's approval card for `proposal` carries back with its Approve
+    button, as `client`'s user sees it ('' when the card carries none)."""
+    page = client.get("/stage/approvals").content.decode()
+    card = page[page.find(f'id="approval-{proposal.id}"') :]
+    marker = 'name="digest" value="'
+    at = card.find(marker)
+    return card[at + len(marker) : at + len(marker) + 64] if at >= 0 else ""

@@ -23,10 +23,13 @@ def test_every_model_has_a_working_changelist(admin_client, agent):
         assert admin_client.get(url).status_code == 200, model
 
 
-def test_an_operator_approves_a_pending_proposal(admin_client, agent):
+def test_an_operator_approves_a_pending_proposal_from_its_page(admin_client, agent):
     pending = propose(agent, "post_tweet")
 
-    act(admin_client, type(pending), "approve_proposals", [pending.id])
+    admin_client.post(
+        f"/admin/missions/proposal/{pending.id}/decide/",
+        {"decision": "approve", "digest": pending.content_digest()},
+    )
 
     pending.refresh_from_db()
     assert pending.status == "accepted"

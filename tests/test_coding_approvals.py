@@ -89,11 +89,105 @@ def test_the_admin_approves_at_the_head_and_shows_the_diff_escaped(coding_repo, 
     run = reviewed(coding_repo, "@greet")
     url = "/admin/coding/codingrun/"
 
-    response = admin_client.post(
-        url, {"action": "approve_code", "_selected_action": [run.id]}, follow=True
-    )
     page = admin_client.get(f"{url}{run.id}/change/").content.decode()
+    digest = run.approval_digest("code")
+    assert f'name="digest" value="{digest}"' in page
+    response = admin_client.post(
+        f"{url}{run.id}/approve/", {"kind": "code", "digest": digest}, follow=True
+    )
 
-    assert "1 code approval(s) recorded" in response.content.decode()
+    assert f"R{run.id}: code approved." in response.content.decode()
     assert CodingApproval.objects.get().sha == run.head_sha
     assert "print(&#x27;hello, world&#x27;)" in page
+
+
+def staff(name, *perms):
+    """A signed-in person holding exactly `perms` (through a group, as operators are)."""
+    from django.contrib.auth.models import Group, Permission, User
+
+    user = User.objects.create_user(name, password="pw-123456789", is_staff=True)
+    group = Group.objects.create(name=f"{name}-group")
+    for perm in [*perms, "coding.view_codingrun"]:
+        app_label, codename = perm.split(".")
+        group.permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    user.groups.add(group)
+    return user
+
+
+def approve_from_page(client, run, kind):
+    url = f"/admin/coding/codingrun/{run.id}/"
+    page = client.get(f"{url}change/").content.decode()
+    run.refresh_from_db()
+    data = {"kind": kind, "digest": run.approval_digest(kind)}
+    return page, client.post(f"{url}approve/", data, follow=True).content.decode()
+
+
+def test_approving_a_merge_after_the_branch_moved_is_refused_and_recorded(coding_repo):
+    from opscore.models import Event
+
+    run = reviewed(coding_repo, allow_merge=True)
+    approve_run(run, "code", by="ana")
+    Path(run.worktree_path, "app.py").write_text("print('sneaky')\n")
+    sh(*COMMIT, "after review", cwd=run.worktree_path)
+
+    with pytest.raises(ApprovalRefused):
+        approve_run(run, "merge", by="ana")
+
+    refused = Event.objects.get(kind="coding.approval_refused")
+    assert "the branch moved" in refused.summary and refused.actor == "human:ana"
+
+
+def test_only_a_release_manager_approves_a_merge_and_the_page_says_who_may(client, coding_repo):
+    run = reviewed(coding_repo, allow_merge=True)
+    CodingApproval.objects.create(run=run, kind="code", sha=run.head_sha, approved_by="ana")
+    client.force_login(staff("bob", "coding.approve_code"))
+
+    page, answer = approve_from_page(client, run, "merge")
+
+    assert "needs: can approve merges — bob can&#x27;t" in page
+    assert "Not approved: needs: can approve merges" in answer
+    assert not CodingApproval.objects.filter(kind="merge").exists()
+    client.force_login(staff("cy", "coding.approve_merge"))
+    approve_from_page(client, run, "merge")
+    merge = CodingApproval.objects.get(kind="merge")
+    assert merge.approved_by == "cy" and merge.test_run == run.last_test_run()
+    assert merge.content_digest == run.approval_digest("merge")
+
+
+def test_the_author_of_a_dev_job_cannot_approve_its_code_even_as_a_superuser(
+    client, coding_repo, operator
+):
+    from coding.models import CodingRun
+    from missions.models import Proposal
+    from tests.factories import make_step
+
+    run = reviewed(coding_repo)
+    step = make_step("noop")
+    CodingRun.objects.filter(pk=run.pk).update(step=step)
+    Proposal.objects.filter(pk=step.mission.proposal_id).update(operator=operator)
+    client.force_login(operator)
+
+    _page, answer = approve_from_page(client, run, "code")
+
+    assert "operator proposed this" in answer
+    assert not CodingApproval.objects.exists()
+
+
+def test_a_merge_whose_task_changed_after_approval_is_refused(coding_repo):
+    from coding.models import CodingRun
+    from opscore.models import Event
+
+    run = reviewed(coding_repo, allow_merge=True)
+    approve_run(run, "code", by="ana")
+    approve_run(run, "merge", by="ana")
+    task = run.task | {"summary": "something else entirely"}
+    CodingRun.objects.filter(pk=run.pk).update(task=task)
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "waiting_for_review" and not run.merged_sha
+    assert "changed since the merge was approved" in run.reason
+    assert Event.objects.filter(summary__contains="changed since the merge was approved").exists()

@@ -34,3 +34,23 @@ def test_a_run_its_agent_signed_off_shows_in_the_approvals_inbox(client, coding_
 
     assert f'id="coding-approval-{run.id}"' in panel
     assert "approve the code, then the merge in the admin" in panel
+
+
+def test_the_inbox_says_who_may_approve_a_signed_off_run(client, coding_repo):
+    from django.contrib.auth.models import Permission, User
+
+    from coding.models import CodingRun
+
+    run = new_run(coding_repo, "@greet", allow_merge=True)
+    handle_one_run()
+    run.refresh_from_db()
+    signed = {"decision": "complete", "by": "devops", "sha": run.head_sha}
+    CodingRun.objects.filter(pk=run.pk).update(review=signed)
+    bob = User.objects.create_user("bob", password="pw-123456789", is_staff=True)
+    bob.user_permissions.add(Permission.objects.get(codename="approve_code"))
+    client.force_login(bob)
+
+    panel = client.get("/stage/approvals").content.decode()
+
+    assert "needs: can approve code — you may" in panel
+    assert "needs: can approve merges — bob can&#x27;t" in panel

@@ -1,7 +1,8 @@
 import pytest
 
-from missions.actions import DecisionRefused, cancel_mission, dead_letter_step, retry_step
+from missions.actions import DecisionRefused
 from missions.models import Mission, Step
+from missions.step_actions import cancel_mission, dead_letter_step, retry_step
 from opscore.models import Event
 from tests.factories import propose
 

@@ -68,14 +68,15 @@ def test_the_inbox_counts_pending_work_and_shows_its_steps_readably(admin_client
     inbox = admin_client.get("/stage/approvals").content.decode()
 
     assert 'approvals</a> <b class="bad">1</b>' in strip
-    assert "Ship it" in inbox and "<dt>target</dt><dd>prod</dd>" in inbox
+    assert "Ship it" in inbox and '<dt>target</dt><dd><pre class="input-value">prod</pre>' in inbox
     assert "{&quot;" not in inbox and '{"kind"' not in inbox  # readable, not JSON
 
 
 def test_an_operator_approves_from_the_inbox_and_the_mission_starts(admin_client, agent):
     proposal = propose(agent, "deploy", title="Ship it")
 
-    answer = admin_client.post(f"/stage/approvals/{proposal.id}", {"decision": "approve"})
+    shown = {"decision": "approve", "digest": proposal.content_digest()}
+    answer = admin_client.post(f"/stage/approvals/{proposal.id}", shown)
 
     proposal.refresh_from_db()
     assert proposal.status == "accepted" and proposal.decided_by == "operator:operator"

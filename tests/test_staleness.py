@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from django.db.models.functions import Now
 
-from missions.actions import retry_step
 from missions.models import Publication, Step
 from missions.outbox import deliver_pending
 from missions.staleness import forget_policy
+from missions.step_actions import retry_step
 from missions.worker import handle_one_step
 from opscore.actions import set_policy
 from opscore.models import Event

@@ -2,10 +2,11 @@
 
 import pytest
 
-from missions.actions import retry_step, submit_proposal
+from missions.actions import submit_proposal
 from missions.models import Artifact, OutboxMessage, Publication, Step
 from missions.outbox import deliver_pending
 from missions.recovery import requeue_cleared_blockers
+from missions.step_actions import retry_step
 from missions.worker import handle_one_step
 from opscore.actions import set_policy
 from opscore.llm import LLMReply

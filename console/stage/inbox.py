@@ -9,26 +9,44 @@ from coding.models import CodingRun
 from console.stage.access import stage_visible
 from missions.actions import DecisionRefused, decide_proposal
 from missions.models import Proposal, ProposalStatus
-from opscore.models import operator_actor
+from opscore import four_eyes
+from opscore.four_eyes import why_not_approve_proposal, why_not_decide
 
 SHOWN = 25
 
 
-def inbox_context(**extra) -> dict:
+def inbox_context(user, **extra) -> dict:
+    """Each card carries the digest of what it shows and whether this user may approve it."""
     pending = Proposal.objects.filter(status=ProposalStatus.PENDING).select_related("agent")
+    pending = list(pending.select_related("operator").order_by("id")[:SHOWN])
+    for proposal in pending:
+        proposal.shown_digest = proposal.content_digest()
+        kinds, author = proposal.step_kinds, proposal.author
+        proposal.why_not = why_not_approve_proposal(user, kinds, author=author)
     coding = CodingRun.objects.awaiting_human().select_related("repository").order_by("id")
+    coding = list(coding[:SHOWN])
+    for run in coding:
+        kinds = ["code", "merge"] if run.constraints.get("allow_merge") else ["code"]
+        run.needs = [needs_line(user, run, kind) for kind in kinds]
     return {
-        "pending": list(pending.order_by("id")[:SHOWN]),
-        "count": pending.count(),
-        "coding": list(coding[:SHOWN]),
+        "pending": pending,
+        "count": Proposal.objects.filter(status=ProposalStatus.PENDING).count(),
+        "coding": coding,
     } | extra
+
+
+def needs_line(user, run, kind: str) -> str:
+    """'needs: can approve merges' — and, for this user, why they can't."""
+    decision = four_eyes.CODING[kind]
+    why = why_not_decide(user, decision, author=run.author)
+    return why or f"needs: {decision.label} — you may"
 
 
 @require_GET
 def approvals_panel(request):
     if not stage_visible(request):
         return render(request, "stage/_panel_error.html", {"reason": "sign in"}, status=403)
-    return render(request, "stage/_approvals.html", inbox_context())
+    return render(request, "stage/_approvals.html", inbox_context(request.user))
 
 
 @require_POST
@@ -37,13 +55,16 @@ def decide(request, proposal_id: int):
     proposal = get_object_or_404(Proposal, pk=proposal_id)
     approve = request.POST.get("decision") == "approve"
     reason = request.POST.get("reason", "").strip()[:2000]
+    shown = request.POST.get("digest", "")
     try:
         decided = decide_proposal(
-            proposal, approve=approve, actor=operator_actor(request.user), reason=reason
+            proposal, approve=approve, user=request.user, reason=reason, shown_digest=shown
         )
     except DecisionRefused as refused:
-        return render(request, "stage/_approvals.html", inbox_context(problem=str(refused)))
+        context = inbox_context(request.user, problem=str(refused))
+        return render(request, "stage/_approvals.html", context)
     done = f"P{decided.id} {decided.status}" + (f": {decided.reason}" if decided.reason else "")
-    answer = render(request, "stage/_approvals.html", inbox_context(done=done, decided=decided))
+    context = inbox_context(request.user, done=done, decided=decided)
+    answer = render(request, "stage/_approvals.html", context)
     answer["HX-Trigger"] = "stage-changed"  # the strip and the missions panel refresh now
     return answer

@@ -45,6 +45,9 @@ class MemoryCandidate(models.Model):
     source_refs = models.JSONField(
         default=list, blank=True, help_text="where it was read: URLs, file paths, documents"
     )
+    untrusted_reason = models.CharField(
+        max_length=300, blank=True, help_text="which untrusted content it derives from ('' = none)"
+    )
     created_at = models.DateTimeField(db_default=Now())
     reviewed_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,11 +1,15 @@
 """Proposals: requests for work, as the single intake admitted or refused them."""
 
+import json
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
 from opscore.db import start_of_today
+from opscore.digests import content_digest
+from opscore.registry import STEP_PREVIEWS
 
 
 class ProposalSource(models.TextChoices):
@@ -30,6 +34,18 @@ class RejectionCode(models.TextChoices):
     DAILY_LIMIT = "daily_limit"
     CAP_GATE = "cap_gate"
     OPERATOR = "operator"
+
+
+def shown(value) -> str:
+    """A payload value as the approver reads it: text as is, anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def preview(kind: str, payload: dict) -> str:
+    show = STEP_PREVIEWS.get(kind)
+    return show(payload) if show else ""
 
 
 class ProposalQuerySet(models.QuerySet):
@@ -81,6 +97,12 @@ class Proposal(models.Model):
     untrusted = models.BooleanField(
         default=False, help_text="Derived from outside content: never auto-approved"
     )
+    untrusted_reason = models.CharField(
+        max_length=300, blank=True, help_text="which outside content it derives from"
+    )
+    approved_digest = models.CharField(
+        max_length=64, blank=True, help_text="sha256 of the content as approved (shown_content)"
+    )
     created_at = models.DateTimeField(db_default=Now())
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.CharField(max_length=150, blank=True)
@@ -89,6 +111,7 @@ class Proposal(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        permissions = [("approve_proposal", "Can approve proposals")]
         indexes = [
             models.Index(fields=["agent", "created_at"], name="proposal_agent_day_idx"),
             models.Index(
@@ -111,16 +134,35 @@ class Proposal(models.Model):
     def step_kinds(self) -> list[str]:
         return [spec["kind"] for spec in self.proposed_steps]
 
+    def shown_content(self) -> dict:
+        """Exactly what the approval card shows and what approving it will execute: whose
+        work, the title, and every field of every step (kind, payload, agent, order, delay,
+        priority, attempts)."""
+        return {"agent": self.agent_id, "title": self.title, "steps": self.proposed_steps}
+
+    def content_digest(self) -> str:
+        return content_digest(self.shown_content())
+
+    @property
+    def author(self) -> str:
+        """The human who proposed it ('' for an agent's proposal): they may not approve it."""
+        return self.operator.get_username() if self.operator_id else ""
+
     def readable_steps(self) -> list[dict]:
-        """The steps it would run, as an approver reads them: kind, who, inputs, delay, order."""
+        """The steps it would run, as an approver reads them: every field, nothing cut."""
         return [
             {
                 "number": index + 1,
                 "kind": spec["kind"],
                 "agent": spec.get("agent") or self.agent_id,
-                "inputs": sorted((spec.get("payload") or {}).items()),
+                "inputs": [(k, shown(v)) for k, v in sorted((spec.get("payload") or {}).items())],
                 "delay_minutes": round((spec.get("delay_seconds") or 0) / 60),
+                "delay_seconds": spec.get("delay_seconds") or 0,
                 "after": [n + 1 for n in spec.get("depends_on", [])],
+                "after_steps": spec.get("after_steps", []),
+                "priority": spec.get("priority"),
+                "max_attempts": spec.get("max_attempts"),
+                "preview": preview(spec["kind"], spec.get("payload") or {}),
             }
             for index, spec in enumerate(self.proposed_steps)
         ]

@@ -8,6 +8,7 @@ from django.db.models.functions import Now
 
 from missions.models.proposals import Proposal
 from opscore.db import in_seconds, start_of_today
+from opscore.digests import content_digest
 
 
 class MissionStatus(models.TextChoices):
@@ -152,6 +153,9 @@ class Step(models.Model):
         "self", symmetrical=False, through="StepDependency", related_name="dependents", blank=True
     )
     dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    approved_digest = models.CharField(
+        max_length=64, blank=True, help_text="sha256 of kind, agent and payload as approved"
+    )
     created_at = models.DateTimeField(db_default=Now())
     updated_at = models.DateTimeField(db_default=Now())
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -215,6 +219,20 @@ class Step(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in STEP_TERMINAL
+
+    def content_digest(self) -> str:
+        """What runs: the kind, whose it is and its payload (the approval is bound to it)."""
+        return content_digest({"kind": self.kind, "agent": self.agent_id, "payload": self.payload})
+
+    def bind_approval(self) -> None:
+        self.approved_digest = self.content_digest()
+
+    @property
+    def changed_since_approval(self) -> bool:
+        """True when the row no longer holds what was approved. A step made without an
+        approval (none of the intake's: tests and benchmarks building rows directly) has no
+        digest and nothing to compare."""
+        return bool(self.approved_digest) and self.approved_digest != self.content_digest()
 
     def _leave(self, status: str, **fields) -> None:
         """Move to `status` holding no lease, writing only the fields that changed."""

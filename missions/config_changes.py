@@ -1,0 +1,86 @@
+"""Production configuration changes as versioned policy diffs behind an approval. A
+`config.change` step names the policy key, the new value and the version it was written
+against; it is never auto-approved, and approving it needs the production-config permission
+(opscore.four_eyes). It applies only if the policy is still at that version — so what runs is
+exactly the diff that was approved (old value of that version → new value) — and it is
+refused with an event otherwise."""
+
+import json
+
+from missions.executors import Failed, Succeeded
+from opscore.actions import record_event, set_policy
+from opscore.models import Policy, PolicyVersion
+from opscore.overrides import OverrideRefused, refuse_owned_change
+from opscore.policies import SCHEMAS, PolicyError, validate_policy
+from opscore.registry import StepKind
+
+KIND = "config.change"
+
+
+def check_payload(payload: dict) -> dict[str, list[str]]:
+    key, errors = payload.get("key"), {}
+    if key not in SCHEMAS:
+        return {"key": [f"one of the policy keys: {', '.join(sorted(SCHEMAS))}"]}
+    try:
+        refuse_owned_change(key, validate_policy(key, payload.get("value")))
+    except (PolicyError, OverrideRefused) as refused:
+        errors["value"] = [str(refused)]
+    version = payload.get("base_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        errors["base_version"] = ["the policy version this diff is written against (0: unset)"]
+    if not str(payload.get("reason", "")).strip():
+        errors["reason"] = ["a production-config change needs a reason"]
+    return errors
+
+
+STEP_KIND = StepKind(
+    KIND,
+    "Change a policy: a versioned diff, applied only as approved",
+    idempotent=False,
+    auto_approvable=False,
+    check_payload=check_payload,
+    claimable_outside=False,
+)
+
+
+def diff_preview(payload: dict) -> str:
+    """The diff an approver approves: each field of the policy at the base version → new."""
+    key, base = payload.get("key"), payload.get("base_version")
+    if key not in SCHEMAS:
+        return ""
+    row = PolicyVersion.objects.filter(policy_id=key, version=base).first()
+    old = row.new_value if row else SCHEMAS[key]().model_dump(mode="json")
+    new = payload.get("value") if isinstance(payload.get("value"), dict) else {}
+    lines = [
+        f"{field}: {json.dumps(old.get(field))} → {json.dumps(new.get(field))}"
+        for field in sorted(set(old) | set(new))
+        if old.get(field) != new.get(field, old.get(field))
+    ]
+    head = f"{key} at version {base}{'' if row else ' (schema default)'}:"
+    return "\n".join([head, *lines] if lines else [head, "no change"])
+
+
+def version_now(key: str) -> int:
+    return Policy.objects.filter(key=key).values_list("version", flat=True).first() or 0
+
+
+def run_config_change(run):
+    step, payload = run.step, run.step.payload
+    key, base = payload["key"], payload["base_version"]
+    now = version_now(key)
+    if now != base:
+        reason = f"{key} is at version {now}, not {base} as approved: propose the diff again"
+        record_event(
+            "config.change_refused",
+            f"S{step.id}: {key} change refused",
+            summary=reason,
+            tags=["policy", "refused", key],
+            payload={"key": key, "base_version": base, "version_now": now},
+            agent_id=step.agent_id,
+            mission_id=step.mission_id,
+            step=step,
+            actor="system:worker",
+        )
+        return Failed(reason, retryable=False, input_refused=True)
+    policy = set_policy(key, payload["value"], actor=f"step:{step.id}", reason=payload["reason"])
+    return Succeeded({"key": key, "from_version": base, "version": policy.version})

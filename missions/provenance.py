@@ -1,0 +1,54 @@
+"""Provenance is sticky: anything derived from outside content (a crawled page) stays
+untrusted through every step, event and mission that carries it, so no conversion launders
+it into trusted work. Each function says why a row is untrusted, or '' when it is not."""
+
+from missions.models import Artifact, Mission, Proposal, Provenance, Step
+from opscore.models import Event
+
+
+def artifact_untrusted(artifact_id: int) -> str:
+    page = Artifact.objects.filter(pk=artifact_id, provenance=Provenance.UNTRUSTED).first()
+    if page is None:
+        return ""
+    return f"untrusted content from {page.source_url or 'outside'} (artifact {page.id})"
+
+
+def proposal_untrusted(proposal_id: int | None) -> str:
+    if proposal_id is None:
+        return ""
+    proposal = Proposal.objects.filter(pk=proposal_id, untrusted=True).first()
+    if proposal is None:
+        return ""
+    return proposal.untrusted_reason or f"P{proposal.id} was built from untrusted content"
+
+
+def step_untrusted(step_id: int) -> str:
+    page = Artifact.objects.filter(step_id=step_id, provenance=Provenance.UNTRUSTED).first()
+    if page is not None:
+        return artifact_untrusted(page.id)
+    step = Step.objects.filter(pk=step_id).select_related("mission").first()
+    return proposal_untrusted(step.mission.proposal_id) if step else ""
+
+
+def mission_untrusted(mission_id: int) -> str:
+    mission = Mission.objects.filter(pk=mission_id).first()
+    return proposal_untrusted(mission.proposal_id) if mission else ""
+
+
+def event_untrusted(event_id: int) -> str:
+    event = Event.objects.filter(pk=event_id).first()
+    if event is None:
+        return ""
+    if event.payload.get("untrusted"):
+        return f"event {event.id} reports untrusted content"
+    if event.step_id:
+        return step_untrusted(event.step_id)
+    return proposal_untrusted(event.proposal_id)
+
+
+BUILTIN = {
+    "artifact": artifact_untrusted,
+    "step": step_untrusted,
+    "mission": mission_untrusted,
+    "event": event_untrusted,
+}

@@ -1,0 +1,61 @@
+"""Who may decide what: a Django permission per decision kind (given through groups such as
+"approvers" and "release managers"), and never the author of the thing decided. A superuser
+holds every permission but is still nobody's second pair of eyes on their own work."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Decision:
+    permission: str  # "app_label.codename"
+    label: str  # what the Stage and the admin say it needs
+
+
+PROPOSAL = Decision("missions.approve_proposal", "can approve proposals")
+
+
+def why_not_decide(user, decision: Decision, author: str = "") -> str:
+    """'' when `user` may take this decision; otherwise the one-line reason."""
+    if user is None or not user.is_authenticated:
+        return f"needs: {decision.label} — sign in to decide"
+    name = user.get_username()
+    if not user.has_perm(decision.permission):
+        return f"needs: {decision.label} — {name} can't"
+    if author and author == name:
+        return f"{name} proposed this; someone else with '{decision.label}' must decide"
+    return ""
+
+
+# coding approval kind → who may give it
+CODING = {
+    "code": Decision("coding.approve_code", "can approve code"),
+    "merge": Decision("coding.approve_merge", "can approve merges"),
+    "deploy": Decision("coding.approve_deploy", "can approve deploys"),
+    "prod-config": Decision("coding.approve_prod_config", "can approve production-config changes"),
+}
+# The groups that hold them are made by coding/migrations/0004_approver_groups.py.
+# A proposal with steps of these kinds needs their decision's permission too: approving it
+# is approving the deploy or the production-config change.
+STEP_KIND_DECISIONS = {
+    "deploy": CODING["deploy"],
+    "deploy.prepare": CODING["deploy"],
+    "config.change": CODING["prod-config"],
+}
+
+
+def proposal_decisions(step_kinds) -> list[Decision]:
+    extra = {STEP_KIND_DECISIONS[k] for k in step_kinds if k in STEP_KIND_DECISIONS}
+    return [PROPOSAL, *sorted(extra, key=lambda d: d.permission)]
+
+
+def why_not_approve_proposal(user, step_kinds, author: str = "") -> str:
+    for decision in proposal_decisions(step_kinds):
+        why = why_not_decide(user, decision, author)
+        if why:
+            return why
+    return ""
+
+
+def who_may_approve(step_kinds) -> str:
+    needs = " and ".join(f"'{d.label}'" for d in proposal_decisions(step_kinds))
+    return f"people with {needs}, other than its author"

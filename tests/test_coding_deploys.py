@@ -1,0 +1,121 @@
+"""Deploys do real work behind their approval: `deploy.prepare` plans which commit moves the
+target's ref, a deploy approval is given for that plan, and the gated `deploy` moves the ref
+only while the plan is still exactly what was approved."""
+
+import pytest
+
+from coding.approvals import ApprovalRefused
+from coding.deploys import DeployRefused, deploy, prepare_deploy
+from coding.driver import handle_one_run
+from coding.models import CodingRun
+from coding.operations import approve_run
+from missions.actions import approve_proposal, submit_proposal
+from missions.models import Step
+from missions.recovery import requeue_cleared_blockers
+from missions.worker import handle_one_step
+from opscore.models import Event
+from tests.coding_support import new_run
+from tests.conftest import sh
+from tests.factories import AgentFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def merged(repo):
+    run = new_run(repo, "@greet", allow_merge=True, allow_deploy=True)
+    assert handle_one_run()
+    run.refresh_from_db()
+    approve_run(run, "code", by="ana")
+    approve_run(run, "merge", by="ana")
+    assert handle_one_run()
+    run.refresh_from_db()
+    assert run.merged_sha
+    return run
+
+
+def deployed(repo, target="production") -> str:
+    return sh(
+        "git",
+        "for-each-ref",
+        "--format=%(objectname)",
+        f"refs/heads/deploy/{target}",
+        cwd=repo.path,
+    ).strip()
+
+
+def test_a_deploy_approval_is_given_for_a_prepared_plan_and_moves_the_ref(coding_repo):
+    run = merged(coding_repo)
+    with pytest.raises(ApprovalRefused, match="prepare the deploy first"):
+        approve_run(run, "deploy", by="bo")
+
+    plan = prepare_deploy(run, "production")
+    with pytest.raises(DeployRefused, match="no standing deploy approval"):
+        deploy(run)
+    approve_run(run, "deploy", by="bo")
+    sha = deploy(run)
+
+    assert plan["from_sha"] == "" and plan["to_sha"] == run.merged_sha and plan["commits"]
+    assert "app.py" in plan["diff_stat"]
+    assert sha == run.merged_sha == deployed(coding_repo)
+    assert Event.objects.filter(kind="coding.deployed").count() == 1
+    assert Event.objects.filter(kind="coding.deploy.refused").count() == 1
+
+
+def test_a_plan_changed_in_the_database_after_approval_is_refused_with_an_audit_row(coding_repo):
+    run = merged(coding_repo)
+    prepare_deploy(run, "production")
+    approve_run(run, "deploy", by="bo")
+    tampered = run.deploy_plan | {"target": "everything"}
+    CodingRun.objects.filter(pk=run.pk).update(deploy_plan=tampered)
+    run.refresh_from_db()
+
+    with pytest.raises(DeployRefused, match="not the one approved"):
+        deploy(run)
+
+    assert deployed(coding_repo, "everything") == "" and deployed(coding_repo) == ""
+    refused = Event.objects.get(kind="coding.deploy.refused")
+    assert "not the one approved" in refused.summary
+
+
+def test_a_target_that_moved_since_the_plan_was_approved_is_refused(coding_repo):
+    run = merged(coding_repo)
+    prepare_deploy(run, "production")
+    approve_run(run, "deploy", by="bo")
+    base = sh("git", "rev-parse", f"{run.merged_sha}~1", cwd=coding_repo.path).strip()
+    sh("git", "update-ref", "refs/heads/deploy/production", base, cwd=coding_repo.path)
+
+    with pytest.raises(DeployRefused, match="prepare and approve again"):
+        deploy(run)
+
+    assert deployed(coding_repo) == base
+
+
+def test_the_steps_plan_then_wait_for_the_approval_then_deploy(coding_repo):
+    run = merged(coding_repo)
+    AgentFactory(slug="devops", max_concurrent_steps=5)
+    payload = {"run_id": run.id, "target": "production"}
+    data = {
+        "agent": "devops",
+        "title": f"Deploy R{run.id}",
+        "steps": [
+            {"kind": "deploy.prepare", "payload": payload},
+            {"kind": "deploy", "payload": payload, "depends_on": [0]},
+        ],
+    }
+    proposal = submit_proposal(data, source="human").proposal
+    assert proposal.status == "pending"
+    approve_proposal(proposal, actor="operator:ana")
+
+    assert handle_one_step("w1") and handle_one_step("w1")
+    prepare, gated = Step.objects.order_by("position")
+    gated.refresh_from_db()
+    assert prepare.status == "succeeded" and prepare.result["plan"]["to_sha"] == run.merged_sha
+    assert gated.status == "blocked" and gated.blocked_code == "deploy_approval"
+    assert deployed(coding_repo) == ""
+
+    approve_run(CodingRun.objects.get(pk=run.pk), "deploy", by="bo")
+    assert requeue_cleared_blockers() == 1
+    assert handle_one_step("w1")
+
+    gated.refresh_from_db()
+    assert gated.status == "succeeded" and deployed(coding_repo) == run.merged_sha

@@ -1,0 +1,83 @@
+"""Production-config changes are versioned policy diffs behind an approval: never
+auto-approved, approved only by someone who may approve production-config changes, shown as
+the diff from the version they were written against, applied only at that version."""
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from missions.actions import submit_proposal
+from missions.schemas import ProposalInvalid
+from missions.worker import handle_one_step
+from opscore.actions import set_policy
+from opscore.models import Event, Policy, PolicyVersion
+from tests.factories import shown_digest
+
+pytestmark = pytest.mark.django_db
+
+
+def person(name, *groups):
+    user = User.objects.create_user(name, password="pw-123456789", is_staff=True)
+    user.groups.add(*Group.objects.filter(name__in=groups))
+    return user
+
+
+def change(agent, value, base_version=1):
+    payload = {"key": "x_daily_quota", "value": value, "base_version": base_version}
+    data = {
+        "agent": agent.slug,
+        "title": "Raise the post quota",
+        "steps": [{"kind": "config.change", "payload": payload | {"reason": "launch week"}}],
+    }
+    return submit_proposal(data, source="api").proposal
+
+
+def approve(client, proposal):
+    data = {"decision": "approve", "digest": shown_digest(client, proposal)}
+    return client.post(f"/stage/approvals/{proposal.id}", data).content.decode()
+
+
+def test_a_config_change_waits_for_a_release_manager_and_applies_the_approved_diff(client, agent):
+    set_policy("x_daily_quota", {"limit": 5}, actor="a")
+    proposal = change(agent, {"limit": 9})
+    client.force_login(person("ann", "approvers"))
+
+    card = client.get("/stage/approvals").content.decode()
+    refused = approve(client, proposal)
+    client.force_login(person("ben", "approvers", "release managers"))
+    approve(client, proposal)
+    assert handle_one_step("w1")
+
+    assert "x_daily_quota at version 1:" in card and "limit: 5 → 9" in card
+    assert "needs: can approve production-config changes — ann can&#x27;t" in refused
+    assert Policy.objects.value("x_daily_quota").limit == 9
+    version = PolicyVersion.objects.get(version=2)
+    assert version.reason == "launch week" and version.changed_by.startswith("step:")
+
+
+def test_a_policy_that_moved_after_approval_is_not_overwritten(admin_client, agent):
+    set_policy("x_daily_quota", {"limit": 5}, actor="a")
+    proposal = change(agent, {"limit": 9})
+    approve(admin_client, proposal)
+    set_policy("x_daily_quota", {"limit": 7}, actor="b", reason="someone else")
+
+    assert handle_one_step("w1")
+
+    assert Policy.objects.value("x_daily_quota").limit == 7
+    refused = Event.objects.get(kind="config.change_refused")
+    assert "at version 2, not 1 as approved" in refused.summary
+
+
+def test_a_bad_value_is_refused_at_the_intake(agent):
+    with pytest.raises(ProposalInvalid) as refused:
+        change(agent, {"limit": "lots"})
+
+    assert "steps.0.payload.value" in refused.value.errors
+
+
+def test_a_config_change_is_never_auto_approved(agent):
+    set_policy(
+        "auto_approve", {"enabled": True, "allowed_step_kinds": ["config.change"]}, actor="t"
+    )
+    set_policy("x_daily_quota", {"limit": 5}, actor="a")
+
+    assert change(agent, {"limit": 6}).status == "pending"
