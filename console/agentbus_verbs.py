@@ -17,6 +17,7 @@ from console.agentbus_inputs import (
 )
 from console.agentbus_jobs import delay_until
 from missions.actions import submit_proposal
+from missions.binding import refusal_if_changed
 from missions.execution import claim_next_step, record_outcome
 from missions.executors import Blocked, Failed, Succeeded
 from missions.models import ProposalSource, Step
@@ -127,6 +128,10 @@ def claim_jobs(**o):
         step = claim_next_step(o["lease_owner"], lease_seconds=o["lease_seconds"], agent=slug)
         if step is None:
             break
+        refused = refusal_if_changed(step)  # an approval holds outside Opscore's workers too
+        if refused is not None:
+            record_outcome(step.id, step.lease_token, refused)
+            continue
         claimed.append(step_json(step))
     return {"jobs": claimed}
 

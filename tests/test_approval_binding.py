@@ -127,3 +127,27 @@ def test_a_delayed_step_stays_bound_across_the_delay(admin_client, agent):
     assert handle_one_step("w1")
 
     assert Step.objects.get().status == "succeeded"
+
+
+def test_an_outside_runtime_never_gets_a_step_changed_after_approval(client, admin_client):
+    from console.models import AgentToken
+    from opscore.models import Runtime
+    from tests.factories import AgentFactory
+
+    outside = AgentFactory(slug="openclaw-ops", runtime=Runtime.EXTERNAL)
+    secret = AgentToken.issue(outside, "vps", actor="test")[1]
+    proposal = propose(outside, "deploy", steps=[{"kind": "deploy", "payload": {"target": "x"}}])
+    approve_on_stage(admin_client, proposal)
+    Step.objects.filter(mission__proposal=proposal).update(payload={"target": "prod"})
+
+    answer = client.post(
+        "/api/agent/claim-jobs",
+        {"limit": 5},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    ).json()
+
+    assert answer["jobs"] == []
+    step = Step.objects.get(mission__proposal=proposal)
+    assert step.status == "failed" and "changed since it was approved" in step.last_error
+    assert Event.objects.filter(kind="step.approval_mismatch", step=step).exists()

@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
         ("coding", "0003_approvals_bound_and_permissions"),
-        ("missions", "0030_approvals_bound_to_content"),
+        ("missions", "0033_approvals_bound_to_content"),
     ]
 
     operations = [migrations.RunPython(make_groups, drop_groups)]

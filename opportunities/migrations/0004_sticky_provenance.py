@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('opportunities', '0002_notice'),
+        ('opportunities', '0003_accountability_digest_lane'),
     ]
 
     operations = [

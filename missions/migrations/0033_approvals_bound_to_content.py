@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('missions', '0029_external_claims_skip_internal_kinds'),
+        ('missions', '0032_workers_skip_external_agents'),
     ]
 
     operations = [
