@@ -99,9 +99,15 @@ def test_a_change_touching_more_files_than_allowed_fails(coding_repo):
     assert run.status == "failed" and "changed-files cap: 7 files" in run.reason
 
 
-@pytest.mark.parametrize("token", ["@escape", "@symlink"])
-def test_a_write_outside_the_worktree_fails_the_run(coding_repo, token):
-    run = driven(new_run(coding_repo, f"@greet {token}"))
+def test_a_write_outside_the_worktree_fails_inside_the_box(coding_repo):
+    run = driven(new_run(coding_repo, "@greet @escape"))
+
+    assert not Path(run.worktree_path).parent.joinpath("escaped.txt").exists()
+    assert "Permission denied: '../escaped.txt'" in run.iterations.get().output_summary
+
+
+def test_a_symlink_pointing_out_of_the_worktree_fails_the_run(coding_repo):
+    run = driven(new_run(coding_repo, "@greet @symlink"))
 
     assert run.status == "failed" and "outside its worktree" in run.reason
 
