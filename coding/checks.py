@@ -30,7 +30,7 @@ class Verdict:
 def run_check(label, argv, worktree, limits, on_start=None, notes=None) -> tuple[bool, str]:
     """One command in the box, like the harness: it runs the worktree's code too."""
     try:
-        done = run_boxed(argv, worktree, limits, on_start=on_start)
+        done = run_boxed(argv, worktree, limits, on_start=on_start, name=label)
     except (HarnessMissing, Unconfined) as refused:
         return False, f"{label}: {refused}"
     if notes is not None:

@@ -24,6 +24,7 @@ import platform
 import resource
 import signal
 import sys
+import warnings  # noqa: F401 — os.execvpe imports it, after the interpreter's files are gone
 
 CLONE = {"mount": 0x20000, "uts": 0x4000000, "ipc": 0x8000000, "pid": 0x20000000}
 CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
@@ -187,7 +188,7 @@ def init(spec: dict) -> None:
     if child == 0:
         try:
             become(spec)
-        except OSError as error:
+        except BaseException as error:  # the command could not start: said, exit 127
             os.write(2, f"opscore sandbox: {error}\n".encode())
         os._exit(127)
     while True:

@@ -20,6 +20,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import resource
 import selectors
 import shutil
@@ -61,7 +62,10 @@ class Limits:
         """A run's caps (coding_policy at its start) as process limits."""
         seconds = caps.get("harness_timeout_seconds", 900)
         memory = caps.get("harness_memory_mb", 16384) * 1024**2
-        return cls(seconds=seconds, cpu_seconds=2 * seconds, memory_bytes=memory)
+        output = caps.get("harness_output_bytes", cls.output_bytes)
+        return cls(
+            seconds=seconds, cpu_seconds=2 * seconds, memory_bytes=memory, output_bytes=output
+        )
 
 
 @dataclass(frozen=True)
@@ -95,10 +99,11 @@ def capped(text: str) -> str:
 
 
 def run_boxed(
-    argv: list[str], cwd: str, limits: Limits = Limits(), env=None, on_start=None
+    argv: list[str], cwd: str, limits: Limits = Limits(), env=None, on_start=None, name="harness"
 ) -> Finished:
-    """Run `argv` confined to the worktree `cwd`. `on_start(pid)` hears the process group's
-    id before any waiting, so another process (a cancel) can kill the group."""
+    """Run `argv` confined to the worktree `cwd`; its output goes to `<name>.log` beside the
+    worktree. `on_start(pid)` hears the process group's id before any waiting, so another
+    process (a cancel) can kill the group."""
     if not argv or shutil.which(argv[0], path=boxed_env().get("PATH")) is None:
         raise HarnessMissing(f"{argv[0] if argv else '(empty)'} is not installed or not on PATH")
     worktree = Path(cwd).resolve()
@@ -118,7 +123,8 @@ def run_boxed(
         command, spawn_env, setup = jail_command(), {"OPS_BOX_SPEC": json.dumps(spec)}, None
         hand_over([worktree, home], spec["uid"], spec["gid"])
     started = time.monotonic()
-    with open(box / "output.log", "wb") as out:
+    log = box / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())[:40]}.log"
+    with open(log, "wb") as out:
         process = subprocess.Popen(
             command,
             cwd=worktree,
@@ -132,16 +138,16 @@ def run_boxed(
         if on_start is not None:
             on_start(process.pid)
         timed_out, total = pump(process, out, limits, started + limits.seconds)
-    return finished(process, box, limits, time.monotonic() - started, timed_out, total, notes)
+    return finished(process, log, limits, time.monotonic() - started, timed_out, total, notes)
 
 
-def finished(process, box: Path, limits, seconds, timed_out, total, notes) -> Finished:
+def finished(process, log: Path, limits, seconds, timed_out, total, notes) -> Finished:
     """What the command did, read back from its output file and its box's report."""
     report = {}
     with contextlib.suppress(OSError, ValueError):
-        report = json.loads((box / "box.json").read_text())
-    (box / "box.json").unlink(missing_ok=True)
-    with open(box / "output.log", "rb") as out:
+        report = json.loads((log.parent / "box.json").read_text())
+    (log.parent / "box.json").unlink(missing_ok=True)
+    with open(log, "rb") as out:
         head = out.read(OUTPUT_CAP * 4).decode(errors="replace")
     cut = total > limits.output_bytes
     if cut:
@@ -153,7 +159,7 @@ def finished(process, box: Path, limits, seconds, timed_out, total, notes) -> Fi
         notes.append(f"killed at the {limits.seconds:.0f}s wall-clock limit")
     status = None if timed_out else process.returncode
     output = head if total <= OUTPUT_CAP else head[:OUTPUT_CAP] + CUT_MARKER
-    return Finished(status, output, seconds, timed_out, str(box / "output.log"), cut, left, notes)
+    return Finished(status, output, seconds, timed_out, str(log), cut, left, notes)
 
 
 def pump(process: subprocess.Popen, out, limits: Limits, deadline: float) -> tuple[bool, int]:
