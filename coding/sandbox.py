@@ -110,6 +110,7 @@ def run_boxed(
     box = worktree.parent / BOX_DIR
     home = worktree.parent / HOME_DIR
     box.mkdir(exist_ok=True), home.mkdir(exist_ok=True)
+    welcome(home)
     variables = boxed_env(env) | {"HOME": str(home)}
     missing = confinement_missing()
     notes = []
@@ -139,6 +140,14 @@ def run_boxed(
             on_start(process.pid)
         timed_out, total = pump(process, out, limits, started + limits.seconds)
     return finished(process, log, limits, time.monotonic() - started, timed_out, total, notes)
+
+
+def welcome(home: Path) -> None:
+    """The private HOME's git config: the repository (owned by Opscore, not by the box's uid)
+    is readable to the harness's git — read-only, so `status`, `diff` and `log` work."""
+    config = home / ".gitconfig"
+    if not config.exists():
+        config.write_text("[safe]\n\tdirectory = *\n")
 
 
 def finished(process, log: Path, limits, seconds, timed_out, total, notes) -> Finished:

@@ -146,7 +146,8 @@ def test_the_repository_git_directory_is_read_only_to_the_harness(attack, tmp_pa
 
     run = attack("git_hooks_path", "git_fsmonitor", "git_hook_file", "update_ref_main")
 
-    all_blocked(run, "git_hooks_path", "git_fsmonitor", "git_hook_file", "update_ref_main")
+    seen = all_blocked(run, "git_hooks_path", "git_fsmonitor", "git_hook_file", "update_ref_main")
+    assert all("Read-only file system" in seen[name] for name in seen)
     assert sh("git", "rev-parse", "main", cwd=attack.repo).strip() == main
     assert "hooksPath" not in (attack.repo / ".git" / "config").read_text()
     assert not (attack.repo / ".git" / "hooks" / "post-checkout").exists()
