@@ -353,6 +353,23 @@ def confinement_missing() -> str:
     )
 
 
+def doctor() -> dict:
+    """What `coding doctor` says: each confinement feature, probed afresh, and whether a run
+    would go ahead (confined, or unconfined by the operator's explicit opt-in) or be refused."""
+    confinement.cache_clear()
+    missing = confinement_missing()
+    allowed = settings.OPS_CODING_ALLOW_UNCONFINED
+    verdict = "confined" if not missing else "unconfined (opted in)" if allowed else "refused"
+    return {
+        "runs": verdict,
+        "missing": missing,
+        "allow_unconfined": allowed,
+        "features": confinement(),
+        "read_paths": list(settings.OPS_CODING_READ_PATHS),
+        "coding_dir": str(settings.OPS_CODING_DIR),
+    }
+
+
 def kill_process_group(pgid: int | None, inside: str = "") -> bool:
     """SIGKILL a command's whole group (the box's outer process and its init: the kernel
     then kills the rest of the box); False if none. With `inside`, only if one of the group

@@ -13,6 +13,7 @@ from coding.sandbox import CUT_MARKER, Limits, run_boxed
 from opscore.actions import set_policy
 from opscore.models import Event
 from tests.coding_support import HARNESS, new_run
+from tests.conftest import sh
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -250,3 +251,26 @@ def test_a_retried_run_gets_a_fresh_cost_budget(coding_repo):
     run = driven(run)
 
     assert run.reason.startswith("cost cap reached: $0.0200") and run.iteration == 4
+
+
+def test_no_bytecode_or_cache_is_ever_committed_even_without_a_gitignore(coding_repo):
+    coding_repo.test_command = [sys.executable, "-c", "import mod"]
+    coding_repo.save()
+
+    run = driven(new_run(coding_repo, "@greet @bytecode"))
+
+    assert run.status == "waiting_for_review", run.reason
+    committed = sh("git", "ls-tree", "-r", "--name-only", run.head_sha, cwd=coding_repo.path)
+    assert "mod.py" in committed.split()
+    assert not [n for n in committed.split() if "__pycache__" in n or n.endswith(".pyc")]
+    assert ".pytest_cache" not in committed
+    assert not Path(run.worktree_path, "__pycache__").exists()  # nothing ran with bytecode on
+    assert "PYTHONDONTWRITEBYTECODE" in json.loads(
+        Path(run.worktree_path, ".harness-env.json").read_text()
+    )
+
+
+def test_worktrees_live_outside_opscore_own_checkout_by_default():
+    from opscore import settings as defaults
+
+    assert not Path(defaults.OPS_CODING_DIR).resolve().is_relative_to(defaults.BASE_DIR)

@@ -1,5 +1,6 @@
 """`manage.py coding runs [--json]`, `coding cancel ID`, `coding approve ID --kind …`,
-`coding retry ID`, `coding register NAME PATH …`, `coding submit …` and `coding drive`."""
+`coding retry ID`, `coding register NAME PATH …`, `coding submit …`, `coding doctor [--json]`
+and `coding drive`."""
 
 import getpass
 import shlex
@@ -7,7 +8,7 @@ import shlex
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 
-from coding import operations
+from coding import operations, sandbox
 from coding.actions import RunRefused
 from coding.approvals import ApprovalRefused
 from coding.driver import drive_for, handle_one_run, wip
@@ -56,6 +57,7 @@ class Command(BaseCommand):
         verbs.choices["approve"].add_argument("--note", default="")
         add_register(verbs.add_parser("register"))
         add_submit(verbs.add_parser("submit"))
+        verbs.add_parser("doctor").add_argument("--json", action="store_true")
         drive = verbs.add_parser("drive")
         drive.add_argument("--once", action="store_true", help="drive one unit of work, then stop")
         drive.add_argument("--seconds", type=float, default=3600)
@@ -127,6 +129,19 @@ class Command(BaseCommand):
         next_step = proposal.reason or "approve it in the admin (Proposals) or the Stage inbox"
         text = f"proposal {proposal.id} {proposal.status}: {next_step}"
         self.say(opts, {"proposal": proposal.id, "status": proposal.status}, text)
+
+    def doctor(self, opts):
+        """Which confinement this machine gives a harness, and what is missing and why."""
+        found = sandbox.doctor()
+        lines = [
+            f"coding runs here: {found['runs']}"
+            + (f" — {found['missing']}" * bool(found["missing"]))
+        ]
+        for name, item in found["features"].items():
+            extra = {k: v for k, v in item.items() if k not in ("ok", "why")}
+            state = "ok" if item["ok"] else f"MISSING: {item['why']}"
+            lines.append(f"  {name}: {state} {extra or ''}".rstrip())
+        self.say(opts, found, "\n".join(lines))
 
     def drive(self, opts):
         done = handle_one_run() if opts["once"] else drive_for(opts["seconds"])
