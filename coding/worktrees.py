@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from django.db import connection, transaction
 from django.utils.text import slugify
 
 from coding.models import BRANCH_PATTERN, CodingRun, Repository
+from coding.sandbox import BOX_DIR, HOME_DIR
 
 GIT_TIMEOUT = 120
 SAFE_ENV = ("PATH", "LANG", "LC_ALL", "TMPDIR")
@@ -241,6 +243,8 @@ def clean_up(run: CodingRun) -> CodingRun:
         saved = save_uncommitted(path, run, "at-cleanup")
         run.patch_ref = saved or run.patch_ref
         git(["worktree", "remove", "--force", "--", str(path)], run.repository.path)
+        for beside in (HOME_DIR, BOX_DIR):  # the box's HOME and output go with the tree
+            shutil.rmtree(path.parent / beside, ignore_errors=True)
         with contextlib.suppress(OSError):
             path.parent.rmdir()
     git(["worktree", "prune"], run.repository.path)

@@ -10,10 +10,12 @@ import resource
 import socket
 import sys
 import uuid
+from io import StringIO
 from pathlib import Path
 
 import psutil
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from coding.driver import handle_one_run
@@ -203,6 +205,10 @@ def test_a_setsid_child_dies_with_its_pass_and_the_kill_is_an_event(attack):
     alive = [p for p in psutil.process_iter(["cmdline"]) if marker in (p.info["cmdline"] or [])]
     assert alive == []
     assert any("killed 1 process(es) the command left running" in n for n in sandbox_notes(run))
+    out = StringIO()
+    call_command("coding", "runs", "--json", stdout=out)
+    listed = next(r for r in json.loads(out.getvalue()) if r["id"] == run.id)
+    assert any("left running" in note for note in listed["sandbox"])
 
 
 def test_a_child_holding_stdout_does_not_hold_the_driver(attack):

@@ -18,6 +18,7 @@ from coding.worktrees import GitFailed
 from missions.actions import submit_proposal
 from missions.schemas import ProposalInvalid
 from opscore.management.commands._json import dump, fail
+from opscore.models import Event
 
 
 def row_of(run: CodingRun) -> dict:
@@ -35,6 +36,15 @@ def row_of(run: CodingRun) -> dict:
         "patch": run.patch_ref,
         "approvals": sorted(a.kind for a in run.approvals.standing().filter(sha=run.head_sha)),
     }
+
+
+def sandbox_notes(run_ids: list[int]) -> dict:
+    """What the sandbox refused or killed, by run (its `coding.run.sandbox` events)."""
+    events = Event.objects.filter(kind="coding.run.sandbox", payload__run_id__in=run_ids)
+    found = {}
+    for payload, summary in events.order_by("id").values_list("payload", "summary"):
+        found.setdefault(payload["run_id"], []).append(summary)
+    return found
 
 
 def cli_user() -> str:
@@ -74,7 +84,8 @@ class Command(BaseCommand):
 
     def runs(self, opts):
         recent = CodingRun.objects.select_related("repository").order_by("-id")[:100]
-        rows = [row_of(r) for r in recent]
+        notes = sandbox_notes([r.id for r in recent])
+        rows = [row_of(r) | {"sandbox": notes.get(r.id, [])} for r in recent]
         now = wip()
         queued = ", ".join(f"{n} for {repo}" for repo, n in now["queued"].items()) or "none"
         lines = [f"running {now['running']} of {now['limit']}; queued: {queued}"] + [
