@@ -251,16 +251,21 @@ def hand_over(paths: list[Path], uid: int | None, gid: int | None) -> None:
 
 
 def git_common_dir(worktree: Path) -> Path | None:
-    """A linked worktree's repository git directory (read-only in the box), from its `.git`
-    pointer: `<common>/worktrees/<name>`."""
+    """A linked worktree's repository git directory (read-only in the box): `<common>` of
+    its `.git` pointer `<common>/worktrees/<name>` — only if that names a real repository's
+    worktree pointing back here (a pointer the harness rewrote must not get a directory of
+    its choosing mounted into its next box)."""
     pointer = worktree / ".git"
     if not pointer.is_file():
-        return pointer if pointer.is_dir() else None
+        return pointer if pointer.is_dir() and not pointer.is_symlink() else None
     text = pointer.read_text(errors="replace").strip()
-    if not text.startswith("gitdir:"):
-        return None
     private = (worktree / text.removeprefix("gitdir:").strip()).resolve()
-    return private.parent.parent if private.parent.name == "worktrees" else None
+    back, common = private / "gitdir", private.parent.parent
+    with contextlib.suppress(OSError):
+        here = Path(back.read_text().strip()).resolve() == pointer.resolve()
+        if text.startswith("gitdir:") and private.parent.name == "worktrees" and here:
+            return common if (common / "objects").is_dir() else None
+    return None
 
 
 def box_spec(argv, worktree: Path, home: Path, box: Path, limits: Limits, env: dict) -> dict:

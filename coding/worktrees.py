@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.utils.text import slugify
 
 from coding.models import BRANCH_PATTERN, CodingRun, Repository
-from coding.sandbox import BOX_DIR, HOME_DIR
+from coding.sandbox import BOX_DIR, HOME_DIR, git_common_dir
 
 GIT_TIMEOUT = 120
 SAFE_ENV = ("PATH", "LANG", "LC_ALL", "TMPDIR")
@@ -82,16 +82,9 @@ def linked_gitdir(worktree: Path) -> Path:
     """The worktree's private git directory, if its `.git` pointer still names one of a real
     repository's worktrees that points back here; GitFailed if it was tampered with."""
     text = (worktree / ".git").read_text(errors="replace").strip()
-    private = (worktree / text.removeprefix("gitdir:").strip()).resolve()
-    back = private / "gitdir"
-    common = private.parent.parent
-    here = (worktree / ".git").resolve()
-    points_back = back.is_file() and Path(back.read_text().strip()).resolve() == here
-    if not (text.startswith("gitdir:") and private.parent.name == "worktrees" and points_back):
+    if git_common_dir(worktree) is None:
         raise GitFailed(f"the worktree's .git pointer was tampered with: {text[:200]!r}")
-    if not (common / "objects").is_dir():
-        raise GitFailed(f"the worktree's .git points outside a repository: {text[:200]!r}")
-    return private
+    return (worktree / text.removeprefix("gitdir:").strip()).resolve()
 
 
 def check_branch(name: str) -> str:

@@ -233,3 +233,16 @@ def test_a_gigabyte_of_output_is_capped_in_a_file_and_not_held_in_memory(attack,
     assert output.stat().st_size <= 1_000_000
     assert grown < 50 * 1024**2
     assert any("output cut at 1000000 bytes" in n for n in sandbox_notes(run))
+
+
+def test_a_rewritten_git_pointer_gets_no_directory_of_its_choosing_into_the_next_box(tmp_path):
+    from coding.sandbox import git_common_dir
+
+    secret = tmp_path / "operator" / ".ssh"
+    (secret / "worktrees" / "x").mkdir(parents=True)
+    (secret / "objects").mkdir()
+    tree = tmp_path / "run-1" / "tree"
+    tree.mkdir(parents=True)
+    (tree / ".git").write_text(f"gitdir: {secret / 'worktrees' / 'x'}\n")
+
+    assert git_common_dir(tree) is None
