@@ -358,17 +358,21 @@ def confinement_missing() -> str:
     )
 
 
+def sandbox_state() -> dict:
+    """How coding runs go here — confined, unconfined (the operator opted in) or refused —
+    for `status` and the Stage, which show anything but confined in red."""
+    missing = confinement_missing()
+    allowed = settings.OPS_CODING_ALLOW_UNCONFINED
+    runs = "confined" if not missing else "unconfined (opted in)" if allowed else "refused"
+    return {"runs": runs, "missing": missing}
+
+
 def doctor() -> dict:
     """What `coding doctor` says: each confinement feature, probed afresh, and whether a run
     would go ahead (confined, or unconfined by the operator's explicit opt-in) or be refused."""
     confinement.cache_clear()
-    missing = confinement_missing()
-    allowed = settings.OPS_CODING_ALLOW_UNCONFINED
-    verdict = "confined" if not missing else "unconfined (opted in)" if allowed else "refused"
-    return {
-        "runs": verdict,
-        "missing": missing,
-        "allow_unconfined": allowed,
+    return sandbox_state() | {
+        "allow_unconfined": settings.OPS_CODING_ALLOW_UNCONFINED,
         "features": confinement(),
         "read_paths": list(settings.OPS_CODING_READ_PATHS),
         "coding_dir": str(settings.OPS_CODING_DIR),

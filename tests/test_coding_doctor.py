@@ -71,3 +71,14 @@ def test_an_operator_opt_in_runs_it_unconfined_and_says_so_on_the_run(
     assert run.status == "waiting_for_review"
     notes = Event.objects.filter(kind="coding.run.sandbox", payload__run_id=run.id)
     assert notes.exists() and all("ran UNCONFINED" in n.summary for n in notes)
+
+
+def test_status_and_the_stage_show_an_unconfined_lane_in_red(client, no_landlock, settings):
+    settings.OPS_CODING_ALLOW_UNCONFINED = True
+    out = StringIO()
+
+    call_command("status", "--json", stdout=out)
+    page = client.get("/stage/coding").content.decode()
+
+    assert json.loads(out.getvalue())["coding_sandbox"]["runs"] == "unconfined (opted in)"
+    assert 'class="sandbox-alert"' in page and "harness runs unconfined (opted in)" in page
