@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from coding.sandbox import BOX_DIR, HOME_DIR, HarnessMissing, Limits, Unconfined, run_boxed
+from coding.box import BOX_DIR, HOME_DIR
+from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
 from coding.worktrees import NOT_WORK, git
 
 NOISE = re.compile(r"\d+(\.\d+)?s\b|0x[0-9a-f]+|/tmp/\S+")  # timings, addresses, temp paths

@@ -20,8 +20,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils.text import slugify
 
+from coding.box import BOX_DIR, HOME_DIR, git_common_dir
 from coding.models import BRANCH_PATTERN, CodingRun, Repository
-from coding.sandbox import BOX_DIR, HOME_DIR, git_common_dir
 
 GIT_TIMEOUT = 120
 SAFE_ENV = ("PATH", "LANG", "LC_ALL", "TMPDIR")

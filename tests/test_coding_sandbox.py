@@ -236,7 +236,7 @@ def test_a_gigabyte_of_output_is_capped_in_a_file_and_not_held_in_memory(attack,
 
 
 def test_a_rewritten_git_pointer_gets_no_directory_of_its_choosing_into_the_next_box(tmp_path):
-    from coding.sandbox import git_common_dir
+    from coding.box import git_common_dir
 
     secret = tmp_path / "operator" / ".ssh"
     (secret / "worktrees" / "x").mkdir(parents=True)
