@@ -32,6 +32,21 @@ def transition(run: CodingRun, status: str, reason: str = "", **fields) -> bool:
     return True
 
 
+def note_on(run: CodingRun, part: str, notes: list[str]) -> None:
+    """What the sandbox refused or killed during a pass, each an event on the run."""
+    for note in notes:
+        record_event(
+            "coding.run.sandbox",
+            f"R{run.id} {run.repository.name}: sandbox ({part})",
+            summary=note[:500],
+            tags=["coding", "sandbox"],
+            payload=event_payload(run) | {"part": part},
+            agent_id=run.agent_id,
+            step_id=run.step_id,
+            actor="system:coding",
+        )
+
+
 def event_payload(run: CodingRun) -> dict:
     return {
         "run_id": run.id,

@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from coding.sandbox import HarnessMissing, Limits, run_boxed
-from coding.worktrees import git
+from coding.box import BOX_DIR, HOME_DIR
+from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
+from coding.worktrees import NOT_WORK, git
 
 NOISE = re.compile(r"\d+(\.\d+)?s\b|0x[0-9a-f]+|/tmp/\S+")  # timings, addresses, temp paths
 
@@ -27,11 +28,14 @@ class Verdict:
     signature: str  # equal for failures that look the same
 
 
-def run_check(label, argv, worktree, limits, on_start=None) -> tuple[bool, str]:
+def run_check(label, argv, worktree, limits, on_start=None, notes=None) -> tuple[bool, str]:
+    """One command in the box, like the harness: it runs the worktree's code too."""
     try:
-        done = run_boxed(argv, worktree, limits, on_start=on_start)
-    except HarnessMissing as missing:
-        return False, f"{label}: {missing}"
+        done = run_boxed(argv, worktree, limits, on_start=on_start, name=label)
+    except (HarnessMissing, Unconfined) as refused:
+        return False, f"{label}: {refused}"
+    if notes is not None:
+        notes.extend(f"{label}: {note}" for note in done.notes)
     if done.timed_out:
         return False, f"{label}: timed out after {limits.seconds:.0f}s\n{done.output[-2000:]}"
     state = "passed" if done.exit_status == 0 else f"failed ({done.exit_status})"
@@ -46,19 +50,20 @@ def acceptance_commands(task: dict) -> list[tuple[str, list[str]]]:
     return found
 
 
-def verify(repo, task: dict, worktree: str, limits: Limits, on_start=None) -> Verdict:
+def verify(repo, task: dict, worktree: str, limits: Limits, on_start=None, notes=None) -> Verdict:
     """Tests, lint, then acceptance commands. No test command is no proof: never a pass.
-    `on_start` hears each command's process group (a cancel kills the tests too)."""
+    `on_start` hears each command's process group (a cancel kills the tests too); `notes`
+    collects what the box refused or killed."""
     if not repo.test_command:
         why = "no test command is configured: nothing proves the change"
         return Verdict(False, why, "", why, signature("no-tests"))
-    tests_ok, tests = run_check("tests", repo.test_command, worktree, limits, on_start)
+    tests_ok, tests = run_check("tests", repo.test_command, worktree, limits, on_start, notes)
     lint_ok, lint = (True, "no lint command") if not repo.lint_command else (False, "")
     if repo.lint_command:
-        lint_ok, lint = run_check("lint", repo.lint_command, worktree, limits, on_start)
+        lint_ok, lint = run_check("lint", repo.lint_command, worktree, limits, on_start, notes)
     outputs, passed = [tests, lint], tests_ok and lint_ok
     for label, argv in acceptance_commands(task) if passed else []:
-        ok, said = run_check(label, argv, worktree, limits, on_start)
+        ok, said = run_check(label, argv, worktree, limits, on_start, notes)
         outputs.append(said)
         passed = passed and ok
     text = "\n".join(outputs)
@@ -72,9 +77,9 @@ def signature(output: str) -> str:
 def measure(worktree: str, base: str) -> tuple[str, int]:
     """The change's hash against the last commit and its file count against the base,
     untracked files included (one `git add --intent-to-add` serves both)."""
-    git(["add", "--all", "--intent-to-add"], worktree)
-    diff = git(["diff", "HEAD", "--binary"], worktree)
-    names = git(["diff", base, "--name-only", "--"], worktree).split("\n")
+    git(["add", "--all", "--intent-to-add", "--", ".", *NOT_WORK], worktree)
+    diff = git(["diff", "HEAD", "--binary", "--no-ext-diff"], worktree)
+    names = git(["diff", base, "--name-only", "--no-ext-diff", "--"], worktree).split("\n")
     return hashlib.sha256(diff.encode()).hexdigest()[:16], len([n for n in names if n])
 
 
@@ -83,7 +88,8 @@ def outside_state(worktree: Path, repo_path: str) -> dict:
     jail = worktree.parent
     if not worktree.exists():  # cleaned up by a cancel: nothing left to judge
         return {}
-    beside = sorted(p.name for p in jail.iterdir() if p.name != worktree.name)
+    mine = {worktree.name, BOX_DIR, HOME_DIR}  # the box's own files and HOME
+    beside = sorted(p.name for p in jail.iterdir() if p.name not in mine)
     siblings = sorted(p.name for p in jail.parent.iterdir() if not p.name.startswith("run-"))
     status = git(["status", "--porcelain", "--untracked-files=all"], repo_path)
     return {"beside": beside, "siblings": siblings, "main_checkout": status}

@@ -13,12 +13,12 @@ from pathlib import Path
 from django.conf import settings
 from django.db.models import F
 
-from coding.actions import transition
+from coding.actions import note_on, transition
 from coding.approvals import void_other_commits
 from coding.checks import escape_found, measure, outside_state, verify
 from coding.models import CodingIteration, CodingRun, RunStatus
 from coding.runners import Pass, argv_for, read_output
-from coding.sandbox import HarnessMissing, Limits, run_boxed
+from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
 from coding.worktrees import (
     GitFailed,
     WorktreeRefused,
@@ -155,9 +155,10 @@ def run_harness(run: CodingRun, prompt: str):
         done = run_boxed(
             argv, str(worktree), Limits.from_caps(caps), harness_env(), remember_group(run)
         )
-    except HarnessMissing as missing:
-        transition(run, RunStatus.BLOCKED, str(missing))
+    except (HarnessMissing, Unconfined) as refused:
+        transition(run, RunStatus.BLOCKED, str(refused))
         return None
+    note_on(run, "harness", done.notes)
     report = read_output(run.runner, done.output)
     CodingRun.objects.filter(pk=run.pk).update(
         process_group=None,
@@ -173,8 +174,11 @@ def run_harness(run: CodingRun, prompt: str):
 
 def run_checks(run: CodingRun):
     """The verdict, or None when the run was cancelled while its tests ran."""
-    limits = Limits.from_caps(run.limits)
-    verdict = verify(run.repository, run.task, run.worktree_path, limits, remember_group(run))
+    limits, notes = Limits.from_caps(run.limits), []
+    verdict = verify(
+        run.repository, run.task, run.worktree_path, limits, remember_group(run), notes
+    )
+    note_on(run, "checks", notes)
     CodingRun.objects.filter(pk=run.pk).update(process_group=None)
     run.refresh_from_db()
     return verdict if run.status == RunStatus.WAITING_FOR_TESTS else None
@@ -260,7 +264,9 @@ def ready_for_review(run: CodingRun) -> bool:
     """Commit the proven change on the run's branch; a new commit voids earlier approvals."""
     sha = commit_all(run.worktree_path, f"R{run.id}: {run.task.get('summary', 'change')[:60]}")
     stats = diff_between(run.repository, run.base_sha, sha)
-    change = git(["diff", "--binary", f"{run.base_sha}..{sha}", "--"], run.repository.path)
+    change = git(
+        ["diff", "--no-ext-diff", "--binary", f"{run.base_sha}..{sha}", "--"], run.repository.path
+    )
     keep_patch(run, f"review-{sha[:12]}", change)
     void_other_commits(run, sha, f"superseded by commit {sha[:10]}")
     files = "1 file" if stats["changed"] == 1 else f"{stats['changed']} files"

@@ -1,25 +1,56 @@
-"""Running a harness (or a repository's test command) in a run's worktree, boxed in.
+"""Running a harness (or a repository's test, lint or acceptance command — code from the same
+untrusted worktree) in a run's worktree, confined: every such process starts through
+`run_boxed`, which builds a box with coding/jail.py.
 
-The process gets an allowlisted environment (none of Opscore's secrets, no database URL, no API
-keys), its own process group (a timeout or a cancel kills everything it started), CPU, memory
-and file-size limits, a wall-clock timeout, and output capped with a marker. A missing binary
-is reported as such: the run is blocked, not failed.
+In the box the command sees the system's programs read-only, its worktree, a private HOME and
+a fresh /tmp writable, the repository's git directory read-only, and nothing else: no
+Opscore checkout, no .data (secrets, the database socket), no ~/.ssh, no other run. It has no
+network (its own empty network namespace), its own PID namespace (Opscore's processes and
+their environments are invisible; when the pass ends every process it started dies), an
+unprivileged uid when Opscore is root, rlimits on processes, memory, CPU and file size, and
+only the environment variables its runner declares.
+
+Output streams to a file capped at `Limits.output_bytes` (the driver never holds it whole),
+and the driver is back within the time limit plus a few seconds whatever the command's
+children do. Where the kernel cannot build the box the run is refused, unless the operator
+opted in to unconfined runs (OPS_CODING_ALLOW_UNCONFINED), which is then said on the run.
 """
 
 import contextlib
+import functools
+import json
 import os
+import re
 import resource
+import selectors
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
+from django.conf import settings
 
-ENV_ALLOWED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TERM")
+from coding import jail
+from coding.box import (
+    BOX_DIR,
+    HOME_DIR,
+    box_spec,
+    hand_over,
+    jail_command,
+    rlimits,
+    sandbox_ids,
+    welcome,
+)
+
+ENV_ALLOWED = ("PATH", "LANG", "LC_ALL", "TERM")
+BOX_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": "/tmp"}
 OUTPUT_CAP = 64_000
 CUT_MARKER = "\n[… output cut at 64 kB by opscore]\n"
+GRACE = 2.0  # seconds the output may still drain once the command ended or was killed
 
 
 @dataclass(frozen=True)
@@ -28,13 +59,19 @@ class Limits:
     cpu_seconds: int = 600
     memory_bytes: int = 2 * 1024**3
     file_bytes: int = 256 * 1024**2
+    processes: int = 256
+    output_bytes: int = 16 * 1024**2
+    tmp_bytes: int = 512 * 1024**2
 
     @classmethod
     def from_caps(cls, caps: dict) -> "Limits":
         """A run's caps (coding_policy at its start) as process limits."""
         seconds = caps.get("harness_timeout_seconds", 900)
         memory = caps.get("harness_memory_mb", 16384) * 1024**2
-        return cls(seconds=seconds, cpu_seconds=2 * seconds, memory_bytes=memory)
+        output = caps.get("harness_output_bytes", cls.output_bytes)
+        return cls(
+            seconds=seconds, cpu_seconds=2 * seconds, memory_bytes=memory, output_bytes=output
+        )
 
 
 @dataclass(frozen=True)
@@ -43,25 +80,24 @@ class Finished:
     output: str
     seconds: float
     timed_out: bool = False
+    output_path: str = ""
+    output_cut: bool = False
+    left_behind: int = 0  # processes still running when the command ended (then killed)
+    notes: list = field(default_factory=list)  # refusals and kills, said on the run
 
 
 class HarnessMissing(LookupError):
     """The operator has not installed the harness this run names."""
 
 
+class Unconfined(RuntimeError):
+    """The box cannot be built here and the operator has not allowed unconfined runs."""
+
+
 def boxed_env(extra: dict | None = None) -> dict:
-    """Only what a tool needs to run; `extra` is the harness's own key, when configured."""
+    """Only what a tool needs to run; `extra` is what its runner declares (its own key)."""
     env = {k: os.environ[k] for k in ENV_ALLOWED if k in os.environ}
-    return env | (extra or {})
-
-
-def _limit(limits: Limits):
-    def apply():
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-
-    return apply
+    return env | BOX_ENV | (extra or {})
 
 
 def capped(text: str) -> str:
@@ -69,43 +105,192 @@ def capped(text: str) -> str:
 
 
 def run_boxed(
-    argv: list[str], cwd: str, limits: Limits = Limits(), env=None, on_start=None
+    argv: list[str], cwd: str, limits: Limits = Limits(), env=None, on_start=None, name="harness"
 ) -> Finished:
-    """`on_start(pid)` hears the process group's id before any waiting, so another process (a
-    cancel) can kill the group while this one blocks."""
+    """Run `argv` confined to the worktree `cwd`; its output goes to `<name>.log` beside the
+    worktree. `on_start(pid)` hears the process group's id before any waiting, so another
+    process (a cancel) can kill the group."""
     if not argv or shutil.which(argv[0], path=boxed_env().get("PATH")) is None:
         raise HarnessMissing(f"{argv[0] if argv else '(empty)'} is not installed or not on PATH")
+    worktree = Path(cwd).resolve()
+    box = worktree.parent / BOX_DIR
+    home = worktree.parent / HOME_DIR
+    box.mkdir(exist_ok=True), home.mkdir(exist_ok=True)
+    welcome(home)
+    variables = boxed_env(env) | {"HOME": str(home)}
+    command, spawn_env, setup, notes = spawning(argv, worktree, box, limits, variables)
     started = time.monotonic()
-    process = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=boxed_env(env),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group
-        preexec_fn=_limit(limits),
+    log = box / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())[:40]}.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=worktree,
+            env=spawn_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a cancel kills it whole
+            preexec_fn=setup,
+        )
+        if on_start is not None:
+            on_start(process.pid)
+        timed_out, total = pump(process, out, limits, started + limits.seconds)
+    return finished(process, log, limits, time.monotonic() - started, timed_out, total, notes)
+
+
+def spawning(argv, worktree: Path, box: Path, limits: Limits, variables: dict):
+    """How to start the command: through the box — or, where it cannot be built, refused
+    unless the operator opted in to unconfined runs (then said in the notes)."""
+    missing = confinement_missing()
+    if missing and not settings.OPS_CODING_ALLOW_UNCONFINED:
+        raise Unconfined(f"refused: the sandbox cannot be built here ({missing})")
+    if missing:
+        note = f"ran UNCONFINED (OPS_CODING_ALLOW_UNCONFINED): {missing}"
+        return argv, variables, limits_in_child(limits), [note]
+    spec = box_spec(argv, worktree, Path(variables["HOME"]), box, limits, variables)
+    hand_over([worktree, Path(variables["HOME"])], spec["uid"], spec["gid"])
+    return jail_command(), {"OPS_BOX_SPEC": json.dumps(spec)}, None, []
+
+
+def finished(process, log: Path, limits, seconds, timed_out, total, notes) -> Finished:
+    """What the command did, read back from its output file and its box's report."""
+    report = {}
+    with contextlib.suppress(OSError, ValueError):
+        report = json.loads((log.parent / "box.json").read_text())
+    (log.parent / "box.json").unlink(missing_ok=True)
+    with open(log, "rb") as out:
+        head = out.read(OUTPUT_CAP * 4).decode(errors="replace")
+    cut = total > limits.output_bytes
+    if cut:
+        notes.append(f"output cut at {limits.output_bytes} bytes (it printed {total})")
+    left = int(report.get("left_behind", 0))
+    if left:
+        notes.append(f"killed {left} process(es) the command left running when it ended")
+    if timed_out:
+        notes.append(f"killed at the {limits.seconds:.0f}s wall-clock limit")
+    status = None if timed_out else process.returncode
+    output = head if total <= OUTPUT_CAP else head[:OUTPUT_CAP] + CUT_MARKER
+    return Finished(status, output, seconds, timed_out, str(log), cut, left, notes)
+
+
+def pump(process: subprocess.Popen, out, limits: Limits, deadline: float) -> tuple[bool, int]:
+    """Copy output to the file up to the cap (the rest is read and dropped, so the command
+    never blocks on a full pipe). At the deadline the group is killed; once the command has
+    ended, output drains for GRACE seconds at most — a child holding the pipe cannot hold
+    the driver. Returns (timed out, bytes printed)."""
+    fd, total, timed_out, ended = process.stdout.fileno(), 0, False, None
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            now = time.monotonic()
+            if ended is None and now >= deadline:
+                kill_process_group(process.pid)
+                timed_out, ended = True, now
+            if ended is None and process.poll() is not None:
+                ended = now
+            if ended is not None and now >= ended + GRACE:
+                break
+            wait = min((ended + GRACE if ended else deadline) - now, 1.0)
+            if not selector.select(timeout=max(wait, 0)):
+                continue
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            keep = chunk[: max(limits.output_bytes - total, 0)]
+            out.write(keep)
+            total += len(chunk)
+    process.stdout.close()
+    kill_process_group(process.pid)  # whatever of the group is left (unconfined runs)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=GRACE)
+    return timed_out, total
+
+
+def limits_in_child(limits: Limits):
+    """rlimits for an unconfined run (the box sets its own inside)."""
+
+    def apply():
+        for name, value in rlimits(limits).items():
+            kind = getattr(resource, f"RLIMIT_{name.upper()}")
+            resource.setrlimit(kind, (value, value))
+
+    return apply
+
+
+@functools.cache
+def confinement() -> dict:
+    """Which confinement this machine gives, each with why not (cached per process)."""
+    abi = jail.landlock_abi()
+    found = {
+        "landlock": {"ok": abi >= 1, "abi": abi, "why": "" if abi else "no Landlock in kernel"},
+        "tcp_rules": {"ok": abi >= 4, "why": "" if abi >= 4 else "Landlock ABI < 4"},
+        "scoping": {"ok": abi >= 6, "why": "" if abi >= 6 else "Landlock ABI < 6"},
+        "runs_as": {"ok": True, "uid": sandbox_ids()[0] if os.geteuid() == 0 else os.geteuid()},
+    }
+    found["namespaces"] = probe_box(abi)
+    return found
+
+
+def probe_box(abi: int) -> dict:
+    """Build a real box around `true`: user/mount/PID/network namespaces and the new root."""
+    if abi < 1:
+        return {"ok": False, "why": "not tried: the box needs Landlock"}
+    with tempfile.TemporaryDirectory(prefix="opscore-box-probe-") as scratch:
+        tree, home, box = (Path(scratch, name) for name in ("tree", "home", BOX_DIR))
+        for path in (tree, home, box):
+            path.mkdir()
+        spec = box_spec(["true"], tree, home, box, Limits(), boxed_env())
+        hand_over([tree, home], spec["uid"], spec["gid"])
+        try:
+            done = subprocess.run(
+                jail_command(),
+                env={"OPS_BOX_SPEC": json.dumps(spec)},
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return {"ok": False, "why": f"the box did not start: {error}"}
+        if done.returncode != 0:
+            return {"ok": False, "why": (done.stderr.strip() or f"exit {done.returncode}")[-300:]}
+    return {"ok": True, "why": ""}
+
+
+def confinement_missing() -> str:
+    """'' when every confinement the box relies on works here; else what is missing."""
+    found = confinement()
+    return "; ".join(
+        f"{name}: {item['why']}"
+        for name, item in found.items()
+        if name in ("landlock", "namespaces") and not item["ok"]
     )
-    if on_start is not None:
-        on_start(process.pid)
-    try:
-        output, _ = process.communicate(timeout=limits.seconds)
-        return Finished(process.returncode, capped(output), time.monotonic() - started)
-    except subprocess.TimeoutExpired:
-        kill_group(process)
-        output, _ = process.communicate()
-        return Finished(None, capped(output or ""), time.monotonic() - started, timed_out=True)
 
 
-def kill_group(process: subprocess.Popen) -> None:
-    kill_process_group(process.pid)
+def sandbox_state() -> dict:
+    """How coding runs go here — confined, unconfined (the operator opted in) or refused —
+    for `status` and the Stage, which show anything but confined in red."""
+    missing = confinement_missing()
+    allowed = settings.OPS_CODING_ALLOW_UNCONFINED
+    runs = "confined" if not missing else "unconfined (opted in)" if allowed else "refused"
+    return {"runs": runs, "missing": missing}
+
+
+def doctor() -> dict:
+    """What `coding doctor` says: each confinement feature, probed afresh, and whether a run
+    would go ahead (confined, or unconfined by the operator's explicit opt-in) or be refused."""
+    confinement.cache_clear()
+    return sandbox_state() | {
+        "allow_unconfined": settings.OPS_CODING_ALLOW_UNCONFINED,
+        "features": confinement(),
+        "read_paths": list(settings.OPS_CODING_READ_PATHS),
+        "coding_dir": str(settings.OPS_CODING_DIR),
+    }
 
 
 def kill_process_group(pgid: int | None, inside: str = "") -> bool:
-    """SIGKILL a harness's whole group (it was started as its own session); False if none.
-    With `inside`, only if one of the group works in that directory: a recorded id whose
-    process ended long ago may belong to someone else's group by now."""
+    """SIGKILL a command's whole group (the box's outer process and its init: the kernel
+    then kills the rest of the box); False if none. With `inside`, only if one of the group
+    works in that directory: a recorded id whose process ended long ago may be reused."""
     if not pgid or (inside and not group_works_in(pgid, inside)):
         return False
     try:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,10 +20,23 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils.text import slugify
 
+from coding.box import BOX_DIR, HOME_DIR, git_common_dir
 from coding.models import BRANCH_PATTERN, CodingRun, Repository
 
 GIT_TIMEOUT = 120
-SAFE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
+SAFE_ENV = ("PATH", "LANG", "LC_ALL", "TMPDIR")
+# The driver's git runs outside the box, as Opscore: nothing a harness could have planted may
+# run or steer it — no hooks, no fsmonitor, no system or global config (HOME is Opscore's
+# coding directory), no pager, no external diff, no signing program; worktrees are owned by
+# the sandbox's uid, so ownership checks are the box's business, not git's.
+HARDENED = [
+    *("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"),
+    *("-c", "safe.directory=*", "-c", "core.pager=cat", "-c", "commit.gpgSign=false"),
+    *("-c", "diff.noprefix=false", "-c", "core.untrackedCache=false"),
+]
+# Caches and bytecode are never part of a run's change, with or without a .gitignore.
+NOT_WORK = [":(exclude,glob)**/__pycache__/**", ":(exclude,glob)**/*.py[co]"]
+NOT_WORK += [":(exclude,glob)**/.pytest_cache/**"]
 
 
 class WorktreeRefused(ValueError):
@@ -34,14 +48,43 @@ class GitFailed(RuntimeError):
 
 
 def git(args: list[str], cwd: Path | str) -> str:
-    env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ}
-    env |= {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ} | git_env(Path(cwd))
     done = subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=GIT_TIMEOUT
+        ["git", *HARDENED, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=GIT_TIMEOUT,
     )
     if done.returncode != 0:
         raise GitFailed(f"git {args[0]} failed: {done.stderr.strip()[:500]}")
     return done.stdout
+
+
+def git_env(cwd: Path) -> dict:
+    """Config only from the repository; a linked worktree's git directory taken from its
+    repository, never from the `.git` file the harness could rewrite to point at a repository
+    (and config) of its own; no climbing out of `cwd` to find one."""
+    env = {
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "HOME": str(settings.OPS_CODING_DIR),
+        "GIT_CEILING_DIRECTORIES": str(cwd.resolve().parent),
+    }
+    if (cwd / ".git").is_file():
+        env |= {"GIT_DIR": str(linked_gitdir(cwd)), "GIT_WORK_TREE": str(cwd)}
+    return env
+
+
+def linked_gitdir(worktree: Path) -> Path:
+    """The worktree's private git directory, if its `.git` pointer still names one of a real
+    repository's worktrees that points back here; GitFailed if it was tampered with."""
+    text = (worktree / ".git").read_text(errors="replace").strip()
+    if git_common_dir(worktree) is None:
+        raise GitFailed(f"the worktree's .git pointer was tampered with: {text[:200]!r}")
+    return (worktree / text.removeprefix("gitdir:").strip()).resolve()
 
 
 def check_branch(name: str) -> str:
@@ -73,8 +116,8 @@ def worktree_dir(run: CodingRun) -> Path:
 
 def save_uncommitted(path: Path, run: CodingRun, label: str) -> str:
     """Everything not committed (untracked files included) as a patch file; '' if none."""
-    git(["add", "--all"], path)
-    patch = git(["diff", "--cached", "--binary"], path)
+    git(["add", "--all", "--", ".", *NOT_WORK], path)
+    patch = git(["diff", "--cached", "--binary", "--no-ext-diff"], path)
     git(["reset", "--quiet"], path)
     if not patch.strip():
         return ""
@@ -132,8 +175,8 @@ AUTHOR = ["-c", "user.name=Opscore coding lane", "-c", "user.email=coding@opscor
 
 def commit_all(worktree: str, message: str) -> str:
     """Commit whatever the pass left (hooks off: they are the repository's, not the run's)."""
-    git(["add", "--all"], worktree)
-    if git(["diff", "--cached", "--name-only"], worktree).strip():
+    git(["add", "--all", "--", ".", *NOT_WORK], worktree)
+    if git(["diff", "--cached", "--name-only", "--no-ext-diff"], worktree).strip():
         git([*AUTHOR, "commit", "--quiet", "--no-verify", "-m", message], worktree)
     return git(["rev-parse", "HEAD"], worktree).strip()
 
@@ -145,7 +188,8 @@ def head_of(repo: Repository, branch: str) -> str:
 
 def diff_between(repo: Repository, base: str, head: str) -> dict:
     """Files, insertions and deletions of a branch's change since its base."""
-    rows = git(["diff", "--numstat", f"{base}..{head}", "--"], repo.path).splitlines()
+    rows = git(["diff", "--no-ext-diff", "--numstat", f"{base}..{head}", "--"], repo.path)
+    rows = rows.splitlines()
     files, added, removed = [], 0, 0
     for row in rows:
         plus, minus, name = row.split("\t", 2)
@@ -192,6 +236,8 @@ def clean_up(run: CodingRun) -> CodingRun:
         saved = save_uncommitted(path, run, "at-cleanup")
         run.patch_ref = saved or run.patch_ref
         git(["worktree", "remove", "--force", "--", str(path)], run.repository.path)
+        for beside in (HOME_DIR, BOX_DIR):  # the box's HOME and output go with the tree
+            shutil.rmtree(path.parent / beside, ignore_errors=True)
         with contextlib.suppress(OSError):
             path.parent.rmdir()
     git(["worktree", "prune"], run.repository.path)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Min
 from django.db.models.functions import Now
 
+from coding.sandbox import sandbox_state
 from console.health import health_snapshot, llm_spend
 from missions.breaker import switched_off_kinds
 from missions.models import Mission, Proposal, ProposalStatus, Step, StepStatus, Worker
@@ -84,4 +85,5 @@ def system_status() -> dict:
         "health": health_snapshot(),
         "llm": llm_spend(),
         "last_heartbeat": _last_heartbeat(),
+        "coding_sandbox": sandbox_state(),
     }

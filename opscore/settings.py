@@ -1,5 +1,6 @@
 """Opscore settings: one file, read from the environment, strict about bad values."""
 
+import hashlib
 import os
 import secrets
 import shlex
@@ -308,8 +309,20 @@ OPS_AGENT_API_RATE_PER_MINUTE = env_int("OPS_AGENT_API_RATE_PER_MINUTE", 600)
 OPS_AGENT_HOOK_TOKEN = env_str("OPS_AGENT_HOOK_TOKEN")
 OPS_AGENT_WAKE_TIMEOUT_SECONDS = env_int("OPS_AGENT_WAKE_TIMEOUT_SECONDS", 10)
 
-# The coding lane: run worktrees and saved patches live here (never inside a repository).
-OPS_CODING_DIR = Path(env_str("OPS_CODING_DIR") or DATA_DIR / "coding")
+# The coding lane: run worktrees and saved patches live here — never inside a repository, nor
+# inside Opscore's own checkout (a target's tests must run as in its own clone): by default
+# under the user's state directory, one folder per checkout.
+_STATE_HOME = Path(env_str("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+_CHECKOUT = f"{BASE_DIR.name}-{hashlib.sha256(bytes(BASE_DIR)).hexdigest()[:8]}"
+OPS_CODING_DIR = Path(env_str("OPS_CODING_DIR") or _STATE_HOME / "opscore" / _CHECKOUT / "coding")
+# The sandbox (coding/sandbox.py): extra read-only paths a harness needs (e.g. where its
+# binary is installed outside /usr), the unprivileged uid/gid it runs as when Opscore is root,
+# and whether a run may go ahead unconfined where the kernel cannot build the box (no: it is
+# refused; `manage.py coding doctor` says what is missing).
+OPS_CODING_READ_PATHS = env_list("OPS_CODING_READ_PATHS")
+OPS_CODING_SANDBOX_UID = env_int("OPS_CODING_SANDBOX_UID", 65534)
+OPS_CODING_SANDBOX_GID = env_int("OPS_CODING_SANDBOX_GID", 65534)
+OPS_CODING_ALLOW_UNCONFINED = env_bool("OPS_CODING_ALLOW_UNCONFINED", False)
 # Harnesses the operator installed, by runner name → argv (Opscore appends its flags and the
 # prompt). A binary that is not on PATH blocks the run with that reason; it never fails it.
 # OPS_CODING_COMMAND="/usr/local/bin/my-harness --flag" enables the `command` runner.

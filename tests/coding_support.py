@@ -9,6 +9,8 @@ from coding.models import CodingRun
 
 # The fake harness: edits files as its prompt's @tokens say, prints Claude Code's stream-json.
 HARNESS = [sys.executable, str(Path(__file__).parent / "fake_harness" / "edit_and_report.py")]
+# What the sandbox must let the fake harness read: this interpreter and the harness's folder.
+BOX_READS = [sys.prefix, sys.base_prefix, str(Path(__file__).parent / "fake_harness")]
 
 
 def new_run(repo, tokens: str, mode="ralph-loop", agent=None, **constraints) -> CodingRun:

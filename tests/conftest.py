@@ -60,6 +60,16 @@ def backups_in_tmp(settings, tmp_path):
     settings.OPS_BACKUP_DIR = tmp_path / "backups"
 
 
+@pytest.fixture(autouse=True)
+def coding_in_tmp(settings, tmp_path):
+    """Coding runs live in the test's tmp; the box may read this interpreter (the fake
+    harness and the test repositories' tests run on it) and the fake harness's folder."""
+    from tests.coding_support import BOX_READS
+
+    settings.OPS_CODING_DIR = tmp_path / "coding"
+    settings.OPS_CODING_READ_PATHS = BOX_READS
+
+
 @pytest.fixture
 def operator(db):
     return OperatorFactory()

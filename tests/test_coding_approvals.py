@@ -14,7 +14,9 @@ from tests.coding_support import new_run
 from tests.conftest import sh
 
 pytestmark = pytest.mark.django_db(transaction=True)
-COMMIT = ["git", "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qam"]
+# a person committing in a run's worktree (owned by the sandbox's uid, hence safe.directory)
+COMMIT = ["git", "-c", "safe.directory=*", "-c", "user.email=a@b", "-c", "user.name=a"]
+COMMIT += ["commit", "-qam"]
 
 
 def reviewed(repo, tokens="@greet", **constraints):

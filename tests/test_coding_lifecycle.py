@@ -46,12 +46,13 @@ def test_a_crash_inside_a_run_fails_that_run_and_the_driver_goes_on(coding_repo)
     assert healthy.status == "waiting_for_review"
 
 
-def test_an_ended_run_leaves_no_worktree_behind_but_keeps_its_work(coding_repo):
+def test_an_ended_run_leaves_no_worktree_behind_but_keeps_its_work(coding_repo, settings):
     run = new_run(coding_repo, "@break", mode="single-shot")
     handle_one_run()
 
     run.refresh_from_db()
     assert run.status == "failed" and run.worktree_path == ""
+    assert not Path(settings.OPS_CODING_DIR, "worktrees", "app", f"run-{run.id}").exists()
     assert "raise SystemExit(1)" in Path(run.patch_ref).read_text()
     assert sh("git", "branch", "--list", run.branch, cwd=coding_repo.path).strip()
 

@@ -19,7 +19,7 @@ from coding.driver import handle_one_run
 from coding.models import CodingRun
 from coding.worktrees import git, provision
 from opscore.models import Event
-from tests.coding_support import HARNESS, new_run
+from tests.coding_support import BOX_READS, HARNESS, new_run
 from tests.processes import ROOT, child_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -81,6 +81,7 @@ def test_a_real_driver_sigkilled_mid_pass_leaves_nothing_the_next_one_does_not_c
         OPS_CODING_COMMAND=shlex.join(HARNESS),
         OPS_CODING_PASS_ENV="FAKE_HARNESS_NAP",
         FAKE_HARNESS_NAP="1",
+        OPS_CODING_READ_PATHS=",".join(BOX_READS),
     )
     driver = subprocess.Popen(
         [sys.executable, "manage.py", "coding", "drive", "--once"],

@@ -13,6 +13,7 @@ from coding.sandbox import CUT_MARKER, Limits, run_boxed
 from opscore.actions import set_policy
 from opscore.models import Event
 from tests.coding_support import HARNESS, new_run
+from tests.conftest import sh
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,9 +100,15 @@ def test_a_change_touching_more_files_than_allowed_fails(coding_repo):
     assert run.status == "failed" and "changed-files cap: 7 files" in run.reason
 
 
-@pytest.mark.parametrize("token", ["@escape", "@symlink"])
-def test_a_write_outside_the_worktree_fails_the_run(coding_repo, token):
-    run = driven(new_run(coding_repo, f"@greet {token}"))
+def test_a_write_outside_the_worktree_fails_inside_the_box(coding_repo):
+    run = driven(new_run(coding_repo, "@greet @escape"))
+
+    assert not Path(run.worktree_path).parent.joinpath("escaped.txt").exists()
+    assert "Permission denied: '../escaped.txt'" in run.iterations.get().output_summary
+
+
+def test_a_symlink_pointing_out_of_the_worktree_fails_the_run(coding_repo):
+    run = driven(new_run(coding_repo, "@greet @symlink"))
 
     assert run.status == "failed" and "outside its worktree" in run.reason
 
@@ -244,3 +251,26 @@ def test_a_retried_run_gets_a_fresh_cost_budget(coding_repo):
     run = driven(run)
 
     assert run.reason.startswith("cost cap reached: $0.0200") and run.iteration == 4
+
+
+def test_no_bytecode_or_cache_is_ever_committed_even_without_a_gitignore(coding_repo):
+    coding_repo.test_command = [sys.executable, "-c", "import mod"]
+    coding_repo.save()
+
+    run = driven(new_run(coding_repo, "@greet @bytecode"))
+
+    assert run.status == "waiting_for_review", run.reason
+    committed = sh("git", "ls-tree", "-r", "--name-only", run.head_sha, cwd=coding_repo.path)
+    assert "mod.py" in committed.split()
+    assert not [n for n in committed.split() if "__pycache__" in n or n.endswith(".pyc")]
+    assert ".pytest_cache" not in committed
+    assert not Path(run.worktree_path, "__pycache__").exists()  # nothing ran with bytecode on
+    assert "PYTHONDONTWRITEBYTECODE" in json.loads(
+        Path(run.worktree_path, ".harness-env.json").read_text()
+    )
+
+
+def test_worktrees_live_outside_opscore_own_checkout_by_default():
+    from opscore import settings as defaults
+
+    assert not Path(defaults.OPS_CODING_DIR).resolve().is_relative_to(defaults.BASE_DIR)

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 
 from coding.driver import wip
 from coding.models import CodingApproval, CodingIteration, CodingRun, RunStatus
+from coding.sandbox import sandbox_state
 from console.stage.access import visible_or_login
 from console.stage.health import health_summary
 
@@ -34,6 +35,7 @@ def coding_panel(request):
     if refusal := visible_or_login(request):
         return refusal
     context = {"columns": columns(), "wip": wip(), "health": health_summary(), "view": "coding"}
+    context["sandbox"] = sandbox_state()
     if request.headers.get("HX-Request"):
         return render(request, "stage/_coding.html", context)
     return render(request, "stage/coding.html", context)

@@ -41,6 +41,14 @@ if "@symlink" in prompt:
     os.symlink("/etc", "etc-link")
 if "@vandalize" in prompt:  # breaks the worktree's link to its repository
     Path(".git").unlink()
+if "@bytecode" in prompt:  # a module imported (bytecode, unless told not to) and caches
+    Path("mod.py").write_text("VALUE = 1\n")
+    subprocess.run([sys.executable, "-c", "import mod"], check=True)
+    Path("cache/__pycache__").mkdir(parents=True)
+    Path("cache/__pycache__/mod.cpython-311.pyc").write_bytes(b"\x00bytecode")
+    Path("stale.pyc").write_bytes(b"\x00bytecode")
+    Path(".pytest_cache/v").mkdir(parents=True)
+    Path(".pytest_cache/v/lastfailed").write_text("{}\n")
 if "@shout" in prompt:
     print("x" * 100_000)
 print(json.dumps({"type": "assistant", "message": {"content": [{"type": "text", "text": "done"}]}}))

@@ -1,5 +1,6 @@
 """`manage.py coding runs [--json]`, `coding cancel ID`, `coding approve ID --kind …`,
-`coding retry ID`, `coding register NAME PATH …`, `coding submit …` and `coding drive`."""
+`coding retry ID`, `coding register NAME PATH …`, `coding submit …`, `coding doctor [--json]`
+and `coding drive`."""
 
 import getpass
 import shlex
@@ -7,7 +8,7 @@ import shlex
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 
-from coding import operations
+from coding import operations, sandbox
 from coding.actions import RunRefused
 from coding.approvals import ApprovalRefused
 from coding.driver import drive_for, handle_one_run, wip
@@ -17,6 +18,7 @@ from coding.worktrees import GitFailed
 from missions.actions import submit_proposal
 from missions.schemas import ProposalInvalid
 from opscore.management.commands._json import dump, fail
+from opscore.models import Event
 
 
 def row_of(run: CodingRun) -> dict:
@@ -34,6 +36,15 @@ def row_of(run: CodingRun) -> dict:
         "patch": run.patch_ref,
         "approvals": sorted(a.kind for a in run.approvals.standing().filter(sha=run.head_sha)),
     }
+
+
+def sandbox_notes(run_ids: list[int]) -> dict:
+    """What the sandbox refused or killed, by run (its `coding.run.sandbox` events)."""
+    events = Event.objects.filter(kind="coding.run.sandbox", payload__run_id__in=run_ids)
+    found = {}
+    for payload, summary in events.order_by("id").values_list("payload", "summary"):
+        found.setdefault(payload["run_id"], []).append(summary)
+    return found
 
 
 def cli_user() -> str:
@@ -56,6 +67,7 @@ class Command(BaseCommand):
         verbs.choices["approve"].add_argument("--note", default="")
         add_register(verbs.add_parser("register"))
         add_submit(verbs.add_parser("submit"))
+        verbs.add_parser("doctor").add_argument("--json", action="store_true")
         drive = verbs.add_parser("drive")
         drive.add_argument("--once", action="store_true", help="drive one unit of work, then stop")
         drive.add_argument("--seconds", type=float, default=3600)
@@ -72,7 +84,8 @@ class Command(BaseCommand):
 
     def runs(self, opts):
         recent = CodingRun.objects.select_related("repository").order_by("-id")[:100]
-        rows = [row_of(r) for r in recent]
+        notes = sandbox_notes([r.id for r in recent])
+        rows = [row_of(r) | {"sandbox": notes.get(r.id, [])} for r in recent]
         now = wip()
         queued = ", ".join(f"{n} for {repo}" for repo, n in now["queued"].items()) or "none"
         lines = [f"running {now['running']} of {now['limit']}; queued: {queued}"] + [
@@ -127,6 +140,19 @@ class Command(BaseCommand):
         next_step = proposal.reason or "approve it in the admin (Proposals) or the Stage inbox"
         text = f"proposal {proposal.id} {proposal.status}: {next_step}"
         self.say(opts, {"proposal": proposal.id, "status": proposal.status}, text)
+
+    def doctor(self, opts):
+        """Which confinement this machine gives a harness, and what is missing and why."""
+        found = sandbox.doctor()
+        lines = [
+            f"coding runs here: {found['runs']}"
+            + (f" — {found['missing']}" * bool(found["missing"]))
+        ]
+        for name, item in found["features"].items():
+            extra = {k: v for k, v in item.items() if k not in ("ok", "why")}
+            state = "ok" if item["ok"] else f"MISSING: {item['why']}"
+            lines.append(f"  {name}: {state} {extra or ''}".rstrip())
+        self.say(opts, found, "\n".join(lines))
 
     def drive(self, opts):
         done = handle_one_run() if opts["once"] else drive_for(opts["seconds"])

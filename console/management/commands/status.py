@@ -40,6 +40,11 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Override {o['id']}: {o['kind']} {o['target']} {until}: {o['reason']}"
             )
+        box = status["coding_sandbox"]
+        if box["runs"] == "confined":
+            self.stdout.write("Coding sandbox: confined")
+        else:  # red: harness runs are refused, or run unconfined by the operator's opt-in
+            self.stdout.write(self.style.ERROR(f"Coding sandbox: {box['runs']} — {box['missing']}"))
         agents = status["agents"]
         self.stdout.write(
             f"Agents enabled: {len(agents['enabled'])}/{agents['total']} "

@@ -1,0 +1,121 @@
+"""The layout of a coding sandbox, as coding/jail.py builds it: what is mounted where,
+read-only or writable, what Landlock allows, which uid runs the command and under which
+rlimits. Only the system's programs, the repository's git directory (read-only), the
+worktree, a private HOME and a fresh /tmp exist in the box; everything else of the machine
+(Opscore's checkout and .data, the operator's HOME, other runs, sockets under /run) is absent.
+"""
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from django.conf import settings
+
+from coding import jail
+
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
+BOX_DIR = ".box"  # beside the worktree: the driver's files for the box, never inside it
+HOME_DIR = "home"
+
+
+def rlimits(limits) -> dict:
+    return {
+        "cpu": limits.cpu_seconds,
+        "as": limits.memory_bytes,
+        "fsize": limits.file_bytes,
+        "nproc": limits.processes,
+        "core": 0,
+    }
+
+
+def jail_command() -> list[str]:
+    """The box builder, run by this interpreter isolated from the environment and site."""
+    return [sys.executable, "-I", "-S", str(Path(jail.__file__))]
+
+
+def sandbox_ids() -> tuple[int | None, int | None]:
+    """The uid/gid a command runs as: never root. None: Opscore is not root, so the box maps
+    Opscore's own uid (a user namespace) and keeps it from regaining capabilities."""
+    if os.geteuid() != 0:
+        return None, None
+    return settings.OPS_CODING_SANDBOX_UID, settings.OPS_CODING_SANDBOX_GID
+
+
+def hand_over(paths: list[Path], uid: int | None, gid: int | None) -> None:
+    """Give the worktree and HOME to the sandbox's uid (symlinks are not followed)."""
+    if uid is None:
+        return
+    for top in paths:
+        os.chown(top, uid, gid, follow_symlinks=False)
+        for folder, dirs, files in os.walk(top):
+            for name in dirs + files:
+                with contextlib.suppress(FileNotFoundError):
+                    os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+
+
+def git_common_dir(worktree: Path) -> Path | None:
+    """A linked worktree's repository git directory (read-only in the box): `<common>` of
+    its `.git` pointer `<common>/worktrees/<name>` — only if that names a real repository's
+    worktree pointing back here (a pointer the harness rewrote must not get a directory of
+    its choosing mounted into its next box)."""
+    pointer = worktree / ".git"
+    if not pointer.is_file():
+        return pointer if pointer.is_dir() and not pointer.is_symlink() else None
+    text = pointer.read_text(errors="replace").strip()
+    private = (worktree / text.removeprefix("gitdir:").strip()).resolve()
+    back, common = private / "gitdir", private.parent.parent
+    with contextlib.suppress(OSError):
+        here = Path(back.read_text().strip()).resolve() == pointer.resolve()
+        if text.startswith("gitdir:") and private.parent.name == "worktrees" and here:
+            return common if (common / "objects").is_dir() else None
+    return None
+
+
+def welcome(home: Path) -> None:
+    """The private HOME's git config: the repository (owned by Opscore, not by the box's uid)
+    is readable to the harness's git — read-only, so `status`, `diff` and `log` work."""
+    config = home / ".gitconfig"
+    if not config.exists():
+        config.write_text("[safe]\n\tdirectory = *\n")
+
+
+def box_spec(argv, worktree: Path, home: Path, box: Path, limits, env: dict) -> dict:
+    """What jail.py mounts and allows, in mount order (parents before what they hold)."""
+    mounts, readable = [], []
+    for path in SYSTEM_PATHS:
+        if os.path.islink(path):
+            mounts.append({"kind": "symlink", "src": os.readlink(path), "dst": path})
+        elif os.path.isdir(path):
+            mounts.append({"kind": "bind", "src": path, "dst": path})
+            readable.append(path)
+    common = git_common_dir(worktree)
+    extra = [str(Path(p).resolve()) for p in settings.OPS_CODING_READ_PATHS if Path(p).exists()]
+    for path in extra + ([str(common)] if common else []):
+        mounts.append({"kind": "bind", "src": path, "dst": path})
+        readable.append(path)
+    writable = [str(worktree), str(home)]
+    mounts += [{"kind": "bind", "src": p, "dst": p, "rw": True} for p in writable]
+    mounts += [
+        {"kind": "tmpfs", "dst": "/tmp", "options": f"mode=1777,size={limits.tmp_bytes}"},
+        {"kind": "tmpfs", "dst": "/dev", "options": "mode=755,size=64k"},
+        {"kind": "proc", "dst": "/proc"},
+    ]
+    mounts.sort(key=lambda m: m["dst"].rstrip("/").count("/"))
+    (box / "root").mkdir(exist_ok=True)
+    uid, gid = sandbox_ids()
+    devices = [f"/dev/{name}" for name in jail.DEVICES]
+    return {
+        "argv": argv,
+        "cwd": str(worktree),
+        "env": env,
+        "mounts": mounts,
+        "stage": str(box / "root"),
+        "report": str(box / "box.json"),
+        "uid": uid,
+        "gid": gid,
+        "limits": rlimits(limits),
+        "landlock": True,
+        "read": [*readable, "/proc", "/dev"],
+        "write": [*writable, "/tmp", *devices],
+    }

@@ -1,0 +1,233 @@
+"""The inside of a coding sandbox: run as `python -I -S coding/jail.py` with the box's spec in
+OPS_BOX_SPEC, it builds the box around one command and execs it. Standard library only, so
+it imports nothing from Opscore's checkout once the harness could see it.
+
+The outer process unshares mount, PID, network, IPC and UTS namespaces (and a user namespace
+when Opscore is not root) and forks the namespace's init. Init builds a new root on a tmpfs
+holding only what the spec binds (system directories and the common git directory read-only;
+the worktree, a private HOME and a fresh /tmp writable; a fresh /proc showing only the box's
+processes), pivots into it, and forks the command: unprivileged uid/gid when Opscore is root,
+rlimits, no new privileges, Landlock on top. When the command exits, init records how many
+processes it left behind and exits: the kernel then kills every process left in the PID
+namespace (setsid children included), so nothing outlives its pass and nothing holds its
+output pipe. The outer process exits with the command's status.
+
+Landlock goes through a small ctypes wrapper rather than the `landlock` PyPI package: that
+package is an alpha (1.0.0.dev5), covers filesystem rules only (no TCP rules from ABI 4, no
+signal/abstract-socket scoping from ABI 6) and its errno check can raise on a successful call.
+"""
+
+import ctypes
+import json
+import os
+import platform
+import resource
+import signal
+import sys
+import warnings  # noqa: F401 — os.execvpe imports it, after the interpreter's files are gone
+
+CLONE = {"mount": 0x20000, "uts": 0x4000000, "ipc": 0x8000000, "pid": 0x20000000}
+CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+# statvfs flags a read-only remount must keep (the kernel refuses to drop locked ones)
+KEEP = {1: MS_RDONLY, 2: MS_NOSUID, 4: MS_NODEV, 8: MS_NOEXEC, 1024: 1024, 2048: 2048}
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_SECUREBITS = 1, 38, 28
+SECBIT_NOROOT_LOCKED = 0b11  # uid 0 in a user namespace gets no capabilities on exec
+PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+DEVICES = ("null", "zero", "full", "random", "urandom")
+
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def check(result: int, what: str) -> int:
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return result
+
+
+# ---- Landlock (include/uapi/linux/landlock.h) ----
+LL_CREATE, LL_ADD_RULE, LL_RESTRICT = 444, 445, 446
+READ = 1 | 4 | 8  # execute, read a file, read a directory
+WRITE = 2 | 16 | 32 | 64 | 128 | 256 | 512 | 1024 | 2048 | 4096  # write, remove, make *
+ABI_EXTRA = {2: 8192, 3: 16384, 5: 32768}  # refer, truncate, ioctl on devices
+
+
+class RulesetAttr(ctypes.Structure):
+    _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+
+
+class PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed", ctypes.c_uint64), ("fd", ctypes.c_int32)]
+
+
+def landlock_abi() -> int:
+    """0 when the kernel has no Landlock (or it is disabled at boot)."""
+    result = libc.syscall(LL_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    return max(result, 0)
+
+
+def landlock(read: list[str], write: list[str]) -> int:
+    """Restrict this process (and what it execs) to reading `read` and writing `write`; no
+    TCP bind/connect (ABI 4+); no signals or abstract sockets outside the box (ABI 6+)."""
+    abi = landlock_abi()
+    if abi < 1:
+        raise OSError("Landlock is not available in this kernel")
+    every = READ | WRITE | sum(bit for level, bit in ABI_EXTRA.items() if abi >= level)
+    attr = RulesetAttr(every, 3 if abi >= 4 else 0, 3 if abi >= 6 else 0)
+    size = 8 if abi < 4 else 16 if abi < 6 else 24
+    ruleset = check(libc.syscall(LL_CREATE, ctypes.byref(attr), ctypes.c_size_t(size), 0), "ll")
+    for paths, allowed in ((read, READ), (write, every)):
+        for path in paths:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            rule = PathBeneath(
+                allowed if os.path.isdir(path) else allowed & (1 | 2 | 4 | 16384 | 32768), fd
+            )
+            check(libc.syscall(LL_ADD_RULE, ruleset, 1, ctypes.byref(rule), 0), f"rule {path}")
+            os.close(fd)
+    check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    check(libc.syscall(LL_RESTRICT, ruleset, 0), "landlock_restrict_self")
+    os.close(ruleset)
+    return abi
+
+
+# ---- the new root ----
+def mount(source, target, fstype, flags, data=None) -> None:
+    args = [a.encode() if isinstance(a, str) else a for a in (source, target, fstype, data)]
+    check(libc.mount(args[0], args[1], args[2], ctypes.c_ulong(flags), args[3]), f"mount {target}")
+
+
+def place(stage: str, item: dict) -> None:
+    """One entry of the spec's mount list, at its path under the staging root."""
+    target = stage + item["dst"]
+    kind = item["kind"]
+    if kind == "symlink":
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.symlink(item["src"], target)
+        return
+    if kind == "bind" and not os.path.isdir(item["src"]):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "a").close()
+    else:
+        os.makedirs(target, exist_ok=True)
+    if kind == "tmpfs":
+        mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, item.get("options", "mode=755"))
+    elif kind == "proc":
+        mount("proc", target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    else:
+        mount(item["src"], target, None, MS_BIND | MS_REC)
+        if not item.get("rw"):
+            kept = sum(ms for st, ms in KEEP.items() if os.statvfs(target).f_flag & st)
+            mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept)
+
+
+def build_root(spec: dict) -> None:
+    """A tmpfs root holding only the spec's mounts, pivoted into; the old root detached."""
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    stage = spec["stage"]
+    mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m")
+    for item in spec["mounts"]:
+        place(stage, item)
+    dev = stage + "/dev"
+    for name in DEVICES:
+        place(stage, {"kind": "bind", "src": f"/dev/{name}", "dst": f"/dev/{name}", "rw": True})
+    links = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1"}
+    for name, to in (links | {"stderr": "/proc/self/fd/2"}).items():
+        os.symlink(to, f"{dev}/{name}")
+    os.chdir(stage)
+    check(libc.syscall(PIVOT_ROOT[platform.machine()], b".", b"."), "pivot_root")
+    check(libc.umount2(b".", 2), "detach the old root")  # MNT_DETACH
+    mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=755")
+
+
+# ---- the command ----
+def limit(limits: dict) -> None:
+    for name, value in limits.items():
+        kind = getattr(resource, f"RLIMIT_{name.upper()}")
+        resource.setrlimit(kind, (value, value))
+
+
+def become(spec: dict) -> None:
+    """The command's process: unprivileged, limited, Landlocked, in its worktree."""
+    if spec.get("uid") is not None:
+        os.setgroups([])
+        os.setgid(spec["gid"])
+        os.setuid(spec["uid"])
+    else:  # uid 0 of our own user namespace: keep it from regaining capabilities on exec
+        check(libc.prctl(PR_SET_SECUREBITS, SECBIT_NOROOT_LOCKED, 0, 0, 0), "securebits")
+    limit(spec["limits"])
+    if spec.get("landlock"):
+        landlock(spec["read"], spec["write"])
+    os.chdir(spec["cwd"])
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
+
+
+def leftovers() -> int:
+    """Processes still alive in the box besides init (zombies not counted)."""
+    count = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit() and name != "1":
+            try:
+                with open(f"/proc/{name}/stat") as stat:
+                    count += stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+            except OSError:
+                continue
+    return count
+
+
+def init(spec: dict) -> None:
+    """PID 1 of the box: dies with the outer process, runs the command, reports, exits."""
+    check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+    report = os.open(spec["report"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    build_root(spec)
+    child = os.fork()
+    if child == 0:
+        try:
+            become(spec)
+        except BaseException as error:  # the command could not start: said, exit 127
+            os.write(2, f"opscore sandbox: {error}\n".encode())
+        os._exit(127)
+    while True:
+        pid, status = os.wait()
+        if pid == child:
+            break
+    code = os.waitstatus_to_exitcode(status)
+    os.write(report, json.dumps({"exit": code, "left_behind": leftovers()}).encode())
+    os._exit(code if code >= 0 else 128 - code)
+
+
+def map_ids() -> None:
+    uid, gid = os.getuid(), os.getgid()
+    flags = CLONE_NEWUSER | sum(CLONE.values()) | CLONE_NEWNET
+    check(libc.unshare(flags), "unshare")
+    with open("/proc/self/setgroups", "w") as f:
+        f.write("deny")
+    for name, outer in (("uid_map", uid), ("gid_map", gid)):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(f"0 {outer} 1")
+
+
+def main() -> None:
+    spec = json.loads(os.environ.pop("OPS_BOX_SPEC"))
+    if os.geteuid() == 0:
+        check(libc.unshare(sum(CLONE.values()) | CLONE_NEWNET), "unshare")
+    else:
+        map_ids()
+    child = os.fork()
+    if child == 0:
+        try:
+            init(spec)
+        except Exception as error:  # anything that stops the box is said
+            os.write(2, f"opscore sandbox: could not build the box: {error}\n".encode())
+        os._exit(126)
+    _, status = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status)
+    sys.exit(code if code >= 0 else 128 - code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,248 @@
+"""A hostile harness through the real driver: every escape a prompt-injected coding agent
+would try fails inside the box, and the world outside is untouched (issue 26).
+
+The harness (tests/fake_harness/hostile.py) writes what each attempt got into its worktree;
+the tests read that and look at the outside world themselves.
+"""
+
+import json
+import resource
+import socket
+import sys
+import uuid
+from io import StringIO
+from pathlib import Path
+
+import psutil
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from coding.driver import handle_one_run
+from coding.sandbox import confinement_missing
+from opscore.actions import set_policy
+from opscore.models import Event
+from tests.coding_support import new_run
+from tests.conftest import sh
+from tests.processes import ROOT
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        bool(confinement_missing()),
+        reason=f"this kernel cannot build the box: {confinement_missing()}",
+    ),
+]
+HOSTILE = [sys.executable, str(Path(__file__).parent / "fake_harness" / "hostile.py")]
+
+
+@pytest.fixture
+def attack(coding_repo, settings, tmp_path):
+    """Targets outside the box, and a way to send the hostile harness at them."""
+    settings.OPS_CODING_RUNNERS = {"command": HOSTILE}
+    repo = Path(coding_repo.path)
+    sh("git", "checkout", "-q", "-b", "side", cwd=repo)
+    sh(
+        "git",
+        "-c",
+        "user.email=a@b",
+        "-c",
+        "user.name=a",
+        "commit",
+        "-qm",
+        "side",
+        "--allow-empty",
+        cwd=repo,
+    )
+    side = sh("git", "rev-parse", "HEAD", cwd=repo).strip()
+    sh("git", "checkout", "-q", "main", cwd=repo)
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "post-checkout").write_text(f"#!/bin/sh\ntouch {tmp_path / 'pwned'}\n")
+    (evil / "post-checkout").chmod(0o755)
+    (tmp_path / "secrets.env").write_text("SECRET_KEY=seeded-secret-file\n")
+    other = Path(settings.OPS_CODING_DIR, "worktrees", "app", "run-999", "tree")
+    other.mkdir(parents=True)
+    db = connection.settings_dict
+    targets = {
+        "secret": str(tmp_path / "secrets.env"),
+        "checkout": str(ROOT),
+        "home": str(Path.home()),
+        "absolute": str(tmp_path / "absolute.txt"),
+        "other_run": str(other / "x.txt"),
+        "through_link": str(tmp_path / "through.txt"),
+        "pg_socket": f"{db['HOST']}/.s.PGSQL.{db['PORT'] or 5432}",
+        "evil_dir": str(evil),
+        "pwned": str(tmp_path / "pwned"),
+        "side_sha": side,
+        "marker": f"opscore-setsid-{uuid.uuid4().hex}",
+    }
+
+    def send(*attempts, caps=None, **more):
+        run = new_run(
+            coding_repo, "@hostile " + json.dumps(targets | more | {"attempts": attempts})
+        )
+        run.limits |= caps or {}
+        run.save(update_fields=["limits"])
+        assert handle_one_run()
+        run.refresh_from_db()
+        return run
+
+    send.targets, send.repo = targets, repo
+    return send
+
+
+def findings(run) -> dict:
+    return json.loads(Path(run.worktree_path, "findings.json").read_text())
+
+
+def all_blocked(run, *names) -> dict:
+    seen = findings(run)
+    assert {name: seen[name][:8] for name in names} == {name: "blocked:" for name in names}, seen
+    return seen
+
+
+def sandbox_notes(run) -> list[str]:
+    events = Event.objects.filter(kind="coding.run.sandbox", payload__run_id=run.id)
+    return list(events.values_list("summary", flat=True))
+
+
+def test_no_secret_is_in_reach(attack):
+    run = attack(
+        "parent_environ", "any_environ", "secret_file", "opscore_checkout", "operator_home"
+    )
+
+    seen = all_blocked(
+        run, "parent_environ", "any_environ", "secret_file", "opscore_checkout", "operator_home"
+    )
+    assert "seeded-secret" not in json.dumps(seen)
+    assert Path(attack.targets["secret"]).read_text().startswith("SECRET_KEY")  # it is there
+
+
+def test_writes_outside_the_worktree_fail_in_the_harness(attack, tmp_path):
+    names = ("write_up_three", "write_absolute", "write_other_run", "write_through_symlink")
+
+    run = attack(*names)
+
+    all_blocked(run, *names)
+    tree = Path(run.worktree_path)
+    for target in ("absolute", "other_run", "through_link"):
+        assert not Path(attack.targets[target]).exists()
+    assert not (tree.parent.parent.parent / "up-three.txt").exists()
+    assert not (tree / "link-out").exists()
+
+
+def test_the_harness_has_no_network_not_even_loopback_or_the_database_socket(attack):
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()  # reachable here
+        assert Path(attack.targets["pg_socket"]).exists()
+
+        run = attack("tcp_loopback", "postgres_socket", port=port)
+
+    all_blocked(run, "tcp_loopback", "postgres_socket")
+
+
+def test_the_repository_git_directory_is_read_only_to_the_harness(attack, tmp_path):
+    main = sh("git", "rev-parse", "main", cwd=attack.repo).strip()
+
+    run = attack("git_hooks_path", "git_fsmonitor", "git_hook_file", "update_ref_main")
+
+    seen = all_blocked(run, "git_hooks_path", "git_fsmonitor", "git_hook_file", "update_ref_main")
+    assert all("Read-only file system" in seen[name] for name in seen)
+    assert sh("git", "rev-parse", "main", cwd=attack.repo).strip() == main
+    assert "hooksPath" not in (attack.repo / ".git" / "config").read_text()
+    assert not (attack.repo / ".git" / "hooks" / "post-checkout").exists()
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_the_driver_git_runs_no_hook_fsmonitor_or_global_config_planted_for_it(
+    coding_repo, tmp_path, monkeypatch
+):
+    pwned = tmp_path / "pwned"
+    hook = f"#!/bin/sh\ntouch {pwned}\n"
+    hooks = Path(coding_repo.path, ".git", "hooks")
+    for name in ("post-checkout", "pre-commit", "post-commit", "post-index-change"):
+        (hooks / name).write_text(hook)
+        (hooks / name).chmod(0o755)
+    evil = tmp_path / "fsmonitor"
+    evil.write_text(hook)
+    evil.chmod(0o755)
+    sh("git", "config", "core.fsmonitor", str(evil), cwd=coding_repo.path)
+    home = tmp_path / "operator-home"
+    home.mkdir()
+    (home / ".gitconfig").write_text(f"[core]\n\thooksPath = {hooks}\n\tfsmonitor = {evil}\n")
+    monkeypatch.setenv("HOME", str(home))
+
+    run = new_run(coding_repo, "@greet")
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "waiting_for_review" and run.head_sha
+    assert not pwned.exists()
+
+
+def test_a_git_pointer_rewritten_by_the_harness_fails_the_run_and_runs_nothing(attack, tmp_path):
+    run = attack("git_pointer")
+
+    assert findings(run)["git_pointer"].startswith("ok")  # its own worktree: allowed
+    assert run.status == "failed" and "tampered with" in run.reason
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_a_fork_bomb_meets_the_process_limit(attack):
+    run = attack("fork_300")
+
+    seen = all_blocked(run, "fork_300")
+    assert int(seen["forked"]) < 300
+
+
+def test_a_setsid_child_dies_with_its_pass_and_the_kill_is_an_event(attack):
+    run = attack("setsid_child")
+
+    assert findings(run)["setsid_child"].startswith("ok")
+    marker = attack.targets["marker"]
+    alive = [p for p in psutil.process_iter(["cmdline"]) if marker in (p.info["cmdline"] or [])]
+    assert alive == []
+    assert any("killed 1 process(es) the command left running" in n for n in sandbox_notes(run))
+    out = StringIO()
+    call_command("coding", "runs", "--json", stdout=out)
+    listed = next(r for r in json.loads(out.getvalue()) if r["id"] == run.id)
+    assert any("left running" in note for note in listed["sandbox"])
+
+
+def test_a_child_holding_stdout_does_not_hold_the_driver(attack):
+    set_policy("coding_policy", {"harness_timeout_seconds": 5}, actor="test")
+
+    run = attack("hold_stdout")
+
+    assert run.status == "waiting_for_review", run.reason
+    assert run.iterations.get().exit_status == 0
+    assert any("left running" in n for n in sandbox_notes(run))
+
+
+def test_a_gigabyte_of_output_is_capped_in_a_file_and_not_held_in_memory(attack, coding_repo):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    set_policy("coding_policy", {"harness_timeout_seconds": 300}, actor="test")
+
+    run = attack("flood_stdout", flood_mb=1024, caps={"harness_output_bytes": 1_000_000})
+
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    assert run.status == "waiting_for_review", run.reason
+    output = Path(run.worktree_path).parent / ".box" / "harness.log"
+    assert output.stat().st_size <= 1_000_000
+    assert grown < 50 * 1024**2
+    assert any("output cut at 1000000 bytes" in n for n in sandbox_notes(run))
+
+
+def test_a_rewritten_git_pointer_gets_no_directory_of_its_choosing_into_the_next_box(tmp_path):
+    from coding.box import git_common_dir
+
+    secret = tmp_path / "operator" / ".ssh"
+    (secret / "worktrees" / "x").mkdir(parents=True)
+    (secret / "objects").mkdir()
+    tree = tmp_path / "run-1" / "tree"
+    tree.mkdir(parents=True)
+    (tree / ".git").write_text(f"gitdir: {secret / 'worktrees' / 'x'}\n")
+
+    assert git_common_dir(tree) is None
