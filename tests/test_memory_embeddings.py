@@ -100,3 +100,48 @@ def test_the_local_model_says_how_to_install_it():
             LocalEmbedder().embed(["x"])
     else:
         pytest.skip("the embeddings extra is installed here")
+
+
+class BannerModel:
+    """Stands in for sentence-transformers at the library boundary: it talks on stdout."""
+
+    def __init__(self, path):
+        print("Loading all-MiniLM-L6-v2 ... done")
+
+    def encode(self, texts):
+        print("Batches: 100%")
+        return [[0.01, float("disk" in t.lower()), 0.0] for t in texts]
+
+
+def test_local_model_chatter_never_reaches_the_json_on_stdout(
+    agent, vectors, settings, monkeypatch, tmp_path, capfd
+):
+    import sys
+    import types
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from memory import embeddings
+
+    settings.OPS_EMBEDDINGS, settings.DATA_DIR = "local", tmp_path
+    extractor = types.SimpleNamespace(extract_model=lambda target: print(f"extracting to {target}"))
+    monkeypatch.setitem(sys.modules, "all_minilm_l6_v2", extractor)
+    monkeypatch.setitem(
+        sys.modules, "sentence_transformers", types.SimpleNamespace(SentenceTransformer=BannerModel)
+    )
+    embeddings.local_model.cache_clear()
+    memory = remember("the disk on db-1 fills up", "0.70")
+    embedded, found = StringIO(), StringIO()
+    try:
+        call_command("memory", "--json", "embed", stdout=embedded)
+        search = ["search", "--agent", "devops", "--query", "disk"]
+        call_command("memory", "--json", *search, stdout=found)
+    finally:
+        embeddings.local_model.cache_clear()
+
+    printed = capfd.readouterr()
+    assert "Loading" not in printed.out and "Batches" not in printed.out
+    assert "Loading all-MiniLM" in printed.err
+    assert json.loads(embedded.getvalue()) == {"embedded": 1}
+    assert [row["id"] for row in json.loads(found.getvalue())] == [memory.id]
