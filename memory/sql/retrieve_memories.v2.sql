@@ -53,7 +53,12 @@ BEGIN
     IF cardinality(candidates) = 0 THEN
         RETURN;
     END IF;
-    SELECT greatest(c.reltuples, 1) INTO n_docs FROM pg_class c WHERE c.oid = 'memory_memory'::regclass;
+    -- N for idf: the planner's row estimate, or an exact count where the store is small (or
+    -- was never analysed) and counting costs less than a wrong idf.
+    SELECT c.reltuples INTO n_docs FROM pg_class c WHERE c.oid = 'memory_memory'::regclass;
+    IF n_docs < 10000 THEN
+        SELECT count(*) INTO n_docs FROM memory_memory m WHERE m.status = 'active';
+    END IF;
     n_docs := greatest(n_docs, (SELECT max(d) FROM unnest(dfs) AS d), cardinality(candidates));
     RETURN QUERY
     WITH terms AS (
