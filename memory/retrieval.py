@@ -16,7 +16,8 @@ agent's private one, never a stale, superseded, expired or archived one.
 The chosen ones are labelled by bucket (context: the agent, a project, person or service;
 lessons: company-wide lessons, playbooks and constraints; company: other company-wide
 memories), at most PER_BUCKET each and TOTAL in all, within the policy's character budget.
-With an embedding provider, cosine similarity re-orders the lexical candidates (hybrid).
+With an embedding provider, the nearest memories by vector are candidates too, fused with the
+lexical ones by reciprocal rank (hybrid): a paraphrase sharing no word is still found.
 Use counts are not written here: a trigger on the LLMCall row that names the memories counts
 them (memory/sql/count_memory_use), so a search that no prompt carried counts nothing.
 """
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from memory.embeddings import EmbeddingError, cosine_to, embedder
+from memory.embeddings import EmbeddingError, embedder, nearest, query_vector
 from memory.models import Memory
 from opscore.policies import parse_policy
 
@@ -37,7 +38,8 @@ PER_BUCKET, TOTAL = 6, 10
 FLOOR = 0.2  # of the best score: a weaker match is noise next to it
 MAX_TERMS = 16  # the first terms of the context: its title and topic come first
 PER_TERM, DF_CAP, POOL = 64, 1000, 40  # candidates per term; df counted up to; rows scored back
-COSINE_WEIGHT = 1.0  # next to a lexical score scaled to the best one's
+RRF_K = 60  # reciprocal rank fusion's damping (Cormack et al.): rank r adds 1 / (RRF_K + r)
+MIN_SIMILARITY = 0.3  # cosine below which a vector neighbour is no match (all-MiniLM-L6-v2)
 log = logging.getLogger(__name__)
 LESSON_KINDS = {"lesson", "playbook", "constraint"}
 TOKEN = re.compile(r"[^\W_]+(?:[-.][^\W_]+)*")
@@ -110,21 +112,28 @@ def fetch_rows(agent_slug: str, terms: list[str]) -> list[dict]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def hybrid_rows(rows: list[dict], context: str, provider) -> tuple[list[dict], str]:
-    """Cosine similarity to the context re-orders the lexical candidates (scaled to the best
-    lexical score). A provider that fails leaves the lexical order, and the ranking says why."""
+def hybrid_rows(agent_slug: str, rows: list[dict], context: str, provider) -> tuple[list, str]:
+    """Lexical and vector candidates fused by reciprocal rank (RRF_K): a paraphrase with no word
+    in common arrives through its vector, a memory both lists rank high comes first. A vector
+    candidate below MIN_SIMILARITY is no match. A provider that fails leaves the lexical
+    order, and the ranking says why."""
     try:
-        query = provider.embed([context])[0]
-        similar = cosine_to(query, [row["id"] for row in rows], provider.model)
+        near = nearest(agent_slug, query_vector(provider, context), provider.model)
     except EmbeddingError as error:
         log.warning("memory retrieval fell back to full text: %s", error)
         return rows, f"full-text (embeddings failed: {error})"[:300]
-    best = max(row["score"] for row in rows)
-    scored = [
-        row | {"score": row["score"] / best + COSINE_WEIGHT * similar.get(row["id"], 0.0)}
-        for row in rows
-    ]
-    return sorted(scored, key=lambda row: -row["score"]), "hybrid"
+    near = [row for row in near if row["similarity"] >= MIN_SIMILARITY]
+    similarity = {row["id"]: float(row["similarity"]) for row in near}
+    fused: dict[int, dict] = {}
+    for ranking in (near, rows):
+        for place, row in enumerate(ranking, start=1):
+            known = fused.setdefault(row["id"], row | {"score": 0.0, "matched": row.get("matched")})
+            known["score"] += 1 / (RRF_K + place)
+            known["matched"] = known["matched"] or row.get("matched")
+    order = sorted(
+        fused.values(), key=lambda r: (-r["score"], -similarity.get(r["id"], 0), r["id"])
+    )
+    return order, "hybrid"
 
 
 @functools.lru_cache(maxsize=8)
@@ -140,12 +149,12 @@ def retrieve(agent_slug: str, context: str = "", subject_keys=()) -> list[Retrie
 
 def ranked(agent_slug: str, context: str, subject_keys=()) -> tuple[list[Retrieved], str]:
     terms = query_terms(context, subject_keys)
-    rows = fetch_rows(agent_slug, terms)
-    ranking = "full-text"
-    provider = embedder() if rows else None
-    if provider is not None:
-        rows, ranking = hybrid_rows(rows, context, provider)
-    return choose(agent_slug, above_floor(rows)), ranking
+    rows = above_floor(fetch_rows(agent_slug, terms))
+    provider = embedder() if context.strip() else None
+    if provider is None:
+        return choose(agent_slug, rows), "full-text"
+    rows, ranking = hybrid_rows(agent_slug, rows, context, provider)
+    return choose(agent_slug, rows), ranking
 
 
 def above_floor(rows: list[dict]) -> list[dict]:
