@@ -133,7 +133,8 @@ def as_literal(vector: list[float]) -> str:
 
 
 def embed_pending(provider=None, limit: int = 200) -> dict:
-    """Give active memories without a vector (or with another model's) one, in batches."""
+    """Give active memories without a vector (or with another model's) one, in batches: the
+    vector reads what full text reads, title, subject key and body."""
     provider = provider or embedder()
     if provider is None:
         return {"embedded": 0, "reason": "embeddings are off (OPS_EMBEDDINGS) or no pgvector"}
@@ -144,19 +145,19 @@ def embed_pending(provider=None, limit: int = 200) -> dict:
             params=[provider.model],
         )
         .order_by("id")
-        .values_list("id", "title", "content")[:limit]
+        .values_list("id", "title", "subject_key", "content")[:limit]
     )
     widths = set()
     for start in range(0, len(pending), BATCH):
         batch = pending[start : start + BATCH]
-        vectors = provider.embed([f"{title} {content}".strip() for _, title, content in batch])
+        vectors = provider.embed([" ".join(filter(None, texts)) for _, *texts in batch])
         with connection.cursor() as cursor:
             cursor.executemany(
                 "UPDATE memory_memory SET embedding = %s::vector, embedding_model = %s "
                 "WHERE id = %s",
                 [
-                    (as_literal(v), provider.model, pk)
-                    for (pk, _, _), v in zip(batch, vectors, strict=True)
+                    (as_literal(v), provider.model, row[0])
+                    for row, v in zip(batch, vectors, strict=True)
                 ],
             )
         widths.add(len(vectors[0]))
