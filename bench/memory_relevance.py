@@ -3,12 +3,15 @@ through the ORM, and recall@10, MRR and nDCG@10 for Opscore (lexical, and hybrid
 `embeddings` extra is installed) beside plain BM25 (`rank_bm25`) and vectors alone, each over
 the same eligible rows (active, unexpired, readable by the asking agent). Opscore applies
 those filters itself; a trap it returned is counted under "traps". Under "none" nothing
-applies: the column counts the filler returned per query.
+applies: the column counts the filler returned per query. p95 is per query, on this small set
+(the hybrid row embeds each context once, uncached: that is its cost per step).
 """
 
 import math
 import re
+import time
 
+from bench.harness import percentiles
 from bench.memory_corpus import AGENTS, CORPUS, QUERIES
 
 CATEGORIES = ["exact", "paraphrase", "subject", "agents", "hazard"]
@@ -113,9 +116,11 @@ def scores(found: list[int], rel: dict[int, int]) -> tuple[float, float, float]:
 
 def evaluate(search, ids: dict[str, int], traps: set[int]) -> dict:
     per_cat: dict[str, list] = {c: [] for c in CATEGORIES}
-    trapped, filler = 0, 0
+    trapped, filler, times = 0, 0, []
     for query in QUERIES:
+        start = time.perf_counter()
         found = search(query["agent"], query["text"])
+        times.append((time.perf_counter() - start) * 1000)
         trapped += sum(1 for pk in found if pk in traps_for(query["agent"], traps, ids))
         if query["cat"] == "none":
             filler += len(found)
@@ -126,7 +131,13 @@ def evaluate(search, ids: dict[str, int], traps: set[int]) -> dict:
     mean = [sum(col) / len(every) for col in zip(*every, strict=True)]
     by_cat = {c: sum(s[2] for s in rows) / len(rows) for c, rows in per_cat.items()}
     nones = sum(1 for q in QUERIES if q["cat"] == "none")
-    return {"all": mean, "ndcg": by_cat, "traps": trapped, "filler": filler / nones}
+    return {
+        "all": mean,
+        "ndcg": by_cat,
+        "traps": trapped,
+        "filler": filler / nones,
+        "p95": percentiles(times)["p95"],
+    }
 
 
 def traps_for(agent: str, traps: set[int], ids: dict[str, int]) -> set[int]:
@@ -166,14 +177,14 @@ def report() -> None:
         f"{len(QUERIES) - labelled} with no answer (bench/memory_corpus.py)"
     )
     head = " ".join(f"{c[:10]:>10}" for c in CATEGORIES)
-    print(f"  {'system':<16} recall@10    MRR nDCG@10 | nDCG@10: {head} | traps filler/none")
+    print(f"  {'system':<16} recall@10    MRR nDCG@10 | nDCG@10: {head} | traps filler/none p95 ms")
     for name, search in systems:
         r = evaluate(search, ids, traps)
         cats = " ".join(f"{r['ndcg'][c]:>10.2f}" for c in CATEGORIES)
         recall, mrr, ndcg = r["all"]
         print(
             f"  {name:<16} {recall:>9.2f} {mrr:>6.2f} {ndcg:>7.2f} | {'':9}{cats} | "
-            f"{r['traps']:>5} {r['filler']:>11.1f}"
+            f"{r['traps']:>5} {r['filler']:>11.1f} {r['p95']:>6.1f}"
         )
     if provider is None:
         print(

@@ -135,7 +135,7 @@ def duplicate_of(candidate: MemoryCandidate, policy) -> Memory | None:
         same_key = Memory.objects.active().filter(dedupe_key=candidate.dedupe_key).first()
         if same_key is not None:
             return same_key
-    words = lexemes(f"{candidate.title} {candidate.body}")
+    words = lexemes(f"{candidate.title} {candidate.subject_key} {candidate.body}")  # as `search`
     if not words:
         return None
     nearby = same_subject(candidate).annotate(words=RawSQL("tsvector_to_array(search)", []))

@@ -66,7 +66,8 @@ BEGIN
         FROM unnest(queries, labels, dfs) AS u(q, label, df)
     ), pool AS (
         SELECT m.id, m.type, m.scope, m.subject_key, m.visibility, m.confidence, m.content,
-               m.created_at, m.search, length(m.search)::float8 AS len
+               m.created_at, m.search, ts_filter(m.search, '{a}') AS headline,
+               length(m.search)::float8 AS len
         FROM memory_memory m
         WHERE m.id = ANY(candidates) AND m.status = 'active'
           AND (m.visibility = 'shared' OR m.agent_id = p_agent)
@@ -79,7 +80,7 @@ BEGIN
             SELECT sum(t.idf * f.tf * 2.2 / (f.tf + 1.2 * (0.25 + 0.75 * p.len / a.len))) AS relevance,
                    array_agg(t.label ORDER BY t.label) AS matched
             FROM terms t, LATERAL (
-                SELECT CASE WHEN ts_filter(p.search, '{a}') @@ t.q THEN 2
+                SELECT CASE WHEN p.headline @@ t.q THEN 2
                             WHEN p.search @@ t.q THEN 1 ELSE 0 END AS tf
             ) AS f
             WHERE f.tf > 0
