@@ -9,6 +9,7 @@ from memory.evidence import EvidenceInvalid, check_evidence, untrusted_reason
 from memory.gate import review_candidate
 from memory.models import (
     CandidateStatus,
+    Memory,
     MemoryCandidate,
     MemoryScope,
     MemoryType,
@@ -41,6 +42,7 @@ class CandidateDraft(BaseModel):
     dedupe_key: str | None = Field(default=None, min_length=1, max_length=200)
     source_ref: str = Field(default="", max_length=200)
     source_refs: list[str] = Field(default_factory=list, max_length=20)
+    supersedes: int | None = Field(default=None, ge=1, description="memory id: the same claim")
 
 
 def parse_candidate(data: dict) -> CandidateDraft:
@@ -57,14 +59,23 @@ def parse_candidate(data: dict) -> CandidateDraft:
         raise CandidateInvalid(invalid.errors) from None
     if not Agent.objects.filter(slug=draft.agent).exists():
         raise CandidateInvalid({"agent": [f"unknown agent {draft.agent!r}"]})
+    if draft.supersedes is not None and not supersedable(draft):
+        raise CandidateInvalid({"supersedes": [f"no active memory {draft.supersedes}"]})
     return draft
+
+
+def supersedable(draft: CandidateDraft) -> bool:
+    """A candidate may replace an active memory its agent can read, nothing else."""
+    readable = Memory.objects.active().readable_by(draft.agent)
+    return readable.filter(pk=draft.supersedes).exists()
 
 
 def propose_candidate(data: dict) -> tuple[MemoryCandidate, bool]:
     """Store a candidate for the gate; an open one with the same dedupe key is returned instead.
     Bad input (including evidence naming rows that do not exist) raises CandidateInvalid."""
     draft = parse_candidate(data)
-    fields = draft.model_dump(exclude={"agent", "confidence"})
+    fields = draft.model_dump(exclude={"agent", "confidence", "supersedes"})
+    fields["supersedes_id"] = draft.supersedes
     fields["confidence"] = Decimal(str(draft.confidence)).quantize(Decimal("0.01"))
     fields["untrusted_reason"] = untrusted_reason(draft.evidence)
     try:

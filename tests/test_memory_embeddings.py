@@ -1,5 +1,6 @@
 """Optional embeddings: Ollama's /api/embed through a fake transport, vectors filled for active
-memories, cosine re-ranking the full-text pool, and a failing provider falling back to text."""
+memories, vectors as a candidate source fused with full text, and a failing provider falling
+back to text."""
 
 import json
 from decimal import Decimal
@@ -13,6 +14,7 @@ from memory.embeddings import (
     LocalEmbedder,
     OllamaEmbedder,
     embed_pending,
+    forget_query_vectors,
     vectors_available,
 )
 from memory.models import Memory
@@ -40,19 +42,23 @@ class BrokenEmbedder(FakeEmbedder):
 def vectors():
     if not vectors_available():
         pytest.skip("this database has no pgvector (the embedded server ships it)")
+    forget_query_vectors()
+    yield
+    forget_query_vectors()
 
 
-def remember(content, confidence):
+def remember(content, confidence, agent="devops", **fields):
     return Memory.objects.create(
-        agent_id="devops",
+        agent_id=agent,
         type="lesson",
         content=content,
         confidence=Decimal(confidence),
         source_trace_id=content,
+        **fields,
     )
 
 
-def test_cosine_reranks_what_full_text_alone_orders_by_confidence(agent, vectors, monkeypatch):
+def test_vectors_reorder_what_full_text_alone_orders_by_confidence(agent, vectors, monkeypatch):
     volume = remember("db-1 volume fills up every Friday", "0.60")
     deploys = remember("deploys on Fridays go badly", "0.90")
     assert embed_pending(FakeEmbedder()) == {"embedded": 2}
@@ -63,7 +69,38 @@ def test_cosine_reranks_what_full_text_alone_orders_by_confidence(agent, vectors
     hybrid, ranking = ranked("devops", "storage pressure on friday")
 
     assert (ranking, [r.memory.id for r in hybrid]) == ("hybrid", [volume.id, deploys.id])
+    assert "memory_embedding_hnsw_5" in index_names()
     assert embed_pending(FakeEmbedder()) == {"embedded": 0}  # nothing left to do
+
+
+class CountingEmbedder(FakeEmbedder):
+    calls = 0
+
+    def embed(self, texts):
+        CountingEmbedder.calls += 1
+        return super().embed(texts)
+
+
+def test_a_paraphrase_sharing_no_word_is_found_through_its_vector_and_nothing_else(
+    agent, vectors, monkeypatch
+):
+    from tests.factories import AgentFactory
+
+    AgentFactory(slug="security")
+    volume = remember("db-1 volume fills up every Friday", "0.60")
+    remember("deploys go badly", "0.90")
+    remember("my private volume worry", "0.90", agent="security")
+    stale = remember("stale volume advice", "0.90")
+    embed_pending(FakeEmbedder())
+    Memory.objects.filter(pk=stale.pk).update(status="stale")
+    assert ranked("devops", "storage pressure")[0] == []  # no word in common: text finds none
+    monkeypatch.setattr(retrieval, "embedder", lambda: CountingEmbedder())
+
+    ranked("devops", "storage pressure")
+    hybrid, ranking = ranked("devops", "storage pressure")
+
+    assert (ranking, [r.memory.id for r in hybrid]) == ("hybrid", [volume.id])
+    assert CountingEmbedder.calls == 1  # the context was embedded once
 
 
 def test_a_failing_provider_falls_back_to_full_text_and_says_so(agent, vectors, monkeypatch):
@@ -74,6 +111,14 @@ def test_a_failing_provider_falls_back_to_full_text_and_says_so(agent, vectors, 
 
     assert "fills up every Friday" in section
     assert injected["memory_ranking"] == "full-text (embeddings failed: ollama: ConnectError)"
+
+
+def index_names() -> set[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'memory_memory'")
+        return {row[0] for row in cursor.fetchall()}
 
 
 def test_ollama_embed_speaks_the_api_and_refuses_a_malformed_answer():
@@ -100,3 +145,48 @@ def test_the_local_model_says_how_to_install_it():
             LocalEmbedder().embed(["x"])
     else:
         pytest.skip("the embeddings extra is installed here")
+
+
+class BannerModel:
+    """Stands in for sentence-transformers at the library boundary: it talks on stdout."""
+
+    def __init__(self, path):
+        print("Loading all-MiniLM-L6-v2 ... done")
+
+    def encode(self, texts):
+        print("Batches: 100%")
+        return [[0.01, float("disk" in t.lower()), 0.0] for t in texts]
+
+
+def test_local_model_chatter_never_reaches_the_json_on_stdout(
+    agent, vectors, settings, monkeypatch, tmp_path, capfd
+):
+    import sys
+    import types
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from memory import embeddings
+
+    settings.OPS_EMBEDDINGS, settings.DATA_DIR = "local", tmp_path
+    extractor = types.SimpleNamespace(extract_model=lambda target: print(f"extracting to {target}"))
+    monkeypatch.setitem(sys.modules, "all_minilm_l6_v2", extractor)
+    monkeypatch.setitem(
+        sys.modules, "sentence_transformers", types.SimpleNamespace(SentenceTransformer=BannerModel)
+    )
+    embeddings.local_model.cache_clear()
+    memory = remember("the disk on db-1 fills up", "0.70")
+    embedded, found = StringIO(), StringIO()
+    try:
+        call_command("memory", "--json", "embed", stdout=embedded)
+        search = ["search", "--agent", "devops", "--query", "disk"]
+        call_command("memory", "--json", *search, stdout=found)
+    finally:
+        embeddings.local_model.cache_clear()
+
+    printed = capfd.readouterr()
+    assert "Loading" not in printed.out and "Batches" not in printed.out
+    assert "Loading all-MiniLM" in printed.err
+    assert json.loads(embedded.getvalue()) == {"embedded": 1}
+    assert [row["id"] for row in json.loads(found.getvalue())] == [memory.id]

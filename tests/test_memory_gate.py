@@ -169,3 +169,73 @@ def test_a_shared_or_strong_insight_is_announced_for_the_trigger_a_modest_one_is
     assert list(Event.objects.filter(kind="memory.promoted").values_list("title", flat=True)) == [
         "devops learned: private hunch"
     ]
+
+
+def test_an_unrelated_fact_about_the_same_subject_joins_it_instead_of_replacing_it(agent, evidence):
+    fields = {"kind": "fact", "scope": "service", "subject_key": "billing-api"}
+    owned = {"title": "billing-api is owned by payments", "body": "Payments owns it."}
+    candidate(evidence, **owned, **fields)
+    review_candidates()
+    candidate(
+        evidence[1:], title="billing-api listens on port 8443", body="TLS only, 8443.", **fields
+    )
+
+    review_candidates()
+
+    assert Memory.objects.active().count() == 2
+    assert not MemoryReview.objects.filter(decision="supersede").exists()
+
+
+def test_a_candidate_naming_the_memory_it_supersedes_replaces_it(agent, evidence):
+    fields = {"kind": "fact", "scope": "service", "subject_key": "billing-api"}
+    owned = {"title": "billing-api is owned by payments", "body": "Payments owns it."}
+    candidate(evidence, **owned, **fields)
+    review_candidates()
+    owner = Memory.objects.get()
+    candidate(
+        evidence[1:],
+        title="Ledger team took billing-api over",
+        body="Since the reorg the ledger team is on call for it.",
+        supersedes=owner.id,
+        **fields,
+    )
+
+    review_candidates()
+
+    owner.refresh_from_db()
+    assert owner.status == "superseded" and owner.superseded_by.title.startswith("Ledger")
+
+
+def test_a_candidate_cannot_supersede_a_memory_that_does_not_exist(agent, evidence):
+    with pytest.raises(CandidateInvalid) as refused:
+        candidate(evidence, supersedes=999_999)
+
+    assert refused.value.errors == {"supersedes": ["no active memory 999999"]}
+
+
+def test_over_the_cap_the_least_useful_memory_retires_and_says_so(agent, evidence):
+    from datetime import timedelta
+
+    from opscore.db import db_now
+
+    set_policy("memory_policy", {"max_active_per_agent": 2}, actor="t")
+    for n, confidence in enumerate([0.6, 0.7]):
+        candidate(
+            evidence,
+            title=f"lesson {n}",
+            body=f"distinct lesson number {n} about topic{n}",
+            confidence=confidence,
+            dedupe_key=f"k{n}",
+        )
+    review_candidates()
+    now = db_now()
+    Memory.objects.filter(title="lesson 0").update(use_count=25, last_used_at=now)
+    Memory.objects.filter(title="lesson 1").update(created_at=now - timedelta(days=300))
+    candidate(evidence, title="lesson 2", body="a third distinct lesson", confidence=0.8)
+
+    review_candidates()
+
+    retired = Memory.objects.get(status="archived")
+    assert retired.title == "lesson 1"  # never used and old, though more confident than 0
+    event = Event.objects.get(kind="memory.archived")
+    assert event.payload["memory_id"] == retired.id and "cap" in event.summary

@@ -41,6 +41,14 @@ class MemoryCandidate(models.Model):
         "memory.Memory", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    supersedes = models.ForeignKey(
+        "memory.Memory",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="the memory this one replaces: the same claim, newer",
+    )
     source_ref = models.CharField(max_length=200, blank=True, help_text="e.g. conversation:3")
     source_refs = models.JSONField(
         default=list, blank=True, help_text="where it was read: URLs, file paths, documents"

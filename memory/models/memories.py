@@ -10,38 +10,14 @@ from django.db.models.functions import Now
 
 from memory.models.choices import MemoryScope, MemoryStatus, MemoryType, Stability, Visibility
 
-RANKED = ["-confidence", "-created_at", "-id"]
-LESSON_KINDS = ["lesson", "playbook", "constraint"]
 
-
-def retrieval_indexes() -> list[models.Index]:
-    """One partial index per retrieval source, in the order `memory_retrieve` walks it."""
-    active = Q(status="active")
-    return [
-        models.Index(
-            fields=["agent", *RANKED], condition=active & Q(scope="agent"), name="memory_rank_agent"
-        ),
-        models.Index(
-            fields=["subject_key", *RANKED],
-            condition=active & Q(scope__in=["project", "person", "service"]),
-            name="memory_rank_subject",
-        ),
-        models.Index(
-            fields=["agent", *RANKED],
-            condition=active & Q(type__in=LESSON_KINDS),
-            name="memory_rank_agent_lessons",
-        ),
-        models.Index(
-            fields=RANKED,
-            condition=active & Q(type__in=LESSON_KINDS, scope__in=["service", "global"]),
-            name="memory_rank_shared_lessons",
-        ),
-        models.Index(
-            fields=RANKED,
-            condition=active & Q(scope="global", type__in=["decision", "preference", "constraint"]),
-            name="memory_rank_company",
-        ),
-    ]
+def search_vector():
+    """What full-text search reads: the title and the subject key's words ('acme-corp' gives
+    'acme' and 'corp') weigh A, the body weighs B, so a memory whose title names the query
+    outranks one that mentions it in passing."""
+    return SearchVector("title", "subject_key", config="english", weight="A") + SearchVector(
+        "content", config="english", weight="B"
+    )
 
 
 class MemoryQuerySet(models.QuerySet):
@@ -103,7 +79,7 @@ class Memory(models.Model):
     updated_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(db_default=Now())
     search = models.GeneratedField(
-        expression=SearchVector("title", "content", config="english"),
+        expression=search_vector(),
         output_field=SearchVectorField(),
         db_persist=True,
     )
@@ -125,8 +101,7 @@ class Memory(models.Model):
                 condition=Q(status="active", next_review_at__isnull=False),
                 name="memory_review_due_idx",
             ),
-            GinIndex(fields=["search"], name="memory_search_gin"),
-            *retrieval_indexes(),
+            GinIndex(fields=["search"], condition=Q(status="active"), name="memory_active_search"),
         ]
         constraints = [
             models.CheckConstraint(
