@@ -30,13 +30,22 @@ class GracefulStop:
         self._region = ""
         self._why = ""
 
-    def install(self) -> None:
-        """Main thread only. Resets state, so one process may install it more than once."""
+    def install(self):
+        """Main thread only. Resets state, so one process may install it more than once.
+        Returns a function that puts the previous handlers back (a session run inside another
+        program, such as a test, leaves that program's Ctrl-C as it found it)."""
         self.requested.clear()
         self.forced, self._region = "", ""
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, self._on_signal)
-        signal.signal(signal.SIGALRM, self._on_alarm)
+        handlers = {signal.SIGINT: self._on_signal, signal.SIGTERM: self._on_signal}
+        handlers[signal.SIGALRM] = self._on_alarm
+        previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+
+        def restore() -> None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+        return restore
 
     def _on_signal(self, signum, frame) -> None:
         name = signal.Signals(signum).name

@@ -205,9 +205,9 @@ class WorkerSession:
         """SIGINT or SIGTERM (Ctrl-C on `manage.py work`; the supervisor on shutdown) lets the
         current step finish within the grace, then ends the session (missions.shutdown)."""
         prepare_worker_process()
+        restore = lambda: None  # noqa: E731
         if self.stop_event is None and threading.current_thread() is threading.main_thread():
-            STOP.install()
-            self.stop_event = STOP.requested
+            restore, self.stop_event = STOP.install(), STOP.requested
         try:
             while self._keep_going() or self.claimed or (self.unrecorded and not STOP.forced):
                 self._cycle()
@@ -215,6 +215,7 @@ class WorkerSession:
             self._close_listener()
             with contextlib.suppress(*DISCONNECTS):
                 self._beat(now=True)
+            restore()
         return self.report
 
     def _cycle(self) -> None:
