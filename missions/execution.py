@@ -155,6 +155,13 @@ def record_outcome(step_id: int, token, outcome: Outcome) -> bool:
     return True
 
 
+def attempt_closed(step_id: int, token) -> bool:
+    """Whether the attempt under this lease token has its outcome already (a commit whose
+    answer a lost connection swallowed)."""
+    attempt = StepAttempt.objects.filter(step_id=step_id, lease_token=token)
+    return attempt.exclude(outcome=AttemptOutcome.RUNNING).exists()
+
+
 def close_attempt(attempt: StepAttempt, outcome: str, error: str = "") -> None:
     attempt.outcome, attempt.error, attempt.finished_at = outcome, error, Now()
     attempt.save(update_fields=["outcome", "error", "finished_at"])

@@ -261,7 +261,8 @@ class WorkerSession:
         its agent's concurrency all that time."""
         if self.unrecorded is not None:
             step, outcome = self.unrecorded
-            execution.record_outcome(step.id, step.lease_token, outcome)
+            if not execution.attempt_closed(step.id, step.lease_token):  # the answer was lost
+                execution.record_outcome(step.id, step.lease_token, outcome)
             self.unrecorded = None
         release_steps_held_by(self.worker_id, "lost the database before running it")
         self.outage = False
