@@ -283,7 +283,7 @@ class AttemptOutcome(models.TextChoices):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     BLOCKED = "blocked"
-    LOST = "lost", "lost (lease expired)"
+    LOST = "lost", "lost (its worker died, went silent or let its lease run out)"
     REFUSED = "refused", "refused (a guard refused the step's input)"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted", "interrupted (the worker was told to stop)"
