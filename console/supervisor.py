@@ -47,6 +47,7 @@ from missions.recovery import (
     release_steps_of_silent_workers,
 )
 from opscore.actions import record_event
+from opscore.db import DISCONNECTS
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
@@ -242,8 +243,8 @@ class Supervisor:
             if child.process.poll() is None:
                 signal_group(child.process, signal.SIGKILL)
                 child.process.wait()
-                if child.kind == "worker":
-                    self._release(child, "was killed at shutdown", AttemptOutcome.INTERRUPTED)
+            if child.kind == "worker":  # one that handed its step back itself holds nothing
+                self._release(child, "was stopped at shutdown", AttemptOutcome.INTERRUPTED)
 
 
 @contextlib.contextmanager
@@ -251,7 +252,7 @@ def quiet_database(doing: str):
     """The supervisor outlives database outages: one warning line, no traceback, no crash."""
     try:
         yield
-    except DatabaseError as error:
+    except (DatabaseError, *DISCONNECTS) as error:
         log.warning("supervisor could not %s: %s", doing, str(error).strip()[:200])
         connection.close()
 
