@@ -9,7 +9,8 @@ from coding.review import apply_review, ask_reviewer, result_of
 from missions.executors import Blocked, Failed, Succeeded
 from missions.models import StepStatus
 from missions.recovery import unblock
-from opscore.llm import LLMError, OverBudget
+from opscore.inputs import MalformedReply
+from opscore.llm import LLMError, LLMReplyError, OverBudget
 
 WAITING = "coding_run"
 
@@ -46,6 +47,8 @@ def execute_code_change(step_run):
 def review(run: CodingRun, step):
     try:
         decision = apply_review(run, step, ask_reviewer(run, step))
+    except (LLMReplyError, MalformedReply) as unusable:  # the reviewer's answer, not the lane
+        return Failed(str(unusable), retryable=False, bad_reply=True)
     except (LLMError, OverBudget) as error:
         return Failed(f"the review call failed: {error}")
     except ValueError as malformed:

@@ -13,8 +13,7 @@ from coding.worktrees import git
 from memory.actions import CandidateInvalid, propose_candidate
 from missions.actions import submit_proposal
 from missions.schemas import ProposalInvalid
-from opscore.inputs import parse_reply
-from opscore.llm import LLMRequest, call_llm
+from opscore.llm import LLMRequest, call_llm, parse_llm_reply
 from opscore.prompting import system_prompt
 
 DIFF_CAP = 8000
@@ -83,7 +82,7 @@ def ask_reviewer(run: CodingRun, step) -> ReviewReply:
         prompt_version="coding.review.v1",
         step=step,
     )
-    return parse_reply(reply.text, ReviewReply, "review")
+    return parse_llm_reply(reply, ReviewReply, "review")
 
 
 def offline_reason(run: CodingRun) -> str:

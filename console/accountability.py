@@ -54,7 +54,7 @@ def accountability_digest(since, day: str, run=None):
     agents = [a.slug for a in Agent.objects.enabled()]
     lines = [line_for(slug, rows.get(slug, {})) for slug in agents]
     return notify(
-        NoticeLane.DIGEST,
+        NoticeLane.ACCOUNTABILITY,
         f"Accountability {day}: {len(agents)} agents",
         "\n".join(lines),
         dedupe_key=f"accountability:{day}",

@@ -1,5 +1,6 @@
 """The HTTP API under /api/ops/. Thin views: authenticate, validate, call an action, answer JSON."""
 
+import hashlib
 import hmac
 from functools import wraps
 
@@ -17,6 +18,7 @@ from missions.models import ProposalSource
 from missions.schemas import ProposalInvalid
 from opscore.checks import MIN_SECRET_LENGTH
 from opscore.heartbeat import run_heartbeat
+from opscore.idempotency import HEADER, Answer, KeyRefused, answer_once
 from opscore.inputs import InputRefused, parse_json
 from opscore.models import Event
 
@@ -89,14 +91,31 @@ def json_post(view):
     return guarded
 
 
+def caller_scope(endpoint: str) -> str:
+    """Whose idempotency keys: today every caller holds the one OPS_API_TOKEN, named here by a
+    digest (never the secret), so a new token starts a fresh key space."""
+    digest = hashlib.sha256(settings.OPS_API_TOKEN.encode()).hexdigest()[:16]
+    return f"{endpoint}:token:{digest}"
+
+
+def _intake(data) -> Answer:
+    result = submit_proposal(data, source=ProposalSource.API)
+    return Answer(201 if result.created else 200, result.as_json())
+
+
 @json_post
 def create_proposal(request, data):
+    key = request.headers.get(HEADER)
     try:
-        result = submit_proposal(data, source=ProposalSource.API)
+        answer = answer_once(caller_scope("proposals"), key, data, lambda: _intake(data))
     except ProposalInvalid as invalid:
         return error(400, "invalid proposal", invalid.errors)
-    body = result.as_json()
-    return JsonResponse(body, status=201 if result.created else 200)
+    except KeyRefused as refused:
+        return error(refused.status, str(refused), {HEADER: [str(refused)]})
+    response = JsonResponse(answer.body, status=answer.status)
+    if answer.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
 
 
 class QueryError(ValueError):

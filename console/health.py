@@ -11,6 +11,7 @@ from missions.models import Step
 from opscore.budgets import lane_report
 from opscore.models import LLMCall, Policy
 from opscore.overrides import active_overrides
+from opscore.policy_names import describe_unknown
 
 
 def health_snapshot() -> dict:
@@ -58,6 +59,12 @@ class HealthCollector:
         )
         yield GaugeMetricFamily(
             f"{self.PREFIX}overrides_in_force", "overrides in force", value=len(active_overrides())
+        )
+        unknown = describe_unknown(Policy.objects.unknown_names())
+        yield GaugeMetricFamily(
+            f"{self.PREFIX}policy_unknown_names",
+            "policy fields naming step kinds or lanes no loaded app knows (kept, ignored)",
+            value=len(unknown),
         )
 
 

@@ -12,6 +12,7 @@ from django.db.models.functions import Now
 from memory.models import Decision, Memory, MemoryCandidate, MemoryReview, Visibility
 from missions.models import AttemptOutcome, Step, StepAttempt, StepStatus, Worker
 from opportunities.models import Idea, Opportunity
+from opscore.db import db_now
 from opscore.models import LLMCall, Policy, RunStatus, StandingOrder
 
 
@@ -61,15 +62,23 @@ def step_went_through() -> Criterion:
 
 
 def orders_accounted_for(phase: int) -> Criterion:
+    """Each enabled order proved its last window — or owes none yet: a monthly order created
+    after this month's slot has nothing to prove until next month's (that is not a failure)."""
     orders = StandingOrder.objects.filter(phase__lte=phase, enabled=True).select_related("agent")
-    failing = []
-    for order in orders:
-        last = order.runs.exclude(status=RunStatus.STARTED).order_by("-scheduled_for").first()
-        if last is None or last.status not in (RunStatus.COMPLETED, RunStatus.NO_WORK):
-            failing.append(f"{order.name}: {last.status if last else 'never ran'}")
     if not orders:
         return Criterion("standing orders proved their last window", False, "no orders exist")
-    detail = "; ".join(failing) or f"{len(orders)} order(s) completed or no_work"
+    now = db_now()
+    failing, not_due = [], []
+    for order in orders:
+        last = order.runs.exclude(status=RunStatus.STARTED).order_by("-scheduled_for").first()
+        if last is None and order.first_slot() > now:
+            not_due.append(f"{order.name} (first slot {order.first_slot():%Y-%m-%d %H:%M} UTC)")
+        elif last is None or last.status not in (RunStatus.COMPLETED, RunStatus.NO_WORK):
+            failing.append(f"{order.name}: {last.status if last else 'never ran'}")
+    proved = len(orders) - len(failing) - len(not_due)
+    detail = "; ".join(failing) or f"{proved} order(s) completed or no_work"
+    if not_due and not failing:
+        detail += f"; not due yet: {', '.join(not_due)}"
     return Criterion("standing orders proved their last window", not failing, detail)
 
 

@@ -5,6 +5,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 from django.db.models.functions import Now
 
 from console.backups import (
@@ -62,19 +63,11 @@ def restore_drill(*, actor: str) -> BackupRun:
     started = time.monotonic()
     try:
         path = checked_file(backup)
-        with connect("postgres", autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{scratch}"')
-        try:
-            run_tool(restore_args(path, scratch), libpq_env(scratch))
-            recovery = elapsed(started)
-            with connect(scratch) as restored:
-                found = manifest(restored)
-        finally:
-            with connect("postgres", autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-    except BackupFailed as failure:
-        run.finish(BackupStatus.FAILED, error=str(failure), duration_ms=elapsed(started))
-        raise
+        recovery, found = restore_into_scratch(path, scratch, started)
+    except Exception as failure:  # whatever stopped it, the run is finished `failed`, not left
+        reason = drill_failure(failure)
+        run.finish(BackupStatus.FAILED, error=reason, duration_ms=elapsed(started))
+        raise BackupFailed(reason) from failure
     mismatched = differences(backup.manifest, found)
     detail = {"recovery_seconds": round(recovery / 1000, 2), "tables": len(found)}
     detail |= {"mismatched": mismatched, "scratch_database": scratch}
@@ -82,6 +75,41 @@ def restore_drill(*, actor: str) -> BackupRun:
     error = f"{len(mismatched)} table(s) differ from the manifest" if mismatched else ""
     run.finish(status, detail=detail, error=error, duration_ms=elapsed(started), path=str(path))
     return run
+
+
+def restore_into_scratch(path: Path, scratch: str, started: float) -> tuple[int, dict]:
+    """Create the scratch database, restore into it and read its manifest; drop it whatever
+    happened. Returns the recovery time (ms) and the manifest."""
+    with connect("postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{scratch}"')
+    try:
+        run_tool(restore_args(path, scratch), libpq_env(scratch))
+        recovery = elapsed(started)
+        with connect(scratch) as restored:
+            return recovery, manifest(restored)
+    finally:
+        with connect("postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+def drill_failure(failure: Exception) -> str:
+    """One line an operator can act on; a role that may not create databases is named as such,
+    since that is how a drill usually fails on a managed or locked-down server."""
+    if isinstance(failure, psycopg.errors.InsufficientPrivilege) and "create database" in str(
+        failure
+    ):
+        role = libpq_env()["PGUSER"]
+        return (
+            f"the database role {role!r} cannot create the drill's scratch database: grant it"
+            f" CREATEDB (ALTER ROLE {role} CREATEDB) ({one_line(failure)})"
+        )
+    if isinstance(failure, BackupFailed):
+        return one_line(failure)
+    return f"{type(failure).__name__}: {one_line(failure)}"
+
+
+def one_line(failure: Exception) -> str:
+    return " ".join(str(failure).split())[:2000]
 
 
 def restore_args(path: Path, database: str, *, clean: bool = False) -> list[str]:

@@ -7,7 +7,7 @@ from django.db.models.functions import Now
 from console.health import health_snapshot, llm_spend
 from missions.breaker import switched_off_kinds
 from missions.models import Mission, Proposal, ProposalStatus, Step, StepStatus, Worker
-from opscore.models import ActionRun, ActionRunStatus, Agent, Event
+from opscore.models import ActionRun, ActionRunStatus, Agent, Event, Policy
 from opscore.overrides import active_overrides
 
 
@@ -79,6 +79,7 @@ def system_status() -> dict:
         "last_event_id": last_event,
         "workers": _workers(),
         "switched_off_kinds": switched_off_kinds(),
+        "unknown_in_policies": Policy.objects.unknown_names(),
         "overrides": active_overrides(),
         "health": health_snapshot(),
         "llm": llm_spend(),

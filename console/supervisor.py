@@ -10,13 +10,14 @@ cluster dies the supervisor restarts the cluster whole, with a new queue, and re
 `cluster.restarted`.
 
 Step workers do not run in that queue at all: one process per slot (`manage.py work --slot N`),
-replaced within a second of dying (`worker.replaced`). The steps a dead worker held are released
-at once (attempt `lost`), not a lease later: a step that kills its worker every time must not
-hold its agent's concurrency, and its worker's slot, for a lease each time. A child that dies
-soon after starting without having held a step (the database is down, a broken install) is
-restarted after a growing pause instead of in a storm. Every few seconds the supervisor also
-releases the steps of workers nobody saw die: leases run out, liveness rows gone stale (a whole
-machine lost with its supervisor).
+replaced within a second of dying (`worker.replaced`); nor does the outbox's deliverer
+(`manage.py deliver`), so no outside channel's stall reaches a step worker or the cluster.
+The steps a dead worker held are released at once (attempt `lost`), not a lease later: a step
+that kills its worker every time must not hold its agent's concurrency, and its worker's slot,
+for a lease each time. A child that dies soon after starting without having held a step (the
+database is down, a broken install) is restarted after a growing pause instead of in a storm.
+Every few seconds the supervisor also releases the steps of workers nobody saw die: leases run
+out, liveness rows gone stale (a whole machine lost with its supervisor).
 
 Shutdown (SIGTERM or SIGINT): children get SIGTERM; workers give a running step
 OPS_SHUTDOWN_GRACE_SECONDS, then hand it back (missions.shutdown). What still runs a few seconds
@@ -89,6 +90,7 @@ def standard_children(web: list[str] | None = None) -> list[Child]:
         Child(f"coding-driver-{n}", [*python, "coding", "drive"], "worker")
         for n in range(settings.OPS_CODING_DRIVERS)
     ]
+    children.append(Child("outbox-deliverer", [*python, "deliver"], "worker"))
     children.append(Child("qcluster", [*python, "qcluster"], "cluster"))
     if web:
         children.append(Child("web", web, "web"))

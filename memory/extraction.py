@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from memory.actions import CandidateInvalid, propose_candidate
 from missions.models import AttemptOutcome, StepAttempt
-from opscore.inputs import parse_reply
-from opscore.llm import LLMRequest, call_llm
+from opscore.inputs import MalformedReply
+from opscore.llm import LLMRequest, call_llm, parse_llm_reply
 from opscore.models import Agent
 from opscore.prompting import system_prompt
 
@@ -33,7 +33,7 @@ INSTRUCTIONS = (
 )
 
 
-class ExtractionMalformed(ValueError):
+class ExtractionMalformed(MalformedReply):
     """The model's answer did not fit the schema or cited rows that do not exist."""
 
 
@@ -54,7 +54,7 @@ class ExtractionReply(BaseModel):
 def failures(agent_slug: str, since):
     return StepAttempt.objects.filter(
         step__agent=agent_slug,
-        outcome__in=[AttemptOutcome.FAILED, AttemptOutcome.LOST],
+        outcome__in=[AttemptOutcome.FAILED, AttemptOutcome.LOST, AttemptOutcome.BAD_REPLY],
         finished_at__gte=since,
     )
 
@@ -114,7 +114,7 @@ def ask(agent: Agent, packet: list[dict], offline: dict) -> ExtractionReply:
         injected=injected,
     )
     reply = call_llm(request, agent=agent, purpose="memory.extract", prompt_version="extract.v1")
-    return parse_reply(reply.text, ExtractionReply, "extraction", ExtractionMalformed)
+    return parse_llm_reply(reply, ExtractionReply, "extraction", ExtractionMalformed)
 
 
 def extract_candidates(agent_slug: str, since, day: str) -> list | None:

@@ -17,8 +17,7 @@ from missions.actions import submit_proposal
 from missions.models import ProposalSource, ProposalStatus
 from missions.schemas import ProposalInvalid
 from opscore.db import db_now, oldest_unlocked
-from opscore.inputs import parse_reply
-from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
+from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, parse_llm_reply
 from opscore.models import Agent, Policy
 from opscore.prompting import system_prompt
 
@@ -141,7 +140,7 @@ def ask(agent: Agent, memories: list[Memory], policy) -> InitiativeDraft:
     reply = call_llm(
         request, agent=agent, purpose="proactive.initiative", prompt_version="initiative.v1"
     )
-    return parse_reply(reply.text, InitiativeDraft, "initiative")
+    return parse_llm_reply(reply, InitiativeDraft, "initiative")
 
 
 def offline_draft(memories: list[Memory]) -> dict:

@@ -32,10 +32,17 @@ from opscore.registry import STEP_KINDS
 class IntakeResult:
     proposal: Proposal
     created: bool  # False when the dedupe key named a proposal already on file
+    body: dict  # the answer, read inside the intake's transaction
+
+    @classmethod
+    def of(cls, proposal: Proposal, *, created: bool) -> "IntakeResult":
+        """Build the answer before the commit: a read after it could fail (the database gone
+        away) and turn a proposal that was saved into an error, which a client would retry."""
+        steps = Step.objects.of_proposal(proposal).only("id", "mission_id")
+        return cls(proposal, created, proposal.as_json(steps) | {"duplicate": not created})
 
     def as_json(self) -> dict:
-        steps = Step.objects.of_proposal(self.proposal).only("id", "mission_id")
-        return self.proposal.as_json(steps) | {"duplicate": not self.created}
+        return dict(self.body)
 
 
 def submit_proposal(data, *, source, untrusted=False, **about) -> IntakeResult:
@@ -50,17 +57,17 @@ def submit_proposal(data, *, source, untrusted=False, **about) -> IntakeResult:
     _check_after_steps(draft)
     existing = _find_duplicate(draft)
     if existing:
-        return IntakeResult(existing, created=False)
+        return IntakeResult.of(existing, created=False)
     try:
         with transaction.atomic():
             agent = _lock_agent(draft)
             proposal = _new_proposal(draft, agent, source, untrusted, **about)
-            return IntakeResult(_admit(proposal, agent), created=True)
+            return IntakeResult.of(_admit(proposal, agent), created=True)
     except IntegrityError:
         existing = _find_duplicate(draft)
         if existing is None:
             raise
-        return IntakeResult(existing, created=False)
+        return IntakeResult.of(existing, created=False)
 
 
 def _new_proposal(

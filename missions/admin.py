@@ -174,7 +174,17 @@ class PublicationAdmin(AuditAdmin):
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(AuditAdmin):
-    list_display = ["id", "created_at", "channel", "key", "status", "attempts", "last_error"]
+    list_display = [
+        "id",
+        "created_at",
+        "channel",
+        "key",
+        "status",
+        "attempts",
+        "last_attempt_at",
+        "next_attempt_at",
+        "last_error",
+    ]
     list_filter = ["channel", "status"]
     search_fields = ["key", "last_error"]
 

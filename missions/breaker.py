@@ -10,13 +10,15 @@ from missions.models import AttemptOutcome, StepAttempt
 from opscore.actions import record_event, set_policy
 from opscore.models import Policy
 from opscore.policies import PolicyError
+from opscore.registry import STEP_KINDS
 
 log = logging.getLogger(__name__)
 
 
 def switched_off_kinds() -> list[str]:
+    """Known kinds only: a switch for a kind no code runs is reported with the unknown names."""
     switches = Policy.objects.value("worker_switches")
-    return sorted(kind for kind, on in switches.kinds.items() if not on)
+    return sorted(kind for kind, on in switches.kinds.items() if not on and kind in STEP_KINDS)
 
 
 def recent_outcomes(kind: str, since, threshold: int) -> list[str]:
@@ -25,14 +27,14 @@ def recent_outcomes(kind: str, since, threshold: int) -> list[str]:
     A failure is an attempt that failed because of the executor, or one that lost its worker
     *again*: a worker lost once is as likely the machine's fault as the step's (a cluster killed
     mid-run loses every step it held), while a step that takes down its worker twice running
-    is the kind's fault. A first loss, and a guard refusing the step's input, neither count
-    nor break the run of failures."""
+    is the kind's fault. A first loss, a guard refusing the step's input and a model's unusable
+    reply (the model's doing, not the kind's) neither count nor break the run of failures."""
     lost_before = StepAttempt.objects.filter(
         step=OuterRef("step"), attempt_no=OuterRef("attempt_no") - 1, outcome=AttemptOutcome.LOST
     )
     recent = (
         StepAttempt.objects.filter(step__kind=kind, finished_at__isnull=False)
-        .exclude(outcome=AttemptOutcome.REFUSED)
+        .exclude(outcome__in=[AttemptOutcome.REFUSED, AttemptOutcome.BAD_REPLY])
         .alias(repeat_loss=Exists(lost_before))
         .exclude(outcome=AttemptOutcome.LOST, repeat_loss=False)
     )

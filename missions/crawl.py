@@ -2,23 +2,35 @@
 
 The guard refuses private, loopback, link-local and other non-public addresses for the first
 URL and for every redirect, checking what the name resolves to (not just how it is spelled).
-Size and time are bounded; the text is extracted with trafilatura and cleaned of invisible
+Size and time are bounded: one overall deadline (OPS_CRAWL_DEADLINE_SECONDS) for every hop and
+read, since a per-read timeout never fires on a server that trickles a byte at a time, and a cap
+on the *decompressed* bytes, enforced while inflating, so a small gzip bomb never expands in
+memory. Only text is kept; the text is extracted with trafilatura and cleaned of invisible
 characters. Whatever comes back is untrusted content.
 """
 
+import functools
 import ipaddress
 import socket
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from time import monotonic
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+import httpcore
 import httpx
+from django.conf import settings
 
 from missions.text import strip_invisible
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_REDIRECTS = 5
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+READ_SECONDS, CONNECT_SECONDS = 10.0, 5.0
 USER_AGENT = "OpscoreCrawler/1.0 (+https://github.com/opscore)"
+# What we can inflate with a cap; a server that sends anything else is refused.
+ACCEPT_ENCODING = "gzip, deflate"
+TEXT_TYPES = ("application/xhtml+xml", "application/xml", "application/json")
 
 
 class CrawlRefused(ValueError):
@@ -70,25 +82,163 @@ def pinned(url: str, address: str) -> tuple[str, dict, dict]:
 
 
 def fetch(url: str, client: httpx.Client | None = None) -> tuple[str, bytes, str]:
+    """The final URL, body and content type, all by one deadline."""
+    deadline = monotonic() + settings.OPS_CRAWL_DEADLINE_SECONDS
+    client = client or crawler_client(deadline)
+    try:
+        return fetch_by_hops(url, client, deadline)
+    except httpx.TimeoutException:
+        if monotonic() >= deadline:
+            raise over_deadline() from None
+        raise
+
+
+def fetch_by_hops(url: str, client: httpx.Client, deadline: float) -> tuple[str, bytes, str]:
     """GET with redirects followed by hand, so each hop passes the guard."""
-    client = client or httpx.Client(timeout=TIMEOUT, headers={"User-Agent": USER_AGENT})
     for _ in range(MAX_REDIRECTS + 1):
         target, headers, extensions = pinned(url, check_public(url))
         with client.stream(
-            "GET", target, headers=headers, extensions=extensions, follow_redirects=False
+            "GET",
+            target,
+            headers=headers | {"Accept-Encoding": ACCEPT_ENCODING},
+            extensions=extensions,
+            follow_redirects=False,
+            timeout=hop_timeout(deadline),
         ) as response:
             if response.is_redirect:
                 url = urljoin(url, response.headers.get("location", ""))
                 continue
             if response.status_code != 200:
                 raise OSError(f"HTTP {response.status_code} from {url}")
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body.extend(chunk)
-                if len(body) > MAX_BYTES:
-                    raise CrawlRefused(f"page is larger than {MAX_BYTES} bytes")
-            return url, bytes(body), response.headers.get("content-type", "")
+            content_type = response.headers.get("content-type", "")
+            refuse_unless_text(content_type)
+            body = read_capped(response, deadline)
+            if not content_type:
+                refuse_unless_text(sniffed_type(body))
+            return url, body, content_type
     raise CrawlRefused(f"more than {MAX_REDIRECTS} redirects")
+
+
+def time_left(deadline: float, timeout: float | None) -> float:
+    """The timeout for one network operation: what is left of the deadline, at most."""
+    left = deadline - monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the crawl's overall deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class DeadlineStream(httpcore.NetworkStream):
+    """A connection on which no read, write or TLS handshake outlasts the fetch's deadline:
+    httpcore takes one read timeout for all of a response's headers (and another for its
+    body), so only a limit on every single read ends a server trickling its headers."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: float):
+        self.stream, self.deadline = stream, deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, time_left(self.deadline, timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, time_left(self.deadline, timeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        tls = self.stream.start_tls(ssl_context, server_hostname, time_left(self.deadline, timeout))
+        return DeadlineStream(tls, self.deadline)
+
+    def get_extra_info(self, info: str):
+        return self.stream.get_extra_info(info)
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, deadline: float):
+        self.network, self.deadline = httpcore.SyncBackend(), deadline
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        left = time_left(self.deadline, timeout)
+        stream = self.network.connect_tcp(host, port, left, local_address, socket_options)
+        return DeadlineStream(stream, self.deadline)
+
+    def sleep(self, seconds: float) -> None:
+        self.network.sleep(seconds)
+
+
+@functools.cache
+def ssl_context():
+    """Loading the CA bundle costs ~0.1 s: once per process, not per fetch."""
+    return httpx.create_ssl_context()
+
+
+def crawler_client(deadline: float) -> httpx.Client:
+    """httpx's own transport, on a connection pool whose connections keep the deadline (httpx
+    has no option for httpcore's network backend, so its pool is replaced)."""
+    transport = httpx.HTTPTransport(verify=ssl_context())
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=ssl_context(), network_backend=DeadlineBackend(deadline)
+    )
+    return httpx.Client(headers={"User-Agent": USER_AGENT}, transport=transport)
+
+
+def over_deadline() -> CrawlRefused:
+    return CrawlRefused(f"the page did not arrive within {settings.OPS_CRAWL_DEADLINE_SECONDS} s")
+
+
+def hop_timeout(deadline: float) -> httpx.Timeout:
+    """No single connect or read may outlast what is left of the overall deadline."""
+    left = deadline - monotonic()
+    if left <= 0:
+        raise over_deadline()
+    return httpx.Timeout(min(READ_SECONDS, left), connect=min(CONNECT_SECONDS, left))
+
+
+def refuse_unless_text(content_type: str) -> None:
+    media = content_type.split(";")[0].strip().lower()
+    if media and not (media.startswith("text/") or media.endswith("+xml") or media in TEXT_TYPES):
+        raise CrawlRefused(f"{media} is not text")
+
+
+def sniffed_type(body: bytes) -> str:
+    """A page that names no type is judged by its bytes: a NUL is never in text."""
+    return "application/octet-stream" if b"\x00" in body[:4096] else ""
+
+
+def read_capped(response: httpx.Response, deadline: float) -> bytes:
+    """The decoded body, read raw and inflated here with a cap, so at most MAX_BYTES (+1) are
+    ever held; the deadline is checked after every read."""
+    inflate = inflater(response.headers.get("content-encoding", ""))
+    body = bytearray()
+    for raw in response.iter_raw():  # as it arrives (a chunk size would buffer up to it)
+        for piece in inflate(raw, MAX_BYTES + 1 - len(body)):
+            body.extend(piece)
+        if len(body) > MAX_BYTES:
+            raise CrawlRefused(f"page is larger than {MAX_BYTES} bytes")
+        if monotonic() > deadline:
+            raise over_deadline()
+    return bytes(body)
+
+
+def inflater(encoding: str):
+    """A function (raw bytes, room) → decoded pieces totalling at most `room` bytes."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return lambda raw, room: [raw]
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise CrawlRefused(f"content-encoding {encoding!r} is not accepted")
+    stream = zlib.decompressobj(wbits=zlib.MAX_WBITS | 32)  # gzip or zlib header
+
+    def inflate(raw: bytes, room: int) -> Iterator[bytes]:
+        try:
+            while raw and room > 0:
+                piece = stream.decompress(raw, room)
+                room -= len(piece)
+                raw = stream.unconsumed_tail
+                yield piece
+        except zlib.error as error:
+            raise CrawlRefused(f"the {encoding} body does not decompress: {error}") from None
+
+    return inflate
 
 
 def fetch_main_text(url: str, client: httpx.Client | None = None) -> Page:

@@ -224,10 +224,14 @@ def _block(step: Step, attempt: StepAttempt, reason: str, code: str, attempt_out
 
 def _fail(step: Step, attempt: StepAttempt, outcome: Failed) -> None:
     error = redact_text(outcome.error)[:4000]
-    refused = outcome.input_refused
-    close_attempt(attempt, AttemptOutcome.REFUSED if refused else AttemptOutcome.FAILED, error)
-    settle_failure(step, error, retryable=outcome.retryable and not refused)
-    if not refused:
+    ended = AttemptOutcome.FAILED
+    if outcome.input_refused:
+        ended = AttemptOutcome.REFUSED
+    elif outcome.bad_reply:
+        ended = AttemptOutcome.BAD_REPLY
+    close_attempt(attempt, ended, error)
+    settle_failure(step, error, retryable=outcome.retryable and ended == AttemptOutcome.FAILED)
+    if outcome.counts_toward_breaker:
         trip_breaker_if_needed(step.kind)
 
 

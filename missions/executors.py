@@ -42,11 +42,19 @@ class Succeeded:
 @dataclass(frozen=True)
 class Failed:
     """`input_refused`: a guard refused the step's own input (a private URL, no URL). That is
-    the input's fault, not the kind's, so it never counts toward the kind's breaker."""
+    the input's fault, not the kind's, so it never counts toward the kind's breaker.
+    `bad_reply`: the model answered, unusably (malformed, the wrong shape, empty, too big). The
+    same prompt would be billed again for the same answer, so it is never retried, and a model's
+    answer is no sign the kind is broken, so it never counts toward the breaker either."""
 
     error: str
     retryable: bool = True
     input_refused: bool = False
+    bad_reply: bool = False
+
+    @property
+    def counts_toward_breaker(self) -> bool:
+        return not (self.input_refused or self.bad_reply)
 
 
 @dataclass(frozen=True)

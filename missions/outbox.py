@@ -1,22 +1,38 @@
-"""Deliver recorded effects. A row is delivered at most once: it is claimed with SKIP LOCKED and
-marked delivered in the same transaction as the (local) delivery; remote channels receive the
-row's unique key so they can refuse a duplicate after a crash between send and commit."""
+"""Deliver recorded effects, by their own loop (`manage.py deliver`, a supervised process),
+never from a step worker: an outside channel that stalls (an SMTP server that accepts and never
+answers) must not hold the worker that runs steps.
 
+A row is claimed first (SKIP LOCKED, its attempt counted and a claim lease set, committed), then
+sent with no lock held and every outside call under its own timeout, then marked delivered in a
+transaction with whatever the channel wrote locally, so a local effect happens once. A remote
+channel receives the row's stable key (the e-mail's Message-ID, the webhook's Idempotency-Key)
+so it can refuse a duplicate after a crash between send and commit. A failure keeps its reason
+on the row and is retried with exponential backoff; after MAX_DELIVERY_ATTEMPTS the row is
+`failed` and an `outbox.failed` alert event says why.
+"""
+
+import contextlib
 import logging
+import threading
+import time
 from collections.abc import Callable
 
-from django.db import transaction
-from django.db.models import F
-from django.db.models.functions import Now
+import psycopg
+from django.db import InterfaceError, OperationalError, close_old_connections, transaction
+from django.db import connection as django_connection
 
-from missions.models import OutboxMessage, OutboxStatus, in_seconds
-from opscore.db import oldest_unlocked
+from missions.models import OutboxMessage
+from opscore.actions import record_event
+from opscore.db import Channel, listen, oldest_unlocked, seconds_until
 from opscore.registry import Registry
 
 log = logging.getLogger(__name__)
 MAX_DELIVERY_ATTEMPTS = 5
-Channel = Callable[[OutboxMessage], str]  # returns an external id
+BACKOFF_BASE_SECONDS = 30  # 30 s, 1 min, 2 min, 4 min after each failed attempt began
+CLAIM_SECONDS = 300  # longer than any send may take: every channel's calls have timeouts
+Deliver = Callable[[OutboxMessage], str]  # a channel: sends, returns an external id
 CHANNELS: Registry = Registry("outbox channel")
+DISCONNECTS = (OperationalError, InterfaceError, psycopg.OperationalError)
 
 
 def deliver_locally(message: OutboxMessage) -> str:
@@ -24,26 +40,47 @@ def deliver_locally(message: OutboxMessage) -> str:
     return f"local-{message.id}"
 
 
-def deliver_one() -> bool:
+def claim_next() -> OutboxMessage | None:
     with transaction.atomic():
-        due = OutboxMessage.objects.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=Now())
-        message = oldest_unlocked(due)
-        if message is None:
-            return False
-        deliver = CHANNELS.get(message.channel)
-        try:
-            if deliver is None:
-                raise LookupError(f"no outbox channel named {message.channel!r}")
-            message.external_id = deliver(message)
-            message.status, message.delivered_at = OutboxStatus.DELIVERED, Now()
-        except Exception as error:  # the failure is kept on the row
-            message.last_error = str(error)[:2000]
-            if message.attempts + 1 >= MAX_DELIVERY_ATTEMPTS:
-                message.status = OutboxStatus.FAILED
-            message.next_attempt_at = in_seconds(30 * 2**message.attempts)
-        message.attempts = F("attempts") + 1
-        message.save()
+        message = oldest_unlocked(OutboxMessage.objects.due())
+        if message is not None:
+            message.claim(CLAIM_SECONDS)
+    return message
+
+
+def deliver_one() -> bool:
+    """Claim and send one due message. Returns whether there was one."""
+    message = claim_next()
+    if message is None:
+        return False
+    deliver = CHANNELS.get(message.channel)
+    try:
+        if deliver is None:
+            raise LookupError(f"no outbox channel named {message.channel!r}")
+        with transaction.atomic():
+            message.mark_delivered(deliver(message))
+    except Exception as error:  # the failure is kept on the row, with its reason
+        record_failure(message, f"{type(error).__name__}: {error}".strip())
     return True
+
+
+def record_failure(message: OutboxMessage, reason: str) -> None:
+    reason = " ".join(reason.split())
+    if message.attempts < MAX_DELIVERY_ATTEMPTS:
+        message.record_failure(
+            reason, retry_after=BACKOFF_BASE_SECONDS * 2 ** (message.attempts - 1)
+        )
+        return
+    message.record_failure(reason, retry_after=None)
+    record_event(
+        "outbox.failed",
+        f"Not delivered by {message.channel}: {message.key}",
+        summary=f"gave up after {message.attempts} attempts: {reason}"[:2000],
+        tags=["alert", "outbox", message.channel],
+        payload={"outbox_id": message.id, "channel": message.channel, "key": message.key},
+        actor="system:outbox",
+        dedupe_key=f"outbox.failed:{message.id}",
+    )
 
 
 def deliver_pending(limit: int = 100) -> int:
@@ -51,3 +88,55 @@ def deliver_pending(limit: int = 100) -> int:
     while delivered < limit and deliver_one():
         delivered += 1
     return delivered
+
+
+def seconds_until_next_delivery() -> float:
+    return seconds_until("missions_outboxmessage", "next_attempt_at", "status = 'pending'")
+
+
+class Deliverer:
+    """The delivery loop: deliver while anything is due, else sleep until the next row falls
+    due or a NOTIFY on the outbox channel (a notice was written) wakes it. It outlives a
+    database restart by reconnecting, and ends once `stop` is set, after the send in hand."""
+
+    def __init__(self, stop: threading.Event, idle_poll: float = 5.0):
+        self.stop, self.idle_poll = stop, idle_poll
+        self.listener = None
+        self.delivered = 0
+
+    def run(self) -> int:
+        try:
+            while not self.stop.is_set():
+                self._cycle()
+        finally:
+            self._close_listener()
+        return self.delivered
+
+    def _cycle(self) -> None:
+        try:
+            if self.listener is None:
+                self.listener = listen(Channel.OUTBOX)
+            if deliver_one():
+                self.delivered += 1
+                return
+            self._wait(min(self.idle_poll, seconds_until_next_delivery()))
+        except DISCONNECTS as error:
+            log.warning("outbox deliverer lost the database: %s", error)
+            self._close_listener()
+            close_old_connections()
+            django_connection.close()
+            self.stop.wait(1.0)
+
+    def _wait(self, seconds: float) -> None:
+        """Until a NOTIFY or `seconds` pass, looking at `stop` every second: a signal does not
+        interrupt the wait itself."""
+        until = time.monotonic() + seconds
+        while not self.stop.is_set() and (left := until - time.monotonic()) > 0:
+            for _ in self.listener.notifies(timeout=min(left, 1.0), stop_after=1):
+                return
+
+    def _close_listener(self) -> None:
+        if self.listener is not None:
+            with contextlib.suppress(psycopg.Error):
+                self.listener.close()
+            self.listener = None

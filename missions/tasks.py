@@ -3,13 +3,13 @@ run beside the cluster, not in its task queue (console.supervisor says why)."""
 
 from django.db import connection
 
-from missions.outbox import deliver_pending
 from missions.recovery import (
     reap_expired_leases,
     release_steps_of_silent_workers,
     requeue_cleared_blockers,
 )
 from opscore.db import Channel
+from opscore.models import IdempotencyKey
 from opscore.overrides import lift_expired_overrides
 
 
@@ -19,9 +19,12 @@ def sweep() -> dict:
     for outcome, n in release_steps_of_silent_workers().items():
         counts[outcome] += n
     counts["unblocked"] = requeue_cleared_blockers()
-    counts["delivered"] = deliver_pending()
     # An expiring override lifts within the sweep's interval, not the heartbeat's five minutes.
     counts["overrides_lifted"] = lift_expired_overrides()["lifted"]
+    counts["idempotency_keys_pruned"] = IdempotencyKey.objects.expired().delete()[0]
     with connection.cursor() as cursor:
         cursor.execute(f"NOTIFY {Channel.STEPS}")  # a hint, in case one was missed
+        # Delivery is the outbox deliverer's (`manage.py deliver`): outside calls stay out
+        # of the cluster's processes too.
+        cursor.execute(f"NOTIFY {Channel.OUTBOX}")
     return counts

@@ -8,7 +8,7 @@ from missions.models import ContentMetric, Publication, PublicationStatus, start
 from missions.prompts import build_request
 from missions.text import strip_invisible
 from opscore.actions import record_event
-from opscore.llm import LLMError, OverBudget, TransientLLMError, call_llm
+from opscore.llm import LLMError, LLMReplyError, OverBudget, TransientLLMError, call_llm
 from opscore.models import Policy
 
 TWEET_LIMIT = 280
@@ -35,11 +35,13 @@ def run_llm_step(run):
         return Blocked(str(over), code="llm_budget")
     except TransientLLMError as error:
         return Failed(f"LLM unavailable after retries: {error}", retryable=True)
+    except LLMReplyError as error:
+        return Failed(f"bad LLM reply: {error}", retryable=False, bad_reply=True)
     except LLMError as error:
         return Failed(f"LLM call failed: {error}", retryable=False)
     text, problem = check_reply(step.kind, reply.text)
     if problem:
-        return Failed(f"malformed LLM reply: {problem}", retryable=False)
+        return Failed(f"malformed LLM reply: {problem}", retryable=False, bad_reply=True)
     title = str(step.payload.get("topic") or step.mission.title)[:300]
     meta = {"provider": reply.provider, "model": reply.model, "prompt_version": version}
     return Succeeded(

@@ -25,11 +25,11 @@ from missions import execution
 from missions.crawl import load_extractor
 from missions.executors import Blocked, Failed, Interrupted, Succeeded, lookup
 from missions.models import Step, Worker
-from missions.outbox import deliver_pending
 from missions.recovery import release_steps_held_by
 from missions.shutdown import STOP, StepInterrupted
 from missions.staleness import stale_outcome
 from opscore.db import DISCONNECTS, Channel
+from opscore.redaction import redact_text
 
 log = logging.getLogger(__name__)
 CHANNEL = Channel.STEPS
@@ -107,8 +107,10 @@ def run_step(step: Step, worker_id: str):
     except StepInterrupted as stop:
         return Interrupted(f"worker {worker_id} stopped mid-step: {stop}")
     except Exception as error:  # a step's crash is recorded, not raised
-        detail = "".join(traceback.format_exception_only(error)).strip()
-        return Failed(f"{detail}\n{traceback.format_exc(limit=5)}")
+        # The reason is one line, for people; the traceback (redacted) goes to the worker's log.
+        log.error("S%s %s crashed: %s", step.id, step.kind, redact_text(traceback.format_exc()))
+        detail = " ".join("".join(traceback.format_exception_only(error)).split())
+        return Failed(detail[:500])
     finally:
         LEASES.release(run)
         if run.renewed:
@@ -229,7 +231,6 @@ class WorkerSession:
             if step is not None:
                 self._work_through(step)
                 return
-            deliver_pending(limit=50)
             self._wait_for_work()
         except DISCONNECTS as error:
             self._recover(error)

@@ -9,8 +9,7 @@ from missions.models import Step, StepStatus, start_of_today
 from opportunities.actions import OpportunityInvalid, create_idea
 from opportunities.models import Idea, Opportunity
 from opscore.db import db_now
-from opscore.inputs import parse_reply
-from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
+from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, parse_llm_reply
 from opscore.models import Policy, RunStatus
 from opscore.prompting import system_prompt
 from opscore.standing_orders import RunResult
@@ -85,7 +84,7 @@ def think(order, room: int) -> IdleReply:
         offline_hint={"json": {"ideas": []}},  # offline, silence: no invented thoughts
     )
     reply = call_llm(request, agent=order.agent, purpose="idle.think", prompt_version="idle.v1")
-    return parse_reply(reply.text, IdleReply, "idle")
+    return parse_llm_reply(reply, IdleReply, "idle")
 
 
 def idle_cognition(order, run):

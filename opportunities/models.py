@@ -179,8 +179,11 @@ class OpportunityReview(models.Model):
 
 
 class NoticeLane(models.TextChoices):
+    """What kind of message a notice is; its label starts the e-mail's subject."""
+
     ALERT = "alert"
     DIGEST = "digest", "daily ideas digest"
+    ACCOUNTABILITY = "accountability", "daily accountability digest"
     MEMO = "memo", "weekly bets memo"
 
 
@@ -188,7 +191,7 @@ class Notice(models.Model):
     """One message to the humans, from the one arbiter: shown in the Stage's inbox, sent by
     e-mail and webhook through the outbox (exactly once), dismissable with a reason."""
 
-    lane = models.CharField(max_length=10, choices=NoticeLane.choices)
+    lane = models.CharField(max_length=20, choices=NoticeLane.choices)
     title = models.CharField(max_length=200)
     body = models.TextField()
     evidence = models.JSONField(default=list, blank=True)

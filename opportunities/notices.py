@@ -1,16 +1,20 @@
-"""The one arbiter of what reaches a human: alerts at once, the daily ideas digest, the weekly
-bets memo. A notice is a row (the Stage's inbox) plus one outbox message per configured channel,
-written together; a repeated notice (same dedupe key) writes nothing new, and the outbox sends
-each message once however often delivery is retried."""
+"""The one arbiter of what reaches a human: alerts at once, the daily ideas and accountability
+digests, the weekly bets memo. A notice is a row (the Stage's inbox) plus one outbox message per
+configured channel, written together; a repeated notice (same dedupe key) writes nothing new.
+The outbox's own loop (`manage.py deliver`) sends them, with timeouts (EMAIL_TIMEOUT, the
+webhook's), retries with backoff and a recorded final failure; an e-mail keeps the Message-ID
+chosen when the notice was written, so a resend is recognisably the same message."""
 
 import httpx
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import EmailMessage, make_msgid
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
+from django.utils.text import capfirst
 
 from missions.models import OutboxMessage
 from opportunities.models import Notice
+from opscore import db
 
 WEBHOOK_TIMEOUT = 10
 
@@ -36,24 +40,49 @@ def notify(lane: str, title: str, body: str, *, dedupe_key: str, run=None, **ext
                 OutboxMessage.objects.create(
                     key=f"notice:{notice.id}:{channel}",
                     channel=channel,
-                    payload={"notice_id": notice.id},
+                    payload={"notice_id": notice.id} | channel_fields(channel),
                     standing_order_run=run,
                 )
+            db.notify(db.Channel.OUTBOX)  # wakes the deliverer once this commits
             return notice
     except IntegrityError:
         return Notice.objects.get(dedupe_key=dedupe_key[:200])
 
 
+def mail_domain() -> str:
+    return settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip("<> ") or "opscore.invalid"
+
+
+def channel_fields(channel: str) -> dict:
+    """What a channel needs fixed at write time: an e-mail's RFC 5322 Message-ID, stored on
+    the row so every retry sends the same one."""
+    if channel == "email":
+        return {"message_id": make_msgid("notice", domain=mail_domain())}
+    return {}
+
+
+def message_id(message: OutboxMessage) -> str:
+    """The stored Message-ID; rows written before it was stored get one derived from the
+    row, as stable across retries."""
+    return message.payload.get("message_id") or f"<opscore.outbox.{message.id}@{mail_domain()}>"
+
+
+def subject(notice: Notice) -> str:
+    """Says what the message is: its kind of notice, then its title."""
+    return f"[Opscore] {capfirst(notice.get_lane_display())}: {notice.title}"
+
+
 def send_email(message: OutboxMessage) -> str:
+    """One SMTP conversation under EMAIL_TIMEOUT (Django's mail framework applies it)."""
     notice = Notice.objects.get(pk=message.payload["notice_id"])
     email = EmailMessage(
-        subject=f"[Opscore {notice.get_lane_display()}] {notice.title}",
+        subject=subject(notice),
         body=notice.body,
         to=settings.OPS_NOTIFY_EMAIL,
-        headers={"Message-ID": f"<{message.key}@opscore>"},  # a resend is recognisably the same
+        headers={"Message-ID": message_id(message)},
     )
     email.send(fail_silently=False)
-    return f"email:{message.key}"
+    return f"email:{message_id(message)}"
 
 
 def send_webhook(message: OutboxMessage, client: httpx.Client | None = None) -> str:

@@ -22,8 +22,7 @@ from opportunities.actions import (
 )
 from opportunities.models import Opportunity, OpportunityReview
 from opportunities.packets import evidence_packet, others_ideas
-from opscore.inputs import parse_reply
-from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
+from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, parse_llm_reply
 from opscore.models import Policy, RunStatus
 from opscore.prompting import system_prompt
 from opscore.standing_orders import RunResult
@@ -105,7 +104,7 @@ def ask(order, packet: dict, since) -> ScoutReply:
         offline_hint={"json": deterministic_answer(packet)},
     )
     reply = call_llm(request, agent=agent, purpose="opportunity.scout", prompt_version="scout.v1")
-    return parse_reply(reply.text, ScoutReply, "scout")
+    return parse_llm_reply(reply, ScoutReply, "scout")
 
 
 def opportunity_scan(order, run):

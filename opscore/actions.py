@@ -34,8 +34,8 @@ def record_event(kind: str, title: str, *, summary: str = "", tags=(), payload=N
 def set_policy(key: str, value, *, actor: str, reason: str = "") -> Policy:
     """Validate, store and version a policy value. A refused value raises PolicyError and
     leaves the previous version in force with no version row written."""
-    normalised = validate_policy(key, value)
     policy = Policy.objects.select_for_update().filter(key=key).first()
+    normalised = validate_policy(key, value, stored=policy.value if policy else None)
     if policy is not None and policy.value == normalised:
         return policy
     old_value = policy.value if policy else None

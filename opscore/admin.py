@@ -14,6 +14,7 @@ from opscore.models import (
     Agent,
     BackupRun,
     Event,
+    IdempotencyKey,
     LLMCall,
     Override,
     Policy,
@@ -171,7 +172,8 @@ class PolicyForm(forms.ModelForm):
         key = cleaned.get("key") or (self.instance.key if self.instance.pk else None)
         if key and "value" in cleaned:
             try:
-                cleaned["value"] = validate_policy(key, cleaned["value"])
+                stored = Policy.objects.filter(key=key).values_list("value", flat=True).first()
+                cleaned["value"] = validate_policy(key, cleaned["value"], stored=stored)
                 refuse_owned_change(key, cleaned["value"])
             except (PolicyError, OverrideRefused) as problem:
                 self.add_error("value", str(problem))
@@ -250,6 +252,14 @@ class EventAdmin(LineageMixin, AuditAdmin):
             return ""
         url = reverse("admin:missions_mission_change", args=[obj.mission_id])
         return format_html('<a href="{}">M{}</a>', url, obj.mission_id)
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(AuditAdmin):
+    """Which API writes were retried with a key, and the answer every retry gets (24 h)."""
+
+    list_display = ["key", "scope", "response_status", "created_at"]
+    search_fields = ["key"]
 
 
 @admin.register(ActionRun)

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning
-from django.db import connections
+from django.db import DatabaseError, connections
 
 MIN_SECRET_LENGTH = 32  # shorter bearer secrets are refused: they are guessable
 
@@ -56,4 +56,25 @@ def check_secrets(app_configs, **kwargs):
     return problems
 
 
-CHECKS = [(check_postgres, [Tags.database]), (check_secrets, [])]
+def check_policy_names(app_configs, **kwargs):
+    """A stored policy naming a step kind (or lane) whose code is not loaded: kept and ignored,
+    but an operator should know, e.g. after removing a plug-in."""
+    from opscore.models import Policy
+    from opscore.policy_names import describe_unknown
+
+    try:
+        found = Policy.objects.unknown_names()
+    except DatabaseError:  # not migrated yet, or the database is down: other checks say so
+        return []
+    return [
+        Warning(
+            f"Policy {line} is not known to any loaded app; it is kept and ignored.",
+            hint="Re-enable the plug-in that provides it, or remove it from the policy "
+            "(admin → Policies; worker_switches and lane_switches through overrides).",
+            id="opscore.W005",
+        )
+        for line in describe_unknown(found)
+    ]
+
+
+CHECKS = [(check_postgres, [Tags.database]), (check_secrets, []), (check_policy_names, [])]

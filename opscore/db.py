@@ -19,6 +19,7 @@ class Channel:
 
     STEPS = "opscore_steps"  # a step may have become claimable (missions_step_notify)
     EVENTS = "opscore_events"  # an event was written (opscore_event_notify), payload = its id
+    OUTBOX = "opscore_outbox"  # a message to deliver was written (opportunities.notices)
 
 
 class AdvisoryLock:
@@ -28,6 +29,33 @@ class AdvisoryLock:
     WORKER_SLOT = 0x0B5C0DF  # + the slot number: one worker session per slot
     BOOTSTRAP = "opscore.bootstrap"  # hashtext() key: one bootstrap at a time
     GATE_PREFIX = "opscore.gate."  # + step kind, hashtext() key: serialises a quota check
+
+
+def listen(channel: str):
+    """A connection of its own (autocommit, outside Django's) that LISTENs on `channel`."""
+    params = connection.get_connection_params()
+    params = {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
+    listener = psycopg.connect(**params, autocommit=True)
+    listener.execute(f"LISTEN {channel}")
+    return listener
+
+
+def notify(channel: str) -> None:
+    """NOTIFY `channel`; inside a transaction it is sent when (and only if) that commits."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"NOTIFY {channel}")
+
+
+def seconds_until(table: str, column: str, where: str) -> float:
+    """Seconds until the earliest future `column` among the rows matching `where`, by the
+    database clock (inf when there is none): how long a loop may sleep."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXTRACT(EPOCH FROM min({column}) - statement_timestamp()) FROM {table}"
+            f" WHERE {where} AND {column} > statement_timestamp()"
+        )
+        value = cursor.fetchone()[0]
+    return float("inf") if value is None else max(float(value), 0.0)
 
 
 def db_now():

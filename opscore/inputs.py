@@ -118,12 +118,31 @@ def without_nul(text: str) -> str:
     return text.replace("\x00", "")
 
 
-def parse_reply(text: str, schema, what: str, error=ValueError):
+class MalformedReply(ValueError):
+    """A model's answer that fits no schema. The model would answer the same again, so the
+    failure is final for that try — never retried, never held against the kind's breaker."""
+
+
+def describe_invalid(invalid, limit: int = 300) -> str:
+    """A pydantic ValidationError in one line: the first problem and its path, and how many
+    more there were (pydantic's own text runs to a line per problem and a URL each)."""
+    problems = invalid.errors(include_url=False, include_input=False)
+    if not problems:
+        return "invalid"
+    first = problems[0]
+    where = ".".join(str(part) for part in first["loc"]) or "reply"
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return " ".join(f"{where}: {first['msg']}{more}".split())[:limit]
+
+
+def parse_reply(text: str, schema, what: str, error=MalformedReply):
     """A model's JSON answer checked against its pydantic schema; anything else raises `error`
-    naming what was malformed, so one bad reply fails its step or run, never the worker."""
+    with a one-line reason, so one bad reply fails its step or run, never the worker."""
     from pydantic import ValidationError
 
     try:
         return schema.model_validate(parse_json(text, "reply"))
-    except (InputRefused, ValidationError) as problem:
-        raise error(f"malformed {what} reply: {str(problem)[:300]}") from None
+    except InputRefused as refused:
+        raise error(f"malformed {what} reply: {' '.join(str(refused).split())[:300]}") from None
+    except ValidationError as invalid:
+        raise error(f"malformed {what} reply: {describe_invalid(invalid)}") from None

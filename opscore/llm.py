@@ -2,30 +2,62 @@
 
 `complete(request)` is the provider interface: system prompt, messages, temperature, max tokens
 and a model tier in; text and usage out. `call_llm` adds what Opscore needs around it: the daily
-budget, bounded retries of transient errors, and one LLMCall row per try.
+budget, bounded retries of transient errors, and one LLMCall row per try — failed tries included.
+
+Failures are sorted at the provider boundary into three classes, because each costs differently
+when repeated: a transport fault (TransientLLMError) is retried with backoff; a bad reply
+(LLMReplyError) is the model's deterministic answer, so asking again bills the same fault twice;
+anything else (LLMError: a bad request, a revoked key) will not heal by itself either.
 """
 
 import dataclasses
 import hashlib
 import json
+import logging
 import time
+import traceback
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import httpx
 from django.conf import settings
 
-from opscore.inputs import without_nul
+from opscore.inputs import MalformedReply, describe_invalid, max_bytes, parse_reply, without_nul
+from opscore.redaction import redact_text
 
 TIERS = ("cheap", "main")
+# How much of a reply's body is read at most, as a multiple of the reply limit: room for JSON
+# escaping around a reply that is within the limit, and for reading the usage of one that is
+# not, without ever holding an endless reply in memory.
+BODY_CAP_FACTOR = 64
+log = logging.getLogger(__name__)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    return " ".join(str(text).split())[:limit]
 
 
 class LLMError(Exception):
-    """A failure that retrying will not fix (bad request, auth, malformed reply)."""
+    """A failure that retrying will not fix (bad request, auth). The message is one line: it
+    becomes a step's reason and an LLMCall row's error."""
+
+    def __init__(self, message: str):
+        super().__init__(one_line(message))
 
 
 class TransientLLMError(LLMError):
     """429, 5xx, timeouts, connection trouble: worth another try after a pause."""
+
+
+class LLMReplyError(LLMError):
+    """The model answered 200, but the answer is unusable: not JSON, the wrong shape, no text,
+    over the reply limit. Deterministic, so never retried, and the model's answer is no sign
+    that the step's kind is broken, so it never counts toward the breaker. Carries what the
+    reply did tell (tokens, model): the call was billed, and its LLMCall row says so."""
+
+    def __init__(self, message: str, *, input_tokens: int = 0, output_tokens: int = 0, model=""):
+        super().__init__(message)
+        self.input_tokens, self.output_tokens, self.model = input_tokens, output_tokens, model
 
 
 class OverBudget(LLMError):
@@ -54,6 +86,7 @@ class LLMReply:
     model: str
     provider: str
     extra: dict = field(default_factory=dict)
+    call_id: int | None = None  # its LLMCall row, once call_llm recorded it
 
 
 class OfflineProvider:
@@ -89,8 +122,9 @@ class AnthropicProvider:
 
     def __init__(self, api_key: str, http_client=None):
         import anthropic
+        import httpx2  # the SDK's HTTP client; its errors can surface while a body is read
 
-        self._anthropic = anthropic
+        self._anthropic, self._httpx = anthropic, httpx2
         self.client = anthropic.Anthropic(
             api_key=api_key,
             max_retries=0,  # call_llm owns retries, so every try is a row
@@ -105,18 +139,39 @@ class AnthropicProvider:
         anthropic = self._anthropic
         extra = {"temperature": request.temperature} if settings.OPS_ANTHROPIC_TEMPERATURE else {}
         try:
-            message = self.client.messages.create(
+            with self.client.messages.with_streaming_response.create(
                 model=self.model_for(request.tier),
                 max_tokens=request.max_tokens,
                 system=request.system,
                 messages=request.messages,
                 extra_body=extra or None,
-            )
+            ) as response:
+                raw = read_capped(response.iter_bytes(), self.name)
         except (anthropic.APITimeoutError, anthropic.APIConnectionError) as error:
             raise TransientLLMError(f"anthropic: {type(error).__name__}") from error
         except anthropic.APIStatusError as error:
-            kind = TransientLLMError if _transient_status(error.status_code) else LLMError
-            raise kind(f"anthropic: HTTP {error.status_code}: {error.message}") from error
+            raise status_error("anthropic", error.status_code, error.message) from error
+        except self._httpx.TransportError as error:  # the body broke off while being read
+            raise TransientLLMError(f"anthropic: {type(error).__name__}") from error
+        return self.reply_from(raw)
+
+    def reply_from(self, raw: bytes) -> LLMReply:
+        """Checked by the SDK's own Message schema, so a reply of any other shape is a bad
+        reply with its usage kept, never an AttributeError deep in our code."""
+        from pydantic import ValidationError
+
+        data = json_object(raw, self.name)
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        known = {
+            "input_tokens": count(usage.get("input_tokens")),
+            "output_tokens": count(usage.get("output_tokens")),
+            "model": str(data.get("model") or "")[:100],
+        }
+        try:
+            message = self._anthropic.types.Message.model_validate(data)
+        except ValidationError as invalid:
+            why = describe_invalid(invalid)
+            raise LLMReplyError(f"anthropic: malformed reply: {why}", **known) from None
         text = "".join(block.text for block in message.content if block.type == "text")
         return LLMReply(
             text=text,
@@ -148,28 +203,64 @@ class OllamaProvider:
             "options": {"temperature": request.temperature, "num_predict": request.max_tokens},
         }
         try:
-            response = self.client.post("/api/chat", json=body)
+            with self.client.stream("POST", "/api/chat", json=body) as response:
+                if response.status_code != 200:
+                    detail = response.read()[:200].decode(errors="replace")
+                    raise status_error("ollama", response.status_code, detail)
+                raw = read_capped(response.iter_bytes(), self.name)
         except httpx.TransportError as error:
             raise TransientLLMError(f"ollama: {type(error).__name__}") from error
-        if response.status_code != 200:
-            kind = TransientLLMError if _transient_status(response.status_code) else LLMError
-            raise kind(f"ollama: HTTP {response.status_code}: {response.text[:200]}")
-        try:
-            data = response.json()
-            text = data["message"]["content"]
-        except (ValueError, KeyError, TypeError) as error:
-            raise LLMError(f"ollama: malformed reply ({error})") from error
-        return LLMReply(
-            text=text,
-            input_tokens=int(data.get("prompt_eval_count") or 0),
-            output_tokens=int(data.get("eval_count") or 0),
-            model=data.get("model", body["model"]),
-            provider=self.name,
-        )
+        return self.reply_from(raw, body["model"])
+
+    def reply_from(self, raw: bytes, asked_for: str) -> LLMReply:
+        data = json_object(raw, self.name)
+        known = {
+            "input_tokens": count(data.get("prompt_eval_count")),
+            "output_tokens": count(data.get("eval_count")),
+            "model": str(data.get("model") or asked_for)[:100],
+        }
+        message = data.get("message")
+        text = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(text, str):
+            raise LLMReplyError("ollama: malformed reply: no message.content text", **known)
+        return LLMReply(text=text, **known, provider=self.name)
 
 
-def _transient_status(status: int) -> bool:
-    return status in (408, 409, 429) or status >= 500
+def read_capped(chunks, provider: str) -> bytes:
+    """A reply body, read no further than BODY_CAP_FACTOR times the reply limit, and for no
+    longer than OPS_LLM_DEADLINE_SECONDS: the client's timeout restarts on every read, so a
+    server trickling a byte at a time would otherwise hold the worker for ever."""
+    cap, body = BODY_CAP_FACTOR * max_bytes(), bytearray()
+    deadline = time.monotonic() + settings.OPS_LLM_DEADLINE_SECONDS
+    for chunk in chunks:
+        body += chunk
+        if len(body) > cap:
+            raise LLMReplyError(f"{provider}: reply body over {cap} bytes; not read further")
+        if time.monotonic() > deadline:
+            limit = settings.OPS_LLM_DEADLINE_SECONDS
+            raise TransientLLMError(f"{provider}: reply not complete within {limit} s")
+    return bytes(body)
+
+
+def json_object(raw: bytes, provider: str) -> dict:
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as error:
+        raise LLMReplyError(f"{provider}: malformed reply: not JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise LLMReplyError(f"{provider}: malformed reply: a JSON {type(data).__name__}")
+    return data
+
+
+def count(value) -> int:
+    """A token count as the reply gave it, or 0 when it gave none that makes sense."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def status_error(provider: str, status: int, detail: str) -> LLMError:
+    """429, 529 (overloaded) and other 5xx, 408 and 409 are worth another try; the rest not."""
+    transient = status in (408, 409, 429) or status >= 500
+    return (TransientLLMError if transient else LLMError)(f"{provider}: HTTP {status}: {detail}")
 
 
 def get_provider():
@@ -231,26 +322,23 @@ def call_llm(
 
 
 def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMReply | None:
-    """One try, recorded. None means a transient failure worth another try."""
+    """One try, recorded whatever its end. None means a transient failure worth another try."""
     from opscore.models import LLMCall, LLMCallOutcome
-    from opscore.redaction import redact_text
 
     started = time.perf_counter()
     try:
-        reply = provider.complete(request)
+        reply = within_limit(provider.complete(request))
     except LLMError as error:
-        transient = isinstance(error, TransientLLMError)
-        LLMCall.objects.create(
-            **row,
-            attempt=attempt,
-            error=redact_text(str(error))[:2000],
-            latency_ms=int((time.perf_counter() - started) * 1000),
-            outcome=LLMCallOutcome.TRANSIENT_ERROR if transient else LLMCallOutcome.ERROR,
-        )
-        if not transient or last:
+        record_failure(row, attempt, error, started)
+        if not isinstance(error, TransientLLMError) or last:
             raise
         return None
-    LLMCall.objects.create(
+    except Exception as error:  # a fault nobody foresaw: still a row, still one line
+        log.error("%s call failed: %s", provider.name, redact_text(traceback.format_exc()))
+        failure = LLMError(f"{provider.name}: {type(error).__name__}: {error}")
+        record_failure(row, attempt, failure, started)
+        raise failure from error
+    call = LLMCall.objects.create(
         **(row | {"model": reply.model}),
         attempt=attempt,
         outcome=LLMCallOutcome.OK,
@@ -260,4 +348,53 @@ def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMR
         latency_ms=int((time.perf_counter() - started) * 1000),
     )
     # Postgres stores no NUL character, and it carries nothing readable: the rule is to drop it.
-    return dataclasses.replace(reply, text=without_nul(reply.text))
+    return dataclasses.replace(reply, text=without_nul(reply.text), call_id=call.id)
+
+
+def parse_llm_reply(reply: LLMReply, schema, what: str, error=MalformedReply):
+    """`parse_reply` for a recorded reply: one that fits no schema also marks its LLMCall row
+    a bad reply, with the reason, so the ledger never calls an unusable answer ok."""
+    from opscore.models import LLMCall, LLMCallOutcome
+
+    try:
+        return parse_reply(reply.text, schema, what, error)
+    except MalformedReply as malformed:
+        LLMCall.objects.filter(pk=reply.call_id).update(
+            outcome=LLMCallOutcome.BAD_REPLY, error=str(malformed)[:2000]
+        )
+        raise
+
+
+def within_limit(reply: LLMReply) -> LLMReply:
+    """A reply is input like any other: over OPS_MAX_INPUT_BYTES it is refused, not stored."""
+    size = len(reply.text.encode("utf-8", errors="surrogatepass"))
+    if size > max_bytes():
+        raise LLMReplyError(
+            f"{reply.provider}: a reply of {size} bytes, over the {max_bytes()}-byte limit",
+            input_tokens=reply.input_tokens,
+            output_tokens=reply.output_tokens,
+            model=reply.model,
+        )
+    return reply
+
+
+def record_failure(row: dict, attempt: int, error: LLMError, started: float) -> None:
+    """A failed try's LLMCall row; a bad reply keeps the tokens (and so the cost) it was
+    billed for."""
+    from opscore.models import LLMCall, LLMCallOutcome
+
+    outcome = LLMCallOutcome.ERROR
+    if isinstance(error, TransientLLMError):
+        outcome = LLMCallOutcome.TRANSIENT_ERROR
+    elif isinstance(error, LLMReplyError):
+        outcome = LLMCallOutcome.BAD_REPLY
+        model = error.model or row["model"]
+        tokens = {"input_tokens": error.input_tokens, "output_tokens": error.output_tokens}
+        row = row | tokens | {"model": model, "cost_usd": cost_of(model, **tokens)}
+    LLMCall.objects.create(
+        **row,
+        attempt=attempt,
+        error=redact_text(str(error))[:2000],
+        latency_ms=int((time.perf_counter() - started) * 1000),
+        outcome=outcome,
+    )

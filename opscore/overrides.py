@@ -18,7 +18,8 @@ from django.db import IntegrityError, transaction
 from opscore.actions import record_event, set_policy
 from opscore.db import db_now
 from opscore.models import Override, OverrideStatus, Policy
-from opscore.policies import LANES
+from opscore.policies import LANES, parse_policy
+from opscore.policy_names import known_part
 from opscore.registry import Registry
 
 OVERRIDE_KINDS: Registry = Registry("override kind")
@@ -184,9 +185,11 @@ def refuse_owned_change(key: str, new_value: dict) -> None:
     """Policy editors may not change what overrides own; they are told where to go instead."""
     if key not in OWNED:
         return
-    current = Policy.objects.value(key).model_dump()
-    fields = OWNED[key] or sorted(set(current) | set(new_value))
-    changed = [f for f in fields if current.get(f) != new_value.get(f, current.get(f))]
+    current = Policy.objects.value(key)
+    # Names no loaded code knows switch nothing: an editor may drop them (not add them).
+    before, after = known_part(current), known_part(parse_policy(key, new_value))
+    fields = OWNED[key] or sorted(set(before) | set(after))
+    changed = [f for f in fields if before.get(f) != after.get(f, before.get(f))]
     if changed:
         raise OverrideRefused(
             f"{key}: {', '.join(changed)} change only through overrides "

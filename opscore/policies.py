@@ -14,7 +14,7 @@ from pydantic import (
 )
 
 from opscore.inputs import InputRefused, check_clean
-from opscore.registry import is_known_kind as is_known
+from opscore.policy_names import StepKinds, names_in, names_on_file
 from opscore.registry import known_kind_names as known_names
 
 
@@ -27,25 +27,15 @@ class PolicyValue(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
-def _only_known(names: dict, known: list[str], what: str) -> dict:
-    unknown = sorted(set(names) - set(known))
-    if unknown:
-        raise ValueError(f"unknown {what} {unknown}; {what}: {known}")
-    return names
-
-
-def _check_step_kinds(kinds):
-    unknown = sorted(k for k in kinds if not is_known(k))
-    if unknown:
-        raise ValueError(f"unknown step kinds {unknown}; known: {known_names()}")
-    return kinds
-
-
 class AutoApprove(PolicyValue):
     enabled: bool = True
-    allowed_step_kinds: list[str] = ["draft_tweet", "crawl", "analyze", "write_content", "noop"]
-
-    _kinds = field_validator("allowed_step_kinds")(_check_step_kinds)
+    allowed_step_kinds: StepKinds(list[str]) = [
+        "draft_tweet",
+        "crawl",
+        "analyze",
+        "write_content",
+        "noop",
+    ]
 
     @field_validator("allowed_step_kinds")
     @classmethod
@@ -206,12 +196,9 @@ class LLMBudget(PolicyValue):
     enabled: bool = True
     per_agent_daily_usd: float = Field(1.0, ge=0)
     total_daily_usd: float = Field(5.0, ge=0)
-    lanes: dict[str, LaneBudget] = Field(default_factory=default_lane_budgets)
-
-    @field_validator("lanes")
-    @classmethod
-    def _known_lanes(cls, lanes):
-        return _only_known(lanes, LLM_LANES, "LLM lanes")
+    lanes: names_in("LLM lanes", lambda: LLM_LANES, dict[str, LaneBudget]) = Field(
+        default_factory=default_lane_budgets
+    )
 
 
 LANES = ["triggers", "reactions", "roundtable", "proactive", "memory", "idle", "coding"]
@@ -221,14 +208,9 @@ LANES += ["publishing"]
 class LaneSwitches(PolicyValue):
     """Written by pause-lane overrides: a paused lane's work is skipped, and says so."""
 
-    lanes: dict[str, bool] = Field(
+    lanes: names_in("lanes", lambda: LANES, dict[str, bool]) = Field(
         default_factory=lambda: {"triggers": True, "reactions": True, "roundtable": True}
     )
-
-    @field_validator("lanes")
-    @classmethod
-    def _known_lanes(cls, lanes):
-        return _only_known(lanes, LANES, "lanes")
 
     def is_running(self, lane: str) -> bool:
         return self.lanes.get(lane, True)
@@ -238,7 +220,7 @@ class RecoveryPolicy(PolicyValue):
     """Per step kind, minutes after it became due beyond which a claim blocks it for a human
     (`stale_after_downtime`) instead of running it. Kinds not named have no limit."""
 
-    max_age_minutes: dict[str, int] = Field(
+    max_age_minutes: StepKinds(dict[str, int]) = Field(
         default_factory=lambda: {"post_tweet": 360, "deploy": 120}
     )
 
@@ -247,7 +229,7 @@ class RecoveryPolicy(PolicyValue):
     def _known(cls, ages):
         if any(not 1 <= minutes <= 60 * 24 * 30 for minutes in ages.values()):
             raise ValueError("each max age is 1 to 43200 minutes")
-        return _check_step_kinds(ages)
+        return ages
 
 
 class RunawayPolicy(PolicyValue):
@@ -310,12 +292,9 @@ class ReactionMatrix(PolicyValue):
 class WorkerSwitches(PolicyValue):
     """Per step kind: may workers run it? The circuit breaker turns a kind off here."""
 
-    kinds: dict[str, bool] = Field(default_factory=lambda: dict.fromkeys(known_names(), True))
-
-    @field_validator("kinds")
-    @classmethod
-    def _known(cls, kinds):
-        return _check_step_kinds(kinds)
+    kinds: StepKinds(dict[str, bool]) = Field(
+        default_factory=lambda: dict.fromkeys(known_names(), True)
+    )
 
     def is_enabled(self, kind: str) -> bool:
         return self.kinds.get(kind, True)
@@ -353,7 +332,9 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_policy(key: str, value, *, saving: bool = False) -> PolicyValue:
+def parse_policy(key: str, value, *, saving: bool = False, kept=frozenset()) -> PolicyValue:
+    """Reading tolerates names (step kinds, lanes) no code knows any more; saving refuses them
+    unless they are `kept`, i.e. already on file (see opscore.policy_names)."""
     schema = SCHEMAS.get(key)
     if schema is None:
         raise PolicyError(f"unknown policy key {key!r}; known keys: {sorted(SCHEMAS)}")
@@ -364,14 +345,16 @@ def parse_policy(key: str, value, *, saving: bool = False) -> PolicyValue:
     except InputRefused as refused:
         raise PolicyError(f"{key} is invalid: {refused}") from None
     try:
-        return schema.model_validate(value, context={"saving": saving})
+        return schema.model_validate(value, context={"saving": saving, "kept": kept})
     except ValidationError as error:
         raise PolicyError(f"{key} is invalid: {_describe(error)}") from None
 
 
-def validate_policy(key: str, value) -> dict:
-    """Return the normalised JSON to store, or raise PolicyError."""
-    return parse_policy(key, value, saving=True).model_dump(mode="json")
+def validate_policy(key: str, value, *, stored=None) -> dict:
+    """Return the normalised JSON to store, or raise PolicyError. `stored` is the value on
+    file: the unknown names it already holds may stay, a newly typed one is refused."""
+    kept = names_on_file(SCHEMAS[key], stored) if key in SCHEMAS else frozenset()
+    return parse_policy(key, value, saving=True, kept=kept).model_dump(mode="json")
 
 
 def default_value(key: str) -> dict:

@@ -1,5 +1,10 @@
 """Cron arithmetic with croniter, in each order's own time zone (DST-safe: croniter steps in
-local time and we convert each slot to UTC)."""
+local time and we convert each slot to UTC).
+
+DST hazards, as Vixie cron settles them: a fixed-time job (an hour field without `*`) whose
+wall-clock time falls in the hour that repeats when clocks go back runs once, at the first
+pass; in the hour skipped when clocks go forward it runs right after the change. A job with
+`*` in its hour field keeps its interval through both."""
 
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,10 +39,33 @@ def slots_between(cron: str, timezone: str, since: datetime, until: datetime) ->
         slot = walker.get_next(datetime)
         if slot > until:
             break
-        slots.append(slot.astimezone(UTC))
+        if not is_repeated_wall_time(cron, slot, tz):
+            slots.append(slot.astimezone(UTC))
     return slots
 
 
+def next_slot(cron: str, timezone: str, after: datetime) -> datetime:
+    return _walk(cron, timezone, after, forward=True)
+
+
 def latest_slot(cron: str, timezone: str, now: datetime) -> datetime:
+    return _walk(cron, timezone, now, forward=False)
+
+
+def _walk(cron: str, timezone: str, start: datetime, forward: bool) -> datetime:
     tz = zone(timezone)
-    return croniter(cron, now.astimezone(tz)).get_prev(datetime).astimezone(UTC)
+    walker = croniter(cron, start.astimezone(tz))
+    step = walker.get_next if forward else walker.get_prev
+    slot = step(datetime)
+    while is_repeated_wall_time(cron, slot, tz):
+        slot = step(datetime)
+    return slot.astimezone(UTC)
+
+
+def is_repeated_wall_time(cron: str, slot: datetime, tz: ZoneInfo) -> bool:
+    """Whether `slot` is the second pass of a wall-clock time that occurs twice (clocks went
+    back) for a fixed-time job, which already ran at the first pass."""
+    if "*" in cron.split()[1]:
+        return False
+    first_pass = slot.astimezone(tz).replace(tzinfo=None).replace(tzinfo=tz, fold=0)
+    return first_pass.astimezone(UTC) != slot.astimezone(UTC)

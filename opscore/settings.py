@@ -257,7 +257,11 @@ OPS_OLLAMA_MODELS = {
     "main": env_str("OPS_OLLAMA_MODEL_MAIN", "llama3.1"),
     "cheap": env_str("OPS_OLLAMA_MODEL_CHEAP", "llama3.2"),
 }
-OPS_LLM_TIMEOUT_SECONDS = env_int("OPS_LLM_TIMEOUT_SECONDS", 60)
+OPS_LLM_TIMEOUT_SECONDS = env_int("OPS_LLM_TIMEOUT_SECONDS", 60)  # per read
+OPS_LLM_DEADLINE_SECONDS = env_int("OPS_LLM_DEADLINE_SECONDS", 180)  # a whole reply
+# A crawl's whole fetch (every redirect and read) ends by this deadline, however slowly a
+# server trickles its bytes.
+OPS_CRAWL_DEADLINE_SECONDS = env_int("OPS_CRAWL_DEADLINE_SECONDS", 10)
 OPS_LLM_MAX_TRIES = env_int("OPS_LLM_MAX_TRIES", 3)
 OPS_LLM_RETRY_BASE_SECONDS = float(env_str("OPS_LLM_RETRY_BASE_SECONDS", "2"))
 # USD per million tokens (input, output), by model name.
@@ -281,11 +285,15 @@ OPS_VOICE_CACHE_SECONDS = env_int("OPS_VOICE_CACHE_SECONDS", 60) if not TESTING 
 # Messages to the humans (alerts, digests, memos): the Stage's inbox always; e-mail through
 # Django's mail framework when OPS_NOTIFY_EMAIL names recipients (EMAIL_URL configures SMTP, the
 # console backend otherwise); a Slack-compatible webhook when OPS_WEBHOOK_URL is set.
+# EMAIL_TIMEOUT (seconds, for every SMTP connect and reply) keeps a stalled mail server from
+# holding the outbox's deliverer; EMAIL_URL's own `?timeout=` wins when given.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 EMAIL_URL = env_str("EMAIL_URL")
 if EMAIL_URL:
     import dj_email_url
 
-    globals().update(dj_email_url.parse(EMAIL_URL))
+    _email = dj_email_url.parse(EMAIL_URL)
+    globals().update(_email | {"EMAIL_TIMEOUT": _email["EMAIL_TIMEOUT"] or EMAIL_TIMEOUT})
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "opscore@localhost")

@@ -18,6 +18,7 @@ from django.db.models.functions import Now
 from opscore.actions import record_event
 from opscore.db import db_now
 from opscore.models import RUN_TERMINAL, RunStatus, StandingOrder, StandingOrderRun
+from opscore.models.standing_orders import FIRST_SLOT_LEEWAY
 from opscore.redaction import redact, redact_text
 from opscore.registry import Registry
 from opscore.schedule_math import latest_slot
@@ -108,7 +109,7 @@ def fire(order: StandingOrder, now=None) -> StandingOrderRun | None:
     """Run the order's latest due slot, if nobody has."""
     now = now or db_now()
     slot = latest_slot(order.cron, order.timezone, now + timedelta(seconds=1))
-    if slot < order.created_at - timedelta(minutes=1):
+    if slot < order.created_at - FIRST_SLOT_LEEWAY:
         return None  # the first slot due is the first one after the order was created
     if now > slot + timedelta(minutes=order.grace_minutes):
         # Fired late (downtime, a stuck timer): past its grace a slot is missed, never run

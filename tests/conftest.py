@@ -1,9 +1,43 @@
+import os
 import subprocess
+from datetime import datetime
 
 import pytest
+from django.db import connections
+from django.db.models.signals import pre_migrate
 
 from opscore import embedded_db
+from tests import clock as test_clock
 from tests.factories import AgentFactory, OperatorFactory
+
+
+def install_test_clock(sender, using, **kwargs):
+    test_clock.install(connections[using])
+
+
+pre_migrate.connect(install_test_clock, dispatch_uid="tests.install_test_clock")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def suite_instant(django_db_setup, django_db_blocker):
+    """`OPS_TEST_INSTANT=2027-01-01T03:59:00+00:00 pytest` runs every test with both clocks
+    moved to that instant (and ticking): the proof that the suite passes on any date."""
+    instant = os.environ.get("OPS_TEST_INSTANT")
+    if not instant:
+        yield
+        return
+    with django_db_blocker.unblock():
+        traveller = test_clock.move_whole_run(datetime.fromisoformat(instant))
+    yield
+    traveller.stop()
+
+
+@pytest.fixture
+def clock(db):
+    """Both clocks (Python's and the database's) pinned for this test: see tests/clock.py."""
+    pinned = test_clock.Clock()
+    yield pinned
+    pinned.stop()
 
 
 @pytest.fixture

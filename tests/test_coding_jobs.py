@@ -15,6 +15,7 @@ from missions.actions import approve_proposal, submit_proposal
 from missions.models import Proposal, Step
 from missions.worker import handle_one_step
 from opscore.actions import set_policy
+from opscore.models import LLMCall, Policy
 from tests.factories import AgentFactory
 from tests.scripted import Scripted
 
@@ -147,13 +148,19 @@ def test_the_reviewer_can_send_it_back_then_file_follow_ups_and_lessons(
 def test_a_malformed_review_fails_one_step_and_keeps_the_run_for_a_human(
     coding_repo, devops, monkeypatch
 ):
+    """The reviewer's answer fits no schema: final for the step (asking again bills the same
+    answer), one line, no breaker count; the call's LLMCall row is kept."""
     monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted('{"decision": "ship it"}'))
-    proposal = approved(job())
-    Step.objects.of_proposal(proposal).update(max_attempts=1)
+    approved(job())
     handle_one_step("w1"), handle_one_run(), handle_one_step("w1")
 
     step = Step.objects.get()
-    assert step.status == "dead" and "malformed review reply" in step.last_error
+    assert step.status == "failed" and "malformed review reply" in step.last_error
+    assert "\n" not in step.last_error and "Traceback" not in step.last_error
+    assert step.attempts.order_by("-attempt_no").first().outcome == "bad_reply"
+    review = LLMCall.objects.get(step=step, purpose="coding.review")
+    assert (review.outcome, review.error) == ("bad_reply", step.last_error)
+    assert Policy.objects.value("worker_switches").is_enabled(step.kind) is True
     assert CodingRun.objects.get().status == "waiting_for_review"
 
 

@@ -1,11 +1,20 @@
-"""The crawler refuses anything that is not a public web address, also after DNS and redirects."""
+"""The crawler refuses anything that is not a public web address, also after DNS and redirects;
+and a hostile page cannot hold a crawl worker or its memory: one overall deadline however the
+bytes trickle in, decompression streamed and capped, and what is not text refused with a reason.
+Fake servers sit at the HTTP transport seam (the guard refuses loopback addresses)."""
 
+import gzip
 import socket
+import threading
+import time
+import tracemalloc
 
 import httpx
 import pytest
 
-from missions.crawl import CrawlRefused, check_public, fetch_main_text
+from missions.crawl import MAX_BYTES, CrawlRefused, check_public, fetch_main_text
+from missions.work_executors import run_crawl
+from tests.factories import make_step
 
 
 @pytest.fixture
@@ -50,6 +59,16 @@ def test_a_public_name_that_resolves_privately_is_refused(dns):
         check_public("https://innocent.example/page")
 
 
+class Streamed(httpx.SyncByteStream):
+    """A body that arrives over the wire, as a server's does (the crawler reads it raw)."""
+
+    def __init__(self, body: bytes):
+        self.body = body
+
+    def __iter__(self):
+        yield self.body
+
+
 def page_server(routes, seen=None):
     """Routes by the URL as named (the request itself goes to the checked address)."""
 
@@ -58,7 +77,7 @@ def page_server(routes, seen=None):
             seen.append(request)
         named = f"{request.url.scheme}://{request.headers['host']}{request.url.raw_path.decode()}"
         status, headers, body = routes[named]
-        return httpx.Response(status, headers=headers, text=body)
+        return httpx.Response(status, headers=headers, stream=Streamed(body.encode()))
 
     return httpx.Client(transport=httpx.MockTransport(handler))
 
@@ -111,3 +130,167 @@ def test_the_connection_goes_to_the_address_that_was_checked(monkeypatch):
     assert [r.url.host for r in seen] == ["93.184.216.34"]
     assert seen[0].headers["host"] == "rebind.example"
     assert seen[0].extensions["sni_hostname"] == "rebind.example"
+
+
+CHUNK = 64 * 1024
+
+
+class Served(httpx.SyncByteStream):
+    """A response body served chunk by chunk, counting what the client pulled."""
+
+    def __init__(self, chunks):
+        self.chunks = chunks
+        self.pulled = 0
+
+    def __iter__(self):
+        for chunk in self.chunks:
+            self.pulled += len(chunk)
+            yield chunk
+
+
+def serving(headers, body: Served) -> httpx.MockTransport:
+    return httpx.MockTransport(lambda request: httpx.Response(200, headers=headers, stream=body))
+
+
+def server(headers, body: Served) -> httpx.Client:
+    return httpx.Client(transport=serving(headers, body))
+
+
+class FarEnd:
+    """The socket seam: whatever address the crawler connects to (a checked public one), the
+    connection lands on a real server of the test's own on 127.0.0.1, which answers raw HTTP
+    in pieces at its own pace."""
+
+    def __init__(self, monkeypatch):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.sent = 0
+
+        def create_connection(address, timeout=None, **kwargs):
+            sock = socket.socket()  # by address, not through the `dns` fixture's table
+            sock.settimeout(timeout)
+            sock.connect(self.listener.getsockname())
+            return sock
+
+        monkeypatch.setattr(socket, "create_connection", create_connection)
+
+    def serve(self, response: bytes, piece=1 << 16, pause=0.0, at_once=0) -> None:
+        """Send the first `at_once` bytes together, then `piece` bytes after every `pause`."""
+        args = (response, piece, pause, at_once)
+        threading.Thread(target=self._answer, args=args, daemon=True).start()
+
+    def _answer(self, response, piece, pause, at_once):
+        conn, _ = self.listener.accept()
+        with conn:
+            conn.recv(65536)  # the request
+            conn.sendall(response[:at_once])
+            self.sent = at_once
+            for start in range(at_once, len(response), piece):
+                time.sleep(pause)  # the server's pace, not something a test measures
+                try:
+                    conn.sendall(response[start : start + piece])
+                except OSError:  # the crawler hung up
+                    return
+                self.sent += len(response[start : start + piece])
+
+
+@pytest.fixture
+def far_end(monkeypatch):
+    end = FarEnd(monkeypatch)
+    yield end
+    end.listener.close()
+
+
+def http_response(head: str, body: bytes) -> bytes:
+    return f"HTTP/1.1 200 OK\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def test_a_page_trickling_its_body_ends_at_the_overall_deadline(dns, far_end, settings):
+    dns["slow.example"] = "93.184.216.34"
+    settings.OPS_CRAWL_DEADLINE_SECONDS = 1
+    response = http_response("Content-Type: text/html\r\n", b"<p>" + b"x" * 300)
+    # the headers at once, then a byte of the body every 50 ms: every read succeeds
+    far_end.serve(response, piece=1, pause=0.05, at_once=len(response) - 300)
+
+    with pytest.raises(CrawlRefused, match=r"did not arrive within 1 s"):
+        fetch_main_text("http://slow.example/")
+
+    assert far_end.sent < len(response)  # 15 s of trickle, cut off
+
+
+def test_a_page_trickling_its_headers_ends_at_the_overall_deadline(dns, far_end, settings):
+    """httpcore gives all the headers one read timeout: only a limit on each read ends this."""
+    dns["slow.example"] = "93.184.216.34"
+    settings.OPS_CRAWL_DEADLINE_SECONDS = 1
+    response = http_response("X-Padding: " + "a" * 300 + "\r\n", b"<p>late</p>")
+    far_end.serve(response, piece=1, pause=0.05)
+
+    with pytest.raises(CrawlRefused, match=r"did not arrive within 1 s"):
+        fetch_main_text("http://slow.example/")
+
+    assert far_end.sent < len(response)
+
+
+def bomb_chunks():
+    """256 MB of zeros, gzipped to about 250 kB, served in 64 kB chunks."""
+    packed = gzip.compress(bytes(256 * 1024 * 1024), compresslevel=6)
+    return [packed[i : i + CHUNK] for i in range(0, len(packed), CHUNK)]
+
+
+def test_a_gzip_bomb_stops_at_the_cap_without_inflating_in_memory(dns):
+    dns["bomb.example"] = "93.184.216.34"
+    chunks = bomb_chunks()
+    body = Served(chunks)
+    client = server({"content-type": "text/html", "content-encoding": "gzip"}, body)
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(CrawlRefused, match=f"larger than {MAX_BYTES} bytes"):
+            fetch_main_text("https://bomb.example/", client)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 10 * 1024 * 1024
+    assert body.pulled <= 2 * CHUNK < sum(map(len, chunks))  # stopped reading at the cap
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "payload"),
+    [
+        ("image/png", PNG),
+        ("application/octet-stream", b"\x00\x01\x02binary"),
+        ("application/pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"),
+        ("", PNG),  # no type given: the bytes themselves are not text
+    ],
+    ids=["png", "octet-stream", "pdf", "untyped-png"],
+)
+def test_content_that_is_not_text_is_refused_with_a_reason(dns, content_type, payload):
+    dns["files.example"] = "93.184.216.34"
+    headers = {"content-type": content_type} if content_type else {}
+
+    with pytest.raises(CrawlRefused, match="not text"):
+        fetch_main_text("https://files.example/f", server(headers, Served([payload])))
+
+
+@pytest.mark.django_db
+def test_a_crawl_step_of_a_png_is_refused_not_stored(dns, far_end):
+    dns["files.example"] = "93.184.216.34"
+    far_end.serve(http_response("Content-Type: image/png\r\n", PNG))
+    step = make_step("crawl", payload={"url": "http://files.example/logo.png"})
+
+    outcome = run_crawl(type("Run", (), {"step": step})())
+
+    assert outcome.input_refused and not outcome.retryable
+    assert "crawl refused: image/png is not text" in outcome.error
+
+
+def test_plain_text_is_still_kept(dns):
+    dns["files.example"] = "93.184.216.34"
+    text = server({"content-type": "text/plain; charset=utf-8"}, Served([b"release notes"]))
+
+    page = fetch_main_text("https://files.example/notes.txt", text)
+
+    assert page.text == "release notes"

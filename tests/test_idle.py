@@ -4,7 +4,7 @@ import pytest
 
 from console.bootstrap import bootstrap
 from opportunities.models import Idea, Notice
-from opscore.models import StandingOrder
+from opscore.models import LLMCall, StandingOrder
 from tests.factories import make_step, run_order_now
 from tests.scripted import Scripted
 
@@ -62,3 +62,6 @@ def test_a_malformed_reply_fails_the_run(idle_order, monkeypatch):
     run = run_order_now(idle_order)
 
     assert run.status == "failed" and run.summary.startswith("malformed idle reply")
+    assert "\n" not in run.summary  # pydantic's own text is a line per problem, and URLs
+    call = LLMCall.objects.get(purpose="idle.think")  # kept, and honest about the answer
+    assert (call.outcome, call.error) == ("bad_reply", run.summary)

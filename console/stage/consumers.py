@@ -4,6 +4,7 @@ consumer, which reads what is new after the browser's last id — so a reconnect
 
 import asyncio
 import json
+import logging
 from urllib.parse import parse_qs
 
 import psycopg
@@ -53,6 +54,8 @@ def listener_params() -> dict:
 GROUP = "stage-events"
 _bridges: dict = {}  # event loop → its bridge task (an ASGI process runs one loop)
 QUIET_CHECK_SECONDS = 15
+BACKOFF_SECONDS = (0.5, 1, 2, 5)
+log = logging.getLogger(__name__)
 
 
 async def fan_out(layer, position: int) -> int:
@@ -71,18 +74,26 @@ async def bridge(layer, position: int):
     """Postgres NOTIFY → channel-layer group: one LISTEN connection per ASGI process, however
     many browsers watch, and events written by any process (the SQL completion functions too)
     reach every socket. With REDIS_URL the group spans processes; otherwise this process's
-    sockets. A quiet spell checks anyway, so a missed notification costs seconds."""
+    sockets. A quiet spell checks anyway, so a missed notification costs seconds.
+
+    It never ends by itself: when Postgres or Redis goes away it backs off and starts again
+    from the last event it sent, so what was written during the outage still goes out (before
+    this, a Redis outage killed it until some new browser connected)."""
     params = await listener_params()
+    failures = 0
     while True:
         try:
             async with await psycopg.AsyncConnection.connect(**params, autocommit=True) as db:
                 await db.execute(f"LISTEN {Channel.EVENTS}")
                 position = await fan_out(layer, position)
+                failures = 0
                 async for _ in db.notifies(timeout=QUIET_CHECK_SECONDS):
                     position = await fan_out(layer, position)
                 position = await fan_out(layer, position)
-        except psycopg.OperationalError:
-            await asyncio.sleep(1)  # the database is restarting: catch up when it is back
+        except Exception as error:  # a cancel (the loop closing) is no Exception: it still stops
+            failures += 1
+            log.warning("the Stage's event bridge lost a connection (%s); retrying", error)
+            await asyncio.sleep(BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS)) - 1])
 
 
 async def ensure_bridge(layer) -> None:

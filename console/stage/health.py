@@ -8,6 +8,7 @@ from missions.models import Proposal, ProposalStatus
 from opscore.budgets import lane_report
 from opscore.models import Policy
 from opscore.overrides import active_overrides, in_force
+from opscore.policy_names import describe_unknown
 
 
 def health_summary() -> dict:
@@ -23,6 +24,7 @@ def health_summary() -> dict:
         "tripped": [k for k in switched_off_kinds() if not in_force("drain", f"kind:{k}")],
         "missed_24h": health["missed_last_24h"],
         "paused_lanes": sorted(lane for lane, on in lanes.items() if not on),
+        "unknown_in_policies": describe_unknown(Policy.objects.unknown_names()),
         "live_workers": health["healthy_worker_count"],
         "provider": settings.OPSCORE_LLM,
         "overrides": [with_until(o) for o in active_overrides()],

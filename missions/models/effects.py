@@ -1,16 +1,25 @@
 """What steps produce and send out: artifacts, publications and the outbox."""
 
+from datetime import timedelta
+
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Now
 
 from missions.models.steps import Step
+from opscore.db import in_seconds
 
 
 class OutboxStatus(models.TextChoices):
     PENDING = "pending"
     DELIVERED = "delivered"
     FAILED = "failed"
+
+
+class OutboxQuerySet(models.QuerySet):
+    def due(self):
+        """Pending and not backing off (nor claimed by a deliverer: a claim pushes the time on)."""
+        return self.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=Now())
 
 
 class OutboxMessage(models.Model):
@@ -39,10 +48,13 @@ class OutboxMessage(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(db_default=Now())
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     external_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(db_default=Now())
     delivered_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OutboxQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -52,6 +64,35 @@ class OutboxMessage(models.Model):
 
     def __str__(self):
         return f"{self.channel}:{self.key}"
+
+    def claim(self, lease_seconds: float) -> None:
+        """Count the attempt and hold the row for `lease_seconds`, committed before the send,
+        so the send runs with no transaction or lock open; a deliverer that dies mid-send
+        leaves the row to be retried when the lease runs out."""
+        OutboxMessage.objects.filter(pk=self.pk).update(
+            attempts=F("attempts") + 1,
+            last_attempt_at=Now(),
+            next_attempt_at=in_seconds(lease_seconds),
+        )
+        self.refresh_from_db(fields=["attempts", "last_attempt_at", "next_attempt_at"])
+
+    def mark_delivered(self, external_id: str) -> None:
+        done = OutboxMessage.objects.filter(
+            pk=self.pk, status=OutboxStatus.PENDING, attempts=self.attempts
+        ).update(status=OutboxStatus.DELIVERED, delivered_at=Now(), external_id=external_id)
+        if not done:  # our claim ran out and another deliverer took the row
+            raise RuntimeError(f"outbox {self.key}: claimed again while this attempt ran")
+
+    def record_failure(self, reason: str, *, retry_after: float | None) -> None:
+        """Keep the reason; retry `retry_after` seconds after this attempt began, or, with
+        None, give up: the row is `failed` for good, with its reason."""
+        fields = {"last_error": reason[:2000]}
+        if retry_after is None:
+            fields["status"] = OutboxStatus.FAILED
+        else:
+            fields["next_attempt_at"] = F("last_attempt_at") + timedelta(seconds=retry_after)
+        OutboxMessage.objects.filter(pk=self.pk, attempts=self.attempts).update(**fields)
+        self.refresh_from_db()
 
 
 class Provenance(models.TextChoices):

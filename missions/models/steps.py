@@ -285,6 +285,7 @@ class AttemptOutcome(models.TextChoices):
     BLOCKED = "blocked"
     LOST = "lost", "lost (its worker died, went silent or let its lease run out)"
     REFUSED = "refused", "refused (a guard refused the step's input)"
+    BAD_REPLY = "bad_reply", "bad reply (the model's answer was unusable)"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted", "interrupted (the worker was told to stop)"
 

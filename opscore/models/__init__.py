@@ -4,6 +4,7 @@ from opscore.models.agents import Agent, operator_actor
 from opscore.models.backups import BackupKind, BackupRun, BackupStatus
 from opscore.models.events import Event
 from opscore.models.heartbeats import ActionRun, ActionRunStatus
+from opscore.models.idempotency import IdempotencyKey
 from opscore.models.llm_calls import LLMCall, LLMCallOutcome
 from opscore.models.overrides import Override, OverrideStatus
 from opscore.models.policies import Policy, PolicyVersion
@@ -18,6 +19,7 @@ __all__ = [
     "BackupRun",
     "BackupStatus",
     "Event",
+    "IdempotencyKey",
     "LLMCall",
     "LLMCallOutcome",
     "Override",

@@ -11,6 +11,7 @@ class LLMCallOutcome(models.TextChoices):
     OK = "ok"
     TRANSIENT_ERROR = "transient_error"
     ERROR = "error"
+    BAD_REPLY = "bad_reply", "bad reply (answered, but unusable: never retried)"
     OVER_BUDGET = "over_budget"
 
 

@@ -3,7 +3,8 @@
 from django.db import models
 from django.db.models.functions import Now
 
-from opscore.policies import SCHEMAS, PolicyValue, parse_policy
+from opscore.policies import SCHEMAS, PolicyError, PolicyValue, parse_policy
+from opscore.policy_names import unknown_names
 
 
 class PolicyQuerySet(models.QuerySet):
@@ -14,6 +15,19 @@ class PolicyQuerySet(models.QuerySet):
 
     def versions_in_force(self, keys) -> dict[str, int]:
         return dict(self.filter(key__in=keys).values_list("key", "version"))
+
+    def unknown_names(self) -> dict[str, dict[str, list[str]]]:
+        """{key: {field: [name]}}: the stored names (step kinds, lanes) no loaded code knows.
+        They are kept and ignored; status, health and `manage.py check` show them."""
+        found = {}
+        for row in self.filter(key__in=SCHEMAS).only("key", "value"):
+            try:
+                names = unknown_names(row.typed())
+            except PolicyError:
+                continue  # a value the schema refuses outright is not this report's business
+            if names:
+                found[row.key] = names
+        return found
 
 
 class Policy(models.Model):

@@ -1,9 +1,14 @@
 """Standing orders and their runs: one row per expected slot."""
 
+from datetime import timedelta
+
 from django.db import models
 from django.db.models.functions import Now
 
 from opscore.models.agents import Agent
+
+# A slot from just before an order's creating transaction committed is still its first.
+FIRST_SLOT_LEEWAY = timedelta(minutes=1)
 
 
 class StandingOrder(models.Model):
@@ -50,6 +55,14 @@ class StandingOrder(models.Model):
         from opscore.schedule_math import slots_between
 
         return slots_between(self.cron, self.timezone, since, until)
+
+    def first_slot(self):
+        """The first slot this order owes: `fire()` never runs one from before its creation (a
+        minute's leeway for the creating transaction), so a monthly order created on the 2nd
+        owes nothing until the 1st of next month."""
+        from opscore.schedule_math import next_slot
+
+        return next_slot(self.cron, self.timezone, self.created_at - FIRST_SLOT_LEEWAY)
 
 
 class RunStatus(models.TextChoices):

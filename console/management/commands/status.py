@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 
 from console.status import system_status
 from opscore.management.commands._json import dump
+from opscore.policy_names import describe_unknown
 
 
 class Command(BaseCommand):
@@ -32,6 +33,8 @@ class Command(BaseCommand):
         self.write_workers(status["workers"])
         if status["switched_off_kinds"]:
             self.stdout.write(f"Switched off (breaker/operator): {status['switched_off_kinds']}")
+        for line in describe_unknown(status["unknown_in_policies"]):
+            self.stdout.write(f"Unknown in policy (kept, ignored): {line}")
         for o in status["overrides"]:
             until = f"until {o['expires_at'][:16]} UTC" if o["expires_at"] else "until lifted"
             self.stdout.write(

@@ -1,0 +1,24 @@
+"""`manage.py deliver`: the outbox's own loop (e-mail, webhook and the other channels), run by
+the supervisor beside the step workers; SIGINT or SIGTERM ends it after the send in hand."""
+
+import signal
+import threading
+
+from django.core.management.base import BaseCommand
+
+from missions.outbox import Deliverer
+from opscore.management.commands._json import dump
+
+
+class Command(BaseCommand):
+    help = "Deliver outbox messages until interrupted."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--idle-poll", type=float, default=5.0)
+
+    def handle(self, *args, **opts):
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        delivered = Deliverer(stop, opts["idle_poll"]).run()
+        self.stdout.write(dump({"delivered": delivered}))

@@ -1,0 +1,61 @@
+"""A drill that cannot finish says why in one line and leaves its run `failed`, never `running`:
+here the database role may log in but not create the drill's scratch database."""
+
+import json
+
+import pytest
+from django.core.management import call_command
+
+from console.backups import BackupFailed, connect, sha256_of
+from console.restore import restore_drill
+from opscore.models import BackupRun
+
+ROLE = "opscore_no_createdb"
+
+
+@pytest.fixture
+def drilling_without_createdb(db, settings):
+    """A real role lacking CREATEDB; the drill's own connections log in as it (the test's
+    Django connection stays the owner's)."""
+    owner = settings.DATABASES
+    with connect("postgres", autocommit=True) as admin:
+        admin.execute(f"DROP ROLE IF EXISTS {ROLE}")
+        admin.execute(f"CREATE ROLE {ROLE} LOGIN NOCREATEDB")
+    settings.DATABASES = {**owner, "default": owner["default"] | {"USER": ROLE, "PASSWORD": ""}}
+    yield
+    settings.DATABASES = owner
+    with connect("postgres", autocommit=True) as admin:
+        admin.execute(f"DROP ROLE IF EXISTS {ROLE}")
+
+
+@pytest.fixture
+def a_backup(db, tmp_path):
+    path = tmp_path / "opscore.dump"
+    path.write_bytes(b"a dump the drill never gets to restore")
+    return BackupRun.objects.create(
+        kind="backup", status="succeeded", actor="t", path=str(path), sha256=sha256_of(path)
+    )
+
+
+def test_a_drill_without_createdb_fails_with_the_reason_and_is_not_left_running(
+    drilling_without_createdb, a_backup
+):
+    with pytest.raises(BackupFailed, match="CREATEDB"):
+        restore_drill(actor="t")
+
+    drill = BackupRun.objects.get(kind="drill")
+    assert drill.status == "failed" and drill.finished_at is not None
+    assert "permission denied to create database" in drill.error
+
+
+def test_the_command_answers_one_json_error_without_createdb(
+    drilling_without_createdb, a_backup, capsys
+):
+    with pytest.raises(SystemExit) as exit_:
+        call_command("restore_drill", "--json")
+
+    answer = json.loads(capsys.readouterr().out)
+    assert exit_.value.code == 1
+    assert answer["error"].startswith("restore drill failed: ")
+    assert "CREATEDB" in answer["error"] and "\n" not in answer["error"]
+    assert BackupRun.objects.get(kind="drill").status == "failed"

@@ -1,0 +1,140 @@
+"""The Stage's bridge (Postgres NOTIFY → channel-layer group) outlives an outage of the channel
+layer: it reconnects by itself and sends what was written meanwhile, with no browser needed to
+restart it."""
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import signal
+import subprocess
+
+import pytest
+import redis
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import InMemoryChannelLayer
+from channels_redis.core import RedisChannelLayer
+
+from console.stage.consumers import GROUP, bridge, latest_id
+from opscore.models import Event
+from tests.processes import free_port
+
+pytestmark = pytest.mark.django_db(transaction=True)
+GUARD_SECONDS = 20  # only bounds a broken run; nothing asserts on how long anything took
+
+
+class LayerWithOutage(InMemoryChannelLayer):
+    """The channel layer seam: while `down`, sending fails as a lost Redis connection does."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = False
+        self.refused = asyncio.Event()
+
+    async def group_send(self, group, message):
+        if self.down:
+            self.refused.set()
+            raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379.")
+        await super().group_send(group, message)
+
+
+@database_sync_to_async
+def write_event(title: str) -> int:
+    return Event.objects.create(kind="test.fact", title=title).id
+
+
+async def watching(layer):
+    """A browser's channel in the Stage's group, and the bridge started from the newest event."""
+    channel = await layer.new_channel()
+    await layer.group_add(GROUP, channel)
+    task = asyncio.create_task(bridge(layer, await latest_id()))
+    return channel, task
+
+
+async def stop(task):
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def test_a_failed_send_is_retried_and_the_event_still_arrives():
+    async def scenario():
+        layer = LayerWithOutage()
+        layer.down = True
+        channel, task = await watching(layer)
+        try:
+            await write_event("written while the layer was down")
+            await asyncio.wait_for(layer.refused.wait(), GUARD_SECONDS)
+            layer.down = False
+            batch = await asyncio.wait_for(layer.receive(channel), GUARD_SECONDS)
+        finally:
+            await stop(task)
+        assert "written while the layer was down" in batch["html"]
+
+    async_to_sync(scenario)()
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free loopback port, saving to its directory on
+    SIGTERM so a restart keeps the group memberships (as a packaged Redis does)."""
+
+    def __init__(self, directory):
+        self.port, self.directory, self.process = free_port(), directory, None
+
+    def start(self):
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv += ["--dir", str(self.directory), "--save", "3600 1", "--appendonly", "no"]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        for _ in range(200):
+            if self.process.poll() is not None:
+                break
+            with contextlib.suppress(redis.exceptions.ConnectionError):
+                if client.ping():
+                    return
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=0.05)
+        raise RuntimeError("the private redis-server did not answer")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=GUARD_SECONDS)
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed: the real-outage test needs one to restart")
+    server = PrivateRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_after_a_real_redis_restart_the_bridge_carries_events_again(private_redis, caplog):
+    caplog.set_level(logging.WARNING, logger="console.stage.consumers")
+
+    async def bridge_complained():
+        while not any("bridge" in r.getMessage() for r in caplog.records):
+            await asyncio.sleep(0.05)
+
+    async def scenario():
+        layer = RedisChannelLayer(hosts=[f"redis://127.0.0.1:{private_redis.port}/0"])
+        channel, task = await watching(layer)
+        try:
+            await write_event("before the outage")
+            before = await asyncio.wait_for(layer.receive(channel), GUARD_SECONDS)
+            private_redis.stop()
+            await write_event("during the outage")
+            await asyncio.wait_for(bridge_complained(), GUARD_SECONDS)
+            private_redis.start()
+            after = await asyncio.wait_for(layer.receive(channel), GUARD_SECONDS)
+        finally:
+            await stop(task)
+            await layer.flush()
+        assert "before the outage" in before["html"]
+        assert "during the outage" in after["html"]
+
+    async_to_sync(scenario)()
