@@ -14,4 +14,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # Ctrl-C: every command was told to stop; no traceback for it
+        sys.exit(130)

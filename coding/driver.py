@@ -8,7 +8,11 @@ Which run may start is decided under one advisory lock against the WIP limits â€
 submitted at once cannot all start; the rest wait `queued` and are counted.
 """
 
+import contextlib
+import logging
+import os
 import signal
+import threading
 import time
 import traceback
 
@@ -22,7 +26,11 @@ from coding.loop import drive, record_lost_pass
 from coding.models import ACTIVE, ENDED, CodingRun, RunStatus
 from coding.sandbox import kill_process_group
 from coding.worktrees import GitFailed, clean_up
+from opscore.actions import record_event
+from opscore.db import DISCONNECTS
 from opscore.models import Policy
+
+log = logging.getLogger(__name__)
 
 RUN_LOCK = 0x0C0D1  # first key of the two-key session lock; the run id is the second
 
@@ -95,10 +103,13 @@ def handle_one_run() -> bool:
         return False
     try:
         drive(run)
+    except DISCONNECTS:  # the database went, not the run: it is adopted once it is back
+        raise
     except Exception as error:  # a run's crash is the run's failure, never the driver's
         transition(run, RunStatus.FAILED, f"the driver hit {crash_line(error)}")
     finally:
-        let_go(run.id)
+        with contextlib.suppress(*DISCONNECTS):  # a lost session let go of it already
+            let_go(run.id)
     tidy(run)
     wake_step_of(run)
     return True
@@ -137,13 +148,63 @@ def wip() -> dict:
 
 def drive_for(seconds: float, idle_pause: float = 2.0) -> int:
     """A bounded driver session (the supervisor starts the next): work while there is any,
-    pause when there is none, stop at the deadline or on SIGTERM. Returns units done."""
-    deadline, done, stopping = time.monotonic() + seconds, 0, []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    while not stopping and time.monotonic() < deadline:
-        close_old_connections()
-        if handle_one_run():
-            done += 1
-        else:
-            time.sleep(idle_pause)
+    pause when there is none, stop at the deadline or on SIGTERM/SIGINT (a second one stops
+    at once). The database going away (a Postgres restart) is waited out here, with growing
+    pauses, rather than by dying into a restart storm; the outage is recorded once it is back.
+    Returns units done."""
+    deadline, done, stopping = time.monotonic() + seconds, 0, stop_on_signals()
+    outage = Outage()
+    while not stopping.is_set() and time.monotonic() < deadline:
+        try:
+            close_old_connections()
+            outage.record_end()
+            worked = handle_one_run()
+        except DISCONNECTS as error:
+            connection.close()
+            stopping.wait(outage.next_pause(error))
+            continue
+        done += worked
+        if not worked:
+            stopping.wait(idle_pause)
     return done
+
+
+def stop_on_signals() -> threading.Event:
+    stopping = threading.Event()
+
+    def stop(signum, frame):
+        if stopping.is_set():
+            raise KeyboardInterrupt  # the second signal: manage.py exits quietly
+        stopping.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+    return stopping
+
+
+class Outage:
+    """A driver's database outage: its pauses grow 1, 2, 4 â€¦ 30 s; its end is an event."""
+
+    def __init__(self):
+        self.attempts, self.first_error, self.began = 0, "", 0.0
+
+    def next_pause(self, error) -> float:
+        if not self.attempts:
+            self.first_error, self.began = str(error).strip()[:300], time.monotonic()
+        self.attempts += 1
+        log.warning("coding driver lost the database (attempt %s): %s", self.attempts, error)
+        return min(2.0 ** (self.attempts - 1), 30.0)
+
+    def record_end(self) -> None:
+        if not self.attempts:
+            return
+        record_event(
+            "coding.driver.reconnected",
+            "Coding driver: the database is back",
+            summary=f"lost it for {time.monotonic() - self.began:.0f}s over {self.attempts} "
+            f"attempt(s): {self.first_error}; a run it was driving is adopted",
+            tags=["coding", "driver", "outage"],
+            payload={"attempts": self.attempts, "pid": os.getpid()},
+            actor="system:coding",
+        )
+        self.attempts = 0

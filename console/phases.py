@@ -33,7 +33,7 @@ HOW = {
     "them with a reason",
     "a fresh worker liveness row": "start the workers: `make run` (or `manage.py supervise`)",
     "a lease was recovered": "prove recovery once: while a step runs, kill its worker "
-    "(`pkill -f 'manage.py work'`); the supervisor restarts it and the reaper requeues the step",
+    "(`pkill -f 'manage.py work'`); the supervisor restarts it and releases the step",
     "memory candidates cite resolvable evidence": "let the `*-memory-extract` orders or a "
     "roundtable run (`manage.py converse …`), or propose one with evidence via agentbus",
     "the promotion gate made decisions": "run the gate: `manage.py run_order "

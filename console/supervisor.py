@@ -12,6 +12,17 @@ cluster dies the supervisor restarts the cluster whole, with a new queue, and re
 Step workers do not run in that queue at all: one process per slot (`manage.py work --slot N`),
 replaced within a second of dying (`worker.replaced`); nor does the outbox's deliverer
 (`manage.py deliver`), so no outside channel's stall reaches a step worker or the cluster.
+The steps a dead worker held are released at once (attempt `lost`), not a lease later: a step
+that kills its worker every time must not hold its agent's concurrency, and its worker's slot,
+for a lease each time. A child that dies soon after starting without having held a step (the
+database is down, a broken install) is restarted after a growing pause instead of in a storm.
+Every few seconds the supervisor also releases the steps of workers nobody saw die: leases run
+out, liveness rows gone stale (a whole machine lost with its supervisor).
+
+Shutdown (SIGTERM or SIGINT): children get SIGTERM; workers give a running step
+OPS_SHUTDOWN_GRACE_SECONDS, then hand it back (missions.shutdown). What still runs a few seconds
+after the grace is killed with its process group, and a killed worker's steps are handed back
+by the supervisor. A second signal cuts the grace short: everything is down within 2 s.
 Children get SIGTERM if the supervisor itself dies, so none is left orphaned.
 """
 
@@ -20,6 +31,7 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,12 +39,24 @@ from dataclasses import dataclass, field
 
 import psutil
 from django.conf import settings
+from django.db import DatabaseError, connection
 
+from missions.models import AttemptOutcome
+from missions.recovery import (
+    reap_expired_leases,
+    release_steps_of_process,
+    release_steps_of_silent_workers,
+)
 from opscore.actions import record_event
+from opscore.db import DISCONNECTS
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
-STOP_SECONDS = 20
+REAP_EVERY = 2.0  # seconds between looks for steps held by workers nobody saw die
+STOP_SLACK = 3.0  # after the grace, for a worker to hand its step back and exit
+HURRY_SECONDS = 1.5  # after a second signal, before SIGKILL
+QUICK_DEATH = 10.0  # a child that dies sooner than this, holding no step, is restarted later
+MAX_PAUSE = 8.0
 
 
 @dataclass
@@ -43,6 +67,8 @@ class Child:
     process: subprocess.Popen | None = None
     watched: set[int] = field(default_factory=set)
     started_at: float = 0.0
+    restart_at: float | None = None  # dead, waiting out a pause before its restart
+    quick_deaths: int = 0
 
 
 def die_with_parent() -> None:
@@ -95,6 +121,8 @@ class Supervisor:
         self.children = children
         self.poll = poll
         self.stopping = False
+        self.hurry = False
+        self._reaped_at = 0.0
 
     def run(self) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -109,19 +137,35 @@ class Supervisor:
         return 0 if self.stopping else 1
 
     def _stop_soon(self, signum, frame) -> None:
+        self.hurry = self.stopping
         self.stopping = True
 
     def tick(self) -> bool:
         """One look at every child; False when the web server ended (stop everything)."""
         for child in self.children:
+            if child.restart_at is not None:
+                if time.monotonic() >= child.restart_at:
+                    child.restart_at = None
+                    self._spawn(child)
+                continue
             code = child.process.poll()
             if code is not None:
                 if child.kind == "web":
                     return False
-                self._replace(child, f"{child.name} exited ({describe_exit(code)})")
+                died = f"exited ({describe_exit(code)})"
+                self._replace(child, f"{child.name} {died}", died)
             elif child.kind == "cluster":
                 self._watch_cluster(child)
+        self._reap_now_and_then()
         return True
+
+    def _reap_now_and_then(self) -> None:
+        if time.monotonic() - self._reaped_at < REAP_EVERY:
+            return
+        self._reaped_at = time.monotonic()
+        with quiet_database("reap"):
+            reap_expired_leases()
+            release_steps_of_silent_workers()
 
     def _watch_cluster(self, child: Child) -> None:
         current = cluster_processes(child.process.pid)
@@ -139,21 +183,40 @@ class Supervisor:
         )
         child.watched, child.started_at = set(), time.monotonic()
 
-    def _replace(self, child: Child, reason: str) -> None:
-        self._spawn(child)
+    def _replace(self, child: Child, reason: str, died: str = "died") -> None:
+        """Release what the dead child held, then start another at once — or after a pause
+        when it died young holding nothing (a crash loop: the database is down, say)."""
+        dead_pid = child.process.pid
+        released = self._release(child, died) if child.kind == "worker" else 0
+        lived = time.monotonic() - child.started_at
+        child.quick_deaths = child.quick_deaths + 1 if lived < QUICK_DEATH and not released else 0
+        pause = min(0.5 * 2 ** (child.quick_deaths - 1), MAX_PAUSE) if child.quick_deaths else 0
+        if pause:
+            child.restart_at = time.monotonic() + pause
+            reason += f"; it died {child.quick_deaths} time(s) young: restarting in {pause:.1f}s"
+        else:
+            self._spawn(child)
+        if released:
+            reason += f"; {released} step(s) it held released"
         kind = "cluster.restarted" if child.kind == "cluster" else "worker.replaced"
         log.warning("%s: %s", kind, reason)
-        try:
+        payload = {"child": child.name, "dead_pid": dead_pid, "released": released}
+        payload["pid"], payload["pause_seconds"] = child.process.pid, pause
+        with quiet_database(f"record {kind}"):  # the database may be the reason
             record_event(
                 kind,
                 f"Supervisor: {child.name} replaced",
                 summary=reason,
                 tags=["alert", "supervisor", child.kind],
-                payload={"child": child.name, "pid": child.process.pid},
+                payload=payload,
                 actor="system:supervisor",
             )
-        except Exception:  # the database may be the reason; the process is replaced anyway
-            log.exception("could not record %s", kind)
+
+    def _release(self, child: Child, why: str, outcome=AttemptOutcome.LOST) -> int:
+        with quiet_database(f"release the steps of {child.name}"):
+            counts = release_steps_of_process(socket.gethostname(), child.process.pid, why, outcome)
+            return sum(counts.values())
+        return 0
 
     def _stop_child(self, child: Child, grace: float) -> None:
         signal_group(child.process, signal.SIGINT)
@@ -164,18 +227,36 @@ class Supervisor:
             child.process.wait()
 
     def stop(self) -> None:
-        """SIGINT to every child (workers finish their step, the cluster and the web server stop
-        gracefully); whatever still runs after 20 s is killed with its whole process group."""
+        """SIGTERM to every child; wait the grace and a little; kill what still runs with its
+        process group and hand back the steps a killed worker held. A second signal while
+        waiting sends SIGTERM again (workers cut their step short) and kills soon after."""
         running = [c for c in self.children if c.process and c.process.poll() is None]
         for child in running:
-            signal_group(child.process, signal.SIGINT)
-        deadline = time.monotonic() + STOP_SECONDS
+            signal_group(child.process, signal.SIGTERM)
+        deadline = time.monotonic() + settings.OPS_SHUTDOWN_GRACE_SECONDS + STOP_SLACK
+        hurried = False
+        while any(c.process.poll() is None for c in running) and time.monotonic() < deadline:
+            if self.hurry and not hurried:
+                hurried, deadline = True, time.monotonic() + HURRY_SECONDS
+                for child in running:
+                    signal_group(child.process, signal.SIGTERM)
+            time.sleep(0.05)
         for child in running:
-            try:
-                child.process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:  # steps it held are reaped when leases expire
+            if child.process.poll() is None:
                 signal_group(child.process, signal.SIGKILL)
                 child.process.wait()
+            if child.kind == "worker":  # one that handed its step back itself holds nothing
+                self._release(child, "was stopped at shutdown", AttemptOutcome.INTERRUPTED)
+
+
+@contextlib.contextmanager
+def quiet_database(doing: str):
+    """The supervisor outlives database outages: one warning line, no traceback, no crash."""
+    try:
+        yield
+    except (DatabaseError, *DISCONNECTS) as error:
+        log.warning("supervisor could not %s: %s", doing, str(error).strip()[:200])
+        connection.close()
 
 
 def describe_exit(code: int) -> str:

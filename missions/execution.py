@@ -12,7 +12,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models.functions import Now
 
 from missions.breaker import count_failure
-from missions.executors import Blocked, Failed, Outcome, Succeeded
+from missions.executors import Blocked, Failed, Interrupted, Outcome, Succeeded
 from missions.models import (
     Artifact,
     AttemptOutcome,
@@ -26,6 +26,7 @@ from missions.models import (
 from missions.step_kinds import internal_kinds
 from opscore.actions import record_event
 from opscore.redaction import redact, redact_text
+from opscore.registry import STEP_KINDS
 
 # What a worker needs of the step it claims; the rest (timestamps, errors, result) stays
 # deferred — loaded on first access — so the hot path does not decode columns nobody reads.
@@ -147,11 +148,20 @@ def record_outcome(step_id: int, token, outcome: Outcome) -> bool:
             _record_late_write(step_id, token, outcome)
             return False
         attempt = StepAttempt.objects.get(step=step, lease_token=token)
-        if isinstance(outcome, Blocked):
+        if isinstance(outcome, Interrupted):
+            release_step(step, outcome.reason, AttemptOutcome.INTERRUPTED)
+        elif isinstance(outcome, Blocked):
             _block(step, attempt, outcome.reason, outcome.code, AttemptOutcome.BLOCKED)
         else:
             _fail(step, attempt, outcome)
     return True
+
+
+def attempt_closed(step_id: int, token) -> bool:
+    """Whether the attempt under this lease token has its outcome already (a commit whose
+    answer a lost connection swallowed)."""
+    attempt = StepAttempt.objects.filter(step_id=step_id, lease_token=token)
+    return attempt.exclude(outcome=AttemptOutcome.RUNNING).exists()
 
 
 def close_attempt(attempt: StepAttempt, outcome: str, error: str = "") -> None:
@@ -227,11 +237,12 @@ def _fail(step: Step, attempt: StepAttempt, outcome: Failed) -> None:
         count_failure(step)
 
 
-def settle_failure(step: Step, error: str, *, retryable: bool) -> None:
-    """Retry with backoff while attempts remain; otherwise failed (not retryable) or dead."""
+def settle_failure(step: Step, error: str, *, retryable: bool, at_once: bool = False) -> None:
+    """Retry with backoff (or `at_once`) while attempts remain; otherwise failed (not
+    retryable) or dead."""
     worker = step.lease_owner
     if retryable and step.attempt_count < step.max_attempts:
-        delay = backoff_seconds(step.attempt_count)
+        delay = 0 if at_once else backoff_seconds(step.attempt_count)
         step.requeue(delay, error=error)
         kind, title = "step.retrying", f"S{step.id} {step.kind} will retry in {delay:.0f}s"
     else:
@@ -250,6 +261,49 @@ def settle_failure(step: Step, error: str, *, retryable: bool) -> None:
     )
     if step.status != StepStatus.QUEUED:
         step.mission.finalize()
+
+
+def release_step(step: Step, error: str, outcome: str = AttemptOutcome.LOST) -> str:
+    """Close the step's open attempt as `lost` or `interrupted` and let go of its lease:
+    non-idempotent kinds wait for a human (the effect may have happened); an interrupted step
+    goes back at once without spending an attempt; a lost one retries (a first loss at once:
+    as likely the machine's fault as the step's) or dies after max_attempts."""
+    attempt = StepAttempt.objects.filter(step=step, lease_token=step.lease_token).first()
+    if attempt:
+        close_attempt(attempt, outcome, error)
+    kind = STEP_KINDS.get(step.kind)
+    if kind is not None and not kind.idempotent:
+        reason = f"{error}; {step.kind} is not idempotent, so a human decides whether to retry"
+        step.block(reason, "needs_human", error=error)
+        step_event(
+            step,
+            "step.blocked",
+            f"S{step.id} {step.kind} blocked",
+            summary=reason,
+            tags=["step", "blocked", "worker_lost"],
+            actor="system:reaper",
+        )
+        return "blocked"
+    step.lease_owner = ""
+    if outcome == AttemptOutcome.INTERRUPTED:
+        step.hand_back(error)
+        step_event(
+            step,
+            "step.interrupted",
+            f"S{step.id} {step.kind} requeued",
+            summary=error,
+            tags=["step", "interrupted", step.kind],
+            actor="system:shutdown",
+        )
+        return "requeued"
+    settle_failure(step, error, retryable=True, at_once=first_loss(step))
+    count_failure(step)
+    return "requeued" if step.status == StepStatus.QUEUED else "dead"
+
+
+def first_loss(step: Step) -> bool:
+    lost = step.attempts.filter(outcome=AttemptOutcome.LOST).count()
+    return lost <= 1
 
 
 def cancel_dependents(step: Step) -> int:

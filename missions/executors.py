@@ -63,7 +63,15 @@ class Blocked:
     code: str = "needs_human"
 
 
-Outcome = Succeeded | Failed | Blocked
+@dataclass(frozen=True)
+class Interrupted:
+    """Not an executor's answer: the worker was told to stop and the step outlived the grace
+    (missions.shutdown). The step goes back to the queue at once."""
+
+    reason: str
+
+
+Outcome = Succeeded | Failed | Blocked | Interrupted
 Executor = Callable[["StepRun"], Outcome]  # noqa: F821 - StepRun lives in missions.worker
 EXECUTORS: Registry = Registry("executor")
 

@@ -1,53 +1,81 @@
-"""Recovery: reap leases whose worker vanished, and requeue steps whose blocker cleared."""
+"""Recovery: release the steps of workers that are gone (seen to exit, gone silent, or whose
+lease ran out), and requeue steps whose blocker cleared."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Now
 
-from missions.breaker import count_failure
-from missions.execution import close_attempt, settle_failure, step_event
+from missions.execution import release_step, step_event
 from missions.executors import lookup
-from missions.models import AttemptOutcome, Step, StepAttempt, StepStatus
+from missions.models import AttemptOutcome, Step, StepStatus, Worker
 from opscore.budgets import check_budget
 from opscore.llm import OverBudget
-from opscore.registry import STEP_KINDS, Registry
+from opscore.registry import Registry
 
 
 def reap_expired_leases(limit: int = 200) -> dict:
     """Recover running steps whose worker stopped renewing: idempotent kinds retry (or die after
     max_attempts), non-idempotent kinds wait for a human. Returns counts per outcome."""
+    return _release_all(
+        Step.objects.with_expired_lease(),
+        lambda step: f"worker {step.lease_owner} lost its lease on attempt {step.attempt_count}",
+        limit=limit,
+    )
+
+
+def release_steps_of_process(
+    host: str, pid: int, why: str, outcome: str = AttemptOutcome.LOST
+) -> dict:
+    """A worker process known to be gone (its supervisor saw it exit, or killed it after the
+    shutdown grace) holds nothing any more: release its steps now, not a lease later. Worker
+    ids are `host:pid` or `host:pid:slotN` (missions.worker.default_worker_id)."""
+    owner = f"{host}:{pid}"
+    held = Step.objects.filter(status=StepStatus.RUNNING).filter(
+        Q(lease_owner=owner) | Q(lease_owner__startswith=f"{owner}:")
+    )
+    return _release_all(
+        held,
+        lambda step: f"worker {step.lease_owner} {why} on attempt {step.attempt_count}",
+        outcome=outcome,
+        wait=True,  # its rows are nobody else's; wait out a transaction its death is aborting
+    )
+
+
+def release_steps_held_by(worker_id: str, why: str) -> dict:
+    """Steps leased to a worker that, by its own account, is running none of them."""
+    return _release_all(
+        Step.objects.filter(status=StepStatus.RUNNING, lease_owner=worker_id),
+        lambda step: f"worker {worker_id} {why} on attempt {step.attempt_count}",
+        wait=True,
+    )
+
+
+def release_steps_of_silent_workers(limit: int = 200) -> dict:
+    """Running steps whose worker's liveness row went stale (no beat, no lease renewal for
+    OPS_WORKER_STALE_SECONDS by the database clock): its machine is gone with its supervisor,
+    so nobody saw it exit."""
+    stale_after = timedelta(seconds=settings.OPS_WORKER_STALE_SECONDS)
+    silent = Worker.objects.filter(last_seen_at__lt=Now() - stale_after).values("worker_id")
+    return _release_all(
+        Step.objects.filter(status=StepStatus.RUNNING, lease_owner__in=silent),
+        lambda step: (
+            f"worker {step.lease_owner} went silent (no liveness for "
+            f"{settings.OPS_WORKER_STALE_SECONDS}s) on attempt {step.attempt_count}"
+        ),
+        limit=limit,
+    )
+
+
+def _release_all(steps, error_for, *, outcome=AttemptOutcome.LOST, limit=200, wait=False) -> dict:
     counts = {"requeued": 0, "dead": 0, "blocked": 0}
     with transaction.atomic():
-        expired = (
-            Step.objects.with_expired_lease()
-            .select_for_update(skip_locked=True)
-            .order_by("lease_expires_at")[:limit]
-        )
-        for step in expired:
-            counts[_reap(step)] += 1
+        locked = steps.select_for_update(skip_locked=not wait).order_by("lease_expires_at", "id")
+        for step in locked[:limit]:
+            counts[release_step(step, error_for(step), outcome)] += 1
     return counts
-
-
-def _reap(step: Step) -> str:
-    attempt = StepAttempt.objects.filter(step=step, lease_token=step.lease_token).first()
-    error = f"worker {step.lease_owner} lost its lease on attempt {step.attempt_count}"
-    if attempt:
-        close_attempt(attempt, AttemptOutcome.LOST, error)
-    kind = STEP_KINDS.get(step.kind)
-    if kind is not None and not kind.idempotent:
-        reason = f"{error}; {step.kind} is not idempotent, so a human decides whether to retry"
-        step.block(reason, "needs_human", error=error)
-        step_event(
-            step,
-            "step.blocked",
-            f"S{step.id} {step.kind} blocked",
-            summary=reason,
-            tags=["step", "blocked", "worker_lost"],
-            actor="system:reaper",
-        )
-        return "blocked"
-    step.lease_owner = ""
-    settle_failure(step, error, retryable=True)
-    count_failure(step)
-    return "requeued" if step.status == StepStatus.QUEUED else "dead"
 
 
 def executor_installed(step: Step) -> bool:

@@ -6,14 +6,16 @@ supervisor (`console.supervisor`) keeps one process per slot alive and replaces 
 """
 
 import contextlib
-import signal
-import threading
+import logging
 
 from django.conf import settings
 from django.db import connection
 
-from missions.worker import WorkerSession, default_worker_id
+from missions.shutdown import STOP
+from missions.worker import DISCONNECTS, WorkerSession, default_worker_id
 from opscore.db import AdvisoryLock
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -32,20 +34,26 @@ def worker_slot(slot: int):
 
 
 def run_slot(slot: int, idle_poll: float = 5.0, standby_poll: float = 2.0) -> int:
-    """Sessions back to back in one slot until SIGINT (or SIGTERM); returns the steps run."""
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    """Sessions back to back in one slot until SIGINT or SIGTERM (missions.shutdown: a step
+    still running after the grace is handed back); returns the steps run."""
+    STOP.install()
     steps = 0
-    while not stop.is_set():
-        with worker_slot(slot) as held:
-            if not held:
-                stop.wait(standby_poll)
-                continue
-            worker_id = f"{default_worker_id()}:slot{slot}"
-            seconds = settings.OPS_WORKER_SESSION_SECONDS
-            session = WorkerSession(worker_id, seconds, idle_poll, stop_event=stop)
-            steps += session.run().steps
-            if session.stopping:  # SIGINT reached the session's own handler
-                stop.set()
+    while not STOP.requested.is_set():
+        try:
+            steps += one_session(slot, idle_poll, standby_poll)
+        except DISCONNECTS as error:  # the database is down: wait here, not in a restart loop
+            log.warning("slot %s cannot reach the database: %s", slot, error)
+            connection.close()
+            STOP.requested.wait(1.0)
     return steps
+
+
+def one_session(slot: int, idle_poll: float, standby_poll: float) -> int:
+    with worker_slot(slot) as held:
+        if not held:
+            STOP.requested.wait(standby_poll)
+            return 0
+        worker_id = f"{default_worker_id()}:slot{slot}"
+        seconds = settings.OPS_WORKER_SESSION_SECONDS
+        session = WorkerSession(worker_id, seconds, idle_poll, stop_event=STOP.requested)
+        return session.run().steps

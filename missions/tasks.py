@@ -3,7 +3,11 @@ run beside the cluster, not in its task queue (console.supervisor says why)."""
 
 from django.db import connection
 
-from missions.recovery import reap_expired_leases, requeue_cleared_blockers
+from missions.recovery import (
+    reap_expired_leases,
+    release_steps_of_silent_workers,
+    requeue_cleared_blockers,
+)
 from missions.wake import wake_external_agents
 from opscore.db import Channel
 from opscore.models import IdempotencyKey
@@ -13,6 +17,8 @@ from opscore.overrides import lift_expired_overrides
 def sweep() -> dict:
     """Every minute: catch whatever a lost wake-up or a dead worker left behind."""
     counts = reap_expired_leases()
+    for outcome, n in release_steps_of_silent_workers().items():
+        counts[outcome] += n
     counts["unblocked"] = requeue_cleared_blockers()
     counts["woken"] = wake_external_agents()
     # An expiring override lifts within the sweep's interval, not the heartbeat's five minutes.

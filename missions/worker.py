@@ -8,7 +8,6 @@ import contextlib
 import gc
 import logging
 import os
-import signal
 import socket
 import threading
 import time
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+from django.db import DatabaseError, close_old_connections
 from django.db import connection as django_connection
 from django.db.models import F
 from django.db.models.functions import Now
@@ -25,17 +24,18 @@ from django.db.models.functions import Now
 from missions import execution
 from missions.binding import refusal_if_changed
 from missions.crawl import load_extractor
-from missions.executors import Blocked, Failed, Succeeded, lookup
+from missions.executors import Blocked, Failed, Interrupted, Succeeded, lookup
 from missions.models import Step, Worker
+from missions.recovery import release_steps_held_by
+from missions.shutdown import STOP, StepInterrupted
 from missions.staleness import stale_outcome
 from missions.wake import wake_external_agents
-from opscore.db import Channel
+from opscore.db import DISCONNECTS, Channel
 from opscore.redaction import redact_text
 
 log = logging.getLogger(__name__)
 CHANNEL = Channel.STEPS
 LIVENESS_EVERY = 30.0
-DISCONNECTS = (OperationalError, InterfaceError, psycopg.OperationalError)
 
 
 class LeaseKeeper:
@@ -104,7 +104,10 @@ def run_step(step: Step, worker_id: str):
     run = StepRun(step, worker_id)
     LEASES.keep(run)
     try:
-        return executor(run)
+        with STOP.region("step"):
+            return executor(run)
+    except StepInterrupted as stop:
+        return Interrupted(f"worker {worker_id} stopped mid-step: {stop}")
     except Exception as error:  # a step's crash is recorded, not raised
         # The reason is one line, for people; the traceback (redacted) goes to the worker's log.
         log.error("S%s %s crashed: %s", step.id, step.kind, redact_text(traceback.format_exc()))
@@ -120,7 +123,10 @@ def work_through(step: Step, worker_id: str, keep_going=lambda: True) -> Step | 
     """Run a claimed step and record its outcome; returns the worker's next claimed step, which
     the fast path leases in the same round trip as the completion. Once `keep_going()` turns
     false (checked after the step ran) nothing more is claimed."""
-    outcome = run_step(step, worker_id)
+    return record_and_claim(step, run_step(step, worker_id), worker_id, keep_going)
+
+
+def record_and_claim(step: Step, outcome, worker_id: str, keep_going=lambda: True) -> Step | None:
     if not keep_going():
         execution.record_outcome(step.id, step.lease_token, outcome)
         return None
@@ -181,82 +187,89 @@ class WorkerSession:
         self, worker_id: str | None = None, seconds: float = 60.0, idle_poll=5.0, stop_event=None
     ):
         self.worker_id = worker_id or default_worker_id()
-        self.stop_event = stop_event  # set from outside (a signal handler): finish, then stop
+        self.stop_event = stop_event  # set by a signal (missions.shutdown): finish, then stop
         self.deadline = time.monotonic() + seconds
         self.idle_poll = idle_poll
-        self.stopping = False
         self.listener = None
         self.report = SessionReport(self.worker_id)
         self._last_beat = 0.0
         self._steps_since_beat = 0
         self.claimed: Step | None = None  # leased to us already: must be run before we leave
+        self.unrecorded = None  # (step, outcome) whose recording the database did not take
+        self.outage = False
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
     def _keep_going(self) -> bool:
-        stopped = self.stopping or (self.stop_event is not None and self.stop_event.is_set())
+        stopped = self.stop_event is not None and self.stop_event.is_set()
         return self.remaining() > 0 and not stopped
 
     def run(self) -> SessionReport:
+        """SIGINT or SIGTERM (Ctrl-C on `manage.py work`; the supervisor on shutdown) lets the
+        current step finish within the grace, then ends the session (missions.shutdown)."""
         prepare_worker_process()
+        restore = lambda: None  # noqa: E731
+        if self.stop_event is None and threading.current_thread() is threading.main_thread():
+            restore, self.stop_event = STOP.install(), STOP.requested
         try:
-            with self._stopping_on_interrupt():
-                while self._keep_going() or self.claimed:
-                    self._cycle()
+            while self._keep_going() or self.claimed or (self.unrecorded and not STOP.forced):
+                self._cycle()
         finally:
             self._close_listener()
             with contextlib.suppress(*DISCONNECTS):
                 self._beat(now=True)
+            restore()
         return self.report
-
-    @contextlib.contextmanager
-    def _stopping_on_interrupt(self):
-        """SIGINT (Ctrl-C on `manage.py work`; `make run` sends it to the django-q2 cluster's
-        process group on shutdown) lets the current step finish, then ends the session, rather
-        than leaving the step to wait out its lease. A second SIGINT interrupts at once."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-
-        def stop(signum, frame):
-            if self.stopping:
-                raise KeyboardInterrupt
-            self.stopping = True
-
-        previous = signal.signal(signal.SIGINT, stop)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
 
     def _cycle(self) -> None:
         try:
             self._ensure_listener()
+            if self.outage:
+                self._settle_after_outage()
             self._beat()
             step = self.claimed or execution.claim_next_step(self.worker_id)
             self.claimed = None
             if step is not None:
-                self.claimed = work_through(step, self.worker_id, self._keep_going)
-                self.report.steps += 1
-                self._steps_since_beat += 1
+                self._work_through(step)
                 return
             wake_external_agents()  # an external agent's new job woke us too: pass it on
             self._wait_for_work()
         except DISCONNECTS as error:
             self._recover(error)
 
+    def _work_through(self, step: Step) -> None:
+        self.unrecorded = (step, run_step(step, self.worker_id))
+        self.claimed = record_and_claim(*self.unrecorded, self.worker_id, self._keep_going)
+        self.unrecorded = None
+        self.report.steps += 1
+        self._steps_since_beat += 1
+
     def _recover(self, error) -> None:
-        """The database went away (restart, network): drop connections, back off, reconnect.
-        A step we held is left to its lease: the reaper requeues it."""
+        """The database went away (restart, network): drop connections, wait a second,
+        reconnect. What we held is settled once it answers again (`_settle_after_outage`)."""
         self.claimed = None
+        self.outage = True
         self.report.reconnects += 1
-        self.report.errors.append(str(error).strip()[:200])
+        self.report.errors = [*self.report.errors[-19:], str(error).strip()[:200]]
         log.warning("worker %s lost the database: %s", self.worker_id, error)
         self._close_listener()
         close_old_connections()
         django_connection.close()
-        time.sleep(min(1.0, max(self.remaining(), 0)))
+        time.sleep(1.0 if self.unrecorded else min(1.0, max(self.remaining(), 0)))
+
+    def _settle_after_outage(self) -> None:
+        """Record the outcome the outage swallowed (fenced by its lease token, so a lease
+        lost meanwhile is refused and recorded), then release anything else still leased to
+        us — a claim whose answer never arrived — rather than leave it a lease long and hold
+        its agent's concurrency all that time."""
+        if self.unrecorded is not None:
+            step, outcome = self.unrecorded
+            if not execution.attempt_closed(step.id, step.lease_token):  # the answer was lost
+                execution.record_outcome(step.id, step.lease_token, outcome)
+            self.unrecorded = None
+        release_steps_held_by(self.worker_id, "lost the database before running it")
+        self.outage = False
 
     def _ensure_listener(self) -> None:
         if self.listener is None or self.listener.closed:
@@ -272,8 +285,9 @@ class WorkerSession:
         timeout = max(min(self.idle_poll, self.remaining(), seconds_until_next_due()), 0.0)
         if timeout <= 0:
             return
-        for _ in self.listener.notifies(timeout=timeout, stop_after=1):
-            break
+        with contextlib.suppress(StepInterrupted), STOP.region("idle"):
+            for _ in self.listener.notifies(timeout=timeout, stop_after=1):
+                break
 
     def _beat(self, now: bool = False) -> None:
         """The liveness row, written between steps every ~30 s rather than on every claim:

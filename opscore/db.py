@@ -5,9 +5,13 @@ does not."""
 from datetime import timedelta
 
 import psycopg
-from django.db import connection, models
+from django.db import InterfaceError, OperationalError, connection, models
 from django.db.models import DateTimeField, ExpressionWrapper, Value
 from django.db.models.functions import Now, Trunc
+
+# What a lost database connection raises (a restart, the network): Django's wrappers, and
+# psycopg's own for calls made on the raw connection (LISTEN, prepared claims).
+DISCONNECTS = (OperationalError, InterfaceError, psycopg.OperationalError)
 
 
 class Channel:

@@ -153,6 +153,7 @@ def _database() -> dict:
         # API call opens a connection (~20-30 ms); a pool hands it a warm one.
         config["CONN_MAX_AGE"] = 0
         config["OPTIONS"]["pool"] = {"min_size": 2, "max_size": env_int("DB_POOL_MAX", 10)}
+    config["OPTIONS"].setdefault("connect_timeout", 5)  # a host that stopped answering
     config["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME") or None}
     return config
 
@@ -238,6 +239,9 @@ OPS_WORKER_SLOTS = env_int("OPS_WORKER_SLOTS", 2)
 OPS_WORKER_FIRST_SLOT = env_int("OPS_WORKER_FIRST_SLOT", 0)
 OPS_WORKER_SESSION_SECONDS = env_int("OPS_WORKER_SESSION_SECONDS", 120)
 OPS_WORKER_STALE_SECONDS = env_int("OPS_WORKER_STALE_SECONDS", 90)
+# On SIGTERM/SIGINT a running step gets this long to finish; then it is handed back to the
+# queue (attempt `interrupted`) and the process exits. A second signal cuts the grace short.
+OPS_SHUTDOWN_GRACE_SECONDS = env_int("OPS_SHUTDOWN_GRACE_SECONDS", 20)
 OPS_BREAKER_THRESHOLD = env_int("OPS_BREAKER_THRESHOLD", 3)
 OPS_EXECUTOR_MODULES = env_list(
     "OPS_EXECUTOR_MODULES", "tests.executors" if TESTING else ""

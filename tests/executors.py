@@ -4,6 +4,7 @@ settings name it; worker processes get it in their environment)."""
 import os
 import signal
 import time
+from pathlib import Path
 
 from missions.executors import Blocked, Effect, Failed, Succeeded
 
@@ -33,7 +34,19 @@ def die(run):
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def gate(run):
+    """Runs until the file named in its payload exists (a test opens the gate), at most a
+    minute: a step exactly as long as the test needs, with no sleep to guess."""
+    gate = Path(run.step.payload["gate"])
+    for _ in range(1200):
+        if gate.exists():
+            return Succeeded({"attempt": run.step.attempt_count})
+        time.sleep(0.05)
+    return Failed("the gate never opened", retryable=False)
+
+
 EXECUTORS = {
+    "test_gate": gate,
     "test_effect": effect,
     "test_fail": fail,
     "test_crash": crash,

@@ -157,3 +157,53 @@ def test_a_recorded_group_working_elsewhere_is_not_killed(tmp_path):
     assert elsewhere.poll() is None  # someone else's process, reusing an old id, lives on
     assert kill_process_group(elsewhere.pid, inside=str(tmp_path))
     assert elsewhere.wait(timeout=10) == -signal.SIGKILL
+
+
+def test_a_driver_waits_out_a_database_restart_and_loses_no_lane_event(coding_repo, settings):
+    """Every session ends under the driver mid-pass (what a Postgres restart does): the driver
+    stays up, pauses and reconnects instead of dying into a restart storm, records the outage,
+    adopts its own run and finishes it; every event before the outage is still there."""
+    gate = settings.OPS_CODING_DIR / "gate"
+    run = new_run(coding_repo, "@hold @greet")
+    env = child_environment(
+        2,
+        OPS_CODING_DIR=settings.OPS_CODING_DIR,
+        OPS_CODING_COMMAND=shlex.join(HARNESS),
+        OPS_CODING_PASS_ENV="FAKE_HARNESS_GATE",
+        FAKE_HARNESS_GATE=gate,
+    )
+    driver = subprocess.Popen(
+        [sys.executable, "manage.py", "coding", "drive", "--seconds", "600"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for(lambda: Path(f"{gate}.holding").exists(), 60)
+        before = list(
+            Event.objects.filter(kind__startswith="coding.")
+            .order_by("id")
+            .values_list("id", "kind")
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        gate.touch()
+        assert wait_for(lambda: CodingRun.objects.get(pk=run.pk).status == "waiting_for_review", 60)
+        assert driver.poll() is None  # it waited the outage out
+    finally:
+        driver.send_signal(signal.SIGTERM)
+        _out, err = driver.communicate(timeout=60)
+
+    assert "Traceback" not in err
+    after = list(
+        Event.objects.filter(kind__startswith="coding.").order_by("id").values_list("id", "kind")
+    )
+    assert after[: len(before)] == before
+    assert Event.objects.get(kind="coding.driver.reconnected").payload["attempts"] >= 1
+    assert Event.objects.filter(kind="coding.run.running", summary__startswith="adopted")
+    assert run.iterations.order_by("number").first().verdict == "lost with its driver"

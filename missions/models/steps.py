@@ -262,6 +262,16 @@ class Step(models.Model):
             finished_at=None,
         )
 
+    def hand_back(self, error: str) -> None:
+        """Back in the queue at once after its worker was told to stop mid-step: the attempt
+        was not the step's fault, so it does not count against max_attempts."""
+        self._leave(
+            StepStatus.QUEUED,
+            run_after=Now(),
+            last_error=error,
+            max_attempts=max(self.max_attempts, self.attempt_count + 1),
+        )
+
     def finish(self, status: str, error: str) -> None:
         """Out of attempts (dead) or not retryable (failed)."""
         self._leave(status, last_error=error, finished_at=Now())
@@ -291,10 +301,11 @@ class AttemptOutcome(models.TextChoices):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     BLOCKED = "blocked"
-    LOST = "lost", "lost (lease expired)"
+    LOST = "lost", "lost (its worker died, went silent or let its lease run out)"
     REFUSED = "refused", "refused (a guard refused the step's input)"
     BAD_REPLY = "bad_reply", "bad reply (the model's answer was unusable)"
     CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted", "interrupted (the worker was told to stop)"
 
 
 class StepAttempt(models.Model):
@@ -309,7 +320,7 @@ class StepAttempt(models.Model):
     started_at = models.DateTimeField(db_default=Now())
     finished_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(
-        max_length=10, choices=AttemptOutcome.choices, default=AttemptOutcome.RUNNING
+        max_length=12, choices=AttemptOutcome.choices, default=AttemptOutcome.RUNNING
     )
     error = models.TextField(blank=True)
     runtime_refs = models.JSONField(  # null: the claim function inserts attempts in SQL

@@ -21,6 +21,11 @@ if "@nap" in prompt and os.environ.get("FAKE_HARNESS_NAP"):  # only where a test
     subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     Path("half-done.txt").write_text("work in progress\n")
     time.sleep(120)
+if "@hold" in prompt and os.environ.get("FAKE_HARNESS_GATE"):  # waits for a test's say-so
+    gate = Path(os.environ["FAKE_HARNESS_GATE"])
+    Path(f"{gate}.holding").write_text(str(count))
+    while not gate.exists():
+        time.sleep(0.05)
 if "@greet" in prompt:
     Path("app.py").write_text("print('hello, world')\n")
 if "@break" in prompt:

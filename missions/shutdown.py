@@ -1,0 +1,89 @@
+"""Stopping a worker process on SIGTERM or SIGINT without leaving a step to wait out its lease.
+
+The first signal stops claiming and gives the running step OPS_SHUTDOWN_GRACE_SECONDS to finish;
+when the grace runs out (SIGALRM), or a second signal comes, the step is interrupted where it
+stands: StepInterrupted is raised in the main thread — only inside a region that may be cut
+(the executor's call, the idle wait), never while an outcome is being written — and the worker
+hands the step back (attempt `interrupted`, lease cleared) so the next start claims it at once.
+"""
+
+import contextlib
+import logging
+import signal
+import threading
+
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+
+class StepInterrupted(BaseException):
+    """Not an Exception: an executor's `except Exception` must not swallow the stop."""
+
+
+class GracefulStop:
+    """One per process (signals are per process): installed by the worker's entry point."""
+
+    def __init__(self):
+        self.requested = threading.Event()
+        self.forced = ""
+        self._region = ""
+        self._why = ""
+
+    def install(self):
+        """Main thread only. Resets state, so one process may install it more than once.
+        Returns a function that puts the previous handlers back (a session run inside another
+        program, such as a test, leaves that program's Ctrl-C as it found it)."""
+        self.requested.clear()
+        self.forced, self._region = "", ""
+        handlers = {signal.SIGINT: self._on_signal, signal.SIGTERM: self._on_signal}
+        handlers[signal.SIGALRM] = self._on_alarm
+        previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+
+        def restore() -> None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+        return restore
+
+    def _on_signal(self, signum, frame) -> None:
+        name = signal.Signals(signum).name
+        if self.requested.is_set():
+            self._force(f"a second {name} arrived")
+            return
+        self.requested.set()
+        grace = settings.OPS_SHUTDOWN_GRACE_SECONDS
+        signal.setitimer(signal.ITIMER_REAL, max(grace, 0.01))  # 0 would disarm the timer
+        self._why = f"{name} and its {grace}s grace ran out"
+        log.warning("%s: stopping; a running step has %ss to finish", name, grace)
+        if self._region == "idle":
+            raise StepInterrupted("stopping")
+
+    def _on_alarm(self, signum, frame) -> None:
+        if self.requested.is_set():
+            self._force(self._why)
+
+    def _force(self, why: str) -> None:
+        self.forced = why
+        if self._region:
+            raise StepInterrupted(why)
+
+    @contextlib.contextmanager
+    def region(self, name: str):
+        """A stretch of work the stop may cut: "step" (cut when forced) or "idle" (cut by the
+        first signal). Raises StepInterrupted at once if that moment has already come. Off the
+        main thread (where no signal handler can raise) it marks nothing."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        if self.forced or (name == "idle" and self.requested.is_set()):
+            raise StepInterrupted(self.forced or "stopping")
+        self._region = name
+        try:
+            yield
+        finally:
+            self._region = ""
+
+
+STOP = GracefulStop()

@@ -1,0 +1,132 @@
+"""SIGTERM and Ctrl-C: a running step gets the grace, what outlives it is handed back for the
+next start to claim at once, a second signal stops at once, and no command prints a traceback.
+The grace is set to a second or to ten minutes; the tests read rows, never the clock."""
+
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from missions.execution import claim_next_step
+from missions.models import Step
+from tests.factories import make_step
+from tests.processes import (
+    ROOT,
+    child_environment,
+    database_url,
+    kill_tree,
+    report_of,
+    spawn_supervisor,
+    spawn_worker,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+LONG_LEASE = 600
+
+
+def gated_step(tmp_path):
+    return make_step("test_gate", payload={"gate": str(tmp_path / "never-opened")})
+
+
+def running(step) -> Step:
+    return wait_for(lambda: Step.objects.filter(pk=step.pk, status="running").first())
+
+
+def assert_handed_back(step, why: str):
+    step = Step.objects.get(pk=step.pk)
+    assert (step.status, step.lease_token, step.lease_owner) == ("queued", None, "")
+    [attempt] = step.attempts.all()
+    assert attempt.outcome == "interrupted" and why in attempt.error
+    assert step.max_attempts > step.attempt_count  # the interrupted attempt is not spent
+    assert claim_next_step("next-start").id == step.id
+
+
+def test_sigterm_hands_back_a_step_that_outlives_the_grace(tmp_path):
+    step = gated_step(tmp_path)
+    worker = spawn_worker("stopping", seconds=600, lease=LONG_LEASE, OPS_SHUTDOWN_GRACE_SECONDS=1)
+    running(step)
+
+    worker.send_signal(signal.SIGTERM)
+    report = report_of(worker)
+
+    assert report["steps"] == 1
+    assert_handed_back(step, "SIGTERM and its 1s grace ran out")
+
+
+def test_a_second_sigterm_hands_back_at_once(tmp_path):
+    step = gated_step(tmp_path)
+    worker = spawn_worker("hurried", seconds=600, lease=LONG_LEASE, OPS_SHUTDOWN_GRACE_SECONDS=600)
+    running(step)
+
+    worker.send_signal(signal.SIGTERM)
+    for line in worker.stderr:  # until the first one was heard
+        if "stopping" in line:
+            break
+    worker.send_signal(signal.SIGTERM)
+    _out, err = worker.communicate(timeout=60)
+
+    assert worker.returncode == 0 and "Traceback" not in err
+    assert_handed_back(step, "a second SIGTERM arrived")
+
+
+def test_stopping_the_supervisor_hands_back_what_outlived_the_grace(tmp_path):
+    step = gated_step(tmp_path)
+    supervisor = spawn_supervisor(
+        lease=LONG_LEASE, OPS_WORKER_SLOTS=1, OPS_CODING_DRIVERS=0, OPS_SHUTDOWN_GRACE_SECONDS=1
+    )
+    try:
+        running(step)
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=60) == 0
+    finally:
+        kill_tree(supervisor)
+
+    assert_handed_back(step, "grace ran out")
+
+
+def spawn_command(*args: str, name: str) -> subprocess.Popen:
+    env = child_environment(LONG_LEASE, OPS_CODING_DRIVERS=0, OPS_WORKER_SLOTS=1)
+    env["DATABASE_URL"] = f"{database_url()}?application_name={name}"
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def connected(name: str) -> bool:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_stat_activity WHERE application_name = %s", [name])
+        return cursor.fetchone() is not None
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("coding", "drive", "--seconds", "600"),
+        ("work", "--seconds", "600"),
+        ("work", "--slot", "0"),
+        ("supervise",),
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+def test_ctrl_c_twice_prints_no_traceback(command):
+    process = spawn_command(*command, name="ctrl-c")
+    try:
+        wait_for(lambda: connected("ctrl-c"))
+        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=60)
+    finally:
+        kill_tree(process)
+
+    assert "Traceback" not in err, err
+    assert process.returncode in (0, 130)
