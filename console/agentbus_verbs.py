@@ -91,7 +91,62 @@ def enqueue_job(**o):
     return {"proposal": body, "duplicate": body.pop("duplicate")}
 
 
+# Event namespaces Opscore writes itself: an outside runtime may not forge them (a fake
+# `breaker.tripped` or `insight.promoted` would read as Opscore's own evidence and fire triggers).
+RESERVED_TOPICS = frozenset(
+    [
+        "agent",
+        "agent_token",
+        "alert",
+        "backup",
+        "bootstrap",
+        "breaker",
+        "cluster",
+        "coding",
+        "config",
+        "conversation",
+        "deploy",
+        "digest",
+        "heartbeat",
+        "idea",
+        "idle",
+        "initiative",
+        "insight",
+        "llm",
+        "memory",
+        "mission",
+        "notice",
+        "opportunity",
+        "outbox",
+        "override",
+        "policy",
+        "proactive",
+        "proposal",
+        "publication",
+        "reaction",
+        "roundtable",
+        "runaway",
+        "standing_order",
+        "step",
+        "trigger",
+        "tweet",
+        "vault",
+        "worker",
+    ]
+)
+
+
 def emit_event(**o):
+    """An outside runtime's report, never Opscore's own evidence: reserved namespaces are
+    refused, and every event it emits is marked untrusted, so work a trigger proposes because
+    of it is never auto-approved (the intake reads the cause event's provenance)."""
+    namespace = o["topic"].split(".", 1)[0]
+    if namespace in RESERVED_TOPICS:
+        raise BadInput(
+            f"topic {o['topic']!r} is in Opscore's own {namespace!r} namespace; "
+            "emit your runtime's events under another (e.g. ops.checked)",
+            {"--topic": ["reserved namespace"]},
+        )
     agent = None
     if o["source_agent"]:
         agent = Agent.objects.filter(slug=o["source_agent"]).first()
@@ -100,7 +155,7 @@ def emit_event(**o):
     event = record_event(
         o["topic"],
         o["title"] or o["topic"],
-        payload=json_object(o["payload"], "payload"),
+        payload=json_object(o["payload"], "payload") | {"untrusted": True},
         tags=o["topic"].split("."),
         agent=agent,
         actor="agentbus",

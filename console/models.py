@@ -43,6 +43,7 @@ UPDATE console_agenttoken SET
     window_start = date_trunc('minute', statement_timestamp()),
     last_used_at = statement_timestamp()
 WHERE digest = %s AND revoked_at IS NULL
+  AND agent_id IN (SELECT slug FROM opscore_agent WHERE enabled AND runtime = 'external')
 RETURNING id, agent_id, window_count,
     extract(epoch FROM window_start + interval '1 minute' - statement_timestamp())
 """
@@ -53,7 +54,8 @@ class AgentTokenQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True)
 
     def admit(self, secret: str) -> Admission | None:
-        """None for an unknown or revoked token; else the admission, refused over the rate."""
+        """None for an unknown or revoked token, or one whose agent is disabled or no longer run
+        by an outside runtime; else the admission, refused over the rate."""
         if not secret.startswith(PREFIX):
             return None
         with connection.cursor() as cursor:

@@ -39,6 +39,8 @@ def event_untrusted(event_id: int) -> str:
     event = Event.objects.filter(pk=event_id).first()
     if event is None:
         return ""
+    if event.actor == "agentbus":
+        return f"event {event.id} came from an outside runtime (agent bus)"
     if event.payload.get("untrusted"):
         return f"event {event.id} reports untrusted content"
     if event.step_id:

@@ -180,3 +180,38 @@ def test_the_admin_shows_a_new_token_once_and_revokes_it(admin_client, outside):
     assert AgentToken.objects.admit(secret) is None
     assert secret not in listed and token.hint in listed
     assert AgentToken.objects.get().revoked_by == "operator:operator"
+
+
+def test_an_outside_runtime_cannot_forge_opscores_own_events(client, secret):
+    for topic in ("breaker.tripped", "insight.promoted", "proposal.accepted", "mission.failed"):
+        answer = call(client, secret, "emit-event", status=400, topic=topic, title="forged")
+        assert "reserved namespace" in str(answer["errors"])
+
+    assert not Event.objects.filter(title="forged").exists()
+
+
+def test_work_a_runtimes_event_causes_is_untrusted_and_never_auto_approved(client, secret):
+    from missions.actions import submit_proposal
+    from missions.models import ProposalSource
+    from opscore.actions import set_policy
+
+    set_policy("auto_approve", {"allowed_step_kinds": ["analyze"]}, actor="test")
+    emitted = call(client, secret, "emit-event", topic="ops.checked", payload={"untrusted": False})
+    cause = Event.objects.get(pk=emitted["event"]["id"])
+    AgentFactory(slug="coordinator")
+    data = {"agent": "coordinator", "title": "React", "steps": [{"kind": "analyze"}]}
+
+    proposal = submit_proposal(data, source=ProposalSource.TRIGGER, cause_event=cause).proposal
+
+    assert cause.payload["untrusted"] is True
+    assert proposal.status == "pending"
+    assert "outside runtime" in proposal.untrusted_reason
+
+
+@pytest.mark.parametrize("change", [{"enabled": False}, {"runtime": Runtime.INTERNAL}])
+def test_a_token_stops_working_when_its_agent_is_disabled_or_made_internal(
+    client, secret, outside, change
+):
+    type(outside).objects.filter(pk=outside.pk).update(**change)
+
+    call(client, secret, "claim-jobs", status=401, limit=1)
