@@ -159,18 +159,25 @@ def test_a_recorded_group_working_elsewhere_is_not_killed(tmp_path):
     assert elsewhere.wait(timeout=10) == -signal.SIGKILL
 
 
+def holding(run) -> bool:
+    """The fake harness says it is mid-pass by a file in its private HOME (the box shows it
+    nothing else of the machine)."""
+    worktree = CodingRun.objects.get(pk=run.pk).worktree_path
+    return bool(worktree) and (Path(worktree).parent / "home" / ".holding").exists()
+
+
 def test_a_driver_waits_out_a_database_restart_and_loses_no_lane_event(coding_repo, settings):
     """Every session ends under the driver mid-pass (what a Postgres restart does): the driver
     stays up, pauses and reconnects instead of dying into a restart storm, records the outage,
     adopts its own run and finishes it; every event before the outage is still there."""
-    gate = settings.OPS_CODING_DIR / "gate"
     run = new_run(coding_repo, "@hold @greet")
     env = child_environment(
         2,
         OPS_CODING_DIR=settings.OPS_CODING_DIR,
         OPS_CODING_COMMAND=shlex.join(HARNESS),
         OPS_CODING_PASS_ENV="FAKE_HARNESS_GATE",
-        FAKE_HARNESS_GATE=gate,
+        OPS_CODING_READ_PATHS=",".join(BOX_READS),
+        FAKE_HARNESS_GATE="worktree",
     )
     driver = subprocess.Popen(
         [sys.executable, "manage.py", "coding", "drive", "--seconds", "600"],
@@ -181,7 +188,7 @@ def test_a_driver_waits_out_a_database_restart_and_loses_no_lane_event(coding_re
         text=True,
     )
     try:
-        assert wait_for(lambda: Path(f"{gate}.holding").exists(), 60)
+        assert wait_for(lambda: holding(run), 60)
         before = list(
             Event.objects.filter(kind__startswith="coding.")
             .order_by("id")
@@ -192,7 +199,7 @@ def test_a_driver_waits_out_a_database_restart_and_loses_no_lane_event(coding_re
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
-        gate.touch()
+        (Path(CodingRun.objects.get(pk=run.pk).worktree_path).parent / "home" / ".gate").touch()
         assert wait_for(lambda: CodingRun.objects.get(pk=run.pk).status == "waiting_for_review", 60)
         assert driver.poll() is None  # it waited the outage out
     finally:

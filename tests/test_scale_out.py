@@ -21,7 +21,7 @@ from tests.processes import ROOT, descendants, kill_tree, spawn_web
 pytestmark = pytest.mark.slow
 PG = os.environ.get("OPS_TEST_EXTERNAL_PG", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("OPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
-NAME = "opscore_scale_out_test"
+NAME = f"opscore_scale_out_test_{os.getpid()}"  # concurrent runs never share it
 TOKEN = "scale-out-token-0123456789-0123456789"
 
 

@@ -22,9 +22,11 @@ if "@nap" in prompt and os.environ.get("FAKE_HARNESS_NAP"):  # only where a test
     Path("half-done.txt").write_text("work in progress\n")
     time.sleep(120)
 if "@hold" in prompt and os.environ.get("FAKE_HARNESS_GATE"):  # waits for a test's say-so
-    gate = Path(os.environ["FAKE_HARNESS_GATE"])
-    Path(f"{gate}.holding").write_text(str(count))
-    while not gate.exists():
+    # The handshake lives in the run's private HOME: the box shows the harness nothing else
+    # of the machine, and unlike the worktree it is not reset when a driver adopts the run.
+    home = Path(os.environ["HOME"])
+    (home / ".holding").write_text(str(count))
+    while not (home / ".gate").exists():
         time.sleep(0.05)
 if "@greet" in prompt:
     Path("app.py").write_text("print('hello, world')\n")
