@@ -133,17 +133,21 @@ def state_ref_of(run: CodingRun) -> str:
 def keep_state(path: Path, run: CodingRun, label: str) -> str:
     """The worktree as it is, committed onto HEAD under `refs/opscore/runs/<id>` in the
     repository: a patch file can be lost or fail to apply, a ref keeps the very tree. Built on a
-    temporary index, so the worktree's own index and branch are not touched."""
+    temporary index, so the worktree's own index and branch are not touched; a state kept
+    earlier (before a retry) stays reachable as the second parent."""
+    ref = state_ref_of(run)
     with tempfile.TemporaryDirectory() as scratch:
         index = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
         git(["read-tree", "HEAD"], path, index)
         git(["add", "--all", "--", ".", *NOT_WORK], path, index)
         tree = git(["write-tree"], path, index).strip()
-    head = git(["rev-parse", "HEAD"], path).strip()
+    parents = [git(["rev-parse", "HEAD"], path).strip()]
+    parents += git(["for-each-ref", "--format=%(objectname)", ref], path).split()
     message = f"opscore: run {run.id} worktree {label}"
-    commit = git([*AUTHOR, "commit-tree", tree, "-p", head, "-m", message], path).strip()
-    git(["update-ref", "-m", message, state_ref_of(run), commit], path)
-    return state_ref_of(run)
+    parent_args = [arg for sha in parents for arg in ("-p", sha)]
+    commit = git([*AUTHOR, "commit-tree", tree, *parent_args, "-m", message], path).strip()
+    git(["update-ref", "-m", message, ref, commit], path)
+    return ref
 
 
 def keep_patch(run: CodingRun, label: str, patch: str) -> str:

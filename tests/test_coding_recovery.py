@@ -19,7 +19,7 @@ from django.db import connection
 
 from coding.driver import handle_one_run
 from coding.models import CodingRun
-from coding.worktrees import git, provision
+from coding.worktrees import git, keep_state, provision
 from opscore.models import Event
 from tests.coding_support import BOX_READS, HARNESS, new_run
 from tests.conftest import sh
@@ -181,3 +181,18 @@ def test_a_recorded_group_working_elsewhere_is_not_killed(tmp_path):
     assert elsewhere.poll() is None  # someone else's process, reusing an old id, lives on
     assert kill_process_group(elsewhere.pid, inside=str(tmp_path))
     assert elsewhere.wait(timeout=10) == -signal.SIGKILL
+
+
+def test_a_later_kept_state_keeps_the_earlier_one_and_leaves_the_index_alone(coding_repo):
+    run = provision(new_run(coding_repo, "@greet"))
+    tree = Path(run.worktree_path)
+    (tree / "first.txt").write_text("before the retry\n")
+    keep_state(tree, run, "before-retry")
+    (tree / "first.txt").unlink()
+    (tree / "second.txt").write_text("at cleanup\n")
+
+    ref = keep_state(tree, run, "at-cleanup")
+
+    assert git(["show", f"{ref}:second.txt"], coding_repo.path) == "at cleanup\n"
+    assert git(["show", f"{ref}^2:first.txt"], coding_repo.path) == "before the retry\n"
+    assert git(["status", "--porcelain"], tree) == "?? second.txt\n"  # nothing staged
