@@ -117,6 +117,9 @@ class CodingRun(models.Model):
     revision_notes = models.TextField(blank=True)
     result_summary = models.TextField(blank=True)
     patch_ref = models.CharField(max_length=500, blank=True, help_text="saved diff, if any")
+    state_ref = models.CharField(
+        max_length=200, blank=True, help_text="git ref keeping the worktree as it was at cleanup"
+    )
     diff_stats = models.JSONField(default=dict, blank=True)
     test_summary = models.TextField(blank=True)
     lint_summary = models.TextField(blank=True)

@@ -4,8 +4,8 @@ Against the peers' failures: provisioning is serialised per repository by a Post
 lock (parallel `git worktree add` races on `.git/config.lock`); the base must be an allowed ref;
 branch names are derived and checked against a strict pattern; git is driven with argv lists
 and `--end-of-options` / `--`, never a shell. Cleanup never destroys work: uncommitted changes
-are saved as a patch first, and a worktree a killed run left behind is saved, unlocked and
-reset before a retry uses it.
+are saved as a patch and as a commit under `refs/opscore/runs/<id>` first, and a worktree a
+killed run left behind is saved, unlocked and reset before a retry uses it.
 """
 
 import contextlib
@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -47,8 +48,9 @@ class GitFailed(RuntimeError):
     pass
 
 
-def git(args: list[str], cwd: Path | str) -> str:
+def git(args: list[str], cwd: Path | str, extra_env: dict | None = None) -> str:
     env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ} | git_env(Path(cwd))
+    env |= extra_env or {}
     done = subprocess.run(
         ["git", *HARDENED, *args],
         cwd=cwd,
@@ -124,6 +126,30 @@ def save_uncommitted(path: Path, run: CodingRun, label: str) -> str:
     return keep_patch(run, label, patch)
 
 
+def state_ref_of(run: CodingRun) -> str:
+    return f"refs/opscore/runs/{run.id}"
+
+
+def keep_state(path: Path, run: CodingRun, label: str) -> str:
+    """The worktree as it is, committed onto HEAD under `refs/opscore/runs/<id>` in the
+    repository: a patch file can be lost or fail to apply, a ref keeps the very tree. Built on a
+    temporary index, so the worktree's own index and branch are not touched; a state kept
+    earlier (before a retry) stays reachable as the second parent."""
+    ref = state_ref_of(run)
+    with tempfile.TemporaryDirectory() as scratch:
+        index = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        git(["read-tree", "HEAD"], path, index)
+        git(["add", "--all", "--", ".", *NOT_WORK], path, index)
+        tree = git(["write-tree"], path, index).strip()
+    parents = [git(["rev-parse", "HEAD"], path).strip()]
+    parents += git(["for-each-ref", "--format=%(objectname)", ref], path).split()
+    message = f"opscore: run {run.id} worktree {label}"
+    parent_args = [arg for sha in parents for arg in ("-p", sha)]
+    commit = git([*AUTHOR, "commit-tree", tree, *parent_args, "-m", message], path).strip()
+    git(["update-ref", "-m", message, ref, commit], path)
+    return ref
+
+
 def keep_patch(run: CodingRun, label: str, patch: str) -> str:
     """A patch file under OPS_CODING_DIR, listed in the run's artifact refs."""
     target = Path(settings.OPS_CODING_DIR) / "patches" / f"run-{run.id}-{label}.patch"
@@ -142,6 +168,7 @@ def recover_leftover(path: Path, run: CodingRun) -> str:
     gitdir = Path(git(["rev-parse", "--git-dir"], path).strip())
     lock = (gitdir if gitdir.is_absolute() else path / gitdir) / "index.lock"
     lock.unlink(missing_ok=True)
+    run.state_ref = keep_state(path, run, "before-retry")
     saved = save_uncommitted(path, run, "before-retry")
     git(["reset", "--hard", "--quiet"], path)
     git(["clean", "-fd", "--quiet"], path)
@@ -218,7 +245,7 @@ def provision(run: CodingRun) -> CodingRun:
         else:
             git(["worktree", "add", "-b", run.branch, "--", str(path), run.base_sha], repo.path)
     run.worktree_path = str(path)
-    run.save(update_fields=["base_sha", "branch", "worktree_path", "patch_ref"])
+    run.save(update_fields=["base_sha", "branch", "worktree_path", "patch_ref", "state_ref"])
     return run
 
 
@@ -233,6 +260,7 @@ def clean_up(run: CodingRun) -> CodingRun:
         return run
     path = Path(run.worktree_path)
     if path.exists():
+        run.state_ref = keep_state(path, run, "at-cleanup")
         saved = save_uncommitted(path, run, "at-cleanup")
         run.patch_ref = saved or run.patch_ref
         git(["worktree", "remove", "--force", "--", str(path)], run.repository.path)
@@ -242,5 +270,5 @@ def clean_up(run: CodingRun) -> CodingRun:
             path.parent.rmdir()
     git(["worktree", "prune"], run.repository.path)
     run.worktree_path = ""
-    run.save(update_fields=["worktree_path", "patch_ref"])
+    run.save(update_fields=["worktree_path", "patch_ref", "state_ref"])
     return run

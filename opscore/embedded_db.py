@@ -2,9 +2,16 @@
 
 It listens on a Unix socket only and outlives the process that started it, so the web server,
 the workers and the CLI all share one database. `python -m opscore.embedded_db stop` stops it.
+
+Every connection needs the password (scram-sha-256), even on the socket: anything else on the
+machine that reaches the socket (a coding harness, another user) must not get a superuser.
+pgserver initialises its data dir trusting local connections, so the first start sets the
+password while still trusted, then rewrites pg_hba.conf and reloads; a data dir an older Opscore
+left trusting is migrated the same way. The password is generated once into .data/secrets.env.
 """
 
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -12,6 +19,17 @@ from pathlib import Path
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 DATABASE_NAME = "opscore"
+SUPERUSER = "postgres"
+PASSWORD_NAME = "OPS_EMBEDDED_PG_PASSWORD"
+METHOD = "scram-sha-256"
+HBA = f"""# Written by opscore.embedded_db: every role, every connection needs its password.
+local   all             all                                     {METHOD}
+host    all             all             127.0.0.1/32            {METHOD}
+host    all             all             ::1/128                 {METHOD}
+local   replication     all                                     {METHOD}
+host    replication     all             127.0.0.1/32            {METHOD}
+host    replication     all             ::1/128                 {METHOD}
+"""
 started_here: Path | None = None  # set when this process had to start the server
 
 
@@ -29,27 +47,82 @@ def ensure_running(data_dir: Path) -> dict:
         started_here = data_dir
     server = _server(data_dir)
     info = server.get_postmaster_info()
-    _ensure_database(str(info.socket_dir), info.port)
+    password = server_password(data_dir)
+    _ensure_database(str(info.socket_dir), info.port, password)
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": DATABASE_NAME,
-        "USER": "postgres",
-        "PASSWORD": "",
+        "USER": SUPERUSER,
+        "PASSWORD": password,
         "HOST": str(info.socket_dir),
         "PORT": str(info.port),
     }
 
 
-def _ensure_database(host: str, port: int) -> None:
+def server_password(data_dir: Path) -> str:
+    """The superuser's password, kept in the secrets file beside the data dir (mode 600)."""
+    from opscore.localenv import ensure_generated
+
+    return ensure_generated((PASSWORD_NAME,), data_dir.parent / "secrets.env")[PASSWORD_NAME]
+
+
+def _ensure_database(host: str, port: int, password: str) -> None:
     import psycopg
 
-    with psycopg.connect(host=host, port=port, user="postgres", dbname="postgres") as conn:
+    try:
+        conn = psycopg.connect(
+            host=host, port=port, user=SUPERUSER, password=password, dbname="postgres"
+        )
+    except psycopg.OperationalError as failure:
+        raise RuntimeError(
+            f"the embedded PostgreSQL in {host} refused {PASSWORD_NAME} from .data/secrets.env"
+            f" ({' '.join(str(failure).split())})"
+        ) from None
+    with conn:
         conn.autocommit = True
+        _require_password(conn, password)
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
         ).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+
+
+def _require_password(conn, password: str) -> None:
+    """Set the password, then make pg_hba.conf demand it (a password is ignored under trust, so
+    the connection that gets here may be a trusted one: this is the migration)."""
+    from psycopg import sql
+
+    loose = conn.execute(
+        "SELECT count(*) FROM pg_hba_file_rules WHERE auth_method IS DISTINCT FROM %s", [METHOD]
+    ).fetchone()[0]
+    if not loose:
+        return
+    conn.execute("SET password_encryption = 'scram-sha-256'")
+    conn.execute(
+        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(SUPERUSER), sql.Literal(password)
+        )
+    )
+    hba_file = conn.execute("SHOW hba_file").fetchone()[0]
+    with open(hba_file, "w") as handle:  # in place: the server's user keeps owning it
+        handle.write(HBA)
+    loaded = conn.execute("SELECT pg_conf_load_time()").fetchone()[0]
+    conn.execute("SELECT pg_reload_conf()")
+    _await_reload(conn.info.get_parameters(), password, loaded)
+
+
+def _await_reload(params: dict, password: str, before) -> None:
+    """pg_reload_conf() only signals the postmaster: wait until a new connection is born after
+    the reload, so nobody is let in under the old rules once this returns."""
+    import psycopg
+
+    for _ in range(200):
+        with psycopg.connect(**params, password=password) as probe:
+            if probe.execute("SELECT pg_conf_load_time()").fetchone()[0] > before:
+                return
+        time.sleep(0.05)
+    raise RuntimeError("the embedded PostgreSQL did not reload pg_hba.conf within 10 s")
 
 
 def is_running(data_dir: Path) -> bool:
@@ -82,7 +155,8 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["stop"]:
         stop(DATA_DIR / "pg")
     else:
-        print(ensure_running(DATA_DIR / "pg"))
+        settings = ensure_running(DATA_DIR / "pg")
+        print({**settings, "PASSWORD": f"(in {DATA_DIR / 'secrets.env'}: {PASSWORD_NAME})"})
 
 
 def client_bin_dir() -> Path:

@@ -4,7 +4,7 @@ The environment always wins; the file only fills in what the environment leaves 
 production deployment that sets every variable never reads it.
 """
 
-import contextlib
+import fcntl
 import os
 import secrets
 from pathlib import Path
@@ -15,19 +15,33 @@ SECRETS_FILE = DATA_DIR / "secrets.env"
 GENERATED = ("SECRET_KEY", "OPS_API_TOKEN", "CRON_SECRET")
 
 
-def _generate_secrets_file() -> None:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    lines = [f"{name}={secrets.token_urlsafe(48)}" for name in GENERATED]
-    fd = os.open(SECRETS_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
+def ensure_generated(names: tuple[str, ...], path: Path = SECRETS_FILE) -> dict[str, str]:
+    """Add any of `names` the file lacks, each a fresh random value, and return the file's pairs.
+
+    Several processes start at once (web, workers, CLI): an exclusive lock on the file makes the
+    first one write and the others read its values, so every process agrees on each secret."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "r+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        text = handle.read()
+        pairs = _parse(text)
+        missing = {name: secrets.token_urlsafe(48) for name in names if not pairs.get(name)}
+        if missing:
+            lines = "".join(f"{name}={value}\n" for name, value in missing.items())
+            handle.write(lines if text.endswith("\n") or not text else "\n" + lines)
+    return pairs | missing
 
 
-def read_secrets_file() -> dict[str, str]:
-    if not SECRETS_FILE.exists():
+def read_secrets_file(path: Path = SECRETS_FILE) -> dict[str, str]:
+    if not path.exists():
         return {}
+    return _parse(path.read_text())
+
+
+def _parse(text: str) -> dict[str, str]:
     pairs = {}
-    for line in SECRETS_FILE.read_text().splitlines():
+    for line in text.splitlines():
         name, sep, value = line.partition("=")
         if sep and name.strip():
             pairs[name.strip()] = value.strip()
@@ -37,8 +51,5 @@ def read_secrets_file() -> dict[str, str]:
 def load_local_secrets() -> None:
     if all(os.environ.get(name) for name in GENERATED):
         return
-    if not SECRETS_FILE.exists():
-        with contextlib.suppress(FileExistsError):  # another process was first; read theirs
-            _generate_secrets_file()
-    for name, value in read_secrets_file().items():
+    for name, value in ensure_generated(GENERATED).items():
         os.environ.setdefault(name, value)

@@ -15,6 +15,7 @@ def _known_secrets() -> list[str]:
     names = ("SECRET_KEY", "OPS_API_TOKEN", "CRON_SECRET", "ANTHROPIC_API_KEY")
     names += ("OPS_AGENT_HOOK_TOKEN",)
     values = [getattr(settings, name, "") for name in names]
+    values.append(settings.DATABASES["default"].get("PASSWORD") or "")
     return [value for value in values if value and len(value) >= 8]
 
 

@@ -11,6 +11,7 @@ from console.restore import restore_drill
 from opscore.models import BackupRun
 
 ROLE = "opscore_no_createdb"
+ROLE_PASSWORD = "no-createdb-test-only"  # every role logs in with a password (scram)
 
 
 @pytest.fixture
@@ -20,8 +21,9 @@ def drilling_without_createdb(db, settings):
     owner = settings.DATABASES
     with connect("postgres", autocommit=True) as admin:
         admin.execute(f"DROP ROLE IF EXISTS {ROLE}")
-        admin.execute(f"CREATE ROLE {ROLE} LOGIN NOCREATEDB")
-    settings.DATABASES = {**owner, "default": owner["default"] | {"USER": ROLE, "PASSWORD": ""}}
+        admin.execute(f"CREATE ROLE {ROLE} LOGIN NOCREATEDB PASSWORD '{ROLE_PASSWORD}'")
+    login = {"USER": ROLE, "PASSWORD": ROLE_PASSWORD}
+    settings.DATABASES = {**owner, "default": owner["default"] | login}
     yield
     settings.DATABASES = owner
     with connect("postgres", autocommit=True) as admin:

@@ -1,6 +1,7 @@
 """A driver killed mid-pass and a cancel mid-pass: no process of the run's group survives, the
 work in progress is saved as a patch, and the retry starts from a clean worktree."""
 
+import json
 import os
 import shlex
 import signal
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from io import StringIO
 from pathlib import Path
 
 import psutil
@@ -17,9 +19,10 @@ from django.db import connection
 
 from coding.driver import handle_one_run
 from coding.models import CodingRun
-from coding.worktrees import git, provision
+from coding.worktrees import git, keep_state, provision
 from opscore.models import Event
 from tests.coding_support import BOX_READS, HARNESS, new_run
+from tests.conftest import sh
 from tests.processes import ROOT, child_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,6 +70,9 @@ def test_a_run_whose_driver_was_sigkilled_is_adopted_with_a_clean_worktree(codin
     assert wait_for(lambda: not live_members(orphan.pid), 10)
     assert "work in progress" in Path(run.patch_ref).read_text()
     assert not Path(run.worktree_path, "half-done.txt").exists()
+    assert "work in progress" in sh(
+        "git", "show", f"{run.state_ref}:half-done.txt", cwd=coding_repo.path
+    )
     adopted = Event.objects.get(kind="coding.run.running", summary__startswith="adopted")
     assert "process group was killed" in adopted.summary
 
@@ -110,9 +116,13 @@ def test_a_real_driver_sigkilled_mid_pass_leaves_nothing_the_next_one_does_not_c
     assert run.iterations.first().verdict == "lost with its driver"
     assert "work in progress" in Path(run.patch_ref).read_text()
     assert not Path(run.worktree_path, "half-done.txt").exists()
+    assert "work in progress" in sh(
+        "git", "show", f"{run.state_ref}:half-done.txt", cwd=coding_repo.path
+    )
 
 
 def test_cancel_kills_the_live_harness_group_and_keeps_its_diff(coding_repo):
+    """Kept twice: a patch file, and the uncommitted tree itself under refs/opscore/runs/<id>."""
     run = new_run(coding_repo, "@sleep")
     driver = threading.Thread(target=lambda: (handle_one_run(), connection.close()))
     driver.start()
@@ -132,6 +142,20 @@ def test_cancel_kills_the_live_harness_group_and_keeps_its_diff(coding_repo):
     assert wait_for(lambda: not live_members(pgid), 10)
     assert "work in progress" in Path(run.patch_ref).read_text()
     assert run.iterations.get().verdict == "cut short: cancelled"
+    assert_kept_as_ref(run, coding_repo)
+
+
+def assert_kept_as_ref(run, repo):
+    ref = f"refs/opscore/runs/{run.id}"
+    assert run.state_ref == ref
+    assert "work in progress" in sh("git", "show", f"{ref}:half-done.txt", cwd=repo.path)
+    assert sh("git", "rev-parse", f"{ref}^", cwd=repo.path) == sh(
+        "git", "rev-parse", run.branch, cwd=repo.path
+    )  # the state sits on the run's branch, which stays where it was
+    out = StringIO()
+    call_command("coding", "runs", "--json", stdout=out)
+    listed = next(r for r in json.loads(out.getvalue()) if r["id"] == run.id)
+    assert listed["state_ref"] == ref
 
 
 def test_a_run_that_keeps_losing_its_driver_still_ends_at_its_iteration_cap(coding_repo):
@@ -214,3 +238,18 @@ def test_a_driver_waits_out_a_database_restart_and_loses_no_lane_event(coding_re
     assert Event.objects.get(kind="coding.driver.reconnected").payload["attempts"] >= 1
     assert Event.objects.filter(kind="coding.run.running", summary__startswith="adopted")
     assert run.iterations.order_by("number").first().verdict == "lost with its driver"
+
+
+def test_a_later_kept_state_keeps_the_earlier_one_and_leaves_the_index_alone(coding_repo):
+    run = provision(new_run(coding_repo, "@greet"))
+    tree = Path(run.worktree_path)
+    (tree / "first.txt").write_text("before the retry\n")
+    keep_state(tree, run, "before-retry")
+    (tree / "first.txt").unlink()
+    (tree / "second.txt").write_text("at cleanup\n")
+
+    ref = keep_state(tree, run, "at-cleanup")
+
+    assert git(["show", f"{ref}:second.txt"], coding_repo.path) == "at cleanup\n"
+    assert git(["show", f"{ref}^2:first.txt"], coding_repo.path) == "before the retry\n"
+    assert git(["status", "--porcelain"], tree) == "?? second.txt\n"  # nothing staged

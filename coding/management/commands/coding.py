@@ -34,6 +34,7 @@ def row_of(run: CodingRun) -> dict:
         "cost_usd": str(run.cost_usd),
         "reason": run.reason,
         "patch": run.patch_ref,
+        "state_ref": run.state_ref,
         "approvals": sorted(a.kind for a in run.approvals.standing().filter(sha=run.head_sha)),
     }
 
@@ -90,7 +91,7 @@ class Command(BaseCommand):
         queued = ", ".join(f"{n} for {repo}" for repo, n in now["queued"].items()) or "none"
         lines = [f"running {now['running']} of {now['limit']}; queued: {queued}"] + [
             f"R{r['id']} {r['repository']} {r['status']} pass {r['iteration']} "
-            f"${r['cost_usd']} {r['branch'] or ''} {r['reason'][:80]}"
+            f"${r['cost_usd']} {r['branch'] or ''} {r['state_ref']} {r['reason'][:80]}"
             for r in rows
         ]
         self.say(opts, rows, "\n".join(lines))
