@@ -20,6 +20,7 @@ import json
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection
 
 from memory.embeddings import EmbeddingError, cosine_to, embedder
@@ -31,6 +32,7 @@ COSINE_WEIGHT = 1.0  # next to full-text: a match is worth 1 + rank, confidence 
 log = logging.getLogger(__name__)
 POOL, WALK = 16, 500  # matching rows kept per source; rows a source's walk may read
 MAX_WORDS = 8
+OFFLINE_TAG = "offline"  # learned from the offline provider's stand-ins: never for a real model
 NAMES = ["context", "lessons", "company"]
 BUCKETS_SQL = """SELECT r.bucket, r.id, r.kind, r.scope, r.visibility, r.confidence, r.content,
     r.created_at, r.score, (SELECT value FROM opscore_policy WHERE key = 'memory_policy')
@@ -100,7 +102,20 @@ def ranked(agent_slug: str, context: str, subject_keys=()) -> tuple[list[Retriev
     ranking = "full-text"
     if provider is not None and rows:
         rows, ranking = hybrid_rows(rows, context, provider)
-    return choose(agent_slug, rows), ranking
+    return choose(agent_slug, without_offline(rows)), ranking
+
+
+def without_offline(rows: list[tuple]) -> list[tuple]:
+    """A real model is never served what was distilled from offline stand-in words (tagged
+    `offline`); the offline provider may be, so an offline day still reads as one."""
+    if not rows or settings.OPSCORE_LLM == "offline":
+        return rows
+    marked = set(
+        Memory.objects.filter(
+            id__in=[row[1] for row in rows], tags__contains=[OFFLINE_TAG]
+        ).values_list("id", flat=True)
+    )
+    return [row for row in rows if row[1] not in marked]
 
 
 def choose(agent_slug: str, rows: list[tuple]) -> list[Retrieved]:

@@ -1,0 +1,42 @@
+"""Offline never pretends: every page says the words are stand-ins, bubbles keep the mark."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.factories import propose
+
+pytestmark = pytest.mark.django_db
+BANNER = "Offline LLM provider"
+PAGES = ["/stage/", "/stage/office", "/stage/swimlane", "/stage/agents", "/stage/conversations"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_stage_page_carries_the_offline_banner(client, agent, settings, path):
+    settings.OPSCORE_LLM = "offline"
+
+    assert BANNER in client.get(path).content.decode()
+    settings.OPSCORE_LLM = "anthropic"
+    assert BANNER not in client.get(path).content.decode()
+
+
+def test_the_mission_page_carries_the_offline_banner(client, agent, settings):
+    from missions.models import Mission
+
+    settings.OPSCORE_LLM = "offline"
+    mission = Mission.objects.get(proposal=propose(agent, "noop"))
+
+    assert BANNER in client.get(f"/stage/missions/{mission.id}").content.decode()
+
+
+def test_the_admin_carries_the_offline_banner(admin_client, settings):
+    settings.OPSCORE_LLM = "offline"
+
+    for path in ["/admin/", "/admin/missions/mission/"]:
+        assert BANNER in admin_client.get(path).content.decode()
+
+
+def test_speech_bubbles_keep_the_offline_mark(client):
+    script = Path(__file__).parent.parent / "console/static/stage/stage.js"
+
+    assert r"replace(/^\[offline\] /" not in script.read_text()
