@@ -3,6 +3,7 @@ run beside the cluster, not in its task queue (console.supervisor says why)."""
 
 from django.db import connection
 
+from missions.mission_control import time_out_missions
 from missions.recovery import reap_expired_leases, requeue_cleared_blockers
 from missions.wake import wake_external_agents
 from opscore.db import Channel
@@ -14,6 +15,7 @@ def sweep() -> dict:
     """Every minute: catch whatever a lost wake-up or a dead worker left behind."""
     counts = reap_expired_leases()
     counts["unblocked"] = requeue_cleared_blockers()
+    counts["timed_out"] = time_out_missions()
     counts["woken"] = wake_external_agents()
     # An expiring override lifts within the sweep's interval, not the heartbeat's five minutes.
     counts["overrides_lifted"] = lift_expired_overrides()["lifted"]
