@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import path
 
-from console import api, api_agent, api_overrides
+from console import api, api_agent, api_missions, api_overrides
 from console.stage import views as stage
 from console.stage.agents import agents_page
 from console.stage.coding_panel import coding_panel
@@ -46,6 +46,11 @@ urlpatterns = [
     path("api/ops/metrics", api.create_metric, name="api-metrics"),
     path("api/ops/conversations", api.request_conversation, name="api-conversations"),
     path("api/ops/overrides", api_overrides.overrides, name="api-overrides"),
+    path(
+        "api/ops/missions/<int:mission_id>/<str:verb>",
+        api_missions.control,
+        name="api-mission-control",
+    ),
     path("metrics", api.metrics, name="metrics"),
     path("api/agent/jobs/<int:job_id>", api_agent.agent_job, name="api-agent-job"),
     path("api/agent/tools", api_agent.agent_tools, name="api-agent-tools"),

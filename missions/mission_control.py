@@ -143,6 +143,36 @@ def time_out_mission(mission_id: int) -> bool:
     return True
 
 
+def mission_state(mission: Mission) -> dict:
+    """What every interface answers after a change: the mission's control state."""
+    return {
+        "id": mission.id,
+        "status": mission.status,
+        "paused": mission.paused_at is not None,
+        "pause_reason": mission.pause_reason,
+        "deadline_at": mission.deadline_at.isoformat() if mission.deadline_at else None,
+    }
+
+
+def control_mission(mission_id: int, verb: str, *, actor: str, fields: dict) -> Mission:
+    """One entry for the CLI, the API and the Stage: `verb` with its fields (reason, text,
+    deadline). DecisionRefused says in one line what was wrong."""
+    reason, text = fields.get("reason") or "", fields.get("text") or ""
+    if verb == "pause":
+        return pause_mission(mission_id, actor=actor, reason=reason)
+    if verb == "resume":
+        return resume_mission(mission_id, actor=actor, reason=reason)
+    if verb == "note":
+        return note_mission(mission_id, actor=actor, text=text or reason)
+    if verb == "deadline":
+        deadline = fields.get("deadline") or ""
+        return set_mission_deadline(mission_id, actor=actor, deadline=deadline, reason=reason)
+    raise DecisionRefused(f"unknown mission verb {verb!r}; known: {', '.join(VERBS)}")
+
+
+VERBS = ("pause", "resume", "note", "deadline")
+
+
 def operator_notes(mission_id: int, limit: int = 5) -> list[str]:
     """The mission's latest notes, oldest first, for its next prompt."""
     rows = Event.objects.filter(kind=NOTE_EVENT, mission_id=mission_id).order_by("-id")[:limit]
