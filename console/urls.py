@@ -11,6 +11,7 @@ from console.stage.give_task import give_task
 from console.stage.inbox import approvals_panel, decide
 from console.stage.lineage_view import admin_lineage_view, stage_lineage
 from console.stage.memory_panel import memory_panel
+from console.stage.mission_page import control as mission_control
 from console.stage.mission_page import mission_page
 from console.stage.notices_panel import dismiss_notice, inbox_panel
 from console.stage.opportunities_board import opportunities_board
@@ -26,6 +27,11 @@ urlpatterns = [
     path("stage/swimlane", stage.swimlane, name="stage-swimlane"),
     path("stage/office", stage.office, name="stage-office"),
     path("stage/missions/<int:mission_id>", mission_page, name="stage-mission"),
+    path(
+        "stage/missions/<int:mission_id>/control",
+        mission_control,
+        name="stage-mission-control",
+    ),
     path("stage/approvals", approvals_panel, name="stage-approvals"),
     path("stage/agents", agents_page, name="stage-agents"),
     path("stage/opportunities", opportunities_board, name="stage-opportunities"),

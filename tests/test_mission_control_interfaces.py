@@ -85,3 +85,39 @@ def test_the_admin_asks_a_reason_then_pauses_and_sets_a_deadline(admin_client, a
     paused = Event.objects.get(kind="mission.paused", mission=mission)
     assert paused.actor.startswith("operator:") and paused.payload["reason"] == "hold"
     assert Event.objects.filter(kind="mission.deadline_set", mission=mission).exists()
+
+
+def test_the_stage_mission_page_pauses_and_shows_refusals_in_place(admin_client, agent):
+    from django.test import Client
+
+    client = Client()  # signed out (admin_client is the test's signed-in client)
+    step = make_step("noop", agent=agent)
+    page = f"/stage/missions/{step.mission_id}"
+    control = f"{page}/control"
+
+    assert 'id="mission-control"' not in client.get(page).content.decode()  # signed out
+    assert client.post(control, {"verb": "pause", "reason": "x"}).status_code == 302  # to login
+    assert Mission.objects.get(pk=step.mission_id).paused_at is None
+    assert 'id="mission-control"' in admin_client.get(page).content.decode()
+    done = admin_client.post(control, {"verb": "pause", "reason": "legal review"})
+    assert (done.status_code, done["Location"]) == (302, page)
+    shown = admin_client.get(page).content.decode()
+    assert "legal review" in shown and 'value="resume"' in shown
+    admin_client.post(control, {"verb": "note", "reason": "EU only"})
+    assert "EU only" in admin_client.get(page).content.decode()
+
+    refused = admin_client.post(control, {"verb": "deadline", "reason": "r", "deadline": "soon"})
+    assert refused.status_code == 400 and "give a span" in refused.content.decode()
+
+
+def test_the_mission_page_says_an_offline_post_was_not_posted(client, agent, settings):
+    from missions.outbox import deliver_pending
+    from missions.worker import handle_one_step
+
+    settings.OPSCORE_LLM = "offline"
+    step = make_step("post_tweet", agent=agent, payload={"text": "We shipped!"})
+    handle_one_step("w1")
+    deliver_pending()
+
+    shown = client.get(f"/stage/missions/{step.mission_id}").content.decode()
+    assert "not posted (offline)" in shown and "published to" not in shown
