@@ -40,3 +40,18 @@ def test_speech_bubbles_keep_the_offline_mark(client):
     script = Path(__file__).parent.parent / "console/static/stage/stage.js"
 
     assert r"replace(/^\[offline\] /" not in script.read_text()
+
+
+def test_status_says_the_provider_is_offline(settings):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.OPSCORE_LLM = "offline"
+    text, raw = StringIO(), StringIO()
+    call_command("status", stdout=text)
+    call_command("status", "--json", stdout=raw)
+
+    assert "LLM provider: offline (OFFLINE: replies are stand-ins" in text.getvalue()
+    assert json.loads(raw.getvalue())["llm"]["offline"] is True
