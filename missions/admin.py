@@ -1,6 +1,6 @@
 from django import forms
 from django.contrib import admin
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -30,7 +30,7 @@ from opscore.admin import (
     SafeJSONField,
     report,
 )
-from opscore.models import Agent, operator_actor
+from opscore.models import Agent, LLMCall, operator_actor
 
 
 class StepInline(admin.TabularInline):
@@ -172,9 +172,18 @@ class StepAttemptAdmin(AuditAdmin):
 
 @admin.register(Artifact)
 class ArtifactAdmin(AuditAdmin):
-    list_display = ["id", "created_at", "kind", "title", "provenance", "step"]
+    list_display = ["id", "created_at", "kind", "title", "provenance", "offline", "step"]
     list_filter = ["kind", "provenance"]
     search_fields = ["title", "body"]
+
+    def get_queryset(self, request):
+        offline = LLMCall.objects.filter(step=OuterRef("step"), provider="offline")
+        return super().get_queryset(request).annotate(made_offline=Exists(offline))
+
+    @admin.display(description="offline stand-in", boolean=True)
+    def offline(self, obj):
+        """Written by the offline provider: deterministic stand-in words, not a model's."""
+        return obj.made_offline
 
 
 @admin.register(Publication)

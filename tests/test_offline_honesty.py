@@ -55,3 +55,15 @@ def test_status_says_the_provider_is_offline(settings):
 
     assert "LLM provider: offline (OFFLINE: replies are stand-ins" in text.getvalue()
     assert json.loads(raw.getvalue())["llm"]["offline"] is True
+
+
+def test_the_admin_marks_an_artifact_the_offline_provider_wrote(admin_client, settings):
+    from missions.worker import handle_one_step
+    from tests.factories import make_step
+
+    settings.OPSCORE_LLM = "offline"
+    make_step("analyze", payload={"topic": "pricing"})
+    handle_one_step("w1")
+
+    page = admin_client.get("/admin/missions/artifact/").content.decode()
+    assert "Offline stand-in" in page and 'alt="True"' in page
