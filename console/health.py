@@ -27,6 +27,7 @@ def llm_spend() -> dict:
     spent = float(LLMCall.objects.today().spend())
     return {
         "provider": settings.OPSCORE_LLM,
+        "offline": settings.OPSCORE_LLM == "offline",
         "spent_today_usd": round(spent, 4),
         "budget_today_usd": budget.total_daily_usd,
         "budget_enforced": budget.enabled,

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import path
 
-from console import api, api_agent, api_overrides
+from console import api, api_agent, api_missions, api_overrides
 from console.stage import views as stage
 from console.stage.agents import agents_page
 from console.stage.coding_panel import coding_panel
@@ -11,6 +11,7 @@ from console.stage.give_task import give_task
 from console.stage.inbox import approvals_panel, decide
 from console.stage.lineage_view import admin_lineage_view, stage_lineage
 from console.stage.memory_panel import memory_panel
+from console.stage.mission_page import control as mission_control
 from console.stage.mission_page import mission_page
 from console.stage.notices_panel import dismiss_notice, inbox_panel
 from console.stage.opportunities_board import opportunities_board
@@ -26,6 +27,11 @@ urlpatterns = [
     path("stage/swimlane", stage.swimlane, name="stage-swimlane"),
     path("stage/office", stage.office, name="stage-office"),
     path("stage/missions/<int:mission_id>", mission_page, name="stage-mission"),
+    path(
+        "stage/missions/<int:mission_id>/control",
+        mission_control,
+        name="stage-mission-control",
+    ),
     path("stage/approvals", approvals_panel, name="stage-approvals"),
     path("stage/agents", agents_page, name="stage-agents"),
     path("stage/opportunities", opportunities_board, name="stage-opportunities"),
@@ -46,6 +52,11 @@ urlpatterns = [
     path("api/ops/metrics", api.create_metric, name="api-metrics"),
     path("api/ops/conversations", api.request_conversation, name="api-conversations"),
     path("api/ops/overrides", api_overrides.overrides, name="api-overrides"),
+    path(
+        "api/ops/missions/<int:mission_id>/<str:verb>",
+        api_missions.control,
+        name="api-mission-control",
+    ),
     path("metrics", api.metrics, name="metrics"),
     path("api/agent/jobs/<int:job_id>", api_agent.agent_job, name="api-agent-job"),
     path("api/agent/tools", api_agent.agent_tools, name="api-agent-tools"),

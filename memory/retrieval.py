@@ -28,6 +28,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection
 
 from memory.embeddings import EmbeddingError, embedder, nearest, query_vector
@@ -54,6 +55,7 @@ IGNORED = frozenset(
 )
 RETRIEVE_SQL = """SELECT r.*, (SELECT value FROM opscore_policy WHERE key = 'memory_policy')
     AS policy FROM memory_retrieve(%s, %s, %s, %s, %s) AS r"""
+OFFLINE_TAG = "offline"  # learned from the offline provider's stand-ins: never for a real model
 
 
 @dataclass(frozen=True)
@@ -152,9 +154,22 @@ def ranked(agent_slug: str, context: str, subject_keys=()) -> tuple[list[Retriev
     rows = above_floor(fetch_rows(agent_slug, terms))
     provider = embedder() if context.strip() else None
     if provider is None:
-        return choose(agent_slug, rows), "full-text"
+        return choose(agent_slug, without_offline(rows)), "full-text"
     rows, ranking = hybrid_rows(agent_slug, rows, context, provider)
-    return choose(agent_slug, rows), ranking
+    return choose(agent_slug, without_offline(rows)), ranking
+
+
+def without_offline(rows: list[dict]) -> list[dict]:
+    """A real model is never served what was distilled from offline stand-in words (tagged
+    `offline`); the offline provider may be, so an offline day still reads as one."""
+    if not rows or settings.OPSCORE_LLM == "offline":
+        return rows
+    marked = set(
+        Memory.objects.filter(
+            id__in=[row["id"] for row in rows], tags__contains=[OFFLINE_TAG]
+        ).values_list("id", flat=True)
+    )
+    return [row for row in rows if row["id"] not in marked]
 
 
 def above_floor(rows: list[dict]) -> list[dict]:

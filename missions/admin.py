@@ -1,9 +1,10 @@
 from django import forms
 from django.contrib import admin
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from missions.admin_mission_control import MissionControlActions
 from missions.admin_proposals import apply_each, proposal_url
 from missions.models import (
     Artifact,
@@ -29,7 +30,7 @@ from opscore.admin import (
     SafeJSONField,
     report,
 )
-from opscore.models import Agent, operator_actor
+from opscore.models import Agent, LLMCall, operator_actor
 
 
 class StepInline(admin.TabularInline):
@@ -45,16 +46,26 @@ class StepInline(admin.TabularInline):
 
 
 @admin.register(Mission)
-class MissionAdmin(LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
+class MissionAdmin(MissionControlActions, LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
     lineage_kind = "mission"
     readonly_fields = ["lineage"]
-    list_display = ["id", "created_at", "agent", "title", "status", "steps_done", "finished_at"]
+    list_display = [
+        "id",
+        "created_at",
+        "agent",
+        "title",
+        "status",
+        "paused",
+        "deadline_at",
+        "steps_done",
+        "finished_at",
+    ]
     list_filter = ["status", "agent"]
     search_fields = ["title"]
     date_hierarchy = "created_at"
     list_select_related = ["agent"]
     inlines = [StepInline]
-    actions = ["cancel_missions"]
+    actions = ["cancel_missions", *MissionControlActions.control_actions]
 
     def get_queryset(self, request):
         return (
@@ -65,6 +76,10 @@ class MissionAdmin(LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
                 n_done=Count("steps", filter=Q(steps__status=StepStatus.SUCCEEDED)),
             )
         )
+
+    @admin.display(description="paused", boolean=True)
+    def paused(self, obj):
+        return obj.paused_at is not None
 
     @admin.display(description="steps done")
     def steps_done(self, obj):
@@ -157,9 +172,18 @@ class StepAttemptAdmin(AuditAdmin):
 
 @admin.register(Artifact)
 class ArtifactAdmin(AuditAdmin):
-    list_display = ["id", "created_at", "kind", "title", "provenance", "step"]
+    list_display = ["id", "created_at", "kind", "title", "provenance", "offline", "step"]
     list_filter = ["kind", "provenance"]
     search_fields = ["title", "body"]
+
+    def get_queryset(self, request):
+        offline = LLMCall.objects.filter(step=OuterRef("step"), provider="offline")
+        return super().get_queryset(request).annotate(made_offline=Exists(offline))
+
+    @admin.display(description="offline stand-in", boolean=True)
+    def offline(self, obj):
+        """Written by the offline provider: deterministic stand-in words, not a model's."""
+        return obj.made_offline
 
 
 @admin.register(Publication)

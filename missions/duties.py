@@ -2,11 +2,15 @@
 `console.heartbeat` puts them in order."""
 
 from missions import loop
+from missions.mission_control import time_out_missions
 from missions.recovery import reap_expired_leases, requeue_cleared_blockers
 
 
 def recover_stale_steps(deadline: float) -> dict:
-    return reap_expired_leases() | {"unblocked": requeue_cleared_blockers()}
+    return reap_expired_leases() | {
+        "unblocked": requeue_cleared_blockers(),
+        "timed_out": time_out_missions(),
+    }
 
 
 def evaluate_triggers(deadline: float) -> dict:

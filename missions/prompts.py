@@ -55,13 +55,23 @@ def step_about(step) -> str:
     return "\n".join([step.mission.title, *texts])[:4000]
 
 
+def notes_for(step) -> str:
+    """What an operator sent the mission (`manage.py mission note`): its next prompt sees it."""
+    from missions.mission_control import operator_notes
+
+    notes = operator_notes(step.mission_id)
+    if not notes:
+        return ""
+    return "\n\nNotes from the operator on this mission:\n" + "\n".join(f"- {n}" for n in notes)
+
+
 def build_request(step) -> tuple[LLMRequest, str]:
     version, tier, temperature, task = TEMPLATES[step.kind]
     details = describe_payload(step.payload)
     system, injected = system_prompt(step.agent, step_about(step))
     request = LLMRequest(
         system=system,
-        messages=[{"role": "user", "content": f"{task}\n\n{details}"}],
+        messages=[{"role": "user", "content": f"{task}\n\n{details}{notes_for(step)}"}],
         temperature=temperature,
         max_tokens=600,
         tier=tier,

@@ -40,8 +40,9 @@ def retry_step(step: Step, *, actor: str) -> Step:
     step = Step.objects.select_for_update().get(pk=step.pk)
     if step.status not in RETRYABLE:
         raise DecisionRefused(f"S{step.id} is {step.status}; only {RETRYABLE} can be retried")
-    if Mission.objects.filter(pk=step.mission_id, status=MissionStatus.CANCELLED).exists():
-        raise DecisionRefused(f"S{step.id} belongs to a cancelled mission")
+    ended = [MissionStatus.CANCELLED, MissionStatus.TIMED_OUT]
+    if Mission.objects.filter(pk=step.mission_id, status__in=ended).exists():
+        raise DecisionRefused(f"S{step.id} belongs to a cancelled or timed-out mission")
     previous = step.status
     step.retry()
     step.refresh_from_db()

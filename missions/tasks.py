@@ -3,6 +3,7 @@ run beside the cluster, not in its task queue (console.supervisor says why)."""
 
 from django.db import connection
 
+from missions.mission_control import time_out_missions
 from missions.recovery import (
     reap_expired_leases,
     release_steps_of_silent_workers,
@@ -20,6 +21,7 @@ def sweep() -> dict:
     for outcome, n in release_steps_of_silent_workers().items():
         counts[outcome] += n
     counts["unblocked"] = requeue_cleared_blockers()
+    counts["timed_out"] = time_out_missions()
     counts["woken"] = wake_external_agents()
     # An expiring override lifts within the sweep's interval, not the heartbeat's five minutes.
     counts["overrides_lifted"] = lift_expired_overrides()["lifted"]

@@ -1,5 +1,6 @@
 """Executors that do the company's work: LLM steps, crawling, publishing, deploying."""
 
+from django.conf import settings
 from django.db.models.functions import Now
 
 from missions.crawl import CrawlRefused, fetch_main_text
@@ -99,11 +100,15 @@ def run_post_tweet(run):
 
 
 def publish_to_x(message) -> str:
-    """The default X channel records the post locally; a real client is a plug-in channel."""
+    """The default X channel records the post locally; a real client is a plug-in channel.
+    With the offline LLM provider its words are stand-ins, so the row says *not posted
+    (offline)* and no `tweet.posted` is announced: nothing left the machine."""
     publication, _ = Publication.objects.get_or_create(
         outbox=message,
         defaults={"step_id": message.step_id, "channel": "x", "body": message.payload["text"]},
     )
+    if settings.OPSCORE_LLM == "offline":
+        return keep_local(publication, message.step)
     publication.status, publication.published_at = PublicationStatus.PUBLISHED, Now()
     publication.external_id = f"local-x-{publication.id}"
     publication.save()
@@ -119,6 +124,24 @@ def publish_to_x(message) -> str:
         },
     )
     return publication.external_id
+
+
+def keep_local(publication, step) -> str:
+    """An offline post: recorded as local with its event, never announced as posted."""
+    publication.status, publication.external_id = PublicationStatus.LOCAL, ""
+    publication.save(update_fields=["status", "external_id"])
+    record_event(
+        "tweet.not_posted",
+        f"Not posted (offline): {publication.body[:120]}",
+        tags=["tweet", "not_posted", "offline"],
+        payload={"publication_id": publication.id, "reason": "the LLM provider is offline"},
+        agent_id=step.agent_id,
+        mission_id=step.mission_id,
+        step=step,
+        actor=f"channel:{publication.channel}",
+        dedupe_key=f"publication:{publication.id}",
+    )
+    return f"not-posted-{publication.id}"
 
 
 def announce_post(publication, step) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from opportunities.models import Idea, NoticeLane, Opportunity
 from opportunities.notices import notify
+from opscore.llm import OFFLINE_NOTE, offline_mark
 from opscore.models import RunStatus
 from opscore.standing_orders import RunResult
 
@@ -18,6 +19,11 @@ def line_of(o: Opportunity) -> str:
         f"- O{o.id} {o.title} (impact {o.impact}, confidence {o.confidence}, urgency "
         f"{o.urgency}, {len(o.evidence)} evidence) — next: {o.suggested_next_step[:160]}"
     )
+
+
+def marked(body: str) -> str:
+    """Offline, a digest says so first: its items came from the offline stand-in."""
+    return f"{OFFLINE_NOTE}\n{body}" if offline_mark() else body
 
 
 def opportunity_digest(order, run):
@@ -39,8 +45,8 @@ def opportunity_digest(order, run):
     day = f"{run.scheduled_for:%Y-%m-%d}"
     notice = notify(
         NoticeLane.DIGEST,
-        f"Ideas digest {day}: {len(fresh)} new, {len(converted)} became work",
-        "\n".join(parts),
+        f"{offline_mark()}Ideas digest {day}: {len(fresh)} new, {len(converted)} became work",
+        marked("\n".join(parts)),
         dedupe_key=f"digest:{day}",
         run=run,
         source_agent_id=order.agent_id,
@@ -62,8 +68,8 @@ def weekly_bets_memo(order, run):
     week = f"{run.scheduled_for:%G-W%V}"
     notice = notify(
         NoticeLane.MEMO,
-        f"Top {len(bets)} bets, week {week}",
-        "\n".join(parts),
+        f"{offline_mark()}Top {len(bets)} bets, week {week}",
+        marked("\n".join(parts)),
         dedupe_key=f"memo:{week}",
         run=run,
         source_agent_id=order.agent_id,

@@ -263,6 +263,17 @@ def status_error(provider: str, status: int, detail: str) -> LLMError:
     return (TransientLLMError if transient else LLMError)(f"{provider}: HTTP {status}: {detail}")
 
 
+OFFLINE_NOTE = (
+    "The LLM provider is offline: what agents wrote here is stand-in words, not a model's "
+    "judgement."
+)
+
+
+def offline_mark() -> str:
+    """The prefix a surface puts on model-made text while the provider is offline."""
+    return "[offline] " if settings.OPSCORE_LLM == "offline" else ""
+
+
 def get_provider():
     choice = settings.OPSCORE_LLM
     if choice == "anthropic":

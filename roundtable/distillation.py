@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from memory.actions import propose_and_review
 from memory.models import Memory, MemoryType
+from memory.retrieval import OFFLINE_TAG
 from missions.actions import submit_proposal
 from missions.models import Proposal, ProposalSource
 from missions.step_kinds import is_known
@@ -20,6 +21,7 @@ from opscore.redaction import redact_text
 from roundtable.formats import FORMATS
 from roundtable.lifecycle import close_conversation
 from roundtable.models import Conversation, ConversationStatus, Relationship, pair
+from roundtable.speech import OFFLINE_MARK
 
 MAX_MEMORIES_PER_CONVERSATION = 6
 MAX_ACTION_ITEMS_PER_DAY = 3
@@ -160,6 +162,7 @@ def _valid(model, raw, kept, what):
 
 def _keep_memories(conversation, items, kept) -> None:
     people = set(conversation.participants)
+    offline = held_offline(conversation)
     for index, raw in enumerate(items[:MAX_MEMORIES_PER_CONVERSATION]):
         item = _valid(MemoryDraft, raw, kept, f"memory {index}")
         if item is None:
@@ -167,7 +170,15 @@ def _keep_memories(conversation, items, kept) -> None:
         if item.agent not in people or Decimal(str(item.confidence)) < Memory.MIN_CONFIDENCE:
             kept["dropped"].append(f"memory {index}: not a participant or below 0.55")
             continue
+        if offline and OFFLINE_TAG not in item.tags:
+            item.tags = [*item.tags[:9], OFFLINE_TAG]
         kept["memories"] += _remember(conversation, index, item)
+
+
+def held_offline(conversation) -> bool:
+    """Any turn in the offline provider's stand-in words makes the whole conversation offline:
+    what is distilled from it is marked so retrieval never serves it to a real model."""
+    return conversation.turns.filter(text__startswith=OFFLINE_MARK).exists()
 
 
 def _remember(conversation, index: int, item) -> bool:

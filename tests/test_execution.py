@@ -287,6 +287,7 @@ def test_the_sweeper_runs_outside_any_transaction():
         "dead": 0,
         "blocked": 0,
         "unblocked": 0,
+        "timed_out": 0,
         "woken": 0,
         "overrides_lifted": [],
         "idempotency_keys_pruned": 0,

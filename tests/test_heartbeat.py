@@ -39,7 +39,13 @@ def test_a_heartbeat_records_every_duty_in_order():
     ]
     assert run.duties[0]["counts"] == {"lifted": []}
     assert run.duties[1]["status"] == "ok"
-    assert run.duties[1]["counts"] == {"requeued": 0, "dead": 0, "blocked": 0, "unblocked": 0}
+    assert run.duties[1]["counts"] == {
+        "requeued": 0,
+        "dead": 0,
+        "blocked": 0,
+        "unblocked": 0,
+        "timed_out": 0,
+    }
     assert run.duties[2] | {"duration_ms": 0} == {
         "name": "recover_stale_conversations",
         "status": "ok",

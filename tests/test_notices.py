@@ -15,6 +15,7 @@ from opportunities.models import Notice
 from opportunities.notices import send_webhook
 from opscore.actions import record_event, set_policy
 from opscore.db import db_now
+from opscore.llm import OFFLINE_NOTE
 from opscore.models import StandingOrder
 from tests.factories import run_order_now
 
@@ -129,8 +130,9 @@ def test_the_weekly_memo_lists_the_top_bets_by_theme(lane):
     run = run_order_now(memo_order)
 
     memo = Notice.objects.get(lane="memo")
-    assert run.status == "completed" and memo.body.startswith("reliability:")
-    assert memo.body.count("\n- O") == 5 and "Bet 4 (impact 5" in memo.body.split("\n")[1]
+    body = memo.body.removeprefix(OFFLINE_NOTE + "\n")  # the suite runs offline
+    assert run.status == "completed" and body.startswith("reliability:")
+    assert body.count("\n- O") == 5 and "Bet 4 (impact 5" in body.split("\n")[1]
 
 
 def test_the_stage_inbox_shows_and_dismisses(lane, admin_client):
@@ -175,3 +177,18 @@ def test_dead_and_long_blocked_work_raise_one_alert_a_day_each(lane):
     titles = set(Notice.objects.filter(lane="alert").values_list("title", flat=True))
     assert titles == {"Work died", "Work is stuck"}
     assert first.evidence["alerts"] == again.evidence["alerts"]  # the same two, not four
+
+
+def test_an_offline_digest_says_it_is_offline_and_an_online_one_does_not(lane, settings):
+    settings.OPSCORE_LLM = "offline"
+    opportunity()
+    run_order_now(lane)
+
+    notice = Notice.objects.get(lane="digest")
+    assert notice.title.startswith("[offline] Ideas digest")
+    assert notice.body.startswith(OFFLINE_NOTE)
+    notice.delete()
+    OutboxMessage.objects.all().delete()
+    settings.OPSCORE_LLM = "anthropic"
+    run_order_now(lane)
+    assert Notice.objects.get(lane="digest").title.startswith("Ideas digest")

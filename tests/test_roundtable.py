@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from memory.models import Memory
+from memory.retrieval import retrieve
 from missions.models import Proposal
 from opscore.actions import set_policy
 from roundtable.distillation import Distillation, apply_distillation, apply_drift, distill
@@ -96,6 +97,17 @@ def test_a_conversation_runs_turn_by_turn_on_the_offline_provider(crew):
         m.evidence == [{"type": "conversation", "id": conversation.id}]
         for m in Memory.objects.all()
     )
+
+
+def test_what_an_offline_conversation_taught_is_never_served_to_a_real_model(crew, settings):
+    conversation = held()
+    learned = Memory.objects.filter(candidate__source_ref=f"conversation:{conversation.id}")
+    assert learned.count() == 4 and all("offline" in m.tags for m in learned)
+    mine = learned.get(agent="devops")
+
+    assert mine.id in [r.memory.id for r in retrieve("devops", "launch")]  # offline reads it
+    settings.OPSCORE_LLM = "anthropic"
+    assert mine.id not in [r.memory.id for r in retrieve("devops", "launch")]
 
 
 def test_distilling_the_same_conversation_twice_writes_nothing_new(crew):

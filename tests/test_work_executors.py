@@ -109,7 +109,8 @@ def test_over_budget_steps_are_blocked_and_resume_when_the_budget_allows():
     assert requeue_cleared_blockers() == 1
 
 
-def test_a_retried_post_tweet_publishes_once(monkeypatch):
+def test_a_retried_post_tweet_publishes_once(monkeypatch, settings):
+    settings.OPSCORE_LLM = "anthropic"  # a real provider: its words may leave the machine
     step = make_step("post_tweet", payload={"text": "We shipped!"})
     handle_one_step("w1")
     # The worker is presumed lost after the effect was recorded; a human retries the step.
@@ -128,6 +129,22 @@ def test_a_retried_post_tweet_publishes_once(monkeypatch):
         step.id,
         publication.id,
     )
+
+
+def test_an_offline_post_is_recorded_as_not_posted_never_posted(settings):
+    settings.OPSCORE_LLM = "offline"
+    step = make_step("post_tweet", payload={"text": "We shipped!"})
+    handle_one_step("w1")
+    deliver_pending()
+
+    publication = Publication.objects.get()
+    assert (publication.status, publication.published_at) == ("local", None)
+    assert publication.get_status_display() == "not posted (offline)"
+    assert not Event.objects.filter(kind="tweet.posted").exists()
+    assert not Event.objects.filter(title__startswith="Posted").exists()
+    kept = Event.objects.get(kind="tweet.not_posted", step=step)
+    assert kept.title == "Not posted (offline): We shipped!"
+    assert kept.payload["reason"] == "the LLM provider is offline"
 
 
 def test_the_tweet_quota_is_checked_again_at_run_time():

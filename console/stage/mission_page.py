@@ -1,14 +1,18 @@
 """A mission's own page: its inputs, its steps with their attempts on a time axis, what they
 produced and published, the run-at of delayed steps, and where it came from (lineage)."""
 
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
 from console.stage.access import visible_or_login
 from console.stage.health import health_summary
 from console.stage.timeline import mission_timeline
+from missions.actions import DecisionRefused
+from missions.mission_control import control_mission, operator_notes
 from missions.models import Mission
 from opscore.db import db_now
+from opscore.models import operator_actor
 
 
 def not_found(request, what: str):
@@ -20,6 +24,27 @@ def not_found(request, what: str):
 def mission_page(request, mission_id: int):
     if refusal := visible_or_login(request):
         return refusal
+    return render_mission(request, mission_id)
+
+
+@require_POST
+@login_required
+def control(request, mission_id: int):
+    """Pause, resume, note or deadline from the mission page; a refusal is shown in place."""
+    fields = {name: request.POST.get(name, "") for name in ("reason", "text", "deadline")}
+    try:
+        control_mission(
+            mission_id,
+            request.POST.get("verb", ""),
+            actor=operator_actor(request.user),
+            fields=fields,
+        )
+    except DecisionRefused as refused:
+        return render_mission(request, mission_id, control_error=str(refused), status=400)
+    return redirect("stage-mission", mission_id=mission_id)
+
+
+def render_mission(request, mission_id: int, control_error: str = "", status: int = 200):
     mission = Mission.objects.select_related("agent", "proposal").filter(pk=mission_id).first()
     if mission is None:
         return not_found(request, f"mission M{mission_id}")
@@ -35,5 +60,7 @@ def mission_page(request, mission_id: int):
         "timeline": mission_timeline(mission, steps, db_now()),
         "health": health_summary(),
         "view": "mission",
+        "notes": operator_notes(mission.id),
+        "control_error": control_error,
     }
-    return render(request, "stage/mission.html", context)
+    return render(request, "stage/mission.html", context, status=status)

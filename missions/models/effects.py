@@ -134,6 +134,8 @@ class PublicationStatus(models.TextChoices):
     PENDING = "pending"
     PUBLISHED = "published"
     FAILED = "failed"
+    # Made while the LLM provider was offline: kept on this machine, never published.
+    LOCAL = "local", "not posted (offline)"
 
 
 class Publication(models.Model):

@@ -17,9 +17,15 @@ class MissionStatus(models.TextChoices):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
 
 
-MISSION_TERMINAL = [MissionStatus.SUCCEEDED, MissionStatus.FAILED, MissionStatus.CANCELLED]
+MISSION_TERMINAL = [
+    MissionStatus.SUCCEEDED,
+    MissionStatus.FAILED,
+    MissionStatus.CANCELLED,
+    MissionStatus.TIMED_OUT,
+]
 
 
 class Mission(models.Model):
@@ -35,10 +41,22 @@ class Mission(models.Model):
     )
     created_at = models.DateTimeField(db_default=Now())
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Paused: the claim functions skip its queued steps; running ones finish.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.CharField(max_length=300, blank=True)
+    # Past it, the sweeper fails its open steps and the mission ends timed_out.
+    deadline_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["status", "-id"], name="mission_status_idx")]
+        indexes = [
+            models.Index(fields=["status", "-id"], name="mission_status_idx"),
+            models.Index(
+                fields=["deadline_at"],
+                name="mission_deadline_idx",
+                condition=Q(deadline_at__isnull=False) & Q(status__in=["approved", "running"]),
+            ),
+        ]
 
     def __str__(self):
         return f"M{self.id} {self.title}"
@@ -60,6 +78,20 @@ class Mission(models.Model):
     def cancel(self) -> None:
         self.status, self.finished_at = MissionStatus.CANCELLED, Now()
         self.save(update_fields=["status", "finished_at"])
+        self.refresh_from_db(fields=["finished_at"])
+
+    def pause(self, reason: str) -> None:
+        self.paused_at, self.pause_reason = Now(), reason[:300]
+        self.save(update_fields=["paused_at", "pause_reason"])
+        self.refresh_from_db(fields=["paused_at"])
+
+    def resume(self) -> None:
+        self.paused_at, self.pause_reason = None, ""
+        self.save(update_fields=["paused_at", "pause_reason"])
+
+    def time_out(self) -> None:
+        self.status, self.finished_at, self.paused_at = MissionStatus.TIMED_OUT, Now(), None
+        self.save(update_fields=["status", "finished_at", "paused_at"])
         self.refresh_from_db(fields=["finished_at"])
 
     def reopen_if_failed(self) -> None:
@@ -116,6 +148,18 @@ class StepQuerySet(models.QuerySet):
         refused by the token."""
         return self.update(
             status=StepStatus.CANCELLED,
+            blocked_reason="",
+            finished_at=Now(),
+            updated_at=Now(),
+            **NO_LEASE,
+        )
+
+    def fail_with(self, reason: str) -> int:
+        """Fail these steps with the reason (a mission's deadline passed); a running one loses
+        its lease, so its worker's late write is refused by the token."""
+        return self.update(
+            status=StepStatus.FAILED,
+            last_error=reason,
             blocked_reason="",
             finished_at=Now(),
             updated_at=Now(),

@@ -74,7 +74,8 @@ class Command(BaseCommand):
             f"{k.removesuffix('_last_24h')}={v}" for k, v in health.items() if k.endswith("_24h")
         )
         self.stdout.write(f"Standing orders (24 h): {runs}")
+        offline = " (OFFLINE: replies are stand-ins marked [offline]; posts are not posted)"
         self.stdout.write(
-            f"LLM provider: {llm['provider']}; spent today ${llm['spent_today_usd']:.4f} of "
-            f"${llm['budget_today_usd']:.2f}"
+            f"LLM provider: {llm['provider']}{offline if llm['offline'] else ''}; spent today "
+            f"${llm['spent_today_usd']:.4f} of ${llm['budget_today_usd']:.2f}"
         )

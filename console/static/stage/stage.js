@@ -139,7 +139,7 @@
     setTimeout(then, 1300);
   }
   function wrap(text) {
-    const words = text.replace(/^\[offline\] /, "").split(" ");
+    const words = text.split(" ");  // an "[offline]" mark stays: a reader must see it
     const lines = ["", ""];
     let line = 0;
     for (const word of words) {

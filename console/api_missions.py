@@ -1,0 +1,38 @@
+"""`POST /api/ops/missions/<id>/<verb>` (pause, resume, note, deadline) with the bearer token:
+body `{"reason": …}`, `{"text": …}` or `{"deadline": "2h", "reason": …}`, optional `actor`."""
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from console.api import error, parse_json_body, token_refusal
+from missions.actions import DecisionRefused
+from missions.mission_control import VERBS, control_mission, mission_state
+
+FIELDS = {"reason", "text", "deadline", "actor"}
+
+
+@csrf_exempt
+@require_POST
+def control(request, mission_id: int, verb: str):
+    refusal = token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN")
+    if refusal:
+        return refusal
+    if verb not in VERBS:
+        return error(404, f"unknown mission verb {verb!r}; known: {', '.join(VERBS)}")
+    data, problem = parse_json_body(request)
+    if problem:
+        return problem
+    wrong = {k: ["expected a string"] for k in FIELDS & set(data) if not isinstance(data[k], str)}
+    unknown = sorted(set(data) - FIELDS)
+    if unknown:
+        wrong["body"] = [f"unknown fields {unknown}"]
+    if wrong:
+        return error(400, f"invalid mission {verb}", wrong)
+    actor = f"api:{data.get('actor') or 'operator'}"[:150]
+    try:
+        mission = control_mission(mission_id, verb, actor=actor, fields=data)
+    except DecisionRefused as refused:
+        return error(400, str(refused))
+    return JsonResponse(mission_state(mission))

@@ -1,0 +1,69 @@
+"""Offline never pretends: every page says the words are stand-ins, bubbles keep the mark."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.factories import propose
+
+pytestmark = pytest.mark.django_db
+BANNER = "Offline LLM provider"
+PAGES = ["/stage/", "/stage/office", "/stage/swimlane", "/stage/agents", "/stage/conversations"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_stage_page_carries_the_offline_banner(client, agent, settings, path):
+    settings.OPSCORE_LLM = "offline"
+
+    assert BANNER in client.get(path).content.decode()
+    settings.OPSCORE_LLM = "anthropic"
+    assert BANNER not in client.get(path).content.decode()
+
+
+def test_the_mission_page_carries_the_offline_banner(client, agent, settings):
+    from missions.models import Mission
+
+    settings.OPSCORE_LLM = "offline"
+    mission = Mission.objects.get(proposal=propose(agent, "noop"))
+
+    assert BANNER in client.get(f"/stage/missions/{mission.id}").content.decode()
+
+
+def test_the_admin_carries_the_offline_banner(admin_client, settings):
+    settings.OPSCORE_LLM = "offline"
+
+    for path in ["/admin/", "/admin/missions/mission/"]:
+        assert BANNER in admin_client.get(path).content.decode()
+
+
+def test_speech_bubbles_keep_the_offline_mark(client):
+    script = Path(__file__).parent.parent / "console/static/stage/stage.js"
+
+    assert r"replace(/^\[offline\] /" not in script.read_text()
+
+
+def test_status_says_the_provider_is_offline(settings):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.OPSCORE_LLM = "offline"
+    text, raw = StringIO(), StringIO()
+    call_command("status", stdout=text)
+    call_command("status", "--json", stdout=raw)
+
+    assert "LLM provider: offline (OFFLINE: replies are stand-ins" in text.getvalue()
+    assert json.loads(raw.getvalue())["llm"]["offline"] is True
+
+
+def test_the_admin_marks_an_artifact_the_offline_provider_wrote(admin_client, settings):
+    from missions.worker import handle_one_step
+    from tests.factories import make_step
+
+    settings.OPSCORE_LLM = "offline"
+    make_step("analyze", payload={"topic": "pricing"})
+    handle_one_step("w1")
+
+    page = admin_client.get("/admin/missions/artifact/").content.decode()
+    assert "Offline stand-in" in page and 'alt="True"' in page
