@@ -53,6 +53,10 @@ if not SECRET_KEY:
 
 OPS_API_TOKEN = env_str("OPS_API_TOKEN")
 CRON_SECRET = env_str("CRON_SECRET")
+# A read-only bearer token for /metrics alone (a Prometheus scrape job); unset: reads' rules.
+OPS_METRICS_TOKEN = env_str("OPS_METRICS_TOKEN")
+# Database-wide figures on /metrics; false on all web nodes but one if a dashboard sums them.
+OPS_METRICS_DATABASE = env_bool("OPS_METRICS_DATABASE", True)
 # One limit for every boundary (API bodies, agentbus arguments, admin JSON, Give task).
 OPS_MAX_INPUT_BYTES = env_int("OPS_MAX_INPUT_BYTES", 64 * 1024)
 OPS_MAX_INPUT_DEPTH = env_int("OPS_MAX_INPUT_DEPTH", 32)
