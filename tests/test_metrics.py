@@ -12,6 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from missions.models import OutboxMessage, Worker
+from opscore.checks import check_secrets
 from opscore.models import LLMCall
 from tests.factories import make_step
 
@@ -130,3 +131,12 @@ def test_the_rules_and_dashboard_name_only_metrics_the_scrape_has(scrape):
     named = set(re.findall(r"\b(?:opscore|process)_\w+", RULES.read_text() + " ".join(exprs)))
 
     assert named and named <= exported, sorted(named - exported)
+
+
+def test_a_short_scrape_token_is_refused_and_check_warns(client, settings):
+    settings.OPS_METRICS_TOKEN = "short"
+
+    refused = client.get("/metrics", headers={"Authorization": "Bearer short"})
+
+    assert refused.status_code == 503 and "OPS_METRICS_TOKEN" in refused.json()["error"]
+    assert "OPS_METRICS_TOKEN" in " ".join(w.msg for w in check_secrets(None))
