@@ -1,17 +1,7 @@
 #!/usr/bin/env python
-import os
-import sys
+"""The same entry point as the `opscore` console script (opscore/cli.py)."""
 
-
-def main():
-    from opscore.localenv import load_local_secrets
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opscore.settings")
-    load_local_secrets()
-    from django.core.management import execute_from_command_line
-
-    execute_from_command_line(sys.argv)
-
+from opscore.cli import main
 
 if __name__ == "__main__":
     try:

@@ -10,7 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from console.health import metrics_registry
+from console.metrics import metrics_registry
 from console.status import system_status
 from missions.actions import submit_proposal
 from missions.metrics import record_metric
@@ -60,6 +60,16 @@ def read_only_refusal(request) -> JsonResponse | None:
     if settings.STAGE_PUBLIC:
         return None
     return token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN")
+
+
+def metrics_refusal(request) -> JsonResponse | None:
+    """With OPS_METRICS_TOKEN set, a scraper needs it (or the API token) even on a public Stage;
+    it opens /metrics only, so a Prometheus config never holds a token that can write."""
+    if not settings.OPS_METRICS_TOKEN:
+        return read_only_refusal(request)
+    if settings.OPS_API_TOKEN and bearer_matches(request, settings.OPS_API_TOKEN):
+        return None
+    return token_refusal(request, settings.OPS_METRICS_TOKEN, "OPS_METRICS_TOKEN")
 
 
 def parse_json_body(request) -> tuple[dict | None, JsonResponse | None]:
@@ -204,8 +214,8 @@ def status(request):
 
 @require_GET
 def metrics(request):
-    """The health figures in Prometheus text format, for a scraper (same auth as reads)."""
-    refusal = read_only_refusal(request)
+    """The health figures in Prometheus text format, for a scraper (see console/metrics.py)."""
+    refusal = metrics_refusal(request)
     if refusal:
         return refusal
     return HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)

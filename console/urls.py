@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import path
 
-from console import api, api_agent, api_missions, api_overrides
+from console import api, api_agent, api_missions, api_overrides, probes
 from console.stage import views as stage
 from console.stage.agents import agents_page
 from console.stage.coding_panel import coding_panel
@@ -58,6 +58,8 @@ urlpatterns = [
         name="api-mission-control",
     ),
     path("metrics", api.metrics, name="metrics"),
+    path("healthz", probes.healthz, name="healthz"),
+    path("readyz", probes.readyz, name="readyz"),
     path("api/agent/jobs/<int:job_id>", api_agent.agent_job, name="api-agent-job"),
     path("api/agent/tools", api_agent.agent_tools, name="api-agent-tools"),
     path("api/agent/<slug:verb>", api_agent.agent_verb, name="api-agent-verb"),

@@ -42,7 +42,7 @@ def check_secrets(app_configs, **kwargs):
                 id="opscore.W003",
             )
         )
-    for name in ("OPS_API_TOKEN", "CRON_SECRET"):
+    for name in ("OPS_API_TOKEN", "CRON_SECRET", "OPS_METRICS_TOKEN"):
         value = getattr(settings, name)
         if value and len(value) < MIN_SECRET_LENGTH:
             problems.append(

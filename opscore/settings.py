@@ -53,6 +53,10 @@ if not SECRET_KEY:
 
 OPS_API_TOKEN = env_str("OPS_API_TOKEN")
 CRON_SECRET = env_str("CRON_SECRET")
+# A read-only bearer token for /metrics alone (a Prometheus scrape job); unset: reads' rules.
+OPS_METRICS_TOKEN = env_str("OPS_METRICS_TOKEN")
+# Database-wide figures on /metrics; false on all web nodes but one if a dashboard sums them.
+OPS_METRICS_DATABASE = env_bool("OPS_METRICS_DATABASE", True)
 # One limit for every boundary (API bodies, agentbus arguments, admin JSON, Give task).
 OPS_MAX_INPUT_BYTES = env_int("OPS_MAX_INPUT_BYTES", 64 * 1024)
 OPS_MAX_INPUT_DEPTH = env_int("OPS_MAX_INPUT_DEPTH", 32)
@@ -61,6 +65,8 @@ STAGE_PUBLIC = env_bool("STAGE_PUBLIC", True)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Load balancers probe over plain HTTP inside the network: a redirect would read as "down".
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)

@@ -1,4 +1,5 @@
-"""Health you can query: the SQL views' figures on a fixture, `status` and `GET /metrics`."""
+"""Health you can query: the SQL views' figures on a fixture, `status` and `GET /metrics`
+(its conventions: tests/test_metrics.py)."""
 
 import json
 from datetime import timedelta
@@ -90,8 +91,11 @@ def test_metrics_speak_prometheus_text_and_need_the_token_when_private(client, l
 
     assert refused.status_code == 401
     families = {f.name: f for f in text_string_to_metric_families(page.content.decode())}
-    assert families["opscore_expired_lease_count"].samples[0].value == 1
-    assert families["opscore_missed_last_24h"].samples[0].value == 1
+    assert families["opscore_steps_expired_leases"].samples[0].value == 1
+    runs = {
+        s.labels["status"]: s.value for s in families["opscore_standing_order_runs_24h"].samples
+    }
+    assert runs["missed"] == 1
     depths = {
         (s.labels["status"], s.labels["kind"]): s.value for s in families["opscore_steps"].samples
     }

@@ -73,7 +73,7 @@ def test_manage_status_and_the_health_views_report_them(client, gone_kind_on_fil
     assert strip.status_code == 200 and f"auto_approve.allowed_step_kinds: {GONE}" in (
         strip.content.decode()
     )
-    assert "opscore_policy_unknown_names 3.0" in metrics
+    assert 'opscore_policy_unknown_names{scope="database"} 3.0' in metrics
 
 
 def test_a_proposal_is_admitted_and_auto_approved_as_before(client, agent, gone_kind_on_file):

@@ -18,6 +18,7 @@ from coding.worktrees import GitFailed
 from missions.actions import submit_proposal
 from missions.schemas import ProposalInvalid
 from opscore.management.commands._json import dump, fail
+from opscore.management.commands._verbs import add_verbs
 from opscore.models import Event
 
 
@@ -57,18 +58,17 @@ class Command(BaseCommand):
     help = "Coding runs: list, cancel, approve, retry; register a repository; submit a dev job."
 
     def add_arguments(self, parser):
-        verbs = parser.add_subparsers(dest="verb", required=True)
-        verbs.add_parser("runs").add_argument("--json", action="store_true")
+        parser.add_argument("--json", action="store_true", help="answer in JSON (any verb)")
+        verbs = add_verbs(parser)
+        verbs.add_parser("runs")
         for name in ("cancel", "retry", "approve"):
-            verb = verbs.add_parser(name)
-            verb.add_argument("run_id", type=int)
-            verb.add_argument("--json", action="store_true")
+            verbs.add_parser(name).add_argument("run_id", type=int)
         verbs.choices["cancel"].add_argument("--reason", default="cancelled from the CLI")
         verbs.choices["approve"].add_argument("--kind", required=True, choices=ApprovalKind.values)
         verbs.choices["approve"].add_argument("--note", default="")
         add_register(verbs.add_parser("register"))
         add_submit(verbs.add_parser("submit"))
-        verbs.add_parser("doctor").add_argument("--json", action="store_true")
+        verbs.add_parser("doctor")
         drive = verbs.add_parser("drive")
         drive.add_argument("--once", action="store_true", help="drive one unit of work, then stop")
         drive.add_argument("--seconds", type=float, default=3600)
@@ -168,7 +168,6 @@ def add_register(parser):
     parser.add_argument("--lint", default="")
     parser.add_argument("--runner", action="append", help="an allowed runner (repeatable)")
     parser.add_argument("--max-runs", type=int, default=1)
-    parser.add_argument("--json", action="store_true")
 
 
 def add_submit(parser):
@@ -183,4 +182,3 @@ def add_submit(parser):
     parser.add_argument("--mode", default="ralph-loop", choices=["single-shot", "ralph-loop"])
     parser.add_argument("--allow-merge", action="store_true")
     parser.add_argument("--max-changed-files", type=int, default=12)
-    parser.add_argument("--json", action="store_true")

@@ -4,6 +4,7 @@ printed once, on issue, and never stored."""
 from django.core.management.base import BaseCommand, CommandError
 
 from console.models import AgentToken
+from opscore.management.commands._verbs import add_verbs
 from opscore.models import Agent
 
 
@@ -11,7 +12,7 @@ class Command(BaseCommand):
     help = "Issue (prints the secret once) or revoke an agent's API token."
 
     def add_arguments(self, parser):
-        verbs = parser.add_subparsers(dest="verb", required=True)
+        verbs = add_verbs(parser)
         issue = verbs.add_parser("issue")
         issue.add_argument("agent")
         issue.add_argument("--name", required=True, help="which runtime holds it")

@@ -16,6 +16,7 @@ from console.agentbus_memory import add_memory_verbs
 from console.agentbus_opportunities import add_opportunity_verbs
 from console.agentbus_verbs import run_verb
 from opscore.management.commands._json import dump
+from opscore.management.commands._verbs import add_verbs
 from opscore.models import RunStatus
 
 
@@ -32,7 +33,7 @@ class JsonErrorParser(CommandParser):
 
 
 def add_all_verbs(parser) -> None:
-    verbs = parser.add_subparsers(dest="verb", required=True)
+    verbs = add_verbs(parser)
     add_job_verbs(verbs)
     add_order_verbs(verbs)
     add_memory_verbs(verbs)

@@ -5,6 +5,7 @@
 from django.core.management.base import BaseCommand
 
 from opscore.management.commands._json import dump, fail
+from opscore.management.commands._verbs import add_verbs
 from opscore.overrides import (
     OVERRIDE_KINDS,
     OverrideRefused,
@@ -22,7 +23,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true")
-        verbs = parser.add_subparsers(dest="verb", required=True)
+        verbs = add_verbs(parser)
         for name in OVERRIDE_KINDS.names():
             kind = OVERRIDE_KINDS[name]
             verb = verbs.add_parser(kind.verb, help=kind.description)

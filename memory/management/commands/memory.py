@@ -17,6 +17,7 @@ from memory.models import CandidateStatus, Memory, MemoryCandidate
 from memory.retrieval import retrieve
 from memory.upkeep import mark_stale
 from opscore.management.commands._json import dump, fail
+from opscore.management.commands._verbs import add_verbs
 from opscore.models import Agent
 from opscore.overrides import OverrideRefused, apply_override, in_force, lift_override
 
@@ -28,7 +29,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true")
-        verbs = parser.add_subparsers(dest="verb", required=True)
+        verbs = add_verbs(parser)
         search = verbs.add_parser("search")
         search.add_argument("--agent", required=True)
         search.add_argument("--query", default="")

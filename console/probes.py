@@ -1,0 +1,57 @@
+"""Probes for load balancers and orchestrators. Unauthenticated and cheap: they name what is
+not ready, never a secret or a row's content.
+
+`/healthz` answers from the process alone (no database), so a database outage does not get
+every web process restarted; `/readyz` says whether this node should get traffic: the database
+answers, every migration is applied, and at least one worker has reported within 90 s.
+"""
+
+from datetime import timedelta
+
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.models.functions import Now
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+from missions.models import Worker
+
+LIVE_WITHIN = timedelta(seconds=90)  # the health view's "healthy worker" window
+
+
+@require_GET
+def healthz(request):
+    return JsonResponse({"alive": True})
+
+
+@require_GET
+def readyz(request):
+    problems = readiness_problems()
+    status = 503 if problems else 200
+    response = JsonResponse({"ready": not problems, "not_ready": problems}, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def readiness_problems() -> dict[str, str]:
+    """What keeps this node from serving, by check; empty when ready. Later checks need the
+    database, so an unreachable one is the only answer."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as error:
+        connection.close_if_unusable_or_obsolete()
+        return {"database": f"not reachable ({type(error).__name__})"}
+    problems = {}
+    pending = unapplied_migrations()
+    if pending:
+        problems["migrations"] = f"{len(pending)} unapplied: {', '.join(pending[:5])}"
+    if not Worker.objects.filter(last_seen_at__gte=Now() - LIVE_WITHIN).exists():
+        problems["workers"] = f"no worker has reported within {LIVE_WITHIN.seconds} s"
+    return problems
+
+
+def unapplied_migrations() -> list[str]:
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return [f"{migration.app_label}.{migration.name}" for migration, _ in plan]

@@ -1,0 +1,94 @@
+"""One entry point that works as pasted: `.venv/bin/opscore …` from any directory, and the
+command's flags (`--json` above all) accepted after the verb as well as before it."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command, get_commands, load_command_class
+
+from opscore.management.commands._verbs import VerbsAction
+from tests.processes import ROOT, database_url
+
+pytestmark = pytest.mark.django_db
+OPSCORE = Path(sys.executable).parent / "opscore"
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_console_script_runs_status_from_any_directory(tmp_path):
+    done = subprocess.run(
+        [OPSCORE, "status", "--json"],
+        cwd=tmp_path,
+        env=os.environ | {"DATABASE_URL": database_url(), "LOG_LEVEL": "WARNING"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "health" in json.loads(done.stdout)
+
+
+def test_manage_py_still_works():
+    done = subprocess.run(
+        [sys.executable, "manage.py", "help", "override"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "pause-lane" in done.stdout
+
+
+@pytest.mark.parametrize("where", ["after", "before"])
+def test_override_takes_json_after_the_verb_as_the_readme_writes_it(where):
+    verb = ["pause-lane", "roundtable", "--reason", "quiet"]
+    args = [*verb, "--json"] if where == "after" else ["--json", *verb]
+
+    body = json.loads(run("override", *args))
+
+    assert (body["kind"], body["target"]) == ("pause_lane", "roundtable")
+
+
+def test_memory_search_takes_json_after_the_verb(agent):
+    assert json.loads(run("memory", "search", "--agent", agent.slug, "--json")) == []
+
+
+def test_a_verb_without_the_flag_keeps_the_default():
+    assert run("override", "list") == "(no overrides in force)\n"
+
+
+def verb_commands():
+    """Every installed command with subcommands, and its parser."""
+    for name, app in sorted(get_commands().items()):
+        if app.startswith("django.") or app in ("daphne", "django_q", "channels", "axes"):
+            continue
+        parser = load_command_class(app, name).create_parser("opscore", name)
+        verbs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if verbs:
+            yield name, parser, verbs[0]
+
+
+@pytest.mark.parametrize("name", [name for name, _, _ in verb_commands()])
+def test_every_verb_accepts_every_flag_of_its_command(name):
+    _, parser, verbs = next(c for c in verb_commands() if c[0] == name)
+    flags = {
+        s for a in parser._actions if a.option_strings for s in a.option_strings if s != "-h"
+    } - {"--help", "--version"}
+
+    assert isinstance(verbs, VerbsAction), f"{name}: build its verbs with _verbs.add_verbs"
+    for verb, sub in verbs.choices.items():
+        missing = flags - set(sub._option_string_actions)
+        assert not missing, f"`{name} {verb}` refuses {sorted(missing)} after the verb"
