@@ -4,7 +4,4 @@
 from opscore.cli import main
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:  # Ctrl-C: every command was told to stop; no traceback for it
-        sys.exit(130)
+    main()

@@ -12,4 +12,7 @@ def main(argv: list[str] | None = None) -> None:
     load_local_secrets()
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv if argv is None else argv)
+    try:
+        execute_from_command_line(sys.argv if argv is None else argv)
+    except KeyboardInterrupt:  # Ctrl-C: every command was told to stop; no traceback for it
+        sys.exit(130)

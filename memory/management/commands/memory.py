@@ -1,7 +1,5 @@
 """`manage.py memory …`: what prompts would get, the candidate queue, and the operator's calls."""
 
-import argparse
-
 from django.core.management.base import BaseCommand
 
 from memory.decisions import (
@@ -50,8 +48,6 @@ class Command(BaseCommand):
         freeze = verbs.add_parser("freeze")
         freeze.add_argument("state", choices=["on", "off"])
         freeze.add_argument("--reason", required=True)
-        for verb in verbs.choices.values():  # `memory search … --json` as well as `memory --json …`
-            verb.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
 
     def handle(self, *args, verb, **opts):
         self.as_json = opts.pop("json")

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 from missions.actions import DecisionRefused
 from missions.mission_control import control_mission, mission_state
 from opscore.management.commands._json import dump, fail
+from opscore.management.commands._verbs import add_verbs
 
 ACTOR = "operator:cli"
 
@@ -16,7 +17,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true")
-        verbs = parser.add_subparsers(dest="verb", required=True)
+        verbs = add_verbs(parser)
         for verb, what in [("pause", "claim nothing new"), ("resume", "claim again")]:
             sub = verbs.add_parser(verb, help=what)
             sub.add_argument("id", type=int)
