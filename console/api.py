@@ -5,6 +5,7 @@ import hmac
 from functools import wraps
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -78,6 +79,8 @@ def parse_json_body(request) -> tuple[dict | None, JsonResponse | None]:
         return None, error(400, "body too large", {"body": [f"at most {limit} bytes"]})
     try:
         data = parse_json(request.body)
+    except RequestDataTooBig:
+        return None, error(400, "body too large", {"body": [f"at most {limit} bytes"]})
     except InputRefused as refused:
         return None, error(400, "invalid body", refused.errors)
     if not isinstance(data, dict):

@@ -1,0 +1,48 @@
+"""Every refusal under /api/ answers JSON a client can read, never HTML or an empty body."""
+
+import json
+
+import pytest
+
+from tests.test_agent_api import outside, secret  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.django_db
+
+
+def refusal(response) -> dict:
+    assert response["Content-Type"].startswith("application/json")
+    body = json.loads(response.content)
+    assert body["ok"] is False and body["error"]
+    return body
+
+
+def test_a_get_on_an_agent_verb_is_a_json_405_naming_the_method(client):
+    response = client.get("/api/agent/heartbeat")
+    assert response.status_code == 405
+    assert "POST" in refusal(response)["error"]
+    assert response["Allow"] == "POST"
+
+
+def test_an_unknown_api_path_is_a_json_404(client):
+    response = client.get("/api/ops/no-such-thing")
+    assert response.status_code == 404
+    assert refusal(response)["error"] == "no such endpoint"
+
+
+def test_a_body_over_the_upload_limit_without_a_length_is_a_json_400(client, secret, settings):  # noqa: F811
+    """A chunked body carries no Content-Length, so only reading it finds it too large."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    response = client.post(
+        "/api/agent/heartbeat",
+        data="{" + " " * 1000 + "}",
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert response.status_code == 400
+    assert refusal(response)["error"] == "body too large"
+
+
+def test_pages_outside_the_api_keep_their_html_errors(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert not response["Content-Type"].startswith("application/json")
