@@ -4,7 +4,7 @@ from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Now
 
-from opscore.models import Agent, Event, Policy, PolicyVersion
+from opscore.models import Agent, Event, Policy, PolicyVersion, Runtime
 from opscore.policies import validate_policy
 from opscore.redaction import redact, redact_text
 
@@ -80,3 +80,26 @@ def set_agent_enabled(agent: Agent, enabled: bool, *, actor: str) -> bool:
             actor=actor,
         )
     return bool(changed)
+
+
+@transaction.atomic
+def add_outside_agent(slug: str, *, actor: str) -> Agent:
+    """An enabled agent whose jobs an outside runtime claims through the agent bus, so the
+    README's connect-a-runtime steps work on a fresh install without a trip to the admin."""
+    agent = Agent(
+        slug=slug,
+        display_name=slug.replace("-", " ").title()[:100],
+        role="outside runtime (claims its jobs through the agent bus)",
+        enabled=True,
+        runtime=Runtime.EXTERNAL,
+    )
+    agent.full_clean()
+    agent.save(force_insert=True)
+    record_event(
+        "agent.added",
+        f"{slug} added as an outside runtime",
+        tags=["agent_api"],
+        agent=agent,
+        actor=actor,
+    )
+    return agent

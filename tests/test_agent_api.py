@@ -2,6 +2,7 @@
 the agent bus's verbs, the CLI's validation and JSON, confined to that agent's rows."""
 
 import hashlib
+import io
 
 import pytest
 
@@ -215,3 +216,21 @@ def test_a_token_stops_working_when_its_agent_is_disabled_or_made_internal(
     type(outside).objects.filter(pk=outside.pk).update(**change)
 
     call(client, secret, "claim-jobs", status=401, limit=1)
+
+
+def test_the_readme_token_line_adds_the_outside_agent_on_a_fresh_install(client):
+    from django.core.management import CommandError, call_command
+
+    from opscore.models import Agent
+
+    with pytest.raises(CommandError, match="--create"):
+        call_command("agent_token", "issue", "openclaw-ops", "--name", "vps")
+    with pytest.raises(CommandError):
+        call_command("agent_token", "issue", "not a slug!", "--name", "vps", "--create")
+    out = io.StringIO()
+    call_command("agent_token", "issue", "openclaw-ops", "--name", "vps", "--create", stdout=out)
+    agent = Agent.objects.get(slug="openclaw-ops")
+    assert agent.enabled and agent.runtime == Runtime.EXTERNAL
+    secret = out.getvalue().rsplit(" ", 1)[-1].strip()
+    assert call(client, secret, "claim-jobs", limit=1)["ok"] is True
+    assert Event.objects.filter(kind="agent.added", agent=agent).exists()

@@ -1,9 +1,11 @@
 """Issue or revoke an agent API token from the shell (the admin does the same): the secret is
 printed once, on issue, and never stored."""
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from console.models import AgentToken
+from opscore.actions import add_outside_agent
 from opscore.management.commands._verbs import add_verbs
 from opscore.models import Agent
 
@@ -17,20 +19,37 @@ class Command(BaseCommand):
         issue.add_argument("agent")
         issue.add_argument("--name", required=True, help="which runtime holds it")
         issue.add_argument("--operator", default="cli")
+        issue.add_argument(
+            "--create",
+            action="store_true",
+            help="first add the agent as an enabled outside runtime when it does not exist",
+        )
         revoke = verbs.add_parser("revoke")
         revoke.add_argument("token_id", type=int)
         revoke.add_argument("--operator", default="cli")
 
     def handle(self, *args, verb, operator, **opts):
         if verb == "issue":
-            agent = Agent.objects.filter(slug=opts["agent"]).first()
-            if agent is None:
-                raise CommandError(f"no agent {opts['agent']!r}")
+            agent = self.agent_for(opts["agent"], opts["create"], operator)
             token, secret = AgentToken.issue(agent, opts["name"], actor=f"operator:{operator}")
             self.stdout.write(f"token {token.id} for {agent.slug} (shown once): {secret}")
             return
-        token = AgentToken.objects.filter(pk=opts["token_id"]).first()
+        self.revoke(opts["token_id"], operator)
+
+    def agent_for(self, slug: str, create: bool, operator: str) -> Agent:
+        agent = Agent.objects.filter(slug=slug).first()
+        if agent is not None:
+            return agent
+        if not create:
+            raise CommandError(f"no agent {slug!r} (add --create to add it as an outside runtime)")
+        try:
+            return add_outside_agent(slug, actor=f"operator:{operator}")
+        except ValidationError as invalid:
+            raise CommandError("; ".join(invalid.messages)) from None
+
+    def revoke(self, token_id: int, operator: str) -> None:
+        token = AgentToken.objects.filter(pk=token_id).first()
         if token is None:
-            raise CommandError(f"no token {opts['token_id']}")
+            raise CommandError(f"no token {token_id}")
         done = token.revoke(actor=f"operator:{operator}")
         self.stdout.write(f"token {token.id} " + ("revoked" if done else "was already revoked"))
