@@ -155,3 +155,28 @@ def test_a_simulation_past_its_deadline_stops_and_says_so(clock, scout):
 
     assert not report["complete"]
     assert report["stopped"] == "stopped after 0 proposals"
+
+
+def test_the_admin_simulate_button_reports_before_anything_is_saved(clock, scout, admin_client):
+    seed_week(clock, scout)
+    set_policy("content_policy", {"max_drafts_per_day": 8}, actor="op")
+    url = reverse("admin:opscore_policy_change", args=["content_policy"])
+
+    form = admin_client.get(url)
+    page = admin_client.post(url, {"value": json.dumps(STRICTER), "_simulate": "1"})
+
+    assert b'name="_simulate"' in form.content
+    assert page.status_code == 200
+    assert b"21 decided differently" in page.content
+    first = Proposal.objects.get(title="day 0 #3")
+    assert reverse("admin:missions_proposal_change", args=[first.id]).encode() in page.content
+    assert Policy.objects.value("content_policy").max_drafts_per_day == 8
+
+
+def test_the_admin_refuses_to_simulate_a_value_it_would_not_save(db, admin_client):
+    url = reverse("admin:opscore_policy_change", args=["x_daily_quota"])
+    set_policy("x_daily_quota", {"limit": 5}, actor="a")
+
+    page = admin_client.post(url, {"value": '{"limit": "lots"}', "_simulate": "1"})
+
+    assert b"Refused" in page.content and b"Input should be a valid integer" in page.content
