@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from missions.gates import BUILTIN, GATES, auto_approvable
@@ -70,6 +71,10 @@ def check_value(key: str, value) -> PolicyValue:
     except (PolicyError, OverrideRefused) as refused:
         raise SimulationRefused(str(refused)) from None
     return parse_policy(key, normalised)
+
+
+def admin_url(model: str, pk) -> str:
+    return reverse(f"admin:{model}_change", args=[pk])
 
 
 def recorded_outcome(row: dict) -> str:

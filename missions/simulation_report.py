@@ -10,7 +10,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Sum
-from django.urls import reverse
 
 from missions.models import Step
 from missions.simulation import (
@@ -20,19 +19,17 @@ from missions.simulation import (
     SimulationStopped,
     Verdict,
     Window,
+    admin_url,
     check_value,
     read_only,
     recorded_outcome,
     replay,
 )
+from missions.simulation_loop import replay_reactions
 from opscore.models import LLMCall
 
 RAN = {AUTO, ACCEPTED}
 ID_CHUNK = 1000
-
-
-def admin_url(model: str, pk) -> str:
-    return reverse(f"admin:{model}_change", args=[pk])
 
 
 @dataclass
@@ -133,10 +130,12 @@ def simulate_policy(key: str, value, *, since=timedelta(days=7), examples=10, **
 def _simulate(key, value, since, examples, deadline_seconds=60.0, cancel=None) -> dict:
     edited = check_value(key, value)
     window, began = Window.since(since), time.monotonic()
-    found, stopped = Findings(examples), ""
+    found, stopped, reactions = Findings(examples), "", {}
+    deadline = began + deadline_seconds
     try:
-        deadline = began + deadline_seconds
         replay(window, key, edited, sink=found.add, deadline=deadline, cancel=cancel)
+        if key == "reaction_matrix":
+            reactions = replay_reactions(window, edited, examples=examples, deadline=deadline)
     except SimulationStopped as stop:
         stopped = str(stop)
     off = steps_switched_off(found)
@@ -144,7 +143,7 @@ def _simulate(key, value, since, examples, deadline_seconds=60.0, cancel=None) -
         "key": key,
         "value": edited.model_dump(mode="json"),
         "window": {"from": window.start.isoformat(), "to": window.end.isoformat()},
-        "simulated": key in SIMULATED_KEYS,
+        "simulated": key in SIMULATED_KEYS or key == "reaction_matrix",
         "complete": not stopped,
         "stopped": stopped,
         "proposals": {
@@ -153,6 +152,7 @@ def _simulate(key, value, since, examples, deadline_seconds=60.0, cancel=None) -
             "transitions": found.transitions,
         },
         "triggers": found.triggers,
+        "reactions": reactions,
         "steps_switched_off": off,
         "spend": spend(found, off, window),
         "elapsed_seconds": round(time.monotonic() - began, 3),

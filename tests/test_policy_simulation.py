@@ -180,3 +180,29 @@ def test_the_admin_refuses_to_simulate_a_value_it_would_not_save(db, admin_clien
     page = admin_client.post(url, {"value": '{"limit": "lots"}', "_simulate": "1"})
 
     assert b"Refused" in page.content and b"Input should be a valid integer" in page.content
+
+
+def test_an_edited_reaction_matrix_says_which_reactions_would_fire_and_which_not(clock, scout):
+    from missions.loop import match_reactions
+    from opscore.actions import record_event
+    from tests.factories import AgentFactory
+
+    AgentFactory(slug="devops")
+    failed = {"source": "*", "tags": ["mission_failed"], "target": "devops", "type": "diagnose"}
+    set_policy("reaction_matrix", {"patterns": [failed | {"probability": 1.0, "cooldown": 0}]},
+               actor="op")  # fmt: skip
+    clock.freeze(MONDAY + timedelta(days=1))
+    for n in range(3):
+        record_event("mission.failed", f"broke {n}", tags=["mission", "mission_failed"])
+    for n in range(2):
+        record_event("tweet.posted", f"posted {n}", tags=["tweet", "posted"], agent=scout)
+    match_reactions()
+    clock.freeze(MONDAY + timedelta(days=2))
+    posted = {"source": "writer", "tags": ["posted"], "target": "devops", "type": "analyze"}
+    edited = {"patterns": [posted | {"probability": 0.5, "cooldown": 0}]}
+
+    reactions = simulate_policy("reaction_matrix", edited)["reactions"]
+
+    assert reactions["would_not_fire"]["count"] == 3
+    assert reactions["would_fire"]["count"] == 2 and reactions["would_fire"]["expected"] == 1.0
+    assert {e["title"] for e in reactions["would_fire"]["examples"]} == {"posted 0", "posted 1"}

@@ -63,6 +63,9 @@ def describe(report: dict) -> str:
         lines += [f"    P{e['proposal']} {e['title']} — {e['reason']}" for e in change["examples"]]
     for rule, change in report["triggers"].items():
         lines.append(f"  triggered by {rule}: {change['count']} decided differently")
+    for name, change in report["reactions"].items():
+        lines.append(f"  reactions that {name.replace('_', ' ')}: {change['count']}")
+        lines += [f"    event {e['event']} {e['title']}" for e in change["examples"]]
     off = report["steps_switched_off"]
     lines.append(f"steps that ran but would not have: {off['count']}")
     lines += [f"    S{e['step']} {e['kind']} ({e['status']})" for e in off["examples"]]
