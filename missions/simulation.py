@@ -237,13 +237,19 @@ def replay(window: Window, key: str, edited: PolicyValue, *, sink, deadline, can
         sink(verdict)
 
 
-def read_only(run):
-    """Run `run()` in a transaction that is always rolled back (READ ONLY when it is ours)."""
+def read_only(run, seconds: float):
+    """Run `run()` in a transaction that is always rolled back (READ ONLY when it is ours),
+    no query of which may outlast the whole simulation's time (statement_timeout, local to
+    it: undone with it, savepoint included)."""
     ours = not connection.in_atomic_block
     with transaction.atomic():
-        if ours:
-            with connection.cursor() as cursor:
+        with connection.cursor() as cursor:
+            if ours:
                 cursor.execute("SET TRANSACTION READ ONLY")
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                [str(int(max(seconds, 10.0) * 1000) + 1000)],
+            )
         try:
             return run()
         finally:

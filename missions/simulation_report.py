@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from django.db import OperationalError, transaction
 from django.db.models import Count, Sum
+from psycopg.errors import QueryCanceled
 
 from missions.models import Step
 from missions.simulation import (
@@ -29,6 +31,7 @@ from missions.simulation_loop import replay_reactions
 from opscore.models import LLMCall
 
 RAN = {AUTO, ACCEPTED}
+DEADLINE = 60.0
 ID_CHUNK = 1000
 
 
@@ -124,20 +127,26 @@ def spend(found: Findings, off: dict, window: Window) -> dict:
 def simulate_policy(key: str, value, *, since=timedelta(days=7), examples=10, **limits) -> dict:
     """The report for one edited value over the window. Refuses (SimulationRefused) what a save
     would refuse; writes nothing (`read_only`). `limits`: deadline_seconds, cancel."""
-    return read_only(lambda: _simulate(key, value, since, examples, **limits))
+    seconds = max(limits.get("deadline_seconds", DEADLINE), 0.0)
+    return read_only(lambda: _simulate(key, value, since, examples, **limits), seconds)
 
 
-def _simulate(key, value, since, examples, deadline_seconds=60.0, cancel=None) -> dict:
+def _simulate(key, value, since, examples, deadline_seconds=DEADLINE, cancel=None) -> dict:
     edited = check_value(key, value)
     window, began = Window.since(since), time.monotonic()
     found, stopped, reactions = Findings(examples), "", {}
     deadline = began + deadline_seconds
     try:
-        replay(window, key, edited, sink=found.add, deadline=deadline, cancel=cancel)
-        if key == "reaction_matrix":
-            reactions = replay_reactions(window, edited, examples=examples, deadline=deadline)
+        with transaction.atomic():  # a query cancelled by the timeout undoes only this
+            replay(window, key, edited, sink=found.add, deadline=deadline, cancel=cancel)
+            if key == "reaction_matrix":
+                reactions = replay_reactions(window, edited, examples=examples, deadline=deadline)
     except SimulationStopped as stop:
         stopped = str(stop)
+    except OperationalError as error:
+        if not isinstance(error.__cause__, QueryCanceled):
+            raise
+        stopped = "a query ran past the deadline"
     off = steps_switched_off(found)
     return {
         "key": key,
