@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
-from missions.gates import first_refusal
+from missions.gates import auto_approvable, first_refusal
 from missions.models import (
     Mission,
     Proposal,
@@ -23,7 +23,6 @@ from opscore.actions import record_event
 from opscore.four_eyes import why_not_approve_proposal, why_not_decide
 from opscore.models import Agent, Policy, operator_actor
 from opscore.policies import SCHEMAS
-from opscore.registry import STEP_KINDS
 
 
 @dataclass(frozen=True)
@@ -175,14 +174,11 @@ def _admit(proposal: Proposal, agent: Agent) -> Proposal:
 
 
 def _auto_approvable(proposal: Proposal) -> bool:
-    policy = Policy.objects.value("auto_approve")
-    kinds = set(proposal.step_kinds)
-    return (
-        not proposal.untrusted
-        and not proposal.needs_human
-        and policy.enabled
-        and kinds <= set(policy.allowed_step_kinds)
-        and all(STEP_KINDS[kind].auto_approvable for kind in kinds)
+    return auto_approvable(
+        Policy.objects.value("auto_approve"),
+        proposal.step_kinds,
+        untrusted=proposal.untrusted,
+        needs_human=proposal.needs_human,
     )
 
 

@@ -6,6 +6,7 @@ from django.utils.html import format_html, format_html_join
 
 from missions.admin_mission_control import MissionControlActions
 from missions.admin_proposals import apply_each, proposal_url
+from missions.admin_simulation import SimulatingPolicyAdmin
 from missions.models import (
     Artifact,
     ContentMetric,
@@ -30,7 +31,7 @@ from opscore.admin import (
     SafeJSONField,
     report,
 )
-from opscore.models import Agent, LLMCall, operator_actor
+from opscore.models import Agent, LLMCall, Policy, operator_actor
 
 
 class StepInline(admin.TabularInline):
@@ -329,3 +330,7 @@ class ReactionAdmin(AuditAdmin):
 @admin.register(ContentMetric)
 class ContentMetricAdmin(AuditAdmin):
     list_display = ["post_ref", "impressions", "engagements", "engagement_rate", "measured_at"]
+
+
+admin.site.unregister(Policy)
+admin.site.register(Policy, SimulatingPolicyAdmin)

@@ -3,16 +3,22 @@
 A gate returns None to let the work in, or the reason it is refused. Gates run inside the intake's
 transaction after `lock_gate`, so two submissions racing for the last slot are serialised and
 the quota is never overshot.
+
+Each built-in gate is a pure `CapRule` (policy value, used today, wanted → reason) wrapped with
+the live reads: the policy simulator (missions.simulation) judges recorded traffic with the very
+same rule, so a simulation cannot drift from what the intake would decide.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import connection
 
 from missions.models import Step
 from opscore.db import AdvisoryLock
 from opscore.models import Policy
-from opscore.registry import Registry
+from opscore.policies import PolicyValue
+from opscore.registry import STEP_KINDS, Registry
 
 Gate = Callable[[int], str | None]
 GATES: Registry = Registry("cap gate")
@@ -37,28 +43,41 @@ def _quota_reason(label: str, used: int, wanted: int, limit: int) -> str | None:
     return None
 
 
-def content_gate(wanted: int) -> str | None:
-    policy = Policy.objects.value("content_policy")
+def judge_content(policy, used: int, wanted: int) -> str | None:
     if not policy.enabled:
         return "write_content: content_policy is disabled"
-    return _quota_reason(
-        "write_content", used_today("write_content"), wanted, policy.max_drafts_per_day
-    )
+    return _quota_reason("write_content", used, wanted, policy.max_drafts_per_day)
 
 
-def tweet_gate(wanted: int) -> str | None:
-    limit = Policy.objects.value("x_daily_quota").limit
-    return _quota_reason("post_tweet", used_today("post_tweet"), wanted, limit)
+def judge_tweet(policy, used: int, wanted: int) -> str | None:
+    return _quota_reason("post_tweet", used, wanted, policy.limit)
 
 
-def deploy_gate(wanted: int) -> str | None:
-    policy = Policy.objects.value("deploy_policy")
+def judge_deploy(policy, used: int, wanted: int) -> str | None:
     if not policy.enabled:
         return "deploy: deploy_policy is disabled"
-    return _quota_reason("deploy", used_today("deploy"), wanted, policy.max_per_day)
+    return _quota_reason("deploy", used, wanted, policy.max_per_day)
 
 
-BUILTIN = {"write_content": content_gate, "post_tweet": tweet_gate, "deploy": deploy_gate}
+@dataclass(frozen=True)
+class CapRule:
+    """A gate as a pure function of its policy: `judge(policy, used_today, wanted)`."""
+
+    kind: str
+    policy_key: str
+    judge: Callable[[PolicyValue, int, int], str | None]
+
+    def __call__(self, wanted: int) -> str | None:
+        policy = Policy.objects.value(self.policy_key)
+        return self.judge(policy, used_today(self.kind), wanted)
+
+
+RULES = [
+    CapRule("write_content", "content_policy", judge_content),
+    CapRule("post_tweet", "x_daily_quota", judge_tweet),
+    CapRule("deploy", "deploy_policy", judge_deploy),
+]
+BUILTIN = {rule.kind: rule for rule in RULES}
 
 
 def first_refusal(kinds: list[str]) -> str | None:
@@ -69,3 +88,15 @@ def first_refusal(kinds: list[str]) -> str | None:
         if reason:
             return reason
     return None
+
+
+def auto_approvable(policy, kinds, *, untrusted: bool, needs_human: bool) -> bool:
+    """The auto_approve rule as a pure function of its policy (the intake and the simulator)."""
+    kinds = set(kinds)
+    return (
+        not untrusted
+        and not needs_human
+        and policy.enabled
+        and kinds <= set(policy.allowed_step_kinds)
+        and all(STEP_KINDS[kind].auto_approvable for kind in kinds)
+    )

@@ -4,7 +4,8 @@ the lane's own actions; ideas beside them, with why each is an idea."""
 from django.contrib import admin, messages
 
 from opportunities.actions import DecisionRefused, convert_opportunity, triage
-from opportunities.models import Idea, Opportunity, OpportunityReview
+from opportunities.calibration import COLUMNS, calibration_table
+from opportunities.models import Idea, Opportunity, OpportunityReview, ScoutWeight
 from opscore.admin import EvidenceInline, ReadOnlyMixin
 from opscore.admin_overrides import confirm_with_reason
 from opscore.models import operator_actor
@@ -80,3 +81,23 @@ class IdeaAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display += ["untrusted_reason"]
     list_filter = ["status", "theme", "source_agent"]
     search_fields = ["title", "body", "dedupe_key"]
+
+
+@admin.register(ScoutWeight)
+class ScoutWeightAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Recorded adjustments, and above them each scout's calibration table (90 days)."""
+
+    list_display = ["id", "created_at", "scout", "previous", "weight", "reason", "decided_by"]
+    list_filter = ["scout"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        weights = ScoutWeight.objects.current()
+        table = {
+            slug: entry | {"weight": weights.get(slug, 1.0)}
+            for slug, entry in calibration_table().items()
+        }
+        context = (extra_context or {}) | {"calibration": table, "columns": COLUMNS}
+        return super().changelist_view(request, context)

@@ -8,7 +8,8 @@ from django.db.models import Count
 
 from missions.models import start_of_today
 from opportunities.actions import DecisionRefused, triage
-from opportunities.models import Idea, Opportunity
+from opportunities.calibration import recalibrate_scouts, weighted_score
+from opportunities.models import Idea, Opportunity, ScoutWeight
 from opscore.db import db_now
 from opscore.models import RunStatus
 from opscore.standing_orders import RunResult
@@ -81,20 +82,23 @@ def opportunity_triage(order, run):
 
 
 def weekly_bets_review(order, run, top: int = 5, weak: float = 9.0):
-    """The week's top bets are accepted, weak ones rejected, the rest parked."""
-    open_ones = sorted(
-        Opportunity.objects.filter(status__in=["new", "triaged"])[:300], key=lambda o: -o.score
-    )
-    if not open_ones:
+    """The week's top bets are accepted, weak ones rejected, the rest parked. Ranked by score
+    times the scout's calibrated weight, recalibrated first (opportunities.calibration)."""
+    recalibrate_scouts(actor=f"agent:{order.agent_id}")
+    weights = ScoutWeight.objects.current()
+    candidates = Opportunity.objects.filter(status__in=["new", "triaged"])[:300]
+    ranked = sorted(((weighted_score(o, weights), o) for o in candidates), key=lambda p: -p[0])
+    if not ranked:
         return RunResult(RunStatus.NO_WORK, "no open opportunity to review")
     found = []
-    for rank, o in enumerate(open_ones):
-        if rank < top and o.score >= weak:
-            found.append((o, "accepted", f"a top-{top} bet this week (score {o.score})"))
-        elif o.score < weak:
-            found.append((o, "rejected", f"weak: score {o.score} < {weak}"))
+    for rank, (score, o) in enumerate(ranked):
+        why = f"score {o.score} x scout weight {weights.get(o.source_agent_id, 1.0)} = {score}"
+        if rank < top and score >= weak:
+            found.append((o, "accepted", f"a top-{top} bet this week ({why})"))
+        elif score < weak:
+            found.append((o, "rejected", f"weak: {why} < {weak}"))
         else:
-            found.append((o, "parked", f"not a top-{top} bet this week"))
+            found.append((o, "parked", f"not a top-{top} bet this week ({why})"))
     done = apply(found, f"agent:{order.agent_id}")
     return RunResult(RunStatus.COMPLETED, f"reviewed {len(done)}", {"changes": done})
 

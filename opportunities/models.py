@@ -215,3 +215,42 @@ class Notice(models.Model):
 
     def __str__(self):
         return f"{self.lane}: {self.title}"
+
+
+WEIGHT_FLOOR, WEIGHT_CEILING = 0.5, 1.5
+
+
+class ScoutWeightQuerySet(models.QuerySet):
+    def current(self) -> dict[str, float]:
+        """Each scout's weight in force: its latest adjustment (1.0 until it has one)."""
+        latest = self.order_by("scout_id", "-id").distinct("scout_id")
+        return dict(latest.values_list("scout_id", "weight"))
+
+
+class ScoutWeight(models.Model):
+    """One recorded adjustment of a scout's weight in triage, from its calibration: how its
+    predicted scores compared with what happened. Bounded (WEIGHT_FLOOR..CEILING, and a step
+    at a time); never edited — the next adjustment is a new row."""
+
+    scout = models.ForeignKey("opscore.Agent", on_delete=models.PROTECT, related_name="+")
+    weight = models.FloatField()
+    previous = models.FloatField()
+    reason = models.CharField(max_length=300)
+    evidence = models.JSONField(default=dict, help_text="the calibration it was computed from")
+    decided_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField(db_default=Now())
+
+    objects = ScoutWeightQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["scout", "-id"], name="scout_weight_latest_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(weight__gte=WEIGHT_FLOOR, weight__lte=WEIGHT_CEILING),
+                name="scout_weight_bounded",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.scout_id}: {self.previous} → {self.weight}"

@@ -20,7 +20,8 @@ from opportunities.actions import (
     create_idea,
     propose_opportunity,
 )
-from opportunities.models import Opportunity, OpportunityReview
+from opportunities.calibration import weighted_score
+from opportunities.models import Opportunity, OpportunityReview, ScoutWeight
 from opportunities.packets import evidence_packet, others_ideas
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, parse_llm_reply
 from opscore.models import Policy, RunStatus
@@ -160,7 +161,8 @@ def opportunity_ranking(order, run):
     irreversible one becomes a decision for the human (its proposal waits, pending)."""
     room = Policy.objects.value("opportunity_policy").max_converted_per_day - converted_today()
     open_ones = Opportunity.objects.filter(status__in=["new", "triaged", "accepted"])
-    ranked = sorted(open_ones[:200], key=lambda o: (-o.score, o.id))
+    weights = ScoutWeight.objects.current()  # the scouts' calibration (opportunities.calibration)
+    ranked = sorted(open_ones[:200], key=lambda o: (-weighted_score(o, weights), o.id))
     if not ranked:
         return RunResult(RunStatus.NO_WORK, "no open opportunity to rank")
     done, refused = [], []

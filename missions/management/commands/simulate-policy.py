@@ -1,0 +1,77 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from missions.simulation import SimulationRefused, parse_since
+from missions.simulation_report import simulate_policy
+from opscore.inputs import InputRefused, parse_json
+from opscore.management.commands._json import dump, fail
+
+
+def read_value(path: str):
+    """The edited value: a JSON file (`-` reads stdin), within the input limits."""
+    try:
+        raw = Path("/dev/stdin" if path == "-" else path).read_bytes()
+    except OSError as error:
+        raise SimulationRefused(f"--value {path}: {error.strerror}") from None
+    try:
+        return parse_json(raw, "value")
+    except InputRefused as refused:
+        raise SimulationRefused(f"--value {path}: {refused.message}") from None
+
+
+class Command(BaseCommand):
+    help = (
+        "Replay the window's recorded proposals against an edited policy value and report "
+        "what would have been decided differently. Writes nothing; saves nothing."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("key", help="the policy key, e.g. content_policy")
+        parser.add_argument("--value", required=True, metavar="FILE", help="JSON; - for stdin")
+        parser.add_argument("--since", default="7d", help="window: 90m, 12h, 7d (default 7d)")
+        parser.add_argument("--examples", type=int, default=10, choices=range(0, 101), metavar="N")
+        parser.add_argument("--deadline", type=float, default=120.0, help="seconds (default 120)")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **opts):
+        try:
+            report = simulate_policy(
+                opts["key"],
+                read_value(opts["value"]),
+                since=parse_since(opts["since"]),
+                examples=opts["examples"],
+                deadline_seconds=max(1.0, min(opts["deadline"], 3600.0)),
+            )
+        except SimulationRefused as refused:
+            fail(f"refused: {refused}", as_json=opts["json"])
+        self.stdout.write(dump(report) if opts["json"] else describe(report))
+
+
+def describe(report: dict) -> str:
+    proposals = report["proposals"]
+    lines = [
+        f"{report['key']} over {report['window']['from']} → {report['window']['to']}",
+        f"{proposals['replayed']} proposals replayed, {proposals['changed']} decided differently",
+    ]
+    if not report["simulated"]:
+        lines.append(f"(no recorded decision reads {report['key']}: nothing would change)")
+    if report["stopped"]:
+        lines.append(f"INCOMPLETE: {report['stopped']}")
+    for name, change in proposals["transitions"].items():
+        lines.append(f"  {name}: {change['count']}")
+        lines += [f"    P{e['proposal']} {e['title']} — {e['reason']}" for e in change["examples"]]
+    for rule, change in report["triggers"].items():
+        lines.append(f"  triggered by {rule}: {change['count']} decided differently")
+    for name, change in report["reactions"].items():
+        lines.append(f"  reactions that {name.replace('_', ' ')}: {change['count']}")
+        lines += [f"    event {e['event']} {e['title']}" for e in change["examples"]]
+    off = report["steps_switched_off"]
+    lines.append(f"steps that ran but would not have: {off['count']}")
+    lines += [f"    S{e['step']} {e['kind']} ({e['status']})" for e in off["examples"]]
+    spend = report["spend"]
+    lines.append(
+        f"spend: -${spend['avoided_usd']:.4f} avoided, +${spend['added_estimate_usd']:.4f} "
+        f"estimated for new work, difference ${spend['difference_usd']:+.4f}"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,256 @@
+"""The policy simulator: the window's recorded proposals replayed, in the order they arrived,
+through the intake's own rules (missions.gates' `CapRule`s and `auto_approvable`) with one policy
+value swapped for an edited one, before that value is saved.
+
+Read-only by construction: it only reads, inside a transaction that is rolled back (read only
+where the database allows it). Bounded: proposals are read in chunks, a deadline and a cancel
+flag are checked between chunks, and only counters and the first N examples are kept.
+
+What it cannot know is taken as recorded: an agent disabled or over its daily limit, a human's
+decision on a proposal that waited for one (re-gated at the moment they approved, as
+`approve_proposal` does), a plug-in gate with no pure rule. A proposal the edited policy sends
+to a human that no human saw is reported `pending`.
+"""
+
+import heapq
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from missions.gates import BUILTIN, GATES, auto_approvable
+from missions.models import Proposal, RejectionCode, Step
+from opscore.db import db_now
+from opscore.models import Policy
+from opscore.overrides import refuse_owned_change
+from opscore.policies import PolicyValue, parse_policy, validate_policy
+
+CHUNK = 2000
+AUTO, ACCEPTED, PENDING, REJECTED = "auto_approved", "accepted", "pending", "rejected"
+AT_THE_DOOR = {RejectionCode.AGENT_DISABLED, RejectionCode.DAILY_LIMIT}
+SIMULATED_KEYS = sorted({rule.policy_key for rule in BUILTIN.values()} | {"auto_approve"})
+FIELDS = ("id", "created_at", "decided_at", "decided_by", "status", "rejection_code", "reason")
+FIELDS += ("proposed_steps", "untrusted", "needs_human", "source", "agent_id", "title")
+FIELDS += ("cause_ref",)
+
+
+class SimulationRefused(ValueError):
+    """A value a policy save would refuse, or a window that makes no sense."""
+
+
+class SimulationStopped(Exception):
+    """Cancelled, or out of time: the report so far says how far it got."""
+
+
+SINCE = re.compile(r"^(?P<n>[1-9][0-9]{0,4})(?P<unit>[mhd])$")
+UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
+
+
+def parse_since(text: str) -> timedelta:
+    """`90m`, `12h`, `7d`: how far back the window reaches (at most 90 days)."""
+    match = SINCE.match((text or "").strip())
+    if match is None:
+        raise SimulationRefused(f"--since {text!r}: use a number and m, h or d, e.g. 7d")
+    return int(match["n"]) * UNIT[match["unit"]]
+
+
+def check_value(key: str, value) -> PolicyValue:
+    """Exactly the validation of a policy save (set_policy and the admin form)."""
+    from opscore.overrides import OverrideRefused
+    from opscore.policies import PolicyError
+
+    stored = Policy.objects.filter(key=key).values_list("value", flat=True).first()
+    try:
+        normalised = validate_policy(key, value, stored=stored)
+        refuse_owned_change(key, normalised)
+    except (PolicyError, OverrideRefused) as refused:
+        raise SimulationRefused(str(refused)) from None
+    return parse_policy(key, normalised)
+
+
+def admin_url(model: str, pk) -> str:
+    return reverse(f"admin:{model}_change", args=[pk])
+
+
+def recorded_outcome(row: dict) -> str:
+    if row["status"] == "accepted":
+        return AUTO if row["decided_by"] == "system:auto_approve" else ACCEPTED
+    return row["status"]
+
+
+def day_of(when: datetime):
+    return timezone.localtime(when).date()
+
+
+def start_of_day(when: datetime) -> datetime:
+    local = timezone.localtime(when)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass
+class Verdict:
+    row: dict
+    outcome: str
+    reason: str = ""
+
+
+@dataclass
+class Replay:
+    """One pass over a window: the counters a gate reads, kept as the edited policy decides."""
+
+    policies: dict[str, PolicyValue]
+    real_steps: dict[int, Counter]
+    used: Counter = field(default_factory=Counter)
+    later: list = field(default_factory=list)
+    seq: int = 0
+
+    def judge(self, kinds: list[str], when: datetime, row: dict) -> str | None:
+        for kind in sorted(set(kinds) & set(GATES)):
+            rule = BUILTIN.get(kind)
+            if rule is None:  # a plug-in gate without a pure rule: as it decided then
+                if row["rejection_code"] == RejectionCode.CAP_GATE:
+                    return row["reason"]
+                continue
+            policy = self.policies[rule.policy_key]
+            reason = rule.judge(policy, self.used[day_of(when), kind], kinds.count(kind))
+            if reason:
+                return reason
+        return None
+
+    def count(self, row: dict, when: datetime) -> None:
+        if recorded_outcome(row) in (AUTO, ACCEPTED):
+            kinds = self.real_steps.get(row["id"], Counter())
+        else:
+            kinds = Counter(s["kind"] for s in row["proposed_steps"] if s["kind"] in BUILTIN)
+        for kind, n in kinds.items():
+            self.used[day_of(when), kind] += n
+
+    def step_created(self, when: datetime, kind: str) -> None:
+        self.used[day_of(when), kind] += 1
+
+    def schedule(self, when: datetime, pid: int, action) -> None:
+        self.seq += 1
+        heapq.heappush(self.later, (when, pid, self.seq, action))
+
+    def run_until(self, key) -> list[Verdict]:
+        done = []
+        while self.later and self.later[0][:2] < key:
+            _, _, _, action = heapq.heappop(self.later)
+            verdict = action()
+            if verdict is not None:
+                done.append(verdict)
+        return done
+
+    def submit(self, row: dict) -> Verdict | None:
+        """The intake's order: the door (as recorded), the cap gates, then auto-approval."""
+        if row["rejection_code"] in AT_THE_DOOR:
+            return Verdict(row, REJECTED, row["reason"])
+        kinds = [s["kind"] for s in row["proposed_steps"]]
+        reason = self.judge(kinds, row["created_at"], row)
+        if reason:
+            return Verdict(row, REJECTED, reason)
+        approve = self.policies["auto_approve"]
+        flags = {"untrusted": row["untrusted"], "needs_human": row["needs_human"]}
+        if auto_approvable(approve, kinds, **flags):
+            self.count(row, row["created_at"])
+            return Verdict(row, AUTO)
+        return self.await_human(row, kinds)
+
+    def await_human(self, row: dict, kinds: list[str]) -> Verdict | None:
+        human = row["decided_at"] and row["decided_by"] not in ("system:intake", "")
+        human = human and row["decided_by"] != "system:auto_approve"
+        if not human:
+            return Verdict(row, PENDING)
+        if row["rejection_code"] == RejectionCode.OPERATOR:
+            return Verdict(row, REJECTED, row["reason"])
+        self.schedule(row["decided_at"], row["id"], lambda: self.approve(row, kinds))
+        return None
+
+    def approve(self, row: dict, kinds: list[str]) -> Verdict:
+        """As `approve_proposal`: the gates run again when the human approves."""
+        reason = self.judge(kinds, row["decided_at"], row)
+        if reason:
+            return Verdict(row, REJECTED, reason)
+        self.count(row, row["decided_at"])
+        return Verdict(row, ACCEPTED)
+
+
+@dataclass
+class Window:
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def since(cls, since: timedelta) -> "Window":
+        if since <= timedelta(0) or since > timedelta(days=90):
+            raise SimulationRefused("the window is more than 0 and at most 90 days")
+        end = db_now()
+        return cls(end - since, end)
+
+    def proposals(self):
+        rows = Proposal.objects.filter(created_at__gte=self.start, created_at__lte=self.end)
+        return rows.order_by("created_at", "id").values(*FIELDS).iterator(chunk_size=CHUNK)
+
+    def real_steps(self) -> dict[int, Counter]:
+        """Gated steps the window's accepted proposals really created, as the gates count."""
+        steps = Step.objects.filter(
+            kind__in=list(BUILTIN), mission__proposal__created_at__gte=self.start
+        ).counting_toward_quota()
+        found: dict[int, Counter] = {}
+        for pid, kind in steps.values_list("mission__proposal_id", "kind").iterator(CHUNK):
+            found.setdefault(pid, Counter())[kind] += 1
+        return found
+
+    def earlier_steps(self):
+        """Gated steps counted on the window's days but not from its proposals."""
+        steps = Step.objects.filter(
+            kind__in=list(BUILTIN), created_at__gte=start_of_day(self.start)
+        ).exclude(mission__proposal__created_at__gte=self.start)
+        return steps.counting_toward_quota().values_list("created_at", "kind").iterator(CHUNK)
+
+
+def policies_with(key: str, edited: PolicyValue) -> dict[str, PolicyValue]:
+    keys = {rule.policy_key for rule in BUILTIN.values()} | {"auto_approve"}
+    return {k: Policy.objects.value(k) for k in keys} | {key: edited}
+
+
+def replay(window: Window, key: str, edited: PolicyValue, *, sink, deadline, cancel=None):
+    """Feed every proposal's verdict to `sink` in arrival order; raise SimulationStopped when
+    the deadline passes or `cancel()` says so (between chunks: nothing is half-judged)."""
+    state = Replay(policies_with(key, edited), window.real_steps())
+    for when, kind in window.earlier_steps():
+        state.schedule(when, -1, lambda w=when, k=kind: state.step_created(w, k))
+    for index, row in enumerate(window.proposals()):
+        if index % CHUNK == 0 and (time.monotonic() > deadline or (cancel and cancel())):
+            raise SimulationStopped(f"stopped after {index} proposals")
+        for verdict in state.run_until((row["created_at"], row["id"])):
+            sink(verdict)
+        verdict = state.submit(row)
+        if verdict is not None:
+            sink(verdict)
+    for verdict in state.run_until((datetime.max.replace(tzinfo=UTC), 0)):
+        sink(verdict)
+
+
+def read_only(run, seconds: float):
+    """Run `run()` in a transaction that is always rolled back (READ ONLY when it is ours),
+    no query of which may outlast the whole simulation's time (statement_timeout, local to
+    it: undone with it, savepoint included)."""
+    ours = not connection.in_atomic_block
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            if ours:
+                cursor.execute("SET TRANSACTION READ ONLY")
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                [str(int(max(seconds, 10.0) * 1000) + 1000)],
+            )
+        try:
+            return run()
+        finally:
+            transaction.set_rollback(True)

@@ -1,0 +1,208 @@
+"""The policy simulator: last week's recorded traffic replayed against an edited policy value,
+before it is saved, telling exactly what the real intake would then decide."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import transaction
+from django.urls import reverse
+
+from missions.actions import approve_proposal
+from missions.models import Proposal, Step
+from missions.simulation import SimulationRefused
+from missions.simulation_report import simulate_policy
+from opscore.actions import set_policy
+from opscore.models import Event, LLMCall, Policy
+from tests.factories import AgentFactory, propose
+
+MONDAY = datetime(2026, 3, 2, 0, 30, tzinfo=UTC)
+STRICTER = {"enabled": True, "max_drafts_per_day": 3}
+# One day of traffic: drafts (one asking for two), analysis, and a deploy a human approves.
+DAY = [
+    ("write_content",),
+    ("analyze",),
+    ("write_content", "write_content"),
+    ("write_content",),
+    ("deploy",),
+    ("write_content",),
+    ("write_content",),
+]
+
+
+def seed_week(clock, agent):
+    for day in range(7):
+        for hour, kinds in enumerate(DAY):
+            clock.freeze(MONDAY + timedelta(days=day, hours=hour + 1))
+            proposal = propose(agent, *kinds, title=f"day {day} #{hour}")
+            if "deploy" in kinds:
+                clock.freeze(MONDAY + timedelta(days=day, hours=hour + 1, minutes=30))
+                approve_proposal(proposal, actor="op")
+    clock.freeze(MONDAY + timedelta(days=6, hours=23))
+
+
+def simulated_rejections(report) -> dict[str, str]:
+    changes = report["proposals"]["transitions"]
+    return {e["title"]: e["reason"] for e in changes["auto_approved → rejected"]["examples"]}
+
+
+@pytest.fixture
+def scout(db):
+    return AgentFactory(slug="writer", daily_proposal_limit=100)
+
+
+def test_it_reports_exactly_what_the_real_gate_rejects_once_the_policy_is_saved(clock, scout):
+    with transaction.atomic():  # the recorded week, rolled back once simulated
+        seed_week(clock, scout)
+        report = simulate_policy("content_policy", STRICTER, examples=100)
+        assert not Proposal.objects.filter(status="rejected").exists()
+        transaction.set_rollback(True)
+
+    set_policy("content_policy", STRICTER, actor="op", reason="fewer drafts")
+    seed_week(clock, scout)
+
+    rejected = Proposal.objects.filter(status="rejected", rejection_code="cap_gate")
+    assert simulated_rejections(report) == dict(rejected.values_list("title", "reason"))
+    assert len(simulated_rejections(report)) == 7 * 3  # day #3, #5 and #6, every day
+    assert report["proposals"]["replayed"] == 7 * len(DAY)
+    assert report["complete"]
+
+
+def test_each_example_links_to_the_real_row_and_its_steps(clock, scout):
+    seed_week(clock, scout)
+    report = simulate_policy("content_policy", STRICTER, examples=2)
+
+    change = report["proposals"]["transitions"]["auto_approved → rejected"]
+    assert change["count"] == 21 and len(change["examples"]) == 2
+    first = Proposal.objects.get(title=change["examples"][0]["title"])
+    assert change["examples"][0]["url"] == reverse(
+        "admin:missions_proposal_change", args=[first.id]
+    )
+    assert report["steps_switched_off"]["count"] == 21
+    assert Step.objects.get(pk=report["steps_switched_off"]["examples"][0]["step"])
+
+
+def test_a_stricter_auto_approve_sends_work_to_a_human_and_saves_its_spend(clock, scout):
+    seed_week(clock, scout)
+    step = Step.objects.filter(kind="analyze").first()
+    LLMCall.objects.create(
+        step=step, purpose="analyze", provider="offline", model="m", prompt_version="1",
+        outcome="ok", cost_usd="0.25",
+    )  # fmt: skip
+    value = {"enabled": True, "allowed_step_kinds": ["write_content"]}
+
+    report = simulate_policy("auto_approve", value)
+
+    assert report["proposals"]["transitions"]["auto_approved → pending"]["count"] == 7
+    assert report["spend"]["avoided_usd"] == 0.25
+
+
+def test_the_simulation_changes_no_row(clock, scout):
+    seed_week(clock, scout)
+    before = {
+        model.__name__: list(model.objects.order_by("pk").values())
+        for model in (Proposal, Step, Event, Policy)
+    }
+
+    simulate_policy("content_policy", STRICTER)
+    simulate_policy("auto_approve", {"enabled": False})
+
+    after = {name: list(m.objects.order_by("pk").values()) for name, m in models(before)}
+    assert after == before
+
+
+def models(before):
+    found = {m.__name__: m for m in (Proposal, Step, Event, Policy)}
+    return [(name, found[name]) for name in before]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("content_policy", {"max_drafts_per_day": -1}, "max_drafts_per_day"),
+        ("content_policy", {"typo": 1}, "typo"),
+        ("no_such_policy", {}, "unknown policy key"),
+        ("lane_switches", {"lanes": {"triggers": False}}, "only through overrides"),
+    ],
+)
+def test_an_invalid_value_is_refused_as_a_policy_save_would_be(db, key, value, says):
+    with pytest.raises(SimulationRefused, match=says):
+        simulate_policy(key, value)
+
+
+def test_the_cli_reports_json_and_refuses_bad_input(clock, scout, tmp_path, capsys):
+    seed_week(clock, scout)
+    path = tmp_path / "value.json"
+    path.write_text(json.dumps(STRICTER))
+
+    call_command("simulate-policy", "content_policy", "--value", str(path), "--json")
+    report = json.loads(capsys.readouterr().out)
+    assert report["proposals"]["changed"] == 21
+
+    path.write_text('{"max_drafts_per_day": "many"}')
+    with pytest.raises(CommandError, match="refused: content_policy is invalid"):
+        call_command("simulate-policy", "content_policy", "--value", str(path))
+    with pytest.raises(CommandError, match="--since"):
+        call_command("simulate-policy", "content_policy", "--value", str(path), "--since", "ever")
+
+
+def test_a_simulation_past_its_deadline_stops_and_says_so(clock, scout):
+    seed_week(clock, scout)
+
+    report = simulate_policy("content_policy", STRICTER, deadline_seconds=-1)
+
+    assert not report["complete"]
+    assert report["stopped"] == "stopped after 0 proposals"
+
+
+def test_the_admin_simulate_button_reports_before_anything_is_saved(clock, scout, admin_client):
+    seed_week(clock, scout)
+    set_policy("content_policy", {"max_drafts_per_day": 8}, actor="op")
+    url = reverse("admin:opscore_policy_change", args=["content_policy"])
+
+    form = admin_client.get(url)
+    page = admin_client.post(url, {"value": json.dumps(STRICTER), "_simulate": "1"})
+
+    assert b'name="_simulate"' in form.content
+    assert page.status_code == 200
+    assert b"21 decided differently" in page.content
+    first = Proposal.objects.get(title="day 0 #3")
+    assert reverse("admin:missions_proposal_change", args=[first.id]).encode() in page.content
+    assert Policy.objects.value("content_policy").max_drafts_per_day == 8
+
+
+def test_the_admin_refuses_to_simulate_a_value_it_would_not_save(db, admin_client):
+    url = reverse("admin:opscore_policy_change", args=["x_daily_quota"])
+    set_policy("x_daily_quota", {"limit": 5}, actor="a")
+
+    page = admin_client.post(url, {"value": '{"limit": "lots"}', "_simulate": "1"})
+
+    assert b"Refused" in page.content and b"Input should be a valid integer" in page.content
+
+
+def test_an_edited_reaction_matrix_says_which_reactions_would_fire_and_which_not(clock, scout):
+    from missions.loop import match_reactions
+    from opscore.actions import record_event
+    from tests.factories import AgentFactory
+
+    AgentFactory(slug="devops")
+    failed = {"source": "*", "tags": ["mission_failed"], "target": "devops", "type": "diagnose"}
+    set_policy("reaction_matrix", {"patterns": [failed | {"probability": 1.0, "cooldown": 0}]},
+               actor="op")  # fmt: skip
+    clock.freeze(MONDAY + timedelta(days=1))
+    for n in range(3):
+        record_event("mission.failed", f"broke {n}", tags=["mission", "mission_failed"])
+    for n in range(2):
+        record_event("tweet.posted", f"posted {n}", tags=["tweet", "posted"], agent=scout)
+    match_reactions()
+    clock.freeze(MONDAY + timedelta(days=2))
+    posted = {"source": "writer", "tags": ["posted"], "target": "devops", "type": "analyze"}
+    edited = {"patterns": [posted | {"probability": 0.5, "cooldown": 0}]}
+
+    reactions = simulate_policy("reaction_matrix", edited)["reactions"]
+
+    assert reactions["would_not_fire"]["count"] == 3
+    assert reactions["would_fire"]["count"] == 2 and reactions["would_fire"]["expected"] == 1.0
+    assert {e["title"] for e in reactions["would_fire"]["examples"]} == {"posted 0", "posted 1"}
