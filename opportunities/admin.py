@@ -4,7 +4,13 @@ the lane's own actions; ideas beside them, with why each is an idea."""
 from django.contrib import admin, messages
 
 from opportunities.actions import DecisionRefused, convert_opportunity, triage
-from opportunities.models import Idea, Opportunity, OpportunityReview
+from opportunities.models import ChannelAccount, Idea, Opportunity, OpportunityReview
+from opportunities.publishing import (
+    ChannelRefused,
+    approve_channel,
+    local_reason,
+    unblock_channel,
+)
 from opscore.admin import EvidenceInline, ReadOnlyMixin
 from opscore.admin_overrides import confirm_with_reason
 from opscore.models import operator_actor
@@ -80,3 +86,32 @@ class IdeaAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display += ["untrusted_reason"]
     list_filter = ["status", "theme", "source_agent"]
     search_fields = ["title", "body", "dedupe_key"]
+
+
+@admin.register(ChannelAccount)
+class ChannelAccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Each publishing channel: publishing for real or recorded locally, approved, blocked."""
+
+    list_display = ["name", "publishes", "approved_at", "approved_by", "blocked_at"]
+    list_display += ["blocked_reason"]
+    actions = ["approve", "unblock"]
+
+    @admin.display(description="publishes")
+    def publishes(self, obj):
+        return local_reason(obj.name) or "yes"
+
+    @admin.action(description="Approve the first post on selected", permissions=["change"])
+    def approve(self, request, queryset):
+        self.each(request, queryset, approve_channel)
+
+    @admin.action(description="Unblock selected (credential fixed)", permissions=["change"])
+    def unblock(self, request, queryset):
+        self.each(request, queryset, unblock_channel)
+
+    def each(self, request, queryset, act):
+        for row in queryset:
+            try:
+                act(row.name, actor=operator_actor(request.user))
+                self.message_user(request, f"{row.name}: done", messages.SUCCESS)
+            except ChannelRefused as refused:
+                self.message_user(request, str(refused), messages.WARNING)
