@@ -20,7 +20,8 @@ def answer(status=200, body=None, **headers) -> httpx.Response:
 
 
 class FakeNetwork:
-    """`on(method, path, *answers)`: answers served in turn, the last one repeated."""
+    """`on(method, path, *answers)`: answers served in turn, the last one repeated; an
+    exception among them is raised, as the transport would."""
 
     def __init__(self):
         self.routes: dict[tuple[str, str], list[httpx.Response]] = {}
@@ -34,7 +35,10 @@ class FakeNetwork:
         answers = self.routes.get((request.method, request.url.path))
         if not answers:
             return answer(404, {"error": f"no route {request.method} {request.url.path}"})
-        return answers.pop(0) if len(answers) > 1 else answers[0]
+        served = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(served, Exception):  # e.g. the answer lost on the way back
+            raise served
+        return served
 
     def sent(self, method: str, path: str) -> list[httpx.Request]:
         return [r for r in self.requests if (r.method, r.url.path) == (method, path)]

@@ -33,15 +33,10 @@ from tests.channel_fakes import (
     X_ME,
     X_UNAUTHORIZED,
     answer,
-    bluesky_account,  # noqa: F401
     bsky_created,
     bsky_posts,
-    mastodon_account,  # noqa: F401
     mastodon_instance,
     mastodon_status,
-    network,  # noqa: F401
-    webhook_account,  # noqa: F401
-    x_account,  # noqa: F401
     x_created,
     x_metrics,
     x_problem,
