@@ -182,14 +182,14 @@ def mastodon_instance(limit=500):
     return answer(200, {"domain": "mastodon.example", "configuration": {"statuses": statuses}})
 
 
-def mastodon_status(favourites=0, reblogs=0, replies=0):
+def mastodon_status(favourites=0, reblogs=0, replies=0, status_id=STATUS_ID):
     return answer(
         200,
         {
-            "id": STATUS_ID,
+            "id": status_id,
             "created_at": "2026-01-01T00:00:00.000Z",
-            "url": f"https://mastodon.example/@opscore/{STATUS_ID}",
-            "uri": f"https://mastodon.example/users/opscore/statuses/{STATUS_ID}",
+            "url": f"https://mastodon.example/@opscore/{status_id}",
+            "uri": f"https://mastodon.example/users/opscore/statuses/{status_id}",
             "content": "<p>We shipped!</p>",
             "visibility": "public",
             "favourites_count": favourites,
