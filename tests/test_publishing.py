@@ -200,3 +200,21 @@ def test_the_kill_switch_stops_one_channel_until_lifted(network, mastodon_accoun
     handle_one_step("w1")
     deliver_pending()
     assert Publication.objects.get(channel="mastodon").status == "published"
+
+
+def test_the_channels_command_says_what_each_channel_does_and_never_shows_a_credential(
+    mastodon_account,
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("channels", "list", stdout=out)
+    call_command("channels", "approve", "mastodon", "--actor", "operator:ann", stdout=out)
+
+    shown = out.getvalue()
+    assert "x: recorded locally, not published (no credentials for X" in shown
+    assert "mastodon: configured; the first post waits for a human" in shown
+    assert "mastodon: publishing (approved by operator:ann)" in shown
+    assert "mastodon-app-token" not in shown
