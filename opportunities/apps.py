@@ -5,11 +5,14 @@ class OpportunitiesConfig(AppConfig):
     name = "opportunities"
 
     def ready(self):
+        from django.core import checks as django_checks
+
         from memory.evidence import EVIDENCE_TYPES, UNTRUSTED_BECAUSE
         from missions.executors import EXECUTORS
         from missions.outbox import CHANNELS
         from missions.recovery import BLOCKER_CHECKS
         from opportunities import (
+            checks,
             curation,
             digests,
             engagement,
@@ -39,6 +42,7 @@ class OpportunitiesConfig(AppConfig):
         BLOCKER_CHECKS.register_all(dict.fromkeys(held, publishing.held_step_cleared))
         HANDLERS.register_all(engagement.HANDLERS)
         override_kinds.register()
+        django_checks.register(checks.check_channels)
 
 
 def idea_untrusted(idea_id: int) -> str:

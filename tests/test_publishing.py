@@ -218,3 +218,16 @@ def test_the_channels_command_says_what_each_channel_does_and_never_shows_a_cred
     assert "mastodon: configured; the first post waits for a human" in shown
     assert "mastodon: publishing (approved by operator:ann)" in shown
     assert "mastodon-app-token" not in shown
+
+
+def test_a_half_configured_channel_is_named_at_startup(settings):
+    from opportunities.checks import check_channels
+
+    settings.OPS_MASTODON_URL = "http://mastodon.example"
+
+    said = {(w.id, w.msg.split(":")[0]) for w in check_channels(None)}
+
+    assert said == {
+        ("opportunities.W001", "mastodon is half configured"),
+        ("opportunities.W002", "OPS_MASTODON_URL is not https"),
+    }
