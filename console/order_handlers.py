@@ -17,6 +17,8 @@ from missions.models import (
     Proposal,
     ProposalSource,
     ProposalStatus,
+    Publication,
+    PublicationStatus,
     Step,
     StepStatus,
     Worker,
@@ -112,6 +114,7 @@ def daily_digest(order, run):
         f"({', '.join(f'{k} {v}' for k, v in sorted(missions.items()))})",
         f"Proposals rejected: {rejected}",
         f"Events recorded: {events}",
+        posts_line(since),
     ]
     digest = Artifact.objects.create(
         kind="digest",
@@ -122,6 +125,20 @@ def daily_digest(order, run):
     )
     evidence = {"artifact_id": digest.id, "accountability_notice": accountability.id}
     return RunResult(RunStatus.COMPLETED, lines[0], evidence)
+
+
+def posts_line(since) -> str:
+    """Posts by what became of them, in the words the Stage uses: a post that never left this
+    machine reads "recorded locally, not published", never "posted"."""
+    counts = dict(
+        Publication.objects.filter(created_at__gte=since)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    labels = dict(PublicationStatus.choices)
+    said = ", ".join(f"{n} {labels.get(status, status)}" for status, n in sorted(counts.items()))
+    return f"Posts: {said or 'none'}"
 
 
 def _since_last_run(order, run):

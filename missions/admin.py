@@ -189,8 +189,22 @@ class ArtifactAdmin(AuditAdmin):
 
 @admin.register(Publication)
 class PublicationAdmin(AuditAdmin):
-    list_display = ["id", "created_at", "channel", "status", "external_id", "body"]
+    """The status column reads "recorded locally, not published" for a post that never left."""
+
+    list_display = [
+        "id",
+        "created_at",
+        "channel",
+        "status",
+        "reason",
+        "external_id",
+        "url",
+        "polls_done",
+        "last_poll_error",
+        "body",
+    ]
     list_filter = ["channel", "status"]
+    search_fields = ["body", "external_id", "reason"]
 
 
 @admin.register(OutboxMessage)

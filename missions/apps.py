@@ -26,7 +26,6 @@ class MissionsConfig(AppConfig):
         executors.EXECUTORS.register(config_changes.KIND, config_changes.run_config_change)
         STEP_PREVIEWS.register(config_changes.KIND, config_changes.diff_preview)
         outbox.CHANNELS.register_all({"local": outbox.deliver_locally})
-        outbox.CHANNELS.register_all(work_executors.CHANNELS)
         outbox.CHANNELS.register_all({wake.CHANNEL: wake.deliver_wake})
         gates.GATES.register_all(gates.BUILTIN)
         checkers.CHECKERS.register_all(checkers.BUILTIN)

@@ -35,6 +35,17 @@ CHANNELS: Registry = Registry("outbox channel")
 DISCONNECTS = (OperationalError, InterfaceError, psycopg.OperationalError)
 
 
+class ChannelSaidNo(Exception):
+    """A channel's answer that decides the retry itself: wait `retry_after` seconds (a 429's
+    Retry-After) or, with None, never retry (a revoked credential: a retry storm helps no one).
+    `aftermath` runs after the send's transaction rolled back, in its own, so what it writes
+    (the channel blocked, its alert) is kept."""
+
+    def __init__(self, reason: str, *, retry_after: float | None, aftermath=None):
+        super().__init__(reason)
+        self.retry_after, self.aftermath = retry_after, aftermath
+
+
 def deliver_locally(message: OutboxMessage) -> str:
     """The default channel: the effect is recorded here and nowhere else."""
     return f"local-{message.id}"
@@ -59,17 +70,23 @@ def deliver_one() -> bool:
             raise LookupError(f"no outbox channel named {message.channel!r}")
         with transaction.atomic():
             message.mark_delivered(deliver(message))
+    except ChannelSaidNo as said:
+        with transaction.atomic():
+            if said.aftermath is not None:
+                said.aftermath()
+            record_failure(message, str(said), retry_after=said.retry_after)
     except Exception as error:  # the failure is kept on the row, with its reason
         record_failure(message, f"{type(error).__name__}: {error}".strip())
     return True
 
 
-def record_failure(message: OutboxMessage, reason: str) -> None:
+def record_failure(message: OutboxMessage, reason: str, retry_after: float | None = -1) -> None:
+    """Back off exponentially, unless the channel said how long (or never, with None)."""
     reason = " ".join(reason.split())
-    if message.attempts < MAX_DELIVERY_ATTEMPTS:
-        message.record_failure(
-            reason, retry_after=BACKOFF_BASE_SECONDS * 2 ** (message.attempts - 1)
-        )
+    if retry_after == -1:
+        retry_after = BACKOFF_BASE_SECONDS * 2 ** (message.attempts - 1)
+    if retry_after is not None and message.attempts < MAX_DELIVERY_ATTEMPTS:
+        message.record_failure(reason, retry_after=retry_after)
         return
     message.record_failure(reason, retry_after=None)
     record_event(

@@ -17,9 +17,12 @@ BUILTIN = [
     ),
     StepKind(
         "post_tweet",
-        "Publish through the outbox",
+        "Publish through the outbox to the channel the policy picks",
         idempotent=False,
-        fields=(PayloadField("text", "Text to post", type="textarea", max_length=280),),
+        fields=(
+            PayloadField("text", "Text to post", type="textarea", max_length=3000),
+            PayloadField("channel", "Channel (x, bluesky, mastodon, post_webhook)", max_length=20),
+        ),
     ),
     StepKind(
         "deploy",

@@ -1,16 +1,11 @@
-"""Executors that do the company's work: LLM steps, crawling, publishing, deploying."""
-
-from django.conf import settings
-from django.db.models.functions import Now
+"""Executors that do the company's work: LLM steps, crawling, deploying. Publishing
+(`post_tweet` and its channels) belongs to the opportunities lane: opportunities.publishing."""
 
 from missions.crawl import CrawlRefused, fetch_main_text
 from missions.executors import ArtifactDraft, Blocked, Effect, Failed, Succeeded
-from missions.models import ContentMetric, Publication, PublicationStatus, start_of_today
 from missions.prompts import build_request
 from missions.text import strip_invisible
-from opscore.actions import record_event
 from opscore.llm import LLMError, LLMReplyError, OverBudget, TransientLLMError, call_llm
-from opscore.models import Policy
 
 TWEET_LIMIT = 280
 
@@ -72,93 +67,6 @@ def run_crawl(run):
     return Succeeded({"url": page.url, "chars": len(page.text)}, artifacts=[draft])
 
 
-def tweet_text(step) -> str | None:
-    """The payload's text, or the newest draft from a step this one depends on."""
-    if step.payload.get("text"):
-        return str(step.payload["text"])
-    from missions.models import Artifact
-
-    draft = (
-        Artifact.objects.filter(step__in=step.depends_on.all(), kind="draft_tweet")
-        .order_by("-id")
-        .first()
-    )
-    return draft.body if draft else None
-
-
-def run_post_tweet(run):
-    step = run.step
-    text = tweet_text(step)
-    if not text:
-        return Failed("post_tweet needs payload.text or a draft_tweet it depends on", False)
-    limit = Policy.objects.value("x_daily_quota").limit
-    published = Publication.objects.filter(channel="x", created_at__gte=start_of_today()).count()
-    if published >= limit:
-        return Blocked(f"post_tweet: quota full at run time ({published}/{limit})", "quota")
-    effect = Effect(key=f"post_tweet:{step.id}", channel="x", payload={"text": text[:TWEET_LIMIT]})
-    return Succeeded({"queued_for": "x"}, effects=[effect])
-
-
-def publish_to_x(message) -> str:
-    """The default X channel records the post locally; a real client is a plug-in channel.
-    With the offline LLM provider its words are stand-ins, so the row says *not posted
-    (offline)* and no `tweet.posted` is announced: nothing left the machine."""
-    publication, _ = Publication.objects.get_or_create(
-        outbox=message,
-        defaults={"step_id": message.step_id, "channel": "x", "body": message.payload["text"]},
-    )
-    if settings.OPSCORE_LLM == "offline":
-        return keep_local(publication, message.step)
-    publication.status, publication.published_at = PublicationStatus.PUBLISHED, Now()
-    publication.external_id = f"local-x-{publication.id}"
-    publication.save()
-    announce_post(publication, message.step)
-    # The local channel has no audience; its first measurement is zero (real channels report).
-    ContentMetric.objects.get_or_create(
-        publication=publication,
-        defaults={
-            "post_ref": publication.external_id,
-            "impressions": 0,
-            "engagements": 0,
-            "engagement_rate": 0.0,
-        },
-    )
-    return publication.external_id
-
-
-def keep_local(publication, step) -> str:
-    """An offline post: recorded as local with its event, never announced as posted."""
-    publication.status, publication.external_id = PublicationStatus.LOCAL, ""
-    publication.save(update_fields=["status", "external_id"])
-    record_event(
-        "tweet.not_posted",
-        f"Not posted (offline): {publication.body[:120]}",
-        tags=["tweet", "not_posted", "offline"],
-        payload={"publication_id": publication.id, "reason": "the LLM provider is offline"},
-        agent_id=step.agent_id,
-        mission_id=step.mission_id,
-        step=step,
-        actor=f"channel:{publication.channel}",
-        dedupe_key=f"publication:{publication.id}",
-    )
-    return f"not-posted-{publication.id}"
-
-
-def announce_post(publication, step) -> None:
-    """`tweet.posted` — what the reaction matrix listens for — once per publication."""
-    record_event(
-        "tweet.posted",
-        f"Posted: {publication.body[:120]}",
-        tags=["tweet", "posted"],
-        payload={"publication_id": publication.id, "external_id": publication.external_id},
-        agent_id=step.agent_id,
-        mission_id=step.mission_id,
-        step=step,
-        actor=f"channel:{publication.channel}",
-        dedupe_key=f"publication:{publication.id}",
-    )
-
-
 def run_deploy(run):
     """Deploys only ever run after a human approved the proposal (never auto-approved)."""
     target = run.step.payload.get("target", "default")
@@ -175,8 +83,6 @@ EXECUTORS = {
     "write_content": run_llm_step,
     "draft_tweet": run_llm_step,
     "crawl": run_crawl,
-    "post_tweet": run_post_tweet,
     "deploy": run_deploy,
     "noop": run_noop,
 }
-CHANNELS = {"x": publish_to_x}

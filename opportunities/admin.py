@@ -5,7 +5,19 @@ from django.contrib import admin, messages
 
 from opportunities.actions import DecisionRefused, convert_opportunity, triage
 from opportunities.calibration import COLUMNS, calibration_table
-from opportunities.models import Idea, Opportunity, OpportunityReview, ScoutWeight
+from opportunities.models import (
+    ChannelAccount,
+    Idea,
+    Opportunity,
+    OpportunityReview,
+    ScoutWeight,
+)
+from opportunities.publishing import (
+    ChannelRefused,
+    approve_channel,
+    local_reason,
+    unblock_channel,
+)
 from opscore.admin import EvidenceInline, ReadOnlyMixin
 from opscore.admin_overrides import confirm_with_reason
 from opscore.models import operator_actor
@@ -101,3 +113,32 @@ class ScoutWeightAdmin(ReadOnlyMixin, admin.ModelAdmin):
         }
         context = (extra_context or {}) | {"calibration": table, "columns": COLUMNS}
         return super().changelist_view(request, context)
+
+
+@admin.register(ChannelAccount)
+class ChannelAccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Each publishing channel: publishing for real or recorded locally, approved, blocked."""
+
+    list_display = ["name", "publishes", "approved_at", "approved_by", "blocked_at"]
+    list_display += ["blocked_reason"]
+    actions = ["approve", "unblock"]
+
+    @admin.display(description="publishes")
+    def publishes(self, obj):
+        return local_reason(obj.name) or "yes"
+
+    @admin.action(description="Approve the first post on selected", permissions=["change"])
+    def approve(self, request, queryset):
+        self.each(request, queryset, approve_channel)
+
+    @admin.action(description="Unblock selected (credential fixed)", permissions=["change"])
+    def unblock(self, request, queryset):
+        self.each(request, queryset, unblock_channel)
+
+    def each(self, request, queryset, act):
+        for row in queryset:
+            try:
+                act(row.name, actor=operator_actor(request.user))
+                self.message_user(request, f"{row.name}: done", messages.SUCCESS)
+            except ChannelRefused as refused:
+                self.message_user(request, str(refused), messages.WARNING)

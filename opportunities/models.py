@@ -254,3 +254,47 @@ class ScoutWeight(models.Model):
 
     def __str__(self):
         return f"{self.scout_id}: {self.previous} → {self.weight}"
+
+
+class ChannelAccount(models.Model):
+    """A publishing channel's standing here (never its credentials, which live only in the
+    environment): whether a human approved its first real post, and whether a refused
+    credential blocked it, with why. A blocked channel posts nothing until a human unblocks it."""
+
+    name = models.CharField(primary_key=True, max_length=20)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.CharField(max_length=200, blank=True)
+    blocked_at = models.DateTimeField(null=True, blank=True)
+    blocked_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def approved(self) -> bool:
+        return self.approved_at is not None
+
+    @property
+    def blocked(self) -> bool:
+        return self.blocked_at is not None
+
+    def approve(self, actor: str) -> None:
+        self.approved_at, self.approved_by = Now(), actor[:200]
+        self.save(update_fields=["approved_at", "approved_by"])
+        self.refresh_from_db(fields=["approved_at"])
+
+    def block(self, reason: str) -> bool:
+        """Returns whether this call blocked it (False: it already was; one alert is enough)."""
+        done = ChannelAccount.objects.filter(pk=self.pk, blocked_at__isnull=True).update(
+            blocked_at=Now(), blocked_reason=reason[:500]
+        )
+        self.refresh_from_db(fields=["blocked_at", "blocked_reason"])
+        return bool(done)
+
+    def unblock(self) -> None:
+        self.blocked_at, self.blocked_reason = None, ""
+        self.save(update_fields=["blocked_at", "blocked_reason"])

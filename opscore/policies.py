@@ -4,6 +4,8 @@ A policy value is JSON an operator edits live; each key has a pydantic model so 
 type is refused with a message that names the field, in the admin, the CLI and the API alike.
 """
 
+from typing import Literal
+
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -47,6 +49,18 @@ class AutoApprove(PolicyValue):
 
 class XDailyQuota(PolicyValue):
     limit: int = Field(5, ge=0, le=10_000)
+
+
+PublishingChannel = Literal["x", "bluesky", "mastodon", "post_webhook"]
+
+
+class PublishingPolicy(PolicyValue):
+    """Where a post goes: the step's payload.channel when it is allowed here, else its agent's
+    channel, else the default. Each channel's first real post waits for a human."""
+
+    default_channel: PublishingChannel = "x"
+    agents: dict[str, PublishingChannel] = Field(default_factory=dict)
+    allowed_channels: list[PublishingChannel] = ["x", "bluesky", "mastodon", "post_webhook"]
 
 
 class ContentPolicy(PolicyValue):
@@ -303,6 +317,7 @@ class WorkerSwitches(PolicyValue):
 SCHEMAS: dict[str, type[PolicyValue]] = {
     "auto_approve": AutoApprove,
     "x_daily_quota": XDailyQuota,
+    "publishing_policy": PublishingPolicy,
     "content_policy": ContentPolicy,
     "deploy_policy": DeployPolicy,
     "roundtable_policy": RoundtablePolicy,

@@ -13,7 +13,8 @@ REDACTED = "[redacted]"
 
 def _known_secrets() -> list[str]:
     names = ("SECRET_KEY", "OPS_API_TOKEN", "CRON_SECRET", "ANTHROPIC_API_KEY")
-    names += ("OPS_AGENT_HOOK_TOKEN",)
+    names += ("OPS_AGENT_HOOK_TOKEN", "OPS_X_ACCESS_TOKEN", "OPS_BLUESKY_APP_PASSWORD")
+    names += ("OPS_MASTODON_TOKEN", "OPS_POST_WEBHOOK_SECRET")
     values = [getattr(settings, name, "") for name in names]
     values.append(settings.DATABASES["default"].get("PASSWORD") or "")
     return [value for value in values if value and len(value) >= 8]

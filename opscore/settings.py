@@ -314,6 +314,21 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "opscore@localhost")
 OPS_NOTIFY_EMAIL = env_list("OPS_NOTIFY_EMAIL")
 OPS_WEBHOOK_URL = env_str("OPS_WEBHOOK_URL")
 
+# Publishing channels (opportunities.channels): credentials come from the environment only and
+# are never stored, logged or shown. A channel without its credentials records posts locally
+# ("recorded locally, not published"); see README "Publishing for real".
+OPS_X_ACCESS_TOKEN = env_str("OPS_X_ACCESS_TOKEN")  # OAuth 2.0 user token, tweet.write scope
+OPS_X_API_URL = env_str("OPS_X_API_URL", "https://api.x.com")
+OPS_BLUESKY_HANDLE = env_str("OPS_BLUESKY_HANDLE")
+OPS_BLUESKY_APP_PASSWORD = env_str("OPS_BLUESKY_APP_PASSWORD")
+OPS_BLUESKY_PDS_URL = env_str("OPS_BLUESKY_PDS_URL", "https://bsky.social")
+OPS_BLUESKY_APPVIEW_URL = env_str("OPS_BLUESKY_APPVIEW_URL", "https://public.api.bsky.app")
+OPS_MASTODON_URL = env_str("OPS_MASTODON_URL")  # the instance, e.g. https://mastodon.social
+OPS_MASTODON_TOKEN = env_str("OPS_MASTODON_TOKEN")  # an app token with write:statuses
+OPS_POST_WEBHOOK_URL = env_str("OPS_POST_WEBHOOK_URL")
+OPS_POST_WEBHOOK_SECRET = env_str("OPS_POST_WEBHOOK_SECRET")  # HMAC-SHA256 signing key
+OPS_CHANNEL_TIMEOUT = env_int("OPS_CHANNEL_TIMEOUT", 10)  # seconds, every channel call
+
 # The agent API (/api/agent/…, manage.py agent_mcp): calls per token per minute, then 429.
 OPS_AGENT_API_RATE_PER_MINUTE = env_int("OPS_AGENT_API_RATE_PER_MINUTE", 600)
 # The wake hook (seed 004's /hooks/agent) sent to an external agent's wake_url: its bearer token

@@ -8,6 +8,13 @@ from django.db.models.signals import pre_migrate
 
 from opscore import embedded_db
 from tests import clock as test_clock
+from tests.channel_fakes import (  # noqa: F401 (fixtures: the publishing channels' fake network)
+    bluesky_account,
+    mastodon_account,
+    network,
+    webhook_account,
+    x_account,
+)
 from tests.factories import AgentFactory, OperatorFactory
 
 

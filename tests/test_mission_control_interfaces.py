@@ -120,4 +120,4 @@ def test_the_mission_page_says_an_offline_post_was_not_posted(client, agent, set
     deliver_pending()
 
     shown = client.get(f"/stage/missions/{step.mission_id}").content.decode()
-    assert "not posted (offline)" in shown and "published to" not in shown
+    assert "recorded locally, not published" in shown and "published to" not in shown

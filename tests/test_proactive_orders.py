@@ -35,7 +35,8 @@ def failures(n: int, kind: str = "crawl"):
 def test_phase_three_brings_the_scouts_and_the_ranking(fleet):
     names = set(StandingOrder.objects.filter(phase=3).values_list("name", flat=True))
     assert "coord-opportunity-ranking" in names and "research-external-opportunities" in names
-    assert len(names) == 12
+    assert "publisher-engagement-poll" in names
+    assert len(names) == 13
 
 
 def test_an_empty_packet_is_no_work_and_says_nothing(fleet):

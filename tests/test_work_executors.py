@@ -8,9 +8,11 @@ from missions.outbox import deliver_pending
 from missions.recovery import requeue_cleared_blockers
 from missions.step_actions import retry_step
 from missions.worker import handle_one_step
+from opportunities.publishing import approve_channel
 from opscore.actions import set_policy
 from opscore.llm import LLMReply
 from opscore.models import Event, LLMCall
+from tests.channel_fakes import x_created
 from tests.factories import make_step
 
 pytestmark = pytest.mark.django_db
@@ -109,8 +111,9 @@ def test_over_budget_steps_are_blocked_and_resume_when_the_budget_allows():
     assert requeue_cleared_blockers() == 1
 
 
-def test_a_retried_post_tweet_publishes_once(monkeypatch, settings):
-    settings.OPSCORE_LLM = "anthropic"  # a real provider: its words may leave the machine
+def test_a_retried_post_tweet_publishes_once(network, x_account):
+    approve_channel("x", actor="operator:ann")
+    network.on("POST", "/2/tweets", x_created())
     step = make_step("post_tweet", payload={"text": "We shipped!"})
     handle_one_step("w1")
     # The worker is presumed lost after the effect was recorded; a human retries the step.
@@ -123,9 +126,10 @@ def test_a_retried_post_tweet_publishes_once(monkeypatch, settings):
     assert OutboxMessage.objects.filter(step=step).count() == 1
     publication = Publication.objects.get()
     assert (publication.body, publication.status) == ("We shipped!", "published")
+    assert len(network.sent("POST", "/2/tweets")) == 1
     posted = Event.objects.get(kind="tweet.posted")  # once, for the reaction matrix to hear
     assert (posted.tags, posted.step_id, posted.payload["publication_id"]) == (
-        ["tweet", "posted"],
+        ["tweet", "posted", "x"],
         step.id,
         publication.id,
     )
@@ -139,11 +143,11 @@ def test_an_offline_post_is_recorded_as_not_posted_never_posted(settings):
 
     publication = Publication.objects.get()
     assert (publication.status, publication.published_at) == ("local", None)
-    assert publication.get_status_display() == "not posted (offline)"
+    assert publication.get_status_display() == "recorded locally, not published"
     assert not Event.objects.filter(kind="tweet.posted").exists()
     assert not Event.objects.filter(title__startswith="Posted").exists()
     kept = Event.objects.get(kind="tweet.not_posted", step=step)
-    assert kept.title == "Not posted (offline): We shipped!"
+    assert kept.title == "Recorded locally, not published: We shipped!"
     assert kept.payload["reason"] == "the LLM provider is offline"
 
 

@@ -134,12 +134,25 @@ class PublicationStatus(models.TextChoices):
     PENDING = "pending"
     PUBLISHED = "published"
     FAILED = "failed"
-    # Made while the LLM provider was offline: kept on this machine, never published.
-    LOCAL = "local", "not posted (offline)"
+    # No credentials for the channel, or words from the offline LLM provider: kept here only.
+    LOCAL = "local", "recorded locally, not published"
+    REFUSED = "refused", "refused before posting"
+    DELETED = "deleted", "deleted on the channel"
+
+
+# Engagement is read back 1 h, 6 h, 24 h and 72 h after posting, then no more.
+POLL_AFTER = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=24), timedelta(hours=72))
+
+
+class PublicationQuerySet(models.QuerySet):
+    def due_for_poll(self):
+        """Served by publication_poll_idx: only rows with a next poll are in it."""
+        return self.filter(next_poll_at__lte=Now()).order_by("next_poll_at", "id")
 
 
 class Publication(models.Model):
-    """A post to an outside channel, created by its outbox row exactly once."""
+    """A post to an outside channel, created by its outbox row exactly once. `external_id`
+    and `url` are the channel's own; `reason` says why a post is local, refused or failed."""
 
     step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="publications")
     outbox = models.OneToOneField(
@@ -150,13 +163,68 @@ class Publication(models.Model):
     status = models.CharField(
         max_length=10, choices=PublicationStatus.choices, default=PublicationStatus.PENDING
     )
+    reason = models.CharField(max_length=500, blank=True)
     external_id = models.CharField(max_length=200, blank=True)
+    url = models.URLField(max_length=500, blank=True)
     created_at = models.DateTimeField(db_default=Now())
     published_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    polls_done = models.PositiveSmallIntegerField(default=0)
+    last_poll_error = models.CharField(max_length=500, blank=True)
+
+    objects = PublicationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["channel", "created_at"], name="publication_day_idx")]
+        indexes = [
+            models.Index(fields=["channel", "created_at"], name="publication_day_idx"),
+            models.Index(
+                fields=["next_poll_at"],
+                condition=Q(next_poll_at__isnull=False),
+                name="publication_poll_idx",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.channel}: {self.body[:40]}"
+
+    @property
+    def is_posted(self) -> bool:
+        return self.status in (PublicationStatus.PUBLISHED, PublicationStatus.DELETED)
+
+    def mark_published(self, external_id: str, url: str, *, measured: bool = True) -> None:
+        """Posted: the channel's id and URL kept, the first engagement poll an hour on."""
+        self.status, self.reason = PublicationStatus.PUBLISHED, ""
+        self.external_id, self.url = external_id[:200], url[:500]
+        self.published_at = Now()
+        self.next_poll_at = in_seconds(POLL_AFTER[0].total_seconds()) if measured else None
+        self.save()
+        self.refresh_from_db(fields=["published_at", "next_poll_at"])
+
+    def set_aside(self, status: str, reason: str) -> None:
+        """Local, refused or failed: never posted, with the reason shown wherever it appears."""
+        self.status, self.reason, self.external_id = status, reason[:500], ""
+        self.next_poll_at = None
+        self.save()
+
+    def record_poll(self, error: str = "") -> None:
+        """One poll done (or failed, with why): the next one on the decaying schedule."""
+        self.polls_done += 1
+        self.last_poll_error = error[:500]
+        later = POLL_AFTER[self.polls_done] if self.polls_done < len(POLL_AFTER) else None
+        self.next_poll_at = self.published_at + later if later else None
+        self.save(update_fields=["polls_done", "last_poll_error", "next_poll_at"])
+
+    def postpone_poll(self, seconds: float, error: str) -> None:
+        """The channel asked us to wait (429): same poll, later; not counted as done."""
+        self.last_poll_error = error[:500]
+        self.next_poll_at = in_seconds(seconds)
+        self.save(update_fields=["last_poll_error", "next_poll_at"])
+        self.refresh_from_db(fields=["next_poll_at"])
+
+    def mark_deleted(self) -> None:
+        """Gone on the channel: kept here as deleted, and no longer polled."""
+        self.status, self.deleted_at, self.next_poll_at = PublicationStatus.DELETED, Now(), None
+        self.save(update_fields=["status", "deleted_at", "next_poll_at"])
+        self.refresh_from_db(fields=["deleted_at"])

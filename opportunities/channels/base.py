@@ -1,0 +1,134 @@
+"""What every publishing channel shares: the HTTP client (one deadline for every call, and the
+transport seam tests fill with httpx.MockTransport), the answers a channel gives, and how an
+error body is kept: truncated and redacted, never with a credential in it.
+
+httpx directly rather than each network's client library: atproto, Mastodon.py and tweepy do
+not take an injectable transport (the latter two are built on requests), and the calls we need
+are a handful of documented REST endpoints each.
+"""
+
+import contextlib
+import email.utils
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import httpx
+from django.conf import settings
+
+from opscore.redaction import redact_text
+
+# Tests install an httpx.MockTransport here; None is the real network.
+TRANSPORT: httpx.BaseTransport | None = None
+ERROR_BODY_CHARS = 300
+DEFAULT_RETRY_SECONDS = 60
+MAX_RETRY_SECONDS = 24 * 3600
+
+
+class ChannelError(Exception):
+    """Anything a channel answered that is not what we asked for; the text is safe to store."""
+
+
+class Unavailable(ChannelError):
+    """A network failure or a 5xx: the outbox's backoff retries it."""
+
+
+class RateLimited(ChannelError):
+    def __init__(self, reason: str, retry_after: float):
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class CredentialsRefused(ChannelError):
+    """401 (or a 403 that names the token): the channel is blocked until a human acts."""
+
+
+class PostRejected(ChannelError):
+    """The channel refused this post (too long, invalid): retrying the same words cannot help."""
+
+
+class Duplicate(ChannelError):
+    """The channel says it already has this post (a retry after a lost answer)."""
+
+
+class Malformed(ChannelError):
+    """A 2xx whose body is not the documented shape."""
+
+
+@dataclass(frozen=True)
+class Posted:
+    post_id: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Public numbers only. Channels that report no impressions (Bluesky, Mastodon) give 0."""
+
+    impressions: int = 0
+    engagements: int = 0
+    deleted: bool = False
+
+
+def client(base_url: str, **headers) -> httpx.Client:
+    timeout = httpx.Timeout(float(settings.OPS_CHANNEL_TIMEOUT))
+    return httpx.Client(base_url=base_url, timeout=timeout, transport=TRANSPORT, headers=headers)
+
+
+def error_body(answer: httpx.Response) -> str:
+    """The first few hundred characters, any credential in them masked."""
+    text = " ".join(answer.text.split())
+    return redact_text(text)[:ERROR_BODY_CHARS]
+
+
+def retry_seconds(answer: httpx.Response) -> float:
+    """Retry-After as seconds or an HTTP date; X's x-rate-limit-reset (epoch seconds) too."""
+    value = answer.headers.get("retry-after", "").strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_SECONDS)
+    when = None
+    with contextlib.suppress(TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(value).timestamp() if value else None
+    reset = answer.headers.get("x-rate-limit-reset", "")  # X: epoch seconds
+    reset = (reset or answer.headers.get("ratelimit-reset", "")).strip()  # Bluesky: the same
+    if when is None and reset.isdigit():
+        when = float(reset)
+    iso = answer.headers.get("x-ratelimit-reset", "").strip()  # Mastodon: an ISO 8601 time
+    if when is None and iso:
+        with contextlib.suppress(ValueError):
+            when = datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    if when is None:
+        return DEFAULT_RETRY_SECONDS
+    return min(max(when - time.time(), 1.0), MAX_RETRY_SECONDS)
+
+
+def check(answer: httpx.Response, channel: str) -> httpx.Response:
+    """Turn the status codes every channel shares into our errors; 2xx passes through."""
+    code = answer.status_code
+    said = f"{channel} answered {code}: {error_body(answer)}"
+    if code == 429:
+        raise RateLimited(said, retry_seconds(answer))
+    if code == 401:
+        raise CredentialsRefused(said)
+    if code >= 500:
+        raise Unavailable(said)
+    if code >= 400:
+        raise PostRejected(said)
+    return answer
+
+
+def json_of(answer: httpx.Response, channel: str) -> dict:
+    try:
+        data = answer.json()
+    except ValueError:
+        raise Malformed(f"{channel} answered {answer.status_code} with no JSON") from None
+    if not isinstance(data, dict):
+        raise Malformed(f"{channel} answered JSON that is not an object")
+    return data
+
+
+def count_of(data: dict, field: str, channel: str) -> int:
+    value = data.get(field, 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise Malformed(f"{channel} metric {field!r} is not a count: {str(value)[:40]!r}")
+    return value

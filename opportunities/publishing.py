@@ -1,0 +1,300 @@
+"""Posting for real, through the outbox only. The `post_tweet` executor picks the channel by
+policy and refuses what it can know is wrong (a secret-looking string, too long, no channel)
+before anything is queued; a channel's first real post, a blocked channel and a stopped one
+wait as blocked steps. The deliverer (`deliver_post`) then posts once per outbox row: a channel
+without credentials (or words from the offline model) is recorded locally, not published; a
+429 waits its Retry-After; a refused credential blocks the channel with an alert, no retries.
+"""
+
+from django.conf import settings
+from django.db import transaction
+
+from missions.executors import Blocked, Effect, Failed, Succeeded
+from missions.models import Artifact, Publication, PublicationStatus, start_of_today
+from missions.outbox import ChannelSaidNo
+from missions.recovery import requeue_cleared_blockers
+from opportunities.channels import ADAPTERS, LABELS, PostRequest
+from opportunities.channels.base import CredentialsRefused, Duplicate, PostRejected, RateLimited
+from opportunities.channels.limits import secret_in, too_long
+from opportunities.models import ChannelAccount
+from opscore.actions import record_event
+from opscore.models import Override, Policy
+
+STOP = "stop_channel"  # the override kind: a per-channel kill switch
+CREDENTIALS = {
+    "x": "OPS_X_ACCESS_TOKEN",
+    "bluesky": "OPS_BLUESKY_HANDLE and OPS_BLUESKY_APP_PASSWORD",
+    "mastodon": "OPS_MASTODON_URL and OPS_MASTODON_TOKEN",
+    "post_webhook": "OPS_POST_WEBHOOK_URL and OPS_POST_WEBHOOK_SECRET",
+}
+
+
+def tweet_text(step) -> str | None:
+    """The payload's text, or the newest draft from a step this one depends on."""
+    if step.payload.get("text"):
+        return str(step.payload["text"])
+    draft = (
+        Artifact.objects.filter(step__in=step.depends_on.all(), kind="draft_tweet")
+        .order_by("-id")
+        .first()
+    )
+    return draft.body if draft else None
+
+
+def chosen_channel(step) -> tuple[str, str | None]:
+    """The step's payload.channel, else its agent's, else the default; and why not, if not."""
+    policy = Policy.objects.value("publishing_policy")
+    wanted = step.payload.get("channel") or policy.agents.get(step.agent_id)
+    wanted = str(wanted or policy.default_channel)[:40]
+    if wanted not in policy.allowed_channels:
+        return wanted, f"channel {wanted!r} is not in publishing_policy.allowed_channels"
+    return wanted, None
+
+
+def local_reason(channel: str) -> str | None:
+    """Why a post on `channel` stays on this machine, or None when it can really go out."""
+    if settings.OPSCORE_LLM == "offline":
+        return "the LLM provider is offline"
+    if not ADAPTERS[channel].configured():
+        return f"no credentials for {LABELS[channel]} (set {CREDENTIALS[channel]})"
+    return None
+
+
+def stopped_by(channel: str) -> Override | None:
+    return Override.objects.in_force().filter(kind=STOP, target=channel).first()
+
+
+def account(channel: str) -> ChannelAccount:
+    return ChannelAccount.objects.get_or_create(name=channel)[0]
+
+
+def channel_hold(channel: str) -> tuple[str, str] | None:
+    """(reason, blocker code) while posts to `channel` must wait, else None."""
+    if stop := stopped_by(channel):
+        return f"{channel} is stopped by override {stop.id}: {stop.reason}", "channel_stopped"
+    if local_reason(channel):
+        return None  # recorded locally: nothing leaves, nothing to approve
+    standing = account(channel)
+    if standing.blocked:
+        return f"{channel} is blocked: {standing.blocked_reason}", "channel_blocked"
+    if not standing.approved:
+        return (
+            f"the first post on {LABELS[channel]} waits for a human: "
+            f"opscore channels approve {channel}",
+            "channel_approval",
+        )
+    return None
+
+
+def content_refusal(channel: str, text: str, limit: int | None = None) -> str | None:
+    if found := secret_in(text):
+        return f"the text contains what looks like {found}"
+    return too_long(channel, text, limit)
+
+
+def run_post_tweet(run):
+    step = run.step
+    text = tweet_text(step)
+    if not text:
+        return Failed("post_tweet needs payload.text or a draft_tweet it depends on", False)
+    channel, refused = chosen_channel(step)
+    refused = refused or content_refusal(channel, text)
+    if refused:
+        return Failed(f"post_tweet refused: {refused}", retryable=False, input_refused=True)
+    limit = Policy.objects.value("x_daily_quota").limit
+    today = Publication.objects.filter(channel=channel, created_at__gte=start_of_today()).count()
+    if today >= limit:
+        return Blocked(f"post_tweet: quota full at run time ({today}/{limit})", "quota")
+    if hold := channel_hold(channel):
+        return Blocked(*hold)
+    effect = Effect(key=f"post:{channel}:{step.id}", channel=channel, payload={"text": text})
+    return Succeeded({"queued_for": channel}, effects=[effect])
+
+
+def held_step_cleared(step) -> bool:
+    """The blocker check for channel_* codes: may this step's channel take posts now?"""
+    return channel_hold(chosen_channel(step)[0]) is None
+
+
+def deliver_post(message) -> str:
+    """The outbox channel for every publishing network: post once, or say why not."""
+    publication, _ = Publication.objects.get_or_create(
+        outbox=message,
+        defaults={"step_id": message.step_id, "channel": message.channel},
+    )
+    if publication.status != PublicationStatus.PENDING:
+        return publication.external_id or f"{publication.status}-{publication.id}"
+    publication.body = message.payload["text"]
+    if reason := local_reason(message.channel):
+        return keep_local(publication, reason)
+    if reason := delivery_refusal(message.channel, publication.body):
+        return refuse(publication, reason)
+    adapter = ADAPTERS[message.channel].Channel()
+    try:
+        return post_through(adapter, publication, message)
+    except RateLimited as limited:
+        wait = limited.retry_after
+        raise ChannelSaidNo(f"{limited} (retry in {wait:.0f} s)", retry_after=wait) from None
+    except CredentialsRefused as refused:
+        reason = str(refused)
+        raise ChannelSaidNo(
+            reason, retry_after=None, aftermath=lambda: credential_refused(message, reason)
+        ) from None
+    except PostRejected as rejected:
+        return refuse(publication, str(rejected))
+    finally:
+        adapter.close()
+
+
+def delivery_refusal(channel: str, text: str) -> str | None:
+    """Checked again at send time: the switch or block may be newer than the step."""
+    if stop := stopped_by(channel):
+        return f"{channel} is stopped by override {stop.id}: {stop.reason}"
+    if account(channel).blocked:
+        return f"{channel} is blocked: {account(channel).blocked_reason}"
+    return content_refusal(channel, text)
+
+
+def post_through(adapter, publication: Publication, message) -> str:
+    """Check the channel's own limit, look before a retry where the channel has no
+    idempotency key, post, and keep the channel's id and URL."""
+    request = PostRequest(publication.body, message.key, message.created_at, message.id)
+    if reason := too_long(adapter.name, request.text, adapter.limit()):
+        return refuse(publication, reason)
+    retrying = message.attempts > 1 and not adapter.idempotent
+    posted = adapter.find(request) if retrying else None
+    if posted is None:
+        try:
+            posted = adapter.publish(request)
+        except Duplicate:
+            posted = adapter.find(request)
+    if posted is None:
+        return refuse(publication, f"{adapter.name} calls it a duplicate, yet it is not found")
+    publication.mark_published(posted.post_id, posted.url, measured=adapter.measures)
+    announce_post(publication, message.step)
+    return posted.post_id
+
+
+def keep_local(publication: Publication, reason: str) -> str:
+    """Recorded here with its reason and event, never announced as posted."""
+    publication.set_aside(PublicationStatus.LOCAL, reason)
+    post_event(publication, "tweet.not_posted", "Recorded locally, not published", reason)
+    return f"not-posted-{publication.id}"
+
+
+def refuse(publication: Publication, reason: str) -> str:
+    publication.set_aside(PublicationStatus.REFUSED, reason)
+    post_event(publication, "tweet.refused", "Refused before posting", reason)
+    return f"refused-{publication.id}"
+
+
+def post_event(publication: Publication, kind: str, said: str, reason: str) -> None:
+    step = publication.step
+    shown = (
+        "[withheld: it looks like a secret]" if secret_in(publication.body) else publication.body
+    )
+    record_event(
+        kind,
+        f"{said}: {shown[:120]}",
+        summary=reason,
+        tags=["tweet", kind.split(".")[1], publication.channel],
+        payload={"publication_id": publication.id, "reason": reason},
+        agent_id=step.agent_id,
+        mission_id=step.mission_id,
+        step=step,
+        actor=f"channel:{publication.channel}",
+        dedupe_key=f"publication:{publication.id}",
+    )
+
+
+def announce_post(publication: Publication, step) -> None:
+    """`tweet.posted` — what the reaction matrix listens for — once per publication."""
+    record_event(
+        "tweet.posted",
+        f"Posted to {LABELS[publication.channel]}: {publication.body[:120]}",
+        tags=["tweet", "posted", publication.channel],
+        payload={
+            "publication_id": publication.id,
+            "external_id": publication.external_id,
+            "url": publication.url,
+        },
+        agent_id=step.agent_id,
+        mission_id=step.mission_id,
+        step=step,
+        actor=f"channel:{publication.channel}",
+        dedupe_key=f"publication:{publication.id}",
+    )
+
+
+@transaction.atomic
+def credential_refused(message, reason: str) -> None:
+    """The post failed with the reason, and the channel is blocked with one alert."""
+    publication, _ = Publication.objects.get_or_create(
+        outbox=message,
+        defaults={"step_id": message.step_id, "channel": message.channel},
+    )
+    publication.body = message.payload["text"]
+    publication.set_aside(PublicationStatus.FAILED, reason)
+    block_channel(message.channel, reason)
+
+
+def block_channel(channel: str, reason: str) -> None:
+    if not account(channel).block(reason):
+        return
+    record_event(
+        "channel.blocked",
+        f"{LABELS[channel]} blocked: its credential was refused",
+        summary=f"{reason} — fix the credential, then: opscore channels unblock {channel}",
+        tags=["alert", "channel", channel],
+        payload={"channel": channel, "reason": reason},
+        actor=f"channel:{channel}",
+        dedupe_key=f"channel.blocked:{channel}:{account(channel).blocked_at.timestamp():.0f}",
+    )
+
+
+class ChannelRefused(ValueError):
+    """An approve or unblock that cannot be done as asked; the message says why."""
+
+
+def known_channel(channel: str) -> str:
+    if channel not in ADAPTERS:
+        raise ChannelRefused(f"unknown channel {channel!r}; known: {', '.join(ADAPTERS)}")
+    return channel
+
+
+@transaction.atomic
+def approve_channel(channel: str, *, actor: str) -> ChannelAccount:
+    """A human lets the channel's first real post go; posts waiting on it are requeued."""
+    standing = account(known_channel(channel))
+    if standing.approved:
+        raise ChannelRefused(f"{channel} was approved by {standing.approved_by} already")
+    standing.approve(actor)
+    record_event(
+        "channel.approved",
+        f"{LABELS[channel]} approved for posting by {actor}",
+        tags=["channel", "approved", channel],
+        payload={"channel": channel},
+        actor=actor,
+    )
+    transaction.on_commit(requeue_cleared_blockers)
+    return standing
+
+
+@transaction.atomic
+def unblock_channel(channel: str, *, actor: str) -> ChannelAccount:
+    """After the credential is fixed: the channel takes posts again."""
+    standing = account(known_channel(channel))
+    if not standing.blocked:
+        raise ChannelRefused(f"{channel} is not blocked")
+    was = standing.blocked_reason
+    standing.unblock()
+    record_event(
+        "channel.unblocked",
+        f"{LABELS[channel]} unblocked by {actor}",
+        summary=f"was: {was}",
+        tags=["channel", "unblocked", channel],
+        payload={"channel": channel},
+        actor=actor,
+    )
+    transaction.on_commit(requeue_cleared_blockers)
+    return standing

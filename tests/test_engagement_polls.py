@@ -1,0 +1,139 @@
+"""Engagement comes back: each published post is read 1 h, 6 h, 24 h and 72 h after posting
+into ContentMetric rows; a deleted post is recorded as such; one bad answer fails that poll,
+not the standing order."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from missions.models import ContentMetric, Publication
+from missions.outbox import deliver_pending
+from missions.worker import handle_one_step
+from opportunities.publishing import approve_channel
+from opscore.models import Event, StandingOrder
+from tests.channel_fakes import (
+    STATUS_ID,
+    TWEET_ID,
+    X_DELETED,
+    answer,
+    mastodon_instance,
+    mastodon_status,
+    x_created,
+    x_metrics,
+)
+from tests.factories import AgentFactory, make_step, run_order_now
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def poll_order(db):
+    publisher = AgentFactory(slug="publisher")
+    return StandingOrder.objects.create(
+        agent=publisher, name="engagement", cron="*/15 * * * *", handler="engagement_poll"
+    )
+
+
+def posted_on_x(network, clock) -> Publication:
+    clock.freeze(T0)
+    approve_channel("x", actor="operator:ann")
+    network.on("POST", "/2/tweets", x_created())
+    make_step("post_tweet", payload={"text": "We shipped!"})
+    handle_one_step("w1")
+    deliver_pending()
+    return Publication.objects.get()
+
+
+def poll_at(clock, poll_order, hours: float):
+    clock.freeze(T0 + timedelta(hours=hours))
+    return run_order_now(poll_order)
+
+
+def test_it_reads_the_numbers_at_1_6_24_and_72_hours_then_stops(
+    network, x_account, clock, poll_order
+):
+    publication = posted_on_x(network, clock)
+    network.on(
+        "GET",
+        f"/2/tweets/{TWEET_ID}",
+        x_metrics(impressions=100, likes=5),
+        x_metrics(impressions=800, likes=40),
+        x_metrics(impressions=2000, likes=90),
+        x_metrics(impressions=2100, likes=95),
+    )
+
+    runs = [poll_at(clock, poll_order, h) for h in (0.5, 1, 5, 6, 24, 72, 200)]
+
+    assert [r.status for r in runs] == [
+        "no_work",
+        "completed",
+        "no_work",
+        "completed",
+        "completed",
+        "completed",
+        "no_work",
+    ]
+    metrics = ContentMetric.objects.filter(publication=publication).order_by("measured_at")
+    assert [m.impressions for m in metrics] == [100, 800, 2000, 2100]
+    assert [m.measured_at - T0 for m in metrics] == [timedelta(hours=h) for h in (1, 6, 24, 72)]
+    assert metrics.last().engagements == 95 + 5 + 2 + 1
+    assert metrics.last().post_ref == TWEET_ID
+    publication.refresh_from_db()
+    assert (publication.polls_done, publication.next_poll_at) == (4, None)
+
+
+def test_a_post_deleted_on_the_channel_is_recorded_as_deleted(
+    network, x_account, clock, poll_order
+):
+    publication = posted_on_x(network, clock)
+    network.on("GET", f"/2/tweets/{TWEET_ID}", X_DELETED)
+
+    run = poll_at(clock, poll_order, 1)
+
+    publication.refresh_from_db()
+    assert run.evidence == {"deleted": 1}
+    assert (publication.status, publication.get_status_display()) == (
+        "deleted",
+        "deleted on the channel",
+    )
+    assert publication.deleted_at == T0 + timedelta(hours=1)
+    assert publication.next_poll_at is None and not ContentMetric.objects.exists()
+    assert Event.objects.get(kind="tweet.deleted").payload["external_id"] == TWEET_ID
+
+
+def test_a_malformed_answer_fails_that_poll_not_the_order(
+    network, x_account, mastodon_account, clock, poll_order
+):
+    broken = posted_on_x(network, clock)
+    approve_channel("mastodon", actor="operator:ann")
+    network.on("GET", "/api/v2/instance", mastodon_instance())
+    network.on("POST", "/api/v1/statuses", mastodon_status())
+    make_step("post_tweet", payload={"text": "Also here", "channel": "mastodon"})
+    handle_one_step("w1")
+    deliver_pending()
+    network.on("GET", f"/2/tweets/{TWEET_ID}", answer(200, {"data": {"id": TWEET_ID}}))
+    network.on("GET", f"/api/v1/statuses/{STATUS_ID}", mastodon_status(favourites=4))
+
+    run = poll_at(clock, poll_order, 1)
+
+    assert run.status == "completed" and run.evidence == {"failed": 1, "measured": 1}
+    broken.refresh_from_db()
+    assert broken.last_poll_error == "Malformed: x: the tweet has no public_metrics"
+    assert broken.next_poll_at == T0 + timedelta(hours=6)  # the next poll still comes
+    assert ContentMetric.objects.get().engagements == 4
+
+
+def test_a_429_postpones_the_poll_without_counting_it(network, x_account, clock, poll_order):
+    publication = posted_on_x(network, clock)
+    network.on(
+        "GET",
+        f"/2/tweets/{TWEET_ID}",
+        answer(429, {"title": "Too Many Requests"}, retry_after="600"),
+    )
+
+    run = poll_at(clock, poll_order, 1)
+
+    publication.refresh_from_db()
+    assert run.evidence == {"postponed": 1} and publication.polls_done == 0
+    assert publication.next_poll_at == T0 + timedelta(hours=1, minutes=10)
