@@ -1,6 +1,7 @@
 """Operators' ratings as evidence: each rating joins the one candidate (then memory) for its
 agent, step kinds and verdict, so "operators found these digests useful" is one memory citing
-every rating behind it, with the tally in its body — counted, not re-told per rating."""
+every rating behind it (a later rating merges in as evidence), and each candidate says the
+tally when it was written — counted, not re-told per rating."""
 
 from django.db import transaction
 from django.db.models import Count
@@ -30,8 +31,8 @@ def feedback_candidate(feedback: Feedback) -> dict:
     verdict = "useful" if feedback.useful else "not useful"
     title = f"Operators find {kinds or 'this work'} {verdict}"
     body = (
-        f"Operators rated my outputs {counts['useful']} time(s) useful and "
-        f"{counts['not_useful']} time(s) not useful. Latest, on {feedback.output} "
+        f"As of rating F{feedback.id}, operators had rated my outputs {counts['useful']} time(s) "
+        f"useful and {counts['not_useful']} time(s) not useful. This one, on {feedback.output} "
         f"('{mission.title[:120]}'): {verdict} because {feedback.reason}"
     )
     return {

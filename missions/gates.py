@@ -84,15 +84,15 @@ RESERVED_FOR_GOALS = (
 
 def reserve_for_goals(proposal: Proposal) -> int:
     """How many slots this proposal must leave free for goal work: none unless the
-    goal_preference policy is on and the proposal serves no active goal. What was weighed is
-    recorded on the proposal (gate_decision), admitted or refused."""
+    goal_preference policy is on and the proposal serves no active goal while one exists.
+    What was weighed is recorded on the proposal (gate_decision), admitted or refused."""
     policy = Policy.objects.value("goal_preference")
     if not policy.enabled:
         return 0
-    serves = (
-        proposal.goal_id is not None and Goal.objects.active().filter(pk=proposal.goal_id).exists()
-    )
-    reserved = 0 if serves else policy.reserved_slots
+    active = Goal.objects.active()
+    serves = proposal.goal_id is not None and active.filter(pk=proposal.goal_id).exists()
+    # With no active goal at all there is nothing to keep slots for.
+    reserved = 0 if serves or not active.exists() else policy.reserved_slots
     proposal.gate_decision = proposal.gate_decision | {
         "goal_preference": {"goal": proposal.goal_id if serves else None, "reserved": reserved}
     }
