@@ -329,3 +329,6 @@ class ReactionAdmin(AuditAdmin):
 @admin.register(ContentMetric)
 class ContentMetricAdmin(AuditAdmin):
     list_display = ["post_ref", "impressions", "engagements", "engagement_rate", "measured_at"]
+
+
+from missions import admin_goals  # noqa: E402, F401  (goals and feedback)

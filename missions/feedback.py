@@ -56,10 +56,17 @@ def _clean(rating, reason) -> tuple[str, str]:
     return rating, reason
 
 
+def check_feedback(*, rating, reason, **output):
+    """Validate without writing: (rating, reason, mission, artifact, publication)."""
+    rating, reason = _clean(rating, reason)
+    return rating, reason, *_target(**output)
+
+
 @transaction.atomic
 def record_feedback(*, rating, reason, actor: str, **output) -> Feedback:
-    rating, reason = _clean(rating, reason)
-    mission, artifact, publication = _target(**output)
+    rating, reason, mission, artifact, publication = check_feedback(
+        rating=rating, reason=reason, **output
+    )
     feedback = Feedback.objects.create(
         mission=mission,
         artifact=artifact,

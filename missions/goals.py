@@ -175,3 +175,16 @@ def missions_under(goal: Goal):
 def mission_counts(goal: Goal) -> dict:
     rows = missions_under(goal).values_list("status").annotate(n=Count("id")).order_by()
     return dict(rows)
+
+
+def goal_detail(goal: Goal) -> dict:
+    """goal_state plus what sits under it: missions by status, versions, recent snapshots."""
+    versions = goal.versions.values("version", "changed_by", "reason", "changed_at")
+    snapshots = goal.snapshots.order_by("-taken_at").values("value", "taken_at")[:50]
+    missions = missions_under(goal).values("id", "title", "status", "agent_id")[:50]
+    return goal_state(goal) | {
+        "missions_by_status": mission_counts(goal),
+        "missions": list(missions),
+        "versions": list(versions),
+        "snapshots": list(snapshots),
+    }

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand
 
 from missions.goal_metrics import describe
 from missions.goal_schemas import GoalInvalid
-from missions.goals import add_goal, close_goal, goal_state, mission_counts, revise_goal
+from missions.goals import add_goal, close_goal, goal_detail, goal_state, revise_goal
 from missions.models import Goal
 from opscore.management.commands._json import dump, fail
 from opscore.management.commands._verbs import add_verbs
@@ -74,13 +74,7 @@ class Command(BaseCommand):
         goal = Goal.objects.filter(pk=opts["id"]).first()
         if goal is None:
             raise GoalInvalid({"id": [f"no goal {opts['id']}"]})
-        versions = goal.versions.values("version", "changed_by", "reason", "changed_at")
-        snapshots = goal.snapshots.order_by("-taken_at").values("value", "taken_at")[:50]
-        return goal_state(goal) | {
-            "missions": mission_counts(goal),
-            "versions": list(versions),
-            "snapshots": list(snapshots),
-        }
+        return goal_detail(goal)
 
     def do_metrics(self, opts):
         return {"metrics": describe()}
@@ -102,6 +96,6 @@ class Command(BaseCommand):
         out = [self.line(data)]
         if verb == "show":
             out.append(f"why: {data['why'] or '-'}")
-            out.append(f"missions: {data['missions'] or 'none yet'}")
+            out.append(f"missions: {data['missions_by_status'] or 'none yet'}")
             out += [f"v{v['version']} {v['changed_by']}: {v['reason']}" for v in data["versions"]]
         return "\n".join(out)
