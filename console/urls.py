@@ -14,6 +14,7 @@ from console.stage.lineage_view import admin_lineage_view, stage_lineage
 from console.stage.memory_panel import memory_panel
 from console.stage.mission_page import control as mission_control
 from console.stage.mission_page import mission_page
+from console.stage.mission_page import rate as mission_rate
 from console.stage.notices_panel import dismiss_notice, inbox_panel
 from console.stage.opportunities_board import opportunities_board
 
@@ -33,6 +34,7 @@ urlpatterns = [
         mission_control,
         name="stage-mission-control",
     ),
+    path("stage/missions/<int:mission_id>/feedback", mission_rate, name="stage-mission-feedback"),
     path("stage/approvals", approvals_panel, name="stage-approvals"),
     path("stage/agents", agents_page, name="stage-agents"),
     path("stage/opportunities", opportunities_board, name="stage-opportunities"),

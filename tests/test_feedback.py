@@ -101,3 +101,23 @@ def test_the_cli_rates_a_mission(agent, capsys):
         call_command("feedback", "--json", "--mission", "999", "--rating", "useful",
                      "--reason", "x")  # fmt: skip
     assert "no mission 999" in capsys.readouterr().out
+
+
+def test_an_operator_rates_from_the_stage_mission_page(admin_client, agent):
+    from django.test import Client
+
+    client = Client()  # signed out (admin_client is the test's signed-in client)
+    report = finished_output(agent)
+    page = f"/stage/missions/{report.step.mission_id}"
+    rate = f"{page}/feedback"
+
+    assert client.post(rate, {"rating": "useful", "reason": "x"}).status_code == 302  # to login
+    refused = admin_client.post(rate, {"rating": "useful", "reason": " "})
+    assert refused.status_code == 400 and "say why" in refused.content.decode()
+    admin_client.post(rate, {"rating": "useful", "reason": "clear", "artifact": str(report.id)})
+    foreign = admin_client.post(rate, {"rating": "useful", "reason": "x", "artifact": "999"})
+
+    assert "is not an output of" in foreign.content.decode()
+    shown = admin_client.get(page).content.decode()
+    assert f"artifact A{report.id}: <b>Useful</b> — clear" in shown
+    assert Feedback.objects.get().given_by == "operator:operator"
