@@ -167,3 +167,13 @@ def test_the_intake_records_the_goal_served_and_refuses_a_closed_or_missing_one(
         propose(agent, "noop", goal=999)
     with pytest.raises(ProposalInvalid, match="goal"):
         propose(agent, "noop", goal="7")
+
+
+def test_propose_names_the_goal_served_from_the_cli(agent):
+    goal = add_goal(goal_terms(), actor="operator:test")
+    out = io.StringIO()
+
+    call_command("propose", "--agent", "devops", "--title", "Report", "--step", "noop",
+                 "--goal", str(goal.id), "--json", stdout=out)  # fmt: skip
+
+    assert Mission.objects.get(proposal_id=json.loads(out.getvalue())["id"]).proposal.goal == goal
