@@ -14,6 +14,7 @@ from console.order_handlers import close_finished_missions
 from memory.initiative import enqueue_initiatives
 from memory.learning import learn_from_outcomes, promote_insights
 from missions import duties as execution
+from missions.goals import snapshot_goals
 from missions.runaways import detect_runaways
 from opscore.heartbeat import Duty
 from opscore.models import RunStatus, StandingOrderRun
@@ -65,4 +66,5 @@ DUTIES = [
     Duty("promote_insights", 2, promote_insights, lane="memory"),
     Duty("learn_from_outcomes", 4, learn_from_outcomes, lane="memory"),
     Duty("enqueue_initiatives", 2, enqueue_initiatives, lane="proactive"),
+    Duty("snapshot_goals", 2, snapshot_goals),
 ]

@@ -9,9 +9,11 @@ from django.db.models.functions import Least, Now
 from console.accountability import accountability_digest, risk_alerts
 from missions.actions import submit_proposal
 from missions.breaker import switched_off_kinds
+from missions.goals import goal_state
 from missions.models import (
     MISSION_TERMINAL,
     Artifact,
+    Goal,
     Mission,
     MissionStatus,
     Proposal,
@@ -106,7 +108,8 @@ def daily_digest(order, run):
     rejected = refused.filter(created_at__gte=since).count()
     events = Event.objects.filter(id__gt=window_start_id(run.scheduled_for - DAY)).count()
     accountability = accountability_digest(run.scheduled_for - DAY, f"{run.scheduled_for:%F}", run)
-    if not missions and not rejected:
+    goals = goal_lines()
+    if not missions and not rejected and not goals:
         evidence = {"events": events, "accountability_notice": accountability.id}
         return RunResult(RunStatus.NO_WORK, "nothing finished in the last 24 hours", evidence)
     lines = [
@@ -115,12 +118,13 @@ def daily_digest(order, run):
         f"Proposals rejected: {rejected}",
         f"Events recorded: {events}",
         posts_line(since),
+        *goals,
     ]
     digest = Artifact.objects.create(
         kind="digest",
         title=f"Daily digest for {run.scheduled_for:%Y-%m-%d}",
         body="\n".join(lines),
-        metadata={"missions": missions, "rejected": rejected},
+        metadata={"missions": missions, "rejected": rejected, "goals": max(len(goals) - 1, 0)},
         standing_order_run=run,
     )
     evidence = {"artifact_id": digest.id, "accountability_notice": accountability.id}
@@ -139,6 +143,23 @@ def posts_line(since) -> str:
     labels = dict(PublicationStatus.choices)
     said = ", ".join(f"{n} {labels.get(status, status)}" for status, n in sorted(counts.items()))
     return f"Posts: {said or 'none'}"
+
+
+def goal_lines() -> list[str]:
+    """Per active goal: where its metric stands against the target, and by when."""
+    goals = list(Goal.objects.active().select_related("owner")[:20])
+    if not goals:
+        return []
+    lines = ["Goals:"]
+    for goal in goals:
+        state = goal_state(goal)
+        lines.append(
+            f"- G{goal.id} {goal.title}: {goal.metric} {state['value']:g} of {goal.target:g} "
+            f"({goal.get_direction_display()}, {state['progress']:.0%}, "
+            f"{'on target' if state['on_target'] else 'not yet'}), due {goal.deadline_at:%F}, "
+            f"owner {goal.owner_id}"
+        )
+    return lines
 
 
 def _since_last_run(order, run):

@@ -2,17 +2,19 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import path
 
-from console import api, api_agent, api_missions, api_overrides, probes
+from console import api, api_agent, api_goals, api_missions, api_overrides, probes
 from console.stage import views as stage
 from console.stage.agents import agents_page
 from console.stage.coding_panel import coding_panel
 from console.stage.conversations import conversation_page, conversations
 from console.stage.give_task import give_task
+from console.stage.goals_page import goal_page, goals_page
 from console.stage.inbox import approvals_panel, decide
 from console.stage.lineage_view import admin_lineage_view, stage_lineage
 from console.stage.memory_panel import memory_panel
 from console.stage.mission_page import control as mission_control
 from console.stage.mission_page import mission_page
+from console.stage.mission_page import rate as mission_rate
 from console.stage.notices_panel import dismiss_notice, inbox_panel
 from console.stage.opportunities_board import opportunities_board
 
@@ -32,9 +34,12 @@ urlpatterns = [
         mission_control,
         name="stage-mission-control",
     ),
+    path("stage/missions/<int:mission_id>/feedback", mission_rate, name="stage-mission-feedback"),
     path("stage/approvals", approvals_panel, name="stage-approvals"),
     path("stage/agents", agents_page, name="stage-agents"),
     path("stage/opportunities", opportunities_board, name="stage-opportunities"),
+    path("stage/goals", goals_page, name="stage-goals"),
+    path("stage/goals/<int:goal_id>", goal_page, name="stage-goal"),
     path("stage/inbox", inbox_panel, name="stage-inbox"),
     path("stage/coding", coding_panel, name="stage-coding"),
     path("stage/inbox/<int:notice_id>/dismiss", dismiss_notice, name="stage-dismiss"),
@@ -57,6 +62,11 @@ urlpatterns = [
         api_missions.control,
         name="api-mission-control",
     ),
+    path("api/ops/goals", api_goals.goals, name="api-goals"),
+    path("api/ops/goals/<int:goal_id>", api_goals.goal, name="api-goal"),
+    path("api/ops/goals/<int:goal_id>/revise", api_goals.revise, name="api-goal-revise"),
+    path("api/ops/goals/<int:goal_id>/close", api_goals.close, name="api-goal-close"),
+    path("api/ops/feedback", api_goals.feedback, name="api-feedback"),
     path("metrics", api.metrics, name="metrics"),
     path("healthz", probes.healthz, name="healthz"),
     path("readyz", probes.readyz, name="readyz"),

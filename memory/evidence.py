@@ -26,6 +26,7 @@ BUILTIN = {
     "mission": "missions.Mission",
     "publication": "missions.Publication",
     "artifact": "missions.Artifact",
+    "feedback": "missions.Feedback",
     "memory_candidate": "memory.MemoryCandidate",
 }
 MAX_REFS = 50

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from memory.models import InitiativeRequest, InitiativeStatus, Memory, MemoryType
 from missions.actions import submit_proposal
-from missions.models import ProposalSource, ProposalStatus
+from missions.models import Goal, ProposalSource, ProposalStatus
 from missions.schemas import ProposalInvalid
 from opscore.db import db_now, oldest_unlocked
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, parse_llm_reply
@@ -125,12 +125,29 @@ def draft_initiative(request: InitiativeRequest) -> InitiativeRequest:
     return submit(request, draft)
 
 
+def goal_served(agent_slug: str) -> Goal | None:
+    """The goal an agent's own initiative serves: the active one it owns that is due first."""
+    return Goal.objects.active().filter(owner_id=agent_slug).order_by("deadline_at", "id").first()
+
+
+def goal_line(goal: Goal | None) -> str:
+    if goal is None:
+        return ""
+    return (
+        f"\n\nYour goal (G{goal.id}): {goal.title} — {goal.metric} "
+        f"{goal.get_direction_display()} {goal.target:g} by {goal.deadline_at:%Y-%m-%d}."
+    )
+
+
 def ask(agent: Agent, memories: list[Memory], policy) -> InitiativeDraft:
     known = "\n".join(f"- [{m.type} {m.confidence}] {m.title or m.content[:120]}" for m in memories)
     system, injected = system_prompt(agent, " ".join(m.title for m in memories))
+    goal = goal_line(goal_served(agent.slug))
     request = LLMRequest(
         system=system,
-        messages=[{"role": "user", "content": f"{INSTRUCTIONS}\n\nWhat you learned:\n{known}"}],
+        messages=[
+            {"role": "user", "content": f"{INSTRUCTIONS}{goal}\n\nWhat you learned:\n{known}"}
+        ],
         temperature=0.4,
         max_tokens=policy.max_tokens,
         tier="cheap",
@@ -164,6 +181,9 @@ def submit(request: InitiativeRequest, draft: InitiativeDraft) -> InitiativeRequ
         "steps": [{"kind": draft.step_kind, "payload": draft.payload}],
         "dedupe_key": f"initiative:{request.id}",
     }
+    goal = goal_served(request.agent_id)
+    if goal is not None:
+        data["goal"] = goal.id
     context = {"initiative_request": request.id, "memory_ids": request.memory_ids}
     try:
         result = submit_proposal(

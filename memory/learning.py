@@ -7,6 +7,7 @@ import time
 from django.db import transaction
 
 from memory.calibration import calibrate_step
+from memory.feedback_learning import learn_from_feedback
 from memory.gate import review_candidate
 from memory.models import CandidateStatus, MemoryCandidate, MemoryScope, MemoryType
 from memory.outcomes import learn_from_metrics, learn_from_mission
@@ -16,6 +17,7 @@ from opscore.models import Event, Policy
 CURSOR = "memory.outcomes"
 MISSION_ENDINGS = ["mission.succeeded", "mission.failed"]
 STEP_ENDINGS = ["step.succeeded", "step.failed", "step.dead"]
+FEEDBACK = ["feedback.recorded"]
 BATCH = 200
 FAST_PATH_BATCH = 50
 
@@ -27,15 +29,15 @@ def learn_from_outcomes(deadline: float) -> dict:
 def learn_from_endings(deadline: float) -> dict:
     """Mission endings and step endings since the cursor, one transaction per batch: the
     cursor moves with the rows it produced, so an event is learned from exactly once."""
-    counts = {"missions": {}, "calibrated_steps": 0, "flagged": [], "events": 0}
+    counts = {"missions": {}, "feedback": {}, "calibrated_steps": 0, "flagged": [], "events": 0}
     while time.monotonic() < deadline:
         with transaction.atomic():
             cursor, _ = LoopCursor.objects.select_for_update().get_or_create(name=CURSOR)
-            endings = Event.objects.filter(kind__in=MISSION_ENDINGS + STEP_ENDINGS)
+            endings = Event.objects.filter(kind__in=MISSION_ENDINGS + STEP_ENDINGS + FEEDBACK)
             events = list(
                 endings.filter(id__gt=cursor.position)
                 .order_by("id")
-                .values("id", "kind", "mission_id", "step_id")[:BATCH]
+                .values("id", "kind", "mission_id", "step_id", "payload")[:BATCH]
             )
             if not events:
                 return counts
@@ -49,6 +51,10 @@ def learn_from_endings(deadline: float) -> dict:
 
 
 def learn_from_event(event: dict, counts: dict, policy) -> None:
+    if event["kind"] in FEEDBACK:
+        outcome = learn_from_feedback((event["payload"] or {}).get("feedback_id"))
+        counts["feedback"][outcome] = counts["feedback"].get(outcome, 0) + 1
+        return
     if event["kind"] in MISSION_ENDINGS:
         outcome = learn_from_mission(event["mission_id"])
         counts["missions"][outcome] = counts["missions"].get(outcome, 0) + 1

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
-from missions.gates import auto_approvable, first_refusal
+from missions.gates import RESERVED_FOR_GOALS, auto_approvable, first_refusal, reserve_for_goals
 from missions.models import (
+    Goal,
     Mission,
     Proposal,
     ProposalStatus,
@@ -52,6 +53,7 @@ def submit_proposal(data, *, source, untrusted=False, **about) -> IntakeResult:
     """
     draft = ProposalDraft.parse(data)
     _check_after_steps(draft)
+    _check_goal(draft)
     existing = _find_duplicate(draft)
     if existing:
         return IntakeResult.of(existing, created=False)
@@ -94,6 +96,7 @@ def _new_proposal(
         context=context or {},
         needs_human=needs_human,
         proposed_steps=[step.model_dump() for step in draft.steps],
+        goal_id=draft.goal,
         dedupe_key=draft.dedupe_key,
         untrusted=bool(why),
         untrusted_reason=why[:300],
@@ -111,6 +114,17 @@ def _check_after_steps(draft: ProposalDraft) -> None:
     }
     if errors:
         raise ProposalInvalid(errors)
+
+
+def _check_goal(draft: ProposalDraft) -> None:
+    """Work names the goal it serves here, at the intake, and only an active one."""
+    if draft.goal is None:
+        return
+    goal = Goal.objects.filter(pk=draft.goal).only("status").first()
+    if goal is None:
+        raise ProposalInvalid({"goal": [f"no goal {draft.goal}"]})
+    if not goal.is_active:
+        raise ProposalInvalid({"goal": [f"G{draft.goal} is closed: no work can serve it now"]})
 
 
 def _cites_untrusted_content(draft: ProposalDraft, cause_event) -> str:
@@ -151,11 +165,14 @@ def _admit(proposal: Proposal, agent: Agent) -> Proposal:
     if not agent.enabled:
         return _refuse(proposal, RejectionCode.AGENT_DISABLED, f"Agent {agent.slug} is disabled")
     used = Proposal.objects.filter(agent=agent).created_today().counting_toward_daily_limit()
-    used_count = used.count()
+    used_count, reserved = used.count(), reserve_for_goals(proposal)
     if used_count >= agent.daily_proposal_limit:
         reason = f"Daily proposal limit reached ({used_count}/{agent.daily_proposal_limit})"
         return _refuse(proposal, RejectionCode.DAILY_LIMIT, reason)
-    refusal = first_refusal(proposal.step_kinds)
+    if used_count + reserved >= agent.daily_proposal_limit:
+        reason = f"Daily proposal limit: {RESERVED_FOR_GOALS.format(n=reserved)}"
+        return _refuse(proposal, RejectionCode.DAILY_LIMIT, reason)
+    refusal = first_refusal(proposal.step_kinds, reserved)
     if refusal:
         return _refuse(proposal, RejectionCode.CAP_GATE, refusal)
     proposal.save()
@@ -165,7 +182,9 @@ def _admit(proposal: Proposal, agent: Agent) -> Proposal:
         "proposal.pending",
         f"Proposal awaits a human: {proposal.title}",
         tags=["proposal", "pending"],
-        payload={"step_kinds": proposal.step_kinds, "source": proposal.source} | proposal.context,
+        payload={"step_kinds": proposal.step_kinds, "source": proposal.source}
+        | proposal.context
+        | _weighed(proposal),
         agent=agent,
         proposal=proposal,
         actor=agent.actor,
@@ -182,6 +201,12 @@ def _auto_approvable(proposal: Proposal) -> bool:
     )
 
 
+def _weighed(proposal: Proposal) -> dict:
+    """What the event adds about the gates' weighing and the goal served, when there is any."""
+    extra = {"goal_id": proposal.goal_id} if proposal.goal_id else {}
+    return extra | ({"gate_decision": proposal.gate_decision} if proposal.gate_decision else {})
+
+
 def _refuse(proposal: Proposal, code: str, reason: str, *, actor: str = "system:intake"):
     proposal.status = ProposalStatus.REJECTED
     proposal.rejection_code = code
@@ -195,7 +220,9 @@ def _refuse(proposal: Proposal, code: str, reason: str, *, actor: str = "system:
         f"Proposal rejected: {proposal.title}",
         summary=reason,
         tags=["proposal", "rejected", code],
-        payload={"reason": reason, "code": code, "source": proposal.source} | proposal.context,
+        payload={"reason": reason, "code": code, "source": proposal.source}
+        | proposal.context
+        | _weighed(proposal),
         agent=proposal.agent,
         proposal=proposal,
         actor=actor,
@@ -226,7 +253,8 @@ def _accept(proposal: Proposal, *, actor: str) -> Proposal:
         tags=["proposal", "accepted", "mission"],
         payload={"step_ids": [s.id for s in steps], "approved_by": actor}
         | {"digest": proposal.approved_digest}
-        | proposal.context,
+        | proposal.context
+        | _weighed(proposal),
         agent=proposal.agent,
         proposal=proposal,
         mission=mission,
@@ -278,7 +306,7 @@ def approve_proposal(
     is rejected with that reason instead."""
     with transaction.atomic():
         Agent.objects.select_for_update().get(pk=proposal.agent_id)
-        refusal = first_refusal(proposal.step_kinds)
+        refusal = first_refusal(proposal.step_kinds, reserve_for_goals(proposal))
         proposal = _lock_pending(proposal)
         _check_approver(proposal, user, shown_digest)
         if refusal:

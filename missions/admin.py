@@ -348,3 +348,4 @@ class ContentMetricAdmin(AuditAdmin):
 
 admin.site.unregister(Policy)
 admin.site.register(Policy, SimulatingPolicyAdmin)
+from missions import admin_goals  # noqa: E402, F401  (goals and feedback)

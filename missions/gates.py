@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from missions.models import Step
+from missions.models import Goal, Proposal, Step
 from opscore.db import AdvisoryLock
 from opscore.models import Policy
 from opscore.policies import PolicyValue
@@ -80,13 +80,18 @@ RULES = [
 BUILTIN = {rule.kind: rule for rule in RULES}
 
 
-def first_refusal(kinds: list[str]) -> str | None:
-    """Lock and check every gated kind in a fixed order (so concurrent intakes never deadlock)."""
+def first_refusal(kinds: list[str], reserved: int = 0) -> str | None:
+    """Lock and check every gated kind in a fixed order (so concurrent intakes never deadlock).
+    `reserved` slots of each quota are kept for goal work (see reserve_for_goals): work that
+    would fit only by taking them is refused, naming the policy."""
     for kind in sorted(set(kinds) & set(GATES)):
         lock_gate(kind)
-        reason = GATES[kind](kinds.count(kind))
+        wanted = kinds.count(kind)
+        reason = GATES[kind](wanted)
         if reason:
             return reason
+        if reserved and GATES[kind](wanted + reserved):
+            return f"{kind}: {RESERVED_FOR_GOALS.format(n=reserved)}"
     return None
 
 
@@ -100,3 +105,26 @@ def auto_approvable(policy, kinds, *, untrusted: bool, needs_human: bool) -> boo
         and kinds <= set(policy.allowed_step_kinds)
         and all(STEP_KINDS[kind].auto_approvable for kind in kinds)
     )
+
+
+RESERVED_FOR_GOALS = (
+    "the last {n} slot(s) of today's quota are kept for work serving an active goal "
+    "(goal_preference)"
+)
+
+
+def reserve_for_goals(proposal: Proposal) -> int:
+    """How many slots this proposal must leave free for goal work: none unless the
+    goal_preference policy is on and the proposal serves no active goal while one exists.
+    What was weighed is recorded on the proposal (gate_decision), admitted or refused."""
+    policy = Policy.objects.value("goal_preference")
+    if not policy.enabled:
+        return 0
+    active = Goal.objects.active()
+    serves = proposal.goal_id is not None and active.filter(pk=proposal.goal_id).exists()
+    # With no active goal at all there is nothing to keep slots for.
+    reserved = 0 if serves or not active.exists() else policy.reserved_slots
+    proposal.gate_decision = proposal.gate_decision | {
+        "goal_preference": {"goal": proposal.goal_id if serves else None, "reserved": reserved}
+    }
+    return reserved

@@ -45,6 +45,7 @@ class ProposalDraft(BaseModel):
     description: str = Field(default="", max_length=5000)
     steps: list[StepSpec] = Field(min_length=1, max_length=MAX_STEPS)
     dedupe_key: str | None = Field(default=None, min_length=1, max_length=200)
+    goal: int | None = Field(default=None, ge=1, strict=True)  # the active goal it serves
 
     @field_validator("title", "description")
     @classmethod

@@ -10,7 +10,7 @@ from django.db.models import Q
 
 from memory.evidence import untrusted_reason
 from missions.actions import submit_proposal
-from missions.models import ProposalSource, ProposalStatus, start_of_today
+from missions.models import Goal, ProposalSource, ProposalStatus, start_of_today
 from missions.schemas import ProposalInvalid
 from missions.text import strip_invisible
 from opportunities.models import (
@@ -203,6 +203,8 @@ def convert_opportunity(
             "steps": [{"kind": kind, "payload": payload}],
             "dedupe_key": f"opportunity:{locked.id}",
         }
+        if locked.goal_id and Goal.objects.active().filter(pk=locked.goal_id).exists():
+            data["goal"] = locked.goal_id
         result = submit_proposal(
             data,
             source=ProposalSource.OPPORTUNITY,

@@ -117,6 +117,14 @@ class Opportunity(models.Model):
     untrusted_reason = models.CharField(
         max_length=300, blank=True, help_text="which untrusted content it derives from ('' = none)"
     )
+    goal = models.ForeignKey(
+        "missions.Goal",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="opportunities",
+        help_text="the goal it would serve; its proposal names it at the intake",
+    )
     created_at = models.DateTimeField(db_default=Now())
     updated_at = models.DateTimeField(db_default=Now())
 

@@ -6,6 +6,7 @@ smallest next step is, is refused with the missing fields named; it may be kept 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from memory.evidence import EvidenceInvalid, check_evidence
+from missions.models import Goal
 from missions.schemas import field_errors
 from opscore.inputs import FieldErrors, InputRefused, check_clean
 from opscore.models import Agent
@@ -43,12 +44,14 @@ class OpportunityDraft(BaseModel):
     suggested_next_step: str = Field(min_length=1, max_length=2000)
     cost_of_doing_nothing: str = Field(default="", max_length=2000)
     dedupe_key: str | None = Field(default=None, min_length=1, max_length=200)
+    goal: int | None = Field(default=None, ge=1, strict=True)  # the active goal it would serve
 
     def fields(self) -> dict:
-        data = self.model_dump(exclude={"source_agent", "owner_candidate"})
+        data = self.model_dump(exclude={"source_agent", "owner_candidate", "goal"})
         return data | {
             "source_agent_id": self.source_agent,
             "owner_candidate_id": self.owner_candidate,
+            "goal_id": self.goal,
         }
 
 
@@ -80,4 +83,7 @@ def parse(model: type[BaseModel], data) -> BaseModel:
     known = set(Agent.objects.filter(slug__in=agents).values_list("slug", flat=True))
     if agents - known:
         raise OpportunityInvalid({"agent": [f"unknown agent(s) {sorted(agents - known)}"]})
+    goal = getattr(draft, "goal", None)
+    if goal is not None and not Goal.objects.active().filter(pk=goal).exists():
+        raise OpportunityInvalid({"goal": [f"no active goal {goal}"]})
     return draft

@@ -120,6 +120,15 @@ class InitiativePolicy(PolicyValue):
     max_tokens: int = Field(400, ge=100, le=4000)
 
 
+class GoalPreference(PolicyValue):
+    """Off by default. On, the cap gates and each agent's daily proposal limit keep their last
+    `reserved_slots` for work that names an active goal: other work is refused that much
+    sooner, saying so. Every intake decision records what this weighed (gate_decision)."""
+
+    enabled: bool = False
+    reserved_slots: int = Field(1, ge=0, le=1000)
+
+
 class StandingOrderPolicy(PolicyValue):
     """A generic order proposes at most once per interval: what it finds in between waits
     for (and is carried by) the next proposing run, so a 15-minute order costs its agent at
@@ -326,6 +335,7 @@ SCHEMAS: dict[str, type[PolicyValue]] = {
     "initiative_policy": InitiativePolicy,
     "outcome_learning_policy": OutcomeLearningPolicy,
     "standing_order_policy": StandingOrderPolicy,
+    "goal_preference": GoalPreference,
     "opportunity_policy": OpportunityPolicy,
     "coding_policy": CodingPolicy,
     "calibration_policy": CalibrationPolicy,

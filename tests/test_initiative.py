@@ -121,3 +121,16 @@ def test_a_draft_abandoned_by_a_lost_worker_fails_instead_of_waiting_forever(lea
 
     assert enqueue_initiatives(FAR)["abandoned"] == 1
     assert InitiativeRequest.objects.get().status == "failed"
+
+
+def test_an_initiative_serves_its_agents_active_goal_due_first(learned, enabled):
+    from missions.goals import add_goal
+
+    terms = {"metric": "missions_succeeded", "target": 3, "owner": "devops"}
+    add_goal(terms | {"title": "Later", "deadline": "60d"}, actor="operator:test")
+    sooner = add_goal(terms | {"title": "Sooner", "deadline": "20d"}, actor="operator:test")
+    enqueue_initiatives(FAR)
+
+    draft_next_initiatives("w1")
+
+    assert Proposal.objects.get(source="initiative").goal_id == sooner.id

@@ -9,8 +9,9 @@ from console.stage.access import visible_or_login
 from console.stage.health import health_summary
 from console.stage.timeline import mission_timeline
 from missions.actions import DecisionRefused
+from missions.feedback import FeedbackInvalid, record_feedback
 from missions.mission_control import control_mission, operator_notes
-from missions.models import Mission
+from missions.models import Artifact, Mission
 from opscore.db import db_now
 from opscore.models import operator_actor
 
@@ -44,8 +45,31 @@ def control(request, mission_id: int):
     return redirect("stage-mission", mission_id=mission_id)
 
 
-def render_mission(request, mission_id: int, control_error: str = "", status: int = 200):
-    mission = Mission.objects.select_related("agent", "proposal").filter(pk=mission_id).first()
+@require_POST
+@login_required
+def rate(request, mission_id: int):
+    """An operator rates the mission or one of its artifacts; a refusal is shown in place."""
+    artifact = request.POST.get("artifact", "")
+    output = {"artifact": int(artifact)} if artifact.isdigit() else {"mission": mission_id}
+    ours = Artifact.objects.filter(pk=output.get("artifact"), step__mission_id=mission_id)
+    if "artifact" in output and not ours.exists():
+        error = f"artifact {artifact} is not an output of M{mission_id}"
+        return render_mission(request, mission_id, feedback_error=error, status=400)
+    try:
+        record_feedback(
+            rating=request.POST.get("rating", ""),
+            reason=request.POST.get("reason", ""),
+            actor=operator_actor(request.user),
+            **output,
+        )
+    except FeedbackInvalid as refused:
+        return render_mission(request, mission_id, feedback_error=str(refused), status=400)
+    return redirect("stage-mission", mission_id=mission_id)
+
+
+def render_mission(request, mission_id: int, status: int = 200, **errors):
+    query = Mission.objects.select_related("agent", "proposal", "proposal__goal")
+    mission = query.filter(pk=mission_id).first()
     if mission is None:
         return not_found(request, f"mission M{mission_id}")
     steps = list(
@@ -61,6 +85,8 @@ def render_mission(request, mission_id: int, control_error: str = "", status: in
         "health": health_summary(),
         "view": "mission",
         "notes": operator_notes(mission.id),
-        "control_error": control_error,
+        "control_error": errors.get("control_error", ""),
+        "feedback_error": errors.get("feedback_error", ""),
+        "feedback": list(mission.feedback.order_by("-id")[:20]),
     }
     return render(request, "stage/mission.html", context, status=status)

@@ -8,6 +8,16 @@ from missions.models.effects import (
     Publication,
     PublicationStatus,
 )
+from missions.models.goals import (
+    Feedback,
+    Goal,
+    GoalDirection,
+    GoalScope,
+    GoalSnapshot,
+    GoalStatus,
+    GoalVersion,
+    Rating,
+)
 from missions.models.loop import ContentMetric, LoopCursor, Reaction, ReactionStatus, TriggerRule
 from missions.models.proposals import Proposal, ProposalSource, ProposalStatus, RejectionCode
 from missions.models.steps import (
@@ -32,6 +42,13 @@ __all__ = [
     "Artifact",
     "AttemptOutcome",
     "ContentMetric",
+    "Feedback",
+    "Goal",
+    "GoalDirection",
+    "GoalScope",
+    "GoalSnapshot",
+    "GoalStatus",
+    "GoalVersion",
     "LoopCursor",
     "Mission",
     "MissionStatus",
@@ -43,6 +60,7 @@ __all__ = [
     "Provenance",
     "Publication",
     "PublicationStatus",
+    "Rating",
     "Reaction",
     "ReactionStatus",
     "RejectionCode",

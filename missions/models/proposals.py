@@ -80,6 +80,17 @@ class Proposal(models.Model):
         max_length=200, blank=True, help_text="e.g. trigger_rule:12, reaction:7, conversation:3"
     )
     proposed_steps = models.JSONField(default=list)
+    goal = models.ForeignKey(
+        "missions.Goal",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="proposals",
+        help_text="the goal this work serves, named at the intake",
+    )
+    gate_decision = models.JSONField(
+        default=dict, blank=True, help_text="what the gates weighed, e.g. goal_preference"
+    )
     needs_human = models.BooleanField(
         default=False, help_text="never auto-approved: e.g. an irreversible opportunity"
     )
@@ -175,6 +186,7 @@ class Proposal(models.Model):
             "agent": self.agent_id,
             "title": self.title,
             "source": self.source,
+            "goal": self.goal_id,
             "status": self.status,
             "reason": self.reason,
             "rejection_code": self.rejection_code,

@@ -33,6 +33,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--chain", action="store_true", help="each step waits for the last")
         parser.add_argument("--dedupe-key")
+        parser.add_argument("--goal", type=int, help="the active goal this work serves")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
@@ -48,6 +49,8 @@ class Command(BaseCommand):
             data["description"] = opts["description"]
         if opts["dedupe_key"]:
             data["dedupe_key"] = opts["dedupe_key"]
+        if opts["goal"] is not None:
+            data["goal"] = opts["goal"]
         try:
             result = submit_proposal(
                 data, source=ProposalSource.HUMAN, cause_ref=f"cli:{getpass.getuser()}"

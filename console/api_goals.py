@@ -1,0 +1,106 @@
+"""`/api/ops/goals` (GET the goals, POST a new one), `/api/ops/goals/<id>` (GET one with its
+missions, versions and snapshots), `POST /api/ops/goals/<id>/revise|close`, and
+`POST /api/ops/feedback`. Writes need the bearer token; the functions are missions.goals' and
+missions.feedback's, the same the CLI and the admin call."""
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from console.api import error, json_post, parse_json_body, read_only_refusal, token_refusal
+from missions.feedback import FeedbackInvalid, record_feedback
+from missions.goal_schemas import GoalInvalid
+from missions.goals import add_goal, close_goal, goal_detail, goal_state, revise_goal
+from missions.models import Goal
+
+OUTPUTS = ("mission", "artifact", "publication")
+
+
+def actor_of(data: dict) -> str:
+    actor = data.pop("actor", None)
+    return f"api:{actor if isinstance(actor, str) and actor.strip() else 'operator'}"[:150]
+
+
+@json_post
+def create_goal(request, data):
+    actor = actor_of(data)
+    try:
+        goal = add_goal(data, actor=actor)
+    except GoalInvalid as invalid:
+        return error(400, "invalid goal", invalid.errors)
+    return JsonResponse(goal_state(goal), status=201)
+
+
+@csrf_exempt
+def goals(request):
+    if request.method == "POST":
+        return create_goal(request)
+    if request.method != "GET":
+        return error(405, "use GET to list goals or POST to add one")
+    refusal = read_only_refusal(request)
+    rows = Goal.objects.select_related("owner")[:200]
+    return refusal or JsonResponse({"goals": [goal_state(g) for g in rows]})
+
+
+def goal(request, goal_id: int):
+    if request.method != "GET":
+        return error(405, "use GET; POST to /revise or /close")
+    refusal = read_only_refusal(request)
+    if refusal:
+        return refusal
+    found = Goal.objects.filter(pk=goal_id).first()
+    if found is None:
+        return error(404, f"no goal {goal_id}")
+    return JsonResponse(goal_detail(found), json_dumps_params={"default": str})
+
+
+def _verb(view):
+    """`POST /api/ops/goals/<id>/<verb>`: the token, the body, then the goal function."""
+
+    @csrf_exempt
+    @require_POST
+    def guarded(request, goal_id: int):
+        refusal = token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN")
+        data, problem = (None, refusal) if refusal else parse_json_body(request)
+        if problem:
+            return problem
+        actor, reason = actor_of(data), data.pop("reason", "")
+        if not isinstance(reason, str):
+            return error(400, "invalid goal change", {"reason": ["expected a string"]})
+        try:
+            return JsonResponse(goal_state(view(goal_id, data, actor=actor, reason=reason)))
+        except GoalInvalid as invalid:
+            status = 404 if "goal" in invalid.errors and "no goal" in str(invalid) else 400
+            return error(status, "goal change refused", invalid.errors)
+
+    return guarded
+
+
+@_verb
+def revise(goal_id, data, *, actor, reason):
+    return revise_goal(goal_id, data, actor=actor, reason=reason)
+
+
+@_verb
+def close(goal_id, data, *, actor, reason):
+    if data:
+        raise GoalInvalid({"body": [f"unknown fields {sorted(data)}; close takes a reason"]})
+    return close_goal(goal_id, actor=actor, reason=reason)
+
+
+@json_post
+def feedback(request, data):
+    actor = actor_of(data)
+    unknown = sorted(set(data) - {*OUTPUTS, "rating", "reason"})
+    if unknown:
+        return error(400, "invalid feedback", {"body": [f"unknown fields {unknown}"]})
+    output = {k: data[k] for k in OUTPUTS if k in data}
+    try:
+        row = record_feedback(
+            rating=data.get("rating"), reason=data.get("reason"), actor=actor, **output
+        )
+    except FeedbackInvalid as invalid:
+        return error(400, "invalid feedback", invalid.errors)
+    body = {"id": row.id, "mission_id": row.mission_id, "output": row.output}
+    return JsonResponse(body | {"rating": row.rating, "reason": row.reason}, status=201)

@@ -1,0 +1,86 @@
+"""Operators' ratings as evidence: each rating joins the one candidate (then memory) for its
+agent, step kinds and verdict, so "operators found these digests useful" is one memory citing
+every rating behind it (a later rating merges in as evidence), and each candidate says the
+tally when it was written — counted, not re-told per rating."""
+
+from django.db import transaction
+from django.db.models import Count
+
+from memory.actions import CandidateInvalid, propose_and_review
+from memory.models import CandidateStatus, Memory, MemoryCandidate, MemoryType
+from missions.models import Feedback, Rating
+
+MAX_REFS = 50
+
+
+def tally(agent: str) -> dict[str, int]:
+    """Ratings of this agent's missions: useful and not useful, as the ledger holds them."""
+    rows = (
+        Feedback.objects.filter(mission__agent_id=agent)
+        .values_list("rating")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return dict.fromkeys(Rating.values, 0) | dict(rows)
+
+
+def feedback_candidate(feedback: Feedback) -> dict:
+    mission = feedback.mission
+    kinds = "+".join(dict.fromkeys(mission.steps.order_by("id").values_list("kind", flat=True)))
+    counts = tally(mission.agent_id)
+    verdict = "useful" if feedback.useful else "not useful"
+    title = f"Operators find {kinds or 'this work'} {verdict}"
+    body = (
+        f"As of rating F{feedback.id}, operators had rated my outputs {counts['useful']} time(s) "
+        f"useful and {counts['not_useful']} time(s) not useful. This one, on {feedback.output} "
+        f"('{mission.title[:120]}'): {verdict} because {feedback.reason}"
+    )
+    return {
+        "agent": mission.agent_id,
+        "kind": MemoryType.STRATEGY if feedback.useful else MemoryType.LESSON,
+        "title": title[:200],
+        "body": body[:2000],
+        "confidence": 0.65,
+        "tags": ["operator-feedback", feedback.rating, *kinds.split("+")][:10],
+        "evidence": [
+            {"type": "feedback", "id": feedback.id},
+            {"type": "mission", "id": mission.id},
+        ],
+        "dedupe_key": f"feedback-{feedback.rating}:{mission.agent_id}:{kinds}"[:200],
+        "source_ref": f"feedback:{feedback.id}",
+    }
+
+
+def learn_from_feedback(feedback_id: int) -> str:
+    """One rating into its candidate: 'known', 'added' (to a waiting candidate), 'proposed'."""
+    feedback = Feedback.objects.select_related("mission").filter(pk=feedback_id).first()
+    if feedback is None:
+        return "missing"
+    draft = feedback_candidate(feedback)
+    ref = draft["evidence"][0]
+    known = Memory.objects.active().filter(dedupe_key=draft["dedupe_key"]).first()
+    if known is not None and ref in known.evidence:
+        return "known"
+    with transaction.atomic():
+        waiting = (
+            MemoryCandidate.objects.select_for_update()
+            .filter(
+                source_agent=draft["agent"],
+                dedupe_key=draft["dedupe_key"],
+                status=CandidateStatus.NEW,
+            )
+            .first()
+        )
+        if waiting is not None:
+            if ref in waiting.evidence:
+                return "known"
+            fresh = [r for r in draft["evidence"] if r not in waiting.evidence]
+            waiting.evidence = [*waiting.evidence, *fresh][:MAX_REFS]
+            waiting.body = draft["body"]
+            waiting.save(update_fields=["evidence", "body"])
+            return "added"
+    try:
+        propose_and_review(draft)
+    except CandidateInvalid as invalid:
+        return f"refused: {invalid}"
+    return "proposed"

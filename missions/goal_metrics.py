@@ -1,0 +1,87 @@
+"""The ledger's own numbers a goal may target: each a name, a unit and one SQL query over
+tables that already exist, counted over [since, until]: work done at the moment of measuring
+counts.
+
+A query takes `%(goal)s`: NULL counts the whole company, a goal id counts only the work whose
+proposal named that goal (scope `goal`). Nothing here is stored: progress is re-measured from
+the rows, so it can always be checked against the admin.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+
+# A mission (and so its steps, calls and outputs) serves a goal through its proposal.
+_SERVES = "(%(goal)s::bigint IS NULL OR p.goal_id = %(goal)s::bigint)"
+_MISSION_JOIN = "JOIN missions_proposal p ON p.id = m.proposal_id"
+_STEP_JOIN = f"JOIN missions_mission m ON m.id = s.mission_id {_MISSION_JOIN}"
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label: str
+    unit: str
+    sql: str
+
+
+def _missions_ending(status: str) -> str:
+    return (
+        f"SELECT count(*) FROM missions_mission m {_MISSION_JOIN} WHERE m.status = '{status}' "
+        f"AND m.finished_at >= %(since)s AND m.finished_at <= %(until)s AND {_SERVES}"
+    )
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric(
+            "missions_succeeded", "missions succeeded", "missions", _missions_ending("succeeded")
+        ),
+        Metric("missions_failed", "missions failed", "missions", _missions_ending("failed")),
+        Metric(
+            "publications",
+            "items published",
+            "publications",
+            "SELECT count(*) FROM missions_publication pub JOIN missions_step s ON s.id = "
+            f"pub.step_id {_STEP_JOIN} WHERE pub.status = 'published' AND pub.published_at >= "
+            f"%(since)s AND pub.published_at <= %(until)s AND {_SERVES}",
+        ),
+        Metric(
+            "llm_spend_usd",
+            "LLM spend",
+            "USD",
+            "SELECT coalesce(sum(c.cost_usd), 0) FROM opscore_llmcall c LEFT JOIN missions_step s "
+            "ON s.id = c.step_id LEFT JOIN missions_mission m ON m.id = s.mission_id LEFT JOIN "
+            "missions_proposal p ON p.id = m.proposal_id WHERE c.created_at >= %(since)s AND "
+            f"c.created_at <= %(until)s AND {_SERVES}",
+        ),
+        Metric(
+            "proposals_accepted",
+            "proposals accepted",
+            "proposals",
+            "SELECT count(*) FROM missions_proposal p WHERE p.status = 'accepted' AND "
+            f"p.decided_at >= %(since)s AND p.decided_at <= %(until)s AND {_SERVES}",
+        ),
+        Metric(
+            "useful_feedback",
+            "outputs rated useful",
+            "ratings",
+            f"SELECT count(*) FROM missions_feedback f JOIN missions_mission m ON m.id = "
+            f"f.mission_id {_MISSION_JOIN} WHERE f.rating = 'useful' AND f.created_at >= "
+            f"%(since)s AND f.created_at <= %(until)s AND {_SERVES}",
+        ),
+    ]
+}
+
+
+def measure(metric: str, since: datetime, until: datetime, goal_id: int | None = None) -> float:
+    """The metric's value over [since, until]: one query, read on the database's clock."""
+    with connection.cursor() as cursor:
+        cursor.execute(METRICS[metric].sql, {"since": since, "until": until, "goal": goal_id})
+        return float(cursor.fetchone()[0] or 0)
+
+
+def describe() -> list[dict]:
+    return [{"name": m.name, "label": m.label, "unit": m.unit} for m in METRICS.values()]

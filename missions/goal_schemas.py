@@ -1,0 +1,110 @@
+"""A goal as it arrives from the CLI, the API or the admin, checked before anything is written:
+a title of sensible length, a metric the ledger can measure, a target that is a number, a
+deadline still ahead and an owner who exists."""
+
+import math
+import re
+from datetime import UTC, datetime, time, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from missions.goal_metrics import METRICS
+from missions.models import GoalDirection, GoalScope
+from missions.models.goals import MAX_TITLE, MAX_WHY
+from missions.schemas import field_errors
+from missions.text import strip_invisible
+from opscore.inputs import FieldErrors, InputRefused, check_clean
+
+SPAN = re.compile(r"^(?P<n>\d{1,4})(?P<unit>[hdw])$")
+UNIT = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+MAX_HORIZON = timedelta(days=2 * 366)
+MAX_TARGET = 1e12
+
+
+class GoalInvalid(FieldErrors):
+    """Bad goal input: nothing was written."""
+
+
+def parse_deadline(text, now: datetime) -> datetime:
+    """`36h`, `30d`, `12w` from now, an ISO date (its end, UTC) or an ISO time with its zone."""
+    text = str(text or "").strip()
+    if match := SPAN.match(text):
+        return now + int(match["n"]) * UNIT[match["unit"]]
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r}: give a span (36h, 30d, 12w), a date (2027-03-31) or a time with its zone"
+        ) from None
+    if len(text) == 10:  # a bare date: the whole day counts
+        return datetime.combine(when.date(), time.max, tzinfo=UTC)
+    if when.tzinfo is None:
+        raise ValueError(f"{text!r}: give its zone, e.g. 2027-03-31T18:00+00:00")
+    return when
+
+
+class GoalTerms(BaseModel):
+    """Everything a goal asks for. `revise` accepts any subset of these fields."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str = Field(min_length=1, max_length=MAX_TITLE)
+    why: str = Field(default="", max_length=MAX_WHY)
+    metric: str
+    scope: GoalScope = GoalScope.COMPANY
+    target: float = Field(ge=0, le=MAX_TARGET)
+    direction: GoalDirection = GoalDirection.AT_LEAST
+    owner: str = Field(min_length=1, max_length=64)
+    deadline: str | datetime
+
+    @field_validator("title", "why")
+    @classmethod
+    def _visible(cls, text):
+        cleaned = strip_invisible(text).strip()
+        if not cleaned and text:
+            raise ValueError("nothing left once invisible characters are removed")
+        return cleaned
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, name):
+        if name not in METRICS:
+            raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
+        return name
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _number(cls, value):
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError("a number")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise ValueError("a finite number")
+        return number
+
+
+def parse_terms(data, now: datetime) -> tuple[GoalTerms, datetime]:
+    """The validated terms and the deadline as a time, or GoalInvalid naming each field."""
+    if not isinstance(data, dict):
+        raise GoalInvalid({"body": ["expected a JSON object"]})
+    try:
+        check_clean(data)
+        terms = GoalTerms.model_validate(data)
+    except InputRefused as refused:
+        raise GoalInvalid({refused.field or "body": [refused.message]}) from None
+    except ValidationError as error:
+        raise GoalInvalid(field_errors(error)) from None
+    try:
+        deadline = terms.deadline
+        if not isinstance(deadline, datetime):
+            deadline = parse_deadline(deadline, now)
+    except ValueError as bad:
+        raise GoalInvalid({"deadline": [str(bad)]}) from None
+    if deadline <= now:
+        raise GoalInvalid({"deadline": [f"{deadline.isoformat()} is already past"]})
+    if deadline - now > MAX_HORIZON:
+        raise GoalInvalid({"deadline": ["at most two years ahead"]})
+    return terms, deadline

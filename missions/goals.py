@@ -1,0 +1,190 @@
+"""Goals' workflows: add, revise and close a goal, measure it, and sample its progress.
+
+Each change is one transaction with its version row and its event. The CLI, the API, the
+admin and the Stage call these; nothing else writes a goal.
+"""
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Count, Max, Q
+
+from missions.goal_metrics import measure
+from missions.goal_schemas import GoalInvalid, parse_terms
+from missions.models import Goal, GoalScope, GoalSnapshot, GoalVersion, Mission
+from missions.text import strip_invisible
+from opscore.actions import record_event
+from opscore.db import db_now
+from opscore.models import Agent
+
+SNAPSHOT_EVERY = timedelta(hours=1)
+SNAPSHOT_BATCH = 100
+MAX_REASON = 500
+
+
+def _reason(reason) -> str:
+    reason = strip_invisible(str(reason or "")).strip()
+    if not reason:
+        raise GoalInvalid({"reason": ["a reason is required"]})
+    if len(reason) > MAX_REASON:
+        raise GoalInvalid({"reason": [f"at most {MAX_REASON} characters"]})
+    return reason
+
+
+def _owner(slug: str) -> Agent:
+    owner = Agent.objects.filter(slug=slug).first()
+    if owner is None:
+        raise GoalInvalid({"owner": [f"unknown agent {slug!r}"]})
+    return owner
+
+
+def _version(goal: Goal, old, actor: str, reason: str) -> None:
+    GoalVersion.objects.create(
+        goal=goal,
+        version=goal.version,
+        old_value=old,
+        new_value=goal.terms(),
+        changed_by=actor,
+        reason=reason,
+    )
+
+
+def _event(goal: Goal, verb: str, actor: str, payload: dict, summary: str = "") -> None:
+    record_event(
+        f"goal.{verb}",
+        f"Goal G{goal.id} {verb}: {goal.title}",
+        summary=summary,
+        tags=["goal", verb],
+        payload={"goal_id": goal.id, "version": goal.version} | payload,
+        agent_id=goal.owner_id,
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def add_goal(data, *, actor: str) -> Goal:
+    terms, deadline = parse_terms(data, db_now())
+    goal = Goal.objects.create(
+        title=terms.title,
+        why=terms.why,
+        metric=terms.metric,
+        scope=terms.scope,
+        target=terms.target,
+        direction=terms.direction,
+        owner=_owner(terms.owner),
+        deadline_at=deadline,
+        created_by=actor,
+    )
+    goal.refresh_from_db(fields=["starts_at", "created_at"])
+    _version(goal, None, actor, "added")
+    _event(goal, "added", actor, goal.terms())
+    return goal
+
+
+def locked_goal(goal_id) -> Goal:
+    goal = Goal.objects.select_for_update().filter(pk=goal_id).first()
+    if goal is None:
+        raise GoalInvalid({"goal": [f"no goal {goal_id}"]})
+    return goal
+
+
+@transaction.atomic
+def revise_goal(goal_id: int, changes: dict, *, actor: str, reason: str) -> Goal:
+    """A new version of an active goal's terms; its progress keeps counting from its start."""
+    reason = _reason(reason)
+    goal = locked_goal(goal_id)
+    if not goal.is_active:
+        raise GoalInvalid({"goal": [f"G{goal.id} is closed; add a new goal instead"]})
+    old = goal.terms()
+    merged = {k: v for k, v in old.items() if k != "deadline_at"} | {"deadline": goal.deadline_at}
+    terms, deadline = parse_terms(merged | (changes if isinstance(changes, dict) else {}), db_now())
+    for field in ("title", "why", "metric", "scope", "target", "direction"):
+        setattr(goal, field, getattr(terms, field))
+    goal.deadline_at = deadline
+    goal.owner = _owner(terms.owner)
+    if goal.terms() == old:
+        return goal
+    goal.version += 1
+    goal.save()
+    _version(goal, old, actor, reason)
+    _event(goal, "revised", actor, {"old": old, "new": goal.terms()}, reason)
+    return goal
+
+
+@transaction.atomic
+def close_goal(goal_id: int, *, actor: str, reason: str) -> Goal:
+    """Measured one last time (up to the deadline, if it has passed) and judged met or not."""
+    reason = _reason(reason)
+    goal = locked_goal(goal_id)
+    if not goal.is_active:
+        raise GoalInvalid({"goal": [f"G{goal.id} is already closed"]})
+    value = current_value(goal)
+    goal.close(value=value, actor=actor, reason=reason)
+    GoalSnapshot.objects.create(goal=goal, value=value)
+    _event(goal, "closed", actor, {"met": goal.met, "value": value, "target": goal.target}, reason)
+    return goal
+
+
+def current_value(goal: Goal) -> float:
+    """The metric from the goal's start to now, or to its deadline once that has passed."""
+    until = min(db_now(), goal.deadline_at)
+    serving = goal.id if goal.scope == GoalScope.GOAL else None
+    return measure(goal.metric, goal.starts_at, until, serving)
+
+
+def snapshot_goals(deadline: float | None = None) -> dict:
+    """The heartbeat's duty: each active goal not sampled within SNAPSHOT_EVERY gets a point.
+    Cheap: one query per goal that is due, at most SNAPSHOT_BATCH a beat."""
+    cutoff = db_now() - SNAPSHOT_EVERY
+    due = (
+        Goal.objects.active()
+        .annotate(last=Max("snapshots__taken_at"))
+        .filter(Q(last__isnull=True) | Q(last__lt=cutoff))
+        .order_by("id")
+    )
+    taken = 0
+    for goal in due[:SNAPSHOT_BATCH]:
+        GoalSnapshot.objects.create(goal=goal, value=current_value(goal))
+        taken += 1
+    return {"snapshots": taken}
+
+
+def goal_state(goal: Goal, *, value: float | None = None) -> dict:
+    """The goal as every interface shows it: terms, progress now, and its verdict if closed."""
+    if value is None:
+        value = goal.final_value if not goal.is_active else current_value(goal)
+    return {
+        "id": goal.id,
+        "version": goal.version,
+        "status": goal.status,
+        **goal.terms(),
+        "starts_at": goal.starts_at.isoformat(),
+        "value": value,
+        "progress": round(goal.progress(value), 4),
+        "on_target": goal.is_met_by(value),
+        "met": goal.met,
+        "closed_at": goal.closed_at.isoformat() if goal.closed_at else None,
+        "close_reason": goal.close_reason,
+    }
+
+
+def missions_under(goal: Goal):
+    return Mission.objects.filter(proposal__goal=goal).select_related("agent").order_by("-id")
+
+
+def mission_counts(goal: Goal) -> dict:
+    rows = missions_under(goal).values_list("status").annotate(n=Count("id")).order_by()
+    return dict(rows)
+
+
+def goal_detail(goal: Goal) -> dict:
+    """goal_state plus what sits under it: missions by status, versions, recent snapshots."""
+    versions = goal.versions.values("version", "changed_by", "reason", "changed_at")
+    snapshots = goal.snapshots.order_by("-taken_at").values("value", "taken_at")[:50]
+    missions = missions_under(goal).values("id", "title", "status", "agent_id")[:50]
+    return goal_state(goal) | {
+        "missions_by_status": mission_counts(goal),
+        "missions": list(missions),
+        "versions": list(versions),
+        "snapshots": list(snapshots),
+    }

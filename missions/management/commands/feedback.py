@@ -1,0 +1,42 @@
+"""`opscore feedback --mission ID|--artifact ID|--publication ID --rating useful|not_useful
+--reason …`: an operator's rating of an output, evidence the memory lane learns from."""
+
+from django.core.management.base import BaseCommand
+
+from missions.feedback import FeedbackInvalid, record_feedback
+from opscore.management.commands._json import dump, fail
+
+ACTOR = "operator:cli"
+
+
+class Command(BaseCommand):
+    help = "Rate an output useful or not useful, with a reason (kept as evidence)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true")
+        parser.add_argument("--mission", type=int)
+        parser.add_argument("--artifact", type=int)
+        parser.add_argument("--publication", type=int)
+        parser.add_argument("--rating", required=True, help="useful or not_useful")
+        parser.add_argument("--reason", required=True)
+
+    def handle(self, *args, **opts):
+        as_json = opts["json"]
+        output = {k: opts[k] for k in ("mission", "artifact", "publication") if opts[k]}
+        try:
+            feedback = record_feedback(
+                rating=opts["rating"], reason=opts["reason"], actor=ACTOR, **output
+            )
+        except FeedbackInvalid as invalid:
+            fail("feedback refused", as_json=as_json, errors=invalid.errors, code=2)
+        data = {
+            "id": feedback.id,
+            "mission_id": feedback.mission_id,
+            "output": feedback.output,
+            "rating": feedback.rating,
+            "reason": feedback.reason,
+        }
+        if as_json:
+            self.stdout.write(dump(data))
+            return
+        self.stdout.write(f"F{feedback.id}: {feedback.output} rated {feedback.rating}")

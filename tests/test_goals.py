@@ -1,0 +1,179 @@
+"""Goals above missions: a target in the ledger's own numbers, measured from the rows as time
+passes, versioned like a policy, and judged met or not when closed."""
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import DatabaseError, transaction
+from django.db.models.functions import Now
+
+from missions.goal_schemas import GoalInvalid
+from missions.goals import add_goal, close_goal, current_value, revise_goal, snapshot_goals
+from missions.models import Goal, GoalVersion, Mission
+from opscore.models import Event
+from tests.factories import propose
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+
+
+def goal_terms(**changes):
+    terms = {
+        "title": "Ship ten analyses",
+        "why": "Customers asked for weekly reports",
+        "metric": "missions_succeeded",
+        "scope": "goal",
+        "target": 3,
+        "owner": "devops",
+        "deadline": "30d",
+    }
+    return terms | changes
+
+
+def succeed(proposal):
+    mission = Mission.objects.get(proposal=proposal)
+    Mission.objects.filter(pk=mission.pk).update(status="succeeded", finished_at=Now())
+    return mission
+
+
+def test_it_measures_progress_from_seeded_missions_as_the_clock_moves(agent, clock):
+    clock.freeze(T0)
+    goal = add_goal(goal_terms(), actor="operator:test")
+    assert snapshot_goals() == {"snapshots": 1}
+
+    clock.freeze(T0 + timedelta(hours=2))
+    succeed(propose(agent, "noop", goal=goal.id, title="First"))
+    succeed(propose(agent, "noop", title="Serves no goal"))  # scope goal: not counted
+    assert snapshot_goals() == {"snapshots": 1}
+    assert snapshot_goals() == {"snapshots": 0}  # sampled at most once an hour
+
+    clock.freeze(T0 + timedelta(days=3))
+    succeed(propose(agent, "noop", goal=goal.id, title="Second"))
+    snapshot_goals()
+
+    points = list(goal.snapshots.values_list("taken_at", "value"))
+    assert points == [(T0, 0.0), (T0 + timedelta(hours=2), 1.0), (T0 + timedelta(days=3), 2.0)]
+    clock.freeze(T0 + timedelta(days=4))
+    company = add_goal(goal_terms(scope="company", title="Company-wide"), actor="operator:test")
+    assert current_value(company) == 0  # counted from its own start
+    clock.freeze(T0 + timedelta(days=5))
+    succeed(propose(agent, "noop", title="Serves no goal either"))
+    assert (current_value(company), current_value(goal)) == (1, 2)
+    assert Mission.objects.filter(proposal__goal=goal).count() == 2
+
+
+def test_closing_judges_met_or_not_and_counts_only_up_to_the_deadline(agent, clock):
+    clock.freeze(T0)
+    reach = add_goal(goal_terms(target=1, deadline="2d"), actor="operator:test")
+    cap = add_goal(
+        goal_terms(title="Few failures", metric="missions_failed", direction="at_most", target=0),
+        actor="operator:test",
+    )
+    clock.freeze(T0 + timedelta(days=1))
+    succeed(propose(agent, "noop", goal=reach.id))
+    clock.freeze(T0 + timedelta(days=5))
+    succeed(propose(agent, "noop", goal=reach.id))  # after the deadline: not counted
+
+    reach = close_goal(reach.id, actor="operator:test", reason="quarter over")
+    cap = close_goal(cap.id, actor="operator:test", reason="quarter over")
+
+    assert (reach.met, reach.final_value, reach.status) == (True, 1.0, "closed")
+    assert (cap.met, cap.final_value) == (True, 0.0)
+    closed = Event.objects.get(kind="goal.closed", payload__goal_id=reach.id)
+    assert closed.payload["met"] is True and closed.summary == "quarter over"
+    with pytest.raises(GoalInvalid, match="already closed"):
+        close_goal(reach.id, actor="operator:test", reason="again")
+
+
+def test_a_revision_is_a_new_version_and_versions_are_never_edited(agent, clock):
+    clock.freeze(T0)
+    goal = add_goal(goal_terms(), actor="operator:test")
+    goal = revise_goal(goal.id, {"target": 5}, actor="operator:test", reason="more demand")
+
+    assert goal.version == 2
+    assert list(goal.versions.values_list("version", "reason")) == [
+        (2, "more demand"),
+        (1, "added"),
+    ]
+    latest = goal.versions.first()
+    assert (latest.old_value["target"], latest.new_value["target"]) == (3.0, 5.0)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        GoalVersion.objects.filter(pk=latest.pk).update(reason="rewritten")
+    with pytest.raises(GoalInvalid, match="reason"):
+        revise_goal(goal.id, {"target": 6}, actor="operator:test", reason=" ")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"title": "x" * 201}, "title", "at most 200"),
+        ({"title": ""}, "title", "at least 1"),
+        ({"metric": "happiness"}, "metric", "unknown metric 'happiness'; known: missions_"),
+        ({"deadline": "2020-01-01"}, "deadline", "already past"),
+        ({"deadline": "soon"}, "deadline", "give a span"),
+        ({"target": -1}, "target", "greater than or equal to 0"),
+        ({"target": "NaN"}, "target", "finite"),
+        ({"owner": "nobody"}, "owner", "unknown agent 'nobody'"),
+        ({"direction": "sideways"}, "direction", "at_least"),
+    ],
+)
+def test_bad_goal_input_is_refused_naming_the_field(agent, changes, field, message):
+    with pytest.raises(GoalInvalid) as refused:
+        add_goal(goal_terms(**changes), actor="operator:test")
+    assert message in " ".join(refused.value.errors[field])
+    assert not Goal.objects.exists()
+
+
+def test_the_cli_adds_lists_shows_and_closes_goals(agent, capsys):
+    out = io.StringIO()
+    call_command(
+        "goal", "add", "--title", "Publish more", "--metric", "publications", "--target", "4",
+        "--owner", "devops", "--deadline", "12w", "--json", stdout=out,
+    )  # fmt: skip
+    added = json.loads(out.getvalue())
+    assert (added["version"], added["value"], added["progress"]) == (1, 0.0, 0.0)
+
+    out = io.StringIO()
+    call_command("goal", "list", stdout=out)
+    assert f"G{added['id']} v1 [active] Publish more: publications 0 / 4" in out.getvalue()
+    call_command("goal", "close", str(added["id"]), "--reason", "dropped", stdout=out)
+    assert "(at_least, not met)" in out.getvalue()
+
+    with pytest.raises(SystemExit) as exit_code:
+        call_command("goal", "--json", "add", "--title", "T", "--metric", "vibes", "--target",
+                     "1", "--owner", "devops", "--deadline", "3d")  # fmt: skip
+    assert exit_code.value.code == 2
+    refused = json.loads(capsys.readouterr().out)
+    assert "unknown metric 'vibes'" in refused["errors"]["metric"][0]
+
+
+def test_the_intake_records_the_goal_served_and_refuses_a_closed_or_missing_one(agent, clock):
+    from missions.schemas import ProposalInvalid
+
+    clock.freeze(T0)
+    goal = add_goal(goal_terms(), actor="operator:test")
+    served = propose(agent, "noop", goal=goal.id)
+    assert served.goal_id == goal.id
+    accepted = Event.objects.get(kind="proposal.accepted", proposal=served)
+    assert accepted.payload["goal_id"] == goal.id
+
+    close_goal(goal.id, actor="operator:test", reason="done")
+    with pytest.raises(ProposalInvalid, match="closed"):
+        propose(agent, "noop", goal=goal.id)
+    with pytest.raises(ProposalInvalid, match="no goal 999"):
+        propose(agent, "noop", goal=999)
+    with pytest.raises(ProposalInvalid, match="goal"):
+        propose(agent, "noop", goal="7")
+
+
+def test_propose_names_the_goal_served_from_the_cli(agent):
+    goal = add_goal(goal_terms(), actor="operator:test")
+    out = io.StringIO()
+
+    call_command("propose", "--agent", "devops", "--title", "Report", "--step", "noop",
+                 "--goal", str(goal.id), "--json", stdout=out)  # fmt: skip
+
+    assert Mission.objects.get(proposal_id=json.loads(out.getvalue())["id"]).proposal.goal == goal
