@@ -23,6 +23,7 @@ from missions.models.steps import (
     StepStatus,
     Worker,
 )
+from missions.models.threads import Comment, CommentKind, SubjectKind
 from opscore.db import in_seconds, start_of_today
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "STEP_TERMINAL",
     "Artifact",
     "AttemptOutcome",
+    "Comment",
+    "CommentKind",
     "ContentMetric",
     "LoopCursor",
     "Mission",
@@ -50,6 +53,7 @@ __all__ = [
     "StepAttempt",
     "StepDependency",
     "StepStatus",
+    "SubjectKind",
     "TriggerRule",
     "Worker",
     "in_seconds",
