@@ -194,7 +194,16 @@ def confirm_draft(message_id: int, *, actor: str, user=None):
     """Submit the shown draft to the intake, once. Untrusted and needing a human: a chat's
     proposal is never auto-approved, whoever confirms it."""
     message = _own_draft(message_id, actor)
-    result = submit_proposal(
+    try:
+        result = _submit(message, user)
+    except ProposalInvalid as invalid:
+        raise TalkRefused(f"the intake refused draft C{message.id}: {invalid}") from None
+    message.settle_draft(DraftState.SUBMITTED, result.proposal)
+    return result
+
+
+def _submit(message: ChatMessage, user):
+    return submit_proposal(
         message.draft,
         source="chat",
         untrusted=True,
@@ -203,8 +212,6 @@ def confirm_draft(message_id: int, *, actor: str, user=None):
         operator=user,
         cause_ref=f"chat:{message.id}",
     )
-    message.settle_draft(DraftState.SUBMITTED, result.proposal)
-    return result
 
 
 @transaction.atomic

@@ -117,6 +117,25 @@ class Comment(models.Model):
         """A question's answer, if one came."""
         return self.replies.filter(kind=CommentKind.ANSWER).order_by("id").first()
 
+    def as_json(self, now) -> dict:
+        return {
+            "id": self.id,
+            "thread": self.thread,
+            "kind": self.kind,
+            "agent": self.agent_id,
+            "actor": self.actor,
+            "text": self.text,
+            "in_reply_to": self.in_reply_to_id,
+            "mission_id": self.mission_id,
+            "step_id": self.step_id,
+            "llm_call_id": self.llm_call_id,
+            "starts_work": self.starts_work,
+            "note": self.note,
+            "question_state": self.question_state(now) or None,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "created_at": self.created_at.isoformat(),
+        }
+
     def question_state(self, now) -> str:
         if self.kind != CommentKind.QUESTION:
             return ""
