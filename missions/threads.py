@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from missions.models import (
     Comment,
@@ -216,7 +217,9 @@ def _wake(question: Comment, why: str, actor: str) -> None:
 def thread_notes(step: Step) -> str:
     """What the mission's thread says to this step's prompt: the operator's latest remarks and
     this step's questions with their answers (or that none came)."""
-    remarks = Comment.objects.filter(mission_id=step.mission_id, kind=CommentKind.REMARK)
+    proposal_id = Mission.objects.filter(pk=step.mission_id).values("proposal_id")
+    on_it = Q(mission_id=step.mission_id) | Q(subject_kind="proposal", subject_id__in=proposal_id)
+    remarks = Comment.objects.filter(on_it, kind=CommentKind.REMARK, starts_work=True)
     lines = [f"- {c.actor}: {c.text}" for c in reversed(remarks.order_by("-id")[:5])]
     asked = [_asked(q) for q in step.questions.order_by("id")]
     text = ""
