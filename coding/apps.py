@@ -25,6 +25,24 @@ class CodingConfig(AppConfig):
         RUNNERS.register_all(BUILTIN)
         EVIDENCE_TYPES.register("coding_run", "coding.CodingRun")
         UNTRUSTED_BECAUSE.register("coding_run", run_untrusted)
+        from missions.threads import SUBJECTS
+
+        SUBJECTS.register("coding_run", run_subject)
+
+
+def run_subject(run_id: int):
+    """The run's agent (else its step's) owns its thread; its step's mission sees the remarks."""
+    from coding.models import ENDED, CodingRun
+    from missions.threads import Subject
+
+    run = CodingRun.objects.select_related("agent", "step__agent").filter(pk=run_id).first()
+    if run is None or (run.agent is None and run.step is None):
+        return None
+    agent = run.agent or run.step.agent
+    closed = f"R{run.id} is {run.status}" if run.status in ENDED else ""
+    title = str(run.task.get("summary") or f"coding run {run.id}")[:200]
+    mission_id = run.step.mission_id if run.step else None
+    return Subject("coding_run", run.id, f"R{run.id}", title, agent, mission_id, closed)
 
 
 def run_untrusted(run_id: int) -> str:

@@ -4,7 +4,8 @@ see when each was last used, revoke it."""
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
-from console.models import AgentToken
+from console.models import AgentToken, ChatMessage
+from opscore.admin import ReadOnlyMixin
 from opscore.models import operator_actor
 
 
@@ -46,3 +47,18 @@ class AgentTokenAdmin(admin.ModelAdmin):
         actor = operator_actor(request.user)
         revoked = sum(token.revoke(actor=actor) for token in queryset)
         self.message_user(request, f"{revoked} token(s) revoked", messages.SUCCESS)
+
+
+@admin.register(ChatMessage)
+class ChatMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """The chat as evidence: what each operator asked, what the coordinator answered from which
+    rows, and which drafts became proposals (confirming happens on the Stage or `chat confirm`)."""
+
+    list_display = ["id", "actor", "role", "short_text", "draft_state", "proposal", "created_at"]
+    list_filter = ["role", "draft_state", "offline"]
+    search_fields = ["text", "actor"]
+    list_select_related = ["proposal"]
+
+    @admin.display(description="text")
+    def short_text(self, message):
+        return message.text[:120]

@@ -124,3 +124,67 @@ class AgentToken(models.Model):
                 actor=actor,
             )
         return bool(revoked)
+
+
+class ChatRole(models.TextChoices):
+    OPERATOR = "operator"
+    COORDINATOR = "coordinator"
+
+
+class DraftState(models.TextChoices):
+    NONE = "", "no draft"
+    DRAFTED = "drafted", "drafted (shown, not submitted)"
+    SUBMITTED = "submitted", "submitted to the intake"
+    DISCARDED = "discarded"
+
+
+class ChatMessage(models.Model):
+    """One message of an operator's chat with the company: theirs, or the coordinator's answer
+    with the rows it read (`citations`) and, when they asked for work, the proposal it drafted.
+    A draft reaches the intake only when its operator confirms it (console.chat.confirm_draft)."""
+
+    actor = models.CharField(max_length=150, help_text="whose chat: operator:ann, api:…")
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
+    )
+    role = models.CharField(max_length=12, choices=ChatRole.choices)
+    text = models.TextField()
+    in_reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replies"
+    )
+    citations = models.JSONField(default=list, blank=True, help_text="[{ref, url, what}]")
+    offline = models.BooleanField(default=False, help_text="no model wrote the answer")
+    draft = models.JSONField(null=True, blank=True, help_text="the proposal body it would submit")
+    draft_state = models.CharField(
+        max_length=10, choices=DraftState.choices, default=DraftState.NONE, blank=True
+    )
+    proposal = models.ForeignKey(
+        "missions.Proposal", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    llm_call = models.ForeignKey(
+        "opscore.LLMCall", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["actor", "id"], name="chat_actor_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(draft_state="submitted") | models.Q(proposal__isnull=False),
+                name="chat_submitted_draft_has_proposal",
+            ),
+        ]
+
+    def __str__(self):
+        return f"C{self.id} {self.role}"
+
+    def settle_draft(self, state: str, proposal=None) -> bool:
+        """drafted → submitted or discarded, once: a compare-and-set, so a double click (or two
+        tabs) submits one proposal."""
+        moved = ChatMessage.objects.filter(pk=self.pk, draft_state=DraftState.DRAFTED).update(
+            draft_state=state, proposal=proposal
+        )
+        if moved:
+            self.draft_state, self.proposal = state, proposal
+        return bool(moved)

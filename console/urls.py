@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import path
 
-from console import api, api_agent, api_goals, api_missions, api_overrides, probes
+from console import api, api_agent, api_goals, api_missions, api_overrides, api_talk, probes
+from console.stage import talk
 from console.stage import views as stage
 from console.stage.agents import agents_page
 from console.stage.coding_panel import coding_panel
@@ -49,6 +50,18 @@ urlpatterns = [
     path("stage/missions/<int:mission_id>/playback", stage.playback, name="stage-playback"),
     path("admin/lineage/<str:kind>/<int:pk>/", admin_lineage_view, name="admin-lineage"),
     path("stage/lineage/<str:kind>/<int:pk>", stage_lineage, name="stage-lineage"),
+    path("stage/threads/<str:kind>/<int:subject_id>", talk.thread_page, name="stage-thread"),
+    path(
+        "stage/threads/<str:kind>/<int:subject_id>/comment",
+        talk.post_to_thread,
+        name="stage-comment",
+    ),
+    path("stage/chat", talk.chat_page, name="stage-chat"),
+    path("stage/chat/send", talk.chat_send, name="stage-chat-send"),
+    path("stage/chat/<int:message_id>/<str:verb>", talk.chat_draft, name="stage-chat-draft"),
+    path("api/ops/threads/<str:kind>/<int:subject_id>", api_talk.thread, name="api-thread"),
+    path("api/ops/chat", api_talk.chat, name="api-chat"),
+    path("api/ops/chat/<int:message_id>/<str:verb>", api_talk.chat_draft, name="api-chat-draft"),
     path("admin/", admin.site.urls),
     path("api/ops/proposals", api.create_proposal, name="api-proposals"),
     path("api/ops/events", api.list_events, name="api-events"),

@@ -7,6 +7,7 @@ from django.utils.html import format_html, format_html_join
 from missions.admin_mission_control import MissionControlActions
 from missions.admin_proposals import apply_each, proposal_url
 from missions.admin_simulation import SimulatingPolicyAdmin
+from missions.admin_threads import CommentAdmin  # noqa: F401 - registers it
 from missions.models import (
     Artifact,
     ContentMetric,

@@ -31,3 +31,6 @@ class MissionsConfig(AppConfig):
         checkers.CHECKERS.register_all(checkers.BUILTIN)
         executors.register_plugins(settings.OPS_EXECUTOR_MODULES)
         override_kinds.register()
+        from missions import recovery, threads
+
+        recovery.BLOCKER_CHECKS.register(threads.WAITING, threads.question_settled)

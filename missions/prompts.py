@@ -10,20 +10,20 @@ from opscore.prompting import system_prompt
 
 TEMPLATES = {
     "analyze": (
-        "analyze.v1",
+        "analyze.v2",
         "main",
         0.4,
         "Analyse the following and report what you observe, what it means and what to do next."
         " Be concrete and brief.",
     ),
     "write_content": (
-        "write_content.v1",
+        "write_content.v2",
         "main",
         0.8,
         "Write the piece described below. Plain text, no markup, at most 300 words.",
     ),
     "draft_tweet": (
-        "draft_tweet.v1",
+        "draft_tweet.v2",
         "cheap",
         0.9,
         "Draft one tweet about the topic below. Plain text, at most 280 characters, no hashtags"
@@ -65,13 +65,29 @@ def notes_for(step) -> str:
     return "\n\nNotes from the operator on this mission:\n" + "\n".join(f"- {n}" for n in notes)
 
 
+ASK = (
+    "\n\nIf you cannot do this well without the operator, reply with one line that starts"
+    " 'QUESTION:' and your question; the step waits for their answer."
+)
+
+
+def talk_for(step) -> str:
+    """The mission's thread (remarks, this step's questions and answers) and how to ask."""
+    from missions.threads import thread_notes
+
+    notes = thread_notes(step)
+    return notes if "You asked the operator" in notes else notes + ASK
+
+
 def build_request(step) -> tuple[LLMRequest, str]:
     version, tier, temperature, task = TEMPLATES[step.kind]
     details = describe_payload(step.payload)
     system, injected = system_prompt(step.agent, step_about(step))
     request = LLMRequest(
         system=system,
-        messages=[{"role": "user", "content": f"{task}\n\n{details}{notes_for(step)}"}],
+        messages=[
+            {"role": "user", "content": f"{task}\n\n{details}{notes_for(step)}{talk_for(step)}"}
+        ],
         temperature=temperature,
         max_tokens=600,
         tier=tier,

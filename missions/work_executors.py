@@ -38,12 +38,26 @@ def run_llm_step(run):
     text, problem = check_reply(step.kind, reply.text)
     if problem:
         return Failed(f"malformed LLM reply: {problem}", retryable=False, bad_reply=True)
+    if asked := ask_if_asking(step, text):
+        return asked
     title = str(step.payload.get("topic") or step.mission.title)[:300]
     meta = {"provider": reply.provider, "model": reply.model, "prompt_version": version}
     return Succeeded(
         {"text": text, **meta},
         artifacts=[ArtifactDraft(kind=step.kind, title=title, body=text, metadata=meta)],
     )
+
+
+def ask_if_asking(step, text: str) -> Blocked | None:
+    """A reply that is a question for the operator blocks the step until they answer (or the
+    wait runs out); a step asks once, so a second question is taken as its answer."""
+    from missions.threads import QUESTION_PREFIX, WAITING, ask_operator, question_block_reason
+
+    if not text.upper().startswith(QUESTION_PREFIX) or step.questions.exists():
+        return None
+    question = text[len(QUESTION_PREFIX) :].strip() or "(the agent asked nothing in words)"
+    comment = ask_operator(step, question)
+    return Blocked(question_block_reason(comment), code=WAITING)
 
 
 def run_crawl(run):

@@ -43,6 +43,34 @@ class OpportunitiesConfig(AppConfig):
         HANDLERS.register_all(engagement.HANDLERS)
         override_kinds.register()
         django_checks.register(checks.check_channels)
+        from missions.threads import SUBJECTS
+
+        SUBJECTS.register("opportunity", opportunity_subject)
+
+
+CLOSED = ("rejected", "parked")
+
+
+def opportunity_subject(opportunity_id: int):
+    """Its finder owns its thread; once converted, its mission's prompts see the remarks."""
+    from missions.threads import Subject, mission_subject
+    from opportunities.models import Opportunity
+
+    opp = Opportunity.objects.select_related("source_agent").filter(pk=opportunity_id).first()
+    if opp is None:
+        return None
+    mission = opp.proposal.mission if opp.proposal_id and hasattr(opp.proposal, "mission") else None
+    ours = mission_subject(mission.id) if mission else None
+    closed = f"O{opp.id} is {opp.status}" if opp.status in CLOSED else (ours.closed if ours else "")
+    return Subject(
+        "opportunity",
+        opp.id,
+        f"O{opp.id}",
+        opp.title,
+        opp.source_agent,
+        mission.id if mission else None,
+        closed,
+    )
 
 
 def idea_untrusted(idea_id: int) -> str:

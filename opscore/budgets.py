@@ -9,6 +9,7 @@ from opscore.models import LLMCall, Policy
 
 LANE_OF_PREFIX = {"roundtable.": "roundtable", "memory.": "memory", "proactive.": "proactive"}
 LANE_OF_PREFIX |= {"idle.": "idle", "coding.": "coding", "opportunity.": "proactive"}
+LANE_OF_PREFIX |= {"thread.": "talk", "chat.": "talk"}
 
 
 def lane_of(purpose: str) -> str:

@@ -193,7 +193,7 @@ class CalibrationPolicy(PolicyValue):
         return self
 
 
-LLM_LANES = ["steps", "roundtable", "memory", "proactive", "idle", "coding"]
+LLM_LANES = ["steps", "roundtable", "memory", "proactive", "idle", "coding", "talk"]
 
 
 class LaneBudget(PolicyValue):

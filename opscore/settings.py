@@ -295,6 +295,12 @@ OPS_TURN_PAUSE_SECONDS = (
 # Voice evolution changes slowly: each process derives an agent's modifiers at most this often
 # for step prompts (a conversation derives them once for itself). 0 in tests.
 OPS_VOICE_CACHE_SECONDS = env_int("OPS_VOICE_CACHE_SECONDS", 60) if not TESTING else 0
+# Threads and the chat: operators' text is untrusted; each message is at most this long, and
+# an operator (or API caller) sends at most this many an hour across both.
+OPS_TALK_MAX_CHARS = env_int("OPS_TALK_MAX_CHARS", 2000)
+OPS_TALK_PER_HOUR = env_int("OPS_TALK_PER_HOUR", 30)
+# How long an agent's question waits for the operator before its step goes on without an answer.
+OPS_QUESTION_WAIT_MINUTES = env_int("OPS_QUESTION_WAIT_MINUTES", 240)
 
 # Messages to the humans (alerts, digests, memos): the Stage's inbox always; e-mail through
 # Django's mail framework when OPS_NOTIFY_EMAIL names recipients (EMAIL_URL configures SMTP, the

@@ -56,7 +56,7 @@ def test_an_analyze_step_runs_on_the_offline_provider_and_keeps_an_artifact():
         "trusted",
     )
     call = LLMCall.objects.get(step=step)
-    assert (call.provider, call.prompt_version, call.outcome) == ("offline", "analyze.v1", "ok")
+    assert (call.provider, call.prompt_version, call.outcome) == ("offline", "analyze.v2", "ok")
 
 
 def test_the_prompt_carries_the_agents_voice(monkeypatch):

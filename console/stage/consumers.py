@@ -31,7 +31,7 @@ def events_after(last_id: int) -> tuple[str, int, list[dict]]:
     return html, events[-1].id, [moment_of(event) for event in events]
 
 
-MOMENT_KEYS = ("conversation_id", "participants", "interaction", "text")
+MOMENT_KEYS = ("conversation_id", "participants", "interaction", "text", "thread")
 
 
 def moment_of(event: Event) -> dict:

@@ -33,6 +33,7 @@ from missions.models.steps import (
     StepStatus,
     Worker,
 )
+from missions.models.threads import Comment, CommentKind, SubjectKind
 from opscore.db import in_seconds, start_of_today
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "STEP_TERMINAL",
     "Artifact",
     "AttemptOutcome",
+    "Comment",
+    "CommentKind",
     "ContentMetric",
     "Feedback",
     "Goal",
@@ -68,6 +71,7 @@ __all__ = [
     "StepAttempt",
     "StepDependency",
     "StepStatus",
+    "SubjectKind",
     "TriggerRule",
     "Worker",
     "in_seconds",

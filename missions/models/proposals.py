@@ -21,6 +21,7 @@ class ProposalSource(models.TextChoices):
     OPPORTUNITY = "opportunity"
     CODING = "coding"
     HUMAN = "human"
+    CHAT = "chat"
 
 
 class ProposalStatus(models.TextChoices):

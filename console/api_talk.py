@@ -1,0 +1,117 @@
+"""`/api/ops/threads/<kind>/<id>` (GET the thread; POST a comment or, with `answers`, an answer)
+and `/api/ops/chat` (POST a message; GET your chat), `/api/ops/chat/<id>/confirm|discard` (a
+draft). Writes need the bearer token; a thread reads like the Stage. `actor` names the operator
+behind the token (rate limits count per actor)."""
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from console.api import error, json_post, parse_json_body, read_only_refusal, token_refusal
+from console.chat import as_json, confirm_draft, discard_draft, history, send_message
+from missions.talk import TalkRefused
+from missions.threads import post_comment, subject_of, thread_of
+from opscore.db import db_now
+
+
+def actor_of(data: dict) -> str:
+    name = data.get("actor")
+    return f"api:{name if isinstance(name, str) and name.strip() else 'operator'}"[:150]
+
+
+def _text(data: dict) -> tuple[str, JsonResponse | None]:
+    text = data.get("text")
+    if not isinstance(text, str):
+        return "", error(400, "invalid message", {"text": ["expected a string"]})
+    return text, None
+
+
+@csrf_exempt
+def thread(request, kind: str, subject_id: int):
+    if request.method == "POST":
+        return _comment(request, kind, subject_id)
+    if request.method != "GET":
+        return error(405, "use GET to read a thread or POST to comment")
+    if refusal := read_only_refusal(request):
+        return refusal
+    try:
+        subject = subject_of(kind, subject_id)
+    except TalkRefused as missing:
+        return error(404, str(missing))
+    now = db_now()
+    comments = [c.as_json(now) for c in thread_of(kind, subject_id)]
+    about = {"kind": subject.kind, "id": subject.id, "title": subject.title}
+    about |= {
+        "agent": subject.agent.slug,
+        "mission_id": subject.mission_id,
+        "closed": subject.closed,
+    }
+    return JsonResponse({"subject": about, "comments": comments})
+
+
+def _comment(request, kind: str, subject_id: int):
+    if refusal := token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN"):
+        return refusal
+    data, problem = parse_json_body(request)
+    if problem:
+        return problem
+    text, problem = _text(data)
+    answers = data.get("answers")
+    if answers is not None and not isinstance(answers, int):
+        problem = problem or error(400, "invalid comment", {"answers": ["expected a question id"]})
+    if problem:
+        return problem
+    try:
+        comment = post_comment(kind, subject_id, actor=actor_of(data), text=text, answers=answers)
+    except TalkRefused as refused:
+        return error(400, str(refused))
+    now = db_now()
+    reply = comment.replies.filter(kind="reply").first()
+    body = {"comment": comment.as_json(now), "reply": reply.as_json(now) if reply else None}
+    return JsonResponse(body, status=201)
+
+
+@csrf_exempt
+def chat(request):
+    if request.method == "POST":
+        return _say(request)
+    if request.method != "GET":
+        return error(405, "use GET to read your chat or POST to send a message")
+    if refusal := token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN"):
+        return refusal
+    actor = actor_of({"actor": request.GET.get("actor")})
+    return JsonResponse({"messages": [as_json(m) for m in history(actor)]})
+
+
+@json_post
+def _say(request, data):
+    text, problem = _text(data)
+    if problem:
+        return problem
+    try:
+        answer = send_message(text, actor=actor_of(data))
+    except TalkRefused as refused:
+        return error(400, str(refused))
+    return JsonResponse({"answer": as_json(answer)}, status=201)
+
+
+@csrf_exempt
+@require_POST
+def chat_draft(request, message_id: int, verb: str):
+    if refusal := token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN"):
+        return refusal
+    data, problem = parse_json_body(request)
+    if problem:
+        return problem
+    if verb not in ("confirm", "discard"):
+        return error(404, f"unknown verb {verb!r}: confirm or discard")
+    try:
+        if verb == "discard":
+            return JsonResponse(
+                {"message": as_json(discard_draft(message_id, actor=actor_of(data)))}
+            )
+        result = confirm_draft(message_id, actor=actor_of(data))
+    except TalkRefused as refused:
+        return error(400, str(refused))
+    return JsonResponse({"proposal": result.as_json()}, status=201)

@@ -1,0 +1,61 @@
+"""`manage.py chat ask "what is running?"`, `chat confirm ID`, `chat discard ID`, `chat history`
+[--as NAME] [--json]: the Stage's chat with the coordinator, from a terminal. A drafted proposal
+is only shown; `chat confirm` submits it to the intake."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from console.chat import as_json, confirm_draft, discard_draft, history, send_message
+from missions.talk import TalkRefused
+from opscore.management.commands._json import dump, fail
+from opscore.management.commands._verbs import add_verbs
+
+
+class Command(BaseCommand):
+    help = "Talk to the company: answers cite the ledger's rows; work becomes a draft to confirm."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true")
+        parser.add_argument("--as", dest="operator", default="cli", help="who is talking")
+        verbs = add_verbs(parser)
+        verbs.add_parser("ask", help="send a message").add_argument("text")
+        for verb, what in [("confirm", "submit a draft to the intake"), ("discard", "drop it")]:
+            verbs.add_parser(verb, help=what).add_argument("id", type=int)
+        verbs.add_parser("history", help="your chat so far")
+
+    def handle(self, *args, verb, **opts):
+        as_json_out, name = opts["json"], opts["operator"]
+        actor = f"operator:{name}"
+        user = get_user_model().objects.filter(username=name).first()
+        try:
+            shown = self.run(verb, actor, user, opts)
+        except TalkRefused as refused:
+            fail(str(refused), as_json=as_json_out, code=2)
+        self.stdout.write(dump(shown) if as_json_out else self.readable(shown))
+
+    def run(self, verb, actor, user, opts):
+        if verb == "ask":
+            return {"answer": as_json(send_message(opts["text"], actor=actor, user=user))}
+        if verb == "confirm":
+            return {"proposal": confirm_draft(opts["id"], actor=actor, user=user).as_json()}
+        if verb == "discard":
+            return {"answer": as_json(discard_draft(opts["id"], actor=actor))}
+        return {"messages": [as_json(m) for m in history(actor)]}
+
+    def readable(self, shown: dict) -> str:
+        if "proposal" in shown:
+            p = shown["proposal"]
+            return f"P{p['id']} {p['status']}: {p['title']}" + (
+                f" ({p['reason']})" if p["reason"] else ""
+            )
+        return "\n\n".join(self.message(m) for m in shown.get("messages") or [shown["answer"]])
+
+    def message(self, m: dict) -> str:
+        lines = [f"C{m['id']} {m['role']}: {m['text']}"]
+        lines += [f"  [{c['ref']}] {c['url']}" for c in m["citations"]]
+        if m["draft"]:
+            steps = ", ".join(s["kind"] for s in m["draft"]["steps"])
+            lines.append(f"  draft ({m['draft_state']}): {m['draft']['title']} [{steps}]")
+            if m["draft_state"] == "drafted":
+                lines.append(f"  submit it: .venv/bin/opscore chat confirm {m['id']}")
+        return "\n".join(lines)

@@ -1,0 +1,57 @@
+"""`manage.py thread show KIND ID`, `thread comment KIND ID TEXT [--answers QUESTION]`
+[--as NAME] [--json]. KIND: mission, proposal, opportunity, coding_run."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from missions.talk import TalkRefused
+from missions.threads import post_comment, subject_of, thread_of
+from opscore.db import db_now
+from opscore.management.commands._json import dump, fail
+from opscore.management.commands._verbs import add_verbs
+
+
+class Command(BaseCommand):
+    help = "Read a thread, or comment on it (the owning agent answers; an answer wakes a step)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true")
+        parser.add_argument("--as", dest="operator", default="cli", help="who is writing")
+        verbs = add_verbs(parser)
+        show = verbs.add_parser("show", help="the comments on one subject")
+        comment = verbs.add_parser("comment", help="write on it")
+        for sub in (show, comment):
+            sub.add_argument("kind")
+            sub.add_argument("id", type=int)
+        comment.add_argument("text")
+        comment.add_argument("--answers", type=int, help="the question (T id) this answers")
+
+    def handle(self, *args, verb, kind, id, **opts):
+        name = opts["operator"]
+        try:
+            if verb == "comment":
+                user = get_user_model().objects.filter(username=name).first()
+                post_comment(
+                    kind,
+                    id,
+                    actor=f"operator:{name}",
+                    user=user,
+                    text=opts["text"],
+                    answers=opts.get("answers"),
+                )
+            subject = subject_of(kind, id)
+        except TalkRefused as refused:
+            fail(str(refused), as_json=opts["json"], code=2)
+        now = db_now()
+        comments = [c.as_json(now) for c in thread_of(kind, id)]
+        if opts["json"]:
+            self.stdout.write(dump({"thread": f"{kind}:{id}", "comments": comments}))
+            return
+        self.stdout.write(
+            f"{subject.label} {subject.title}" + (f" ({subject.closed})" if subject.closed else "")
+        )
+        for c in comments:
+            state = f" [{c['question_state']}]" if c["question_state"] else ""
+            self.stdout.write(f"T{c['id']} {c['kind']}{state} {c['actor']}: {c['text']}")
+            if c["note"]:
+                self.stdout.write(f"  ({c['note']})")

@@ -1,0 +1,22 @@
+// A thread page refreshes its fragment when the live feed says someone wrote on it.
+(() => {
+  const thread = document.getElementById("thread");
+  if (!thread || !window.htmx) return;
+  let after = 0;
+  let delay = 1000;
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/stage/${after ? `?after=${after}` : ""}`);
+    socket.onopen = () => { delay = 1000; };
+    socket.onmessage = (message) => {
+      const data = JSON.parse(message.data);
+      if (data.last_id) after = data.last_id;
+      const mine = (data.moments || []).some(
+        (m) => m.kind === "thread.comment" && m.thread === thread.dataset.thread,
+      );
+      if (mine) htmx.trigger(thread, "thread-changed");
+    };
+    socket.onclose = () => { setTimeout(connect, delay); delay = Math.min(delay * 2, 15000); };
+  }
+  connect();
+})();

@@ -1,0 +1,123 @@
+"""The chat with the company: answers come from the ledger's rows and cite them; a request for
+work becomes a draft that reaches the intake only when its operator confirms it."""
+
+import json
+
+import pytest
+
+from console.chat import confirm_draft, discard_draft, send_message
+from console.models import ChatMessage
+from missions.actions import approve_proposal
+from missions.models import Mission, Proposal
+from missions.talk import TalkRefused
+from opscore.models import LLMCall
+from tests.factories import AgentFactory, OperatorFactory, make_step
+from tests.test_llm_providers import anthropic_reply, anthropic_with
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def coordinator(db):
+    return AgentFactory(slug="coordinator", enabled=True)
+
+
+def test_offline_it_answers_from_the_ledger_says_it_is_offline_and_cites_rows(coordinator):
+    step = make_step("analyze", agent=coordinator, payload={"topic": "disks"})
+    Mission.objects.filter(pk=step.mission_id).update(status="running")
+
+    answer = send_message("What is running right now?", actor="operator:ann")
+
+    assert answer.text.startswith("[offline] No model is configured")
+    assert f"M{step.mission_id} 'analyze work' (coordinator) is running: 1 queued." in answer.text
+    assert answer.offline is True and answer.draft is None
+    cited = {c["ref"]: c["url"] for c in answer.citations}
+    assert cited[f"M{step.mission_id}"] == f"/stage/missions/{step.mission_id}"
+    call = LLMCall.objects.get(pk=answer.llm_call_id)
+    assert (call.purpose, call.lane, call.provider) == ("chat.answer", "talk", "offline")
+
+
+def test_it_says_why_a_mission_failed_with_the_step_and_its_error(coordinator):
+    step = make_step("crawl", agent=coordinator)
+    step.finish("failed", "crawl refused: private address 10.0.0.1")
+    step.mission.finalize()
+
+    answer = send_message(f"why did M{step.mission_id} fail?", actor="operator:ann")
+
+    assert f"S{step.id} crawl failed: crawl refused: private address 10.0.0.1" in answer.text
+    refs = [c["ref"] for c in answer.citations]
+    assert refs[:2] == [f"M{step.mission_id}", f"S{step.id}"]
+
+
+def test_it_reports_todays_spend_citing_the_calls(coordinator, settings):
+    settings.OPS_LLM_PRICES = {"offline-cheap": (1_000_000, 0)}
+    send_message("hello", actor="operator:ann")  # one priced call today
+    answer = send_message("what did we spend today?", actor="operator:ann")
+    assert "Model spend today: $" in answer.text and "talk $" in answer.text
+    assert answer.citations[0]["ref"].startswith("L")
+    assert answer.citations[0]["url"].startswith("/admin/opscore/llmcall/")
+
+
+def test_a_request_for_work_is_a_draft_until_the_operator_confirms_it(coordinator):
+    ann, bob = OperatorFactory(username="ann"), OperatorFactory(username="bob")
+    answer = send_message("Please analyze why signups dropped", actor="operator:ann", user=ann)
+
+    assert answer.draft_state == "drafted"
+    assert answer.draft["steps"] == [
+        {"kind": "analyze", "payload": {"topic": "Please analyze why signups dropped"}}
+    ]
+    assert "[offline]" in answer.text and "Confirm it to submit" in answer.text
+    assert not Proposal.objects.exists()  # shown, not submitted
+    with pytest.raises(TalkRefused, match="no draft"):
+        confirm_draft(answer.id, actor="operator:bob", user=bob)  # not bob's chat
+
+    result = confirm_draft(answer.id, actor="operator:ann", user=ann)
+
+    proposal = result.proposal
+    assert (proposal.source, proposal.status, proposal.untrusted) == ("chat", "pending", True)
+    assert proposal.untrusted_reason.startswith("drafted by the chat from operator text")
+    assert ChatMessage.objects.get(pk=answer.id).proposal == proposal
+    with pytest.raises(TalkRefused, match="already submitted"):
+        confirm_draft(answer.id, actor="operator:ann", user=ann)
+    approve_proposal(proposal, actor="operator:bob", user=bob)
+    assert Proposal.objects.get(pk=proposal.pk).status == "accepted"
+
+
+def test_a_discarded_draft_never_reaches_the_intake(coordinator):
+    answer = send_message("write a note about backups", actor="operator:ann")
+    assert answer.draft["steps"][0]["kind"] == "write_content"
+    discard_draft(answer.id, actor="operator:ann")
+    with pytest.raises(TalkRefused, match="already discarded"):
+        confirm_draft(answer.id, actor="operator:ann")
+    assert not Proposal.objects.exists()
+
+
+def test_a_model_answer_that_names_rows_it_was_not_given_is_replaced_by_the_rows(
+    coordinator, monkeypatch, settings
+):
+    settings.OPSCORE_LLM = "anthropic"
+    invented = json.dumps({"answer": "M999 is on fire.", "work": None})
+    honest = json.dumps({"answer": "Nothing runs; see the ledger.", "work": None})
+    seen = []
+    model = anthropic_with(anthropic_reply(invented), anthropic_reply(honest), seen=seen)
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: model)
+
+    first = send_message("what is running?", actor="operator:ann")
+    second = send_message("what is running?", actor="operator:ann")
+
+    assert "on fire" not in first.text
+    assert first.text.startswith("What the ledger says:\n- No mission is running")
+    assert "the model named rows it was not given (M999)" in first.text
+    assert second.text == "Nothing runs; see the ledger."
+    assert "No mission is running or waiting to run." in seen[0]["messages"][0]["content"]
+    assert second.offline is False
+
+
+def test_a_model_can_turn_a_message_into_a_draft(coordinator, monkeypatch, settings):
+    settings.OPSCORE_LLM = "anthropic"
+    work = {"title": "Tweet the launch", "kind": "draft_tweet", "topic": "our launch"}
+    body = json.dumps({"answer": "I drafted it; confirm to submit.", "work": work})
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: anthropic_with(anthropic_reply(body)))
+    answer = send_message("we launched, tell the world", actor="operator:ann")
+    assert answer.draft["title"] == "Tweet the launch"
+    assert answer.draft["steps"][0] == {"kind": "draft_tweet", "payload": {"topic": "our launch"}}

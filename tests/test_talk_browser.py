@@ -1,0 +1,89 @@
+"""Threads and the chat in a real browser, at a desktop and a phone width: a comment written
+elsewhere shows on an open thread page live, an answer is written in place, the chat answers
+with links to the rows it read and submits a draft only when asked; hostile text stays inert
+and nothing spills sideways."""
+
+import httpx
+import pytest
+
+from missions.models import Mission, Proposal
+from tests.factories import AgentFactory, OperatorFactory, make_step
+from tests.test_stage_browser import ARTIFACTS, CHROMIUM, FLAGS, TOKEN, require_browser, server  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+HOSTILE = "<img src=x onerror='window.pwned = 1'>"
+LONG_WORD = "overlong" * 40
+
+
+def sign_in(page, server):  # noqa: F811
+    page.goto(f"{server}/admin/login/?next=/stage/chat")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{server}/stage/chat")
+
+
+def no_sideways_spill(page, name: str, width: int) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+    assert page.evaluate("window.pwned") is None
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 1, f"{name} spills {overflow}px sideways at {width}px"
+
+
+def thread_lives(page, server, mission_id: int, width: int) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    page.goto(f"{server}/stage/threads/mission/{mission_id}")
+    page.wait_for_timeout(500)  # the websocket connects
+    httpx.post(
+        f"{server}/api/ops/threads/mission/{mission_id}",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        json={"text": f"live from the API at {width} {HOSTILE}", "actor": "bob"},
+        timeout=10,
+    )
+    expect(page.locator("#thread")).to_contain_text(f"live from the API at {width}", timeout=10_000)
+    page.fill("#thread-form textarea", f"{LONG_WORD} from the page")
+    page.click("#thread-form button")
+    expect(page.locator("#thread")).to_contain_text("from the page", timeout=10_000)
+    expect(page.locator("#thread")).to_contain_text("[offline] I read your comment")
+    no_sideways_spill(page, "thread", width)
+
+
+def chat_drafts_then_submits(page, server, width: int) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    page.goto(f"{server}/stage/chat")
+    page.fill("#chat textarea", "What is running?")
+    page.click("#chat form.talk-form button")
+    expect(page.locator(".chat-coordinator").last).to_contain_text("[offline]")
+    assert page.locator(".citations a").first.get_attribute("href").startswith("/stage/missions/")
+    page.fill("#chat textarea", f"Please analyze churn at {width} {HOSTILE}")
+    page.click("#chat form.talk-form button")
+    expect(page.locator(".draft").last).to_contain_text("Draft proposal")
+    no_sideways_spill(page, "chat", width)
+    page.locator(".draft").last.locator("button:has-text('Submit to the intake')").click()
+    expect(page.locator(".draft").last).to_contain_text("Submitted as P")
+
+
+def test_threads_and_the_chat_at_desktop_and_phone_widths(server, monkeypatch):  # noqa: F811
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop shares the thread
+    OperatorFactory()
+    AgentFactory(slug="coordinator", enabled=True, display_name=f"Coord {HOSTILE}")
+    step = make_step("analyze", agent=AgentFactory(slug="devops"), payload={"topic": LONG_WORD})
+    Mission.objects.filter(pk=step.mission_id).update(status="running", title=f"Run {HOSTILE}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for width in (1440, 390):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            sign_in(page, server)
+            thread_lives(page, server, step.mission_id, width)
+            chat_drafts_then_submits(page, server, width)
+            page.close()
+        browser.close()
+    assert Proposal.objects.filter(source="chat", status="pending").count() == 2

@@ -1,0 +1,145 @@
+"""Threads and the chat from the Stage, the admin, the API and the CLI: the same actions,
+refusals shown in place, hostile text inert."""
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from console.models import ChatMessage
+from missions.models import Comment, Proposal
+from tests.factories import AgentFactory, make_step
+from tests.test_llm_providers import anthropic_reply, anthropic_with
+
+pytestmark = pytest.mark.django_db
+TOKEN = "test-token-0123456789-0123456789"
+HOSTILE = "<script>window.pwned = 1</script>"
+
+
+def post(client, path, body, token=TOKEN):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.post(
+        path, data=json.dumps(body), content_type="application/json", headers=headers
+    )
+
+
+def test_the_stage_thread_takes_a_comment_and_answers_a_question(admin_client, agent, monkeypatch):
+    step = make_step("analyze", agent=agent)
+    page = f"/stage/threads/mission/{step.mission_id}"
+    answer = admin_client.post(f"{page}/comment", {"text": f"careful {HOSTILE}"})
+    assert answer.status_code == 302
+
+    shown = admin_client.get(page)
+    html = shown.content.decode()
+    assert shown.status_code == 200 and HOSTILE not in html and "&lt;script&gt;" in html
+    assert "[offline] I read your comment on M" in html
+    assert "Content-Security-Policy" in shown.headers
+
+    monkeypatch.setattr(
+        "opscore.llm.get_provider", lambda: anthropic_with(anthropic_reply("QUESTION: EU or US?"))
+    )
+    from missions.worker import handle_one_step
+
+    handle_one_step("w1")
+    question = Comment.objects.get(kind="question")
+    assert "Question open" in admin_client.get(page).content.decode()
+    admin_client.post(f"{page}/comment", {"text": "EU", "answers": str(question.id)})
+    assert question.answer().text == "EU"
+    refused = admin_client.post(f"{page}/comment", {"text": "again", "answers": str(question.id)})
+    assert refused.status_code == 400 and "is answered" in refused.content.decode()
+
+
+def test_a_thread_page_for_nothing_is_a_404_and_writing_needs_a_login(client, admin_client):
+    assert admin_client.get("/stage/threads/mission/999999").status_code == 404
+    assert admin_client.get("/stage/threads/planet/1").status_code == 404
+    client.logout()
+    assert client.post("/stage/threads/mission/1/comment", {"text": "x"}).status_code == 302
+
+
+def test_the_stage_chat_drafts_and_confirms_a_proposal(admin_client):
+    AgentFactory(slug="coordinator", enabled=True)
+    admin_client.post("/stage/chat/send", {"text": "Please research competitor pricing"})
+    draft = ChatMessage.objects.get(role="coordinator")
+    page = admin_client.get("/stage/chat").content.decode()
+    assert "Submit to the intake" in page and "competitor pricing" in page
+    assert not Proposal.objects.exists()
+
+    admin_client.post(f"/stage/chat/{draft.id}/confirm")
+
+    proposal = Proposal.objects.get()
+    assert (proposal.source, proposal.status, proposal.operator.username) == (
+        "chat",
+        "pending",
+        "operator",
+    )
+    assert f"P{proposal.id}" in admin_client.get("/stage/chat").content.decode()
+    again = admin_client.post(f"/stage/chat/{draft.id}/confirm")
+    assert again.status_code == 400 and "already submitted" in again.content.decode()
+    empty = admin_client.post("/stage/chat/send", {"text": "  "})
+    assert empty.status_code == 400 and "a message needs text" in empty.content.decode()
+
+
+def test_the_api_comments_chats_and_confirms_with_the_token(client, agent, settings):
+    settings.OPS_API_TOKEN = TOKEN
+    AgentFactory(slug="coordinator", enabled=True)
+    step = make_step("analyze", agent=agent)
+    thread = f"/api/ops/threads/mission/{step.mission_id}"
+
+    assert post(client, thread, {"text": "hi"}, token="").status_code == 401
+    made = post(client, thread, {"text": "hi", "actor": "ann"})
+    assert made.status_code == 201 and made.json()["reply"]["agent"] == "devops"
+    assert [c["kind"] for c in client.get(thread).json()["comments"]] == ["remark", "reply"]
+    assert post(client, thread, {"text": 5}).status_code == 400
+
+    said = post(client, "/api/ops/chat", {"text": "what is running?", "actor": "ann"})
+    assert (
+        said.status_code == 201
+        and said.json()["answer"]["citations"][0]["ref"] == f"M{step.mission_id}"
+    )
+    work = post(
+        client, "/api/ops/chat", {"text": "draft a tweet about uptime", "actor": "ann"}
+    ).json()
+    assert work["answer"]["draft_state"] == "drafted"
+    other = post(client, f"/api/ops/chat/{work['answer']['id']}/confirm", {"actor": "bob"})
+    assert other.status_code == 400
+    done = post(client, f"/api/ops/chat/{work['answer']['id']}/confirm", {"actor": "ann"})
+    assert done.status_code == 201 and done.json()["proposal"]["status"] == "pending"
+
+
+def test_the_cli_chats_and_comments(agent):
+    AgentFactory(slug="coordinator", enabled=True)
+    step = make_step("analyze", agent=agent)
+    out = io.StringIO()
+
+    call_command("chat", "ask", "Please analyze the backlog", stdout=out)
+    draft = ChatMessage.objects.get(role="coordinator")
+    assert f".venv/bin/opscore chat confirm {draft.id}" in out.getvalue()
+    call_command("chat", "confirm", str(draft.id), "--json", stdout=out)
+    assert '"status": "pending"' in out.getvalue()
+
+    call_command("thread", "comment", "mission", str(step.mission_id), "go on", stdout=out)
+    call_command("thread", "--json", "show", "mission", str(step.mission_id), stdout=out)
+    assert '"actor": "operator:cli"' in out.getvalue()
+    with pytest.raises(CommandError, match="no mission 999999"):
+        call_command("thread", "show", "mission", "999999")
+
+
+def test_the_admin_adds_a_comment_through_the_thread_action(admin_client, agent):
+    step = make_step("analyze", agent=agent)
+    answer = admin_client.post(
+        "/admin/missions/comment/add/",
+        {"subject_kind": "mission", "subject_id": step.mission_id, "text": "from the admin"},
+    )
+    assert answer.status_code == 302
+    remark = Comment.objects.get(kind="remark")
+    assert (remark.actor, remark.replies.count()) == ("operator:operator", 1)
+    listed = admin_client.get("/admin/missions/comment/?question=open")
+    assert listed.status_code == 200
+    refused = admin_client.post(
+        "/admin/missions/comment/add/",
+        {"subject_kind": "mission", "subject_id": 999999, "text": "x"},
+    )
+    assert refused.status_code == 200 and "no mission 999999" in refused.content.decode()
+    assert admin_client.get(f"/admin/missions/comment/{remark.id}/change/").status_code == 200
+    assert admin_client.get("/admin/console/chatmessage/").status_code == 200
