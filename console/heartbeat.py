@@ -16,6 +16,7 @@ from memory.learning import learn_from_outcomes, promote_insights
 from missions import duties as execution
 from missions.runaways import detect_runaways
 from opscore.heartbeat import Duty
+from opscore.llm_records import prune_llm_records
 from opscore.models import RunStatus, StandingOrderRun
 from opscore.overrides import lift_expired_overrides
 from opscore.standing_orders import check_gaps
@@ -65,4 +66,5 @@ DUTIES = [
     Duty("promote_insights", 2, promote_insights, lane="memory"),
     Duty("learn_from_outcomes", 4, learn_from_outcomes, lane="memory"),
     Duty("enqueue_initiatives", 2, enqueue_initiatives, lane="proactive"),
+    Duty("prune_llm_records", 2, prune_llm_records),
 ]
