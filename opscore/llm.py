@@ -350,9 +350,9 @@ def call_llm(
 
 
 def budget_tier(provider, check_budget, agent, lane: str, tier: str) -> str:
-    """A replay spends nothing, so today's budget neither refuses nor cheapens it: it gets
-    the tier its record was made with."""
-    if getattr(provider, "replaying", False):
+    """A recorded replay spends nothing, so today's budget neither refuses nor cheapens it: it
+    gets the tier its record was made with. A live replay spends, and asks the budget."""
+    if getattr(provider, "replaying", False) and provider.name == "recorded":
         return tier
     return check_budget(agent, lane, tier)
 
