@@ -332,7 +332,7 @@ def call_llm(
         links=served | (links or {}),
     )
     try:
-        tier = budget_tier(provider, check_budget, agent, lane, request.tier)
+        tier = request.tier if from_record(provider) else check_budget(agent, lane, request.tier)
     except OverBudget as refused:
         row |= {"model": provider.model_for(request.tier), "tier": request.tier}
         LLMCall.objects.create(**row, outcome=LLMCallOutcome.OVER_BUDGET, error=str(refused))
@@ -349,12 +349,10 @@ def call_llm(
     raise AssertionError("unreachable")
 
 
-def budget_tier(provider, check_budget, agent, lane: str, tier: str) -> str:
-    """A recorded replay spends nothing, so today's budget neither refuses nor cheapens it: it
-    gets the tier its record was made with. A live replay spends, and asks the budget."""
-    if getattr(provider, "replaying", False) and provider.name == "recorded":
-        return tier
-    return check_budget(agent, lane, tier)
+def from_record(provider) -> bool:
+    """A recorded replay answers from the record: it spends nothing, so today's budget neither
+    refuses nor cheapens it (a live replay spends, and asks the budget like any call)."""
+    return getattr(provider, "replaying", False) and provider.name == "recorded"
 
 
 def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMReply | None:
@@ -381,7 +379,7 @@ def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMR
         outcome=LLMCallOutcome.OK,
         input_tokens=reply.input_tokens,
         output_tokens=reply.output_tokens,
-        cost_usd=price(provider, reply.model, reply.input_tokens, reply.output_tokens),
+        cost_usd=0 if from_record(provider) else cost_of(reply.model, *tokens_of(reply)),
         latency_ms=int((time.perf_counter() - started) * 1000),
     )
     keep_record(call, request_document(request, row["model"]), reply_document(reply))
@@ -403,6 +401,10 @@ def parse_llm_reply(reply: LLMReply, schema, what: str, error=MalformedReply):
         raise
 
 
+def tokens_of(reply: LLMReply) -> tuple[int, int]:
+    return reply.input_tokens, reply.output_tokens
+
+
 def within_limit(reply: LLMReply) -> LLMReply:
     """A reply is input like any other: over OPS_MAX_INPUT_BYTES it is refused, not stored."""
     size = len(reply.text.encode("utf-8", errors="surrogatepass"))
@@ -414,13 +416,6 @@ def within_limit(reply: LLMReply) -> LLMReply:
             model=reply.model,
         )
     return reply
-
-
-def price(provider, model: str, input_tokens: int, output_tokens: int) -> Decimal:
-    """What a try cost: nothing when a replay answered it from the record."""
-    if getattr(provider, "replaying", False) and provider.name == "recorded":
-        return Decimal(0)
-    return cost_of(model, input_tokens, output_tokens)
 
 
 def record_failure(row: dict, attempt: int, error: LLMError, started: float, request) -> None:
