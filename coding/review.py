@@ -5,6 +5,7 @@ reusable lessons (memory candidates for the gate, never instant memories)."""
 
 from typing import Literal
 
+from django.conf import settings
 from pydantic import BaseModel, Field
 
 from coding.actions import request_revision, transition
@@ -82,8 +83,16 @@ def ask_reviewer(run: CodingRun, step) -> ReviewReply:
         purpose="coding.review",
         prompt_version="coding.review.v1",
         step=step,
+        links={"review": run.id},
+        harness=harness_of(run),
     )
     return parse_llm_reply(reply, ReviewReply, "review")
+
+
+def harness_of(run: CodingRun) -> str:
+    """The runner and the binary the operator configured for it, as the review's record says."""
+    argv = settings.OPS_CODING_RUNNERS.get(run.runner) or ["(not configured)"]
+    return f"{run.runner}: {argv[0]}"
 
 
 def offline_reason(run: CodingRun) -> str:

@@ -26,6 +26,7 @@ EVIDENCE_TABLES = [
     "opscore_standingorderrun",
     "opscore_override",
     "opscore_llmcall",
+    "opscore_replayrun",
     "missions_stepattempt",
     "memory_memoryreview",
     "memory_memoryrevision",

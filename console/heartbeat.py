@@ -17,6 +17,7 @@ from missions import duties as execution
 from missions.goals import snapshot_goals
 from missions.runaways import detect_runaways
 from opscore.heartbeat import Duty
+from opscore.llm_records import prune_llm_records
 from opscore.models import RunStatus, StandingOrderRun
 from opscore.overrides import lift_expired_overrides
 from opscore.standing_orders import check_gaps
@@ -67,4 +68,5 @@ DUTIES = [
     Duty("learn_from_outcomes", 4, learn_from_outcomes, lane="memory"),
     Duty("enqueue_initiatives", 2, enqueue_initiatives, lane="proactive"),
     Duty("snapshot_goals", 2, snapshot_goals),
+    Duty("prune_llm_records", 2, prune_llm_records),
 ]

@@ -9,6 +9,7 @@ class MemoryConfig(AppConfig):
         from missions import provenance
         from missions.checkers import TOPIC_STEERS
         from opscore.prompting import CONTEXT_PROVIDERS, VOICE_MODIFIERS
+        from opscore.replay import AS_OF
         from opscore.standing_orders import HANDLERS
 
         evidence.EVIDENCE_TYPES.register_all(evidence.BUILTIN)
@@ -16,6 +17,7 @@ class MemoryConfig(AppConfig):
         evidence.UNTRUSTED_BECAUSE.register("memory_candidate", candidate_untrusted)
         CONTEXT_PROVIDERS.register("memory", retrieval.memory_context)
         VOICE_MODIFIERS.register("memory", voice.voice_modifiers)
+        AS_OF.register("memory", retrieval.as_of)
         TOPIC_STEERS.register("memory", influence.steer_topic)
         HANDLERS.register_all(orders.HANDLERS)
         override_kinds.register()

@@ -17,6 +17,7 @@ from memory.actions import CandidateInvalid, propose_candidate
 from missions.models import AttemptOutcome, StepAttempt
 from opscore.inputs import MalformedReply
 from opscore.llm import LLMRequest, call_llm, parse_llm_reply
+from opscore.llm_records import link_call
 from opscore.models import Agent
 from opscore.prompting import system_prompt
 
@@ -102,7 +103,8 @@ def deterministic_answer(agent_slug: str, since) -> dict:
     return {"candidates": answer}
 
 
-def ask(agent: Agent, packet: list[dict], offline: dict) -> ExtractionReply:
+def ask(agent: Agent, packet: list[dict], offline: dict) -> tuple[ExtractionReply, int | None]:
+    """The extraction and the LLMCall that made it."""
     system, injected = system_prompt(agent, "lessons from repeated failures")
     request = LLMRequest(
         system=system,
@@ -114,7 +116,8 @@ def ask(agent: Agent, packet: list[dict], offline: dict) -> ExtractionReply:
         injected=injected,
     )
     reply = call_llm(request, agent=agent, purpose="memory.extract", prompt_version="extract.v1")
-    return parse_llm_reply(reply, ExtractionReply, "extraction", ExtractionMalformed)
+    parsed = parse_llm_reply(reply, ExtractionReply, "extraction", ExtractionMalformed)
+    return parsed, reply.call_id
 
 
 def extract_candidates(agent_slug: str, since, day: str) -> list | None:
@@ -122,7 +125,7 @@ def extract_candidates(agent_slug: str, since, day: str) -> list | None:
     packet = evidence_packet(agent_slug, since)
     if not packet:
         return None
-    answer = ask(
+    answer, call_id = ask(
         Agent.objects.get(slug=agent_slug), packet, deterministic_answer(agent_slug, since)
     )
     cited = {item["id"] for item in packet}
@@ -140,4 +143,5 @@ def extract_candidates(agent_slug: str, since, day: str) -> list | None:
                 found.append(propose_candidate(data)[0])
             except CandidateInvalid as invalid:
                 raise ExtractionMalformed(f"candidate {index}: {invalid}") from None
+    link_call(call_id, candidates=[candidate.id for candidate in found])
     return found

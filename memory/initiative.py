@@ -115,7 +115,7 @@ def draft_initiative(request: InitiativeRequest) -> InitiativeRequest:
     request.memory_ids = [m.id for m in memories]
     request.save(update_fields=["memory_ids"])
     try:
-        draft = ask(agent, memories, policy)
+        draft = ask(agent, memories, policy, request.id)
     except (LLMError, OverBudget) as error:
         request.finish(InitiativeStatus.FAILED, f"drafting call failed: {error}")
         return request
@@ -139,7 +139,8 @@ def goal_line(goal: Goal | None) -> str:
     )
 
 
-def ask(agent: Agent, memories: list[Memory], policy) -> InitiativeDraft:
+def ask(agent: Agent, memories: list[Memory], policy, request_id=None) -> InitiativeDraft:
+    """The draft; its LLMCall links the initiative request (which names the proposal)."""
     known = "\n".join(f"- [{m.type} {m.confidence}] {m.title or m.content[:120]}" for m in memories)
     system, injected = system_prompt(agent, " ".join(m.title for m in memories))
     goal = goal_line(goal_served(agent.slug))
@@ -155,7 +156,11 @@ def ask(agent: Agent, memories: list[Memory], policy) -> InitiativeDraft:
         offline_hint={"json": offline_draft(memories)},
     )
     reply = call_llm(
-        request, agent=agent, purpose="proactive.initiative", prompt_version="initiative.v1"
+        request,
+        agent=agent,
+        purpose="proactive.initiative",
+        prompt_version="initiative.v1",
+        links={"initiative_request": request_id} if request_id else {},
     )
     return parse_llm_reply(reply, InitiativeDraft, "initiative")
 

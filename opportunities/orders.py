@@ -24,6 +24,7 @@ from opportunities.calibration import weighted_score
 from opportunities.models import Opportunity, OpportunityReview, ScoutWeight
 from opportunities.packets import evidence_packet, others_ideas
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, parse_llm_reply
+from opscore.llm_records import link_call
 from opscore.models import Policy, RunStatus
 from opscore.prompting import system_prompt
 from opscore.standing_orders import RunResult
@@ -91,7 +92,8 @@ def deterministic_answer(packet: dict) -> dict:
     return {"opportunities": found}
 
 
-def ask(order, packet: dict, since) -> ScoutReply:
+def ask(order, packet: dict, since, run=None) -> tuple[ScoutReply, int | None]:
+    """The scout's answer and the LLMCall that gave it (linked to its order run)."""
     agent = order.agent
     shown = {"signals": packet, "other_agents_ideas": others_ideas(agent.slug, since)}
     system, injected = system_prompt(agent, " ".join(packet))
@@ -104,8 +106,14 @@ def ask(order, packet: dict, since) -> ScoutReply:
         injected=injected,
         offline_hint={"json": deterministic_answer(packet)},
     )
-    reply = call_llm(request, agent=agent, purpose="opportunity.scout", prompt_version="scout.v1")
-    return parse_llm_reply(reply, ScoutReply, "scout")
+    reply = call_llm(
+        request,
+        agent=agent,
+        purpose="opportunity.scout",
+        prompt_version="scout.v1",
+        links={"order_run": run.id} if run is not None else {},
+    )
+    return parse_llm_reply(reply, ScoutReply, "scout"), reply.call_id
 
 
 def opportunity_scan(order, run):
@@ -114,16 +122,17 @@ def opportunity_scan(order, run):
     if not packet:
         return RunResult(RunStatus.NO_WORK, "evidence packet empty: nothing to say")
     try:
-        answer = ask(order, packet, since)
+        answer, call_id = ask(order, packet, since, run)
     except (LLMError, OverBudget, ValueError) as problem:
         return RunResult(RunStatus.FAILED, str(problem)[:500])
     cited = {(r["type"], r["id"]) for rows in packet.values() for r in rows}
-    counts = {"opportunities": 0, "kept_as_ideas": 0, "refused": []}
+    counts, made = {"opportunities": 0, "kept_as_ideas": 0, "refused": []}, []
     for index, drafted in enumerate(answer.opportunities):
         if any((ref.get("type"), ref.get("id")) not in cited for ref in drafted.evidence):
             counts["refused"].append(f"{index}: cites rows outside the packet")
             continue
-        counts_one(order, run, drafted, counts)
+        made.append(counts_one(order, run, drafted, counts))
+    link_call(call_id, opportunities=[o for o in made if o is not None])
     keep_ideas(order, answer.ideas, counts)
     if not any((counts["opportunities"], counts["kept_as_ideas"])):
         return RunResult(RunStatus.NO_WORK, "packet read; nothing strong enough", counts)
@@ -131,7 +140,8 @@ def opportunity_scan(order, run):
     return RunResult(RunStatus.COMPLETED, summary, counts)
 
 
-def counts_one(order, run, drafted: Drafted, counts: dict) -> None:
+def counts_one(order, run, drafted: Drafted, counts: dict) -> int | None:
+    """Counts the drafted opportunity in; returns its id when it became one."""
     data = drafted.model_dump() | {
         "source_agent": order.agent_id,
         "owner_candidate": order.agent_id,
@@ -141,8 +151,9 @@ def counts_one(order, run, drafted: Drafted, counts: dict) -> None:
         made = propose_opportunity(data)
     except OpportunityInvalid as invalid:
         counts["refused"].append(str(invalid)[:200])
-        return
+        return None
     counts["opportunities" if made.opportunity else "kept_as_ideas"] += 1
+    return made.opportunity.id if made.opportunity else None
 
 
 def keep_ideas(order, ideas: list[Noticed], counts: dict) -> None:

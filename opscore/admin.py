@@ -6,6 +6,7 @@ from django.forms.fields import InvalidJSONInput, JSONString
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from opscore import admin_llm  # noqa: F401  (registers the LLM ledger's pages)
 from opscore.actions import set_agent_enabled, set_policy
 from opscore.admin_overrides import OverrideAdmin
 from opscore.inputs import InputRefused, parse_json
@@ -15,7 +16,6 @@ from opscore.models import (
     BackupRun,
     Event,
     IdempotencyKey,
-    LLMCall,
     Override,
     Policy,
     PolicyVersion,
@@ -267,26 +267,6 @@ class IdempotencyKeyAdmin(AuditAdmin):
 class ActionRunAdmin(AuditAdmin):
     list_display = ["id", "started_at", "trigger", "status", "duration_ms", "reason"]
     list_filter = ["status", "trigger"]
-
-
-@admin.register(LLMCall)
-class LLMCallAdmin(AuditAdmin):
-    list_display = [
-        "id",
-        "created_at",
-        "agent",
-        "purpose",
-        "provider",
-        "model",
-        "outcome",
-        "input_tokens",
-        "output_tokens",
-        "cost_usd",
-        "latency_ms",
-    ]
-    list_filter = ["outcome", "provider", "agent", "purpose"]
-    search_fields = ["error", "prompt_version", "model"]
-    list_select_related = ["agent"]
 
 
 class StandingOrderForm(forms.ModelForm):

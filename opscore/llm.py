@@ -299,13 +299,26 @@ def sleep(seconds: float) -> None:
 
 
 def call_llm(
-    request: LLMRequest, *, agent, purpose: str, prompt_version: str, step=None, provider=None
+    request: LLMRequest,
+    *,
+    agent,
+    purpose: str,
+    prompt_version: str,
+    step=None,
+    provider=None,
+    links: dict | None = None,
+    harness: str = "",
 ) -> LLMReply:
-    """One model call with budget, bounded retries and an LLMCall row per try."""
+    """One model call with budget, bounded retries and an LLMCall row per try, each with its
+    whole record (opscore.llm_records). `links` says what the call serves (conversation,
+    opportunity, review …); a step's id and mission are linked by themselves."""
     from opscore.budgets import check_budget, lane_of
+    from opscore.llm_records import versions_in_force
     from opscore.models import LLMCall, LLMCallOutcome
+    from opscore.replay import provider_override  # a replay answers every call
 
-    provider, lane = provider or get_provider(), lane_of(purpose)
+    provider, lane = provider_override() or provider or get_provider(), lane_of(purpose)
+    served = {"step": step.id, "mission": step.mission_id} if step is not None else {}
     row = dict(
         agent=agent,
         step=step,
@@ -314,9 +327,12 @@ def call_llm(
         provider=provider.name,
         prompt_version=prompt_version,
         injected=request.injected,
+        versions=versions_in_force(prompt_version, request.injected),
+        harness=harness[:100],
+        links=served | (links or {}),
     )
     try:
-        tier = check_budget(agent, lane, request.tier)
+        tier = request.tier if from_record(provider) else check_budget(agent, lane, request.tier)
     except OverBudget as refused:
         row |= {"model": provider.model_for(request.tier), "tier": request.tier}
         LLMCall.objects.create(**row, outcome=LLMCallOutcome.OVER_BUDGET, error=str(refused))
@@ -328,26 +344,34 @@ def call_llm(
         reply = _try_once(provider, request, row, attempt, last=attempt == tries)
         if reply is not None:
             return reply
-        sleep(backoff_pause(attempt))
+        if not getattr(provider, "replaying", False):  # a replay's retries cost no time
+            sleep(backoff_pause(attempt))
     raise AssertionError("unreachable")
+
+
+def from_record(provider) -> bool:
+    """A recorded replay answers from the record: it spends nothing, so today's budget neither
+    refuses nor cheapens it (a live replay spends, and asks the budget like any call)."""
+    return getattr(provider, "replaying", False) and provider.name == "recorded"
 
 
 def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMReply | None:
     """One try, recorded whatever its end. None means a transient failure worth another try."""
+    from opscore.llm_records import keep_record, reply_document, request_document
     from opscore.models import LLMCall, LLMCallOutcome
 
     started = time.perf_counter()
     try:
         reply = within_limit(provider.complete(request))
     except LLMError as error:
-        record_failure(row, attempt, error, started)
+        record_failure(row, attempt, error, started, request)
         if not isinstance(error, TransientLLMError) or last:
             raise
         return None
     except Exception as error:  # a fault nobody foresaw: still a row, still one line
         log.error("%s call failed: %s", provider.name, redact_text(traceback.format_exc()))
         failure = LLMError(f"{provider.name}: {type(error).__name__}: {error}")
-        record_failure(row, attempt, failure, started)
+        record_failure(row, attempt, failure, started, request)
         raise failure from error
     call = LLMCall.objects.create(
         **(row | {"model": reply.model}),
@@ -355,9 +379,10 @@ def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMR
         outcome=LLMCallOutcome.OK,
         input_tokens=reply.input_tokens,
         output_tokens=reply.output_tokens,
-        cost_usd=cost_of(reply.model, reply.input_tokens, reply.output_tokens),
+        cost_usd=0 if from_record(provider) else cost_of(reply.model, *tokens_of(reply)),
         latency_ms=int((time.perf_counter() - started) * 1000),
     )
+    keep_record(call, request_document(request, row["model"]), reply_document(reply))
     # Postgres stores no NUL character, and it carries nothing readable: the rule is to drop it.
     return dataclasses.replace(reply, text=without_nul(reply.text), call_id=call.id)
 
@@ -376,6 +401,10 @@ def parse_llm_reply(reply: LLMReply, schema, what: str, error=MalformedReply):
         raise
 
 
+def tokens_of(reply: LLMReply) -> tuple[int, int]:
+    return reply.input_tokens, reply.output_tokens
+
+
 def within_limit(reply: LLMReply) -> LLMReply:
     """A reply is input like any other: over OPS_MAX_INPUT_BYTES it is refused, not stored."""
     size = len(reply.text.encode("utf-8", errors="surrogatepass"))
@@ -389,9 +418,10 @@ def within_limit(reply: LLMReply) -> LLMReply:
     return reply
 
 
-def record_failure(row: dict, attempt: int, error: LLMError, started: float) -> None:
-    """A failed try's LLMCall row; a bad reply keeps the tokens (and so the cost) it was
-    billed for."""
+def record_failure(row: dict, attempt: int, error: LLMError, started: float, request) -> None:
+    """A failed try's LLMCall row and record; a bad reply keeps the tokens (and so the cost)
+    it was billed for."""
+    from opscore.llm_records import error_document, keep_record, request_document
     from opscore.models import LLMCall, LLMCallOutcome
 
     outcome = LLMCallOutcome.ERROR
@@ -402,10 +432,11 @@ def record_failure(row: dict, attempt: int, error: LLMError, started: float) -> 
         model = error.model or row["model"]
         tokens = {"input_tokens": error.input_tokens, "output_tokens": error.output_tokens}
         row = row | tokens | {"model": model, "cost_usd": cost_of(model, **tokens)}
-    LLMCall.objects.create(
+    call = LLMCall.objects.create(
         **row,
         attempt=attempt,
         error=redact_text(str(error))[:2000],
         latency_ms=int((time.perf_counter() - started) * 1000),
         outcome=outcome,
     )
+    keep_record(call, request_document(request, row["model"]), error_document(error))

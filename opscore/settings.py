@@ -284,6 +284,15 @@ OPS_LLM_PRICES = {
     "claude-haiku-4-5": (1.0, 5.0),
     "claude-opus-4-6": (5.0, 25.0),
 }
+# Every call's request and reply are kept (compressed) for this many days, each record at
+# most this many compressed bytes (a larger one keeps only its row, marked why), and all of
+# them together at most this many MB (the oldest go first). The prune_llm_records duty acts.
+OPS_LLM_RECORD_DAYS = env_int("OPS_LLM_RECORD_DAYS", 30)
+OPS_LLM_RECORD_MAX_BYTES = env_int("OPS_LLM_RECORD_MAX_BYTES", 262144)
+OPS_LLM_RECORDS_TOTAL_MB = env_int("OPS_LLM_RECORDS_TOTAL_MB", 512)
+# A replay stops at this many calls or seconds, whichever comes first, and says so.
+OPS_REPLAY_MAX_CALLS = env_int("OPS_REPLAY_MAX_CALLS", 200)
+OPS_REPLAY_DEADLINE_SECONDS = env_int("OPS_REPLAY_DEADLINE_SECONDS", 300)
 
 # Roundtable: pause between turns, seconds (min, max); 0 in tests.
 OPS_TURN_PAUSE_SECONDS = (

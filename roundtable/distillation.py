@@ -8,13 +8,14 @@ from django.db import transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from memory.actions import propose_and_review
-from memory.models import Memory, MemoryType
+from memory.models import Memory, MemoryCandidate, MemoryType
 from memory.retrieval import OFFLINE_TAG
 from missions.actions import submit_proposal
 from missions.models import Proposal, ProposalSource
 from missions.step_kinds import is_known
 from opscore.inputs import parse_json
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
+from opscore.llm_records import link_call
 from opscore.models import Agent, Policy
 from opscore.prompting import system_prompt
 from opscore.redaction import redact_text
@@ -64,7 +65,7 @@ def distill(conversation: Conversation) -> Conversation:
     problem = ""
     for _ in range(2):
         try:
-            text = _distill_call(conversation)
+            text, call_id = _distill_call(conversation)
             raw = parse_json(text, "reply")  # NUL escapes, depth, size: a malformed reply
             data = Distillation.model_validate(raw)
             break
@@ -78,12 +79,18 @@ def distill(conversation: Conversation) -> Conversation:
     if data is None:
         return close_conversation(conversation, ConversationStatus.DISTILL_FAILED, problem)
     summary = apply_distillation(conversation, data)
+    link_call(call_id, candidates=candidate_ids(conversation))
     conversation.distillation = summary
     conversation.save(update_fields=["distillation"])
     return close_conversation(conversation, ConversationStatus.SUCCEEDED, "")
 
 
-def _distill_call(conversation: Conversation) -> str:
+def candidate_ids(conversation: Conversation) -> list[int]:
+    found = MemoryCandidate.objects.filter(source_ref=f"conversation:{conversation.id}")
+    return sorted(found.values_list("id", flat=True))
+
+
+def _distill_call(conversation: Conversation) -> tuple[str, int | None]:
     transcript = [f"{t.speaker_id}: {t.text}" for t in conversation.turns.all()]
     agent = Agent.objects.get(slug=conversation.participants[0])
     known, injected = system_prompt(agent, conversation.topic)
@@ -109,9 +116,13 @@ def _distill_call(conversation: Conversation) -> str:
         offline_hint={"json": _offline_distillation(conversation)},
     )
     reply = call_llm(
-        request, agent=agent, purpose="roundtable.distill", prompt_version="distill.v1"
+        request,
+        agent=agent,
+        purpose="roundtable.distill",
+        prompt_version="distill.v1",
+        links={"conversation": conversation.id},
     )
-    return reply.text
+    return reply.text, reply.call_id
 
 
 def _offline_distillation(conversation: Conversation) -> dict:

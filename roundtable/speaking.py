@@ -7,6 +7,7 @@ from django.conf import settings
 
 from opscore.actions import record_event
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
+from opscore.llm_records import link_call
 from opscore.models import Agent
 from opscore.prompting import derive_voice_modifiers, system_prompt
 from roundtable.distillation import distill
@@ -44,7 +45,10 @@ def _speak(conversation: Conversation, rand, pause, on_turn) -> None:
         tension = 1 - lookup(speaker, last) if last else 0.5
         interaction = interaction_for(tension, rand)
         line = Line(agents[speaker], voices[speaker], interaction, spoken.get(speaker, 0))
-        on_turn(_say(conversation, index, line, _turn_text(conversation, line, spec.temperature)))
+        text, call_id = turn_text(conversation, line, spec.temperature)
+        turn = say(conversation, index, line, text)
+        link_call(call_id, turn=turn.id)
+        on_turn(turn)
         spoken[speaker] = spoken.get(speaker, 0) + 1
         last = speaker
         if pause:
@@ -62,7 +66,7 @@ class Line:
     spoken: int
 
 
-def _say(conversation: Conversation, index: int, line: Line, text: str) -> Turn:
+def say(conversation: Conversation, index: int, line: Line, text: str) -> Turn:
     speaker = line.agent.slug
     turn = Turn.objects.create(
         conversation=conversation,
@@ -88,7 +92,8 @@ def _say(conversation: Conversation, index: int, line: Line, text: str) -> Turn:
     return turn
 
 
-def _turn_text(conversation, line: Line, temperature: float) -> str:
+def turn_text(conversation, line: Line, temperature: float) -> tuple[str, int | None]:
+    """The turn's text and the LLMCall that said it."""
     agent, interaction = line.agent, line.interaction
     transcript = "\n".join(f"{t.speaker_id}: {t.text}" for t in conversation.turns.all())
     system, injected = system_prompt(agent, conversation.topic, line.voice)
@@ -113,5 +118,11 @@ def _turn_text(conversation, line: Line, temperature: float) -> str:
             "text": offline_line(interaction, conversation.topic, agent.signature, line.spoken)
         },
     )
-    reply = call_llm(request, agent=agent, purpose="roundtable.turn", prompt_version="turn.v1")
-    return sanitize_turn(reply.text, fallback=agent.signature)
+    reply = call_llm(
+        request,
+        agent=agent,
+        purpose="roundtable.turn",
+        prompt_version="turn.v1",
+        links={"conversation": conversation.id},
+    )
+    return sanitize_turn(reply.text, fallback=agent.signature), reply.call_id

@@ -37,6 +37,7 @@ def test_a_heartbeat_records_every_duty_in_order():
         "learn_from_outcomes",
         "enqueue_initiatives",
         "snapshot_goals",
+        "prune_llm_records",
     ]
     assert run.duties[0]["counts"] == {"lifted": []}
     assert run.duties[1]["status"] == "ok"

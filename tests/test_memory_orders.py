@@ -16,7 +16,7 @@ from missions.executors import EXECUTORS, Failed
 from missions.worker import handle_one_step
 from opscore.actions import record_event
 from opscore.db import db_now
-from opscore.models import Event, StandingOrder
+from opscore.models import Event, LLMCall, StandingOrder
 from opscore.standing_orders import execute_run, start_run
 from tests.factories import make_step
 
@@ -64,6 +64,8 @@ def test_extraction_turns_repeated_failures_into_a_cited_lesson(phase_four, monk
     lesson = MemoryCandidate.objects.get()
     assert lesson.kind == "lesson" and len(lesson.evidence) == 3
     assert {e["type"] for e in lesson.evidence} == {"attempt"}
+    extraction = LLMCall.objects.get(purpose="memory.extract", links__candidates__isnull=False)
+    assert extraction.links == {"candidates": [lesson.id]}
 
 
 def test_the_promote_order_decides_and_says_no_work_when_nothing_waits(phase_four, agent):

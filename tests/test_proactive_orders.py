@@ -11,7 +11,7 @@ from opportunities.orders import opportunity_ranking, opportunity_scan
 from opportunities.packets import evidence_packet
 from opscore.actions import record_event, set_policy
 from opscore.db import db_now
-from opscore.models import StandingOrder
+from opscore.models import LLMCall, StandingOrder
 from tests.factories import AgentFactory, run_order_now
 from tests.scripted import Scripted
 
@@ -64,6 +64,8 @@ def test_repeated_failures_become_one_cited_opportunity_and_a_rerun_adds_no_dupl
     assert first.status == "completed" and opportunity.source_agent_id == "devops"
     assert len(opportunity.evidence) == 4 and opportunity.evidence[0]["type"] == "event"
     assert again.status == "no_work" and "dedupe_key" in again.evidence["refused"][0]
+    scouting = LLMCall.objects.filter(purpose="opportunity.scout").order_by("id").first()
+    assert scouting.links == {"order_run": first.id, "opportunities": [opportunity.id]}
 
 
 def test_a_reply_citing_rows_outside_the_packet_proposes_nothing(fleet, monkeypatch):

@@ -10,7 +10,7 @@ from console.stage.health import health_summary
 from console.stage.mission_page import not_found
 from memory.models import MemoryCandidate
 from opscore.db import start_of_today
-from opscore.models import Policy
+from opscore.models import LLMCall, Policy
 from roundtable.models import Conversation, ConversationStatus, Relationship
 from roundtable.scheduling import conversations_today
 
@@ -49,6 +49,9 @@ def conversation_page(request, conversation_id: int):
             source_ref=f"conversation:{conversation.id}"
         ).select_related("promoted_memory"),
         "drifts": drifts_of(conversation.id),
+        "calls": LLMCall.objects.linked_to(conversation=conversation.id)
+        .select_related("record")
+        .order_by("id"),
         "health": health_summary(),
         "view": "conversation",
     }

@@ -74,7 +74,7 @@ def render_mission(request, mission_id: int, status: int = 200, **errors):
         return not_found(request, f"mission M{mission_id}")
     steps = list(
         mission.steps.order_by("position", "id").prefetch_related(
-            "attempts", "artifacts", "publications", "llm_calls"
+            "attempts", "artifacts", "publications", "llm_calls__record"
         )
     )
     context = {

@@ -6,6 +6,7 @@ from opscore.models.events import Event
 from opscore.models.heartbeats import ActionRun, ActionRunStatus
 from opscore.models.idempotency import IdempotencyKey
 from opscore.models.llm_calls import LLMCall, LLMCallOutcome
+from opscore.models.llm_records import LLMCallRecord, ReplayMode, ReplayOutcome, ReplayRun
 from opscore.models.overrides import Override, OverrideStatus
 from opscore.models.policies import Policy, PolicyVersion
 from opscore.models.standing_orders import RUN_TERMINAL, RunStatus, StandingOrder, StandingOrderRun
@@ -22,10 +23,14 @@ __all__ = [
     "IdempotencyKey",
     "LLMCall",
     "LLMCallOutcome",
+    "LLMCallRecord",
     "Override",
     "OverrideStatus",
     "Policy",
     "PolicyVersion",
+    "ReplayMode",
+    "ReplayOutcome",
+    "ReplayRun",
     "RunStatus",
     "Runtime",
     "StandingOrder",

@@ -1,5 +1,6 @@
 """LLMCall: every call to a model, for accounting and reproduction."""
 
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models.functions import Now
 
@@ -22,6 +23,15 @@ class LLMCallQuerySet(models.QuerySet):
     def spend(self):
         return self.aggregate(total=models.Sum("cost_usd"))["total"] or 0
 
+    def linked_to(self, **links):
+        """Calls whose links carry all of these (`linked_to(conversation=7)`); served by
+        llmcall_links_idx."""
+        return self.filter(links__contains=links)
+
+    def answered_by_a_provider(self):
+        """The tries a provider saw: an over-budget refusal never left the house."""
+        return self.exclude(outcome=LLMCallOutcome.OVER_BUDGET)
+
 
 class LLMCall(models.Model):
     """Every call to a model, successful or not: tokens, cost and latency, for accounting."""
@@ -41,6 +51,18 @@ class LLMCall(models.Model):
     injected = models.JSONField(
         default=dict, blank=True, help_text="what the prompt carried: memory ids, voice version"
     )
+    versions = models.JSONField(
+        default=dict, blank=True, help_text="the prompt and every policy version in force"
+    )
+    harness = models.CharField(
+        max_length=100, blank=True, help_text="the coding harness and its version, if any"
+    )
+    links = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="what the call served: step, mission, conversation, turn, candidates, "
+        "opportunity, review",
+    )
     attempt = models.PositiveSmallIntegerField(default=1)
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
@@ -58,6 +80,7 @@ class LLMCall(models.Model):
             models.Index(fields=["agent", "created_at"], name="llmcall_agent_day_idx"),
             models.Index(fields=["created_at"], name="llmcall_day_idx"),
             models.Index(fields=["lane", "created_at"], name="llmcall_lane_day_idx"),
+            GinIndex(fields=["links"], opclasses=["jsonb_path_ops"], name="llmcall_links_idx"),
         ]
 
     def __str__(self):

@@ -1,0 +1,44 @@
+"""`manage.py replay mission ID` / `replay conversation ID` [--live] [--json]: re-run it against
+its record — offline, $0, nothing written but the ReplayRun — and say where today's code
+diverges, call by call. Exit 0 identical, 1 diverged or stopped, 2 bad input or missing calls."""
+
+from django.core.management.base import BaseCommand
+
+from missions.models import Mission
+from missions.replay import replay_mission
+from opscore.management.commands._json import dump, fail
+from opscore.management.commands._verbs import add_verbs
+from opscore.models import ReplayOutcome
+from opscore.replay import readable
+from roundtable.models import Conversation
+from roundtable.replay import replay_conversation
+
+SUBJECTS = {
+    "mission": (replay_mission, Mission.DoesNotExist),
+    "conversation": (replay_conversation, Conversation.DoesNotExist),
+}
+
+
+class Command(BaseCommand):
+    help = "Replay a mission or conversation from its recorded model calls and report divergence."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true")
+        parser.add_argument(
+            "--live", action="store_true", help="re-ask the configured provider (costs money)"
+        )
+        verbs = add_verbs(parser, dest="subject")
+        for subject in SUBJECTS:
+            verbs.add_parser(subject, help=f"replay one {subject}").add_argument("id", type=int)
+
+    def handle(self, *args, subject, id, **opts):
+        as_json, (run_replay, unknown) = opts["json"], SUBJECTS[subject]
+        try:
+            run = run_replay(id, live=opts["live"], actor="operator:cli")
+        except unknown:
+            fail(f"no {subject} {id}", as_json=as_json, code=2)
+        self.stdout.write(dump(run.report | {"replay_run": run.id}) if as_json else readable(run))
+        if run.outcome == ReplayOutcome.MISSING:
+            raise SystemExit(2)
+        if run.outcome != ReplayOutcome.IDENTICAL:
+            raise SystemExit(1)

@@ -1,0 +1,50 @@
+"""Replaying a mission: each of its model-driven steps is run again by today's executor, in the
+order the record has their calls, against the recorded (or live) provider; what the executor
+decides is compared with what the step recorded then."""
+
+from types import SimpleNamespace
+
+from missions.executors import Blocked, Failed, Succeeded
+from missions.models import Mission, StepStatus
+from missions.work_executors import EXECUTORS
+from opscore.models import LLMCall
+from opscore.replay import replay
+
+
+def replay_mission(mission_id: int, *, live: bool = False, actor: str = ""):
+    """Raises Mission.DoesNotExist for an unknown id; the caller reports it."""
+    mission = Mission.objects.get(pk=mission_id)
+    calls = LLMCall.objects.filter(step__mission=mission)
+    return replay(
+        "mission", mission.id, calls, lambda p: _rerun(mission, p), live=live, actor=actor
+    )
+
+
+def _rerun(mission: Mission, provider) -> None:
+    steps = {step.id: step for step in mission.steps.select_related("agent", "mission")}
+    while provider.calls:
+        step = steps.get(provider.calls[0].step_id)
+        if step is None or step.kind not in EXECUTORS:
+            provider.calls.pop(0)  # a call of another lane's step: not this replay's to judge
+            continue
+        outcome = EXECUTORS[step.kind](SimpleNamespace(step=step))
+        if not provider.next_is_for(step=step.id):
+            provider.decided(decision_then(step), decision_of(outcome))
+
+
+def decision_then(step) -> dict:
+    """What the step's last attempt ended as, from its row."""
+    if step.status == StepStatus.SUCCEEDED:
+        return {"status": "succeeded", "text": (step.result or {}).get("text")}
+    if step.status == StepStatus.BLOCKED:
+        return {"status": "blocked"}
+    return {"status": "failed"}
+
+
+def decision_of(outcome) -> dict:
+    if isinstance(outcome, Succeeded):
+        return {"status": "succeeded", "text": outcome.result.get("text")}
+    if isinstance(outcome, Blocked):
+        return {"status": "blocked"}
+    assert isinstance(outcome, Failed)
+    return {"status": "failed"}

@@ -1,0 +1,262 @@
+"""Replaying recorded model calls: a provider that answers each call from its record (or, live,
+re-asks the configured provider) and compares, call by call, what today's code asks and decides
+with what was asked and decided then.
+
+A replay runs inside a transaction that is always rolled back, so the live ledger never sees
+it; its ReplayRun row is written after the rollback. The lanes say how their subject is re-run
+(missions.replay, roundtable.replay); this module knows only calls.
+"""
+
+import contextlib
+import contextvars
+import difflib
+import json
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+
+from opscore import llm
+from opscore.llm_records import redacted, request_document
+from opscore.models import LLMCall, LLMCallRecord, ReplayMode, ReplayOutcome, ReplayRun
+from opscore.registry import Registry
+
+# name → as_of(moment): inside the replay's transaction, make a lane's state look as it did at
+# `moment` (the memory lane hides what was learned since). A recorded replay asks today's code
+# with the company's knowledge as it was; a live one asks with today's.
+AS_OF: Registry = Registry("replay as-of view")
+_answering: contextvars.ContextVar = contextvars.ContextVar("replay_provider", default=None)
+
+
+class ReplayHalt(BaseException):
+    """Stops a replay mid-run (a deadline, the call limit, a call the record does not have).
+    A BaseException on purpose: the code being replayed turns every Exception from a provider
+    into a failed step or turn, and a halted replay must not be mistaken for one."""
+
+
+@dataclass
+class Compared:
+    """One call: what was asked and answered then, and now."""
+
+    index: int
+    call_id: int
+    purpose: str
+    prompt_diff: str = ""
+    reply_diff: str = ""
+    decision_was: object = None
+    decision_now: object = None
+
+    def diverged_on(self) -> list[str]:
+        found = ["prompt"] * bool(self.prompt_diff) + ["reply"] * bool(self.reply_diff)
+        return found + ["decision"] * (self.decision_was != self.decision_now)
+
+    def as_json(self) -> dict:
+        return {
+            "index": self.index,
+            "call": self.call_id,
+            "purpose": self.purpose,
+            "diverged_on": self.diverged_on(),
+            "prompt_diff": self.prompt_diff,
+            "reply_diff": self.reply_diff,
+            "decision_was": self.decision_was,
+            "decision_now": self.decision_now,
+        }
+
+
+def diff(was, now, what: str) -> str:
+    """A unified diff of two JSON-able values, empty when they are equal."""
+    if was == now:
+        return ""
+    lines = [json.dumps(v, indent=1, sort_keys=True).splitlines() for v in (was, now)]
+    return "\n".join(
+        difflib.unified_diff(*lines, f"{what} (recorded)", f"{what} (now)", lineterm="")
+    )
+
+
+@dataclass
+class RecordedProvider:
+    """Answers each call with the next recorded one, in the order the record has them; with
+    `live`, asks that provider instead and compares its answer with the record's."""
+
+    calls: list
+    live: object = None
+    deadline: float = 0.0
+    max_calls: int = 0
+    compared: list = field(default_factory=list)
+    cost: Decimal = Decimal(0)
+    replaying = True
+
+    @property
+    def name(self) -> str:
+        return self.live.name if self.live else "recorded"
+
+    def model_for(self, tier: str) -> str:
+        if self.live:
+            return self.live.model_for(tier)
+        return self.calls[0].model if self.calls else "recorded"
+
+    def next_is_for(self, **links) -> bool:
+        return bool(self.calls) and all(self.calls[0].links.get(k) == v for k, v in links.items())
+
+    def complete(self, request):
+        if len(self.compared) >= self.max_calls or time.monotonic() > self.deadline:
+            raise ReplayHalt(f"stopped after {len(self.compared)} calls (limit or deadline)")
+        if not self.calls:
+            raise ReplayHalt("the new run makes a call the record does not have")
+        call = self.calls.pop(0)
+        record = call.record
+        now = redacted(request_document(request, call.model if not self.live else ""))
+        was = record.request
+        if self.live:
+            was["parameters"]["model"] = ""
+        entry = Compared(len(self.compared) + 1, call.id, call.purpose, diff(was, now, "prompt"))
+        self.compared.append(entry)
+        return self._answer(request, record.reply, entry)
+
+    def _answer(self, request, recorded: dict, entry: Compared):
+        if self.live:
+            reply = self.live.complete(request)
+            self.cost += llm.cost_of(reply.model, reply.input_tokens, reply.output_tokens)
+            entry.reply_diff = diff(recorded.get("text"), reply.text, "reply")
+            return reply
+        if "error" in recorded:
+            raise recorded_error(recorded)
+        fields = ("text", "input_tokens", "output_tokens", "model", "provider")
+        return llm.LLMReply(**{k: recorded[k] for k in fields})
+
+    def decided(self, was, now) -> None:
+        """What the subject's code made of the last call's answer, then and now."""
+        if self.compared:
+            self.compared[-1].decision_was, self.compared[-1].decision_now = was, now
+
+
+def recorded_error(recorded: dict) -> llm.LLMError:
+    kind = {"TransientLLMError": llm.TransientLLMError, "LLMReplyError": llm.LLMReplyError}
+    error_class = kind.get(recorded.get("class"), llm.LLMError)
+    if error_class is llm.LLMReplyError:
+        tokens = {k: recorded.get(k) or 0 for k in ("input_tokens", "output_tokens")}
+        return llm.LLMReplyError(recorded["error"], **tokens, model=recorded.get("model", ""))
+    return error_class(recorded["error"])
+
+
+@contextlib.contextmanager
+def answering(provider):
+    """While it is active, every call_llm without an explicit provider asks this one."""
+    token = _answering.set(provider)
+    try:
+        yield provider
+    finally:
+        _answering.reset(token)
+
+
+def provider_override():
+    return _answering.get()
+
+
+def missing_records(calls) -> list[dict]:
+    """Calls whose record was pruned (or never kept): a replay without them would invent."""
+    missing = []
+    for call in calls:
+        record = LLMCallRecord.objects.filter(pk=call.pk).first()
+        if record is None or record.request_z is None:
+            why = record.pruned_reason if record is not None else "no record was kept"
+            missing.append({"call": call.id, "purpose": call.purpose, "reason": why})
+    return missing
+
+
+def recorded_calls(queryset) -> list:
+    return list(queryset.answered_by_a_provider().order_by("created_at", "id"))
+
+
+class _Rollback(Exception):
+    pass
+
+
+def replay(subject: str, subject_id: int, calls, rerun, *, live=False, actor="") -> ReplayRun:
+    """Re-run `rerun(provider)` against the record of `calls`, roll everything back, then write
+    the ReplayRun. A record with missing calls stops before anything runs."""
+    calls = recorded_calls(calls)
+    report = {"subject": subject, "id": subject_id, "calls_recorded": len(calls)}
+    mode = ReplayMode.LIVE if live else ReplayMode.RECORDED
+    if missing := missing_records(calls):
+        report |= {"missing": missing, "calls": []}
+        return _write(subject, subject_id, mode, ReplayOutcome.MISSING, report, None, actor)
+    provider = RecordedProvider(
+        calls,
+        live=llm.get_provider() if live else None,
+        deadline=time.monotonic() + settings.OPS_REPLAY_DEADLINE_SECONDS,
+        max_calls=settings.OPS_REPLAY_MAX_CALLS,
+    )
+    as_of = None if live or not calls else calls[0].created_at
+    halted = _rerun_and_roll_back(rerun, provider, as_of)
+    return _conclude(subject, subject_id, mode, provider, halted, report, actor)
+
+
+def _rerun_and_roll_back(rerun, provider, as_of) -> str:
+    halted = ""
+    try:
+        with transaction.atomic(), answering(provider):
+            for name in AS_OF.names() if as_of else ():
+                AS_OF[name](as_of)
+            try:
+                rerun(provider)
+            except ReplayHalt as halt:
+                halted = str(halt)
+            raise _Rollback
+    except _Rollback:
+        pass
+    return halted
+
+
+def _conclude(subject, subject_id, mode, provider, halted, report, actor) -> ReplayRun:
+    compared = [c.as_json() for c in provider.compared]
+    first = next((c for c in compared if c["diverged_on"]), None)
+    unused = [{"call": c.id, "purpose": c.purpose} for c in provider.calls]
+    outcome = ReplayOutcome.DIVERGED if first or unused else ReplayOutcome.IDENTICAL
+    if halted and "does not have" in halted:
+        outcome = ReplayOutcome.DIVERGED
+    elif halted:
+        outcome = ReplayOutcome.STOPPED
+    report |= {"calls": compared, "first_divergence": first, "not_asked": unused}
+    report |= {"halted": halted, "cost_usd": str(provider.cost)}
+    return _write(subject, subject_id, mode, outcome, report, first, actor, provider.cost)
+
+
+def _write(subject, subject_id, mode, outcome, report, first, actor, cost=0) -> ReplayRun:
+    report["outcome"], report["mode"] = str(outcome), str(mode)
+    first_call = LLMCall.objects.filter(pk=first["call"]).first() if first else None
+    return ReplayRun.objects.create(
+        subject=subject,
+        subject_id=subject_id,
+        mode=mode,
+        outcome=outcome,
+        calls=len(report.get("calls", [])),
+        diverged_at=first_call,
+        cost_usd=cost,
+        report=report,
+        actor=actor,
+    )
+
+
+def readable(run: ReplayRun) -> str:
+    """The report for people: one line per call, then the diffs of those that diverged."""
+    report = run.report
+    lines = [f"replay of {run.subject} {run.subject_id} ({run.mode}): {run.outcome}"]
+    for gone in report.get("missing", []):
+        lines.append(f"  missing: call {gone['call']} ({gone['purpose']}): {gone['reason']}")
+    for call in report.get("calls", []):
+        verdict = ", ".join(call["diverged_on"]) or "same"
+        lines.append(f"  #{call['index']} call {call['call']} {call['purpose']}: {verdict}")
+        lines += [f"    {line}" for line in call["prompt_diff"].splitlines()]
+        lines += [f"    {line}" for line in call["reply_diff"].splitlines()]
+        if "decision" in call["diverged_on"]:
+            lines.append(f"    decision was: {call['decision_was']}")
+            lines.append(f"    decision now: {call['decision_now']}")
+    for left in report.get("not_asked", []):
+        lines.append(f"  not asked any more: call {left['call']} ({left['purpose']})")
+    if report.get("halted"):
+        lines.append(f"  halted: {report['halted']}")
+    lines.append(f"  spent ${report.get('cost_usd', '0')}; nothing written to the ledger")
+    return "\n".join(lines)

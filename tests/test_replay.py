@@ -1,0 +1,222 @@
+"""Why did it do that? Every model call kept whole, and a mission or conversation replayed from
+the record: offline, $0, nothing written to the ledger, divergence reported at the right call."""
+
+import json
+import random
+
+import httpx2
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+
+from missions import prompts
+from missions.models import Mission
+from missions.replay import replay_mission
+from missions.worker import handle_one_step
+from opscore.llm import AnthropicProvider, LLMReply
+from opscore.models import LLMCall, LLMCallRecord, ReplayRun
+from opscore.replay import readable
+from roundtable.lifecycle import request_conversation
+from roundtable.replay import replay_conversation
+from roundtable.speaking import run_conversation
+from tests.factories import make_step, propose
+
+pytestmark = pytest.mark.django_db
+
+
+def ledger() -> dict:
+    """How many rows every table holds, but the replays' own."""
+    return {m.__name__: m.objects.count() for m in apps.get_models() if m is not ReplayRun}
+
+
+def recorded_mission(agent, *kinds) -> Mission:
+    mission = Mission.objects.get(proposal=propose(agent, *kinds, title="Disk usage report"))
+    while handle_one_step("w1"):
+        pass
+    mission.refresh_from_db()
+    return mission
+
+
+def anthropic_reply(text):
+    return httpx2.Response(
+        200,
+        json={
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-sonnet-4-6",
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 1000, "output_tokens": 200},
+        },
+    )
+
+
+@pytest.fixture
+def anthropic(monkeypatch):
+    """The real Anthropic client on a fake transport that counts what reaches it."""
+    served = []
+
+    def handler(request):
+        served.append(json.loads(request.content))
+        return anthropic_reply(f"Answer number {len(served)}")
+
+    client = httpx2.Client(transport=httpx2.MockTransport(handler))
+    monkeypatch.setattr(
+        "opscore.llm.get_provider", lambda: AnthropicProvider("sk-test", http_client=client)
+    )
+    return served
+
+
+def test_it_keeps_the_request_and_reply_of_every_call_with_versions_and_links(agent):
+    mission = recorded_mission(agent, "analyze")
+
+    call = LLMCall.objects.get(step__mission=mission)
+    assert set(call.record.request) == {"system", "messages", "tools", "parameters"}
+    assert "Analyse the following" in call.record.request["messages"][0]["content"]
+    assert call.record.request["parameters"]["max_tokens"] == 600
+    assert call.record.reply["text"].strip() == mission.steps.get().result["text"]
+    assert call.versions["prompt"] == "analyze.v1"
+    assert "llm_budget" in call.versions["policies"]
+    assert call.links == {"step": mission.steps.get().id, "mission": mission.id}
+    record = call.record
+    assert record.size_bytes == len(record.request_z) + len(record.reply_z) > 0
+
+
+def test_secrets_are_redacted_from_the_record_by_the_events_rules(settings):
+    settings.ANTHROPIC_API_KEY = "sk-ant-very-secret-0123456789"
+    step = make_step("analyze", payload={"topic": "Rotate sk-ant-very-secret-0123456789"})
+    handle_one_step("w1")
+
+    record = LLMCallRecord.objects.get(call__step=step)
+    stored = json.dumps(record.request) + json.dumps(record.reply)
+    assert "sk-ant-very-secret" not in stored and "[redacted]" in stored, stored
+
+
+def test_an_offline_mission_replays_bit_identical_for_nothing_writing_nothing(agent):
+    mission = recorded_mission(agent, "analyze", "write_content")
+    before = ledger()
+
+    run = replay_mission(mission.id)
+
+    assert run.outcome == "identical" and run.calls == 2
+    assert [c["diverged_on"] for c in run.report["calls"]] == [[], []]
+    assert run.cost_usd == 0 and run.report["cost_usd"] == "0"
+    assert ledger() == before
+
+
+def test_an_anthropic_mission_replays_bit_identical_without_reaching_the_provider(agent, anthropic):
+    mission = recorded_mission(agent, "analyze", "write_content")
+    assert len(anthropic) == 2
+    assert LLMCall.objects.filter(step__mission=mission).spend() > 0
+    before = ledger()
+
+    run = replay_mission(mission.id)
+
+    assert run.outcome == "identical" and run.cost_usd == 0
+    assert [c["decision_now"]["text"] for c in run.report["calls"]] == [
+        "Answer number 1",
+        "Answer number 2",
+    ]
+    assert len(anthropic) == 2  # the record answered; the transport saw nothing new
+    assert ledger() == before
+
+
+def test_a_prompt_change_is_reported_at_the_call_it_changed(agent, monkeypatch):
+    mission = recorded_mission(agent, "analyze", "write_content")
+    version, tier, temperature, _ = prompts.TEMPLATES["write_content"]
+    changed = (version, tier, temperature, "Write it as a limerick.")
+    monkeypatch.setitem(prompts.TEMPLATES, "write_content", changed)
+
+    run = replay_mission(mission.id)
+
+    assert run.outcome == "diverged"
+    first, second = run.report["calls"]
+    assert first["diverged_on"] == [] and second["diverged_on"] == ["prompt"]
+    assert run.report["first_divergence"]["call"] == run.diverged_at_id == second["call"]
+    assert "+" in second["prompt_diff"] and "limerick" in second["prompt_diff"]
+
+
+def test_a_live_replay_reasks_the_provider_and_shows_the_new_decision(agent, monkeypatch):
+    mission = recorded_mission(agent, "analyze")
+
+    class Today:
+        name = "scripted"
+
+        def model_for(self, tier):
+            return "scripted"
+
+        def complete(self, request):
+            return LLMReply("A different answer", 1, 1, "scripted", "scripted")
+
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: Today())
+    before = ledger()
+
+    run = replay_mission(mission.id, live=True)
+
+    [call] = run.report["calls"]
+    assert run.mode == "live" and call["diverged_on"] == ["reply", "decision"]
+    assert call["decision_now"] == {"status": "succeeded", "text": "A different answer"}
+    assert ledger() == before
+
+
+def test_a_pruned_record_names_the_missing_calls_and_replays_nothing(agent):
+    mission = recorded_mission(agent, "analyze", "write_content")
+    first = LLMCall.objects.filter(step__mission=mission).order_by("id").first()
+    first.record.prune("older than 30 days")
+
+    run = replay_mission(mission.id)
+
+    assert run.outcome == "missing" and run.calls == 0
+    assert run.report["missing"] == [
+        {"call": first.id, "purpose": "analyze", "reason": "older than 30 days"}
+    ]
+
+
+def test_a_replay_stops_at_its_call_limit_and_says_so(agent, settings):
+    mission = recorded_mission(agent, "analyze", "write_content")
+    settings.OPS_REPLAY_MAX_CALLS = 1
+
+    run = replay_mission(mission.id)
+
+    assert run.outcome == "stopped" and run.calls == 1
+    assert "stopped after 1 calls" in run.report["halted"]
+
+
+def test_a_conversation_links_its_turns_and_replays_identically(crew):
+    conversation = request_conversation(
+        "standup", [a.slug for a in crew], "the week ahead", source="operator"
+    )
+    run_conversation(conversation, random.Random(1), pause=0)
+    turns = list(conversation.turns.values_list("id", flat=True))
+    calls = LLMCall.objects.linked_to(conversation=conversation.id).order_by("id")
+    assert [c.links.get("turn") for c in calls if c.purpose == "roundtable.turn"] == turns
+    assert calls.last().purpose == "roundtable.distill" and calls.last().links["candidates"]
+    before = ledger()
+
+    run = replay_conversation(conversation.id)
+
+    assert run.outcome == "identical", readable(run)
+    assert run.calls == len(turns) + 1 and ledger() == before
+
+
+def test_the_command_reports_json_and_a_readable_diff(agent, monkeypatch, capsys):
+    mission = recorded_mission(agent, "analyze")
+    call_command("replay", "mission", str(mission.id), "--json")
+    report = json.loads(capsys.readouterr().out)
+    assert report["outcome"] == "identical" and report["replay_run"]
+
+    monkeypatch.setitem(prompts.TEMPLATES, "analyze", ("analyze.v1", "main", 0.4, "Be brief."))
+    with pytest.raises(SystemExit) as exited:
+        call_command("replay", "mission", str(mission.id))
+    assert exited.value.code == 1
+    shown = capsys.readouterr().out
+    assert "diverged" in shown and "+" in shown and "Be brief." in shown
+
+
+def test_the_command_refuses_an_unknown_mission(db, capsys):
+    with pytest.raises(SystemExit) as exited:
+        call_command("replay", "mission", "999999", "--json")
+    assert exited.value.code == 2
+    assert json.loads(capsys.readouterr().out)["error"] == "no mission 999999"
