@@ -246,6 +246,9 @@ OPS_WORKER_SLOTS = env_int("OPS_WORKER_SLOTS", 2)
 OPS_WORKER_FIRST_SLOT = env_int("OPS_WORKER_FIRST_SLOT", 0)
 OPS_WORKER_SESSION_SECONDS = env_int("OPS_WORKER_SESSION_SECONDS", 120)
 OPS_WORKER_STALE_SECONDS = env_int("OPS_WORKER_STALE_SECONDS", 90)
+# How long one attempt of a step may run when its kind names no timeout of its own: past it the
+# attempt is timed out (missions.deadlines), and its worker, if it stays stuck, is replaced.
+OPS_STEP_TIMEOUT_SECONDS = env_int("OPS_STEP_TIMEOUT_SECONDS", 900)
 # On SIGTERM/SIGINT a running step gets this long to finish; then it is handed back to the
 # queue (attempt `interrupted`) and the process exits. A second signal cuts the grace short.
 OPS_SHUTDOWN_GRACE_SECONDS = env_int("OPS_SHUTDOWN_GRACE_SECONDS", 20)
