@@ -143,6 +143,17 @@ TEMPLATES = [
 ]
 
 
+def _database_admin() -> dict:
+    url = env_str("DATABASE_ADMIN_URL") or env_str("DATABASE_URL")
+    if url:
+        import dj_database_url
+
+        return dj_database_url.parse(url)
+    from opscore.embedded_db import ensure_running
+
+    return ensure_running(DATA_DIR / "pg")
+
+
 def _database() -> dict:
     url = env_str("DATABASE_URL")
     if url:
@@ -150,9 +161,12 @@ def _database() -> dict:
 
         config = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
     else:
-        from opscore.embedded_db import ensure_running
+        from opscore.embedded_db import app_settings, ensure_running
 
-        config = ensure_running(DATA_DIR / "pg")
+        admin = ensure_running(DATA_DIR / "pg")
+        # The test runner creates its databases, so it keeps the superuser (the app role's
+        # limits have their own tests); everything else runs as the app's role.
+        config = admin if TESTING else app_settings(DATA_DIR / "pg", admin)
     config.setdefault("OPTIONS", {})
     config["OPTIONS"].setdefault("application_name", "opscore")
     if env_bool("DB_POOL", False):
@@ -166,6 +180,9 @@ def _database() -> dict:
 
 
 DATABASES = {"default": _database()}
+# Who may create databases and extensions and run restores: the embedded server's superuser,
+# or DATABASE_ADMIN_URL (else the app's own DATABASE_URL, which then needs those rights).
+OPS_DATABASE_ADMIN = _database_admin()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
