@@ -30,6 +30,27 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
 
 
+def parse_host_ports(text: str) -> list[tuple[str, int]]:
+    """`api.anthropic.com:443,api.openai.com:443` → [(host, port)]; ValueError on a bad item."""
+    found = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        host, sep, port = item.rpartition(":")
+        host = host.strip("[]").lower()
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{item!r} is not host:port")
+        found.append((host, int(port)))
+    return found
+
+
+def env_host_ports(name: str) -> list[tuple[str, int]]:
+    try:
+        return parse_host_ports(os.environ.get(name, ""))
+    except ValueError as bad:
+        raise ImproperlyConfigured(f"{name}: {bad}") from None
+
+
 def env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -354,6 +375,11 @@ OPS_CODING_READ_PATHS = env_list("OPS_CODING_READ_PATHS")
 OPS_CODING_SANDBOX_UID = env_int("OPS_CODING_SANDBOX_UID", 65534)
 OPS_CODING_SANDBOX_GID = env_int("OPS_CODING_SANDBOX_GID", 65534)
 OPS_CODING_ALLOW_UNCONFINED = env_bool("OPS_CODING_ALLOW_UNCONFINED", False)
+# Egress for the runners that need their model's API (claude-code, codex): the host:port pairs
+# their box may reach through the egress proxy (coding/egress.py), e.g.
+# OPS_CODING_EGRESS=api.anthropic.com:443. Empty: no network at all. Tests and lint never get it.
+OPS_CODING_EGRESS = env_host_ports("OPS_CODING_EGRESS")
+OPS_CODING_EGRESS_RUNNERS = ("claude-code", "codex")
 # Harnesses the operator installed, by runner name → argv (Opscore appends its flags and the
 # prompt). A binary that is not on PATH blocks the run with that reason; it never fails it.
 # OPS_CODING_COMMAND="/usr/local/bin/my-harness --flag" enables the `command` runner.
