@@ -13,10 +13,12 @@ from pathlib import Path
 from django.conf import settings
 
 from coding import jail
+from coding.egress import BOX_PORT
 
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
 BOX_DIR = ".box"  # beside the worktree: the driver's files for the box, never inside it
 HOME_DIR = "home"
+SOCKET = "proxy.sock"  # the egress proxy's, in the run's box folder (coding/egress.py)
 
 
 def rlimits(limits) -> dict:
@@ -80,8 +82,9 @@ def welcome(home: Path) -> None:
         config.write_text("[safe]\n\tdirectory = *\n")
 
 
-def box_spec(argv, worktree: Path, home: Path, box: Path, limits, env: dict) -> dict:
-    """What jail.py mounts and allows, in mount order (parents before what they hold)."""
+def box_spec(argv, worktree: Path, home: Path, box: Path, limits, env: dict, egress=None) -> dict:
+    """What jail.py mounts and allows, in mount order (parents before what they hold).
+    `egress`: the folder holding the driver's proxy socket (coding/egress.py), or None."""
     mounts, readable = [], []
     for path in SYSTEM_PATHS:
         if os.path.islink(path):
@@ -91,7 +94,8 @@ def box_spec(argv, worktree: Path, home: Path, box: Path, limits, env: dict) -> 
             readable.append(path)
     common = git_common_dir(worktree)
     extra = [str(Path(p).resolve()) for p in settings.OPS_CODING_READ_PATHS if Path(p).exists()]
-    for path in extra + ([str(common)] if common else []):
+    doors = [str(egress)] if egress else []
+    for path in extra + ([str(common)] if common else []) + doors:
         mounts.append({"kind": "bind", "src": path, "dst": path})
         readable.append(path)
     writable = [str(worktree), str(home)]
@@ -118,4 +122,6 @@ def box_spec(argv, worktree: Path, home: Path, box: Path, limits, env: dict) -> 
         "landlock": True,
         "read": [*readable, "/proc", "/dev"],
         "write": [*writable, "/tmp", *devices],
+        "egress": {"socket": str(Path(egress) / SOCKET), "port": BOX_PORT} if egress else None,
+        "connect_ports": [BOX_PORT] if egress else [],
     }

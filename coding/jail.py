@@ -7,7 +7,9 @@ when Opscore is not root) and forks the namespace's init. Init builds a new root
 holding only what the spec binds (system directories and the common git directory read-only;
 the worktree, a private HOME and a fresh /tmp writable; a fresh /proc showing only the box's
 processes), pivots into it, and forks the command: unprivileged uid/gid when Opscore is root,
-rlimits, no new privileges, Landlock on top. When the command exits, init records how many
+rlimits, no new privileges, Landlock on top. With egress (coding/egress.py) init also brings the
+box's loopback up and forwards 127.0.0.1:3128 to the driver's proxy socket, and Landlock lets
+the command connect to that port only. When the command exits, init records how many
 processes it left behind and exits: the kernel then kills every process left in the PID
 namespace (setsid children included), so nothing outlives its pass and nothing holds its
 output pipe. The outer process exits with the command's status.
@@ -17,13 +19,18 @@ package is an alpha (1.0.0.dev5), covers filesystem rules only (no TCP rules fro
 signal/abstract-socket scoping from ABI 6) and its errno check can raise on a successful call.
 """
 
+import contextlib
 import ctypes
+import fcntl
 import json
 import os
 import platform
 import resource
 import signal
+import socket
+import struct
 import sys
+import threading
 import warnings  # noqa: F401 — os.execvpe imports it, after the interpreter's files are gone
 
 CLONE = {"mount": 0x20000, "uts": 0x4000000, "ipc": 0x8000000, "pid": 0x20000000}
@@ -64,15 +71,23 @@ class PathBeneath(ctypes.Structure):
     _fields_ = [("allowed", ctypes.c_uint64), ("fd", ctypes.c_int32)]
 
 
+class NetPort(ctypes.Structure):
+    _fields_ = [("allowed", ctypes.c_uint64), ("port", ctypes.c_uint64)]
+
+
+RULE_NET_PORT, CONNECT_TCP = 2, 2
+
+
 def landlock_abi() -> int:
     """0 when the kernel has no Landlock (or it is disabled at boot)."""
     result = libc.syscall(LL_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
     return max(result, 0)
 
 
-def landlock(read: list[str], write: list[str]) -> int:
+def landlock(read: list[str], write: list[str], connect: tuple = ()) -> int:
     """Restrict this process (and what it execs) to reading `read` and writing `write`; no
-    TCP bind/connect (ABI 4+); no signals or abstract sockets outside the box (ABI 6+)."""
+    TCP bind, and TCP connect only to the `connect` ports (ABI 4+: the egress proxy on the
+    box's own loopback); no signals or abstract sockets outside the box (ABI 6+)."""
     abi = landlock_abi()
     if abi < 1:
         raise OSError("Landlock is not available in this kernel")
@@ -88,6 +103,9 @@ def landlock(read: list[str], write: list[str]) -> int:
             )
             check(libc.syscall(LL_ADD_RULE, ruleset, 1, ctypes.byref(rule), 0), f"rule {path}")
             os.close(fd)
+    for port in connect if abi >= 4 else ():
+        rule = NetPort(CONNECT_TCP, port)
+        check(libc.syscall(LL_ADD_RULE, ruleset, RULE_NET_PORT, ctypes.byref(rule), 0), "port")
     check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     check(libc.syscall(LL_RESTRICT, ruleset, 0), "landlock_restrict_self")
     os.close(ruleset)
@@ -160,10 +178,53 @@ def become(spec: dict) -> None:
         check(libc.prctl(PR_SET_SECUREBITS, SECBIT_NOROOT_LOCKED, 0, 0, 0), "securebits")
     limit(spec["limits"])
     if spec.get("landlock"):
-        landlock(spec["read"], spec["write"])
+        landlock(spec["read"], spec["write"], tuple(spec.get("connect_ports", ())))
     os.chdir(spec["cwd"])
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
+
+
+# ---- egress: the box's loopback, forwarded to the driver's proxy (coding/egress.py) ----
+SIOCSIFFLAGS, LOOPBACK_UP = 0x8914, 0x1 | 0x8 | 0x40  # IFF_UP | IFF_LOOPBACK | IFF_RUNNING
+
+
+def egress_listener(egress: dict | None) -> socket.socket | None:
+    """Bring the box's own loopback up and listen on it (before the command starts, so its
+    first connection finds the door); None when the run has no egress."""
+    if not egress:
+        return None
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        fcntl.ioctl(probe.fileno(), SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", LOOPBACK_UP))
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", egress["port"]))
+    listener.listen(64)
+    return listener
+
+
+def forward(listener: socket.socket, path: str) -> None:
+    """Init's thread: every connection to the box's proxy port goes to the driver's socket."""
+    while True:
+        client, _ = listener.accept()
+        threading.Thread(target=relay, args=(client, path), daemon=True).start()
+
+
+def relay(client: socket.socket, path: str) -> None:
+    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        upstream.connect(path)
+    except OSError:
+        client.close()
+        return
+    threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+    pipe(client, upstream)
+
+
+def pipe(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
 
 
 def leftovers() -> int:
@@ -184,6 +245,7 @@ def init(spec: dict) -> None:
     check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
     report = os.open(spec["report"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     build_root(spec)
+    listener = egress_listener(spec.get("egress"))
     child = os.fork()
     if child == 0:
         try:
@@ -191,6 +253,9 @@ def init(spec: dict) -> None:
         except BaseException as error:  # the command could not start: said, exit 127
             os.write(2, f"opscore sandbox: {error}\n".encode())
         os._exit(127)
+    if listener is not None:  # threads only after the fork: the command's process has none
+        args = (listener, spec["egress"]["socket"])
+        threading.Thread(target=forward, args=args, daemon=True).start()
     while True:
         pid, status = os.wait()
         if pid == child:

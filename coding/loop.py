@@ -152,8 +152,16 @@ def run_harness(run: CodingRun, prompt: str):
     try:
         argv = argv_for(run.runner, Pass(prompt, caps["max_turns"], budget))
         before = outside_state(worktree, run.repository.path)
+        egress = (
+            settings.OPS_CODING_EGRESS if run.runner in settings.OPS_CODING_EGRESS_RUNNERS else []
+        )
         done = run_boxed(
-            argv, str(worktree), Limits.from_caps(caps), harness_env(), remember_group(run)
+            argv,
+            str(worktree),
+            Limits.from_caps(caps),
+            harness_env(),
+            remember_group(run),
+            egress=egress,
         )
     except (HarnessMissing, Unconfined) as refused:
         transition(run, RunStatus.BLOCKED, str(refused))

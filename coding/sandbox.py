@@ -2,18 +2,19 @@
 untrusted worktree) in a run's worktree, confined: every such process starts through
 `run_boxed`, which builds a box with coding/jail.py.
 
-In the box the command sees the system's programs read-only, its worktree, a private HOME and
-a fresh /tmp writable, the repository's git directory read-only, and nothing else: no
-Opscore checkout, no .data (secrets, the database socket), no ~/.ssh, no other run. It has no
-network (its own empty network namespace), its own PID namespace (Opscore's processes and
-their environments are invisible; when the pass ends every process it started dies), an
-unprivileged uid when Opscore is root, rlimits on processes, memory, CPU and file size, and
-only the environment variables its runner declares.
+In the box the command sees the system's programs read-only, its worktree, a private HOME and a
+fresh /tmp writable, the repository's git directory read-only, and nothing else: no Opscore
+checkout, no .data (secrets, the database socket), no ~/.ssh, no other run. It has no network
+(its own empty network namespace; a harness whose runner needs its model's API gets only the
+hosts in OPS_CODING_EGRESS, through coding/egress.py's proxy), its own PID namespace (Opscore's
+processes and their environments are invisible; when the pass ends every process it started
+dies), an unprivileged uid when Opscore is root, rlimits on processes, memory, CPU and file
+size, and only the environment variables its runner declares.
 
-Output streams to a file capped at `Limits.output_bytes` (the driver never holds it whole),
-and the driver is back within the time limit plus a few seconds whatever the command's
-children do. Where the kernel cannot build the box the run is refused, unless the operator
-opted in to unconfined runs (OPS_CODING_ALLOW_UNCONFINED), which is then said on the run.
+Output streams to a file capped at `Limits.output_bytes` (the driver never holds it whole), and
+the driver is back within the time limit plus a few seconds whatever the command's children do.
+Where the kernel cannot build the box the run is refused, unless the operator opted in to
+unconfined runs (OPS_CODING_ALLOW_UNCONFINED), which is then said on the run.
 """
 
 import contextlib
@@ -38,6 +39,7 @@ from coding import jail
 from coding.box import (
     BOX_DIR,
     HOME_DIR,
+    SOCKET,
     box_spec,
     hand_over,
     jail_command,
@@ -45,6 +47,8 @@ from coding.box import (
     sandbox_ids,
     welcome,
 )
+from coding.egress import EgressProxy
+from coding.egress import box_env as egress_env
 
 ENV_ALLOWED = ("PATH", "LANG", "LC_ALL", "TERM")
 BOX_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": "/tmp"}
@@ -105,11 +109,18 @@ def capped(text: str) -> str:
 
 
 def run_boxed(
-    argv: list[str], cwd: str, limits: Limits = Limits(), env=None, on_start=None, name="harness"
+    argv: list[str],
+    cwd: str,
+    limits: Limits = Limits(),
+    env=None,
+    on_start=None,
+    name="harness",
+    egress=(),
 ) -> Finished:
     """Run `argv` confined to the worktree `cwd`; its output goes to `<name>.log` beside the
     worktree. `on_start(pid)` hears the process group's id before any waiting, so another
-    process (a cancel) can kill the group."""
+    process (a cancel) can kill the group. `egress`: the (host, port) pairs it may reach
+    through the proxy (coding/egress.py); none, and the box has no network at all."""
     if not argv or shutil.which(argv[0], path=boxed_env().get("PATH")) is None:
         raise HarnessMissing(f"{argv[0] if argv else '(empty)'} is not installed or not on PATH")
     worktree = Path(cwd).resolve()
@@ -117,11 +128,11 @@ def run_boxed(
     home = worktree.parent / HOME_DIR
     box.mkdir(exist_ok=True), home.mkdir(exist_ok=True)
     welcome(home)
-    variables = boxed_env(env) | {"HOME": str(home)}
-    command, spawn_env, setup, notes = spawning(argv, worktree, box, limits, variables)
-    started = time.monotonic()
+    variables = boxed_env(env) | {"HOME": str(home)} | (egress_env() if egress else {})
     log = box / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())[:40]}.log"
-    with open(log, "wb") as out:
+    with egress_door(egress) as door, open(log, "wb") as out:
+        command, spawn_env, setup, notes = spawning(argv, worktree, box, limits, variables, door)
+        started = time.monotonic()
         process = subprocess.Popen(
             command,
             cwd=worktree,
@@ -135,19 +146,45 @@ def run_boxed(
         if on_start is not None:
             on_start(process.pid)
         timed_out, total = pump(process, out, limits, started + limits.seconds)
+        notes += [f"egress refused: {d['target']} ({d['reason']})" for d in refused(door)]
     return finished(process, log, limits, time.monotonic() - started, timed_out, total, notes)
 
 
-def spawning(argv, worktree: Path, box: Path, limits: Limits, variables: dict):
+SHORT_TMP = "/tmp" if os.path.isdir("/tmp") else None
+
+
+@contextlib.contextmanager
+def egress_door(allow):
+    """The run's egress proxy, listening while the command runs; None without egress."""
+    if not allow:
+        yield None
+        return
+    # Not in the run's folder: a Unix socket's path must stay under 108 bytes.
+    folder = Path(tempfile.mkdtemp(prefix="opscore-egress-", dir=SHORT_TMP))
+    try:
+        folder.chmod(0o755)  # the box's unprivileged uid walks to the socket
+        with EgressProxy(folder / SOCKET, list(allow)) as proxy:
+            yield proxy
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def refused(door: EgressProxy | None) -> list[dict]:
+    return door.refusals() if door is not None else []
+
+
+def spawning(argv, worktree: Path, box: Path, limits: Limits, variables: dict, door=None):
     """How to start the command: through the box — or, where it cannot be built, refused
     unless the operator opted in to unconfined runs (then said in the notes)."""
     missing = confinement_missing()
     if missing and not settings.OPS_CODING_ALLOW_UNCONFINED:
         raise Unconfined(f"refused: the sandbox cannot be built here ({missing})")
-    if missing:
+    if missing:  # the machine's whole network, so no proxy address to point at
         note = f"ran UNCONFINED (OPS_CODING_ALLOW_UNCONFINED): {missing}"
-        return argv, variables, limits_in_child(limits), [note]
-    spec = box_spec(argv, worktree, Path(variables["HOME"]), box, limits, variables)
+        plain = {k: v for k, v in variables.items() if k not in egress_env()}
+        return argv, plain, limits_in_child(limits), [note]
+    egress = door.path.parent if door is not None else None
+    spec = box_spec(argv, worktree, Path(variables["HOME"]), box, limits, variables, egress)
     hand_over([worktree, Path(variables["HOME"])], spec["uid"], spec["gid"])
     return jail_command(), {"OPS_BOX_SPEC": json.dumps(spec)}, None, []
 
@@ -283,6 +320,10 @@ def doctor() -> dict:
         "allow_unconfined": settings.OPS_CODING_ALLOW_UNCONFINED,
         "features": confinement(),
         "read_paths": list(settings.OPS_CODING_READ_PATHS),
+        "egress": {
+            "hosts": [f"{host}:{port}" for host, port in settings.OPS_CODING_EGRESS],
+            "runners": list(settings.OPS_CODING_EGRESS_RUNNERS),
+        },
         "coding_dir": str(settings.OPS_CODING_DIR),
     }
 

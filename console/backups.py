@@ -53,22 +53,24 @@ def pg_tool(name: str) -> str:
     return found
 
 
-def libpq_env(database: str | None = None) -> dict:
-    db = settings.DATABASES["default"]
+def libpq_env(database: str | None = None, *, admin: bool = False) -> dict:
+    """Connection variables for the libpq tools: the app's role, or with `admin` the role that
+    may create databases and extensions (settings.OPS_DATABASE_ADMIN) — restores need it."""
+    db = settings.OPS_DATABASE_ADMIN if admin else settings.DATABASES["default"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env |= {
         "PGHOST": db["HOST"] or "localhost",
         "PGPORT": str(db["PORT"] or 5432),
         "PGUSER": db["USER"] or "postgres",
-        "PGDATABASE": database or db["NAME"],
+        "PGDATABASE": database or settings.DATABASES["default"]["NAME"],
     }
     if db.get("PASSWORD"):
         env["PGPASSWORD"] = db["PASSWORD"]
     return env
 
 
-def connect(database: str | None = None, **kwargs) -> psycopg.Connection:
-    env = libpq_env(database)
+def connect(database: str | None = None, *, admin: bool = False, **kwargs) -> psycopg.Connection:
+    env = libpq_env(database, admin=admin)
     return psycopg.connect(
         host=env["PGHOST"],
         port=env["PGPORT"],

@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import psycopg
+from django.conf import settings
 from django.db.models.functions import Now
 
 from console.backups import (
@@ -19,6 +20,7 @@ from console.backups import (
     sha256_of,
 )
 from missions.models import Worker
+from opscore import db_roles
 from opscore.models import BackupKind, BackupRun, BackupStatus
 
 LIVE_WITHIN = timedelta(seconds=90)
@@ -80,15 +82,15 @@ def restore_drill(*, actor: str) -> BackupRun:
 def restore_into_scratch(path: Path, scratch: str, started: float) -> tuple[int, dict]:
     """Create the scratch database, restore into it and read its manifest; drop it whatever
     happened. Returns the recovery time (ms) and the manifest."""
-    with connect("postgres", autocommit=True) as admin:
+    with connect("postgres", admin=True, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{scratch}"')
     try:
-        run_tool(restore_args(path, scratch), libpq_env(scratch))
+        run_tool(restore_args(path, scratch), libpq_env(scratch, admin=True))
         recovery = elapsed(started)
-        with connect(scratch) as restored:
+        with connect(scratch, admin=True) as restored:
             return recovery, manifest(restored)
     finally:
-        with connect("postgres", autocommit=True) as admin:
+        with connect("postgres", admin=True, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
 
 
@@ -98,7 +100,7 @@ def drill_failure(failure: Exception) -> str:
     if isinstance(failure, psycopg.errors.InsufficientPrivilege) and "create database" in str(
         failure
     ):
-        role = libpq_env()["PGUSER"]
+        role = libpq_env(admin=True)["PGUSER"]
         return (
             f"the database role {role!r} cannot create the drill's scratch database: grant it"
             f" CREATEDB (ALTER ROLE {role} CREATEDB) ({one_line(failure)})"
@@ -131,8 +133,19 @@ def restore_from(path: Path, *, actor: str, confirmed: bool, database: str | Non
         raise BackupFailed(f"{live} worker(s) are live: stop the system (make run) first")
     started = time.monotonic()
     target = database or libpq_env()["PGDATABASE"]
-    run_tool(restore_args(path, target, clean=True), libpq_env(target))
+    run_tool(restore_args(path, target, clean=True), libpq_env(target, admin=True))
+    hand_back_to_app_role(target)
     return {"restored_from": str(path), "database": target, "seconds": elapsed(started) / 1000}
+
+
+def hand_back_to_app_role(database: str) -> None:
+    """A restore runs as the admin role, so what it created is the admin's: when the app works
+    as a role of its own, that role takes its objects back (opscore.db_roles)."""
+    app_role = settings.DATABASES["default"]["USER"]
+    if app_role == settings.OPS_DATABASE_ADMIN["USER"]:
+        return
+    with connect(database, admin=True, autocommit=True) as admin:
+        db_roles.hand_over_database(admin, app_role)
 
 
 def record_restore(result: dict, *, actor: str) -> BackupRun:

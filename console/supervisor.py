@@ -17,7 +17,11 @@ that kills its worker every time must not hold its agent's concurrency, and its 
 for a lease each time. A child that dies soon after starting without having held a step (the
 database is down, a broken install) is restarted after a growing pause instead of in a storm.
 Every few seconds the supervisor also releases the steps of workers nobody saw die: leases run
-out, liveness rows gone stale (a whole machine lost with its supervisor).
+out, liveness rows gone stale (a whole machine lost with its supervisor). A worker of its own
+that is alive but stuck — its liveness row not advanced for OPS_WORKER_STALE_SECONDS by the
+database clock, as when a step's handler hangs past its timeout and the lease keeper stops
+renewing (missions.deadlines) — is killed with its process group and replaced
+(`worker.replaced`, payload `stuck`).
 
 Shutdown (SIGTERM or SIGINT): children get SIGTERM; workers give a running step
 OPS_SHUTDOWN_GRACE_SECONDS, then hand it back (missions.shutdown). What still runs a few seconds
@@ -36,12 +40,14 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import psutil
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.db.models.functions import Now
 
-from missions.models import AttemptOutcome
+from missions.models import AttemptOutcome, Worker
 from missions.recovery import (
     reap_expired_leases,
     release_steps_of_process,
@@ -69,6 +75,9 @@ class Child:
     started_at: float = 0.0
     restart_at: float | None = None  # dead, waiting out a pause before its restart
     quick_deaths: int = 0
+    # The database's clock when this process started: a liveness row last seen before it is a
+    # previous process's with the same pid, never this one's.
+    spawned_db_at: datetime | None = None
 
 
 def die_with_parent() -> None:
@@ -166,6 +175,35 @@ class Supervisor:
         with quiet_database("reap"):
             reap_expired_leases()
             release_steps_of_silent_workers()
+        with quiet_database("look for stuck workers"):
+            for child in self.stuck_workers():
+                self._replace_stuck(child)
+
+    def stuck_workers(self) -> list[Child]:
+        """Running workers of ours whose liveness row stopped advancing, by the database clock."""
+        host, cutoff = (
+            socket.gethostname(),
+            Now() - timedelta(seconds=settings.OPS_WORKER_STALE_SECONDS),
+        )
+        stuck = []
+        for child in self.children:
+            if (
+                child.kind != "worker"
+                or child.restart_at is not None
+                or child.process.poll() is not None
+            ):
+                continue
+            child.spawned_db_at = child.spawned_db_at or database_now()
+            rows = Worker.objects.filter(host=host, pid=child.process.pid, last_seen_at__lt=cutoff)
+            if rows.filter(last_seen_at__gte=child.spawned_db_at).exists():
+                stuck.append(child)
+        return stuck
+
+    def _replace_stuck(self, child: Child) -> None:
+        signal_group(child.process, signal.SIGKILL)
+        child.process.wait()
+        silent = f"was stuck (no liveness for {settings.OPS_WORKER_STALE_SECONDS}s) and was killed"
+        self._replace(child, f"{child.name} {silent}", silent, stuck=True)
 
     def _watch_cluster(self, child: Child) -> None:
         current = cluster_processes(child.process.pid)
@@ -178,12 +216,16 @@ class Supervisor:
             self._replace(child, f"cluster process(es) {sorted(lost)} died; its queue may be stuck")
 
     def _spawn(self, child: Child) -> None:
+        child.spawned_db_at = None
+        if child.kind == "worker":
+            with quiet_database("read the clock"):  # else read on the next look for stuck ones
+                child.spawned_db_at = database_now()
         child.process = subprocess.Popen(
             child.argv, start_new_session=True, preexec_fn=die_with_parent
         )
         child.watched, child.started_at = set(), time.monotonic()
 
-    def _replace(self, child: Child, reason: str, died: str = "died") -> None:
+    def _replace(self, child: Child, reason: str, died: str = "died", stuck=False) -> None:
         """Release what the dead child held, then start another at once — or after a pause
         when it died young holding nothing (a crash loop: the database is down, say)."""
         dead_pid = child.process.pid
@@ -200,7 +242,7 @@ class Supervisor:
             reason += f"; {released} step(s) it held released"
         kind = "cluster.restarted" if child.kind == "cluster" else "worker.replaced"
         log.warning("%s: %s", kind, reason)
-        payload = {"child": child.name, "dead_pid": dead_pid, "released": released}
+        payload = {"child": child.name, "dead_pid": dead_pid, "released": released, "stuck": stuck}
         payload["pid"], payload["pause_seconds"] = child.process.pid, pause
         with quiet_database(f"record {kind}"):  # the database may be the reason
             record_event(
@@ -257,6 +299,12 @@ def quiet_database(doing: str):
     except (DatabaseError, *DISCONNECTS) as error:
         log.warning("supervisor could not %s: %s", doing, str(error).strip()[:200])
         connection.close()
+
+
+def database_now() -> datetime:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement_timestamp()")
+        return cursor.fetchone()[0]
 
 
 def describe_exit(code: int) -> str:

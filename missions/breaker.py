@@ -71,7 +71,7 @@ def flag_failing_runtime(agent: str) -> bool:
         .order_by("-finished_at", "-id")
         .values_list("outcome", flat=True)[: threshold + 1]
     )
-    failing = {AttemptOutcome.FAILED, AttemptOutcome.LOST}
+    failing = {AttemptOutcome.FAILED, AttemptOutcome.LOST, AttemptOutcome.TIMED_OUT}
     streak = next((n for n, o in enumerate(outcomes) if o not in failing), len(outcomes))
     if streak != threshold:
         return False
@@ -93,7 +93,7 @@ def trip_breaker_if_needed(kind: str) -> bool:
     threshold = settings.OPS_BREAKER_THRESHOLD
     switches = Policy.objects.filter(key="worker_switches").first()
     outcomes = recent_outcomes(kind, switches.updated_at if switches else None, threshold)
-    failing = {AttemptOutcome.FAILED, AttemptOutcome.LOST}
+    failing = {AttemptOutcome.FAILED, AttemptOutcome.LOST, AttemptOutcome.TIMED_OUT}
     if len(outcomes) < threshold or not set(outcomes) <= failing:
         return False
     current = Policy.objects.value("worker_switches")

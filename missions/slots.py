@@ -10,7 +10,9 @@ import logging
 
 from django.conf import settings
 from django.db import connection
+from django.db.models.functions import Now
 
+from missions.models import Worker
 from missions.shutdown import STOP
 from missions.worker import DISCONNECTS, WorkerSession, default_worker_id
 from opscore.db import AdvisoryLock
@@ -49,11 +51,14 @@ def run_slot(slot: int, idle_poll: float = 5.0, standby_poll: float = 2.0) -> in
 
 
 def one_session(slot: int, idle_poll: float, standby_poll: float) -> int:
+    worker_id = f"{default_worker_id()}:slot{slot}"
     with worker_slot(slot) as held:
         if not held:
+            # Alive as a standby: a liveness row left by an earlier session must not go stale,
+            # or the supervisor would take this process for a stuck one.
+            Worker.objects.filter(pk=worker_id).update(last_seen_at=Now(), current_step=None)
             STOP.requested.wait(standby_poll)
             return 0
-        worker_id = f"{default_worker_id()}:slot{slot}"
         seconds = settings.OPS_WORKER_SESSION_SECONDS
         session = WorkerSession(worker_id, seconds, idle_poll, stop_event=STOP.requested)
         return session.run().steps

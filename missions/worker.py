@@ -21,7 +21,7 @@ from django.db import connection as django_connection
 from django.db.models import F
 from django.db.models.functions import Now
 
-from missions import execution
+from missions import deadlines, execution
 from missions.binding import refusal_if_changed
 from missions.crawl import load_extractor
 from missions.executors import Blocked, Failed, Interrupted, Succeeded, lookup
@@ -36,11 +36,14 @@ from opscore.redaction import redact_text
 log = logging.getLogger(__name__)
 CHANNEL = Channel.STEPS
 LIVENESS_EVERY = 30.0
+KEEPER_TICK = 1.0  # deadlines are checked this often; leases renewed every third of one
 
 
 class LeaseKeeper:
-    """One thread per process renews the leases of every step this process is running, so a
-    long step keeps its lease and a short one costs no thread of its own."""
+    """One thread per process tends the leases of every step this process is running, so a
+    long step keeps its lease and a short one costs no thread of its own. Each tick it first
+    asks whether the step ran past its kind's timeout (missions.deadlines): a hung handler
+    then loses its step, and its worker, renewing nothing, stops looking alive."""
 
     def __init__(self):
         self._held: dict[int, StepRun] = {}
@@ -51,31 +54,47 @@ class LeaseKeeper:
         with self._lock:
             self._held[run.step.id] = run
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._renew_forever, daemon=True)
+                self._thread = threading.Thread(target=self._tend_forever, daemon=True)
                 self._thread.start()
 
     def release(self, run: "StepRun") -> None:
         with self._lock:
             self._held.pop(run.step.id, None)
 
-    def _renew_forever(self) -> None:
+    def _tend_forever(self) -> None:
         while True:
-            time.sleep(max(settings.OPS_LEASE_SECONDS / 3, 0.2))
+            time.sleep(min(KEEPER_TICK, renew_every()))
             with self._lock:
                 runs = list(self._held.values())
             for run in runs:
-                self._renew(run)
+                self.tend(run)
 
-    def _renew(self, run: "StepRun") -> None:
+    def tend(self, run: "StepRun") -> None:
+        """One look at one running step: time it out past its deadline, else renew its lease
+        once a third of it has passed. Either way a lease gone is the executor's cue to stop."""
         try:
-            if execution.renew_lease(run.step.id, run.token):
-                run.renewed = True
-            else:
-                run.lease_lost.set()
-                self.release(run)
+            if deadlines.time_out_if_overdue(run.step.id, run.token, run.timeout):
+                run.timed_out = True
+                self._let_go(run)
+            elif time.monotonic() - run.renewed_at >= renew_every():
+                self._renew(run)
         except DatabaseError:
             log.warning("lease renewal for S%s failed; will retry", run.step.id)
             django_connection.close()
+
+    def _renew(self, run: "StepRun") -> None:
+        if execution.renew_lease(run.step.id, run.token):
+            run.renewed, run.renewed_at = True, time.monotonic()
+        else:
+            self._let_go(run)
+
+    def _let_go(self, run: "StepRun") -> None:
+        run.lease_lost.set()
+        self.release(run)
+
+
+def renew_every() -> float:
+    return max(settings.OPS_LEASE_SECONDS / 3, 0.2)
 
 
 LEASES = LeaseKeeper()
@@ -91,6 +110,9 @@ class StepRun:
         self.worker_id = worker_id
         self.lease_lost = threading.Event()
         self.renewed = False  # then the worker's liveness row names this step
+        self.renewed_at = time.monotonic()
+        self.timeout = deadlines.step_timeout(step.kind)
+        self.timed_out = False
 
 
 def run_step(step: Step, worker_id: str):

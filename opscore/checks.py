@@ -77,4 +77,34 @@ def check_policy_names(app_configs, **kwargs):
     ]
 
 
-CHECKS = [(check_postgres, [Tags.database]), (check_secrets, []), (check_policy_names, [])]
+def check_app_role(app_configs, **kwargs):
+    """Normal work as the database's superuser turns any SQL bug into a server takeover
+    (opscore.db_roles). The test runner keeps the superuser on purpose: it creates databases."""
+    from opscore.db_roles import is_superuser
+
+    if settings.TESTING:
+        return []
+    try:
+        superuser = is_superuser(connections["default"])
+    except DatabaseError:
+        return []
+    if not superuser:
+        return []
+    role = connections["default"].settings_dict.get("USER") or "(default)"
+    return [
+        Warning(
+            f"Opscore connects to the database as {role!r}, a superuser.",
+            hint="Create a role of its own (NOSUPERUSER, owning the app's objects: see "
+            "opscore/db_roles.py), put it in DATABASE_URL, and the superuser in "
+            "DATABASE_ADMIN_URL for restores.",
+            id="opscore.W020",
+        )
+    ]
+
+
+CHECKS = [
+    (check_postgres, [Tags.database]),
+    (check_secrets, []),
+    (check_policy_names, []),
+    (check_app_role, []),
+]

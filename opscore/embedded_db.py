@@ -8,6 +8,10 @@ machine that reaches the socket (a coding harness, another user) must not get a 
 pgserver initialises its data dir trusting local connections, so the first start sets the
 password while still trusted, then rewrites pg_hba.conf and reloads; a data dir an older Opscore
 left trusting is migrated the same way. The password is generated once into .data/secrets.env.
+
+The superuser only bootstraps: each start makes sure the app's own role (opscore.db_roles, not a
+superuser) exists and owns the database and its objects; Opscore then works as that role
+(`app_settings`), and keeps the superuser's settings for restores (settings.OPS_DATABASE_ADMIN).
 """
 
 import sys
@@ -15,12 +19,15 @@ import time
 import warnings
 from pathlib import Path
 
+from opscore import db_roles
+
 # pgserver asks platformdirs for a runtime dir, which warns when XDG_RUNTIME_DIR is unset.
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 DATABASE_NAME = "opscore"
 SUPERUSER = "postgres"
 PASSWORD_NAME = "OPS_EMBEDDED_PG_PASSWORD"
+APP_PASSWORD_NAME = "OPS_EMBEDDED_APP_PASSWORD"
 METHOD = "scram-sha-256"
 HBA = f"""# Written by opscore.embedded_db: every role, every connection needs its password.
 local   all             all                                     {METHOD}
@@ -41,7 +48,17 @@ def _server(data_dir: Path):
 
 
 def ensure_running(data_dir: Path) -> dict:
-    """Start the server if needed and return Django connection settings for it."""
+    """Start the server if needed, bootstrap the app's role, and return the superuser's Django
+    connection settings (the app's own: `app_settings`). Once per process and data dir."""
+    if data_dir not in _ready:
+        _ready[data_dir] = _start(data_dir)
+    return dict(_ready[data_dir])
+
+
+_ready: dict[Path, dict] = {}
+
+
+def _start(data_dir: Path) -> dict:
     global started_here
     if not is_running(data_dir):
         started_here = data_dir
@@ -49,7 +66,7 @@ def ensure_running(data_dir: Path) -> dict:
     info = server.get_postmaster_info()
     password = server_password(data_dir)
     _ensure_database(str(info.socket_dir), info.port, password)
-    return {
+    admin = {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": DATABASE_NAME,
         "USER": SUPERUSER,
@@ -57,6 +74,30 @@ def ensure_running(data_dir: Path) -> dict:
         "HOST": str(info.socket_dir),
         "PORT": str(info.port),
     }
+    _bootstrap_app_role(admin, app_password(data_dir))
+    return admin
+
+
+def app_settings(data_dir: Path, admin: dict) -> dict:
+    """The same database as the app's own role (opscore.db_roles): what the web, the workers
+    and the CLI connect as."""
+    return {**admin, "USER": db_roles.APP_ROLE, "PASSWORD": app_password(data_dir)}
+
+
+def app_password(data_dir: Path) -> str:
+    from opscore.localenv import ensure_generated
+
+    secrets = data_dir.parent / "secrets.env"
+    return ensure_generated((APP_PASSWORD_NAME,), secrets)[APP_PASSWORD_NAME]
+
+
+def _bootstrap_app_role(admin: dict, password: str) -> None:
+    import psycopg
+
+    params = {"host": admin["HOST"], "port": admin["PORT"], "user": admin["USER"]}
+    with psycopg.connect(**params, password=admin["PASSWORD"], dbname=DATABASE_NAME) as conn:
+        conn.autocommit = True
+        db_roles.bootstrap(conn, db_roles.APP_ROLE, password)
 
 
 def server_password(data_dir: Path) -> str:

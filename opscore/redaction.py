@@ -17,6 +17,7 @@ def _known_secrets() -> list[str]:
     names += ("OPS_MASTODON_TOKEN", "OPS_POST_WEBHOOK_SECRET")
     values = [getattr(settings, name, "") for name in names]
     values.append(settings.DATABASES["default"].get("PASSWORD") or "")
+    values.append(getattr(settings, "OPS_DATABASE_ADMIN", {}).get("PASSWORD") or "")
     return [value for value in values if value and len(value) >= 8]
 
 

@@ -49,7 +49,10 @@ class StepKind:
     retried, the others (anything with an outside effect) wait for a human. `check_payload`
     is for a payload richer than flat fields: it returns {payload field: [messages]}.
     `claimable_outside` False: an external runtime (agentbus claim-jobs) never gets it — only
-    Opscore's own executor may run it (a code change goes through the coding lane)."""
+    Opscore's own executor may run it (a code change goes through the coding lane).
+    `timeout_seconds` is how long one attempt may run (OPS_STEP_TIMEOUT_SECONDS when None): past
+    it the lease keeper stops renewing and times the attempt out, so a hung handler holds its
+    step, and then its worker, no longer than that."""
 
     name: str
     description: str
@@ -58,6 +61,7 @@ class StepKind:
     fields: tuple[PayloadField, ...] = ()
     check_payload: Callable[[dict], dict[str, list[str]]] | None = None
     claimable_outside: bool = True
+    timeout_seconds: int | None = None
 
 
 # Policies validate step kinds against this; `missions` (and any plug-in) fills it.

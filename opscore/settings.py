@@ -30,6 +30,27 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
 
 
+def parse_host_ports(text: str) -> list[tuple[str, int]]:
+    """`api.anthropic.com:443,api.openai.com:443` → [(host, port)]; ValueError on a bad item."""
+    found = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        host, sep, port = item.rpartition(":")
+        host = host.strip("[]").lower()
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{item!r} is not host:port")
+        found.append((host, int(port)))
+    return found
+
+
+def env_host_ports(name: str) -> list[tuple[str, int]]:
+    try:
+        return parse_host_ports(os.environ.get(name, ""))
+    except ValueError as bad:
+        raise ImproperlyConfigured(f"{name}: {bad}") from None
+
+
 def env_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -144,6 +165,17 @@ TEMPLATES = [
 ]
 
 
+def _database_admin() -> dict:
+    url = env_str("DATABASE_ADMIN_URL") or env_str("DATABASE_URL")
+    if url:
+        import dj_database_url
+
+        return dj_database_url.parse(url)
+    from opscore.embedded_db import ensure_running
+
+    return ensure_running(DATA_DIR / "pg")
+
+
 def _database() -> dict:
     url = env_str("DATABASE_URL")
     if url:
@@ -151,9 +183,12 @@ def _database() -> dict:
 
         config = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
     else:
-        from opscore.embedded_db import ensure_running
+        from opscore.embedded_db import app_settings, ensure_running
 
-        config = ensure_running(DATA_DIR / "pg")
+        admin = ensure_running(DATA_DIR / "pg")
+        # The test runner creates its databases, so it keeps the superuser (the app role's
+        # limits have their own tests); everything else runs as the app's role.
+        config = admin if TESTING else app_settings(DATA_DIR / "pg", admin)
     config.setdefault("OPTIONS", {})
     config["OPTIONS"].setdefault("application_name", "opscore")
     if env_bool("DB_POOL", False):
@@ -167,6 +202,9 @@ def _database() -> dict:
 
 
 DATABASES = {"default": _database()}
+# Who may create databases and extensions and run restores: the embedded server's superuser,
+# or DATABASE_ADMIN_URL (else the app's own DATABASE_URL, which then needs those rights).
+OPS_DATABASE_ADMIN = _database_admin()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -247,6 +285,9 @@ OPS_WORKER_SLOTS = env_int("OPS_WORKER_SLOTS", 2)
 OPS_WORKER_FIRST_SLOT = env_int("OPS_WORKER_FIRST_SLOT", 0)
 OPS_WORKER_SESSION_SECONDS = env_int("OPS_WORKER_SESSION_SECONDS", 120)
 OPS_WORKER_STALE_SECONDS = env_int("OPS_WORKER_STALE_SECONDS", 90)
+# How long one attempt of a step may run when its kind names no timeout of its own: past it the
+# attempt is timed out (missions.deadlines), and its worker, if it stays stuck, is replaced.
+OPS_STEP_TIMEOUT_SECONDS = env_int("OPS_STEP_TIMEOUT_SECONDS", 900)
 # On SIGTERM/SIGINT a running step gets this long to finish; then it is handed back to the
 # queue (attempt `interrupted`) and the process exits. A second signal cuts the grace short.
 OPS_SHUTDOWN_GRACE_SECONDS = env_int("OPS_SHUTDOWN_GRACE_SECONDS", 20)
@@ -365,6 +406,11 @@ OPS_CODING_READ_PATHS = env_list("OPS_CODING_READ_PATHS")
 OPS_CODING_SANDBOX_UID = env_int("OPS_CODING_SANDBOX_UID", 65534)
 OPS_CODING_SANDBOX_GID = env_int("OPS_CODING_SANDBOX_GID", 65534)
 OPS_CODING_ALLOW_UNCONFINED = env_bool("OPS_CODING_ALLOW_UNCONFINED", False)
+# Egress for the runners that need their model's API (claude-code, codex): the host:port pairs
+# their box may reach through the egress proxy (coding/egress.py), e.g.
+# OPS_CODING_EGRESS=api.anthropic.com:443. Empty: no network at all. Tests and lint never get it.
+OPS_CODING_EGRESS = env_host_ports("OPS_CODING_EGRESS")
+OPS_CODING_EGRESS_RUNNERS = ("claude-code", "codex")
 # Harnesses the operator installed, by runner name → argv (Opscore appends its flags and the
 # prompt). A binary that is not on PATH blocks the run with that reason; it never fails it.
 # OPS_CODING_COMMAND="/usr/local/bin/my-harness --flag" enables the `command` runner.

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from missions.executors import Blocked, Effect, Failed, Succeeded
+from opscore.registry import StepKind
 
 
 def effect(run):
@@ -45,6 +46,24 @@ def gate(run):
     return Failed("the gate never opened", retryable=False)
 
 
+def hang(run):
+    """Says it started (a file named by attempt in the folder its payload names), then, on the
+    attempts its payload lists, hangs — ignoring its lease, as a stuck handler would — until the
+    folder's `release` file exists (at most two minutes). Its kind times out after 30 s."""
+    folder = Path(run.step.payload["folder"])
+    (folder / f"entered-{run.step.attempt_count}").touch()
+    if run.step.attempt_count in run.step.payload.get("hang_on_attempts", [1]):
+        for _ in range(2400):
+            if (folder / "release").exists():
+                break
+            time.sleep(0.05)
+    return Succeeded({"attempt": run.step.attempt_count, "worker": run.worker_id})
+
+
+STEP_KINDS = [
+    StepKind("test_hang", "hangs until released; times out after 30 s", timeout_seconds=30)
+]
+
 EXECUTORS = {
     "test_gate": gate,
     "test_effect": effect,
@@ -52,4 +71,5 @@ EXECUTORS = {
     "test_crash": crash,
     "test_block": block,
     "test_die": die,
+    "test_hang": hang,
 }

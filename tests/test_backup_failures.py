@@ -24,8 +24,10 @@ def drilling_without_createdb(db, settings):
         admin.execute(f"CREATE ROLE {ROLE} LOGIN NOCREATEDB PASSWORD '{ROLE_PASSWORD}'")
     login = {"USER": ROLE, "PASSWORD": ROLE_PASSWORD}
     settings.DATABASES = {**owner, "default": owner["default"] | login}
+    admin = settings.OPS_DATABASE_ADMIN  # drills create databases as the admin role: this one
+    settings.OPS_DATABASE_ADMIN = admin | login  # (no DATABASE_ADMIN_URL, a plain app role)
     yield
-    settings.DATABASES = owner
+    settings.DATABASES, settings.OPS_DATABASE_ADMIN = owner, admin
     with connect("postgres", autocommit=True) as admin:
         admin.execute(f"DROP ROLE IF EXISTS {ROLE}")
 

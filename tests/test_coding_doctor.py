@@ -36,6 +36,7 @@ def test_doctor_lists_each_confinement_feature_and_whether_runs_are_confined():
     found = doctor()
 
     assert set(found["features"]) == {"landlock", "tcp_rules", "scoping", "runs_as", "namespaces"}
+    assert found["egress"] == {"hosts": [], "runners": ["claude-code", "codex"]}
     if found["missing"]:
         pytest.skip(f"this kernel cannot build the box: {found['missing']}")
     assert found["runs"] == "confined" and found["features"]["namespaces"]["ok"]

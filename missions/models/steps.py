@@ -350,6 +350,7 @@ class AttemptOutcome(models.TextChoices):
     BAD_REPLY = "bad_reply", "bad reply (the model's answer was unusable)"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted", "interrupted (the worker was told to stop)"
+    TIMED_OUT = "timed_out", "timed out (ran past its step kind's timeout)"
 
 
 class StepAttempt(models.Model):

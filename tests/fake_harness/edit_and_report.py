@@ -28,6 +28,25 @@ if "@hold" in prompt and os.environ.get("FAKE_HARNESS_GATE"):  # waits for a tes
     (home / ".holding").write_text(str(count))
     while not (home / ".gate").exists():
         time.sleep(0.05)
+for word in prompt.split():  # @egress=host:port: its model API, through the box's proxy
+    if word.startswith("@egress="):
+        import socket
+        from urllib.parse import urlsplit
+
+        proxy = urlsplit(os.environ.get("HTTPS_PROXY", "http://127.0.0.1:3128"))
+        said = {}
+        for target in (word.split("=", 1)[1], "example.com:443"):
+            try:
+                with socket.create_connection((proxy.hostname, proxy.port), timeout=10) as s:
+                    s.sendall(f"CONNECT {target} HTTP/1.1\r\n\r\n".encode())
+                    answer = s.recv(1024)
+                    if answer.startswith(b"HTTP/1.1 200"):
+                        s.sendall(b"model call\n")
+                        answer += s.recv(1024)
+                said[target] = answer.decode(errors="replace")
+            except OSError as error:
+                said[target] = f"error: {error}"
+        (Path(os.environ["HOME"]) / "egress.json").write_text(json.dumps(said))
 if "@greet" in prompt:
     Path("app.py").write_text("print('hello, world')\n")
 if "@break" in prompt:

@@ -1,0 +1,172 @@
+"""Egress for a harness that needs its model's API (claude, codex): the box has its own network
+namespace whose only way out is this proxy, reached through a Unix socket mounted into the box
+and forwarded there to 127.0.0.1:3128 (coding/jail.py). The harness sees HTTPS_PROXY and
+HTTP_PROXY naming that address; it may open an HTTP CONNECT tunnel to a host:port the operator
+listed in OPS_CODING_EGRESS and nothing else. Every other request — another host or port, a
+plain HTTP request, a listed name that resolves to a loopback, private or link-local address —
+is answered 403 and recorded; the run's notes say each refusal.
+
+A stdlib proxy (threads, one per tunnel) rather than a library: it needs CONNECT with an
+allow-list and a record of what it refused, nothing of a general proxy's caching or rewriting.
+"""
+
+import contextlib
+import ipaddress
+import os
+import socket
+import threading
+from pathlib import Path
+
+BOX_PORT = 3128  # the proxy's address inside the box's own network namespace
+CONNECT_SECONDS = 10.0  # to reach a listed host
+HEAD_SECONDS = 10.0  # for the harness to send its request line
+IDLE_SECONDS = 300.0  # a tunnel with no traffic either way for this long is closed
+HEAD_LIMIT = 8192
+
+
+def box_env() -> dict:
+    """What the harness sees: a proxy on its own loopback, for HTTPS and HTTP alike."""
+    url = f"http://127.0.0.1:{BOX_PORT}"
+    names = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY")
+    return {name: url for name in names} | {"NO_PROXY": "", "no_proxy": ""}
+
+
+def literal_ip(host: str) -> bool:
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host)
+        return True
+    return False
+
+
+def inward(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_unspecified
+
+
+class EgressProxy:
+    """Listens on `socket_path` while a boxed command runs; `decisions` lists every request."""
+
+    def __init__(self, socket_path: Path, allow: list[tuple[str, int]]):
+        self.path = Path(socket_path)
+        self.allow = {(host.lower(), port) for host, port in allow}
+        self.decisions: list[dict] = []
+        self._lock = threading.Lock()
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+
+    def __enter__(self) -> "EgressProxy":
+        self.path.unlink(missing_ok=True)
+        self._server.bind(str(self.path))
+        os.chmod(self.path, 0o666)  # the box's unprivileged uid connects to it
+        self._server.listen(64)
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)
+        self._server.close()
+        self.path.unlink(missing_ok=True)
+
+    def refusals(self) -> list[dict]:
+        with self._lock:
+            return [d for d in self.decisions if not d["allowed"]]
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _record(self, target: str, allowed: bool, reason: str = "") -> None:
+        with self._lock:
+            self.decisions.append({"target": target[:300], "allowed": allowed, "reason": reason})
+
+    def _serve(self, client: socket.socket) -> None:
+        with client:
+            head, rest = read_head(client)
+            target, reason = self.judge(head)
+            if reason:
+                self._record(target, False, reason)
+                client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                return
+            try:
+                upstream = self.open(target)
+            except OSError as error:
+                self._record(target, False, f"could not connect: {error}")
+                client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+                return
+            self._record(target, True)
+            with upstream:
+                client.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                if rest:
+                    upstream.sendall(rest)
+                tunnel(client, upstream)
+
+    def judge(self, head: bytes) -> tuple[str, str]:
+        """(host:port asked for, why it is refused — '' when allowed)."""
+        words = head.split(b"\r\n", 1)[0].decode("latin-1").split()
+        if len(words) != 3 or not words[2].startswith("HTTP/"):
+            return head[:80].decode("latin-1"), "not an HTTP request"
+        method, target = words[0], words[1]
+        if method != "CONNECT":
+            return target, f"{method} refused: only CONNECT tunnels to listed hosts"
+        host, _, port = target.rpartition(":")
+        host = host.strip("[]").lower()
+        if not port.isdigit() or (host, int(port)) not in self.allow:
+            return target, "not in OPS_CODING_EGRESS"
+        return target, ""
+
+    def open(self, target: str) -> socket.socket:
+        """Connect to a listed host: a name must resolve outward (never a loopback or private
+        address of the machine's own network); a listed literal IP is the operator's choice."""
+        host, _, port = target.rpartition(":")
+        host = host.strip("[]").lower()
+        infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+        if not literal_ip(host):
+            infos = [info for info in infos if not inward(info[4][0])]
+            if not infos:
+                raise OSError(f"{host} resolves only to inward addresses")
+        family, kind, proto, _, address = infos[0]
+        upstream = socket.socket(family, kind, proto)
+        upstream.settimeout(CONNECT_SECONDS)
+        try:
+            upstream.connect(address)
+        except OSError:
+            upstream.close()
+            raise
+        return upstream
+
+
+def read_head(client: socket.socket) -> tuple[bytes, bytes]:
+    """The request line and headers (up to HEAD_LIMIT, within HEAD_SECONDS), and what came
+    after them already."""
+    client.settimeout(HEAD_SECONDS)
+    data = b""
+    with contextlib.suppress(OSError):
+        while b"\r\n\r\n" not in data and len(data) < HEAD_LIMIT:
+            chunk = client.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head, rest
+
+
+def tunnel(a: socket.socket, b: socket.socket) -> None:
+    """Copy both ways until either side closes or nothing moves for IDLE_SECONDS."""
+    for side in (a, b):
+        side.settimeout(IDLE_SECONDS)
+    back = threading.Thread(target=copy, args=(b, a), daemon=True)
+    back.start()
+    copy(a, b)
+    back.join(IDLE_SECONDS)
+
+
+def copy(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
