@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('missions', '0036_mission_pause_deadline_timed_out'),
+        ('missions', '0039_proposal_source_comment'),
     ]
 
     operations = [
