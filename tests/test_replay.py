@@ -3,12 +3,14 @@ the record: offline, $0, nothing written to the ledger, divergence reported at t
 
 import json
 import random
+from datetime import UTC, datetime
 
 import httpx2
 import pytest
 from django.apps import apps
 from django.core.management import call_command
 
+from memory.models import Memory
 from missions import prompts
 from missions.models import Mission
 from missions.replay import replay_mission
@@ -19,7 +21,7 @@ from opscore.replay import readable
 from roundtable.lifecycle import request_conversation
 from roundtable.replay import replay_conversation
 from roundtable.speaking import run_conversation
-from tests.factories import make_step, propose
+from tests.factories import make_memories, make_step, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -220,3 +222,17 @@ def test_the_command_refuses_an_unknown_mission(db, capsys):
         call_command("replay", "mission", "999999", "--json")
     assert exited.value.code == 2
     assert json.loads(capsys.readouterr().out)["error"] == "no mission 999999"
+
+
+def test_a_recorded_replay_reads_the_memories_of_then_a_live_one_todays(agent, clock):
+    clock.freeze(datetime(2026, 5, 4, 9, tzinfo=UTC))
+    mission = recorded_mission(agent, "analyze")
+    clock.freeze(datetime(2026, 5, 5, 9, tzinfo=UTC))
+    make_memories(agent, "lesson", 2, content="Disk usage report")
+
+    recorded, live = replay_mission(mission.id), replay_mission(mission.id, live=True)
+
+    assert recorded.outcome == "identical", readable(recorded)
+    [call] = live.report["calls"]
+    assert "prompt" in call["diverged_on"] and "Disk usage report 0" in call["prompt_diff"]
+    assert Memory.objects.active().count() == 2  # the replays' hiding was rolled back
