@@ -36,9 +36,9 @@ def poll_one(publication: Publication) -> str:
     """Poll one post; returns what happened (measured, deleted, failed, postponed, skipped)."""
     module = ADAPTERS.get(publication.channel)
     if module is None or not module.configured() or not module.Channel.measures:
-        publication.record_poll(f"{publication.channel} reports no engagement here")
+        publication.record_poll(f"{publication.channel} is not configured or has no metrics")
         return "skipped"
-    if ChannelAccount.objects.filter(name=publication.channel, blocked_at__isnull=False):
+    if ChannelAccount.objects.filter(name=publication.channel, blocked_at__isnull=False).exists():
         publication.postpone_poll(BLOCKED_RETRY_SECONDS, f"{publication.channel} is blocked")
         return "postponed"
     channel = module.Channel()

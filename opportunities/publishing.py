@@ -118,13 +118,9 @@ def held_step_cleared(step) -> bool:
 
 def deliver_post(message) -> str:
     """The outbox channel for every publishing network: post once, or say why not."""
-    publication, _ = Publication.objects.get_or_create(
-        outbox=message,
-        defaults={"step_id": message.step_id, "channel": message.channel},
-    )
+    publication = publication_for(message)
     if publication.status != PublicationStatus.PENDING:
         return publication.external_id or f"{publication.status}-{publication.id}"
-    publication.body = message.payload["text"]
     if reason := local_reason(message.channel):
         return keep_local(publication, reason)
     if reason := delivery_refusal(message.channel, publication.body):
@@ -144,6 +140,18 @@ def deliver_post(message) -> str:
         return refuse(publication, str(rejected))
     finally:
         adapter.close()
+
+
+def publication_for(message) -> Publication:
+    """The outbox row's one Publication (the OneToOne makes a second impossible)."""
+    return Publication.objects.get_or_create(
+        outbox=message,
+        defaults={
+            "step_id": message.step_id,
+            "channel": message.channel,
+            "body": message.payload["text"],
+        },
+    )[0]
 
 
 def delivery_refusal(channel: str, text: str) -> str | None:
@@ -229,11 +237,7 @@ def announce_post(publication: Publication, step) -> None:
 @transaction.atomic
 def credential_refused(message, reason: str) -> None:
     """The post failed with the reason, and the channel is blocked with one alert."""
-    publication, _ = Publication.objects.get_or_create(
-        outbox=message,
-        defaults={"step_id": message.step_id, "channel": message.channel},
-    )
-    publication.body = message.payload["text"]
+    publication = publication_for(message)
     publication.set_aside(PublicationStatus.FAILED, reason)
     block_channel(message.channel, reason)
 

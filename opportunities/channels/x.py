@@ -68,8 +68,10 @@ class Channel:
             raise Malformed("x: the answer to GET /2/users/me has no data.id")
         answer = self.http.get(f"/2/users/{me['id']}/tweets", params={"max_results": 20})
         for tweet in json_of(check(answer, NAME), NAME).get("data") or []:
-            if isinstance(tweet, dict) and same_words(str(tweet.get("text")), request.text):
-                return Posted(str(tweet["id"]), post_url(str(tweet["id"])))
+            if not isinstance(tweet, dict) or not isinstance(tweet.get("id"), str):
+                continue
+            if same_words(str(tweet.get("text")), request.text):
+                return Posted(tweet["id"], post_url(tweet["id"]))
         return None
 
     def measure(self, post_id: str) -> Measured:
