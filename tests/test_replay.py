@@ -79,7 +79,7 @@ def test_it_keeps_the_request_and_reply_of_every_call_with_versions_and_links(ag
     assert "Analyse the following" in call.record.request["messages"][0]["content"]
     assert call.record.request["parameters"]["max_tokens"] == 600
     assert call.record.reply["text"].strip() == mission.steps.get().result["text"]
-    assert call.versions["prompt"] == "analyze.v1"
+    assert call.versions["prompt"] == prompts.TEMPLATES["analyze"][0]
     assert "llm_budget" in call.versions["policies"]
     assert call.links == {"step": mission.steps.get().id, "mission": mission.id}
     record = call.record

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from missions.models import Mission
+from missions.prompts import TEMPLATES
 from missions.replay import replay_mission
 from missions.worker import handle_one_step
 from opscore.models import LLMCall
@@ -33,7 +34,7 @@ def test_the_admin_shows_a_calls_request_reply_versions_and_links(admin_client, 
     assert page.status_code == 200
     assert "<details><summary>system</summary>" in shown
     assert "Analyse the following" in shown and "[offline " in shown
-    assert "prompt analyze.v1" in shown and f"mission {mission.id}" in shown
+    assert f"prompt {TEMPLATES['analyze'][0]}" in shown and f"mission {mission.id}" in shown
 
 
 def test_the_admin_says_when_a_record_was_pruned(admin_client, mission):
