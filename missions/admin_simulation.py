@@ -2,6 +2,7 @@
 validate it, replayed over recent traffic (missions.simulation_report) and shown before anything
 is saved. Lives here, not in opscore.admin, because the simulator reads missions' rows."""
 
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 
 from missions.simulation import SimulationRefused, parse_since
@@ -23,6 +24,11 @@ class SimulatingPolicyAdmin(PolicyAdmin):
     def simulate_view(self, request, object_id):
         """Nothing is saved: a valid value gets its report, an invalid one the form's errors."""
         obj = self.get_object(request, object_id) if object_id else None
+        allowed = (
+            self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
+        )
+        if not allowed:  # whoever may not save a value may not try one either
+            raise PermissionDenied
         form = self.get_form(request, obj)(request.POST, instance=obj)
         form.fields["reason"].required = False  # asked for when the value is saved
         report, error = None, ""

@@ -206,3 +206,19 @@ def test_an_edited_reaction_matrix_says_which_reactions_would_fire_and_which_not
     assert reactions["would_not_fire"]["count"] == 3
     assert reactions["would_fire"]["count"] == 2 and reactions["would_fire"]["expected"] == 1.0
     assert {e["title"] for e in reactions["would_fire"]["examples"]} == {"posted 0", "posted 1"}
+
+
+def test_who_may_not_change_a_policy_may_not_simulate_one_either(db, client):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import OperatorFactory
+
+    viewer = OperatorFactory(username="viewer", is_superuser=False)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_policy"))
+    client.force_login(viewer)
+    set_policy("x_daily_quota", {"limit": 5}, actor="a")
+    url = reverse("admin:opscore_policy_change", args=["x_daily_quota"])
+
+    page = client.post(url, {"value": '{"limit": 1}', "_simulate": "1"})
+
+    assert page.status_code == 403
