@@ -135,26 +135,32 @@ def answer(asked: ChatMessage) -> ChatMessage:
         "work": guessed and guessed.model_dump(),
     }
     reply, call_id, note = _ask_model(asked.text, facts, agent, hint)
-    work = reply.work if reply else guessed
-    text = reply.answer if reply else hint["answer"]
-    if reply and (stray := _unread_refs(text, facts)):
+    if reply and (stray := _unread_refs(reply.answer, facts)):
         note = f"the model named rows it was not given ({', '.join(stray)}); here are the rows"
-        text = facts_answer(facts)
-    if note:
-        text = f"{text}\n\n({note})"
+        reply = ChatReply(answer=facts_answer(facts), work=reply.work)
+    work = reply.work if reply else guessed
+    text = reply.answer if reply else fallback(hint["answer"], facts, guessed, offline)
     message = ChatMessage(
         actor=asked.actor,
         operator=asked.operator,
         role=ChatRole.COORDINATOR,
         in_reply_to=asked,
-        text=text,
+        text=f"{text}\n\n({note})" if note else text,
         citations=[vars(ref) for fact in facts for ref in fact.refs] if not work else [],
-        offline=offline,
+        offline=offline or bool(note),
         llm_call_id=call_id,
     )
     _attach_draft(message, work, agent, asked)
     message.save()
     return message
+
+
+def fallback(offline_text: str, facts: list[Fact], guessed, offline: bool) -> str:
+    """No usable model answer: offline, the honest offline text; online (the call failed), the
+    rows, or the rule-based draft's words without the offline mark."""
+    if offline:
+        return offline_text
+    return offline_text.removeprefix("[offline] ") if guessed else facts_answer(facts)
 
 
 def _ask_model(text, facts, agent, hint) -> tuple[ChatReply | None, int | None, str]:

@@ -2,7 +2,7 @@
 untrusted through every step, event and mission that carries it, so no conversion launders
 it into trusted work. Each function says why a row is untrusted, or '' when it is not."""
 
-from missions.models import Artifact, Mission, Proposal, Provenance, Step
+from missions.models import Artifact, Comment, Mission, Proposal, Provenance, Step
 from opscore.models import Event
 
 
@@ -48,9 +48,19 @@ def event_untrusted(event_id: int) -> str:
     return proposal_untrusted(event.proposal_id)
 
 
+def comment_untrusted(comment_id: int) -> str:
+    """Thread text is untrusted whoever wrote it: an operator typed it, or an agent answered
+    what an operator typed."""
+    comment = Comment.objects.filter(pk=comment_id).first()
+    if comment is None:
+        return ""
+    return f"thread text T{comment.id} by {comment.actor} on {comment.thread}"
+
+
 BUILTIN = {
     "artifact": artifact_untrusted,
     "step": step_untrusted,
     "mission": mission_untrusted,
     "event": event_untrusted,
+    "comment": comment_untrusted,
 }

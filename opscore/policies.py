@@ -212,6 +212,7 @@ class LaneBudget(PolicyValue):
 def default_lane_budgets() -> dict[str, LaneBudget]:
     usd = {"steps": (2.0, 3.0), "roundtable": (0.5, 1.0), "memory": (0.3, 0.5)}
     usd |= {"proactive": (0.5, 1.0), "idle": (0.2, 0.3), "coding": (2.0, 3.0)}
+    usd |= {"talk": (0.3, 0.5)}  # thread replies and the chat: operators type, agents answer
     return {lane: LaneBudget(soft_usd=s, hard_usd=h) for lane, (s, h) in usd.items()}
 
 

@@ -44,6 +44,8 @@ def test_the_stage_thread_takes_a_comment_and_answers_a_question(admin_client, a
     handle_one_step("w1")
     question = Comment.objects.get(kind="question")
     assert "Question open" in admin_client.get(page).content.decode()
+    mission_page = admin_client.get(f"/stage/missions/{step.mission_id}").content.decode()
+    assert "answer it on the thread" in mission_page
     admin_client.post(f"{page}/comment", {"text": "EU", "answers": str(question.id)})
     assert question.answer().text == "EU"
     refused = admin_client.post(f"{page}/comment", {"text": "again", "answers": str(question.id)})

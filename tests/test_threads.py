@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from missions.models import Comment, Step
+from missions.provenance import comment_untrusted, event_untrusted
 from missions.recovery import requeue_cleared_blockers
 from missions.talk import TalkRefused
 from missions.threads import post_comment, thread_of
@@ -37,6 +38,10 @@ def test_a_comment_on_a_running_mission_reaches_the_next_steps_prompt(agent, mon
     assert Step.objects.get(pk=step.pk).status == "succeeded"
     event = Event.objects.get(kind="thread.comment", payload__comment_id=remark.id)
     assert event.mission_id == step.mission_id and event.payload["untrusted"] is True
+    assert event_untrusted(event.id) == f"event {event.id} reports untrusted content"
+    assert (
+        comment_untrusted(reply.id) == f"thread text T{reply.id} by agent:devops on {reply.thread}"
+    )
 
 
 def test_the_offline_agent_answers_and_says_it_is_offline(agent):
