@@ -206,9 +206,15 @@ class SessionReport:
 
 class WorkerSession:
     def __init__(
-        self, worker_id: str | None = None, seconds: float = 60.0, idle_poll=5.0, stop_event=None
+        self,
+        worker_id: str | None = None,
+        seconds: float = 60.0,
+        idle_poll=5.0,
+        stop_event=None,
+        until_idle=False,
     ):
         self.worker_id = worker_id or default_worker_id()
+        self.until_idle = until_idle  # end the session the first time nothing is claimable
         self.stop_event = stop_event  # set by a signal (missions.shutdown): finish, then stop
         self.deadline = time.monotonic() + seconds
         self.idle_poll = idle_poll
@@ -254,6 +260,9 @@ class WorkerSession:
             self.claimed = None
             if step is not None:
                 self._work_through(step)
+                return
+            if self.until_idle:
+                self.deadline = time.monotonic()
                 return
             wake_external_agents()  # an external agent's new job woke us too: pass it on
             self._wait_for_work()

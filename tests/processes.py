@@ -25,7 +25,9 @@ def database_url() -> str:
     return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def spawn_worker(worker_id: str, seconds: float = 30, lease: int = 2, **env) -> subprocess.Popen:
+def spawn_worker(
+    worker_id: str, seconds: float = 30, lease: int = 2, until_idle: bool = False, **env
+) -> subprocess.Popen:
     child_env = child_environment(lease, **env)
     command = [
         sys.executable,
@@ -37,7 +39,7 @@ def spawn_worker(worker_id: str, seconds: float = 30, lease: int = 2, **env) -> 
         worker_id,
         "--idle-poll",
         "0.5",
-    ]
+    ] + (["--until-idle"] if until_idle else [])
     return subprocess.Popen(
         command,
         cwd=ROOT,

@@ -161,7 +161,9 @@ def test_two_workers_never_run_a_step_twice(workers):
     agents = [AgentFactory(slug=f"crew-{n}", max_concurrent_steps=5) for n in range(4)]
     steps = [make_step("test_effect", agent=agents[n % 4]) for n in range(80)]
 
-    first, second = workers("one", seconds=4), workers("two", seconds=4)
+    # They drain the queue and stop (no time budget a loaded machine could run out of).
+    first = workers("one", seconds=600, until_idle=True)
+    second = workers("two", seconds=600, until_idle=True)
     reports = [report_of(first), report_of(second)]
 
     assert sum(r["steps"] for r in reports) == len(steps)

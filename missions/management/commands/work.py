@@ -13,6 +13,11 @@ class Command(BaseCommand):
         parser.add_argument("--worker-id")
         parser.add_argument("--idle-poll", type=float, default=5.0)
         parser.add_argument(
+            "--until-idle",
+            action="store_true",
+            help="end the session as soon as no step is claimable (drain the queue, then exit)",
+        )
+        parser.add_argument(
             "--slot", type=int, help="hold this worker slot, sessions back to back until SIGINT"
         )
 
@@ -21,6 +26,8 @@ class Command(BaseCommand):
             steps = run_slot(opts["slot"], opts["idle_poll"])
             self.stdout.write(dump({"slot": opts["slot"], "steps": steps}))
             return
-        session = WorkerSession(opts["worker_id"], opts["seconds"], opts["idle_poll"])
+        session = WorkerSession(
+            opts["worker_id"], opts["seconds"], opts["idle_poll"], until_idle=opts["until_idle"]
+        )
         report = session.run()
         self.stdout.write(dump(report.__dict__))
