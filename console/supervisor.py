@@ -181,21 +181,15 @@ class Supervisor:
 
     def stuck_workers(self) -> list[Child]:
         """Running workers of ours whose liveness row stopped advancing, by the database clock."""
-        host, cutoff = (
-            socket.gethostname(),
-            Now() - timedelta(seconds=settings.OPS_WORKER_STALE_SECONDS),
-        )
+        cutoff = Now() - timedelta(seconds=settings.OPS_WORKER_STALE_SECONDS)
         stuck = []
         for child in self.children:
-            if (
-                child.kind != "worker"
-                or child.restart_at is not None
-                or child.process.poll() is not None
-            ):
+            if child.kind != "worker" or child.restart_at or child.process.poll() is not None:
                 continue
             child.spawned_db_at = child.spawned_db_at or database_now()
-            rows = Worker.objects.filter(host=host, pid=child.process.pid, last_seen_at__lt=cutoff)
-            if rows.filter(last_seen_at__gte=child.spawned_db_at).exists():
+            mine = Worker.objects.filter(host=socket.gethostname(), pid=child.process.pid)
+            silent = mine.filter(last_seen_at__lt=cutoff, last_seen_at__gte=child.spawned_db_at)
+            if silent.exists():
                 stuck.append(child)
         return stuck
 
