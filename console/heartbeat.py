@@ -18,7 +18,7 @@ from missions.runaways import detect_runaways
 from opscore.heartbeat import Duty
 from opscore.models import RunStatus, StandingOrderRun
 from opscore.overrides import lift_expired_overrides
-from opscore.standing_orders import check_gaps
+from opscore.standing_orders import check_gaps, run_held_orders
 from roundtable.lifecycle import recover_stale_conversations
 
 PROOF_FRESH_FOR = timedelta(minutes=15)
@@ -61,8 +61,15 @@ DUTIES = [
     Duty("standing_order_gap_check", 3, unless_proved_by("gap_check", gap_check)),
     Duty("detect_runaways", 2, detect_runaways),
     Duty("evaluate_triggers", 4, execution.evaluate_triggers, lane="triggers"),
-    Duty("process_reactions", 3, execution.process_reactions, lane="reactions"),
+    Duty(
+        "process_reactions",
+        3,
+        execution.process_reactions,
+        lane="reactions",
+        dropping=execution.drop_reactions,
+    ),
     Duty("promote_insights", 2, promote_insights, lane="memory"),
     Duty("learn_from_outcomes", 4, learn_from_outcomes, lane="memory"),
     Duty("enqueue_initiatives", 2, enqueue_initiatives, lane="proactive"),
+    Duty("run_held_orders", 5, run_held_orders),
 ]

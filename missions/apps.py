@@ -18,6 +18,7 @@ class MissionsConfig(AppConfig):
             wake,
             work_executors,
         )
+        from opscore.lanes import contribute
         from opscore.registry import STEP_KINDS, STEP_PREVIEWS
 
         STEP_KINDS.register_all({kind.name: kind for kind in step_kinds.BUILTIN})
@@ -32,3 +33,6 @@ class MissionsConfig(AppConfig):
         checkers.CHECKERS.register_all(checkers.BUILTIN)
         executors.register_plugins(settings.OPS_EXECUTOR_MODULES)
         override_kinds.register()
+        contribute("triggers", duties=["evaluate_triggers"])
+        contribute("reactions", duties=["process_reactions"])
+        contribute("publishing", kinds=["post_tweet"])

@@ -8,6 +8,7 @@ class OpportunitiesConfig(AppConfig):
         from memory.evidence import EVIDENCE_TYPES, UNTRUSTED_BECAUSE
         from missions.outbox import CHANNELS
         from opportunities import curation, digests, idle, notices, orders
+        from opscore.lanes import contribute
         from opscore.standing_orders import HANDLERS
 
         EVIDENCE_TYPES.register_all(
@@ -19,6 +20,9 @@ class OpportunitiesConfig(AppConfig):
         HANDLERS.register_all(curation.HANDLERS)
         HANDLERS.register_all(idle.HANDLERS)
         CHANNELS.register_all({"email": notices.send_email, "webhook": notices.send_webhook})
+        proactive = [*orders.HANDLERS, *digests.HANDLERS, *curation.HANDLERS]
+        contribute("proactive", handlers=proactive)
+        contribute("idle", handlers=idle.HANDLERS)
 
 
 def idea_untrusted(idea_id: int) -> str:
