@@ -18,7 +18,7 @@ from missions.runaways import detect_runaways
 from opscore.heartbeat import Duty
 from opscore.models import RunStatus, StandingOrderRun
 from opscore.overrides import lift_expired_overrides
-from opscore.standing_orders import check_gaps, run_held_orders
+from opscore.standing_orders import check_gaps
 from roundtable.lifecycle import recover_stale_conversations
 
 PROOF_FRESH_FOR = timedelta(minutes=15)
@@ -71,5 +71,4 @@ DUTIES = [
     Duty("promote_insights", 2, promote_insights, lane="memory"),
     Duty("learn_from_outcomes", 4, learn_from_outcomes, lane="memory"),
     Duty("enqueue_initiatives", 2, enqueue_initiatives, lane="proactive"),
-    Duty("run_held_orders", 5, run_held_orders),
 ]

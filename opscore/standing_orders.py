@@ -127,9 +127,9 @@ def held_runs():
 
 
 def release_held_runs(lane: str) -> int:
-    """When a lane's pause ends, each order's held slots fold into its latest one, which the
-    heartbeat then runs (`run_held_orders`): the order looks back to its last real look, so
-    nothing the pause held is lost, and a long pause does not become a flood."""
+    """When a lane's pause ends, each order's held slots fold into its latest one, which a
+    timer then runs (`opscore.tasks.run_held_orders`, every minute): the order looks back to
+    its last real look, so nothing the pause held is lost, and a long pause is no flood."""
     folded = 0
     held = list(
         held_runs().filter(evidence__held_by_lane=lane).order_by("order_id", "-scheduled_for")
@@ -144,8 +144,8 @@ def release_held_runs(lane: str) -> int:
     return folded
 
 
-def run_held_orders(deadline: float = 0) -> dict:
-    """The heartbeat duty: each held slot whose lane runs again is run now, oldest first."""
+def run_held_orders(deadline: float = 0) -> dict:  # deadline: time.monotonic(), 0 = none
+    """Each held slot whose lane runs again is run now, oldest first (at most 20 a call)."""
     ran = []
     for run in held_runs().order_by("scheduled_for")[:20]:
         if pause_of(run.evidence["held_by_lane"]) is not None:

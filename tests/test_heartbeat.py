@@ -36,7 +36,6 @@ def test_a_heartbeat_records_every_duty_in_order():
         "promote_insights",
         "learn_from_outcomes",
         "enqueue_initiatives",
-        "run_held_orders",
     ]
     assert run.duties[0]["counts"] == {"lifted": []}
     assert run.duties[1]["status"] == "ok"

@@ -19,6 +19,7 @@ from opscore.models import StandingOrder
 from opscore.overrides import OverrideRefused, apply_override, lift_override
 from opscore.policies import LANES
 from opscore.registry import STEP_KINDS
+from opscore.tasks import run_held_orders
 from tests.factories import AgentFactory, make_step, run_order_now
 
 pytestmark = pytest.mark.django_db
@@ -76,6 +77,7 @@ def test_nothing_of_a_queued_pause_runs_and_all_of_it_resumes(lane):
     assert all(result == {"paused": lane} for result in loops.values())
 
     lift(row)
+    run_held_orders()
 
     claimed = {claim_next_step("worker-1").id for _ in work["steps"]}
     assert claimed == {s.id for s in work["steps"]}

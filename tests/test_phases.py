@@ -144,6 +144,6 @@ def test_the_heartbeat_prints_one_readable_line_per_duty(db):
     call_command("heartbeat", stdout=out)
 
     lines = out.getvalue().splitlines()
-    assert len(lines) == 1 + 11
+    assert len(lines) == 1 + 10
     assert any("evaluate_triggers" in line and "rules none" in line for line in lines)
     assert "{" not in out.getvalue()
