@@ -6,12 +6,14 @@ class CodingConfig(AppConfig):
 
     def ready(self):
         from coding import deploy_steps
+        from coding.driver import drive_one
         from coding.executor import WAITING, execute_code_change, step_can_go_on
         from coding.jobs import KIND, STEP_KIND
         from coding.runners import BUILTIN, RUNNERS
         from memory.evidence import EVIDENCE_TYPES, UNTRUSTED_BECAUSE
         from missions.executors import EXECUTORS
         from missions.recovery import BLOCKER_CHECKS
+        from opscore.lanes import contribute
         from opscore.registry import STEP_KINDS
 
         STEP_KINDS.register(KIND, STEP_KIND)
@@ -23,6 +25,11 @@ class CodingConfig(AppConfig):
         EXECUTORS.register("deploy", deploy_steps.execute_deploy, replace=True)
         BLOCKER_CHECKS.register(deploy_steps.WAITING, deploy_steps.approval_waiting_over)
         RUNNERS.register_all(BUILTIN)
+        contribute(
+            "coding",
+            kinds=[KIND, deploy_steps.PREPARE.name, "deploy"],
+            loops={"coding.driver": drive_one},
+        )
         EVIDENCE_TYPES.register("coding_run", "coding.CodingRun")
         UNTRUSTED_BECAUSE.register("coding_run", run_untrusted)
         from missions.threads import SUBJECTS

@@ -28,6 +28,7 @@ from coding.sandbox import kill_process_group
 from coding.worktrees import GitFailed, clean_up
 from opscore.actions import record_event
 from opscore.db import DISCONNECTS
+from opscore.lanes import lane_paused, paused_loop
 from opscore.models import Policy
 
 log = logging.getLogger(__name__)
@@ -91,9 +92,17 @@ def adopt_orphan() -> CodingRun | None:
     return None
 
 
+def drive_one() -> dict:
+    """The coding lane's loop as the lane contract sees it (opscore.lanes)."""
+    return paused_loop("coding") or {"ran": handle_one_run()}
+
+
 def handle_one_run() -> bool:
     """One unit of the coding lane's work — a merge, an orphan, or the next run — driven to a
-    resting state. Returns whether there was any."""
+    resting state. Returns whether there was any. A paused coding lane does none: nothing
+    merges, starts or is adopted until the pause ends."""
+    if lane_paused("coding"):
+        return False
     ready = merge_ready().first()
     if ready is not None:
         merge_or_refuse(ready)

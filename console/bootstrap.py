@@ -237,10 +237,11 @@ def _create_orders(roster: Roster, phase: int, report: BootstrapReport) -> None:
 
 
 def _create_rules(roster: Roster, report: BootstrapReport) -> None:
-    """The tutorial's trigger rules; proactive ones skip 10-15 % and jitter 25-45 minutes."""
+    """The tutorial's trigger rules; proactive ones skip 10-15 % and jitter 25-45 minutes. Only
+    for enabled agents: a later phase that enables an agent brings its rules."""
     from missions.models import TriggerRule
 
-    agents = set(Agent.objects.values_list("slug", flat=True))
+    agents = set(Agent.objects.filter(enabled=True).values_list("slug", flat=True))
     for spec in roster.rules():
         if spec["action_config"]["target_agent"] not in agents:
             continue

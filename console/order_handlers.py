@@ -7,7 +7,7 @@ from django.db.models import Count, F
 from django.db.models.functions import Least, Now
 
 from console.accountability import accountability_digest, risk_alerts
-from missions.actions import submit_proposal
+from console.typed_orders import typed_result
 from missions.breaker import switched_off_kinds
 from missions.goals import goal_state
 from missions.models import (
@@ -17,7 +17,6 @@ from missions.models import (
     Mission,
     MissionStatus,
     Proposal,
-    ProposalSource,
     ProposalStatus,
     Publication,
     PublicationStatus,
@@ -178,11 +177,12 @@ def _since_last_run(order, run):
 
 
 def folded_into_next(order, run) -> RunResult | None:
-    """Within the interval since this order last proposed, it does not look: whatever is new
-    is carried by the next run after the interval (which looks back to the last look)."""
+    """Within the interval since this order last asked its model (a run with a typed `result`),
+    it does not look: whatever is new is carried by the next run after the interval (which looks
+    back to the last look), so an hourly order spends neither proposals nor calls on every hour."""
     interval = Policy.objects.value("standing_order_policy").min_minutes_between_proposals
     last = (
-        order.runs.filter(scheduled_for__lt=run.scheduled_for, evidence__has_key="proposal_id")
+        order.runs.filter(scheduled_for__lt=run.scheduled_for, evidence__has_key="result")
         .order_by("-scheduled_for")
         .first()
     )
@@ -193,15 +193,19 @@ def folded_into_next(order, run) -> RunResult | None:
     ):
         return None
     until = last.scheduled_for + timedelta(minutes=interval)
-    why = f"folded: proposed at {last.scheduled_for:%H:%M}; the next look is after {until:%H:%M}"
-    return RunResult(RunStatus.NO_WORK, why, {"folded": True, "last_proposal_run": last.id})
+    why = f"folded: looked at {last.scheduled_for:%H:%M}; the next look is after {until:%H:%M}"
+    checked = {"interval_minutes": interval, "last_look": last.id}
+    return RunResult(
+        RunStatus.NO_WORK, why, {"folded": True, "last_proposal_run": last.id, "checked": checked}
+    )
 
 
 def ask_for_work(order, run):
-    """Other orders ask their agent for work through the single intake; the run closes when
-    that mission ends (see close_finished_missions)."""
+    """A generic order looks at what its precondition finds and answers with one typed result
+    (console.typed_orders): nothing found is `no_work` with what was checked, and no model call."""
     if not order.agent.enabled:
-        return RunResult(RunStatus.NO_WORK, f"{order.agent_id} is not enabled yet")
+        checked = {"checked": {"agent": order.agent_id, "enabled": False}}
+        return RunResult(RunStatus.NO_WORK, f"{order.agent_id} is not enabled yet", checked)
     folded = folded_into_next(order, run)
     if folded is not None:
         return folded
@@ -214,26 +218,13 @@ def ask_for_work(order, run):
         )
         return RunResult(RunStatus.FAILED, why)
     since = _since_last_run(order, run)
-    evidence = check(order, since)
-    if not evidence:
-        return RunResult(RunStatus.NO_WORK, f"{order.precondition}: nothing found")
-    payload = {"instructions": order.instructions, "evidence": evidence, "since": since.isoformat()}
-    data = {
-        "agent": order.agent_id,
-        "title": f"Standing order {order.name}",
-        "steps": [{"kind": "analyze", "payload": payload}],
-        "dedupe_key": f"standing_order_run:{run.id}",
-    }
-    proposal = submit_proposal(
-        data, source=ProposalSource.TRIGGER, cause_ref=f"standing_order_run:{run.id}"
-    ).proposal
-    evidence = {"proposal_id": proposal.id}
-    if proposal.status == ProposalStatus.REJECTED:
-        return RunResult(RunStatus.BLOCKED, proposal.reason, evidence)
-    if proposal.status == ProposalStatus.PENDING:
-        return RunResult(RunStatus.BLOCKED, f"P{proposal.id} awaits a human decision", evidence)
-    mission = Mission.objects.get(proposal=proposal)
-    return RunResult(RunStatus.STARTED, f"working on M{mission.id}", evidence, mission)
+    rows = check(order, since)
+    checked = {"precondition": order.precondition, "since": since.isoformat(), "rows": len(rows)}
+    if not rows:
+        return RunResult(
+            RunStatus.NO_WORK, f"{order.precondition}: nothing found", {"checked": checked}
+        )
+    return typed_result(order, run, rows, since, checked)
 
 
 BUILTIN_HANDLERS = {

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import Count
 from django.db.models.functions import Now
 
+from console import phase_criteria as seed
 from memory.models import Decision, Memory, MemoryCandidate, MemoryReview, Visibility
 from missions.models import AttemptOutcome, Step, StepAttempt, StepStatus, Worker
 from opportunities.models import Idea, Opportunity
@@ -32,8 +33,9 @@ HOW = {
     "no unexplained dead steps": "open Steps in the admin (status dead) and retry or dead-letter "
     "them with a reason",
     "a fresh worker liveness row": "start the workers: `make run` (or `manage.py supervise`)",
-    "a lease was recovered": "prove recovery once: while a step runs, kill its worker "
-    "(`pkill -f 'manage.py work'`); the supervisor restarts it and releases the step",
+    "a lease was recovered": "prove recovery once: while a step runs, stop the worker running "
+    "it (admin → Workers shows its pid); the supervisor (`make run`, or `.venv/bin/opscore "
+    "supervise`) starts a new one and the lease reaper releases the step",
     "memory candidates cite resolvable evidence": "let the `*-memory-extract` orders or a "
     "roundtable run (`manage.py converse …`), or propose one with evidence via agentbus",
     "the promotion gate made decisions": "run the gate: `manage.py run_order "
@@ -171,16 +173,33 @@ GATES = {
         dead_steps_explained(),
         fresh_worker(),
         lease_recovered(),
+        seed.digest_readable(),
+        seed.held_for(1),
     ],
     2: lambda: [
         step_went_through(),
         orders_accounted_for(2),
         dead_steps_explained(),
         fresh_worker(),
+        seed.every_agent_has_evidence(),
+        seed.held_for(2),
     ],
-    3: lambda: [proactive_voices(), converted_to_work(), dead_steps_explained()],
-    4: phase_four,
-    5: lambda: [orders_accounted_for(5), dead_steps_explained()],
+    3: lambda: [
+        proactive_voices(),
+        converted_to_work(),
+        dead_steps_explained(),
+        seed.digests_not_spammy(),
+        seed.held_for(3),
+    ],
+    4: lambda: [*phase_four(), seed.memories_in_three_roles(), seed.held_for(4)],
+    5: lambda: [
+        orders_accounted_for(5),
+        dead_steps_explained(),
+        seed.idle_idea_surfaced(),
+        seed.idle_under_budget(),
+        seed.vault_matches_database(),
+        seed.held_for(5),
+    ],
 }
 
 

@@ -8,6 +8,7 @@ SYSTEM_SCHEDULES = [
     ("roundtable.schedule", "roundtable.tasks.schedule_conversations", 10),
     ("roundtable.run", "roundtable.tasks.run_next_conversation", 1),
     ("memory.initiatives", "memory.tasks.draft_initiatives", 1),
+    ("opscore.held_orders", "opscore.tasks.run_held_orders", 1),
     ("console.vault", "console.tasks.export_vault", 30),
 ]
 

@@ -5,9 +5,10 @@ class MemoryConfig(AppConfig):
     name = "memory"
 
     def ready(self):
-        from memory import evidence, influence, orders, override_kinds, retrieval, voice
+        from memory import evidence, influence, orders, override_kinds, retrieval, tasks, voice
         from missions import provenance
         from missions.checkers import TOPIC_STEERS
+        from opscore.lanes import contribute
         from opscore.prompting import CONTEXT_PROVIDERS, VOICE_MODIFIERS
         from opscore.replay import AS_OF
         from opscore.standing_orders import HANDLERS
@@ -21,6 +22,10 @@ class MemoryConfig(AppConfig):
         TOPIC_STEERS.register("memory", influence.steer_topic)
         HANDLERS.register_all(orders.HANDLERS)
         override_kinds.register()
+        contribute("memory", handlers=orders.HANDLERS, duties=["promote_insights"])
+        contribute("memory", duties=["learn_from_outcomes"])
+        contribute("proactive", duties=["enqueue_initiatives"])
+        contribute("proactive", loops={"memory.initiatives": tasks.draft_initiatives})
 
 
 def candidate_untrusted(candidate_id: int) -> str:

@@ -2,12 +2,12 @@
 
 from memory.initiative import draft_next_initiatives
 from missions.worker import default_worker_id
-from opscore.models import Policy
+from opscore.lanes import paused_loop
 
 
 def draft_initiatives() -> dict:
     """A few per call (bounded); initiative is proactive work, so the proactive switch holds."""
-    if not Policy.objects.value("lane_switches").is_running("proactive"):
-        return {"paused": True}
+    if paused := paused_loop("proactive"):
+        return paused
     done = draft_next_initiatives(default_worker_id())
     return {"drafted": [(r.id, r.status) for r in done]}

@@ -22,6 +22,7 @@ from missions.schemas import ProposalDraft, ProposalInvalid
 from opscore import four_eyes
 from opscore.actions import record_event
 from opscore.four_eyes import why_not_approve_proposal, why_not_decide
+from opscore.lanes import drop_refusal
 from opscore.models import Agent, Policy, operator_actor
 from opscore.policies import SCHEMAS
 
@@ -172,6 +173,9 @@ def _admit(proposal: Proposal, agent: Agent) -> Proposal:
     if used_count + reserved >= agent.daily_proposal_limit:
         reason = f"Daily proposal limit: {RESERVED_FOR_GOALS.format(n=reserved)}"
         return _refuse(proposal, RejectionCode.DAILY_LIMIT, reason)
+    dropped = drop_refusal(proposal.step_kinds)
+    if dropped:
+        return _refuse(proposal, RejectionCode.LANE_PAUSED, dropped)
     refusal = first_refusal(proposal.step_kinds, reserved)
     if refusal:
         return _refuse(proposal, RejectionCode.CAP_GATE, refusal)
@@ -306,9 +310,12 @@ def approve_proposal(
     is rejected with that reason instead."""
     with transaction.atomic():
         Agent.objects.select_for_update().get(pk=proposal.agent_id)
+        dropped = drop_refusal(proposal.step_kinds)
         refusal = first_refusal(proposal.step_kinds, reserve_for_goals(proposal))
         proposal = _lock_pending(proposal)
         _check_approver(proposal, user, shown_digest)
+        if dropped:
+            return _refuse(proposal, RejectionCode.LANE_PAUSED, dropped, actor=actor)
         if refusal:
             return _refuse(proposal, RejectionCode.CAP_GATE, refusal, actor=actor)
         return _accept(proposal, actor=actor)

@@ -18,6 +18,7 @@ class MissionsConfig(AppConfig):
             wake,
             work_executors,
         )
+        from opscore.lanes import contribute
         from opscore.registry import STEP_KINDS, STEP_PREVIEWS
 
         STEP_KINDS.register_all({kind.name: kind for kind in step_kinds.BUILTIN})
@@ -34,3 +35,6 @@ class MissionsConfig(AppConfig):
         from missions import recovery, threads
 
         recovery.BLOCKER_CHECKS.register(threads.WAITING, threads.question_settled)
+        contribute("triggers", duties=["evaluate_triggers"])
+        contribute("reactions", duties=["process_reactions"])
+        contribute("publishing", kinds=["post_tweet"])

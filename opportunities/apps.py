@@ -23,6 +23,7 @@ class OpportunitiesConfig(AppConfig):
             publishing,
         )
         from opportunities.channels import ADAPTERS
+        from opscore.lanes import contribute
         from opscore.standing_orders import HANDLERS
 
         EVIDENCE_TYPES.register_all(
@@ -43,6 +44,9 @@ class OpportunitiesConfig(AppConfig):
         HANDLERS.register_all(engagement.HANDLERS)
         override_kinds.register()
         django_checks.register(checks.check_channels)
+        proactive = [*orders.HANDLERS, *digests.HANDLERS, *curation.HANDLERS]
+        contribute("proactive", handlers=proactive)
+        contribute("idle", handlers=idle.HANDLERS)
         from missions.threads import SUBJECTS
 
         SUBJECTS.register("opportunity", opportunity_subject)

@@ -1,16 +1,23 @@
 """Idle cognition (phase 5): a short, bounded window of open-ended thought per agent, only
 when there is nothing real to do. Gate first: queued, blocked or urgent work means `no_work`.
-One cheap-tier call with the role's theme and the five seed questions; it may only keep ideas
-(at most three a day per agent), never message a human. Silence is a fine answer."""
+Then its evidence packet — what changed since its last look, from rows (events that are not
+bookkeeping, and its role's signals); nothing changed is `no_work` with what was checked, and
+no call. Otherwise one cheap-tier call with the role's theme, the five seed questions and the
+packet; it may only keep ideas (at most three a day per agent), each citing only packet rows,
+never message a human. Silence is a fine answer."""
+
+import json
+from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from missions.models import Step, StepStatus, start_of_today
 from opportunities.actions import OpportunityInvalid, create_idea
 from opportunities.models import Idea, Opportunity
+from opportunities.packets import evidence_packet, window_start_id
 from opscore.db import db_now
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, parse_llm_reply
-from opscore.models import Policy, RunStatus
+from opscore.models import Event, Policy, RunStatus
 from opscore.prompting import system_prompt
 from opscore.standing_orders import RunResult
 
@@ -40,6 +47,39 @@ class Thought(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str = Field(min_length=3, max_length=200)
     body: str = Field(min_length=3, max_length=2000)
+    evidence: list[dict] = Field(default_factory=list, max_length=10)
+
+
+BOOKKEEPING = ["standing_order.", "policy.", "override.", "bootstrap.", "heartbeat", "worker."]
+BOOKKEEPING += ["agent."]  # roster changes (enabled, disabled) are configuration, not news
+CHANGES_SHOWN = 10
+
+
+def last_look(order, run):
+    """Since the previous run of this order that got as far as looking (or a day)."""
+    previous = (
+        order.runs.filter(scheduled_for__lt=run.scheduled_for, evidence__has_key="checked")
+        .order_by("-scheduled_for")
+        .first()
+    )
+    if previous is not None:
+        return previous.started_at or previous.scheduled_for
+    return run.scheduled_for - timedelta(hours=24)
+
+
+def what_changed(order, since) -> list[dict]:
+    """The rows that changed since `since`: events (bookkeeping aside) and the role's signals."""
+    events = Event.objects.filter(id__gt=window_start_id(since), created_at__gte=since)
+    for prefix in BOOKKEEPING:
+        events = events.exclude(kind__startswith=prefix)
+    rows = [
+        {"type": "event", "id": e.id, "text": f"{e.kind}: {e.title}"[:160]}
+        for e in events.order_by("-id")[:CHANGES_SHOWN]
+    ]
+    seen = {(r["type"], r["id"]) for r in rows}
+    for signal_rows in evidence_packet(order.agent_id, since).values():
+        rows += [r for r in signal_rows if (r["type"], r["id"]) not in seen][:3]
+    return rows
 
 
 class IdleReply(BaseModel):
@@ -66,13 +106,15 @@ def ideas_today(agent_slug: str) -> int:
     ).count()
 
 
-def think(order, room: int) -> IdleReply:
+def think(order, room: int, changed: list[dict]) -> IdleReply:
     theme = THEMES.get(order.agent_id, "what the company keeps missing")
     system, injected = system_prompt(order.agent, theme)
     ask = (
         f"A quiet moment. Your theme: {theme}. Consider:\n- " + "\n- ".join(QUESTIONS) + "\n\n"
+        f"What changed since you last looked (rows):\n{json.dumps(changed)}\n\n"
         f"Keep at most {room} idea(s) worth a colleague's minute; none is a fine answer. Reply "
-        'with JSON only: {"ideas": [{"title", "body"}]}.'
+        'with JSON only: {"ideas": [{"title", "body", "evidence": [{"type", "id"}]}]}, citing '
+        "only the rows above."
     )
     request = LLMRequest(
         system=system,
@@ -95,25 +137,40 @@ def idle_cognition(order, run):
     room = cap - ideas_today(order.agent_id)
     if room <= 0:
         return RunResult(RunStatus.NO_WORK, f"{cap} idle ideas today already")
+    since = last_look(order, run)
+    changed = what_changed(order, since)
+    checked = {"checked": {"since": since.isoformat(), "rows": len(changed)}}
+    if not changed:
+        return RunResult(
+            RunStatus.NO_WORK, f"nothing changed since {since:%Y-%m-%d %H:%M}", checked
+        )
     try:
-        answer = think(order, room)
+        answer = think(order, room, changed)
     except (LLMError, OverBudget, ValueError) as problem:
-        return RunResult(RunStatus.FAILED, str(problem)[:500])
+        return RunResult(RunStatus.FAILED, str(problem)[:500], checked)
+    kept = keep_thoughts(order, answer.ideas[:room], changed)
+    if not kept:
+        return RunResult(RunStatus.NO_WORK, "thought about it; nothing worth keeping", checked)
+    return RunResult(RunStatus.COMPLETED, f"kept {len(kept)} idea(s)", checked | {"ideas": kept})
+
+
+def keep_thoughts(order, thoughts: list[Thought], changed: list[dict]) -> list[int]:
+    """Each thought becomes an idea citing its rows; a thought citing rows it was not shown is
+    dropped (it would be evidence nobody saw)."""
+    shown = {(r["type"], r["id"]) for r in changed}
     kept = []
-    for thought in answer.ideas[:room]:
+    for thought in thoughts:
+        cited = [{"type": e.get("type"), "id": e.get("id")} for e in thought.evidence]
+        if any((c["type"], c["id"]) not in shown for c in cited):
+            continue
         data = {"source_agent": order.agent_id, "theme": "idle", "tags": ["idle"]}
-        data |= {
-            "title": thought.title,
-            "body": thought.body,
-            "dedupe_key": f"idle:{thought.title}"[:200],
-        }
+        data |= {"title": thought.title, "body": thought.body, "evidence": cited}
+        data["dedupe_key"] = f"idle:{thought.title}"[:200]
         try:
             kept.append(create_idea(data).id)
         except OpportunityInvalid:
             continue  # the same thought is already an open idea
-    if not kept:
-        return RunResult(RunStatus.NO_WORK, "thought about it; nothing worth keeping")
-    return RunResult(RunStatus.COMPLETED, f"kept {len(kept)} idea(s)", {"ideas": kept})
+    return kept
 
 
 HANDLERS = {"idle_cognition": idle_cognition}

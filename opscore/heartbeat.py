@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 
 from opscore.db import AdvisoryLock
-from opscore.models import ActionRun, ActionRunStatus, Policy
+from opscore.lanes import DROP, pause_of
+from opscore.models import ActionRun, ActionRunStatus
 from opscore.redaction import redact_text
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ class Duty:
     budget_seconds: float
     run: Callable[[float], dict]  # receives its deadline (time.monotonic based)
     lane: str = ""  # an operator can pause this lane (policy lane_switches)
+    # While its lane is paused in drop mode: refuse the work that arrived, each with a row.
+    dropping: Callable[[str], dict] | None = None
 
 
 # The duties in the order they run; the top layer composes the list (console.heartbeat).
@@ -61,12 +64,16 @@ def exclusive():
 
 def run_duty(item: Duty) -> dict:
     started = time.monotonic()
-    if item.lane and not Policy.objects.value("lane_switches").is_running(item.lane):
-        return {"name": item.name, "status": "paused", "detail": f"lane {item.lane} is paused"}
+    pause = pause_of(item.lane)
+    if pause is not None and not (pause.mode == DROP and item.dropping):
+        return {"name": item.name, "status": "paused", "detail": pause.why}
     outcome = {"name": item.name, "budget_ms": int(item.budget_seconds * 1000)}
     try:
         with transaction.atomic():
-            outcome["counts"] = item.run(started + item.budget_seconds)
+            if pause is not None:
+                outcome["counts"] = item.dropping(pause.why) | {"paused": pause.why}
+            else:
+                outcome["counts"] = item.run(started + item.budget_seconds)
         outcome["status"] = "ok"
     except Exception as error:  # one duty's failure is recorded, and the beat goes on
         log.exception("heartbeat duty %s failed", item.name)

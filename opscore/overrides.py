@@ -17,10 +17,12 @@ from django.db import IntegrityError, transaction
 
 from opscore.actions import record_event, set_policy
 from opscore.db import db_now
+from opscore.lanes import ALIASES, DROP, LANE_PARTS, MODES, QUEUE, Lane, held_kinds
 from opscore.models import Override, OverrideStatus, Policy
 from opscore.policies import LANES, parse_policy
 from opscore.policy_names import known_part
 from opscore.registry import Registry
+from opscore.standing_orders import release_held_runs
 
 OVERRIDE_KINDS: Registry = Registry("override kind")
 LANE_IN_FLIGHT: Registry = Registry("lane in-flight report")  # lane → () -> dict
@@ -202,26 +204,59 @@ def write_switch(key: str, row: Override, change: Callable[[dict], dict], why: s
     set_policy(key, change(current), actor=f"override:{row.id}", reason=f"{why}: {row.reason}")
 
 
+def split_lane(target: str) -> tuple[str, str]:
+    """`memory` (queue, the default) or `memory:drop`; `opportunities` names the proactive lane."""
+
+    lane, _, mode = target.partition(":")
+    return ALIASES.get(lane, lane), mode or QUEUE
+
+
 def check_lane(target: str) -> str:
-    if target not in LANES:
-        raise OverrideRefused(f"unknown lane {target!r}; lanes: {', '.join(LANES)}")
-    return target
+
+    lane, mode = split_lane(target)
+    if lane not in LANES:
+        raise OverrideRefused(f"unknown lane {lane!r}; lanes: {', '.join(LANES)}")
+    if mode not in MODES:
+        raise OverrideRefused(f"pause-lane {target!r}: the mode is queue or drop ({lane}:drop)")
+    paused = Override.objects.in_force().filter(kind="pause_lane", target__startswith=lane)
+    other = next((r for r in paused if split_lane(r.target)[0] == lane), None)
+    if other is not None and other.target != (lane if mode == QUEUE else f"{lane}:{mode}"):
+        raise OverrideRefused(f"lane {lane} is already paused by override {other.id}")
+    return lane if mode == QUEUE else f"{lane}:{mode}"
 
 
 def set_lane(row: Override, running: bool) -> None:
+
+    lane, mode = split_lane(row.target)
+
     def change(value):
-        return value | {"lanes": value["lanes"] | {row.target: running}}
+        lanes = value["lanes"] | {lane: running}
+        drop = sorted(
+            set(value["drop"]) - {lane} | ({lane} if mode == DROP and not running else set())
+        )
+        return value | {"lanes": lanes, "drop": drop, "held_kinds": held_kinds(lanes)}
 
     write_switch("lane_switches", row, change, "lane resumed" if running else "lane paused")
 
 
-def lane_in_flight(lane: str) -> dict:
+def lane_in_flight(target: str) -> dict:
+
+    lane, mode = split_lane(target)
     report = LANE_IN_FLIGHT.get(lane)
-    return {"lane": lane, "lane_running": lane_running(lane)} | (report() if report else {})
+    stops = LANE_PARTS.get(lane, Lane(lane)).stops()
+    facts = {"lane": lane, "mode": mode, "lane_running": lane_running(lane), "stops": stops}
+    return facts | (report() if report else {})
 
 
 def lane_running(lane: str) -> bool:
     return Policy.objects.value("lane_switches").is_running(lane)
+
+
+def resume_lane(row: Override) -> None:
+    """The pause ends: the switch flips back, and what the lane held resumes."""
+
+    set_lane(row, True)
+    release_held_runs(split_lane(row.target)[0])
 
 
 PAUSE_LANE = OverrideKind(
@@ -231,6 +266,6 @@ PAUSE_LANE = OverrideKind(
     check=check_lane,
     preview=lane_in_flight,
     apply=lambda row: set_lane(row, False) or {"paused": row.target},
-    lift=lambda row: set_lane(row, True),
+    lift=resume_lane,
     left=lane_in_flight,
 )

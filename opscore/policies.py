@@ -230,11 +230,15 @@ LANES += ["publishing"]
 
 
 class LaneSwitches(PolicyValue):
-    """Written by pause-lane overrides: a paused lane's work is skipped, and says so."""
+    """Written by pause-lane overrides: a paused lane's work is skipped, and says so.
+    `drop` names the lanes paused in drop mode; `held_kinds` the step kinds of every paused lane,
+    which the claim SQL reads (opscore.lanes)."""
 
     lanes: names_in("lanes", lambda: LANES, dict[str, bool]) = Field(
         default_factory=lambda: {"triggers": True, "reactions": True, "roundtable": True}
     )
+    drop: list[str] = Field(default_factory=list)
+    held_kinds: list[str] = Field(default_factory=list)
 
     def is_running(self, lane: str) -> bool:
         return self.lanes.get(lane, True)

@@ -7,6 +7,7 @@ downtime does not cause a flood); a `started` run past its timeout becomes `fail
 """
 
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from django.db.models.functions import Now
 
 from opscore.actions import record_event
 from opscore.db import db_now
+from opscore.lanes import DROP, Pause, lane_of_handler, pause_of
 from opscore.models import RUN_TERMINAL, RunStatus, StandingOrder, StandingOrderRun
 from opscore.models.standing_orders import FIRST_SLOT_LEEWAY
 from opscore.redaction import redact, redact_text
@@ -95,6 +97,10 @@ def execute_run(run: StandingOrderRun) -> StandingOrderRun:
     if work is None:
         finish_run(run, RunResult(RunStatus.FAILED, f"no handler named {order.handler!r}"))
         return run
+    pause = pause_of(lane_of_handler(order.handler))
+    if pause is not None:
+        finish_run(run, held_or_dropped(pause))
+        return run
     try:
         result = work(order, run)
     except Exception as error:  # the run records the failure; the scheduler goes on
@@ -103,6 +109,56 @@ def execute_run(run: StandingOrderRun) -> StandingOrderRun:
         result = RunResult(RunStatus.FAILED, detail)
     finish_run(run, result)
     return run
+
+
+def held_or_dropped(pause: Pause) -> RunResult:
+    """A slot of a paused lane's order: held until the pause ends (queue), or skipped (drop)."""
+    evidence = {"lane": pause.lane, "mode": pause.mode, "override": pause.override_id}
+    if pause.mode == DROP:
+        return RunResult(RunStatus.SKIPPED, f"dropped: {pause.why}", evidence)
+    why = f"held: {pause.why}; runs when the pause ends"
+    return RunResult(RunStatus.BLOCKED, why, evidence | {"held_by_lane": pause.lane})
+
+
+def held_runs():
+    return StandingOrderRun.objects.filter(
+        status=RunStatus.BLOCKED, evidence__has_key="held_by_lane"
+    ).select_related("order", "order__agent")
+
+
+def release_held_runs(lane: str) -> int:
+    """When a lane's pause ends, each order's held slots fold into its latest one, which a
+    timer then runs (`opscore.tasks.run_held_orders`, every minute): the order looks back to
+    its last real look, so nothing the pause held is lost, and a long pause is no flood."""
+    folded = 0
+    held = list(
+        held_runs().filter(evidence__held_by_lane=lane).order_by("order_id", "-scheduled_for")
+    )
+    for run in held:
+        latest = next(r for r in held if r.order_id == run.order_id)
+        if run is not latest:
+            note = f"folded into the held slot {latest.scheduled_for:%Y-%m-%d %H:%M}"
+            folded += StandingOrderRun.objects.filter(pk=run.pk, status=RunStatus.BLOCKED).update(
+                status=RunStatus.SKIPPED, summary=f"{run.summary}; {note}"[:5000]
+            )
+    return folded
+
+
+def run_held_orders(deadline: float = 0) -> dict:  # deadline: time.monotonic(), 0 = none
+    """Each held slot whose lane runs again is run now, oldest first (at most 20 a call)."""
+    ran = []
+    for run in held_runs().order_by("scheduled_for")[:20]:
+        if pause_of(run.evidence["held_by_lane"]) is not None:
+            continue
+        reopened = StandingOrderRun.objects.filter(pk=run.pk, status=RunStatus.BLOCKED).update(
+            status=RunStatus.STARTED, started_at=Now(), finished_at=None
+        )
+        if reopened:
+            run.refresh_from_db()
+            ran.append(execute_run(run).id)
+        if deadline and time.monotonic() > deadline:
+            break
+    return {"ran": ran}
 
 
 def fire(order: StandingOrder, now=None) -> StandingOrderRun | None:

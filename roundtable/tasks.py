@@ -4,26 +4,22 @@ import random
 
 from missions.worker import default_worker_id
 from opscore.db import db_now
-from opscore.models import Policy
+from opscore.lanes import paused_loop
 from roundtable.lifecycle import claim_conversation
 from roundtable.scheduling import schedule_tick
 from roundtable.speaking import run_conversation
 
 
-def lane_paused() -> bool:
-    return not Policy.objects.value("lane_switches").is_running("roundtable")
-
-
 def schedule_conversations() -> dict:
-    if lane_paused():
-        return {"paused": True}
+    if paused := paused_loop("roundtable"):
+        return paused
     return schedule_tick(db_now(), random.Random())
 
 
 def run_next_conversation() -> dict:
     """At most one conversation per call: bounded, and the next call picks up the next."""
-    if lane_paused():
-        return {"paused": True}
+    if paused := paused_loop("roundtable"):
+        return paused
     conversation = claim_conversation(default_worker_id())
     if conversation is None:
         return {"ran": None}

@@ -1,9 +1,12 @@
 """Idle cognition: gate first, at most three ideas a day, never a message to a human."""
 
+import json
+
 import pytest
 
 from console.bootstrap import bootstrap
 from opportunities.models import Idea, Notice
+from opscore.actions import record_event
 from opscore.models import LLMCall, StandingOrder
 from tests.factories import make_step, run_order_now
 from tests.scripted import Scripted
@@ -20,6 +23,12 @@ def idle_order(db):
     bootstrap(1, actor="test")
     bootstrap(5, actor="test", force=True)
     return StandingOrder.objects.get(name="devops-idle-cognition")
+
+
+@pytest.fixture
+def changed(idle_order):
+    """Something happened since the order last looked."""
+    return record_event("deploy.finished", "web-2 deployed with a new disk layout")
 
 
 def test_phase_five_brings_ten_staggered_idle_windows(idle_order):
@@ -39,11 +48,43 @@ def test_pending_work_means_no_work_and_no_llm_call(idle_order, monkeypatch):
     )
 
 
-def test_offline_silence_is_no_work(idle_order):
+def test_nothing_changed_is_no_work_with_what_was_checked_and_no_call(idle_order, monkeypatch):
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: pytest.fail("must not think"))
+
+    run = run_order_now(idle_order)
+
+    assert run.status == "no_work" and run.summary.startswith("nothing changed since")
+    assert run.evidence["checked"]["rows"] == 0
+
+
+def test_the_prompt_carries_what_changed_and_ideas_cite_only_those_rows(
+    idle_order, changed, monkeypatch
+):
+    cited = {"title": "Disk layouts drift", "body": "web-2 differs now."}
+    cited["evidence"] = [{"type": "event", "id": changed.id}]
+    invented = {
+        "title": "Invented",
+        "body": "cites nothing shown",
+        "evidence": [{"type": "event", "id": 0}],
+    }
+    model = Scripted(json.dumps({"ideas": [cited, invented]}))
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: model)
+
+    run = run_order_now(idle_order)
+
+    assert "web-2 deployed with a new disk layout" in model.requests[0].messages[0]["content"]
+    idea = Idea.objects.get()
+    assert run.evidence["ideas"] == [idea.id] and idea.title == "Disk layouts drift"
+    assert idea.evidence == [{"type": "event", "id": changed.id}]
+
+
+def test_offline_silence_is_no_work(idle_order, changed):
     assert run_order_now(idle_order).summary == "thought about it; nothing worth keeping"
 
 
-def test_thoughts_become_ideas_at_most_three_a_day_and_never_a_notice(idle_order, monkeypatch):
+def test_thoughts_become_ideas_at_most_three_a_day_and_never_a_notice(
+    idle_order, changed, monkeypatch
+):
     monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted(THOUGHTS, THOUGHTS, THOUGHTS))
 
     first = run_order_now(idle_order)
@@ -56,7 +97,7 @@ def test_thoughts_become_ideas_at_most_three_a_day_and_never_a_notice(idle_order
     assert not Notice.objects.exists()
 
 
-def test_a_malformed_reply_fails_the_run(idle_order, monkeypatch):
+def test_a_malformed_reply_fails_the_run(idle_order, changed, monkeypatch):
     monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted('{"ideas": "many"}'))
 
     run = run_order_now(idle_order)

@@ -172,14 +172,19 @@ def test_review_refreshes_what_was_used_and_retires_what_nothing_supports(agent)
     assert MemoryReview.objects.count() == 3
 
 
-def test_the_phase_four_check_passes_once_memories_reach_prompts(phase_four, agent):
+def test_the_phase_four_memory_checks_pass_once_memories_reach_prompts(phase_four, agent):
     assert not all(c.passed for c in check_phase(4))
     event = record_event("step.failed", "x", agent=agent)
     memory("promote", str(bus_candidate(event)["candidate_id"]))
     make_step("analyze", agent=agent, payload={"topic": "disk fills Friday"})
     handle_one_step("w1")
 
-    assert all(c.passed for c in check_phase(4)), check_phase(4)
+    failing = {c.name for c in check_phase(4) if not c.passed}
+    # One role's memory and a phase applied just now: the seed's two waits remain.
+    assert failing == {
+        "promoted memories in three roles",
+        "phase 4 held 48 h without a failed run",
+    }, check_phase(4)
 
 
 def test_a_human_edit_in_the_admin_leaves_a_revision(admin_client, agent):

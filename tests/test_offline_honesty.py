@@ -67,3 +67,13 @@ def test_the_admin_marks_an_artifact_the_offline_provider_wrote(admin_client, se
 
     page = admin_client.get("/admin/missions/artifact/").content.decode()
     assert "Offline stand-in" in page and 'alt="True"' in page
+
+
+def test_the_signal_feed_wears_an_offline_badge(client, agent, settings):
+    settings.OPSCORE_LLM = "offline"
+    page = client.get("/stage/").content.decode()
+    feed = page[page.find("<h2>Signal feed") : page.find('<ol id="feed"')]
+
+    assert 'id="feed-offline"' in feed and "offline: stand-in words" in feed
+    settings.OPSCORE_LLM = "anthropic"
+    assert 'id="feed-offline"' not in client.get("/stage/").content.decode()

@@ -1,5 +1,6 @@
 """Standing orders prove that they ran (completed / no_work) or that they did not (missed)."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from opscore.schedule_math import latest_slot
 from opscore.schedules import sync_order_schedules
 from opscore.standing_orders import check_gaps, db_now, fire, start_run
 from tests.factories import AgentFactory, make_step
+from tests.scripted import Scripted
 
 pytestmark = pytest.mark.django_db
 
@@ -148,24 +150,27 @@ def test_the_publisher_digest_summarises_the_day_or_says_no_work():
     assert step.mission_id
 
 
-def test_a_generic_order_asks_for_work_with_its_evidence_and_closes_when_it_ends():
+def test_a_generic_order_asks_for_work_with_its_evidence_and_closes_when_it_ends(monkeypatch):
     devops = AgentFactory(slug="devops")
     o = order(
         "generic", instructions="Look for drift", agent=devops, precondition="events_since_last_run"
     )
     drift = record_event("config.changed", "nginx.conf edited on web-2", agent=devops)
+    reply = {
+        "result": "proposal",
+        "title": "Check the nginx drift",
+        "steps": [{"kind": "noop", "payload": {"why": "drift"}}],
+        "evidence": [{"type": "event", "id": drift.id}],
+    }
+    model = Scripted(json.dumps(reply))
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: model)
 
     run = fire(o)
     assert run.status == "started" and run.mission is not None
-    step = Step.objects.get(mission=run.mission)
-    assert step.payload == {
-        "since": o.created_at.isoformat(),
-        "instructions": "Look for drift",
-        "evidence": [
-            {"type": "event", "id": drift.id, "text": "config.changed: nginx.conf edited on web-2"}
-        ],
-    }
+    assert "nginx.conf edited on web-2" in model.requests[0].messages[0]["content"]
+    assert Step.objects.get(mission=run.mission).payload == {"why": "drift"}
     assert run.mission.proposal.cause_ref == f"standing_order_run:{run.id}"
+    assert run.evidence["evidence_ids"] == [f"event:{drift.id}"]
 
     handle_one_step("w1")
     assert close_finished_missions() == 1
@@ -193,7 +198,7 @@ def test_a_generic_order_does_not_wake_on_its_own_echo_or_bookkeeping():
 
     later = fire(o, slot + timedelta(hours=3))  # past the proposal interval: it looks
 
-    assert first.status == "started"
+    assert first.status == "completed"
     assert (later.status, later.summary) == ("no_work", "events_since_last_run: nothing found")
 
 
@@ -243,18 +248,21 @@ def test_a_generic_order_whose_precondition_finds_nothing_records_no_work():
     assert not Step.objects.exists()
 
 
-def test_a_generic_order_whose_precondition_finds_something_asks_for_work():
+def test_a_generic_order_whose_precondition_finds_something_answers_with_a_finding():
     o = order("generic", agent=AgentFactory(slug="devops"), precondition="blocked_work_exists")
-    make_step("noop", status="blocked", blocked_reason="waiting")
+    blocked = make_step("noop", status="blocked", blocked_reason="waiting")
 
     run = fire(o)
 
-    assert run.status == "started" and run.mission is not None
+    finding = Artifact.objects.get(standing_order_run=run)
+    assert run.status == "completed" and finding.kind == "finding"
+    assert finding.metadata["evidence"] == [{"type": "step", "id": blocked.id}]
 
 
-def test_a_frequent_order_proposes_at_most_once_an_interval_and_loses_nothing_it_saw():
-    """The arithmetic behind 24 h under the daily limit: a 15-minute order proposes at most
-    every 180 minutes (8 a day); what happened in between is carried by the next look."""
+def test_a_frequent_order_looks_at_most_once_an_interval_and_loses_nothing_it_saw():
+    """The arithmetic behind 24 h under the daily limit: a 15-minute order asks its model (and
+    so proposes) at most every 180 minutes (8 a day); what happened in between is carried by
+    the next look."""
     devops = AgentFactory(slug="devops", daily_proposal_limit=20)
     o = order(
         "generic",
@@ -266,8 +274,6 @@ def test_a_frequent_order_proposes_at_most_once_an_interval_and_loses_nothing_it
     slot = latest_slot(o.cron, o.timezone, db_now()) - timedelta(hours=6)
     record_event("config.changed", "first change", agent=devops)
     first = fire(o, slot)
-    handle_one_step("w1")
-    close_finished_missions()
 
     folded = []
     for n in range(1, 12):  # the next 2 h 45 min of slots
@@ -276,11 +282,13 @@ def test_a_frequent_order_proposes_at_most_once_an_interval_and_loses_nothing_it
     record_event("config.changed", "the last change", agent=devops)
     next_look = fire(o, slot + timedelta(minutes=180))
 
-    assert first.status == "started"
+    assert first.status == "completed"
     assert {r.status for r in folded} == {"no_work"}
-    assert all(r.summary.startswith("folded: proposed at") for r in folded)
-    assert next_look.status == "started"
-    payload = next_look.mission.steps.get().payload
-    assert payload["since"] == first.started_at.isoformat()  # the window covers every fold
-    assert payload["evidence"][0]["text"] == "config.changed: the last change"
-    assert devops.proposals.count() == 2
+    assert all(r.summary.startswith("folded: looked at") for r in folded)
+    assert next_look.status == "completed"
+    checked = next_look.evidence["checked"]
+    assert checked["since"] == first.started_at.isoformat()  # the window covers every fold
+    assert checked["rows"] == 10  # 11 changes and the last one, ten shown
+    finding = Artifact.objects.get(standing_order_run=next_look)
+    assert "config.changed: the last change" in finding.body.splitlines()[0]
+    assert o.runs.filter(evidence__has_key="result").count() == 2

@@ -34,6 +34,7 @@ class RejectionCode(models.TextChoices):
     AGENT_DISABLED = "agent_disabled"
     DAILY_LIMIT = "daily_limit"
     CAP_GATE = "cap_gate"
+    LANE_PAUSED = "lane_paused"
     OPERATOR = "operator"
 
 

@@ -74,8 +74,22 @@ class Command(BaseCommand):
             f"{k.removesuffix('_last_24h')}={v}" for k, v in health.items() if k.endswith("_24h")
         )
         self.stdout.write(f"Standing orders (24 h): {runs}")
+        self.stdout.write(
+            f"Opportunities: {counts(health, 'opp_')}; ideas: {counts(health, 'idea_')}"
+        )
         offline = " (OFFLINE: replies are stand-ins marked [offline]; posts are not posted)"
         self.stdout.write(
             f"LLM provider: {llm['provider']}{offline if llm['offline'] else ''}; spent today "
             f"${llm['spent_today_usd']:.4f} of ${llm['budget_today_usd']:.2f}"
         )
+
+
+def counts(health: dict, prefix: str) -> str:
+    """`new 2, triaged 0, …, oldest new 3600s` from the snapshot's opportunity or idea columns."""
+    parts = [
+        f"{k.removeprefix(prefix).removesuffix('_count')} {v}"
+        for k, v in health.items()
+        if k.startswith(prefix) and k.endswith("_count")
+    ]
+    oldest = health.get(f"{prefix}oldest_new_age_seconds")
+    return ", ".join(parts) + (f", oldest new {oldest:.0f}s" if oldest is not None else "")

@@ -2,10 +2,10 @@ import random
 
 from django.core.management.base import BaseCommand, CommandError
 
+from opscore.lanes import lane_paused
 from roundtable.lifecycle import ConversationInvalid, request_conversation
 from roundtable.models import ConversationStatus
 from roundtable.speaking import run_conversation
-from roundtable.tasks import lane_paused
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
-        if lane_paused() and not opts["force"]:
+        if lane_paused("roundtable") and not opts["force"]:
             raise CommandError(
                 "the roundtable lane is paused (lane_switches); lift the override, or --force"
             )

@@ -1,0 +1,118 @@
+"""Lanes and what pausing one stops: one contract for every lane.
+
+Each app declares the parts of a lane it owns (`contribute`): the step kinds its missions run,
+the standing-order handlers, the heartbeat duties and the loops (django-q entry points, the
+coding driver). A `pause-lane` override then stops all of them at once:
+
+- step kinds: claims skip them (the claim SQL reads `lane_switches.held_kinds`), for Opscore's
+  workers and for an outside runtime's `claim-jobs` alike; running leases finish;
+- standing orders: a slot that comes due is *held* (queue) or *skipped with the reason* (drop);
+- duties and loops: they return `paused` and touch nothing.
+
+A pause has a mode. `queue` (the default): work waits and resumes in order when the pause ends —
+queued steps are claimed again, each order's latest held slot runs once (older ones fold into
+it), duties and loops catch up from their cursors. `drop`: new work is refused with a recorded
+reason (a proposal naming the lane's kinds is rejected, an order's slot is `skipped`, a queued
+reaction is `skipped`); what was queued before the pause waits, as in `queue`.
+"""
+
+from dataclasses import dataclass, field
+
+from opscore.models import Override, Policy
+
+QUEUE, DROP = "queue", "drop"
+MODES = (QUEUE, DROP)
+ALIASES = {"opportunities": "proactive"}  # the opportunities app's work is the proactive lane
+
+
+@dataclass
+class Lane:
+    """Everything of one lane a pause must stop; apps add to it from their ready()."""
+
+    name: str
+    step_kinds: set[str] = field(default_factory=set)
+    order_handlers: set[str] = field(default_factory=set)
+    duties: set[str] = field(default_factory=set)
+    loops: dict = field(default_factory=dict)  # name → () -> dict ({"paused": lane} when paused)
+
+    def stops(self) -> dict:
+        """What `override pause-lane … --preview` and the docs show this lane's pause stops."""
+        return {
+            "step_kinds": sorted(self.step_kinds),
+            "standing_orders": sorted(self.order_handlers),
+            "duties": sorted(self.duties),
+            "loops": sorted(self.loops),
+        }
+
+
+LANE_PARTS: dict[str, Lane] = {}
+
+
+def contribute(lane: str, *, kinds=(), handlers=(), duties=(), loops=None) -> Lane:
+    declared = LANE_PARTS.setdefault(lane, Lane(lane))
+    declared.step_kinds.update(kinds)
+    declared.order_handlers.update(handlers)
+    declared.duties.update(duties)
+    declared.loops.update(loops or {})
+    return declared
+
+
+def lane_of_kind(kind: str) -> str:
+    return next((n for n, lane in LANE_PARTS.items() if kind in lane.step_kinds), "")
+
+
+def lane_of_handler(handler: str) -> str:
+    return next((n for n, lane in LANE_PARTS.items() if handler in lane.order_handlers), "")
+
+
+@dataclass(frozen=True)
+class Pause:
+    lane: str
+    mode: str
+    override_id: int | None
+    reason: str
+
+    @property
+    def why(self) -> str:
+        by = f"override {self.override_id}" if self.override_id else "lane_switches"
+        return f"lane {self.lane} paused ({self.mode}) by {by}: {self.reason}"
+
+
+def pause_of(lane: str) -> Pause | None:
+    """The pause in force on `lane`, or None while it runs."""
+    if not lane:
+        return None
+    switches = Policy.objects.value("lane_switches")
+    if switches.is_running(lane):
+        return None
+    row = (
+        Override.objects.in_force()
+        .filter(kind="pause_lane", target__in=[lane, f"{lane}:{QUEUE}", f"{lane}:{DROP}"])
+        .first()
+    )
+    mode = DROP if lane in switches.drop else QUEUE
+    return Pause(lane, mode, row.id if row else None, row.reason if row else "switched off")
+
+
+def lane_paused(lane: str) -> bool:
+    return not Policy.objects.value("lane_switches").is_running(lane)
+
+
+def paused_loop(lane: str) -> dict | None:
+    """A loop's first line: `if (paused := paused_loop("x")): return paused`."""
+    return {"paused": lane} if lane_paused(lane) else None
+
+
+def held_kinds(lanes: dict[str, bool]) -> list[str]:
+    """The step kinds no claim may take while these lanes are paused."""
+    paused = [LANE_PARTS[n] for n, on in lanes.items() if not on and n in LANE_PARTS]
+    return sorted({kind for lane in paused for kind in lane.step_kinds})
+
+
+def drop_refusal(kinds: list[str]) -> str | None:
+    """The intake's answer for new work of a lane paused in `drop` mode."""
+    for kind in sorted(set(kinds)):
+        pause = pause_of(lane_of_kind(kind))
+        if pause is not None and pause.mode == DROP:
+            return f"{kind}: {pause.why}"
+    return None

@@ -1,0 +1,153 @@
+"""No standing order answers with prose: each generic (phase-2) order's run ends in a typed
+result — no_work with what it checked, a finding citing rows, a proposal, a memory candidate
+or an opportunity — and a reply that fits none fails the run with the reason."""
+
+import json
+
+import pytest
+
+from console.bootstrap import bootstrap
+from memory.models import MemoryCandidate
+from missions.models import Artifact, Step
+from opportunities.models import Opportunity
+from opscore.actions import record_event
+from opscore.models import LLMCall, StandingOrder
+from tests.factories import AgentFactory, make_step, run_order_now
+from tests.scripted import Scripted
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def drift_order(db):
+    devops = AgentFactory(slug="devops")
+    return StandingOrder.objects.create(
+        agent=devops,
+        name="devops-drift-review",
+        cron="0 * * * *",
+        handler="generic",
+        precondition="events_since_last_run",
+        instructions="Config and state drift.",
+    )
+
+
+@pytest.fixture
+def drift(drift_order):
+    return record_event("config.changed", "nginx.conf edited on web-2", agent=drift_order.agent)
+
+
+def model_says(monkeypatch, reply) -> Scripted:
+    model = Scripted(reply if isinstance(reply, str) else json.dumps(reply))
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: model)
+    return model
+
+
+def cites(event) -> list[dict]:
+    return [{"type": "event", "id": event.id}]
+
+
+def test_all_seventeen_phase_two_orders_end_in_a_typed_result_never_an_analyze_step():
+    bootstrap(1, actor="test")
+    bootstrap(2, actor="test", force=True)
+    make_step("noop", status="blocked", blocked_reason="waiting for a reviewer")
+    make_step("crawl", status="failed", last_error="timeout", finished_at=None)
+    record_event("config.changed", "nginx.conf edited on web-2")
+    orders = StandingOrder.objects.filter(phase=2)
+
+    runs = [run_order_now(order) for order in orders]
+
+    assert len(runs) == 17
+    assert not Step.objects.filter(kind="analyze").exists()
+    for run in runs:
+        assert run.status in ("no_work", "completed"), (run.order.name, run.summary)
+        assert run.evidence["checked"], run.order.name
+        if run.status == "completed":
+            finding = Artifact.objects.get(standing_order_run=run, kind="finding")
+            assert finding.metadata["evidence"], run.order.name
+
+
+def test_nothing_found_is_no_work_with_what_was_checked_and_no_model_call(drift_order):
+    run = run_order_now(drift_order)
+
+    assert (run.status, run.summary) == ("no_work", "events_since_last_run: nothing found")
+    assert run.evidence["checked"]["rows"] == 0
+    assert run.evidence["checked"]["precondition"] == "events_since_last_run"
+    assert not LLMCall.objects.exists()
+
+
+def test_the_model_may_say_no_work_and_the_run_says_why(drift_order, drift, monkeypatch):
+    model_says(monkeypatch, {"result": "no_work", "reason": "an expected rollout"})
+
+    run = run_order_now(drift_order)
+
+    assert (run.status, run.summary) == ("no_work", "looked: an expected rollout")
+    assert run.evidence["checked"]["rows"] == 1 and run.evidence["result"] == "no_work"
+
+
+def test_a_finding_is_an_artifact_citing_its_rows(drift_order, drift, monkeypatch):
+    reply = {"result": "finding", "title": "Drift on web-2", "summary": "edited by hand"}
+    model_says(monkeypatch, reply | {"evidence": cites(drift)})
+
+    run = run_order_now(drift_order)
+
+    finding = Artifact.objects.get(standing_order_run=run)
+    assert (run.status, run.summary) == ("completed", "Drift on web-2")
+    assert (finding.kind, finding.metadata["evidence"]) == ("finding", cites(drift))
+
+
+def test_a_memory_candidate_goes_to_the_gate(drift_order, drift, monkeypatch):
+    reply = {"result": "memory_candidate", "kind": "lesson", "title": "web-2 drifts"}
+    reply |= {"body": "web-2 is edited by hand", "confidence": 0.7, "evidence": cites(drift)}
+    model_says(monkeypatch, reply)
+
+    run = run_order_now(drift_order)
+
+    candidate = MemoryCandidate.objects.get()
+    assert run.status == "completed" and run.evidence["candidate_id"] == candidate.id
+    assert (candidate.source_agent_id, candidate.title) == ("devops", "web-2 drifts")
+
+
+def test_an_opportunity_goes_through_the_opportunity_intake(drift_order, drift, monkeypatch):
+    reply = {"result": "opportunity", "theme": "reliability", "title": "Manage nginx by code"}
+    reply |= {"why_now": "hand edits", "impact": 3, "confidence": 3, "urgency": 2}
+    reply |= {"reversibility": "high", "suggested_next_step": "template it"}
+    model_says(monkeypatch, reply | {"evidence": cites(drift)})
+
+    run = run_order_now(drift_order)
+
+    assert run.status == "completed"
+    assert Opportunity.objects.get().title == "Manage nginx by code"
+
+
+@pytest.mark.parametrize(
+    "reply, reason",
+    [
+        ("Everything looks fine to me.", "malformed standing order reply"),
+        ({"result": "essay", "text": "thoughts"}, "malformed standing order reply"),
+        (
+            {"result": "finding", "title": "Made up", "summary": "no rows", "evidence": []},
+            "malformed standing order reply",
+        ),
+    ],
+)
+def test_a_reply_that_fits_no_schema_fails_the_run_with_the_reason(
+    drift_order, drift, monkeypatch, reply, reason
+):
+    model_says(monkeypatch, reply)
+
+    run = run_order_now(drift_order)
+
+    assert run.status == "failed" and reason in run.summary
+    assert not Artifact.objects.exists()
+    assert LLMCall.objects.get().outcome == "bad_reply"
+
+
+def test_a_result_citing_rows_outside_its_evidence_fails(drift_order, drift, monkeypatch):
+    other = record_event("config.changed", "older", agent=drift_order.agent)
+    reply = {"result": "finding", "title": "Invented", "summary": "cites nothing real"}
+    model_says(monkeypatch, reply | {"evidence": [{"type": "event", "id": other.id + 99}]})
+
+    run = run_order_now(drift_order)
+
+    assert run.status == "failed" and "not in its evidence" in run.summary
+    assert not Artifact.objects.exists()
