@@ -237,10 +237,12 @@ def _create_orders(roster: Roster, phase: int, report: BootstrapReport) -> None:
 
 
 def _create_rules(roster: Roster, report: BootstrapReport) -> None:
-    """The tutorial's trigger rules; proactive ones skip 10-15 % and jitter 25-45 minutes."""
+    """The tutorial's trigger rules; proactive ones skip 10-15 % and jitter 25-45 minutes.
+    Only for enabled agents: a rule aimed at an agent of a later phase would fire and be
+    refused at the intake every time (its phase's bootstrap installs it)."""
     from missions.models import TriggerRule
 
-    agents = set(Agent.objects.values_list("slug", flat=True))
+    agents = set(Agent.objects.enabled().values_list("slug", flat=True))
     for spec in roster.rules():
         if spec["action_config"]["target_agent"] not in agents:
             continue

@@ -9,6 +9,7 @@ SYSTEM_SCHEDULES = [
     ("roundtable.run", "roundtable.tasks.run_next_conversation", 1),
     ("memory.initiatives", "memory.tasks.draft_initiatives", 1),
     ("console.vault", "console.tasks.export_vault", 30),
+    ("console.first_boot", "console.tasks.first_boot_plan", 1),
 ]
 
 

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import path
 
-from console import api, api_agent, api_missions, api_overrides, probes
+from console import api, api_agent, api_missions, api_overrides, api_proposals, probes
 from console.stage import views as stage
 from console.stage.agents import agents_page
 from console.stage.coding_panel import coding_panel
@@ -46,6 +46,11 @@ urlpatterns = [
     path("stage/lineage/<str:kind>/<int:pk>", stage_lineage, name="stage-lineage"),
     path("admin/", admin.site.urls),
     path("api/ops/proposals", api.create_proposal, name="api-proposals"),
+    path(
+        "api/ops/proposals/<int:proposal_id>/<str:verb>",
+        api_proposals.decide,
+        name="api-proposal-decide",
+    ),
     path("api/ops/events", api.list_events, name="api-events"),
     path("api/ops/status", api.status, name="api-status"),
     path("api/ops/heartbeat", api.heartbeat, name="api-heartbeat"),

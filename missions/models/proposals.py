@@ -21,6 +21,7 @@ class ProposalSource(models.TextChoices):
     OPPORTUNITY = "opportunity"
     CODING = "coding"
     HUMAN = "human"
+    PLAN = "plan", "first-boot plan"
 
 
 class ProposalStatus(models.TextChoices):
