@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.stage.access import visible_or_login
 from console.stage.health import health_summary
+from console.stage.holds import holds_on
 from console.stage.timeline import mission_timeline
 from missions.actions import DecisionRefused
 from missions.mission_control import control_mission, operator_notes
@@ -53,6 +54,9 @@ def render_mission(request, mission_id: int, control_error: str = "", status: in
             "attempts", "artifacts", "publications", "llm_calls"
         )
     )
+    held = holds_on(steps)
+    for step in steps:
+        step.hold = held.get(step.id)
     context = {
         "mission": mission,
         "proposal": mission.proposal,
@@ -62,5 +66,6 @@ def render_mission(request, mission_id: int, control_error: str = "", status: in
         "view": "mission",
         "notes": operator_notes(mission.id),
         "control_error": control_error,
+        "holds": list(held.values()),
     }
     return render(request, "stage/mission.html", context, status=status)
