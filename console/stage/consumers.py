@@ -41,6 +41,7 @@ def moment_of(event: Event) -> dict:
     """What the office needs to act an event out: who, what kind, and a conversation's words."""
     extra = {k: event.payload[k] for k in MOMENT_KEYS if k in event.payload}
     moment = {"id": event.id, "kind": event.kind, "agent": event.agent_id, **extra}
+    moment |= {"proposal": event.proposal_id} if event.proposal_id else {}
     return moment | {"title": sentence_of(event)}
 
 

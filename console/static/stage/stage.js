@@ -1,10 +1,31 @@
 // Live feed: new events arrive as rendered rows over the websocket; a reconnect resumes from the
 // last id the page has, so nothing is missed. Rows are prepended without touching the rows a
 // reader is looking at.
+// The same socket keeps the approvals and the inbox live: a moment that changes what waits for
+// a person refetches that panel (each user's own view: who may approve differs by user).
+const PANEL_KINDS = {
+  "approvals-changed": /^(proposal\.|coding\.(run\.|approved|approval))/,
+  "inbox-changed": /^(standing_order\.|opportunity\.|outbox\.|breaker\.)/,
+};
+// A decision this page just made already re-rendered the panel (with its "accepted" line):
+// a decided proposal refetches only while its card is still on show (someone else decided).
+function matters(moment) {
+  if (!/^proposal\.(accepted|rejected)$/.test(moment.kind)) return true;
+  return Boolean(document.getElementById(`approval-${moment.proposal}`));
+}
+function refreshPanels(moments) {
+  Object.entries(PANEL_KINDS).forEach(([name, kinds]) => {
+    if (moments === null || moments.some((m) => kinds.test(m.kind) && matters(m))) {
+      document.body.dispatchEvent(new CustomEvent(name));
+    }
+  });
+}
 (function () {
   const feed = document.getElementById("feed");
-  if (!feed || feed.dataset.live !== "on") return;
+  if (!feed) return;
+  const live = feed.dataset.live === "on";
   let delay = 1000;
+  let opened = false;
   // Only a window of rows lives in the DOM; trimmed rows come back through "load older".
   function trim() {
     const rows = feed.querySelectorAll(".event");
@@ -23,9 +44,15 @@
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const url = `${scheme}://${location.host}/ws/stage/?after=${feed.dataset.lastId || 0}`;
     const socket = new WebSocket(url);
-    socket.onopen = () => { delay = 1000; };
+    socket.onopen = () => {
+      delay = 1000;
+      if (opened) refreshPanels(null);  // back after a drop: catch the panels up too
+      opened = true;
+    };
     socket.onmessage = (message) => {
       const data = JSON.parse(message.data);
+      refreshPanels(data.moments || []);
+      if (!live) { feed.dataset.lastId = data.last_id; return; }
       // Keep what the reader is looking at still: if they scrolled down the feed, move the
       // scroll position by exactly the height the new rows added.
       const reading = feed.scrollTop > 0;
@@ -121,11 +148,6 @@
     el.style.transform = `translate(${el.dataset.x}px, ${el.dataset.y}px)`;
     el.removeAttribute("transform");
   });
-  // A state the page was drawn with that is only a moment (celebrating) expires too.
-  Object.values(agents).forEach((agent) => {
-    const drawn = agent.el.querySelector(".state").textContent;
-    if (FLEETING[drawn]) state(agent, drawn);
-  });
   const log = document.getElementById("office-log");
   function note(text) {
     if (!log) return;
@@ -145,6 +167,11 @@
     clearTimeout(agent.stateTimer);
     if (FLEETING[name]) agent.stateTimer = setTimeout(() => state(agent, "idle"), FLEETING[name]);
   }
+  // A state the page was drawn with that is only a moment (celebrating) expires too.
+  Object.values(agents).forEach((agent) => {
+    const drawn = agent.el.querySelector(".state").textContent;
+    if (FLEETING[drawn]) state(agent, drawn);
+  });
   function walk(agent, [x, y], then) {
     agent.el.style.transform = `translate(${x}px, ${y}px)`;
     state(agent, "walking");
