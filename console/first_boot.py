@@ -25,7 +25,7 @@ from roundtable.models import Conversation
 
 STARTED = "first_boot.plan_started"
 SKIPPED = "first_boot.item_skipped"
-STEP_PACE_SECONDS = 30  # a plan mission's steps become due this far apart: visible progress
+STEP_PACE_SECONDS = 20  # a plan mission's steps become due this far apart: visible progress
 LAST_CALL = timedelta(minutes=15)  # past this, a late tick starts nothing (no replays)
 MARK = "Part of the first-boot plan (policy first_boot_plan; switch it off there)."
 
@@ -96,9 +96,14 @@ CREW = ("coordinator", "devops", "auditor", "publisher")
 
 
 def chain(*topics: str, last: str = "analyze") -> tuple[tuple[str, str], ...]:
-    """Three steps, one due every STEP_PACE_SECONDS. Mostly analyses: written content has a
-    daily quota (content_policy) the company's own work needs more than the plan does."""
-    return (*(("analyze", topic) for topic in topics[:-1]), (last, topics[-1]))
+    """Three analyses and a summary: four steps, one due every STEP_PACE_SECONDS, so a mission
+    moves for a minute. Mostly analyses: written content has a daily quota (content_policy)
+    the company's own work needs more than the plan does."""
+    return (
+        *(("analyze", topic) for topic in topics[:-1]),
+        (last, topics[-1]),
+        ("analyze", "a summary of what the earlier steps found"),
+    )
 
 
 PLAN = [

@@ -75,6 +75,7 @@ def test_its_steps_move_one_at_a_time_not_all_at_once(clock, fresh_install):
         "succeeded",
         "queued",
         "queued",
+        "queued",
     ]
 
 

@@ -73,6 +73,11 @@ def stage_at(browser, base, width):
     for title in page.locator("h2").all():
         box = title.bounding_box()
         assert box is None or box["x"] + box["width"] <= width
+    wraps = page.evaluate(
+        "[...document.querySelectorAll('h1, h2, .missions summary')]"
+        ".map((e) => getComputedStyle(e).overflowWrap)"
+    )
+    assert set(wraps) == {"break-word"}  # at words; "anywhere" split titles mid-word
     page.screenshot(path=str(SHOTS / f"stage-first-two-minutes-{width}.png"), full_page=True)
     return page
 

@@ -55,7 +55,7 @@ def office_states(now) -> list[dict]:
     for index, agent in enumerate(Agent.objects.enabled()[:10]):
         state = next((name for name, who in activity if agent.slug in who), "idle")
         desk_x, desk_y = desk_of(index)
-        seat = (desk_x + 4, desk_y + 6)
+        seat = (desk_x + 4, desk_y + 16)  # in front of the desk: its label clears the screen
         x, y = seat
         if state == "chatting" and taken["chatting"] < len(TABLE_SEATS):
             x, y = TABLE_SEATS[taken["chatting"]]

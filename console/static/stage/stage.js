@@ -1,6 +1,3 @@
-// Live feed: new events arrive as rendered rows over the websocket; a reconnect resumes from the
-// last id the page has, so nothing is missed. Rows are prepended without touching the rows a
-// reader is looking at.
 // The same socket keeps the approvals and the inbox live: a moment that changes what waits for
 // a person refetches that panel (each user's own view: who may approve differs by user).
 const PANEL_KINDS = {
@@ -20,6 +17,9 @@ function refreshPanels(moments) {
     }
   });
 }
+// Live feed: new events arrive as rendered rows over the websocket; a reconnect resumes from the
+// last id the page has, so nothing is missed. Rows are prepended without touching the rows a
+// reader is looking at.
 (function () {
   const feed = document.getElementById("feed");
   if (!feed) return;
