@@ -180,7 +180,11 @@ def test_seeding_the_rules_is_idempotent():
     first = TriggerRule.objects.count()
     bootstrap(1, actor="t")
 
-    assert first == TriggerRule.objects.count() == 11
+    # phase 1 enables four agents: only their rules (the rest come with their phase)
+    assert first == TriggerRule.objects.count() == 7
+    assert TriggerRule.objects.filter(proactive=True).count() == 4
+    bootstrap(2, actor="t", force=True)
+    assert TriggerRule.objects.count() == 11
     assert TriggerRule.objects.filter(proactive=True).count() == 7
 
 
