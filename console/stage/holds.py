@@ -13,7 +13,8 @@ from opscore.overrides import in_force
 class Hold:
     step_id: int
     what: str  # what holds it
-    fix: str  # what a person does about it
+    how: str  # what a person does about it
+    command: str  # the command that does it
 
 
 def holds_on(steps) -> dict[int, Hold]:
@@ -36,8 +37,8 @@ def _hold_of(step, tripped: set[str]) -> Hold | None:
             step.id,
             f"the {step.kind} breaker is open: workers stopped claiming {step.kind} after "
             "repeated failures",
-            f"fix the cause, then .venv/bin/opscore override reset-breaker {step.kind} "
-            '--reason "…" (or admin → Overrides → Apply an override)',
+            "fix the cause, then reset the breaker (or admin → Overrides → Apply an override):",
+            f'.venv/bin/opscore override reset-breaker {step.kind} --reason "…"',
         )
     for target in (f"kind:{step.kind}", f"agent:{step.agent_id}"):
         drain = in_force("drain", target)
@@ -45,6 +46,7 @@ def _hold_of(step, tripped: set[str]) -> Hold | None:
             return Hold(
                 step.id,
                 f"{target} is drained by {drain.actor}: {drain.reason}",
+                "lift the drain once its reason is past:",
                 f'.venv/bin/opscore override lift {drain.id} --reason "…"',
             )
     return None
