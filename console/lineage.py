@@ -37,6 +37,11 @@ class Node:
     children: list["Node"] = field(default_factory=list)
 
     @property
+    def indent(self) -> int:
+        """The CSS class step (depth-0..depth-12): deeper nodes share the last one."""
+        return min(self.depth, 12)
+
+    @property
     def url(self) -> str:
         return reverse("stage-lineage", args=[self.kind, self.id]) if self.kind in KINDS else ""
 

@@ -10,6 +10,7 @@ SYSTEM_SCHEDULES = [
     ("memory.initiatives", "memory.tasks.draft_initiatives", 1),
     ("opscore.held_orders", "opscore.tasks.run_held_orders", 1),
     ("console.vault", "console.tasks.export_vault", 30),
+    ("console.first_boot", "console.tasks.first_boot_plan", 1),
 ]
 
 

@@ -13,3 +13,9 @@ def export_vault() -> dict:
     from console.vault import export_vault as export
 
     return export(settings.OPS_VAULT_ROOT)
+
+
+def first_boot_plan() -> dict:
+    from console.first_boot import run_first_boot_plan
+
+    return run_first_boot_plan()

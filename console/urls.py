@@ -2,7 +2,16 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import path
 
-from console import api, api_agent, api_goals, api_missions, api_overrides, api_talk, probes
+from console import (
+    api,
+    api_agent,
+    api_goals,
+    api_missions,
+    api_overrides,
+    api_proposals,
+    api_talk,
+    probes,
+)
 from console.stage import talk
 from console.stage import views as stage
 from console.stage.agents import agents_page
@@ -64,6 +73,11 @@ urlpatterns = [
     path("api/ops/chat/<int:message_id>/<str:verb>", api_talk.chat_draft, name="api-chat-draft"),
     path("admin/", admin.site.urls),
     path("api/ops/proposals", api.create_proposal, name="api-proposals"),
+    path(
+        "api/ops/proposals/<int:proposal_id>/<str:verb>",
+        api_proposals.decide,
+        name="api-proposal-decide",
+    ),
     path("api/ops/events", api.list_events, name="api-events"),
     path("api/ops/status", api.status, name="api-status"),
     path("api/ops/heartbeat", api.heartbeat, name="api-heartbeat"),

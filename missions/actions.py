@@ -3,6 +3,7 @@ every source (API, trigger, reaction, initiative, conversation, human) enters he
 
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
@@ -366,6 +367,22 @@ def decide_proposal(
             actor=actor,
         )
         raise
+
+
+def decide_proposal_as(
+    proposal_id: int, username: str, *, approve: bool, reason: str = "", shown_digest=None
+) -> Proposal:
+    """The CLI and the API decide as a named person: four-eyes holds as on the Stage (that
+    person's permissions, and never the author approving their own)."""
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise DecisionRefused(f"no active user {username!r}")
+    proposal = Proposal.objects.filter(pk=proposal_id).first()
+    if proposal is None:
+        raise DecisionRefused(f"no proposal P{proposal_id}")
+    return decide_proposal(
+        proposal, approve=approve, user=user, reason=reason, shown_digest=shown_digest
+    )
 
 
 def _lock_pending(proposal: Proposal) -> Proposal:

@@ -328,6 +328,13 @@ class WorkerSwitches(PolicyValue):
         return self.kinds.get(kind, True)
 
 
+class FirstBootPlan(PolicyValue):
+    """The first-boot plan (console.first_boot): real work through the intake in a fresh
+    install's first ten minutes, so a newcomer sees the company move. Switch it off here."""
+
+    enabled: bool = True
+
+
 SCHEMAS: dict[str, type[PolicyValue]] = {
     "auto_approve": AutoApprove,
     "x_daily_quota": XDailyQuota,
@@ -351,6 +358,7 @@ SCHEMAS: dict[str, type[PolicyValue]] = {
     "lane_switches": LaneSwitches,
     "recovery_policy": RecoveryPolicy,
     "runaway_policy": RunawayPolicy,
+    "first_boot_plan": FirstBootPlan,
 }
 
 

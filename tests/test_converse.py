@@ -50,3 +50,19 @@ def test_converse_refuses_while_the_lane_is_paused_unless_forced(crew):
     call_command(*args, "--force", stdout=StringIO())
 
     assert Conversation.objects.get().status == "succeeded"
+
+
+def test_converse_paces_turns_as_configured_unless_told_otherwise(crew, settings, monkeypatch):
+    """9 turns landing in a second show as one bubble: converse waits like the roundtable."""
+    import roundtable.speaking
+
+    settings.OPS_TURN_PAUSE_SECONDS = (3.0, 3.0)
+    slept: list[float] = []
+    monkeypatch.setattr(roundtable.speaking.time, "sleep", slept.append)
+
+    call_command(*DEBATE, "--seed", "4", stdout=StringIO())
+    paced = list(slept)
+    call_command(*DEBATE, "--seed", "4", "--pause", "0", stdout=StringIO())
+
+    assert paced and set(paced) == {3.0}
+    assert slept == paced  # --pause 0 waited nowhere

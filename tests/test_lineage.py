@@ -89,3 +89,17 @@ def test_the_admin_has_the_same_page(chain, admin_client):
 
     assert page.status_code == 200 and "The work and what it produced" in page.content.decode()
     assert f"/admin/lineage/mission/{mission.id}/" in change.content.decode()
+
+
+def test_the_tree_indents_by_class_because_the_csp_refuses_inline_styles(chain, client, settings):
+    _, mission, _ = chain
+    settings.STAGE_PUBLIC = True
+
+    page = client.get(f"/stage/lineage/mission/{mission.id}")
+    html = page.content.decode()
+
+    assert "style-src 'self'" in page["Content-Security-Policy"]
+    assert "style=" not in html
+    assert 'class="lineage-step depth-1"' in html or "depth-1" in html
+    assert "depth-2" in html
+    assert "stage/lineage.css" in html

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 from django.template.loader import render_to_string
 
+from console.stage.happening import sentence_of
 from opscore.db import Channel
 from opscore.models import Event
 
@@ -23,7 +24,9 @@ BATCH = 100
 @database_sync_to_async
 def events_after(last_id: int) -> tuple[str, int, list[dict]]:
     events = list(
-        Event.objects.select_related("agent").filter(id__gt=last_id).order_by("id")[:BATCH]
+        Event.objects.select_related("agent", "mission", "step", "proposal")
+        .filter(id__gt=last_id)
+        .order_by("id")[:BATCH]
     )
     if not events:
         return "", last_id, []
@@ -37,7 +40,9 @@ MOMENT_KEYS = ("conversation_id", "participants", "interaction", "text", "thread
 def moment_of(event: Event) -> dict:
     """What the office needs to act an event out: who, what kind, and a conversation's words."""
     extra = {k: event.payload[k] for k in MOMENT_KEYS if k in event.payload}
-    return {"id": event.id, "kind": event.kind, "agent": event.agent_id, **extra}
+    moment = {"id": event.id, "kind": event.kind, "agent": event.agent_id, **extra}
+    moment |= {"proposal": event.proposal_id} if event.proposal_id else {}
+    return moment | {"title": sentence_of(event)}
 
 
 @database_sync_to_async

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 
+from coding.models import CodingRun
 from console.health import health_snapshot
 from missions.breaker import switched_off_kinds
 from missions.models import Proposal, ProposalStatus
@@ -29,8 +30,14 @@ def health_summary() -> dict:
         "provider": settings.OPSCORE_LLM,
         "overrides": [with_until(o) for o in active_overrides()],
         "lanes": lane_report(),
-        "pending": Proposal.objects.filter(status=ProposalStatus.PENDING).count(),
+        "pending": waiting_for_a_human(),
     }
+
+
+def waiting_for_a_human() -> int:
+    """Everything whose next word is a person's: pending proposals and signed-off coding runs."""
+    proposals = Proposal.objects.filter(status=ProposalStatus.PENDING).count()
+    return proposals + CodingRun.objects.awaiting_human().count()
 
 
 def with_until(override: dict) -> dict:

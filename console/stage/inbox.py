@@ -23,8 +23,8 @@ def inbox_context(user, **extra) -> dict:
         proposal.shown_digest = proposal.content_digest()
         kinds, author = proposal.step_kinds, proposal.author
         proposal.why_not = why_not_approve_proposal(user, kinds, author=author)
-    coding = CodingRun.objects.awaiting_human().select_related("repository").order_by("id")
-    coding = list(coding[:SHOWN])
+    waiting = CodingRun.objects.awaiting_human()
+    coding = list(waiting.select_related("repository").order_by("id")[:SHOWN])
     for run in coding:
         kinds = ["code", "merge"] if run.constraints.get("allow_merge") else ["code"]
         run.needs = [needs_line(user, run, kind) for kind in kinds]
@@ -32,6 +32,7 @@ def inbox_context(user, **extra) -> dict:
         "pending": pending,
         "count": Proposal.objects.filter(status=ProposalStatus.PENDING).count(),
         "coding": coding,
+        "coding_count": waiting.count(),
     } | extra
 
 

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.stage.access import visible_or_login
 from console.stage.health import health_summary
+from console.stage.holds import holds_on
 from console.stage.timeline import mission_timeline
 from missions.actions import DecisionRefused
 from missions.feedback import FeedbackInvalid, record_feedback
@@ -77,6 +78,9 @@ def render_mission(request, mission_id: int, status: int = 200, **errors):
             "attempts", "artifacts", "publications", "llm_calls__record"
         )
     )
+    held = holds_on(steps)
+    for step in steps:
+        step.hold = held.get(step.id)
     context = {
         "mission": mission,
         "proposal": mission.proposal,
@@ -88,5 +92,6 @@ def render_mission(request, mission_id: int, status: int = 200, **errors):
         "control_error": errors.get("control_error", ""),
         "feedback_error": errors.get("feedback_error", ""),
         "feedback": list(mission.feedback.order_by("-id")[:20]),
+        "holds": list(held.values()),
     }
     return render(request, "stage/mission.html", context, status=status)

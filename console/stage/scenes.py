@@ -28,16 +28,17 @@ def _activity(now) -> list[tuple[str, set[str]]]:
             "celebrating",
             _agents_who(Step.objects.filter(status=StepStatus.SUCCEEDED, finished_at__gte=recent)),
         ),
-        # work is waiting: on the way to the desk
-        ("walking", _agents_who(Step.objects.filter(status=StepStatus.QUEUED, run_after__lte=now))),
+        # work is due for it: at its desk, about to start
+        ("waiting", _agents_who(Step.objects.filter(status=StepStatus.QUEUED, run_after__lte=now))),
     ]
 
 
-# The office floor plan, in pixels of the 320 by 200 scene
+# The office floor plan, in pixels of the 320 by 200 scene. Spots are far enough apart that
+# no two agents' name or state labels overprint (a name is ~24 px wide at 4 px monospace).
 TABLE = (214, 100)  # drawn 56 by 12
-TABLE_SEATS = [(218, 84), (238, 84), (258, 84), (218, 114), (238, 114), (258, 114)]
-COFFEE = (290, 70)
-COFFEE_SPOTS = [(284, 84), (266, 90), (300, 92)]  # a queue of three at most
+TABLE_SEATS = [(206, 84), (232, 84), (258, 84), (206, 114), (232, 114), (258, 114)]
+COFFEE = (300, 140)
+COFFEE_SPOTS = [(276, 150), (300, 158), (250, 166)]  # a queue of three at most
 
 
 def desk_of(index: int) -> tuple[int, int]:
@@ -45,19 +46,23 @@ def desk_of(index: int) -> tuple[int, int]:
 
 
 def office_states(now) -> list[dict]:
-    """Each agent's state from live rows — working, chatting, celebrating, walking (work is
-    waiting for it) or coffee (idle) — and where it stands: its desk, the meeting table or
-    the coffee machine. The page then follows the event stream from there."""
+    """Each agent's state from live rows — working, chatting, celebrating, waiting (work is
+    due for it), or idle — and its own spot: its desk, a seat at the meeting table (six) or a
+    place at the coffee machine (three; the other idle agents stay at their desks). Labels say
+    where an agent is: "coffee" only at the machine. The page then follows the event stream."""
     activity = _activity(now)
-    sprites, at_coffee = [], 0
+    sprites, taken = [], {"chatting": 0, "coffee": 0}
     for index, agent in enumerate(Agent.objects.enabled()[:10]):
-        state = next((name for name, who in activity if agent.slug in who), "coffee")
+        state = next((name for name, who in activity if agent.slug in who), "idle")
         desk_x, desk_y = desk_of(index)
-        seat = (desk_x + 4, desk_y + 6)
-        spot = {"chatting": TABLE_SEATS[index % 6]}
-        if state == "coffee" and at_coffee < len(COFFEE_SPOTS):  # the rest idle at their desks
-            spot["coffee"], at_coffee = COFFEE_SPOTS[at_coffee], at_coffee + 1
-        x, y = spot.get(state, seat)
+        seat = (desk_x + 4, desk_y + 16)  # in front of the desk: its label clears the screen
+        x, y = seat
+        if state == "chatting" and taken["chatting"] < len(TABLE_SEATS):
+            x, y = TABLE_SEATS[taken["chatting"]]
+            taken["chatting"] += 1
+        elif state == "idle" and taken["coffee"] < len(COFFEE_SPOTS):
+            (x, y), state = COFFEE_SPOTS[taken["coffee"]], "coffee"
+            taken["coffee"] += 1
         sprites.append(
             {
                 "slug": agent.slug,

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from console.stage import scenes
 from console.stage.access import stage_visible, visible_or_login
 from console.stage.give_task import form_context
+from console.stage.happening import recent_sentences
 from console.stage.health import health_summary
 from console.stage.mission_page import not_found
 from console.stage.pixels import office_symbols
@@ -124,6 +125,7 @@ def _office_context():
         },
         "latest_event": Event.objects.order_by("-id").values_list("id", flat=True).first() or 0,
         "evolved": [s for s in sprites if s["voice"]],
+        "happening": recent_sentences(),
         "sky": scenes.sky_for(local_hour),
         "board": scenes.whiteboard(),
         "health": health_summary(),

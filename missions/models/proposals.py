@@ -22,6 +22,7 @@ class ProposalSource(models.TextChoices):
     CODING = "coding"
     HUMAN = "human"
     CHAT = "chat"
+    PLAN = "plan", "first-boot plan"
 
 
 class ProposalStatus(models.TextChoices):

@@ -17,10 +17,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from console.bootstrap import bootstrap
+from console.first_boot import run_first_boot_plan, start_first_boot_plan
 from console.schedules import ensure_system_schedules
 from console.supervisor import Supervisor, standard_children
-from missions.actions import submit_proposal
-from missions.models import ProposalSource
 from opscore.models import Agent
 from opscore.schedules import sync_order_schedules
 
@@ -39,52 +38,43 @@ class Command(BaseCommand):
         if not Agent.objects.exists():
             report = bootstrap(1, actor="system:make-run")
             self.stdout.write(f"Bootstrapped phase 1: enabled {', '.join(report.agents_enabled)}")
-            self.propose_first_work()
+            self.start_first_boot_plan()
         ensure_system_schedules()
         sync_order_schedules()
-        self.ensure_admin()
-        self.print_banner(opts["host"], opts["port"])
+        login = self.ensure_admin()
+        self.print_banner(opts["host"], opts["port"], login)
         if not opts["no_serve"]:
             sys.exit(self.serve(opts["host"], opts["port"]))
 
-    def propose_first_work(self):
-        """A fresh install shows work moving at once, through the same intake as anything."""
-        for agent, title, steps in [
-            (
-                "devops",
-                "Review the new installation",
-                [{"kind": "analyze", "payload": {"topic": "a fresh Opscore installation"}}],
-            ),
-            (
-                "publisher",
-                "Draft a hello tweet",
-                [{"kind": "draft_tweet", "payload": {"topic": "our operations core is live"}}],
-            ),
-        ]:
-            data = {"agent": agent, "title": title, "steps": steps}
-            proposal = submit_proposal(data, source=ProposalSource.HUMAN, cause_ref="make-run")
-            self.stdout.write(
-                f"First work: P{proposal.proposal.id} {title} ({proposal.proposal.status})"
-            )
+    def start_first_boot_plan(self):
+        """A fresh install shows work moving at once: the first-boot plan's first items now,
+        the rest each minute (schedule console.first_boot), all through the intake."""
+        start_first_boot_plan(actor="system:make-run")
+        started = run_first_boot_plan().get("started", [])
+        self.stdout.write(
+            f"First-boot plan: {len(started)} item(s) started, more each minute for ten minutes "
+            "(switch off: policy first_boot_plan)"
+        )
 
-    def ensure_admin(self):
+    def ensure_admin(self) -> str:
+        """Make the first superuser; the login line is printed after the Stage URL."""
         users = get_user_model()
         name = os.environ.get("OPS_ADMIN_USER", "admin")
         if users.objects.filter(is_superuser=True).exists():
-            self.stdout.write(
+            return (
                 f"Admin login: existing superuser (password was printed on first run; "
-                f"reset with: .venv/bin/python manage.py changepassword {name})"
+                f"reset with: .venv/bin/opscore changepassword {name})"
             )
-            return
         password = os.environ.get("OPS_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         users.objects.create_superuser(name, "", password)
         shown = "(from OPS_ADMIN_PASSWORD)" if os.environ.get("OPS_ADMIN_PASSWORD") else password
-        self.stdout.write(self.style.SUCCESS(f"Admin login: {name} / {shown}  (shown once)"))
+        return self.style.SUCCESS(f"Admin login: {name} / {shown}  (shown once)")
 
-    def print_banner(self, host, port):
+    def print_banner(self, host, port, login: str):
         base = f"http://{host}:{port}"
         self.stdout.write(self.style.SUCCESS(f"Stage: {base}/stage/"))
         self.stdout.write(f"Admin: {base}/admin/  status: {base}/api/ops/status")
+        self.stdout.write(login)
         self.stdout.write(f"API token (OPS_API_TOKEN): {settings.OPS_API_TOKEN or '(unset)'}")
         if settings.OPSCORE_LLM == "offline":
             self.stdout.write(

@@ -1,10 +1,31 @@
+// The same socket keeps the approvals and the inbox live: a moment that changes what waits for
+// a person refetches that panel (each user's own view: who may approve differs by user).
+const PANEL_KINDS = {
+  "approvals-changed": /^(proposal\.|coding\.(run\.|approved|approval))/,
+  "inbox-changed": /^(standing_order\.|opportunity\.|outbox\.|breaker\.)/,
+};
+// A decision this page just made already re-rendered the panel (with its "accepted" line):
+// a decided proposal refetches only while its card is still on show (someone else decided).
+function matters(moment) {
+  if (!/^proposal\.(accepted|rejected)$/.test(moment.kind)) return true;
+  return Boolean(document.getElementById(`approval-${moment.proposal}`));
+}
+function refreshPanels(moments) {
+  Object.entries(PANEL_KINDS).forEach(([name, kinds]) => {
+    if (moments === null || moments.some((m) => kinds.test(m.kind) && matters(m))) {
+      document.body.dispatchEvent(new CustomEvent(name));
+    }
+  });
+}
 // Live feed: new events arrive as rendered rows over the websocket; a reconnect resumes from the
 // last id the page has, so nothing is missed. Rows are prepended without touching the rows a
 // reader is looking at.
 (function () {
   const feed = document.getElementById("feed");
-  if (!feed || feed.dataset.live !== "on") return;
+  if (!feed) return;
+  const live = feed.dataset.live === "on";
   let delay = 1000;
+  let opened = false;
   // Only a window of rows lives in the DOM; trimmed rows come back through "load older".
   function trim() {
     const rows = feed.querySelectorAll(".event");
@@ -23,9 +44,15 @@
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const url = `${scheme}://${location.host}/ws/stage/?after=${feed.dataset.lastId || 0}`;
     const socket = new WebSocket(url);
-    socket.onopen = () => { delay = 1000; };
+    socket.onopen = () => {
+      delay = 1000;
+      if (opened) refreshPanels(null);  // back after a drop: catch the panels up too
+      opened = true;
+    };
     socket.onmessage = (message) => {
       const data = JSON.parse(message.data);
+      refreshPanels(data.moments || []);
+      if (!live) { feed.dataset.lastId = data.last_id; return; }
       // Keep what the reader is looking at still: if they scrolled down the feed, move the
       // scroll position by exactly the height the new rows added.
       const reading = feed.scrollTop > 0;
@@ -116,30 +143,42 @@
   office.querySelectorAll(".agent").forEach((el, index) => {
     const [sx, sy] = el.dataset.seat.split(",").map(Number);
     const atCoffee = coffee.some(([x, y]) => x === Number(el.dataset.x) && y === Number(el.dataset.y));
-    agents[el.dataset.agent] = { el, index, seat: [sx, sy], busyUntil: 0, lastSeen: Date.now(), atCoffee };
+    const spot = coffee.findIndex(([x, y]) => x === Number(el.dataset.x) && y === Number(el.dataset.y));
+    agents[el.dataset.agent] = { el, index, seat: [sx, sy], busyUntil: 0, lastSeen: Date.now(), atCoffee, spot };
     el.style.transform = `translate(${el.dataset.x}px, ${el.dataset.y}px)`;
     el.removeAttribute("transform");
   });
   const log = document.getElementById("office-log");
   function note(text) {
     if (!log) return;
+    log.querySelectorAll(".quiet").forEach((q) => q.remove());
     const item = document.createElement("li");
     item.textContent = text;
     log.prepend(item);
     while (log.children.length > 12) log.lastChild.remove();
   }
+  // A moment's state (celebrating, frowning) expires back to "idle": labels stay true.
+  const FLEETING = { celebrating: 4000, frowning: 4000, waiting: 30000 };
   function state(agent, name) {
     agent.el.classList.forEach((c) => { if (c.startsWith("state-")) agent.el.classList.remove(c); });
     agent.el.classList.add(`state-${name}`);
     agent.el.querySelector(".state").textContent = name;
+    agent.el.querySelector("title").textContent = `${agent.el.dataset.name}: ${name}`;
+    clearTimeout(agent.stateTimer);
+    if (FLEETING[name]) agent.stateTimer = setTimeout(() => state(agent, "idle"), FLEETING[name]);
   }
+  // A state the page was drawn with that is only a moment (celebrating) expires too.
+  Object.values(agents).forEach((agent) => {
+    const drawn = agent.el.querySelector(".state").textContent;
+    if (FLEETING[drawn]) state(agent, drawn);
+  });
   function walk(agent, [x, y], then) {
     agent.el.style.transform = `translate(${x}px, ${y}px)`;
     state(agent, "walking");
     setTimeout(then, 1300);
   }
   function wrap(text) {
-    const words = text.split(" ");  // an "[offline]" mark stays: a reader must see it
+    const words = text.split(" ");
     const lines = ["", ""];
     let line = 0;
     for (const word of words) {
@@ -151,7 +190,11 @@
   }
   function say(agent, text) {
     const bubble = agent.el.querySelector(".bubble");
-    const [one, two] = wrap(text);
+    // Offline words are marked once, by the bubble's "offline" tag, not spelled out in the
+    // two short lines a bubble has (every page also carries the offline banner).
+    const offline = text.startsWith("[offline]");
+    bubble.classList.toggle("offline", offline);
+    const [one, two] = wrap(offline ? text.slice("[offline]".length).trim() : text);
     bubble.querySelector(".line1").textContent = one;
     bubble.querySelector(".line2").textContent = two;
     office.querySelectorAll(".bubble.shown").forEach((b) => b.classList.remove("shown"));
@@ -172,7 +215,7 @@
       const agent = agents[slug];
       if (!agent) return;
       agent.atTable = false;
-      walk(agent, agent.seat, () => state(agent, "coffee"));
+      walk(agent, agent.seat, () => state(agent, "idle"));
     });
   }
   function work(agent, outcome) {
@@ -185,31 +228,36 @@
     if (agent.atTable) { start(); return; }
     walk(agent, agent.seat, start);
   }
+  function leaveCoffee(agent) {
+    agent.atCoffee = false;
+    agent.spot = -1;
+  }
   function act(moment) {
     const agent = agents[moment.agent];
-    if (agent) agent.lastSeen = Date.now();
+    if (agent) { agent.lastSeen = Date.now(); leaveCoffee(agent); }
     if (moment.kind === "conversation.turn" && agent) {
       meet(moment.participants || [moment.agent]);
       setTimeout(() => say(agent, moment.text || ""), agent.atTable ? 0 : 1300);
-      note(`${moment.agent}: ${moment.text || ""}`);
+      note(moment.title || `${moment.agent}: ${moment.text || ""}`);
     } else if (moment.kind.startsWith("conversation.") && moment.participants) {
       disperse(moment.participants);
     } else if (agent && /^step\.(succeeded|failed|dead)$/.test(moment.kind)) {
       work(agent, moment.kind.split(".")[1]);
-      note(`${moment.agent}: ${moment.kind}`);
+      note(moment.title || `${moment.agent}: ${moment.kind}`);
     } else if (agent && moment.kind === "proposal.accepted") {
-      walk(agent, agent.seat, () => state(agent, "working"));
+      walk(agent, agent.seat, () => state(agent, "waiting"));
     }
   }
   // Nothing for a while: off to the coffee machine, while there is room in its queue.
+  // Each at its own free spot of the queue: two never stand (and print their names) as one.
   setInterval(() => {
     Object.values(agents).forEach((agent) => {
-      if (Date.now() - agent.lastSeen < 90000) agent.atCoffee = false;
-      const queue = Object.values(agents).filter((a) => a.atCoffee).length;
-      if (!agent.atTable && !agent.atCoffee && queue < coffee.length
-          && Date.now() - agent.lastSeen > 90000) {
+      const taken = Object.values(agents).filter((a) => a.atCoffee).map((a) => a.spot);
+      const free = coffee.findIndex((_, n) => !taken.includes(n));
+      if (!agent.atTable && !agent.atCoffee && free >= 0 && Date.now() - agent.lastSeen > 90000) {
         agent.atCoffee = true;
-        walk(agent, coffee[queue], () => state(agent, "coffee"));
+        agent.spot = free;
+        walk(agent, coffee[free], () => state(agent, "coffee"));
       }
     });
   }, 10000);

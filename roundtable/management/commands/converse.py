@@ -16,7 +16,12 @@ class Command(BaseCommand):
         parser.add_argument("--agents", required=True, help="comma-separated slugs")
         parser.add_argument("--topic", required=True)
         parser.add_argument("--seed", type=int)
-        parser.add_argument("--pause", type=float, default=0.0, help="seconds between turns")
+        parser.add_argument(
+            "--pause",
+            type=float,
+            default=None,
+            help="seconds between turns (default: the configured pacing, OPS_TURN_PAUSE_SECONDS)",
+        )
         parser.add_argument(
             "--force", action="store_true", help="hold it even while the roundtable lane is paused"
         )

@@ -1,0 +1,46 @@
+"""`POST /api/ops/proposals/<id>/approve|reject` with the bearer token: body `{"as": USER,
+"reason"?, "digest"?}`. The token holder decides as USER, and four-eyes holds for USER as on
+the Stage (the permission the steps need; never the author approving their own)."""
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from console.api import error, parse_json_body, token_refusal
+from missions.actions import DecisionRefused, decide_proposal_as
+from missions.models import Step
+
+VERBS = ("approve", "reject")
+FIELDS = {"as", "reason", "digest"}
+
+
+@csrf_exempt
+@require_POST
+def decide(request, proposal_id: int, verb: str):
+    refusal = token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN")
+    if refusal:
+        return refusal
+    if verb not in VERBS:
+        return error(404, f"unknown proposal verb {verb!r}; known: {', '.join(VERBS)}")
+    data, problem = parse_json_body(request)
+    if problem:
+        return problem
+    wrong = {k: ["expected a string"] for k in FIELDS & set(data) if not isinstance(data[k], str)}
+    if not data.get("as"):
+        wrong.setdefault("as", ["who decides: a user name"])
+    if set(data) - FIELDS:
+        wrong["body"] = [f"unknown fields {sorted(set(data) - FIELDS)}"]
+    if wrong:
+        return error(400, f"invalid proposal {verb}", wrong)
+    try:
+        proposal = decide_proposal_as(
+            proposal_id,
+            data["as"],
+            approve=verb == "approve",
+            reason=data.get("reason", ""),
+            shown_digest=data.get("digest"),
+        )
+    except DecisionRefused as refused:
+        return error(409 if "not pending" in str(refused) else 403, str(refused))
+    return JsonResponse(proposal.as_json(Step.objects.of_proposal(proposal)))

@@ -1,0 +1,60 @@
+"""`make run` on an empty database (`up --no-serve`): what a newcomer reads first and what
+the first boot sets moving."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from console.bootstrap import bootstrap
+from missions.models import Proposal, TriggerRule
+from opscore.models import Agent, Event
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_prints_the_stage_url_before_the_admin_password(monkeypatch):
+    monkeypatch.setenv("OPS_ADMIN_PASSWORD", "")
+    out = StringIO()
+    call_command("up", "--no-serve", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    stage = next(i for i, line in enumerate(lines) if line.startswith("Stage: "))
+    login = next(i for i, line in enumerate(lines) if line.startswith("Admin login: "))
+    assert stage < login
+
+
+def test_a_first_boot_starts_the_first_boot_plan_through_the_intake():
+    out = StringIO()
+    call_command("up", "--no-serve", stdout=out)
+
+    assert Event.objects.filter(kind="first_boot.plan_started").count() == 1
+    assert Proposal.objects.filter(source="plan", status="accepted").count() >= 2
+    assert Proposal.objects.filter(source="plan", status="pending").count() == 1
+    assert "First-boot plan:" in out.getvalue()
+
+
+def test_a_second_boot_starts_no_plan():
+    call_command("up", "--no-serve", stdout=StringIO())
+    before = Proposal.objects.count()
+    call_command("up", "--no-serve", stdout=StringIO())
+
+    assert Proposal.objects.count() == before
+    assert Event.objects.filter(kind="first_boot.plan_started").count() == 1
+
+
+def test_phase_one_installs_no_trigger_for_an_agent_it_leaves_disabled():
+    bootstrap(1, actor="test")
+
+    disabled = set(Agent.objects.filter(enabled=False).values_list("slug", flat=True))
+    targets = {r.action_config["target_agent"] for r in TriggerRule.objects.all()}
+    assert disabled and targets
+    assert not targets & disabled
+
+
+def test_a_later_phase_installs_the_triggers_of_the_agents_it_enables():
+    bootstrap(1, actor="test")
+    bootstrap(2, actor="test", force=True)
+
+    targets = {r.action_config["target_agent"] for r in TriggerRule.objects.all()}
+    assert {"research", "product-metrics"} <= targets

@@ -1,0 +1,124 @@
+"""A pending proposal decided from the CLI and the API, four-eyes holding as on the Stage; and
+the approvals inbox and strip counting coding runs that wait for a person."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.management import CommandError, call_command
+
+from coding.models import CodingRun
+from missions.models import Proposal
+from tests.coding_support import new_run
+from tests.factories import AgentFactory, propose
+
+pytestmark = pytest.mark.django_db
+TOKEN = "test-token-0123456789-0123456789"
+
+
+@pytest.fixture
+def pending(db):
+    return propose(AgentFactory(slug="publisher"), "post_tweet")
+
+
+def approver(name="alice"):
+    user = User.objects.create_user(name, password="x")
+    user.user_permissions.add(Permission.objects.get(codename="approve_proposal"))
+    return user
+
+
+def cli(*args):
+    out = StringIO()
+    call_command("proposal", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_an_approver_approves_a_proposal_from_the_cli(pending):
+    approver()
+    assert pending.status == "pending"
+
+    out = cli("approve", str(pending.id), "--as", "alice")
+
+    pending.refresh_from_db()
+    assert pending.status == "accepted" and pending.decided_by == "operator:alice"
+    assert f"P{pending.id} accepted → M{pending.mission.id}" in out
+
+
+def test_the_cli_refuses_someone_without_the_permission(pending):
+    User.objects.create_user("bob", password="x")
+
+    with pytest.raises(CommandError, match="needs: can approve proposals — bob can't"):
+        cli("approve", str(pending.id), "--as", "bob")
+    pending.refresh_from_db()
+    assert pending.status == "pending"
+
+
+def test_the_cli_rejects_with_a_reason_and_lists_what_waits(pending):
+    approver()
+    assert f"P{pending.id} publisher" in cli("list")
+
+    out = cli("reject", str(pending.id), "--as", "alice", "--reason", "not today", "--json")
+
+    assert json.loads(out)["status"] == "rejected"
+    assert "Nothing waits for a human." in cli("list")
+
+
+def test_the_api_approves_as_a_named_approver(client, settings, pending):
+    settings.OPS_API_TOKEN = TOKEN
+    approver()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+
+    answer = client.post(
+        f"/api/ops/proposals/{pending.id}/approve",
+        {"as": "alice"},
+        content_type="application/json",
+        headers=headers,
+    )
+
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "accepted" and answer.json()["mission_id"]
+
+
+def test_the_api_refuses_the_author_and_a_missing_token(client, settings, pending):
+    settings.OPS_API_TOKEN = TOKEN
+    Proposal.objects.filter(pk=pending.pk).update(operator=approver())
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    url = f"/api/ops/proposals/{pending.id}/approve"
+
+    mine = client.post(url, {"as": "alice"}, content_type="application/json", headers=headers)
+    anonymous = client.post(url, {"as": "alice"}, content_type="application/json")
+    nobody = client.post(url, {}, content_type="application/json", headers=headers)
+
+    assert mine.status_code == 403 and "alice proposed this" in mine.json()["error"]
+    assert anonymous.status_code == 401
+    assert nobody.status_code == 400 and "as" in nobody.json()["errors"]
+    pending.refresh_from_db()
+    assert pending.status == "pending"
+
+
+def waiting_coding_run(git_repo):
+    run = new_run(git_repo, "@greet")
+    signed = {"decision": "complete", "by": "devops", "sha": "abc123"}
+    CodingRun.objects.filter(pk=run.pk).update(
+        status="waiting_for_review", head_sha="abc123", review=signed
+    )
+    return run
+
+
+def test_the_inbox_never_says_nothing_waits_above_a_waiting_coding_run(client, git_repo):
+    run = waiting_coding_run(git_repo)
+
+    panel = client.get("/stage/approvals").content.decode()
+
+    assert f'id="coding-approval-{run.id}"' in panel
+    assert "Nothing waits for a human" not in panel
+    assert "<b>1</b> awaiting a human" in panel
+
+
+def test_the_strip_counts_coding_runs_waiting_for_approval(client, git_repo, pending):
+    waiting_coding_run(git_repo)
+
+    strip = client.get("/stage/health").content.decode()
+
+    assert 'approvals</a> <b class="bad">2</b>' in strip
