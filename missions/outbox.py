@@ -46,6 +46,15 @@ class ChannelSaidNo(Exception):
         self.retry_after, self.aftermath = retry_after, aftermath
 
 
+class Held(Exception):
+    """A switch holds the message (a paused lane): look again in `retry_after` seconds,
+    without counting an attempt."""
+
+    def __init__(self, reason: str, *, retry_after: float):
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
 def deliver_locally(message: OutboxMessage) -> str:
     """The default channel: the effect is recorded here and nowhere else."""
     return f"local-{message.id}"
@@ -70,6 +79,8 @@ def deliver_one() -> bool:
             raise LookupError(f"no outbox channel named {message.channel!r}")
         with transaction.atomic():
             message.mark_delivered(deliver(message))
+    except Held as held:
+        message.postpone(str(held), held.retry_after)
     except ChannelSaidNo as said:
         with transaction.atomic():
             if said.aftermath is not None:

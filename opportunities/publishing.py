@@ -11,16 +11,18 @@ from django.db import transaction
 
 from missions.executors import Blocked, Effect, Failed, Succeeded
 from missions.models import Artifact, Publication, PublicationStatus, start_of_today
-from missions.outbox import ChannelSaidNo
+from missions.outbox import ChannelSaidNo, Held
 from missions.recovery import requeue_cleared_blockers
 from opportunities.channels import ADAPTERS, LABELS, PostRequest
 from opportunities.channels.base import CredentialsRefused, Duplicate, PostRejected, RateLimited
 from opportunities.channels.limits import secret_in, too_long
 from opportunities.models import ChannelAccount
 from opscore.actions import record_event
+from opscore.lanes import pause_of
 from opscore.models import Override, Policy
 
 STOP = "stop_channel"  # the override kind: a per-channel kill switch
+PAUSED_RECHECK_SECONDS = 60  # a post held by a paused publishing lane looks again this often
 CREDENTIALS = {
     "x": "OPS_X_ACCESS_TOKEN",
     "bluesky": "OPS_BLUESKY_HANDLE and OPS_BLUESKY_APP_PASSWORD",
@@ -121,6 +123,8 @@ def deliver_post(message) -> str:
     publication = publication_for(message)
     if publication.status != PublicationStatus.PENDING:
         return publication.external_id or f"{publication.status}-{publication.id}"
+    if pause := pause_of("publishing"):  # a post queued before the pause waits too
+        raise Held(f"held: {pause.why}", retry_after=PAUSED_RECHECK_SECONDS)
     if reason := local_reason(message.channel):
         return keep_local(publication, reason)
     if reason := delivery_refusal(message.channel, publication.body):

@@ -2,7 +2,7 @@
 for the first post on a channel, each refusal before posting with its reason, and what a
 429 or a refused credential does. Every channel answer is recorded (tests.channel_fakes)."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -231,3 +231,30 @@ def test_a_half_configured_channel_is_named_at_startup(settings):
         ("opportunities.W001", "mastodon is half configured"),
         ("opportunities.W002", "OPS_MASTODON_URL is not https"),
     }
+
+
+def test_a_post_queued_before_the_publishing_lane_paused_waits_without_using_attempts(
+    network, mastodon_account, clock
+):
+    """The step ran before the pause; its outbox row must not go out while the lane says
+    paused, and a long pause must not use up its delivery attempts."""
+    start = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    clock.freeze(start)
+    mastodon_ready(network)
+    make_step("post_tweet", payload={"text": "We shipped!", "channel": "mastodon"})
+    handle_one_step("w1")
+    pause = apply_override("pause_lane", "publishing", reason="quiet", actor="operator:ann")
+
+    for minute in range(0, 20, 2):
+        clock.freeze(start + timedelta(minutes=minute))
+        deliver_pending()
+
+    message = OutboxMessage.objects.get()
+    assert (message.status, message.attempts) == ("pending", 0)
+    assert "lane publishing paused" in message.last_error
+    assert not network.sent("POST", "/api/v1/statuses")
+    lift_override(pause.id, actor="operator:ann", reason="back")
+    clock.freeze(start + timedelta(minutes=30))
+    deliver_pending()
+    assert Publication.objects.get().status == "published"
+    assert len(network.sent("POST", "/api/v1/statuses")) == 1

@@ -83,6 +83,16 @@ class OutboxMessage(models.Model):
         if not done:  # our claim ran out and another deliverer took the row
             raise RuntimeError(f"outbox {self.key}: claimed again while this attempt ran")
 
+    def postpone(self, reason: str, seconds: float) -> None:
+        """Not sent, and not an attempt: a switch holds the row (a paused lane). The claim's
+        count is given back, so a long pause never uses up its delivery attempts."""
+        OutboxMessage.objects.filter(pk=self.pk, attempts=self.attempts).update(
+            attempts=F("attempts") - 1,
+            last_error=reason[:2000],
+            next_attempt_at=in_seconds(seconds),
+        )
+        self.refresh_from_db()
+
     def record_failure(self, reason: str, *, retry_after: float | None) -> None:
         """Keep the reason; retry `retry_after` seconds after this attempt began, or, with
         None, give up: the row is `failed` for good, with its reason."""
