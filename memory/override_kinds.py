@@ -54,6 +54,7 @@ KINDS = [
         apply=lambda row: set_frozen(row, True) or {"frozen": True},
         lift=lambda row: set_frozen(row, False),
         left=waiting,
+        targets=lambda: [(PROMOTIONS, PROMOTIONS)],
     ),
     OverrideKind(
         "mark_memory_stale", "mark stale memory", False, check_memory, memory_in_flight, apply_stale

@@ -167,6 +167,26 @@ def check_rule(target: str) -> str:
     return target
 
 
+def agent_targets() -> list[tuple[str, str]]:
+    return [(slug, slug) for slug in Agent.objects.order_by("slug").values_list("slug", flat=True)]
+
+
+def drain_targets() -> list[tuple[str, str]]:
+    kinds = [(f"kind:{k}", f"step kind {k}") for k in sorted(STEP_KINDS.names())]
+    return kinds + [(f"agent:{slug}", f"agent {slug}") for slug, _ in agent_targets()]
+
+
+def tripped_targets() -> list[tuple[str, str]]:
+    """Only kinds whose breaker is off: resetting any other is refused anyway."""
+    switches = Policy.objects.value("worker_switches")
+    return [(k, k) for k in sorted(STEP_KINDS.names()) if not switches.is_enabled(k)]
+
+
+def rule_targets() -> list[tuple[str, str]]:
+    names = TriggerRule.objects.order_by("name").values_list("name", flat=True)
+    return [(name, name) for name in names]
+
+
 def pair_in_flight(target: str) -> dict:
     first, second = target.split("+")
     queued = Reaction.objects.filter(status="queued", target_agent__in=[first, second])
@@ -188,9 +208,18 @@ KINDS = [
         apply=disable_agent,
         lift=lambda row: set_agent(row, enabled=row.result.get("was_enabled", True)),
         left=agent_in_flight,
+        targets=agent_targets,
     ),
     OverrideKind(
-        "drain", "drain", True, check_drain, drain_left, apply_drain, lift_drain, drain_left
+        "drain",
+        "drain",
+        True,
+        check_drain,
+        drain_left,
+        apply_drain,
+        lift_drain,
+        drain_left,
+        targets=drain_targets,
     ),
     OverrideKind(
         "cancel_mission",
@@ -253,6 +282,7 @@ KINDS = [
         rule_in_flight,
         apply=lambda row: {"paused": row.target},
         left=rule_in_flight,
+        targets=rule_targets,
     ),
     OverrideKind(
         "reset_breaker",
@@ -261,6 +291,7 @@ KINDS = [
         check_tripped,
         lambda kind: drain_left(f"kind:{kind}"),
         reset_breaker,
+        targets=tripped_targets,
     ),
 ]
 

@@ -30,6 +30,7 @@ KINDS = [
         apply=queued_posts,  # the switch is the row itself: publishing reads it before posting
         lift=lambda row: transaction.on_commit(requeue_cleared_blockers),
         left=queued_posts,
+        targets=lambda: [(name, name) for name in ADAPTERS],
     ),
 ]
 

@@ -25,6 +25,7 @@ from opscore.models import (
 )
 from opscore.overrides import OverrideRefused, refuse_owned_change
 from opscore.policies import SCHEMAS, PolicyError, validate_policy
+from opscore.policy_forms import PREFIX, initial_values, overlay, typed_fields
 from opscore.prompting import voice_modifiers
 from opscore.schedules import sync_order_schedules
 from opscore.standing_orders import HANDLERS, PRECONDITIONS
@@ -160,7 +161,16 @@ class SafeJSONField(forms.JSONField):
             return InvalidJSONInput(data)
 
 
+EDITORS = [("form", "the fields above"), ("json", "the JSON below")]
+
+
 class PolicyForm(forms.ModelForm):
+    """A policy's typed fields (PolicyAdmin.get_form adds them per key) and its raw JSON: the
+    `editor` choice says which one is saved; either way validate_policy has the last word."""
+
+    editor = forms.ChoiceField(
+        choices=EDITORS, initial="form", required=False, widget=forms.RadioSelect, label="Save"
+    )
     value = SafeJSONField(widget=forms.Textarea(attrs={"rows": 14, "cols": 80}))
     reason = forms.CharField(max_length=500, help_text="Why: kept with the version row")
 
@@ -168,8 +178,23 @@ class PolicyForm(forms.ModelForm):
         model = Policy
         fields = ["key", "value"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.typed = [name for name in self.fields if name.startswith(PREFIX)]
+        if self.instance.pk:
+            for name, item in initial_values(self.instance.key, self.instance.value).items():
+                self.initial.setdefault(name, item)
+        # A post without `editor` (the CLI-era form, scripts) is the JSON it always was.
+        self.by_form = bool(self.typed) and self.data.get("editor") == "form"
+        for name in ["value"] if self.by_form else self.typed:
+            self.fields[name].required = False
+
     def clean(self):
         cleaned = super().clean()
+        for name in ["value"] if self.by_form else self.typed:
+            self._errors.pop(name, None)  # the editor not chosen is not saved, nor judged
+        if self.by_form:
+            cleaned["value"] = overlay(self.instance.value, cleaned)
         key = cleaned.get("key") or (self.instance.key if self.instance.pk else None)
         if key and "value" in cleaned:
             try:
@@ -177,8 +202,15 @@ class PolicyForm(forms.ModelForm):
                 cleaned["value"] = validate_policy(key, cleaned["value"], stored=stored)
                 refuse_owned_change(key, cleaned["value"])
             except (PolicyError, OverrideRefused) as problem:
-                self.add_error("value", str(problem))
+                self.add_error(self.field_named_in(str(problem)), str(problem))
         return cleaned
+
+    def field_named_in(self, message: str) -> str | None:
+        """The typed field a schema message names, so the error shows beside it."""
+        if not self.by_form:
+            return "value"
+        named = (n for n in self.typed if f" {n.removeprefix(PREFIX)}:" in message)
+        return next(named, None)
 
 
 @admin.register(Policy)
@@ -190,6 +222,24 @@ class PolicyAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "key"] if obj else self.readonly_fields
+
+    def get_form(self, request, obj=None, **kwargs):
+        typed = typed_fields(obj.key, obj.value) if obj else {}
+        kwargs["form"] = type(self.form.__name__, (self.form,), typed)
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        """Typed fields first; the JSON view stays beside them for what has no plain widget."""
+        names = self.get_fields(request, obj)
+        typed = [n for n in names if n.startswith(PREFIX)]
+        head = [n for n in names if n in ("key", "version", "updated_at", "updated_by")]
+        sets = [(None, {"fields": head})]
+        if typed:
+            sets.append(("Settings", {"fields": typed}))
+        json_help = "Every field, including tables and rules the settings above do not show."
+        sets.append(("JSON", {"fields": ["value"], "description": json_help}))
+        sets.append((None, {"fields": (["editor"] if typed else []) + ["reason", "history"]}))
+        return sets
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "key":

@@ -31,7 +31,12 @@ EXPIRIES += [("1d", "1 day"), ("7d", "7 days")]
 
 
 class OverrideForm(forms.Form):
-    kind = forms.ChoiceField()
+    """Target and expiry follow the chosen kind: its targets as a list (a free id where there
+    is none), and no expiry for a kind that acts once (apply_override would refuse one)."""
+
+    kind = forms.ChoiceField(
+        widget=forms.Select(attrs={"onchange": "location.search='?kind='+this.value"})
+    )
     target = forms.CharField(
         max_length=200,
         required=False,
@@ -43,10 +48,30 @@ class OverrideForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [
-            (name, f"{OVERRIDE_KINDS[name].verb} — {OVERRIDE_KINDS[name].description}")
-            for name in OVERRIDE_KINDS.names()
+        self.fields["kind"].choices = [("", "— choose —")] + [
+            (name, kind_label(OVERRIDE_KINDS[name])) for name in OVERRIDE_KINDS.names()
         ]
+        kind = OVERRIDE_KINDS.get(str(self["kind"].value() or "").replace("-", "_"))
+        if kind is None:
+            return
+        if not kind.standing:
+            del self.fields["expires"]
+        if kind.targets is not None:
+            # a CharField still: a stale or typed value reaches kind.check, which says why
+            choices = [("", "— choose —"), *kind.targets()]
+            self.fields["target"].widget = forms.Select(choices=choices)
+            self.fields["target"].help_text = ""
+
+    def clean(self):
+        cleaned = super().clean()
+        cleaned.setdefault("expires", "")
+        return cleaned
+
+
+def kind_label(kind) -> str:
+    """What it does ("Pause the lane…", "Drain…") and whether it stays in force."""
+    does = kind.description[:1].upper() + kind.description[1:]
+    return f"{does}… ({'until lifted or expired' if kind.standing else 'acts once'})"
 
 
 class OverrideAdmin(admin.ModelAdmin):
@@ -85,7 +110,7 @@ class OverrideAdmin(admin.ModelAdmin):
                         data["target"],
                         reason=data["reason"],
                         actor=operator_actor(request.user),
-                        expires=data["expires"] or None,
+                        expires=data.get("expires") or None,
                     )
                     self.message_user(request, f"Override {row.id} applied.", messages.SUCCESS)
                     return redirect("admin:opscore_override_changelist")

@@ -40,7 +40,8 @@ class OverrideRefused(ValueError):
 class OverrideKind:
     """`standing` kinds stay in force until lifted or expired; the others act once.
     `check` normalises a target or raises OverrideRefused; `preview` reports what is in flight
-    and what the override would stop; `left` (standing kinds) what remains while in force."""
+    and what the override would stop; `left` (standing kinds) what remains while in force.
+    `targets` lists (value, label) pairs the admin offers; None means a free id is typed."""
 
     name: str
     description: str
@@ -50,6 +51,7 @@ class OverrideKind:
     apply: Callable[[Override], dict]
     lift: Callable[[Override], None] | None = None
     left: Callable[[str], dict] | None = None
+    targets: Callable[[], list[tuple[str, str]]] | None = None
 
     @property
     def verb(self) -> str:
@@ -248,6 +250,13 @@ def lane_in_flight(target: str) -> dict:
     return facts | (report() if report else {})
 
 
+def lane_targets() -> list[tuple[str, str]]:
+    """Each lane twice: queued while paused (the default), or dropped."""
+    return [(lane, lane) for lane in LANES] + [
+        (f"{lane}:{DROP}", f"{lane}, dropping its work") for lane in LANES
+    ]
+
+
 def lane_running(lane: str) -> bool:
     return Policy.objects.value("lane_switches").is_running(lane)
 
@@ -268,4 +277,5 @@ PAUSE_LANE = OverrideKind(
     apply=lambda row: set_lane(row, False) or {"paused": row.target},
     lift=resume_lane,
     left=lane_in_flight,
+    targets=lane_targets,
 )
