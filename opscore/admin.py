@@ -161,7 +161,7 @@ class SafeJSONField(forms.JSONField):
             return InvalidJSONInput(data)
 
 
-EDITORS = [("form", "the fields above"), ("json", "the JSON below")]
+EDITORS = [("form", "the Settings fields"), ("json", "the JSON value")]
 
 
 class PolicyForm(forms.ModelForm):
@@ -169,7 +169,7 @@ class PolicyForm(forms.ModelForm):
     `editor` choice says which one is saved; either way validate_policy has the last word."""
 
     editor = forms.ChoiceField(
-        choices=EDITORS, initial="form", required=False, widget=forms.RadioSelect, label="Save"
+        choices=EDITORS, initial="form", required=False, widget=forms.RadioSelect, label="Save from"
     )
     value = SafeJSONField(widget=forms.Textarea(attrs={"rows": 14, "cols": 80}))
     reason = forms.CharField(max_length=500, help_text="Why: kept with the version row")

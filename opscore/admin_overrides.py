@@ -56,7 +56,9 @@ class OverrideForm(forms.Form):
             return
         if not kind.standing:
             del self.fields["expires"]
-        if kind.targets is not None:
+        if kind.targets is None:
+            self.fields["target"].help_text = f"{kind_label(kind)}: its id or name."
+        else:
             # a CharField still: a stale or typed value reaches kind.check, which says why
             choices = [("", "— choose —"), *kind.targets()]
             self.fields["target"].widget = forms.Select(choices=choices)

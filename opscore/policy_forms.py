@@ -9,6 +9,7 @@ import annotated_types
 from django import forms
 from pydantic.fields import FieldInfo
 
+from opscore.overrides import OWNED
 from opscore.policies import SCHEMAS
 from opscore.policy_names import NamesIn
 
@@ -26,6 +27,9 @@ def typed_fields(key: str | None, stored: dict | None = None) -> dict[str, forms
         if field is not None:
             field.label = name.replace("_", " ")
             field.help_text = field.help_text or (info.description or "")
+            if key in OWNED and (OWNED[key] is None or name in OWNED[key]):
+                field.disabled = True  # shown, never posted: refuse_owned_change would refuse
+                field.help_text = "changes only through an override (admin → Overrides)"
             built[PREFIX + name] = field
     return built
 

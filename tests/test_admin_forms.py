@@ -1,6 +1,8 @@
 """The admin's policy and override forms: typed inputs from each policy's schema (the JSON view
 kept beside them), and override targets offered as a list for the chosen kind."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -25,9 +27,9 @@ def test_a_policy_page_shows_typed_inputs_and_keeps_the_json_view(admin_client):
 
     assert 'type="number" name="p_limit" value="5" min="0" max="10000"' in quota
     assert '<textarea name="value"' in quota  # the JSON view is still there
-    assert 'type="checkbox" name="p_enabled"' in approve and "checked" in approve
-    assert 'name="p_allowed_step_kinds" value="noop"' in approve
-    assert 'name="p_allowed_step_kinds" value="analyze"' in approve  # a known kind, unticked
+    assert 'type="checkbox" name="p_enabled" id="id_p_enabled" checked' in approve
+    assert re.search(r'name="p_allowed_step_kinds" value="noop" id="\w+" checked>', approve)
+    assert re.search(r'name="p_allowed_step_kinds" value="analyze" id="\w+">', approve)
 
 
 def test_posting_the_typed_form_saves_a_validated_value_with_the_reason(admin_client):
@@ -75,6 +77,35 @@ def test_an_invalid_typed_value_is_shown_beside_its_field(admin_client, key, fie
     errors_at = html.index(message)
     assert html.index(f'name="{field}"', errors_at) - errors_at < 600  # in place, by the input
     assert PolicyVersion.objects.filter(policy__key=key).count() == 1
+
+
+def test_fields_owned_by_overrides_are_shown_but_not_editable(admin_client):
+    set_policy("memory_policy", {}, actor="a")
+    url = policy_url("memory_policy")
+    form = {"editor": "form", "reason": "stricter", "p_frozen": "on", "p_min_confidence": "0.6"}
+    form |= {"p_min_evidence_shared": 2, "p_merge_similarity": 0.8, "p_max_active_per_agent": 200}
+    form |= {"p_max_active_shared_per_scope": 100, "p_retrieval_char_budget": 2000}
+    form |= {"p_insight_fast_path_confidence": 0.8, "p_auto_promote_private": "on"}
+
+    page = admin_client.get(url).content.decode()
+    saved = admin_client.post(url, form)
+
+    assert re.search(r'type="checkbox" name="p_frozen"[^>]* disabled', page)
+    assert saved.status_code == 302
+    value = Policy.objects.value("memory_policy")
+    assert (value.frozen, value.min_confidence) == (False, 0.6)
+
+
+def test_the_typed_form_can_be_simulated_before_it_is_saved(admin_client):
+    set_policy("x_daily_quota", {"limit": 5}, actor="a")
+    url = policy_url("x_daily_quota")
+
+    good = admin_client.post(url, {"editor": "form", "p_limit": "2", "_simulate": "1"})
+    bad = admin_client.post(url, {"editor": "form", "p_limit": "lots", "_simulate": "1"})
+
+    assert b"proposals replayed" in good.content and b"Refused" not in good.content
+    assert b"Refused" in bad.content and b"Enter a whole number" in bad.content
+    assert Policy.objects.value("x_daily_quota").limit == 5
 
 
 def test_the_json_view_still_saves_fields_the_form_does_not_show(admin_client):
