@@ -262,11 +262,18 @@ if TESTING:
 
 LOGIN_URL = "admin:login"
 
+# text (default) or json: one JSON object a line for a log shipper; secrets masked in both.
+OPS_LOG_FORMAT = env_str("OPS_LOG_FORMAT", "text").strip().lower() or "text"
+if OPS_LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"OPS_LOG_FORMAT must be text or json: {OPS_LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"()": "opscore.logs.RedactingTextFormatter"},
+        "json": {"()": "opscore.logs.RedactingJsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": OPS_LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
@@ -274,6 +281,10 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+if OPS_LOG_FORMAT == "json":
+    # uvicorn gives these loggers handlers of its own before it imports the app; take them over.
+    _uvicorn = {"handlers": ["console"], "propagate": False}
+    LOGGING["loggers"] |= {"uvicorn": _uvicorn, "uvicorn.access": dict(_uvicorn)}
 
 # Durable execution. Lease and backoff are read by workers; the clock is always the database's.
 OPS_LEASE_SECONDS = env_int("OPS_LEASE_SECONDS", 60)

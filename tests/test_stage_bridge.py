@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
 
-from console.stage.consumers import GROUP, bridge, latest_id
+from console.stage.consumers import bridge, latest_id, local_group
 from opscore.models import Event
 from tests.processes import free_port
 
@@ -45,10 +45,11 @@ def write_event(title: str) -> int:
 
 
 async def watching(layer):
-    """A browser's channel in the Stage's group, and the bridge started from the newest event."""
-    channel = await layer.new_channel()
-    await layer.group_add(GROUP, channel)
-    task = asyncio.create_task(bridge(layer, await latest_id()))
+    """A browser's channel in its process's group, and that process's bridge started from the
+    newest event (two calls: two ASGI processes sharing one channel layer, as over Redis)."""
+    channel, group = await layer.new_channel(), local_group()
+    await layer.group_add(group, channel)
+    task = asyncio.create_task(bridge(layer, group, await latest_id()))
     return channel, task
 
 
@@ -136,5 +137,42 @@ def test_after_a_real_redis_restart_the_bridge_carries_events_again(private_redi
             await layer.flush()
         assert "before the outage" in before["html"]
         assert "during the outage" in after["html"]
+
+    async_to_sync(scenario)()
+
+
+class CountingLayer(InMemoryChannelLayer):
+    """One layer every process shares (as Redis is); it tells when `expected` sends are done."""
+
+    def __init__(self, expected: int):
+        super().__init__()
+        self.expected, self.sent = expected, asyncio.Event()
+
+    async def group_send(self, group, message):
+        await super().group_send(group, message)
+        self.expected -= 1
+        if self.expected == 0:
+            self.sent.set()
+
+    def waiting(self, channel) -> list[dict]:
+        queue = self.channels.get(channel)
+        return [queue.get_nowait()[1] for _ in range(queue.qsize())] if queue else []
+
+
+def test_two_processes_bridges_send_each_viewer_each_batch_once():
+    async def scenario():
+        layer = CountingLayer(expected=2)  # one batch from each process's bridge
+        first_viewer, first_bridge = await watching(layer)
+        second_viewer, second_bridge = await watching(layer)
+        try:
+            await write_event("seen once by every viewer")
+            await asyncio.wait_for(layer.sent.wait(), GUARD_SECONDS)
+        finally:
+            await stop(first_bridge)
+            await stop(second_bridge)
+        for viewer in (first_viewer, second_viewer):
+            batches = layer.waiting(viewer)
+            assert len(batches) == 1
+            assert "seen once by every viewer" in batches[0]["html"]
 
     async_to_sync(scenario)()

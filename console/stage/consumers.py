@@ -5,6 +5,7 @@ consumer, which reads what is new after the browser's last id — so a reconnect
 import asyncio
 import json
 import logging
+import uuid
 from urllib.parse import parse_qs
 
 import psycopg
@@ -56,14 +57,18 @@ def listener_params() -> dict:
     return {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
 
 
-GROUP = "stage-events"
-_bridges: dict = {}  # event loop → its bridge task (an ASGI process runs one loop)
+_bridges: dict = {}  # event loop → (its bridge task, its group); an ASGI process runs one loop
 QUIET_CHECK_SECONDS = 15
 BACKOFF_SECONDS = (0.5, 1, 2, 5)
 log = logging.getLogger(__name__)
 
 
-async def fan_out(layer, position: int) -> int:
+def local_group() -> str:
+    """A group name no other process (on any node) uses: its bridge's sockets alone."""
+    return f"stage-events.{uuid.uuid4().hex}"
+
+
+async def fan_out(layer, group: str, position: int) -> int:
     """Read and render what is new once, and send that to every socket: a browser's cost is
     one message, not one query and one render each."""
     while True:
@@ -71,15 +76,17 @@ async def fan_out(layer, position: int) -> int:
         if not html:
             return position
         batch = {"after": position, "last_id": newest, "html": html, "moments": moments}
-        await layer.group_send(GROUP, {"type": "stage.batch", **batch})
+        await layer.group_send(group, {"type": "stage.batch", **batch})
         position = newest
 
 
-async def bridge(layer, position: int):
+async def bridge(layer, group: str, position: int):
     """Postgres NOTIFY → channel-layer group: one LISTEN connection per ASGI process, however
     many browsers watch, and events written by any process (the SQL completion functions too)
-    reach every socket. With REDIS_URL the group spans processes; otherwise this process's
-    sockets. A quiet spell checks anyway, so a missed notification costs seconds.
+    reach every socket. NOTIFY already reaches every process on every node, so the group holds
+    this process's sockets alone: with REDIS_URL a shared group had each process send every
+    batch to every viewer (N processes, N copies each). A quiet spell checks anyway, so a
+    missed notification costs seconds.
 
     It never ends by itself: when Postgres or Redis goes away it backs off and starts again
     from the last event it sent, so what was written during the outage still goes out (before
@@ -90,32 +97,39 @@ async def bridge(layer, position: int):
         try:
             async with await psycopg.AsyncConnection.connect(**params, autocommit=True) as db:
                 await db.execute(f"LISTEN {Channel.EVENTS}")
-                position = await fan_out(layer, position)
+                position = await fan_out(layer, group, position)
                 failures = 0
                 async for _ in db.notifies(timeout=QUIET_CHECK_SECONDS):
-                    position = await fan_out(layer, position)
-                position = await fan_out(layer, position)
+                    position = await fan_out(layer, group, position)
+                position = await fan_out(layer, group, position)
         except Exception as error:  # a cancel (the loop closing) is no Exception: it still stops
             failures += 1
             log.warning("the Stage's event bridge lost a connection (%s); retrying", error)
             await asyncio.sleep(BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS)) - 1])
 
 
-async def ensure_bridge(layer) -> None:
+def _running(loop) -> bool:
+    return loop in _bridges and not _bridges[loop][0].done()
+
+
+async def ensure_bridge(layer) -> str:
     """Start this loop's bridge from the newest event now, before the socket catches up, so
-    nothing written in between is missed (a socket ahead of a batch catches up itself)."""
+    nothing written in between is missed (a socket ahead of a batch catches up itself).
+    Returns the group the socket joins; a restarted bridge keeps its group and its sockets."""
     loop = asyncio.get_running_loop()
     for other in [old for old in _bridges if old.is_closed()]:
         del _bridges[other]
-    task = _bridges.get(loop)
-    if task is None or task.done():
+    if not _running(loop):
         position = await latest_id()
-        task = _bridges.get(loop)  # another socket may have started it meanwhile
-        if task is None or task.done():
-            _bridges[loop] = loop.create_task(bridge(layer, position))
+        if not _running(loop):  # another socket may have started it meanwhile
+            group = _bridges[loop][1] if loop in _bridges else local_group()
+            _bridges[loop] = (loop.create_task(bridge(layer, group, position)), group)
+    return _bridges[loop][1]
 
 
 class StageConsumer(AsyncWebsocketConsumer):
+    group = ""  # this process's bridge's group, once the socket is accepted
+
     async def connect(self):
         user = self.scope.get("user")
         if not settings.STAGE_PUBLIC and not (user and user.is_authenticated):
@@ -127,8 +141,8 @@ class StageConsumer(AsyncWebsocketConsumer):
         except ValueError:
             self.last_id = await latest_id()
         await self.accept()
-        await ensure_bridge(self.channel_layer)
-        await self.channel_layer.group_add(GROUP, self.channel_name)
+        self.group = await ensure_bridge(self.channel_layer)
+        await self.channel_layer.group_add(self.group, self.channel_name)
         await self.send_new()
 
     async def stage_batch(self, message):
@@ -142,7 +156,8 @@ class StageConsumer(AsyncWebsocketConsumer):
             await self.send_new()
 
     async def disconnect(self, code):
-        await self.channel_layer.group_discard(GROUP, self.channel_name)
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def send_new(self):
         while True:

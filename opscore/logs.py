@@ -1,0 +1,42 @@
+"""Log formatters for LOGGING: plain text or one JSON object a line, secrets masked in both.
+
+The formatters redact what they print rather than filtering records, so a record other handlers
+(the test runner's capture, Sentry-style hooks) see is left as the caller made it.
+"""
+
+import logging
+
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
+
+from opscore.redaction import redact, redact_text
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# uvicorn adds an ANSI-coloured copy of each message as `extra`; it would only be noise in JSON.
+NOT_EXTRA = (*RESERVED_ATTRS, "color_message", "taskName")
+
+
+class RedactingTextFormatter(logging.Formatter):
+    """The familiar one-line text, with known secrets and bearer tokens masked."""
+
+    def __init__(self, fmt: str = TEXT_FORMAT, **kwargs):
+        super().__init__(fmt, **kwargs)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    """One JSON object a line for log shippers: timestamp, level, logger, message, process and
+    any `extra=` fields; the message, traceback and extras go through the same redaction as
+    events, so a secret-looking key (`token`, `password`) is masked whatever its value."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("fmt", ["levelname", "name", "message", "process"])
+        kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
+        kwargs.setdefault("reserved_attrs", NOT_EXTRA)
+        kwargs.setdefault("timestamp", True)
+        super().__init__(**kwargs)
+
+    def process_log_record(self, log_data: dict) -> dict:
+        return redact(log_data)

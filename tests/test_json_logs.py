@@ -1,0 +1,126 @@
+"""OPS_LOG_FORMAT=json: every log line is one JSON object a log shipper can parse, and secrets
+never reach it (nor the default text lines)."""
+
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+
+from opscore.logs import RedactingJsonFormatter, RedactingTextFormatter
+from tests.processes import ROOT
+
+TOKEN = "ops-api-token-0123456789"
+
+# What uvicorn does before importing the app (its own handlers on its loggers), then Django's
+# start-up, then lines from our code, Django, a worker-ish logger with extras, and uvicorn.
+SCRIPT = textwrap.dedent(
+    f"""
+    import logging, logging.config
+    import django
+    from uvicorn.config import LOGGING_CONFIG
+
+    logging.config.dictConfig(LOGGING_CONFIG)
+    django.setup()
+    logging.getLogger("opscore.supervisor").warning("token is %s", {TOKEN!r})
+    logging.getLogger("missions.work").info(
+        "step done", extra={{"step_id": 7, "api_key": "plain-key-value"}}
+    )
+    logging.getLogger("django.request").error("Authorization: Bearer abcdefghijklmnopqrstu")
+    logging.getLogger("uvicorn.error").info("Started server process [%d]", 42)
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/healthz", "1.1", 200
+    )
+    try:
+        raise RuntimeError("failed with {TOKEN}")
+    except RuntimeError:
+        logging.getLogger("opscore.worker").exception("crashed")
+    """
+)
+
+
+def run_logging(log_format: str) -> subprocess.CompletedProcess:
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "opscore.settings",
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",  # parsed, never connected to
+        "OPS_API_TOKEN": TOKEN,
+        "OPS_LOG_FORMAT": log_format,
+        "LOG_LEVEL": "INFO",
+    }
+    command = [sys.executable, "-c", SCRIPT]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_it_writes_every_line_as_one_json_object_with_secrets_masked():
+    result = run_logging("json")
+
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    by_logger = {record["logger"]: record for record in records}
+    assert set(by_logger) >= {
+        "opscore.supervisor",
+        "missions.work",
+        "django.request",
+        "uvicorn.error",
+        "uvicorn.access",
+        "opscore.worker",
+    }
+    supervisor = by_logger["opscore.supervisor"]
+    assert supervisor["level"] == "WARNING"
+    assert supervisor["message"] == "token is [redacted]"
+    assert isinstance(supervisor["process"], int)
+    assert supervisor["timestamp"].endswith("+00:00")
+    assert by_logger["missions.work"]["step_id"] == 7
+    assert by_logger["missions.work"]["api_key"] == "[redacted]"
+    assert by_logger["django.request"]["message"] == "Authorization: Bearer [redacted]"
+    assert by_logger["uvicorn.error"]["message"] == "Started server process [42]"
+    assert "color_message" not in by_logger["uvicorn.error"]
+    assert by_logger["uvicorn.access"]["message"] == '127.0.0.1:5000 - "GET /healthz HTTP/1.1" 200'
+    assert "RuntimeError: failed with [redacted]" in by_logger["opscore.worker"]["exc_info"]
+    assert TOKEN not in result.stderr
+
+
+def test_it_keeps_text_lines_by_default_with_secrets_masked():
+    result = run_logging("")
+
+    assert result.returncode == 0, result.stderr
+    assert "WARNING opscore.supervisor: token is [redacted]" in result.stderr
+    assert TOKEN not in result.stderr
+
+
+def test_it_refuses_an_unknown_log_format():
+    result = run_logging("xml")
+
+    assert result.returncode != 0
+    assert "OPS_LOG_FORMAT must be text or json: 'xml'" in result.stderr
+
+
+def log_through(formatter: logging.Formatter, *args, **kwargs) -> str:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    logger = logging.Logger("opscore.tests.logs")
+    logger.addHandler(handler)
+    logger.warning(*args, **kwargs)
+    return stream.getvalue()
+
+
+def test_it_masks_secrets_nested_in_extra_fields(settings):
+    settings.OPS_API_TOKEN = TOKEN
+    extra = {"call": {"url": f"https://x.test/?t={TOKEN}", "password": "hunter22", "tries": 2}}
+
+    line = log_through(RedactingJsonFormatter(), "called", extra=extra)
+
+    assert json.loads(line)["call"] == {
+        "url": "https://x.test/?t=[redacted]",
+        "password": "[redacted]",
+        "tries": 2,
+    }
+
+
+def test_it_masks_an_agent_token_in_a_text_line():
+    line = log_through(RedactingTextFormatter(), "agent used %s", "opsa_abcdEFGHIJKLMNOPQRSTUV")
+
+    assert line.rstrip().endswith("agent used opsa_abcd[redacted]")
