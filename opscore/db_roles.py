@@ -74,10 +74,19 @@ def hand_over_database(admin: psycopg.Connection, role: str) -> None:
     admin.execute(sql.SQL(HAND_OVER).format(role=sql.Literal(role)))
 
 
+BOOTSTRAP_LOCK = 0x6F707363  # "opsc": one process at a time alters the role and hands over
+
+
 def bootstrap(admin: psycopg.Connection, role: str, password: str) -> None:
-    """`admin`: a superuser connection (autocommit) to the app's database."""
-    ensure_role(admin, role, password)
-    hand_over_database(admin, role)
+    """`admin`: a superuser connection (autocommit) to the app's database. On a first start
+    every process (web, workers, deliverer, cluster) arrives here at once; two ALTER ROLEs at
+    the same moment fail with "tuple concurrently updated", so they take turns."""
+    admin.execute("SELECT pg_advisory_lock(%s)", [BOOTSTRAP_LOCK])
+    try:
+        ensure_role(admin, role, password)
+        hand_over_database(admin, role)
+    finally:
+        admin.execute("SELECT pg_advisory_unlock(%s)", [BOOTSTRAP_LOCK])
 
 
 def is_superuser(conn) -> bool:

@@ -96,3 +96,24 @@ def test_a_superuser_connection_is_a_system_check_warning(settings):
     settings.TESTING = False  # the test runner itself connects as the superuser on purpose
     [warning] = check_app_role(None)
     assert warning.id == "opscore.W020" and "a superuser" in warning.msg
+
+
+def test_processes_starting_together_bootstrap_the_role_one_at_a_time(app_role):
+    """A first `make run` starts web, workers, deliverer and cluster at once; each bootstraps
+    the role. Without taking turns, concurrent ALTER ROLEs fail ("tuple concurrently
+    updated") and a process dies with a traceback."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    db = connection.settings_dict
+    password = secrets.token_urlsafe(24)
+
+    def start_one(_):
+        with connect_as(db["USER"], db["PASSWORD"]) as admin:
+            for _ in range(5):
+                db_roles.bootstrap(admin, ROLE, password)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(start_one, range(6)))  # re-raises any process's failure
+
+    with connect_as(ROLE, password) as app:
+        assert app.execute("SELECT current_user").fetchone()[0] == ROLE
