@@ -194,7 +194,7 @@ def test_the_deliverer_process_sends_a_notice_and_stops_on_sigint(smtp_server, s
         60, EMAIL_URL=f"smtp://127.0.0.1:{smtp_server.port}", OPS_NOTIFY_EMAIL="ops@example.com"
     )
     deliverer = subprocess.Popen(
-        [sys.executable, "manage.py", "deliver", "--idle-poll", "120"],
+        [sys.executable, "manage.py", "deliver", "--idle-poll", "120", "--json"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -212,3 +212,28 @@ def test_the_deliverer_process_sends_a_notice_and_stops_on_sigint(smtp_server, s
     assert deliverer.returncode == 0, err
     assert json.loads(out) == {"delivered": 1}
     assert smtp_server.received[0]["Subject"] == "[Opscore] Alert: Disk fills in 2 hours"
+
+
+def test_the_loops_say_a_sentence_on_stopping_and_json_only_when_asked(monkeypatch):
+    """Under `make run` their last words land in the operator's terminal: a sentence, not a
+    raw JSON blob; scripts ask for --json."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from missions.management.commands import work
+    from missions.outbox import Deliverer
+
+    monkeypatch.setattr(Deliverer, "run", lambda self: 3)
+    monkeypatch.setattr(work, "run_slot", lambda slot, idle_poll: 5)
+    said = {}
+    for name, args in {"deliver": [], "work": ["--slot", "1"]}.items():
+        for form in ("text", "json"):
+            out = StringIO()
+            call_command(name, *args, *(["--json"] if form == "json" else []), stdout=out)
+            said[name, form] = out.getvalue().strip()
+
+    assert said["deliver", "text"] == "deliver: stopped after delivering 3 message(s)"
+    assert json.loads(said["deliver", "json"]) == {"delivered": 3}
+    assert said["work", "text"] == "worker slot 1: stopped after 5 step(s)"
+    assert json.loads(said["work", "json"]) == {"slot": 1, "steps": 5}

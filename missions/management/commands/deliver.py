@@ -15,10 +15,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--idle-poll", type=float, default=5.0)
+        parser.add_argument("--json", action="store_true", help="say the count as JSON")
 
     def handle(self, *args, **opts):
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
         delivered = Deliverer(stop, opts["idle_poll"]).run()
-        self.stdout.write(dump({"delivered": delivered}))
+        if opts["json"]:
+            self.stdout.write(dump({"delivered": delivered}))
+        else:
+            self.stdout.write(f"deliver: stopped after delivering {delivered} message(s)")

@@ -12,6 +12,7 @@ class Command(BaseCommand):
         parser.add_argument("--seconds", type=float, default=60.0, help="one session this long")
         parser.add_argument("--worker-id")
         parser.add_argument("--idle-poll", type=float, default=5.0)
+        parser.add_argument("--json", action="store_true", help="with --slot: say it as JSON")
         parser.add_argument(
             "--until-idle",
             action="store_true",
@@ -24,7 +25,9 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         if opts["slot"] is not None:
             steps = run_slot(opts["slot"], opts["idle_poll"])
-            self.stdout.write(dump({"slot": opts["slot"], "steps": steps}))
+            said = f"worker slot {opts['slot']}: stopped after {steps} step(s)"
+            report = {"slot": opts["slot"], "steps": steps}
+            self.stdout.write(dump(report) if opts["json"] else said)
             return
         session = WorkerSession(
             opts["worker_id"], opts["seconds"], opts["idle_poll"], until_idle=opts["until_idle"]
