@@ -88,6 +88,15 @@ def parse_json_body(request) -> tuple[dict | None, JsonResponse | None]:
     return data, None
 
 
+def string_field_errors(data: dict, fields: set[str]) -> dict:
+    """The field errors of a body whose fields are all optional strings from `fields`."""
+    wrong = {k: ["expected a string"] for k in fields & set(data) if not isinstance(data[k], str)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        wrong["body"] = [f"unknown fields {unknown}"]
+    return wrong
+
+
 def json_post(view):
     """A token-protected POST endpoint taking a JSON object: the view gets the parsed body."""
 

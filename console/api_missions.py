@@ -6,7 +6,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from console.api import error, parse_json_body, token_refusal
+from console.api import error, parse_json_body, string_field_errors, token_refusal
 from missions.actions import DecisionRefused
 from missions.mission_control import VERBS, control_mission, mission_state
 
@@ -24,10 +24,7 @@ def control(request, mission_id: int, verb: str):
     data, problem = parse_json_body(request)
     if problem:
         return problem
-    wrong = {k: ["expected a string"] for k in FIELDS & set(data) if not isinstance(data[k], str)}
-    unknown = sorted(set(data) - FIELDS)
-    if unknown:
-        wrong["body"] = [f"unknown fields {unknown}"]
+    wrong = string_field_errors(data, FIELDS)
     if wrong:
         return error(400, f"invalid mission {verb}", wrong)
     actor = f"api:{data.get('actor') or 'operator'}"[:150]

@@ -7,7 +7,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from console.api import error, parse_json_body, token_refusal
+from console.api import error, parse_json_body, string_field_errors, token_refusal
 from missions.actions import DecisionRefused, decide_proposal_as
 from missions.models import Step
 
@@ -26,11 +26,9 @@ def decide(request, proposal_id: int, verb: str):
     data, problem = parse_json_body(request)
     if problem:
         return problem
-    wrong = {k: ["expected a string"] for k in FIELDS & set(data) if not isinstance(data[k], str)}
+    wrong = string_field_errors(data, FIELDS)
     if not data.get("as"):
         wrong.setdefault("as", ["who decides: a user name"])
-    if set(data) - FIELDS:
-        wrong["body"] = [f"unknown fields {sorted(set(data) - FIELDS)}"]
     if wrong:
         return error(400, f"invalid proposal {verb}", wrong)
     try:

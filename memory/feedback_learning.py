@@ -3,14 +3,11 @@ agent, step kinds and verdict, so "operators found these digests useful" is one 
 every rating behind it (a later rating merges in as evidence), and each candidate says the
 tally when it was written — counted, not re-told per rating."""
 
-from django.db import transaction
 from django.db.models import Count
 
-from memory.actions import CandidateInvalid, propose_and_review
-from memory.models import CandidateStatus, Memory, MemoryCandidate, MemoryType
+from memory.models import MemoryType
+from memory.outcomes import merge_into_candidate
 from missions.models import Feedback, Rating
-
-MAX_REFS = 50
 
 
 def tally(agent: str) -> dict[str, int]:
@@ -56,31 +53,4 @@ def learn_from_feedback(feedback_id: int) -> str:
     feedback = Feedback.objects.select_related("mission").filter(pk=feedback_id).first()
     if feedback is None:
         return "missing"
-    draft = feedback_candidate(feedback)
-    ref = draft["evidence"][0]
-    known = Memory.objects.active().filter(dedupe_key=draft["dedupe_key"]).first()
-    if known is not None and ref in known.evidence:
-        return "known"
-    with transaction.atomic():
-        waiting = (
-            MemoryCandidate.objects.select_for_update()
-            .filter(
-                source_agent=draft["agent"],
-                dedupe_key=draft["dedupe_key"],
-                status=CandidateStatus.NEW,
-            )
-            .first()
-        )
-        if waiting is not None:
-            if ref in waiting.evidence:
-                return "known"
-            fresh = [r for r in draft["evidence"] if r not in waiting.evidence]
-            waiting.evidence = [*waiting.evidence, *fresh][:MAX_REFS]
-            waiting.body = draft["body"]
-            waiting.save(update_fields=["evidence", "body"])
-            return "added"
-    try:
-        propose_and_review(draft)
-    except CandidateInvalid as invalid:
-        return f"refused: {invalid}"
-    return "proposed"
+    return merge_into_candidate(feedback_candidate(feedback), refresh_body=True)

@@ -123,23 +123,30 @@ def learn_from_mission(mission_id: int) -> str:
     steps = list(mission.steps.order_by("id"))
     if not steps or mission.status not in ("succeeded", "failed"):
         return "not finished"
-    draft = mission_candidate(mission, steps)
-    ref = {"type": "mission", "id": mission.id}
+    return merge_into_candidate(mission_candidate(mission, steps))
+
+
+def merge_into_candidate(draft: dict, *, refresh_body: bool = False) -> str:
+    """A draft joins the one candidate (then memory) under its dedupe key: 'known' when its
+    first evidence ref (the source: a mission, a rating) is already cited, 'added' to a waiting
+    candidate, else 'proposed' through the gate. `refresh_body`: the draft's text replaces the
+    waiting one's (a tally that changed)."""
     known = Memory.objects.active().filter(dedupe_key=draft["dedupe_key"]).first()
-    if known is not None and ref in known.evidence:
+    if known is not None and draft["evidence"][0] in known.evidence:
         return "known"
     with transaction.atomic():
         waiting = (
             MemoryCandidate.objects.select_for_update()
             .filter(
-                source_agent=mission.agent_id,
+                source_agent=draft["agent"],
                 dedupe_key=draft["dedupe_key"],
                 status=CandidateStatus.NEW,
             )
             .first()
         )
         if waiting is not None:
-            return add_evidence(waiting, draft["evidence"])
+            body = draft["body"] if refresh_body else None
+            return add_evidence(waiting, draft["evidence"], body=body)
     try:
         propose_and_review(draft)
     except CandidateInvalid as invalid:
@@ -147,13 +154,17 @@ def learn_from_mission(mission_id: int) -> str:
     return "proposed"
 
 
-def add_evidence(candidate: MemoryCandidate, refs: list[dict]) -> str:
-    """The mission ref comes first: once it is cited, this mission has been learned."""
+def add_evidence(candidate: MemoryCandidate, refs: list[dict], *, body: str | None = None) -> str:
+    """The source ref comes first: once it is cited, this source has been learned."""
     if refs[0] in candidate.evidence:
         return "known"
     fresh = [ref for ref in refs if ref not in candidate.evidence]
     candidate.evidence = [*candidate.evidence, *fresh][:50]
-    candidate.save(update_fields=["evidence"])
+    fields = ["evidence"]
+    if body is not None:
+        candidate.body = body
+        fields.append("body")
+    candidate.save(update_fields=fields)
     return "added"
 
 
