@@ -7,11 +7,10 @@ class ConsoleConfig(AppConfig):
     name = "console"
 
     def ready(self):
-        from console import backup_orders, heartbeat, order_handlers, preconditions
+        from console import heartbeat, order_handlers, preconditions
         from opscore import heartbeat as beats
         from opscore import standing_orders
 
         standing_orders.HANDLERS.register_all(order_handlers.BUILTIN_HANDLERS)
-        standing_orders.HANDLERS.register_all(backup_orders.HANDLERS)
         standing_orders.PRECONDITIONS.register_all(preconditions.BUILTIN_PRECONDITIONS)
         beats.compose(heartbeat.DUTIES)

@@ -5,7 +5,7 @@ deadline is timed out under its lease token: the attempt is closed `timed_out`, 
 after backoff (dead after max_attempts) or, for a kind with an outside effect, waits for a human,
 and another worker can claim it at once. The hung handler's late write is refused by the token
 like any lost lease's. Its worker no longer renews, so its liveness row goes stale and its
-supervisor kills and replaces it (console.supervisor).
+supervisor kills and replaces it (operations.supervisor).
 """
 
 from datetime import timedelta

@@ -2,7 +2,7 @@
 
 A slot is a Postgres advisory lock held for the length of one session; a process that cannot take
 its slot (another machine's worker holds it) waits as a standby and takes it when it frees. The
-supervisor (`console.supervisor`) keeps one process per slot alive and replaces any that dies.
+supervisor (`operations.supervisor`) keeps one process per slot alive and replaces any that dies.
 """
 
 import contextlib

@@ -1,5 +1,5 @@
 """Entry points django-q2 runs: it hosts the timers; the rows are the truth. Worker processes
-run beside the cluster, not in its task queue (console.supervisor says why)."""
+run beside the cluster, not in its task queue (operations.supervisor says why)."""
 
 from django.db import connection
 

@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "memory",
     "opportunities",
     "coding",
+    "operations",
     "console",
 ]
 

@@ -6,8 +6,8 @@ import json
 import pytest
 from django.core.management import call_command
 
-from console.backups import BackupFailed, connect, sha256_of
-from console.restore import restore_drill
+from operations.backups import BackupFailed, connect, sha256_of
+from operations.restore import restore_drill
 from opscore.models import BackupRun
 
 ROLE = "opscore_no_createdb"

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from console.backups import BackupFailed, connect, manifest, take_backup
 from console.bootstrap import bootstrap
-from console.restore import restore_drill, restore_from
-from console.retention import to_keep
 from missions.models import Worker
+from operations.backups import BackupFailed, connect, manifest, take_backup
+from operations.restore import restore_drill, restore_from
+from operations.retention import to_keep
 from opscore.actions import record_event
 from opscore.models import BackupRun, StandingOrder, StandingOrderRun
 from opscore.standing_orders import check_gaps

@@ -11,10 +11,10 @@ import pytest
 from django.db import connection
 from django.db.models.functions import Now
 
-from console.supervisor import Child, Supervisor
 from missions.execution import claim_next_step
 from missions.models import Step, Worker
 from missions.recovery import release_steps_of_silent_workers
+from operations.supervisor import Child, Supervisor
 from opscore.models import Event
 from tests.factories import AgentFactory, make_step
 from tests.processes import kill_tree, report_of, spawn_supervisor, spawn_worker, wait_for

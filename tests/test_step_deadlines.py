@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import psutil
 import pytest
 
-from console.supervisor import database_now
 from missions.execution import claim_next_step, record_outcome
 from missions.executors import Succeeded
 from missions.models import Step
 from missions.worker import LEASES, StepRun, renew_every
+from operations.supervisor import database_now
 from opscore.models import Event
 from tests.factories import make_step
 from tests.processes import kill_tree, spawn_supervisor, wait_for

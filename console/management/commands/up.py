@@ -1,7 +1,7 @@
 """`make run`: migrate, bootstrap an empty database, make an admin, then serve and work.
 
 The web server (ASGI, for Channels), one worker process per slot and the django-q2 cluster run
-as supervised child processes (console.supervisor): a worker or cluster that dies is replaced;
+as supervised child processes (operations.supervisor): a worker or cluster that dies is replaced;
 if the web server ends, everything stops, so a half-running system never hides behind a page.
 """
 
@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand
 from console.bootstrap import bootstrap
 from console.first_boot import run_first_boot_plan, start_first_boot_plan
 from console.schedules import ensure_system_schedules
-from console.supervisor import Supervisor, standard_children
+from operations.supervisor import Supervisor, standard_children
 from opscore.models import Agent
 from opscore.schedules import sync_order_schedules
 

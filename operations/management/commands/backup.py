@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from console.backups import BackupFailed, take_backup
+from operations.backups import BackupFailed, take_backup
 from opscore.management.commands._json import dump, fail
 
 

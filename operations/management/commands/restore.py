@@ -5,8 +5,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from console.backups import BackupFailed
-from console.restore import record_restore, restore_from
+from operations.backups import BackupFailed
+from operations.restore import record_restore, restore_from
 from opscore.management.commands._json import dump, fail
 
 

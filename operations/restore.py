@@ -9,7 +9,8 @@ import psycopg
 from django.conf import settings
 from django.db.models.functions import Now
 
-from console.backups import (
+from missions.models import Worker
+from operations.backups import (
     BackupFailed,
     connect,
     elapsed,
@@ -19,7 +20,6 @@ from console.backups import (
     run_tool,
     sha256_of,
 )
-from missions.models import Worker
 from opscore import db_roles
 from opscore.models import BackupKind, BackupRun, BackupStatus
 

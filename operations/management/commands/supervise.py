@@ -2,7 +2,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from console.supervisor import Supervisor, standard_children
+from operations.supervisor import Supervisor, standard_children
 
 
 class Command(BaseCommand):

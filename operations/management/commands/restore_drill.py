@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand
 
-from console.backups import BackupFailed
-from console.restore import restore_drill
+from operations.backups import BackupFailed
+from operations.restore import restore_drill
 from opscore.management.commands._json import dump, fail
 
 

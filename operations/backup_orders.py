@@ -1,8 +1,8 @@
 """The standing orders that keep the backups honest: a daily backup and a monthly restore drill.
 A failure is the run's `failed` with the reason; a drill that never ran is `missed`."""
 
-from console.backups import BackupFailed, take_backup
-from console.restore import restore_drill
+from operations.backups import BackupFailed, take_backup
+from operations.restore import restore_drill
 from opscore.models import BackupKind, BackupRun, RunStatus
 from opscore.standing_orders import RunResult
 

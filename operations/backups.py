@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 from django.conf import settings
 
-from console.retention import prune_backups
+from operations.retention import prune_backups
 from opscore.models import BackupKind, BackupRun, BackupStatus
 
 # Append-only evidence: what a restore must bring back row for row.
