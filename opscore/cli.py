@@ -1,8 +1,28 @@
-"""`opscore …`: Django's manage.py as a console script the venv installs (`.venv/bin/opscore`),
-so a README line runs as pasted from any directory, without remembering which python."""
+"""The command line: `opscore …` (manage.py as a console script), and the helpers every command
+uses to speak JSON to scripts and text to people.
 
+- `main`: the `.venv/bin/opscore` entry point, so a README line runs as pasted from any
+  directory, without remembering which python.
+- `dump(data)`: the one JSON shape commands print (indented, keys sorted, dates as strings).
+- `fail(message, as_json=…)`: bad input or a refusal. With `--json`, a JSON error object on
+  stdout and the exit code; without, Django's CommandError (stderr, exit 1).
+- `add_verbs(parser)`: subcommands (`memory search …`) that accept the command's own flags on
+  either side of the verb, so `memory --json search` and `memory search --json` both work.
+
+Exit codes: 0 done; 1 it ran and failed (`FAILED`); 2 refused: bad input, unknown id, a rule
+said no (`REFUSED`). The agent bus adds 3 for a write the lease refused (console agentbus).
+"""
+
+import argparse
+import copy
+import json
 import os
 import sys
+
+from django.core.management.base import CommandError
+
+FAILED = 1
+REFUSED = 2
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -16,3 +36,44 @@ def main(argv: list[str] | None = None) -> None:
         execute_from_command_line(sys.argv if argv is None else argv)
     except KeyboardInterrupt:  # Ctrl-C: every command was told to stop; no traceback for it
         sys.exit(130)
+
+
+def dump(data) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, default=str)
+
+
+def fail(message: str, *, as_json: bool, errors: dict | None = None, code: int = FAILED):
+    """Report bad input: a JSON error object on stdout for scripts, CommandError for people."""
+    if not as_json:
+        details = "".join(f"\n  {k}: {'; '.join(v)}" for k, v in (errors or {}).items())
+        raise CommandError(message + details)
+    sys.stdout.write(dump({"error": message, "errors": errors or {}}) + "\n")
+    raise SystemExit(code)
+
+
+# argparse only knows a flag on the parser that declared it: `--json` declared before the verbs
+# is refused after one (exit 2). Every verb gets a copy of the parent's flags whose default is
+# SUPPRESS, so a flag given after the verb sets the value and one not given leaves the parent's.
+NOT_SHARED = (argparse._HelpAction, argparse._VersionAction, argparse._SubParsersAction)
+
+
+class VerbsAction(argparse._SubParsersAction):
+    """A subparsers action whose every parser also accepts the parent parser's flags."""
+
+    parent: argparse.ArgumentParser | None = None
+
+    def add_parser(self, name, **kwargs):
+        verb = super().add_parser(name, **kwargs)
+        for action in self.parent._actions if self.parent else ():
+            if action.option_strings and not isinstance(action, NOT_SHARED):
+                shared = copy.copy(action)
+                shared.default, shared.required = argparse.SUPPRESS, False
+                verb._add_action(shared)
+        return verb
+
+
+def add_verbs(parser, dest: str = "verb", **kwargs) -> VerbsAction:
+    """Declare the command's own flags first, then call this; every verb added shares them."""
+    verbs = parser.add_subparsers(dest=dest, required=True, action=VerbsAction, **kwargs)
+    verbs.parent = parser
+    return verbs

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command, get_commands, load_command_class
 
-from opscore.management.commands._verbs import VerbsAction
+from opscore.cli import VerbsAction
 from tests.processes import ROOT, database_url
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +88,7 @@ def test_every_verb_accepts_every_flag_of_its_command(name):
         s for a in parser._actions if a.option_strings for s in a.option_strings if s != "-h"
     } - {"--help", "--version"}
 
-    assert isinstance(verbs, VerbsAction), f"{name}: build its verbs with _verbs.add_verbs"
+    assert isinstance(verbs, VerbsAction), f"{name}: build its verbs with opscore.cli.add_verbs"
     for verb, sub in verbs.choices.items():
         missing = flags - set(sub._option_string_actions)
         assert not missing, f"`{name} {verb}` refuses {sorted(missing)} after the verb"

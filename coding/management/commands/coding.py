@@ -17,8 +17,7 @@ from coding.models import ApprovalKind, CodingRun, Repository
 from coding.worktrees import GitFailed
 from missions.actions import submit_proposal
 from missions.schemas import ProposalInvalid
-from opscore.management.commands._json import dump, fail
-from opscore.management.commands._verbs import add_verbs
+from opscore.cli import add_verbs, dump, fail
 from opscore.models import Event
 
 

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from console.models import AgentToken
 from opscore.actions import add_outside_agent
-from opscore.management.commands._verbs import add_verbs
+from opscore.cli import add_verbs
 from opscore.models import Agent
 
 

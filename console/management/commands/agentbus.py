@@ -15,8 +15,7 @@ from console.agentbus_jobs import add_runtime_verbs
 from console.agentbus_memory import add_memory_verbs
 from console.agentbus_opportunities import add_opportunity_verbs
 from console.agentbus_verbs import run_verb
-from opscore.management.commands._json import dump
-from opscore.management.commands._verbs import add_verbs
+from opscore.cli import add_verbs, dump
 from opscore.models import RunStatus
 
 

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 
 from console.bootstrap import DEFAULT_ROSTER, BootstrapError, bootstrap
 from console.phases import check_phase
-from opscore.management.commands._json import dump, fail
+from opscore.cli import dump, fail
 
 
 class Command(BaseCommand):

@@ -7,8 +7,7 @@ from django.core.management.base import BaseCommand
 
 from console.chat import as_json, confirm_draft, discard_draft, history, send_message
 from missions.talk import TalkRefused
-from opscore.management.commands._json import dump, fail
-from opscore.management.commands._verbs import add_verbs
+from opscore.cli import add_verbs, dump, fail
 
 
 class Command(BaseCommand):

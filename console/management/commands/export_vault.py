@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from console.vault import export_vault
-from opscore.management.commands._json import dump
+from opscore.cli import dump
 
 
 class Command(BaseCommand):

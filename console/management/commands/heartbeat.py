@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
+from opscore.cli import dump
 from opscore.heartbeat import run_heartbeat
-from opscore.management.commands._json import dump
 
 
 class Command(BaseCommand):

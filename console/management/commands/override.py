@@ -4,8 +4,7 @@
 
 from django.core.management.base import BaseCommand
 
-from opscore.management.commands._json import dump, fail
-from opscore.management.commands._verbs import add_verbs
+from opscore.cli import add_verbs, dump, fail
 from opscore.overrides import (
     OVERRIDE_KINDS,
     OverrideRefused,

@@ -6,8 +6,7 @@ from django.core.management.base import BaseCommand
 
 from missions.models import Mission
 from missions.replay import replay_mission
-from opscore.management.commands._json import dump, fail
-from opscore.management.commands._verbs import add_verbs
+from opscore.cli import add_verbs, dump, fail
 from opscore.models import ReplayOutcome
 from opscore.replay import readable
 from roundtable.models import Conversation

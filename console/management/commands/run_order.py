@@ -3,8 +3,8 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 
 from console.bootstrap import roster_phase
+from opscore.cli import dump, fail
 from opscore.db import db_now
-from opscore.management.commands._json import dump, fail
 from opscore.models import RunStatus, StandingOrder
 from opscore.standing_orders import execute_run, start_run
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from console.status import system_status
-from opscore.management.commands._json import dump
+from opscore.cli import dump
 from opscore.policy_names import describe_unknown
 
 

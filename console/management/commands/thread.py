@@ -6,9 +6,8 @@ from django.core.management.base import BaseCommand
 
 from missions.talk import TalkRefused
 from missions.threads import post_comment, subject_of, thread_of
+from opscore.cli import add_verbs, dump, fail
 from opscore.db import db_now
-from opscore.management.commands._json import dump, fail
-from opscore.management.commands._verbs import add_verbs
 
 
 class Command(BaseCommand):

@@ -14,8 +14,7 @@ from memory.gate import review_candidate
 from memory.models import CandidateStatus, Memory, MemoryCandidate
 from memory.retrieval import retrieve
 from memory.upkeep import mark_stale
-from opscore.management.commands._json import dump, fail
-from opscore.management.commands._verbs import add_verbs
+from opscore.cli import add_verbs, dump, fail
 from opscore.models import Agent
 from opscore.overrides import OverrideRefused, apply_override, in_force, lift_override
 

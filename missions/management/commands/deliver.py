@@ -7,7 +7,7 @@ import threading
 from django.core.management.base import BaseCommand
 
 from missions.outbox import Deliverer
-from opscore.management.commands._json import dump
+from opscore.cli import dump
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@
 from django.core.management.base import BaseCommand
 
 from missions.feedback import FeedbackInvalid, record_feedback
-from opscore.management.commands._json import dump, fail
+from opscore.cli import dump, fail
 
 ACTOR = "operator:cli"
 

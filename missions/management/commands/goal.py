@@ -7,8 +7,7 @@ from missions.goal_metrics import describe
 from missions.goal_schemas import GoalInvalid
 from missions.goals import add_goal, close_goal, goal_detail, goal_state, revise_goal
 from missions.models import Goal
-from opscore.management.commands._json import dump, fail
-from opscore.management.commands._verbs import add_verbs
+from opscore.cli import add_verbs, dump, fail
 
 ACTOR = "operator:cli"
 TERMS = ("title", "why", "metric", "scope", "target", "direction", "owner", "deadline")

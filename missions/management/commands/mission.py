@@ -6,8 +6,7 @@ from django.core.management.base import BaseCommand
 
 from missions.actions import DecisionRefused
 from missions.mission_control import control_mission, mission_state
-from opscore.management.commands._json import dump, fail
-from opscore.management.commands._verbs import add_verbs
+from opscore.cli import add_verbs, dump, fail
 
 ACTOR = "operator:cli"
 

@@ -6,8 +6,7 @@ from django.core.management.base import BaseCommand
 
 from missions.actions import DecisionRefused, decide_proposal_as
 from missions.models import Proposal, ProposalStatus, Step
-from opscore.management.commands._json import dump, fail
-from opscore.management.commands._verbs import add_verbs
+from opscore.cli import add_verbs, dump, fail
 
 
 class Command(BaseCommand):

@@ -5,8 +5,8 @@ from django.core.management.base import BaseCommand
 from missions.actions import submit_proposal
 from missions.models import ProposalSource
 from missions.schemas import ProposalInvalid
+from opscore.cli import dump, fail
 from opscore.inputs import InputRefused, parse_json
-from opscore.management.commands._json import dump, fail
 
 
 def parse_step(text: str) -> dict:

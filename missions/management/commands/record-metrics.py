@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 
 from missions.metrics import record_metric
 from missions.schemas import ProposalInvalid
-from opscore.management.commands._json import dump, fail
+from opscore.cli import dump, fail
 
 
 class Command(BaseCommand):

@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand
 
 from missions.simulation import SimulationRefused, parse_since
 from missions.simulation_report import simulate_policy
+from opscore.cli import dump, fail
 from opscore.inputs import InputRefused, parse_json
-from opscore.management.commands._json import dump, fail
 
 
 def read_value(path: str):

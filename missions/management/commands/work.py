@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 
 from missions.slots import run_slot
 from missions.worker import WorkerSession
-from opscore.management.commands._json import dump
+from opscore.cli import dump
 
 
 class Command(BaseCommand):

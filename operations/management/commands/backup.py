@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 
 from operations.backups import BackupFailed, take_backup
-from opscore.management.commands._json import dump, fail
+from opscore.cli import dump, fail
 
 
 class Command(BaseCommand):

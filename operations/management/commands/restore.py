@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 
 from operations.backups import BackupFailed
 from operations.restore import record_restore, restore_from
-from opscore.management.commands._json import dump, fail
+from opscore.cli import dump, fail
 
 
 class Command(BaseCommand):

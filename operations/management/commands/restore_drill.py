@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 
 from operations.backups import BackupFailed
 from operations.restore import restore_drill
-from opscore.management.commands._json import dump, fail
+from opscore.cli import dump, fail
 
 
 class Command(BaseCommand):

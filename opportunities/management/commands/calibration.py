@@ -6,9 +6,8 @@ from django.core.management.base import BaseCommand
 from missions.simulation import SimulationRefused, parse_since
 from opportunities.calibration import COLUMNS, calibration_table, recalibrate_scouts
 from opportunities.models import ScoutWeight
+from opscore.cli import add_verbs, dump, fail
 from opscore.db import db_now
-from opscore.management.commands._json import dump, fail
-from opscore.management.commands._verbs import add_verbs
 
 
 class Command(BaseCommand):

@@ -13,8 +13,7 @@ from opportunities.publishing import (
     stopped_by,
     unblock_channel,
 )
-from opscore.management.commands._json import dump, fail
-from opscore.management.commands._verbs import add_verbs
+from opscore.cli import add_verbs, dump, fail
 
 
 def standing(name: str) -> dict:
