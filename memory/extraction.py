@@ -7,19 +7,16 @@ same rows: a kind failing three or more times becomes a lesson citing those atte
 single noisy incident never becomes a lesson.
 """
 
-import json
-
 from django.db import transaction
 from django.db.models import Count
 from pydantic import BaseModel, ConfigDict, Field
 
 from memory.actions import CandidateInvalid, propose_candidate
 from missions.models import AttemptOutcome, StepAttempt
+from opscore.asking import Question, ask_json
 from opscore.inputs import MalformedReply
-from opscore.llm import LLMRequest, call_llm, parse_llm_reply
 from opscore.llm_records import link_call
 from opscore.models import Agent
-from opscore.prompting import system_prompt
 
 REPEATS = 3
 MAX_REFS = 10
@@ -50,6 +47,18 @@ class Extracted(BaseModel):
 class ExtractionReply(BaseModel):
     model_config = ConfigDict(extra="forbid")
     candidates: list[Extracted] = Field(max_length=MAX_CANDIDATES)
+
+
+QUESTION = Question(
+    purpose="memory.extract",
+    prompt_version="extract.v1",
+    instructions=INSTRUCTIONS,
+    schema=ExtractionReply,
+    what="extraction",
+    temperature=0.2,
+    max_tokens=900,
+    error=ExtractionMalformed,
+)
 
 
 def failures(agent_slug: str, since):
@@ -105,19 +114,7 @@ def deterministic_answer(agent_slug: str, since) -> dict:
 
 def ask(agent: Agent, packet: list[dict], offline: dict) -> tuple[ExtractionReply, int | None]:
     """The extraction and the LLMCall that made it."""
-    system, injected = system_prompt(agent, "lessons from repeated failures")
-    request = LLMRequest(
-        system=system,
-        messages=[{"role": "user", "content": f"{INSTRUCTIONS}\n\n{json.dumps(packet)}"}],
-        temperature=0.2,
-        max_tokens=900,
-        tier="cheap",
-        offline_hint={"json": offline},
-        injected=injected,
-    )
-    reply = call_llm(request, agent=agent, purpose="memory.extract", prompt_version="extract.v1")
-    parsed = parse_llm_reply(reply, ExtractionReply, "extraction", ExtractionMalformed)
-    return parsed, reply.call_id
+    return ask_json(QUESTION, agent, "lessons from repeated failures", packet, offline)
 
 
 def extract_candidates(agent_slug: str, since, day: str) -> list | None:

@@ -13,7 +13,7 @@ from missions.goal_schemas import GoalInvalid, parse_terms
 from missions.goals import add_goal, close_goal, current_value, revise_goal
 from missions.models import Feedback, Goal, GoalVersion, Rating
 from opscore.admin import AuditAdmin, report
-from opscore.admin_overrides import confirm_with_reason
+from opscore.admin_overrides import reasoned_action
 from opscore.db import db_now
 from opscore.models import operator_actor
 
@@ -57,19 +57,14 @@ class GoalForm(forms.ModelForm):
         return cleaned
 
 
-@admin.action(description="Close (selected goals), judged met or not…", permissions=["change"])
-def close_goals(model_admin, request, queryset):
-    reason = request.POST.get("reason", "").strip()
-    if "apply" not in request.POST or not reason:
-        return confirm_with_reason(
-            model_admin,
-            request,
-            heading=f"Close {queryset.count()} goal(s)",
-            rows=[{"pk": g.pk, "label": f"G{g.id} — {g.title} ({g.status})"} for g in queryset],
-            action="close_goals",
-            button="Close",
-            kept_with="kept on the goal and its event",
-        )
+@reasoned_action(
+    "Close (selected goals), judged met or not…",
+    heading="Close {n} goal(s)",
+    label=lambda g: f"G{g.id} — {g.title} ({g.status})",
+    button="Close",
+    kept_with="kept on the goal and its event",
+)
+def close_goals(model_admin, request, queryset, reason):
     done, refused = 0, []
     for goal in queryset:
         try:
@@ -78,7 +73,6 @@ def close_goals(model_admin, request, queryset):
         except GoalInvalid as invalid:
             refused.append(str(invalid))
     report(model_admin, request, done, "closed", refused)
-    return None
 
 
 @admin.register(Goal)

@@ -2,12 +2,10 @@
 reason (and a deadline its time) first, then calls missions.mission_control like every other
 interface, so each is an event with the operator as actor."""
 
-from django.contrib import admin
-
 from missions.admin_proposals import apply_each
 from missions.mission_control import control_mission
 from opscore.admin import report
-from opscore.admin_overrides import confirm_with_reason
+from opscore.admin_overrides import reasoned_action
 from opscore.models import operator_actor
 
 LABELS = {
@@ -21,28 +19,22 @@ LABELS = {
 def control_action(verb: str):
     button, done_word, kept_with = LABELS[verb]
 
-    @admin.action(description=f"{button} (selected missions)…", permissions=["change"])
-    def action(model_admin, request, queryset):
-        reason = request.POST.get("reason", "").strip()
+    @reasoned_action(
+        f"{button} (selected missions)…",
+        heading=f"{button}: {{n}} mission(s)",
+        label=lambda m: f"M{m.id} — {m.title} ({m.status})",
+        button=button,
+        kept_with=kept_with,
+        ask_deadline=verb == "deadline",
+    )
+    def action(model_admin, request, queryset, reason):
         deadline = request.POST.get("deadline", "").strip()
-        if "apply" not in request.POST or not reason:
-            return confirm_with_reason(
-                model_admin,
-                request,
-                heading=f"{button}: {queryset.count()} mission(s)",
-                rows=[{"pk": m.pk, "label": f"M{m.id} — {m.title} ({m.status})"} for m in queryset],
-                action=f"{verb}_missions",
-                button=button,
-                kept_with=kept_with,
-                ask_deadline=verb == "deadline",
-            )
         actor = operator_actor(request.user)
         fields = {"reason": reason, "text": reason, "deadline": deadline}
         done, refused = apply_each(
             queryset, lambda m: control_mission(m.pk, verb, actor=actor, fields=fields)
         )
         report(model_admin, request, done, done_word, refused)
-        return None
 
     action.__name__ = f"{verb}_missions"
     return action

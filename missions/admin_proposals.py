@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from missions.actions import DecisionRefused, decide_proposal, reject_proposal
 from missions.models import Proposal, ProposalStatus
 from opscore.admin import LineageMixin, ReadOnlyMixin, report
-from opscore.admin_overrides import confirm_with_reason
+from opscore.admin_overrides import reasoned_action
 from opscore.four_eyes import who_may_approve, why_not_approve_proposal
 from opscore.models import operator_actor
 
@@ -89,25 +89,17 @@ class ProposalAdmin(LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
             self.message_user(request, f"P{decided.id} {decided.status}{note}", level)
         return redirect(proposal_url(proposal))
 
-    @admin.action(description="Reject selected pending proposals…", permissions=["change"])
-    def reject_proposals(self, request, queryset):
-        pending = queryset.filter(status=ProposalStatus.PENDING)
-        reason = request.POST.get("reason", "").strip()
-        if "apply" not in request.POST or not reason:
-            return confirm_with_reason(
-                self,
-                request,
-                heading=f"Reject {pending.count()} proposal(s)",
-                rows=[
-                    {"pk": p.pk, "label": f"P{p.id} — {p.title} ({p.agent_id})"} for p in pending
-                ],
-                action="reject_proposals",
-                button="Reject",
-                kept_with="kept with each proposal",
-            )
+    @reasoned_action(
+        "Reject selected pending proposals…",
+        narrow=lambda queryset: queryset.filter(status=ProposalStatus.PENDING),
+        heading="Reject {n} proposal(s)",
+        label=lambda p: f"P{p.id} — {p.title} ({p.agent_id})",
+        button="Reject",
+        kept_with="kept with each proposal",
+    )
+    def reject_proposals(self, request, pending, reason):
         actor, user = operator_actor(request.user), request.user
         done, refused = apply_each(
             pending, lambda p: reject_proposal(p, actor=actor, reason=reason, user=user)
         )
         report(self, request, done, "rejected", refused)
-        return None

@@ -19,7 +19,7 @@ from opportunities.publishing import (
     unblock_channel,
 )
 from opscore.admin import EvidenceInline, ReadOnlyMixin
-from opscore.admin_overrides import confirm_with_reason
+from opscore.admin_overrides import reasoned_action
 from opscore.models import operator_actor
 
 
@@ -59,21 +59,15 @@ class OpportunityAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def park(self, request, queryset):
         decide_each(self, request, queryset, "parked", "parked in the admin")
 
-    @admin.action(description="Reject selected…", permissions=["change"])
-    def reject(self, request, queryset):
-        notes = request.POST.get("reason", "").strip()
-        if "apply" not in request.POST or not notes:
-            return confirm_with_reason(
-                self,
-                request,
-                heading=f"Reject {queryset.count()} opportunity(ies)",
-                rows=[{"pk": o.pk, "label": f"O{o.id} — {o.title}"} for o in queryset],
-                action="reject",
-                button="Reject",
-                kept_with="kept with each review",
-            )
+    @reasoned_action(
+        "Reject selected…",
+        heading="Reject {n} opportunity(ies)",
+        label=lambda o: f"O{o.id} — {o.title}",
+        button="Reject",
+        kept_with="kept with each review",
+    )
+    def reject(self, request, queryset, notes):
         decide_each(self, request, queryset, "rejected", notes)
-        return None
 
     @admin.action(description="Convert selected (a proposal for its owner)", permissions=["change"])
     def convert(self, request, queryset):

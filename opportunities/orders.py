@@ -7,7 +7,6 @@ opportunity). Every proposal goes through `propose_opportunity`, so the budgets 
 an item is kept as an idea with the reason. A malformed reply fails the run with the reason.
 """
 
-import json
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,10 +22,10 @@ from opportunities.actions import (
 from opportunities.calibration import weighted_score
 from opportunities.models import Opportunity, OpportunityReview, ScoutWeight
 from opportunities.packets import evidence_packet, others_ideas
-from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, parse_llm_reply
+from opscore.asking import Question, ask_json
+from opscore.llm import LLMError, OverBudget
 from opscore.llm_records import link_call
 from opscore.models import Policy, RunStatus
-from opscore.prompting import system_prompt
 from opscore.standing_orders import RunResult
 
 MAX_PER_RUN = 3
@@ -69,6 +68,17 @@ class ScoutReply(BaseModel):
     ideas: list[Noticed] = Field(default_factory=list, max_length=MAX_PER_RUN)
 
 
+QUESTION = Question(
+    purpose="opportunity.scout",
+    prompt_version="scout.v1",
+    instructions=INSTRUCTIONS,
+    schema=ScoutReply,
+    what="scout",
+    temperature=0.3,
+    max_tokens=1200,
+)
+
+
 def deterministic_answer(packet: dict) -> dict:
     """Offline: each signal seen at least twice is one opportunity citing its rows."""
     found = []
@@ -96,24 +106,9 @@ def ask(order, packet: dict, since, run=None) -> tuple[ScoutReply, int | None]:
     """The scout's answer and the LLMCall that gave it (linked to its order run)."""
     agent = order.agent
     shown = {"signals": packet, "other_agents_ideas": others_ideas(agent.slug, since)}
-    system, injected = system_prompt(agent, " ".join(packet))
-    request = LLMRequest(
-        system=system,
-        messages=[{"role": "user", "content": f"{INSTRUCTIONS}\n\n{json.dumps(shown)}"}],
-        temperature=0.3,
-        max_tokens=1200,
-        tier="cheap",
-        injected=injected,
-        offline_hint={"json": deterministic_answer(packet)},
-    )
-    reply = call_llm(
-        request,
-        agent=agent,
-        purpose="opportunity.scout",
-        prompt_version="scout.v1",
-        links={"order_run": run.id} if run is not None else {},
-    )
-    return parse_llm_reply(reply, ScoutReply, "scout"), reply.call_id
+    links = {"order_run": run.id} if run is not None else {}
+    offline = deterministic_answer(packet)
+    return ask_json(QUESTION, agent, " ".join(packet), shown, offline, links)
 
 
 def opportunity_scan(order, run):

@@ -1,6 +1,8 @@
 """Overrides in the admin: a form with a preview before anything changes (kind, target, reason,
 expiry — no JSON), and Lift with a reason. The same functions as the CLI and the API."""
 
+import functools
+
 from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import redirect
@@ -24,6 +26,41 @@ def confirm_with_reason(model_admin, request, **context):
         "empty": "Nothing selected.",
     } | context
     return TemplateResponse(request, "admin/confirm_with_reason.html", context)
+
+
+def reasoned_action(description, *, heading, label, button, kept_with, narrow=None, **page):
+    """A bulk admin action that first shows what it will touch and asks for a reason, then
+    calls the decorated `apply(model_admin, request, queryset, reason)` with it.
+
+    `heading` is formatted with `n` (how many rows); `label(row)` names a row; `narrow(queryset)`
+    keeps the rows the action can act on (pending ones, active ones) for the page and for apply.
+    `permissions` (default change) and the rest of `page` go to admin.action and to the page.
+    """
+    permissions = page.pop("permissions", ["change"])
+
+    def decorate(apply):
+        @admin.action(description=description, permissions=permissions)
+        @functools.wraps(apply)
+        def action(model_admin, request, queryset):
+            rows = narrow(queryset) if narrow else queryset
+            reason = request.POST.get("reason", "").strip()
+            if "apply" in request.POST and reason:
+                apply(model_admin, request, rows, reason)
+                return None
+            return confirm_with_reason(
+                model_admin,
+                request,
+                heading=heading.format(n=rows.count()),
+                rows=[{"pk": row.pk, "label": label(row)} for row in rows],
+                action=action.__name__,
+                button=button,
+                kept_with=kept_with,
+                **page,
+            )
+
+        return action
+
+    return decorate
 
 
 EXPIRIES = [("", "until lifted"), ("15m", "15 minutes"), ("1h", "1 hour"), ("4h", "4 hours")]
@@ -128,26 +165,18 @@ class OverrideAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/opscore/apply_override.html", context)
 
-    @admin.action(description="Lift selected overrides…", permissions=["view"])
-    def lift_selected(self, request, queryset):
-        active = queryset.filter(status=OverrideStatus.ACTIVE)
-        reason = request.POST.get("reason", "").strip()
-        if "apply" not in request.POST or not reason:
-            return confirm_with_reason(
-                self,
-                request,
-                heading=f"Lift {active.count()} override(s)",
-                rows=[
-                    {"pk": o.pk, "label": f"{o.id} — {o.kind} {o.target}: {o.reason}"}
-                    for o in active
-                ],
-                action="lift_selected",
-                button="Lift",
-                kept_with="kept with each override",
-                empty="None of the selected overrides is in force.",
-            )
+    @reasoned_action(
+        "Lift selected overrides…",
+        permissions=["view"],
+        narrow=lambda queryset: queryset.filter(status=OverrideStatus.ACTIVE),
+        heading="Lift {n} override(s)",
+        label=lambda o: f"{o.id} — {o.kind} {o.target}: {o.reason}",
+        button="Lift",
+        kept_with="kept with each override",
+        empty="None of the selected overrides is in force.",
+    )
+    def lift_selected(self, request, active, reason):
         actor = operator_actor(request.user)
         for row in active:
             lift_override(row.id, actor=actor, reason=reason)
         self.message_user(request, f"{active.count()} lifted.", messages.SUCCESS)
-        return None
