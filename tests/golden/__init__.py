@@ -1,7 +1,8 @@
 """A golden set of recorded missions: each file is a mission's steps and the record of every
-call it made. tests/test_golden_replays.py loads each and replays it offline; a prompt change
-shows up there as a divergence at the call it changed. After a deliberate change, rewrite them:
-`OPS_GOLDEN_WRITE=1 .venv/bin/pytest tests/test_golden_replays.py`."""
+call it made. tests/missions/test_golden_replays.py loads each and replays it offline; a prompt
+change shows up there as a divergence at the call it changed. After a deliberate change,
+rewrite them:
+`OPS_GOLDEN_WRITE=1 .venv/bin/pytest tests/missions/test_golden_replays.py`."""
 
 import json
 from pathlib import Path

@@ -17,7 +17,7 @@ from opscore.models import LLMCall
 from tests.factories import make_step
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 RULES = ROOT / "deploy/prometheus/opscore-rules.yml"
 DASHBOARD = ROOT / "deploy/grafana/opscore-dashboard.json"
 TOKEN = "metrics-token-0123456789-0123456789"

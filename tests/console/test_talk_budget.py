@@ -8,7 +8,7 @@ from missions.threads import post_comment
 from opscore.actions import set_policy
 from opscore.models import LLMCall
 from tests.factories import AgentFactory, make_step
-from tests.test_llm_providers import anthropic_with
+from tests.opscore.test_llm_providers import anthropic_with
 
 pytestmark = pytest.mark.django_db
 

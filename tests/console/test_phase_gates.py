@@ -15,9 +15,9 @@ from opscore.actions import record_event
 from opscore.models import Event, StandingOrder
 from opscore.schedule_math import latest_slot
 from opscore.standing_orders import db_now, fire
+from tests.console.test_phases import applied_ago
 from tests.factories import run_order_now
 from tests.scripted import Scripted
-from tests.test_phases import applied_ago
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from tests.factories import AgentFactory, OperatorFactory
 from tests.processes import database_url, spawn_web
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-ARTIFACTS = Path(__file__).parent / "artifacts"
+ARTIFACTS = Path(__file__).parent.parent / "artifacts"
 TOKEN = "browser-test-token-0123456789-0123456789"
 CHROMIUM = shutil.which("chromium")
 FLAGS = [

@@ -7,8 +7,15 @@ import httpx
 import pytest
 
 from missions.models import Mission, Proposal
+from tests.console.test_stage_browser import (  # noqa: F401
+    ARTIFACTS,
+    CHROMIUM,
+    FLAGS,
+    TOKEN,
+    require_browser,
+    server,
+)
 from tests.factories import AgentFactory, OperatorFactory, make_step
-from tests.test_stage_browser import ARTIFACTS, CHROMIUM, FLAGS, TOKEN, require_browser, server  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 HOSTILE = "<img src=x onerror='window.pwned = 1'>"

@@ -8,8 +8,8 @@ from django.db.models.functions import Now
 
 from missions.goals import add_goal
 from missions.models import GoalSnapshot, Mission
+from tests.console.test_stage_browser import ARTIFACTS, CHROMIUM, FLAGS, require_browser, server  # noqa: F401
 from tests.factories import AgentFactory, propose
-from tests.test_stage_browser import ARTIFACTS, CHROMIUM, FLAGS, require_browser, server  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 HOSTILE = "<script>window.pwned = 1</script><img src=x onerror='window.pwned = 1'>"

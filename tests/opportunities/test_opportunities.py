@@ -184,7 +184,7 @@ def test_a_duplicate_open_idea_is_refused(scouts):
 
 
 def test_the_agentbus_speaks_the_seeds_opportunity_verbs(scouts, capsys):
-    from tests.test_agentbus import bus
+    from tests.console.test_agentbus import bus
 
     event = record_event("note", "signups dropped 30 %", agent=scouts)
     common = ["--source-agent", "devops", "--theme", "growth", "--why-now", "signups fell"]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.test_agent_api import outside, secret  # noqa: F401  (fixtures)
+from tests.console.test_agent_api import outside, secret  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 

@@ -33,7 +33,7 @@ pytestmark = [
         reason=f"this kernel cannot build the box: {confinement_missing()}",
     ),
 ]
-HOSTILE = [sys.executable, str(Path(__file__).parent / "fake_harness" / "hostile.py")]
+HOSTILE = [sys.executable, str(Path(__file__).parent.parent / "fake_harness" / "hostile.py")]
 
 
 @pytest.fixture

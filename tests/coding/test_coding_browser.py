@@ -4,8 +4,8 @@ with hostile and overlong text in a run: nothing runs, nothing spills sideways."
 import pytest
 
 from coding.models import CodingRun, Repository
+from tests.console.test_stage_browser import ARTIFACTS, CHROMIUM, FLAGS, require_browser, server  # noqa: F401
 from tests.factories import AgentFactory
-from tests.test_stage_browser import ARTIFACTS, CHROMIUM, FLAGS, require_browser, server  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 HOSTILE = "<script>window.pwned = 1</script><img src=x onerror='window.pwned = 1'>"

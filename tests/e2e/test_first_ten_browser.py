@@ -19,11 +19,11 @@ from missions.worker import handle_one_step
 from opscore.actions import set_policy
 from roundtable.lifecycle import claim_conversation
 from roundtable.speaking import run_conversation
+from tests.console.test_stage_browser import CHROMIUM, FLAGS, TOKEN, require_browser, server  # noqa: F401
 from tests.factories import OperatorFactory
-from tests.test_stage_browser import CHROMIUM, FLAGS, TOKEN, require_browser, server  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SHOTS = Path(os.environ.get("OPS_SHOTS_DIR") or Path(__file__).parent / "artifacts")
+SHOTS = Path(os.environ.get("OPS_SHOTS_DIR") or Path(__file__).parent.parent / "artifacts")
 WIDTHS = (1440, 390)
 
 

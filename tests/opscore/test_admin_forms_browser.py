@@ -6,9 +6,9 @@ import pytest
 
 from opscore.actions import set_policy
 from opscore.models import Policy
+from tests.console.test_stage_browser import CHROMIUM, FLAGS, require_browser, server  # noqa: F401
+from tests.e2e.test_first_ten_browser import SHOTS, WIDTHS
 from tests.factories import AgentFactory, OperatorFactory
-from tests.test_first_ten_browser import SHOTS, WIDTHS
-from tests.test_stage_browser import CHROMIUM, FLAGS, require_browser, server  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 HOSTILE = "<script>window.pwned=1</script><img src=x onerror=window.pwned=1> " + "w" * 300

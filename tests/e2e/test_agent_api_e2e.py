@@ -7,9 +7,9 @@ import pytest
 from console.models import AgentToken
 from missions.models import Step
 from opscore.models import Runtime
+from tests.console.test_agent_api import call, enqueue
 from tests.factories import AgentFactory
 from tests.processes import spawn_worker, wait_for
-from tests.test_agent_api import call, enqueue
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from console.models import ChatMessage
 from missions.models import Comment, Proposal
 from tests.factories import AgentFactory, make_step
-from tests.test_llm_providers import anthropic_reply, anthropic_with
+from tests.opscore.test_llm_providers import anthropic_reply, anthropic_with
 
 pytestmark = pytest.mark.django_db
 TOKEN = "test-token-0123456789-0123456789"

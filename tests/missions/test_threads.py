@@ -13,8 +13,8 @@ from missions.threads import post_comment, thread_of
 from missions.worker import handle_one_step
 from opscore.models import Event, LLMCall
 from tests.factories import AgentFactory, make_step
+from tests.opscore.test_llm_providers import anthropic_reply, anthropic_with
 from tests.scripted import Scripted
-from tests.test_llm_providers import anthropic_reply, anthropic_with
 
 pytestmark = pytest.mark.django_db
 NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -1,5 +1,5 @@
 """Health you can query: the SQL views' figures on a fixture, `status` and `GET /metrics`
-(its conventions: tests/test_metrics.py)."""
+(its conventions: tests/console/test_metrics.py)."""
 
 import json
 from datetime import timedelta

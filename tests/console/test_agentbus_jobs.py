@@ -9,8 +9,8 @@ import pytest
 from missions.models import Step, StepAttempt
 from opscore.db import db_now
 from opscore.models import Runtime
+from tests.console.test_agentbus import bus
 from tests.factories import AgentFactory
-from tests.test_agentbus import bus
 
 pytestmark = pytest.mark.django_db
 

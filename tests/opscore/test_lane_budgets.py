@@ -8,7 +8,7 @@ from opscore.budgets import lane_of, lane_report
 from opscore.llm import OverBudget, call_llm
 from opscore.models import LLMCall
 from opscore.policies import PolicyError
-from tests.test_llm_providers import REQUEST, anthropic_reply, anthropic_with
+from tests.opscore.test_llm_providers import REQUEST, anthropic_reply, anthropic_with
 
 pytestmark = pytest.mark.django_db
 

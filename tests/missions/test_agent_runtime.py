@@ -10,8 +10,8 @@ from missions.execution import claim_next_step
 from missions.models import Step
 from missions.worker import handle_one_step
 from opscore.models import Event, Policy, Runtime
+from tests.console.test_agentbus import bus
 from tests.factories import AgentFactory, make_step
-from tests.test_agentbus import bus
 
 pytestmark = pytest.mark.django_db
 

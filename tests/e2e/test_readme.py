@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command, get_commands, loa
 from missions.models import Proposal
 from tests.readme_commands import ReadmeCommand, readme_commands
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 COMMANDS = readme_commands((ROOT / "README.md").read_text())
 # Read-only: safe to run on the test database. (name, verb or None, a flag it must carry)
 SAFE = [

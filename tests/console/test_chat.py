@@ -12,7 +12,7 @@ from missions.models import Mission, Proposal
 from missions.talk import TalkRefused
 from opscore.models import LLMCall
 from tests.factories import AgentFactory, OperatorFactory, make_step
-from tests.test_llm_providers import anthropic_reply, anthropic_with
+from tests.opscore.test_llm_providers import anthropic_reply, anthropic_with
 
 pytestmark = pytest.mark.django_db
 
