@@ -4,7 +4,7 @@ LLMCall row, so the spend and the degradation are both queryable."""
 
 from django.db.models import Sum
 
-from opscore.llm import OverBudget
+from opscore.llm_providers import OverBudget
 from opscore.models import LLMCall, Policy
 
 LANE_OF_PREFIX = {"roundtable.": "roundtable", "memory.": "memory", "proactive.": "proactive"}

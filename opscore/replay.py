@@ -7,8 +7,6 @@ it; its ReplayRun row is written after the rollback. The lanes say how their sub
 (missions.replay, roundtable.replay); this module knows only calls.
 """
 
-import contextlib
-import contextvars
 import difflib
 import json
 import time
@@ -19,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 
 from opscore import llm
+from opscore.llm_providers import answering
 from opscore.llm_records import redacted, request_document
 from opscore.models import LLMCall, LLMCallRecord, ReplayMode, ReplayOutcome, ReplayRun
 from opscore.registry import Registry
@@ -27,7 +26,6 @@ from opscore.registry import Registry
 # `moment` (the memory lane hides what was learned since). A recorded replay asks today's code
 # with the company's knowledge as it was; a live one asks with today's.
 AS_OF: Registry = Registry("replay as-of view")
-_answering: contextvars.ContextVar = contextvars.ContextVar("replay_provider", default=None)
 
 
 class ReplayHalt(BaseException):
@@ -139,20 +137,6 @@ def recorded_error(recorded: dict) -> llm.LLMError:
         tokens = {k: recorded.get(k) or 0 for k in ("input_tokens", "output_tokens")}
         return llm.LLMReplyError(recorded["error"], **tokens, model=recorded.get("model", ""))
     return error_class(recorded["error"])
-
-
-@contextlib.contextmanager
-def answering(provider):
-    """While it is active, every call_llm without an explicit provider asks this one."""
-    token = _answering.set(provider)
-    try:
-        yield provider
-    finally:
-        _answering.reset(token)
-
-
-def provider_override():
-    return _answering.get()
 
 
 def missing_records(calls) -> list[dict]:
