@@ -2,7 +2,7 @@
 
 Each app declares the parts of a lane it owns (`contribute`): the step kinds its missions run,
 the standing-order handlers, the heartbeat duties and the loops (django-q entry points, the
-coding driver). A `pause-lane` override then stops all of them at once:
+a lane's own driver). A `pause-lane` override then stops all of them at once:
 
 - step kinds: claims skip them (the claim SQL reads `lane_switches.held_kinds`), for Opscore's
   workers and for an outside runtime's `claim-jobs` alike; running leases finish;

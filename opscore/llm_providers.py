@@ -26,7 +26,7 @@ from opscore.inputs import describe_invalid, max_bytes
 TIERS = ("cheap", "main")
 # How much of a reply's body is read at most, as a multiple of the reply limit: room for JSON
 # escaping around a reply that is within the limit, and for reading the usage of one that is
-# not, without ever holding an endless reply in memory.
+# not, without ever holding an endless reply in RAM.
 BODY_CAP_FACTOR = 64
 
 
@@ -70,8 +70,8 @@ class LLMRequest:
     tier: str = "main"
     # What an offline stand-in needs to answer a structured request plausibly (ignored online).
     offline_hint: dict | None = None
-    # What was put into the prompt besides the task (memory ids, the voice's version): every
-    # LLMCall row keeps it, so any call can be reproduced.
+    # What was put into the prompt besides the task (the ids of what was recalled, the voice's
+    # version): every LLMCall row keeps it, so any call can be reproduced.
     injected: dict = field(default_factory=dict)
 
 

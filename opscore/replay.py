@@ -4,7 +4,7 @@ with what was asked and decided then.
 
 A replay runs inside a transaction that is always rolled back, so the live ledger never sees
 it; its ReplayRun row is written after the rollback. The lanes say how their subject is re-run
-(missions.replay, roundtable.replay); this module knows only calls.
+(each in its own replay.py); this module knows only calls.
 """
 
 import difflib
@@ -23,7 +23,7 @@ from opscore.models import LLMCall, LLMCallRecord, ReplayMode, ReplayOutcome, Re
 from opscore.registry import Registry
 
 # name → as_of(moment): inside the replay's transaction, make a lane's state look as it did at
-# `moment` (the memory lane hides what was learned since). A recorded replay asks today's code
+# `moment` (a lane hides what it learned since). A recorded replay asks today's code
 # with the company's knowledge as it was; a live one asks with today's.
 AS_OF: Registry = Registry("replay as-of view")
 

@@ -1,5 +1,5 @@
-"""Subcommands (`override pause-lane …`, `memory search …`) that take the command's own flags
-on either side of the verb, so `memory search --agent a --json` works as the README writes it.
+"""Subcommands (`override pause-lane …`, `override list …`) that take the command's own flags
+on either side of the verb, so `override list --json` works as the README writes it.
 
 argparse only knows a flag on the parser that declared it: `--json` declared before the verbs is
 refused after one (exit 2). Every verb gets a copy of the parent's flags whose default is
