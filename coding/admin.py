@@ -52,8 +52,8 @@ def approval_cards(run: CodingRun, user) -> list[dict]:
             "kind": kind,
             "label": label,
             "digest": run.approval_digest(kind),
-            "needs": four_eyes.CODING[kind].label,
-            "why_not": why_not_decide(user, four_eyes.CODING[kind], author=run.author)
+            "needs": four_eyes.DECISIONS[kind].label,
+            "why_not": why_not_decide(user, four_eyes.DECISIONS[kind], author=run.author)
             or why_not(run, kind),
         }
         for kind, label in ApprovalKind.choices

@@ -93,7 +93,7 @@ def why_not_them(run: CodingRun, kind: str, user, shown_digest) -> str:
     """Four eyes (the permission for this kind, and not the run's author), and the content
     the approver saw still being the content."""
     if user is not None:
-        why = why_not_decide(user, four_eyes.CODING[kind], author=run.author)
+        why = why_not_decide(user, four_eyes.DECISIONS[kind], author=run.author)
         if why:
             return why
     if shown_digest is not None and shown_digest != run.approval_digest(kind):

@@ -5,14 +5,30 @@ class MemoryConfig(AppConfig):
     name = "memory"
 
     def ready(self):
-        from memory import evidence, influence, orders, override_kinds, retrieval, tasks, voice
+        from memory import (
+            evidence,
+            influence,
+            orders,
+            override_kinds,
+            policies,
+            retrieval,
+            tasks,
+            voice,
+        )
         from missions import provenance
         from missions.checkers import TOPIC_STEERS
+        from opscore.budgets import LANE_OF_PREFIX, LLM_LANES
         from opscore.lanes import contribute
+        from opscore.overrides import OWNED
+        from opscore.policies import SCHEMAS
         from opscore.prompting import CONTEXT_PROVIDERS, VOICE_MODIFIERS
         from opscore.replay import AS_OF
         from opscore.standing_orders import HANDLERS
 
+        SCHEMAS.register_all(policies.POLICIES)
+        OWNED.register("memory_policy", ["frozen", "frozen_reason"])
+        LLM_LANES.register("memory", (0.3, 0.5))
+        LANE_OF_PREFIX.register("memory.", "memory")
         evidence.EVIDENCE_TYPES.register_all(evidence.BUILTIN)
         evidence.UNTRUSTED_BECAUSE.register_all(provenance.BUILTIN)
         evidence.UNTRUSTED_BECAUSE.register("memory_candidate", candidate_untrusted)

@@ -14,12 +14,18 @@ class MissionsConfig(AppConfig):
             gates,
             outbox,
             override_kinds,
+            policies,
             step_kinds,
             wake,
             work_executors,
         )
+        from opscore.budgets import LANE_OF_PREFIX
         from opscore.lanes import contribute
+        from opscore.policies import SCHEMAS
         from opscore.registry import STEP_KINDS, STEP_PREVIEWS
+
+        SCHEMAS.register_all(policies.POLICIES)
+        LANE_OF_PREFIX.register("thread.", "talk")  # thread replies: the talk lane (console)
 
         STEP_KINDS.register_all({kind.name: kind for kind in step_kinds.BUILTIN})
         executors.EXECUTORS.register_all(work_executors.EXECUTORS)
@@ -35,6 +41,6 @@ class MissionsConfig(AppConfig):
         from missions import recovery, threads
 
         recovery.BLOCKER_CHECKS.register(threads.WAITING, threads.question_settled)
-        contribute("triggers", duties=["evaluate_triggers"])
-        contribute("reactions", duties=["process_reactions"])
+        contribute("triggers", duties=["evaluate_triggers"], on=True)
+        contribute("reactions", duties=["process_reactions"], on=True)
         contribute("publishing", kinds=["post_tweet"])

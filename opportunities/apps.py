@@ -20,11 +20,21 @@ class OpportunitiesConfig(AppConfig):
             notices,
             orders,
             override_kinds,
+            policies,
             publishing,
         )
         from opportunities.channels import ADAPTERS
-        from opscore.lanes import contribute
+        from opscore.budgets import LANE_OF_PREFIX, LLM_LANES
+        from opscore.lanes import ALIASES, contribute
+        from opscore.policies import SCHEMAS
         from opscore.standing_orders import HANDLERS
+
+        SCHEMAS.register_all(policies.POLICIES)
+        LLM_LANES.register_all({"proactive": (0.5, 1.0), "idle": (0.2, 0.3)})
+        LANE_OF_PREFIX.register_all(
+            {"proactive.": "proactive", "idle.": "idle", "opportunity.": "proactive"}
+        )
+        ALIASES.register("opportunities", "proactive")  # this app's work is the proactive lane
 
         EVIDENCE_TYPES.register_all(
             {"idea": "opportunities.Idea", "opportunity": "opportunities.Opportunity"}

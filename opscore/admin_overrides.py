@@ -78,7 +78,7 @@ class OverrideForm(forms.Form):
         max_length=200,
         required=False,
         help_text="A lane, agent slug, kind:<step kind> or agent:<slug>, or a mission, step or "
-        "memory id — the preview says what it matches.",
+        "remembered item id — the preview says what it matches.",
     )
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
     expires = forms.ChoiceField(choices=EXPIRIES, required=False, help_text="standing kinds")

@@ -1,5 +1,5 @@
 """One question to the model, answered in a strict schema: the shape of every background job
-that reads evidence and asks an agent about it (memory extraction, opportunity scouts).
+that reads evidence and asks an agent about it (lessons distilled, scouts judging).
 
 The agent's system prompt (voice and context sections), the instructions above the evidence as
 JSON, the cheap tier, the deterministic answer used offline; the reply parsed against the schema

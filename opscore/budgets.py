@@ -3,21 +3,54 @@ cheap tier) and a hard one (refuse, with the reason). Every call's lane and tier
 LLMCall row, so the spend and the degradation are both queryable."""
 
 from django.db.models import Sum
+from pydantic import Field, model_validator
 
-from opscore.llm import OverBudget
+from opscore.llm_providers import OverBudget
 from opscore.models import LLMCall, Policy
+from opscore.policies import PolicyValue
+from opscore.policy_names import names_in
+from opscore.registry import Registry
 
-LANE_OF_PREFIX = {"roundtable.": "roundtable", "memory.": "memory", "proactive.": "proactive"}
-LANE_OF_PREFIX |= {"idle.": "idle", "coding.": "coding", "opportunity.": "proactive"}
-LANE_OF_PREFIX |= {"thread.": "talk", "chat.": "talk"}
+# lane → (soft_usd, hard_usd), its default daily budget; each lane registers its own.
+LLM_LANES: Registry = Registry("LLM lane")
+# a call's purpose prefix (`lane.`) → the lane whose budget it spends; lanes register theirs.
+LANE_OF_PREFIX: Registry = Registry("LLM purpose prefix")
+# Work that names no lane of its own (a step's call): Opscore's own lane, registered in its ready().
+BASE_LANE = "steps"
 
 
 def lane_of(purpose: str) -> str:
-    """Which lane's budget a call spends: by its purpose's prefix; steps otherwise."""
+    """Which lane's budget a call spends: by its purpose's prefix; the base lane otherwise."""
     for prefix, lane in LANE_OF_PREFIX.items():
         if purpose.startswith(prefix):
             return lane
-    return "steps"
+    return BASE_LANE
+
+
+class LaneBudget(PolicyValue):
+    """At `soft_usd` a lane's calls drop to the cheap tier; at `hard_usd` they are refused."""
+
+    soft_usd: float = Field(ge=0)
+    hard_usd: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.soft_usd > self.hard_usd:
+            raise ValueError("soft_usd must not exceed hard_usd")
+        return self
+
+
+def default_lane_budgets() -> dict[str, LaneBudget]:
+    return {lane: LaneBudget(soft_usd=s, hard_usd=h) for lane, (s, h) in LLM_LANES.items()}
+
+
+class LLMBudget(PolicyValue):
+    enabled: bool = True
+    per_agent_daily_usd: float = Field(1.0, ge=0)
+    total_daily_usd: float = Field(5.0, ge=0)
+    lanes: names_in("LLM lanes", LLM_LANES.names, dict[str, LaneBudget]) = Field(
+        default_factory=default_lane_budgets
+    )
 
 
 def lane_spend() -> dict[str, float]:
@@ -25,7 +58,7 @@ def lane_spend() -> dict[str, float]:
     return {row["lane"]: float(row["usd"] or 0) for row in rows}
 
 
-def check_budget(agent, lane: str = "steps", tier: str = "main") -> str:
+def check_budget(agent, lane: str = BASE_LANE, tier: str = "main") -> str:
     """The tier the call may use, or OverBudget with the reason."""
     budget = Policy.objects.value("llm_budget")
     if not budget.enabled:

@@ -6,8 +6,8 @@ uses to speak JSON to scripts and text to people.
 - `dump(data)`: the one JSON shape commands print (indented, keys sorted, dates as strings).
 - `fail(message, as_json=…)`: bad input or a refusal. With `--json`, a JSON error object on
   stdout and the exit code; without, Django's CommandError (stderr, exit 1).
-- `add_verbs(parser)`: subcommands (`memory search …`) that accept the command's own flags on
-  either side of the verb, so `memory --json search` and `memory search --json` both work.
+- `add_verbs(parser)`: subcommands (`override pause-lane …`) that accept the command's own flags on
+  either side of the verb, so `override --json list` and `override list --json` both work.
 
 Exit codes: 0 done; 1 it ran and failed (`FAILED`); 2 refused: bad input, unknown id, a rule
 said no (`REFUSED`). The agent bus adds 3 for a write the lease refused (console agentbus).

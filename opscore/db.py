@@ -19,7 +19,7 @@ class Channel:
 
     STEPS = "opscore_steps"  # a step may have become claimable (missions_step_notify)
     EVENTS = "opscore_events"  # an event was written (opscore_event_notify), payload = its id
-    OUTBOX = "opscore_outbox"  # a message to deliver was written (opportunities.notices)
+    OUTBOX = "opscore_outbox"  # a message to deliver was written (missions.outbox)
 
 
 class AdvisoryLock:

@@ -4,7 +4,7 @@ It listens on a Unix socket only and outlives the process that started it, so th
 the workers and the CLI all share one database. `python -m opscore.embedded_db stop` stops it.
 
 Every connection needs the password (scram-sha-256), even on the socket: anything else on the
-machine that reaches the socket (a coding harness, another user) must not get a superuser.
+machine that reaches the socket (an agent's harness, another user) must not get a superuser.
 pgserver initialises its data dir trusting local connections, so the first start sets the
 password while still trusted, then rewrites pg_hba.conf and reloads; a data dir an older Opscore
 left trusting is migrated the same way. The password is generated once into .data/secrets.env.

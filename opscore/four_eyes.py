@@ -4,6 +4,8 @@ holds every permission but is still nobody's second pair of eyes on their own wo
 
 from dataclasses import dataclass
 
+from opscore.registry import Registry
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -26,21 +28,11 @@ def why_not_decide(user, decision: Decision, author: str = "") -> str:
     return ""
 
 
-# coding approval kind → who may give it
-CODING = {
-    "code": Decision("coding.approve_code", "can approve code"),
-    "merge": Decision("coding.approve_merge", "can approve merges"),
-    "deploy": Decision("coding.approve_deploy", "can approve deploys"),
-    "prod-config": Decision("coding.approve_prod_config", "can approve production-config changes"),
-}
-# The groups that hold them are made by coding/migrations/0004_approver_groups.py.
+# approval kind (`code`, `deploy` …) → who may give it; the app that asks for it registers it.
+DECISIONS: Registry = Registry("approval decision")
 # A proposal with steps of these kinds needs their decision's permission too: approving it
-# is approving the deploy or the production-config change.
-STEP_KIND_DECISIONS = {
-    "deploy": CODING["deploy"],
-    "deploy.prepare": CODING["deploy"],
-    "config.change": CODING["prod-config"],
-}
+# is approving the deploy or the production-config change. Registered with DECISIONS.
+STEP_KIND_DECISIONS: Registry = Registry("step kind's decision")
 
 
 def proposal_decisions(step_kinds) -> list[Decision]:

@@ -2,7 +2,7 @@
 
 Each app declares the parts of a lane it owns (`contribute`): the step kinds its missions run,
 the standing-order handlers, the heartbeat duties and the loops (django-q entry points, the
-coding driver). A `pause-lane` override then stops all of them at once:
+a lane's own driver). A `pause-lane` override then stops all of them at once:
 
 - step kinds: claims skip them (the claim SQL reads `lane_switches.held_kinds`), for Opscore's
   workers and for an outside runtime's `claim-jobs` alike; running leases finish;
@@ -18,11 +18,17 @@ reaction is `skipped`); what was queued before the pause waits, as in `queue`.
 
 from dataclasses import dataclass, field
 
+from pydantic import Field
+
 from opscore.models import Override, Policy
+from opscore.policies import PolicyValue
+from opscore.policy_names import names_in
+from opscore.registry import Registry
 
 QUEUE, DROP = "queue", "drop"
 MODES = (QUEUE, DROP)
-ALIASES = {"opportunities": "proactive"}  # the opportunities app's work is the proactive lane
+# another name an operator may type for a lane (an app's label) → the lane; apps register theirs
+ALIASES: Registry = Registry("lane alias")
 
 
 @dataclass
@@ -46,9 +52,19 @@ class Lane:
 
 
 LANE_PARTS: dict[str, Lane] = {}
+# The lanes on by default in a fresh install's lane_switches (the others are on by absence).
+SWITCHED_ON: Registry = Registry("lane switched on")
 
 
-def contribute(lane: str, *, kinds=(), handlers=(), duties=(), loops=None) -> Lane:
+def lane_names() -> list[str]:
+    """Every lane a pause can stop, in the order the apps declared them."""
+    return list(LANE_PARTS)
+
+
+def contribute(lane: str, *, kinds=(), handlers=(), duties=(), loops=None, on=False) -> Lane:
+    """`on`: the lane is named (running) in a fresh install's lane_switches."""
+    if on:
+        SWITCHED_ON.register(lane, True)
     declared = LANE_PARTS.setdefault(lane, Lane(lane))
     declared.step_kinds.update(kinds)
     declared.order_handlers.update(handlers)
@@ -63,6 +79,21 @@ def lane_of_kind(kind: str) -> str:
 
 def lane_of_handler(handler: str) -> str:
     return next((n for n, lane in LANE_PARTS.items() if handler in lane.order_handlers), "")
+
+
+class LaneSwitches(PolicyValue):
+    """Written by pause-lane overrides: a paused lane's work is skipped, and says so.
+    `drop` names the lanes paused in drop mode; `held_kinds` the step kinds of every paused lane,
+    which the claim SQL reads (below)."""
+
+    lanes: names_in("lanes", lane_names, dict[str, bool]) = Field(
+        default_factory=lambda: dict(SWITCHED_ON)
+    )
+    drop: list[str] = Field(default_factory=list)
+    held_kinds: list[str] = Field(default_factory=list)
+
+    def is_running(self, lane: str) -> bool:
+        return self.lanes.get(lane, True)
 
 
 @dataclass(frozen=True)

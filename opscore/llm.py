@@ -1,293 +1,69 @@
-"""LLM providers behind one call, and the ledger of every call made.
+"""The ledger of every model call: `call_llm` adds what Opscore needs around a provider's
+`complete(request)` (opscore.llm_providers): the daily budget, bounded retries of transient
+errors, and one LLMCall row per try — failed tries included.
 
-`complete(request)` is the provider interface: system prompt, messages, temperature, max tokens
-and a model tier in; text and usage out. `call_llm` adds what Opscore needs around it: the daily
-budget, bounded retries of transient errors, and one LLMCall row per try — failed tries included.
-
-Failures are sorted at the provider boundary into three classes, because each costs differently
-when repeated: a transport fault (TransientLLMError) is retried with backoff; a bad reply
-(LLMReplyError) is the model's deterministic answer, so asking again bills the same fault twice;
-anything else (LLMError: a bad request, a revoked key) will not heal by itself either.
+The providers' names stay importable from here: callers import one module for a model call.
 """
 
 import dataclasses
-import hashlib
-import json
 import logging
 import time
 import traceback
-from dataclasses import dataclass, field
-from decimal import Decimal
 
-import httpx
 from django.conf import settings
 
-from opscore.inputs import MalformedReply, describe_invalid, max_bytes, parse_reply, without_nul
+from opscore.budgets import check_budget, lane_of
+from opscore.inputs import MalformedReply, max_bytes, parse_reply, without_nul
+from opscore.llm_providers import (
+    BODY_CAP_FACTOR,
+    OFFLINE_NOTE,
+    TIERS,
+    AnthropicProvider,
+    LLMError,
+    LLMReply,
+    LLMReplyError,
+    LLMRequest,
+    OfflineProvider,
+    OllamaProvider,
+    OverBudget,
+    TransientLLMError,
+    cost_of,
+    get_provider,
+    offline_mark,
+    one_line,
+    provider_override,
+)
+from opscore.llm_records import (
+    error_document,
+    keep_record,
+    reply_document,
+    request_document,
+    versions_in_force,
+)
+from opscore.models import LLMCall, LLMCallOutcome
 from opscore.redaction import redact_text
 
-TIERS = ("cheap", "main")
-# How much of a reply's body is read at most, as a multiple of the reply limit: room for JSON
-# escaping around a reply that is within the limit, and for reading the usage of one that is
-# not, without ever holding an endless reply in memory.
-BODY_CAP_FACTOR = 64
+__all__ = [
+    "BODY_CAP_FACTOR",
+    "OFFLINE_NOTE",
+    "TIERS",
+    "AnthropicProvider",
+    "LLMError",
+    "LLMReply",
+    "LLMReplyError",
+    "LLMRequest",
+    "OfflineProvider",
+    "OllamaProvider",
+    "OverBudget",
+    "TransientLLMError",
+    "call_llm",
+    "cost_of",
+    "get_provider",
+    "offline_mark",
+    "one_line",
+    "parse_llm_reply",
+]
 log = logging.getLogger(__name__)
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    return " ".join(str(text).split())[:limit]
-
-
-class LLMError(Exception):
-    """A failure that retrying will not fix (bad request, auth). The message is one line: it
-    becomes a step's reason and an LLMCall row's error."""
-
-    def __init__(self, message: str):
-        super().__init__(one_line(message))
-
-
-class TransientLLMError(LLMError):
-    """429, 5xx, timeouts, connection trouble: worth another try after a pause."""
-
-
-class LLMReplyError(LLMError):
-    """The model answered 200, but the answer is unusable: not JSON, the wrong shape, no text,
-    over the reply limit. Deterministic, so never retried, and the model's answer is no sign
-    that the step's kind is broken, so it never counts toward the breaker. Carries what the
-    reply did tell (tokens, model): the call was billed, and its LLMCall row says so."""
-
-    def __init__(self, message: str, *, input_tokens: int = 0, output_tokens: int = 0, model=""):
-        super().__init__(message)
-        self.input_tokens, self.output_tokens, self.model = input_tokens, output_tokens, model
-
-
-class OverBudget(LLMError):
-    """The llm_budget policy says no more spend today for this agent or overall."""
-
-
-@dataclass(frozen=True)
-class LLMRequest:
-    system: str
-    messages: list[dict]
-    temperature: float = 0.7
-    max_tokens: int = 800
-    tier: str = "main"
-    # What an offline stand-in needs to answer a structured request plausibly (ignored online).
-    offline_hint: dict | None = None
-    # What was put into the prompt besides the task (memory ids, the voice's version): every
-    # LLMCall row keeps it, so any call can be reproduced.
-    injected: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class LLMReply:
-    text: str
-    input_tokens: int
-    output_tokens: int
-    model: str
-    provider: str
-    extra: dict = field(default_factory=dict)
-    call_id: int | None = None  # its LLMCall row, once call_llm recorded it
-
-
-class OfflineProvider:
-    """Deterministic, no network, and honest about it: every reply says it is offline."""
-
-    name = "offline"
-
-    def model_for(self, tier: str) -> str:
-        return f"offline-{tier}"
-
-    def complete(self, request: LLMRequest) -> LLMReply:
-        prompt = request.system + "".join(m["content"] for m in request.messages)
-        digest = hashlib.sha256(prompt.encode()).hexdigest()[:8]
-        last = request.messages[-1]["content"].strip().splitlines()[0][:80]
-        text = f"[offline {digest}] Noted: {last}"
-        if request.offline_hint and "json" in request.offline_hint:
-            text = json.dumps(request.offline_hint["json"])
-        elif request.offline_hint and "text" in request.offline_hint:
-            text = f"[offline] {request.offline_hint['text']}"
-        return LLMReply(
-            text=text,
-            input_tokens=max(len(prompt) // 4, 1),
-            output_tokens=max(len(text) // 4, 1),
-            model=self.model_for(request.tier),
-            provider=self.name,
-        )
-
-
-class AnthropicProvider:
-    """The real `anthropic` client. `http_client` lets tests pass a fake transport."""
-
-    name = "anthropic"
-
-    def __init__(self, api_key: str, http_client=None):
-        import anthropic
-        import httpx2  # the SDK's HTTP client; its errors can surface while a body is read
-
-        self._anthropic, self._httpx = anthropic, httpx2
-        self.client = anthropic.Anthropic(
-            api_key=api_key,
-            max_retries=0,  # call_llm owns retries, so every try is a row
-            timeout=settings.OPS_LLM_TIMEOUT_SECONDS,
-            http_client=http_client,
-        )
-
-    def model_for(self, tier: str) -> str:
-        return settings.OPS_ANTHROPIC_MODELS[tier]
-
-    def complete(self, request: LLMRequest) -> LLMReply:
-        anthropic = self._anthropic
-        extra = {"temperature": request.temperature} if settings.OPS_ANTHROPIC_TEMPERATURE else {}
-        try:
-            with self.client.messages.with_streaming_response.create(
-                model=self.model_for(request.tier),
-                max_tokens=request.max_tokens,
-                system=request.system,
-                messages=request.messages,
-                extra_body=extra or None,
-            ) as response:
-                raw = read_capped(response.iter_bytes(), self.name)
-        except (anthropic.APITimeoutError, anthropic.APIConnectionError) as error:
-            raise TransientLLMError(f"anthropic: {type(error).__name__}") from error
-        except anthropic.APIStatusError as error:
-            raise status_error("anthropic", error.status_code, error.message) from error
-        except self._httpx.TransportError as error:  # the body broke off while being read
-            raise TransientLLMError(f"anthropic: {type(error).__name__}") from error
-        return self.reply_from(raw)
-
-    def reply_from(self, raw: bytes) -> LLMReply:
-        """Checked by the SDK's own Message schema, so a reply of any other shape is a bad
-        reply with its usage kept, never an AttributeError deep in our code."""
-        from pydantic import ValidationError
-
-        data = json_object(raw, self.name)
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        known = {
-            "input_tokens": count(usage.get("input_tokens")),
-            "output_tokens": count(usage.get("output_tokens")),
-            "model": str(data.get("model") or "")[:100],
-        }
-        try:
-            message = self._anthropic.types.Message.model_validate(data)
-        except ValidationError as invalid:
-            why = describe_invalid(invalid)
-            raise LLMReplyError(f"anthropic: malformed reply: {why}", **known) from None
-        text = "".join(block.text for block in message.content if block.type == "text")
-        return LLMReply(
-            text=text,
-            input_tokens=message.usage.input_tokens,
-            output_tokens=message.usage.output_tokens,
-            model=message.model,
-            provider=self.name,
-        )
-
-
-class OllamaProvider:
-    """Ollama's /api/chat over HTTP (httpx)."""
-
-    name = "ollama"
-
-    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None):
-        self.client = httpx.Client(
-            base_url=base_url, timeout=settings.OPS_LLM_TIMEOUT_SECONDS, transport=transport
-        )
-
-    def model_for(self, tier: str) -> str:
-        return settings.OPS_OLLAMA_MODELS[tier]
-
-    def complete(self, request: LLMRequest) -> LLMReply:
-        body = {
-            "model": self.model_for(request.tier),
-            "messages": [{"role": "system", "content": request.system}, *request.messages],
-            "stream": False,
-            "options": {"temperature": request.temperature, "num_predict": request.max_tokens},
-        }
-        try:
-            with self.client.stream("POST", "/api/chat", json=body) as response:
-                if response.status_code != 200:
-                    detail = response.read()[:200].decode(errors="replace")
-                    raise status_error("ollama", response.status_code, detail)
-                raw = read_capped(response.iter_bytes(), self.name)
-        except httpx.TransportError as error:
-            raise TransientLLMError(f"ollama: {type(error).__name__}") from error
-        return self.reply_from(raw, body["model"])
-
-    def reply_from(self, raw: bytes, asked_for: str) -> LLMReply:
-        data = json_object(raw, self.name)
-        known = {
-            "input_tokens": count(data.get("prompt_eval_count")),
-            "output_tokens": count(data.get("eval_count")),
-            "model": str(data.get("model") or asked_for)[:100],
-        }
-        message = data.get("message")
-        text = message.get("content") if isinstance(message, dict) else None
-        if not isinstance(text, str):
-            raise LLMReplyError("ollama: malformed reply: no message.content text", **known)
-        return LLMReply(text=text, **known, provider=self.name)
-
-
-def read_capped(chunks, provider: str) -> bytes:
-    """A reply body, read no further than BODY_CAP_FACTOR times the reply limit, and for no
-    longer than OPS_LLM_DEADLINE_SECONDS: the client's timeout restarts on every read, so a
-    server trickling a byte at a time would otherwise hold the worker for ever."""
-    cap, body = BODY_CAP_FACTOR * max_bytes(), bytearray()
-    deadline = time.monotonic() + settings.OPS_LLM_DEADLINE_SECONDS
-    for chunk in chunks:
-        body += chunk
-        if len(body) > cap:
-            raise LLMReplyError(f"{provider}: reply body over {cap} bytes; not read further")
-        if time.monotonic() > deadline:
-            limit = settings.OPS_LLM_DEADLINE_SECONDS
-            raise TransientLLMError(f"{provider}: reply not complete within {limit} s")
-    return bytes(body)
-
-
-def json_object(raw: bytes, provider: str) -> dict:
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError) as error:
-        raise LLMReplyError(f"{provider}: malformed reply: not JSON ({error})") from None
-    if not isinstance(data, dict):
-        raise LLMReplyError(f"{provider}: malformed reply: a JSON {type(data).__name__}")
-    return data
-
-
-def count(value) -> int:
-    """A token count as the reply gave it, or 0 when it gave none that makes sense."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
-
-def status_error(provider: str, status: int, detail: str) -> LLMError:
-    """429, 529 (overloaded) and other 5xx, 408 and 409 are worth another try; the rest not."""
-    transient = status in (408, 409, 429) or status >= 500
-    return (TransientLLMError if transient else LLMError)(f"{provider}: HTTP {status}: {detail}")
-
-
-OFFLINE_NOTE = (
-    "The LLM provider is offline: what agents wrote here is stand-in words, not a model's "
-    "judgement."
-)
-
-
-def offline_mark() -> str:
-    """The prefix a surface puts on model-made text while the provider is offline."""
-    return "[offline] " if settings.OPSCORE_LLM == "offline" else ""
-
-
-def get_provider():
-    choice = settings.OPSCORE_LLM
-    if choice == "anthropic":
-        return AnthropicProvider(settings.ANTHROPIC_API_KEY)
-    if choice == "ollama":
-        return OllamaProvider(settings.OLLAMA_URL)
-    return OfflineProvider()
-
-
-def cost_of(model: str, input_tokens: int, output_tokens: int) -> Decimal:
-    """USD, from per-million-token prices in settings (unknown models cost nothing known)."""
-    price_in, price_out = settings.OPS_LLM_PRICES.get(model, (0, 0))
-    total = Decimal(str(price_in)) * input_tokens + Decimal(str(price_out)) * output_tokens
-    return (total / Decimal(1_000_000)).quantize(Decimal("0.000001"))
 
 
 def backoff_pause(attempt: int) -> float:
@@ -312,11 +88,7 @@ def call_llm(
     """One model call with budget, bounded retries and an LLMCall row per try, each with its
     whole record (opscore.llm_records). `links` says what the call serves (conversation,
     opportunity, review …); a step's id and mission are linked by themselves."""
-    from opscore.budgets import check_budget, lane_of
-    from opscore.llm_records import versions_in_force
-    from opscore.models import LLMCall, LLMCallOutcome
-    from opscore.replay import provider_override  # a replay answers every call
-
+    # a replay answers every call
     provider, lane = provider_override() or provider or get_provider(), lane_of(purpose)
     served = {"step": step.id, "mission": step.mission_id} if step is not None else {}
     row = dict(
@@ -357,9 +129,6 @@ def from_record(provider) -> bool:
 
 def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMReply | None:
     """One try, recorded whatever its end. None means a transient failure worth another try."""
-    from opscore.llm_records import keep_record, reply_document, request_document
-    from opscore.models import LLMCall, LLMCallOutcome
-
     started = time.perf_counter()
     try:
         reply = within_limit(provider.complete(request))
@@ -390,8 +159,6 @@ def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMR
 def parse_llm_reply(reply: LLMReply, schema, what: str, error=MalformedReply):
     """`parse_reply` for a recorded reply: one that fits no schema also marks its LLMCall row
     a bad reply, with the reason, so the ledger never calls an unusable answer ok."""
-    from opscore.models import LLMCall, LLMCallOutcome
-
     try:
         return parse_reply(reply.text, schema, what, error)
     except MalformedReply as malformed:
@@ -421,9 +188,6 @@ def within_limit(reply: LLMReply) -> LLMReply:
 def record_failure(row: dict, attempt: int, error: LLMError, started: float, request) -> None:
     """A failed try's LLMCall row and record; a bad reply keeps the tokens (and so the cost)
     it was billed for."""
-    from opscore.llm_records import error_document, keep_record, request_document
-    from opscore.models import LLMCall, LLMCallOutcome
-
     outcome = LLMCallOutcome.ERROR
     if isinstance(error, TransientLLMError):
         outcome = LLMCallOutcome.TRANSIENT_ERROR

@@ -17,9 +17,9 @@ from django.db import IntegrityError, transaction
 
 from opscore.actions import record_event, set_policy
 from opscore.db import db_now
-from opscore.lanes import ALIASES, DROP, LANE_PARTS, MODES, QUEUE, Lane, held_kinds
+from opscore.lanes import ALIASES, DROP, LANE_PARTS, MODES, QUEUE, Lane, held_kinds, lane_names
 from opscore.models import Override, OverrideStatus, Policy
-from opscore.policies import LANES, parse_policy
+from opscore.policies import parse_policy
 from opscore.policy_names import known_part
 from opscore.registry import Registry
 from opscore.standing_orders import release_held_runs
@@ -178,11 +178,8 @@ def active_overrides() -> list[dict]:
 
 # --- the switches these rows drive -------------------------------------------------------------
 
-OWNED = {
-    "lane_switches": None,  # every field
-    "worker_switches": None,
-    "memory_policy": ["frozen", "frozen_reason"],
-}
+# policy key → the fields only overrides change (None: every field); each app registers its own.
+OWNED: Registry = Registry("policy field owned by overrides")
 
 
 def refuse_owned_change(key: str, new_value: dict) -> None:
@@ -207,7 +204,7 @@ def write_switch(key: str, row: Override, change: Callable[[dict], dict], why: s
 
 
 def split_lane(target: str) -> tuple[str, str]:
-    """`memory` (queue, the default) or `memory:drop`; `opportunities` names the proactive lane."""
+    """`lane` (queue, the default) or `lane:drop`; an alias (ALIASES) names its lane."""
 
     lane, _, mode = target.partition(":")
     return ALIASES.get(lane, lane), mode or QUEUE
@@ -216,8 +213,8 @@ def split_lane(target: str) -> tuple[str, str]:
 def check_lane(target: str) -> str:
 
     lane, mode = split_lane(target)
-    if lane not in LANES:
-        raise OverrideRefused(f"unknown lane {lane!r}; lanes: {', '.join(LANES)}")
+    if lane not in lane_names():
+        raise OverrideRefused(f"unknown lane {lane!r}; lanes: {', '.join(lane_names())}")
     if mode not in MODES:
         raise OverrideRefused(f"pause-lane {target!r}: the mode is queue or drop ({lane}:drop)")
     paused = Override.objects.in_force().filter(kind="pause_lane", target__startswith=lane)
@@ -252,8 +249,8 @@ def lane_in_flight(target: str) -> dict:
 
 def lane_targets() -> list[tuple[str, str]]:
     """Each lane twice: queued while paused (the default), or dropped."""
-    return [(lane, lane) for lane in LANES] + [
-        (f"{lane}:{DROP}", f"{lane}, dropping its work") for lane in LANES
+    return [(lane, lane) for lane in lane_names()] + [
+        (f"{lane}:{DROP}", f"{lane}, dropping its work") for lane in lane_names()
     ]
 
 

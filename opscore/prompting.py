@@ -1,6 +1,6 @@
 """What every prompt carries besides its task: the agent's voice (with what its memories taught
-it) and the context providers' sections (the memory lane registers one). One function builds it
-for steps, standing orders, roundtable turns and distillation alike, and says what it injected."""
+it) and the context providers' sections (lanes register theirs). One function builds it
+for steps, standing orders and the lanes' own turns alike, and says what it injected."""
 
 import time
 

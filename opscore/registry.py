@@ -49,7 +49,7 @@ class StepKind:
     retried, the others (anything with an outside effect) wait for a human. `check_payload`
     is for a payload richer than flat fields: it returns {payload field: [messages]}.
     `claimable_outside` False: an external runtime (agentbus claim-jobs) never gets it — only
-    Opscore's own executor may run it (a code change goes through the coding lane).
+    Opscore's own executor may run it (a code change goes through its lane's approvals).
     `timeout_seconds` is how long one attempt may run (OPS_STEP_TIMEOUT_SECONDS when None): past
     it the lease keeper stops renewing and times the attempt out, so a hung handler holds its
     step, and then its worker, no longer than that."""

@@ -4,11 +4,9 @@ with what was asked and decided then.
 
 A replay runs inside a transaction that is always rolled back, so the live ledger never sees
 it; its ReplayRun row is written after the rollback. The lanes say how their subject is re-run
-(missions.replay, roundtable.replay); this module knows only calls.
+(each in its own replay.py); this module knows only calls.
 """
 
-import contextlib
-import contextvars
 import difflib
 import json
 import time
@@ -19,15 +17,15 @@ from django.conf import settings
 from django.db import transaction
 
 from opscore import llm
+from opscore.llm_providers import answering
 from opscore.llm_records import redacted, request_document
 from opscore.models import LLMCall, LLMCallRecord, ReplayMode, ReplayOutcome, ReplayRun
 from opscore.registry import Registry
 
 # name → as_of(moment): inside the replay's transaction, make a lane's state look as it did at
-# `moment` (the memory lane hides what was learned since). A recorded replay asks today's code
+# `moment` (a lane hides what it learned since). A recorded replay asks today's code
 # with the company's knowledge as it was; a live one asks with today's.
 AS_OF: Registry = Registry("replay as-of view")
-_answering: contextvars.ContextVar = contextvars.ContextVar("replay_provider", default=None)
 
 
 class ReplayHalt(BaseException):
@@ -139,20 +137,6 @@ def recorded_error(recorded: dict) -> llm.LLMError:
         tokens = {k: recorded.get(k) or 0 for k in ("input_tokens", "output_tokens")}
         return llm.LLMReplyError(recorded["error"], **tokens, model=recorded.get("model", ""))
     return error_class(recorded["error"])
-
-
-@contextlib.contextmanager
-def answering(provider):
-    """While it is active, every call_llm without an explicit provider asks this one."""
-    token = _answering.set(provider)
-    try:
-        yield provider
-    finally:
-        _answering.reset(token)
-
-
-def provider_override():
-    return _answering.get()
 
 
 def missing_records(calls) -> list[dict]:

@@ -1,4 +1,6 @@
-"""Opscore settings: one file, read from the environment, strict about bad values."""
+"""Opscore settings: one file, read from the environment, strict about bad values. Its longer
+pieces live in opscore/settings_parts and are imported here by name, so every setting is found
+from this file."""
 
 import hashlib
 import os
@@ -9,61 +11,38 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from opscore.settings_parts.env import (
+    env_bool,
+    env_host_ports,
+    env_int,
+    env_list,
+    env_str,
+)
+
+# LLM providers, their limits, call records and replays.
+from opscore.settings_parts.llm import (  # noqa: F401 (Django reads settings by name)
+    ANTHROPIC_API_KEY,
+    OLLAMA_URL,
+    OPS_ANTHROPIC_MODELS,
+    OPS_ANTHROPIC_TEMPERATURE,
+    OPS_CRAWL_DEADLINE_SECONDS,
+    OPS_LLM_DEADLINE_SECONDS,
+    OPS_LLM_MAX_TRIES,
+    OPS_LLM_PRICES,
+    OPS_LLM_RECORD_DAYS,
+    OPS_LLM_RECORD_MAX_BYTES,
+    OPS_LLM_RECORDS_TOTAL_MB,
+    OPS_LLM_RETRY_BASE_SECONDS,
+    OPS_LLM_TIMEOUT_SECONDS,
+    OPS_OLLAMA_MODELS,
+    OPS_REPLAY_DEADLINE_SECONDS,
+    OPS_REPLAY_MAX_CALLS,
+    OPSCORE_LLM,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("OPSCORE_DATA_DIR", BASE_DIR / ".data"))
 TESTING = "pytest" in sys.modules
-
-
-def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
-
-
-def env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    lowered = raw.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
-
-
-def parse_host_ports(text: str) -> list[tuple[str, int]]:
-    """`api.anthropic.com:443,api.openai.com:443` → [(host, port)]; ValueError on a bad item."""
-    found = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        host, sep, port = item.rpartition(":")
-        host = host.strip("[]").lower()
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"{item!r} is not host:port")
-        found.append((host, int(port)))
-    return found
-
-
-def env_host_ports(name: str) -> list[tuple[str, int]]:
-    try:
-        return parse_host_ports(os.environ.get(name, ""))
-    except ValueError as bad:
-        raise ImproperlyConfigured(f"{name}: {bad}") from None
-
-
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
-
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
@@ -307,45 +286,6 @@ OPS_BREAKER_THRESHOLD = env_int("OPS_BREAKER_THRESHOLD", 3)
 OPS_EXECUTOR_MODULES = env_list(
     "OPS_EXECUTOR_MODULES", "tests.executors" if TESTING else ""
 )  # plug-in executors (and their kinds and channels), registered at start-up
-
-# LLM providers: OPSCORE_LLM=anthropic|ollama|offline; offline when no key is set.
-ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
-OPSCORE_LLM = env_str("OPSCORE_LLM") or ("anthropic" if ANTHROPIC_API_KEY else "offline")
-if OPSCORE_LLM not in ("anthropic", "ollama", "offline"):
-    raise ImproperlyConfigured(f"OPSCORE_LLM must be anthropic, ollama or offline: {OPSCORE_LLM!r}")
-OLLAMA_URL = env_str("OLLAMA_URL", "http://127.0.0.1:11434")
-OPS_ANTHROPIC_MODELS = {
-    "main": env_str("OPS_ANTHROPIC_MODEL_MAIN", "claude-sonnet-4-6"),
-    "cheap": env_str("OPS_ANTHROPIC_MODEL_CHEAP", "claude-haiku-4-5"),
-}
-# Newer Claude models reject sampling parameters; voices set tone in the prompt instead.
-OPS_ANTHROPIC_TEMPERATURE = env_bool("OPS_ANTHROPIC_TEMPERATURE", False)
-OPS_OLLAMA_MODELS = {
-    "main": env_str("OPS_OLLAMA_MODEL_MAIN", "llama3.1"),
-    "cheap": env_str("OPS_OLLAMA_MODEL_CHEAP", "llama3.2"),
-}
-OPS_LLM_TIMEOUT_SECONDS = env_int("OPS_LLM_TIMEOUT_SECONDS", 60)  # per read
-OPS_LLM_DEADLINE_SECONDS = env_int("OPS_LLM_DEADLINE_SECONDS", 180)  # a whole reply
-# A crawl's whole fetch (every redirect and read) ends by this deadline, however slowly a
-# server trickles its bytes.
-OPS_CRAWL_DEADLINE_SECONDS = env_int("OPS_CRAWL_DEADLINE_SECONDS", 10)
-OPS_LLM_MAX_TRIES = env_int("OPS_LLM_MAX_TRIES", 3)
-OPS_LLM_RETRY_BASE_SECONDS = float(env_str("OPS_LLM_RETRY_BASE_SECONDS", "2"))
-# USD per million tokens (input, output), by model name.
-OPS_LLM_PRICES = {
-    "claude-sonnet-4-6": (3.0, 15.0),
-    "claude-haiku-4-5": (1.0, 5.0),
-    "claude-opus-4-6": (5.0, 25.0),
-}
-# Every call's request and reply are kept (compressed) for this many days, each record at
-# most this many compressed bytes (a larger one keeps only its row, marked why), and all of
-# them together at most this many MB (the oldest go first). The prune_llm_records duty acts.
-OPS_LLM_RECORD_DAYS = env_int("OPS_LLM_RECORD_DAYS", 30)
-OPS_LLM_RECORD_MAX_BYTES = env_int("OPS_LLM_RECORD_MAX_BYTES", 262144)
-OPS_LLM_RECORDS_TOTAL_MB = env_int("OPS_LLM_RECORDS_TOTAL_MB", 512)
-# A replay stops at this many calls or seconds, whichever comes first, and says so.
-OPS_REPLAY_MAX_CALLS = env_int("OPS_REPLAY_MAX_CALLS", 200)
-OPS_REPLAY_DEADLINE_SECONDS = env_int("OPS_REPLAY_DEADLINE_SECONDS", 300)
 
 # Roundtable: pause between turns, seconds (min, max); 0 in tests.
 OPS_TURN_PAUSE_SECONDS = (

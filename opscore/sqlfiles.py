@@ -1,4 +1,4 @@
-"""PL/pgSQL functions and triggers as versioned files: `<app>/sql/<name>.v<N>.sql`.
+"""PL/pgSQL functions and trigger definitions as versioned files: `<app>/sql/<name>.v<N>.sql`.
 
 A version never changes once a migration installs it; the next change is a new file and a new
 migration. The highest version of each name is what the database runs — a test compares the

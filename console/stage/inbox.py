@@ -38,7 +38,7 @@ def inbox_context(user, **extra) -> dict:
 
 def needs_line(user, run, kind: str) -> str:
     """'needs: can approve merges' — and, for this user, why they can't."""
-    decision = four_eyes.CODING[kind]
+    decision = four_eyes.DECISIONS[kind]
     why = why_not_decide(user, decision, author=run.author)
     return why or f"needs: {decision.label} — you may"
 

@@ -42,7 +42,7 @@ class Agent(models.Model):
         choices=Runtime.choices,
         default=Runtime.INTERNAL,
         help_text="External: only an outside runtime (agent bus, HTTP or MCP) claims its jobs; "
-        "coding-lane jobs still run in Opscore.",
+        "code-change jobs still run in Opscore.",
     )
     wake_url = models.URLField(
         blank=True,

@@ -49,13 +49,13 @@ class LLMCall(models.Model):
     model = models.CharField(max_length=100)
     prompt_version = models.CharField(max_length=50)
     injected = models.JSONField(
-        default=dict, blank=True, help_text="what the prompt carried: memory ids, voice version"
+        default=dict, blank=True, help_text="what the prompt carried: recalled ids, voice version"
     )
     versions = models.JSONField(
         default=dict, blank=True, help_text="the prompt and every policy version in force"
     )
     harness = models.CharField(
-        max_length=100, blank=True, help_text="the coding harness and its version, if any"
+        max_length=100, blank=True, help_text="the agent harness and its version, if any"
     )
     links = models.JSONField(
         default=dict,

@@ -16,7 +16,7 @@ from coding.egress import EgressProxy
 from coding.models import CodingRun
 from coding.sandbox import Limits, confinement_missing, run_boxed
 from opscore.models import Event
-from opscore.settings import parse_host_ports
+from opscore.settings_parts.env import parse_host_ports
 from tests.coding_support import HARNESS as FAKE_HARNESS
 from tests.coding_support import new_run
 

@@ -3,8 +3,8 @@ Opscore's workers or an outside runtime's claim-jobs), its standing orders do no
 duties and loops touch nothing — and the pause says how the work it meets is kept: `queue`
 holds it and resumes it when the pause ends, `drop` refuses it with a recorded reason.
 
-The tests walk every lane in `LANES`, so a new lane that does not declare (and honour) what its
-pause stops fails here."""
+The tests walk every lane the apps declare (`lane_names()`), so a new lane that does not declare
+(and honour) what its pause stops fails here."""
 
 import pytest
 
@@ -14,15 +14,15 @@ from missions.models import Proposal, Reaction, Step
 from missions.worker import handle_one_step
 from opscore.actions import record_event
 from opscore.heartbeat import run_heartbeat
-from opscore.lanes import LANE_PARTS
+from opscore.lanes import LANE_PARTS, lane_names
 from opscore.models import StandingOrder
 from opscore.overrides import OverrideRefused, apply_override, lift_override
-from opscore.policies import LANES
 from opscore.registry import STEP_KINDS
 from opscore.tasks import run_held_orders
 from tests.factories import AgentFactory, make_step, run_order_now
 
 pytestmark = pytest.mark.django_db
+LANES = lane_names()  # the apps are ready when tests are collected
 
 
 def pause(target: str):
