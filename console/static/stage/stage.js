@@ -3,10 +3,16 @@
 const PANEL_KINDS = {
   "approvals-changed": /^(proposal\.|coding\.(run\.|approved|approval))/,
   "inbox-changed": /^(standing_order\.|opportunity\.|outbox\.|breaker\.)/,
+  "conversations-changed": /^conversation\./,
 };
 // A decision this page just made already re-rendered the panel (with its "accepted" line):
 // a decided proposal refetches only while its card is still on show (someone else decided).
+// A turn matters to the conversations list only when its conversation is not listed yet (its
+// first turn); its end always does (the status changes).
 function matters(moment) {
+  if (moment.kind === "conversation.turn") {
+    return !document.getElementById(`conversation-${moment.conversation_id}`);
+  }
   if (!/^proposal\.(accepted|rejected)$/.test(moment.kind)) return true;
   return Boolean(document.getElementById(`approval-${moment.proposal}`));
 }
@@ -65,6 +71,55 @@ function refreshPanels(moments) {
     socket.onclose = () => { setTimeout(connect, delay); delay = Math.min(delay * 2, 15000); };
   }
   connect();
+})();
+
+// A page with live panels and no feed (the conversations list) listens on the same socket,
+// from the newest event it was drawn with, and refetches what a moment changes.
+(function () {
+  const panel = document.querySelector("[data-stage-socket]");
+  if (!panel || document.getElementById("feed")) return;
+  let after = panel.dataset.stageSocket || 0;
+  let delay = 1000;
+  let opened = false;
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/stage/?after=${after}`);
+    socket.onopen = () => {
+      delay = 1000;
+      if (opened) refreshPanels(null);
+      opened = true;
+    };
+    socket.onmessage = (message) => {
+      const data = JSON.parse(message.data);
+      after = data.last_id;
+      refreshPanels(data.moments || []);
+    };
+    socket.onclose = () => { setTimeout(connect, delay); delay = Math.min(delay * 2, 15000); };
+  }
+  connect();
+})();
+
+// The health strip's refresh every 10 s replaces its markup: a strip someone opened on a
+// phone stays open (and a closed one closed) across refreshes.
+(function () {
+  let open = null;
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.target.id !== "health") return;
+    const strip = event.detail.target.querySelector(".health-compact");
+    open = strip ? strip.open : null;
+  });
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target.id !== "health" || open === null) return;
+    const strip = event.detail.target.querySelector(".health-compact");
+    if (strip) strip.open = open;
+  });
+})();
+
+// On a phone the swimlane scrolls sideways at a readable scale: it opens at "now", where the
+// work is (its refreshes swap the inside, so the reader's scroll position stays).
+(function () {
+  const lane = document.getElementById("swimlane");
+  if (lane && lane.scrollWidth > lane.clientWidth) lane.scrollLeft = lane.scrollWidth;
 })();
 
 // Mission playback: play / pause / step through the mission's events.
