@@ -95,6 +95,7 @@ def walk_around_the_furniture(page, grid, width):
     page.evaluate(SAMPLE)
     start_a_talk(pause=0.3)
     page.wait_for_function("window.samples.some((s) => s.classes.includes('stride-'))")
+    page.screenshot(path=str(SHOTS / f"office-walking-{width}.png"))
     expect(page.locator(".agent.state-walking")).to_have_count(0, timeout=15_000)
     samples = page.evaluate("window.stopSampling = true; window.samples")
     walkers = [s for s in samples if s["agent"] in ("devops", "writer")]

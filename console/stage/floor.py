@@ -18,14 +18,15 @@ COFFEE_SPOTS = [(35, 20), (32, 21), (29, 22)]  # tiles: a queue of three at most
 
 
 def desk_of(index: int) -> tuple[int, int]:
-    """A desk's top-left pixel: five to a row, centred over its agent's seat tile."""
+    """A desk's top-left pixel: five to a row, centred over its agent's seat tile with a row
+    of floor between them (the agent's state label prints there, clear of the desk)."""
     col, row = seat_of(index)
-    return col * TILE - 4, (row - 2) * TILE
+    return col * TILE - 4, (row - 3) * TILE
 
 
 def seat_of(index: int) -> tuple[int, int]:
     """The tile in front of an agent's desk."""
-    return 2 + (index % 5) * 5, 16 + (index // 5) * 6
+    return 2 + (index % 5) * 5, 17 + (index // 5) * 6
 
 
 def sprite_at(tile: tuple[int, int]) -> tuple[int, int]:
