@@ -40,9 +40,16 @@ TRIPS = """() => {
 }"""
 
 # Every animation frame: where each agent is drawn (its transform as the browser renders it,
-# mid-step included) and its classes.
+# mid-step included) and its classes; and every class an agent ever had, even for less than a
+# frame (a mutation observer keeps each old value).
 SAMPLE = """() => {
   window.samples = [];
+  window.classHistory = [];
+  new MutationObserver((records) => records.forEach((r) => {
+    window.classHistory.push(r.oldValue || "", r.target.getAttribute("class"));
+  })).observe(document.querySelector("svg.office"), {
+    subtree: true, attributeFilter: ["class"], attributeOldValue: true,
+  });
   const tick = () => {
     document.querySelectorAll("svg.office .agent").forEach((el) => {
       const m = new DOMMatrix(getComputedStyle(el).transform);
@@ -94,7 +101,7 @@ def walk_around_the_furniture(page, grid, width):
 
     page.evaluate(SAMPLE)
     start_a_talk(pause=0.3)
-    page.wait_for_function("window.samples.some((s) => s.classes.includes('stride-'))")
+    page.wait_for_function("window.classHistory.some((c) => c.includes('stride-'))")
     page.screenshot(path=str(SHOTS / f"office-walking-{width}.png"))
     expect(page.locator(".agent.state-walking")).to_have_count(0, timeout=15_000)
     samples = page.evaluate("window.stopSampling = true; window.samples")
@@ -103,7 +110,7 @@ def walk_around_the_furniture(page, grid, width):
     assert len(tiles) > 10, "they walked, tile by tile"
     off_floor = [t for t in tiles if not walkable(grid, t)]
     assert off_floor == [], "an agent stood on furniture"
-    classes = " ".join(s["classes"] for s in walkers)
+    classes = " ".join(page.evaluate("window.classHistory"))
     assert "stride-a" in classes and "stride-b" in classes  # the legs alternate
     assert "facing-up" in classes or "facing-left" in classes or "facing-right" in classes
     page.screenshot(path=str(SHOTS / f"office-walked-{width}.png"), full_page=True)
@@ -116,10 +123,9 @@ def arrive_without_walking(browser, base):
     page.wait_for_timeout(500)  # the websocket connects
     page.evaluate(SAMPLE)
     start_a_talk(pause=0.3)
-    page.wait_for_function("window.samples.some((s) => s.classes.includes('state-chatting'))")
-    samples = page.evaluate("window.stopSampling = true; window.samples")
-    assert not any("stride-" in s["classes"] for s in samples)
-    assert not any("state-walking" in s["classes"] for s in samples)
+    page.wait_for_function("window.classHistory.some((c) => c.includes('state-chatting'))")
+    history = page.evaluate("window.stopSampling = true; window.classHistory")
+    assert not any("stride-" in c or "state-walking" in c for c in history)
 
 
 def test_agents_walk_tile_by_tile_around_the_furniture(server, monkeypatch):  # noqa: F811
