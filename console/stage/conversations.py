@@ -10,7 +10,7 @@ from console.stage.health import health_summary
 from console.stage.mission_page import not_found
 from memory.models import MemoryCandidate
 from opscore.db import start_of_today
-from opscore.models import LLMCall, Policy
+from opscore.models import Event, LLMCall, Policy
 from roundtable.models import Conversation, ConversationStatus, Relationship
 from roundtable.scheduling import conversations_today
 
@@ -28,9 +28,11 @@ def conversations(request):
         "conversations": list(today[:100]),
         "count": conversations_today(),
         "cap": Policy.objects.value("roundtable_policy").max_daily_conversations,
-        "health": health_summary(),
         "view": "conversations",
     }
+    if request.htmx:
+        return render(request, "stage/_conversation_list.html", context)
+    context |= {"health": health_summary(), "newest": latest_event_id()}
     return render(request, "stage/conversations.html", context)
 
 
@@ -57,6 +59,11 @@ def conversation_page(request, conversation_id: int):
     }
     template = "stage/_conversation.html" if request.htmx else "stage/conversation.html"
     return render(request, template, context)
+
+
+def latest_event_id() -> int:
+    """Where the page's socket starts: moments after the list was drawn refetch it."""
+    return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
 def drifts_of(conversation_id: int) -> list[dict]:

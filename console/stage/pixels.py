@@ -27,7 +27,8 @@ PALETTE = {
 }
 
 SPRITES = {
-    "person": [
+    # a person in parts: a head and body for each way it faces, legs for each walk frame
+    "person-front": [
         "..hhhh..",
         ".hhhhhh.",
         ".hssssh.",
@@ -39,10 +40,36 @@ SPRITES = {
         "bsbbbbsb",
         "bsbbbbsb",
         ".bbbbbb.",
-        ".ll..ll.",
-        ".ll..ll.",
-        ".kk..kk.",
     ],
+    "person-back": [
+        "..hhhh..",
+        ".hhhhhh.",
+        ".hhhhhh.",
+        ".hhhhhh.",
+        ".hhhhhh.",
+        "..ssss..",
+        ".bbbbbb.",
+        "bbbbbbbb",
+        "sbbbbbbs",
+        "sbbbbbbs",
+        ".bbbbbb.",
+    ],
+    "person-side": [
+        "..hhhh..",
+        ".hhhhhh.",
+        ".hhssss.",
+        ".hhsssk.",
+        ".hssssss",
+        "..ssss..",
+        "..bbbb..",
+        ".bbbbbb.",
+        ".bbsbbb.",
+        ".bbbsbb.",
+        "..bbbb..",
+    ],
+    "legs-stand": [".ll..ll.", ".ll..ll.", ".kk..kk."],
+    "legs-a": [".ll..ll.", ".ll..kk.", ".kk....."],
+    "legs-b": [".ll..ll.", ".kk..ll.", ".....kk."],
     "desk": [
         "....kkkkkkkk....",
         "....kggggggk....",

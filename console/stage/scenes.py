@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.db.models import Count, Q
 
+from console.stage import floor
 from missions.models import Mission, MissionStatus, Step, StepStatus, start_of_today
 from opscore.models import Agent, LLMCall
 from opscore.prompting import voice_modifiers
@@ -33,36 +34,24 @@ def _activity(now) -> list[tuple[str, set[str]]]:
     ]
 
 
-# The office floor plan, in pixels of the 320 by 200 scene. Spots are far enough apart that
-# no two agents' name or state labels overprint (a name is ~24 px wide at 4 px monospace).
-TABLE = (214, 100)  # drawn 56 by 12
-TABLE_SEATS = [(206, 84), (232, 84), (258, 84), (206, 114), (232, 114), (258, 114)]
-COFFEE = (300, 140)
-COFFEE_SPOTS = [(276, 150), (300, 158), (250, 166)]  # a queue of three at most
-
-
-def desk_of(index: int) -> tuple[int, int]:
-    return 10 + (index % 5) * 40, 110 + (index // 5) * 44
-
-
 def office_states(now) -> list[dict]:
     """Each agent's state from live rows — working, chatting, celebrating, waiting (work is
-    due for it), or idle — and its own spot: its desk, a seat at the meeting table (six) or a
-    place at the coffee machine (three; the other idle agents stay at their desks). Labels say
-    where an agent is: "coffee" only at the machine. The page then follows the event stream."""
+    due for it), or idle — and its own tile: in front of its desk, a seat at the meeting table
+    (six) or a place at the coffee machine (three; the other idle agents stay at their desks).
+    Labels say where an agent is: "coffee" only at the machine. The page then follows the
+    event stream, walking agents from tile to tile."""
     activity = _activity(now)
     sprites, taken = [], {"chatting": 0, "coffee": 0}
     for index, agent in enumerate(Agent.objects.enabled()[:10]):
         state = next((name for name, who in activity if agent.slug in who), "idle")
-        desk_x, desk_y = desk_of(index)
-        seat = (desk_x + 4, desk_y + 16)  # in front of the desk: its label clears the screen
-        x, y = seat
-        if state == "chatting" and taken["chatting"] < len(TABLE_SEATS):
-            x, y = TABLE_SEATS[taken["chatting"]]
+        seat = tile = floor.seat_of(index)
+        if state == "chatting" and taken["chatting"] < len(floor.TABLE_SEATS):
+            tile = floor.TABLE_SEATS[taken["chatting"]]
             taken["chatting"] += 1
-        elif state == "idle" and taken["coffee"] < len(COFFEE_SPOTS):
-            (x, y), state = COFFEE_SPOTS[taken["coffee"]], "coffee"
+        elif state == "idle" and taken["coffee"] < len(floor.COFFEE_SPOTS):
+            tile, state = floor.COFFEE_SPOTS[taken["coffee"]], "coffee"
             taken["coffee"] += 1
+        x, y = floor.sprite_at(tile)
         sprites.append(
             {
                 "slug": agent.slug,
@@ -70,8 +59,9 @@ def office_states(now) -> list[dict]:
                 "state": state,
                 "voice": voice_modifiers(agent.slug),
                 "tint": index % 10,
-                "desk": (desk_x, desk_y),
+                "desk": floor.desk_of(index),
                 "seat": seat,
+                "tile": tile,
                 "x": x,
                 "y": y,
             }

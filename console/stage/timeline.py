@@ -1,7 +1,7 @@
 """A mission's steps on one time axis: when each was queued, when it was due (a delayed step's
 run-at), and each attempt as a bar from start to end, coloured by its outcome."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 WIDTH = 900
 ROW = 34
@@ -48,8 +48,22 @@ def mission_timeline(mission, steps, now) -> dict:
                 "attempts": attempts,
             }
         )
-    ticks = [
-        {"x": x(start + (end - start) * i / 4), "label": (start + (end - start) * i / 4)}
-        for i in range(5)
-    ]
-    return {"rows": rows, "ticks": ticks, "width": WIDTH, "height": len(rows) * ROW + 34}
+    return {
+        "rows": rows,
+        "ticks": ticks_of(start, seconds, x),
+        "width": WIDTH,
+        "height": len(rows) * ROW + 34,
+    }
+
+
+def ticks_of(start, seconds: float, x) -> list[dict]:
+    """Five ticks over the whole axis (a mission under a second still spans at least one, so
+    its ticks do not bunch up and print over each other). Under a minute, the ticks after the
+    first read as offsets ("+0.25 s"): five equal clock times say nothing."""
+    ticks = []
+    for i in range(5):
+        offset = seconds * i / 4
+        moment = start + timedelta(seconds=offset)
+        short = f"+{offset:.3g} s" if i and seconds < 60 else ""
+        ticks.append({"x": x(moment), "label": moment, "offset": short})
+    return ticks

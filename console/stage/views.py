@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from console.stage import scenes
+from console.stage import floor, scenes
 from console.stage.access import stage_visible, visible_or_login
 from console.stage.give_task import form_context
 from console.stage.happening import recent_sentences
@@ -118,10 +118,11 @@ def _office_context():
         "sprites": sprites,
         "symbols": office_symbols(),
         "layout": {
-            "table": scenes.TABLE,
-            "coffee": scenes.COFFEE,
-            "table_seats": json.dumps(scenes.TABLE_SEATS),
-            "coffee_spots": json.dumps(scenes.COFFEE_SPOTS),
+            "table": floor.TABLE,
+            "coffee": floor.COFFEE,
+            "table_seats": json.dumps(floor.TABLE_SEATS),
+            "coffee_spots": json.dumps(floor.COFFEE_SPOTS),
+            "grid": "/".join(floor.walkable(len(sprites))),
         },
         "latest_event": Event.objects.order_by("-id").values_list("id", flat=True).first() or 0,
         "evolved": [s for s in sprites if s["voice"]],

@@ -3,7 +3,8 @@ say where an agent is, and "Happening now" in sentences with its backlog on load
 
 import pytest
 
-from console.stage.scenes import COFFEE_SPOTS, office_states
+from console.stage.floor import COFFEE_SPOTS
+from console.stage.scenes import office_states
 from missions.worker import handle_one_step
 from opscore.db import db_now
 from roundtable.models import Conversation
@@ -69,7 +70,7 @@ def test_an_idle_agent_at_its_desk_reads_idle_not_coffee(db):
 
     sprites = office_states(db_now())
 
-    at_coffee = [s for s in sprites if (s["x"], s["y"]) in COFFEE_SPOTS]
+    at_coffee = [s for s in sprites if s["tile"] in COFFEE_SPOTS]
     assert {s["state"] for s in at_coffee} == {"coffee"}
     assert {s["state"] for s in sprites if s not in at_coffee} == {"idle"}
 

@@ -255,7 +255,8 @@ def test_playback_shows_time_between_moments_and_what_each_step_produced(client,
 
 
 def test_idle_agents_queue_three_at_the_coffee_machine_and_the_rest_stay_at_their_desks(db):
-    from console.stage.scenes import COFFEE_SPOTS, office_states
+    from console.stage.floor import COFFEE_SPOTS
+    from console.stage.scenes import office_states
     from opscore.db import db_now
     from tests.factories import AgentFactory
 
@@ -264,7 +265,7 @@ def test_idle_agents_queue_three_at_the_coffee_machine_and_the_rest_stay_at_thei
 
     sprites = office_states(db_now())
 
-    at_coffee = [s for s in sprites if (s["x"], s["y"]) in COFFEE_SPOTS]
+    at_coffee = [s for s in sprites if s["tile"] in COFFEE_SPOTS]
     assert len(at_coffee) == 3 and len({(s["x"], s["y"]) for s in sprites}) == 10
 
 

@@ -3,10 +3,16 @@
 const PANEL_KINDS = {
   "approvals-changed": /^(proposal\.|coding\.(run\.|approved|approval))/,
   "inbox-changed": /^(standing_order\.|opportunity\.|outbox\.|breaker\.)/,
+  "conversations-changed": /^conversation\./,
 };
 // A decision this page just made already re-rendered the panel (with its "accepted" line):
 // a decided proposal refetches only while its card is still on show (someone else decided).
+// A turn matters to the conversations list only when its conversation is not listed yet (its
+// first turn); its end always does (the status changes).
 function matters(moment) {
+  if (moment.kind === "conversation.turn") {
+    return !document.getElementById(`conversation-${moment.conversation_id}`);
+  }
   if (!/^proposal\.(accepted|rejected)$/.test(moment.kind)) return true;
   return Boolean(document.getElementById(`approval-${moment.proposal}`));
 }
@@ -65,6 +71,55 @@ function refreshPanels(moments) {
     socket.onclose = () => { setTimeout(connect, delay); delay = Math.min(delay * 2, 15000); };
   }
   connect();
+})();
+
+// A page with live panels and no feed (the conversations list) listens on the same socket,
+// from the newest event it was drawn with, and refetches what a moment changes.
+(function () {
+  const panel = document.querySelector("[data-stage-socket]");
+  if (!panel || document.getElementById("feed")) return;
+  let after = panel.dataset.stageSocket || 0;
+  let delay = 1000;
+  let opened = false;
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/stage/?after=${after}`);
+    socket.onopen = () => {
+      delay = 1000;
+      if (opened) refreshPanels(null);
+      opened = true;
+    };
+    socket.onmessage = (message) => {
+      const data = JSON.parse(message.data);
+      after = data.last_id;
+      refreshPanels(data.moments || []);
+    };
+    socket.onclose = () => { setTimeout(connect, delay); delay = Math.min(delay * 2, 15000); };
+  }
+  connect();
+})();
+
+// The health strip's refresh every 10 s replaces its markup: a strip someone opened on a
+// phone stays open (and a closed one closed) across refreshes.
+(function () {
+  let open = null;
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.target.id !== "health") return;
+    const strip = event.detail.target.querySelector(".health-compact");
+    open = strip ? strip.open : null;
+  });
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target.id !== "health" || open === null) return;
+    const strip = event.detail.target.querySelector(".health-compact");
+    if (strip) strip.open = open;
+  });
+})();
+
+// On a phone the swimlane scrolls sideways at a readable scale: it opens at "now", where the
+// work is (its refreshes swap the inside, so the reader's scroll position stays).
+(function () {
+  const lane = document.getElementById("swimlane");
+  if (lane && lane.scrollWidth > lane.clientWidth) lane.scrollLeft = lane.scrollWidth;
 })();
 
 // Mission playback: play / pause / step through the mission's events.
@@ -129,161 +184,4 @@ function refreshPanels(moments) {
   document.body.addEventListener("htmx:afterSwap", () => {
     document.querySelectorAll(".give-task").forEach(showFieldsOf);
   });
-})();
-
-// The office acts the live event stream out: agents walk to the meeting table when they talk
-// (their words in speech bubbles), to their desk when work runs (working for a visible moment,
-// then celebrating or not), and to the coffee machine when nothing has happened for a while.
-(function () {
-  const office = document.querySelector("svg.office");
-  if (!office) return;
-  const seats = JSON.parse(office.dataset.tableSeats);
-  const coffee = JSON.parse(office.dataset.coffeeSpots);
-  const agents = {};
-  office.querySelectorAll(".agent").forEach((el, index) => {
-    const [sx, sy] = el.dataset.seat.split(",").map(Number);
-    const atCoffee = coffee.some(([x, y]) => x === Number(el.dataset.x) && y === Number(el.dataset.y));
-    const spot = coffee.findIndex(([x, y]) => x === Number(el.dataset.x) && y === Number(el.dataset.y));
-    agents[el.dataset.agent] = { el, index, seat: [sx, sy], busyUntil: 0, lastSeen: Date.now(), atCoffee, spot };
-    el.style.transform = `translate(${el.dataset.x}px, ${el.dataset.y}px)`;
-    el.removeAttribute("transform");
-  });
-  const log = document.getElementById("office-log");
-  function note(text) {
-    if (!log) return;
-    log.querySelectorAll(".quiet").forEach((q) => q.remove());
-    const item = document.createElement("li");
-    item.textContent = text;
-    log.prepend(item);
-    while (log.children.length > 12) log.lastChild.remove();
-  }
-  // A moment's state (celebrating, frowning) expires back to "idle": labels stay true.
-  const FLEETING = { celebrating: 4000, frowning: 4000, waiting: 30000 };
-  function state(agent, name) {
-    agent.el.classList.forEach((c) => { if (c.startsWith("state-")) agent.el.classList.remove(c); });
-    agent.el.classList.add(`state-${name}`);
-    agent.el.querySelector(".state").textContent = name;
-    agent.el.querySelector("title").textContent = `${agent.el.dataset.name}: ${name}`;
-    clearTimeout(agent.stateTimer);
-    if (FLEETING[name]) agent.stateTimer = setTimeout(() => state(agent, "idle"), FLEETING[name]);
-  }
-  // A state the page was drawn with that is only a moment (celebrating) expires too.
-  Object.values(agents).forEach((agent) => {
-    const drawn = agent.el.querySelector(".state").textContent;
-    if (FLEETING[drawn]) state(agent, drawn);
-  });
-  function walk(agent, [x, y], then) {
-    agent.el.style.transform = `translate(${x}px, ${y}px)`;
-    state(agent, "walking");
-    setTimeout(then, 1300);
-  }
-  function wrap(text) {
-    const words = text.split(" ");
-    const lines = ["", ""];
-    let line = 0;
-    for (const word of words) {
-      if ((lines[line] + " " + word).trim().length > 22) line += 1;
-      if (line > 1) { lines[1] = lines[1].slice(0, 19) + "…"; break; }
-      lines[line] = (lines[line] + " " + word).trim();
-    }
-    return lines;
-  }
-  function say(agent, text) {
-    const bubble = agent.el.querySelector(".bubble");
-    // Offline words are marked once, by the bubble's "offline" tag, not spelled out in the
-    // two short lines a bubble has (every page also carries the offline banner).
-    const offline = text.startsWith("[offline]");
-    bubble.classList.toggle("offline", offline);
-    const [one, two] = wrap(offline ? text.slice("[offline]".length).trim() : text);
-    bubble.querySelector(".line1").textContent = one;
-    bubble.querySelector(".line2").textContent = two;
-    office.querySelectorAll(".bubble.shown").forEach((b) => b.classList.remove("shown"));
-    bubble.classList.add("shown");
-    clearTimeout(agent.bubbleTimer);
-    agent.bubbleTimer = setTimeout(() => bubble.classList.remove("shown"), 5000);
-  }
-  function meet(people) {
-    people.forEach((slug, n) => {
-      const agent = agents[slug];
-      if (!agent || agent.atTable) return;
-      agent.atTable = true;
-      walk(agent, seats[n % seats.length], () => state(agent, "chatting"));
-    });
-  }
-  function disperse(people) {
-    people.forEach((slug) => {
-      const agent = agents[slug];
-      if (!agent) return;
-      agent.atTable = false;
-      walk(agent, agent.seat, () => state(agent, "idle"));
-    });
-  }
-  function work(agent, outcome) {
-    // A step of a few milliseconds still shows: working at the desk for 1.5 s at least.
-    const start = () => {
-      state(agent, "working");
-      agent.busyUntil = Date.now() + 1500;
-      setTimeout(() => state(agent, outcome === "succeeded" ? "celebrating" : "frowning"), 1500);
-    };
-    if (agent.atTable) { start(); return; }
-    walk(agent, agent.seat, start);
-  }
-  function leaveCoffee(agent) {
-    agent.atCoffee = false;
-    agent.spot = -1;
-  }
-  function act(moment) {
-    const agent = agents[moment.agent];
-    if (agent) { agent.lastSeen = Date.now(); leaveCoffee(agent); }
-    if (moment.kind === "conversation.turn" && agent) {
-      meet(moment.participants || [moment.agent]);
-      setTimeout(() => say(agent, moment.text || ""), agent.atTable ? 0 : 1300);
-      note(moment.title || `${moment.agent}: ${moment.text || ""}`);
-    } else if (moment.kind.startsWith("conversation.") && moment.participants) {
-      disperse(moment.participants);
-    } else if (agent && /^step\.(succeeded|failed|dead)$/.test(moment.kind)) {
-      work(agent, moment.kind.split(".")[1]);
-      note(moment.title || `${moment.agent}: ${moment.kind}`);
-    } else if (agent && moment.kind === "proposal.accepted") {
-      walk(agent, agent.seat, () => state(agent, "waiting"));
-    }
-  }
-  // Nothing for a while: off to the coffee machine, while there is room in its queue.
-  // Each at its own free spot of the queue: two never stand (and print their names) as one.
-  setInterval(() => {
-    Object.values(agents).forEach((agent) => {
-      const taken = Object.values(agents).filter((a) => a.atCoffee).map((a) => a.spot);
-      const free = coffee.findIndex((_, n) => !taken.includes(n));
-      if (!agent.atTable && !agent.atCoffee && free >= 0 && Date.now() - agent.lastSeen > 90000) {
-        agent.atCoffee = true;
-        agent.spot = free;
-        walk(agent, coffee[free], () => state(agent, "coffee"));
-      }
-    });
-  }, 10000);
-  let after = office.dataset.after || 0;
-  let delay = 1000;
-  function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/stage/?after=${after}`);
-    socket.onopen = () => { delay = 1000; };
-    socket.onmessage = (message) => {
-      const data = JSON.parse(message.data);
-      after = data.last_id;
-      (data.moments || []).forEach(act);
-    };
-    socket.onclose = () => { setTimeout(connect, delay); delay = Math.min(delay * 2, 15000); };
-  }
-  connect();
-  const board = office.querySelector("#whiteboard");
-  setInterval(async () => {
-    const answer = await fetch(`${location.pathname}?board=1`);
-    if (!answer.ok) return;
-    const b = await answer.json();
-    const lines = board.querySelectorAll("text");
-    lines[0].textContent = `missions today ${b.missions_today}`;
-    lines[1].textContent = `success ${b.success_rate === null ? "–" : b.success_rate + "%"}`;
-    lines[2].textContent = `queue ${b.queue_depth}`;
-    lines[3].textContent = `LLM today ${b.llm_spend}`;
-  }, 30000);
 })();
