@@ -12,11 +12,11 @@ import pytest
 
 from roundtable.lifecycle import claim_conversation, request_conversation
 from roundtable.speaking import run_conversation
+from tests.console.test_stage_browser import CHROMIUM, FLAGS, require_browser, server  # noqa: F401
 from tests.factories import AgentFactory
-from tests.test_stage_browser import CHROMIUM, FLAGS, require_browser, server  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SHOTS = Path(os.environ.get("OPS_SHOTS_DIR") or Path(__file__).parent / "artifacts")
+SHOTS = Path(os.environ.get("OPS_SHOTS_DIR") or Path(__file__).parent.parent / "artifacts")
 SLUGS = ("devops", "auditor", "scout", "writer")
 
 # Every trip between every spot the office knows (desk seats, table seats, coffee queue),

@@ -14,11 +14,11 @@ from missions.models import Mission
 from missions.worker import handle_one_step
 from roundtable.lifecycle import claim_conversation, request_conversation
 from roundtable.speaking import run_conversation
+from tests.console.test_stage_browser import CHROMIUM, FLAGS, require_browser, server  # noqa: F401
 from tests.factories import AgentFactory, propose
-from tests.test_stage_browser import CHROMIUM, FLAGS, require_browser, server  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SHOTS = Path(os.environ.get("OPS_SHOTS_DIR") or Path(__file__).parent / "artifacts")
+SHOTS = Path(os.environ.get("OPS_SHOTS_DIR") or Path(__file__).parent.parent / "artifacts")
 
 # Each label's rendered font size (its CSS size times the SVG's scale on screen) and its box.
 LABELS = """(selector) => [...document.querySelectorAll(selector)].map((t) => {
