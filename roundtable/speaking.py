@@ -52,7 +52,14 @@ def _speak(conversation: Conversation, rand, pause, on_turn) -> None:
         spoken[speaker] = spoken.get(speaker, 0) + 1
         last = speaker
         if pause:
-            time.sleep(rand.uniform(*pause) if isinstance(pause, tuple) else pause)
+            wait_between_turns(rand.uniform(*pause) if isinstance(pause, tuple) else pause)
+
+
+
+def wait_between_turns(seconds: float) -> None:
+    """The pause between turns, named so a test can count this wait alone (patching the shared
+    `time.sleep` would also count other threads' sleeps)."""
+    time.sleep(seconds)
 
 
 @dataclass(frozen=True)

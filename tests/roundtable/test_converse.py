@@ -58,7 +58,7 @@ def test_converse_paces_turns_as_configured_unless_told_otherwise(crew, settings
 
     settings.OPS_TURN_PAUSE_SECONDS = (3.0, 3.0)
     slept: list[float] = []
-    monkeypatch.setattr(roundtable.speaking.time, "sleep", slept.append)
+    monkeypatch.setattr(roundtable.speaking, "wait_between_turns", slept.append)
 
     call_command(*DEBATE, "--seed", "4", stdout=StringIO())
     paced = list(slept)
