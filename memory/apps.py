@@ -6,6 +6,7 @@ class MemoryConfig(AppConfig):
 
     def ready(self):
         from memory import (
+            agentbus,
             evidence,
             influence,
             orders,
@@ -22,10 +23,13 @@ class MemoryConfig(AppConfig):
         from opscore.overrides import OWNED
         from opscore.policies import SCHEMAS
         from opscore.prompting import CONTEXT_PROVIDERS, VOICE_MODIFIERS
+        from opscore.registry import AGENTBUS_PARSERS, AGENTBUS_VERBS
         from opscore.replay import AS_OF
         from opscore.standing_orders import HANDLERS
 
         SCHEMAS.register_all(policies.POLICIES)
+        AGENTBUS_PARSERS.register("memory", agentbus.add_memory_verbs)
+        AGENTBUS_VERBS.register_all(agentbus.VERBS)
         OWNED.register("memory_policy", ["frozen", "frozen_reason"])
         LLM_LANES.register("memory", (0.3, 0.5))
         LANE_OF_PREFIX.register("memory.", "memory")

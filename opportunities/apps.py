@@ -12,6 +12,7 @@ class OpportunitiesConfig(AppConfig):
         from missions.outbox import CHANNELS
         from missions.recovery import BLOCKER_CHECKS
         from opportunities import (
+            agentbus,
             checks,
             curation,
             digests,
@@ -27,9 +28,12 @@ class OpportunitiesConfig(AppConfig):
         from opscore.budgets import LANE_OF_PREFIX, LLM_LANES
         from opscore.lanes import ALIASES, contribute
         from opscore.policies import SCHEMAS
+        from opscore.registry import AGENTBUS_PARSERS, AGENTBUS_VERBS
         from opscore.standing_orders import HANDLERS
 
         SCHEMAS.register_all(policies.POLICIES)
+        AGENTBUS_PARSERS.register("opportunities", agentbus.add_opportunity_verbs)
+        AGENTBUS_VERBS.register_all(agentbus.RUNS)
         LLM_LANES.register_all({"proactive": (0.5, 1.0), "idle": (0.2, 0.3)})
         LANE_OF_PREFIX.register_all(
             {"proactive.": "proactive", "idle.": "idle", "opportunity.": "proactive"}

@@ -64,6 +64,10 @@ class StepKind:
     timeout_seconds: int | None = None
 
 
+# The agent bus (console's transports: CLI, HTTP, MCP) answers the verbs the lanes register from
+# their ready(): name → add(subparsers), adding their parsers; verb → run(json_arg, bad_input, o).
+AGENTBUS_PARSERS: Registry = Registry("agent-bus verb parsers")
+AGENTBUS_VERBS: Registry = Registry("agent-bus verb")
 # Policies validate step kinds against this; `missions` (and any plug-in) fills it.
 STEP_KINDS: Registry = Registry("step kind")
 # step kind → f(payload) -> text an approver reads beside the payload (e.g. a policy diff)

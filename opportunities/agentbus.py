@@ -2,7 +2,9 @@
 convert one through the intake, create, review and promote ideas. Every verb calls the lane's
 actions, so budgets, evidence checks and transitions hold here as everywhere."""
 
-from console.agentbus_memory import check_namespace
+from functools import partial
+
+from memory.agentbus import check_namespace
 from opportunities.actions import (
     DecisionRefused,
     OpportunityInvalid,
@@ -152,3 +154,5 @@ VERBS = {
     "review-idea": reviewed,
     "promote-idea-to-opportunity": promoted,
 }
+# what the bus registers: each verb answered through `run`, which turns refusals into bad input
+RUNS = {verb: partial(run, verb) for verb in VERBS}

@@ -124,3 +124,14 @@ def aware_datetime(bad_input, name: str, raw: str):
     if value is None or value.tzinfo is None:
         raise bad_input(f"{name}: {raw!r} is not an ISO 8601 date and time with a time zone")
     return value
+
+
+def create(json_arg, bad_input, o: dict) -> dict:
+    return create_memory_candidate(json_arg, bad_input, **o)
+
+
+def promote(json_arg, bad_input, o: dict) -> dict:
+    return promote_memory_candidate(bad_input, **o)
+
+
+VERBS = {"create-memory-candidate": create, "promote-memory-candidate": promote}
