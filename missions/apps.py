@@ -12,6 +12,7 @@ class MissionsConfig(AppConfig):
             config_changes,
             executors,
             gates,
+            orders,
             outbox,
             override_kinds,
             policies,
@@ -23,8 +24,10 @@ class MissionsConfig(AppConfig):
         from opscore.lanes import contribute
         from opscore.policies import SCHEMAS
         from opscore.registry import STEP_KINDS, STEP_PREVIEWS
+        from opscore.standing_orders import HANDLERS
 
         SCHEMAS.register_all(policies.POLICIES)
+        HANDLERS.register_all(orders.HANDLERS)
         LANE_OF_PREFIX.register("thread.", "talk")  # thread replies: the talk lane (console)
 
         STEP_KINDS.register_all({kind.name: kind for kind in step_kinds.BUILTIN})
