@@ -44,7 +44,7 @@ def register_edges():
     from opscore.budgets import LANE_OF_PREFIX, LLM_LANES
     from opscore.overrides import OWNED
     from opscore.policies import SCHEMAS
-    from opscore.registry import AGENTBUS_PARSERS, AGENTBUS_VERBS
+    from opscore.registry import AGENTBUS_ACTORS, AGENTBUS_OWNED, AGENTBUS_PARSERS, AGENTBUS_VERBS
 
     SCHEMAS.register_all(policies.POLICIES)
     OWNED.register("memory_policy", ["frozen", "frozen_reason"])
@@ -52,6 +52,8 @@ def register_edges():
     LANE_OF_PREFIX.register("memory.", "memory")
     AGENTBUS_PARSERS.register("memory", agentbus.add_memory_verbs)
     AGENTBUS_VERBS.register_all(agentbus.VERBS)
+    AGENTBUS_ACTORS.register_all(agentbus.ACTORS)
+    AGENTBUS_OWNED.register_all(agentbus.OWNED)
 
 
 def candidate_untrusted(candidate_id: int) -> str:

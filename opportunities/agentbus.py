@@ -156,3 +156,19 @@ VERBS = {
 }
 # what the bus registers: each verb answered through `run`, which turns refusals into bad input
 RUNS = {verb: partial(run, verb) for verb in VERBS}
+# A remote caller acts as its token's agent, and names only the opportunities and ideas it found.
+ACTORS = {
+    "create-opportunity": "source_agent",
+    "triage-opportunity": "reviewer",
+    "convert-opportunity": "converted_by",
+    "create-idea": "source_agent",
+    "promote-idea-to-opportunity": "promoted_by",
+}
+OPPORTUNITY_OWNER = Opportunity.objects.values_list("source_agent_id", flat=True)
+IDEA_OWNER = Idea.objects.values_list("source_agent_id", flat=True)
+OWNED = {
+    "triage-opportunity": ("opportunity_id", "opportunity", OPPORTUNITY_OWNER),
+    "convert-opportunity": ("opportunity_id", "opportunity", OPPORTUNITY_OWNER),
+    "review-idea": ("idea_id", "idea", IDEA_OWNER),
+    "promote-idea-to-opportunity": ("idea_id", "idea", IDEA_OWNER),
+}

@@ -60,11 +60,13 @@ def register_edges():
     from opscore.budgets import LANE_OF_PREFIX, LLM_LANES
     from opscore.lanes import ALIASES
     from opscore.policies import SCHEMAS
-    from opscore.registry import AGENTBUS_PARSERS, AGENTBUS_VERBS
+    from opscore.registry import AGENTBUS_ACTORS, AGENTBUS_OWNED, AGENTBUS_PARSERS, AGENTBUS_VERBS
 
     SCHEMAS.register_all(policies.POLICIES)
     AGENTBUS_PARSERS.register("opportunities", agentbus.add_opportunity_verbs)
     AGENTBUS_VERBS.register_all(agentbus.RUNS)
+    AGENTBUS_ACTORS.register_all(agentbus.ACTORS)
+    AGENTBUS_OWNED.register_all(agentbus.OWNED)
     LLM_LANES.register_all({"proactive": (0.5, 1.0), "idle": (0.2, 0.3)})
     LANE_OF_PREFIX.register_all(
         {"proactive.": "proactive", "idle.": "idle", "opportunity.": "proactive"}
