@@ -8,6 +8,7 @@ from coding import operations
 from coding.actions import RunRefused
 from coding.approvals import ApprovalRefused, why_not
 from coding.models import ApprovalKind, CodingApproval, CodingIteration, CodingRun, Repository
+from coding.repositories import RepositoryForm
 from coding.worktrees import GitFailed, git
 from opscore import four_eyes
 from opscore.admin import EvidenceInline, ReadOnlyMixin, report
@@ -21,6 +22,7 @@ class RepositoryAdmin(admin.ModelAdmin):
     """The trust zones: which local repositories the coding lane may touch, and how. Saving
     checks the path is a git checkout and the refs and runners exist."""
 
+    form = RepositoryForm
     list_display = ["name", "path", "allowed_base_refs", "runners", "max_concurrent_runs"]
 
 

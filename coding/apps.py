@@ -6,26 +6,17 @@ class CodingConfig(AppConfig):
 
     def ready(self):
         from coding import deploy_steps
-        from coding.decisions import DECISIONS, STEP_KIND_DECISIONS
         from coding.driver import drive_one
         from coding.executor import WAITING, execute_code_change, step_can_go_on
         from coding.jobs import KIND, STEP_KIND
-        from coding.policies import POLICIES
         from coding.runners import BUILTIN, RUNNERS
         from memory.evidence import EVIDENCE_TYPES, UNTRUSTED_BECAUSE
         from missions.executors import EXECUTORS
         from missions.recovery import BLOCKER_CHECKS
-        from opscore import four_eyes
-        from opscore.budgets import LANE_OF_PREFIX, LLM_LANES
         from opscore.lanes import contribute
-        from opscore.policies import SCHEMAS
         from opscore.registry import STEP_KINDS
 
-        SCHEMAS.register_all(POLICIES)
-        four_eyes.DECISIONS.register_all(DECISIONS)
-        four_eyes.STEP_KIND_DECISIONS.register_all(STEP_KIND_DECISIONS)
-        LLM_LANES.register("coding", (2.0, 3.0))
-        LANE_OF_PREFIX.register("coding.", "coding")
+        register_edges()
         STEP_KINDS.register(KIND, STEP_KIND)
         EXECUTORS.register(KIND, execute_code_change)
         BLOCKER_CHECKS.register(WAITING, step_can_go_on)
@@ -45,6 +36,22 @@ class CodingConfig(AppConfig):
         from missions.threads import SUBJECTS
 
         SUBJECTS.register("coding_run", run_subject)
+
+
+def register_edges():
+    """What the lane adds to opscore's own registries: its policy, who may approve its runs, and
+    its LLM budget lane and the purposes that spend it."""
+    from coding.decisions import DECISIONS, STEP_KIND_DECISIONS
+    from coding.policies import POLICIES
+    from opscore import four_eyes
+    from opscore.budgets import LANE_OF_PREFIX, LLM_LANES
+    from opscore.policies import SCHEMAS
+
+    SCHEMAS.register_all(POLICIES)
+    four_eyes.DECISIONS.register_all(DECISIONS)
+    four_eyes.STEP_KIND_DECISIONS.register_all(STEP_KIND_DECISIONS)
+    LLM_LANES.register("coding", (2.0, 3.0))
+    LANE_OF_PREFIX.register("coding.", "coding")
 
 
 def run_subject(run_id: int):

@@ -31,11 +31,6 @@ class Repository(models.Model):
     def __str__(self):
         return self.name
 
-    def clean(self):
-        from coding.repositories import check_repository  # it runs git, which needs models
-
-        check_repository(self)
-
 
 class RunStatus(models.TextChoices):
     QUEUED = "queued"

@@ -4,6 +4,7 @@ commands given as argv lists."""
 
 from pathlib import Path
 
+from django import forms
 from django.core.exceptions import ValidationError
 
 from coding.runners import RUNNERS
@@ -43,6 +44,25 @@ def repository_errors(repo) -> dict[str, list[str]]:
 
 
 def check_repository(repo) -> None:
-    errors = repository_errors(repo)
+    """The model's own checks and the repository's (a git checkout, its refs, its runners), in
+    one ValidationError: git is driven by coding.worktrees, which reads the models, so these
+    checks sit here, where the CLI and the admin's form call them, not in Repository.clean()."""
+    errors: dict[str, list[str]] = {}
+    try:
+        repo.full_clean()
+    except ValidationError as invalid:
+        errors = dict(invalid.message_dict)
+    for field, messages in repository_errors(repo).items():
+        errors[field] = [*errors.get(field, []), *messages]
     if errors:
         raise ValidationError(errors)
+
+
+class RepositoryForm(forms.ModelForm):
+    """The admin's form: what `manage.py coding register` checks, checked the same way."""
+
+    def _post_clean(self):
+        super()._post_clean()  # the instance now holds the form's values, its own checks done
+        for field, messages in repository_errors(self.instance).items():
+            for message in messages:
+                self.add_error(field if field in self.fields else None, message)

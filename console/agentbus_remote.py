@@ -11,27 +11,21 @@ from django.core.management.base import CommandError
 
 from console.agentbus_inputs import REMOTE, BadInput, Forbidden, NotFound, check_sizes
 from console.agentbus_verbs import run_verb
-from memory.models import MemoryCandidate
 from missions.models import Step
-from opportunities.models import Idea, Opportunity
 from opscore.models import StandingOrderRun
+from opscore.registry import AGENTBUS_ACTORS, AGENTBUS_OWNED
 
-# The option that says who acts: filled in from the token, refused if it names someone else.
+# The option that says who acts: filled in from the token, refused if it names someone else
+# (a lane's verbs: AGENTBUS_ACTORS, registered from its ready()).
 ACTOR = {
     "enqueue-job": "source_agent",
     "emit-event": "source_agent",
     "claim-jobs": "target_agent",
     "start-standing-order": "agent_id",
-    "create-memory-candidate": "source_agent",
-    "promote-memory-candidate": "promoted_by",
-    "create-opportunity": "source_agent",
-    "triage-opportunity": "reviewer",
-    "convert-opportunity": "converted_by",
-    "create-idea": "source_agent",
-    "promote-idea-to-opportunity": "promoted_by",
 }
 JOB = Step.objects.values_list("agent_id", flat=True)
-# The row a verb names, and how to find its agent; another agent's row is "not found".
+# The row a verb names, and how to find its agent; another agent's row is "not found" (a lane's
+# verbs: AGENTBUS_OWNED).
 OWNED = {
     "mark-running-job": ("job_id", "job", JOB),
     "renew-job-lease": ("job_id", "job", JOB),
@@ -42,27 +36,6 @@ OWNED = {
         "run_id",
         "standing-order run",
         StandingOrderRun.objects.values_list("order__agent_id", flat=True),
-    ),
-    "promote-memory-candidate": (
-        "candidate_id",
-        "memory candidate",
-        MemoryCandidate.objects.values_list("source_agent_id", flat=True),
-    ),
-    "triage-opportunity": (
-        "opportunity_id",
-        "opportunity",
-        Opportunity.objects.values_list("source_agent_id", flat=True),
-    ),
-    "convert-opportunity": (
-        "opportunity_id",
-        "opportunity",
-        Opportunity.objects.values_list("source_agent_id", flat=True),
-    ),
-    "review-idea": ("idea_id", "idea", Idea.objects.values_list("source_agent_id", flat=True)),
-    "promote-idea-to-opportunity": (
-        "idea_id",
-        "idea",
-        Idea.objects.values_list("source_agent_id", flat=True),
     ),
 }
 NOT_REMOTE = {"requeue-expired": "Opscore's sweeper reaps expired leases every minute"}
@@ -98,12 +71,17 @@ def serve(agent: str, verb: str, data: dict) -> dict:
 
 def filled_in(verb: str) -> set[str]:
     """Options a remote caller may leave out: the token says who acts."""
-    names = {ACTOR[verb]} if verb in ACTOR else set()
+    actor = actor_of(verb)
+    names = {actor} if actor else set()
     return names | ({"lease_owner"} if verb == "claim-jobs" else set())
 
 
+def actor_of(verb: str) -> str | None:
+    return ACTOR.get(verb) or AGENTBUS_ACTORS.get(verb)
+
+
 def act_as(agent: str, verb: str, data: dict) -> dict:
-    name = ACTOR.get(verb)
+    name = actor_of(verb)
     if name is None:
         return data
     given = data.setdefault(name, agent)
@@ -115,9 +93,10 @@ def act_as(agent: str, verb: str, data: dict) -> dict:
 
 
 def confine(agent: str, verb: str, opts: dict) -> None:
-    if verb not in OWNED:
+    owned = OWNED.get(verb) or AGENTBUS_OWNED.get(verb)
+    if owned is None:
         return
-    key, noun, owners = OWNED[verb]
+    key, noun, owners = owned
     if owners.filter(pk=opts[key]).first() != agent:
         raise NotFound(f"no {noun} {opts[key]}")
 

@@ -3,7 +3,6 @@
 of its verb (console.agentbus_parser builds them, so validation is the same everywhere) and
 returns the JSON body; errors are console.agentbus_inputs exceptions."""
 
-from console import agentbus_jobs, agentbus_memory, agentbus_opportunities
 from console.agentbus_inputs import (
     BadInput,
     Forbidden,
@@ -15,8 +14,9 @@ from console.agentbus_inputs import (
     refuse,
     token,
 )
-from console.agentbus_jobs import delay_until
+from missions import agentbus as agentbus_jobs
 from missions.actions import submit_proposal
+from missions.agentbus import delay_until
 from missions.binding import refusal_if_changed
 from missions.execution import claim_next_step, record_outcome
 from missions.executors import Blocked, Failed, Succeeded
@@ -26,14 +26,15 @@ from missions.schemas import ProposalInvalid
 from missions.step_kinds import internal_kinds
 from opscore.actions import record_event
 from opscore.models import Agent, Runtime, StandingOrder, StandingOrderRun
+from opscore.registry import AGENTBUS_VERBS
 from opscore.standing_orders import RunResult, finish_run, start_run
 
 
 def run_verb(verb: str, opts: dict) -> dict:
     """Run one verb; the body is what every transport answers on success."""
     try:
-        if verb in agentbus_opportunities.VERBS:
-            body = agentbus_opportunities.run(verb, json_arg, BadInput, opts)
+        if verb in AGENTBUS_VERBS:  # a lane's (memory.agentbus, opportunities.agentbus …)
+            body = AGENTBUS_VERBS[verb](json_arg, BadInput, opts)
         else:
             body = VERBS[verb](**opts)
     except ProposalInvalid as invalid:
@@ -247,14 +248,6 @@ def finish_standing_order(run_id, status, summary, evidence, **o):
     return {"run_id": run.id, "status": run.status}
 
 
-def create_memory_candidate(**o):
-    return agentbus_memory.create_memory_candidate(json_arg, BadInput, **o)
-
-
-def promote_memory_candidate(**o):
-    return agentbus_memory.promote_memory_candidate(BadInput, **o)
-
-
 VERBS = {
     "enqueue-job": enqueue_job,
     "emit-event": emit_event,
@@ -267,6 +260,4 @@ VERBS = {
     "requeue-expired": requeue_expired,
     "start-standing-order": start_standing_order,
     "finish-standing-order": finish_standing_order,
-    "create-memory-candidate": create_memory_candidate,
-    "promote-memory-candidate": promote_memory_candidate,
 }

@@ -10,11 +10,11 @@ from datetime import timedelta
 
 from django.db.models.functions import Now
 
-from console.order_handlers import close_finished_missions
 from memory.initiative import enqueue_initiatives
 from memory.learning import learn_from_outcomes, promote_insights
 from missions import duties as execution
 from missions.goals import snapshot_goals
+from missions.orders import close_finished_missions
 from missions.runaways import detect_runaways
 from opscore.heartbeat import Duty
 from opscore.llm_records import prune_llm_records

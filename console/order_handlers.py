@@ -1,21 +1,20 @@
-"""What the phase-1 standing orders do, and the generic handler every other order uses."""
+"""What the cross-lane standing orders do (health check, daily digest), and the generic handler
+every other order uses. The execution lane's own orders are in missions.orders."""
 
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, F
-from django.db.models.functions import Least, Now
+from django.db.models import Count
+from django.db.models.functions import Now
 
 from console.accountability import accountability_digest, risk_alerts
 from console.typed_orders import typed_result
 from missions.breaker import switched_off_kinds
 from missions.goals import goal_state
 from missions.models import (
-    MISSION_TERMINAL,
     Artifact,
     Goal,
     Mission,
-    MissionStatus,
     Proposal,
     ProposalStatus,
     Publication,
@@ -24,60 +23,11 @@ from missions.models import (
     StepStatus,
     Worker,
 )
-from missions.recovery import reap_expired_leases
 from opportunities.packets import window_start_id
-from opscore.models import Event, Policy, RunStatus, StandingOrderRun
-from opscore.standing_orders import PRECONDITIONS, RunResult, check_gaps, finish_run
-
-WAITING_TOO_LONG = timedelta(minutes=30)
-
+from opscore.models import Event, Policy, RunStatus
+from opscore.standing_orders import PRECONDITIONS, RunResult
 
 DAY = timedelta(hours=24)
-
-
-def close_finished_missions() -> int:
-    """Runs waiting on the work they asked for close when that mission ends."""
-    closed = 0
-    waiting = StandingOrderRun.objects.filter(
-        status=RunStatus.STARTED, mission__status__in=MISSION_TERMINAL
-    ).select_related("mission", "order")
-    for run in waiting:
-        done = run.mission.status == MissionStatus.SUCCEEDED
-        result = RunResult(
-            RunStatus.COMPLETED if done else RunStatus.FAILED,
-            f"mission M{run.mission_id} {run.mission.status}",
-            run.evidence,
-            run.mission,
-        )
-        closed += finish_run(run, result)
-    return closed
-
-
-def lease_reaper(order, run):
-    counts = reap_expired_leases()
-    if not any(counts.values()):
-        return RunResult(RunStatus.NO_WORK, "no expired leases", counts)
-    return RunResult(RunStatus.COMPLETED, f"recovered {sum(counts.values())} step(s)", counts)
-
-
-def gap_check(order, run):
-    counts = check_gaps() | {"closed": close_finished_missions()}
-    if not any(counts.values()):
-        return RunResult(RunStatus.NO_WORK, "every expected run is accounted for", counts)
-    return RunResult(RunStatus.COMPLETED, "recorded gaps and closed runs", counts)
-
-
-def backlog_rebalance(order, run):
-    """Queued work that has waited too long moves up, so nothing starves behind new work."""
-    stale = Step.objects.filter(
-        status=StepStatus.QUEUED, run_after__lte=Now(), created_at__lt=Now() - WAITING_TOO_LONG
-    )
-    bumped = stale.update(priority=Least(F("priority") + 10, 1000), updated_at=Now())
-    blocked = Step.objects.filter(status=StepStatus.BLOCKED).count()
-    evidence = {"bumped": bumped, "blocked_waiting": blocked}
-    if not bumped:
-        return RunResult(RunStatus.NO_WORK, "no queued work waited too long", evidence)
-    return RunResult(RunStatus.COMPLETED, f"raised the priority of {bumped} step(s)", evidence)
 
 
 def health_check(order, run):
@@ -228,9 +178,6 @@ def ask_for_work(order, run):
 
 
 BUILTIN_HANDLERS = {
-    "lease_reaper": lease_reaper,
-    "gap_check": gap_check,
-    "backlog_rebalance": backlog_rebalance,
     "health_check": health_check,
     "daily_digest": daily_digest,
     "generic": ask_for_work,

@@ -10,25 +10,18 @@ class MemoryConfig(AppConfig):
             influence,
             orders,
             override_kinds,
-            policies,
             retrieval,
             tasks,
             voice,
         )
         from missions import provenance
         from missions.checkers import TOPIC_STEERS
-        from opscore.budgets import LANE_OF_PREFIX, LLM_LANES
         from opscore.lanes import contribute
-        from opscore.overrides import OWNED
-        from opscore.policies import SCHEMAS
         from opscore.prompting import CONTEXT_PROVIDERS, VOICE_MODIFIERS
         from opscore.replay import AS_OF
         from opscore.standing_orders import HANDLERS
 
-        SCHEMAS.register_all(policies.POLICIES)
-        OWNED.register("memory_policy", ["frozen", "frozen_reason"])
-        LLM_LANES.register("memory", (0.3, 0.5))
-        LANE_OF_PREFIX.register("memory.", "memory")
+        register_edges()
         evidence.EVIDENCE_TYPES.register_all(evidence.BUILTIN)
         evidence.UNTRUSTED_BECAUSE.register_all(provenance.BUILTIN)
         evidence.UNTRUSTED_BECAUSE.register("memory_candidate", candidate_untrusted)
@@ -42,6 +35,25 @@ class MemoryConfig(AppConfig):
         contribute("memory", duties=["learn_from_outcomes"])
         contribute("proactive", duties=["enqueue_initiatives"])
         contribute("proactive", loops={"memory.initiatives": tasks.draft_initiatives})
+
+
+def register_edges():
+    """What the lane adds to opscore's own registries: its policies (the frozen switch is the
+    overrides'), its LLM budget lane and the purposes that spend it, its agent-bus verbs."""
+    from memory import agentbus, policies
+    from opscore.budgets import LANE_OF_PREFIX, LLM_LANES
+    from opscore.overrides import OWNED
+    from opscore.policies import SCHEMAS
+    from opscore.registry import AGENTBUS_ACTORS, AGENTBUS_OWNED, AGENTBUS_PARSERS, AGENTBUS_VERBS
+
+    SCHEMAS.register_all(policies.POLICIES)
+    OWNED.register("memory_policy", ["frozen", "frozen_reason"])
+    LLM_LANES.register("memory", (0.3, 0.5))
+    LANE_OF_PREFIX.register("memory.", "memory")
+    AGENTBUS_PARSERS.register("memory", agentbus.add_memory_verbs)
+    AGENTBUS_VERBS.register_all(agentbus.VERBS)
+    AGENTBUS_ACTORS.register_all(agentbus.ACTORS)
+    AGENTBUS_OWNED.register_all(agentbus.OWNED)
 
 
 def candidate_untrusted(candidate_id: int) -> str:

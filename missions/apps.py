@@ -14,19 +14,14 @@ class MissionsConfig(AppConfig):
             gates,
             outbox,
             override_kinds,
-            policies,
             step_kinds,
             wake,
             work_executors,
         )
-        from opscore.budgets import LANE_OF_PREFIX
         from opscore.lanes import contribute
-        from opscore.policies import SCHEMAS
         from opscore.registry import STEP_KINDS, STEP_PREVIEWS
 
-        SCHEMAS.register_all(policies.POLICIES)
-        LANE_OF_PREFIX.register("thread.", "talk")  # thread replies: the talk lane (console)
-
+        register_edges()
         STEP_KINDS.register_all({kind.name: kind for kind in step_kinds.BUILTIN})
         executors.EXECUTORS.register_all(work_executors.EXECUTORS)
         STEP_KINDS.register(config_changes.KIND, config_changes.STEP_KIND)
@@ -44,3 +39,16 @@ class MissionsConfig(AppConfig):
         contribute("triggers", duties=["evaluate_triggers"], on=True)
         contribute("reactions", duties=["process_reactions"], on=True)
         contribute("publishing", kinds=["post_tweet"])
+
+
+def register_edges():
+    """What the lane adds to opscore's own registries: its policies, its standing orders, and
+    the purposes of its calls that spend another lane's budget."""
+    from missions import orders, policies
+    from opscore.budgets import LANE_OF_PREFIX
+    from opscore.policies import SCHEMAS
+    from opscore.standing_orders import HANDLERS
+
+    SCHEMAS.register_all(policies.POLICIES)
+    HANDLERS.register_all(orders.HANDLERS)
+    LANE_OF_PREFIX.register("thread.", "talk")  # thread replies: the talk lane (console)

@@ -20,22 +20,13 @@ class OpportunitiesConfig(AppConfig):
             notices,
             orders,
             override_kinds,
-            policies,
             publishing,
         )
         from opportunities.channels import ADAPTERS
-        from opscore.budgets import LANE_OF_PREFIX, LLM_LANES
-        from opscore.lanes import ALIASES, contribute
-        from opscore.policies import SCHEMAS
+        from opscore.lanes import contribute
         from opscore.standing_orders import HANDLERS
 
-        SCHEMAS.register_all(policies.POLICIES)
-        LLM_LANES.register_all({"proactive": (0.5, 1.0), "idle": (0.2, 0.3)})
-        LANE_OF_PREFIX.register_all(
-            {"proactive.": "proactive", "idle.": "idle", "opportunity.": "proactive"}
-        )
-        ALIASES.register("opportunities", "proactive")  # this app's work is the proactive lane
-
+        register_edges()
         EVIDENCE_TYPES.register_all(
             {"idea": "opportunities.Idea", "opportunity": "opportunities.Opportunity"}
         )
@@ -60,6 +51,27 @@ class OpportunitiesConfig(AppConfig):
         from missions.threads import SUBJECTS
 
         SUBJECTS.register("opportunity", opportunity_subject)
+
+
+def register_edges():
+    """What the lane adds to opscore's own registries: its policies, its LLM budget lanes and
+    the purposes that spend them, its agent-bus verbs, and the name operators may type for it."""
+    from opportunities import agentbus, policies
+    from opscore.budgets import LANE_OF_PREFIX, LLM_LANES
+    from opscore.lanes import ALIASES
+    from opscore.policies import SCHEMAS
+    from opscore.registry import AGENTBUS_ACTORS, AGENTBUS_OWNED, AGENTBUS_PARSERS, AGENTBUS_VERBS
+
+    SCHEMAS.register_all(policies.POLICIES)
+    AGENTBUS_PARSERS.register("opportunities", agentbus.add_opportunity_verbs)
+    AGENTBUS_VERBS.register_all(agentbus.RUNS)
+    AGENTBUS_ACTORS.register_all(agentbus.ACTORS)
+    AGENTBUS_OWNED.register_all(agentbus.OWNED)
+    LLM_LANES.register_all({"proactive": (0.5, 1.0), "idle": (0.2, 0.3)})
+    LANE_OF_PREFIX.register_all(
+        {"proactive.": "proactive", "idle.": "idle", "opportunity.": "proactive"}
+    )
+    ALIASES.register("opportunities", "proactive")  # this app's work is the proactive lane
 
 
 CLOSED = ("rejected", "parked")

@@ -64,6 +64,14 @@ class StepKind:
     timeout_seconds: int | None = None
 
 
+# The agent bus (console's transports: CLI, HTTP, MCP) answers the verbs the lanes register from
+# their ready(): name → add(subparsers), adding their parsers; verb → run(json_arg, bad_input, o).
+AGENTBUS_PARSERS: Registry = Registry("agent-bus verb parsers")
+AGENTBUS_VERBS: Registry = Registry("agent-bus verb")
+# For a remote caller (an agent's token): verb → the option saying who acts (the token fills it),
+# and verb → (option, noun, agent ids by row) for a row only its own agent may name.
+AGENTBUS_ACTORS: Registry = Registry("agent-bus actor option")
+AGENTBUS_OWNED: Registry = Registry("agent-bus owned row")
 # Policies validate step kinds against this; `missions` (and any plug-in) fills it.
 STEP_KINDS: Registry = Registry("step kind")
 # step kind → f(payload) -> text an approver reads beside the payload (e.g. a policy diff)

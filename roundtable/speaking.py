@@ -55,7 +55,6 @@ def _speak(conversation: Conversation, rand, pause, on_turn) -> None:
             wait_between_turns(rand.uniform(*pause) if isinstance(pause, tuple) else pause)
 
 
-
 def wait_between_turns(seconds: float) -> None:
     """The pause between turns, named so a test can count this wait alone (patching the shared
     `time.sleep` would also count other threads' sleeps)."""

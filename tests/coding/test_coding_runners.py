@@ -7,7 +7,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 
+from coding.models import Repository
 from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing
 
@@ -80,3 +82,16 @@ def test_registering_a_checkout_checks_its_refs_and_runners(git_repo):
     call_command("coding", "register", "x", git_repo.path, "--test", "python -m pytest", stdout=out)
 
     assert "registered x" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_repository_that_is_not_a_git_checkout(admin_client, tmp_path):
+    form = {"name": "nope", "path": str(tmp_path), "allowed_base_refs": '["main"]'}
+    form |= {"test_command": "[]", "lint_command": "[]", "runners": '["command"]'}
+
+    page = admin_client.post(
+        reverse("admin:coding_repository_add"), form | {"max_concurrent_runs": 1}
+    )
+
+    assert page.status_code == 200 and "is not a git checkout" in page.content.decode()
+    assert not Repository.objects.exists()

@@ -126,6 +126,19 @@ def test_another_agents_job_cannot_be_seen_or_finished(client, secret):
     assert Step.objects.get(pk=theirs).status == "running"
 
 
+def test_a_lanes_verbs_act_as_the_tokens_agent_and_name_only_its_rows(client, secret):
+    growth = AgentFactory(slug="growth", runtime=Runtime.EXTERNAL)
+    theirs_secret = AgentToken.issue(growth, "theirs", actor="test")[1]
+    idea = {"theme": "ops", "title": "Cache the digest", "body": "It is read every minute."}
+    theirs = call(client, theirs_secret, "create-idea", **idea)["idea_id"]
+
+    as_other = call(client, secret, "create-idea", status=403, source_agent="growth", **idea)
+    review = call(client, secret, "review-idea", status=404, idea_id=theirs)
+
+    assert "acts for 'openclaw-ops' only" in as_other["error"]
+    assert review["error"] == f"no idea {theirs}"
+
+
 def test_a_coding_job_cannot_be_finished_over_the_api(client, secret, outside):
     coding = make_step("dev.code_change", agent=outside)
     held = claim_next_step("opscore-worker")  # only Opscore's worker ever holds one

@@ -7,9 +7,9 @@ import pytest
 from django_q.models import Schedule
 
 from console.bootstrap import bootstrap
-from console.order_handlers import close_finished_missions
 from missions.execution import claim_next_step
 from missions.models import Artifact, Step
+from missions.orders import close_finished_missions
 from missions.worker import handle_one_step
 from opscore.actions import record_event
 from opscore.models import StandingOrder, StandingOrderRun
@@ -123,7 +123,7 @@ def test_a_started_run_that_never_finishes_fails_by_timeout():
 
 def test_a_handler_crash_fails_the_run_with_the_reason(monkeypatch):
     monkeypatch.setattr(
-        "console.order_handlers.reap_expired_leases",
+        "missions.orders.reap_expired_leases",
         lambda: (_ for _ in ()).throw(RuntimeError("db on fire")),
     )
 

@@ -14,6 +14,7 @@ from coding.approvals import ApprovalRefused
 from coding.driver import drive_for, handle_one_run, wip
 from coding.jobs import job_proposal
 from coding.models import ApprovalKind, CodingRun, Repository
+from coding.repositories import check_repository
 from coding.worktrees import GitFailed
 from missions.actions import submit_proposal
 from missions.schemas import ProposalInvalid
@@ -121,7 +122,7 @@ class Command(BaseCommand):
         repo.lint_command = shlex.split(opts["lint"]) if opts["lint"] else []
         repo.runners, repo.max_concurrent_runs = opts["runner"] or ["command"], opts["max_runs"]
         try:
-            repo.full_clean()
+            check_repository(repo)
         except ValidationError as invalid:
             fail(
                 "the repository was not registered",

@@ -2,8 +2,9 @@
 
 Every verb calls the same actions the rest of Opscore uses: jobs enter through the single intake,
 completions are fenced by the lease token, standing-order runs go through start/finish. The
-verbs themselves live in console.agentbus_verbs, shared with the HTTP API and the MCP server;
-this command is their CLI transport (exit 2 for bad input, 3 for a refused write).
+verbs live in console.agentbus_verbs and in each lane's agentbus.py (registered from its
+ready()), shared with the HTTP API and the MCP server; this command is their CLI transport
+(exit 2 for bad input, 3 for a refused write).
 """
 
 import sys
@@ -11,12 +12,11 @@ import sys
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from console.agentbus_inputs import BadInput, Refused, check_sizes
-from console.agentbus_jobs import add_runtime_verbs
-from console.agentbus_memory import add_memory_verbs
-from console.agentbus_opportunities import add_opportunity_verbs
 from console.agentbus_verbs import run_verb
+from missions.agentbus import add_runtime_verbs
 from opscore.cli import add_verbs, dump
 from opscore.models import RunStatus
+from opscore.registry import AGENTBUS_PARSERS
 
 
 def emit_error(message: str, errors: dict | None = None, code: int = 2):
@@ -35,8 +35,8 @@ def add_all_verbs(parser) -> None:
     verbs = add_verbs(parser)
     add_job_verbs(verbs)
     add_order_verbs(verbs)
-    add_memory_verbs(verbs)
-    add_opportunity_verbs(verbs)
+    for add_lane_verbs in AGENTBUS_PARSERS.values():  # each lane's, from its ready()
+        add_lane_verbs(verbs)
     add_runtime_verbs(verbs)
 
 

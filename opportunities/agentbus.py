@@ -2,7 +2,9 @@
 convert one through the intake, create, review and promote ideas. Every verb calls the lane's
 actions, so budgets, evidence checks and transitions hold here as everywhere."""
 
-from console.agentbus_memory import check_namespace
+from functools import partial
+
+from memory.agentbus import check_namespace
 from opportunities.actions import (
     DecisionRefused,
     OpportunityInvalid,
@@ -151,4 +153,22 @@ VERBS = {
     "create-idea": new_idea,
     "review-idea": reviewed,
     "promote-idea-to-opportunity": promoted,
+}
+# what the bus registers: each verb answered through `run`, which turns refusals into bad input
+RUNS = {verb: partial(run, verb) for verb in VERBS}
+# A remote caller acts as its token's agent, and names only the opportunities and ideas it found.
+ACTORS = {
+    "create-opportunity": "source_agent",
+    "triage-opportunity": "reviewer",
+    "convert-opportunity": "converted_by",
+    "create-idea": "source_agent",
+    "promote-idea-to-opportunity": "promoted_by",
+}
+OPPORTUNITY_OWNER = Opportunity.objects.values_list("source_agent_id", flat=True)
+IDEA_OWNER = Idea.objects.values_list("source_agent_id", flat=True)
+OWNED = {
+    "triage-opportunity": ("opportunity_id", "opportunity", OPPORTUNITY_OWNER),
+    "convert-opportunity": ("opportunity_id", "opportunity", OPPORTUNITY_OWNER),
+    "review-idea": ("idea_id", "idea", IDEA_OWNER),
+    "promote-idea-to-opportunity": ("idea_id", "idea", IDEA_OWNER),
 }

@@ -5,7 +5,7 @@ from django.utils.dateparse import parse_datetime
 
 from memory.actions import CandidateInvalid, propose_candidate
 from memory.decisions import DecisionRefused, promote_with_overrides
-from memory.models import MemoryScope, MemoryType, Stability
+from memory.models import MemoryCandidate, MemoryScope, MemoryType, Stability
 
 NAMESPACE = "default"  # one company per install; the seed's namespace argument must name it
 
@@ -124,3 +124,23 @@ def aware_datetime(bad_input, name: str, raw: str):
     if value is None or value.tzinfo is None:
         raise bad_input(f"{name}: {raw!r} is not an ISO 8601 date and time with a time zone")
     return value
+
+
+def create(json_arg, bad_input, o: dict) -> dict:
+    return create_memory_candidate(json_arg, bad_input, **o)
+
+
+def promote(json_arg, bad_input, o: dict) -> dict:
+    return promote_memory_candidate(bad_input, **o)
+
+
+VERBS = {"create-memory-candidate": create, "promote-memory-candidate": promote}
+# A remote caller acts as its token's agent, and promotes only candidates that agent proposed.
+ACTORS = {"create-memory-candidate": "source_agent", "promote-memory-candidate": "promoted_by"}
+OWNED = {
+    "promote-memory-candidate": (
+        "candidate_id",
+        "memory candidate",
+        MemoryCandidate.objects.values_list("source_agent_id", flat=True),
+    ),
+}
