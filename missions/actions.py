@@ -48,13 +48,16 @@ class IntakeResult:
         return dict(self.body)
 
 
-def submit_proposal(data, *, source, untrusted=False, **about) -> IntakeResult:
+def submit_proposal(data, *, source, untrusted=False, savepoint=True, **about) -> IntakeResult:
     """Validate → agent enabled and under its daily limit → cap gates → insert → auto-approve.
 
     Bad input raises ProposalInvalid and writes nothing. A refusal is stored as a rejected
     proposal with its reason and an event; no step is ever queued for it. `about` says where
     it came from and why: cause_event, operator, cause_ref, context (e.g. which memories
     steered it, kept on the proposal and its event) and needs_human (never auto-approved).
+    `savepoint=False` is for a caller whose transaction fails as a whole on any error (the
+    trigger pass inside its heartbeat duty): it saves the two round trips of a savepoint per
+    proposal. A dedupe key keeps its savepoint: a lost race on the key is recovered here.
     """
     draft = ProposalDraft.parse(data)
     _check_after_steps(draft)
@@ -63,7 +66,7 @@ def submit_proposal(data, *, source, untrusted=False, **about) -> IntakeResult:
     if existing:
         return IntakeResult.of(existing, created=False)
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint or bool(draft.dedupe_key)):
             agent = _lock_agent(draft)
             proposal = _new_proposal(draft, agent, source, untrusted, **about)
             proposal, steps = _admit(proposal, agent)
@@ -112,6 +115,8 @@ def _new_proposal(
 def _check_after_steps(draft: ProposalDraft) -> None:
     """Bad input, not a refusal: a dependency on a step that does not exist writes nothing."""
     wanted = {i for spec in draft.steps for i in spec.after_steps}
+    if not wanted:
+        return
     found = set(Step.objects.filter(pk__in=wanted).values_list("pk", flat=True))
     errors = {
         f"steps.{index}.after_steps": [f"no step {i}" for i in spec.after_steps if i not in found]
@@ -160,6 +165,8 @@ def _lock_agent(draft: ProposalDraft) -> Agent:
     if agent is None:
         raise ProposalInvalid({"agent": [f"unknown agent {draft.agent!r}"]})
     named = {step.agent for step in draft.steps if step.agent}
+    if not named:
+        return agent
     known = set(Agent.objects.filter(slug__in=named).values_list("slug", flat=True))
     for index, step in enumerate(draft.steps):
         if step.agent and step.agent not in known:

@@ -47,6 +47,7 @@ def fire_rule(rule: TriggerRule, idea: Idea, beat: Beat) -> dict:
         cause_event=idea.cause_event,
         cause_ref=f"trigger_rule:{rule.id}",
         context=idea.context,
+        savepoint=False,  # the pass fails as a whole: its heartbeat duty is one transaction
     )
     TriggerRule.objects.filter(pk=rule.pk).update(
         fire_count=F("fire_count") + 1,
