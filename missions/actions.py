@@ -18,7 +18,7 @@ from missions.models import (
     StepDependency,
     in_seconds,
 )
-from missions.provenance import artifact_untrusted, event_untrusted
+from missions.provenance import artifact_untrusted, event_row_untrusted
 from missions.schemas import ProposalDraft, ProposalInvalid
 from opscore import four_eyes
 from opscore.actions import record_event
@@ -35,23 +35,29 @@ class IntakeResult:
     body: dict  # the answer, read inside the intake's transaction
 
     @classmethod
-    def of(cls, proposal: Proposal, *, created: bool) -> "IntakeResult":
+    def of(cls, proposal: Proposal, *, created: bool, steps=None) -> "IntakeResult":
         """Build the answer before the commit: a read after it could fail (the database gone
-        away) and turn a proposal that was saved into an error, which a client would retry."""
-        steps = Step.objects.of_proposal(proposal).only("id", "mission_id")
+        away) and turn a proposal that was saved into an error, which a client would retry.
+        `steps`: the ones the intake just created (none when it refused or left it pending),
+        read back otherwise."""
+        if steps is None:
+            steps = Step.objects.of_proposal(proposal).only("id", "mission_id")
         return cls(proposal, created, proposal.as_json(steps) | {"duplicate": not created})
 
     def as_json(self) -> dict:
         return dict(self.body)
 
 
-def submit_proposal(data, *, source, untrusted=False, **about) -> IntakeResult:
+def submit_proposal(data, *, source, untrusted=False, savepoint=True, **about) -> IntakeResult:
     """Validate → agent enabled and under its daily limit → cap gates → insert → auto-approve.
 
     Bad input raises ProposalInvalid and writes nothing. A refusal is stored as a rejected
     proposal with its reason and an event; no step is ever queued for it. `about` says where
     it came from and why: cause_event, operator, cause_ref, context (e.g. which memories
     steered it, kept on the proposal and its event) and needs_human (never auto-approved).
+    `savepoint=False` is for a caller whose transaction fails as a whole on any error (the
+    trigger pass inside its heartbeat duty): it saves the two round trips of a savepoint per
+    proposal. A dedupe key keeps its savepoint: a lost race on the key is recovered here.
     """
     draft = ProposalDraft.parse(data)
     _check_after_steps(draft)
@@ -60,10 +66,11 @@ def submit_proposal(data, *, source, untrusted=False, **about) -> IntakeResult:
     if existing:
         return IntakeResult.of(existing, created=False)
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint or bool(draft.dedupe_key)):
             agent = _lock_agent(draft)
             proposal = _new_proposal(draft, agent, source, untrusted, **about)
-            return IntakeResult.of(_admit(proposal, agent), created=True)
+            proposal, steps = _admit(proposal, agent)
+            return IntakeResult.of(proposal, created=True, steps=steps)
     except IntegrityError:
         existing = _find_duplicate(draft)
         if existing is None:
@@ -108,6 +115,8 @@ def _new_proposal(
 def _check_after_steps(draft: ProposalDraft) -> None:
     """Bad input, not a refusal: a dependency on a step that does not exist writes nothing."""
     wanted = {i for spec in draft.steps for i in spec.after_steps}
+    if not wanted:
+        return
     found = set(Step.objects.filter(pk__in=wanted).values_list("pk", flat=True))
     errors = {
         f"steps.{index}.after_steps": [f"no step {i}" for i in spec.after_steps if i not in found]
@@ -133,7 +142,7 @@ def _cites_untrusted_content(draft: ProposalDraft, cause_event) -> str:
     """A proposal built from crawled (untrusted) content must not run without a human: an
     injected page cannot make an agent deploy or post. Why it is untrusted, or ''."""
     if cause_event is not None:
-        why = event_untrusted(cause_event.id)
+        why = event_row_untrusted(cause_event)
         if why:
             return f"caused by event {cause_event.id}: {why}"
     cited = [s.payload.get("artifact_id") for s in draft.steps]
@@ -156,6 +165,8 @@ def _lock_agent(draft: ProposalDraft) -> Agent:
     if agent is None:
         raise ProposalInvalid({"agent": [f"unknown agent {draft.agent!r}"]})
     named = {step.agent for step in draft.steps if step.agent}
+    if not named:
+        return agent
     known = set(Agent.objects.filter(slug__in=named).values_list("slug", flat=True))
     for index, step in enumerate(draft.steps):
         if step.agent and step.agent not in known:
@@ -163,26 +174,18 @@ def _lock_agent(draft: ProposalDraft) -> Agent:
     return agent
 
 
-def _admit(proposal: Proposal, agent: Agent) -> Proposal:
-    if not agent.enabled:
-        return _refuse(proposal, RejectionCode.AGENT_DISABLED, f"Agent {agent.slug} is disabled")
-    used = Proposal.objects.filter(agent=agent).created_today().counting_toward_daily_limit()
-    used_count, reserved = used.count(), reserve_for_goals(proposal)
-    if used_count >= agent.daily_proposal_limit:
-        reason = f"Daily proposal limit reached ({used_count}/{agent.daily_proposal_limit})"
-        return _refuse(proposal, RejectionCode.DAILY_LIMIT, reason)
-    if used_count + reserved >= agent.daily_proposal_limit:
-        reason = f"Daily proposal limit: {RESERVED_FOR_GOALS.format(n=reserved)}"
-        return _refuse(proposal, RejectionCode.DAILY_LIMIT, reason)
-    dropped = drop_refusal(proposal.step_kinds)
-    if dropped:
-        return _refuse(proposal, RejectionCode.LANE_PAUSED, dropped)
-    refusal = first_refusal(proposal.step_kinds, reserved)
+def _admit(proposal: Proposal, agent: Agent) -> tuple[Proposal, list[Step]]:
+    """The proposal as stored (refused, pending or accepted) and the steps it started."""
+    refusal = _refusal(proposal, agent)
     if refusal:
-        return _refuse(proposal, RejectionCode.CAP_GATE, refusal)
-    proposal.save()
+        return _refuse(proposal, *refusal), []
     if _auto_approvable(proposal):
-        return _accept(proposal, actor="system:auto_approve")
+        # Admitted and accepted in one INSERT: decided in the statement that created it.
+        _mark_accepted(proposal, actor="system:auto_approve")
+        proposal.save()
+        proposal.decided_at = proposal.created_at
+        return proposal, _start_mission(proposal, actor="system:auto_approve")
+    proposal.save()
     record_event(
         "proposal.pending",
         f"Proposal awaits a human: {proposal.title}",
@@ -194,7 +197,27 @@ def _admit(proposal: Proposal, agent: Agent) -> Proposal:
         proposal=proposal,
         actor=agent.actor,
     )
-    return proposal
+    return proposal, []
+
+
+def _refusal(proposal: Proposal, agent: Agent) -> tuple[str, str] | None:
+    """The first gate that refuses (its code and reason), or None to admit."""
+    if not agent.enabled:
+        return RejectionCode.AGENT_DISABLED, f"Agent {agent.slug} is disabled"
+    used = Proposal.objects.filter(agent=agent).created_today().counting_toward_daily_limit()
+    used_count, reserved = used.count(), reserve_for_goals(proposal)
+    if used_count >= agent.daily_proposal_limit:
+        reason = f"Daily proposal limit reached ({used_count}/{agent.daily_proposal_limit})"
+        return RejectionCode.DAILY_LIMIT, reason
+    if used_count + reserved >= agent.daily_proposal_limit:
+        return RejectionCode.DAILY_LIMIT, (
+            f"Daily proposal limit: {RESERVED_FOR_GOALS.format(n=reserved)}"
+        )
+    dropped = drop_refusal(proposal.step_kinds)
+    if dropped:
+        return RejectionCode.LANE_PAUSED, dropped
+    refusal = first_refusal(proposal.step_kinds, reserved)
+    return (RejectionCode.CAP_GATE, refusal) if refusal else None
 
 
 def _auto_approvable(proposal: Proposal) -> bool:
@@ -236,14 +259,23 @@ def _refuse(proposal: Proposal, code: str, reason: str, *, actor: str = "system:
 
 
 def _accept(proposal: Proposal, *, actor: str) -> Proposal:
+    _mark_accepted(proposal, actor=actor)
+    proposal.save(update_fields=["status", "decided_by", "decided_at", "approved_digest"])
+    proposal.refresh_from_db(fields=["decided_at"])
+    _start_mission(proposal, actor=actor)
+    return proposal
+
+
+def _mark_accepted(proposal: Proposal, *, actor: str) -> None:
     """The approval is bound to the content accepted: its digest is kept on the proposal and
     on each step, and the worker refuses a step whose row no longer matches."""
     proposal.status = ProposalStatus.ACCEPTED
     proposal.decided_by = actor
     proposal.decided_at = Now()
     proposal.approved_digest = proposal.content_digest()
-    proposal.save(update_fields=["status", "decided_by", "decided_at", "approved_digest"])
-    proposal.refresh_from_db(fields=["decided_at"])
+
+
+def _start_mission(proposal: Proposal, *, actor: str) -> list[Step]:
     mission = Mission.objects.create(
         title=proposal.title,
         agent=proposal.agent,
@@ -265,7 +297,7 @@ def _accept(proposal: Proposal, *, actor: str) -> Proposal:
         mission=mission,
         actor=actor,
     )
-    return proposal
+    return steps
 
 
 def _create_steps(mission: Mission, proposal: Proposal) -> list[Step]:

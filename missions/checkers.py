@@ -6,6 +6,8 @@ A rule names its checker in `trigger_event`; `MissionsConfig.ready()` registers 
 import random
 from dataclasses import dataclass, field
 
+from django.db.models import Value
+
 from missions.models import ContentMetric, Publication, PublicationStatus, TriggerRule
 from opscore.models import Event
 from opscore.registry import Registry
@@ -18,11 +20,23 @@ TOPIC_STEERS: Registry = Registry("topic steer")
 
 @dataclass
 class Beat:
-    """One evaluation pass: its random source, and what the pass reads once and shares (the
-    memory lane caches each agent's memories here, so a dozen rules cost one read per agent)."""
+    """One evaluation pass: its random source, the rules it may evaluate, and what the pass
+    reads once and shares (the memory lane caches each agent's memories here, so a dozen rules
+    cost one read per agent; the checkers read for all rules of one checker at once)."""
 
     rand: random.Random
     cache: dict = field(default_factory=dict)
+    rules: list[TriggerRule] = field(default_factory=list)
+
+    def once(self, key, read):
+        if key not in self.cache:
+            self.cache[key] = read()
+        return self.cache[key]
+
+    def peers(self, rule: TriggerRule) -> list[TriggerRule]:
+        """The pass's rules with `rule`'s checker, `rule` among them even when called alone."""
+        same = [r for r in self.rules if r.trigger_event == rule.trigger_event]
+        return same if any(r.pk == rule.pk for r in same) else [*same, rule]
 
 
 @dataclass(frozen=True)
@@ -42,13 +56,49 @@ class Idea:
     context: dict = field(default_factory=dict)
 
 
-def _latest_event(rule: TriggerRule, kind: str) -> Event | None:
-    """Reactive checkers read only events after the rule's cursor (served by event_kind_idx)."""
-    return Event.objects.filter(kind=kind, id__gt=rule.last_seen_event_id).order_by("-id").first()
+def _latest_event(rule: TriggerRule, beat: Beat, kind: str) -> Event | None:
+    """The newest event of `kind` past the rule's cursor. A pass reads it once per kind: the
+    newest past the smallest cursor of the rules sharing the checker (event_kind_idx serves
+    it), which each rule takes only if it is past its own cursor too."""
+
+    def newest_past(low: int) -> tuple[int, Event | None]:
+        return low, Event.objects.filter(kind=kind, id__gt=low).order_by("-id").first()
+
+    key = ("latest_event", rule.trigger_event)
+    low, event = beat.once(
+        key, lambda: newest_past(min(r.last_seen_event_id for r in beat.peers(rule)))
+    )
+    if rule.last_seen_event_id < low:  # a rule the pass did not know of reads for itself
+        low, event = newest_past(rule.last_seen_event_id)
+    return event if event is not None and event.id > rule.last_seen_event_id else None
+
+
+def first_per_rule(rule: TriggerRule, beat: Beat, query, params):
+    """The first row of `query(*params(rule))` (ordered), or None. A pass reads it for all
+    rules of the checker in one round trip: each distinct set of parameters (a rule's own
+    cursor and conditions) is one branch of a UNION ALL; one query per checker, not per rule."""
+    found = beat.once(("first_per_rule", rule.trigger_event), dict)
+    if params(rule) not in found:
+        wanted = {params(r) for r in beat.peers(rule)} - found.keys()
+        found |= _first_rows(list(wanted), query)
+    return found[params(rule)]
+
+
+UNION_BRANCHES = 200  # branches per round trip: keeps the statement a size Postgres plans fast
+
+
+def _first_rows(wanted: list[tuple], query) -> dict:
+    rows = dict.fromkeys(wanted)
+    for start in range(0, len(wanted), UNION_BRANCHES):
+        chunk = wanted[start : start + UNION_BRANCHES]
+        head, *rest = [query(*p).annotate(branch=Value(start + i))[:1] for i, p in enumerate(chunk)]
+        for row in head.union(*rest, all=True) if rest else head:
+            rows[wanted[row.branch]] = row
+    return rows
 
 
 def mission_failed(rule, beat):
-    event = _latest_event(rule, "mission.failed")
+    event = _latest_event(rule, beat, "mission.failed")
     if event is None:
         return None
     return Idea(
@@ -56,12 +106,15 @@ def mission_failed(rule, beat):
     )
 
 
-def content_published(rule, beat):
-    since = rule.last_fired_at
+def _published_since(since):
     published = Publication.objects.filter(status=PublicationStatus.PUBLISHED)
     if since:
         published = published.filter(published_at__gt=since)
-    post = published.order_by("-id").first()
+    return published.order_by("-id")
+
+
+def content_published(rule, beat):
+    post = first_per_rule(rule, beat, _published_since, lambda r: (r.last_fired_at,))
     if post is None:
         return None
     return Idea(
@@ -71,7 +124,7 @@ def content_published(rule, beat):
 
 
 def insight_promoted(rule, beat):
-    event = _latest_event(rule, "insight.promoted")
+    event = _latest_event(rule, beat, "insight.promoted")
     if event is None:
         return None
     return Idea(
@@ -82,12 +135,19 @@ def insight_promoted(rule, beat):
     )
 
 
-def tweet_high_engagement(rule, beat):
-    threshold = float(rule.conditions.get("min_engagement_rate", 0.05))
+def _engaging_since(threshold, since):
     metrics = ContentMetric.objects.filter(engagement_rate__gte=threshold)
-    if rule.last_fired_at:
-        metrics = metrics.filter(measured_at__gt=rule.last_fired_at)
-    best = metrics.order_by("-engagement_rate").first()
+    if since:
+        metrics = metrics.filter(measured_at__gt=since)
+    return metrics.order_by("-engagement_rate")
+
+
+def _engagement_params(rule) -> tuple:
+    return float(rule.conditions.get("min_engagement_rate", 0.05)), rule.last_fired_at
+
+
+def tweet_high_engagement(rule, beat):
+    best = first_per_rule(rule, beat, _engaging_since, _engagement_params)
     if best is None:
         return None
     return Idea(

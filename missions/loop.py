@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import DurationField, ExpressionWrapper, F
+from django.db.models import BooleanField, DurationField, ExpressionWrapper, F, Q
 from django.db.models.functions import Now
 
 from missions.actions import submit_proposal
@@ -17,7 +17,8 @@ from missions.models import LoopCursor, ProposalSource, Reaction, ReactionStatus
 from missions.override_kinds import pair_of
 from opscore.db import oldest_unlocked
 from opscore.models import Agent, Event, Policy
-from opscore.overrides import in_force
+from opscore.models.policies import policy_snapshot
+from opscore.overrides import in_force, in_force_by_target
 
 rng = random.Random()  # tests pass their own seeded RNG
 
@@ -46,6 +47,7 @@ def fire_rule(rule: TriggerRule, idea: Idea, beat: Beat) -> dict:
         cause_event=idea.cause_event,
         cause_ref=f"trigger_rule:{rule.id}",
         context=idea.context,
+        savepoint=False,  # the pass fails as a whole: its heartbeat duty is one transaction
     )
     TriggerRule.objects.filter(pk=rule.pk).update(
         fire_count=F("fire_count") + 1,
@@ -64,29 +66,23 @@ def fire_rule(rule: TriggerRule, idea: Idea, beat: Beat) -> dict:
 
 
 def evaluate_triggers(deadline: float, rand=None) -> dict:
-    """Cooldowns first (cheap), then checkers until the budget runs out; the rest wait."""
-    beat = Beat(rand or rng)
-    rules = list(
-        TriggerRule.objects.filter(enabled=True).order_by(
-            F("last_evaluated_at").asc(nulls_first=True), "id"
-        )
-    )
-    cooling = set(
-        TriggerRule.objects.filter(
-            pk__in=[r.pk for r in rules],
-            last_fired_at__isnull=False,
-            last_fired_at__gt=Now()
-            - ExpressionWrapper(F("cooldown_minutes") * _minute(), output_field=DurationField()),
-        ).values_list("pk", flat=True)
-    )
-    results = []
-    for rule in rules:
-        if rule.pk in cooling:
-            results.append({"rule": rule.name, "outcome": "skipped", "reason": "cooldown"})
-        elif time.monotonic() > deadline:
-            results.append({"rule": rule.name, "outcome": "deferred", "reason": "budget"})
-        else:
-            results.append(_evaluate(rule, beat))
+    """Cooldowns first (no query per rule), then checkers until the budget runs out; the rest
+    wait, first in line next beat. The cost follows the rules that could fire: each checker
+    reads for all its rules at once (Beat), pause overrides and policies are read once a
+    pass, and the rules evaluated are stamped in one UPDATE."""
+    rules = list(_enabled_rules())
+    beat = Beat(rand or rng, rules=[r for r in rules if not r.cooling])
+    results, evaluated = [], []
+    with policy_snapshot():
+        for rule in rules:
+            if rule.cooling:
+                results.append({"rule": rule.name, "outcome": "skipped", "reason": "cooldown"})
+            elif time.monotonic() > deadline:
+                results.append({"rule": rule.name, "outcome": "deferred", "reason": "budget"})
+            else:
+                evaluated.append(rule.pk)
+                results.append(_evaluate(rule, beat))
+    TriggerRule.objects.filter(pk__in=evaluated).update(last_evaluated_at=Now())
     counts = {
         k: sum(r["outcome"] == k for r in results)
         for k in ("fired", "evaluated", "skipped", "deferred")
@@ -94,9 +90,19 @@ def evaluate_triggers(deadline: float, rand=None) -> dict:
     return counts | {"rules": results}
 
 
+def _enabled_rules():
+    """Least recently evaluated first, each marked `cooling` by the database clock."""
+    cooldown = ExpressionWrapper(F("cooldown_minutes") * _minute(), output_field=DurationField())
+    cooling = Q(last_fired_at__isnull=False, last_fired_at__gt=Now() - cooldown)
+    return (
+        TriggerRule.objects.filter(enabled=True)
+        .annotate(cooling=ExpressionWrapper(cooling, output_field=BooleanField()))
+        .order_by(F("last_evaluated_at").asc(nulls_first=True), "id")
+    )
+
+
 def _evaluate(rule: TriggerRule, beat: Beat) -> dict:
-    TriggerRule.objects.filter(pk=rule.pk).update(last_evaluated_at=Now())
-    paused = in_force("pause_rule", rule.name)
+    paused = beat.once("pause_rule", lambda: in_force_by_target("pause_rule")).get(rule.name)
     if paused is not None:
         reason = f"paused by override {paused.id}: {paused.reason}"
         return {"rule": rule.name, "outcome": "skipped", "reason": reason}

@@ -37,8 +37,11 @@ def mission_untrusted(mission_id: int) -> str:
 
 def event_untrusted(event_id: int) -> str:
     event = Event.objects.filter(pk=event_id).first()
-    if event is None:
-        return ""
+    return event_row_untrusted(event) if event is not None else ""
+
+
+def event_row_untrusted(event: Event) -> str:
+    """For a row in hand: events are append-only, so the one read earlier is still the truth."""
     if event.actor == "agentbus":
         return f"event {event.id} came from an outside runtime (agent bus)"
     if event.payload.get("untrusted"):

@@ -5,6 +5,7 @@ from django.db.models import F
 from django.db.models.functions import Now
 
 from opscore.models import Agent, Event, Policy, PolicyVersion, Runtime
+from opscore.models.policies import end_policy_snapshot
 from opscore.policies import validate_policy
 from opscore.redaction import redact, redact_text
 
@@ -34,6 +35,7 @@ def record_event(kind: str, title: str, *, summary: str = "", tags=(), payload=N
 def set_policy(key: str, value, *, actor: str, reason: str = "") -> Policy:
     """Validate, store and version a policy value. A refused value raises PolicyError and
     leaves the previous version in force with no version row written."""
+    end_policy_snapshot()
     policy = Policy.objects.select_for_update().filter(key=key).first()
     normalised = validate_policy(key, value, stored=policy.value if policy else None)
     if policy is not None and policy.value == normalised:

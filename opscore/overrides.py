@@ -166,6 +166,11 @@ def in_force(name: str, target: str) -> Override | None:
     return Override.objects.in_force().filter(kind=name, target=target).first()
 
 
+def in_force_by_target(name: str) -> dict[str, Override]:
+    """Every override of one kind in force, by target: a pass over many targets reads once."""
+    return {row.target: row for row in Override.objects.in_force().filter(kind=name).order_by("id")}
+
+
 def active_overrides() -> list[dict]:
     """What the status, the Stage and `override list` show: each in force, with what is left."""
     rows = []

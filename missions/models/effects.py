@@ -194,6 +194,12 @@ class Publication(models.Model):
                 condition=Q(next_poll_at__isnull=False),
                 name="publication_poll_idx",
             ),
+            # The content_published checker's lookback: published since the rule last fired.
+            models.Index(
+                fields=["published_at"],
+                condition=Q(status="published"),
+                name="publication_published_idx",
+            ),
         ]
 
     def __str__(self):

@@ -105,6 +105,8 @@ class ContentMetric(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # The tweet_high_engagement checker's lookback: measured since the rule last fired.
+        indexes = [models.Index(fields=["measured_at"], name="metric_measured_idx")]
 
     def __str__(self):
         return f"{self.post_ref}: {self.engagement_rate:.2%}"

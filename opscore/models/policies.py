@@ -1,20 +1,62 @@
 """Policies: live configuration, validated per key, every change a version row."""
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.db import models
 from django.db.models.functions import Now
 
 from opscore.policies import SCHEMAS, PolicyError, PolicyValue, parse_policy
 from opscore.policy_names import unknown_names
 
+_snapshot: ContextVar[dict | None] = ContextVar("policy_snapshot", default=None)
+
+
+@contextmanager
+def policy_snapshot():
+    """Within one pass (a heartbeat duty, one transaction) each policy is read once, not once
+    per use: two hundred proposals through the intake read auto_approve once. A change made
+    elsewhere is seen from the next pass. A write through set_policy inside the pass ends the
+    snapshot (a savepoint rolled back could otherwise leave a value the database no longer
+    holds); the rest of the pass reads live."""
+    token = _snapshot.set({})
+    try:
+        yield
+    finally:
+        _snapshot.reset(token)
+
+
+def end_policy_snapshot() -> None:
+    if _snapshot.get() is not None:
+        _snapshot.set(None)
+
+
+def _remembered(key, read):
+    cache = _snapshot.get()
+    if cache is None:
+        return read()
+    if key not in cache:
+        cache[key] = read()
+    return cache[key]
+
 
 class PolicyQuerySet(models.QuerySet):
     def value(self, key: str) -> PolicyValue:
-        """The typed value in force; a key never seeded reads as its schema default."""
+        """The typed value in force; a key never seeded reads as its schema default. Values
+        are frozen, so a snapshot may hand the same one to every reader."""
+        return _remembered(("value", key), lambda: self._read_value(key))
+
+    def _read_value(self, key: str) -> PolicyValue:
         row = self.filter(key=key).only("value").first()
         return parse_policy(key, row.value) if row else SCHEMAS[key]()
 
     def versions_in_force(self, keys) -> dict[str, int]:
-        return dict(self.filter(key__in=keys).values_list("key", "version"))
+        keys = frozenset(keys)
+
+        def read():
+            return dict(self.filter(key__in=keys).values_list("key", "version"))
+
+        return dict(_remembered(("versions", keys), read))
 
     def unknown_names(self) -> dict[str, dict[str, list[str]]]:
         """{key: {field: [name]}}: the stored names (step kinds, lanes) no loaded code knows.

@@ -1,0 +1,155 @@
+"""A heartbeat's trigger pass costs what could fire, not how many rules there are: each checker
+reads once for all its rules, yet every rule keeps its own cursor, conditions and pause."""
+
+import random
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from missions import loop
+from missions.actions import submit_proposal
+from missions.models import Proposal, ProposalSource, Publication, Step, TriggerRule
+from opscore.actions import set_policy
+from opscore.models import Event, Policy
+from opscore.models.policies import policy_snapshot
+from opscore.overrides import apply_override
+from opscore.standing_orders import db_now
+from tests.factories import make_publication
+
+pytestmark = pytest.mark.django_db
+FAR = 10**9  # a deadline that never passes
+CHECKERS = ("mission_failed", "insight_promoted", "content_published", "tweet_high_engagement")
+
+
+def rule(name, trigger_event, **fields):
+    fields.setdefault("action_config", {"target_agent": "devops"})
+    return TriggerRule.objects.create(
+        name=name, trigger_event=trigger_event, cooldown_minutes=0, **fields
+    )
+
+
+def failure(title):
+    return Event.objects.create(kind="mission.failed", title=title, tags=["mission_failed"])
+
+
+def outcomes(result) -> dict:
+    return {r["rule"]: r["outcome"] for r in result["rules"]}
+
+
+def test_rules_of_one_checker_each_keep_their_own_event_cursor(agent):
+    first, latest = failure("M1 failed"), failure("M2 failed")
+    rule("never-saw", "mission_failed")
+    rule("saw-first", "mission_failed", last_seen_event_id=first.id)
+    rule("saw-all", "mission_failed", last_seen_event_id=latest.id)
+
+    result = loop.evaluate_triggers(FAR, random.Random(0))
+
+    assert outcomes(result) == {"never-saw": "fired", "saw-first": "fired", "saw-all": "evaluated"}
+    causes = Proposal.objects.values_list("cause_ref", "cause_event__title")
+    assert {title for _, title in causes} == {"M2 failed"}
+    assert set(TriggerRule.objects.values_list("last_seen_event_id", flat=True)) == {latest.id}
+
+
+def test_rules_of_one_checker_each_keep_their_own_last_fire_and_conditions(agent):
+    post = make_publication(agent, "Launch notes", impressions=100, engagements=10)
+    Publication.objects.filter(pk=post.pk).update(published_at=db_now() - timedelta(minutes=10))
+    rule("never-fired", "content_published")
+    rule("fired-before", "content_published", last_fired_at=db_now() - timedelta(minutes=15))
+    rule("fired-since", "content_published", last_fired_at=db_now() - timedelta(minutes=5))
+    rule("low-bar", "tweet_high_engagement", conditions={"min_engagement_rate": 0.05})
+    rule("high-bar", "tweet_high_engagement", conditions={"min_engagement_rate": 0.5})
+
+    result = loop.evaluate_triggers(FAR, random.Random(0))
+
+    assert outcomes(result) == {
+        "never-fired": "fired",
+        "fired-before": "fired",
+        "fired-since": "evaluated",
+        "low-bar": "fired",
+        "high-bar": "evaluated",
+    }
+    titles = set(Proposal.objects.filter(source="trigger").values_list("title", flat=True))
+    assert titles == {
+        "Review what we published: Launch notes",
+        f"Why did {post.external_id} do well (10.0%)?",
+    }
+
+
+def test_a_paused_rule_is_skipped_with_its_reason_while_its_neighbours_fire(agent):
+    failure("M1 failed")
+    rule("held", "mission_failed")
+    rule("free", "mission_failed")
+    row = apply_override("pause_rule", "held", reason="too chatty", actor="operator:ann")
+
+    result = loop.evaluate_triggers(FAR, random.Random(0))
+
+    held = next(r for r in result["rules"] if r["rule"] == "held")
+    assert held == {
+        "rule": "held",
+        "outcome": "skipped",
+        "reason": f"paused by override {row.id}: too chatty",
+    }
+    assert outcomes(result)["free"] == "fired"
+    assert (
+        Proposal.objects.get().cause_ref
+        == f"trigger_rule:{TriggerRule.objects.get(name='free').id}"
+    )
+
+
+def quiet_rules(per_checker: int, start: int, latest: int) -> None:
+    """Rules of every built-in checker with nothing new to see: each is evaluated, none fires."""
+    for checker in CHECKERS:
+        for n in range(start, start + per_checker):
+            rule(f"{checker}-{n}", checker, last_seen_event_id=latest)
+
+
+def queries_in_a_pass() -> int:
+    with CaptureQueriesContext(connection) as queries:
+        result = loop.evaluate_triggers(FAR, random.Random(0))
+    assert result["fired"] == 0 and result["evaluated"] == TriggerRule.objects.count()
+    return len(queries)
+
+
+def test_the_queries_of_a_pass_do_not_grow_with_the_rules_of_one_checker(agent):
+    latest = failure("old news").id
+    quiet_rules(1, start=0, latest=latest)
+    with_one_each = queries_in_a_pass()
+    quiet_rules(9, start=1, latest=latest)
+
+    assert queries_in_a_pass() == with_one_each
+
+
+def test_a_pass_reads_each_policy_once_however_many_rules_fire(agent):
+    failure("M1 failed")
+    for n in range(3):
+        rule(f"diag-{n}", "mission_failed")
+
+    with CaptureQueriesContext(connection) as queries:
+        result = loop.evaluate_triggers(FAR, random.Random(0))
+
+    assert result["fired"] == 3
+    policy_reads = [q["sql"] for q in queries if 'FROM "opscore_policy"' in q["sql"]]
+    assert policy_reads and len(policy_reads) == len(set(policy_reads))
+
+
+def test_a_policy_changed_inside_a_pass_is_read_anew(db):
+    with policy_snapshot():
+        assert Policy.objects.value("goal_preference").enabled is False
+        set_policy("goal_preference", {"enabled": True, "reserved_slots": 2}, actor="t")
+
+        assert Policy.objects.value("goal_preference").enabled is True
+
+
+def test_an_auto_approved_proposal_answers_with_its_stored_decision(agent):
+    result = submit_proposal(
+        {"agent": "devops", "title": "Tidy", "steps": [{"kind": "noop"}]},
+        source=ProposalSource.API,
+    )
+
+    stored = Proposal.objects.get()
+    assert (stored.status, stored.decided_by) == ("accepted", "system:auto_approve")
+    assert result.proposal.decided_at == stored.decided_at >= stored.created_at
+    steps = Step.objects.of_proposal(stored)
+    assert result.as_json()["step_ids"] == [s.id for s in steps] and len(steps) == 1
