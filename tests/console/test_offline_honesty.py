@@ -39,7 +39,7 @@ def test_the_admin_carries_the_offline_banner(admin_client, settings):
 def test_speech_bubbles_mark_offline_words_once_with_a_tag(client, agent):
     """The bubble's two short lines carry the words; its "offline" tag carries the mark (a
     line that spends 9 of its 22 characters on "[offline]" says the same thing twice)."""
-    script = (Path(__file__).parent.parent.parent / "console/static/stage/stage.js").read_text()
+    script = (Path(__file__).parent.parent.parent / "console/static/stage/office.js").read_text()
     office = client.get("/stage/office").content.decode()
 
     assert 'bubble.classList.toggle("offline", offline)' in script
