@@ -60,7 +60,7 @@ def remember(content, confidence, agent="devops", **fields):
 
 def test_vectors_reorder_what_full_text_alone_orders_by_confidence(agent, vectors, monkeypatch):
     volume = remember("db-1 volume fills up every Friday", "0.60")
-    deploys = remember("deploys on Fridays go badly", "0.90")
+    deploys = remember("deploys on Friday go badly", "0.90")
     assert embed_pending(FakeEmbedder()) == {"embedded": 2}
     text_only, ranking = ranked("devops", "storage pressure on friday")
     assert (ranking, text_only[0].memory.id) == ("full-text", deploys.id)
@@ -71,6 +71,20 @@ def test_vectors_reorder_what_full_text_alone_orders_by_confidence(agent, vector
     assert (ranking, [r.memory.id for r in hybrid]) == ("hybrid", [volume.id, deploys.id])
     assert "memory_embedding_hnsw_5" in index_names()
     assert embed_pending(FakeEmbedder()) == {"embedded": 0}  # nothing left to do
+
+
+def test_fusion_weighs_the_margins_not_only_the_ranks(agent, vectors, monkeypatch):
+    """Full text finds both words in one memory and one word in the other; the vector puts the
+    second a little closer. By rank alone they tie (first once each); by score the memory that
+    holds the query's words wins."""
+    both = remember("caching the volume snapshots on friday", "0.60")
+    one = remember("the volume is slow", "0.60")
+    embed_pending(FakeEmbedder())
+    monkeypatch.setattr(retrieval, "embedder", lambda: FakeEmbedder())
+
+    hybrid, ranking = ranked("devops", "caching volume")
+
+    assert (ranking, [r.memory.id for r in hybrid]) == ("hybrid", [both.id, one.id])
 
 
 class CountingEmbedder(FakeEmbedder):
