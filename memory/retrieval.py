@@ -26,6 +26,7 @@ import functools
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -54,7 +55,10 @@ IGNORED = frozenset(
     null true false""".split()  # noqa: SIM905 - a word list reads best as words
 )
 RETRIEVE_SQL = """SELECT r.*, (SELECT value FROM opscore_policy WHERE key = 'memory_policy')
-    AS policy FROM memory_retrieve(%s, %s, %s, %s, %s) AS r"""
+    AS policy FROM memory_retrieve(%s, %s, %s, %s, %s, %s::text[], %s::real[]) AS r"""
+COMMON_SQL = """SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats
+    WHERE schemaname = current_schema() AND tablename = 'memory_memory' AND attname = 'search'"""
+COMMON_SECONDS = 600  # how long a process trusts what ANALYZE last found common
 OFFLINE_TAG = "offline"  # learned from the offline provider's stand-ins: never for a real model
 
 
@@ -104,12 +108,35 @@ def query_terms(context: str, subject_keys=()) -> list[str]:
     return list(dict.fromkeys(terms))[:MAX_TERMS]
 
 
+_common: dict[str, tuple[float, tuple[list, list]]] = {}  # database alias → (read at, stats)
+
+
+def common_lexemes() -> tuple[list, list]:
+    """The search column's most common lexemes and their frequencies, as ANALYZE last found them
+    (pg_stats), read at most every COMMON_SECONDS per process: with them memory_retrieve knows
+    a common term's document frequency instead of counting a thousand rows for it per call."""
+    read_at, stats = _common.get(connection.alias, (-COMMON_SECONDS, ([], [])))
+    if time.monotonic() - read_at < COMMON_SECONDS:
+        return stats
+    with connection.cursor() as cursor:
+        cursor.execute(COMMON_SQL)
+        row = cursor.fetchone()
+    stats = (row[0] or [], row[1] or []) if row else ([], [])
+    _common[connection.alias] = (time.monotonic(), stats)
+    return stats
+
+
+def forget_common_lexemes() -> None:
+    _common.clear()
+
+
 def fetch_rows(agent_slug: str, terms: list[str]) -> list[dict]:
     """One round trip to `memory_retrieve`, with the gate's policy beside the rows, by name."""
     if not terms:
         return []
+    common, freqs = common_lexemes()
     with connection.cursor() as cursor:
-        cursor.execute(RETRIEVE_SQL, [agent_slug, terms, PER_TERM, DF_CAP, POOL])
+        cursor.execute(RETRIEVE_SQL, [agent_slug, terms, PER_TERM, DF_CAP, POOL, common, freqs])
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

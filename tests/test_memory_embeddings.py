@@ -191,11 +191,12 @@ def test_local_model_chatter_never_reaches_the_json_on_stdout(
     )
     embeddings.local_model.cache_clear()
     memory = remember("the disk on db-1 fills up", "0.70")
-    embedded, found = StringIO(), StringIO()
+    embedded, found, found_after = StringIO(), StringIO(), StringIO()
     try:
         call_command("memory", "--json", "embed", stdout=embedded)
         search = ["search", "--agent", "devops", "--query", "disk"]
         call_command("memory", "--json", *search, stdout=found)
+        call_command("memory", *search, "--json", stdout=found_after)  # the README's form
     finally:
         embeddings.local_model.cache_clear()
 
@@ -204,3 +205,4 @@ def test_local_model_chatter_never_reaches_the_json_on_stdout(
     assert "Loading all-MiniLM" in printed.err
     assert json.loads(embedded.getvalue()) == {"embedded": 1}
     assert [row["id"] for row in json.loads(found.getvalue())] == [memory.id]
+    assert [row["id"] for row in json.loads(found_after.getvalue())] == [memory.id]
