@@ -90,7 +90,7 @@ class Memory(models.Model):
         output_field=SearchVectorField(),
         db_persist=True,
     )
-    words = models.GeneratedField(
+    exact_words = models.GeneratedField(
         expression=exact_words(), output_field=SearchVectorField(), db_persist=True
     )
 

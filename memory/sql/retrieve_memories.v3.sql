@@ -11,7 +11,7 @@
 -- Score: for each matched term, idf × tf(k1 + 1) / (tf + k1(1 − b + b·len/avglen)) with
 -- k1 = 1.2, b = 0.75; tf is 2 where the title or subject key holds the term (weight A), 1 where
 -- only the body does, halved where the memory holds the word only through its stem, not as
--- written (`words`, unstemmed): "customers" counts fully in "customers", half in "customer";
+-- written (`exact_words`, unstemmed): "customers" counts fully in "customers", half in "customer";
 -- len is the number of distinct lexemes. Confidence calibrates the score by
 -- at most ±5 % and, with recency, breaks ties: it never outranks relevance.
 DROP FUNCTION IF EXISTS memory_retrieve(text, text[], text[], integer, integer, integer);
@@ -70,7 +70,7 @@ BEGIN
         FROM unnest(queries, exacts, labels, dfs) AS u(q, exact, label, df)
     ), pool AS (
         SELECT m.id, m.type, m.scope, m.subject_key, m.visibility, m.confidence, m.content,
-               m.created_at, m.search, m.words, ts_filter(m.search, '{a}') AS headline,
+               m.created_at, m.search, m.exact_words, ts_filter(m.search, '{a}') AS headline,
                length(m.search)::float8 AS len
         FROM memory_memory m
         WHERE m.id = ANY(candidates) AND m.status = 'active'
@@ -86,7 +86,7 @@ BEGIN
             FROM terms t, LATERAL (
                 SELECT CASE WHEN p.headline @@ t.q THEN 2
                             WHEN p.search @@ t.q THEN 1 ELSE 0 END
-                       * CASE WHEN p.words @@ t.exact THEN 1 ELSE 0.5 END AS tf
+                       * CASE WHEN p.exact_words @@ t.exact THEN 1 ELSE 0.5 END AS tf
             ) AS f
             WHERE f.tf > 0
         ) AS s
