@@ -70,12 +70,14 @@ BEGIN
         ELSIF freq IS NOT NULL THEN
             -- Common: its newest readable matches, walking the primary key backwards (IS TRUE
             -- keeps the GIN index, useless for a term in a third of the rows, out of the plan).
+            -- A quarter of p_per_term: among thousands of matches the newest are no better
+            -- than others, and a common term's low idf rarely lifts one into the result.
             SELECT array_agg(s.id ORDER BY s.id DESC) INTO found
             FROM (SELECT m.id FROM memory_memory m
                   WHERE m.status = 'active' AND (m.search @@ tq) IS TRUE
                     AND (m.visibility = 'shared' OR m.agent_id = p_agent)
                     AND (m.expires_at IS NULL OR m.expires_at > statement_timestamp())
-                  ORDER BY m.id DESC LIMIT p_per_term) AS s;
+                  ORDER BY m.id DESC LIMIT greatest(p_per_term / 4, 1)) AS s;
             df := ceil(freq * n_docs);
         ELSE
             -- Rarer: its matches through the partial GIN index (ordering by id + 0 keeps the
