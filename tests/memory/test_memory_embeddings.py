@@ -60,7 +60,7 @@ def remember(content, confidence, agent="devops", **fields):
 
 def test_vectors_reorder_what_full_text_alone_orders_by_confidence(agent, vectors, monkeypatch):
     volume = remember("db-1 volume fills up every Friday", "0.60")
-    deploys = remember("deploys on Fridays go badly", "0.90")
+    deploys = remember("deploys on Friday go badly", "0.90")
     assert embed_pending(FakeEmbedder()) == {"embedded": 2}
     text_only, ranking = ranked("devops", "storage pressure on friday")
     assert (ranking, text_only[0].memory.id) == ("full-text", deploys.id)
@@ -71,6 +71,20 @@ def test_vectors_reorder_what_full_text_alone_orders_by_confidence(agent, vector
     assert (ranking, [r.memory.id for r in hybrid]) == ("hybrid", [volume.id, deploys.id])
     assert "memory_embedding_hnsw_5" in index_names()
     assert embed_pending(FakeEmbedder()) == {"embedded": 0}  # nothing left to do
+
+
+def test_fusion_weighs_the_margins_not_only_the_ranks(agent, vectors, monkeypatch):
+    """Full text finds both words in one memory and one word in the other; the vector puts the
+    second a little closer. By rank alone they tie (first once each); by score the memory that
+    holds the query's words wins."""
+    both = remember("caching the volume snapshots on friday", "0.60")
+    one = remember("the volume is slow", "0.60")
+    embed_pending(FakeEmbedder())
+    monkeypatch.setattr(retrieval, "embedder", lambda: FakeEmbedder())
+
+    hybrid, ranking = ranked("devops", "caching volume")
+
+    assert (ranking, [r.memory.id for r in hybrid]) == ("hybrid", [both.id, one.id])
 
 
 class CountingEmbedder(FakeEmbedder):
@@ -177,11 +191,12 @@ def test_local_model_chatter_never_reaches_the_json_on_stdout(
     )
     embeddings.local_model.cache_clear()
     memory = remember("the disk on db-1 fills up", "0.70")
-    embedded, found = StringIO(), StringIO()
+    embedded, found, found_after = StringIO(), StringIO(), StringIO()
     try:
         call_command("memory", "--json", "embed", stdout=embedded)
         search = ["search", "--agent", "devops", "--query", "disk"]
         call_command("memory", "--json", *search, stdout=found)
+        call_command("memory", *search, "--json", stdout=found_after)  # the README's form
     finally:
         embeddings.local_model.cache_clear()
 
@@ -190,3 +205,4 @@ def test_local_model_chatter_never_reaches_the_json_on_stdout(
     assert "Loading all-MiniLM" in printed.err
     assert json.loads(embedded.getvalue()) == {"embedded": 1}
     assert [row["id"] for row in json.loads(found.getvalue())] == [memory.id]
+    assert [row["id"] for row in json.loads(found_after.getvalue())] == [memory.id]

@@ -104,6 +104,13 @@ def test_equal_relevance_is_broken_by_confidence(agent):
     assert ids(retrieve("devops", "exporter restart")) == [high.id, low.id]
 
 
+def test_a_word_found_as_written_outranks_one_sharing_only_its_stem(agent):
+    exact = remember("devops", "Caching hides stale builds", confidence=Decimal("0.60"))
+    stem = remember("devops", "The runner caches builds", confidence=Decimal("0.90"))
+
+    assert ids(retrieve("devops", "caching")) == [exact.id, stem.id]
+
+
 # 3. No filler: an empty slot rather than a non-match.
 
 

@@ -6,8 +6,10 @@ from decimal import Decimal
 
 import httpx2
 import pytest
+from django.db import connection
 from django.db.models.functions import Now
 
+from memory import retrieval
 from memory.models import Memory
 from memory.retrieval import retrieve
 from missions.worker import handle_one_step
@@ -124,3 +126,29 @@ def test_a_steps_llm_request_carries_its_memories_and_the_call_names_them(
     assert call.injected["voice_version"] == agent.voice_version()
     memory.refresh_from_db()
     assert memory.use_count == 1 and memory.last_used_at is not None  # counted by the call row
+
+
+def test_a_term_analyze_found_common_counts_for_little_without_being_counted(agent, monkeypatch):
+    """Past 10,000 memories a common term's document frequency comes from the statistics
+    ANALYZE keeps (pg_stats), not from counting its matches on every prompt."""
+    Memory.objects.bulk_create(
+        Memory(
+            agent_id="devops",
+            type="lesson",
+            content=f"filler {n}",
+            confidence=Decimal("0.7"),
+            source_trace_id=f"f{n}",
+        )
+        for n in range(10_000)
+    )
+    disk = remember("devops", "disk quota alarm", confidence=Decimal("0.90"))
+    printer = remember("devops", "printer quota alarm", confidence=Decimal("0.60"))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE memory_memory")
+    retrieval.forget_common_lexemes()
+    assert [r.memory.id for r in retrieve("devops", "disk printer")] == [disk.id, printer.id]
+
+    monkeypatch.setattr(retrieval, "common_lexemes", lambda: (["disk"], [0.9]))
+
+    # 'disk' in nine memories of ten says next to nothing: its match falls below the floor
+    assert [r.memory.id for r in retrieve("devops", "disk printer")] == [printer.id]
