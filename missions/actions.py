@@ -3,7 +3,6 @@ every source (API, trigger, reaction, initiative, conversation, human) enters he
 
 from dataclasses import dataclass
 
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
@@ -20,11 +19,9 @@ from missions.models import (
 )
 from missions.provenance import artifact_untrusted, event_row_untrusted
 from missions.schemas import ProposalDraft, ProposalInvalid
-from opscore import four_eyes
 from opscore.actions import record_event
-from opscore.four_eyes import why_not_approve_proposal, why_not_decide
 from opscore.lanes import drop_refusal
-from opscore.models import Agent, Policy, operator_actor
+from opscore.models import Agent, Policy
 from opscore.policies import SCHEMAS
 
 
@@ -178,13 +175,13 @@ def _admit(proposal: Proposal, agent: Agent) -> tuple[Proposal, list[Step]]:
     """The proposal as stored (refused, pending or accepted) and the steps it started."""
     refusal = _refusal(proposal, agent)
     if refusal:
-        return _refuse(proposal, *refusal), []
+        return record_refusal(proposal, *refusal), []
     if _auto_approvable(proposal):
         # Admitted and accepted in one INSERT: decided in the statement that created it.
-        _mark_accepted(proposal, actor="system:auto_approve")
+        mark_accepted(proposal, actor="system:auto_approve")
         proposal.save()
         proposal.decided_at = proposal.created_at
-        return proposal, _start_mission(proposal, actor="system:auto_approve")
+        return proposal, start_mission(proposal, actor="system:auto_approve")
     proposal.save()
     record_event(
         "proposal.pending",
@@ -235,7 +232,7 @@ def _weighed(proposal: Proposal) -> dict:
     return extra | ({"gate_decision": proposal.gate_decision} if proposal.gate_decision else {})
 
 
-def _refuse(proposal: Proposal, code: str, reason: str, *, actor: str = "system:intake"):
+def record_refusal(proposal: Proposal, code: str, reason: str, *, actor: str = "system:intake"):
     proposal.status = ProposalStatus.REJECTED
     proposal.rejection_code = code
     proposal.reason = reason
@@ -258,15 +255,7 @@ def _refuse(proposal: Proposal, code: str, reason: str, *, actor: str = "system:
     return proposal
 
 
-def _accept(proposal: Proposal, *, actor: str) -> Proposal:
-    _mark_accepted(proposal, actor=actor)
-    proposal.save(update_fields=["status", "decided_by", "decided_at", "approved_digest"])
-    proposal.refresh_from_db(fields=["decided_at"])
-    _start_mission(proposal, actor=actor)
-    return proposal
-
-
-def _mark_accepted(proposal: Proposal, *, actor: str) -> None:
+def mark_accepted(proposal: Proposal, *, actor: str) -> None:
     """The approval is bound to the content accepted: its digest is kept on the proposal and
     on each step, and the worker refuses a step whose row no longer matches."""
     proposal.status = ProposalStatus.ACCEPTED
@@ -275,7 +264,7 @@ def _mark_accepted(proposal: Proposal, *, actor: str) -> None:
     proposal.approved_digest = proposal.content_digest()
 
 
-def _start_mission(proposal: Proposal, *, actor: str) -> list[Step]:
+def start_mission(proposal: Proposal, *, actor: str) -> list[Step]:
     mission = Mission.objects.create(
         title=proposal.title,
         agent=proposal.agent,
@@ -332,93 +321,3 @@ def _create_steps(mission: Mission, proposal: Proposal) -> list[Step]:
 
 class DecisionRefused(Exception):
     """A human decision that does not apply to the row's current state."""
-
-
-def approve_proposal(
-    proposal: Proposal, *, actor: str, user=None, shown_digest: str | None = None
-) -> Proposal:
-    """A human approves a pending proposal: exactly the content they were shown
-    (`shown_digest`, when a card showed it), if they may (`user`, when a person signed in).
-    The gates run again: the quota may have filled since it was submitted, in which case it
-    is rejected with that reason instead."""
-    with transaction.atomic():
-        Agent.objects.select_for_update().get(pk=proposal.agent_id)
-        dropped = drop_refusal(proposal.step_kinds)
-        refusal = first_refusal(proposal.step_kinds, reserve_for_goals(proposal))
-        proposal = _lock_pending(proposal)
-        _check_approver(proposal, user, shown_digest)
-        if dropped:
-            return _refuse(proposal, RejectionCode.LANE_PAUSED, dropped, actor=actor)
-        if refusal:
-            return _refuse(proposal, RejectionCode.CAP_GATE, refusal, actor=actor)
-        return _accept(proposal, actor=actor)
-
-
-def _check_approver(proposal: Proposal, user, shown_digest: str | None) -> None:
-    if user is not None:
-        why = why_not_approve_proposal(user, proposal.step_kinds, author=proposal.author)
-        if why:
-            raise DecisionRefused(why)
-    if shown_digest is not None and shown_digest != proposal.content_digest():
-        raise DecisionRefused(
-            f"P{proposal.id} changed after it was shown to you; reload and review it again"
-        )
-
-
-def reject_proposal(proposal: Proposal, *, actor: str, reason: str, user=None) -> Proposal:
-    """Rejecting needs the same permission as approving, but an author may withdraw their own."""
-    if not reason.strip():
-        raise DecisionRefused("a rejection needs a reason")
-    why = why_not_decide(user, four_eyes.PROPOSAL) if user is not None else ""
-    if why:
-        raise DecisionRefused(why)
-    with transaction.atomic():
-        proposal = _lock_pending(proposal)
-        return _refuse(proposal, RejectionCode.OPERATOR, reason.strip(), actor=actor)
-
-
-def decide_proposal(
-    proposal: Proposal, *, approve: bool, user, reason: str = "", shown_digest=None
-) -> Proposal:
-    """One human decision, the same from the admin and the Stage's approvals inbox. A
-    refused attempt (already decided, changed since shown, not permitted) is an event too."""
-    actor = operator_actor(user)
-    try:
-        if approve:
-            return approve_proposal(proposal, actor=actor, user=user, shown_digest=shown_digest)
-        return reject_proposal(proposal, actor=actor, reason=reason, user=user)
-    except DecisionRefused as refused:
-        record_event(
-            "proposal.decision_refused",
-            f"P{proposal.id}: {'approval' if approve else 'rejection'} by {actor} refused",
-            summary=str(refused),
-            tags=["proposal", "decision", "refused"],
-            payload={"approve": approve, "reason": str(refused), "shown_digest": shown_digest},
-            agent_id=proposal.agent_id,
-            proposal=proposal,
-            actor=actor,
-        )
-        raise
-
-
-def decide_proposal_as(
-    proposal_id: int, username: str, *, approve: bool, reason: str = "", shown_digest=None
-) -> Proposal:
-    """The CLI and the API decide as a named person: four-eyes holds as on the Stage (that
-    person's permissions, and never the author approving their own)."""
-    user = get_user_model().objects.filter(username=username, is_active=True).first()
-    if user is None:
-        raise DecisionRefused(f"no active user {username!r}")
-    proposal = Proposal.objects.filter(pk=proposal_id).first()
-    if proposal is None:
-        raise DecisionRefused(f"no proposal P{proposal_id}")
-    return decide_proposal(
-        proposal, approve=approve, user=user, reason=reason, shown_digest=shown_digest
-    )
-
-
-def _lock_pending(proposal: Proposal) -> Proposal:
-    locked = Proposal.objects.select_for_update().get(pk=proposal.pk)
-    if locked.status != ProposalStatus.PENDING:
-        raise DecisionRefused(f"P{locked.id} is {locked.status}, not pending")
-    return locked
