@@ -1,7 +1,7 @@
 """The company loop's workflows. `submit_proposal` is the single intake: every proposal from
 every source (API, trigger, reaction, initiative, conversation, human) enters here."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
@@ -45,7 +45,37 @@ class IntakeResult:
         return dict(self.body)
 
 
-def submit_proposal(data, *, source, untrusted=False, savepoint=True, **about) -> IntakeResult:
+@dataclass
+class IntakePass:
+    """What the intake learns within one transaction and may reuse in it (the trigger pass
+    keeps one on its Beat): the agents whose rows it has locked (a row lock holds until the
+    transaction ends) and each one's proposals counted today, counted once under that lock
+    and then kept up to date by the intake itself (no other intake can add one meanwhile: it
+    would wait on the lock). Never share one across transactions."""
+
+    agents: dict[str, Agent] = field(default_factory=dict)
+    used: dict[str, int] = field(default_factory=dict)
+
+    def used_today(self, agent: Agent) -> int:
+        if agent.slug not in self.used:
+            counting = Proposal.objects.filter(agent=agent).counting_toward_daily_limit()
+            self.used[agent.slug] = counting.created_today().count()
+        return self.used[agent.slug]
+
+    def admitted(self, agent: Agent, proposal: Proposal) -> None:
+        self.agents[agent.slug] = agent
+        if agent.slug in self.used and proposal.counts_toward_daily_limit:
+            self.used[agent.slug] += 1
+
+    def forget(self, slug: str) -> None:
+        """A savepoint rolled back released what it locked and undid what it inserted."""
+        self.agents.pop(slug, None)
+        self.used.pop(slug, None)
+
+
+def submit_proposal(
+    data, *, source, untrusted=False, savepoint=True, within: IntakePass | None = None, **about
+) -> IntakeResult:
     """Validate → agent enabled and under its daily limit → cap gates → insert → auto-approve.
 
     Bad input raises ProposalInvalid and writes nothing. A refusal is stored as a rejected
@@ -55,6 +85,7 @@ def submit_proposal(data, *, source, untrusted=False, savepoint=True, **about) -
     `savepoint=False` is for a caller whose transaction fails as a whole on any error (the
     trigger pass inside its heartbeat duty): it saves the two round trips of a savepoint per
     proposal. A dedupe key keeps its savepoint: a lost race on the key is recovered here.
+    `within`: the caller's IntakePass, when it submits many proposals in one transaction.
     """
     draft = ProposalDraft.parse(data)
     _check_after_steps(draft)
@@ -62,14 +93,17 @@ def submit_proposal(data, *, source, untrusted=False, savepoint=True, **about) -
     existing = _find_duplicate(draft)
     if existing:
         return IntakeResult.of(existing, created=False)
+    within = within or IntakePass()
     try:
         with transaction.atomic(savepoint=savepoint or bool(draft.dedupe_key)):
-            agent = _lock_agent(draft)
+            agent = _lock_agent(draft, within)
             proposal = _new_proposal(draft, agent, source, untrusted, **about)
-            proposal, steps = _admit(proposal, agent)
+            proposal, steps = _admit(proposal, agent, within)
+            within.admitted(agent, proposal)
             return IntakeResult.of(proposal, created=True, steps=steps)
-    except IntegrityError:
-        existing = _find_duplicate(draft)
+    except Exception as error:
+        within.forget(draft.agent)
+        existing = _find_duplicate(draft) if isinstance(error, IntegrityError) else None
         if existing is None:
             raise
         return IntakeResult.of(existing, created=False)
@@ -156,9 +190,12 @@ def _find_duplicate(draft: ProposalDraft) -> Proposal | None:
     return Proposal.objects.filter(dedupe_key=draft.dedupe_key).first()
 
 
-def _lock_agent(draft: ProposalDraft) -> Agent:
-    """Lock the proposing agent's row: its daily limit is counted under this lock."""
-    agent = Agent.objects.select_for_update().filter(slug=draft.agent).first()
+def _lock_agent(draft: ProposalDraft, within: IntakePass) -> Agent:
+    """Lock the proposing agent's row (once a transaction): its daily limit is counted under
+    this lock."""
+    agent = within.agents.get(draft.agent)
+    if agent is None:
+        agent = Agent.objects.select_for_update().filter(slug=draft.agent).first()
     if agent is None:
         raise ProposalInvalid({"agent": [f"unknown agent {draft.agent!r}"]})
     named = {step.agent for step in draft.steps if step.agent}
@@ -171,9 +208,9 @@ def _lock_agent(draft: ProposalDraft) -> Agent:
     return agent
 
 
-def _admit(proposal: Proposal, agent: Agent) -> tuple[Proposal, list[Step]]:
+def _admit(proposal: Proposal, agent: Agent, within: IntakePass) -> tuple[Proposal, list[Step]]:
     """The proposal as stored (refused, pending or accepted) and the steps it started."""
-    refusal = _refusal(proposal, agent)
+    refusal = _refusal(proposal, agent, within)
     if refusal:
         return record_refusal(proposal, *refusal), []
     if _auto_approvable(proposal):
@@ -197,12 +234,11 @@ def _admit(proposal: Proposal, agent: Agent) -> tuple[Proposal, list[Step]]:
     return proposal, []
 
 
-def _refusal(proposal: Proposal, agent: Agent) -> tuple[str, str] | None:
+def _refusal(proposal: Proposal, agent: Agent, within: IntakePass) -> tuple[str, str] | None:
     """The first gate that refuses (its code and reason), or None to admit."""
     if not agent.enabled:
         return RejectionCode.AGENT_DISABLED, f"Agent {agent.slug} is disabled"
-    used = Proposal.objects.filter(agent=agent).created_today().counting_toward_daily_limit()
-    used_count, reserved = used.count(), reserve_for_goals(proposal)
+    used_count, reserved = within.used_today(agent), reserve_for_goals(proposal)
     if used_count >= agent.daily_proposal_limit:
         reason = f"Daily proposal limit reached ({used_count}/{agent.daily_proposal_limit})"
         return RejectionCode.DAILY_LIMIT, reason
