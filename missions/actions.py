@@ -19,9 +19,9 @@ from missions.models import (
 )
 from missions.provenance import artifact_untrusted, event_row_untrusted
 from missions.schemas import ProposalDraft, ProposalInvalid
-from opscore.actions import record_event
+from opscore.actions import record_event, unsaved_event
 from opscore.lanes import drop_refusal
-from opscore.models import Agent, Policy
+from opscore.models import Agent, Event, Policy
 from opscore.policies import SCHEMAS
 
 
@@ -51,10 +51,25 @@ class IntakePass:
     keeps one on its Beat): the agents whose rows it has locked (a row lock holds until the
     transaction ends) and each one's proposals counted today, counted once under that lock
     and then kept up to date by the intake itself (no other intake can add one meanwhile: it
-    would wait on the lock). Never share one across transactions."""
+    would wait on the lock). Never share one across transactions.
+
+    `events`: a list to hold the intake's events until `store_events` writes them in one
+    INSERT, before the caller's transaction commits (None: each is written at once)."""
 
     agents: dict[str, Agent] = field(default_factory=dict)
     used: dict[str, int] = field(default_factory=dict)
+    events: list[Event] | None = None
+
+    def record(self, kind: str, title: str, **fields) -> None:
+        if self.events is None:
+            record_event(kind, title, **fields)
+        else:
+            self.events.append(unsaved_event(kind, title, **fields))
+
+    def store_events(self) -> None:
+        if self.events:
+            Event.objects.bulk_create(self.events)
+            self.events.clear()
 
     def used_today(self, agent: Agent) -> int:
         if agent.slug not in self.used:
@@ -67,10 +82,11 @@ class IntakePass:
         if agent.slug in self.used and proposal.counts_toward_daily_limit:
             self.used[agent.slug] += 1
 
-    def forget(self, slug: str) -> None:
+    def forget(self, slug: str, events_before: int) -> None:
         """A savepoint rolled back released what it locked and undid what it inserted."""
         self.agents.pop(slug, None)
         self.used.pop(slug, None)
+        del (self.events or [])[events_before:]
 
 
 def submit_proposal(
@@ -94,6 +110,7 @@ def submit_proposal(
     if existing:
         return IntakeResult.of(existing, created=False)
     within = within or IntakePass()
+    events_before = len(within.events or [])
     try:
         with transaction.atomic(savepoint=savepoint or bool(draft.dedupe_key)):
             agent = _lock_agent(draft, within)
@@ -102,7 +119,7 @@ def submit_proposal(
             within.admitted(agent, proposal)
             return IntakeResult.of(proposal, created=True, steps=steps)
     except Exception as error:
-        within.forget(draft.agent)
+        within.forget(draft.agent, events_before)
         existing = _find_duplicate(draft) if isinstance(error, IntegrityError) else None
         if existing is None:
             raise
@@ -212,15 +229,15 @@ def _admit(proposal: Proposal, agent: Agent, within: IntakePass) -> tuple[Propos
     """The proposal as stored (refused, pending or accepted) and the steps it started."""
     refusal = _refusal(proposal, agent, within)
     if refusal:
-        return record_refusal(proposal, *refusal), []
+        return record_refusal(proposal, *refusal, within=within), []
     if _auto_approvable(proposal):
         # Admitted and accepted in one INSERT: decided in the statement that created it.
         mark_accepted(proposal, actor="system:auto_approve")
         proposal.save()
         proposal.decided_at = proposal.created_at
-        return proposal, start_mission(proposal, actor="system:auto_approve")
+        return proposal, start_mission(proposal, actor="system:auto_approve", within=within)
     proposal.save()
-    record_event(
+    within.record(
         "proposal.pending",
         f"Proposal awaits a human: {proposal.title}",
         tags=["proposal", "pending"],
@@ -268,7 +285,9 @@ def _weighed(proposal: Proposal) -> dict:
     return extra | ({"gate_decision": proposal.gate_decision} if proposal.gate_decision else {})
 
 
-def record_refusal(proposal: Proposal, code: str, reason: str, *, actor: str = "system:intake"):
+def record_refusal(
+    proposal: Proposal, code: str, reason: str, *, actor="system:intake", within=None
+) -> Proposal:
     proposal.status = ProposalStatus.REJECTED
     proposal.rejection_code = code
     proposal.reason = reason
@@ -276,7 +295,7 @@ def record_refusal(proposal: Proposal, code: str, reason: str, *, actor: str = "
     proposal.decided_at = Now()
     proposal.save()
     proposal.refresh_from_db(fields=["decided_at", "created_at"])
-    record_event(
+    (within or IntakePass()).record(
         "proposal.rejected",
         f"Proposal rejected: {proposal.title}",
         summary=reason,
@@ -300,7 +319,7 @@ def mark_accepted(proposal: Proposal, *, actor: str) -> None:
     proposal.approved_digest = proposal.content_digest()
 
 
-def start_mission(proposal: Proposal, *, actor: str) -> list[Step]:
+def start_mission(proposal: Proposal, *, actor: str, within=None) -> list[Step]:
     mission = Mission.objects.create(
         title=proposal.title,
         agent=proposal.agent,
@@ -309,7 +328,7 @@ def start_mission(proposal: Proposal, *, actor: str) -> list[Step]:
         policy_versions=Policy.objects.versions_in_force(SCHEMAS),
     )
     steps = _create_steps(mission, proposal)
-    record_event(
+    (within or IntakePass()).record(
         "proposal.accepted",
         f"Mission M{mission.id} approved: {proposal.title}",
         tags=["proposal", "accepted", "mission"],

@@ -24,8 +24,9 @@ class Beat:
     """One evaluation pass: its random source, the rules it may evaluate, and what the pass
     reads once and shares (the memory lane caches each agent's memories here, so a dozen rules
     cost one read per agent; the checkers read for all rules of one checker at once). A pass
-    is one transaction: its intake locks and counts each agent once (`intake`), and the rules
-    it fired are written back together at its end (`fired`: rule → the event id it saw)."""
+    is one transaction: its intake locks and counts each agent once (`intake`, which in
+    evaluate_triggers also holds the proposals' events), and what it fired is written back
+    together at its end (`fired`: rule → the event id it saw)."""
 
     rand: random.Random
     cache: dict = field(default_factory=dict)

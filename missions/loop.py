@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import BooleanField, Case, DurationField, ExpressionWrapper, F, Q, Value, When
 from django.db.models.functions import Now
 
-from missions.actions import submit_proposal
+from missions.actions import IntakePass, submit_proposal
 from missions.checkers import CHECKERS, Beat, Idea
 from missions.models import LoopCursor, ProposalSource, Reaction, ReactionStatus, TriggerRule
 from missions.override_kinds import pair_of
@@ -66,10 +66,12 @@ def evaluate_triggers(deadline: float, rand=None) -> dict:
     wait, first in line next beat. The cost follows the rules that could fire: each checker
     reads for all its rules at once (Beat), pause overrides and policies are read once a
     pass, each agent is locked and counted once, and the rules fired and evaluated are
-    stamped in one UPDATE each. One transaction: what the pass keeps in memory (the locks
-    it holds, the counts) is true only inside it."""
+    stamped in one UPDATE each, the proposals' events in one INSERT. One transaction: what
+    the pass keeps in memory (the locks it holds, the counts, the events) is true only inside
+    it."""
     rules = list(_enabled_rules())
-    beat = Beat(rand or rng, rules=[r for r in rules if not r.cooling])
+    live = [r for r in rules if not r.cooling]
+    beat = Beat(rand or rng, rules=live, intake=IntakePass(events=[]))
     results, evaluated = [], []
     with transaction.atomic(savepoint=False), policy_snapshot():
         for rule in rules:
@@ -81,6 +83,7 @@ def evaluate_triggers(deadline: float, rand=None) -> dict:
                 evaluated.append(rule.pk)
                 results.append(_evaluate(rule, beat))
         record_fires(beat)
+        beat.intake.store_events()
         TriggerRule.objects.filter(pk__in=evaluated).update(last_evaluated_at=Now())
     counts = {
         k: sum(r["outcome"] == k for r in results)
