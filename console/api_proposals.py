@@ -8,7 +8,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from console.api import error, parse_json_body, string_field_errors, token_refusal
-from missions.actions import DecisionRefused, decide_proposal_as
+from missions.actions import DecisionRefused
+from missions.decisions import decide_proposal_as
 from missions.models import Step
 
 VERBS = ("approve", "reject")

@@ -1,9 +1,8 @@
 """The company loop's workflows. `submit_proposal` is the single intake: every proposal from
 every source (API, trigger, reaction, initiative, conversation, human) enters here."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
@@ -20,11 +19,9 @@ from missions.models import (
 )
 from missions.provenance import artifact_untrusted, event_row_untrusted
 from missions.schemas import ProposalDraft, ProposalInvalid
-from opscore import four_eyes
-from opscore.actions import record_event
-from opscore.four_eyes import why_not_approve_proposal, why_not_decide
+from opscore.actions import record_event, unsaved_event
 from opscore.lanes import drop_refusal
-from opscore.models import Agent, Policy, operator_actor
+from opscore.models import Agent, Event, Policy
 from opscore.policies import SCHEMAS
 
 
@@ -48,7 +45,53 @@ class IntakeResult:
         return dict(self.body)
 
 
-def submit_proposal(data, *, source, untrusted=False, savepoint=True, **about) -> IntakeResult:
+@dataclass
+class IntakePass:
+    """What the intake learns within one transaction and may reuse in it (the trigger pass
+    keeps one on its Beat): the agents whose rows it has locked (a row lock holds until the
+    transaction ends) and each one's proposals counted today, counted once under that lock
+    and then kept up to date by the intake itself (no other intake can add one meanwhile: it
+    would wait on the lock). Never share one across transactions.
+
+    `events`: a list to hold the intake's events until `store_events` writes them in one
+    INSERT, before the caller's transaction commits (None: each is written at once)."""
+
+    agents: dict[str, Agent] = field(default_factory=dict)
+    used: dict[str, int] = field(default_factory=dict)
+    events: list[Event] | None = None
+
+    def record(self, kind: str, title: str, **fields) -> None:
+        if self.events is None:
+            record_event(kind, title, **fields)
+        else:
+            self.events.append(unsaved_event(kind, title, **fields))
+
+    def store_events(self) -> None:
+        if self.events:
+            Event.objects.bulk_create(self.events)
+            self.events.clear()
+
+    def used_today(self, agent: Agent) -> int:
+        if agent.slug not in self.used:
+            counting = Proposal.objects.filter(agent=agent).counting_toward_daily_limit()
+            self.used[agent.slug] = counting.created_today().count()
+        return self.used[agent.slug]
+
+    def admitted(self, agent: Agent, proposal: Proposal) -> None:
+        self.agents[agent.slug] = agent
+        if agent.slug in self.used and proposal.counts_toward_daily_limit:
+            self.used[agent.slug] += 1
+
+    def forget(self, slug: str, events_before: int) -> None:
+        """A savepoint rolled back released what it locked and undid what it inserted."""
+        self.agents.pop(slug, None)
+        self.used.pop(slug, None)
+        del (self.events or [])[events_before:]
+
+
+def submit_proposal(
+    data, *, source, untrusted=False, savepoint=True, within: IntakePass | None = None, **about
+) -> IntakeResult:
     """Validate → agent enabled and under its daily limit → cap gates → insert → auto-approve.
 
     Bad input raises ProposalInvalid and writes nothing. A refusal is stored as a rejected
@@ -58,6 +101,7 @@ def submit_proposal(data, *, source, untrusted=False, savepoint=True, **about) -
     `savepoint=False` is for a caller whose transaction fails as a whole on any error (the
     trigger pass inside its heartbeat duty): it saves the two round trips of a savepoint per
     proposal. A dedupe key keeps its savepoint: a lost race on the key is recovered here.
+    `within`: the caller's IntakePass, when it submits many proposals in one transaction.
     """
     draft = ProposalDraft.parse(data)
     _check_after_steps(draft)
@@ -65,14 +109,18 @@ def submit_proposal(data, *, source, untrusted=False, savepoint=True, **about) -
     existing = _find_duplicate(draft)
     if existing:
         return IntakeResult.of(existing, created=False)
+    within = within or IntakePass()
+    events_before = len(within.events or [])
     try:
         with transaction.atomic(savepoint=savepoint or bool(draft.dedupe_key)):
-            agent = _lock_agent(draft)
+            agent = _lock_agent(draft, within)
             proposal = _new_proposal(draft, agent, source, untrusted, **about)
-            proposal, steps = _admit(proposal, agent)
+            proposal, steps = _admit(proposal, agent, within)
+            within.admitted(agent, proposal)
             return IntakeResult.of(proposal, created=True, steps=steps)
-    except IntegrityError:
-        existing = _find_duplicate(draft)
+    except Exception as error:
+        within.forget(draft.agent, events_before)
+        existing = _find_duplicate(draft) if isinstance(error, IntegrityError) else None
         if existing is None:
             raise
         return IntakeResult.of(existing, created=False)
@@ -159,9 +207,12 @@ def _find_duplicate(draft: ProposalDraft) -> Proposal | None:
     return Proposal.objects.filter(dedupe_key=draft.dedupe_key).first()
 
 
-def _lock_agent(draft: ProposalDraft) -> Agent:
-    """Lock the proposing agent's row: its daily limit is counted under this lock."""
-    agent = Agent.objects.select_for_update().filter(slug=draft.agent).first()
+def _lock_agent(draft: ProposalDraft, within: IntakePass) -> Agent:
+    """Lock the proposing agent's row (once a transaction): its daily limit is counted under
+    this lock."""
+    agent = within.agents.get(draft.agent)
+    if agent is None:
+        agent = Agent.objects.select_for_update().filter(slug=draft.agent).first()
     if agent is None:
         raise ProposalInvalid({"agent": [f"unknown agent {draft.agent!r}"]})
     named = {step.agent for step in draft.steps if step.agent}
@@ -174,19 +225,19 @@ def _lock_agent(draft: ProposalDraft) -> Agent:
     return agent
 
 
-def _admit(proposal: Proposal, agent: Agent) -> tuple[Proposal, list[Step]]:
+def _admit(proposal: Proposal, agent: Agent, within: IntakePass) -> tuple[Proposal, list[Step]]:
     """The proposal as stored (refused, pending or accepted) and the steps it started."""
-    refusal = _refusal(proposal, agent)
+    refusal = _refusal(proposal, agent, within)
     if refusal:
-        return _refuse(proposal, *refusal), []
+        return record_refusal(proposal, *refusal, within=within), []
     if _auto_approvable(proposal):
         # Admitted and accepted in one INSERT: decided in the statement that created it.
-        _mark_accepted(proposal, actor="system:auto_approve")
+        mark_accepted(proposal, actor="system:auto_approve")
         proposal.save()
         proposal.decided_at = proposal.created_at
-        return proposal, _start_mission(proposal, actor="system:auto_approve")
+        return proposal, start_mission(proposal, actor="system:auto_approve", within=within)
     proposal.save()
-    record_event(
+    within.record(
         "proposal.pending",
         f"Proposal awaits a human: {proposal.title}",
         tags=["proposal", "pending"],
@@ -200,12 +251,11 @@ def _admit(proposal: Proposal, agent: Agent) -> tuple[Proposal, list[Step]]:
     return proposal, []
 
 
-def _refusal(proposal: Proposal, agent: Agent) -> tuple[str, str] | None:
+def _refusal(proposal: Proposal, agent: Agent, within: IntakePass) -> tuple[str, str] | None:
     """The first gate that refuses (its code and reason), or None to admit."""
     if not agent.enabled:
         return RejectionCode.AGENT_DISABLED, f"Agent {agent.slug} is disabled"
-    used = Proposal.objects.filter(agent=agent).created_today().counting_toward_daily_limit()
-    used_count, reserved = used.count(), reserve_for_goals(proposal)
+    used_count, reserved = within.used_today(agent), reserve_for_goals(proposal)
     if used_count >= agent.daily_proposal_limit:
         reason = f"Daily proposal limit reached ({used_count}/{agent.daily_proposal_limit})"
         return RejectionCode.DAILY_LIMIT, reason
@@ -235,7 +285,9 @@ def _weighed(proposal: Proposal) -> dict:
     return extra | ({"gate_decision": proposal.gate_decision} if proposal.gate_decision else {})
 
 
-def _refuse(proposal: Proposal, code: str, reason: str, *, actor: str = "system:intake"):
+def record_refusal(
+    proposal: Proposal, code: str, reason: str, *, actor="system:intake", within=None
+) -> Proposal:
     proposal.status = ProposalStatus.REJECTED
     proposal.rejection_code = code
     proposal.reason = reason
@@ -243,7 +295,7 @@ def _refuse(proposal: Proposal, code: str, reason: str, *, actor: str = "system:
     proposal.decided_at = Now()
     proposal.save()
     proposal.refresh_from_db(fields=["decided_at", "created_at"])
-    record_event(
+    (within or IntakePass()).record(
         "proposal.rejected",
         f"Proposal rejected: {proposal.title}",
         summary=reason,
@@ -258,15 +310,7 @@ def _refuse(proposal: Proposal, code: str, reason: str, *, actor: str = "system:
     return proposal
 
 
-def _accept(proposal: Proposal, *, actor: str) -> Proposal:
-    _mark_accepted(proposal, actor=actor)
-    proposal.save(update_fields=["status", "decided_by", "decided_at", "approved_digest"])
-    proposal.refresh_from_db(fields=["decided_at"])
-    _start_mission(proposal, actor=actor)
-    return proposal
-
-
-def _mark_accepted(proposal: Proposal, *, actor: str) -> None:
+def mark_accepted(proposal: Proposal, *, actor: str) -> None:
     """The approval is bound to the content accepted: its digest is kept on the proposal and
     on each step, and the worker refuses a step whose row no longer matches."""
     proposal.status = ProposalStatus.ACCEPTED
@@ -275,7 +319,7 @@ def _mark_accepted(proposal: Proposal, *, actor: str) -> None:
     proposal.approved_digest = proposal.content_digest()
 
 
-def _start_mission(proposal: Proposal, *, actor: str) -> list[Step]:
+def start_mission(proposal: Proposal, *, actor: str, within=None) -> list[Step]:
     mission = Mission.objects.create(
         title=proposal.title,
         agent=proposal.agent,
@@ -284,7 +328,7 @@ def _start_mission(proposal: Proposal, *, actor: str) -> list[Step]:
         policy_versions=Policy.objects.versions_in_force(SCHEMAS),
     )
     steps = _create_steps(mission, proposal)
-    record_event(
+    (within or IntakePass()).record(
         "proposal.accepted",
         f"Mission M{mission.id} approved: {proposal.title}",
         tags=["proposal", "accepted", "mission"],
@@ -332,93 +376,3 @@ def _create_steps(mission: Mission, proposal: Proposal) -> list[Step]:
 
 class DecisionRefused(Exception):
     """A human decision that does not apply to the row's current state."""
-
-
-def approve_proposal(
-    proposal: Proposal, *, actor: str, user=None, shown_digest: str | None = None
-) -> Proposal:
-    """A human approves a pending proposal: exactly the content they were shown
-    (`shown_digest`, when a card showed it), if they may (`user`, when a person signed in).
-    The gates run again: the quota may have filled since it was submitted, in which case it
-    is rejected with that reason instead."""
-    with transaction.atomic():
-        Agent.objects.select_for_update().get(pk=proposal.agent_id)
-        dropped = drop_refusal(proposal.step_kinds)
-        refusal = first_refusal(proposal.step_kinds, reserve_for_goals(proposal))
-        proposal = _lock_pending(proposal)
-        _check_approver(proposal, user, shown_digest)
-        if dropped:
-            return _refuse(proposal, RejectionCode.LANE_PAUSED, dropped, actor=actor)
-        if refusal:
-            return _refuse(proposal, RejectionCode.CAP_GATE, refusal, actor=actor)
-        return _accept(proposal, actor=actor)
-
-
-def _check_approver(proposal: Proposal, user, shown_digest: str | None) -> None:
-    if user is not None:
-        why = why_not_approve_proposal(user, proposal.step_kinds, author=proposal.author)
-        if why:
-            raise DecisionRefused(why)
-    if shown_digest is not None and shown_digest != proposal.content_digest():
-        raise DecisionRefused(
-            f"P{proposal.id} changed after it was shown to you; reload and review it again"
-        )
-
-
-def reject_proposal(proposal: Proposal, *, actor: str, reason: str, user=None) -> Proposal:
-    """Rejecting needs the same permission as approving, but an author may withdraw their own."""
-    if not reason.strip():
-        raise DecisionRefused("a rejection needs a reason")
-    why = why_not_decide(user, four_eyes.PROPOSAL) if user is not None else ""
-    if why:
-        raise DecisionRefused(why)
-    with transaction.atomic():
-        proposal = _lock_pending(proposal)
-        return _refuse(proposal, RejectionCode.OPERATOR, reason.strip(), actor=actor)
-
-
-def decide_proposal(
-    proposal: Proposal, *, approve: bool, user, reason: str = "", shown_digest=None
-) -> Proposal:
-    """One human decision, the same from the admin and the Stage's approvals inbox. A
-    refused attempt (already decided, changed since shown, not permitted) is an event too."""
-    actor = operator_actor(user)
-    try:
-        if approve:
-            return approve_proposal(proposal, actor=actor, user=user, shown_digest=shown_digest)
-        return reject_proposal(proposal, actor=actor, reason=reason, user=user)
-    except DecisionRefused as refused:
-        record_event(
-            "proposal.decision_refused",
-            f"P{proposal.id}: {'approval' if approve else 'rejection'} by {actor} refused",
-            summary=str(refused),
-            tags=["proposal", "decision", "refused"],
-            payload={"approve": approve, "reason": str(refused), "shown_digest": shown_digest},
-            agent_id=proposal.agent_id,
-            proposal=proposal,
-            actor=actor,
-        )
-        raise
-
-
-def decide_proposal_as(
-    proposal_id: int, username: str, *, approve: bool, reason: str = "", shown_digest=None
-) -> Proposal:
-    """The CLI and the API decide as a named person: four-eyes holds as on the Stage (that
-    person's permissions, and never the author approving their own)."""
-    user = get_user_model().objects.filter(username=username, is_active=True).first()
-    if user is None:
-        raise DecisionRefused(f"no active user {username!r}")
-    proposal = Proposal.objects.filter(pk=proposal_id).first()
-    if proposal is None:
-        raise DecisionRefused(f"no proposal P{proposal_id}")
-    return decide_proposal(
-        proposal, approve=approve, user=user, reason=reason, shown_digest=shown_digest
-    )
-
-
-def _lock_pending(proposal: Proposal) -> Proposal:
-    locked = Proposal.objects.select_for_update().get(pk=proposal.pk)
-    if locked.status != ProposalStatus.PENDING:
-        raise DecisionRefused(f"P{locked.id} is {locked.status}, not pending")
-    return locked

@@ -7,7 +7,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 
-from missions.actions import DecisionRefused, decide_proposal, reject_proposal
+from missions.actions import DecisionRefused
+from missions.decisions import decide_proposal, reject_proposal
 from missions.models import Proposal, ProposalStatus
 from opscore.admin import LineageMixin, ReadOnlyMixin, report
 from opscore.admin_overrides import reasoned_action

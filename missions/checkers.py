@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Value
 
+from missions.actions import IntakePass
 from missions.models import ContentMetric, Publication, PublicationStatus, TriggerRule
 from opscore.models import Event
 from opscore.registry import Registry
@@ -22,11 +23,16 @@ TOPIC_STEERS: Registry = Registry("topic steer")
 class Beat:
     """One evaluation pass: its random source, the rules it may evaluate, and what the pass
     reads once and shares (the memory lane caches each agent's memories here, so a dozen rules
-    cost one read per agent; the checkers read for all rules of one checker at once)."""
+    cost one read per agent; the checkers read for all rules of one checker at once). A pass
+    is one transaction: its intake locks and counts each agent once (`intake`, which in
+    evaluate_triggers also holds the proposals' events), and what it fired is written back
+    together at its end (`fired`: rule → the event id it saw)."""
 
     rand: random.Random
     cache: dict = field(default_factory=dict)
     rules: list[TriggerRule] = field(default_factory=list)
+    intake: IntakePass = field(default_factory=IntakePass)
+    fired: dict[TriggerRule, int] = field(default_factory=dict)
 
     def once(self, key, read):
         if key not in self.cache:

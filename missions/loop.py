@@ -8,10 +8,10 @@ import time
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import BooleanField, DurationField, ExpressionWrapper, F, Q
+from django.db.models import BooleanField, Case, DurationField, ExpressionWrapper, F, Q, Value, When
 from django.db.models.functions import Now
 
-from missions.actions import submit_proposal
+from missions.actions import IntakePass, submit_proposal
 from missions.checkers import CHECKERS, Beat, Idea
 from missions.models import LoopCursor, ProposalSource, Reaction, ReactionStatus, TriggerRule
 from missions.override_kinds import pair_of
@@ -48,13 +48,9 @@ def fire_rule(rule: TriggerRule, idea: Idea, beat: Beat) -> dict:
         cause_ref=f"trigger_rule:{rule.id}",
         context=idea.context,
         savepoint=False,  # the pass fails as a whole: its heartbeat duty is one transaction
+        within=beat.intake,
     )
-    TriggerRule.objects.filter(pk=rule.pk).update(
-        fire_count=F("fire_count") + 1,
-        last_fired_at=Now(),
-        topic_position=F("topic_position") + (1 if rule.topics else 0),
-        last_seen_event_id=max(rule.last_seen_event_id, idea.seen_event_id or 0),
-    )
+    beat.fired[rule] = max(rule.last_seen_event_id, idea.seen_event_id or 0)
     proposal = result.proposal
     return {
         "rule": rule.name,
@@ -69,11 +65,15 @@ def evaluate_triggers(deadline: float, rand=None) -> dict:
     """Cooldowns first (no query per rule), then checkers until the budget runs out; the rest
     wait, first in line next beat. The cost follows the rules that could fire: each checker
     reads for all its rules at once (Beat), pause overrides and policies are read once a
-    pass, and the rules evaluated are stamped in one UPDATE."""
+    pass, each agent is locked and counted once, and the rules fired and evaluated are
+    stamped in one UPDATE each, the proposals' events in one INSERT. One transaction: what
+    the pass keeps in memory (the locks it holds, the counts, the events) is true only inside
+    it."""
     rules = list(_enabled_rules())
-    beat = Beat(rand or rng, rules=[r for r in rules if not r.cooling])
+    live = [r for r in rules if not r.cooling]
+    beat = Beat(rand or rng, rules=live, intake=IntakePass(events=[]))
     results, evaluated = [], []
-    with policy_snapshot():
+    with transaction.atomic(savepoint=False), policy_snapshot():
         for rule in rules:
             if rule.cooling:
                 results.append({"rule": rule.name, "outcome": "skipped", "reason": "cooldown"})
@@ -82,12 +82,38 @@ def evaluate_triggers(deadline: float, rand=None) -> dict:
             else:
                 evaluated.append(rule.pk)
                 results.append(_evaluate(rule, beat))
-    TriggerRule.objects.filter(pk__in=evaluated).update(last_evaluated_at=Now())
+        record_fires(beat)
+        beat.intake.store_events()
+        TriggerRule.objects.filter(pk__in=evaluated).update(last_evaluated_at=Now())
     counts = {
         k: sum(r["outcome"] == k for r in results)
         for k in ("fired", "evaluated", "skipped", "deferred")
     }
     return counts | {"rules": results}
+
+
+def record_fires(beat: Beat) -> None:
+    """Write back the rules the pass fired, in one UPDATE: each fired once at most, so its
+    count and topic move by one; its event cursor moves to what it saw (the CASE names only
+    the rules whose cursor moved, grouped by the event they saw)."""
+    if not beat.fired:
+        return
+    moved: dict[int, list[int]] = {}
+    for rule, seen in beat.fired.items():
+        if seen != rule.last_seen_event_id:
+            moved.setdefault(seen, []).append(rule.pk)
+    rotating = [rule.pk for rule in beat.fired if rule.topics]
+    TriggerRule.objects.filter(pk__in=[rule.pk for rule in beat.fired]).update(
+        fire_count=F("fire_count") + 1,
+        last_fired_at=Now(),
+        topic_position=F("topic_position") + Case(When(pk__in=rotating, then=1), default=0),
+        last_seen_event_id=Case(
+            *(When(pk__in=pks, then=Value(seen)) for seen, pks in moved.items()),
+            default=F("last_seen_event_id"),
+            output_field=TriggerRule._meta.get_field("last_seen_event_id"),
+        ),
+    )
+    beat.fired.clear()
 
 
 def _enabled_rules():

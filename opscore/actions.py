@@ -17,7 +17,21 @@ def record_event(kind: str, title: str, *, summary: str = "", tags=(), payload=N
     the event already written instead of a second one.
     """
     dedupe_key = refs.pop("dedupe_key", None)
-    fields = dict(
+    fields = _event_fields(kind, title, summary, tags, payload, refs)
+    if dedupe_key is None:
+        return Event.objects.create(**fields)
+    event, _ = Event.objects.get_or_create(kind=kind, dedupe_key=dedupe_key, defaults=fields)
+    return event
+
+
+def unsaved_event(kind: str, title: str, *, summary: str = "", tags=(), payload=None, **refs):
+    """The event record_event would append, redacted alike but not yet stored: for a caller
+    that stores a batch of them in one INSERT before its transaction commits."""
+    return Event(**_event_fields(kind, title, summary, tags, payload, refs))
+
+
+def _event_fields(kind, title, summary, tags, payload, refs) -> dict:
+    return dict(
         kind=kind,
         title=redact_text(title)[:300],
         summary=redact_text(summary),
@@ -25,10 +39,6 @@ def record_event(kind: str, title: str, *, summary: str = "", tags=(), payload=N
         payload=redact(payload or {}),
         **refs,
     )
-    if dedupe_key is None:
-        return Event.objects.create(**fields)
-    event, _ = Event.objects.get_or_create(kind=kind, dedupe_key=dedupe_key, defaults=fields)
-    return event
 
 
 @transaction.atomic

@@ -7,7 +7,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from coding.models import CodingRun
 from console.stage.access import stage_visible
-from missions.actions import DecisionRefused, decide_proposal
+from missions.actions import DecisionRefused
+from missions.decisions import decide_proposal
 from missions.models import Proposal, ProposalStatus
 from opscore import four_eyes
 from opscore.four_eyes import why_not_approve_proposal, why_not_decide

@@ -39,6 +39,10 @@ class RejectionCode(models.TextChoices):
     OPERATOR = "operator"
 
 
+# Refusals at the door do not spend an agent's daily allowance.
+REFUSED_AT_THE_DOOR = [RejectionCode.AGENT_DISABLED, RejectionCode.DAILY_LIMIT]
+
+
 def shown(value) -> str:
     """A payload value as the approver reads it: text as is, anything else as JSON."""
     if isinstance(value, str):
@@ -57,9 +61,7 @@ class ProposalQuerySet(models.QuerySet):
 
     def counting_toward_daily_limit(self):
         """Proposals an agent spent its allowance on; refusals at the door do not count."""
-        return self.exclude(
-            rejection_code__in=[RejectionCode.AGENT_DISABLED, RejectionCode.DAILY_LIMIT]
-        )
+        return self.exclude(rejection_code__in=REFUSED_AT_THE_DOOR)
 
 
 class Proposal(models.Model):
@@ -143,6 +145,10 @@ class Proposal(models.Model):
 
     def __str__(self):
         return f"P{self.id} {self.title}"
+
+    @property
+    def counts_toward_daily_limit(self) -> bool:
+        return self.rejection_code not in REFUSED_AT_THE_DOOR
 
     @property
     def step_kinds(self) -> list[str]:

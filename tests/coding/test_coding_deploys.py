@@ -9,7 +9,8 @@ from coding.deploys import DeployRefused, deploy, prepare_deploy
 from coding.driver import handle_one_run
 from coding.models import CodingRun
 from coding.operations import approve_run
-from missions.actions import approve_proposal, submit_proposal
+from missions.actions import submit_proposal
+from missions.decisions import approve_proposal
 from missions.models import Step
 from missions.recovery import requeue_cleared_blockers
 from missions.worker import handle_one_step

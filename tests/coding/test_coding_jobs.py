@@ -11,7 +11,8 @@ from django.core.management import call_command
 from coding.driver import handle_one_run
 from coding.models import CodingRun
 from memory.models import Memory, MemoryCandidate
-from missions.actions import approve_proposal, submit_proposal
+from missions.actions import submit_proposal
+from missions.decisions import approve_proposal
 from missions.models import Proposal, Step
 from missions.worker import handle_one_step
 from opscore.actions import set_policy

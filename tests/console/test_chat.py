@@ -7,7 +7,7 @@ import pytest
 
 from console.chat import confirm_draft, discard_draft, send_message
 from console.models import ChatMessage
-from missions.actions import approve_proposal
+from missions.decisions import approve_proposal
 from missions.models import Mission, Proposal
 from missions.talk import TalkRefused
 from opscore.models import LLMCall

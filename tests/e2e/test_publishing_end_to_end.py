@@ -11,7 +11,8 @@ import pytest
 
 from memory.learning import learn_from_outcomes
 from memory.models import MemoryCandidate
-from missions.actions import approve_proposal, submit_proposal
+from missions.actions import submit_proposal
+from missions.decisions import approve_proposal
 from missions.models import ContentMetric, Publication, Step
 from missions.outbox import deliver_pending
 from missions.recovery import requeue_cleared_blockers

@@ -76,7 +76,7 @@ def test_on_with_no_active_goal_nothing_is_held_back(agent, goal):
 
 def test_a_closed_goal_earns_no_preference_at_approval(agent, goal):
     """Approval re-runs the gates: a goal closed in between no longer holds the slot."""
-    from missions.actions import approve_proposal
+    from missions.decisions import approve_proposal
 
     set_policy("content_policy", {"enabled": True, "max_drafts_per_day": 1}, actor="t")
     set_policy("auto_approve", {"enabled": True, "allowed_step_kinds": ["noop"]}, actor="t")

@@ -2,7 +2,8 @@
 
 import pytest
 
-from missions.actions import DecisionRefused, approve_proposal, reject_proposal, submit_proposal
+from missions.actions import DecisionRefused, submit_proposal
+from missions.decisions import approve_proposal, reject_proposal
 from missions.models import Mission, Proposal, ProposalSource, Step
 from missions.schemas import ProposalInvalid
 from opscore.actions import set_policy

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from django.urls import reverse
 
-from missions.actions import approve_proposal
+from missions.decisions import approve_proposal
 from missions.models import Proposal, Step
 from missions.simulation import SimulationRefused
 from missions.simulation_report import simulate_policy

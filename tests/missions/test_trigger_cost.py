@@ -16,7 +16,7 @@ from opscore.models import Event, Policy
 from opscore.models.policies import policy_snapshot
 from opscore.overrides import apply_override
 from opscore.standing_orders import db_now
-from tests.factories import make_publication
+from tests.factories import AgentFactory, make_publication, propose
 
 pytestmark = pytest.mark.django_db
 FAR = 10**9  # a deadline that never passes
@@ -153,3 +153,90 @@ def test_an_auto_approved_proposal_answers_with_its_stored_decision(agent):
     assert result.proposal.decided_at == stored.decided_at >= stored.created_at
     steps = Step.objects.of_proposal(stored)
     assert result.as_json()["step_ids"] == [s.id for s in steps] and len(steps) == 1
+
+
+def statements_of(result_queries) -> dict:
+    sqls = [q["sql"] for q in result_queries]
+    return {
+        "inserts": sum(s.startswith("INSERT") for s in sqls),
+        "others": sum(not s.startswith("INSERT") for s in sqls),
+        "agent locks": sum('FROM "opscore_agent"' in s and "FOR UPDATE" in s for s in sqls),
+        "daily counts": sum(
+            s.startswith("SELECT COUNT") and "missions_proposal" in s for s in sqls
+        ),
+        "rule updates": sum(s.startswith('UPDATE "missions_triggerrule"') for s in sqls),
+    }
+
+
+def a_pass(fires: int) -> dict:
+    """A pass in which `fires` rules see a new failure and fire, all for the same agent."""
+    failure(f"failure before {fires} fires")
+    for n in range(TriggerRule.objects.count(), fires):
+        rule(f"diag-{n}", "mission_failed")
+    with CaptureQueriesContext(connection) as queries:
+        result = loop.evaluate_triggers(FAR, random.Random(0))
+    assert result["fired"] == fires
+    return statements_of(queries)
+
+
+def test_a_fire_costs_only_its_own_rows_the_agent_is_locked_and_counted_once_a_pass(agent):
+    one, four = a_pass(1), a_pass(4)
+
+    per_fire = (four["inserts"] - one["inserts"]) / 3
+    assert per_fire == 3  # its proposal, mission and steps; the pass's events in one INSERT
+    assert four["others"] == one["others"]
+    for pass_ in (one, four):
+        assert pass_["agent locks"] == pass_["daily counts"] == 1
+        assert pass_["rule updates"] == 2  # the fires, then the evaluation stamps
+
+
+def test_every_agent_of_a_pass_is_locked_and_counted_once(agent):
+    AgentFactory(slug="research")
+    failure("M1 failed")
+    for n in range(3):
+        rule(f"devops-{n}", "mission_failed")
+        rule(f"research-{n}", "mission_failed", action_config={"target_agent": "research"})
+
+    with CaptureQueriesContext(connection) as queries:
+        result = loop.evaluate_triggers(FAR, random.Random(0))
+
+    assert result["fired"] == 6
+    assert statements_of(queries)["agent locks"] == statements_of(queries)["daily counts"] == 2
+    assert Proposal.objects.filter(status="accepted").count() == 6
+
+
+def test_the_daily_limit_refuses_at_its_exact_boundary_within_one_pass(agent):
+    agent.daily_proposal_limit = 3
+    agent.save()
+    propose(agent, "noop")  # one spent before the pass
+    failure("M1 failed")
+    for n in range(4):
+        rule(f"diag-{n}", "mission_failed")
+
+    loop.evaluate_triggers(FAR, random.Random(0))
+
+    fired = Proposal.objects.filter(source="trigger").order_by("id")
+    assert [p.status for p in fired] == ["accepted", "accepted", "rejected", "rejected"]
+    assert {p.reason for p in fired if p.status == "rejected"} == {
+        "Daily proposal limit reached (3/3)"
+    }
+    assert Proposal.objects.created_today().counting_toward_daily_limit().count() == 3
+    events = Event.objects.filter(proposal__source="trigger").order_by("id")
+    assert [(e.kind, e.proposal_id) for e in events] == [
+        (f"proposal.{p.status}", p.id) for p in fired
+    ]
+
+
+def test_a_rule_fired_in_a_pass_moves_its_count_topic_and_cursor_once(agent):
+    latest = failure("M1 failed")
+    diag = rule("diag", "mission_failed", topics=["a", "b"])
+    quiet = rule("quiet", "mission_failed", last_seen_event_id=latest.id)
+
+    loop.evaluate_triggers(FAR, random.Random(0))
+
+    diag.refresh_from_db()
+    quiet.refresh_from_db()
+    assert (diag.fire_count, diag.topic_position, diag.last_seen_event_id) == (1, 1, latest.id)
+    assert diag.last_fired_at is not None and diag.last_evaluated_at is not None
+    assert (quiet.fire_count, quiet.topic_position, quiet.last_fired_at) == (0, 0, None)
+    assert quiet.last_evaluated_at is not None

@@ -8,7 +8,8 @@ The tests walk every lane the apps declare (`lane_names()`), so a new lane that 
 
 import pytest
 
-from missions.actions import approve_proposal, submit_proposal
+from missions.actions import submit_proposal
+from missions.decisions import approve_proposal
 from missions.execution import claim_next_step
 from missions.models import Proposal, Reaction, Step
 from missions.worker import handle_one_step

@@ -4,7 +4,8 @@ must have the permission the proposal's steps need, and may not approve their ow
 
 from django.core.management.base import BaseCommand
 
-from missions.actions import DecisionRefused, decide_proposal_as
+from missions.actions import DecisionRefused
+from missions.decisions import decide_proposal_as
 from missions.models import Proposal, ProposalStatus, Step
 from opscore.cli import add_verbs, dump, fail
 

@@ -1,0 +1,113 @@
+"""Human decisions on proposals: approve, reject, decide (from the admin, the Stage's inbox, the
+CLI and the API). What the intake admits is in missions.actions; a person decides here, under
+four-eyes, on exactly the content they were shown."""
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from missions.actions import DecisionRefused, mark_accepted, record_refusal, start_mission
+from missions.gates import first_refusal, reserve_for_goals
+from missions.models import Proposal, ProposalStatus, RejectionCode
+from opscore import four_eyes
+from opscore.actions import record_event
+from opscore.four_eyes import why_not_approve_proposal, why_not_decide
+from opscore.lanes import drop_refusal
+from opscore.models import Agent, operator_actor
+
+
+def approve_proposal(
+    proposal: Proposal, *, actor: str, user=None, shown_digest: str | None = None
+) -> Proposal:
+    """A human approves a pending proposal: exactly the content they were shown
+    (`shown_digest`, when a card showed it), if they may (`user`, when a person signed in).
+    The gates run again: the quota may have filled since it was submitted, in which case it
+    is rejected with that reason instead."""
+    with transaction.atomic():
+        Agent.objects.select_for_update().get(pk=proposal.agent_id)
+        dropped = drop_refusal(proposal.step_kinds)
+        refusal = first_refusal(proposal.step_kinds, reserve_for_goals(proposal))
+        proposal = _lock_pending(proposal)
+        _check_approver(proposal, user, shown_digest)
+        if dropped:
+            return record_refusal(proposal, RejectionCode.LANE_PAUSED, dropped, actor=actor)
+        if refusal:
+            return record_refusal(proposal, RejectionCode.CAP_GATE, refusal, actor=actor)
+        return _accept(proposal, actor=actor)
+
+
+def _check_approver(proposal: Proposal, user, shown_digest: str | None) -> None:
+    if user is not None:
+        why = why_not_approve_proposal(user, proposal.step_kinds, author=proposal.author)
+        if why:
+            raise DecisionRefused(why)
+    if shown_digest is not None and shown_digest != proposal.content_digest():
+        raise DecisionRefused(
+            f"P{proposal.id} changed after it was shown to you; reload and review it again"
+        )
+
+
+def reject_proposal(proposal: Proposal, *, actor: str, reason: str, user=None) -> Proposal:
+    """Rejecting needs the same permission as approving, but an author may withdraw their own."""
+    if not reason.strip():
+        raise DecisionRefused("a rejection needs a reason")
+    why = why_not_decide(user, four_eyes.PROPOSAL) if user is not None else ""
+    if why:
+        raise DecisionRefused(why)
+    with transaction.atomic():
+        proposal = _lock_pending(proposal)
+        return record_refusal(proposal, RejectionCode.OPERATOR, reason.strip(), actor=actor)
+
+
+def decide_proposal(
+    proposal: Proposal, *, approve: bool, user, reason: str = "", shown_digest=None
+) -> Proposal:
+    """One human decision, the same from the admin and the Stage's approvals inbox. A
+    refused attempt (already decided, changed since shown, not permitted) is an event too."""
+    actor = operator_actor(user)
+    try:
+        if approve:
+            return approve_proposal(proposal, actor=actor, user=user, shown_digest=shown_digest)
+        return reject_proposal(proposal, actor=actor, reason=reason, user=user)
+    except DecisionRefused as refused:
+        record_event(
+            "proposal.decision_refused",
+            f"P{proposal.id}: {'approval' if approve else 'rejection'} by {actor} refused",
+            summary=str(refused),
+            tags=["proposal", "decision", "refused"],
+            payload={"approve": approve, "reason": str(refused), "shown_digest": shown_digest},
+            agent_id=proposal.agent_id,
+            proposal=proposal,
+            actor=actor,
+        )
+        raise
+
+
+def decide_proposal_as(
+    proposal_id: int, username: str, *, approve: bool, reason: str = "", shown_digest=None
+) -> Proposal:
+    """The CLI and the API decide as a named person: four-eyes holds as on the Stage (that
+    person's permissions, and never the author approving their own)."""
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise DecisionRefused(f"no active user {username!r}")
+    proposal = Proposal.objects.filter(pk=proposal_id).first()
+    if proposal is None:
+        raise DecisionRefused(f"no proposal P{proposal_id}")
+    return decide_proposal(
+        proposal, approve=approve, user=user, reason=reason, shown_digest=shown_digest
+    )
+
+
+def _lock_pending(proposal: Proposal) -> Proposal:
+    locked = Proposal.objects.select_for_update().get(pk=proposal.pk)
+    if locked.status != ProposalStatus.PENDING:
+        raise DecisionRefused(f"P{locked.id} is {locked.status}, not pending")
+    return locked
+
+
+def _accept(proposal: Proposal, *, actor: str) -> Proposal:
+    mark_accepted(proposal, actor=actor)
+    proposal.save(update_fields=["status", "decided_by", "decided_at", "approved_digest"])
+    proposal.refresh_from_db(fields=["decided_at"])
+    start_mission(proposal, actor=actor)
+    return proposal
