@@ -5,52 +5,57 @@ class OpportunitiesConfig(AppConfig):
     name = "opportunities"
 
     def ready(self):
+        register_edges()
+        register_evidence()
+        register_orders()
+        register_publishing()
         from django.core import checks as django_checks
 
-        from memory.evidence import EVIDENCE_TYPES, UNTRUSTED_BECAUSE
-        from missions.executors import EXECUTORS
-        from missions.outbox import CHANNELS
-        from missions.recovery import BLOCKER_CHECKS
-        from opportunities import (
-            checks,
-            curation,
-            digests,
-            engagement,
-            idle,
-            notices,
-            orders,
-            override_kinds,
-            publishing,
-        )
-        from opportunities.channels import ADAPTERS
-        from opscore.lanes import contribute
-        from opscore.standing_orders import HANDLERS
+        from missions.threads import SUBJECTS
+        from opportunities import checks, override_kinds
 
-        register_edges()
-        EVIDENCE_TYPES.register_all(
-            {"idea": "opportunities.Idea", "opportunity": "opportunities.Opportunity"}
-        )
-        UNTRUSTED_BECAUSE.register_all({"idea": idea_untrusted, "opportunity": opp_untrusted})
-        HANDLERS.register_all(orders.HANDLERS)
-        HANDLERS.register_all(digests.HANDLERS)
-        HANDLERS.register_all(curation.HANDLERS)
-        HANDLERS.register_all(idle.HANDLERS)
-        CHANNELS.register_all({"email": notices.send_email, "webhook": notices.send_webhook})
-        # Posting: the executor, one outbox channel per network, the blockers that clear
-        # themselves (approval given, block lifted, switch lifted), the engagement poll.
-        EXECUTORS.register("post_tweet", publishing.run_post_tweet)
-        CHANNELS.register_all(dict.fromkeys(ADAPTERS, publishing.deliver_post))
-        held = ("channel_approval", "channel_blocked", "channel_stopped")
-        BLOCKER_CHECKS.register_all(dict.fromkeys(held, publishing.held_step_cleared))
-        HANDLERS.register_all(engagement.HANDLERS)
         override_kinds.register()
         django_checks.register(checks.check_channels)
-        proactive = [*orders.HANDLERS, *digests.HANDLERS, *curation.HANDLERS]
-        contribute("proactive", handlers=proactive)
-        contribute("idle", handlers=idle.HANDLERS)
-        from missions.threads import SUBJECTS
-
         SUBJECTS.register("opportunity", opportunity_subject)
+
+
+def register_evidence():
+    """Ideas and opportunities may be cited as evidence; both carry why they are untrusted."""
+    from memory.evidence import EVIDENCE_TYPES, UNTRUSTED_BECAUSE
+
+    EVIDENCE_TYPES.register_all(
+        {"idea": "opportunities.Idea", "opportunity": "opportunities.Opportunity"}
+    )
+    UNTRUSTED_BECAUSE.register_all({"idea": idea_untrusted, "opportunity": opp_untrusted})
+
+
+def register_orders():
+    """The scouts, digests, curation and idle orders, and what a pause of each lane stops."""
+    from opportunities import curation, digests, engagement, idle, orders
+    from opscore.lanes import contribute
+    from opscore.standing_orders import HANDLERS
+
+    for handlers in (orders, digests, curation, idle, engagement):
+        HANDLERS.register_all(handlers.HANDLERS)
+    proactive = [*orders.HANDLERS, *digests.HANDLERS, *curation.HANDLERS]
+    contribute("proactive", handlers=proactive)
+    contribute("idle", handlers=idle.HANDLERS)
+
+
+def register_publishing():
+    """Posting: the executor, one outbox channel per network (and mail, webhooks), the blockers
+    that clear themselves (approval given, block lifted, switch lifted)."""
+    from missions.executors import EXECUTORS
+    from missions.outbox import CHANNELS
+    from missions.recovery import BLOCKER_CHECKS
+    from opportunities import notices, publishing
+    from opportunities.channels import ADAPTERS
+
+    CHANNELS.register_all({"email": notices.send_email, "webhook": notices.send_webhook})
+    EXECUTORS.register("post_tweet", publishing.run_post_tweet)
+    CHANNELS.register_all(dict.fromkeys(ADAPTERS, publishing.deliver_post))
+    held = ("channel_approval", "channel_blocked", "channel_stopped")
+    BLOCKER_CHECKS.register_all(dict.fromkeys(held, publishing.held_step_cleared))
 
 
 def register_edges():
