@@ -91,18 +91,8 @@ def call_llm(
     # a replay answers every call
     provider, lane = provider_override() or provider or get_provider(), lane_of(purpose)
     served = {"step": step.id, "mission": step.mission_id} if step is not None else {}
-    row = dict(
-        agent=agent,
-        step=step,
-        purpose=purpose,
-        lane=lane,
-        provider=provider.name,
-        prompt_version=prompt_version,
-        injected=request.injected,
-        versions=versions_in_force(prompt_version, request.injected),
-        harness=harness[:100],
-        links=served | (links or {}),
-    )
+    row = _call_row(request, agent, purpose, lane, provider, prompt_version, step, harness)
+    row["links"] = served | (links or {})
     try:
         tier = request.tier if from_record(provider) else check_budget(agent, lane, request.tier)
     except OverBudget as refused:
@@ -119,6 +109,21 @@ def call_llm(
         if not getattr(provider, "replaying", False):  # a replay's retries cost no time
             sleep(backoff_pause(attempt))
     raise AssertionError("unreachable")
+
+
+def _call_row(request, agent, purpose, lane, provider, prompt_version, step, harness) -> dict:
+    """The columns every try of one call shares: who asked, for what, under which versions."""
+    return dict(
+        agent=agent,
+        step=step,
+        purpose=purpose,
+        lane=lane,
+        provider=provider.name,
+        prompt_version=prompt_version,
+        injected=request.injected,
+        versions=versions_in_force(prompt_version, request.injected),
+        harness=harness[:100],
+    )
 
 
 def from_record(provider) -> bool:
