@@ -18,7 +18,14 @@ from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
 
 from console.stage import bridge as bridges
-from console.stage.bridge import bridge, latest_id, local_route, node_route, route_for
+from console.stage.bridge import (
+    bridge,
+    latest_id,
+    local_route,
+    node_route,
+    relay,
+    route_for,
+)
 from opscore.models import Event
 from tests.processes import free_port
 
@@ -262,5 +269,37 @@ def test_when_the_nodes_reader_stops_another_process_takes_over(monkeypatch):
         finally:
             await stop(second)
         assert "after the first process stopped" in titles_sent(layer)[-1]
+
+    async_to_sync(scenario)()
+
+
+class Browser:
+    """A socket as the relay sees it: the texts it was handed."""
+
+    def __init__(self):
+        self.got: list[str] = []
+
+    async def deliver(self, message):
+        self.got.append(message["text"])
+
+
+def test_a_process_takes_each_batch_once_and_hands_every_socket_the_same_text():
+    async def scenario():
+        layer, route = RecordingLayer(), local_route()
+        browsers = {Browser() for _ in range(3)}
+        relaying = asyncio.create_task(relay(layer, route.group, browsers))
+        while not layer.groups.get(route.group):
+            await asyncio.sleep(0.01)
+        reading = asyncio.create_task(bridge(layer, route, await latest_id()))
+        try:
+            await write_event("handed to every socket")
+            while not all(browser.got for browser in browsers):
+                await asyncio.wait_for(asyncio.sleep(0.01), GUARD_SECONDS)
+        finally:
+            await stop(reading)
+            await stop(relaying)
+        assert len(layer.groups[route.group]) == 1  # the process's channel, not one a socket
+        assert [browser.got for browser in browsers] == [[layer.sent[0]["text"]]] * 3
+        assert "handed to every socket" in html_of(layer.sent[0])
 
     async_to_sync(scenario)()

@@ -151,23 +151,78 @@ async def bridge(layer, route: Route, position: int):
             await asyncio.sleep(BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS)) - 1])
 
 
-_bridges: dict = {}  # event loop → (its bridge task, its route); an ASGI process runs one loop
+REJOIN_SECONDS = 3600  # the relay's group membership is renewed well inside its expiry
 
 
-def _running(loop) -> bool:
-    return loop in _bridges and not _bridges[loop][0].done()
+async def relay(layer, group: str, sockets: set):
+    """One channel of this process in the bridge's group: each batch arrives once per
+    process, however many sockets watch, and goes to each of them as the same string — no
+    per-socket channel-layer message, copy or task switch. A socket that closed meanwhile
+    is dropped; a lost channel layer is waited out like the bridge's."""
+    failures = 0
+    while True:
+        try:
+            channel = await layer.new_channel()
+            await layer.group_add(group, channel)
+            failures = 0
+            while True:
+                try:
+                    message = await asyncio.wait_for(layer.receive(channel), REJOIN_SECONDS)
+                except TimeoutError:
+                    await layer.group_add(group, channel)
+                    continue
+                await hand_out(message, sockets)
+        except Exception as error:  # a cancel (the loop closing) is no Exception: it still stops
+            failures += 1
+            log.warning("the Stage's relay lost the channel layer (%s); retrying", error)
+            await asyncio.sleep(BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS)) - 1])
 
 
-async def ensure_bridge(layer) -> str:
-    """Start this loop's bridge from the newest event now, before the socket catches up, so
-    nothing written in between is missed (a socket ahead of a batch catches up itself).
-    Returns the group the socket joins; a restarted bridge keeps its route and its sockets."""
+async def hand_out(message: dict, sockets: set) -> None:
+    for socket_ in list(sockets):
+        try:
+            await socket_.deliver(message)
+        except Exception:  # the browser went away between the batch and its send
+            sockets.discard(socket_)
+
+
+@dataclass
+class Local:
+    """What one event loop (an ASGI process) runs for the Stage: its bridge, its relay and
+    the sockets the relay hands batches to."""
+
+    route: Route
+    sockets: set
+    tasks: tuple = ()
+
+    def running(self) -> bool:
+        return bool(self.tasks) and not any(task.done() for task in self.tasks)
+
+
+_locals: dict = {}  # event loop → its Local
+
+
+async def join(layer, socket_) -> None:
+    """Start this loop's bridge (from the newest event now, before the socket catches up, so
+    nothing written in between is missed) and relay if they are not running, and add the
+    socket to those the relay serves. Restarted tasks keep their route and sockets."""
     loop = asyncio.get_running_loop()
-    for other in [old for old in _bridges if old.is_closed()]:
-        del _bridges[other]
-    if not _running(loop):
+    for other in [old for old in _locals if old.is_closed()]:
+        del _locals[other]
+    here = _locals.setdefault(loop, Local(route_for(layer), set()))
+    if not here.running():
         position = await latest_id()
-        if not _running(loop):  # another socket may have started it meanwhile
-            route = _bridges[loop][1] if loop in _bridges else route_for(layer)
-            _bridges[loop] = (loop.create_task(bridge(layer, route, position)), route)
-    return _bridges[loop][1].group
+        if not here.running():  # another socket may have started them meanwhile
+            for task in here.tasks:
+                task.cancel()
+            here.tasks = (
+                loop.create_task(bridge(layer, here.route, position)),
+                loop.create_task(relay(layer, here.route.group, here.sockets)),
+            )
+    here.sockets.add(socket_)
+
+
+def leave(socket_) -> None:
+    here = _locals.get(asyncio.get_running_loop())
+    if here is not None:
+        here.sockets.discard(socket_)

@@ -1,18 +1,21 @@
 """Live events over a websocket. Any process may write an event; Postgres NOTIFY wakes the
-bridge (console/stage/bridge.py), which reads what is new once and sends every socket the same
-finished text; a socket that connects or falls behind reads from its own last id (`?after=ID`),
-so a reconnecting browser catches up and nothing is missed."""
+bridge (console/stage/bridge.py), which reads what is new once; this process's relay hands
+every socket the same finished text. A socket that connects or falls behind reads from its own
+last id (`?after=ID`), so a reconnecting browser catches up and nothing is missed."""
 
+import asyncio
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from console.stage.bridge import batch_text, ensure_bridge, events_after, latest_id
+from console.stage.bridge import batch_text, events_after, join, latest_id, leave
 
 
 class StageConsumer(AsyncWebsocketConsumer):
-    group = ""  # this process's (or node's) bridge's group, once the socket is accepted
+    joined = False
+    catching_up = False  # its own read is under way: a batch meanwhile is read by it
+    missed = False
 
     async def connect(self):
         user = self.scope.get("user")
@@ -25,27 +28,39 @@ class StageConsumer(AsyncWebsocketConsumer):
         except ValueError:
             self.last_id = await latest_id()
         await self.accept()
-        self.group = await ensure_bridge(self.channel_layer)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await join(self.channel_layer, self)
+        self.joined = True
         await self.send_new()
 
-    async def stage_batch(self, message):
-        """The shared batch, forwarded as it is, when it follows on from what this browser
-        has; otherwise (it connected mid-batch, or fell behind) its own catch-up."""
-        if message["after"] == self.last_id:
+    async def deliver(self, message: dict) -> None:
+        """From the relay: the shared batch, forwarded as it is, when it follows on from what
+        this browser has; otherwise (it connected mid-batch, or fell behind) its own
+        catch-up, started beside the relay so other sockets do not wait for it."""
+        if self.catching_up:
+            self.missed = True
+        elif message["after"] == self.last_id:
             self.last_id = message["last_id"]
             await self.send(text_data=message["text"])
         elif message["last_id"] > self.last_id:
-            await self.send_new()
+            self.catching_up = True
+            self.catch_up = asyncio.ensure_future(self.send_new())
 
     async def disconnect(self, code):
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.joined:
+            leave(self)
 
     async def send_new(self):
-        while True:
-            html, newest, moments = await events_after(self.last_id)
-            if not html:
-                return
-            self.last_id = newest
-            await self.send(text_data=batch_text(html, newest, moments))
+        """Read from this browser's last id until nothing is new — and once more if a batch
+        came while it read, so nothing between its reads and the relay is lost."""
+        self.catching_up = True
+        try:
+            while True:
+                self.missed = False
+                html, newest, moments = await events_after(self.last_id)
+                if html:
+                    self.last_id = newest
+                    await self.send(text_data=batch_text(html, newest, moments))
+                elif not self.missed:
+                    return
+        finally:
+            self.catching_up = False
