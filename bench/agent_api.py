@@ -6,7 +6,8 @@ the CLI (`manage.py agentbus`, a process per call, as an outside runtime without
 Prints p50 / p95 for an empty claim-jobs, and for claim-jobs and complete-job on a ready job,
 beside the server's own floor (a request refused before any database work), the same claim
 in-process (the view without the server) and the CLI's claim-jobs (issue 32's target: HTTP API
-p95 <= 20 ms). `--pool` runs the server with DB_POOL=true.
+p95 <= 20 ms). The server runs as served, with its connection pool (DB_POOL's default under
+ASGI); `--no-pool` runs it with DB_POOL=false, a database connection per request.
 """
 
 import argparse
@@ -91,7 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--cli-calls", type=int, default=10)
-    parser.add_argument("--pool", action="store_true", help="the server runs with DB_POOL=true")
+    parser.add_argument("--no-pool", action="store_true", help="the server with DB_POOL=false")
     args = parser.parse_args()
     setup_bench_database("opscore_bench_agent_api")
     django_ready(migrate=True)
@@ -105,7 +106,8 @@ def main() -> None:
     agent = AgentFactory(slug=AGENT, runtime=Runtime.EXTERNAL, max_concurrent_steps=1000)
     secret = AgentToken.issue(agent, "bench", actor="bench")[1]
     env = os.environ | {"SECRET_KEY": settings.SECRET_KEY, "LOG_LEVEL": "WARNING"}
-    env |= {"OPS_AGENT_API_RATE_PER_MINUTE": "1000000", "DB_POOL": str(args.pool).lower()}
+    env |= {"OPS_AGENT_API_RATE_PER_MINUTE": "1000000"}
+    env |= {"DB_POOL": "false"} if args.no_pool else {}
     server, base = spawn_web(env)
     try:
         results = http_calls(base, secret, args.calls)
@@ -115,8 +117,8 @@ def main() -> None:
     settings.OPS_AGENT_API_RATE_PER_MINUTE = 10**6
     results["in-process claim"] = in_process_calls(secret, args.calls)
     results["CLI claim-jobs"] = cli_calls(args.cli_calls)
-    pool = "with" if args.pool else "without"
-    print(f"Agent-bus calls (ms): HTTP over one keep-alive connection to uvicorn ({pool} DB_POOL);")
+    pool = "false" if args.no_pool else os.environ.get("DB_POOL") or "the served default, on"
+    print(f"Agent-bus calls (ms): HTTP over one keep-alive connection to uvicorn (DB_POOL {pool});")
     print(f"in-process = the view through Django's test client; {args.calls} calls each:")
     for name, values in results.items():
         cut = percentiles(values)

@@ -57,8 +57,13 @@ def through_opscore(repo_row, mode: str, tokens: str) -> tuple[float, int]:
     run = new_run(repo_row, tokens, mode=mode)
     start = time.perf_counter()
     handle_one_run()
+    ms = (time.perf_counter() - start) * 1000
     run.refresh_from_db()
-    return (time.perf_counter() - start) * 1000, run.iteration
+    ENDED_AS[mode] = f"{run.status}: {run.reason.splitlines()[0][:80]}"
+    return ms, run.iteration
+
+
+ENDED_AS: dict[str, str] = {}  # how each mode's last run ended: the work really ran?
 
 
 def storm(repo_row) -> int:
@@ -102,6 +107,9 @@ def main():
     django_ready(migrate=True)
     settings.OPS_CODING_DIR = root / "coding"
     settings.OPS_CODING_RUNNERS = {"command": HARNESS}
+    # The box shows only the system's programs: the interpreter and the harness must be
+    # readable in it, or the harness and the tests fail at once and nothing is compared.
+    settings.OPS_CODING_READ_PATHS = [sys.prefix, sys.base_prefix, str(Path(HARNESS[1]).parent)]
     from coding.models import Repository
     from opscore.actions import set_policy
     from opscore.models import Policy
@@ -124,6 +132,7 @@ def main():
     limit = Policy.objects.value("coding_policy").max_running
     print(f"pass by hand (worktree + harness + test): {hand:.0f} ms (median of {args.runs})")
     print(f"Opscore single-shot run, same work:       {ours:.0f} ms  ratio {ours / hand:.2f}")
+    print(f"  (a single-shot run ended {ENDED_AS['single-shot']})")
     print(f"ralph loop: {passes} passes in {loop_ms:.0f} ms = {loop_ms / passes:.0f} ms a pass")
     print(f"storm: 50 queued, 8 dispatchers: {started} started (WIP limit {limit})")
 

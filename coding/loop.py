@@ -24,7 +24,6 @@ from coding.worktrees import (
     WorktreeRefused,
     commit_all,
     diff_between,
-    git,
     keep_patch,
     provision,
 )
@@ -271,10 +270,7 @@ def no_progress(run: CodingRun) -> str:
 def ready_for_review(run: CodingRun) -> bool:
     """Commit the proven change on the run's branch; a new commit voids earlier approvals."""
     sha = commit_all(run.worktree_path, f"R{run.id}: {run.task.get('summary', 'change')[:60]}")
-    stats = diff_between(run.repository, run.base_sha, sha)
-    change = git(
-        ["diff", "--no-ext-diff", "--binary", f"{run.base_sha}..{sha}", "--"], run.repository.path
-    )
+    stats, change = diff_between(run.repository, run.base_sha, sha)
     keep_patch(run, f"review-{sha[:12]}", change)
     void_other_commits(run, sha, f"superseded by commit {sha[:10]}")
     files = "1 file" if stats["changed"] == 1 else f"{stats['changed']} files"

@@ -116,11 +116,10 @@ def worktree_dir(run: CodingRun) -> Path:
     )
 
 
-def save_uncommitted(path: Path, run: CodingRun, label: str) -> str:
-    """Everything not committed (untracked files included) as a patch file; '' if none."""
-    git(["add", "--all", "--", ".", *NOT_WORK], path)
-    patch = git(["diff", "--cached", "--binary", "--no-ext-diff"], path)
-    git(["reset", "--quiet"], path)
+def save_uncommitted(path: Path, run: CodingRun, label: str, tree: str) -> str:
+    """Everything not committed (untracked files included) as a patch file; '' if none.
+    `tree` is the worktree as keep_state saved it, so the worktree's index is not touched."""
+    patch = git(["diff", "--binary", "--no-ext-diff", "HEAD", tree], path)
     if not patch.strip():
         return ""
     return keep_patch(run, label, patch)
@@ -130,24 +129,41 @@ def state_ref_of(run: CodingRun) -> str:
     return f"refs/opscore/runs/{run.id}"
 
 
-def keep_state(path: Path, run: CodingRun, label: str) -> str:
-    """The worktree as it is, committed onto HEAD under `refs/opscore/runs/<id>` in the
-    repository: a patch file can be lost or fail to apply, a ref keeps the very tree. Built on a
-    temporary index, so the worktree's own index and branch are not touched; a state kept
-    earlier (before a retry) stays reachable as the second parent."""
-    ref = state_ref_of(run)
+def snapshot(path: Path) -> str:
+    """The worktree as it is (untracked files too, caches not) as a tree object, built on a
+    scratch index seeded from the worktree's own — its stat cache spares hashing unchanged
+    files, and the box mounts it read-only — or from HEAD where that cannot be read."""
     with tempfile.TemporaryDirectory() as scratch:
         index = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
-        git(["read-tree", "HEAD"], path, index)
+        try:
+            shutil.copyfile(index_of(path), index["GIT_INDEX_FILE"])
+        except (OSError, GitFailed):
+            git(["read-tree", "HEAD"], path, index)
         git(["add", "--all", "--", ".", *NOT_WORK], path, index)
-        tree = git(["write-tree"], path, index).strip()
-    parents = [git(["rev-parse", "HEAD"], path).strip()]
-    parents += git(["for-each-ref", "--format=%(objectname)", ref], path).split()
+        return git(["write-tree"], path, index).strip()
+
+
+def index_of(path: Path) -> Path:
+    return (linked_gitdir(path) if (path / ".git").is_file() else path / ".git") / "index"
+
+
+def keep_state(path: Path, run: CodingRun, label: str) -> str:
+    """The worktree as it is, committed onto HEAD under `refs/opscore/runs/<id>`."""
+    return keep_tree(path, run, label)[0]
+
+
+def keep_tree(path: Path, run: CodingRun, label: str) -> tuple[str, str]:
+    """(ref, tree): the worktree as it is, committed onto HEAD under `refs/opscore/runs/<id>`
+    in the repository: a patch file can be lost or fail to apply, a ref keeps the very tree.
+    The worktree's own index and branch are not touched; a state kept earlier (before a
+    retry) stays reachable as the second parent."""
+    ref, tree = state_ref_of(run), snapshot(path)
+    earlier = git(["for-each-ref", "--format=%(objectname)", ref], path).split()
     message = f"opscore: run {run.id} worktree {label}"
-    parent_args = [arg for sha in parents for arg in ("-p", sha)]
+    parent_args = ["-p", "HEAD", *[arg for sha in earlier for arg in ("-p", sha)]]
     commit = git([*AUTHOR, "commit-tree", tree, *parent_args, "-m", message], path).strip()
     git(["update-ref", "-m", message, ref, commit], path)
-    return ref
+    return ref, tree
 
 
 def keep_patch(run: CodingRun, label: str, patch: str) -> str:
@@ -168,8 +184,8 @@ def recover_leftover(path: Path, run: CodingRun) -> str:
     gitdir = Path(git(["rev-parse", "--git-dir"], path).strip())
     lock = (gitdir if gitdir.is_absolute() else path / gitdir) / "index.lock"
     lock.unlink(missing_ok=True)
-    run.state_ref = keep_state(path, run, "before-retry")
-    saved = save_uncommitted(path, run, "before-retry")
+    run.state_ref, tree = keep_tree(path, run, "before-retry")
+    saved = save_uncommitted(path, run, "before-retry", tree)
     git(["reset", "--hard", "--quiet"], path)
     git(["clean", "-fd", "--quiet"], path)
     return saved
@@ -201,10 +217,15 @@ AUTHOR = ["-c", "user.name=Opscore coding lane", "-c", "user.email=coding@opscor
 
 
 def commit_all(worktree: str, message: str) -> str:
-    """Commit whatever the pass left (hooks off: they are the repository's, not the run's)."""
+    """Commit whatever the pass left (hooks off: they are the repository's, not the run's).
+    The commit is tried at once; only when git refuses is it asked whether anything was
+    staged (nothing is no error)."""
     git(["add", "--all", "--", ".", *NOT_WORK], worktree)
-    if git(["diff", "--cached", "--name-only", "--no-ext-diff"], worktree).strip():
+    try:
         git([*AUTHOR, "commit", "--quiet", "--no-verify", "-m", message], worktree)
+    except GitFailed:
+        if git(["diff", "--cached", "--name-only", "--no-ext-diff"], worktree).strip():
+            raise
     return git(["rev-parse", "HEAD"], worktree).strip()
 
 
@@ -213,17 +234,37 @@ def head_of(repo: Repository, branch: str) -> str:
     return git(["rev-parse", "--verify", "--end-of-options", ref], repo.path).strip()
 
 
-def diff_between(repo: Repository, base: str, head: str) -> dict:
-    """Files, insertions and deletions of a branch's change since its base."""
-    rows = git(["diff", "--no-ext-diff", "--numstat", f"{base}..{head}", "--"], repo.path)
-    rows = rows.splitlines()
+def diff_between(repo: Repository, base: str, head: str) -> tuple[dict, str]:
+    """(files, insertions and deletions; the patch) of a branch's change since its base, from
+    one git call: numstat lines come first, then the binary patch."""
+    text = git(
+        ["diff", "--no-ext-diff", "--numstat", "--binary", "-p", f"{base}..{head}", "--"],
+        repo.path,
+    )
+    cut = text.find("diff --git ")
+    rows, patch = (text, "") if cut < 0 else (text[:cut], text[cut:])
     files, added, removed = [], 0, 0
-    for row in rows:
+    for row in filter(None, rows.splitlines()):
         plus, minus, name = row.split("\t", 2)
         files.append(name)
         added += int(plus) if plus.isdigit() else 0
         removed += int(minus) if minus.isdigit() else 0
-    return {"files": files[:200], "changed": len(files), "insertions": added, "deletions": removed}
+    stats = {"files": files[:200], "changed": len(files), "insertions": added}
+    return stats | {"deletions": removed}, patch
+
+
+def add_worktree(repo: Repository, path: Path, branch: str, base: str) -> None:
+    """A new branch from the base: one git call. Where that fails — a retry's branch exists,
+    or a tree deleted by hand is still registered — prune and add the branch as it is."""
+    try:
+        git(["worktree", "add", "-b", branch, "--", str(path), base], repo.path)
+        return
+    except GitFailed:
+        git(["worktree", "prune"], repo.path)
+    if git(["branch", "--list", "--", branch], repo.path).strip():
+        git(["worktree", "add", "--", str(path), branch], repo.path)
+    else:
+        git(["worktree", "add", "-b", branch, "--", str(path), base], repo.path)
 
 
 @transaction.atomic
@@ -239,11 +280,7 @@ def provision(run: CodingRun) -> CodingRun:
         run.patch_ref = saved or run.patch_ref
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        git(["worktree", "prune"], repo.path)
-        if git(["branch", "--list", "--", run.branch], repo.path).strip():  # a retry
-            git(["worktree", "add", "--", str(path), run.branch], repo.path)
-        else:
-            git(["worktree", "add", "-b", run.branch, "--", str(path), run.base_sha], repo.path)
+        add_worktree(repo, path, run.branch, run.base_sha)
     run.worktree_path = str(path)
     run.save(update_fields=["base_sha", "branch", "worktree_path", "patch_ref", "state_ref"])
     return run
@@ -260,15 +297,16 @@ def clean_up(run: CodingRun) -> CodingRun:
         return run
     path = Path(run.worktree_path)
     if path.exists():
-        run.state_ref = keep_state(path, run, "at-cleanup")
-        saved = save_uncommitted(path, run, "at-cleanup")
+        run.state_ref, tree = keep_tree(path, run, "at-cleanup")
+        saved = save_uncommitted(path, run, "at-cleanup", tree)
         run.patch_ref = saved or run.patch_ref
         git(["worktree", "remove", "--force", "--", str(path)], run.repository.path)
         for beside in (HOME_DIR, BOX_DIR):  # the box's HOME and output go with the tree
             shutil.rmtree(path.parent / beside, ignore_errors=True)
         with contextlib.suppress(OSError):
             path.parent.rmdir()
-    git(["worktree", "prune"], run.repository.path)
+    else:  # deleted by hand: its registration goes
+        git(["worktree", "prune"], run.repository.path)
     run.worktree_path = ""
     run.save(update_fields=["worktree_path", "patch_ref", "state_ref"])
     return run

@@ -2,7 +2,11 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opscore.settings")
 
-from opscore.localenv import load_local_secrets
+from opscore import serving
+
+serving.ASGI = True  # before the settings are read: the server's defaults (DB_POOL)
+
+from opscore.localenv import load_local_secrets  # noqa: E402
 
 load_local_secrets()
 

@@ -29,6 +29,7 @@ class AdvisoryLock:
     WORKER_SLOT = 0x0B5C0DF  # + the slot number: one worker session per slot
     BOOTSTRAP = "opscore.bootstrap"  # hashtext() key: one bootstrap at a time
     GATE_PREFIX = "opscore.gate."  # + step kind, hashtext() key: serialises a quota check
+    STAGE_READER_PREFIX = "opscore.stage.reader."  # + node, hashtext(): one Stage reader a node
 
 
 def listen(channel: str):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from opscore import serving
 from opscore.settings_parts.env import (
     env_bool,
     env_host_ports,
@@ -171,10 +172,13 @@ def _database() -> dict:
         config = admin if TESTING else app_settings(DATA_DIR / "pg", admin)
     config.setdefault("OPTIONS", {})
     config["OPTIONS"].setdefault("application_name", "opscore")
-    if env_bool("DB_POOL", False):
-        # Under ASGI each request's sync code runs on a fresh thread, so without a pool every
-        # API call opens a connection (~20-30 ms); a pool hands it a warm one.
+    if env_bool("DB_POOL", serving.ASGI):
+        # Under ASGI each request's (and each Stage read's) sync code runs on a fresh thread, so
+        # without a pool every call opens a connection (~20-30 ms); a pool hands it a warm one,
+        # checked first (a restarted Postgres leaves dead ones). On by default in the ASGI
+        # server alone (DB_POOL=false turns it off); elsewhere a thread keeps its connection.
         config["CONN_MAX_AGE"] = 0
+        config["CONN_HEALTH_CHECKS"] = True
         config["OPTIONS"]["pool"] = {"min_size": 2, "max_size": env_int("DB_POOL_MAX", 10)}
     config["OPTIONS"].setdefault("connect_timeout", 5)  # a host that stopped answering
     config["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME") or None}

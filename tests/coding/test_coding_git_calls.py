@@ -1,0 +1,80 @@
+"""What the coding lane spends in git around a pass is counted, so an extra call shows: a fresh
+worktree is one add, a proven single-shot run a fixed handful (the escape look, the diff
+measures, the review commit and its patch), a cleanup saves and removes in a few more — and
+the fallbacks that the short paths skip still work when they are needed."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from coding.driver import handle_one_run
+from coding.models import CodingRun
+from coding.worktrees import clean_up, provision
+from tests.coding_support import new_run
+from tests.conftest import sh
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def git_calls(monkeypatch) -> list[list[str]]:
+    """Every git the driver runs (subprocess is the seam); the box's commands are not git."""
+    calls, real = [], subprocess.run
+
+    def counting(argv, *args, **kwargs):
+        if argv and argv[0] == "git":
+            calls.append(argv)
+        return real(argv, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", counting)
+    return calls
+
+
+def verbs(calls) -> list[str]:
+    return [next(a for a in call[1:] if not a.startswith("-") and "=" not in a) for call in calls]
+
+
+def test_a_fresh_worktree_is_one_git_add_after_resolving_the_base(coding_repo, git_calls):
+    provision(new_run(coding_repo, "@greet"))
+
+    assert verbs(git_calls) == ["rev-parse", "worktree"]
+
+
+def test_a_proven_single_shot_run_runs_git_at_most_eleven_times(coding_repo, git_calls):
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "waiting_for_review"
+    assert "+print('hello, world')" in Path(run.artifact_refs[-1]).read_text()
+    assert run.diff_stats["changed"] == len(run.diff_stats["files"]) > 0
+    assert len(git_calls) <= 11, verbs(git_calls)
+
+
+def test_cleanup_saves_and_removes_in_seven_git_calls(coding_repo, git_calls):
+    run = provision(new_run(coding_repo, "@greet"))
+    Path(run.worktree_path, "app.py").write_text("print('unsaved')\n")
+    Path(run.worktree_path, "new.py").write_text("x = 1\n")
+    git_calls.clear()
+
+    clean_up(run)
+
+    assert len(git_calls) <= 7, verbs(git_calls)
+    patch = Path(run.patch_ref).read_text()
+    assert "print('unsaved')" in patch and "new.py" in patch
+    kept = sh("git", "show", f"{run.state_ref}:new.py", cwd=coding_repo.path)
+    assert kept == "x = 1\n"
+
+
+def test_a_run_whose_tree_was_deleted_by_hand_gets_a_fresh_one_on_its_branch(coding_repo):
+    run = provision(new_run(coding_repo, "@greet"))
+    shutil.rmtree(run.worktree_path)  # still registered with git, and its branch exists
+
+    again = provision(CodingRun.objects.get(pk=run.pk))
+
+    assert Path(again.worktree_path, "app.py").exists()
+    head = sh("git", "rev-parse", "--abbrev-ref", "HEAD", cwd=again.worktree_path).strip()
+    assert head == run.branch
