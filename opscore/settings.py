@@ -2,10 +2,8 @@
 pieces live in opscore/settings_parts and are imported here by name, so every setting is found
 from this file."""
 
-import hashlib
 import os
 import secrets
-import shlex
 import sys
 from pathlib import Path
 
@@ -14,7 +12,6 @@ from django.core.exceptions import ImproperlyConfigured
 from opscore import serving
 from opscore.settings_parts.env import (
     env_bool,
-    env_host_ports,
     env_int,
     env_list,
     env_str,
@@ -348,42 +345,19 @@ OPS_AGENT_API_RATE_PER_MINUTE = env_int("OPS_AGENT_API_RATE_PER_MINUTE", 600)
 OPS_AGENT_HOOK_TOKEN = env_str("OPS_AGENT_HOOK_TOKEN")
 OPS_AGENT_WAKE_TIMEOUT_SECONDS = env_int("OPS_AGENT_WAKE_TIMEOUT_SECONDS", 10)
 
-# The coding lane: run worktrees and saved patches live here — never inside a repository, nor
-# inside Opscore's own checkout (a target's tests must run as in its own clone): by default
-# under the user's state directory, one folder per checkout.
-_STATE_HOME = Path(env_str("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-_CHECKOUT = f"{BASE_DIR.name}-{hashlib.sha256(bytes(BASE_DIR)).hexdigest()[:8]}"
-OPS_CODING_DIR = Path(env_str("OPS_CODING_DIR") or _STATE_HOME / "opscore" / _CHECKOUT / "coding")
-# The sandbox (coding/sandbox.py): extra read-only paths a harness needs (e.g. where its
-# binary is installed outside /usr), the unprivileged uid/gid it runs as when Opscore is root,
-# and whether a run may go ahead unconfined where the kernel cannot build the box (no: it is
-# refused; `manage.py coding doctor` says what is missing).
-OPS_CODING_READ_PATHS = env_list("OPS_CODING_READ_PATHS")
-OPS_CODING_SANDBOX_UID = env_int("OPS_CODING_SANDBOX_UID", 65534)
-OPS_CODING_SANDBOX_GID = env_int("OPS_CODING_SANDBOX_GID", 65534)
-OPS_CODING_ALLOW_UNCONFINED = env_bool("OPS_CODING_ALLOW_UNCONFINED", False)
-# Egress for the runners that need their model's API (claude-code, codex): the host:port pairs
-# their box may reach through the egress proxy (coding/egress.py), e.g.
-# OPS_CODING_EGRESS=api.anthropic.com:443. Empty: no network at all. Tests and lint never get it.
-OPS_CODING_EGRESS = env_host_ports("OPS_CODING_EGRESS")
-OPS_CODING_EGRESS_RUNNERS = ("claude-code", "codex")
-# Harnesses the operator installed, by runner name → argv (Opscore appends its flags and the
-# prompt). A binary that is not on PATH blocks the run with that reason; it never fails it.
-# OPS_CODING_COMMAND="/usr/local/bin/my-harness --flag" enables the `command` runner.
-OPS_CODING_RUNNERS = {
-    name: shlex.split(value)
-    for name, value in {
-        "claude-code": env_str("OPS_CODING_CLAUDE", "claude"),
-        "codex": env_str("OPS_CODING_CODEX", "codex"),
-        "command": env_str("OPS_CODING_COMMAND"),
-    }.items()
-    if value
-}
-# Environment variables a harness may see besides PATH/HOME/LANG (its own key, e.g.
-# ANTHROPIC_API_KEY for claude-code); nothing else of Opscore's environment reaches it.
-OPS_CODING_PASS_ENV = env_list("OPS_CODING_PASS_ENV")
-# Coding driver processes `manage.py up` supervises (each drives one run at a time).
-OPS_CODING_DRIVERS = env_int("OPS_CODING_DRIVERS", 1)
+# The coding lane: worktrees, the sandbox, egress, harnesses (opscore/settings_parts/coding.py).
+from opscore.settings_parts.coding import (  # noqa: E402, F401 (Django reads settings by name)
+    OPS_CODING_ALLOW_UNCONFINED,
+    OPS_CODING_DIR,
+    OPS_CODING_DRIVERS,
+    OPS_CODING_EGRESS,
+    OPS_CODING_EGRESS_RUNNERS,
+    OPS_CODING_PASS_ENV,
+    OPS_CODING_READ_PATHS,
+    OPS_CODING_RUNNERS,
+    OPS_CODING_SANDBOX_GID,
+    OPS_CODING_SANDBOX_UID,
+)
 
 # The Markdown vault (a one-way projection for people): written every 30 minutes.
 OPS_VAULT_ROOT = Path(env_str("OPS_VAULT_ROOT") or DATA_DIR / "vault")
