@@ -85,6 +85,31 @@ def welcome(home: Path) -> None:
 def box_spec(argv, worktree: Path, home: Path, box: Path, limits, env: dict, egress=None) -> dict:
     """What jail.py mounts and allows, in mount order (parents before what they hold).
     `egress`: the folder holding the driver's proxy socket (coding/egress.py), or None."""
+    mounts, readable, writable = box_mounts(worktree, home, limits, egress)
+    (box / "root").mkdir(exist_ok=True)
+    uid, gid = sandbox_ids()
+    devices = [f"/dev/{name}" for name in jail.DEVICES]
+    return {
+        "argv": argv,
+        "cwd": str(worktree),
+        "env": env,
+        "mounts": mounts,
+        "stage": str(box / "root"),
+        "report": str(box / "box.json"),
+        "uid": uid,
+        "gid": gid,
+        "limits": rlimits(limits),
+        "landlock": True,
+        "read": [*readable, "/proc", "/dev"],
+        "write": [*writable, "/tmp", *devices],
+        "egress": {"socket": str(Path(egress) / SOCKET), "port": BOX_PORT} if egress else None,
+        "connect_ports": [BOX_PORT] if egress else [],
+    }
+
+
+def box_mounts(worktree: Path, home: Path, limits, egress) -> tuple[list, list, list]:
+    """The system read-only, the repository's git store and the egress socket's folder read-only,
+    the worktree and a scratch home writable, fresh /tmp, /dev and /proc: nothing else exists."""
     mounts, readable = [], []
     for path in SYSTEM_PATHS:
         if os.path.islink(path):
@@ -106,22 +131,4 @@ def box_spec(argv, worktree: Path, home: Path, box: Path, limits, env: dict, egr
         {"kind": "proc", "dst": "/proc"},
     ]
     mounts.sort(key=lambda m: m["dst"].rstrip("/").count("/"))
-    (box / "root").mkdir(exist_ok=True)
-    uid, gid = sandbox_ids()
-    devices = [f"/dev/{name}" for name in jail.DEVICES]
-    return {
-        "argv": argv,
-        "cwd": str(worktree),
-        "env": env,
-        "mounts": mounts,
-        "stage": str(box / "root"),
-        "report": str(box / "box.json"),
-        "uid": uid,
-        "gid": gid,
-        "limits": rlimits(limits),
-        "landlock": True,
-        "read": [*readable, "/proc", "/dev"],
-        "write": [*writable, "/tmp", *devices],
-        "egress": {"socket": str(Path(egress) / SOCKET), "port": BOX_PORT} if egress else None,
-        "connect_ports": [BOX_PORT] if egress else [],
-    }
+    return mounts, readable, writable
