@@ -205,9 +205,10 @@ def add_finished_steps(count: int) -> None:
         cursor.execute(
             """INSERT INTO missions_step (mission_id, position, kind, payload, status, agent_id,
                    priority, run_after, lease_owner, attempt_count, max_attempts, last_error,
-                   blocked_reason, blocked_code, result, created_at, updated_at, finished_at)
+                   blocked_reason, blocked_code, result, approved_digest, created_at,
+                   updated_at, finished_at)
                SELECT %s, g, 'noop', '{}', 'succeeded', %s, 100, now(), '', 1, 3, '', '', '',
-                      '{}', now(), now(), now()
+                      '{}', '', now(), now(), now()
                FROM generate_series(1, %s) g""",
             [mission.id, agent.slug, count],
         )
