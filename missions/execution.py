@@ -4,11 +4,14 @@ lease token, and every clock reading is the database's `statement_timestamp()` â
 Django's `Now()` reads (`now()` would stand still for a whole transaction)."""
 
 import contextlib
+import functools
 import json
 
 import psycopg
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
+from django.db.models import signals
+from django.db.models.base import ModelState
 from django.db.models.functions import Now
 
 from missions.breaker import count_failure
@@ -51,7 +54,10 @@ CLAIMED_FIELDS = [
 ]
 # In the model's field order: Model.from_db matches a partial row to fields in that order.
 STEP_FIELDS = [f for f in Step._meta.concrete_fields if f.name in CLAIMED_FIELDS]
+STEP_ATTNAMES = [f.attname for f in STEP_FIELDS]
 STEP_COLUMNS = ", ".join(f.column for f in STEP_FIELDS)
+# Columns whose database value the field converts (payload's JSON), by position in the row.
+CONVERTED = [(i, f) for i, f in enumerate(STEP_FIELDS) if hasattr(f, "from_db_value")]
 CLAIM_SQL = f"SELECT {STEP_COLUMNS} FROM opscore_claim_step(%s::text, %s::float8, %s::text[])"
 CLAIM_FOR_SQL = (
     f"SELECT {STEP_COLUMNS} FROM "
@@ -75,27 +81,48 @@ def claim_next_step(worker_id: str, *, lease_seconds: float | None = None, agent
     """
     lease = lease_seconds or settings.OPS_LEASE_SECONDS
     if agent:  # an external runtime that works for one agent (agentbus --target-agent)
-        return _fetch_step(CLAIM_FOR_SQL, [worker_id, lease, agent, internal_kinds()])
-    return _fetch_step(CLAIM_SQL, [worker_id, lease, internal_kinds()])
+        return _fetch_step(CLAIM_FOR_SQL, [worker_id, lease, agent, internal_kinds_array()])
+    return _fetch_step(CLAIM_SQL, [worker_id, lease, internal_kinds_array()])
+
+
+def internal_kinds_array() -> str:
+    """`internal_kinds()` as a Postgres array literal: the driver sends a string as it is,
+    where a list costs it a type inspection and an element-by-element dump on every claim."""
+    return _array_literal(tuple(internal_kinds()))
+
+
+@functools.cache
+def _array_literal(items: tuple[str, ...]) -> str:
+    quoted = (item.replace("\\", "\\\\").replace('"', '\\"') for item in items)
+    return "{" + ",".join(f'"{item}"' for item in quoted) + "}"
 
 
 def _fetch_step(sql: str, params: list) -> Step | None:
     """Run a hot-path call as a prepared statement with server-side binding: once per
     connection the server parses and plans it, and the client never quotes values."""
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    db = connections["default"]  # one look-up, not one per attribute through the proxy
+    db.ensure_connection()
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
         cursor.execute(sql, params, prepare=True)
-        return _step_from_row(cursor.fetchone())
+        return _step_from_row(cursor.fetchone(), db)
 
 
-def _step_from_row(row) -> Step | None:
+def _step_from_row(row, db=connection) -> Step | None:
+    """The claimed row as a Step, as `Model.from_db` would build it (the other fields
+    deferred) but without `Model.__init__`'s per-field descriptor calls: Step has no init
+    signal receivers (checked here, else the ordinary path)."""
     if row is None:
         return None
-    values = [
-        f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
-        for f, v in zip(STEP_FIELDS, row, strict=True)
-    ]
-    return Step.from_db("default", [f.attname for f in STEP_FIELDS], values)
+    values = list(row)
+    for index, field in CONVERTED:
+        values[index] = field.from_db_value(values[index], None, db)
+    if signals.pre_init.has_listeners(Step) or signals.post_init.has_listeners(Step):
+        return Step.from_db("default", STEP_ATTNAMES, values)
+    step = Step.__new__(Step)
+    step.__dict__.update(zip(STEP_ATTNAMES, values, strict=True))
+    step._state = ModelState()
+    step._state.adding, step._state.db = False, "default"
+    return step
 
 
 def complete_and_claim_next(step: Step, outcome: Succeeded, worker_id: str) -> Step | None:
@@ -103,7 +130,7 @@ def complete_and_claim_next(step: Step, outcome: Succeeded, worker_id: str) -> S
     in one round trip. A lost lease is refused as in `record_outcome`, then we claim normally."""
     result = json.dumps(redact(outcome.result))
     params = [step.id, step.lease_token, result, worker_id, settings.OPS_LEASE_SECONDS]
-    params.append(internal_kinds())
+    params.append(internal_kinds_array())
     try:
         return _fetch_step(COMPLETE_AND_CLAIM_SQL, params)
     except DatabaseError as error:
