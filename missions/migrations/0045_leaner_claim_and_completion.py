@@ -12,7 +12,7 @@ from opscore.sqlfiles import install_sql
 
 
 class Migration(migrations.Migration):
-    dependencies = [("missions", "0043_proposal_source_plan")]
+    dependencies = [("missions", "0044_checker_lookback_indexes")]
 
     operations = [
         install_sql("missions", "claim_step", 7),
