@@ -4,6 +4,11 @@ A version never changes once a migration installs it; the next change is a new f
 migration. The highest version of each name is what the database runs — a test compares the
 installed function bodies with those files — so the current SQL is always readable in one place.
 Each file is safe to run again: functions are CREATE OR REPLACE, trigger files drop first.
+
+A condition two functions must share is written once, as a part (`<app>/sql/parts/<name>.v<N>.sql`,
+versioned the same way), and named where it goes by a line `-- include: <name>.v<N>`: the line
+becomes the part, indented as the line was. Expanded when read, so the database runs plain SQL
+and the shared definition costs nothing at run time.
 """
 
 import importlib
@@ -11,6 +16,7 @@ import re
 from pathlib import Path
 
 VERSIONED = re.compile(r"^(?P<name>[a-z_]+)\.v(?P<version>\d+)\.sql$")
+INCLUDE = re.compile(r"^(?P<indent>[ \t]*)-- include: (?P<part>[a-z_]+\.v\d+)\n", re.M)
 
 
 def sql_dir(app: str) -> Path:
@@ -18,7 +24,13 @@ def sql_dir(app: str) -> Path:
 
 
 def read_sql(app: str, name: str, version: int) -> str:
-    return (sql_dir(app) / f"{name}.v{version}.sql").read_text()
+    text = (sql_dir(app) / f"{name}.v{version}.sql").read_text()
+    return INCLUDE.sub(lambda line: _part(app, line["part"], line["indent"]), text)
+
+
+def _part(app: str, part: str, indent: str) -> str:
+    lines = (sql_dir(app) / "parts" / f"{part}.sql").read_text().splitlines()
+    return "".join(f"{indent}{line}\n" if line else "\n" for line in lines)
 
 
 def install_sql(app: str, name: str, version: int, *, drop: str = ""):

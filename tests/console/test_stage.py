@@ -1,5 +1,6 @@
 """The Stage page and its live feed."""
 
+import asyncio
 import json
 
 import pytest
@@ -76,6 +77,24 @@ async def connect(path="/ws/stage/?after=0", origin=b"http://127.0.0.1:8000"):
     return communicator, connected
 
 
+def run_on_a_loop(scenario) -> None:
+    """Run a socket scenario, then stop what it started on its loop (the Stage's bridge and
+    relay, the sockets' catch-up reads) while this thread still serves the sync calls their
+    cleanup makes: asgiref cancels leftovers only after it stopped serving, and a task whose
+    cancel waits on a database call would wait forever."""
+
+    async def then_settle():
+        await scenario()
+        leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in leftovers:
+            task.cancel()
+        if leftovers:
+            _, stuck = await asyncio.wait(leftovers, timeout=10)
+            assert not stuck, f"tasks that would not stop: {stuck}"
+
+    async_to_sync(then_settle)()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_an_event_written_elsewhere_reaches_the_socket_and_reconnects_catch_up(agent):
     async def scenario():
@@ -91,7 +110,7 @@ def test_an_event_written_elsewhere_reaches_the_socket_and_reconnects_catch_up(a
         assert "while away" in caught_up["html"] and "first" not in caught_up["html"]
         await again.disconnect()
 
-    async_to_sync(scenario)()
+    run_on_a_loop(scenario)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -100,7 +119,7 @@ def test_foreign_origins_are_refused():
         _, connected = await connect(origin=b"https://evil.example")
         assert not connected
 
-    async_to_sync(scenario)()
+    run_on_a_loop(scenario)
 
 
 async def _write_event(title):
@@ -231,6 +250,6 @@ def test_with_redis_the_shared_channel_layer_carries_events(settings, agent):
         await communicator.disconnect()
 
     try:
-        async_to_sync(scenario)()
+        run_on_a_loop(scenario)
     finally:
         channel_layers.backends.clear()

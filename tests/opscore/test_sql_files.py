@@ -5,7 +5,7 @@ import re
 import pytest
 from django.db import connection
 
-from opscore.sqlfiles import latest_versions, read_sql
+from opscore.sqlfiles import latest_versions, read_sql, sql_dir
 
 pytestmark = pytest.mark.django_db
 FUNCTION = re.compile(
@@ -53,3 +53,19 @@ def test_each_name_has_no_gaps_in_its_versions():
         for name, version in latest_versions(app).items():
             for earlier in range(1, version + 1):
                 assert read_sql(app, name, earlier)
+
+
+def test_both_claims_run_the_one_definition_of_a_step_that_may_run():
+    """The workers' claim and an outside runtime's claim share one written condition: a change
+    to it reaches both, or the installed bodies stop matching their files."""
+    part = (sql_dir("missions") / "parts" / "step_may_run.v1.sql").read_text()
+    first_line = part.splitlines()[0]
+    for function in ("opscore_claim_step", "opscore_claim_step_for_agent"):
+        body, _ = installed(function)
+        assert "worker_switches" in body and "lane_switches" in body, function
+        assert first_line.strip() in body, function
+    for name in ("claim_step", "claim_step_for_agent"):
+        text = (
+            sql_dir("missions") / f"{name}.v{latest_versions('missions')[name]}.sql"
+        ).read_text()
+        assert "-- include: step_may_run.v1" in text and "worker_switches" not in text, name
