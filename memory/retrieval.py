@@ -55,37 +55,45 @@ IGNORED = frozenset(
     null true false""".split()  # noqa: SIM905 - a word list reads best as words
 )
 RETRIEVE_SQL = """SELECT r.*, (SELECT value FROM opscore_policy WHERE key = 'memory_policy')
-    AS policy FROM memory_retrieve(%s, %s, %s, %s, %s, %s::text[], %s::real[]) AS r"""
+    AS policy FROM memory_retrieve(%s, %s, %s, %s, %s, %s::text[], %s::real[], %s) AS r"""
 COMMON_SQL = """SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats
     WHERE schemaname = current_schema() AND tablename = 'memory_memory' AND attname = 'search'"""
 COMMON_SECONDS = 600  # how long a process trusts what ANALYZE last found common
 OFFLINE_TAG = "offline"  # learned from the offline provider's stand-ins: never for a real model
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Retrieved:
-    memory: Memory
+    """A chosen memory as the prompt needs it: its row, not a model instance (the prompt path
+    builds none); `memory` builds one for callers that want it."""
+
+    agent: str
+    row: dict
     bucket: str
     score: float
     matched: tuple[str, ...] = ()
 
+    @functools.cached_property
+    def memory(self) -> Memory:
+        return as_memory(self.agent, self.row)
+
     def as_json(self) -> dict:
-        m = self.memory
+        row = self.row
         return {
-            "id": m.id,
+            "id": row["id"],
             "bucket": self.bucket,
             "score": round(self.score, 4),
             "matched": list(self.matched),
-            "kind": m.type,
-            "scope": m.scope,
-            "confidence": float(m.confidence),
-            "text": m.content,
+            "kind": row["kind"],
+            "scope": row["scope"],
+            "confidence": float(row["confidence"]),
+            "text": row["content"],
         }
 
     def why(self) -> dict:
         """What the LLMCall row records: which memory, in which bucket, scored how, on what."""
         return {
-            "id": self.memory.id,
+            "id": self.row["id"],
             "bucket": self.bucket,
             "score": round(self.score, 4),
             "matched": list(self.matched),
@@ -136,7 +144,9 @@ def fetch_rows(agent_slug: str, terms: list[str]) -> list[dict]:
         return []
     common, freqs = common_lexemes()
     with connection.cursor() as cursor:
-        cursor.execute(RETRIEVE_SQL, [agent_slug, terms, PER_TERM, DF_CAP, POOL, common, freqs])
+        cursor.execute(
+            RETRIEVE_SQL, [agent_slug, terms, PER_TERM, DF_CAP, POOL, common, freqs, OFFLINE_TAG]
+        )
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -152,7 +162,8 @@ def hybrid_rows(agent_slug: str, rows: list[dict], context: str, provider) -> tu
     and the ranking says why."""
     try:
         vector = query_vector(provider, context)
-        near = nearest(agent_slug, vector, provider.model, also=[row["id"] for row in rows])
+        also = [row["id"] for row in rows]
+        near = nearest(agent_slug, vector, provider.model, also=also, hidden_tag=OFFLINE_TAG)
     except EmbeddingError as error:
         log.warning("memory retrieval fell back to full text: %s", error)
         return rows, f"full-text (embeddings failed: {error})"[:300]
@@ -199,15 +210,11 @@ def ranked(agent_slug: str, context: str, subject_keys=()) -> tuple[list[Retriev
 
 def without_offline(rows: list[dict]) -> list[dict]:
     """A real model is never served what was distilled from offline stand-in words (tagged
-    `offline`); the offline provider may be, so an offline day still reads as one."""
-    if not rows or settings.OPSCORE_LLM == "offline":
+    `offline`, which memory_retrieve flags as `hidden`, and a vector neighbour's row carries
+    too); the offline provider may be, so an offline day still reads as one."""
+    if settings.OPSCORE_LLM == "offline":
         return rows
-    marked = set(
-        Memory.objects.filter(
-            id__in=[row["id"] for row in rows], tags__contains=[OFFLINE_TAG]
-        ).values_list("id", flat=True)
-    )
-    return [row for row in rows if row["id"] not in marked]
+    return [row for row in rows if not row["hidden"]]
 
 
 def above_floor(rows: list[dict]) -> list[dict]:
@@ -232,8 +239,7 @@ def choose(agent_slug: str, rows: list[dict]) -> list[Retrieved]:
         name = bucket_of(row["kind"], row["scope"])
         if per_bucket[name] >= PER_BUCKET or used + len(row["content"]) > budget:
             continue
-        memory = as_memory(agent_slug, row)
-        chosen.append(Retrieved(memory, name, float(row["score"]), matched(row)))
+        chosen.append(Retrieved(agent_slug, row, name, float(row["score"]), matched(row)))
         per_bucket[name] += 1
         used += len(row["content"])
         if len(chosen) >= TOTAL:
@@ -264,8 +270,8 @@ def prompt_section(found: list[Retrieved]) -> str:
     if not found:
         return ""
     lines = [
-        f"[memory {r.memory.id} · {r.memory.type} · confidence {r.memory.confidence}] "
-        f"{r.memory.content}"
+        f"[memory {r.row['id']} · {r.row['kind']} · confidence {r.row['confidence']}] "
+        f"{r.row['content']}"
         for r in found
     ]
     return "\n".join(
@@ -281,7 +287,7 @@ def memory_context(agent_slug: str, context: str) -> tuple[str, dict]:
     """The prompt-context provider the memory app registers; what it returns beside the section
     lands in the LLMCall row: the ids, the query, and why each memory was carried."""
     found, ranking = ranked(agent_slug, context)
-    refs: dict = {"memory_ids": [r.memory.id for r in found]}
+    refs: dict = {"memory_ids": [r.row["id"] for r in found]}
     if found:
         refs |= {
             "memory_ranking": ranking,
