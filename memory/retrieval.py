@@ -55,7 +55,7 @@ IGNORED = frozenset(
     null true false""".split()  # noqa: SIM905 - a word list reads best as words
 )
 RETRIEVE_SQL = """SELECT r.*, (SELECT value FROM opscore_policy WHERE key = 'memory_policy')
-    AS policy FROM memory_retrieve(%s, %s, %s, %s, %s, %s::text[], %s::real[], %s) AS r"""
+    AS policy FROM memory_retrieve(%s, %s, %s, %s, %s, %s::text[], %s::real[], %s, %s) AS r"""
 COMMON_SQL = """SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats
     WHERE schemaname = current_schema() AND tablename = 'memory_memory' AND attname = 'search'"""
 COMMON_SECONDS = 600  # how long a process trusts what ANALYZE last found common
@@ -65,17 +65,20 @@ OFFLINE_TAG = "offline"  # learned from the offline provider's stand-ins: never 
 @dataclass(frozen=True, eq=False)
 class Retrieved:
     """A chosen memory as the prompt needs it: its row, not a model instance (the prompt path
-    builds none); `memory` builds one for callers that want it."""
+    loads none); `memory` loads one for callers that want it."""
 
-    agent: str
     row: dict
     bucket: str
     score: float
     matched: tuple[str, ...] = ()
 
+    @property
+    def id(self) -> int:
+        return self.row["id"]
+
     @functools.cached_property
     def memory(self) -> Memory:
-        return as_memory(self.agent, self.row)
+        return Memory.objects.get(pk=self.row["id"])
 
     def as_json(self) -> dict:
         row = self.row
@@ -139,13 +142,15 @@ def forget_common_lexemes() -> None:
 
 
 def fetch_rows(agent_slug: str, terms: list[str]) -> list[dict]:
-    """One round trip to `memory_retrieve`, with the gate's policy beside the rows, by name."""
+    """One round trip to `memory_retrieve`, with the gate's policy beside the rows, by name: only
+    rows above the relevance floor, each flagged `hidden` where it carries the offline tag."""
     if not terms:
         return []
     common, freqs = common_lexemes()
     with connection.cursor() as cursor:
         cursor.execute(
-            RETRIEVE_SQL, [agent_slug, terms, PER_TERM, DF_CAP, POOL, common, freqs, OFFLINE_TAG]
+            RETRIEVE_SQL,
+            [agent_slug, terms, PER_TERM, DF_CAP, POOL, common, freqs, FLOOR, OFFLINE_TAG],
         )
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -200,12 +205,12 @@ def retrieve(agent_slug: str, context: str = "", subject_keys=()) -> list[Retrie
 
 def ranked(agent_slug: str, context: str, subject_keys=()) -> tuple[list[Retrieved], str]:
     terms = query_terms(context, subject_keys)
-    rows = above_floor(fetch_rows(agent_slug, terms))
+    rows = fetch_rows(agent_slug, terms)
     provider = embedder() if context.strip() else None
     if provider is None:
-        return choose(agent_slug, without_offline(rows)), "full-text"
+        return choose(without_offline(rows)), "full-text"
     rows, ranking = hybrid_rows(agent_slug, rows, context, provider)
-    return choose(agent_slug, without_offline(rows)), ranking
+    return choose(without_offline(rows)), ranking
 
 
 def without_offline(rows: list[dict]) -> list[dict]:
@@ -217,20 +222,13 @@ def without_offline(rows: list[dict]) -> list[dict]:
     return [row for row in rows if not row["hidden"]]
 
 
-def above_floor(rows: list[dict]) -> list[dict]:
-    if not rows:
-        return []
-    best = rows[0]["score"]
-    return [row for row in rows if row["score"] >= FLOOR * best]
-
-
 def bucket_of(kind: str, scope: str) -> str:
     if scope != "global":
         return "context"
     return "lessons" if kind in LESSON_KINDS else "company"
 
 
-def choose(agent_slug: str, rows: list[dict]) -> list[Retrieved]:
+def choose(rows: list[dict]) -> list[Retrieved]:
     """Best first, at most PER_BUCKET per bucket and TOTAL in all, within the char budget."""
     budget = char_budget(rows[0]["policy"]) if rows else 0
     chosen: list[Retrieved] = []
@@ -239,7 +237,7 @@ def choose(agent_slug: str, rows: list[dict]) -> list[Retrieved]:
         name = bucket_of(row["kind"], row["scope"])
         if per_bucket[name] >= PER_BUCKET or used + len(row["content"]) > budget:
             continue
-        chosen.append(Retrieved(agent_slug, row, name, float(row["score"]), matched(row)))
+        chosen.append(Retrieved(row, name, float(row["score"]), matched(row)))
         per_bucket[name] += 1
         used += len(row["content"])
         if len(chosen) >= TOTAL:
@@ -249,20 +247,6 @@ def choose(agent_slug: str, rows: list[dict]) -> list[Retrieved]:
 
 def matched(row: dict) -> tuple[str, ...]:
     return tuple(row["matched"] or ())
-
-
-def as_memory(agent_slug: str, row: dict) -> Memory:
-    return Memory(
-        id=row["id"],
-        agent_id=agent_slug,
-        type=row["kind"],
-        scope=row["scope"],
-        subject_key=row["subject_key"],
-        content=row["content"],
-        visibility=row["visibility"],
-        confidence=row["confidence"],
-        created_at=row["created_at"],
-    )
 
 
 def prompt_section(found: list[Retrieved]) -> str:
@@ -287,7 +271,7 @@ def memory_context(agent_slug: str, context: str) -> tuple[str, dict]:
     """The prompt-context provider the memory app registers; what it returns beside the section
     lands in the LLMCall row: the ids, the query, and why each memory was carried."""
     found, ranking = ranked(agent_slug, context)
-    refs: dict = {"memory_ids": [r.row["id"] for r in found]}
+    refs: dict = {"memory_ids": [r.id for r in found]}
     if found:
         refs |= {
             "memory_ranking": ranking,

@@ -16,18 +16,18 @@
 -- len is the number of distinct lexemes. Confidence calibrates the score by
 -- at most ±5 % and, with recency, breaks ties: it never outranks relevance.
 --
--- v5: each row says whether it carries p_hidden_tag (the caller's offline tag), so the caller
--- filters what a real model must not be served without a second round trip.
+-- v5: only what a prompt needs, in the one round trip a prompt pays: each row says whether it
+-- carries p_hidden_tag (the caller's offline tag, which a real model is never served: no second
+-- query to find those), a row scoring below p_floor of the best is never sent (it would only be
+-- dropped), and neither are the columns no prompt reads (subject key, visibility, created at).
 DROP FUNCTION IF EXISTS memory_retrieve(text, text[], integer, integer, integer, text[], real[]);
 
 CREATE OR REPLACE FUNCTION memory_retrieve(p_agent text, p_terms text[], p_per_term integer,
                                            p_df_cap integer, p_limit integer,
                                            p_common text[], p_common_freqs real[],
-                                           p_hidden_tag text)
-RETURNS TABLE (id bigint, kind text, scope text, subject_key text, visibility text,
-               confidence numeric, content text, created_at timestamptz,
-               score double precision, matched text[],
-               hidden boolean)
+                                           p_floor double precision, p_hidden_tag text)
+RETURNS TABLE (id bigint, kind text, scope text, confidence numeric, content text,
+               score double precision, matched text[], hidden boolean)
 LANGUAGE plpgsql STABLE
 -- Every statement below is planned once per session: planning them per call (per term) cost
 -- more than running them. The two lookups are written so one plan fits every term.
@@ -113,8 +113,7 @@ BEGIN
         SELECT u.q, u.exact, u.label, ln(1 + (n_docs - u.df + 0.5) / (u.df + 0.5)) AS idf
         FROM unnest(queries, exacts, labels, dfs) AS u(q, exact, label, df)
     ), pool AS (
-        SELECT m.id, m.type, m.scope, m.subject_key, m.visibility, m.confidence, m.content,
-               m.created_at, m.search, m.exact_words, ts_filter(m.search, '{a}') AS headline,
+        SELECT m.id, m.type, m.scope, m.confidence, m.content, m.created_at, m.search, m.exact_words, ts_filter(m.search, '{a}') AS headline,
                coalesce(m.tags @> jsonb_build_array(p_hidden_tag), false) AS hidden,
                length(m.search)::float8 AS len
         FROM memory_memory m
@@ -137,9 +136,10 @@ BEGIN
         ) AS s
         WHERE s.relevance > 0
     )
-    SELECT s.id, s.type::text, s.scope::text, s.subject_key::text, s.visibility::text,
-           s.confidence, s.content, s.created_at, s.score, s.matched, s.hidden
+    SELECT s.id, s.type::text, s.scope::text, s.confidence, s.content, s.score, s.matched,
+           s.hidden
     FROM scored s
+    WHERE s.score >= p_floor * (SELECT max(b.score) FROM scored b)
     ORDER BY s.score DESC, s.confidence DESC, s.created_at DESC, s.id DESC
     LIMIT p_limit;
 END

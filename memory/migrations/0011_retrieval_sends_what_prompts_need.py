@@ -1,11 +1,12 @@
-"""memory_retrieve v5 (issue 32): each row says whether it carries the offline tag, so a prompt
-for a real model filters those out without a second query."""
+"""memory_retrieve v5 (issue 32): one round trip with only what a prompt needs: each row says
+whether it carries the offline tag (no second query for a real model), rows below the relevance
+floor stay in the database, and so do the columns no prompt reads."""
 
 from django.db import migrations
 
 from opscore.sqlfiles import read_sql
 
-V5 = "memory_retrieve(text, text[], integer, integer, integer, text[], real[], text)"
+V5 = "memory_retrieve(text, text[], integer, integer, integer, text[], real[], double precision, text)"
 
 
 class Migration(migrations.Migration):
