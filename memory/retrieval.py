@@ -59,6 +59,7 @@ RETRIEVE_SQL = """SELECT r.*, (SELECT value FROM opscore_policy WHERE key = 'mem
 COMMON_SQL = """SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats
     WHERE schemaname = current_schema() AND tablename = 'memory_memory' AND attname = 'search'"""
 COMMON_SECONDS = 600  # how long a process trusts what ANALYZE last found common
+NO_COMMON_SECONDS = 30  # ... and that it found nothing yet: a new store soon has statistics
 OFFLINE_TAG = "offline"  # learned from the offline provider's stand-ins: never for a real model
 
 
@@ -125,9 +126,11 @@ _common: dict[str, tuple[float, tuple[list, list]]] = {}  # database alias → (
 def common_lexemes() -> tuple[list, list]:
     """The search column's most common lexemes and their frequencies, as ANALYZE last found them
     (pg_stats), read at most every COMMON_SECONDS per process: with them memory_retrieve knows
-    a common term's document frequency instead of counting a thousand rows for it per call."""
+    a common term's document frequency instead of counting a thousand rows for it per call.
+    None found (a store too new or small for ANALYZE) is asked again after NO_COMMON_SECONDS:
+    trusted for ten minutes, it would make a store that just grew count every term meanwhile."""
     read_at, stats = _common.get(connection.alias, (-COMMON_SECONDS, ([], [])))
-    if time.monotonic() - read_at < COMMON_SECONDS:
+    if time.monotonic() - read_at < (COMMON_SECONDS if stats[0] else NO_COMMON_SECONDS):
         return stats
     with connection.cursor() as cursor:
         cursor.execute(COMMON_SQL)
