@@ -82,7 +82,7 @@ def vectors_alone(provider):
 def opscore(agent: str, text: str) -> list[int]:
     from memory.retrieval import retrieve
 
-    return [r.memory.id for r in retrieve(agent, text)]
+    return [r.id for r in retrieve(agent, text)]
 
 
 def opscore_hybrid(provider):

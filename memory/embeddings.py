@@ -27,7 +27,8 @@ BATCH = 32
 NEAREST = 20  # vector candidates per query
 SIMILAR = """SELECT m.id, m.type AS kind, m.scope, m.subject_key, m.visibility, m.confidence,
         m.content, m.created_at, 1 - (m.embedding::vector({dims}) <=> %(q)s::vector({dims}))
-        AS similarity, (SELECT value FROM opscore_policy WHERE key = 'memory_policy') AS policy
+        AS similarity, (SELECT value FROM opscore_policy WHERE key = 'memory_policy') AS policy,
+        coalesce(m.tags @> jsonb_build_array(%(hidden)s::text), false) AS hidden
     FROM memory_memory m
     WHERE m.status = 'active' AND vector_dims(m.embedding) = {dims}
       AND m.embedding_model = %(model)s
@@ -206,10 +207,10 @@ def forget_query_vectors() -> None:
 
 
 def nearest(
-    agent_slug: str, query: list[float], model: str, k: int = NEAREST, also=()
+    agent_slug: str, query: list[float], model: str, k: int = NEAREST, also=(), hidden_tag=""
 ) -> list[dict]:
     """The readable active memories closest to `query`, and those named in `also`, by name, with
-    their similarity, nearest first."""
+    their similarity (and whether they carry `hidden_tag`), nearest first."""
     sql = NEAREST_SQL.format(dims=len(query))
     params = {
         "q": as_literal(query),
@@ -217,6 +218,7 @@ def nearest(
         "agent": agent_slug,
         "k": k,
         "also": list(also),
+        "hidden": hidden_tag,
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -55,37 +55,49 @@ IGNORED = frozenset(
     null true false""".split()  # noqa: SIM905 - a word list reads best as words
 )
 RETRIEVE_SQL = """SELECT r.*, (SELECT value FROM opscore_policy WHERE key = 'memory_policy')
-    AS policy FROM memory_retrieve(%s, %s, %s, %s, %s, %s::text[], %s::real[]) AS r"""
+    AS policy FROM memory_retrieve(%s, %s, %s, %s, %s, %s::text[], %s::real[], %s, %s) AS r"""
 COMMON_SQL = """SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats
     WHERE schemaname = current_schema() AND tablename = 'memory_memory' AND attname = 'search'"""
 COMMON_SECONDS = 600  # how long a process trusts what ANALYZE last found common
+NO_COMMON_SECONDS = 30  # ... and that it found nothing yet: a new store soon has statistics
 OFFLINE_TAG = "offline"  # learned from the offline provider's stand-ins: never for a real model
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Retrieved:
-    memory: Memory
+    """A chosen memory as the prompt needs it: its row, not a model instance (the prompt path
+    loads none); `memory` loads one for callers that want it."""
+
+    row: dict
     bucket: str
     score: float
     matched: tuple[str, ...] = ()
 
+    @property
+    def id(self) -> int:
+        return self.row["id"]
+
+    @functools.cached_property
+    def memory(self) -> Memory:
+        return Memory.objects.get(pk=self.row["id"])
+
     def as_json(self) -> dict:
-        m = self.memory
+        row = self.row
         return {
-            "id": m.id,
+            "id": row["id"],
             "bucket": self.bucket,
             "score": round(self.score, 4),
             "matched": list(self.matched),
-            "kind": m.type,
-            "scope": m.scope,
-            "confidence": float(m.confidence),
-            "text": m.content,
+            "kind": row["kind"],
+            "scope": row["scope"],
+            "confidence": float(row["confidence"]),
+            "text": row["content"],
         }
 
     def why(self) -> dict:
         """What the LLMCall row records: which memory, in which bucket, scored how, on what."""
         return {
-            "id": self.memory.id,
+            "id": self.row["id"],
             "bucket": self.bucket,
             "score": round(self.score, 4),
             "matched": list(self.matched),
@@ -114,9 +126,11 @@ _common: dict[str, tuple[float, tuple[list, list]]] = {}  # database alias → (
 def common_lexemes() -> tuple[list, list]:
     """The search column's most common lexemes and their frequencies, as ANALYZE last found them
     (pg_stats), read at most every COMMON_SECONDS per process: with them memory_retrieve knows
-    a common term's document frequency instead of counting a thousand rows for it per call."""
+    a common term's document frequency instead of counting a thousand rows for it per call.
+    None found (a store too new or small for ANALYZE) is asked again after NO_COMMON_SECONDS:
+    trusted for ten minutes, it would make a store that just grew count every term meanwhile."""
     read_at, stats = _common.get(connection.alias, (-COMMON_SECONDS, ([], [])))
-    if time.monotonic() - read_at < COMMON_SECONDS:
+    if time.monotonic() - read_at < (COMMON_SECONDS if stats[0] else NO_COMMON_SECONDS):
         return stats
     with connection.cursor() as cursor:
         cursor.execute(COMMON_SQL)
@@ -131,12 +145,16 @@ def forget_common_lexemes() -> None:
 
 
 def fetch_rows(agent_slug: str, terms: list[str]) -> list[dict]:
-    """One round trip to `memory_retrieve`, with the gate's policy beside the rows, by name."""
+    """One round trip to `memory_retrieve`, with the gate's policy beside the rows, by name: only
+    rows above the relevance floor, each flagged `hidden` where it carries the offline tag."""
     if not terms:
         return []
     common, freqs = common_lexemes()
     with connection.cursor() as cursor:
-        cursor.execute(RETRIEVE_SQL, [agent_slug, terms, PER_TERM, DF_CAP, POOL, common, freqs])
+        cursor.execute(
+            RETRIEVE_SQL,
+            [agent_slug, terms, PER_TERM, DF_CAP, POOL, common, freqs, FLOOR, OFFLINE_TAG],
+        )
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -152,7 +170,8 @@ def hybrid_rows(agent_slug: str, rows: list[dict], context: str, provider) -> tu
     and the ranking says why."""
     try:
         vector = query_vector(provider, context)
-        near = nearest(agent_slug, vector, provider.model, also=[row["id"] for row in rows])
+        also = [row["id"] for row in rows]
+        near = nearest(agent_slug, vector, provider.model, also=also, hidden_tag=OFFLINE_TAG)
     except EmbeddingError as error:
         log.warning("memory retrieval fell back to full text: %s", error)
         return rows, f"full-text (embeddings failed: {error})"[:300]
@@ -189,32 +208,21 @@ def retrieve(agent_slug: str, context: str = "", subject_keys=()) -> list[Retrie
 
 def ranked(agent_slug: str, context: str, subject_keys=()) -> tuple[list[Retrieved], str]:
     terms = query_terms(context, subject_keys)
-    rows = above_floor(fetch_rows(agent_slug, terms))
+    rows = fetch_rows(agent_slug, terms)
     provider = embedder() if context.strip() else None
     if provider is None:
-        return choose(agent_slug, without_offline(rows)), "full-text"
+        return choose(without_offline(rows)), "full-text"
     rows, ranking = hybrid_rows(agent_slug, rows, context, provider)
-    return choose(agent_slug, without_offline(rows)), ranking
+    return choose(without_offline(rows)), ranking
 
 
 def without_offline(rows: list[dict]) -> list[dict]:
     """A real model is never served what was distilled from offline stand-in words (tagged
-    `offline`); the offline provider may be, so an offline day still reads as one."""
-    if not rows or settings.OPSCORE_LLM == "offline":
+    `offline`, which memory_retrieve flags as `hidden`, and a vector neighbour's row carries
+    too); the offline provider may be, so an offline day still reads as one."""
+    if settings.OPSCORE_LLM == "offline":
         return rows
-    marked = set(
-        Memory.objects.filter(
-            id__in=[row["id"] for row in rows], tags__contains=[OFFLINE_TAG]
-        ).values_list("id", flat=True)
-    )
-    return [row for row in rows if row["id"] not in marked]
-
-
-def above_floor(rows: list[dict]) -> list[dict]:
-    if not rows:
-        return []
-    best = rows[0]["score"]
-    return [row for row in rows if row["score"] >= FLOOR * best]
+    return [row for row in rows if not row["hidden"]]
 
 
 def bucket_of(kind: str, scope: str) -> str:
@@ -223,7 +231,7 @@ def bucket_of(kind: str, scope: str) -> str:
     return "lessons" if kind in LESSON_KINDS else "company"
 
 
-def choose(agent_slug: str, rows: list[dict]) -> list[Retrieved]:
+def choose(rows: list[dict]) -> list[Retrieved]:
     """Best first, at most PER_BUCKET per bucket and TOTAL in all, within the char budget."""
     budget = char_budget(rows[0]["policy"]) if rows else 0
     chosen: list[Retrieved] = []
@@ -232,8 +240,7 @@ def choose(agent_slug: str, rows: list[dict]) -> list[Retrieved]:
         name = bucket_of(row["kind"], row["scope"])
         if per_bucket[name] >= PER_BUCKET or used + len(row["content"]) > budget:
             continue
-        memory = as_memory(agent_slug, row)
-        chosen.append(Retrieved(memory, name, float(row["score"]), matched(row)))
+        chosen.append(Retrieved(row, name, float(row["score"]), matched(row)))
         per_bucket[name] += 1
         used += len(row["content"])
         if len(chosen) >= TOTAL:
@@ -245,27 +252,13 @@ def matched(row: dict) -> tuple[str, ...]:
     return tuple(row["matched"] or ())
 
 
-def as_memory(agent_slug: str, row: dict) -> Memory:
-    return Memory(
-        id=row["id"],
-        agent_id=agent_slug,
-        type=row["kind"],
-        scope=row["scope"],
-        subject_key=row["subject_key"],
-        content=row["content"],
-        visibility=row["visibility"],
-        confidence=row["confidence"],
-        created_at=row["created_at"],
-    )
-
-
 def prompt_section(found: list[Retrieved]) -> str:
     """The one delimited section every prompt carries (empty when nothing is relevant)."""
     if not found:
         return ""
     lines = [
-        f"[memory {r.memory.id} · {r.memory.type} · confidence {r.memory.confidence}] "
-        f"{r.memory.content}"
+        f"[memory {r.row['id']} · {r.row['kind']} · confidence {r.row['confidence']}] "
+        f"{r.row['content']}"
         for r in found
     ]
     return "\n".join(
@@ -281,7 +274,7 @@ def memory_context(agent_slug: str, context: str) -> tuple[str, dict]:
     """The prompt-context provider the memory app registers; what it returns beside the section
     lands in the LLMCall row: the ids, the query, and why each memory was carried."""
     found, ranking = ranked(agent_slug, context)
-    refs: dict = {"memory_ids": [r.memory.id for r in found]}
+    refs: dict = {"memory_ids": [r.id for r in found]}
     if found:
         refs |= {
             "memory_ranking": ranking,

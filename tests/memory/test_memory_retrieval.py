@@ -152,3 +152,20 @@ def test_a_term_analyze_found_common_counts_for_little_without_being_counted(age
 
     # 'disk' in nine memories of ten says next to nothing: its match falls below the floor
     assert [r.memory.id for r in retrieve("devops", "disk printer")] == [printer.id]
+
+
+def test_a_store_without_statistics_yet_is_asked_again_soon(agent, monkeypatch):
+    """A process that first searched an unanalysed store learns its common terms once ANALYZE
+    has run, not ten minutes later: meanwhile every term would be counted on every prompt."""
+    now = [1000.0]
+    monkeypatch.setattr(retrieval.time, "monotonic", lambda: now[0])
+    retrieval.forget_common_lexemes()
+    assert retrieval.common_lexemes() == ([], [])
+    for n in range(200):
+        remember("devops", f"disk alarm number {n}")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE memory_memory")
+
+    now[0] += retrieval.NO_COMMON_SECONDS + 1
+
+    assert "disk" in retrieval.common_lexemes()[0]
