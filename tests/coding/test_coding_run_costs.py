@@ -1,0 +1,75 @@
+"""What a coding run costs around its harness is counted, so a regression shows: a box start
+imports only what building the box needs (egress's modules only for a run with egress), and
+a drive reads its repository row once, not again after every move of the run."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from coding import jail
+from coding.driver import handle_one_run
+from coding.models import CodingRun
+from tests.coding_support import new_run
+
+IMPORTED = """
+import sys
+before = set(sys.modules)
+path = sys.argv[1]
+exec(compile(open(path).read(), path, "exec"), {"__name__": "jail"})
+print(" ".join(sorted(set(sys.modules) - before)))
+"""
+
+
+def modules_a_box_start_imports() -> set[str]:
+    """What jail.py's own imports load, run as the box runs it (-I -S) short of main()."""
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", IMPORTED, str(Path(jail.__file__))],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(done.stdout.split())
+
+
+def test_a_box_start_imports_neither_egress_modules_nor_json():
+    imported = modules_a_box_start_imports()
+
+    assert not imported & {*jail.EGRESS_MODULES, "json", "re", "platform"}, imported
+    assert "ctypes" in imported  # the test sees the jail's imports at all
+
+
+def test_the_box_spec_survives_its_handover_whole():
+    spec = {"argv": ["python", "-c", "print('é')"], "uid": None, "limits": {"core": 0}}
+
+    assert jail.decode_spec(jail.encode_spec(spec)) == spec
+    assert "\0" not in jail.encode_spec(spec)  # it travels in an environment variable
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_proven_single_shot_run_reads_no_repository_row_of_its_own(coding_repo):
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "waiting_for_review"
+    rereads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "coding_repository"')]
+    assert rereads == []  # the dispatcher's select_related row serves the whole drive
+
+
+@pytest.mark.django_db
+def test_a_refreshed_run_sees_its_own_row_afresh_and_keeps_its_repository(coding_repo):
+    run = CodingRun.objects.select_related("repository").get(pk=new_run(coding_repo, "x").pk)
+    CodingRun.objects.filter(pk=run.pk).update(reason="moved elsewhere")
+
+    with CaptureQueriesContext(connection) as queries:
+        run.refresh_from_db()
+        name = run.repository.name
+
+    assert run.reason == "moved elsewhere" and name == coding_repo.name
+    assert len(queries) == 1
