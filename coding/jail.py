@@ -25,7 +25,6 @@ import os
 import resource
 import signal
 import struct
-import sys
 import warnings  # noqa: F401 — os.execvpe imports it, after the interpreter's files are gone
 
 # Every box start pays for this file's imports twice a pass (harness, tests): what only egress
@@ -315,7 +314,7 @@ def main() -> None:
         os._exit(126)
     _, status = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(status)
-    sys.exit(code if code >= 0 else 128 - code)
+    os._exit(code if code >= 0 else 128 - code)  # nothing buffered: skip the teardown
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from coding import jail
+from coding.box import jail_command
 from coding.driver import handle_one_run
 from coding.models import CodingRun
 from tests.coding_support import new_run
@@ -40,6 +41,17 @@ def test_a_box_start_imports_neither_egress_modules_nor_json():
 
     assert not imported & {*jail.EGRESS_MODULES, "json", "re", "platform"}, imported
     assert "ctypes" in imported  # the test sees the jail's imports at all
+
+
+def test_a_box_start_runs_the_jail_from_cached_bytecode_and_the_rest_from_the_stdlib():
+    argv = jail_command()
+    probe = argv[-1].replace("jail.main()", "import ctypes; print(jail.__file__, ctypes.__file__)")
+
+    done = subprocess.run([*argv[:-1], probe], capture_output=True, text=True, check=True)
+
+    jail_file, ctypes_file = done.stdout.split()
+    assert Path(jail_file) == Path(jail.__file__).resolve()  # imported, not run as a script
+    assert Path(ctypes_file).is_relative_to(Path(sys.base_prefix))  # the checkout shadows none
 
 
 def test_the_box_spec_survives_its_handover_whole():
