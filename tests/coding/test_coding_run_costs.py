@@ -13,7 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from coding import jail
 from coding.box import jail_command
 from coding.driver import handle_one_run
+from coding.loop import add_active_time
 from coding.models import CodingRun
+from opscore.db import db_now
 from tests.coding_support import new_run
 
 IMPORTED = """
@@ -85,3 +87,19 @@ def test_a_refreshed_run_sees_its_own_row_afresh_and_keeps_its_repository(coding
 
     assert run.reason == "moved elsewhere" and name == coding_repo.name
     assert len(queries) == 1
+
+
+@pytest.mark.django_db
+def test_a_drive_adds_its_active_time_in_one_statement(coding_repo):
+    run = new_run(coding_repo, "x")
+    run.limits |= {"active_seconds": 600}
+    run.save(update_fields=["limits"])
+    stint = db_now()
+
+    with CaptureQueriesContext(connection) as queries:
+        add_active_time(run, stint)
+
+    run.refresh_from_db()
+    assert len(queries) == 1
+    assert 600 <= run.limits["active_seconds"] < 660
+    assert run.limits["max_iterations"]  # the other caps stay as they were
