@@ -6,7 +6,9 @@ in the same run, and dispatch under a storm of submissions.
 
 Prints the median ms of a hand-rolled pass (git worktree add + harness + test command) and of
 an Opscore single-shot run doing the same, their ratio, the ms per ralph-loop pass, and how
-many of 50 runs queued at once 8 dispatchers started (must equal the WIP limit).
+many of 50 runs queued at once 8 dispatchers started (must equal the WIP limit). The floor
+line is confinement's own price, measured in the same run: `true` started bare and in an
+empty box; a run starts two boxes (harness, tests) that the by-hand pass does not.
 """
 
 import argparse
@@ -64,6 +66,34 @@ def through_opscore(repo_row, mode: str, tokens: str) -> tuple[float, int]:
 
 
 ENDED_AS: dict[str, str] = {}  # how each mode's last run ended: the work really ran?
+
+
+def timed(work) -> float:
+    start = time.perf_counter()
+    work()
+    return (time.perf_counter() - start) * 1000
+
+
+def box_floor(root: Path, runs: int) -> tuple[float, float]:
+    """(bare, boxed): median ms of starting `true` bare and in an empty box, as run_boxed
+    builds it (same mounts, namespaces, Landlock), so the floor is visible beside the ratio."""
+    from coding import jail
+    from coding.box import BOX_DIR, box_spec, hand_over, jail_command
+    from coding.sandbox import Limits, boxed_env
+
+    tree, home, box = (root / "floor" / name for name in ("tree", "home", BOX_DIR))
+    for path in (tree, home, box):
+        path.mkdir(parents=True)
+    spec = box_spec(["true"], tree, home, box, Limits(), boxed_env())
+    hand_over([tree, home], spec["uid"], spec["gid"])
+    env = {"OPS_BOX_SPEC": jail.encode_spec(spec)}
+    bare = statistics.median(
+        timed(lambda: subprocess.run(["true"], check=True)) for _ in range(runs)
+    )
+    boxed = statistics.median(
+        timed(lambda: subprocess.run(jail_command(), env=env, check=True)) for _ in range(runs)
+    )
+    return bare, boxed
 
 
 def storm(repo_row) -> int:
@@ -127,12 +157,18 @@ def main():
     ours = statistics.median(
         through_opscore(row, "single-shot", "@greet")[0] for _ in range(args.runs)
     )
+    bare, boxed = box_floor(root, args.runs)
     loop_ms, passes = through_opscore(row, "ralph-loop", "@wander")
     started = storm(row)
     limit = Policy.objects.value("coding_policy").max_running
     print(f"pass by hand (worktree + harness + test): {hand:.0f} ms (median of {args.runs})")
     print(f"Opscore single-shot run, same work:       {ours:.0f} ms  ratio {ours / hand:.2f}")
     print(f"  (a single-shot run ended {ENDED_AS['single-shot']})")
+    floor = 2 * (boxed - bare)
+    print(
+        f"floor: `true` bare {bare:.1f} ms, in an empty box {boxed:.1f} ms; two box starts add "
+        f"{floor:.0f} ms (ratio {(hand + floor) / hand:.2f} for a run doing no more than by hand)"
+    )
     print(f"ralph loop: {passes} passes in {loop_ms:.0f} ms = {loop_ms / passes:.0f} ms a pass")
     print(f"storm: 50 queued, 8 dispatchers: {started} started (WIP limit {limit})")
 

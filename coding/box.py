@@ -31,9 +31,17 @@ def rlimits(limits) -> dict:
     }
 
 
+# jail.py imported, not run as a script: a script is compiled afresh at every start, an
+# import uses the bytecode this interpreter cached when the driver imported coding.jail. Its
+# folder goes last on the path, so every standard module still comes from the standard library;
+# -B: the box builder writes no bytecode into the checkout.
+LAUNCH = "import sys; sys.path.append({folder!r}); import jail; jail.main()"
+
+
 def jail_command() -> list[str]:
     """The box builder, run by this interpreter isolated from the environment and site."""
-    return [sys.executable, "-I", "-S", str(Path(jail.__file__))]
+    folder = str(Path(jail.__file__).resolve().parent)
+    return [sys.executable, "-I", "-S", "-B", "-c", LAUNCH.format(folder=folder)]
 
 
 def sandbox_ids() -> tuple[int | None, int | None]:

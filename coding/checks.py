@@ -75,12 +75,15 @@ def signature(output: str) -> str:
 
 
 def measure(worktree: str, base: str) -> tuple[str, int]:
-    """The change's hash against the last commit and its file count against the base,
-    untracked files included (one `git add --intent-to-add` serves both)."""
+    """The change's hash and its file count, both against the base, untracked files included,
+    from one diff (a file is one `diff --git` header; a patch's own lines start with +, - or
+    space, base85 lines hold no space). The harness cannot move HEAD (the git store is
+    read-only in its box), so within a run the hash changes exactly when the worktree does —
+    what the no-progress detector compares."""
     git(["add", "--all", "--intent-to-add", "--", ".", *NOT_WORK], worktree)
-    diff = git(["diff", "HEAD", "--binary", "--no-ext-diff"], worktree)
-    names = git(["diff", base, "--name-only", "--no-ext-diff", "--"], worktree).split("\n")
-    return hashlib.sha256(diff.encode()).hexdigest()[:16], len([n for n in names if n])
+    diff = git(["diff", base, "--binary", "--no-ext-diff", "--"], worktree)
+    files = sum(line.startswith("diff --git ") for line in diff.split("\n"))
+    return hashlib.sha256(diff.encode()).hexdigest()[:16], files
 
 
 def outside_state(worktree: Path, repo_path: str) -> dict:

@@ -19,19 +19,19 @@ package is an alpha (1.0.0.dev5), covers filesystem rules only (no TCP rules fro
 signal/abstract-socket scoping from ABI 6) and its errno check can raise on a successful call.
 """
 
-import contextlib
 import ctypes
-import fcntl
-import json
+import marshal
 import os
-import platform
 import resource
 import signal
-import socket
 import struct
-import sys
-import threading
 import warnings  # noqa: F401 — os.execvpe imports it, after the interpreter's files are gone
+
+# Every box start pays for this file's imports twice a pass (harness, tests): what only egress
+# needs (socket, threading, fcntl, contextlib) is imported by import_egress, before
+# the pivot, and only for a run with egress; the spec comes marshalled, not as JSON (json
+# pulls in re), and the report is written by hand. tests/coding counts what a start imports.
+EGRESS_MODULES = ("contextlib", "fcntl", "socket", "threading")
 
 CLONE = {"mount": 0x20000, "uts": 0x4000000, "ipc": 0x8000000, "pid": 0x20000000}
 CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
@@ -156,7 +156,7 @@ def build_root(spec: dict) -> None:
     for name, to in (links | {"stderr": "/proc/self/fd/2"}).items():
         os.symlink(to, f"{dev}/{name}")
     os.chdir(stage)
-    check(libc.syscall(PIVOT_ROOT[platform.machine()], b".", b"."), "pivot_root")
+    check(libc.syscall(PIVOT_ROOT[os.uname().machine], b".", b"."), "pivot_root")
     check(libc.umount2(b".", 2), "detach the old root")  # MNT_DETACH
     mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=755")
 
@@ -185,10 +185,20 @@ def become(spec: dict) -> None:
 
 
 # ---- egress: the box's loopback, forwarded to the driver's proxy (coding/egress.py) ----
+def import_egress() -> None:
+    """The modules forwarding needs, imported by init before the pivot (the interpreter's
+    files are gone after it) and only for a run with egress."""
+    global contextlib, fcntl, socket, threading
+    import contextlib
+    import fcntl
+    import socket
+    import threading
+
+
 SIOCSIFFLAGS, LOOPBACK_UP = 0x8914, 0x1 | 0x8 | 0x40  # IFF_UP | IFF_LOOPBACK | IFF_RUNNING
 
 
-def egress_listener(egress: dict | None) -> socket.socket | None:
+def egress_listener(egress: dict | None):
     """Bring the box's own loopback up and listen on it (before the command starts, so its
     first connection finds the door); None when the run has no egress."""
     if not egress:
@@ -201,14 +211,14 @@ def egress_listener(egress: dict | None) -> socket.socket | None:
     return listener
 
 
-def forward(listener: socket.socket, path: str) -> None:
+def forward(listener, path: str) -> None:
     """Init's thread: every connection to the box's proxy port goes to the driver's socket."""
     while True:
         client, _ = listener.accept()
         threading.Thread(target=relay, args=(client, path), daemon=True).start()
 
 
-def relay(client: socket.socket, path: str) -> None:
+def relay(client, path: str) -> None:
     upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         upstream.connect(path)
@@ -219,7 +229,7 @@ def relay(client: socket.socket, path: str) -> None:
     pipe(client, upstream)
 
 
-def pipe(source: socket.socket, sink: socket.socket) -> None:
+def pipe(source, sink) -> None:
     with contextlib.suppress(OSError):
         while chunk := source.recv(65536):
             sink.sendall(chunk)
@@ -244,6 +254,8 @@ def init(spec: dict) -> None:
     """PID 1 of the box: dies with the outer process, runs the command, reports, exits."""
     check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
     report = os.open(spec["report"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    if spec.get("egress"):
+        import_egress()
     build_root(spec)
     listener = egress_listener(spec.get("egress"))
     child = os.fork()
@@ -261,7 +273,7 @@ def init(spec: dict) -> None:
         if pid == child:
             break
     code = os.waitstatus_to_exitcode(status)
-    os.write(report, json.dumps({"exit": code, "left_behind": leftovers()}).encode())
+    os.write(report, f'{{"exit": {code}, "left_behind": {leftovers()}}}'.encode())
     os._exit(code if code >= 0 else 128 - code)
 
 
@@ -276,8 +288,19 @@ def map_ids() -> None:
             f.write(f"0 {outer} 1")
 
 
+def encode_spec(spec: dict) -> str:
+    """The spec as the driver hands it over in OPS_BOX_SPEC: marshal (built in, nothing to
+    import) as hex (an environment value cannot hold NUL). Only the driver writes it, for this
+    same interpreter; the command never sees it (popped before anything runs)."""
+    return marshal.dumps(spec).hex()
+
+
+def decode_spec(text: str) -> dict:
+    return marshal.loads(bytes.fromhex(text))
+
+
 def main() -> None:
-    spec = json.loads(os.environ.pop("OPS_BOX_SPEC"))
+    spec = decode_spec(os.environ.pop("OPS_BOX_SPEC"))
     if os.geteuid() == 0:
         check(libc.unshare(sum(CLONE.values()) | CLONE_NEWNET), "unshare")
     else:
@@ -291,7 +314,7 @@ def main() -> None:
         os._exit(126)
     _, status = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(status)
-    sys.exit(code if code >= 0 else 128 - code)
+    os._exit(code if code >= 0 else 128 - code)  # nothing buffered: skip the teardown
 
 
 if __name__ == "__main__":

@@ -146,6 +146,16 @@ class CodingRun(models.Model):
     def __str__(self):
         return f"R{self.id} {self.repository.name} ({self.status})"
 
+    def refresh_from_db(self, *args, **kwargs):
+        """The run's own row afresh, keeping the repository row it already holds (Django drops
+        it): a drive refreshes the run after every move, and re-reading an unchanged
+        repository each time was a query per move. A run's repository never changes."""
+        field = self._meta.get_field("repository")
+        held = field.get_cached_value(self) if field.is_cached(self) else None
+        super().refresh_from_db(*args, **kwargs)
+        if held is not None and held.pk == self.repository_id and not field.is_cached(self):
+            field.set_cached_value(self, held)
+
     @property
     def constraints(self) -> dict:
         return self.task.get("constraints") or {}

@@ -1,0 +1,105 @@
+"""What a coding run costs around its harness is counted, so a regression shows: a box start
+imports only what building the box needs (egress's modules only for a run with egress), and
+a drive reads its repository row once, not again after every move of the run."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from coding import jail
+from coding.box import jail_command
+from coding.driver import handle_one_run
+from coding.loop import add_active_time
+from coding.models import CodingRun
+from opscore.db import db_now
+from tests.coding_support import new_run
+
+IMPORTED = """
+import sys
+before = set(sys.modules)
+path = sys.argv[1]
+exec(compile(open(path).read(), path, "exec"), {"__name__": "jail"})
+print(" ".join(sorted(set(sys.modules) - before)))
+"""
+
+
+def modules_a_box_start_imports() -> set[str]:
+    """What jail.py's own imports load, run as the box runs it (-I -S) short of main()."""
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", IMPORTED, str(Path(jail.__file__))],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return set(done.stdout.split())
+
+
+def test_a_box_start_imports_neither_egress_modules_nor_json():
+    imported = modules_a_box_start_imports()
+
+    assert not imported & {*jail.EGRESS_MODULES, "json", "re", "platform"}, imported
+    assert "ctypes" in imported  # the test sees the jail's imports at all
+
+
+def test_a_box_start_runs_the_jail_from_cached_bytecode_and_the_rest_from_the_stdlib():
+    argv = jail_command()
+    probe = argv[-1].replace("jail.main()", "import ctypes; print(jail.__file__, ctypes.__file__)")
+
+    done = subprocess.run([*argv[:-1], probe], capture_output=True, text=True, check=True)
+
+    jail_file, ctypes_file = done.stdout.split()
+    assert Path(jail_file) == Path(jail.__file__).resolve()  # imported, not run as a script
+    assert Path(ctypes_file).is_relative_to(Path(sys.base_prefix))  # the checkout shadows none
+
+
+def test_the_box_spec_survives_its_handover_whole():
+    spec = {"argv": ["python", "-c", "print('é')"], "uid": None, "limits": {"core": 0}}
+
+    assert jail.decode_spec(jail.encode_spec(spec)) == spec
+    assert "\0" not in jail.encode_spec(spec)  # it travels in an environment variable
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_proven_single_shot_run_reads_no_repository_row_of_its_own(coding_repo):
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "waiting_for_review"
+    rereads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "coding_repository"')]
+    assert rereads == []  # the dispatcher's select_related row serves the whole drive
+
+
+@pytest.mark.django_db
+def test_a_refreshed_run_sees_its_own_row_afresh_and_keeps_its_repository(coding_repo):
+    run = CodingRun.objects.select_related("repository").get(pk=new_run(coding_repo, "x").pk)
+    CodingRun.objects.filter(pk=run.pk).update(reason="moved elsewhere")
+
+    with CaptureQueriesContext(connection) as queries:
+        run.refresh_from_db()
+        name = run.repository.name
+
+    assert run.reason == "moved elsewhere" and name == coding_repo.name
+    assert len(queries) == 1
+
+
+@pytest.mark.django_db
+def test_a_drive_adds_its_active_time_in_one_statement(coding_repo):
+    run = new_run(coding_repo, "x")
+    run.limits |= {"active_seconds": 600}
+    run.save(update_fields=["limits"])
+    stint = db_now()
+
+    with CaptureQueriesContext(connection) as queries:
+        add_active_time(run, stint)
+
+    run.refresh_from_db()
+    assert len(queries) == 1
+    assert 600 <= run.limits["active_seconds"] < 660
+    assert run.limits["max_iterations"]  # the other caps stay as they were
