@@ -13,7 +13,15 @@ from django.db.models.functions import Now
 
 from missions.actions import IntakePass, submit_proposal
 from missions.checkers import CHECKERS, Beat, Idea
-from missions.models import LoopCursor, ProposalSource, Reaction, ReactionStatus, TriggerRule
+from missions.models import (
+    LoopCursor,
+    Proposal,
+    ProposalSource,
+    Reaction,
+    ReactionStatus,
+    TriggerRule,
+)
+from missions.models.proposals import proposed_work
 from missions.override_kinds import pair_of
 from opscore.db import oldest_unlocked
 from opscore.models import Agent, Event, Policy
@@ -41,6 +49,10 @@ def fire_rule(rule: TriggerRule, idea: Idea, beat: Beat) -> dict:
             {"kind": kind, "payload": idea.payload, "delay_seconds": delay} for kind in kinds
         ],
     }
+    done = _answered(idea, beat).get(proposed_work(data["agent"], kinds))
+    if done:
+        beat.fired[rule] = max(rule.last_seen_event_id, idea.seen_event_id or 0)
+        return {"rule": rule.name, "outcome": "skipped", "reason": duplicate_of(done)}
     result = submit_proposal(
         data,
         source=ProposalSource.TRIGGER,
@@ -52,6 +64,7 @@ def fire_rule(rule: TriggerRule, idea: Idea, beat: Beat) -> dict:
     )
     beat.fired[rule] = max(rule.last_seen_event_id, idea.seen_event_id or 0)
     proposal = result.proposal
+    _answered(idea, beat)[proposed_work(data["agent"], kinds)] = proposal.id
     return {
         "rule": rule.name,
         "outcome": "fired",
@@ -59,6 +72,20 @@ def fire_rule(rule: TriggerRule, idea: Idea, beat: Beat) -> dict:
         "status": proposal.status,
         "delay_seconds": delay,
     } | idea.context
+
+
+def _answered(idea: Idea, beat: Beat) -> dict[tuple, int]:
+    """The work already proposed for the idea's cause event, read once a pass per event."""
+    if idea.cause_event is None:
+        return {}
+    event = idea.cause_event
+    return beat.once(
+        ("answered", event.id), Proposal.objects.filter(cause_event=event).work_proposed
+    )
+
+
+def duplicate_of(proposal_id: int) -> str:
+    return f"duplicate: proposal {proposal_id} already answers this event for this agent"
 
 
 def evaluate_triggers(deadline: float, rand=None) -> dict:
@@ -228,28 +255,32 @@ def _propose(reaction: Reaction) -> None:
     elif not Agent.objects.filter(slug=reaction.target_agent).exists():
         reaction.status, reaction.reason = ReactionStatus.SKIPPED, "target agent does not exist"
     else:
-        data = {
-            "agent": reaction.target_agent,
-            "title": f"{reaction.reaction_type.title()}: {event.title}"[:200],
-            "steps": [
-                {
-                    "kind": "analyze",
-                    "payload": {
-                        "reaction": reaction.reaction_type,
-                        "topic": event.title,
-                        "event_id": event.id,
-                    },
-                }
-            ],
-        }
-        result = submit_proposal(
-            data,
-            source=ProposalSource.REACTION,
-            cause_event=event,
-            cause_ref=f"reaction:{reaction.id}",
-        )
-        reaction.proposal = result.proposal
-        reaction.status = ReactionStatus.PROCESSED
-        reaction.reason = result.proposal.reason or result.proposal.status
+        _submit(reaction, event)
     reaction.processed_at = Now()
     reaction.save()
+
+
+def _submit(reaction: Reaction, event: Event) -> None:
+    """A proposal for the reaction, or — when a trigger rule or another pattern already
+    proposed the same work for the same agent and event — a skip naming that proposal."""
+    work = proposed_work(reaction.target_agent, ["analyze"])
+    done = Proposal.objects.filter(cause_event=event).work_proposed().get(work)
+    if done:
+        reaction.status, reaction.reason = ReactionStatus.SKIPPED, duplicate_of(done)
+        reaction.proposal_id = done
+        return
+    payload = {"reaction": reaction.reaction_type, "topic": event.title, "event_id": event.id}
+    data = {
+        "agent": reaction.target_agent,
+        "title": f"{reaction.reaction_type.title()}: {event.title}"[:200],
+        "steps": [{"kind": "analyze", "payload": payload}],
+    }
+    result = submit_proposal(
+        data,
+        source=ProposalSource.REACTION,
+        cause_event=event,
+        cause_ref=f"reaction:{reaction.id}",
+    )
+    reaction.proposal = result.proposal
+    reaction.status = ReactionStatus.PROCESSED
+    reaction.reason = result.proposal.reason or result.proposal.status

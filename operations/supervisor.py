@@ -23,11 +23,12 @@ database clock, as when a step's handler hangs past its timeout and the lease ke
 renewing (missions.deadlines) — is killed with its process group and replaced
 (`worker.replaced`, payload `stuck`).
 
-Shutdown (SIGTERM or SIGINT): children get SIGTERM; workers give a running step
-OPS_SHUTDOWN_GRACE_SECONDS, then hand it back (missions.shutdown). What still runs a few seconds
-after the grace is killed with its process group, and a killed worker's steps are handed back
-by the supervisor. A second signal cuts the grace short: everything is down within 2 s.
-Children get SIGTERM if the supervisor itself dies, so none is left orphaned.
+Shutdown (SIGTERM or SIGINT): children get SIGTERM (the cluster's own process only, see
+ask_to_stop: it lets a running timer task finish, and an idle cluster stops at once); workers
+give a running step OPS_SHUTDOWN_GRACE_SECONDS, then hand it back (missions.shutdown). What
+still runs a few seconds after the grace is killed with its process group, and a killed worker's
+steps are handed back by the supervisor. A second signal cuts the grace short: everything is
+down within 2 s. Children get SIGTERM if the supervisor itself dies, so none is left orphaned.
 """
 
 import contextlib
@@ -123,6 +124,19 @@ def cluster_processes(pid: int) -> set[int] | None:
 def signal_group(process: subprocess.Popen, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signum)
+
+
+def ask_to_stop(child: Child) -> None:
+    """SIGTERM a child's process group — but only the cluster's own process: django-q2's cluster
+    stops by setting an event its sentinel waits on; the sentinel then lets each worker finish its
+    task. A group SIGTERM kills the sentinel and its workers (SIGTERM is their default action:
+    a running timer task is lost), and the dead sentinel, killed inside that event's wait, never
+    acknowledges the event's notify_all: the cluster hangs in "stopping" until it is killed."""
+    if child.kind != "cluster":
+        signal_group(child.process, signal.SIGTERM)
+        return
+    with contextlib.suppress(ProcessLookupError):
+        child.process.send_signal(signal.SIGTERM)
 
 
 class Supervisor:
@@ -268,14 +282,14 @@ class Supervisor:
         waiting sends SIGTERM again (workers cut their step short) and kills soon after."""
         running = [c for c in self.children if c.process and c.process.poll() is None]
         for child in running:
-            signal_group(child.process, signal.SIGTERM)
+            ask_to_stop(child)
         deadline = time.monotonic() + settings.OPS_SHUTDOWN_GRACE_SECONDS + STOP_SLACK
         hurried = False
         while any(c.process.poll() is None for c in running) and time.monotonic() < deadline:
             if self.hurry and not hurried:
                 hurried, deadline = True, time.monotonic() + HURRY_SECONDS
                 for child in running:
-                    signal_group(child.process, signal.SIGTERM)
+                    ask_to_stop(child)
             time.sleep(0.05)
         for child in running:
             if child.process.poll() is None:

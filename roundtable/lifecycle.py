@@ -99,6 +99,20 @@ def recover_stale_conversations() -> dict:
     return {"recovered": count}
 
 
+def fail_orphaned_conversations(host: str, alive) -> int:
+    """At start-up: fail the conversations this machine's stopped processes left `running`
+    (one killed after the shutdown grace), now rather than when their lease runs out (15 min,
+    recover_stale_conversations). Only a lease whose process is gone: `alive(pid)` decides."""
+    running = Conversation.objects.filter(
+        status=ConversationStatus.RUNNING, lease_owner__startswith=f"{host}:"
+    )
+    orphans = [c for c in running if not alive(int(c.lease_owner.rsplit(":", 1)[1]))]
+    for conversation in orphans:
+        why = f"worker {conversation.lease_owner} stopped before finishing (found at start-up)"
+        close_conversation(conversation, ConversationStatus.FAILED, why)
+    return len(orphans)
+
+
 def conversations_in_flight() -> dict:
     """What pausing the roundtable stops: queued conversations wait, a running one finishes."""
     counts = Conversation.objects.filter(

@@ -176,3 +176,11 @@ def spawn_web(env: dict, timeout: float = 30) -> tuple[subprocess.Popen, str]:
         time.sleep(0.2)
     process.kill()
     raise AssertionError(process.stderr.read().decode()[-2000:])
+
+
+def task_behind_gate(started: str, gate: str) -> str:
+    """A django-q2 task that says it started, then runs until the test opens its gate."""
+    Path(started).touch()
+    while not Path(gate).exists():
+        time.sleep(0.05)
+    return "finished"

@@ -55,7 +55,21 @@ def preview(kind: str, payload: dict) -> str:
     return show(payload) if show else ""
 
 
+def proposed_work(agent: str, kinds: list[str]) -> tuple:
+    return (agent, tuple(kinds))
+
+
 class ProposalQuerySet(models.QuerySet):
+    def work_proposed(self) -> dict[tuple, int]:
+        """(agent, step kinds) → proposal id, e.g. for the proposals answering one event: a
+        trigger rule and a reaction pattern answering it for the same agent propose the same
+        work once (missions.loop)."""
+        rows = self.order_by("id").values_list("id", "agent_id", "proposed_steps")
+        work = {}
+        for pk, agent, steps in rows:
+            work.setdefault(proposed_work(agent, [s["kind"] for s in steps]), pk)
+        return work
+
     def created_today(self):
         return self.filter(created_at__gte=start_of_today())
 

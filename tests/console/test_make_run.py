@@ -1,6 +1,7 @@
 """`make run` on an empty database (`up --no-serve`): what a newcomer reads first and what
 the first boot sets moving."""
 
+import socket
 from io import StringIO
 
 import pytest
@@ -9,6 +10,7 @@ from django.core.management import call_command
 from console.bootstrap import bootstrap
 from missions.models import Proposal, TriggerRule
 from opscore.models import Agent, Event
+from roundtable.models import Conversation
 
 pytestmark = pytest.mark.django_db
 
@@ -58,3 +60,19 @@ def test_a_later_phase_installs_the_triggers_of_the_agents_it_enables():
 
     targets = {r.action_config["target_agent"] for r in TriggerRule.objects.all()}
     assert {"research", "product-metrics"} <= targets
+
+
+def test_a_restart_fails_the_conversation_a_stopped_process_left_running():
+    orphan = Conversation.objects.create(
+        format="debate",
+        topic="t",
+        participants=["devops", "security"],
+        status="running",
+        lease_owner=f"{socket.gethostname()}:999999999",  # no process has this pid
+    )
+    out = StringIO()
+    call_command("up", "--no-serve", stdout=out)
+
+    orphan.refresh_from_db()
+    assert orphan.status == "failed"
+    assert "Failed 1 conversation(s) a stopped process left running" in out.getvalue()

@@ -23,8 +23,16 @@ FAR = 10**9  # a deadline that never passes
 CHECKERS = ("mission_failed", "insight_promoted", "content_published", "tweet_high_engagement")
 
 
+# Rules answering one event for one agent must ask for different work, or the second is a
+# duplicate (test_loop_duplicates): each rule of a test here gets its own step kinds.
+WORK = (["analyze"], ["noop"], ["analyze", "noop"], ["noop", "analyze"])
+
+
 def rule(name, trigger_event, **fields):
     fields.setdefault("action_config", {"target_agent": "devops"})
+    config = fields["action_config"]
+    peers = TriggerRule.objects.filter(action_config__target_agent=config["target_agent"])
+    config.setdefault("step_kinds", WORK[peers.count() % len(WORK)])
     return TriggerRule.objects.create(
         name=name, trigger_event=trigger_event, cooldown_minutes=0, **fields
     )

@@ -9,8 +9,10 @@ import json
 import os
 import secrets
 import shlex
+import socket
 import sys
 
+import psutil
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -22,6 +24,7 @@ from console.schedules import ensure_system_schedules
 from operations.supervisor import Supervisor, standard_children
 from opscore.models import Agent
 from opscore.schedules import sync_order_schedules
+from roundtable.lifecycle import fail_orphaned_conversations
 
 
 class Command(BaseCommand):
@@ -41,6 +44,9 @@ class Command(BaseCommand):
             self.start_first_boot_plan()
         ensure_system_schedules()
         sync_order_schedules()
+        orphans = fail_orphaned_conversations(socket.gethostname(), psutil.pid_exists)
+        if orphans:
+            self.stdout.write(f"Failed {orphans} conversation(s) a stopped process left running")
         login = self.ensure_admin()
         self.print_banner(opts["host"], opts["port"], login)
         if not opts["no_serve"]:
