@@ -27,27 +27,28 @@ class Criterion:
 
 HOW = {
     "a step went queued → succeeded": "give any task (Stage → Give task, or "
-    "`manage.py propose`) while `make run` is up; a worker runs it",
+    "`.venv/bin/opscore propose`) while `make run` is up; a worker runs it",
     "standing orders proved their last window": "keep `make run` up through each order's next "
-    "slot, or run one now: `manage.py run_order NAME`; a failed run's summary says why",
+    "slot, or run one now: `.venv/bin/opscore run_order NAME`; a failed run's summary says why",
     "no unexplained dead steps": "open Steps in the admin (status dead) and retry or dead-letter "
     "them with a reason",
-    "a fresh worker liveness row": "start the workers: `make run` (or `manage.py supervise`)",
+    "a fresh worker liveness row": "start the workers: `make run` "
+    "(or `.venv/bin/opscore supervise`)",
     "a lease was recovered": "prove recovery once: while a step runs, stop the worker running "
     "it (admin → Workers shows its pid); the supervisor (`make run`, or `.venv/bin/opscore "
     "supervise`) starts a new one and the lease reaper releases the step",
     "memory candidates cite resolvable evidence": "let the `*-memory-extract` orders or a "
-    "roundtable run (`manage.py converse …`), or propose one with evidence via agentbus",
-    "the promotion gate made decisions": "run the gate: `manage.py run_order "
+    "roundtable run (`.venv/bin/opscore converse …`), or propose one with evidence via agentbus",
+    "the promotion gate made decisions": "run the gate: `.venv/bin/opscore run_order "
     "knowledge-memory-promote` (or `memory promote ID`)",
     "prompts carried memories": "run any LLM step after a memory was promoted",
     "active memories within their caps": "run the gate again; it archives beyond the caps",
     "at least three agents created ideas or opportunities": "let the scouts run "
-    "(`manage.py run_order devops-automation-opportunities`, …) or `agentbus create-idea`",
+    "(`.venv/bin/opscore run_order devops-automation-opportunities`, …) or `agentbus create-idea`",
     "an opportunity became a real mission": "run the ranking "
-    "(`manage.py run_order coord-opportunity-ranking`) or convert one in the admin",
+    "(`.venv/bin/opscore run_order coord-opportunity-ranking`) or convert one in the admin",
     "no two active memories share a dedupe key": "supersede or merge the duplicates "
-    "(`manage.py memory supersede OLD --by NEW --reason …`)",
+    "(`.venv/bin/opscore memory supersede OLD --by NEW --reason …`)",
 }
 
 

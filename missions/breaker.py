@@ -113,7 +113,7 @@ def trip_breaker_if_needed(kind: str) -> bool:
     record_event(
         "breaker.tripped",
         f"Circuit breaker: workers for {kind} switched off after {threshold} failures",
-        summary=f"When fixed: manage.py override reset-breaker {kind} --reason … "
+        summary=f"When fixed: .venv/bin/opscore override reset-breaker {kind} --reason … "
         "(or admin → Overrides → Apply an override).",
         tags=["alert", "breaker", kind],
         payload={"kind": kind, "threshold": threshold},

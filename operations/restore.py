@@ -35,7 +35,7 @@ def latest_backup() -> BackupRun:
         .first()
     )
     if latest is None:
-        raise BackupFailed("no backup to drill: run `manage.py backup` first")
+        raise BackupFailed("no backup to drill: run `.venv/bin/opscore backup` first")
     return latest
 
 

@@ -33,9 +33,21 @@ def main(argv: list[str] | None = None) -> None:
     from django.core.management import execute_from_command_line
 
     try:
-        execute_from_command_line(sys.argv if argv is None else argv)
+        execute_from_command_line(command_first(sys.argv if argv is None else argv))
     except KeyboardInterrupt:  # Ctrl-C: every command was told to stop; no traceback for it
         sys.exit(130)
+
+
+def command_first(argv: list[str]) -> list[str]:
+    """`opscore --json status` as `opscore status --json`: Django reads the first word as the
+    command, so flags typed before it (the README says they go anywhere) move after it."""
+    program, *words = argv
+    leading = []
+    while words and words[0].startswith("-") and words[0] not in ("-h", "--help", "--version"):
+        leading.append(words.pop(0))
+    if not words or not leading:
+        return argv
+    return [program, words[0], *leading, *words[1:]]
 
 
 def dump(data) -> str:

@@ -2,7 +2,7 @@
 preview before, a reason and an event on every change, and an expiry that lifts itself.
 
 Each app registers the kinds it owns (`OVERRIDE_KINDS`) from its AppConfig.ready(); the admin,
-`manage.py override` and `POST /api/ops/overrides` all call the functions here. The switches
+`.venv/bin/opscore override` and `POST /api/ops/overrides` all call the functions here. The switches
 that existed before (lane_switches, worker_switches, memory_policy.frozen, Agent.enabled) are
 now the *effect* of these rows: they are written only by applying or lifting an override, and
 the policy editors refuse to change them directly.
@@ -199,7 +199,7 @@ def refuse_owned_change(key: str, new_value: dict) -> None:
     if changed:
         raise OverrideRefused(
             f"{key}: {', '.join(changed)} change only through overrides "
-            "(admin → Overrides, `manage.py override …`, POST /api/ops/overrides)"
+            "(admin → Overrides, `.venv/bin/opscore override …`, POST /api/ops/overrides)"
         )
 
 

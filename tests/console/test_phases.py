@@ -136,7 +136,7 @@ def test_a_failing_criterion_says_how_to_make_it_pass(db):
     lines = out.getvalue().splitlines()
     failing = [i for i, line in enumerate(lines) if line.startswith("FAIL")]
     assert failing and all(lines[i + 1].startswith("      to pass: ") for i in failing)
-    assert "manage.py supervise" in out.getvalue()
+    assert ".venv/bin/opscore supervise" in out.getvalue()
 
 
 def test_the_heartbeat_prints_one_readable_line_per_duty(db):

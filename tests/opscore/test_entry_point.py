@@ -92,3 +92,35 @@ def test_every_verb_accepts_every_flag_of_its_command(name):
     for verb, sub in verbs.choices.items():
         missing = flags - set(sub._option_string_actions)
         assert not missing, f"`{name} {verb}` refuses {sorted(missing)} after the verb"
+
+
+def test_flags_typed_before_the_command_go_after_it():
+    """`opscore --json status` exited 1 ("Unknown command: '--json'"): Django reads the first
+    word as the command."""
+    from opscore.cli import command_first
+
+    assert command_first(["opscore", "--json", "status"]) == ["opscore", "status", "--json"]
+    assert command_first(["opscore", "--json", "memory", "search", "--query", "disk"]) == [
+        "opscore",
+        "memory",
+        "--json",
+        "search",
+        "--query",
+        "disk",
+    ]
+    assert command_first(["opscore", "status", "--json"]) == ["opscore", "status", "--json"]
+    assert command_first(["opscore", "--help"]) == ["opscore", "--help"]
+
+
+def test_the_console_script_takes_json_before_the_command(tmp_path):
+    done = subprocess.run(
+        [OPSCORE, "--json", "status"],
+        cwd=tmp_path,
+        env=os.environ | {"DATABASE_URL": database_url(), "LOG_LEVEL": "WARNING"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "health" in json.loads(done.stdout)

@@ -209,6 +209,18 @@ def test_the_cli_applies_previews_and_refuses_with_exit_2(agent, capsys):
     assert bad.value.code == 2 and "unknown lane" in json.loads(capsys.readouterr().out)["error"]
 
 
+def test_a_preview_needs_no_reason_and_an_override_does(agent, capsys):
+    """`override pause-lane memory --preview` (as the README writes it) exited 2 asking for
+    --reason: a preview changes nothing, so it needs none; applying still does."""
+    preview = json.loads(cli("pause-lane", "memory", "--preview"))
+    with pytest.raises(SystemExit) as bad:
+        call_command("override", "--json", "pause-lane", "memory")
+
+    assert preview["does"] == "pause the lane" and preview["kind"] == "pause_lane"
+    assert bad.value.code == 2 and "--reason" in json.loads(capsys.readouterr().out)["error"]
+    assert not Override.objects.exists()
+
+
 def api(client, path, body, token=TOKEN):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return client.post(path, json.dumps(body), content_type="application/json", headers=headers)

@@ -27,7 +27,7 @@ class Command(BaseCommand):
             kind = OVERRIDE_KINDS[name]
             verb = verbs.add_parser(kind.verb, help=kind.description)
             verb.add_argument("target")
-            verb.add_argument("--reason", required=True)
+            verb.add_argument("--reason", default="", help="why (required, except with --preview)")
             verb.add_argument("--preview", action="store_true", help="show, change nothing")
             if kind.standing:
                 verb.add_argument("--expires", help="e.g. 90s, 5m, 2h, 7d; default: until lifted")
@@ -51,6 +51,8 @@ class Command(BaseCommand):
             return lift_override(opts["id"], actor=ACTOR, reason=opts["reason"]).as_json()
         if opts.get("preview"):
             return preview_override(verb, opts["target"])
+        if not opts["reason"].strip():
+            raise OverrideRefused(f"override {verb} needs --reason (say why; --preview needs none)")
         row = apply_override(
             verb,
             opts["target"],

@@ -44,7 +44,7 @@ def missing_order(name: str) -> str:
     phase = roster_phase(name)
     if phase is not None:
         return (
-            f"{name} arrives with phase {phase}: run `manage.py bootstrap --phase {phase}` "
+            f"{name} arrives with phase {phase}: run `.venv/bin/opscore bootstrap --phase {phase}` "
             "(it says what an earlier phase still lacks; --force records an override)"
         )
     names = ", ".join(StandingOrder.objects.values_list("name", flat=True)) or "none"
