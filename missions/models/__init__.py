@@ -31,9 +31,9 @@ from missions.models.steps import (
     StepAttempt,
     StepDependency,
     StepStatus,
-    Worker,
 )
 from missions.models.threads import Comment, CommentKind, SubjectKind
+from missions.models.workers import Worker
 from opscore.db import in_seconds, start_of_today
 
 __all__ = [

@@ -88,7 +88,12 @@ def approve_from_the_inbox(page, server):
     item = page.locator(".approvals li", has_text="Ship the fix")
     expect(item).to_contain_text("deploy")
     item.locator("button[value=approve]").click()
-    expect(page.locator("#approvals")).to_contain_text("accepted", timeout=10_000)
+    expect(page.locator("#decision-note")).to_contain_text("accepted", timeout=10_000)
+    expect(page.locator("#approvals")).not_to_contain_text("Ship the fix")
+    # the live refresh that follows the decision must not wipe the answer the operator read
+    with page.expect_response(lambda answer: "/stage/approvals" in answer.url):
+        page.evaluate("htmx.trigger(document.body, 'approvals-changed')")
+    expect(page.locator("#decision-note")).to_contain_text("accepted")
     assert Proposal.objects.get(title="Ship the fix").status == "accepted"
 
 
