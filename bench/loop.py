@@ -14,6 +14,7 @@ import os
 import random
 import sys
 import time
+from itertools import product
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -69,6 +70,16 @@ PATTERNS = [
 ]
 
 
+WORK = [list(kinds) for size in (1, 2, 3) for kinds in product(("analyze", "noop"), repeat=size)]
+
+
+def distinct_work(n: int) -> dict:
+    """Rule n's agent and step kinds. Rules answering the same event for the same agent with
+    the same work propose it once (the second is a recorded skip), so every rule asks for
+    different work: the pass then pays for every rule that fires, which is what it measures."""
+    return {"target_agent": f"agent-{n // 4 % 50}", "step_kinds": WORK[n // 200 % len(WORK)]}
+
+
 def make_world(rules: int) -> None:
     from missions.models import TriggerRule
     from opscore.actions import set_policy
@@ -91,7 +102,7 @@ def make_world(rules: int) -> None:
             trigger_event=kinds[n % 4] if n % 10 < 7 else "proactive_research",
             proactive=n % 10 >= 7,
             cooldown_minutes=0 if n % 10 < 7 else 600,
-            action_config={"target_agent": f"agent-{n % 50}"},
+            action_config=distinct_work(n),
             topics=["a", "b", "c"],
         )
         for n in range(rules)
