@@ -1,8 +1,6 @@
 """A conversation's life: requested (by the schedule, an operator or the API), claimed by one
 worker under a lease, closed with its outcome — or failed by recovery when its worker vanished."""
 
-from datetime import timedelta
-
 from django.db import transaction
 from django.db.models.functions import Now
 
@@ -47,27 +45,26 @@ def request_conversation(
     )
 
 
-def claim_conversation(worker_id: str, lease_minutes: int = 15) -> Conversation | None:
+def claim_conversation(worker_id: str) -> Conversation | None:
     with transaction.atomic():
         queued = Conversation.objects.filter(status=ConversationStatus.QUEUED)
         conversation = oldest_unlocked(queued)
         if conversation is None:
             return None
-        conversation.status = ConversationStatus.RUNNING
-        conversation.lease_owner = worker_id
-        conversation.lease_expires_at = Now() + timedelta(minutes=lease_minutes)
-        conversation.started_at = Now()
-        conversation.save()
-    conversation.refresh_from_db()
+        conversation.start(worker_id)
     return conversation
 
 
+class LeaseLost(RuntimeError):
+    """The conversation changed hands (recovery failed it): its worker stops speaking."""
+
+
 def close_conversation(conversation: Conversation, status: str, error: str) -> Conversation:
-    conversation.status, conversation.error = status, redact_text(error)
-    conversation.lease_owner, conversation.lease_expires_at = "", None
-    conversation.finished_at = Now()
-    conversation.save()
-    conversation.refresh_from_db()
+    """The conversation's outcome and its event — or, for a worker whose lease was taken, a
+    refusal recorded as an event, the row left as recovery wrote it."""
+    holder = conversation.lease_owner
+    if not conversation.finish(status, redact_text(error)):
+        return refuse_late_write(conversation, holder, f"close as {status}")
     record_event(
         f"conversation.{status}",
         f"C{conversation.id} {conversation.format} {status}",
@@ -79,6 +76,19 @@ def close_conversation(conversation: Conversation, status: str, error: str) -> C
             "distillation": conversation.distillation,
         },
         actor="system:roundtable",
+    )
+    return conversation
+
+
+def refuse_late_write(conversation: Conversation, holder: str, what: str) -> Conversation:
+    conversation.refresh_from_db()
+    record_event(
+        "conversation.late_write_refused",
+        f"C{conversation.id}: a late {what} from a lost lease was refused",
+        summary=f"by {holder or 'a worker'}; the conversation is now {conversation.status}",
+        tags=["conversation", "fencing", "refused"],
+        payload={"conversation_id": conversation.id, "attempted": what},
+        actor=f"worker:{holder}" if holder else "worker:unknown",
     )
     return conversation
 

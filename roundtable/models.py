@@ -1,3 +1,4 @@
+from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.postgres.fields import ArrayField
@@ -13,6 +14,9 @@ class ConversationStatus(models.TextChoices):
     FAILED = "failed"
     DISTILL_FAILED = "distill_failed", "distillation failed"
     SKIPPED = "skipped", "skipped (slot not rolled)"
+
+
+LEASE = timedelta(minutes=15)  # longer than any one turn's LLM deadline; every turn renews it
 
 
 class Conversation(models.Model):
@@ -49,6 +53,43 @@ class Conversation(models.Model):
 
     def __str__(self):
         return f"C{self.id} {self.format}: {self.topic}"
+
+    def _as_seen(self):
+        """This row as long as nobody else has changed hands since we read it: recovery fails
+        a conversation whose lease ran out, and a worker that lost it must write nothing."""
+        return Conversation.objects.filter(
+            pk=self.pk, status=self.status, lease_owner=self.lease_owner
+        )
+
+    def start(self, worker_id: str) -> bool:
+        """Queued → running under `worker_id`'s lease; False if it was no longer queued."""
+        started = (
+            self._as_seen()
+            .filter(status=ConversationStatus.QUEUED)
+            .update(
+                status=ConversationStatus.RUNNING,
+                lease_owner=worker_id,
+                lease_expires_at=Now() + LEASE,
+                started_at=Now(),
+            )
+        )
+        self.refresh_from_db()
+        return bool(started)
+
+    def renew_lease(self) -> bool:
+        """Push the lease out again; False means it is no longer ours. A conversation held
+        without a lease (tests run one directly) has nothing to renew."""
+        if not self.lease_owner:
+            return True
+        return bool(self._as_seen().update(lease_expires_at=Now() + LEASE))
+
+    def finish(self, status: str, error: str) -> bool:
+        """Running → its outcome, only by whoever still holds it."""
+        finished = self._as_seen().update(
+            status=status, error=error, lease_owner="", lease_expires_at=None, finished_at=Now()
+        )
+        self.refresh_from_db()
+        return bool(finished)
 
 
 class Turn(models.Model):

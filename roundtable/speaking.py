@@ -12,7 +12,7 @@ from opscore.models import Agent
 from opscore.prompting import derive_voice_modifiers, system_prompt
 from roundtable.distillation import distill
 from roundtable.formats import FORMATS
-from roundtable.lifecycle import close_conversation
+from roundtable.lifecycle import LeaseLost, close_conversation, refuse_late_write
 from roundtable.models import Conversation, ConversationStatus, Relationship, Turn, affinity_lookup
 from roundtable.speech import interaction_for, next_speaker, offline_line, sanitize_turn
 
@@ -23,9 +23,19 @@ def run_conversation(conversation: Conversation, rand, pause=None, on_turn=None)
     pause = settings.OPS_TURN_PAUSE_SECONDS if pause is None else pause
     try:
         _speak(conversation, rand, pause, on_turn or (lambda turn: None))
+        hold(conversation)  # distilling writes memories and drift: only while it is ours
     except (LLMError, OverBudget) as error:
         return close_conversation(conversation, ConversationStatus.FAILED, str(error))
+    except LeaseLost:
+        return refuse_late_write(conversation, conversation.lease_owner, "turn")
     return distill(conversation)
+
+
+def hold(conversation: Conversation) -> None:
+    """Renew the lease before each piece of work, so a long conversation never looks dead;
+    a worker whose lease was taken stops here."""
+    if not conversation.renew_lease():
+        raise LeaseLost(f"C{conversation.id} is no longer held by {conversation.lease_owner}")
 
 
 def _speak(conversation: Conversation, rand, pause, on_turn) -> None:
@@ -38,6 +48,7 @@ def _speak(conversation: Conversation, rand, pause, on_turn) -> None:
     last = None
     opener = next((slug for slug in spec.opener if slug in agents), None)
     for index in range(conversation.turns.count(), turns):
+        hold(conversation)
         if index == 0 and opener:
             speaker = opener
         else:

@@ -2,9 +2,9 @@ import random
 
 from django.core.management.base import BaseCommand, CommandError
 
+from missions.worker import default_worker_id
 from opscore.lanes import lane_paused
 from roundtable.lifecycle import ConversationInvalid, request_conversation
-from roundtable.models import ConversationStatus
 from roundtable.speaking import run_conversation
 
 
@@ -38,8 +38,7 @@ class Command(BaseCommand):
             )
         except ConversationInvalid as problem:
             raise CommandError(str(problem)) from None
-        conversation.status = ConversationStatus.RUNNING
-        conversation.save(update_fields=["status"])
+        conversation.start(default_worker_id())  # a lease: if this process dies, recovery ends it
         self.stdout.write(f"C{conversation.id} {conversation.format}: {conversation.topic}")
         conversation = run_conversation(
             conversation, random.Random(opts["seed"]), opts["pause"], on_turn=self.say
