@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.http import HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import path
 
 from console import (
@@ -30,6 +31,8 @@ from console.stage.opportunities_board import opportunities_board
 
 urlpatterns = [
     path("", lambda request: HttpResponseRedirect("/stage/")),
+    # Pages without an icon link (the admin) make browsers ask here; answer, not a 404.
+    path("favicon.ico", lambda request: HttpResponseRedirect(static("stage/favicon.svg"))),
     path("stage/", stage.stage, name="stage"),
     path("stage/events", stage.older_events, name="stage-events"),
     path("stage/health", stage.health, name="stage-health"),

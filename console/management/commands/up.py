@@ -95,7 +95,7 @@ class Command(BaseCommand):
 
     def serve(self, host, port) -> int:
         web = [sys.executable, "-m", "uvicorn", "console.asgi:application", "--host", host]
-        web += ["--port", str(port), "--log-level", "info"]
+        web += ["--port", str(port), "--log-level", "info", "--lifespan", "off"]  # Channels has none
         return Supervisor(standard_children(web)).run()
 
 
