@@ -95,7 +95,8 @@ class Command(BaseCommand):
 
     def serve(self, host, port) -> int:
         web = [sys.executable, "-m", "uvicorn", "console.asgi:application", "--host", host]
-        web += ["--port", str(port), "--log-level", "info", "--lifespan", "off"]  # Channels has none
+        # Channels' router has no lifespan protocol: say so, rather than uvicorn probing it.
+        web += ["--port", str(port), "--log-level", "info", "--lifespan", "off"]
         return Supervisor(standard_children(web)).run()
 
 
