@@ -79,6 +79,19 @@ def the_conversations_list_is_live(browser, base, width):
     page.close()
 
 
+def the_office_reads_on_a_phone(browser, base, width):
+    """Agents' names, their states and the furniture's labels are 11 px and more on screen (at
+    390 px they rendered at about 4 px); on a phone the office scrolls sideways instead."""
+    page = browser.new_page(viewport={"width": width, "height": 844})
+    page.goto(f"{base}/stage/office")
+    assert_readable_and_apart(page, "#office .agent .name", width)
+    assert_readable_and_apart(page, "#office .label", width)
+    sizes = page.evaluate(LABELS, "#office .agent .state")
+    assert min(label["size"] for label in sizes) >= 11, f"states at {width} px"
+    page.screenshot(path=str(SHOTS / f"office-{width}.png"), full_page=True)
+    page.close()
+
+
 def an_open_health_strip_stays_open(browser, base):
     from playwright.sync_api import expect
 
@@ -136,5 +149,6 @@ def test_the_stage_reads_on_a_phone_and_stays_live(server, monkeypatch):  # noqa
         for width in (1440, 390):
             the_time_axes_read_on_a_phone(browser, server, width)
             the_conversations_list_is_live(browser, server, width)
+            the_office_reads_on_a_phone(browser, server, width)
         an_open_health_strip_stays_open(browser, server)
         browser.close()
