@@ -5,6 +5,7 @@ database, and each phase held for its time (48 h; the final phase two weeks) wit
 Each is a `Criterion` read from rows; `console.phases` composes them per phase.
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from django.conf import settings
 from django.db.models import Count
 from django.db.models.functions import TruncDate
 
-from console.bootstrap import installed_roster, load_roster
+from console.roster import installed_roster, load_roster
 from memory.models import Memory
 from missions.models import Artifact
 from opportunities.models import Idea, Notice, NoticeLane
@@ -24,9 +25,15 @@ READABLE_LINES = 40
 NOTICES_PER_DAY = 5
 
 
-def criterion(name: str, passed: bool, detail: str, how: str = ""):
-    from console.phases import Criterion
+@dataclass(frozen=True)
+class Criterion:
+    name: str
+    passed: bool
+    detail: str
+    how: str = ""  # what an operator does to make it pass
 
+
+def criterion(name: str, passed: bool, detail: str, how: str = "") -> Criterion:
     return Criterion(name, passed, detail, "" if passed else how)
 
 

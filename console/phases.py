@@ -2,7 +2,6 @@
 from the database, and the next phase refuses to start until they pass (or an operator forces
 it, which is recorded)."""
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -10,20 +9,12 @@ from django.db.models import Count
 from django.db.models.functions import Now
 
 from console import phase_criteria as seed
+from console.phase_criteria import Criterion
 from memory.models import Decision, Memory, MemoryCandidate, MemoryReview, Visibility
 from missions.models import AttemptOutcome, Step, StepAttempt, StepStatus, Worker
 from opportunities.models import Idea, Opportunity
 from opscore.db import db_now
 from opscore.models import LLMCall, Policy, RunStatus, StandingOrder
-
-
-@dataclass(frozen=True)
-class Criterion:
-    name: str
-    passed: bool
-    detail: str
-    how: str = ""  # what an operator does to make it pass
-
 
 HOW = {
     "a step went queued → succeeded": "give any task (Stage → Give task, or "

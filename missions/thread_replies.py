@@ -2,6 +2,7 @@
 `talk` lane and recorded as an LLMCall row. No answer (over budget, the model failing) is kept
 on the remark's `note`, so a silent agent always says why."""
 
+from missions.comments import record_agent_comment
 from missions.models import Comment, CommentKind
 from missions.text import strip_invisible
 from opscore.llm import LLMError, LLMRequest, call_llm, one_line
@@ -41,8 +42,6 @@ def reply_to(remark: Comment, subject) -> Comment | None:
         remark.save(update_fields=["note"])
         return None
     text = strip_invisible(reply.text).strip()[:4000] or "(the model returned no text)"
-    from missions.threads import record_agent_comment
-
     comment = Comment(
         subject_kind=remark.subject_kind,
         subject_id=remark.subject_id,

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
+from missions.comments import comment_event, record_agent_comment
 from missions.models import (
     Comment,
     CommentKind,
@@ -25,7 +26,7 @@ from missions.models import (
     SubjectKind,
 )
 from missions.talk import TalkRefused, clean_talk, mentioned_agent
-from opscore.actions import record_event
+from missions.thread_replies import reply_to
 from opscore.db import db_now
 from opscore.registry import Registry
 
@@ -102,8 +103,6 @@ def post_comment(kind: str, subject_id: int, *, actor: str, text, user=None, ans
     text = clean_talk(text, actor=actor, where=f"{subject.label} thread")
     comment = _record_remark(subject, actor, text, user, answers)
     if comment.kind == CommentKind.REMARK and comment.starts_work:
-        from missions.thread_replies import reply_to
-
         reply_to(comment, subject)
     return comment
 
@@ -125,7 +124,7 @@ def _record_remark(subject: Subject, actor: str, text: str, user, answers) -> Co
         starts_work=not subject.closed,
         note=f"kept; starts no work: {subject.closed}" if subject.closed else "",
     )
-    _event(comment, f"{actor} on {subject.label}: {text[:120]}", actor)
+    comment_event(comment, f"{actor} on {subject.label}: {text[:120]}", actor)
     if question is not None:
         _wake(question, f"the operator answered T{question.id}", actor)
     return comment
@@ -144,34 +143,6 @@ def _open_question(subject: Subject, question_id) -> Comment:
     if state != "open":
         raise TalkRefused(f"question T{question.id} is {state}; write a new comment instead")
     return question
-
-
-def _event(comment: Comment, title: str, actor: str) -> None:
-    record_event(
-        "thread.comment",
-        title,
-        summary=comment.text,
-        tags=["thread", comment.kind],
-        payload={
-            "thread": comment.thread,
-            "comment_id": comment.id,
-            "comment_kind": comment.kind,
-            "starts_work": comment.starts_work,
-            # an operator's words are untrusted input wherever they travel (missions/provenance)
-            "untrusted": not comment.from_agent,
-        },
-        agent_id=comment.agent_id,
-        mission_id=comment.mission_id,
-        step=comment.step,
-        actor=actor,
-    )
-
-
-def record_agent_comment(comment: Comment) -> Comment:
-    """An agent's reply or question: saved with its event (the Stage shows it live)."""
-    comment.save()
-    _event(comment, f"{comment.agent_id} on {comment.thread}: {comment.text[:120]}", comment.actor)
-    return comment
 
 
 @transaction.atomic

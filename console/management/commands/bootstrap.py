@@ -2,8 +2,9 @@ import getpass
 
 from django.core.management.base import BaseCommand
 
-from console.bootstrap import DEFAULT_ROSTER, BootstrapError, bootstrap
+from console.bootstrap import bootstrap
 from console.phases import check_phase
+from console.roster import DEFAULT_ROSTER, BootstrapError
 from opscore.cli import dump, fail
 
 
