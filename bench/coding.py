@@ -77,8 +77,7 @@ def timed(work) -> float:
 def box_floor(root: Path, runs: int) -> tuple[float, float]:
     """(bare, boxed): median ms of starting `true` bare and in an empty box, as run_boxed
     builds it (same mounts, namespaces, Landlock), so the floor is visible beside the ratio."""
-    from coding import jail
-    from coding.box import BOX_DIR, box_spec, hand_over, jail_command
+    from coding.box import BOX_DIR, box_spec, hand_over, jail_command, jail_env
     from coding.sandbox import Limits, boxed_env
 
     tree, home, box = (root / "floor" / name for name in ("tree", "home", BOX_DIR))
@@ -86,7 +85,7 @@ def box_floor(root: Path, runs: int) -> tuple[float, float]:
         path.mkdir(parents=True)
     spec = box_spec(["true"], tree, home, box, Limits(), boxed_env())
     hand_over([tree, home], spec["uid"], spec["gid"])
-    env = {"OPS_BOX_SPEC": jail.encode_spec(spec)}
+    env = jail_env(spec)
     bare = statistics.median(
         timed(lambda: subprocess.run(["true"], check=True)) for _ in range(runs)
     )

@@ -6,6 +6,8 @@ worktree, a private HOME and a fresh /tmp exist in the box; everything else of t
 """
 
 import contextlib
+import functools
+import marshal
 import os
 import sys
 from pathlib import Path
@@ -31,17 +33,29 @@ def rlimits(limits) -> dict:
     }
 
 
-# jail.py imported, not run as a script: a script is compiled afresh at every start, an
-# import uses the bytecode this interpreter cached when the driver imported coding.jail. Its
-# folder goes last on the path, so every standard module still comes from the standard library;
-# -B: the box builder writes no bytecode into the checkout.
-LAUNCH = "import sys; sys.path.append({folder!r}); import jail; jail.main()"
+# The box builder reaches the interpreter as a code object the driver compiled once (in the
+# environment, beside the spec), not as a file: a script or an import without cached bytecode
+# (PYTHONDONTWRITEBYTECODE, a read-only checkout) compiles jail.py afresh at every start, about
+# a third of a start's price. Nothing of the checkout is on the path, so every module the box
+# builder imports comes from the standard library; -B: it writes no bytecode anywhere.
+LAUNCH = "import os,marshal;exec(marshal.loads(bytes.fromhex(os.environ.pop('OPS_BOX_JAIL'))))"
 
 
 def jail_command() -> list[str]:
     """The box builder, run by this interpreter isolated from the environment and site."""
-    folder = str(Path(jail.__file__).resolve().parent)
-    return [sys.executable, "-I", "-S", "-B", "-c", LAUNCH.format(folder=folder)]
+    return [sys.executable, "-I", "-S", "-B", "-c", LAUNCH]
+
+
+@functools.cache
+def jail_code() -> str:
+    """jail.py compiled by this interpreter (the one that runs it), marshalled as hex."""
+    path = Path(jail.__file__).resolve()
+    return marshal.dumps(compile(path.read_bytes(), str(path), "exec")).hex()
+
+
+def jail_env(spec: dict) -> dict:
+    """The box builder's whole environment: its code and the box's spec, nothing else."""
+    return {"OPS_BOX_JAIL": jail_code(), "OPS_BOX_SPEC": jail.encode_spec(spec)}
 
 
 def sandbox_ids() -> tuple[int | None, int | None]:

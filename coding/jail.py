@@ -1,6 +1,7 @@
-"""The inside of a coding sandbox: run as `python -I -S coding/jail.py` with the box's spec in
-OPS_BOX_SPEC, it builds the box around one command and execs it. Standard library only, so
-it imports nothing from Opscore's checkout once the harness could see it.
+"""The inside of a coding sandbox: run by `python -I -S` as the code object the driver compiled
+(OPS_BOX_JAIL, coding/box.py) with the box's spec in OPS_BOX_SPEC, it builds the box around
+one command and execs it. Standard library only, so it imports nothing from Opscore's
+checkout once the harness could see it.
 
 The outer process unshares mount, PID, network, IPC and UTS namespaces (and a user namespace
 when Opscore is not root) and forks the namespace's init. Init builds a new root on a tmpfs
@@ -19,16 +20,15 @@ package is an alpha (1.0.0.dev5), covers filesystem rules only (no TCP rules fro
 signal/abstract-socket scoping from ABI 6) and its errno check can raise on a successful call.
 """
 
+import _signal as signal  # the module, not `signal`: that one pulls in enum and functools
 import ctypes
 import marshal
 import os
 import resource
-import signal
-import struct
 import warnings  # noqa: F401 — os.execvpe imports it, after the interpreter's files are gone
 
 # Every box start pays for this file's imports twice a pass (harness, tests): what only egress
-# needs (socket, threading, fcntl, contextlib) is imported by import_egress, before
+# needs (socket, threading, fcntl, contextlib, struct) is imported by import_egress, before
 # the pivot, and only for a run with egress; the spec comes marshalled, not as JSON (json
 # pulls in re), and the report is written by hand. tests/coding counts what a start imports.
 EGRESS_MODULES = ("contextlib", "fcntl", "socket", "threading")
@@ -188,10 +188,11 @@ def become(spec: dict) -> None:
 def import_egress() -> None:
     """The modules forwarding needs, imported by init before the pivot (the interpreter's
     files are gone after it) and only for a run with egress."""
-    global contextlib, fcntl, socket, threading
+    global contextlib, fcntl, socket, struct, threading
     import contextlib
     import fcntl
     import socket
+    import struct
     import threading
 
 

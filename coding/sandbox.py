@@ -43,6 +43,7 @@ from coding.box import (
     box_spec,
     hand_over,
     jail_command,
+    jail_env,
     rlimits,
     sandbox_ids,
     welcome,
@@ -186,7 +187,7 @@ def spawning(argv, worktree: Path, box: Path, limits: Limits, variables: dict, d
     egress = door.path.parent if door is not None else None
     spec = box_spec(argv, worktree, Path(variables["HOME"]), box, limits, variables, egress)
     hand_over([worktree, Path(variables["HOME"])], spec["uid"], spec["gid"])
-    return jail_command(), {"OPS_BOX_SPEC": jail.encode_spec(spec)}, None, []
+    return jail_command(), jail_env(spec), None, []
 
 
 def finished(process, log: Path, limits, seconds, timed_out, total, notes) -> Finished:
@@ -281,7 +282,7 @@ def probe_box(abi: int) -> dict:
         try:
             done = subprocess.run(
                 jail_command(),
-                env={"OPS_BOX_SPEC": jail.encode_spec(spec)},
+                env=jail_env(spec),
                 capture_output=True,
                 text=True,
                 timeout=30,

@@ -1,7 +1,9 @@
 """What a coding run costs around its harness is counted, so a regression shows: a box start
-imports only what building the box needs (egress's modules only for a run with egress), and
-a drive reads its repository row once, not again after every move of the run."""
+compiles nothing and imports only what building the box needs (egress's modules only for a
+run with egress), and a drive reads its repository row once, not again after every move of
+the run."""
 
+import marshal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,12 +13,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from coding import jail
-from coding.box import jail_command
+from coding.box import jail_command, jail_env
 from coding.driver import handle_one_run
 from coding.loop import add_active_time
 from coding.models import CodingRun
 from opscore.db import db_now
 from tests.coding_support import new_run
+from tests.processes import ROOT
 
 IMPORTED = """
 import sys
@@ -24,6 +27,11 @@ before = set(sys.modules)
 path = sys.argv[1]
 exec(compile(open(path).read(), path, "exec"), {"__name__": "jail"})
 print(" ".join(sorted(set(sys.modules) - before)))
+"""
+SEEN_FROM_INSIDE = """
+import ctypes, sys
+print(ctypes.__file__)
+print(sys.flags.isolated, sys.flags.no_site, *sys.path)
 """
 
 
@@ -45,15 +53,33 @@ def test_a_box_start_imports_neither_egress_modules_nor_json():
     assert "ctypes" in imported  # the test sees the jail's imports at all
 
 
-def test_a_box_start_runs_the_jail_from_cached_bytecode_and_the_rest_from_the_stdlib():
-    argv = jail_command()
-    probe = argv[-1].replace("jail.main()", "import ctypes; print(jail.__file__, ctypes.__file__)")
+def test_a_box_start_imports_no_more_than_building_the_box_needs():
+    imported = modules_a_box_start_imports()
 
-    done = subprocess.run([*argv[:-1], probe], capture_output=True, text=True, check=True)
+    # `signal` (not `_signal`) pulled in enum, functools and collections: a quarter of a start
+    assert not imported & {"signal", "enum", "functools", "collections"}, imported
 
-    jail_file, ctypes_file = done.stdout.split()
-    assert Path(jail_file) == Path(jail.__file__).resolve()  # imported, not run as a script
-    assert Path(ctypes_file).is_relative_to(Path(sys.base_prefix))  # the checkout shadows none
+
+def test_a_box_start_compiles_no_jail_source_it_runs_the_drivers_code_object():
+    code = marshal.loads(bytes.fromhex(jail_env({})["OPS_BOX_JAIL"]))
+
+    assert code.co_filename == str(Path(jail.__file__).resolve())
+    assert not any(str(Path(jail.__file__).parent) in arg for arg in jail_command())
+
+
+def test_a_box_start_takes_every_module_from_the_standard_library():
+    probe = marshal.dumps(compile(SEEN_FROM_INSIDE, "probe", "exec")).hex()
+
+    done = subprocess.run(
+        jail_command(), env={"OPS_BOX_JAIL": probe}, capture_output=True, text=True, check=True
+    )
+
+    ctypes_file, flags = done.stdout.splitlines()
+    isolated, no_site, *path = flags.split()
+    assert Path(ctypes_file).is_relative_to(Path(sys.base_prefix))
+    assert (isolated, no_site) == ("1", "1")
+    assert "" not in path  # not the current directory either
+    assert not any(Path(p).is_relative_to(ROOT) for p in path)  # the checkout shadows none
 
 
 def test_the_box_spec_survives_its_handover_whole():
