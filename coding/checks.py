@@ -77,11 +77,12 @@ def signature(output: str) -> str:
 def measure(worktree: str, base: str) -> tuple[str, int]:
     """The change's hash and its file count, both against the base, untracked files included,
     from one diff (a file is one `diff --git` header; a patch's own lines start with +, - or
-    space, base85 lines hold no space). The harness cannot move HEAD (the git store is
-    read-only in its box), so within a run the hash changes exactly when the worktree does —
-    what the no-progress detector compares."""
-    git(["add", "--all", "--intent-to-add", "--", ".", *NOT_WORK], worktree)
-    diff = git(["diff", base, "--binary", "--no-ext-diff", "--"], worktree)
+    space, base85 lines hold no space). The change is staged whole, so a review commit that
+    follows takes the index as it is (the index is the driver's: the box mounts the git
+    directory read-only). The harness cannot move HEAD either, so within a run the hash
+    changes exactly when the worktree does — what the no-progress detector compares."""
+    git(["add", "--all", "--", ".", *NOT_WORK], worktree)
+    diff = git(["diff", "--cached", base, "--binary", "--no-ext-diff", "--"], worktree)
     files = sum(line.startswith("diff --git ") for line in diff.split("\n"))
     return hashlib.sha256(diff.encode()).hexdigest()[:16], files
 

@@ -278,7 +278,8 @@ def no_progress(run: CodingRun) -> str:
 
 def ready_for_review(run: CodingRun) -> bool:
     """Commit the proven change on the run's branch; a new commit voids earlier approvals."""
-    sha = commit_all(run.worktree_path, f"R{run.id}: {run.task.get('summary', 'change')[:60]}")
+    message = f"R{run.id}: {run.task.get('summary', 'change')[:60]}"
+    sha = commit_all(run.worktree_path, message, staged=True)  # record_pass measured it
     stats, change = diff_between(run.repository, run.base_sha, sha)
     keep_patch(run, f"review-{sha[:12]}", change)
     void_other_commits(run, sha, f"superseded by commit {sha[:10]}")

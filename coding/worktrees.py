@@ -216,11 +216,13 @@ def holding_repository(repo: Repository):
 AUTHOR = ["-c", "user.name=Opscore coding lane", "-c", "user.email=coding@opscore.invalid"]
 
 
-def commit_all(worktree: str, message: str) -> str:
+def commit_all(worktree: str, message: str, staged: bool = False) -> str:
     """Commit whatever the pass left (hooks off: they are the repository's, not the run's).
-    The commit is tried at once; only when git refuses is it asked whether anything was
-    staged (nothing is no error)."""
-    git(["add", "--all", "--", ".", *NOT_WORK], worktree)
+    `staged`: measure() staged it all already, nothing ran in the worktree since. The commit
+    is tried at once; only when git refuses is it asked whether anything was staged (nothing
+    is no error)."""
+    if not staged:
+        git(["add", "--all", "--", ".", *NOT_WORK], worktree)
     try:
         git([*AUTHOR, "commit", "--quiet", "--no-verify", "-m", message], worktree)
     except GitFailed:
