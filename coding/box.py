@@ -96,20 +96,27 @@ def git_common_dir(worktree: Path) -> Path | None:
     return None
 
 
+GITCONFIG = "[safe]\n\tdirectory = *\n"
+
+
 def welcome(home: Path) -> None:
     """The private HOME's git config: the repository (owned by Opscore, not by the box's uid)
     is readable to the harness's git — read-only, so `status`, `diff` and `log` work."""
     config = home / ".gitconfig"
     if not config.exists():
-        config.write_text("[safe]\n\tdirectory = *\n")
+        config.write_text(GITCONFIG)
 
 
-def box_spec(argv, worktree: Path, home: Path, box: Path, limits, env: dict, egress=None) -> dict:
+def box_spec(argv, worktree, home, box: Path, limits, env: dict, egress=None, fresh_home=False):
     """What jail.py mounts and allows, in mount order (parents before what they hold).
-    `egress`: the folder holding the driver's proxy socket (coding/egress.py), or None."""
-    mounts, readable, writable = box_mounts(worktree, home, limits, egress)
-    (box / "root").mkdir(exist_ok=True)
+    `egress`: the folder holding the driver's proxy socket (coding/egress.py), or None.
+    `fresh_home`: HOME is an empty tmpfs holding only the git config, for a command that must
+    not see what an earlier one left there (a check after the harness: a usercustomize.py,
+    a .gitconfig or an .npmrc would steer it without ever showing in the diff)."""
     uid, gid = sandbox_ids()
+    fresh = {"uid": uid or 0, "gid": gid or 0} if fresh_home else None
+    mounts, readable, writable = box_mounts(worktree, home, limits, egress, fresh)
+    (box / "root").mkdir(exist_ok=True)
     devices = [f"/dev/{name}" for name in jail.DEVICES]
     return {
         "argv": argv,
@@ -129,9 +136,10 @@ def box_spec(argv, worktree: Path, home: Path, box: Path, limits, env: dict, egr
     }
 
 
-def box_mounts(worktree: Path, home: Path, limits, egress) -> tuple[list, list, list]:
+def box_mounts(worktree: Path, home: Path, limits, egress, fresh=None) -> tuple[list, list, list]:
     """The system read-only, the repository's git store and the egress socket's folder read-only,
-    the worktree and a scratch home writable, fresh /tmp, /dev and /proc: nothing else exists."""
+    the worktree and a scratch home writable, fresh /tmp, /dev and /proc: nothing else exists.
+    `fresh` ({uid, gid}): the home is a new tmpfs owned by them, not the run's folder."""
     mounts, readable = [], []
     for path in SYSTEM_PATHS:
         if os.path.islink(path):
@@ -146,7 +154,8 @@ def box_mounts(worktree: Path, home: Path, limits, egress) -> tuple[list, list, 
         mounts.append({"kind": "bind", "src": path, "dst": path})
         readable.append(path)
     writable = [str(worktree), str(home)]
-    mounts += [{"kind": "bind", "src": p, "dst": p, "rw": True} for p in writable]
+    mounts.append({"kind": "bind", "src": str(worktree), "dst": str(worktree), "rw": True})
+    mounts += home_mounts(home, limits, fresh)
     mounts += [
         {"kind": "tmpfs", "dst": "/tmp", "options": f"mode=1777,size={limits.tmp_bytes}"},
         {"kind": "tmpfs", "dst": "/dev", "options": "mode=755,size=64k"},
@@ -154,3 +163,14 @@ def box_mounts(worktree: Path, home: Path, limits, egress) -> tuple[list, list, 
     ]
     mounts.sort(key=lambda m: m["dst"].rstrip("/").count("/"))
     return mounts, readable, writable
+
+
+def home_mounts(home: Path, limits, fresh) -> list[dict]:
+    """The run's HOME bound writable, or a new tmpfs over its path holding only the git config."""
+    if not fresh:
+        return [{"kind": "bind", "src": str(home), "dst": str(home), "rw": True}]
+    options = f"mode=700,uid={fresh['uid']},gid={fresh['gid']},size={limits.tmp_bytes}"
+    return [
+        {"kind": "tmpfs", "dst": str(home), "options": options},
+        {"kind": "file", "dst": str(home / ".gitconfig"), "text": GITCONFIG},
+    ]

@@ -31,7 +31,7 @@ class Verdict:
 def run_check(label, argv, worktree, limits, on_start=None, notes=None) -> tuple[bool, str]:
     """One command in the box, like the harness: it runs the worktree's code too."""
     try:
-        done = run_boxed(argv, worktree, limits, on_start=on_start, name=label)
+        done = run_boxed(argv, worktree, limits, on_start=on_start, name=label, fresh_home=True)
     except (HarnessMissing, Unconfined) as refused:
         return False, f"{label}: {refused}"
     if notes is not None:

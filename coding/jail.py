@@ -126,6 +126,12 @@ def place(stage: str, item: dict) -> None:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.symlink(item["src"], target)
         return
+    if kind == "file":  # root's, readable: the command may replace it, not write through it
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        os.fchmod(fd, 0o644)
+        os.write(fd, item["text"].encode())
+        os.close(fd)
+        return
     if kind == "bind" and not os.path.isdir(item["src"]):
         os.makedirs(os.path.dirname(target), exist_ok=True)
         open(target, "a").close()

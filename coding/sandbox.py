@@ -117,11 +117,14 @@ def run_boxed(
     on_start=None,
     name="harness",
     egress=(),
+    fresh_home=False,
 ) -> Finished:
     """Run `argv` confined to the worktree `cwd`; its output goes to `<name>.log` beside the
     worktree. `on_start(pid)` hears the process group's id before any waiting, so another
     process (a cancel) can kill the group. `egress`: the (host, port) pairs it may reach
-    through the proxy (coding/egress.py); none, and the box has no network at all."""
+    through the proxy (coding/egress.py); none, and the box has no network at all.
+    `fresh_home`: an empty HOME of its own rather than the run's (which the harness keeps
+    from pass to pass): a check must see nothing an earlier command left there."""
     if not argv or shutil.which(argv[0], path=boxed_env().get("PATH")) is None:
         raise HarnessMissing(f"{argv[0] if argv else '(empty)'} is not installed or not on PATH")
     worktree = Path(cwd).resolve()
@@ -132,7 +135,8 @@ def run_boxed(
     variables = boxed_env(env) | {"HOME": str(home)} | (egress_env() if egress else {})
     log = box / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())[:40]}.log"
     with egress_door(egress) as door, open(log, "wb") as out:
-        command, spawn_env, setup, notes = spawning(argv, worktree, box, limits, variables, door)
+        how = (argv, worktree, box, limits, variables, door, fresh_home)
+        command, spawn_env, setup, notes = spawning(*how)
         started = time.monotonic()
         process = subprocess.Popen(
             command,
@@ -174,7 +178,7 @@ def refused(door: EgressProxy | None) -> list[dict]:
     return door.refusals() if door is not None else []
 
 
-def spawning(argv, worktree: Path, box: Path, limits: Limits, variables: dict, door=None):
+def spawning(argv, worktree: Path, box: Path, limits, variables: dict, door=None, fresh=False):
     """How to start the command: through the box — or, where it cannot be built, refused
     unless the operator opted in to unconfined runs (then said in the notes)."""
     missing = confinement_missing()
@@ -185,8 +189,9 @@ def spawning(argv, worktree: Path, box: Path, limits: Limits, variables: dict, d
         plain = {k: v for k, v in variables.items() if k not in egress_env()}
         return argv, plain, limits_in_child(limits), [note]
     egress = door.path.parent if door is not None else None
-    spec = box_spec(argv, worktree, Path(variables["HOME"]), box, limits, variables, egress)
-    hand_over([worktree, Path(variables["HOME"])], spec["uid"], spec["gid"])
+    home = Path(variables["HOME"])
+    spec = box_spec(argv, worktree, home, box, limits, variables, egress, fresh_home=fresh)
+    hand_over([worktree, home], spec["uid"], spec["gid"])
     return jail_command(), jail_env(spec), None, []
 
 

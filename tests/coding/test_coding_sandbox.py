@@ -190,6 +190,18 @@ def test_a_git_pointer_rewritten_by_the_harness_fails_the_run_and_runs_nothing(a
     assert not (tmp_path / "pwned").exists()
 
 
+def test_nothing_the_harness_leaves_in_its_home_reaches_the_tests(attack, coding_repo):
+    coding_repo.test_command = ["sh", "-c", 'ls -A "$HOME" > home-seen.txt; cat ~/.gitconfig']
+    coding_repo.save()
+
+    run = attack("plant_in_home")
+
+    assert findings(run)["plant_in_home"].startswith("ok")  # its own HOME: allowed
+    assert Path(run.worktree_path).parent.joinpath("home", "planted-by-harness").exists()
+    assert Path(run.worktree_path, "home-seen.txt").read_text().split() == [".gitconfig"]
+    assert "directory = *" in run.iterations.get().test_output  # the tests' git still works
+
+
 def test_a_fork_bomb_meets_the_process_limit(attack):
     run = attack("fork_300")
 

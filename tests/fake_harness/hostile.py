@@ -153,6 +153,13 @@ def _():
     return "pointed .git at fake-git"
 
 
+@attempt("plant_in_home")
+def _():
+    """What the next command in the run would pick up from HOME (a usercustomize.py, a
+    .gitconfig, an .npmrc) without it ever showing in the worktree's diff."""
+    return write(str(Path(os.environ["HOME"], "planted-by-harness")))
+
+
 @attempt("fork_300")
 def _():
     children, reader, writer = [], *os.pipe()
