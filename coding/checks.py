@@ -14,7 +14,7 @@ from pathlib import Path
 
 from coding.box import BOX_DIR, HOME_DIR
 from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
-from coding.worktrees import NOT_WORK, git
+from coding.worktrees import DIFF_STATS, NOT_WORK, diff_stats, git
 
 NOISE = re.compile(r"\d+(\.\d+)?s\b|0x[0-9a-f]+|/tmp/\S+")  # timings, addresses, temp paths
 
@@ -74,17 +74,25 @@ def signature(output: str) -> str:
     return hashlib.sha256(NOISE.sub("", output).encode()).hexdigest()[:16]
 
 
-def measure(worktree: str, base: str) -> tuple[str, int]:
-    """The change's hash and its file count, both against the base, untracked files included,
-    from one diff (a file is one `diff --git` header; a patch's own lines start with +, - or
-    space, base85 lines hold no space). The change is staged whole, so a review commit that
-    follows takes the index as it is (the index is the driver's: the box mounts the git
-    directory read-only). The harness cannot move HEAD either, so within a run the hash
-    changes exactly when the worktree does — what the no-progress detector compares."""
+@dataclass(frozen=True)
+class Change:
+    """A pass's change against the run's base: its hash, its stats and its patch."""
+
+    digest: str
+    stats: dict
+    patch: str
+
+
+def measure(worktree: str, base: str) -> Change:
+    """The change against the base, untracked files included, from one diff of the index once
+    everything is staged. A review commit that follows takes the index as it is (the index is
+    the driver's: the box mounts the git directory read-only), so its stats and patch are
+    these. The harness cannot move HEAD either, so within a run the hash changes exactly when
+    the worktree does — what the no-progress detector compares."""
     git(["add", "--all", "--", ".", *NOT_WORK], worktree)
-    diff = git(["diff", "--cached", base, "--binary", "--no-ext-diff", "--"], worktree)
-    files = sum(line.startswith("diff --git ") for line in diff.split("\n"))
-    return hashlib.sha256(diff.encode()).hexdigest()[:16], files
+    text = git([*DIFF_STATS, "--cached", base, "--"], worktree)
+    stats, patch = diff_stats(text)
+    return Change(hashlib.sha256(text.encode()).hexdigest()[:16], stats, patch)
 
 
 def outside_state(worktree: Path, repo_path: str) -> dict:

@@ -16,7 +16,7 @@ from django.db.models import F
 
 from coding.actions import note_on, transition
 from coding.approvals import void_other_commits
-from coding.checks import escape_found, measure, outside_state, verify
+from coding.checks import Change, escape_found, measure, outside_state, verify
 from coding.models import CodingIteration, CodingRun, RunStatus
 from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
@@ -24,7 +24,6 @@ from coding.worktrees import (
     GitFailed,
     WorktreeRefused,
     commit_all,
-    diff_between,
     keep_patch,
     provision,
 )
@@ -149,8 +148,10 @@ def one_pass(run: CodingRun) -> bool:
     verdict = None
     if transition(run, RunStatus.WAITING_FOR_TESTS, f"pass {run.iteration} ran"):
         verdict = run_checks(run)
-    row = record_pass(run, prompt, done, report, verdict)  # a cancelled pass is recorded too
-    return verdict is not None and decide(run, done, verdict, escape, row.changed_files)
+    # a cancelled pass is recorded too, but has no worktree left to measure
+    change = measure(run.worktree_path, run.base_sha) if verdict else NO_CHANGE
+    record_pass(run, prompt, done, report, verdict, change)
+    return verdict is not None and decide(run, done, verdict, escape, change)
 
 
 def run_harness(run: CodingRun, prompt: str):
@@ -220,16 +221,18 @@ def remember_group(run: CodingRun):
     return remember
 
 
-def record_pass(run, prompt, done, report, verdict) -> CodingIteration:
-    """One row per pass; a pass cut short by a cancel has no worktree left to measure."""
-    digest, changed = measure(run.worktree_path, run.base_sha) if verdict else ("", 0)
+NO_CHANGE = Change("", {"changed": 0}, "")
+
+
+def record_pass(run, prompt, done, report, verdict, change: Change) -> CodingIteration:
+    """One row per pass."""
     return CodingIteration.objects.create(
         run=run,
         number=run.iteration,
         prompt=prompt[:5000],
         output_summary=(report.summary or done.output)[-4000:],
-        diff_hash=digest,
-        changed_files=changed,
+        diff_hash=change.digest,
+        changed_files=change.stats["changed"],
         tests_passed=verdict.passed if verdict else None,
         test_output=verdict.output if verdict else "",
         test_signature=verdict.signature if verdict and not verdict.passed else "",
@@ -240,10 +243,11 @@ def record_pass(run, prompt, done, report, verdict) -> CodingIteration:
     )
 
 
-def decide(run: CodingRun, done, verdict, escape: str, changed: int) -> bool:
+def decide(run: CodingRun, done, verdict, escape: str, change: Change) -> bool:
     CodingRun.objects.filter(pk=run.pk).update(
         test_summary=verdict.tests, lint_summary=verdict.lint
     )
+    changed = change.stats["changed"]
     stop = (
         escape
         or (done.timed_out and f"the harness ran past {done.seconds:.0f}s and was killed")
@@ -252,7 +256,7 @@ def decide(run: CodingRun, done, verdict, escape: str, changed: int) -> bool:
     if stop:
         return not transition(run, RunStatus.FAILED, stop)
     if verdict.passed:
-        return not ready_for_review(run)
+        return not ready_for_review(run, change)
     stuck = no_progress(run)
     if stuck or run.mode != "ralph-loop":
         return not transition(run, RunStatus.FAILED, stuck or verdict.output[-1500:])
@@ -276,12 +280,14 @@ def no_progress(run: CodingRun) -> str:
     return ""
 
 
-def ready_for_review(run: CodingRun) -> bool:
-    """Commit the proven change on the run's branch; a new commit voids earlier approvals."""
+def ready_for_review(run: CodingRun, change: Change) -> bool:
+    """Commit the proven change on the run's branch; a new commit voids earlier approvals.
+    The change was measured on the index this commit takes whole: its stats and patch are the
+    commit's against the base."""
     message = f"R{run.id}: {run.task.get('summary', 'change')[:60]}"
-    sha = commit_all(run.worktree_path, message, staged=True)  # record_pass measured it
-    stats, change = diff_between(run.repository, run.base_sha, sha)
-    keep_patch(run, f"review-{sha[:12]}", change)
+    sha = commit_all(run.worktree_path, message, staged=True)
+    stats = change.stats
+    keep_patch(run, f"review-{sha[:12]}", change.patch)
     void_other_commits(run, sha, f"superseded by commit {sha[:10]}")
     files = "1 file" if stats["changed"] == 1 else f"{stats['changed']} files"
     reason = f"tests passed at {sha[:10]}; {files} changed"
