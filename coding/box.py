@@ -107,12 +107,15 @@ def welcome(home: Path) -> None:
         config.write_text(GITCONFIG)
 
 
-def box_spec(argv, worktree, home, box: Path, limits, env: dict, egress=None, fresh_home=False):
+def box_spec(
+    argv, worktree, home, box: Path, limits, env, egress=None, fresh_home=False, report="box"
+):
     """What jail.py mounts and allows, in mount order (parents before what they hold).
     `egress`: the folder holding the driver's proxy socket (coding/egress.py), or None.
     `fresh_home`: HOME is an empty tmpfs holding only the git config, for a command that must
     not see what an earlier one left there (a check after the harness: a usercustomize.py,
-    a .gitconfig or an .npmrc would steer it without ever showing in the diff)."""
+    a .gitconfig or an .npmrc would steer it without ever showing in the diff). `report`: the
+    name of the file in `box` where its init says how the command ended."""
     uid, gid = sandbox_ids()
     fresh = {"uid": uid or 0, "gid": gid or 0} if fresh_home else None
     mounts, readable, writable = box_mounts(worktree, home, limits, egress, fresh)
@@ -124,7 +127,7 @@ def box_spec(argv, worktree, home, box: Path, limits, env: dict, egress=None, fr
         "env": env,
         "mounts": mounts,
         "stage": str(box / "root"),
-        "report": str(box / "box.json"),
+        "report": str(box / f"{report}.json"),
         "uid": uid,
         "gid": gid,
         "limits": rlimits(limits),

@@ -307,17 +307,42 @@ def decode_spec(text: str) -> dict:
 
 
 def main() -> None:
+    """Each box of the spec in turn — the first, then the ones in its `then` (a pass's tests
+    after its harness) — each in namespaces, a root and an init of its own, so a box shares
+    nothing with the one before it but the worktree; one interpreter start serves them all.
+    A box after the first writes to its own pipe (`out`), which no earlier box ever holds."""
     spec = decode_spec(os.environ.pop("OPS_BOX_SPEC"))
-    if os.geteuid() == 0:
-        check(libc.unshare(sum(CLONE.values()) | CLONE_NEWNET), "unshare")
-    else:
-        map_ids()
-    child = os.fork()
-    if child == 0:
-        try:
+    boxes = [spec, *spec.pop("then", ())]
+    for n, box in enumerate(boxes[:-1]):
+        child = os.fork()
+        if child == 0:
+            try:  # only the outer process goes back round the loop
+                for later in boxes[n + 1 :]:
+                    os.close(later["out"])
+                launch(box)
+            finally:
+                os._exit(126)
+        os.waitpid(child, 0)  # its status is in its report
+        following = boxes[n + 1].pop("out")
+        os.dup2(following, 1)
+        os.dup2(following, 2)
+        os.close(following)
+    launch(boxes[-1])
+
+
+def launch(spec: dict) -> None:
+    """New namespaces for this process's children, the box's init forked into them; exits
+    with the command's status."""
+    try:
+        if os.geteuid() == 0:
+            check(libc.unshare(sum(CLONE.values()) | CLONE_NEWNET), "unshare")
+        else:
+            map_ids()
+        child = os.fork()
+        if child == 0:
             init(spec)
-        except Exception as error:  # anything that stops the box is said
-            os.write(2, f"opscore sandbox: could not build the box: {error}\n".encode())
+    except Exception as error:  # anything that stops the box is said (init's too)
+        os.write(2, f"opscore sandbox: could not build the box: {error}\n".encode())
         os._exit(126)
     _, status = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(status)

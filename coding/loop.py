@@ -16,6 +16,7 @@ from django.db.models import F
 
 from coding.actions import note_on, transition
 from coding.approvals import void_other_commits
+from coding.chain import Chained, drop
 from coding.checks import Change, escape_found, measure, outside_state, verify
 from coding.models import CodingIteration, CodingRun, RunStatus
 from coding.runners import Pass, argv_for, read_output
@@ -139,23 +140,33 @@ def harness_env() -> dict:
 
 
 def one_pass(run: CodingRun) -> bool:
-    """One harness pass and its checks; True when the loop should go round again."""
-    prompt = prompt_for(run)
-    ran = run_harness(run, prompt)
-    if ran is None:
-        return False
-    done, report, escape = ran
-    verdict = None
-    if transition(run, RunStatus.WAITING_FOR_TESTS, f"pass {run.iteration} ran"):
-        verdict = run_checks(run)
+    """One harness pass and its checks; True when the loop should go round again. The tests'
+    box follows the harness's in the same launch (coding/chain.py)."""
+    prompt, tests = prompt_for(run), chained_tests(run)
+    try:
+        ran = run_harness(run, prompt, tests)
+        if ran is None:
+            return False
+        done, report, escape = ran
+        verdict = None
+        if transition(run, RunStatus.WAITING_FOR_TESTS, f"pass {run.iteration} ran"):
+            verdict = run_checks(run, tests)
+    finally:
+        drop(tests)  # a pass that ends before its tests takes their box with it
     # a cancelled pass is recorded too, but has no worktree left to measure
     change = measure(run.worktree_path, run.base_sha) if verdict else NO_CHANGE
     record_pass(run, prompt, done, report, verdict, change)
     return verdict is not None and decide(run, done, verdict, escape, change)
 
 
-def run_harness(run: CodingRun, prompt: str):
-    """(finished, report, escape) — or None when the harness is missing (the run blocks)."""
+def chained_tests(run: CodingRun) -> Chained | None:
+    command = run.repository.test_command
+    return Chained("tests", list(command), Limits.from_caps(run.limits)) if command else None
+
+
+def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None):
+    """(finished, report, escape) — or None when the harness is missing (the run blocks).
+    The run's process group stays recorded while its tests' box is still to come."""
     caps, worktree = run.limits, Path(run.worktree_path)
     budget = float(Decimal(str(caps["max_cost_usd"])) - spent_usd(run))
     try:
@@ -171,6 +182,7 @@ def run_harness(run: CodingRun, prompt: str):
             harness_env(),
             remember_group(run),
             egress=egress,
+            then=[tests] if tests else (),
         )
     except (HarnessMissing, Unconfined) as refused:
         transition(run, RunStatus.BLOCKED, str(refused))
@@ -178,7 +190,7 @@ def run_harness(run: CodingRun, prompt: str):
     note_on(run, "harness", done.notes)
     report = read_output(run.runner, done.output)
     CodingRun.objects.filter(pk=run.pk).update(
-        process_group=None,
+        process_group=F("process_group") if tests and tests.process else None,
         iteration=F("iteration") + 1,
         cost_usd=F("cost_usd") + report.cost_usd,
         external_session_id=report.session_id or F("external_session_id"),
@@ -189,11 +201,11 @@ def run_harness(run: CodingRun, prompt: str):
     return done, report, escape_found(worktree, run.repository.path, before)
 
 
-def run_checks(run: CodingRun):
+def run_checks(run: CodingRun, tests: Chained | None = None):
     """The verdict, or None when the run was cancelled while its tests ran."""
     limits, notes = Limits.from_caps(run.limits), []
     verdict = verify(
-        run.repository, run.task, run.worktree_path, limits, remember_group(run), notes
+        run.repository, run.task, run.worktree_path, limits, remember_group(run), notes, tests
     )
     note_on(run, "checks", notes)
     CodingRun.objects.filter(pk=run.pk).update(process_group=None)

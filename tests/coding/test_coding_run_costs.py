@@ -102,6 +102,26 @@ def test_a_proven_single_shot_run_reads_no_repository_row_of_its_own(coding_repo
     assert rereads == []  # the dispatcher's select_related row serves the whole drive
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_pass_starts_the_box_builder_once_for_its_harness_and_its_tests(coding_repo, monkeypatch):
+    launches, real = [], subprocess.Popen
+
+    class Counting(real):
+        def __init__(self, args, *more, **options):
+            launches.extend([args] if args == jail_command() else [])
+            super().__init__(args, *more, **options)
+
+    monkeypatch.setattr(subprocess, "Popen", Counting)
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "waiting_for_review", run.reason
+    assert "tests passed" in run.iterations.get().test_output
+    assert len(launches) == 1
+
+
 @pytest.mark.django_db
 def test_a_refreshed_run_sees_its_own_row_afresh_and_keeps_its_repository(coding_repo):
     run = CodingRun.objects.select_related("repository").get(pk=new_run(coding_repo, "x").pk)

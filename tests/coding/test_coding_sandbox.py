@@ -202,6 +202,23 @@ def test_nothing_the_harness_leaves_in_its_home_reaches_the_tests(attack, coding
     assert "directory = *" in run.iterations.get().test_output  # the tests' git still works
 
 
+def test_the_tests_box_shares_nothing_with_the_harness_box_but_the_worktree(attack, coding_repo):
+    look = "ls -A /tmp > seen-tmp.txt; cat /proc/[0-9]*/cmdline | tr '\\0' ' ' > seen-procs.txt"
+    coding_repo.test_command = ["sh", "-c", look]
+    coding_repo.save()
+
+    run = attack("plant_in_tmp", "setsid_child", "write_inherited_fds")
+
+    seen = findings(run)
+    assert seen["plant_in_tmp"].startswith("ok") and seen["setsid_child"].startswith("ok")
+    assert seen["write_inherited_fds"].startswith("blocked"), seen
+    tree = Path(run.worktree_path)
+    assert "planted-by-harness" not in (tree / "seen-tmp.txt").read_text()
+    assert attack.targets["marker"] not in (tree / "seen-procs.txt").read_text()
+    assert "FORGED" not in run.iterations.get().test_output
+    assert run.status == "waiting_for_review", run.reason
+
+
 def test_a_fork_bomb_meets_the_process_limit(attack):
     run = attack("fork_300")
 
