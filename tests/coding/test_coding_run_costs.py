@@ -122,6 +122,20 @@ def test_a_pass_starts_the_box_builder_once_for_its_harness_and_its_tests(coding
     assert len(launches) == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_chained_pass_records_its_launch_once_and_clears_it_once(coding_repo):
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "waiting_for_review" and run.process_group is None
+    kept = '"process_group" = "coding_codingrun"."process_group"'  # the harness's row update
+    groups = [q["sql"] for q in queries if '"process_group" =' in q["sql"] and kept not in q["sql"]]
+    assert len(groups) == 2, groups  # set for the launch, cleared after the tests
+
+
 @pytest.mark.django_db
 def test_a_refreshed_run_sees_its_own_row_afresh_and_keeps_its_repository(coding_repo):
     run = CodingRun.objects.select_related("repository").get(pk=new_run(coding_repo, "x").pk)
