@@ -5,11 +5,11 @@ in the same run, and dispatch under a storm of submissions.
     .venv/bin/python bench/coding.py [--runs 10]
 
 Prints the median ms of a hand-rolled pass (git worktree add + harness + test command) and of
-an Opscore single-shot run doing the same, their ratio, the ms per ralph-loop pass, and how
-many of 50 runs queued at once 8 dispatchers started (must equal the WIP limit). The floor
-line is confinement's own price, measured in the same run: `true` started twice bare, and in
-a pass's two boxes (harness, then tests, built by one launch) that the by-hand pass does not
-have.
+an Opscore single-shot run doing the same (taken in turns), their ratio, the ms per ralph-loop
+pass, and how many of 50 runs queued at once 8 dispatchers started (must equal the WIP
+limit). The floor line is confinement's own price, measured in the same run: `true` started
+twice bare, and in a pass's two boxes (harness, then tests, built by one launch) that the
+by-hand pass does not have.
 """
 
 import argparse
@@ -95,9 +95,14 @@ def box_floor(root: Path, runs: int) -> tuple[float, float]:
         assert run_boxed(["true"], str(tree), then=[tests]).exit_status == 0
         assert resume(tests).exit_status == 0
 
-    bare = statistics.median(timed(two_bare) for _ in range(runs))
-    boxed = statistics.median(timed(two_boxed) for _ in range(runs))
-    return bare, boxed
+    return alternating(lambda n: timed(two_bare), lambda n: timed(two_boxed), runs)
+
+
+def alternating(first, second, runs: int) -> tuple[float, float]:
+    """Medians of `first(n)` and `second(n)` taken in turns, so a machine that gets busier
+    or quieter during the bench moves both alike and their ratio stays honest."""
+    pairs = [(first(n), second(n)) for n in range(runs)]
+    return statistics.median(a for a, _ in pairs), statistics.median(b for _, b in pairs)
 
 
 def storm(repo_row) -> int:
@@ -157,9 +162,10 @@ def main():
         test_command=[sys.executable, "app.py"],
     )
     set_policy("coding_policy", {"max_iterations": 5, "no_progress_repeats": 20}, actor="bench")
-    hand = statistics.median(by_hand(repo, root, n) for n in range(args.runs))
-    ours = statistics.median(
-        through_opscore(row, "single-shot", "@greet")[0] for _ in range(args.runs)
+    hand, ours = alternating(
+        lambda n: by_hand(repo, root, n),
+        lambda n: through_opscore(row, "single-shot", "@greet")[0],
+        args.runs,
     )
     bare, boxed = box_floor(root, args.runs)
     loop_ms, passes = through_opscore(row, "ralph-loop", "@wander")
