@@ -141,19 +141,21 @@ def run_boxed(
         how = (argv, worktree, box, limits, variables, door, fresh_home, chained, log.stem)
         command, spawn_env, setup, notes, pipes = spawning(*how)
         started = time.monotonic()
-        process = subprocess.Popen(
-            command,
-            cwd=worktree,
-            env=spawn_env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: a cancel kills it whole
-            preexec_fn=setup,
-            pass_fds=pipes,
-        )
-        for fd in pipes:
-            os.close(fd)  # the launch's now: a chained box's output ends when that box does
+        try:
+            process = subprocess.Popen(
+                command,
+                cwd=worktree,
+                env=spawn_env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: a cancel kills it whole
+                preexec_fn=setup,
+                pass_fds=pipes,
+            )
+        finally:
+            for fd in pipes:  # the launch's now: a chained box's output ends with that box
+                os.close(fd)
         for item in chained if pipes else ():
             item.launched(process)
         if on_start is not None:
