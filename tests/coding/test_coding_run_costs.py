@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from coding import jail
 from coding.box import jail_command, jail_env
-from coding.driver import handle_one_run
+from coding.driver import handle_one_run, let_go, start_next
 from coding.loop import add_active_time
 from coding.models import CodingRun
 from opscore.db import db_now
@@ -163,3 +163,20 @@ def test_a_drive_adds_its_active_time_in_one_statement(coding_repo):
     assert len(queries) == 1
     assert 600 <= run.limits["active_seconds"] < 660
     assert run.limits["max_iterations"]  # the other caps stay as they were
+
+
+@pytest.mark.django_db
+def test_a_dispatch_reads_the_active_runs_once_and_counts_none(coding_repo):
+    coding_repo.max_concurrent_runs = 2
+    coding_repo.save()
+    new_run(coding_repo, "already running").move("running")
+    waiting = new_run(coding_repo, "next")
+
+    with CaptureQueriesContext(connection) as queries:
+        started = start_next()
+
+    let_go(started.id)
+    assert started == waiting
+    reads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "coding_codingrun"')]
+    assert not [q for q in queries if "COUNT(" in q["sql"]]
+    assert len(reads) == 3  # the active runs, the waiting ones, the started one afresh
