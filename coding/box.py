@@ -6,6 +6,8 @@ worktree, a private HOME and a fresh /tmp exist in the box; everything else of t
 """
 
 import contextlib
+import functools
+import marshal
 import os
 import sys
 from pathlib import Path
@@ -31,17 +33,29 @@ def rlimits(limits) -> dict:
     }
 
 
-# jail.py imported, not run as a script: a script is compiled afresh at every start, an
-# import uses the bytecode this interpreter cached when the driver imported coding.jail. Its
-# folder goes last on the path, so every standard module still comes from the standard library;
-# -B: the box builder writes no bytecode into the checkout.
-LAUNCH = "import sys; sys.path.append({folder!r}); import jail; jail.main()"
+# The box builder reaches the interpreter as a code object the driver compiled once (in the
+# environment, beside the spec), not as a file: a script or an import without cached bytecode
+# (PYTHONDONTWRITEBYTECODE, a read-only checkout) compiles jail.py afresh at every start, about
+# a third of a start's price. Nothing of the checkout is on the path, so every module the box
+# builder imports comes from the standard library; -B: it writes no bytecode anywhere.
+LAUNCH = "import os,marshal;exec(marshal.loads(bytes.fromhex(os.environ.pop('OPS_BOX_JAIL'))))"
 
 
 def jail_command() -> list[str]:
     """The box builder, run by this interpreter isolated from the environment and site."""
-    folder = str(Path(jail.__file__).resolve().parent)
-    return [sys.executable, "-I", "-S", "-B", "-c", LAUNCH.format(folder=folder)]
+    return [sys.executable, "-I", "-S", "-B", "-c", LAUNCH]
+
+
+@functools.cache
+def jail_code() -> str:
+    """jail.py compiled by this interpreter (the one that runs it), marshalled as hex."""
+    path = Path(jail.__file__).resolve()
+    return marshal.dumps(compile(path.read_bytes(), str(path), "exec")).hex()
+
+
+def jail_env(spec: dict) -> dict:
+    """The box builder's whole environment: its code and the box's spec, nothing else."""
+    return {"OPS_BOX_JAIL": jail_code(), "OPS_BOX_SPEC": jail.encode_spec(spec)}
 
 
 def sandbox_ids() -> tuple[int | None, int | None]:
@@ -82,20 +96,30 @@ def git_common_dir(worktree: Path) -> Path | None:
     return None
 
 
+GITCONFIG = "[safe]\n\tdirectory = *\n"
+
+
 def welcome(home: Path) -> None:
     """The private HOME's git config: the repository (owned by Opscore, not by the box's uid)
     is readable to the harness's git — read-only, so `status`, `diff` and `log` work."""
     config = home / ".gitconfig"
     if not config.exists():
-        config.write_text("[safe]\n\tdirectory = *\n")
+        config.write_text(GITCONFIG)
 
 
-def box_spec(argv, worktree: Path, home: Path, box: Path, limits, env: dict, egress=None) -> dict:
+def box_spec(
+    argv, worktree, home, box: Path, limits, env, egress=None, fresh_home=False, report="box"
+):
     """What jail.py mounts and allows, in mount order (parents before what they hold).
-    `egress`: the folder holding the driver's proxy socket (coding/egress.py), or None."""
-    mounts, readable, writable = box_mounts(worktree, home, limits, egress)
-    (box / "root").mkdir(exist_ok=True)
+    `egress`: the folder holding the driver's proxy socket (coding/egress.py), or None.
+    `fresh_home`: HOME is an empty tmpfs holding only the git config, for a command that must
+    not see what an earlier one left there (a check after the harness: a usercustomize.py,
+    a .gitconfig or an .npmrc would steer it without ever showing in the diff). `report`: the
+    name of the file in `box` where its init says how the command ended."""
     uid, gid = sandbox_ids()
+    fresh = {"uid": uid or 0, "gid": gid or 0} if fresh_home else None
+    mounts, readable, writable = box_mounts(worktree, home, limits, egress, fresh)
+    (box / "root").mkdir(exist_ok=True)
     devices = [f"/dev/{name}" for name in jail.DEVICES]
     return {
         "argv": argv,
@@ -103,7 +127,7 @@ def box_spec(argv, worktree: Path, home: Path, box: Path, limits, env: dict, egr
         "env": env,
         "mounts": mounts,
         "stage": str(box / "root"),
-        "report": str(box / "box.json"),
+        "report": str(box / f"{report}.json"),
         "uid": uid,
         "gid": gid,
         "limits": rlimits(limits),
@@ -115,9 +139,10 @@ def box_spec(argv, worktree: Path, home: Path, box: Path, limits, env: dict, egr
     }
 
 
-def box_mounts(worktree: Path, home: Path, limits, egress) -> tuple[list, list, list]:
+def box_mounts(worktree: Path, home: Path, limits, egress, fresh=None) -> tuple[list, list, list]:
     """The system read-only, the repository's git store and the egress socket's folder read-only,
-    the worktree and a scratch home writable, fresh /tmp, /dev and /proc: nothing else exists."""
+    the worktree and a scratch home writable, fresh /tmp, /dev and /proc: nothing else exists.
+    `fresh` ({uid, gid}): the home is a new tmpfs owned by them, not the run's folder."""
     mounts, readable = [], []
     for path in SYSTEM_PATHS:
         if os.path.islink(path):
@@ -132,7 +157,8 @@ def box_mounts(worktree: Path, home: Path, limits, egress) -> tuple[list, list, 
         mounts.append({"kind": "bind", "src": path, "dst": path})
         readable.append(path)
     writable = [str(worktree), str(home)]
-    mounts += [{"kind": "bind", "src": p, "dst": p, "rw": True} for p in writable]
+    mounts.append({"kind": "bind", "src": str(worktree), "dst": str(worktree), "rw": True})
+    mounts += home_mounts(home, limits, fresh)
     mounts += [
         {"kind": "tmpfs", "dst": "/tmp", "options": f"mode=1777,size={limits.tmp_bytes}"},
         {"kind": "tmpfs", "dst": "/dev", "options": "mode=755,size=64k"},
@@ -140,3 +166,14 @@ def box_mounts(worktree: Path, home: Path, limits, egress) -> tuple[list, list, 
     ]
     mounts.sort(key=lambda m: m["dst"].rstrip("/").count("/"))
     return mounts, readable, writable
+
+
+def home_mounts(home: Path, limits, fresh) -> list[dict]:
+    """The run's HOME bound writable, or a new tmpfs over its path holding only the git config."""
+    if not fresh:
+        return [{"kind": "bind", "src": str(home), "dst": str(home), "rw": True}]
+    options = f"mode=700,uid={fresh['uid']},gid={fresh['gid']},size={limits.tmp_bytes}"
+    return [
+        {"kind": "tmpfs", "dst": str(home), "options": options},
+        {"kind": "file", "dst": str(home / ".gitconfig"), "text": GITCONFIG},
+    ]

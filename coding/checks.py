@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coding.box import BOX_DIR, HOME_DIR
-from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
-from coding.worktrees import NOT_WORK, git
+from coding.chain import resume
+from coding.sandbox import HarnessMissing, Unconfined, run_boxed
+from coding.worktrees import DIFF_STATS, NOT_WORK, diff_stats, git
 
 NOISE = re.compile(r"\d+(\.\d+)?s\b|0x[0-9a-f]+|/tmp/\S+")  # timings, addresses, temp paths
 
@@ -28,10 +29,14 @@ class Verdict:
     signature: str  # equal for failures that look the same
 
 
-def run_check(label, argv, worktree, limits, on_start=None, notes=None) -> tuple[bool, str]:
-    """One command in the box, like the harness: it runs the worktree's code too."""
+def run_check(label, argv, worktree, limits, on_start=None, notes=None, chained=None):
+    """(passed, what it said): one command in the box, like the harness — it runs the
+    worktree's code too. `chained`: its box already in the harness's launch (coding/chain.py);
+    boxed afresh when that launch is gone."""
     try:
-        done = run_boxed(argv, worktree, limits, on_start=on_start, name=label)
+        done = resume(chained, on_start) or run_boxed(
+            argv, worktree, limits, on_start=on_start, name=label, fresh_home=True
+        )
     except (HarnessMissing, Unconfined) as refused:
         return False, f"{label}: {refused}"
     if notes is not None:
@@ -50,14 +55,17 @@ def acceptance_commands(task: dict) -> list[tuple[str, list[str]]]:
     return found
 
 
-def verify(repo, task: dict, worktree: str, limits: Limits, on_start=None, notes=None) -> Verdict:
+def verify(repo, task: dict, worktree: str, limits, on_start=None, notes=None, chained=None):
     """Tests, lint, then acceptance commands. No test command is no proof: never a pass.
     `on_start` hears each command's process group (a cancel kills the tests too); `notes`
-    collects what the box refused or killed."""
+    collects what the box refused or killed; `chained`: the tests' box in the harness's
+    launch, if it has one."""
     if not repo.test_command:
         why = "no test command is configured: nothing proves the change"
         return Verdict(False, why, "", why, signature("no-tests"))
-    tests_ok, tests = run_check("tests", repo.test_command, worktree, limits, on_start, notes)
+    tests_ok, tests = run_check(
+        "tests", repo.test_command, worktree, limits, on_start, notes, chained
+    )
     lint_ok, lint = (True, "no lint command") if not repo.lint_command else (False, "")
     if repo.lint_command:
         lint_ok, lint = run_check("lint", repo.lint_command, worktree, limits, on_start, notes)
@@ -74,16 +82,25 @@ def signature(output: str) -> str:
     return hashlib.sha256(NOISE.sub("", output).encode()).hexdigest()[:16]
 
 
-def measure(worktree: str, base: str) -> tuple[str, int]:
-    """The change's hash and its file count, both against the base, untracked files included,
-    from one diff (a file is one `diff --git` header; a patch's own lines start with +, - or
-    space, base85 lines hold no space). The harness cannot move HEAD (the git store is
-    read-only in its box), so within a run the hash changes exactly when the worktree does —
-    what the no-progress detector compares."""
-    git(["add", "--all", "--intent-to-add", "--", ".", *NOT_WORK], worktree)
-    diff = git(["diff", base, "--binary", "--no-ext-diff", "--"], worktree)
-    files = sum(line.startswith("diff --git ") for line in diff.split("\n"))
-    return hashlib.sha256(diff.encode()).hexdigest()[:16], files
+@dataclass(frozen=True)
+class Change:
+    """A pass's change against the run's base: its hash, its stats and its patch."""
+
+    digest: str
+    stats: dict
+    patch: str
+
+
+def measure(worktree: str, base: str) -> Change:
+    """The change against the base, untracked files included, from one diff of the index once
+    everything is staged. A review commit that follows takes the index as it is (the index is
+    the driver's: the box mounts the git directory read-only), so its stats and patch are
+    these. The harness cannot move HEAD either, so within a run the hash changes exactly when
+    the worktree does — what the no-progress detector compares."""
+    git(["add", "--all", "--", ".", *NOT_WORK], worktree)
+    text = git([*DIFF_STATS, "--cached", base, "--"], worktree)
+    stats, patch = diff_stats(text)
+    return Change(hashlib.sha256(text.encode()).hexdigest()[:16], stats, patch)
 
 
 def outside_state(worktree: Path, repo_path: str) -> dict:

@@ -1,6 +1,7 @@
-"""The inside of a coding sandbox: run as `python -I -S coding/jail.py` with the box's spec in
-OPS_BOX_SPEC, it builds the box around one command and execs it. Standard library only, so
-it imports nothing from Opscore's checkout once the harness could see it.
+"""The inside of a coding sandbox: run by `python -I -S` as the code object the driver compiled
+(OPS_BOX_JAIL, coding/box.py) with the box's spec in OPS_BOX_SPEC, it builds the box around
+one command and execs it. Standard library only, so it imports nothing from Opscore's
+checkout once the harness could see it.
 
 The outer process unshares mount, PID, network, IPC and UTS namespaces (and a user namespace
 when Opscore is not root) and forks the namespace's init. Init builds a new root on a tmpfs
@@ -19,16 +20,15 @@ package is an alpha (1.0.0.dev5), covers filesystem rules only (no TCP rules fro
 signal/abstract-socket scoping from ABI 6) and its errno check can raise on a successful call.
 """
 
+import _signal as signal  # the module, not `signal`: that one pulls in enum and functools
 import ctypes
 import marshal
 import os
 import resource
-import signal
-import struct
 import warnings  # noqa: F401 — os.execvpe imports it, after the interpreter's files are gone
 
 # Every box start pays for this file's imports twice a pass (harness, tests): what only egress
-# needs (socket, threading, fcntl, contextlib) is imported by import_egress, before
+# needs (socket, threading, fcntl, contextlib, struct) is imported by import_egress, before
 # the pivot, and only for a run with egress; the spec comes marshalled, not as JSON (json
 # pulls in re), and the report is written by hand. tests/coding counts what a start imports.
 EGRESS_MODULES = ("contextlib", "fcntl", "socket", "threading")
@@ -126,6 +126,12 @@ def place(stage: str, item: dict) -> None:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.symlink(item["src"], target)
         return
+    if kind == "file":  # root's, readable: the command may replace it, not write through it
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        os.fchmod(fd, 0o644)
+        os.write(fd, item["text"].encode())
+        os.close(fd)
+        return
     if kind == "bind" and not os.path.isdir(item["src"]):
         os.makedirs(os.path.dirname(target), exist_ok=True)
         open(target, "a").close()
@@ -188,10 +194,11 @@ def become(spec: dict) -> None:
 def import_egress() -> None:
     """The modules forwarding needs, imported by init before the pivot (the interpreter's
     files are gone after it) and only for a run with egress."""
-    global contextlib, fcntl, socket, threading
+    global contextlib, fcntl, socket, struct, threading
     import contextlib
     import fcntl
     import socket
+    import struct
     import threading
 
 
@@ -300,17 +307,42 @@ def decode_spec(text: str) -> dict:
 
 
 def main() -> None:
+    """Each box of the spec in turn — the first, then the ones in its `then` (a pass's tests
+    after its harness) — each in namespaces, a root and an init of its own, so a box shares
+    nothing with the one before it but the worktree; one interpreter start serves them all.
+    A box after the first writes to its own pipe (`out`), which no earlier box ever holds."""
     spec = decode_spec(os.environ.pop("OPS_BOX_SPEC"))
-    if os.geteuid() == 0:
-        check(libc.unshare(sum(CLONE.values()) | CLONE_NEWNET), "unshare")
-    else:
-        map_ids()
-    child = os.fork()
-    if child == 0:
-        try:
+    boxes = [spec, *spec.pop("then", ())]
+    for n, box in enumerate(boxes[:-1]):
+        child = os.fork()
+        if child == 0:
+            try:  # only the outer process goes back round the loop
+                for later in boxes[n + 1 :]:
+                    os.close(later["out"])
+                launch(box)
+            finally:
+                os._exit(126)
+        os.waitpid(child, 0)  # its status is in its report
+        following = boxes[n + 1].pop("out")
+        os.dup2(following, 1)
+        os.dup2(following, 2)
+        os.close(following)
+    launch(boxes[-1])
+
+
+def launch(spec: dict) -> None:
+    """New namespaces for this process's children, the box's init forked into them; exits
+    with the command's status."""
+    try:
+        if os.geteuid() == 0:
+            check(libc.unshare(sum(CLONE.values()) | CLONE_NEWNET), "unshare")
+        else:
+            map_ids()
+        child = os.fork()
+        if child == 0:
             init(spec)
-        except Exception as error:  # anything that stops the box is said
-            os.write(2, f"opscore sandbox: could not build the box: {error}\n".encode())
+    except Exception as error:  # anything that stops the box is said (init's too)
+        os.write(2, f"opscore sandbox: could not build the box: {error}\n".encode())
         os._exit(126)
     _, status = os.waitpid(child, 0)
     code = os.waitstatus_to_exitcode(status)

@@ -16,7 +16,8 @@ from django.db.models import F
 
 from coding.actions import note_on, transition
 from coding.approvals import void_other_commits
-from coding.checks import escape_found, measure, outside_state, verify
+from coding.chain import Chained, drop
+from coding.checks import Change, escape_found, measure, outside_state, verify
 from coding.models import CodingIteration, CodingRun, RunStatus
 from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
@@ -24,7 +25,6 @@ from coding.worktrees import (
     GitFailed,
     WorktreeRefused,
     commit_all,
-    diff_between,
     keep_patch,
     provision,
 )
@@ -65,8 +65,7 @@ def drive(run: CodingRun) -> CodingRun:
                 break
     finally:
         add_active_time(run, stint)
-    run.refresh_from_db()
-    return run
+    return run  # as its last move left it: the caller refreshes what it reads
 
 
 ADD_ACTIVE_TIME = """
@@ -140,21 +139,33 @@ def harness_env() -> dict:
 
 
 def one_pass(run: CodingRun) -> bool:
-    """One harness pass and its checks; True when the loop should go round again."""
-    prompt = prompt_for(run)
-    ran = run_harness(run, prompt)
-    if ran is None:
-        return False
-    done, report, escape = ran
-    verdict = None
-    if transition(run, RunStatus.WAITING_FOR_TESTS, f"pass {run.iteration} ran"):
-        verdict = run_checks(run)
-    row = record_pass(run, prompt, done, report, verdict)  # a cancelled pass is recorded too
-    return verdict is not None and decide(run, done, verdict, escape, row.changed_files)
+    """One harness pass and its checks; True when the loop should go round again. The tests'
+    box follows the harness's in the same launch (coding/chain.py)."""
+    prompt, tests = prompt_for(run), chained_tests(run)
+    try:
+        ran = run_harness(run, prompt, tests)
+        if ran is None:
+            return False
+        done, report, escape = ran
+        verdict = None
+        if transition(run, RunStatus.WAITING_FOR_TESTS, f"pass {run.iteration} ran"):
+            verdict = run_checks(run, tests)
+    finally:
+        drop(tests)  # a pass that ends before its tests takes their box with it
+    # a cancelled pass is recorded too, but has no worktree left to measure
+    change = measure(run.worktree_path, run.base_sha) if verdict else NO_CHANGE
+    record_pass(run, prompt, done, report, verdict, change)
+    return verdict is not None and decide(run, done, verdict, escape, change)
 
 
-def run_harness(run: CodingRun, prompt: str):
-    """(finished, report, escape) — or None when the harness is missing (the run blocks)."""
+def chained_tests(run: CodingRun) -> Chained | None:
+    command = run.repository.test_command
+    return Chained("tests", list(command), Limits.from_caps(run.limits)) if command else None
+
+
+def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None):
+    """(finished, report, escape) — or None when the harness is missing (the run blocks).
+    The run's process group stays recorded while its tests' box is still to come."""
     caps, worktree = run.limits, Path(run.worktree_path)
     budget = float(Decimal(str(caps["max_cost_usd"])) - spent_usd(run))
     try:
@@ -170,6 +181,7 @@ def run_harness(run: CodingRun, prompt: str):
             harness_env(),
             remember_group(run),
             egress=egress,
+            then=[tests] if tests else (),
         )
     except (HarnessMissing, Unconfined) as refused:
         transition(run, RunStatus.BLOCKED, str(refused))
@@ -177,7 +189,7 @@ def run_harness(run: CodingRun, prompt: str):
     note_on(run, "harness", done.notes)
     report = read_output(run.runner, done.output)
     CodingRun.objects.filter(pk=run.pk).update(
-        process_group=None,
+        process_group=F("process_group") if tests and tests.process else None,
         iteration=F("iteration") + 1,
         cost_usd=F("cost_usd") + report.cost_usd,
         external_session_id=report.session_id or F("external_session_id"),
@@ -188,11 +200,11 @@ def run_harness(run: CodingRun, prompt: str):
     return done, report, escape_found(worktree, run.repository.path, before)
 
 
-def run_checks(run: CodingRun):
+def run_checks(run: CodingRun, tests: Chained | None = None):
     """The verdict, or None when the run was cancelled while its tests ran."""
     limits, notes = Limits.from_caps(run.limits), []
     verdict = verify(
-        run.repository, run.task, run.worktree_path, limits, remember_group(run), notes
+        run.repository, run.task, run.worktree_path, limits, remember_group(run), notes, tests
     )
     note_on(run, "checks", notes)
     CodingRun.objects.filter(pk=run.pk).update(process_group=None)
@@ -215,21 +227,26 @@ def record_lost_pass(run: CodingRun) -> None:
 
 def remember_group(run: CodingRun):
     def remember(pid: int) -> None:
+        if run.process_group == pid:  # the tests' box, in the launch the harness's row names
+            return
         CodingRun.objects.filter(pk=run.pk).update(process_group=pid)
+        run.process_group = pid
 
     return remember
 
 
-def record_pass(run, prompt, done, report, verdict) -> CodingIteration:
-    """One row per pass; a pass cut short by a cancel has no worktree left to measure."""
-    digest, changed = measure(run.worktree_path, run.base_sha) if verdict else ("", 0)
+NO_CHANGE = Change("", {"changed": 0}, "")
+
+
+def record_pass(run, prompt, done, report, verdict, change: Change) -> CodingIteration:
+    """One row per pass."""
     return CodingIteration.objects.create(
         run=run,
         number=run.iteration,
         prompt=prompt[:5000],
         output_summary=(report.summary or done.output)[-4000:],
-        diff_hash=digest,
-        changed_files=changed,
+        diff_hash=change.digest,
+        changed_files=change.stats["changed"],
         tests_passed=verdict.passed if verdict else None,
         test_output=verdict.output if verdict else "",
         test_signature=verdict.signature if verdict and not verdict.passed else "",
@@ -240,10 +257,11 @@ def record_pass(run, prompt, done, report, verdict) -> CodingIteration:
     )
 
 
-def decide(run: CodingRun, done, verdict, escape: str, changed: int) -> bool:
+def decide(run: CodingRun, done, verdict, escape: str, change: Change) -> bool:
     CodingRun.objects.filter(pk=run.pk).update(
         test_summary=verdict.tests, lint_summary=verdict.lint
     )
+    changed = change.stats["changed"]
     stop = (
         escape
         or (done.timed_out and f"the harness ran past {done.seconds:.0f}s and was killed")
@@ -252,7 +270,7 @@ def decide(run: CodingRun, done, verdict, escape: str, changed: int) -> bool:
     if stop:
         return not transition(run, RunStatus.FAILED, stop)
     if verdict.passed:
-        return not ready_for_review(run)
+        return not ready_for_review(run, change)
     stuck = no_progress(run)
     if stuck or run.mode != "ralph-loop":
         return not transition(run, RunStatus.FAILED, stuck or verdict.output[-1500:])
@@ -276,11 +294,14 @@ def no_progress(run: CodingRun) -> str:
     return ""
 
 
-def ready_for_review(run: CodingRun) -> bool:
-    """Commit the proven change on the run's branch; a new commit voids earlier approvals."""
-    sha = commit_all(run.worktree_path, f"R{run.id}: {run.task.get('summary', 'change')[:60]}")
-    stats, change = diff_between(run.repository, run.base_sha, sha)
-    keep_patch(run, f"review-{sha[:12]}", change)
+def ready_for_review(run: CodingRun, change: Change) -> bool:
+    """Commit the proven change on the run's branch; a new commit voids earlier approvals.
+    The change was measured on the index this commit takes whole: its stats and patch are the
+    commit's against the base."""
+    message = f"R{run.id}: {run.task.get('summary', 'change')[:60]}"
+    sha = commit_all(run.worktree_path, message, staged=True)
+    stats = change.stats
+    keep_patch(run, f"review-{sha[:12]}", change.patch)
     void_other_commits(run, sha, f"superseded by commit {sha[:10]}")
     files = "1 file" if stats["changed"] == 1 else f"{stats['changed']} files"
     reason = f"tests passed at {sha[:10]}; {files} changed"

@@ -43,6 +43,7 @@ from coding.box import (
     box_spec,
     hand_over,
     jail_command,
+    jail_env,
     rlimits,
     sandbox_ids,
     welcome,
@@ -116,11 +117,17 @@ def run_boxed(
     on_start=None,
     name="harness",
     egress=(),
+    fresh_home=False,
+    then=(),
 ) -> Finished:
     """Run `argv` confined to the worktree `cwd`; its output goes to `<name>.log` beside the
     worktree. `on_start(pid)` hears the process group's id before any waiting, so another
     process (a cancel) can kill the group. `egress`: the (host, port) pairs it may reach
-    through the proxy (coding/egress.py); none, and the box has no network at all."""
+    through the proxy (coding/egress.py); none, and the box has no network at all.
+    `fresh_home`: an empty HOME of its own rather than the run's (which the harness keeps
+    from pass to pass): a check must see nothing an earlier command left there. `then`:
+    checks to box in the same launch once this command's box is gone (coding/chain.py); not
+    with egress, nor unconfined."""
     if not argv or shutil.which(argv[0], path=boxed_env().get("PATH")) is None:
         raise HarnessMissing(f"{argv[0] if argv else '(empty)'} is not installed or not on PATH")
     worktree = Path(cwd).resolve()
@@ -129,25 +136,41 @@ def run_boxed(
     box.mkdir(exist_ok=True), home.mkdir(exist_ok=True)
     welcome(home)
     variables = boxed_env(env) | {"HOME": str(home)} | (egress_env() if egress else {})
-    log = box / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())[:40]}.log"
+    log, chained = box / f"{slug(name)}.log", [] if egress else list(then)
     with egress_door(egress) as door, open(log, "wb") as out:
-        command, spawn_env, setup, notes = spawning(argv, worktree, box, limits, variables, door)
+        how = (argv, worktree, box, limits, variables, door, fresh_home, chained, log.stem)
+        command, spawn_env, setup, notes, pipes = spawning(*how)
         started = time.monotonic()
-        process = subprocess.Popen(
-            command,
-            cwd=worktree,
-            env=spawn_env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: a cancel kills it whole
-            preexec_fn=setup,
-        )
+        try:
+            process = subprocess.Popen(
+                command,
+                cwd=worktree,
+                env=spawn_env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: a cancel kills it whole
+                preexec_fn=setup,
+                pass_fds=pipes,
+            )
+        finally:
+            for fd in pipes:  # the launch's now: a chained box's output ends with that box
+                os.close(fd)
+        for item in chained if pipes else ():
+            item.launched(process)
         if on_start is not None:
             on_start(process.pid)
-        timed_out, total = pump(process, out, limits, started + limits.seconds)
+        deadline = started + limits.seconds
+        timed_out, total = pump(process, out, limits, deadline, last=not pipes)
         notes += [f"egress refused: {d['target']} ({d['reason']})" for d in refused(door)]
-    return finished(process, log, limits, time.monotonic() - started, timed_out, total, notes)
+    for item in chained if timed_out else ():
+        item.lost()  # killed with the launch
+    seconds = time.monotonic() - started
+    return finished(process, log, limits, seconds, timed_out, total, notes, last=not pipes)
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "-", name.lower())[:40]
 
 
 SHORT_TMP = "/tmp" if os.path.isdir("/tmp") else None
@@ -173,28 +196,32 @@ def refused(door: EgressProxy | None) -> list[dict]:
     return door.refusals() if door is not None else []
 
 
-def spawning(argv, worktree: Path, box: Path, limits: Limits, variables: dict, door=None):
+def spawning(argv, worktree: Path, box: Path, limits, variables, door, fresh, chained, report):
     """How to start the command: through the box — or, where it cannot be built, refused
-    unless the operator opted in to unconfined runs (then said in the notes)."""
+    unless the operator opted in to unconfined runs (then said in the notes). With the box,
+    the `chained` checks' boxes follow in the same launch, each with its own output pipe
+    (the write ends returned, for the launch to keep)."""
     missing = confinement_missing()
     if missing and not settings.OPS_CODING_ALLOW_UNCONFINED:
         raise Unconfined(f"refused: the sandbox cannot be built here ({missing})")
     if missing:  # the machine's whole network, so no proxy address to point at
         note = f"ran UNCONFINED (OPS_CODING_ALLOW_UNCONFINED): {missing}"
         plain = {k: v for k, v in variables.items() if k not in egress_env()}
-        return argv, plain, limits_in_child(limits), [note]
+        return argv, plain, limits_in_child(limits), [note], []
     egress = door.path.parent if door is not None else None
-    spec = box_spec(argv, worktree, Path(variables["HOME"]), box, limits, variables, egress)
-    hand_over([worktree, Path(variables["HOME"])], spec["uid"], spec["gid"])
-    return jail_command(), {"OPS_BOX_SPEC": jail.encode_spec(spec)}, None, []
+    home = Path(variables["HOME"])
+    spec = box_spec(argv, worktree, home, box, limits, variables, egress, fresh, report)
+    spec["then"] = [item.spec(worktree, home, box) for item in chained]
+    hand_over([worktree, home], spec["uid"], spec["gid"])
+    return jail_command(), jail_env(spec), None, [], [then["out"] for then in spec["then"]]
 
 
-def finished(process, log: Path, limits, seconds, timed_out, total, notes) -> Finished:
+def finished(process, log: Path, limits, seconds, timed_out, total, notes, last=True) -> Finished:
     """What the command did, read back from its output file and its box's report."""
     report = {}
     with contextlib.suppress(OSError, ValueError):
-        report = json.loads((log.parent / "box.json").read_text())
-    (log.parent / "box.json").unlink(missing_ok=True)
+        report = json.loads(log.with_suffix(".json").read_text())
+    log.with_suffix(".json").unlink(missing_ok=True)
     with open(log, "rb") as out:
         head = out.read(OUTPUT_CAP * 4).decode(errors="replace")
     cut = total > limits.output_bytes
@@ -205,17 +232,30 @@ def finished(process, log: Path, limits, seconds, timed_out, total, notes) -> Fi
         notes.append(f"killed {left} process(es) the command left running when it ended")
     if timed_out:
         notes.append(f"killed at the {limits.seconds:.0f}s wall-clock limit")
-    status = None if timed_out else process.returncode
+    status = None if timed_out else exit_status(process, report, last)
     output = head if total <= OUTPUT_CAP else head[:OUTPUT_CAP] + CUT_MARKER
     return Finished(status, output, seconds, timed_out, str(log), cut, left, notes)
 
 
-def pump(process: subprocess.Popen, out, limits: Limits, deadline: float) -> tuple[bool, int]:
+def exit_status(process: subprocess.Popen, report: dict, last: bool) -> int:
+    """The launch's own status (its last box's command's); for a box with more to follow in
+    its launch — the launch may have ended with the next one by now — the status its init
+    reported, or 126 when the box never ran."""
+    if last:
+        return process.returncode
+    code = report.get("exit", 126)
+    return code if code >= 0 else 128 - code
+
+
+def pump(process, out, limits: Limits, deadline: float, stream=None, last=True):
     """Copy output to the file up to the cap (the rest is read and dropped, so the command
     never blocks on a full pipe). At the deadline the group is killed; once the command has
     ended, output drains for GRACE seconds at most — a child holding the pipe cannot hold
-    the driver. Returns (timed out, bytes printed)."""
-    fd, total, timed_out, ended = process.stdout.fileno(), 0, False, None
+    the driver. `stream`: a chained box's own pipe rather than the launch's stdout; `last`:
+    nothing more follows in the launch, so what is left of its group goes. Returns (timed
+    out, bytes printed)."""
+    stream = stream or process.stdout
+    fd, total, timed_out, ended = stream.fileno(), 0, False, None
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         while True:
@@ -236,10 +276,11 @@ def pump(process: subprocess.Popen, out, limits: Limits, deadline: float) -> tup
             keep = chunk[: max(limits.output_bytes - total, 0)]
             out.write(keep)
             total += len(chunk)
-    process.stdout.close()
-    kill_process_group(process.pid)  # whatever of the group is left (unconfined runs)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=GRACE)
+    stream.close()
+    if last or timed_out:
+        kill_process_group(process.pid)  # whatever of the group is left (unconfined runs)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=GRACE)
     return timed_out, total
 
 
@@ -281,7 +322,7 @@ def probe_box(abi: int) -> dict:
         try:
             done = subprocess.run(
                 jail_command(),
-                env={"OPS_BOX_SPEC": jail.encode_spec(spec)},
+                env=jail_env(spec),
                 capture_output=True,
                 text=True,
                 timeout=30,

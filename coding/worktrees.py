@@ -216,17 +216,27 @@ def holding_repository(repo: Repository):
 AUTHOR = ["-c", "user.name=Opscore coding lane", "-c", "user.email=coding@opscore.invalid"]
 
 
-def commit_all(worktree: str, message: str) -> str:
-    """Commit whatever the pass left (hooks off: they are the repository's, not the run's).
-    The commit is tried at once; only when git refuses is it asked whether anything was
-    staged (nothing is no error)."""
-    git(["add", "--all", "--", ".", *NOT_WORK], worktree)
+def commit_all(worktree: str, message: str, staged: bool = False) -> str:
+    """Commit whatever the pass left (hooks off: they are the repository's, not the run's) and
+    return the commit, read from git's own summary line (`core.abbrev=no`: the full id) — a
+    `rev-parse HEAD` only where that line is not the one expected. `staged`: measure() staged
+    it all already, nothing ran in the worktree since. The commit is tried at once; only when
+    git refuses is it asked whether anything was staged (nothing is no error)."""
+    if not staged:
+        git(["add", "--all", "--", ".", *NOT_WORK], worktree)
+    said = ""
     try:
-        git([*AUTHOR, "commit", "--quiet", "--no-verify", "-m", message], worktree)
+        said = git(
+            [*AUTHOR, "-c", "core.abbrev=no", "commit", "--no-verify", "-m", message], worktree
+        )
     except GitFailed:
         if git(["diff", "--cached", "--name-only", "--no-ext-diff"], worktree).strip():
             raise
-    return git(["rev-parse", "HEAD"], worktree).strip()
+    made = SUMMARY.match(said)
+    return made.group(1) if made else git(["rev-parse", "HEAD"], worktree).strip()
+
+
+SUMMARY = re.compile(r"\[[^\]\n]* ([0-9a-f]{40}|[0-9a-f]{64})\] ")  # "[branch <id>] subject"
 
 
 def head_of(repo: Repository, branch: str) -> str:
@@ -234,13 +244,11 @@ def head_of(repo: Repository, branch: str) -> str:
     return git(["rev-parse", "--verify", "--end-of-options", ref], repo.path).strip()
 
 
-def diff_between(repo: Repository, base: str, head: str) -> tuple[dict, str]:
-    """(files, insertions and deletions; the patch) of a branch's change since its base, from
-    one git call: numstat lines come first, then the binary patch."""
-    text = git(
-        ["diff", "--no-ext-diff", "--numstat", "--binary", "-p", f"{base}..{head}", "--"],
-        repo.path,
-    )
+DIFF_STATS = ["diff", "--no-ext-diff", "--numstat", "--binary", "-p"]
+
+
+def diff_stats(text: str) -> tuple[dict, str]:
+    """A DIFF_STATS output as (files, insertions and deletions; the patch)."""
     cut = text.find("diff --git ")
     rows, patch = (text, "") if cut < 0 else (text[:cut], text[cut:])
     files, added, removed = [], 0, 0

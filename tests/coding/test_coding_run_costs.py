@@ -1,7 +1,9 @@
 """What a coding run costs around its harness is counted, so a regression shows: a box start
-imports only what building the box needs (egress's modules only for a run with egress), and
-a drive reads its repository row once, not again after every move of the run."""
+compiles nothing and imports only what building the box needs (egress's modules only for a
+run with egress), and a drive reads its repository row once, not again after every move of
+the run."""
 
+import marshal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,12 +13,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from coding import jail
-from coding.box import jail_command
-from coding.driver import handle_one_run
+from coding.box import jail_command, jail_env
+from coding.driver import handle_one_run, let_go, start_next
 from coding.loop import add_active_time
 from coding.models import CodingRun
 from opscore.db import db_now
 from tests.coding_support import new_run
+from tests.processes import ROOT
 
 IMPORTED = """
 import sys
@@ -24,6 +27,11 @@ before = set(sys.modules)
 path = sys.argv[1]
 exec(compile(open(path).read(), path, "exec"), {"__name__": "jail"})
 print(" ".join(sorted(set(sys.modules) - before)))
+"""
+SEEN_FROM_INSIDE = """
+import ctypes, sys
+print(ctypes.__file__)
+print(sys.flags.isolated, sys.flags.no_site, *sys.path)
 """
 
 
@@ -45,15 +53,33 @@ def test_a_box_start_imports_neither_egress_modules_nor_json():
     assert "ctypes" in imported  # the test sees the jail's imports at all
 
 
-def test_a_box_start_runs_the_jail_from_cached_bytecode_and_the_rest_from_the_stdlib():
-    argv = jail_command()
-    probe = argv[-1].replace("jail.main()", "import ctypes; print(jail.__file__, ctypes.__file__)")
+def test_a_box_start_imports_no_more_than_building_the_box_needs():
+    imported = modules_a_box_start_imports()
 
-    done = subprocess.run([*argv[:-1], probe], capture_output=True, text=True, check=True)
+    # `signal` (not `_signal`) pulled in enum, functools and collections: a quarter of a start
+    assert not imported & {"signal", "enum", "functools", "collections"}, imported
 
-    jail_file, ctypes_file = done.stdout.split()
-    assert Path(jail_file) == Path(jail.__file__).resolve()  # imported, not run as a script
-    assert Path(ctypes_file).is_relative_to(Path(sys.base_prefix))  # the checkout shadows none
+
+def test_a_box_start_compiles_no_jail_source_it_runs_the_drivers_code_object():
+    code = marshal.loads(bytes.fromhex(jail_env({})["OPS_BOX_JAIL"]))
+
+    assert code.co_filename == str(Path(jail.__file__).resolve())
+    assert not any(str(Path(jail.__file__).parent) in arg for arg in jail_command())
+
+
+def test_a_box_start_takes_every_module_from_the_standard_library():
+    probe = marshal.dumps(compile(SEEN_FROM_INSIDE, "probe", "exec")).hex()
+
+    done = subprocess.run(
+        jail_command(), env={"OPS_BOX_JAIL": probe}, capture_output=True, text=True, check=True
+    )
+
+    ctypes_file, flags = done.stdout.splitlines()
+    isolated, no_site, *path = flags.split()
+    assert Path(ctypes_file).is_relative_to(Path(sys.base_prefix))
+    assert (isolated, no_site) == ("1", "1")
+    assert "" not in path  # not the current directory either
+    assert not any(Path(p).is_relative_to(ROOT) for p in path)  # the checkout shadows none
 
 
 def test_the_box_spec_survives_its_handover_whole():
@@ -74,6 +100,40 @@ def test_a_proven_single_shot_run_reads_no_repository_row_of_its_own(coding_repo
     assert run.status == "waiting_for_review"
     rereads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "coding_repository"')]
     assert rereads == []  # the dispatcher's select_related row serves the whole drive
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pass_starts_the_box_builder_once_for_its_harness_and_its_tests(coding_repo, monkeypatch):
+    launches, real = [], subprocess.Popen
+
+    class Counting(real):
+        def __init__(self, args, *more, **options):
+            launches.extend([args] if args == jail_command() else [])
+            super().__init__(args, *more, **options)
+
+    monkeypatch.setattr(subprocess, "Popen", Counting)
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "waiting_for_review", run.reason
+    assert "tests passed" in run.iterations.get().test_output
+    assert len(launches) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chained_pass_records_its_launch_once_and_clears_it_once(coding_repo):
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "waiting_for_review" and run.process_group is None
+    kept = '"process_group" = "coding_codingrun"."process_group"'  # the harness's row update
+    groups = [q["sql"] for q in queries if '"process_group" =' in q["sql"] and kept not in q["sql"]]
+    assert len(groups) == 2, groups  # set for the launch, cleared after the tests
 
 
 @pytest.mark.django_db
@@ -103,3 +163,20 @@ def test_a_drive_adds_its_active_time_in_one_statement(coding_repo):
     assert len(queries) == 1
     assert 600 <= run.limits["active_seconds"] < 660
     assert run.limits["max_iterations"]  # the other caps stay as they were
+
+
+@pytest.mark.django_db
+def test_a_dispatch_reads_the_active_runs_once_and_counts_none(coding_repo):
+    coding_repo.max_concurrent_runs = 2
+    coding_repo.save()
+    new_run(coding_repo, "already running").move("running")
+    waiting = new_run(coding_repo, "next")
+
+    with CaptureQueriesContext(connection) as queries:
+        started = start_next()
+
+    let_go(started.id)
+    assert started == waiting
+    reads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "coding_codingrun"')]
+    assert not [q for q in queries if "COUNT(" in q["sql"]]
+    assert len(reads) == 3  # the active runs, the waiting ones, the started one afresh

@@ -190,6 +190,35 @@ def test_a_git_pointer_rewritten_by_the_harness_fails_the_run_and_runs_nothing(a
     assert not (tmp_path / "pwned").exists()
 
 
+def test_nothing_the_harness_leaves_in_its_home_reaches_the_tests(attack, coding_repo):
+    coding_repo.test_command = ["sh", "-c", 'ls -A "$HOME" > home-seen.txt; cat ~/.gitconfig']
+    coding_repo.save()
+
+    run = attack("plant_in_home")
+
+    assert findings(run)["plant_in_home"].startswith("ok")  # its own HOME: allowed
+    assert Path(run.worktree_path).parent.joinpath("home", "planted-by-harness").exists()
+    assert Path(run.worktree_path, "home-seen.txt").read_text().split() == [".gitconfig"]
+    assert "directory = *" in run.iterations.get().test_output  # the tests' git still works
+
+
+def test_the_tests_box_shares_nothing_with_the_harness_box_but_the_worktree(attack, coding_repo):
+    look = "ls -A /tmp > seen-tmp.txt; cat /proc/[0-9]*/cmdline | tr '\\0' ' ' > seen-procs.txt"
+    coding_repo.test_command = ["sh", "-c", look]
+    coding_repo.save()
+
+    run = attack("plant_in_tmp", "setsid_child", "write_inherited_fds")
+
+    seen = findings(run)
+    assert seen["plant_in_tmp"].startswith("ok") and seen["setsid_child"].startswith("ok")
+    assert seen["write_inherited_fds"].startswith("blocked"), seen
+    tree = Path(run.worktree_path)
+    assert "planted-by-harness" not in (tree / "seen-tmp.txt").read_text()
+    assert attack.targets["marker"] not in (tree / "seen-procs.txt").read_text()
+    assert "FORGED" not in run.iterations.get().test_output
+    assert run.status == "waiting_for_review", run.reason
+
+
 def test_a_fork_bomb_meets_the_process_limit(attack):
     run = attack("fork_300")
 

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from coding.models import CodingRun
-from coding.worktrees import WorktreeRefused, check_branch, clean_up, provision
+from coding.worktrees import WorktreeRefused, check_branch, clean_up, commit_all, provision
 from tests.conftest import sh
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,6 +26,17 @@ def test_a_run_gets_its_own_worktree_and_branch_from_the_base(git_repo):
     assert (repo_path := sh("git", "rev-parse", "HEAD", cwd=git_repo.path).strip()) == run.base_sha
     assert sh("git", "rev-parse", "HEAD", cwd=run.worktree_path).strip() == repo_path
     assert "app.py" in sh("git", "ls-files", cwd=run.worktree_path)
+
+
+def test_a_commit_names_its_full_id_and_nothing_to_commit_names_head(git_repo):
+    run = provision(new_run(git_repo))
+    Path(run.worktree_path, "app.py").write_text("print('changed')\n")
+
+    made = commit_all(run.worktree_path, "R1: change")
+    again = commit_all(run.worktree_path, "R1: nothing new")
+
+    head = sh("git", "rev-parse", "HEAD", cwd=run.worktree_path).strip()
+    assert made == again == head != run.base_sha
 
 
 def test_runs_provisioned_at_once_each_get_their_own(git_repo):

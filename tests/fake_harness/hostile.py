@@ -153,6 +153,34 @@ def _():
     return "pointed .git at fake-git"
 
 
+@attempt("plant_in_home")
+def _():
+    """What the next command in the run would pick up from HOME (a usercustomize.py, a
+    .gitconfig, an .npmrc) without it ever showing in the worktree's diff."""
+    return write(str(Path(os.environ["HOME"], "planted-by-harness")))
+
+
+@attempt("plant_in_tmp")
+def _():
+    return write("/tmp/planted-by-harness")
+
+
+@attempt("write_inherited_fds")
+def _():
+    """Any descriptor beyond stdio left open to it: the tests' output pipe, if its box were
+    built in the same launch and the pipe leaked, would take a forged verdict."""
+    took = []
+    for fd in range(3, 1024):
+        try:
+            os.write(fd, b"FORGED: tests passed\n")
+            took.append(fd)
+        except OSError:
+            continue
+    if not took:
+        raise PermissionError("no descriptor beyond stdio is open")
+    return took
+
+
 @attempt("fork_300")
 def _():
     children, reader, writer = [], *os.pipe()

@@ -1,0 +1,99 @@
+"""A pass's tests boxed in the same launch as its harness: the box builder's interpreter starts
+once for both (about half a box start's price), the tests' box is built as soon as the
+harness's is gone.
+
+What the two boxes share is the launch's outer process and the worktree, nothing else. The
+tests' box is a box like any other (coding/jail.py): new namespaces (PID, mount, network, IPC,
+UTS), a new root, a fresh /tmp and a fresh HOME (an empty tmpfs), its own init and Landlock
+domain. It is built only after the harness's init has exited, and with it every process the
+harness left (the kernel empties a PID namespace whose init dies), so nothing the harness ran
+is alive when the tests start. Its output goes to a pipe of its own that no process of the
+harness's box ever holds (the launch closes it in the harness's branch before building the
+box), so the harness cannot write into what the tests are judged by. The launch's outer
+process is outside both boxes: root's (or Opscore's) and not in their PID namespaces, so a
+box can neither see nor signal nor trace it.
+
+The driver still does everything between the two in order (the harness's row, the escape
+look, the move to waiting-for-tests); a pass that ends before its tests (a cancel, a missing
+harness) kills the launch. The box is not chained with egress (the tests have no network at
+all), unconfined, or after a harness killed at its time limit: the check is boxed afresh.
+"""
+
+import contextlib
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from coding.box import box_spec
+from coding.sandbox import (
+    GRACE,
+    Finished,
+    Limits,
+    boxed_env,
+    finished,
+    kill_process_group,
+    pump,
+    slug,
+)
+
+
+@dataclass(eq=False)
+class Chained:
+    """A check waiting in a launch: its command and limits, then its pipe and its launch."""
+
+    name: str
+    argv: list
+    limits: Limits
+    stream: object = None  # the read end of its output pipe, once its box is in a launch
+    process: subprocess.Popen | None = None
+    box: Path | None = None
+
+    def spec(self, worktree: Path, home: Path, box: Path) -> dict:
+        """Its box as a check's (a fresh HOME, no egress), writing to a pipe of its own."""
+        read, write = os.pipe()
+        self.stream = open(read, "rb", buffering=0)  # noqa: SIM115 — resume or drop closes it
+        self.box = box
+        variables = boxed_env() | {"HOME": str(home)}
+        spec = box_spec(
+            self.argv, worktree, home, box, self.limits, variables, None, True, slug(self.name)
+        )
+        return spec | {"out": write}
+
+    def launched(self, process: subprocess.Popen) -> None:
+        self.process = process
+
+    def lost(self) -> None:
+        """Its launch was killed before it: boxed afresh if it is still wanted."""
+        drop(self)
+
+
+def resume(item: Chained | None, on_start=None) -> Finished | None:
+    """The chained check's outcome, pumped like run_boxed's; None when it has no launch (the
+    caller boxes it afresh)."""
+    if item is None or item.process is None:
+        return None
+    process, stream = item.process, item.stream
+    item.process, item.stream = None, None  # resumed once: pump closes its pipe
+    if on_start is not None:
+        on_start(process.pid)  # the launch's group: a cancel kills the check with it
+    log, started = item.box / f"{slug(item.name)}.log", time.monotonic()
+    with open(log, "wb") as out:
+        deadline = started + item.limits.seconds
+        timed_out, total = pump(process, out, item.limits, deadline, stream=stream)
+    seconds = time.monotonic() - started
+    return finished(process, log, item.limits, seconds, timed_out, total, [])
+
+
+def drop(item: Chained | None) -> None:
+    """A chained check that will not be resumed: its launch killed, its pipe closed."""
+    if item is None:
+        return
+    if item.process is not None and item.process.poll() is None:
+        kill_process_group(item.process.pid)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            item.process.wait(timeout=GRACE)
+    if item.stream is not None:
+        item.stream.close()
+    item.process, item.stream = None, None
