@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
-from memory.embeddings import EmbeddingError, embedder, nearest, query_vector
+from memory.embeddings import EmbeddingError, embedder, nearest, noise_floor, query_vector
 from memory.models import Memory, MemoryStatus
 from opscore.policies import parse_policy
 
@@ -41,7 +41,6 @@ FLOOR = 0.2  # of the best score: a weaker match is noise next to it
 MAX_TERMS = 16  # the first terms of the context: its title and topic come first
 PER_TERM, DF_CAP, POOL = 64, 1000, 40  # candidates per term; df counted up to; rows scored back
 LEXICAL_WEIGHT = 0.5  # of a fused score: the rest is the vector's (both normalised to the best)
-MIN_SIMILARITY = 0.3  # cosine below which a vector neighbour is no match (all-MiniLM-L6-v2)
 log = logging.getLogger(__name__)
 LESSON_KINDS = {"lesson", "playbook", "constraint"}
 TOKEN = re.compile(r"[^\W_]+(?:[-.][^\W_]+)*")
@@ -54,8 +53,9 @@ IGNORED = frozenset(
     would you your instructions instruction topic evidence since payload details given none
     null true false""".split()  # noqa: SIM905 - a word list reads best as words
 )
+UNSEARCHED = sorted(IGNORED)  # left out of a memory's length too (memory/sql, v6)
 RETRIEVE_SQL = """SELECT r.*, (SELECT value FROM opscore_policy WHERE key = 'memory_policy')
-    AS policy FROM memory_retrieve(%s, %s, %s, %s, %s, %s::text[], %s::real[], %s, %s) AS r"""
+    AS policy FROM memory_retrieve(%s, %s, %s, %s, %s, %s::text[], %s::real[], %s, %s, %s) AS r"""
 COMMON_SQL = """SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats
     WHERE schemaname = current_schema() AND tablename = 'memory_memory' AND attname = 'search'"""
 COMMON_SECONDS = 600  # how long a process trusts what ANALYZE last found common
@@ -153,7 +153,18 @@ def fetch_rows(agent_slug: str, terms: list[str]) -> list[dict]:
     with connection.cursor() as cursor:
         cursor.execute(
             RETRIEVE_SQL,
-            [agent_slug, terms, PER_TERM, DF_CAP, POOL, common, freqs, FLOOR, OFFLINE_TAG],
+            [
+                agent_slug,
+                terms,
+                PER_TERM,
+                DF_CAP,
+                POOL,
+                common,
+                freqs,
+                FLOOR,
+                OFFLINE_TAG,
+                UNSEARCHED,
+            ],
         )
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -165,9 +176,10 @@ def hybrid_rows(agent_slug: str, rows: list[dict], context: str, provider) -> tu
     lexical score over the best one's, and its cosine over the best one's, weighted equally.
     Unlike reciprocal rank, the margins count: a memory matching the query's own words clearly
     beats one that merely shares a stem, and full-text matches the vector finds far from the
-    context sink. A paraphrase with no word in common arrives through its vector; a vector
-    neighbour below MIN_SIMILARITY is no match. A provider that fails leaves the lexical order,
-    and the ranking says why."""
+    context sink. A paraphrase with no word in common arrives through its vector, however modest
+    its cosine, as long as it is above the store's noise floor (embeddings.noise_floor): below
+    it, a neighbour is no match and its slot stays empty. A provider that fails leaves the
+    lexical order, and the ranking says why."""
     try:
         vector = query_vector(provider, context)
         also = [row["id"] for row in rows]
@@ -175,13 +187,13 @@ def hybrid_rows(agent_slug: str, rows: list[dict], context: str, provider) -> tu
     except EmbeddingError as error:
         log.warning("memory retrieval fell back to full text: %s", error)
         return rows, f"full-text (embeddings failed: {error})"[:300]
-    return fused(rows, near), "hybrid"
+    return fused(rows, near, noise_floor(provider.model, len(vector))), "hybrid"
 
 
-def fused(rows: list[dict], near: list[dict]) -> list[dict]:
+def fused(rows: list[dict], near: list[dict], floor: float) -> list[dict]:
     similarity = {row["id"]: max(float(row["similarity"]), 0.0) for row in near}
     lexical = {row["id"]: float(row["score"]) for row in rows}
-    candidates = {row["id"]: row for row in near if row["similarity"] >= MIN_SIMILARITY}
+    candidates = {row["id"]: row for row in near if row["similarity"] > floor}
     candidates |= {row["id"]: row for row in rows}
     best_lexical = max(lexical.values(), default=0.0) or 1.0
     best_similarity = max((similarity.get(pk, 0.0) for pk in candidates), default=0.0) or 1.0
