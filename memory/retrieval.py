@@ -17,7 +17,9 @@ The chosen ones are labelled by bucket (context: the agent, a project, person or
 lessons: company-wide lessons, playbooks and constraints; company: other company-wide
 memories), at most PER_BUCKET each and TOTAL in all, within the policy's character budget.
 With an embedding provider, the nearest memories by vector are candidates too, fused with the
-lexical ones by their normalised scores (hybrid): a paraphrase sharing no word is still found.
+lexical ones by their normalised scores (hybrid): a paraphrase sharing no word is still found,
+if it is closer to the query than two of the store's own memories typically are to each other
+(embeddings.noise_floor: calibrated on the store, so it follows the model).
 Use counts are not written here: a trigger on the LLMCall row that names the memories counts
 them (memory/sql/count_memory_use), so a search that no prompt carried counts nothing.
 """
@@ -53,7 +55,7 @@ IGNORED = frozenset(
     would you your instructions instruction topic evidence since payload details given none
     null true false""".split()  # noqa: SIM905 - a word list reads best as words
 )
-UNSEARCHED = sorted(IGNORED)  # left out of a memory's length too (memory/sql, v6)
+UNSEARCHED_SQL = "SELECT tsvector_to_array(to_tsvector('english', %s))"
 RETRIEVE_SQL = """SELECT r.*, (SELECT value FROM opscore_policy WHERE key = 'memory_policy')
     AS policy FROM memory_retrieve(%s, %s, %s, %s, %s, %s::text[], %s::real[], %s, %s, %s) AS r"""
 COMMON_SQL = """SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats
@@ -144,12 +146,26 @@ def forget_common_lexemes() -> None:
     _common.clear()
 
 
+_unsearched: dict[str, list[str]] = {}  # database alias → lexemes
+
+
+def unsearched_lexemes() -> list[str]:
+    """IGNORED as the search column spells it (stemmed), once per process: memory_retrieve
+    leaves them out of a memory's length as the query leaves them out of its terms."""
+    if connection.alias not in _unsearched:
+        with connection.cursor() as cursor:
+            cursor.execute(UNSEARCHED_SQL, [" ".join(sorted(IGNORED))])
+            _unsearched[connection.alias] = cursor.fetchone()[0]
+    return _unsearched[connection.alias]
+
+
 def fetch_rows(agent_slug: str, terms: list[str]) -> list[dict]:
     """One round trip to `memory_retrieve`, with the gate's policy beside the rows, by name: only
     rows above the relevance floor, each flagged `hidden` where it carries the offline tag."""
     if not terms:
         return []
     common, freqs = common_lexemes()
+    unsearched = unsearched_lexemes()
     with connection.cursor() as cursor:
         cursor.execute(
             RETRIEVE_SQL,
@@ -163,7 +179,7 @@ def fetch_rows(agent_slug: str, terms: list[str]) -> list[dict]:
                 freqs,
                 FLOOR,
                 OFFLINE_TAG,
-                UNSEARCHED,
+                unsearched,
             ],
         )
         names = [column.name for column in cursor.description]

@@ -21,8 +21,9 @@
 -- query to find those), a row scoring below p_floor of the best is never sent (it would only be
 -- dropped), and neither are the columns no prompt reads (subject key, visibility, created at).
 --
--- v6: a memory's length counts only words a query can hold: p_ignored (the function and envelope
--- words memory.retrieval never searches for) are left out of it, as they are out of the query.
+-- v6: a memory's length counts only words a query can hold: p_unsearched (the lexemes of the
+-- function and envelope words memory.retrieval never searches for, which it stems once per
+-- process) are left out of it, as they are out of the query.
 -- Postgres' own stop list is shorter ('since', 'also', 'must' are lexemes to it), so a memory
 -- saying "since" used to count as longer than its twin, for a word no query ever matches.
 DROP FUNCTION IF EXISTS memory_retrieve(text, text[], integer, integer, integer, text[], real[],
@@ -32,7 +33,7 @@ CREATE OR REPLACE FUNCTION memory_retrieve(p_agent text, p_terms text[], p_per_t
                                            p_df_cap integer, p_limit integer,
                                            p_common text[], p_common_freqs real[],
                                            p_floor double precision, p_hidden_tag text,
-                                           p_ignored text[])
+                                           p_unsearched text[])
 RETURNS TABLE (id bigint, kind text, scope text, confidence numeric, content text,
                score double precision, matched text[], hidden boolean)
 LANGUAGE plpgsql STABLE
@@ -52,7 +53,6 @@ DECLARE
     df integer;
     freq real;
     n_docs double precision;
-    unsearched text[] := tsvector_to_array(to_tsvector('english', array_to_string(p_ignored, ' ')));
 BEGIN
     -- N for idf: the planner's row estimate, or an exact count where the store is small (or
     -- was never analysed) and counting costs less than a wrong idf.
@@ -123,7 +123,7 @@ BEGIN
     ), pool AS (
         SELECT m.id, m.type, m.scope, m.confidence, m.content, m.created_at, m.search, m.exact_words, ts_filter(m.search, '{a}') AS headline,
                coalesce(m.tags @> jsonb_build_array(p_hidden_tag), false) AS hidden,
-               length(ts_delete(m.search, unsearched))::float8 AS len
+               length(ts_delete(m.search, p_unsearched))::float8 AS len
         FROM memory_memory m
         WHERE m.id = ANY(candidates) AND m.status = 'active'
           AND (m.visibility = 'shared' OR m.agent_id = p_agent)
