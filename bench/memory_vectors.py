@@ -43,12 +43,12 @@ def fill_vectors(provider, words: list[str]) -> None:
             "INSERT INTO bench_word VALUES (%s, %s::vector)",
             [(w, as_literal(v)) for w, v in zip(words, vectors, strict=True)],
         )
-        cursor.execute(COMPOSE, [provider.model])
         cursor.execute(f"DROP INDEX IF EXISTS memory_embedding_hnsw_{len(vectors[0])}")
+        cursor.execute(COMPOSE, [provider.model])
         cursor.execute("SET maintenance_work_mem = '512MB'")
         ensure_index(len(vectors[0]))
         cursor.execute("RESET maintenance_work_mem")
-        cursor.execute("ANALYZE memory_memory")
+        cursor.execute("VACUUM ANALYZE memory_memory")  # the rows the update left behind
     forget_query_vectors()  # and the noise floor calibrated on the smaller store
 
 
