@@ -79,28 +79,28 @@ def vectors_alone(provider):
     return search
 
 
-def opscore(agent: str, text: str) -> list[int]:
-    from memory.retrieval import retrieve
+def opscore(provider=None):
+    """Opscore's retrieval with `provider` as its embedder: None is lexical only, whatever
+    OPS_EMBEDDINGS says (else the lexical row would be the hybrid one under another name)."""
+    from memory import retrieval
 
-    return [r.id for r in retrieve(agent, text)]
+    def search(agent: str, text: str) -> list[int]:
+        saved, retrieval.embedder = retrieval.embedder, lambda: provider
+        try:
+            return [r.id for r in retrieval.retrieve(agent, text)]
+        finally:
+            retrieval.embedder = saved
+
+    return search
 
 
 def opscore_hybrid(provider):
-    from memory import retrieval
     from memory.embeddings import embed_pending, vectors_available
 
     if not vectors_available():
         return None
     embed_pending(provider, limit=10_000)
-
-    def search(agent: str, text: str) -> list[int]:
-        saved, retrieval.embedder = retrieval.embedder, lambda: provider
-        try:
-            return opscore(agent, text)
-        finally:
-            retrieval.embedder = saved
-
-    return search
+    return opscore(provider)
 
 
 def scores(found: list[int], rel: dict[int, int]) -> tuple[float, float, float]:
@@ -166,7 +166,7 @@ def report() -> None:
         ids[s["key"]] for s in CORPUS if s.get("status", "active") != "active" or s.get("expired")
     }
     provider = local_model()
-    systems = [("opscore lexical", opscore), ("plain BM25", bm25)]
+    systems = [("opscore lexical", opscore()), ("plain BM25", bm25)]
     if provider is not None:
         hybrid = opscore_hybrid(provider)
         systems += [("opscore hybrid", hybrid)] if hybrid else []

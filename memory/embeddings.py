@@ -14,6 +14,7 @@ import contextlib
 import functools
 import math
 import sys
+import time
 from collections import OrderedDict
 from pathlib import Path
 
@@ -25,6 +26,16 @@ from memory.models import Memory, MemoryStatus
 
 BATCH = 32
 NEAREST = 20  # vector candidates per query
+NOISE_SAMPLE = 100  # the newest memories of a model whose pairwise similarity is its noise
+MIN_PAIRS = 190  # pairs of 20 memories: fewer say little about a model's noise
+UNCALIBRATED = 0.3  # the floor until then: all-MiniLM-L6-v2 calls pairs below it unrelated
+NOISE_SECONDS = 600  # how long a process trusts a calibration
+NOISE_SQL = """WITH sample AS (
+        SELECT m.id, m.embedding::vector({dims}) AS e FROM memory_memory m
+        WHERE m.status = 'active' AND m.embedding_model = %s AND vector_dims(m.embedding) = {dims}
+        ORDER BY m.id DESC LIMIT %s)
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY 1 - (a.e <=> b.e)), count(*)
+    FROM sample a JOIN sample b ON a.id < b.id"""
 SIMILAR = """SELECT m.id, m.type AS kind, m.scope, m.subject_key, m.visibility, m.confidence,
         m.content, m.created_at, 1 - (m.embedding::vector({dims}) <=> %(q)s::vector({dims}))
         AS similarity, (SELECT value FROM opscore_policy WHERE key = 'memory_policy') AS policy,
@@ -204,6 +215,31 @@ def query_vector(provider, context: str) -> list[float]:
 
 def forget_query_vectors() -> None:
     _query_vectors.clear()
+    _noise.clear()
+
+
+_noise: dict[tuple[str, str, int], tuple[float, float]] = {}  # (alias, model, dims) → (at, floor)
+
+
+def noise_floor(model: str, dims: int) -> float:
+    """The similarity below which a vector neighbour is no match, calibrated on the store: the
+    median similarity of two of its own memories (the NOISE_SAMPLE newest, so the figure is the
+    same for everyone reading the same store). Most pairs of memories are about different
+    things, so a neighbour no closer to the query than a typical pair is to each other says
+    nothing; one above it may be a paraphrase sharing no word, however modest its cosine on a
+    model whose scale runs low (all-MiniLM-L6-v2 puts real paraphrases at 0.2). A fixed number
+    would be wrong for the next model; this follows the model. Read at most every NOISE_SECONDS
+    per process; a store too small to say (under MIN_PAIRS pairs) keeps UNCALIBRATED."""
+    key = (connection.alias, model, dims)
+    read_at, floor = _noise.get(key, (-NOISE_SECONDS, UNCALIBRATED))
+    if time.monotonic() - read_at < NOISE_SECONDS:
+        return floor
+    with connection.cursor() as cursor:
+        cursor.execute(NOISE_SQL.format(dims=int(dims)), [model, NOISE_SAMPLE])
+        median, pairs = cursor.fetchone()
+    floor = float(median) if pairs >= MIN_PAIRS else UNCALIBRATED
+    _noise[key] = (time.monotonic(), floor)
+    return floor
 
 
 def nearest(

@@ -17,7 +17,9 @@ The chosen ones are labelled by bucket (context: the agent, a project, person or
 lessons: company-wide lessons, playbooks and constraints; company: other company-wide
 memories), at most PER_BUCKET each and TOTAL in all, within the policy's character budget.
 With an embedding provider, the nearest memories by vector are candidates too, fused with the
-lexical ones by their normalised scores (hybrid): a paraphrase sharing no word is still found.
+lexical ones by their normalised scores (hybrid): a paraphrase sharing no word is still found,
+if it is closer to the query than two of the store's own memories typically are to each other
+(embeddings.noise_floor: calibrated on the store, so it follows the model).
 Use counts are not written here: a trigger on the LLMCall row that names the memories counts
 them (memory/sql/count_memory_use), so a search that no prompt carried counts nothing.
 """
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
-from memory.embeddings import EmbeddingError, embedder, nearest, query_vector
+from memory.embeddings import EmbeddingError, embedder, nearest, noise_floor, query_vector
 from memory.models import Memory, MemoryStatus
 from opscore.policies import parse_policy
 
@@ -41,7 +43,6 @@ FLOOR = 0.2  # of the best score: a weaker match is noise next to it
 MAX_TERMS = 16  # the first terms of the context: its title and topic come first
 PER_TERM, DF_CAP, POOL = 64, 1000, 40  # candidates per term; df counted up to; rows scored back
 LEXICAL_WEIGHT = 0.5  # of a fused score: the rest is the vector's (both normalised to the best)
-MIN_SIMILARITY = 0.3  # cosine below which a vector neighbour is no match (all-MiniLM-L6-v2)
 log = logging.getLogger(__name__)
 LESSON_KINDS = {"lesson", "playbook", "constraint"}
 TOKEN = re.compile(r"[^\W_]+(?:[-.][^\W_]+)*")
@@ -54,8 +55,9 @@ IGNORED = frozenset(
     would you your instructions instruction topic evidence since payload details given none
     null true false""".split()  # noqa: SIM905 - a word list reads best as words
 )
+UNSEARCHED_SQL = "SELECT tsvector_to_array(to_tsvector('english', %s))"
 RETRIEVE_SQL = """SELECT r.*, (SELECT value FROM opscore_policy WHERE key = 'memory_policy')
-    AS policy FROM memory_retrieve(%s, %s, %s, %s, %s, %s::text[], %s::real[], %s, %s) AS r"""
+    AS policy FROM memory_retrieve(%s, %s, %s, %s, %s, %s::text[], %s::real[], %s, %s, %s) AS r"""
 COMMON_SQL = """SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats
     WHERE schemaname = current_schema() AND tablename = 'memory_memory' AND attname = 'search'"""
 COMMON_SECONDS = 600  # how long a process trusts what ANALYZE last found common
@@ -144,16 +146,41 @@ def forget_common_lexemes() -> None:
     _common.clear()
 
 
+_unsearched: dict[str, list[str]] = {}  # database alias → lexemes
+
+
+def unsearched_lexemes() -> list[str]:
+    """IGNORED as the search column spells it (stemmed), once per process: memory_retrieve
+    leaves them out of a memory's length as the query leaves them out of its terms."""
+    if connection.alias not in _unsearched:
+        with connection.cursor() as cursor:
+            cursor.execute(UNSEARCHED_SQL, [" ".join(sorted(IGNORED))])
+            _unsearched[connection.alias] = cursor.fetchone()[0]
+    return _unsearched[connection.alias]
+
+
 def fetch_rows(agent_slug: str, terms: list[str]) -> list[dict]:
     """One round trip to `memory_retrieve`, with the gate's policy beside the rows, by name: only
     rows above the relevance floor, each flagged `hidden` where it carries the offline tag."""
     if not terms:
         return []
     common, freqs = common_lexemes()
+    unsearched = unsearched_lexemes()
     with connection.cursor() as cursor:
         cursor.execute(
             RETRIEVE_SQL,
-            [agent_slug, terms, PER_TERM, DF_CAP, POOL, common, freqs, FLOOR, OFFLINE_TAG],
+            [
+                agent_slug,
+                terms,
+                PER_TERM,
+                DF_CAP,
+                POOL,
+                common,
+                freqs,
+                FLOOR,
+                OFFLINE_TAG,
+                unsearched,
+            ],
         )
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -165,9 +192,10 @@ def hybrid_rows(agent_slug: str, rows: list[dict], context: str, provider) -> tu
     lexical score over the best one's, and its cosine over the best one's, weighted equally.
     Unlike reciprocal rank, the margins count: a memory matching the query's own words clearly
     beats one that merely shares a stem, and full-text matches the vector finds far from the
-    context sink. A paraphrase with no word in common arrives through its vector; a vector
-    neighbour below MIN_SIMILARITY is no match. A provider that fails leaves the lexical order,
-    and the ranking says why."""
+    context sink. A paraphrase with no word in common arrives through its vector, however modest
+    its cosine, as long as it is above the store's noise floor (embeddings.noise_floor): below
+    it, a neighbour is no match and its slot stays empty. A provider that fails leaves the
+    lexical order, and the ranking says why."""
     try:
         vector = query_vector(provider, context)
         also = [row["id"] for row in rows]
@@ -175,13 +203,13 @@ def hybrid_rows(agent_slug: str, rows: list[dict], context: str, provider) -> tu
     except EmbeddingError as error:
         log.warning("memory retrieval fell back to full text: %s", error)
         return rows, f"full-text (embeddings failed: {error})"[:300]
-    return fused(rows, near), "hybrid"
+    return fused(rows, near, noise_floor(provider.model, len(vector))), "hybrid"
 
 
-def fused(rows: list[dict], near: list[dict]) -> list[dict]:
+def fused(rows: list[dict], near: list[dict], floor: float) -> list[dict]:
     similarity = {row["id"]: max(float(row["similarity"]), 0.0) for row in near}
     lexical = {row["id"]: float(row["score"]) for row in rows}
-    candidates = {row["id"]: row for row in near if row["similarity"] >= MIN_SIMILARITY}
+    candidates = {row["id"]: row for row in near if row["similarity"] > floor}
     candidates |= {row["id"]: row for row in rows}
     best_lexical = max(lexical.values(), default=0.0) or 1.0
     best_similarity = max((similarity.get(pk, 0.0) for pk in candidates), default=0.0) or 1.0

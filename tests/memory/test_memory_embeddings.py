@@ -117,6 +117,64 @@ def test_a_paraphrase_sharing_no_word_is_found_through_its_vector_and_nothing_el
     assert CountingEmbedder.calls == 1  # the context was embedded once
 
 
+class TableEmbedder:
+    """Vectors by hand: `table` maps a text to its vector, any other text is its own axis."""
+
+    name, model = "table", "table-v1"
+
+    def __init__(self, table, width=40):
+        self.table, self.width = table, width
+
+    def embed(self, texts):
+        return [self.table.get(t) or self.axis(t) for t in texts]
+
+    def axis(self, text):
+        vector = [0.0] * self.width
+        vector[int(text.rsplit(" ", 1)[-1])] = 1.0
+        return vector
+
+
+def unrelated_store(count=20, shared=0.0):
+    """`count` memories on their own axes, sharing `shared` of a common one: their pairwise
+    similarity, the store's noise, is shared² / (1 + shared²)."""
+    table = {}
+    for n in range(1, count + 1):
+        text = f"unrelated note {n}"
+        table[text] = [shared] + [float(i == n) for i in range(1, 40)]
+        remember(text, "0.70")
+    return table
+
+
+def test_a_modest_cosine_above_the_stores_noise_is_found(agent, vectors, monkeypatch):
+    """all-MiniLM-L6-v2 puts real paraphrases near 0.2: above what unrelated memories share,
+    such a neighbour is a candidate, whatever a fixed floor would have said."""
+    table = unrelated_store()
+    volume = remember("db-1 volume fills up every Friday", "0.60")
+    table[volume.content] = [0.0] * 39 + [1.0]
+    table["storage pressure"] = [0.0] * 38 + [0.968, 0.25]  # cosine 0.25 to the volume
+    provider = TableEmbedder(table)
+    embed_pending(provider)
+    monkeypatch.setattr(retrieval, "embedder", lambda: provider)
+
+    hybrid, ranking = ranked("devops", "storage pressure")
+
+    assert (ranking, [r.memory.id for r in hybrid]) == ("hybrid", [volume.id])
+
+
+def test_a_neighbour_no_closer_than_the_stores_own_memories_leaves_the_slot_empty(
+    agent, vectors, monkeypatch
+):
+    table = unrelated_store(shared=1.0)  # pairs of memories: cosine 0.5
+    near_as_noise = remember("quarterly planning notes", "0.90")
+    table[near_as_noise.content] = [0.0] * 39 + [1.0]
+    table["storage pressure"] = [0.0] * 38 + [0.9165, 0.4]  # cosine 0.4 to the closest memory
+    provider = TableEmbedder(table)
+    embed_pending(provider)
+    monkeypatch.setattr(retrieval, "embedder", lambda: provider)
+
+    assert ranked("devops", "storage pressure") == ([], "hybrid")
+
+
 def test_a_failing_provider_falls_back_to_full_text_and_says_so(agent, vectors, monkeypatch):
     remember("db-1 volume fills up every Friday", "0.60")
     monkeypatch.setattr(retrieval, "embedder", lambda: BrokenEmbedder())

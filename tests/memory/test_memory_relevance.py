@@ -111,6 +111,18 @@ def test_a_word_found_as_written_outranks_one_sharing_only_its_stem(agent):
     assert ids(retrieve("devops", "caching")) == [exact.id, stem.id]
 
 
+def test_a_word_no_query_holds_does_not_make_a_memory_longer(agent):
+    """'since' is a lexeme to Postgres but a function word to the query: the twin that says it
+    matches the same words in no longer a text, so the two score alike."""
+    plain = remember("devops", "The volume fills up on Fridays")
+    wordier = remember("devops", "The volume fills up on Fridays since then")
+
+    found = retrieve("devops", "volume Fridays")
+
+    assert ids(found) == [wordier.id, plain.id]  # a tie: the newer first
+    assert found[0].score == found[1].score
+
+
 # 3. No filler: an empty slot rather than a non-match.
 
 
