@@ -383,6 +383,55 @@ def run_child(args) -> None:
     runner(args.index, *extra)
 
 
+RAW_LOOP = """
+DO $$ DECLARE leased bigint; BEGIN
+  LOOP
+    UPDATE bench_raw SET status = 'running', lease_owner = 'floor',
+        lease_expires_at = now() + interval '60 seconds', attempt_count = attempt_count + 1
+    WHERE id = (SELECT id FROM bench_raw WHERE status = 'queued' AND run_after <= now()
+                ORDER BY priority DESC, run_after, id FOR UPDATE SKIP LOCKED LIMIT 1)
+    RETURNING id INTO leased;
+    COMMIT;
+    EXIT WHEN leased IS NULL;
+    UPDATE bench_raw SET status = 'succeeded', lease_owner = NULL, lease_expires_at = NULL
+    WHERE id = leased AND lease_owner = 'floor';
+    COMMIT;
+    leased := NULL;
+  END LOOP; END $$"""
+OURS_LOOP = """
+DO $$ DECLARE s missions_step; BEGIN
+  SELECT * INTO s FROM opscore_claim_step('floor', 60, %(internal)s);
+  COMMIT;
+  LOOP
+    EXIT WHEN s.id IS NULL;
+    SELECT * INTO s FROM opscore_complete_and_claim(s.id, s.lease_token, '{}', 'floor', 60,
+                                                     %(internal)s);
+    COMMIT;
+  END LOOP; END $$"""
+
+
+def database_floor(steps: int) -> tuple[float, float]:
+    """Microseconds of database CPU a step costs with no client at all: one backend claims and
+    completes every step in a loop of its own (raw SQL's two statements, or our two functions),
+    committing each as the workers do. What no client-side work can take below."""
+    from django.db import connection
+
+    from missions.execution import internal_kinds_array
+
+    connection.ensure_connection()
+    literal = "'" + internal_kinds_array().replace("'", "''") + "'"
+    costs = []
+    for fill, loop in ((prefill_raw, RAW_LOOP), (prefill_steps, OURS_LOOP % {"internal": literal})):
+        fill(steps)
+        connection.connection.autocommit = True
+        before = server_cpu_seconds()
+        with connection.cursor() as cursor:
+            cursor.execute(loop)
+        costs.append((server_cpu_seconds() - before) / steps * 1e6)
+        connection.connection.autocommit = False
+    return costs[0], costs[1]
+
+
 def report_throughput(steps: int) -> None:
     print(f"Throughput: claim→complete, {steps} noop steps, batch 1")
     print(
@@ -407,6 +456,12 @@ def report_throughput(steps: int) -> None:
     print(
         f"With 100k finished steps, 1 worker: {loaded:.0f}/s vs {empty_rate:.0f}/s empty "
         f"(ratio {loaded / empty_rate:.2f}; target ≥ 0.80)"
+    )
+    raw_us, ours_us = database_floor(steps)
+    print(
+        f"Database CPU a step with no client (one backend looping claim → complete): raw SQL "
+        f"{raw_us:.0f} µs, opscore {ours_us:.0f} µs — the lease, attempt, success event, agent "
+        f"limit, dependency and switch checks, and mission roll-up that raw SQL does not do"
     )
 
 
