@@ -3,6 +3,8 @@
 of its verb (console.agentbus_parser builds them, so validation is the same everywhere) and
 returns the JSON body; errors are console.agentbus_inputs exceptions."""
 
+import re
+
 from console.agentbus_inputs import (
     BadInput,
     Forbidden,
@@ -137,10 +139,29 @@ RESERVED_TOPICS = frozenset(
 )
 
 
+# A topic is a dotted name, as Opscore's own are: no capitals or look-alike characters that
+# would read as a reserved namespace on the Signal feed, and short enough for Event.kind.
+TOPIC = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
+MAX_TOPIC, MAX_DEDUPE_KEY = 100, 200
+
+
+def check_event_names(topic: str, dedupe_key: str | None) -> None:
+    if len(topic) > MAX_TOPIC or not TOPIC.fullmatch(topic):
+        raise BadInput(
+            f"--topic: a dotted name of at most {MAX_TOPIC} characters a-z, 0-9, _ and - "
+            "(e.g. ops.disk.checked)",
+            {"--topic": ["not a dotted lower-case name"]},
+        )
+    if dedupe_key is not None and len(dedupe_key) > MAX_DEDUPE_KEY:
+        limit = f"at most {MAX_DEDUPE_KEY} characters"
+        raise BadInput(f"--dedupe-key: {limit}", {"--dedupe-key": [limit]})
+
+
 def emit_event(**o):
     """An outside runtime's report, never Opscore's own evidence: reserved namespaces are
     refused, and every event it emits is marked untrusted, so work a trigger proposes because
     of it is never auto-approved (the intake reads the cause event's provenance)."""
+    check_event_names(o["topic"], o["dedupe_key"])
     namespace = o["topic"].split(".", 1)[0]
     if namespace in RESERVED_TOPICS:
         raise BadInput(
