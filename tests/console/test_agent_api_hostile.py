@@ -81,3 +81,14 @@ def test_the_command_lines_django_flags_are_not_remote_options(client, secret):
 
     assert "pythonpath" in answer["errors"] and "settings" in answer["errors"]
     assert not inputs & {"pythonpath", "settings", "traceback", "verbosity", "skip_checks"}
+
+
+@pytest.mark.parametrize(
+    "flags", [["--name", "n" * 101], ["--name", "  "], ["--name", "vps", "--operator", "o" * 200]]
+)
+def test_the_token_command_refuses_a_name_its_row_cannot_hold(secret, flags):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="characters"):
+        call_command("agent_token", "issue", "openclaw-ops", *flags)
+    assert AgentToken.objects.count() == 1
