@@ -45,8 +45,8 @@ def post_to_thread(request, kind: str, subject_id: int):
 def render_thread(request, kind, subject_id, error: str = "", status: int = 200):
     try:
         subject = subject_of(kind, subject_id)
-    except TalkRefused as missing:
-        return not_found(request, str(missing))
+    except TalkRefused:  # its reason ("no mission 9") reads wrongly after "There is no"
+        return not_found(request, f"thread {kind}:{subject_id}")
     now = db_now()
     comments = [(c, c.question_state(now)) for c in thread_of(kind, subject_id)]
     context = {
