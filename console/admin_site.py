@@ -1,10 +1,7 @@
 """The admin as the operator's console: titled so, operator models first, library ones last,
 and an index that opens with health, pending approvals and the overrides in force."""
 
-from functools import update_wrapper
-
 from django.contrib import admin
-from django.http import HttpResponseBadRequest
 
 APP_ORDER = ["missions", "opscore", "memory", "roundtable", "console", "opportunities"]
 APP_ORDER += ["coding", "auth"]
@@ -34,18 +31,6 @@ class OpscoreAdminSite(admin.AdminSite):
         for app in apps:
             app["models"].sort(key=_model_rank)
         return apps
-
-    def admin_view(self, view, cacheable=False):
-        """Every admin page refuses a NUL in its address (`/agent/abc%00/change/`): the object
-        lookup would hand it to PostgreSQL, which cannot compare text holding one (a 500)."""
-        guarded = super().admin_view(view, cacheable)
-
-        def refuse_nul(request, *args, **kwargs):
-            if any("\x00" in str(value) for value in kwargs.values()):
-                return HttpResponseBadRequest("The address holds a NUL character (%00).")
-            return guarded(request, *args, **kwargs)
-
-        return update_wrapper(refuse_nul, guarded)
 
     def index(self, request, extra_context=None):
         from console.stage.health import health_summary
