@@ -12,6 +12,7 @@ field named.
 import json
 import math
 import re
+from datetime import UTC, datetime
 
 from django.conf import settings
 
@@ -131,6 +132,23 @@ def check_clean(value, field: str = "") -> None:
                 stack.append((inner, _join(where, key), depth + 1))
         elif isinstance(item, list | tuple):
             stack.extend((inner, _join(where, i), depth + 1) for i, inner in enumerate(item))
+
+
+# Times a caller may name. PostgreSQL stores far wider, but psycopg cannot load a time outside
+# Python's years 1-9999 in UTC ("9999-12-31T23:59-14:00"): such a row, once written, fails
+# every page and sweeper that reads it. Nothing real is scheduled outside this span.
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def time_in_range(when: datetime, field: str) -> datetime:
+    """`when` (aware) if it lies between 1970 and 3000, else InputRefused naming `field`."""
+    try:
+        inside = EARLIEST <= when.astimezone(UTC) < LATEST
+    except OverflowError:
+        inside = False
+    if not inside:
+        raise InputRefused(field, f"{when.isoformat()} is out of range (1970 to 3000)")
+    return when
 
 
 def without_nul(text: str) -> str:
