@@ -143,6 +143,7 @@ RESERVED_TOPICS = frozenset(
 # would read as a reserved namespace on the Signal feed, and short enough for Event.kind.
 TOPIC = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 MAX_TOPIC, MAX_DEDUPE_KEY = 100, 200
+MAX_LEASE_SECONDS, MAX_LEASE_OWNER = 24 * 3600, 200  # Step.lease_owner's column
 
 
 def check_event_names(topic: str, dedupe_key: str | None) -> None:
@@ -191,6 +192,10 @@ def claim_jobs(**o):
     belong to Opscore's workers, and two claimers racing for them starve the runtime."""
     if not 1 <= o["limit"] <= 100:
         raise BadInput("--limit must be between 1 and 100")
+    if not 1 <= o["lease_seconds"] <= MAX_LEASE_SECONDS:  # NaN fails too; renew-job-lease's bound
+        raise BadInput(f"--lease-seconds must be between 1 and {MAX_LEASE_SECONDS}")
+    if not 1 <= len(o["lease_owner"].strip()) <= MAX_LEASE_OWNER:
+        raise BadInput(f"--lease-owner: 1 to {MAX_LEASE_OWNER} characters")
     slug = o["target_agent"]
     runtime = Agent.objects.filter(slug=slug).values_list("runtime", flat=True).first()
     if runtime is None:

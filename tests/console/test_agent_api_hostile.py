@@ -5,7 +5,7 @@ import pytest
 
 from console.agent_mcp import remote_tools
 from console.models import AgentToken
-from missions.models import Proposal
+from missions.models import Proposal, Step
 from opscore.models import Event, Runtime
 from tests.console.test_agent_api import call, enqueue
 from tests.factories import AgentFactory
@@ -92,3 +92,24 @@ def test_the_token_command_refuses_a_name_its_row_cannot_hold(secret, flags):
     with pytest.raises(CommandError, match="characters"):
         call_command("agent_token", "issue", "openclaw-ops", *flags)
     assert AgentToken.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        {"lease_seconds": 1e20},
+        {"lease_seconds": "nan"},
+        {"lease_seconds": 0},
+        {"lease_owner": "o" * 201},
+        {"lease_owner": " "},
+    ],
+)
+def test_a_claim_with_a_lease_no_row_can_hold_is_a_400_and_leaves_the_job_queued(
+    client, secret, claim
+):
+    job = enqueue(client, secret)
+
+    answer = call(client, secret, "claim-jobs", status=400, limit=1, **claim)
+
+    assert "--lease" in answer["error"]
+    assert Step.objects.get(pk=job).status == "queued"
