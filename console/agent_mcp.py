@@ -12,7 +12,7 @@ from mcp import types
 from mcp.server.lowlevel import Server
 
 from console.agentbus_inputs import BadInput
-from console.agentbus_remote import NOT_REMOTE, filled_in, serve, verb_parsers
+from console.agentbus_remote import NOT_REMOTE, filled_in, serve, verb_actions, verb_parsers
 from console.models import AgentToken
 
 INSTRUCTIONS = (
@@ -40,7 +40,7 @@ def option_schema(action: argparse.Action) -> dict:
 
 
 def tool(verb: str, parser: argparse.ArgumentParser) -> types.Tool:
-    actions = [a for a in parser._actions if a.dest != "help"]
+    actions = verb_actions(parser)
     optional = filled_in(verb)
     required = [
         a.dest for a in actions if (a.required or not a.option_strings) and a.dest not in optional

@@ -7,7 +7,7 @@ import uuid
 from contextvars import ContextVar
 from datetime import datetime
 
-from opscore.inputs import InputRefused, max_bytes, parse_json
+from opscore.inputs import InputRefused, max_bytes, parse_json, time_in_range
 
 # Set while a remote caller (HTTP, MCP) is served: '-' and @path would read the server's own
 # stdin and files, so only JSON literals are taken then.
@@ -91,7 +91,10 @@ def iso_time(text: str) -> datetime:
         raise BadInput(f"not an ISO-8601 time: {text!r}") from None
     if value.tzinfo is None:
         raise BadInput(f"time needs a zone (e.g. Z): {text!r}")
-    return value
+    try:
+        return time_in_range(value, "time")
+    except InputRefused as refused:
+        raise BadInput(refused.message) from None
 
 
 def token(text: str):

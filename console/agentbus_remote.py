@@ -8,6 +8,7 @@ import json
 from functools import cache
 
 from django.core.management.base import CommandError
+from django.db.models import Q
 
 from console.agentbus_inputs import REMOTE, BadInput, Forbidden, NotFound, check_sizes
 from console.agentbus_verbs import run_verb
@@ -93,6 +94,8 @@ def act_as(agent: str, verb: str, data: dict) -> dict:
 
 
 def confine(agent: str, verb: str, opts: dict) -> None:
+    if verb == "enqueue-job":
+        confine_dependencies(agent, opts["depends_on"])
     owned = OWNED.get(verb) or AGENTBUS_OWNED.get(verb)
     if owned is None:
         return
@@ -101,9 +104,26 @@ def confine(agent: str, verb: str, opts: dict) -> None:
         raise NotFound(f"no {noun} {opts[key]}")
 
 
+def confine_dependencies(agent: str, job_ids: list[int]) -> None:
+    """A job may wait only on jobs this token could see: its agent's own, or ones it enqueued.
+    Anything else is "not found", as everywhere, so depends_on cannot probe which ids exist."""
+    mine = Q(agent_id=agent) | Q(mission__proposal__cause_ref=f"agentbus:{agent}")
+    visible = set(Step.objects.filter(mine, pk__in=job_ids).values_list("pk", flat=True))
+    for job_id in job_ids:
+        if job_id not in visible:
+            raise NotFound(f"no job {job_id}", {"depends_on": [f"no job {job_id}"]})
+
+
+def verb_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """The verb's own options. The CLI's copies of Django's flags on every verb (--settings,
+    --pythonpath, --traceback, --verbosity …, default SUPPRESS: opscore.cli.add_verbs) are the
+    command line's, not a remote caller's: over HTTP and MCP they are unknown options."""
+    return [a for a in parser._actions if a.dest != "help" and a.default != argparse.SUPPRESS]
+
+
 def parse(parser: argparse.ArgumentParser, data: dict) -> dict:
     """The JSON object as the CLI's argv, parsed by the CLI's parser."""
-    actions = {a.dest: a for a in parser._actions if a.dest != "help"}
+    actions = {a.dest: a for a in verb_actions(parser)}
     unknown = sorted(set(data) - set(actions))
     if unknown:
         raise BadInput(f"unknown options: {', '.join(unknown)}", {k: ["unknown"] for k in unknown})

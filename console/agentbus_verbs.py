@@ -3,6 +3,8 @@
 of its verb (console.agentbus_parser builds them, so validation is the same everywhere) and
 returns the JSON body; errors are console.agentbus_inputs exceptions."""
 
+import re
+
 from console.agentbus_inputs import (
     BadInput,
     Forbidden,
@@ -137,10 +139,30 @@ RESERVED_TOPICS = frozenset(
 )
 
 
+# A topic is a dotted name, as Opscore's own are: no capitals or look-alike characters that
+# would read as a reserved namespace on the Signal feed, and short enough for Event.kind.
+TOPIC = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
+MAX_TOPIC, MAX_DEDUPE_KEY = 100, 200
+MAX_LEASE_SECONDS, MAX_LEASE_OWNER = 24 * 3600, 200  # Step.lease_owner's column
+
+
+def check_event_names(topic: str, dedupe_key: str | None) -> None:
+    if len(topic) > MAX_TOPIC or not TOPIC.fullmatch(topic):
+        raise BadInput(
+            f"--topic: a dotted name of at most {MAX_TOPIC} characters a-z, 0-9, _ and - "
+            "(e.g. ops.disk.checked)",
+            {"--topic": ["not a dotted lower-case name"]},
+        )
+    if dedupe_key is not None and len(dedupe_key) > MAX_DEDUPE_KEY:
+        limit = f"at most {MAX_DEDUPE_KEY} characters"
+        raise BadInput(f"--dedupe-key: {limit}", {"--dedupe-key": [limit]})
+
+
 def emit_event(**o):
     """An outside runtime's report, never Opscore's own evidence: reserved namespaces are
     refused, and every event it emits is marked untrusted, so work a trigger proposes because
     of it is never auto-approved (the intake reads the cause event's provenance)."""
+    check_event_names(o["topic"], o["dedupe_key"])
     namespace = o["topic"].split(".", 1)[0]
     if namespace in RESERVED_TOPICS:
         raise BadInput(
@@ -170,6 +192,10 @@ def claim_jobs(**o):
     belong to Opscore's workers, and two claimers racing for them starve the runtime."""
     if not 1 <= o["limit"] <= 100:
         raise BadInput("--limit must be between 1 and 100")
+    if not 1 <= o["lease_seconds"] <= MAX_LEASE_SECONDS:  # NaN fails too; renew-job-lease's bound
+        raise BadInput(f"--lease-seconds must be between 1 and {MAX_LEASE_SECONDS}")
+    if not 1 <= len(o["lease_owner"].strip()) <= MAX_LEASE_OWNER:
+        raise BadInput(f"--lease-owner: 1 to {MAX_LEASE_OWNER} characters")
     slug = o["target_agent"]
     runtime = Agent.objects.filter(slug=slug).values_list("runtime", flat=True).first()
     if runtime is None:

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from console.api import error, parse_json_body, string_field_errors, token_refusal
 from missions.actions import DecisionRefused
 from missions.decisions import decide_proposal_as
-from missions.models import Step
+from missions.models import Proposal, Step
 
 VERBS = ("approve", "reject")
 FIELDS = {"as", "reason", "digest"}
@@ -30,8 +30,12 @@ def decide(request, proposal_id: int, verb: str):
     wrong = string_field_errors(data, FIELDS)
     if not data.get("as"):
         wrong.setdefault("as", ["who decides: a user name"])
+    if verb == "reject" and not str(data.get("reason", "")).strip():
+        wrong.setdefault("reason", ["a rejection needs a reason"])
     if wrong:
         return error(400, f"invalid proposal {verb}", wrong)
+    if not Proposal.objects.filter(pk=proposal_id).exists():
+        return error(404, f"no proposal P{proposal_id}")
     try:
         proposal = decide_proposal_as(
             proposal_id,

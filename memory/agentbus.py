@@ -6,6 +6,7 @@ from django.utils.dateparse import parse_datetime
 from memory.actions import CandidateInvalid, propose_candidate
 from memory.decisions import DecisionRefused, promote_with_overrides
 from memory.models import MemoryCandidate, MemoryScope, MemoryType, Stability
+from opscore.inputs import InputRefused, time_in_range
 
 NAMESPACE = "default"  # one company per install; the seed's namespace argument must name it
 
@@ -123,7 +124,10 @@ def aware_datetime(bad_input, name: str, raw: str):
     value = parse_datetime(raw) if isinstance(raw, str) else None
     if value is None or value.tzinfo is None:
         raise bad_input(f"{name}: {raw!r} is not an ISO 8601 date and time with a time zone")
-    return value
+    try:
+        return time_in_range(value, name)
+    except InputRefused as refused:
+        raise bad_input(f"{name}: {refused.message}") from None
 
 
 def create(json_arg, bad_input, o: dict) -> dict:

@@ -5,13 +5,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from missions.models import ContentMetric, Publication
 from missions.schemas import ProposalInvalid, field_errors
 
+MAX_COUNT = 2**31 - 1  # ContentMetric's PositiveIntegerField: past it Postgres refuses (a 500)
+
 
 class MetricInput(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     post_ref: str = Field(min_length=1, max_length=200)
-    impressions: int = Field(ge=0)
-    engagements: int = Field(ge=0)
+    impressions: int = Field(ge=0, le=MAX_COUNT)
+    engagements: int = Field(ge=0, le=MAX_COUNT)
 
     @model_validator(mode="after")
     def _not_more_engagements_than_impressions(self):

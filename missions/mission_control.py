@@ -8,7 +8,7 @@ mission ends `timed_out`. Each change is one transaction with its event, actor a
 admin, the Stage, `manage.py mission` and `POST /api/ops/missions/<id>/<verb>` all call these.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models.functions import Now
@@ -22,6 +22,7 @@ from opscore.models import Event
 from opscore.overrides import OverrideRefused, parse_expiry
 
 MAX_NOTE = 1000
+MAX_DEADLINE_AHEAD = timedelta(days=366)
 NOTE_EVENT = "mission.note"
 OPEN = [MissionStatus.APPROVED, MissionStatus.RUNNING]
 
@@ -117,6 +118,8 @@ def set_mission_deadline(mission_id: int, *, actor: str, deadline: str, reason: 
     when = parse_deadline(deadline)
     if when <= db_now():
         raise DecisionRefused(f"deadline {when.isoformat()} has already passed")
+    if when > db_now() + MAX_DEADLINE_AHEAD:  # and year 9999 in -14:00 overflows the column
+        raise DecisionRefused(f"deadline {when.isoformat()}: at most a year ahead")
     mission = _locked_open(mission_id)
     mission.deadline_at = when
     mission.save(update_fields=["deadline_at"])

@@ -21,6 +21,8 @@ import sys
 
 from django.core.management.base import CommandError
 
+from opscore.inputs import LONE_SURROGATE
+
 FAILED = 1
 REFUSED = 2
 
@@ -28,14 +30,28 @@ REFUSED = 2
 def main(argv: list[str] | None = None) -> None:
     from opscore.localenv import load_local_secrets
 
+    argv = sys.argv if argv is None else argv
+    refuse_undecodable(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opscore.settings")
     load_local_secrets()
     from django.core.management import execute_from_command_line
 
     try:
-        execute_from_command_line(command_first(sys.argv if argv is None else argv))
+        execute_from_command_line(command_first(argv))
     except KeyboardInterrupt:  # Ctrl-C: every command was told to stop; no traceback for it
         sys.exit(130)
+
+
+def refuse_undecodable(argv: list[str]) -> None:
+    """Bytes in an argument that are not UTF-8 reach Python as lone surrogates (PEP 383), which
+    no database driver can encode: refused here, before any command writes half its work."""
+    for place, word in enumerate(argv[1:], start=1):
+        if LONE_SURROGATE.search(word):
+            sys.stderr.write(
+                f"opscore: argument {place} is not valid UTF-8 ({ascii(word)[:60]}); "
+                "nothing was done\n"
+            )
+            raise SystemExit(REFUSED)
 
 
 def command_first(argv: list[str]) -> list[str]:

@@ -1,15 +1,23 @@
 """The limits every boundary applies to what comes in (API, Give task, admin, CLI, agentbus,
-LLM replies): one size limit, one nesting limit, no NUL characters, finite numbers only.
+LLM replies): one size limit, one nesting limit, no NUL characters, no lone surrogates, finite
+numbers only, and a body that is UTF-8.
 
-Postgres refuses NUL in text and jsonb, jsonb refuses NaN and Infinity, and Python's JSON parser
-recurses once per nesting level: each of these used to surface as a 500 (or a traceback) after
-part of the work was done. Here they are refused up front, with the field named.
+Postgres refuses NUL in text and jsonb, jsonb refuses NaN and Infinity, Python's JSON parser
+recurses once per nesting level, and a JSON escape like "\\ud800" decodes to a lone surrogate
+that no UTF-8 encoder (so no database driver) accepts: each of these used to surface as a 500
+(or a traceback) after part of the work was done. Here they are refused up front, with the
+field named.
 """
 
 import json
 import math
+import re
+from datetime import UTC, datetime
 
 from django.conf import settings
+
+# Half of a UTF-16 pair on its own: JSON may spell one ("\\udfff"), UTF-8 cannot carry it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FieldErrors(ValueError):
@@ -41,11 +49,12 @@ def max_depth() -> int:
 
 def parse_json(raw: str | bytes, field: str = "body"):
     """Parse JSON text within the limits; raise InputRefused naming `field`."""
-    if isinstance(raw, str):
+    was_text = isinstance(raw, str)
+    if was_text:
         raw = raw.encode("utf-8", errors="surrogatepass")
     if len(raw) > max_bytes():
         raise InputRefused(field, f"at most {max_bytes()} bytes")
-    text = raw.decode("utf-8", errors="replace")
+    text = raw.decode("utf-8", errors="replace") if was_text else _utf8(raw, field)
     if nesting_depth(text) > max_depth():
         raise InputRefused(field, f"nested deeper than {max_depth()} levels")
     try:
@@ -59,6 +68,15 @@ def parse_json(raw: str | bytes, field: str = "body"):
     except InputRefused as refused:
         raise InputRefused(refused.field or field, refused.message) from None
     return value
+
+
+def _utf8(raw: bytes, field: str) -> str:
+    """Bytes from the wire must be UTF-8 (RFC 8259); replacing what is not would store a
+    different text than was sent, without a word."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        raise InputRefused(field, f"not valid UTF-8 (byte {bad.start})") from None
 
 
 def _refuse_constant(name):
@@ -88,12 +106,13 @@ def nesting_depth(text: str) -> int:
 
 
 def _join(where: str, key) -> str:
-    return f"{where}.{key}"[:200] if where else str(key)[:200]
+    path = f"{where}.{key}"[:200] if where else str(key)[:200]
+    return path.encode("utf-8", errors="replace").decode()  # a path is itself answered as text
 
 
 def check_clean(value, field: str = "") -> None:
-    """Refuse NUL characters, non-finite numbers and excessive nesting anywhere in a value;
-    the error names the path from `field` (`steps.0.payload.note`)."""
+    """Refuse NUL characters, lone surrogates, non-finite numbers and excessive nesting anywhere
+    in a value; the error names the path from `field` (`steps.0.payload.note`)."""
     stack = [(value, field, 0)]
     while stack:
         item, where, depth = stack.pop()
@@ -102,6 +121,8 @@ def check_clean(value, field: str = "") -> None:
         if isinstance(item, str):
             if "\x00" in item:
                 raise InputRefused(where, "contains a NUL character (\\u0000)")
+            if LONE_SURROGATE.search(item):
+                raise InputRefused(where, "contains a lone surrogate (\\ud800-\\udfff), not text")
         elif isinstance(item, float):
             if not math.isfinite(item):
                 raise InputRefused(where, "must be a finite number")
@@ -111,6 +132,23 @@ def check_clean(value, field: str = "") -> None:
                 stack.append((inner, _join(where, key), depth + 1))
         elif isinstance(item, list | tuple):
             stack.extend((inner, _join(where, i), depth + 1) for i, inner in enumerate(item))
+
+
+# Times a caller may name. PostgreSQL stores far wider, but psycopg cannot load a time outside
+# Python's years 1-9999 in UTC ("9999-12-31T23:59-14:00"): such a row, once written, fails
+# every page and sweeper that reads it. Nothing real is scheduled outside this span.
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def time_in_range(when: datetime, field: str) -> datetime:
+    """`when` (aware) if it lies between 1970 and 3000, else InputRefused naming `field`."""
+    try:
+        inside = EARLIEST <= when.astimezone(UTC) < LATEST
+    except OverflowError:
+        inside = False
+    if not inside:
+        raise InputRefused(field, f"{when.isoformat()} is out of range (1970 to 3000)")
+    return when
 
 
 def without_nul(text: str) -> str:

@@ -30,6 +30,7 @@ EXPIRY = re.compile(r"^(?P<n>[1-9][0-9]{0,4})(?P<unit>[smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_EXPIRY = timedelta(days=30)
 SYSTEM = "system:override-expiry"
+MAX_REASON = 500  # Override.reason and PolicyVersion.reason
 
 
 class OverrideRefused(ValueError):
@@ -98,6 +99,8 @@ def apply_override(name: str, target: str, *, reason: str, actor: str, expires: 
     kind, reason = kind_named(name), (reason or "").strip()
     if not reason:
         raise OverrideRefused("an override needs a reason")
+    if len(reason) > MAX_REASON:
+        raise OverrideRefused(f"a reason is at most {MAX_REASON} characters ({len(reason)} given)")
     span = parse_expiry(expires)
     if span and not kind.standing:
         raise OverrideRefused(f"{kind.verb} acts once; it cannot expire")
@@ -109,7 +112,7 @@ def apply_override(name: str, target: str, *, reason: str, actor: str, expires: 
             row = Override.objects.create(
                 kind=kind.name,
                 target=preview["target"],
-                reason=reason[:500],
+                reason=reason,
                 actor=actor,
                 status=OverrideStatus.ACTIVE if kind.standing else OverrideStatus.APPLIED,
                 preview=preview["in_flight"],
@@ -205,7 +208,8 @@ def refuse_owned_change(key: str, new_value: dict) -> None:
 
 def write_switch(key: str, row: Override, change: Callable[[dict], dict], why: str) -> None:
     current = Policy.objects.value(key).model_dump()
-    set_policy(key, change(current), actor=f"override:{row.id}", reason=f"{why}: {row.reason}")
+    reason = f"{why}: {row.reason}"[:MAX_REASON]  # the version row's column, like the override's
+    set_policy(key, change(current), actor=f"override:{row.id}", reason=reason)
 
 
 def split_lane(target: str) -> tuple[str, str]:

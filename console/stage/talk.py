@@ -27,7 +27,10 @@ def thread_page(request, kind: str, subject_id: int):
 @require_POST
 @login_required
 def post_to_thread(request, kind: str, subject_id: int):
-    answers = request.POST.get("answers") or None
+    answers = request.POST.get("answers", "").strip() or None
+    if answers is not None and not answers.isdigit():  # the lookup would raise: a 500
+        error = "answers: expected a question id (a number)"
+        return render_thread(request, kind, subject_id, error=error, status=400)
     try:
         post_comment(
             kind,
@@ -35,7 +38,7 @@ def post_to_thread(request, kind: str, subject_id: int):
             actor=operator_actor(request.user),
             user=request.user,
             text=request.POST.get("text", ""),
-            answers=int(answers) if answers and answers.isdigit() else answers,
+            answers=int(answers) if answers else None,
         )
     except TalkRefused as refused:
         return render_thread(request, kind, subject_id, error=str(refused), status=400)
@@ -45,8 +48,8 @@ def post_to_thread(request, kind: str, subject_id: int):
 def render_thread(request, kind, subject_id, error: str = "", status: int = 200):
     try:
         subject = subject_of(kind, subject_id)
-    except TalkRefused as missing:
-        return not_found(request, str(missing))
+    except TalkRefused:  # its reason ("no mission 9") reads wrongly after "There is no"
+        return not_found(request, f"thread {kind}:{subject_id}")
     now = db_now()
     comments = [(c, c.question_state(now)) for c in thread_of(kind, subject_id)]
     context = {

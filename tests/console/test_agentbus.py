@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from missions.models import Proposal, Step
-from opscore.models import Event, Runtime, StandingOrder
+from opscore.models import Event, Runtime, StandingOrder, StandingOrderRun
 from tests.factories import AgentFactory
 
 pytestmark = pytest.mark.django_db
@@ -168,6 +168,22 @@ def test_events_are_emitted_with_their_topic_as_tags(agent):
 
     event = Event.objects.get(pk=body["event"]["id"])
     assert event.tags == ["security", "review", "completed"]
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_run_time_no_reader_could_load_back_is_refused(capsys, when):
+    """Stored, such a run would fail every page and sweeper that reads it (psycopg cannot load a
+    time outside Python's years 1-9999 in UTC)."""
+    auditor = AgentFactory(slug="auditor")
+    StandingOrder.objects.create(agent=auditor, name="lease_reaper", cron="*/5 * * * *")
+    args = ["--agent-id", "auditor", "--order-name", "lease_reaper", "--scheduled-for", when]
+
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("agentbus", "start-standing-order", *args)
+
+    assert exit_info.value.code == 2
+    assert "out of range" in json.loads(capsys.readouterr().out)["error"]
+    assert not StandingOrderRun.objects.exists()
 
 
 @pytest.mark.parametrize(

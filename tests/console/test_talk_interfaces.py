@@ -53,8 +53,12 @@ def test_the_stage_thread_takes_a_comment_and_answers_a_question(admin_client, a
 
 
 def test_a_thread_page_for_nothing_is_a_404_and_writing_needs_a_login(client, admin_client):
-    assert admin_client.get("/stage/threads/mission/999999").status_code == 404
-    assert admin_client.get("/stage/threads/planet/1").status_code == 404
+    missing = admin_client.get("/stage/threads/mission/999999")
+    unknown = admin_client.get("/stage/threads/planet/1")
+
+    assert missing.status_code == 404 and unknown.status_code == 404
+    assert "There is no thread mission:999999." in missing.content.decode()
+    assert "There is no thread planet:1." in unknown.content.decode()
     client.logout()
     assert client.post("/stage/threads/mission/1/comment", {"text": "x"}).status_code == 302
 

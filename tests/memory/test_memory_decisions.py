@@ -176,6 +176,8 @@ def test_agentbus_promotes_with_overrides_and_supersedes_what_it_names(agent):
         (["--namespace", "acme"], "unknown namespace 'acme'"),
         (["--expires-at", "next week"], "not an ISO 8601 date and time"),
         (["--expires-at", "2030-01-01T00:00:00"], "with a time zone"),
+        (["--expires-at", "9999-12-31T23:59:59-14:00"], "out of range"),  # unloadable once stored
+        (["--next-review-at", "0001-01-01T00:00:00+14:00"], "out of range"),
     ],
 )
 def test_agentbus_promotion_refuses_bad_arguments_with_exit_2(agent, capsys, extra, message):

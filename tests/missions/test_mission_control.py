@@ -115,7 +115,13 @@ def test_past_its_deadline_a_mission_times_out_with_its_steps_failed(agent, cloc
 
 @pytest.mark.parametrize(
     ("deadline", "problem"),
-    [("soon", "give a span"), ("2026-03-02T18:00", "zone"), ("2026-03-01T00:00+00:00", "passed")],
+    [
+        ("soon", "give a span"),
+        ("2026-03-02T18:00", "zone"),
+        ("2026-03-01T00:00+00:00", "passed"),
+        ("9999-12-31T23:59:59-14:00", "at most a year ahead"),  # past Postgres' year 10000
+        ("2027-03-04T12:00+00:00", "at most a year ahead"),
+    ],
 )
 def test_a_bad_deadline_is_refused_in_one_line(agent, clock, deadline, problem):
     clock.freeze(NOON)

@@ -97,6 +97,25 @@ def test_the_api_refuses_the_author_and_a_missing_token(client, settings, pendin
     assert pending.status == "pending"
 
 
+def test_the_api_answers_a_missing_proposal_404_and_a_reasonless_rejection_400(
+    client, settings, pending
+):
+    settings.OPS_API_TOKEN = TOKEN
+    approver()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+
+    def decide(path, body):
+        return client.post(path, body, content_type="application/json", headers=headers)
+
+    missing = decide("/api/ops/proposals/999999/approve", {"as": "alice"})
+    reasonless = decide(f"/api/ops/proposals/{pending.id}/reject", {"as": "alice", "reason": " "})
+
+    assert missing.status_code == 404 and missing.json()["error"] == "no proposal P999999"
+    assert reasonless.status_code == 400 and "reason" in reasonless.json()["errors"]
+    pending.refresh_from_db()
+    assert pending.status == "pending"
+
+
 def waiting_coding_run(git_repo):
     run = new_run(git_repo, "@greet")
     signed = {"decision": "complete", "by": "devops", "sha": "abc123"}

@@ -23,6 +23,15 @@ def test_every_model_has_a_working_changelist(admin_client, agent):
         assert admin_client.get(url).status_code == 200, model
 
 
+def test_a_nul_in_an_objects_address_is_a_400_on_every_model(admin_client):
+    """Models keyed by text (agents, policies, workers …) used to answer 500: PostgreSQL cannot
+    compare text holding a NUL."""
+    for model in admin.site._registry:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        for page in ("change/", "history/", "delete/"):
+            assert admin_client.get(f"{url}abc%00/{page}").status_code == 400, (model, page)
+
+
 def test_an_operator_approves_a_pending_proposal_from_its_page(admin_client, agent):
     pending = propose(agent, "post_tweet")
 

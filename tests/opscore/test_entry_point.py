@@ -118,3 +118,18 @@ def test_flags_typed_before_the_command_go_after_it():
 
 def test_the_console_script_takes_json_before_the_command(tmp_path):
     assert "health" in status_from(tmp_path, "--json", "status")
+
+
+def test_an_argument_that_is_not_utf8_is_refused_before_any_command_runs(capsys):
+    from opscore.cli import main
+    from opscore.models import Override
+
+    # what Python makes of the bytes b"x\xff" in argv (PEP 383's surrogateescape)
+    argv = ["opscore", "override", "pause-lane", "roundtable", "--reason", "x\udcff"]
+
+    with pytest.raises(SystemExit) as refused:
+        main(argv)
+
+    assert refused.value.code == 2
+    assert "argument 5 is not valid UTF-8" in capsys.readouterr().err
+    assert not Override.objects.exists()

@@ -147,3 +147,52 @@ def test_a_model_reply_never_carries_a_nul_into_the_database(agent):
     )
 
     assert reply.text == "halfway"
+
+
+# JSON may spell half a UTF-16 pair ("\udfff", as json.dumps writes it); no UTF-8 encoder takes
+# one, so it used to reach the database driver and answer 500 with a traceback in the log.
+LONE = "a\udfffb"
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"agent": "devops", "title": LONE, "steps": [{"kind": "analyze"}]}, "title"),
+        (
+            {
+                "agent": "devops",
+                "title": "x",
+                "steps": [{"kind": "analyze", "payload": {"n": LONE}}],
+            },
+            "steps.0.payload.n",
+        ),
+    ],
+)
+def test_a_lone_surrogate_is_refused_with_its_path(client, agent, body, field):
+    response = post(client, json.dumps(body))
+
+    assert response.status_code == 400
+    assert "lone surrogate" in str(response.json()["errors"].get(field))
+    assert not Proposal.objects.exists()
+
+
+def test_a_lone_surrogate_in_the_deciding_user_is_a_400(client, agent):
+    response = client.post(
+        "/api/ops/proposals/1/approve",
+        data=json.dumps({"as": LONE}),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+
+    assert response.status_code == 400
+    assert "lone surrogate" in str(response.json()["errors"]["as"])
+
+
+def test_a_body_that_is_not_utf8_is_refused_not_rewritten(client, agent):
+    raw = b'{"agent": "devops", "title": "disk \xff check", "steps": [{"kind": "analyze"}]}'
+
+    response = post(client, raw)
+
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.json()["errors"]["body"][0]
+    assert not Proposal.objects.exists()

@@ -55,6 +55,7 @@ def test_a_paused_lane_skips_its_work_and_lifts_itself_when_it_expires(agent):
     [
         ("pause-lane", "coffee", {}, "unknown lane 'coffee'"),
         ("pause-lane", "triggers", {"reason": "  "}, "needs a reason"),
+        ("pause-lane", "triggers", {"reason": "r" * 501}, "at most 500 characters"),
         ("pause-lane", "triggers", {"expires": "soon"}, "use a number and s, m, h or d"),
         ("pause-lane", "triggers", {"expires": "40d"}, "at most 30 days"),
         ("cancel-mission", "1", {"expires": "1h"}, "acts once; it cannot expire"),
@@ -243,6 +244,8 @@ def test_the_api_previews_applies_lists_and_lifts(client, agent, settings):
     refused = api(client, "/api/ops/overrides", {"kind": "pause-lane", "target": "x"})
     assert refused.status_code == 400 and refused.json()["errors"] == {"reason": ["required"]}
     assert api(client, "/api/ops/overrides", body | {"target": "coffee"}).status_code == 400
+    too_long = api(client, "/api/ops/overrides", body | {"reason": "r" * 600})
+    assert too_long.status_code == 400 and "at most 500" in too_long.json()["error"]
 
 
 def test_the_admin_shows_a_preview_before_applying_and_lifts_with_a_reason(admin_client, agent):

@@ -10,6 +10,12 @@ from opscore.cli import add_verbs
 from opscore.models import Agent
 
 
+def check_length(option: str, value: str, limit: int) -> None:
+    """Refused here with the limit, where the database would refuse it with a traceback."""
+    if not value.strip() or len(value) > limit:
+        raise CommandError(f"{option}: 1 to {limit} characters ({len(value)} given)")
+
+
 class Command(BaseCommand):
     help = "Issue (prints the secret once) or revoke an agent's API token."
 
@@ -29,7 +35,9 @@ class Command(BaseCommand):
         revoke.add_argument("--operator", default="cli")
 
     def handle(self, *args, verb, operator, **opts):
+        check_length("--operator", operator, 150 - len("operator:"))  # the rows' actor columns
         if verb == "issue":
+            check_length("--name", opts["name"], AgentToken._meta.get_field("name").max_length)
             agent = self.agent_for(opts["agent"], opts["create"], operator)
             token, secret = AgentToken.issue(agent, opts["name"], actor=f"operator:{operator}")
             self.stdout.write(f"token {token.id} for {agent.slug} (shown once): {secret}")

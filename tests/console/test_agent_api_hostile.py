@@ -1,0 +1,115 @@
+"""What a hostile outside runtime sends over the agent API is refused with a 4xx and a reason,
+writes nothing, and reveals nothing outside its token's agent."""
+
+import pytest
+
+from console.agent_mcp import remote_tools
+from console.models import AgentToken
+from missions.models import Proposal, Step
+from opscore.models import Event, Runtime
+from tests.console.test_agent_api import call, enqueue
+from tests.factories import AgentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def secret(db):
+    outside = AgentFactory(slug="openclaw-ops", runtime=Runtime.EXTERNAL, max_concurrent_steps=10)
+    return AgentToken.issue(outside, "vps", actor="test")[1]
+
+
+@pytest.mark.parametrize(
+    "topic",
+    ["ops." + "t" * 200, "Proposal.accepted", "proposal\u200b.accepted", "../../x", "ops checked"],
+)
+def test_an_event_topic_is_a_short_dotted_lower_case_name(client, secret, topic):
+    answer = call(client, secret, "emit-event", status=400, topic=topic, title="forged")
+
+    assert "--topic" in answer["errors"]
+    assert not Event.objects.filter(title="forged").exists()
+
+
+def test_an_event_dedupe_key_longer_than_its_column_is_a_400(client, secret):
+    answer = call(client, secret, "emit-event", status=400, topic="ops.x", dedupe_key="k" * 201)
+
+    assert "at most 200" in answer["error"]
+
+
+def test_a_job_cannot_wait_on_another_agents_job(client, secret):
+    growth = AgentFactory(slug="growth", runtime=Runtime.EXTERNAL)
+    theirs = enqueue(client, AgentToken.issue(growth, "theirs", actor="test")[1], agent="growth")
+    before = Proposal.objects.count()
+
+    for job_id in (theirs, 10**30):
+        answer = call(
+            client,
+            secret,
+            "enqueue-job",
+            status=404,
+            target_agent="openclaw-ops",
+            subject="after theirs",
+            kind="noop",
+            depends_on=[job_id],
+        )
+        assert answer["error"] == f"no job {job_id}"
+    assert Proposal.objects.count() == before
+
+
+def test_a_job_may_wait_on_one_it_enqueued_for_another_agent(client, secret):
+    AgentFactory(slug="growth", runtime=Runtime.EXTERNAL)
+    handed_off = enqueue(client, secret, agent="growth")
+
+    made = call(
+        client,
+        secret,
+        "enqueue-job",
+        target_agent="openclaw-ops",
+        subject="after the hand-off",
+        kind="noop",
+        depends_on=[handed_off],
+    )
+
+    assert made["proposal"]["status"] == "accepted"
+
+
+def test_the_command_lines_django_flags_are_not_remote_options(client, secret):
+    answer = call(
+        client, secret, "claim-jobs", status=400, limit=1, pythonpath="/tmp", settings="x.y"
+    )
+    inputs = {name for tool in remote_tools() for name in tool.input_schema["properties"]}
+
+    assert "pythonpath" in answer["errors"] and "settings" in answer["errors"]
+    assert not inputs & {"pythonpath", "settings", "traceback", "verbosity", "skip_checks"}
+
+
+@pytest.mark.parametrize(
+    "flags", [["--name", "n" * 101], ["--name", "  "], ["--name", "vps", "--operator", "o" * 200]]
+)
+def test_the_token_command_refuses_a_name_its_row_cannot_hold(secret, flags):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="characters"):
+        call_command("agent_token", "issue", "openclaw-ops", *flags)
+    assert AgentToken.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        {"lease_seconds": 1e20},
+        {"lease_seconds": "nan"},
+        {"lease_seconds": 0},
+        {"lease_owner": "o" * 201},
+        {"lease_owner": " "},
+    ],
+)
+def test_a_claim_with_a_lease_no_row_can_hold_is_a_400_and_leaves_the_job_queued(
+    client, secret, claim
+):
+    job = enqueue(client, secret)
+
+    answer = call(client, secret, "claim-jobs", status=400, limit=1, **claim)
+
+    assert "--lease" in answer["error"]
+    assert Step.objects.get(pk=job).status == "queued"
