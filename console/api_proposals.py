@@ -1,11 +1,13 @@
-"""`POST /api/ops/proposals/<id>/approve|reject` with the bearer token: body `{"as": USER,
+"""`GET /api/ops/proposals/<id>`: the proposal with the steps approving it would run and their
+digest. `POST /api/ops/proposals/<id>/approve|reject` with the bearer token: body `{"as": USER,
 "reason"?, "digest"?}`. The token holder decides as USER, and four-eyes holds for USER as on
-the Stage (the permission the steps need; never the author approving their own)."""
+the Stage (the permission the steps need; never the author approving their own); with the
+digest it shows, an approval approves exactly that content (a changed one is refused)."""
 
 from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from console.api import error, parse_json_body, string_field_errors, token_refusal
 from missions.actions import DecisionRefused
@@ -14,6 +16,17 @@ from missions.models import Proposal, Step
 
 VERBS = ("approve", "reject")
 FIELDS = {"as", "reason", "digest"}
+
+
+@require_GET
+def show(request, proposal_id: int):
+    refusal = token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN")
+    if refusal:
+        return refusal
+    proposal = Proposal.objects.filter(pk=proposal_id).first()
+    if proposal is None:
+        return error(404, f"no proposal P{proposal_id}")
+    return JsonResponse(proposal.as_json(Step.objects.of_proposal(proposal)))
 
 
 @csrf_exempt

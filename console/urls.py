@@ -76,6 +76,7 @@ urlpatterns = [
     path("api/ops/chat/<int:message_id>/<str:verb>", api_talk.chat_draft, name="api-chat-draft"),
     path("admin/", admin.site.urls),
     path("api/ops/proposals", api.create_proposal, name="api-proposals"),
+    path("api/ops/proposals/<int:proposal_id>", api_proposals.show, name="api-proposal"),
     path(
         "api/ops/proposals/<int:proposal_id>/<str:verb>",
         api_proposals.decide,

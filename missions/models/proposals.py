@@ -216,4 +216,8 @@ class Proposal(models.Model):
             "mission_id": steps[0].mission_id if steps else None,
             "step_ids": [step.id for step in steps],
             "created_at": self.created_at.isoformat(),
+            # What approving runs, exactly, and its digest: a client that shows these and sends
+            # the digest back approves that content and nothing else (missions.decisions).
+            "steps": self.proposed_steps,
+            "digest": self.content_digest(),
         }

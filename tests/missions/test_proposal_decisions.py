@@ -141,3 +141,38 @@ def test_the_strip_counts_coding_runs_waiting_for_approval(client, git_repo, pen
     strip = client.get("/stage/health").content.decode()
 
     assert 'approvals</a> <b class="bad">2</b>' in strip
+
+
+def test_the_api_and_the_cli_show_what_an_approval_would_run_and_bind_to_it(
+    client, settings, pending
+):
+    """Before: neither the API nor `proposal list` showed a pending proposal's steps or its
+    digest, so a client approving over the API approved content it had never been shown, and
+    could not bind its decision to it."""
+    settings.OPS_API_TOKEN = TOKEN
+    approver()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+
+    shown = client.get(f"/api/ops/proposals/{pending.id}", headers=headers)
+    listed = json.loads(cli("list", "--json"))["pending"][0]
+
+    assert shown.status_code == 200
+    assert shown.json()["steps"] == pending.proposed_steps == listed["steps"]
+    assert shown.json()["digest"] == pending.content_digest() == listed["digest"]
+    assert f"digest {pending.content_digest()}" in cli("list")
+    assert client.get(f"/api/ops/proposals/{pending.id}").status_code == 401
+    assert client.get("/api/ops/proposals/999999", headers=headers).status_code == 404
+    stale = client.post(
+        f"/api/ops/proposals/{pending.id}/approve",
+        {"as": "alice", "digest": "0" * 64},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert stale.status_code == 403
+    answer = client.post(
+        f"/api/ops/proposals/{pending.id}/approve",
+        {"as": "alice", "digest": shown.json()["digest"]},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert answer.status_code == 200 and answer.json()["status"] == "accepted"

@@ -55,5 +55,6 @@ class Command(BaseCommand):
         for row in rows:
             kinds = ", ".join(row["step_kinds"])
             self.stdout.write(f"P{row['id']} {row['agent']}: {row['title']} [{kinds}]")
+            self.stdout.write(f"  digest {row['digest']} (approve … --digest it: only this)")
         if not rows:
             self.stdout.write("Nothing waits for a human.")
