@@ -68,7 +68,10 @@ def server_cpu_seconds() -> float:
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
+        return backend_cpu_seconds(cursor.fetchone()[0])
+
+
+def backend_cpu_seconds(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
@@ -414,21 +417,25 @@ def database_floor(steps: int) -> tuple[float, float]:
     """Microseconds of database CPU a step costs with no client at all: one backend claims and
     completes every step in a loop of its own (raw SQL's two statements, or our two functions),
     committing each as the workers do. What no client-side work can take below."""
+    import psycopg
     from django.db import connection
 
     from missions.execution import internal_kinds_array
 
-    connection.ensure_connection()
+    params = {
+        k: v
+        for k, v in connection.get_connection_params().items()
+        if k not in ("cursor_factory", "context")
+    }
     literal = "'" + internal_kinds_array().replace("'", "''") + "'"
     costs = []
     for fill, loop in ((prefill_raw, RAW_LOOP), (prefill_steps, OURS_LOOP % {"internal": literal})):
         fill(steps)
-        connection.connection.autocommit = True
-        before = server_cpu_seconds()
-        with connection.cursor() as cursor:
-            cursor.execute(loop)
-        costs.append((server_cpu_seconds() - before) / steps * 1e6)
-        connection.connection.autocommit = False
+        with psycopg.connect(**params, autocommit=True) as own:  # a DO block commits itself
+            pid = own.execute("SELECT pg_backend_pid()").fetchone()[0]
+            before = backend_cpu_seconds(pid)
+            own.execute(loop)
+            costs.append((backend_cpu_seconds(pid) - before) / steps * 1e6)
     return costs[0], costs[1]
 
 
