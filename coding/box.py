@@ -9,6 +9,7 @@ import contextlib
 import functools
 import marshal
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -84,9 +85,9 @@ def git_common_dir(worktree: Path) -> Path | None:
     worktree pointing back here (a pointer the harness rewrote must not get a directory of
     its choosing mounted into its next box)."""
     pointer = worktree / ".git"
-    if not pointer.is_file():
+    text = read_pointer(pointer)
+    if text is None:
         return pointer if pointer.is_dir() and not pointer.is_symlink() else None
-    text = pointer.read_text(errors="replace").strip()
     private = (worktree / text.removeprefix("gitdir:").strip()).resolve()
     back, common = private / "gitdir", private.parent.parent
     with contextlib.suppress(OSError):
@@ -96,15 +97,42 @@ def git_common_dir(worktree: Path) -> Path | None:
     return None
 
 
+POINTER_BYTES = 4096  # a `.git` pointer is one line; a bigger file is not one
+
+
+def read_pointer(pointer: Path) -> str | None:
+    """A worktree's `.git` pointer as the harness left it, read by the driver: only a regular
+    file in the worktree itself, never through a link (to /proc/kmsg, whose read as root
+    blocks, or to a file of the machine's), and only its first few kilobytes. None otherwise."""
+    try:
+        fd = os.open(pointer, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, POINTER_BYTES).decode(errors="replace").strip()
+    finally:
+        os.close(fd)
+
+
 GITCONFIG = "[safe]\n\tdirectory = *\n"
 
 
 def welcome(home: Path) -> None:
     """The private HOME's git config: the repository (owned by Opscore, not by the box's uid)
-    is readable to the harness's git — read-only, so `status`, `diff` and `log` work."""
+    is readable to the harness's git — read-only, so `status`, `diff` and `log` work. HOME is
+    the harness's, kept from pass to pass, and this runs as Opscore: a link the harness left
+    in the config's place is removed, never written through (O_EXCL does not follow one)."""
     config = home / ".gitconfig"
-    if not config.exists():
-        config.write_text(GITCONFIG)
+    if config.is_symlink():
+        config.unlink()
+    try:
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except FileExistsError:  # the harness's own config, in its own HOME: its business
+        return
+    with open(fd, "w") as written:
+        written.write(GITCONFIG)
 
 
 def box_spec(

@@ -2,10 +2,13 @@
 would try fails inside the box, and the world outside is untouched (issue 26).
 
 The harness (tests/fake_harness/hostile.py) writes what each attempt got into its worktree;
-the tests read that and look at the outside world themselves.
+the tests read that and look at the outside world themselves. What it leaves in its worktree
+and HOME is read by the driver outside the box (its git, the HOME it sets up, the diff it
+measures): none of that may run, write or miscount anything the harness chose.
 """
 
 import json
+import os
 import resource
 import socket
 import sys
@@ -74,6 +77,7 @@ def attack(coding_repo, settings, tmp_path):
         "pg_socket": f"{db['HOST']}/.s.PGSQL.{db['PORT'] or 5432}",
         "evil_dir": str(evil),
         "pwned": str(tmp_path / "pwned"),
+        "planted": str(tmp_path / "written-by-the-driver"),
         "side_sha": side,
         "marker": f"opscore-setsid-{uuid.uuid4().hex}",
     }
@@ -275,3 +279,55 @@ def test_a_rewritten_git_pointer_gets_no_directory_of_its_choosing_into_the_next
     (tree / ".git").write_text(f"gitdir: {secret / 'worktrees' / 'x'}\n")
 
     assert git_common_dir(tree) is None
+
+
+@pytest.mark.parametrize("planted", ["git_dir_of_its_own", "worktree_as_repository"])
+def test_a_repository_planted_in_place_of_the_git_pointer_runs_nothing_in_the_driver(
+    attack, tmp_path, planted
+):
+    run = attack(planted)
+
+    assert not (tmp_path / "pwned").exists()  # the driver's git ran none of its filters
+    assert findings(run)[planted].startswith("ok"), findings(run)  # its own worktree: allowed
+    assert run.status == "failed" and "tampered with" in run.reason, run.reason
+
+
+def test_a_link_planted_as_homes_git_config_is_not_written_through(attack, coding_repo):
+    coding_repo.lint_command = ["true"]  # a second box after the harness's: HOME is set up again
+    coding_repo.save()
+
+    run = attack("home_gitconfig_link")
+
+    assert findings(run)["home_gitconfig_link"].startswith("ok")  # its own HOME: allowed
+    assert not os.path.lexists(attack.targets["planted"])
+    assert run.status == "waiting_for_review", run.reason
+
+
+def test_a_file_name_cannot_hide_changed_files_from_the_cap_and_a_nested_repository_runs_nothing(
+    attack, tmp_path
+):
+    run = attack("numstat_cut", "nested_repository", caps={"max_changed_files": 3})
+
+    assert not (tmp_path / "pwned").exists()
+    assert run.status == "failed" and "changed-files cap" in run.reason, run.reason
+    counted = run.iterations.get().changed_files
+    assert counted >= 9, counted  # .gitattributes, five files, filtered.txt, findings, sub
+    kept = Path(run.patch_ref).read_text()  # the failed run's worktree is gone, its work kept
+    assert "+++ b/0 diff --git x" in kept and "+Subproject commit " in kept
+
+
+def test_the_tests_box_cannot_read_its_init_forked_from_the_launch_that_held_the_harness_secrets(
+    attack, coding_repo, settings
+):
+    settings.OPS_CODING_PASS_ENV = ["ANTHROPIC_API_KEY"]
+    look = "for f in environ cmdline mem; do head -c 100000 /proc/1/$f; done; ls -l /proc/1/fd"
+    coding_repo.test_command = ["sh", "-c", f"({look}) > seen-init.txt 2>&1; true"]
+    coding_repo.save()
+
+    run = attack("init_fds")
+
+    assert findings(run)["init_fds"].startswith("blocked"), findings(run)
+    seen = Path(run.worktree_path, "seen-init.txt").read_bytes()
+    assert b"sk-ant-seeded" not in seen and b"sk-ant-seeded".hex().encode() not in seen, seen
+    assert b"Permission denied" in seen, seen
+    assert run.status == "waiting_for_review", run.reason

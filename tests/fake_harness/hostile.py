@@ -153,6 +153,84 @@ def _():
     return "pointed .git at fake-git"
 
 
+def filter_config(git_dir: str) -> str:
+    """A clean filter that runs `touch pwned` wherever git hashes a file of this worktree with
+    `git_dir`'s config: in the box harmless, in the driver's git (outside the box) an escape."""
+    evil = f"sh -c 'touch {targets['pwned']}; cat'"
+    subprocess.run(["git", "--git-dir", git_dir, "config", "filter.x.clean", evil], check=True)
+    Path(".gitattributes").write_text("* filter=x\n")
+    Path("filtered.txt").write_text("hashed by whoever runs git add here\n")
+    return git_dir
+
+
+@attempt("git_dir_of_its_own")
+def _():
+    """The `.git` pointer replaced by a repository of its own: a driver that takes a `.git`
+    directory at its word runs its config's filters at `git add`."""
+    os.remove(".git")
+    subprocess.run(["git", "init", "-q", "."], check=True)
+    return filter_config(".git")
+
+
+@attempt("worktree_as_repository")
+def _():
+    """No `.git` at all, the worktree itself a repository (HEAD, objects, refs, config with a
+    core.worktree): git's discovery takes the directory it starts in as a git directory."""
+    os.remove(".git")
+    subprocess.run(["git", "init", "-q", "--bare", "."], check=True)
+    for key, value in [("core.bare", "false"), ("core.worktree", os.getcwd())]:
+        subprocess.run(["git", "--git-dir", ".", "config", key, value], check=True)
+    return filter_config(".")
+
+
+@attempt("nested_repository")
+def _():
+    """A repository inside the worktree with a filter, fsmonitor and textconv of its own: the
+    driver's add, diff and commit record it as a gitlink and never run git inside it."""
+    subprocess.run(["git", "init", "-q", "sub"], check=True)
+    Path("sub", "f.txt").write_text("in the nested repository\n")
+    who = ["-c", "user.name=h", "-c", "user.email=h@h"]
+    subprocess.run(["git", "-C", "sub", "add", "f.txt"], check=True)
+    subprocess.run(["git", "-C", "sub", *who, "commit", "-qm", "nested"], check=True)
+    evil = f"sh -c 'touch {targets['pwned']}'"
+    for key in ("core.fsmonitor", "diff.x.textconv"):
+        subprocess.run(["git", "-C", "sub", "config", key, evil], check=True)
+    filter_config("sub/.git")
+    Path("sub", ".gitattributes").write_text("* filter=x diff=x\n")
+    Path("sub", "f.txt").write_text("changed: hashed by a status in the nested repository\n")
+    return "sub"
+
+
+@attempt("home_gitconfig_link")
+def _():
+    """HOME's .gitconfig (written by the driver, as root, before each box) made a link to a
+    file outside the box: a driver that writes it without looking writes there."""
+    config = Path(os.environ["HOME"], ".gitconfig")
+    config.unlink(missing_ok=True)
+    os.symlink(targets["planted"], config)
+    return str(config)
+
+
+@attempt("numstat_cut")
+def _():
+    """A file named so that the driver's split of `git diff --numstat -p` between the rows and
+    the patch cuts inside the rows: the changed-files cap would count one file of many."""
+    for name in ("0 diff --git x", "one.txt", "two.txt", "three.txt", "four.txt"):
+        Path(name).write_text("many files\n")
+    return "five files"
+
+
+@attempt("init_fds")
+def _():
+    """The box's init holds its report file (outside the box): opened through /proc, a
+    forged report would say the harness exited 0 and left nothing running."""
+    took = []
+    for link in Path("/proc/1/fd").iterdir():
+        with open(link, "w") as opened:
+            took.append(f"{link} -> {opened.name}")
+    return took
+
+
 @attempt("plant_in_home")
 def _():
     """What the next command in the run would pick up from HOME (a usercustomize.py, a
