@@ -222,8 +222,8 @@ def finished(process, log: Path, limits, seconds, timed_out, total, notes, last=
     with contextlib.suppress(OSError, ValueError):
         report = json.loads(log.with_suffix(".json").read_text())
     log.with_suffix(".json").unlink(missing_ok=True)
-    with open(log, "rb") as out:
-        head = out.read(OUTPUT_CAP * 4).decode(errors="replace")
+    with open(log, "rb") as out:  # a NUL would be refused by Postgres wherever it is kept
+        head = out.read(OUTPUT_CAP * 4).decode(errors="replace").replace("\0", "\ufffd")
     cut = total > limits.output_bytes
     if cut:
         notes.append(f"output cut at {limits.output_bytes} bytes (it printed {total})")

@@ -331,3 +331,25 @@ def test_the_tests_box_cannot_read_its_init_forked_from_the_launch_that_held_the
     assert b"sk-ant-seeded" not in seen and b"sk-ant-seeded".hex().encode() not in seen, seen
     assert b"Permission denied" in seen, seen
     assert run.status == "waiting_for_review", run.reason
+
+
+def test_a_key_the_harness_puts_in_its_uids_keyring_does_not_outlive_its_pass(attack, coding_repo):
+    coding_repo.test_command = [sys.executable, str(Path(HOSTILE[1]).parent / "uid_keyring.py")]
+    coding_repo.save()
+
+    run = attack("keyring_plant")
+
+    assert run.status == "waiting_for_review", run.reason
+    said = run.iterations.get().test_output
+    assert attack.targets["marker"] not in said and "no key" in said, said
+    assert findings(run)["keyring_plant"].startswith("blocked"), findings(run)
+
+
+def test_a_nul_byte_in_what_the_tests_print_does_not_fail_the_run(attack, coding_repo):
+    coding_repo.test_command = ["sh", "-c", r"printf 'binary\000output\n'"]
+    coding_repo.save()
+
+    run = attack()
+
+    assert run.status == "waiting_for_review", run.reason
+    assert "binary\N{REPLACEMENT CHARACTER}output" in run.iterations.get().test_output

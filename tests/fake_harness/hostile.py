@@ -231,6 +231,15 @@ def _():
     return took
 
 
+@attempt("keyring_plant")
+def _():
+    """The kernel's keyrings are not namespaced: a key in the sandbox uid's user keyring would
+    outlive the pass, for the tests' box (or any later run's box) to find."""
+    import uid_keyring  # beside this file
+
+    return uid_keyring.plant(targets["marker"])
+
+
 @attempt("plant_in_home")
 def _():
     """What the next command in the run would pick up from HOME (a usercustomize.py, a
