@@ -25,12 +25,15 @@ SOCKET = "proxy.sock"  # the egress proxy's, in the run's box folder (coding/egr
 
 
 def rlimits(limits) -> dict:
+    """The command's rlimits. Core 1, not 0: where core_pattern pipes to a helper
+    (systemd-coredump, apport) the kernel ignores a limit of 0 and runs that helper as root
+    on the host with the crashed command's memory; 1 means no dump at all, piped or written."""
     return {
         "cpu": limits.cpu_seconds,
         "as": limits.memory_bytes,
         "fsize": limits.file_bytes,
         "nproc": limits.processes,
-        "core": 0,
+        "core": 1,
     }
 
 

@@ -211,16 +211,23 @@ def test_the_tests_box_shares_nothing_with_the_harness_box_but_the_worktree(atta
     coding_repo.test_command = ["sh", "-c", look]
     coding_repo.save()
 
-    run = attack("plant_in_tmp", "setsid_child", "write_inherited_fds")
+    run = attack("plant_in_tmp", "setsid_child", "linger", "write_inherited_fds", "ptrace_init")
 
     seen = findings(run)
     assert seen["plant_in_tmp"].startswith("ok") and seen["setsid_child"].startswith("ok")
+    assert seen["linger"].startswith("ok"), seen
     assert seen["write_inherited_fds"].startswith("blocked"), seen
+    assert seen["ptrace_init"].startswith("blocked"), seen
     tree = Path(run.worktree_path)
     assert "planted-by-harness" not in (tree / "seen-tmp.txt").read_text()
     assert attack.targets["marker"] not in (tree / "seen-procs.txt").read_text()
+    assert lingering(attack.targets["marker"]) == []
     assert "FORGED" not in run.iterations.get().test_output
     assert run.status == "waiting_for_review", run.reason
+
+
+def lingering(marker: str) -> list:
+    return [p for p in psutil.process_iter(["cmdline"]) if marker in (p.info["cmdline"] or [])]
 
 
 def test_a_fork_bomb_meets_the_process_limit(attack):
@@ -234,9 +241,7 @@ def test_a_setsid_child_dies_with_its_pass_and_the_kill_is_an_event(attack):
     run = attack("setsid_child")
 
     assert findings(run)["setsid_child"].startswith("ok")
-    marker = attack.targets["marker"]
-    alive = [p for p in psutil.process_iter(["cmdline"]) if marker in (p.info["cmdline"] or [])]
-    assert alive == []
+    assert lingering(attack.targets["marker"]) == []
     assert any("killed 1 process(es) the command left running" in n for n in sandbox_notes(run))
     out = StringIO()
     call_command("coding", "runs", "--json", stdout=out)
@@ -353,3 +358,15 @@ def test_a_nul_byte_in_what_the_tests_print_does_not_fail_the_run(attack, coding
 
     assert run.status == "waiting_for_review", run.reason
     assert "binary\N{REPLACEMENT CHARACTER}output" in run.iterations.get().test_output
+
+
+def test_a_command_that_crashes_dumps_no_core_even_through_a_piped_core_pattern(
+    attack, coding_repo
+):
+    limit = "import resource; print('core limit', resource.getrlimit(resource.RLIMIT_CORE))"
+    coding_repo.test_command = [sys.executable, "-c", limit]
+    coding_repo.save()
+
+    run = attack()
+
+    assert "core limit (1, 1)" in run.iterations.get().test_output  # 0 is ignored for a pipe

@@ -240,6 +240,52 @@ def _():
     return uid_keyring.plant(targets["marker"])
 
 
+def carrying(marker: str) -> list[str]:
+    """The box's processes whose command line carries the marker, as `pid state`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_text():
+                found.append(f"{entry.name} {(entry / 'stat').read_text().split(') ')[1][0]}")
+        except OSError:
+            continue
+    return found
+
+
+@attempt("linger")
+def _():
+    """Processes meant to live on into the tests' box, each carrying the marker: a double fork
+    into a new session, one stopped, one in a user and PID namespace of its own (nested in
+    the box's), one traced by another; the box's init exiting takes them all."""
+    marker, nap = targets["marker"], [sys.executable, "-c", "import time; time.sleep(600)"]
+    middle = os.fork()
+    if middle == 0:  # the double fork: its grandchild is reparented to the box's init
+        os.setsid()
+        subprocess.Popen([*nap, marker], start_new_session=True)
+        os._exit(0)
+    os.waitpid(middle, 0)
+    stopped = subprocess.Popen([*nap, marker])
+    os.kill(stopped.pid, 19)  # SIGSTOP
+    nested = ["unshare", "--user", "--pid", "--fork", "--map-root-user", *nap, marker]
+    subprocess.Popen(nested, start_new_session=True)
+    tracer = (
+        f"import ctypes,time; ctypes.CDLL(None).ptrace(16, {stopped.pid}, 0, 0); time.sleep(600)"
+    )
+    subprocess.Popen([sys.executable, "-c", tracer, marker], start_new_session=True)
+    return f"left processes lingering: {carrying(marker)}"
+
+
+@attempt("ptrace_init")
+def _():
+    """The box's init (forked from the launch, outside the harness's uid and Landlock domain)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.ptrace(16, 1, 0, 0) < 0:  # PTRACE_ATTACH
+        raise PermissionError(os.strerror(ctypes.get_errno()))
+    return "attached to init"
+
+
 @attempt("plant_in_home")
 def _():
     """What the next command in the run would pick up from HOME (a usercustomize.py, a
