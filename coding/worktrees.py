@@ -51,14 +51,18 @@ class GitFailed(RuntimeError):
 def git(args: list[str], cwd: Path | str, extra_env: dict | None = None) -> str:
     env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ} | git_env(Path(cwd))
     env |= extra_env or {}
-    done = subprocess.run(
-        ["git", *HARDENED, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=GIT_TIMEOUT,
-    )
+    try:
+        done = subprocess.run(
+            ["git", *HARDENED, *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            errors="replace",  # a worktree's file need not be UTF-8: its diff is still read
+            timeout=GIT_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:  # a worktree of millions of files: the run's failure
+        raise GitFailed(f"git {args[0]} did not finish in {GIT_TIMEOUT}s") from None
     if done.returncode != 0:
         raise GitFailed(f"git {args[0]} failed: {done.stderr.strip()[:500]}")
     return done.stdout

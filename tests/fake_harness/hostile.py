@@ -286,6 +286,14 @@ def _():
     return "attached to init"
 
 
+@attempt("not_utf8")
+def _():
+    """A text file (no NUL) that is not UTF-8, as a Latin-1 fixture would be: the driver
+    reads its diff as text."""
+    Path("latin1.txt").write_bytes(b"caf\xe9 cr\xe8me br\xfbl\xe9e\n")
+    return "latin1.txt"
+
+
 @attempt("plant_in_home")
 def _():
     """What the next command in the run would pick up from HOME (a usercustomize.py, a
