@@ -187,6 +187,7 @@ def box_mounts(worktree: Path, home: Path, limits, egress, fresh=None) -> tuple[
     for path in extra + ([str(common)] if common else []) + doors:
         mounts.append({"kind": "bind", "src": path, "dst": path})
         readable.append(path)
+    mounts += masks(readable)
     writable = [str(worktree), str(home)]
     mounts.append({"kind": "bind", "src": str(worktree), "dst": str(worktree), "rw": True})
     mounts += home_mounts(home, limits, fresh)
@@ -197,6 +198,17 @@ def box_mounts(worktree: Path, home: Path, limits, egress, fresh=None) -> tuple[
     ]
     mounts.sort(key=lambda m: m["dst"].rstrip("/").count("/"))
     return mounts, readable, writable
+
+
+def masks(bound: list[str]) -> list[dict]:
+    """Opscore's checkout, its data (secrets, the database's files) and its coding directory
+    (other runs' worktrees, saved patches), each under an empty tmpfs wherever it lies inside
+    a path bound into the box: a checkout in /opt, or a service user whose HOME is there, would
+    otherwise be readable whole. A path bound deeper (the run's own worktree) still shows."""
+    hidden = {Path(p).resolve() for p in (settings.BASE_DIR, settings.DATA_DIR)}
+    hidden.add(Path(settings.OPS_CODING_DIR).resolve())
+    inside = [p for p in hidden if any(p.is_relative_to(b) and p != Path(b) for b in bound)]
+    return [{"kind": "tmpfs", "dst": str(p), "options": "mode=755,size=4k"} for p in inside]
 
 
 def home_mounts(home: Path, limits, fresh) -> list[dict]:

@@ -377,3 +377,12 @@ def test_a_file_that_is_not_utf8_is_measured_committed_and_cleaned_up(attack):
 
     assert run.status == "waiting_for_review", run.reason
     assert "latin1.txt" in run.diff_stats["files"]
+
+
+def test_opscore_data_inside_a_system_path_is_hidden_in_the_box(attack, settings):
+    settings.DATA_DIR = Path("/etc/ssl")  # as a checkout in /opt would have it: bound read-only
+    assert os.listdir(settings.DATA_DIR)
+
+    run = attack("opscore_data", data_dir=str(settings.DATA_DIR))
+
+    all_blocked(run, "opscore_data")

@@ -51,6 +51,15 @@ def _():
     return found
 
 
+@attempt("opscore_data")
+def _():
+    """Opscore's data folder, where a deployment put it inside a system path (/opt)."""
+    names = os.listdir(targets["data_dir"])
+    if not names:
+        raise PermissionError(f"{targets['data_dir']} shows nothing")
+    return names
+
+
 @attempt("secret_file")
 def _():
     return Path(targets["secret"]).read_text()
