@@ -353,7 +353,9 @@ def main() -> None:
     """Each box of the spec in turn — the first, then the ones in its `then` (a pass's tests
     after its harness) — each in namespaces, a root and an init of its own, so a box shares
     nothing with the one before it but the worktree; one interpreter start serves them all.
-    A box after the first writes to its own pipe (`out`), which no earlier box ever holds."""
+    A box after the first writes to its own pipe (`out`), which no earlier box ever holds, and
+    is built only once the driver says go (a byte on `go`): the driver looks for an escape
+    between the two, before anything the harness wrote runs again; no byte, no box."""
     spec = decode_spec(os.environ.pop("OPS_BOX_SPEC"))
     boxes = [spec, *spec.pop("then", ())]
     for n, box in enumerate(boxes[:-1]):
@@ -362,14 +364,19 @@ def main() -> None:
             try:  # only the outer process goes back round the loop
                 for later in boxes[n + 1 :]:
                     os.close(later["out"])
+                    os.close(later["go"])
                 launch(box)
             finally:
                 os._exit(126)
         os.waitpid(child, 0)  # its status is in its report
         following = boxes[n + 1].pop("out")
-        os.dup2(following, 1)
+        os.dup2(following, 1)  # the earlier box's output ends here: the driver reads on
         os.dup2(following, 2)
         os.close(following)
+        go = boxes[n + 1].pop("go")
+        if not os.read(go, 1):  # the driver dropped it: the pass ended before its tests
+            os._exit(126)
+        os.close(go)
     launch(boxes[-1])
 
 

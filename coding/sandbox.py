@@ -213,7 +213,8 @@ def spawning(argv, worktree: Path, box: Path, limits, variables, door, fresh, ch
     spec = box_spec(argv, worktree, home, box, limits, variables, egress, fresh, report)
     spec["then"] = [item.spec(worktree, home, box) for item in chained]
     hand_over([worktree, home], spec["uid"], spec["gid"])
-    return jail_command(), jail_env(spec), None, [], [then["out"] for then in spec["then"]]
+    pipes = [fd for then in spec["then"] for fd in (then["out"], then["go"])]
+    return jail_command(), jail_env(spec), None, [], pipes
 
 
 def finished(process, log: Path, limits, seconds, timed_out, total, notes, last=True) -> Finished:

@@ -386,3 +386,12 @@ def test_opscore_data_inside_a_system_path_is_hidden_in_the_box(attack, settings
     run = attack("opscore_data", data_dir=str(settings.DATA_DIR))
 
     all_blocked(run, "opscore_data")
+
+
+def test_the_driver_looks_for_an_escape_before_the_tests_box_is_built(attack, coding_repo):
+    coding_repo.test_command = ["sh", "-c", "rm -f link-out"]  # the harness's code erasing it
+    coding_repo.save()
+
+    run = attack("leave_link")
+
+    assert run.status == "failed" and "symlink pointing outside" in run.reason, run.reason

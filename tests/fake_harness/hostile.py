@@ -303,6 +303,14 @@ def _():
     return "latin1.txt"
 
 
+@attempt("leave_link")
+def _():
+    """A link out of the worktree left for the driver to find — and erased by the tests (its
+    own code, in the worktree) if they ran before the driver looked."""
+    os.symlink("/etc/passwd", "link-out")
+    return "left link-out"
+
+
 @attempt("plant_in_home")
 def _():
     """What the next command in the run would pick up from HOME (a usercustomize.py, a
