@@ -372,8 +372,8 @@ def test_a_command_that_crashes_dumps_no_core_even_through_a_piped_core_pattern(
     assert "core limit (1, 1)" in run.iterations.get().test_output  # 0 is ignored for a pipe
 
 
-def test_a_file_that_is_not_utf8_is_measured_committed_and_cleaned_up(attack):
-    run = attack("not_utf8")
+def test_a_file_that_is_not_utf8_or_a_symlink_loop_is_measured_committed_and_cleaned_up(attack):
+    run = attack("not_utf8", "symlink_loop")
 
     assert run.status == "waiting_for_review", run.reason
     assert "latin1.txt" in run.diff_stats["files"]

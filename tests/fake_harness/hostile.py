@@ -311,6 +311,14 @@ def _():
     return "left link-out"
 
 
+@attempt("symlink_loop")
+def _():
+    """Two links naming each other: whatever walks the worktree resolving links meets them."""
+    os.symlink("loop-b", "loop-a")
+    os.symlink("loop-a", "loop-b")
+    return "loop-a <-> loop-b"
+
+
 @attempt("plant_in_home")
 def _():
     """What the next command in the run would pick up from HOME (a usercustomize.py, a
