@@ -8,12 +8,12 @@ when Opscore is not root) and forks the namespace's init. Init builds a new root
 holding only what the spec binds (system directories and the common git directory read-only;
 the worktree, a private HOME and a fresh /tmp writable; a fresh /proc showing only the box's
 processes), pivots into it, and forks the command: unprivileged uid/gid when Opscore is root,
-rlimits, no new privileges, Landlock on top. With egress (coding/egress.py) init also brings the
-box's loopback up and forwards 127.0.0.1:3128 to the driver's proxy socket, and Landlock lets
-the command connect to that port only. When the command exits, init records how many
-processes it left behind and exits: the kernel then kills every process left in the PID
-namespace (setsid children included), so nothing outlives its pass and nothing holds its
-output pipe. The outer process exits with the command's status.
+rlimits, no new privileges, no keyrings (seccomp), Landlock on top. With egress
+(coding/egress.py) init also brings the box's loopback up and forwards 127.0.0.1:3128 to the
+driver's proxy socket, and Landlock lets the command connect to that port only. When the
+command exits, init records how many processes it left behind and exits: the kernel then kills
+every process left in the PID namespace (setsid children included), so nothing outlives its
+pass and nothing holds its output pipe. The outer process exits with the command's status.
 
 Landlock goes through a small ctypes wrapper rather than the `landlock` PyPI package: that
 package is an alpha (1.0.0.dev5), covers filesystem rules only (no TCP rules from ABI 4, no
