@@ -9,6 +9,7 @@ import contextlib
 import functools
 import marshal
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -24,12 +25,15 @@ SOCKET = "proxy.sock"  # the egress proxy's, in the run's box folder (coding/egr
 
 
 def rlimits(limits) -> dict:
+    """The command's rlimits. Core 1, not 0: where core_pattern pipes to a helper
+    (systemd-coredump, apport) the kernel ignores a limit of 0 and runs that helper as root
+    on the host with the crashed command's memory; 1 means no dump at all, piped or written."""
     return {
         "cpu": limits.cpu_seconds,
         "as": limits.memory_bytes,
         "fsize": limits.file_bytes,
         "nproc": limits.processes,
-        "core": 0,
+        "core": 1,
     }
 
 
@@ -84,9 +88,9 @@ def git_common_dir(worktree: Path) -> Path | None:
     worktree pointing back here (a pointer the harness rewrote must not get a directory of
     its choosing mounted into its next box)."""
     pointer = worktree / ".git"
-    if not pointer.is_file():
+    text = read_pointer(pointer)
+    if text is None:
         return pointer if pointer.is_dir() and not pointer.is_symlink() else None
-    text = pointer.read_text(errors="replace").strip()
     private = (worktree / text.removeprefix("gitdir:").strip()).resolve()
     back, common = private / "gitdir", private.parent.parent
     with contextlib.suppress(OSError):
@@ -96,15 +100,42 @@ def git_common_dir(worktree: Path) -> Path | None:
     return None
 
 
+POINTER_BYTES = 4096  # a `.git` pointer is one line; a bigger file is not one
+
+
+def read_pointer(pointer: Path) -> str | None:
+    """A worktree's `.git` pointer as the harness left it, read by the driver: only a regular
+    file in the worktree itself, never through a link (to /proc/kmsg, whose read as root
+    blocks, or to a file of the machine's), and only its first few kilobytes. None otherwise."""
+    try:
+        fd = os.open(pointer, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return os.read(fd, POINTER_BYTES).decode(errors="replace").strip()
+    finally:
+        os.close(fd)
+
+
 GITCONFIG = "[safe]\n\tdirectory = *\n"
 
 
 def welcome(home: Path) -> None:
     """The private HOME's git config: the repository (owned by Opscore, not by the box's uid)
-    is readable to the harness's git — read-only, so `status`, `diff` and `log` work."""
+    is readable to the harness's git — read-only, so `status`, `diff` and `log` work. HOME is
+    the harness's, kept from pass to pass, and this runs as Opscore: a link the harness left
+    in the config's place is removed, never written through (O_EXCL does not follow one)."""
     config = home / ".gitconfig"
-    if not config.exists():
-        config.write_text(GITCONFIG)
+    if config.is_symlink():
+        config.unlink()
+    try:
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    except FileExistsError:  # the harness's own config, in its own HOME: its business
+        return
+    with open(fd, "w") as written:
+        written.write(GITCONFIG)
 
 
 def box_spec(
@@ -156,6 +187,7 @@ def box_mounts(worktree: Path, home: Path, limits, egress, fresh=None) -> tuple[
     for path in extra + ([str(common)] if common else []) + doors:
         mounts.append({"kind": "bind", "src": path, "dst": path})
         readable.append(path)
+    mounts += masks(readable)
     writable = [str(worktree), str(home)]
     mounts.append({"kind": "bind", "src": str(worktree), "dst": str(worktree), "rw": True})
     mounts += home_mounts(home, limits, fresh)
@@ -166,6 +198,17 @@ def box_mounts(worktree: Path, home: Path, limits, egress, fresh=None) -> tuple[
     ]
     mounts.sort(key=lambda m: m["dst"].rstrip("/").count("/"))
     return mounts, readable, writable
+
+
+def masks(bound: list[str]) -> list[dict]:
+    """Opscore's checkout, its data (secrets, the database's files) and its coding directory
+    (other runs' worktrees, saved patches), each under an empty tmpfs wherever it lies inside
+    a path bound into the box: a checkout in /opt, or a service user whose HOME is there, would
+    otherwise be readable whole. A path bound deeper (the run's own worktree) still shows."""
+    hidden = {Path(p).resolve() for p in (settings.BASE_DIR, settings.DATA_DIR)}
+    hidden.add(Path(settings.OPS_CODING_DIR).resolve())
+    inside = [p for p in hidden if any(p.is_relative_to(b) and p != Path(b) for b in bound)]
+    return [{"kind": "tmpfs", "dst": str(p), "options": "mode=755,size=4k"} for p in inside]
 
 
 def home_mounts(home: Path, limits, fresh) -> list[dict]:

@@ -1,6 +1,6 @@
 """A pass's tests boxed in the same launch as its harness: the box builder's interpreter starts
-once for both (about half a box start's price), the tests' box is built as soon as the
-harness's is gone.
+once for both (about half a box start's price), the tests' box is built once the harness's is
+gone and the driver has looked at what it left.
 
 What the two boxes share is the launch's outer process and the worktree, nothing else. The
 tests' box is a box like any other (coding/jail.py): new namespaces (PID, mount, network, IPC,
@@ -13,9 +13,12 @@ box), so the harness cannot write into what the tests are judged by. The launch'
 process is outside both boxes: root's (or Opscore's) and not in their PID namespaces, so a
 box can neither see nor signal nor trace it.
 
-The driver still does everything between the two in order (the harness's row, the escape
-look, the move to waiting-for-tests); a pass that ends before its tests (a cancel, a missing
-harness) kills the launch. The box is not chained with egress (the tests have no network at
+The launch builds the tests' box only when the driver says go (a byte on a pipe of its own,
+written by resume()): the driver does everything between the two in order (the harness's row,
+the escape look, the move to waiting-for-tests) before anything the harness wrote runs again —
+the tests are the harness's code too, and could erase what the escape look must find. A pass
+that ends before its tests (a cancel, a missing harness) closes that pipe unwritten
+and kills the launch. The box is not chained with egress (the tests have no network at
 all), unconfined, or after a harness killed at its time limit: the check is boxed afresh.
 """
 
@@ -47,19 +50,23 @@ class Chained:
     argv: list
     limits: Limits
     stream: object = None  # the read end of its output pipe, once its box is in a launch
+    go: object = None  # the write end of the pipe its launch waits on before building its box
     process: subprocess.Popen | None = None
     box: Path | None = None
 
     def spec(self, worktree: Path, home: Path, box: Path) -> dict:
-        """Its box as a check's (a fresh HOME, no egress), writing to a pipe of its own."""
+        """Its box as a check's (a fresh HOME, no egress), writing to a pipe of its own, built
+        once resume() says go."""
         read, write = os.pipe()
         self.stream = open(read, "rb", buffering=0)  # noqa: SIM115 — resume or drop closes it
+        wait, go = os.pipe()
+        self.go = open(go, "wb", buffering=0)  # noqa: SIM115 — resume or drop closes it
         self.box = box
         variables = boxed_env() | {"HOME": str(home)}
         spec = box_spec(
             self.argv, worktree, home, box, self.limits, variables, None, True, slug(self.name)
         )
-        return spec | {"out": write}
+        return spec | {"out": write, "go": wait}
 
     def launched(self, process: subprocess.Popen) -> None:
         self.process = process
@@ -78,6 +85,9 @@ def resume(item: Chained | None, on_start=None) -> Finished | None:
     item.process, item.stream = None, None  # resumed once: pump closes its pipe
     if on_start is not None:
         on_start(process.pid)  # the launch's group: a cancel kills the check with it
+    with contextlib.suppress(OSError), item.go:  # a launch gone already: pump sees it end
+        item.go.write(b"go")
+    item.go = None
     log, started = item.box / f"{slug(item.name)}.log", time.monotonic()
     with open(log, "wb") as out:
         deadline = started + item.limits.seconds
@@ -94,6 +104,7 @@ def drop(item: Chained | None) -> None:
         kill_process_group(item.process.pid)
         with contextlib.suppress(subprocess.TimeoutExpired):
             item.process.wait(timeout=GRACE)
-    if item.stream is not None:
-        item.stream.close()
-    item.process, item.stream = None, None
+    for end in (item.stream, item.go):
+        if end is not None:
+            end.close()
+    item.process, item.stream, item.go = None, None, None

@@ -136,7 +136,15 @@ def outward_symlink(worktree: Path) -> str:
         dirs[:] = [d for d in dirs if d != ".git"]
         for name in dirs + files:
             path = Path(folder, name)
-            if path.is_symlink() and not path.resolve().is_relative_to(root):
+            if path.is_symlink() and not resolved(path).is_relative_to(root):
                 where = path.relative_to(worktree)
                 return f"the harness left a symlink pointing outside its worktree: {where}"
     return ""
+
+
+def resolved(link: Path) -> Path:
+    """Where a link leads; a loop (a pair naming each other) leads nowhere, so not outside."""
+    try:
+        return link.resolve()
+    except RuntimeError:
+        return link.parent.resolve()

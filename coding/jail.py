@@ -8,12 +8,12 @@ when Opscore is not root) and forks the namespace's init. Init builds a new root
 holding only what the spec binds (system directories and the common git directory read-only;
 the worktree, a private HOME and a fresh /tmp writable; a fresh /proc showing only the box's
 processes), pivots into it, and forks the command: unprivileged uid/gid when Opscore is root,
-rlimits, no new privileges, Landlock on top. With egress (coding/egress.py) init also brings the
-box's loopback up and forwards 127.0.0.1:3128 to the driver's proxy socket, and Landlock lets
-the command connect to that port only. When the command exits, init records how many
-processes it left behind and exits: the kernel then kills every process left in the PID
-namespace (setsid children included), so nothing outlives its pass and nothing holds its
-output pipe. The outer process exits with the command's status.
+rlimits, no new privileges, no keyrings (seccomp), Landlock on top. With egress
+(coding/egress.py) init also brings the box's loopback up and forwards 127.0.0.1:3128 to the
+driver's proxy socket, and Landlock lets the command connect to that port only. When the
+command exits, init records how many processes it left behind and exits: the kernel then kills
+every process left in the PID namespace (setsid children included), so nothing outlives its
+pass and nothing holds its output pipe. The outer process exits with the command's status.
 
 Landlock goes through a small ctypes wrapper rather than the `landlock` PyPI package: that
 package is an alpha (1.0.0.dev5), covers filesystem rules only (no TCP rules from ABI 4, no
@@ -112,6 +112,48 @@ def landlock(read: list[str], write: list[str], connect: tuple = ()) -> int:
     return abi
 
 
+# ---- seccomp: the kernel's keyrings (not namespaced) are closed to the command ----
+# A key in the sandbox uid's user keyring outlives the box that put it there, for the next
+# box (the pass's tests, another run) to find; Docker's default profile closes them the same
+# way. Per audit arch: add_key, request_key, keyctl (x86_64's x32 numbers too).
+KEY_SYSCALLS = {
+    0xC000003E: (248, 249, 250, 0x400000F8, 0x400000F9, 0x400000FA),  # x86_64, x32
+    0x40000003: (286, 287, 288),  # i386
+    0xC00000B7: (217, 218, 219),  # aarch64
+    0x40000028: (309, 310, 311),  # arm
+}
+LOAD, JUMP_EQ, RETURN = 0x20, 0x15, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_RET|K
+ALLOW, REFUSE = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+
+
+class SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8)]
+    _fields_ += [("k", ctypes.c_uint32)]
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+
+def key_filter() -> list[tuple]:
+    """For each arch: its number refused, anything else allowed; an arch not listed allowed."""
+    program = []
+    for arch, numbers in KEY_SYSCALLS.items():
+        program += [(LOAD, 0, 0, 4), (JUMP_EQ, 0, len(numbers) + 3, arch), (LOAD, 0, 0, 0)]
+        program += [(JUMP_EQ, len(numbers) - n, 0, nr) for n, nr in enumerate(numbers)]
+        program += [(RETURN, 0, 0, ALLOW), (RETURN, 0, 0, REFUSE)]
+    return [*program, (RETURN, 0, 0, ALLOW)]
+
+
+def close_keyrings() -> None:
+    program = key_filter()
+    filters = (SockFilter * len(program))(*[SockFilter(*step) for step in program])
+    fprog = SockFprog(len(program), filters)
+    check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
+
+
 # ---- the new root ----
 def mount(source, target, fstype, flags, data=None) -> None:
     args = [a.encode() if isinstance(a, str) else a for a in (source, target, fstype, data)]
@@ -185,6 +227,7 @@ def become(spec: dict) -> None:
     limit(spec["limits"])
     if spec.get("landlock"):
         landlock(spec["read"], spec["write"], tuple(spec.get("connect_ports", ())))
+    close_keyrings()
     os.chdir(spec["cwd"])
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
@@ -310,7 +353,9 @@ def main() -> None:
     """Each box of the spec in turn — the first, then the ones in its `then` (a pass's tests
     after its harness) — each in namespaces, a root and an init of its own, so a box shares
     nothing with the one before it but the worktree; one interpreter start serves them all.
-    A box after the first writes to its own pipe (`out`), which no earlier box ever holds."""
+    A box after the first writes to its own pipe (`out`), which no earlier box ever holds, and
+    is built only once the driver says go (a byte on `go`): the driver looks for an escape
+    between the two, before anything the harness wrote runs again; no byte, no box."""
     spec = decode_spec(os.environ.pop("OPS_BOX_SPEC"))
     boxes = [spec, *spec.pop("then", ())]
     for n, box in enumerate(boxes[:-1]):
@@ -319,14 +364,19 @@ def main() -> None:
             try:  # only the outer process goes back round the loop
                 for later in boxes[n + 1 :]:
                     os.close(later["out"])
+                    os.close(later["go"])
                 launch(box)
             finally:
                 os._exit(126)
         os.waitpid(child, 0)  # its status is in its report
         following = boxes[n + 1].pop("out")
-        os.dup2(following, 1)
+        os.dup2(following, 1)  # the earlier box's output ends here: the driver reads on
         os.dup2(following, 2)
         os.close(following)
+        go = boxes[n + 1].pop("go")
+        if not os.read(go, 1):  # the driver dropped it: the pass ended before its tests
+            os._exit(126)
+        os.close(go)
     launch(boxes[-1])
 
 

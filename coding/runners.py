@@ -63,8 +63,11 @@ def usd(value) -> Decimal:
 
 def read_claude_stream(output: str) -> Report:
     """Claude Code's `--output-format stream-json`: the `result` message carries the cost, the
-    session id, the final text and whether it ended in error."""
-    result = next((m for m in json_lines(output) if m.get("type") == "result"), None)
+    session id, the final text and whether it ended in error. Any process in the box can
+    print into the same stream, so of several `result`s the costliest (the last of equals)
+    counts: a forged one can raise the spend recorded, never hide it."""
+    results = [m for m in json_lines(output) if m.get("type") == "result"]
+    result = max(reversed(results), key=lambda m: usd(m.get("total_cost_usd", 0)), default=None)
     if result is None:
         return Report(summary=output[-1000:], harness_error="no result message in the stream")
     error = result.get("subtype") if result.get("is_error") else ""

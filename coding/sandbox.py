@@ -213,7 +213,8 @@ def spawning(argv, worktree: Path, box: Path, limits, variables, door, fresh, ch
     spec = box_spec(argv, worktree, home, box, limits, variables, egress, fresh, report)
     spec["then"] = [item.spec(worktree, home, box) for item in chained]
     hand_over([worktree, home], spec["uid"], spec["gid"])
-    return jail_command(), jail_env(spec), None, [], [then["out"] for then in spec["then"]]
+    pipes = [fd for then in spec["then"] for fd in (then["out"], then["go"])]
+    return jail_command(), jail_env(spec), None, [], pipes
 
 
 def finished(process, log: Path, limits, seconds, timed_out, total, notes, last=True) -> Finished:
@@ -222,8 +223,8 @@ def finished(process, log: Path, limits, seconds, timed_out, total, notes, last=
     with contextlib.suppress(OSError, ValueError):
         report = json.loads(log.with_suffix(".json").read_text())
     log.with_suffix(".json").unlink(missing_ok=True)
-    with open(log, "rb") as out:
-        head = out.read(OUTPUT_CAP * 4).decode(errors="replace")
+    with open(log, "rb") as out:  # a NUL would be refused by Postgres wherever it is kept
+        head = out.read(OUTPUT_CAP * 4).decode(errors="replace").replace("\0", "\ufffd")
     cut = total > limits.output_bytes
     if cut:
         notes.append(f"output cut at {limits.output_bytes} bytes (it printed {total})")

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils.text import slugify
 
-from coding.box import BOX_DIR, HOME_DIR, git_common_dir
+from coding.box import BOX_DIR, HOME_DIR, git_common_dir, read_pointer
 from coding.models import BRANCH_PATTERN, CodingRun, Repository
 
 GIT_TIMEOUT = 120
@@ -51,14 +51,18 @@ class GitFailed(RuntimeError):
 def git(args: list[str], cwd: Path | str, extra_env: dict | None = None) -> str:
     env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ} | git_env(Path(cwd))
     env |= extra_env or {}
-    done = subprocess.run(
-        ["git", *HARDENED, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=GIT_TIMEOUT,
-    )
+    try:
+        done = subprocess.run(
+            ["git", *HARDENED, *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            errors="replace",  # a worktree's file need not be UTF-8: its diff is still read
+            timeout=GIT_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:  # a worktree of millions of files: the run's failure
+        raise GitFailed(f"git {args[0]} did not finish in {GIT_TIMEOUT}s") from None
     if done.returncode != 0:
         raise GitFailed(f"git {args[0]} failed: {done.stderr.strip()[:500]}")
     return done.stdout
@@ -75,17 +79,31 @@ def git_env(cwd: Path) -> dict:
         "HOME": str(settings.OPS_CODING_DIR),
         "GIT_CEILING_DIRECTORIES": str(cwd.resolve().parent),
     }
-    if (cwd / ".git").is_file():
+    pointer = cwd / ".git"
+    if pointer.is_file() or pointer.is_symlink() or linked_only(cwd):
         env |= {"GIT_DIR": str(linked_gitdir(cwd)), "GIT_WORK_TREE": str(cwd)}
     return env
+
+
+# Where every checkout is a linked worktree Opscore added (a run's, a merge's): a harness had
+# its hands on it, so a `.git` directory, a `.git` link, or none at all (the worktree itself
+# made a repository) is no repository of the run's — git would take its config, filters
+# included, and run them here, outside the box.
+LINKED_ONLY = ("worktrees", "merges")
+
+
+def linked_only(cwd: Path) -> bool:
+    root = Path(settings.OPS_CODING_DIR).resolve()
+    return any(cwd.resolve().is_relative_to(root / name) for name in LINKED_ONLY)
 
 
 def linked_gitdir(worktree: Path) -> Path:
     """The worktree's private git directory, if its `.git` pointer still names one of a real
     repository's worktrees that points back here; GitFailed if it was tampered with."""
-    text = (worktree / ".git").read_text(errors="replace").strip()
-    if git_common_dir(worktree) is None:
-        raise GitFailed(f"the worktree's .git pointer was tampered with: {text[:200]!r}")
+    text = read_pointer(worktree / ".git")
+    if text is None or git_common_dir(worktree) is None:
+        what = repr(text[:200]) if text is not None else "no longer a plain file"
+        raise GitFailed(f"the worktree's .git pointer was tampered with: {what}")
     return (worktree / text.removeprefix("gitdir:").strip()).resolve()
 
 
@@ -144,7 +162,7 @@ def snapshot(path: Path) -> str:
 
 
 def index_of(path: Path) -> Path:
-    return (linked_gitdir(path) if (path / ".git").is_file() else path / ".git") / "index"
+    return Path(git_env(path).get("GIT_DIR", path / ".git")) / "index"
 
 
 def keep_state(path: Path, run: CodingRun, label: str) -> str:
@@ -249,7 +267,10 @@ DIFF_STATS = ["diff", "--no-ext-diff", "--numstat", "--binary", "-p"]
 
 def diff_stats(text: str) -> tuple[dict, str]:
     """A DIFF_STATS output as (files, insertions and deletions; the patch)."""
-    cut = text.find("diff --git ")
+    # The patch starts at a line starting "diff --git ", never inside a row: a row starts with
+    # its counts, and a name with a newline in it is quoted. (A name may well hold
+    # "diff --git " itself, to cut the rows short and hide files from the changed-files cap.)
+    cut = ("\n" + text).find("\ndiff --git ")
     rows, patch = (text, "") if cut < 0 else (text[:cut], text[cut:])
     files, added, removed = [], 0, 0
     for row in filter(None, rows.splitlines()):

@@ -2,10 +2,13 @@
 would try fails inside the box, and the world outside is untouched (issue 26).
 
 The harness (tests/fake_harness/hostile.py) writes what each attempt got into its worktree;
-the tests read that and look at the outside world themselves.
+the tests read that and look at the outside world themselves. What it leaves in its worktree
+and HOME is read by the driver outside the box (its git, the HOME it sets up, the diff it
+measures): none of that may run, write or miscount anything the harness chose.
 """
 
 import json
+import os
 import resource
 import socket
 import sys
@@ -74,6 +77,7 @@ def attack(coding_repo, settings, tmp_path):
         "pg_socket": f"{db['HOST']}/.s.PGSQL.{db['PORT'] or 5432}",
         "evil_dir": str(evil),
         "pwned": str(tmp_path / "pwned"),
+        "planted": str(tmp_path / "written-by-the-driver"),
         "side_sha": side,
         "marker": f"opscore-setsid-{uuid.uuid4().hex}",
     }
@@ -207,16 +211,23 @@ def test_the_tests_box_shares_nothing_with_the_harness_box_but_the_worktree(atta
     coding_repo.test_command = ["sh", "-c", look]
     coding_repo.save()
 
-    run = attack("plant_in_tmp", "setsid_child", "write_inherited_fds")
+    run = attack("plant_in_tmp", "setsid_child", "linger", "write_inherited_fds", "ptrace_init")
 
     seen = findings(run)
     assert seen["plant_in_tmp"].startswith("ok") and seen["setsid_child"].startswith("ok")
+    assert seen["linger"].startswith("ok"), seen
     assert seen["write_inherited_fds"].startswith("blocked"), seen
+    assert seen["ptrace_init"].startswith("blocked"), seen
     tree = Path(run.worktree_path)
     assert "planted-by-harness" not in (tree / "seen-tmp.txt").read_text()
     assert attack.targets["marker"] not in (tree / "seen-procs.txt").read_text()
+    assert lingering(attack.targets["marker"]) == []
     assert "FORGED" not in run.iterations.get().test_output
     assert run.status == "waiting_for_review", run.reason
+
+
+def lingering(marker: str) -> list:
+    return [p for p in psutil.process_iter(["cmdline"]) if marker in (p.info["cmdline"] or [])]
 
 
 def test_a_fork_bomb_meets_the_process_limit(attack):
@@ -230,9 +241,7 @@ def test_a_setsid_child_dies_with_its_pass_and_the_kill_is_an_event(attack):
     run = attack("setsid_child")
 
     assert findings(run)["setsid_child"].startswith("ok")
-    marker = attack.targets["marker"]
-    alive = [p for p in psutil.process_iter(["cmdline"]) if marker in (p.info["cmdline"] or [])]
-    assert alive == []
+    assert lingering(attack.targets["marker"]) == []
     assert any("killed 1 process(es) the command left running" in n for n in sandbox_notes(run))
     out = StringIO()
     call_command("coding", "runs", "--json", stdout=out)
@@ -275,3 +284,114 @@ def test_a_rewritten_git_pointer_gets_no_directory_of_its_choosing_into_the_next
     (tree / ".git").write_text(f"gitdir: {secret / 'worktrees' / 'x'}\n")
 
     assert git_common_dir(tree) is None
+
+
+@pytest.mark.parametrize("planted", ["git_dir_of_its_own", "worktree_as_repository"])
+def test_a_repository_planted_in_place_of_the_git_pointer_runs_nothing_in_the_driver(
+    attack, tmp_path, planted
+):
+    run = attack(planted)
+
+    assert not (tmp_path / "pwned").exists()  # the driver's git ran none of its filters
+    assert findings(run)[planted].startswith("ok"), findings(run)  # its own worktree: allowed
+    assert run.status == "failed" and "tampered with" in run.reason, run.reason
+
+
+def test_a_link_planted_as_homes_git_config_is_not_written_through(attack, coding_repo):
+    coding_repo.lint_command = ["true"]  # a second box after the harness's: HOME is set up again
+    coding_repo.save()
+
+    run = attack("home_gitconfig_link")
+
+    assert findings(run)["home_gitconfig_link"].startswith("ok")  # its own HOME: allowed
+    assert not os.path.lexists(attack.targets["planted"])
+    assert run.status == "waiting_for_review", run.reason
+
+
+def test_a_file_name_cannot_hide_changed_files_from_the_cap_and_a_nested_repository_runs_nothing(
+    attack, tmp_path
+):
+    run = attack("numstat_cut", "nested_repository", caps={"max_changed_files": 3})
+
+    assert not (tmp_path / "pwned").exists()
+    assert run.status == "failed" and "changed-files cap" in run.reason, run.reason
+    counted = run.iterations.get().changed_files
+    assert counted >= 9, counted  # .gitattributes, five files, filtered.txt, findings, sub
+    kept = Path(run.patch_ref).read_text()  # the failed run's worktree is gone, its work kept
+    assert "+++ b/0 diff --git x" in kept and "+Subproject commit " in kept
+
+
+def test_the_tests_box_cannot_read_its_init_forked_from_the_launch_that_held_the_harness_secrets(
+    attack, coding_repo, settings
+):
+    settings.OPS_CODING_PASS_ENV = ["ANTHROPIC_API_KEY"]
+    look = "for f in environ cmdline mem; do head -c 100000 /proc/1/$f; done; ls -l /proc/1/fd"
+    coding_repo.test_command = ["sh", "-c", f"({look}) > seen-init.txt 2>&1; true"]
+    coding_repo.save()
+
+    run = attack("init_fds")
+
+    assert findings(run)["init_fds"].startswith("blocked"), findings(run)
+    seen = Path(run.worktree_path, "seen-init.txt").read_bytes()
+    assert b"sk-ant-seeded" not in seen and b"sk-ant-seeded".hex().encode() not in seen, seen
+    assert b"Permission denied" in seen, seen
+    assert run.status == "waiting_for_review", run.reason
+
+
+def test_a_key_the_harness_puts_in_its_uids_keyring_does_not_outlive_its_pass(attack, coding_repo):
+    coding_repo.test_command = [sys.executable, str(Path(HOSTILE[1]).parent / "uid_keyring.py")]
+    coding_repo.save()
+
+    run = attack("keyring_plant")
+
+    assert run.status == "waiting_for_review", run.reason
+    said = run.iterations.get().test_output
+    assert attack.targets["marker"] not in said and "no key" in said, said
+    assert findings(run)["keyring_plant"].startswith("blocked"), findings(run)
+
+
+def test_a_nul_byte_in_what_the_tests_print_does_not_fail_the_run(attack, coding_repo):
+    coding_repo.test_command = ["sh", "-c", r"printf 'binary\000output\n'"]
+    coding_repo.save()
+
+    run = attack()
+
+    assert run.status == "waiting_for_review", run.reason
+    assert "binary\N{REPLACEMENT CHARACTER}output" in run.iterations.get().test_output
+
+
+def test_a_command_that_crashes_dumps_no_core_even_through_a_piped_core_pattern(
+    attack, coding_repo
+):
+    limit = "import resource; print('core limit', resource.getrlimit(resource.RLIMIT_CORE))"
+    coding_repo.test_command = [sys.executable, "-c", limit]
+    coding_repo.save()
+
+    run = attack()
+
+    assert "core limit (1, 1)" in run.iterations.get().test_output  # 0 is ignored for a pipe
+
+
+def test_a_file_that_is_not_utf8_or_a_symlink_loop_is_measured_committed_and_cleaned_up(attack):
+    run = attack("not_utf8", "symlink_loop")
+
+    assert run.status == "waiting_for_review", run.reason
+    assert "latin1.txt" in run.diff_stats["files"]
+
+
+def test_opscore_data_inside_a_system_path_is_hidden_in_the_box(attack, settings):
+    settings.DATA_DIR = Path("/etc/ssl")  # as a checkout in /opt would have it: bound read-only
+    assert os.listdir(settings.DATA_DIR)
+
+    run = attack("opscore_data", data_dir=str(settings.DATA_DIR))
+
+    all_blocked(run, "opscore_data")
+
+
+def test_the_driver_looks_for_an_escape_before_the_tests_box_is_built(attack, coding_repo):
+    coding_repo.test_command = ["sh", "-c", "rm -f link-out"]  # the harness's code erasing it
+    coding_repo.save()
+
+    run = attack("leave_link")
+
+    assert run.status == "failed" and "symlink pointing outside" in run.reason, run.reason

@@ -1,6 +1,7 @@
 """Coding-run worktrees on a real git repository: isolated, serialised, never destroying work,
 and nothing shaped like an injection reaches git."""
 
+import subprocess
 import threading
 from pathlib import Path
 
@@ -8,7 +9,14 @@ import pytest
 from django.db import connection
 
 from coding.models import CodingRun
-from coding.worktrees import WorktreeRefused, check_branch, clean_up, commit_all, provision
+from coding.worktrees import (
+    GitFailed,
+    WorktreeRefused,
+    check_branch,
+    clean_up,
+    commit_all,
+    provision,
+)
 from tests.conftest import sh
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -115,3 +123,16 @@ def test_a_worktree_left_by_a_killed_run_is_saved_unlocked_and_reset_on_retry(gi
     assert "half-written" in Path(again.patch_ref).read_text()
     assert Path(again.worktree_path, "app.py").read_text() == "print('hello')\n"
     assert not Path(gitdir, "index.lock").exists()
+
+
+def test_a_git_that_does_not_finish_in_time_is_a_git_failure_the_driver_says(git_repo, monkeypatch):
+    """A worktree of millions of files (the harness's to make) keeps git busy past its
+    timeout: a GitFailed the run's failure and its cleanup report, not a crash of the driver."""
+    run = provision(new_run(git_repo))
+
+    def too_slow(argv, *args, **kwargs):
+        raise subprocess.TimeoutExpired(argv, kwargs.get("timeout"))
+
+    monkeypatch.setattr(subprocess, "run", too_slow)
+    with pytest.raises(GitFailed, match="did not finish"):
+        clean_up(run)

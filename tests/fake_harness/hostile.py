@@ -51,6 +51,15 @@ def _():
     return found
 
 
+@attempt("opscore_data")
+def _():
+    """Opscore's data folder, where a deployment put it inside a system path (/opt)."""
+    names = os.listdir(targets["data_dir"])
+    if not names:
+        raise PermissionError(f"{targets['data_dir']} shows nothing")
+    return names
+
+
 @attempt("secret_file")
 def _():
     return Path(targets["secret"]).read_text()
@@ -151,6 +160,163 @@ def _():
     Path(".gitattributes").write_text("* filter=x\n")
     Path(".git").write_text(f"gitdir: {fake.resolve()}\n")
     return "pointed .git at fake-git"
+
+
+def filter_config(git_dir: str) -> str:
+    """A clean filter that runs `touch pwned` wherever git hashes a file of this worktree with
+    `git_dir`'s config: in the box harmless, in the driver's git (outside the box) an escape."""
+    evil = f"sh -c 'touch {targets['pwned']}; cat'"
+    subprocess.run(["git", "--git-dir", git_dir, "config", "filter.x.clean", evil], check=True)
+    Path(".gitattributes").write_text("* filter=x\n")
+    Path("filtered.txt").write_text("hashed by whoever runs git add here\n")
+    return git_dir
+
+
+@attempt("git_dir_of_its_own")
+def _():
+    """The `.git` pointer replaced by a repository of its own: a driver that takes a `.git`
+    directory at its word runs its config's filters at `git add`."""
+    os.remove(".git")
+    subprocess.run(["git", "init", "-q", "."], check=True)
+    return filter_config(".git")
+
+
+@attempt("worktree_as_repository")
+def _():
+    """No `.git` at all, the worktree itself a repository (HEAD, objects, refs, config with a
+    core.worktree): git's discovery takes the directory it starts in as a git directory."""
+    os.remove(".git")
+    subprocess.run(["git", "init", "-q", "--bare", "."], check=True)
+    for key, value in [("core.bare", "false"), ("core.worktree", os.getcwd())]:
+        subprocess.run(["git", "--git-dir", ".", "config", key, value], check=True)
+    return filter_config(".")
+
+
+@attempt("nested_repository")
+def _():
+    """A repository inside the worktree with a filter, fsmonitor and textconv of its own: the
+    driver's add, diff and commit record it as a gitlink and never run git inside it."""
+    subprocess.run(["git", "init", "-q", "sub"], check=True)
+    Path("sub", "f.txt").write_text("in the nested repository\n")
+    who = ["-c", "user.name=h", "-c", "user.email=h@h"]
+    subprocess.run(["git", "-C", "sub", "add", "f.txt"], check=True)
+    subprocess.run(["git", "-C", "sub", *who, "commit", "-qm", "nested"], check=True)
+    evil = f"sh -c 'touch {targets['pwned']}'"
+    for key in ("core.fsmonitor", "diff.x.textconv"):
+        subprocess.run(["git", "-C", "sub", "config", key, evil], check=True)
+    filter_config("sub/.git")
+    Path("sub", ".gitattributes").write_text("* filter=x diff=x\n")
+    Path("sub", "f.txt").write_text("changed: hashed by a status in the nested repository\n")
+    return "sub"
+
+
+@attempt("home_gitconfig_link")
+def _():
+    """HOME's .gitconfig (written by the driver, as root, before each box) made a link to a
+    file outside the box: a driver that writes it without looking writes there."""
+    config = Path(os.environ["HOME"], ".gitconfig")
+    config.unlink(missing_ok=True)
+    os.symlink(targets["planted"], config)
+    return str(config)
+
+
+@attempt("numstat_cut")
+def _():
+    """A file named so that the driver's split of `git diff --numstat -p` between the rows and
+    the patch cuts inside the rows: the changed-files cap would count one file of many."""
+    for name in ("0 diff --git x", "one.txt", "two.txt", "three.txt", "four.txt"):
+        Path(name).write_text("many files\n")
+    return "five files"
+
+
+@attempt("init_fds")
+def _():
+    """The box's init holds its report file (outside the box): opened through /proc, a
+    forged report would say the harness exited 0 and left nothing running."""
+    took = []
+    for link in Path("/proc/1/fd").iterdir():
+        with open(link, "w") as opened:
+            took.append(f"{link} -> {opened.name}")
+    return took
+
+
+@attempt("keyring_plant")
+def _():
+    """The kernel's keyrings are not namespaced: a key in the sandbox uid's user keyring would
+    outlive the pass, for the tests' box (or any later run's box) to find."""
+    import uid_keyring  # beside this file
+
+    return uid_keyring.plant(targets["marker"])
+
+
+def carrying(marker: str) -> list[str]:
+    """The box's processes whose command line carries the marker, as `pid state`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_text():
+                found.append(f"{entry.name} {(entry / 'stat').read_text().split(') ')[1][0]}")
+        except OSError:
+            continue
+    return found
+
+
+@attempt("linger")
+def _():
+    """Processes meant to live on into the tests' box, each carrying the marker: a double fork
+    into a new session, one stopped, one in a user and PID namespace of its own (nested in
+    the box's), one traced by another; the box's init exiting takes them all."""
+    marker, nap = targets["marker"], [sys.executable, "-c", "import time; time.sleep(600)"]
+    middle = os.fork()
+    if middle == 0:  # the double fork: its grandchild is reparented to the box's init
+        os.setsid()
+        subprocess.Popen([*nap, marker], start_new_session=True)
+        os._exit(0)
+    os.waitpid(middle, 0)
+    stopped = subprocess.Popen([*nap, marker])
+    os.kill(stopped.pid, 19)  # SIGSTOP
+    nested = ["unshare", "--user", "--pid", "--fork", "--map-root-user", *nap, marker]
+    subprocess.Popen(nested, start_new_session=True)
+    tracer = (
+        f"import ctypes,time; ctypes.CDLL(None).ptrace(16, {stopped.pid}, 0, 0); time.sleep(600)"
+    )
+    subprocess.Popen([sys.executable, "-c", tracer, marker], start_new_session=True)
+    return f"left processes lingering: {carrying(marker)}"
+
+
+@attempt("ptrace_init")
+def _():
+    """The box's init (forked from the launch, outside the harness's uid and Landlock domain)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.ptrace(16, 1, 0, 0) < 0:  # PTRACE_ATTACH
+        raise PermissionError(os.strerror(ctypes.get_errno()))
+    return "attached to init"
+
+
+@attempt("not_utf8")
+def _():
+    """A text file (no NUL) that is not UTF-8, as a Latin-1 fixture would be: the driver
+    reads its diff as text."""
+    Path("latin1.txt").write_bytes(b"caf\xe9 cr\xe8me br\xfbl\xe9e\n")
+    return "latin1.txt"
+
+
+@attempt("leave_link")
+def _():
+    """A link out of the worktree left for the driver to find — and erased by the tests (its
+    own code, in the worktree) if they ran before the driver looked."""
+    os.symlink("/etc/passwd", "link-out")
+    return "left link-out"
+
+
+@attempt("symlink_loop")
+def _():
+    """Two links naming each other: whatever walks the worktree resolving links meets them."""
+    os.symlink("loop-b", "loop-a")
+    os.symlink("loop-a", "loop-b")
+    return "loop-a <-> loop-b"
 
 
 @attempt("plant_in_home")
