@@ -89,14 +89,19 @@ def test_the_box_spec_survives_its_handover_whole():
     assert "\0" not in jail.encode_spec(spec)  # it travels in an environment variable
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_proven_single_shot_run_reads_no_repository_row_of_its_own(coding_repo):
+def proven_single_shot(coding_repo):
+    """A single-shot run driven to its review, and the queries that took."""
     run = new_run(coding_repo, "@greet", mode="single-shot")
-
     with CaptureQueriesContext(connection) as queries:
         assert handle_one_run()
-
     run.refresh_from_db()
+    return run, queries
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_proven_single_shot_run_reads_no_repository_row_of_its_own(coding_repo):
+    run, queries = proven_single_shot(coding_repo)
+
     assert run.status == "waiting_for_review"
     rereads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "coding_repository"')]
     assert rereads == []  # the dispatcher's select_related row serves the whole drive
@@ -124,12 +129,8 @@ def test_a_pass_starts_the_box_builder_once_for_its_harness_and_its_tests(coding
 
 @pytest.mark.django_db(transaction=True)
 def test_a_chained_pass_records_its_launch_once_and_clears_it_once(coding_repo):
-    run = new_run(coding_repo, "@greet", mode="single-shot")
+    run, queries = proven_single_shot(coding_repo)
 
-    with CaptureQueriesContext(connection) as queries:
-        assert handle_one_run()
-
-    run.refresh_from_db()
     assert run.status == "waiting_for_review" and run.process_group is None
     kept = '"process_group" = "coding_codingrun"."process_group"'  # the harness's row update
     groups = [q["sql"] for q in queries if '"process_group" =' in q["sql"] and kept not in q["sql"]]
