@@ -2,7 +2,7 @@
 cheap tier) and a hard one (refuse, with the reason). Every call's lane and tier are on its
 LLMCall row, so the spend and the degradation are both queryable."""
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from pydantic import Field, model_validator
 
 from opscore.llm_providers import OverBudget
@@ -59,32 +59,40 @@ def lane_spend() -> dict[str, float]:
 
 
 def check_budget(agent, lane: str = BASE_LANE, tier: str = "main") -> str:
-    """The tier the call may use, or OverBudget with the reason."""
+    """The tier the call may use, or OverBudget with the reason. Today's three spends (total,
+    the agent's, the lane's) come from one aggregate: this runs before every LLM call."""
     budget = Policy.objects.value("llm_budget")
     if not budget.enabled:
         return tier
-    today = LLMCall.objects.today()
-    spent_total = today.spend()
-    if spent_total >= budget.total_daily_usd:
+    spent = todays_spend(agent, lane)
+    if spent["total"] >= budget.total_daily_usd:
         raise OverBudget(
-            f"daily LLM budget spent (${spent_total:.4f} of ${budget.total_daily_usd})"
+            f"daily LLM budget spent (${spent['total']:.4f} of ${budget.total_daily_usd})"
         )
-    spent_agent = today.filter(agent=agent).spend() if agent else 0
-    if agent and spent_agent >= budget.per_agent_daily_usd:
+    if agent and spent["agent"] >= budget.per_agent_daily_usd:
         raise OverBudget(
             f"{agent.slug}'s daily LLM budget spent "
-            f"(${spent_agent:.4f} of ${budget.per_agent_daily_usd})"
+            f"(${spent['agent']:.4f} of ${budget.per_agent_daily_usd})"
         )
     limits = budget.lanes.get(lane)
     if limits is None:
         return tier
-    spent_lane = today.filter(lane=lane).spend()
-    if spent_lane >= limits.hard_usd:
+    if spent["lane"] >= limits.hard_usd:
         raise OverBudget(
-            f"the {lane} lane's daily LLM budget is spent (${spent_lane:.4f} of hard limit "
+            f"the {lane} lane's daily LLM budget is spent (${spent['lane']:.4f} of hard limit "
             f"${limits.hard_usd})"
         )
-    return "cheap" if spent_lane >= limits.soft_usd else tier
+    return "cheap" if spent["lane"] >= limits.soft_usd else tier
+
+
+def todays_spend(agent, lane: str) -> dict[str, float]:
+    """Spent today in all, by this agent (0 with none) and in this lane."""
+    sums = LLMCall.objects.today().aggregate(
+        total=Sum("cost_usd"),
+        agent=Sum("cost_usd", filter=Q(agent=agent) if agent else Q(pk__isnull=True)),
+        lane=Sum("cost_usd", filter=Q(lane=lane)),
+    )
+    return {name: usd or 0 for name, usd in sums.items()}
 
 
 def lane_report() -> list[dict]:

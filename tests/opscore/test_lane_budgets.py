@@ -20,10 +20,11 @@ def tight_roundtable(agent):
     set_policy("llm_budget", value, actor="t", reason="test")
 
 
-def spent(lane: str, usd: str) -> None:
+def spent(lane: str, usd: str, agent=None) -> None:
     LLMCall.objects.create(
         purpose=f"{lane}.turn",
         lane=lane,
+        agent=agent,
         provider="anthropic",
         model="m",
         prompt_version="v",
@@ -98,3 +99,30 @@ def test_lanes_come_from_the_purpose_and_unknown_lanes_are_refused():
             actor="t",
             reason="r",
         )
+
+
+def test_the_budget_check_reads_todays_spend_once(
+    agent, tight_roundtable, django_assert_num_queries
+):
+    """It runs before every LLM call: the total, the agent's and the lane's spend are one read."""
+    from opscore.budgets import check_budget
+    from opscore.models.policies import Policy, policy_snapshot
+
+    spent("roundtable", "0.015")
+
+    with policy_snapshot():
+        Policy.objects.value("llm_budget")  # the policy read is the snapshot's, not the check's
+        with django_assert_num_queries(1):
+            tier = check_budget(agent, "roundtable")
+
+    assert tier == "cheap"
+
+
+def test_an_agents_own_spend_refuses_before_the_lane(agent, tight_roundtable):
+    value = {"enabled": True, "per_agent_daily_usd": 0.01, "total_daily_usd": 10.0}
+    set_policy("llm_budget", value, actor="t", reason="test")
+    spent("steps", "0.02", agent=agent)
+    spent("steps", "0.5")  # another's spend: not this agent's
+
+    with pytest.raises(OverBudget, match=f"{agent.slug}'s daily LLM budget spent \\(\\$0.0200"):
+        talk(agent, [])
