@@ -14,12 +14,23 @@ from tests.factories import AgentFactory, make_step
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def listener():
+def listening(channel: str):
     params = connection.get_connection_params()
     params = {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
-    with psycopg.connect(**params, autocommit=True) as conn:
-        conn.execute("LISTEN opscore_steps")
+    conn = psycopg.connect(**params, autocommit=True)
+    conn.execute(f"LISTEN {channel}")
+    return conn
+
+
+@pytest.fixture
+def listener():
+    with listening("opscore_steps") as conn:
+        yield conn
+
+
+@pytest.fixture
+def stage_listener():
+    with listening("opscore_events") as conn:
         yield conn
 
 
@@ -75,6 +86,35 @@ def test_the_fast_path_wakes_workers_for_a_dependent_too(listener):
 
     assert wakeups(listener) == 1
     assert following.id == second.id
+
+
+def test_the_fast_path_tells_the_stage_of_its_success_once_it_is_committed(stage_listener):
+    """The success commits first, then its hint is sent (opscore_finish_step): the Stage,
+    woken, reads the step.succeeded event from another connection."""
+    agent = AgentFactory(slug="roomy", max_concurrent_steps=5)
+    make_step(agent=agent), make_step(agent=agent)
+    claimed = claim_next_step("w1")
+    wakeups(stage_listener)
+
+    following = complete_and_claim_next(claimed, Succeeded({}), "w1")
+
+    assert wakeups(stage_listener) == 1
+    seen = stage_listener.execute(
+        "SELECT count(*) FROM opscore_event WHERE kind = 'step.succeeded' AND step_id = %s",
+        [claimed.id],
+    )
+    assert seen.fetchone()[0] == 1
+    assert following.status == "running" and following.lease_owner == "w1"
+
+
+def test_the_fast_path_with_nothing_left_to_claim_returns_none(stage_listener):
+    make_step(agent=AgentFactory(slug="roomy", max_concurrent_steps=5))
+    claimed = claim_next_step("w1")
+    wakeups(stage_listener)
+
+    assert complete_and_claim_next(claimed, Succeeded({}), "w1") is None
+    assert Step.objects.get(pk=claimed.pk).status == "succeeded"
+    assert wakeups(stage_listener) == 1  # the step's success and its mission's, one hint
 
 
 def test_a_failure_still_wakes_workers(listener, settings):
