@@ -3,9 +3,10 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.db.models.functions import Now
 
-from missions.execution import claim_next_step, record_outcome, renew_lease
+from missions.execution import STEP_FIELDS, claim_next_step, record_outcome, renew_lease
 from missions.executors import EXECUTORS, Failed, Succeeded
 from missions.models import Mission, OutboxMessage, Step, StepAttempt, StepDependency
 from missions.outbox import deliver_pending
@@ -315,3 +316,14 @@ def test_executor_faults_between_refusals_still_trip_the_breaker(monkeypatch):
         handle_one_step("w1")
 
     assert Policy.objects.value("worker_switches").is_enabled("analyze") is False
+
+
+def test_the_fast_paths_procedure_returns_the_claimed_columns_the_worker_reads_in_order():
+    """opscore_finish_step hands the next step back in OUT parameters, read by position."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT proargnames, proargmodes FROM pg_proc WHERE proname = 'opscore_finish_step'"
+        )
+        names, modes = cursor.fetchone()
+    returned = [name for name, mode in zip(names, modes, strict=True) if mode in ("b", "o")]
+    assert returned == [field.column for field in STEP_FIELDS]

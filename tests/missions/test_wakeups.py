@@ -1,5 +1,7 @@
 """What wakes idle workers: only changes that can make a step claimable."""
 
+import uuid
+
 import psycopg
 import pytest
 from django.db import connection
@@ -8,18 +10,29 @@ from missions.execution import claim_next_step, complete_and_claim_next, record_
 from missions.executors import Failed, Succeeded
 from missions.models import Step
 from opscore.actions import set_agent_enabled, set_policy
-from opscore.models import Agent
+from opscore.models import Agent, Event
 from tests.factories import AgentFactory, make_step
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def listener():
+def listening(channel: str):
     params = connection.get_connection_params()
     params = {k: v for k, v in params.items() if k not in ("cursor_factory", "context")}
-    with psycopg.connect(**params, autocommit=True) as conn:
-        conn.execute("LISTEN opscore_steps")
+    conn = psycopg.connect(**params, autocommit=True)
+    conn.execute(f"LISTEN {channel}")
+    return conn
+
+
+@pytest.fixture
+def listener():
+    with listening("opscore_steps") as conn:
+        yield conn
+
+
+@pytest.fixture
+def stage_listener():
+    with listening("opscore_events") as conn:
         yield conn
 
 
@@ -75,6 +88,51 @@ def test_the_fast_path_wakes_workers_for_a_dependent_too(listener):
 
     assert wakeups(listener) == 1
     assert following.id == second.id
+
+
+def test_the_fast_path_tells_the_stage_of_its_success_once_it_is_committed(stage_listener):
+    """The success commits first, then its hint is sent (opscore_finish_step): the Stage,
+    woken, reads the step.succeeded event from another connection."""
+    agent = AgentFactory(slug="roomy", max_concurrent_steps=5)
+    make_step(agent=agent), make_step(agent=agent)
+    claimed = claim_next_step("w1")
+    wakeups(stage_listener)
+
+    following = complete_and_claim_next(claimed, Succeeded({}), "w1")
+
+    assert wakeups(stage_listener) == 1
+    seen = stage_listener.execute(
+        "SELECT count(*) FROM opscore_event WHERE kind = 'step.succeeded' AND step_id = %s",
+        [claimed.id],
+    )
+    assert seen.fetchone()[0] == 1
+    assert following.status == "running" and following.lease_owner == "w1"
+
+
+def test_the_fast_path_with_nothing_left_to_claim_returns_none(stage_listener):
+    make_step(agent=AgentFactory(slug="roomy", max_concurrent_steps=5))
+    claimed = claim_next_step("w1")
+    wakeups(stage_listener)
+
+    assert complete_and_claim_next(claimed, Succeeded({}), "w1") is None
+    assert Step.objects.get(pk=claimed.pk).status == "succeeded"
+    assert wakeups(stage_listener) == 1  # the step's success and its mission's, one hint
+
+
+def test_the_fast_path_refuses_a_late_success_commits_nothing_and_claims_on(stage_listener):
+    """A lost lease fails the procedure before its commit: the step keeps its new holder, the
+    refusal is recorded, and the worker claims its next step as usual."""
+    agent = AgentFactory(slug="roomy", max_concurrent_steps=5)
+    first, second = make_step(agent=agent), make_step(agent=agent)
+    claimed = claim_next_step("w1")
+    Step.objects.filter(pk=claimed.pk).update(lease_token=uuid.uuid4())  # now someone else's
+
+    following = complete_and_claim_next(claimed, Succeeded({}), "w1")
+
+    assert following.id == second.id
+    assert Step.objects.get(pk=first.pk).status == "running"
+    assert Event.objects.filter(kind="step.late_write_refused", step_id=first.pk).exists()
+    assert not Event.objects.filter(kind="step.succeeded").exists()
 
 
 def test_a_failure_still_wakes_workers(listener, settings):

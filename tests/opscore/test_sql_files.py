@@ -9,7 +9,8 @@ from opscore.sqlfiles import latest_versions, read_sql, sql_dir
 
 pytestmark = pytest.mark.django_db
 FUNCTION = re.compile(
-    r"CREATE OR REPLACE FUNCTION (?P<name>\w+)\((?P<head>.*?)\$\$(?P<body>.*?)\$\$", re.S
+    r"CREATE OR REPLACE (?:FUNCTION|PROCEDURE) (?P<name>\w+)\((?P<head>.*?)\$\$(?P<body>.*?)\$\$",
+    re.S,
 )
 TRIGGER = re.compile(r"CREATE TRIGGER (\w+)")
 
