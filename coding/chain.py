@@ -54,12 +54,12 @@ class Chained:
     process: subprocess.Popen | None = None
     box: Path | None = None
 
-    def spec(self, worktree: Path, home: Path, box: Path) -> dict:
+    def spec(self, worktree: Path, home: Path, box: Path, ends=None) -> dict:
         """Its box as a check's (a fresh HOME, no egress), writing to a pipe of its own, built
-        once resume() says go."""
-        read, write = os.pipe()
+        once resume() says go. `ends`: the two pipes' (read, write, read, write) ends, made
+        already (a spare launch's, coding/spare.py); made here otherwise."""
+        read, write, wait, go = ends or (*os.pipe(), *os.pipe())
         self.stream = open(read, "rb", buffering=0)  # noqa: SIM115 — resume or drop closes it
-        wait, go = os.pipe()
         self.go = open(go, "wb", buffering=0)  # noqa: SIM115 — resume or drop closes it
         self.box = box
         variables = boxed_env() | {"HOME": str(home)}

@@ -356,7 +356,10 @@ def main() -> None:
     A box after the first writes to its own pipe (`out`), which no earlier box ever holds, and
     is built only once the driver says go (a byte on `go`): the driver looks for an escape
     between the two, before anything the harness wrote runs again; no byte, no box."""
-    spec = decode_spec(os.environ.pop("OPS_BOX_SPEC"))
+    given = os.environ.pop("OPS_BOX_SPEC", None)
+    spec = decode_spec(given) if given is not None else receive_spec()
+    for fd in spec.pop("close", ()):  # a spare's chained slot, not used by this spec
+        os.close(fd)
     boxes = [spec, *spec.pop("then", ())]
     for n, box in enumerate(boxes[:-1]):
         child = os.fork()
@@ -378,6 +381,25 @@ def main() -> None:
             os._exit(126)
         os.close(go)
     launch(boxes[-1])
+
+
+def receive_spec() -> dict:
+    """A spare (coding/spare.py): the spec comes on stdin, a socket whose other end only the
+    driver holds, read to its end; then the launch moves into the worktree and says so (the
+    driver records its group only then), and its stdin becomes /dev/null, as a launch given
+    its spec in the environment has. No spec: the driver let it go, it exits."""
+    chunks = []
+    while chunk := os.read(0, 1 << 16):
+        chunks.append(chunk)
+    if not chunks:
+        os._exit(126)
+    spec = marshal.loads(b"".join(chunks))
+    os.chdir(spec["cwd"])
+    os.write(0, b"k")
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    return spec
 
 
 def launch(spec: dict) -> None:

@@ -7,6 +7,7 @@ Every move is a compare-and-set row and an event; every pass is a CodingIteratio
 """
 
 import os
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from coding.checks import Change, escape_found, measure, outside_state, verify
 from coding.models import CodingIteration, CodingRun, RunStatus
 from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
+from coding.spare import discard, start_spare
 from coding.worktrees import (
     GitFailed,
     WorktreeRefused,
@@ -28,7 +30,6 @@ from coding.worktrees import (
     keep_patch,
     provision,
 )
-from opscore.db import db_now
 from opscore.models import Policy
 
 
@@ -51,35 +52,48 @@ def limits_for(task: dict) -> dict:
 
 def drive(run: CodingRun) -> CodingRun:
     """Run passes until the run leaves `running`. The caller holds the run's driving lock.
-    The wall-time cap counts time spent driving, not time spent waiting for a reviewer."""
-    if not prepare(run):
-        return run
-    stint = db_now()
+    The wall-time cap counts time spent driving, not time spent waiting for a reviewer.
+    Each pass's box builder starts ahead of it (coding/spare.py): the first pass's while
+    the worktree is provisioned, a later one's as its pass begins."""
+    spare = start_spare()
     try:
-        for _ in range(run.limits["max_iterations"] + 1):  # the cap below ends it first
+        if not prepare(run):
+            return run
+        drive_passes(run, spare)
+    finally:
+        discard(spare)  # a pass that never launched it
+    return run  # as its last move left it: the caller refreshes what it reads
+
+
+def drive_passes(run: CodingRun, spare) -> None:
+    stint = time.monotonic()
+    try:
+        for n in range(run.limits["max_iterations"] + 1):  # the cap below ends it first
             stop = cap_reached(run, stint)
             if stop:
                 transition(run, RunStatus.FAILED, stop)
                 break
-            if not one_pass(run):
+            spare = spare if n == 0 else start_spare()
+            if not one_pass(run, spare):
                 break
+            discard(spare)
     finally:
+        discard(spare)
         add_active_time(run, stint)
-    return run  # as its last move left it: the caller refreshes what it reads
 
 
 ADD_ACTIVE_TIME = """
     UPDATE coding_codingrun SET limits = limits || jsonb_build_object('active_seconds',
-        COALESCE((limits->>'active_seconds')::float, 0)
-        + EXTRACT(EPOCH FROM statement_timestamp() - %s)::float)
+        COALESCE((limits->>'active_seconds')::float, 0) + %s::float)
     WHERE id = %s"""
 
 
-def add_active_time(run: CodingRun, stint) -> None:
-    """The stint's seconds added on the database's clock, in one statement (it was a read of
-    the caps, a read of the clock and a write)."""
+def add_active_time(run: CodingRun, stint: float) -> None:
+    """The stint's seconds (`stint`: its start on this driver's monotonic clock, which no
+    clock change moves) added in one statement to what the row holds then (a retry may
+    have reset it)."""
     with connection.cursor() as cursor:
-        cursor.execute(ADD_ACTIVE_TIME, [stint, run.pk])
+        cursor.execute(ADD_ACTIVE_TIME, [time.monotonic() - stint, run.pk])
 
 
 def prepare(run: CodingRun) -> bool:
@@ -102,14 +116,15 @@ def spent_usd(run: CodingRun) -> Decimal:
     return run.cost_usd - Decimal(run.limits.get("cost_before", "0"))
 
 
-def cap_reached(run: CodingRun, stint) -> str:
-    run.refresh_from_db()
+def cap_reached(run: CodingRun, stint: float) -> str:
+    """The run as its last move left it (every move reads its row back, and only its driver
+    moves a running run on) against its caps."""
     caps = run.limits
     if passes_so_far(run) >= caps["max_iterations"]:
         return f"iteration cap reached: {passes_so_far(run)} of {caps['max_iterations']} passes"
     if spent_usd(run) >= Decimal(str(caps["max_cost_usd"])):
         return f"cost cap reached: ${spent_usd(run)} of ${caps['max_cost_usd']}"
-    active = caps.get("active_seconds", 0) + (db_now() - stint).total_seconds()
+    active = caps.get("active_seconds", 0) + (time.monotonic() - stint)
     if active >= caps["max_wall_minutes"] * 60:
         return f"wall-time cap reached: {active / 60:.0f} of {caps['max_wall_minutes']} minutes"
     return ""
@@ -138,12 +153,12 @@ def harness_env() -> dict:
     return {k: os.environ[k] for k in settings.OPS_CODING_PASS_ENV if k in os.environ}
 
 
-def one_pass(run: CodingRun) -> bool:
+def one_pass(run: CodingRun, spare=None) -> bool:
     """One harness pass and its checks; True when the loop should go round again. The tests'
-    box follows the harness's in the same launch (coding/chain.py)."""
+    box follows the harness's in the same launch (coding/chain.py), `spare`'s if given."""
     prompt, tests = prompt_for(run), chained_tests(run)
     try:
-        ran = run_harness(run, prompt, tests)
+        ran = run_harness(run, prompt, tests, spare)
         if ran is None:
             return False
         done, report, escape = ran
@@ -163,7 +178,7 @@ def chained_tests(run: CodingRun) -> Chained | None:
     return Chained("tests", list(command), Limits.from_caps(run.limits)) if command else None
 
 
-def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None):
+def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare=None):
     """(finished, report, escape) — or None when the harness is missing (the run blocks).
     The run's process group stays recorded while its tests' box is still to come."""
     caps, worktree = run.limits, Path(run.worktree_path)
@@ -182,13 +197,14 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None):
             remember_group(run),
             egress=egress,
             then=[tests] if tests else (),
+            spare=spare,
         )
     except (HarnessMissing, Unconfined) as refused:
         transition(run, RunStatus.BLOCKED, str(refused))
         return None
     note_on(run, "harness", done.notes)
     report = read_output(run.runner, done.output)
-    CodingRun.objects.filter(pk=run.pk).update(
+    (row,) = CodingRun.objects.filter(pk=run.pk).update_returning(
         process_group=F("process_group") if tests and tests.process else None,
         iteration=F("iteration") + 1,
         cost_usd=F("cost_usd") + report.cost_usd,
@@ -196,7 +212,7 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None):
         prompt_input=prompt,
         result_summary=report.summary or F("result_summary"),
     )
-    run.refresh_from_db()
+    run.become(row)
     return done, report, escape_found(worktree, run.repository.path, before)
 
 
@@ -207,8 +223,8 @@ def run_checks(run: CodingRun, tests: Chained | None = None):
         run.repository, run.task, run.worktree_path, limits, remember_group(run), notes, tests
     )
     note_on(run, "checks", notes)
-    CodingRun.objects.filter(pk=run.pk).update(process_group=None)
-    run.refresh_from_db()
+    (row,) = CodingRun.objects.filter(pk=run.pk).update_returning(process_group=None)
+    run.become(row)
     return verdict if run.status == RunStatus.WAITING_FOR_TESTS else None
 
 
