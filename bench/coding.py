@@ -25,10 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import django_ready, setup_bench_database
 
-HARNESS = [
-    sys.executable,
-    str(Path(__file__).parent.parent / "tests/fake_harness/edit_and_report.py"),
-]
+# The interpreter by its real place: a checkout whose .venv is a link to another's has
+# sys.executable under the link, which the box (binding sys.prefix resolved) does not show,
+# and every run would fail at once with nothing compared.
+PYTHON = str(Path(sys.prefix).resolve() / Path(sys.executable).relative_to(sys.prefix))
+HARNESS = [PYTHON, str(Path(__file__).parent.parent / "tests/fake_harness/edit_and_report.py")]
 GIT = ["git", "-c", "user.email=b@b", "-c", "user.name=b"]
 
 
@@ -49,7 +50,7 @@ def by_hand(repo: Path, root: Path, n: int) -> float:
         ["git", "worktree", "add", "-q", "-b", f"hand-{n}", str(tree), "main"], cwd=repo, check=True
     )
     subprocess.run([*HARNESS, "@greet"], cwd=tree, check=True, capture_output=True)
-    subprocess.run([sys.executable, "app.py"], cwd=tree, check=True, capture_output=True)
+    subprocess.run([PYTHON, "app.py"], cwd=tree, check=True, capture_output=True)
     return (time.perf_counter() - start) * 1000
 
 
@@ -159,7 +160,7 @@ def main():
         path=str(repo),
         allowed_base_refs=["main"],
         runners=["command"],
-        test_command=[sys.executable, "app.py"],
+        test_command=[PYTHON, "app.py"],
     )
     set_policy("coding_policy", {"max_iterations": 5, "no_progress_repeats": 20}, actor="bench")
     hand, ours = alternating(
@@ -167,6 +168,8 @@ def main():
         lambda n: through_opscore(row, "single-shot", "@greet")[0],
         args.runs,
     )
+    if not ENDED_AS["single-shot"].startswith("waiting_for_review"):
+        raise SystemExit(f"the runs did not do the work: {ENDED_AS['single-shot']}")
     bare, boxed = box_floor(root, args.runs)
     loop_ms, passes = through_opscore(row, "ralph-loop", "@wander")
     started = storm(row)

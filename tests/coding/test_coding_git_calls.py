@@ -11,7 +11,7 @@ import pytest
 
 from coding.driver import handle_one_run
 from coding.models import CodingRun
-from coding.worktrees import clean_up, provision
+from coding.worktrees import WorktreeRefused, clean_up, provision
 from tests.coding_support import new_run
 from tests.conftest import sh
 
@@ -36,10 +36,23 @@ def verbs(calls) -> list[str]:
     return [next(a for a in call[1:] if not a.startswith("-") and "=" not in a) for call in calls]
 
 
-def test_a_fresh_worktree_is_one_git_add_after_resolving_the_base(coding_repo, git_calls):
-    provision(new_run(coding_repo, "@greet"))
+def test_a_fresh_worktree_is_one_git_add_its_base_read_from_what_the_add_wrote(
+    coding_repo, git_calls
+):
+    run = provision(new_run(coding_repo, "@greet"))
 
-    assert verbs(git_calls) == ["rev-parse", "worktree"]
+    assert verbs(git_calls) == ["worktree"]
+    assert run.base_sha == sh("git", "rev-parse", "main", cwd=coding_repo.path).strip()
+
+
+def test_a_base_ref_not_allowed_is_refused_before_git_sees_it(coding_repo, git_calls):
+    run = new_run(coding_repo, "@greet")
+    run.base_ref = "--upload-pack=evil"
+    run.save()
+
+    with pytest.raises(WorktreeRefused):
+        provision(run)
+    assert git_calls == []
 
 
 def test_a_proven_single_shot_run_runs_git_at_most_seven_times(coding_repo, git_calls):
