@@ -300,6 +300,18 @@ def leftovers() -> int:
     return count
 
 
+def held(go: int | None) -> None:
+    """A box built ahead of its command (a pass's tests): nothing runs in it until the driver
+    says go, one byte; the pipe closed unwritten (the pass ended before its tests), and the
+    box goes without its command ever starting."""
+    if go is None:
+        return
+    said = os.read(go, 1)
+    os.close(go)  # the command never holds it
+    if not said:
+        os._exit(126)
+
+
 def init(spec: dict) -> None:
     """PID 1 of the box: dies with the outer process, runs the command, reports, exits."""
     check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
@@ -308,6 +320,7 @@ def init(spec: dict) -> None:
         import_egress()
     build_root(spec)
     listener = egress_listener(spec.get("egress"))
+    held(spec.get("hold"))
     child = os.fork()
     if child == 0:
         try:
@@ -354,8 +367,9 @@ def main() -> None:
     after its harness) — each in namespaces, a root and an init of its own, so a box shares
     nothing with the one before it but the worktree; one interpreter start serves them all.
     A box after the first writes to its own pipe (`out`), which no earlier box ever holds, and
-    is built only once the driver says go (a byte on `go`): the driver looks for an escape
-    between the two, before anything the harness wrote runs again; no byte, no box."""
+    is built once the box before it is gone, but its command starts only once the driver says
+    go (a byte on `go`, read by its init): the driver looks for an escape between the two,
+    before anything the harness wrote runs again; no byte, no command."""
     given = os.environ.pop("OPS_BOX_SPEC", None)
     spec = decode_spec(given) if given is not None else receive_spec()
     for fd in spec.pop("close", ()):  # a spare's chained slot, not used by this spec
@@ -376,10 +390,7 @@ def main() -> None:
         os.dup2(following, 1)  # the earlier box's output ends here: the driver reads on
         os.dup2(following, 2)
         os.close(following)
-        go = boxes[n + 1].pop("go")
-        if not os.read(go, 1):  # the driver dropped it: the pass ended before its tests
-            os._exit(126)
-        os.close(go)
+        boxes[n + 1]["hold"] = boxes[n + 1].pop("go")  # its init waits on it
     launch(boxes[-1])
 
 

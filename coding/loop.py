@@ -12,12 +12,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 
 from coding.actions import note_on, transition
 from coding.approvals import void_other_commits
-from coding.chain import Chained, drop
+from coding.chain import Chained, drop, release
 from coding.checks import Change, escape_found, measure, outside_state, verify
 from coding.models import CodingIteration, CodingRun, RunStatus
 from coding.runners import Pass, argv_for, read_output
@@ -162,6 +162,7 @@ def one_pass(run: CodingRun, spare=None) -> bool:
         if ran is None:
             return False
         done, report, escape = ran
+        release(tests)  # looked: the tests' command may start, their box is built already
         verdict = None
         if transition(run, RunStatus.WAITING_FOR_TESTS, f"pass {run.iteration} ran"):
             verdict = run_checks(run, tests)
@@ -254,8 +255,13 @@ def remember_group(run: CodingRun):
 NO_CHANGE = Change("", {"changed": 0}, "")
 
 
+@transaction.atomic
 def record_pass(run, prompt, done, report, verdict, change: Change) -> CodingIteration:
-    """One row per pass."""
+    """One row per pass; the run's test and lint summaries, when its tests ran, with it."""
+    if verdict is not None:
+        CodingRun.objects.filter(pk=run.pk).update(
+            test_summary=verdict.tests, lint_summary=verdict.lint
+        )
     return CodingIteration.objects.create(
         run=run,
         number=run.iteration,
@@ -274,9 +280,6 @@ def record_pass(run, prompt, done, report, verdict, change: Change) -> CodingIte
 
 
 def decide(run: CodingRun, done, verdict, escape: str, change: Change) -> bool:
-    CodingRun.objects.filter(pk=run.pk).update(
-        test_summary=verdict.tests, lint_summary=verdict.lint
-    )
     changed = change.stats["changed"]
     stop = (
         escape
@@ -317,10 +320,11 @@ def ready_for_review(run: CodingRun, change: Change) -> bool:
     message = f"R{run.id}: {run.task.get('summary', 'change')[:60]}"
     sha = commit_all(run.worktree_path, message, staged=True)
     stats = change.stats
-    keep_patch(run, f"review-{sha[:12]}", change.patch)
-    void_other_commits(run, sha, f"superseded by commit {sha[:10]}")
     files = "1 file" if stats["changed"] == 1 else f"{stats['changed']} files"
     reason = f"tests passed at {sha[:10]}; {files} changed"
-    return transition(
-        run, RunStatus.WAITING_FOR_REVIEW, reason, head_sha=sha, diff_stats=stats, review={}
-    )
+    with transaction.atomic():  # the patch's ref, the voids and the move: one commit
+        keep_patch(run, f"review-{sha[:12]}", change.patch)
+        void_other_commits(run, sha, f"superseded by commit {sha[:10]}")
+        return transition(
+            run, RunStatus.WAITING_FOR_REVIEW, reason, head_sha=sha, diff_stats=stats, review={}
+        )
