@@ -301,15 +301,17 @@ def leftovers() -> int:
 
 
 def held(go: int | None) -> None:
-    """A box built ahead of its command (a pass's tests): nothing runs in it until the driver
-    says go, one byte; the pipe closed unwritten (the pass ended before its tests), and the
-    box goes without its command ever starting."""
+    """A box built ahead of its command (a pass's tests; a spare's harness): nothing runs in
+    it until the driver says go, one byte; the pipe closed unwritten (the pass ended before),
+    and the box goes without its command ever starting."""
     if go is None:
         return
     said = os.read(go, 1)
     os.close(go)  # the command never holds it
     if not said:
         os._exit(126)
+    if go == 0:  # the spec's socket: the command's stdin is /dev/null
+        quiet_stdin()
 
 
 def init(spec: dict) -> None:
@@ -385,6 +387,8 @@ def main() -> None:
                 launch(box)
             finally:
                 os._exit(126)
+        if box.get("hold") == 0:  # the spec's socket is the first box's alone
+            quiet_stdin()
         os.waitpid(child, 0)  # its status is in its report
         following = boxes[n + 1].pop("out")
         os.dup2(following, 1)  # the earlier box's output ends here: the driver reads on
@@ -396,21 +400,35 @@ def main() -> None:
 
 def receive_spec() -> dict:
     """A spare (coding/spare.py): the spec comes on stdin, a socket whose other end only the
-    driver holds, read to its end; then the launch moves into the worktree and says so (the
-    driver records its group only then), and its stdin becomes /dev/null, as a launch given
-    its spec in the environment has. No spec: the driver let it go, it exits."""
-    chunks = []
-    while chunk := os.read(0, 1 << 16):
-        chunks.append(chunk)
-    if not chunks:
-        os._exit(126)
-    spec = marshal.loads(b"".join(chunks))
+    driver holds, its length first; then the launch moves into the worktree and says so (the
+    driver records its group only then). The same socket is the first box's go (its init
+    starts the command on the driver's next byte, stdin /dev/null as with a spec in the
+    environment): the driver looks at the worktree's surroundings while the box is built. No
+    spec: the driver let it go, it exits."""
+    size = int.from_bytes(read_exactly(8), "big")
+    spec = marshal.loads(read_exactly(size))
     os.chdir(spec["cwd"])
     os.write(0, b"k")
+    return spec | {"hold": 0}
+
+
+def read_exactly(size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = os.read(0, size - len(data))
+        if not chunk:
+            os._exit(126)
+        data += chunk
+    return data
+
+
+def quiet_stdin() -> None:
+    """Stdin as /dev/null (the spec's socket goes): in the box, its own /dev/null."""
     null = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    return spec
+    if null != 0:
+        os.dup2(null, 0)
+        os.close(null)
+    os.set_inheritable(0, True)  # os.open's are not: the command would find no stdin
 
 
 def launch(spec: dict) -> None:

@@ -186,7 +186,7 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare
     budget = float(Decimal(str(caps["max_cost_usd"])) - spent_usd(run))
     try:
         argv = argv_for(run.runner, Pass(prompt, caps["max_turns"], budget))
-        before = outside_state(worktree, run.repository.path)
+        before = {}  # what is outside the worktree before the harness starts
         egress = (
             settings.OPS_CODING_EGRESS if run.runner in settings.OPS_CODING_EGRESS_RUNNERS else []
         )
@@ -199,6 +199,7 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare
             egress=egress,
             then=[tests] if tests else (),
             spare=spare,
+            ready=lambda: before.update(outside_state(worktree, run.repository.path)),
         )
     except (HarnessMissing, Unconfined) as refused:
         transition(run, RunStatus.BLOCKED, str(refused))

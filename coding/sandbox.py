@@ -120,6 +120,7 @@ def run_boxed(
     fresh_home=False,
     then=(),
     spare=None,
+    ready=None,
 ) -> Finished:
     """Run `argv` confined to the worktree `cwd`; its output goes to `<name>.log` beside the
     worktree. `on_start(pid)` hears the process group's id before any waiting, so another
@@ -129,7 +130,8 @@ def run_boxed(
     from pass to pass): a check must see nothing an earlier command left there. `then`:
     checks to box in the same launch once this command's box is gone (coding/chain.py); not
     with egress, nor unconfined. `spare`: a box builder already started (coding/spare.py)
-    to hand the box to rather than starting one; it has room for one chained check."""
+    to hand the box to rather than starting one; it has room for one chained check.
+    `ready()`: called before the command starts — with a spare, while its box is built."""
     if not argv or shutil.which(argv[0], path=boxed_env().get("PATH")) is None:
         raise HarnessMissing(f"{argv[0] if argv else '(empty)'} is not installed or not on PATH")
     worktree = Path(cwd).resolve()
@@ -143,6 +145,8 @@ def run_boxed(
     with egress_door(egress) as door, open(log, "wb") as out:
         how = (argv, worktree, box, limits, variables, door, fresh_home, chained, log.stem)
         command, spawn_env, setup, notes, pipes = spawning(*how, spare=spare)
+        if ready is not None and command is not None:
+            ready()
         started = time.monotonic()
         try:
             process = (
@@ -167,6 +171,8 @@ def run_boxed(
             item.launched(process)
         if on_start is not None:
             on_start(process.pid)
+        if command is None:
+            spare.go(ready)
         deadline = started + limits.seconds
         timed_out, total = pump(process, out, limits, deadline, last=not pipes)
         notes += [f"egress refused: {d['target']} ({d['reason']})" for d in refused(door)]

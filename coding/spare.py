@@ -9,8 +9,9 @@ command and nothing of a run: its environment is the box builder's code alone an
 working directory `/`. Once the spec has come it moves into the worktree and says so, so
 that when the driver records its process group (which a cancel or an adopting driver kills
 only if one of the group works in the run's worktree) the group already works there. Then
-it builds the box exactly as a launch started with its spec does, and its stdin is
-/dev/null.
+it builds the box exactly as a launch started with its spec does, while the driver looks at
+the worktree's surroundings (the escape look's "before"); the box's init starts the command
+on the driver's go, a byte on the same socket, with /dev/null as its stdin.
 
 A pass's tests are chained in the same launch (coding/chain.py): their output pipe and go
 pipe are made when the spare starts and handed to it then; a spec with no tests to chain
@@ -53,18 +54,29 @@ class Spare:
         mine, theirs = (self.slot["out_read"], self.slot["go_write"]), self.child_ends()
         unused = not spec.get("then")
         spec = spec | {"close": list(theirs) if unused else []}
+        data = bytes.fromhex(encode_spec(spec))
         try:
-            self.channel.sendall(bytes.fromhex(encode_spec(spec)))
-            self.channel.shutdown(socket.SHUT_WR)
+            self.channel.sendall(len(data).to_bytes(8, "big") + data)
             self.channel.settimeout(ACK_SECONDS)
             self.channel.recv(1)  # b"" when it died instead: pump sees it end
         except OSError:
             pass  # it is gone: the launch's end says how
         finally:
-            self.channel.close()
             for fd in (*mine, *theirs) if unused else ():
                 os.close(fd)
         return self.process
+
+    def go(self, ready=None) -> None:
+        """`ready()` (the driver's look around the worktree) while the box is built, then the
+        byte that starts its command; if `ready` fails, the socket closes unwritten and the
+        command never starts."""
+        try:
+            if ready is not None:
+                ready()
+            with contextlib.suppress(OSError):  # gone already: pump sees it end
+                self.channel.sendall(b"g")
+        finally:
+            self.channel.close()
 
     def child_ends(self) -> tuple[int, int]:
         return self.slot["out_write"], self.slot["go_read"]
@@ -101,7 +113,10 @@ def start_spare() -> Spare | None:
 
 
 def discard(spare: Spare | None) -> None:
-    """A spare not launched: killed, its ends closed. A launched one is the caller's."""
+    """A spare not launched: killed, its ends closed. A launched one is the caller's, but if
+    it was never told go its socket closes here, and its box ends without its command."""
+    if spare is not None and spare.taken:
+        spare.channel.close()
     if spare is None or spare.taken:
         return
     spare.taken = True
