@@ -26,9 +26,10 @@ from coding.spare import discard, start_spare
 from coding.worktrees import (
     GitFailed,
     WorktreeRefused,
-    commit_all,
+    commit_made,
     keep_patch,
     provision,
+    start_commit,
 )
 from opscore.models import Policy
 
@@ -168,10 +169,23 @@ def one_pass(run: CodingRun, spare=None) -> bool:
             verdict = run_checks(run, tests)
     finally:
         drop(tests)  # a pass that ends before its tests takes their box with it
-    # a cancelled pass is recorded too, but has no worktree left to measure
+    return conclude(run, prompt, done, report, verdict, escape)
+
+
+def conclude(run: CodingRun, prompt: str, done, report, verdict, escape: str) -> bool:
+    """The pass's change measured and its row written, and the run moved on. A proven change
+    is committed while the row is written (the commit takes the index measured, so the row's
+    change is the commit's); a cancelled pass is recorded too, but has no worktree left to
+    measure."""
     change = measure(run.worktree_path, run.base_sha) if verdict else NO_CHANGE
-    record_pass(run, prompt, done, report, verdict, change)
-    return verdict is not None and decide(run, done, verdict, escape, change)
+    stop = stop_reason(run, done, escape, change) if verdict else ""
+    proven = verdict is not None and verdict.passed and not stop
+    commit = start_commit(run.worktree_path, review_message(run)) if proven else None
+    try:
+        record_pass(run, prompt, done, report, verdict, change)
+    finally:
+        sha = commit and commit_made(commit, run.worktree_path)  # never left running
+    return verdict is not None and decide(run, verdict, stop, change, sha)
 
 
 def chained_tests(run: CodingRun) -> Chained | None:
@@ -280,17 +294,22 @@ def record_pass(run, prompt, done, report, verdict, change: Change) -> CodingIte
     )
 
 
-def decide(run: CodingRun, done, verdict, escape: str, change: Change) -> bool:
+def stop_reason(run: CodingRun, done, escape: str, change: Change) -> str:
+    """Why the pass ends the run whatever its tests said; '' when nothing does."""
     changed = change.stats["changed"]
-    stop = (
+    return (
         escape
         or (done.timed_out and f"the harness ran past {done.seconds:.0f}s and was killed")
         or (changed > run.limits["max_changed_files"] and too_many(run, changed))
+        or ""
     )
+
+
+def decide(run: CodingRun, verdict, stop: str, change: Change, sha: str | None) -> bool:
     if stop:
         return not transition(run, RunStatus.FAILED, stop)
     if verdict.passed:
-        return not ready_for_review(run, change)
+        return not ready_for_review(run, change, sha)
     stuck = no_progress(run)
     if stuck or run.mode != "ralph-loop":
         return not transition(run, RunStatus.FAILED, stuck or verdict.output[-1500:])
@@ -314,12 +333,14 @@ def no_progress(run: CodingRun) -> str:
     return ""
 
 
-def ready_for_review(run: CodingRun, change: Change) -> bool:
-    """Commit the proven change on the run's branch; a new commit voids earlier approvals.
-    The change was measured on the index this commit takes whole: its stats and patch are the
-    commit's against the base."""
-    message = f"R{run.id}: {run.task.get('summary', 'change')[:60]}"
-    sha = commit_all(run.worktree_path, message, staged=True)
+def review_message(run: CodingRun) -> str:
+    return f"R{run.id}: {run.task.get('summary', 'change')[:60]}"
+
+
+def ready_for_review(run: CodingRun, change: Change, sha: str) -> bool:
+    """The proven change, committed on the run's branch (`sha`), goes to review; a new commit
+    voids earlier approvals. The change was measured on the index the commit took whole: its
+    stats and patch are the commit's against the base."""
     stats = change.stats
     files = "1 file" if stats["changed"] == 1 else f"{stats['changed']} files"
     reason = f"tests passed at {sha[:10]}; {files} changed"

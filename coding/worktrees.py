@@ -49,13 +49,11 @@ class GitFailed(RuntimeError):
 
 
 def git(args: list[str], cwd: Path | str, extra_env: dict | None = None) -> str:
-    env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ} | git_env(Path(cwd))
-    env |= extra_env or {}
     try:
         done = subprocess.run(
             ["git", *HARDENED, *args],
             cwd=cwd,
-            env=env,
+            env=git_environment(cwd, extra_env),
             capture_output=True,
             text=True,
             errors="replace",  # a worktree's file need not be UTF-8: its diff is still read
@@ -66,6 +64,39 @@ def git(args: list[str], cwd: Path | str, extra_env: dict | None = None) -> str:
     if done.returncode != 0:
         raise GitFailed(f"git {args[0]} failed: {done.stderr.strip()[:500]}")
     return done.stdout
+
+
+def git_environment(cwd: Path | str, extra_env: dict | None = None) -> dict:
+    env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ} | git_env(Path(cwd))
+    return env | (extra_env or {})
+
+
+def git_started(args: list[str], cwd: Path | str):
+    """git running, not waited for (the driver writes its rows meanwhile); git_output()
+    waits for it as git() would."""
+    process = subprocess.Popen(
+        ["git", *HARDENED, *args],
+        cwd=cwd,
+        env=git_environment(cwd),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+    )
+    return process, args[0]
+
+
+def git_output(started) -> str:
+    process, verb = started
+    try:
+        out, err = process.communicate(timeout=GIT_TIMEOUT)
+    except subprocess.TimeoutExpired:  # a worktree of millions of files: the run's failure
+        process.kill()
+        process.communicate()
+        raise GitFailed(f"git {verb} did not finish in {GIT_TIMEOUT}s") from None
+    if process.returncode != 0:
+        raise GitFailed(f"git {verb} failed: {err.strip()[:500]}")
+    return out
 
 
 def git_env(cwd: Path) -> dict:
@@ -242,14 +273,23 @@ AUTHOR = ["-c", "user.name=Opscore coding lane", "-c", "user.email=coding@opscor
 
 def commit_all(worktree: str, message: str, staged: bool = False) -> str:
     """Commit whatever the pass left (hooks off: they are the repository's, not the run's) and
-    return the commit, read from git's own summary line (`core.abbrev=no`: the full id) — a
-    `rev-parse HEAD` only where that line is not the one expected. `staged`: measure() staged
-    it all already, nothing ran in the worktree since. The commit is tried at once; only when
-    git refuses is it asked whether anything was staged (nothing is no error)."""
+    return the commit. `staged`: measure() staged it all already, nothing ran in the worktree
+    since."""
     if not staged:
         git(["add", "--all", "--", ".", *NOT_WORK], worktree)
+    return commit_made(start_commit(worktree, message), worktree)
+
+
+def start_commit(worktree: str, message: str):
+    """The commit of what is staged, started (`--quiet`: no summary, so no diffstat)."""
+    return git_started([*AUTHOR, "commit", "--quiet", "--no-verify", "-m", message], worktree)
+
+
+def commit_made(started, worktree: str) -> str:
+    """The commit start_commit() made, once git is done. Only when git refused is it asked
+    whether anything was staged (nothing is no error: HEAD stays the commit)."""
     try:
-        git([*AUTHOR, "commit", "--quiet", "--no-verify", "-m", message], worktree)
+        git_output(started)
     except GitFailed:
         if git(["diff", "--cached", "--name-only", "--no-ext-diff"], worktree).strip():
             raise
