@@ -6,6 +6,7 @@ worktree or a cancel ends it. A single-shot run is the same machine with one pas
 Every move is a compare-and-set row and an event; every pass is a CodingIteration row.
 """
 
+import contextlib
 import os
 import time
 from decimal import Decimal
@@ -18,7 +19,7 @@ from django.db.models import F
 from coding.actions import note_on, transition
 from coding.approvals import void_other_commits
 from coding.chain import Chained, drop, release
-from coding.checks import Change, escape_found, measure, outside_state, verify
+from coding.checks import Change, escape_found, measure, outside_state, start_status, verify
 from coding.models import CodingIteration, CodingRun, RunStatus
 from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
@@ -27,6 +28,7 @@ from coding.worktrees import (
     GitFailed,
     WorktreeRefused,
     commit_made,
+    git_output,
     keep_patch,
     provision,
     start_commit,
@@ -220,6 +222,18 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare
         return None
     note_on(run, "harness", done.notes)
     report = read_output(run.runner, done.output)
+    status = start_status(run.repository.path)  # the escape look's git, while the row is written
+    try:
+        run.become(harness_row(run, prompt, report, tests))
+    except BaseException:
+        with contextlib.suppress(GitFailed):  # waited for, never left running
+            git_output(status)
+        raise
+    return done, report, escape_found(worktree, run.repository.path, before, status)
+
+
+def harness_row(run: CodingRun, prompt: str, report, tests) -> CodingRun:
+    """The pass counted and its cost kept, before anything else is looked at."""
     (row,) = CodingRun.objects.filter(pk=run.pk).update_returning(
         process_group=F("process_group") if tests and tests.process else None,
         iteration=F("iteration") + 1,
@@ -228,8 +242,7 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare
         prompt_input=prompt,
         result_summary=report.summary or F("result_summary"),
     )
-    run.become(row)
-    return done, report, escape_found(worktree, run.repository.path, before)
+    return row
 
 
 def run_checks(run: CodingRun, tests: Chained | None = None):
