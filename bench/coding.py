@@ -9,7 +9,8 @@ an Opscore single-shot run doing the same (taken in turns), their ratio, the ms 
 pass, and how many of 50 runs queued at once 8 dispatchers started (must equal the WIP
 limit). The floor line is confinement's own price, measured in the same run: `true` started
 twice bare, and in a pass's two boxes (harness, then tests, built by one launch) that the
-by-hand pass does not have.
+by-hand pass does not have, started cold; a run hides part of it behind its own work (its box
+builder starts during provisioning, each box is built while the driver looks around).
 """
 
 import argparse

@@ -1,7 +1,7 @@
 """The inside of a coding sandbox: run by `python -I -S` as the code object the driver compiled
-(OPS_BOX_JAIL, coding/box.py) with the box's spec in OPS_BOX_SPEC, it builds the box around
-one command and execs it. Standard library only, so it imports nothing from Opscore's
-checkout once the harness could see it.
+(OPS_BOX_JAIL, coding/box.py) with the box's spec in OPS_BOX_SPEC (a spare's comes on its
+stdin, coding/spare.py), it builds the box around one command and execs it. Standard library
+only, so it imports nothing from Opscore's checkout once the harness could see it.
 
 The outer process unshares mount, PID, network, IPC and UTS namespaces (and a user namespace
 when Opscore is not root) and forks the namespace's init. Init builds a new root on a tmpfs
