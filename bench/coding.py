@@ -9,7 +9,8 @@ an Opscore single-shot run doing the same (taken in turns), their ratio, the ms 
 pass, and how many of 50 runs queued at once 8 dispatchers started (must equal the WIP
 limit). The floor line is confinement's own price, measured in the same run: `true` started
 twice bare, and in a pass's two boxes (harness, then tests, built by one launch) that the
-by-hand pass does not have.
+by-hand pass does not have, started cold; a run hides part of it behind its own work (its box
+builder starts during provisioning, each box is built while the driver looks around).
 """
 
 import argparse
@@ -25,10 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import django_ready, setup_bench_database
 
-HARNESS = [
-    sys.executable,
-    str(Path(__file__).parent.parent / "tests/fake_harness/edit_and_report.py"),
-]
+# The interpreter by its real place: a checkout whose .venv is a link to another's has
+# sys.executable under the link, which the box (binding sys.prefix resolved) does not show,
+# and every run would fail at once with nothing compared.
+PYTHON = str(Path(sys.prefix).resolve() / Path(sys.executable).relative_to(sys.prefix))
+HARNESS = [PYTHON, str(Path(__file__).parent.parent / "tests/fake_harness/edit_and_report.py")]
 GIT = ["git", "-c", "user.email=b@b", "-c", "user.name=b"]
 
 
@@ -49,7 +51,7 @@ def by_hand(repo: Path, root: Path, n: int) -> float:
         ["git", "worktree", "add", "-q", "-b", f"hand-{n}", str(tree), "main"], cwd=repo, check=True
     )
     subprocess.run([*HARNESS, "@greet"], cwd=tree, check=True, capture_output=True)
-    subprocess.run([sys.executable, "app.py"], cwd=tree, check=True, capture_output=True)
+    subprocess.run([PYTHON, "app.py"], cwd=tree, check=True, capture_output=True)
     return (time.perf_counter() - start) * 1000
 
 
@@ -159,7 +161,7 @@ def main():
         path=str(repo),
         allowed_base_refs=["main"],
         runners=["command"],
-        test_command=[sys.executable, "app.py"],
+        test_command=[PYTHON, "app.py"],
     )
     set_policy("coding_policy", {"max_iterations": 5, "no_progress_repeats": 20}, actor="bench")
     hand, ours = alternating(
@@ -167,6 +169,8 @@ def main():
         lambda n: through_opscore(row, "single-shot", "@greet")[0],
         args.runs,
     )
+    if not ENDED_AS["single-shot"].startswith("waiting_for_review"):
+        raise SystemExit(f"the runs did not do the work: {ENDED_AS['single-shot']}")
     bare, boxed = box_floor(root, args.runs)
     loop_ms, passes = through_opscore(row, "ralph-loop", "@wander")
     started = storm(row)

@@ -1,6 +1,6 @@
 """A pass's tests boxed in the same launch as its harness: the box builder's interpreter starts
 once for both (about half a box start's price), the tests' box is built once the harness's is
-gone and the driver has looked at what it left.
+gone, and its command starts once the driver has looked at what the harness left.
 
 What the two boxes share is the launch's outer process and the worktree, nothing else. The
 tests' box is a box like any other (coding/jail.py): new namespaces (PID, mount, network, IPC,
@@ -13,13 +13,14 @@ box), so the harness cannot write into what the tests are judged by. The launch'
 process is outside both boxes: root's (or Opscore's) and not in their PID namespaces, so a
 box can neither see nor signal nor trace it.
 
-The launch builds the tests' box only when the driver says go (a byte on a pipe of its own,
-written by resume()): the driver does everything between the two in order (the harness's row,
-the escape look, the move to waiting-for-tests) before anything the harness wrote runs again —
-the tests are the harness's code too, and could erase what the escape look must find. A pass
-that ends before its tests (a cancel, a missing harness) closes that pipe unwritten
-and kills the launch. The box is not chained with egress (the tests have no network at
-all), unconfined, or after a harness killed at its time limit: the check is boxed afresh.
+The launch builds the tests' box while the driver looks, and its init starts the command only
+when the driver says go (a byte on a pipe of its own, written by release()): the driver writes
+the harness's row and looks for an escape before anything the harness wrote runs again — the
+tests are the harness's code too, and could erase what the escape look must find — and moves
+the run to waiting-for-tests while they run. A pass that ends before its tests (a cancel, a
+missing harness) closes that pipe unwritten and kills the launch; the command never starts.
+The box is not chained with egress (the tests have no network at all), unconfined, or after a
+harness killed at its time limit: the check is boxed afresh.
 """
 
 import contextlib
@@ -53,13 +54,14 @@ class Chained:
     go: object = None  # the write end of the pipe its launch waits on before building its box
     process: subprocess.Popen | None = None
     box: Path | None = None
+    started: float | None = None  # when it was told go (its time limit counts from there)
 
-    def spec(self, worktree: Path, home: Path, box: Path) -> dict:
+    def spec(self, worktree: Path, home: Path, box: Path, ends=None) -> dict:
         """Its box as a check's (a fresh HOME, no egress), writing to a pipe of its own, built
-        once resume() says go."""
-        read, write = os.pipe()
+        once resume() says go. `ends`: the two pipes' (read, write, read, write) ends, made
+        already (a spare launch's, coding/spare.py); made here otherwise."""
+        read, write, wait, go = ends or (*os.pipe(), *os.pipe())
         self.stream = open(read, "rb", buffering=0)  # noqa: SIM115 — resume or drop closes it
-        wait, go = os.pipe()
         self.go = open(go, "wb", buffering=0)  # noqa: SIM115 — resume or drop closes it
         self.box = box
         variables = boxed_env() | {"HOME": str(home)}
@@ -85,15 +87,22 @@ def resume(item: Chained | None, on_start=None) -> Finished | None:
     item.process, item.stream = None, None  # resumed once: pump closes its pipe
     if on_start is not None:
         on_start(process.pid)  # the launch's group: a cancel kills the check with it
-    with contextlib.suppress(OSError), item.go:  # a launch gone already: pump sees it end
-        item.go.write(b"go")
-    item.go = None
-    log, started = item.box / f"{slug(item.name)}.log", time.monotonic()
+    release(item)
+    log, started = item.box / f"{slug(item.name)}.log", item.started or time.monotonic()
     with open(log, "wb") as out:
         deadline = started + item.limits.seconds
         timed_out, total = pump(process, out, item.limits, deadline, stream=stream)
     seconds = time.monotonic() - started
     return finished(process, log, item.limits, seconds, timed_out, total, [])
+
+
+def release(item: Chained | None) -> None:
+    """Tell the chained check's box to start its command (once): after the escape look."""
+    if item is None or item.go is None:
+        return
+    with contextlib.suppress(OSError), item.go:  # a launch gone already: pump sees it end
+        item.go.write(b"go")
+    item.go, item.started = None, time.monotonic()
 
 
 def drop(item: Chained | None) -> None:

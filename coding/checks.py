@@ -15,7 +15,7 @@ from pathlib import Path
 from coding.box import BOX_DIR, HOME_DIR
 from coding.chain import resume
 from coding.sandbox import HarnessMissing, Unconfined, run_boxed
-from coding.worktrees import DIFF_STATS, NOT_WORK, diff_stats, git
+from coding.worktrees import DIFF_STATS, NOT_WORK, diff_stats, git, git_output, git_started
 
 NOISE = re.compile(r"\d+(\.\d+)?s\b|0x[0-9a-f]+|/tmp/\S+")  # timings, addresses, temp paths
 
@@ -103,21 +103,32 @@ def measure(worktree: str, base: str) -> Change:
     return Change(hashlib.sha256(text.encode()).hexdigest()[:16], stats, patch)
 
 
-def outside_state(worktree: Path, repo_path: str) -> dict:
-    """What sits beside the worktree (it should be alone) and the main checkout's status."""
+STATUS = ["status", "--porcelain", "--untracked-files=all"]
+
+
+def outside_state(worktree: Path, repo_path: str, status=None) -> dict:
+    """What sits beside the worktree (it should be alone) and the main checkout's status
+    (`status`: that git, started already by start_status())."""
     jail = worktree.parent
+    text = git_output(status) if status else None  # waited for whatever follows
     if not worktree.exists():  # cleaned up by a cancel: nothing left to judge
         return {}
     mine = {worktree.name, BOX_DIR, HOME_DIR}  # the box's own files and HOME
     beside = sorted(p.name for p in jail.iterdir() if p.name not in mine)
     siblings = sorted(p.name for p in jail.parent.iterdir() if not p.name.startswith("run-"))
-    status = git(["status", "--porcelain", "--untracked-files=all"], repo_path)
-    return {"beside": beside, "siblings": siblings, "main_checkout": status}
+    text = git(STATUS, repo_path) if text is None else text
+    return {"beside": beside, "siblings": siblings, "main_checkout": text}
 
 
-def escape_found(worktree: Path, repo_path: str, before: dict) -> str:
+def start_status(repo_path: str):
+    """The main checkout's status, started: the driver writes the pass's row meanwhile (the
+    harness's box is gone, nothing of it can change what git reads)."""
+    return git_started(STATUS, repo_path)
+
+
+def escape_found(worktree: Path, repo_path: str, before: dict, status=None) -> str:
     """'' when the pass stayed inside its worktree; otherwise what it touched outside."""
-    after = outside_state(worktree, repo_path)
+    after = outside_state(worktree, repo_path, status)
     if not after or not before:
         return ""
     for key, label in [

@@ -122,7 +122,7 @@ def handle_one_run() -> bool:
     finally:
         with contextlib.suppress(*DISCONNECTS):  # a lost session let go of it already
             let_go(run.id)
-    tidy(run)
+    tidy(run, reread=False)  # as its last move (or the failure's) read it back
     wake_step_of(run)
     return True
 
@@ -139,10 +139,12 @@ def merge_or_refuse(run: CodingRun) -> None:
     tidy(run)
 
 
-def tidy(run: CodingRun) -> None:
+def tidy(run: CodingRun, reread: bool = True) -> None:
     """An ended run's worktree goes (its uncommitted work saved as a patch first, its branch
-    kept), so worktrees do not pile up; a retry provisions a fresh one from the branch."""
-    run.refresh_from_db()
+    kept), so worktrees do not pile up; a retry provisions a fresh one from the branch.
+    `reread=False`: the run is as its last move wrote it (a cancel since cleans up itself)."""
+    if reread:
+        run.refresh_from_db()
     if run.status in ENDED and run.worktree_path:
         try:
             clean_up(run)

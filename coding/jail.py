@@ -1,7 +1,7 @@
 """The inside of a coding sandbox: run by `python -I -S` as the code object the driver compiled
-(OPS_BOX_JAIL, coding/box.py) with the box's spec in OPS_BOX_SPEC, it builds the box around
-one command and execs it. Standard library only, so it imports nothing from Opscore's
-checkout once the harness could see it.
+(OPS_BOX_JAIL, coding/box.py) with the box's spec in OPS_BOX_SPEC (a spare's comes on its
+stdin, coding/spare.py), it builds the box around one command and execs it. Standard library
+only, so it imports nothing from Opscore's checkout once the harness could see it.
 
 The outer process unshares mount, PID, network, IPC and UTS namespaces (and a user namespace
 when Opscore is not root) and forks the namespace's init. Init builds a new root on a tmpfs
@@ -300,6 +300,20 @@ def leftovers() -> int:
     return count
 
 
+def held(go: int | None) -> None:
+    """A box built ahead of its command (a pass's tests; a spare's harness): nothing runs in
+    it until the driver says go, one byte; the pipe closed unwritten (the pass ended before),
+    and the box goes without its command ever starting."""
+    if go is None:
+        return
+    said = os.read(go, 1)
+    os.close(go)  # the command never holds it
+    if not said:
+        os._exit(126)
+    if go == 0:  # the spec's socket: the command's stdin is /dev/null
+        quiet_stdin()
+
+
 def init(spec: dict) -> None:
     """PID 1 of the box: dies with the outer process, runs the command, reports, exits."""
     check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
@@ -308,6 +322,7 @@ def init(spec: dict) -> None:
         import_egress()
     build_root(spec)
     listener = egress_listener(spec.get("egress"))
+    held(spec.get("hold"))
     child = os.fork()
     if child == 0:
         try:
@@ -354,9 +369,13 @@ def main() -> None:
     after its harness) — each in namespaces, a root and an init of its own, so a box shares
     nothing with the one before it but the worktree; one interpreter start serves them all.
     A box after the first writes to its own pipe (`out`), which no earlier box ever holds, and
-    is built only once the driver says go (a byte on `go`): the driver looks for an escape
-    between the two, before anything the harness wrote runs again; no byte, no box."""
-    spec = decode_spec(os.environ.pop("OPS_BOX_SPEC"))
+    is built once the box before it is gone, but its command starts only once the driver says
+    go (a byte on `go`, read by its init): the driver looks for an escape between the two,
+    before anything the harness wrote runs again; no byte, no command."""
+    given = os.environ.pop("OPS_BOX_SPEC", None)
+    spec = decode_spec(given) if given is not None else receive_spec()
+    for fd in spec.pop("close", ()):  # a spare's chained slot, not used by this spec
+        os.close(fd)
     boxes = [spec, *spec.pop("then", ())]
     for n, box in enumerate(boxes[:-1]):
         child = os.fork()
@@ -368,16 +387,48 @@ def main() -> None:
                 launch(box)
             finally:
                 os._exit(126)
+        if box.get("hold") == 0:  # the spec's socket is the first box's alone
+            quiet_stdin()
         os.waitpid(child, 0)  # its status is in its report
         following = boxes[n + 1].pop("out")
         os.dup2(following, 1)  # the earlier box's output ends here: the driver reads on
         os.dup2(following, 2)
         os.close(following)
-        go = boxes[n + 1].pop("go")
-        if not os.read(go, 1):  # the driver dropped it: the pass ended before its tests
-            os._exit(126)
-        os.close(go)
+        boxes[n + 1]["hold"] = boxes[n + 1].pop("go")  # its init waits on it
     launch(boxes[-1])
+
+
+def receive_spec() -> dict:
+    """A spare (coding/spare.py): the spec comes on stdin, a socket whose other end only the
+    driver holds, its length first; then the launch moves into the worktree and says so (the
+    driver records its group only then). The same socket is the first box's go (its init
+    starts the command on the driver's next byte, stdin /dev/null as with a spec in the
+    environment): the driver looks at the worktree's surroundings while the box is built. No
+    spec: the driver let it go, it exits."""
+    size = int.from_bytes(read_exactly(8), "big")
+    spec = marshal.loads(read_exactly(size))
+    os.chdir(spec["cwd"])
+    os.write(0, b"k")
+    return spec | {"hold": 0}
+
+
+def read_exactly(size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = os.read(0, size - len(data))
+        if not chunk:
+            os._exit(126)
+        data += chunk
+    return data
+
+
+def quiet_stdin() -> None:
+    """Stdin as /dev/null (the spec's socket goes): in the box, its own /dev/null."""
+    null = os.open("/dev/null", os.O_RDONLY)
+    if null != 0:
+        os.dup2(null, 0)
+        os.close(null)
+    os.set_inheritable(0, True)  # os.open's are not: the command would find no stdin
 
 
 def launch(spec: dict) -> None:

@@ -6,29 +6,33 @@ worktree or a cancel ends it. A single-shot run is the same machine with one pas
 Every move is a compare-and-set row and an event; every pass is a CodingIteration row.
 """
 
+import contextlib
 import os
+import time
 from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 
 from coding.actions import note_on, transition
 from coding.approvals import void_other_commits
-from coding.chain import Chained, drop
-from coding.checks import Change, escape_found, measure, outside_state, verify
+from coding.chain import Chained, drop, release
+from coding.checks import Change, escape_found, measure, outside_state, start_status, verify
 from coding.models import CodingIteration, CodingRun, RunStatus
 from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
+from coding.spare import discard, start_spare
 from coding.worktrees import (
     GitFailed,
     WorktreeRefused,
-    commit_all,
+    commit_made,
+    git_output,
     keep_patch,
     provision,
+    start_commit,
 )
-from opscore.db import db_now
 from opscore.models import Policy
 
 
@@ -51,35 +55,48 @@ def limits_for(task: dict) -> dict:
 
 def drive(run: CodingRun) -> CodingRun:
     """Run passes until the run leaves `running`. The caller holds the run's driving lock.
-    The wall-time cap counts time spent driving, not time spent waiting for a reviewer."""
-    if not prepare(run):
-        return run
-    stint = db_now()
+    The wall-time cap counts time spent driving, not time spent waiting for a reviewer.
+    Each pass's box builder starts ahead of it (coding/spare.py): the first pass's while
+    the worktree is provisioned, a later one's as its pass begins."""
+    spare = start_spare()
     try:
-        for _ in range(run.limits["max_iterations"] + 1):  # the cap below ends it first
+        if not prepare(run):
+            return run
+        drive_passes(run, spare)
+    finally:
+        discard(spare)  # a pass that never launched it
+    return run  # as its last move left it: the caller refreshes what it reads
+
+
+def drive_passes(run: CodingRun, spare) -> None:
+    stint = time.monotonic()
+    try:
+        for n in range(run.limits["max_iterations"] + 1):  # the cap below ends it first
             stop = cap_reached(run, stint)
             if stop:
                 transition(run, RunStatus.FAILED, stop)
                 break
-            if not one_pass(run):
+            spare = spare if n == 0 else start_spare()
+            if not one_pass(run, spare):
                 break
+            discard(spare)
     finally:
+        discard(spare)
         add_active_time(run, stint)
-    return run  # as its last move left it: the caller refreshes what it reads
 
 
 ADD_ACTIVE_TIME = """
     UPDATE coding_codingrun SET limits = limits || jsonb_build_object('active_seconds',
-        COALESCE((limits->>'active_seconds')::float, 0)
-        + EXTRACT(EPOCH FROM statement_timestamp() - %s)::float)
+        COALESCE((limits->>'active_seconds')::float, 0) + %s::float)
     WHERE id = %s"""
 
 
-def add_active_time(run: CodingRun, stint) -> None:
-    """The stint's seconds added on the database's clock, in one statement (it was a read of
-    the caps, a read of the clock and a write)."""
+def add_active_time(run: CodingRun, stint: float) -> None:
+    """The stint's seconds (`stint`: its start on this driver's monotonic clock, which no
+    clock change moves) added in one statement to what the row holds then (a retry may
+    have reset it)."""
     with connection.cursor() as cursor:
-        cursor.execute(ADD_ACTIVE_TIME, [stint, run.pk])
+        cursor.execute(ADD_ACTIVE_TIME, [time.monotonic() - stint, run.pk])
 
 
 def prepare(run: CodingRun) -> bool:
@@ -102,14 +119,15 @@ def spent_usd(run: CodingRun) -> Decimal:
     return run.cost_usd - Decimal(run.limits.get("cost_before", "0"))
 
 
-def cap_reached(run: CodingRun, stint) -> str:
-    run.refresh_from_db()
+def cap_reached(run: CodingRun, stint: float) -> str:
+    """The run as its last move left it (every move reads its row back, and only its driver
+    moves a running run on) against its caps."""
     caps = run.limits
     if passes_so_far(run) >= caps["max_iterations"]:
         return f"iteration cap reached: {passes_so_far(run)} of {caps['max_iterations']} passes"
     if spent_usd(run) >= Decimal(str(caps["max_cost_usd"])):
         return f"cost cap reached: ${spent_usd(run)} of ${caps['max_cost_usd']}"
-    active = caps.get("active_seconds", 0) + (db_now() - stint).total_seconds()
+    active = caps.get("active_seconds", 0) + (time.monotonic() - stint)
     if active >= caps["max_wall_minutes"] * 60:
         return f"wall-time cap reached: {active / 60:.0f} of {caps['max_wall_minutes']} minutes"
     return ""
@@ -138,24 +156,38 @@ def harness_env() -> dict:
     return {k: os.environ[k] for k in settings.OPS_CODING_PASS_ENV if k in os.environ}
 
 
-def one_pass(run: CodingRun) -> bool:
+def one_pass(run: CodingRun, spare=None) -> bool:
     """One harness pass and its checks; True when the loop should go round again. The tests'
-    box follows the harness's in the same launch (coding/chain.py)."""
+    box follows the harness's in the same launch (coding/chain.py), `spare`'s if given."""
     prompt, tests = prompt_for(run), chained_tests(run)
     try:
-        ran = run_harness(run, prompt, tests)
+        ran = run_harness(run, prompt, tests, spare)
         if ran is None:
             return False
         done, report, escape = ran
+        release(tests)  # looked: the tests' command may start, their box is built already
         verdict = None
         if transition(run, RunStatus.WAITING_FOR_TESTS, f"pass {run.iteration} ran"):
             verdict = run_checks(run, tests)
     finally:
         drop(tests)  # a pass that ends before its tests takes their box with it
-    # a cancelled pass is recorded too, but has no worktree left to measure
+    return conclude(run, prompt, done, report, verdict, escape)
+
+
+def conclude(run: CodingRun, prompt: str, done, report, verdict, escape: str) -> bool:
+    """The pass's change measured and its row written, and the run moved on. A proven change
+    is committed while the row is written (the commit takes the index measured, so the row's
+    change is the commit's); a cancelled pass is recorded too, but has no worktree left to
+    measure."""
     change = measure(run.worktree_path, run.base_sha) if verdict else NO_CHANGE
-    record_pass(run, prompt, done, report, verdict, change)
-    return verdict is not None and decide(run, done, verdict, escape, change)
+    stop = stop_reason(run, done, escape, change) if verdict else ""
+    proven = verdict is not None and verdict.passed and not stop
+    commit = start_commit(run.worktree_path, review_message(run)) if proven else None
+    try:
+        record_pass(run, prompt, done, report, verdict, change)
+    finally:
+        sha = commit and commit_made(commit, run.worktree_path)  # never left running
+    return verdict is not None and decide(run, verdict, stop, change, sha)
 
 
 def chained_tests(run: CodingRun) -> Chained | None:
@@ -163,14 +195,14 @@ def chained_tests(run: CodingRun) -> Chained | None:
     return Chained("tests", list(command), Limits.from_caps(run.limits)) if command else None
 
 
-def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None):
+def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare=None):
     """(finished, report, escape) — or None when the harness is missing (the run blocks).
     The run's process group stays recorded while its tests' box is still to come."""
     caps, worktree = run.limits, Path(run.worktree_path)
     budget = float(Decimal(str(caps["max_cost_usd"])) - spent_usd(run))
     try:
         argv = argv_for(run.runner, Pass(prompt, caps["max_turns"], budget))
-        before = outside_state(worktree, run.repository.path)
+        before = {}  # what is outside the worktree before the harness starts
         egress = (
             settings.OPS_CODING_EGRESS if run.runner in settings.OPS_CODING_EGRESS_RUNNERS else []
         )
@@ -182,13 +214,27 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None):
             remember_group(run),
             egress=egress,
             then=[tests] if tests else (),
+            spare=spare,
+            ready=lambda: before.update(outside_state(worktree, run.repository.path)),
         )
     except (HarnessMissing, Unconfined) as refused:
         transition(run, RunStatus.BLOCKED, str(refused))
         return None
     note_on(run, "harness", done.notes)
     report = read_output(run.runner, done.output)
-    CodingRun.objects.filter(pk=run.pk).update(
+    status = start_status(run.repository.path)  # the escape look's git, while the row is written
+    try:
+        run.become(harness_row(run, prompt, report, tests))
+    except BaseException:
+        with contextlib.suppress(GitFailed):  # waited for, never left running
+            git_output(status)
+        raise
+    return done, report, escape_found(worktree, run.repository.path, before, status)
+
+
+def harness_row(run: CodingRun, prompt: str, report, tests) -> CodingRun:
+    """The pass counted and its cost kept, before anything else is looked at."""
+    (row,) = CodingRun.objects.filter(pk=run.pk).update_returning(
         process_group=F("process_group") if tests and tests.process else None,
         iteration=F("iteration") + 1,
         cost_usd=F("cost_usd") + report.cost_usd,
@@ -196,8 +242,7 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None):
         prompt_input=prompt,
         result_summary=report.summary or F("result_summary"),
     )
-    run.refresh_from_db()
-    return done, report, escape_found(worktree, run.repository.path, before)
+    return row
 
 
 def run_checks(run: CodingRun, tests: Chained | None = None):
@@ -207,8 +252,8 @@ def run_checks(run: CodingRun, tests: Chained | None = None):
         run.repository, run.task, run.worktree_path, limits, remember_group(run), notes, tests
     )
     note_on(run, "checks", notes)
-    CodingRun.objects.filter(pk=run.pk).update(process_group=None)
-    run.refresh_from_db()
+    (row,) = CodingRun.objects.filter(pk=run.pk).update_returning(process_group=None)
+    run.become(row)
     return verdict if run.status == RunStatus.WAITING_FOR_TESTS else None
 
 
@@ -238,8 +283,13 @@ def remember_group(run: CodingRun):
 NO_CHANGE = Change("", {"changed": 0}, "")
 
 
+@transaction.atomic
 def record_pass(run, prompt, done, report, verdict, change: Change) -> CodingIteration:
-    """One row per pass."""
+    """One row per pass; the run's test and lint summaries, when its tests ran, with it."""
+    if verdict is not None:
+        CodingRun.objects.filter(pk=run.pk).update(
+            test_summary=verdict.tests, lint_summary=verdict.lint
+        )
     return CodingIteration.objects.create(
         run=run,
         number=run.iteration,
@@ -257,20 +307,22 @@ def record_pass(run, prompt, done, report, verdict, change: Change) -> CodingIte
     )
 
 
-def decide(run: CodingRun, done, verdict, escape: str, change: Change) -> bool:
-    CodingRun.objects.filter(pk=run.pk).update(
-        test_summary=verdict.tests, lint_summary=verdict.lint
-    )
+def stop_reason(run: CodingRun, done, escape: str, change: Change) -> str:
+    """Why the pass ends the run whatever its tests said; '' when nothing does."""
     changed = change.stats["changed"]
-    stop = (
+    return (
         escape
         or (done.timed_out and f"the harness ran past {done.seconds:.0f}s and was killed")
         or (changed > run.limits["max_changed_files"] and too_many(run, changed))
+        or ""
     )
+
+
+def decide(run: CodingRun, verdict, stop: str, change: Change, sha: str | None) -> bool:
     if stop:
         return not transition(run, RunStatus.FAILED, stop)
     if verdict.passed:
-        return not ready_for_review(run, change)
+        return not ready_for_review(run, change, sha)
     stuck = no_progress(run)
     if stuck or run.mode != "ralph-loop":
         return not transition(run, RunStatus.FAILED, stuck or verdict.output[-1500:])
@@ -294,17 +346,20 @@ def no_progress(run: CodingRun) -> str:
     return ""
 
 
-def ready_for_review(run: CodingRun, change: Change) -> bool:
-    """Commit the proven change on the run's branch; a new commit voids earlier approvals.
-    The change was measured on the index this commit takes whole: its stats and patch are the
-    commit's against the base."""
-    message = f"R{run.id}: {run.task.get('summary', 'change')[:60]}"
-    sha = commit_all(run.worktree_path, message, staged=True)
+def review_message(run: CodingRun) -> str:
+    return f"R{run.id}: {run.task.get('summary', 'change')[:60]}"
+
+
+def ready_for_review(run: CodingRun, change: Change, sha: str) -> bool:
+    """The proven change, committed on the run's branch (`sha`), goes to review; a new commit
+    voids earlier approvals. The change was measured on the index the commit took whole: its
+    stats and patch are the commit's against the base."""
     stats = change.stats
-    keep_patch(run, f"review-{sha[:12]}", change.patch)
-    void_other_commits(run, sha, f"superseded by commit {sha[:10]}")
     files = "1 file" if stats["changed"] == 1 else f"{stats['changed']} files"
     reason = f"tests passed at {sha[:10]}; {files} changed"
-    return transition(
-        run, RunStatus.WAITING_FOR_REVIEW, reason, head_sha=sha, diff_stats=stats, review={}
-    )
+    with transaction.atomic():  # the patch's ref, the voids and the move: one commit
+        keep_patch(run, f"review-{sha[:12]}", change.patch)
+        void_other_commits(run, sha, f"superseded by commit {sha[:10]}")
+        return transition(
+            run, RunStatus.WAITING_FOR_REVIEW, reason, head_sha=sha, diff_stats=stats, review={}
+        )

@@ -2,10 +2,11 @@
 job, one branch and worktree each), iterations (one row per harness pass) and approvals (a
 human's word, bound to one head commit)."""
 
-from django.db import models
+from django.db import connections, models, transaction
 from django.db.models import F, Q
 from django.db.models.fields.json import KT
 from django.db.models.functions import Now
+from django.db.models.sql import UpdateQuery
 
 from opscore.digests import content_digest
 
@@ -76,6 +77,17 @@ class CodingRunQuerySet(models.QuerySet):
 
     def startable(self):
         return self.filter(status__in=STARTABLE)
+
+    def update_returning(self, **values) -> list:
+        """`update(**values)`, reading back the rows it wrote in the same statement (UPDATE …
+        RETURNING): each as the statement left it, with no second read."""
+        query = self.query.chain(UpdateQuery)
+        query.add_update_values(values)
+        text, params = query.get_compiler(self.db).as_sql()
+        quote = connections[self.db].ops.quote_name
+        columns = ", ".join(quote(f.column) for f in self.model._meta.concrete_fields)
+        with transaction.mark_for_rollback_on_error(using=self.db):
+            return list(self.model.objects.raw(f"{text} RETURNING {columns}", params))
 
     def awaiting_human(self):
         """Reviewed and signed off by their agent: the next word (code or merge approval) is a
@@ -209,11 +221,24 @@ class CodingRun(models.Model):
         if status == S.RUNNING and self.started_at is None:
             values["started_at"] = Now()
         claimed = CodingRun.objects.filter(pk=self.pk, status__in=MOVES_FROM[status])
-        if not claimed.update(**values):
+        written = claimed.update_returning(**values)
+        if not written:
             self.refresh_from_db()
             return False
-        self.refresh_from_db()
+        self.become(written[0])
         return True
+
+    def become(self, row: "CodingRun") -> None:
+        """This run as `row` (its row, as a statement just wrote it), the way refresh_from_db
+        takes it: every column; relations dropped but the repository (a run's repository
+        never changes)."""
+        for field in self._meta.concrete_fields:
+            setattr(self, field.attname, getattr(row, field.attname))
+            if field.is_relation and field.name != "repository" and field.is_cached(self):
+                field.delete_cached_value(self)
+        for rel in self._meta.related_objects:
+            if rel.is_cached(self):
+                rel.delete_cached_value(self)
 
 
 class CodingIteration(models.Model):

@@ -119,6 +119,8 @@ def run_boxed(
     egress=(),
     fresh_home=False,
     then=(),
+    spare=None,
+    ready=None,
 ) -> Finished:
     """Run `argv` confined to the worktree `cwd`; its output goes to `<name>.log` beside the
     worktree. `on_start(pid)` hears the process group's id before any waiting, so another
@@ -127,7 +129,9 @@ def run_boxed(
     `fresh_home`: an empty HOME of its own rather than the run's (which the harness keeps
     from pass to pass): a check must see nothing an earlier command left there. `then`:
     checks to box in the same launch once this command's box is gone (coding/chain.py); not
-    with egress, nor unconfined."""
+    with egress, nor unconfined. `spare`: a box builder already started (coding/spare.py)
+    to hand the box to rather than starting one; it has room for one chained check.
+    `ready()`: called before the command starts — with a spare, while its box is built."""
     if not argv or shutil.which(argv[0], path=boxed_env().get("PATH")) is None:
         raise HarnessMissing(f"{argv[0] if argv else '(empty)'} is not installed or not on PATH")
     worktree = Path(cwd).resolve()
@@ -137,21 +141,28 @@ def run_boxed(
     welcome(home)
     variables = boxed_env(env) | {"HOME": str(home)} | (egress_env() if egress else {})
     log, chained = box / f"{slug(name)}.log", [] if egress else list(then)
+    chained = chained[:1] if spare else chained
     with egress_door(egress) as door, open(log, "wb") as out:
         how = (argv, worktree, box, limits, variables, door, fresh_home, chained, log.stem)
-        command, spawn_env, setup, notes, pipes = spawning(*how)
+        command, spawn_env, setup, notes, pipes = spawning(*how, spare=spare)
+        if ready is not None and command is not None:
+            ready()
         started = time.monotonic()
         try:
-            process = subprocess.Popen(
-                command,
-                cwd=worktree,
-                env=spawn_env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: a cancel kills it whole
-                preexec_fn=setup,
-                pass_fds=pipes,
+            process = (
+                spare.launch(spawn_env)
+                if command is None
+                else subprocess.Popen(
+                    command,
+                    cwd=worktree,
+                    env=spawn_env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group: a cancel kills it whole
+                    preexec_fn=setup,
+                    pass_fds=pipes,
+                )
             )
         finally:
             for fd in pipes:  # the launch's now: a chained box's output ends with that box
@@ -160,6 +171,8 @@ def run_boxed(
             item.launched(process)
         if on_start is not None:
             on_start(process.pid)
+        if command is None:
+            spare.go(ready)
         deadline = started + limits.seconds
         timed_out, total = pump(process, out, limits, deadline, last=not pipes)
         notes += [f"egress refused: {d['target']} ({d['reason']})" for d in refused(door)]
@@ -196,11 +209,14 @@ def refused(door: EgressProxy | None) -> list[dict]:
     return door.refusals() if door is not None else []
 
 
-def spawning(argv, worktree: Path, box: Path, limits, variables, door, fresh, chained, report):
+def spawning(
+    argv, worktree: Path, box: Path, limits, variables, door, fresh, chained, report, spare=None
+):
     """How to start the command: through the box — or, where it cannot be built, refused
     unless the operator opted in to unconfined runs (then said in the notes). With the box,
     the `chained` checks' boxes follow in the same launch, each with its own output pipe
-    (the write ends returned, for the launch to keep)."""
+    (the write ends returned, for the launch to keep). With a `spare`, no command: the
+    spec itself, for the spare (its pipes are the spare's slot)."""
     missing = confinement_missing()
     if missing and not settings.OPS_CODING_ALLOW_UNCONFINED:
         raise Unconfined(f"refused: the sandbox cannot be built here ({missing})")
@@ -211,9 +227,12 @@ def spawning(argv, worktree: Path, box: Path, limits, variables, door, fresh, ch
     egress = door.path.parent if door is not None else None
     home = Path(variables["HOME"])
     spec = box_spec(argv, worktree, home, box, limits, variables, egress, fresh, report)
-    spec["then"] = [item.spec(worktree, home, box) for item in chained]
+    ends = spare.ends() if spare and chained else None
+    spec["then"] = [item.spec(worktree, home, box, ends) for item in chained]
     hand_over([worktree, home], spec["uid"], spec["gid"])
     pipes = [fd for then in spec["then"] for fd in (then["out"], then["go"])]
+    if spare is not None:
+        return None, spec, None, [], pipes
     return jail_command(), jail_env(spec), None, [], pipes
 
 

@@ -49,13 +49,11 @@ class GitFailed(RuntimeError):
 
 
 def git(args: list[str], cwd: Path | str, extra_env: dict | None = None) -> str:
-    env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ} | git_env(Path(cwd))
-    env |= extra_env or {}
     try:
         done = subprocess.run(
             ["git", *HARDENED, *args],
             cwd=cwd,
-            env=env,
+            env=git_environment(cwd, extra_env),
             capture_output=True,
             text=True,
             errors="replace",  # a worktree's file need not be UTF-8: its diff is still read
@@ -66,6 +64,39 @@ def git(args: list[str], cwd: Path | str, extra_env: dict | None = None) -> str:
     if done.returncode != 0:
         raise GitFailed(f"git {args[0]} failed: {done.stderr.strip()[:500]}")
     return done.stdout
+
+
+def git_environment(cwd: Path | str, extra_env: dict | None = None) -> dict:
+    env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ} | git_env(Path(cwd))
+    return env | (extra_env or {})
+
+
+def git_started(args: list[str], cwd: Path | str):
+    """git running, not waited for (the driver writes its rows meanwhile); git_output()
+    waits for it as git() would."""
+    process = subprocess.Popen(
+        ["git", *HARDENED, *args],
+        cwd=cwd,
+        env=git_environment(cwd),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+    )
+    return process, args[0]
+
+
+def git_output(started) -> str:
+    process, verb = started
+    try:
+        out, err = process.communicate(timeout=GIT_TIMEOUT)
+    except subprocess.TimeoutExpired:  # a worktree of millions of files: the run's failure
+        process.kill()
+        process.communicate()
+        raise GitFailed(f"git {verb} did not finish in {GIT_TIMEOUT}s") from None
+    if process.returncode != 0:
+        raise GitFailed(f"git {verb} failed: {err.strip()[:500]}")
+    return out
 
 
 def git_env(cwd: Path) -> dict:
@@ -119,10 +150,16 @@ def branch_for(run: CodingRun) -> str:
     return check_branch(f"opscore/{run.id}-{slug}")
 
 
-def resolve_base(repo: Repository, ref: str) -> str:
-    """The commit an allowed ref names now; anything else is refused before git sees it."""
+def allowed_ref(repo: Repository, ref: str) -> str:
+    """The ref, if the repository allows it as a base; refused before git sees it."""
     if ref not in repo.allowed_base_refs:
         raise WorktreeRefused(f"base ref {ref!r} is not allowed for {repo.name}")
+    return ref
+
+
+def resolve_base(repo: Repository, ref: str) -> str:
+    """The commit an allowed ref names now; anything else is refused before git sees it."""
+    ref = allowed_ref(repo, ref)
     sha = git(["rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}"], repo.path)
     return sha.strip()
 
@@ -236,25 +273,47 @@ AUTHOR = ["-c", "user.name=Opscore coding lane", "-c", "user.email=coding@opscor
 
 def commit_all(worktree: str, message: str, staged: bool = False) -> str:
     """Commit whatever the pass left (hooks off: they are the repository's, not the run's) and
-    return the commit, read from git's own summary line (`core.abbrev=no`: the full id) — a
-    `rev-parse HEAD` only where that line is not the one expected. `staged`: measure() staged
-    it all already, nothing ran in the worktree since. The commit is tried at once; only when
-    git refuses is it asked whether anything was staged (nothing is no error)."""
+    return the commit. `staged`: measure() staged it all already, nothing ran in the worktree
+    since."""
     if not staged:
         git(["add", "--all", "--", ".", *NOT_WORK], worktree)
-    said = ""
+    return commit_made(start_commit(worktree, message), worktree)
+
+
+def start_commit(worktree: str, message: str):
+    """The commit of what is staged, started (`--quiet`: no summary, so no diffstat)."""
+    return git_started([*AUTHOR, "commit", "--quiet", "--no-verify", "-m", message], worktree)
+
+
+def commit_made(started, worktree: str) -> str:
+    """The commit start_commit() made, once git is done. Only when git refused is it asked
+    whether anything was staged (nothing is no error: HEAD stays the commit)."""
     try:
-        said = git(
-            [*AUTHOR, "-c", "core.abbrev=no", "commit", "--no-verify", "-m", message], worktree
-        )
+        git_output(started)
     except GitFailed:
         if git(["diff", "--cached", "--name-only", "--no-ext-diff"], worktree).strip():
             raise
-    made = SUMMARY.match(said)
-    return made.group(1) if made else git(["rev-parse", "HEAD"], worktree).strip()
+    return head_commit(Path(worktree))
 
 
-SUMMARY = re.compile(r"\[[^\]\n]* ([0-9a-f]{40}|[0-9a-f]{64})\] ")  # "[branch <id>] subject"
+OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def head_commit(worktree: Path) -> str:
+    """The commit the worktree's HEAD names, as git left it a moment ago: read from the files
+    (its HEAD names its branch, whose ref git writes as a loose file), both in the repository's
+    git directory, which the box mounts read-only, found through the checked `.git` pointer.
+    A `rev-parse HEAD` only where the files do not say (a detached or packed head, reftable).
+    `git commit --quiet` then spares printing a summary with its diffstat."""
+    gitdir = Path(git_env(worktree).get("GIT_DIR", worktree / ".git"))
+    with contextlib.suppress(OSError, ValueError):
+        head = (gitdir / "HEAD").read_text().strip()
+        shared = (gitdir / "commondir").read_text().strip() if gitdir.name != ".git" else "."
+        if head.startswith("ref: refs/heads/"):
+            tip = (gitdir / shared / head.removeprefix("ref: ")).read_text().strip()
+            if OBJECT_ID.fullmatch(tip):
+                return tip
+    return git(["rev-parse", "HEAD"], worktree).strip()
 
 
 def head_of(repo: Repository, branch: str) -> str:
@@ -282,18 +341,25 @@ def diff_stats(text: str) -> tuple[dict, str]:
     return stats | {"deletions": removed}, patch
 
 
-def add_worktree(repo: Repository, path: Path, branch: str, base: str) -> None:
-    """A new branch from the base: one git call. Where that fails — a retry's branch exists,
-    or a tree deleted by hand is still registered — prune and add the branch as it is."""
+def add_worktree(repo: Repository, path: Path, branch: str, base: str, ref: str = "") -> str:
+    """A new branch from the base: one git call; the base commit returned. Without a `base`
+    the new branch starts at the allowed `ref` (checked by the caller), and its first commit
+    is the base: read from the files git just wrote rather than resolved by a call before.
+    Where that fails — a retry's branch exists, or a tree deleted by hand is still registered —
+    prune, resolve the base, and add the branch as it is."""
     try:
-        git(["worktree", "add", "-b", branch, "--", str(path), base], repo.path)
-        return
+        git(
+            ["worktree", "add", "--no-track", "-b", branch, "--", str(path), base or ref], repo.path
+        )
+        return base or head_commit(path)
     except GitFailed:
         git(["worktree", "prune"], repo.path)
+    base = base or resolve_base(repo, ref)
     if git(["branch", "--list", "--", branch], repo.path).strip():
         git(["worktree", "add", "--", str(path), branch], repo.path)
     else:
         git(["worktree", "add", "-b", branch, "--", str(path), base], repo.path)
+    return base
 
 
 @transaction.atomic
@@ -301,15 +367,16 @@ def provision(run: CodingRun) -> CodingRun:
     """The run's worktree on its branch from its base SHA, one repository at a time."""
     repo = run.repository
     lock_repository(repo)
-    run.base_sha = run.base_sha or resolve_base(repo, run.base_ref)
     run.branch = check_branch(run.branch) if run.branch else branch_for(run)
     path = worktree_dir(run)
     if path.exists():
+        run.base_sha = run.base_sha or resolve_base(repo, run.base_ref)
         saved = recover_leftover(path, run)
         run.patch_ref = saved or run.patch_ref
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        add_worktree(repo, path, run.branch, run.base_sha)
+        ref = "" if run.base_sha else allowed_ref(repo, run.base_ref)
+        run.base_sha = add_worktree(repo, path, run.branch, run.base_sha, ref)
     run.worktree_path = str(path)
     run.save(update_fields=["base_sha", "branch", "worktree_path", "patch_ref", "state_ref"])
     return run

@@ -1,6 +1,6 @@
 """What the coding lane spends in git around a pass is counted, so an extra call shows: a fresh
 worktree is one add, a proven single-shot run a fixed handful (the escape look, the diff
-measures, the review commit and its patch), a cleanup saves and removes in a few more — and
+measures, the review commit), a cleanup saves and removes in a few more — and
 the fallbacks that the short paths skip still work when they are needed."""
 
 import shutil
@@ -11,7 +11,7 @@ import pytest
 
 from coding.driver import handle_one_run
 from coding.models import CodingRun
-from coding.worktrees import clean_up, provision
+from coding.worktrees import WorktreeRefused, clean_up, provision
 from tests.coding_support import new_run
 from tests.conftest import sh
 
@@ -20,15 +20,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def git_calls(monkeypatch) -> list[list[str]]:
-    """Every git the driver runs (subprocess is the seam); the box's commands are not git."""
-    calls, real = [], subprocess.run
+    """Every git the driver starts (subprocess.Popen is the seam, waited for or not); the
+    box's commands are not git."""
+    calls, real = [], subprocess.Popen
 
-    def counting(argv, *args, **kwargs):
-        if argv and argv[0] == "git":
-            calls.append(argv)
-        return real(argv, *args, **kwargs)
+    class Counting(real):
+        def __init__(self, argv, *args, **kwargs):
+            calls.extend([argv] if argv and argv[0] == "git" else [])
+            super().__init__(argv, *args, **kwargs)
 
-    monkeypatch.setattr(subprocess, "run", counting)
+    monkeypatch.setattr(subprocess, "Popen", Counting)
     return calls
 
 
@@ -36,13 +37,26 @@ def verbs(calls) -> list[str]:
     return [next(a for a in call[1:] if not a.startswith("-") and "=" not in a) for call in calls]
 
 
-def test_a_fresh_worktree_is_one_git_add_after_resolving_the_base(coding_repo, git_calls):
-    provision(new_run(coding_repo, "@greet"))
+def test_a_fresh_worktree_is_one_git_add_its_base_read_from_what_the_add_wrote(
+    coding_repo, git_calls
+):
+    run = provision(new_run(coding_repo, "@greet"))
 
-    assert verbs(git_calls) == ["rev-parse", "worktree"]
+    assert verbs(git_calls) == ["worktree"]
+    assert run.base_sha == sh("git", "rev-parse", "main", cwd=coding_repo.path).strip()
 
 
-def test_a_proven_single_shot_run_runs_git_at_most_seven_times(coding_repo, git_calls):
+def test_a_base_ref_not_allowed_is_refused_before_git_sees_it(coding_repo, git_calls):
+    run = new_run(coding_repo, "@greet")
+    run.base_ref = "--upload-pack=evil"
+    run.save()
+
+    with pytest.raises(WorktreeRefused):
+        provision(run)
+    assert git_calls == []
+
+
+def test_a_proven_single_shot_run_runs_git_six_times(coding_repo, git_calls):
     run = new_run(coding_repo, "@greet", mode="single-shot")
 
     assert handle_one_run()
@@ -52,8 +66,9 @@ def test_a_proven_single_shot_run_runs_git_at_most_seven_times(coding_repo, git_
     assert "+print('hello, world')" in Path(run.artifact_refs[-1]).read_text()
     assert run.diff_stats["changed"] == len(run.diff_stats["files"]) > 0
     assert run.iterations.get().changed_files == run.diff_stats["changed"]
-    # the measure's staging and diff serve the review commit; the commit names its own id
-    assert len(git_calls) <= 7, verbs(git_calls)
+    # the add reads its base from what it wrote; the measure's staging and diff serve the
+    # review commit, whose id is read from the ref it wrote
+    assert verbs(git_calls) == ["worktree", "status", "status", "add", "diff", "commit"]
 
 
 def test_cleanup_saves_and_removes_in_seven_git_calls(coding_repo, git_calls):

@@ -6,6 +6,7 @@ the run."""
 import marshal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,6 @@ from coding.box import jail_command, jail_env
 from coding.driver import handle_one_run, let_go, start_next
 from coding.loop import add_active_time
 from coding.models import CodingRun
-from opscore.db import db_now
 from tests.coding_support import new_run
 from tests.processes import ROOT
 
@@ -155,7 +155,7 @@ def test_a_drive_adds_its_active_time_in_one_statement(coding_repo):
     run = new_run(coding_repo, "x")
     run.limits |= {"active_seconds": 600}
     run.save(update_fields=["limits"])
-    stint = db_now()
+    stint = time.monotonic()
 
     with CaptureQueriesContext(connection) as queries:
         add_active_time(run, stint)
@@ -180,4 +180,5 @@ def test_a_dispatch_reads_the_active_runs_once_and_counts_none(coding_repo):
     assert started == waiting
     reads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "coding_codingrun"')]
     assert not [q for q in queries if "COUNT(" in q["sql"]]
-    assert len(reads) == 3  # the active runs, the waiting ones, the started one afresh
+    assert len(reads) == 2  # the active runs, the waiting ones: the move's UPDATE returns
+    assert started.status == "running" and started.started_at is not None  # the row it wrote

@@ -98,6 +98,8 @@ def test_a_change_touching_more_files_than_allowed_fails(coding_repo):
     run = driven(new_run(coding_repo, "@greet @many", max_changed_files=3))
 
     assert run.status == "failed" and "changed-files cap: 7 files" in run.reason
+    branch_head = sh("git", "rev-parse", f"refs/heads/{run.branch}", cwd=coding_repo.path)
+    assert branch_head.strip() == run.base_sha and not run.head_sha  # nothing was committed
 
 
 def test_a_write_outside_the_worktree_fails_inside_the_box(coding_repo):
