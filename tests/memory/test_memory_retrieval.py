@@ -176,6 +176,21 @@ def test_a_store_without_statistics_yet_is_asked_again_soon(agent, monkeypatch):
         assert cursor.fetchone()[0] > 0.9
 
 
+def test_learning_the_common_lexemes_again_rewrites_none_that_did_not_change(agent):
+    """Every process asks now and then (ten minutes): only a new ANALYZE may cost a write."""
+    for n in range(200):
+        remember("devops", f"disk alarm number {n}")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE memory_memory")
+        rows = "SELECT lexeme, ctid::text FROM memory_common_lexeme ORDER BY lexeme"
+        cursor.execute("SELECT memory_learn_common_lexemes()")
+        cursor.execute(rows)
+        first = cursor.fetchall()
+        cursor.execute("SELECT memory_learn_common_lexemes()")
+        cursor.execute(rows)
+        assert cursor.fetchall() == first and "disk" in [lexeme for lexeme, _ in first]
+
+
 def test_a_memorys_length_leaves_out_exactly_the_words_no_query_holds():
     """memory_retrieve takes the unsearched lexemes from the database (no call carries them):
     they must be IGNORED's, or a length would count a word a query can match, or skip one."""
