@@ -31,8 +31,10 @@ import re
 import time
 from dataclasses import dataclass
 
+import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
+from psycopg.rows import dict_row
 
 from memory.embeddings import EmbeddingError, embedder, nearest, noise_floor, query_vector
 from memory.models import Memory, MemoryStatus
@@ -55,11 +57,10 @@ IGNORED = frozenset(
     would you your instructions instruction topic evidence since payload details given none
     null true false""".split()  # noqa: SIM905 - a word list reads best as words
 )
-UNSEARCHED_SQL = "SELECT tsvector_to_array(to_tsvector('english', %s))"
 RETRIEVE_SQL = """SELECT r.*, (SELECT value FROM opscore_policy WHERE key = 'memory_policy')
-    AS policy FROM memory_retrieve(%s, %s, %s, %s, %s, %s::text[], %s::real[], %s, %s, %s) AS r"""
-COMMON_SQL = """SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats
-    WHERE schemaname = current_schema() AND tablename = 'memory_memory' AND attname = 'search'"""
+    AS policy FROM memory_retrieve(%s, %s::text[], %s::integer, %s::integer, %s::integer,
+    %s::float8, %s) AS r"""
+LEARN_COMMON_SQL = "SELECT memory_learn_common_lexemes()"
 COMMON_SECONDS = 600  # how long a process trusts what ANALYZE last found common
 NO_COMMON_SECONDS = 30  # ... and that it found nothing yet: a new store soon has statistics
 OFFLINE_TAG = "offline"  # learned from the offline provider's stand-ins: never for a real model
@@ -122,68 +123,44 @@ def query_terms(context: str, subject_keys=()) -> list[str]:
     return list(dict.fromkeys(terms))[:MAX_TERMS]
 
 
-_common: dict[str, tuple[float, tuple[list, list]]] = {}  # database alias → (read at, stats)
+_common: dict[str, tuple[float, int]] = {}  # database alias → (learned at, lexemes known)
 
 
-def common_lexemes() -> tuple[list, list]:
-    """The search column's most common lexemes and their frequencies, as ANALYZE last found them
-    (pg_stats), read at most every COMMON_SECONDS per process: with them memory_retrieve knows
-    a common term's document frequency instead of counting a thousand rows for it per call.
-    None found (a store too new or small for ANALYZE) is asked again after NO_COMMON_SECONDS:
-    trusted for ten minutes, it would make a store that just grew count every term meanwhile."""
-    read_at, stats = _common.get(connection.alias, (-COMMON_SECONDS, ([], [])))
-    if time.monotonic() - read_at < (COMMON_SECONDS if stats[0] else NO_COMMON_SECONDS):
-        return stats
+def learn_common_lexemes() -> int:
+    """Have the database copy the search column's most common lexemes, as ANALYZE last found
+    them (pg_stats), into memory_common_lexeme, at most every COMMON_SECONDS per process: with
+    them memory_retrieve knows a common term's document frequency instead of counting a
+    thousand rows for it per call, and no call carries them. None found (a store too new or
+    small for ANALYZE) is asked again after NO_COMMON_SECONDS: trusted for ten minutes, it
+    would make a store that just grew count every term meanwhile."""
+    learned_at, known = _common.get(connection.alias, (-COMMON_SECONDS, 0))
+    if time.monotonic() - learned_at < (COMMON_SECONDS if known else NO_COMMON_SECONDS):
+        return known
     with connection.cursor() as cursor:
-        cursor.execute(COMMON_SQL)
-        row = cursor.fetchone()
-    stats = (row[0] or [], row[1] or []) if row else ([], [])
-    _common[connection.alias] = (time.monotonic(), stats)
-    return stats
+        cursor.execute(LEARN_COMMON_SQL)
+        known = cursor.fetchone()[0]
+    _common[connection.alias] = (time.monotonic(), known)
+    return known
 
 
 def forget_common_lexemes() -> None:
     _common.clear()
 
 
-_unsearched: dict[str, list[str]] = {}  # database alias → lexemes
-
-
-def unsearched_lexemes() -> list[str]:
-    """IGNORED as the search column spells it (stemmed), once per process: memory_retrieve
-    leaves them out of a memory's length as the query leaves them out of its terms."""
-    if connection.alias not in _unsearched:
-        with connection.cursor() as cursor:
-            cursor.execute(UNSEARCHED_SQL, [" ".join(sorted(IGNORED))])
-            _unsearched[connection.alias] = cursor.fetchone()[0]
-    return _unsearched[connection.alias]
-
-
 def fetch_rows(agent_slug: str, terms: list[str]) -> list[dict]:
     """One round trip to `memory_retrieve`, with the gate's policy beside the rows, by name: only
-    rows above the relevance floor, each flagged `hidden` where it carries the offline tag."""
+    rows above the relevance floor, each flagged `hidden` where it carries the offline tag.
+    A prepared statement with server-side binding (as the worker's claim): once per connection
+    the server parses and plans it, and the client quotes nothing."""
     if not terms:
         return []
-    common, freqs = common_lexemes()
-    unsearched = unsearched_lexemes()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            RETRIEVE_SQL,
-            [
-                agent_slug,
-                terms,
-                PER_TERM,
-                DF_CAP,
-                POOL,
-                common,
-                freqs,
-                FLOOR,
-                OFFLINE_TAG,
-                unsearched,
-            ],
-        )
-        names = [column.name for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    learn_common_lexemes()
+    db = connections["default"]
+    db.ensure_connection()
+    params = [agent_slug, terms, PER_TERM, DF_CAP, POOL, FLOOR, OFFLINE_TAG]
+    with db.wrap_database_errors, psycopg.Cursor(db.connection, row_factory=dict_row) as cursor:
+        cursor.execute(RETRIEVE_SQL, params, prepare=True)
+        return cursor.fetchall()
 
 
 def hybrid_rows(agent_slug: str, rows: list[dict], context: str, provider) -> tuple[list, str]:

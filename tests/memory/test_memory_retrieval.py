@@ -148,7 +148,9 @@ def test_a_term_analyze_found_common_counts_for_little_without_being_counted(age
     retrieval.forget_common_lexemes()
     assert [r.memory.id for r in retrieve("devops", "disk printer")] == [disk.id, printer.id]
 
-    monkeypatch.setattr(retrieval, "common_lexemes", lambda: (["disk"], [0.9]))
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO memory_common_lexeme VALUES ('disk', 0.9)")
+    monkeypatch.setattr(retrieval, "learn_common_lexemes", lambda: 1)  # as if ANALYZE said so
 
     # 'disk' in nine memories of ten says next to nothing: its match falls below the floor
     assert [r.memory.id for r in retrieve("devops", "disk printer")] == [printer.id]
@@ -160,7 +162,7 @@ def test_a_store_without_statistics_yet_is_asked_again_soon(agent, monkeypatch):
     now = [1000.0]
     monkeypatch.setattr(retrieval.time, "monotonic", lambda: now[0])
     retrieval.forget_common_lexemes()
-    assert retrieval.common_lexemes() == ([], [])
+    assert retrieval.learn_common_lexemes() == 0
     for n in range(200):
         remember("devops", f"disk alarm number {n}")
     with connection.cursor() as cursor:
@@ -168,4 +170,34 @@ def test_a_store_without_statistics_yet_is_asked_again_soon(agent, monkeypatch):
 
     now[0] += retrieval.NO_COMMON_SECONDS + 1
 
-    assert "disk" in retrieval.common_lexemes()[0]
+    assert retrieval.learn_common_lexemes() > 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT freq FROM memory_common_lexeme WHERE lexeme = 'disk'")
+        assert cursor.fetchone()[0] > 0.9
+
+
+def test_learning_the_common_lexemes_again_rewrites_none_that_did_not_change(agent):
+    """Every process asks now and then (ten minutes): only a new ANALYZE may cost a write."""
+    for n in range(200):
+        remember("devops", f"disk alarm number {n}")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE memory_memory")
+        rows = "SELECT lexeme, ctid::text FROM memory_common_lexeme ORDER BY lexeme"
+        cursor.execute("SELECT memory_learn_common_lexemes()")
+        cursor.execute(rows)
+        first = cursor.fetchall()
+        cursor.execute("SELECT memory_learn_common_lexemes()")
+        cursor.execute(rows)
+        assert cursor.fetchall() == first and "disk" in [lexeme for lexeme, _ in first]
+
+
+def test_a_memorys_length_leaves_out_exactly_the_words_no_query_holds():
+    """memory_retrieve takes the unsearched lexemes from the database (no call carries them):
+    they must be IGNORED's, or a length would count a word a query can match, or skip one."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT memory_unsearched_lexemes(), tsvector_to_array(to_tsvector('english', %s))",
+            [" ".join(sorted(retrieval.IGNORED))],
+        )
+        installed, wanted = cursor.fetchone()
+    assert sorted(installed) == sorted(wanted)
