@@ -135,11 +135,7 @@ def run_boxed(
     if not argv or shutil.which(argv[0], path=boxed_env().get("PATH")) is None:
         raise HarnessMissing(f"{argv[0] if argv else '(empty)'} is not installed or not on PATH")
     worktree = Path(cwd).resolve()
-    box = worktree.parent / BOX_DIR
-    home = worktree.parent / HOME_DIR
-    box.mkdir(exist_ok=True), home.mkdir(exist_ok=True)
-    welcome(home)
-    variables = boxed_env(env) | {"HOME": str(home)} | (egress_env() if egress else {})
+    box, variables = box_folders(worktree, env, egress)
     log, chained = box / f"{slug(name)}.log", [] if egress else list(then)
     chained = chained[:1] if spare else chained
     with egress_door(egress) as door, open(log, "wb") as out:
@@ -148,25 +144,7 @@ def run_boxed(
         if ready is not None and command is not None:
             ready()
         started = time.monotonic()
-        try:
-            process = (
-                spare.launch(spawn_env)
-                if command is None
-                else subprocess.Popen(
-                    command,
-                    cwd=worktree,
-                    env=spawn_env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # its own process group: a cancel kills it whole
-                    preexec_fn=setup,
-                    pass_fds=pipes,
-                )
-            )
-        finally:
-            for fd in pipes:  # the launch's now: a chained box's output ends with that box
-                os.close(fd)
+        process = launch(command, spawn_env, setup, pipes, worktree, spare)
         for item in chained if pipes else ():
             item.launched(process)
         if on_start is not None:
@@ -180,6 +158,35 @@ def run_boxed(
         item.lost()  # killed with the launch
     seconds = time.monotonic() - started
     return finished(process, log, limits, seconds, timed_out, total, notes, last=not pipes)
+
+
+def box_folders(worktree: Path, env, egress) -> tuple[Path, dict]:
+    """The box's log folder and the run's HOME beside the worktree; the command's variables."""
+    box, home = worktree.parent / BOX_DIR, worktree.parent / HOME_DIR
+    box.mkdir(exist_ok=True), home.mkdir(exist_ok=True)
+    welcome(home)
+    return box, boxed_env(env) | {"HOME": str(home)} | (egress_env() if egress else {})
+
+
+def launch(command, spawn_env, setup, pipes, worktree: Path, spare) -> subprocess.Popen:
+    """The launch: the spare handed its spec when `command` is None, else a new process."""
+    try:
+        if command is None:
+            return spare.launch(spawn_env)
+        return subprocess.Popen(
+            command,
+            cwd=worktree,
+            env=spawn_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a cancel kills it whole
+            preexec_fn=setup,
+            pass_fds=pipes,
+        )
+    finally:
+        for fd in pipes:  # the launch's now: a chained box's output ends with that box
+            os.close(fd)
 
 
 def slug(name: str) -> str:
