@@ -4,7 +4,7 @@ import uuid
 
 from django.core.validators import MinValueValidator
 from django.db import connection, models
-from django.db.models import F, Q
+from django.db.models import BooleanField, F, Func, Q
 from django.db.models.functions import Now
 
 from missions.models.proposals import Proposal
@@ -115,8 +115,19 @@ class StepStatus(models.TextChoices):
 STEP_TERMINAL = [StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.DEAD, StepStatus.CANCELLED]
 STEP_OPEN = [StepStatus.QUEUED, StepStatus.RUNNING, StepStatus.BLOCKED]
 # The one lease-clearing rule: a step that is not running holds no lease (the constraint
-# step_one_active_lease says the same in the database).
+# step_row_valid says the same in the database).
 NO_LEASE = {"lease_token": None, "lease_expires_at": None, "lease_owner": ""}
+# The arguments of missions_step_row_valid, in its order.
+ROW_RULE_FIELDS = [
+    "status",
+    "lease_token",
+    "lease_expires_at",
+    "blocked_reason",
+    "position",
+    "attempt_count",
+    "max_attempts",
+    "priority",
+]
 
 
 class StepQuerySet(models.QuerySet):
@@ -172,7 +183,7 @@ class Step(models.Model):
     """One unit of work. Its row is the truth; broker messages are only wake-up hints."""
 
     mission = models.ForeignKey(Mission, on_delete=models.PROTECT, related_name="steps")
-    # Whole numbers checked by step_numbers_in_range (not one CHECK a field: see there).
+    # Whole numbers checked by step_row_valid (not one CHECK a field: see there).
     position = models.IntegerField(default=0, validators=[MinValueValidator(0)])
     kind = models.CharField(max_length=64)
     payload = models.JSONField(default=dict, blank=True)
@@ -238,33 +249,18 @@ class Step(models.Model):
                 condition=Q(dedupe_key__isnull=False),
                 name="step_dedupe_unique",
             ),
-            # The step's numbers in one constraint: Postgres sets up every CHECK expression of a
-            # table again for each statement that writes it (twice a step), so five small ones
-            # cost five set-ups where one does the same checking.
+            # Whole numbers in range, a blocked step says why, a running step holds exactly one
+            # lease and any other none: one CHECK calling missions_step_row_valid
+            # (missions/sql/step_row_valid.*.sql). Postgres sets up every CHECK expression of a
+            # table again for each statement that writes it (twice a step); a call's is a third
+            # of the three expressions it replaced.
             models.CheckConstraint(
-                condition=Q(
-                    position__gte=0,
-                    attempt_count__gte=0,
-                    max_attempts__gte=1,
-                    priority__gte=1,
-                    priority__lte=1000,
+                condition=Func(
+                    *ROW_RULE_FIELDS,
+                    function="missions_step_row_valid",
+                    output_field=BooleanField(),
                 ),
-                name="step_numbers_in_range",
-            ),
-            models.CheckConstraint(
-                condition=~Q(status="blocked") | ~Q(blocked_reason=""),
-                name="step_blocked_has_reason",
-            ),
-            # A running step holds exactly one lease; any other status holds none.
-            models.CheckConstraint(
-                condition=(
-                    Q(status="running", lease_token__isnull=False, lease_expires_at__isnull=False)
-                    | (
-                        ~Q(status="running")
-                        & Q(lease_token__isnull=True, lease_expires_at__isnull=True)
-                    )
-                ),
-                name="step_one_active_lease",
+                name="step_row_valid",
             ),
         ]
 

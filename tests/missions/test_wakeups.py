@@ -5,6 +5,7 @@ import uuid
 import psycopg
 import pytest
 from django.db import connection
+from django.db.models.functions import Now
 
 from missions.execution import claim_next_step, complete_and_claim_next, record_outcome
 from missions.executors import Failed, Succeeded
@@ -167,3 +168,34 @@ def test_switching_a_kind_back_on_wakes_workers(listener):
     set_policy("worker_switches", {"kinds": {"noop": True}}, actor="operator:ann")
 
     assert wakeups(listener) == 1
+
+
+def test_any_exit_from_running_but_success_wakes_workers(listener):
+    """Whoever writes it (here a plain UPDATE): the step's agent has room again."""
+    make_step(agent=AgentFactory(slug="roomy", max_concurrent_steps=5))
+    step = claim_next_step("w1")
+    running = Step.objects.filter(pk=step.pk)
+    wakeups(listener)
+
+    running.update(
+        status="blocked", blocked_reason="waits", lease_token=None, lease_expires_at=None
+    )
+
+    assert wakeups(listener) == 1
+
+
+def test_a_queued_step_moved_sooner_wakes_workers_and_a_plain_success_does_not(listener):
+    step = make_step(agent=AgentFactory(slug="roomy", max_concurrent_steps=5))
+    queued = Step.objects.filter(pk=step.pk)
+    wakeups(listener)
+
+    queued.update(run_after=Now())
+    assert wakeups(listener) == 1
+    queued.update(priority=500)  # neither status nor run_after
+    assert wakeups(listener) == 0
+    claimed = claim_next_step("w1")
+    wakeups(listener)
+    Step.objects.filter(pk=claimed.pk).update(
+        status="succeeded", lease_token=None, lease_expires_at=None
+    )
+    assert wakeups(listener) == 0
