@@ -29,9 +29,10 @@ from coding.worktrees import (
     WorktreeRefused,
     commit_made,
     git_output,
-    keep_patch,
+    listing,
     provision,
     start_commit,
+    write_patch,
 )
 from opscore.models import Policy
 
@@ -175,19 +176,29 @@ def one_pass(run: CodingRun, spare=None) -> bool:
 
 
 def conclude(run: CodingRun, prompt: str, done, report, verdict, escape: str) -> bool:
-    """The pass's change measured and its row written, and the run moved on. A proven change
-    is committed while the row is written (the commit takes the index measured, so the row's
-    change is the commit's); a cancelled pass is recorded too, but has no worktree left to
-    measure."""
+    """The pass's change measured and its row written, and the run moved on, in one
+    transaction (one commit). A proven change is committed while the row is written (the
+    commit takes the index measured, so the row's change is the commit's); a commit git
+    refuses still leaves the pass's row. A cancelled pass is recorded too, but has no
+    worktree left to measure."""
     change = measure(run.worktree_path, run.base_sha) if verdict else NO_CHANGE
     stop = stop_reason(run, done, escape, change) if verdict else ""
     proven = verdict is not None and verdict.passed and not stop
     commit = start_commit(run.worktree_path, review_message(run)) if proven else None
-    try:
-        record_pass(run, prompt, done, report, verdict, change)
-    finally:
-        sha = commit and commit_made(commit, run.worktree_path)  # never left running
-    return verdict is not None and decide(run, verdict, stop, change, sha)
+    refused, going = None, False
+    with transaction.atomic():
+        try:
+            record_pass(run, prompt, done, report, verdict, change)
+        finally:
+            try:  # never left running
+                sha = commit and commit_made(commit, run.worktree_path)
+            except GitFailed as error:
+                refused = error
+        if refused is None:
+            going = verdict is not None and decide(run, verdict, stop, change, sha)
+    if refused is not None:
+        raise refused
+    return going
 
 
 def chained_tests(run: CodingRun) -> Chained | None:
@@ -246,15 +257,18 @@ def harness_row(run: CodingRun, prompt: str, report, tests) -> CodingRun:
 
 
 def run_checks(run: CodingRun, tests: Chained | None = None):
-    """The verdict, or None when the run was cancelled while its tests ran."""
+    """The verdict, or None when the run was cancelled while its tests ran. The status is
+    read, not written: the pass's row clears the process group with the rest."""
     limits, notes = Limits.from_caps(run.limits), []
     verdict = verify(
         run.repository, run.task, run.worktree_path, limits, remember_group(run), notes, tests
     )
     note_on(run, "checks", notes)
-    (row,) = CodingRun.objects.filter(pk=run.pk).update_returning(process_group=None)
-    run.become(row)
-    return verdict if run.status == RunStatus.WAITING_FOR_TESTS else None
+    status = CodingRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
+    if status != RunStatus.WAITING_FOR_TESTS:
+        run.refresh_from_db()  # moved by someone else: as they left it
+        return None
+    return verdict
 
 
 def record_lost_pass(run: CodingRun) -> None:
@@ -283,13 +297,12 @@ def remember_group(run: CodingRun):
 NO_CHANGE = Change("", {"changed": 0}, "")
 
 
-@transaction.atomic
 def record_pass(run, prompt, done, report, verdict, change: Change) -> CodingIteration:
-    """One row per pass; the run's test and lint summaries, when its tests ran, with it."""
-    if verdict is not None:
-        CodingRun.objects.filter(pk=run.pk).update(
-            test_summary=verdict.tests, lint_summary=verdict.lint
-        )
+    """One row per pass; the run's test and lint summaries, when its tests ran, with it; its
+    process group cleared (the pass's boxes are gone). In the caller's transaction."""
+    tested = {"test_summary": verdict.tests, "lint_summary": verdict.lint} if verdict else {}
+    CodingRun.objects.filter(pk=run.pk).update(process_group=None, **tested)
+    run.process_group = None
     return CodingIteration.objects.create(
         run=run,
         number=run.iteration,
@@ -357,9 +370,12 @@ def ready_for_review(run: CodingRun, change: Change, sha: str) -> bool:
     stats = change.stats
     files = "1 file" if stats["changed"] == 1 else f"{stats['changed']} files"
     reason = f"tests passed at {sha[:10]}; {files} changed"
-    with transaction.atomic():  # the patch's ref, the voids and the move: one commit
-        keep_patch(run, f"review-{sha[:12]}", change.patch)
+    patch = write_patch(run, f"review-{sha[:12]}", change.patch)
+    with transaction.atomic(savepoint=False):  # the patch's ref, the voids and the move
         void_other_commits(run, sha, f"superseded by commit {sha[:10]}")
-        return transition(
-            run, RunStatus.WAITING_FOR_REVIEW, reason, head_sha=sha, diff_stats=stats, review={}
-        )
+        fields = {"head_sha": sha, "diff_stats": stats, "review": {}}
+        fields |= {"artifact_refs": listing(patch)}
+        moved = transition(run, RunStatus.WAITING_FOR_REVIEW, reason, **fields)
+        if not moved:  # the patch is listed all the same
+            CodingRun.objects.filter(pk=run.pk).update(artifact_refs=listing(patch))
+        return moved

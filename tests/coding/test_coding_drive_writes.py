@@ -1,0 +1,70 @@
+"""What a drive writes after a pass's tests lands whole however the last steps go: a run row
+read back from its own UPDATE is the row the ORM reads, a review commit git refuses still
+leaves the pass's row, and a review move that lost its race still lists the kept patch."""
+
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.db.models import F
+
+from coding.checks import Change
+from coding.driver import handle_one_run
+from coding.loop import ready_for_review
+from coding.models import CodingRun
+from tests.coding_support import new_run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_it_reads_back_the_row_it_wrote_as_the_orm_reads_it(coding_repo):
+    run = new_run(coding_repo, "@greet")
+
+    (row,) = CodingRun.objects.filter(pk=run.pk).update_returning(
+        cost_usd=F("cost_usd") + Decimal("0.125"), diff_stats={"changed": 2, "files": ["a"]}
+    )
+
+    fresh = CodingRun.objects.get(pk=run.pk)
+    assert row.cost_usd == Decimal("0.1250") and row.diff_stats == {"changed": 2, "files": ["a"]}
+    for field in CodingRun._meta.concrete_fields:
+        assert getattr(row, field.attname) == getattr(fresh, field.attname), field.name
+    assert not row._state.adding and row._state.db == "default"
+
+
+@pytest.fixture
+def refusing_commits(monkeypatch):
+    """git refuses the review commit (an unknown option), as a full disk or a lock would."""
+    real = subprocess.Popen
+
+    class Refusing(real):
+        def __init__(self, argv, *args, **kwargs):
+            if argv and argv[0] == "git" and "commit" in argv:
+                argv = [*argv[: argv.index("commit") + 1], "--no-such-option"]
+            super().__init__(argv, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", Refusing)
+
+
+def test_a_review_commit_git_refuses_still_leaves_the_passs_row(coding_repo, refusing_commits):
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "failed" and "the driver hit" in run.reason and "commit" in run.reason
+    kept = run.iterations.get()
+    assert kept.tests_passed is True and kept.changed_files > 0
+    assert run.test_summary.startswith("tests passed") and run.process_group is None
+
+
+def test_a_review_move_that_lost_its_race_still_lists_the_kept_patch(coding_repo):
+    run = new_run(coding_repo, "@greet")
+    run.move("cancelled", "cancelled while its tests ran")
+    change = Change("d1g3st", {"changed": 1, "files": ["app.py"]}, "diff --git a/app.py\n")
+
+    assert not ready_for_review(run, change, "a" * 40)
+
+    run.refresh_from_db()
+    assert run.status == "cancelled" and run.head_sha == ""
+    assert Path(run.artifact_refs[-1]).read_text() == change.patch
