@@ -8,12 +8,11 @@ Every move is a compare-and-set row and an event; every pass is a CodingIteratio
 
 import contextlib
 import os
-import time
 from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 
 from coding.actions import note_on, transition
@@ -24,6 +23,7 @@ from coding.models import CodingIteration, CodingRun, RunStatus
 from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
 from coding.spare import discard, start_spare
+from coding.stint import Stint
 from coding.worktrees import (
     GitFailed,
     WorktreeRefused,
@@ -70,34 +70,20 @@ def drive(run: CodingRun) -> CodingRun:
 
 
 def drive_passes(run: CodingRun, spare) -> None:
-    stint = time.monotonic()
+    stint = Stint()
     try:
         for n in range(run.limits["max_iterations"] + 1):  # the cap below ends it first
             stop = cap_reached(run, stint)
             if stop:
                 transition(run, RunStatus.FAILED, stop)
                 break
-            spare = spare if n == 0 else start_spare()
-            if not one_pass(run, spare):
+            spare, stint.settled = spare if n == 0 else start_spare(), False
+            if not one_pass(run, spare, stint):
                 break
             discard(spare)
     finally:
         discard(spare)
-        add_active_time(run, stint)
-
-
-ADD_ACTIVE_TIME = """
-    UPDATE coding_codingrun SET limits = limits || jsonb_build_object('active_seconds',
-        COALESCE((limits->>'active_seconds')::float, 0) + %s::float)
-    WHERE id = %s"""
-
-
-def add_active_time(run: CodingRun, stint: float) -> None:
-    """The stint's seconds (`stint`: its start on this driver's monotonic clock, which no
-    clock change moves) added in one statement to what the row holds then (a retry may
-    have reset it)."""
-    with connection.cursor() as cursor:
-        cursor.execute(ADD_ACTIVE_TIME, [time.monotonic() - stint, run.pk])
+        stint.close(run)
 
 
 def prepare(run: CodingRun) -> bool:
@@ -120,7 +106,7 @@ def spent_usd(run: CodingRun) -> Decimal:
     return run.cost_usd - Decimal(run.limits.get("cost_before", "0"))
 
 
-def cap_reached(run: CodingRun, stint: float) -> str:
+def cap_reached(run: CodingRun, stint: Stint) -> str:
     """The run as its last move left it (every move reads its row back, and only its driver
     moves a running run on) against its caps."""
     caps = run.limits
@@ -128,7 +114,7 @@ def cap_reached(run: CodingRun, stint: float) -> str:
         return f"iteration cap reached: {passes_so_far(run)} of {caps['max_iterations']} passes"
     if spent_usd(run) >= Decimal(str(caps["max_cost_usd"])):
         return f"cost cap reached: ${spent_usd(run)} of ${caps['max_cost_usd']}"
-    active = caps.get("active_seconds", 0) + (time.monotonic() - stint)
+    active = caps.get("active_seconds", 0) + stint.elapsed()
     if active >= caps["max_wall_minutes"] * 60:
         return f"wall-time cap reached: {active / 60:.0f} of {caps['max_wall_minutes']} minutes"
     return ""
@@ -157,7 +143,7 @@ def harness_env() -> dict:
     return {k: os.environ[k] for k in settings.OPS_CODING_PASS_ENV if k in os.environ}
 
 
-def one_pass(run: CodingRun, spare=None) -> bool:
+def one_pass(run: CodingRun, spare=None, stint: Stint | None = None) -> bool:
     """One harness pass and its checks; True when the loop should go round again. The tests'
     box follows the harness's in the same launch (coding/chain.py), `spare`'s if given."""
     prompt, tests = prompt_for(run), chained_tests(run)
@@ -172,10 +158,10 @@ def one_pass(run: CodingRun, spare=None) -> bool:
             verdict = run_checks(run, tests)
     finally:
         drop(tests)  # a pass that ends before its tests takes their box with it
-    return conclude(run, prompt, done, report, verdict, escape)
+    return conclude(run, prompt, done, report, verdict, escape, stint)
 
 
-def conclude(run: CodingRun, prompt: str, done, report, verdict, escape: str) -> bool:
+def conclude(run: CodingRun, prompt, done, report, verdict, escape: str, stint=None) -> bool:
     """The pass's change measured and its row written, and the run moved on, in one
     transaction (one commit). A proven change is committed while the row is written (the
     commit takes the index measured, so the row's change is the commit's); a commit git
@@ -195,6 +181,8 @@ def conclude(run: CodingRun, prompt: str, done, report, verdict, escape: str) ->
             except GitFailed as error:
                 refused = error
         if refused is None:
+            if stint is not None:
+                stint.settle(run)  # before the move, which reads the row back
             going = verdict is not None and decide(run, verdict, stop, change, sha)
     if refused is not None:
         raise refused

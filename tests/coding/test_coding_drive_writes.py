@@ -7,7 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 
 from coding.checks import Change
 from coding.driver import handle_one_run
@@ -68,3 +70,17 @@ def test_a_review_move_that_lost_its_race_still_lists_the_kept_patch(coding_repo
     run.refresh_from_db()
     assert run.status == "cancelled" and run.head_sha == ""
     assert Path(run.artifact_refs[-1]).read_text() == change.patch
+
+
+def test_a_drive_ending_with_its_pass_writes_its_time_once_in_the_passs_transaction(
+    coding_repo,
+):
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert handle_one_run()
+
+    run.refresh_from_db()
+    added = [q["sql"] for q in queries if "active_seconds" in q["sql"]]
+    assert len(added) == 1
+    assert run.status == "waiting_for_review" and 0 < run.limits["active_seconds"] < 60
