@@ -18,7 +18,7 @@ from django.db.models import F
 from coding.actions import note_on, transition
 from coding.approvals import void_other_commits
 from coding.chain import Chained, drop, release
-from coding.checks import Change, escape_found, measure, outside_state, start_status, verify
+from coding.checks import Before, Change, escape_found, measure, start_status, verify
 from coding.models import CodingIteration, CodingRun, RunStatus
 from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
@@ -199,9 +199,9 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare
     The run's process group stays recorded while its tests' box is still to come."""
     caps, worktree = run.limits, Path(run.worktree_path)
     budget = float(Decimal(str(caps["max_cost_usd"])) - spent_usd(run))
+    before = Before(worktree, run.repository.path)  # what is outside it before the harness
     try:
         argv = argv_for(run.runner, Pass(prompt, caps["max_turns"], budget))
-        before = {}  # what is outside the worktree before the harness starts
         egress = (
             settings.OPS_CODING_EGRESS if run.runner in settings.OPS_CODING_EGRESS_RUNNERS else []
         )
@@ -214,11 +214,13 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare
             egress=egress,
             then=[tests] if tests else (),
             spare=spare,
-            ready=lambda: before.update(outside_state(worktree, run.repository.path)),
+            ready=before.look,
         )
     except (HarnessMissing, Unconfined) as refused:
         transition(run, RunStatus.BLOCKED, str(refused))
         return None
+    finally:
+        before.close()
     note_on(run, "harness", done.notes)
     report = read_output(run.runner, done.output)
     status = start_status(run.repository.path)  # the escape look's git, while the row is written
@@ -228,7 +230,7 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare
         with contextlib.suppress(GitFailed):  # waited for, never left running
             git_output(status)
         raise
-    return done, report, escape_found(worktree, run.repository.path, before, status)
+    return done, report, escape_found(worktree, run.repository.path, before.state, status)
 
 
 def harness_row(run: CodingRun, prompt: str, report, tests) -> CodingRun:

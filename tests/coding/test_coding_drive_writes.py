@@ -84,3 +84,59 @@ def test_a_drive_ending_with_its_pass_writes_its_time_once_in_the_passs_transact
     added = [q["sql"] for q in queries if "active_seconds" in q["sql"]]
     assert len(added) == 1
     assert run.status == "waiting_for_review" and 0 < run.limits["active_seconds"] < 60
+
+
+@pytest.fixture
+def main_checkout_touched_during_the_pass(coding_repo, monkeypatch):
+    """A file appears in the main checkout while the harness runs: written just before the
+    escape look's second `git status` starts (the box keeps the harness itself out of it)."""
+    real, statuses = subprocess.Popen, []
+
+    class Touching(real):
+        def __init__(self, argv, *args, **kwargs):
+            if argv and argv[0] == "git" and "status" in argv:
+                statuses.append(argv)
+                if len(statuses) == 2:
+                    Path(coding_repo.path, "planted.py").write_text("x = 1\n")
+            super().__init__(argv, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", Touching)
+    return statuses
+
+
+def test_a_change_to_the_main_checkout_during_the_pass_fails_the_run(
+    coding_repo, main_checkout_touched_during_the_pass
+):
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert len(main_checkout_touched_during_the_pass) == 2
+    assert run.status == "failed" and "in the main checkout" in run.reason
+
+
+@pytest.fixture
+def git_processes(monkeypatch) -> list:
+    real, started = subprocess.Popen, []
+
+    class Keeping(real):
+        def __init__(self, argv, *args, **kwargs):
+            super().__init__(argv, *args, **kwargs)
+            started.extend([self] if argv and argv[0] == "git" else [])
+
+    monkeypatch.setattr(subprocess, "Popen", Keeping)
+    return started
+
+
+def test_a_pass_whose_harness_is_missing_leaves_no_git_running(
+    coding_repo, settings, git_processes
+):
+    settings.OPS_CODING_RUNNERS = {"command": ["/nonexistent/harness"]}
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "blocked" and "not installed" in run.reason
+    assert git_processes and all(p.returncode is not None for p in git_processes)
