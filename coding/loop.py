@@ -151,11 +151,9 @@ def one_pass(run: CodingRun, spare=None, stint: Stint | None = None) -> bool:
         ran = run_harness(run, prompt, tests, spare)
         if ran is None:
             return False
-        done, report, escape = ran
+        done, report, escape, moved = ran
         release(tests)  # looked: the tests' command may start, their box is built already
-        verdict = None
-        if transition(run, RunStatus.WAITING_FOR_TESTS, f"pass {run.iteration} ran"):
-            verdict = run_checks(run, tests)
+        verdict = run_checks(run, tests) if moved else None
     finally:
         drop(tests)  # a pass that ends before its tests takes their box with it
     return conclude(run, prompt, done, report, verdict, escape, stint)
@@ -195,7 +193,8 @@ def chained_tests(run: CodingRun) -> Chained | None:
 
 
 def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare=None):
-    """(finished, report, escape) — or None when the harness is missing (the run blocks).
+    """(finished, report, escape, moved on to its tests) — or None when the harness is
+    missing (the run blocks).
     The run's process group stays recorded while its tests' box is still to come."""
     caps, worktree = run.limits, Path(run.worktree_path)
     budget = float(Decimal(str(caps["max_cost_usd"])) - spent_usd(run))
@@ -225,25 +224,36 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare
     report = read_output(run.runner, done.output)
     status = start_status(run.repository.path)  # the escape look's git, while the row is written
     try:
-        run.become(harness_row(run, prompt, report, tests))
+        moved = count_pass(run, prompt, report, tests)
     except BaseException:
         with contextlib.suppress(GitFailed):  # waited for, never left running
             git_output(status)
         raise
-    return done, report, escape_found(worktree, run.repository.path, before.state, status)
+    return done, report, escape_found(worktree, run.repository.path, before.state, status), moved
 
 
-def harness_row(run: CodingRun, prompt: str, report, tests) -> CodingRun:
-    """The pass counted and its cost kept, before anything else is looked at."""
-    (row,) = CodingRun.objects.filter(pk=run.pk).update_returning(
-        process_group=F("process_group") if tests and tests.process else None,
-        iteration=F("iteration") + 1,
-        cost_usd=F("cost_usd") + report.cost_usd,
-        external_session_id=report.session_id or F("external_session_id"),
-        prompt_input=prompt,
-        result_summary=report.summary or F("result_summary"),
-    )
-    return row
+def count_pass(run: CodingRun, prompt: str, report, tests) -> bool:
+    """The pass counted and its cost kept, before anything else is looked at, and the run on
+    to its tests in the same statement; whether it moved. A run someone else moved on (a
+    cancel) has its pass counted all the same."""
+    counted = harness_row(prompt, report, tests)
+    reason = f"pass {run.iteration + 1} ran"  # only its driver counts a running run's passes
+    if transition(run, RunStatus.WAITING_FOR_TESTS, reason, **counted):
+        return True
+    (row,) = CodingRun.objects.filter(pk=run.pk).update_returning(**counted)
+    run.become(row)
+    return False
+
+
+def harness_row(prompt: str, report, tests) -> dict:
+    return {
+        "process_group": F("process_group") if tests and tests.process else None,
+        "iteration": F("iteration") + 1,
+        "cost_usd": F("cost_usd") + report.cost_usd,
+        "external_session_id": report.session_id or F("external_session_id"),
+        "prompt_input": prompt,
+        "result_summary": report.summary or F("result_summary"),
+    }
 
 
 def run_checks(run: CodingRun, tests: Chained | None = None):

@@ -13,8 +13,9 @@ from django.test.utils import CaptureQueriesContext
 
 from coding.checks import Change
 from coding.driver import handle_one_run
-from coding.loop import ready_for_review
+from coding.loop import count_pass, ready_for_review
 from coding.models import CodingRun
+from coding.runners import Report
 from tests.coding_support import new_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -140,3 +141,28 @@ def test_a_pass_whose_harness_is_missing_leaves_no_git_running(
     run.refresh_from_db()
     assert run.status == "blocked" and "not installed" in run.reason
     assert git_processes and all(p.returncode is not None for p in git_processes)
+
+
+def test_a_pass_of_a_run_cancelled_meanwhile_is_counted_and_its_cost_kept(coding_repo):
+    run = CodingRun.objects.select_related("repository").get(pk=new_run(coding_repo, "x").pk)
+    run.move("running")
+    CodingRun.objects.filter(pk=run.pk).update(status="cancelled")
+    report = Report(summary="did half", cost_usd=Decimal("0.5000"), session_id="s-1")
+
+    assert not count_pass(run, "the prompt", report, None)
+
+    assert (run.status, run.iteration, run.cost_usd) == ("cancelled", 1, Decimal("0.5000"))
+    assert run.result_summary == "did half" and run.external_session_id == "s-1"
+    assert CodingRun.objects.get(pk=run.pk).iteration == 1
+
+
+def test_a_pass_counted_moves_its_run_to_its_tests_in_the_same_statement(coding_repo):
+    run = CodingRun.objects.select_related("repository").get(pk=new_run(coding_repo, "x").pk)
+    run.move("running")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert count_pass(run, "the prompt", Report(cost_usd=Decimal("0.25")), None)
+
+    updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 1
+    assert (run.status, run.iteration, run.reason) == ("waiting_for_tests", 1, "pass 1 ran")
