@@ -17,10 +17,8 @@ from coding.box import BOX_DIR, HOME_DIR
 from coding.chain import resume
 from coding.sandbox import HarnessMissing, Unconfined, run_boxed
 from coding.worktrees import (
-    DIFF_STATS,
     NOT_WORK,
     GitFailed,
-    diff_stats,
     git,
     git_output,
     git_started,
@@ -98,6 +96,26 @@ class Change:
     digest: str
     stats: dict
     patch: str
+
+
+DIFF_STATS = ["diff", "--no-ext-diff", "--numstat", "--binary", "-p"]
+
+
+def diff_stats(text: str) -> tuple[dict, str]:
+    """A DIFF_STATS output as (files, insertions and deletions; the patch)."""
+    # The patch starts at a line starting "diff --git ", never inside a row: a row starts with
+    # its counts, and a name with a newline in it is quoted. (A name may well hold
+    # "diff --git " itself, to cut the rows short and hide files from the changed-files cap.)
+    cut = ("\n" + text).find("\ndiff --git ")
+    rows, patch = (text, "") if cut < 0 else (text[:cut], text[cut:])
+    files, added, removed = [], 0, 0
+    for row in filter(None, rows.splitlines()):
+        plus, minus, name = row.split("\t", 2)
+        files.append(name)
+        added += int(plus) if plus.isdigit() else 0
+        removed += int(minus) if minus.isdigit() else 0
+    stats = {"files": files[:200], "changed": len(files), "insertions": added}
+    return stats | {"deletions": removed}, patch
 
 
 def measure(worktree: str, base: str) -> Change:

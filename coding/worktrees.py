@@ -343,26 +343,6 @@ def head_of(repo: Repository, branch: str) -> str:
     return git(["rev-parse", "--verify", "--end-of-options", ref], repo.path).strip()
 
 
-DIFF_STATS = ["diff", "--no-ext-diff", "--numstat", "--binary", "-p"]
-
-
-def diff_stats(text: str) -> tuple[dict, str]:
-    """A DIFF_STATS output as (files, insertions and deletions; the patch)."""
-    # The patch starts at a line starting "diff --git ", never inside a row: a row starts with
-    # its counts, and a name with a newline in it is quoted. (A name may well hold
-    # "diff --git " itself, to cut the rows short and hide files from the changed-files cap.)
-    cut = ("\n" + text).find("\ndiff --git ")
-    rows, patch = (text, "") if cut < 0 else (text[:cut], text[cut:])
-    files, added, removed = [], 0, 0
-    for row in filter(None, rows.splitlines()):
-        plus, minus, name = row.split("\t", 2)
-        files.append(name)
-        added += int(plus) if plus.isdigit() else 0
-        removed += int(minus) if minus.isdigit() else 0
-    stats = {"files": files[:200], "changed": len(files), "insertions": added}
-    return stats | {"deletions": removed}, patch
-
-
 def add_worktree(repo: Repository, path: Path, branch: str, base: str, ref: str = "") -> str:
     """A new branch from the base: one git call; the base commit returned. Without a `base`
     the new branch starts at the allowed `ref` (checked by the caller), and its first commit
