@@ -27,6 +27,7 @@ from coding.executor import wake_step_of
 from coding.loop import drive, record_lost_pass
 from coding.models import ACTIVE, ENDED, CodingRun, RunStatus
 from coding.sandbox import kill_process_group
+from coding.spare import discard, start_spare
 from coding.worktrees import GitFailed, clean_up
 from opscore.actions import record_event
 from opscore.db import DISCONNECTS
@@ -55,6 +56,7 @@ READS = {
     "merge": lambda: merge_ready().values_list("id", flat=True)[:1],
     "active": lambda: CodingRun.objects.active().order_by("id").values_list("id", flat=True)[:50],
     "busy": lambda: CodingRun.objects.active().values_list("repository_id", "agent_id"),
+    "waiting": lambda: CodingRun.objects.startable().values_list("id", flat=True)[:1],
 }
 
 
@@ -138,11 +140,16 @@ def handle_one_run() -> bool:
     if ready is not None:
         merge_or_refuse(ready)
         return True
-    run = adopt_orphan() or start_next()
+    spare, run = early_spare(), None
+    try:
+        run = adopt_orphan() or start_next()
+    finally:
+        if run is None:
+            discard(spare)
     if run is None:
         return False
     try:
-        drive(run)
+        drive(run, spare)
     except DISCONNECTS:  # the database went, not the run: it is adopted once it is back
         raise
     except Exception as error:  # a run's crash is the run's failure, never the driver's
@@ -153,6 +160,13 @@ def handle_one_run() -> bool:
     tidy(run, reread=False)  # as its last move (or the failure's) read it back
     wake_step_of(run)
     return True
+
+
+def early_spare():
+    """A box builder for the run about to start, started before the dispatch decides which
+    (its interpreter starts while the run is picked and its worktree provisioned), when one
+    waits at all; a run that then cannot start costs one builder, killed unused."""
+    return start_spare() if read("waiting") else None
 
 
 def crash_line(error: Exception) -> str:

@@ -54,12 +54,13 @@ def limits_for(task: dict) -> dict:
     }
 
 
-def drive(run: CodingRun) -> CodingRun:
+def drive(run: CodingRun, spare=None) -> CodingRun:
     """Run passes until the run leaves `running`. The caller holds the run's driving lock.
     The wall-time cap counts time spent driving, not time spent waiting for a reviewer.
     Each pass's box builder starts ahead of it (coding/spare.py): the first pass's while
-    the worktree is provisioned, a later one's as its pass begins."""
-    spare = start_spare()
+    the worktree is provisioned (or `spare`, the dispatcher's, started before the pick), a
+    later one's as its pass begins."""
+    spare = spare or start_spare()
     try:
         if not prepare(run):
             return run

@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
+from coding.box import jail_command
 from coding.checks import Change
 from coding.driver import handle_one_run
 from coding.loop import count_pass, ready_for_review
@@ -166,3 +167,33 @@ def test_a_pass_counted_moves_its_run_to_its_tests_in_the_same_statement(coding_
     updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
     assert len(updates) == 1
     assert (run.status, run.iteration, run.reason) == ("waiting_for_tests", 1, "pass 1 ran")
+
+
+@pytest.fixture
+def box_builders(monkeypatch) -> list:
+    real, started = subprocess.Popen, []
+
+    class Keeping(real):
+        def __init__(self, argv, *args, **kwargs):
+            super().__init__(argv, *args, **kwargs)
+            started.extend([self] if argv == jail_command() else [])
+
+    monkeypatch.setattr(subprocess, "Popen", Keeping)
+    return started
+
+
+def test_a_dispatch_with_nothing_waiting_starts_no_box_builder(coding_repo, box_builders):
+    assert not handle_one_run()
+
+    assert box_builders == []
+
+
+def test_a_box_builder_started_for_a_run_the_limits_hold_back_is_killed(coding_repo, box_builders):
+    coding_repo.max_concurrent_runs = 0  # nothing may start on it for now
+    coding_repo.save()
+    held_back = new_run(coding_repo, "@greet")
+
+    assert not handle_one_run()
+
+    assert CodingRun.objects.get(pk=held_back.pk).status == "queued"
+    assert len(box_builders) == 1 and box_builders[0].returncode is not None
