@@ -118,17 +118,27 @@ def test_a_change_to_the_main_checkout_during_the_pass_fails_the_run(
     assert run.status == "failed" and "in the main checkout" in run.reason
 
 
-@pytest.fixture
-def git_processes(monkeypatch) -> list:
+def started_processes(monkeypatch, wanted) -> list:
+    """Every process started (subprocess.Popen is the seam) whose argv `wanted` accepts."""
     real, started = subprocess.Popen, []
 
     class Keeping(real):
         def __init__(self, argv, *args, **kwargs):
             super().__init__(argv, *args, **kwargs)
-            started.extend([self] if argv and argv[0] == "git" else [])
+            started.extend([self] if wanted(argv) else [])
 
     monkeypatch.setattr(subprocess, "Popen", Keeping)
     return started
+
+
+@pytest.fixture
+def git_processes(monkeypatch) -> list:
+    return started_processes(monkeypatch, lambda argv: bool(argv) and argv[0] == "git")
+
+
+@pytest.fixture
+def box_builders(monkeypatch) -> list:
+    return started_processes(monkeypatch, lambda argv: argv == jail_command())
 
 
 def test_a_pass_whose_harness_is_missing_leaves_no_git_running(
@@ -167,19 +177,6 @@ def test_a_pass_counted_moves_its_run_to_its_tests_in_the_same_statement(coding_
     updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
     assert len(updates) == 1
     assert (run.status, run.iteration, run.reason) == ("waiting_for_tests", 1, "pass 1 ran")
-
-
-@pytest.fixture
-def box_builders(monkeypatch) -> list:
-    real, started = subprocess.Popen, []
-
-    class Keeping(real):
-        def __init__(self, argv, *args, **kwargs):
-            super().__init__(argv, *args, **kwargs)
-            started.extend([self] if argv == jail_command() else [])
-
-    monkeypatch.setattr(subprocess, "Popen", Keeping)
-    return started
 
 
 def test_a_dispatch_with_nothing_waiting_starts_no_box_builder(coding_repo, box_builders):
