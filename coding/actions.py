@@ -14,8 +14,10 @@ class RunRefused(ValueError):
 
 
 def transition(run: CodingRun, status: str, reason: str = "", **fields) -> bool:
-    """Move the run (compare-and-set) and say so; False when the run had already moved on."""
-    with transaction.atomic():
+    """Move the run (compare-and-set) and say so; False when the run had already moved on.
+    Inside a caller's transaction no savepoint of its own: the move writes nothing when it
+    fails, and an error here fails the caller's transaction whole anyway."""
+    with transaction.atomic(savepoint=False):
         if not run.move(status, reason, **fields):
             return False
         record_event(

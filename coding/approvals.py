@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.db.models.functions import Now
 
 from coding.actions import transition
@@ -140,9 +141,9 @@ def after_code_approval(run: CodingRun, kind: str) -> None:
 
 def merge_ready():
     """Runs with a standing merge approval of their head that are not merged yet."""
-    approved = CodingApproval.objects.standing().filter(kind=K.MERGE)
+    approved = CodingApproval.objects.standing().filter(kind=K.MERGE, run=OuterRef("pk"))
     runs = CodingRun.objects.filter(status=RunStatus.WAITING_FOR_REVIEW, merged_sha="")
-    return runs.filter(approvals__in=approved).distinct()
+    return runs.filter(Exists(approved))  # a semi-join: no DISTINCT over every column
 
 
 def merge(run: CodingRun) -> str:

@@ -91,12 +91,19 @@ def git_common_dir(worktree: Path) -> Path | None:
     text = read_pointer(pointer)
     if text is None:
         return pointer if pointer.is_dir() and not pointer.is_symlink() else None
-    private = (worktree / text.removeprefix("gitdir:").strip()).resolve()
+    found = linked_dirs(worktree, text)
+    return found[1] if found else None
+
+
+def linked_dirs(worktree: Path, text: str) -> tuple[Path, Path] | None:
+    """(private, common): the git directories the pointer `text` (as read_pointer read it)
+    names, if it names a real repository's worktree pointing back here; None otherwise."""
+    private = Path(os.path.realpath(worktree / text.removeprefix("gitdir:").strip()))
     back, common = private / "gitdir", private.parent.parent
     with contextlib.suppress(OSError):
-        here = Path(back.read_text().strip()).resolve() == pointer.resolve()
+        here = os.path.realpath(back.read_text().strip()) == os.path.realpath(worktree / ".git")
         if text.startswith("gitdir:") and private.parent.name == "worktrees" and here:
-            return common if (common / "objects").is_dir() else None
+            return (private, common) if (common / "objects").is_dir() else None
     return None
 
 
@@ -174,13 +181,8 @@ def box_mounts(worktree: Path, home: Path, limits, egress, fresh=None) -> tuple[
     """The system read-only, the repository's git store and the egress socket's folder read-only,
     the worktree and a scratch home writable, fresh /tmp, /dev and /proc: nothing else exists.
     `fresh` ({uid, gid}): the home is a new tmpfs owned by them, not the run's folder."""
-    mounts, readable = [], []
-    for path in SYSTEM_PATHS:
-        if os.path.islink(path):
-            mounts.append({"kind": "symlink", "src": os.readlink(path), "dst": path})
-        elif os.path.isdir(path):
-            mounts.append({"kind": "bind", "src": path, "dst": path})
-            readable.append(path)
+    mounts, readable = system_mounts()
+    mounts, readable = [dict(m) for m in mounts], list(readable)
     common = git_common_dir(worktree)
     extra = [str(Path(p).resolve()) for p in settings.OPS_CODING_READ_PATHS if Path(p).exists()]
     doors = [str(egress)] if egress else []
@@ -200,15 +202,35 @@ def box_mounts(worktree: Path, home: Path, limits, egress, fresh=None) -> tuple[
     return mounts, readable, writable
 
 
+@functools.cache
+def system_mounts() -> tuple[tuple[dict, ...], tuple[str, ...]]:
+    """The machine's system directories as every box shows them (read-only binds, or the
+    links a merged /usr has), looked at once per process: they do not move under a driver."""
+    mounts, readable = [], []
+    for path in SYSTEM_PATHS:
+        if os.path.islink(path):
+            mounts.append({"kind": "symlink", "src": os.readlink(path), "dst": path})
+        elif os.path.isdir(path):
+            mounts.append({"kind": "bind", "src": path, "dst": path})
+            readable.append(path)
+    return tuple(mounts), tuple(readable)
+
+
 def masks(bound: list[str]) -> list[dict]:
     """Opscore's checkout, its data (secrets, the database's files) and its coding directory
     (other runs' worktrees, saved patches), each under an empty tmpfs wherever it lies inside
     a path bound into the box: a checkout in /opt, or a service user whose HOME is there, would
     otherwise be readable whole. A path bound deeper (the run's own worktree) still shows."""
-    hidden = {Path(p).resolve() for p in (settings.BASE_DIR, settings.DATA_DIR)}
-    hidden.add(Path(settings.OPS_CODING_DIR).resolve())
+    hidden = opscore_dirs(settings.BASE_DIR, settings.DATA_DIR, settings.OPS_CODING_DIR)
     inside = [p for p in hidden if any(p.is_relative_to(b) and p != Path(b) for b in bound)]
     return [{"kind": "tmpfs", "dst": str(p), "options": "mode=755,size=4k"} for p in inside]
+
+
+@functools.lru_cache(maxsize=8)
+def opscore_dirs(*paths) -> frozenset[Path]:
+    """Opscore's own directories resolved, once per process and configuration: they lie
+    outside every box, so nothing a harness does can move them."""
+    return frozenset(Path(os.path.realpath(p)) for p in paths)
 
 
 def home_mounts(home: Path, limits, fresh) -> list[dict]:

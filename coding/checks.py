@@ -6,6 +6,7 @@ lands somewhere the next look finds it; a symlink out of the tree, or a change t
 checkout, is caught the same way.
 """
 
+import contextlib
 import hashlib
 import os
 import re
@@ -15,7 +16,13 @@ from pathlib import Path
 from coding.box import BOX_DIR, HOME_DIR
 from coding.chain import resume
 from coding.sandbox import HarnessMissing, Unconfined, run_boxed
-from coding.worktrees import DIFF_STATS, NOT_WORK, diff_stats, git, git_output, git_started
+from coding.worktrees import (
+    NOT_WORK,
+    GitFailed,
+    git,
+    git_output,
+    git_started,
+)
 
 NOISE = re.compile(r"\d+(\.\d+)?s\b|0x[0-9a-f]+|/tmp/\S+")  # timings, addresses, temp paths
 
@@ -91,6 +98,26 @@ class Change:
     patch: str
 
 
+DIFF_STATS = ["diff", "--no-ext-diff", "--numstat", "--binary", "-p"]
+
+
+def diff_stats(text: str) -> tuple[dict, str]:
+    """A DIFF_STATS output as (files, insertions and deletions; the patch)."""
+    # The patch starts at a line starting "diff --git ", never inside a row: a row starts with
+    # its counts, and a name with a newline in it is quoted. (A name may well hold
+    # "diff --git " itself, to cut the rows short and hide files from the changed-files cap.)
+    cut = ("\n" + text).find("\ndiff --git ")
+    rows, patch = (text, "") if cut < 0 else (text[:cut], text[cut:])
+    files, added, removed = [], 0, 0
+    for row in filter(None, rows.splitlines()):
+        plus, minus, name = row.split("\t", 2)
+        files.append(name)
+        added += int(plus) if plus.isdigit() else 0
+        removed += int(minus) if minus.isdigit() else 0
+    stats = {"files": files[:200], "changed": len(files), "insertions": added}
+    return stats | {"deletions": removed}, patch
+
+
 def measure(worktree: str, base: str) -> Change:
     """The change against the base, untracked files included, from one diff of the index once
     everything is staged. A review commit that follows takes the index as it is (the index is
@@ -118,6 +145,27 @@ def outside_state(worktree: Path, repo_path: str, status=None) -> dict:
     siblings = sorted(p.name for p in jail.parent.iterdir() if not p.name.startswith("run-"))
     text = git(STATUS, repo_path) if text is None else text
     return {"beside": beside, "siblings": siblings, "main_checkout": text}
+
+
+class Before:
+    """The escape look's "before": the main checkout's git status started as the harness's
+    box is prepared (it runs while the spec is handed over and the launch recorded), read
+    with what sits beside the worktree once the box is built, just before its command
+    starts. close(): a status the look never read (the box never got that far), waited for."""
+
+    def __init__(self, worktree: Path, repo_path: str):
+        self.worktree, self.repo_path, self.state = worktree, repo_path, {}
+        self.status = start_status(repo_path)
+
+    def look(self) -> None:
+        status, self.status = self.status, None
+        self.state = outside_state(self.worktree, self.repo_path, status)
+
+    def close(self) -> None:
+        status, self.status = self.status, None
+        if status is not None:
+            with contextlib.suppress(GitFailed):
+                git_output(status)
 
 
 def start_status(repo_path: str):

@@ -9,6 +9,7 @@ submitted at once cannot all start; the rest wait `queued` and are counted.
 """
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -26,6 +27,7 @@ from coding.executor import wake_step_of
 from coding.loop import drive, record_lost_pass
 from coding.models import ACTIVE, ENDED, CodingRun, RunStatus
 from coding.sandbox import kill_process_group
+from coding.spare import discard, start_spare
 from coding.worktrees import GitFailed, clean_up
 from opscore.actions import record_event
 from opscore.db import DISCONNECTS
@@ -48,10 +50,32 @@ def let_go(run_id: int) -> None:
         cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK, run_id])
 
 
+# The dispatcher's fixed reads, run on every turn of every driver (most turns find nothing):
+# each compiled once per process, since compiling one cost more than running it.
+READS = {
+    "merge": lambda: merge_ready().values_list("id", flat=True)[:1],
+    "active": lambda: CodingRun.objects.active().order_by("id").values_list("id", flat=True)[:50],
+    "busy": lambda: CodingRun.objects.active().values_list("repository_id", "agent_id"),
+    "waiting": lambda: CodingRun.objects.startable().values_list("id", flat=True)[:1],
+}
+
+
+@functools.cache
+def compiled(name: str) -> tuple[str, tuple]:
+    return READS[name]().query.sql_with_params()
+
+
+def read(name: str) -> list[tuple]:
+    text, params = compiled(name)
+    with connection.cursor() as cursor:
+        cursor.execute(text, params)
+        return cursor.fetchall()
+
+
 def busy() -> tuple[int, Counter, Counter]:
     """Active runs: how many, by repository, by agent — from one read of the few active rows
     (at most the WIP limit's worth, under the dispatch lock), not a count and two GROUP BYs."""
-    rows = list(CodingRun.objects.active().values_list("repository_id", "agent_id"))
+    rows = read("busy")
     return len(rows), Counter(repo for repo, _ in rows), Counter(a for _, a in rows if a)
 
 
@@ -80,19 +104,25 @@ def start_next() -> CodingRun | None:
 
 def adopt_orphan() -> CodingRun | None:
     """An active run nobody holds: its driver died. Kill what its harness left, take it over."""
-    for run in CodingRun.objects.active().order_by("id")[:50]:
-        if not hold(run.id):
+    for (run_id,) in read("active"):
+        if not hold(run_id):
             continue  # a live driver has it
-        run.refresh_from_db()
-        if run.status in ACTIVE:
+        run = CodingRun.objects.filter(pk=run_id).first()  # as it is now that it is held
+        if run is not None and run.status in ACTIVE:
             killed = kill_process_group(run.process_group, inside=run.worktree_path)
             left = "; its harness's process group was killed" if killed else ""
             CodingRun.objects.filter(pk=run.pk).update(process_group=None)
             record_lost_pass(run)
             if transition(run, RunStatus.RUNNING, f"adopted after its driver was lost{left}"):
                 return run
-        let_go(run.id)
+        let_go(run_id)
     return None
+
+
+def next_merge() -> CodingRun | None:
+    """The newest run whose merge was approved and is still to be done, if any."""
+    found = read("merge")
+    return CodingRun.objects.filter(pk=found[0][0]).first() if found else None
 
 
 def drive_one() -> dict:
@@ -106,15 +136,20 @@ def handle_one_run() -> bool:
     merges, starts or is adopted until the pause ends."""
     if lane_paused("coding"):
         return False
-    ready = merge_ready().first()
+    ready = next_merge()
     if ready is not None:
         merge_or_refuse(ready)
         return True
-    run = adopt_orphan() or start_next()
+    spare, run = early_spare(), None
+    try:
+        run = adopt_orphan() or start_next()
+    finally:
+        if run is None:
+            discard(spare)
     if run is None:
         return False
     try:
-        drive(run)
+        drive(run, spare)
     except DISCONNECTS:  # the database went, not the run: it is adopted once it is back
         raise
     except Exception as error:  # a run's crash is the run's failure, never the driver's
@@ -125,6 +160,13 @@ def handle_one_run() -> bool:
     tidy(run, reread=False)  # as its last move (or the failure's) read it back
     wake_step_of(run)
     return True
+
+
+def early_spare():
+    """A box builder for the run about to start, started before the dispatch decides which
+    (its interpreter starts while the run is picked and its worktree provisioned), when one
+    waits at all; a run that then cannot start costs one builder, killed unused."""
+    return start_spare() if read("waiting") else None
 
 
 def crash_line(error: Exception) -> str:

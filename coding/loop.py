@@ -8,30 +8,31 @@ Every move is a compare-and-set row and an event; every pass is a CodingIteratio
 
 import contextlib
 import os
-import time
 from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 
 from coding.actions import note_on, transition
 from coding.approvals import void_other_commits
 from coding.chain import Chained, drop, release
-from coding.checks import Change, escape_found, measure, outside_state, start_status, verify
+from coding.checks import Before, Change, escape_found, measure, start_status, verify
 from coding.models import CodingIteration, CodingRun, RunStatus
 from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
 from coding.spare import discard, start_spare
+from coding.stint import Stint
 from coding.worktrees import (
     GitFailed,
     WorktreeRefused,
     commit_made,
     git_output,
-    keep_patch,
+    listing,
     provision,
     start_commit,
+    write_patch,
 )
 from opscore.models import Policy
 
@@ -53,12 +54,13 @@ def limits_for(task: dict) -> dict:
     }
 
 
-def drive(run: CodingRun) -> CodingRun:
+def drive(run: CodingRun, spare=None) -> CodingRun:
     """Run passes until the run leaves `running`. The caller holds the run's driving lock.
     The wall-time cap counts time spent driving, not time spent waiting for a reviewer.
     Each pass's box builder starts ahead of it (coding/spare.py): the first pass's while
-    the worktree is provisioned, a later one's as its pass begins."""
-    spare = start_spare()
+    the worktree is provisioned (or `spare`, the dispatcher's, started before the pick), a
+    later one's as its pass begins."""
+    spare = spare or start_spare()
     try:
         if not prepare(run):
             return run
@@ -69,34 +71,20 @@ def drive(run: CodingRun) -> CodingRun:
 
 
 def drive_passes(run: CodingRun, spare) -> None:
-    stint = time.monotonic()
+    stint = Stint()
     try:
         for n in range(run.limits["max_iterations"] + 1):  # the cap below ends it first
             stop = cap_reached(run, stint)
             if stop:
                 transition(run, RunStatus.FAILED, stop)
                 break
-            spare = spare if n == 0 else start_spare()
-            if not one_pass(run, spare):
+            spare, stint.settled = spare if n == 0 else start_spare(), False
+            if not one_pass(run, spare, stint):
                 break
             discard(spare)
     finally:
         discard(spare)
-        add_active_time(run, stint)
-
-
-ADD_ACTIVE_TIME = """
-    UPDATE coding_codingrun SET limits = limits || jsonb_build_object('active_seconds',
-        COALESCE((limits->>'active_seconds')::float, 0) + %s::float)
-    WHERE id = %s"""
-
-
-def add_active_time(run: CodingRun, stint: float) -> None:
-    """The stint's seconds (`stint`: its start on this driver's monotonic clock, which no
-    clock change moves) added in one statement to what the row holds then (a retry may
-    have reset it)."""
-    with connection.cursor() as cursor:
-        cursor.execute(ADD_ACTIVE_TIME, [time.monotonic() - stint, run.pk])
+        stint.close(run)
 
 
 def prepare(run: CodingRun) -> bool:
@@ -119,7 +107,7 @@ def spent_usd(run: CodingRun) -> Decimal:
     return run.cost_usd - Decimal(run.limits.get("cost_before", "0"))
 
 
-def cap_reached(run: CodingRun, stint: float) -> str:
+def cap_reached(run: CodingRun, stint: Stint) -> str:
     """The run as its last move left it (every move reads its row back, and only its driver
     moves a running run on) against its caps."""
     caps = run.limits
@@ -127,7 +115,7 @@ def cap_reached(run: CodingRun, stint: float) -> str:
         return f"iteration cap reached: {passes_so_far(run)} of {caps['max_iterations']} passes"
     if spent_usd(run) >= Decimal(str(caps["max_cost_usd"])):
         return f"cost cap reached: ${spent_usd(run)} of ${caps['max_cost_usd']}"
-    active = caps.get("active_seconds", 0) + (time.monotonic() - stint)
+    active = caps.get("active_seconds", 0) + stint.elapsed()
     if active >= caps["max_wall_minutes"] * 60:
         return f"wall-time cap reached: {active / 60:.0f} of {caps['max_wall_minutes']} minutes"
     return ""
@@ -156,7 +144,7 @@ def harness_env() -> dict:
     return {k: os.environ[k] for k in settings.OPS_CODING_PASS_ENV if k in os.environ}
 
 
-def one_pass(run: CodingRun, spare=None) -> bool:
+def one_pass(run: CodingRun, spare=None, stint: Stint | None = None) -> bool:
     """One harness pass and its checks; True when the loop should go round again. The tests'
     box follows the harness's in the same launch (coding/chain.py), `spare`'s if given."""
     prompt, tests = prompt_for(run), chained_tests(run)
@@ -164,30 +152,40 @@ def one_pass(run: CodingRun, spare=None) -> bool:
         ran = run_harness(run, prompt, tests, spare)
         if ran is None:
             return False
-        done, report, escape = ran
+        done, report, escape, moved = ran
         release(tests)  # looked: the tests' command may start, their box is built already
-        verdict = None
-        if transition(run, RunStatus.WAITING_FOR_TESTS, f"pass {run.iteration} ran"):
-            verdict = run_checks(run, tests)
+        verdict = run_checks(run, tests) if moved else None
     finally:
         drop(tests)  # a pass that ends before its tests takes their box with it
-    return conclude(run, prompt, done, report, verdict, escape)
+    return conclude(run, prompt, done, report, verdict, escape, stint)
 
 
-def conclude(run: CodingRun, prompt: str, done, report, verdict, escape: str) -> bool:
-    """The pass's change measured and its row written, and the run moved on. A proven change
-    is committed while the row is written (the commit takes the index measured, so the row's
-    change is the commit's); a cancelled pass is recorded too, but has no worktree left to
-    measure."""
+def conclude(run: CodingRun, prompt, done, report, verdict, escape: str, stint=None) -> bool:
+    """The pass's change measured and its row written, and the run moved on, in one
+    transaction (one commit). A proven change is committed while the row is written (the
+    commit takes the index measured, so the row's change is the commit's); a commit git
+    refuses still leaves the pass's row. A cancelled pass is recorded too, but has no
+    worktree left to measure."""
     change = measure(run.worktree_path, run.base_sha) if verdict else NO_CHANGE
     stop = stop_reason(run, done, escape, change) if verdict else ""
     proven = verdict is not None and verdict.passed and not stop
     commit = start_commit(run.worktree_path, review_message(run)) if proven else None
-    try:
-        record_pass(run, prompt, done, report, verdict, change)
-    finally:
-        sha = commit and commit_made(commit, run.worktree_path)  # never left running
-    return verdict is not None and decide(run, verdict, stop, change, sha)
+    refused, going = None, False
+    with transaction.atomic():
+        try:
+            record_pass(run, prompt, done, report, verdict, change)
+        finally:
+            try:  # never left running
+                sha = commit and commit_made(commit, run.worktree_path)
+            except GitFailed as error:
+                refused = error
+        if refused is None:
+            if stint is not None:
+                stint.settle(run)  # before the move, which reads the row back
+            going = verdict is not None and decide(run, verdict, stop, change, sha)
+    if refused is not None:
+        raise refused
+    return going
 
 
 def chained_tests(run: CodingRun) -> Chained | None:
@@ -196,13 +194,14 @@ def chained_tests(run: CodingRun) -> Chained | None:
 
 
 def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare=None):
-    """(finished, report, escape) — or None when the harness is missing (the run blocks).
+    """(finished, report, escape, moved on to its tests) — or None when the harness is
+    missing (the run blocks).
     The run's process group stays recorded while its tests' box is still to come."""
     caps, worktree = run.limits, Path(run.worktree_path)
     budget = float(Decimal(str(caps["max_cost_usd"])) - spent_usd(run))
+    before = Before(worktree, run.repository.path)  # what is outside it before the harness
     try:
         argv = argv_for(run.runner, Pass(prompt, caps["max_turns"], budget))
-        before = {}  # what is outside the worktree before the harness starts
         egress = (
             settings.OPS_CODING_EGRESS if run.runner in settings.OPS_CODING_EGRESS_RUNNERS else []
         )
@@ -215,46 +214,62 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare
             egress=egress,
             then=[tests] if tests else (),
             spare=spare,
-            ready=lambda: before.update(outside_state(worktree, run.repository.path)),
+            ready=before.look,
         )
     except (HarnessMissing, Unconfined) as refused:
         transition(run, RunStatus.BLOCKED, str(refused))
         return None
+    finally:
+        before.close()
     note_on(run, "harness", done.notes)
     report = read_output(run.runner, done.output)
     status = start_status(run.repository.path)  # the escape look's git, while the row is written
     try:
-        run.become(harness_row(run, prompt, report, tests))
+        moved = count_pass(run, prompt, report, tests)
     except BaseException:
         with contextlib.suppress(GitFailed):  # waited for, never left running
             git_output(status)
         raise
-    return done, report, escape_found(worktree, run.repository.path, before, status)
+    return done, report, escape_found(worktree, run.repository.path, before.state, status), moved
 
 
-def harness_row(run: CodingRun, prompt: str, report, tests) -> CodingRun:
-    """The pass counted and its cost kept, before anything else is looked at."""
-    (row,) = CodingRun.objects.filter(pk=run.pk).update_returning(
-        process_group=F("process_group") if tests and tests.process else None,
-        iteration=F("iteration") + 1,
-        cost_usd=F("cost_usd") + report.cost_usd,
-        external_session_id=report.session_id or F("external_session_id"),
-        prompt_input=prompt,
-        result_summary=report.summary or F("result_summary"),
-    )
-    return row
+def count_pass(run: CodingRun, prompt: str, report, tests) -> bool:
+    """The pass counted and its cost kept, before anything else is looked at, and the run on
+    to its tests in the same statement; whether it moved. A run someone else moved on (a
+    cancel) has its pass counted all the same."""
+    counted = harness_row(prompt, report, tests)
+    reason = f"pass {run.iteration + 1} ran"  # only its driver counts a running run's passes
+    if transition(run, RunStatus.WAITING_FOR_TESTS, reason, **counted):
+        return True
+    (row,) = CodingRun.objects.filter(pk=run.pk).update_returning(**counted)
+    run.become(row)
+    return False
+
+
+def harness_row(prompt: str, report, tests) -> dict:
+    return {
+        "process_group": F("process_group") if tests and tests.process else None,
+        "iteration": F("iteration") + 1,
+        "cost_usd": F("cost_usd") + report.cost_usd,
+        "external_session_id": report.session_id or F("external_session_id"),
+        "prompt_input": prompt,
+        "result_summary": report.summary or F("result_summary"),
+    }
 
 
 def run_checks(run: CodingRun, tests: Chained | None = None):
-    """The verdict, or None when the run was cancelled while its tests ran."""
+    """The verdict, or None when the run was cancelled while its tests ran. The status is
+    read, not written: the pass's row clears the process group with the rest."""
     limits, notes = Limits.from_caps(run.limits), []
     verdict = verify(
         run.repository, run.task, run.worktree_path, limits, remember_group(run), notes, tests
     )
     note_on(run, "checks", notes)
-    (row,) = CodingRun.objects.filter(pk=run.pk).update_returning(process_group=None)
-    run.become(row)
-    return verdict if run.status == RunStatus.WAITING_FOR_TESTS else None
+    status = CodingRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
+    if status != RunStatus.WAITING_FOR_TESTS:
+        run.refresh_from_db()  # moved by someone else: as they left it
+        return None
+    return verdict
 
 
 def record_lost_pass(run: CodingRun) -> None:
@@ -283,13 +298,12 @@ def remember_group(run: CodingRun):
 NO_CHANGE = Change("", {"changed": 0}, "")
 
 
-@transaction.atomic
 def record_pass(run, prompt, done, report, verdict, change: Change) -> CodingIteration:
-    """One row per pass; the run's test and lint summaries, when its tests ran, with it."""
-    if verdict is not None:
-        CodingRun.objects.filter(pk=run.pk).update(
-            test_summary=verdict.tests, lint_summary=verdict.lint
-        )
+    """One row per pass; the run's test and lint summaries, when its tests ran, with it; its
+    process group cleared (the pass's boxes are gone). In the caller's transaction."""
+    tested = {"test_summary": verdict.tests, "lint_summary": verdict.lint} if verdict else {}
+    CodingRun.objects.filter(pk=run.pk).update(process_group=None, **tested)
+    run.process_group = None
     return CodingIteration.objects.create(
         run=run,
         number=run.iteration,
@@ -357,9 +371,12 @@ def ready_for_review(run: CodingRun, change: Change, sha: str) -> bool:
     stats = change.stats
     files = "1 file" if stats["changed"] == 1 else f"{stats['changed']} files"
     reason = f"tests passed at {sha[:10]}; {files} changed"
-    with transaction.atomic():  # the patch's ref, the voids and the move: one commit
-        keep_patch(run, f"review-{sha[:12]}", change.patch)
+    patch = write_patch(run, f"review-{sha[:12]}", change.patch)
+    with transaction.atomic(savepoint=False):  # the patch's ref, the voids and the move
         void_other_commits(run, sha, f"superseded by commit {sha[:10]}")
-        return transition(
-            run, RunStatus.WAITING_FOR_REVIEW, reason, head_sha=sha, diff_stats=stats, review={}
-        )
+        fields = {"head_sha": sha, "diff_stats": stats, "review": {}}
+        fields |= {"artifact_refs": listing(patch)}
+        moved = transition(run, RunStatus.WAITING_FOR_REVIEW, reason, **fields)
+        if not moved:  # the patch is listed all the same
+            CodingRun.objects.filter(pk=run.pk).update(artifact_refs=listing(patch))
+        return moved

@@ -71,6 +71,33 @@ STARTABLE = [S.QUEUED, S.REVISION_REQUESTED]
 ENDED = [S.COMPLETED, S.FAILED, S.CANCELLED]
 
 
+_RETURNED: dict = {}
+
+
+def returned_columns(model, connection) -> tuple[list, str, list]:
+    """(attnames, the RETURNING list, each column's converters) of `model`, once per
+    connection alias: the same converters a compiled query applies to a plain column."""
+    key = (model, connection.alias)
+    if key not in _RETURNED:
+        fields = model._meta.concrete_fields
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        converters = []
+        for f in fields:
+            column = f.get_col(model._meta.db_table)
+            found = connection.ops.get_db_converters(column) + f.get_db_converters(connection)
+            converters.append((found, column))
+        _RETURNED[key] = [f.attname for f in fields], columns, converters
+    return _RETURNED[key]
+
+
+def converted(row, converters, connection) -> list:
+    values = list(row)
+    for n, (found, column) in enumerate(converters):
+        for convert in found:
+            values[n] = convert(values[n], column, connection)
+    return values
+
+
 class CodingRunQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status__in=ACTIVE)
@@ -80,14 +107,20 @@ class CodingRunQuerySet(models.QuerySet):
 
     def update_returning(self, **values) -> list:
         """`update(**values)`, reading back the rows it wrote in the same statement (UPDATE …
-        RETURNING): each as the statement left it, with no second read."""
+        RETURNING): each as the statement left it, with no second read. The rows are built as
+        the ORM builds them (every column through its field's converters, `from_db`) but
+        without a raw queryset's column matching, which cost as much again as the statement:
+        a drive writes its run this way after every move."""
         query = self.query.chain(UpdateQuery)
         query.add_update_values(values)
         text, params = query.get_compiler(self.db).as_sql()
-        quote = connections[self.db].ops.quote_name
-        columns = ", ".join(quote(f.column) for f in self.model._meta.concrete_fields)
-        with transaction.mark_for_rollback_on_error(using=self.db):
-            return list(self.model.objects.raw(f"{text} RETURNING {columns}", params))
+        connection = connections[self.db]
+        names, columns, converters = returned_columns(self.model, connection)
+        with transaction.mark_for_rollback_on_error(using=self.db), connection.cursor() as cursor:
+            cursor.execute(f"{text} RETURNING {columns}", params)
+            rows = cursor.fetchall()
+        rows = [converted(row, converters, connection) for row in rows]
+        return [self.model.from_db(self.db, names, row) for row in rows]
 
     def awaiting_human(self):
         """Reviewed and signed off by their agent: the next word (code or merge approval) is a

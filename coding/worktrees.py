@@ -9,6 +9,7 @@ killed run left behind is saved, unlocked and reset before a retry uses it.
 """
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -19,9 +20,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import JSONField
+from django.db.models.expressions import RawSQL
 from django.utils.text import slugify
 
-from coding.box import BOX_DIR, HOME_DIR, git_common_dir, read_pointer
+from coding.box import BOX_DIR, HOME_DIR, linked_dirs, read_pointer
 from coding.models import BRANCH_PATTERN, CodingRun, Repository
 
 GIT_TIMEOUT = 120
@@ -103,15 +106,16 @@ def git_env(cwd: Path) -> dict:
     """Config only from the repository; a linked worktree's git directory taken from its
     repository, never from the `.git` file the harness could rewrite to point at a repository
     (and config) of its own; no climbing out of `cwd` to find one."""
+    here = os.path.realpath(cwd)
     env = {
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": os.devnull,
         "HOME": str(settings.OPS_CODING_DIR),
-        "GIT_CEILING_DIRECTORIES": str(cwd.resolve().parent),
+        "GIT_CEILING_DIRECTORIES": os.path.dirname(here),
     }
     pointer = cwd / ".git"
-    if pointer.is_file() or pointer.is_symlink() or linked_only(cwd):
+    if pointer.is_file() or pointer.is_symlink() or linked_only(here):
         env |= {"GIT_DIR": str(linked_gitdir(cwd)), "GIT_WORK_TREE": str(cwd)}
     return env
 
@@ -123,19 +127,29 @@ def git_env(cwd: Path) -> dict:
 LINKED_ONLY = ("worktrees", "merges")
 
 
-def linked_only(cwd: Path) -> bool:
-    root = Path(settings.OPS_CODING_DIR).resolve()
-    return any(cwd.resolve().is_relative_to(root / name) for name in LINKED_ONLY)
+def linked_only(resolved: str) -> bool:
+    """`resolved` (a real path) lies in one of the coding directory's LINKED_ONLY folders."""
+    here = Path(resolved)
+    return any(here.is_relative_to(folder) for folder in linked_folders(settings.OPS_CODING_DIR))
+
+
+@functools.lru_cache(maxsize=8)
+def linked_folders(coding_dir) -> tuple[Path, ...]:
+    """The LINKED_ONLY folders of a coding directory, resolved once per process: the operator's
+    configuration, outside every box, so no harness can move them."""
+    root = Path(os.path.realpath(coding_dir))
+    return tuple(root / name for name in LINKED_ONLY)
 
 
 def linked_gitdir(worktree: Path) -> Path:
     """The worktree's private git directory, if its `.git` pointer still names one of a real
     repository's worktrees that points back here; GitFailed if it was tampered with."""
     text = read_pointer(worktree / ".git")
-    if text is None or git_common_dir(worktree) is None:
+    found = linked_dirs(worktree, text) if text is not None else None
+    if found is None:
         what = repr(text[:200]) if text is not None else "no longer a plain file"
         raise GitFailed(f"the worktree's .git pointer was tampered with: {what}")
-    return (worktree / text.removeprefix("gitdir:").strip()).resolve()
+    return found[0]
 
 
 def check_branch(name: str) -> str:
@@ -223,15 +237,23 @@ def keep_tree(path: Path, run: CodingRun, label: str) -> tuple[str, str]:
 
 def keep_patch(run: CodingRun, label: str, patch: str) -> str:
     """A patch file under OPS_CODING_DIR, listed in the run's artifact refs."""
+    target = write_patch(run, label, patch)
+    CodingRun.objects.filter(pk=run.pk).update(artifact_refs=listing(target))
+    return target
+
+
+def write_patch(run: CodingRun, label: str, patch: str) -> str:
+    """The patch file alone; listing() is its entry in the run's artifact refs."""
     target = Path(settings.OPS_CODING_DIR) / "patches" / f"run-{run.id}-{label}.patch"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(patch)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE coding_codingrun SET artifact_refs = artifact_refs || %s::jsonb WHERE id = %s",
-            [json.dumps([str(target)]), run.id],
-        )
     return str(target)
+
+
+def listing(path: str) -> RawSQL:
+    """`path` appended to the run's artifact refs as the statement writing the row finds them
+    (a move's own UPDATE can carry it)."""
+    return RawSQL("artifact_refs || %s::jsonb", [json.dumps([path])], output_field=JSONField())
 
 
 def recover_leftover(path: Path, run: CodingRun) -> str:
@@ -319,26 +341,6 @@ def head_commit(worktree: Path) -> str:
 def head_of(repo: Repository, branch: str) -> str:
     ref = f"refs/heads/{check_branch(branch)}"
     return git(["rev-parse", "--verify", "--end-of-options", ref], repo.path).strip()
-
-
-DIFF_STATS = ["diff", "--no-ext-diff", "--numstat", "--binary", "-p"]
-
-
-def diff_stats(text: str) -> tuple[dict, str]:
-    """A DIFF_STATS output as (files, insertions and deletions; the patch)."""
-    # The patch starts at a line starting "diff --git ", never inside a row: a row starts with
-    # its counts, and a name with a newline in it is quoted. (A name may well hold
-    # "diff --git " itself, to cut the rows short and hide files from the changed-files cap.)
-    cut = ("\n" + text).find("\ndiff --git ")
-    rows, patch = (text, "") if cut < 0 else (text[:cut], text[cut:])
-    files, added, removed = [], 0, 0
-    for row in filter(None, rows.splitlines()):
-        plus, minus, name = row.split("\t", 2)
-        files.append(name)
-        added += int(plus) if plus.isdigit() else 0
-        removed += int(minus) if minus.isdigit() else 0
-    stats = {"files": files[:200], "changed": len(files), "insertions": added}
-    return stats | {"deletions": removed}, patch
 
 
 def add_worktree(repo: Repository, path: Path, branch: str, base: str, ref: str = "") -> str:

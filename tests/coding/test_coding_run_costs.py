@@ -16,8 +16,8 @@ from django.test.utils import CaptureQueriesContext
 from coding import jail
 from coding.box import jail_command, jail_env
 from coding.driver import handle_one_run, let_go, start_next
-from coding.loop import add_active_time
 from coding.models import CodingRun
+from coding.stint import add_active_time
 from tests.coding_support import new_run
 from tests.processes import ROOT
 

@@ -1,0 +1,196 @@
+"""What a drive writes after a pass's tests lands whole however the last steps go: a run row
+read back from its own UPDATE is the row the ORM reads, a review commit git refuses still
+leaves the pass's row, and a review move that lost its race still lists the kept patch."""
+
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+
+from coding.box import jail_command
+from coding.checks import Change
+from coding.driver import handle_one_run
+from coding.loop import count_pass, ready_for_review
+from coding.models import CodingRun
+from coding.runners import Report
+from tests.coding_support import new_run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_it_reads_back_the_row_it_wrote_as_the_orm_reads_it(coding_repo):
+    run = new_run(coding_repo, "@greet")
+
+    (row,) = CodingRun.objects.filter(pk=run.pk).update_returning(
+        cost_usd=F("cost_usd") + Decimal("0.125"), diff_stats={"changed": 2, "files": ["a"]}
+    )
+
+    fresh = CodingRun.objects.get(pk=run.pk)
+    assert row.cost_usd == Decimal("0.1250") and row.diff_stats == {"changed": 2, "files": ["a"]}
+    for field in CodingRun._meta.concrete_fields:
+        assert getattr(row, field.attname) == getattr(fresh, field.attname), field.name
+    assert not row._state.adding and row._state.db == "default"
+
+
+@pytest.fixture
+def refusing_commits(monkeypatch):
+    """git refuses the review commit (an unknown option), as a full disk or a lock would."""
+    real = subprocess.Popen
+
+    class Refusing(real):
+        def __init__(self, argv, *args, **kwargs):
+            if argv and argv[0] == "git" and "commit" in argv:
+                argv = [*argv[: argv.index("commit") + 1], "--no-such-option"]
+            super().__init__(argv, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", Refusing)
+
+
+def test_a_review_commit_git_refuses_still_leaves_the_passs_row(coding_repo, refusing_commits):
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "failed" and "the driver hit" in run.reason and "commit" in run.reason
+    kept = run.iterations.get()
+    assert kept.tests_passed is True and kept.changed_files > 0
+    assert run.test_summary.startswith("tests passed") and run.process_group is None
+
+
+def test_a_review_move_that_lost_its_race_still_lists_the_kept_patch(coding_repo):
+    run = new_run(coding_repo, "@greet")
+    run.move("cancelled", "cancelled while its tests ran")
+    change = Change("d1g3st", {"changed": 1, "files": ["app.py"]}, "diff --git a/app.py\n")
+
+    assert not ready_for_review(run, change, "a" * 40)
+
+    run.refresh_from_db()
+    assert run.status == "cancelled" and run.head_sha == ""
+    assert Path(run.artifact_refs[-1]).read_text() == change.patch
+
+
+def test_a_drive_ending_with_its_pass_writes_its_time_once_in_the_passs_transaction(
+    coding_repo,
+):
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert handle_one_run()
+
+    run.refresh_from_db()
+    added = [q["sql"] for q in queries if "active_seconds" in q["sql"]]
+    assert len(added) == 1
+    assert run.status == "waiting_for_review" and 0 < run.limits["active_seconds"] < 60
+
+
+@pytest.fixture
+def main_checkout_touched_during_the_pass(coding_repo, monkeypatch):
+    """A file appears in the main checkout while the harness runs: written just before the
+    escape look's second `git status` starts (the box keeps the harness itself out of it)."""
+    real, statuses = subprocess.Popen, []
+
+    class Touching(real):
+        def __init__(self, argv, *args, **kwargs):
+            if argv and argv[0] == "git" and "status" in argv:
+                statuses.append(argv)
+                if len(statuses) == 2:
+                    Path(coding_repo.path, "planted.py").write_text("x = 1\n")
+            super().__init__(argv, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", Touching)
+    return statuses
+
+
+def test_a_change_to_the_main_checkout_during_the_pass_fails_the_run(
+    coding_repo, main_checkout_touched_during_the_pass
+):
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert len(main_checkout_touched_during_the_pass) == 2
+    assert run.status == "failed" and "in the main checkout" in run.reason
+
+
+def started_processes(monkeypatch, wanted) -> list:
+    """Every process started (subprocess.Popen is the seam) whose argv `wanted` accepts."""
+    real, started = subprocess.Popen, []
+
+    class Keeping(real):
+        def __init__(self, argv, *args, **kwargs):
+            super().__init__(argv, *args, **kwargs)
+            started.extend([self] if wanted(argv) else [])
+
+    monkeypatch.setattr(subprocess, "Popen", Keeping)
+    return started
+
+
+@pytest.fixture
+def git_processes(monkeypatch) -> list:
+    return started_processes(monkeypatch, lambda argv: bool(argv) and argv[0] == "git")
+
+
+@pytest.fixture
+def box_builders(monkeypatch) -> list:
+    return started_processes(monkeypatch, lambda argv: argv == jail_command())
+
+
+def test_a_pass_whose_harness_is_missing_leaves_no_git_running(
+    coding_repo, settings, git_processes
+):
+    settings.OPS_CODING_RUNNERS = {"command": ["/nonexistent/harness"]}
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "blocked" and "not installed" in run.reason
+    assert git_processes and all(p.returncode is not None for p in git_processes)
+
+
+def test_a_pass_of_a_run_cancelled_meanwhile_is_counted_and_its_cost_kept(coding_repo):
+    run = CodingRun.objects.select_related("repository").get(pk=new_run(coding_repo, "x").pk)
+    run.move("running")
+    CodingRun.objects.filter(pk=run.pk).update(status="cancelled")
+    report = Report(summary="did half", cost_usd=Decimal("0.5000"), session_id="s-1")
+
+    assert not count_pass(run, "the prompt", report, None)
+
+    assert (run.status, run.iteration, run.cost_usd) == ("cancelled", 1, Decimal("0.5000"))
+    assert run.result_summary == "did half" and run.external_session_id == "s-1"
+    assert CodingRun.objects.get(pk=run.pk).iteration == 1
+
+
+def test_a_pass_counted_moves_its_run_to_its_tests_in_the_same_statement(coding_repo):
+    run = CodingRun.objects.select_related("repository").get(pk=new_run(coding_repo, "x").pk)
+    run.move("running")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert count_pass(run, "the prompt", Report(cost_usd=Decimal("0.25")), None)
+
+    updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 1
+    assert (run.status, run.iteration, run.reason) == ("waiting_for_tests", 1, "pass 1 ran")
+
+
+def test_a_dispatch_with_nothing_waiting_starts_no_box_builder(coding_repo, box_builders):
+    assert not handle_one_run()
+
+    assert box_builders == []
+
+
+def test_a_box_builder_started_for_a_run_the_limits_hold_back_is_killed(coding_repo, box_builders):
+    coding_repo.max_concurrent_runs = 0  # nothing may start on it for now
+    coding_repo.save()
+    held_back = new_run(coding_repo, "@greet")
+
+    assert not handle_one_run()
+
+    assert CodingRun.objects.get(pk=held_back.pk).status == "queued"
+    assert len(box_builders) == 1 and box_builders[0].returncode is not None
