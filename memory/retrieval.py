@@ -38,6 +38,7 @@ from psycopg.rows import dict_row
 
 from memory.embeddings import EmbeddingError, embedder, nearest, noise_floor, query_vector
 from memory.models import Memory, MemoryStatus
+from opscore.db import execute_prepared
 from opscore.policies import parse_policy
 
 PER_BUCKET, TOTAL = 6, 10
@@ -159,7 +160,7 @@ def fetch_rows(agent_slug: str, terms: list[str]) -> list[dict]:
     db.ensure_connection()
     params = [agent_slug, terms, PER_TERM, DF_CAP, POOL, FLOOR, OFFLINE_TAG]
     with db.wrap_database_errors, psycopg.Cursor(db.connection, row_factory=dict_row) as cursor:
-        cursor.execute(RETRIEVE_SQL, params, prepare=True)
+        execute_prepared(cursor, RETRIEVE_SQL, params)
         return cursor.fetchall()
 
 

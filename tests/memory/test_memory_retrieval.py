@@ -144,6 +144,27 @@ def fill_past_statistics():
     )
 
 
+def prepared_retrievals() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%memory_retrieve(%"],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_the_retrieval_is_prepared_once_per_connection(agent):
+    """Django turns psycopg's prepared statements off; the retrieval asks for one all the same,
+    so the server plans it once per connection, not on every prompt."""
+    remember("devops", "the disk on db-1 fills with logs")
+
+    retrieve("devops", "db-1 disk")
+    retrieve("devops", "logs")
+
+    assert prepared_retrievals() == 1
+    assert connection.connection.prepare_threshold is None  # nothing else is prepared
+
+
 def test_a_term_analyze_found_common_counts_for_little_without_being_counted(agent, monkeypatch):
     """Past 10,000 memories a common term's document frequency comes from the statistics
     ANALYZE keeps (pg_stats), not from counting its matches on every prompt."""
