@@ -144,6 +144,21 @@ def fill_past_statistics():
     )
 
 
+def test_choosing_reads_no_row_past_the_last_one_it_takes():
+    """The pool holds up to forty rows; a prompt that has its ten converts no more of them."""
+
+    def pool():
+        for n in range(retrieval.TOTAL):
+            scope = "agent" if n % 2 else "global"
+            yield {"id": n, "kind": "fact", "scope": scope, "content": "noted", "policy": None}
+            yield {"id": 100 + n, "kind": "fact", "scope": "agent", "content": "x" * 5000}
+        raise AssertionError("read a row past the last one taken")
+
+    chosen = retrieval.choose(row | {"score": 1.0, "matched": []} for row in pool())
+
+    assert [r.id for r in chosen] == list(range(retrieval.TOTAL))  # the long ones overrun
+
+
 def prepared_retrievals() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
