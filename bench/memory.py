@@ -6,6 +6,10 @@ and rank them in Python", all in the same run; plus what a prompt with memories 
 offline `analyze` step.
 
     .venv/bin/python bench/memory.py [--big 100000] [--queries 200] [--relevance-only]
+                                     [--step-only]
+
+`--step-only` fills the same 1k and then 100k memories and measures only the analyze step
+(no relevance set, no latency rows): the quick loop for the step's cost.
 
 Targets (issue 29): nDCG@10 ≥ 0.80, recall@10 ≥ 0.85, at least BM25 and vectors alone in every
 category, no trap returned; retrieval p95 ≤ 10 ms lexical-only and ≤ 30 ms hybrid at 100k (the
@@ -261,12 +265,21 @@ def lexical_only() -> None:
     retrieval.embedder = lambda: None
 
 
+def latency_rows(args, rand) -> None:
+    provider = provider_or_none()
+    print(f"Retrieval over ten agents, {args.queries} queries each (ms)")
+    for total in (args.small, args.big):
+        fill(total, rand)
+        report(total, args.queries, rand, provider)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--big", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--relevance-only", action="store_true")
+    parser.add_argument("--step-only", action="store_true")
     args = parser.parse_args()
     setup_bench_database("opscore_bench_memory")
     django_ready(migrate=True)
@@ -283,15 +296,17 @@ def main() -> None:
         )
         for a in AGENTS
     )
-    relevance_first(args.relevance_only)
+    if not args.step_only:
+        relevance_first(args.relevance_only)
     if args.relevance_only:
         return
-    rand, provider = random.Random(7), provider_or_none()
+    rand = random.Random(7)
     lexical_only()
-    print(f"Retrieval over ten agents, {args.queries} queries each (ms)")
-    for total in (args.small, args.big):
-        fill(total, rand)
-        report(total, args.queries, rand, provider)
+    if args.step_only:
+        fill(args.small, rand)
+        fill(args.big, rand)
+    else:
+        latency_rows(args, rand)
     step_cost(20, True)  # warm both paths (the function's cached plan, the LLM row)
     print_step_costs(*step_costs())
 

@@ -24,11 +24,13 @@ Use counts are not written here: a trigger on the LLMCall row that names the mem
 them (memory/sql/count_memory_use), so a search that no prompt carried counts nothing.
 """
 
+import contextlib
 import functools
 import json
 import logging
 import re
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import psycopg
@@ -38,6 +40,7 @@ from psycopg.rows import dict_row
 
 from memory.embeddings import EmbeddingError, embedder, nearest, noise_floor, query_vector
 from memory.models import Memory, MemoryStatus
+from opscore.db import execute_prepared
 from opscore.policies import parse_policy
 
 PER_BUCKET, TOTAL = 6, 10
@@ -148,19 +151,27 @@ def forget_common_lexemes() -> None:
 
 
 def fetch_rows(agent_slug: str, terms: list[str]) -> list[dict]:
+    with found_rows(agent_slug, terms) as rows:
+        return list(rows)
+
+
+@contextlib.contextmanager
+def found_rows(agent_slug: str, terms: list[str]) -> Iterator[Iterable[dict]]:
     """One round trip to `memory_retrieve`, with the gate's policy beside the rows, by name: only
     rows above the relevance floor, each flagged `hidden` where it carries the offline tag.
     A prepared statement with server-side binding (as the worker's claim): once per connection
-    the server parses and plans it, and the client quotes nothing."""
+    the server parses and plans it, and the client quotes nothing. A row becomes a dict only
+    when read: a prompt that has its ten memories leaves the rest of the pool unread."""
     if not terms:
-        return []
+        yield ()
+        return
     learn_common_lexemes()
     db = connections["default"]
     db.ensure_connection()
     params = [agent_slug, terms, PER_TERM, DF_CAP, POOL, FLOOR, OFFLINE_TAG]
     with db.wrap_database_errors, psycopg.Cursor(db.connection, row_factory=dict_row) as cursor:
-        cursor.execute(RETRIEVE_SQL, params, prepare=True)
-        return cursor.fetchall()
+        execute_prepared(cursor, RETRIEVE_SQL, params)
+        yield cursor
 
 
 def hybrid_rows(agent_slug: str, rows: list[dict], context: str, provider) -> tuple[list, str]:
@@ -213,21 +224,21 @@ def retrieve(agent_slug: str, context: str = "", subject_keys=()) -> list[Retrie
 
 def ranked(agent_slug: str, context: str, subject_keys=()) -> tuple[list[Retrieved], str]:
     terms = query_terms(context, subject_keys)
-    rows = fetch_rows(agent_slug, terms)
     provider = embedder() if context.strip() else None
     if provider is None:
-        return choose(without_offline(rows)), "full-text"
-    rows, ranking = hybrid_rows(agent_slug, rows, context, provider)
+        with found_rows(agent_slug, terms) as rows:
+            return choose(without_offline(rows)), "full-text"
+    rows, ranking = hybrid_rows(agent_slug, fetch_rows(agent_slug, terms), context, provider)
     return choose(without_offline(rows)), ranking
 
 
-def without_offline(rows: list[dict]) -> list[dict]:
+def without_offline(rows: Iterable[dict]) -> Iterable[dict]:
     """A real model is never served what was distilled from offline stand-in words (tagged
     `offline`, which memory_retrieve flags as `hidden`, and a vector neighbour's row carries
     too); the offline provider may be, so an offline day still reads as one."""
     if settings.OPSCORE_LLM == "offline":
         return rows
-    return [row for row in rows if not row["hidden"]]
+    return (row for row in rows if not row["hidden"])
 
 
 def bucket_of(kind: str, scope: str) -> str:
@@ -236,12 +247,15 @@ def bucket_of(kind: str, scope: str) -> str:
     return "lessons" if kind in LESSON_KINDS else "company"
 
 
-def choose(rows: list[dict]) -> list[Retrieved]:
-    """Best first, at most PER_BUCKET per bucket and TOTAL in all, within the char budget."""
-    budget = char_budget(rows[0]["policy"]) if rows else 0
+def choose(rows: Iterable[dict]) -> list[Retrieved]:
+    """Best first, at most PER_BUCKET per bucket and TOTAL in all, within the char budget.
+    Reads no row past the last one it needs."""
+    budget = None
     chosen: list[Retrieved] = []
     used, per_bucket = 0, dict.fromkeys(["context", "lessons", "company"], 0)
     for row in rows:
+        if budget is None:
+            budget = char_budget(row["policy"])  # every row carries the same policy
         name = bucket_of(row["kind"], row["scope"])
         if per_bucket[name] >= PER_BUCKET or used + len(row["content"]) > budget:
             continue

@@ -14,6 +14,25 @@ from django.db.models.functions import Now, Trunc
 DISCONNECTS = (OperationalError, InterfaceError, psycopg.OperationalError)
 
 
+# psycopg prepares a statement that asks (`prepare=True`) only where preparing is on, and Django
+# turns it off (prepare_threshold None, for poolers in transaction mode). Turned on around one
+# call with a threshold no statement reaches by repetition: only the one that asks is prepared.
+ONLY_WHEN_ASKED = 2**31 - 1
+
+
+def execute_prepared(cursor: psycopg.Cursor, sql: str, params) -> None:
+    """Run `sql` as a prepared statement of the session: the server parses and plans it once
+    per connection, then binds the values on each call (a rollback deallocates it, and the
+    next call prepares it again)."""
+    conn = cursor.connection
+    threshold = conn.prepare_threshold
+    conn.prepare_threshold = ONLY_WHEN_ASKED if threshold is None else threshold
+    try:
+        cursor.execute(sql, params, prepare=True)
+    finally:
+        conn.prepare_threshold = threshold
+
+
 class Channel:
     """LISTEN/NOTIFY channels."""
 

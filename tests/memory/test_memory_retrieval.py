@@ -1,5 +1,6 @@
 """Retrieval: a few relevant memories per prompt, in buckets, never another agent's private
-ones or stale ones; and a step's real LLM request carries them."""
+ones or stale ones (in a small store and in one with statistics alike); and a step's real LLM
+request carries them."""
 
 import json
 from decimal import Decimal
@@ -11,7 +12,7 @@ from django.db.models.functions import Now
 
 from memory import retrieval
 from memory.models import Memory
-from memory.retrieval import retrieve
+from memory.retrieval import fetch_rows, retrieve
 from missions.worker import handle_one_step
 from opscore import llm
 from opscore.models import LLMCall
@@ -128,9 +129,9 @@ def test_a_steps_llm_request_carries_its_memories_and_the_call_names_them(
     assert memory.use_count == 1 and memory.last_used_at is not None  # counted by the call row
 
 
-def test_a_term_analyze_found_common_counts_for_little_without_being_counted(agent, monkeypatch):
-    """Past 10,000 memories a common term's document frequency comes from the statistics
-    ANALYZE keeps (pg_stats), not from counting its matches on every prompt."""
+def fill_past_statistics():
+    """10,000 filler memories: past that, memory_retrieve takes N and common terms' document
+    frequencies from the statistics (and finds every term's candidates in one statement)."""
     Memory.objects.bulk_create(
         Memory(
             agent_id="devops",
@@ -141,6 +142,48 @@ def test_a_term_analyze_found_common_counts_for_little_without_being_counted(age
         )
         for n in range(10_000)
     )
+
+
+def test_choosing_reads_no_row_past_the_last_one_it_takes():
+    """The pool holds up to forty rows; a prompt that has its ten converts no more of them."""
+
+    def pool():
+        for n in range(retrieval.TOTAL):
+            scope = "agent" if n % 2 else "global"
+            yield {"id": n, "kind": "fact", "scope": scope, "content": "noted", "policy": None}
+            yield {"id": 100 + n, "kind": "fact", "scope": "agent", "content": "x" * 5000}
+        raise AssertionError("read a row past the last one taken")
+
+    chosen = retrieval.choose(row | {"score": 1.0, "matched": []} for row in pool())
+
+    assert [r.id for r in chosen] == list(range(retrieval.TOTAL))  # the long ones overrun
+
+
+def prepared_retrievals() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%memory_retrieve(%"],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_the_retrieval_is_prepared_once_per_connection(agent):
+    """Django turns psycopg's prepared statements off; the retrieval asks for one all the same,
+    so the server plans it once per connection, not on every prompt."""
+    remember("devops", "the disk on db-1 fills with logs")
+
+    retrieve("devops", "db-1 disk")
+    retrieve("devops", "logs")
+
+    assert prepared_retrievals() == 1
+    assert connection.connection.prepare_threshold is None  # nothing else is prepared
+
+
+def test_a_term_analyze_found_common_counts_for_little_without_being_counted(agent, monkeypatch):
+    """Past 10,000 memories a common term's document frequency comes from the statistics
+    ANALYZE keeps (pg_stats), not from counting its matches on every prompt."""
+    fill_past_statistics()
     disk = remember("devops", "disk quota alarm", confidence=Decimal("0.90"))
     printer = remember("devops", "printer quota alarm", confidence=Decimal("0.60"))
     with connection.cursor() as cursor:
@@ -201,3 +244,46 @@ def test_a_memorys_length_leaves_out_exactly_the_words_no_query_holds():
         )
         installed, wanted = cursor.fetchone()
     assert sorted(installed) == sorted(wanted)
+
+
+@pytest.fixture
+def analysed_store(agent, monkeypatch):
+    """A store with statistics: 10,000 memories, analysed, 'keys' and 'disk' common in it."""
+    AgentFactory(slug="security")
+    fill_past_statistics()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE memory_memory")
+        cursor.execute("DELETE FROM memory_common_lexeme")
+        cursor.execute("INSERT INTO memory_common_lexeme VALUES ('key', 0.3), ('disk', 0.4)")
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'memory_memory'")
+        assert cursor.fetchone()[0] >= 10_000  # memory_retrieve takes the statistics path
+    monkeypatch.setattr(retrieval, "learn_common_lexemes", lambda: 2)  # as if ANALYZE said so
+
+
+def scored(agent, terms):
+    return [(row["id"], row["score"], row["matched"]) for row in fetch_rows(agent, terms)]
+
+
+def test_with_statistics_never_another_agents_private_memory_nor_a_stale_or_expired_one(
+    analysed_store,
+):
+    mine = remember("devops", "rotate keys monthly", scope="global", type="constraint")
+    remember("security", "my private hunch: rotate keys", scope="global", type="constraint")
+    remember("devops", "stale: rotate keys", status="stale", scope="global", type="constraint")
+    expired = remember("devops", "expired: rotate keys", scope="global", type="constraint")
+    Memory.objects.filter(pk=expired.pk).update(expires_at=Now())
+
+    found = retrieve("devops", "rotate keys")  # one rare term, one common
+
+    assert [r.memory for r in found] == [mine]
+
+
+def test_with_statistics_a_term_given_twice_or_as_its_stem_counts_once(analysed_store):
+    disk = remember("devops", "the disk on db-1 fills with logs")
+    logs = remember("devops", "logs rotate nightly")
+
+    once = scored("devops", ["disk", "logs"])
+
+    assert [pk for pk, _, _ in once] == [logs.id, disk.id]  # "disk" is common: a lower idf
+    assert scored("devops", ["disk", "disks", "logs", "log"]) == once
+    assert scored("devops", ["the", "disk", "zymurgy", "logs"]) == once  # nothing to match
