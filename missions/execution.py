@@ -29,6 +29,7 @@ from missions.models import (
 )
 from missions.step_kinds import internal_kinds
 from opscore.actions import record_event
+from opscore.db import execute_prepared
 from opscore.redaction import redact, redact_text
 from opscore.registry import STEP_KINDS
 
@@ -109,13 +110,14 @@ def _array_literal(items: tuple[str, ...]) -> str:
 
 
 def _fetch_step(sql: str, params: list) -> Step | None:
-    """Run a hot-path call as a prepared statement with server-side binding: once per
+    """Run a hot-path call as a prepared statement with server-side binding (Django turns
+    psycopg's preparing off; execute_prepared turns it on for this call): once per
     connection the server parses and plans it, and the client never quotes values."""
     db = connections["default"]  # one look-up, not one per attribute through the proxy
     db.ensure_connection()
     with db.wrap_database_errors:
         cursor = _claim_cursor(db)
-        cursor.execute(sql, params, prepare=True)
+        execute_prepared(cursor, sql, params)
         return _step_from_row(cursor.fetchone(), db)
 
 

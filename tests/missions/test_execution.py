@@ -327,3 +327,25 @@ def test_the_fast_paths_procedure_returns_the_claimed_columns_the_worker_reads_i
         names, modes = cursor.fetchone()
     returned = [name for name, mode in zip(names, modes, strict=True) if mode in ("b", "o")]
     assert returned == [field.column for field in STEP_FIELDS]
+
+
+def prepared_claims() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%opscore_claim_step(%"],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_the_claim_is_prepared_once_per_connection():
+    """Django turns psycopg's preparing off, which made the claim's `prepare=True` a no-op: the
+    server parsed and planned it on every claim. It is now prepared once per connection."""
+    make_step("noop", priority=10)
+    make_step("noop", priority=20)
+
+    assert claim_next_step("w1") is not None
+    assert claim_next_step("w2") is not None
+
+    assert prepared_claims() == 1
+    assert connection.connection.prepare_threshold is None  # nothing else is prepared
