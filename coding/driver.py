@@ -144,6 +144,7 @@ def handle_one_run() -> bool:
     try:
         run = adopt_orphan() or start_next()
     finally:
+        HELD_BACK["last"] = run is None and (spare is not None or HELD_BACK["last"])
         if run is None:
             discard(spare)
     if run is None:
@@ -162,10 +163,18 @@ def handle_one_run() -> bool:
     return True
 
 
+# Whether the last dispatch found runs waiting and the limits let none of them start.
+HELD_BACK = {"last": False}
+
+
 def early_spare():
     """A box builder for the run about to start, started before the dispatch decides which
     (its interpreter starts while the run is picked and its worktree provisioned), when one
-    waits at all; a run that then cannot start costs one builder, killed unused."""
+    waits at all; a run that then cannot start costs one builder, killed unused. After such a
+    turn none is started early until a run starts again: a queue held back by its limits would
+    otherwise cost a builder started and killed on every idle turn."""
+    if HELD_BACK["last"]:
+        return None
     return start_spare() if read("waiting") else None
 
 

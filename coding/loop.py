@@ -180,12 +180,23 @@ def conclude(run: CodingRun, prompt, done, report, verdict, escape: str, stint=N
             except GitFailed as error:
                 refused = error
         if refused is None:
-            if stint is not None:
-                stint.settle(run)  # before the move, which reads the row back
-            going = verdict is not None and decide(run, verdict, stop, change, sha)
+            going, refused = move_on(run, verdict, stop, change, sha, stint)
     if refused is not None:
         raise refused
     return going
+
+
+def move_on(run: CodingRun, verdict, stop, change, sha, stint) -> tuple[bool, Exception | None]:
+    """The run moved on from its pass in a savepoint of the pass's transaction: a move that
+    fails (a patch the disk refuses, a void commit) rolls back alone, so the pass's row still
+    commits, and the failure is handed back to fail the run (handle_one_run says why)."""
+    try:
+        with transaction.atomic():
+            if stint is not None:
+                stint.settle(run)  # before the move, which reads the row back
+            return verdict is not None and decide(run, verdict, stop, change, sha), None
+    except Exception as error:  # re-raised by conclude once the pass's row is in
+        return False, error
 
 
 def chained_tests(run: CodingRun) -> Chained | None:

@@ -75,6 +75,9 @@ def coding_in_tmp(settings, tmp_path):
 
     settings.OPS_CODING_DIR = tmp_path / "coding"
     settings.OPS_CODING_READ_PATHS = BOX_READS
+    from coding.driver import HELD_BACK
+
+    HELD_BACK["last"] = False  # a process's memory of its last dispatch starts each test fresh
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
+from coding import driver
 from coding.box import jail_command
 from coding.checks import Change
 from coding.driver import handle_one_run
@@ -194,3 +195,31 @@ def test_a_box_builder_started_for_a_run_the_limits_hold_back_is_killed(coding_r
 
     assert CodingRun.objects.get(pk=held_back.pk).status == "queued"
     assert len(box_builders) == 1 and box_builders[0].returncode is not None
+
+    assert not handle_one_run()  # still held back: no builder started and killed every turn
+    assert len(box_builders) == 1
+
+    coding_repo.max_concurrent_runs = 1
+    coding_repo.save()
+    assert handle_one_run()  # it starts, without an early builder
+    assert CodingRun.objects.get(pk=held_back.pk).status != "queued"
+    assert not driver.HELD_BACK["last"]
+
+
+def test_a_review_move_that_fails_still_leaves_the_passs_row(coding_repo, monkeypatch):
+    """The patch file cannot be written (a full disk): the move to review rolls back alone, the
+    pass's row commits, and the run fails saying why."""
+    import coding.loop
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(coding.loop, "write_patch", full_disk)
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "failed" and "No space left on device" in run.reason
+    kept = run.iterations.get()
+    assert kept.tests_passed is True and kept.changed_files > 0
