@@ -12,7 +12,6 @@ import contextlib
 import functools
 import logging
 import os
-import signal
 import threading
 import time
 import traceback
@@ -33,6 +32,7 @@ from opscore.actions import record_event
 from opscore.db import DISCONNECTS
 from opscore.lanes import lane_paused, paused_loop
 from opscore.models import Policy
+from opscore.stopping import install as install_stop_handler
 
 log = logging.getLogger(__name__)
 
@@ -242,8 +242,7 @@ def stop_on_signals() -> threading.Event:
             raise KeyboardInterrupt  # the second signal: manage.py exits quietly
         stopping.set()
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, stop)
+    install_stop_handler(stop)
     return stopping
 
 

@@ -14,6 +14,8 @@ import threading
 
 from django.conf import settings
 
+from opscore import stopping
+
 log = logging.getLogger(__name__)
 
 
@@ -36,9 +38,8 @@ class GracefulStop:
         program, such as a test, leaves that program's Ctrl-C as it found it)."""
         self.requested.clear()
         self.forced, self._region = "", ""
-        handlers = {signal.SIGINT: self._on_signal, signal.SIGTERM: self._on_signal}
-        handlers[signal.SIGALRM] = self._on_alarm
-        previous = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+        previous = {signal.SIGALRM: signal.signal(signal.SIGALRM, self._on_alarm)}
+        previous |= stopping.install(self._on_signal)  # hears a signal noted while starting
 
         def restore() -> None:
             signal.setitimer(signal.ITIMER_REAL, 0)

@@ -54,6 +54,7 @@ from missions.recovery import (
     release_steps_of_process,
     release_steps_of_silent_workers,
 )
+from opscore import stopping
 from opscore.actions import record_event
 from opscore.db import DISCONNECTS
 
@@ -148,10 +149,10 @@ class Supervisor:
         self._reaped_at = 0.0
 
     def run(self) -> int:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, self._stop_soon)
+        stopping.install(self._stop_soon)
         for child in self.children:
-            self._spawn(child)
+            if not self.stopping:  # told to stop while starting: nothing to start
+                self._spawn(child)
         healthy = True
         while not self.stopping and healthy:
             time.sleep(self.poll)

@@ -28,12 +28,15 @@ REFUSED = 2
 
 
 def main(argv: list[str] | None = None) -> None:
+    from opscore import stopping
     from opscore.localenv import load_local_secrets
 
     argv = sys.argv if argv is None else argv
     refuse_undecodable(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opscore.settings")
     load_local_secrets()
+    if stopping.runs_until_stopped(argv):
+        stopping.EARLY.listen()
     from django.core.management import execute_from_command_line
 
     try:

@@ -284,6 +284,9 @@ OPS_STEP_TIMEOUT_SECONDS = env_int("OPS_STEP_TIMEOUT_SECONDS", 900)
 # On SIGTERM/SIGINT a running step gets this long to finish; then it is handed back to the
 # queue (attempt `interrupted`) and the process exits. A second signal cuts the grace short.
 OPS_SHUTDOWN_GRACE_SECONDS = env_int("OPS_SHUTDOWN_GRACE_SECONDS", 20)
+# The commands that run until they are told to stop, by the words that start them (flags left
+# out): a SIGINT or SIGTERM while one starts is noted, not raised (opscore.stopping).
+OPS_RUNS_UNTIL_STOPPED = [("work",), ("supervise",), ("deliver",), ("coding", "drive")]
 OPS_BREAKER_THRESHOLD = env_int("OPS_BREAKER_THRESHOLD", 3)
 OPS_EXECUTOR_MODULES = env_list(
     "OPS_EXECUTOR_MODULES", "tests.executors" if TESTING else ""

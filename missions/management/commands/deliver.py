@@ -1,12 +1,12 @@
 """`manage.py deliver`: the outbox's own loop (e-mail, webhook and the other channels), run by
 the supervisor beside the step workers; SIGINT or SIGTERM ends it after the send in hand."""
 
-import signal
 import threading
 
 from django.core.management.base import BaseCommand
 
 from missions.outbox import Deliverer
+from opscore import stopping
 from opscore.cli import dump
 
 
@@ -19,8 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         stop = threading.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.set())
+        stopping.install(lambda *_: stop.set())
         delivered = Deliverer(stop, opts["idle_poll"]).run()
         if opts["json"]:
             self.stdout.write(dump({"delivered": delivered}))

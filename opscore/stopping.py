@@ -1,0 +1,62 @@
+"""Stop signals that reach a long-running command before its own handler is installed.
+
+Python turns Ctrl-C into a KeyboardInterrupt wherever the main thread happens to be, and some
+places swallow it: an extension module's import (lxml's, seen in CI while `manage.py work`
+imported its executors), a finalizer ("Exception ignored in …"). Two Ctrl-Cs sent together are
+one pending signal, so one swallowed KeyboardInterrupt lost both, and the worker then ran its
+whole session. So a command that runs until it is told to stop (settings
+OPS_RUNS_UNTIL_STOPPED, each of which installs its handler through `install` below) is listened
+for from the start of `opscore.cli.main`: a SIGINT or SIGTERM is noted, never raised, and the
+command's own handler hears what was noted as soon as it is installed. Every other command keeps
+Python's Ctrl-C.
+"""
+
+import signal
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+Handler = Callable[[int, object], None]
+
+
+class EarlySignals:
+    """What arrived between the process's first line and its command's own handler."""
+
+    def __init__(self):
+        self.noted: list[int] = []
+
+    def listen(self) -> None:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._note)
+
+    def _note(self, signum, frame) -> None:
+        self.noted.append(signum)
+
+    def take(self) -> list[int]:
+        noted, self.noted = self.noted, []
+        return noted
+
+
+EARLY = EarlySignals()
+
+
+def runs_until_stopped(argv: list[str]) -> bool:
+    words = tuple(word for word in argv[1:] if not word.startswith("-"))
+    try:
+        starts = settings.OPS_RUNS_UNTIL_STOPPED
+    except ImproperlyConfigured:  # Django says so next, in its own words
+        return False
+    return any(words[: len(start)] == tuple(start) for start in starts)
+
+
+def install(handler: Handler) -> dict:
+    """Handle SIGINT and SIGTERM with `handler` from now on, then hand it, in order, what was
+    noted before. Returns the handlers it replaced, to put back when a test runs the command
+    in its own process."""
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+    for signum in EARLY.take():
+        handler(signum, None)
+    return previous
