@@ -1,12 +1,12 @@
 """The ledger of model calls in the admin: each call with what it was sent and answered
-(collapsed), the versions in force and what it served; and the replays of them."""
+(collapsed), the versions in force and what it served; the replays of them; each day's spend."""
 
 import json
 
 from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
-from opscore.models import LLMCall, LLMCallRecord, ReplayRun
+from opscore.models import LLMCall, LLMCallRecord, LLMSpend, ReplayRun
 
 
 class EvidenceAdmin(admin.ModelAdmin):
@@ -90,3 +90,13 @@ class ReplayRunAdmin(EvidenceAdmin):
         from opscore.replay import readable
 
         return format_html("<pre>{}</pre>", readable(obj))
+
+
+@admin.register(LLMSpend)
+class LLMSpendAdmin(EvidenceAdmin):
+    """Each day's spend per agent and lane, as the budget check reads it (kept by a trigger)."""
+
+    list_display = ["day", "agent_slug", "lane", "usd", "calls"]
+    list_filter = ["lane", "day"]
+    search_fields = ["agent_slug"]
+    ordering = ["-day", "-usd"]

@@ -1,12 +1,15 @@
 """LLM budgets: per agent and overall per day, and per lane with a soft limit (drop to the
 cheap tier) and a hard one (refuse, with the reason). Every call's lane and tier are on its
-LLMCall row, so the spend and the degradation are both queryable."""
+LLMCall row, so the spend and the degradation are both queryable. Today's spend is read from
+LLMSpend, the sums a trigger keeps as calls are written: the check costs the same at the day's
+first call and at its fifty-thousandth."""
 
 from django.db.models import Q, Sum
+from django.db.models.functions import Now, TruncDate
 from pydantic import Field, model_validator
 
 from opscore.llm_providers import OverBudget
-from opscore.models import LLMCall, Policy
+from opscore.models import LLMSpend, Policy
 from opscore.policies import PolicyValue
 from opscore.policy_names import names_in
 from opscore.registry import Registry
@@ -53,9 +56,15 @@ class LLMBudget(PolicyValue):
     )
 
 
+def spent_today():
+    """Today's LLMSpend rows: today as LLMCall.save dates a call (the database's clock, the
+    configured time zone)."""
+    return LLMSpend.objects.filter(day=TruncDate(Now()))
+
+
 def lane_spend() -> dict[str, float]:
-    rows = LLMCall.objects.today().values("lane").annotate(usd=Sum("cost_usd")).order_by()
-    return {row["lane"]: float(row["usd"] or 0) for row in rows}
+    rows = spent_today().values("lane").annotate(total=Sum("usd")).order_by()
+    return {row["lane"]: float(row["total"] or 0) for row in rows}
 
 
 def check_budget(agent, lane: str = BASE_LANE, tier: str = "main") -> str:
@@ -87,10 +96,10 @@ def check_budget(agent, lane: str = BASE_LANE, tier: str = "main") -> str:
 
 def todays_spend(agent, lane: str) -> dict[str, float]:
     """Spent today in all, by this agent (0 with none) and in this lane."""
-    sums = LLMCall.objects.today().aggregate(
-        total=Sum("cost_usd"),
-        agent=Sum("cost_usd", filter=Q(agent=agent) if agent else Q(pk__isnull=True)),
-        lane=Sum("cost_usd", filter=Q(lane=lane)),
+    sums = spent_today().aggregate(
+        total=Sum("usd"),
+        agent=Sum("usd", filter=Q(agent_slug=agent.slug) if agent else Q(pk__isnull=True)),
+        lane=Sum("usd", filter=Q(lane=lane)),
     )
     return {name: usd or 0 for name, usd in sums.items()}
 

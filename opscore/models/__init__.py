@@ -5,7 +5,7 @@ from opscore.models.backups import BackupKind, BackupRun, BackupStatus
 from opscore.models.events import Event
 from opscore.models.heartbeats import ActionRun, ActionRunStatus
 from opscore.models.idempotency import IdempotencyKey
-from opscore.models.llm_calls import LLMCall, LLMCallOutcome
+from opscore.models.llm_calls import LLMCall, LLMCallOutcome, LLMSpend
 from opscore.models.llm_records import LLMCallRecord, ReplayMode, ReplayOutcome, ReplayRun
 from opscore.models.overrides import Override, OverrideStatus
 from opscore.models.policies import Policy, PolicyVersion
@@ -24,6 +24,7 @@ __all__ = [
     "LLMCall",
     "LLMCallOutcome",
     "LLMCallRecord",
+    "LLMSpend",
     "Override",
     "OverrideStatus",
     "Policy",

@@ -1,0 +1,94 @@
+"""Today's LLM spend, kept as calls are written (LLMSpend): the budget check before every call
+reads a few rows whatever the day's traffic, and its sums are the calls' own."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from opscore.budgets import check_budget, lane_spend, todays_spend
+from opscore.models import LLMCall, LLMSpend
+from tests.factories import AgentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def call(usd: str, agent=None, lane="steps", **fields) -> LLMCall:
+    return LLMCall.objects.create(
+        purpose="t", lane=lane, agent=agent, provider="anthropic", model="m",
+        prompt_version="v", outcome="ok", cost_usd=usd, **fields,
+    )  # fmt: skip
+
+
+def summed_from_the_calls(agent, lane) -> dict:
+    today = LLMCall.objects.filter(spend_day=timezone.localdate())
+    return {
+        "total": today.aggregate(s=Sum("cost_usd"))["s"] or 0,
+        "agent": today.filter(agent=agent).aggregate(s=Sum("cost_usd"))["s"] or 0,
+        "lane": today.filter(lane=lane).aggregate(s=Sum("cost_usd"))["s"] or 0,
+    }
+
+
+def test_the_budget_check_reads_the_days_sums_not_every_call():
+    agent = AgentFactory()
+    for _ in range(3):
+        call("0.01", agent)
+
+    with CaptureQueriesContext(connection) as queries:
+        check_budget(agent, "steps")
+
+    [read] = [q["sql"] for q in queries.captured_queries if "opscore_llm" in q["sql"]]
+    assert "opscore_llmspend" in read and "opscore_llmcall" not in read
+
+
+def test_the_sums_are_the_calls_own_across_agents_lanes_and_days():
+    ada, bo = AgentFactory(), AgentFactory()
+    call("0.010000", ada)
+    call("0.020000", ada, lane="other")
+    call("0.004000", bo)
+    call("0.001000")  # no agent
+    call("0", ada)  # free: no row moves
+    call("5", ada, created_at=timezone.now() - timedelta(days=2))  # another day's budget
+
+    assert todays_spend(ada, "steps") == summed_from_the_calls(ada, "steps")
+    assert todays_spend(ada, "steps") == {
+        "total": Decimal("0.035"),
+        "agent": Decimal("0.03"),
+        "lane": Decimal("0.015"),
+    }
+    assert lane_spend() == {"steps": 0.015, "other": 0.02}
+    assert (
+        LLMSpend.objects.get(agent_slug=ada.slug, lane="steps", day=timezone.localdate()).calls == 1
+    )
+
+
+def test_a_changed_or_deleted_call_moves_or_takes_back_its_cost():
+    ada = AgentFactory()
+    first, second = call("0.5", ada), call("0.25", ada)
+
+    LLMCall.objects.filter(pk=first.pk).update(lane="other")
+    LLMCall.objects.filter(pk=second.pk).delete()
+    LLMCall.objects.filter(pk=first.pk).update(outcome="bad_reply")  # not a cost: nothing moves
+
+    assert todays_spend(ada, "other") == {
+        "total": Decimal("0.5"),
+        "agent": Decimal("0.5"),
+        "lane": Decimal("0.5"),
+    }
+    assert todays_spend(ada, "steps")["lane"] == 0
+
+
+def test_today_is_the_configured_time_zones(settings):
+    """At UTC+14 the local date is a day ahead of UTC's for ten hours of every day: the call is
+    dated, and the check reads, the same local today."""
+    settings.TIME_ZONE = "Pacific/Kiritimati"
+    ada = AgentFactory()
+    made = call("0.3", ada)
+    made.refresh_from_db()
+
+    assert made.spend_day == timezone.localdate()
+    assert todays_spend(ada, "steps")["agent"] == Decimal("0.3")
