@@ -6,6 +6,7 @@ class OpscoreConfig(AppConfig):
 
     def ready(self):
         from django.core import checks as django_checks
+        from django.db.models.signals import post_migrate
 
         from opscore import budgets, checks, lanes, overrides, policies
 
@@ -18,6 +19,7 @@ class OpscoreConfig(AppConfig):
             }
         )
         budgets.LLM_LANES.register(budgets.BASE_LANE, (2.0, 3.0))
+        post_migrate.connect(budgets.sync_spend_zone, sender=self)
         overrides.OWNED.register_all({"lane_switches": None, "worker_switches": None})
 
         for check, tags in checks.CHECKS:

@@ -4,8 +4,10 @@ LLMCall row, so the spend and the degradation are both queryable. Today's spend 
 LLMSpend, the sums a trigger keeps as calls are written: the check costs the same at the day's
 first call and at its fifty-thousandth."""
 
-from django.db.models import Q, Sum
-from django.db.models.functions import Now, TruncDate
+from django.conf import settings
+from django.db import connections
+from django.db.models import DateField, Func, Q, Sum
+from psycopg import sql
 from pydantic import Field, model_validator
 
 from opscore.llm_providers import OverBudget
@@ -57,9 +59,33 @@ class LLMBudget(PolicyValue):
 
 
 def spent_today():
-    """Today's LLMSpend rows: today as LLMCall.save dates a call (the database's clock, the
-    configured time zone)."""
-    return LLMSpend.objects.filter(day=TruncDate(Now()))
+    """Today's LLMSpend rows: today as the trigger dates a call (the database's clock in the zone
+    opscore_spend_zone() names)."""
+    today = Func(function="opscore_spend_today", output_field=DateField())
+    return LLMSpend.objects.filter(day=today)
+
+
+def sync_spend_zone(using: str = "default", **_signal) -> None:
+    """After every migrate: the day a call spends, and the check's today, are OPS_TIME_ZONE's
+    (opscore/sql/llm_spend.v1.sql reads it from this function)."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regprocedure('opscore_spend_zone()') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            return  # migrated back past the ledger
+        body = sql.SQL(" SELECT {}::text ").format(sql.Literal(settings.TIME_ZONE))  # as the file
+        statement = sql.SQL(
+            "CREATE OR REPLACE FUNCTION opscore_spend_zone() RETURNS text LANGUAGE sql STABLE AS {}"
+        ).format(sql.Literal(body.as_string(connection.connection)))
+        cursor.execute(statement.as_string(connection.connection))
+
+
+def outside_the_ledger() -> None:
+    """For the rest of this transaction, calls it writes count toward no day's spend: for one that
+    will be rolled back (a live replay, whose cost its ReplayRun keeps), which would otherwise
+    hold its agents' rows of today's spend locked, and their calls waiting, all along."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT set_config('opscore.spend_ledger', 'off', true)")
 
 
 def lane_spend() -> dict[str, float]:

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 
 from opscore import llm
+from opscore.budgets import outside_the_ledger
 from opscore.llm_providers import answering
 from opscore.llm_records import redacted, request_document
 from opscore.models import LLMCall, LLMCallRecord, ReplayMode, ReplayOutcome, ReplayRun
@@ -182,6 +183,7 @@ def _rerun_and_roll_back(rerun, provider, as_of) -> str:
     halted = ""
     try:
         with transaction.atomic(), answering(provider):
+            outside_the_ledger()  # rolled back whatever happens: spends no day's budget
             for name in AS_OF.names() if as_of else ():
                 AS_OF[name](as_of)
             try:

@@ -46,7 +46,7 @@ class Migration(migrations.Migration):
             name="spend_day",
             field=models.DateField(
                 editable=False,
-                help_text="the day whose budget it spends, in the configured time zone (LLMSpend)",
+                help_text="the day whose budget it spends, in OPS_TIME_ZONE: set by the database as the row is written (LLMSpend)",
                 null=True,
             ),
         ),

@@ -1,11 +1,8 @@
 """LLMCall: every call to a model, for accounting and reproduction."""
 
-from datetime import datetime
-
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
-from django.db.models.functions import Now, TruncDate
-from django.utils.timezone import localdate
+from django.db.models.functions import Now
 
 from opscore.db import start_of_today
 from opscore.models.agents import Agent
@@ -77,7 +74,8 @@ class LLMCall(models.Model):
     spend_day = models.DateField(
         null=True,
         editable=False,
-        help_text="the day whose budget it spends, in the configured time zone (LLMSpend)",
+        help_text="the day whose budget it spends, in OPS_TIME_ZONE: set by the database as the "
+        "row is written (LLMSpend)",
     )
 
     objects = LLMCallQuerySet.as_manager()
@@ -93,14 +91,6 @@ class LLMCall(models.Model):
 
     def __str__(self):
         return f"{self.provider}:{self.model} {self.outcome}"
-
-    def save(self, *args, **kwargs):
-        """A new call spends today's budget: today as the database's clock and the configured
-        time zone have it, the same `today` the budget check reads (opscore.budgets)."""
-        if self._state.adding and self.spend_day is None:
-            at = self.created_at  # given (a record copied, a test's past), else the database's now
-            self.spend_day = localdate(at) if isinstance(at, datetime) else TruncDate(Now())
-        super().save(*args, **kwargs)
 
 
 class LLMSpend(models.Model):

@@ -1,8 +1,18 @@
 -- LLMSpend kept as LLMCall rows are written: every priced call adds its cost to its day's row for
--- its agent and lane; a changed call moves its cost, a deleted one takes it back. The day is the
--- call's spend_day, set by the application in the configured time zone (LLMCall.save); a row
--- written without one gets its UTC date. Rows older than the ledger have none: they were never
--- counted, so deleting them (retention) takes nothing back.
+-- its agent and lane; a changed call moves its cost, a deleted one takes it back. A call's day
+-- (spend_day) is set here, however the row was written, in the zone opscore_spend_zone() names:
+-- OPS_TIME_ZONE, written over this file's 'UTC' after every migrate (opscore.budgets
+-- .sync_spend_zone); the budget check reads today by the same function. Rows older than the
+-- ledger have no day: they were never counted, so deleting them (retention) takes nothing back.
+-- A transaction that will be rolled back (a live replay) turns the ledger off for itself
+-- (opscore.spend_ledger = off): it would hold a day's row locked for its whole length.
+CREATE OR REPLACE FUNCTION opscore_spend_zone() RETURNS text
+LANGUAGE sql STABLE
+AS $$ SELECT 'UTC'::text $$;
+
+CREATE OR REPLACE FUNCTION opscore_spend_today() RETURNS date
+LANGUAGE sql STABLE
+AS $$ SELECT (statement_timestamp() AT TIME ZONE opscore_spend_zone())::date $$;
 CREATE OR REPLACE FUNCTION opscore_llm_spend_add(
     p_day date, p_agent text, p_lane text, p_usd numeric, p_calls integer)
 RETURNS void
@@ -19,7 +29,7 @@ CREATE OR REPLACE FUNCTION opscore_llmcall_spend_day() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
-    NEW.spend_day := coalesce(NEW.spend_day, (NEW.created_at AT TIME ZONE 'UTC')::date);
+    NEW.spend_day := (NEW.created_at AT TIME ZONE opscore_spend_zone())::date;
     RETURN NEW;
 END;
 $$;
@@ -28,6 +38,9 @@ CREATE OR REPLACE FUNCTION opscore_llmcall_spends() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
+    IF current_setting('opscore.spend_ledger', true) = 'off' THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.cost_usd <> 0 AND OLD.spend_day IS NOT NULL THEN
         PERFORM opscore_llm_spend_add(OLD.spend_day, OLD.agent_id, OLD.lane, -OLD.cost_usd, -1);
     END IF;
@@ -38,6 +51,10 @@ BEGIN
 END;
 $$;
 
+DROP TRIGGER IF EXISTS opscore_llmcall_spend_day ON opscore_llmcall;
+DROP TRIGGER IF EXISTS opscore_llmcall_spends ON opscore_llmcall;
+DROP TRIGGER IF EXISTS opscore_llmcall_spends_deleted ON opscore_llmcall;
+DROP TRIGGER IF EXISTS opscore_llmcall_spends_changed ON opscore_llmcall;
 CREATE TRIGGER opscore_llmcall_spend_day
     BEFORE INSERT ON opscore_llmcall
     FOR EACH ROW WHEN (NEW.spend_day IS NULL) EXECUTE FUNCTION opscore_llmcall_spend_day();

@@ -10,7 +10,13 @@ from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from opscore.budgets import check_budget, lane_spend, todays_spend
+from opscore.budgets import (
+    check_budget,
+    lane_spend,
+    outside_the_ledger,
+    sync_spend_zone,
+    todays_spend,
+)
 from opscore.models import LLMCall, LLMSpend
 from tests.factories import AgentFactory
 
@@ -82,13 +88,28 @@ def test_a_changed_or_deleted_call_moves_or_takes_back_its_cost():
     assert todays_spend(ada, "steps")["lane"] == 0
 
 
-def test_today_is_the_configured_time_zones(settings):
-    """At UTC+14 the local date is a day ahead of UTC's for ten hours of every day: the call is
-    dated, and the check reads, the same local today."""
-    settings.TIME_ZONE = "Pacific/Kiritimati"
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12"])
+def test_today_is_the_configured_time_zones_however_the_call_was_written(settings, zone):
+    """At UTC+14 (or -12) the local date differs from UTC's for half of every day: a call is
+    dated, and the check reads, the same local today, also for a call written in bulk."""
+    settings.TIME_ZONE = zone
+    sync_spend_zone()  # as after every migrate
     ada = AgentFactory()
     made = call("0.3", ada)
+    in_bulk = dict(purpose="t", provider="p", model="m", prompt_version="v", outcome="ok")
+    LLMCall.objects.bulk_create([LLMCall(agent=ada, cost_usd="0.2", **in_bulk)])
     made.refresh_from_db()
 
     assert made.spend_day == timezone.localdate()
-    assert todays_spend(ada, "steps")["agent"] == Decimal("0.3")
+    assert todays_spend(ada, "steps")["agent"] == Decimal("0.5")
+
+
+def test_a_transaction_that_will_be_rolled_back_spends_no_day():
+    """A live replay's calls hold no row of today's spend locked while it runs."""
+    ada = AgentFactory()
+    call("0.1", ada)
+
+    outside_the_ledger()
+    call("7", ada)
+
+    assert todays_spend(ada, "steps")["agent"] == Decimal("0.1")
