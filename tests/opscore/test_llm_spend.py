@@ -1,7 +1,8 @@
 """Today's LLM spend, kept as calls are written (LLMSpend): the budget check before every call
-reads a few rows whatever the day's traffic, and its sums are the calls' own."""
+reads a few rows whatever the day's traffic, and its sums are the calls' own. Both clocks are
+frozen (tests/clock.py) a moment before a year ends, or where a zone's date is a leap day."""
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,6 +22,13 @@ from opscore.models import LLMCall, LLMSpend
 from tests.factories import AgentFactory
 
 pytestmark = pytest.mark.django_db
+YEAR_END = datetime(2027, 12, 31, 23, 59, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def frozen(clock):
+    clock.freeze(YEAR_END)
+    return clock
 
 
 def call(usd: str, agent=None, lane="steps", **fields) -> LLMCall:
@@ -31,7 +39,7 @@ def call(usd: str, agent=None, lane="steps", **fields) -> LLMCall:
 
 
 def summed_from_the_calls(agent, lane) -> dict:
-    today = LLMCall.objects.filter(spend_day=timezone.localdate())
+    today = LLMCall.objects.filter(spend_day=date(2027, 12, 31))
     return {
         "total": today.aggregate(s=Sum("cost_usd"))["s"] or 0,
         "agent": today.filter(agent=agent).aggregate(s=Sum("cost_usd"))["s"] or 0,
@@ -39,7 +47,7 @@ def summed_from_the_calls(agent, lane) -> dict:
     }
 
 
-def test_the_budget_check_reads_the_days_sums_not_every_call():
+def test_the_budget_check_reads_the_days_sums_not_every_call(frozen):
     agent = AgentFactory()
     for _ in range(3):
         call("0.01", agent)
@@ -51,14 +59,14 @@ def test_the_budget_check_reads_the_days_sums_not_every_call():
     assert "opscore_llmspend" in read and "opscore_llmcall" not in read
 
 
-def test_the_sums_are_the_calls_own_across_agents_lanes_and_days():
+def test_the_sums_are_the_calls_own_across_agents_lanes_and_days(frozen):
     ada, bo = AgentFactory(), AgentFactory()
     call("0.010000", ada)
     call("0.020000", ada, lane="other")
     call("0.004000", bo)
     call("0.001000")  # no agent
     call("0", ada)  # free: no row moves
-    call("5", ada, created_at=timezone.now() - timedelta(days=2))  # another day's budget
+    call("5", ada, created_at=YEAR_END - timedelta(days=1))  # yesterday's budget
 
     assert todays_spend(ada, "steps") == summed_from_the_calls(ada, "steps")
     assert todays_spend(ada, "steps") == {
@@ -68,11 +76,12 @@ def test_the_sums_are_the_calls_own_across_agents_lanes_and_days():
     }
     assert lane_spend() == {"steps": 0.015, "other": 0.02}
     assert (
-        LLMSpend.objects.get(agent_slug=ada.slug, lane="steps", day=timezone.localdate()).calls == 1
+        LLMSpend.objects.get(agent_slug=ada.slug, lane="steps", day=date(2027, 12, 31)).calls == 1
     )
+    assert LLMSpend.objects.get(agent_slug=ada.slug, day=date(2027, 12, 30)).usd == Decimal("5")
 
 
-def test_a_changed_or_deleted_call_moves_or_takes_back_its_cost():
+def test_a_changed_or_deleted_call_moves_or_takes_back_its_cost(frozen):
     ada = AgentFactory()
     first, second = call("0.5", ada), call("0.25", ada)
 
@@ -88,10 +97,17 @@ def test_a_changed_or_deleted_call_moves_or_takes_back_its_cost():
     assert todays_spend(ada, "steps")["lane"] == 0
 
 
-@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12"])
-def test_today_is_the_configured_time_zones_however_the_call_was_written(settings, zone):
-    """At UTC+14 (or -12) the local date differs from UTC's for half of every day: a call is
-    dated, and the check reads, the same local today, also for a call written in bulk."""
+@pytest.mark.parametrize(
+    ("zone", "local_day"),
+    [("Pacific/Kiritimati", date(2028, 2, 29)), ("Etc/GMT+12", date(2028, 2, 27))],
+)
+def test_today_is_the_configured_time_zones_however_the_call_was_written(
+    settings, clock, zone, local_day
+):
+    """At 10:30 UTC on 28 February 2028 it is already the leap day at UTC+14 and still the
+    27th at UTC-12: a call is dated, and the check reads, the same local today, also for a call
+    written in bulk."""
+    clock.freeze(datetime(2028, 2, 28, 10, 30, tzinfo=UTC))
     settings.TIME_ZONE = zone
     sync_spend_zone()  # as after every migrate
     ada = AgentFactory()
@@ -100,11 +116,11 @@ def test_today_is_the_configured_time_zones_however_the_call_was_written(setting
     LLMCall.objects.bulk_create([LLMCall(agent=ada, cost_usd="0.2", **in_bulk)])
     made.refresh_from_db()
 
-    assert made.spend_day == timezone.localdate()
+    assert made.spend_day == local_day == timezone.localdate()
     assert todays_spend(ada, "steps")["agent"] == Decimal("0.5")
 
 
-def test_a_transaction_that_will_be_rolled_back_spends_no_day():
+def test_a_transaction_that_will_be_rolled_back_spends_no_day(frozen):
     """A live replay's calls hold no row of today's spend locked while it runs."""
     ada = AgentFactory()
     call("0.1", ada)
