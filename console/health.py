@@ -4,8 +4,8 @@ same figures reach Prometheus through console/metrics.py)."""
 from django.conf import settings
 from django.db import connection
 
-from opscore.budgets import lane_report
-from opscore.models import LLMCall, Policy
+from opscore.budgets import lane_report, spent_today_usd
+from opscore.models import Policy
 
 
 def health_snapshot() -> dict:
@@ -18,7 +18,7 @@ def health_snapshot() -> dict:
 
 def llm_spend() -> dict:
     budget = Policy.objects.value("llm_budget")
-    spent = float(LLMCall.objects.today().spend())
+    spent = float(spent_today_usd())
     return {
         "provider": settings.OPSCORE_LLM,
         "offline": settings.OPSCORE_LLM == "offline",

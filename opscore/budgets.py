@@ -88,6 +88,11 @@ def outside_the_ledger() -> None:
         cursor.execute("SELECT set_config('opscore.spend_ledger', 'off', true)")
 
 
+def spent_today_usd():
+    """The day's whole spend so far (the status page's and the Stage's figure)."""
+    return spent_today().aggregate(total=Sum("usd"))["total"] or 0
+
+
 def lane_spend() -> dict[str, float]:
     rows = spent_today().values("lane").annotate(total=Sum("usd")).order_by()
     return {row["lane"]: float(row["total"] or 0) for row in rows}

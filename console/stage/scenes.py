@@ -6,7 +6,8 @@ from django.db.models import Count, Q
 
 from console.stage import floor
 from missions.models import Mission, MissionStatus, Step, StepStatus, start_of_today
-from opscore.models import Agent, LLMCall
+from opscore.budgets import spent_today_usd
+from opscore.models import Agent
 from opscore.prompting import voice_modifiers
 from roundtable.models import Conversation, ConversationStatus
 
@@ -85,7 +86,7 @@ def whiteboard() -> dict:
         finished=Count("id", filter=Q(status__in=[MissionStatus.SUCCEEDED, MissionStatus.FAILED])),
     )
     rate = round(100 * done["ok"] / done["finished"]) if done["finished"] else None
-    spend = LLMCall.objects.today().spend()
+    spend = spent_today_usd()
     return {
         "missions_today": done["total"],
         "success_rate": rate,
