@@ -27,9 +27,17 @@ def _rerun(mission: Mission, provider) -> None:
         if step is None or step.kind not in EXECUTORS:
             provider.calls.pop(0)  # a call of another lane's step: not this replay's to judge
             continue
+        waiting = len(provider.calls)
         outcome = EXECUTORS[step.kind](SimpleNamespace(step=step))
-        if not provider.next_is_for(step=step.id):
+        if len(provider.calls) == waiting:  # it asked nothing: the budget refused, or it failed
+            provider.pass_over(why_no_call(outcome))
+        elif not provider.next_is_for(step=step.id):
             provider.decided(decision_then(step), decision_of(outcome))
+
+
+def why_no_call(outcome) -> str:
+    """What a step that made no call this time ended with (the budget blocks it, with why)."""
+    return getattr(outcome, "error", "") or getattr(outcome, "reason", "") or "no call made"
 
 
 def decision_then(step) -> dict:

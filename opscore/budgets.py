@@ -82,10 +82,20 @@ def sync_spend_zone(using: str = "default", **_signal) -> None:
 
 def outside_the_ledger() -> None:
     """For the rest of this transaction, calls it writes count toward no day's spend: for one that
-    will be rolled back (a live replay, whose cost its ReplayRun keeps), which would otherwise
-    hold its agents' rows of today's spend locked, and their calls waiting, all along."""
+    will be rolled back (a live replay, which adds its spend once it has ended), which would
+    otherwise hold its agents' rows of today's spend locked, and their calls waiting, all along."""
     with connections["default"].cursor() as cursor:
         cursor.execute("SELECT set_config('opscore.spend_ledger', 'off', true)")
+
+
+def add_to_todays_spend(agent_slug: str, lane: str, usd, calls: int) -> None:
+    """Spend no LLMCall row carries (a live replay's, whose rows were rolled back), added to
+    today's as the trigger adds a call's."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT opscore_llm_spend_add(opscore_spend_today(), %s, %s, %s, %s)",
+            [agent_slug, lane, usd, calls],
+        )
 
 
 def spent_today_usd():
@@ -98,13 +108,19 @@ def lane_spend() -> dict[str, float]:
     return {row["lane"]: float(row["total"] or 0) for row in rows}
 
 
-def check_budget(agent, lane: str = BASE_LANE, tier: str = "main") -> str:
+def check_budget(agent, lane: str = BASE_LANE, tier: str = "main", unledgered=None) -> str:
     """The tier the call may use, or OverBudget with the reason. Today's three spends (total,
-    the agent's, the lane's) come from one aggregate: this runs before every LLM call."""
+    the agent's, the lane's) come from one aggregate: this runs before every LLM call.
+    `unledgered`: spend not in the ledger yet, {(agent slug, lane): [usd, calls]} (a live
+    replay's so far)."""
     budget = Policy.objects.value("llm_budget")
     if not budget.enabled:
         return tier
     spent = todays_spend(agent, lane)
+    for (agent_slug, its_lane), (usd, _calls) in (unledgered or {}).items():
+        spent["total"] += usd
+        spent["agent"] += usd if agent and agent_slug == agent.slug else 0
+        spent["lane"] += usd if its_lane == lane else 0
     if spent["total"] >= budget.total_daily_usd:
         raise OverBudget(
             f"daily LLM budget spent (${spent['total']:.4f} of ${budget.total_daily_usd})"

@@ -94,7 +94,7 @@ def call_llm(
     row = _call_row(request, agent, purpose, lane, provider, prompt_version, step, harness)
     row["links"] = served | (links or {})
     try:
-        tier = request.tier if from_record(provider) else check_budget(agent, lane, request.tier)
+        tier = allowed_tier(provider, agent, lane, request.tier)
     except OverBudget as refused:
         row |= {"model": provider.model_for(request.tier), "tier": request.tier}
         LLMCall.objects.create(**row, outcome=LLMCallOutcome.OVER_BUDGET, error=str(refused))
@@ -124,6 +124,14 @@ def _call_row(request, agent, purpose, lane, provider, prompt_version, step, har
         versions=versions_in_force(prompt_version, request.injected),
         harness=harness[:100],
     )
+
+
+def allowed_tier(provider, agent, lane: str, tier: str) -> str:
+    """The budget's word on a call (budgets.check_budget), counting what a live replay has
+    spent so far, which no ledger row holds until it ends."""
+    if from_record(provider):
+        return tier
+    return check_budget(agent, lane, tier, getattr(provider, "unledgered", None))
 
 
 def from_record(provider) -> bool:

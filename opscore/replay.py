@@ -3,21 +3,25 @@ re-asks the configured provider) and compares, call by call, what today's code a
 with what was asked and decided then.
 
 A replay runs inside a transaction that is always rolled back, so the live ledger never sees
-it; its ReplayRun row is written after the rollback. The lanes say how their subject is re-run
+it; its ReplayRun row is written after the rollback. What a live one spent is real money,
+though: each call asks the budget with what the replay has spent so far, and afterwards (also
+when the re-run failed) the spend is added to the day's, by the recorded calls' agents and
+lanes, so the budget and the status page count it. The lanes say how their subject is re-run
 (each in its own replay.py); this module knows only calls.
 """
 
 import difflib
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from opscore import llm
-from opscore.budgets import outside_the_ledger
+from opscore.budgets import add_to_todays_spend, lane_of, outside_the_ledger
 from opscore.llm_providers import answering
 from opscore.llm_records import redacted, request_document
 from opscore.models import LLMCall, LLMCallRecord, ReplayMode, ReplayOutcome, ReplayRun
@@ -27,6 +31,7 @@ from opscore.registry import Registry
 # `moment` (a lane hides what it learned since). A recorded replay asks today's code
 # with the company's knowledge as it was; a live one asks with today's.
 AS_OF: Registry = Registry("replay as-of view")
+log = logging.getLogger(__name__)
 
 
 class ReplayHalt(BaseException):
@@ -85,6 +90,10 @@ class RecordedProvider:
     max_calls: int = 0
     compared: list = field(default_factory=list)
     cost: Decimal = Decimal(0)
+    # (agent slug, lane) → [usd, calls]: what live calls spent, kept out of the ledger until
+    # the rollback (budgets.outside_the_ledger) and added to the day's spend after it
+    unledgered: dict = field(default_factory=dict)
+    passed_over: list = field(default_factory=list)  # (call, why): recorded, not asked now
     replaying = True
 
     @property
@@ -99,6 +108,11 @@ class RecordedProvider:
     def next_is_for(self, **links) -> bool:
         return bool(self.calls) and all(self.calls[0].links.get(k) == v for k, v in links.items())
 
+    def pass_over(self, why: str) -> None:
+        """The next recorded call was not asked this time (today's code stopped before it, or
+        the budget refused it): reported as not asked, with why, and the re-run moves on."""
+        self.passed_over.append((self.calls.pop(0), why[:500]))
+
     def complete(self, request):
         if len(self.compared) >= self.max_calls or time.monotonic() > self.deadline:
             raise ReplayHalt(f"stopped after {len(self.compared)} calls (limit or deadline)")
@@ -112,14 +126,35 @@ class RecordedProvider:
             was["parameters"]["model"] = ""
         entry = Compared(len(self.compared) + 1, call.id, call.purpose, diff(was, now, "prompt"))
         self.compared.append(entry)
-        return self._answer(request, record.reply, entry)
-
-    def _answer(self, request, recorded: dict, entry: Compared):
         if self.live:
+            return self._ask_live(request, record.reply, entry, (call.agent_id or "", call.purpose))
+        return self._answer(record.reply)
+
+    def _ask_live(self, request, recorded: dict, entry: Compared, whose: tuple[str, str]):
+        """The configured provider's answer; what it bills (a reply that fits no limit too) is
+        charged to the recorded call's agent and lane."""
+        try:
             reply = self.live.complete(request)
-            self.cost += llm.cost_of(reply.model, reply.input_tokens, reply.output_tokens)
-            entry.reply_diff = diff(recorded.get("text"), reply.text, "reply")
-            return reply
+        except llm.LLMReplyError as billed:
+            self._charge(
+                whose, llm.cost_of(billed.model, billed.input_tokens, billed.output_tokens)
+            )
+            raise
+        self._charge(whose, llm.cost_of(reply.model, reply.input_tokens, reply.output_tokens))
+        entry.reply_diff = diff(recorded.get("text"), reply.text, "reply")
+        return reply
+
+    def _charge(self, whose: tuple[str, str], usd: Decimal) -> None:
+        """As the ledger counts a call: only a priced one."""
+        if not usd:
+            return
+        agent_slug, purpose = whose
+        spent = self.unledgered.setdefault((agent_slug, lane_of(purpose)), [Decimal(0), 0])
+        spent[0] += usd
+        spent[1] += 1
+        self.cost += usd
+
+    def _answer(self, recorded: dict):
         if "error" in recorded:
             raise recorded_error(recorded)
         fields = ("text", "input_tokens", "output_tokens", "model", "provider")
@@ -175,8 +210,24 @@ def replay(subject: str, subject_id: int, calls, rerun, *, live=False, actor="")
         max_calls=settings.OPS_REPLAY_MAX_CALLS,
     )
     as_of = None if live or not calls else calls[0].created_at
-    halted = _rerun_and_roll_back(rerun, provider, as_of)
-    return _conclude(subject, subject_id, mode, provider, halted, report, actor)
+    try:
+        halted = _rerun_and_roll_back(rerun, provider, as_of)
+    except BaseException:
+        try:
+            charge_the_day(provider)  # spent all the same
+        except DatabaseError as error:  # the re-run's own error is the one to report
+            log.error("a live replay's spend ($%s) was not counted: %s", provider.cost, error)
+        raise
+    with transaction.atomic():
+        charge_the_day(provider)
+        return _conclude(subject, subject_id, mode, provider, halted, report, actor)
+
+
+def charge_the_day(provider: RecordedProvider) -> None:
+    """What the live calls spent, added to today's spend once their rows are rolled back."""
+    for (agent_slug, lane), (usd, calls) in provider.unledgered.items():
+        add_to_todays_spend(agent_slug, lane, usd, calls)
+    provider.unledgered.clear()
 
 
 def _rerun_and_roll_back(rerun, provider, as_of) -> str:
@@ -199,7 +250,8 @@ def _rerun_and_roll_back(rerun, provider, as_of) -> str:
 def _conclude(subject, subject_id, mode, provider, halted, report, actor) -> ReplayRun:
     compared = [c.as_json() for c in provider.compared]
     first = next((c for c in compared if c["diverged_on"]), None)
-    unused = [{"call": c.id, "purpose": c.purpose} for c in provider.calls]
+    left = [*provider.passed_over, *((call, "") for call in provider.calls)]
+    unused = [{"call": c.id, "purpose": c.purpose, "why": why} for c, why in left]
     outcome = ReplayOutcome.DIVERGED if first or unused else ReplayOutcome.IDENTICAL
     if halted and "does not have" in halted:
         outcome = ReplayOutcome.DIVERGED
@@ -241,8 +293,11 @@ def readable(run: ReplayRun) -> str:
             lines.append(f"    decision was: {call['decision_was']}")
             lines.append(f"    decision now: {call['decision_now']}")
     for left in report.get("not_asked", []):
-        lines.append(f"  not asked any more: call {left['call']} ({left['purpose']})")
+        why = f": {left['why']}" if left.get("why") else ""
+        lines.append(f"  not asked any more: call {left['call']} ({left['purpose']}){why}")
     if report.get("halted"):
         lines.append(f"  halted: {report['halted']}")
-    lines.append(f"  spent ${report.get('cost_usd', '0')}; nothing written to the ledger")
+    spent = report.get("cost_usd", "0")
+    counted = "counted in today's LLM budget; " if run.mode == ReplayMode.LIVE else ""
+    lines.append(f"  spent ${spent}; {counted}nothing else written to the ledger")
     return "\n".join(lines)

@@ -4,6 +4,7 @@ the record: offline, $0, nothing written to the ledger, divergence reported at t
 import json
 import random
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import httpx2
 import pytest
@@ -12,12 +13,16 @@ from django.core.management import call_command
 
 from memory.models import Memory
 from missions import prompts
+from missions.executors import Failed
 from missions.models import Mission
 from missions.replay import replay_mission
+from missions.work_executors import EXECUTORS
 from missions.worker import handle_one_step
+from opscore import budgets
+from opscore.actions import set_policy
 from opscore.llm import AnthropicProvider, LLMReply
-from opscore.models import LLMCall, LLMCallRecord, ReplayRun
-from opscore.replay import readable
+from opscore.models import LLMCall, LLMCallRecord, LLMSpend, ReplayRun
+from opscore.replay import readable, replay
 from roundtable.lifecycle import request_conversation
 from roundtable.replay import replay_conversation
 from roundtable.speaking import run_conversation
@@ -236,3 +241,83 @@ def test_a_recorded_replay_reads_the_memories_of_then_a_live_one_todays(agent, c
     [call] = live.report["calls"]
     assert "prompt" in call["diverged_on"] and "Disk usage report 0" in call["prompt_diff"]
     assert Memory.objects.active().count() == 2  # the replays' hiding was rolled back
+
+
+# ---- a live replay spends real money: the budget counts it
+
+
+REPLAY_DAY = datetime(2027, 6, 15, 12, 0, tzinfo=UTC)
+
+
+def test_a_live_replay_adds_what_it_spent_to_todays_budget(agent, anthropic, clock):
+    clock.freeze(REPLAY_DAY)
+    mission = recorded_mission(agent, "analyze", "write_content")
+    recorded = LLMCall.objects.filter(step__mission=mission).spend()
+    assert budgets.todays_spend(agent, "steps") == {
+        "total": recorded,
+        "agent": recorded,
+        "lane": recorded,
+    }
+
+    run = replay_mission(mission.id, live=True)
+
+    assert len(anthropic) == 4 and run.cost_usd == recorded > 0  # the same replies, re-bought
+    spent = recorded + run.cost_usd
+    assert budgets.todays_spend(agent, "steps") == {"total": spent, "agent": spent, "lane": spent}
+    assert budgets.spent_today_usd() == spent
+    assert LLMSpend.objects.get(agent_slug="devops", lane="steps").calls == 4
+    assert "counted in today's LLM budget" in readable(run)
+    assert LLMCall.objects.count() == 2  # its own calls were rolled back with the rest
+
+
+def test_a_live_replay_is_refused_the_calls_the_day_can_no_longer_afford(agent, anthropic, clock):
+    """The first live call spends the agent's last cents: the second is refused by the budget
+    (it used to pass, the replay's own spend being in no ledger), and the replay ends,
+    reporting it as not asked: no call loops waiting for an answer that cannot come."""
+    clock.freeze(REPLAY_DAY)
+    mission = recorded_mission(agent, "analyze", "write_content")
+    one_call = LLMCall.objects.filter(step__mission=mission).spend() / 2
+    limit = float(one_call * 3) - 0.000001  # two recorded calls, then one more only
+    policy = {"enabled": True, "per_agent_daily_usd": limit, "total_daily_usd": 100.0}
+    set_policy("llm_budget", policy, actor="t")
+
+    run = replay_mission(mission.id, live=True)
+
+    assert len(anthropic) == 3  # two recorded, one live: the second live call never left
+    assert run.outcome == "diverged" and len(run.report["calls"]) == 1
+    [refused] = run.report["not_asked"]
+    assert "daily LLM budget spent" in refused["why"] and refused["why"] in readable(run)
+    assert budgets.todays_spend(agent, "steps")["agent"] == one_call * 3
+
+
+def test_a_replay_whose_steps_no_longer_ask_the_model_ends(agent, monkeypatch):
+    """Today's code fails the step before it asks: the recorded call is reported as not asked,
+    and the replay goes on (it used to ask the same step again, for ever)."""
+    mission = recorded_mission(agent, "analyze")
+    from missions import work_executors
+
+    monkeypatch.setitem(work_executors.EXECUTORS, "analyze", lambda ctx: Failed("no model today"))
+
+    run = replay_mission(mission.id)
+
+    assert run.outcome == "diverged" and run.report["calls"] == []
+    [left] = run.report["not_asked"]
+    assert left["purpose"] == "analyze" and left["why"] == "no model today"
+
+
+def test_a_live_replay_that_fails_midway_still_counts_what_it_spent(agent, anthropic, clock):
+    clock.freeze(REPLAY_DAY)
+    mission = recorded_mission(agent, "analyze", "write_content")
+    recorded = LLMCall.objects.filter(step__mission=mission).spend()
+    calls = LLMCall.objects.filter(step__mission=mission)
+
+    def rerun_then_break(provider):
+        step = mission.steps.get(kind="analyze")
+        EXECUTORS["analyze"](SimpleNamespace(step=step))
+        raise RuntimeError("the re-run broke")
+
+    with pytest.raises(RuntimeError, match="the re-run broke"):
+        replay("mission", mission.id, calls, rerun_then_break, live=True)
+
+    assert len(anthropic) == 3
+    assert budgets.spent_today_usd() == recorded * 3 / 2
