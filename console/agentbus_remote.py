@@ -1,7 +1,8 @@
 """The agent bus for a remote caller holding an agent token (HTTP and MCP). A JSON object of
 the verb's options (the CLI's names, snake_case) goes through the CLI's own parser, so
 validation is the same; then the call is confined to the token's agent: it acts as that agent,
-and names only that agent's jobs, runs, candidates, opportunities and ideas."""
+and names only that agent's jobs, runs, candidates, opportunities and ideas, and its dedupe keys
+are that agent's own. Every known secret in what it sends is masked before anything else."""
 
 import argparse
 import json
@@ -11,9 +12,10 @@ from django.core.management.base import CommandError
 from django.db.models import Q
 
 from console.agentbus_inputs import REMOTE, BadInput, Forbidden, NotFound, check_sizes
-from console.agentbus_verbs import run_verb
+from console.agentbus_verbs import MAX_DEDUPE_KEY, run_verb
 from missions.models import Step
 from opscore.models import StandingOrderRun
+from opscore.redaction import scrub
 from opscore.registry import AGENTBUS_ACTORS, AGENTBUS_OWNED
 
 # The option that says who acts: filled in from the token, refused if it names someone else
@@ -59,10 +61,11 @@ def serve(agent: str, verb: str, data: dict) -> dict:
         raise NotFound(f"no agent-bus verb {verb!r}", {"verb": sorted(verb_parsers())})
     if verb in NOT_REMOTE:
         raise Forbidden(f"{verb} is not an agent's to call: {NOT_REMOTE[verb]}")
-    data = act_as(agent, verb, dict(data))
+    data = act_as(agent, verb, scrub(dict(data)))
     opts = parse(parser, data)
     check_sizes(opts)
     confine(agent, verb, opts)
+    own_dedupe_key(agent, opts)
     marker = REMOTE.set(True)
     try:
         return run_verb(verb, opts)
@@ -102,6 +105,21 @@ def confine(agent: str, verb: str, opts: dict) -> None:
     key, noun, owners = owned
     if owners.filter(pk=opts[key]).first() != agent:
         raise NotFound(f"no {noun} {opts[key]}")
+
+
+def own_dedupe_key(agent: str, opts: dict) -> None:
+    """A dedupe key from outside is its agent's own: another agent's proposal, event, memory,
+    opportunity or idea (or one Opscore keys itself, `opportunity:3`, `first-boot:…`) is
+    never found, reported or taken through it. The same key from the same token is the same
+    key, so a retry stays idempotent."""
+    key = opts.get("dedupe_key")
+    if not key:
+        return
+    prefix = f"agent:{agent}:"
+    if len(prefix + key) > MAX_DEDUPE_KEY:
+        limit = f"at most {MAX_DEDUPE_KEY - len(prefix)} characters with this token"
+        raise BadInput(f"--dedupe-key: {limit}", {"--dedupe-key": [limit]})
+    opts["dedupe_key"] = prefix + key
 
 
 def confine_dependencies(agent: str, job_ids: list[int]) -> None:

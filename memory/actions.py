@@ -5,7 +5,8 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from memory.evidence import EvidenceInvalid, check_evidence, untrusted_reason
+from memory.evidence import EvidenceInvalid, check_evidence
+from memory.evidence import untrusted_reason as evidence_untrusted
 from memory.gate import review_candidate
 from memory.models import (
     CandidateStatus,
@@ -70,14 +71,15 @@ def supersedable(draft: CandidateDraft) -> bool:
     return readable.filter(pk=draft.supersedes).exists()
 
 
-def propose_candidate(data: dict) -> tuple[MemoryCandidate, bool]:
+def propose_candidate(data: dict, untrusted_reason: str = "") -> tuple[MemoryCandidate, bool]:
     """Store a candidate for the gate; an open one with the same dedupe key is returned instead.
-    Bad input (including evidence naming rows that do not exist) raises CandidateInvalid."""
+    Bad input (including evidence naming rows that do not exist) raises CandidateInvalid.
+    `untrusted_reason`: why no machine may promote it (its evidence may give another)."""
     draft = parse_candidate(data)
     fields = draft.model_dump(exclude={"agent", "confidence", "supersedes"})
     fields["supersedes_id"] = draft.supersedes
     fields["confidence"] = Decimal(str(draft.confidence)).quantize(Decimal("0.01"))
-    fields["untrusted_reason"] = untrusted_reason(draft.evidence)
+    fields["untrusted_reason"] = untrusted_reason or evidence_untrusted(draft.evidence)
     try:
         with transaction.atomic():
             return MemoryCandidate.objects.create(source_agent_id=draft.agent, **fields), True

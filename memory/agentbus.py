@@ -79,10 +79,18 @@ def create_memory_candidate(json_arg, bad_input, **o) -> dict:
         "source_refs": source_refs(json_arg, bad_input, o["source_refs"]),
     }
     try:
-        candidate, created = propose_candidate(data)
+        candidate, created = propose_candidate(data, untrusted_reason=shared_from_outside(data))
     except CandidateInvalid as invalid:
         raise bad_input("invalid memory candidate", invalid.errors) from None
     return {"candidate_id": candidate.id, "status": candidate.status, "duplicate": not created}
+
+
+def shared_from_outside(data: dict) -> str:
+    """An agent's runtime may teach its own agent; what it would teach every agent (a shared
+    memory reaches other agents' prompts) waits for a person, whoever promotes it."""
+    if data["visibility"] != "shared":
+        return ""
+    return f"shared knowledge from {data['agent']}'s runtime through the agent bus"
 
 
 def promote_memory_candidate(bad_input, **o) -> dict:

@@ -117,6 +117,7 @@ def promote_with_overrides(
     next_review_at, supersedes). The gate may still refuse."""
     with transaction.atomic():
         candidate = open_candidate(candidate_id)
+        check_replaceable(candidate, after.get("supersedes"))
         changed = {k: v for k, v in overrides.items() if k in OVERRIDABLE and v is not None}
         for field, value in changed.items():
             setattr(candidate, field, value)
@@ -131,6 +132,17 @@ def promote_with_overrides(
         if review.decision == Decision.PROMOTE:
             apply_after(review.memory, after, reviewer)
         return review
+
+
+def check_replaceable(candidate, memory_id: int | None) -> None:
+    """What a promotion names to supersede is a memory the candidate's agent can read, as for a
+    candidate's own `supersedes` (memory.actions.supersedable): never another agent's private
+    one, which is answered as no memory at all."""
+    if memory_id is None:
+        return
+    readable = Memory.objects.active().readable_by(candidate.source_agent_id)
+    if not readable.filter(pk=memory_id).exists():
+        raise DecisionRefused(f"no active memory {memory_id}")
 
 
 def apply_after(memory: Memory, after: dict, reviewer: str) -> None:

@@ -90,6 +90,9 @@ def review_candidate(
         if refusal:
             return reject(candidate, reviewer, with_notes(refusal, notes))
         duplicate = duplicate_of(candidate, policy)
+        if duplicate is not None and not joinable(candidate, duplicate):
+            why = "its dedupe key is held by a memory it cannot join (another agent's private one)"
+            return reject(candidate, reviewer, with_notes(why, notes))
         if duplicate is not None:
             return merge(candidate, duplicate, reviewer, notes)
         return promote(candidate, reviewer, policy, notes)
@@ -143,6 +146,12 @@ def same_subject(candidate: MemoryCandidate):
     if candidate.visibility == Visibility.PRIVATE:
         return memories.filter(visibility=Visibility.PRIVATE, agent=candidate.source_agent_id)
     return memories.filter(visibility=Visibility.SHARED)
+
+
+def joinable(candidate: MemoryCandidate, memory: Memory) -> bool:
+    """A candidate never merges into another agent's private memory: its evidence and its
+    confidence would change what only that agent reads."""
+    return memory.visibility == Visibility.SHARED or memory.agent_id == candidate.source_agent_id
 
 
 def duplicate_of(candidate: MemoryCandidate, policy) -> Memory | None:

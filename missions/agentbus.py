@@ -6,6 +6,7 @@ lease token, as complete/block/fail are."""
 from missions.execution import renew_lease
 from missions.models import Step, StepAttempt, StepStatus
 from opscore.db import db_now
+from opscore.redaction import redact
 
 MAX_DELAY_SECONDS = 7 * 24 * 3600
 
@@ -35,12 +36,14 @@ def held_attempt(job_id: int, lease_token, bad_input, refused) -> StepAttempt:
 
 def mark_running_job(o: dict, *, token, json_object, bad_input, refused) -> dict:
     attempt = held_attempt(o["job_id"], token(o["lease_token"]), bad_input, refused)
-    refs = {
-        "task_ref": o["openclaw_task_ref"],
-        "session_key": o["openclaw_session_key"],
-        "meta": json_object(o["openclaw_meta"], "openclaw_meta"),
-        "summary": o["summary"],
-    }
+    refs = redact(
+        {
+            "task_ref": o["openclaw_task_ref"],
+            "session_key": o["openclaw_session_key"],
+            "meta": json_object(o["openclaw_meta"], "openclaw_meta"),
+            "summary": o["summary"],
+        }
+    )  # shown on the admin's attempt page: no secret a runtime pasted
     StepAttempt.objects.filter(pk=attempt.pk).update(runtime_refs=refs)
     return {"job_id": o["job_id"], "attempt": attempt.attempt_no, "runtime_refs": refs}
 

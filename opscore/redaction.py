@@ -29,14 +29,28 @@ def redact_text(text: str) -> str:
 
 
 def redact(value):
-    """Return a copy of a JSON-like value with secret-looking keys and known secrets masked."""
+    """Return a copy of a JSON-like value with secret-looking keys and known secrets masked
+    (in its keys too: a secret used as a key is as readable as one used as a value)."""
     if isinstance(value, dict):
         return {
-            key: REDACTED if SECRET_KEY_PATTERN.search(str(key)) else redact(item)
+            scrub(key): REDACTED if SECRET_KEY_PATTERN.search(str(key)) else redact(item)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
         return [redact(item) for item in value]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value
+
+
+def scrub(value):
+    """Known secrets masked wherever they appear in a JSON-like value, its keys included, and
+    nothing else changed (a `lease_token` keeps its value): what an outside caller sends (the
+    agent API) is scrubbed before any of it is parsed, stored or echoed."""
+    if isinstance(value, dict):
+        return {scrub(key): scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(item) for item in value]
     if isinstance(value, str):
         return redact_text(value)
     return value

@@ -5,7 +5,8 @@ Neither takes the other's work, and the runtime cannot see or finish another age
 import pytest
 
 from console.models import AgentToken
-from missions.models import Step
+from missions.decisions import approve_proposal
+from missions.models import Proposal, Step
 from opscore.models import Runtime
 from tests.console.test_agent_api import call, enqueue
 from tests.factories import AgentFactory
@@ -23,6 +24,13 @@ def worker():
     process.communicate()
 
 
+def handed_over(client, secret, agent: str) -> int:
+    """A job handed to another agent, approved by a person (it waits for one)."""
+    made = call(client, secret, "enqueue-job", target_agent=agent, subject="job", kind="noop")
+    approved = approve_proposal(Proposal.objects.get(pk=made["proposal"]["id"]), actor="op:ann")
+    return approved.mission.steps.get().id
+
+
 def succeeded(ids) -> bool:
     return set(Step.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"succeeded"}
 
@@ -33,7 +41,7 @@ def test_an_outside_runtime_claims_works_and_completes_its_own_jobs(client, work
     other = AgentFactory(slug="growth", runtime=Runtime.EXTERNAL)
     secret = AgentToken.issue(outside, "vps", actor="test")[1]
     other_secret = AgentToken.issue(other, "other", actor="test")[1]
-    internal = [enqueue(client, secret, agent="devops") for _ in range(3)]
+    internal = [handed_over(client, secret, "devops") for _ in range(3)]
     mine = [enqueue(client, secret) for _ in range(6)]
     theirs = enqueue(client, other_secret, agent="growth")
     wait_for(lambda: succeeded(internal))  # Opscore's worker is running, and ran only its own
