@@ -115,26 +115,11 @@ def test_a_proposal_dedupe_key_is_the_token_agents_own(client, secret):
     publisher = AgentFactory(slug="publisher")
     first_boot = propose(publisher, "noop", dedupe_key="first-boot:hello-tweet")
 
-    answer = call(
-        client,
-        secret,
-        "enqueue-job",
-        target_agent="alpha",
-        subject="mine",
-        kind="noop",
-        dedupe_key="first-boot:hello-tweet",
-    )
+    job = {"target_agent": "alpha", "subject": "mine", "kind": "noop"}
+    answer = call(client, secret, "enqueue-job", dedupe_key="first-boot:hello-tweet", **job)
 
     assert answer["duplicate"] is False and answer["proposal"]["id"] != first_boot.id
-    again = call(
-        client,
-        secret,
-        "enqueue-job",
-        target_agent="alpha",
-        subject="mine",
-        kind="noop",
-        dedupe_key="first-boot:hello-tweet",
-    )
+    again = call(client, secret, "enqueue-job", dedupe_key="first-boot:hello-tweet", **job)
     assert again["duplicate"] is True and again["proposal"]["id"] == answer["proposal"]["id"]
     assert Proposal.objects.get(pk=first_boot.id).title != "mine"
 
