@@ -112,7 +112,10 @@ def sha256_of(path: Path) -> str:
 def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
     """Dump at one exported snapshot, so the manifest describes exactly what the file holds."""
     directory = Path(directory or settings.OPS_BACKUP_DIR)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BackupFailed(f"{directory} cannot hold backups: {error.strerror}") from None
     run = BackupRun.objects.create(kind=BackupKind.BACKUP, status=BackupStatus.RUNNING, actor=actor)
     path = directory / f"opscore-{run.id:06d}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.dump"
     started = time.monotonic()

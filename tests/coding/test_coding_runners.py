@@ -96,6 +96,14 @@ def test_registering_a_checkout_checks_its_refs_and_runners(git_repo):
 
 
 @pytest.mark.django_db
+def test_a_test_command_with_an_unbalanced_quote_is_refused_by_field(git_repo):
+    with pytest.raises(CommandError, match="test: not a command line: No closing quotation"):
+        call_command("coding", "register", "x", git_repo.path, "--test", 'python3 "unterminated')
+
+    assert not Repository.objects.filter(name="x").exists()
+
+
+@pytest.mark.django_db
 def test_the_admin_refuses_a_repository_that_is_not_a_git_checkout(admin_client, tmp_path):
     form = {"name": "nope", "path": str(tmp_path), "allowed_base_refs": '["main"]'}
     form |= {"test_command": "[]", "lint_command": "[]", "runners": '["command"]'}

@@ -4,7 +4,7 @@ here the database role may log in but not create the drill's scratch database.""
 import json
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from operations.backups import BackupFailed, connect, sha256_of
 from operations.restore import restore_drill
@@ -63,3 +63,20 @@ def test_the_command_answers_one_json_error_without_createdb(
     assert answer["error"].startswith("restore drill failed: ")
     assert "CREATEDB" in answer["error"] and "\n" not in answer["error"]
     assert BackupRun.objects.get(kind="drill").status == "failed"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_dir_that_cannot_hold_backups_is_one_line_not_a_traceback(tmp_path, capsys, as_json):
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+
+    if as_json:
+        with pytest.raises(SystemExit) as exit_:
+            call_command("backup", "--dir", str(a_file), "--json")
+        answer = json.loads(capsys.readouterr().out)
+        assert exit_.value.code == 1 and answer["error"].startswith("backup failed: ")
+    else:
+        with pytest.raises(CommandError, match=r"backup failed: .*afile cannot hold backups"):
+            call_command("backup", "--dir", str(a_file))
+    assert not BackupRun.objects.exists()

@@ -66,3 +66,11 @@ def test_converse_paces_turns_as_configured_unless_told_otherwise(crew, settings
 
     assert paced and set(paced) == {3.0}
     assert slept == paced  # --pause 0 waited nowhere
+
+
+@pytest.mark.parametrize("pause", ["-1", "inf", "nan", "3601"])
+def test_a_pause_that_is_no_wait_is_refused_before_anything_is_spoken(crew, pause):
+    with pytest.raises(CommandError, match="--pause"):
+        call_command(*DEBATE, "--pause", pause)
+
+    assert not Conversation.objects.exists()

@@ -118,8 +118,14 @@ class Command(BaseCommand):
     def register(self, opts):
         repo = Repository.objects.filter(name=opts["name"]).first() or Repository(name=opts["name"])
         repo.path, repo.allowed_base_refs = opts["path"], opts["base"] or ["main"]
-        repo.test_command = shlex.split(opts["test"]) if opts["test"] else []
-        repo.lint_command = shlex.split(opts["lint"]) if opts["lint"] else []
+        try:
+            repo.test_command, repo.lint_command = split(opts, "test"), split(opts, "lint")
+        except ValidationError as invalid:
+            fail(
+                "the repository was not registered",
+                as_json=opts["json"],
+                errors=invalid.message_dict,
+            )
         repo.runners, repo.max_concurrent_runs = opts["runner"] or ["command"], opts["max_runs"]
         try:
             check_repository(repo)
@@ -182,3 +188,11 @@ def add_submit(parser):
     parser.add_argument("--mode", default="ralph-loop", choices=["single-shot", "ralph-loop"])
     parser.add_argument("--allow-merge", action="store_true")
     parser.add_argument("--max-changed-files", type=int, default=12)
+
+
+def split(opts: dict, name: str) -> list[str]:
+    """A command line as the shell would cut it; unbalanced quotes are bad input."""
+    try:
+        return shlex.split(opts[name]) if opts[name] else []
+    except ValueError as error:
+        raise ValidationError({name: [f"not a command line: {error}"]}) from None

@@ -1,3 +1,4 @@
+import argparse
 import random
 
 from django.core.management.base import BaseCommand, CommandError
@@ -6,6 +7,16 @@ from missions.worker import default_worker_id
 from opscore.lanes import lane_paused
 from roundtable.lifecycle import ConversationInvalid, request_conversation
 from roundtable.speaking import run_conversation
+
+MAX_PAUSE = 3600.0
+
+
+def pause_seconds(text: str) -> float:
+    """A wait between turns: 0 to an hour (argparse says which value was refused)."""
+    value = float(text)  # not a number: argparse's own "invalid pause_seconds value"
+    if not 0 <= value <= MAX_PAUSE:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"{text!r} is not 0 to {MAX_PAUSE:.0f} seconds")
+    return value
 
 
 class Command(BaseCommand):
@@ -18,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int)
         parser.add_argument(
             "--pause",
-            type=float,
+            type=pause_seconds,
             default=None,
             help="seconds between turns (default: the configured pacing, OPS_TURN_PAUSE_SECONDS)",
         )
