@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from missions.step_kinds import is_known, known_names
 from missions.text import strip_invisible
 from opscore.inputs import FieldErrors, InputRefused, check_clean
-from opscore.registry import STEP_KINDS
+from opscore.registry import STEP_KINDS, PayloadField
 
 MAX_STEPS = 20
 
@@ -92,19 +92,32 @@ def payload_errors(steps: list[StepSpec]) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for index, step in enumerate(steps):
         for spec in STEP_KINDS[step.kind].fields:
-            value = step.payload.get(spec.name)
-            where = f"steps.{index}.payload.{spec.name}"
-            if value in (None, ""):
-                if spec.required:
-                    errors[where] = [f"{step.kind} needs {spec.label.lower()}"]
-            elif not isinstance(value, str) or len(value) > spec.max_length:
-                errors[where] = [f"a string of at most {spec.max_length} characters"]
-            elif spec.type == "url" and not is_web_url(value):
-                errors[where] = ["an http:// or https:// address"]
+            if message := field_error(spec, step, steps):
+                errors[f"steps.{index}.payload.{spec.name}"] = [message]
         checker = STEP_KINDS[step.kind].check_payload
         for name, messages in (checker(step.payload) if checker else {}).items():
             errors[f"steps.{index}.payload.{name}"] = messages
     return errors
+
+
+def field_error(spec: PayloadField, step: StepSpec, steps: list[StepSpec]) -> str | None:
+    value = step.payload.get(spec.name)
+    if value in (None, ""):
+        if spec.required or (spec.or_from and not fed_by(step, spec.or_from, steps)):
+            instead = f", or a {spec.or_from} step it depends on" if spec.or_from else ""
+            return f"{step.kind} needs {spec.label.lower()}{instead}"
+        return None
+    if not isinstance(value, str) or len(value) > spec.max_length:
+        return f"a string of at most {spec.max_length} characters"
+    if spec.type == "url" and not is_web_url(value):
+        return "an http:// or https:// address"
+    return None
+
+
+def fed_by(step: StepSpec, kind: str, steps: list[StepSpec]) -> bool:
+    """Whether a step this one waits for may supply the field: one of this proposal's steps of
+    that kind, or a step already in the ledger (its executor checks the kind when it runs)."""
+    return bool(step.after_steps) or any(steps[i].kind == kind for i in step.depends_on)
 
 
 def is_web_url(value: str) -> bool:

@@ -20,7 +20,9 @@ BUILTIN = [
         "Publish through the outbox to the channel the policy picks",
         idempotent=False,
         fields=(
-            PayloadField("text", "Text to post", type="textarea", max_length=3000),
+            PayloadField(
+                "text", "Text to post", type="textarea", max_length=3000, or_from="draft_tweet"
+            ),
             PayloadField("channel", "Channel (x, bluesky, mastodon, post_webhook)", max_length=20),
         ),
     ),

@@ -34,11 +34,14 @@ class Registry(dict):
 @dataclass(frozen=True)
 class PayloadField:
     """One input a step kind reads from its payload: the intake checks the required ones (a
-    crawl without a URL is refused before it can fail), forms draw one field each."""
+    crawl without a URL is refused before it can fail), forms draw one field each. `or_from`
+    names a step kind whose output stands in for the field when the step depends on one (a
+    post_tweet without text posts the draft it waits for): required unless such a step is there."""
 
     name: str
     label: str
     required: bool = False
+    or_from: str = ""
     type: str = "text"  # text | url | textarea
     max_length: int = 500
 

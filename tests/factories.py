@@ -29,7 +29,7 @@ class OperatorFactory(factory.django.DjangoModelFactory):
 
 
 # What a kind needs to pass the intake (the registry's required payload fields)
-NEEDS = {"crawl": {"url": "https://example.com/"}}
+NEEDS = {"crawl": {"url": "https://example.com/"}, "post_tweet": {"text": "Hello from the tests"}}
 
 
 def propose(agent, *kinds, source=ProposalSource.API, **extra):

@@ -227,3 +227,27 @@ def test_a_step_missing_what_its_kind_reads_is_refused_before_anything_is_writte
 
     assert refused.value.errors == {"steps.0.payload.url": [message]}
     assert not Proposal.objects.exists()
+
+
+def test_a_post_without_text_is_refused_unless_it_posts_a_draft_it_waits_for(agent):
+    alone = [{"kind": "post_tweet", "payload": {"channel": "mastodon"}}]
+    draft = {"kind": "draft_tweet", "payload": {"topic": "launch"}}
+    unrelated = {"kind": "analyze", "payload": {"topic": "launch"}}
+
+    def submit(steps):
+        return submit_proposal(
+            {"agent": agent.slug, "title": "say it", "steps": steps}, source=ProposalSource.API
+        )
+
+    for steps, at in [(alone, 0), ([unrelated, alone[0] | {"depends_on": [0]}], 1)]:
+        with pytest.raises(ProposalInvalid) as refused:
+            submit(steps)
+        assert refused.value.errors == {
+            f"steps.{at}.payload.text": [
+                "post_tweet needs text to post, or a draft_tweet step it depends on"
+            ]
+        }
+    assert not Proposal.objects.exists()
+
+    posted = submit([draft, alone[0] | {"depends_on": [0]}]).proposal
+    assert [s["kind"] for s in posted.proposed_steps] == ["draft_tweet", "post_tweet"]

@@ -130,7 +130,11 @@ def test_a_post_proposed_while_publishing_drops_is_rejected_at_the_intake(agent)
     pause("publishing:drop")
 
     result = submit_proposal(
-        {"agent": "devops", "title": "Say hi", "steps": [{"kind": "post_tweet", "payload": {}}]},
+        {
+            "agent": "devops",
+            "title": "Say hi",
+            "steps": [{"kind": "post_tweet", "payload": {"text": "hi"}}],
+        },
         source="api",
     )
 
