@@ -10,6 +10,7 @@ class MemoryConfig(AppConfig):
             influence,
             orders,
             override_kinds,
+            replay_view,
             retrieval,
             tasks,
             voice,
@@ -27,7 +28,7 @@ class MemoryConfig(AppConfig):
         evidence.UNTRUSTED_BECAUSE.register("memory_candidate", candidate_untrusted)
         CONTEXT_PROVIDERS.register("memory", retrieval.memory_context)
         VOICE_MODIFIERS.register("memory", voice.voice_modifiers)
-        AS_OF.register("memory", retrieval.as_of)
+        AS_OF.register("memory", replay_view.MemoriesThen)
         TOPIC_STEERS.register("memory", influence.steer_topic)
         HANDLERS.register_all(orders.HANDLERS)
         override_kinds.register()

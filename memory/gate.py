@@ -311,8 +311,8 @@ def archive_beyond_caps(memory: Memory, reviewer: str, policy) -> int:
     reason = f"over the cap of {cap} active memories: the least useful (use, age, confidence)"
     least = pool.exclude(pk=memory.pk).annotate(usefulness=RawSQL(USEFULNESS, []))
     for old in least.order_by("usefulness", "id")[:surplus]:
-        old.status, old.updated_by = MemoryStatus.ARCHIVED, reviewer
-        old.save(update_fields=["status", "updated_by"])
+        old.status, old.valid_to, old.updated_by = MemoryStatus.ARCHIVED, Now(), reviewer
+        old.save(update_fields=["status", "valid_to", "updated_by"])
         MemoryReview.objects.create(
             decision=Decision.ARCHIVE,
             reviewer=reviewer,

@@ -39,7 +39,7 @@ from django.db import connection, connections
 from psycopg.rows import dict_row
 
 from memory.embeddings import EmbeddingError, embedder, nearest, noise_floor, query_vector
-from memory.models import Memory, MemoryStatus
+from memory.models import Memory
 from opscore.db import execute_prepared
 from opscore.policies import parse_policy
 
@@ -301,12 +301,3 @@ def memory_context(agent_slug: str, context: str) -> tuple[str, dict]:
             "memories": [r.why() for r in found],
         }
     return prompt_section(found), refs
-
-
-def as_of(moment) -> int:
-    """For a recorded replay, inside its rolled-back transaction only: what was learned at or
-    after `moment` expires then, so retrieval and voices read the memories of that time, and
-    what the replay learns again is no duplicate. (At the very instant is hidden too: a call
-    and a memory of one transaction share its clock.)"""
-    learned_since = Memory.objects.active().filter(created_at__gte=moment)
-    return learned_since.update(status=MemoryStatus.EXPIRED, expires_at=moment)

@@ -28,6 +28,7 @@ def _rerun(mission: Mission, provider) -> None:
             provider.calls.pop(0)  # a call of another lane's step: not this replay's to judge
             continue
         waiting = len(provider.calls)
+        provider.as_it_was()
         outcome = EXECUTORS[step.kind](SimpleNamespace(step=step))
         if len(provider.calls) == waiting:  # it asked nothing: the budget refused, or it failed
             provider.pass_over(why_no_call(outcome))

@@ -15,6 +15,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -27,9 +28,10 @@ from opscore.llm_records import redacted, request_document
 from opscore.models import LLMCall, LLMCallRecord, ReplayMode, ReplayOutcome, ReplayRun
 from opscore.registry import Registry
 
-# name → as_of(moment): inside the replay's transaction, make a lane's state look as it did at
-# `moment` (a lane hides what it learned since). A recorded replay asks today's code
-# with the company's knowledge as it was; a live one asks with today's.
+# name → view(first moment), a view with `.at(moment)`: inside the replay's transaction, make a
+# lane's state look as it did at each recorded call's moment (a lane hides what it learned
+# since and brings back what it retired since). A recorded replay asks today's code with the
+# company's knowledge as each call had it; a live one asks with today's.
 AS_OF: Registry = Registry("replay as-of view")
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,7 @@ class RecordedProvider:
     # the rollback (budgets.outside_the_ledger) and added to the day's spend after it
     unledgered: dict = field(default_factory=dict)
     passed_over: list = field(default_factory=list)  # (call, why): recorded, not asked now
+    views: list = field(default_factory=list)  # the lanes' as-of views (a recorded replay)
     replaying = True
 
     @property
@@ -107,6 +110,14 @@ class RecordedProvider:
 
     def next_is_for(self, **links) -> bool:
         return bool(self.calls) and all(self.calls[0].links.get(k) == v for k, v in links.items())
+
+    def as_it_was(self) -> None:
+        """Called by a lane before a step or turn builds its next prompt: the lanes' state as
+        the next recorded call saw it (a recorded replay only)."""
+        if self.views and self.calls:
+            moment = moment_of(self.calls[0])
+            for view in self.views:
+                view.at(moment)
 
     def pass_over(self, why: str) -> None:
         """The next recorded call was not asked this time (today's code stopped before it, or
@@ -166,6 +177,11 @@ class RecordedProvider:
             self.compared[-1].decision_was, self.compared[-1].decision_now = was, now
 
 
+def moment_of(call: LLMCall):
+    """When the call's prompt was sent: the row is written once the reply is in."""
+    return call.created_at - timedelta(milliseconds=call.latency_ms)
+
+
 def recorded_error(recorded: dict) -> llm.LLMError:
     kind = {"TransientLLMError": llm.TransientLLMError, "LLMReplyError": llm.LLMReplyError}
     error_class = kind.get(recorded.get("class"), llm.LLMError)
@@ -209,9 +225,8 @@ def replay(subject: str, subject_id: int, calls, rerun, *, live=False, actor="")
         deadline=time.monotonic() + settings.OPS_REPLAY_DEADLINE_SECONDS,
         max_calls=settings.OPS_REPLAY_MAX_CALLS,
     )
-    as_of = None if live or not calls else calls[0].created_at
     try:
-        halted = _rerun_and_roll_back(rerun, provider, as_of)
+        halted = _rerun_and_roll_back(rerun, provider)
     except BaseException:
         try:
             charge_the_day(provider)  # spent all the same
@@ -230,13 +245,14 @@ def charge_the_day(provider: RecordedProvider) -> None:
     provider.unledgered.clear()
 
 
-def _rerun_and_roll_back(rerun, provider, as_of) -> str:
+def _rerun_and_roll_back(rerun, provider) -> str:
     halted = ""
     try:
         with transaction.atomic(), answering(provider):
             outside_the_ledger()  # rolled back whatever happens: spends no day's budget
-            for name in AS_OF.names() if as_of else ():
-                AS_OF[name](as_of)
+            if provider.calls and not provider.live:
+                first = moment_of(provider.calls[0])
+                provider.views = [AS_OF[name](first) for name in AS_OF.names()]
             try:
                 rerun(provider)
             except ReplayHalt as halt:

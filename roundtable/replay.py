@@ -29,6 +29,7 @@ def _rerun(conversation: Conversation, provider) -> None:
     for turn in said:
         slug = turn.speaker_id
         line = Line(agents[slug], voices[slug], turn.interaction, spoken.get(slug, 0))
+        provider.as_it_was()
         text, _ = turn_text(conversation, line, temperature)
         provider.decided(
             {"turn": turn.index, "text": turn.text}, {"turn": turn.index, "text": text}
@@ -36,5 +37,6 @@ def _rerun(conversation: Conversation, provider) -> None:
         say(conversation, turn.index, line, text)
         spoken[slug] = spoken.get(slug, 0) + 1
     if provider.calls:
+        provider.as_it_was()
         ended = distill(conversation)
         provider.decided(was, {"status": ended.status, "distillation": ended.distillation})

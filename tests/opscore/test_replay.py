@@ -4,6 +4,7 @@ the record: offline, $0, nothing written to the ledger, divergence reported at t
 import json
 import random
 from datetime import UTC, datetime
+from decimal import Decimal
 from types import SimpleNamespace
 
 import httpx2
@@ -11,7 +12,10 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 
+from memory.calibration import calibrate_step
+from memory.decisions import supersede_memory
 from memory.models import Memory
+from memory.policies import CalibrationPolicy
 from missions import prompts
 from missions.executors import Failed
 from missions.models import Mission
@@ -19,7 +23,7 @@ from missions.replay import replay_mission
 from missions.work_executors import EXECUTORS
 from missions.worker import handle_one_step
 from opscore import budgets
-from opscore.actions import set_policy
+from opscore.actions import record_event, set_policy
 from opscore.llm import AnthropicProvider, LLMReply
 from opscore.models import LLMCall, LLMCallRecord, LLMSpend, ReplayRun
 from opscore.replay import readable, replay
@@ -241,6 +245,38 @@ def test_a_recorded_replay_reads_the_memories_of_then_a_live_one_todays(agent, c
     [call] = live.report["calls"]
     assert "prompt" in call["diverged_on"] and "Disk usage report 0" in call["prompt_diff"]
     assert Memory.objects.active().count() == 2  # the replays' hiding was rolled back
+
+
+def test_each_recorded_call_replays_with_the_memories_it_read_then(agent, clock):
+    """Learned between two calls, retired and recalibrated after both: each call's replay
+    reads the store as that call did."""
+    hour = lambda h, m=0: datetime(2026, 5, 4, h, m, tzinfo=UTC)  # noqa: E731
+    clock.freeze(hour(8))
+    make_memories(agent, "lesson", 1, content="Disk usage report retired")
+    clock.freeze(hour(9))
+    mission = Mission.objects.get(proposal=propose(agent, "analyze", "analyze", title="Disk"))
+    handle_one_step("w1")
+    clock.freeze(hour(9, 30))
+    make_memories(agent, "lesson", 1, content="Disk usage report learned", confidence="0.60")
+    clock.freeze(hour(10))
+    handle_one_step("w1")
+    first, second = LLMCall.objects.filter(step__mission=mission).order_by("id")
+    assert "report learned" not in first.record.request["system"]
+    assert "confidence 0.60] Disk usage report learned" in second.record.request["system"]
+
+    clock.freeze(hour(11))
+    learned = Memory.objects.get(title__endswith="learned 0")
+    event = record_event("step.succeeded", "again", agent=agent)
+    calibrate_step(second.step_id, True, CalibrationPolicy(success_delta=0.08), event.id)
+    supersede_memory(
+        Memory.objects.get(title__endswith="retired 0").id, learned.id, actor="op", reason="x"
+    )
+    assert Memory.objects.get(pk=learned.pk).confidence != Decimal("0.60")
+
+    replayed = replay_mission(mission.id)
+
+    assert replayed.outcome == "identical", readable(replayed)
+    assert Memory.objects.active().count() == 1  # the view was rolled back
 
 
 # ---- a live replay spends real money: the budget counts it
