@@ -86,25 +86,39 @@ class GoalTerms(BaseModel):
         return number
 
 
-def parse_terms(data, now: datetime) -> tuple[GoalTerms, datetime]:
-    """The validated terms and the deadline as a time, or GoalInvalid naming each field."""
+def parse_terms(data, now: datetime, *, is_agent=None) -> tuple[GoalTerms, datetime]:
+    """The validated terms and the deadline as a time, or GoalInvalid naming every bad field
+    at once (`is_agent(slug)` says whether an owner exists)."""
     if not isinstance(data, dict):
         raise GoalInvalid({"body": ["expected a JSON object"]})
     try:
         check_clean(data)
-        terms = GoalTerms.model_validate(data)
     except InputRefused as refused:
         raise GoalInvalid({refused.field or "body": [refused.message]}) from None
-    except ValidationError as error:
-        raise GoalInvalid(field_errors(error)) from None
+    terms, errors = None, {}
     try:
-        deadline = terms.deadline
-        if not isinstance(deadline, datetime):
-            deadline = parse_deadline(deadline, now)
-    except ValueError as bad:
-        raise GoalInvalid({"deadline": [str(bad)]}) from None
-    if deadline <= now:
-        raise GoalInvalid({"deadline": [f"{deadline.isoformat()} is already past"]})
-    if deadline - now > MAX_HORIZON:
-        raise GoalInvalid({"deadline": ["at most two years ahead"]})
+        terms = GoalTerms.model_validate(data)
+    except ValidationError as error:
+        errors = field_errors(error)
+    deadline = None
+    if "deadline" not in errors:
+        try:
+            deadline = checked_deadline(data["deadline"], now)
+        except ValueError as bad:
+            errors["deadline"] = [str(bad)]
+    owner = data.get("owner")
+    if "owner" not in errors and is_agent and not is_agent(str(owner).strip()):
+        errors["owner"] = [f"unknown agent {str(owner).strip()!r}"]
+    if errors:
+        raise GoalInvalid(errors)
     return terms, deadline
+
+
+def checked_deadline(deadline, now: datetime) -> datetime:
+    if not isinstance(deadline, datetime):
+        deadline = parse_deadline(deadline, now)
+    if deadline <= now:
+        raise ValueError(f"{deadline.isoformat()} is already past")
+    if deadline - now > MAX_HORIZON:
+        raise ValueError("at most two years ahead")
+    return deadline

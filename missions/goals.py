@@ -31,6 +31,10 @@ def _reason(reason) -> str:
     return reason
 
 
+def is_agent(slug: str) -> bool:
+    return Agent.objects.filter(slug=slug).exists()
+
+
 def _owner(slug: str) -> Agent:
     owner = Agent.objects.filter(slug=slug).first()
     if owner is None:
@@ -63,7 +67,7 @@ def _event(goal: Goal, verb: str, actor: str, payload: dict, summary: str = "") 
 
 @transaction.atomic
 def add_goal(data, *, actor: str) -> Goal:
-    terms, deadline = parse_terms(data, db_now())
+    terms, deadline = parse_terms(data, db_now(), is_agent=is_agent)
     goal = Goal.objects.create(
         title=terms.title,
         why=terms.why,
@@ -97,7 +101,8 @@ def revise_goal(goal_id: int, changes: dict, *, actor: str, reason: str) -> Goal
         raise GoalInvalid({"goal": [f"G{goal.id} is closed; add a new goal instead"]})
     old = goal.terms()
     merged = {k: v for k, v in old.items() if k != "deadline_at"} | {"deadline": goal.deadline_at}
-    terms, deadline = parse_terms(merged | (changes if isinstance(changes, dict) else {}), db_now())
+    changed = merged | (changes if isinstance(changes, dict) else {})
+    terms, deadline = parse_terms(changed, db_now(), is_agent=is_agent)
     for field in ("title", "why", "metric", "scope", "target", "direction"):
         setattr(goal, field, getattr(terms, field))
     goal.deadline_at = deadline

@@ -77,7 +77,7 @@ def fail(message: str, *, as_json: bool, errors: dict | None = None, code: int =
     """Report bad input: a JSON error object on stdout for scripts, CommandError for people."""
     if not as_json:
         details = "".join(f"\n  {k}: {'; '.join(v)}" for k, v in (errors or {}).items())
-        raise CommandError(message + details)
+        raise CommandError(message + details, returncode=code)
     sys.stdout.write(dump({"error": message, "errors": errors or {}}) + "\n")
     raise SystemExit(code)
 

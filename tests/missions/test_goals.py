@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, transaction
 from django.db.models.functions import Now
 
@@ -124,6 +124,21 @@ def test_bad_goal_input_is_refused_naming_the_field(agent, changes, field, messa
     with pytest.raises(GoalInvalid) as refused:
         add_goal(goal_terms(**changes), actor="operator:test")
     assert message in " ".join(refused.value.errors[field])
+    assert not Goal.objects.exists()
+
+
+def test_every_bad_field_is_named_at_once_and_the_cli_exits_2_with_or_without_json(agent):
+    bad = {"title": "x" * 201, "deadline": "2020-01-01", "owner": "nobody", "target": -1}
+    with pytest.raises(GoalInvalid) as refused:
+        add_goal(goal_terms(**bad), actor="operator:test")
+    assert sorted(refused.value.errors) == ["deadline", "owner", "target", "title"]
+
+    with pytest.raises(CommandError) as said:
+        call_command("goal", "add", "--title", "x" * 201, "--metric", "vibes", "--target",
+                     "1", "--owner", "nobody", "--deadline", "2020-01-01")  # fmt: skip
+    assert said.value.returncode == 2
+    for field in ("title", "metric", "owner", "deadline"):
+        assert f"\n  {field}: " in str(said.value)
     assert not Goal.objects.exists()
 
 
