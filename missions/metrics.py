@@ -28,6 +28,10 @@ def record_metric(data: dict) -> ContentMetric:
     except ValidationError as error:
         raise ProposalInvalid(field_errors(error)) from None
     publication = Publication.objects.filter(external_id=metric.post_ref).first()
+    if publication is None:  # a typo would feed the trigger a post nobody published
+        raise ProposalInvalid(
+            {"post_ref": [f"no published post has the id {metric.post_ref!r} (its external id)"]}
+        )
     rate = metric.engagements / metric.impressions if metric.impressions else 0.0
     return ContentMetric.objects.create(
         publication=publication,

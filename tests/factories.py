@@ -80,15 +80,13 @@ def make_memories(agent, kind, n, tags=(), confidence="0.80", content="noted"):
         )
 
 
-def make_publication(agent, body: str, impressions: int, engagements: int):
-    """A published post of `agent`'s with one measurement, recorded through the metrics
-    boundary the CLI and API use."""
-    from missions.metrics import record_metric
+def make_post(agent, body: str = "Hello") -> "Publication":  # noqa: F821
+    """A post of `agent`'s that went out (its external id `x-<step>`), not yet measured."""
     from missions.models import OutboxMessage, Publication
 
     step = make_step("post_tweet", agent=agent, status="succeeded")
     outbox = OutboxMessage.objects.create(key=f"post:{step.id}", step=step, channel="x")
-    post = Publication.objects.create(
+    return Publication.objects.create(
         step=step,
         outbox=outbox,
         channel="x",
@@ -97,6 +95,14 @@ def make_publication(agent, body: str, impressions: int, engagements: int):
         external_id=f"x-{step.id}",
         published_at=step.created_at,
     )
+
+
+def make_publication(agent, body: str, impressions: int, engagements: int):
+    """A published post of `agent`'s with one measurement, recorded through the metrics
+    boundary the CLI and API use."""
+    from missions.metrics import record_metric
+
+    post = make_post(agent, body)
     record_metric(
         {"post_ref": post.external_id, "impressions": impressions, "engagements": engagements}
     )

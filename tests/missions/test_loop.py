@@ -10,13 +10,13 @@ from django.db.models.functions import Now
 from console.bootstrap import bootstrap
 from missions import loop
 from missions.checkers import Beat
-from missions.models import Mission, Proposal, Reaction, Step, TriggerRule
+from missions.models import ContentMetric, Mission, Proposal, Reaction, Step, TriggerRule
 from missions.worker import handle_one_step
 from opscore.actions import set_policy
 from opscore.heartbeat import run_heartbeat
 from opscore.models import Event
 from opscore.standing_orders import db_now
-from tests.factories import AgentFactory, make_step
+from tests.factories import AgentFactory, make_post, make_step
 
 pytestmark = pytest.mark.django_db
 FAR = 10**9  # a deadline that never passes
@@ -188,27 +188,27 @@ def test_seeding_the_rules_is_idempotent_and_follows_the_enabled_agents():
 def test_metrics_from_the_cli_and_api_feed_the_engagement_trigger(agent, client, settings):
     from io import StringIO
 
-    from django.core.management import call_command
+    from django.core.management import CommandError, call_command
 
     settings.OPS_API_TOKEN = "tok-123456789" * 3
-    call_command(
-        "record-metrics",
-        "--post",
-        "local-x-1",
-        "--impressions",
-        "1000",
-        "--engagements",
-        "80",
-        stdout=StringIO(),
-    )
-    bad = client.post(
-        "/api/ops/metrics",
-        {"post_ref": "p", "impressions": 1, "engagements": 5},
-        content_type="application/json",
-        headers={"Authorization": "Bearer " + "tok-123456789" * 3},
-    )
-    assert bad.status_code == 400
+    post = make_post(agent)
+    measure = ["record-metrics", "--impressions", "1000", "--engagements", "80"]
+    call_command(*measure, "--post", post.external_id, stdout=StringIO())
+    with pytest.raises(CommandError, match="no published post has the id '99999'"):
+        call_command(*measure, "--post", "99999")
+    for body in (
+        {"post_ref": post.external_id, "impressions": 1, "engagements": 5},
+        {"post_ref": "local-x-1", "impressions": 10, "engagements": 5},
+    ):
+        bad = client.post(
+            "/api/ops/metrics",
+            body,
+            content_type="application/json",
+            headers={"Authorization": "Bearer " + "tok-123456789" * 3},
+        )
+        assert bad.status_code == 400 and list(bad.json()["errors"]) in (["body"], ["post_ref"])
+    assert ContentMetric.objects.count() == 1
     rule("hot", trigger_event="tweet_high_engagement", conditions={"min_engagement_rate": 0.05})
 
     assert loop.evaluate_triggers(FAR)["fired"] == 1
-    assert "8.0%" in Proposal.objects.get().title
+    assert "8.0%" in Proposal.objects.exclude(pk=post.step.mission.proposal_id).get().title
