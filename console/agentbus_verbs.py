@@ -90,8 +90,12 @@ def enqueue_job(**o):
         data["dedupe_key"] = o["dedupe_key"]
     source = o["source_agent"]
     cause = f"agentbus:{source}" if source else "agentbus"
+    why = handed_over(o)
+    hander = Agent.objects.filter(slug=source).first() if why else None
+    if why and hander is None:
+        raise ProposalInvalid({"source_agent": [f"unknown agent {source!r}"]})
     result = submit_proposal(
-        data, source=ProposalSource.API, cause_ref=cause, untrusted_reason=handed_over(o)
+        data, source=ProposalSource.API, cause_ref=cause, untrusted_reason=why, handed_by=hander
     )
     body = result.as_json()
     return {"proposal": body, "duplicate": body.pop("duplicate")}

@@ -73,14 +73,15 @@ class IntakePass:
 
     def used_today(self, agent: Agent) -> int:
         if agent.slug not in self.used:
-            counting = Proposal.objects.filter(agent=agent).counting_toward_daily_limit()
+            counting = Proposal.objects.charged_to(agent).counting_toward_daily_limit()
             self.used[agent.slug] = counting.created_today().count()
         return self.used[agent.slug]
 
     def admitted(self, agent: Agent, proposal: Proposal) -> None:
         self.agents[agent.slug] = agent
-        if agent.slug in self.used and proposal.counts_toward_daily_limit:
-            self.used[agent.slug] += 1
+        payer = proposal.handed_by.slug if proposal.handed_by else agent.slug
+        if payer in self.used and proposal.counts_toward_daily_limit:
+            self.used[payer] += 1
 
     def forget(self, slug: str, events_before: int) -> None:
         """A savepoint rolled back released what it locked and undid what it inserted."""
@@ -138,6 +139,7 @@ def _new_proposal(
     context=None,
     needs_human=False,
     untrusted_reason="",
+    handed_by=None,
 ) -> Proposal:
     why = untrusted_reason or _cites_untrusted_content(draft, cause_event)
     if untrusted and not why:
@@ -150,6 +152,7 @@ def _new_proposal(
         cause_event=cause_event,
         operator=operator,
         cause_ref=cause_ref,
+        handed_by=handed_by,
         context=context or {},
         needs_human=needs_human,
         proposed_steps=[step.model_dump() for step in draft.steps],
@@ -210,9 +213,7 @@ def _find_duplicate(draft: ProposalDraft) -> Proposal | None:
 def _lock_agent(draft: ProposalDraft, within: IntakePass) -> Agent:
     """Lock the proposing agent's row (once a transaction): its daily limit is counted under
     this lock."""
-    agent = within.agents.get(draft.agent)
-    if agent is None:
-        agent = Agent.objects.select_for_update().filter(slug=draft.agent).first()
+    agent = locked(draft.agent, within)
     if agent is None:
         raise ProposalInvalid({"agent": [f"unknown agent {draft.agent!r}"]})
     named = {step.agent for step in draft.steps if step.agent}
@@ -251,17 +252,28 @@ def _admit(proposal: Proposal, agent: Agent, within: IntakePass) -> tuple[Propos
     return proposal, []
 
 
+def locked(slug: str, within: IntakePass) -> Agent | None:
+    """An agent's row, locked once a transaction: its daily limit is counted under the lock."""
+    agent = within.agents.get(slug)
+    if agent is None:
+        agent = Agent.objects.select_for_update().filter(slug=slug).first()
+    return agent
+
+
 def _refusal(proposal: Proposal, agent: Agent, within: IntakePass) -> tuple[str, str] | None:
-    """The first gate that refuses (its code and reason), or None to admit."""
+    """The first gate that refuses (its code and reason), or None to admit. Work one agent's
+    runtime handed to another is paid for by the one who handed it."""
     if not agent.enabled:
         return RejectionCode.AGENT_DISABLED, f"Agent {agent.slug} is disabled"
-    used_count, reserved = within.used_today(agent), reserve_for_goals(proposal)
-    if used_count >= agent.daily_proposal_limit:
-        reason = f"Daily proposal limit reached ({used_count}/{agent.daily_proposal_limit})"
+    payer = locked(proposal.handed_by.slug, within) if proposal.handed_by else agent
+    whose = f" of {payer.slug}, who handed it over," if payer != agent else ""
+    used_count, reserved = within.used_today(payer), reserve_for_goals(proposal)
+    if used_count >= payer.daily_proposal_limit:
+        reason = f"Daily proposal limit{whose} reached ({used_count}/{payer.daily_proposal_limit})"
         return RejectionCode.DAILY_LIMIT, reason
-    if used_count + reserved >= agent.daily_proposal_limit:
+    if used_count + reserved >= payer.daily_proposal_limit:
         return RejectionCode.DAILY_LIMIT, (
-            f"Daily proposal limit: {RESERVED_FOR_GOALS.format(n=reserved)}"
+            f"Daily proposal limit{whose}: {RESERVED_FOR_GOALS.format(n=reserved)}"
         )
     dropped = drop_refusal(proposal.step_kinds)
     if dropped:

@@ -73,6 +73,11 @@ class ProposalQuerySet(models.QuerySet):
     def created_today(self):
         return self.filter(created_at__gte=start_of_today())
 
+    def charged_to(self, agent):
+        """What an agent's daily allowance paid for: its own proposals, and the work its runtime
+        handed to another agent (the other never pays for words put in its name)."""
+        return self.filter(Q(agent=agent, handed_by__isnull=True) | Q(handed_by=agent))
+
     def counting_toward_daily_limit(self):
         """Proposals an agent spent its allowance on; refusals at the door do not count."""
         return self.exclude(rejection_code__in=REFUSED_AT_THE_DOOR)
@@ -97,6 +102,14 @@ class Proposal(models.Model):
     )
     cause_ref = models.CharField(
         max_length=200, blank=True, help_text="e.g. trigger_rule:12, reaction:7, conversation:3"
+    )
+    handed_by = models.ForeignKey(
+        "opscore.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="handed_proposals",
+        help_text="the agent whose runtime handed this work over (its daily limit pays for it)",
     )
     proposed_steps = models.JSONField(default=list)
     goal = models.ForeignKey(

@@ -16,7 +16,7 @@ from memory.models import Memory, MemoryCandidate
 from missions.models import Proposal, StepAttempt
 from missions.worker import handle_one_step
 from opscore.actions import record_event
-from opscore.models import Event, Runtime
+from opscore.models import Agent, Event, Runtime
 from tests.console.test_agent_api import call, enqueue
 from tests.factories import AgentFactory, propose
 
@@ -251,6 +251,27 @@ def test_work_handed_to_another_agent_waits_for_a_person(client, secret):
     assert "alpha" in proposal.untrusted_reason
     assert not handle_one_step("w1")  # nothing of devops's runs without a person
     assert Proposal.objects.get(pk=own["id"]).status == "accepted"
+
+
+def test_work_handed_over_is_paid_for_by_the_agent_that_handed_it(client, secret, alpha):
+    """A runtime filling another agent's daily allowance would silence that agent for the day."""
+    alpha.daily_proposal_limit = 2
+    alpha.save()
+    AgentFactory(slug="devops", daily_proposal_limit=5)
+    body = {"kind": "analyze", "payload": '{"topic": "db"}'}
+
+    for n in range(3):
+        call(client, secret, "enqueue-job", target_agent="devops", subject=f"hand {n}", **body)
+
+    handed = Proposal.objects.filter(agent="devops").order_by("id")
+    assert [p.status for p in handed] == ["pending", "pending", "rejected"]
+    assert handed.last().reason == (
+        "Daily proposal limit of alpha, who handed it over, reached (2/2)"
+    )
+    devops_own = propose(Agent.objects.get(slug="devops"), "analyze", title="devops's own")
+    assert devops_own.status == "accepted"  # its allowance is untouched
+    refused = call(client, secret, "enqueue-job", target_agent="alpha", subject="mine", **body)
+    assert refused["proposal"]["status"] == "rejected"  # alpha has spent its own
 
 
 def test_a_shared_memory_from_an_outside_runtime_waits_for_a_person(client, secret, alpha):
