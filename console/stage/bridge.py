@@ -125,6 +125,38 @@ async def take_reader_place(db, lock: str, position: int) -> int:
         await asyncio.sleep(FOLLOW_SECONDS)
 
 
+def still_wanted() -> None:
+    """Raise the cancel a library swallowed: a task asked to stop keeps `cancelling()` set even
+    where an await along the way (a channel layer's, asgiref's) ate its CancelledError, and a
+    loop that never ends by itself must then end here rather than wait out another spell."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def notified(db, seconds: float) -> None:
+    """Until a notification (or anything) arrives on the LISTEN connection, or `seconds` pass;
+    what arrived is read and dropped (the events table says what is new). Its own wait on the
+    socket, not psycopg's notifies(): a cancel (the process stopping) ends this one at once,
+    where one landing in that generator's wait held the task for ten seconds and more. A lost
+    connection raises from consume_input."""
+    still_wanted()
+    loop = asyncio.get_running_loop()
+    readable = loop.create_future()
+    loop.add_reader(db.pgconn.socket, lambda: readable.done() or readable.set_result(None))
+    try:
+        async with asyncio.timeout(seconds):  # not wait_for: 3.11's can swallow a cancel
+            await readable
+    except TimeoutError:
+        pass
+    finally:
+        loop.remove_reader(db.pgconn.socket)
+    still_wanted()
+    db.pgconn.consume_input()
+    while db.pgconn.notifies():
+        pass
+
+
 async def bridge(layer, route: Route, position: int):
     """Postgres NOTIFY → channel-layer group: one LISTEN connection per reader, however many
     browsers watch, and events written by any process (the SQL completion functions too)
@@ -142,9 +174,9 @@ async def bridge(layer, route: Route, position: int):
                 await db.execute(f"LISTEN {Channel.EVENTS}")
                 position = await fan_out(layer, route.group, position)
                 failures = 0
-                async for _ in db.notifies(timeout=QUIET_CHECK_SECONDS):
+                while True:
+                    await notified(db, QUIET_CHECK_SECONDS)
                     position = await fan_out(layer, route.group, position)
-                position = await fan_out(layer, route.group, position)
         except Exception as error:  # a cancel (the loop closing) is no Exception: it still stops
             failures += 1
             log.warning("the Stage's event bridge lost a connection (%s); retrying", error)
@@ -172,6 +204,7 @@ async def relay(layer, group: str, sockets: set):
                     await layer.group_add(group, channel)
                     continue
                 await hand_out(message, sockets)
+                still_wanted()
         except Exception as error:  # a cancel (the loop closing) is no Exception: it still stops
             failures += 1
             log.warning("the Stage's relay lost the channel layer (%s); retrying", error)

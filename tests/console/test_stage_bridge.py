@@ -303,3 +303,18 @@ def test_a_process_takes_each_batch_once_and_hands_every_socket_the_same_text():
         assert "handed to every socket" in html_of(layer.sent[0])
 
     async_to_sync(scenario)()
+
+
+def test_a_stop_that_a_library_swallowed_still_ends_the_bridges_wait():
+    """Python 3.11's wait_for and some libraries eat a CancelledError; the task stays
+    `cancelling()`. The bridge's next quiet wait must end at once rather than wait a spell
+    (a stopping server, or a test's cleanup, would wait on it)."""
+
+    async def swallowed_then_waits():
+        asyncio.current_task().cancel()
+        with contextlib.suppress(asyncio.CancelledError):  # the library that ate it
+            await asyncio.sleep(0)
+        await bridges.notified(object(), 3600)  # never reaches the connection
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(swallowed_then_waits())
