@@ -16,16 +16,22 @@ SNAPSHOT = "memory_as_recorded"
 TAKE = f"""
 DROP TABLE IF EXISTS {SNAPSHOT};
 CREATE TEMP TABLE {SNAPSHOT} ON COMMIT DROP AS
-SELECT m.id, m.status, m.valid_to, m.expires_at, m.confidence, m.created_at,
-       coalesce((SELECT jsonb_agg(jsonb_build_object('at', e.created_at, 'from', l.entry -> 'from')
-                                  ORDER BY l.n)
-                 FROM jsonb_array_elements(m.calibration_log) WITH ORDINALITY AS l(entry, n)
-                 JOIN opscore_event e ON e.id = (l.entry ->> 'event')::bigint
-                 WHERE jsonb_typeof(l.entry -> 'event') = 'number'
-                   AND e.created_at >= %(first)s), '[]'::jsonb) AS rewinds
-FROM memory_memory m
-WHERE m.created_at >= %(first)s OR m.valid_to >= %(first)s OR m.expires_at >= %(first)s
-   OR m.calibration_log <> '[]'::jsonb;
+SELECT * FROM (
+    SELECT m.id, m.status, m.valid_to, m.expires_at, m.confidence, m.created_at,
+           coalesce((SELECT jsonb_agg(jsonb_build_object('at', e.created_at,
+                                                         'from', l.entry -> 'from')
+                                      ORDER BY l.n)
+                     FROM jsonb_array_elements(m.calibration_log) WITH ORDINALITY AS l(entry, n)
+                     JOIN opscore_event e ON e.id = (l.entry ->> 'event')::bigint
+                     WHERE jsonb_typeof(l.entry -> 'event') = 'number'
+                       AND e.created_at >= %(first)s), '[]'::jsonb) AS rewinds
+    FROM memory_memory m
+    WHERE m.created_at >= %(first)s OR m.valid_to >= %(first)s OR m.expires_at >= %(first)s
+       OR m.calibration_log <> '[]'::jsonb
+) AS changed
+-- a memory calibrated only before the first call is as it was: left out, never rewritten
+WHERE changed.created_at >= %(first)s OR changed.valid_to >= %(first)s
+   OR changed.expires_at >= %(first)s OR changed.rewinds <> '[]'::jsonb;
 """
 # What one snapshot row looked like at %(at)s: hidden if learned since, active if retired since.
 THEN = """
