@@ -268,7 +268,8 @@ def choose(rows: Iterable[dict]) -> list[Retrieved]:
 
 
 def matched(row: dict) -> tuple[str, ...]:
-    return tuple(row["matched"] or ())
+    """The terms a memory matched, sorted: memory_retrieve gathers them in the terms' order."""
+    return tuple(sorted(row["matched"] or ()))
 
 
 def prompt_section(found: list[Retrieved]) -> str:
