@@ -15,7 +15,7 @@ from console.roster import (
     installed_roster,
     load_roster,
 )
-from opscore.actions import record_event, set_policy
+from opscore.actions import AgentSwitchHeld, record_event, set_agent_enabled, set_policy
 from opscore.db import AdvisoryLock
 from opscore.models import Agent, Policy, StandingOrder
 from opscore.policies import SCHEMAS, default_value
@@ -29,6 +29,7 @@ class BootstrapReport:
     roster: str
     agents_created: list[str] = field(default_factory=list)
     agents_enabled: list[str] = field(default_factory=list)
+    agents_held: list[str] = field(default_factory=list)  # left disabled: an override holds them
     policies_seeded: list[str] = field(default_factory=list)
     orders_created: list[str] = field(default_factory=list)
     rules_created: list[str] = field(default_factory=list)
@@ -78,6 +79,7 @@ def bootstrap(
                 payload={
                     "agents_created": report.agents_created,
                     "agents_enabled": report.agents_enabled,
+                    "agents_held": report.agents_held,
                     "policies_seeded": report.policies_seeded,
                     "orders_created": report.orders_created,
                 },
@@ -126,12 +128,17 @@ def _already_applied(phase: int) -> bool:
 
 
 def _enable_phase_agents(roster: Roster, phase: int, report: BootstrapReport, actor: str):
-    from opscore.actions import set_agent_enabled
-
+    """An agent a disable-agent override holds stays disabled (the override's lift decides);
+    the report says which, so the operator knows why it did not come up."""
     for spec in roster.agents:
+        if spec.phase > phase:
+            continue
         agent = Agent.objects.get(slug=spec.slug)
-        if spec.phase <= phase and set_agent_enabled(agent, True, actor=actor):
-            report.agents_enabled.append(spec.slug)
+        try:
+            if set_agent_enabled(agent, True, actor=actor):
+                report.agents_enabled.append(spec.slug)
+        except AgentSwitchHeld as held:
+            report.agents_held.append(f"{spec.slug} (override {held.override.id})")
 
 
 def roster_phase(name: str) -> int | None:

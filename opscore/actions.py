@@ -4,7 +4,7 @@ from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Now
 
-from opscore.models import Agent, Event, Policy, PolicyVersion, Runtime
+from opscore.models import Agent, Event, Override, Policy, PolicyVersion, Runtime
 from opscore.models.policies import end_policy_snapshot
 from opscore.policies import validate_policy
 from opscore.redaction import redact, redact_text
@@ -77,9 +77,29 @@ def set_policy(key: str, value, *, actor: str, reason: str = "") -> Policy:
     return policy
 
 
+class AgentSwitchHeld(ValueError):
+    """An agent's switch an override holds: the message names the override to lift."""
+
+    def __init__(self, agent: Agent, override: Override):
+        self.override = override
+        super().__init__(
+            f"{agent.slug} is disabled by override {override.id} ({override.reason}): lift it "
+            f"to change that (admin → Overrides, "
+            f'`.venv/bin/opscore override lift {override.id} --reason "…"`)'
+        )
+
+
 @transaction.atomic
 def set_agent_enabled(agent: Agent, enabled: bool, *, actor: str) -> bool:
-    """Returns whether anything changed."""
+    """Returns whether anything changed. While a disable-agent override is in force the switch
+    is the override's (its lift restores what was there): every caller — the admin's actions,
+    bootstrap — is refused here with AgentSwitchHeld, so the rule lives in one place. The
+    agent's row is locked first, so an override applied meanwhile is seen (its effect waits on
+    the same row)."""
+    Agent.objects.select_for_update().filter(pk=agent.pk).first()
+    held = Override.objects.holding(agent.slug, "enabled")
+    if held is not None:
+        raise AgentSwitchHeld(agent, held)
     changed = Agent.objects.filter(pk=agent.pk).exclude(enabled=enabled).update(enabled=enabled)
     agent.enabled = enabled
     if changed:

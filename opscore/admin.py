@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from opscore import admin_llm  # noqa: F401  (registers the LLM ledger's pages)
-from opscore.actions import set_agent_enabled, set_policy
+from opscore.actions import AgentSwitchHeld, set_agent_enabled, set_policy
 from opscore.admin_overrides import OverrideAdmin
 from opscore.inputs import InputRefused, parse_json
 from opscore.models import (
@@ -97,7 +97,8 @@ class AgentAdmin(admin.ModelAdmin):
     ]
     list_filter = ["enabled", "runtime", "roster"]
     search_fields = ["slug", "display_name", "role"]
-    readonly_fields = ["enabled", "created_at", "voice_in_force"]
+    # Overrides own both switches (disable-agent, drain agent:<slug>): shown, never edited here.
+    readonly_fields = ["enabled", "draining", "created_at", "voice_in_force"]
     actions = ["enable_agents", "disable_agents"]
 
     @admin.display(description="voice in force (with what its memories taught it)")
@@ -126,9 +127,13 @@ class AgentAdmin(admin.ModelAdmin):
         return [*self.readonly_fields, "slug"] if obj else self.readonly_fields
 
     def _set_enabled(self, request, queryset, enabled: bool):
-        actor = operator_actor(request.user)
-        changed = sum(set_agent_enabled(a, enabled, actor=actor) for a in queryset)
-        report(self, request, changed, "enabled" if enabled else "disabled", [])
+        actor, changed, refused = operator_actor(request.user), 0, []
+        for agent in queryset:
+            try:
+                changed += set_agent_enabled(agent, enabled, actor=actor)
+            except AgentSwitchHeld as held:
+                refused.append(str(held))
+        report(self, request, changed, "enabled" if enabled else "disabled", refused)
 
     @admin.action(description="Enable selected agents", permissions=["change"])
     def enable_agents(self, request, queryset):

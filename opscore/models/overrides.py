@@ -18,12 +18,23 @@ class OverrideStatus(models.TextChoices):
     EXPIRED = "expired", "expired (lifted itself)"
 
 
+# The agent switches an override owns while in force: field → (kind, how the kind names the agent).
+AGENT_SWITCHES = {"enabled": ("disable_agent", "{slug}"), "draining": ("drain", "agent:{slug}")}
+
+
 class OverrideQuerySet(models.QuerySet):
     def in_force(self):
         """Active and not past expiry by the database clock (the lifter may not have run yet)."""
         return self.filter(status=OverrideStatus.ACTIVE).filter(
             Q(expires_at__isnull=True) | Q(expires_at__gt=Now())
         )
+
+    def holding(self, slug: str, switch: str):
+        """The override in force that owns this agent's `switch` (`enabled` or `draining`), if
+        any: while it is, only lifting it may flip the switch (opscore.actions.set_agent_enabled,
+        the admin and bootstrap all ask here)."""
+        kind, target = AGENT_SWITCHES[switch]
+        return self.in_force().filter(kind=kind, target=target.format(slug=slug)).first()
 
     def due_to_expire(self):
         return self.filter(status=OverrideStatus.ACTIVE, expires_at__lte=Now())

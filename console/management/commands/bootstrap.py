@@ -47,6 +47,9 @@ class Command(BaseCommand):
                 f"{', '.join(report.policies_seeded) or '-'}; created orders "
                 f"{', '.join(report.orders_created) or '-'}."
             )
+        if report.agents_held and not opts["json"]:
+            held = ", ".join(report.agents_held)
+            self.stdout.write(f"Left disabled while their override is in force: {held}.")
 
     def check_criteria(self, phase: int, as_json: bool):
         try:
