@@ -152,10 +152,8 @@ def folded_into_next(order, run) -> RunResult | None:
 
 def ask_for_work(order, run):
     """A generic order looks at what its precondition finds and answers with one typed result
-    (console.typed_orders): nothing found is `no_work` with what was checked, and no model call."""
-    if not order.agent.enabled:
-        checked = {"checked": {"agent": order.agent_id, "enabled": False}}
-        return RunResult(RunStatus.NO_WORK, f"{order.agent_id} is not enabled yet", checked)
+    (console.typed_orders): nothing found is `no_work` with what was checked, and no model call.
+    A disabled agent's order never gets here (standing_orders.agent_disabled)."""
     folded = folded_into_next(order, run)
     if folded is not None:
         return folded

@@ -19,7 +19,14 @@ from django.db.models.functions import Now
 from opscore.actions import record_event
 from opscore.db import db_now
 from opscore.lanes import DROP, Pause, lane_of_handler, pause_of
-from opscore.models import RUN_TERMINAL, RunStatus, StandingOrder, StandingOrderRun
+from opscore.models import (
+    RUN_TERMINAL,
+    Agent,
+    Override,
+    RunStatus,
+    StandingOrder,
+    StandingOrderRun,
+)
 from opscore.models.standing_orders import FIRST_SLOT_LEEWAY
 from opscore.redaction import redact, redact_text
 from opscore.registry import Registry
@@ -97,9 +104,9 @@ def execute_run(run: StandingOrderRun) -> StandingOrderRun:
     if work is None:
         finish_run(run, RunResult(RunStatus.FAILED, f"no handler named {order.handler!r}"))
         return run
-    pause = pause_of(lane_of_handler(order.handler))
-    if pause is not None:
-        finish_run(run, held_or_dropped(pause))
+    stopped = agent_disabled(order) or held_by_pause(order)
+    if stopped is not None:
+        finish_run(run, stopped)
         return run
     try:
         result = work(order, run)
@@ -109,6 +116,24 @@ def execute_run(run: StandingOrderRun) -> StandingOrderRun:
         result = RunResult(RunStatus.FAILED, detail)
     finish_run(run, result)
     return run
+
+
+def agent_disabled(order: StandingOrder) -> RunResult | None:
+    """One check for every order, whatever its handler: a disabled agent's slot is `no_work`
+    saying why (and which override, if one holds the switch), and no handler runs — no model
+    call, nothing kept. Read fresh: the agent may have been disabled since the order loaded."""
+    agent = Agent.objects.get(pk=order.agent_id)
+    if agent.enabled:
+        return None
+    held = Override.objects.holding(agent.slug, "enabled")
+    why = f"{agent.slug} is disabled" + (f" (override {held.id}: {held.reason})" if held else "")
+    checked = {"agent": agent.slug, "enabled": False} | ({"override": held.id} if held else {})
+    return RunResult(RunStatus.NO_WORK, why, {"checked": checked})
+
+
+def held_by_pause(order: StandingOrder) -> RunResult | None:
+    pause = pause_of(lane_of_handler(order.handler))
+    return held_or_dropped(pause) if pause is not None else None
 
 
 def held_or_dropped(pause: Pause) -> RunResult:
