@@ -6,7 +6,7 @@ from django.db.models.functions import Now
 
 from opscore.actions import record_event
 from opscore.db import oldest_unlocked
-from opscore.models import Agent
+from opscore.models import Agent, Override
 from opscore.redaction import redact_text
 from roundtable.formats import FORMATS
 from roundtable.models import Conversation, ConversationStatus
@@ -53,6 +53,37 @@ def claim_conversation(worker_id: str) -> Conversation | None:
             return None
         conversation.start(worker_id)
     return conversation
+
+
+def excuse_disabled(conversation: Conversation) -> str:
+    """A participant disabled since the conversation was queued takes no part: no turn, no
+    model call as it, no memory. Returns why the rest cannot go on ('' if they can)."""
+    enabled = Agent.objects.enabled().filter(slug__in=conversation.participants)
+    present = set(enabled.values_list("slug", flat=True))
+    absent = [p for p in conversation.participants if p not in present]
+    if not absent:
+        return ""
+    why = "; ".join(disabled_because(slug) for slug in absent)
+    spec, left = FORMATS[conversation.format], len(conversation.participants) - len(absent)
+    if left < spec.agents[0]:
+        low, high = spec.agents
+        return f"{why}; a {conversation.format} needs {low}-{high} agents and {left} is left"
+    if not conversation.excuse(absent):
+        raise LeaseLost(f"C{conversation.id} is no longer held by {conversation.lease_owner}")
+    record_event(
+        "conversation.participants_excused",
+        f"C{conversation.id}: {', '.join(absent)} will not take part",
+        summary=why,
+        tags=["conversation", "excused"],
+        payload={"conversation_id": conversation.id, "excused": absent},
+        actor="system:roundtable",
+    )
+    return ""
+
+
+def disabled_because(slug: str) -> str:
+    held = Override.objects.holding(slug, "enabled")
+    return f"{slug} is disabled" + (f" (override {held.id}: {held.reason})" if held else "")
 
 
 class LeaseLost(RuntimeError):

@@ -83,6 +83,14 @@ class Conversation(models.Model):
             return True
         return bool(self._as_seen().update(lease_expires_at=Now() + LEASE))
 
+    def excuse(self, absent: list[str]) -> bool:
+        """Drop participants who may no longer take part, only while this worker holds it:
+        what follows (turns, distillation's memories and drift) reads `participants`."""
+        present = [p for p in self.participants if p not in absent]
+        excused = self._as_seen().update(participants=present)
+        self.refresh_from_db()
+        return bool(excused)
+
     def finish(self, status: str, error: str) -> bool:
         """Running → its outcome, only by whoever still holds it."""
         finished = self._as_seen().update(

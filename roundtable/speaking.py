@@ -12,7 +12,12 @@ from opscore.models import Agent
 from opscore.prompting import derive_voice_modifiers, system_prompt
 from roundtable.distillation import distill
 from roundtable.formats import FORMATS
-from roundtable.lifecycle import LeaseLost, close_conversation, refuse_late_write
+from roundtable.lifecycle import (
+    LeaseLost,
+    close_conversation,
+    excuse_disabled,
+    refuse_late_write,
+)
 from roundtable.models import Conversation, ConversationStatus, Relationship, Turn, affinity_lookup
 from roundtable.speech import interaction_for, next_speaker, offline_line, sanitize_turn
 
@@ -22,6 +27,8 @@ def run_conversation(conversation: Conversation, rand, pause=None, on_turn=None)
     `on_turn(turn)` sees each turn as it is spoken (the CLI streams them)."""
     pause = settings.OPS_TURN_PAUSE_SECONDS if pause is None else pause
     try:
+        if cannot := excuse_disabled(conversation):
+            return close_conversation(conversation, ConversationStatus.FAILED, cannot)
         _speak(conversation, rand, pause, on_turn or (lambda turn: None))
         hold(conversation)  # distilling writes memories and drift: only while it is ours
     except (LLMError, OverBudget) as error:

@@ -1,0 +1,57 @@
+"""A participant disabled after its conversation was queued takes no part: it does not speak,
+no model is called as it, and nothing is distilled for it. Too few left for the format, and the
+conversation fails with the reason on the row."""
+
+import pytest
+
+from memory.models import MemoryCandidate
+from opscore.models import Event, LLMCall
+from opscore.overrides import apply_override
+from roundtable.lifecycle import request_conversation
+from roundtable.models import Conversation, Turn
+from roundtable.tasks import run_next_conversation
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_pause(settings):
+    settings.OPS_TURN_PAUSE_SECONDS = 0
+
+
+def disable(slug: str):
+    return apply_override("disable-agent", slug, reason="paging storm", actor="operator:test")
+
+
+def test_a_conversation_left_too_small_fails_with_the_reason_and_nobody_speaks(crew):
+    queued = request_conversation("debate", ["devops", "security"], "x", source="operator")
+    held = disable("devops")
+
+    result = run_next_conversation()
+
+    conversation = Conversation.objects.get(pk=queued.id)
+    assert result == {"ran": queued.id, "status": "failed"}
+    assert conversation.error == (
+        f"devops is disabled (override {held.id}: paging storm); "
+        "a debate needs 2-3 agents and 1 is left"
+    )
+    assert not Turn.objects.exists() and not LLMCall.objects.exists()
+    assert Event.objects.filter(kind="conversation.failed").count() == 1
+
+
+def test_the_others_talk_on_without_the_disabled_participant(crew):
+    queued = request_conversation(
+        "debate", ["devops", "security", "research"], "x", source="operator"
+    )
+    disable("devops")
+
+    run_next_conversation()
+
+    conversation = Conversation.objects.get(pk=queued.id)
+    speakers = set(conversation.turns.values_list("speaker_id", flat=True))
+    assert conversation.status == "succeeded" and speakers == {"security", "research"}
+    assert not LLMCall.objects.filter(agent="devops").exists()
+    assert not MemoryCandidate.objects.filter(source_agent="devops").exists()
+    assert conversation.participants == ["security", "research"]
+    excused = Event.objects.get(kind="conversation.participants_excused")
+    assert excused.payload["excused"] == ["devops"]
