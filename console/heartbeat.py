@@ -62,7 +62,13 @@ DUTIES = [
     Duty("recover_stale_conversations", 2, conversations),
     Duty("standing_order_gap_check", 3, unless_proved_by("gap_check", gap_check)),
     Duty("detect_runaways", 2, detect_runaways),
-    Duty("evaluate_triggers", 4, execution.evaluate_triggers, lane="triggers"),
+    Duty(
+        "evaluate_triggers",
+        4,
+        execution.evaluate_triggers,
+        lane="triggers",
+        dropping=execution.drop_triggers,
+    ),
     Duty(
         "process_reactions",
         3,

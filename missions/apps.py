@@ -31,6 +31,7 @@ class MissionsConfig(AppConfig):
         outbox.CHANNELS.register_all({wake.CHANNEL: wake.deliver_wake})
         gates.GATES.register_all(gates.BUILTIN)
         checkers.CHECKERS.register_all(checkers.BUILTIN)
+        checkers.READS_EVENTS.register_all(checkers.BUILTIN_EVENTS)
         executors.register_plugins(settings.OPS_EXECUTOR_MODULES)
         override_kinds.register()
         from missions import recovery, threads

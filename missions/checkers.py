@@ -62,7 +62,7 @@ class Idea:
     context: dict = field(default_factory=dict)
 
 
-def _latest_event(rule: TriggerRule, beat: Beat, kind: str) -> Event | None:
+def latest_event(rule: TriggerRule, beat: Beat, kind: str) -> Event | None:
     """The newest event of `kind` past the rule's cursor. A pass reads it once per kind: the
     newest past the smallest cursor of the rules sharing the checker (event_kind_idx serves
     it), which each rule takes only if it is past its own cursor too."""
@@ -103,8 +103,13 @@ def _first_rows(wanted: list[tuple], query) -> dict:
     return rows
 
 
+# The checkers that answer events past a rule's cursor, and the event kind each reads: what
+# the triggers lane, paused in drop mode, refuses (missions.loop.drop_triggers).
+READS_EVENTS: Registry = Registry("trigger checker's event kind")
+
+
 def mission_failed(rule, beat):
-    event = _latest_event(rule, beat, "mission.failed")
+    event = latest_event(rule, beat, "mission.failed")
     if event is None:
         return None
     return Idea(
@@ -130,7 +135,7 @@ def content_published(rule, beat):
 
 
 def insight_promoted(rule, beat):
-    event = _latest_event(rule, beat, "insight.promoted")
+    event = latest_event(rule, beat, "insight.promoted")
     if event is None:
         return None
     return Idea(
@@ -197,3 +202,4 @@ BUILTIN = {
     "insight_promoted": insight_promoted,
     "tweet_high_engagement": tweet_high_engagement,
 } | dict.fromkeys(PROACTIVE, proactive)
+BUILTIN_EVENTS = {"mission_failed": "mission.failed", "insight_promoted": "insight.promoted"}

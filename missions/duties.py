@@ -18,6 +18,10 @@ def evaluate_triggers(deadline: float) -> dict:
     return loop.evaluate_triggers(deadline)
 
 
+def drop_triggers(why: str) -> dict:
+    return loop.drop_triggers(why)
+
+
 def process_reactions(deadline: float) -> dict:
     return loop.match_reactions() | loop.process_reactions(deadline)
 

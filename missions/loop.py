@@ -12,7 +12,7 @@ from django.db.models import BooleanField, Case, DurationField, ExpressionWrappe
 from django.db.models.functions import Now
 
 from missions.actions import IntakePass, submit_proposal
-from missions.checkers import CHECKERS, Beat, Idea
+from missions.checkers import CHECKERS, READS_EVENTS, Beat, Idea, latest_event
 from missions.models import (
     LoopCursor,
     Proposal,
@@ -117,6 +117,22 @@ def evaluate_triggers(deadline: float, rand=None) -> dict:
         for k in ("fired", "evaluated", "skipped", "deferred")
     }
     return counts | {"rules": results}
+
+
+def drop_triggers(why: str) -> dict:
+    """The triggers lane paused in drop mode: every enabled rule that answers events refuses
+    the newest it has not seen — cooling or not, its rule paused or not — with a TriggerSkip
+    row, and its cursor moves past it, so the lift does not answer the pause's events late.
+    Rules that read no events (proactive, engagement) have nothing arriving to refuse: they
+    simply do not fire until the lift."""
+    rules = [r for r in _enabled_rules() if r.trigger_event in READS_EVENTS]
+    beat = Beat(rng, rules=rules)
+    dropped = []
+    for rule in rules:
+        event = latest_event(rule, beat, READS_EVENTS[rule.trigger_event])
+        if event is not None:
+            dropped.append(rule.drop_through(event, f"dropped: {why}").event_id)
+    return {"dropped": len(dropped), "events": dropped}
 
 
 def record_fires(beat: Beat) -> None:

@@ -18,7 +18,14 @@ from missions.models.goals import (
     GoalVersion,
     Rating,
 )
-from missions.models.loop import ContentMetric, LoopCursor, Reaction, ReactionStatus, TriggerRule
+from missions.models.loop import (
+    ContentMetric,
+    LoopCursor,
+    Reaction,
+    ReactionStatus,
+    TriggerRule,
+    TriggerSkip,
+)
 from missions.models.proposals import Proposal, ProposalSource, ProposalStatus, RejectionCode
 from missions.models.steps import (
     MISSION_TERMINAL,
@@ -73,6 +80,7 @@ __all__ = [
     "StepStatus",
     "SubjectKind",
     "TriggerRule",
+    "TriggerSkip",
     "Worker",
     "in_seconds",
     "start_of_today",

@@ -50,6 +50,29 @@ class TriggerRule(models.Model):
             return None
         return self.topics[self.topic_position % len(self.topics)]
 
+    def drop_through(self, event, reason: str) -> "TriggerSkip":
+        """Refuse for good what the rule would answer with `event` (the newest it has not
+        seen): a row with the reason, and the cursor past it, so no later pass answers it."""
+        self.last_seen_event_id = max(self.last_seen_event_id, event.id)
+        self.save(update_fields=["last_seen_event_id"])
+        return TriggerSkip.objects.create(rule=self, event=event, reason=reason[:300])
+
+
+class TriggerSkip(models.Model):
+    """Work a rule did not propose, and why: the triggers lane paused in drop mode. Like a
+    skipped Reaction, it is the evidence that the event was seen and refused, not lost."""
+
+    rule = models.ForeignKey(TriggerRule, on_delete=models.CASCADE, related_name="skips")
+    event = models.ForeignKey("opscore.Event", on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=300)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.rule_id} skipped event {self.event_id}"
+
 
 class ReactionStatus(models.TextChoices):
     QUEUED = "queued"

@@ -1,0 +1,84 @@
+"""Pausing the triggers lane: `queue` answers the pause's events after the lift; `drop` skips
+them for good, one row per rule with the reason, and moves the rules' cursors past them."""
+
+import pytest
+
+from missions.models import Proposal, TriggerRule, TriggerSkip
+from opscore.actions import record_event
+from opscore.heartbeat import run_heartbeat
+from opscore.overrides import apply_override, lift_override
+from tests.factories import make_step
+
+pytestmark = pytest.mark.django_db
+
+
+def diagnose_failures() -> TriggerRule:
+    return TriggerRule.objects.create(
+        name="diagnose",
+        trigger_event="mission_failed",
+        action_config={"target_agent": "devops"},
+        cooldown_minutes=0,
+    )
+
+
+def mission_failed(title: str):
+    """A real ending names its mission (memory learns from it in the same beat)."""
+    return record_event(
+        "mission.failed", title, tags=["mission_failed"], mission=make_step().mission
+    )
+
+
+def pause(target: str):
+    return apply_override("pause-lane", target, reason="quiet week", actor="operator:ana")
+
+
+def lift(row) -> None:
+    lift_override(row.id, actor="operator:ana", reason="back to work")
+
+
+def triggers_duty() -> dict:
+    beat = run_heartbeat("test")
+    return next(d for d in beat.duties if d["name"] == "evaluate_triggers")
+
+
+def test_it_skips_events_arriving_under_a_drop_pause_for_good_with_the_reason(agent):
+    rule = diagnose_failures()
+    row = pause("triggers:drop")
+    failed = mission_failed("M1 failed")
+
+    assert triggers_duty()["counts"]["dropped"] == 1
+
+    skip = TriggerSkip.objects.get()
+    assert (skip.rule, skip.event) == (rule, failed)
+    assert f"dropped: lane triggers paused (drop) by override {row.id}" in skip.reason
+    rule.refresh_from_db()
+    assert rule.last_seen_event_id == failed.id
+    lift(row)
+    assert triggers_duty()["status"] == "ok"
+    assert not Proposal.objects.filter(cause_event=failed).exists()
+
+
+def test_it_answers_events_arriving_after_a_drop_pause_is_lifted(agent):
+    diagnose_failures()
+    row = pause("triggers:drop")
+    mission_failed("M1 failed")
+    triggers_duty()
+    lift(row)
+    later = mission_failed("M2 failed")
+
+    triggers_duty()
+
+    assert Proposal.objects.get(source="trigger").cause_event == later
+
+
+def test_it_answers_the_events_of_a_queue_pause_after_the_lift(agent):
+    diagnose_failures()
+    row = pause("triggers")
+    failed = mission_failed("M1 failed")
+
+    assert triggers_duty()["status"] == "paused"
+    lift(row)
+    triggers_duty()
+
+    assert Proposal.objects.get(source="trigger").cause_event == failed
+    assert not TriggerSkip.objects.exists()
