@@ -7,11 +7,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from memory.evidence import EvidenceInvalid, check_evidence
 from memory.evidence import untrusted_reason as evidence_untrusted
-from memory.gate import review_candidate
+from memory.gate import hold, reject, review_candidate
 from memory.models import (
     CandidateStatus,
     Memory,
     MemoryCandidate,
+    MemoryReview,
     MemoryScope,
     MemoryType,
     Stability,
@@ -19,6 +20,7 @@ from memory.models import (
 )
 from missions.schemas import field_errors
 from opscore.inputs import FieldErrors, InputRefused, check_clean
+from opscore.lanes import DROP, pause_of
 from opscore.models import Agent, Policy
 
 
@@ -82,7 +84,7 @@ def propose_candidate(data: dict, untrusted_reason: str = "") -> tuple[MemoryCan
     fields["untrusted_reason"] = untrusted_reason or evidence_untrusted(draft.evidence)
     try:
         with transaction.atomic():
-            return MemoryCandidate.objects.create(source_agent_id=draft.agent, **fields), True
+            candidate = MemoryCandidate.objects.create(source_agent_id=draft.agent, **fields)
     except IntegrityError:
         existing = MemoryCandidate.objects.filter(
             source_agent_id=draft.agent, dedupe_key=draft.dedupe_key, status=CandidateStatus.NEW
@@ -90,6 +92,20 @@ def propose_candidate(data: dict, untrusted_reason: str = "") -> tuple[MemoryCan
         if existing is None:
             raise
         return existing, False
+    refuse_while_dropping(candidate)
+    return candidate, True
+
+
+LANE_REVIEWER = "system:memory-lane"
+
+
+def refuse_while_dropping(candidate: MemoryCandidate) -> MemoryReview | None:
+    """The memory lane paused in drop mode refuses new candidates, whoever proposes them, with
+    the pause's reason on the rejection (candidates waiting from before the pause still wait)."""
+    pause = pause_of("memory")
+    if pause is None or pause.mode != DROP:
+        return None
+    return reject(candidate, LANE_REVIEWER, f"dropped: {pause.why}")
 
 
 def propose_and_review(data: dict, *, reviewer: str = "system:outcome-learning"):
@@ -97,13 +113,20 @@ def propose_and_review(data: dict, *, reviewer: str = "system:outcome-learning")
     reviewed at once when memory_policy.auto_promote_private; shared ones always wait for the
     promotion run (review None), and untrusted ones for a person."""
     candidate, created = propose_candidate(data)
+    if not created or candidate.status != CandidateStatus.NEW:  # refused by a dropping pause
+        return candidate, None
     private = candidate.visibility == Visibility.PRIVATE
     trusted = not candidate.untrusted_reason
-    if (
-        created
-        and private
-        and trusted
-        and Policy.objects.value("memory_policy").auto_promote_private
-    ):
-        return candidate, review_candidate(candidate.id, reviewer=reviewer)
+    if private and trusted and Policy.objects.value("memory_policy").auto_promote_private:
+        return candidate, review_at_once(candidate, reviewer)
     return candidate, None
+
+
+def review_at_once(candidate: MemoryCandidate, reviewer: str) -> MemoryReview | None:
+    """While the memory lane is paused (queue) nothing is promoted: the candidate waits with a
+    row saying so, and is reviewed for `reviewer` once the lane runs again
+    (memory.learning.review_held)."""
+    pause = pause_of("memory")
+    if pause is not None:
+        return hold(candidate, reviewer, f"held: {pause.why}")
+    return review_candidate(candidate.id, reviewer=reviewer)

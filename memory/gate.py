@@ -109,6 +109,21 @@ def waits_for_a_person(candidate: MemoryCandidate, reviewer: str) -> MemoryRevie
     )
 
 
+HELD = "memory"  # touched["held"] of a hold row: the lane whose pause kept the candidate waiting
+
+
+def hold(candidate: MemoryCandidate, reviewer: str, reason: str) -> MemoryReview:
+    """No decision yet: the memory lane is paused; the candidate stays new, and this row (naming
+    who asked for the review) is how the lane finds it again after the lift."""
+    return MemoryReview.objects.create(
+        decision=Decision.SKIPPED,
+        reviewer=reviewer,
+        reason=reason[:2000],
+        candidate=candidate,
+        touched={"candidate": candidate.id, "held": HELD},
+    )
+
+
 def with_notes(reason: str, notes: str) -> str:
     """A reviewer's own words travel with the gate's reason (review rows are append-only)."""
     return f"{reason}; notes: {notes.strip()}"[:2000] if notes.strip() else reason

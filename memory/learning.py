@@ -8,8 +8,15 @@ from django.db import transaction
 
 from memory.calibration import calibrate_step
 from memory.feedback_learning import learn_from_feedback
-from memory.gate import review_candidate
-from memory.models import CandidateStatus, MemoryCandidate, MemoryScope, MemoryType
+from memory.gate import HELD, review_candidate
+from memory.models import (
+    CandidateStatus,
+    Decision,
+    MemoryCandidate,
+    MemoryReview,
+    MemoryScope,
+    MemoryType,
+)
 from memory.outcomes import learn_from_metrics, learn_from_mission
 from missions.models import LoopCursor
 from opscore.models import Event, Policy
@@ -67,6 +74,32 @@ def learn_from_event(event: dict, counts: dict, policy) -> None:
 
 
 def promote_insights(deadline: float) -> dict:
+    """The gate's per-beat work: what a queue pause held back, then the insight fast path."""
+    held = review_held(deadline)
+    return fast_path(deadline) | ({"held": held} if held else {})
+
+
+def review_held(deadline: float) -> dict:
+    """The review a pause of the memory lane (queue) held back, now that the lane runs again:
+    each held candidate still new, for the reviewer that asked. Frozen promotions or
+    auto_promote_private switched off leave them to the gate's promotion run."""
+    policy = Policy.objects.value("memory_policy")
+    if policy.frozen or not policy.auto_promote_private:
+        return {}
+    held = MemoryReview.objects.filter(
+        decision=Decision.SKIPPED, touched__held=HELD, candidate__status=CandidateStatus.NEW
+    ).order_by("candidate_id")
+    counts: dict[str, int] = {}
+    for candidate_id, reviewer in held.values_list("candidate_id", "reviewer")[:FAST_PATH_BATCH]:
+        if time.monotonic() > deadline:
+            return counts | {"deferred": "budget"}
+        review = review_candidate(candidate_id, reviewer=reviewer, policy=policy)
+        if review is not None:
+            counts[review.decision] = counts.get(review.decision, 0) + 1
+    return counts
+
+
+def fast_path(deadline: float) -> dict:
     """The gate's fast path: an agent's own high-confidence insight need not wait for the
     promotion run. Promoted, it is announced as `insight.promoted`, which the insight_promoted
     trigger turns into work; everything else still waits for the gate's run."""

@@ -1,0 +1,108 @@
+"""Pausing the memory lane stops promotions: `queue` keeps the candidates a conversation or an
+outcome proposes, unreviewed, until the lift; `drop` refuses them with the reason recorded.
+Confidence calibration (learned from step endings) waits for the lift too."""
+
+import random
+from decimal import Decimal
+
+import pytest
+
+from memory.models import Memory, MemoryCandidate, MemoryReview
+from opscore.actions import record_event
+from opscore.heartbeat import run_heartbeat
+from opscore.models import LLMCall
+from opscore.overrides import apply_override, lift_override
+from roundtable.lifecycle import request_conversation
+from roundtable.speaking import run_conversation
+from tests.factories import make_step
+
+pytestmark = pytest.mark.django_db
+CREW = ["coordinator", "devops", "research", "security"]
+
+
+def pause(target: str):
+    return apply_override("pause-lane", target, reason="quiet week", actor="operator:ana")
+
+
+def lift(row) -> None:
+    lift_override(row.id, actor="operator:ana", reason="back to work")
+
+
+def standup():
+    return run_conversation(
+        request_conversation("standup", CREW, "the week", source="operator"),
+        random.Random(1),
+        pause=0,
+    )
+
+
+def test_it_keeps_a_conversations_candidates_unreviewed_under_a_queue_pause(crew):
+    row = pause("memory")
+
+    standup()
+
+    assert MemoryCandidate.objects.count() > 0
+    assert set(MemoryCandidate.objects.values_list("status", flat=True)) == {"new"}
+    assert not Memory.objects.exists()
+    assert not MemoryReview.objects.exclude(decision="skipped").exists()
+    held = MemoryReview.objects.filter(candidate__isnull=False)
+    assert all(f"held: lane memory paused (queue) by override {row.id}" in r.reason for r in held)
+
+
+def test_it_reviews_the_held_candidates_as_usual_once_the_pause_is_lifted(crew):
+    row = pause("memory")
+    standup()
+    held = MemoryCandidate.objects.count()
+
+    lift(row)
+    run_heartbeat("test")
+
+    assert not MemoryCandidate.objects.filter(status="new").exists()
+    promoted = MemoryReview.objects.filter(decision="promote", reviewer="system:roundtable")
+    assert promoted.count() == held == Memory.objects.count()
+
+
+def test_it_refuses_a_conversations_candidates_with_the_reason_under_a_drop_pause(crew):
+    row = pause("memory:drop")
+
+    standup()
+
+    assert MemoryCandidate.objects.count() > 0
+    assert set(MemoryCandidate.objects.values_list("status", flat=True)) == {"rejected"}
+    assert not Memory.objects.exists()
+    for review in MemoryReview.objects.all():
+        assert review.decision == "reject"
+        assert f"dropped: lane memory paused (drop) by override {row.id}" in review.reason
+
+
+def test_it_calibrates_no_confidence_while_the_memory_lane_is_paused(agent):
+    memory = Memory.objects.create(
+        agent=agent,
+        type="lesson",
+        content="Check the disk first.",
+        confidence=Decimal("0.50"),
+        evidence=[{"type": "event", "id": record_event("step.failed", "x", agent=agent).id}],
+        source_trace_id="t",
+    )
+    step = make_step(agent=agent)
+    LLMCall.objects.create(
+        agent=agent,
+        step=step,
+        purpose="step.analyze",
+        provider="offline",
+        model="m",
+        prompt_version="v",
+        outcome="ok",
+        injected={"memory_ids": [memory.id]},
+    )
+    row = pause("memory")
+    record_event("step.succeeded", "S ok", agent=agent, step=step)
+
+    run_heartbeat("test")
+    memory.refresh_from_db()
+    assert memory.confidence == Decimal("0.50") and memory.calibration_log == []
+
+    lift(row)
+    run_heartbeat("test")
+    memory.refresh_from_db()
+    assert memory.confidence == Decimal("0.52")
