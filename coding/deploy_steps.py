@@ -60,7 +60,8 @@ def execute_deploy(step_run):
     if not approval_waiting_over(step_run.step):
         return Blocked(f"waiting for a deploy approval of R{run.id}'s plan", code=WAITING)
     try:
-        return Succeeded({"deployed": deploy(run), "plan": run.deploy_plan})
+        deployed = deploy(run, step_run.step.payload.get("target", ""))
+        return Succeeded({"deployed": deployed, "plan": run.deploy_plan})
     except DeployRefused as refused:
         return Failed(str(refused), retryable=False, input_refused=True)
 

@@ -71,12 +71,13 @@ def prepare_deploy(run: CodingRun, target: str) -> dict:
     return plan
 
 
-def deploy(run: CodingRun) -> str:
-    """Move the target's ref exactly as the approved plan says; the new sha. A refusal is an
-    event and raises DeployRefused."""
+def deploy(run: CodingRun, target: str = "") -> str:
+    """Move the target's ref exactly as the approved plan says; the new sha. `target`: the one
+    the caller was approved for (a deploy step's payload), which the plan must name. A refusal
+    is an event and raises DeployRefused."""
     try:
         with holding_repository(run.repository):
-            return apply_plan(run)
+            return apply_plan(run, target)
     except DeployRefused as refused:
         record_event(
             "coding.deploy.refused",
@@ -99,8 +100,13 @@ def approved_plan(run: CodingRun) -> dict:
     return run.deploy_plan
 
 
-def apply_plan(run: CodingRun) -> str:
+def apply_plan(run: CodingRun, target: str = "") -> str:
     plan = approved_plan(run)
+    if target and plan["target"] != target:
+        raise DeployRefused(
+            f"the approved plan deploys to {plan['target']}, not {target} as asked; "
+            f"prepare and approve a plan for {target}"
+        )
     now = build_plan(run, plan["target"])
     if now != plan:
         raise DeployRefused(

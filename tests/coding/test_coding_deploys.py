@@ -120,3 +120,26 @@ def test_the_steps_plan_then_wait_for_the_approval_then_deploy(coding_repo):
 
     gated.refresh_from_db()
     assert gated.status == "succeeded" and deployed(coding_repo) == run.merged_sha
+
+
+def test_a_deploy_step_never_moves_a_target_other_than_the_one_it_names(coding_repo):
+    """The proposal's approver was shown "deploy to staging": a standing approval of a plan for
+    production must not make that step move production."""
+    run = merged(coding_repo)
+    AgentFactory(slug="devops", max_concurrent_steps=5)
+    prepare_deploy(run, "production")
+    approve_run(run, "deploy", by="bo")
+    data = {
+        "agent": "devops",
+        "title": f"Deploy R{run.id} to staging",
+        "steps": [{"kind": "deploy", "payload": {"run_id": run.id, "target": "staging"}}],
+    }
+    approve_proposal(submit_proposal(data, source="human").proposal, actor="operator:ana")
+
+    assert handle_one_step("w1")
+
+    step = Step.objects.get(kind="deploy")
+    assert step.status in ("failed", "dead")
+    assert "production" in step.last_error and "staging" in step.last_error
+    assert deployed(coding_repo) == "" and deployed(coding_repo, "staging") == ""
+    assert "staging" in Event.objects.get(kind="coding.deploy.refused").summary
