@@ -44,20 +44,32 @@ STEP_KIND = StepKind(
 
 
 def diff_preview(payload: dict) -> str:
-    """The diff an approver approves: each field of the policy at the base version → new."""
+    """The diff an approver approves: each field of the policy at the base version → the value
+    the change will store (a field the value leaves out is stored as its default, so it shows
+    as reset, never as unchanged)."""
     key, base = payload.get("key"), payload.get("base_version")
     if key not in SCHEMAS:
         return ""
     row = PolicyVersion.objects.filter(policy_id=key, version=base).first()
     old = row.new_value if row else SCHEMAS[key]().model_dump(mode="json")
-    new = payload.get("value") if isinstance(payload.get("value"), dict) else {}
+    new = value_to_store(key, payload.get("value"), old)
     lines = [
         f"{field}: {json.dumps(old.get(field))} → {json.dumps(new.get(field))}"
         for field in sorted(set(old) | set(new))
-        if old.get(field) != new.get(field, old.get(field))
+        if old.get(field) != new.get(field)
     ]
     head = f"{key} at version {base}{'' if row else ' (schema default)'}:"
     return "\n".join([head, *lines] if lines else [head, "no change"])
+
+
+def value_to_store(key: str, value, old: dict) -> dict:
+    """What set_policy would store for `value` written over `old`: the same normalisation."""
+    if not isinstance(value, dict):
+        return {}
+    try:
+        return validate_policy(key, value, stored=old)
+    except PolicyError:
+        return value  # refused at the intake; shown as given
 
 
 def version_now(key: str) -> int:

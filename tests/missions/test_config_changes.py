@@ -81,3 +81,23 @@ def test_a_config_change_is_never_auto_approved(agent):
     set_policy("x_daily_quota", {"limit": 5}, actor="a")
 
     assert change(agent, {"limit": 6}).status == "pending"
+
+
+def test_the_card_shows_every_field_the_change_writes_including_those_it_resets(client, agent):
+    """A value that leaves a field out stores that field's default: the approver sees it."""
+    set_policy("content_policy", {"enabled": True, "max_drafts_per_day": 2}, actor="a")
+    payload = {"key": "content_policy", "value": {"enabled": True}, "base_version": 1}
+    data = {
+        "agent": agent.slug,
+        "title": "Tidy the content policy",
+        "steps": [{"kind": "config.change", "payload": payload | {"reason": "tidy"}}],
+    }
+    proposal = submit_proposal(data, source="api").proposal
+    client.force_login(person("ben", "approvers", "release managers"))
+
+    card = client.get("/stage/approvals").content.decode()
+    approve(client, proposal)
+    assert handle_one_step("w1")
+
+    written = Policy.objects.value("content_policy").max_drafts_per_day
+    assert "no change" not in card and f"max_drafts_per_day: 2 → {written}" in card
