@@ -148,29 +148,42 @@ def idle_cognition(order, run):
         answer = think(order, room, changed)
     except (LLMError, OverBudget, ValueError) as problem:
         return RunResult(RunStatus.FAILED, str(problem)[:500], checked)
-    kept = keep_thoughts(order, answer.ideas[:room], changed)
+    kept, dropped = keep_thoughts(order, answer.ideas[:room], changed)
+    checked |= {"dropped": dropped} if dropped else {}
+    why_not = f"; dropped {len(dropped)}: " + "; ".join(d["reason"] for d in dropped)
     if not kept:
-        return RunResult(RunStatus.NO_WORK, "thought about it; nothing worth keeping", checked)
-    return RunResult(RunStatus.COMPLETED, f"kept {len(kept)} idea(s)", checked | {"ideas": kept})
+        summary = "thought about it; nothing worth keeping" + (why_not if dropped else "")
+        return RunResult(RunStatus.NO_WORK, summary[:500], checked)
+    summary = f"kept {len(kept)} idea(s)" + (why_not if dropped else "")
+    return RunResult(RunStatus.COMPLETED, summary[:500], checked | {"ideas": kept})
 
 
-def keep_thoughts(order, thoughts: list[Thought], changed: list[dict]) -> list[int]:
-    """Each thought becomes an idea citing its rows; a thought citing rows it was not shown is
-    dropped (it would be evidence nobody saw)."""
+def keep_thoughts(order, thoughts: list[Thought], changed: list[dict]) -> tuple[list, list]:
+    """Each thought becomes an idea citing its rows: the ideas' ids, and each thought left out
+    with why. A thought citing rows it was not shown is left out (it would be evidence nobody
+    saw), and so is one already open as an idea; the run's record says so."""
     shown = {(r["type"], r["id"]) for r in changed}
-    kept = []
+    kept, dropped = [], []
     for thought in thoughts:
         cited = [{"type": e.get("type"), "id": e.get("id")} for e in thought.evidence]
-        if any((c["type"], c["id"]) not in shown for c in cited):
+        unseen = [c for c in cited if (c["type"], c["id"]) not in shown]
+        if unseen:
+            named = ", ".join(f"{c['type']} {c['id']}" for c in unseen)
+            dropped.append(left_out(thought, f"cites {named}, which it was not shown"))
             continue
         data = {"source_agent": order.agent_id, "theme": "idle", "tags": ["idle"]}
         data |= {"title": thought.title, "body": thought.body, "evidence": cited}
         data["dedupe_key"] = f"idle:{thought.title}"[:200]
         try:
             kept.append(create_idea(data).id)
-        except OpportunityInvalid:
-            continue  # the same thought is already an open idea
-    return kept
+        except OpportunityInvalid as invalid:
+            again = "dedupe_key" in invalid.errors
+            dropped.append(left_out(thought, "is already an open idea" if again else str(invalid)))
+    return kept, dropped
+
+
+def left_out(thought: Thought, reason: str) -> dict:
+    return {"title": thought.title[:200], "reason": f"{thought.title[:80]!r} {reason}"[:300]}
 
 
 HANDLERS = {"idle_cognition": idle_cognition}

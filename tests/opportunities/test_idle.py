@@ -76,6 +76,29 @@ def test_the_prompt_carries_what_changed_and_ideas_cite_only_those_rows(
     idea = Idea.objects.get()
     assert run.evidence["ideas"] == [idea.id] and idea.title == "Disk layouts drift"
     assert idea.evidence == [{"type": "event", "id": changed.id}]
+    assert (
+        run.summary == "kept 1 idea(s); dropped 1: 'Invented' cites event 0, which it was not shown"
+    )
+    assert run.evidence["dropped"] == [{"title": "Invented", "reason": run.summary[27:]}]
+
+
+def test_a_run_whose_every_thought_was_left_out_says_why(idle_order, changed, monkeypatch):
+    invented = {"title": "Ghost", "body": "boo!", "evidence": [{"type": "event", "id": 999999}]}
+    monkeypatch.setattr(
+        "opscore.llm.get_provider", lambda: Scripted(json.dumps({"ideas": [invented]}))
+    )
+    twice = Scripted(THOUGHTS, THOUGHTS)
+    run = run_order_now(idle_order)
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: twice)
+    record_event("deploy.finished", "web-2 deployed again")
+    run_order_now(idle_order)
+    record_event("deploy.finished", "web-3 deployed with the same layout")
+    again = run_order_now(idle_order)
+
+    assert run.status == "no_work", run.summary
+    assert not Idea.objects.filter(title="Ghost").exists()
+    assert run.summary.endswith("dropped 1: 'Ghost' cites event 999999, which it was not shown")
+    assert "'Retries hide a slow disk' is already an open idea" in again.summary
 
 
 def test_offline_silence_is_no_work(idle_order, changed):
