@@ -39,8 +39,23 @@ def test_a_commit_after_approval_voids_it(coding_repo):
     code = CodingApproval.objects.get(kind="code")
     assert code.voided_at is not None and "moved" in code.void_reason
     run.refresh_from_db()
-    with pytest.raises(ApprovalRefused, match="needs a standing code approval"):
+    with pytest.raises(ApprovalRefused, match="the branch moved"):
         approve_run(run, "merge", by="ana")
+
+
+def test_a_commit_pushed_after_the_last_pass_is_never_approved_untested(coding_repo):
+    """The approval would pair a commit no pass tested with the last pass's green tests."""
+    run = reviewed(coding_repo, allow_merge=True)
+    tested = run.head_sha
+    Path(run.worktree_path, "app.py").write_text("print('sneaky')\n")
+    sh(*COMMIT, "after review", cwd=run.worktree_path)
+
+    for _attempt in range(2):
+        with pytest.raises(ApprovalRefused, match="no pass has tested it"):
+            approve_run(run, "code", by="ana")
+        run.refresh_from_db()
+
+    assert run.head_sha == tested and not CodingApproval.objects.exists()
 
 
 def test_a_merge_needs_its_own_approval_and_lands_with_green_tests(coding_repo):
