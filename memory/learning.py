@@ -19,6 +19,7 @@ from memory.models import (
 )
 from memory.outcomes import learn_from_metrics, learn_from_mission
 from missions.models import LoopCursor
+from opscore.actions import record_event
 from opscore.models import Event, Policy
 
 CURSOR = "memory.outcomes"
@@ -50,11 +51,31 @@ def learn_from_endings(deadline: float) -> dict:
                 return counts
             policy = Policy.objects.value("calibration_policy")  # once a batch, not per event
             for event in events:
-                learn_from_event(event, counts, policy)
+                learn_or_skip(event, counts, policy)
             cursor.position = events[-1]["id"]
             cursor.save(update_fields=["position"])
             counts["events"] += len(events)
     return counts | {"deferred": "budget"}
+
+
+def learn_or_skip(event: dict, counts: dict, policy) -> None:
+    """One event that cannot be learned from (say, an ending naming no mission) is passed with
+    a recorded reason rather than retried: raising, it held the cursor and the lane learned
+    nothing more, every beat failing on it again."""
+    try:
+        with transaction.atomic():
+            learn_from_event(event, counts, policy)
+    except Exception as error:  # one event's problem, recorded; never the lane's
+        reason = " ".join(f"{type(error).__name__}: {error}".split())[:300]
+        record_event(
+            "memory.learning_skipped",
+            f"Learning skipped event {event['id']} ({event['kind']})",
+            summary=reason,
+            tags=["memory", "learning", "skipped"],
+            payload={"event_id": event["id"], "kind": event["kind"], "reason": reason},
+            actor="system:outcome-learning",
+        )
+        counts.setdefault("skipped", []).append(event["id"])
 
 
 def learn_from_event(event: dict, counts: dict, policy) -> None:

@@ -218,3 +218,20 @@ def test_step_endings_calibrate_what_their_prompts_carried_through_the_heartbeat
     memory.refresh_from_db()
     assert memory.confidence == Decimal("0.52")
     assert memory.calibration_log[0]["step"] == ok.id
+
+
+def test_an_ending_that_cannot_be_learned_from_is_recorded_and_passed_not_retried_forever(agent):
+    """One bad event must not stop the lane: it was retried, and failed, on every beat."""
+    bad = record_event("mission.failed", "a mission.failed naming no mission")
+    good = make_step("noop", agent=agent)
+    assert handle_one_step("w1")
+
+    counts = learn_from_outcomes(FAR)
+    again = learn_from_outcomes(FAR)
+
+    skipped = Event.objects.get(kind="memory.learning_skipped")
+    assert skipped.payload["event_id"] == bad.id and "\n" not in skipped.summary
+    assert counts["skipped"] == [bad.id] and counts["events"] >= 2 and again["events"] == 0
+    assert good.mission_id in Event.objects.filter(kind="mission.succeeded").values_list(
+        "mission_id", flat=True
+    )
