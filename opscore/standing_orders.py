@@ -118,10 +118,24 @@ def execute_run(run: StandingOrderRun) -> StandingOrderRun:
     return run
 
 
+# Orders that are the agent's own work (a model answering as the agent): the generic order and
+# every lane's handlers. The others (backups, the lease reaper, the gap check, health checks,
+# restore drills, digests of rows) are the house's upkeep, which an agent only owns on paper.
+AGENTS_OWN = "generic"
+
+
+def acts_as_agent(handler: str) -> bool:
+    return handler == AGENTS_OWN or bool(lane_of_handler(handler))
+
+
 def agent_disabled(order: StandingOrder) -> RunResult | None:
-    """One check for every order, whatever its handler: a disabled agent's slot is `no_work`
-    saying why (and which override, if one holds the switch), and no handler runs — no model
-    call, nothing kept. Read fresh: the agent may have been disabled since the order loaded."""
+    """One check for every order that is the agent's own work: a disabled agent's slot is
+    `no_work` saying why (and which override, if one holds the switch), and no handler runs —
+    no model call, nothing kept. Read fresh: the agent may have been disabled since the order
+    loaded. The house's upkeep keeps running: disabling the auditor must not stop the lease
+    reaper nor disabling devops the nightly backup."""
+    if not acts_as_agent(order.handler):
+        return None
     agent = Agent.objects.get(pk=order.agent_id)
     if agent.enabled:
         return None

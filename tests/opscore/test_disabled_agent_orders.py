@@ -1,5 +1,6 @@
-"""A disabled agent's standing orders do not act: every order, whatever its handler, records its
-slot as `no_work` saying why, and calls no model — the switch says "disabled" and means it."""
+"""A disabled agent's standing orders do not act: every order that is its own work (the generic
+order, a lane's handlers) records its slot as `no_work` saying why, and calls no model — the
+switch says "disabled" and means it. The house's upkeep it owns on paper keeps running."""
 
 import json
 from datetime import UTC, datetime
@@ -45,13 +46,24 @@ def test_a_disabled_agents_idle_window_is_no_work_with_the_reason_and_no_model_c
 def test_an_agent_disabled_without_an_override_is_no_work_too(monkeypatch):
     agent = AgentFactory(slug="devops", enabled=False)
     order = StandingOrder.objects.create(
-        agent=agent, name="devops-health", cron="* * * * *", handler="health_check"
+        agent=agent, name="devops-ask", cron="* * * * *", handler="generic"
     )
     monkeypatch.setattr("opscore.llm.get_provider", lambda: pytest.fail("must not think"))
 
     run = run_order_now(order)
 
     assert (run.status, run.summary) == ("no_work", "devops is disabled")
+
+
+def test_the_houses_upkeep_owned_by_a_disabled_agent_keeps_running():
+    agent = AgentFactory(slug="devops", enabled=False)
+    order = StandingOrder.objects.create(
+        agent=agent, name="devops-health", cron="* * * * *", handler="health_check"
+    )
+
+    run = run_order_now(order)
+
+    assert "disabled" not in run.summary and run.status in ("completed", "no_work")
 
 
 def test_an_enabled_agents_order_still_runs(monkeypatch):
