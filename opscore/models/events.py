@@ -86,6 +86,14 @@ class Event(models.Model):
     def __str__(self):
         return f"#{self.id} {self.kind}"
 
+    @property
+    def conversation_ref(self) -> int | None:
+        """The conversation the Stage links this event to: only a positive id. An outside
+        runtime writes any payload it likes, and a link that cannot be drawn broke the Stage
+        and its live feed for every viewer (the row is append-only: it would stay)."""
+        value = self.payload.get("conversation_id") if isinstance(self.payload, dict) else None
+        return value if type(value) is int and value > 0 else None
+
     def as_json(self) -> dict:
         return {
             "id": self.id,

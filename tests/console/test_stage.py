@@ -253,3 +253,19 @@ def test_with_redis_the_shared_channel_layer_carries_events(settings, agent):
         run_on_a_loop(scenario)
     finally:
         channel_layers.backends.clear()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("odd", ["x", -1, 0, 1.5, [1], {}, True])
+def test_an_events_payload_cannot_break_the_stage_for_everyone(client, agent, odd):
+    """An outside runtime writes any payload it likes: a conversation id that is not one is
+    shown without a link, and the feed goes on (the row is append-only: it would stay)."""
+    Event.objects.create(
+        kind="ops.note", title="odd", agent=agent, payload={"conversation_id": odd}
+    )
+    Event.objects.create(kind="ops.note", title="after it", agent=agent)
+
+    page, feed = client.get("/stage/"), client.get("/stage/events")
+
+    assert page.status_code == feed.status_code == 200
+    assert b"after it" in feed.content and b"/stage/conversations/" not in feed.content
