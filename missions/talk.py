@@ -13,6 +13,7 @@ from missions.text import strip_invisible
 from opscore.actions import record_event
 from opscore.db import db_now
 from opscore.models import Agent, Event
+from opscore.redaction import redact_text
 
 COUNTED = ["thread.comment", "chat.message"]
 MENTION = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9_-]{0,63})")
@@ -44,7 +45,7 @@ def clean_talk(text, *, actor: str, where: str) -> str:
             actor=actor,
         )
         raise TalkRefused(problem)
-    return cleaned
+    return redact_text(cleaned)  # a secret typed in is kept nowhere: not a row, page or prompt
 
 
 def sent_last_hour(actor: str) -> int:

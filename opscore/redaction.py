@@ -1,6 +1,7 @@
 """Keep secrets out of anything that is stored for people to read (events, errors, the Stage)."""
 
 import re
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -14,11 +15,20 @@ REDACTED = "[redacted]"
 def _known_secrets() -> list[str]:
     names = ("SECRET_KEY", "OPS_API_TOKEN", "CRON_SECRET", "ANTHROPIC_API_KEY")
     names += ("OPS_AGENT_HOOK_TOKEN", "OPS_X_ACCESS_TOKEN", "OPS_BLUESKY_APP_PASSWORD")
-    names += ("OPS_MASTODON_TOKEN", "OPS_POST_WEBHOOK_SECRET")
-    values = [getattr(settings, name, "") for name in names]
+    names += ("OPS_MASTODON_TOKEN", "OPS_POST_WEBHOOK_SECRET", "OPS_METRICS_TOKEN")
+    names += ("EMAIL_HOST_PASSWORD", "OPS_WEBHOOK_URL")  # a chat webhook's URL is its key
+    values = [getattr(settings, name, "") or "" for name in names]
     values.append(settings.DATABASES["default"].get("PASSWORD") or "")
     values.append(getattr(settings, "OPS_DATABASE_ADMIN", {}).get("PASSWORD") or "")
-    return [value for value in values if value and len(value) >= 8]
+    values.append(url_password(getattr(settings, "REDIS_URL", "")))
+    return [value for value in values if isinstance(value, str) and len(value) >= 8]
+
+
+def url_password(url: str) -> str:
+    try:
+        return urlsplit(url or "").password or ""
+    except ValueError:
+        return ""
 
 
 def redact_text(text: str) -> str:

@@ -147,3 +147,24 @@ def test_an_unanswered_question_lets_the_step_go_on_when_the_wait_runs_out(
         post_comment(
             "mission", step.mission_id, actor="operator:ann", text="yes", answers=question.id
         )
+
+
+@pytest.mark.parametrize(
+    "setting", ["SECRET_KEY", "OPS_METRICS_TOKEN", "OPS_WEBHOOK_URL", "EMAIL_HOST_PASSWORD"]
+)
+def test_a_secret_typed_into_a_thread_reaches_no_row_page_or_prompt(
+    agent, monkeypatch, settings, setting
+):
+    secret = "s3cret-value-from-the-env-0123456789"
+    setattr(settings, setting, secret)
+    model = Scripted("Noted.", "The analysis.")
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: model)
+    step = make_step("analyze", agent=agent, payload={"topic": "pricing"})
+
+    remark = post_comment("mission", step.mission_id, actor="operator:ann", text=f"use {secret}")
+    handle_one_step("w1")
+
+    assert secret not in Comment.objects.get(pk=remark.pk).text
+    assert not any(secret in str(r.system) + str(r.messages) for r in model.requests)
+    assert not Event.objects.filter(title__contains=secret).exists()
+    assert not Event.objects.filter(summary__contains=secret).exists()
