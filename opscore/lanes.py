@@ -13,8 +13,9 @@ A pause has a mode. `queue` (the default): work waits and resumes in order when 
 queued steps are claimed again, each order's latest held slot runs once (older ones fold into
 it), duties and loops catch up from their cursors. `drop`: new work is refused with a recorded
 reason (a proposal naming the lane's kinds is rejected, an order's slot is `skipped`, a queued
-reaction is `skipped`, a trigger rule's unseen event gets a TriggerSkip and its cursor moves on,
-a new memory candidate is rejected); what was queued before the pause waits, as in `queue`.
+reaction is `skipped`, a trigger rule's unseen event gets a TriggerSkip and its cursor moves on;
+each lane says what else it refuses, in the README); what was queued before the pause waits, as
+in `queue`.
 """
 
 from dataclasses import dataclass, field
