@@ -62,13 +62,22 @@ def check_evidence(refs) -> list[dict]:
 
 
 def _problem(ref) -> str | None:
+    """Why one ref is refused, or None. Its type and id come as any JSON: a list is no
+    registry key and a string is no primary key, so each is checked for its kind first."""
     if not isinstance(ref, dict) or set(ref) != {"type", "id"}:
         return "expected {type, id}"
-    label = EVIDENCE_TYPES.get(ref["type"])
+    kind = ref["type"]
+    label = EVIDENCE_TYPES.get(kind) if isinstance(kind, str) else None
     if label is None:
-        return f"unknown evidence type {ref['type']!r}; known: {', '.join(EVIDENCE_TYPES.names())}"
+        shown = repr(kind)[:40] if isinstance(kind, str) else f"(a JSON {_json_kind(kind)})"
+        return f"unknown evidence type {shown}; known: {', '.join(EVIDENCE_TYPES.names())}"
     if not isinstance(ref["id"], int) or isinstance(ref["id"], bool):
         return "id must be an integer"
     if not apps.get_model(label).objects.filter(pk=ref["id"]).exists():
-        return f"no {ref['type']} {ref['id']}"
+        return f"no {kind} {ref['id']}"
     return None
+
+
+def _json_kind(value) -> str:
+    kinds = {bool: "boolean", int: "number", float: "number", list: "list", dict: "object"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)

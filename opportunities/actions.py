@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from memory.evidence import untrusted_reason
+from memory.evidence import MAX_REFS, untrusted_reason
 from missions.actions import submit_proposal
 from missions.models import Goal, ProposalSource, ProposalStatus, start_of_today
 from missions.schemas import ProposalInvalid
@@ -154,7 +154,7 @@ def promote_idea(idea: Idea, data: dict, *, promoted_by: str) -> Opportunity:
         raise DecisionRefused(f"idea {idea.id} is {idea.status}; only new or reviewed ideas move")
     merged = {"source_agent": idea.source_agent_id, "theme": idea.theme, "title": idea.title}
     merged |= {k: v for k, v in data.items() if v not in (None, "")}
-    merged["evidence"] = [*idea.evidence, *data.get("evidence", [])]
+    merged["evidence"] = [*idea.evidence, *own_evidence(data)]
     draft = parse(OpportunityDraft, merged)
     why = idea.untrusted_reason or untrusted_reason(draft.evidence)
     with transaction.atomic():
@@ -164,6 +164,17 @@ def promote_idea(idea: Idea, data: dict, *, promoted_by: str) -> Opportunity:
             status=IdeaStatus.PROMOTED, promoted_opportunity=opportunity
         )
     return opportunity
+
+
+def own_evidence(data: dict) -> list:
+    """The promotion's own refs. They are added to the idea's, so a string or an object
+    given instead of a list would be spread into bogus refs (or not spread at all)."""
+    refs = data.get("evidence")
+    if refs is None:
+        return []
+    if not isinstance(refs, list):
+        raise OpportunityInvalid({"evidence": [f"a list of at most {MAX_REFS} {{type, id}} refs"]})
+    return refs
 
 
 def triage(opportunity: Opportunity, decision: str, *, reviewer: str, notes: str = ""):
