@@ -14,6 +14,7 @@ from mcp.server.lowlevel import Server
 from console.agentbus_inputs import BadInput
 from console.agentbus_remote import NOT_REMOTE, filled_in, serve, verb_actions, verb_parsers
 from console.models import AgentToken
+from opscore.inputs import InputRefused, parse_json
 
 INSTRUCTIONS = (
     "Opscore's agent bus, acting as one agent. Claim your jobs (claim-jobs), keep the lease "
@@ -65,9 +66,19 @@ def call(secret: str, verb: str, arguments: dict) -> dict:
         wait = admission.retry_after
         return {"ok": False, "error": f"rate limit: retry in {wait} s", "errors": {}}
     try:
-        return serve(admission.agent, verb, arguments)
+        return serve(admission.agent, verb, within_limits(arguments))
+    except InputRefused as refused:
+        return {"ok": False, "error": "invalid arguments", "errors": refused.errors}
     except BadInput as bad:
         return bad.as_json()
+
+
+def within_limits(arguments: dict) -> dict:
+    """The arguments held to an HTTP body's limits (size, nesting, NUL, lone surrogates,
+    NaN) by reading them as that body would be read: the SDK hands them over already
+    parsed, and a NUL or a lone surrogate otherwise reaches the database as a DataError or
+    a UnicodeEncodeError — an internal error, not the tool's answer."""
+    return parse_json(json.dumps(arguments), "arguments")
 
 
 def remote_tools() -> list[types.Tool]:

@@ -10,7 +10,7 @@ from mcp import Client
 from console.agent_mcp import build_server
 from console.models import AgentToken
 from missions.models import Step
-from opscore.models import Runtime
+from opscore.models import Event, Runtime
 from tests.factories import AgentFactory, make_step
 
 pytestmark = pytest.mark.django_db
@@ -135,3 +135,28 @@ def test_a_remote_mcp_proxy_works_with_nothing_but_the_token(outside):
 
     assert "complete-job" in names and done["job"]["status"] == "succeeded"
     assert Step.objects.get(pk=job.id).status == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("title", "problem"),
+    [
+        ("a\u0000b", "contains a NUL character (\\u0000)"),
+        ("a\ud800b", "contains a lone surrogate (\\ud800-\\udfff), not text"),
+    ],
+)
+def test_a_tool_call_is_held_to_the_http_apis_input_limits(outside, title, problem):
+    secret = AgentToken.issue(outside, "claude-code", actor="test")[1]
+
+    (refused,) = session(secret, [("emit-event", {"topic": "ops.x", "title": title})])[1]
+
+    assert refused["is_error"] and refused["errors"] == {"title": [problem]}
+    assert not Event.objects.filter(kind="ops.x").exists()
+
+
+def test_a_tool_call_larger_than_an_api_body_is_refused(outside, settings):
+    settings.OPS_MAX_INPUT_BYTES = 1000
+    secret = AgentToken.issue(outside, "claude-code", actor="test")[1]
+
+    (refused,) = session(secret, [("emit-event", {"topic": "ops.x", "title": "t" * 2000})])[1]
+
+    assert refused["is_error"] and refused["errors"] == {"arguments": ["at most 1000 bytes"]}
