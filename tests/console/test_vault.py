@@ -1,9 +1,11 @@
 """The Markdown vault: deterministic, stable across runs, and a person's edit is never lost."""
 
+import json
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from console.vault import export_vault
 from opportunities.actions import create_idea
@@ -83,3 +85,20 @@ def test_rebuild_rewrites_from_the_database_keeping_the_edit_beside_it(rows, tmp
     assert "rewritten 1" in out.getvalue()
     assert (tmp_path / idea).read_text().startswith("---\nid: idea:")
     assert (tmp_path / idea.replace(".md", ".edited.md")).read_text() == "a person's rewrite\n"
+
+
+def test_a_root_that_cannot_be_written_is_refused_in_one_line_with_exit_2(db, tmp_path):
+    with pytest.raises(CommandError) as refused:
+        call_command("export_vault", "--root", "/proc/nope", stderr=StringIO())
+
+    assert refused.value.returncode == 2
+    assert str(refused.value).startswith("cannot write the vault under /proc/nope: ")
+    assert "\n" not in str(refused.value)
+
+
+def test_a_root_that_cannot_be_written_is_a_json_error_with_json(db, capsys):
+    with pytest.raises(SystemExit) as refused:
+        call_command("export_vault", "--root", "/proc/nope", "--json")
+
+    assert refused.value.code == 2
+    assert "/proc/nope" in json.loads(capsys.readouterr().out)["error"]

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from console.vault import export_vault
-from opscore.cli import dump
+from opscore.cli import REFUSED, dump, fail
 
 
 class Command(BaseCommand):
@@ -20,10 +20,15 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
-        root = opts["root"] or settings.OPS_VAULT_ROOT
-        if not opts["json"]:
-            self.stderr.write(f"Writing the vault under {root}…")
-        counts = export_vault(root, rebuild=opts["rebuild"])
+        root = Path(opts["root"] or settings.OPS_VAULT_ROOT)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            if not opts["json"]:
+                self.stderr.write(f"Writing the vault under {root}…")
+            counts = export_vault(root, rebuild=opts["rebuild"])
+        except OSError as error:  # a root that cannot be made or written: the caller's to fix
+            why = f"cannot write the vault under {root}: {error.strerror or error}"
+            fail(why, as_json=opts["json"], code=REFUSED)
         if opts["json"]:
             self.stdout.write(dump({"root": str(root), **counts}))
             return
