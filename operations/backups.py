@@ -109,13 +109,22 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
-    """Dump at one exported snapshot, so the manifest describes exactly what the file holds."""
+class BackupDirUnusable(BackupFailed):
+    """The directory named cannot be made or written: the caller's input, not a failed dump."""
+
+
+def backup_directory(directory: Path | None = None) -> Path:
     directory = Path(directory or settings.OPS_BACKUP_DIR)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise BackupFailed(f"{directory} cannot hold backups: {error.strerror}") from None
+        raise BackupDirUnusable(f"{directory} cannot hold backups: {error.strerror}") from None
+    return directory
+
+
+def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
+    """Dump at one exported snapshot, so the manifest describes exactly what the file holds."""
+    directory = backup_directory(directory)
     run = BackupRun.objects.create(kind=BackupKind.BACKUP, status=BackupStatus.RUNNING, actor=actor)
     path = directory / f"opscore-{run.id:06d}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.dump"
     started = time.monotonic()

@@ -18,6 +18,7 @@ import copy
 import json
 import os
 import sys
+from difflib import get_close_matches
 
 from django.core.management.base import CommandError
 
@@ -39,8 +40,10 @@ def main(argv: list[str] | None = None) -> None:
         stopping.EARLY.listen()
     from django.core.management import execute_from_command_line
 
+    argv = command_first(argv)
+    refuse_unknown_command(argv)
     try:
-        execute_from_command_line(command_first(argv))
+        execute_from_command_line(argv)
     except KeyboardInterrupt:  # Ctrl-C: every command was told to stop; no traceback for it
         sys.exit(130)
 
@@ -55,6 +58,21 @@ def refuse_undecodable(argv: list[str]) -> None:
                 "nothing was done\n"
             )
             raise SystemExit(REFUSED)
+
+
+def refuse_unknown_command(argv: list[str]) -> None:
+    """A mistyped command is bad input: one line and exit 2 (Django says two lines, exit 1)."""
+    if len(argv) < 2 or argv[1].startswith("-") or argv[1] == "help":
+        return
+    import django
+    from django.core.management import get_commands
+
+    django.setup()  # the command list comes from the installed apps
+    if argv[1] not in get_commands():
+        guess = get_close_matches(argv[1], get_commands(), n=1)
+        hint = f" (did you mean {guess[0]}?)" if guess else ""
+        sys.stderr.write(f"opscore: unknown command {argv[1]!r}{hint}; see opscore help\n")
+        raise SystemExit(REFUSED)
 
 
 def command_first(argv: list[str]) -> list[str]:

@@ -59,7 +59,7 @@ def test_propose_bad_input_with_json_exits_non_zero_with_a_json_error(agent, cap
     with pytest.raises(SystemExit) as exit_info:
         call_command("propose", "--agent", "devops", "--title", "x", "--step", "warp", "--json")
 
-    assert exit_info.value.code == 1
+    assert exit_info.value.code == 2
     assert "steps.0.kind" in json.loads(capsys.readouterr().out)["errors"]
 
 

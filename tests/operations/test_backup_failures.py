@@ -75,8 +75,8 @@ def test_a_dir_that_cannot_hold_backups_is_one_line_not_a_traceback(tmp_path, ca
         with pytest.raises(SystemExit) as exit_:
             call_command("backup", "--dir", str(a_file), "--json")
         answer = json.loads(capsys.readouterr().out)
-        assert exit_.value.code == 1 and answer["error"].startswith("backup failed: ")
+        assert exit_.value.code == 2 and answer["error"].startswith("backup refused: ")
     else:
-        with pytest.raises(CommandError, match=r"backup failed: .*afile cannot hold backups"):
+        with pytest.raises(CommandError, match=r"backup refused: .*afile cannot hold backups"):
             call_command("backup", "--dir", str(a_file))
     assert not BackupRun.objects.exists()

@@ -18,7 +18,7 @@ from coding.repositories import check_repository
 from coding.worktrees import GitFailed
 from missions.actions import submit_proposal
 from missions.schemas import ProposalInvalid
-from opscore.cli import add_verbs, dump, fail
+from opscore.cli import REFUSED, add_verbs, dump, fail
 from opscore.models import Event
 
 
@@ -125,6 +125,7 @@ class Command(BaseCommand):
                 "the repository was not registered",
                 as_json=opts["json"],
                 errors=invalid.message_dict,
+                code=REFUSED,
             )
         repo.runners, repo.max_concurrent_runs = opts["runner"] or ["command"], opts["max_runs"]
         try:
@@ -134,6 +135,7 @@ class Command(BaseCommand):
                 "the repository was not registered",
                 as_json=opts["json"],
                 errors=invalid.message_dict,
+                code=REFUSED,
             )
         repo.save()
         self.say(opts, {"name": repo.name, "path": repo.path}, f"registered {repo.name}")

@@ -6,14 +6,16 @@ from django.core.management.base import BaseCommand, CommandError
 
 from console.models import AgentToken
 from opscore.actions import add_outside_agent
-from opscore.cli import add_verbs
+from opscore.cli import REFUSED, add_verbs
 from opscore.models import Agent
 
 
 def check_length(option: str, value: str, limit: int) -> None:
     """Refused here with the limit, where the database would refuse it with a traceback."""
     if not value.strip() or len(value) > limit:
-        raise CommandError(f"{option}: 1 to {limit} characters ({len(value)} given)")
+        raise CommandError(
+            f"{option}: 1 to {limit} characters ({len(value)} given)", returncode=REFUSED
+        )
 
 
 class Command(BaseCommand):
@@ -49,15 +51,18 @@ class Command(BaseCommand):
         if agent is not None:
             return agent
         if not create:
-            raise CommandError(f"no agent {slug!r} (add --create to add it as an outside runtime)")
+            raise CommandError(
+                f"no agent {slug!r} (add --create to add it as an outside runtime)",
+                returncode=REFUSED,
+            )
         try:
             return add_outside_agent(slug, actor=f"operator:{operator}")
         except ValidationError as invalid:
-            raise CommandError("; ".join(invalid.messages)) from None
+            raise CommandError("; ".join(invalid.messages), returncode=REFUSED) from None
 
     def revoke(self, token_id: int, operator: str) -> None:
         token = AgentToken.objects.filter(pk=token_id).first()
         if token is None:
-            raise CommandError(f"no token {token_id}")
+            raise CommandError(f"no token {token_id}", returncode=REFUSED)
         done = token.revoke(actor=f"operator:{operator}")
         self.stdout.write(f"token {token.id} " + ("revoked" if done else "was already revoked"))

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 
 from console.bootstrap import roster_phase
-from opscore.cli import dump, fail
+from opscore.cli import REFUSED, dump, fail
 from opscore.db import db_now
 from opscore.models import RunStatus, StandingOrder
 from opscore.standing_orders import execute_run, start_run
@@ -19,7 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, name, **opts):
         order = StandingOrder.objects.filter(name=name).select_related("agent").first()
         if order is None:
-            fail(missing_order(name), as_json=opts["json"])
+            fail(missing_order(name), as_json=opts["json"], code=REFUSED)
         now = db_now()
         slot = now - timedelta(seconds=now.second, microseconds=now.microsecond)
         run = start_run(order, slot)

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand
 from missions.actions import submit_proposal
 from missions.models import ProposalSource
 from missions.schemas import ProposalInvalid
-from opscore.cli import dump, fail
+from opscore.cli import REFUSED, dump, fail
 from opscore.inputs import InputRefused, parse_json
 
 
@@ -40,7 +40,12 @@ class Command(BaseCommand):
         try:
             steps = [parse_step(text) for text in opts["steps"]]
         except ValueError as error:
-            fail("invalid proposal", as_json=opts["json"], errors={"step": [str(error)]})
+            fail(
+                "invalid proposal",
+                as_json=opts["json"],
+                errors={"step": [str(error)]},
+                code=REFUSED,
+            )
         if opts["chain"]:
             for index, step in enumerate(steps[1:], start=1):
                 step["depends_on"] = [index - 1]
@@ -56,7 +61,7 @@ class Command(BaseCommand):
                 data, source=ProposalSource.HUMAN, cause_ref=f"cli:{getpass.getuser()}"
             )
         except ProposalInvalid as invalid:
-            fail("invalid proposal", as_json=opts["json"], errors=invalid.errors)
+            fail("invalid proposal", as_json=opts["json"], errors=invalid.errors, code=REFUSED)
         body = result.as_json()
         self.stdout.write(dump(body) if opts["json"] else self.describe(body))
 

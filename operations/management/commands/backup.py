@@ -4,8 +4,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from operations.backups import BackupFailed, take_backup
-from opscore.cli import dump, fail
+from operations.backups import BackupDirUnusable, BackupFailed, backup_directory, take_backup
+from opscore.cli import REFUSED, dump, fail
 
 
 class Command(BaseCommand):
@@ -16,6 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
+        try:  # checked before anything is said, so bad input is answered in one line
+            backup_directory(opts["dir"])
+        except BackupDirUnusable as unusable:
+            fail(f"backup refused: {unusable}", as_json=opts["json"], code=REFUSED)
         if not opts["json"]:
             self.stderr.write("Dumping the database (pg_dump -Fc) and its manifest…")
         try:

@@ -4,6 +4,7 @@ import random
 from django.core.management.base import BaseCommand, CommandError
 
 from missions.worker import default_worker_id
+from opscore.cli import REFUSED
 from opscore.lanes import lane_paused
 from roundtable.lifecycle import ConversationInvalid, request_conversation
 from roundtable.speaking import run_conversation
@@ -48,7 +49,7 @@ class Command(BaseCommand):
                 opts["format"], agents, opts["topic"], source="operator", requested_by="cli"
             )
         except ConversationInvalid as problem:
-            raise CommandError(str(problem)) from None
+            raise CommandError(str(problem), returncode=REFUSED) from None
         conversation.start(default_worker_id())  # a lease: if this process dies, recovery ends it
         self.stdout.write(f"C{conversation.id} {conversation.format}: {conversation.topic}")
         conversation = run_conversation(
