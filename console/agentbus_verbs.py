@@ -18,7 +18,7 @@ from console.agentbus_inputs import (
 )
 from missions import agentbus as agentbus_jobs
 from missions.actions import submit_proposal
-from missions.agentbus import delay_until
+from missions.agentbus import delay_until, handed_over
 from missions.binding import refusal_if_changed
 from missions.execution import claim_next_step, record_outcome
 from missions.executors import Blocked, Failed, Succeeded
@@ -90,7 +90,7 @@ def enqueue_job(**o):
         data["dedupe_key"] = o["dedupe_key"]
     source = o["source_agent"]
     cause = f"agentbus:{source}" if source else "agentbus"
-    why = handed_over(o)
+    why = handed_over(source, o["target_agent"])
     hander = Agent.objects.filter(slug=source).first() if why else None
     if why and hander is None:
         raise ProposalInvalid({"source_agent": [f"unknown agent {source!r}"]})
@@ -99,15 +99,6 @@ def enqueue_job(**o):
     )
     body = result.as_json()
     return {"proposal": body, "duplicate": body.pop("duplicate")}
-
-
-def handed_over(o: dict) -> str:
-    """Work an agent's runtime hands to another agent is that runtime's words in the other's
-    name: it never runs without a person (nor counts as the other's own idea)."""
-    source, target = o["source_agent"], o["target_agent"]
-    if not source or source == target:
-        return ""
-    return f"handed to {target} by {source}'s runtime through the agent bus"
 
 
 # Event namespaces Opscore writes itself: an outside runtime may not forge them (a fake

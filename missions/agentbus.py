@@ -11,6 +11,15 @@ from opscore.redaction import redact
 MAX_DELAY_SECONDS = 7 * 24 * 3600
 
 
+def handed_over(source: str | None, target: str) -> str:
+    """Work an agent's runtime hands to another agent (`enqueue-job`, `convert-opportunity`) is
+    that runtime's words in the other's name: it never runs without a person (nor counts as the
+    other's own idea)."""
+    if not source or source == target:
+        return ""
+    return f"handed to {target} by {source}'s runtime through the agent bus"
+
+
 def add_runtime_verbs(verbs) -> None:
     running = verbs.add_parser("mark-running-job")
     running.add_argument("job_id", type=int)

@@ -67,18 +67,26 @@ def over_budget(draft: OpportunityDraft) -> str:
     return ""
 
 
-def propose_opportunity(data: dict) -> Proposed:
+def joined(*whys: str) -> str:
+    """Every reason a text is untrusted (an outside runtime wrote it, it cites crawled
+    content), kept together: the inbox shows them all."""
+    return "; ".join(filter(None, whys))[:300]
+
+
+def propose_opportunity(data: dict, *, untrusted: str = "") -> Proposed:
     """Bad input (a missing answer, unresolvable evidence, a duplicate) raises
-    OpportunityInvalid naming the fields; over budget, the item is kept as an idea."""
+    OpportunityInvalid naming the fields; over budget, the item is kept as an idea.
+    `untrusted`: why its text is not Opscore's own (an outside runtime wrote it)."""
     draft = parse(OpportunityDraft, data)
     reason = over_budget(draft)
     if reason:
-        idea = keep_as_idea(draft, reason)
+        idea = keep_as_idea(draft, reason, untrusted)
         return Proposed(idea=idea, kept_because=reason)
     try:
         with transaction.atomic():
             opportunity = Opportunity.objects.create(
-                **draft.fields(), untrusted_reason=untrusted_reason(draft.evidence)
+                **draft.fields(),
+                untrusted_reason=joined(untrusted, untrusted_reason(draft.evidence)),
             )
     except IntegrityError:
         raise OpportunityInvalid(
@@ -111,7 +119,7 @@ def alert_if_clear(opportunity: Opportunity) -> None:
     )
 
 
-def keep_as_idea(draft: OpportunityDraft, reason: str) -> Idea:
+def keep_as_idea(draft: OpportunityDraft, reason: str, untrusted: str = "") -> Idea:
     body = f"{draft.why_now}\n\nNext step: {draft.suggested_next_step}"
     idea = create_idea(
         {
@@ -121,19 +129,20 @@ def keep_as_idea(draft: OpportunityDraft, reason: str) -> Idea:
             "body": body,
             "evidence": draft.evidence,
             "tags": ["kept-from-opportunity"],
-        }
+        },
+        untrusted=untrusted,
     )
     Idea.objects.filter(pk=idea.pk).update(kept_because=reason[:300])
     idea.kept_because = reason[:300]
     return idea
 
 
-def create_idea(data: dict) -> Idea:
+def create_idea(data: dict, *, untrusted: str = "") -> Idea:
     draft = parse(IdeaDraft, data)
     try:
         with transaction.atomic():
             fields = draft.model_dump(exclude={"source_agent"})
-            fields["untrusted_reason"] = untrusted_reason(draft.evidence)
+            fields["untrusted_reason"] = joined(untrusted, untrusted_reason(draft.evidence))
             return Idea.objects.create(**fields, source_agent_id=draft.source_agent)
     except IntegrityError:
         raise OpportunityInvalid({"dedupe_key": ["an open idea has this dedupe key"]}) from None
@@ -147,16 +156,17 @@ def review_idea(idea: Idea) -> Idea:
     return idea
 
 
-def promote_idea(idea: Idea, data: dict, *, promoted_by: str) -> Opportunity:
+def promote_idea(idea: Idea, data: dict, *, promoted_by: str, untrusted: str = "") -> Opportunity:
     """An idea becomes an opportunity already triaged (the promotion is the triage), citing
-    the idea's evidence plus the promotion's own."""
+    the idea's evidence plus the promotion's own; `untrusted` marks answers an outside runtime
+    gave (its suggested next step becomes a proposal's payload)."""
     if idea.status not in (IdeaStatus.NEW, IdeaStatus.REVIEWED):
         raise DecisionRefused(f"idea {idea.id} is {idea.status}; only new or reviewed ideas move")
     merged = {"source_agent": idea.source_agent_id, "theme": idea.theme, "title": idea.title}
     merged |= {k: v for k, v in data.items() if v not in (None, "")}
     merged["evidence"] = [*idea.evidence, *own_evidence(data)]
     draft = parse(OpportunityDraft, merged)
-    why = idea.untrusted_reason or untrusted_reason(draft.evidence)
+    why = joined(untrusted, idea.untrusted_reason or untrusted_reason(draft.evidence))
     with transaction.atomic():
         opportunity = Opportunity.objects.create(**draft.fields(), untrusted_reason=why)
         opportunity.decide("triaged", promoted_by, f"promoted from idea {idea.id}")
@@ -193,10 +203,18 @@ def untrusted_opportunity(opportunity: Opportunity) -> str:
 
 
 def convert_opportunity(
-    opportunity: Opportunity, *, converted_by: str, target_agent: str, kind: str = "analyze"
+    opportunity: Opportunity,
+    *,
+    converted_by: str,
+    target_agent: str,
+    kind: str = "analyze",
+    untrusted: str = "",
+    handed_by=None,
 ) -> Opportunity:
     """A proposal through the single intake, linked both ways. An irreversible one is a
-    decision for the human: the proposal waits, pending, showing the exact action."""
+    decision for the human: the proposal waits, pending, showing the exact action.
+    `untrusted` and `handed_by`: an outside runtime asked for it (for another agent, whose
+    daily limit its own agent's pays for, as with `enqueue-job`)."""
     with transaction.atomic():
         locked = Opportunity.objects.select_for_update().get(pk=opportunity.pk)
         if locked.status not in OPEN_OPPORTUNITY or locked.status == "parked":
@@ -222,7 +240,8 @@ def convert_opportunity(
             cause_ref=f"opportunity:{locked.id}",
             needs_human=locked.reversibility == "low",
             context={"opportunity_id": locked.id},
-            untrusted_reason=untrusted_opportunity(locked),
+            untrusted_reason=joined(untrusted, untrusted_opportunity(locked)),
+            handed_by=handed_by,
         )
         proposal = result.proposal
         if proposal.status != ProposalStatus.REJECTED:

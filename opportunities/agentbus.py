@@ -5,6 +5,7 @@ actions, so budgets, evidence checks and transitions hold here as everywhere."""
 from functools import partial
 
 from memory.agentbus import check_namespace
+from missions.agentbus import handed_over
 from opportunities.actions import (
     DecisionRefused,
     OpportunityInvalid,
@@ -16,6 +17,7 @@ from opportunities.actions import (
     triage,
 )
 from opportunities.models import Idea, Opportunity
+from opscore.models import Agent
 
 SCORES = range(1, 6)
 REVERSIBILITY = ["high", "medium", "low"]
@@ -90,6 +92,12 @@ def run(verb: str, json_arg, bad_input, o: dict) -> dict:
         raise bad_input(str(refused)) from None
 
 
+def written_by(agent: str) -> str:
+    """What a runtime sends through the bus is its own text (an injected page may have written
+    it): work made from it later, by whoever converts it, waits for a person."""
+    return f"written by {agent}'s runtime through the agent bus"
+
+
 def create_opportunity(json_arg, bad_input, o) -> dict:
     check_namespace(bad_input, o["namespace"])
     data = opportunity_answers(json_arg, o) | {
@@ -99,7 +107,7 @@ def create_opportunity(json_arg, bad_input, o) -> dict:
         "cost_of_doing_nothing": o["cost_of_doing_nothing"],
         "dedupe_key": o["dedupe_key"],
     }
-    return propose_opportunity(data).as_json()
+    return propose_opportunity(data, untrusted=written_by(o["source_agent"])).as_json()
 
 
 def found(model, pk: int, bad_input):
@@ -116,12 +124,19 @@ def triage_opportunity(json_arg, bad_input, o) -> dict:
 
 
 def convert(json_arg, bad_input, o) -> dict:
+    """A runtime's conversion follows `enqueue-job`'s rule: for another agent it is handed
+    over (untrusted, paid for by the runtime's agent); for its own it is still the runtime's
+    text, so it waits for a person too (opportunities written before they were marked)."""
     opportunity = found(Opportunity, o["opportunity_id"], bad_input)
+    converter, target = o["converted_by"], o["target_agent"]
+    handed = handed_over(converter, target)
     done = convert_opportunity(
         opportunity,
-        converted_by=o["converted_by"],
-        target_agent=o["target_agent"],
+        converted_by=converter,
+        target_agent=target,
         kind=o["job_type"],
+        untrusted=handed or f"converted by {converter}'s runtime through the agent bus",
+        handed_by=Agent.objects.filter(slug=converter).first() if handed else None,
     )
     return {"opportunity_id": done.id, "status": done.status, "proposal_id": done.proposal_id}
 
@@ -130,7 +145,7 @@ def new_idea(json_arg, bad_input, o) -> dict:
     check_namespace(bad_input, o["namespace"])
     data = {k: o[k] for k in ("source_agent", "theme", "title", "body", "dedupe_key")}
     data |= {"evidence": json_arg(o["evidence"], "evidence"), "tags": json_arg(o["tags"], "tags")}
-    idea = create_idea(data)
+    idea = create_idea(data, untrusted=written_by(o["source_agent"]))
     return {"idea_id": idea.id, "status": idea.status}
 
 
@@ -142,7 +157,8 @@ def reviewed(json_arg, bad_input, o) -> dict:
 def promoted(json_arg, bad_input, o) -> dict:
     idea = found(Idea, o["idea_id"], bad_input)
     data = opportunity_answers(json_arg, o) | {"theme": o["theme"], "title": o["title"]}
-    opportunity = promote_idea(idea, data, promoted_by=o["promoted_by"])
+    why = written_by(o["promoted_by"])
+    opportunity = promote_idea(idea, data, promoted_by=o["promoted_by"], untrusted=why)
     return {"idea_id": idea.id, "opportunity_id": opportunity.id, "status": opportunity.status}
 
 
