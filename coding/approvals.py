@@ -105,7 +105,7 @@ def why_not_them(run: CodingRun, kind: str, user, shown_digest) -> str:
 def check_head(run: CodingRun) -> None:
     """A commit someone pushed to the branch since review voids what was approved, and is
     itself approvable only once a pass has tested it: the run keeps the commit its last pass
-    tested (the one an approval would be paired with), and the next pass takes the branch on."""
+    tested (the one an approval would be paired with, and the one a merge merges)."""
     if not run.branch or not run.head_sha:
         raise ApprovalRefused(f"R{run.id} has no commit to approve yet ({run.status})")
     now = head_of(run.repository, run.branch)
@@ -113,8 +113,8 @@ def check_head(run: CodingRun) -> None:
         void_other_commits(run, now, f"the branch moved to {now[:10]} after review")
         raise ApprovalRefused(
             f"the branch moved to {now[:10]} since {run.head_sha[:10]} was tested and "
-            "reviewed; earlier approvals are void, and no pass has tested it: send the run "
-            "back for a pass (revise) before approving"
+            "reviewed; earlier approvals are void, and no pass has tested it, so it cannot be "
+            "approved until one does (cancel and retry the run, or submit the work again)"
         )
 
 
