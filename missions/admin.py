@@ -20,6 +20,7 @@ from missions.models import (
     StepAttempt,
     StepStatus,
     TriggerRule,
+    TriggerSkip,
     Worker,
 )
 from missions.step_actions import cancel_mission, dead_letter_step, retry_step
@@ -311,6 +312,7 @@ class TriggerRuleAdmin(admin.ModelAdmin):
         "last_evaluated_at",
         "topic_position",
         "fired_proposals",
+        "skipped_events",
     ]
 
     @admin.display(description="fire history")
@@ -324,6 +326,21 @@ class TriggerRuleAdmin(admin.ModelAdmin):
             )
             or "-"
         )
+
+    @admin.display(description="skipped events")
+    def skipped_events(self, obj):
+        """What a drop pause of the triggers lane refused for this rule, and why."""
+        skips = obj.skips.all()[:20]
+        return (
+            format_html_join("", "<li>#{} {}</li>", ((s.event_id, s.reason) for s in skips)) or "-"
+        )
+
+
+@admin.register(TriggerSkip)
+class TriggerSkipAdmin(AuditAdmin):
+    list_display = ["id", "created_at", "rule", "event", "reason"]
+    list_filter = ["rule"]
+    search_fields = ["reason"]
 
 
 @admin.register(Reaction)

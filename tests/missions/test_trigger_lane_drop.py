@@ -82,3 +82,16 @@ def test_it_answers_the_events_of_a_queue_pause_after_the_lift(agent):
 
     assert Proposal.objects.get(source="trigger").cause_event == failed
     assert not TriggerSkip.objects.exists()
+
+
+def test_the_operator_sees_what_a_drop_pause_skipped_on_the_rules_page(agent, admin_client):
+    rule = diagnose_failures()
+    pause("triggers:drop")
+    failed = mission_failed("M1 failed")
+    triggers_duty()
+
+    rule_page = admin_client.get(f"/admin/missions/triggerrule/{rule.id}/change/")
+    skips = admin_client.get("/admin/missions/triggerskip/")
+
+    assert f"#{failed.id} dropped: lane triggers paused (drop)" in rule_page.content.decode()
+    assert b"quiet week" in skips.content
