@@ -33,9 +33,15 @@ def run_conversation(conversation: Conversation, rand, pause=None, on_turn=None)
         hold(conversation)  # distilling writes memories and drift: only while it is ours
     except (LLMError, OverBudget) as error:
         return close_conversation(conversation, ConversationStatus.FAILED, str(error))
+    except TooFewLeft as stopped:
+        return close_conversation(conversation, ConversationStatus.FAILED, str(stopped))
     except LeaseLost:
         return refuse_late_write(conversation, conversation.lease_owner, "turn")
     return distill(conversation)
+
+
+class TooFewLeft(RuntimeError):
+    """Participants disabled mid-conversation left fewer than its format needs."""
 
 
 def hold(conversation: Conversation) -> None:
@@ -56,6 +62,8 @@ def _speak(conversation: Conversation, rand, pause, on_turn) -> None:
     opener = next((slug for slug in spec.opener if slug in agents), None)
     for index in range(conversation.turns.count(), turns):
         hold(conversation)
+        if index and (cannot := excuse_disabled(conversation)):  # disabled since the last turn
+            raise TooFewLeft(cannot)
         if index == 0 and opener:
             speaker = opener
         else:

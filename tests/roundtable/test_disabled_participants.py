@@ -2,13 +2,16 @@
 no model is called as it, and nothing is distilled for it. Too few left for the format, and the
 conversation fails with the reason on the row."""
 
+import random
+
 import pytest
 
 from memory.models import MemoryCandidate
 from opscore.models import Event, LLMCall
 from opscore.overrides import apply_override
-from roundtable.lifecycle import request_conversation
+from roundtable.lifecycle import claim_conversation, request_conversation
 from roundtable.models import Conversation, Turn
+from roundtable.speaking import run_conversation
 from roundtable.tasks import run_next_conversation
 
 pytestmark = pytest.mark.django_db
@@ -55,3 +58,38 @@ def test_the_others_talk_on_without_the_disabled_participant(crew):
     assert conversation.participants == ["security", "research"]
     excused = Event.objects.get(kind="conversation.participants_excused")
     assert excused.payload["excused"] == ["devops"]
+
+
+def test_a_participant_disabled_mid_conversation_says_nothing_more(crew):
+    queued = request_conversation(
+        "debate", ["devops", "security", "research"], "x", source="operator"
+    )
+    conversation = claim_conversation("w1")
+    turns = []
+
+    def after(turn):
+        turns.append(turn.speaker_id)
+        if len(turns) == 1:
+            disable("devops")
+
+    run_conversation(conversation, random.Random(3), pause=0, on_turn=after)
+
+    assert "devops" not in turns[1:] and len(turns) > 1
+    assert Conversation.objects.get(pk=queued.id).status == "succeeded"
+
+
+def test_a_conversation_left_too_small_mid_way_fails_with_the_reason(crew):
+    queued = request_conversation("debate", ["devops", "security"], "x", source="operator")
+    conversation = claim_conversation("w1")
+    turns = []
+
+    def after(turn):
+        turns.append(turn.speaker_id)
+        if len(turns) == 1:
+            disable("security" if turn.speaker_id == "devops" else "devops")
+
+    run_conversation(conversation, random.Random(3), pause=0, on_turn=after)
+
+    failed = Conversation.objects.get(pk=queued.id)
+    assert len(turns) == 1 and failed.status == "failed"
+    assert "a debate needs 2-3 agents and 1 is left" in failed.error
