@@ -11,7 +11,7 @@ from datetime import timedelta
 from django.db.models.functions import Now
 
 from memory.initiative import enqueue_initiatives
-from memory.learning import learn_from_outcomes, promote_insights
+from memory.learning import drop_endings, learn_from_outcomes, promote_insights
 from missions import duties as execution
 from missions.goals import snapshot_goals
 from missions.orders import close_finished_missions
@@ -77,7 +77,7 @@ DUTIES = [
         dropping=execution.drop_reactions,
     ),
     Duty("promote_insights", 2, promote_insights, lane="memory"),
-    Duty("learn_from_outcomes", 4, learn_from_outcomes, lane="memory"),
+    Duty("learn_from_outcomes", 4, learn_from_outcomes, lane="memory", dropping=drop_endings),
     Duty("enqueue_initiatives", 2, enqueue_initiatives, lane="proactive"),
     Duty("snapshot_goals", 2, snapshot_goals),
     Duty("prune_llm_records", 2, prune_llm_records),

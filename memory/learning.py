@@ -58,6 +58,31 @@ def learn_from_endings(deadline: float) -> dict:
     return counts | {"deferred": "budget"}
 
 
+def drop_endings(why: str) -> dict:
+    """The memory lane paused in drop mode: the endings not learned from when the pause took
+    hold (the heartbeat learns every minute) and those arriving during it are never learned
+    from, even after the lift. The cursor moves past them, with one event saying how many and
+    why (the endings themselves stay in the ledger)."""
+    with transaction.atomic():
+        cursor, _ = LoopCursor.objects.select_for_update().get_or_create(name=CURSOR)
+        endings = Event.objects.filter(kind__in=MISSION_ENDINGS + STEP_ENDINGS + FEEDBACK)
+        arrived = endings.filter(id__gt=cursor.position)
+        last, count = arrived.order_by("-id").values_list("id", flat=True).first(), arrived.count()
+        if last is None:
+            return {"dropped": 0}
+        record_event(
+            "memory.learning_dropped",
+            f"Learning dropped {count} ending(s) that arrived while the memory lane was paused",
+            summary=f"dropped: {why}"[:500],
+            tags=["memory", "learning", "dropped"],
+            payload={"first_event_id": cursor.position + 1, "last_event_id": last, "count": count},
+            actor="system:outcome-learning",
+        )
+        cursor.position = last
+        cursor.save(update_fields=["position"])
+    return {"dropped": count}
+
+
 def learn_or_skip(event: dict, counts: dict, policy) -> None:
     """One event that cannot be learned from (say, an ending naming no mission) is passed with
     a recorded reason rather than retried: raising, it held the cursor and the lane learned

@@ -10,7 +10,7 @@ import pytest
 from memory.models import Memory, MemoryCandidate, MemoryReview
 from opscore.actions import record_event
 from opscore.heartbeat import run_heartbeat
-from opscore.models import LLMCall
+from opscore.models import Event, LLMCall
 from opscore.overrides import apply_override, lift_override
 from roundtable.lifecycle import request_conversation
 from roundtable.speaking import run_conversation
@@ -106,3 +106,38 @@ def test_it_calibrates_no_confidence_while_the_memory_lane_is_paused(agent):
     run_heartbeat("test")
     memory.refresh_from_db()
     assert memory.confidence == Decimal("0.52")
+
+
+def test_a_drop_pause_learns_nothing_from_the_endings_of_its_window_even_after_the_lift(agent):
+    memory = Memory.objects.create(
+        agent=agent,
+        type="lesson",
+        content="Check the disk first.",
+        confidence=Decimal("0.50"),
+        evidence=[{"type": "event", "id": record_event("step.failed", "x", agent=agent).id}],
+        source_trace_id="t",
+    )
+    step = make_step(agent=agent)
+    LLMCall.objects.create(
+        agent=agent,
+        step=step,
+        purpose="step.analyze",
+        provider="offline",
+        model="m",
+        prompt_version="v",
+        outcome="ok",
+        injected={"memory_ids": [memory.id]},
+    )
+    row = pause("memory:drop")
+    ending = record_event("step.succeeded", "S ok", agent=agent, step=step)
+
+    beat = run_heartbeat("test")
+    lift(row)
+    run_heartbeat("test")
+
+    memory.refresh_from_db()
+    duty = next(d for d in beat.duties if d["name"] == "learn_from_outcomes")
+    assert memory.confidence == Decimal("0.50") and memory.calibration_log == []
+    dropped = Event.objects.get(kind="memory.learning_dropped")
+    assert duty["counts"]["dropped"] == dropped.payload["count"] == 2  # the evidence's, and it
+    assert dropped.payload["last_event_id"] == ending.id and "quiet week" in dropped.summary
