@@ -132,3 +132,23 @@ def test_an_operator_still_converts_a_scouts_opportunity_at_once(devops):
 
     proposal = converted.proposal
     assert proposal.status == "accepted" and not proposal.untrusted and proposal.handed_by is None
+
+
+def test_an_opportunity_a_runtime_wrote_before_the_mark_is_marked_by_the_migration(
+    client, secret, devops
+):
+    """Rows from before the mark existed: the migration gives them the same rule."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    made = Opportunity.objects.get(pk=opportunity(client, secret))
+    Opportunity.objects.filter(pk=made.pk).update(untrusted_reason="")
+    scouts = Opportunity.objects.get(pk=made.pk)
+    scouts.pk, scouts.source_agent, scouts.title, scouts.dedupe_key = None, devops, "Own", None
+    scouts.save()
+
+    import_module("opportunities.migrations.0008_mark_runtime_written").mark(apps, None)
+
+    made.refresh_from_db(), scouts.refresh_from_db()
+    assert "openclaw-ops's runtime" in made.untrusted_reason and scouts.untrusted_reason == ""
