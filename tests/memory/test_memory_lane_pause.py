@@ -75,7 +75,8 @@ def test_it_refuses_a_conversations_candidates_with_the_reason_under_a_drop_paus
         assert f"dropped: lane memory paused (drop) by override {row.id}" in review.reason
 
 
-def test_it_calibrates_no_confidence_while_the_memory_lane_is_paused(agent):
+def lesson_carried_by_a_step(agent):
+    """A lesson at 0.50 that a step's prompt carried: its ending calibrates it."""
     memory = Memory.objects.create(
         agent=agent,
         type="lesson",
@@ -95,6 +96,11 @@ def test_it_calibrates_no_confidence_while_the_memory_lane_is_paused(agent):
         outcome="ok",
         injected={"memory_ids": [memory.id]},
     )
+    return memory, step
+
+
+def test_it_calibrates_no_confidence_while_the_memory_lane_is_paused(agent):
+    memory, step = lesson_carried_by_a_step(agent)
     row = pause("memory")
     record_event("step.succeeded", "S ok", agent=agent, step=step)
 
@@ -109,25 +115,7 @@ def test_it_calibrates_no_confidence_while_the_memory_lane_is_paused(agent):
 
 
 def test_a_drop_pause_learns_nothing_from_the_endings_of_its_window_even_after_the_lift(agent):
-    memory = Memory.objects.create(
-        agent=agent,
-        type="lesson",
-        content="Check the disk first.",
-        confidence=Decimal("0.50"),
-        evidence=[{"type": "event", "id": record_event("step.failed", "x", agent=agent).id}],
-        source_trace_id="t",
-    )
-    step = make_step(agent=agent)
-    LLMCall.objects.create(
-        agent=agent,
-        step=step,
-        purpose="step.analyze",
-        provider="offline",
-        model="m",
-        prompt_version="v",
-        outcome="ok",
-        injected={"memory_ids": [memory.id]},
-    )
+    memory, step = lesson_carried_by_a_step(agent)
     row = pause("memory:drop")
     ending = record_event("step.succeeded", "S ok", agent=agent, step=step)
 
