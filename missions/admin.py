@@ -310,6 +310,7 @@ class TriggerRuleAdmin(admin.ModelAdmin):
         "fire_count",
         "last_fired_at",
         "last_evaluated_at",
+        "dropped_until",
         "topic_position",
         "fired_proposals",
         "skipped_events",
@@ -331,14 +332,13 @@ class TriggerRuleAdmin(admin.ModelAdmin):
     def skipped_events(self, obj):
         """What a drop pause of the triggers lane refused for this rule, and why."""
         skips = obj.skips.all()[:20]
-        return (
-            format_html_join("", "<li>#{} {}</li>", ((s.event_id, s.reason) for s in skips)) or "-"
-        )
+        return format_html_join("", "<li>{} {}</li>", ((s.skipped, s.reason) for s in skips)) or "-"
 
 
 @admin.register(TriggerSkip)
 class TriggerSkipAdmin(AuditAdmin):
-    list_display = ["id", "created_at", "rule", "event", "reason"]
+    list_display = ["id", "created_at", "rule", "event", "publication", "metric", "reason"]
+    list_select_related = ["rule", "event", "publication", "metric"]
     list_filter = ["rule"]
     search_fields = ["reason"]
 

@@ -32,6 +32,7 @@ class MissionsConfig(AppConfig):
         gates.GATES.register_all(gates.BUILTIN)
         checkers.CHECKERS.register_all(checkers.BUILTIN)
         checkers.READS_EVENTS.register_all(checkers.BUILTIN_EVENTS)
+        checkers.READS_WINDOWS.register_all(checkers.BUILTIN_WINDOWS)
         executors.register_plugins(settings.OPS_EXECUTOR_MODULES)
         override_kinds.register()
         from missions import recovery, threads

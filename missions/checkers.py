@@ -106,6 +106,9 @@ def _first_rows(wanted: list[tuple], query) -> dict:
 # The checkers that answer events past a rule's cursor, and the event kind each reads: what
 # the triggers lane, paused in drop mode, refuses (missions.loop.drop_triggers).
 READS_EVENTS: Registry = Registry("trigger checker's event kind")
+# The checkers that answer what happened in a window (since the rule last fired), and what
+# each would answer (rule, beat) -> row | None: refused alike, with the rest of the window.
+READS_WINDOWS: Registry = Registry("trigger checker's window")
 
 
 def mission_failed(rule, beat):
@@ -124,8 +127,12 @@ def _published_since(since):
     return published.order_by("-id")
 
 
+def newest_published(rule: TriggerRule, beat: Beat) -> Publication | None:
+    return first_per_rule(rule, beat, _published_since, lambda r: (r.window_start,))
+
+
 def content_published(rule, beat):
-    post = first_per_rule(rule, beat, _published_since, lambda r: (r.last_fired_at,))
+    post = newest_published(rule, beat)
     if post is None:
         return None
     return Idea(
@@ -154,11 +161,15 @@ def _engaging_since(threshold, since):
 
 
 def _engagement_params(rule) -> tuple:
-    return float(rule.conditions.get("min_engagement_rate", 0.05)), rule.last_fired_at
+    return float(rule.conditions.get("min_engagement_rate", 0.05)), rule.window_start
+
+
+def most_engaging(rule: TriggerRule, beat: Beat) -> ContentMetric | None:
+    return first_per_rule(rule, beat, _engaging_since, _engagement_params)
 
 
 def tweet_high_engagement(rule, beat):
-    best = first_per_rule(rule, beat, _engaging_since, _engagement_params)
+    best = most_engaging(rule, beat)
     if best is None:
         return None
     return Idea(
@@ -203,3 +214,4 @@ BUILTIN = {
     "tweet_high_engagement": tweet_high_engagement,
 } | dict.fromkeys(PROACTIVE, proactive)
 BUILTIN_EVENTS = {"mission_failed": "mission.failed", "insight_promoted": "insight.promoted"}
+BUILTIN_WINDOWS = {"content_published": newest_published, "tweet_high_engagement": most_engaging}

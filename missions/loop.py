@@ -12,7 +12,7 @@ from django.db.models import BooleanField, Case, DurationField, ExpressionWrappe
 from django.db.models.functions import Now
 
 from missions.actions import IntakePass, submit_proposal
-from missions.checkers import CHECKERS, READS_EVENTS, Beat, Idea, latest_event
+from missions.checkers import CHECKERS, READS_EVENTS, READS_WINDOWS, Beat, Idea, latest_event
 from missions.models import (
     LoopCursor,
     Proposal,
@@ -20,6 +20,7 @@ from missions.models import (
     Reaction,
     ReactionStatus,
     TriggerRule,
+    TriggerSkip,
 )
 from missions.models.proposals import proposed_work
 from missions.override_kinds import pair_of
@@ -120,19 +121,30 @@ def evaluate_triggers(deadline: float, rand=None) -> dict:
 
 
 def drop_triggers(why: str) -> dict:
-    """The triggers lane paused in drop mode: every enabled rule that answers events refuses
-    the newest it has not seen — cooling or not, its rule paused or not — with a TriggerSkip
-    row, and its cursor moves past it, so the lift does not answer the pause's events late.
-    Rules that read no events (proactive, engagement) have nothing arriving to refuse: they
-    simply do not fire until the lift."""
-    rules = [r for r in _enabled_rules() if r.trigger_event in READS_EVENTS]
+    """The triggers lane paused in drop mode: every enabled rule that answers what arrives —
+    cooling or not, its rule paused or not — refuses it with a TriggerSkip row, so the lift
+    does not answer the pause's arrivals late. A rule that answers events refuses the newest
+    it has not seen, and its cursor moves past it; one that answers a window (published,
+    measured since it last fired) refuses what its checker would answer, and the window's
+    start moves to now. Proactive rules have nothing arriving to refuse: they simply do not
+    fire until the lift."""
+    reads = {*READS_EVENTS.names(), *READS_WINDOWS.names()}
+    rules = [r for r in _enabled_rules() if r.trigger_event in reads]
     beat = Beat(rng, rules=rules)
-    dropped = []
-    for rule in rules:
+    skips = [skip for rule in rules if (skip := _drop_arrived(rule, beat, f"dropped: {why}"))]
+    return {
+        "dropped": len(skips),
+        "events": [s.event_id for s in skips if s.event_id],
+        "rows": [s.skipped for s in skips if not s.event_id],
+    }
+
+
+def _drop_arrived(rule: TriggerRule, beat: Beat, reason: str) -> TriggerSkip | None:
+    if rule.trigger_event in READS_EVENTS:
         event = latest_event(rule, beat, READS_EVENTS[rule.trigger_event])
-        if event is not None:
-            dropped.append(rule.drop_through(event, f"dropped: {why}").event_id)
-    return {"dropped": len(dropped), "events": dropped}
+        return rule.drop_through(event, reason) if event is not None else None
+    row = READS_WINDOWS[rule.trigger_event](rule, beat)
+    return rule.drop_window(row, reason) if row is not None else None
 
 
 def record_fires(beat: Beat) -> None:

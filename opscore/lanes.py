@@ -13,7 +13,7 @@ A pause has a mode. `queue` (the default): work waits and resumes in order when 
 queued steps are claimed again, each order's latest held slot runs once (older ones fold into
 it), duties and loops catch up from their cursors. `drop`: new work is refused with a recorded
 reason (a proposal naming the lane's kinds is rejected, an order's slot is `skipped`, a queued
-reaction is `skipped`, a trigger rule's unseen event gets a TriggerSkip and its cursor moves on;
+reaction is `skipped`, what a trigger rule has not seen gets a TriggerSkip and its cursor moves on;
 each lane says what else it refuses, in the README); what was queued before the pause waits, as
 in `queue`.
 """

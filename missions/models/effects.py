@@ -194,7 +194,7 @@ class Publication(models.Model):
                 condition=Q(next_poll_at__isnull=False),
                 name="publication_poll_idx",
             ),
-            # The content_published checker's lookback: published since the rule last fired.
+            # The content_published checker's lookback: published since its window start.
             models.Index(
                 fields=["published_at"],
                 condition=Q(status="published"),

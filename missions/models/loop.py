@@ -27,6 +27,9 @@ class TriggerRule(models.Model):
     last_fired_at = models.DateTimeField(null=True, blank=True)
     last_evaluated_at = models.DateTimeField(null=True, blank=True)
     last_seen_event_id = models.BigIntegerField(default=0, help_text="Reactive checkers' cursor")
+    dropped_until = models.DateTimeField(
+        null=True, blank=True, help_text="Window checkers: a drop pause refused what came before"
+    )
     created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
@@ -57,21 +60,65 @@ class TriggerRule(models.Model):
         self.save(update_fields=["last_seen_event_id"])
         return TriggerSkip.objects.create(rule=self, event=event, reason=reason[:300])
 
+    @property
+    def window_start(self):
+        """Where a window checker (what was published, measured… since) starts reading: after
+        the rule last fired, or after what a drop pause refused, whichever is later."""
+        marks = (self.last_fired_at, self.dropped_until)
+        return max((mark for mark in marks if mark is not None), default=None)
+
+    def drop_window(self, row, reason: str) -> "TriggerSkip":
+        """Refuse for good what a window checker would answer with `row` (a Publication or a
+        ContentMetric) and the rest of its window: a row with the reason, and the window's
+        start moved to now by the database clock, as a fire moves it (last_fired_at is left
+        alone: the rule did not fire, and its cooldown does not start)."""
+        self.dropped_until = Now()
+        self.save(update_fields=["dropped_until"])
+        self.refresh_from_db(fields=["dropped_until"])
+        subject = {"publication": row} if isinstance(row, Publication) else {"metric": row}
+        return TriggerSkip.objects.create(rule=self, reason=reason[:300], **subject)
+
 
 class TriggerSkip(models.Model):
     """Work a rule did not propose, and why: the triggers lane paused in drop mode. Like a
-    skipped Reaction, it is the evidence that the event was seen and refused, not lost."""
+    skipped Reaction, it is the evidence that what arrived was seen and refused, not lost: an
+    event (reactive rules), or the post or measurement a window checker would have answered."""
 
     rule = models.ForeignKey(TriggerRule, on_delete=models.CASCADE, related_name="skips")
-    event = models.ForeignKey("opscore.Event", on_delete=models.PROTECT, related_name="+")
+    event = models.ForeignKey(
+        "opscore.Event", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    publication = models.ForeignKey(
+        Publication, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    metric = models.ForeignKey(
+        "ContentMetric", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     reason = models.CharField(max_length=300)
     created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(event__isnull=False, publication__isnull=True, metric__isnull=True)
+                | Q(event__isnull=True, publication__isnull=False, metric__isnull=True)
+                | Q(event__isnull=True, publication__isnull=True, metric__isnull=False),
+                name="trigger_skip_names_one_thing",
+            ),
+        ]
 
     def __str__(self):
-        return f"{self.rule_id} skipped event {self.event_id}"
+        return f"{self.rule_id} skipped {self.skipped}"
+
+    @property
+    def skipped(self) -> str:
+        """What was refused, as the admin lists it."""
+        if self.event_id:
+            return f"#{self.event_id}"
+        if self.publication_id:
+            return f"publication {self.publication_id}"
+        return f"metric {self.metric_id}"
 
 
 class ReactionStatus(models.TextChoices):
@@ -128,7 +175,7 @@ class ContentMetric(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        # The tweet_high_engagement checker's lookback: measured since the rule last fired.
+        # The tweet_high_engagement checker's lookback: measured since its window start.
         indexes = [models.Index(fields=["measured_at"], name="metric_measured_idx")]
 
     def __str__(self):

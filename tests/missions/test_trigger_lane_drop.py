@@ -1,15 +1,20 @@
 """Pausing the triggers lane: `queue` answers the pause's events after the lift; `drop` skips
-them for good, one row per rule with the reason, and moves the rules' cursors past them."""
+them for good, one row per rule with the reason, and moves the rules' cursors past them. Rules
+that answer a window (content published, high engagement) have it moved past the pause alike."""
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from missions.metrics import record_metric
 from missions.models import Proposal, TriggerRule, TriggerSkip
 from opscore.actions import record_event
 from opscore.heartbeat import run_heartbeat
 from opscore.overrides import apply_override, lift_override
-from tests.factories import make_step
+from tests.factories import make_post, make_step
 
 pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def diagnose_failures() -> TriggerRule:
@@ -95,3 +100,91 @@ def test_the_operator_sees_what_a_drop_pause_skipped_on_the_rules_page(agent, ad
 
     assert f"#{failed.id} dropped: lane triggers paused (drop)" in rule_page.content.decode()
     assert b"quiet week" in skips.content
+
+
+def window_rule(checker: str, **conditions) -> TriggerRule:
+    return TriggerRule.objects.create(
+        name=checker.replace("_", "-"),
+        trigger_event=checker,
+        conditions=conditions,
+        action_config={"target_agent": "devops"},
+        cooldown_minutes=0,
+    )
+
+
+def at(clock, minutes: int) -> None:
+    """Window checkers compare database timestamps: each step of a test gets its own minute."""
+    clock.freeze(T0 + timedelta(minutes=minutes))
+
+
+def trigger_proposals():
+    return Proposal.objects.filter(source="trigger")
+
+
+def test_it_skips_content_published_under_a_drop_pause_for_good_with_the_reason(agent, clock):
+    at(clock, 0)
+    rule = window_rule("content_published")
+    row = pause("triggers:drop")
+    at(clock, 1)
+    post = make_post(agent, "Launch notes")
+    at(clock, 2)
+    dropping = triggers_duty()
+    lift(row)
+    at(clock, 3)
+    triggers_duty()
+
+    assert not trigger_proposals().exists()
+    assert dropping["counts"]["dropped"] == 1
+    skip = TriggerSkip.objects.get()
+    assert (skip.rule, skip.publication, skip.event) == (rule, post, None)
+    assert f"dropped: lane triggers paused (drop) by override {row.id}" in skip.reason
+
+
+def test_it_answers_content_published_after_a_drop_pause_is_lifted(agent, clock):
+    at(clock, 0)
+    window_rule("content_published")
+    row = pause("triggers:drop")
+    at(clock, 1)
+    make_post(agent, "During the pause")
+    at(clock, 2)
+    triggers_duty()
+    lift(row)
+    at(clock, 3)
+    make_post(agent, "After the lift")
+    at(clock, 4)
+    triggers_duty()
+
+    assert trigger_proposals().get().title == "Review what we published: After the lift"
+
+
+def test_it_skips_high_engagement_measured_under_a_drop_pause_for_good(agent, clock):
+    at(clock, 0)
+    post = make_post(agent, "Launch notes")
+    rule = window_rule("tweet_high_engagement", min_engagement_rate=0.05)
+    row = pause("triggers:drop")
+    at(clock, 1)
+    metric = record_metric({"post_ref": post.external_id, "impressions": 100, "engagements": 10})
+    at(clock, 2)
+    triggers_duty()
+    lift(row)
+    at(clock, 3)
+    triggers_duty()
+
+    assert not trigger_proposals().exists()
+    skip = TriggerSkip.objects.get()
+    assert (skip.rule, skip.metric) == (rule, metric)
+    assert "quiet week" in skip.reason
+
+
+def test_the_operator_sees_which_post_a_drop_pause_skipped(agent, admin_client, clock):
+    at(clock, 0)
+    rule = window_rule("content_published")
+    pause("triggers:drop")
+    at(clock, 1)
+    post = make_post(agent, "Launch notes")
+    at(clock, 2)
+    triggers_duty()
+
+    rule_page = admin_client.get(f"/admin/missions/triggerrule/{rule.id}/change/")
+
+    assert f"publication {post.id} dropped: lane triggers paused" in rule_page.content.decode()
