@@ -5,6 +5,7 @@ gate or a model method."""
 import time
 
 from django.db import transaction
+from django.db.models import Count, Max, Min
 
 from memory.calibration import calibrate_step
 from memory.feedback_learning import learn_from_feedback
@@ -20,9 +21,12 @@ from memory.models import (
 from memory.outcomes import learn_from_metrics, learn_from_mission
 from missions.models import LoopCursor
 from opscore.actions import record_event
+from opscore.lanes import pause_of
 from opscore.models import Event, Policy
 
 CURSOR = "memory.outcomes"
+LANE = "memory"
+DROPPED = "memory.learning_dropped"
 MISSION_ENDINGS = ["mission.succeeded", "mission.failed"]
 STEP_ENDINGS = ["step.succeeded", "step.failed", "step.dead"]
 FEEDBACK = ["feedback.recorded"]
@@ -36,51 +40,93 @@ def learn_from_outcomes(deadline: float) -> dict:
 
 def learn_from_endings(deadline: float) -> dict:
     """Mission endings and step endings since the cursor, one transaction per batch: the
-    cursor moves with the rows it produced, so an event is learned from exactly once."""
+    cursor moves with the rows it produced, so an event is learned from exactly once. An
+    ending a drop pause refused is passed over, never learned from (dropped_ranges)."""
     counts = {"missions": {}, "feedback": {}, "calibrated_steps": 0, "flagged": [], "events": 0}
     while time.monotonic() < deadline:
         with transaction.atomic():
             cursor, _ = LoopCursor.objects.select_for_update().get_or_create(name=CURSOR)
-            endings = Event.objects.filter(kind__in=MISSION_ENDINGS + STEP_ENDINGS + FEEDBACK)
             events = list(
-                endings.filter(id__gt=cursor.position)
+                endings()
+                .filter(id__gt=cursor.position)
                 .order_by("id")
                 .values("id", "kind", "mission_id", "step_id", "payload")[:BATCH]
             )
             if not events:
                 return counts
             policy = Policy.objects.value("calibration_policy")  # once a batch, not per event
+            dropped = dropped_ranges(cursor.position)
             for event in events:
-                learn_or_skip(event, counts, policy)
+                if any(first <= event["id"] <= last for first, last in dropped):
+                    counts["dropped_before"] = counts.get("dropped_before", 0) + 1
+                else:
+                    learn_or_skip(event, counts, policy)
             cursor.position = events[-1]["id"]
             cursor.save(update_fields=["position"])
             counts["events"] += len(events)
     return counts | {"deferred": "budget"}
 
 
+def endings():
+    return Event.objects.filter(kind__in=MISSION_ENDINGS + STEP_ENDINGS + FEEDBACK)
+
+
+def dropped_ranges(after: int) -> list[tuple[int, int]]:
+    """The endings drop pauses refused past the cursor `after`, as (first, last) ids. A drop
+    is recorded after the endings it names, so its event is past the cursor too: the read
+    (event_kind_idx) sees a handful of rows, a drop pause writing one a beat at most."""
+    drops = Event.objects.filter(kind=DROPPED, id__gt=after).values_list("payload", flat=True)
+    return [(drop["first_event_id"], drop["last_event_id"]) for drop in drops]
+
+
 def drop_endings(why: str) -> dict:
-    """The memory lane paused in drop mode: the endings not learned from when the pause took
-    hold (the heartbeat learns every minute) and those arriving during it are never learned
-    from, even after the lift. The cursor moves past them, with one event saying how many and
-    why (the endings themselves stay in the ledger)."""
+    """The memory lane paused in drop mode: the endings that arrive once the pause took hold
+    are never learned from, even after the lift; each beat's are named by one event saying
+    how many and why (the endings themselves stay in the ledger). Those that arrived before
+    it and were not read yet (the heartbeat learns every minute) wait for the lift, as work
+    queued before a drop pause does: learned now, their candidates would meet a gate that
+    rejects them. While none waits the cursor moves past the dropped ones; otherwise it
+    stays, and the learner passes them over after the lift."""
+    pause = pause_of(LANE)
+    if pause is None:
+        return {"dropped": 0}
     with transaction.atomic():
         cursor, _ = LoopCursor.objects.select_for_update().get_or_create(name=CURSOR)
-        endings = Event.objects.filter(kind__in=MISSION_ENDINGS + STEP_ENDINGS + FEEDBACK)
-        arrived = endings.filter(id__gt=cursor.position)
-        last, count = arrived.order_by("-id").values_list("id", flat=True).first(), arrived.count()
-        if last is None:
-            return {"dropped": 0}
-        record_event(
-            "memory.learning_dropped",
-            f"Learning dropped {count} ending(s) that arrived while the memory lane was paused",
-            summary=f"dropped: {why}"[:500],
-            tags=["memory", "learning", "dropped"],
-            payload={"first_event_id": cursor.position + 1, "last_event_id": last, "count": count},
-            actor="system:outcome-learning",
-        )
-        cursor.position = last
-        cursor.save(update_fields=["position"])
-    return {"dropped": count}
+        unread = endings().filter(id__gt=cursor.position)
+        waiting = arrived_before(unread, pause.since)
+        refused = [last for _, last in dropped_ranges(cursor.position)]
+        arrived = unread.filter(id__gt=max(cursor.position, waiting["last"] or 0, *refused))
+        dropped = arrived.aggregate(count=Count("id"), first=Min("id"), last=Max("id"))
+        if dropped["count"]:
+            record_drop(dropped, why)
+            if not waiting["count"]:  # nothing to learn from before them: the cursor passes
+                cursor.position = dropped["last"]
+                cursor.save(update_fields=["position"])
+    return {"dropped": dropped["count"]} | (
+        {"waiting": waiting["count"]} if waiting["count"] else {}
+    )
+
+
+def arrived_before(unread, since) -> dict:
+    """The unread endings recorded before the pause took hold: how many, and the last id."""
+    before = unread.filter(created_at__lt=since) if since else unread.none()
+    return before.aggregate(count=Count("id"), last=Max("id"))
+
+
+def record_drop(dropped: dict, why: str) -> None:
+    count = dropped["count"]
+    record_event(
+        DROPPED,
+        f"Learning dropped {count} ending(s) that arrived while the memory lane was paused",
+        summary=f"dropped: {why}"[:500],
+        tags=["memory", "learning", "dropped"],
+        payload={
+            "first_event_id": dropped["first"],
+            "last_event_id": dropped["last"],
+            "count": count,
+        },
+        actor="system:outcome-learning",
+    )
 
 
 def learn_or_skip(event: dict, counts: dict, policy) -> None:

@@ -19,6 +19,7 @@ in `queue`.
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pydantic import Field
 
@@ -104,6 +105,9 @@ class Pause:
     mode: str
     override_id: int | None
     reason: str
+    # When it took hold: its override's creation (in force from then, in the same transaction
+    # as the switch); switched off without one, the switches' last change, no earlier.
+    since: datetime | None = None
 
     @property
     def why(self) -> str:
@@ -124,7 +128,10 @@ def pause_of(lane: str) -> Pause | None:
         .first()
     )
     mode = DROP if lane in switches.drop else QUEUE
-    return Pause(lane, mode, row.id if row else None, row.reason if row else "switched off")
+    if row is None:
+        changed = Policy.objects.filter(key="lane_switches").values_list("updated_at", flat=True)
+        return Pause(lane, mode, None, "switched off", changed.first())
+    return Pause(lane, mode, row.id, row.reason, row.created_at)
 
 
 def lane_paused(lane: str) -> bool:

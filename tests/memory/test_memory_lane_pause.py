@@ -1,8 +1,10 @@
 """Pausing the memory lane stops promotions: `queue` keeps the candidates a conversation or an
 outcome proposes, unreviewed, until the lift; `drop` refuses them with the reason recorded.
-Confidence calibration (learned from step endings) waits for the lift too."""
+Confidence calibration (learned from step endings) waits for the lift too; under `drop`, the
+endings that arrive once the pause took hold are never learned from, those from before wait."""
 
 import random
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -18,6 +20,7 @@ from tests.factories import make_step
 
 pytestmark = pytest.mark.django_db
 CREW = ["coordinator", "devops", "research", "security"]
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def pause(target: str):
@@ -85,6 +88,10 @@ def lesson_carried_by_a_step(agent):
         evidence=[{"type": "event", "id": record_event("step.failed", "x", agent=agent).id}],
         source_trace_id="t",
     )
+    return memory, step_carrying(memory, agent)
+
+
+def step_carrying(memory, agent):
     step = make_step(agent=agent)
     LLMCall.objects.create(
         agent=agent,
@@ -96,7 +103,7 @@ def lesson_carried_by_a_step(agent):
         outcome="ok",
         injected={"memory_ids": [memory.id]},
     )
-    return memory, step
+    return step
 
 
 def test_it_calibrates_no_confidence_while_the_memory_lane_is_paused(agent):
@@ -114,10 +121,22 @@ def test_it_calibrates_no_confidence_while_the_memory_lane_is_paused(agent):
     assert memory.confidence == Decimal("0.52")
 
 
-def test_a_drop_pause_learns_nothing_from_the_endings_of_its_window_even_after_the_lift(agent):
+def at(clock, seconds: int) -> None:
+    """Whether an ending came before the pause is told by the database clock: each step of a
+    test gets its own instant."""
+    clock.freeze(T0 + timedelta(seconds=seconds))
+
+
+def test_a_drop_pause_learns_nothing_from_the_endings_of_its_window_even_after_the_lift(
+    agent, clock
+):
+    at(clock, 0)
     memory, step = lesson_carried_by_a_step(agent)
+    at(clock, 10)
     row = pause("memory:drop")
+    at(clock, 20)
     ending = record_event("step.succeeded", "S ok", agent=agent, step=step)
+    at(clock, 60)
 
     beat = run_heartbeat("test")
     lift(row)
@@ -127,5 +146,55 @@ def test_a_drop_pause_learns_nothing_from_the_endings_of_its_window_even_after_t
     duty = next(d for d in beat.duties if d["name"] == "learn_from_outcomes")
     assert memory.confidence == Decimal("0.50") and memory.calibration_log == []
     dropped = Event.objects.get(kind="memory.learning_dropped")
-    assert duty["counts"]["dropped"] == dropped.payload["count"] == 2  # the evidence's, and it
-    assert dropped.payload["last_event_id"] == ending.id and "quiet week" in dropped.summary
+    assert duty["counts"]["dropped"] == dropped.payload["count"] == 1
+    assert dropped.payload["first_event_id"] == dropped.payload["last_event_id"] == ending.id
+    assert "quiet week" in dropped.summary
+
+
+def test_a_drop_pause_leaves_the_endings_that_arrived_before_it_to_learn_after_the_lift(
+    agent, clock
+):
+    at(clock, 0)
+    memory, before = lesson_carried_by_a_step(agent)
+    during = step_carrying(memory, agent)
+    record_event("step.succeeded", "S1 ok", agent=agent, step=before)  # not yet read
+    at(clock, 10)
+    row = pause("memory:drop")
+    at(clock, 20)
+    record_event("step.succeeded", "S2 ok", agent=agent, step=during)
+    at(clock, 60)
+    run_heartbeat("test")
+    memory.refresh_from_db()
+    assert memory.confidence == Decimal("0.50")  # the lane is paused: the first one waits
+
+    lift(row)
+    at(clock, 120)
+    run_heartbeat("test")
+
+    memory.refresh_from_db()
+    assert memory.confidence == Decimal("0.52")  # learned from the first; the second dropped
+    assert Event.objects.get(kind="memory.learning_dropped").payload["count"] == 1
+
+
+def test_each_beat_of_a_drop_pause_drops_only_the_endings_new_since_the_last(agent, clock):
+    at(clock, 0)
+    step = make_step(agent=agent)
+    record_event("step.succeeded", "S0 ok", agent=agent, step=step)  # waits for the lift
+    at(clock, 10)
+    pause("memory:drop")
+    at(clock, 20)
+    first = record_event("step.succeeded", "S1 ok", agent=agent, step=step)
+    at(clock, 60)
+    beat = run_heartbeat("test")
+    at(clock, 80)
+    second = record_event("step.succeeded", "S2 ok", agent=agent, step=step)
+    at(clock, 120)
+    run_heartbeat("test")
+
+    duty = next(d for d in beat.duties if d["name"] == "learn_from_outcomes")
+    assert (duty["counts"]["dropped"], duty["counts"]["waiting"]) == (1, 1)
+    drops = Event.objects.filter(kind="memory.learning_dropped").order_by("id")
+    assert [(d.payload["first_event_id"], d.payload["last_event_id"]) for d in drops] == [
+        (first.id, first.id),
+        (second.id, second.id),
+    ]
