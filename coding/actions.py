@@ -2,10 +2,11 @@
 of a run's status goes through `transition`, which writes the row and its event together."""
 
 from django.db import transaction
+from django.db.models.functions import Now
 
 from coding.models import ENDED, CodingRun, RunStatus
 from coding.sandbox import kill_process_group
-from coding.worktrees import clean_up
+from coding.worktrees import clean_up, lock_repository
 from opscore.actions import record_event
 
 
@@ -91,3 +92,52 @@ def request_revision(run: CodingRun, notes: str, *, actor: str) -> bool:
     """Back into the loop with the reviewer's notes; the caps still count every pass."""
     reason = f"revision requested by {actor}: {notes[:500]}"
     return transition(run, RunStatus.REVISION_REQUESTED, reason, revision_notes=notes[:4000])
+
+
+def revise_run(run: CodingRun, notes: str, *, by: str) -> CodingRun:
+    """A person sends a run waiting for review back for one more pass with their notes: the
+    reviewer's revision, asked by a human. The pass starts from the branch as it stands, so it
+    is also how a commit pushed there by hand gets tested (and then approved); it counts
+    against the run's caps like any other. A refused attempt is an event too."""
+    try:
+        return send_back(run, notes, by=by)
+    except RunRefused as refused:
+        record_event(
+            "coding.revision_refused",
+            f"R{run.id}: revision by {by} refused",
+            summary=str(refused),
+            tags=["coding", "revision", "refused"],
+            payload=event_payload(run) | {"status": run.status, "reason": str(refused)},
+            agent_id=run.agent_id,
+            step_id=run.step_id,
+            actor=f"human:{by}",
+        )
+        raise
+
+
+def send_back(run: CodingRun, notes: str, *, by: str) -> CodingRun:
+    """Approvals standing on the run are withdrawn with it: what they approved is being
+    changed, and the pass to come is not the one their approvers saw. Under the repository's
+    lock, as a merge is: a merge under way finishes first (and the run is no longer waiting),
+    one not begun finds its approval void."""
+    refusal = why_not_revise(run, notes)
+    if refusal:
+        raise RunRefused(refusal)
+    with transaction.atomic():
+        lock_repository(run.repository)
+        if not request_revision(run, notes.strip(), actor=by):
+            raise RunRefused(f"R{run.id} moved to {run.status} first; nothing was sent back")
+        withdrawn = f"sent back for a revision by {by}"[:500]
+        run.approvals.standing().update(voided_at=Now(), void_reason=withdrawn)
+    return run
+
+
+def why_not_revise(run: CodingRun, notes: str) -> str:
+    if run.status != RunStatus.WAITING_FOR_REVIEW:
+        return f"R{run.id} is {run.status}; only a run waiting for review can be sent back"
+    if not notes.strip():
+        return "a revision needs notes: say what the next pass should change or check"
+    cap = run.cap_reached()
+    if cap:
+        return f"R{run.id} can take no more passes: {cap} (cancel and retry it for fresh caps)"
+    return ""

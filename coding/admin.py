@@ -12,6 +12,7 @@ from coding.repositories import RepositoryForm
 from coding.worktrees import GitFailed, git
 from opscore import four_eyes
 from opscore.admin import EvidenceInline, ReadOnlyMixin, report
+from opscore.admin_overrides import reasoned_action
 from opscore.four_eyes import why_not_decide
 
 DIFF_SHOWN = 60_000
@@ -79,7 +80,7 @@ class CodingRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ["repository"]
     readonly_fields = ["the_diff", "last_test_output"]
     inlines = [IterationInline, ApprovalInline]
-    actions = ["cancel_runs", "retry_runs"]  # approving is from the run's page, its diff seen
+    actions = ["cancel_runs", "retry_runs", "revise_runs"]  # approving: from the run's page
     change_form_template = "admin/coding/codingrun/change_form.html"
 
     @admin.display(description="diff (base → head, escaped)")
@@ -142,3 +143,17 @@ class CodingRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def retry_runs(self, request, queryset):
         by = request.user.get_username()
         self._each(request, queryset, "queued again", lambda run: operations.retry(run, actor=by))
+
+    @reasoned_action(
+        "Revise (one more pass with your notes)…",
+        heading="Send {n} run(s) back for a revision pass",
+        label=lambda run: f"R{run.id} {run.repository.name} ({run.status}) {run.branch or ''}",
+        button="Send back",
+        kept_with="the next pass's notes, kept on the run and its event",
+        blank=True,  # a blank note is refused by revise_run, and recorded, as from the CLI
+        permissions=None,  # as cancel and retry
+    )
+    def revise_runs(self, request, queryset, notes):
+        by = request.user.get_username()
+        act = lambda run: operations.revise(run, notes, by=by)  # noqa: E731
+        self._each(request, queryset, "sent back for a revision pass", act)

@@ -114,7 +114,8 @@ def check_head(run: CodingRun) -> None:
         raise ApprovalRefused(
             f"the branch moved to {now[:10]} since {run.head_sha[:10]} was tested and "
             "reviewed; earlier approvals are void, and no pass has tested it, so it cannot be "
-            "approved until one does (cancel and retry the run, or submit the work again)"
+            f"approved until one does: send the run back for a revision pass (`coding revise "
+            f"{run.id} --notes …`, or the admin's Revise action on R{run.id})"
         )
 
 

@@ -74,7 +74,7 @@ def drive_passes(run: CodingRun, spare) -> None:
     stint = Stint()
     try:
         for n in range(run.limits["max_iterations"] + 1):  # the cap below ends it first
-            stop = cap_reached(run, stint)
+            stop = run.cap_reached(stint.elapsed())  # only its driver moves a running run
             if stop:
                 transition(run, RunStatus.FAILED, stop)
                 break
@@ -96,29 +96,6 @@ def prepare(run: CodingRun) -> bool:
         transition(run, RunStatus.FAILED, str(refused))
         return False
     return True
-
-
-def passes_so_far(run: CodingRun) -> int:
-    return run.iteration - run.limits.get("first_iteration", 1) + 1
-
-
-def spent_usd(run: CodingRun) -> Decimal:
-    """Cost since the run last started afresh (a human's retry gives it a new budget)."""
-    return run.cost_usd - Decimal(run.limits.get("cost_before", "0"))
-
-
-def cap_reached(run: CodingRun, stint: Stint) -> str:
-    """The run as its last move left it (every move reads its row back, and only its driver
-    moves a running run on) against its caps."""
-    caps = run.limits
-    if passes_so_far(run) >= caps["max_iterations"]:
-        return f"iteration cap reached: {passes_so_far(run)} of {caps['max_iterations']} passes"
-    if spent_usd(run) >= Decimal(str(caps["max_cost_usd"])):
-        return f"cost cap reached: ${spent_usd(run)} of ${caps['max_cost_usd']}"
-    active = caps.get("active_seconds", 0) + stint.elapsed()
-    if active >= caps["max_wall_minutes"] * 60:
-        return f"wall-time cap reached: {active / 60:.0f} of {caps['max_wall_minutes']} minutes"
-    return ""
 
 
 def prompt_for(run: CodingRun) -> str:
@@ -209,7 +186,7 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare
     missing (the run blocks).
     The run's process group stays recorded while its tests' box is still to come."""
     caps, worktree = run.limits, Path(run.worktree_path)
-    budget = float(Decimal(str(caps["max_cost_usd"])) - spent_usd(run))
+    budget = float(Decimal(str(caps["max_cost_usd"])) - run.spent_usd)
     before = Before(worktree, run.repository.path)  # what is outside it before the harness
     try:
         argv = argv_for(run.runner, Pass(prompt, caps["max_turns"], budget))

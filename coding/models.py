@@ -2,6 +2,8 @@
 job, one branch and worktree each), iterations (one row per harness pass) and approvals (a
 human's word, bound to one head commit)."""
 
+from decimal import Decimal
+
 from django.db import connections, models, transaction
 from django.db.models import F, Q
 from django.db.models.fields.json import KT
@@ -213,6 +215,29 @@ class CodingRun(models.Model):
     def signed_off(self) -> bool:
         """Its agent reviewed the commit now under review and said complete."""
         return self.reviewed_at_head and self.review.get("decision") == "complete"
+
+    @property
+    def passes_so_far(self) -> int:
+        """Passes since the run last started afresh (a human's retry counts them anew)."""
+        return self.iteration - self.limits.get("first_iteration", 1) + 1
+
+    @property
+    def spent_usd(self) -> Decimal:
+        """Cost since the run last started afresh (a human's retry gives it a new budget)."""
+        return self.cost_usd - Decimal(self.limits.get("cost_before", "0"))
+
+    def cap_reached(self, driving: float = 0.0) -> str:
+        """The cap the run has reached, '' when none: its row as its last move left it, plus
+        `driving`, a drive's seconds not on the row yet (time waiting for review never is)."""
+        caps, passes, spent = self.limits, self.passes_so_far, self.spent_usd
+        if passes >= caps["max_iterations"]:
+            return f"iteration cap reached: {passes} of {caps['max_iterations']} passes"
+        if spent >= Decimal(str(caps["max_cost_usd"])):
+            return f"cost cap reached: ${spent} of ${caps['max_cost_usd']}"
+        active = caps.get("active_seconds", 0) + driving
+        if active >= caps["max_wall_minutes"] * 60:
+            return f"wall-time cap reached: {active / 60:.0f} of {caps['max_wall_minutes']} minutes"
+        return ""
 
     def last_test_run(self) -> "CodingIteration | None":
         """The pass whose tests an approver sees beside the diff."""

@@ -1,7 +1,7 @@
 """What an operator does to a run from the admin or the CLI — one function each, so both
 surfaces do exactly the same thing."""
 
-from coding.actions import cancel_run, retry_run
+from coding.actions import cancel_run, retry_run, revise_run
 from coding.approvals import approve
 from coding.executor import wake_step_of
 from coding.models import CodingRun
@@ -15,6 +15,10 @@ def cancel(run: CodingRun, reason: str, *, actor: str) -> CodingRun:
 
 def retry(run: CodingRun, *, actor: str) -> CodingRun:
     return retry_run(run, actor=actor)
+
+
+def revise(run: CodingRun, notes: str, *, by: str) -> CodingRun:
+    return revise_run(run, notes, by=by)
 
 
 def approve_run(run: CodingRun, kind: str, *, by: str, note: str = "", **seen):

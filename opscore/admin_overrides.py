@@ -34,9 +34,12 @@ def reasoned_action(description, *, heading, label, button, kept_with, narrow=No
 
     `heading` is formatted with `n` (how many rows); `label(row)` names a row; `narrow(queryset)`
     keeps the rows the action can act on (pending ones, active ones) for the page and for apply.
+    `blank=True`: a reason left blank on the page still reaches apply, whose workflow refuses
+    it (and records the refusal) as it would from any other surface.
     `permissions` (default change) and the rest of `page` go to admin.action and to the page.
     """
     permissions = page.pop("permissions", ["change"])
+    blank = page.pop("blank", False)
 
     def decorate(apply):
         @admin.action(description=description, permissions=permissions)
@@ -44,7 +47,7 @@ def reasoned_action(description, *, heading, label, button, kept_with, narrow=No
         def action(model_admin, request, queryset):
             rows = narrow(queryset) if narrow else queryset
             reason = request.POST.get("reason", "").strip()
-            if "apply" in request.POST and reason:
+            if "apply" in request.POST and (reason or blank):
                 apply(model_admin, request, rows, reason)
                 return None
             return confirm_with_reason(

@@ -1,6 +1,6 @@
 """`manage.py coding runs [--json]`, `coding cancel ID`, `coding approve ID --kind …`,
-`coding retry ID`, `coding register NAME PATH …`, `coding submit …`, `coding doctor [--json]`
-and `coding drive`."""
+`coding retry ID`, `coding revise ID --notes …`, `coding register NAME PATH …`,
+`coding submit …`, `coding doctor [--json]` and `coding drive`."""
 
 import getpass
 import shlex
@@ -18,7 +18,7 @@ from coding.repositories import check_repository
 from coding.worktrees import GitFailed
 from missions.actions import submit_proposal
 from missions.schemas import ProposalInvalid
-from opscore.cli import REFUSED, add_verbs, dump, fail
+from opscore.cli import FAILED, REFUSED, add_verbs, dump, fail
 from opscore.models import Event
 
 
@@ -55,17 +55,23 @@ def cli_user() -> str:
 
 
 class Command(BaseCommand):
-    help = "Coding runs: list, cancel, approve, retry; register a repository; submit a dev job."
+    help = (
+        "Coding runs: list, cancel, approve, retry, revise; register a repository; submit a "
+        "dev job."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="answer in JSON (any verb)")
         verbs = add_verbs(parser)
         verbs.add_parser("runs")
-        for name in ("cancel", "retry", "approve"):
+        for name in ("cancel", "retry", "approve", "revise"):
             verbs.add_parser(name).add_argument("run_id", type=int)
         verbs.choices["cancel"].add_argument("--reason", default="cancelled from the CLI")
         verbs.choices["approve"].add_argument("--kind", required=True, choices=ApprovalKind.values)
         verbs.choices["approve"].add_argument("--note", default="")
+        verbs.choices["revise"].add_argument(
+            "--notes", required=True, help="what the next pass should change or check"
+        )
         add_register(verbs.add_parser("register"))
         add_submit(verbs.add_parser("submit"))
         verbs.add_parser("doctor")
@@ -97,9 +103,7 @@ class Command(BaseCommand):
         self.say(opts, rows, "\n".join(lines))
 
     def act(self, verb, opts):
-        run = CodingRun.objects.filter(pk=opts["run_id"]).first()
-        if run is None:
-            fail(f"no coding run {opts['run_id']}", as_json=opts["json"])
+        run = run_named(opts)
         try:
             if verb == "cancel":
                 run = operations.cancel(run, opts["reason"], actor="cli")
@@ -114,6 +118,16 @@ class Command(BaseCommand):
         if verb == "approve":
             said = f"R{run.id}: {opts['kind']} approved at {run.head_sha[:10]}; now {said}"
         self.say(opts, row_of(run), said)
+
+    def revise(self, opts):
+        """Back for one more pass with the operator's notes; a refusal is a rule saying no
+        (exit 2), recorded as a `coding.revision_refused` event."""
+        run = run_named(opts, code=REFUSED)
+        try:
+            run = operations.revise(run, opts["notes"], by=cli_user())
+        except RunRefused as refused:
+            fail(str(refused), as_json=opts["json"], code=REFUSED)
+        self.say(opts, row_of(run), f"R{run.id} {run.status}: {run.reason}")
 
     def register(self, opts):
         repo = Repository.objects.filter(name=opts["name"]).first() or Repository(name=opts["name"])
@@ -166,6 +180,13 @@ class Command(BaseCommand):
     def drive(self, opts):
         done = handle_one_run() if opts["once"] else drive_for(opts["seconds"])
         self.stdout.write(f"coding driver: {done}")
+
+
+def run_named(opts: dict, code: int = FAILED) -> CodingRun:
+    run = CodingRun.objects.filter(pk=opts["run_id"]).first()
+    if run is None:
+        fail(f"no coding run {opts['run_id']}", as_json=opts["json"], code=code)
+    return run
 
 
 def add_register(parser):
