@@ -1,4 +1,6 @@
 # Opscore: `make run` starts the whole system, `make test` runs lint + the suite.
+# The suite runs on every core (pytest-xdist, each worker on its own test database); the few
+# tests marked `serial` restart the shared database server, so they run after, alone.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -22,7 +24,8 @@ test: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --numprocesses=auto --maxprocesses=4 -m "not serial"
+	$(VENV)/bin/pytest -m serial
 
 lint: install
 	$(VENV)/bin/ruff check --fix .

@@ -225,6 +225,7 @@ def test_a_finished_step_wakes_its_dependent_without_waiting_for_a_poll(workers)
     assert second.attempts.get().started_at >= first.finished_at
 
 
+@pytest.mark.serial
 @pytest.mark.skipif(
     bool(os.environ.get("DATABASE_URL")), reason="restarts the embedded server only"
 )
