@@ -48,6 +48,8 @@ def event_row_untrusted(event: Event) -> str:
         return f"event {event.id} reports untrusted content"
     if event.step_id:
         return step_untrusted(event.step_id)
+    if event.mission_id:  # mission.failed/succeeded name the mission alone
+        return mission_untrusted(event.mission_id)
     return proposal_untrusted(event.proposal_id)
 
 
