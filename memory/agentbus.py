@@ -6,6 +6,7 @@ from django.utils.dateparse import parse_datetime
 from memory.actions import CandidateInvalid, propose_candidate
 from memory.decisions import DecisionRefused, promote_with_overrides
 from memory.models import MemoryCandidate, MemoryScope, MemoryType, Stability
+from memory.models.candidates import OUTSIDE_RUNTIME
 from opscore.inputs import InputRefused, time_in_range
 
 NAMESPACE = "default"  # one company per install; the seed's namespace argument must name it
@@ -75,7 +76,7 @@ def create_memory_candidate(json_arg, bad_input, **o) -> dict:
         "stability": o["stability"],
         "visibility": o["visibility"],
         "dedupe_key": o["dedupe_key"],
-        "source_ref": f"agentbus:{o['source_agent']}",
+        "source_ref": f"{OUTSIDE_RUNTIME}{o['source_agent']}",
         "source_refs": source_refs(json_arg, bad_input, o["source_refs"]),
     }
     try:

@@ -239,7 +239,7 @@ def promote(candidate: MemoryCandidate, reviewer: str, policy, notes="") -> Memo
         memory=memory,
         touched={"memory": memory.id, "supersedes": old.id if old else None},
     )
-    announce(memory, policy)
+    announce(memory, policy, candidate.not_our_words)
     archive_beyond_caps(memory, reviewer, policy)
     return review
 
@@ -290,10 +290,11 @@ def new_memory(candidate: MemoryCandidate, reviewer: str, policy) -> Memory:
     )
 
 
-def announce(memory: Memory, policy) -> None:
+def announce(memory: Memory, policy, untrusted: str = "") -> None:
     """One event per promotion. A shared insight, or an agent's own insight at the fast path's
     confidence, is `insight.promoted` (the insight_promoted trigger turns it into work); a
-    modest private insight from a chat is not company news."""
+    modest private insight from a chat is not company news. `untrusted`: why its words are not
+    Opscore's own, carried on the event so the work it prompts waits for a person."""
     notable = memory.visibility == Visibility.SHARED or (
         memory.confidence >= Decimal(str(policy.insight_fast_path_confidence))
     )
@@ -302,7 +303,8 @@ def announce(memory: Memory, policy) -> None:
         f"{memory.agent_id} learned: {memory.title or memory.content[:80]}",
         summary=memory.content[:500],
         tags=["memory", "promoted", memory.type, memory.visibility],
-        payload={"memory_id": memory.id, "kind": memory.type, "scope": memory.scope},
+        payload={"memory_id": memory.id, "kind": memory.type, "scope": memory.scope}
+        | ({"untrusted": untrusted} if untrusted else {}),
         agent_id=memory.agent_id,
         actor=GATE,
     )

@@ -44,8 +44,11 @@ def event_row_untrusted(event: Event) -> str:
     """For a row in hand: events are append-only, so the one read earlier is still the truth."""
     if event.actor == "agentbus":
         return f"event {event.id} came from an outside runtime (agent bus)"
-    if event.payload.get("untrusted"):
-        return f"event {event.id} reports untrusted content"
+    said = event.payload.get("untrusted")  # True, or why (a string)
+    if said:
+        return f"event {event.id} reports untrusted content" + (
+            f": {said}" if isinstance(said, str) else ""
+        )
     if event.step_id:
         return step_untrusted(event.step_id)
     if event.mission_id:  # mission.failed/succeeded name the mission alone

@@ -13,6 +13,8 @@ from memory.models.choices import (
     Visibility,
 )
 
+OUTSIDE_RUNTIME = "agentbus:"  # the source_ref of a candidate an outside runtime wrote
+
 
 class MemoryCandidate(models.Model):
     """Something an agent thinks the company should remember, with the evidence for it."""
@@ -78,6 +80,16 @@ class MemoryCandidate(models.Model):
 
     def __str__(self):
         return f"C{self.id} {self.kind}: {self.title}"
+
+    @property
+    def not_our_words(self) -> str:
+        """Why its words are not Opscore's own ('' when they are): the untrusted content it
+        cites, or the outside runtime that wrote it (whose own agent may still learn it)."""
+        if self.untrusted_reason:
+            return self.untrusted_reason
+        if self.source_ref.startswith(OUTSIDE_RUNTIME):
+            return f"written by {self.source_agent_id}'s runtime through the agent bus"
+        return ""
 
     def close(self, status: str, reviewer: str, notes: str, memory=None) -> None:
         self.status, self.reviewer, self.review_notes = status, reviewer, notes[:2000]
