@@ -20,8 +20,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from memory.actions import CandidateInvalid, propose_candidate
+from memory.evidence import untrusted_reason
 from missions.actions import submit_proposal
-from missions.models import Artifact, Mission, ProposalSource, ProposalStatus
+from missions.models import Artifact, Mission, ProposalSource, ProposalStatus, Provenance
 from missions.schemas import ProposalInvalid
 from opportunities.actions import OpportunityInvalid, propose_opportunity
 from opscore.actions import record_event
@@ -143,6 +144,9 @@ def typed_result(order, run, rows: list[dict], since, checked: dict) -> RunResul
         why = f"the {answer.result} cites rows that were not in its evidence: {outside[:5]}"
         return RunResult(RunStatus.FAILED, why, evidence)
     evidence["evidence_ids"] = [f"{t}:{i}" for t, i in cited]
+    read = untrusted_reason(rows, how=f"{order.name} read")
+    if read:  # which rows it cites is the model's choice, and the text it read may make it
+        evidence["untrusted"] = read
     return APPLY[answer.result](order, run, answer, evidence)
 
 
@@ -151,19 +155,22 @@ def apply_no_work(order, run, answer: NoWork, evidence: dict) -> RunResult:
 
 
 def apply_finding(order, run, answer: Finding, evidence: dict) -> RunResult:
+    untrusted = evidence.get("untrusted", "")
     artifact = Artifact.objects.create(
         kind="finding",
         title=answer.title,
         body=answer.summary,
         metadata={"evidence": answer.evidence, "order": order.name},
         standing_order_run=run,
+        provenance=Provenance.UNTRUSTED if untrusted else Provenance.TRUSTED,
     )
     record_event(
         "standing_order.finding",
         f"{order.agent_id}: {answer.title}",
         summary=answer.summary[:500],
         tags=["standing_order", "finding", order.name],
-        payload={"artifact_id": artifact.id, "evidence": answer.evidence},
+        payload={"artifact_id": artifact.id, "evidence": answer.evidence}
+        | ({"untrusted": untrusted} if untrusted else {}),
         agent_id=order.agent_id,
         actor=f"agent:{order.agent_id}",
     )
@@ -179,7 +186,10 @@ def apply_proposal(order, run, answer: ProposalAsked, evidence: dict) -> RunResu
     }
     try:
         proposal = submit_proposal(
-            data, source=ProposalSource.TRIGGER, cause_ref=f"standing_order_run:{run.id}"
+            data,
+            source=ProposalSource.TRIGGER,
+            cause_ref=f"standing_order_run:{run.id}",
+            untrusted_reason=evidence.get("untrusted", ""),
         ).proposal
     except ProposalInvalid as invalid:
         return RunResult(RunStatus.FAILED, f"the proposal was refused: {invalid}"[:500], evidence)
@@ -199,7 +209,7 @@ def apply_candidate(order, run, answer: CandidateAsked, evidence: dict) -> RunRe
         "source_ref": f"standing_order_run:{run.id}",
     }
     try:
-        candidate, _ = propose_candidate(data)
+        candidate, _ = propose_candidate(data, untrusted_reason=evidence.get("untrusted", ""))
     except CandidateInvalid as invalid:
         return RunResult(RunStatus.FAILED, f"memory candidate refused: {invalid}"[:500], evidence)
     summary = f"memory candidate {candidate.id}: {answer.title}"
@@ -213,7 +223,7 @@ def apply_opportunity(order, run, answer: OpportunityAsked, evidence: dict) -> R
         "dedupe_key": f"{order.name}:{answer.title}"[:200],
     }
     try:
-        made = propose_opportunity(data)
+        made = propose_opportunity(data, untrusted=evidence.get("untrusted", ""))
     except OpportunityInvalid as invalid:
         return RunResult(RunStatus.FAILED, f"opportunity refused: {invalid}"[:500], evidence)
     if made.opportunity is None:

@@ -35,13 +35,14 @@ MAX_REFS = 50
 UNTRUSTED_BECAUSE: Registry = Registry("untrusted check")
 
 
-def untrusted_reason(refs: list[dict]) -> str:
-    """Why content citing these refs is untrusted — the first cited row that is — or ''."""
+def untrusted_reason(refs: list[dict], *, how: str = "cites") -> str:
+    """Why content citing (or, `how`, reading) these refs is untrusted — the first row that
+    is — or ''."""
     for ref in refs:
         check = UNTRUSTED_BECAUSE.get(ref.get("type"))
         why = check(ref["id"]) if check else ""
         if why:
-            return f"cites {ref['type']} {ref['id']}: {why}"[:300]
+            return f"{how} {ref['type']} {ref['id']}: {why}"[:300]
     return ""
 
 
