@@ -1,7 +1,8 @@
 """The reviewing agent's step: it reads the run's structured result — diff stats, changed files,
 tests, lint, the acceptance checklist, a capped diff — and completes the job, asks for a
 revision, or blocks it with a reason; it may propose follow-ups (through the intake) and name
-reusable lessons (memory candidates for the gate, never instant memories)."""
+reusable lessons (memory candidates that wait for a person: the reviewer read what a
+harness wrote, so nothing it answers is trusted)."""
 
 from typing import Literal
 
@@ -117,11 +118,17 @@ def apply_review(run: CodingRun, step, reply: ReviewReply) -> str:
     return reply.decision
 
 
+def harness_words(run: CodingRun, step) -> str:
+    """Why what the reviewer answers is untrusted: it read text the harness wrote (the diff,
+    its summary, its tests' output), and the job may be derived from untrusted content too."""
+    return step_untrusted(step.id) or f"the reviewer read coding run R{run.id}'s harness output"
+
+
 def file_follow_ups(run: CodingRun, step, follow_ups: list[FollowUp]) -> list[str]:
     """Each follow-up is a new dev job on the same repository, through the single intake;
-    what became of each (a proposal, or the intake's refusal) is kept on the review. A job
-    derived from untrusted content passes that on to its follow-ups."""
-    made, why = [], step_untrusted(step.id)
+    what became of each (a proposal, or the intake's refusal) is kept on the review. It says
+    where it came from (harness_words)."""
+    made, why = [], harness_words(run, step)
     for index, item in enumerate(follow_ups):
         payload = step.payload | {"summary": item.title, "problem_statement": item.problem}
         data = {
@@ -141,7 +148,8 @@ def file_follow_ups(run: CodingRun, step, follow_ups: list[FollowUp]) -> list[st
 
 
 def propose_lessons(run: CodingRun, step, lessons: list[str]) -> list[str]:
-    made = []
+    """Candidates for a person's review only: no machine promotes what a harness run taught."""
+    made, why = [], harness_words(run, step) if lessons else ""
     for index, lesson in enumerate(lessons):
         data = {
             "agent": step.agent.slug,
@@ -155,7 +163,7 @@ def propose_lessons(run: CodingRun, step, lessons: list[str]) -> list[str]:
             "source_ref": f"coding_run:{run.id}",
         }
         try:
-            made.append(f"candidate {propose_candidate(data)[0].id}")
+            made.append(f"candidate {propose_candidate(data, untrusted_reason=why)[0].id}")
         except CandidateInvalid as invalid:
             made.append(f"refused: {invalid.errors}")
     return made
