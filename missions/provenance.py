@@ -3,7 +3,10 @@ untrusted through every step, event and mission that carries it, so no conversio
 it into trusted work. Each function says why a row is untrusted, or '' when it is not."""
 
 from missions.models import Artifact, Comment, Mission, Proposal, Provenance, Step
-from opscore.models import Event
+from missions.step_kinds import internal_kinds
+from opscore.models import Event, Runtime
+
+OUTSIDE_RUNTIME = "agentbus"  # the cause_ref of work enqueued through the agent bus, `agentbus:…`
 
 
 def artifact_untrusted(artifact_id: int) -> str:
@@ -14,20 +17,33 @@ def artifact_untrusted(artifact_id: int) -> str:
 
 
 def proposal_untrusted(proposal_id: int | None) -> str:
+    """An outside runtime's work for its own agent may run unreviewed, but its words (title,
+    payload) and what its runtime reports back stay the runtime's: nothing derived from them
+    is trusted."""
     if proposal_id is None:
         return ""
-    proposal = Proposal.objects.filter(pk=proposal_id, untrusted=True).first()
+    fields = ("untrusted", "untrusted_reason", "cause_ref")
+    proposal = Proposal.objects.filter(pk=proposal_id).only(*fields).first()
     if proposal is None:
         return ""
-    return proposal.untrusted_reason or f"P{proposal.id} was built from untrusted content"
+    if proposal.untrusted:
+        return proposal.untrusted_reason or f"P{proposal.id} was built from untrusted content"
+    if proposal.cause_ref.split(":", 1)[0] == OUTSIDE_RUNTIME:
+        return f"P{proposal.id} came from an outside runtime ({proposal.cause_ref})"
+    return ""
 
 
 def step_untrusted(step_id: int) -> str:
     page = Artifact.objects.filter(step_id=step_id, provenance=Provenance.UNTRUSTED).first()
     if page is not None:
         return artifact_untrusted(page.id)
-    step = Step.objects.filter(pk=step_id).select_related("mission").first()
-    return proposal_untrusted(step.mission.proposal_id) if step else ""
+    step = Step.objects.filter(pk=step_id).select_related("mission", "agent").first()
+    if step is None:
+        return ""
+    if step.agent.runtime == Runtime.EXTERNAL and step.kind not in internal_kinds():
+        # only its runtime claims it: the result or error it holds is that runtime's report
+        return f"S{step.id} is run by {step.agent_id}'s outside runtime"
+    return proposal_untrusted(step.mission.proposal_id)
 
 
 def mission_untrusted(mission_id: int) -> str:

@@ -228,3 +228,32 @@ def test_a_finding_answering_untrusted_rows_is_kept_as_untrusted(
     assert finding.provenance == "untrusted"
     announced = Event.objects.get(kind="standing_order.finding")
     assert f"event {outside_report['id']}" in announced.payload["untrusted"]
+
+
+def test_a_failure_an_outside_runtime_reported_is_untrusted_to_the_order_reading_it(
+    client, monkeypatch
+):
+    """The job was Opscore's (an operator's proposal); its error is the runtime's words."""
+    auditor = AgentFactory(slug="auditor")
+    order = StandingOrder.objects.create(
+        agent=auditor,
+        name="auditor-failure-review",
+        cron="0 * * * *",
+        handler="generic",
+        precondition="failures_since_last_run",
+    )
+    alpha = AgentFactory(slug="alpha", runtime=Runtime.EXTERNAL)
+    secret = AgentToken.issue(alpha, "vps", actor="test")[1]
+    job = make_step("noop", agent=alpha)
+    lease = call(client, secret, "claim-jobs")["jobs"][0]["lease_token"]
+    body = {"job_id": job.id, "lease_token": lease, "last_error": INJECTED, "no_retry": True}
+    call(client, secret, "fail-job", **body)
+    reply = {"result": "proposal", "title": "Retry the failed job"}
+    reply |= {"steps": [{"kind": "analyze", "payload": {"topic": "retry"}}]}
+    model_says(monkeypatch, reply | {"evidence": [{"type": "step", "id": job.id}]})
+
+    run = run_order_now(order)
+
+    proposal = Proposal.objects.get(pk=run.evidence["proposal_id"])
+    assert (proposal.status, proposal.untrusted) == ("pending", True)
+    assert "alpha's outside runtime" in proposal.untrusted_reason

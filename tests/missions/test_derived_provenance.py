@@ -66,3 +66,42 @@ def test_a_reaction_to_an_untrusted_missions_failure_proposes_work_that_waits(
 
     reaction = Proposal.objects.get(source="reaction")
     assert (reaction.status, reaction.untrusted) == ("pending", True)
+
+
+def test_an_outside_runtimes_own_failed_job_starts_no_other_agents_work_unread(client):
+    """Its own job ran unreviewed (its runtime's words for its own agent); the failure it ends
+    in, titled with those words, is no trusted cause for the auditor's work."""
+    from console.models import AgentToken
+    from opscore.models import Runtime
+    from tests.console.test_agent_api import call
+
+    AgentFactory(slug="auditor")
+    alpha = AgentFactory(slug="alpha", runtime=Runtime.EXTERNAL)
+    secret = AgentToken.issue(alpha, "vps", actor="test")[1]
+    TriggerRule.objects.create(
+        name="diagnose",
+        trigger_event="mission_failed",
+        action_config={"target_agent": "auditor", "step_kinds": ["analyze"]},
+    )
+    own = call(client, secret, "enqueue-job", target_agent="alpha", subject=INJECTED, kind="noop")[
+        "proposal"
+    ]
+    assert own["status"] == "accepted"
+    job = call(client, secret, "claim-jobs")["jobs"][0]
+    lease = job["lease_token"]
+    call(
+        client,
+        secret,
+        "fail-job",
+        job_id=job["id"],
+        lease_token=lease,
+        last_error="x",
+        no_retry=True,
+    )
+
+    assert loop.evaluate_triggers(FAR)["fired"] == 1
+
+    diagnose = Proposal.objects.get(source="trigger")
+    assert INJECTED in diagnose.title
+    assert (diagnose.status, diagnose.untrusted) == ("pending", True)
+    assert "outside runtime" in diagnose.untrusted_reason
