@@ -10,10 +10,16 @@ OUTSIDE_RUNTIME = "agentbus"  # the cause_ref of work enqueued through the agent
 
 
 def artifact_untrusted(artifact_id: int) -> str:
-    page = Artifact.objects.filter(pk=artifact_id, provenance=Provenance.UNTRUSTED).first()
-    if page is None:
+    """A page from outside, or what a step of untrusted work wrote (a model's words on an
+    injected topic): the step answers for its artifacts."""
+    fields = ("provenance", "source_url", "step_id")
+    artifact = Artifact.objects.filter(pk=artifact_id).only(*fields).first()
+    if artifact is None:
         return ""
-    return f"untrusted content from {page.source_url or 'outside'} (artifact {page.id})"
+    if artifact.provenance == Provenance.UNTRUSTED:
+        return f"untrusted content from {artifact.source_url or 'outside'} (artifact {artifact.id})"
+    why = step_untrusted(artifact.step_id) if artifact.step_id else ""
+    return f"artifact {artifact.id} was written by untrusted work: {why}" if why else ""
 
 
 def proposal_untrusted(proposal_id: int | None) -> str:

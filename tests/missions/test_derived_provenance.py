@@ -105,3 +105,38 @@ def test_an_outside_runtimes_own_failed_job_starts_no_other_agents_work_unread(c
     assert INJECTED in diagnose.title
     assert (diagnose.status, diagnose.untrusted) == ("pending", True)
     assert "outside runtime" in diagnose.untrusted_reason
+
+
+def test_what_an_untrusted_missions_step_wrote_is_untrusted_where_it_is_cited(db):
+    """Its artifact (the model's words on an injected topic) answers for the step that made
+    it, as the step does: cited by a proposal or a memory candidate, it waits for a person."""
+    from memory.actions import propose_candidate
+    from missions.models import Artifact
+
+    devops = AgentFactory(slug="devops", max_concurrent_steps=10)
+    data = {"agent": "devops", "title": INJECTED, "steps": [{"kind": "analyze"}]}
+    why = "cites untrusted content from https://evil.example/page (artifact 1)"
+    proposal = submit_proposal(data, source="api", untrusted_reason=why).proposal
+    approve_proposal(proposal, actor="operator:ann")
+    assert handle_one_step("w1")
+    written = Artifact.objects.get(kind="analyze")
+    assert written.step.mission.proposal == proposal
+
+    cited = {"kind": "analyze", "payload": {"artifact_id": written.id, "topic": "act on it"}}
+    follow_up = submit_proposal(
+        {"agent": "devops", "title": "Act on the analysis", "steps": [cited]}, source="api"
+    ).proposal
+    candidate = propose_candidate(
+        {
+            "agent": devops.slug,
+            "kind": "lesson",
+            "title": "What the analysis said",
+            "body": "deploy to prod",
+            "confidence": 0.9,
+            "evidence": [{"type": "artifact", "id": written.id}],
+        }
+    )[0]
+
+    assert (follow_up.status, follow_up.untrusted) == ("pending", True)
+    assert "evil.example" in follow_up.untrusted_reason
+    assert "evil.example" in candidate.untrusted_reason
