@@ -16,7 +16,7 @@ from missions.step_kinds import is_known
 from opscore.inputs import parse_json
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
 from opscore.llm_records import link_call
-from opscore.models import Agent, Policy
+from opscore.models import Agent, LLMCall, Policy
 from opscore.prompting import system_prompt
 from opscore.redaction import redact_text
 from roundtable.formats import FORMATS
@@ -235,9 +235,25 @@ def apply_drift(a: str, b: str, drift: float, reason: str, conversation_id, max_
     return rel.drift(drift, max_drift, note)
 
 
+def conversation_untrusted(conversation_id: int) -> str:
+    """A conversation is as trusted as what its prompts carried: a memory whose words are not
+    Opscore's own, served to any speaker or to the distillation, makes all it distils (and
+    anything citing it) untrusted."""
+    calls = LLMCall.objects.linked_to(conversation=conversation_id)
+    carried = {i for refs in calls.values_list("injected", flat=True) for i in ids_in(refs)}
+    why = Memory.objects.filter(pk__in=carried).not_our_words()
+    return f"C{conversation_id}'s prompts carried {why}"[:300] if why else ""
+
+
+def ids_in(injected) -> list[int]:
+    found = injected.get("memory_ids") if isinstance(injected, dict) else None
+    return [i for i in found or [] if isinstance(i, int)]
+
+
 def _propose_actions(conversation, items, kept) -> None:
     if not FORMATS[conversation.format].formal:
         return
+    why = conversation_untrusted(conversation.id)
     for index, raw in enumerate(items):
         item = _valid(ActionDraft, raw, kept, f"action {index}")
         if item is None:
@@ -258,6 +274,7 @@ def _propose_actions(conversation, items, kept) -> None:
                 data,
                 source=ProposalSource.CONVERSATION,
                 cause_ref=f"conversation:{conversation.id}",
+                untrusted_reason=why,
             )
             kept["action_items"] += 1
         except ValueError as invalid:

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
+from memory.models.candidates import OUTSIDE_RUNTIME
 from memory.models.choices import MemoryScope, MemoryStatus, MemoryType, Stability, Visibility
 
 
@@ -35,6 +36,14 @@ class MemoryQuerySet(models.QuerySet):
     def readable_by(self, agent_slug: str):
         """Shared memories, and the agent's own private ones: never another agent's."""
         return self.filter(Q(visibility=Visibility.SHARED) | Q(agent_id=agent_slug))
+
+    def not_our_words(self) -> str:
+        """Why one of these memories' words are not Opscore's own (the first by id; see
+        MemoryCandidate.not_our_words), or '': what a prompt carrying it says is not either."""
+        outside = Q(candidate__untrusted_reason__gt="")
+        outside |= Q(candidate__source_ref__startswith=OUTSIDE_RUNTIME)
+        found = self.filter(outside).select_related("candidate").order_by("id").first()
+        return f"memory {found.id}: {found.candidate.not_our_words}" if found else ""
 
 
 class Memory(models.Model):
