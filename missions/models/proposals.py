@@ -55,6 +55,23 @@ def preview(kind: str, payload: dict) -> str:
     return show(payload) if show else ""
 
 
+def written_by(step_ids: list[int]) -> list[dict]:
+    """What the existing steps a step waits for have written, as the approver reads it: a
+    post_tweet waiting on a draft posts that draft's words (the newest), so its card shows
+    them, or says that none are written yet."""
+    from missions.models.steps import Step  # steps.py imports this module
+
+    steps = Step.objects.filter(pk__in=step_ids).prefetch_related("artifacts").order_by("id")
+    return [
+        {
+            "step": f"S{step.id} {step.kind}",
+            "status": step.status,
+            "texts": [a.body for a in sorted(step.artifacts.all(), key=lambda a: a.id)],
+        }
+        for step in steps
+    ]
+
+
 def proposed_work(agent: str, kinds: list[str]) -> tuple:
     return (agent, tuple(kinds))
 
@@ -207,6 +224,7 @@ class Proposal(models.Model):
                 "delay_seconds": spec.get("delay_seconds") or 0,
                 "after": [n + 1 for n in spec.get("depends_on", [])],
                 "after_steps": spec.get("after_steps", []),
+                "written": written_by(spec.get("after_steps", [])),
                 "priority": spec.get("priority"),
                 "max_attempts": spec.get("max_attempts"),
                 "preview": preview(spec["kind"], spec.get("payload") or {}),

@@ -151,3 +151,24 @@ def test_an_outside_runtime_never_gets_a_step_changed_after_approval(client, adm
     step = Step.objects.get(mission__proposal=proposal)
     assert step.status == "failed" and "changed since it was approved" in step.last_error
     assert Event.objects.filter(kind="step.approval_mismatch", step=step).exists()
+
+
+def test_the_card_shows_what_an_existing_step_it_waits_for_wrote(admin_client):
+    """A post_tweet waiting on a draft already in the ledger posts that draft's words: the
+    approver reads them on the card, or is told there are none yet."""
+    from missions.models import Artifact
+    from tests.factories import AgentFactory, make_step
+
+    publisher = AgentFactory(slug="publisher")
+    written = make_step("draft_tweet", agent=publisher, status="succeeded")
+    Artifact.objects.create(step=written, kind="draft_tweet", title="t", body="Buy EVIL now")
+    pending = make_step("draft_tweet", agent=publisher)
+    for draft in (written, pending):
+        post = {"kind": "post_tweet", "after_steps": [draft.id]}
+        propose(publisher, "post_tweet", title=f"Post S{draft.id}", steps=[post])
+
+    page = admin_client.get("/stage/approvals").content.decode()
+
+    first = page[page.find(f"Post S{written.id}") : page.find(f"Post S{pending.id}")]
+    assert f"S{written.id} draft_tweet wrote" in first and "Buy EVIL now" in first
+    assert f"S{pending.id} draft_tweet has written nothing yet" in page
