@@ -17,12 +17,13 @@ from missions.models import (
     StepDependency,
     in_seconds,
 )
-from missions.provenance import artifact_untrusted, event_row_untrusted
+from missions.provenance import artifact_untrusted, event_row_untrusted, step_untrusted
 from missions.schemas import ProposalDraft, ProposalInvalid
 from opscore.actions import record_event, unsaved_event
 from opscore.lanes import drop_refusal
 from opscore.models import Agent, Event, Policy
 from opscore.policies import SCHEMAS
+from opscore.registry import STEP_KINDS
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,8 @@ def _check_goal(draft: ProposalDraft) -> None:
 
 def _cites_untrusted_content(draft: ProposalDraft, cause_event) -> str:
     """A proposal built from crawled (untrusted) content must not run without a human: an
-    injected page cannot make an agent deploy or post. Why it is untrusted, or ''."""
+    injected page cannot make an agent deploy or post. Its cause event, the artifacts it cites
+    and the existing steps whose words it takes answer for it. Why it is untrusted, or ''."""
     if cause_event is not None:
         why = event_row_untrusted(cause_event)
         if why:
@@ -201,7 +203,16 @@ def _cites_untrusted_content(draft: ProposalDraft, cause_event) -> str:
         why = artifact_untrusted(artifact_id)
         if why:
             return f"cites {why}"
+    for step_id in (i for s in draft.steps if _fed_by_steps(s.kind) for i in s.after_steps):
+        why = step_untrusted(step_id)
+        if why:
+            return f"waits on S{step_id}: {why}"
     return ""
+
+
+def _fed_by_steps(kind: str) -> bool:
+    """A kind that takes a field from a step it waits for (post_tweet posts their draft)."""
+    return any(field.or_from for field in STEP_KINDS[kind].fields)
 
 
 def _find_duplicate(draft: ProposalDraft) -> Proposal | None:

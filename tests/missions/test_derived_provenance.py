@@ -7,7 +7,7 @@ import pytest
 from missions import loop
 from missions.actions import submit_proposal
 from missions.decisions import approve_proposal
-from missions.models import Proposal, TriggerRule
+from missions.models import Proposal, Step, TriggerRule
 from missions.worker import handle_one_step
 from opscore.actions import set_policy
 from opscore.models import Event
@@ -140,3 +140,24 @@ def test_what_an_untrusted_missions_step_wrote_is_untrusted_where_it_is_cited(db
     assert (follow_up.status, follow_up.untrusted) == ("pending", True)
     assert "evil.example" in follow_up.untrusted_reason
     assert "evil.example" in candidate.untrusted_reason
+
+
+def test_a_post_waiting_on_an_untrusted_missions_draft_waits_for_a_person(db):
+    """Even where the policy lets posts through by themselves, the words it would post are
+    the untrusted work's."""
+    from opscore.actions import set_policy
+
+    set_policy("auto_approve", {"enabled": True, "allowed_step_kinds": ["post_tweet"]}, actor="t")
+    AgentFactory(slug="publisher", max_concurrent_steps=10)
+    data = {"agent": "publisher", "title": INJECTED, "steps": [{"kind": "draft_tweet"}]}
+    why = "cites untrusted content from https://evil.example/page (artifact 1)"
+    drafted = submit_proposal(data, source="api", untrusted_reason=why).proposal
+    approve_proposal(drafted, actor="operator:ann")
+    draft = Step.objects.get(mission__proposal=drafted)
+
+    post = {"kind": "post_tweet", "after_steps": [draft.id]}
+    data = {"agent": "publisher", "title": "Post the draft", "steps": [post]}
+    posting = submit_proposal(data, source="api").proposal
+
+    assert (posting.status, posting.untrusted) == ("pending", True)
+    assert f"S{draft.id}" in posting.untrusted_reason and "evil.example" in posting.untrusted_reason
