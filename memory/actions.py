@@ -68,9 +68,9 @@ def parse_candidate(data: dict) -> CandidateDraft:
 
 
 def supersedable(draft: CandidateDraft) -> bool:
-    """A candidate may replace an active memory its agent can read, nothing else."""
-    readable = Memory.objects.active().readable_by(draft.agent)
-    return readable.filter(pk=draft.supersedes).exists()
+    """A candidate may replace an active memory read where it would be, nothing else."""
+    replaceable = Memory.objects.active().replaceable_by(draft.agent, draft.visibility)
+    return replaceable.filter(pk=draft.supersedes).exists()
 
 
 def propose_candidate(data: dict, untrusted_reason: str = "") -> tuple[MemoryCandidate, bool]:

@@ -135,13 +135,13 @@ def promote_with_overrides(
 
 
 def check_replaceable(candidate, memory_id: int | None) -> None:
-    """What a promotion names to supersede is a memory the candidate's agent can read, as for a
+    """What a promotion names to supersede is read where the candidate would be, as for a
     candidate's own `supersedes` (memory.actions.supersedable): never another agent's private
-    one, which is answered as no memory at all."""
+    memory, nor a shared one for a private candidate; either is answered as no memory at all."""
     if memory_id is None:
         return
-    readable = Memory.objects.active().readable_by(candidate.source_agent_id)
-    if not readable.filter(pk=memory_id).exists():
+    mine = Memory.objects.active().replaceable_by(candidate.source_agent_id, candidate.visibility)
+    if not mine.filter(pk=memory_id).exists():
         raise DecisionRefused(f"no active memory {memory_id}")
 
 

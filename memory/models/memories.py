@@ -37,6 +37,14 @@ class MemoryQuerySet(models.QuerySet):
         """Shared memories, and the agent's own private ones: never another agent's."""
         return self.filter(Q(visibility=Visibility.SHARED) | Q(agent_id=agent_slug))
 
+    def replaceable_by(self, agent_slug: str, visibility: str):
+        """What a candidate may supersede: a memory read where it would itself be read — its
+        agent's own private ones, or, for a shared candidate, shared ones. A private memory
+        never retires what every agent knows (shared knowledge changes as it is taught)."""
+        if visibility == Visibility.SHARED:
+            return self.filter(visibility=Visibility.SHARED)
+        return self.filter(visibility=Visibility.PRIVATE, agent_id=agent_slug)
+
     def not_our_words(self) -> str:
         """Why one of these memories' words are not Opscore's own (the first by id; see
         MemoryCandidate.not_our_words), or '': what a prompt carrying it says is not either."""

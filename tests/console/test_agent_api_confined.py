@@ -65,9 +65,14 @@ def candidate(client, secret, evidence, **fields) -> int:
     return call(client, secret, "create-memory-candidate", **body | fields)["candidate_id"]
 
 
-def test_a_token_cannot_retire_another_agents_private_memory(client, secret, evidence):
-    theirs = private_memory_of("beta")
-    mine = candidate(client, secret, evidence)
+@pytest.mark.parametrize("visibility", ["private", "shared"])
+def test_a_token_cannot_retire_another_agents_or_the_companys_memory(
+    client, secret, evidence, visibility
+):
+    """Nor a shared one: a private memory never retires what every agent knows (shared
+    knowledge is replaced only as it is taught, through a person's review)."""
+    theirs = private_memory_of("beta", visibility=visibility)
+    mine = candidate(client, secret, evidence, confidence_score=5)
 
     answer = call(
         client,

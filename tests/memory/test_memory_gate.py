@@ -213,6 +213,24 @@ def test_a_candidate_cannot_supersede_a_memory_that_does_not_exist(agent, eviden
     assert refused.value.errors == {"supersedes": ["no active memory 999999"]}
 
 
+def test_a_private_candidate_cannot_supersede_what_every_agent_knows(agent, evidence):
+    shared = {
+        "kind": "fact",
+        "visibility": "shared",
+        "title": "Fridays are frozen",
+        "evidence": evidence,
+    }
+    candidate(evidence, **shared, body="No deploys on Fridays.")
+    review_candidates()
+    company = Memory.objects.get(visibility="shared")
+
+    with pytest.raises(CandidateInvalid) as refused:
+        candidate(evidence, kind="fact", title="Fridays are fine", supersedes=company.id)
+
+    assert refused.value.errors == {"supersedes": [f"no active memory {company.id}"]}
+    assert candidate(evidence, **shared, body="Deploy on Fridays.", supersedes=company.id)
+
+
 def test_over_the_cap_the_least_useful_memory_retires_and_says_so(agent, evidence):
     from datetime import timedelta
 
