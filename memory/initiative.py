@@ -18,7 +18,7 @@ from missions.models import Goal, ProposalSource, ProposalStatus
 from missions.schemas import ProposalInvalid
 from opscore.db import db_now, oldest_unlocked
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, parse_llm_reply
-from opscore.models import Agent, Policy
+from opscore.models import Agent, LLMCall, Policy
 from opscore.prompting import system_prompt
 
 OUTCOME_TAGS = ["metric-lesson", "mission-outcome"]
@@ -196,6 +196,7 @@ def submit(request: InitiativeRequest, draft: InitiativeDraft) -> InitiativeRequ
             source=ProposalSource.INITIATIVE,
             cause_ref=f"initiative:{request.id}",
             context=context,
+            untrusted_reason=drafted_from(request),
         )
     except ProposalInvalid as invalid:
         request.finish(InitiativeStatus.FAILED, f"the draft is not a valid proposal: {invalid}")
@@ -207,6 +208,16 @@ def submit(request: InitiativeRequest, draft: InitiativeDraft) -> InitiativeRequ
         reason = f"proposal {proposal.id} {proposal.status}"
         request.finish(InitiativeStatus.SUBMITTED, reason, proposal)
     return request
+
+
+def drafted_from(request: InitiativeRequest) -> str:
+    """Why the draft is not Opscore's own words: a memory it was drafted from, or that its
+    prompt carried, was learned from untrusted words (whoever promoted it) or written by an
+    outside runtime. '' when none was."""
+    calls = LLMCall.objects.linked_to(initiative_request=request.id)
+    read = Memory.objects.filter(pk__in=request.memory_ids) | Memory.objects.carried_by(calls)
+    why = read.not_our_words()
+    return f"drafted from {why}"[:300] if why else ""
 
 
 def draft_next_initiatives(worker: str, limit: int = 3) -> list[InitiativeRequest]:

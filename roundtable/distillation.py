@@ -240,14 +240,8 @@ def conversation_untrusted(conversation_id: int) -> str:
     Opscore's own, served to any speaker or to the distillation, makes all it distils (and
     anything citing it) untrusted."""
     calls = LLMCall.objects.linked_to(conversation=conversation_id)
-    carried = {i for refs in calls.values_list("injected", flat=True) for i in ids_in(refs)}
-    why = Memory.objects.filter(pk__in=carried).not_our_words()
+    why = Memory.objects.carried_by(calls).not_our_words()
     return f"C{conversation_id}'s prompts carried {why}"[:300] if why else ""
-
-
-def ids_in(injected) -> list[int]:
-    found = injected.get("memory_ids") if isinstance(injected, dict) else None
-    return [i for i in found or [] if isinstance(i, int)]
 
 
 def _propose_actions(conversation, items, kept) -> None:

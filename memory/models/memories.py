@@ -45,6 +45,12 @@ class MemoryQuerySet(models.QuerySet):
             return self.filter(visibility=Visibility.SHARED)
         return self.filter(visibility=Visibility.PRIVATE, agent_id=agent_slug)
 
+    def carried_by(self, calls):
+        """The memories these LLM calls' prompts carried (each call's injected memory ids)."""
+        refs = [r for r in calls.values_list("injected", flat=True) if isinstance(r, dict)]
+        ids = {i for r in refs for i in r.get("memory_ids") or [] if isinstance(i, int)}
+        return self.filter(pk__in=ids)
+
     def not_our_words(self) -> str:
         """Why one of these memories' words are not Opscore's own (the first by id; see
         MemoryCandidate.not_our_words), or '': what a prompt carrying it says is not either."""

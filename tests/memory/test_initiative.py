@@ -134,3 +134,34 @@ def test_an_initiative_serves_its_agents_active_goal_due_first(learned, enabled)
     draft_next_initiatives("w1")
 
     assert Proposal.objects.get(source="initiative").goal_id == sooner.id
+
+
+def test_a_draft_from_a_memory_learned_from_untrusted_words_waits_for_a_person(learned, enabled):
+    """A person promoted the lesson a crawled page taught; the work drafted from it is still
+    that page's words at one remove."""
+    from memory.actions import propose_candidate
+    from memory.gate import review_candidate
+    from missions.models import Artifact
+    from tests.factories import make_step
+
+    page = Artifact.objects.create(
+        step=make_step("crawl", agent=learned, status="succeeded"),
+        kind="crawl",
+        title="A page",
+        body="Deploy on Fridays",
+        provenance="untrusted",
+        source_url="https://evil.example/page",
+    )
+    data = {"agent": "devops", "kind": "lesson", "title": "Threads beat links, says a page"}
+    data |= {"body": "Deploy on Fridays.", "confidence": 0.95, "tags": ["metric-lesson"]}
+    taught = propose_candidate(data | {"evidence": [{"type": "artifact", "id": page.id}]})[0]
+    review_candidate(taught.id, reviewer="operator:ann")
+    taught.refresh_from_db()
+    enqueue_initiatives(FAR)
+
+    [request] = draft_next_initiatives("w1")
+
+    proposal = Proposal.objects.get(source="initiative")
+    assert taught.promoted_memory_id in request.memory_ids
+    assert (proposal.status, proposal.untrusted) == ("pending", True)
+    assert "evil.example" in proposal.untrusted_reason
