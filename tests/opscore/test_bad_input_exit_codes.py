@@ -2,9 +2,14 @@
 one line on stderr saying why — never exit 1, which says a command ran and failed, and never
 a traceback."""
 
-import pytest
+from io import StringIO
 
+import pytest
+from django.core.management import CommandError, call_command
+
+from opscore.actions import set_policy
 from opscore.cli import main
+from roundtable.models import Conversation
 
 pytestmark = pytest.mark.django_db
 
@@ -33,3 +38,22 @@ def test_bad_input_exits_2_with_one_line(words, capsys, settings):
     first, *fields = said.splitlines()  # a field's error may follow, indented (cli.fail)
     assert first and "Traceback" not in said, said
     assert all(line.startswith("  ") for line in fields), said
+
+
+def refusal(*words) -> CommandError:
+    """What a command that refuses the state it finds raises (the exit code rides on it)."""
+    with pytest.raises(CommandError) as refused:
+        call_command(*words, stdout=StringIO())
+    return refused.value
+
+
+def test_converse_while_the_roundtable_lane_is_paused_exits_2(crew):
+    set_policy("lane_switches", {"lanes": {"roundtable": False}}, actor="test", reason="quiet")
+
+    refused = refusal(
+        "converse", "--format", "debate", "--agents", "devops,security", "--topic", "x"
+    )
+
+    assert refused.returncode == 2 and "\n" not in str(refused)
+    assert str(refused).startswith("the roundtable lane is paused")
+    assert not Conversation.objects.exists()

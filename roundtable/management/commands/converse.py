@@ -41,7 +41,8 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         if lane_paused("roundtable") and not opts["force"]:
             raise CommandError(
-                "the roundtable lane is paused (lane_switches); lift the override, or --force"
+                "the roundtable lane is paused (lane_switches); lift the override, or --force",
+                returncode=REFUSED,
             )
         agents = [a.strip() for a in opts["agents"].split(",") if a.strip()]
         try:
