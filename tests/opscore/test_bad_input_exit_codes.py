@@ -2,6 +2,7 @@
 one line on stderr saying why — never exit 1, which says a command ran and failed, and never
 a traceback."""
 
+from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
@@ -9,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from opscore.actions import set_policy
 from opscore.cli import main
+from opscore.models import StandingOrder
 from roundtable.models import Conversation
 
 pytestmark = pytest.mark.django_db
@@ -57,3 +59,17 @@ def test_converse_while_the_roundtable_lane_is_paused_exits_2(crew):
     assert refused.returncode == 2 and "\n" not in str(refused)
     assert str(refused).startswith("the roundtable lane is paused")
     assert not Conversation.objects.exists()
+
+
+def test_run_order_twice_in_one_minute_exits_2(agent, clock):
+    clock.freeze(datetime(2026, 3, 2, 10, 15, 5, tzinfo=UTC))
+    order = StandingOrder.objects.create(
+        agent=agent, name="devops-health", cron="* * * * *", handler="health_check"
+    )
+    call_command("run_order", "devops-health", stdout=StringIO())
+
+    refused = refusal("run_order", "devops-health")
+
+    assert refused.returncode == 2 and "\n" not in str(refused)
+    assert str(refused) == "devops-health already has a run for 10:15; try again next minute"
+    assert order.runs.count() == 1

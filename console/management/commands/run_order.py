@@ -27,6 +27,7 @@ class Command(BaseCommand):
             fail(
                 f"{name} already has a run for {slot:%H:%M}; try again next minute",
                 as_json=opts["json"],
+                code=REFUSED,
             )
         if run.status == RunStatus.STARTED:
             run = execute_run(run)
