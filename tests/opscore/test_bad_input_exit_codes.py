@@ -12,9 +12,11 @@ from opscore.actions import set_policy
 from opscore.cli import main
 from opscore.models import StandingOrder
 from roundtable.models import Conversation
+from tests.coding_support import new_run
 
 pytestmark = pytest.mark.django_db
 
+DEV_JOB = ["--summary=s", "--problem=p", "--accept=a"]
 BAD = [
     ["export_vault", "--root", "/proc/nope"],
     ["propose", "--agent", "nosuch", "--title", "x", "--step", "analyze:{}"],
@@ -24,6 +26,8 @@ BAD = [
     ["converse", "--format", "nosuch", "--agents", "devops", "--topic", "t"],
     ["run_order", "nosuch"],
     ["coding", "register", "demo", "/nonexistent"],
+    ["coding", "cancel", "99999999"],
+    ["coding", "submit", "--agent=devops", "--repo=nope", *DEV_JOB],
     ["backup", "--dir", "/proc/nope"],
     ["nosuchverb"],
 ]
@@ -73,3 +77,14 @@ def test_run_order_twice_in_one_minute_exits_2(agent, clock):
     assert refused.returncode == 2 and "\n" not in str(refused)
     assert str(refused) == "devops-health already has a run for 10:15; try again next minute"
     assert order.runs.count() == 1
+
+
+@pytest.mark.parametrize("verb", [["retry"], ["approve", "--kind", "code"]])
+def test_a_coding_run_that_cannot_do_as_asked_exits_2(git_repo, verb):
+    run = new_run(git_repo, "@hello")  # queued: nothing to retry, no commit to approve
+
+    refused = refusal("coding", verb[0], str(run.id), *verb[1:])
+
+    assert refused.returncode == 2 and str(refused).startswith(f"R{run.id} ")
+    run.refresh_from_db()
+    assert run.status == "queued" and not run.approvals.exists()

@@ -103,7 +103,7 @@ class Command(BaseCommand):
         self.say(opts, rows, "\n".join(lines))
 
     def act(self, verb, opts):
-        run = run_named(opts)
+        run = run_named(opts, code=REFUSED)
         try:
             if verb == "cancel":
                 run = operations.cancel(run, opts["reason"], actor="cli")
@@ -111,8 +111,10 @@ class Command(BaseCommand):
                 run = operations.retry(run, actor="cli")
             else:
                 operations.approve_run(run, opts["kind"], by=cli_user(), note=opts["note"])
-        except (RunRefused, ApprovalRefused, GitFailed) as refused:
-            fail(str(refused), as_json=opts["json"])
+        except (RunRefused, ApprovalRefused) as refused:
+            fail(str(refused), as_json=opts["json"], code=REFUSED)
+        except GitFailed as failed:  # git broke, not the caller's request: a failure, exit 1
+            fail(str(failed), as_json=opts["json"])
         run.refresh_from_db()
         said = f"R{run.id} {run.status}: {run.reason}"
         if verb == "approve":
@@ -158,7 +160,12 @@ class Command(BaseCommand):
         try:
             result = submit_proposal(job_proposal(opts), source="human", cause_ref="cli")
         except ProposalInvalid as invalid:
-            fail("the dev job was refused", as_json=opts["json"], errors=invalid.errors)
+            fail(
+                "the dev job was refused",
+                as_json=opts["json"],
+                errors=invalid.errors,
+                code=REFUSED,
+            )
         proposal = result.proposal
         next_step = proposal.reason or "approve it in the admin (Proposals) or the Stage inbox"
         text = f"proposal {proposal.id} {proposal.status}: {next_step}"
