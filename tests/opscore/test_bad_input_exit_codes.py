@@ -29,6 +29,10 @@ BAD = [
     ["coding", "cancel", "99999999"],
     ["coding", "submit", "--agent=devops", "--repo=nope", *DEV_JOB],
     ["backup", "--dir", "/proc/nope"],
+    ["bootstrap", "--phase", "9"],
+    ["bootstrap", "--phase", "9", "--check"],
+    ["bootstrap", "--phase", "1", "--roster", "nope"],
+    ["bootstrap", "--phase", "2"],  # phase 1's exit criteria fail: the gate is closed
     ["nosuchverb"],
 ]
 

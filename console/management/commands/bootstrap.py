@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand
 from console.bootstrap import bootstrap
 from console.phases import check_phase
 from console.roster import DEFAULT_ROSTER, BootstrapError
-from opscore.cli import dump, fail
+from opscore.cli import REFUSED, dump, fail
 
 
 class Command(BaseCommand):
@@ -33,8 +33,8 @@ class Command(BaseCommand):
                 actor=f"operator:{opts['operator']}",
                 force=opts["force"],
             )
-        except BootstrapError as error:
-            fail(str(error), as_json=opts["json"])
+        except BootstrapError as error:  # no such phase or roster, or the gate is closed
+            fail(str(error), as_json=opts["json"], code=REFUSED)
         if opts["json"]:
             self.stdout.write(dump(report.__dict__ | {"changed": report.changed}))
         elif not report.changed:
@@ -55,7 +55,7 @@ class Command(BaseCommand):
         try:
             criteria = check_phase(phase)
         except ValueError as error:
-            fail(str(error), as_json=as_json)
+            fail(str(error), as_json=as_json, code=REFUSED)
         if as_json:
             self.stdout.write(dump([c.__dict__ for c in criteria]))
         else:
