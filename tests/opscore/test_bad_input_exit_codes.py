@@ -33,6 +33,7 @@ BAD = [
     ["bootstrap", "--phase", "9", "--check"],
     ["bootstrap", "--phase", "1", "--roster", "nope"],
     ["bootstrap", "--phase", "2"],  # phase 1's exit criteria fail: the gate is closed
+    ["record-metrics", "--post", "nope", "--impressions", "1", "--engagements", "1"],
     ["nosuchverb"],
 ]
 

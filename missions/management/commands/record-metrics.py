@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 
 from missions.metrics import record_metric
 from missions.schemas import ProposalInvalid
-from opscore.cli import dump, fail
+from opscore.cli import REFUSED, dump, fail
 
 
 class Command(BaseCommand):
@@ -19,6 +19,6 @@ class Command(BaseCommand):
         try:
             metric = record_metric(data)
         except ProposalInvalid as invalid:
-            fail("invalid metric", as_json=opts["json"], errors=invalid.errors)
+            fail("invalid metric", as_json=opts["json"], errors=invalid.errors, code=REFUSED)
         body = {"id": metric.id, "post_ref": metric.post_ref, "rate": metric.engagement_rate}
         self.stdout.write(dump(body) if opts["json"] else f"{metric}")
