@@ -142,10 +142,11 @@ def test_the_cli_reports_json_and_refuses_bad_input(clock, scout, tmp_path, caps
     assert report["proposals"]["changed"] == 21
 
     path.write_text('{"max_drafts_per_day": "many"}')
-    with pytest.raises(CommandError, match="refused: content_policy is invalid"):
+    with pytest.raises(CommandError, match="refused: content_policy is invalid") as invalid:
         call_command("simulate-policy", "content_policy", "--value", str(path))
-    with pytest.raises(CommandError, match="--since"):
+    with pytest.raises(CommandError, match="--since") as unreadable_window:
         call_command("simulate-policy", "content_policy", "--value", str(path), "--since", "ever")
+    assert invalid.value.returncode == unreadable_window.value.returncode == 2  # refused
 
 
 def test_a_simulation_past_its_deadline_stops_and_says_so(clock, scout):

@@ -34,6 +34,8 @@ BAD = [
     ["bootstrap", "--phase", "1", "--roster", "nope"],
     ["bootstrap", "--phase", "2"],  # phase 1's exit criteria fail: the gate is closed
     ["record-metrics", "--post", "nope", "--impressions", "1", "--engagements", "1"],
+    ["simulate-policy", "content_policy", "--value", "/nonexistent"],
+    ["simulate-policy", "content_policy", "--value", "/dev/null"],
     ["nosuchverb"],
 ]
 

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 
 from missions.simulation import SimulationRefused, parse_since
 from missions.simulation_report import simulate_policy
-from opscore.cli import dump, fail
+from opscore.cli import REFUSED, dump, fail
 from opscore.inputs import InputRefused, parse_json
 
 
@@ -44,7 +44,7 @@ class Command(BaseCommand):
                 deadline_seconds=max(1.0, min(opts["deadline"], 3600.0)),
             )
         except SimulationRefused as refused:
-            fail(f"refused: {refused}", as_json=opts["json"])
+            fail(f"refused: {refused}", as_json=opts["json"], code=REFUSED)
         self.stdout.write(dump(report) if opts["json"] else describe(report))
 
 
