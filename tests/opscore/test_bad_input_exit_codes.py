@@ -36,6 +36,7 @@ BAD = [
     ["record-metrics", "--post", "nope", "--impressions", "1", "--engagements", "1"],
     ["simulate-policy", "content_policy", "--value", "/nonexistent"],
     ["simulate-policy", "content_policy", "--value", "/dev/null"],
+    ["calibration", "show", "--since", "ever"],
     ["nosuchverb"],
 ]
 

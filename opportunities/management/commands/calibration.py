@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from missions.simulation import SimulationRefused, parse_since
 from opportunities.calibration import COLUMNS, calibration_table, recalibrate_scouts
 from opportunities.models import ScoutWeight
-from opscore.cli import add_verbs, dump, fail
+from opscore.cli import REFUSED, add_verbs, dump, fail
 from opscore.db import db_now
 
 
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         try:
             since = db_now() - parse_since(opts["since"])
         except SimulationRefused as refused:
-            fail(str(refused), as_json=opts["json"])
+            fail(str(refused), as_json=opts["json"], code=REFUSED)
         if verb == "apply":
             rows = recalibrate_scouts(actor="operator:cli", since=since)
             body = [{"scout": r.scout_id, "weight": r.weight, "reason": r.reason} for r in rows]
