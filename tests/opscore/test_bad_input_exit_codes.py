@@ -37,6 +37,7 @@ BAD = [
     ["simulate-policy", "content_policy", "--value", "/nonexistent"],
     ["simulate-policy", "content_policy", "--value", "/dev/null"],
     ["calibration", "show", "--since", "ever"],
+    ["agent_mcp", "--token-env", "OPS_NO_SUCH_TOKEN"],
     ["nosuchverb"],
 ]
 

@@ -10,6 +10,7 @@ from mcp.server.stdio import stdio_server
 
 from console.agent_mcp import build_server
 from console.models import AgentToken, digest
+from opscore.cli import REFUSED
 
 
 class Command(BaseCommand):
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         secret = os.environ.get(token_env, "").strip()
         token = AgentToken.objects.active().filter(digest=digest(secret)).first()
         if token is None:
-            raise CommandError(f"${token_env} holds no active agent token")
+            raise CommandError(f"${token_env} holds no active agent token", returncode=REFUSED)
         server = build_server(secret)
 
         async def main():
