@@ -19,7 +19,7 @@ from opportunities.channels.limits import secret_in, too_long
 from opportunities.models import ChannelAccount
 from opscore.actions import record_event
 from opscore.lanes import pause_of
-from opscore.models import Override, Policy
+from opscore.models import Event, Override, Policy
 
 STOP = "stop_channel"  # the override kind: a per-channel kill switch
 PAUSED_RECHECK_SECONDS = 60  # a post held by a paused publishing lane looks again this often
@@ -264,16 +264,19 @@ class ChannelRefused(ValueError):
     """An approve or unblock that cannot be done as asked; the message says why."""
 
 
-def known_channel(channel: str) -> str:
+def known_channel(channel: str, actor: str) -> str:
     if channel not in ADAPTERS:
         raise ChannelRefused(f"unknown channel {channel!r}; known: {', '.join(ADAPTERS)}")
+    longest = Event._meta.get_field("actor").max_length  # the decision's event keeps the actor
+    if not actor.strip() or len(actor) > longest:
+        raise ChannelRefused(f"an actor is 1 to {longest} characters ({len(actor)} given)")
     return channel
 
 
 @transaction.atomic
 def approve_channel(channel: str, *, actor: str) -> ChannelAccount:
     """A human lets the channel's first real post go; posts waiting on it are requeued."""
-    standing = account(known_channel(channel))
+    standing = account(known_channel(channel, actor))
     if standing.approved:
         raise ChannelRefused(f"{channel} was approved by {standing.approved_by} already")
     standing.approve(actor)
@@ -291,7 +294,7 @@ def approve_channel(channel: str, *, actor: str) -> ChannelAccount:
 @transaction.atomic
 def unblock_channel(channel: str, *, actor: str) -> ChannelAccount:
     """After the credential is fixed: the channel takes posts again."""
-    standing = account(known_channel(channel))
+    standing = account(known_channel(channel, actor))
     if not standing.blocked:
         raise ChannelRefused(f"{channel} is not blocked")
     was = standing.blocked_reason

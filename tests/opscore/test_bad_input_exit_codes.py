@@ -38,6 +38,7 @@ BAD = [
     ["simulate-policy", "content_policy", "--value", "/dev/null"],
     ["calibration", "show", "--since", "ever"],
     ["agent_mcp", "--token-env", "OPS_NO_SUCH_TOKEN"],
+    ["channels", "approve", "x", "--actor", "a" * 151],  # longer than an event's actor
     ["nosuchverb"],
 ]
 
