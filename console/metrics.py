@@ -23,7 +23,7 @@ from prometheus_client.utils import floatToGoString
 from coding.models import CodingRun
 from console.health import health_snapshot, llm_spend
 from missions.breaker import switched_off_kinds
-from missions.models import OutboxMessage, Step
+from missions.models import OutboxMessage, PublicationStatus, Step
 from opscore.models import LLMCall, Policy
 from opscore.overrides import active_overrides
 from opscore.policy_names import describe_unknown
@@ -168,8 +168,10 @@ def control_families():
         ["status"],
         [(s, counts.get(s, 0)) for s in ("pending", "failed")],
     )
+    left = [PublicationStatus.PUBLISHED, PublicationStatus.DELETED]  # local or refused never did
     sent = (
         OutboxMessage.objects.filter(status="delivered")
+        .filter(Q(publication__isnull=True) | Q(publication__status__in=left))
         .values_list("channel")
         .annotate(n=Count("id"))
         .order_by()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from missions.models import OutboxMessage, Worker
+from missions.models import OutboxMessage, Publication, Worker
 from opscore.checks import check_secrets
 from opscore.models import LLMCall
 from tests.factories import make_step
@@ -46,6 +46,22 @@ def scrape(client, agent):
 
 def families(text: str) -> dict:
     return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def test_a_post_that_never_left_is_not_counted_as_delivered(client, agent):
+    """The outbox row of a post recorded locally (offline, no credentials) or refused is done
+    with, but nothing reached the channel: `delivered{channel="x"}` must not say it did."""
+    for n, (channel, kept) in enumerate([("x", "local"), ("x", "refused"), ("x", "published")]):
+        message = OutboxMessage.objects.create(key=f"post:{n}", channel=channel, status="delivered")
+        Publication.objects.create(
+            outbox=message, step=make_step("post_tweet", agent=agent), channel=channel, status=kept
+        )
+    OutboxMessage.objects.create(key="mail:1", channel="mail", status="delivered")
+
+    found = families(client.get("/metrics").content.decode())
+
+    delivered = found["opscore_notifications_delivered"].samples
+    assert {s.labels["channel"]: s.value for s in delivered} == {"x": 1, "mail": 1}
 
 
 @needs_promtool
