@@ -53,6 +53,10 @@ def thread(request, kind: str, subject_id: int):
 def _comment(request, kind: str, subject_id: int):
     if refusal := token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN"):
         return refusal
+    try:
+        subject_of(kind, subject_id)
+    except TalkRefused as missing:  # as reading it answers: no such thing is a 404
+        return error(404, str(missing))
     data, problem = parse_json_body(request)
     if problem:
         return problem

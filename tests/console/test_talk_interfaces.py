@@ -63,6 +63,17 @@ def test_a_thread_page_for_nothing_is_a_404_and_writing_needs_a_login(client, ad
     assert client.post("/stage/threads/mission/1/comment", {"text": "x"}).status_code == 302
 
 
+def test_the_api_answers_404_for_a_thread_on_nothing_whether_read_or_written(client, settings):
+    settings.OPS_API_TOKEN = TOKEN
+
+    for path in ("/api/ops/threads/mission/999999", "/api/ops/threads/planet/1"):
+        read, written = client.get(path), post(client, path, {"text": "hello?"})
+
+        assert read.status_code == written.status_code == 404, path
+        assert read.json()["error"] == written.json()["error"]
+    assert not Comment.objects.exists()
+
+
 def test_the_stage_chat_drafts_and_confirms_a_proposal(admin_client):
     AgentFactory(slug="coordinator", enabled=True)
     admin_client.post("/stage/chat/send", {"text": "Please research competitor pricing"})
