@@ -1,5 +1,6 @@
 """`/api/ops/overrides`: GET the overrides in force; POST one (or its preview) with a bearer
-token; POST `/api/ops/overrides/<id>/lift` to lift one. The functions are opscore.overrides'."""
+token; POST `/api/ops/overrides/<id>/lift` to lift one (404: no such override; 409: no longer
+in force). The functions are opscore.overrides'."""
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -7,6 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from console.api import error, json_post, parse_json_body, read_only_refusal, token_refusal
+from opscore.models import Override
 from opscore.overrides import (
     OverrideRefused,
     active_overrides,
@@ -79,8 +81,11 @@ def lift(request, override_id: int):
     reason = data.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         return error(400, "invalid lift", {"reason": ["required"]})
+    row = Override.objects.filter(pk=override_id).first()
+    if row is None:
+        return error(404, f"no override {override_id}")
     try:
         row = lift_override(override_id, actor=actor_of(data), reason=reason)
-    except OverrideRefused as refused:
-        return error(400, str(refused))
+    except OverrideRefused as refused:  # lifted or expired already, as a decided proposal
+        return error(409, str(refused))
     return JsonResponse(row.as_json())

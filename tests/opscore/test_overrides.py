@@ -248,6 +248,25 @@ def test_the_api_previews_applies_lists_and_lifts(client, agent, settings):
     assert too_long.status_code == 400 and "at most 500" in too_long.json()["error"]
 
 
+def test_the_api_lift_says_404_for_no_such_override_and_409_once_it_is_not_in_force(
+    client, agent, settings
+):
+    settings.OPS_API_TOKEN = TOKEN
+    body = {"kind": "pause-lane", "target": "reactions", "reason": "storm"}
+    made = api(client, "/api/ops/overrides", body).json()["id"]
+    api(client, f"/api/ops/overrides/{made}/lift", {"reason": "calm"})
+
+    missing = api(client, "/api/ops/overrides/999999/lift", {"reason": "calm"})
+    again = api(client, f"/api/ops/overrides/{made}/lift", {"reason": "calm again"})
+
+    assert (missing.status_code, missing.json()["error"]) == (404, "no override 999999")
+    assert (again.status_code, again.json()["error"]) == (
+        409,
+        f"override {made} is lifted, not in force",
+    )
+    assert Override.objects.get().lift_reason == "calm"
+
+
 def test_the_admin_shows_a_preview_before_applying_and_lifts_with_a_reason(admin_client, agent):
     form = {"kind": "pause_lane", "target": "roundtable", "reason": "quiet day", "expires": "1h"}
 
