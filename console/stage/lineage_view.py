@@ -7,6 +7,7 @@ from django.shortcuts import render
 from console.lineage import LineageNotFound, flatten, lineage
 from console.stage.access import visible_or_login
 from console.stage.health import health_summary
+from console.stage.mission_page import not_found
 
 
 def page_data(kind: str, pk: int) -> dict:
@@ -26,7 +27,11 @@ def page_data(kind: str, pk: int) -> dict:
 def stage_lineage(request, kind: str, pk: int):
     if refusal := visible_or_login(request):
         return refusal
-    context = page_data(kind, pk) | {"health": health_summary(), "view": "lineage"}
+    try:
+        found = page_data(kind, pk)
+    except Http404:
+        return not_found(request, f"{kind} {pk}")
+    context = found | {"health": health_summary(), "view": "lineage"}
     return render(request, "stage/lineage.html", context)
 
 

@@ -81,6 +81,17 @@ def test_the_cause_event_shows_what_it_caused_and_every_page_renders(chain, clie
         lineage("coffee", 1)
 
 
+def test_a_lineage_of_nothing_is_the_stages_own_not_found_page(client, settings):
+    settings.STAGE_PUBLIC = True
+
+    for kind, pk in [("mission", 999999), ("coffee", 1)]:
+        page = client.get(f"/stage/lineage/{kind}/{pk}")
+
+        assert page.status_code == 404
+        assert f"There is no {kind} {pk}." in page.content.decode()
+        assert "Back to the feed" in page.content.decode()
+
+
 def test_the_admin_has_the_same_page(chain, admin_client):
     _, mission, _ = chain
 
