@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 
 from missions.actions import DecisionRefused
-from missions.decisions import decide_proposal, reject_proposal
+from missions.decisions import approves, decide_proposal, reject_proposal
 from missions.models import Proposal, ProposalStatus
 from opscore.admin import LineageMixin, ReadOnlyMixin, report
 from opscore.admin_overrides import reasoned_action
@@ -71,11 +71,10 @@ class ProposalAdmin(LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
         proposal = get_object_or_404(Proposal, pk=pk)
         if request.method != "POST":  # who may decide is the action's rule (four_eyes)
             return HttpResponseNotAllowed(["POST"])
-        approve = request.POST.get("decision") == "approve"
         try:
             decided = decide_proposal(
                 proposal,
-                approve=approve,
+                approve=approves(request.POST.get("decision")),
                 user=request.user,
                 reason=request.POST.get("reason", ""),
                 shown_digest=request.POST.get("digest", ""),

@@ -58,6 +58,14 @@ def reject_proposal(proposal: Proposal, *, actor: str, reason: str, user=None) -
         return record_refusal(proposal, RejectionCode.OPERATOR, reason.strip(), actor=actor)
 
 
+def approves(decision: str | None) -> bool:
+    """A decision card's button. Anything but approve or reject (missing, mistyped) is refused:
+    read as "not approve" it would have rejected the proposal."""
+    if decision not in ("approve", "reject"):
+        raise DecisionRefused(f"the decision is approve or reject, not {decision!r}")
+    return decision == "approve"
+
+
 def decide_proposal(
     proposal: Proposal, *, approve: bool, user, reason: str = "", shown_digest=None
 ) -> Proposal:

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from coding.models import CodingRun
 from console.stage.access import stage_visible
 from missions.actions import DecisionRefused
-from missions.decisions import decide_proposal
+from missions.decisions import approves, decide_proposal
 from missions.models import Proposal, ProposalStatus
 from opscore import four_eyes
 from opscore.four_eyes import why_not_approve_proposal, why_not_decide
@@ -55,10 +55,10 @@ def approvals_panel(request):
 @login_required
 def decide(request, proposal_id: int):
     proposal = get_object_or_404(Proposal, pk=proposal_id)
-    approve = request.POST.get("decision") == "approve"
     reason = request.POST.get("reason", "").strip()[:2000]
     shown = request.POST.get("digest", "")
     try:
+        approve = approves(request.POST.get("decision"))
         decided = decide_proposal(
             proposal, approve=approve, user=request.user, reason=reason, shown_digest=shown
         )

@@ -100,6 +100,20 @@ def test_a_rejection_needs_a_reason_and_a_decided_proposal_cannot_be_decided_aga
     assert "is rejected, not pending" in again.content.decode()
 
 
+@pytest.mark.parametrize("decision", [{}, {"decision": "aprove"}])
+def test_a_card_sent_without_approve_or_reject_decides_nothing(admin_client, agent, decision):
+    """Read as "not approve", a missing or mistyped decision used to reject the proposal."""
+    proposal = propose(agent, "deploy", title="Ship it")
+    card = decision | {"reason": "hm"}
+
+    stage = admin_client.post(f"/stage/approvals/{proposal.id}", card)
+    admin = admin_client.post(f"/admin/missions/proposal/{proposal.id}/decide/", card, follow=True)
+
+    assert "Not decided: the decision is approve or reject" in stage.content.decode()
+    assert "Not decided: the decision is approve or reject" in admin.content.decode()
+    assert Proposal.objects.get(pk=proposal.pk).status == "pending"
+
+
 def test_visitors_see_the_inbox_but_cannot_decide(client, agent):
     proposal = propose(agent, "deploy", title="Ship it")
 
