@@ -100,6 +100,14 @@ def fail(message: str, *, as_json: bool, errors: dict | None = None, code: int =
     raise SystemExit(code)
 
 
+def check_length(option: str, value: str, limit: int) -> None:
+    """Refused here with the limit, where the database would refuse it with a traceback."""
+    if not value.strip() or len(value) > limit:
+        raise CommandError(
+            f"{option}: 1 to {limit} characters ({len(value)} given)", returncode=REFUSED
+        )
+
+
 # argparse only knows a flag on the parser that declared it: `--json` declared before the verbs
 # is refused after one (exit 2). Every verb gets a copy of the parent's flags whose default is
 # SUPPRESS, so a flag given after the verb sets the value and one not given leaves the parent's.

@@ -6,16 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from console.models import AgentToken
 from opscore.actions import add_outside_agent
-from opscore.cli import REFUSED, add_verbs
+from opscore.cli import REFUSED, add_verbs, check_length
 from opscore.models import Agent
-
-
-def check_length(option: str, value: str, limit: int) -> None:
-    """Refused here with the limit, where the database would refuse it with a traceback."""
-    if not value.strip() or len(value) > limit:
-        raise CommandError(
-            f"{option}: 1 to {limit} characters ({len(value)} given)", returncode=REFUSED
-        )
 
 
 class Command(BaseCommand):

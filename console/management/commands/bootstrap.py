@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand
 from console.bootstrap import bootstrap
 from console.phases import check_phase
 from console.roster import DEFAULT_ROSTER, BootstrapError
-from opscore.cli import REFUSED, dump, fail
+from opscore.cli import REFUSED, check_length, dump, fail
 
 
 class Command(BaseCommand):
@@ -24,6 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
+        check_length("--operator", opts["operator"], 150 - len("operator:"))  # events' actor
         if opts["check"]:
             return self.check_criteria(opts["phase"], opts["json"])
         try:
