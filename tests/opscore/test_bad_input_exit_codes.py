@@ -8,11 +8,14 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from console.models import ChatMessage
+from missions.models import Comment
 from opscore.actions import set_policy
 from opscore.cli import main
 from opscore.models import StandingOrder
 from roundtable.models import Conversation
 from tests.coding_support import new_run
+from tests.factories import make_step
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +102,16 @@ def test_a_coding_run_that_cannot_do_as_asked_exits_2(git_repo, verb):
     assert refused.returncode == 2 and str(refused).startswith(f"R{run.id} ")
     run.refresh_from_db()
     assert run.status == "queued" and not run.approvals.exists()
+
+
+@pytest.mark.parametrize(
+    "words", [["chat", "ask", "hi"], ["thread", "comment", "mission", "M", "hi"]]
+)
+def test_a_talker_named_longer_than_an_actor_exits_2_before_anything_is_written(agent, words):
+    mission = make_step("analyze", agent=agent).mission_id
+    words = [str(mission) if w == "M" else w for w in words]
+
+    refused = refusal(*words, "--as", "o" * 150)
+
+    assert refused.returncode == 2 and str(refused) == "--as: 1 to 141 characters (150 given)"
+    assert not Comment.objects.exists() and not ChatMessage.objects.exists()

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 
 from console.chat import as_json, confirm_draft, discard_draft, history, send_message
 from missions.talk import TalkRefused
-from opscore.cli import add_verbs, dump, fail
+from opscore.cli import add_verbs, check_length, dump, fail
 
 
 class Command(BaseCommand):
@@ -24,6 +24,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, verb, **opts):
         as_json_out, name = opts["json"], opts["operator"]
+        check_length("--as", name, 150 - len("operator:"))  # the comment's and events' actor
         actor = f"operator:{name}"
         user = get_user_model().objects.filter(username=name).first()
         try:

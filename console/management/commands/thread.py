@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 
 from missions.talk import TalkRefused
 from missions.threads import post_comment, subject_of, thread_of
-from opscore.cli import add_verbs, dump, fail
+from opscore.cli import add_verbs, check_length, dump, fail
 from opscore.db import db_now
 
 
@@ -27,6 +27,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, verb, kind, id, **opts):
         name = opts["operator"]
+        check_length("--as", name, 150 - len("operator:"))  # the comment's and events' actor
         try:
             if verb == "comment":
                 user = get_user_model().objects.filter(username=name).first()
