@@ -2,6 +2,7 @@
 validate it, replayed over recent traffic (missions.simulation_report) and shown before anything
 is saved. Lives here, not in opscore.admin, because the simulator reads missions' rows."""
 
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 
@@ -23,7 +24,9 @@ class SimulatingPolicyAdmin(PolicyAdmin):
 
     def simulate_view(self, request, object_id):
         """Nothing is saved: a valid value gets its report, an invalid one the form's errors."""
-        obj = self.get_object(request, object_id) if object_id else None
+        # the admin's links quote the key (content_policy → content_5Fpolicy), as Django's own
+        # change view unquotes before its get_object
+        obj = self.get_object(request, unquote(object_id)) if object_id else None
         allowed = (
             self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
         )

@@ -5,6 +5,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
@@ -172,6 +173,19 @@ def test_the_admin_simulate_button_reports_before_anything_is_saved(clock, scout
     first = Proposal.objects.get(title="day 0 #3")
     assert reverse("admin:missions_proposal_change", args=[first.id]).encode() in page.content
     assert Policy.objects.value("content_policy").max_drafts_per_day == 8
+
+
+def test_the_simulate_button_works_from_the_page_the_admin_links_to(clock, scout, admin_client):
+    """The changelist links to content_5Fpolicy (the admin quotes keys); Simulate posts there."""
+    seed_week(clock, scout)
+    set_policy("content_policy", {"max_drafts_per_day": 8}, actor="op")
+    listed = admin_client.get(reverse("admin:opscore_policy_changelist")).content.decode()
+    url = reverse("admin:opscore_policy_change", args=[quote("content_policy")])
+
+    page = admin_client.post(url, {"value": json.dumps(STRICTER), "_simulate": "1"})
+
+    assert f'href="{url}"' in listed
+    assert b"21 decided differently" in page.content and b"Refused" not in page.content
 
 
 def test_the_admin_refuses_to_simulate_a_value_it_would_not_save(db, admin_client):
