@@ -18,7 +18,7 @@ from coding.repositories import check_repository
 from coding.worktrees import GitFailed
 from missions.actions import submit_proposal
 from missions.schemas import ProposalInvalid
-from opscore.cli import FAILED, REFUSED, add_verbs, dump, fail
+from opscore.cli import REFUSED, add_verbs, dump, fail
 from opscore.models import Event
 
 
@@ -103,7 +103,7 @@ class Command(BaseCommand):
         self.say(opts, rows, "\n".join(lines))
 
     def act(self, verb, opts):
-        run = run_named(opts, code=REFUSED)
+        run = run_named(opts)
         try:
             if verb == "cancel":
                 run = operations.cancel(run, opts["reason"], actor="cli")
@@ -124,7 +124,7 @@ class Command(BaseCommand):
     def revise(self, opts):
         """Back for one more pass with the operator's notes; a refusal is a rule saying no
         (exit 2), recorded as a `coding.revision_refused` event."""
-        run = run_named(opts, code=REFUSED)
+        run = run_named(opts)
         try:
             run = operations.revise(run, opts["notes"], by=cli_user())
         except RunRefused as refused:
@@ -189,7 +189,7 @@ class Command(BaseCommand):
         self.stdout.write(f"coding driver: {done}")
 
 
-def run_named(opts: dict, code: int = FAILED) -> CodingRun:
+def run_named(opts: dict, code: int = REFUSED) -> CodingRun:
     run = CodingRun.objects.filter(pk=opts["run_id"]).first()
     if run is None:
         fail(f"no coding run {opts['run_id']}", as_json=opts["json"], code=code)
