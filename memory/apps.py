@@ -26,6 +26,7 @@ class MemoryConfig(AppConfig):
         evidence.EVIDENCE_TYPES.register_all(evidence.BUILTIN)
         evidence.UNTRUSTED_BECAUSE.register_all(provenance.BUILTIN)
         evidence.UNTRUSTED_BECAUSE.register("memory_candidate", candidate_untrusted)
+        provenance.STEP_TAINTS.register("memory", evidence.prompt_carried_untrusted)
         CONTEXT_PROVIDERS.register("memory", retrieval.memory_context)
         VOICE_MODIFIERS.register("memory", voice.voice_modifiers)
         AS_OF.register("memory", replay_view.MemoriesThen)

@@ -82,3 +82,14 @@ def _problem(ref) -> str | None:
 def _json_kind(value) -> str:
     kinds = {bool: "boolean", int: "number", float: "number", list: "list", dict: "object"}
     return "null" if value is None else kinds.get(type(value), type(value).__name__)
+
+
+def prompt_carried_untrusted(step_id: int) -> str:
+    """A step is as trusted as what its prompts carried (missions.provenance.STEP_TAINTS): a
+    memory whose words are not Opscore's own, served to its model, makes what it wrote (and
+    work citing that) untrusted, as a conversation's prompts do its distillation."""
+    from memory.models import Memory
+    from opscore.models import LLMCall
+
+    why = Memory.objects.carried_by(LLMCall.objects.filter(step_id=step_id)).not_our_words()
+    return f"S{step_id}'s prompt carried {why}"[:300] if why else ""

@@ -5,7 +5,11 @@ it into trusted work. Each function says why a row is untrusted, or '' when it i
 from missions.models import Artifact, Comment, Mission, Proposal, Provenance, Step
 from missions.step_kinds import internal_kinds
 from opscore.models import Event, Runtime
+from opscore.registry import Registry
 
+# What else makes a step's words not Opscore's own, registered by the lane that knows (the
+# memory lane: its prompt carried a memory learned from outside words): step id -> why, or ''.
+STEP_TAINTS: Registry = Registry("step taint")
 OUTSIDE_RUNTIME = "agentbus"  # the cause_ref of work enqueued through the agent bus, `agentbus:…`
 
 
@@ -49,7 +53,17 @@ def step_untrusted(step_id: int) -> str:
     if step.agent.runtime == Runtime.EXTERNAL and step.kind not in internal_kinds():
         # only its runtime claims it: the result or error it holds is that runtime's report
         return f"S{step.id} is run by {step.agent_id}'s outside runtime"
-    return proposal_untrusted(step.mission.proposal_id)
+    return proposal_untrusted(step.mission.proposal_id) or step_tainted(step.id)
+
+
+def step_tainted(step_id: int) -> str:
+    """A step of trusted work whose model read untrusted words (a memory learned from a
+    crawled page, in its prompt) wrote them into its result: what it wrote is not ours."""
+    for check in STEP_TAINTS.values():
+        why = check(step_id)
+        if why:
+            return why
+    return ""
 
 
 def mission_untrusted(mission_id: int) -> str:
