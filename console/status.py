@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Min
-from django.db.models.functions import Now
+from django.db.models.functions import Greatest, Now
 
 from coding.sandbox import sandbox_state
 from console.health import health_snapshot, llm_spend
@@ -21,8 +21,12 @@ def _queue_depths() -> dict:
 
 
 def _oldest_queued_seconds() -> float | None:
-    age = ExpressionWrapper(Now() - Min("created_at"), output_field=DurationField())
-    result = Step.objects.filter(status=StepStatus.QUEUED).aggregate(age=age)["age"]
+    """How long due work has waited for a worker: a step delayed into the future is not
+    waiting yet, and a delayed one has waited only since it fell due."""
+    due = Min(Greatest("created_at", "run_after"))
+    age = ExpressionWrapper(Now() - due, output_field=DurationField())
+    queued = Step.objects.filter(status=StepStatus.QUEUED, run_after__lte=Now())
+    result = queued.aggregate(age=age)["age"]
     return round(result.total_seconds(), 1) if result is not None else None
 
 
