@@ -60,6 +60,7 @@ def bootstrap(
     if phase > 1:
         _pass_gate(phase - 1, actor=actor, force=force)
     roster = load_roster(roster_name or installed_roster())
+    _refuse_a_second_roster(roster.name)
     report = BootstrapReport(phase=phase, roster=roster.name)
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -86,6 +87,19 @@ def bootstrap(
                 actor=actor,
             )
     return report
+
+
+def _refuse_a_second_roster(name: str) -> None:
+    """An install is one company: another roster's agents would come with their own standing
+    orders beside the installed ones (a second nightly backup, lease reaper, restore drill), so
+    `--roster` may only name the roster already installed."""
+    installed = Agent.objects.exclude(roster="").values_list("roster", flat=True).first()
+    if installed and installed != name:
+        raise BootstrapError(
+            f"this install runs the {installed} roster; --roster {name} would add a second "
+            f"company beside it (its agents and a second set of standing orders). Leave out "
+            f"--roster, or bootstrap {name} on a fresh install"
+        )
 
 
 def _create_agents(roster: Roster, phase: int, report: BootstrapReport) -> None:

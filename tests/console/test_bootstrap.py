@@ -108,3 +108,14 @@ def test_the_tutorial_roster_brings_its_own_rules_orders_and_reactions():
 
     assert set(Agent.objects.values_list("slug", flat=True)) == six
     assert StandingOrder.objects.filter(phase=2).count() == 5
+
+
+def test_a_second_roster_on_an_installed_company_is_refused_and_adds_nothing():
+    bootstrap(1, actor="test")
+    before = (Agent.objects.count(), StandingOrder.objects.count())
+
+    with pytest.raises(BootstrapError, match="runs the ops-ten roster; --roster tutorial-six"):
+        bootstrap(1, "tutorial-six", actor="test")
+
+    assert (Agent.objects.count(), StandingOrder.objects.count()) == before
+    assert bootstrap(1, "ops-ten", actor="test").changed is False  # naming its own is fine
