@@ -91,6 +91,18 @@ def dump(data) -> str:
     return json.dumps(data, indent=2, sort_keys=True, default=str)
 
 
+def plain(value) -> str:
+    """A JSON-like value as a person reads it on one line: `running steps 2; lane memory`, a
+    list as its items, nothing as 'none' (`--json` keeps the structure for scripts)."""
+    if isinstance(value, dict):
+        return "; ".join(f"{str(k).replace('_', ' ')} {plain(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(v) for v in value) or "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "none" if value is None or value == "" else str(value)
+
+
 def fail(message: str, *, as_json: bool, errors: dict | None = None, code: int = FAILED):
     """Report bad input: a JSON error object on stdout for scripts, CommandError for people."""
     if not as_json:

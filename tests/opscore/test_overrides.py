@@ -222,6 +222,15 @@ def test_a_preview_needs_no_reason_and_an_override_does(agent, capsys):
     assert not Override.objects.exists()
 
 
+def test_a_preview_reads_as_sentences_not_a_python_dict(agent):
+    out = StringIO()
+    call_command("override", "pause-lane", "memory", "--preview", stdout=out)
+
+    said = out.getvalue()
+    assert said.startswith("would pause the lane memory; in flight now: lane memory; mode ")
+    assert "lane running yes" in said and "{" not in said and "'" not in said
+
+
 def api(client, path, body, token=TOKEN):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return client.post(path, json.dumps(body), content_type="application/json", headers=headers)

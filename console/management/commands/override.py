@@ -4,7 +4,7 @@
 
 from django.core.management.base import BaseCommand
 
-from opscore.cli import add_verbs, dump, fail
+from opscore.cli import add_verbs, dump, fail, plain
 from opscore.overrides import (
     OVERRIDE_KINDS,
     OverrideRefused,
@@ -66,12 +66,13 @@ class Command(BaseCommand):
         if verb == "list":
             return "\n".join(self.line(row) for row in body) or "(no overrides in force)"
         if "in_flight" in body:
-            return f"would {body['does']} {body['target']}; in flight now: {body['in_flight']}"
+            in_flight = plain(body["in_flight"])
+            return f"would {body['does']} {body['target']}; in flight now: {in_flight}"
         return self.line(body)
 
     @staticmethod
     def line(row: dict) -> str:
         until = f" until {row['expires_at']}" if row.get("expires_at") else ""
-        left = f"; left: {row['left']}" if row.get("left") else ""
+        left = f"; left: {plain(row['left'])}" if row.get("left") else ""
         head = f"override {row['id']} {row['kind']} {row['target']} [{row['status']}]{until}"
         return f"{head}: {row['reason']} (by {row['actor']}){left}"
