@@ -8,9 +8,10 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from console.api_errors import get_only
 from console.metrics import metrics_registry
 from console.status import system_status
 from missions.actions import submit_proposal
@@ -159,7 +160,7 @@ def _int_param(request, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-@require_GET
+@get_only
 def list_events(request):
     refusal = read_only_refusal(request)
     if refusal:
@@ -216,7 +217,7 @@ def heartbeat(request):
     return JsonResponse(run_heartbeat("api").as_json())
 
 
-@require_GET
+@get_only
 def status(request):
     refusal = read_only_refusal(request)
     if refusal:
@@ -224,7 +225,7 @@ def status(request):
     return JsonResponse(system_status())
 
 
-@require_GET
+@get_only
 def metrics(request):
     """The health figures in Prometheus text format, for a scraper (see console/metrics.py)."""
     refusal = metrics_refusal(request)

@@ -8,12 +8,13 @@ import json
 
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
 from console.agentbus_inputs import BadInput
 from console.agentbus_remote import serve
 from console.agentbus_verbs import step_json
 from console.api import parse_json_body
+from console.api_errors import get_only
 from console.models import AgentToken
 from missions.models import Step
 
@@ -51,7 +52,7 @@ def agent_verb(request, verb: str):
         return JsonResponse(bad.as_json(), status=bad.status)
 
 
-@require_GET
+@get_only
 def agent_tools(request):
     """The verbs as MCP tool definitions (name, description, input schema), for a remote MCP
     proxy (examples/agent_mcp_proxy.py) that holds nothing but the token."""
@@ -64,7 +65,7 @@ def agent_tools(request):
     return JsonResponse({"ok": True, "agent": agent, "tools": tools})
 
 
-@require_GET
+@get_only
 def agent_job(request, job_id: int):
     """One of the agent's own jobs; another agent's is not found."""
     agent, refusal = admit(request)

@@ -4,6 +4,8 @@ sent chunked) come back as HTML or an empty body; a client parsing JSON then fai
 refusal instead of reading it. This rewrites those into the API's error shape."""
 
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 
 API_PREFIX = "/api/"
 REASONS = {
@@ -44,3 +46,9 @@ class JsonErrorsForApi:
         if is_json(response) or response.streaming:
             return response
         return json_refusal(response)
+
+
+def get_only(view):
+    """A read endpoint: another method is answered 405 with `Allow: GET`, not 403 — the CSRF
+    check runs before the method check, and on a view that only reads it guards nothing."""
+    return csrf_exempt(require_GET(view))

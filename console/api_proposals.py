@@ -7,9 +7,10 @@ digest it shows, an approval approves exactly that content (a changed one is ref
 from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
 from console.api import error, parse_json_body, string_field_errors, token_refusal
+from console.api_errors import get_only
 from missions.actions import DecisionRefused
 from missions.decisions import decide_proposal_as
 from missions.models import Proposal, Step
@@ -18,7 +19,7 @@ VERBS = ("approve", "reject")
 FIELDS = {"as", "reason", "digest"}
 
 
-@require_GET
+@get_only
 def show(request, proposal_id: int):
     refusal = token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN")
     if refusal:

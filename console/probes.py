@@ -12,19 +12,19 @@ from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models.functions import Now
 from django.http import JsonResponse
-from django.views.decorators.http import require_GET
 
+from console.api_errors import get_only
 from missions.models import Worker
 
 LIVE_WITHIN = timedelta(seconds=90)  # the health view's "healthy worker" window
 
 
-@require_GET
+@get_only
 def healthz(request):
     return JsonResponse({"alive": True})
 
 
-@require_GET
+@get_only
 def readyz(request):
     problems = readiness_problems()
     status = 503 if problems else 200

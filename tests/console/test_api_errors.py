@@ -23,6 +23,20 @@ def test_a_get_on_an_agent_verb_is_a_json_405_naming_the_method(client):
     assert response["Allow"] == "POST"
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/api/ops/events", "/api/ops/status", "/api/ops/proposals/1", "/api/agent/tools", "/healthz"],
+)
+def test_another_method_on_a_read_endpoint_is_a_405_naming_get_not_a_csrf_403(path):
+    from django.test import Client
+
+    browser_like = Client(enforce_csrf_checks=True)  # as a real client meets the middleware
+    response = browser_like.delete(path)
+
+    assert response.status_code == 405
+    assert response["Allow"] == "GET"
+
+
 def test_an_unknown_api_path_is_a_json_404(client):
     response = client.get("/api/ops/no-such-thing")
     assert response.status_code == 404
