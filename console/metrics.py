@@ -95,7 +95,7 @@ def worker_families(health: dict):
     )
     yield gauge(
         "workers",
-        "Worker rows: live (seen within 90 s) or stale",
+        "Worker rows: live (seen within 90 s) or stale (silent, never said it stopped)",
         ["state"],
         [("live", health["healthy_worker_count"]), ("stale", health["stale_worker_count"])],
     )

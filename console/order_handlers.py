@@ -3,7 +3,6 @@ every other order uses. The execution lane's own orders are in missions.orders."
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import Count
 from django.db.models.functions import Now
 
@@ -31,8 +30,7 @@ DAY = timedelta(hours=24)
 
 
 def health_check(order, run):
-    stale_after = timedelta(seconds=settings.OPS_WORKER_STALE_SECONDS)
-    live = Worker.objects.filter(last_seen_at__gte=Now() - stale_after).count()
+    live = Worker.objects.live().count()
     depth = Step.objects.filter(status=StepStatus.QUEUED).count()
     evidence = {
         "database": "ok",

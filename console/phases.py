@@ -2,11 +2,7 @@
 from the database, and the next phase refuses to start until they pass (or an operator forces
 it, which is recorded)."""
 
-from datetime import timedelta
-
-from django.conf import settings
 from django.db.models import Count
-from django.db.models.functions import Now
 
 from console import phase_criteria as seed
 from console.phase_criteria import Criterion
@@ -85,9 +81,7 @@ def dead_steps_explained() -> Criterion:
 
 
 def fresh_worker() -> Criterion:
-    fresh = Worker.objects.filter(
-        last_seen_at__gte=Now() - timedelta(seconds=settings.OPS_WORKER_STALE_SECONDS)
-    ).count()
+    fresh = Worker.objects.live().count()
     return Criterion("a fresh worker liveness row", fresh > 0, f"{fresh} live worker(s)")
 
 

@@ -44,7 +44,9 @@ def _workers() -> dict:
     # steps long enough to have been renewed.
     leased = dict(Step.objects.filter(status=StepStatus.RUNNING).values_list("lease_owner", "id"))
     live, stale = [], []
-    for worker in Worker.objects.annotate(age=age).order_by("worker_id"):
+    # A worker that said it stopped is not listed: it is neither running nor a problem (the
+    # admin keeps its row). One that went silent without a word stays under "stale" for good.
+    for worker in Worker.objects.running().annotate(age=age).order_by("worker_id"):
         row = {
             "worker_id": worker.worker_id,
             "host": worker.host,

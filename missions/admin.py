@@ -234,6 +234,7 @@ class WorkerAdmin(AuditAdmin):
         "pid",
         "started_at",
         "last_seen_at",
+        "stopped_at",
         "current_step",
         "steps_run",
     ]

@@ -56,7 +56,9 @@ def one_session(slot: int, idle_poll: float, standby_poll: float) -> int:
         if not held:
             # Alive as a standby: a liveness row left by an earlier session must not go stale,
             # or the supervisor would take this process for a stuck one.
-            Worker.objects.filter(pk=worker_id).update(last_seen_at=Now(), current_step=None)
+            Worker.objects.filter(pk=worker_id).update(
+                last_seen_at=Now(), current_step=None, stopped_at=None
+            )
             STOP.requested.wait(standby_poll)
             return 0
         seconds = settings.OPS_WORKER_SESSION_SECONDS

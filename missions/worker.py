@@ -18,8 +18,6 @@ import psycopg
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from django.db import connection as django_connection
-from django.db.models import F
-from django.db.models.functions import Now
 
 from missions import deadlines, execution
 from missions.binding import refusal_if_changed
@@ -240,13 +238,15 @@ class WorkerSession:
         restore = lambda: None  # noqa: E731
         if self.stop_event is None and threading.current_thread() is threading.main_thread():
             restore, self.stop_event = STOP.install(), STOP.requested
+        ended = False  # an exception out of the loop is a crash: the row must go stale
         try:
             while self._keep_going() or self.claimed or (self.unrecorded and not STOP.forced):
                 self._cycle()
+            ended = True
         finally:
             self._close_listener()
             with contextlib.suppress(*DISCONNECTS):
-                self._beat(now=True)
+                self._beat(now=True, stopping=ended)
             restore()
         return self.report
 
@@ -320,22 +320,13 @@ class WorkerSession:
             for _ in self.listener.notifies(timeout=timeout, stop_after=1):
                 break
 
-    def _beat(self, now: bool = False) -> None:
+    def _beat(self, now: bool = False, stopping: bool = False) -> None:
         """The liveness row, written between steps every ~30 s rather than on every claim:
         the hot path stays free of it, and lease renewal covers a long step."""
         if not now and time.monotonic() - self._last_beat < LIVENESS_EVERY:
             return
         steps, self._steps_since_beat = self._steps_since_beat, 0
-        seen = Worker.objects.filter(pk=self.worker_id).update(
-            last_seen_at=Now(), current_step=None, steps_run=F("steps_run") + steps
-        )
-        if not seen:
-            Worker.objects.create(
-                worker_id=self.worker_id,
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                steps_run=steps,
-            )
+        Worker.beat(self.worker_id, steps, stopping=stopping)
         self._last_beat = time.monotonic()
 
 
