@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psycopg
 from django.conf import settings
+from django.db import connection
 from django.db.models.functions import Now
 
 from missions.models import Worker
@@ -56,12 +57,19 @@ def differences(expected: dict, found: dict) -> dict:
     }
 
 
+def scratch_name(run_id: int) -> str:
+    """Named after this install's database: run ids count per database, and database names
+    are the server's, so two databases on one server (two installs, parallel test runs)
+    drilling at once each get their own scratch ('opscore' gives opscore_drill_N, as before)."""
+    return f"{connection.settings_dict['NAME'][:40]}_drill_{run_id}"
+
+
 def restore_drill(*, actor: str) -> BackupRun:
     backup = latest_backup()
     run = BackupRun.objects.create(
         kind=BackupKind.DRILL, status=BackupStatus.RUNNING, actor=actor, source=backup
     )
-    scratch = f"opscore_drill_{run.id}"
+    scratch = scratch_name(run.id)
     started = time.monotonic()
     try:
         path = checked_file(backup)

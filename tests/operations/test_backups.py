@@ -99,3 +99,21 @@ def test_a_drill_that_did_not_run_is_missed(db):
     missed = StandingOrderRun.objects.get(order=order)
     assert missed.status == "missed"
     assert missed.scheduled_for == datetime(2027, 1, 1, 4, 0, tzinfo=UTC)
+
+
+def test_another_databases_drill_in_flight_on_the_same_server_does_not_fail_ours(
+    transactional_db, agent
+):
+    """Run ids count per database, database names per server: a second install (or a parallel
+    test run) whose drill N is restoring has its scratch database named for its own."""
+    take_backup(actor="t")
+    probe = BackupRun.objects.create(kind="drill", status="failed", actor="t")
+    theirs = f"opscore_drill_{probe.id + 1}"  # what our next drill was named, whoever we were
+    with connect("postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{theirs}"')
+    try:
+        drill = restore_drill(actor="t")
+        assert drill.status == "succeeded" and drill.detail["scratch_database"] != theirs
+    finally:
+        with connect("postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{theirs}" WITH (FORCE)')
