@@ -6,7 +6,7 @@ from django.utils.html import format_html
 
 from coding import operations
 from coding.actions import RunRefused
-from coding.approvals import ApprovalRefused, why_not
+from coding.approvals import ApprovalRefused, already_approved, why_not
 from coding.models import ApprovalKind, CodingApproval, CodingIteration, CodingRun, Repository
 from coding.repositories import RepositoryForm
 from coding.worktrees import GitFailed, git
@@ -126,11 +126,14 @@ class CodingRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         kind, seen = request.POST.get("kind", ""), request.POST.get("digest", "")
         by = request.user.get_username()
         try:
-            operations.approve_run(run, kind, by=by, user=request.user, shown_digest=seen)
+            approval, new = operations.approve_run(
+                run, kind, by=by, user=request.user, shown_digest=seen
+            )
         except (ApprovalRefused, GitFailed) as why:
             self.message_user(request, f"Not approved: {why}", messages.ERROR)
         else:
-            self.message_user(request, f"R{run.id}: {kind} approved.", messages.SUCCESS)
+            said = f"R{run.id}: {kind} approved." if new else f"{already_approved(approval)}."
+            self.message_user(request, said, messages.SUCCESS if new else messages.INFO)
         return redirect(reverse("admin:coding_codingrun_change", args=[run.id]))
 
     @admin.action(description="Cancel (kills the harness, keeps the diff)")

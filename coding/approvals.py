@@ -38,10 +38,12 @@ def void_other_commits(run: CodingRun, sha: str, reason: str) -> int:
 
 def approve(
     run: CodingRun, kind: str, *, by: str, note: str = "", user=None, shown_digest=None
-) -> CodingApproval:
+) -> tuple[CodingApproval, bool]:
     """Record a human's approval of exactly what they were shown (`shown_digest`: the commit,
     the test pass and the task), as the branch stands right now, if they may (`user`, when a
-    person signed in). A refused attempt is an event too."""
+    person signed in). A refused attempt is an event too. False with the standing approval
+    when this commit already had one of this kind: one approval per kind and commit, so a
+    second changes nothing and writes nothing, and the caller must not say it approved."""
     try:
         return record_approval(run, kind, by=by, note=note, user=user, shown_digest=shown_digest)
     except ApprovalRefused as refused:
@@ -57,7 +59,7 @@ def approve(
         raise
 
 
-def record_approval(run, kind, *, by, note, user, shown_digest) -> CodingApproval:
+def record_approval(run, kind, *, by, note, user, shown_digest) -> tuple[CodingApproval, bool]:
     if kind not in K.values:
         raise ApprovalRefused(f"unknown approval kind {kind!r}; one of {', '.join(K.values)}")
     check_head(run)
@@ -65,7 +67,7 @@ def record_approval(run, kind, *, by, note, user, shown_digest) -> CodingApprova
     if refusal:
         raise ApprovalRefused(refusal)
     with transaction.atomic():
-        approval, _ = CodingApproval.objects.get_or_create(
+        approval, given = CodingApproval.objects.get_or_create(
             run=run,
             kind=kind,
             sha=run.head_sha,
@@ -77,17 +79,26 @@ def record_approval(run, kind, *, by, note, user, shown_digest) -> CodingApprova
                 "test_run": run.last_test_run(),
             },
         )
-        record_event(
-            f"coding.approved.{kind}",
-            f"R{run.id}: {kind} approved at {run.head_sha[:10]} by {by}",
-            tags=["coding", "approval", kind],
-            payload={"run_id": run.id, "sha": run.head_sha, "kind": kind}
-            | {"digest": approval.content_digest, "test_run": approval.test_run_id},
-            step_id=run.step_id,
-            actor=f"human:{by}",
-        )
-    after_code_approval(run, kind)
-    return approval
+        if given:  # a second approval of this commit changes nothing, so says nothing
+            record_event(
+                f"coding.approved.{kind}",
+                f"R{run.id}: {kind} approved at {run.head_sha[:10]} by {by}",
+                tags=["coding", "approval", kind],
+                payload={"run_id": run.id, "sha": run.head_sha, "kind": kind}
+                | {"digest": approval.content_digest, "test_run": approval.test_run_id},
+                step_id=run.step_id,
+                actor=f"human:{by}",
+            )
+    after_code_approval(run, kind)  # compare-and-set: a completed run stays as it is
+    return approval, given
+
+
+def already_approved(approval: CodingApproval) -> str:
+    """What a second approval of the same commit answers: who gave the one that stands."""
+    return (
+        f"R{approval.run_id}: {approval.kind} was already approved at {approval.sha[:10]} by "
+        f"{approval.approved_by}; nothing changed"
+    )
 
 
 def why_not_them(run: CodingRun, kind: str, user, shown_digest) -> str:

@@ -22,8 +22,9 @@ def revise(run: CodingRun, notes: str, *, by: str) -> CodingRun:
 
 
 def approve_run(run: CodingRun, kind: str, *, by: str, note: str = "", **seen):
-    """`seen`: the signed-in `user` and the `shown_digest` of the page they approved from."""
-    approval = approve(run, kind, by=by, note=note, **seen)
+    """`seen`: the signed-in `user` and the `shown_digest` of the page they approved from.
+    False with the approval that already stood for this commit (nothing was written)."""
+    approval, given = approve(run, kind, by=by, note=note, **seen)
     run.refresh_from_db()
     wake_step_of(run)  # a code approval before the agent's review completes the step too
-    return approval
+    return approval, given

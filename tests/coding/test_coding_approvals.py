@@ -208,3 +208,41 @@ def test_a_merge_whose_task_changed_after_approval_is_refused(coding_repo):
     assert run.status == "waiting_for_review" and not run.merged_sha
     assert "changed since the merge was approved" in run.reason
     assert Event.objects.filter(summary__contains="changed since the merge was approved").exists()
+
+
+def test_approving_the_same_head_again_changes_nothing_and_says_so(coding_repo):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from opscore.models import Event
+
+    run = reviewed(coding_repo)
+
+    def approve_code():
+        out = StringIO()
+        call_command("coding", "approve", str(run.id), "--kind", "code", stdout=out)
+        return out.getvalue()
+
+    first, second = approve_code(), approve_code()
+
+    assert f"R{run.id}: code approved at {run.head_sha[:10]}" in first
+    assert second.startswith(f"R{run.id}: code was already approved at {run.head_sha[:10]} by ")
+    assert "nothing changed" in second and "completed" in second
+    assert Event.objects.filter(kind="coding.approved.code").count() == 1
+    assert Event.objects.filter(kind="coding.run.completed").count() == 1
+    assert CodingApproval.objects.count() == 1
+
+
+def test_the_admin_says_a_second_approval_of_the_same_head_changed_nothing(
+    coding_repo, admin_client
+):
+    from opscore.models import Event
+
+    run = reviewed(coding_repo)
+    approve_from_page(admin_client, run, "code")
+
+    _page, answer = approve_from_page(admin_client, run, "code")
+
+    assert f"R{run.id}: code was already approved at {run.head_sha[:10]} by operator" in answer
+    assert Event.objects.filter(kind="coding.approved.code").count() == 1

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 
 from coding import operations, sandbox
 from coding.actions import RunRefused
-from coding.approvals import ApprovalRefused
+from coding.approvals import ApprovalRefused, already_approved
 from coding.driver import drive_for, handle_one_run, wip
 from coding.jobs import job_proposal
 from coding.models import ApprovalKind, CodingRun, Repository
@@ -103,22 +103,24 @@ class Command(BaseCommand):
         self.say(opts, rows, "\n".join(lines))
 
     def act(self, verb, opts):
-        run = run_named(opts)
+        run, given = run_named(opts), None
         try:
             if verb == "cancel":
                 run = operations.cancel(run, opts["reason"], actor="cli")
             elif verb == "retry":
                 run = operations.retry(run, actor="cli")
             else:
-                operations.approve_run(run, opts["kind"], by=cli_user(), note=opts["note"])
+                given = operations.approve_run(run, opts["kind"], by=cli_user(), note=opts["note"])
         except (RunRefused, ApprovalRefused) as refused:
             fail(str(refused), as_json=opts["json"], code=REFUSED)
         except GitFailed as failed:  # git broke, not the caller's request: a failure, exit 1
             fail(str(failed), as_json=opts["json"])
         run.refresh_from_db()
         said = f"R{run.id} {run.status}: {run.reason}"
-        if verb == "approve":
-            said = f"R{run.id}: {opts['kind']} approved at {run.head_sha[:10]}; now {said}"
+        if given:
+            approval, new = given
+            done = f"R{run.id}: {opts['kind']} approved at {run.head_sha[:10]}"
+            said = f"{done if new else already_approved(approval)}; now {said}"
         self.say(opts, row_of(run), said)
 
     def revise(self, opts):
