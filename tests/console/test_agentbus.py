@@ -79,6 +79,19 @@ def test_a_stale_token_is_refused_with_exit_3(agent, capsys):
     assert Step.objects.get().status == "running"
 
 
+def test_a_second_complete_job_is_refused_as_finished_not_as_a_lost_lease(agent, capsys):
+    bus("enqueue-job", "--target-agent", "devops", "--subject", "x", "--kind", "noop")
+    job = bus("claim-jobs", "--lease-owner", "r", "--target-agent", "devops")["jobs"][0]
+    complete = ["complete-job", str(job["id"]), "--lease-token", job["lease_token"]]
+    bus(*complete)
+
+    bus(*complete, expect_exit=3, capsys=capsys)
+
+    refused = Event.objects.get(kind="step.late_write_refused")
+    assert refused.title == f"S{job['id']} already succeeded: a second completion was refused"
+    assert Event.objects.filter(kind="step.succeeded").count() == 1
+
+
 def test_block_and_fail_record_their_reasons(agent, settings):
     settings.OPS_RETRY_BASE_SECONDS = 0
     agent.max_concurrent_steps = 2
