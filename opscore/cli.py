@@ -92,7 +92,7 @@ def dump(data) -> str:
 
 
 def plain(value) -> str:
-    """A JSON-like value as a person reads it on one line: `running steps 2; lane memory`, a
+    """A JSON-like value as a person reads it on one line: `queued 2; running 0`, a
     list as its items, nothing as 'none' (`--json` keeps the structure for scripts)."""
     if isinstance(value, dict):
         return "; ".join(f"{str(k).replace('_', ' ')} {plain(v)}" for k, v in value.items())
