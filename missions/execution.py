@@ -17,6 +17,7 @@ from django.db.models.functions import Now
 
 from missions.breaker import count_failure
 from missions.executors import Blocked, Failed, Interrupted, Outcome, Succeeded
+from missions.late_writes import record_late_write
 from missions.models import (
     Artifact,
     AttemptOutcome,
@@ -175,7 +176,7 @@ def complete_and_claim_next(step: Step, outcome: Succeeded, worker_id: str) -> S
             return claim_next_step(worker_id)
         if state != LEASE_LOST:
             raise
-    _record_late_write(step.id, step.lease_token, outcome)
+    record_late_write(step.id, step.lease_token, outcome)
     return claim_next_step(worker_id)
 
 
@@ -207,7 +208,7 @@ def record_outcome(step_id: int, token, outcome: Outcome) -> bool:
     with transaction.atomic():
         step = Step.objects.select_for_update().filter(pk=step_id).holding_lease(token).first()
         if step is None:
-            _record_late_write(step_id, token, outcome)
+            record_late_write(step_id, token, outcome)
             return False
         attempt = StepAttempt.objects.get(step=step, lease_token=token)
         if isinstance(outcome, Interrupted):
@@ -257,7 +258,7 @@ def _complete(step_id: int, token, outcome: Succeeded) -> bool:
         if applied:
             _write_products(step_id, outcome)
     if not applied:
-        _record_late_write(step_id, token, outcome)
+        record_late_write(step_id, token, outcome)
     return applied
 
 
@@ -383,59 +384,3 @@ def cancel_dependents(step: Step) -> int:
             updated_at=Now(),
         )
     return cancelled
-
-
-def _record_late_write(step_id: int, token, outcome: Outcome) -> None:
-    step = Step.objects.filter(pk=step_id).first()
-    attempt = StepAttempt.objects.filter(step_id=step_id, lease_token=token).first()
-    record_event(
-        "step.late_write_refused",
-        why_late(step_id, step, attempt, LATE_WRITES[type(outcome)]),
-        summary=f"{attempt_said(attempt)}; the step is now {step.status if step else '?'}",
-        tags=["step", "fencing", "refused"],
-        payload={"attempt": attempt.attempt_no if attempt else None},
-        agent_id=step.agent_id if step else None,
-        mission_id=step.mission_id if step else None,
-        step=step,
-        actor=f"worker:{attempt.worker_id}" if attempt else "worker:unknown",
-    )
-
-
-def attempt_said(attempt: StepAttempt | None) -> str:
-    if attempt is None:
-        return "attempt ? by ?"
-    said = f"attempt {attempt.attempt_no} by {attempt.worker_id}"
-    return said if attempt.outcome == AttemptOutcome.RUNNING else f"{said} ended {attempt.outcome}"
-
-
-LATE_WRITES = {
-    Succeeded: "completion",
-    Failed: "failure",
-    Blocked: "block",
-    Interrupted: "hand-back",
-}
-# Attempts their own holder ended: anything it sends after is a second answer, not a late one.
-REPORTED = [AttemptOutcome.SUCCEEDED, AttemptOutcome.FAILED, AttemptOutcome.BLOCKED]
-REPORTED += [AttemptOutcome.REFUSED, AttemptOutcome.BAD_REPLY]
-
-
-def why_late(step_id: int, step: Step | None, attempt: StepAttempt | None, write: str) -> str:
-    """A refusal must not blame a lost lease when the lease's own attempt had already ended
-    (a runtime calling complete-job twice): operators read "lost lease" as a worker dying."""
-    if step is None or attempt is None:
-        return f"S{step_id}: a {write} under a lease token S{step_id} never issued was refused"
-    if attempt.outcome in REPORTED and attempt.outcome == step.status:
-        return f"S{step_id} already {step.status}: a second {write} was refused"
-    if attempt.outcome in REPORTED:
-        return (
-            f"S{step_id}: attempt {attempt.attempt_no} already ended {attempt.outcome}: a "
-            f"second {write} was refused"
-        )
-    if attempt.outcome != AttemptOutcome.RUNNING:  # lost, timed out, interrupted
-        return f"S{step_id}: a late {write} from a lost lease was refused"
-    if step.status == StepStatus.RUNNING:
-        return f"S{step_id}: a late {write} from a lease another holder took was refused"
-    return (
-        f"S{step_id} was {step.status} while attempt {attempt.attempt_no} held its lease: its "
-        f"late {write} was refused"
-    )
