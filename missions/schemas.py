@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from missions.step_kinds import is_known, known_names
 from missions.text import strip_invisible
@@ -56,17 +56,6 @@ class ProposalDraft(BaseModel):
             raise ValueError("nothing left once invisible characters are removed")
         return cleaned
 
-    @model_validator(mode="after")
-    def _dependencies_point_backwards(self):
-        for index, step in enumerate(self.steps):
-            for target in step.depends_on:
-                if not 0 <= target < index:
-                    raise ValueError(
-                        f"steps.{index}.depends_on: {target} must name an earlier step "
-                        f"(0..{index - 1})"
-                    )
-        return self
-
     @classmethod
     def parse(cls, data) -> "ProposalDraft":
         if isinstance(data, cls):
@@ -81,10 +70,22 @@ class ProposalDraft(BaseModel):
             draft = cls.model_validate(data)
         except ValidationError as error:
             raise ProposalInvalid(field_errors(error)) from None
-        errors = payload_errors(draft.steps)
+        errors = dependency_errors(draft.steps) | payload_errors(draft.steps)
         if errors:
             raise ProposalInvalid(errors)
         return draft
+
+
+def dependency_errors(steps: list[StepSpec]) -> dict[str, list[str]]:
+    """A step depends only on earlier ones (no cycles), said under its own field's path."""
+    errors: dict[str, list[str]] = {}
+    for index, step in enumerate(steps):
+        for target in step.depends_on:
+            if not 0 <= target < index:
+                earlier = f"0..{index - 1}" if index else f"none comes before step {index}"
+                message = f"{target} must name an earlier step ({earlier})"
+                errors.setdefault(f"steps.{index}.depends_on", []).append(message)
+    return errors
 
 
 def payload_errors(steps: list[StepSpec]) -> dict[str, list[str]]:

@@ -125,8 +125,13 @@ def test_an_unknown_agent_is_bad_input(db):
 
 
 def test_dependencies_must_point_at_earlier_steps(agent):
-    with pytest.raises(ProposalInvalid):
+    """Answered under the field's own path, as every other field error is (not `body`)."""
+    with pytest.raises(ProposalInvalid) as invalid:
         propose(agent, "analyze", steps=[{"kind": "analyze", "depends_on": [0]}])
+
+    assert invalid.value.errors == {
+        "steps.0.depends_on": ["0 must name an earlier step (none comes before step 0)"]
+    }
 
 
 def test_dependencies_become_rows(agent):
