@@ -46,7 +46,7 @@ def readiness_problems() -> dict[str, str]:
     pending = unapplied_migrations()
     if pending:
         problems["migrations"] = f"{len(pending)} unapplied: {', '.join(pending[:5])}"
-    if not Worker.objects.filter(last_seen_at__gte=Now() - LIVE_WITHIN).exists():
+    if not Worker.objects.running().filter(last_seen_at__gte=Now() - LIVE_WITHIN).exists():
         problems["workers"] = f"no worker has reported within {LIVE_WITHIN.seconds} s"
     return problems
 

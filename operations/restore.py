@@ -136,7 +136,7 @@ def restore_from(path: Path, *, actor: str, confirmed: bool, database: str | Non
         raise BackupFailed("restoring replaces everything in the database: pass --yes")
     if not path.exists():
         raise BackupFailed(f"{path} does not exist")
-    live = Worker.objects.filter(last_seen_at__gte=Now() - LIVE_WITHIN).count()
+    live = Worker.objects.running().filter(last_seen_at__gte=Now() - LIVE_WITHIN).count()
     if live:
         raise BackupFailed(f"{live} worker(s) are live: stop the system (make run) first")
     started = time.monotonic()

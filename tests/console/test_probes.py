@@ -6,6 +6,7 @@ import socket
 import pytest
 from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
+from django.db.models.functions import Now
 
 from missions.models import Worker
 
@@ -23,6 +24,16 @@ def test_readyz_is_ready_with_the_database_migrations_and_a_live_worker(client):
     response = client.get("/readyz")
 
     assert (response.status_code, response.json()) == (200, {"ready": True, "not_ready": {}})
+
+
+@pytest.mark.django_db
+def test_a_worker_that_stopped_cleanly_makes_no_node_ready(client):
+    Worker.objects.create(worker_id="w1", host="h", pid=1, stopped_at=Now())
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json()["not_ready"]["workers"] == "no worker has reported within 90 s"
 
 
 @pytest.mark.django_db

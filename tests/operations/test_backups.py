@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db.models.functions import Now
 
 from console.bootstrap import bootstrap
 from missions.models import Worker
@@ -68,6 +69,7 @@ def test_restore_refuses_without_yes_and_while_workers_are_live(db, tmp_path):
     with pytest.raises(BackupFailed, match="pass --yes"):
         restore_from(dump, actor="t", confirmed=False)
     Worker.objects.create(worker_id="w", host="h", pid=1)
+    Worker.objects.create(worker_id="gone", host="h", pid=2, stopped_at=Now())  # stopped cleanly
     with pytest.raises(BackupFailed, match="1 worker"):
         restore_from(dump, actor="t", confirmed=True)
 
