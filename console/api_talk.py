@@ -41,13 +41,7 @@ def thread(request, kind: str, subject_id: int):
         return error(404, str(missing))
     now = db_now()
     comments = [c.as_json(now) for c in thread_of(kind, subject_id)]
-    about = {"kind": subject.kind, "id": subject.id, "title": subject.title}
-    about |= {
-        "agent": subject.agent.slug,
-        "mission_id": subject.mission_id,
-        "closed": subject.closed,
-    }
-    return JsonResponse({"subject": about, "comments": comments})
+    return JsonResponse({"subject": subject.as_json(), "comments": comments})
 
 
 def _comment(request, kind: str, subject_id: int):

@@ -47,6 +47,15 @@ class Subject:
     mission_id: int | None
     closed: str = ""
 
+    def as_json(self) -> dict:
+        """What a reader of the thread is told of its subject (the API and `thread --json`)."""
+        about = {"kind": self.kind, "id": self.id, "title": self.title}
+        return about | {
+            "agent": self.agent.slug,
+            "mission_id": self.mission_id,
+            "closed": self.closed,
+        }
+
 
 # kind → resolve(id) -> Subject | None. The lanes register theirs (opportunity, coding_run).
 SUBJECTS: Registry = Registry("thread subject")

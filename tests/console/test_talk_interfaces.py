@@ -142,6 +142,18 @@ def test_the_cli_chats_and_comments(agent):
         call_command("thread", "show", "mission", "999999")
 
 
+def test_thread_show_json_tells_its_subject_as_the_api_does(client, agent):
+    step = make_step("analyze", agent=agent)
+    out = io.StringIO()
+
+    call_command("thread", "--json", "show", "mission", str(step.mission_id), stdout=out)
+
+    api = client.get(f"/api/ops/threads/mission/{step.mission_id}").json()
+    shown = json.loads(out.getvalue())
+    assert shown["subject"] == api["subject"]
+    assert shown["subject"]["id"] == step.mission_id and shown["subject"]["agent"] == "devops"
+
+
 def test_the_admin_adds_a_comment_through_the_thread_action(admin_client, agent):
     step = make_step("analyze", agent=agent)
     answer = admin_client.post(

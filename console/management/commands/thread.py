@@ -45,7 +45,8 @@ class Command(BaseCommand):
         now = db_now()
         comments = [c.as_json(now) for c in thread_of(kind, id)]
         if opts["json"]:
-            self.stdout.write(dump({"thread": f"{kind}:{id}", "comments": comments}))
+            thread = {"thread": f"{kind}:{id}", "subject": subject.as_json()}
+            self.stdout.write(dump(thread | {"comments": comments}))
             return
         self.stdout.write(
             f"{subject.label} {subject.title}" + (f" ({subject.closed})" if subject.closed else "")
