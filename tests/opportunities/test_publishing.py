@@ -258,3 +258,22 @@ def test_a_post_queued_before_the_publishing_lane_paused_waits_without_using_att
     deliver_pending()
     assert Publication.objects.get().status == "published"
     assert len(network.sent("POST", "/api/v1/statuses")) == 1
+
+
+def test_an_approval_and_a_stop_show_while_posts_are_only_kept_locally(settings):
+    """Offline (or with no credentials) every channel reads 'recorded locally': approving one,
+    or stopping it by override, must still show, or the operator cannot tell it took."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from opscore.overrides import apply_override
+
+    out = StringIO()
+    call_command("channels", "approve", "x", "--actor", "operator:ann", stdout=out)
+    apply_override("stop-channel", "x", reason="bad week", actor="operator:ann")
+    call_command("channels", "list", stdout=out)
+
+    [x_line, *_] = [ln for ln in out.getvalue().splitlines()[-4:] if ln.startswith("x: ")]
+    assert x_line.startswith("x: recorded locally, not published (")
+    assert "; stopped by override " in x_line and x_line.endswith("; approved by operator:ann")

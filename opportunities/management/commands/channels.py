@@ -30,17 +30,24 @@ def standing(name: str) -> dict:
 
 
 def line(state: dict) -> str:
+    """Everything that holds a channel, not only the first: an approval or a stop recorded
+    while posts are only kept locally (offline, no credentials) still shows."""
+    held = []
+    if state["stopped_by_override"]:
+        held.append(f"stopped by override {state['stopped_by_override']}")
+    if state["blocked_because"]:
+        held.append(f"blocked: {state['blocked_because']}")
     if not state["publishes"]:
-        said = f"recorded locally, not published ({state['local_because']})"
-    elif state["stopped_by_override"]:
-        said = f"stopped by override {state['stopped_by_override']}"
-    elif state["blocked_because"]:
-        said = f"blocked: {state['blocked_because']}"
+        said = [f"recorded locally, not published ({state['local_because']})", *held]
+        if state["approved_by"]:
+            said.append(f"approved by {state['approved_by']}")
+    elif held:
+        said = held
     elif not state["approved_by"]:
-        said = "configured; the first post waits for a human (channels approve)"
+        said = ["configured; the first post waits for a human (channels approve)"]
     else:
-        said = f"publishing (approved by {state['approved_by']})"
-    return f"{state['channel']}: {said}"
+        said = [f"publishing (approved by {state['approved_by']})"]
+    return f"{state['channel']}: {'; '.join(said)}"
 
 
 class Command(BaseCommand):
