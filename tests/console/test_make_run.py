@@ -26,6 +26,21 @@ def test_it_prints_the_stage_url_before_the_admin_password(monkeypatch):
     assert stage < login
 
 
+def test_a_taken_port_is_refused_before_anything_is_set_up_or_printed():
+    from django.core.management import CommandError
+
+    out = StringIO()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(CommandError, match=f"cannot serve on 127.0.0.1:{port}") as refused:
+            call_command("up", "--port", str(port), stdout=out)
+
+    assert refused.value.returncode == 2 and "OPS_PORT=" in str(refused.value)
+    assert out.getvalue() == "" and not Agent.objects.exists()
+
+
 def test_a_first_boot_starts_the_first_boot_plan_through_the_intake():
     out = StringIO()
     call_command("up", "--no-serve", stdout=out)

@@ -16,7 +16,7 @@ import psutil
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from console.bootstrap import bootstrap
 from console.first_boot import run_first_boot_plan, start_first_boot_plan
@@ -36,6 +36,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-serve", action="store_true", help="set up, then exit")
 
     def handle(self, *args, **opts):
+        if not opts["no_serve"]:
+            refuse_a_taken_port(opts["host"], opts["port"])
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)  # whitenoise serves these
         if not Agent.objects.exists():
@@ -98,6 +100,22 @@ class Command(BaseCommand):
         # Channels' router has no lifespan protocol: say so, rather than uvicorn probing it.
         web += ["--port", str(port), "--log-level", "info", "--lifespan", "off"]
         return Supervisor(standard_children(web)).run()
+
+
+def refuse_a_taken_port(host: str, port) -> None:
+    """Before anything starts or is printed: with the port taken, the banner used to show a
+    Stage URL that answered someone else (or nothing) while the web server failed to bind."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, int(port)))
+        except (OSError, ValueError) as taken:
+            why = getattr(taken, "strerror", None) or taken
+            raise CommandError(
+                f"cannot serve on {host}:{port} ({why}): stop what holds it, or pick another "
+                "port: OPS_PORT=8001 make run",
+                returncode=2,
+            ) from None
 
 
 def try_command(base: str, token: str) -> str:
