@@ -209,6 +209,25 @@ def test_a_conversation_has_its_page_with_turns_memories_and_drift(client, db):
     assert client.get("/stage/conversations/999999").status_code == 404
 
 
+def test_past_the_daily_cap_the_conversations_page_says_what_still_runs(client, db):
+    """'7 of 5 a day' read as a broken cap: asked-for conversations run past it, and count."""
+    from opscore.actions import set_policy
+    from roundtable.lifecycle import request_conversation
+    from tests.factories import AgentFactory
+
+    for slug in ("devops", "security"):
+        AgentFactory(slug=slug)
+    set_policy("roundtable_policy", {"max_daily_conversations": 1}, actor="t", reason="r")
+    under = client.get("/stage/conversations").content.decode()
+    for _ in range(2):
+        request_conversation("debate", ["devops", "security"], "disk quotas", source="op")
+
+    over = client.get("/stage/conversations").content.decode()
+
+    assert "the schedule starts no more today" not in under
+    assert "2 of 1 a day" in over and "the schedule starts no more today" in over
+
+
 def test_the_console_index_opens_with_health_approvals_and_operator_models_first(
     admin_client, agent
 ):
