@@ -10,6 +10,17 @@ _KEEP = {"\u200d"}
 _VARIATION_SELECTORS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 
 
+def reveal_invisible(text: str) -> str:
+    """Text shown to an approver as it will act: each character strip_invisible would remove
+    named where it stands (⟨U+202E⟩), so a bidi override cannot make 'evil' read 'live'."""
+    return "".join(
+        f"⟨U+{ord(ch):04X}⟩"
+        if ch not in _KEEP and ch != "\n" and ch != "\t" and strip_invisible(ch) == ""
+        else ch
+        for ch in text
+    )
+
+
 def strip_invisible(text: str) -> str:
     text = _VARIATION_SELECTORS.sub("", text)
     cleaned = "".join(ch for ch in text if ch in _KEEP or unicodedata.category(ch) != "Cf")

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
+from missions.text import reveal_invisible
 from opscore.db import start_of_today
 from opscore.digests import content_digest
 from opscore.registry import STEP_PREVIEWS
@@ -66,7 +67,9 @@ def written_by(step_ids: list[int]) -> list[dict]:
         {
             "step": f"S{step.id} {step.kind}",
             "status": step.status,
-            "texts": [a.body for a in sorted(step.artifacts.all(), key=lambda a: a.id)],
+            "texts": [
+                reveal_invisible(a.body) for a in sorted(step.artifacts.all(), key=lambda a: a.id)
+            ],
         }
         for step in steps
     ]

@@ -172,3 +172,20 @@ def test_the_card_shows_what_an_existing_step_it_waits_for_wrote(admin_client):
     first = page[page.find(f"Post S{written.id}") : page.find(f"Post S{pending.id}")]
     assert f"S{written.id} draft_tweet wrote" in first and "Buy EVIL now" in first
     assert f"S{pending.id} draft_tweet has written nothing yet" in page
+
+
+def test_the_card_names_invisible_characters_in_a_draft_it_would_post(admin_client):
+    """A model's draft with a bidi override reads 'live' on screen and posts 'evil': the card
+    names every character that hides or reorders text, where it stands."""
+    from missions.models import Artifact
+    from tests.factories import AgentFactory, make_step
+
+    publisher = AgentFactory(slug="publisher")
+    written = make_step("draft_tweet", agent=publisher, status="succeeded")
+    Artifact.objects.create(step=written, kind="draft_tweet", title="t", body="go \u202eevil")
+    post = {"kind": "post_tweet", "after_steps": [written.id]}
+    propose(publisher, "post_tweet", title="Post it", steps=[post])
+
+    page = admin_client.get("/stage/approvals").content.decode()
+
+    assert "go ⟨U+202E⟩evil" in page and "\u202e" not in page
