@@ -4,6 +4,7 @@ worker under a lease, closed with its outcome — or failed by recovery when its
 from django.db import transaction
 from django.db.models.functions import Now
 
+from missions.text import strip_invisible
 from opscore.actions import record_event
 from opscore.db import oldest_unlocked
 from opscore.models import Agent, Override
@@ -31,12 +32,13 @@ def request_conversation(
     missing = [p for p in participants if p not in enabled]
     if missing:
         raise ConversationInvalid(f"not enabled or unknown: {', '.join(missing)}")
-    if not topic.strip():
+    topic = strip_invisible(topic).strip()  # as the intake cleans a title: read as it acts
+    if not topic:
         raise ConversationInvalid("a conversation needs a topic")
     day, hour = slot or (None, None)
     return Conversation.objects.create(
         format=fmt,
-        topic=topic.strip()[:300],
+        topic=topic[:300],
         participants=list(dict.fromkeys(participants)),
         source=source,
         requested_by=requested_by,
