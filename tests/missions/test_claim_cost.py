@@ -19,10 +19,15 @@ from tests.factories import AgentFactory, make_step
 pytestmark = pytest.mark.django_db
 
 
-def test_a_noop_step_costs_the_worker_one_round_trip_and_no_orm_query():
+def test_a_noop_step_costs_the_worker_one_round_trip_and_no_orm_query(monkeypatch):
+    from missions import staleness
+
     agent = AgentFactory(slug="devops", max_concurrent_steps=10)
     steps = [make_step(agent=agent) for _ in range(3)]
     step = work_through(claim_next_step("w1"), "w1")  # warm: policy caches, prepared plans
+    # The recovery policy is re-read every few seconds by the clock: a slow or loaded machine
+    # must not turn that into a query counted here (the count is the test, never the time).
+    monkeypatch.setattr(staleness, "REREAD_SECONDS", float("inf"))
 
     sent = []
     execute = psycopg.Cursor.execute
