@@ -18,6 +18,9 @@ from opscore.policies import PolicyError
 from opscore.registry import STEP_KINDS
 
 log = logging.getLogger(__name__)
+# Attempts that say nothing about the kind (nor the runtime): they neither count toward a
+# breaker nor break a run of failures.
+NOT_THE_KINDS_DOING = [AttemptOutcome.REFUSED, AttemptOutcome.BAD_REPLY, AttemptOutcome.CONTENDED]
 
 
 def switched_off_kinds() -> list[str]:
@@ -32,8 +35,9 @@ def recent_outcomes(kind: str, since, threshold: int) -> list[str]:
     A failure is an attempt that failed because of the executor, or one that lost its worker
     *again*: a worker lost once is as likely the machine's fault as the step's (a cluster killed
     mid-run loses every step it held), while a step that takes down its worker twice running
-    is the kind's fault. A first loss, a guard refusing the step's input and a model's unusable
-    reply (the model's doing, not the kind's) neither count nor break the run of failures."""
+    is the kind's fault. A first loss, a guard refusing the step's input, a model's unusable
+    reply (the model's doing, not the kind's) and a deadlock's victim neither count nor break
+    the run of failures."""
     lost_before = StepAttempt.objects.filter(
         step=OuterRef("step"), attempt_no=OuterRef("attempt_no") - 1, outcome=AttemptOutcome.LOST
     )
@@ -41,7 +45,7 @@ def recent_outcomes(kind: str, since, threshold: int) -> list[str]:
         StepAttempt.objects.filter(
             step__kind=kind, step__agent__runtime=Runtime.INTERNAL, finished_at__isnull=False
         )
-        .exclude(outcome__in=[AttemptOutcome.REFUSED, AttemptOutcome.BAD_REPLY])
+        .exclude(outcome__in=NOT_THE_KINDS_DOING)
         .alias(repeat_loss=Exists(lost_before))
         .exclude(outcome=AttemptOutcome.LOST, repeat_loss=False)
     )
@@ -67,7 +71,7 @@ def flag_failing_runtime(agent: str) -> bool:
     threshold = settings.OPS_BREAKER_THRESHOLD
     outcomes = list(
         StepAttempt.objects.filter(step__agent_id=agent, finished_at__isnull=False)
-        .exclude(outcome__in=[AttemptOutcome.REFUSED, AttemptOutcome.BAD_REPLY])
+        .exclude(outcome__in=NOT_THE_KINDS_DOING)
         .order_by("-finished_at", "-id")
         .values_list("outcome", flat=True)[: threshold + 1]
     )

@@ -294,8 +294,11 @@ def _fail(step: Step, attempt: StepAttempt, outcome: Failed) -> None:
         ended = AttemptOutcome.REFUSED
     elif outcome.bad_reply:
         ended = AttemptOutcome.BAD_REPLY
+    elif outcome.contended:
+        ended = AttemptOutcome.CONTENDED
     close_attempt(attempt, ended, error)
-    settle_failure(step, error, retryable=outcome.retryable and ended == AttemptOutcome.FAILED)
+    retryable = ended in (AttemptOutcome.FAILED, AttemptOutcome.CONTENDED)
+    settle_failure(step, error, retryable=outcome.retryable and retryable)
     if outcome.counts_toward_breaker:
         count_failure(step)
 

@@ -45,16 +45,20 @@ class Failed:
     the input's fault, not the kind's, so it never counts toward the kind's breaker.
     `bad_reply`: the model answered, unusably (malformed, the wrong shape, empty, too big). The
     same prompt would be billed again for the same answer, so it is never retried, and a model's
-    answer is no sign the kind is broken, so it never counts toward the breaker either."""
+    answer is no sign the kind is broken, so it never counts toward the breaker either.
+    `contended`: the database aborted the step's statement to break a deadlock or a
+    serialization conflict among concurrent writers; retried like any failure, but the victim
+    is chosen by timing, not by the kind, so it never counts toward the breaker."""
 
     error: str
     retryable: bool = True
     input_refused: bool = False
     bad_reply: bool = False
+    contended: bool = False
 
     @property
     def counts_toward_breaker(self) -> bool:
-        return not (self.input_refused or self.bad_reply)
+        return not (self.input_refused or self.bad_reply or self.contended)
 
 
 @dataclass(frozen=True)

@@ -129,14 +129,25 @@ def run_step(step: Step, worker_id: str):
     except StepInterrupted as stop:
         return Interrupted(f"worker {worker_id} stopped mid-step: {stop}")
     except Exception as error:  # a step's crash is recorded, not raised
-        # The reason is one line, for people; the traceback (redacted) goes to the worker's log.
-        log.error("S%s %s crashed: %s", step.id, step.kind, redact_text(traceback.format_exc()))
-        detail = " ".join("".join(traceback.format_exception_only(error)).split())
-        return Failed(detail[:500])
+        return crashed(step, error)
     finally:
         LEASES.release(run)
         if run.renewed:
             Worker.objects.filter(pk=worker_id, current_step=step.id).update(current_step=None)
+
+
+# SQLSTATEs of the database aborting one of several concurrent writers: deadlock_detected,
+# serialization_failure.
+CONTENTION = {"40P01", "40001"}
+
+
+def crashed(step: Step, error: Exception) -> Failed:
+    """The reason is one line, for people; the traceback (redacted) goes to the worker's log.
+    A deadlock's victim is marked as such: the database picked it, the kind did not fail."""
+    log.error("S%s %s crashed: %s", step.id, step.kind, redact_text(traceback.format_exc()))
+    detail = " ".join("".join(traceback.format_exception_only(error)).split())
+    cause = error.__cause__ if isinstance(error, DatabaseError) else error
+    return Failed(detail[:500], contended=getattr(cause, "sqlstate", None) in CONTENTION)
 
 
 def work_through(step: Step, worker_id: str, keep_going=lambda: True) -> Step | None:

@@ -355,6 +355,7 @@ class AttemptOutcome(models.TextChoices):
     LOST = "lost", "lost (its worker died, went silent or let its lease run out)"
     REFUSED = "refused", "refused (a guard refused the step's input)"
     BAD_REPLY = "bad_reply", "bad reply (the model's answer was unusable)"
+    CONTENDED = "contended", "contended (the database chose it as a deadlock victim)"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted", "interrupted (the worker was told to stop)"
     TIMED_OUT = "timed_out", "timed out (ran past its step kind's timeout)"

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models.functions import Now
 
 from missions.execution import STEP_FIELDS, claim_next_step, record_outcome, renew_lease
@@ -349,3 +349,32 @@ def test_the_claim_is_prepared_once_per_connection():
 
     assert prepared_claims() == 1
     assert connection.connection.prepare_threshold is None  # nothing else is prepared
+
+
+def deadlocked(run):
+    """A statement the database aborts as a deadlock victim, as it does under contention."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "DO $$ BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01'; END $$"
+        )
+
+
+def test_steps_the_database_picked_as_deadlock_victims_never_switch_their_kind_off(monkeypatch):
+    """A deadlock or a serialization failure is the database choosing a victim among
+    concurrent writers: it says nothing about the kind, so it is retried and never counts
+    toward the breaker, nor breaks a run of real failures."""
+    monkeypatch.setitem(EXECUTORS, "analyze", deadlocked)
+    steps = [make_step("analyze", max_attempts=2) for _ in range(3)]
+    for _ in steps:
+        handle_one_step("w1")
+
+    assert Policy.objects.value("worker_switches").is_enabled("analyze") is True
+    assert {s.status for s in Step.objects.filter(pk__in=[s.pk for s in steps])} == {"queued"}
+    attempt = StepAttempt.objects.filter(step=steps[0]).get()
+    assert attempt.outcome == "contended" and "deadlock" in attempt.error
+
+    monkeypatch.setitem(EXECUTORS, "analyze", lambda run: Failed("model is down"))
+    for _ in range(2):
+        make_step("analyze", max_attempts=1, priority=900)
+        handle_one_step("w1")
+    assert Policy.objects.value("worker_switches").is_enabled("analyze") is True
