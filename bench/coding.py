@@ -10,7 +10,8 @@ pass, and how many of 50 runs queued at once 8 dispatchers started (must equal t
 limit). The floor line is confinement's own price, measured in the same run: `true` started
 twice bare, and in a pass's two boxes (harness, then tests, built by one launch) that the
 by-hand pass does not have, started cold; a run hides part of it behind its own work (its box
-builder starts during provisioning, each box is built while the driver looks around).
+builder waits already, started while the run before ran its harness; each box is built while
+the driver looks around).
 """
 
 import argparse

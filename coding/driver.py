@@ -26,7 +26,7 @@ from coding.executor import wake_step_of
 from coding.loop import drive, record_lost_pass
 from coding.models import ACTIVE, ENDED, CodingRun, RunStatus
 from coding.sandbox import kill_process_group
-from coding.spare import discard, start_spare
+from coding.spare import keep, start_spare, take_spare
 from coding.worktrees import GitFailed, clean_up
 from opscore.actions import record_event
 from opscore.db import DISCONNECTS
@@ -140,13 +140,12 @@ def handle_one_run() -> bool:
     if ready is not None:
         merge_or_refuse(ready)
         return True
-    spare, run = early_spare(), None
+    spare, run = take_spare() or early_spare(), None
     try:
         run = adopt_orphan() or start_next()
     finally:
-        HELD_BACK["last"] = run is None and (spare is not None or HELD_BACK["last"])
         if run is None:
-            discard(spare)
+            keep(spare)  # waits for the next run
     if run is None:
         return False
     try:
@@ -163,18 +162,12 @@ def handle_one_run() -> bool:
     return True
 
 
-# Whether the last dispatch found runs waiting and the limits let none of them start.
-HELD_BACK = {"last": False}
-
-
 def early_spare():
-    """A box builder for the run about to start, started before the dispatch decides which
-    (its interpreter starts while the run is picked and its worktree provisioned), when one
-    waits at all; a run that then cannot start costs one builder, killed unused. After such a
-    turn none is started early until a run starts again: a queue held back by its limits would
-    otherwise cost a builder started and killed on every idle turn."""
-    if HELD_BACK["last"]:
-        return None
+    """A box builder for the run about to start, when no spare waits already (a driver's
+    first run): started before the dispatch decides which run (its interpreter starts while
+    the run is picked and its worktree provisioned), when one waits at all. A run that then
+    cannot start leaves it waiting for the next (coding/spare.py keeps it), so a queue held
+    back by its limits does not start and kill a builder on every idle turn."""
     return start_spare() if read("waiting") else None
 
 

@@ -22,7 +22,7 @@ from coding.checks import Before, Change, escape_found, measure, start_status, v
 from coding.models import CodingIteration, CodingRun, RunStatus
 from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
-from coding.spare import discard, start_spare
+from coding.spare import keep, stand_by, start_spare, take_spare
 from coding.stint import Stint
 from coding.worktrees import (
     GitFailed,
@@ -57,16 +57,17 @@ def limits_for(task: dict) -> dict:
 def drive(run: CodingRun, spare=None) -> CodingRun:
     """Run passes until the run leaves `running`. The caller holds the run's driving lock.
     The wall-time cap counts time spent driving, not time spent waiting for a reviewer.
-    Each pass's box builder starts ahead of it (coding/spare.py): the first pass's while
-    the worktree is provisioned (or `spare`, the dispatcher's, started before the pick), a
-    later one's as its pass begins."""
-    spare = spare or start_spare()
+    Each pass's box builder starts ahead of it (coding/spare.py): the one the driver keeps
+    waiting, started while the pass before (or the run before) ran its harness — or the
+    first pass's while the worktree is provisioned (`spare`, the dispatcher's, started
+    before the pick)."""
+    spare = spare or take_spare() or start_spare()
     try:
         if not prepare(run):
             return run
         drive_passes(run, spare)
     finally:
-        discard(spare)  # a pass that never launched it
+        keep(spare)  # a pass that never launched it leaves it waiting
     return run  # as its last move left it: the caller refreshes what it reads
 
 
@@ -78,12 +79,13 @@ def drive_passes(run: CodingRun, spare) -> None:
             if stop:
                 transition(run, RunStatus.FAILED, stop)
                 break
-            spare, stint.settled = spare if n == 0 else start_spare(), False
+            spare = spare if n == 0 else take_spare() or start_spare()
+            stint.settled = False
             if not one_pass(run, spare, stint):
                 break
-            discard(spare)
+            keep(spare)
     finally:
-        discard(spare)
+        keep(spare)
         stint.close(run)
 
 
@@ -203,6 +205,7 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare
             then=[tests] if tests else (),
             spare=spare,
             ready=before.look,
+            meanwhile=stand_by,  # the next pass's box builder starts while this one runs
         )
     except (HarnessMissing, Unconfined) as refused:
         transition(run, RunStatus.BLOCKED, str(refused))

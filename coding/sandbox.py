@@ -121,6 +121,7 @@ def run_boxed(
     then=(),
     spare=None,
     ready=None,
+    meanwhile=None,
 ) -> Finished:
     """Run `argv` confined to the worktree `cwd`; its output goes to `<name>.log` beside the
     worktree. `on_start(pid)` hears the process group's id before any waiting, so another
@@ -131,7 +132,9 @@ def run_boxed(
     checks to box in the same launch once this command's box is gone (coding/chain.py); not
     with egress, nor unconfined. `spare`: a box builder already started (coding/spare.py)
     to hand the box to rather than starting one; it has room for one chained check.
-    `ready()`: called before the command starts — with a spare, while its box is built."""
+    `ready()`: called before the command starts — with a spare, while its box is built.
+    `meanwhile()`: the driver's own work, done once the command is told to start, while it
+    runs (its output waits in the pipe)."""
     if not argv or shutil.which(argv[0], path=boxed_env().get("PATH")) is None:
         raise HarnessMissing(f"{argv[0] if argv else '(empty)'} is not installed or not on PATH")
     worktree = Path(cwd).resolve()
@@ -151,6 +154,8 @@ def run_boxed(
             on_start(process.pid)
         if command is None:
             spare.go(ready)
+        if meanwhile is not None:
+            meanwhile()
         deadline = started + limits.seconds
         timed_out, total = pump(process, out, limits, deadline, last=not pipes)
         notes += [f"egress refused: {d['target']} ({d['reason']})" for d in refused(door)]

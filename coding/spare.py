@@ -1,6 +1,6 @@
 """A box builder started before its box is known: the interpreter's start and the box
-builder's imports (about two thirds of a box start's price) overlap with the run's
-provisioning and the driver's own bookkeeping rather than following them.
+builder's imports (about two thirds of a box start's price) overlap with the pass before's
+harness (or a driver's first run's provisioning) rather than following them.
 
 A spare is the same launch run_boxed starts (coding/box.py's jail_command, the same code
 object, its own session), waiting for its spec on a socket only the driver holds the other
@@ -15,7 +15,14 @@ on the driver's go, a byte on the same socket, with /dev/null as its stdin.
 
 A pass's tests are chained in the same launch (coding/chain.py): their output pipe and go
 pipe are made when the spare starts and handed to it then; a spec with no tests to chain
-tells the spare to close them. A spare that is not used is killed with its session.
+tells the spare to close them.
+
+A driver process keeps one spare waiting (STANDING): the next is started as soon as a pass's
+harness has been told to start (while it runs, the driver has nothing else to do), and a spare
+a turn did not use waits for the next run rather than being killed, so no pass waits for an
+interpreter to start and an idle or held-back queue starts none. One waiting spare holds what
+any spare holds before its spec: nothing of a run. A spare that was launched, handed its
+chained slot, or has died is never kept: it is killed with its session.
 """
 
 import contextlib
@@ -110,6 +117,40 @@ def start_spare() -> Spare | None:
         theirs.close()
     slot = {"out_read": out_read, "out_write": out_write, "go_read": go_read}
     return Spare(process, ours, slot | {"go_write": go_write})
+
+
+# The spare this driver process keeps waiting for its next pass: at most one.
+STANDING: dict[str, Spare] = {}
+
+
+def take_spare() -> Spare | None:
+    """The waiting spare, now the caller's (it launches or keeps it); None if there is none
+    or it has died (killed by hand, say): then it is discarded here."""
+    spare = STANDING.pop("spare", None)
+    if spare is not None and spare.process.poll() is not None:
+        discard(spare)
+        return None
+    return spare
+
+
+def keep(spare: Spare | None) -> None:
+    """A spare the caller is done with: one never launched waits for the next pass (unless
+    one waits already); a launched one is discarded as discard() says."""
+    unused = spare is not None and not (spare.taken or spare.handed)
+    if unused and "spare" not in STANDING and spare.process.poll() is None:
+        STANDING["spare"] = spare
+    else:
+        discard(spare)
+
+
+def stand_by() -> None:
+    """The next pass's spare started, if none waits: while a harness runs. One that cannot
+    start (no fds left, say) is no failure of this pass: the next starts its own."""
+    if "spare" in STANDING:
+        return
+    with contextlib.suppress(OSError):
+        if (spare := start_spare()) is not None:
+            STANDING["spare"] = spare
 
 
 def discard(spare: Spare | None) -> None:

@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
-from coding import driver
+from coding import spare
 from coding.box import jail_command
 from coding.checks import Change
 from coding.driver import handle_one_run
@@ -186,7 +186,9 @@ def test_a_dispatch_with_nothing_waiting_starts_no_box_builder(coding_repo, box_
     assert box_builders == []
 
 
-def test_a_box_builder_started_for_a_run_the_limits_hold_back_is_killed(coding_repo, box_builders):
+def test_a_box_builder_started_for_a_run_the_limits_hold_back_waits_for_it(
+    coding_repo, box_builders
+):
     coding_repo.max_concurrent_runs = 0  # nothing may start on it for now
     coding_repo.save()
     held_back = new_run(coding_repo, "@greet")
@@ -194,16 +196,30 @@ def test_a_box_builder_started_for_a_run_the_limits_hold_back_is_killed(coding_r
     assert not handle_one_run()
 
     assert CodingRun.objects.get(pk=held_back.pk).status == "queued"
-    assert len(box_builders) == 1 and box_builders[0].returncode is not None
+    assert len(box_builders) == 1 and box_builders[0].poll() is None  # waiting, not killed
 
     assert not handle_one_run()  # still held back: no builder started and killed every turn
-    assert len(box_builders) == 1
+    assert len(box_builders) == 1 and box_builders[0].poll() is None
 
     coding_repo.max_concurrent_runs = 1
     coding_repo.save()
-    assert handle_one_run()  # it starts, without an early builder
+    assert handle_one_run()  # it starts on the builder that waited
     assert CodingRun.objects.get(pk=held_back.pk).status != "queued"
-    assert not driver.HELD_BACK["last"]
+    assert box_builders[0].poll() is not None
+
+
+def test_the_next_pass_finds_its_box_builder_waiting(coding_repo, box_builders):
+    first, second = new_run(coding_repo, "@greet"), new_run(coding_repo, "@greet")
+
+    assert handle_one_run()
+    waiting = spare.STANDING["spare"].process  # started while the first run's harness ran
+    assert handle_one_run()
+
+    assert {first.pk, second.pk} == set(
+        CodingRun.objects.filter(status="waiting_for_review").values_list("pk", flat=True)
+    )
+    assert waiting in box_builders and waiting.poll() is not None  # the second run's launch
+    assert len(box_builders) == 3  # the first run's, the second's and the one waiting now
 
 
 def test_a_review_move_that_fails_still_leaves_the_passs_row(coding_repo, monkeypatch):

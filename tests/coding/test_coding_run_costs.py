@@ -17,6 +17,7 @@ from coding import jail
 from coding.box import jail_command, jail_env
 from coding.driver import handle_one_run, let_go, start_next
 from coding.models import CodingRun
+from coding.spare import STANDING
 from coding.stint import add_active_time
 from tests.coding_support import new_run
 from tests.processes import ROOT
@@ -113,8 +114,8 @@ def test_a_pass_starts_the_box_builder_once_for_its_harness_and_its_tests(coding
 
     class Counting(real):
         def __init__(self, args, *more, **options):
-            launches.extend([args] if args == jail_command() else [])
             super().__init__(args, *more, **options)
+            launches.extend([self] if args == jail_command() else [])
 
     monkeypatch.setattr(subprocess, "Popen", Counting)
     run = new_run(coding_repo, "@greet", mode="single-shot")
@@ -124,7 +125,8 @@ def test_a_pass_starts_the_box_builder_once_for_its_harness_and_its_tests(coding
     run.refresh_from_db()
     assert run.status == "waiting_for_review", run.reason
     assert "tests passed" in run.iterations.get().test_output
-    assert len(launches) == 1
+    used, waiting = launches  # the pass's, and the next pass's started while it ran
+    assert used.poll() is not None and waiting is STANDING["spare"].process
 
 
 @pytest.mark.django_db(transaction=True)
