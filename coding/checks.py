@@ -118,14 +118,48 @@ def diff_stats(text: str) -> tuple[dict, str]:
     return stats | {"deletions": removed}, patch
 
 
-def measure(worktree: str, base: str) -> Change:
-    """The change against the base, untracked files included, from one diff of the index once
-    everything is staged. A review commit that follows takes the index as it is (the index is
-    the driver's: the box mounts the git directory read-only), so its stats and patch are
-    these. The harness cannot move HEAD either, so within a run the hash changes exactly when
-    the worktree does — what the no-progress detector compares."""
-    git(["add", "--all", "--", ".", *NOT_WORK], worktree)
-    text = git([*DIFF_STATS, "--cached", base, "--"], worktree)
+STAGE = ["add", "--all", "--", ".", *NOT_WORK]
+
+
+class Staging:
+    """Everything the harness left, staged (`git add`) as soon as its box is gone, while the
+    driver writes the pass's row and looks for an escape, and done before the tests' command
+    starts: the index is the driver's (the box mounts the git directory read-only), so from
+    then on the change measured and committed is the tree the tests ran on, whatever they
+    write. The harness cannot move HEAD either, so within a run the diff's hash changes
+    exactly when the harness's work does — what the no-progress detector compares."""
+
+    def __init__(self, worktree: str):
+        self.refused: Exception | None = None
+        try:
+            self.started = git_started(STAGE, worktree)
+        except (GitFailed, OSError) as refused:  # a tampered `.git`, a tree a cancel took
+            self.started, self.refused = None, refused
+
+    def done(self) -> Exception | None:
+        """Waited for (it is never left running); what git refused, if it did."""
+        started, self.started = self.started, None
+        if started is not None:
+            try:
+                git_output(started)
+            except GitFailed as refused:
+                self.refused = refused
+        return self.refused
+
+
+def start_measure(worktree: str, base: str):
+    """The staged change against the base, from one diff of the index, started: it runs while
+    the tests do (they cannot touch the index). measured() reads it; None where the worktree
+    is gone (a cancel took it)."""
+    with contextlib.suppress(OSError):
+        return git_started([*DIFF_STATS, "--cached", base, "--"], worktree)
+    return None
+
+
+def measured(started) -> Change:
+    if started is None:
+        raise GitFailed("the worktree was gone before its change could be measured")
+    text = git_output(started)
     stats, patch = diff_stats(text)
     return Change(hashlib.sha256(text.encode()).hexdigest()[:16], stats, patch)
 

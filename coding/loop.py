@@ -6,7 +6,6 @@ worktree or a cancel ends it. A single-shot run is the same machine with one pas
 Every move is a compare-and-set row and an event; every pass is a CodingIteration row.
 """
 
-import contextlib
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +17,16 @@ from django.db.models import F
 from coding.actions import note_on, transition
 from coding.approvals import void_other_commits
 from coding.chain import Chained, drop, release
-from coding.checks import Before, Change, escape_found, measure, start_status, verify
+from coding.checks import (
+    Before,
+    Change,
+    Staging,
+    escape_found,
+    measured,
+    start_measure,
+    start_status,
+    verify,
+)
 from coding.models import CodingIteration, CodingRun, RunStatus
 from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
@@ -28,7 +36,7 @@ from coding.worktrees import (
     GitFailed,
     WorktreeRefused,
     commit_made,
-    git_output,
+    git_settled,
     listing,
     provision,
     start_commit,
@@ -125,27 +133,29 @@ def harness_env() -> dict:
 
 def one_pass(run: CodingRun, spare=None, stint: Stint | None = None) -> bool:
     """One harness pass and its checks; True when the loop should go round again. The tests'
-    box follows the harness's in the same launch (coding/chain.py), `spare`'s if given."""
-    prompt, tests = prompt_for(run), chained_tests(run)
+    box follows the harness's in the same launch (coding/chain.py), `spare`'s if given. The
+    change, staged before the tests start, is measured while they run."""
+    prompt, tests, measuring = prompt_for(run), chained_tests(run), None
     try:
         ran = run_harness(run, prompt, tests, spare)
         if ran is None:
             return False
         done, report, escape, moved = ran
         release(tests)  # looked: the tests' command may start, their box is built already
+        measuring = start_measure(run.worktree_path, run.base_sha) if moved else None
         verdict = run_checks(run, tests) if moved else None
+        change = measured(measuring) if verdict else NO_CHANGE
     finally:
         drop(tests)  # a pass that ends before its tests takes their box with it
-    return conclude(run, prompt, done, report, verdict, escape, stint)
+        git_settled(measuring)  # never left running
+    return conclude(run, prompt, done, report, verdict, escape, change, stint)
 
 
-def conclude(run: CodingRun, prompt, done, report, verdict, escape: str, stint=None) -> bool:
-    """The pass's change measured and its row written, and the run moved on, in one
-    transaction (one commit). A proven change is committed while the row is written (the
-    commit takes the index measured, so the row's change is the commit's); a commit git
-    refuses still leaves the pass's row. A cancelled pass is recorded too, but has no
-    worktree left to measure."""
-    change = measure(run.worktree_path, run.base_sha) if verdict else NO_CHANGE
+def conclude(run: CodingRun, prompt, done, report, verdict, escape: str, change, stint=None):
+    """The pass's row written, and the run moved on, in one transaction (one commit). A proven
+    change is committed while the row is written (the commit takes the index measured, so the
+    row's change is the commit's); a commit git refuses still leaves the pass's row. A
+    cancelled pass is recorded too, with no change measured."""
     stop = stop_reason(run, done, escape, change) if verdict else ""
     proven = verdict is not None and verdict.passed and not stop
     commit = start_commit(run.worktree_path, review_message(run)) if proven else None
@@ -214,14 +224,28 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare
         before.close()
     note_on(run, "harness", done.notes)
     report = read_output(run.runner, done.output)
-    status = start_status(run.repository.path)  # the escape look's git, while the row is written
+    escape, moved = look_after(run, prompt, report, tests, worktree, before.state)
+    return done, report, escape, moved
+
+
+def look_after(run: CodingRun, prompt, report, tests, worktree: Path, before: dict):
+    """(escape, moved on to its tests): the pass counted, the escape look, and everything the
+    harness left staged — the look's git and the staging run while the row is written (the
+    harness's box is gone, nothing of it can change what they read). A worktree git refuses
+    fails the pass once it is counted."""
+    status, staging = start_status(run.repository.path), Staging(run.worktree_path)
     try:
-        moved = count_pass(run, prompt, report, tests)
-    except BaseException:
-        with contextlib.suppress(GitFailed):  # waited for, never left running
-            git_output(status)
-        raise
-    return done, report, escape_found(worktree, run.repository.path, before.state, status), moved
+        try:
+            moved = count_pass(run, prompt, report, tests)
+        except BaseException:
+            git_settled(status)  # waited for, never left running
+            raise
+        escape = escape_found(worktree, run.repository.path, before, status)
+    finally:
+        refused = staging.done()
+    if refused is not None and moved:
+        raise refused
+    return escape, moved
 
 
 def count_pass(run: CodingRun, prompt: str, report, tests) -> bool:

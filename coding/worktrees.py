@@ -102,6 +102,14 @@ def git_output(started) -> str:
     return out
 
 
+def git_settled(started) -> None:
+    """A started git waited for if nothing read it yet (a pass that ended early); what it
+    said or refused no longer matters."""
+    if started is not None and started[0].returncode is None:
+        with contextlib.suppress(GitFailed):
+            git_output(started)
+
+
 def git_env(cwd: Path) -> dict:
     """Config only from the repository; a linked worktree's git directory taken from its
     repository, never from the `.git` file the harness could rewrite to point at a repository
@@ -295,8 +303,7 @@ AUTHOR = ["-c", "user.name=Opscore coding lane", "-c", "user.email=coding@opscor
 
 def commit_all(worktree: str, message: str, staged: bool = False) -> str:
     """Commit whatever the pass left (hooks off: they are the repository's, not the run's) and
-    return the commit. `staged`: measure() staged it all already, nothing ran in the worktree
-    since."""
+    return the commit. `staged`: it is all staged already (coding/checks.py's Staging)."""
     if not staged:
         git(["add", "--all", "--", ".", *NOT_WORK], worktree)
     return commit_made(start_commit(worktree, message), worktree)

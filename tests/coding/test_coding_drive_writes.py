@@ -3,6 +3,7 @@ read back from its own UPDATE is the row the ORM reads, a review commit git refu
 leaves the pass's row, and a review move that lost its race still lists the kept patch."""
 
 import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from coding.loop import count_pass, ready_for_review
 from coding.models import CodingRun
 from coding.runners import Report
 from tests.coding_support import new_run
+from tests.conftest import sh
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -239,3 +241,23 @@ def test_a_review_move_that_fails_still_leaves_the_passs_row(coding_repo, monkey
     assert run.status == "failed" and "No space left on device" in run.reason
     kept = run.iterations.get()
     assert kept.tests_passed is True and kept.changed_files > 0
+
+
+def test_the_change_a_pass_commits_is_the_tree_its_tests_ran_on(coding_repo):
+    """What the tests write in the worktree (a report, a snapshot) is theirs, not the harness's
+    change: the pass's stats, patch and review commit hold the tree they were judged on."""
+    writes = "open('tests-wrote.txt', 'w').write('x'); exec(open('app.py').read())"
+    coding_repo.test_command = [sys.executable, "-c", writes]
+    coding_repo.save()
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "waiting_for_review", run.reason
+    assert Path(run.worktree_path, "tests-wrote.txt").exists()  # the tests did write it
+    assert "app.py" in run.diff_stats["files"]
+    assert "tests-wrote.txt" not in run.diff_stats["files"]
+    assert "tests-wrote.txt" not in Path(run.artifact_refs[-1]).read_text()
+    committed = sh("git", "show", "--name-only", "--format=", run.head_sha, cwd=coding_repo.path)
+    assert "app.py" in committed and "tests-wrote.txt" not in committed
