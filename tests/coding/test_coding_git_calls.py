@@ -71,6 +71,24 @@ def test_a_proven_single_shot_run_runs_git_six_times(coding_repo, git_calls):
     assert verbs(git_calls) == ["worktree", "status", "status", "add", "diff", "commit"]
 
 
+def test_a_passs_review_commit_starts_no_git_maintenance(coding_repo):
+    """A repository whose git would write its commit-graph after any commit: the review
+    commit leaves that to the repository's own git."""
+    for key, value in (
+        ("maintenance.commit-graph.enabled", "true"),
+        ("maintenance.commit-graph.auto", "1"),
+    ):
+        sh("git", "config", key, value, cwd=coding_repo.path)
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "waiting_for_review", run.reason
+    graphs = Path(coding_repo.path, ".git/objects/info")
+    assert not any(graphs.glob("commit-graph*")), list(graphs.iterdir())
+
+
 def test_cleanup_saves_and_removes_in_seven_git_calls(coding_repo, git_calls):
     run = provision(new_run(coding_repo, "@greet"))
     Path(run.worktree_path, "app.py").write_text("print('unsaved')\n")
