@@ -102,17 +102,35 @@ def revise_run(run: CodingRun, notes: str, *, by: str) -> CodingRun:
     try:
         return send_back(run, notes, by=by)
     except RunRefused as refused:
-        record_event(
-            "coding.revision_refused",
-            f"R{run.id}: revision by {by} refused",
-            summary=str(refused),
-            tags=["coding", "revision", "refused"],
-            payload=event_payload(run) | {"status": run.status, "reason": str(refused)},
-            agent_id=run.agent_id,
-            step_id=run.step_id,
-            actor=f"human:{by}",
-        )
+        record_refusal(run, str(refused), by=by, actor=f"human:{by}")
         raise
+
+
+def reviewer_revises(run: CodingRun, notes: str, *, agent: str) -> bool:
+    """The reviewing agent's own revision, refused where a person's would be (at a cap above
+    all: a loop whose reviewer keeps asking must still end). The refusal is the same event,
+    and the run is blocked saying why, for a person to retry with fresh caps or cancel: the
+    agent's step has nothing left to wait for. True when the run went back into the loop."""
+    refusal = why_not_revise(run, notes)
+    if not refusal:
+        return request_revision(run, notes.strip(), actor=agent)
+    with transaction.atomic():
+        record_refusal(run, refusal, by=f"reviewer {agent}", actor=f"agent:{agent}")
+        transition(run, RunStatus.BLOCKED, f"revision asked by reviewer {agent} refused: {refusal}")
+    return False
+
+
+def record_refusal(run: CodingRun, refusal: str, *, by: str, actor: str) -> None:
+    record_event(
+        "coding.revision_refused",
+        f"R{run.id}: revision by {by} refused",
+        summary=refusal,
+        tags=["coding", "revision", "refused"],
+        payload=event_payload(run) | {"status": run.status, "reason": refusal},
+        agent_id=run.agent_id,
+        step_id=run.step_id,
+        actor=actor,
+    )
 
 
 def send_back(run: CodingRun, notes: str, *, by: str) -> CodingRun:

@@ -55,7 +55,7 @@ def review(run: CodingRun, step):
         return Failed(str(malformed))
     if decision == "complete":
         return Succeeded(result=result_of(run) | {"review": run.review.get("reason", "")})
-    if decision == "block":
+    if decision == "block" or run.status == RunStatus.BLOCKED:  # or its revision was refused
         return Blocked(run.reason, code="needs_human")
     return Blocked(f"R{run.id}: revision requested; waiting for the loop", code=WAITING)
 

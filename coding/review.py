@@ -9,7 +9,7 @@ from typing import Literal
 from django.conf import settings
 from pydantic import BaseModel, Field
 
-from coding.actions import request_revision, transition
+from coding.actions import reviewer_revises, transition
 from coding.models import CodingRun, RunStatus
 from coding.worktrees import git
 from memory.actions import CandidateInvalid, propose_candidate
@@ -111,7 +111,7 @@ def apply_review(run: CodingRun, step, reply: ReviewReply) -> str:
     said["candidates"] = propose_lessons(run, step, reply.lessons)
     CodingRun.objects.filter(pk=run.pk).update(review=said)
     if reply.decision == "revise":
-        request_revision(run, reply.revision_notes or reply.reason, actor=step.agent.slug)
+        reviewer_revises(run, reply.revision_notes or reply.reason, agent=step.agent.slug)
     elif reply.decision == "block":
         transition(run, RunStatus.BLOCKED, f"blocked by reviewer {step.agent.slug}: {reply.reason}")
     run.refresh_from_db()

@@ -16,7 +16,7 @@ from missions.decisions import approve_proposal
 from missions.models import Proposal, Step
 from missions.worker import handle_one_step
 from opscore.actions import set_policy
-from opscore.models import LLMCall, Policy
+from opscore.models import Event, LLMCall, Policy
 from tests.factories import AgentFactory
 from tests.scripted import Scripted
 
@@ -144,6 +144,29 @@ def test_the_reviewer_can_send_it_back_then_file_follow_ups_and_lessons(
     assert filed.status == "pending" and filed.title == f"Follow-up of R{run.id}: Add a test"
     lesson = MemoryCandidate.objects.get()
     assert lesson.status == "new" and lesson.kind == "lesson" and not Memory.objects.exists()
+
+
+def test_the_reviewers_revision_at_a_cap_is_refused_and_blocks_the_run_for_a_person(
+    coding_repo, devops, monkeypatch
+):
+    """Its own revision obeys the caps a person's does: no pass past the cap, the refusal is
+    an event like a person's, and the run waits blocked (retry gives it fresh caps)."""
+    set_policy("coding_policy", {"max_iterations": 1}, actor="test")
+    said = {"decision": "revise", "reason": "say it louder", "revision_notes": "caps"}
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted(json.dumps(said)))
+    approved(job())
+    handle_one_step("w1"), handle_one_run(), handle_one_step("w1")
+
+    run = CodingRun.objects.get()
+    assert run.status == "blocked" and run.iteration == 1 and not handle_one_run()
+    refused = Event.objects.get(kind="coding.revision_refused")
+    assert "iteration cap reached: 1 of 1 passes" in refused.summary
+    assert refused.actor == "agent:devops" and refused.payload["run_id"] == run.id
+    assert run.reason.startswith("revision asked by reviewer devops refused: ")
+    step = Step.objects.get()
+    assert (step.status, step.blocked_code) == ("blocked", "needs_human")
+    assert "iteration cap reached" in step.blocked_reason
+    assert not Event.objects.filter(kind="coding.run.revision_requested").exists()
 
 
 def test_what_the_reviewer_takes_from_a_harness_run_waits_for_a_person(
