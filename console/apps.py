@@ -7,7 +7,9 @@ class ConsoleConfig(AppConfig):
     name = "console"
 
     def ready(self):
-        from console import heartbeat, order_handlers, policies, preconditions
+        from django.db.models.signals import post_migrate
+
+        from console import health, heartbeat, order_handlers, policies, preconditions
         from opscore import heartbeat as beats
         from opscore import standing_orders
         from opscore.budgets import LANE_OF_PREFIX, LLM_LANES
@@ -20,3 +22,4 @@ class ConsoleConfig(AppConfig):
         standing_orders.HANDLERS.register_all(order_handlers.BUILTIN_HANDLERS)
         standing_orders.PRECONDITIONS.register_all(preconditions.BUILTIN_PRECONDITIONS)
         beats.compose(heartbeat.DUTIES)
+        post_migrate.connect(health.sync_worker_stale_seconds, sender=self)

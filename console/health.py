@@ -2,7 +2,7 @@
 same figures reach Prometheus through console/metrics.py)."""
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 from opscore.budgets import lane_report, spent_today_usd
 from opscore.models import Policy
@@ -14,6 +14,21 @@ def health_snapshot() -> dict:
         cursor.execute("SELECT * FROM system_health_snapshot_v")
         names = [column.name for column in cursor.description]
         return dict(zip(names, cursor.fetchone(), strict=True))
+
+
+def sync_worker_stale_seconds(using: str = "default", **_signal) -> None:
+    """After every migrate: the views call a worker stale after OPS_WORKER_STALE_SECONDS, as
+    `status` does (console/sql/health_views.v5.sql reads it from this function). Written into
+    the database, not set on a session, so psql, /metrics and the Stage read one threshold."""
+    seconds = int(settings.OPS_WORKER_STALE_SECONDS)
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT to_regprocedure('opscore_worker_stale_seconds()') IS NOT NULL")
+        if not cursor.fetchone()[0]:
+            return  # migrated back past the views that read it
+        cursor.execute(  # the body as the file writes it; an int needs no quoting
+            "CREATE OR REPLACE FUNCTION opscore_worker_stale_seconds() RETURNS integer "
+            f"LANGUAGE sql STABLE AS $$ SELECT {seconds} $$"
+        )
 
 
 def llm_spend() -> dict:

@@ -3,20 +3,17 @@ not ready, never a secret or a row's content.
 
 `/healthz` answers from the process alone (no database), so a database outage does not get
 every web process restarted; `/readyz` says whether this node should get traffic: the database
-answers, every migration is applied, and at least one worker has reported within 90 s.
+answers, every migration is applied, and at least one worker is live (has reported within
+OPS_WORKER_STALE_SECONDS, the threshold `status` and the health views use).
 """
 
-from datetime import timedelta
-
+from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
-from django.db.models.functions import Now
 from django.http import JsonResponse
 
 from console.api_errors import get_only
 from missions.models import Worker
-
-LIVE_WITHIN = timedelta(seconds=90)  # the health view's "healthy worker" window
 
 
 @get_only
@@ -46,8 +43,8 @@ def readiness_problems() -> dict[str, str]:
     pending = unapplied_migrations()
     if pending:
         problems["migrations"] = f"{len(pending)} unapplied: {', '.join(pending[:5])}"
-    if not Worker.objects.running().filter(last_seen_at__gte=Now() - LIVE_WITHIN).exists():
-        problems["workers"] = f"no worker has reported within {LIVE_WITHIN.seconds} s"
+    if not Worker.objects.live().exists():
+        problems["workers"] = f"no worker has reported within {settings.OPS_WORKER_STALE_SECONDS} s"
     return problems
 
 

@@ -2,7 +2,6 @@
 recovery time measured, scratch dropped) and a real restore (refused while workers run)."""
 
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -23,8 +22,6 @@ from operations.backups import (
 )
 from opscore import db_roles
 from opscore.models import BackupKind, BackupRun, BackupStatus
-
-LIVE_WITHIN = timedelta(seconds=90)
 
 
 def latest_backup() -> BackupRun:
@@ -136,7 +133,7 @@ def restore_from(path: Path, *, actor: str, confirmed: bool, database: str | Non
         raise BackupFailed("restoring replaces everything in the database: pass --yes")
     if not path.exists():
         raise BackupFailed(f"{path} does not exist")
-    live = Worker.objects.running().filter(last_seen_at__gte=Now() - LIVE_WITHIN).count()
+    live = Worker.objects.live().count()
     if live:
         raise BackupFailed(f"{live} worker(s) are live: stop the system (make run) first")
     started = time.monotonic()
