@@ -20,7 +20,7 @@ from missions import agentbus as agentbus_jobs
 from missions.actions import submit_proposal
 from missions.agentbus import delay_until, handed_over
 from missions.binding import refusal_if_changed
-from missions.execution import claim_next_step, record_outcome
+from missions.execution import claim_next_step, record_outcome, refusal_of
 from missions.executors import Blocked, Failed, Succeeded
 from missions.models import ProposalSource, Step
 from missions.recovery import reap_expired_leases
@@ -247,9 +247,13 @@ def renew_job_lease(**o):
 
 
 def _finish(job_id, lease_token, outcome):
+    """A refused write answers what its step.late_write_refused event says (already
+    succeeded, attempt ended, lost lease, another holder, cancelled): a runtime that sent a
+    second completion must not read it as a lost lease."""
     outside_job(job_id)
-    if not record_outcome(job_id, token(lease_token), outcome):
-        raise Refused(f"job {job_id}: the lease token no longer holds; refused")
+    refusal = refusal_of(job_id, token(lease_token), outcome)
+    if refusal:
+        raise Refused(refusal)
     return {"job": step_json(Step.objects.get(pk=job_id))}
 
 

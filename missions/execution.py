@@ -203,13 +203,18 @@ def record_outcome(step_id: int, token, outcome: Outcome) -> bool:
     """Apply an executor's outcome if the caller still holds the lease. A late writer — one
     whose lease expired and was taken by another worker — is refused, and the refusal is an
     event. Returns whether the outcome was applied."""
+    return not refusal_of(step_id, token, outcome)
+
+
+def refusal_of(step_id: int, token, outcome: Outcome) -> str:
+    """`record_outcome` for a caller that must say why a write was refused ('' when applied):
+    the step.late_write_refused event's own line, never a guess made after it."""
     if isinstance(outcome, Succeeded):
         return _complete(step_id, token, outcome)
     with transaction.atomic():
         step = Step.objects.select_for_update().filter(pk=step_id).holding_lease(token).first()
         if step is None:
-            record_late_write(step_id, token, outcome)
-            return False
+            return record_late_write(step_id, token, outcome)
         attempt = StepAttempt.objects.get(step=step, lease_token=token)
         if isinstance(outcome, Interrupted):
             release_step(step, outcome.reason, AttemptOutcome.INTERRUPTED)
@@ -217,7 +222,7 @@ def record_outcome(step_id: int, token, outcome: Outcome) -> bool:
             _block(step, attempt, outcome.reason, outcome.code, AttemptOutcome.BLOCKED)
         else:
             _fail(step, attempt, outcome)
-    return True
+    return ""
 
 
 def attempt_closed(step_id: int, token) -> bool:
@@ -244,10 +249,10 @@ def step_event(step: Step, kind: str, title: str, **extra) -> None:
     )
 
 
-def _complete(step_id: int, token, outcome: Succeeded) -> bool:
+def _complete(step_id: int, token, outcome: Succeeded) -> str:
     """Result, attempt, event, mission finalisation and effects commit together: one
     `opscore_complete_step` call (missions/sql/complete_step.*.sql), plus outbox rows for any
-    effects."""
+    effects. '' when applied, else the refusal's line."""
     result = json.dumps(redact(outcome.result))
     # Without effects or artifacts the call is one statement: it commits alone, atomically.
     writes = outcome.effects or outcome.artifacts
@@ -257,9 +262,7 @@ def _complete(step_id: int, token, outcome: Succeeded) -> bool:
             applied = cursor.fetchone()[0]
         if applied:
             _write_products(step_id, outcome)
-    if not applied:
-        record_late_write(step_id, token, outcome)
-    return applied
+    return "" if applied else record_late_write(step_id, token, outcome)
 
 
 def _write_products(step_id: int, outcome: Succeeded) -> None:

@@ -7,13 +7,15 @@ from missions.models import AttemptOutcome, Step, StepAttempt, StepStatus
 from opscore.actions import record_event
 
 
-def record_late_write(step_id: int, token, outcome: Outcome) -> None:
-    """The refusal as a row, told from the lease's own attempt and the step as they are now."""
+def record_late_write(step_id: int, token, outcome: Outcome) -> str:
+    """The refusal as a row, told from the lease's own attempt and the step as they are now;
+    returns its one line, for a caller outside (the agent bus) to hear what the row says."""
     step = Step.objects.filter(pk=step_id).first()
     attempt = StepAttempt.objects.filter(step_id=step_id, lease_token=token).first()
+    why = why_late(step_id, step, attempt, LATE_WRITES[type(outcome)])
     record_event(
         "step.late_write_refused",
-        why_late(step_id, step, attempt, LATE_WRITES[type(outcome)]),
+        why,
         summary=f"{attempt_said(attempt)}; the step is now {step.status if step else '?'}",
         tags=["step", "fencing", "refused"],
         payload={"attempt": attempt.attempt_no if attempt else None},
@@ -22,6 +24,7 @@ def record_late_write(step_id: int, token, outcome: Outcome) -> None:
         step=step,
         actor=f"worker:{attempt.worker_id}" if attempt else "worker:unknown",
     )
+    return why
 
 
 def attempt_said(attempt: StepAttempt | None) -> str:

@@ -171,7 +171,24 @@ def test_a_stale_lease_is_a_409_and_a_bad_one_a_400(client, secret):
     )
     bad = call(client, secret, "complete-job", status=400, job_id=job_id, lease_token="nope")
 
-    assert "no longer holds" in stale["error"] and "not a UUID" in bad["error"]
+    assert stale["error"] == (
+        f"S{job_id}: a completion under a lease token S{job_id} never issued was refused"
+    )
+    assert "not a UUID" in bad["error"]
+
+
+def test_a_second_complete_job_is_a_409_saying_the_job_already_succeeded(client, secret):
+    job_id = enqueue(client, secret)
+    held = {
+        "job_id": job_id,
+        "lease_token": call(client, secret, "claim-jobs")["jobs"][0]["lease_token"],
+    }
+    call(client, secret, "complete-job", **held)
+
+    again = call(client, secret, "complete-job", status=409, **held)
+
+    assert again["error"] == f"S{job_id} already succeeded: a second completion was refused"
+    assert again["error"] == Event.objects.get(kind="step.late_write_refused").title
 
 
 def test_requeue_expired_is_not_an_agents_verb(client, secret):

@@ -73,6 +73,18 @@ def test_an_mcp_client_cannot_finish_another_agents_job_or_use_a_revoked_token(o
     assert locked_out["is_error"] and "revoked" in locked_out["error"]
 
 
+def test_a_second_complete_job_is_an_error_saying_the_job_already_succeeded(outside):
+    secret = AgentToken.issue(outside, "claude-code", actor="test")[1]
+    job = make_step("noop", agent=outside)
+    done = ("complete-job", lease(session(secret, [("claim-jobs", {})])[1][0]))
+
+    first, again = session(secret, [done, done])[1]
+
+    assert not first["is_error"] and again["is_error"]
+    assert again["error"] == f"S{job.id} already succeeded: a second completion was refused"
+    assert again["error"] == Event.objects.get(kind="step.late_write_refused").title
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_manage_py_agent_mcp_serves_the_tools_over_stdio(outside):

@@ -75,7 +75,9 @@ def test_a_stale_token_is_refused_with_exit_3(agent, capsys):
         capsys=capsys,
     )
 
-    assert "no longer holds" in refused["error"]
+    assert refused["error"] == (
+        f"S{job['id']}: a completion under a lease token S{job['id']} never issued was refused"
+    )
     assert Step.objects.get().status == "running"
 
 
@@ -85,11 +87,34 @@ def test_a_second_complete_job_is_refused_as_finished_not_as_a_lost_lease(agent,
     complete = ["complete-job", str(job["id"]), "--lease-token", job["lease_token"]]
     bus(*complete)
 
-    bus(*complete, expect_exit=3, capsys=capsys)
+    said = bus(*complete, expect_exit=3, capsys=capsys)
 
     refused = Event.objects.get(kind="step.late_write_refused")
     assert refused.title == f"S{job['id']} already succeeded: a second completion was refused"
+    assert said["error"] == refused.title  # the caller hears what the record says
     assert Event.objects.filter(kind="step.succeeded").count() == 1
+
+
+def test_a_block_after_the_job_was_cancelled_is_refused_saying_so(agent, capsys):
+    bus("enqueue-job", "--target-agent", "devops", "--subject", "x", "--kind", "noop")
+    job = bus("claim-jobs", "--lease-owner", "r", "--target-agent", "devops")["jobs"][0]
+    Step.objects.filter(pk=job["id"]).cancel()
+
+    said = bus(
+        "block-job",
+        str(job["id"]),
+        "--lease-token",
+        job["lease_token"],
+        "--blocked-reason",
+        "waiting",
+        expect_exit=3,
+        capsys=capsys,
+    )
+
+    assert said["error"] == (
+        f"S{job['id']} was cancelled while attempt 1 held its lease: its late block was refused"
+    )
+    assert said["error"] == Event.objects.get(kind="step.late_write_refused").title
 
 
 def test_block_and_fail_record_their_reasons(agent, settings):
