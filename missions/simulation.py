@@ -6,10 +6,10 @@ Read-only by construction: it only reads, inside a transaction that is rolled ba
 where the database allows it). Bounded: proposals are read in chunks, a deadline and a cancel
 flag are checked between chunks, and only counters and the first N examples are kept.
 
-What it cannot know is taken as recorded: an agent disabled or over its daily limit, a human's
-decision on a proposal that waited for one (re-gated at the moment they approved, as
-`approve_proposal` does), a plug-in gate with no pure rule. A proposal the edited policy sends
-to a human that no human saw is reported `pending`.
+What it cannot know is taken as recorded: an agent disabled or over its daily limit, a lane
+paused in drop mode, a human's decision on a proposal that waited for one (re-gated at the
+moment they approved, as `approve_proposal` does), a plug-in gate with no pure rule. A
+proposal the edited policy sends to a human that no human saw is reported `pending`.
 """
 
 import heapq
@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from missions.gates import BUILTIN, GATES, auto_approvable
+from missions.gates import BUILTIN, GATES, RESERVED_FOR_GOALS, auto_approvable
 from missions.models import Proposal, RejectionCode, Step
 from opscore.db import db_now
 from opscore.models import Policy
@@ -36,7 +36,7 @@ AT_THE_DOOR = {RejectionCode.AGENT_DISABLED, RejectionCode.DAILY_LIMIT}
 SIMULATED_KEYS = sorted({rule.policy_key for rule in BUILTIN.values()} | {"auto_approve"})
 FIELDS = ("id", "created_at", "decided_at", "decided_by", "status", "rejection_code", "reason")
 FIELDS += ("proposed_steps", "untrusted", "needs_human", "source", "agent_id", "title")
-FIELDS += ("cause_ref",)
+FIELDS += ("cause_ref", "gate_decision")
 
 
 class SimulationRefused(ValueError):
@@ -83,6 +83,20 @@ def recorded_outcome(row: dict) -> str:
     return row["status"]
 
 
+def reserved_for_goals(row: dict) -> int:
+    """The quota slots goal_preference kept free of this proposal when it arrived (what the
+    intake weighed is on the row): the edited value's quotas are judged with them too."""
+    weighed = (row["gate_decision"] or {}).get("goal_preference") or {}
+    return int(weighed.get("reserved") or 0)
+
+
+def paused_lane(row: dict, *, at_intake: bool) -> bool:
+    """Refused because its lane was paused in drop mode (checked before the cap gates, at the
+    intake and again at a human's approval): no policy value simulated here changes that."""
+    by_intake = row["decided_by"] == "system:intake"
+    return row["rejection_code"] == RejectionCode.LANE_PAUSED and by_intake == at_intake
+
+
 def day_of(when: datetime):
     return timezone.localtime(when).date()
 
@@ -110,14 +124,22 @@ class Replay:
     seq: int = 0
 
     def judge(self, kinds: list[str], when: datetime, row: dict) -> str | None:
+        """As missions.gates.first_refusal: each gate, then the slots kept for goal work."""
+        reserved = reserved_for_goals(row)
         for kind in sorted(set(kinds) & set(GATES)):
             rule = BUILTIN.get(kind)
             if rule is None:  # a plug-in gate without a pure rule: as it decided then
                 if row["rejection_code"] == RejectionCode.CAP_GATE:
                     return row["reason"]
                 continue
-            policy = self.policies[rule.policy_key]
-            reason = rule.judge(policy, self.used[day_of(when), kind], kinds.count(kind))
+            policy, used, wanted = (
+                self.policies[rule.policy_key],
+                self.used[day_of(when), kind],
+                kinds.count(kind),
+            )
+            reason = rule.judge(policy, used, wanted)
+            if not reason and reserved and rule.judge(policy, used, wanted + reserved):
+                reason = f"{kind}: {RESERVED_FOR_GOALS.format(n=reserved)}"
             if reason:
                 return reason
         return None
@@ -148,7 +170,7 @@ class Replay:
 
     def submit(self, row: dict) -> Verdict | None:
         """The intake's order: the door (as recorded), the cap gates, then auto-approval."""
-        if row["rejection_code"] in AT_THE_DOOR:
+        if row["rejection_code"] in AT_THE_DOOR or paused_lane(row, at_intake=True):
             return Verdict(row, REJECTED, row["reason"])
         kinds = [s["kind"] for s in row["proposed_steps"]]
         reason = self.judge(kinds, row["created_at"], row)
@@ -173,6 +195,8 @@ class Replay:
 
     def approve(self, row: dict, kinds: list[str]) -> Verdict:
         """As `approve_proposal`: the gates run again when the human approves."""
+        if paused_lane(row, at_intake=False):
+            return Verdict(row, REJECTED, row["reason"])
         reason = self.judge(kinds, row["decided_at"], row)
         if reason:
             return Verdict(row, REJECTED, reason)

@@ -1,0 +1,61 @@
+"""Simulating the value already in force changes nothing: every rule the intake applied to the
+window's proposals is replayed (or taken as recorded), so the report's differences are the
+edited value's and no one else's."""
+
+import pytest
+
+from missions.decisions import approve_proposal
+from missions.goals import add_goal
+from missions.simulation_report import simulate_policy
+from opscore.actions import set_policy
+from opscore.models import Policy
+from opscore.overrides import apply_override
+from tests.factories import propose
+
+pytestmark = pytest.mark.django_db
+
+
+def simulate_as_it_is(key: str) -> dict:
+    return simulate_policy(key, Policy.objects.value(key).model_dump(mode="json"))
+
+
+def test_a_proposal_refused_by_a_lane_paused_in_drop_mode_stays_refused(agent):
+    apply_override("pause-lane", "publishing:drop", reason="quiet week", actor="operator:ana")
+    refused = propose(agent, "post_tweet", title="Hello")
+    assert refused.rejection_code == "lane_paused"
+
+    report = simulate_as_it_is("x_daily_quota")
+
+    assert report["proposals"]["transitions"] == {}
+    assert report["proposals"]["replayed"] == 1
+
+
+def test_an_approval_refused_because_the_lane_was_paused_stays_refused(agent):
+    waiting = propose(agent, "post_tweet", title="Hello")
+    apply_override("pause-lane", "publishing:drop", reason="quiet week", actor="operator:ana")
+    refused = approve_proposal(waiting, actor="operator:ana")
+    assert refused.rejection_code == "lane_paused"
+
+    report = simulate_as_it_is("x_daily_quota")
+
+    assert report["proposals"]["transitions"] == {}
+
+
+def test_the_slots_goal_preference_kept_stay_kept(agent):
+    add_goal(
+        {"title": "Ship", "metric": "missions_succeeded", "target": 5}
+        | {"owner": agent.slug, "deadline": "30d"},
+        actor="operator:test",
+    )
+    set_policy("content_policy", {"enabled": True, "max_drafts_per_day": 2}, actor="t")
+    set_policy("goal_preference", {"enabled": True, "reserved_slots": 1}, actor="t")
+    propose(agent, "write_content", title="Any draft")
+    kept = propose(agent, "write_content", title="Another draft")
+    assert "goal_preference" in kept.reason
+
+    report = simulate_as_it_is("content_policy")
+
+    assert report["proposals"]["transitions"] == {}
+    looser = simulate_policy("content_policy", {"enabled": True, "max_drafts_per_day": 3})
+    change = looser["proposals"]["transitions"]["rejected → auto_approved"]
+    assert [e["title"] for e in change["examples"]] == ["Another draft"]
