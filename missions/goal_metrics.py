@@ -16,6 +16,9 @@ from django.db import connection
 _SERVES = "(%(goal)s::bigint IS NULL OR p.goal_id = %(goal)s::bigint)"
 _MISSION_JOIN = "JOIN missions_proposal p ON p.id = m.proposal_id"
 _STEP_JOIN = f"JOIN missions_mission m ON m.id = s.mission_id {_MISSION_JOIN}"
+# The output a rating is about (an artifact, a publication, else the mission itself): rated
+# useful twice, by a second click or a second operator, it is still one output.
+_OUTPUT = "coalesce('A' || f.artifact_id, 'P' || f.publication_id, 'M' || f.mission_id)"
 
 
 @dataclass(frozen=True)
@@ -67,10 +70,10 @@ METRICS: dict[str, Metric] = {
         Metric(
             "useful_feedback",
             "outputs rated useful",
-            "ratings",
-            f"SELECT count(*) FROM missions_feedback f JOIN missions_mission m ON m.id = "
-            f"f.mission_id {_MISSION_JOIN} WHERE f.rating = 'useful' AND f.created_at >= "
-            f"%(since)s AND f.created_at <= %(until)s AND {_SERVES}",
+            "outputs",
+            f"SELECT count(DISTINCT {_OUTPUT}) FROM missions_feedback f JOIN missions_mission m "
+            f"ON m.id = f.mission_id {_MISSION_JOIN} WHERE f.rating = 'useful' AND "
+            f"f.created_at >= %(since)s AND f.created_at <= %(until)s AND {_SERVES}",
         ),
     ]
 }
