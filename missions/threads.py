@@ -59,6 +59,9 @@ class Subject:
 
 # kind → resolve(id) -> Subject | None. The lanes register theirs (opportunity, coding_run).
 SUBJECTS: Registry = Registry("thread subject")
+# kind → made_into(proposal ids) -> ids of that kind's subjects the proposal was made from: their
+# remarks, written before a mission existed, reach the mission as a proposal's own do.
+PROPOSED_FROM: Registry = Registry("thread subject a proposal is made from")
 
 
 def mission_subject(mission_id: int) -> Subject | None:
@@ -197,9 +200,9 @@ def _wake(question: Comment, why: str, actor: str) -> None:
 def thread_notes(step: Step) -> str:
     """What the mission's thread says to this step's prompt: the operator's latest remarks and
     this step's questions with their answers (or that none came)."""
-    proposal_id = Mission.objects.filter(pk=step.mission_id).values("proposal_id")
-    on_it = Q(mission_id=step.mission_id) | Q(subject_kind="proposal", subject_id__in=proposal_id)
-    remarks = Comment.objects.filter(on_it, kind=CommentKind.REMARK, starts_work=True)
+    remarks = Comment.objects.filter(
+        heard_by(step.mission_id), kind=CommentKind.REMARK, starts_work=True
+    )
     lines = [f"- {c.actor}: {c.text}" for c in reversed(remarks.order_by("-id")[:5])]
     asked = [_asked(q) for q in step.questions.order_by("id")]
     text = ""
@@ -210,6 +213,16 @@ def thread_notes(step: Step) -> str:
         text += "\n\nYou asked the operator:\n" + "\n".join(asked)
         text += "\nDo not ask again; do the work with what you have."
     return text
+
+
+def heard_by(mission_id: int) -> Q:
+    """The threads a mission's prompts hear: its own (and its runs'), its proposal's, and
+    those of what its proposal was made from (PROPOSED_FROM)."""
+    proposal_id = Mission.objects.filter(pk=mission_id).values("proposal_id")
+    on_it = Q(mission_id=mission_id) | Q(subject_kind="proposal", subject_id__in=proposal_id)
+    for kind, made_into in PROPOSED_FROM.items():
+        on_it |= Q(subject_kind=kind, subject_id__in=made_into(proposal_id))
+    return on_it
 
 
 def _asked(question: Comment) -> str:

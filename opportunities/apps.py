@@ -11,12 +11,13 @@ class OpportunitiesConfig(AppConfig):
         register_publishing()
         from django.core import checks as django_checks
 
-        from missions.threads import SUBJECTS
+        from missions.threads import PROPOSED_FROM, SUBJECTS
         from opportunities import checks, override_kinds
 
         override_kinds.register()
         django_checks.register(checks.check_channels)
         SUBJECTS.register("opportunity", opportunity_subject)
+        PROPOSED_FROM.register("opportunity", converted_into)
 
 
 def register_evidence():
@@ -102,6 +103,14 @@ def opportunity_subject(opportunity_id: int):
         mission.id if mission else None,
         closed,
     )
+
+
+def converted_into(proposal_ids):
+    """The opportunities converted into these proposals: a remark on one, written before its
+    mission existed, reaches the mission (missions.threads.heard_by)."""
+    from opportunities.models import Opportunity
+
+    return Opportunity.objects.filter(proposal_id__in=proposal_ids).values("id")
 
 
 def idea_untrusted(idea_id: int) -> str:

@@ -6,6 +6,7 @@ import pytest
 from coding.models import CodingRun, Repository
 from missions.threads import post_comment
 from missions.worker import handle_one_step
+from opportunities.actions import convert_opportunity
 from opportunities.models import Opportunity
 from tests.factories import make_step
 from tests.scripted import Scripted
@@ -55,3 +56,19 @@ def test_a_coding_runs_agent_answers_and_its_mission_hears_it(agent):
     assert remark.replies.get().text.startswith(f"[offline] I read your comment on R{run.id}")
     CodingRun.objects.filter(pk=run.pk).update(status="completed")
     assert post_comment("coding_run", run.id, actor="operator:ann", text="x").starts_work is False
+
+
+def test_a_remark_on_an_opportunity_reaches_the_mission_it_becomes(agent, monkeypatch):
+    model = Scripted("Will do.", "Done.")
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: model)
+    opp = Opportunity.objects.create(
+        source_agent=agent, theme="ops", title="Exports stall", why_now="nightly", impact=3,
+        confidence=3, urgency=2, reversibility="high", suggested_next_step="move it",
+    )  # fmt: skip
+    post_comment("opportunity", opp.id, actor="operator:ann", text="EU only, please")
+
+    converted = convert_opportunity(opp, converted_by="operator:ann", target_agent="devops")
+
+    assert converted.proposal.status == "accepted"
+    handle_one_step("w1")
+    assert "- operator:ann: EU only, please" in model.requests[1].messages[0]["content"]
