@@ -43,9 +43,12 @@ def goals(request):
     return refusal or JsonResponse({"goals": [goal_state(g) for g in rows]})
 
 
+@csrf_exempt  # it only reads: the CSRF check would answer another method 403, not 405
 def goal(request, goal_id: int):
     if request.method != "GET":
-        return error(405, "use GET; POST to /revise or /close")
+        refused = error(405, "use GET; POST to /revise or /close")
+        refused["Allow"] = "GET"
+        return refused
     refusal = read_only_refusal(request)
     if refusal:
         return refusal

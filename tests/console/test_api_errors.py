@@ -25,7 +25,14 @@ def test_a_get_on_an_agent_verb_is_a_json_405_naming_the_method(client):
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/ops/events", "/api/ops/status", "/api/ops/proposals/1", "/api/agent/tools", "/healthz"],
+    [
+        "/api/ops/events",
+        "/api/ops/status",
+        "/api/ops/proposals/1",
+        "/api/ops/goals/1",
+        "/api/agent/tools",
+        "/healthz",
+    ],
 )
 def test_another_method_on_a_read_endpoint_is_a_405_naming_get_not_a_csrf_403(path):
     from django.test import Client
