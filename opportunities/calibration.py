@@ -4,7 +4,8 @@ published) — and the scout's weight in triage that follows from it.
 
 A score (4.5..23.5, see Opportunity.score) reads as a predicted chance of acceptance on a 0..1
 scale. A scout whose items are accepted more often than its scores predict gains weight, one
-whose high scores keep being turned down loses it: weight = observed / predicted, bounded to
+whose high scores keep being turned down loses it: weight = observed / predicted, both over the
+decided items (one nobody has looked at yet was neither taken nor turned down), bounded to
 WEIGHT_FLOOR..WEIGHT_CEILING and moved at most MAX_STEP per adjustment, only with MIN_DECIDED
 decided items behind it. Every change is a ScoutWeight row with its evidence.
 """
@@ -66,7 +67,8 @@ def outcome(opportunity: Opportunity) -> dict:
 
 
 def empty_band() -> dict:
-    return {"n": 0, "decided": 0, "predicted": 0.0, "accepted": 0, "converted": 0, "succeeded": 0}
+    counts = {"n": 0, "decided": 0, "accepted": 0, "converted": 0, "succeeded": 0}
+    return counts | {"predicted": 0.0, "predicted_decided": 0.0}
 
 
 def add(row: dict, chance: float, seen: dict) -> None:
@@ -75,6 +77,7 @@ def add(row: dict, chance: float, seen: dict) -> None:
     if not seen["decided"]:
         return
     row["decided"] += 1
+    row["predicted_decided"] += chance
     row["accepted"] += seen["accepted"]
     row["converted"] += seen["converted"]
     row["succeeded"] += seen["succeeded"]
@@ -87,6 +90,8 @@ def finish(row: dict) -> dict:
     effects = row.pop("effects", [])
     return row | {
         "predicted": round(row["predicted"] / n, 3) if n else None,
+        # what was predicted for the items acceptance is measured on: the weight compares these
+        "predicted_decided": round(row["predicted_decided"] / decided, 3) if decided else None,
         "acceptance_rate": round(row["accepted"] / decided, 3) if decided else None,
         "measured": len(effects),
         "mean_effect": round(sum(effects) / len(effects), 4) if effects else None,
@@ -118,7 +123,7 @@ def proposed_weight(overall: dict, previous: float) -> tuple[float, str]:
     """The bounded adjustment and why; `previous` when there is too little to go on."""
     if overall["decided"] < MIN_DECIDED:
         return previous, f"{overall['decided']} decided, fewer than {MIN_DECIDED}: kept"
-    observed, expected = overall["acceptance_rate"], overall["predicted"]
+    observed, expected = overall["acceptance_rate"], overall["predicted_decided"]
     target = WEIGHT_CEILING if expected <= 0 else observed / expected
     target = min(max(target, WEIGHT_FLOOR), WEIGHT_CEILING)
     step = min(max(target - previous, -MAX_STEP), MAX_STEP)

@@ -120,3 +120,16 @@ def test_the_admin_shows_each_scouts_calibration(scouts, admin_client):
 
     assert page.status_code == 200
     assert b"loud" in page.content and b"weight in triage 0.75" in page.content
+
+
+def test_items_nobody_has_decided_yet_neither_raise_nor_lower_the_prediction_judged(db):
+    steady = AgentFactory(slug="steady")
+    for status in ["accepted", "rejected"] * 3:  # half taken, as its middling scores said
+        opportunity(steady, 3, status=status)
+    for _ in range(10):  # fresh, top-scored, not looked at yet
+        opportunity(steady, 5, status="new")
+
+    (moved,) = recalibrate_scouts(actor="test")
+
+    assert moved.weight == 0.95  # 50% accepted against 53% predicted for those 6
+    assert "accepted 50% of 6 decided vs 53% predicted" in moved.reason
