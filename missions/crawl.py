@@ -13,7 +13,7 @@ import functools
 import ipaddress
 import socket
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from time import monotonic
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -123,29 +123,32 @@ def time_left(deadline: float, timeout: float | None) -> float:
     """The timeout for one network operation: what is left of the deadline, at most."""
     left = deadline - monotonic()
     if left <= 0:
-        raise httpcore.ReadTimeout("the crawl's overall deadline passed")
+        raise httpcore.ReadTimeout("the call's overall deadline passed")
     return left if timeout is None else min(timeout, left)
 
 
 class DeadlineStream(httpcore.NetworkStream):
     """A connection on which no read, write or TLS handshake outlasts the fetch's deadline:
     httpcore takes one read timeout for all of a response's headers (and another for its
-    body), so only a limit on every single read ends a server trickling its headers."""
+    body), so only a limit on every single read ends a server trickling its headers.
+    `deadline()` says when: read at every operation, so a pooled connection keeps the deadline
+    of the call using it now."""
 
-    def __init__(self, stream: httpcore.NetworkStream, deadline: float):
+    def __init__(self, stream: httpcore.NetworkStream, deadline: Callable[[], float]):
         self.stream, self.deadline = stream, deadline
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self.stream.read(max_bytes, time_left(self.deadline, timeout))
+        return self.stream.read(max_bytes, time_left(self.deadline(), timeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.stream.write(buffer, time_left(self.deadline, timeout))
+        self.stream.write(buffer, time_left(self.deadline(), timeout))
 
     def close(self) -> None:
         self.stream.close()
 
     def start_tls(self, ssl_context, server_hostname=None, timeout=None):
-        tls = self.stream.start_tls(ssl_context, server_hostname, time_left(self.deadline, timeout))
+        left = time_left(self.deadline(), timeout)
+        tls = self.stream.start_tls(ssl_context, server_hostname, left)
         return DeadlineStream(tls, self.deadline)
 
     def get_extra_info(self, info: str):
@@ -153,11 +156,11 @@ class DeadlineStream(httpcore.NetworkStream):
 
 
 class DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, deadline: float):
+    def __init__(self, deadline: Callable[[], float]):
         self.network, self.deadline = httpcore.SyncBackend(), deadline
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        left = time_left(self.deadline, timeout)
+        left = time_left(self.deadline(), timeout)
         stream = self.network.connect_tcp(host, port, left, local_address, socket_options)
         return DeadlineStream(stream, self.deadline)
 
@@ -171,13 +174,18 @@ def ssl_context():
     return httpx.create_ssl_context()
 
 
-def crawler_client(deadline: float) -> httpx.Client:
-    """httpx's own transport, on a connection pool whose connections keep the deadline (httpx
+def deadline_transport(deadline: Callable[[], float]) -> httpx.HTTPTransport:
+    """httpx's own transport, on a connection pool whose connections keep `deadline()` (httpx
     has no option for httpcore's network backend, so its pool is replaced)."""
     transport = httpx.HTTPTransport(verify=ssl_context())
     transport._pool = httpcore.ConnectionPool(
         ssl_context=ssl_context(), network_backend=DeadlineBackend(deadline)
     )
+    return transport
+
+
+def crawler_client(deadline: float) -> httpx.Client:
+    transport = deadline_transport(lambda: deadline)
     return httpx.Client(headers={"User-Agent": USER_AGENT}, transport=transport)
 
 

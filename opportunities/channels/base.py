@@ -12,10 +12,12 @@ import email.utils
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from time import monotonic
 
 import httpx
 from django.conf import settings
 
+from missions.crawl import deadline_transport
 from opscore.redaction import redact_text
 
 # Tests install an httpx.MockTransport here; None is the real network.
@@ -71,8 +73,23 @@ class Measured:
 
 
 def client(base_url: str, **headers) -> httpx.Client:
-    timeout = httpx.Timeout(float(settings.OPS_CHANNEL_TIMEOUT))
-    return httpx.Client(base_url=base_url, timeout=timeout, transport=TRANSPORT, headers=headers)
+    """Each call (connect, send, headers, body) is over within OPS_CHANNEL_TIMEOUT seconds in
+    all: httpx's timeouts bound one read each, and a server trickling its answer a byte at a
+    time would hold a post past the outbox's claim (then sent twice)."""
+    seconds = float(settings.OPS_CHANNEL_TIMEOUT)
+    ends = {"at": monotonic() + seconds}
+
+    def starting(request: httpx.Request) -> None:
+        ends["at"] = monotonic() + seconds
+
+    transport = TRANSPORT or deadline_transport(lambda: ends["at"])
+    return httpx.Client(
+        base_url=base_url,
+        timeout=httpx.Timeout(seconds),
+        transport=transport,
+        headers=headers,
+        event_hooks={"request": [starting]},
+    )
 
 
 def error_body(answer: httpx.Response) -> str:
