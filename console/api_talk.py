@@ -27,6 +27,11 @@ def _text(data: dict) -> tuple[str, JsonResponse | None]:
     return text, None
 
 
+def is_question_id(value) -> bool:
+    """A positive integer: `true` is not question 1, and 0 is not "no question"."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 @csrf_exempt
 def thread(request, kind: str, subject_id: int):
     if request.method == "POST":
@@ -56,7 +61,7 @@ def _comment(request, kind: str, subject_id: int):
         return problem
     text, problem = _text(data)
     answers = data.get("answers")
-    if answers is not None and not isinstance(answers, int):
+    if answers is not None and not is_question_id(answers):
         problem = problem or error(400, "invalid comment", {"answers": ["expected a question id"]})
     if problem:
         return problem

@@ -121,7 +121,7 @@ def post_comment(kind: str, subject_id: int, *, actor: str, text, user=None, ans
 
 @transaction.atomic
 def _record_remark(subject: Subject, actor: str, text: str, user, answers) -> Comment:
-    question = _open_question(subject, answers) if answers else None
+    question = _open_question(subject, answers) if answers is not None else None
     agent = question.agent if question else (mentioned_agent(text) or subject.agent)
     comment = Comment.objects.create(
         subject_kind=subject.kind,

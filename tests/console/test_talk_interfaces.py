@@ -74,6 +74,33 @@ def test_the_api_answers_404_for_a_thread_on_nothing_whether_read_or_written(cli
     assert not Comment.objects.exists()
 
 
+@pytest.mark.parametrize("answers", [0, -3, True, False, "1", 1.5])
+def test_an_answer_naming_no_question_id_is_refused_not_taken_as_a_remark(
+    client, settings, agent, answers
+):
+    settings.OPS_API_TOKEN = TOKEN
+    step = make_step("analyze", agent=agent)
+
+    refused = post(
+        client, f"/api/ops/threads/mission/{step.mission_id}", {"text": "EU", "answers": answers}
+    )
+
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {"answers": ["expected a question id"]}
+    assert not Comment.objects.exists()
+
+
+def test_the_stage_refuses_an_answer_to_question_zero(admin_client, agent):
+    step = make_step("analyze", agent=agent)
+
+    refused = admin_client.post(
+        f"/stage/threads/mission/{step.mission_id}/comment", {"text": "EU", "answers": "0"}
+    )
+
+    assert refused.status_code == 400
+    assert not Comment.objects.exists()
+
+
 def test_the_stage_chat_drafts_and_confirms_a_proposal(admin_client):
     AgentFactory(slug="coordinator", enabled=True)
     admin_client.post("/stage/chat/send", {"text": "Please research competitor pricing"})
