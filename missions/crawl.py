@@ -184,6 +184,23 @@ def deadline_transport(deadline: Callable[[], float]) -> httpx.HTTPTransport:
     return transport
 
 
+def deadline_client(seconds: float, transport=None, **options) -> httpx.Client:
+    """A client each of whose calls (connect, send, headers, body) is over within `seconds` in
+    all: httpx's timeouts bound one read each, so a server trickling its answer a byte at a
+    time would hold the caller as long as it liked. `transport`: a test's, instead."""
+    ends = {"at": monotonic() + seconds}
+
+    def starting(request: httpx.Request) -> None:
+        ends["at"] = monotonic() + seconds
+
+    return httpx.Client(
+        timeout=httpx.Timeout(seconds),
+        transport=transport or deadline_transport(lambda: ends["at"]),
+        event_hooks={"request": [starting]},
+        **options,
+    )
+
+
 def crawler_client(deadline: float) -> httpx.Client:
     transport = deadline_transport(lambda: deadline)
     return httpx.Client(headers={"User-Agent": USER_AGENT}, transport=transport)

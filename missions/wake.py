@@ -4,11 +4,11 @@ row — one per job reaching the head of that agent's queue (the key) — delive
 and retried with backoff; a runtime that cannot be reached keeps the failure on the row, and
 its jobs simply wait for its next claim-jobs."""
 
-import httpx
 from django.conf import settings
 from django.db.models import Min
 from django.db.models.functions import Now
 
+from missions.crawl import deadline_client
 from missions.models import OutboxMessage, Step, StepStatus
 from missions.step_kinds import internal_kinds
 from opscore.db import Channel, notify
@@ -61,19 +61,16 @@ def wake_external_agents() -> int:
 
 
 def deliver_wake(message: OutboxMessage) -> str:
-    """POST the wake to the agent's wake URL, within OPS_AGENT_WAKE_TIMEOUT_SECONDS."""
+    """POST the wake to the agent's wake URL, over within OPS_AGENT_WAKE_TIMEOUT_SECONDS in all
+    (a runtime trickling its answer holds the deliverer no longer)."""
     agent = Agent.objects.get(slug=message.payload["agentId"])
     if not agent.wake_url:
         raise LookupError(f"agent {agent.slug} has no wake URL any more")
     headers = {"Idempotency-Key": message.key}
     if settings.OPS_AGENT_HOOK_TOKEN:
         headers["Authorization"] = f"Bearer {settings.OPS_AGENT_HOOK_TOKEN}"
-    response = httpx.post(
-        agent.wake_url,
-        json=message.payload,
-        headers=headers,
-        timeout=settings.OPS_AGENT_WAKE_TIMEOUT_SECONDS,
-    )
+    with deadline_client(float(settings.OPS_AGENT_WAKE_TIMEOUT_SECONDS)) as client:
+        response = client.post(agent.wake_url, json=message.payload, headers=headers)
     response.raise_for_status()
     answer = response.json() if response.content else {}
     refs = [answer.get(k) for k in TASK_REF_KEYS if isinstance(answer, dict) and answer.get(k)]

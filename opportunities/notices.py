@@ -5,6 +5,8 @@ The outbox's own loop (`manage.py deliver`) sends them, with timeouts (EMAIL_TIM
 webhook's), retries with backoff and a recorded final failure; an e-mail keeps the Message-ID
 chosen when the notice was written, so a resend is recognisably the same message."""
 
+from contextlib import nullcontext
+
 import httpx
 from django.conf import settings
 from django.core.mail import EmailMessage, make_msgid
@@ -12,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 from django.utils.text import capfirst
 
+from missions.crawl import deadline_client
 from missions.models import OutboxMessage
 from opportunities.models import Notice
 from opscore import db
@@ -89,13 +92,13 @@ def send_webhook(message: OutboxMessage, client: httpx.Client | None = None) -> 
     """Slack-compatible JSON; the key rides along so a receiver can drop a duplicate."""
     notice = Notice.objects.get(pk=message.payload["notice_id"])
     text = f"*{notice.get_lane_display()}: {notice.title}*\n{notice.body}"
-    post = (client or httpx).post
-    answer = post(
-        settings.OPS_WEBHOOK_URL,
-        json={"text": text[:3000]},
-        headers={"Idempotency-Key": message.key},
-        timeout=WEBHOOK_TIMEOUT,
-    )
+    own = nullcontext(client) if client else deadline_client(WEBHOOK_TIMEOUT)  # the whole call
+    with own as sender:
+        answer = sender.post(
+            settings.OPS_WEBHOOK_URL,
+            json={"text": text[:3000]},
+            headers={"Idempotency-Key": message.key},
+        )
     answer.raise_for_status()
     return f"webhook:{message.key}"
 

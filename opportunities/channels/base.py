@@ -12,12 +12,11 @@ import email.utils
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from time import monotonic
 
 import httpx
 from django.conf import settings
 
-from missions.crawl import deadline_transport
+from missions.crawl import deadline_client
 from opscore.redaction import redact_text
 
 # Tests install an httpx.MockTransport here; None is the real network.
@@ -77,19 +76,7 @@ def client(base_url: str, **headers) -> httpx.Client:
     all: httpx's timeouts bound one read each, and a server trickling its answer a byte at a
     time would hold a post past the outbox's claim (then sent twice)."""
     seconds = float(settings.OPS_CHANNEL_TIMEOUT)
-    ends = {"at": monotonic() + seconds}
-
-    def starting(request: httpx.Request) -> None:
-        ends["at"] = monotonic() + seconds
-
-    transport = TRANSPORT or deadline_transport(lambda: ends["at"])
-    return httpx.Client(
-        base_url=base_url,
-        timeout=httpx.Timeout(seconds),
-        transport=transport,
-        headers=headers,
-        event_hooks={"request": [starting]},
-    )
+    return deadline_client(seconds, TRANSPORT, base_url=base_url, headers=headers)
 
 
 def error_body(answer: httpx.Response) -> str:

@@ -79,3 +79,21 @@ def test_only_external_agents_with_a_wake_url_are_woken(runtime):
     )
 
     assert wake_external_agents() == 0
+
+
+def test_a_runtime_trickling_its_answer_is_cut_off_at_the_wake_timeout(settings):
+    """Each read arriving in time is not enough: the wake is over within
+    OPS_AGENT_WAKE_TIMEOUT_SECONDS in all, and the failure stays on the row for a retry."""
+    from tests.trickler import Trickler
+
+    far = Trickler()
+    settings.OPS_AGENT_WAKE_TIMEOUT_SECONDS = 1
+    agent = AgentFactory(slug="openclaw-ops", runtime=Runtime.EXTERNAL, wake_url=far.url)
+    make_step("noop", agent=agent)
+
+    wake_external_agents(), deliver_pending()
+    far.close()
+
+    wake = OutboxMessage.objects.get()
+    assert far.cut_off
+    assert wake.status == "pending" and wake.attempts == 1 and "timed out" in wake.last_error

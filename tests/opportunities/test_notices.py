@@ -62,11 +62,9 @@ def test_an_empty_digest_is_no_work_never_an_empty_message(lane):
 def test_a_digest_is_delivered_once_by_email_and_webhook_even_when_retried(lane, monkeypatch):
     opportunity()
     sent = []
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200))
     monkeypatch.setattr(
-        "opportunities.notices.httpx.post",
-        lambda url, **kw: (
-            sent.append(kw) or httpx.Response(200, request=httpx.Request("POST", url))
-        ),
+        "opportunities.notices.send_webhook.__defaults__", (httpx.Client(transport=transport),)
     )
 
     first = run_order_now(lane)
@@ -78,7 +76,7 @@ def test_a_digest_is_delivered_once_by_email_and_webhook_even_when_retried(lane,
     assert Notice.objects.count() == 1 and OutboxMessage.objects.count() == 2
     assert len(mail.outbox) == 1 and "Exports stall at 02:00" in mail.outbox[0].body
     assert mail.outbox[0].to == ["ops@example.com"]
-    assert len(sent) == 1 and sent[0]["headers"]["Idempotency-Key"].startswith("notice:")
+    assert len(sent) == 1 and sent[0].headers["Idempotency-Key"].startswith("notice:")
 
 
 def test_a_failing_webhook_is_retried_with_the_error_kept_and_email_still_goes(lane, monkeypatch):
@@ -192,3 +190,21 @@ def test_an_offline_digest_says_it_is_offline_and_an_online_one_does_not(lane, s
     settings.OPSCORE_LLM = "anthropic"
     run_order_now(lane)
     assert Notice.objects.get(lane="digest").title.startswith("Ideas digest")
+
+
+def test_a_webhook_trickling_its_answer_is_cut_off_at_the_webhook_timeout(lane, monkeypatch):
+    """Each read arriving in time is not enough: the call is over within WEBHOOK_TIMEOUT in
+    all, so one slow receiver cannot hold the outbox's deliverer."""
+    from tests.trickler import Trickler
+
+    far = Trickler()
+    monkeypatch.setattr("opportunities.notices.WEBHOOK_TIMEOUT", 1)
+    monkeypatch.setattr("django.conf.settings.OPS_WEBHOOK_URL", far.url)
+    opportunity()
+    run_order_now(lane)
+
+    with pytest.raises(httpx.TimeoutException):
+        send_webhook(OutboxMessage.objects.get(channel="webhook"))
+    far.close()
+
+    assert far.cut_off
