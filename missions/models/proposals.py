@@ -45,15 +45,16 @@ REFUSED_AT_THE_DOOR = [RejectionCode.AGENT_DISABLED, RejectionCode.DAILY_LIMIT]
 
 
 def shown(value) -> str:
-    """A payload value as the approver reads it: text as is, anything else as JSON."""
+    """A payload value as the approver reads it: text as it will act (a bidi override named,
+    not obeyed), anything else as JSON."""
     if isinstance(value, str):
-        return value
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+        return reveal_invisible(value)
+    return reveal_invisible(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))
 
 
 def preview(kind: str, payload: dict) -> str:
     show = STEP_PREVIEWS.get(kind)
-    return show(payload) if show else ""
+    return reveal_invisible(show(payload)) if show else ""
 
 
 def written_by(step_ids: list[int]) -> list[dict]:

@@ -1,0 +1,60 @@
+"""Text a model, a chat or an outside runtime wrote reads on the Stage as it acts: a bidi
+override or a zero-width character is named where it stands (⟨U+202E⟩), never obeyed, so
+'go ‮evil' cannot read 'go live' on any page an operator decides from."""
+
+import pytest
+
+from missions.models import Artifact, Comment, Mission, StepAttempt
+from missions.worker import handle_one_step
+from opscore.models import Event
+from tests.factories import make_step, propose
+
+pytestmark = pytest.mark.django_db
+HIDDEN = "go \u202eevil\u202c to\u200bday"
+NAMED = "go ⟨U+202E⟩evil⟨U+202C⟩ to⟨U+200B⟩day"
+
+
+def assert_named(page):
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert NAMED in text and "\u202e" not in text and "\u200b" not in text
+
+
+def test_it_names_hidden_characters_in_a_post_the_approval_card_would_publish(admin_client, agent):
+    propose(agent, "post_tweet", steps=[{"kind": "post_tweet", "payload": {"text": HIDDEN}}])
+
+    assert_named(admin_client.get("/stage/approvals"))
+
+
+def test_it_names_them_in_a_missions_inputs_outputs_and_errors(admin_client, agent):
+    step = make_step("analyze", agent=agent, payload={"topic": HIDDEN})
+    Artifact.objects.create(step=step, kind="analysis", title="t", body=f"wrote {HIDDEN}")
+    StepAttempt.objects.create(step=step, attempt_no=1, worker_id="w1", error=f"lost {HIDDEN}")
+
+    page = admin_client.get(f"/stage/missions/{step.mission_id}")
+
+    assert_named(page)
+    assert page.content.decode().count(NAMED) >= 3
+
+
+def test_it_names_them_in_an_agents_reply_on_a_thread(admin_client, agent):
+    mission = Mission.objects.get(proposal=propose(agent, "noop"))
+    Comment.objects.create(
+        subject_kind="mission",
+        subject_id=mission.id,
+        kind="reply",
+        agent=agent,
+        actor="agent:devops",
+        text=HIDDEN,
+    )
+
+    assert_named(admin_client.get(f"/stage/threads/mission/{mission.id}"))
+
+
+def test_it_names_them_in_the_feed_and_the_lineage(admin_client, agent):
+    mission = Mission.objects.get(proposal=propose(agent, "noop"))
+    handle_one_step("w1")
+    Event.objects.create(kind="ops.note", title=HIDDEN, agent=agent, mission=mission)
+
+    assert_named(admin_client.get("/stage/events"))
+    assert_named(admin_client.get(f"/stage/lineage/mission/{mission.id}"))
