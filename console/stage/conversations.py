@@ -10,6 +10,7 @@ from console.stage.health import health_summary
 from console.stage.mission_page import not_found
 from memory.models import MemoryCandidate
 from opscore.db import start_of_today
+from opscore.lanes import pause_of
 from opscore.models import Event, LLMCall, Policy
 from roundtable.models import Conversation, ConversationStatus, Relationship
 from roundtable.scheduling import conversations_today
@@ -28,6 +29,7 @@ def conversations(request):
         "conversations": list(today[:100]),
         "count": conversations_today(),
         "cap": Policy.objects.value("roundtable_policy").max_daily_conversations,
+        "paused": pause_of("roundtable"),  # then nothing runs, whatever the cap says
         "view": "conversations",
     }
     if request.htmx:

@@ -228,6 +228,27 @@ def test_past_the_daily_cap_the_conversations_page_says_what_still_runs(client, 
     assert "2 of 1 a day" in over and "the schedule starts no more today" in over
 
 
+def test_while_the_lane_is_paused_the_conversations_page_says_nothing_starts(client, db):
+    """It said an asked-for conversation 'still runs' past the cap while the lane's pause held
+    every one queued: the page names the pause, and claims nothing runs."""
+    from opscore.actions import set_policy
+    from opscore.overrides import apply_override
+    from roundtable.lifecycle import request_conversation
+    from tests.factories import AgentFactory
+
+    for slug in ("devops", "security"):
+        AgentFactory(slug=slug)
+    set_policy("roundtable_policy", {"max_daily_conversations": 1}, actor="t", reason="r")
+    request_conversation("debate", ["devops", "security"], "disk quotas", source="op")
+    pause = apply_override("pause-lane", "roundtable", reason="quiet week", actor="t")
+
+    page = client.get("/stage/conversations", headers={"HX-Request": "true"}).content.decode()
+
+    assert f"The roundtable lane is paused</b> by override {pause.id}" in page
+    assert "quiet week" in page and "waits queued" in page
+    assert "still runs" not in page
+
+
 def test_the_console_index_opens_with_health_approvals_and_operator_models_first(
     admin_client, agent
 ):
