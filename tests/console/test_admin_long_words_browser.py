@@ -1,0 +1,66 @@
+"""The console in a real browser at 1440 and 390 px: a 200-character title without a space and a
+3,000-character error without one (a blob a model or an outside runtime wrote) wrap inside their
+boxes. They widened the mission's page to 25,000 px, the title cut off under its own edge."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from missions.models import Mission, Step
+from tests.console.test_stage_browser import CHROMIUM, FLAGS, require_browser, server  # noqa: F401
+from tests.factories import AgentFactory, OperatorFactory, make_step
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+SHOTS = Path(os.environ.get("OPS_SHOTS_DIR") or Path(__file__).parent.parent / "artifacts")
+
+# How far the page and the title's box reach past what they show, and how many lines of the
+# object's name print under the History button.
+SPILL = """() => {
+  const underTools = (heading) => {
+    const tools = document.querySelector('.object-tools').getBoundingClientRect();
+    const range = document.createRange();
+    range.selectNodeContents(heading);
+    return [...range.getClientRects()].filter((line) => line.right > tools.left
+      && line.left < tools.right && line.top < tools.bottom && tools.top < line.bottom).length;
+  };
+  const title = document.querySelector('.field-title div.readonly');
+  return {
+    page: document.scrollingElement.scrollWidth - innerWidth,
+    title: title.scrollWidth - title.clientWidth,
+    cut: title.getBoundingClientRect().right - title.parentElement.getBoundingClientRect().right,
+    under: underTools(document.querySelector('#content > h2')),
+  };
+}"""
+
+
+def a_mission_with_long_words() -> Mission:
+    step = make_step("analyze", agent=AgentFactory(slug="devops"))
+    Step.objects.filter(pk=step.pk).update(last_error="Traceback " + "E" * 3000)
+    Mission.objects.filter(pk=step.mission_id).update(title="M" * 200)
+    return step.mission
+
+
+def test_long_words_wrap_on_the_missions_admin_page(server, monkeypatch):  # noqa: F811
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    OperatorFactory()
+    mission = a_mission_with_long_words()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(f"{server}/admin/login/?next=/admin/")
+        page.fill("#id_username", "operator")
+        page.fill("#id_password", "correct-horse-battery")
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{server}/admin/")
+        for width in (1440, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(f"{server}/admin/missions/mission/{mission.id}/change/")
+            spill = page.evaluate(SPILL)
+            page.screenshot(path=str(SHOTS / f"admin-long-words-{width}.png"))
+            assert max(spill.values()) <= 0, f"{spill} at {width} px"
+        browser.close()
