@@ -18,6 +18,7 @@ from missions.actions import submit_proposal
 from missions.metrics import record_metric
 from missions.models import ProposalSource
 from missions.schemas import ProposalInvalid
+from missions.text import strip_invisible
 from opscore.checks import MIN_SECRET_LENGTH
 from opscore.heartbeat import run_heartbeat
 from opscore.idempotency import HEADER, Answer, KeyRefused, answer_once
@@ -72,6 +73,14 @@ def metrics_refusal(request) -> JsonResponse | None:
     if settings.OPS_API_TOKEN and bearer_matches(request, settings.OPS_API_TOKEN):
         return None
     return token_refusal(request, settings.OPS_METRICS_TOKEN, "OPS_METRICS_TOKEN")
+
+
+def api_actor(name) -> str:
+    """Who the API caller says they are, as events and pages name them: `api:<name>`, one line
+    without the characters that hide or reorder text (a name is shown to other operators and
+    written into the ledger), `api:operator` when none is given."""
+    name = " ".join(strip_invisible(name).split()) if isinstance(name, str) else ""
+    return f"api:{name or 'operator'}"[:150]
 
 
 def parse_json_body(request) -> tuple[dict | None, JsonResponse | None]:

@@ -8,7 +8,14 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from console.api import error, json_post, parse_json_body, read_only_refusal, token_refusal
+from console.api import (
+    api_actor,
+    error,
+    json_post,
+    parse_json_body,
+    read_only_refusal,
+    token_refusal,
+)
 from missions.feedback import FeedbackInvalid, record_feedback
 from missions.goal_schemas import GoalInvalid
 from missions.goals import add_goal, close_goal, goal_detail, goal_state, revise_goal
@@ -18,8 +25,7 @@ OUTPUTS = ("mission", "artifact", "publication")
 
 
 def actor_of(data: dict) -> str:
-    actor = data.pop("actor", None)
-    return f"api:{actor if isinstance(actor, str) and actor.strip() else 'operator'}"[:150]
+    return api_actor(data.pop("actor", None))
 
 
 @json_post

@@ -6,7 +6,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from console.api import error, parse_json_body, string_field_errors, token_refusal
+from console.api import api_actor, error, parse_json_body, string_field_errors, token_refusal
 from missions.actions import DecisionRefused
 from missions.mission_control import VERBS, control_mission, mission_state
 
@@ -27,7 +27,7 @@ def control(request, mission_id: int, verb: str):
     wrong = string_field_errors(data, FIELDS)
     if wrong:
         return error(400, f"invalid mission {verb}", wrong)
-    actor = f"api:{data.get('actor') or 'operator'}"[:150]
+    actor = api_actor(data.get("actor"))
     try:
         mission = control_mission(mission_id, verb, actor=actor, fields=data)
     except DecisionRefused as refused:

@@ -7,7 +7,14 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from console.api import error, json_post, parse_json_body, read_only_refusal, token_refusal
+from console.api import (
+    api_actor,
+    error,
+    json_post,
+    parse_json_body,
+    read_only_refusal,
+    token_refusal,
+)
 from opscore.models import Override
 from opscore.overrides import (
     OverrideRefused,
@@ -21,7 +28,8 @@ FIELDS = {"kind": True, "target": True, "reason": True, "expires": False, "previ
 
 
 def actor_of(data: dict) -> str:
-    return f"api:{data.get('actor') or 'operator'}"[:150]
+    actor = data.get("actor")
+    return api_actor(str(actor) if isinstance(actor, int) else actor)
 
 
 def shape_errors(data: dict) -> dict:

@@ -8,7 +8,14 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from console.api import error, json_post, parse_json_body, read_only_refusal, token_refusal
+from console.api import (
+    api_actor,
+    error,
+    json_post,
+    parse_json_body,
+    read_only_refusal,
+    token_refusal,
+)
 from console.chat import as_json, confirm_draft, discard_draft, history, send_message
 from missions.talk import TalkRefused
 from missions.threads import post_comment, subject_of, thread_of
@@ -16,8 +23,7 @@ from opscore.db import db_now
 
 
 def actor_of(data: dict) -> str:
-    name = data.get("actor")
-    return f"api:{name if isinstance(name, str) and name.strip() else 'operator'}"[:150]
+    return api_actor(data.get("actor"))
 
 
 def _text(data: dict) -> tuple[str, JsonResponse | None]:

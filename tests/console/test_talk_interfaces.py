@@ -199,3 +199,22 @@ def test_the_admin_adds_a_comment_through_the_thread_action(admin_client, agent)
     assert refused.status_code == 200 and "no mission 999999" in refused.content.decode()
     assert admin_client.get(f"/admin/missions/comment/{remark.id}/change/").status_code == 200
     assert admin_client.get("/admin/console/chatmessage/").status_code == 200
+
+
+def test_an_api_callers_name_is_kept_without_characters_that_hide_or_reorder_it(
+    client, agent, settings
+):
+    """The name goes into the ledger and onto every operator's pages: 'api:\u202eevil' read
+    'api:live' there, and a newline broke the line it was shown on."""
+    settings.OPS_API_TOKEN = TOKEN
+    step = make_step("analyze", agent=agent)
+
+    made = post(
+        client,
+        f"/api/ops/threads/mission/{step.mission_id}",
+        {"text": "hi", "actor": "\u202eev\u200bil\nops"},
+    )
+
+    assert made.status_code == 201
+    assert Comment.objects.get(kind="remark").actor == "api:evil ops"
+    assert made.json()["comment"]["actor"] == "api:evil ops"
