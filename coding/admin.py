@@ -7,9 +7,9 @@ from django.utils.html import format_html
 from coding import operations
 from coding.actions import RunRefused
 from coding.approvals import ApprovalRefused, already_approved, why_not
+from coding.hardened_git import GitFailed, git
 from coding.models import ApprovalKind, CodingApproval, CodingIteration, CodingRun, Repository
 from coding.repositories import RepositoryForm
-from coding.worktrees import GitFailed, git
 from opscore import four_eyes
 from opscore.admin import EvidenceInline, ReadOnlyMixin, report
 from opscore.admin_overrides import reasoned_action

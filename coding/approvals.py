@@ -15,9 +15,10 @@ from django.db.models.functions import Now
 
 from coding.actions import transition
 from coding.checks import verify
+from coding.hardened_git import GitFailed, git
 from coding.models import ApprovalKind, CodingApproval, CodingRun, RunStatus
 from coding.sandbox import Limits
-from coding.worktrees import AUTHOR, GitFailed, git, head_of, holding_repository
+from coding.worktrees import AUTHOR, head_of, holding_repository
 from opscore import four_eyes
 from opscore.actions import record_event
 from opscore.four_eyes import why_not_decide

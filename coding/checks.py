@@ -15,14 +15,9 @@ from pathlib import Path
 
 from coding.box import BOX_DIR, HOME_DIR
 from coding.chain import resume
+from coding.hardened_git import GitFailed, git, git_output, git_started
 from coding.sandbox import HarnessMissing, Unconfined, run_boxed
-from coding.worktrees import (
-    NOT_WORK,
-    GitFailed,
-    git,
-    git_output,
-    git_started,
-)
+from coding.worktrees import NOT_WORK
 
 NOISE = re.compile(r"\d+(\.\d+)?s\b|0x[0-9a-f]+|/tmp/\S+")  # timings, addresses, temp paths
 

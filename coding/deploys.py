@@ -8,8 +8,9 @@ import re
 
 from django.db import transaction
 
+from coding.hardened_git import GitFailed, git
 from coding.models import ApprovalKind, CodingApproval, CodingRun
-from coding.worktrees import GitFailed, git, holding_repository
+from coding.worktrees import holding_repository
 from opscore.actions import record_event
 
 TARGET = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")

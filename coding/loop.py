@@ -27,16 +27,15 @@ from coding.checks import (
     start_status,
     verify,
 )
+from coding.hardened_git import GitFailed, git_settled
 from coding.models import CodingIteration, CodingRun, RunStatus
 from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
 from coding.spare import keep, stand_by, start_spare, take_spare
 from coding.stint import Stint
 from coding.worktrees import (
-    GitFailed,
     WorktreeRefused,
     commit_made,
-    git_settled,
     listing,
     provision,
     start_commit,

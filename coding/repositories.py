@@ -7,8 +7,8 @@ from pathlib import Path
 from django import forms
 from django.core.exceptions import ValidationError
 
+from coding.hardened_git import GitFailed, git
 from coding.runners import RUNNERS
-from coding.worktrees import GitFailed, git
 
 
 def argv_problem(value) -> str:

@@ -10,8 +10,8 @@ from django.conf import settings
 from pydantic import BaseModel, Field
 
 from coding.actions import reviewer_revises, transition
+from coding.hardened_git import git
 from coding.models import CodingRun, RunStatus
-from coding.worktrees import git
 from memory.actions import CandidateInvalid, propose_candidate
 from missions.actions import submit_proposal
 from missions.provenance import step_untrusted

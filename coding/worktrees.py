@@ -3,18 +3,16 @@
 Against the peers' failures: provisioning is serialised per repository by a Postgres advisory
 lock (parallel `git worktree add` races on `.git/config.lock`); the base must be an allowed ref;
 branch names are derived and checked against a strict pattern; git is driven with argv lists
-and `--end-of-options` / `--`, never a shell. Cleanup never destroys work: uncommitted changes
-are saved as a patch and as a commit under `refs/opscore/runs/<id>` first, and a worktree a
-killed run left behind is saved, unlocked and reset before a retry uses it.
+and `--end-of-options` / `--`, never a shell, and hardened (coding/hardened_git.py). Cleanup
+never destroys work: uncommitted changes are saved as a patch and as a commit under
+`refs/opscore/runs/<id>` first, and a worktree a killed run left behind is saved, unlocked and
+reset before a retry uses it.
 """
 
 import contextlib
-import functools
 import json
-import os
 import re
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -24,20 +22,10 @@ from django.db.models import JSONField
 from django.db.models.expressions import RawSQL
 from django.utils.text import slugify
 
-from coding.box import BOX_DIR, HOME_DIR, linked_dirs, read_pointer
+from coding.box import BOX_DIR, HOME_DIR
+from coding.hardened_git import GitFailed, git, git_env, git_output, git_started
 from coding.models import BRANCH_PATTERN, CodingRun, Repository
 
-GIT_TIMEOUT = 120
-SAFE_ENV = ("PATH", "LANG", "LC_ALL", "TMPDIR")
-# The driver's git runs outside the box, as Opscore: nothing a harness could have planted may
-# run or steer it — no hooks, no fsmonitor, no system or global config (HOME is Opscore's
-# coding directory), no pager, no external diff, no signing program; worktrees are owned by
-# the sandbox's uid, so ownership checks are the box's business, not git's.
-HARDENED = [
-    *("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"),
-    *("-c", "safe.directory=*", "-c", "core.pager=cat", "-c", "commit.gpgSign=false"),
-    *("-c", "diff.noprefix=false", "-c", "core.untrackedCache=false"),
-]
 # Caches and bytecode are never part of a run's change, with or without a .gitignore.
 NOT_WORK = [":(exclude,glob)**/__pycache__/**", ":(exclude,glob)**/*.py[co]"]
 NOT_WORK += [":(exclude,glob)**/.pytest_cache/**"]
@@ -45,119 +33,6 @@ NOT_WORK += [":(exclude,glob)**/.pytest_cache/**"]
 
 class WorktreeRefused(ValueError):
     """A name, ref or path that must not reach git."""
-
-
-class GitFailed(RuntimeError):
-    pass
-
-
-def git(args: list[str], cwd: Path | str, extra_env: dict | None = None) -> str:
-    try:
-        done = subprocess.run(
-            ["git", *HARDENED, *args],
-            cwd=cwd,
-            env=git_environment(cwd, extra_env),
-            capture_output=True,
-            text=True,
-            errors="replace",  # a worktree's file need not be UTF-8: its diff is still read
-            timeout=GIT_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:  # a worktree of millions of files: the run's failure
-        raise GitFailed(f"git {args[0]} did not finish in {GIT_TIMEOUT}s") from None
-    if done.returncode != 0:
-        raise GitFailed(f"git {args[0]} failed: {done.stderr.strip()[:500]}")
-    return done.stdout
-
-
-def git_environment(cwd: Path | str, extra_env: dict | None = None) -> dict:
-    env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ} | git_env(Path(cwd))
-    return env | (extra_env or {})
-
-
-def git_started(args: list[str], cwd: Path | str):
-    """git running, not waited for (the driver writes its rows meanwhile); git_output()
-    waits for it as git() would."""
-    process = subprocess.Popen(
-        ["git", *HARDENED, *args],
-        cwd=cwd,
-        env=git_environment(cwd),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-    )
-    return process, args[0]
-
-
-def git_output(started) -> str:
-    process, verb = started
-    try:
-        out, err = process.communicate(timeout=GIT_TIMEOUT)
-    except subprocess.TimeoutExpired:  # a worktree of millions of files: the run's failure
-        process.kill()
-        process.communicate()
-        raise GitFailed(f"git {verb} did not finish in {GIT_TIMEOUT}s") from None
-    if process.returncode != 0:
-        raise GitFailed(f"git {verb} failed: {err.strip()[:500]}")
-    return out
-
-
-def git_settled(started) -> None:
-    """A started git waited for if nothing read it yet (a pass that ended early); what it
-    said or refused no longer matters."""
-    if started is not None and started[0].returncode is None:
-        with contextlib.suppress(GitFailed):
-            git_output(started)
-
-
-def git_env(cwd: Path) -> dict:
-    """Config only from the repository; a linked worktree's git directory taken from its
-    repository, never from the `.git` file the harness could rewrite to point at a repository
-    (and config) of its own; no climbing out of `cwd` to find one."""
-    here = os.path.realpath(cwd)
-    env = {
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "HOME": str(settings.OPS_CODING_DIR),
-        "GIT_CEILING_DIRECTORIES": os.path.dirname(here),
-    }
-    pointer = cwd / ".git"
-    if pointer.is_file() or pointer.is_symlink() or linked_only(here):
-        env |= {"GIT_DIR": str(linked_gitdir(cwd)), "GIT_WORK_TREE": str(cwd)}
-    return env
-
-
-# Where every checkout is a linked worktree Opscore added (a run's, a merge's): a harness had
-# its hands on it, so a `.git` directory, a `.git` link, or none at all (the worktree itself
-# made a repository) is no repository of the run's — git would take its config, filters
-# included, and run them here, outside the box.
-LINKED_ONLY = ("worktrees", "merges")
-
-
-def linked_only(resolved: str) -> bool:
-    """`resolved` (a real path) lies in one of the coding directory's LINKED_ONLY folders."""
-    here = Path(resolved)
-    return any(here.is_relative_to(folder) for folder in linked_folders(settings.OPS_CODING_DIR))
-
-
-@functools.lru_cache(maxsize=8)
-def linked_folders(coding_dir) -> tuple[Path, ...]:
-    """The LINKED_ONLY folders of a coding directory, resolved once per process: the operator's
-    configuration, outside every box, so no harness can move them."""
-    root = Path(os.path.realpath(coding_dir))
-    return tuple(root / name for name in LINKED_ONLY)
-
-
-def linked_gitdir(worktree: Path) -> Path:
-    """The worktree's private git directory, if its `.git` pointer still names one of a real
-    repository's worktrees that points back here; GitFailed if it was tampered with."""
-    text = read_pointer(worktree / ".git")
-    found = linked_dirs(worktree, text) if text is not None else None
-    if found is None:
-        what = repr(text[:200]) if text is not None else "no longer a plain file"
-        raise GitFailed(f"the worktree's .git pointer was tampered with: {what}")
-    return found[0]
 
 
 def check_branch(name: str) -> str:

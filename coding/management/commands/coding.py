@@ -12,10 +12,10 @@ from coding import operations, sandbox
 from coding.actions import RunRefused
 from coding.approvals import ApprovalRefused, already_approved
 from coding.driver import drive_for, handle_one_run, wip
+from coding.hardened_git import GitFailed
 from coding.jobs import job_proposal
 from coding.models import ApprovalKind, CodingRun, Repository
 from coding.repositories import check_repository
-from coding.worktrees import GitFailed
 from missions.actions import submit_proposal
 from missions.schemas import ProposalInvalid
 from opscore.cli import REFUSED, add_verbs, dump, fail

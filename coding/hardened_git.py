@@ -1,0 +1,150 @@
+"""The driver's own git: every git the coding lane runs outside the box, as Opscore, on a
+repository or worktree a harness had its hands on. Hardened so nothing a harness planted runs
+or steers it: no hooks, fsmonitor, system or global config, pager or signing program; the git
+directory of a linked worktree is taken from its repository (a rewritten `.git` pointer, a
+`.git` of its own or the worktree made a repository is "tampered with"), never found by
+climbing out of it; argv lists only, never a shell; a call that runs too long is the run's
+failure (GitFailed), not the driver's hang. A module of its own because every git caller of
+the lane (worktrees, checks, merges, deploys, review, the admin) goes through it, and because
+it is a trust boundary to read in one place.
+"""
+
+import contextlib
+import functools
+import os
+import subprocess
+from pathlib import Path
+
+from django.conf import settings
+
+from coding.box import linked_dirs, read_pointer
+
+GIT_TIMEOUT = 120
+SAFE_ENV = ("PATH", "LANG", "LC_ALL", "TMPDIR")
+# The driver's git runs outside the box, as Opscore: nothing a harness could have planted may
+# run or steer it — no hooks, no fsmonitor, no system or global config (HOME is Opscore's
+# coding directory), no pager, no external diff, no signing program; worktrees are owned by
+# the sandbox's uid, so ownership checks are the box's business, not git's.
+HARDENED = [
+    *("-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false"),
+    *("-c", "safe.directory=*", "-c", "core.pager=cat", "-c", "commit.gpgSign=false"),
+    *("-c", "diff.noprefix=false", "-c", "core.untrackedCache=false"),
+]
+
+
+class GitFailed(RuntimeError):
+    pass
+
+
+# Its name in a run's reason stays where it has always been said from ("the driver hit
+# coding.worktrees.GitFailed: …", coding/driver.py's crash_line): worktrees.py re-exports it.
+GitFailed.__module__ = "coding.worktrees"
+
+
+def git(args: list[str], cwd: Path | str, extra_env: dict | None = None) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *HARDENED, *args],
+            cwd=cwd,
+            env=git_environment(cwd, extra_env),
+            capture_output=True,
+            text=True,
+            errors="replace",  # a worktree's file need not be UTF-8: its diff is still read
+            timeout=GIT_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:  # a worktree of millions of files: the run's failure
+        raise GitFailed(f"git {args[0]} did not finish in {GIT_TIMEOUT}s") from None
+    if done.returncode != 0:
+        raise GitFailed(f"git {args[0]} failed: {done.stderr.strip()[:500]}")
+    return done.stdout
+
+
+def git_environment(cwd: Path | str, extra_env: dict | None = None) -> dict:
+    env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ} | git_env(Path(cwd))
+    return env | (extra_env or {})
+
+
+def git_started(args: list[str], cwd: Path | str):
+    """git running, not waited for (the driver writes its rows meanwhile); git_output()
+    waits for it as git() would."""
+    process = subprocess.Popen(
+        ["git", *HARDENED, *args],
+        cwd=cwd,
+        env=git_environment(cwd),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+    )
+    return process, args[0]
+
+
+def git_output(started) -> str:
+    process, verb = started
+    try:
+        out, err = process.communicate(timeout=GIT_TIMEOUT)
+    except subprocess.TimeoutExpired:  # a worktree of millions of files: the run's failure
+        process.kill()
+        process.communicate()
+        raise GitFailed(f"git {verb} did not finish in {GIT_TIMEOUT}s") from None
+    if process.returncode != 0:
+        raise GitFailed(f"git {verb} failed: {err.strip()[:500]}")
+    return out
+
+
+def git_settled(started) -> None:
+    """A started git waited for if nothing read it yet (a pass that ended early); what it
+    said or refused no longer matters."""
+    if started is not None and started[0].returncode is None:
+        with contextlib.suppress(GitFailed):
+            git_output(started)
+
+
+def git_env(cwd: Path) -> dict:
+    """Config only from the repository; a linked worktree's git directory taken from its
+    repository, never from the `.git` file the harness could rewrite to point at a repository
+    (and config) of its own; no climbing out of `cwd` to find one."""
+    here = os.path.realpath(cwd)
+    env = {
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "HOME": str(settings.OPS_CODING_DIR),
+        "GIT_CEILING_DIRECTORIES": os.path.dirname(here),
+    }
+    pointer = cwd / ".git"
+    if pointer.is_file() or pointer.is_symlink() or linked_only(here):
+        env |= {"GIT_DIR": str(linked_gitdir(cwd)), "GIT_WORK_TREE": str(cwd)}
+    return env
+
+
+# Where every checkout is a linked worktree Opscore added (a run's, a merge's): a harness had
+# its hands on it, so a `.git` directory, a `.git` link, or none at all (the worktree itself
+# made a repository) is no repository of the run's — git would take its config, filters
+# included, and run them here, outside the box.
+LINKED_ONLY = ("worktrees", "merges")
+
+
+def linked_only(resolved: str) -> bool:
+    """`resolved` (a real path) lies in one of the coding directory's LINKED_ONLY folders."""
+    here = Path(resolved)
+    return any(here.is_relative_to(folder) for folder in linked_folders(settings.OPS_CODING_DIR))
+
+
+@functools.lru_cache(maxsize=8)
+def linked_folders(coding_dir) -> tuple[Path, ...]:
+    """The LINKED_ONLY folders of a coding directory, resolved once per process: the operator's
+    configuration, outside every box, so no harness can move them."""
+    root = Path(os.path.realpath(coding_dir))
+    return tuple(root / name for name in LINKED_ONLY)
+
+
+def linked_gitdir(worktree: Path) -> Path:
+    """The worktree's private git directory, if its `.git` pointer still names one of a real
+    repository's worktrees that points back here; GitFailed if it was tampered with."""
+    text = read_pointer(worktree / ".git")
+    found = linked_dirs(worktree, text) if text is not None else None
+    if found is None:
+        what = repr(text[:200]) if text is not None else "no longer a plain file"
+        raise GitFailed(f"the worktree's .git pointer was tampered with: {what}")
+    return found[0]
