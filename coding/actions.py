@@ -5,7 +5,7 @@ from django.db import transaction
 from django.db.models.functions import Now
 
 from coding.models import ENDED, CodingRun, RunStatus
-from coding.sandbox import kill_process_group
+from coding.watch import kill_process_group
 from coding.worktrees import clean_up, lock_repository
 from opscore.actions import record_event
 

@@ -31,16 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coding.box import box_spec
-from coding.sandbox import (
-    GRACE,
-    Finished,
-    Limits,
-    boxed_env,
-    finished,
-    kill_process_group,
-    pump,
-    slug,
-)
+from coding.sandbox import Limits, boxed_env, slug
+from coding.watch import GRACE, Finished, finished, kill_process_group, pump
 
 
 @dataclass(eq=False)

@@ -26,8 +26,8 @@ from coding.executor import wake_step_of
 from coding.hardened_git import GitFailed
 from coding.loop import drive, record_lost_pass
 from coding.models import ACTIVE, ENDED, CodingRun, RunStatus
-from coding.sandbox import kill_process_group
 from coding.spare import keep, start_spare, take_spare
+from coding.watch import kill_process_group
 from coding.worktrees import clean_up
 from opscore.actions import record_event
 from opscore.db import DISCONNECTS

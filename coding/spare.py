@@ -32,7 +32,8 @@ import subprocess
 from dataclasses import dataclass, field
 
 from coding.box import jail_code, jail_command
-from coding.sandbox import GRACE, confinement_missing, kill_process_group
+from coding.sandbox import confinement_missing
+from coding.watch import GRACE, kill_process_group
 
 ACK_SECONDS = 30.0  # a spare that does not say it moved in by then is no launch
 

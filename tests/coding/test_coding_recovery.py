@@ -171,7 +171,7 @@ def test_a_run_that_keeps_losing_its_driver_still_ends_at_its_iteration_cap(codi
 
 
 def test_a_recorded_group_working_elsewhere_is_not_killed(tmp_path):
-    from coding.sandbox import kill_process_group
+    from coding.watch import kill_process_group
 
     elsewhere = subprocess.Popen(["sleep", "30"], cwd=tmp_path, start_new_session=True)
     worktree = tmp_path / "run-1" / "tree"
