@@ -18,6 +18,10 @@ pass and nothing holds its output pipe. The outer process exits with the command
 Landlock goes through a small ctypes wrapper rather than the `landlock` PyPI package: that
 package is an alpha (1.0.0.dev5), covers filesystem rules only (no TCP rules from ABI 4, no
 signal/abstract-socket scoping from ABI 6) and its errno check can raise on a successful call.
+
+One file by design, past the house's ~400 lines: the box runs one compiled code object, with no
+import path into Opscore's checkout (a second module would have to come from a directory the
+harness could plant a file in, and run as Opscore outside Landlock).
 """
 
 import _signal as signal  # the module, not `signal`: that one pulls in enum and functools
