@@ -1,7 +1,7 @@
 """`/api/ops/threads/<kind>/<id>` (GET the thread; POST a comment or, with `answers`, an answer)
 and `/api/ops/chat` (POST a message; GET your chat), `/api/ops/chat/<id>/confirm|discard` (a
 draft). Writes need the bearer token; a thread reads like the Stage. `actor` names the operator
-behind the token (rate limits count per actor)."""
+behind the token on the rows and pages; the rate limit counts the token, whatever name is given."""
 
 from django.conf import settings
 from django.http import JsonResponse

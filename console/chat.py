@@ -16,7 +16,7 @@ from console.chat_ledger import REF, Fact, facts_for
 from console.models import ChatMessage, ChatRole, DraftState
 from missions.actions import submit_proposal
 from missions.schemas import ProposalDraft, ProposalInvalid
-from missions.talk import TalkRefused, clean_talk, mentioned_agent
+from missions.talk import TalkRefused, keep_talk, mentioned_agent
 from opscore.actions import record_event
 from opscore.llm import LLMError, LLMRequest, call_llm, parse_llm_reply
 from opscore.models import Agent
@@ -111,7 +111,13 @@ def ask_request(text: str, facts: list[Fact], agent: Agent, hint: dict) -> LLMRe
 
 def send_message(text, *, actor: str, user=None) -> ChatMessage:
     """The operator's message and the coordinator's answer (returned), both kept."""
-    text = clean_talk(text, actor=actor, where="chat")
+    asked = keep_talk(
+        text, actor=actor, where="chat", keep=lambda cleaned: _record_message(cleaned, actor, user)
+    )
+    return answer(asked)
+
+
+def _record_message(text: str, actor: str, user) -> ChatMessage:
     asked = ChatMessage.objects.create(
         actor=actor, operator=user, role=ChatRole.OPERATOR, text=text
     )
@@ -123,7 +129,7 @@ def send_message(text, *, actor: str, user=None) -> ChatMessage:
         payload={"chat_message_id": asked.id, "untrusted": True},
         actor=actor,
     )
-    return answer(asked)
+    return asked
 
 
 def answer(asked: ChatMessage) -> ChatMessage:

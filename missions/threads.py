@@ -25,7 +25,7 @@ from missions.models import (
     StepStatus,
     SubjectKind,
 )
-from missions.talk import TalkRefused, clean_talk, mentioned_agent
+from missions.talk import TalkRefused, keep_talk, mentioned_agent
 from missions.thread_replies import reply_to
 from opscore.db import db_now
 from opscore.registry import Registry
@@ -112,8 +112,12 @@ def post_comment(kind: str, subject_id: int, *, actor: str, text, user=None, ans
     """The operator's remark (or answer to `answers`, a question's id), then the agent's reply
     when the remark starts work. Returns the operator's comment."""
     subject = subject_of(kind, subject_id)
-    text = clean_talk(text, actor=actor, where=f"{subject.label} thread")
-    comment = _record_remark(subject, actor, text, user, answers)
+    comment = keep_talk(
+        text,
+        actor=actor,
+        where=f"{subject.label} thread",
+        keep=lambda cleaned: _record_remark(subject, actor, cleaned, user, answers),
+    )
     if comment.kind == CommentKind.REMARK and comment.starts_work:
         reply_to(comment, subject)
     return comment

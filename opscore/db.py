@@ -49,6 +49,7 @@ class AdvisoryLock:
     BOOTSTRAP = "opscore.bootstrap"  # hashtext() key: one bootstrap at a time
     GATE_PREFIX = "opscore.gate."  # + step kind, hashtext() key: serialises a quota check
     STAGE_READER_PREFIX = "opscore.stage.reader."  # + node, hashtext(): one Stage reader a node
+    SENDER_PREFIX = "opscore.sender."  # + who sent a message, hashtext(): counted one at a time
 
 
 def listen(channel: str):
