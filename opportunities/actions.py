@@ -10,7 +10,7 @@ from django.db.models import Q
 
 from memory.evidence import MAX_REFS, untrusted_reason
 from missions.actions import submit_proposal
-from missions.models import Goal, ProposalSource, ProposalStatus, start_of_today
+from missions.models import Goal, GoalStatus, ProposalSource, ProposalStatus, start_of_today
 from missions.schemas import ProposalInvalid
 from missions.text import strip_invisible
 from opportunities.models import (
@@ -202,6 +202,38 @@ def untrusted_opportunity(opportunity: Opportunity) -> str:
     return f"from O{opportunity.id}, which {why}"[:300] if why else ""
 
 
+def _proposal_data(locked: Opportunity, target_agent: str, kind: str) -> tuple[dict, dict]:
+    """The proposal's input, and what of the opportunity it could not carry (a goal closed
+    since it was named), to be said on the proposal and the conversion's review."""
+    payload = {
+        "topic": strip_invisible(locked.title),
+        "opportunity_id": locked.id,
+        "why_now": strip_invisible(locked.why_now[:1000]),
+        "suggested_next_step": strip_invisible(locked.suggested_next_step[:1000]),
+    }
+    data = {
+        "agent": target_agent,
+        "title": f"Opportunity: {locked.title}"[:200],
+        "description": locked.why_now[:5000],
+        "steps": [{"kind": kind, "payload": payload}],
+        "dedupe_key": f"opportunity:{locked.id}",
+    }
+    goal = Goal.objects.filter(pk=locked.goal_id).first() if locked.goal_id else None
+    if goal is None:
+        return data, {}
+    if goal.status == GoalStatus.ACTIVE:
+        return data | {"goal": goal.id}, {}
+    return data, {"goal_not_carried": {"goal": goal.id, "why": goal_not_carried(goal)}}
+
+
+def goal_not_carried(goal: Goal) -> str:
+    why = f": {goal.close_reason}" if goal.close_reason else ""
+    return (
+        f"goal G{goal.id} not carried: it was closed"
+        f" {goal.closed_at:%Y-%m-%d %H:%M} UTC by {goal.closed_by}{why}"
+    )[:500]
+
+
 def convert_opportunity(
     opportunity: Opportunity,
     *,
@@ -219,34 +251,23 @@ def convert_opportunity(
         locked = Opportunity.objects.select_for_update().get(pk=opportunity.pk)
         if locked.status not in OPEN_OPPORTUNITY or locked.status == "parked":
             raise DecisionRefused(f"O{locked.id} is {locked.status}; it cannot be converted")
-        payload = {
-            "topic": strip_invisible(locked.title),
-            "opportunity_id": locked.id,
-            "why_now": strip_invisible(locked.why_now[:1000]),
-            "suggested_next_step": strip_invisible(locked.suggested_next_step[:1000]),
-        }
-        data = {
-            "agent": target_agent,
-            "title": f"Opportunity: {locked.title}"[:200],
-            "description": locked.why_now[:5000],
-            "steps": [{"kind": kind, "payload": payload}],
-            "dedupe_key": f"opportunity:{locked.id}",
-        }
-        if locked.goal_id and Goal.objects.active().filter(pk=locked.goal_id).exists():
-            data["goal"] = locked.goal_id
+        data, dropped = _proposal_data(locked, target_agent, kind)
         result = submit_proposal(
             data,
             source=ProposalSource.OPPORTUNITY,
             cause_ref=f"opportunity:{locked.id}",
             needs_human=locked.reversibility == "low",
-            context={"opportunity_id": locked.id},
+            context={"opportunity_id": locked.id} | dropped,
             untrusted_reason=joined(untrusted, untrusted_opportunity(locked)),
             handed_by=handed_by,
         )
         proposal = result.proposal
         if proposal.status != ProposalStatus.REJECTED:
             locked.proposal = proposal
-            locked.decide("converted", converted_by, f"proposal P{proposal.id} {proposal.status}")
+            notes = f"proposal P{proposal.id} {proposal.status}"
+            if dropped:
+                notes += f"; {dropped['goal_not_carried']['why']}"
+            locked.decide("converted", converted_by, notes)
             return locked
     # The refused proposal stays on file (committed); the opportunity stays open.
     raise DecisionRefused(f"the intake refused P{proposal.id}: {proposal.reason}")

@@ -6,9 +6,9 @@ import json
 import pytest
 
 from console.bootstrap import bootstrap
-from missions.goals import add_goal, snapshot_goals
+from missions.goals import add_goal, close_goal, snapshot_goals
 from missions.models import Artifact, Feedback, Goal, GoalVersion, Mission, Proposal
-from opscore.models import StandingOrder
+from opscore.models import Event, StandingOrder
 from tests.factories import make_step, propose, run_order_now
 
 pytestmark = pytest.mark.django_db
@@ -127,19 +127,44 @@ def test_the_daily_digest_reports_progress_per_goal(agent, goal):
     assert f"- G{goal.id} Ship analyses: missions_succeeded 0 of 2" in body
 
 
-def test_an_opportunity_names_its_goal_and_its_proposal_serves_it(agent, goal):
-    from opportunities.actions import convert_opportunity, propose_opportunity
+def opportunity_for(goal):
+    from opportunities.actions import propose_opportunity
     from opscore.actions import record_event
 
-    event = record_event("step.failed", "reports late", agent=agent)
+    event = record_event("step.failed", "reports late", agent=goal.owner)
     data = {
         "source_agent": "devops", "theme": "reports", "title": "Automate reports",
         "why_now": "late twice", "evidence": [{"type": "event", "id": event.id}], "impact": 3,
         "confidence": 3, "urgency": 2, "reversibility": "high", "owner_candidate": "devops",
         "suggested_next_step": "script it", "goal": goal.id,
     }  # fmt: skip
-    opportunity = propose_opportunity(data).opportunity
+    return propose_opportunity(data).opportunity
+
+
+def test_an_opportunity_names_its_goal_and_its_proposal_serves_it(agent, goal):
+    from opportunities.actions import convert_opportunity
+
+    opportunity = opportunity_for(goal)
     convert_opportunity(opportunity, converted_by="operator:test", target_agent="devops")
 
     assert opportunity.goal_id == goal.id
     assert Proposal.objects.get(source="opportunity").goal_id == goal.id
+
+
+def test_a_goal_closed_before_the_conversion_is_not_carried_and_that_is_said(agent, goal):
+    from opportunities.actions import convert_opportunity
+
+    opportunity = opportunity_for(goal)
+    close_goal(goal.id, actor="operator:ann", reason="the plan changed")
+
+    convert_opportunity(opportunity, converted_by="operator:test", target_agent="devops")
+
+    proposal = Proposal.objects.get(source="opportunity")
+    assert proposal.goal_id is None
+    said = proposal.context["goal_not_carried"]
+    assert said["goal"] == goal.id
+    assert said["why"].startswith(f"goal G{goal.id} not carried: it was closed ")
+    assert said["why"].endswith(" UTC by operator:ann: the plan changed")
+    assert Event.objects.filter(proposal=proposal, payload__goal_not_carried=said).exists()
+    review = opportunity.reviews.get(decision="converted")
+    assert review.notes == f"proposal P{proposal.id} {proposal.status}; {said['why']}"
