@@ -25,6 +25,7 @@ class RepositoryAdmin(admin.ModelAdmin):
 
     form = RepositoryForm
     list_display = ["name", "path", "allowed_base_refs", "runners", "max_concurrent_runs"]
+    readonly_fields = ["created_at"]  # the database's clock sets it (db_default), not a person
 
 
 class IterationInline(EvidenceInline):

@@ -1,5 +1,6 @@
 import pytest
 from django.contrib import admin
+from django.db.models.functions import Now
 from django.urls import reverse
 
 from missions.models import Mission
@@ -159,3 +160,18 @@ def test_a_step_page_lists_its_attempts_as_evidence(admin_client, agent):
 
     assert page.status_code == 200
     assert b"w-evidence" in page.content
+
+
+def test_no_add_form_asks_for_a_time_the_database_sets(admin_client):
+    """One clock, the database's: a column it fills (db_default=Now()) is not the operator's."""
+    asked = []
+    for model in admin.site._registry:
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_add")
+        page = admin_client.get(url)
+        if page.status_code != 200:
+            continue
+        fields = page.context["adminform"].form.fields
+        stamped = {f.name for f in model._meta.concrete_fields if isinstance(f.db_default, Now)}
+        asked += [f"{model._meta.label}.{name}" for name in stamped & set(fields)]
+
+    assert asked == []
