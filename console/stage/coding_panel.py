@@ -11,6 +11,7 @@ from coding.models import CodingApproval, CodingIteration, CodingRun, RunStatus
 from coding.sandbox import sandbox_state
 from console.stage.access import visible_or_login
 from console.stage.health import health_summary
+from opscore.lanes import pause_of
 
 PER_COLUMN = 20
 
@@ -35,7 +36,7 @@ def coding_panel(request):
     if refusal := visible_or_login(request):
         return refusal
     context = {"columns": columns(), "wip": wip(), "health": health_summary(), "view": "coding"}
-    context["sandbox"] = sandbox_state()
+    context["sandbox"], context["paused"] = sandbox_state(), pause_of("coding")
     if request.headers.get("HX-Request"):
         return render(request, "stage/_coding.html", context)
     return render(request, "stage/coding.html", context)

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_GET
 
 from console.stage.access import stage_visible
 from memory.models import CandidateStatus, Decision, MemoryCandidate, MemoryReview
+from opscore.lanes import pause_of
 from opscore.models import Policy
 
 
@@ -13,6 +14,7 @@ def memory_summary() -> dict:
     policy = Policy.objects.value("memory_policy")
     decisions = [Decision.PROMOTE, Decision.REJECT, Decision.MERGE, Decision.SUPERSEDE]
     return {
+        "paused": pause_of("memory"),  # then nothing is promoted, frozen or not
         "frozen": policy.frozen,
         "frozen_reason": policy.frozen_reason,
         "waiting": MemoryCandidate.objects.filter(status=CandidateStatus.NEW).count(),

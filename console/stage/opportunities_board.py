@@ -8,6 +8,7 @@ from console.stage.access import visible_or_login
 from console.stage.health import health_summary
 from opportunities.models import Idea, Opportunity, OpportunityStatus
 from opportunities.track_record import track_records
+from opscore.lanes import pause_of
 
 PER_COLUMN = 30
 
@@ -32,6 +33,7 @@ def opportunities_board(request):
         "columns": columns,
         "ideas": list(Idea.objects.select_related("source_agent").order_by("-id")[:30]),
         "records": list(track_records().values()),
+        "paused": pause_of("proactive"),  # the scouts' lane: then no new opportunity comes
         "health": health_summary(),
         "view": "opportunities",
     }
