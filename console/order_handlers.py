@@ -22,6 +22,7 @@ from missions.models import (
     StepStatus,
     Worker,
 )
+from missions.models.goals import figure
 from opportunities.packets import window_start_id
 from opscore.models import Event, Policy, RunStatus
 from opscore.standing_orders import PRECONDITIONS, RunResult
@@ -101,7 +102,8 @@ def goal_lines() -> list[str]:
     for goal in goals:
         state = goal_state(goal)
         lines.append(
-            f"- G{goal.id} {goal.title}: {goal.metric} {state['value']:g} of {goal.target:g} "
+            f"- G{goal.id} {goal.title}: {goal.metric} {figure(state['value'])} of "
+            f"{figure(goal.target)} "
             f"({goal.get_direction_display()}, {state['progress']:.0%}, "
             f"{'on target' if state['on_target'] else 'not yet'}), due {goal.deadline_at:%F}, "
             f"owner {goal.owner_id}"

@@ -12,6 +12,7 @@ from missions.goal_metrics import METRICS
 from missions.goal_schemas import GoalInvalid, parse_terms
 from missions.goals import add_goal, close_goal, current_value, revise_goal
 from missions.models import Feedback, Goal, GoalVersion, Rating
+from missions.models.goals import figure
 from opscore.admin import AuditAdmin, report
 from opscore.admin_overrides import reasoned_action
 from opscore.db import db_now
@@ -78,7 +79,7 @@ def close_goals(model_admin, request, queryset, reason):
 @admin.register(Goal)
 class GoalAdmin(admin.ModelAdmin):
     form = GoalForm
-    list_display = ["__str__", "status", "metric", "target", "direction", "progress_now"]
+    list_display = ["__str__", "status", "metric", "target_figure", "direction", "progress_now"]
     list_display += ["deadline_at", "owner", "version", "met"]
     list_filter = ["status", "metric", "owner", "met"]
     list_select_related = ["owner"]
@@ -93,10 +94,14 @@ class GoalAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return obj is None or obj.is_active
 
+    @admin.display(description="target", ordering="target")
+    def target_figure(self, obj):
+        return figure(obj.target)
+
     @admin.display(description="now")
     def progress_now(self, obj):
         value = obj.final_value if not obj.is_active else current_value(obj)
-        return f"{value:g} ({obj.progress(value):.0%})"
+        return f"{figure(value)} ({obj.progress(value):.0%})"
 
     @admin.display(description="Stage")
     def stage_link(self, obj):
@@ -128,7 +133,8 @@ class GoalAdmin(admin.ModelAdmin):
     @admin.display(description="snapshots (newest first)")
     def measured(self, obj):
         points = obj.snapshots.order_by("-taken_at")[:20] if obj.pk else []
-        rows = format_html_join("", "<li>{}: {}</li>", ((p.taken_at, p.value) for p in points))
+        shown = ((p.taken_at, figure(p.value)) for p in points)
+        rows = format_html_join("", "<li>{}: {}</li>", shown)
         return format_html("<ul>{}</ul>", rows) if points else "-"
 
 

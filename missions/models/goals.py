@@ -15,6 +15,13 @@ MAX_TITLE = 200
 MAX_WHY = 2000
 
 
+def figure(value: float) -> str:
+    """A goal's number as a person reads it (1,000,000,000,000; 2.5; 0.33), the same on the
+    Stage, the admin, the CLI and the digest; JSON keeps the plain number."""
+    text = f"{value:,.2f}"
+    return text.rstrip("0").rstrip(".")
+
+
 class GoalStatus(models.TextChoices):
     ACTIVE = "active"
     CLOSED = "closed"

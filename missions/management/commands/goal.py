@@ -7,6 +7,7 @@ from missions.goal_metrics import describe
 from missions.goal_schemas import GoalInvalid
 from missions.goals import add_goal, close_goal, goal_detail, goal_state, revise_goal
 from missions.models import Goal
+from missions.models.goals import figure
 from opscore.cli import add_verbs, dump, fail
 
 ACTOR = "operator:cli"
@@ -83,7 +84,8 @@ class Command(BaseCommand):
         verdict = {True: "met", False: "not met"}.get(state["met"], f"{state['progress']:.0%}")
         return (
             f"G{state['id']} v{state['version']} [{state['status']}] {state['title']}: "
-            f"{state['metric']} {state['value']:g} / {state['target']:g} ({state['direction']}, "
+            f"{state['metric']} {figure(state['value'])} / {figure(state['target'])} "
+            f"({state['direction']}, "
             f"{verdict}), due {state['deadline_at'][:10]}, owner {state['owner']}"
         )
 
