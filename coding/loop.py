@@ -33,14 +33,7 @@ from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
 from coding.spare import keep, stand_by, start_spare, take_spare
 from coding.stint import Stint
-from coding.worktrees import (
-    WorktreeRefused,
-    commit_made,
-    listing,
-    provision,
-    start_commit,
-    write_patch,
-)
+from coding.worktrees import ReviewCommit, WorktreeRefused, listing, provision, write_patch
 from opscore.models import Policy
 
 
@@ -133,8 +126,9 @@ def harness_env() -> dict:
 def one_pass(run: CodingRun, spare=None, stint: Stint | None = None) -> bool:
     """One harness pass and its checks; True when the loop should go round again. The tests'
     box follows the harness's in the same launch (coding/chain.py), `spare`'s if given. The
-    change, staged before the tests start, is measured while they run."""
-    prompt, tests, measuring = prompt_for(run), chained_tests(run), None
+    change, staged before the tests start, is measured and its review commit built while
+    they run."""
+    prompt, tests, measuring, commit = prompt_for(run), chained_tests(run), None, None
     try:
         ran = run_harness(run, prompt, tests, spare)
         if ran is None:
@@ -142,29 +136,33 @@ def one_pass(run: CodingRun, spare=None, stint: Stint | None = None) -> bool:
         done, report, escape, moved = ran
         release(tests)  # looked: the tests' command may start, their box is built already
         measuring = start_measure(run.worktree_path, run.base_sha) if moved else None
+        commit = ReviewCommit(run.worktree_path, review_message(run)) if moved else None
         verdict = run_checks(run, tests) if moved else None
         change = measured(measuring) if verdict else NO_CHANGE
     finally:
         drop(tests)  # a pass that ends before its tests takes their box with it
         git_settled(measuring)  # never left running
-    return conclude(run, prompt, done, report, verdict, escape, change, stint)
+        if commit is not None:
+            commit.settle()
+    return conclude(run, prompt, done, report, verdict, escape, change, stint, commit)
 
 
-def conclude(run: CodingRun, prompt, done, report, verdict, escape: str, change, stint=None):
+def conclude(run, prompt, done, report, verdict, escape: str, change, stint=None, commit=None):
     """The pass's row written, and the run moved on, in one transaction (one commit). A proven
-    change is committed while the row is written (the commit takes the index measured, so the
-    row's change is the commit's); a commit git refuses still leaves the pass's row. A
-    cancelled pass is recorded too, with no change measured."""
+    change's branch moves to its review commit (`commit`, built from the index measured, so
+    the row's change is the commit's) while the row is written; a commit git refuses still
+    leaves the pass's row. A cancelled pass is recorded too, with no change measured."""
     stop = stop_reason(run, done, escape, change) if verdict else ""
-    proven = verdict is not None and verdict.passed and not stop
-    commit = start_commit(run.worktree_path, review_message(run)) if proven else None
+    commit = commit if verdict is not None and verdict.passed and not stop else None
+    if commit is not None:
+        commit.move()
     refused, going = None, False
     with transaction.atomic():
         try:
             record_pass(run, prompt, done, report, verdict, change)
         finally:
             try:  # never left running
-                sha = commit and commit_made(commit, run.worktree_path)
+                sha = commit and commit.made()
             except GitFailed as error:
                 refused = error
         if refused is None:

@@ -14,6 +14,7 @@ import json
 import re
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -23,7 +24,7 @@ from django.db.models.expressions import RawSQL
 from django.utils.text import slugify
 
 from coding.box import BOX_DIR, HOME_DIR
-from coding.hardened_git import GitFailed, git, git_env, git_output, git_started
+from coding.hardened_git import GitFailed, git, git_env, git_output, git_settled, git_started
 from coding.models import BRANCH_PATTERN, CodingRun, Repository
 
 # Caches and bytecode are never part of a run's change, with or without a .gitignore.
@@ -181,31 +182,72 @@ def commit_all(worktree: str, message: str, staged: bool = False) -> str:
     return the commit. `staged`: it is all staged already (coding/checks.py's Staging)."""
     if not staged:
         git(["add", "--all", "--", ".", *NOT_WORK], worktree)
-    return commit_made(start_commit(worktree, message), worktree)
+    commit = ReviewCommit(worktree, message)
+    commit.move()
+    return commit.made()
 
 
-# A pass's review commit starts no `git maintenance run --auto` behind it: a second git
-# process on every pass (about a third of the commit's time), and past the loose-object
-# threshold a gc in the middle of a pass. The repository's upkeep is left to a merge's
-# commit and to the operator's own git.
-NO_UPKEEP = ["-c", "maintenance.auto=false"]
+class ReviewCommit:
+    """A pass's review commit built while its tests run — the staged index's tree and a
+    commit of it on HEAD (`write-tree`, `commit-tree`: objects only, no ref moves; the index
+    is the driver's, staged before the tests started, so this is the tree they run on) — so
+    only the branch's move waits for the verdict: `update-ref`, compare-and-set against the
+    HEAD it was built on (a branch moved meanwhile refuses it). A pass its tests fail leaves
+    an unreferenced commit object, git's gc's to prune. Plumbing starts no `git maintenance
+    run --auto` behind it (a `git commit` would: a second git on every pass, and past the
+    loose-object threshold a gc in the middle of one); the repository's upkeep is left to a
+    merge's commit and the operator's own git. Nothing staged beyond HEAD's tree is
+    no commit: HEAD stays the commit, as `git commit` refuses an empty one. A refusal, in
+    the building or the move, is raised by made(), once the pass's row is written."""
 
+    def __init__(self, worktree: str, message: str):
+        self.worktree, self.message = worktree, message
+        self.built: tuple[str, str] = ("", "")  # (HEAD it was built on, the commit)
+        self.refused: Exception | None = None
+        self.moving = None
+        self.building = threading.Thread(target=self.build, daemon=True)
+        self.building.start()
 
-def start_commit(worktree: str, message: str):
-    """The commit of what is staged, started (`--quiet`: no summary, so no diffstat)."""
-    argv = [*AUTHOR, *NO_UPKEEP, "commit", "--quiet", "--no-verify", "-m", message]
-    return git_started(argv, worktree)
+    def build(self) -> None:
+        heads = None
+        try:
+            heads = git_started(["rev-parse", "HEAD", "HEAD^{tree}"], self.worktree)
+            tree = git(["write-tree"], self.worktree).strip()
+            head, head_tree = git_output(heads).split()
+            commit = [*AUTHOR, "commit-tree", tree, "-p", head, "-m", self.message]
+            self.built = (head, head if tree == head_tree else git(commit, self.worktree).strip())
+        except (GitFailed, OSError, ValueError) as refused:
+            self.refused = refused
+        finally:
+            git_settled(heads)
 
+    def move(self) -> None:
+        """The branch moved to the commit built (once built), started: the verdict is in."""
+        self.settle()
+        head, commit = self.built
+        if self.refused is None and commit != head:
+            subject = self.message.splitlines()[0]
+            move = ["update-ref", "-m", f"commit: {subject}", "HEAD", commit, head]
+            try:
+                self.moving = git_started(move, self.worktree)
+            except OSError as refused:
+                self.refused = refused
 
-def commit_made(started, worktree: str) -> str:
-    """The commit start_commit() made, once git is done. Only when git refused is it asked
-    whether anything was staged (nothing is no error: HEAD stays the commit)."""
-    try:
-        git_output(started)
-    except GitFailed:
-        if git(["diff", "--cached", "--name-only", "--no-ext-diff"], worktree).strip():
-            raise
-    return head_commit(Path(worktree))
+    def made(self) -> str:
+        """The commit HEAD now names, once git is done; GitFailed if git refused it."""
+        moving, self.moving = self.moving, None
+        try:
+            if moving is not None:
+                git_output(moving)
+        except GitFailed as refused:
+            self.refused = refused
+        if self.refused is not None:
+            raise GitFailed(f"the review commit was refused: {self.refused}")
+        return self.built[1]
+
+    def settle(self) -> None:
+        """Never left building: waited for (it is a few short gits)."""
+        self.building.join()
 
 
 OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")

@@ -39,15 +39,16 @@ def test_it_reads_back_the_row_it_wrote_as_the_orm_reads_it(coding_repo):
     assert not row._state.adding and row._state.db == "default"
 
 
-@pytest.fixture
-def refusing_commits(monkeypatch):
-    """git refuses the review commit (an unknown option), as a full disk or a lock would."""
-    real = subprocess.Popen
+@pytest.fixture(params=["commit-tree", "update-ref"])
+def refusing_commits(request, monkeypatch):
+    """git refuses the review commit (an unknown option), as a full disk or a lock would:
+    its building while the tests run, or the branch's move once they passed."""
+    real, verb = subprocess.Popen, request.param
 
     class Refusing(real):
         def __init__(self, argv, *args, **kwargs):
-            if argv and argv[0] == "git" and "commit" in argv:
-                argv = [*argv[: argv.index("commit") + 1], "--no-such-option"]
+            if argv and argv[0] == "git" and verb in argv:
+                argv = [*argv[: argv.index(verb) + 1], "--no-such-option"]
             super().__init__(argv, *args, **kwargs)
 
     monkeypatch.setattr(subprocess, "Popen", Refusing)

@@ -56,7 +56,7 @@ def test_a_base_ref_not_allowed_is_refused_before_git_sees_it(coding_repo, git_c
     assert git_calls == []
 
 
-def test_a_proven_single_shot_run_runs_git_six_times(coding_repo, git_calls):
+def test_a_proven_single_shot_run_runs_git_nine_times(coding_repo, git_calls):
     run = new_run(coding_repo, "@greet", mode="single-shot")
 
     assert handle_one_run()
@@ -66,9 +66,10 @@ def test_a_proven_single_shot_run_runs_git_six_times(coding_repo, git_calls):
     assert "+print('hello, world')" in Path(run.artifact_refs[-1]).read_text()
     assert run.diff_stats["changed"] == len(run.diff_stats["files"]) > 0
     assert run.iterations.get().changed_files == run.diff_stats["changed"]
-    # the add reads its base from what it wrote; the measure's staging and diff serve the
-    # review commit, whose id is read from the ref it wrote
-    assert verbs(git_calls) == ["worktree", "status", "status", "add", "diff", "commit"]
+    # the add reads its base from what it wrote; the measure's staging serves the review
+    # commit, built while the tests run (HEAD read, tree, commit): only the branch's move waits
+    built = ["rev-parse", "write-tree", "commit-tree"]
+    assert verbs(git_calls) == ["worktree", "status", "status", "add", "diff", *built, "update-ref"]
 
 
 def test_a_passs_review_commit_starts_no_git_maintenance(coding_repo):

@@ -11,6 +11,7 @@ from django.db import connection
 from coding.models import CodingRun
 from coding.worktrees import (
     GitFailed,
+    ReviewCommit,
     WorktreeRefused,
     check_branch,
     clean_up,
@@ -45,6 +46,22 @@ def test_a_commit_names_its_full_id_and_nothing_to_commit_names_head(git_repo):
 
     head = sh("git", "rev-parse", "HEAD", cwd=run.worktree_path).strip()
     assert made == again == head != run.base_sha
+
+
+def test_a_review_commit_built_before_a_branch_moved_is_refused_and_the_branch_kept(git_repo):
+    run = provision(new_run(git_repo))
+    Path(run.worktree_path, "app.py").write_text("print('changed')\n")
+    sh("git", "add", "app.py", cwd=run.worktree_path)
+    commit = ReviewCommit(run.worktree_path, "R1: change")
+    commit.settle()
+    git = ["git", "-c", "user.name=me", "-c", "user.email=me@example.com"]
+    sh(*git, "commit", "-q", "--allow-empty", "-m", "by hand", cwd=run.worktree_path)
+    by_hand = sh("git", "rev-parse", "HEAD", cwd=run.worktree_path).strip()
+
+    commit.move()
+    with pytest.raises(GitFailed, match="review commit was refused"):
+        commit.made()
+    assert sh("git", "rev-parse", "HEAD", cwd=run.worktree_path).strip() == by_hand
 
 
 def test_runs_provisioned_at_once_each_get_their_own(git_repo):
