@@ -17,6 +17,7 @@ import time
 import traceback
 from collections import Counter
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Count
 
@@ -52,32 +53,48 @@ def let_go(run_id: int) -> None:
 
 
 # The dispatcher's fixed reads, run on every turn of every driver (most turns find nothing):
-# each compiled once per process, since compiling one cost more than running it.
+# compiled once per process, since compiling them cost more than running them.
 READS = {
     "merge": lambda: merge_ready().values_list("id", flat=True)[:1],
     "active": lambda: CodingRun.objects.active().order_by("id").values_list("id", flat=True)[:50],
-    "busy": lambda: CodingRun.objects.active().values_list("repository_id", "agent_id"),
     "waiting": lambda: CodingRun.objects.startable().values_list("id", flat=True)[:1],
 }
 
 
 @functools.cache
-def compiled(name: str) -> tuple[str, tuple]:
-    return READS[name]().query.sql_with_params()
+def looking() -> tuple[str, tuple]:
+    parts = [READS[name]().query.sql_with_params() for name in ("merge", "active", "waiting")]
+    (merge, m), (active, a), (waiting, w) = parts
+    return f"SELECT ({merge}), ARRAY({active}), EXISTS({waiting})", (*m, *a, *w)
 
 
-def read(name: str) -> list[tuple]:
-    text, params = compiled(name)
+def look() -> tuple[int | None, list[int], bool]:
+    """(the approved merge to do, the active runs, whether any run waits): what a turn reads
+    before it picks, in one statement rather than a round trip each."""
+    text, params = looking()
     with connection.cursor() as cursor:
         cursor.execute(text, params)
-        return cursor.fetchall()
+        return cursor.fetchone()
 
 
-def busy() -> tuple[int, Counter, Counter]:
-    """Active runs: how many, by repository, by agent — from one read of the few active rows
-    (at most the WIP limit's worth, under the dispatch lock), not a count and two GROUP BYs."""
-    rows = read("busy")
-    return len(rows), Counter(repo for repo, _ in rows), Counter(a for _, a in rows if a)
+def candidates():
+    """The startable runs, oldest first, each carrying who is active — the repository and
+    agent of every active run (at most the WIP limit's worth), an uncorrelated subquery the
+    server reads once for the statement, not a count per row — read in one statement under
+    the dispatch lock: no run starts between the reading and the pick."""
+    active = CodingRun.objects.active().order_by()
+    waiting = CodingRun.objects.startable().select_related("repository").order_by("id")
+    return waiting.annotate(
+        busy_repos=ArraySubquery(active.values("repository_id")),
+        busy_agents=ArraySubquery(active.values("agent_id")),
+    )[:100]
+
+
+def busy(run: CodingRun) -> tuple[int, Counter, Counter]:
+    """Active runs, as a candidate carries them (each the same): how many, by repository, by
+    agent."""
+    agents = Counter(a for a in run.busy_agents if a)
+    return len(run.busy_repos), Counter(run.busy_repos), agents
 
 
 @transaction.atomic
@@ -85,15 +102,14 @@ def start_next() -> CodingRun | None:
     """The oldest startable run the limits allow, now `running` and held by this driver."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('opscore.coding.dispatch'))")
-    policy = Policy.objects.value("coding_policy")
-    running, per_repo, per_agent = busy()
+    policy, waiting = Policy.objects.value("coding_policy"), list(candidates())
+    running, per_repo, per_agent = busy(waiting[0]) if waiting else (0, Counter(), Counter())
     if running >= policy.max_running:
         return None
-    waiting = CodingRun.objects.startable().select_related("repository").order_by("id")
-    for run in waiting[:100]:
-        if per_repo.get(run.repository_id, 0) >= run.repository.max_concurrent_runs:
+    for run in waiting:
+        if per_repo[run.repository_id] >= run.repository.max_concurrent_runs:
             continue
-        if run.agent_id and per_agent.get(run.agent_id, 0) >= policy.max_running_per_agent:
+        if run.agent_id and per_agent[run.agent_id] >= policy.max_running_per_agent:
             continue
         if not hold(run.id):
             continue
@@ -103,9 +119,10 @@ def start_next() -> CodingRun | None:
     return None
 
 
-def adopt_orphan() -> CodingRun | None:
-    """An active run nobody holds: its driver died. Kill what its harness left, take it over."""
-    for (run_id,) in read("active"):
+def adopt_orphan(active: list[int]) -> CodingRun | None:
+    """An active run nobody holds (`active`: the turn's look): its driver died. Kill what
+    its harness left, take it over."""
+    for run_id in active:
         if not hold(run_id):
             continue  # a live driver has it
         run = CodingRun.objects.filter(pk=run_id).first()  # as it is now that it is held
@@ -120,12 +137,6 @@ def adopt_orphan() -> CodingRun | None:
     return None
 
 
-def next_merge() -> CodingRun | None:
-    """The newest run whose merge was approved and is still to be done, if any."""
-    found = read("merge")
-    return CodingRun.objects.filter(pk=found[0][0]).first() if found else None
-
-
 def drive_one() -> dict:
     """The coding lane's loop as the lane contract sees it (opscore.lanes)."""
     return paused_loop("coding") or {"ran": handle_one_run()}
@@ -137,13 +148,14 @@ def handle_one_run() -> bool:
     merges, starts or is adopted until the pause ends."""
     if lane_paused("coding"):
         return False
-    ready = next_merge()
+    merging, active, waiting = look()
+    ready = CodingRun.objects.filter(pk=merging).first() if merging is not None else None
     if ready is not None:
         merge_or_refuse(ready)
         return True
-    spare, run = take_spare() or early_spare(), None
+    spare, run = take_spare() or early_spare(waiting), None
     try:
-        run = adopt_orphan() or start_next()
+        run = adopt_orphan(active) or start_next()
     finally:
         if run is None:
             keep(spare)  # waits for the next run
@@ -163,13 +175,13 @@ def handle_one_run() -> bool:
     return True
 
 
-def early_spare():
+def early_spare(waiting: bool):
     """A box builder for the run about to start, when no spare waits already (a driver's
     first run): started before the dispatch decides which run (its interpreter starts while
     the run is picked and its worktree provisioned), when one waits at all. A run that then
     cannot start leaves it waiting for the next (coding/spare.py keeps it), so a queue held
     back by its limits does not start and kill a builder on every idle turn."""
-    return start_spare() if read("waiting") else None
+    return start_spare() if waiting else None
 
 
 def crash_line(error: Exception) -> str:

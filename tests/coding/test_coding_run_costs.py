@@ -182,5 +182,22 @@ def test_a_dispatch_reads_the_active_runs_once_and_counts_none(coding_repo):
     assert started == waiting
     reads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "coding_codingrun"')]
     assert not [q for q in queries if "COUNT(" in q["sql"]]
-    assert len(reads) == 2  # the active runs, the waiting ones: the move's UPDATE returns
+    assert len(reads) == 1  # the waiting runs, the active ones beside: the move's UPDATE returns
     assert started.status == "running" and started.started_at is not None  # the row it wrote
+
+
+@pytest.mark.django_db
+def test_a_turn_reads_the_merges_the_active_runs_and_the_queue_in_one_statement(coding_repo):
+    held_back = new_run(coding_repo, "held back by the repository's limit")
+    coding_repo.max_concurrent_runs = 0
+    coding_repo.save()
+
+    with CaptureQueriesContext(connection) as queries:
+        assert not handle_one_run()
+
+    sent = [q["sql"] for q in queries]
+    locked = next(n for n, sql in enumerate(sent) if "opscore.coding.dispatch" in sql)
+    runs = [sql for sql in sent[:locked] if '"coding_codingrun"' in sql]
+    assert len(runs) == 1  # merges waiting, active runs (orphans?), whether any run waits
+    held_back.refresh_from_db()
+    assert held_back.status == "queued"
