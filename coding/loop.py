@@ -159,27 +159,25 @@ def conclude(run, prompt, done, report, verdict, escape: str, change, stint=None
     refused, going = None, False
     with transaction.atomic():
         try:
-            record_pass(run, prompt, done, report, verdict, change)
+            record_pass(run, prompt, done, report, verdict, change, stint)
         finally:
             try:  # never left running
                 sha = commit and commit.made()
             except GitFailed as error:
                 refused = error
         if refused is None:
-            going, refused = move_on(run, verdict, stop, change, sha, stint)
+            going, refused = move_on(run, verdict, stop, change, sha)
     if refused is not None:
         raise refused
     return going
 
 
-def move_on(run: CodingRun, verdict, stop, change, sha, stint) -> tuple[bool, Exception | None]:
+def move_on(run: CodingRun, verdict, stop, change, sha) -> tuple[bool, Exception | None]:
     """The run moved on from its pass in a savepoint of the pass's transaction: a move that
     fails (a patch the disk refuses, a void commit) rolls back alone, so the pass's row still
     commits, and the failure is handed back to fail the run (handle_one_run says why)."""
     try:
         with transaction.atomic():
-            if stint is not None:
-                stint.settle(run)  # before the move, which reads the row back
             return verdict is not None and decide(run, verdict, stop, change, sha), None
     except Exception as error:  # re-raised by conclude once the pass's row is in
         return False, error
@@ -310,10 +308,12 @@ def remember_group(run: CodingRun):
 NO_CHANGE = Change("", {"changed": 0}, "")
 
 
-def record_pass(run, prompt, done, report, verdict, change: Change) -> CodingIteration:
+def record_pass(run, prompt, done, report, verdict, change: Change, stint=None):
     """One row per pass; the run's test and lint summaries, when its tests ran, with it; its
-    process group cleared (the pass's boxes are gone). In the caller's transaction."""
+    process group cleared (the pass's boxes are gone); the drive's time so far added (the
+    move after reads it back). In the caller's transaction."""
     tested = {"test_summary": verdict.tests, "lint_summary": verdict.lint} if verdict else {}
+    tested |= stint.settle() if stint is not None else {}
     CodingRun.objects.filter(pk=run.pk).update(process_group=None, **tested)
     run.process_group = None
     return CodingIteration.objects.create(

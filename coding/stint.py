@@ -5,18 +5,27 @@ clock, which no clock change moves."""
 import time
 
 from django.db import connection, transaction
+from django.db.models import JSONField
+from django.db.models.expressions import RawSQL
 
-ADD_ACTIVE_TIME = """
-    UPDATE coding_codingrun SET limits = limits || jsonb_build_object('active_seconds',
-        COALESCE((limits->>'active_seconds')::float, 0) + %s::float)
-    WHERE id = %s"""
+ADDED = """limits || jsonb_build_object('active_seconds',
+    COALESCE((limits->>'active_seconds')::float, 0) + %s::float)"""
+
+
+def with_active_time(stint: float) -> RawSQL:
+    """The run's limits with the stint's seconds (`stint`: its start on the monotonic clock)
+    added to what the row holds as the statement writes it (a retry may have reset it): a
+    value for an UPDATE of the run's row."""
+    return RawSQL(ADDED, [time.monotonic() - stint], output_field=JSONField())
 
 
 def add_active_time(run, stint: float) -> None:
-    """The stint's seconds (`stint`: its start on the monotonic clock) added in one statement
-    to what the row holds then (a retry may have reset it)."""
+    """The stint's seconds added in one statement of their own."""
     with connection.cursor() as cursor:
-        cursor.execute(ADD_ACTIVE_TIME, [time.monotonic() - stint, run.pk])
+        cursor.execute(
+            f"UPDATE coding_codingrun SET limits = {ADDED} WHERE id = %s",
+            [time.monotonic() - stint, run.pk],
+        )
 
 
 class Stint:
@@ -31,10 +40,12 @@ class Stint:
     def elapsed(self) -> float:
         return time.monotonic() - self.began
 
-    def settle(self, run) -> None:
-        add_active_time(run, self.began)
-        now = time.monotonic()
+    def settle(self) -> dict:
+        """The stint's time as a field of the statement writing the pass's row (it rides
+        along rather than costing a statement of its own); counted once that commits."""
+        now, limits = time.monotonic(), with_active_time(self.began)
         transaction.on_commit(lambda: self.restart(now))
+        return {"limits": limits}
 
     def restart(self, now: float) -> None:
         self.began, self.settled = now, True

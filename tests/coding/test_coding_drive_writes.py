@@ -89,6 +89,7 @@ def test_a_drive_ending_with_its_pass_writes_its_time_once_in_the_passs_transact
     run.refresh_from_db()
     added = [q["sql"] for q in queries if "active_seconds" in q["sql"]]
     assert len(added) == 1
+    assert '"test_summary"' in added[0]  # on the statement writing the pass's summaries
     assert run.status == "waiting_for_review" and 0 < run.limits["active_seconds"] < 60
 
 
