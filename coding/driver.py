@@ -17,7 +17,6 @@ import time
 import traceback
 from collections import Counter
 
-from django.contrib.postgres.expressions import ArraySubquery
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Count
 
@@ -53,18 +52,30 @@ def let_go(run_id: int) -> None:
 
 
 # The dispatcher's fixed reads, run on every turn of every driver (most turns find nothing):
-# compiled once per process, since compiling them cost more than running them.
+# each compiled once per process, since compiling one cost more than running it.
 READS = {
     "merge": lambda: merge_ready().values_list("id", flat=True)[:1],
     "active": lambda: CodingRun.objects.active().order_by("id").values_list("id", flat=True)[:50],
+    "busy": lambda: CodingRun.objects.active().values_list("repository_id", "agent_id"),
     "waiting": lambda: CodingRun.objects.startable().values_list("id", flat=True)[:1],
 }
 
 
 @functools.cache
+def compiled(name: str) -> tuple[str, tuple]:
+    return READS[name]().query.sql_with_params()
+
+
+def read(name: str) -> list[tuple]:
+    text, params = compiled(name)
+    with connection.cursor() as cursor:
+        cursor.execute(text, params)
+        return cursor.fetchall()
+
+
+@functools.cache
 def looking() -> tuple[str, tuple]:
-    parts = [READS[name]().query.sql_with_params() for name in ("merge", "active", "waiting")]
-    (merge, m), (active, a), (waiting, w) = parts
+    (merge, m), (active, a), (waiting, w) = map(compiled, ("merge", "active", "waiting"))
     return f"SELECT ({merge}), ARRAY({active}), EXISTS({waiting})", (*m, *a, *w)
 
 
@@ -77,24 +88,11 @@ def look() -> tuple[int | None, list[int], bool]:
         return cursor.fetchone()
 
 
-def candidates():
-    """The startable runs, oldest first, each carrying who is active — the repository and
-    agent of every active run (at most the WIP limit's worth), an uncorrelated subquery the
-    server reads once for the statement, not a count per row — read in one statement under
-    the dispatch lock: no run starts between the reading and the pick."""
-    active = CodingRun.objects.active().order_by()
-    waiting = CodingRun.objects.startable().select_related("repository").order_by("id")
-    return waiting.annotate(
-        busy_repos=ArraySubquery(active.values("repository_id")),
-        busy_agents=ArraySubquery(active.values("agent_id")),
-    )[:100]
-
-
-def busy(run: CodingRun) -> tuple[int, Counter, Counter]:
-    """Active runs, as a candidate carries them (each the same): how many, by repository, by
-    agent."""
-    agents = Counter(a for a in run.busy_agents if a)
-    return len(run.busy_repos), Counter(run.busy_repos), agents
+def busy() -> tuple[int, Counter, Counter]:
+    """Active runs: how many, by repository, by agent — from one read of the few active rows
+    (at most the WIP limit's worth, under the dispatch lock), not a count and two GROUP BYs."""
+    rows = read("busy")
+    return len(rows), Counter(repo for repo, _ in rows), Counter(a for _, a in rows if a)
 
 
 @transaction.atomic
@@ -102,14 +100,15 @@ def start_next() -> CodingRun | None:
     """The oldest startable run the limits allow, now `running` and held by this driver."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('opscore.coding.dispatch'))")
-    policy, waiting = Policy.objects.value("coding_policy"), list(candidates())
-    running, per_repo, per_agent = busy(waiting[0]) if waiting else (0, Counter(), Counter())
+    policy = Policy.objects.value("coding_policy")
+    running, per_repo, per_agent = busy()
     if running >= policy.max_running:
         return None
-    for run in waiting:
-        if per_repo[run.repository_id] >= run.repository.max_concurrent_runs:
+    waiting = CodingRun.objects.startable().select_related("repository").order_by("id")
+    for run in waiting[:100]:
+        if per_repo.get(run.repository_id, 0) >= run.repository.max_concurrent_runs:
             continue
-        if run.agent_id and per_agent[run.agent_id] >= policy.max_running_per_agent:
+        if run.agent_id and per_agent.get(run.agent_id, 0) >= policy.max_running_per_agent:
             continue
         if not hold(run.id):
             continue

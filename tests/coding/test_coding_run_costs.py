@@ -182,7 +182,7 @@ def test_a_dispatch_reads_the_active_runs_once_and_counts_none(coding_repo):
     assert started == waiting
     reads = [q["sql"] for q in queries if q["sql"].startswith('SELECT "coding_codingrun"')]
     assert not [q for q in queries if "COUNT(" in q["sql"]]
-    assert len(reads) == 1  # the waiting runs, the active ones beside: the move's UPDATE returns
+    assert len(reads) == 2  # the active runs, the waiting ones: the move's UPDATE returns
     assert started.status == "running" and started.started_at is not None  # the row it wrote
 
 
