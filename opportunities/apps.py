@@ -41,6 +41,7 @@ def register_orders():
     proactive = [*orders.HANDLERS, *digests.HANDLERS, *curation.HANDLERS]
     contribute("proactive", handlers=proactive)
     contribute("idle", handlers=idle.HANDLERS)
+    contribute("publishing", handlers=engagement.HANDLERS)  # a paused lane calls no channel
 
 
 def register_publishing():

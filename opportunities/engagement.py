@@ -3,7 +3,8 @@ decaying schedule (1 h, 6 h, 24 h and 72 h after posting) and writes ContentMetr
 outcome learning and the tweet_high_engagement trigger run on real numbers. A post the channel
 no longer has is recorded as deleted. One bad answer fails that poll (kept on the post, the next
 poll still comes), never the order; a 429 postpones the poll; a refused credential blocks the
-channel, as a refused post does."""
+channel, as a refused post does. A stopped channel (`stop-channel`) is not polled until the
+stop is lifted, and a paused publishing lane holds the order (opportunities.apps)."""
 
 from collections import Counter
 
@@ -14,13 +15,14 @@ from missions.models import ContentMetric, Publication, PublicationStatus
 from opportunities.channels import ADAPTERS, LABELS
 from opportunities.channels.base import ChannelError, CredentialsRefused, RateLimited
 from opportunities.models import ChannelAccount
-from opportunities.publishing import block_channel
+from opportunities.publishing import block_channel, stopped_by
 from opscore.actions import record_event
 from opscore.models import RunStatus
 from opscore.standing_orders import RunResult
 
 MAX_PER_RUN = 50
 BLOCKED_RETRY_SECONDS = 3600
+STOPPED_RETRY_SECONDS = 900  # a stopped channel's polls look again as often as the order runs
 
 
 def engagement_poll(order, run):
@@ -40,6 +42,10 @@ def poll_one(publication: Publication) -> str:
         return "skipped"
     if ChannelAccount.objects.filter(name=publication.channel, blocked_at__isnull=False).exists():
         publication.postpone_poll(BLOCKED_RETRY_SECONDS, f"{publication.channel} is blocked")
+        return "postponed"
+    if stop := stopped_by(publication.channel):  # the kill switch: nothing goes to the channel
+        why = f"{publication.channel} is stopped by override {stop.id}: {stop.reason}"
+        publication.postpone_poll(STOPPED_RETRY_SECONDS, why)
         return "postponed"
     channel = module.Channel()
     try:

@@ -137,3 +137,35 @@ def test_a_429_postpones_the_poll_without_counting_it(network, x_account, clock,
     publication.refresh_from_db()
     assert run.evidence == {"postponed": 1} and publication.polls_done == 0
     assert publication.next_poll_at == T0 + timedelta(hours=1, minutes=10)
+
+
+def test_a_stopped_channel_is_not_polled_until_the_stop_is_lifted(
+    network, x_account, clock, poll_order
+):
+    """`stop-channel x` is the channel's kill switch: nothing goes to it, not even a read of a
+    post's numbers with the same credentials, until it is lifted."""
+    from opscore.overrides import apply_override, lift_override
+
+    publication = posted_on_x(network, clock)
+    network.on("GET", f"/2/tweets/{TWEET_ID}", x_metrics(impressions=100, likes=5))
+    switch = apply_override("stop_channel", "x", reason="bad week", actor="operator:ann")
+
+    held = poll_at(clock, poll_order, 1)
+
+    publication.refresh_from_db()
+    assert held.evidence == {"postponed": 1} and not network.sent("GET", f"/2/tweets/{TWEET_ID}")
+    assert f"stopped by override {switch.id}" in publication.last_poll_error
+    lift_override(switch.id, reason="better", actor="operator:ann")
+    assert poll_at(clock, poll_order, 2).evidence == {"measured": 1}
+
+
+def test_a_paused_publishing_lane_holds_the_engagement_polls(network, x_account, clock, poll_order):
+    from opscore.overrides import apply_override
+
+    posted_on_x(network, clock)
+    apply_override("pause_lane", "publishing", reason="quiet", actor="operator:ann")
+
+    held = poll_at(clock, poll_order, 1)
+
+    assert held.status == "blocked" and "publishing" in held.summary
+    assert not network.sent("GET", f"/2/tweets/{TWEET_ID}")
