@@ -2,14 +2,17 @@
 open questions, and *Add comment* to write on a thread or answer a question through the same
 action as the Stage (the owning agent replies; an answer wakes the waiting step)."""
 
+import functools
+
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 
 from missions.models import Comment, SubjectKind
 from missions.talk import TalkRefused
-from missions.threads import post_comment
+from missions.threads import answer_remark, post_comment
 from opscore.models import operator_actor
 
 
@@ -38,6 +41,7 @@ class CommentForm(forms.ModelForm):
                 user=self.user,
                 text=data["text"],
                 answers=data.get("answers"),
+                reply_now=False,  # the admin's page is one transaction: replied after it
             )
         except TalkRefused as refused:
             raise forms.ValidationError(str(refused)) from None
@@ -91,6 +95,7 @@ class CommentAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         obj.__dict__.update(Comment.objects.get(pk=form.posted.pk).__dict__)
+        transaction.on_commit(functools.partial(answer_remark, form.posted))
 
     @admin.display(description="thread")
     def thread_link(self, comment):

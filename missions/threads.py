@@ -108,9 +108,12 @@ def thread_of(kind: str, subject_id: int):
     return Comment.objects.on(kind, subject_id).select_related("agent", "in_reply_to")
 
 
-def post_comment(kind: str, subject_id: int, *, actor: str, text, user=None, answers=None):
+def post_comment(
+    kind: str, subject_id: int, *, actor: str, text, user=None, answers=None, reply_now=True
+):
     """The operator's remark (or answer to `answers`, a question's id), then the agent's reply
-    when the remark starts work. Returns the operator's comment."""
+    when the remark starts work (`reply_now=False`: the caller asks for it once its own
+    transaction has committed, answer_remark). Returns the operator's comment."""
     subject = subject_of(kind, subject_id)
     comment = keep_talk(
         text,
@@ -118,9 +121,16 @@ def post_comment(kind: str, subject_id: int, *, actor: str, text, user=None, ans
         where=f"{subject.label} thread",
         keep=lambda cleaned: _record_remark(subject, actor, cleaned, user, answers),
     )
-    if comment.kind == CommentKind.REMARK and comment.starts_work:
-        reply_to(comment, subject)
+    if reply_now:
+        answer_remark(comment, subject)
     return comment
+
+
+def answer_remark(comment: Comment, subject: Subject | None = None) -> None:
+    """The agent's reply to a remark that starts work: a model call, so never made inside a
+    transaction that holds what the remark wrote."""
+    if comment.kind == CommentKind.REMARK and comment.starts_work:
+        reply_to(comment, subject or subject_of(comment.subject_kind, comment.subject_id))
 
 
 @transaction.atomic

@@ -181,12 +181,15 @@ def test_thread_show_json_tells_its_subject_as_the_api_does(client, agent):
     assert shown["subject"]["id"] == step.mission_id and shown["subject"]["agent"] == "devops"
 
 
-def test_the_admin_adds_a_comment_through_the_thread_action(admin_client, agent):
+def test_the_admin_adds_a_comment_through_the_thread_action(
+    admin_client, agent, django_capture_on_commit_callbacks
+):
     step = make_step("analyze", agent=agent)
-    answer = admin_client.post(
-        "/admin/missions/comment/add/",
-        {"subject_kind": "mission", "subject_id": step.mission_id, "text": "from the admin"},
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # the reply follows the commit
+        answer = admin_client.post(
+            "/admin/missions/comment/add/",
+            {"subject_kind": "mission", "subject_id": step.mission_id, "text": "from the admin"},
+        )
     assert answer.status_code == 302
     remark = Comment.objects.get(kind="remark")
     assert (remark.actor, remark.replies.count()) == ("operator:operator", 1)
