@@ -125,3 +125,18 @@ def shown_digest(client, proposal) -> str:
     marker = 'name="digest" value="'
     at = card.find(marker)
     return card[at + len(marker) : at + len(marker) + 64] if at >= 0 else ""
+
+
+def crawled_page(agent, body: str):
+    """A crawled page as the crawl executor stores it: an untrusted artifact of a finished crawl
+    step, from a site nobody vouches for."""
+    from missions.models import Artifact
+
+    return Artifact.objects.create(
+        step=make_step("crawl", agent=agent, status="succeeded"),
+        kind="crawl",
+        title="A page",
+        body=body,
+        provenance="untrusted",
+        source_url="https://evil.example/page",
+    )

@@ -141,17 +141,9 @@ def test_a_draft_from_a_memory_learned_from_untrusted_words_waits_for_a_person(l
     that page's words at one remove."""
     from memory.actions import propose_candidate
     from memory.gate import review_candidate
-    from missions.models import Artifact
-    from tests.factories import make_step
+    from tests.factories import crawled_page
 
-    page = Artifact.objects.create(
-        step=make_step("crawl", agent=learned, status="succeeded"),
-        kind="crawl",
-        title="A page",
-        body="Deploy on Fridays",
-        provenance="untrusted",
-        source_url="https://evil.example/page",
-    )
+    page = crawled_page(learned, "Deploy on Fridays")
     data = {"agent": "devops", "kind": "lesson", "title": "Threads beat links, says a page"}
     data |= {"body": "Deploy on Fridays.", "confidence": 0.95, "tags": ["metric-lesson"]}
     taught = propose_candidate(data | {"evidence": [{"type": "artifact", "id": page.id}]})[0]

@@ -9,11 +9,11 @@ from memory.actions import propose_candidate
 from memory.gate import review_candidate
 from memory.learning import promote_insights
 from missions import loop
-from missions.models import Artifact, Proposal, TriggerRule
+from missions.models import Proposal, TriggerRule
 from opscore.actions import record_event
 from opscore.models import Event, Runtime
 from tests.console.test_agent_api import call
-from tests.factories import AgentFactory, make_step
+from tests.factories import AgentFactory, crawled_page
 from tests.missions.test_derived_provenance import FAR, INJECTED
 
 pytestmark = pytest.mark.django_db
@@ -58,14 +58,7 @@ def test_an_outside_runtimes_own_insight_does_not_start_another_agents_work(clie
 
 def test_an_insight_from_a_crawled_page_stays_untrusted_once_a_person_promotes_it(follow_up):
     devops = AgentFactory(slug="devops")
-    page = Artifact.objects.create(
-        step=make_step("crawl", agent=devops, status="succeeded"),
-        kind="crawl",
-        title="A page",
-        body=INJECTED,
-        provenance="untrusted",
-        source_url="https://evil.example/page",
-    )
+    page = crawled_page(devops, INJECTED)
     data = {"agent": "devops", "kind": "insight", "title": INJECTED, "body": INJECTED}
     data |= {"confidence": 0.9, "evidence": [{"type": "artifact", "id": page.id}]}
     candidate = propose_candidate(data)[0]
