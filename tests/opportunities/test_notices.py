@@ -192,14 +192,16 @@ def test_an_offline_digest_says_it_is_offline_and_an_online_one_does_not(lane, s
     assert Notice.objects.get(lane="digest").title.startswith("Ideas digest")
 
 
-def test_a_webhook_trickling_its_answer_is_cut_off_at_the_webhook_timeout(lane, monkeypatch):
+def test_a_webhook_trickling_its_answer_is_cut_off_at_the_webhook_timeout(
+    lane, monkeypatch, settings
+):
     """Each read arriving in time is not enough: the call is over within WEBHOOK_TIMEOUT in
     all, so one slow receiver cannot hold the outbox's deliverer."""
     from tests.trickler import Trickler
 
     far = Trickler()
     monkeypatch.setattr("opportunities.notices.WEBHOOK_TIMEOUT", 1)
-    monkeypatch.setattr("django.conf.settings.OPS_WEBHOOK_URL", far.url)
+    settings.OPS_WEBHOOK_URL = far.url  # through the settings fixture: restored after the test
     opportunity()
     run_order_now(lane)
 
