@@ -70,9 +70,15 @@ def claim_next() -> OutboxMessage | None:
 
 def deliver_one() -> bool:
     """Claim and send one due message. Returns whether there was one."""
+    return send_one() is not None
+
+
+def send_one() -> str | None:
+    """Claim and send one due message: 'delivered', 'held' or 'failed' (kept on its row with
+    the reason), or None when nothing is due."""
     message = claim_next()
     if message is None:
-        return False
+        return None
     deliver = CHANNELS.get(message.channel)
     try:
         if deliver is None:
@@ -81,14 +87,17 @@ def deliver_one() -> bool:
             message.mark_delivered(deliver(message))
     except Held as held:
         message.postpone(str(held), held.retry_after)
+        return "held"
     except ChannelSaidNo as said:
         with transaction.atomic():
             if said.aftermath is not None:
                 said.aftermath()
             record_failure(message, str(said), retry_after=said.retry_after)
+        return "failed"
     except Exception as error:  # the failure is kept on the row, with its reason
         record_failure(message, f"{type(error).__name__}: {error}".strip())
-    return True
+        return "failed"
+    return "delivered"
 
 
 def record_failure(message: OutboxMessage, reason: str, retry_after: float | None = -1) -> None:
@@ -112,6 +121,7 @@ def record_failure(message: OutboxMessage, reason: str, retry_after: float | Non
 
 
 def deliver_pending(limit: int = 100) -> int:
+    """Send what is due, at most `limit` tries; returns how many messages were tried."""
     delivered = 0
     while delivered < limit and deliver_one():
         delivered += 1
@@ -144,8 +154,8 @@ class Deliverer:
         try:
             if self.listener is None:
                 self.listener = listen(Channel.OUTBOX)
-            if deliver_one():
-                self.delivered += 1
+            if sent := send_one():
+                self.delivered += sent == "delivered"  # what went out, not what was tried
                 return
             self._wait(min(self.idle_poll, seconds_until_next_delivery()))
         except DISCONNECTS as error:

@@ -237,3 +237,30 @@ def test_the_loops_say_a_sentence_on_stopping_and_json_only_when_asked(monkeypat
     assert json.loads(said["deliver", "json"]) == {"delivered": 3}
     assert said["work", "text"] == "worker slot 1: stopped after 5 step(s)"
     assert json.loads(said["work", "json"]) == {"slot": 1, "steps": 5}
+
+
+@pytest.mark.django_db
+def test_the_deliverer_counts_what_it_delivered_not_what_it_tried(monkeypatch):
+    """'stopped after delivering N message(s)' is read as N messages out: a send that failed
+    (kept on its row for a retry) is not one of them."""
+    import threading
+
+    from missions.outbox import CHANNELS, Deliverer
+
+    stop = threading.Event()
+
+    def refused(message):
+        raise ConnectionError("the receiver is down")
+
+    def accepted(message):
+        stop.set()  # the second message ends the run once it is delivered
+        return "ok-1"
+
+    monkeypatch.setitem(CHANNELS, "down", refused)
+    monkeypatch.setitem(CHANNELS, "up", accepted)
+    failing = OutboxMessage.objects.create(key="first", channel="down", payload={})
+    OutboxMessage.objects.create(key="second", channel="up", payload={})
+
+    assert Deliverer(stop, idle_poll=0).run() == 1
+    failing.refresh_from_db()
+    assert failing.status == "pending" and "receiver is down" in failing.last_error
