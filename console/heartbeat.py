@@ -12,6 +12,7 @@ from django.db.models.functions import Now
 
 from memory.initiative import enqueue_initiatives
 from memory.learning import drop_endings, learn_from_outcomes, promote_insights
+from memory.uses import fold_memory_uses
 from missions import duties as execution
 from missions.goals import snapshot_goals
 from missions.orders import close_finished_missions
@@ -76,6 +77,8 @@ DUTIES = [
         lane="reactions",
         dropping=execution.drop_reactions,
     ),
+    # bookkeeping of calls already made, not memory work: it runs while the lane is paused
+    Duty("count_memory_uses", 2, fold_memory_uses),
     Duty("promote_insights", 2, promote_insights, lane="memory"),
     Duty("learn_from_outcomes", 4, learn_from_outcomes, lane="memory", dropping=drop_endings),
     Duty("enqueue_initiatives", 2, enqueue_initiatives, lane="proactive"),

@@ -15,6 +15,7 @@ from memory.models import (
 )
 from memory.provenance import provenance_chain
 from memory.upkeep import mark_stale
+from memory.uses import uses_of
 from opscore.admin import AuditAdmin, EvidenceInline, LineageMixin
 from opscore.models import operator_actor
 
@@ -48,7 +49,7 @@ class UseFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        if self.value() == "never":
+        if self.value() == "never":  # as of the last count (memory.uses): at most a beat old
             return queryset.filter(use_count=0)
         if self.value() == "flagged":
             return queryset.filter(flagged_at__isnull=False)
@@ -121,7 +122,7 @@ class MemoryAdmin(LineageMixin, admin.ModelAdmin):
         "visibility",
         "status",
         "provenance",
-        "use_count",
+        "uses",
         "last_used_at",
         "superseded_by",
         "calibration",
@@ -136,6 +137,14 @@ class MemoryAdmin(LineageMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="use count")
+    def uses(self, obj):
+        """Folded into the row at each heartbeat; the calls still queued are counted here."""
+        queued = uses_of(obj) - obj.use_count
+        if not queued:
+            return obj.use_count
+        return f"{obj.use_count + queued} ({queued} queued, counted at the next heartbeat)"
 
     @admin.display(description="provenance (evidence → candidate → reviews → memory → calls)")
     def provenance(self, obj):

@@ -2,6 +2,7 @@
 
 from memory.models import CandidateStatus, Memory, MemoryCandidate, MemoryStatus
 from memory.upkeep import mark_stale
+from memory.uses import uses_of
 from opscore.models import Override
 from opscore.overrides import OVERRIDE_KINDS, OverrideKind, OverrideRefused, write_switch
 
@@ -36,7 +37,7 @@ def check_memory(target: str) -> str:
 
 def memory_in_flight(target: str) -> dict:
     memory = Memory.objects.get(pk=int(target))
-    return {"status": memory.status, "use_count": memory.use_count, "text": memory.content[:200]}
+    return {"status": memory.status, "use_count": uses_of(memory), "text": memory.content[:200]}
 
 
 def apply_stale(row: Override) -> dict:

@@ -10,6 +10,7 @@ from django.urls import NoReverseMatch, reverse
 
 from memory.evidence import EVIDENCE_TYPES
 from memory.models import Memory, MemoryReview
+from memory.uses import uses_of
 from opscore.models import LLMCall
 
 CALLS_SHOWN = 20
@@ -101,6 +102,6 @@ def provenance_chain(memory: Memory) -> list[Link]:
         chain += [Link("source", ref) for ref in candidate.source_refs]
     chain += review_links(memory)
     chain.append(
-        Link("memory", f"memory {memory.id} ({memory.status}, used {memory.use_count} times)")
+        Link("memory", f"memory {memory.id} ({memory.status}, used {uses_of(memory)} times)")
     )
     return chain + lineage_links(memory) + call_links(memory)

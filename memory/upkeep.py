@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.db.models.functions import Now
 
 from memory.models import Decision, Memory, MemoryReview, MemoryStatus
+from memory.uses import fold_memory_uses
 from opscore.db import db_now
 from opscore.models import Policy
 
@@ -13,6 +14,7 @@ REVIEWER = "system:memory-review"
 
 
 def review_due_memories(limit: int = 500) -> dict:
+    fold_memory_uses()  # a use still queued is support too
     policy = Policy.objects.value("memory_policy")
     now = db_now()
     counts = {Decision.REFRESH: 0, Decision.EXPIRE: 0, Decision.MARK_STALE: 0}

@@ -13,6 +13,7 @@ from memory.models.choices import (
 )
 from memory.models.initiative import INITIATIVE_ENDINGS, InitiativeRequest, InitiativeStatus
 from memory.models.memories import Memory
+from memory.models.uses import PendingUse
 
 __all__ = [
     "INITIATIVE_ENDINGS",
@@ -28,6 +29,7 @@ __all__ = [
     "MemoryScope",
     "MemoryStatus",
     "MemoryType",
+    "PendingUse",
     "Stability",
     "Visibility",
 ]

@@ -21,6 +21,23 @@ def search_vector():
     )
 
 
+def headline_vector():
+    """The weight-A half of `search` on its own (title and subject key): a term found there
+    counts twice in retrieval's score, and reading it stored costs no ts_filter per candidate."""
+    return SearchVector("title", "subject_key", config="english", weight="A")
+
+
+class SearchableLength(models.Func):
+    """How many distinct lexemes of `search` a query can hold: the function and envelope words
+    retrieval never searches for (memory_unsearched_lexemes, memory/sql) are left out, as they
+    are out of the query. BM25's document length, stored so a retrieval computes none. That
+    function is immutable: a new list of unsearched words comes with a migration that
+    recomputes this column."""
+
+    template = "length(ts_delete(%(expressions)s, memory_unsearched_lexemes()))"
+    output_field = models.IntegerField()
+
+
 def exact_words():
     """The same text's words as written, unstemmed: a query word found in its own form is a
     surer match than one that only shares a stem ("customers" in "customers" rather than
@@ -115,6 +132,14 @@ class Memory(models.Model):
     )
     exact_words = models.GeneratedField(
         expression=exact_words(), output_field=SearchVectorField(), db_persist=True
+    )
+    headline = models.GeneratedField(
+        expression=headline_vector(), output_field=SearchVectorField(), db_persist=True
+    )
+    searchable_length = models.GeneratedField(
+        expression=SearchableLength(search_vector()),
+        output_field=models.IntegerField(),
+        db_persist=True,
     )
 
     objects = MemoryQuerySet.as_manager()

@@ -13,6 +13,7 @@ from django.db.models.functions import Now
 from memory import retrieval
 from memory.models import Memory
 from memory.retrieval import fetch_rows, retrieve
+from memory.uses import fold_memory_uses
 from missions.worker import handle_one_step
 from opscore import llm
 from opscore.models import LLMCall
@@ -125,8 +126,9 @@ def test_a_steps_llm_request_carries_its_memories_and_the_call_names_them(
     call = LLMCall.objects.get()
     assert call.injected["memory_ids"] == [memory.id]
     assert call.injected["voice_version"] == agent.voice_version()
+    fold_memory_uses()
     memory.refresh_from_db()
-    assert memory.use_count == 1 and memory.last_used_at is not None  # counted by the call row
+    assert memory.use_count == 1 and memory.last_used_at is not None  # queued by the call row
 
 
 def fill_past_statistics():
@@ -287,3 +289,24 @@ def test_with_statistics_a_term_given_twice_or_as_its_stem_counts_once(analysed_
     assert [pk for pk, _, _ in once] == [logs.id, disk.id]  # "disk" is common: a lower idf
     assert scored("devops", ["disk", "disks", "logs", "log"]) == once
     assert scored("devops", ["the", "disk", "zymurgy", "logs"]) == once  # nothing to match
+
+
+def test_a_memorys_stored_headline_and_length_are_what_its_search_column_says(agent):
+    """Retrieval reads them stored (memory_retrieve v10); they must stay the summary of
+    `search` it computed per candidate before, whatever a memory's words or later edits."""
+    first = remember(
+        "devops",
+        "The log volume on db-1 fills since the rotation must wait for the backup.",
+        title="Disks fill on Fridays",
+        subject_key="db-1",
+    )
+    Memory.objects.filter(pk=first.pk).update(title="", content="Rotate the logs at noon.")
+    remember("devops", "a the of and it is", type="fact")
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), count(*) FILTER (WHERE headline = ts_filter(search, '{a}')"
+            " AND searchable_length = length(ts_delete(search, memory_unsearched_lexemes())))"
+            " FROM memory_memory"
+        )
+        assert cursor.fetchone() == (2, 2)

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from memory.models import Memory
+from memory.uses import fold_memory_uses
 from missions.worker import handle_one_step
 from opscore import llm
 from opscore.models import LLMCall
@@ -68,6 +69,7 @@ def test_memories_add_no_statement_to_a_real_models_step(agent, real_model):
     assert with_memories == without
     carried = LLMCall.objects.latest("id").injected["memory_ids"]
     assert served.id in carried and withheld.id not in carried
+    fold_memory_uses()
     served.refresh_from_db()
     withheld.refresh_from_db()
     assert (served.use_count, withheld.use_count) == (1, 0)

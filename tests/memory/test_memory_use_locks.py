@@ -1,6 +1,8 @@
-"""Counting a call's memories locks them in id order, as calibration does: counted in the
-prompt's order, a call's insert and a step's calibration each held a memory the other waited
-for, and Postgres broke the deadlock by failing the step."""
+"""Counting memory uses never makes a step wait, and never deadlocks a calibration.
+
+A call's insert used to lock and count the memories it carried: in the prompt's order it
+deadlocked with a step's calibration; in id order it still waited for any memory a calibration
+or a review held. Now the insert only queues the use, and the fold locks in id order."""
 
 import threading
 from decimal import Decimal
@@ -9,7 +11,8 @@ import psycopg
 import pytest
 from django.db import connection
 
-from memory.models import Memory
+from memory.models import Memory, PendingUse
+from memory.uses import fold_memory_uses
 from opscore.models import LLMCall
 from tests.factories import AgentFactory
 from tests.processes import database_url, wait_for
@@ -29,17 +32,21 @@ def memory_of(agent, content: str) -> Memory:
 
 
 def record_call(agent, memory_ids: list[int]) -> None:
-    """What a worker does after a prompt: the call's row, whose trigger counts the memories."""
+    """What a worker does after a prompt: the call's row, whose trigger queues the memories."""
+    LLMCall.objects.create(
+        agent=agent,
+        purpose="step.analyze",
+        provider="offline",
+        model="m",
+        prompt_version="v",
+        outcome="ok",
+        injected={"memory_ids": memory_ids},
+    )
+
+
+def fold_in_a_thread() -> None:
     try:
-        LLMCall.objects.create(
-            agent=agent,
-            purpose="step.analyze",
-            provider="offline",
-            model="m",
-            prompt_version="v",
-            outcome="ok",
-            injected={"memory_ids": memory_ids},
-        )
+        fold_memory_uses()
     finally:
         connection.close()
 
@@ -48,12 +55,29 @@ def waiting_on_a_lock() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO \"opscore_llmcall\"%%'"
+            " AND wait_event_type = 'Lock' AND query LIKE '%%memory_fold_uses%%'"
         )
         return cursor.fetchone()[0] == 1
 
 
-def test_a_call_counting_its_memories_takes_them_in_id_order_whatever_the_prompts_order():
+def test_recording_a_call_never_waits_for_a_memory_someone_holds():
+    agent = AgentFactory(slug="devops")
+    held = memory_of(agent, "Check the disk.")
+    with psycopg.connect(database_url()) as calibration:
+        calibration.execute("SELECT 1 FROM memory_memory WHERE id = %s FOR UPDATE", [held.id])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")  # a wait would fail the insert, not hang
+        try:
+            record_call(agent, [held.id])
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+        calibration.commit()
+
+    assert list(PendingUse.objects.values_list("memory_ids", flat=True)) == [[held.id]]
+
+
+def test_the_fold_takes_memories_in_id_order_whatever_the_prompts_order():
     agent = AgentFactory(slug="devops")
     first, second = memory_of(agent, "Check the disk."), memory_of(agent, "Then the logs.")
     # Any update (a use, a calibration) moves a row's live version: the table no longer lies
@@ -61,12 +85,13 @@ def test_a_call_counting_its_memories_takes_them_in_id_order_whatever_the_prompt
     Memory.objects.filter(pk=first.pk).update(confidence=Decimal("0.6"))
     with psycopg.connect(database_url()) as calibration:  # holds the lower id, as it would
         calibration.execute("SELECT 1 FROM memory_memory WHERE id = %s FOR UPDATE", [first.id])
-        call = threading.Thread(target=record_call, args=(agent, [second.id, first.id]))
+        record_call(agent, [second.id, first.id])
+        call = threading.Thread(target=fold_in_a_thread)
         call.start()
         wait_for(waiting_on_a_lock)
 
-        # The call waits for the lower id holding nothing, so calibration's next lock is free:
-        # in the prompt's order the call held the higher id, and this was a deadlock.
+        # The fold waits for the lower id holding nothing, so calibration's next lock is free:
+        # in the prompt's order it would hold the higher id, and this was a deadlock.
         calibration.execute(
             "SELECT 1 FROM memory_memory WHERE id = %s FOR UPDATE NOWAIT", [second.id]
         )

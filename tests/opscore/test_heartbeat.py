@@ -33,6 +33,7 @@ def test_a_heartbeat_records_every_duty_in_order():
         "detect_runaways",
         "evaluate_triggers",
         "process_reactions",
+        "count_memory_uses",
         "promote_insights",
         "learn_from_outcomes",
         "enqueue_initiatives",
