@@ -35,9 +35,10 @@ class MissionsConfig(AppConfig):
         checkers.READS_WINDOWS.register_all(checkers.BUILTIN_WINDOWS)
         executors.register_plugins(settings.OPS_EXECUTOR_MODULES)
         override_kinds.register()
-        from missions import recovery, threads
+        from missions import recovery, threads, words
 
         recovery.BLOCKER_CHECKS.register(threads.WAITING, threads.question_settled)
+        recovery.BLOCKER_CHECKS.register(words.WAITING, words.words_cleared)
         contribute("triggers", duties=["evaluate_triggers"], on=True)
         contribute("reactions", duties=["process_reactions"], on=True)
         contribute("publishing", kinds=["post_tweet"])

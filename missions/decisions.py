@@ -8,6 +8,7 @@ from django.db import transaction
 from missions.actions import DecisionRefused, mark_accepted, record_refusal, start_mission
 from missions.gates import first_refusal, reserve_for_goals
 from missions.models import Proposal, ProposalStatus, RejectionCode
+from missions.words import approve_covered
 from opscore import four_eyes
 from opscore.actions import record_event
 from opscore.four_eyes import why_not_approve_proposal, why_not_decide
@@ -27,20 +28,21 @@ def approve_proposal(
         dropped = drop_refusal(proposal.step_kinds)
         refusal = first_refusal(proposal.step_kinds, reserve_for_goals(proposal))
         proposal = _lock_pending(proposal)
-        _check_approver(proposal, user, shown_digest)
+        content = proposal.shown_content()  # read once: what is checked is what is approved
+        _check_approver(proposal, user, shown_digest, content)
         if dropped:
             return record_refusal(proposal, RejectionCode.LANE_PAUSED, dropped, actor=actor)
         if refusal:
             return record_refusal(proposal, RejectionCode.CAP_GATE, refusal, actor=actor)
-        return _accept(proposal, actor=actor)
+        return _accept(proposal, actor=actor, content=content)
 
 
-def _check_approver(proposal: Proposal, user, shown_digest: str | None) -> None:
+def _check_approver(proposal: Proposal, user, shown_digest: str | None, content: dict) -> None:
     if user is not None:
         why = why_not_approve_proposal(user, proposal.step_kinds, author=proposal.author)
         if why:
             raise DecisionRefused(why)
-    if shown_digest is not None and shown_digest != proposal.content_digest():
+    if shown_digest is not None and shown_digest != proposal.content_digest(content):
         raise DecisionRefused(
             f"P{proposal.id} changed after it was shown to you; reload and review it again"
         )
@@ -113,9 +115,12 @@ def _lock_pending(proposal: Proposal) -> Proposal:
     return locked
 
 
-def _accept(proposal: Proposal, *, actor: str) -> Proposal:
+def _accept(proposal: Proposal, *, actor: str, content: dict) -> Proposal:
     mark_accepted(proposal, actor=actor)
+    proposal.approved_digest = proposal.content_digest(content)
     proposal.save(update_fields=["status", "decided_by", "decided_at", "approved_digest"])
     proposal.refresh_from_db(fields=["decided_at"])
-    start_mission(proposal, actor=actor)
+    steps = start_mission(proposal, actor=actor)
+    covered = {text for texts in content.get("written", {}).values() for text in texts}
+    approve_covered(steps, covered, actor=actor, proposal=proposal)
     return proposal

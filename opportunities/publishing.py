@@ -10,9 +10,11 @@ from django.conf import settings
 from django.db import transaction
 
 from missions.executors import Blocked, Effect, Failed, Succeeded
-from missions.models import Artifact, Publication, PublicationStatus, start_of_today
+from missions.models import Publication, PublicationStatus, start_of_today
 from missions.outbox import ChannelSaidNo, Held
 from missions.recovery import requeue_cleared_blockers
+from missions.words import WAITING as WORDS_WAITING
+from missions.words import words_hold, words_to_approve
 from opportunities.channels import ADAPTERS, LABELS, PostRequest
 from opportunities.channels.base import CredentialsRefused, Duplicate, PostRejected, RateLimited
 from opportunities.channels.limits import secret_in, too_long
@@ -35,12 +37,13 @@ def tweet_text(step) -> str | None:
     """The payload's text, or the newest draft from a step this one depends on."""
     if step.payload.get("text"):
         return str(step.payload["text"])
-    draft = (
-        Artifact.objects.filter(step__in=step.depends_on.all(), kind="draft_tweet")
-        .order_by("-id")
-        .first()
-    )
-    return draft.body if draft else None
+    return words_to_approve(step)
+
+
+def words_refusal(step, text: str) -> str | None:
+    """Words no approval showed (a draft written after, or unlike, what the proposal's card
+    showed) wait for a person to approve exactly them; the payload's own text was approved."""
+    return None if step.payload.get("text") else words_hold(step, text)
 
 
 def chosen_channel(step) -> tuple[str, str | None]:
@@ -103,6 +106,8 @@ def run_post_tweet(run):
     refused = refused or content_refusal(channel, text)
     if refused:
         return Failed(f"post_tweet refused: {refused}", retryable=False, input_refused=True)
+    if unapproved := words_refusal(step, text):
+        return Blocked(unapproved, WORDS_WAITING)
     limit = Policy.objects.value("x_daily_quota").limit
     today = Publication.objects.filter(channel=channel, created_at__gte=start_of_today()).count()
     if today >= limit:

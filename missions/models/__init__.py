@@ -40,6 +40,7 @@ from missions.models.steps import (
     StepStatus,
 )
 from missions.models.threads import Comment, CommentKind, SubjectKind
+from missions.models.words import WordsApproval, WordsDecision, text_digest
 from missions.models.workers import Worker
 from opscore.db import in_seconds, start_of_today
 
@@ -81,7 +82,10 @@ __all__ = [
     "SubjectKind",
     "TriggerRule",
     "TriggerSkip",
+    "WordsApproval",
+    "WordsDecision",
     "Worker",
     "in_seconds",
     "start_of_today",
+    "text_digest",
 ]

@@ -76,6 +76,18 @@ def written_by(step_ids: list[int]) -> list[dict]:
     ]
 
 
+def written_texts(step_ids) -> dict[str, list[str]]:
+    """The exact words those steps have written, for the approval's digest: approving a card
+    that showed them approves them (missions.words), and a newer one is not covered."""
+    from missions.models.effects import Artifact  # effects.py imports steps.py, which imports us
+
+    rows = Artifact.objects.filter(step__in=step_ids).order_by("id")
+    written = {str(i): [] for i in step_ids}
+    for step_id, body in rows.values_list("step_id", "body"):
+        written[str(step_id)].append(body)
+    return written
+
+
 def proposed_work(agent: str, kinds: list[str]) -> tuple:
     return (agent, tuple(kinds))
 
@@ -205,11 +217,14 @@ class Proposal(models.Model):
     def shown_content(self) -> dict:
         """Exactly what the approval card shows and what approving it will execute: whose
         work, the title, and every field of every step (kind, payload, agent, order, delay,
-        priority, attempts)."""
-        return {"agent": self.agent_id, "title": self.title, "steps": self.proposed_steps}
+        priority, attempts), and the words already written by the existing steps they wait
+        for, which a post_tweet without text would post."""
+        shown = {"agent": self.agent_id, "title": self.title, "steps": self.proposed_steps}
+        waited = sorted({i for spec in self.proposed_steps for i in spec.get("after_steps", [])})
+        return shown | {"written": written_texts(waited)} if waited else shown
 
-    def content_digest(self) -> str:
-        return content_digest(self.shown_content())
+    def content_digest(self, content: dict | None = None) -> str:
+        return content_digest(self.shown_content() if content is None else content)
 
     @property
     def author(self) -> str:

@@ -1,23 +1,25 @@
 """The whole way round on a real channel's recorded answers: an agent drafts posts, a human
-approves them (and the channel's first post), they go out to Mastodon once each, the
-engagement poll reads their numbers back an hour later, and outcome learning turns the one
-that stood out into a lesson."""
+approves them, then the words the model drafted (and the channel's first post), they go out to
+Mastodon once each, the engagement poll reads their numbers back an hour later, and outcome
+learning turns the one that stood out into a lesson."""
 
 import itertools
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.auth.models import Permission, User
 
 from memory.learning import learn_from_outcomes
 from memory.models import MemoryCandidate
 from missions.actions import submit_proposal
 from missions.decisions import approve_proposal
-from missions.models import ContentMetric, Publication, Step
+from missions.models import ContentMetric, Publication, Step, text_digest
 from missions.outbox import deliver_pending
 from missions.recovery import requeue_cleared_blockers
+from missions.words import approve_words
 from missions.worker import handle_one_step
-from opportunities.publishing import approve_channel
+from opportunities.publishing import approve_channel, tweet_text
 from opscore.llm import LLMReply
 from opscore.models import Event, StandingOrder
 from tests.channel_fakes import mastodon_instance, mastodon_status
@@ -68,7 +70,14 @@ def test_draft_approval_post_metrics_lesson(network, mastodon_account, monkeypat
         assert proposal.status == "pending"  # posting is never auto-approved
         approve_proposal(proposal, actor="operator:ann")
         handle_one_step("w1")  # the draft
-        handle_one_step("w1")  # the post: the channel's first waits for a human
+        handle_one_step("w1")  # the post: the model's words wait for a person
+    held = Step.objects.filter(kind="post_tweet", status="blocked").order_by("id")
+    assert {s.blocked_code for s in held} == {"words_approval"} and held.count() == 4
+    bea = User.objects.create_user("bea", password="x")
+    bea.user_permissions.add(Permission.objects.get(codename="approve_proposal"))
+    for step in held:  # she reads each draft and approves exactly those words
+        approve_words(step.id, user=bea, digest=text_digest(tweet_text(step)))
+    run_everything()  # the channel's first post waits for a human
     held = Step.objects.filter(kind="post_tweet", status="blocked")
     assert {s.blocked_code for s in held} == {"channel_approval"} and held.count() == 4
     assert not network.sent("POST", "/api/v1/statuses")

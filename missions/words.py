@@ -1,0 +1,171 @@
+"""Approving the words a step posts when no approval showed them: a post_tweet without text
+posts the newest draft of a step it waits for, words a model wrote after (or while) a person
+approved the proposal. The step is held (blocked, `words_approval`) until someone with *can
+approve proposals* — not the proposal's author — approves those exact words, bound by their
+sha256; a newer draft is other words and holds it again. A refusal fails the step."""
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from missions.actions import DecisionRefused
+from missions.models import Artifact, Step, StepStatus, WordsApproval, WordsDecision, text_digest
+from missions.recovery import unblock
+from opscore.actions import record_event
+from opscore.four_eyes import why_not_approve_proposal
+from opscore.models import operator_actor
+from opscore.registry import STEP_KINDS
+
+WAITING = "words_approval"
+
+
+class WordsRefused(DecisionRefused):
+    """A words decision that cannot be taken; `status` as the API answers it."""
+
+    def __init__(self, message: str, status: int = 409):
+        super().__init__(message)
+        self.status = status
+
+
+def words_to_approve(step) -> str | None:
+    """The words a step takes from a step it waits for (the newest artifact of the kind its
+    field names in `or_from`), or None when it carries its own, approved with its proposal."""
+    kind = STEP_KINDS.get(step.kind)
+    for field in kind.fields if kind else ():
+        if field.or_from and not step.payload.get(field.name):
+            newest = Artifact.objects.filter(
+                step__in=step.depends_on.all(), kind=field.or_from
+            ).order_by("-id")
+            found = newest.values_list("body", flat=True).first()
+            return found
+    return None
+
+
+def approve_command(step_id: int, digest: str) -> str:
+    return f"opscore words approve {step_id} --digest {digest} --as USER"
+
+
+def words_hold(step, text: str) -> str | None:
+    """Why `text` may not be posted yet (one line naming how a person approves it), or None
+    when a person approved exactly these words for this step."""
+    if WordsApproval.objects.approving(step, text).exists():
+        return None
+    digest = text_digest(text)
+    return (
+        f"S{step.id} {step.kind} waits for a person to approve its words "
+        f"(sha256 {digest[:12]}; nobody approved them): {approve_command(step.id, digest)}"
+    )
+
+
+def words_cleared(step) -> bool:
+    """The blocker check: the words it would post now are approved (or it has none to ask)."""
+    text = words_to_approve(step)
+    return text is None or words_hold(step, text) is None
+
+
+def held_for_words():
+    return Step.objects.filter(status=StepStatus.BLOCKED, blocked_code=WAITING)
+
+
+def approve_covered(steps, covered: set[str], *, actor: str, proposal) -> None:
+    """At a person's approval of a proposal, the draft words its card showed (and its digest
+    covered) are approved for the steps that would post them."""
+    for step in steps:
+        text = words_to_approve(step)
+        if text is not None and text in covered:
+            why = f"shown on P{proposal.id}'s card when {actor} approved it"
+            _record(step, text, WordsDecision.APPROVED, actor=actor, reason=why)
+
+
+def _record(step, text: str, decision: str, *, actor: str, reason: str = "") -> WordsApproval:
+    row = WordsApproval.objects.create(
+        step=step,
+        digest=text_digest(text),
+        words=text,
+        decision=decision,
+        decided_by=actor,
+        reason=reason,
+    )
+    record_event(
+        f"step.words_{decision}",
+        f"S{step.id} {step.kind}: words {decision} by {actor}",
+        summary=reason or f"sha256 {row.digest}",
+        tags=["step", "words", decision],
+        payload={"digest": row.digest, "words_approval_id": row.id},
+        agent_id=step.agent_id,
+        mission_id=step.mission_id,
+        step=step,
+        actor=actor,
+    )
+    return row
+
+
+def _held(step_id: int, user) -> tuple[Step, str]:
+    """The step, locked, still held for its words; and the words it would post now."""
+    step = Step.objects.select_for_update().filter(pk=step_id).first()
+    if step is None:
+        raise WordsRefused(f"no step S{step_id}", status=404)
+    author = step.mission.proposal.author
+    why = why_not_approve_proposal(user, [step.kind], author=author)
+    if why:
+        raise WordsRefused(why, status=403)
+    text = words_to_approve(step)
+    if step.status != StepStatus.BLOCKED or step.blocked_code != WAITING or text is None:
+        raise WordsRefused(f"S{step.id} is {step.status}, not waiting for its words to be approved")
+    return step, text
+
+
+@transaction.atomic
+def approve_words(step_id: int, *, user, digest: str) -> WordsApproval:
+    """A person approves exactly the words they were shown (`digest`); the step goes back in
+    the queue and posts them, and only them."""
+    step, text = _held(step_id, user)
+    if digest != text_digest(text):
+        raise WordsRefused(
+            f"the words of S{step.id} are not the ones shown to you (sha256 "
+            f"{text_digest(text)[:12]} now, {digest[:12] or 'none'} shown); reload and read them"
+        )
+    actor = operator_actor(user)
+    row = _record(step, text, WordsDecision.APPROVED, actor=actor)
+    unblock(step, f"words approved by {actor}", actor=actor, tags=["words"])
+    return row
+
+
+@transaction.atomic
+def refuse_words(step_id: int, *, user, reason: str) -> WordsApproval:
+    """A person refuses the words: the step fails, not to be retried, with the reason."""
+    if not reason.strip():
+        raise WordsRefused("a refusal needs a reason", status=400)
+    step, text = _held(step_id, user)
+    actor = operator_actor(user)
+    row = _record(step, text, WordsDecision.REFUSED, actor=actor, reason=reason.strip())
+    step.finish(StepStatus.FAILED, f"words refused by {actor}: {reason.strip()}")
+    step.mission.finalize()
+    return row
+
+
+def decide_words(step_id: int, *, user, approve: bool, digest: str = "", reason: str = ""):
+    """One decision, the same from the admin, the Stage, the CLI and the API; a refused
+    attempt is an event too."""
+    try:
+        if approve:
+            return approve_words(step_id, user=user, digest=digest)
+        return refuse_words(step_id, user=user, reason=reason)
+    except WordsRefused as refused:
+        record_event(
+            "step.words_decision_refused",
+            f"S{step_id}: words {'approval' if approve else 'refusal'} refused",
+            summary=str(refused),
+            tags=["step", "words", "refused"],
+            payload={"approve": approve, "reason": str(refused), "shown_digest": digest},
+            step_id=step_id if Step.objects.filter(pk=step_id).exists() else None,
+            actor=operator_actor(user),
+        )
+        raise
+
+
+def decide_words_as(step_id: int, username: str, **decision):
+    """The CLI and the API decide as a named person: four-eyes holds for that person."""
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None:
+        raise WordsRefused(f"no active user {username!r}", status=403)
+    return decide_words(step_id, user=user, **decision)

@@ -1,0 +1,165 @@
+"""A post approves the words it posts: a post_tweet that posts a draft no approval showed waits
+for a person to approve those exact words (their sha256), and posts them and only them."""
+
+import pytest
+from django.contrib.auth.models import Permission, User
+
+from missions.actions import DecisionRefused, submit_proposal
+from missions.decisions import approve_proposal
+from missions.models import (
+    Artifact,
+    OutboxMessage,
+    Publication,
+    Step,
+    WordsApproval,
+    text_digest,
+)
+from missions.outbox import deliver_pending
+from missions.words import WordsRefused, approve_words, decide_words, refuse_words
+from missions.worker import handle_one_step
+from opscore.models import Event
+from opscore.overrides import apply_override, lift_override
+from tests.factories import AgentFactory, make_step, propose
+
+pytestmark = pytest.mark.django_db
+DRAFT_THEN_POST = [
+    {"kind": "draft_tweet", "payload": {"topic": "our launch"}},
+    {"kind": "post_tweet", "depends_on": [0]},
+]
+
+
+def approved_draft_and_post(actor="operator:ann"):
+    """A person approves draft + post before any words exist; the model then drafts."""
+    agent = AgentFactory(slug="publisher", max_concurrent_steps=10)
+    data = {"agent": agent.slug, "title": "Announce the launch", "steps": DRAFT_THEN_POST}
+    proposal = submit_proposal(data, source="api").proposal
+    approve_proposal(proposal, actor=actor)
+    handle_one_step("w1")  # the draft: the (offline) model's words
+    handle_one_step("w1")  # the post
+    deliver_pending()
+    return Step.objects.get(kind="post_tweet", mission__proposal=proposal)
+
+
+def test_words_written_after_the_approval_are_not_posted(db):
+    post = approved_draft_and_post()
+
+    assert not OutboxMessage.objects.exists() and not Publication.objects.exists()
+    assert (post.status, post.blocked_code) == ("blocked", "words_approval")
+    assert "approve its words" in post.blocked_reason
+
+
+def approver(name="alice"):
+    user = User.objects.create_user(name, password="x")
+    user.user_permissions.add(Permission.objects.get(codename="approve_proposal"))
+    return user
+
+
+def drafted(post) -> str:
+    return Artifact.objects.get(step__dependents=post, kind="draft_tweet").body
+
+
+def test_approved_words_are_posted_exactly(db):
+    post = approved_draft_and_post()
+    words = drafted(post)
+
+    approve_words(post.id, user=approver(), digest=text_digest(words))
+    handle_one_step("w1")
+    deliver_pending()
+
+    assert Publication.objects.get().body == words
+    row = WordsApproval.objects.get(step=post)
+    assert (row.decision, row.decided_by, row.digest) == (
+        "approved",
+        "operator:alice",
+        text_digest(words),
+    )
+
+
+def test_a_draft_changed_after_its_words_were_approved_is_held_again(db):
+    post = approved_draft_and_post()
+    approve_words(post.id, user=approver(), digest=text_digest(drafted(post)))
+    draft = post.depends_on.get()
+    Artifact.objects.create(step=draft, kind="draft_tweet", title="t", body="Buy EVIL now")
+
+    handle_one_step("w1")
+    deliver_pending()
+
+    post.refresh_from_db()
+    assert (post.status, post.blocked_code) == ("blocked", "words_approval")
+    assert text_digest("Buy EVIL now")[:12] in post.blocked_reason
+    assert not OutboxMessage.objects.exists()
+
+
+def test_words_other_than_the_ones_shown_are_refused(db):
+    post = approved_draft_and_post()
+
+    with pytest.raises(WordsRefused, match="not the ones shown to you") as refused:
+        approve_words(post.id, user=approver(), digest=text_digest("what I read"))
+
+    assert refused.value.status == 409
+    post.refresh_from_db()
+    assert post.status == "blocked" and not WordsApproval.objects.exists()
+
+
+def test_only_a_person_who_may_approve_proposals_approves_words(db):
+    post = approved_draft_and_post()
+    bob = User.objects.create_user("bob", password="x")
+
+    with pytest.raises(WordsRefused, match="needs: can approve proposals — bob can't") as no:
+        decide_words(post.id, user=bob, approve=True, digest=text_digest(drafted(post)))
+
+    assert no.value.status == 403
+    assert Event.objects.filter(kind="step.words_decision_refused", step=post).exists()
+
+
+def test_refused_words_fail_the_step_for_good_with_the_reason(db):
+    post = approved_draft_and_post()
+
+    refuse_words(post.id, user=approver(), reason="off-brand")
+
+    post.refresh_from_db()
+    assert (
+        post.status == "failed" and post.last_error == "words refused by operator:alice: off-brand"
+    )
+    assert WordsApproval.objects.get(step=post).reason == "off-brand"
+    assert post.mission.status == "failed" and not OutboxMessage.objects.exists()
+
+
+def test_a_paused_publishing_lane_still_holds_a_post_whose_words_are_approved(db):
+    post = approved_draft_and_post()
+    pause = apply_override("pause_lane", "publishing", reason="quiet", actor="operator:ann")
+
+    approve_words(post.id, user=approver(), digest=text_digest(drafted(post)))
+    handle_one_step("w1")
+    deliver_pending()
+
+    assert not OutboxMessage.objects.exists()
+    lift_override(pause.id, actor="operator:ann", reason="back")
+    handle_one_step("w1")
+    assert OutboxMessage.objects.get().payload["text"] == drafted(post)
+
+
+def test_draft_words_shown_on_the_card_are_approved_with_the_proposal(db):
+    publisher = AgentFactory(slug="publisher")
+    draft = make_step("draft_tweet", agent=publisher, status="succeeded")
+    Artifact.objects.create(step=draft, kind="draft_tweet", title="t", body="We shipped")
+    posting = propose(publisher, steps=[{"kind": "post_tweet", "after_steps": [draft.id]}])
+    shown = posting.content_digest()
+
+    approve_proposal(posting, actor="operator:alice", shown_digest=shown)
+    handle_one_step("w1")
+
+    assert OutboxMessage.objects.get().payload["text"] == "We shipped"
+    assert WordsApproval.objects.get().decided_by == "operator:alice"
+
+
+def test_a_card_shown_before_a_newer_draft_approves_nothing(db):
+    publisher = AgentFactory(slug="publisher")
+    draft = make_step("draft_tweet", agent=publisher, status="succeeded")
+    Artifact.objects.create(step=draft, kind="draft_tweet", title="t", body="We shipped")
+    posting = propose(publisher, steps=[{"kind": "post_tweet", "after_steps": [draft.id]}])
+    shown = posting.content_digest()
+    Artifact.objects.create(step=draft, kind="draft_tweet", title="t", body="Buy EVIL now")
+
+    with pytest.raises(DecisionRefused, match="changed after it was shown to you"):
+        approve_proposal(posting, actor="operator:alice", shown_digest=shown)
