@@ -11,6 +11,7 @@ from console import (
     api_overrides,
     api_proposals,
     api_talk,
+    api_words,
     probes,
 )
 from console.stage import talk
@@ -20,7 +21,7 @@ from console.stage.coding_panel import coding_panel
 from console.stage.conversations import conversation_page, conversations
 from console.stage.give_task import give_task
 from console.stage.goals_page import goal_page, goals_page
-from console.stage.inbox import approvals_panel, decide
+from console.stage.inbox import approvals_panel, decide, decide_words_view
 from console.stage.lineage_view import admin_lineage_view, stage_lineage
 from console.stage.memory_panel import memory_panel
 from console.stage.mission_page import control as mission_control
@@ -59,6 +60,7 @@ urlpatterns = [
     path("stage/conversations", conversations, name="stage-conversations"),
     path("stage/conversations/<int:conversation_id>", conversation_page, name="stage-conversation"),
     path("stage/approvals/<int:proposal_id>", decide, name="stage-decide"),
+    path("stage/approvals/words/<int:step_id>", decide_words_view, name="stage-decide-words"),
     path("stage/missions/<int:mission_id>/playback", stage.playback, name="stage-playback"),
     path("admin/lineage/<str:kind>/<int:pk>/", admin_lineage_view, name="admin-lineage"),
     path("stage/lineage/<str:kind>/<int:pk>", stage_lineage, name="stage-lineage"),
@@ -82,6 +84,8 @@ urlpatterns = [
         api_proposals.decide,
         name="api-proposal-decide",
     ),
+    path("api/ops/steps/<int:step_id>/words", api_words.show, name="api-step-words"),
+    path("api/ops/steps/<int:step_id>/<str:verb>", api_words.decide, name="api-step-decide"),
     path("api/ops/events", api.list_events, name="api-events"),
     path("api/ops/status", api.status, name="api-status"),
     path("api/ops/heartbeat", api.heartbeat, name="api-heartbeat"),

@@ -8,6 +8,7 @@ from missions.admin_mission_control import MissionControlActions
 from missions.admin_proposals import apply_each, proposal_url
 from missions.admin_simulation import SimulatingPolicyAdmin
 from missions.admin_threads import CommentAdmin  # noqa: F401 - registers it
+from missions.admin_words import WordsDecisionInline, WordsDecisionMixin
 from missions.models import (
     Artifact,
     ContentMetric,
@@ -116,7 +117,7 @@ class StepAttemptInline(EvidenceInline):
 
 
 @admin.register(Step)
-class StepAdmin(LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
+class StepAdmin(WordsDecisionMixin, LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
     lineage_kind = "step"
     readonly_fields = ["lineage"]
     list_display = [
@@ -132,8 +133,8 @@ class StepAdmin(LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ["status", "kind", "agent", LastErrorFilter]
     search_fields = ["=id", "last_error", "blocked_reason", "dedupe_key"]
     list_select_related = ["agent", "mission"]
-    inlines = [StepAttemptInline]
-    actions = ["retry_steps", "dead_letter_steps"]
+    inlines = [StepAttemptInline, WordsDecisionInline]
+    actions = ["retry_steps", "dead_letter_steps"]  # words: approved from the step's page
 
     @admin.display(description="mission")
     def mission_link(self, obj):

@@ -10,6 +10,7 @@ from django.db import transaction
 from missions.actions import DecisionRefused
 from missions.models import Artifact, Step, StepStatus, WordsApproval, WordsDecision, text_digest
 from missions.recovery import unblock
+from missions.text import reveal_invisible
 from opscore.actions import record_event
 from opscore.four_eyes import why_not_approve_proposal
 from opscore.models import operator_actor
@@ -64,6 +65,30 @@ def words_cleared(step) -> bool:
 
 def held_for_words():
     return Step.objects.filter(status=StepStatus.BLOCKED, blocked_code=WAITING)
+
+
+def words_card(step) -> dict:
+    """A step's words as a person decides on them: exactly (`words`), with every character
+    that hides or reorders text named (`shown`), and the digest an approval sends back."""
+    text = words_to_approve(step) or ""
+    return {
+        "step": step.id,
+        "kind": step.kind,
+        "agent": step.agent_id,
+        "mission": step.mission_id,
+        "status": step.status,
+        "held": step.status == StepStatus.BLOCKED and step.blocked_code == WAITING,
+        "words": text,
+        "shown": reveal_invisible(text),
+        "digest": text_digest(text),
+        "proposed_by": step.mission.proposal.author,
+    }
+
+
+def held_words(limit: int = 25) -> list[dict]:
+    """The steps held for their words, oldest first, as cards."""
+    held = held_for_words().select_related("mission__proposal__operator").order_by("id")
+    return [words_card(step) for step in held[:limit]]
 
 
 def approve_covered(steps, covered: set[str], *, actor: str, proposal) -> None:

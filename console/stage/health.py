@@ -6,6 +6,7 @@ from coding.models import CodingRun
 from console.health import health_snapshot
 from missions.breaker import switched_off_kinds
 from missions.models import Proposal, ProposalStatus
+from missions.words import held_for_words
 from opscore.budgets import lane_report
 from opscore.models import Policy
 from opscore.overrides import active_overrides, in_force
@@ -35,9 +36,10 @@ def health_summary() -> dict:
 
 
 def waiting_for_a_human() -> int:
-    """Everything whose next word is a person's: pending proposals and signed-off coding runs."""
+    """Everything whose next word is a person's: pending proposals, signed-off coding runs and
+    posts held until a person approves their words."""
     proposals = Proposal.objects.filter(status=ProposalStatus.PENDING).count()
-    return proposals + CodingRun.objects.awaiting_human().count()
+    return proposals + CodingRun.objects.awaiting_human().count() + held_for_words().count()
 
 
 def with_until(override: dict) -> dict:

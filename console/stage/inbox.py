@@ -1,5 +1,6 @@
 """The approvals inbox: pending proposals with their exact steps, decided by a signed-in
-operator through the same action the admin uses (gates run again on approval)."""
+operator through the same action the admin uses (gates run again on approval); and the posts
+held until a person approves the words they would post (missions.words)."""
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
@@ -9,7 +10,8 @@ from coding.models import CodingRun
 from console.stage.access import stage_visible
 from missions.actions import DecisionRefused
 from missions.decisions import approves, decide_proposal
-from missions.models import Proposal, ProposalStatus
+from missions.models import Proposal, ProposalStatus, Step
+from missions.words import decide_words, held_for_words, held_words
 from opscore import four_eyes
 from opscore.four_eyes import why_not_approve_proposal, why_not_decide
 
@@ -29,11 +31,16 @@ def inbox_context(user, **extra) -> dict:
     for run in coding:
         kinds = ["code", "merge"] if run.constraints.get("allow_merge") else ["code"]
         run.needs = [needs_line(user, run, kind) for kind in kinds]
+    words = held_words(SHOWN)
+    for card in words:
+        card["why_not"] = why_not_approve_proposal(user, [card["kind"]], card["proposed_by"])
     return {
         "pending": pending,
         "count": Proposal.objects.filter(status=ProposalStatus.PENDING).count(),
         "coding": coding,
         "coding_count": waiting.count(),
+        "words": words,
+        "words_count": held_for_words().count(),
     } | extra
 
 
@@ -69,4 +76,29 @@ def decide(request, proposal_id: int):
     context = inbox_context(request.user, done=done, decided=decided)
     answer = render(request, "stage/_approvals.html", context)
     answer["HX-Trigger"] = "stage-changed"  # the strip and the missions panel refresh now
+    return answer
+
+
+@require_POST
+@login_required
+def decide_words_view(request, step_id: int):
+    """Approve exactly the words the card showed (its digest comes back), or refuse them."""
+    get_object_or_404(Step, pk=step_id)
+    post = request.POST
+    try:
+        approve = approves(post.get("decision"))
+        row = decide_words(
+            step_id,
+            user=request.user,
+            approve=approve,
+            digest=post.get("digest", ""),
+            reason=post.get("reason", "").strip()[:2000],
+        )
+    except DecisionRefused as refused:
+        return render(
+            request, "stage/_approvals.html", inbox_context(request.user, problem=str(refused))
+        )
+    context = inbox_context(request.user, done=f"S{step_id}: words {row.decision}")
+    answer = render(request, "stage/_approvals.html", context)
+    answer["HX-Trigger"] = "stage-changed"
     return answer

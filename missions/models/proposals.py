@@ -10,7 +10,7 @@ from django.db.models.functions import Now
 from missions.text import reveal_invisible
 from opscore.db import start_of_today
 from opscore.digests import content_digest
-from opscore.registry import STEP_PREVIEWS
+from opscore.registry import STEP_KINDS, STEP_PREVIEWS
 
 
 class ProposalSource(models.TextChoices):
@@ -86,6 +86,14 @@ def written_texts(step_ids) -> dict[str, list[str]]:
     for step_id, body in rows.values_list("step_id", "body"):
         written[str(step_id)].append(body)
     return written
+
+
+def takes_words(kind: str, payload: dict) -> bool:
+    """Whether the step takes a field's words from a step it waits for (a post_tweet without
+    text): those words need a person's approval of their own unless the card showed them."""
+    step_kind = STEP_KINDS.get(kind)
+    fields = step_kind.fields if step_kind else ()
+    return any(f.or_from and not payload.get(f.name) for f in fields)
 
 
 def proposed_work(agent: str, kinds: list[str]) -> tuple:
@@ -244,6 +252,7 @@ class Proposal(models.Model):
                 "after": [n + 1 for n in spec.get("depends_on", [])],
                 "after_steps": spec.get("after_steps", []),
                 "written": written_by(spec.get("after_steps", [])),
+                "words_later": takes_words(spec["kind"], spec.get("payload") or {}),
                 "priority": spec.get("priority"),
                 "max_attempts": spec.get("max_attempts"),
                 "preview": preview(spec["kind"], spec.get("payload") or {}),

@@ -24,6 +24,7 @@ SAFE = [
     ("coding", "runs", None),
     ("override", "list", None),
     ("memory", "candidates", None),
+    ("words", "list", None),
 ]
 
 

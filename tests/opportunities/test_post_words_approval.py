@@ -139,12 +139,17 @@ def test_a_paused_publishing_lane_still_holds_a_post_whose_words_are_approved(db
     assert OutboxMessage.objects.get().payload["text"] == drafted(post)
 
 
-def test_draft_words_shown_on_the_card_are_approved_with_the_proposal(db):
+def post_of_a_written_draft():
+    """A pending post of an existing draft: its card shows the draft's words."""
     publisher = AgentFactory(slug="publisher")
     draft = make_step("draft_tweet", agent=publisher, status="succeeded")
     Artifact.objects.create(step=draft, kind="draft_tweet", title="t", body="We shipped")
     posting = propose(publisher, steps=[{"kind": "post_tweet", "after_steps": [draft.id]}])
-    shown = posting.content_digest()
+    return draft, posting, posting.content_digest()
+
+
+def test_draft_words_shown_on_the_card_are_approved_with_the_proposal(db):
+    _, posting, shown = post_of_a_written_draft()
 
     approve_proposal(posting, actor="operator:alice", shown_digest=shown)
     handle_one_step("w1")
@@ -154,11 +159,7 @@ def test_draft_words_shown_on_the_card_are_approved_with_the_proposal(db):
 
 
 def test_a_card_shown_before_a_newer_draft_approves_nothing(db):
-    publisher = AgentFactory(slug="publisher")
-    draft = make_step("draft_tweet", agent=publisher, status="succeeded")
-    Artifact.objects.create(step=draft, kind="draft_tweet", title="t", body="We shipped")
-    posting = propose(publisher, steps=[{"kind": "post_tweet", "after_steps": [draft.id]}])
-    shown = posting.content_digest()
+    draft, posting, shown = post_of_a_written_draft()
     Artifact.objects.create(step=draft, kind="draft_tweet", title="t", body="Buy EVIL now")
 
     with pytest.raises(DecisionRefused, match="changed after it was shown to you"):

@@ -1,0 +1,52 @@
+"""`opscore words list`, `words approve STEP --digest D --as USER`, `words refuse STEP --reason …
+--as USER`: the words a held post would post (a model's draft no approval showed), decided
+by a person. Four-eyes holds as for a proposal: USER needs 'can approve proposals' and did not
+propose the work; an approval names the words' digest, so other words are not approved."""
+
+from django.core.management.base import BaseCommand
+
+from missions.words import WordsRefused, decide_words_as, held_words
+from opscore.cli import add_verbs, dump, fail
+
+
+class Command(BaseCommand):
+    help = "List the posts whose words wait for a person, or approve or refuse those words."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true")
+        verbs = add_verbs(parser)
+        verbs.add_parser("list", help="posts held until a person approves their words")
+        approve = verbs.add_parser("approve", help="post exactly these words")
+        approve.add_argument("step", type=int)
+        approve.add_argument("--digest", required=True, help="the words' sha256, from list")
+        refuse = verbs.add_parser("refuse", help="do not post them: the step fails")
+        refuse.add_argument("step", type=int)
+        refuse.add_argument("--reason", required=True)
+        for sub in (approve, refuse):
+            sub.add_argument("--as", dest="username", required=True, help="who decides")
+
+    def handle(self, *args, verb, **opts):
+        as_json = opts["json"]
+        if verb == "list":
+            return self.list_held(as_json)
+        decision = {"digest": opts["digest"]} if verb == "approve" else {"reason": opts["reason"]}
+        try:
+            row = decide_words_as(
+                opts["step"], opts["username"], approve=verb == "approve", **decision
+            )
+        except WordsRefused as refused:
+            fail(str(refused), as_json=as_json, code=2)
+        answer = {"step": row.step_id, "decision": row.decision, "digest": row.digest}
+        self.stdout.write(dump(answer) if as_json else f"S{row.step_id}: words {row.decision}")
+
+    def list_held(self, as_json: bool) -> None:
+        cards = held_words(100)
+        if as_json:
+            self.stdout.write(dump({"held": cards}))
+            return
+        for card in cards:
+            self.stdout.write(f"S{card['step']} {card['kind']} ({card['agent']}) would post:")
+            self.stdout.write(f"  {card['shown']}")
+            self.stdout.write(f"  digest {card['digest']} (words approve … --digest it)")
+        if not cards:
+            self.stdout.write("No post waits for its words to be approved.")

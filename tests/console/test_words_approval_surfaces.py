@@ -1,0 +1,149 @@
+"""A post held for its words is decided where proposals are: the API, the CLI, the Stage's
+approvals inbox and the admin — each shows the words exactly (invisible characters named) with
+their digest, and approves only the words with that digest."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.management import CommandError, call_command
+
+from missions.models import Artifact, Step, text_digest
+from missions.worker import handle_one_step
+from tests.factories import AgentFactory, make_step
+
+pytestmark = pytest.mark.django_db
+TOKEN = "test-token-0123456789-0123456789"
+WORDS = "go \u202eevil"
+
+
+def held_post(words=WORDS):
+    publisher = AgentFactory(slug="publisher")
+    draft = make_step("draft_tweet", agent=publisher, status="succeeded")
+    Artifact.objects.create(step=draft, kind="draft_tweet", title="t", body=words)
+    post = make_step("post_tweet", agent=publisher)
+    post.depends_on.add(draft)
+    handle_one_step("w1")
+    post.refresh_from_db()
+    assert post.blocked_code == "words_approval"
+    return post
+
+
+def approver(name="alice"):
+    user = User.objects.create_user(name, password="x")
+    user.user_permissions.add(Permission.objects.get(codename="approve_proposal"))
+    return user
+
+
+@pytest.fixture
+def api(client, settings):
+    settings.OPS_API_TOKEN = TOKEN
+
+    def call(path, body=None):
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        if body is None:
+            return client.get(path, headers=headers)
+        return client.post(path, body, content_type="application/json", headers=headers)
+
+    return call
+
+
+def test_the_api_shows_the_words_and_approves_only_the_ones_with_that_digest(api):
+    post = held_post()
+    approver()
+    User.objects.create_user("bob", password="x")
+    url = f"/api/ops/steps/{post.id}/approve-words"
+
+    shown = api(f"/api/ops/steps/{post.id}/words").json()
+    wrong = api(url, {"as": "alice", "digest": text_digest("go evil")})
+    bob = api(url, {"as": "bob", "digest": shown["digest"]})
+    bare = api(url, {"as": "alice"})
+    missing = api("/api/ops/steps/999999/approve-words", {"as": "alice", "digest": "x"})
+    right = api(url, {"as": "alice", "digest": shown["digest"]})
+    again = api(url, {"as": "alice", "digest": shown["digest"]})
+
+    assert (shown["words"], shown["shown"]) == (WORDS, "go ⟨U+202E⟩evil")
+    assert shown["digest"] == text_digest(WORDS) and shown["held"] is True
+    assert wrong.status_code == 409 and "not the ones shown to you" in wrong.json()["error"]
+    assert bob.status_code == 403 and "bob can't" in bob.json()["error"]
+    assert bare.status_code == 400 and "digest" in bare.json()["errors"]
+    assert missing.status_code == 404
+    assert right.status_code == 200 and right.json()["decision"] == "approved"
+    assert again.status_code == 409 and "not waiting" in again.json()["error"]
+    post.refresh_from_db()
+    assert post.status == "queued"
+
+
+def test_the_api_refuses_words_with_a_reason_and_the_step_fails(api):
+    post = held_post()
+    approver()
+    url = f"/api/ops/steps/{post.id}/refuse-words"
+
+    reasonless = api(url, {"as": "alice", "reason": " "})
+    refused = api(url, {"as": "alice", "reason": "reads wrong"})
+
+    assert reasonless.status_code == 400 and "reason" in reasonless.json()["errors"]
+    assert refused.status_code == 200 and refused.json()["decision"] == "refused"
+    post.refresh_from_db()
+    assert post.status == "failed" and "reads wrong" in post.last_error
+
+
+def cli(*args):
+    out = StringIO()
+    call_command("words", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_cli_lists_held_words_and_approves_them_by_digest(db):
+    post = held_post()
+    approver()
+
+    listed = json.loads(cli("list", "--json"))["held"]
+    with pytest.raises(CommandError, match="not the ones shown to you"):
+        cli("approve", str(post.id), "--digest", "0" * 64, "--as", "alice")
+    said = json.loads(
+        cli("approve", str(post.id), "--digest", listed[0]["digest"], "--as", "alice", "--json")
+    )
+
+    assert [(c["step"], c["shown"]) for c in listed] == [(post.id, "go ⟨U+202E⟩evil")]
+    assert said == {"step": post.id, "decision": "approved", "digest": text_digest(WORDS)}
+    assert "No post waits" in cli("list")
+
+
+def test_the_stage_inbox_shows_the_held_words_counts_them_and_approves_them(client):
+    post = held_post()
+    client.force_login(approver())
+
+    panel = client.get("/stage/approvals").content.decode()
+    strip = client.get("/stage/health").content.decode()
+    answer = client.post(
+        f"/stage/approvals/words/{post.id}",
+        {"decision": "approve", "digest": text_digest(WORDS)},
+    ).content.decode()
+
+    assert f'id="words-approval-{post.id}"' in panel and "go ⟨U+202E⟩evil" in panel
+    assert "\u202e" not in panel and "<b>1</b> awaiting a human" in panel
+    assert text_digest(WORDS) in panel
+    assert 'approvals</a> <b class="bad">1</b>' in strip
+    assert f"S{post.id}: words approved" in answer
+    assert Step.objects.get(pk=post.pk).status == "queued"
+
+
+def test_the_admin_step_page_shows_the_words_and_approves_them(client):
+    post = held_post()
+    alice = approver()
+    alice.is_staff = True
+    alice.save()
+    alice.user_permissions.add(Permission.objects.get(codename="view_step"))
+    client.force_login(alice)
+
+    page = client.get(f"/admin/missions/step/{post.id}/change/").content.decode()
+    client.post(
+        f"/admin/missions/step/{post.id}/words/",
+        {"decision": "approve", "digest": text_digest(WORDS)},
+    )
+
+    assert "go ⟨U+202E⟩evil" in page and text_digest(WORDS) in page
+    assert "Approve these words" in page
+    assert Step.objects.get(pk=post.pk).status == "queued"
