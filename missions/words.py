@@ -14,9 +14,11 @@ from missions.text import reveal_invisible
 from opscore.actions import record_event
 from opscore.four_eyes import why_not_approve_proposal
 from opscore.models import operator_actor
+from opscore.redaction import redact_text
 from opscore.registry import STEP_KINDS
 
 WAITING = "words_approval"
+WITHHELD = "[withheld: it looks like a secret, and posting it will be refused]"
 
 
 class WordsRefused(DecisionRefused):
@@ -71,6 +73,7 @@ def words_card(step) -> dict:
     """A step's words as a person decides on them: exactly (`words`), with every character
     that hides or reorders text named (`shown`), and the digest an approval sends back."""
     text = words_to_approve(step) or ""
+    readable = WITHHELD if redact_text(text) != text else text
     return {
         "step": step.id,
         "kind": step.kind,
@@ -78,8 +81,8 @@ def words_card(step) -> dict:
         "mission": step.mission_id,
         "status": step.status,
         "held": step.status == StepStatus.BLOCKED and step.blocked_code == WAITING,
-        "words": text,
-        "shown": reveal_invisible(text),
+        "words": readable,
+        "shown": reveal_invisible(readable),
         "digest": text_digest(text),
         "proposed_by": step.mission.proposal.author,
     }
@@ -105,7 +108,7 @@ def _record(step, text: str, decision: str, *, actor: str, reason: str = "") -> 
     row = WordsApproval.objects.create(
         step=step,
         digest=text_digest(text),
-        words=text,
+        words=redact_text(text),
         decision=decision,
         decided_by=actor,
         reason=reason,

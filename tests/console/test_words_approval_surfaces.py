@@ -147,3 +147,19 @@ def test_the_admin_step_page_shows_the_words_and_approves_them(client):
     assert "go ⟨U+202E⟩evil" in page and text_digest(WORDS) in page
     assert "Approve these words" in page
     assert Step.objects.get(pk=post.pk).status == "queued"
+
+
+def test_held_words_with_a_secret_in_them_are_withheld_from_every_surface(api, settings):
+    settings.OPS_X_ACCESS_TOKEN = "x-token-0123456789abcdef"
+    post = held_post("hello")
+    Artifact.objects.create(
+        step=post.depends_on.get(),
+        kind="draft_tweet",
+        title="t",
+        body="key x-token-0123456789abcdef",
+    )
+
+    shown = api(f"/api/ops/steps/{post.id}/words").json()
+
+    assert "x-token-0123456789abcdef" not in json.dumps(shown) + cli("list")
+    assert shown["words"].startswith("[withheld")
