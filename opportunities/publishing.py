@@ -1,9 +1,10 @@
 """Posting for real, through the outbox only. The `post_tweet` executor picks the channel by
 policy and refuses what it can know is wrong (a secret-looking string, too long, no channel)
-before anything is queued; a channel's first real post, a blocked channel and a stopped one
-wait as blocked steps. The deliverer (`deliver_post`) then posts once per outbox row: a channel
-without credentials (or words from the offline model) is recorded locally, not published; a
-429 waits its Retry-After; a refused credential blocks the channel with an alert, no retries.
+before anything is queued; words no approval showed (a draft written after it), a channel's
+first real post, a blocked channel and a stopped one wait as blocked steps. The deliverer
+(`deliver_post`) then posts once per outbox row: a channel without credentials (or words from
+the offline model) is recorded locally, not published; a 429 waits its Retry-After; a refused
+credential blocks the channel with an alert, no retries.
 """
 
 from django.conf import settings
