@@ -19,6 +19,9 @@ BUILTIN = [
         "post_tweet",
         "Publish through the outbox to the channel the policy picks",
         idempotent=False,
+        # Only Opscore's executor posts: through the outbox, the channel's holds and a person's
+        # approval of the words. A runtime that claimed it could post anything, or nothing.
+        claimable_outside=False,
         fields=(
             PayloadField(
                 "text", "Text to post", type="textarea", max_length=3000, or_from="draft_tweet"

@@ -6,11 +6,12 @@ from datetime import timedelta
 
 import pytest
 
+from missions.execution import claim_next_step
 from missions.models import Step, StepAttempt
 from opscore.db import db_now
 from opscore.models import Runtime
 from tests.console.test_agentbus import bus
-from tests.factories import AgentFactory
+from tests.factories import AgentFactory, make_step
 
 pytestmark = pytest.mark.django_db
 
@@ -122,3 +123,18 @@ def test_a_claim_for_one_agent_keeps_its_concurrency_limit(agent):
     enqueue(agent="solo", subject="b")
 
     assert len(claim("--target-agent", "solo", "--limit", "5")) == 1
+
+
+def test_a_runtime_never_claims_a_post_opscore_must_publish(agent):
+    """A post goes out through Opscore's outbox and its holds (channel approval, words no
+    person approved), never through a runtime that could post what it liked: an outside
+    agent's post_tweet is Opscore's workers' to claim."""
+    agent.max_concurrent_steps = 5
+    agent.save(update_fields=["max_concurrent_steps"])
+    post = make_step("post_tweet", agent=agent, payload={"text": "We are live."})
+    noop = enqueue()
+
+    jobs = claim("--limit", "5")
+
+    assert [j["id"] for j in jobs] == [noop]
+    assert claim_next_step("worker-1").id == post.id
