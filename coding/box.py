@@ -97,14 +97,42 @@ def git_common_dir(worktree: Path) -> Path | None:
 
 def linked_dirs(worktree: Path, text: str) -> tuple[Path, Path] | None:
     """(private, common): the git directories the pointer `text` (as read_pointer read it)
-    names, if it names a real repository's worktree pointing back here; None otherwise."""
+    names, if it names a real repository's worktree pointing back here; None otherwise. A
+    repository never lies where a harness can write (its worktree and HOME, both under the
+    coding directory's worktrees): one that does is forged, however real it looks — a
+    `worktrees/x` with a `gitdir` back here and `objects` beside it takes a minute to plant,
+    and its config's filters would run in the driver's git. Its `gitdir` is read as the
+    pointer is (a FIFO planted there would hold the driver forever)."""
     private = Path(os.path.realpath(worktree / text.removeprefix("gitdir:").strip()))
-    back, common = private / "gitdir", private.parent.parent
-    with contextlib.suppress(OSError):
-        here = os.path.realpath(back.read_text().strip()) == os.path.realpath(worktree / ".git")
-        if text.startswith("gitdir:") and private.parent.name == "worktrees" and here:
-            return (private, common) if (common / "objects").is_dir() else None
-    return None
+    common = private.parent.parent
+    if not text.startswith("gitdir:") or private.parent.name != "worktrees":
+        return None
+    if linked_only(str(private)):
+        return None
+    back = read_pointer(private / "gitdir")
+    here = back is not None and os.path.realpath(back) == os.path.realpath(worktree / ".git")
+    return (private, common) if here and (common / "objects").is_dir() else None
+
+
+# Where every checkout is a linked worktree Opscore added (a run's, a merge's): a harness had
+# its hands on it, so a `.git` directory, a `.git` link, or none at all (the worktree itself
+# made a repository) is no repository of the run's — git would take its config, filters
+# included, and run them here, outside the box.
+LINKED_ONLY = ("worktrees", "merges")
+
+
+def linked_only(resolved: str) -> bool:
+    """`resolved` (a real path) lies in one of the coding directory's LINKED_ONLY folders."""
+    here = Path(resolved)
+    return any(here.is_relative_to(folder) for folder in linked_folders(settings.OPS_CODING_DIR))
+
+
+@functools.lru_cache(maxsize=8)
+def linked_folders(coding_dir) -> tuple[Path, ...]:
+    """The LINKED_ONLY folders of a coding directory, resolved once per process: the operator's
+    configuration, outside every box, so no harness can move them."""
+    root = Path(os.path.realpath(coding_dir))
+    return tuple(root / name for name in LINKED_ONLY)
 
 
 POINTER_BYTES = 4096  # a `.git` pointer is one line; a bigger file is not one

@@ -10,14 +10,13 @@ it is a trust boundary to read in one place.
 """
 
 import contextlib
-import functools
 import os
 import subprocess
 from pathlib import Path
 
 from django.conf import settings
 
-from coding.box import linked_dirs, read_pointer
+from coding.box import linked_dirs, linked_only, read_pointer
 
 GIT_TIMEOUT = 120
 SAFE_ENV = ("PATH", "LANG", "LC_ALL", "TMPDIR")
@@ -116,27 +115,6 @@ def git_env(cwd: Path) -> dict:
     if pointer.is_file() or pointer.is_symlink() or linked_only(here):
         env |= {"GIT_DIR": str(linked_gitdir(cwd)), "GIT_WORK_TREE": str(cwd)}
     return env
-
-
-# Where every checkout is a linked worktree Opscore added (a run's, a merge's): a harness had
-# its hands on it, so a `.git` directory, a `.git` link, or none at all (the worktree itself
-# made a repository) is no repository of the run's — git would take its config, filters
-# included, and run them here, outside the box.
-LINKED_ONLY = ("worktrees", "merges")
-
-
-def linked_only(resolved: str) -> bool:
-    """`resolved` (a real path) lies in one of the coding directory's LINKED_ONLY folders."""
-    here = Path(resolved)
-    return any(here.is_relative_to(folder) for folder in linked_folders(settings.OPS_CODING_DIR))
-
-
-@functools.lru_cache(maxsize=8)
-def linked_folders(coding_dir) -> tuple[Path, ...]:
-    """The LINKED_ONLY folders of a coding directory, resolved once per process: the operator's
-    configuration, outside every box, so no harness can move them."""
-    root = Path(os.path.realpath(coding_dir))
-    return tuple(root / name for name in LINKED_ONLY)
 
 
 def linked_gitdir(worktree: Path) -> Path:

@@ -286,8 +286,13 @@ def test_a_rewritten_git_pointer_gets_no_directory_of_its_choosing_into_the_next
     assert git_common_dir(tree) is None
 
 
-@pytest.mark.parametrize("planted", ["git_dir_of_its_own", "worktree_as_repository"])
-def test_a_repository_planted_in_place_of_the_git_pointer_runs_nothing_in_the_driver(
+# forged_linked_worktree: the pointer kept, aimed at a linked worktree forged in the worktree;
+# gitdir_fifo: the same, its `gitdir` a FIFO the driver would wait on forever.
+PLANTED = ["git_dir_of_its_own", "worktree_as_repository", "forged_linked_worktree", "gitdir_fifo"]
+
+
+@pytest.mark.parametrize("planted", PLANTED)
+def test_a_repository_planted_for_the_git_pointer_runs_nothing_in_the_driver(
     attack, tmp_path, planted
 ):
     run = attack(planted)

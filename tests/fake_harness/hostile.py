@@ -192,6 +192,36 @@ def _():
     return filter_config(".")
 
 
+@attempt("forged_linked_worktree")
+def _():
+    """The `.git` pointer kept a linked worktree's but aimed at one forged in the worktree: a
+    repository of its own with `worktrees/x` (a `gitdir` pointing back here, a `commondir`)
+    and objects, so it reads as a real repository's worktree; its config's filter would run
+    in the driver's `git add`."""
+    forged = Path("forged").resolve()
+    subprocess.run(["git", "init", "-q", "--bare", str(forged)], check=True)
+    private = forged / "worktrees" / "x"
+    private.mkdir(parents=True)
+    (private / "gitdir").write_text(f"{Path('.git').resolve()}\n")
+    (private / "commondir").write_text("../..\n")
+    (private / "HEAD").write_text("ref: refs/heads/main\n")
+    filter_config(str(forged))
+    Path(".git").write_text(f"gitdir: {private}\n")
+    return str(private)
+
+
+@attempt("gitdir_fifo")
+def _():
+    """A forged linked worktree whose `gitdir` (read back by the driver, outside the box) is a
+    FIFO no one writes: a plain read of it waits forever."""
+    private = Path("forged-fifo", "worktrees", "x").resolve()
+    private.mkdir(parents=True)
+    (private.parent.parent / "objects").mkdir()
+    os.mkfifo(private / "gitdir")
+    Path(".git").write_text(f"gitdir: {private}\n")
+    return str(private)
+
+
 @attempt("nested_repository")
 def _():
     """A repository inside the worktree with a filter, fsmonitor and textconv of its own: the
