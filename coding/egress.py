@@ -22,6 +22,10 @@ CONNECT_SECONDS = 10.0  # to reach a listed host
 HEAD_SECONDS = 10.0  # for the harness to send its request line
 IDLE_SECONDS = 300.0  # a tunnel with no traffic either way for this long is closed
 HEAD_LIMIT = 8192
+# Refusals named one by one in the run's notes (each a coding.run.sandbox event); past these
+# they are counted: a harness looping on refused requests (a thousand a second) would
+# otherwise write an event each and hold each in the driver's memory.
+NAMED_REFUSALS = 20
 
 
 def box_env() -> dict:
@@ -44,12 +48,14 @@ def inward(address: str) -> bool:
 
 
 class EgressProxy:
-    """Listens on `socket_path` while a boxed command runs; `decisions` lists every request."""
+    """Listens on `socket_path` while a boxed command runs; `refused` names the first refusals,
+    `refused_more` counts the rest."""
 
     def __init__(self, socket_path: Path, allow: list[tuple[str, int]]):
         self.path = Path(socket_path)
         self.allow = {(host.lower(), port) for host, port in allow}
-        self.decisions: list[dict] = []
+        self.refused: list[dict] = []
+        self.refused_more = 0
         self._lock = threading.Lock()
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 
@@ -67,9 +73,10 @@ class EgressProxy:
         self._server.close()
         self.path.unlink(missing_ok=True)
 
-    def refusals(self) -> list[dict]:
+    def refusals(self) -> tuple[list[dict], int]:
+        """The refusals named, and how many more there were."""
         with self._lock:
-            return [d for d in self.decisions if not d["allowed"]]
+            return list(self.refused), self.refused_more
 
     def _accept(self) -> None:
         while True:
@@ -79,25 +86,27 @@ class EgressProxy:
                 return
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
-    def _record(self, target: str, allowed: bool, reason: str = "") -> None:
+    def _refuse(self, target: str, reason: str) -> None:
         with self._lock:
-            self.decisions.append({"target": target[:300], "allowed": allowed, "reason": reason})
+            if len(self.refused) < NAMED_REFUSALS:
+                self.refused.append({"target": target[:300], "reason": reason})
+            else:
+                self.refused_more += 1
 
     def _serve(self, client: socket.socket) -> None:
         with client:
             head, rest = read_head(client)
             target, reason = self.judge(head)
             if reason:
-                self._record(target, False, reason)
+                self._refuse(target, reason)
                 client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
                 return
             try:
                 upstream = self.open(target)
             except OSError as error:
-                self._record(target, False, f"could not connect: {error}")
+                self._refuse(target, f"could not connect: {error}")
                 client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
                 return
-            self._record(target, True)
             with upstream:
                 client.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n")
                 if rest:

@@ -141,7 +141,7 @@ def run_boxed(
             meanwhile()
         deadline = started + limits.seconds
         timed_out, total = pump(process, out, limits, deadline, last=not pipes)
-        notes += [f"egress refused: {d['target']} ({d['reason']})" for d in refused(door)]
+        notes += refusal_notes(door)
     for item in chained if timed_out else ():
         item.lost()  # killed with the launch
     seconds = time.monotonic() - started
@@ -200,8 +200,12 @@ def egress_door(allow):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def refused(door: EgressProxy | None) -> list[dict]:
-    return door.refusals() if door is not None else []
+def refusal_notes(door: EgressProxy | None) -> list[str]:
+    named, more = door.refusals() if door is not None else ([], 0)
+    notes = [f"egress refused: {d['target']} ({d['reason']})" for d in named]
+    if more:
+        notes.append(f"egress refused {more} more times (only the first {len(named)} are named)")
+    return notes
 
 
 def spawning(

@@ -78,7 +78,7 @@ def test_the_proxy_tunnels_to_listed_hosts_and_refuses_and_records_the_rest(tmp_
     assert tunnelled == b"HTTP/1.1 200 Connection Established\r\n\r\necho: hi\n"
     assert other.startswith(b"HTTP/1.1 403") and plain.startswith(b"HTTP/1.1 403")
     assert by_name.startswith(b"HTTP/1.1 502")  # a listed name resolving to loopback
-    reasons = {d["target"]: d["reason"] for d in proxy.refusals()}
+    reasons = {d["target"]: d["reason"] for d in proxy.refusals()[0]}
     assert reasons["example.com:443"] == "not in OPS_CODING_EGRESS"
     assert reasons["http://example.com/"].startswith("GET refused")
     assert "resolves only to inward addresses" in reasons[f"localhost:{echo_port}"]
@@ -127,6 +127,33 @@ def test_a_boxed_harness_reaches_only_the_listed_host_through_the_proxy(tmp_path
     assert lines["OTHER"].startswith("HTTP/1.1 403")
     assert lines["DIRECT"].startswith("refused")  # the host's loopback is not the box's
     assert "egress refused: example.com:443 (not in OPS_CODING_EGRESS)" in done.notes
+
+
+FLOOD = textwrap.dedent(
+    """
+    import os, socket
+    from urllib.parse import urlsplit
+    proxy = urlsplit(os.environ["HTTPS_PROXY"])
+    for n in range(300):
+        with socket.create_connection((proxy.hostname, proxy.port), timeout=10) as s:
+            s.sendall(f"CONNECT host-{n}.example.com:443 HTTP/1.1\\r\\n\\r\\n".encode())
+            s.recv(1024)
+    """
+)
+
+
+@box_needed
+def test_a_flood_of_refused_requests_is_named_up_to_a_cap_and_counted_past_it(tmp_path, echo_port):
+    tree = tmp_path / "run" / "tree"
+    tree.mkdir(parents=True)
+    argv = [sys.executable, "-c", FLOOD]
+
+    done = run_boxed(argv, str(tree), Limits(seconds=60), egress=[("127.0.0.1", echo_port)])
+
+    assert done.exit_status == 0, done.output
+    assert len(done.notes) == 21
+    assert done.notes[0] == "egress refused: host-0.example.com:443 (not in OPS_CODING_EGRESS)"
+    assert done.notes[-1] == "egress refused 280 more times (only the first 20 are named)"
 
 
 @box_needed
