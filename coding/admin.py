@@ -7,7 +7,7 @@ from django.utils.html import format_html
 from coding import operations
 from coding.actions import RunRefused
 from coding.approvals import ApprovalRefused, already_approved, why_not
-from coding.hardened_git import GitFailed, git
+from coding.hardened_git import GitFailed, shown_diff
 from coding.models import ApprovalKind, CodingApproval, CodingIteration, CodingRun, Repository
 from coding.repositories import RepositoryForm
 from opscore import four_eyes
@@ -89,7 +89,7 @@ class CodingRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         if not (run.base_sha and run.head_sha):
             return "no commit yet"
         try:
-            diff = git(["diff", f"{run.base_sha}..{run.head_sha}", "--"], run.repository.path)
+            diff = shown_diff(run.repository.path, run.base_sha, run.head_sha)
         except GitFailed as missing:
             return str(missing)
         return pre(diff[:DIFF_SHOWN])

@@ -12,6 +12,7 @@ it is a trust boundary to read in one place.
 import contextlib
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -61,6 +62,23 @@ def git(args: list[str], cwd: Path | str, extra_env: dict | None = None) -> str:
 def git_environment(cwd: Path | str, extra_env: dict | None = None) -> dict:
     env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ} | git_env(Path(cwd))
     return env | (extra_env or {})
+
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+def shown_diff(repo_path: str, base: str, head: str) -> str:
+    """The diff a reviewer (a person or the reviewing model) is shown: every change as text,
+    whatever the repository's attributes say. A merged `.gitattributes` (`*.min.js binary`,
+    `-diff`, a textconv) would print a changed file as "Binary files differ" or as whatever
+    its driver makes of it; git reads attributes from the checkout and its index, so this diff
+    runs from an empty folder as its work tree, with an empty index and (git >= 2.42) the empty
+    tree as attr.tree. Real binaries (a NUL in them) still print as binary."""
+    common = git(["rev-parse", "--path-format=absolute", "--git-common-dir"], repo_path).strip()
+    with tempfile.TemporaryDirectory(prefix="opscore-diff-") as empty:
+        args = ["--git-dir", common, "--work-tree", empty, "-c", f"attr.tree={EMPTY_TREE}"]
+        args += ["diff", "--no-ext-diff", "--no-textconv", f"{base}..{head}", "--"]
+        return git(args, empty, {"GIT_INDEX_FILE": os.path.join(empty, "index")})
 
 
 def git_started(args: list[str], cwd: Path | str):

@@ -10,7 +10,7 @@ from django.conf import settings
 from pydantic import BaseModel, Field
 
 from coding.actions import reviewer_revises, transition
-from coding.hardened_git import git
+from coding.hardened_git import shown_diff
 from coding.models import CodingRun, RunStatus
 from memory.actions import CandidateInvalid, propose_candidate
 from missions.actions import submit_proposal
@@ -57,7 +57,7 @@ def result_of(run: CodingRun) -> dict:
 
 
 def ask_reviewer(run: CodingRun, step) -> ReviewReply:
-    diff = git(["diff", f"{run.base_sha}..{run.head_sha}", "--"], run.repository.path)
+    diff = shown_diff(run.repository.path, run.base_sha, run.head_sha)
     criteria = [c["text"] if isinstance(c, dict) else c for c in run.task["acceptance_criteria"]]
     body = "\n".join(
         [

@@ -118,6 +118,23 @@ def test_the_admin_approves_at_the_head_and_shows_the_diff_escaped(coding_repo, 
     assert "print(&#x27;hello, world&#x27;)" in page
 
 
+@pytest.mark.parametrize("attributes", ["*.py -diff", "*.py binary"])
+def test_the_diff_shown_for_approval_ignores_attributes_that_would_hide_it(
+    coding_repo, admin_client, attributes
+):
+    # a merged .gitattributes (`*.min.js binary` is common) would show a changed file as
+    # "Binary files differ" to the approver and the reviewing model
+    Path(coding_repo.path, ".gitattributes").write_text(f"{attributes}\n")
+    sh("git", "add", ".gitattributes", cwd=coding_repo.path)
+    sh(*COMMIT, "attributes", cwd=coding_repo.path)
+    run = reviewed(coding_repo, "@greet")
+
+    page = admin_client.get(f"/admin/coding/codingrun/{run.id}/change/").content.decode()
+
+    assert "Binary files" not in page
+    assert "print(&#x27;hello, world&#x27;)" in page
+
+
 def staff(name, *perms):
     """A signed-in person holding exactly `perms` (through a group, as operators are)."""
     from django.contrib.auth.models import Group, Permission, User
