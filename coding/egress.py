@@ -26,6 +26,9 @@ HEAD_LIMIT = 8192
 # they are counted: a harness looping on refused requests (a thousand a second) would
 # otherwise write an event each and hold each in the driver's memory.
 NAMED_REFUSALS = 20
+# Connections served at once, each a thread of the driver's: a harness opening thousands and
+# saying nothing would hold a thread each for HEAD_SECONDS; past these, 503 and a refusal.
+MAX_OPEN = 64
 
 
 def box_env() -> dict:
@@ -57,6 +60,7 @@ class EgressProxy:
         self.refused: list[dict] = []
         self.refused_more = 0
         self._lock = threading.Lock()
+        self._open = threading.BoundedSemaphore(MAX_OPEN)
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 
     def __enter__(self) -> "EgressProxy":
@@ -84,7 +88,22 @@ class EgressProxy:
                 client, _ = self._server.accept()
             except OSError:
                 return
-            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+            if not self._open.acquire(blocking=False):
+                self._turn_away(client)
+                continue
+            threading.Thread(target=self._serve_one, args=(client,), daemon=True).start()
+
+    def _turn_away(self, client: socket.socket) -> None:
+        with client, contextlib.suppress(OSError):
+            self._refuse("(a connection)", f"over {MAX_OPEN} at once")
+            client.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+
+    def _serve_one(self, client: socket.socket) -> None:
+        try:
+            with contextlib.suppress(OSError):  # a client gone before its answer
+                self._serve(client)
+        finally:
+            self._open.release()
 
     def _refuse(self, target: str, reason: str) -> None:
         with self._lock:

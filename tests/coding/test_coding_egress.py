@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from coding.driver import handle_one_run
-from coding.egress import EgressProxy
+from coding.egress import MAX_OPEN, EgressProxy
 from coding.models import CodingRun
 from coding.sandbox import Limits, confinement_missing, run_boxed
 from opscore.models import Event
@@ -82,6 +82,21 @@ def test_the_proxy_tunnels_to_listed_hosts_and_refuses_and_records_the_rest(tmp_
     assert reasons["example.com:443"] == "not in OPS_CODING_EGRESS"
     assert reasons["http://example.com/"].startswith("GET refused")
     assert "resolves only to inward addresses" in reasons[f"localhost:{echo_port}"]
+
+
+def test_connections_past_the_cap_at_once_are_answered_503_and_counted(tmp_path):
+    held = []
+    with EgressProxy(tmp_path / "proxy.sock", []) as proxy:
+        for _ in range(MAX_OPEN):  # each holds one of the driver's threads, saying nothing
+            held.append(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+            held[-1].connect(str(proxy.path))
+        past = ask(proxy.path, b"")
+        for client in held:
+            client.close()
+
+    assert past.startswith(b"HTTP/1.1 503")
+    named, _ = proxy.refusals()  # then the held ones, each "not an HTTP request"
+    assert named[0] == {"target": "(a connection)", "reason": f"over {MAX_OPEN} at once"}
 
 
 HARNESS = textwrap.dedent(
