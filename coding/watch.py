@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+from django.conf import settings
+
+from opscore.redaction import REDACTED, redact_text
 
 OUTPUT_CAP = 64_000
 CUT_MARKER = "\n[… output cut at 64 kB by opscore]\n"
@@ -53,8 +56,20 @@ def finished(process, log: Path, limits, seconds, timed_out, total, notes, last=
     if timed_out:
         notes.append(f"killed at the {limits.seconds:.0f}s wall-clock limit")
     status = None if timed_out else exit_status(process, report, last)
+    head = unsaid(head)
     output = head if total <= OUTPUT_CAP else head[:OUTPUT_CAP] + CUT_MARKER
     return Finished(status, output, seconds, timed_out, str(log), cut, left, notes)
+
+
+def unsaid(text: str) -> str:
+    """What a boxed command printed, every known secret masked: the keys a harness is passed
+    (OPS_CODING_PASS_ENV) too — an injected harness may print its own, or write it where its
+    tests print it — before it reaches a run's rows, its events or a reviewer's prompt."""
+    for name in settings.OPS_CODING_PASS_ENV:
+        value = os.environ.get(name, "")
+        if len(value) >= 8:
+            text = text.replace(value, REDACTED)
+    return redact_text(text)
 
 
 def exit_status(process: subprocess.Popen, report: dict, last: bool) -> int:

@@ -132,6 +132,24 @@ def test_a_harness_key_the_operator_passes_is_the_one_exception(coding_repo, set
     assert "ANTHROPIC_API_KEY" in seen and "OPS_API_TOKEN" not in seen
 
 
+def test_the_key_passed_to_a_harness_is_masked_in_everything_kept_of_what_it_printed(
+    coding_repo, settings, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-seeded-0123456789")
+    settings.OPS_CODING_PASS_ENV = ["OPENAI_API_KEY"]
+    coding_repo.test_command = ["cat", "leak.txt"]  # the tests print what it wrote down
+    coding_repo.save()
+
+    run = driven(new_run(coding_repo, "@leak"))
+
+    iteration = run.iterations.get()
+    kept = [run.result_summary, iteration.output_summary, iteration.test_output]
+    kept += [f"{e.title} {e.summary} {e.payload}" for e in Event.objects.all()]
+    assert not [text for text in kept if "sk-openai-seeded" in text]
+    assert "key [redacted]" in run.result_summary, run.result_summary
+    assert "[redacted]" in iteration.test_output
+
+
 def test_a_missing_harness_blocks_the_run_with_the_reason(coding_repo, settings):
     settings.OPS_CODING_RUNNERS = {"command": ["/nonexistent/harness"]}
 

@@ -75,6 +75,13 @@ if "@bytecode" in prompt:  # a module imported (bytecode, unless told not to) an
     Path("stale.pyc").write_bytes(b"\x00bytecode")
     Path(".pytest_cache/v").mkdir(parents=True)
     Path(".pytest_cache/v/lastfailed").write_text("{}\n")
+if "@leak" in prompt:  # an injected harness saying the key it was given
+    Path("app.py").write_text("print('hello, world')\n")
+    Path("leak.txt").write_text(os.environ.get("OPENAI_API_KEY", "") + "\n")
+    print("my key:", os.environ.get("OPENAI_API_KEY"))
+    result = {"type": "result", "subtype": "success", "is_error": False}
+    print(json.dumps(result | {"result": f"key {os.environ.get('OPENAI_API_KEY')}"}))
+    raise SystemExit(0)
 if "@shout" in prompt:
     print("x" * 100_000)
 print(json.dumps({"type": "assistant", "message": {"content": [{"type": "text", "text": "done"}]}}))
