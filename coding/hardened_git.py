@@ -18,6 +18,7 @@ from pathlib import Path
 from django.conf import settings
 
 from coding.box import linked_dirs, linked_only, read_pointer
+from coding.watch import unsaid
 
 GIT_TIMEOUT = 120
 SAFE_ENV = ("PATH", "LANG", "LC_ALL", "TMPDIR")
@@ -73,12 +74,13 @@ def shown_diff(repo_path: str, base: str, head: str) -> str:
     `-diff`, a textconv) would print a changed file as "Binary files differ" or as whatever
     its driver makes of it; git reads attributes from the checkout and its index, so this diff
     runs from an empty folder as its work tree, with an empty index and (git >= 2.42) the empty
-    tree as attr.tree. Real binaries (a NUL in them) still print as binary."""
+    tree as attr.tree. Real binaries (a NUL in them) still print as binary. A key the harness
+    wrote into a file reads [redacted] here, as in everything it printed."""
     common = git(["rev-parse", "--path-format=absolute", "--git-common-dir"], repo_path).strip()
     with tempfile.TemporaryDirectory(prefix="opscore-diff-") as empty:
         args = ["--git-dir", common, "--work-tree", empty, "-c", f"attr.tree={EMPTY_TREE}"]
         args += ["diff", "--no-ext-diff", "--no-textconv", f"{base}..{head}", "--"]
-        return git(args, empty, {"GIT_INDEX_FILE": os.path.join(empty, "index")})
+        return unsaid(git(args, empty, {"GIT_INDEX_FILE": os.path.join(empty, "index")}))
 
 
 def git_started(args: list[str], cwd: Path | str):

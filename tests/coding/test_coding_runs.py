@@ -133,7 +133,7 @@ def test_a_harness_key_the_operator_passes_is_the_one_exception(coding_repo, set
 
 
 def test_the_key_passed_to_a_harness_is_masked_in_everything_kept_of_what_it_printed(
-    coding_repo, settings, monkeypatch
+    coding_repo, settings, monkeypatch, admin_client
 ):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-seeded-0123456789")
     settings.OPS_CODING_PASS_ENV = ["OPENAI_API_KEY"]
@@ -148,6 +148,8 @@ def test_the_key_passed_to_a_harness_is_masked_in_everything_kept_of_what_it_pri
     assert not [text for text in kept if "sk-openai-seeded" in text]
     assert "key [redacted]" in run.result_summary, run.result_summary
     assert "[redacted]" in iteration.test_output
+    page = admin_client.get(f"/admin/coding/codingrun/{run.id}/change/").content.decode()
+    assert "+[redacted]" in page and "sk-openai-seeded" not in page  # leak.txt in the diff
 
 
 def test_a_missing_harness_blocks_the_run_with_the_reason(coding_repo, settings):
