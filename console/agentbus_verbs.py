@@ -4,6 +4,7 @@ of its verb (console.agentbus_parser builds them, so validation is the same ever
 returns the JSON body; errors are console.agentbus_inputs exceptions."""
 
 import re
+from datetime import UTC, timedelta
 
 from console.agentbus_inputs import (
     BadInput,
@@ -27,6 +28,7 @@ from missions.recovery import reap_expired_leases
 from missions.schemas import ProposalInvalid
 from missions.step_kinds import internal_kinds
 from opscore.actions import record_event
+from opscore.db import db_now
 from opscore.models import Agent, Runtime, StandingOrder, StandingOrderRun
 from opscore.registry import AGENTBUS_VERBS
 from opscore.standing_orders import RunResult, finish_run, start_run
@@ -278,11 +280,29 @@ def start_standing_order(agent_id, order_name, scheduled_for, **o):
     order = StandingOrder.objects.filter(agent_id=agent_id, name=order_name).first()
     if order is None:
         raise BadInput(f"no standing order {agent_id}/{order_name}")
-    run = start_run(order, iso_time(scheduled_for))
+    slot = iso_time(scheduled_for)
+    check_slot(order, slot)
+    run = start_run(order, slot)
     if run is None:
-        run = order.runs.get(scheduled_for=iso_time(scheduled_for))
+        run = order.runs.get(scheduled_for=slot)
         return {"run_id": run.id, "status": run.status, "already_recorded": True}
     return {"run_id": run.id, "status": run.status}
+
+
+def check_slot(order: StandingOrder, slot) -> None:
+    """A run is recorded only for an enabled order's slot that its schedule asks for and that
+    has come: an off-schedule run would read as work done, and a slot taken before it comes is
+    "already recorded" when it does, so Opscore's own firing of it runs nothing."""
+    if not order.enabled:
+        raise Refused(f"standing order {order} is disabled")
+    if slot > db_now():
+        raise BadInput(
+            f"--scheduled-for: {slot.astimezone(UTC):%Y-%m-%d %H:%M} UTC has not come yet"
+        )
+    if slot not in order.expected_slots(slot - timedelta(seconds=1), slot):
+        raise BadInput(
+            f"--scheduled-for: {slot.isoformat()} is not a slot of {order.cron} ({order.timezone})"
+        )
 
 
 def finish_standing_order(run_id, status, summary, evidence, **o):

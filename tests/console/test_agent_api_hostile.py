@@ -1,13 +1,15 @@
 """What a hostile outside runtime sends over the agent API is refused with a 4xx and a reason,
 writes nothing, and reveals nothing outside its token's agent."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from console.agent_mcp import remote_tools
 from console.models import AgentToken
 from missions.decisions import approve_proposal
 from missions.models import Proposal, Step
-from opscore.models import Event, Runtime
+from opscore.models import Event, Runtime, StandingOrder, StandingOrderRun
 from tests.console.test_agent_api import call, enqueue
 from tests.factories import AgentFactory
 
@@ -116,3 +118,40 @@ def test_a_claim_with_a_lease_no_row_can_hold_is_a_400_and_leaves_the_job_queued
 
     assert "--lease" in answer["error"]
     assert Step.objects.get(pk=job).status == "queued"
+
+
+@pytest.mark.parametrize(
+    ("when", "status", "error"),
+    [
+        ("2026-11-23T10:10:00Z", 400, "2026-11-23 10:10 UTC has not come yet"),
+        ("2026-11-23T10:03:00Z", 400, "not a slot of */5 * * * * (UTC)"),
+    ],
+)
+def test_a_runtime_records_only_a_slot_its_order_asks_for_and_that_has_come(
+    client, secret, clock, when, status, error
+):
+    # a slot taken early would be "already recorded" when it comes: Opscore's own firing of it
+    # would run nothing, and an off-schedule run would read as work done
+    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
+    StandingOrder.objects.create(agent_id="openclaw-ops", name="sweep", cron="*/5 * * * *")
+    ask = {"order_name": "sweep", "scheduled_for": when}
+
+    answer = call(client, secret, "start-standing-order", status=status, **ask)
+
+    assert error in answer["error"]
+    assert not StandingOrderRun.objects.exists()
+    ask["scheduled_for"] = "2026-11-23T10:05:00Z"
+    assert call(client, secret, "start-standing-order", **ask)["status"] == "started"
+
+
+def test_a_disabled_orders_slot_is_refused(client, secret, clock):
+    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
+    StandingOrder.objects.create(
+        agent_id="openclaw-ops", name="sweep", cron="*/5 * * * *", enabled=False
+    )
+    ask = {"order_name": "sweep", "scheduled_for": "2026-11-23T10:05:00Z"}
+
+    answer = call(client, secret, "start-standing-order", status=409, **ask)
+
+    assert answer["error"] == "standing order openclaw-ops/sweep is disabled"
+    assert not StandingOrderRun.objects.exists()

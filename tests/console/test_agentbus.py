@@ -1,6 +1,7 @@
 """agentbus: an external agent runtime closes the loop through the same durable write path."""
 
 import json
+from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
@@ -152,7 +153,8 @@ def test_block_and_fail_record_their_reasons(agent, settings):
     ) == ("failed", "disk full")
 
 
-def test_standing_order_runs_start_once_and_finish(capsys):
+def test_standing_order_runs_start_once_and_finish(capsys, clock):
+    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))  # the slot has come
     auditor = AgentFactory(slug="auditor")
     StandingOrder.objects.create(agent=auditor, name="lease_reaper", cron="*/5 * * * *")
     start = (
