@@ -14,7 +14,7 @@ import pytest
 from coding.driver import handle_one_run
 from coding.egress import MAX_OPEN, EgressProxy
 from coding.models import CodingRun
-from coding.sandbox import Limits, confinement_missing, run_boxed
+from coding.sandbox import Limits, confinement_missing, refusal_notes, run_boxed
 from opscore.models import Event
 from opscore.settings_parts.env import parse_host_ports
 from tests.coding_support import HARNESS as FAKE_HARNESS
@@ -97,6 +97,19 @@ def test_connections_past_the_cap_at_once_are_answered_503_and_counted(tmp_path)
     assert past.startswith(b"HTTP/1.1 503")
     named, _ = proxy.refusals()  # then the held ones, each "not an HTTP request"
     assert named[0] == {"target": "(a connection)", "reason": f"over {MAX_OPEN} at once"}
+
+
+def test_a_key_the_harness_sends_as_a_target_is_masked_in_the_runs_notes(
+    tmp_path, settings, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-seeded-0123456789")
+    settings.OPS_CODING_PASS_ENV = ["OPENAI_API_KEY"]
+    with EgressProxy(tmp_path / "proxy.sock", []) as proxy:
+        ask(proxy.path, b"CONNECT sk-openai-seeded-0123456789.example.com:443 HTTP/1.1\r\n\r\n")
+
+    assert refusal_notes(proxy) == [
+        "egress refused: [redacted].example.com:443 (not in OPS_CODING_EGRESS)"
+    ]
 
 
 HARNESS = textwrap.dedent(
