@@ -31,7 +31,7 @@ from opscore.actions import record_event
 from opscore.db import db_now
 from opscore.models import Agent, Runtime, StandingOrder, StandingOrderRun
 from opscore.registry import AGENTBUS_VERBS
-from opscore.standing_orders import RunResult, finish_run, start_run
+from opscore.standing_orders import RunResult, acts_as_agent, finish_run, start_run
 
 
 def run_verb(verb: str, opts: dict) -> dict:
@@ -295,6 +295,7 @@ def check_slot(order: StandingOrder, slot) -> None:
     "already recorded" when it does, so Opscore's own firing of it runs nothing."""
     if not order.enabled:
         raise Refused(f"standing order {order} is disabled")
+    refuse_upkeep(order)
     if slot > db_now():
         raise BadInput(
             f"--scheduled-for: {slot.astimezone(UTC):%Y-%m-%d %H:%M} UTC has not come yet"
@@ -305,10 +306,22 @@ def check_slot(order: StandingOrder, slot) -> None:
         )
 
 
+def refuse_upkeep(order: StandingOrder) -> None:
+    """Only an order that is the agent's own work (opscore.standing_orders.acts_as_agent) has
+    runs a runtime may record: the house's upkeep (backups, the lease reaper, the gap check)
+    is Opscore's to run and to prove, whichever agent owns it on paper."""
+    if not acts_as_agent(order.handler):
+        raise Refused(
+            f"standing order {order} is Opscore's own upkeep (handler {order.handler}): "
+            "Opscore runs it, no runtime records its runs"
+        )
+
+
 def finish_standing_order(run_id, status, summary, evidence, **o):
-    run = StandingOrderRun.objects.filter(pk=run_id).first()
+    run = StandingOrderRun.objects.filter(pk=run_id).select_related("order").first()
     if run is None:
         raise BadInput(f"no standing-order run {run_id}")
+    refuse_upkeep(run.order)
     if not finish_run(run, RunResult(status, summary, json_object(evidence, "evidence"))):
         raise Refused(f"run {run_id} is already {run.status}")
     return {"run_id": run.id, "status": run.status}

@@ -155,3 +155,34 @@ def test_a_disabled_orders_slot_is_refused(client, secret, clock):
 
     assert answer["error"] == "standing order openclaw-ops/sweep is disabled"
     assert not StandingOrderRun.objects.exists()
+
+
+@pytest.mark.parametrize("handler", ["backup", "lease_reaper", "gap_check", "restore_drill"])
+def test_a_runtime_never_records_a_run_of_the_houses_upkeep(client, secret, clock, handler):
+    """A backup, the lease reaper, the gap check are Opscore's to run, whatever agent owns them
+    on paper: a runtime that took their slot (started, then 'completed' with made-up evidence)
+    would have Opscore's own firing find it recorded and run nothing."""
+    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
+    order = StandingOrder.objects.create(
+        agent_id="openclaw-ops", name="nightly", cron="*/5 * * * *", handler=handler
+    )
+    ask = {"order_name": "nightly", "scheduled_for": "2026-11-23T10:05:00Z"}
+
+    answer = call(client, secret, "start-standing-order", status=409, **ask)
+
+    assert answer["error"] == (
+        f"standing order openclaw-ops/nightly is Opscore's own upkeep (handler {handler}): "
+        "Opscore runs it, no runtime records its runs"
+    )
+    assert not StandingOrderRun.objects.exists()
+    slot = datetime(2026, 11, 23, 10, 5, tzinfo=UTC)
+    run = StandingOrderRun.objects.create(order=order, scheduled_for=slot, status="started")
+    response = client.post(
+        "/api/agent/finish-standing-order",
+        {"run_id": run.id, "status": "completed", "summary": "all good"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+    assert response.status_code == 409, response.content
+    run.refresh_from_db()
+    assert run.status == "started"
