@@ -1,11 +1,16 @@
 """Text a model, a chat or an outside runtime wrote is shown inert on the admin's pages as on the
 Stage: a character that hides or reorders text is named where it stands (⟨U+202E⟩) in read-only
-fields, inline rows and changelist columns, so 'disk U+202E evil' cannot read 'disk live'."""
+fields, inline rows and changelist columns, and in the names every page carries (the browser tab's
+title, the heading, the breadcrumb, a message, the recent actions, a confirmation's list), so
+'disk U+202E evil' cannot read 'disk live'."""
 
+import re
 from pathlib import Path
 
 import django
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from missions.models import Comment, Proposal, StepAttempt
@@ -89,3 +94,80 @@ def test_the_overridden_admin_templates_are_djangos_own_but_for_the_reveal(templ
     assert header.startswith("{% load untrusted %}")
     assert rest.count("|reveal") == rest.count(ours) == original.count(djangos) == 1
     assert rest.replace(ours, djangos) == original
+
+
+def test_a_change_pages_tab_title_breadcrumb_and_heading_name_each_hidden_character(
+    admin_client, agent
+):
+    proposal = Proposal.objects.create(agent=agent, title=HIDDEN, source="api", proposed_steps=[])
+
+    change = page_of(admin_client, "missions_proposal_change", proposal.id)
+    history = page_of(admin_client, "missions_proposal_history", proposal.id)
+
+    named = f"P{proposal.id} {SHOWN}"
+    assert "\u202e" not in change + history and "\u200b" not in change + history
+    assert f"<title>{named} | Change proposal |" in change
+    assert f"&rsaquo; {named}\n</div>" in change  # the breadcrumb
+    assert f"<h2>{named}</h2>" in change
+    assert f"<title>Change history: {named} |" in history
+    assert f'/change/">{named}</a>\n&rsaquo; History' in history
+    assert f"<h1>Change history: {named}</h1>" in history
+
+
+def test_a_decisions_message_and_the_recent_actions_name_each_hidden_character(
+    admin_client, operator, agent
+):
+    proposal = Proposal.objects.create(agent=agent, title="Check", source="api", proposed_steps=[])
+    LogEntry.objects.create(
+        user=operator, content_type=ContentType.objects.get_for_model(Proposal),
+        object_id=str(proposal.id), object_repr=HIDDEN, action_flag=CHANGE,
+    )  # fmt: skip
+
+    decided = admin_client.post(
+        reverse("admin:missions_proposal_decide", args=[proposal.id]),
+        {"decision": "reject", "reason": HIDDEN},
+        follow=True,
+    ).content.decode()
+    index = page_of(admin_client, "index")
+
+    message = decided.split('<ul class="messagelist">')[1].split("</ul>")[0]
+    assert "\u202e" not in message and f"rejected: {SHOWN}" in message
+    assert "\u202e" not in index and f">{SHOWN}</a>" in index  # My actions
+
+
+def test_a_reasoned_actions_confirmation_lists_each_name_revealed(admin_client, agent):
+    proposal = Proposal.objects.create(agent=agent, title=HIDDEN, source="api", proposed_steps=[])
+
+    html = admin_client.post(
+        reverse("admin:missions_proposal_changelist"),
+        {"action": "reject_proposals", "_selected_action": [proposal.id]},
+    ).content.decode()
+
+    assert "\u202e" not in html and f"<li>P{proposal.id} — {SHOWN} (" in html
+
+
+TRUNCATED = 'original|truncatewords:"18"', 'object|truncatewords:"18"'
+REVEALED_BLOCKS = [  # ours, Django's, block, the values it reveals
+    ("base_site.html", "base_site.html", "title", ["subtitle", "title"]),
+    ("base_site.html", "base.html", "messages", ["message|capfirst"]),
+    ("base_site.html", "base.html", "content_title", ["title"]),
+    ("base_site.html", "base.html", "content_subtitle", ["subtitle"]),
+    ("change_form.html", "change_form.html", "breadcrumbs", [TRUNCATED[0]]),
+    ("object_history.html", "object_history.html", "breadcrumbs", [TRUNCATED[1]]),
+    ("delete_confirmation.html", "delete_confirmation.html", "breadcrumbs", [TRUNCATED[1]]),
+    ("index.html", "index.html", "sidebar", ["entry.object_repr"]),
+]
+
+
+@pytest.mark.parametrize("ours, djangos, block, values", REVEALED_BLOCKS)
+def test_the_blocks_we_override_are_djangos_own_but_for_the_reveal(ours, djangos, block, values):
+    """Names (an object's, a log entry's, a message's) go through reveal in every title, heading
+    and breadcrumb; a Django upgrade that changes one of these blocks fails here."""
+    original = (DJANGOS / djangos).read_text()
+    start = original.index(f"{{% block {block} %}}") + len(f"{{% block {block} %}}")
+    inner = original[start : re.compile(r"{% endblock( \w+)? %}").search(original, start).start()]
+    for value in values:
+        assert f"{{{{ {value} }}}}" in inner
+        inner = inner.replace(f"{{{{ {value} }}}}", f"{{{{ {value}|reveal }}}}")
+
+    assert inner.strip() in (OURS / ours).read_text()
