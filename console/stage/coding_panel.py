@@ -37,6 +37,7 @@ def coding_panel(request):
         return refusal
     context = {"columns": columns(), "wip": wip(), "health": health_summary(), "view": "coding"}
     context["sandbox"], context["paused"] = sandbox_state(), pause_of("coding")
+    context["runs_shown"] = any(column["runs"] for column in context["columns"])
     if request.headers.get("HX-Request"):
         return render(request, "stage/_coding.html", context)
     return render(request, "stage/coding.html", context)

@@ -13,11 +13,8 @@ from opscore.lanes import pause_of
 PER_COLUMN = 30
 
 
-@require_GET
-def opportunities_board(request):
-    if refusal := visible_or_login(request):
-        return refusal
-    columns = [
+def board_columns() -> list[dict]:
+    return [
         {
             "status": status,
             "label": label,
@@ -29,8 +26,16 @@ def opportunities_board(request):
         }
         for status, label in OpportunityStatus.choices
     ]
+
+
+@require_GET
+def opportunities_board(request):
+    if refusal := visible_or_login(request):
+        return refusal
+    columns = board_columns()
     context = {
         "columns": columns,
+        "cards_shown": any(column["cards"] for column in columns),
         "ideas": list(Idea.objects.select_related("source_agent").order_by("-id")[:30]),
         "records": list(track_records().values()),
         "paused": pause_of("proactive"),  # the scouts' lane: then no new opportunity comes

@@ -19,6 +19,7 @@ def test_the_panel_shows_runs_by_state_with_passes_and_the_wip_count(client, cod
     assert f'id="coding-run-{reviewed.id}"' in page and "Waiting for review" in page
     assert "tests passed" in page and "<b>1</b> for app" in page
     assert "<html" not in fragment and "Running <b>0</b> of 2" in fragment
+    assert "No coding runs yet" not in page
 
 
 def test_a_run_its_agent_signed_off_shows_in_the_approvals_inbox(client, coding_repo):

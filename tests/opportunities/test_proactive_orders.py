@@ -134,6 +134,7 @@ def test_the_stage_board_shows_opportunities_by_status_and_kept_ideas(fleet, cli
     assert "Repeated failing crawl" in new_column and "impact 3" in new_column
     assert "kept as an idea: over budget: test" in page
     assert "<td>devops</td><td>1</td><td>0</td>" in page  # the scout's week: proposed, accepted
+    assert "No opportunities yet" not in page
 
 
 def hygiene_order():
