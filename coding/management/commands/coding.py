@@ -4,6 +4,7 @@
 
 import getpass
 import shlex
+from textwrap import shorten
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
@@ -97,7 +98,7 @@ class Command(BaseCommand):
         queued = ", ".join(f"{n} for {repo}" for repo, n in now["queued"].items()) or "none"
         lines = [f"running {now['running']} of {now['limit']}; queued: {queued}"] + [
             f"R{r['id']} {r['repository']} {r['status']} pass {r['iteration']} "
-            f"${r['cost_usd']} {r['branch'] or ''} {r['state_ref']} {r['reason'][:80]}"
+            f"${r['cost_usd']} {r['branch'] or ''} {r['state_ref']} {brief(r['reason'])}"
             for r in rows
         ]
         self.say(opts, rows, "\n".join(lines))
@@ -228,3 +229,8 @@ def split(opts: dict, name: str) -> list[str]:
         return shlex.split(opts[name]) if opts[name] else []
     except ValueError as error:
         raise ValidationError({name: [f"not a command line: {error}"]}) from None
+
+
+def brief(reason: str) -> str:
+    """A run's reason on its one line: whole, or cut between words, saying so."""
+    return shorten(reason, 160, placeholder=" …")
