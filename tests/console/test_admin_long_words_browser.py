@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from missions.models import Mission, Step
-from tests.console.test_stage_browser import CHROMIUM, FLAGS, require_browser, server  # noqa: F401
+from tests.console.test_stage_browser import (  # noqa: F401
+    CHROMIUM,
+    FLAGS,
+    require_browser,
+    server,
+    sign_in_to_the_admin,
+)
 from tests.factories import AgentFactory, OperatorFactory, make_step
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -52,11 +58,7 @@ def test_long_words_wrap_on_the_missions_admin_page(server, monkeypatch):  # noq
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.goto(f"{server}/admin/login/?next=/admin/")
-        page.fill("#id_username", "operator")
-        page.fill("#id_password", "correct-horse-battery")
-        page.click("input[type=submit]")
-        page.wait_for_url(f"{server}/admin/")
+        sign_in_to_the_admin(page, server)
         for width in (1440, 390):
             page.set_viewport_size({"width": width, "height": 900})
             page.goto(f"{server}/admin/missions/mission/{mission.id}/change/")

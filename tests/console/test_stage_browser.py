@@ -57,6 +57,15 @@ def server():
     process.wait(timeout=10)
 
 
+def sign_in_to_the_admin(page, server):
+    """As OperatorFactory's operator, through the login form."""
+    page.goto(f"{server}/admin/login/?next=/admin/")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{server}/admin/")
+
+
 def give_a_crawl_without_and_with_a_url(page):
     """The browser will not send a crawl without its URL; the server would refuse it too."""
     from playwright.sync_api import expect
