@@ -1,6 +1,6 @@
 """A coding run's admin page in a real browser at 1440 and 390 px: the Approve card stands under
-the History button, as wide as the page's content. Appended after the change form it sat beside
-that form's float, squeezed to a few pixels at the right edge: one letter a line, unreadable,
+the change form, as wide as the page's content. Appended after the form it sat beside the form's
+float, squeezed to a few pixels at the right edge: one letter a line, unreadable,
 and its buttons off the screen. The passes' and approvals' column headings break between words,
 never inside one (at 390 px they printed a letter a line: 'N U M B E R')."""
 
