@@ -188,8 +188,11 @@ class Command(BaseCommand):
         self.say(opts, found, "\n".join(lines))
 
     def drive(self, opts):
-        done = handle_one_run() if opts["once"] else drive_for(opts["seconds"])
-        self.stdout.write(f"coding driver: {done}")
+        if opts["once"]:
+            moved = "1 run moved" if handle_one_run() else "nothing to move"
+        else:
+            moved = f"stopped after {drive_for(opts['seconds'])} run move(s)"
+        self.stdout.write(f"coding driver: {moved} (merged, adopted or driven to rest)")
 
 
 def run_named(opts: dict, code: int = REFUSED) -> CodingRun:

@@ -1,6 +1,7 @@
 """`coding runs` prints a run's reason whole, or cut between words with a mark that more is
 there (`--json` has it all): it cut at 80 characters mid-word, so a completed run read
-'branch opscore/1-greet-the-world kept (no merge all'."""
+'branch opscore/1-greet-the-world kept (no merge all'. `coding drive` ends saying what it moved
+(it printed 'coding driver: 1', or 'coding driver: True' with --once)."""
 
 from io import StringIO
 
@@ -36,3 +37,14 @@ def test_a_long_reason_is_cut_between_words_and_says_so(git_repo):
 
     *shown, mark = line.split("$0.0000")[1].split()
     assert mark == "…" and shown == words[: len(shown)] and 10 < len(shown) < 40
+
+
+def test_the_driver_says_what_it_moved_when_it_stops(git_repo):
+    drove = StringIO()
+    call_command("coding", "drive", "--seconds", "0", stdout=drove)
+    once = StringIO()
+    call_command("coding", "drive", "--once", stdout=once)
+
+    said = "(merged, adopted or driven to rest)"
+    assert drove.getvalue() == f"coding driver: stopped after 0 run move(s) {said}\n"
+    assert once.getvalue() == f"coding driver: nothing to move {said}\n"
