@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 from collections import Counter
+from dataclasses import dataclass
 
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Count
@@ -31,7 +32,7 @@ from coding.watch import kill_process_group
 from coding.worktrees import clean_up
 from opscore.actions import record_event
 from opscore.db import DISCONNECTS
-from opscore.lanes import lane_paused, paused_loop
+from opscore.lanes import paused_loop
 from opscore.models import Policy
 from opscore.stopping import install as install_stop_handler
 
@@ -76,16 +77,32 @@ def read(name: str) -> list[tuple]:
 @functools.cache
 def looking() -> tuple[str, tuple]:
     (merge, m), (active, a), (waiting, w) = map(compiled, ("merge", "active", "waiting"))
-    return f"SELECT ({merge}), ARRAY({active}), EXISTS({waiting})", (*m, *a, *w)
+    (switches, s), (caps, c) = map(Policy.objects.reading, ("lane_switches", "coding_policy"))
+    text = f"SELECT ({switches}), ({caps}), ({merge}), ARRAY({active}), EXISTS({waiting})"
+    return text, (*s, *c, *m, *a, *w)
 
 
-def look() -> tuple[int | None, list[int], bool]:
-    """(the approved merge to do, the active runs, whether any run waits): what a turn reads
-    before it picks, in one statement rather than a round trip each."""
+@dataclass(frozen=True)
+class Turn:
+    """What a turn reads before it picks, in one statement rather than a round trip each:
+    whether the lane is paused, the coding policy in force, the approved merge to do, the
+    active runs, whether any run waits."""
+
+    paused: bool
+    policy: object
+    merging: int | None
+    active: list[int]
+    waiting: bool
+
+
+def look() -> Turn:
     text, params = looking()
     with connection.cursor() as cursor:
         cursor.execute(text, params)
-        return cursor.fetchone()
+        switches, caps, merging, active, waiting = cursor.fetchone()
+    paused = not Policy.objects.parsed("lane_switches", switches).is_running("coding")
+    policy = Policy.objects.parsed("coding_policy", caps)
+    return Turn(paused, policy, merging, active, waiting)
 
 
 def busy() -> tuple[int, Counter, Counter]:
@@ -96,11 +113,12 @@ def busy() -> tuple[int, Counter, Counter]:
 
 
 @transaction.atomic
-def start_next() -> CodingRun | None:
-    """The oldest startable run the limits allow, now `running` and held by this driver."""
+def start_next(policy=None) -> CodingRun | None:
+    """The oldest startable run the limits allow, now `running` and held by this driver.
+    `policy`: the coding policy as the turn's look read it (read here without one)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('opscore.coding.dispatch'))")
-    policy = Policy.objects.value("coding_policy")
+    policy = policy or Policy.objects.value("coding_policy")
     running, per_repo, per_agent = busy()
     if running >= policy.max_running:
         return None
@@ -145,16 +163,17 @@ def handle_one_run() -> bool:
     """One unit of the coding lane's work — a merge, an orphan, or the next run — driven to a
     resting state. Returns whether there was any. A paused coding lane does none: nothing
     merges, starts or is adopted until the pause ends."""
-    if lane_paused("coding"):
+    turn = look()
+    if turn.paused:
         return False
-    merging, active, waiting = look()
+    merging = turn.merging
     ready = CodingRun.objects.filter(pk=merging).first() if merging is not None else None
     if ready is not None:
         merge_or_refuse(ready)
         return True
-    spare, run = take_spare() or early_spare(waiting), None
+    spare, run = take_spare() or early_spare(turn.waiting), None
     try:
-        run = adopt_orphan(active) or start_next()
+        run = adopt_orphan(turn.active) or start_next(turn.policy)
     finally:
         if run is None:
             keep(spare)  # waits for the next run

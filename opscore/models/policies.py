@@ -50,6 +50,19 @@ class PolicyQuerySet(models.QuerySet):
         row = self.filter(key=key).only("value").first()
         return parse_policy(key, row.value) if row else SCHEMAS[key]()
 
+    def reading(self, key: str) -> tuple[str, tuple]:
+        """(SQL, params) of the value `key` has on file, for a caller that reads it as part of
+        a statement of its own (one round trip for several reads); parsed() takes the result."""
+        return self.filter(key=key).values("value").query.sql_with_params()
+
+    def parsed(self, key: str, stored) -> PolicyValue:
+        """What reading()'s SQL returned (None: nothing on file) as value() gives it; within
+        a snapshot, the snapshot's value."""
+        if isinstance(stored, str):  # jsonb as the driver hands it over, undecoded
+            stored = self.model._meta.get_field("value").from_db_value(stored, None, None)
+        value = parse_policy(key, stored) if stored is not None else SCHEMAS[key]()
+        return _remembered(("value", key), lambda: value)
+
     def versions_in_force(self, keys) -> dict[str, int]:
         keys = frozenset(keys)
 

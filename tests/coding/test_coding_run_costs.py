@@ -19,6 +19,7 @@ from coding.driver import handle_one_run, let_go, start_next
 from coding.models import CodingRun
 from coding.spare import STANDING
 from coding.stint import add_active_time
+from opscore.overrides import apply_override
 from tests.coding_support import new_run
 from tests.processes import ROOT
 
@@ -201,3 +202,25 @@ def test_a_turn_reads_the_merges_the_active_runs_and_the_queue_in_one_statement(
     assert len(runs) == 1  # merges waiting, active runs (orphans?), whether any run waits
     held_back.refresh_from_db()
     assert held_back.status == "queued"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_reads_the_lane_switch_and_the_coding_policy_with_the_turns_look(coding_repo):
+    run, queries = proven_single_shot(coding_repo)
+
+    assert run.status == "waiting_for_review", run.reason
+    own = [q["sql"] for q in queries if q["sql"].startswith('SELECT "opscore_policy"')]
+    assert own == []  # both ride on the look, before the dispatch lock
+
+
+@pytest.mark.django_db
+def test_a_paused_coding_lane_starts_nothing_on_a_turn_of_one_statement(coding_repo):
+    waiting = new_run(coding_repo, "@greet", mode="single-shot")
+    apply_override("pause-lane", "coding", reason="quiet week", actor="operator:ana")
+
+    with CaptureQueriesContext(connection) as queries:
+        assert not handle_one_run()
+
+    waiting.refresh_from_db()
+    assert waiting.status == "queued"
+    assert len(queries) == 1
