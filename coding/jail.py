@@ -375,31 +375,86 @@ def main() -> None:
     A box after the first writes to its own pipe (`out`), which no earlier box ever holds, and
     is built once the box before it is gone, but its command starts only once the driver says
     go (a byte on `go`, read by its init): the driver looks for an escape between the two,
-    before anything the harness wrote runs again; no byte, no command."""
+    before anything the harness wrote runs again; no byte, no command. A spare's first box
+    has its namespaces and its init ahead of its spec (standing_by)."""
     given = os.environ.pop("OPS_BOX_SPEC", None)
+    standing = standing_by() if given is None else None
     spec = decode_spec(given) if given is not None else receive_spec()
     for fd in spec.pop("close", ()):  # a spare's chained slot, not used by this spec
         os.close(fd)
     boxes = [spec, *spec.pop("then", ())]
-    for n, box in enumerate(boxes[:-1]):
-        child = os.fork()
-        if child == 0:
-            try:  # only the outer process goes back round the loop
-                for later in boxes[n + 1 :]:
-                    os.close(later["out"])
-                    os.close(later["go"])
-                launch(box)
-            finally:
-                os._exit(126)
+    for n, box in enumerate(boxes):
+        last = n == len(boxes) - 1
+        if standing is not None and n == 0:
+            child = hand(standing, box)
+        elif last:
+            launch(box)
+        else:
+            child = os.fork()
+            if child == 0:
+                try:  # only the outer process goes back round the loop
+                    for later in boxes[n + 1 :]:
+                        os.close(later["out"])
+                        os.close(later["go"])
+                    launch(box)
+                finally:
+                    os._exit(126)
         if box.get("hold") == 0:  # the spec's socket is the first box's alone
             quiet_stdin()
-        os.waitpid(child, 0)  # its status is in its report
+        _, status = os.waitpid(child, 0)  # its status is in its report
+        if last:
+            exit_as(status)
         following = boxes[n + 1].pop("out")
         os.dup2(following, 1)  # the earlier box's output ends here: the driver reads on
         os.dup2(following, 2)
         os.close(following)
         boxes[n + 1]["hold"] = boxes[n + 1].pop("go")  # its init waits on it
-    launch(boxes[-1])
+
+
+def standing_by() -> tuple[int, int]:
+    """A spare's first box started before its spec comes, so that unsharing its namespaces
+    and forking its init are not waited for once it does: (the launch's pid, the write end of
+    the pipe its init waits on for its box's spec, which only this process holds). Until the
+    spec comes the box holds nothing of a run — no root, no command, no descriptor but the
+    standard ones and that pipe (the chained box's pipes, which a spare holds from its start,
+    are closed in it at once, so no process of the first box ever holds them)."""
+    waiting, write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.closerange(3, waiting)
+            os.closerange(waiting + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+            launch(None, waiting)
+        finally:
+            os._exit(126)
+    os.close(waiting)
+    return child, write
+
+
+def hand(standing: tuple[int, int], box: dict) -> int:
+    """The first box's spec handed to its waiting init (standing_by); the launch's pid."""
+    child, write = standing
+    data = marshal.dumps(box)
+    try:
+        while data:
+            data = data[os.write(write, data) :]
+    except OSError:
+        pass  # its init is gone: the launch's status says so
+    os.close(write)
+    return child
+
+
+def awaited(waiting: int) -> dict:
+    """The spec of a box started ahead of it, read by its init; none (the spare was let go,
+    its launch died): it exits."""
+    check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+    data = b""
+    while chunk := os.read(waiting, 1 << 16):
+        data += chunk
+    os.close(waiting)
+    if not data:
+        os._exit(126)
+    return marshal.loads(data)
 
 
 def receive_spec() -> dict:
@@ -435,9 +490,9 @@ def quiet_stdin() -> None:
     os.set_inheritable(0, True)  # os.open's are not: the command would find no stdin
 
 
-def launch(spec: dict) -> None:
+def launch(spec: dict | None, waiting: int | None = None) -> None:
     """New namespaces for this process's children, the box's init forked into them; exits
-    with the command's status."""
+    with the command's status. `waiting`: no spec yet, the init reads it from that pipe."""
     try:
         if os.geteuid() == 0:
             check(libc.unshare(sum(CLONE.values()) | CLONE_NEWNET), "unshare")
@@ -445,11 +500,17 @@ def launch(spec: dict) -> None:
             map_ids()
         child = os.fork()
         if child == 0:
-            init(spec)
+            init(spec if waiting is None else awaited(waiting))
     except Exception as error:  # anything that stops the box is said (init's too)
         os.write(2, f"opscore sandbox: could not build the box: {error}\n".encode())
         os._exit(126)
+    if waiting is not None:
+        os.close(waiting)
     _, status = os.waitpid(child, 0)
+    exit_as(status)
+
+
+def exit_as(status: int) -> None:
     code = os.waitstatus_to_exitcode(status)
     os._exit(code if code >= 0 else 128 - code)  # nothing buffered: skip the teardown
 

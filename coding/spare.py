@@ -6,7 +6,10 @@ A spare is the same launch run_boxed starts (coding/box.py's jail_command, the s
 object, its own session), waiting for its spec on a socket only the driver holds the other
 end of, rather than finding it in its environment. Until the spec comes it has no box, no
 command and nothing of a run: its environment is the box builder's code alone and its
-working directory `/`. Once the spec has come it moves into the worktree and says so, so
+working directory `/`. Its first box's namespaces are made and its init forked while it
+waits (coding/jail.py's standing_by), so neither is waited for once a run is handed over;
+that init holds no root, no command and none of the chained slot's pipes, only the pipe its
+spec comes on from the spare. Once the spec has come it moves into the worktree and says so, so
 that when the driver records its process group (which a cancel or an adopting driver kills
 only if one of the group works in the run's worktree) the group already works there. Then
 it builds the box exactly as a launch started with its spec does, while the driver looks at

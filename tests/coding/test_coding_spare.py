@@ -2,14 +2,17 @@
 driver has looked and said go, the socket its spec came on never reaches a boxed command, and
 a spare the driver does not use, or stops using, ends without running anything."""
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from coding.chain import Chained, resume
 from coding.sandbox import Limits, run_boxed
-from coding.spare import discard, start_spare
+from coding.spare import Spare, discard, start_spare
 
 # What a boxed command's stdin is: /dev/null, never the spare's socket.
 STDIN = "import os, stat; print('stdin', stat.S_ISCHR(os.fstat(0).st_mode), os.read(0, 1))"
@@ -67,3 +70,43 @@ def test_a_spare_never_used_is_killed_and_ran_nothing(tree):
 
     assert spare.process.wait(timeout=30) != 0
     assert not (tree / "ran.txt").exists()
+
+
+def in_its_session(spare) -> list[psutil.Process]:
+    """The spare's processes but its own: its launches and their inits (one session)."""
+    mine = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if process.pid != spare.process.pid and os.getsid(process.pid) == spare.process.pid:
+                mine.append(process)
+    return mine
+
+
+def test_a_spares_first_box_is_forked_before_its_spec_comes(tree, monkeypatch):
+    spare, told, real = start_spare(), [], Spare.launch
+
+    def acknowledged(self, spec):  # the spare has its spec and works in the worktree
+        launched = real(self, spec)
+        told.extend(in_its_session(spare))
+        return launched
+
+    monkeypatch.setattr(Spare, "launch", acknowledged)
+    tests = Chained("tests", [sys.executable, "-c", "print('tests ran')"], Limits())
+
+    done = run_boxed([sys.executable, "-c", MARK], str(tree), then=[tests], spare=spare)
+    checked = resume(tests)
+
+    assert told, "no launch was waiting when the spec came"  # its namespaces made ahead
+    assert done.exit_status == 0 and (tree / "ran.txt").exists(), done.output
+    assert checked.exit_status == 0 and checked.output == "tests ran\n", checked.output
+
+
+def test_a_spare_let_go_without_a_spec_leaves_nothing_running(tree):
+    spare = start_spare()
+
+    spare.channel.close()  # the driver went: no spec will ever come
+
+    assert spare.process.wait(timeout=30) == 126
+    _, alive = psutil.wait_procs(in_its_session(spare), timeout=30)
+    assert alive == []
+    spare.process.stdout.close()
