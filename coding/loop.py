@@ -385,7 +385,8 @@ def ready_for_review(run: CodingRun, change: Change, sha: str) -> bool:
     reason = f"tests passed at {sha[:10]}; {files} changed"
     patch = write_patch(run, f"review-{sha[:12]}", change.patch)
     with transaction.atomic(savepoint=False):  # the patch's ref, the voids and the move
-        void_other_commits(run, sha, f"superseded by commit {sha[:10]}")
+        if run.head_sha:  # none before: no commit of the run was ever approvable
+            void_other_commits(run, sha, f"superseded by commit {sha[:10]}")
         fields = {"head_sha": sha, "diff_stats": stats, "review": {}}
         fields |= {"artifact_refs": listing(patch)}
         moved = transition(run, RunStatus.WAITING_FOR_REVIEW, reason, **fields)

@@ -224,3 +224,11 @@ def test_a_paused_coding_lane_starts_nothing_on_a_turn_of_one_statement(coding_r
     waiting.refresh_from_db()
     assert waiting.status == "queued"
     assert len(queries) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_runs_first_commit_for_review_voids_nothing_as_it_has_nothing_approved(coding_repo):
+    run, queries = proven_single_shot(coding_repo)
+
+    assert run.status == "waiting_for_review" and run.head_sha, run.reason
+    assert not [q for q in queries if q["sql"].startswith('UPDATE "coding_codingapproval"')]
