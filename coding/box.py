@@ -71,15 +71,24 @@ def sandbox_ids() -> tuple[int | None, int | None]:
 
 
 def hand_over(paths: list[Path], uid: int | None, gid: int | None) -> None:
-    """Give the worktree and HOME to the sandbox's uid (symlinks are not followed)."""
+    """Give the worktree and HOME to the sandbox's uid (symlinks are not followed): whatever
+    is not its already — what the driver's git wrote (a new worktree, a reset), the HOME's
+    git config — rather than every file of the tree on every pass, which a chown (an inode
+    written, ctime and all) is even when the owner is the same."""
     if uid is None:
         return
     for top in paths:
-        os.chown(top, uid, gid, follow_symlinks=False)
+        give(str(top), uid, gid)
         for folder, dirs, files in os.walk(top):
             for name in dirs + files:
-                with contextlib.suppress(FileNotFoundError):
-                    os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+                give(os.path.join(folder, name), uid, gid)
+
+
+def give(path: str, uid: int, gid: int) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        owned = os.lstat(path)
+        if owned.st_uid != uid or owned.st_gid != gid:
+            os.chown(path, uid, gid, follow_symlinks=False)
 
 
 def git_common_dir(worktree: Path) -> Path | None:

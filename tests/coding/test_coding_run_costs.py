@@ -4,6 +4,7 @@ run with egress), and a drive reads its repository row once, not again after eve
 the run."""
 
 import marshal
+import os
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from coding import jail
-from coding.box import jail_command, jail_env
+from coding.box import hand_over, jail_command, jail_env
 from coding.driver import handle_one_run, let_go, start_next
 from coding.models import CodingRun
 from coding.spare import STANDING
@@ -232,3 +233,26 @@ def test_a_runs_first_commit_for_review_voids_nothing_as_it_has_nothing_approved
 
     assert run.status == "waiting_for_review" and run.head_sha, run.reason
     assert not [q for q in queries if q["sql"].startswith('UPDATE "coding_codingapproval"')]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands a tree to another uid")
+def test_a_tree_handed_over_again_changes_only_what_is_not_the_sandboxs(tmp_path, monkeypatch):
+    tree, uid = tmp_path / "tree", 4242
+    (tree / "src").mkdir(parents=True)
+    for name in ("app.py", "src/lib.py"):
+        (tree / name).write_text("print('hello')\n")
+    hand_over([tree], uid, uid)
+    (tree / "src" / "new.py").write_text("written by the driver's git\n")
+    changed, chown = [], os.chown
+
+    def counted(path, *ids, **how):
+        changed.append(str(path))
+        chown(path, *ids, **how)
+
+    monkeypatch.setattr(os, "chown", counted)
+
+    hand_over([tree], uid, uid)
+
+    assert changed == [str(tree / "src" / "new.py")]  # not every inode of the tree again
+    owners = {(p.lstat().st_uid, p.lstat().st_gid) for p in [tree, *tree.rglob("*")]}
+    assert owners == {(uid, uid)}
