@@ -93,7 +93,7 @@ class Change:
     patch: str
 
 
-DIFF_STATS = ["diff", "--no-ext-diff", "--numstat", "--binary", "-p"]
+DIFF_STATS = ["diff", "--no-ext-diff", "--no-textconv", "--numstat", "--binary", "-p"]
 
 
 def diff_stats(text: str) -> tuple[dict, str]:
@@ -145,9 +145,10 @@ class Staging:
 def start_measure(worktree: str, base: str):
     """The staged change against the base, from one diff of the index, started: it runs while
     the tests do (they cannot touch the index). measured() reads it; None where the worktree
-    is gone (a cancel took it)."""
+    is gone (a cancel took it). Measured bare: every change counted as text, whatever the
+    repository's or the harness's .gitattributes say (real binaries still count as "-")."""
     with contextlib.suppress(OSError):
-        return git_started([*DIFF_STATS, "--cached", base, "--"], worktree)
+        return git_started([*DIFF_STATS, "--cached", base, "--"], worktree, bare=True)
     return None
 
 

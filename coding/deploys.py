@@ -41,7 +41,8 @@ def build_plan(run: CodingRun, target: str) -> dict:
     path, current = run.repository.path, deployed_sha(run, target)
     span = f"{current}..{run.merged_sha}" if current else run.merged_sha
     log = git(["log", f"-n{COMMITS_SHOWN}", "--format=%H %s", span, "--"], path)
-    diff = git(["diff", "--stat", current or EMPTY_TREE, run.merged_sha, "--"], path)
+    stat = ["diff", "--stat", "--no-ext-diff", "--no-textconv", current or EMPTY_TREE]
+    diff = git([*stat, run.merged_sha, "--"], path, bare=True)  # a "-diff" file is no "Bin"
     return {
         "repository": run.repository.name,
         "target": target,

@@ -42,12 +42,13 @@ class GitFailed(RuntimeError):
 GitFailed.__module__ = "coding.worktrees"
 
 
-def git(args: list[str], cwd: Path | str, extra_env: dict | None = None) -> str:
+def git(args: list[str], cwd: Path | str, extra_env: dict | None = None, bare=False) -> str:
+    """`bare`: git as a bare repository, attribute-free (BARE)."""
     try:
         done = subprocess.run(
-            ["git", *HARDENED, *args],
+            ["git", *HARDENED, *(BARE if bare else ()), *args],
             cwd=cwd,
-            env=git_environment(cwd, extra_env),
+            env=git_environment(cwd, extra_env, bare),
             capture_output=True,
             text=True,
             errors="replace",  # a worktree's file need not be UTF-8: its diff is still read
@@ -60,12 +61,24 @@ def git(args: list[str], cwd: Path | str, extra_env: dict | None = None) -> str:
     return done.stdout
 
 
-def git_environment(cwd: Path | str, extra_env: dict | None = None) -> dict:
+def git_environment(cwd: Path | str, extra_env: dict | None = None, bare=False) -> dict:
     env = {k: os.environ[k] for k in SAFE_ENV if k in os.environ} | git_env(Path(cwd))
+    if bare:  # the git directory git_env named (a linked worktree's), else the checkout's
+        git_dir = Path(cwd, ".git")
+        env.setdefault("GIT_DIR", str(git_dir if git_dir.is_dir() else cwd))
+        env.pop("GIT_WORK_TREE", None)
     return env | (extra_env or {})
 
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+# A change measured whatever the repository's attributes say: git reads a checkout's
+# .gitattributes from its work tree, else from its index (where a harness's own sits staged),
+# so `* binary` or `*.py -diff` would count every line of it as "-". The same git with no work
+# tree, as a bare repository, reads neither (and the empty attr.tree keeps git >= 2.42 from
+# reading a bare one's from HEAD); the index and the objects are read as ever. `--bare`
+# alone would not do: the repository's own core.bare=false overrides it once its config is
+# read.
+BARE = ["--bare", "-c", "core.bare=true", "-c", f"attr.tree={EMPTY_TREE}"]
 
 
 def shown_diff(repo_path: str, base: str, head: str) -> str:
@@ -83,13 +96,13 @@ def shown_diff(repo_path: str, base: str, head: str) -> str:
         return unsaid(git(args, empty, {"GIT_INDEX_FILE": os.path.join(empty, "index")}))
 
 
-def git_started(args: list[str], cwd: Path | str):
+def git_started(args: list[str], cwd: Path | str, bare=False):
     """git running, not waited for (the driver writes its rows meanwhile); git_output()
-    waits for it as git() would."""
+    waits for it as git() would. `bare`: as git()'s."""
     process = subprocess.Popen(
-        ["git", *HARDENED, *args],
+        ["git", *HARDENED, *(BARE if bare else ()), *args],
         cwd=cwd,
-        env=git_environment(cwd),
+        env=git_environment(cwd, bare=bare),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -2,6 +2,8 @@
 target's ref, a deploy approval is given for that plan, and the gated `deploy` moves the ref
 only while the plan is still exactly what was approved."""
 
+from pathlib import Path
+
 import pytest
 
 from coding.approvals import ApprovalRefused
@@ -15,6 +17,7 @@ from missions.models import Step
 from missions.recovery import requeue_cleared_blockers
 from missions.worker import handle_one_step
 from opscore.models import Event
+from tests.coding.test_coding_approvals import COMMIT
 from tests.coding_support import new_run
 from tests.conftest import sh
 from tests.factories import AgentFactory
@@ -60,6 +63,18 @@ def test_a_deploy_approval_is_given_for_a_prepared_plan_and_moves_the_ref(coding
     assert sha == run.merged_sha == deployed(coding_repo)
     assert Event.objects.filter(kind="coding.deployed").count() == 1
     assert Event.objects.filter(kind="coding.deploy.refused").count() == 1
+
+
+def test_a_plans_diff_counts_lines_whatever_the_repositorys_gitattributes_say(coding_repo):
+    Path(coding_repo.path, ".gitattributes").write_text("*.py -diff\n")
+    sh("git", "add", ".gitattributes", cwd=coding_repo.path)
+    sh(*COMMIT, "attributes", cwd=coding_repo.path)
+    run = merged(coding_repo)
+
+    plan = prepare_deploy(run, "production")
+
+    assert "Bin" not in plan["diff_stat"], plan["diff_stat"]
+    assert "app.py            | 1 +" in plan["diff_stat"], plan["diff_stat"]
 
 
 def test_a_plan_changed_in_the_database_after_approval_is_refused_with_an_audit_row(coding_repo):

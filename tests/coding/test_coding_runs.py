@@ -28,6 +28,18 @@ def caps(**values):
     set_policy("coding_policy", values, actor="test")
 
 
+def test_a_change_is_counted_line_by_line_whatever_the_harnesss_gitattributes_say(coding_repo):
+    # `* binary` in the worktree (or staged) had git count every changed line as "-": the
+    # Stage and the offline review said "+0 -0" for a change it had made
+    run = driven(new_run(coding_repo, "@unseen"))
+
+    assert run.status == "waiting_for_review", run.reason
+    stats = run.diff_stats
+    # a line each: the attributes, the greeting, the fake harness's .harness-env.json
+    assert (stats["insertions"], stats["deletions"]) == (3, 1), stats
+    assert {".gitattributes", "app.py"} <= set(stats["files"])
+
+
 def test_a_run_goes_through_passes_until_its_tests_pass_and_then_waits_for_review(coding_repo):
     run = driven(new_run(coding_repo, "@eventually"))
 

@@ -49,6 +49,9 @@ for word in prompt.split():  # @egress=host:port: its model API, through the box
         (Path(os.environ["HOME"]) / "egress.json").write_text(json.dumps(said))
 if "@greet" in prompt:
     Path("app.py").write_text("print('hello, world')\n")
+if "@unseen" in prompt:  # attributes that would have git count its change as binary
+    Path(".gitattributes").write_text("* binary\n")
+    Path("app.py").write_text("print('hello, world')\n")
 if "@break" in prompt:
     Path("app.py").write_text("raise SystemExit(1)\n")
 if "@eventually" in prompt:
