@@ -4,6 +4,7 @@ character that hides or reorders text where it stands (⟨U+202E⟩), so an over
 safe (an admin page's read-only field or changelist cell) stays safe: a name holds no markup."""
 
 from django import template
+from django.utils.safestring import SafeData, mark_safe
 
 from missions.text import reveal_invisible
 
@@ -13,3 +14,17 @@ register = template.Library()
 @register.filter(is_safe=True)
 def reveal(value) -> str:
     return reveal_invisible("" if value is None else str(value))
+
+
+@register.filter
+def reveal_each(items) -> list:
+    """A nested list of names (a deletion's objects, each a link the admin built) with each
+    revealed: what was markup stays markup, for unordered_list."""
+    return [
+        reveal_each(item) if isinstance(item, list | tuple) else revealed(item) for item in items
+    ]
+
+
+def revealed(item):
+    shown = reveal(item)
+    return mark_safe(shown) if isinstance(item, SafeData) else shown

@@ -1,7 +1,8 @@
 """Text a model, a chat or an outside runtime wrote is shown inert on the admin's pages as on the
 Stage: a character that hides or reorders text is named where it stands (⟨U+202E⟩) in read-only
 fields, inline rows and changelist columns, and in the names every page carries (the browser tab's
-title, the heading, the breadcrumb, a message, the recent actions, a confirmation's list), so
+title, the heading, the breadcrumb, a message, the recent actions, a confirmation's list, a
+deletion's sentence and objects, the overrides in force), so
 'disk U+202E evil' cannot read 'disk live'."""
 
 import re
@@ -13,8 +14,9 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
-from missions.models import Comment, Proposal, StepAttempt
+from missions.models import Comment, Proposal, StepAttempt, TriggerRule
 from opscore.actions import record_event
+from opscore.overrides import apply_override
 from tests.factories import make_step
 
 pytestmark = pytest.mark.django_db
@@ -146,7 +148,40 @@ def test_a_reasoned_actions_confirmation_lists_each_name_revealed(admin_client, 
     assert "\u202e" not in html and f"<li>P{proposal.id} — {SHOWN} (" in html
 
 
+def test_a_delete_confirmation_names_each_hidden_character_in_its_sentence_and_its_list(
+    admin_client,
+):
+    rule = TriggerRule.objects.create(name=HIDDEN, trigger_event="proactive_research")
+
+    one = page_of(admin_client, "missions_triggerrule_delete", rule.id)
+    selected = admin_client.post(
+        reverse("admin:missions_triggerrule_changelist"),
+        {"action": "delete_selected", "_selected_action": [rule.id]},
+    ).content.decode()
+
+    assert "\u202e" not in one + selected and "\u200b" not in one + selected
+    assert f'delete the trigger rule "{SHOWN}"?' in one
+    link = f'/admin/missions/triggerrule/{rule.id}/change/">{SHOWN}</a></li>'
+    assert link in one and link in selected  # the deleted objects' list, its links kept
+
+
+def test_the_indexs_overrides_in_force_name_each_hidden_character(admin_client):
+    apply_override("pause-lane", "opportunities", reason=HIDDEN, actor="operator:ann")
+
+    index = page_of(admin_client, "index")
+
+    assert "\u202e" not in index and f"— {SHOWN} (operator:ann" in index
+
+
 TRUNCATED = 'original|truncatewords:"18"', 'object|truncatewords:"18"'
+DELETING = "delete_confirmation.html", "delete_confirmation.html"
+NAMED = "with escaped_object=object %", "with escaped_object=object|reveal %"
+
+
+def listed(name: str) -> tuple[str, str]:
+    return f"{{{{ {name}|unordered_list }}}}", f"{{{{ {name}|reveal_each|unordered_list }}}}"
+
+
 REVEALED_BLOCKS = [  # ours, Django's, block, the values it reveals
     ("base_site.html", "base_site.html", "title", ["subtitle", "title"]),
     ("base_site.html", "base.html", "messages", ["message|capfirst"]),
@@ -156,18 +191,33 @@ REVEALED_BLOCKS = [  # ours, Django's, block, the values it reveals
     ("object_history.html", "object_history.html", "breadcrumbs", [TRUNCATED[1]]),
     ("delete_confirmation.html", "delete_confirmation.html", "breadcrumbs", [TRUNCATED[1]]),
     ("index.html", "index.html", "sidebar", ["entry.object_repr"]),
+    (*DELETING, "delete_forbidden", [NAMED, listed("perms_lacking")]),
+    (*DELETING, "delete_protected", [NAMED, listed("protected")]),
+    (*DELETING, "delete_confirm", [NAMED, listed("deleted_objects")]),
+    (
+        "delete_selected_confirmation.html",
+        "delete_selected_confirmation.html",
+        "content",
+        [listed("perms_lacking"), listed("protected"), listed("deletable_object")],
+    ),
 ]
 
 
 @pytest.mark.parametrize("ours, djangos, block, values", REVEALED_BLOCKS)
 def test_the_blocks_we_override_are_djangos_own_but_for_the_reveal(ours, djangos, block, values):
-    """Names (an object's, a log entry's, a message's) go through reveal in every title, heading
-    and breadcrumb; a Django upgrade that changes one of these blocks fails here."""
+    """Names (an object's, a log entry's, a message's) go through reveal in every title, heading,
+    breadcrumb and deletion's sentence, lists of them through reveal_each; a Django upgrade
+    that changes one of these blocks fails here."""
     original = (DJANGOS / djangos).read_text()
     start = original.index(f"{{% block {block} %}}") + len(f"{{% block {block} %}}")
     inner = original[start : re.compile(r"{% endblock( \w+)? %}").search(original, start).start()]
     for value in values:
-        assert f"{{{{ {value} }}}}" in inner
-        inner = inner.replace(f"{{{{ {value} }}}}", f"{{{{ {value}|reveal }}}}")
+        djangos_text, ours_text = (
+            value
+            if isinstance(value, tuple)
+            else (f"{{{{ {value} }}}}", f"{{{{ {value}|reveal }}}}")
+        )
+        assert djangos_text in inner
+        inner = inner.replace(djangos_text, ours_text)
 
     assert inner.strip() in (OURS / ours).read_text()
