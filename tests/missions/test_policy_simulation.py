@@ -100,6 +100,26 @@ def test_a_stricter_auto_approve_sends_work_to_a_human_and_saves_its_spend(clock
     assert report["spend"]["avoided_usd"] == 0.25
 
 
+def test_the_command_says_the_spend_as_a_person_reads_money(clock, scout, tmp_path, capsys):
+    seed_week(clock, scout)
+    LLMCall.objects.create(
+        step=Step.objects.filter(kind="analyze").first(), purpose="analyze", provider="offline",
+        model="m", prompt_version="1", outcome="ok", cost_usd="0.25",
+    )  # fmt: skip
+    stricter, same = tmp_path / "stricter.json", tmp_path / "same.json"
+    stricter.write_text('{"enabled": true, "allowed_step_kinds": ["write_content"]}')
+    same.write_text('{"enabled": false}')
+
+    call_command("simulate-policy", "auto_approve", "--value", str(stricter))
+    call_command("simulate-policy", "content_policy", "--value", str(same))
+
+    said = [line for line in capsys.readouterr().out.splitlines() if line.startswith("spend:")]
+    assert said == [
+        "spend: $0.2500 avoided, $0.0000 estimated for new work, difference -$0.2500",
+        "spend: $0.0000 avoided, $0.0000 estimated for new work, difference $0.0000",
+    ]
+
+
 def test_the_simulation_changes_no_row(clock, scout):
     seed_week(clock, scout)
     before = {

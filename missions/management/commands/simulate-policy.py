@@ -71,7 +71,16 @@ def describe(report: dict) -> str:
     lines += [f"    S{e['step']} {e['kind']} ({e['status']})" for e in off["examples"]]
     spend = report["spend"]
     lines.append(
-        f"spend: -${spend['avoided_usd']:.4f} avoided, +${spend['added_estimate_usd']:.4f} "
-        f"estimated for new work, difference ${spend['difference_usd']:+.4f}"
+        f"spend: {usd(spend['avoided_usd'])} avoided, {usd(spend['added_estimate_usd'])} "
+        f"estimated for new work, difference {usd(spend['difference_usd'], signed=True)}"
     )
     return "\n".join(lines)
+
+
+def usd(amount: float, signed=False) -> str:
+    """'$0.2500'; signed, '+$0.2500' or '-$0.2500', and '$0.0000' for what rounds to nothing
+    (never '-$0.0000')."""
+    shown = f"${abs(amount):.4f}"
+    if not signed or shown == "$0.0000":
+        return shown
+    return f"{'+' if amount > 0 else '-'}{shown}"
