@@ -83,6 +83,17 @@ def test_status_names_the_provider_spend_overrides_and_health(ledger):
     assert "next delayed run: 20" in text.getvalue() and "LLM provider: offline" in text.getvalue()
 
 
+def test_status_counts_a_workers_steps_in_words(db):
+    for worker_id, steps in (("one", 1), ("two", 2), ("none", 0)):
+        Worker.objects.create(worker_id=worker_id, host="h", pid=1, steps_run=steps)
+    text = StringIO()
+
+    call_command("status", stdout=text)
+
+    said = sorted(line for line in text.getvalue().splitlines() if line.startswith("Worker live"))
+    assert [line.split(" ago, ")[1] for line in said] == ["0 steps", "1 step", "2 steps"]
+
+
 def test_metrics_speak_prometheus_text_and_need_the_token_when_private(client, ledger, settings):
     settings.STAGE_PUBLIC, settings.OPS_API_TOKEN = False, TOKEN
 

@@ -55,9 +55,10 @@ class Command(BaseCommand):
         for label in ("live", "stale"):
             for w in workers[label]:
                 step = f", running S{w['current_step']}" if w["current_step"] else ""
+                ran = f"{w['steps_run']} step{'' if w['steps_run'] == 1 else 's'}"
                 self.stdout.write(
                     f"Worker {label}: {w['worker_id']} seen {w['last_seen_seconds_ago']:.0f}s ago"
-                    f", {w['steps_run']} steps{step}"
+                    f", {ran}{step}"
                 )
         if not workers["live"]:
             self.stdout.write("Workers: none live")
