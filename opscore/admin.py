@@ -51,12 +51,12 @@ class LineageMixin:
 
     lineage_kind = ""
 
-    @admin.display(description="why did this happen?")
+    @admin.display(description="lineage")  # the admin adds its ":" to a field's label
     def lineage(self, obj):
         if obj is None or obj.pk is None:
             return "-"
         url = reverse("admin-lineage", args=[self.lineage_kind, obj.pk])
-        return format_html('<a href="{}">causes and effects →</a>', url)
+        return format_html('<a href="{}">why did this happen? causes and effects →</a>', url)
 
 
 class AuditAdmin(ReadOnlyMixin, admin.ModelAdmin):

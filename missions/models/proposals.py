@@ -14,15 +14,15 @@ from opscore.registry import STEP_KINDS, STEP_PREVIEWS
 
 
 class ProposalSource(models.TextChoices):
-    API = "api"
-    TRIGGER = "trigger"
-    REACTION = "reaction"
-    INITIATIVE = "initiative"
-    CONVERSATION = "conversation"
-    OPPORTUNITY = "opportunity"
-    CODING = "coding"
-    HUMAN = "human"
-    CHAT = "chat"
+    API = "api", "API"
+    TRIGGER = "trigger", "trigger"
+    REACTION = "reaction", "reaction"
+    INITIATIVE = "initiative", "initiative"
+    CONVERSATION = "conversation", "conversation"
+    OPPORTUNITY = "opportunity", "opportunity"
+    CODING = "coding", "coding"
+    HUMAN = "human", "human"
+    CHAT = "chat", "chat"
     PLAN = "plan", "first-boot plan"
 
 

@@ -81,6 +81,7 @@ class LLMCall(models.Model):
     objects = LLMCallQuerySet.as_manager()
 
     class Meta:
+        verbose_name, verbose_name_plural = "LLM call", "LLM calls"
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["agent", "created_at"], name="llmcall_agent_day_idx"),
@@ -106,6 +107,7 @@ class LLMSpend(models.Model):
     calls = models.IntegerField(default=0)
 
     class Meta:
+        verbose_name, verbose_name_plural = "LLM spend", "LLM spends"
         constraints = [
             models.UniqueConstraint(fields=["day", "agent_slug", "lane"], name="llmspend_one_row")
         ]
