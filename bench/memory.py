@@ -200,9 +200,10 @@ def step_cost(steps: int, with_memories: bool) -> tuple[float, float | None]:
     return wall * 1000 / steps, None if both is None else both / steps
 
 
-def step_costs(rounds: int = 10, steps: int = 20) -> tuple[list, list, float]:
+def step_costs(rounds: int = 50, steps: int = 20) -> tuple[list, list, float]:
     """Without and with memories in alternating rounds: on a shared machine a burst of load then
-    lands on both sides, not on whichever ran second. CPU time is the steadier measure there
+    lands on both sides, not on whichever ran second. Fifty rounds (a round is ~0.2 s): with
+    ten, one burst moved the median by several points. CPU time is the steadier measure there
     (waiting for a core is not counted); wall time is what a step takes. The steps' calls queue
     their memories' uses; the heartbeat's fold that counts them is timed apart, per step."""
     from memory.uses import fold_memory_uses
