@@ -98,9 +98,11 @@ def harness_of(run: CodingRun) -> str:
 
 def offline_reason(run: CodingRun) -> str:
     stats = run.diff_stats
+    changed = stats.get("changed", 0)
     return (
-        f"[offline review: checks only] tests and lint passed; {stats.get('changed', 0)} files "
-        f"changed (+{stats.get('insertions', 0)} -{stats.get('deletions', 0)})"
+        f"[offline review: checks only] tests and lint passed; {changed} "
+        f"file{'' if changed == 1 else 's'} changed "
+        f"(+{stats.get('insertions', 0)} -{stats.get('deletions', 0)})"
     )
 
 
