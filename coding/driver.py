@@ -113,9 +113,13 @@ def busy() -> tuple[int, Counter, Counter]:
 
 
 @transaction.atomic
-def start_next(policy=None) -> CodingRun | None:
+def start_next(policy=None, group: int | None = None) -> CodingRun | None:
     """The oldest startable run the limits allow, now `running` and held by this driver.
-    `policy`: the coding policy as the turn's look read it (read here without one)."""
+    `policy`: the coding policy as the turn's look read it (read here without one). `group`:
+    the process group of the launch its first pass will hand its box to (the dispatcher's
+    spare), recorded by the move itself rather than by a statement of its own once the spec
+    is handed over: a cancel or an adopting driver kills it only once it works in the run's
+    worktree (coding/watch.py), as ever."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('opscore.coding.dispatch'))")
     policy = policy or Policy.objects.value("coding_policy")
@@ -130,7 +134,8 @@ def start_next(policy=None) -> CodingRun | None:
             continue
         if not hold(run.id):
             continue
-        if transition(run, RunStatus.RUNNING, "started within the WIP limits"):
+        launch = {"process_group": group} if group else {}
+        if transition(run, RunStatus.RUNNING, "started within the WIP limits", **launch):
             return run
         let_go(run.id)
     return None
@@ -173,7 +178,8 @@ def handle_one_run() -> bool:
         return True
     spare, run = take_spare() or early_spare(turn.waiting), None
     try:
-        run = adopt_orphan(turn.active) or start_next(turn.policy)
+        group = spare.process.pid if spare is not None else None
+        run = adopt_orphan(turn.active) or start_next(turn.policy, group)
     finally:
         if run is None:
             keep(spare)  # waits for the next run

@@ -76,8 +76,8 @@ def drive_passes(run: CodingRun, spare) -> None:
     try:
         for n in range(run.limits["max_iterations"] + 1):  # the cap below ends it first
             stop = run.cap_reached(stint.elapsed())  # only its driver moves a running run
-            if stop:
-                transition(run, RunStatus.FAILED, stop)
+            if stop:  # before its pass's launch: no group of its
+                transition(run, RunStatus.FAILED, stop, process_group=None)
                 break
             spare = spare if n == 0 else take_spare() or start_spare()
             stint.settled = False
@@ -90,12 +90,15 @@ def drive_passes(run: CodingRun, spare) -> None:
 
 
 def prepare(run: CodingRun) -> bool:
+    """The run's worktree, or the run failed saying why. A run that fails here launched
+    nothing: the group its start recorded (the spare's, coding/driver.py) is cleared."""
     if run.runner not in run.repository.runners:
-        return not transition(run, RunStatus.FAILED, f"runner {run.runner} may not touch this repo")
+        why = f"runner {run.runner} may not touch this repo"
+        return not transition(run, RunStatus.FAILED, why, process_group=None)
     try:
         provision(run)
     except (WorktreeRefused, GitFailed) as refused:
-        transition(run, RunStatus.FAILED, str(refused))
+        transition(run, RunStatus.FAILED, str(refused), process_group=None)
         return False
     return True
 
@@ -212,8 +215,8 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare
             ready=before.look,
             meanwhile=stand_by,  # the next pass's box builder starts while this one runs
         )
-    except (HarnessMissing, Unconfined) as refused:
-        transition(run, RunStatus.BLOCKED, str(refused))
+    except (HarnessMissing, Unconfined) as refused:  # nothing launched
+        transition(run, RunStatus.BLOCKED, str(refused), process_group=None)
         return None
     finally:
         before.close()

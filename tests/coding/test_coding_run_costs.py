@@ -5,6 +5,7 @@ the run."""
 
 import marshal
 import os
+import re
 import subprocess
 import sys
 import time
@@ -139,6 +140,33 @@ def test_a_chained_pass_records_its_launch_once_and_clears_it_once(coding_repo):
     kept = '"process_group" = "coding_codingrun"."process_group"'  # the harness's row update
     groups = [q["sql"] for q in queries if '"process_group" =' in q["sql"] and kept not in q["sql"]]
     assert len(groups) == 2, groups  # set for the launch, cleared after the tests
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_runs_first_launch_is_recorded_by_its_start_not_a_statement_of_its_own(coding_repo):
+    run, queries = proven_single_shot(coding_repo)  # its spare started before the pick
+
+    assert run.status == "waiting_for_review", run.reason
+    updates = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "coding_codingrun"')]
+    alone = [
+        sql
+        for sql in updates
+        if re.match(r'UPDATE "coding_codingrun" SET "process_group" = \d+ WHERE', sql)
+    ]
+    started = next(sql for sql in updates if '"started_at"' in sql)
+    assert alone == [] and '"process_group"' in started, updates
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_refused_before_its_launch_keeps_no_process_group(coding_repo):
+    coding_repo.runners = ["claude-code"]
+    coding_repo.save()
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+    handle_one_run()  # its spare started before the pick, its group recorded by the start
+
+    run.refresh_from_db()
+    assert run.status == "failed" and "may not touch this repo" in run.reason
+    assert run.process_group is None
 
 
 @pytest.mark.django_db
