@@ -183,17 +183,28 @@ def welcome(home: Path) -> None:
 
 
 def box_spec(
-    argv, worktree, home, box: Path, limits, env, egress=None, fresh_home=False, report="box"
+    argv,
+    worktree,
+    home,
+    box: Path,
+    limits,
+    env,
+    egress=None,
+    fresh_home=False,
+    report="box",
+    shared=None,
 ):
     """What jail.py mounts and allows, in mount order (parents before what they hold).
     `egress`: the folder holding the driver's proxy socket (coding/egress.py), or None.
     `fresh_home`: HOME is an empty tmpfs holding only the git config, for a command that must
     not see what an earlier one left there (a check after the harness: a usercustomize.py,
     a .gitconfig or an .npmrc would steer it without ever showing in the diff). `report`: the
-    name of the file in `box` where its init says how the command ended."""
+    name of the file in `box` where its init says how the command ended. `shared`: what
+    shared_mounts(worktree, egress) gave already (for another box of the same launch)."""
     uid, gid = sandbox_ids()
     fresh = {"uid": uid or 0, "gid": gid or 0} if fresh_home else None
-    mounts, readable, writable = box_mounts(worktree, home, limits, egress, fresh)
+    shared = shared or shared_mounts(worktree, egress)
+    mounts, readable, writable = box_mounts(worktree, home, limits, shared, fresh)
     (box / "root").mkdir(exist_ok=True)
     devices = [f"/dev/{name}" for name in jail.DEVICES]
     return {
@@ -214,10 +225,12 @@ def box_spec(
     }
 
 
-def box_mounts(worktree: Path, home: Path, limits, egress, fresh=None) -> tuple[list, list, list]:
-    """The system read-only, the repository's git store and the egress socket's folder read-only,
-    the worktree and a scratch home writable, fresh /tmp, /dev and /proc: nothing else exists.
-    `fresh` ({uid, gid}): the home is a new tmpfs owned by them, not the run's folder."""
+def shared_mounts(worktree: Path, egress) -> tuple[tuple[dict, ...], tuple[str, ...]]:
+    """(mounts, readable): what every box of a launch in `worktree` shows read-only — the
+    system, the configured read paths, the repository's git store, the egress socket's
+    folder — with Opscore's own directories masked inside them. Looked at once a launch: a
+    pass's tests' box shows the same as its harness's (the tests have no egress; a launch
+    with egress chains nothing)."""
     mounts, readable = system_mounts()
     mounts, readable = [dict(m) for m in mounts], list(readable)
     common = git_common_dir(worktree)
@@ -227,6 +240,15 @@ def box_mounts(worktree: Path, home: Path, limits, egress, fresh=None) -> tuple[
         mounts.append({"kind": "bind", "src": path, "dst": path})
         readable.append(path)
     mounts += masks(readable)
+    return tuple(mounts), tuple(readable)
+
+
+def box_mounts(worktree: Path, home: Path, limits, shared, fresh=None) -> tuple[list, list, list]:
+    """The system read-only, the repository's git store and the egress socket's folder read-only
+    (`shared`: shared_mounts'), the worktree and a scratch home writable, fresh /tmp, /dev and
+    /proc: nothing else exists. `fresh` ({uid, gid}): the home is a new tmpfs owned by them,
+    not the run's folder."""
+    mounts, readable = [dict(m) for m in shared[0]], list(shared[1])
     writable = [str(worktree), str(home)]
     mounts.append({"kind": "bind", "src": str(worktree), "dst": str(worktree), "rw": True})
     mounts += home_mounts(home, limits, fresh)

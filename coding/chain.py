@@ -48,17 +48,20 @@ class Chained:
     box: Path | None = None
     started: float | None = None  # when it was told go (its time limit counts from there)
 
-    def spec(self, worktree: Path, home: Path, box: Path, ends=None) -> dict:
+    def spec(self, worktree: Path, home: Path, box: Path, ends=None, shared=None) -> dict:
         """Its box as a check's (a fresh HOME, no egress), writing to a pipe of its own, built
         once resume() says go. `ends`: the two pipes' (read, write, read, write) ends, made
-        already (a spare launch's, coding/spare.py); made here otherwise."""
+        already (a spare launch's, coding/spare.py); made here otherwise. `shared`: the
+        launch's read-only mounts (coding/box.py's shared_mounts, without egress), looked at
+        once for both boxes."""
         read, write, wait, go = ends or (*os.pipe(), *os.pipe())
         self.stream = open(read, "rb", buffering=0)  # noqa: SIM115 — resume or drop closes it
         self.go = open(go, "wb", buffering=0)  # noqa: SIM115 — resume or drop closes it
         self.box = box
         variables = boxed_env() | {"HOME": str(home)}
+        name = slug(self.name)
         spec = box_spec(
-            self.argv, worktree, home, box, self.limits, variables, None, True, slug(self.name)
+            self.argv, worktree, home, box, self.limits, variables, None, True, name, shared
         )
         return spec | {"out": write, "go": wait}
 

@@ -43,6 +43,7 @@ from coding.box import (
     jail_env,
     rlimits,
     sandbox_ids,
+    shared_mounts,
     welcome,
 )
 from coding.egress import EgressProxy
@@ -225,9 +226,10 @@ def spawning(
         return argv, plain, limits_in_child(limits), [note], []
     egress = door.path.parent if door is not None else None
     home = Path(variables["HOME"])
-    spec = box_spec(argv, worktree, home, box, limits, variables, egress, fresh, report)
+    shared = shared_mounts(worktree, egress)  # a launch with egress chains nothing
+    spec = box_spec(argv, worktree, home, box, limits, variables, egress, fresh, report, shared)
     ends = spare.ends() if spare and chained else None
-    spec["then"] = [item.spec(worktree, home, box, ends) for item in chained]
+    spec["then"] = [item.spec(worktree, home, box, ends, shared) for item in chained]
     hand_over([worktree, home], spec["uid"], spec["gid"])
     pipes = [fd for then in spec["then"] for fd in (then["out"], then["go"])]
     if spare is not None:

@@ -284,3 +284,36 @@ def test_a_tree_handed_over_again_changes_only_what_is_not_the_sandboxs(tmp_path
     assert changed == [str(tree / "src" / "new.py")]  # not every inode of the tree again
     owners = {(p.lstat().st_uid, p.lstat().st_gid) for p in [tree, *tree.rglob("*")]}
     assert owners == {(uid, uid)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pass_looks_at_its_boxes_read_only_mounts_once_for_its_harness_and_its_tests(
+    coding_repo, monkeypatch
+):
+    from coding import box
+
+    looked, real = [], box.git_common_dir
+    monkeypatch.setattr(box, "git_common_dir", lambda tree: looked.append(tree) or real(tree))
+
+    run, _ = proven_single_shot(coding_repo)
+
+    assert run.status == "waiting_for_review", run.reason
+    tree = Path(run.worktree_path)
+    assert [t for t in looked if t == tree] == [tree]  # once a launch, not once a box
+
+
+def test_a_tests_box_shows_what_it_showed_when_it_looked_for_itself(tmp_path):
+    from coding.box import box_spec, shared_mounts
+    from coding.chain import Chained
+    from coding.sandbox import Limits
+
+    tree, home, folder = (tmp_path / name for name in ("tree", "home", "box"))
+    for path in (tree, home, folder):
+        path.mkdir()
+    tests = Chained("tests", ["true"], Limits())
+    spec = tests.spec(tree, home, folder, shared=shared_mounts(tree, None))
+    tests.stream.close(), tests.go.close()
+
+    alone = box_spec(["true"], tree, home, folder, Limits(), spec["env"], None, True, "tests")
+    assert {k: v for k, v in spec.items() if k not in ("out", "go")} == alone
+    os.close(spec["out"]), os.close(spec["go"])
