@@ -32,7 +32,6 @@ from coding.watch import kill_process_group
 from coding.worktrees import clean_up
 from opscore.actions import record_event
 from opscore.db import DISCONNECTS
-from opscore.lanes import paused_loop
 from opscore.models import Policy
 from opscore.stopping import install as install_stop_handler
 
@@ -160,15 +159,17 @@ def adopt_orphan(active: list[int]) -> CodingRun | None:
 
 
 def drive_one() -> dict:
-    """The coding lane's loop as the lane contract sees it (opscore.lanes)."""
-    return paused_loop("coding") or {"ran": handle_one_run()}
+    """The coding lane's loop as the lane contract sees it (opscore.lanes): the lane switch
+    read with the turn's look, not by a statement of its own before it."""
+    turn = look()
+    return {"paused": "coding"} if turn.paused else {"ran": handle_one_run(turn)}
 
 
-def handle_one_run() -> bool:
+def handle_one_run(turn: Turn | None = None) -> bool:
     """One unit of the coding lane's work — a merge, an orphan, or the next run — driven to a
     resting state. Returns whether there was any. A paused coding lane does none: nothing
-    merges, starts or is adopted until the pause ends."""
-    turn = look()
+    merges, starts or is adopted until the pause ends. `turn`: the look read already."""
+    turn = turn or look()
     if turn.paused:
         return False
     merging = turn.merging

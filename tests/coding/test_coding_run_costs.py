@@ -317,3 +317,19 @@ def test_a_tests_box_shows_what_it_showed_when_it_looked_for_itself(tmp_path):
     alone = box_spec(["true"], tree, home, folder, Limits(), spec["env"], None, True, "tests")
     assert {k: v for k, v in spec.items() if k not in ("out", "go")} == alone
     os.close(spec["out"]), os.close(spec["go"])
+
+
+@pytest.mark.django_db
+def test_the_lanes_loop_reads_the_lane_switch_with_its_turns_look_not_before_it(coding_repo):
+    from coding.driver import drive_one
+
+    with CaptureQueriesContext(connection) as alone:
+        handle_one_run()
+    with CaptureQueriesContext(connection) as looped:
+        assert drive_one() == {"ran": False}
+
+    assert len(looped) == len(alone)
+    apply_override("pause-lane", "coding", reason="quiet week", actor="operator:ana")
+    with CaptureQueriesContext(connection) as paused:
+        assert drive_one() == {"paused": "coding"}
+    assert len(paused) == 1
