@@ -19,14 +19,14 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Count
+from django.db.models import Count, F
 
 from coding.actions import transition
 from coding.approvals import merge, merge_ready, refuse_merge
 from coding.executor import wake_step_of
 from coding.hardened_git import GitFailed
-from coding.loop import drive, record_lost_pass
-from coding.models import ACTIVE, ENDED, CodingRun, RunStatus
+from coding.loop import drive
+from coding.models import ACTIVE, ENDED, CodingIteration, CodingRun, RunStatus
 from coding.spare import keep, start_spare, take_spare
 from coding.watch import kill_process_group
 from coding.worktrees import clean_up
@@ -156,6 +156,19 @@ def adopt_orphan(active: list[int]) -> CodingRun | None:
                 return run
         let_go(run_id)
     return None
+
+
+def record_lost_pass(run: CodingRun) -> None:
+    """The pass a dead driver was in the middle of counts against the caps (a harness that
+    kills its driver every time must not loop forever) and gets its row, saying so."""
+    if run.status == RunStatus.RUNNING:
+        CodingRun.objects.filter(pk=run.pk).update(iteration=F("iteration") + 1)
+        run.refresh_from_db()
+    CodingIteration.objects.get_or_create(
+        run=run,
+        number=run.iteration,
+        defaults={"prompt": run.prompt_input[:5000], "verdict": "lost with its driver"},
+    )
 
 
 def drive_one() -> dict:

@@ -154,36 +154,44 @@ def conclude(run, prompt, done, report, verdict, escape: str, change, stint=None
     """The pass's row written, and the run moved on, in one transaction (one commit). A proven
     change's branch moves to its review commit (`commit`, built from the index measured, so
     the row's change is the commit's) while the row is written; a commit git refuses still
-    leaves the pass's row. A cancelled pass is recorded too, with no change measured."""
+    leaves the pass's row. A cancelled pass is recorded too, with no change measured. What the
+    pass writes on the run's row rides on the move's UPDATE; alone only where nothing moved."""
     stop = stop_reason(run, done, escape, change) if verdict else ""
     commit = commit if verdict is not None and verdict.passed and not stop else None
     if commit is not None:
         commit.move()
-    refused, going = None, False
+    refused, going, written = None, False, False
     with transaction.atomic():
+        recorded = run_fields(verdict, stint)
         try:
-            record_pass(run, prompt, done, report, verdict, change, stint)
+            record_pass(run, prompt, done, report, verdict, change)
         finally:
             try:  # never left running
                 sha = commit and commit.made()
             except GitFailed as error:
                 refused = error
         if refused is None:
-            going, refused = move_on(run, verdict, stop, change, sha)
+            going, written, refused = move_on(run, verdict, stop, change, sha, recorded)
+        if not written:
+            (row,) = CodingRun.objects.filter(pk=run.pk).update_returning(**recorded)
+            run.become(row)
+        run.process_group = None
     if refused is not None:
         raise refused
     return going
 
 
-def move_on(run: CodingRun, verdict, stop, change, sha) -> tuple[bool, Exception | None]:
-    """The run moved on from its pass in a savepoint of the pass's transaction: a move that
-    fails (a patch the disk refuses, a void commit) rolls back alone, so the pass's row still
-    commits, and the failure is handed back to fail the run (handle_one_run says why)."""
+def move_on(run: CodingRun, verdict, stop, change, sha, recorded: dict):
+    """(go round again, `recorded` written with the move, the move's failure): the run moved
+    on in a savepoint of the pass's transaction: a move that fails (a patch the disk refuses,
+    a void commit) rolls back alone, so the pass's row still commits, and the failure is
+    handed back to fail the run (handle_one_run says why)."""
     try:
         with transaction.atomic():
-            return verdict is not None and decide(run, verdict, stop, change, sha), None
+            moved = verdict is not None and decide(run, verdict, stop, change, sha, recorded)
+            return *(moved or (False, False)), None
     except Exception as error:  # re-raised by conclude once the pass's row is in
-        return False, error
+        return False, False, error
 
 
 def chained_tests(run: CodingRun) -> Chained | None:
@@ -285,19 +293,6 @@ def run_checks(run: CodingRun, tests: Chained | None = None):
     return verdict
 
 
-def record_lost_pass(run: CodingRun) -> None:
-    """The pass a dead driver was in the middle of counts against the caps (a harness that
-    kills its driver every time must not loop forever) and gets its row, saying so."""
-    if run.status == RunStatus.RUNNING:
-        CodingRun.objects.filter(pk=run.pk).update(iteration=F("iteration") + 1)
-        run.refresh_from_db()
-    CodingIteration.objects.get_or_create(
-        run=run,
-        number=run.iteration,
-        defaults={"prompt": run.prompt_input[:5000], "verdict": "lost with its driver"},
-    )
-
-
 def remember_group(run: CodingRun):
     def remember(pid: int) -> None:
         if run.process_group == pid:  # the tests' box, in the launch the harness's row names
@@ -311,14 +306,16 @@ def remember_group(run: CodingRun):
 NO_CHANGE = Change("", {"changed": 0}, "")
 
 
-def record_pass(run, prompt, done, report, verdict, change: Change, stint=None):
-    """One row per pass; the run's test and lint summaries, when its tests ran, with it; its
-    process group cleared (the pass's boxes are gone); the drive's time so far added (the
-    move after reads it back). In the caller's transaction."""
+def run_fields(verdict, stint=None) -> dict:
+    """What a pass writes on its run's row: the test and lint summaries, when its tests ran;
+    its process group cleared (the pass's boxes are gone); the drive's time so far added
+    (read back by the statement writing it)."""
     tested = {"test_summary": verdict.tests, "lint_summary": verdict.lint} if verdict else {}
-    tested |= stint.settle() if stint is not None else {}
-    CodingRun.objects.filter(pk=run.pk).update(process_group=None, **tested)
-    run.process_group = None
+    return {"process_group": None, **tested} | (stint.settle() if stint is not None else {})
+
+
+def record_pass(run, prompt, done, report, verdict, change: Change):
+    """One row per pass. In the caller's transaction."""
     return CodingIteration.objects.create(
         run=run,
         number=run.iteration,
@@ -347,15 +344,20 @@ def stop_reason(run: CodingRun, done, escape: str, change: Change) -> str:
     )
 
 
-def decide(run: CodingRun, verdict, stop: str, change: Change, sha: str | None) -> bool:
+def decide(run: CodingRun, verdict, stop: str, change: Change, sha, recorded: dict):
+    """(go round again, `recorded` written): the move, carrying the pass's run fields."""
     if stop:
-        return not transition(run, RunStatus.FAILED, stop)
+        moved = transition(run, RunStatus.FAILED, stop, **recorded)
+        return not moved, moved
     if verdict.passed:
-        return not ready_for_review(run, change, sha)
+        return not ready_for_review(run, change, sha, recorded), True
     stuck = no_progress(run)
     if stuck or run.mode != "ralph-loop":
-        return not transition(run, RunStatus.FAILED, stuck or verdict.output[-1500:])
-    return transition(run, RunStatus.RUNNING, f"pass {run.iteration}: not proven yet; again")
+        moved = transition(run, RunStatus.FAILED, stuck or verdict.output[-1500:], **recorded)
+        return not moved, moved
+    again = f"pass {run.iteration}: not proven yet; again"
+    moved = transition(run, RunStatus.RUNNING, again, **recorded)
+    return moved, moved
 
 
 def too_many(run: CodingRun, changed: int) -> str:
@@ -379,10 +381,12 @@ def review_message(run: CodingRun) -> str:
     return f"R{run.id}: {run.task.get('summary', 'change')[:60]}"
 
 
-def ready_for_review(run: CodingRun, change: Change, sha: str) -> bool:
+def ready_for_review(run: CodingRun, change: Change, sha: str, recorded=None) -> bool:
     """The proven change, committed on the run's branch (`sha`), goes to review; a new commit
     voids earlier approvals. The change was measured on the index the commit took whole: its
-    stats and patch are the commit's against the base."""
+    stats and patch are the commit's against the base. `recorded`: the pass's run fields,
+    written with the move (or with the patch's listing, if the run moved on first)."""
+    recorded = recorded or {}
     stats = change.stats
     files = "1 file" if stats["changed"] == 1 else f"{stats['changed']} files"
     reason = f"tests passed at {sha[:10]}; {files} changed"
@@ -391,8 +395,8 @@ def ready_for_review(run: CodingRun, change: Change, sha: str) -> bool:
         if run.head_sha:  # none before: no commit of the run was ever approvable
             void_other_commits(run, sha, f"superseded by commit {sha[:10]}")
         fields = {"head_sha": sha, "diff_stats": stats, "review": {}}
-        fields |= {"artifact_refs": listing(patch)}
+        fields |= {"artifact_refs": listing(patch), **recorded}
         moved = transition(run, RunStatus.WAITING_FOR_REVIEW, reason, **fields)
         if not moved:  # the patch is listed all the same
-            CodingRun.objects.filter(pk=run.pk).update(artifact_refs=listing(patch))
+            CodingRun.objects.filter(pk=run.pk).update(artifact_refs=listing(patch), **recorded)
         return moved

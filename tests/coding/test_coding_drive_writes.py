@@ -243,6 +243,9 @@ def test_a_review_move_that_fails_still_leaves_the_passs_row(coding_repo, monkey
     assert run.status == "failed" and "No space left on device" in run.reason
     kept = run.iterations.get()
     assert kept.tests_passed is True and kept.changed_files > 0
+    # what the pass writes on the run's row, rolled back with the move, is written alone
+    assert run.test_summary.startswith("tests passed") and run.process_group is None
+    assert run.limits["active_seconds"] > 0
 
 
 def test_the_change_a_pass_commits_is_the_tree_its_tests_ran_on(coding_repo):

@@ -333,3 +333,15 @@ def test_the_lanes_loop_reads_the_lane_switch_with_its_turns_look_not_before_it(
     with CaptureQueriesContext(connection) as paused:
         assert drive_one() == {"paused": "coding"}
     assert len(paused) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_passs_summaries_and_time_ride_on_its_runs_move_to_review(coding_repo):
+    run, queries = proven_single_shot(coding_repo)
+
+    assert run.status == "waiting_for_review" and run.process_group is None, run.reason
+    assert run.test_summary.startswith("tests passed") and run.limits["active_seconds"] > 0
+    updates = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "coding_codingrun"')]
+    after_tests = [sql for sql in updates if '"test_summary" = ' in sql]
+    assert len(after_tests) == 1 and "'waiting_for_review'" in after_tests[0], updates
+    assert len(updates) == 4, updates  # started, its worktree, on to its tests, to review
