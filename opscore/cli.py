@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     if stopping.runs_until_stopped(argv):
         stopping.EARLY.listen()
     from django.core.management import execute_from_command_line
+    from django.db import DatabaseError
 
     argv = command_first(argv)
     refuse_unknown_command(argv)
@@ -46,6 +47,25 @@ def main(argv: list[str] | None = None) -> None:
         execute_from_command_line(argv)
     except KeyboardInterrupt:  # Ctrl-C: every command was told to stop; no traceback for it
         sys.exit(130)
+    except DatabaseError as error:  # no command's own error: one line, not a traceback
+        sys.stderr.write(database_trouble(argv, error) + "\n")
+        sys.exit(FAILED)
+
+
+UNDEFINED_TABLE = "42P01"
+
+
+def database_trouble(argv: list[str], error) -> str:
+    """What the database said, on one line, and what to do when it is only not set up yet (a
+    command run before `make run` first migrated it, or against a new DATABASE_URL)."""
+    from opscore.redaction import redact_text
+
+    said = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    command = argv[1] if len(argv) > 1 else "opscore"
+    hint = ""
+    if getattr(error.__cause__, "sqlstate", None) == UNDEFINED_TABLE:
+        hint = "; the database is not set up yet: run `make run` once, or `opscore migrate`"
+    return f"opscore {command}: the database refused it: {redact_text(said)}{hint}"
 
 
 def refuse_undecodable(argv: list[str]) -> None:

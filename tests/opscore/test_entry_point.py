@@ -133,3 +133,33 @@ def test_an_argument_that_is_not_utf8_is_refused_before_any_command_runs(capsys)
     assert refused.value.code == 2
     assert "argument 5 is not valid UTF-8" in capsys.readouterr().err
     assert not Override.objects.exists()
+
+
+def test_a_command_against_a_database_not_set_up_says_so_in_one_line(tmp_path):
+    """Before `make run` first migrates it (or on a new DATABASE_URL) every table is missing:
+    a command says what to do, not a page of traceback."""
+    import psycopg
+
+    empty = f"opscore_empty_{os.getpid()}"
+    admin = database_url().rsplit("/", 1)[0]
+    with psycopg.connect(f"{admin}/postgres", autocommit=True) as server:
+        server.execute(f"CREATE DATABASE {empty}")
+    try:
+        done = subprocess.run(
+            [OPSCORE, "proposal", "list"],
+            cwd=tmp_path,
+            env=os.environ | {"DATABASE_URL": f"{admin}/{empty}", "LOG_LEVEL": "WARNING"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        with psycopg.connect(f"{admin}/postgres", autocommit=True) as server:
+            server.execute(f"DROP DATABASE {empty}")
+
+    said = [line for line in done.stderr.splitlines() if line.startswith("opscore proposal:")]
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert len(said) == 1 and 'relation "missions_proposal" does not exist' in said[0]
+    assert said[0].endswith(
+        "the database is not set up yet: run `make run` once, or `opscore migrate`"
+    )
