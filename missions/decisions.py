@@ -2,7 +2,6 @@
 CLI and the API). What the intake admits is in missions.actions; a person decides here, under
 four-eyes, on exactly the content they were shown."""
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from missions.actions import DecisionRefused, mark_accepted, record_refusal, start_mission
@@ -11,7 +10,7 @@ from missions.models import Proposal, ProposalStatus, RejectionCode
 from missions.words import approve_covered
 from opscore import four_eyes
 from opscore.actions import record_event
-from opscore.four_eyes import why_not_approve_proposal, why_not_decide
+from opscore.four_eyes import deciding_user, why_not_approve_proposal, why_not_decide
 from opscore.lanes import drop_refusal
 from opscore.models import Agent, operator_actor
 
@@ -97,7 +96,7 @@ def decide_proposal_as(
 ) -> Proposal:
     """The CLI and the API decide as a named person: four-eyes holds as on the Stage (that
     person's permissions, and never the author approving their own)."""
-    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    user = deciding_user(username)
     if user is None:
         raise DecisionRefused(f"no active user {username!r}")
     proposal = Proposal.objects.filter(pk=proposal_id).first()

@@ -4,7 +4,6 @@ approved the proposal. The step is held (blocked, `words_approval`) until someon
 approve proposals* — not the proposal's author — approves those exact words, bound by their
 sha256; a newer draft is other words and holds it again. A refusal fails the step."""
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from missions.actions import DecisionRefused
@@ -12,7 +11,7 @@ from missions.models import Artifact, Step, StepStatus, WordsApproval, WordsDeci
 from missions.recovery import unblock
 from missions.text import reveal_invisible
 from opscore.actions import record_event
-from opscore.four_eyes import why_not_approve_proposal
+from opscore.four_eyes import deciding_user, why_not_approve_proposal
 from opscore.models import operator_actor
 from opscore.redaction import redact_text
 from opscore.registry import STEP_KINDS
@@ -193,7 +192,7 @@ def decide_words(step_id: int, *, user, approve: bool, digest: str = "", reason:
 
 def decide_words_as(step_id: int, username: str, **decision):
     """The CLI and the API decide as a named person: four-eyes holds for that person."""
-    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    user = deciding_user(username)
     if user is None:
         raise WordsRefused(f"no active user {username!r}", status=403)
     return decide_words(step_id, user=user, **decision)

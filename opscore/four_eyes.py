@@ -51,3 +51,10 @@ def why_not_approve_proposal(user, step_kinds, author: str = "") -> str:
 def who_may_approve(step_kinds) -> str:
     needs = " and ".join(f"'{d.label}'" for d in proposal_decisions(step_kinds))
     return f"people with {needs}, other than its author"
+
+
+def deciding_user(username: str):
+    """The person the CLI or the API decides as, by name: an active user, or None."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(username=username, is_active=True).first()

@@ -13,8 +13,8 @@ from django.db import connection
 
 from memory.models import Memory, PendingUse
 from memory.uses import fold_memory_uses
-from opscore.models import LLMCall
 from tests.factories import AgentFactory
+from tests.memory.test_memory_uses import record_call
 from tests.processes import database_url, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,19 +28,6 @@ def memory_of(agent, content: str) -> Memory:
         confidence=Decimal("0.5"),
         evidence=[],
         source_trace_id=content,
-    )
-
-
-def record_call(agent, memory_ids: list[int]) -> None:
-    """What a worker does after a prompt: the call's row, whose trigger queues the memories."""
-    LLMCall.objects.create(
-        agent=agent,
-        purpose="step.analyze",
-        provider="offline",
-        model="m",
-        prompt_version="v",
-        outcome="ok",
-        injected={"memory_ids": memory_ids},
     )
 
 
