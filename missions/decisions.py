@@ -33,7 +33,7 @@ def approve_proposal(
             return record_refusal(proposal, RejectionCode.LANE_PAUSED, dropped, actor=actor)
         if refusal:
             return record_refusal(proposal, RejectionCode.CAP_GATE, refusal, actor=actor)
-        return _accept(proposal, actor=actor, content=content)
+        return _accept(proposal, actor=actor, content=content, shown=shown_digest is not None)
 
 
 def _check_approver(proposal: Proposal, user, shown_digest: str | None, content: dict) -> None:
@@ -114,12 +114,15 @@ def _lock_pending(proposal: Proposal) -> Proposal:
     return locked
 
 
-def _accept(proposal: Proposal, *, actor: str, content: dict) -> Proposal:
+def _accept(proposal: Proposal, *, actor: str, content: dict, shown: bool) -> Proposal:
+    """`shown`: the approval named the digest of a card that showed the words already written;
+    only then are they approved with it (without one, nobody is known to have read them)."""
     mark_accepted(proposal, actor=actor)
     proposal.approved_digest = proposal.content_digest(content)
     proposal.save(update_fields=["status", "decided_by", "decided_at", "approved_digest"])
     proposal.refresh_from_db(fields=["decided_at"])
     steps = start_mission(proposal, actor=actor)
-    covered = {text for texts in content.get("written", {}).values() for text in texts}
+    written = content.get("written", {}) if shown else {}
+    covered = {text for texts in written.values() for text in texts}
     approve_covered(steps, covered, actor=actor, proposal=proposal)
     return proposal

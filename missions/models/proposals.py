@@ -263,6 +263,7 @@ class Proposal(models.Model):
     def as_json(self, steps=()) -> dict:
         """`steps`: the mission's steps, which the caller loads (see Step.objects.of_proposal)."""
         steps = list(steps)
+        content = self.shown_content()
         return {
             "id": self.id,
             "agent": self.agent_id,
@@ -275,8 +276,10 @@ class Proposal(models.Model):
             "mission_id": steps[0].mission_id if steps else None,
             "step_ids": [step.id for step in steps],
             "created_at": self.created_at.isoformat(),
-            # What approving runs, exactly, and its digest: a client that shows these and sends
-            # the digest back approves that content and nothing else (missions.decisions).
+            # What approving runs, exactly, the words it would post, and their digest: a client
+            # that shows these and sends the digest back approves that content and nothing else
+            # (missions.decisions).
             "steps": self.proposed_steps,
-            "digest": self.content_digest(),
+            "written": content.get("written", {}),
+            "digest": self.content_digest(content),
         }

@@ -9,9 +9,9 @@ from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
 
 from coding.models import CodingRun
-from missions.models import Proposal
+from missions.models import Artifact, Proposal
 from tests.coding_support import new_run
-from tests.factories import AgentFactory, propose
+from tests.factories import AgentFactory, make_step, propose
 
 pytestmark = pytest.mark.django_db
 TOKEN = "test-token-0123456789-0123456789"
@@ -176,3 +176,23 @@ def test_the_api_and_the_cli_show_what_an_approval_would_run_and_bind_to_it(
         headers=headers,
     )
     assert answer.status_code == 200 and answer.json()["status"] == "accepted"
+
+
+def test_the_api_and_the_cli_show_the_draft_words_an_approval_with_their_digest_posts(
+    client, settings
+):
+    """Before: the digest covered the words a post would take from the draft it waits for,
+    but neither the API nor `proposal list` showed them, so an approval naming it approved
+    words its client had never been shown."""
+    settings.OPS_API_TOKEN = TOKEN
+    publisher = AgentFactory(slug="publisher")
+    draft = make_step("draft_tweet", agent=publisher, status="succeeded")
+    Artifact.objects.create(step=draft, kind="draft_tweet", title="t", body="We \u202eshipped")
+    posting = propose(publisher, steps=[{"kind": "post_tweet", "after_steps": [draft.id]}])
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+
+    shown = client.get(f"/api/ops/proposals/{posting.id}", headers=headers).json()
+
+    assert shown["written"] == {str(draft.id): ["We \u202eshipped"]}
+    assert shown["digest"] == posting.content_digest()
+    assert f"  S{draft.id} wrote: We ⟨U+202E⟩shipped" in cli("list")

@@ -164,3 +164,17 @@ def test_a_card_shown_before_a_newer_draft_approves_nothing(db):
 
     with pytest.raises(DecisionRefused, match="changed after it was shown to you"):
         approve_proposal(posting, actor="operator:alice", shown_digest=shown)
+
+
+def test_an_approval_naming_no_digest_approves_no_words(db):
+    """The CLI's and the API's approve without --digest showed nobody the draft: a newer one
+    written before it was approved is held for a person, not posted as 'shown on the card'."""
+    draft, posting, _ = post_of_a_written_draft()
+    Artifact.objects.create(step=draft, kind="draft_tweet", title="t", body="Buy EVIL now")
+
+    approve_proposal(posting, actor="operator:alice")
+    handle_one_step("w1")
+
+    post = Step.objects.get(kind="post_tweet")
+    assert (post.status, post.blocked_code) == ("blocked", "words_approval")
+    assert not WordsApproval.objects.exists() and not OutboxMessage.objects.exists()

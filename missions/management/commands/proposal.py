@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 from missions.actions import DecisionRefused
 from missions.decisions import decide_proposal_as
 from missions.models import Proposal, ProposalStatus, Step
+from missions.text import reveal_invisible
 from opscore.cli import add_verbs, dump, fail
 
 
@@ -55,6 +56,9 @@ class Command(BaseCommand):
         for row in rows:
             kinds = ", ".join(row["step_kinds"])
             self.stdout.write(f"P{row['id']} {row['agent']}: {row['title']} [{kinds}]")
+            for step_id, texts in row["written"].items():
+                for text in texts:  # what a post waiting on that step would post
+                    self.stdout.write(f"  S{step_id} wrote: {reveal_invisible(text)}")
             self.stdout.write(f"  digest {row['digest']} (approve … --digest it: only this)")
         if not rows:
             self.stdout.write("Nothing waits for a human.")
