@@ -17,7 +17,7 @@ from opscore.redaction import redact_text
 from opscore.registry import STEP_KINDS
 
 WAITING = "words_approval"
-WITHHELD = "[withheld: it looks like a secret, and posting it will be refused]"
+WITHHELD = "[withheld: it looks like a secret; words nobody may read can only be refused]"
 
 
 class WordsRefused(DecisionRefused):
@@ -72,7 +72,7 @@ def words_card(step) -> dict:
     """A step's words as a person decides on them: exactly (`words`), with every character
     that hides or reorders text named (`shown`), and the digest an approval sends back."""
     text = words_to_approve(step) or ""
-    readable = WITHHELD if redact_text(text) != text else text
+    readable = WITHHELD if withheld(text) else text
     return {
         "step": step.id,
         "kind": step.kind,
@@ -85,6 +85,13 @@ def words_card(step) -> dict:
         "digest": text_digest(text),
         "proposed_by": step.mission.proposal.author,
     }
+
+
+def withheld(text: str) -> bool:
+    """Words every surface hides from the person deciding (they look like a secret). The
+    executor refuses only some of what is hidden (`Thebearer abcdefgh`, a short bearer value
+    read as a secret here, is not a secret to it), so hidden words are never approved."""
+    return redact_text(text) != text
 
 
 def held_words(limit: int = 25) -> list[dict]:
@@ -150,6 +157,11 @@ def approve_words(step_id: int, *, user, digest: str) -> WordsApproval:
         raise WordsRefused(
             f"the words of S{step.id} are not the ones shown to you (sha256 "
             f"{text_digest(text)[:12]} now, {digest[:12] or 'none'} shown); reload and read them"
+        )
+    if withheld(text):
+        raise WordsRefused(
+            f"the words of S{step.id} are withheld from you (they look like a secret): "
+            "they cannot be approved unread; refuse them"
         )
     actor = operator_actor(user)
     row = _record(step, text, WordsDecision.APPROVED, actor=actor)

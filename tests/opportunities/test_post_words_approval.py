@@ -15,7 +15,7 @@ from missions.models import (
     text_digest,
 )
 from missions.outbox import deliver_pending
-from missions.words import WordsRefused, approve_words, decide_words, refuse_words
+from missions.words import WordsRefused, approve_words, decide_words, refuse_words, words_card
 from missions.worker import handle_one_step
 from opscore.models import Event
 from opscore.overrides import apply_override, lift_override
@@ -177,4 +177,20 @@ def test_an_approval_naming_no_digest_approves_no_words(db):
 
     post = Step.objects.get(kind="post_tweet")
     assert (post.status, post.blocked_code) == ("blocked", "words_approval")
+    assert not WordsApproval.objects.exists() and not OutboxMessage.objects.exists()
+
+
+def test_words_withheld_from_the_approver_cannot_be_approved(db):
+    """A short bearer value is withheld on every card ('it looks like a secret'), yet the
+    executor does not refuse it: approved by its digest alone, words nobody read went out."""
+    post = approved_draft_and_post()
+    draft = post.depends_on.get()
+    hidden = "Thebearer abcdefgh1 BUY SCAMCOIN"
+    Artifact.objects.create(step=draft, kind="draft_tweet", title="t", body=hidden)
+    card = words_card(post)
+
+    with pytest.raises(WordsRefused, match="withheld from you") as refused:
+        approve_words(post.id, user=approver(), digest=card["digest"])
+
+    assert card["words"].startswith("[withheld") and refused.value.status == 409
     assert not WordsApproval.objects.exists() and not OutboxMessage.objects.exists()
