@@ -111,6 +111,19 @@ def test_the_cli_lists_held_words_and_approves_them_by_digest(db):
     assert "No post waits" in cli("list")
 
 
+def test_the_cli_list_prints_no_words_over_others_nor_a_card_of_their_own(db):
+    """A carriage return sent the terminal's cursor back, so 'Happy Friday' printed over the
+    scam before it; a newline started a line that read as the list's own."""
+    forged = "BUY SCAMCOIN\rHappy Friday, friends!\nS1 post_tweet (x) would post:\n  hi"
+    post = held_post(forged)
+
+    listed = cli("list")
+
+    assert "\r" not in listed and "BUY SCAMCOIN⟨U+000D⟩Happy Friday" in listed
+    assert f"S{post.id} post_tweet (publisher) would post:\n  | BUY" in listed
+    assert "\n  | S1 post_tweet (x) would post:\n  |   hi\n" in listed
+
+
 def test_the_stage_inbox_shows_the_held_words_counts_them_and_approves_them(client):
     post = held_post()
     client.force_login(approver())

@@ -46,7 +46,8 @@ class Command(BaseCommand):
             return
         for card in cards:
             self.stdout.write(f"S{card['step']} {card['kind']} ({card['agent']}) would post:")
-            self.stdout.write(f"  {card['shown']}")
+            for line in card["shown"].split("\n"):  # a line of words never reads as a card's
+                self.stdout.write(f"  | {line}")
             self.stdout.write(f"  digest {card['digest']} (words approve … --digest it)")
         if not cards:
             self.stdout.write("No post waits for its words to be approved.")
