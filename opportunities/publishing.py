@@ -15,7 +15,7 @@ from missions.models import Publication, PublicationStatus, start_of_today
 from missions.outbox import ChannelSaidNo, Held
 from missions.recovery import requeue_cleared_blockers
 from missions.words import WAITING as WORDS_WAITING
-from missions.words import words_hold, words_to_approve
+from missions.words import words_hold, words_refused, words_to_approve
 from opportunities.channels import ADAPTERS, LABELS, PostRequest
 from opportunities.channels.base import CredentialsRefused, Duplicate, PostRejected, RateLimited
 from opportunities.channels.limits import secret_in, too_long
@@ -106,6 +106,8 @@ def run_post_tweet(run):
     channel, refused = chosen_channel(step)
     refused = refused or content_refusal(channel, text)
     if refused:
+        return Failed(f"post_tweet refused: {refused}", retryable=False, input_refused=True)
+    if refused := words_refused(step, text):
         return Failed(f"post_tweet refused: {refused}", retryable=False, input_refused=True)
     if unapproved := words_refusal(step, text):
         return Blocked(unapproved, WORDS_WAITING)

@@ -15,6 +15,7 @@ from missions.models import (
     text_digest,
 )
 from missions.outbox import deliver_pending
+from missions.step_actions import retry_step
 from missions.words import WordsRefused, approve_words, decide_words, refuse_words, words_card
 from missions.worker import handle_one_step
 from opscore.models import Event
@@ -194,3 +195,19 @@ def test_words_withheld_from_the_approver_cannot_be_approved(db):
 
     assert card["words"].startswith("[withheld") and refused.value.status == 409
     assert not WordsApproval.objects.exists() and not OutboxMessage.objects.exists()
+
+
+def test_words_a_person_refused_fail_a_retried_post_again(db):
+    """Retried after the refusal (admin, force-retry), the post held the same words as if
+    'nobody approved them', and the next approver posted what a colleague had refused."""
+    post = approved_draft_and_post()
+    refuse_words(post.id, user=approver(), reason="off-brand")
+    retry_step(post, actor="operator:carl")
+
+    handle_one_step("w1")
+
+    post.refresh_from_db()
+    assert post.status == "failed" and not OutboxMessage.objects.exists()
+    assert post.last_error == "post_tweet refused: words refused by operator:alice: off-brand"
+    with pytest.raises(WordsRefused, match="not waiting"):
+        approve_words(post.id, user=approver("bea"), digest=text_digest(drafted(post)))
