@@ -282,7 +282,7 @@ def start_standing_order(agent_id, order_name, scheduled_for, **o):
         raise BadInput(f"no standing order {agent_id}/{order_name}")
     slot = iso_time(scheduled_for)
     check_slot(order, slot)
-    run = start_run(order, slot)
+    run = start_run(order, slot, evidence=BY_RUNTIME)
     if run is None:
         run = order.runs.get(scheduled_for=slot)
         return {"run_id": run.id, "status": run.status, "already_recorded": True}
@@ -317,12 +317,24 @@ def refuse_upkeep(order: StandingOrder) -> None:
         )
 
 
+# Marks a run a runtime recorded (start-standing-order), kept through its finish: only such a
+# run is a runtime's to finish. One Opscore's scheduler started (its model working as the
+# agent) is Opscore's: closed from outside, its real outcome would be dropped unrecorded.
+BY_RUNTIME = {"recorded_by": "runtime"}
+
+
 def finish_standing_order(run_id, status, summary, evidence, **o):
     run = StandingOrderRun.objects.filter(pk=run_id).select_related("order").first()
     if run is None:
         raise BadInput(f"no standing-order run {run_id}")
     refuse_upkeep(run.order)
-    if not finish_run(run, RunResult(status, summary, json_object(evidence, "evidence"))):
+    if run.evidence.get("recorded_by") != BY_RUNTIME["recorded_by"]:
+        raise Refused(
+            f"run {run_id} of {run.order} was started by Opscore, not recorded by a runtime: "
+            "Opscore records how it ends"
+        )
+    proof = json_object(evidence, "evidence") | BY_RUNTIME
+    if not finish_run(run, RunResult(status, summary, proof)):
         raise Refused(f"run {run_id} is already {run.status}")
     return {"run_id": run.id, "status": run.status}
 

@@ -51,8 +51,10 @@ HANDLERS: Registry = Registry("standing-order handler")
 PRECONDITIONS: Registry = Registry("standing-order precondition")
 
 
-def start_run(order: StandingOrder, scheduled_for) -> StandingOrderRun | None:
-    """Claim a slot. None if it already has a row; a `skipped` row if the last run is open."""
+def start_run(order: StandingOrder, scheduled_for, evidence=None) -> StandingOrderRun | None:
+    """Claim a slot. None if it already has a row; a `skipped` row if the last run is open.
+    `evidence`: what the row says from the start (who recorded it, for a runtime's run)."""
+    evidence = evidence or {}
     try:
         with transaction.atomic():
             open_run = order.runs.filter(status=RunStatus.STARTED).first()
@@ -63,12 +65,14 @@ def start_run(order: StandingOrder, scheduled_for) -> StandingOrderRun | None:
                     status=RunStatus.SKIPPED,
                     summary=f"previous run for {open_run.scheduled_for:%Y-%m-%d %H:%M} "
                     "is still running",
+                    evidence=evidence,
                     finished_at=Now(),
                 )
             return StandingOrderRun.objects.create(
                 order=order,
                 scheduled_for=scheduled_for,
                 status=RunStatus.STARTED,
+                evidence=evidence,
                 started_at=Now(),
             )
     except IntegrityError:

@@ -10,6 +10,7 @@ from console.models import AgentToken
 from missions.decisions import approve_proposal
 from missions.models import Proposal, Step
 from opscore.models import Event, Runtime, StandingOrder, StandingOrderRun
+from opscore.standing_orders import RunResult, finish_run, start_run
 from tests.console.test_agent_api import call, enqueue
 from tests.factories import AgentFactory
 
@@ -186,3 +187,46 @@ def test_a_runtime_never_records_a_run_of_the_houses_upkeep(client, secret, cloc
     assert response.status_code == 409, response.content
     run.refresh_from_db()
     assert run.status == "started"
+
+
+def finish(client, secret, body):
+    return client.post(
+        "/api/agent/finish-standing-order",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+
+
+def test_a_runtime_never_closes_a_run_opscores_scheduler_started(client, secret, clock):
+    """Opscore fires an outside agent's generic order too, its model working as the agent.
+    start-standing-order answered that slot's run id ('already recorded'), and finishing it
+    'no_work' with made-up evidence left Opscore's real outcome dropped unrecorded."""
+    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
+    order = StandingOrder.objects.create(agent_id="openclaw-ops", name="look", cron="*/5 * * * *")
+    slot = datetime(2026, 11, 23, 10, 5, tzinfo=UTC)
+    opscores = start_run(order, slot)
+    ask = {"order_name": "look", "scheduled_for": "2026-11-23T10:05:00Z"}
+    assert call(client, secret, "start-standing-order", **ask)["run_id"] == opscores.id
+
+    forged = {"run_id": opscores.id, "status": "no_work", "summary": "looked: nothing"}
+    answer = finish(client, secret, forged)
+
+    assert answer.status_code == 409 and answer.json()["error"] == (
+        f"run {opscores.id} of openclaw-ops/look was started by Opscore, not recorded by a "
+        "runtime: Opscore records how it ends"
+    )
+    assert finish_run(opscores, RunResult("completed", "proposed P9", {"proposal": 9}))
+
+
+def test_a_runtimes_own_run_says_it_recorded_it(client, secret, clock):
+    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
+    StandingOrder.objects.create(agent_id="openclaw-ops", name="look", cron="*/5 * * * *")
+    ask = {"order_name": "look", "scheduled_for": "2026-11-23T10:05:00Z"}
+    run_id = call(client, secret, "start-standing-order", **ask)["run_id"]
+
+    done = {"run_id": run_id, "status": "completed", "evidence": '{"checked": 3}'}
+    assert finish(client, secret, done).json()["status"] == "completed"
+
+    evidence = StandingOrderRun.objects.get(pk=run_id).evidence
+    assert evidence == {"checked": 3, "recorded_by": "runtime"}
