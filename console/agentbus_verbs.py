@@ -29,9 +29,10 @@ from missions.schemas import ProposalInvalid
 from missions.step_kinds import internal_kinds
 from opscore.actions import record_event
 from opscore.db import db_now
+from opscore.lanes import lane_of_handler
 from opscore.models import Agent, Runtime, StandingOrder, StandingOrderRun
 from opscore.registry import AGENTBUS_VERBS
-from opscore.standing_orders import RunResult, acts_as_agent, finish_run, start_run
+from opscore.standing_orders import AGENTS_OWN, RunResult, finish_run, start_run
 
 
 def run_verb(verb: str, opts: dict) -> dict:
@@ -307,14 +308,23 @@ def check_slot(order: StandingOrder, slot) -> None:
 
 
 def refuse_upkeep(order: StandingOrder) -> None:
-    """Only an order that is the agent's own work (opscore.standing_orders.acts_as_agent) has
-    runs a runtime may record: the house's upkeep (backups, the lease reaper, the gap check)
-    is Opscore's to run and to prove, whichever agent owns it on paper."""
-    if not acts_as_agent(order.handler):
+    """Only the agent's own generic work (opscore.standing_orders.AGENTS_OWN: its model, or its
+    runtime, answering as the agent) has runs a runtime may record. The house's upkeep
+    (backups, the lease reaper, the gap check) and a lane's routines (memory promotion, the
+    opportunity scan, the engagement poll) are Opscore's code, run and proved by Opscore,
+    whichever agent owns them on paper: a runtime that took their slot would have Opscore's own
+    firing find it recorded and run nothing."""
+    if order.handler == AGENTS_OWN:
+        return
+    if lane := lane_of_handler(order.handler):
         raise Refused(
-            f"standing order {order} is Opscore's own upkeep (handler {order.handler}): "
-            "Opscore runs it, no runtime records its runs"
+            f"standing order {order} is the {lane} lane's own routine (handler "
+            f"{order.handler}): Opscore runs it, no runtime records its runs"
         )
+    raise Refused(
+        f"standing order {order} is Opscore's own upkeep (handler {order.handler}): "
+        "Opscore runs it, no runtime records its runs"
+    )
 
 
 # Marks a run a runtime recorded (start-standing-order), kept through its finish: only such a

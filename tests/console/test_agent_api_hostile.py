@@ -189,6 +189,33 @@ def test_a_runtime_never_records_a_run_of_the_houses_upkeep(client, secret, cloc
     assert run.status == "started"
 
 
+@pytest.mark.parametrize(
+    ("handler", "lane"),
+    [
+        ("memory_promote", "memory"),
+        ("opportunity_scan", "proactive"),
+        ("engagement_poll", "publishing"),
+    ],
+)
+def test_a_runtime_never_records_a_run_of_a_lanes_own_routine(client, secret, clock, handler, lane):
+    """Memory promotion, the opportunity scan, the engagement poll are Opscore's code: a
+    runtime that recorded their slot 'completed' (made-up evidence) left Opscore's own firing
+    finding it recorded and promoting, scanning, polling nothing."""
+    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
+    StandingOrder.objects.create(
+        agent_id="openclaw-ops", name="routine", cron="*/5 * * * *", handler=handler
+    )
+    ask = {"order_name": "routine", "scheduled_for": "2026-11-23T10:05:00Z"}
+
+    answer = call(client, secret, "start-standing-order", status=409, **ask)
+
+    assert answer["error"] == (
+        f"standing order openclaw-ops/routine is the {lane} lane's own routine (handler "
+        f"{handler}): Opscore runs it, no runtime records its runs"
+    )
+    assert not StandingOrderRun.objects.exists()
+
+
 def finish(client, secret, body):
     return client.post(
         "/api/agent/finish-standing-order",
