@@ -61,8 +61,8 @@ def words_hold(step, text: str) -> str | None:
 def words_refused(step, text: str) -> str | None:
     """Why a step may never post these exact words (a person refused them), or None: a retry
     of the step fails on them again rather than asking the next person as if nobody had."""
-    row = step.words_decisions.filter(digest=text_digest(text), decision=WordsDecision.REFUSED)
-    refusal = row.first()
+    refused = step.words_decisions.filter(decision=WordsDecision.REFUSED)
+    refusal = refused.filter(digest=text_digest(text)).first()
     return f"words refused by {refusal.decided_by}: {refusal.reason}" if refusal else None
 
 

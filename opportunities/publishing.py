@@ -104,10 +104,8 @@ def run_post_tweet(run):
     if not text:
         return Failed("post_tweet needs payload.text or a draft_tweet it depends on", False)
     channel, refused = chosen_channel(step)
-    refused = refused or content_refusal(channel, text)
+    refused = refused or content_refusal(channel, text) or words_refused(step, text)
     if refused:
-        return Failed(f"post_tweet refused: {refused}", retryable=False, input_refused=True)
-    if refused := words_refused(step, text):
         return Failed(f"post_tweet refused: {refused}", retryable=False, input_refused=True)
     if unapproved := words_refusal(step, text):
         return Blocked(unapproved, WORDS_WAITING)
