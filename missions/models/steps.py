@@ -117,6 +117,9 @@ STEP_OPEN = [StepStatus.QUEUED, StepStatus.RUNNING, StepStatus.BLOCKED]
 # The one lease-clearing rule: a step that is not running holds no lease (the constraint
 # step_row_valid says the same in the database).
 NO_LEASE = {"lease_token": None, "lease_expires_at": None, "lease_owner": ""}
+# ... and a step that is not blocked says nothing of what it waited for: a failed step whose
+# words a person refused read "blocked: waiting for a person to approve its words" on the Stage.
+NOT_BLOCKED = {"blocked_reason": "", "blocked_code": ""}
 # The arguments of missions_step_row_valid, in its order.
 ROW_RULE_FIELDS = [
     "status",
@@ -160,7 +163,7 @@ class StepQuerySet(models.QuerySet):
         refused by the token."""
         return self.update(
             status=StepStatus.CANCELLED,
-            blocked_reason="",
+            **NOT_BLOCKED,
             finished_at=Now(),
             updated_at=Now(),
             **NO_LEASE,
@@ -172,7 +175,7 @@ class StepQuerySet(models.QuerySet):
         return self.update(
             status=StepStatus.FAILED,
             last_error=reason,
-            blocked_reason="",
+            **NOT_BLOCKED,
             finished_at=Now(),
             updated_at=Now(),
             **NO_LEASE,
@@ -299,15 +302,14 @@ class Step(models.Model):
     def requeue(self, after_seconds: float = 0, error: str | None = None) -> None:
         """Back in the queue: a retry after backoff, or a blocker that cleared."""
         extra = {} if error is None else {"last_error": error}
-        fields = {"run_after": in_seconds(after_seconds), "blocked_reason": "", "blocked_code": ""}
+        fields = {"run_after": in_seconds(after_seconds), **NOT_BLOCKED}
         self._leave(StepStatus.QUEUED, **fields, **extra)
 
     def retry(self) -> None:
         """A human sends the step back with one more attempt allowed."""
         self._leave(
             StepStatus.QUEUED,
-            blocked_reason="",
-            blocked_code="",
+            **NOT_BLOCKED,
             max_attempts=max(self.max_attempts, self.attempt_count + 1),
             run_after=Now(),
             finished_at=None,
@@ -324,11 +326,12 @@ class Step(models.Model):
         )
 
     def finish(self, status: str, error: str) -> None:
-        """Out of attempts (dead) or not retryable (failed)."""
-        self._leave(status, last_error=error, finished_at=Now())
+        """Out of attempts (dead) or not retryable (failed). A step that leaves a block this
+        way (its words refused) no longer says what it was waiting for."""
+        self._leave(status, last_error=error, finished_at=Now(), **NOT_BLOCKED)
 
     def dead_letter(self, reason: str) -> None:
-        self._leave(StepStatus.DEAD, last_error=reason, blocked_reason="", finished_at=Now())
+        self._leave(StepStatus.DEAD, last_error=reason, finished_at=Now(), **NOT_BLOCKED)
 
 
 class StepDependency(models.Model):

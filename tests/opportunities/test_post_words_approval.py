@@ -126,6 +126,19 @@ def test_refused_words_fail_the_step_for_good_with_the_reason(db):
     assert post.mission.status == "failed" and not OutboxMessage.objects.exists()
 
 
+def test_a_post_whose_words_were_refused_no_longer_reads_as_waiting_for_them(db, client):
+    """Failed by the refusal, it still said 'blocked: … approve its words' on the Stage."""
+    post = approved_draft_and_post()
+
+    refuse_words(post.id, user=approver(), reason="off-brand")
+
+    post.refresh_from_db()
+    assert (post.blocked_reason, post.blocked_code) == ("", "")
+    page = client.get(f"/stage/missions/{post.mission_id}").content.decode()
+    assert "words refused by operator:alice: off-brand" in page
+    assert " · blocked:" not in page  # the attempt that was held keeps saying so, as history
+
+
 def test_a_paused_publishing_lane_still_holds_a_post_whose_words_are_approved(db):
     post = approved_draft_and_post()
     pause = apply_override("pause_lane", "publishing", reason="quiet", actor="operator:ann")
