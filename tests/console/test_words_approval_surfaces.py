@@ -111,6 +111,22 @@ def test_the_cli_lists_held_words_and_approves_them_by_digest(db):
     assert "No post waits" in cli("list")
 
 
+def test_the_cli_list_says_how_many_more_wait_than_it_shows(db, monkeypatch):
+    """It stopped at its hundredth card without saying more posts waited."""
+    monkeypatch.setattr("console.management.commands.words.LISTED", 1)
+    first = held_post()
+    held_post("second words")
+
+    listed = cli("list")
+    as_json = json.loads(cli("list", "--json"))
+
+    assert f"S{first.id} post_tweet" in listed and "second words" not in listed
+    assert listed.endswith(
+        "The oldest 1 of 2 posts held for their words; decide these to list the rest.\n"
+    )
+    assert (len(as_json["held"]), as_json["total"]) == (1, 2)
+
+
 def test_the_cli_list_prints_no_words_over_others_nor_a_card_of_their_own(db):
     """A carriage return sent the terminal's cursor back, so 'Happy Friday' printed over the
     scam before it; a newline started a line that read as the list's own."""

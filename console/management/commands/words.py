@@ -5,8 +5,10 @@ propose the work; an approval names the words' digest, so other words are not ap
 
 from django.core.management.base import BaseCommand
 
-from missions.words import WordsRefused, decide_words_as, held_words
+from missions.words import WordsRefused, decide_words_as, held_for_words, held_words
 from opscore.cli import add_verbs, dump, fail
+
+LISTED = 100  # the oldest first: deciding them brings the next ones into the list
 
 
 class Command(BaseCommand):
@@ -40,9 +42,9 @@ class Command(BaseCommand):
         self.stdout.write(dump(answer) if as_json else f"S{row.step_id}: words {row.decision}")
 
     def list_held(self, as_json: bool) -> None:
-        cards = held_words(100)
+        cards, total = held_words(LISTED), held_for_words().count()
         if as_json:
-            self.stdout.write(dump({"held": cards}))
+            self.stdout.write(dump({"held": cards, "total": total}))
             return
         for card in cards:
             self.stdout.write(f"S{card['step']} {card['kind']} ({card['agent']}) would post:")
@@ -51,3 +53,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  digest {card['digest']} (words approve … --digest it)")
         if not cards:
             self.stdout.write("No post waits for its words to be approved.")
+        elif total > len(cards):
+            self.stdout.write(
+                f"The oldest {len(cards)} of {total} posts held for their words; "
+                "decide these to list the rest."
+            )
