@@ -208,16 +208,29 @@ def prefill_steps(count: int, per_mission: int = 5) -> None:
         cursor.execute("ANALYZE")
 
 
-def throughput(role: str, workers: int, count: int) -> tuple[float, float, float]:
-    """Steps per second, and the CPU milliseconds per step of the workers themselves (client)
-    and of their Postgres backends (server)."""
+def throughput(role: str, workers: int, count: int) -> tuple[float, float, float, float]:
+    """Steps per second, the CPU milliseconds per step of the workers themselves (client) and
+    of their Postgres backends (server), and the bytes of WAL a step wrote: every commit waits
+    for its WAL to reach the disk, and at 4 workers on 2 cores that wait is much of a step."""
     children = start_children(SCRIPT, role, workers)
+    wal_before = wal_position()
     results = release_and_collect(children)
+    wal_bytes = wal_position() - wal_before
     done = sum(r["done"] for r in results)
     assert done == count, f"{role}: {done} of {count} done"
     cpu_ms = sum(r["cpu"] for r in results) / done * 1000
     server_ms = sum(r["server_cpu"] for r in results) / done * 1000
-    return done / max(r["seconds"] for r in results), cpu_ms, server_ms
+    return done / max(r["seconds"] for r in results), cpu_ms, server_ms, wal_bytes / done
+
+
+def wal_position() -> int:
+    """Where the server's WAL stands, in bytes (its other databases write to it too: on a
+    quiet server, almost only the run measured)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+        return int(cursor.fetchone()[0])
 
 
 def add_finished_steps(count: int) -> None:
@@ -446,23 +459,23 @@ def report_throughput(steps: int) -> None:
     print(f"Throughput: claim→complete, {steps} noop steps, batch 1")
     print(
         f"{'workers':>8} {'raw SQL/s':>10} {'opscore/s':>10} {'ratio':>6}  target ≥ 0.75"
-        "   CPU ms/step raw → opscore: client (target ≤ 1.3x), server"
+        "   CPU ms/step raw → opscore: client (target ≤ 1.3x), server; WAL bytes/step"
     )
     empty_rate = None
     for workers in (1, 2, 4):
         prefill_raw(steps)
-        raw, raw_cpu, raw_server = throughput("raw", workers, steps)
+        raw, raw_cpu, raw_server, raw_wal = throughput("raw", workers, steps)
         prefill_steps(steps)
-        ours, ours_cpu, ours_server = throughput("ours", workers, steps)
+        ours, ours_cpu, ours_server, ours_wal = throughput("ours", workers, steps)
         empty_rate = empty_rate or ours
         cpu = (
             f"{raw_cpu:.2f} → {ours_cpu:.2f} ({ours_cpu / raw_cpu:.2f}x), "
-            f"{raw_server:.2f} → {ours_server:.2f}"
+            f"{raw_server:.2f} → {ours_server:.2f}; {raw_wal:.0f} → {ours_wal:.0f}"
         )
         print(f"{workers:>8} {raw:>10.0f} {ours:>10.0f} {ours / raw:>6.2f}   {cpu}")
     add_finished_steps(100_000)
     prefill_steps(steps)
-    loaded, _, _ = throughput("ours", 1, steps)
+    loaded = throughput("ours", 1, steps)[0]
     print(
         f"With 100k finished steps, 1 worker: {loaded:.0f}/s vs {empty_rate:.0f}/s empty "
         f"(ratio {loaded / empty_rate:.2f}; target ≥ 0.80)"
