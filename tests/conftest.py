@@ -39,6 +39,20 @@ def suite_instant(django_db_setup, django_db_blocker):
     traveller.stop()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def nobody_left_on_the_test_database(django_db_setup, django_db_blocker):
+    """At the end of the run, the sessions still on this worker's test database are ended
+    before it is dropped: a daemon thread's connection (the lease keeper's, made in the step
+    that started it) otherwise leaves the database behind with a warning that it 'is being
+    accessed by other users'."""
+    yield
+    with django_db_blocker.unblock(), connections["default"].cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture
 def clock(db):
     """Both clocks (Python's and the database's) pinned for this test: see tests/clock.py."""

@@ -5,6 +5,7 @@ that says what it is. Real SMTP servers on loopback: one that accepts and never 
 aiosmtpd."""
 
 import json
+import logging
 import signal
 import socket
 import subprocess
@@ -51,12 +52,18 @@ class Inbox:
 
 @pytest.fixture
 def smtp_server():
-    inbox = Inbox()
+    """aiosmtpd's thread logs each session's end at INFO ('mail.log'), sometimes after pytest
+    has closed the stream its handler writes to: a '--- Logging error ---' traceback in the
+    run's output for a test that passed. Its warnings still show."""
+    inbox, quiet = Inbox(), logging.getLogger("mail.log")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     inbox.port = controller.port
     yield inbox
     controller.stop()
+    quiet.setLevel(level)
 
 
 def smtp_at(settings, port: int) -> None:
