@@ -42,8 +42,11 @@ def _check_approver(proposal: Proposal, user, shown_digest: str | None, content:
         if why:
             raise DecisionRefused(why)
     if shown_digest is not None and shown_digest != proposal.content_digest(content):
+        refused = (
+            " (it now shows words a person refused before)" if content.get("refused_before") else ""
+        )
         raise DecisionRefused(
-            f"P{proposal.id} changed after it was shown to you; reload and review it again"
+            f"P{proposal.id} changed after it was shown to you{refused}; reload and review it again"
         )
 
 
@@ -122,7 +125,6 @@ def _accept(proposal: Proposal, *, actor: str, content: dict, shown: bool) -> Pr
     proposal.save(update_fields=["status", "decided_by", "decided_at", "approved_digest"])
     proposal.refresh_from_db(fields=["decided_at"])
     steps = start_mission(proposal, actor=actor)
-    written = content.get("written", {}) if shown else {}
-    covered = {text for texts in written.values() for text in texts}
-    approve_covered(steps, covered, actor=actor, proposal=proposal)
+    if shown:
+        approve_covered(steps, content, actor=actor, proposal=proposal)
     return proposal

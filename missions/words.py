@@ -7,7 +7,15 @@ sha256; a newer draft is other words and holds it again. A refusal fails the ste
 from django.db import transaction
 
 from missions.actions import DecisionRefused
-from missions.models import Artifact, Step, StepStatus, WordsApproval, WordsDecision, text_digest
+from missions.models import (
+    Artifact,
+    Step,
+    StepStatus,
+    WordsApproval,
+    WordsDecision,
+    refusal_line,
+    text_digest,
+)
 from missions.recovery import unblock
 from missions.text import reveal_invisible
 from opscore.actions import record_event
@@ -78,9 +86,11 @@ def held_for_words():
 
 def words_card(step) -> dict:
     """A step's words as a person decides on them: exactly (`words`), with every character
-    that hides or reorders text named (`shown`), and the digest an approval sends back."""
+    that hides or reorders text named (`shown`), the digest an approval sends back, and every
+    refusal of the same words by a person before (`refused_before`, on any step)."""
     text = words_to_approve(step) or ""
     readable = WITHHELD if withheld(text) else text
+    digest = text_digest(text)
     return {
         "step": step.id,
         "kind": step.kind,
@@ -90,9 +100,18 @@ def words_card(step) -> dict:
         "held": step.status == StepStatus.BLOCKED and step.blocked_code == WAITING,
         "words": readable,
         "shown": reveal_invisible(readable),
-        "digest": text_digest(text),
+        "digest": digest,
         "proposed_by": step.mission.proposal.author,
+        "refused_before": WordsApproval.objects.refusals_of([text]).get(digest, []),
     }
+
+
+def despite(notes: list[dict]) -> str:
+    """What an approval of words refused before records: it was given knowing which refusal."""
+    if not notes:
+        return ""
+    refusals = "refusal" if len(notes) == 1 else "refusals"
+    return f"approved despite the earlier {refusals}: " + "; ".join(map(refusal_line, notes))
 
 
 def withheld(text: str) -> bool:
@@ -108,13 +127,18 @@ def held_words(limit: int = 25) -> list[dict]:
     return [words_card(step) for step in held[:limit]]
 
 
-def approve_covered(steps, covered: set[str], *, actor: str, proposal) -> None:
-    """At a person's approval of a proposal, the draft words its card showed (and its digest
-    covered) are approved for the steps that would post them."""
+def approve_covered(steps, content: dict, *, actor: str, proposal) -> None:
+    """At a person's approval of a proposal, the draft words its card showed (`content`, which
+    its digest covered) are approved for the steps that would post them; with the refusals
+    of those words it showed, named."""
+    covered = {text for texts in content.get("written", {}).values() for text in texts}
+    refused = content.get("refused_before", {})
     for step in steps:
         text = words_to_approve(step)
         if text is not None and text in covered:
             why = f"shown on P{proposal.id}'s card when {actor} approved it"
+            earlier = despite(refused.get(text_digest(text), []))
+            why = f"{why}; {earlier}" if earlier else why
             _record(step, text, WordsDecision.APPROVED, actor=actor, reason=why)
 
 
@@ -172,7 +196,8 @@ def approve_words(step_id: int, *, user, digest: str) -> WordsApproval:
             "they cannot be approved unread; refuse them"
         )
     actor = operator_actor(user)
-    row = _record(step, text, WordsDecision.APPROVED, actor=actor)
+    earlier = despite(WordsApproval.objects.refusals_of([text]).get(digest, []))
+    row = _record(step, text, WordsDecision.APPROVED, actor=actor, reason=earlier)
     unblock(step, f"words approved by {actor}", actor=actor, tags=["words"])
     return row
 

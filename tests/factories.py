@@ -59,6 +59,25 @@ def make_step(kind="noop", agent=None, payload=None, **fields):
     )
 
 
+def make_draft(words: str, agent=None):
+    """A draft_tweet step that wrote `words` (a post waiting on it would post them)."""
+    from missions.models import Artifact
+
+    agent = agent or AgentFactory(slug="publisher")
+    draft = make_step("draft_tweet", agent=agent, status="succeeded")
+    Artifact.objects.create(step=draft, kind="draft_tweet", title="t", body=words)
+    return draft
+
+
+def make_approver(name: str, staff: bool = False):
+    """A person who may approve proposals (and the words their posts would post)."""
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user(name, password="x", is_staff=staff)
+    user.user_permissions.add(Permission.objects.get(codename="approve_proposal"))
+    return user
+
+
 def make_memories(agent, kind, n, tags=(), confidence="0.80", content="noted"):
     """`n` active memories of one kind, each citing a real event."""
     from decimal import Decimal

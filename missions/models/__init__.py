@@ -40,7 +40,7 @@ from missions.models.steps import (
     StepStatus,
 )
 from missions.models.threads import Comment, CommentKind, SubjectKind
-from missions.models.words import WordsApproval, WordsDecision, text_digest
+from missions.models.words import WordsApproval, WordsDecision, refusal_line, text_digest
 from missions.models.workers import Worker
 from opscore.db import in_seconds, start_of_today
 
@@ -86,6 +86,7 @@ __all__ = [
     "WordsDecision",
     "Worker",
     "in_seconds",
+    "refusal_line",
     "start_of_today",
     "text_digest",
 ]

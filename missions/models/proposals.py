@@ -57,22 +57,30 @@ def preview(kind: str, payload: dict) -> str:
     return reveal_invisible(show(payload)) if show else ""
 
 
-def written_by(step_ids: list[int]) -> list[dict]:
+def written_by(step_ids: list[int], refused: dict | None = None) -> list[dict]:
     """What the existing steps a step waits for have written, as the approver reads it: a
     post_tweet waiting on a draft posts that draft's words (the newest), so its card shows
-    them, or says that none are written yet."""
+    them, or says that none are written yet; and, beside words a person refused before, that
+    refusal (`refused`: refused_before's answer)."""
     from missions.models.steps import Step  # steps.py imports this module
+    from missions.models.words import text_digest
 
     steps = Step.objects.filter(pk__in=step_ids).prefetch_related("artifacts").order_by("id")
+    made = [(step, sorted(step.artifacts.all(), key=lambda a: a.id)) for step in steps]
     return [
         {
             "step": f"S{step.id} {step.kind}",
             "status": step.status,
-            "texts": [
-                reveal_invisible(a.body) for a in sorted(step.artifacts.all(), key=lambda a: a.id)
+            "texts": [reveal_invisible(a.body) for a in artifacts],
+            "words": [
+                {
+                    "text": reveal_invisible(a.body),
+                    "refused_before": (refused or {}).get(text_digest(a.body), []),
+                }
+                for a in artifacts
             ],
         }
-        for step in steps
+        for step, artifacts in made
     ]
 
 
@@ -86,6 +94,24 @@ def written_texts(step_ids) -> dict[str, list[str]]:
     for step_id, body in rows.values_list("step_id", "body"):
         written[str(step_id)].append(body)
     return written
+
+
+def own_words(kind: str, payload: dict) -> list[str]:
+    """The words a step posts from its own payload (a post_tweet's text), approved with it."""
+    step_kind = STEP_KINDS.get(kind)
+    fields = step_kind.fields if step_kind else ()
+    return [str(payload[f.name]) for f in fields if f.or_from and payload.get(f.name)]
+
+
+def refused_before(content: dict) -> dict[str, list[dict]]:
+    """digest → the refusals of words the card shows that a post would post (a draft written,
+    a post's own text): a person's refusal elsewhere is shown beside the same words here."""
+    from missions.models.words import WordsApproval  # words.py imports steps.py, which imports us
+
+    texts = [text for texts in content.get("written", {}).values() for text in texts]
+    for spec in content["steps"]:
+        texts += own_words(spec["kind"], spec.get("payload") or {})
+    return WordsApproval.objects.refusals_of(texts)
 
 
 def takes_words(kind: str, payload: dict) -> bool:
@@ -226,10 +252,14 @@ class Proposal(models.Model):
         """Exactly what the approval card shows and what approving it will execute: whose
         work, the title, and every field of every step (kind, payload, agent, order, delay,
         priority, attempts), and the words already written by the existing steps they wait
-        for, which a post_tweet without text would post."""
+        for, which a post_tweet without text would post; and a person's earlier refusal of any
+        words it would post, so a card shown before that refusal is not this one."""
         shown = {"agent": self.agent_id, "title": self.title, "steps": self.proposed_steps}
         waited = sorted({i for spec in self.proposed_steps for i in spec.get("after_steps", [])})
-        return shown | {"written": written_texts(waited)} if waited else shown
+        if waited:
+            shown["written"] = written_texts(waited)
+        refused = refused_before(shown)
+        return shown | {"refused_before": refused} if refused else shown
 
     def content_digest(self, content: dict | None = None) -> str:
         return content_digest(self.shown_content() if content is None else content)
@@ -240,7 +270,11 @@ class Proposal(models.Model):
         return self.operator.get_username() if self.operator_id else ""
 
     def readable_steps(self) -> list[dict]:
-        """The steps it would run, as an approver reads them: every field, nothing cut."""
+        """The steps it would run, as an approver reads them: every field, nothing cut, and
+        the refusals of words they would post."""
+        from missions.models.words import text_digest
+
+        refused = self.shown_content().get("refused_before", {})
         return [
             {
                 "number": index + 1,
@@ -251,7 +285,12 @@ class Proposal(models.Model):
                 "delay_seconds": spec.get("delay_seconds") or 0,
                 "after": [n + 1 for n in spec.get("depends_on", [])],
                 "after_steps": spec.get("after_steps", []),
-                "written": written_by(spec.get("after_steps", [])),
+                "written": written_by(spec.get("after_steps", []), refused),
+                "refused_before": [
+                    note
+                    for text in own_words(spec["kind"], spec.get("payload") or {})
+                    for note in refused.get(text_digest(text), [])
+                ],
                 "words_later": takes_words(spec["kind"], spec.get("payload") or {}),
                 "priority": spec.get("priority"),
                 "max_attempts": spec.get("max_attempts"),
@@ -281,5 +320,7 @@ class Proposal(models.Model):
             # (missions.decisions).
             "steps": self.proposed_steps,
             "written": content.get("written", {}),
+            # digest → who refused those words before, when, on which step, why (words_card's)
+            "refused_before": content.get("refused_before", {}),
             "digest": self.content_digest(content),
         }

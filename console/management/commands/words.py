@@ -5,6 +5,7 @@ propose the work; an approval names the words' digest, so other words are not ap
 
 from django.core.management.base import BaseCommand
 
+from missions.models import refusal_line
 from missions.words import WordsRefused, decide_words_as, held_for_words, held_words
 from opscore.cli import add_verbs, dump, fail
 
@@ -50,6 +51,8 @@ class Command(BaseCommand):
             self.stdout.write(f"S{card['step']} {card['kind']} ({card['agent']}) would post:")
             for line in card["shown"].split("\n"):  # a line of words never reads as a card's
                 self.stdout.write(f"  | {line}")
+            for note in card["refused_before"]:
+                self.stdout.write(f"  {refusal_line(note)}")
             self.stdout.write(f"  digest {card['digest']} (words approve … --digest it)")
         if not cards:
             self.stdout.write("No post waits for its words to be approved.")

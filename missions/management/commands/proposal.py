@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 
 from missions.actions import DecisionRefused
 from missions.decisions import decide_proposal_as
-from missions.models import Proposal, ProposalStatus, Step
+from missions.models import Proposal, ProposalStatus, Step, refusal_line, text_digest
 from missions.text import reveal_invisible
 from opscore.cli import add_verbs, dump, fail
 
@@ -56,9 +56,15 @@ class Command(BaseCommand):
         for row in rows:
             kinds = ", ".join(row["step_kinds"])
             self.stdout.write(f"P{row['id']} {row['agent']}: {row['title']} [{kinds}]")
+            refused = dict(row["refused_before"])
             for step_id, texts in row["written"].items():
                 for text in texts:  # what a post waiting on that step would post
                     self.stdout.write(f"  S{step_id} wrote: {reveal_invisible(text)}")
+                    for note in refused.pop(text_digest(text), []):
+                        self.stdout.write(f"    {refusal_line(note)}")
+            for digest, notes in refused.items():  # a post's own words, refused elsewhere
+                for note in notes:
+                    self.stdout.write(f"  its words (sha256 {digest[:12]}) {refusal_line(note)}")
             self.stdout.write(f"  digest {row['digest']} (approve … --digest it: only this)")
         if not rows:
             self.stdout.write("Nothing waits for a human.")
