@@ -294,11 +294,13 @@ def _refusal(proposal: Proposal, agent: Agent, within: IntakePass) -> tuple[str,
 
 
 def _auto_approvable(proposal: Proposal) -> bool:
+    """Words a person refused before are never posted without a person seeing that refusal."""
+    refused = bool(proposal.shown_content().get("refused_before"))
     return auto_approvable(
         Policy.objects.value("auto_approve"),
         proposal.step_kinds,
         untrusted=proposal.untrusted,
-        needs_human=proposal.needs_human,
+        needs_human=proposal.needs_human or refused,
     )
 
 

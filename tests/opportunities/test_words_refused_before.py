@@ -9,6 +9,7 @@ from missions.decisions import approve_proposal
 from missions.models import Step, WordsApproval, text_digest
 from missions.words import approve_words, refuse_words, words_card
 from missions.worker import handle_one_step
+from opscore.actions import set_policy
 from opscore.models import Event
 from tests.factories import AgentFactory, make_approver, make_draft, make_step, propose
 
@@ -111,3 +112,14 @@ def test_an_informed_proposal_approval_names_the_refusal_it_approved_words_despi
         f"earlier refusal: refused before by operator:bea on S{refusal.step_id} "
         f"({note(refusal)['at']}): off-brand"
     )
+
+
+def test_a_post_of_words_refused_before_waits_for_a_person_where_posts_pass_by_themselves(db):
+    set_policy("auto_approve", {"enabled": True, "allowed_step_kinds": ["post_tweet"]}, actor="t")
+    refused()
+    publisher = AgentFactory(slug="publisher")
+
+    again = propose(publisher, steps=[{"kind": "post_tweet", "payload": {"text": WORDS}}])
+    other = propose(publisher, steps=[{"kind": "post_tweet", "payload": {"text": "Hello"}}])
+
+    assert (again.status, other.status) == ("pending", "accepted")
