@@ -53,14 +53,16 @@ def create_override(request, data):
     if problems:
         return error(400, "invalid override", problems)
     try:
+        expires = str(data["expires"]) if data.get("expires") else None
         if data.get("preview"):
-            return JsonResponse(preview_override(str(data["kind"]), str(data["target"])))
+            preview = preview_override(str(data["kind"]), str(data["target"]), expires)
+            return JsonResponse(preview)
         row = apply_override(
             str(data["kind"]),
             str(data["target"]),
             reason=str(data["reason"]),
             actor=actor_of(data),
-            expires=str(data["expires"]) if data.get("expires") else None,
+            expires=expires,
         )
     except OverrideRefused as refused:
         return error(400, str(refused))

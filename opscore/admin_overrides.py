@@ -145,7 +145,7 @@ class OverrideAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
-                preview = preview_override(data["kind"], data["target"])
+                preview = preview_override(data["kind"], data["target"], data.get("expires"))
                 if "confirm" in request.POST:
                     row = apply_override(
                         data["kind"],

@@ -80,9 +80,19 @@ def parse_expiry(text: str | None) -> timedelta | None:
     return span
 
 
-def preview_override(name: str, target: str) -> dict:
+def check_expiry(kind: OverrideKind, expires: str | None) -> timedelta | None:
+    span = parse_expiry(expires)
+    if span and not kind.standing:
+        raise OverrideRefused(f"{kind.verb} acts once; it cannot expire")
+    return span
+
+
+def preview_override(name: str, target: str, expires: str | None = None) -> dict:
+    """What applying would do, refused as applying would refuse: a preview that accepted an
+    expiry the override then refused would promise what never happens."""
     kind = kind_named(name)
     target = kind.check(str(target).strip())
+    check_expiry(kind, expires)
     in_force = Override.objects.in_force().filter(kind=kind.name, target=target).first()
     return {
         "kind": kind.name,
@@ -101,9 +111,7 @@ def apply_override(name: str, target: str, *, reason: str, actor: str, expires: 
         raise OverrideRefused("an override needs a reason")
     if len(reason) > MAX_REASON:
         raise OverrideRefused(f"a reason is at most {MAX_REASON} characters ({len(reason)} given)")
-    span = parse_expiry(expires)
-    if span and not kind.standing:
-        raise OverrideRefused(f"{kind.verb} acts once; it cannot expire")
+    span = check_expiry(kind, expires)
     preview = preview_override(kind.name, target)
     if preview["already_in_force"]:
         raise OverrideRefused(f"already in force as override {preview['already_in_force']}")

@@ -222,6 +222,32 @@ def test_a_preview_needs_no_reason_and_an_override_does(agent, capsys):
     assert not Override.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "verb, target, expires, message",
+    [
+        ("pause-lane", "roundtable", "99999999d", "use a number and s, m, h or d"),
+        ("pause-lane", "roundtable", "40d", "at most 30 days"),
+    ],
+)
+def test_a_preview_refuses_the_expiry_applying_would_refuse(
+    client, agent, settings, capsys, verb, target, expires, message
+):
+    """`override pause-lane roundtable --expires 99999999d --preview` answered "would pause the
+    lane" (and the API 200) while the same line without --preview was refused: a preview must
+    not promise what applying refuses."""
+    settings.OPS_API_TOKEN = TOKEN
+    body = {"kind": verb, "target": target, "reason": "r", "expires": expires, "preview": True}
+
+    with pytest.raises(SystemExit) as cli_refused:
+        cli(verb, target, "--expires", expires, "--preview")
+    said = json.loads(capsys.readouterr().out)["error"]
+    answered = api(client, "/api/ops/overrides", body)
+
+    assert cli_refused.value.code == 2 and message in said
+    assert answered.status_code == 400 and message in answered.json()["error"]
+    assert not Override.objects.exists()
+
+
 def test_a_preview_reads_as_sentences_not_a_python_dict(agent):
     out = StringIO()
     call_command("override", "pause-lane", "memory", "--preview", stdout=out)

@@ -50,7 +50,7 @@ class Command(BaseCommand):
         if verb == "lift":
             return lift_override(opts["id"], actor=ACTOR, reason=opts["reason"]).as_json()
         if opts.get("preview"):
-            return preview_override(verb, opts["target"])
+            return preview_override(verb, opts["target"], opts.get("expires"))
         if not opts["reason"].strip():
             raise OverrideRefused(f"override {verb} needs --reason (say why; --preview needs none)")
         row = apply_override(
