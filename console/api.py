@@ -98,13 +98,17 @@ def parse_json_body(request) -> tuple[dict | None, JsonResponse | None]:
     return data, None
 
 
+def unknown_field_errors(data: dict, fields: set[str]) -> dict:
+    """`{"body": ["unknown fields [...]"]}` for a field the endpoint does not take: a misspelt
+    `actr` silently dropped would write the row under another name than the caller meant."""
+    unknown = sorted(set(data) - fields)
+    return {"body": [f"unknown fields {unknown}"]} if unknown else {}
+
+
 def string_field_errors(data: dict, fields: set[str]) -> dict:
     """The field errors of a body whose fields are all optional strings from `fields`."""
     wrong = {k: ["expected a string"] for k in fields & set(data) if not isinstance(data[k], str)}
-    unknown = sorted(set(data) - fields)
-    if unknown:
-        wrong["body"] = [f"unknown fields {unknown}"]
-    return wrong
+    return wrong | unknown_field_errors(data, fields)
 
 
 def json_post(view):
@@ -198,6 +202,8 @@ def request_conversation(request, data):
     from roundtable.lifecycle import ConversationInvalid
     from roundtable.lifecycle import request_conversation as enqueue
 
+    if unknown := unknown_field_errors(data, {"format", "topic", "participants"}):
+        return error(400, "invalid conversation", unknown)
     fmt, topic, people = data.get("format"), data.get("topic"), data.get("participants")
     if not (
         isinstance(fmt, str)

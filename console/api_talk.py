@@ -15,6 +15,7 @@ from console.api import (
     parse_json_body,
     read_only_refusal,
     token_refusal,
+    unknown_field_errors,
 )
 from console.chat import as_json, confirm_draft, discard_draft, history, send_message
 from missions.talk import TalkRefused
@@ -26,7 +27,11 @@ def actor_of(data: dict) -> str:
     return api_actor(data.get("actor"))
 
 
-def _text(data: dict) -> tuple[str, JsonResponse | None]:
+def _text(data: dict, fields: set[str]) -> tuple[str, JsonResponse | None]:
+    """The message's text, or the refusal of a body with no string text or a field besides
+    `fields` (the text itself and `actor` among them)."""
+    if unknown := unknown_field_errors(data, fields):
+        return "", error(400, "invalid message", unknown)
     text = data.get("text")
     if not isinstance(text, str):
         return "", error(400, "invalid message", {"text": ["expected a string"]})
@@ -65,7 +70,7 @@ def _comment(request, kind: str, subject_id: int):
     data, problem = parse_json_body(request)
     if problem:
         return problem
-    text, problem = _text(data)
+    text, problem = _text(data, {"text", "answers", "actor"})
     answers = data.get("answers")
     if answers is not None and not is_question_id(answers):
         problem = problem or error(400, "invalid comment", {"answers": ["expected a question id"]})
@@ -95,7 +100,7 @@ def chat(request):
 
 @json_post
 def _say(request, data):
-    text, problem = _text(data)
+    text, problem = _text(data, {"text", "actor"})
     if problem:
         return problem
     try:
@@ -115,6 +120,8 @@ def chat_draft(request, message_id: int, verb: str):
         return problem
     if verb not in ("confirm", "discard"):
         return error(404, f"unknown verb {verb!r}: confirm or discard")
+    if unknown := unknown_field_errors(data, {"actor"}):
+        return error(400, f"invalid {verb}", unknown)
     try:
         if verb == "discard":
             return JsonResponse(

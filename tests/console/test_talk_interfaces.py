@@ -221,3 +221,36 @@ def test_an_api_callers_name_is_kept_without_characters_that_hide_or_reorder_it(
     assert made.status_code == 201
     assert Comment.objects.get(kind="remark").actor == "api:evil ops"
     assert made.json()["comment"]["actor"] == "api:evil ops"
+
+
+def test_a_talk_body_with_a_field_it_does_not_take_is_refused_and_writes_nothing(
+    client, agent, settings
+):
+    """`POST /api/ops/chat {"text", "actr": "ann"}` was answered 201 as `api:operator`, the
+    misspelt field dropped without a word (the same on a thread, a draft and a conversation),
+    while every other endpoint refuses a field it does not take."""
+    from roundtable.models import Conversation
+
+    settings.OPS_API_TOKEN = TOKEN
+    AgentFactory(slug="coordinator", enabled=True)
+    step = make_step("analyze", agent=agent)
+    draft = post(client, "/api/ops/chat", {"text": "draft a tweet about uptime"}).json()
+    bodies = {
+        "/api/ops/chat": {"text": "what is running?", "actr": "ann"},
+        f"/api/ops/threads/mission/{step.mission_id}": {"text": "hi", "actr": "ann"},
+        f"/api/ops/chat/{draft['answer']['id']}/confirm": {"actr": "ann"},
+        "/api/ops/conversations": {
+            "format": "debate",
+            "topic": "approvals",
+            "participants": ["devops", "coordinator"],
+            "rounds": 3,
+        },
+    }
+    before = (ChatMessage.objects.count(), Proposal.objects.count())
+
+    answers = {path: post(client, path, body) for path, body in bodies.items()}
+
+    assert {p: a.status_code for p, a in answers.items()} == dict.fromkeys(bodies, 400)
+    assert all("unknown fields" in a.json()["errors"]["body"][0] for a in answers.values())
+    assert (ChatMessage.objects.count(), Proposal.objects.count()) == before
+    assert not Comment.objects.exists() and not Conversation.objects.exists()
