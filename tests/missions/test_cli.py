@@ -50,8 +50,26 @@ def test_propose_json_reports_a_rejection(agent):
 
 
 def test_propose_bad_payload_is_a_clear_error(agent):
-    with pytest.raises(CommandError, match="payload is not valid JSON"):
+    with pytest.raises(CommandError, match="payload: not valid JSON"):
         run("propose", "--agent", "devops", "--title", "x", "--step", "analyze:{oops")
+    assert not Proposal.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "payload, said",
+    [
+        ('{"note": "a\\u0000b"}', "step 'analyze': payload.note: contains a NUL character"),
+        ('{"n": NaN}', "step 'analyze': payload: NaN and Infinity are not numbers JSON allows"),
+        ("[" * 40 + "]" * 40, "step 'analyze': payload: nested deeper than 32 levels"),
+    ],
+)
+def test_a_refused_payload_names_its_field_in_a_sentence(agent, payload, said):
+    """The refusal read "payload is contains a NUL character (\\u0000)" and named no field: it
+    says where, as the API does (`payload.note: contains a NUL character`)."""
+    with pytest.raises(CommandError) as refused:
+        run("propose", "--agent", "devops", "--title", "x", "--step", f"analyze:{payload}")
+
+    assert said in str(refused.value) and " is contains" not in str(refused.value)
     assert not Proposal.objects.exists()
 
 

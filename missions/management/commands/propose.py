@@ -17,7 +17,8 @@ def parse_step(text: str) -> dict:
     try:
         payload = parse_json(raw, "payload")
     except InputRefused as refused:
-        raise ValueError(f"step {kind!r}: payload is {refused.message}") from None
+        where = "payload" if refused.field == "payload" else f"payload.{refused.field}"
+        raise ValueError(f"step {kind!r}: {where}: {refused.message}") from None
     return {"kind": kind.strip(), "payload": payload}
 
 
