@@ -16,6 +16,16 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 NOT_EXTRA = (*RESERVED_ATTRS, "color_message", "taskName")
 
 
+def without_client_traceback(record: logging.LogRecord) -> logging.LogRecord:
+    """A copy without the traceback when Django logs a 4xx it answered (a PermissionDenied in the
+    admin, a bad request): the caller's mistake is one warning line, not forty lines of Django's
+    own frames in `make run`'s output. A 5xx, and every other record, keeps its traceback."""
+    status = getattr(record, "status_code", None)
+    if not record.exc_info or not isinstance(status, int) or status >= 500:
+        return record
+    return logging.makeLogRecord(record.__dict__ | {"exc_info": None, "exc_text": None})
+
+
 class RedactingTextFormatter(logging.Formatter):
     """The familiar one-line text, with known secrets and bearer tokens masked."""
 
@@ -23,7 +33,7 @@ class RedactingTextFormatter(logging.Formatter):
         super().__init__(fmt, **kwargs)
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact_text(super().format(record))
+        return redact_text(super().format(without_client_traceback(record)))
 
 
 class RedactingJsonFormatter(JsonFormatter):
@@ -37,6 +47,9 @@ class RedactingJsonFormatter(JsonFormatter):
         kwargs.setdefault("reserved_attrs", NOT_EXTRA)
         kwargs.setdefault("timestamp", True)
         super().__init__(**kwargs)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(without_client_traceback(record))
 
     def process_log_record(self, log_data: dict) -> dict:
         return redact(log_data)
