@@ -10,7 +10,8 @@ uses to speak JSON to scripts and text to people.
   either side of the verb, so `override --json list` and `override list --json` both work.
 
 Exit codes: 0 done; 1 it ran and failed (`FAILED`); 2 refused: bad input, unknown id, a rule
-said no (`REFUSED`). The agent bus adds 3 for a write the lease refused (console agentbus).
+said no (`REFUSED`); 130 Ctrl-C; 141 the reader of its output left (`| head`). The agent bus
+adds 3 for a write the lease refused (console agentbus).
 """
 
 import argparse
@@ -47,9 +48,19 @@ def main(argv: list[str] | None = None) -> None:
         execute_from_command_line(argv)
     except KeyboardInterrupt:  # Ctrl-C: every command was told to stop; no traceback for it
         sys.exit(130)
+    except BrokenPipeError:  # `opscore status | head`: the reader left, no error of ours
+        reader_gone()
     except DatabaseError as error:  # no command's own error: one line, not a traceback
         sys.stderr.write(database_trouble(argv, error) + "\n")
         sys.exit(FAILED)
+
+
+def reader_gone() -> None:
+    """Stop quietly, as SIGPIPE would have ended the command (128 + 13): stdout now points at
+    /dev/null, so the interpreter's last flush finds no closed pipe to complain about."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, sys.stdout.fileno())
+    sys.exit(128 + 13)
 
 
 UNDEFINED_TABLE = "42P01"

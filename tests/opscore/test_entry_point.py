@@ -163,3 +163,24 @@ def test_a_command_against_a_database_not_set_up_says_so_in_one_line(tmp_path):
     assert said[0].endswith(
         "the database is not set up yet: run `make run` once, or `opscore migrate`"
     )
+
+
+def test_a_reader_that_stops_early_ends_the_command_without_a_traceback(tmp_path):
+    """`opscore status | head -3` printed three lines, then a BrokenPipeError traceback from the
+    fourth: the reader leaving is no error of the command's. It stops quietly, exit 141 (as a
+    shell reports a command that SIGPIPE ended), and says nothing of a pipe on stderr."""
+    child = subprocess.Popen(
+        [OPSCORE, "status"],
+        cwd=tmp_path,
+        env=os.environ | {"DATABASE_URL": database_url(), "LOG_LEVEL": "WARNING"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    child.stdout.close()  # the reader is gone before the first line is written
+
+    said = child.stderr.read()
+    child.wait(timeout=120)
+
+    assert child.returncode == 141
+    assert "Traceback" not in said and "BrokenPipe" not in said and "Exception ignored" not in said
