@@ -3,6 +3,7 @@ method decorator, 404 for an unknown path, 400 for a body over DATA_UPLOAD_MAX_M
 sent chunked) come back as HTML or an empty body; a client parsing JSON then fails on the
 refusal instead of reading it. This rewrites those into the API's error shape."""
 
+from django.core.exceptions import DisallowedHost
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
@@ -21,9 +22,23 @@ def is_json(response) -> bool:
     return response.get("Content-Type", "").startswith("application/json")
 
 
-def json_refusal(response) -> JsonResponse:
+NOT_OUR_HOST = "the Host header names no host this server answers for (ALLOWED_HOSTS)"
+
+
+def reason_for(request, status: int, fallback: str) -> str:
+    """Django answers a Host outside ALLOWED_HOSTS with the same bare 400 as an unreadable body;
+    told apart here, so a client behind a proxy is not sent looking at its body."""
+    if status == 400:
+        try:
+            request.get_host()
+        except DisallowedHost:
+            return NOT_OUR_HOST
+    return REASONS.get(status, fallback)
+
+
+def json_refusal(response, request) -> JsonResponse:
     status = response.status_code
-    message = REASONS.get(status, response.reason_phrase.lower())
+    message = reason_for(request, status, response.reason_phrase.lower())
     if status == 405 and response.has_header("Allow"):
         message = f"{message}; use {response['Allow']}"
     answer = JsonResponse({"ok": False, "error": message, "errors": {}}, status=status)
@@ -45,7 +60,7 @@ class JsonErrorsForApi:
             return response
         if is_json(response) or response.streaming:
             return response
-        return json_refusal(response)
+        return json_refusal(response, request)
 
 
 def get_only(view):

@@ -67,3 +67,13 @@ def test_pages_outside_the_api_keep_their_html_errors(client):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert not response["Content-Type"].startswith("application/json")
+
+
+def test_a_host_outside_allowed_hosts_is_named_not_blamed_on_the_body(client):
+    """`curl -H 'Host: ops.example.com' …/api/ops/status` (a proxy passing its own host) was a
+    400 saying "the body could not be read (too large or malformed)" for a GET with no body."""
+    response = client.get("/api/ops/status", headers={"Host": "ops.example.com"})
+
+    assert response.status_code == 400
+    assert "ALLOWED_HOSTS" in refusal(response)["error"]
+    assert "body" not in refusal(response)["error"]
