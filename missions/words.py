@@ -84,13 +84,27 @@ def held_for_words():
     return Step.objects.filter(status=StepStatus.BLOCKED, blocked_code=WAITING)
 
 
+def words_and_source(step) -> tuple[str | None, str]:
+    """What the step would post, and whence: 'draft' (a step it waits for wrote them: a person
+    approves them), 'own' (its payload's, approved with its proposal), or 'none' (no draft
+    written yet, or a kind that posts no words)."""
+    kind = STEP_KINDS.get(step.kind)
+    for field in kind.fields if kind else ():
+        if field.or_from and step.payload.get(field.name):
+            return str(step.payload[field.name]), "own"
+    text = words_to_approve(step)
+    return (None, "none") if text is None else (text, "draft")
+
+
 def words_card(step) -> dict:
     """A step's words as a person decides on them: exactly (`words`), with every character
-    that hides or reorders text named (`shown`), the digest an approval sends back, and every
-    refusal of the same words by a person before (`refused_before`, on any step)."""
-    text = words_to_approve(step) or ""
-    readable = WITHHELD if withheld(text) else text
-    digest = text_digest(text)
+    that hides or reorders text named (`shown`), where they come from (`source`), the digest
+    an approval sends back, and every refusal of the same words by a person before
+    (`refused_before`, on any step). No words, no digest: a post carrying its own text showed
+    "" and the digest of nothing, as if that were what it would post."""
+    text, source = words_and_source(step)
+    readable = WITHHELD if text and withheld(text) else text or ""
+    digest = "" if text is None else text_digest(text)
     return {
         "step": step.id,
         "kind": step.kind,
@@ -100,9 +114,10 @@ def words_card(step) -> dict:
         "held": step.status == StepStatus.BLOCKED and step.blocked_code == WAITING,
         "words": readable,
         "shown": reveal_invisible(readable),
+        "source": source,
         "digest": digest,
         "proposed_by": step.mission.proposal.author,
-        "refused_before": WordsApproval.objects.refusals_of([text]).get(digest, []),
+        "refused_before": WordsApproval.objects.refusals_of([text] if text else []).get(digest, []),
     }
 
 

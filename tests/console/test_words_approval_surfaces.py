@@ -75,6 +75,26 @@ def test_the_api_shows_the_words_and_approves_only_the_ones_with_that_digest(api
     assert post.status == "queued"
 
 
+def test_the_api_shows_a_posts_own_words_and_no_digest_where_none_are_written(api):
+    """A post carrying its own text showed "words": "" with the sha256 of nothing, as if it
+    would post nothing; one whose draft was not written yet showed that same digest."""
+    held = held_post()
+    publisher = AgentFactory(slug="publisher")
+    own = make_step("post_tweet", agent=publisher, payload={"text": "We shipped!"})
+    draft = make_step("draft_tweet", agent=publisher)
+    waiting = make_step("post_tweet", agent=publisher)
+    waiting.depends_on.add(draft)
+
+    mine = api(f"/api/ops/steps/{own.id}/words").json()
+    unwritten = api(f"/api/ops/steps/{waiting.id}/words").json()
+    drafted = api(f"/api/ops/steps/{held.id}/words").json()
+
+    assert (mine["words"], mine["source"], mine["held"]) == ("We shipped!", "own", False)
+    assert mine["digest"] == text_digest("We shipped!")
+    assert (unwritten["words"], unwritten["source"], unwritten["digest"]) == ("", "none", "")
+    assert (drafted["source"], drafted["digest"]) == ("draft", text_digest(WORDS))
+
+
 def test_the_api_refuses_words_with_a_reason_and_the_step_fails(api):
     post = held_post()
     approver()
