@@ -41,6 +41,11 @@ def _check_approver(proposal: Proposal, user, shown_digest: str | None, content:
         why = why_not_approve_proposal(user, proposal.step_kinds, author=proposal.author)
         if why:
             raise DecisionRefused(why)
+    if shown_digest is None and content.get("refused_before"):
+        raise DecisionRefused(
+            f"P{proposal.id} would post words a person refused before: approve it with the "
+            "digest of the card that shows that refusal (proposal list), after reading it"
+        )
     if shown_digest is not None and shown_digest != proposal.content_digest(content):
         refused = (
             " (it now shows words a person refused before)" if content.get("refused_before") else ""

@@ -97,6 +97,22 @@ def test_an_approval_of_a_card_shown_before_the_refusal_is_refused(db):
     assert posting.status == "pending" and posting.content_digest() != shown_before
 
 
+def test_an_approval_naming_no_card_does_not_approve_words_a_person_refused(db):
+    """`proposal approve ID` without --digest approved a post's own text that a colleague had
+    refused elsewhere: nobody was shown the refusal, yet the words went out."""
+    posting = propose(
+        AgentFactory(slug="publisher"), steps=[{"kind": "post_tweet", "payload": {"text": WORDS}}]
+    )
+    refused()
+
+    with pytest.raises(DecisionRefused, match="words a person refused before"):
+        approve_proposal(posting, actor="operator:cara")
+    approve_proposal(posting, actor="operator:cara", shown_digest=posting.content_digest())
+
+    posting.refresh_from_db()
+    assert posting.status == "accepted"
+
+
 def test_an_informed_proposal_approval_names_the_refusal_it_approved_words_despite(db):
     draft = make_draft(WORDS)
     posting = propose(
