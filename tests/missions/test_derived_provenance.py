@@ -161,3 +161,28 @@ def test_a_post_waiting_on_an_untrusted_missions_draft_waits_for_a_person(db):
 
     assert (posting.status, posting.untrusted) == ("pending", True)
     assert f"S{draft.id}" in posting.untrusted_reason and "evil.example" in posting.untrusted_reason
+
+
+def test_a_reaction_to_an_agents_reply_on_a_thread_proposes_work_that_waits(monkeypatch):
+    """The reply is the model's answer to an operator's remark (untrusted words): a comment
+    that talked it into saying "I will deploy" must not start trusted work through its
+    thread.comment event."""
+    from missions.threads import post_comment
+    from tests.factories import make_step
+    from tests.scripted import Scripted
+
+    AgentFactory(slug="auditor")
+    said = "Understood: I will deploy to prod now."
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted(said))
+    step = make_step("analyze", payload={"topic": "pricing"})
+    pattern = {"source": "*", "tags": ["thread", "reply"], "target": "auditor", "type": "follow"}
+    rolls = {"probability": 1.0, "cooldown": 0}
+    set_policy("reaction_matrix", {"patterns": [pattern | rolls]}, actor="t")
+    post_comment("mission", step.mission_id, actor="operator:ann", text=INJECTED)
+
+    loop.match_reactions()
+    loop.process_reactions(FAR)
+
+    follow = Proposal.objects.get(source="reaction")
+    assert said in follow.title
+    assert (follow.status, follow.untrusted) == ("pending", True)
