@@ -333,6 +333,11 @@ def refuse_upkeep(order: StandingOrder) -> None:
 BY_RUNTIME = {"recorded_by": "runtime"}
 
 
+def reported_by(agent: str) -> dict:
+    """How a recorded run ended is its runtime's word, as its jobs' endings are."""
+    return {"untrusted": f"reported by {agent}'s runtime through the agent bus"}
+
+
 def finish_standing_order(run_id, status, summary, evidence, **o):
     run = StandingOrderRun.objects.filter(pk=run_id).select_related("order").first()
     if run is None:
@@ -343,7 +348,7 @@ def finish_standing_order(run_id, status, summary, evidence, **o):
             f"run {run_id} of {run.order} was started by Opscore, not recorded by a runtime: "
             "Opscore records how it ends"
         )
-    proof = json_object(evidence, "evidence") | BY_RUNTIME
+    proof = json_object(evidence, "evidence") | BY_RUNTIME | reported_by(run.order.agent_id)
     if not finish_run(run, RunResult(status, summary, proof)):
         raise Refused(f"run {run_id} is already {run.status}")
     return {"run_id": run.id, "status": run.status}

@@ -95,11 +95,20 @@ def finish_run(run: StandingOrderRun, result: RunResult) -> bool:
             f"{run.order}: {run.status}",
             summary=run.summary,
             tags=["standing_order", run.status, run.order.name],
-            payload={"run_id": run.id, "scheduled_for": run.scheduled_for.isoformat()},
+            payload={"run_id": run.id, "scheduled_for": run.scheduled_for.isoformat()}
+            | untrusted_mark(run),
             agent_id=run.order.agent_id,
             actor=f"agent:{run.order.agent_id}",
         )
     return bool(changed)
+
+
+def untrusted_mark(run: StandingOrderRun) -> dict:
+    """A run whose evidence says its words are not Opscore's own (its model read untrusted
+    rows, or an outside runtime reported it) ends in an event that says so: a trigger or a
+    reaction answering it proposes work that waits for a person."""
+    why = run.evidence.get("untrusted")
+    return {"untrusted": why} if why else {}
 
 
 def execute_run(run: StandingOrderRun) -> StandingOrderRun:
