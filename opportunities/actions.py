@@ -98,7 +98,9 @@ def propose_opportunity(data: dict, *, untrusted: str = "") -> Proposed:
         f"{draft.source_agent} sees an opportunity: {draft.title}",
         summary=draft.why_now[:500],
         tags=["opportunity", "new", draft.theme],
-        payload={"opportunity_id": opportunity.id, "score": opportunity.score},
+        payload={"opportunity_id": opportunity.id, "score": opportunity.score}
+        # its title is the event's: work answering it is as trusted as the opportunity
+        | ({"untrusted": opportunity.untrusted_reason} if opportunity.untrusted_reason else {}),
         agent_id=draft.source_agent,
         actor=f"agent:{draft.source_agent}",
     )
