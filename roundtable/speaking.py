@@ -10,7 +10,7 @@ from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
 from opscore.llm_records import link_call
 from opscore.models import Agent
 from opscore.prompting import derive_voice_modifiers, system_prompt
-from roundtable.distillation import distill
+from roundtable.distillation import conversation_untrusted, distill
 from roundtable.formats import FORMATS
 from roundtable.lifecycle import (
     LeaseLost,
@@ -118,10 +118,18 @@ def say(conversation: Conversation, index: int, line: Line, text: str) -> Turn:
             "interaction": line.interaction,
             "text": text,
             "participants": conversation.participants,
-        },
+        }
+        | untrusted_so_far(conversation),
         actor=f"agent:{speaker}",
     )
     return turn
+
+
+def untrusted_so_far(conversation: Conversation) -> dict:
+    """A turn is as trusted as what the conversation's prompts have carried by now: its event
+    is titled with the speaker's words, which a reaction or trigger may turn into work."""
+    why = conversation_untrusted(conversation.id)
+    return {"untrusted": why} if why else {}
 
 
 def turn_text(conversation, line: Line, temperature: float) -> tuple[str, int | None]:

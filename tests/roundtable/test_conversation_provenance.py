@@ -64,3 +64,24 @@ def test_a_conversation_carrying_only_opscores_own_memories_stays_trusted(crew):
     run_conversation(conversation, random.Random(1), pause=0)
 
     assert Proposal.objects.get(source="conversation").status == "accepted"
+
+
+def test_a_reaction_to_a_turn_of_such_a_conversation_proposes_work_that_waits(taught):
+    """A turn's event carries what the speaker said (the title is its words): work a
+    reaction proposes from it is as trusted as the conversation."""
+    from missions import loop
+    from opscore.actions import set_policy
+
+    pattern = {"source": "alpha", "tags": ["conversation"], "target": "devops", "type": "echo"}
+    pattern |= {"probability": 1.0, "cooldown": 0}
+    set_policy("reaction_matrix", {"patterns": [pattern]}, actor="t")
+    people = ["coordinator", "alpha", "devops", "research"]
+    conversation = request_conversation("standup", people, "launch", source="operator")
+    run_conversation(conversation, random.Random(1), pause=0)
+
+    loop.match_reactions()
+    loop.process_reactions(10**9)
+
+    echoes = Proposal.objects.filter(source="reaction", title__startswith="Echo: alpha:")
+    assert echoes.exists()
+    assert {(p.status, p.untrusted) for p in echoes} == {("pending", True)}
