@@ -5,7 +5,7 @@ from django.db import transaction
 from django.db.models.functions import Now
 
 from coding.models import ENDED, CodingRun, RunStatus
-from coding.watch import kill_process_group
+from coding.watch import kill_process_group, unsaid
 from coding.worktrees import clean_up, lock_repository
 from opscore.actions import record_event
 
@@ -17,14 +17,16 @@ class RunRefused(ValueError):
 def transition(run: CodingRun, status: str, reason: str = "", **fields) -> bool:
     """Move the run (compare-and-set) and say so; False when the run had already moved on.
     Inside a caller's transaction no savepoint of its own: the move writes nothing when it
-    fails, and an error here fails the caller's transaction whole anyway."""
+    fails, and an error here fails the caller's transaction whole anyway. The reason is kept
+    masked (unsaid): it may quote what a harness wrote — a link's name, its `.git` pointer,
+    git's words about its files."""
     with transaction.atomic(savepoint=False):
-        if not run.move(status, reason, **fields):
+        if not run.move(status, unsaid(reason), **fields):
             return False
         record_event(
             f"coding.run.{status}",
             f"R{run.id} {run.repository.name}: {status.replace('_', ' ')}",
-            summary=reason[:500],
+            summary=run.reason[:500],
             tags=["coding", status],
             payload=event_payload(run),
             agent_id=run.agent_id,

@@ -17,6 +17,7 @@ from coding.box import BOX_DIR, HOME_DIR
 from coding.chain import resume
 from coding.hardened_git import GitFailed, git, git_output, git_started
 from coding.sandbox import HarnessMissing, Unconfined, run_boxed
+from coding.watch import unsaid
 from coding.worktrees import NOT_WORK
 
 NOISE = re.compile(r"\d+(\.\d+)?s\b|0x[0-9a-f]+|/tmp/\S+")  # timings, addresses, temp paths
@@ -106,7 +107,7 @@ def diff_stats(text: str) -> tuple[dict, str]:
     files, added, removed = [], 0, 0
     for row in filter(None, rows.splitlines()):
         plus, minus, name = row.split("\t", 2)
-        files.append(name)
+        files.append(unsaid(name))  # a name is the harness's text: its key, if it wrote it
         added += int(plus) if plus.isdigit() else 0
         removed += int(minus) if minus.isdigit() else 0
     stats = {"files": files[:200], "changed": len(files), "insertions": added}

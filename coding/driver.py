@@ -28,7 +28,7 @@ from coding.hardened_git import GitFailed
 from coding.loop import drive
 from coding.models import ACTIVE, ENDED, CodingIteration, CodingRun, RunStatus
 from coding.spare import keep, start_spare, take_spare
-from coding.watch import kill_process_group
+from coding.watch import kill_process_group, unsaid
 from coding.worktrees import clean_up
 from opscore.actions import record_event
 from opscore.db import DISCONNECTS
@@ -244,7 +244,8 @@ def tidy(run: CodingRun, reread: bool = True) -> None:
         try:
             clean_up(run)
         except GitFailed as stuck:
-            CodingRun.objects.filter(pk=run.pk).update(reason=f"{run.reason}; cleanup: {stuck}")
+            said = unsaid(f"{run.reason}; cleanup: {stuck}")  # git's words name its files
+            CodingRun.objects.filter(pk=run.pk).update(reason=said)
 
 
 def wip() -> dict:

@@ -419,6 +419,49 @@ def _():
     return "printed"
 
 
+def escaped(text: str) -> str:
+    """Every character as a JSON escape: the same string once decoded, none of it verbatim."""
+    return "".join(f"\\u{ord(c):04x}" for c in text)
+
+
+def own_key() -> str:
+    return os.environ[targets["key_name"]]
+
+
+@attempt("key_escaped_in_result")
+def _():
+    """Its key in the stream's result, JSON-escaped: a mask applied before decoding misses it."""
+    key = own_key()
+    result = {"type": "result", "subtype": "success", "is_error": False, "total_cost_usd": 0.02}
+    print(
+        json.dumps(result | {"result": f"my key {key}", "session_id": key}).replace(
+            key, escaped(key)
+        )
+    )
+    return "printed"
+
+
+@attempt("key_as_file_name")
+def _():
+    """Its key as a file's name: counted in the changed files the reviewer and the Stage read."""
+    Path(f"{own_key()}.txt").write_text("named\n")
+    return "named"
+
+
+@attempt("key_as_link_name")
+def _():
+    """Its key as the name of a link out of the tree: the run's failure names the link."""
+    os.symlink("/etc", own_key())
+    return "linked"
+
+
+@attempt("key_in_git_pointer")
+def _():
+    """Its key as the `.git` pointer's text: the run's failure quotes the pointer."""
+    Path(".git").write_text(f"gitdir: {own_key()}\n")
+    return "pointed"
+
+
 if "wait_in_box" in attempts:
     time.sleep(600)
 print(json.dumps({"type": "result", "subtype": "success", "is_error": False, "result": "done"}))

@@ -1,0 +1,68 @@
+"""What a harness writes is untrusted text: the key it was passed (OPS_CODING_PASS_ENV) stays
+masked in every row, event and reviewer's prompt made of it, however the harness dresses it —
+JSON-escaped in its stream, as a file's name, a link's name or its `.git` pointer's text.
+
+The hostile harness (tests/fake_harness/hostile.py) reads its own key from its environment;
+the test looks for it in what Opscore kept.
+"""
+
+import json
+
+import pytest
+
+from coding.review import result_of
+from opscore.models import Event
+from tests.coding.test_coding_sandbox import attack, pytestmark  # noqa: F401
+
+KEY = "sk-openai-seeded-0123456789"
+
+
+@pytest.fixture
+def keyed(attack, settings, monkeypatch):  # noqa: F811
+    """The hostile harness, passed a key of its own."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    settings.OPS_CODING_PASS_ENV = ["OPENAI_API_KEY"]
+
+    def send(*attempts):
+        return attack(*attempts, key_name="OPENAI_API_KEY")
+
+    return send
+
+
+def kept(run) -> list[str]:
+    """Everything Opscore keeps of the run that holds the key readable."""
+    texts = [run.reason, run.result_summary, run.external_session_id, json.dumps(run.diff_stats)]
+    texts += [json.dumps(result_of(run))]  # what the reviewing agent is shown
+    texts += [i.output_summary for i in run.iterations.all()]
+    texts += [f"{e.title} {e.summary} {e.payload}" for e in Event.objects.all()]
+    return [text for text in texts if KEY in text]
+
+
+def test_a_key_json_escaped_in_the_harness_stream_is_masked_once_decoded(keyed):
+    run = keyed("key_escaped_in_result")
+
+    assert run.status == "waiting_for_review", run.reason
+    assert kept(run) == []
+    assert run.result_summary == "my key [redacted]"
+
+
+def test_a_key_as_a_file_name_is_masked_in_the_changed_files(keyed):
+    run = keyed("key_as_file_name")
+
+    assert run.status == "waiting_for_review", run.reason
+    assert kept(run) == []
+    assert "[redacted].txt" in run.diff_stats["files"]
+
+
+def test_a_key_as_the_name_of_a_link_out_is_masked_in_the_runs_failure(keyed):
+    run = keyed("key_as_link_name")
+
+    assert run.status == "failed" and "symlink pointing outside" in run.reason, run.reason
+    assert kept(run) == []
+
+
+def test_a_key_as_the_git_pointers_text_is_masked_in_the_runs_failure(keyed):
+    run = keyed("key_in_git_pointer")
+
+    assert run.status == "failed" and "tampered with" in run.reason, run.reason
+    assert kept(run) == []
