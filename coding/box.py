@@ -9,6 +9,7 @@ import contextlib
 import functools
 import marshal
 import os
+import re
 import stat
 import sys
 from pathlib import Path
@@ -239,8 +240,52 @@ def shared_mounts(worktree: Path, egress) -> tuple[tuple[dict, ...], tuple[str, 
     for path in extra + ([str(common)] if common else []) + doors:
         mounts.append({"kind": "bind", "src": path, "dst": path})
         readable.append(path)
-    mounts += masks(readable)
+    mounts += masks(readable) + config_mounts(common, worktree.parent / BOX_DIR)
     return tuple(mounts), tuple(readable)
+
+
+# What of the repository's config its git directory shows in the box: what git needs to read
+# the repository (its format, the checkout's core settings). The rest is the operator's — a
+# remote's URL with its credentials, an http.extraHeader, a credential helper, filters.
+KEPT_CONFIG = re.compile(
+    r"core\.(repositoryformatversion|bare|filemode|ignorecase|precomposeunicode|symlinks"
+    r"|logallrefupdates)|extensions\.[a-z0-9]+"
+)
+PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.-]+")  # a format's: written back as it is, unquoted
+BOX_CONFIG = "git-config"  # in the box folder: the config the box shows in the repository's
+
+
+def config_mounts(common: Path | None, box: Path) -> list[dict]:
+    """The repository's config, as the box shows it: only KEPT_CONFIG's keys, written beside
+    the box's other files and bound over the real one (read-only, as the rest of it)."""
+    config = common / "config" if common else None
+    if config is None or not config.is_file() or config.is_symlink():
+        return []
+    seen = os.stat(config)
+    box.mkdir(exist_ok=True)
+    (box / BOX_CONFIG).write_text(kept_config(str(config), seen.st_mtime_ns, seen.st_size))
+    return [{"kind": "bind", "src": str(box / BOX_CONFIG), "dst": str(config)}]
+
+
+@functools.lru_cache(maxsize=8)
+def kept_config(path: str, mtime_ns: int, size: int) -> str:
+    """KEPT_CONFIG's keys of the config file at `path` (that file alone: no includes), as a
+    config file; read again when the file changes. Read here rather than by a `git config`
+    (a git more on a pass): only `[core]` and `[extensions]` lines of the plain form
+    `name = value` are taken, anything else — a subsection, a quoted or continued value,
+    another section — is left out, never misread into a kept key."""
+    sections: dict[str, list[str]] = {}
+    section = ""
+    for line in Path(path).read_text(errors="replace").splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            header, _, line = line[1:].partition("]")
+            section = header.strip().lower()
+        name, equals, value = line.partition("=")
+        key, value = f"{section}.{name.strip().lower()}", value.strip()
+        if equals and KEPT_CONFIG.fullmatch(key) and PLAIN_VALUE.fullmatch(value):
+            sections.setdefault(section, []).append(f"\t{name.strip()} = {value}\n")
+    return "".join(f"[{section}]\n" + "".join(lines) for section, lines in sections.items())
 
 
 def box_mounts(worktree: Path, home: Path, limits, shared, fresh=None) -> tuple[list, list, list]:

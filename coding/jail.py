@@ -180,7 +180,8 @@ def place(stage: str, item: dict) -> None:
         return
     if kind == "bind" and not os.path.isdir(item["src"]):
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        open(target, "a").close()
+        if not os.path.lexists(target):  # a file bound over one a read-only bind shows
+            open(target, "a").close()
     else:
         os.makedirs(target, exist_ok=True)
     if kind == "tmpfs":

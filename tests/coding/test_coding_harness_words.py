@@ -3,7 +3,8 @@ masked in every row, event and reviewer's prompt made of it, however the harness
 JSON-escaped in its stream, as a file's name, a link's name or its `.git` pointer's text.
 
 The hostile harness (tests/fake_harness/hostile.py) reads its own key from its environment;
-the test looks for it in what Opscore kept.
+the test looks for it in what Opscore kept. Nor does the box show it the operator's keys: the
+repository's config (a remote's credentials) is left out of the git directory it reads.
 """
 
 import json
@@ -12,7 +13,8 @@ import pytest
 
 from coding.review import result_of
 from opscore.models import Event
-from tests.coding.test_coding_sandbox import attack, pytestmark  # noqa: F401
+from tests.coding.test_coding_sandbox import attack, findings, pytestmark  # noqa: F401
+from tests.conftest import sh
 
 KEY = "sk-openai-seeded-0123456789"
 
@@ -66,3 +68,17 @@ def test_a_key_as_the_git_pointers_text_is_masked_in_the_runs_failure(keyed):
 
     assert run.status == "failed" and "tampered with" in run.reason, run.reason
     assert kept(run) == []
+
+
+def test_the_repositorys_config_and_its_credentials_are_not_in_the_harnesss_box(attack):  # noqa: F811
+    token = attack.targets["marker"]
+    url = f"https://bot:{token}@git.example.com/team/app.git"
+    sh("git", "config", "remote.origin.url", url, cwd=attack.repo)
+    sh("git", "config", "http.extraHeader", f"AUTHORIZATION: bearer {token}", cwd=attack.repo)
+
+    run = attack("repository_config")
+
+    seen = findings(run)["repository_config"]
+    assert seen.startswith("blocked") and "repositoryformatversion = 0" in seen, seen
+    assert token not in json.dumps(findings(run))
+    assert run.status == "waiting_for_review", run.reason  # its own git still works

@@ -462,6 +462,17 @@ def _():
     return "pointed"
 
 
+@attempt("repository_config")
+def _():
+    """The repository's own config (its git directory is mounted for the harness's git to
+    read): a remote's URL with its credentials, an extra auth header, a credential helper."""
+    common = Path(git("rev-parse", "--path-format=absolute", "--git-common-dir"))
+    said = (common / "config").read_text()
+    if targets["marker"] not in said:
+        raise PermissionError(f"no credentials in what it read: {said[:300]!r}")
+    return said
+
+
 if "wait_in_box" in attempts:
     time.sleep(600)
 print(json.dumps({"type": "result", "subtype": "success", "is_error": False, "result": "done"}))
