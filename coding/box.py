@@ -92,6 +92,29 @@ def give(path: str, uid: int, gid: int) -> None:
             os.chown(path, uid, gid, follow_symlinks=False)
 
 
+SET_IDS = stat.S_ISUID | stat.S_ISGID
+
+
+def disarm(paths: list[Path]) -> None:
+    """No set-user- or set-group-id bit left on anything a box wrote in the worktree or HOME.
+    In the box no_new_privs keeps them inert; but the worktree stays on the machine (a run
+    waits for review for days), where a copy of an interpreter the command made set-user-id
+    would run as the box's uid — Opscore's own where Opscore is not root — for whoever runs
+    it. Walked once the box is gone, so nothing of it moves a file meanwhile."""
+    for top in paths:
+        strip_ids(str(top))
+        for folder, dirs, files in os.walk(top):
+            for name in dirs + files:
+                strip_ids(os.path.join(folder, name))
+
+
+def strip_ids(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        mode = os.lstat(path).st_mode
+        if mode & SET_IDS and not stat.S_ISLNK(mode):  # a link's target is not the box's
+            os.chmod(path, stat.S_IMODE(mode) & ~SET_IDS)
+
+
 def git_common_dir(worktree: Path) -> Path | None:
     """A linked worktree's repository git directory (read-only in the box): `<common>` of
     its `.git` pointer `<common>/worktrees/<name>` — only if that names a real repository's

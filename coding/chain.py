@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from coding.box import box_spec
+from coding.box import box_spec, disarm
 from coding.sandbox import Limits, boxed_env, slug
 from coding.watch import GRACE, Finished, finished, kill_process_group, pump
 
@@ -46,6 +46,7 @@ class Chained:
     go: object = None  # the write end of the pipe its launch waits on before building its box
     process: subprocess.Popen | None = None
     box: Path | None = None
+    worktree: Path | None = None  # where its box writes (disarmed once it is gone)
     started: float | None = None  # when it was told go (its time limit counts from there)
 
     def spec(self, worktree: Path, home: Path, box: Path, ends=None, shared=None) -> dict:
@@ -57,7 +58,7 @@ class Chained:
         read, write, wait, go = ends or (*os.pipe(), *os.pipe())
         self.stream = open(read, "rb", buffering=0)  # noqa: SIM115 — resume or drop closes it
         self.go = open(go, "wb", buffering=0)  # noqa: SIM115 — resume or drop closes it
-        self.box = box
+        self.box, self.worktree = box, worktree
         variables = boxed_env() | {"HOME": str(home)}
         name = slug(self.name)
         spec = box_spec(
@@ -87,6 +88,7 @@ def resume(item: Chained | None, on_start=None) -> Finished | None:
     with open(log, "wb") as out:
         deadline = started + item.limits.seconds
         timed_out, total = pump(process, out, item.limits, deadline, stream=stream)
+    disarm([item.worktree])
     seconds = time.monotonic() - started
     return finished(process, log, item.limits, seconds, timed_out, total, [])
 

