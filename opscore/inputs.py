@@ -58,9 +58,11 @@ def parse_json(raw: str | bytes, field: str = "body"):
     if nesting_depth(text) > max_depth():
         raise InputRefused(field, f"nested deeper than {max_depth()} levels")
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_one_each)
     except InputRefused:
         raise InputRefused(field, "NaN and Infinity are not numbers JSON allows") from None
+    except _GivenTwice as twice:
+        raise InputRefused(field, str(twice)) from None
     except ValueError as error:
         raise InputRefused(field, f"not valid JSON: {error}") from None
     try:
@@ -81,6 +83,21 @@ def _utf8(raw: bytes, field: str) -> str:
 
 def _refuse_constant(name):
     raise InputRefused("", name)
+
+
+class _GivenTwice(Exception):
+    """A key given twice in one object."""
+
+
+def _one_each(pairs: list) -> dict:
+    """An object whose key comes twice is refused: the last value silently won, so a body a
+    proxy checked by its first `target_agent` acted on its second."""
+    value = {}
+    for key, item in pairs:
+        if key in value:
+            raise _GivenTwice(f"the key {key!r} is given twice in one object: which is meant?")
+        value[key] = item
+    return value
 
 
 def nesting_depth(text: str) -> int:

@@ -53,6 +53,20 @@ def test_a_nul_deep_in_a_payload_is_refused_with_its_path(client, agent):
     assert not Step.objects.exists()
 
 
+def test_a_key_given_twice_is_refused_not_read_as_its_last_value(client, agent):
+    """{"agent": "ops", "agent": "devops"} acted as devops: a proxy or a reviewer reading the
+    first value saw another request than the one carried out."""
+    body = '{"agent": "devops", "title": "x", "title": "y", "steps": [{"kind": "analyze"}]}'
+
+    response = post(client, body)
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "body": ["the key 'title' is given twice in one object: which is meant?"]
+    }
+    assert not Proposal.objects.exists()
+
+
 def test_json_nested_ten_thousand_deep_is_refused_not_a_500(client, agent):
     response = post(client, '{"agent": "devops", "title": "x", "steps": ' + DEEP + "}")
 
