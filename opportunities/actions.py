@@ -192,6 +192,12 @@ def own_evidence(data: dict) -> list:
 def triage(opportunity: Opportunity, decision: str, *, reviewer: str, notes: str = ""):
     if decision == OpportunityStatus.CONVERTED:
         raise DecisionRefused("conversion goes through convert_opportunity (the intake)")
+    source = opportunity.source_agent_id
+    if decision == OpportunityStatus.ACCEPTED and reviewer in (source, f"agent:{source}"):
+        # its own acceptance counted on the board as one people gave, and kept its slots
+        raise DecisionRefused(
+            f"O{opportunity.id} is {source}'s own find: another agent or a person accepts it"
+        )
     with transaction.atomic():
         locked = Opportunity.objects.select_for_update().get(pk=opportunity.pk)
         return locked.decide(decision, reviewer, notes)

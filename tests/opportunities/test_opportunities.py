@@ -183,6 +183,25 @@ def test_a_duplicate_open_idea_is_refused(scouts):
     assert "dedupe_key" in refused.value.errors
 
 
+def test_a_scout_cannot_accept_its_own_find(scouts, capsys):
+    """A runtime's token accepted its own opportunity, and the board's track record counted it
+    as accepted by people (which a scout's daily slots follow)."""
+    from tests.console.test_agentbus import bus
+
+    found = propose_opportunity(answer(scouts)).opportunity
+    said = ["--opportunity-id", str(found.id), "--decision", "accepted"]
+
+    refused = bus("triage-opportunity", *said, "--reviewer", "devops", expect_exit=2, capsys=capsys)
+    accepted = bus("triage-opportunity", *said, "--reviewer", "agent:coordinator")
+
+    said_why = f"O{found.id} is devops's own find: another agent or a person accepts it"
+    assert said_why in str(refused)
+    assert accepted["status"] == "accepted"
+    assert list(OpportunityReview.objects.values_list("reviewer", flat=True)) == [
+        "agent:coordinator"
+    ]
+
+
 def test_the_agentbus_speaks_the_seeds_opportunity_verbs(scouts, capsys):
     from tests.console.test_agentbus import bus
 
