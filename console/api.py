@@ -29,10 +29,10 @@ MAX_EVENTS_PAGE = 500
 
 
 def error(status: int, message: str, errors: dict | None = None) -> JsonResponse:
-    body = {"error": message}
-    if errors:
-        body["errors"] = errors
-    return JsonResponse(body, status=status)
+    """Every refusal under /api/ has one shape, `{"ok": false, "error", "errors"}`: the agent
+    API's, and the one Django's own refusals are rewritten into (console.api_errors); the
+    operator API's own said `{"error"}`, with `errors` only when there were some."""
+    return JsonResponse({"ok": False, "error": message, "errors": errors or {}}, status=status)
 
 
 def bearer_matches(request, secret: str) -> bool:

@@ -77,3 +77,18 @@ def test_a_host_outside_allowed_hosts_is_named_not_blamed_on_the_body(client):
     assert response.status_code == 400
     assert "ALLOWED_HOSTS" in refusal(response)["error"]
     assert "body" not in refusal(response)["error"]
+
+
+def test_the_operator_apis_own_refusals_have_the_shape_of_every_other(client, settings):
+    """They said {"error"} (and "errors" only when there were some), where the agent API and
+    Django's rewritten refusals say {"ok": false, "error", "errors"}."""
+    settings.OPS_API_TOKEN = token = "an-operator-token-that-is-long-enough-01"
+    auth = {"Authorization": f"Bearer {token}"}
+
+    missing = client.get("/api/ops/proposals/999999", headers=auth)
+    invalid = client.post(
+        "/api/ops/proposals", {"title": 1}, content_type="application/json", headers=auth
+    )
+
+    assert missing.status_code == 404 and refusal(missing)["errors"] == {}
+    assert invalid.status_code == 400 and refusal(invalid)["errors"]
