@@ -17,6 +17,8 @@ import socket
 import threading
 from pathlib import Path
 
+from opscore.addresses import inward
+
 BOX_PORT = 3128  # the proxy's address inside the box's own network namespace
 CONNECT_SECONDS = 10.0  # to reach a listed host
 HEAD_SECONDS = 10.0  # for the harness to send its request line
@@ -43,11 +45,6 @@ def literal_ip(host: str) -> bool:
         ipaddress.ip_address(host)
         return True
     return False
-
-
-def inward(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    return ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_unspecified
 
 
 class EgressProxy:

@@ -10,7 +10,6 @@ characters. Whatever comes back is untrusted content.
 """
 
 import functools
-import ipaddress
 import socket
 import zlib
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ import httpx
 from django.conf import settings
 
 from missions.text import strip_invisible
+from opscore.addresses import inward
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -64,8 +64,8 @@ def check_public(url: str) -> str:
         raise CrawlRefused("URLs with credentials are not fetched")
     addresses = resolve(parts.hostname)
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global or ip.is_multicast:
+        if inward(address):
+            ip = address.split("%")[0]
             raise CrawlRefused(f"{parts.hostname} resolves to non-public address {ip}")
     return addresses[0]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from coding.driver import handle_one_run
-from coding.egress import MAX_OPEN, EgressProxy
+from coding.egress import MAX_OPEN, EgressProxy, inward
 from coding.models import CodingRun
 from coding.sandbox import Limits, confinement_missing, refusal_notes, run_boxed
 from opscore.models import Event
@@ -82,6 +82,22 @@ def test_the_proxy_tunnels_to_listed_hosts_and_refuses_and_records_the_rest(tmp_
     assert reasons["example.com:443"] == "not in OPS_CODING_EGRESS"
     assert reasons["http://example.com/"].startswith("GET refused")
     assert "resolves only to inward addresses" in reasons[f"localhost:{echo_port}"]
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["100.100.1.1", "64:ff9b::a00:1", "::ffff:100.64.0.1", "240.0.0.1", "224.0.0.1", "ff02::1"],
+)
+def test_a_listed_name_never_leads_past_the_public_internet(address):
+    """A listed name resolving to a tailnet's or a carrier's shared address (100.64.0.0/10),
+    to the machine's own network through NAT64, to a reserved or a multicast address was
+    tunnelled to: only private, loopback, link-local and unspecified counted as inward."""
+    assert inward(address)
+
+
+@pytest.mark.parametrize("address", ["93.184.215.14", "2606:4700::1111", "64:ff9b::5db8:d70e"])
+def test_a_public_address_is_outward(address):
+    assert not inward(address)
 
 
 def test_connections_past_the_cap_at_once_are_answered_503_and_counted(tmp_path):

@@ -59,6 +59,14 @@ def test_a_public_name_that_resolves_privately_is_refused(dns):
         check_public("https://innocent.example/page")
 
 
+def test_a_name_that_resolves_to_the_local_network_through_nat64_is_refused(dns):
+    """64:ff9b::a00:7 is 10.0.0.7 where the network has a NAT64 gateway: it counted as public."""
+    dns["innocent.example"] = "64:ff9b::a00:7"
+
+    with pytest.raises(CrawlRefused, match="non-public address 64:ff9b::a00:7"):
+        check_public("https://innocent.example/page")
+
+
 class Streamed(httpx.SyncByteStream):
     """A body that arrives over the wire, as a server's does (the crawler reads it raw)."""
 
