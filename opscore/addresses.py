@@ -1,5 +1,5 @@
-"""Where an outward connection must never lead: one rule for the crawler's fetches and the
-coding lane's egress proxy, so neither can be steered into the machine's own networks."""
+"""Where an outward connection must never lead: one rule for every fetch and tunnel Opscore
+opens to a name it was given, so none can be steered into the machine's own networks."""
 
 import ipaddress
 
