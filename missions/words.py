@@ -16,6 +16,7 @@ from missions.models import (
     refusal_line,
     text_digest,
 )
+from missions.models.proposals import own_words
 from missions.recovery import unblock
 from missions.text import reveal_invisible
 from opscore.actions import record_event
@@ -88,10 +89,9 @@ def words_and_source(step) -> tuple[str | None, str]:
     """What the step would post, and whence: 'draft' (a step it waits for wrote them: a person
     approves them), 'own' (its payload's, approved with its proposal), or 'none' (no draft
     written yet, or a kind that posts no words)."""
-    kind = STEP_KINDS.get(step.kind)
-    for field in kind.fields if kind else ():
-        if field.or_from and step.payload.get(field.name):
-            return str(step.payload[field.name]), "own"
+    own = own_words(step.kind, step.payload)
+    if own:
+        return own[0], "own"
     text = words_to_approve(step)
     return (None, "none") if text is None else (text, "draft")
 
