@@ -31,5 +31,5 @@ def control(request, mission_id: int, verb: str):
     try:
         mission = control_mission(mission_id, verb, actor=actor, fields=data)
     except DecisionRefused as refused:
-        return error(400, str(refused))
+        return error(refused.status, str(refused))
     return JsonResponse(mission_state(mission))

@@ -2,7 +2,8 @@
 digest. `POST /api/ops/proposals/<id>/approve|reject` with the bearer token: body `{"as": USER,
 "reason"?, "digest"?}`. The token holder decides as USER, and four-eyes holds for USER as on
 the Stage (the permission the steps need; never the author approving their own); with the
-digest it shows, an approval approves exactly that content (a changed one is refused)."""
+digest it shows, an approval approves exactly that content (a changed one is refused: 409, as
+is a proposal decided already; 403: this person may not decide it)."""
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -59,5 +60,5 @@ def decide(request, proposal_id: int, verb: str):
             shown_digest=data.get("digest"),
         )
     except DecisionRefused as refused:
-        return error(409 if "not pending" in str(refused) else 403, str(refused))
+        return error(refused.status, str(refused))
     return JsonResponse(proposal.as_json(Step.objects.of_proposal(proposal)))

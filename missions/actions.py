@@ -400,4 +400,10 @@ def _create_steps(mission: Mission, proposal: Proposal) -> list[Step]:
 
 
 class DecisionRefused(Exception):
-    """A human decision that does not apply to the row's current state."""
+    """A human decision that does not apply to the row's current state (`status` 409, as the
+    API answers it: it was decided already, or changed since it was shown), or that this
+    person may not take (403)."""
+
+    def __init__(self, message: str, *, status: int = 409):
+        super().__init__(message)
+        self.status = status

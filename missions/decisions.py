@@ -40,7 +40,7 @@ def _check_approver(proposal: Proposal, user, shown_digest: str | None, content:
     if user is not None:
         why = why_not_approve_proposal(user, proposal.step_kinds, author=proposal.author)
         if why:
-            raise DecisionRefused(why)
+            raise DecisionRefused(why, status=403)
     if shown_digest is None and content.get("refused_before"):
         raise DecisionRefused(
             f"P{proposal.id} would post words a person refused before: approve it with the "
@@ -58,10 +58,10 @@ def _check_approver(proposal: Proposal, user, shown_digest: str | None, content:
 def reject_proposal(proposal: Proposal, *, actor: str, reason: str, user=None) -> Proposal:
     """Rejecting needs the same permission as approving, but an author may withdraw their own."""
     if not reason.strip():
-        raise DecisionRefused("a rejection needs a reason")
+        raise DecisionRefused("a rejection needs a reason", status=400)
     why = why_not_decide(user, four_eyes.PROPOSAL) if user is not None else ""
     if why:
-        raise DecisionRefused(why)
+        raise DecisionRefused(why, status=403)
     with transaction.atomic():
         proposal = _lock_pending(proposal)
         return record_refusal(proposal, RejectionCode.OPERATOR, reason.strip(), actor=actor)
@@ -106,10 +106,10 @@ def decide_proposal_as(
     person's permissions, and never the author approving their own)."""
     user = deciding_user(username)
     if user is None:
-        raise DecisionRefused(f"no active user {username!r}")
+        raise DecisionRefused(f"no active user {username!r}", status=403)
     proposal = Proposal.objects.filter(pk=proposal_id).first()
     if proposal is None:
-        raise DecisionRefused(f"no proposal P{proposal_id}")
+        raise DecisionRefused(f"no proposal P{proposal_id}", status=404)
     return decide_proposal(
         proposal, approve=approve, user=user, reason=reason, shown_digest=shown_digest
     )

@@ -30,7 +30,7 @@ OPEN = [MissionStatus.APPROVED, MissionStatus.RUNNING]
 def _locked_open(mission_id: int) -> Mission:
     mission = Mission.objects.select_for_update().filter(pk=mission_id).first()
     if mission is None:
-        raise DecisionRefused(f"no mission {mission_id}")
+        raise DecisionRefused(f"no mission {mission_id}", status=404)
     if mission.is_terminal:
         raise DecisionRefused(f"M{mission.id} is already {mission.status}")
     return mission
@@ -39,7 +39,7 @@ def _locked_open(mission_id: int) -> Mission:
 def _reason(reason: str) -> str:
     reason = strip_invisible(str(reason or "")).strip()
     if not reason:
-        raise DecisionRefused("a reason is required")
+        raise DecisionRefused("a reason is required", status=400)
     return reason[:300]
 
 
@@ -84,9 +84,11 @@ def note_mission(mission_id: int, *, actor: str, text: str) -> Mission:
     """The note is an event; the mission's next LLM step carries it in its prompt."""
     text = strip_invisible(str(text or "")).strip()
     if not text:
-        raise DecisionRefused("a note needs text")
+        raise DecisionRefused("a note needs text", status=400)
     if len(text) > MAX_NOTE:
-        raise DecisionRefused(f"a note is at most {MAX_NOTE} characters ({len(text)} given)")
+        raise DecisionRefused(
+            f"a note is at most {MAX_NOTE} characters ({len(text)} given)", status=400
+        )
     mission = _locked_open(mission_id)
     _event(mission, "note", actor, {"note": text})
     return mission
@@ -105,10 +107,13 @@ def parse_deadline(text: str) -> datetime:
         when = datetime.fromisoformat(text)
     except ValueError:
         raise DecisionRefused(
-            f"deadline {text!r}: give a span (90m, 2h, 3d) or an ISO time with its zone"
+            f"deadline {text!r}: give a span (90m, 2h, 3d) or an ISO time with its zone",
+            status=400,
         ) from None
     if when.tzinfo is None:
-        raise DecisionRefused(f"deadline {text!r}: give its zone, e.g. 2026-12-03T18:00+00:00")
+        raise DecisionRefused(
+            f"deadline {text!r}: give its zone, e.g. 2026-12-03T18:00+00:00", status=400
+        )
     return when
 
 
@@ -117,9 +122,9 @@ def set_mission_deadline(mission_id: int, *, actor: str, deadline: str, reason: 
     reason = _reason(reason)
     when = parse_deadline(deadline)
     if when <= db_now():
-        raise DecisionRefused(f"deadline {when.isoformat()} has already passed")
+        raise DecisionRefused(f"deadline {when.isoformat()} has already passed", status=400)
     if when > db_now() + MAX_DEADLINE_AHEAD:  # and year 9999 in -14:00 overflows the column
-        raise DecisionRefused(f"deadline {when.isoformat()}: at most a year ahead")
+        raise DecisionRefused(f"deadline {when.isoformat()}: at most a year ahead", status=400)
     mission = _locked_open(mission_id)
     mission.deadline_at = when
     mission.save(update_fields=["deadline_at"])
@@ -170,7 +175,7 @@ def control_mission(mission_id: int, verb: str, *, actor: str, fields: dict) -> 
     if verb == "deadline":
         deadline = fields.get("deadline") or ""
         return set_mission_deadline(mission_id, actor=actor, deadline=deadline, reason=reason)
-    raise DecisionRefused(f"unknown mission verb {verb!r}; known: {', '.join(VERBS)}")
+    raise DecisionRefused(f"unknown mission verb {verb!r}; known: {', '.join(VERBS)}", status=404)
 
 
 VERBS = ("pause", "resume", "note", "deadline")

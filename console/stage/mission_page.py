@@ -42,7 +42,9 @@ def control(request, mission_id: int):
             fields=fields,
         )
     except DecisionRefused as refused:
-        return render_mission(request, mission_id, control_error=str(refused), status=400)
+        return render_mission(
+            request, mission_id, control_error=str(refused), status=refused.status
+        )
     return redirect("stage-mission", mission_id=mission_id)
 
 

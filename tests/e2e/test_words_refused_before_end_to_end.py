@@ -68,7 +68,7 @@ def test_words_a_person_refused_reach_the_next_approver_with_the_refusal(api):
     handle_one_step("w1")
     deliver_pending()
 
-    assert stale.status_code == 403 and "refused before" in stale.json()["error"]
+    assert stale.status_code == 409 and "refused before" in stale.json()["error"]
     assert before["refused_before"] == {} and card["digest"] != before["digest"]
     assert (refusal["step"], refusal["by"], refusal["reason"]) == (
         post.id,

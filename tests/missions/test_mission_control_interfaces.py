@@ -58,10 +58,27 @@ def test_the_api_sets_a_deadline_and_pauses_with_the_token(client, agent, settin
     refused = post(client, f"{base}/deadline", {"deadline": "soon", "reason": "r"})
     assert refused.status_code == 400 and "give a span" in refused.json()["error"]
     assert post(client, f"{base}/warp", {}).status_code == 404
-    assert post(client, "/api/ops/missions/999999/pause", {"reason": "r"}).status_code == 400
+    assert post(client, "/api/ops/missions/999999/pause", {"reason": "r"}).status_code == 404
     assert post(client, f"{base}/note", {"text": 3}).json()["errors"] == {
         "text": ["expected a string"]
     }
+
+
+def test_the_api_answers_a_conflict_409_and_a_bad_value_400(client, agent, settings):
+    """Every refusal used to be 400, so a client could not tell "fix your request" from "the
+    mission is no longer in that state", nor a missing mission from a bad value."""
+    settings.OPS_API_TOKEN = TOKEN
+    step = make_step("noop", agent=agent)
+    base = f"/api/ops/missions/{step.mission_id}"
+    post(client, f"{base}/pause", {"reason": "hold"})
+
+    again = post(client, f"{base}/pause", {"reason": "hold"})
+    empty = post(client, f"{base}/note", {"text": " "})
+    missing = post(client, "/api/ops/missions/999999/note", {"text": "hi"})
+
+    assert again.status_code == 409 and "already paused" in again.json()["error"]
+    assert empty.status_code == 400 and "needs text" in empty.json()["error"]
+    assert missing.status_code == 404 and missing.json()["ok"] is False
 
 
 def test_the_admin_asks_a_reason_then_pauses_and_sets_a_deadline(admin_client, agent):

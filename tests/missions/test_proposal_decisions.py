@@ -168,7 +168,7 @@ def test_the_api_and_the_cli_show_what_an_approval_would_run_and_bind_to_it(
         content_type="application/json",
         headers=headers,
     )
-    assert stale.status_code == 403
+    assert stale.status_code == 409 and "changed after it was shown" in stale.json()["error"]
     answer = client.post(
         f"/api/ops/proposals/{pending.id}/approve",
         {"as": "alice", "digest": shown.json()["digest"]},
