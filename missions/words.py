@@ -20,6 +20,7 @@ from missions.models.proposals import own_words
 from missions.recovery import unblock
 from missions.text import reveal_invisible
 from opscore.actions import record_event
+from opscore.digests import content_digest
 from opscore.four_eyes import deciding_user, why_not_approve_proposal
 from opscore.models import operator_actor
 from opscore.redaction import redact_text
@@ -51,6 +52,21 @@ def words_to_approve(step) -> str | None:
     return None
 
 
+def card_digest(text: str, refusals: list[dict]) -> str:
+    """What an approval of `text` sends back: the words' sha256 — or, where people refused the
+    same words before, the digest of the words and of those refusals, as the card shows them.
+    An approval then binds the refusals it was shown too: one that lands after the card was
+    shown changes the digest, and the approval is refused rather than recorded as given
+    "despite" a refusal its giver never read."""
+    if not refusals:
+        return text_digest(text)
+    return content_digest({"words": text_digest(text), "refused_before": refusals})
+
+
+def refusals_of_words(text: str) -> list[dict]:
+    return WordsApproval.objects.refusals_of([text]).get(text_digest(text), [])
+
+
 def approve_command(step_id: int, digest: str) -> str:
     return f"opscore words approve {step_id} --digest {digest} --as USER"
 
@@ -60,10 +76,10 @@ def words_hold(step, text: str) -> str | None:
     when a person approved exactly these words for this step."""
     if WordsApproval.objects.approving(step, text).exists():
         return None
-    digest = text_digest(text)
+    digest = card_digest(text, refusals_of_words(text))
     return (
         f"S{step.id} {step.kind} waits for a person to approve its words "
-        f"(sha256 {digest[:12]}; nobody approved them): {approve_command(step.id, digest)}"
+        f"(digest {digest[:12]}; nobody approved them): {approve_command(step.id, digest)}"
     )
 
 
@@ -104,7 +120,7 @@ def words_card(step) -> dict:
     "" and the digest of nothing, as if that were what it would post."""
     text, source = words_and_source(step)
     readable = WITHHELD if text and withheld(text) else text or ""
-    digest = "" if text is None else text_digest(text)
+    refusals = refusals_of_words(text) if text else []
     return {
         "step": step.id,
         "kind": step.kind,
@@ -115,9 +131,9 @@ def words_card(step) -> dict:
         "words": readable,
         "shown": reveal_invisible(readable),
         "source": source,
-        "digest": digest,
+        "digest": "" if text is None else card_digest(text, refusals),
         "proposed_by": step.mission.proposal.author,
-        "refused_before": WordsApproval.objects.refusals_of([text] if text else []).get(digest, []),
+        "refused_before": refusals,
     }
 
 
@@ -200,21 +216,31 @@ def approve_words(step_id: int, *, user, digest: str) -> WordsApproval:
     """A person approves exactly the words they were shown (`digest`); the step goes back in
     the queue and posts them, and only them."""
     step, text = _held(step_id, user)
-    if digest != text_digest(text):
-        raise WordsRefused(
-            f"the words of S{step.id} are not the ones shown to you (sha256 "
-            f"{text_digest(text)[:12]} now, {digest[:12] or 'none'} shown); reload and read them"
-        )
+    refusals = refusals_of_words(text)
+    if digest != card_digest(text, refusals):
+        raise WordsRefused(_not_as_shown(step, text, refusals, digest))
     if withheld(text):
         raise WordsRefused(
             f"the words of S{step.id} are withheld from you (they look like a secret): "
             "they cannot be approved unread; refuse them"
         )
     actor = operator_actor(user)
-    earlier = despite(WordsApproval.objects.refusals_of([text]).get(digest, []))
-    row = _record(step, text, WordsDecision.APPROVED, actor=actor, reason=earlier)
+    row = _record(step, text, WordsDecision.APPROVED, actor=actor, reason=despite(refusals))
     unblock(step, f"words approved by {actor}", actor=actor, tags=["words"])
     return row
+
+
+def _not_as_shown(step, text: str, refusals: list[dict], digest: str) -> str:
+    if refusals and digest == text_digest(text):
+        return (
+            f"the words of S{step.id} were refused by a person since they were shown to you "
+            "(or the card you read did not show that refusal); reload and read it"
+        )
+    return (
+        f"the words of S{step.id} are not the ones shown to you (digest "
+        f"{card_digest(text, refusals)[:12]} now, {digest[:12] or 'none'} shown); reload and "
+        "read them"
+    )
 
 
 @transaction.atomic

@@ -101,3 +101,38 @@ def test_the_admin_shows_the_refusal_on_the_proposal_and_the_step(client, refusa
     proposal_page = client.get(f"/admin/missions/proposal/{posting.id}/change/").content.decode()
 
     assert refusal in step_page and refusal in proposal_page
+
+
+def test_an_approval_binds_the_refusals_its_card_showed(client, settings):
+    """A refusal of the same words that landed after a card was shown left the card's digest
+    as it was: the approval went through and was recorded as given "despite the earlier
+    refusal", by someone who had never read it."""
+    settings.OPS_API_TOKEN = TOKEN
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    post, other = held_post(), held_post()
+    make_approver("bea"), make_approver("cara")
+    url = f"/api/ops/steps/{post.id}/words"
+    shown = client.get(url, headers=headers).json()
+
+    refuse_words(other.id, user=make_approver("dan"), reason="off-brand")
+    stale = client.post(
+        f"{url[:-6]}/approve-words",
+        {"as": "cara", "digest": shown["digest"]},
+        content_type="application/json",
+        headers=headers,
+    )
+    card = client.get(url, headers=headers).json()
+    approved = client.post(
+        f"{url[:-6]}/approve-words",
+        {"as": "cara", "digest": card["digest"]},
+        content_type="application/json",
+        headers=headers,
+    )
+
+    assert shown["digest"] == text_digest(WORDS) and shown["refused_before"] == []
+    assert stale.status_code == 409 and "refused by a person since" in stale.json()["error"]
+    assert card["digest"] != shown["digest"] and len(card["refused_before"]) == 1
+    assert approved.status_code == 200 and approved.json()["decision"] == "approved"
+    assert (
+        "despite the earlier refusal" in Step.objects.get(pk=post.pk).words_decisions.get().reason
+    )

@@ -50,7 +50,9 @@ def test_it_names_the_earlier_refusal_when_a_person_approves_those_words(db):
     refusal = refused()
     post = held_post()
 
-    row = approve_words(post.id, user=make_approver("cara"), digest=text_digest(WORDS))
+    shown = words_card(post)["digest"]  # binds the words and the refusal shown beside them
+
+    row = approve_words(post.id, user=make_approver("cara"), digest=shown)
 
     said = f"refused before by operator:bea on S{refusal.step_id} ("
     assert row.reason.startswith(f"approved despite the earlier refusal: {said}")

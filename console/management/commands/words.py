@@ -21,7 +21,11 @@ class Command(BaseCommand):
         verbs.add_parser("list", help="posts held until a person approves their words")
         approve = verbs.add_parser("approve", help="post exactly these words")
         approve.add_argument("step", type=int)
-        approve.add_argument("--digest", required=True, help="the words' sha256, from list")
+        approve.add_argument(
+            "--digest",
+            required=True,
+            help="the digest `words list` shows: the words, and any refusal of them shown beside",
+        )
         refuse = verbs.add_parser("refuse", help="do not post them: the step fails")
         refuse.add_argument("step", type=int)
         refuse.add_argument("--reason", required=True)
