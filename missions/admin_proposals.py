@@ -20,7 +20,8 @@ def decision_card(proposal: Proposal, user) -> dict:
     """What the Decide box needs: the digest of the content shown, and who may decide."""
     kinds = proposal.step_kinds
     why_not = why_not_approve_proposal(user, kinds, author=proposal.author)
-    return {"digest": proposal.content_digest(), "why_not": why_not, "who": who_may_approve(kinds)}
+    digest = proposal.content_digest(proposal.shown)
+    return {"digest": digest, "why_not": why_not, "who": who_may_approve(kinds)}
 
 
 def proposal_url(proposal) -> str:
@@ -55,7 +56,20 @@ class ProposalAdmin(LineageMixin, ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="steps it would run")
     def steps(self, obj):
-        return render_to_string("stage/_readable_steps.html", {"steps": obj.readable_steps()})
+        steps = obj.readable_steps(getattr(obj, "shown", None))
+        return render_to_string("stage/_readable_steps.html", {"steps": steps})
+
+    def get_object(self, request, object_id, from_field=None):
+        """The page's steps and its Decide box's digest come from one read of what it shows
+        (kept on the request: the admin loads the object twice), so a refusal landing between
+        the two cannot be bound by the digest without being shown."""
+        proposal = super().get_object(request, object_id, from_field)
+        if proposal is not None:
+            kept = getattr(request, "_proposal_shown", None)
+            if kept is None or kept[0] != proposal.pk:
+                request._proposal_shown = kept = (proposal.pk, proposal.shown_content())
+            proposal.shown = kept[1]
+        return proposal
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         proposal = self.get_object(request, object_id)

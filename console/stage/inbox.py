@@ -23,7 +23,9 @@ def inbox_context(user, **extra) -> dict:
     pending = Proposal.objects.filter(status=ProposalStatus.PENDING).select_related("agent")
     pending = list(pending.select_related("operator").order_by("id")[:SHOWN])
     for proposal in pending:
-        proposal.shown_digest = proposal.content_digest()
+        content = proposal.shown_content()  # one read: what the card shows, its digest binds
+        proposal.shown_digest = proposal.content_digest(content)
+        proposal.shown_steps = proposal.readable_steps(content)
         kinds, author = proposal.step_kinds, proposal.author
         proposal.why_not = why_not_approve_proposal(user, kinds, author=author)
     waiting = CodingRun.objects.awaiting_human()

@@ -269,12 +269,14 @@ class Proposal(models.Model):
         """The human who proposed it ('' for an agent's proposal): they may not approve it."""
         return self.operator.get_username() if self.operator_id else ""
 
-    def readable_steps(self) -> list[dict]:
+    def readable_steps(self, content: dict | None = None) -> list[dict]:
         """The steps it would run, as an approver reads them: every field, nothing cut, and
-        the refusals of words they would post."""
+        the refusals of words they would post. `content`: the shown_content whose digest the
+        card carries, so what a card shows and what its digest binds are one read."""
         from missions.models.words import text_digest
 
-        refused = self.shown_content().get("refused_before", {})
+        content = self.shown_content() if content is None else content
+        refused = content.get("refused_before", {})
         return [
             {
                 "number": index + 1,
