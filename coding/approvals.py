@@ -18,6 +18,7 @@ from coding.checks import verify
 from coding.hardened_git import GitFailed, git
 from coding.models import ApprovalKind, CodingApproval, CodingRun, RunStatus
 from coding.sandbox import Limits
+from coding.watch import unsaid
 from coding.worktrees import AUTHOR, head_of, holding_repository
 from opscore import four_eyes
 from opscore.actions import record_event
@@ -33,8 +34,14 @@ class ApprovalRefused(ValueError):
 
 
 def void_other_commits(run: CodingRun, sha: str, reason: str) -> int:
-    stale = CodingApproval.objects.standing().filter(run=run).exclude(sha=sha)
-    return stale.update(voided_at=Now(), void_reason=reason[:500])
+    return void(CodingApproval.objects.standing().filter(run=run).exclude(sha=sha), reason)
+
+
+def void(approvals, reason: str, cap: int = 500) -> int:
+    """The approvals voided, saying why: masked before it is cut (a reason can quote what a
+    harness wrote — a file's name in git's words — and a key cut in two is no key to the
+    mask), as a run's reason is."""
+    return approvals.update(voided_at=Now(), void_reason=unsaid(reason)[:cap])
 
 
 def approve(
@@ -200,8 +207,8 @@ def merge_in_scratch(run: CodingRun, old: str) -> tuple[str, str]:
 def refuse_merge(run: CodingRun, why: str) -> None:
     """The merge approval is spent (a human must look again); the run keeps waiting. The
     transition's event says why."""
-    refused = CodingApproval.objects.standing_for(run, K.MERGE)
-    refused.update(voided_at=Now(), void_reason=f"merge refused: {why[:300]}")
+    why = unsaid(why)
+    void(CodingApproval.objects.standing_for(run, K.MERGE), f"merge refused: {why[:300]}")
     transition(run, RunStatus.WAITING_FOR_REVIEW, f"merge refused: {why[:1500]}")
 
 

@@ -82,3 +82,33 @@ def test_the_repositorys_config_and_its_credentials_are_not_in_the_harnesss_box(
     assert seen.startswith("blocked") and "repositoryformatversion = 0" in seen, seen
     assert token not in json.dumps(findings(run))
     assert run.status == "waiting_for_review", run.reason  # its own git still works
+
+
+def test_a_key_in_why_a_merge_was_refused_is_masked_in_the_voided_approval(
+    coding_repo, settings, monkeypatch
+):
+    from coding import driver
+    from coding.models import CodingApproval
+    from coding.operations import approve_run
+    from tests.coding_support import new_run
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    settings.OPS_CODING_PASS_ENV = ["OPENAI_API_KEY"]
+    run = new_run(coding_repo, "@greet", allow_merge=True)
+    assert driver.handle_one_run()
+    run.refresh_from_db()
+    approve_run(run, "code", by="ana")
+    approve_run(run, "merge", by="ana")
+
+    def merge_naming_a_harness_file(run):  # an error quoting a file the harness named
+        raise OSError(36, "File name too long", f"{run.worktree_path}/{KEY * 20}.txt")
+
+    monkeypatch.setattr(driver, "merge", merge_naming_a_harness_file)
+    assert driver.handle_one_run()
+
+    refused = CodingApproval.objects.get(kind="merge")
+    run.refresh_from_db()
+    assert refused.voided_at is not None and "merge refused: the merge hit" in refused.void_reason
+    assert "[redacted]" in refused.void_reason, refused.void_reason
+    assert KEY[:12] not in refused.void_reason and KEY[:12] not in run.reason
+    assert kept(run) == []
