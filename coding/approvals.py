@@ -17,6 +17,7 @@ from coding.actions import transition
 from coding.checks import verify
 from coding.hardened_git import GitFailed, git
 from coding.models import ApprovalKind, CodingApproval, CodingRun, RunStatus
+from coding.run_objects import publish
 from coding.sandbox import Limits
 from coding.watch import unsaid
 from coding.worktrees import AUTHOR, head_of, holding_repository
@@ -186,6 +187,7 @@ def merge(run: CodingRun) -> str:
         if not merged:
             refuse_merge(run, why)
             return ""
+        publish(run.id, run.repository.path)  # the base's history from now on
         move_base(run, old.strip(), merged)
     transition(
         run, RunStatus.COMPLETED, f"merged into {run.base_ref} at {merged[:10]}", merged_sha=merged

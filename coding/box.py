@@ -1,15 +1,15 @@
 """The layout of a coding sandbox, as coding/jail.py builds it: what is mounted where,
 read-only or writable, what Landlock allows, which uid runs the command and under which
-rlimits. Only the system's programs, the repository's git directory (read-only), the
-worktree, a private HOME and a fresh /tmp exist in the box; everything else of the machine
-(Opscore's checkout and .data, the operator's HOME, other runs, sockets under /run) is absent.
+rlimits. Only the system's programs, the run's view of the repository's git directory
+(read-only, coding/gitview.py), the worktree, a private HOME and a fresh /tmp exist in the
+box; everything else of the machine (Opscore's checkout and .data, the operator's HOME, other
+runs — their worktrees, refs and objects —, sockets under /run) is absent.
 """
 
 import contextlib
 import functools
 import marshal
 import os
-import re
 import stat
 import sys
 from pathlib import Path
@@ -18,6 +18,7 @@ from django.conf import settings
 
 from coding import jail
 from coding.egress import BOX_PORT
+from coding.gitview import view_mounts
 
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
 BOX_DIR = ".box"  # beside the worktree: the driver's files for the box, never inside it
@@ -115,78 +116,6 @@ def strip_ids(path: str) -> None:
             os.chmod(path, stat.S_IMODE(mode) & ~SET_IDS)
 
 
-def git_common_dir(worktree: Path) -> Path | None:
-    """A linked worktree's repository git directory (read-only in the box): `<common>` of
-    its `.git` pointer `<common>/worktrees/<name>` — only if that names a real repository's
-    worktree pointing back here (a pointer the harness rewrote must not get a directory of
-    its choosing mounted into its next box)."""
-    pointer = worktree / ".git"
-    text = read_pointer(pointer)
-    if text is None:
-        return pointer if pointer.is_dir() and not pointer.is_symlink() else None
-    found = linked_dirs(worktree, text)
-    return found[1] if found else None
-
-
-def linked_dirs(worktree: Path, text: str) -> tuple[Path, Path] | None:
-    """(private, common): the git directories the pointer `text` (as read_pointer read it)
-    names, if it names a real repository's worktree pointing back here; None otherwise. A
-    repository never lies where a harness can write (its worktree and HOME, both under the
-    coding directory's worktrees): one that does is forged, however real it looks — a
-    `worktrees/x` with a `gitdir` back here and `objects` beside it takes a minute to plant,
-    and its config's filters would run in the driver's git. Its `gitdir` is read as the
-    pointer is (a FIFO planted there would hold the driver forever)."""
-    private = Path(os.path.realpath(worktree / text.removeprefix("gitdir:").strip()))
-    common = private.parent.parent
-    if not text.startswith("gitdir:") or private.parent.name != "worktrees":
-        return None
-    if linked_only(str(private)):
-        return None
-    back = read_pointer(private / "gitdir")
-    here = back is not None and os.path.realpath(back) == os.path.realpath(worktree / ".git")
-    return (private, common) if here and (common / "objects").is_dir() else None
-
-
-# Where every checkout is a linked worktree Opscore added (a run's, a merge's): a harness had
-# its hands on it, so a `.git` directory, a `.git` link, or none at all (the worktree itself
-# made a repository) is no repository of the run's — git would take its config, filters
-# included, and run them here, outside the box.
-LINKED_ONLY = ("worktrees", "merges")
-
-
-def linked_only(resolved: str) -> bool:
-    """`resolved` (a real path) lies in one of the coding directory's LINKED_ONLY folders."""
-    here = Path(resolved)
-    return any(here.is_relative_to(folder) for folder in linked_folders(settings.OPS_CODING_DIR))
-
-
-@functools.lru_cache(maxsize=8)
-def linked_folders(coding_dir) -> tuple[Path, ...]:
-    """The LINKED_ONLY folders of a coding directory, resolved once per process: the operator's
-    configuration, outside every box, so no harness can move them."""
-    root = Path(os.path.realpath(coding_dir))
-    return tuple(root / name for name in LINKED_ONLY)
-
-
-POINTER_BYTES = 4096  # a `.git` pointer is one line; a bigger file is not one
-
-
-def read_pointer(pointer: Path) -> str | None:
-    """A worktree's `.git` pointer as the harness left it, read by the driver: only a regular
-    file in the worktree itself, never through a link (to /proc/kmsg, whose read as root
-    blocks, or to a file of the machine's), and only its first few kilobytes. None otherwise."""
-    try:
-        fd = os.open(pointer, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        return os.read(fd, POINTER_BYTES).decode(errors="replace").strip()
-    finally:
-        os.close(fd)
-
-
 GITCONFIG = "[safe]\n\tdirectory = *\n"
 
 
@@ -251,68 +180,25 @@ def box_spec(
 
 def shared_mounts(worktree: Path, egress) -> tuple[tuple[dict, ...], tuple[str, ...]]:
     """(mounts, readable): what every box of a launch in `worktree` shows read-only — the
-    system, the configured read paths, the repository's git store, the egress socket's
-    folder — with Opscore's own directories masked inside them. Looked at once a launch: a
-    pass's tests' box shows the same as its harness's (the tests have no egress; a launch
-    with egress chains nothing)."""
+    system, the configured read paths, the egress socket's folder, the run's view of the
+    repository's git directory (coding/gitview.py) — with Opscore's own directories masked
+    inside them. Looked at once a launch: a pass's tests' box shows the same as its harness's
+    (the tests have no egress; a launch with egress chains nothing)."""
     mounts, readable = system_mounts()
     mounts, readable = [dict(m) for m in mounts], list(readable)
-    common = git_common_dir(worktree)
     extra = [str(Path(p).resolve()) for p in settings.OPS_CODING_READ_PATHS if Path(p).exists()]
     doors = [str(egress)] if egress else []
-    for path in extra + ([str(common)] if common else []) + doors:
+    for path in extra + doors:
         mounts.append({"kind": "bind", "src": path, "dst": path})
         readable.append(path)
-    mounts += masks(readable) + config_mounts(common, worktree.parent / BOX_DIR)
+    git_mounts, git_readable = view_mounts(worktree)
+    readable += git_readable
+    mounts += masks(readable) + git_mounts
     return tuple(mounts), tuple(readable)
 
 
-# What of the repository's config its git directory shows in the box: what git needs to read
-# the repository (its format, the checkout's core settings). The rest is the operator's — a
-# remote's URL with its credentials, an http.extraHeader, a credential helper, filters.
-KEPT_CONFIG = re.compile(
-    r"core\.(repositoryformatversion|bare|filemode|ignorecase|precomposeunicode|symlinks"
-    r"|logallrefupdates)|extensions\.[a-z0-9]+"
-)
-PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.-]+")  # a format's: written back as it is, unquoted
-BOX_CONFIG = "git-config"  # in the box folder: the config the box shows in the repository's
-
-
-def config_mounts(common: Path | None, box: Path) -> list[dict]:
-    """The repository's config, as the box shows it: only KEPT_CONFIG's keys, written beside
-    the box's other files and bound over the real one (read-only, as the rest of it)."""
-    config = common / "config" if common else None
-    if config is None or not config.is_file() or config.is_symlink():
-        return []
-    seen = os.stat(config)
-    box.mkdir(exist_ok=True)
-    (box / BOX_CONFIG).write_text(kept_config(str(config), seen.st_mtime_ns, seen.st_size))
-    return [{"kind": "bind", "src": str(box / BOX_CONFIG), "dst": str(config)}]
-
-
-@functools.lru_cache(maxsize=8)
-def kept_config(path: str, mtime_ns: int, size: int) -> str:
-    """KEPT_CONFIG's keys of the config file at `path` (that file alone: no includes), as a
-    config file; read again when the file changes. Read here rather than by a `git config`
-    (a git more on a pass): only `[core]` and `[extensions]` lines of the plain form
-    `name = value` are taken, anything else — a subsection, a quoted or continued value,
-    another section — is left out, never misread into a kept key."""
-    sections: dict[str, list[str]] = {}
-    section = ""
-    for line in Path(path).read_text(errors="replace").splitlines():
-        line = line.strip()
-        if line.startswith("["):
-            header, _, line = line[1:].partition("]")
-            section = header.strip().lower()
-        name, equals, value = line.partition("=")
-        key, value = f"{section}.{name.strip().lower()}", value.strip()
-        if equals and KEPT_CONFIG.fullmatch(key) and PLAIN_VALUE.fullmatch(value):
-            sections.setdefault(section, []).append(f"\t{name.strip()} = {value}\n")
-    return "".join(f"[{section}]\n" + "".join(lines) for section, lines in sections.items())
-
-
 def box_mounts(worktree: Path, home: Path, limits, shared, fresh=None) -> tuple[list, list, list]:
-    """The system read-only, the repository's git store and the egress socket's folder read-only
+    """The system, the run's view of the git directory and the egress socket's folder read-only
     (`shared`: shared_mounts'), the worktree and a scratch home writable, fresh /tmp, /dev and
     /proc: nothing else exists. `fresh` ({uid, gid}): the home is a new tmpfs owned by them,
     not the run's folder."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from coding.box import linked_dirs, linked_only, read_pointer
+from coding.gitview import linked_dirs, linked_only, read_pointer, store_of
 from coding.watch import unsaid
 
 GIT_TIMEOUT = 120
@@ -135,7 +135,8 @@ def git_settled(started) -> None:
 def git_env(cwd: Path) -> dict:
     """Config only from the repository; a linked worktree's git directory taken from its
     repository, never from the `.git` file the harness could rewrite to point at a repository
-    (and config) of its own; no climbing out of `cwd` to find one."""
+    (and config) of its own; no climbing out of `cwd` to find one. A run's checkout writes
+    its objects to its run's store (coding/gitview.py), never to the repository's."""
     here = os.path.realpath(cwd)
     env = {
         "GIT_TERMINAL_PROMPT": "0",
@@ -146,8 +147,19 @@ def git_env(cwd: Path) -> dict:
     }
     pointer = cwd / ".git"
     if pointer.is_file() or pointer.is_symlink() or linked_only(here):
-        env |= {"GIT_DIR": str(linked_gitdir(cwd)), "GIT_WORK_TREE": str(cwd)}
+        private = linked_gitdir(cwd)
+        env |= {"GIT_DIR": str(private), "GIT_WORK_TREE": str(cwd)}
+        env |= store_env(here, private.parent.parent / "objects")
     return env
+
+
+def store_env(here: str, objects: Path) -> dict:
+    """Where the objects a run's checkout (`here`, resolved) makes land: its run's own store
+    (coding/gitview.py), read with the repository's objects, its base's history."""
+    store = store_of(here)
+    if store is None:
+        return {}
+    return {"GIT_OBJECT_DIRECTORY": str(store), "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(objects)}
 
 
 def linked_gitdir(worktree: Path) -> Path:

@@ -5,10 +5,11 @@ only, so it imports nothing from Opscore's checkout once the harness could see i
 
 The outer process unshares mount, PID, network, IPC and UTS namespaces (and a user namespace
 when Opscore is not root) and forks the namespace's init. Init builds a new root on a tmpfs
-holding only what the spec binds (system directories and the common git directory read-only;
-the worktree, a private HOME and a fresh /tmp writable; a fresh /proc showing only the box's
-processes), pivots into it, and forks the command: unprivileged uid/gid when Opscore is root,
-rlimits, no new privileges, no keyrings (seccomp), Landlock on top. With egress
+holding only what the spec binds (system directories and the run's view of the git directory
+read-only, that view a tmpfs filled from the spec and sealed; the worktree, a private HOME and
+a fresh /tmp writable; a fresh /proc showing only the box's processes), pivots into it, and
+forks the command: unprivileged uid/gid when Opscore is root, rlimits, no new privileges, no
+keyrings (seccomp), Landlock on top. With egress
 (coding/egress.py) init also brings the box's loopback up and forwards 127.0.0.1:3128 to the
 driver's proxy socket, and Landlock lets the command connect to that port only. When the
 command exits, init records how many processes it left behind and exits: the kernel then kills
@@ -172,6 +173,9 @@ def place(stage: str, item: dict) -> None:
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.symlink(item["src"], target)
         return
+    if kind == "dir":  # in a tmpfs of the spec's
+        os.makedirs(target, exist_ok=True)
+        return
     if kind == "file":  # root's, readable: the command may replace it, not write through it
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
         os.fchmod(fd, 0o644)
@@ -202,6 +206,9 @@ def build_root(spec: dict) -> None:
     mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m")
     for item in spec["mounts"]:
         place(stage, item)
+    for item in spec["mounts"]:  # a tmpfs the spec filled, read-only from now on
+        if item.get("sealed"):
+            mount(None, stage + item["dst"], None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     dev = stage + "/dev"
     for name in DEVICES:
         place(stage, {"kind": "bind", "src": f"/dev/{name}", "dst": f"/dev/{name}", "rw": True})

@@ -3,7 +3,8 @@ untrusted worktree) in a run's worktree, confined: every such process starts thr
 `run_boxed`, which builds a box with coding/jail.py.
 
 In the box the command sees the system's programs read-only, its worktree, a private HOME and a
-fresh /tmp writable, the repository's git directory read-only, and nothing else: no Opscore
+fresh /tmp writable, its run's view of the repository's git directory read-only (its own
+branch and objects, coding/gitview.py), and nothing else: no Opscore
 checkout, no .data (secrets, the database socket), no ~/.ssh, no other run. It has no network
 (its own empty network namespace; a harness whose runner needs its model's API gets only the
 hosts in OPS_CODING_EGRESS, through coding/egress.py's proxy), its own PID namespace (Opscore's

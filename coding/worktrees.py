@@ -26,6 +26,7 @@ from django.utils.text import slugify
 from coding.box import BOX_DIR, HOME_DIR
 from coding.hardened_git import GitFailed, git, git_env, git_output, git_settled, git_started
 from coding.models import BRANCH_PATTERN, CodingRun, Repository
+from coding.run_objects import objects_of, open_store, retire
 
 # Caches and bytecode are never part of a run's change, with or without a .gitignore.
 NOT_WORK = [":(exclude,glob)**/__pycache__/**", ":(exclude,glob)**/*.py[co]"]
@@ -298,19 +299,22 @@ def add_worktree(repo: Repository, path: Path, branch: str, base: str, ref: str 
 
 @transaction.atomic
 def provision(run: CodingRun) -> CodingRun:
-    """The run's worktree on its branch from its base SHA, one repository at a time."""
+    """The run's worktree on its branch from its base SHA, one repository at a time, and its
+    own object store (coding/run_objects.py) before any object of its is made."""
     repo = run.repository
     lock_repository(repo)
     run.branch = check_branch(run.branch) if run.branch else branch_for(run)
     path = worktree_dir(run)
     if path.exists():
         run.base_sha = run.base_sha or resolve_base(repo, run.base_ref)
+        open_store(run.id, path)
         saved = recover_leftover(path, run)
         run.patch_ref = saved or run.patch_ref
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         ref = "" if run.base_sha else allowed_ref(repo, run.base_ref)
         run.base_sha = add_worktree(repo, path, run.branch, run.base_sha, ref)
+        open_store(run.id, path)
     run.worktree_path = str(path)
     run.save(update_fields=["base_sha", "branch", "worktree_path", "patch_ref", "state_ref"])
     return run
@@ -326,6 +330,7 @@ def clean_up(run: CodingRun) -> CodingRun:
     if not run.worktree_path:
         return run
     path = Path(run.worktree_path)
+    objects = objects_of(path)  # found before its pointer goes with the tree
     if path.exists():
         run.state_ref, tree = keep_tree(path, run, "at-cleanup")
         saved = save_uncommitted(path, run, "at-cleanup", tree)
@@ -337,6 +342,7 @@ def clean_up(run: CodingRun) -> CodingRun:
             path.parent.rmdir()
     else:  # deleted by hand: its registration goes
         git(["worktree", "prune"], run.repository.path)
+    retire(run.id, run.repository.path, objects)  # its objects join the repository's
     run.worktree_path = ""
     run.save(update_fields=["worktree_path", "patch_ref", "state_ref"])
     return run

@@ -19,6 +19,7 @@ from coding import jail
 from coding.box import hand_over, jail_command, jail_env
 from coding.driver import handle_one_run, let_go, start_next
 from coding.models import CodingRun
+from coding.sandbox import confinement_missing
 from coding.spare import STANDING
 from coding.stint import add_active_time
 from opscore.overrides import apply_override
@@ -113,6 +114,7 @@ def test_a_proven_single_shot_run_reads_no_repository_row_of_its_own(coding_repo
 
 @pytest.mark.django_db(transaction=True)
 def test_a_pass_starts_the_box_builder_once_for_its_harness_and_its_tests(coding_repo, monkeypatch):
+    confinement_missing()  # probed once a process: the probe's box is no pass's
     launches, real = [], subprocess.Popen
 
     class Counting(real):
@@ -290,10 +292,10 @@ def test_a_tree_handed_over_again_changes_only_what_is_not_the_sandboxs(tmp_path
 def test_a_pass_looks_at_its_boxes_read_only_mounts_once_for_its_harness_and_its_tests(
     coding_repo, monkeypatch
 ):
-    from coding import box
+    from coding import gitview
 
-    looked, real = [], box.git_common_dir
-    monkeypatch.setattr(box, "git_common_dir", lambda tree: looked.append(tree) or real(tree))
+    looked, real = [], gitview.git_dirs
+    monkeypatch.setattr(gitview, "git_dirs", lambda tree: looked.append(tree) or real(tree))
 
     run, _ = proven_single_shot(coding_repo)
 

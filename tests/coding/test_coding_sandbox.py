@@ -274,7 +274,7 @@ def test_a_gigabyte_of_output_is_capped_in_a_file_and_not_held_in_memory(attack,
 
 
 def test_a_rewritten_git_pointer_gets_no_directory_of_its_choosing_into_the_next_box(tmp_path):
-    from coding.box import git_common_dir
+    from coding.gitview import git_dirs
 
     secret = tmp_path / "operator" / ".ssh"
     (secret / "worktrees" / "x").mkdir(parents=True)
@@ -283,7 +283,7 @@ def test_a_rewritten_git_pointer_gets_no_directory_of_its_choosing_into_the_next
     tree.mkdir(parents=True)
     (tree / ".git").write_text(f"gitdir: {secret / 'worktrees' / 'x'}\n")
 
-    assert git_common_dir(tree) is None
+    assert git_dirs(tree) == (None, None)
 
 
 # forged_linked_worktree: the pointer kept, aimed at a linked worktree forged in the worktree;

@@ -1,6 +1,7 @@
 """A hostile coding harness: what a prompt-injected agent would try. The prompt is `@hostile`
 and a JSON object of targets; each attempt's outcome goes into `findings.json` in the
-worktree ("ok: …" when it worked, "blocked: …" when the box stopped it), for the test to read.
+worktree ("ok: …" when it worked, "blocked: …" when the box stopped it), for the test to read
+(attempts.py, beside it).
 """
 
 import json
@@ -11,24 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-line = next(text for text in sys.argv[-1].splitlines() if "@hostile " in text)
-targets = json.loads(line.split("@hostile ", 1)[1])
-attempts = targets.get("attempts", [])
-findings = {}
+from attempts import sent  # beside this file
 
-
-def attempt(name):
-    def record(action):
-        if name not in attempts:
-            return action
-        try:
-            findings[name] = f"ok: {action()}"[:500]
-        except Exception as error:  # every failure is a finding
-            findings[name] = f"blocked: {type(error).__name__}: {error}"[:500]
-        Path("findings.json").write_text(json.dumps(findings, indent=1))
-        return action
-
-    return record
+targets, findings, attempt = sent("@hostile")
 
 
 @attempt("parent_environ")
@@ -487,6 +473,6 @@ def _():
     return made
 
 
-if "wait_in_box" in attempts:
+if "wait_in_box" in targets["attempts"]:
     time.sleep(600)
 print(json.dumps({"type": "result", "subtype": "success", "is_error": False, "result": "done"}))

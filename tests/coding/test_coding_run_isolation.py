@@ -1,0 +1,91 @@
+"""A harness gets its worktree and nothing else: not another run's work through the
+repository's git directory (its refs, objects, worktrees' files, reflogs).
+
+The harness is tests/fake_harness/prying.py; the other run is the ordinary fake harness's,
+waiting for review (its worktree, branch and review commit all in place).
+"""
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from coding.driver import handle_one_run
+from coding.operations import approve_run
+from tests.coding.test_coding_sandbox import pytestmark  # noqa: F401 (the box, real Postgres)
+from tests.coding_support import new_run
+from tests.conftest import sh
+
+PRYING = [sys.executable, str(Path(__file__).parent.parent / "fake_harness" / "prying.py")]
+LOOKS = ["other_refs", "other_objects", "other_worktrees", "other_reflogs"]
+LOOKS += ["repository_leftovers"]
+
+
+def driven(run):
+    assert handle_one_run()
+    run.refresh_from_db()
+    return run
+
+
+@pytest.fixture
+def pry(coding_repo, settings):
+    """Another run waiting for review, the operator's own git run over the repository since
+    (a fetch, a reset, a gc: FETCH_HEAD, ORIG_HEAD, packed refs and objects, a commit graph),
+    and a way to send the prying harness at it."""
+    other = driven(new_run(coding_repo, "@greet", allow_merge=True))
+    assert other.status == "waiting_for_review", other.reason
+    repo = Path(coding_repo.path)
+    blob = hashlib.sha1(b"blob 22\0print('hello, world')\n").hexdigest()  # its change's
+    git_dir = repo / ".git"
+    (git_dir / "FETCH_HEAD").write_text(f"{other.head_sha}\t\tbranch '{other.branch}'\n")
+    (git_dir / "ORIG_HEAD").write_text(f"{other.head_sha}\n")
+    sh("git", "gc", "--quiet", cwd=repo)
+    targets = {"other_branch": other.branch, "other_sha": other.head_sha, "other_blob": blob}
+
+    def send(*attempts, **more):
+        settings.OPS_CODING_RUNNERS = {"command": PRYING}
+        prompt = "@prying " + json.dumps(targets | more | {"attempts": attempts})
+        return driven(new_run(coding_repo, prompt))
+
+    send.other = other
+    return send
+
+
+def findings(run) -> dict:
+    """What the harness found: in its worktree, or (a failed run's worktree is gone) as the
+    cleanup kept it under refs/opscore/runs/<id>."""
+    if run.worktree_path:
+        return json.loads(Path(run.worktree_path, "findings.json").read_text())
+    return json.loads(sh("git", "show", f"{run.state_ref}:findings.json", cwd=run.repository.path))
+
+
+def test_a_harness_sees_no_other_runs_refs_objects_worktrees_or_reflogs(pry):
+    run = pry(*LOOKS, "own_git")
+
+    seen = findings(run)
+    assert {name: seen[name][:8] for name in LOOKS} == dict.fromkeys(LOOKS, "blocked:"), seen
+    assert seen["own_git"].startswith("ok") and run.base_sha in seen["own_git"], seen
+    assert run.status == "waiting_for_review", run.reason
+
+
+def test_the_other_runs_work_still_merges_and_its_branch_is_whole_in_the_repository(
+    pry, settings
+):
+    other = pry.other
+    store = Path(settings.OPS_CODING_DIR, "objects", f"run-{other.id}")
+    alternates = Path(other.repository.path, ".git", "objects", "info", "alternates")
+    assert str(store.resolve()) in alternates.read_text()  # its objects, its own while it lives
+    pry("own_git")  # a run of its own in between, waiting for review beside it
+    approve_run(other, "code", by="ana")
+    approve_run(other, "merge", by="ana")
+
+    other = driven(other)
+
+    assert other.status == "completed" and other.merged_sha, other.reason
+    repo = Path(other.repository.path)
+    assert sh("git", "cat-file", "-t", other.head_sha, cwd=repo).strip() == "commit"
+    sh("git", "fsck", "--connectivity-only", "--no-dangling", cwd=repo)
+    assert (repo / "app.py").read_text() == "print('hello, world')\n"
+    assert not store.exists() and str(store.resolve()) not in alternates.read_text()
