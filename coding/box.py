@@ -19,6 +19,7 @@ from django.conf import settings
 from coding import jail
 from coding.egress import BOX_PORT
 from coding.gitview import view_mounts
+from coding.walks import WalkStopped, entries
 
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
 BOX_DIR = ".box"  # beside the worktree: the driver's files for the box, never inside it
@@ -76,44 +77,71 @@ def hand_over(paths: list[Path], uid: int | None, gid: int | None) -> None:
     """Give the worktree and HOME to the sandbox's uid (symlinks are not followed): whatever
     is not its already — what the driver's git wrote (a new worktree, a reset), the HOME's
     git config — rather than every file of the tree on every pass, which a chown (an inode
-    written, ctime and all) is even when the owner is the same."""
+    written, ctime and all) is even when the owner is the same. A bounded walk
+    (coding/walks.py): WalkStopped past its cap."""
     if uid is None:
         return
     for top in paths:
-        give(str(top), uid, gid)
-        for folder, dirs, files in os.walk(top):
-            for name in dirs + files:
-                give(os.path.join(folder, name), uid, gid)
+        with contextlib.suppress(FileNotFoundError):
+            give(str(top), os.lstat(top), uid, gid)
+    for entry in entries(paths):
+        with contextlib.suppress(FileNotFoundError):
+            give(entry.path, entry.stat(follow_symlinks=False), uid, gid)
 
 
-def give(path: str, uid: int, gid: int) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        owned = os.lstat(path)
-        if owned.st_uid != uid or owned.st_gid != gid:
+def give(path: str, owned: os.stat_result, uid: int, gid: int) -> None:
+    if owned.st_uid != uid or owned.st_gid != gid:
+        with contextlib.suppress(FileNotFoundError):
             os.chown(path, uid, gid, follow_symlinks=False)
 
 
 SET_IDS = stat.S_ISUID | stat.S_ISGID
 
 
-def disarm(paths: list[Path]) -> None:
+def disarm(paths: list[Path]) -> str:
     """No set-user- or set-group-id bit left on anything a box wrote in the worktree or HOME.
     In the box no_new_privs keeps them inert; but the worktree stays on the machine (a run
     waits for review for days), where a copy of an interpreter the command made set-user-id
     would run as the box's uid — Opscore's own where Opscore is not root — for whoever runs
-    it. Walked once the box is gone, so nothing of it moves a file meanwhile."""
-    for top in paths:
-        strip_ids(str(top))
-        for folder, dirs, files in os.walk(top):
-            for name in dirs + files:
-                strip_ids(os.path.join(folder, name))
+    it. Walked once the box is gone, so nothing of it moves a file meanwhile. The same walk
+    adds up the disk they take. '' — or why the pass fails: the walk stopped at its cap
+    (coding/walks.py; the run's folder is then closed to all but Opscore, so what the walk did
+    not reach is out of anyone else's reach too), or they take more than the disk cap."""
+    taken = 0
+    try:
+        for top in paths:
+            with contextlib.suppress(FileNotFoundError):
+                taken += disarmed(str(top), os.lstat(top))
+        for entry in entries(paths):
+            with contextlib.suppress(FileNotFoundError):
+                taken += disarmed(entry.path, entry.stat(follow_symlinks=False))
+    except WalkStopped as stopped:
+        for top in paths:
+            with contextlib.suppress(OSError):
+                os.chmod(top.parent, 0o700)
+        return f"the driver's walk of what it left stopped: {stopped}"
+    return too_big(taken)
 
 
-def strip_ids(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        mode = os.lstat(path).st_mode
-        if mode & SET_IDS and not stat.S_ISLNK(mode):  # a link's target is not the box's
-            os.chmod(path, stat.S_IMODE(mode) & ~SET_IDS)
+def disarmed(path: str, found: os.stat_result) -> int:
+    """The set-id bits taken off `path` (never through a link: its target is not the box's);
+    the bytes it takes on disk."""
+    if found.st_mode & SET_IDS and not stat.S_ISLNK(found.st_mode):
+        os.chmod(path, stat.S_IMODE(found.st_mode) & ~SET_IDS)
+    return found.st_blocks * 512
+
+
+def too_big(taken: int) -> str:
+    """Why the worktree and HOME take too much disk; '' while they are within the cap (a box
+    cannot be stopped from filling the disk while it runs, but no run goes on from there)."""
+    cap = settings.OPS_CODING_TREE_BYTES
+    if taken <= cap:
+        return ""
+    return f"its worktree and HOME take {in_mb(taken)} on disk, past the {in_mb(cap)} cap"
+
+
+def in_mb(size: int) -> str:
+    return f"{size / 1024**2:,.0f} MB"
 
 
 GITCONFIG = "[safe]\n\tdirectory = *\n"

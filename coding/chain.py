@@ -27,7 +27,7 @@ import contextlib
 import os
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from coding.box import box_spec, disarm
@@ -88,9 +88,10 @@ def resume(item: Chained | None, on_start=None) -> Finished | None:
     with open(log, "wb") as out:
         deadline = started + item.limits.seconds
         timed_out, total = pump(process, out, item.limits, deadline, stream=stream)
-    disarm([item.worktree])
+    overflow = disarm([item.worktree])
     seconds = time.monotonic() - started
-    return finished(process, log, item.limits, seconds, timed_out, total, [])
+    done = finished(process, log, item.limits, seconds, timed_out, total, [])
+    return replace(done, overflow=overflow)
 
 
 def release(item: Chained | None) -> None:

@@ -8,7 +8,6 @@ checkout, is caught the same way.
 
 import contextlib
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from coding.box import BOX_DIR, HOME_DIR
 from coding.chain import resume
 from coding.hardened_git import GitFailed, git, git_output, git_started
 from coding.sandbox import HarnessMissing, Unconfined, run_boxed
+from coding.walks import WalkStopped, entries, listed
 from coding.watch import unsaid
 from coding.worktrees import NOT_WORK
 
@@ -40,10 +40,12 @@ def run_check(label, argv, worktree, limits, on_start=None, notes=None, chained=
         done = resume(chained, on_start) or run_boxed(
             argv, worktree, limits, on_start=on_start, name=label, fresh_home=True
         )
-    except (HarnessMissing, Unconfined) as refused:
+    except (HarnessMissing, Unconfined, WalkStopped) as refused:
         return False, f"{label}: {refused}"
     if notes is not None:
         notes.extend(f"{label}: {note}" for note in done.notes)
+    if done.overflow:
+        return False, f"{label}: {done.overflow}"
     if done.timed_out:
         return False, f"{label}: timed out after {limits.seconds:.0f}s\n{done.output[-2000:]}"
     state = "passed" if done.exit_status == 0 else f"failed ({done.exit_status})"
@@ -172,8 +174,11 @@ def outside_state(worktree: Path, repo_path: str, status=None) -> dict:
     if not worktree.exists():  # cleaned up by a cancel: nothing left to judge
         return {}
     mine = {worktree.name, BOX_DIR, HOME_DIR}  # the box's own files and HOME
-    beside = sorted(p.name for p in jail.iterdir() if p.name not in mine)
-    siblings = sorted(p.name for p in jail.parent.iterdir() if not p.name.startswith("run-"))
+    try:
+        beside = [name for name in listed(jail) if name not in mine]
+        siblings = [name for name in listed(jail.parent) if not name.startswith("run-")]
+    except WalkStopped as stopped:  # no box writes there: only an unconfined run could
+        return {"stopped": str(stopped)}
     text = git(STATUS, repo_path) if text is None else text
     return {"beside": beside, "siblings": siblings, "main_checkout": text}
 
@@ -208,7 +213,9 @@ def start_status(repo_path: str):
 def escape_found(worktree: Path, repo_path: str, before: dict, status=None) -> str:
     """'' when the pass stayed inside its worktree; otherwise what it touched outside."""
     after = outside_state(worktree, repo_path, status)
-    if not after or not before:
+    if "stopped" in after:
+        return f"the driver's look around its worktree stopped: {after['stopped']}"
+    if not after or not before or "stopped" in before:
         return ""
     for key, label in [
         ("beside", "beside its worktree"),
@@ -221,14 +228,17 @@ def escape_found(worktree: Path, repo_path: str, before: dict, status=None) -> s
 
 
 def outward_symlink(worktree: Path) -> str:
+    """A link the harness left pointing out of its worktree, or why the look stopped (a
+    bounded walk, coding/walks.py); '' when there is none."""
     root = worktree.resolve()
-    for folder, dirs, files in os.walk(worktree):
-        dirs[:] = [d for d in dirs if d != ".git"]
-        for name in dirs + files:
-            path = Path(folder, name)
-            if path.is_symlink() and not resolved(path).is_relative_to(root):
+    try:
+        for entry in entries([worktree], skip=frozenset([".git"])):
+            path = Path(entry.path)
+            if entry.is_symlink() and not resolved(path).is_relative_to(root):
                 where = path.relative_to(worktree)
                 return f"the harness left a symlink pointing outside its worktree: {where}"
+    except WalkStopped as stopped:
+        return f"the driver's look for links out of its worktree stopped: {stopped}"
     return ""
 
 

@@ -33,6 +33,7 @@ from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
 from coding.spare import keep, stand_by, start_spare, take_spare
 from coding.stint import Stint
+from coding.walks import WalkStopped
 from coding.worktrees import ReviewCommit, WorktreeRefused, listing, provision, write_patch
 from opscore.models import Policy
 
@@ -226,6 +227,10 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare
     except (HarnessMissing, Unconfined) as refused:  # nothing launched
         transition(run, RunStatus.BLOCKED, str(refused), process_group=None)
         return None
+    except WalkStopped as stopped:  # what the last pass left, too much to hand over
+        why = f"the driver's walk of its worktree stopped: {stopped}"
+        transition(run, RunStatus.FAILED, why, process_group=None)
+        return None
     finally:
         before.close()
     note_on(run, "harness", done.notes)
@@ -338,6 +343,7 @@ def stop_reason(run: CodingRun, done, escape: str, change: Change) -> str:
     changed = change.stats["changed"]
     return (
         escape
+        or done.overflow
         or (done.timed_out and f"the harness ran past {done.seconds:.0f}s and was killed")
         or (changed > run.limits["max_changed_files"] and too_many(run, changed))
         or ""

@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
@@ -145,11 +145,12 @@ def run_boxed(
         deadline = started + limits.seconds
         timed_out, total = pump(process, out, limits, deadline, last=not pipes)
         notes += refusal_notes(door)
-    disarm([worktree, Path(variables["HOME"])])  # its box is gone; a chained one waits
+    overflow = disarm([worktree, Path(variables["HOME"])])  # its box is gone; a chained one waits
     for item in chained if timed_out else ():
         item.lost()  # killed with the launch
     seconds = time.monotonic() - started
-    return finished(process, log, limits, seconds, timed_out, total, notes, last=not pipes)
+    done = finished(process, log, limits, seconds, timed_out, total, notes, last=not pipes)
+    return replace(done, overflow=overflow)
 
 
 def box_folders(worktree: Path, env, egress) -> tuple[Path, dict]:

@@ -37,6 +37,7 @@ class Finished:
     output_cut: bool = False
     left_behind: int = 0  # processes still running when the command ended (then killed)
     notes: list = field(default_factory=list)  # refusals and kills, said on the run
+    overflow: str = ""  # why what it left fails the pass (coding/box.py's disarm), if it does
 
 
 def finished(process, log: Path, limits, seconds, timed_out, total, notes, last=True) -> Finished:

@@ -27,6 +27,7 @@ from coding.box import BOX_DIR, HOME_DIR
 from coding.hardened_git import GitFailed, git, git_env, git_output, git_settled, git_started
 from coding.models import BRANCH_PATTERN, CodingRun, Repository
 from coding.run_objects import objects_of, open_store, retire
+from coding.walks import remove
 
 # Caches and bytecode are never part of a run's change, with or without a .gitignore.
 NOT_WORK = [":(exclude,glob)**/__pycache__/**", ":(exclude,glob)**/*.py[co]"]
@@ -337,7 +338,7 @@ def clean_up(run: CodingRun) -> CodingRun:
         run.patch_ref = saved or run.patch_ref
         git(["worktree", "remove", "--force", "--", str(path)], run.repository.path)
         for beside in (HOME_DIR, BOX_DIR):  # the box's HOME and output go with the tree
-            shutil.rmtree(path.parent / beside, ignore_errors=True)
+            remove(path.parent / beside)
         with contextlib.suppress(OSError):
             path.parent.rmdir()
     else:  # deleted by hand: its registration goes

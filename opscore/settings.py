@@ -361,6 +361,9 @@ from opscore.settings_parts.coding import (  # noqa: E402, F401 (Django reads se
     OPS_CODING_RUNNERS,
     OPS_CODING_SANDBOX_GID,
     OPS_CODING_SANDBOX_UID,
+    OPS_CODING_TREE_BYTES,
+    OPS_CODING_WALK_ENTRIES,
+    OPS_CODING_WALK_SECONDS,
 )
 
 # The Markdown vault (a one-way projection for people): written every 30 minutes.

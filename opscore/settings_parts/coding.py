@@ -23,6 +23,13 @@ OPS_CODING_READ_PATHS = env_list("OPS_CODING_READ_PATHS")
 OPS_CODING_SANDBOX_UID = env_int("OPS_CODING_SANDBOX_UID", 65534)
 OPS_CODING_SANDBOX_GID = env_int("OPS_CODING_SANDBOX_GID", 65534)
 OPS_CODING_ALLOW_UNCONFINED = env_bool("OPS_CODING_ALLOW_UNCONFINED", False)
+# What a harness may leave for the driver to walk (coding/walks.py) and to keep on disk: past
+# these many files and folders, or seconds of one walk, or bytes in its worktree and HOME
+# after a pass, the pass fails saying so (a box cannot be kept from filling the disk while it
+# runs; no run goes on from there).
+OPS_CODING_WALK_ENTRIES = env_int("OPS_CODING_WALK_ENTRIES", 1_000_000)
+OPS_CODING_WALK_SECONDS = env_int("OPS_CODING_WALK_SECONDS", 120)
+OPS_CODING_TREE_BYTES = env_int("OPS_CODING_TREE_BYTES", 16 * 1024**3)
 # Egress for the runners that need their model's API (claude-code, codex): the host:port pairs
 # their box may reach through the egress proxy (coding/egress.py), e.g.
 # OPS_CODING_EGRESS=api.anthropic.com:443. Empty: no network at all. Tests and lint never get it.

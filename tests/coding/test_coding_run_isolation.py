@@ -1,5 +1,7 @@
 """A harness gets its worktree and nothing else: not another run's work through the
-repository's git directory (its refs, objects, worktrees' files, reflogs).
+repository's git directory (its refs, objects, worktrees' files, reflogs), and nothing it
+leaves — more files than a walk should count, folders deeper than a recursive walk goes, more
+disk than the cap — holds the driver or goes unsaid.
 
 The harness is tests/fake_harness/prying.py; the other run is the ordinary fake harness's,
 waiting for review (its worktree, branch and review commit all in place).
@@ -7,6 +9,7 @@ waiting for review (its worktree, branch and review commit all in place).
 
 import hashlib
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pytest
 
 from coding.driver import handle_one_run
 from coding.operations import approve_run
+from coding.worktrees import clean_up
 from tests.coding.test_coding_sandbox import pytestmark  # noqa: F401 (the box, real Postgres)
 from tests.coding_support import new_run
 from tests.conftest import sh
@@ -30,7 +34,7 @@ def driven(run):
 
 
 @pytest.fixture
-def pry(coding_repo, settings):
+def pry(coding_repo, settings, tmp_path):
     """Another run waiting for review, the operator's own git run over the repository since
     (a fetch, a reset, a gc: FETCH_HEAD, ORIG_HEAD, packed refs and objects, a commit graph),
     and a way to send the prying harness at it."""
@@ -50,7 +54,9 @@ def pry(coding_repo, settings):
         return driven(new_run(coding_repo, prompt))
 
     send.other = other
-    return send
+    yield send
+    # pytest's own clean-up of old temporary folders recurses: a deep tree left would break it
+    subprocess.run(["rm", "-rf", str(tmp_path / "coding")], check=False)
 
 
 def findings(run) -> dict:
@@ -70,9 +76,7 @@ def test_a_harness_sees_no_other_runs_refs_objects_worktrees_or_reflogs(pry):
     assert run.status == "waiting_for_review", run.reason
 
 
-def test_the_other_runs_work_still_merges_and_its_branch_is_whole_in_the_repository(
-    pry, settings
-):
+def test_the_other_runs_work_still_merges_and_its_branch_is_whole_in_the_repository(pry, settings):
     other = pry.other
     store = Path(settings.OPS_CODING_DIR, "objects", f"run-{other.id}")
     alternates = Path(other.repository.path, ".git", "objects", "info", "alternates")
@@ -89,3 +93,33 @@ def test_the_other_runs_work_still_merges_and_its_branch_is_whole_in_the_reposit
     sh("git", "fsck", "--connectivity-only", "--no-dangling", cwd=repo)
     assert (repo / "app.py").read_text() == "print('hello, world')\n"
     assert not store.exists() and str(store.resolve()) not in alternates.read_text()
+
+
+def test_a_harness_burying_its_home_in_files_fails_its_pass_in_one_line(pry, settings):
+    settings.OPS_CODING_WALK_ENTRIES = 50
+
+    run = pry("many_files", files=500)
+
+    assert findings(run)["many_files"].startswith("ok")
+    assert run.status == "failed", run.reason
+    assert "more than 50 files and folders" in run.reason and "\n" not in run.reason, run.reason
+    assert run.iterations.count() == 1  # the pass is counted, its cost kept
+
+
+def test_folders_deeper_than_a_recursive_walk_goes_are_walked_and_removed_all_the_same(pry):
+    run = pry("deep_dirs", depth=1200)
+
+    assert findings(run)["deep_dirs"].startswith("ok")
+    assert run.status == "waiting_for_review", run.reason
+    folder = Path(run.worktree_path).parent
+    clean_up(run)
+    assert not folder.exists()  # its HOME too, however deep
+
+
+def test_a_harness_filling_the_disk_past_the_cap_fails_its_run(pry, settings):
+    settings.OPS_CODING_TREE_BYTES = 2 * 1024**2
+
+    run = pry("big_file", megabytes=3)
+
+    assert findings(run)["big_file"].startswith("ok")
+    assert run.status == "failed" and "past the 2 MB cap" in run.reason, run.reason

@@ -1,6 +1,6 @@
-"""A coding harness that pries at what is not its own: other runs' work through the
-repository's git directory its box shows (their refs, their objects, their worktrees' files,
-reflogs). The prompt is
+"""A coding harness that pries at what is not its own and buries the driver in what is: other
+runs' work through the repository's git directory its box shows (their refs, their objects,
+their worktrees' files, reflogs), and trees too big or too deep for a walk. The prompt is
 `@prying` and a JSON object of targets; each attempt's outcome goes into `findings.json` in
 the worktree ("ok: …" when it got something, "blocked: …" when it got nothing), as
 hostile.py's do (attempts.py).
@@ -8,6 +8,7 @@ hostile.py's do (attempts.py).
 
 import contextlib
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -108,6 +109,35 @@ def _():
     git("status", "--porcelain")
     said = [git("rev-parse", "HEAD"), git("log", "--format=%s"), git("diff", "HEAD", "--stat")]
     return [*said, git("diff", "main", "--stat")]
+
+
+@attempt("many_files")
+def _():
+    """More files than any walk should have to count, in its HOME (never in the diff)."""
+    folder = Path(os.environ["HOME"], "many")
+    folder.mkdir()
+    for n in range(targets["files"]):
+        (folder / str(n)).touch()
+    return f"{targets['files']} files"
+
+
+@attempt("deep_dirs")
+def _():
+    """A chain of folders deeper than a recursive walk goes (Python's os.walk recurses)."""
+    path = os.environ["HOME"]
+    for _ in range(targets["depth"]):  # os.makedirs recurses too
+        path = os.path.join(path, "d")
+        os.mkdir(path)
+    return f"{targets['depth']} deep"
+
+
+@attempt("big_file")
+def _():
+    """Disk taken in its HOME, where no diff shows it."""
+    with open(Path(os.environ["HOME"], "big.bin"), "wb") as big:
+        for _ in range(targets["megabytes"]):
+            big.write(os.urandom(1 << 20))
+    return f"{targets['megabytes']} MB"
 
 
 print(json.dumps({"type": "result", "subtype": "success", "is_error": False, "result": "done"}))
