@@ -55,21 +55,33 @@ def parse_json(raw: str | bytes, field: str = "body"):
     if len(raw) > max_bytes():
         raise InputRefused(field, f"at most {max_bytes()} bytes")
     text = raw.decode("utf-8", errors="replace") if was_text else _utf8(raw, field)
-    if nesting_depth(text) > max_depth():
-        raise InputRefused(field, f"nested deeper than {max_depth()} levels")
+    value = _loads(text, field, max_depth())
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_one_each)
+        check_clean(value, "")
+    except InputRefused as refused:
+        raise InputRefused(refused.field or field, refused.message) from None
+    return value
+
+
+def parse_frame(raw: bytes, field: str, depth: int):
+    """JSON bytes that wrap a body (a JSON-RPC line around a tool call's arguments), read as
+    strictly as parse_json reads one: UTF-8, finite numbers, each key once, nested at most
+    `depth` levels. Its size and its strings are left to parse_json, which holds the body to
+    the limits once it is unwrapped."""
+    return _loads(_utf8(raw, field), field, depth)
+
+
+def _loads(text: str, field: str, depth: int):
+    if nesting_depth(text) > depth:  # json.loads recurses once per level
+        raise InputRefused(field, f"nested deeper than {depth} levels")
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_one_each)
     except InputRefused:
         raise InputRefused(field, "NaN and Infinity are not numbers JSON allows") from None
     except _GivenTwice as twice:
         raise InputRefused(field, str(twice)) from None
     except ValueError as error:
         raise InputRefused(field, f"not valid JSON: {error}") from None
-    try:
-        check_clean(value, "")
-    except InputRefused as refused:
-        raise InputRefused(refused.field or field, refused.message) from None
-    return value
 
 
 def _utf8(raw: bytes, field: str) -> str:

@@ -6,9 +6,9 @@ import os
 
 import anyio
 from django.core.management.base import BaseCommand, CommandError
-from mcp.server.stdio import stdio_server
 
 from console.agent_mcp import build_server
+from console.agent_mcp_wire import serve_stdio
 from console.models import AgentToken, digest
 from opscore.cli import REFUSED
 
@@ -24,10 +24,4 @@ class Command(BaseCommand):
         token = AgentToken.objects.active().filter(digest=digest(secret)).first()
         if token is None:
             raise CommandError(f"${token_env} holds no active agent token", returncode=REFUSED)
-        server = build_server(secret)
-
-        async def main():
-            async with stdio_server() as (read, write):
-                await server.run(read, write, server.create_initialization_options())
-
-        anyio.run(main)
+        anyio.run(serve_stdio, build_server(secret))

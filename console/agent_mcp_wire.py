@@ -1,0 +1,123 @@
+"""The stdio wire of `manage.py agent_mcp`. The SDK's stdio transport writes the answers (and
+keeps stray prints off stdout while it serves); each line the runtime sends is read here, as
+every other boundary reads a body (opscore.inputs). The SDK's own reader replaced bytes that are
+not UTF-8 with U+FFFD and kept the last of a key given twice, so the tool acted on other words
+than were sent; it dropped a line it could not read with a debug log, so a request in it waited
+for its answer forever; and at the end of input it cancelled the calls still running and
+answered them 'Connection closed', though their work was done (a claimed job's lease token was
+lost with its answer). Here each line is answered, and the end of input waits for the answers."""
+
+import io
+import json
+import sys
+
+import anyio
+import mcp_types as types
+from mcp.server.lowlevel import Server
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+from pydantic import ValidationError
+
+from opscore.inputs import InputRefused, describe_invalid, max_depth, parse_frame
+
+# A line wraps a tool call's arguments in three levels (the message, its params, the arguments);
+# the arguments are held to the body limits themselves (console.agent_mcp.within_limits).
+ENVELOPE_DEPTH = 3
+# How long the answers to calls still running are awaited once the input has ended.
+DRAIN_SECONDS = 30
+CANCELLED = "notifications/cancelled"  # the request it names is never answered
+
+
+def read_message(line: bytes) -> SessionMessage | types.JSONRPCError:
+    """One line as a message for the server, or the error that answers it."""
+    try:
+        value = parse_frame(line.rstrip(b"\r\n"), "line", max_depth() + ENVELOPE_DEPTH)
+    except InputRefused as refused:
+        return refusal(types.PARSE_ERROR, str(refused), id_in(line))
+    try:
+        message = types.jsonrpc_message_adapter.validate_python(value, by_name=False)
+    except ValidationError as invalid:
+        return refusal(types.INVALID_REQUEST, describe_invalid(invalid), id_of(value))
+    if isinstance(message, types.JSONRPCNotification) and "id" in value:
+        # The SDK reads {"id": null, …} (or an object, true, 1.5) as a notification: unanswered.
+        return refusal(types.INVALID_REQUEST, "id: a string or an integer", None)
+    return SessionMessage(message)
+
+
+def refusal(code: int, message: str, request_id) -> types.JSONRPCError:
+    error = types.ErrorData(code=code, message=message)
+    return types.JSONRPCError(jsonrpc="2.0", id=request_id, error=error)
+
+
+def id_in(line: bytes) -> int | str | None:
+    """The id of a request that cannot be served, read leniently so that it still gets its
+    answer; None (JSON-RPC's null) when even that fails."""
+    try:
+        value = json.loads(line.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError):
+        return None
+    return id_of(value)
+
+
+def id_of(value) -> int | str | None:
+    found = value.get("id") if isinstance(value, dict) else None
+    return found if isinstance(found, int | str) and not isinstance(found, bool) else None
+
+
+class Wire:
+    """Between the pipe and the server: what comes in is read (read_message), what goes out is
+    relayed, and the requests not yet answered are counted, so the end of input waits for them."""
+
+    def __init__(self, stdout):
+        self.stdout = stdout
+        self.waiting: set = set()
+        self.answered = anyio.Event()
+
+    async def read(self, lines, inbox) -> None:
+        async with inbox:
+            async for line in lines:
+                if not line.strip():
+                    continue
+                item = read_message(line)
+                if isinstance(item, types.JSONRPCError):
+                    await self.stdout.send(SessionMessage(item))
+                    continue
+                self.expect(item.message)
+                await inbox.send(item)
+            with anyio.move_on_after(DRAIN_SECONDS):
+                while self.waiting:
+                    await self.answered.wait()
+                    self.answered = anyio.Event()
+
+    def expect(self, message) -> None:
+        if isinstance(message, types.JSONRPCRequest):
+            self.waiting.add(message.id)
+        elif isinstance(message, types.JSONRPCNotification) and message.method == CANCELLED:
+            self.waiting.discard((message.params or {}).get("requestId"))
+            self.answered.set()
+
+    async def relay(self, outbox) -> None:
+        async with outbox:
+            async for item in outbox:
+                if isinstance(item.message, types.JSONRPCResponse | types.JSONRPCError):
+                    self.waiting.discard(item.message.id)
+                    self.answered.set()
+                await self.stdout.send(item)
+
+
+async def serve_stdio(server: Server) -> None:
+    """Serve one runtime on stdin and stdout until its input ends and every request is
+    answered (or DRAIN_SECONDS have passed). Reading stdin here gives up the SDK's pointing of
+    fd 0 at /dev/null while it serves, which no verb needs: none reads stdin for a remote
+    caller (agentbus_inputs.REMOTE)."""
+    nothing = anyio.wrap_file(io.StringIO())  # the SDK reads no line: they are read here
+    async with stdio_server(stdin=nothing) as (unused, stdout):
+        unused.close()
+        wire = Wire(stdout)
+        inbox_writer, inbox = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+        outbox, outbox_reader = anyio.create_memory_object_stream[SessionMessage](0)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(wire.read, anyio.wrap_file(sys.stdin.buffer), inbox_writer)
+            tasks.start_soon(wire.relay, outbox_reader)
+            await server.run(inbox, outbox, server.create_initialization_options())
+        await stdout.aclose()
