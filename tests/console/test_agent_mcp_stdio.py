@@ -3,6 +3,7 @@ every request is answered (its id when it can be read), nothing it could not rea
 the session keeps working, and the process never ends in a traceback."""
 
 import json
+import select
 import subprocess
 import sys
 
@@ -104,3 +105,21 @@ def test_calls_running_when_the_input_ends_are_answered_with_what_they_did(outsi
     claimed = answers[1]["result"]["structuredContent"]
     assert claimed["jobs"][0]["lease_token"] == str(Step.objects.get(pk=job.pk).lease_token)
     assert answers[2]["result"]["structuredContent"]["event"]["kind"] == "ops.y"
+
+
+def test_a_client_that_stops_reading_ends_the_server_with_one_line(secret):
+    env = child_environment(60, OPS_AGENT_TOKEN=secret)
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    with subprocess.Popen(COMMAND, cwd=ROOT, env=env, **pipes) as process:
+        process.stdin.write(frame(HELLO[0]) + b"\n")
+        process.stdin.flush()
+        if select.select([process.stdout], [], [], 120)[0]:  # its answer to initialize
+            process.stdout.readline()
+        process.stdout.close()  # the runtime reads no further answer
+        calls = [frame(HELLO[1]), tool_call(1, "claim-jobs", {})]
+        stderr = process.communicate(b"".join(line + b"\n" for line in calls), timeout=120)[1]
+
+    assert "Traceback" not in stderr.decode()
+    last = stderr.decode().splitlines()[-1]
+    assert last == "opscore agent_mcp: the client stopped reading its answers"
+    assert process.returncode == 141

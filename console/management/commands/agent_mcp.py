@@ -3,6 +3,7 @@ an environment variable (never an argument: those show in `ps`). Point an MCP cl
 `manage.py agent_mcp --token-env OPS_AGENT_TOKEN` with that variable set."""
 
 import os
+import sys
 
 import anyio
 from django.core.management.base import BaseCommand, CommandError
@@ -10,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from console.agent_mcp import build_server
 from console.agent_mcp_wire import serve_stdio
 from console.models import AgentToken, digest
-from opscore.cli import REFUSED
+from opscore.cli import REFUSED, reader_gone
 
 
 class Command(BaseCommand):
@@ -24,4 +25,8 @@ class Command(BaseCommand):
         token = AgentToken.objects.active().filter(digest=digest(secret)).first()
         if token is None:
             raise CommandError(f"${token_env} holds no active agent token", returncode=REFUSED)
-        anyio.run(serve_stdio, build_server(secret))
+        try:
+            anyio.run(serve_stdio, build_server(secret))
+        except* BrokenPipeError:  # the SDK's writer meets it inside a task group
+            sys.stderr.write("opscore agent_mcp: the client stopped reading its answers\n")
+            reader_gone()
