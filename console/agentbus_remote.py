@@ -57,8 +57,9 @@ def verb_parsers() -> dict[str, argparse.ArgumentParser]:
 def serve(agent: str, verb: str, data: dict) -> dict:
     """Run one verb for the token's agent; raises the agentbus_inputs errors."""
     parser = verb_parsers().get(verb)
-    if parser is None:
-        raise NotFound(f"no agent-bus verb {verb!r}", {"verb": sorted(verb_parsers())})
+    if parser is None:  # the name is what it sends too: masked, and cut short
+        named = scrub(verb)[:100]
+        raise NotFound(f"no agent-bus verb {named!r}", {"verb": sorted(verb_parsers())})
     if verb in NOT_REMOTE:
         raise Forbidden(f"{verb} is not an agent's to call: {NOT_REMOTE[verb]}")
     data = act_as(agent, verb, scrub(dict(data)))

@@ -172,3 +172,12 @@ def test_a_tool_call_larger_than_an_api_body_is_refused(outside, settings):
     (refused,) = session(secret, [("emit-event", {"topic": "ops.x", "title": "t" * 2000})])[1]
 
     assert refused["is_error"] and refused["errors"] == {"arguments": ["at most 1000 bytes"]}
+
+
+def test_a_tool_named_with_a_secret_is_refused_without_echoing_it(outside):
+    secret = AgentToken.issue(outside, "claude-code", actor="test")[1]
+
+    (refused,) = session(secret, [(secret, {})])[1]
+
+    assert refused["is_error"] and refused["error"].startswith("no agent-bus verb 'opsa_")
+    assert secret not in str(refused)
