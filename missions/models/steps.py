@@ -370,7 +370,10 @@ class StepAttempt(models.Model):
     step = models.ForeignKey(  # attempt_no_unique (step, attempt_no) serves lookups by step
         Step, on_delete=models.PROTECT, related_name="attempts", db_index=False
     )
-    attempt_no = models.PositiveIntegerField()
+    # Not a PositiveIntegerField: its CHECK (attempt_no >= 0) would be set up again for every
+    # statement writing the table, twice a step; the claim copies the number from the step's
+    # attempt_count, which step_row_valid keeps whole.
+    attempt_no = models.IntegerField(validators=[MinValueValidator(0)])
     worker_id = models.CharField(max_length=200)
     lease_token = models.UUIDField(default=uuid.uuid4)
     started_at = models.DateTimeField(db_default=Now())
