@@ -4,12 +4,13 @@ import uuid
 
 from django.core.validators import MinValueValidator
 from django.db import connection, models
-from django.db.models import BooleanField, F, Func, Q
+from django.db.models import F, Q
 from django.db.models.functions import Now
 
 from missions.models.proposals import Proposal
 from opscore.db import in_seconds, start_of_today
 from opscore.digests import content_digest
+from opscore.row_checks import WholeRowCheck
 
 
 class MissionStatus(models.TextChoices):
@@ -120,7 +121,7 @@ NO_LEASE = {"lease_token": None, "lease_expires_at": None, "lease_owner": ""}
 # ... and a step that is not blocked says nothing of what it waited for: a failed step whose
 # words a person refused read "blocked: waiting for a person to approve its words" on the Stage.
 NOT_BLOCKED = {"blocked_reason": "", "blocked_code": ""}
-# The arguments of missions_step_row_valid, in its order.
+# The columns missions_step_row_valid reads (Django's validation hands it a row of these).
 ROW_RULE_FIELDS = [
     "status",
     "lease_token",
@@ -253,16 +254,14 @@ class Step(models.Model):
                 name="step_dedupe_unique",
             ),
             # Whole numbers in range, a blocked step says why, a running step holds exactly one
-            # lease and any other none: one CHECK calling missions_step_row_valid
-            # (missions/sql/step_row_valid.*.sql). Postgres sets up every CHECK expression of a
-            # table again for each statement that writes it (twice a step); a call's is a third
-            # of the three expressions it replaced.
-            models.CheckConstraint(
-                condition=Func(
-                    *ROW_RULE_FIELDS,
-                    function="missions_step_row_valid",
-                    output_field=BooleanField(),
-                ),
+            # lease and any other none: CHECK (missions_step_row_valid(missions_step))
+            # (missions/sql/step_row_valid.*.sql). Postgres sets up every CHECK of a table
+            # again for each statement that writes it (twice a step): a call handed the whole
+            # row is the cheapest tree it can read (opscore.row_checks).
+            WholeRowCheck(
+                function="missions_step_row_valid",
+                fields=ROW_RULE_FIELDS,
+                row_type="missions_step",
                 name="step_row_valid",
             ),
         ]

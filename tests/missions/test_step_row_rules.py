@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Now
 
 from missions.models import Step
@@ -60,3 +60,15 @@ def test_validation_reports_the_broken_rule_before_a_save():
         step.validate_constraints()
     step.blocked_reason = "waits for a human"
     step.validate_constraints()
+
+
+def test_the_database_hands_the_rule_the_whole_row():
+    """Postgres prepares a table's CHECKs again for every statement that writes it, twice a step
+    on the workers' path: one whole-row reference is the cheapest tree the rule can have."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'step_row_valid'"
+        )
+        (definition,) = cursor.fetchone()
+
+    assert definition == "CHECK (missions_step_row_valid(missions_step.*))"
