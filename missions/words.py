@@ -31,11 +31,7 @@ WITHHELD = "[withheld: it looks like a secret; words nobody may read can only be
 
 
 class WordsRefused(DecisionRefused):
-    """A words decision that cannot be taken; `status` as the API answers it."""
-
-    def __init__(self, message: str, status: int = 409):
-        super().__init__(message)
-        self.status = status
+    """A words decision that cannot be taken; `status` as the API answers it (DecisionRefused's)."""
 
 
 def words_to_approve(step) -> str | None:
