@@ -18,7 +18,7 @@ from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
-from opscore.inputs import InputRefused, describe_invalid, max_depth, parse_frame
+from opscore.inputs import InputRefused, describe_invalid, max_bytes, max_depth, parse_frame
 
 # A line wraps a tool call's arguments in three levels (the message, its params, the arguments);
 # the arguments are held to the body limits themselves (console.agent_mcp.within_limits).
@@ -26,6 +26,27 @@ ENVELOPE_DEPTH = 3
 # How long the answers to calls still running are awaited once the input has ended.
 DRAIN_SECONDS = 30
 CANCELLED = "notifications/cancelled"  # the request it names is never answered
+SKIP_CHUNK = 64 * 1024  # what is read at a time of a line too long to keep
+
+
+def line_limit() -> int:
+    """The longest line worth reading: a body at its limit with every byte written as a
+    six-byte escape, and the envelope around it. A longer one cannot hold an acceptable call,
+    and reading it whole would let a runtime fill the server's memory with one line."""
+    return 6 * max_bytes() + 4096
+
+
+async def lines_of(stream, limit: int):
+    """Each line of `stream` (bytes), or None for a line longer than `limit`, which is read
+    past in chunks and never held whole."""
+    read = anyio.to_thread.run_sync
+    while line := await read(stream.readline, limit + 1):
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = await read(stream.readline, SKIP_CHUNK)
+        yield None
 
 
 def read_message(line: bytes) -> SessionMessage | types.JSONRPCError:
@@ -42,6 +63,11 @@ def read_message(line: bytes) -> SessionMessage | types.JSONRPCError:
         # The SDK reads {"id": null, …} (or an object, true, 1.5) as a notification: unanswered.
         return refusal(types.INVALID_REQUEST, "id: a string or an integer", None)
     return SessionMessage(message)
+
+
+def too_long() -> types.JSONRPCError:
+    """Its id is not looked for: that would mean reading the line."""
+    return refusal(types.PARSE_ERROR, f"line: longer than {line_limit()} bytes", None)
 
 
 def refusal(code: int, message: str, request_id) -> types.JSONRPCError:
@@ -76,9 +102,9 @@ class Wire:
     async def read(self, lines, inbox) -> None:
         async with inbox:
             async for line in lines:
-                if not line.strip():
+                if line is not None and not line.strip():
                     continue
-                item = read_message(line)
+                item = read_message(line) if line is not None else too_long()
                 if isinstance(item, types.JSONRPCError):
                     await self.stdout.send(SessionMessage(item))
                     continue
@@ -117,7 +143,8 @@ async def serve_stdio(server: Server) -> None:
         inbox_writer, inbox = anyio.create_memory_object_stream[SessionMessage | Exception](0)
         outbox, outbox_reader = anyio.create_memory_object_stream[SessionMessage](0)
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(wire.read, anyio.wrap_file(sys.stdin.buffer), inbox_writer)
+            lines = lines_of(sys.stdin.buffer, line_limit())
+            tasks.start_soon(wire.read, lines, inbox_writer)
             tasks.start_soon(wire.relay, outbox_reader)
             await server.run(inbox, outbox, server.create_initialization_options())
         await stdout.aclose()

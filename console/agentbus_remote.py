@@ -59,7 +59,8 @@ def serve(agent: str, verb: str, data: dict) -> dict:
     parser = verb_parsers().get(verb)
     if parser is None:  # the name is what it sends too: masked, and cut short
         named = scrub(verb)[:100]
-        raise NotFound(f"no agent-bus verb {named!r}", {"verb": sorted(verb_parsers())})
+        callable_here = sorted(set(verb_parsers()) - set(NOT_REMOTE))
+        raise NotFound(f"no agent-bus verb {named!r}", {"verb": callable_here})
     if verb in NOT_REMOTE:
         raise Forbidden(f"{verb} is not an agent's to call: {NOT_REMOTE[verb]}")
     data = act_as(agent, verb, scrub(dict(data)))

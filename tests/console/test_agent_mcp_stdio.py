@@ -53,11 +53,11 @@ def tool_call(request_id, name: str, arguments: dict) -> bytes:
     return frame({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params})
 
 
-def serve(secret: str, lines: list[bytes]) -> tuple[dict, list[dict], str]:
+def serve(secret: str, lines: list[bytes], **env) -> tuple[dict, list[dict], str]:
     """The lines after the handshake, then the end of input, as `printf … | agent_mcp` sends
     them: (answers by id, answers to no id, stderr)."""
     sent = b"".join(line + b"\n" for line in [*map(frame, HELLO), *lines])
-    env = child_environment(60, OPS_AGENT_TOKEN=secret)
+    env = child_environment(60, OPS_AGENT_TOKEN=secret, **env)
     done = subprocess.run(COMMAND, input=sent, capture_output=True, cwd=ROOT, env=env, timeout=120)
     answers = [json.loads(line) for line in done.stdout.splitlines()]
     by_id = {a["id"]: a for a in answers if a.get("id") is not None}
@@ -105,6 +105,18 @@ def test_calls_running_when_the_input_ends_are_answered_with_what_they_did(outsi
     claimed = answers[1]["result"]["structuredContent"]
     assert claimed["jobs"][0]["lease_token"] == str(Step.objects.get(pk=job.pk).lease_token)
     assert answers[2]["result"]["structuredContent"]["event"]["kind"] == "ops.y"
+
+
+def test_a_line_too_long_for_any_call_is_refused_unread_and_the_session_goes_on(outside, secret):
+    huge = tool_call(1, "emit-event", {"topic": "ops.huge", "title": "x" * 2_000_000})
+    lines = [huge, tool_call(2, "emit-event", {"topic": "ops.after"})]
+
+    by_id, unnamed, stderr = serve(secret, lines, OPS_MAX_INPUT_BYTES=1024)
+
+    assert [a["error"]["message"] for a in unnamed] == ["line: longer than 10240 bytes"]
+    assert 1 not in by_id and not Event.objects.filter(kind="ops.huge").exists()
+    assert by_id[2]["result"]["structuredContent"]["event"]["kind"] == "ops.after"
+    assert "Traceback" not in stderr
 
 
 def test_a_client_that_stops_reading_ends_the_server_with_one_line(secret):
