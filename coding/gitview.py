@@ -115,6 +115,11 @@ def store_path(run_id: int) -> Path:
     return coding_root(settings.OPS_CODING_DIR) / STORES / f"run-{run_id}"
 
 
+def retired_path() -> Path:
+    """Where ended runs' objects are kept (coding/run_objects.retire): no box shows it."""
+    return coding_root(settings.OPS_CODING_DIR) / STORES / "retired"
+
+
 def store_of(resolved: str) -> Path | None:
     """The object store of the run whose checkout (its worktree, its merge's scratch tree)
     `resolved` (a real path) is, if it has one (a run provisioned before stores were kept has

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from coding.gitview import git_dirs, store_path
+from coding.gitview import git_dirs, retired_path, store_path
 from coding.hardened_git import GitFailed, git
 
 ALTERNATES = Path("info", "alternates")
@@ -71,13 +71,18 @@ def publish(run_id: int, repo_path: str) -> None:
 
 def retire(run_id: int, repo_path: str, objects: Path | None = None) -> None:
     """The run's end, its worktree gone: its objects (its branch's, its kept states') into the
-    repository's store, then the store struck from the alternates and removed. `objects`:
-    the repository's store, as objects_of() found it while the worktree was there."""
+    retired store, listed first, then the run's store struck from the alternates and removed.
+    `objects`: the repository's store, as objects_of() found it while the worktree was there."""
     store = store_path(run_id)
     if not store.is_dir():
         return
-    objects = objects or repository_objects(repo_path)
-    moved(store, objects)
+    objects, kept = objects or repository_objects(repo_path), retired_path()
+    try:
+        kept.mkdir(exist_ok=True)
+        enlist(objects, kept)
+    except OSError as error:
+        raise GitFailed(f"the retired object store could not be opened: {error}") from None
+    moved(store, kept)
     try:
         unlist(objects, store)
         shutil.rmtree(store)

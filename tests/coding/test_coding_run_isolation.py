@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from coding.driver import handle_one_run
-from coding.operations import approve_run
+from coding.operations import approve_run, cancel
 from coding.worktrees import clean_up
 from tests.coding.test_coding_sandbox import pytestmark  # noqa: F401 (the box, real Postgres)
 from tests.coding_support import new_run
@@ -93,6 +93,18 @@ def test_the_other_runs_work_still_merges_and_its_branch_is_whole_in_the_reposit
     sh("git", "fsck", "--connectivity-only", "--no-dangling", cwd=repo)
     assert (repo / "app.py").read_text() == "print('hello, world')\n"
     assert not store.exists() and str(store.resolve()) not in alternates.read_text()
+
+
+def test_a_cancelled_runs_work_is_kept_for_the_operator_and_out_of_later_boxes(pry):
+    other = cancel(pry.other, "not wanted", actor="ana")
+    clean_up(other)
+    repo = Path(other.repository.path)
+
+    run = pry("other_objects")
+
+    assert findings(run)["other_objects"].startswith("blocked:"), findings(run)
+    assert sh("git", "cat-file", "-t", other.head_sha, cwd=repo).strip() == "commit"
+    sh("git", "fsck", "--connectivity-only", "--no-dangling", cwd=repo)
 
 
 def test_a_harness_burying_its_home_in_files_fails_its_pass_in_one_line(pry, settings):
