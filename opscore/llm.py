@@ -13,7 +13,7 @@ import traceback
 from django.conf import settings
 
 from opscore.budgets import check_budget, lane_of
-from opscore.inputs import MalformedReply, max_bytes, parse_reply, without_nul
+from opscore.inputs import LONE_SURROGATE, MalformedReply, max_bytes, parse_reply, without_nul
 from opscore.llm_providers import (
     BODY_CAP_FACTOR,
     OFFLINE_NOTE,
@@ -28,7 +28,9 @@ from opscore.llm_providers import (
     OverBudget,
     TransientLLMError,
     cost_of,
+    count,
     get_provider,
+    model_name,
     offline_mark,
     one_line,
     provider_override,
@@ -186,16 +188,30 @@ def tokens_of(reply: LLMReply) -> tuple[int, int]:
 
 
 def within_limit(reply: LLMReply) -> LLMReply:
-    """A reply is input like any other: over OPS_MAX_INPUT_BYTES it is refused, not stored."""
-    size = len(reply.text.encode("utf-8", errors="surrogatepass"))
-    if size > max_bytes():
+    """A reply is input like any other: over OPS_MAX_INPUT_BYTES, with a lone surrogate (no
+    UTF-8, so no row, carries one) or with token counts no column holds, it is refused, not
+    stored; each of the last two used to fail the LLMCall row's write and leave the step
+    running."""
+    reply = dataclasses.replace(reply, model=model_name(reply.model))
+    if (count(reply.input_tokens), count(reply.output_tokens)) != tokens_of(reply):
+        usage = f"{reply.input_tokens!r} in, {reply.output_tokens!r} out"
         raise LLMReplyError(
-            f"{reply.provider}: a reply of {size} bytes, over the {max_bytes()}-byte limit",
-            input_tokens=reply.input_tokens,
-            output_tokens=reply.output_tokens,
-            model=reply.model,
+            f"{reply.provider}: usage {usage} is not a token count", model=reply.model
         )
+    problem = reply_problem(reply.text)
+    if problem:
+        tokens = {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens}
+        raise LLMReplyError(f"{reply.provider}: {problem}", **tokens, model=reply.model)
     return reply
+
+
+def reply_problem(text: str) -> str:
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > max_bytes():
+        return f"a reply of {size} bytes, over the {max_bytes()}-byte limit"
+    if LONE_SURROGATE.search(text):
+        return "the reply holds a lone surrogate (\\ud800-\\udfff), not text"
+    return ""
 
 
 def record_failure(row: dict, attempt: int, error: LLMError, started: float, request) -> None:

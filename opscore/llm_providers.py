@@ -21,13 +21,15 @@ from decimal import Decimal
 import httpx
 from django.conf import settings
 
-from opscore.inputs import describe_invalid, max_bytes
+from opscore.inputs import LONE_SURROGATE, describe_invalid, max_bytes
 
 TIERS = ("cheap", "main")
 # How much of a reply's body is read at most, as a multiple of the reply limit: room for JSON
 # escaping around a reply that is within the limit, and for reading the usage of one that is
 # not, without ever holding an endless reply in RAM.
 BODY_CAP_FACTOR = 64
+# The most tokens an LLMCall row's columns hold (PostgreSQL integer).
+MAX_COUNT = 2**31 - 1
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -54,7 +56,8 @@ class LLMReplyError(LLMError):
 
     def __init__(self, message: str, *, input_tokens: int = 0, output_tokens: int = 0, model=""):
         super().__init__(message)
-        self.input_tokens, self.output_tokens, self.model = input_tokens, output_tokens, model
+        self.input_tokens, self.output_tokens = input_tokens, output_tokens
+        self.model = model_name(model)
 
 
 class OverBudget(LLMError):
@@ -162,7 +165,7 @@ class AnthropicProvider:
         known = {
             "input_tokens": count(usage.get("input_tokens")),
             "output_tokens": count(usage.get("output_tokens")),
-            "model": str(data.get("model") or "")[:100],
+            "model": model_name(data.get("model")),
         }
         try:
             message = self._anthropic.types.Message.model_validate(data)
@@ -214,13 +217,16 @@ class OllamaProvider:
         known = {
             "input_tokens": count(data.get("prompt_eval_count")),
             "output_tokens": count(data.get("eval_count")),
-            "model": str(data.get("model") or asked_for)[:100],
+            "model": model_name(data.get("model") or asked_for),
         }
         message = data.get("message")
         text = message.get("content") if isinstance(message, dict) else None
         if not isinstance(text, str):
             raise LLMReplyError("ollama: malformed reply: no message.content text", **known)
-        return LLMReply(text=text, **known, provider=self.name)
+        # Ollama leaves a count out (a cached prompt); one it gives is checked by call_llm.
+        given = {"input_tokens": data.get("prompt_eval_count") or 0}
+        given["output_tokens"] = data.get("eval_count") or 0
+        return LLMReply(text=text, **(known | given), provider=self.name)
 
 
 def read_capped(chunks, provider: str) -> bytes:
@@ -251,7 +257,14 @@ def json_object(raw: bytes, provider: str) -> dict:
 
 def count(value) -> int:
     """A token count as the reply gave it, or 0 when it gave none that makes sense."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    return value if whole and 0 <= value <= MAX_COUNT else 0
+
+
+def model_name(value) -> str:
+    """A model's name as a reply gave it, as its LLMCall row can hold it: no NUL, no lone
+    surrogate (PostgreSQL stores neither), at most the column's 100 characters."""
+    return LONE_SURROGATE.sub("", str(value or "")).replace("\x00", "")[:100]
 
 
 def status_error(provider: str, status: int, detail: str) -> LLMError:

@@ -1,0 +1,71 @@
+"""What a reply says besides its words is input too: a provider answering 200 with a lone
+surrogate in its text, a NUL or an overlong model name, or token counts no column can hold (or
+below zero) gets a recorded bad reply with a one-line reason, never a worker that falls over
+in the middle of writing the call's row and leaves its step running."""
+
+import json
+
+import pytest
+
+from missions.worker import handle_one_step
+from opscore.models import LLMCall
+from tests.factories import make_step
+from tests.opscore.test_llm_faults import (  # noqa: F401 (no_pause is a fixture)
+    PROVIDERS,
+    Served,
+    assert_failed_once_without_retry,
+    no_pause,
+    replies,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def usage(provider, body, given, taken):
+    if provider == "anthropic":
+        return body(usage={"input_tokens": given, "output_tokens": taken})
+    return body(prompt_eval_count=given, eval_count=taken)
+
+
+def answer(monkeypatch, provider, raw):
+    served = Served((200, raw))
+    PROVIDERS[provider][0](monkeypatch, served)
+    step = make_step("analyze", payload={"topic": "disk"}, max_attempts=3)
+    handle_one_step("w1")
+    return step, served
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_lone_surrogate_in_the_reply_text_is_a_bad_reply(monkeypatch, provider):
+    body = PROVIDERS[provider][1]
+    step, served = answer(monkeypatch, provider, json.dumps(body(text="fine \ud800")).encode())
+
+    assert_failed_once_without_retry(step, served)
+    assert "lone surrogate" in step.last_error
+    assert LLMCall.objects.get(step=step).outcome == "bad_reply"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("given, taken", [(10**30, 200), (1000, -5), (2**31, 0)])
+def test_token_counts_no_column_holds_are_a_bad_reply(monkeypatch, provider, given, taken):
+    body = PROVIDERS[provider][1]
+    step, served = answer(
+        monkeypatch, provider, replies(200, usage(provider, body, given, taken))[1]
+    )
+
+    assert_failed_once_without_retry(step, served)
+    assert "token count" in step.last_error
+    call = LLMCall.objects.get(step=step)
+    assert call.outcome == "bad_reply" and 0 <= call.input_tokens < 2**31
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("model", ["claude\u0000x", "m" * 300])
+def test_a_model_name_is_kept_as_a_row_can_hold_it(monkeypatch, provider, model):
+    body = PROVIDERS[provider][1]
+    step, _ = answer(monkeypatch, provider, replies(200, body(model=model))[1])
+
+    step.refresh_from_db()
+    assert step.status == "succeeded", step.last_error
+    call = LLMCall.objects.get(step=step)
+    assert "\x00" not in call.model and len(call.model) <= 100 and call.model.startswith(model[:5])
