@@ -28,6 +28,10 @@ TIERS = ("cheap", "main")
 # escaping around a reply that is within the limit, and for reading the usage of one that is
 # not, without ever holding an endless reply in RAM.
 BODY_CAP_FACTOR = 64
+# How much of an error answer's body is read: its reason shows the first 200 characters.
+ERROR_HEAD_BYTES = 1024
+# What an error answer keeps of its headers once its body is cut (the SDK reads these).
+KEPT_HEADERS = ("content-type", "retry-after", "retry-after-ms", "request-id")
 # The most tokens an LLMCall row's columns hold (PostgreSQL integer).
 MAX_COUNT = 2**31 - 1
 
@@ -116,20 +120,21 @@ class OfflineProvider:
 
 
 class AnthropicProvider:
-    """The real `anthropic` client. `http_client` lets tests pass a fake transport."""
+    """The real `anthropic` client. `transport` lets tests pass a fake one."""
 
     name = "anthropic"
 
-    def __init__(self, api_key: str, http_client=None):
+    def __init__(self, api_key: str, transport=None):
         import anthropic
         import httpx2  # the SDK's HTTP client; its errors can surface while a body is read
 
         self._anthropic, self._httpx = anthropic, httpx2
+        transport = ShortErrors(transport or httpx2.HTTPTransport(), self.name)
         self.client = anthropic.Anthropic(
             api_key=api_key,
             max_retries=0,  # call_llm owns retries, so every try is a row
             timeout=settings.OPS_LLM_TIMEOUT_SECONDS,
-            http_client=http_client,
+            http_client=anthropic.DefaultHttpxClient(transport=transport),
         )
 
     def model_for(self, tier: str) -> str:
@@ -205,8 +210,10 @@ class OllamaProvider:
         try:
             with self.client.stream("POST", "/api/chat", json=body) as response:
                 if response.status_code != 200:
-                    detail = response.read()[:200].decode(errors="replace")
-                    raise status_error("ollama", response.status_code, detail)
+                    head = read_head(response.iter_bytes(), self.name)[:200]
+                    raise status_error(
+                        "ollama", response.status_code, head.decode(errors="replace")
+                    )
                 raw = read_capped(response.iter_bytes(), self.name)
         except httpx.TransportError as error:
             raise TransientLLMError(f"ollama: {type(error).__name__}") from error
@@ -231,18 +238,60 @@ class OllamaProvider:
 
 def read_capped(chunks, provider: str) -> bytes:
     """A reply body, read no further than BODY_CAP_FACTOR times the reply limit, and for no
-    longer than OPS_LLM_DEADLINE_SECONDS: the client's timeout restarts on every read, so a
-    server trickling a byte at a time would otherwise hold the worker for ever."""
+    longer than OPS_LLM_DEADLINE_SECONDS."""
     cap, body = BODY_CAP_FACTOR * max_bytes(), bytearray()
-    deadline = time.monotonic() + settings.OPS_LLM_DEADLINE_SECONDS
-    for chunk in chunks:
+    for chunk in within_deadline(chunks, provider):
         body += chunk
         if len(body) > cap:
             raise LLMReplyError(f"{provider}: reply body over {cap} bytes; not read further")
+    return bytes(body)
+
+
+def within_deadline(chunks, provider: str):
+    """A body's chunks until OPS_LLM_DEADLINE_SECONDS have passed: the client's timeout
+    restarts on every read, so a server trickling a byte at a time would otherwise hold the
+    worker for ever."""
+    deadline = time.monotonic() + settings.OPS_LLM_DEADLINE_SECONDS
+    for chunk in chunks:
+        yield chunk
         if time.monotonic() > deadline:
             limit = settings.OPS_LLM_DEADLINE_SECONDS
             raise TransientLLMError(f"{provider}: reply not complete within {limit} s")
-    return bytes(body)
+
+
+def read_head(chunks, provider: str) -> bytes:
+    """The start of an error answer's body, all its one-line reason shows: read no further,
+    for no longer than the deadline (an endless or trickling error body was read whole)."""
+    head = bytearray()
+    with contextlib.suppress(TransientLLMError):  # the status says enough
+        for chunk in within_deadline(chunks, provider):
+            head += chunk
+            if len(head) >= ERROR_HEAD_BYTES:
+                break
+    return bytes(head[:ERROR_HEAD_BYTES])
+
+
+class ShortErrors:
+    """An httpx2 transport around another: an error answer (4xx, 5xx) reaches the SDK with
+    only the start of its body, which the SDK would otherwise read whole before raising."""
+
+    def __init__(self, inner, provider: str):
+        self.inner, self.provider = inner, provider
+
+    def handle_request(self, request):
+        response = self.inner.handle_request(request)
+        if response.status_code < 400:
+            return response
+        response.request = request
+        try:
+            head = read_head(response.iter_bytes(), self.provider)  # decoded: gzip and all
+        finally:
+            response.close()
+        kept = [(k, v) for k, v in response.headers.items() if k.lower() in KEPT_HEADERS]
+        return type(response)(response.status_code, headers=kept, content=head)
+
+    def close(self):
+        self.inner.close()
 
 
 def json_object(raw: bytes, provider: str) -> dict:

@@ -115,8 +115,8 @@ def test_a_steps_llm_request_carries_its_memories_and_the_call_names_them(
             },
         )
 
-    client = httpx2.Client(transport=httpx2.MockTransport(handler))
-    monkeypatch.setattr(llm, "get_provider", lambda: llm.AnthropicProvider("sk-t", client))
+    fake = httpx2.MockTransport(handler)
+    monkeypatch.setattr(llm, "get_provider", lambda: llm.AnthropicProvider("sk-t", fake))
     make_step("analyze", agent=agent, payload={"topic": "db-1 disk full"})
 
     handle_one_step("w1")

@@ -33,10 +33,8 @@ REPLY = {
 @pytest.fixture
 def real_model(monkeypatch, settings):
     settings.OPSCORE_LLM = "anthropic"
-    client = httpx2.Client(
-        transport=httpx2.MockTransport(lambda r: httpx2.Response(200, json=REPLY))
-    )
-    monkeypatch.setattr(llm, "get_provider", lambda: llm.AnthropicProvider("sk-t", client))
+    fake = httpx2.MockTransport(lambda r: httpx2.Response(200, json=REPLY))
+    monkeypatch.setattr(llm, "get_provider", lambda: llm.AnthropicProvider("sk-t", fake))
 
 
 def remember(content, trace, **fields):

@@ -122,9 +122,7 @@ def test_the_agents_reply_is_asked_for_outside_the_counting_transaction(
             held.append((cursor.fetchone()[0], connection.in_atomic_block))
         return anthropic_reply("On it.")
 
-    provider = AnthropicProvider(
-        "sk-test", http_client=httpx2.Client(transport=httpx2.MockTransport(handler))
-    )
+    provider = AnthropicProvider("sk-test", transport=httpx2.MockTransport(handler))
     monkeypatch.setattr("opscore.llm.get_provider", lambda: provider)
     step = make_step("analyze", agent=agent)
 

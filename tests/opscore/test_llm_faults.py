@@ -75,8 +75,7 @@ class Served:
 
 
 def use_anthropic(monkeypatch, served):
-    client = httpx2.Client(transport=httpx2.MockTransport(served(httpx2)))
-    provider = AnthropicProvider("sk-test", http_client=client)
+    provider = AnthropicProvider("sk-test", transport=httpx2.MockTransport(served(httpx2)))
     monkeypatch.setattr("opscore.llm.get_provider", lambda: provider)
 
 
@@ -260,11 +259,15 @@ def test_an_endless_reply_body_is_not_read_whole(monkeypatch, provider, settings
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_a_reply_trickling_past_its_deadline_is_cut_off_and_retried(
-    monkeypatch, provider, settings
+@pytest.mark.parametrize(
+    "status, reason", [(200, "reply not complete within 180 s"), (503, "HTTP 503")]
+)
+def test_a_body_trickling_past_its_deadline_is_cut_off_and_retried(
+    monkeypatch, provider, settings, status, reason
 ):
-    """Each read arrives within the per-read timeout, yet the whole reply has a deadline: the
-    try ends there as a transient fault (retried with backoff), not a worker held for ever."""
+    """Each read arrives within the per-read timeout, yet the whole body (a reply's, or an
+    error answer's) has a deadline: the try ends there as a transient fault (retried with
+    backoff), not a worker held for ever."""
     settings.OPS_LLM_MAX_TRIES = 1
     clock = iter(range(0, 10_000, 30))  # each chunk "arrives" 30 s after the last
     monkeypatch.setattr("opscore.llm.time.monotonic", lambda: next(clock))
@@ -275,7 +278,7 @@ def test_a_reply_trickling_past_its_deadline_is_cut_off_and_retried(
             sent.append(1)
             yield b" "
 
-    served = Served((200, trickle()))
+    served = Served((status, trickle()))
     PROVIDERS[provider][0](monkeypatch, served)
     step = make_step("analyze", max_attempts=3)
 
@@ -283,7 +286,7 @@ def test_a_reply_trickling_past_its_deadline_is_cut_off_and_retried(
 
     step.refresh_from_db()
     assert len(sent) < 10
-    assert "reply not complete within 180 s" in step.last_error
+    assert reason in step.last_error
     assert step.status == "queued"  # a transient fault: the step retries after backoff
 
 
@@ -307,3 +310,26 @@ def test_a_provider_fault_nobody_foresaw_is_still_a_row_and_one_line(agent):
     assert str(raised.value) == "broken: RuntimeError: the SDK changed under us"
     call = LLMCall.objects.get()
     assert (call.outcome, call.error, call.attempt) == ("error", str(raised.value), 1)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_endless_error_body_is_not_read_whole(monkeypatch, provider, settings):
+    """An error answer's body gives its reason a few hundred bytes: a broken proxy answering
+    502 with a body without end is read no further, and the try is a transient fault."""
+    settings.OPS_LLM_MAX_TRIES = 1
+    sent = []
+
+    def endless():
+        while len(sent) < 200:  # 13 MB, were it all read
+            sent.append(1)
+            yield b"<html>bad gateway" + b" " * 65536
+
+    PROVIDERS[provider][0](monkeypatch, Served((502, endless())))
+    step = make_step("analyze", max_attempts=3)
+
+    handle_one_step("w1")
+
+    step.refresh_from_db()
+    assert len(sent) <= 2
+    assert step.status == "queued" and "HTTP 502" in step.last_error and one_line(step.last_error)
+    assert LLMCall.objects.get(step=step).outcome == "transient_error"

@@ -53,8 +53,7 @@ def anthropic_with(*responses, seen=None):
             seen.append(json.loads(request.content))
         return next(replies)
 
-    client = httpx2.Client(transport=httpx2.MockTransport(handler))
-    return AnthropicProvider("sk-test", http_client=client)
+    return AnthropicProvider("sk-test", transport=httpx2.MockTransport(handler))
 
 
 def error_response(status, kind="api_error"):

@@ -73,10 +73,8 @@ def anthropic(monkeypatch):
         served.append(json.loads(request.content))
         return anthropic_reply(f"Answer number {len(served)}")
 
-    client = httpx2.Client(transport=httpx2.MockTransport(handler))
-    monkeypatch.setattr(
-        "opscore.llm.get_provider", lambda: AnthropicProvider("sk-test", http_client=client)
-    )
+    fake = httpx2.MockTransport(handler)
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: AnthropicProvider("sk-test", fake))
     return served
 
 
