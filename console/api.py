@@ -85,7 +85,10 @@ def api_actor(name) -> str:
 
 def parse_json_body(request) -> tuple[dict | None, JsonResponse | None]:
     limit = settings.OPS_MAX_INPUT_BYTES
-    if int(request.headers.get("Content-Length") or 0) > limit:
+    declared = request.headers.get("Content-Length") or "0"
+    if not declared.isdecimal():  # a WSGI server may pass on what the client sent
+        return None, error(400, "invalid Content-Length", {"Content-Length": ["not a number"]})
+    if int(declared) > limit:
         return None, error(400, "body too large", {"body": [f"at most {limit} bytes"]})
     try:
         data = parse_json(request.body)

@@ -101,6 +101,24 @@ def test_an_oversized_body_is_400(client, agent, settings):
     assert "body" in response.json()["errors"]
 
 
+@pytest.mark.parametrize("length", ["abc", "1e3", "  "])
+def test_a_content_length_that_is_no_number_is_a_400_not_a_500(client, agent, length):
+    """The WSGI entry point (console/wsgi.py) passes the header on as it came."""
+    client.raise_request_exception = False
+    body = {"agent": "devops", "title": "x", "steps": [{"kind": "analyze"}]}
+    response = client.post(
+        "/api/ops/proposals",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        CONTENT_LENGTH=length,
+    )
+
+    assert response.status_code == 400
+    assert "Content-Length" in response.json()["errors"]
+    assert not Proposal.objects.exists()
+
+
 def test_events_page_by_cursor(client, agent):
     for n in range(3):
         propose(agent, "analyze", title=f"p{n}")
