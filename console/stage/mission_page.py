@@ -53,9 +53,9 @@ def control(request, mission_id: int):
 def rate(request, mission_id: int):
     """An operator rates the mission or one of its artifacts; a refusal is shown in place."""
     artifact = request.POST.get("artifact", "")
-    output = {"artifact": int(artifact)} if artifact.isdigit() else {"mission": mission_id}
+    output = {"artifact": int(artifact)} if artifact.isdecimal() else {"mission": mission_id}
     ours = Artifact.objects.filter(pk=output.get("artifact"), step__mission_id=mission_id)
-    if "artifact" in output and not ours.exists():
+    if artifact and not ours.exists():  # "²" or "x" is no artifact, and not the mission
         error = f"artifact {artifact} is not an output of M{mission_id}"
         return render_mission(request, mission_id, feedback_error=error, status=400)
     try:

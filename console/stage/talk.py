@@ -28,8 +28,9 @@ def thread_page(request, kind: str, subject_id: int):
 @login_required
 def post_to_thread(request, kind: str, subject_id: int):
     answers = request.POST.get("answers", "").strip() or None
-    # not a number: the lookup would raise (a 500); "0" would be taken as no answer at all
-    if answers is not None and (not answers.isdigit() or int(answers) < 1):
+    # not a number (isdecimal: "²" is a digit to isdigit, none to int()): the lookup would
+    # raise (a 500); "0" would be taken as no answer at all
+    if answers is not None and (not answers.isdecimal() or int(answers) < 1):
         error = "answers: expected a question id (a number)"
         return render_thread(request, kind, subject_id, error=error, status=400)
     try:

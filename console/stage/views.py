@@ -40,7 +40,7 @@ def events_page(before: int | None = None, **filters):
         events = events.filter(tags__contains=[filters["tag"]])
     if filters.get("mission"):  # a mission id is a number; anything else matches nothing
         mission = filters["mission"]
-        events = events.filter(mission_id=int(mission)) if mission.isdigit() else events.none()
+        events = events.filter(mission_id=int(mission)) if mission.isdecimal() else events.none()
     if filters.get("influenced") in INFLUENCED:  # chosen by memory (true) or by rotation
         events = events.filter(payload__memory_influenced=INFLUENCED[filters["influenced"]])
     return list(events[:PAGE])

@@ -327,6 +327,8 @@ def test_idle_agents_queue_three_at_the_coffee_machine_and_the_rest_stay_at_thei
     "url",
     [
         "/stage/?mission=abc",
+        "/stage/?mission=²",  # a digit to str.isdigit(), no number to int()
+        "/stage/events?mission=²",
         "/stage/?influenced=maybe",
         "/stage/events?before=x",
         "/stage/swimlane?hours=-1",

@@ -52,6 +52,17 @@ def test_the_stage_thread_takes_a_comment_and_answers_a_question(admin_client, a
     assert refused.status_code == 400 and "is answered" in refused.content.decode()
 
 
+@pytest.mark.parametrize("answers", ["²", "0", "x"])
+def test_the_stage_refuses_an_answer_to_no_question_id_in_place(admin_client, agent, answers):
+    step = make_step("analyze", agent=agent)
+    page = f"/stage/threads/mission/{step.mission_id}"
+
+    refused = admin_client.post(f"{page}/comment", {"text": "EU", "answers": answers})
+
+    assert refused.status_code == 400 and "expected a question id" in refused.content.decode()
+    assert not Comment.objects.exists()
+
+
 def test_a_thread_page_for_nothing_is_a_404_and_writing_needs_a_login(client, admin_client):
     missing = admin_client.get("/stage/threads/mission/999999")
     unknown = admin_client.get("/stage/threads/planet/1")

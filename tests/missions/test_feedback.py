@@ -121,3 +121,13 @@ def test_an_operator_rates_from_the_stage_mission_page(admin_client, agent):
     shown = admin_client.get(page).content.decode()
     assert f"artifact A{report.id}: <b>Useful</b> — clear" in shown
     assert Feedback.objects.get().given_by == "operator:operator"
+
+
+def test_an_artifact_field_holding_no_number_is_refused_in_place(admin_client, agent):
+    report = finished_output(agent)
+    rate = f"/stage/missions/{report.step.mission_id}/feedback"
+
+    refused = admin_client.post(rate, {"rating": "useful", "reason": "x", "artifact": "²"})
+
+    assert refused.status_code == 400 and "is not an output of" in refused.content.decode()
+    assert not Feedback.objects.exists()
