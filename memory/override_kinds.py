@@ -28,7 +28,7 @@ def set_frozen(row: Override, frozen: bool) -> None:
 
 
 def check_memory(target: str) -> str:
-    if not target.isdigit() or not Memory.objects.filter(pk=int(target)).exists():
+    if not target.isdecimal() or not Memory.objects.filter(pk=int(target)).exists():
         raise OverrideRefused(f"no memory {target!r}")
     if Memory.objects.filter(pk=int(target)).exclude(status=MemoryStatus.ACTIVE).exists():
         raise OverrideRefused(f"memory {target} is not active")

@@ -104,7 +104,7 @@ def lift_drain(row: Override) -> None:
 
 def check_id(model, label: str):
     def check(target: str) -> str:
-        if not target.isdigit() or not model.objects.filter(pk=int(target)).exists():
+        if not target.isdecimal() or not model.objects.filter(pk=int(target)).exists():
             raise OverrideRefused(f"no {label} {target!r}")
         return target
 

@@ -61,6 +61,10 @@ def test_a_paused_lane_skips_its_work_and_lifts_itself_when_it_expires(agent):
         ("cancel-mission", "1", {"expires": "1h"}, "acts once; it cannot expire"),
         ("fly-to-moon", "x", {}, "unknown override 'fly-to-moon'"),
         ("drain", "everything", {}, "name kind:<step kind>"),
+        # "²" is a digit to str.isdigit(), no number to int()
+        ("cancel-mission", "²", {}, "no mission '²'"),
+        ("force-retry", "²", {}, "no step '²'"),
+        ("mark-memory-stale", "²", {}, "no memory '²'"),
     ],
 )
 def test_bad_overrides_are_refused_and_leave_no_row(agent, kind, target, extra, message):
