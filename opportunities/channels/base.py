@@ -88,14 +88,14 @@ def error_body(answer: httpx.Response) -> str:
 def retry_seconds(answer: httpx.Response) -> float:
     """Retry-After as seconds or an HTTP date; X's x-rate-limit-reset (epoch seconds) too."""
     value = answer.headers.get("retry-after", "").strip()
-    if value.isdigit():
+    if value.isdecimal():  # not isdigit: "²" (a Latin-1 byte 0xb2) is a digit float() refuses
         return min(float(value), MAX_RETRY_SECONDS)
     when = None
     with contextlib.suppress(TypeError, ValueError):
         when = email.utils.parsedate_to_datetime(value).timestamp() if value else None
     reset = answer.headers.get("x-rate-limit-reset", "")  # X: epoch seconds
     reset = (reset or answer.headers.get("ratelimit-reset", "")).strip()  # Bluesky: the same
-    if when is None and reset.isdigit():
+    if when is None and reset.isdecimal():
         when = float(reset)
     iso = answer.headers.get("x-ratelimit-reset", "").strip()  # Mastodon: an ISO 8601 time
     if when is None and iso:

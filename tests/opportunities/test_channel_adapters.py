@@ -11,6 +11,7 @@ import pytest
 
 from opportunities.channels import PostRequest, bluesky, mastodon, webhook, x
 from opportunities.channels.base import (
+    DEFAULT_RETRY_SECONDS,
     CredentialsRefused,
     Duplicate,
     Malformed,
@@ -71,6 +72,19 @@ def test_x_rate_limit_waits_until_the_reset_it_names(network, x_account):
         x.Channel().publish(REQUEST)
 
     assert 890 <= limited.value.retry_after <= 900
+
+
+@pytest.mark.parametrize("header", ["retry_after", "x_rate_limit_reset"])
+def test_a_rate_limit_naming_no_number_waits_the_default(network, x_account, header):
+    """A byte outside ASCII reads as Latin-1: "\\xb2" is "²", a digit to str.isdigit() and
+    no number to float(); the 429 is still a rate limit, not a ValueError."""
+    problem = x_problem(429, "Too Many Requests", "Too Many Requests", **{header: b"\xb2"})
+    network.on("POST", "/2/tweets", problem)
+
+    with pytest.raises(RateLimited) as limited:
+        x.Channel().publish(REQUEST)
+
+    assert limited.value.retry_after == DEFAULT_RETRY_SECONDS
 
 
 def test_x_unauthorized_and_forbidden_are_refused_credentials(network, x_account):
