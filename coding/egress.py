@@ -139,7 +139,7 @@ class EgressProxy:
             return target, f"{method} refused: only CONNECT tunnels to listed hosts"
         host, _, port = target.rpartition(":")
         host = host.strip("[]").lower()
-        if not port.isdigit() or (host, int(port)) not in self.allow:
+        if not port.isdecimal() or (host, int(port)) not in self.allow:  # "²" is a digit
             return target, "not in OPS_CODING_EGRESS"
         return target, ""
 

@@ -84,6 +84,18 @@ def test_the_proxy_tunnels_to_listed_hosts_and_refuses_and_records_the_rest(tmp_
     assert "resolves only to inward addresses" in reasons[f"localhost:{echo_port}"]
 
 
+def test_a_port_that_is_no_number_is_refused_and_recorded(tmp_path, echo_port):
+    """The request line reads as Latin-1: the byte 0xb2 is "²", a digit to str.isdigit() and
+    no number to int(); the refusal is answered and named like any other."""
+    with EgressProxy(tmp_path / "proxy.sock", [("127.0.0.1", echo_port)]) as proxy:
+        answer = ask(proxy.path, b"CONNECT 127.0.0.1:\xb2 HTTP/1.1\r\n\r\n")
+
+    assert answer.startswith(b"HTTP/1.1 403")
+    assert proxy.refusals()[0] == [
+        {"target": "127.0.0.1:\u00b2", "reason": "not in OPS_CODING_EGRESS"}
+    ]
+
+
 @pytest.mark.parametrize(
     "address",
     ["100.100.1.1", "64:ff9b::a00:1", "::ffff:100.64.0.1", "240.0.0.1", "224.0.0.1", "ff02::1"],
