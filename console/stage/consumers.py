@@ -22,7 +22,8 @@ class StageConsumer(AsyncWebsocketConsumer):
         if not settings.STAGE_PUBLIC and not (user and user.is_authenticated):
             await self.close(code=4403)
             return
-        query = parse_qs(self.scope.get("query_string", b"").decode())
+        # raw bytes from the client: Latin-1 reads any of them (a cursor is ASCII digits)
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         try:
             self.last_id = int(query.get("after", [""])[0])
         except ValueError:

@@ -122,6 +122,26 @@ def test_foreign_origins_are_refused():
     run_on_a_loop(scenario)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_cursor_that_is_not_utf8_connects_from_the_newest_event():
+    """The query string reaches the socket as raw bytes (uvicorn passes a 0xff on): it used to
+    be decoded as UTF-8 and the connection died in a traceback."""
+
+    async def scenario():
+        communicator = WebsocketCommunicator(
+            application, "/ws/stage/", headers=[(b"origin", b"http://127.0.0.1:8000")]
+        )
+        communicator.scope["query_string"] = b"after=\xff"
+        connected, _ = await communicator.connect()
+        assert connected
+        await _write_event("after the odd cursor")
+        batch = json.loads(await communicator.receive_from(timeout=5))
+        assert "after the odd cursor" in batch["html"]
+        await communicator.disconnect()
+
+    run_on_a_loop(scenario)
+
+
 async def _write_event(title):
     from channels.db import database_sync_to_async
 
