@@ -39,7 +39,9 @@ class DatabaseOutage:
 
 def unavailable(request, reason: str) -> HttpResponse:
     if request.path.startswith("/api/"):
-        body = {"error": "database unavailable", "retry_after": RETRY_AFTER_SECONDS}
+        # the shape of every refusal under /api/ (console.api.error), and when to come back
+        body = {"ok": False, "error": "database unavailable", "errors": {}}
+        body["retry_after"] = RETRY_AFTER_SECONDS
         response = JsonResponse(body, status=503)
     else:
         response = HttpResponse(PAGE.format(reason=escape(reason)), status=503)

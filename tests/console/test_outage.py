@@ -25,7 +25,12 @@ def test_the_api_answers_json_503_with_retry_after(client, outage):
     response = client.get("/api/ops/status")
 
     assert response.status_code == 503
-    assert response.json()["error"] == "database unavailable"
+    assert response.json() == {  # every refusal under /api/ has this shape (console.api.error)
+        "ok": False,
+        "error": "database unavailable",
+        "errors": {},
+        "retry_after": 5,
+    }
     assert response["Retry-After"] == "5"
 
 
