@@ -43,7 +43,7 @@ from opscore.llm_records import (
     versions_in_force,
 )
 from opscore.models import LLMCall, LLMCallOutcome
-from opscore.redaction import redact_text
+from opscore.redaction import mask_known, redact_text
 
 __all__ = [
     "BODY_CAP_FACTOR",
@@ -168,7 +168,9 @@ def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMR
     )
     keep_record(call, request_document(request, row["model"]), reply_document(reply))
     # Postgres stores no NUL character, and it carries nothing readable: the rule is to drop it.
-    return dataclasses.replace(reply, text=without_nul(reply.text), call_id=call.id)
+    # A secret of the environment the model repeats is masked, as its record above has it: the
+    # reply becomes artifacts, turns and chat answers, which no one redacts after this.
+    return dataclasses.replace(reply, text=mask_known(without_nul(reply.text)), call_id=call.id)
 
 
 def parse_llm_reply(reply: LLMReply, schema, what: str, error=MalformedReply):

@@ -43,10 +43,17 @@ def url_password(url: str) -> str:
         return ""
 
 
-def redact_text(text: str) -> str:
+def mask_known(text: str) -> str:
+    """Only the environment's own secrets masked: for words that are kept as written (a
+    model's reply), where a pattern (`bearer` and eight letters) would also mask innocent
+    words."""
     for secret in _known_secrets():
         text = text.replace(secret, REDACTED)
-    text = AGENT_TOKEN_PATTERN.sub(r"\1" + REDACTED, text)
+    return text
+
+
+def redact_text(text: str) -> str:
+    text = AGENT_TOKEN_PATTERN.sub(r"\1" + REDACTED, mask_known(text))
     return BEARER_PATTERN.sub(r"\1" + REDACTED, text)
 
 
