@@ -16,7 +16,7 @@ from opportunities.notices import send_webhook
 from opscore.actions import record_event, set_policy
 from opscore.db import db_now
 from opscore.llm import OFFLINE_NOTE
-from opscore.models import StandingOrder
+from opscore.models import Event, StandingOrder
 from tests.factories import run_order_now
 
 pytestmark = pytest.mark.django_db
@@ -92,6 +92,28 @@ def test_a_failing_webhook_is_retried_with_the_error_kept_and_email_still_goes(l
     hook = OutboxMessage.objects.get(channel="webhook")
     assert hook.status == "pending" and "503" in hook.last_error
     assert OutboxMessage.objects.get(channel="email").status == "delivered"
+
+
+@pytest.mark.parametrize("status", [404, 503])
+def test_a_failing_webhook_keeps_no_trace_of_its_url(lane, monkeypatch, settings, status):
+    """The webhook's URL is its key (opscore.redaction): httpx names the URL in the error
+    raise_for_status() raises, which the outbox row and its alert keep."""
+    opportunity()
+    run_order_now(lane)
+    transport = httpx.MockTransport(lambda request: httpx.Response(status))
+    monkeypatch.setattr(
+        "opportunities.notices.send_webhook.__defaults__", (httpx.Client(transport=transport),)
+    )
+
+    for _ in range(8):  # until it gives up, with its alert
+        OutboxMessage.objects.update(next_attempt_at=db_now())
+        deliver_pending()
+
+    hook = OutboxMessage.objects.get(channel="webhook")
+    assert str(status) in hook.last_error and "[redacted]" in hook.last_error
+    assert settings.OPS_WEBHOOK_URL not in hook.last_error
+    alert = Event.objects.get(kind="outbox.failed")
+    assert settings.OPS_WEBHOOK_URL not in f"{alert.title} {alert.summary} {alert.payload}"
 
 
 def test_the_webhook_speaks_slack_json_against_a_fake_transport(lane):
