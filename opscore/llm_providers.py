@@ -215,7 +215,7 @@ class OllamaProvider:
                         "ollama", response.status_code, head.decode(errors="replace")
                     )
                 raw = read_capped(response.iter_bytes(), self.name)
-        except httpx.TransportError as error:
+        except (httpx.TransportError, httpx.DecodingError) as error:  # spoilt on the way
             raise TransientLLMError(f"ollama: {type(error).__name__}") from error
         return self.reply_from(raw, body["model"])
 

@@ -333,3 +333,34 @@ def test_an_endless_error_body_is_not_read_whole(monkeypatch, provider, settings
     assert len(sent) <= 2
     assert step.status == "queued" and "HTTP 502" in step.last_error and one_line(step.last_error)
     assert LLMCall.objects.get(step=step).outcome == "transient_error"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_body_that_does_not_decode_is_a_transport_fault_and_retried(
+    monkeypatch, provider, settings
+):
+    """A proxy that says gzip and sends something else: the bytes were spoilt on the way, so
+    the try is retried like a broken connection, not failed as a fault nobody foresaw."""
+    module = httpx2 if provider == "anthropic" else httpx
+    spoilt = {"content-type": "application/json", "content-encoding": "gzip"}
+    _, body = PROVIDERS[provider]
+
+    def handler(request):
+        if handler.calls:
+            return module.Response(200, json=body())
+        handler.calls += 1
+        return module.Response(200, content=b"not gzip at all", headers=spoilt)
+
+    handler.calls = 0
+    fake = module.MockTransport(handler)
+    provider_of = {"anthropic": AnthropicProvider, "ollama": OllamaProvider}[provider]
+    made = provider_of("sk-test" if provider == "anthropic" else "http://ollama.test", fake)
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: made)
+    step = make_step("analyze", max_attempts=3)
+
+    handle_one_step("w1")
+
+    step.refresh_from_db()
+    assert (step.status, step.attempt_count) == ("succeeded", 1), step.last_error
+    outcomes = LLMCall.objects.filter(step=step).order_by("id").values_list("outcome", flat=True)
+    assert list(outcomes) == ["transient_error", "ok"]
