@@ -134,7 +134,8 @@ class AnthropicProvider:
             api_key=api_key,
             max_retries=0,  # call_llm owns retries, so every try is a row
             timeout=settings.OPS_LLM_TIMEOUT_SECONDS,
-            http_client=anthropic.DefaultHttpxClient(transport=transport),
+            # A redirect is an answer, not followed: a 307 would carry the prompt to any host.
+            http_client=anthropic.DefaultHttpxClient(transport=transport, follow_redirects=False),
         )
 
     def model_for(self, tier: str) -> str:

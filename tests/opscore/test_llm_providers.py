@@ -92,6 +92,23 @@ def test_anthropic_errors_are_sorted_into_transient_and_final(status, error):
     assert isinstance(raised.value, TransientLLMError) == (error is TransientLLMError)
 
 
+def test_a_redirect_elsewhere_is_an_error_and_the_prompt_stays_home():
+    """A 307 keeps the method and the body: followed, the prompt went to whatever host a
+    broken gateway named (and on, until too many redirects made it a connection fault)."""
+    hosts = []
+
+    def handler(request):
+        hosts.append(request.url.host)
+        return httpx2.Response(307, headers={"location": "https://collector.example/v1/messages"})
+
+    provider = AnthropicProvider("sk-test-key", transport=httpx2.MockTransport(handler))
+    with pytest.raises(LLMError, match="HTTP 307") as raised:
+        provider.complete(REQUEST)
+
+    assert not isinstance(raised.value, TransientLLMError)
+    assert hosts == ["api.anthropic.com"]
+
+
 def ollama_with(*responses, seen=None):
     replies = iter(responses)
 
