@@ -13,12 +13,13 @@ box), so the harness cannot write into what the tests are judged by. The launch'
 process is outside both boxes: root's (or Opscore's) and not in their PID namespaces, so a
 box can neither see nor signal nor trace it.
 
-The launch builds the tests' box while the driver looks, and its init starts the command only
-when the driver says go (a byte on a pipe of its own, written by release()): the driver writes
-the harness's row (moving the run to waiting-for-tests in the same statement) and looks for
-an escape before anything the harness wrote runs again — the tests are the harness's code too,
-and could erase what the escape look must find. A pass that ends before its tests (a cancel, a
-missing harness) closes that pipe unwritten and kills the launch; the command never starts.
+The launch builds the tests' box while the driver looks (its command's process forked and
+confined, waiting), and the command is exec'd only when the driver says go (a byte on a pipe
+of its own, written by release()): the driver writes the harness's row (moving the run to
+waiting-for-tests in the same statement) and looks for an escape before anything the harness
+wrote runs again — the tests are the harness's code too, and could erase what the escape look
+must find. A pass that ends before its tests (a cancel, a missing harness) closes that pipe
+unwritten and kills the launch; the command never starts.
 The box is not chained with egress (the tests have no network at all), unconfined, or after a
 harness killed at its time limit: the check is boxed afresh.
 """

@@ -229,7 +229,10 @@ def limit(limits: dict) -> None:
 
 
 def become(spec: dict) -> None:
-    """The command's process: unprivileged, limited, Landlocked, in its worktree."""
+    """The command's process: unprivileged, limited, Landlocked, in its worktree — all of it
+    before the driver's go (held), so that what follows the go is the exec alone: a box's
+    confinement costs its command's start nothing, and the process that waits for the go
+    already holds no more than the command will."""
     if spec.get("uid") is not None:
         os.setgroups([])
         os.setgid(spec["gid"])
@@ -242,6 +245,7 @@ def become(spec: dict) -> None:
     close_keyrings()
     os.chdir(spec["cwd"])
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    held(spec.get("hold"))
     os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
 
 
@@ -313,9 +317,10 @@ def leftovers() -> int:
 
 
 def held(go: int | None) -> None:
-    """A box built ahead of its command (a pass's tests; a spare's harness): nothing runs in
-    it until the driver says go, one byte; the pipe closed unwritten (the pass ended before),
-    and the box goes without its command ever starting."""
+    """A box built ahead of its command (a pass's tests; a spare's harness): the command's
+    process, confined already, execs nothing until the driver says go, one byte; the pipe
+    closed unwritten (the pass ended before), and the box goes without its command ever
+    starting (exit 126)."""
     if go is None:
         return
     said = os.read(go, 1)
@@ -326,6 +331,15 @@ def held(go: int | None) -> None:
         quiet_stdin()
 
 
+def shed_go(go: int | None) -> None:
+    """Init's copy of the go (the command's process waits on its own): init holds no end of
+    the driver's, the spec's socket included (its stdin becomes /dev/null)."""
+    if go == 0:
+        quiet_stdin()
+    elif go is not None:
+        os.close(go)
+
+
 def init(spec: dict) -> None:
     """PID 1 of the box: dies with the outer process, runs the command, reports, exits."""
     check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
@@ -334,7 +348,6 @@ def init(spec: dict) -> None:
         import_egress()
     build_root(spec)
     listener = egress_listener(spec.get("egress"))
-    held(spec.get("hold"))
     child = os.fork()
     if child == 0:
         try:
@@ -342,6 +355,7 @@ def init(spec: dict) -> None:
         except BaseException as error:  # the command could not start: said, exit 127
             os.write(2, f"opscore sandbox: {error}\n".encode())
         os._exit(127)
+    shed_go(spec.get("hold"))
     if listener is not None:  # threads only after the fork: the command's process has none
         args = (listener, spec["egress"]["socket"])
         threading.Thread(target=forward, args=args, daemon=True).start()
@@ -380,11 +394,12 @@ def main() -> None:
     """Each box of the spec in turn — the first, then the ones in its `then` (a pass's tests
     after its harness) — each in namespaces, a root and an init of its own, so a box shares
     nothing with the one before it but the worktree; one interpreter start serves them all.
-    A box after the first writes to its own pipe (`out`), which no earlier box ever holds, and
-    is built once the box before it is gone, but its command starts only once the driver says
-    go (a byte on `go`, read by its init): the driver looks for an escape between the two,
-    before anything the harness wrote runs again; no byte, no command. A spare's first box
-    has its namespaces and its init ahead of its spec (standing_by)."""
+    A box after the first writes to its own pipe (`out`), which no earlier box ever holds (the
+    outer process takes it over once the earlier box's launch is forked), and is built once
+    the box before it is gone, but its command starts only once the driver says go (a byte on
+    `go`, read by the command's process, confined already): the driver looks for an escape
+    between the two, before anything the harness wrote runs again; no byte, no command. A
+    spare's first box has its namespaces and its init ahead of its spec (standing_by)."""
     given = os.environ.pop("OPS_BOX_SPEC", None)
     standing = standing_by() if given is None else None
     spec = decode_spec(given) if given is not None else receive_spec()
@@ -396,7 +411,7 @@ def main() -> None:
         if standing is not None and n == 0:
             child = hand(standing, box)
         elif last:
-            launch(box)
+            launch(box, outer=True)
         else:
             child = os.fork()
             if child == 0:
@@ -409,14 +424,15 @@ def main() -> None:
                     os._exit(126)
         if box.get("hold") == 0:  # the spec's socket is the first box's alone
             quiet_stdin()
+        if not last:  # the earlier box's output ends with its launch: the driver reads on
+            following = boxes[n + 1].pop("out")
+            os.dup2(following, 1)
+            os.dup2(following, 2)
+            os.close(following)
+            boxes[n + 1]["hold"] = boxes[n + 1].pop("go")  # its command waits on it
         _, status = os.waitpid(child, 0)  # its status is in its report
         if last:
             exit_as(status)
-        following = boxes[n + 1].pop("out")
-        os.dup2(following, 1)  # the earlier box's output ends here: the driver reads on
-        os.dup2(following, 2)
-        os.close(following)
-        boxes[n + 1]["hold"] = boxes[n + 1].pop("go")  # its init waits on it
 
 
 def standing_by() -> tuple[int, int]:
@@ -498,9 +514,12 @@ def quiet_stdin() -> None:
     os.set_inheritable(0, True)  # os.open's are not: the command would find no stdin
 
 
-def launch(spec: dict | None, waiting: int | None = None) -> None:
+def launch(spec: dict | None, waiting: int | None = None, outer: bool = False) -> None:
     """New namespaces for this process's children, the box's init forked into them; exits
-    with the command's status. `waiting`: no spec yet, the init reads it from that pipe."""
+    with the command's status. `waiting`: no spec yet, the init reads it from that pipe.
+    `outer`: this is the launch's outer process, whose end the driver waits for (a killed
+    group's too); a launch forked for an earlier box lets its output go as soon as its box
+    is gone, before its own teardown, so that the driver reads on."""
     try:
         if os.geteuid() == 0:
             check(libc.unshare(sum(CLONE.values()) | CLONE_NEWNET), "unshare")
@@ -514,7 +533,10 @@ def launch(spec: dict | None, waiting: int | None = None) -> None:
         os._exit(126)
     if waiting is not None:
         os.close(waiting)
-    _, status = os.waitpid(child, 0)
+    _, status = os.waitpid(child, 0)  # the box is gone: its init and every process it held
+    if not outer:
+        os.close(1)
+        os.close(2)
     exit_as(status)
 
 

@@ -13,8 +13,9 @@ spec comes on from the spare. Once the spec has come it moves into the worktree 
 that when the driver records its process group (which a cancel or an adopting driver kills
 only if one of the group works in the run's worktree) the group already works there. Then
 it builds the box exactly as a launch started with its spec does, while the driver looks at
-the worktree's surroundings (the escape look's "before"); the box's init starts the command
-on the driver's go, a byte on the same socket, with /dev/null as its stdin.
+the worktree's surroundings (the escape look's "before"); the box's command, its process
+forked and confined meanwhile, is exec'd on the driver's go, a byte on the same socket,
+with /dev/null as its stdin.
 
 A pass's tests are chained in the same launch (coding/chain.py): their output pipe and go
 pipe are made when the spare starts and handed to it then; a spec with no tests to chain
