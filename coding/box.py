@@ -16,7 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from coding import jail
+from coding import confine, jail, loopback
 from coding.egress import BOX_PORT
 from coding.gitview import view_mounts
 from coding.walks import WalkStopped, entries
@@ -40,12 +40,22 @@ def rlimits(limits) -> dict:
     }
 
 
-# The box builder reaches the interpreter as a code object the driver compiled once (in the
-# environment, beside the spec), not as a file: a script or an import without cached bytecode
+# The box builder reaches the interpreter as code objects the driver compiled once (in the
+# environment, beside the spec), not as files: a script or an import without cached bytecode
 # (PYTHONDONTWRITEBYTECODE, a read-only checkout) compiles jail.py afresh at every start, about
-# a third of a start's price. Nothing of the checkout is on the path, so every module the box
-# builder imports comes from the standard library; -B: it writes no bytecode anywhere.
-LAUNCH = "import os,marshal;exec(marshal.loads(bytes.fromhex(os.environ.pop('OPS_BOX_JAIL'))))"
+# a third of a start's price. Nothing of the checkout is on the path: jail.py's own modules
+# (BOX_MODULES) are made modules under their names from their code objects before it runs, so
+# its imports of them are never looked for on disk, and every other module the box builder
+# imports comes from the standard library; -B: it writes no bytecode anywhere.
+BOX_MODULES = (confine, loopback)  # what jail.py imports of Opscore's, in that order
+BOOT = """import marshal, os, sys
+modules, jail = marshal.loads(bytes.fromhex(os.environ.pop("OPS_BOX_JAIL")))
+for name, code in modules:
+    sys.modules[name] = type(sys)(name)
+    exec(code, vars(sys.modules[name]))
+exec(jail, {{"__name__": "{name}"}})
+"""
+LAUNCH = BOOT.format(name="__main__")
 
 
 def jail_command() -> list[str]:
@@ -55,9 +65,16 @@ def jail_command() -> list[str]:
 
 @functools.cache
 def jail_code() -> str:
-    """jail.py compiled by this interpreter (the one that runs it), marshalled as hex."""
-    path = Path(jail.__file__).resolve()
-    return marshal.dumps(compile(path.read_bytes(), str(path), "exec")).hex()
+    """jail.py and its modules compiled by this interpreter (the one that runs them), as
+    LAUNCH reads them: ([(name, code) of each of BOX_MODULES], jail.py's code), marshalled as
+    hex."""
+    modules = [(module.__name__, compiled(module)) for module in BOX_MODULES]
+    return marshal.dumps((modules, compiled(jail))).hex()
+
+
+def compiled(module):
+    path = Path(module.__file__).resolve()
+    return compile(path.read_bytes(), str(path), "exec")
 
 
 def jail_env(spec: dict) -> dict:

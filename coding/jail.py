@@ -1,28 +1,28 @@
-"""The inside of a coding sandbox: run by `python -I -S` as the code object the driver compiled
+"""The inside of a coding sandbox: run by `python -I -S` as code objects the driver compiled
 (OPS_BOX_JAIL, coding/box.py) with the box's spec in OPS_BOX_SPEC (a spare's comes on its
 stdin, coding/spare.py), it builds the box around one command and execs it. Standard library
-only, so it imports nothing from Opscore's checkout once the harness could see it.
+only besides the two modules that come with it, so it reads nothing of Opscore's checkout
+once the harness could see it.
 
 The outer process unshares mount, PID, network, IPC and UTS namespaces (and a user namespace
 when Opscore is not root) and forks the namespace's init. Init builds a new root on a tmpfs
 holding only what the spec binds (system directories and the run's view of the git directory
 read-only, that view a tmpfs filled from the spec and sealed; the worktree, a private HOME and
 a fresh /tmp writable; a fresh /proc showing only the box's processes), pivots into it, and
-forks the command: unprivileged uid/gid when Opscore is root, rlimits, no new privileges, no
-keyrings (seccomp), Landlock on top. With egress
-(coding/egress.py) init also brings the box's loopback up and forwards 127.0.0.1:3128 to the
+forks the command's process: unprivileged uid/gid when Opscore is root, rlimits, no new
+privileges, no keyrings (seccomp), Landlock on top (coding/confine.py), all before the
+driver's go where the box is built ahead of its command. With egress (coding/egress.py,
+coding/loopback.py) init also brings the box's loopback up and forwards 127.0.0.1:3128 to the
 driver's proxy socket, and Landlock lets the command connect to that port only. When the
 command exits, init records how many processes it left behind and exits: the kernel then kills
 every process left in the PID namespace (setsid children included), so nothing outlives its
 pass and nothing holds its output pipe. The outer process exits with the command's status.
 
-Landlock goes through a small ctypes wrapper rather than the `landlock` PyPI package: that
-package is an alpha (1.0.0.dev5), covers filesystem rules only (no TCP rules from ABI 4, no
-signal/abstract-socket scoping from ABI 6) and its errno check can raise on a successful call.
-
-One file by design, past the house's ~400 lines: the box runs one compiled code object, with no
-import path into Opscore's checkout (a second module would have to come from a directory the
-harness could plant a file in, and run as Opscore outside Landlock).
+Split along what runs where: this module makes the box (namespaces, root, init, launches);
+coding/confine.py is what the command's process confines itself with (identity, rlimits,
+Landlock, seccomp); coding/loopback.py forwards a box's egress. The driver compiles the three
+and hands them to the box's interpreter as code objects (coding/box.py), so none is ever
+looked for on disk: no directory the harness could plant a file in is on the box's path.
 """
 
 import _signal as signal  # the module, not `signal`: that one pulls in enum and functools
@@ -32,11 +32,13 @@ import os
 import resource
 import warnings  # noqa: F401 — os.execvpe imports it, after the interpreter's files are gone
 
-# Every box start pays for this file's imports twice a pass (harness, tests): what only egress
-# needs (socket, threading, fcntl, contextlib, struct) is imported by import_egress, before
-# the pivot, and only for a run with egress; the spec comes marshalled, not as JSON (json
-# pulls in re), and the report is written by hand. tests/coding counts what a start imports.
-EGRESS_MODULES = ("contextlib", "fcntl", "socket", "threading")
+from coding.confine import check, confine, libc
+from coding.loopback import egress_listener, import_egress, start_forwarding
+
+# Every box start pays for the box builder's imports twice a pass (harness, tests): what only
+# egress needs is imported by coding/loopback.py's import_egress, only for a run with egress;
+# the spec comes marshalled, not as JSON (json pulls in re), and the report is written by
+# hand. tests/coding counts what a start imports.
 
 CLONE = {"mount": 0x20000, "uts": 0x4000000, "ipc": 0x8000000, "pid": 0x20000000}
 CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
@@ -44,119 +46,9 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 # statvfs flags a read-only remount must keep (the kernel refuses to drop locked ones)
 KEEP = {1: MS_RDONLY, 2: MS_NOSUID, 4: MS_NODEV, 8: MS_NOEXEC, 1024: 1024, 2048: 2048}
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_SECUREBITS = 1, 38, 28
-SECBIT_NOROOT_LOCKED = 0b11  # uid 0 in a user namespace gets no capabilities on exec
+PR_SET_PDEATHSIG = 1
 PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 DEVICES = ("null", "zero", "full", "random", "urandom")
-
-
-libc = ctypes.CDLL(None, use_errno=True)
-
-
-def check(result: int, what: str) -> int:
-    if result < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-    return result
-
-
-# ---- Landlock (include/uapi/linux/landlock.h) ----
-LL_CREATE, LL_ADD_RULE, LL_RESTRICT = 444, 445, 446
-READ = 1 | 4 | 8  # execute, read a file, read a directory
-WRITE = 2 | 16 | 32 | 64 | 128 | 256 | 512 | 1024 | 2048 | 4096  # write, remove, make *
-ABI_EXTRA = {2: 8192, 3: 16384, 5: 32768}  # refer, truncate, ioctl on devices
-
-
-class RulesetAttr(ctypes.Structure):
-    _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
-
-
-class PathBeneath(ctypes.Structure):
-    _pack_ = 1
-    _fields_ = [("allowed", ctypes.c_uint64), ("fd", ctypes.c_int32)]
-
-
-class NetPort(ctypes.Structure):
-    _fields_ = [("allowed", ctypes.c_uint64), ("port", ctypes.c_uint64)]
-
-
-RULE_NET_PORT, CONNECT_TCP = 2, 2
-
-
-def landlock_abi() -> int:
-    """0 when the kernel has no Landlock (or it is disabled at boot)."""
-    result = libc.syscall(LL_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
-    return max(result, 0)
-
-
-def landlock(read: list[str], write: list[str], connect: tuple = ()) -> int:
-    """Restrict this process (and what it execs) to reading `read` and writing `write`; no
-    TCP bind, and TCP connect only to the `connect` ports (ABI 4+: the egress proxy on the
-    box's own loopback); no signals or abstract sockets outside the box (ABI 6+)."""
-    abi = landlock_abi()
-    if abi < 1:
-        raise OSError("Landlock is not available in this kernel")
-    every = READ | WRITE | sum(bit for level, bit in ABI_EXTRA.items() if abi >= level)
-    attr = RulesetAttr(every, 3 if abi >= 4 else 0, 3 if abi >= 6 else 0)
-    size = 8 if abi < 4 else 16 if abi < 6 else 24
-    ruleset = check(libc.syscall(LL_CREATE, ctypes.byref(attr), ctypes.c_size_t(size), 0), "ll")
-    for paths, allowed in ((read, READ), (write, every)):
-        for path in paths:
-            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-            rule = PathBeneath(
-                allowed if os.path.isdir(path) else allowed & (1 | 2 | 4 | 16384 | 32768), fd
-            )
-            check(libc.syscall(LL_ADD_RULE, ruleset, 1, ctypes.byref(rule), 0), f"rule {path}")
-            os.close(fd)
-    for port in connect if abi >= 4 else ():
-        rule = NetPort(CONNECT_TCP, port)
-        check(libc.syscall(LL_ADD_RULE, ruleset, RULE_NET_PORT, ctypes.byref(rule), 0), "port")
-    check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-    check(libc.syscall(LL_RESTRICT, ruleset, 0), "landlock_restrict_self")
-    os.close(ruleset)
-    return abi
-
-
-# ---- seccomp: the kernel's keyrings (not namespaced) are closed to the command ----
-# A key in the sandbox uid's user keyring outlives the box that put it there, for the next
-# box (the pass's tests, another run) to find; Docker's default profile closes them the same
-# way. Per audit arch: add_key, request_key, keyctl (x86_64's x32 numbers too).
-KEY_SYSCALLS = {
-    0xC000003E: (248, 249, 250, 0x400000F8, 0x400000F9, 0x400000FA),  # x86_64, x32
-    0x40000003: (286, 287, 288),  # i386
-    0xC00000B7: (217, 218, 219),  # aarch64
-    0x40000028: (309, 310, 311),  # arm
-}
-LOAD, JUMP_EQ, RETURN = 0x20, 0x15, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_RET|K
-ALLOW, REFUSE = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
-PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
-
-
-class SockFilter(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8)]
-    _fields_ += [("k", ctypes.c_uint32)]
-
-
-class SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
-
-
-def key_filter() -> list[tuple]:
-    """For each arch: its number refused, anything else allowed; an arch not listed allowed."""
-    program = []
-    for arch, numbers in KEY_SYSCALLS.items():
-        program += [(LOAD, 0, 0, 4), (JUMP_EQ, 0, len(numbers) + 3, arch), (LOAD, 0, 0, 0)]
-        program += [(JUMP_EQ, len(numbers) - n, 0, nr) for n, nr in enumerate(numbers)]
-        program += [(RETURN, 0, 0, ALLOW), (RETURN, 0, 0, REFUSE)]
-    return [*program, (RETURN, 0, 0, ALLOW)]
-
-
-def close_keyrings() -> None:
-    program = key_filter()
-    filters = (SockFilter * len(program))(*[SockFilter(*step) for step in program])
-    fprog = SockFprog(len(program), filters)
-    check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-    check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
 
 
 # ---- the new root ----
@@ -222,85 +114,16 @@ def build_root(spec: dict) -> None:
 
 
 # ---- the command ----
-def limit(limits: dict) -> None:
-    for name, value in limits.items():
-        kind = getattr(resource, f"RLIMIT_{name.upper()}")
-        resource.setrlimit(kind, (value, value))
-
-
 def become(spec: dict) -> None:
-    """The command's process: unprivileged, limited, Landlocked, in its worktree — all of it
-    before the driver's go (held), so that what follows the go is the exec alone: a box's
-    confinement costs its command's start nothing, and the process that waits for the go
-    already holds no more than the command will."""
-    if spec.get("uid") is not None:
-        os.setgroups([])
-        os.setgid(spec["gid"])
-        os.setuid(spec["uid"])
-    else:  # uid 0 of our own user namespace: keep it from regaining capabilities on exec
-        check(libc.prctl(PR_SET_SECUREBITS, SECBIT_NOROOT_LOCKED, 0, 0, 0), "securebits")
-    limit(spec["limits"])
-    if spec.get("landlock"):
-        landlock(spec["read"], spec["write"], tuple(spec.get("connect_ports", ())))
-    close_keyrings()
+    """The command's process: confined (coding/confine.py) and in its worktree before the
+    driver's go (held), so that what follows the go is the exec alone: a box's confinement
+    costs its command's start nothing, and the process that waits for the go already holds
+    no more than the command will."""
+    confine(spec)
     os.chdir(spec["cwd"])
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     held(spec.get("hold"))
     os.execvpe(spec["argv"][0], spec["argv"], spec["env"])
-
-
-# ---- egress: the box's loopback, forwarded to the driver's proxy (coding/egress.py) ----
-def import_egress() -> None:
-    """The modules forwarding needs, imported by init before the pivot (the interpreter's
-    files are gone after it) and only for a run with egress."""
-    global contextlib, fcntl, socket, struct, threading
-    import contextlib
-    import fcntl
-    import socket
-    import struct
-    import threading
-
-
-SIOCSIFFLAGS, LOOPBACK_UP = 0x8914, 0x1 | 0x8 | 0x40  # IFF_UP | IFF_LOOPBACK | IFF_RUNNING
-
-
-def egress_listener(egress: dict | None):
-    """Bring the box's own loopback up and listen on it (before the command starts, so its
-    first connection finds the door); None when the run has no egress."""
-    if not egress:
-        return None
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        fcntl.ioctl(probe.fileno(), SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", LOOPBACK_UP))
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", egress["port"]))
-    listener.listen(64)
-    return listener
-
-
-def forward(listener, path: str) -> None:
-    """Init's thread: every connection to the box's proxy port goes to the driver's socket."""
-    while True:
-        client, _ = listener.accept()
-        threading.Thread(target=relay, args=(client, path), daemon=True).start()
-
-
-def relay(client, path: str) -> None:
-    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        upstream.connect(path)
-    except OSError:
-        client.close()
-        return
-    threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
-    pipe(client, upstream)
-
-
-def pipe(source, sink) -> None:
-    with contextlib.suppress(OSError):
-        while chunk := source.recv(65536):
-            sink.sendall(chunk)
-    with contextlib.suppress(OSError):
-        sink.shutdown(socket.SHUT_WR)
 
 
 def leftovers() -> int:
@@ -357,8 +180,7 @@ def init(spec: dict) -> None:
         os._exit(127)
     shed_go(spec.get("hold"))
     if listener is not None:  # threads only after the fork: the command's process has none
-        args = (listener, spec["egress"]["socket"])
-        threading.Thread(target=forward, args=args, daemon=True).start()
+        start_forwarding(listener, spec["egress"]["socket"])
     while True:
         pid, status = os.wait()
         if pid == child:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from coding import jail
+from coding import confine
 from coding.box import (
     BOX_DIR,
     HOME_DIR,
@@ -255,7 +255,7 @@ def limits_in_child(limits: Limits):
 @functools.cache
 def confinement() -> dict:
     """Which confinement this machine gives, each with why not (cached per process)."""
-    abi = jail.landlock_abi()
+    abi = confine.landlock_abi()
     found = {
         "landlock": {"ok": abi >= 1, "abi": abi, "why": "" if abi else "no Landlock in kernel"},
         "tcp_rules": {"ok": abi >= 4, "why": "" if abi >= 4 else "Landlock ABI < 4"},

@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from coding import jail, sandbox
+from coding import confine, sandbox
 from coding.driver import handle_one_run
 from opscore.models import Event
 from tests.coding_support import new_run
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def no_landlock(monkeypatch):
     """A kernel without Landlock: its syscall says so (the box's probe is rerun)."""
-    monkeypatch.setattr(jail, "landlock_abi", lambda: 0)
+    monkeypatch.setattr(confine, "landlock_abi", lambda: 0)
     sandbox.confinement.cache_clear()
     yield
     monkeypatch.undo()

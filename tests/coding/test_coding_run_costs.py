@@ -15,8 +15,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from coding import jail
-from coding.box import hand_over, jail_command, jail_env
+from coding import confine, jail, loopback
+from coding.box import BOOT, hand_over, jail_code, jail_command, jail_env
 from coding.driver import handle_one_run, let_go, start_next
 from coding.models import CodingRun
 from coding.sandbox import confinement_missing
@@ -26,11 +26,11 @@ from opscore.overrides import apply_override
 from tests.coding_support import new_run
 from tests.processes import ROOT
 
-IMPORTED = """
+# The box builder's start as LAUNCH makes it, short of main(): jail.py runs as a module.
+IMPORTED = f"""
 import sys
 before = set(sys.modules)
-path = sys.argv[1]
-exec(compile(open(path).read(), path, "exec"), {"__name__": "jail"})
+{BOOT.format(name="jail")}
 print(" ".join(sorted(set(sys.modules) - before)))
 """
 SEEN_FROM_INSIDE = """
@@ -41,9 +41,11 @@ print(sys.flags.isolated, sys.flags.no_site, *sys.path)
 
 
 def modules_a_box_start_imports() -> set[str]:
-    """What jail.py's own imports load, run as the box runs it (-I -S) short of main()."""
+    """What the box builder's own imports load, run as the box runs it (-I -S, its code
+    objects in the environment) short of main()."""
     done = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", IMPORTED, str(Path(jail.__file__))],
+        [sys.executable, "-I", "-S", "-c", IMPORTED],
+        env={"OPS_BOX_JAIL": jail_code()},
         capture_output=True,
         text=True,
         check=True,
@@ -54,7 +56,7 @@ def modules_a_box_start_imports() -> set[str]:
 def test_a_box_start_imports_neither_egress_modules_nor_json():
     imported = modules_a_box_start_imports()
 
-    assert not imported & {*jail.EGRESS_MODULES, "json", "re", "platform"}, imported
+    assert not imported & {*loopback.EGRESS_MODULES, "json", "re", "platform"}, imported
     assert "ctypes" in imported  # the test sees the jail's imports at all
 
 
@@ -65,15 +67,17 @@ def test_a_box_start_imports_no_more_than_building_the_box_needs():
     assert not imported & {"signal", "enum", "functools", "collections"}, imported
 
 
-def test_a_box_start_compiles_no_jail_source_it_runs_the_drivers_code_object():
-    code = marshal.loads(bytes.fromhex(jail_env({})["OPS_BOX_JAIL"]))
+def test_a_box_start_compiles_no_jail_source_it_runs_the_drivers_code_objects():
+    modules, code = marshal.loads(bytes.fromhex(jail_env({})["OPS_BOX_JAIL"]))
 
     assert code.co_filename == str(Path(jail.__file__).resolve())
+    shipped = {name: code.co_filename for name, code in modules}
+    assert shipped == {m.__name__: str(Path(m.__file__).resolve()) for m in (confine, loopback)}
     assert not any(str(Path(jail.__file__).parent) in arg for arg in jail_command())
 
 
 def test_a_box_start_takes_every_module_from_the_standard_library():
-    probe = marshal.dumps(compile(SEEN_FROM_INSIDE, "probe", "exec")).hex()
+    probe = marshal.dumps(([], compile(SEEN_FROM_INSIDE, "probe", "exec"))).hex()
 
     done = subprocess.run(
         jail_command(), env={"OPS_BOX_JAIL": probe}, capture_output=True, text=True, check=True
