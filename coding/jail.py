@@ -77,7 +77,7 @@ def place(stage: str, item: dict) -> None:
     if kind == "bind" and not os.path.isdir(item["src"]):
         os.makedirs(os.path.dirname(target), exist_ok=True)
         if not os.path.lexists(target):  # a file bound over one a read-only bind shows
-            open(target, "a").close()
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666))
     else:
         os.makedirs(target, exist_ok=True)
     if kind == "tmpfs":
@@ -87,7 +87,8 @@ def place(stage: str, item: dict) -> None:
     else:
         mount(item["src"], target, None, MS_BIND | MS_REC)
         if not item.get("rw"):
-            kept = sum(ms for st, ms in KEEP.items() if os.statvfs(target).f_flag & st)
+            flags = os.statvfs(target).f_flag  # once, not once for each flag kept
+            kept = sum(ms for st, ms in KEEP.items() if flags & st)
             mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept)
 
 
