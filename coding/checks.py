@@ -184,17 +184,20 @@ def outside_state(worktree: Path, repo_path: str, status=None) -> dict:
 
 
 class Before:
-    """The escape look's "before": the main checkout's git status started as the harness's
-    box is prepared (it runs while the spec is handed over and the launch recorded), read
-    with what sits beside the worktree once the box is built, just before its command
-    starts. close(): a status the look never read (the box never got that far), waited for."""
+    """The escape look's "before": the main checkout's git status, read with what sits beside
+    the worktree just before the harness's command starts. `building`: a spare builds the
+    box once it has its spec, and the go waits for that anyway, so the status starts in the
+    look itself, while the box is built (the harness's go no longer waits for the one and
+    then the other); otherwise it starts at once and runs while the spec is made and the
+    launch recorded. close(): a status the look never read (the box never got that far),
+    waited for."""
 
-    def __init__(self, worktree: Path, repo_path: str):
+    def __init__(self, worktree: Path, repo_path: str, building: bool = False):
         self.worktree, self.repo_path, self.state = worktree, repo_path, {}
-        self.status = start_status(repo_path)
+        self.status = None if building else start_status(repo_path)
 
     def look(self) -> None:
-        status, self.status = self.status, None
+        status, self.status = self.status or start_status(self.repo_path), None
         self.state = outside_state(self.worktree, self.repo_path, status)
 
     def close(self) -> None:

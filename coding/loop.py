@@ -206,7 +206,7 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare
     The run's process group stays recorded while its tests' box is still to come."""
     caps, worktree = run.limits, Path(run.worktree_path)
     budget = float(Decimal(str(caps["max_cost_usd"])) - run.spent_usd)
-    before = Before(worktree, run.repository.path)  # what is outside it before the harness
+    before = Before(worktree, run.repository.path, building=spare is not None)
     try:
         argv = argv_for(run.runner, Pass(prompt, caps["max_turns"], budget))
         egress = (
