@@ -6,16 +6,13 @@ Django's `Now()` reads (`now()` would stand still for a whole transaction)."""
 import contextlib
 import functools
 import json
-import weakref
 
-import psycopg
 from django.conf import settings
 from django.db import DatabaseError, connection, connections, transaction
-from django.db.models import signals
-from django.db.models.base import ModelState
 from django.db.models.functions import Now
 
 from missions.breaker import count_failure
+from missions.claimed_rows import STEP_COLUMNS, claim_cursor, step_from_array, step_from_row
 from missions.executors import Blocked, Failed, Interrupted, Outcome, Succeeded
 from missions.late_writes import record_late_write
 from missions.models import (
@@ -34,33 +31,6 @@ from opscore.db import execute_prepared
 from opscore.redaction import redact, redact_text
 from opscore.registry import STEP_KINDS
 
-# What a worker needs of the step it claims; the rest (timestamps, errors, result) stays
-# deferred — loaded on first access — so the hot path does not decode columns nobody reads.
-CLAIMED_FIELDS = [
-    "id",
-    "mission",
-    "position",
-    "kind",
-    "payload",
-    "status",
-    "agent",
-    "priority",
-    "lease_owner",
-    "lease_token",
-    "attempt_count",
-    "max_attempts",
-    "dedupe_key",
-    "approved_digest",  # the worker refuses a step changed since approval (missions.binding)
-    "created_at",
-    "run_after",
-    "updated_at",  # the claim time: age-bounded recovery reads it (missions.staleness)
-]
-# In the model's field order: Model.from_db matches a partial row to fields in that order.
-STEP_FIELDS = [f for f in Step._meta.concrete_fields if f.name in CLAIMED_FIELDS]
-STEP_ATTNAMES = [f.attname for f in STEP_FIELDS]
-STEP_COLUMNS = ", ".join(f.column for f in STEP_FIELDS)
-# Columns whose database value the field converts (payload's JSON), by position in the row.
-CONVERTED = [(i, f) for i, f in enumerate(STEP_FIELDS) if hasattr(f, "from_db_value")]
 CLAIM_SQL = f"SELECT {STEP_COLUMNS} FROM opscore_claim_step(%s::text, %s::float8, %s::text[])"
 CLAIM_FOR_SQL = (
     f"SELECT {STEP_COLUMNS} FROM "
@@ -72,14 +42,10 @@ COMPLETE_AND_CLAIM_SQL = (
 )
 # The same, outside any transaction: commits the success before it sends the wake-up hints, so
 # the commits of concurrent workers are not queued behind NOTIFY's lock (finish_step.*.sql).
-# The claimed step comes back in OUT parameters: all NULL when there was none.
+# The claimed step comes back as one JSON array of STEP_COLUMNS: NULL when there was none.
 FINISH_SQL = (
-    "CALL opscore_finish_step("
-    "%s::bigint, %s::uuid, %s::jsonb, %s::text, %s::float8, %s::text[]"
-    + ", NULL" * len(STEP_FIELDS)
-    + ")"
+    "CALL opscore_finish_step(%s::bigint, %s::uuid, %s::jsonb, %s::text, %s::float8, %s::text[])"
 )
-TIMESTAMPTZ, SAMPLE_TIME = 1184, b"2000-01-01 00:00:00+00"  # its type oid; a value
 LEASE_LOST = "OPS01"
 DEADLOCK = "40P01"
 
@@ -110,52 +76,17 @@ def _array_literal(items: tuple[str, ...]) -> str:
     return "{" + ",".join(f'"{item}"' for item in quoted) + "}"
 
 
-def _fetch_step(sql: str, params: list) -> Step | None:
+def _fetch_step(sql: str, params: list, decode=step_from_row) -> Step | None:
     """Run a hot-path call as a prepared statement with server-side binding (Django turns
     psycopg's preparing off; execute_prepared turns it on for this call): once per
     connection the server parses and plans it, and the client never quotes values."""
     db = connections["default"]  # one look-up, not one per attribute through the proxy
     db.ensure_connection()
     with db.wrap_database_errors:
-        cursor = _claim_cursor(db)
+        cursor = claim_cursor(db)
         execute_prepared(cursor, sql, params)
-        return _step_from_row(cursor.fetchone(), db)
-
-
-_claim_cursors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # connection → cursor
-
-
-def _claim_cursor(db) -> psycopg.Cursor:
-    """The claim calls' cursor, one kept per connection (a new one every step cost ~10 µs).
-    Its timestamps are read by psycopg's own C loader where that yields what Django's would
-    (the same tzinfo: the session's time zone is Django's): Django's loader parses in Python,
-    ~6 µs for each of the three timestamps a claim returns."""
-    cursor = _claim_cursors.get(db.connection)
-    if cursor is None:
-        cursor = psycopg.Cursor(db.connection)
-        loader = psycopg.adapters.get_loader(TIMESTAMPTZ, psycopg.pq.Format.TEXT)
-        if loader(TIMESTAMPTZ, db.connection).load(SAMPLE_TIME).tzinfo is db.timezone:
-            cursor.adapters.register_loader(TIMESTAMPTZ, loader)
-        _claim_cursors[db.connection] = cursor
-    return cursor
-
-
-def _step_from_row(row, db=connection) -> Step | None:
-    """The claimed row as a Step, as `Model.from_db` would build it (the other fields
-    deferred) but without `Model.__init__`'s per-field descriptor calls: Step has no init
-    signal receivers (checked here, else the ordinary path)."""
-    if row is None or row[0] is None:
-        return None
-    values = list(row)
-    for index, field in CONVERTED:
-        values[index] = field.from_db_value(values[index], None, db)
-    if signals.pre_init.has_listeners(Step) or signals.post_init.has_listeners(Step):
-        return Step.from_db("default", STEP_ATTNAMES, values)
-    step = Step.__new__(Step)
-    step.__dict__.update(zip(STEP_ATTNAMES, values, strict=True))
-    step._state = ModelState()
-    step._state.adding, step._state.db = False, "default"
-    return step
+        row = cursor.fetchone()
+        return decode(row if decode is step_from_row else row[0], db)
 
 
 def complete_and_claim_next(step: Step, outcome: Succeeded, worker_id: str) -> Step | None:
@@ -168,7 +99,9 @@ def complete_and_claim_next(step: Step, outcome: Succeeded, worker_id: str) -> S
     # function does it all, hints included, in that transaction.
     in_transaction = connections["default"].in_atomic_block
     try:
-        return _fetch_step(COMPLETE_AND_CLAIM_SQL if in_transaction else FINISH_SQL, params)
+        if in_transaction:
+            return _fetch_step(COMPLETE_AND_CLAIM_SQL, params)
+        return _fetch_step(FINISH_SQL, params, decode=step_from_array)
     except DatabaseError as error:
         state = getattr(error.__cause__, "sqlstate", None)
         if state == DEADLOCK:  # rolled back whole; record it on its own, then claim

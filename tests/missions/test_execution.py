@@ -6,7 +6,13 @@ import pytest
 from django.db import connection, transaction
 from django.db.models.functions import Now
 
-from missions.execution import STEP_FIELDS, claim_next_step, record_outcome, renew_lease
+from missions.claimed_rows import STEP_ATTNAMES
+from missions.execution import (
+    claim_next_step,
+    complete_and_claim_next,
+    record_outcome,
+    renew_lease,
+)
 from missions.executors import EXECUTORS, Failed, Succeeded
 from missions.models import Mission, OutboxMessage, Step, StepAttempt, StepDependency
 from missions.outbox import deliver_pending
@@ -318,15 +324,21 @@ def test_executor_faults_between_refusals_still_trip_the_breaker(monkeypatch):
     assert Policy.objects.value("worker_switches").is_enabled("analyze") is False
 
 
-def test_the_fast_paths_procedure_returns_the_claimed_columns_the_worker_reads_in_order():
-    """opscore_finish_step hands the next step back in OUT parameters, read by position."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT proargnames, proargmodes FROM pg_proc WHERE proname = 'opscore_finish_step'"
-        )
-        names, modes = cursor.fetchone()
-    returned = [name for name, mode in zip(names, modes, strict=True) if mode in ("b", "o")]
-    assert returned == [field.column for field in STEP_FIELDS]
+@pytest.mark.django_db(transaction=True)
+def test_the_fast_path_hands_back_the_next_step_as_the_orm_reads_it():
+    """opscore_finish_step hands the next step back as one JSON array, read by position: each
+    claimed field arrives as Django would load it (timestamps in its time zone, a UUID)."""
+    agent = AgentFactory(slug="roomy", max_concurrent_steps=5)
+    make_step(agent=agent), make_step(agent=agent, payload={"n": [1, "two"]})
+    claimed = claim_next_step("w1")
+
+    following = complete_and_claim_next(claimed, Succeeded({}), "w1")
+
+    stored = Step.objects.get(pk=following.pk)
+    for name in STEP_ATTNAMES:
+        assert getattr(following, name) == getattr(stored, name), name
+        assert type(getattr(following, name)) is type(getattr(stored, name)), name
+    assert following.updated_at.tzinfo is stored.updated_at.tzinfo
 
 
 def prepared_claims() -> int:
