@@ -29,7 +29,9 @@ def read_sql(app: str, name: str, version: int) -> str:
 
 
 def _part(app: str, part: str, indent: str) -> str:
-    lines = (sql_dir(app) / "parts" / f"{part}.sql").read_text().splitlines()
+    """A part, its own includes expanded (a part may include another)."""
+    text = (sql_dir(app) / "parts" / f"{part}.sql").read_text()
+    lines = INCLUDE.sub(lambda line: _part(app, line["part"], line["indent"]), text).splitlines()
     return "".join(f"{indent}{line}\n" if line else "\n" for line in lines)
 
 

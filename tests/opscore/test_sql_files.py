@@ -70,7 +70,14 @@ def test_both_claims_run_the_one_definition_of_a_step_that_may_run():
         assert "worker_switches" in body and "lane_switches" in body, function
         assert first_line.strip() in body, function
     for name in ("claim_step", "claim_step_for_agent"):
-        text = (
-            sql_dir("missions") / f"{name}.v{latest_versions('missions')[name]}.sql"
-        ).read_text()
+        text = written(f"{name}.v{latest_versions('missions')[name]}.sql", but=part_name)
         assert f"-- include: {part_name}" in text and "worker_switches" not in text, name
+
+
+def written(file: str, but: str) -> str:
+    """A file's text and the text of the parts it includes (a part may include another), each
+    unexpanded, all but the part `but`."""
+    text = (sql_dir("missions") / file).read_text()
+    for part in re.findall(r"-- include: ([a-z_]+\.v\d+)", text):
+        text += "" if part == but else written(f"parts/{part}.sql", but)
+    return text
