@@ -2,6 +2,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.forms.fields import InvalidJSONInput, JSONString
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -97,6 +98,8 @@ class AgentAdmin(admin.ModelAdmin):
     ]
     list_filter = ["enabled", "runtime", "roster"]
     search_fields = ["slug", "display_name", "role"]
+    # A wake URL typed without a scheme is read as https, as Django 6 will (no warning meanwhile).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     # Overrides own both switches (disable-agent, drain agent:<slug>): shown, never edited here.
     readonly_fields = ["enabled", "draining", "created_at", "voice_in_force"]
     actions = ["enable_agents", "disable_agents"]
