@@ -114,6 +114,8 @@ def is_term(word: str) -> bool:
     """A word worth searching for: not a function word, not a timestamp or an id."""
     if word in IGNORED or len(word) < 2:
         return False
+    if word.isalpha():
+        return True
     letters = sum(c.isalpha() for c in word)
     return letters > 0 and (letters >= len(word) / 2 or len(word) <= 6)
 
@@ -121,9 +123,8 @@ def is_term(word: str) -> bool:
 def query_terms(context: str, subject_keys=()) -> list[str]:
     """The query: subject keys first, then the context's words in the order they appear, each
     once. Order-stable, so the same context gives the same query under any hash seed."""
-    words = [*subject_keys, *TOKEN.findall(context.lower())]
-    terms = [w.lower() for w in words if is_term(w.lower())]
-    return list(dict.fromkeys(terms))[:MAX_TERMS]
+    words = [*(key.lower() for key in subject_keys), *TOKEN.findall(context.lower())]
+    return list(dict.fromkeys(w for w in words if is_term(w)))[:MAX_TERMS]
 
 
 _common: dict[str, tuple[float, int]] = {}  # database alias → (learned at, lexemes known)
@@ -223,7 +224,10 @@ def retrieve(agent_slug: str, context: str = "", subject_keys=()) -> list[Retrie
 
 
 def ranked(agent_slug: str, context: str, subject_keys=()) -> tuple[list[Retrieved], str]:
-    terms = query_terms(context, subject_keys)
+    return ranked_by(agent_slug, context, query_terms(context, subject_keys))
+
+
+def ranked_by(agent_slug: str, context: str, terms: list[str]) -> tuple[list[Retrieved], str]:
     provider = embedder() if context.strip() else None
     if provider is None:
         with found_rows(agent_slug, terms) as rows:
@@ -293,12 +297,13 @@ def prompt_section(found: list[Retrieved]) -> str:
 def memory_context(agent_slug: str, context: str) -> tuple[str, dict]:
     """The prompt-context provider the memory app registers; what it returns beside the section
     lands in the LLMCall row: the ids, the query, and why each memory was carried."""
-    found, ranking = ranked(agent_slug, context)
+    terms = query_terms(context)
+    found, ranking = ranked_by(agent_slug, context, terms)
     refs: dict = {"memory_ids": [r.id for r in found]}
     if found:
         refs |= {
             "memory_ranking": ranking,
-            "memory_query": query_terms(context),
+            "memory_query": terms,
             "memories": [r.why() for r in found],
         }
     return prompt_section(found), refs

@@ -291,6 +291,22 @@ def test_with_statistics_a_term_given_twice_or_as_its_stem_counts_once(analysed_
     assert scored("devops", ["the", "disk", "zymurgy", "logs"]) == once  # nothing to match
 
 
+def test_with_statistics_common_terms_bring_one_budget_of_candidates_between_them(
+    analysed_store,
+):
+    """Common terms walk the newest memories together: a context of several common words scores
+    a quarter of PER_TERM candidates in all, the newest matching any of them, not that many
+    for each (each walk and its candidates were most of a call's cost)."""
+    disk = [remember("devops", f"disk alarm {n}") for n in range(20)]
+    keys = [remember("devops", f"rotate keys {n}") for n in range(20)]
+
+    rows = scored("devops", ["disk", "keys"])
+
+    budget = retrieval.PER_TERM // 4
+    assert len(rows) == budget  # it was a budget for each term: twice as many
+    assert {pk for pk, _, _ in rows} == {m.id for m in (disk + keys)[-budget:]}
+
+
 def test_a_memorys_stored_headline_and_length_are_what_its_search_column_says(agent):
     """Retrieval reads them stored (memory_retrieve v10); they must stay the summary of
     `search` it computed per candidate before, whatever a memory's words or later edits."""
