@@ -1,8 +1,17 @@
 """Who may see the Stage: everyone when STAGE_PUBLIC, otherwise signed-in operators. Pages send
-a visitor to the login; fragments answer 403."""
+a visitor to the login; fragments answer 403.
+
+Who may act on it: watching is not operating. An action (give a task, pause a mission, rate,
+dismiss, comment, chat) needs a staff account, and where the admin has the same change the
+model permission the admin asks for it; anyone else signed in gets a 403 that says what is
+missing. Approvals keep their own rule (opscore.four_eyes: the decision's permission, staff
+or not). The Stage's websocket only pushes events: nothing sent up it is read."""
+
+import functools
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import render
 
 
 def stage_visible(request) -> bool:
@@ -11,3 +20,33 @@ def stage_visible(request) -> bool:
 
 def visible_or_login(request):
     return None if stage_visible(request) else redirect_to_login(request.get_full_path())
+
+
+def why_not_operate(user, permission: str = "") -> str:
+    """'' when `user` may take an operator action needing `permission`; else the reason."""
+    if user is None or not user.is_authenticated:
+        return "sign in to act on the Stage"
+    name = user.get_username()
+    if not user.is_staff:
+        return f"{name} may watch the Stage; acting on it needs a staff account"
+    if permission and not user.has_perm(permission):
+        return f"{name} may watch the Stage; this action needs the permission {permission}"
+    return ""
+
+
+def operator_only(permission: str = ""):
+    """A Stage action: a visitor goes to the login, a non-operator gets a 403 refusal."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def guarded(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            why = why_not_operate(request.user, permission)
+            if why:
+                return render(request, "stage/_refused.html", {"reason": why}, status=403)
+            return view(request, *args, **kwargs)
+
+        return guarded
+
+    return decorate

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
+from console.stage.access import operator_only
 from missions.actions import submit_proposal
 from missions.models import ProposalSource
 from missions.schemas import ProposalInvalid
@@ -47,6 +48,7 @@ def field_errors_in_place(errors: dict, kind: str) -> dict:
 
 @require_POST
 @login_required
+@operator_only()  # the admin gives no task: staff is the rule
 def give_task(request):
     kind = request.POST.get("kind", "analyze")
     title = request.POST.get("title", "")

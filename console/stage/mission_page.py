@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from console.stage.access import visible_or_login
+from console.stage.access import operator_only, visible_or_login
 from console.stage.health import health_summary
 from console.stage.holds import holds_on
 from console.stage.timeline import mission_timeline
@@ -31,6 +31,7 @@ def mission_page(request, mission_id: int):
 
 @require_POST
 @login_required
+@operator_only("missions.change_mission")  # what the admin's controls need
 def control(request, mission_id: int):
     """Pause, resume, note or deadline from the mission page; a refusal is shown in place."""
     fields = {name: request.POST.get(name, "") for name in ("reason", "text", "deadline")}
@@ -50,6 +51,7 @@ def control(request, mission_id: int):
 
 @require_POST
 @login_required
+@operator_only("missions.add_feedback")
 def rate(request, mission_id: int):
     """An operator rates the mission or one of its artifacts; a refusal is shown in place."""
     artifact = request.POST.get("artifact", "")

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
-from console.stage.access import stage_visible
+from console.stage.access import operator_only, stage_visible
 from opportunities.models import Notice
 from opportunities.notices import dismiss
 from opscore.models import operator_actor
@@ -25,6 +25,7 @@ def inbox_panel(request):
 
 @require_POST
 @login_required
+@operator_only()
 def dismiss_notice(request, notice_id: int):
     notice = get_object_or_404(Notice, pk=notice_id)
     dismiss(notice, actor=operator_actor(request.user), reason=request.POST.get("reason", ""))

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from console.chat import confirm_draft, discard_draft, history, send_message
-from console.stage.access import visible_or_login
+from console.stage.access import operator_only, visible_or_login
 from console.stage.health import health_summary
 from console.stage.mission_page import not_found
 from missions.talk import TalkRefused
@@ -26,6 +26,7 @@ def thread_page(request, kind: str, subject_id: int):
 
 @require_POST
 @login_required
+@operator_only("missions.add_comment")
 def post_to_thread(request, kind: str, subject_id: int):
     answers = request.POST.get("answers", "").strip() or None
     # not a number (isdecimal: "²" is a digit to isdigit, none to int()): the lookup would
@@ -85,6 +86,7 @@ def render_chat(request, error: str = "", status: int = 200):
 
 @require_POST
 @login_required
+@operator_only()
 def chat_send(request):
     try:
         send_message(
@@ -97,6 +99,7 @@ def chat_send(request):
 
 @require_POST
 @login_required
+@operator_only()
 def chat_draft(request, message_id: int, verb: str):
     if verb not in ("confirm", "discard"):
         return not_found(request, f"chat verb {verb!r}")

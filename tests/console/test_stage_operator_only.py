@@ -1,0 +1,97 @@
+"""Watching the Stage is not operating it: a signed-in person without staff and the admin's
+permission for the same change sees the Stage but is refused (403, with the reason) when they
+give a task, pause a mission, rate, dismiss, comment or chat."""
+
+import pytest
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+
+from console.models import ChatMessage
+from console.stage.consumers import StageConsumer
+from missions.models import Comment, Feedback, Mission, Proposal
+from tests.factories import make_step
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(client, name="viewer", staff=False, *codenames):
+    user = get_user_model().objects.create_user(name, password="x", is_staff=staff)
+    for codename in codenames:
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    client.force_login(user)
+    return user
+
+
+def test_a_signed_in_non_staff_user_watches_but_cannot_give_a_task(client, agent):
+    signed_in(client)
+
+    assert client.get("/stage/").status_code == 200
+    answer = client.post("/stage/task", {"agent": "devops", "kind": "analyze", "title": "Go"})
+
+    assert answer.status_code == 403
+    assert "acting on it needs a staff account" in answer.content.decode()
+    assert not Proposal.objects.exists()
+
+
+def test_a_signed_in_non_staff_user_cannot_pause_a_mission(client, db):
+    mission = make_step().mission
+    signed_in(client)
+
+    answer = client.post(
+        f"/stage/missions/{mission.id}/control", {"verb": "pause", "reason": "because"}
+    )
+
+    assert answer.status_code == 403
+    assert not Mission.objects.get(pk=mission.id).paused_at
+
+
+def test_staff_without_the_admins_permission_is_refused_and_named_what_it_lacks(client, db):
+    mission = make_step().mission
+    signed_in(client, "staffer", True)
+
+    answer = client.post(
+        f"/stage/missions/{mission.id}/control", {"verb": "pause", "reason": "because"}
+    )
+
+    assert answer.status_code == 403
+    assert "missions.change_mission" in answer.content.decode()
+    assert not Mission.objects.get(pk=mission.id).paused_at
+
+
+def test_staff_with_the_admins_permission_pauses_from_the_stage(client, db):
+    mission = make_step().mission
+    signed_in(client, "staffer", True, "change_mission")
+
+    answer = client.post(
+        f"/stage/missions/{mission.id}/control", {"verb": "pause", "reason": "because"}
+    )
+
+    assert answer.status_code == 302
+    assert Mission.objects.get(pk=mission.id).paused_at
+
+
+def test_rating_commenting_and_chatting_are_operator_actions_too(client, db):
+    mission = make_step().mission
+    signed_in(client)
+
+    answers = [
+        client.post(f"/stage/missions/{mission.id}/feedback", {"rating": "up", "reason": "x"}),
+        client.post(f"/stage/threads/mission/{mission.id}/comment", {"text": "hello"}),
+        client.post("/stage/chat/send", {"text": "pause everything"}),
+    ]
+
+    assert [a.status_code for a in answers] == [403, 403, 403]
+    assert not (Feedback.objects.exists() or Comment.objects.exists())
+    assert not ChatMessage.objects.exists()
+
+
+def test_a_visitor_who_is_not_signed_in_is_sent_to_the_login(client, agent):
+    answer = client.post("/stage/task", {"agent": "devops", "kind": "analyze", "title": "Go"})
+
+    assert answer.status_code == 302 and "/login" in answer["Location"]
+
+
+def test_the_stage_socket_only_pushes_and_takes_no_action():
+    """Nothing sent up the socket is read: every action goes through the guarded views."""
+    assert StageConsumer.receive is AsyncWebsocketConsumer.receive
