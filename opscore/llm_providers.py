@@ -32,6 +32,9 @@ BODY_CAP_FACTOR = 64
 ERROR_HEAD_BYTES = 1024
 # What an error answer keeps of its headers once its body is cut (the SDK reads these).
 KEPT_HEADERS = ("content-type", "retry-after", "retry-after-ms", "request-id")
+# Why a provider says it stopped when the reply is cut short (Anthropic's stop_reason,
+# Ollama's done_reason): such a reply is a bad reply, never parsed as if complete.
+CUT_OFF = {"anthropic": {"max_tokens", "model_context_window_exceeded"}, "ollama": {"length"}}
 # The most tokens an LLMCall row's columns hold (PostgreSQL integer).
 MAX_COUNT = 2**31 - 1
 
@@ -178,6 +181,8 @@ class AnthropicProvider:
         except ValidationError as invalid:
             why = describe_invalid(invalid)
             raise LLMReplyError(f"anthropic: malformed reply: {why}", **known) from None
+        if message.stop_reason in CUT_OFF["anthropic"]:
+            raise LLMReplyError(cut_off("anthropic", message.stop_reason), **known)
         text = "".join(block.text for block in message.content if block.type == "text")
         return LLMReply(
             text=text,
@@ -231,6 +236,8 @@ class OllamaProvider:
         text = message.get("content") if isinstance(message, dict) else None
         if not isinstance(text, str):
             raise LLMReplyError("ollama: malformed reply: no message.content text", **known)
+        if data.get("done_reason") in CUT_OFF["ollama"]:
+            raise LLMReplyError(cut_off("ollama", data["done_reason"]), **known)
         # Ollama leaves a count out (a cached prompt); one it gives is checked by call_llm.
         given = {"input_tokens": data.get("prompt_eval_count") or 0}
         given["output_tokens"] = data.get("eval_count") or 0
@@ -293,6 +300,12 @@ class ShortErrors:
 
     def close(self):
         self.inner.close()
+
+
+def cut_off(provider: str, why: str) -> str:
+    """A reply that stopped for want of tokens (or context), not because the model was done:
+    what it wrote so far may parse, and is still not the answer."""
+    return f"{provider}: reply cut off at the reply's token limit ({why}): incomplete, not used"
 
 
 def json_object(raw: bytes, provider: str) -> dict:

@@ -364,3 +364,26 @@ def test_a_body_that_does_not_decode_is_a_transport_fault_and_retried(
     assert (step.status, step.attempt_count) == ("succeeded", 1), step.last_error
     outcomes = LLMCall.objects.filter(step=step).order_by("id").values_list("outcome", flat=True)
     assert list(outcomes) == ["transient_error", "ok"]
+
+
+TRUNCATED = {
+    "anthropic": message(text='{"summary": "Disk usage is', stop_reason="max_tokens"),
+    "ollama": chat(text='{"summary": "Disk usage is', done_reason="length", done=True),
+}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_reply_cut_off_at_max_tokens_is_a_bad_reply_not_an_answer(monkeypatch, provider):
+    """The model stopped because it ran out of tokens, not because it was done: what it wrote
+    so far is no answer, however well it parses."""
+    served = Served(replies(200, TRUNCATED[provider]))
+    PROVIDERS[provider][0](monkeypatch, served)
+    step = make_step("analyze", payload={"topic": "disk"}, max_attempts=3)
+
+    handle_one_step("w1")
+
+    assert_failed_once_without_retry(step, served)
+    assert "cut off at the reply's token limit" in step.last_error
+    call = LLMCall.objects.get(step=step)
+    assert (call.outcome, call.input_tokens, call.output_tokens) == ("bad_reply", 1000, 200)
+    assert "cut off at the reply's token limit" in call.error and one_line(call.error)
