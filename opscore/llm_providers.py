@@ -132,13 +132,16 @@ class AnthropicProvider:
         import httpx2  # the SDK's HTTP client; its errors can surface while a body is read
 
         self._anthropic, self._httpx = anthropic, httpx2
+        mounts = {} if transport else proxy_mounts(httpx2, self.name)
         transport = ShortErrors(transport or httpx2.HTTPTransport(), self.name)
         self.client = anthropic.Anthropic(
             api_key=api_key,
             max_retries=0,  # call_llm owns retries, so every try is a row
             timeout=settings.OPS_LLM_TIMEOUT_SECONDS,
             # A redirect is an answer, not followed: a 307 would carry the prompt to any host.
-            http_client=anthropic.DefaultHttpxClient(transport=transport, follow_redirects=False),
+            http_client=anthropic.DefaultHttpxClient(
+                transport=transport, mounts=mounts, follow_redirects=False
+            ),
         )
 
     def model_for(self, tier: str) -> str:
@@ -306,6 +309,19 @@ def cut_off(provider: str, why: str) -> str:
     """A reply that stopped for want of tokens (or context), not because the model was done:
     what it wrote so far may parse, and is still not the answer."""
     return f"{provider}: reply cut off at the reply's token limit ({why}): incomplete, not used"
+
+
+def proxy_mounts(httpx2, provider: str) -> dict:
+    """The environment's proxies (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY), each behind
+    ShortErrors. Given a transport, the client mounts none itself: the calls went direct past
+    the proxy the environment names, and a client left to mount them would have read their
+    error bodies whole. The SDK's own reading of the variables, as its default client's."""
+    from anthropic._utils._httpx import get_environment_proxies
+
+    return {
+        pattern: ShortErrors(httpx2.HTTPTransport(proxy=proxy), provider) if proxy else None
+        for pattern, proxy in get_environment_proxies().items()
+    }
 
 
 def json_object(raw: bytes, provider: str) -> dict:
