@@ -15,7 +15,7 @@ from django.db.models.functions import Now
 
 from coding.actions import transition
 from coding.checks import verify
-from coding.hardened_git import GitFailed, git
+from coding.hardened_git import GitFailed, change_diff, git
 from coding.models import ApprovalKind, CodingApproval, CodingRun, RunStatus
 from coding.run_objects import publish
 from coding.sandbox import Limits
@@ -73,6 +73,7 @@ def record_approval(run, kind, *, by, note, user, shown_digest) -> tuple[CodingA
         raise ApprovalRefused(f"unknown approval kind {kind!r}; one of {', '.join(K.values)}")
     check_head(run)
     refusal = why_not(run, kind) or why_not_them(run, kind, user, shown_digest)
+    refusal = refusal or why_withheld(run)
     if refusal:
         raise ApprovalRefused(refusal)
     with transaction.atomic():
@@ -120,6 +121,20 @@ def why_not_them(run: CodingRun, kind: str, user, shown_digest) -> str:
     if shown_digest is not None and shown_digest != run.approval_digest(kind):
         return f"R{run.id} changed after it was shown to you; reload and review it again"
     return ""
+
+
+def why_withheld(run: CodingRun) -> str:
+    """The diff an approver reads masks each secret the change quotes ([redacted]), and an
+    approval binds the commit, which still holds it: approving would approve what nobody was
+    shown. So such a change is not approvable; a revision takes the secret out."""
+    diff = change_diff(run.repository.path, run.base_sha, run.head_sha)
+    if unsaid(diff) == diff:
+        return ""
+    return (
+        f"R{run.id}'s change quotes a secret, shown to you as [redacted]: an approval would "
+        "approve what you were not shown; send it back for a revision that takes it out "
+        f"(`coding revise {run.id} --notes …`, or the admin's Revise action)"
+    )
 
 
 def check_head(run: CodingRun) -> None:

@@ -88,12 +88,18 @@ def shown_diff(repo_path: str, base: str, head: str) -> str:
     its driver makes of it; git reads attributes from the checkout and its index, so this diff
     runs from an empty folder as its work tree, with an empty index and (git >= 2.42) the empty
     tree as attr.tree. Real binaries (a NUL in them) still print as binary. A key the harness
-    wrote into a file reads [redacted] here, as in everything it printed."""
+    wrote into a file reads [redacted] here, as in everything it printed (and such a change
+    is not approvable: coding.approvals)."""
+    return unsaid(change_diff(repo_path, base, head))
+
+
+def change_diff(repo_path: str, base: str, head: str) -> str:
+    """shown_diff's text before its secrets are masked: what the commit really holds."""
     common = git(["rev-parse", "--path-format=absolute", "--git-common-dir"], repo_path).strip()
     with tempfile.TemporaryDirectory(prefix="opscore-diff-") as empty:
         args = ["--git-dir", common, "--work-tree", empty, "-c", f"attr.tree={EMPTY_TREE}"]
         args += ["diff", "--no-ext-diff", "--no-textconv", f"{base}..{head}", "--"]
-        return unsaid(git(args, empty, {"GIT_INDEX_FILE": os.path.join(empty, "index")}))
+        return git(args, empty, {"GIT_INDEX_FILE": os.path.join(empty, "index")})
 
 
 def git_started(args: list[str], cwd: Path | str, bare=False):

@@ -10,6 +10,7 @@ from coding.approvals import ApprovalRefused
 from coding.driver import handle_one_run
 from coding.models import CodingApproval
 from coding.operations import approve_run
+from opscore.models import Event
 from tests.coding_support import new_run
 from tests.conftest import sh
 
@@ -263,3 +264,22 @@ def test_the_admin_says_a_second_approval_of_the_same_head_changed_nothing(
 
     assert f"R{run.id}: code was already approved at {run.head_sha[:10]} by operator" in answer
     assert Event.objects.filter(kind="coding.approved.code").count() == 1
+
+
+def test_a_change_quoting_a_secret_is_shown_masked_and_cannot_be_approved(
+    coding_repo, admin_client, settings
+):
+    """The approver reads [redacted] where the change quotes a secret of the environment; an
+    approval of what they read would merge the secret they never saw. Refused, with why."""
+    settings.OPS_MASTODON_TOKEN = "hello, world"  # what the harness writes into app.py
+    run = reviewed(coding_repo, "@greet", allow_merge=True)
+
+    page = admin_client.get(f"/admin/coding/codingrun/{run.id}/change/").content.decode()
+    with pytest.raises(ApprovalRefused, match="quotes a secret"):
+        approve_run(run, "code", by="ana")
+
+    assert "print(&#x27;[redacted]&#x27;)" in page and "hello, world" not in page
+    assert not CodingApproval.objects.exists()
+    refused = Event.objects.get(kind="coding.approval_refused")
+    assert "[redacted]" in refused.summary and "revis" in refused.summary
+    assert "hello, world" not in refused.summary
