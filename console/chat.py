@@ -19,6 +19,7 @@ from missions.schemas import ProposalDraft, ProposalInvalid
 from missions.talk import TalkRefused, keep_talk, mentioned_agent
 from opscore.actions import record_event
 from opscore.llm import LLMError, LLMRequest, call_llm, parse_llm_reply
+from opscore.llm_deadline import answer_within
 from opscore.models import Agent
 from opscore.prompting import system_prompt
 
@@ -170,9 +171,13 @@ def fallback(offline_text: str, facts: list[Fact], guessed, offline: bool) -> st
 
 
 def _ask_model(text, facts, agent, hint) -> tuple[ChatReply | None, int | None, str]:
+    """Asked while the operator's request waits: one short deadline for every try."""
     request = ask_request(text, facts, agent, hint)
     try:
-        reply = call_llm(request, agent=agent, purpose="chat.answer", prompt_version=PROMPT_VERSION)
+        with answer_within(settings.OPS_TALK_DEADLINE_SECONDS):
+            reply = call_llm(
+                request, agent=agent, purpose="chat.answer", prompt_version=PROMPT_VERSION
+            )
         return parse_llm_reply(reply, ChatReply, "chat"), reply.call_id, ""
     except LLMError as error:
         return None, None, f"no model answer: {' '.join(str(error).split())[:200]}"

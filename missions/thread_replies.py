@@ -2,10 +2,13 @@
 `talk` lane and recorded as an LLMCall row. No answer (over budget, the model failing) is kept
 on the remark's `note`, so a silent agent always says why."""
 
+from django.conf import settings
+
 from missions.comments import record_agent_comment
 from missions.models import Comment, CommentKind
 from missions.text import strip_invisible
 from opscore.llm import LLMError, LLMRequest, call_llm, one_line
+from opscore.llm_deadline import answer_within
 from opscore.prompting import system_prompt
 
 PROMPT_VERSION = "thread_reply.v1"
@@ -32,11 +35,13 @@ def reply_request(remark: Comment, subject) -> LLMRequest:
 
 
 def reply_to(remark: Comment, subject) -> Comment | None:
+    """Asked while the operator's request waits: one short deadline for every try."""
     request = reply_request(remark, subject)
     try:
-        reply = call_llm(
-            request, agent=remark.agent, purpose="thread.reply", prompt_version=PROMPT_VERSION
-        )
+        with answer_within(settings.OPS_TALK_DEADLINE_SECONDS):
+            reply = call_llm(
+                request, agent=remark.agent, purpose="thread.reply", prompt_version=PROMPT_VERSION
+            )
     except LLMError as error:
         remark.note = one_line(f"no reply from {remark.agent_id}: {error}")
         remark.save(update_fields=["note"])

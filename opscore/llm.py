@@ -14,6 +14,7 @@ from django.conf import settings
 
 from opscore.budgets import check_budget, lane_of
 from opscore.inputs import LONE_SURROGATE, MalformedReply, max_bytes, parse_reply, without_nul
+from opscore.llm_deadline import time_for
 from opscore.llm_providers import (
     BODY_CAP_FACTOR,
     OFFLINE_NOTE,
@@ -149,7 +150,7 @@ def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMR
         reply = within_limit(provider.complete(request))
     except LLMError as error:
         record_failure(row, attempt, error, started, request)
-        if not isinstance(error, TransientLLMError) or last:
+        if not isinstance(error, TransientLLMError) or last or not time_for(backoff_pause(attempt)):
             raise
         return None
     except Exception as error:  # a fault nobody foresaw: still a row, still one line

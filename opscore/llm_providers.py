@@ -22,6 +22,7 @@ import httpx
 from django.conf import settings
 
 from opscore.inputs import LONE_SURROGATE, describe_invalid, max_bytes
+from opscore.llm_deadline import reply_deadline, seconds_left
 
 TIERS = ("cheap", "main")
 # How much of a reply's body is read at most, as a multiple of the reply limit: room for JSON
@@ -157,6 +158,7 @@ class AnthropicProvider:
                 system=request.system,
                 messages=request.messages,
                 extra_body=extra or None,
+                timeout=seconds_left(settings.OPS_LLM_TIMEOUT_SECONDS),
             ) as response:
                 raw = read_capped(response.iter_bytes(), self.name)
         except (anthropic.APITimeoutError, anthropic.APIConnectionError) as error:
@@ -217,7 +219,8 @@ class OllamaProvider:
             "options": {"temperature": request.temperature, "num_predict": request.max_tokens},
         }
         try:
-            with self.client.stream("POST", "/api/chat", json=body) as response:
+            read = seconds_left(settings.OPS_LLM_TIMEOUT_SECONDS)
+            with self.client.stream("POST", "/api/chat", json=body, timeout=read) as response:
                 if response.status_code != 200:
                     head = read_head(response.iter_bytes(), self.name)[:200]
                     raise status_error(
@@ -259,15 +262,15 @@ def read_capped(chunks, provider: str) -> bytes:
 
 
 def within_deadline(chunks, provider: str):
-    """A body's chunks until OPS_LLM_DEADLINE_SECONDS have passed: the client's timeout
-    restarts on every read, so a server trickling a byte at a time would otherwise hold the
-    worker for ever."""
-    deadline = time.monotonic() + settings.OPS_LLM_DEADLINE_SECONDS
+    """A body's chunks until OPS_LLM_DEADLINE_SECONDS (or a person's shorter deadline,
+    opscore.llm_deadline) have passed: the client's timeout restarts on every read, so a
+    server trickling a byte at a time would otherwise hold the worker for ever."""
+    limit, said = reply_deadline(settings.OPS_LLM_DEADLINE_SECONDS)
+    deadline = time.monotonic() + limit
     for chunk in chunks:
         yield chunk
         if time.monotonic() > deadline:
-            limit = settings.OPS_LLM_DEADLINE_SECONDS
-            raise TransientLLMError(f"{provider}: reply not complete within {limit} s")
+            raise TransientLLMError(f"{provider}: reply not complete within {said}")
 
 
 def read_head(chunks, provider: str) -> bytes:

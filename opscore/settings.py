@@ -35,6 +35,7 @@ from opscore.settings_parts.llm import (  # noqa: F401 (Django reads settings by
     OPS_OLLAMA_MODELS,
     OPS_REPLAY_DEADLINE_SECONDS,
     OPS_REPLAY_MAX_CALLS,
+    OPS_TALK_DEADLINE_SECONDS,
     OPSCORE_LLM,
 )
 

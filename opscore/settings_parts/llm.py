@@ -23,6 +23,8 @@ OPS_OLLAMA_MODELS = {
 }
 OPS_LLM_TIMEOUT_SECONDS = env_int("OPS_LLM_TIMEOUT_SECONDS", 60)  # per read
 OPS_LLM_DEADLINE_SECONDS = env_int("OPS_LLM_DEADLINE_SECONDS", 180)  # a whole reply
+# A model call a person waits on in a request (a chat answer, a thread reply), all its tries.
+OPS_TALK_DEADLINE_SECONDS = env_int("OPS_TALK_DEADLINE_SECONDS", 20)
 # A crawl's whole fetch (every redirect and read) ends by this deadline, however slowly a
 # server trickles its bytes.
 OPS_CRAWL_DEADLINE_SECONDS = env_int("OPS_CRAWL_DEADLINE_SECONDS", 10)
