@@ -10,7 +10,9 @@ it is a trust boundary to read in one place.
 """
 
 import contextlib
+import functools
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -33,6 +35,16 @@ HARDENED = [
 ]
 
 
+@functools.cache
+def git_program() -> str:
+    """git by its full path, found once per process on the PATH its calls are given
+    (SAFE_ENV's, the driver's own): started by name, each call looked for it in every PATH
+    folder before it, one failed exec a folder (eight on a PATH with rustup's and pyenv's
+    folders first), in a child forked with vfork, the driver waiting meanwhile. Where no git
+    is found, "git", as before (each call fails as it would have)."""
+    return shutil.which("git", path=os.environ.get("PATH")) or "git"
+
+
 class GitFailed(RuntimeError):
     pass
 
@@ -46,7 +58,7 @@ def git(args: list[str], cwd: Path | str, extra_env: dict | None = None, bare=Fa
     """`bare`: git as a bare repository, attribute-free (BARE)."""
     try:
         done = subprocess.run(
-            ["git", *HARDENED, *(BARE if bare else ()), *args],
+            [git_program(), *HARDENED, *(BARE if bare else ()), *args],
             cwd=cwd,
             env=git_environment(cwd, extra_env, bare),
             capture_output=True,
@@ -106,7 +118,7 @@ def git_started(args: list[str], cwd: Path | str, bare=False):
     """git running, not waited for (the driver writes its rows meanwhile); git_output()
     waits for it as git() would. `bare`: as git()'s."""
     process = subprocess.Popen(
-        ["git", *HARDENED, *(BARE if bare else ()), *args],
+        [git_program(), *HARDENED, *(BARE if bare else ()), *args],
         cwd=cwd,
         env=git_environment(cwd, bare=bare),
         stdout=subprocess.PIPE,

@@ -1,6 +1,7 @@
 """Making coding runs the way the lane does (caps from policy), for tests that start below
 the intake."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -29,3 +30,9 @@ def new_run(repo, tokens: str, mode="ralph-loop", agent=None, **constraints) -> 
         limits=limits_for(task),
         agent=agent,
     )
+
+
+def is_git(argv) -> bool:
+    """A driver's git, as subprocess.Popen is handed it: started by its full path
+    (coding/hardened_git.py's git_program)."""
+    return bool(argv) and os.path.basename(argv[0]) == "git"

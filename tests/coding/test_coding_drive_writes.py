@@ -19,7 +19,7 @@ from coding.driver import handle_one_run
 from coding.loop import count_pass, ready_for_review
 from coding.models import CodingRun
 from coding.runners import Report
-from tests.coding_support import new_run
+from tests.coding_support import is_git, new_run
 from tests.conftest import sh
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,7 +47,7 @@ def refusing_commits(request, monkeypatch):
 
     class Refusing(real):
         def __init__(self, argv, *args, **kwargs):
-            if argv and argv[0] == "git" and verb in argv:
+            if is_git(argv) and verb in argv:
                 argv = [*argv[: argv.index(verb) + 1], "--no-such-option"]
             super().__init__(argv, *args, **kwargs)
 
@@ -101,7 +101,7 @@ def main_checkout_touched_during_the_pass(coding_repo, monkeypatch):
 
     class Touching(real):
         def __init__(self, argv, *args, **kwargs):
-            if argv and argv[0] == "git" and "status" in argv:
+            if is_git(argv) and "status" in argv:
                 statuses.append(argv)
                 if len(statuses) == 2:
                     Path(coding_repo.path, "planted.py").write_text("x = 1\n")
@@ -138,7 +138,7 @@ def started_processes(monkeypatch, wanted) -> list:
 
 @pytest.fixture
 def git_processes(monkeypatch) -> list:
-    return started_processes(monkeypatch, lambda argv: bool(argv) and argv[0] == "git")
+    return started_processes(monkeypatch, is_git)
 
 
 @pytest.fixture

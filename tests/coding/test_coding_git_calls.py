@@ -12,7 +12,7 @@ import pytest
 from coding.driver import handle_one_run
 from coding.models import CodingRun
 from coding.worktrees import WorktreeRefused, clean_up, provision
-from tests.coding_support import new_run
+from tests.coding_support import is_git, new_run
 from tests.conftest import sh
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,7 +26,7 @@ def git_calls(monkeypatch) -> list[list[str]]:
 
     class Counting(real):
         def __init__(self, argv, *args, **kwargs):
-            calls.extend([argv] if argv and argv[0] == "git" else [])
+            calls.extend([argv] if is_git(argv) else [])
             super().__init__(argv, *args, **kwargs)
 
     monkeypatch.setattr(subprocess, "Popen", Counting)
@@ -70,6 +70,9 @@ def test_a_proven_single_shot_run_runs_git_nine_times(coding_repo, git_calls):
     # commit, built while the tests run (HEAD read, tree, commit): only the branch's move waits
     built = ["rev-parse", "write-tree", "commit-tree"]
     assert verbs(git_calls) == ["worktree", "status", "status", "add", "diff", *built, "update-ref"]
+    # each by its full path: started by name, each was looked for in every PATH folder first,
+    # a failed exec a folder, while the driver waited on its vforked child
+    assert {call[0] for call in git_calls} == {shutil.which("git")}
 
 
 def test_a_passs_review_commit_starts_no_git_maintenance(coding_repo):
