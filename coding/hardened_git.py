@@ -114,13 +114,15 @@ def change_diff(repo_path: str, base: str, head: str) -> str:
         return git(args, empty, {"GIT_INDEX_FILE": os.path.join(empty, "index")})
 
 
-def git_started(args: list[str], cwd: Path | str, bare=False):
+def git_started(args: list[str], cwd: Path | str, bare=False, fed=False):
     """git running, not waited for (the driver writes its rows meanwhile); git_output()
-    waits for it as git() would. `bare`: as git()'s."""
+    waits for it as git() would. `bare`: as git()'s. `fed`: its standard input a pipe, for
+    git_output() to write (a git reading its commands there waits for them, started)."""
     process = subprocess.Popen(
         [git_program(), *HARDENED, *(BARE if bare else ()), *args],
         cwd=cwd,
         env=git_environment(cwd, bare=bare),
+        stdin=subprocess.PIPE if fed else None,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -129,10 +131,12 @@ def git_started(args: list[str], cwd: Path | str, bare=False):
     return process, args[0]
 
 
-def git_output(started) -> str:
+def git_output(started, said: str | None = None) -> str:
+    """What a started git printed, once it ended; `said`: written to its input first (one
+    started `fed`), which then closes."""
     process, verb = started
     try:
-        out, err = process.communicate(timeout=GIT_TIMEOUT)
+        out, err = process.communicate(said, timeout=GIT_TIMEOUT)
     except subprocess.TimeoutExpired:  # a worktree of millions of files: the run's failure
         process.kill()
         process.communicate()

@@ -134,21 +134,25 @@ def one_pass(run: CodingRun, spare=None, stint: Stint | None = None) -> bool:
     they run."""
     prompt, tests, measuring, commit = prompt_for(run), chained_tests(run), None, None
     try:
-        ran = run_harness(run, prompt, tests, spare)
-        if ran is None:
-            return False
-        done, report, escape, moved = ran
-        release(tests)  # looked: the tests' command may start, their box is built already
-        measuring = start_measure(run.worktree_path, run.base_sha) if moved else None
-        commit = ReviewCommit(run.worktree_path, review_message(run)) if moved else None
-        verdict = run_checks(run, tests) if moved else None
-        change = measured(measuring) if verdict else NO_CHANGE
+        try:
+            ran = run_harness(run, prompt, tests, spare)
+            if ran is None:
+                return False
+            done, report, escape, moved = ran
+            release(tests)  # looked: the tests' command may start, their box is built already
+            measuring = start_measure(run.worktree_path, run.base_sha) if moved else None
+            commit = ReviewCommit(run.worktree_path, review_message(run)) if moved else None
+            verdict = run_checks(run, tests) if moved else None
+            change = measured(measuring) if verdict else NO_CHANGE
+        finally:
+            drop(tests)  # a pass that ends before its tests takes their box with it
+            git_settled(measuring)  # never left running
+            if commit is not None:
+                commit.settle()
+        return conclude(run, prompt, done, report, verdict, escape, change, stint, commit)
     finally:
-        drop(tests)  # a pass that ends before its tests takes their box with it
-        git_settled(measuring)  # never left running
         if commit is not None:
-            commit.settle()
-    return conclude(run, prompt, done, report, verdict, escape, change, stint, commit)
+            commit.close()  # its move's git, if nothing told it to move: never left waiting
 
 
 def conclude(run, prompt, done, report, verdict, escape: str, change, stint=None, commit=None):

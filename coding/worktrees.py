@@ -194,19 +194,23 @@ class ReviewCommit:
     commit of it on HEAD (`write-tree`, `commit-tree`: objects only, no ref moves; the index
     is the driver's, staged before the tests started, so this is the tree they run on) — so
     only the branch's move waits for the verdict: `update-ref`, compare-and-set against the
-    HEAD it was built on (a branch moved meanwhile refuses it). A pass its tests fail leaves
-    an unreferenced commit object, git's gc's to prune. Plumbing starts no `git maintenance
-    run --auto` behind it (a `git commit` would: a second git on every pass, and past the
-    loose-object threshold a gc in the middle of one); the repository's upkeep is left to a
-    merge's commit and the operator's own git. Nothing staged beyond HEAD's tree is
-    no commit: HEAD stays the commit, as `git commit` refuses an empty one. A refusal, in
-    the building or the move, is raised by made(), once the pass's row is written."""
+    HEAD it was built on (a branch moved meanwhile refuses it), started once the commit is
+    built and waiting for its one line on its input (`--stdin`), so that the verdict waits
+    for the move alone, not for a git to start; told nothing (the tests failed, the pass
+    ended early), it moves no ref and exits. A pass its tests fail leaves an unreferenced
+    commit object, git's gc's to prune. Plumbing starts no `git maintenance run --auto`
+    behind it (a `git commit` would: a second git on every pass, and past the loose-object
+    threshold a gc in the middle of one); the repository's upkeep is left to a merge's
+    commit and the operator's own git. Nothing staged beyond HEAD's tree is no commit: HEAD
+    stays the commit, as `git commit` refuses an empty one. A refusal, in the building or
+    the move, is raised by made(), once the pass's row is written."""
 
     def __init__(self, worktree: str, message: str):
         self.worktree, self.message = worktree, message
         self.built: tuple[str, str] = ("", "")  # (HEAD it was built on, the commit)
         self.refused: Exception | None = None
-        self.moving = None
+        self.mover = None  # the update-ref waiting for its line, once the commit is built
+        self.moving: tuple | None = None  # (that git, its line), once the verdict is in
         self.building = threading.Thread(target=self.build, daemon=True)
         self.building.start()
 
@@ -218,31 +222,32 @@ class ReviewCommit:
             head, head_tree = git_output(heads).split()
             commit = [*AUTHOR, "commit-tree", tree, "-p", head, "-m", self.message]
             self.built = (head, head if tree == head_tree else git(commit, self.worktree).strip())
+            if self.built[1] != head:
+                subject = self.message.splitlines()[0]
+                move = ["update-ref", "-m", f"commit: {subject}", "--stdin"]
+                self.mover = git_started(move, self.worktree, fed=True)
         except (GitFailed, OSError, ValueError) as refused:
             self.refused = refused
         finally:
             git_settled(heads)
 
     def move(self) -> None:
-        """The branch moved to the commit built (once built), started: the verdict is in."""
+        """The branch moved to the commit built (once built), told: the verdict is in."""
         self.settle()
         head, commit = self.built
-        if self.refused is None and commit != head:
-            subject = self.message.splitlines()[0]
-            move = ["update-ref", "-m", f"commit: {subject}", "HEAD", commit, head]
-            try:
-                self.moving = git_started(move, self.worktree)
-            except OSError as refused:
-                self.refused = refused
+        if self.refused is None and commit != head and self.mover is not None:
+            self.moving, self.mover = (self.mover, f"update HEAD {commit} {head}\n"), None
 
     def made(self) -> str:
         """The commit HEAD now names, once git is done; GitFailed if git refused it."""
         moving, self.moving = self.moving, None
         try:
             if moving is not None:
-                git_output(moving)
+                git_output(*moving)
         except GitFailed as refused:
             self.refused = refused
+        finally:
+            self.close()
         if self.refused is not None:
             raise GitFailed(f"the review commit was refused: {self.refused}")
         return self.built[1]
@@ -250,6 +255,16 @@ class ReviewCommit:
     def settle(self) -> None:
         """Never left building: waited for (it is a few short gits)."""
         self.building.join()
+
+    def close(self) -> None:
+        """A move never told (the tests failed, the pass ended early, or before made()): its
+        git, waiting for its line, told nothing: it moves no ref and exits, waited for."""
+        self.settle()
+        waiting = self.mover or (self.moving and self.moving[0])
+        self.mover, self.moving = None, None
+        if waiting:
+            with contextlib.suppress(GitFailed):
+                git_output(waiting, "")
 
 
 OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")

@@ -12,13 +12,14 @@ from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
-from coding import spare
+from coding import loop, spare
 from coding.box import jail_command
 from coding.checks import Change
 from coding.driver import handle_one_run
 from coding.loop import count_pass, ready_for_review
 from coding.models import CodingRun
 from coding.runners import Report
+from coding.worktrees import ReviewCommit
 from tests.coding_support import is_git, new_run
 from tests.conftest import sh
 
@@ -157,6 +158,66 @@ def test_a_pass_whose_harness_is_missing_leaves_no_git_running(
     run.refresh_from_db()
     assert run.status == "blocked" and "not installed" in run.reason
     assert git_processes and all(p.returncode is not None for p in git_processes)
+
+
+def test_a_passs_branch_move_waits_for_no_git_to_start(coding_repo, git_processes, monkeypatch):
+    """The review commit's update-ref is started once the commit is built, while the tests
+    run, and waits for its line: the verdict is followed by the move alone."""
+    started_before, real = [], ReviewCommit.move
+
+    def moving(self):
+        self.settle()  # built: what it started is started
+        started_before.extend(git_verb(p.args) for p in git_processes)
+        real(self)
+
+    monkeypatch.setattr(ReviewCommit, "move", moving)
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "waiting_for_review", run.reason
+    assert started_before[-1] == "update-ref", started_before
+    assert run.head_sha == sh("git", "rev-parse", run.branch, cwd=coding_repo.path).strip()
+    assert all(p.returncode is not None for p in git_processes)
+
+
+def test_a_pass_its_tests_fail_moves_no_branch_and_leaves_no_git_waiting(
+    coding_repo, git_processes
+):
+    run = new_run(coding_repo, "@break", mode="single-shot")
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "failed" and not run.head_sha, run.reason
+    assert all(p.returncode is not None for p in git_processes)  # the move's too, told nothing
+    assert sh("git", "rev-parse", run.branch, cwd=coding_repo.path) == sh(
+        "git", "rev-parse", "main", cwd=coding_repo.path
+    )
+
+
+def test_a_pass_that_fails_after_its_move_was_told_leaves_no_git_waiting(
+    coding_repo, git_processes, monkeypatch
+):
+    def failing(*args):
+        raise RuntimeError("the row's fields could not be built")
+
+    monkeypatch.setattr(loop, "run_fields", failing)  # after the move, before git is waited for
+    run = new_run(coding_repo, "@greet", mode="single-shot")
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "failed" and "could not be built" in run.reason, run.reason
+    assert all(p.returncode is not None for p in git_processes)
+    assert sh("git", "rev-parse", run.branch, cwd=coding_repo.path) == sh(
+        "git", "rev-parse", "main", cwd=coding_repo.path
+    )
+
+
+def git_verb(argv) -> str:
+    return next(a for a in argv[1:] if not a.startswith("-") and "=" not in a)
 
 
 def test_a_pass_of_a_run_cancelled_meanwhile_is_counted_and_its_cost_kept(coding_repo):
