@@ -76,12 +76,13 @@ def _array_literal(items: tuple[str, ...]) -> str:
     return "{" + ",".join(f'"{item}"' for item in quoted) + "}"
 
 
-def _fetch_step(sql: str, params: list, decode=step_from_row) -> Step | None:
+def _fetch_step(sql: str, params: list, decode=step_from_row, db=None) -> Step | None:
     """Run a hot-path call as a prepared statement with server-side binding (Django turns
     psycopg's preparing off; execute_prepared turns it on for this call): once per
     connection the server parses and plans it, and the client never quotes values."""
-    db = connections["default"]  # one look-up, not one per attribute through the proxy
-    db.ensure_connection()
+    db = db or connections["default"]  # one look-up, not one per attribute through the proxy
+    if db.connection is None:
+        db.ensure_connection()
     with db.wrap_database_errors:
         cursor = claim_cursor(db)
         execute_prepared(cursor, sql, params)
@@ -97,11 +98,11 @@ def complete_and_claim_next(step: Step, outcome: Succeeded, worker_id: str) -> S
     params.append(internal_kinds_array())
     # A caller's transaction (an atomic block) cannot be committed in the middle: there the
     # function does it all, hints included, in that transaction.
-    in_transaction = connections["default"].in_atomic_block
+    db = connections["default"]
     try:
-        if in_transaction:
-            return _fetch_step(COMPLETE_AND_CLAIM_SQL, params)
-        return _fetch_step(FINISH_SQL, params, decode=step_from_array)
+        if db.in_atomic_block:
+            return _fetch_step(COMPLETE_AND_CLAIM_SQL, params, db=db)
+        return _fetch_step(FINISH_SQL, params, decode=step_from_array, db=db)
     except DatabaseError as error:
         state = getattr(error.__cause__, "sqlstate", None)
         if state == DEADLOCK:  # rolled back whole; record it on its own, then claim

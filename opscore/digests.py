@@ -5,12 +5,15 @@ UTF-8), so execution can recompute it and refuse anything changed since."""
 import hashlib
 import json
 
+# One encoder for every digest: json.dumps given options builds a new encoder on each call,
+# and a worker digests every step it runs (missions.binding).
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
 
 def canonical_json(value) -> bytes:
-    text = json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return text.encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def content_digest(value) -> str:

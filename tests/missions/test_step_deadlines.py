@@ -49,6 +49,21 @@ def test_it_renews_a_lease_before_the_deadline(clock, tmp_path):
 
 
 @pytest.mark.django_db
+def test_an_executor_watching_its_lease_sees_the_keeper_let_go(clock, tmp_path):
+    """The lease's Event is made when first asked for: one an executor took before its step
+    timed out is the one the keeper sets."""
+    clock.freeze(T0)
+    step = make_step("test_hang", payload={"folder": str(tmp_path)})
+    run = hung_run(step)
+    watched = run.lease_lost
+    clock.freeze(T0 + timedelta(seconds=31))
+
+    LEASES.tend(run)
+
+    assert watched.is_set() and run.lease_lost is watched
+
+
+@pytest.mark.django_db
 def test_it_times_out_a_hung_attempt_and_fences_its_late_write(clock, settings, tmp_path):
     settings.OPS_RETRY_BASE_SECONDS = 0
     clock.freeze(T0)
