@@ -53,8 +53,16 @@ def mask_known(text: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    text = AGENT_TOKEN_PATTERN.sub(r"\1" + REDACTED, mask_known(text))
-    return BEARER_PATTERN.sub(r"\1" + REDACTED, text)
+    text = AGENT_TOKEN_PATTERN.sub(_kept_prefix, mask_known(text))
+    return BEARER_PATTERN.sub(_kept_prefix, text)
+
+
+def _kept_prefix(match: re.Match) -> str:
+    """What a match becomes: its first group, then REDACTED. A function, not a template naming
+    the group: re calls into Python to parse a template on every sub(), match or not, and every
+    event, result and log line is redacted (a worker: each key and text of every step's
+    result)."""
+    return match.group(1) + REDACTED
 
 
 def redact(value):
