@@ -13,6 +13,8 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
 
+from console.stage.health import health_summary
+
 
 def stage_visible(request) -> bool:
     return settings.STAGE_PUBLIC or request.user.is_authenticated
@@ -44,9 +46,18 @@ def operator_only(permission: str = ""):
                 return redirect_to_login(request.get_full_path())
             why = why_not_operate(request.user, permission)
             if why:
-                return render(request, "stage/_refused.html", {"reason": why}, status=403)
+                return refused(request, why)
             return view(request, *args, **kwargs)
 
         return guarded
 
     return decorate
+
+
+def refused(request, why: str):
+    """htmx swaps the line into its panel; a plain form post replaces the whole page, so it
+    gets the Stage's frame and a way back rather than one unstyled line."""
+    if request.htmx:
+        return render(request, "stage/_refused.html", {"reason": why}, status=403)
+    context = {"reason": why, "health": health_summary(), "view": "refused"}
+    return render(request, "stage/refused.html", context, status=403)

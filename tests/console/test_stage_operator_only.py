@@ -95,3 +95,51 @@ def test_a_visitor_who_is_not_signed_in_is_sent_to_the_login(client, agent):
 def test_the_stage_socket_only_pushes_and_takes_no_action():
     """Nothing sent up the socket is read: every action goes through the guarded views."""
     assert StageConsumer.receive is AsyncWebsocketConsumer.receive
+
+
+def test_a_watcher_is_told_why_rather_than_offered_forms_that_refuse_them(client, db):
+    """A form whose every submission answers 403 is a trap: the page says why instead."""
+    mission = make_step().mission
+    signed_in(client, "nina")
+
+    pages = {
+        "/stage/": 'hx-post="/stage/task"',
+        f"/stage/missions/{mission.id}": f'action="/stage/missions/{mission.id}/',
+        f"/stage/threads/mission/{mission.id}": 'action="/stage/threads/',
+        "/stage/chat": 'action="/stage/chat/send"',
+    }
+    for page, form in pages.items():
+        body = client.get(page).content.decode()
+        assert form not in body, page
+        assert "nina may watch the Stage; acting on it needs a staff account" in body, page
+
+
+def test_an_operator_with_the_permissions_is_offered_every_form(client, agent):
+    mission = make_step().mission
+    signed_in(client, "op", True, "change_mission", "add_feedback", "add_comment")
+
+    assert 'hx-post="/stage/task"' in client.get("/stage/").content.decode()
+    page = client.get(f"/stage/missions/{mission.id}").content.decode()
+    assert f'action="/stage/missions/{mission.id}/control"' in page
+    assert f'action="/stage/missions/{mission.id}/feedback"' in page
+    thread = client.get(f"/stage/threads/mission/{mission.id}").content.decode()
+    assert f'action="/stage/threads/mission/{mission.id}/comment"' in thread
+    assert 'action="/stage/chat/send"' in client.get("/stage/chat").content.decode()
+
+
+def test_a_refused_form_post_answers_a_stage_page_not_a_bare_line(client, db):
+    """A plain form post (not htmx) replaces the whole page: the refusal keeps the Stage's
+    frame and a way back, rather than one unstyled line on a blank page."""
+    mission = make_step().mission
+    signed_in(client, "nina")
+
+    answer = client.post(f"/stage/threads/mission/{mission.id}/comment", {"text": "hello"})
+
+    body = answer.content.decode()
+    assert answer.status_code == 403
+    assert body.lstrip().lower().startswith("<!doctype html>")
+    assert "acting on it needs a staff account" in body
+    assert 'href="/stage/"' in body
+    htmx = client.post("/stage/task", {"title": "Go"}, headers={"HX-Request": "true"})
+    assert htmx.status_code == 403
+    assert not htmx.content.decode().lstrip().lower().startswith("<!doctype")

@@ -154,6 +154,11 @@ function refreshPanels(moments) {
     const url = event.detail.requestConfig && event.detail.requestConfig.path;
     if (!panel || !url) return;
     const status = event.detail.xhr && event.detail.xhr.status;
+    // an action refused (403, console/stage/access.py) says why: nothing to retry
+    if (status === 403 && /^<p class="bad refused"/.test(event.detail.xhr.responseText)) {
+      panel.innerHTML = event.detail.xhr.responseText;
+      return;
+    }
     const why = status === 503 ? "Database unavailable." : "This panel could not load.";
     panel.innerHTML = '<p class="bad panel-error">' + why + ' ' +
       '<button type="button" class="retry">Retry</button></p>';
