@@ -146,6 +146,7 @@ RESERVED_TOPICS = frozenset(
         "reaction",
         "roundtable",
         "runaway",
+        "stage",
         "standing_order",
         "step",
         "talk",

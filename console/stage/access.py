@@ -4,8 +4,9 @@ a visitor to the login; fragments answer 403.
 Who may act on it: watching is not operating. An action (give a task, pause a mission, rate,
 dismiss, comment, chat) needs a staff account, and where the admin has the same change the
 model permission the admin asks for it; anyone else signed in gets a 403 that says what is
-missing. Approvals keep their own rule (opscore.four_eyes: the decision's permission, staff
-or not). The Stage's websocket only pushes events: nothing sent up it is read."""
+missing, and the refusal is a `stage.action_refused` event. Approvals keep their own rule
+(opscore.four_eyes: the decision's permission, staff or not). The Stage's websocket only
+pushes events: nothing sent up it is read."""
 
 import functools
 
@@ -14,6 +15,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
 
 from console.stage.health import health_summary
+from opscore.actions import record_event
+from opscore.models import operator_actor
 
 
 def stage_visible(request) -> bool:
@@ -46,12 +49,28 @@ def operator_only(permission: str = ""):
                 return redirect_to_login(request.get_full_path())
             why = why_not_operate(request.user, permission)
             if why:
+                record_refusal(request, why)
                 return refused(request, why)
             return view(request, *args, **kwargs)
 
         return guarded
 
     return decorate
+
+
+def record_refusal(request, why: str) -> None:
+    """Who tried which action and why not: a refused decision (proposal.decision_refused) and a
+    refused message (talk.refused) leave the same evidence."""
+    actor = operator_actor(request.user)
+    action = request.resolver_match.url_name  # the URL's own name: bounded, unlike its path
+    record_event(
+        "stage.action_refused",
+        f"{action} by {actor} refused",
+        summary=why,
+        tags=["stage", "refused"],
+        payload={"action": action, "path": request.path[:200], "reason": why},
+        actor=actor,
+    )
 
 
 def refused(request, why: str):

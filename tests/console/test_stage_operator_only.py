@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 from console.models import ChatMessage
 from console.stage.consumers import StageConsumer
 from missions.models import Comment, Feedback, Mission, Proposal
+from opscore.models import Event
 from tests.factories import make_step
 
 pytestmark = pytest.mark.django_db
@@ -143,3 +144,19 @@ def test_a_refused_form_post_answers_a_stage_page_not_a_bare_line(client, db):
     htmx = client.post("/stage/task", {"title": "Go"}, headers={"HX-Request": "true"})
     assert htmx.status_code == 403
     assert not htmx.content.decode().lstrip().lower().startswith("<!doctype")
+
+
+def test_a_refused_stage_action_is_recorded_as_a_refused_approval_is(client, db):
+    """Who tried what, refused why: the same evidence a refused decision leaves."""
+    mission = make_step().mission
+    signed_in(client, "nina")
+
+    client.post(f"/stage/missions/{mission.id}/control", {"verb": "pause", "reason": "x"})
+
+    refused = Event.objects.get(kind="stage.action_refused")
+    assert refused.actor == "operator:nina"
+    assert refused.payload == {
+        "action": "stage-mission-control",
+        "path": f"/stage/missions/{mission.id}/control",
+        "reason": "nina may watch the Stage; acting on it needs a staff account",
+    }
