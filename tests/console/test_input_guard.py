@@ -57,3 +57,34 @@ def test_a_thread_answer_that_is_not_a_question_id_is_a_400(admin_client, agent)
 
     assert answer.status_code == 400
     assert "expected a question id" in answer.content.decode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"agent=devops&kind=analyze&title=%ED%A0%80",  # a lone surrogate, percent-encoded
+        b"agent=devops&kind=analyze&title=%FF%FE",  # not UTF-8 at all
+        b"agent=devops&kind=analyze&title=\xe9t\xe9",  # Latin-1 bytes, sent raw
+    ],
+)
+def test_a_form_body_that_is_not_utf8_is_refused_not_repaired(admin_client, agent, body):
+    """Read leniently, the bytes became U+FFFD and a task titled '���' was accepted."""
+    answer = admin_client.post(
+        "/stage/task", body, content_type="application/x-www-form-urlencoded"
+    )
+
+    assert answer.status_code == 400
+    assert "not valid UTF-8" in answer.content.decode()
+    assert not Proposal.objects.exists()
+
+
+def test_a_query_that_is_not_utf8_is_refused_and_a_utf8_one_is_read(client, settings):
+    settings.OPS_API_TOKEN = TOKEN
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+
+    bad = client.get("/api/ops/chat?actor=%FF", **auth)
+    good = client.get("/api/ops/chat?actor=b%C3%A9a", **auth)
+
+    assert bad.status_code == 400
+    assert bad.json()["errors"] == {"actor": ["not valid UTF-8"]}
+    assert good.status_code == 200
