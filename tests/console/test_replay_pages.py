@@ -79,3 +79,22 @@ def test_the_stage_conversation_page_shows_its_calls(admin_client, crew):
 
     assert shown.count('<details class="llm-call">') == talk.turns.count() + 1
     assert "roundtable.distill" in shown
+
+
+def test_the_stage_keeps_prompts_from_a_watcher_the_admin_would_not_show_them_to(client, mission):
+    """Signed in is not enough: the bodies are the admin's LLMCall page, which asks staff and
+    opscore.view_llmcall (README: "the bodies only for signed-in operators")."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    watcher = get_user_model().objects.create_user("nina", password="x")
+    client.force_login(watcher)
+    shown = client.get(f"/stage/missions/{mission.id}").content.decode()
+    assert '<details class="llm-call">' in shown  # the call itself is listed
+    assert "You are Devops" not in shown  # the system prompt
+    assert "opscore.view_llmcall" in shown
+
+    reader = get_user_model().objects.create_user("rita", password="x", is_staff=True)
+    reader.user_permissions.add(Permission.objects.get(codename="view_llmcall"))
+    client.force_login(reader)
+    assert "You are Devops" in client.get(f"/stage/missions/{mission.id}").content.decode()
