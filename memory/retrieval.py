@@ -24,7 +24,6 @@ Use counts are not written here: a trigger on the LLMCall row that names the mem
 them (memory/sql/count_memory_use), so a search that no prompt carried counts nothing.
 """
 
-import contextlib
 import functools
 import json
 import logging
@@ -36,7 +35,6 @@ from dataclasses import dataclass
 import psycopg
 from django.conf import settings
 from django.db import connection, connections
-from psycopg.rows import dict_row
 
 from memory.embeddings import EmbeddingError, embedder, nearest, noise_floor, query_vector
 from memory.models import Memory
@@ -60,9 +58,16 @@ IGNORED = frozenset(
     would you your instructions instruction topic evidence since payload details given none
     null true false""".split()  # noqa: SIM905 - a word list reads best as words
 )
-RETRIEVE_SQL = """SELECT r.*, (SELECT value FROM opscore_policy WHERE key = 'memory_policy')
-    AS policy FROM memory_retrieve(%s, %s::text[], %s::integer, %s::integer, %s::integer,
-    %s::float8, %s) AS r"""
+# One row: the gate's policy (JSON text: Django's loader leaves jsonb unparsed) and the found
+# rows as one JSON array of arrays, in memory_retrieve's order (COLUMNS): decoded in C at once,
+# where a result row each cost psycopg's Python a dozen calls.
+RETRIEVE_SQL = """SELECT (SELECT value FROM opscore_policy WHERE key = 'memory_policy') AS policy,
+    (SELECT json_agg(json_build_array(r.id, r.kind, r.scope, r.confidence, r.content, r.score,
+                                      r.matched, r.hidden) ORDER BY r.n)
+     FROM memory_retrieve(%s, %s::text[], %s::integer, %s::integer, %s::integer, %s::float8, %s)
+          WITH ORDINALITY AS r(id, kind, scope, confidence, content, score, matched, hidden, n)
+    ) AS found"""
+COLUMNS = ("id", "kind", "scope", "confidence", "content", "score", "matched", "hidden")
 LEARN_COMMON_SQL = "SELECT memory_learn_common_lexemes()"
 COMMON_SECONDS = 600  # how long a process trusts what ANALYZE last found common
 NO_COMMON_SECONDS = 30  # ... and that it found nothing yet: a new store soon has statistics
@@ -152,27 +157,25 @@ def forget_common_lexemes() -> None:
 
 
 def fetch_rows(agent_slug: str, terms: list[str]) -> list[dict]:
-    with found_rows(agent_slug, terms) as rows:
-        return list(rows)
+    return list(found_rows(agent_slug, terms))
 
 
-@contextlib.contextmanager
-def found_rows(agent_slug: str, terms: list[str]) -> Iterator[Iterable[dict]]:
+def found_rows(agent_slug: str, terms: list[str]) -> Iterator[dict]:
     """One round trip to `memory_retrieve`, with the gate's policy beside the rows, by name: only
     rows above the relevance floor, each flagged `hidden` where it carries the offline tag.
     A prepared statement with server-side binding (as the worker's claim): once per connection
     the server parses and plans it, and the client quotes nothing. A row becomes a dict only
-    when read: a prompt that has its ten memories leaves the rest of the pool unread."""
+    when read: a prompt that has its ten memories leaves the rest of the pool as it came."""
     if not terms:
-        yield ()
-        return
+        return iter(())
     learn_common_lexemes()
     db = connections["default"]
     db.ensure_connection()
     params = [agent_slug, terms, PER_TERM, DF_CAP, POOL, FLOOR, OFFLINE_TAG]
-    with db.wrap_database_errors, psycopg.Cursor(db.connection, row_factory=dict_row) as cursor:
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
         execute_prepared(cursor, RETRIEVE_SQL, params)
-        yield cursor
+        policy, found = cursor.fetchone()
+    return (dict(zip(COLUMNS, values, strict=True), policy=policy) for values in found or ())
 
 
 def hybrid_rows(agent_slug: str, rows: list[dict], context: str, provider) -> tuple[list, str]:
@@ -230,8 +233,7 @@ def ranked(agent_slug: str, context: str, subject_keys=()) -> tuple[list[Retriev
 def ranked_by(agent_slug: str, context: str, terms: list[str]) -> tuple[list[Retrieved], str]:
     provider = embedder() if context.strip() else None
     if provider is None:
-        with found_rows(agent_slug, terms) as rows:
-            return choose(without_offline(rows)), "full-text"
+        return choose(without_offline(found_rows(agent_slug, terms))), "full-text"
     rows, ranking = hybrid_rows(agent_slug, fetch_rows(agent_slug, terms), context, provider)
     return choose(without_offline(rows)), ranking
 
@@ -281,7 +283,7 @@ def prompt_section(found: list[Retrieved]) -> str:
     if not found:
         return ""
     lines = [
-        f"[memory {r.row['id']} · {r.row['kind']} · confidence {r.row['confidence']}] "
+        f"[memory {r.row['id']} · {r.row['kind']} · confidence {r.row['confidence']:.2f}] "
         f"{r.row['content']}"
         for r in found
     ]
