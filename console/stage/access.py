@@ -15,6 +15,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
 
 from console.stage.health import health_summary
+from missions.text import strip_invisible
 from opscore.actions import record_event
 from opscore.models import operator_actor
 
@@ -31,7 +32,7 @@ def why_not_operate(user, permission: str = "") -> str:
     """'' when `user` may take an operator action needing `permission`; else the reason."""
     if user is None or not user.is_authenticated:
         return "sign in to act on the Stage"
-    name = user.get_username()
+    name = strip_invisible(user.get_username())
     if not user.is_staff:
         return f"{name} may watch the Stage; acting on it needs a staff account"
     if permission and not user.has_perm(permission):

@@ -6,6 +6,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Now
 
+from opscore.text import strip_invisible
+
 
 class Runtime(models.TextChoices):
     """Who runs an agent's jobs. Exactly one owner: Opscore's workers never claim an external
@@ -94,5 +96,19 @@ class Agent(models.Model):
         return voice
 
 
+ACTOR_LENGTH = 150  # every actor column's width (events, refusals, decisions)
+
+
 def operator_actor(user) -> str:
-    return f"operator:{user.get_username()}" if user else "operator:unknown"
+    """`operator:<username>`, without the characters that hide or reorder text (a bidi override
+    in a name turned the rest of a feed line around), within ACTOR_LENGTH: a username may be
+    150 characters itself, and one that did not fit failed the write that named it. A longer
+    one keeps its start and a digest of the whole, so two long names sharing a prefix stay two
+    operators."""
+    if not user:
+        return "operator:unknown"
+    actor = f"operator:{strip_invisible(user.get_username())}"
+    if len(actor) <= ACTOR_LENGTH:
+        return actor
+    digest = hashlib.sha256(actor.encode()).hexdigest()[:10]
+    return f"{actor[: ACTOR_LENGTH - 11]}~{digest}"

@@ -160,3 +160,28 @@ def test_a_refused_stage_action_is_recorded_as_a_refused_approval_is(client, db)
         "path": f"/stage/missions/{mission.id}/control",
         "reason": "nina may watch the Stage; acting on it needs a staff account",
     }
+
+
+def test_a_refusal_for_a_user_with_a_long_name_is_a_403_and_a_row_not_a_500(client, db):
+    """A username may be 150 characters; 'operator:' and it no longer fitted the actor column,
+    so recording the refusal failed the request."""
+    mission = make_step().mission
+    name = "w" * 145
+    signed_in(client, name)
+
+    answer = client.post(f"/stage/missions/{mission.id}/control", {"verb": "pause"})
+
+    assert answer.status_code == 403
+    refused = Event.objects.get(kind="stage.action_refused")
+    assert refused.actor.startswith(f"operator:{name[:100]}") and len(refused.actor) <= 150
+
+
+def test_a_refusal_names_the_user_without_the_characters_that_reorder_its_sentence(client, db):
+    mission = make_step().mission
+    signed_in(client, "tess\u202eevil")
+
+    answer = client.post(f"/stage/missions/{mission.id}/control", {"verb": "pause"})
+
+    assert answer.status_code == 403
+    assert "tessevil may watch the Stage" in answer.content.decode()
+    assert Event.objects.get(kind="stage.action_refused").actor == "operator:tessevil"
