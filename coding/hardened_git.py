@@ -20,6 +20,7 @@ from pathlib import Path
 from django.conf import settings
 
 from coding.gitview import linked_dirs, linked_only, read_pointer, store_of
+from coding.reaping import Reaped
 from coding.watch import unsaid
 
 GIT_TIMEOUT = 120
@@ -56,21 +57,7 @@ GitFailed.__module__ = "coding.worktrees"
 
 def git(args: list[str], cwd: Path | str, extra_env: dict | None = None, bare=False) -> str:
     """`bare`: git as a bare repository, attribute-free (BARE)."""
-    try:
-        done = subprocess.run(
-            [git_program(), *HARDENED, *(BARE if bare else ()), *args],
-            cwd=cwd,
-            env=git_environment(cwd, extra_env, bare),
-            capture_output=True,
-            text=True,
-            errors="replace",  # a worktree's file need not be UTF-8: its diff is still read
-            timeout=GIT_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:  # a worktree of millions of files: the run's failure
-        raise GitFailed(f"git {args[0]} did not finish in {GIT_TIMEOUT}s") from None
-    if done.returncode != 0:
-        raise GitFailed(f"git {args[0]} failed: {done.stderr.strip()[:500]}")
-    return done.stdout
+    return git_output(git_started(args, cwd, bare, extra_env=extra_env))
 
 
 def git_environment(cwd: Path | str, extra_env: dict | None = None, bare=False) -> dict:
@@ -114,19 +101,21 @@ def change_diff(repo_path: str, base: str, head: str) -> str:
         return git(args, empty, {"GIT_INDEX_FILE": os.path.join(empty, "index")})
 
 
-def git_started(args: list[str], cwd: Path | str, bare=False, fed=False):
+def git_started(args: list[str], cwd: Path | str, bare=False, fed=False, extra_env=None):
     """git running, not waited for (the driver writes its rows meanwhile); git_output()
-    waits for it as git() would. `bare`: as git()'s. `fed`: its standard input a pipe, for
-    git_output() to write (a git reading its commands there waits for them, started)."""
-    process = subprocess.Popen(
+    waits for it. `bare`: git as a bare repository, attribute-free (BARE). `fed`: its
+    standard input a pipe, for git_output() to write (a git reading its commands there waits
+    for them, started). Reaped (coding/reaping.py): the wait for its end sleeps not a
+    millisecond past it."""
+    process = Reaped(
         [git_program(), *HARDENED, *(BARE if bare else ()), *args],
         cwd=cwd,
-        env=git_environment(cwd, bare=bare),
+        env=git_environment(cwd, extra_env, bare),
         stdin=subprocess.PIPE if fed else None,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        errors="replace",
+        errors="replace",  # a worktree's file need not be UTF-8: its diff is still read
     )
     return process, args[0]
 

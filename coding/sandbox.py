@@ -50,6 +50,7 @@ from coding.box import (
 )
 from coding.egress import EgressProxy
 from coding.egress import box_env as egress_env
+from coding.reaping import Reaped
 from coding.watch import CUT_MARKER, OUTPUT_CAP, Finished, finished, pump, unsaid
 
 ENV_ALLOWED = ("PATH", "LANG", "LC_ALL", "TERM")
@@ -166,7 +167,7 @@ def launch(command, spawn_env, setup, pipes, worktree: Path, spare) -> subproces
     try:
         if command is None:
             return spare.launch(spawn_env)
-        return subprocess.Popen(
+        return Reaped(
             command,
             cwd=worktree,
             env=spawn_env,

@@ -36,6 +36,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from coding.box import jail_code, jail_command
+from coding.reaping import Reaped
 from coding.sandbox import confinement_missing
 from coding.watch import GRACE, kill_process_group
 
@@ -103,7 +104,7 @@ def start_spare() -> Spare | None:
     out_read, out_write = os.pipe()
     go_read, go_write = os.pipe()
     try:
-        process = subprocess.Popen(
+        process = Reaped(
             jail_command(),
             cwd="/",
             env={"OPS_BOX_JAIL": jail_code()},

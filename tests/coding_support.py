@@ -2,6 +2,7 @@
 the intake."""
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -36,3 +37,19 @@ def is_git(argv) -> bool:
     """A driver's git, as subprocess.Popen is handed it: started by its full path
     (coding/hardened_git.py's git_program)."""
     return bool(argv) and os.path.basename(argv[0]) == "git"
+
+
+def watch_starts(monkeypatch, before=None, after=None) -> None:
+    """Every process started, seen where each is started: subprocess.Popen's __init__, which
+    every Popen runs (coding.reaping's Reaped, a subclass made at import, included; patching
+    the name subprocess.Popen would miss those). `before(argv)` returns the argv to start
+    (changed or not); `after(process, argv)` sees the process started."""
+    real = subprocess.Popen.__init__
+
+    def start(self, argv, *args, **kwargs):
+        argv = before(argv) if before is not None else argv
+        real(self, argv, *args, **kwargs)
+        if after is not None:
+            after(self, argv)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", start)

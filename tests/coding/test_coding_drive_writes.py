@@ -2,7 +2,6 @@
 read back from its own UPDATE is the row the ORM reads, a review commit git refuses still
 leaves the pass's row, and a review move that lost its race still lists the kept patch."""
 
-import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +19,7 @@ from coding.loop import count_pass, ready_for_review
 from coding.models import CodingRun
 from coding.runners import Report
 from coding.worktrees import ReviewCommit
-from tests.coding_support import is_git, new_run
+from tests.coding_support import is_git, new_run, watch_starts
 from tests.conftest import sh
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,15 +43,14 @@ def test_it_reads_back_the_row_it_wrote_as_the_orm_reads_it(coding_repo):
 def refusing_commits(request, monkeypatch):
     """git refuses the review commit (an unknown option), as a full disk or a lock would:
     its building while the tests run, or the branch's move once they passed."""
-    real, verb = subprocess.Popen, request.param
+    verb = request.param
 
-    class Refusing(real):
-        def __init__(self, argv, *args, **kwargs):
-            if is_git(argv) and verb in argv:
-                argv = [*argv[: argv.index(verb) + 1], "--no-such-option"]
-            super().__init__(argv, *args, **kwargs)
+    def refused(argv):
+        if is_git(argv) and verb in argv:
+            return [*argv[: argv.index(verb) + 1], "--no-such-option"]
+        return argv
 
-    monkeypatch.setattr(subprocess, "Popen", Refusing)
+    watch_starts(monkeypatch, before=refused)
 
 
 def test_a_review_commit_git_refuses_still_leaves_the_passs_row(coding_repo, refusing_commits):
@@ -98,17 +96,16 @@ def test_a_drive_ending_with_its_pass_writes_its_time_once_in_the_passs_transact
 def main_checkout_touched_during_the_pass(coding_repo, monkeypatch):
     """A file appears in the main checkout while the harness runs: written just before the
     escape look's second `git status` starts (the box keeps the harness itself out of it)."""
-    real, statuses = subprocess.Popen, []
+    statuses = []
 
-    class Touching(real):
-        def __init__(self, argv, *args, **kwargs):
-            if is_git(argv) and "status" in argv:
-                statuses.append(argv)
-                if len(statuses) == 2:
-                    Path(coding_repo.path, "planted.py").write_text("x = 1\n")
-            super().__init__(argv, *args, **kwargs)
+    def touching(argv):
+        if is_git(argv) and "status" in argv:
+            statuses.append(argv)
+            if len(statuses) == 2:
+                Path(coding_repo.path, "planted.py").write_text("x = 1\n")
+        return argv
 
-    monkeypatch.setattr(subprocess, "Popen", Touching)
+    watch_starts(monkeypatch, before=touching)
     return statuses
 
 
@@ -125,15 +122,9 @@ def test_a_change_to_the_main_checkout_during_the_pass_fails_the_run(
 
 
 def started_processes(monkeypatch, wanted) -> list:
-    """Every process started (subprocess.Popen is the seam) whose argv `wanted` accepts."""
-    real, started = subprocess.Popen, []
-
-    class Keeping(real):
-        def __init__(self, argv, *args, **kwargs):
-            super().__init__(argv, *args, **kwargs)
-            started.extend([self] if wanted(argv) else [])
-
-    monkeypatch.setattr(subprocess, "Popen", Keeping)
+    """Every process started whose argv `wanted` accepts."""
+    started = []
+    watch_starts(monkeypatch, after=lambda process, argv: started.extend([process] * wanted(argv)))
     return started
 
 

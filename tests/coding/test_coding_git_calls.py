@@ -4,7 +4,6 @@ measures, the review commit), a cleanup saves and removes in a few more — and
 the fallbacks that the short paths skip still work when they are needed."""
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ import pytest
 from coding.driver import handle_one_run
 from coding.models import CodingRun
 from coding.worktrees import WorktreeRefused, clean_up, provision
-from tests.coding_support import is_git, new_run
+from tests.coding_support import is_git, new_run, watch_starts
 from tests.conftest import sh
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,16 +19,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def git_calls(monkeypatch) -> list[list[str]]:
-    """Every git the driver starts (subprocess.Popen is the seam, waited for or not); the
-    box's commands are not git."""
-    calls, real = [], subprocess.Popen
-
-    class Counting(real):
-        def __init__(self, argv, *args, **kwargs):
-            calls.extend([argv] if is_git(argv) else [])
-            super().__init__(argv, *args, **kwargs)
-
-    monkeypatch.setattr(subprocess, "Popen", Counting)
+    """Every git the driver starts (waited for or not); the box's commands are not git."""
+    calls = []
+    watch_starts(monkeypatch, after=lambda process, argv: calls.extend([argv] * is_git(argv)))
     return calls
 
 

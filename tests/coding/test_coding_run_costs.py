@@ -23,7 +23,7 @@ from coding.sandbox import confinement_missing
 from coding.spare import STANDING
 from coding.stint import add_active_time
 from opscore.overrides import apply_override
-from tests.coding_support import new_run
+from tests.coding_support import new_run, watch_starts
 from tests.processes import ROOT
 
 # The box builder's start as LAUNCH makes it, short of main(): jail.py runs as a module.
@@ -119,14 +119,11 @@ def test_a_proven_single_shot_run_reads_no_repository_row_of_its_own(coding_repo
 @pytest.mark.django_db(transaction=True)
 def test_a_pass_starts_the_box_builder_once_for_its_harness_and_its_tests(coding_repo, monkeypatch):
     confinement_missing()  # probed once a process: the probe's box is no pass's
-    launches, real = [], subprocess.Popen
-
-    class Counting(real):
-        def __init__(self, args, *more, **options):
-            super().__init__(args, *more, **options)
-            launches.extend([self] if args == jail_command() else [])
-
-    monkeypatch.setattr(subprocess, "Popen", Counting)
+    launches = []
+    box_builder = jail_command()
+    watch_starts(
+        monkeypatch, after=lambda process, argv: launches.extend([process] * (argv == box_builder))
+    )
     run = new_run(coding_repo, "@greet", mode="single-shot")
 
     assert handle_one_run()
