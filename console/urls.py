@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth
 from django.http import HttpResponseRedirect
 from django.templatetags.static import static
 from django.urls import path
@@ -35,6 +36,14 @@ urlpatterns = [
     # Pages without an icon link (the admin) make browsers ask here; answer, not a 404.
     path("favicon.ico", lambda request: HttpResponseRedirect(static("stage/favicon.svg"))),
     path("stage/", stage.stage, name="stage"),
+    # Opscore's own sign-in (LOGIN_URL): the admin's refuses anyone not staff, who may still
+    # watch the Stage. LoginView follows `next` only to this site.
+    path(
+        "stage/login",
+        auth.LoginView.as_view(template_name="stage/sign_in.html", next_page="stage"),
+        name="stage-login",
+    ),
+    path("stage/logout", auth.LogoutView.as_view(next_page="stage"), name="stage-logout"),
     path("stage/events", stage.older_events, name="stage-events"),
     path("stage/health", stage.health, name="stage-health"),
     path("stage/task", give_task, name="stage-task"),

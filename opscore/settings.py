@@ -243,7 +243,8 @@ WHITENOISE_AUTOREFRESH = DEBUG or TESTING
 if TESTING:
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
-LOGIN_URL = "admin:login"
+# The admin keeps its own login (staff only); everyone else signs in here.
+LOGIN_URL = "stage-login"
 
 # text (default) or json: one JSON object a line for a log shipper; secrets masked in both.
 OPS_LOG_FORMAT = env_str("OPS_LOG_FORMAT", "text").strip().lower() or "text"

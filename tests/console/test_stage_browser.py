@@ -171,10 +171,10 @@ def test_the_stage_lives_in_a_browser(server, monkeypatch):
         )
         expect(page.locator("#feed")).to_contain_text("Seen live in the browser", timeout=10_000)
 
-        page.goto(f"{server}/admin/login/?next=/stage/")
-        page.fill("#id_username", "operator")
-        page.fill("#id_password", "correct-horse-battery")
-        page.click("input[type=submit]")
+        page.goto(f"{server}/stage/login?next=/stage/")  # Opscore's own sign-in, not the admin's
+        page.fill("input[name=username]", "operator")
+        page.fill("input[name=password]", "correct-horse-battery")
+        page.click("button:has-text('Sign in')")
         page.wait_for_url(f"{server}/stage/")
         page.fill("input[name=title]", "Check the disks")
         page.click("button:has-text('Give task')")
