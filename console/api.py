@@ -23,7 +23,7 @@ from opscore.checks import MIN_SECRET_LENGTH
 from opscore.heartbeat import run_heartbeat
 from opscore.idempotency import HEADER, Answer, KeyRefused, answer_once
 from opscore.inputs import InputRefused, parse_json
-from opscore.models import Event
+from opscore.models import Event, within_actor_length
 
 MAX_EVENTS_PAGE = 500
 
@@ -75,12 +75,22 @@ def metrics_refusal(request) -> JsonResponse | None:
     return token_refusal(request, settings.OPS_METRICS_TOKEN, "OPS_METRICS_TOKEN")
 
 
-def api_actor(name) -> str:
+def api_actor(name: str | None) -> str:
     """Who the API caller says they are, as events and pages name them: `api:<name>`, one line
     without the characters that hide or reorder text (a name is shown to other operators and
-    written into the ledger), `api:operator` when none is given."""
+    written into the ledger), `api:operator` when none is given. A name too long for the
+    ledger is kept as an operator's is (its start and a digest): the chat finds a caller's
+    messages by it, and cutting it made two long names one caller."""
     name = " ".join(strip_invisible(name).split()) if isinstance(name, str) else ""
-    return f"api:{name or 'operator'}"[:150]
+    return within_actor_length(f"api:{name or 'operator'}")
+
+
+def actor_errors(data: dict) -> dict:
+    """`{"actor": ["expected a string"]}` for a body whose `actor` is not one: a number, a list
+    or null written as `api:operator` put the row under another name than the caller gave."""
+    if "actor" in data and not isinstance(data["actor"], str):
+        return {"actor": ["expected a string"]}
+    return {}
 
 
 def parse_json_body(request) -> tuple[dict | None, JsonResponse | None]:

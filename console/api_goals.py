@@ -9,6 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from console.api import (
+    actor_errors,
     api_actor,
     error,
     json_post,
@@ -30,6 +31,8 @@ def actor_of(data: dict) -> str:
 
 @json_post
 def create_goal(request, data):
+    if wrong := actor_errors(data):
+        return error(400, "invalid goal", wrong)
     actor = actor_of(data)
     try:
         goal = add_goal(data, actor=actor)
@@ -74,9 +77,12 @@ def _verb(view):
         data, problem = (None, refusal) if refusal else parse_json_body(request)
         if problem:
             return problem
+        wrong = actor_errors(data)
         actor, reason = actor_of(data), data.pop("reason", "")
         if not isinstance(reason, str):
-            return error(400, "invalid goal change", {"reason": ["expected a string"]})
+            wrong["reason"] = ["expected a string"]
+        if wrong:
+            return error(400, "invalid goal change", wrong)
         try:
             return JsonResponse(goal_state(view(goal_id, data, actor=actor, reason=reason)))
         except GoalInvalid as invalid:
@@ -100,10 +106,12 @@ def close(goal_id, data, *, actor, reason):
 
 @json_post
 def feedback(request, data):
+    wrong = actor_errors(data)
     actor = actor_of(data)
-    unknown = sorted(set(data) - {*OUTPUTS, "rating", "reason"})
-    if unknown:
-        return error(400, "invalid feedback", {"body": [f"unknown fields {unknown}"]})
+    if unknown := sorted(set(data) - {*OUTPUTS, "rating", "reason"}):
+        wrong["body"] = [f"unknown fields {unknown}"]
+    if wrong:
+        return error(400, "invalid feedback", wrong)
     output = {k: data[k] for k in OUTPUTS if k in data}
     try:
         row = record_feedback(

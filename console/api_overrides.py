@@ -8,6 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from console.api import (
+    actor_errors,
     api_actor,
     error,
     json_post,
@@ -28,15 +29,14 @@ FIELDS = {"kind": True, "target": True, "reason": True, "expires": False, "previ
 
 
 def actor_of(data: dict) -> str:
-    actor = data.get("actor")
-    return api_actor(str(actor) if isinstance(actor, int) else actor)
+    return api_actor(data.get("actor"))
 
 
 def shape_errors(data: dict) -> dict:
     errors = {
         name: ["required"] for name, required in FIELDS.items() if required and name not in data
-    }
-    for name in ("kind", "target", "reason", "expires", "actor"):
+    } | actor_errors(data)
+    for name in ("kind", "target", "reason", "expires"):
         if name in data and not isinstance(data[name], str | int):
             errors[name] = ["expected a string"]
     if "preview" in data and not isinstance(data["preview"], bool):
@@ -88,9 +88,11 @@ def lift(request, override_id: int):
     data, problem = parse_json_body(request)
     if problem:
         return problem
-    reason = data.get("reason")
+    reason, wrong = data.get("reason"), actor_errors(data)
     if not isinstance(reason, str) or not reason.strip():
-        return error(400, "invalid lift", {"reason": ["required"]})
+        wrong["reason"] = ["required"]
+    if wrong:
+        return error(400, "invalid lift", wrong)
     row = Override.objects.filter(pk=override_id).first()
     if row is None:
         return error(404, f"no override {override_id}")

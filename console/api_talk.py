@@ -9,6 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from console.api import (
+    actor_errors,
     api_actor,
     error,
     json_post,
@@ -29,9 +30,9 @@ def actor_of(data: dict) -> str:
 
 def _text(data: dict, fields: set[str]) -> tuple[str, JsonResponse | None]:
     """The message's text, or the refusal of a body with no string text or a field besides
-    `fields` (the text itself and `actor` among them)."""
-    if unknown := unknown_field_errors(data, fields):
-        return "", error(400, "invalid message", unknown)
+    `fields` (the text itself and `actor` among them), or an `actor` that is not a name."""
+    if wrong := unknown_field_errors(data, fields) | actor_errors(data):
+        return "", error(400, "invalid message", wrong)
     text = data.get("text")
     if not isinstance(text, str):
         return "", error(400, "invalid message", {"text": ["expected a string"]})
@@ -120,8 +121,8 @@ def chat_draft(request, message_id: int, verb: str):
         return problem
     if verb not in ("confirm", "discard"):
         return error(404, f"unknown verb {verb!r}: confirm or discard")
-    if unknown := unknown_field_errors(data, {"actor"}):
-        return error(400, f"invalid {verb}", unknown)
+    if wrong := unknown_field_errors(data, {"actor"}) | actor_errors(data):
+        return error(400, f"invalid {verb}", wrong)
     try:
         if verb == "discard":
             return JsonResponse(

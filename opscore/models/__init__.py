@@ -1,6 +1,6 @@
 """The ground every app stands on, one module per concern; import them from here."""
 
-from opscore.models.agents import Agent, Runtime, operator_actor
+from opscore.models.agents import Agent, Runtime, operator_actor, within_actor_length
 from opscore.models.backups import BackupKind, BackupRun, BackupStatus
 from opscore.models.events import Event
 from opscore.models.heartbeats import ActionRun, ActionRunStatus
@@ -37,4 +37,5 @@ __all__ = [
     "StandingOrder",
     "StandingOrderRun",
     "operator_actor",
+    "within_actor_length",
 ]

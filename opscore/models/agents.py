@@ -107,7 +107,12 @@ def operator_actor(user) -> str:
     operators."""
     if not user:
         return "operator:unknown"
-    actor = f"operator:{strip_invisible(user.get_username())}"
+    return within_actor_length(f"operator:{strip_invisible(user.get_username())}")
+
+
+def within_actor_length(actor: str) -> str:
+    """`actor` if it fits the actor columns; else its start, "~" and a digest of the whole:
+    the same name always comes back the same, two names sharing a long start stay two."""
     if len(actor) <= ACTOR_LENGTH:
         return actor
     digest = hashlib.sha256(actor.encode()).hexdigest()[:10]
