@@ -88,3 +88,75 @@ def test_a_query_that_is_not_utf8_is_refused_and_a_utf8_one_is_read(client, sett
     assert bad.status_code == 400
     assert bad.json()["errors"] == {"actor": ["not valid UTF-8"]}
     assert good.status_code == 200
+
+
+def multipart(*fields: tuple[bytes, bytes], boundary: bytes = b"guard") -> bytes:
+    """A multipart/form-data body from (header parameters, content) pairs, byte for byte."""
+    parts = [
+        b"--%s\r\nContent-Disposition: form-data; %s\r\n\r\n%s\r\n" % (boundary, params, content)
+        for params, content in fields
+    ]
+    return b"".join(parts) + b"--%s--\r\n" % boundary
+
+
+TASK = ((b'name="agent"', b"devops"), (b'name="kind"', b"analyze"))
+
+
+def post_multipart(client, *fields):
+    body = multipart(*TASK, *fields)
+    return client.post("/stage/task", body, content_type="multipart/form-data; boundary=guard")
+
+
+@pytest.mark.parametrize(
+    "field, named",
+    [
+        ((b'name="title"', b"\xff\xfe"), "title"),  # not UTF-8 at all
+        ((b'name="title"', b"\xe9t\xe9"), "title"),  # Latin-1 bytes
+        ((b'name="analyze-topic"', b"\xed\xa0\x80"), "analyze-topic"),  # a lone surrogate
+        ((b'name="ti\xfftle"', b"Check"), "a field's name"),  # Django dropped the field
+        ((b"name*=UTF-8''ti%FFtle", b"Check"), "a field's name"),  # an RFC 2231 name
+    ],
+)
+def test_a_multipart_form_that_is_not_utf8_is_refused_not_repaired(
+    admin_client, agent, field, named
+):
+    """Django reads a multipart field's bytes as leniently as a url-encoded one's: the task was
+    titled '��' (a field whose name was not UTF-8 was dropped without a word)."""
+    answer = post_multipart(admin_client, (b'name="title"', b"Check"), field)
+
+    assert answer.status_code == 400
+    assert answer.content.decode() == f"{named} not valid UTF-8."
+    assert not Proposal.objects.exists()
+
+
+def test_a_base64_multipart_field_is_checked_as_django_decodes_it(admin_client, agent):
+    body = multipart(*TASK).replace(
+        b"--guard--",
+        b'--guard\r\nContent-Disposition: form-data; name="title"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n//4=\r\n--guard--",  # b"\xff\xfe"
+    )
+
+    answer = admin_client.post(
+        "/stage/task", body, content_type="multipart/form-data; boundary=guard"
+    )
+
+    assert answer.status_code == 400
+    assert not Proposal.objects.exists()
+
+
+def test_a_utf8_multipart_form_is_read_and_a_files_bytes_are_not_text(admin_client, agent):
+    picture = (b'name="picture"; filename="x.png"', b"\x89PNG\r\n\x1a\n\xff\x00\xfe")
+
+    answer = post_multipart(admin_client, (b'name="title"', "Bérénice".encode()), picture)
+
+    assert answer.status_code == 200
+    assert Proposal.objects.get().title == "Bérénice"
+
+
+def test_a_multipart_name_in_a_charset_nobody_knows_is_not_a_500(admin_client, agent):
+    """Django drops a part it cannot read the header of; so does the guard, not raising."""
+    answer = post_multipart(admin_client, (b"name*=no-such-charset''title", b"Check"))
+
+    assert answer.status_code == 400  # the form's own answer: the title is missing
+    assert 'class="give-task"' in answer.content.decode()
+    assert not Proposal.objects.exists()
