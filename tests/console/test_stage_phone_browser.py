@@ -1,7 +1,8 @@
 """The Stage in a real browser at 1440 and 390 px: the conversations list is live over the
 socket, the time axes' words are readable on a phone (11 px and more, rendered) and never print
-over each other for a mission under a second, and an opened health strip stays open across
-its refresh. Screenshots go to tests/artifacts/ (or OPS_SHOTS_DIR)."""
+over each other for a mission under a second, the swimlane's names never print over its steps,
+and an opened health strip stays open across its refresh.
+Screenshots go to tests/artifacts/ (or OPS_SHOTS_DIR)."""
 
 import os
 import random
@@ -12,10 +13,11 @@ import pytest
 
 from missions.models import Mission
 from missions.worker import handle_one_step
+from opscore.db import db_now
 from roundtable.lifecycle import claim_conversation, request_conversation
 from roundtable.speaking import run_conversation
 from tests.console.test_stage_browser import CHROMIUM, FLAGS, require_browser, server  # noqa: F401
-from tests.factories import AgentFactory, propose
+from tests.factories import AgentFactory, make_step, propose
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = Path(os.environ.get("OPS_SHOTS_DIR") or Path(__file__).parent.parent / "artifacts")
@@ -25,6 +27,12 @@ LABELS = """(selector) => [...document.querySelectorAll(selector)].map((t) => {
   const box = t.getBoundingClientRect();
   const size = parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a;
   return { text: t.textContent, size, box: [box.left, box.top, box.right, box.bottom] };
+})"""
+
+
+BOXES = """(selector) => [...document.querySelectorAll(selector)].map((e) => {
+  const box = e.getBoundingClientRect();
+  return [box.left, box.top, box.right, box.bottom];
 })"""
 
 
@@ -53,6 +61,7 @@ def the_time_axes_read_on_a_phone(browser, base, width):
         assert_readable_and_apart(page, ".swimlane .lane-end", width)
         names = page.locator(".swimlane .lane-end").all()
         assert all(0 <= n.bounding_box()["x"] <= width for n in names)
+        no_name_prints_over_a_step(page, width)
     page.screenshot(path=str(SHOTS / f"swimlane-{width}.png"), full_page=True)
     quick = Mission.objects.get(proposal__title="Quick one")
     page.goto(f"{base}/stage/missions/{quick.id}")
@@ -60,6 +69,14 @@ def the_time_axes_read_on_a_phone(browser, base, width):
     assert_readable_and_apart(page, ".timeline-axis .lane-label", width)
     page.screenshot(path=str(SHOTS / f"mission-axis-{width}.png"), full_page=False)
     page.close()
+
+
+def no_name_prints_over_a_step(page, width):
+    """At 390 px the names at the right edge printed over the "due later" markers beside now."""
+    names, steps = page.evaluate(BOXES, ".swimlane .lane-end"), page.evaluate(BOXES, ".bar")
+    assert len(page.evaluate(BOXES, ".swimlane .due-marker")) == 9  # three lanes' futures
+    covered = [(n, s) for n in names for s in steps if overlap(n, s)]
+    assert covered == [], f"swimlane names over steps at {width} px"
 
 
 def the_conversations_list_is_live(browser, base, width):
@@ -135,14 +152,21 @@ def a_mission_done_in_a_fifth_of_a_second():
         step.save(update_fields=["created_at", "run_after", "finished_at"])
 
 
+def steps_due_later(agents):
+    """Each lane's future: soon, later, and past the window's end (drawn at its edge)."""
+    for agent in agents:
+        for minutes in (5, 20, 300):
+            make_step(agent=agent, run_after=db_now() + timedelta(minutes=minutes))
+
+
 def test_the_stage_reads_on_a_phone_and_stays_live(server, monkeypatch):  # noqa: F811
     require_browser()
     from playwright.sync_api import sync_playwright
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    for slug in ("devops", "writer", "a-rather-long-agent"):
-        AgentFactory(slug=slug)
+    agents = [AgentFactory(slug=s) for s in ("devops", "writer", "a-rather-long-agent")]
     a_mission_done_in_a_fifth_of_a_second()
+    steps_due_later(agents)
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
