@@ -58,20 +58,22 @@ IGNORED = frozenset(
     would you your instructions instruction topic evidence since payload details given none
     null true false""".split()  # noqa: SIM905 - a word list reads best as words
 )
+OFFLINE_TAG = "offline"  # learned from the offline provider's stand-ins: never for a real model
 # One row: the gate's policy (JSON text: Django's loader leaves jsonb unparsed) and the found
 # rows as one JSON array of arrays, in memory_retrieve's order (COLUMNS): decoded in C at once,
-# where a result row each cost psycopg's Python a dozen calls.
-RETRIEVE_SQL = """SELECT (SELECT value FROM opscore_policy WHERE key = 'memory_policy') AS policy,
+# where a result row each cost psycopg's Python a dozen calls. The call's fixed arguments are
+# part of the prepared statement, not values bound on every call: only who asks and the terms.
+RETRIEVE_SQL = f"""SELECT (SELECT value FROM opscore_policy WHERE key = 'memory_policy') AS policy,
     (SELECT json_agg(json_build_array(r.id, r.kind, r.scope, r.confidence, r.content, r.score,
                                       r.matched, r.hidden) ORDER BY r.n)
-     FROM memory_retrieve(%s, %s::text[], %s::integer, %s::integer, %s::integer, %s::float8, %s)
+     FROM memory_retrieve(%s, %s::text[], {PER_TERM:d}, {DF_CAP:d}, {POOL:d},
+                          {FLOOR!r}::float8, '{OFFLINE_TAG}')
           WITH ORDINALITY AS r(id, kind, scope, confidence, content, score, matched, hidden, n)
     ) AS found"""
 COLUMNS = ("id", "kind", "scope", "confidence", "content", "score", "matched", "hidden")
 LEARN_COMMON_SQL = "SELECT memory_learn_common_lexemes()"
 COMMON_SECONDS = 600  # how long a process trusts what ANALYZE last found common
 NO_COMMON_SECONDS = 30  # ... and that it found nothing yet: a new store soon has statistics
-OFFLINE_TAG = "offline"  # learned from the offline provider's stand-ins: never for a real model
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,7 +173,7 @@ def found_rows(agent_slug: str, terms: list[str]) -> Iterator[dict]:
     learn_common_lexemes()
     db = connections["default"]
     db.ensure_connection()
-    params = [agent_slug, terms, PER_TERM, DF_CAP, POOL, FLOOR, OFFLINE_TAG]
+    params = [agent_slug, terms]
     with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
         execute_prepared(cursor, RETRIEVE_SQL, params)
         policy, found = cursor.fetchone()
