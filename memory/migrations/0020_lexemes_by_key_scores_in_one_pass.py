@@ -1,5 +1,6 @@
-"""memory_retrieve v12: the terms' common lexemes found by one join, not a lookup each; the
-terms' arrays gathered without a sort each."""
+"""memory_retrieve v12: lexemes looked up by key, never by reading memory_common_lexeme whole;
+the terms' arrays unsorted, the average length and the best score as windows, a candidate's tf
+one subquery over the terms."""
 
 from django.db import migrations
 
