@@ -18,7 +18,7 @@ from django.conf import settings
 
 from coding import confine, jail, loopback
 from coding.egress import BOX_PORT
-from coding.gitview import view_mounts
+from coding.gitview import real_path, view_mounts
 from coding.walks import WalkStopped, entries
 
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
@@ -231,7 +231,7 @@ def shared_mounts(worktree: Path, egress) -> tuple[tuple[dict, ...], tuple[str, 
     (the tests have no egress; a launch with egress chains nothing)."""
     mounts, readable = system_mounts()
     mounts, readable = [dict(m) for m in mounts], list(readable)
-    extra = [str(Path(p).resolve()) for p in settings.OPS_CODING_READ_PATHS if Path(p).exists()]
+    extra = [real_path(p) for p in settings.OPS_CODING_READ_PATHS if Path(p).exists()]
     doors = [str(egress)] if egress else []
     for path in extra + doors:
         mounts.append({"kind": "bind", "src": path, "dst": path})

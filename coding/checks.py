@@ -14,6 +14,7 @@ from pathlib import Path
 
 from coding.box import BOX_DIR, HOME_DIR
 from coding.chain import resume
+from coding.gitview import real_path
 from coding.hardened_git import GitFailed, git, git_output, git_started
 from coding.sandbox import HarnessMissing, Unconfined, run_boxed
 from coding.walks import WalkStopped, entries, listed
@@ -233,7 +234,7 @@ def escape_found(worktree: Path, repo_path: str, before: dict, status=None) -> s
 def outward_symlink(worktree: Path) -> str:
     """A link the harness left pointing out of its worktree, or why the look stopped (a
     bounded walk, coding/walks.py); '' when there is none."""
-    root = worktree.resolve()
+    root = Path(real_path(worktree))
     try:
         for entry in entries([worktree], skip=frozenset([".git"])):
             path = Path(entry.path)

@@ -63,15 +63,35 @@ def linked_dirs(worktree: Path, text: str) -> tuple[Path, Path] | None:
     `worktrees/x` with a `gitdir` back here and `objects` beside it takes a minute to plant,
     and its config's filters would run in the driver's git. Its `gitdir` is read as the
     pointer is (a FIFO planted there would hold the driver forever)."""
-    private = Path(os.path.realpath(worktree / text.removeprefix("gitdir:").strip()))
+    private = Path(real_path(worktree / text.removeprefix("gitdir:").strip()))
     common = private.parent.parent
     if not text.startswith("gitdir:") or private.parent.name != "worktrees":
         return None
     if linked_only(str(private)):
         return None
     back = read_pointer(private / "gitdir")
-    here = back is not None and os.path.realpath(back) == os.path.realpath(worktree / ".git")
+    here = back is not None and real_path(back) == real_path(worktree / ".git")
     return (private, common) if here and (common / "objects").is_dir() else None
+
+
+def real_path(path) -> str:
+    """os.path.realpath(path), resolved by the kernel: the path opened O_PATH (nothing read,
+    a FIFO never waited on) and its descriptor's name read back — one walk of the path in C,
+    where realpath walks it in Python, an lstat (and a readlink) a component, the driver's
+    dearest call around each of its gits. A path that does not resolve whole (a missing part,
+    a loop, no /proc) is os.path.realpath's, as ever. Its name is the one the descriptor
+    holds: were the file removed meanwhile, the kernel's "(deleted)" mark names nothing real,
+    so a check comparing it with another's fails closed."""
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return os.path.realpath(path)
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return os.path.realpath(path)
+    finally:
+        os.close(fd)
 
 
 def linked_only(resolved: str) -> bool:
@@ -147,7 +167,7 @@ def view_mounts(worktree: Path) -> tuple[list[dict], list[str]]:
     mounts = [sealed(common, "1m"), bind(objects), bind(private, common / "worktrees" / own)]
     mounts += [{"kind": "dir", "dst": str(common / name)} for name in ("refs/heads", "hooks")]
     mounts += [file(common / name, text) for name, text in view_files(private, common).items()]
-    store = store_of(os.path.realpath(worktree)) if info.is_dir() else None  # made at provision
+    store = store_of(real_path(worktree)) if info.is_dir() else None  # made at provision
     if info.is_dir():  # the commit graph of every branch, the repository's alternates: hidden
         mounts += [sealed(info, "4k"), file(info / "alternates", f"{store}\n" if store else "")]
     mounts += [bind(store)] if store else []

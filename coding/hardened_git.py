@@ -19,7 +19,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from coding.gitview import linked_dirs, linked_only, read_pointer, store_of
+from coding.gitview import linked_dirs, linked_only, read_pointer, real_path, store_of
 from coding.reaping import Reaped
 from coding.watch import unsaid
 
@@ -148,7 +148,7 @@ def git_env(cwd: Path) -> dict:
     repository, never from the `.git` file the harness could rewrite to point at a repository
     (and config) of its own; no climbing out of `cwd` to find one. A run's checkout writes
     its objects to its run's store (coding/gitview.py), never to the repository's."""
-    here = os.path.realpath(cwd)
+    here = real_path(cwd)
     env = {
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_CONFIG_NOSYSTEM": "1",

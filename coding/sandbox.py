@@ -50,6 +50,7 @@ from coding.box import (
 )
 from coding.egress import EgressProxy
 from coding.egress import box_env as egress_env
+from coding.gitview import real_path
 from coding.reaping import Reaped
 from coding.watch import CUT_MARKER, OUTPUT_CAP, Finished, finished, pump, unsaid
 
@@ -124,7 +125,7 @@ def run_boxed(
     runs (its output waits in the pipe)."""
     if not argv or shutil.which(argv[0], path=boxed_env().get("PATH")) is None:
         raise HarnessMissing(f"{argv[0] if argv else '(empty)'} is not installed or not on PATH")
-    worktree = Path(cwd).resolve()
+    worktree = Path(real_path(cwd))
     box, variables = box_folders(worktree, env, egress)
     log, chained = box / f"{slug(name)}.log", [] if egress else list(then)
     chained = chained[:1] if spare else chained
