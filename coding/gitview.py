@@ -62,16 +62,19 @@ def linked_dirs(worktree: Path, text: str) -> tuple[Path, Path] | None:
     coding directory's worktrees): one that does is forged, however real it looks — a
     `worktrees/x` with a `gitdir` back here and `objects` beside it takes a minute to plant,
     and its config's filters would run in the driver's git. Its `gitdir` is read as the
-    pointer is (a FIFO planted there would hold the driver forever)."""
-    private = Path(real_path(worktree / text.removeprefix("gitdir:").strip()))
-    common = private.parent.parent
-    if not text.startswith("gitdir:") or private.parent.name != "worktrees":
+    pointer is (a FIFO planted there would hold the driver forever). Real paths are compared
+    as text (each resolved whole): a Path made of each part cost more than the checks."""
+    private = real_path(os.path.join(worktree, text.removeprefix("gitdir:").strip()))
+    parent = os.path.dirname(private)
+    if not text.startswith("gitdir:") or os.path.basename(parent) != "worktrees":
         return None
-    if linked_only(str(private)):
+    if linked_only(private):
         return None
-    back = read_pointer(private / "gitdir")
-    here = back is not None and real_path(back) == real_path(worktree / ".git")
-    return (private, common) if here and (common / "objects").is_dir() else None
+    back = read_pointer(os.path.join(private, "gitdir"))
+    here = back is not None and real_path(back) == real_path(os.path.join(worktree, ".git"))
+    common = os.path.dirname(parent)
+    objects = here and os.path.isdir(os.path.join(common, "objects"))
+    return (Path(private), Path(common)) if objects else None
 
 
 def real_path(path) -> str:
@@ -96,8 +99,13 @@ def real_path(path) -> str:
 
 def linked_only(resolved: str) -> bool:
     """`resolved` (a real path) lies in one of the coding directory's LINKED_ONLY folders."""
-    here = Path(resolved)
-    return any(here.is_relative_to(folder) for folder in linked_folders(settings.OPS_CODING_DIR))
+    return any(inside(resolved, folder) for folder in linked_roots(settings.OPS_CODING_DIR))
+
+
+def inside(resolved: str, folder: str) -> bool:
+    """Path(resolved).is_relative_to(folder), for real paths (whole: no `.`, `..`, doubled
+    or trailing slash), by their text."""
+    return resolved == folder or resolved.startswith(folder.rstrip("/") + "/")
 
 
 @functools.lru_cache(maxsize=8)
@@ -105,6 +113,11 @@ def linked_folders(coding_dir) -> tuple[Path, ...]:
     """The LINKED_ONLY folders of a coding directory, resolved once per process: the operator's
     configuration, outside every box, so no harness can move them."""
     return tuple(coding_root(coding_dir) / name for name in LINKED_ONLY)
+
+
+@functools.lru_cache(maxsize=8)
+def linked_roots(coding_dir) -> tuple[str, ...]:
+    return tuple(map(str, linked_folders(coding_dir)))
 
 
 @functools.lru_cache(maxsize=8)
@@ -144,10 +157,10 @@ def store_of(resolved: str) -> Path | None:
     """The object store of the run whose checkout (its worktree, its merge's scratch tree)
     `resolved` (a real path) is, if it has one (a run provisioned before stores were kept has
     none)."""
-    here = Path(resolved)
-    for folder in linked_folders(settings.OPS_CODING_DIR):
-        if here.is_relative_to(folder):
-            found = RUN_CHECKOUT.fullmatch(f"{folder.name}/{here.relative_to(folder)}")
+    for folder in linked_roots(settings.OPS_CODING_DIR):
+        if inside(resolved, folder):
+            below = resolved[len(folder) + 1 :] if resolved != folder else "."
+            found = RUN_CHECKOUT.fullmatch(f"{os.path.basename(folder)}/{below}")
             store = store_path(int(found[1] or found[3])) if found else None
             return store if store is not None and store.is_dir() else None
     return None

@@ -10,9 +10,11 @@ it is a trust boundary to read in one place.
 """
 
 import contextlib
+import errno
 import functools
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -156,12 +158,28 @@ def git_env(cwd: Path) -> dict:
         "HOME": str(settings.OPS_CODING_DIR),
         "GIT_CEILING_DIRECTORIES": os.path.dirname(here),
     }
-    pointer = cwd / ".git"
-    if pointer.is_file() or pointer.is_symlink() or linked_only(here):
-        private = linked_gitdir(cwd)
+    if file_or_link(os.path.join(cwd, ".git")) or linked_only(here):
+        private, common = linked_gitdirs(cwd)
         env |= {"GIT_DIR": str(private), "GIT_WORK_TREE": str(cwd)}
-        env |= store_env(here, private.parent.parent / "objects")
+        env |= store_env(here, common / "objects")
     return env
+
+
+def file_or_link(path: str) -> bool:
+    """Path(path).is_file() or Path(path).is_symlink(), by one lstat: a link (to anything)
+    or a regular file; the errors they raise (a folder not searchable) raised alike."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError as error:
+        if error.errno in NOT_THERE:
+            return False
+        raise
+    except ValueError:  # a NUL in the path
+        return False
+    return stat.S_ISLNK(mode) or stat.S_ISREG(mode)
+
+
+NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)  # pathlib's _IGNORED_ERRNOS
 
 
 def store_env(here: str, objects: Path) -> dict:
@@ -173,12 +191,13 @@ def store_env(here: str, objects: Path) -> dict:
     return {"GIT_OBJECT_DIRECTORY": str(store), "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(objects)}
 
 
-def linked_gitdir(worktree: Path) -> Path:
-    """The worktree's private git directory, if its `.git` pointer still names one of a real
-    repository's worktrees that points back here; GitFailed if it was tampered with."""
-    text = read_pointer(worktree / ".git")
+def linked_gitdirs(worktree: Path) -> tuple[Path, Path]:
+    """(private, common): the worktree's git directories, if its `.git` pointer still names
+    one of a real repository's worktrees that points back here; GitFailed if it was tampered
+    with."""
+    text = read_pointer(os.path.join(worktree, ".git"))
     found = linked_dirs(worktree, text) if text is not None else None
     if found is None:
         what = repr(text[:200]) if text is not None else "no longer a plain file"
         raise GitFailed(f"the worktree's .git pointer was tampered with: {what}")
-    return found[0]
+    return found

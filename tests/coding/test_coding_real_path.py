@@ -1,11 +1,14 @@
-"""The driver's `.git` pointer checks compare real paths (coding/gitview.py): resolved by the
-kernel, each must be what os.path.realpath says, whatever the harness planted."""
+"""The driver's `.git` pointer checks (coding/gitview.py, coding/hardened_git.py) compare real
+paths resolved by the kernel and as text: each must say what os.path.realpath and pathlib
+say, whatever the harness planted."""
 
 import os
+from pathlib import Path
 
 import pytest
 
-from coding.gitview import real_path
+from coding.gitview import inside, real_path
+from coding.hardened_git import file_or_link
 
 
 @pytest.fixture
@@ -48,3 +51,25 @@ def test_a_relative_path_is_taken_from_the_working_directory(planted, monkeypatc
     monkeypatch.chdir(planted / "link")
 
     assert real_path("b/up/b") == os.path.realpath("b/up/b") == str(planted / "a" / "b")
+
+
+@pytest.mark.parametrize(
+    ("resolved", "folder"),
+    [
+        ("/c/worktrees", "/c/worktrees"),
+        ("/c/worktrees/r/run-1/tree", "/c/worktrees"),
+        ("/c/worktrees-2/x", "/c/worktrees"),
+        ("/c/workt", "/c/worktrees"),
+        ("/c", "/c/worktrees"),
+        ("/anything", "/"),
+        ("/", "/"),
+    ],
+)
+def test_a_real_path_is_inside_a_folder_as_pathlib_says(resolved, folder):
+    assert inside(resolved, folder) == Path(resolved).is_relative_to(folder)
+
+
+def test_a_pointer_is_a_file_or_a_link_as_pathlib_says(planted):
+    for name in ("a", "a/b/file", "link", "dangling", "loop", "fifo", "missing", "a/b/file/x"):
+        path = planted / name
+        assert file_or_link(str(path)) == (path.is_file() or path.is_symlink()), name
