@@ -35,6 +35,7 @@ from coding.spare import keep, stand_by, start_spare, take_spare
 from coding.stint import Stint
 from coding.walks import WalkStopped
 from coding.worktrees import ReviewCommit, WorktreeRefused, listing, provision, write_patch
+from opscore.compiled import insert_row
 from opscore.models import Policy
 
 
@@ -324,21 +325,23 @@ def run_fields(verdict, stint=None) -> dict:
 
 
 def record_pass(run, prompt, done, report, verdict, change: Change):
-    """One row per pass. In the caller's transaction."""
-    return CodingIteration.objects.create(
-        run=run,
-        number=run.iteration,
-        prompt=prompt[:5000],
-        output_summary=(report.summary or done.output)[-4000:],
-        diff_hash=change.digest,
-        changed_files=change.stats["changed"],
-        tests_passed=verdict.passed if verdict else None,
-        test_output=verdict.output if verdict else "",
-        test_signature=verdict.signature if verdict and not verdict.passed else "",
-        cost_usd=report.cost_usd,
-        duration_ms=int(done.seconds * 1000),
-        exit_status=done.exit_status,
-        verdict=(report.harness_error if verdict else f"cut short: {run.status}")[:200],
+    """One row per pass. In the caller's transaction; its INSERT compiled once."""
+    return insert_row(
+        CodingIteration(
+            run=run,
+            number=run.iteration,
+            prompt=prompt[:5000],
+            output_summary=(report.summary or done.output)[-4000:],
+            diff_hash=change.digest,
+            changed_files=change.stats["changed"],
+            tests_passed=verdict.passed if verdict else None,
+            test_output=verdict.output if verdict else "",
+            test_signature=verdict.signature if verdict and not verdict.passed else "",
+            cost_usd=report.cost_usd,
+            duration_ms=int(done.seconds * 1000),
+            exit_status=done.exit_status,
+            verdict=(report.harness_error if verdict else f"cut short: {run.status}")[:200],
+        )
     )
 
 

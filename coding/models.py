@@ -10,6 +10,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Now
 from django.db.models.sql import UpdateQuery
 
+from opscore.compiled import converted, returned_columns
 from opscore.digests import content_digest
 
 BRANCH_PATTERN = r"^opscore/[0-9]+-[a-z0-9][a-z0-9-]{0,40}$"
@@ -71,33 +72,6 @@ MOVES_FROM = {
 ACTIVE = [S.RUNNING, S.WAITING_FOR_TESTS]
 STARTABLE = [S.QUEUED, S.REVISION_REQUESTED]
 ENDED = [S.COMPLETED, S.FAILED, S.CANCELLED]
-
-
-_RETURNED: dict = {}
-
-
-def returned_columns(model, connection) -> tuple[list, str, list]:
-    """(attnames, the RETURNING list, each column's converters) of `model`, once per
-    connection alias: the same converters a compiled query applies to a plain column."""
-    key = (model, connection.alias)
-    if key not in _RETURNED:
-        fields = model._meta.concrete_fields
-        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-        converters = []
-        for f in fields:
-            column = f.get_col(model._meta.db_table)
-            found = connection.ops.get_db_converters(column) + f.get_db_converters(connection)
-            converters.append((found, column))
-        _RETURNED[key] = [f.attname for f in fields], columns, converters
-    return _RETURNED[key]
-
-
-def converted(row, converters, connection) -> list:
-    values = list(row)
-    for n, (found, column) in enumerate(converters):
-        for convert in found:
-            values[n] = convert(values[n], column, connection)
-    return values
 
 
 class CodingRunQuerySet(models.QuerySet):

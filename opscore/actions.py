@@ -4,6 +4,7 @@ from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Now
 
+from opscore.compiled import insert_row
 from opscore.models import Agent, Event, Override, Policy, PolicyVersion, Runtime
 from opscore.models.policies import end_policy_snapshot
 from opscore.policies import validate_policy
@@ -19,7 +20,7 @@ def record_event(kind: str, title: str, *, summary: str = "", tags=(), payload=N
     dedupe_key = refs.pop("dedupe_key", None)
     fields = _event_fields(kind, title, summary, tags, payload, refs)
     if dedupe_key is None:
-        return Event.objects.create(**fields)
+        return insert_row(Event(**fields))  # the hottest write: its INSERT compiled once
     event, _ = Event.objects.get_or_create(kind=kind, dedupe_key=dedupe_key, defaults=fields)
     return event
 
