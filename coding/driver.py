@@ -31,6 +31,7 @@ from coding.spare import keep, start_spare, take_spare
 from coding.watch import kill_process_group, unsaid
 from coding.worktrees import clean_up
 from opscore.actions import record_event
+from opscore.compiled import compiled_join, joined
 from opscore.db import DISCONNECTS
 from opscore.models import Policy
 from opscore.stopping import install as install_stop_handler
@@ -125,8 +126,7 @@ def start_next(policy=None, group: int | None = None) -> CodingRun | None:
     running, per_repo, per_agent = busy()
     if running >= policy.max_running:
         return None
-    waiting = CodingRun.objects.startable().select_related("repository").order_by("id")
-    for run in waiting[:100]:
+    for run in startable():
         if per_repo.get(run.repository_id, 0) >= run.repository.max_concurrent_runs:
             continue
         if run.agent_id and per_agent.get(run.agent_id, 0) >= policy.max_running_per_agent:
@@ -138,6 +138,23 @@ def start_next(policy=None, group: int | None = None) -> CodingRun | None:
             return run
         let_go(run.id)
     return None
+
+
+@functools.cache
+def startable_read() -> tuple[str, tuple, int]:
+    runs = CodingRun.objects.startable().select_related("repository").order_by("id")
+    return compiled_join(runs[:100], "repository")
+
+
+def startable() -> list[CodingRun]:
+    """The oldest hundred startable runs, each with its repository (select_related): one
+    statement compiled once per process, as the fixed reads are; its rows made into models
+    as the ORM makes them (compiling it had cost three times what building them does)."""
+    text, params, start = startable_read()
+    with connection.cursor() as cursor:
+        cursor.execute(text, params)
+        rows = cursor.fetchall()
+    return [joined(row, CodingRun, "repository", start, connection) for row in rows]
 
 
 def adopt_orphan(active: list[int]) -> CodingRun | None:

@@ -10,7 +10,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Now
 from django.db.models.sql import UpdateQuery
 
-from opscore.compiled import converted, returned_columns
+from opscore.compiled import from_row, returned_columns
 from opscore.digests import content_digest
 
 BRANCH_PATTERN = r"^opscore/[0-9]+-[a-z0-9][a-z0-9-]{0,40}$"
@@ -91,12 +91,11 @@ class CodingRunQuerySet(models.QuerySet):
         query.add_update_values(values)
         text, params = query.get_compiler(self.db).as_sql()
         connection = connections[self.db]
-        names, columns, converters = returned_columns(self.model, connection)
+        _, columns, _ = returned_columns(self.model, connection)
         with transaction.mark_for_rollback_on_error(using=self.db), connection.cursor() as cursor:
             cursor.execute(f"{text} RETURNING {columns}", params)
             rows = cursor.fetchall()
-        rows = [converted(row, converters, connection) for row in rows]
-        return [self.model.from_db(self.db, names, row) for row in rows]
+        return [from_row(self.model, row, connection) for row in rows]
 
     def awaiting_human(self):
         """Reviewed and signed off by their agent: the next word (code or merge approval) is a

@@ -38,6 +38,37 @@ def converted(row, converters, connection) -> list:
     return values
 
 
+def from_row(model, row, connection):
+    """A `model` instance from a row of its every column (concrete_fields' order), built as
+    the ORM builds one: each column through its field's converters, then `from_db`."""
+    names, _, converters = _returned(model, connection.alias, all_columns=True)
+    return model.from_db(connection.alias, names, converted(row, converters, connection))
+
+
+def compiled_join(queryset, relation: str) -> tuple[str, tuple, int]:
+    """(text, params, where the related row begins) of `queryset`, whose select_related is
+    the one forward foreign key `relation`, compiled: for a caller that compiles it once and
+    builds each row with joined(). Its columns must be its model's every column, then the
+    related model's: anything else (a deferral, an annotation) is refused here, at once."""
+    compiler = queryset.query.get_compiler(queryset.db)
+    text, params = compiler.as_sql()
+    model = queryset.model
+    related = model._meta.get_field(relation).related_model
+    wanted = [*model._meta.concrete_fields, *related._meta.concrete_fields]
+    if [col.target for col, _, _ in compiler.select] != wanted:
+        raise ValueError(f"{queryset.query} selects other columns than {model} and {related}")
+    return text, params, len(model._meta.concrete_fields)
+
+
+def joined(row, model, relation: str, start: int, connection):
+    """The `model` instance of a compiled_join() row, its `relation` (a forward foreign key)
+    cached as select_related caches it (a non-null key: an inner join)."""
+    obj = from_row(model, row[:start], connection)
+    field = model._meta.get_field(relation)
+    field.set_cached_value(obj, from_row(field.related_model, row[start:], connection))
+    return obj
+
+
 def insert_row(obj, using: str | None = None):
     """`obj.save(force_insert=True)` for a new row, by an INSERT compiled once per shape (which
     columns are left to their database default): each value through its field's pre_save and

@@ -1,6 +1,6 @@
-"""A row a hot path only writes (an event, a coding pass's row) goes in by an INSERT compiled
-once per process (opscore/compiled.py): the row stored, and the object handed back, must be
-what the ORM's create() makes of the same values."""
+"""Statements a hot path runs compiled once per process (opscore/compiled.py): a row it only
+writes (an event, a coding pass's row) must be stored and handed back as the ORM's create()
+has it; a joined read's rows built as select_related builds them."""
 
 from decimal import Decimal
 
@@ -9,7 +9,7 @@ from django.db.models import Value
 from django.db.models.functions import Concat
 
 from opscore.actions import record_event
-from opscore.compiled import insert_row
+from opscore.compiled import compiled_join, insert_row
 from opscore.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -90,3 +90,33 @@ def test_a_coding_pass_row_keeps_its_decimal_and_its_run(coding_repo):
         Decimal("0.0123"),
         "v",
     )
+
+
+def test_a_joined_row_is_what_select_related_builds(coding_repo, django_assert_num_queries):
+    from coding.driver import startable
+    from coding.models import CodingRun
+    from tests.coding_support import new_run
+
+    new_run(coding_repo, "@one")
+    new_run(coding_repo, "@two")
+    theirs = list(CodingRun.objects.startable().select_related("repository").order_by("id"))
+
+    with django_assert_num_queries(1):
+        ours = startable()
+        names = [run.repository.name for run in ours]  # cached: no query of its own
+
+    assert names == [coding_repo.name] * 2
+    fields = [f.attname for f in CodingRun._meta.concrete_fields]
+    assert [[getattr(r, f) for f in fields] for r in ours] == [
+        [getattr(r, f) for f in fields] for r in theirs
+    ]
+    assert [r.repository.__dict__.keys() for r in ours] == [
+        r.repository.__dict__.keys() for r in theirs
+    ]
+
+
+def test_a_joined_read_of_other_columns_is_refused():
+    from coding.models import CodingRun
+
+    with pytest.raises(ValueError, match="other columns"):
+        compiled_join(CodingRun.objects.select_related("repository").defer("task"), "repository")
