@@ -179,7 +179,7 @@ def conclude(run, prompt, done, report, verdict, escape: str, change, stint=None
         if refused is None:
             going, written, refused = move_on(run, verdict, stop, change, sha, recorded)
         if not written:
-            (row,) = CodingRun.objects.filter(pk=run.pk).update_returning(**recorded)
+            (row,) = CodingRun.objects.move_returning(run.pk, recorded)
             run.become(row)
         run.process_group = None
     if refused is not None:
@@ -272,7 +272,7 @@ def count_pass(run: CodingRun, prompt: str, report, tests) -> bool:
     reason = f"pass {run.iteration + 1} ran"  # only its driver counts a running run's passes
     if transition(run, RunStatus.WAITING_FOR_TESTS, reason, **counted):
         return True
-    (row,) = CodingRun.objects.filter(pk=run.pk).update_returning(**counted)
+    (row,) = CodingRun.objects.move_returning(run.pk, counted)
     run.become(row)
     return False
 
@@ -296,7 +296,7 @@ def run_checks(run: CodingRun, tests: Chained | None = None):
         run.repository, run.task, run.worktree_path, limits, remember_group(run), notes, tests
     )
     note_on(run, "checks", notes)
-    status = CodingRun.objects.filter(pk=run.pk).values_list("status", flat=True).first()
+    status = CodingRun.objects.status_of(run.pk)
     if status != RunStatus.WAITING_FOR_TESTS:
         run.refresh_from_db()  # moved by someone else: as they left it
         return None

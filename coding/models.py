@@ -4,13 +4,12 @@ human's word, bound to one head commit)."""
 
 from decimal import Decimal
 
-from django.db import connections, models, transaction
+from django.db import models
 from django.db.models import F, Q
 from django.db.models.fields.json import KT
 from django.db.models.functions import Now
-from django.db.models.sql import UpdateQuery
 
-from opscore.compiled import from_row, returned_columns
+from coding.run_rows import RunRowStatements
 from opscore.digests import content_digest
 
 BRANCH_PATTERN = r"^opscore/[0-9]+-[a-z0-9][a-z0-9-]{0,40}$"
@@ -74,28 +73,12 @@ STARTABLE = [S.QUEUED, S.REVISION_REQUESTED]
 ENDED = [S.COMPLETED, S.FAILED, S.CANCELLED]
 
 
-class CodingRunQuerySet(models.QuerySet):
+class CodingRunQuerySet(RunRowStatements):
     def active(self):
         return self.filter(status__in=ACTIVE)
 
     def startable(self):
         return self.filter(status__in=STARTABLE)
-
-    def update_returning(self, **values) -> list:
-        """`update(**values)`, reading back the rows it wrote in the same statement (UPDATE …
-        RETURNING): each as the statement left it, with no second read. The rows are built as
-        the ORM builds them (every column through its field's converters, `from_db`) but
-        without a raw queryset's column matching, which cost as much again as the statement:
-        a drive writes its run this way after every move."""
-        query = self.query.chain(UpdateQuery)
-        query.add_update_values(values)
-        text, params = query.get_compiler(self.db).as_sql()
-        connection = connections[self.db]
-        _, columns, _ = returned_columns(self.model, connection)
-        with transaction.mark_for_rollback_on_error(using=self.db), connection.cursor() as cursor:
-            cursor.execute(f"{text} RETURNING {columns}", params)
-            rows = cursor.fetchall()
-        return [from_row(self.model, row, connection) for row in rows]
 
     def awaiting_human(self):
         """Reviewed and signed off by their agent: the next word (code or merge approval) is a
@@ -251,8 +234,7 @@ class CodingRun(models.Model):
             values["finished_at"] = Now()
         if status == S.RUNNING and self.started_at is None:
             values["started_at"] = Now()
-        claimed = CodingRun.objects.filter(pk=self.pk, status__in=MOVES_FROM[status])
-        written = claimed.update_returning(**values)
+        written = CodingRun.objects.move_returning(self.pk, values, MOVES_FROM[status])
         if not written:
             self.refresh_from_db()
             return False

@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import JSONField
 from django.db.models.expressions import RawSQL
 from django.utils.text import slugify
@@ -332,7 +332,9 @@ def provision(run: CodingRun) -> CodingRun:
         run.base_sha = add_worktree(repo, path, run.branch, run.base_sha, ref)
         open_store(run.id, path)
     run.worktree_path = str(path)
-    run.save(update_fields=["base_sha", "branch", "worktree_path", "patch_ref", "state_ref"])
+    kept = ("base_sha", "branch", "worktree_path", "patch_ref", "state_ref")
+    if not CodingRun.objects.write(run.pk, **{name: getattr(run, name) for name in kept}):
+        raise DatabaseError("Save with update_fields did not affect any rows.")  # as save() says
     return run
 
 

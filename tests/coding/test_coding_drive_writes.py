@@ -207,6 +207,19 @@ def test_a_pass_that_fails_after_its_move_was_told_leaves_no_git_waiting(
     )
 
 
+def test_a_move_writes_its_own_run_only_and_only_from_where_it_may_come(coding_repo):
+    run, other = (new_run(coding_repo, name) for name in ("one", "other"))
+
+    assert run.move("running", "started") and run.status == "running"
+    assert not run.move("completed", "too early")  # completed comes from waiting_for_review
+
+    assert CodingRun.objects.get(pk=run.pk).reason == "started" and run.status == "running"
+    assert CodingRun.objects.get(pk=other.pk).status == "queued"
+    assert CodingRun.objects.status_of(run.pk) == "running"
+    assert CodingRun.objects.status_of(other.pk) == "queued"
+    assert CodingRun.objects.status_of(0) is None
+
+
 def git_verb(argv) -> str:
     return next(a for a in argv[1:] if not a.startswith("-") and "=" not in a)
 
