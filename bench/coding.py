@@ -7,11 +7,13 @@ in the same run, and dispatch under a storm of submissions.
 Prints the median ms of a hand-rolled pass (git worktree add + harness + test command) and of
 an Opscore single-shot run doing the same (taken in turns), their ratio, the ms per ralph-loop
 pass, and how many of 50 runs queued at once 8 dispatchers started (must equal the WIP
-limit). The floor line is confinement's own price, measured in the same run: `true` started
+limit). The floor lines are confinement's own price, measured in the same run: `true` started
 twice bare, and in a pass's two boxes (harness, then tests, built by one launch) that the
 by-hand pass does not have, started cold; a run hides part of it behind its own work (its box
 builder waits already, started while the run before ran its harness; each box is built while
-the driver looks around).
+the driver looks around). The second line boxes the pass's own commands instead of `true`:
+what confinement also costs a command while it runs (Landlock and the seccomp filter on every
+path it opens and every call it makes).
 """
 
 import argparse
@@ -78,24 +80,27 @@ def timed(work) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def box_floor(root: Path, runs: int) -> tuple[float, float]:
-    """(bare, boxed): median ms of starting `true` twice bare, and of a pass's two boxes each
-    running `true` as run_boxed builds them (harness, then tests chained in the same launch:
-    same mounts, namespaces, Landlock, output pumped), so the floor is visible beside the
-    ratio."""
+def box_floor(root: Path, runs: int, first=("true",), second=("true",)) -> tuple[float, float]:
+    """(bare, boxed): median ms of starting `first` then `second` bare, and in a pass's two
+    boxes as run_boxed builds them (`first` as the harness, then `second` as its tests, chained
+    in the same launch: same mounts, namespaces, Landlock, output pumped), so the floor is
+    visible beside the ratio. With `true` it is the boxes' own price; with the pass's own
+    commands it is also what confinement costs those commands while they run (a Python
+    starting under Landlock and the seccomp filter opens and stats hundreds of paths)."""
     from coding.chain import Chained, resume
     from coding.sandbox import Limits, run_boxed
 
-    tree = root / "floor" / "run-1" / "tree"
+    tree = root / "floor" / f"run-{len(list((root / 'floor').glob('run-*'))) + 1}" / "tree"
     tree.mkdir(parents=True)
+    (tree / "app.py").write_text("print('hello')\n")
 
     def two_bare():
-        subprocess.run(["true"], check=True)
-        subprocess.run(["true"], check=True)
+        subprocess.run(list(first), cwd=tree, check=True, capture_output=True)
+        subprocess.run(list(second), cwd=tree, check=True, capture_output=True)
 
     def two_boxed():
-        tests = Chained("tests", ["true"], Limits())
-        assert run_boxed(["true"], str(tree), then=[tests]).exit_status == 0
+        tests = Chained("tests", list(second), Limits())
+        assert run_boxed(list(first), str(tree), then=[tests]).exit_status == 0
         assert resume(tests).exit_status == 0
 
     return alternating(lambda n: timed(two_bare), lambda n: timed(two_boxed), runs)
@@ -172,7 +177,9 @@ def main():
     )
     if not ENDED_AS["single-shot"].startswith("waiting_for_review"):
         raise SystemExit(f"the runs did not do the work: {ENDED_AS['single-shot']}")
+    (root / "floor").mkdir()
     bare, boxed = box_floor(root, args.runs)
+    own_bare, own_boxed = box_floor(root, args.runs, [*HARNESS, "@greet"], [PYTHON, "app.py"])
     loop_ms, passes = through_opscore(row, "ralph-loop", "@wander")
     started = storm(row)
     limit = Policy.objects.value("coding_policy").max_running
@@ -184,6 +191,11 @@ def main():
         f"floor: `true` twice bare {bare:.1f} ms, in a pass's two boxes {boxed:.1f} ms; the boxes"
         f" add {floor:.0f} ms (ratio {(hand + floor) / hand:.2f} for a run doing no more than by"
         " hand)"
+    )
+    own = own_boxed - own_bare
+    print(
+        f"floor with the pass's own commands (harness, then tests): bare {own_bare:.1f} ms,"
+        f" boxed {own_boxed:.1f} ms; the boxes add {own:.0f} ms (ratio {(hand + own) / hand:.2f})"
     )
     print(f"ralph loop: {passes} passes in {loop_ms:.0f} ms = {loop_ms / passes:.0f} ms a pass")
     print(f"storm: 50 queued, 8 dispatchers: {started} started (WIP limit {limit})")
