@@ -140,29 +140,36 @@ def one_pass(run: CodingRun, spare=None, stint: Stint | None = None) -> bool:
             if ran is None:
                 return False
             done, report, escape, moved = ran
-            release(tests)  # looked: the tests' command may start, their box is built already
-            measuring = start_measure(run.worktree_path, run.base_sha) if moved else None
-            commit = ReviewCommit(run.worktree_path, review_message(run)) if moved else None
-            verdict = run_checks(run, tests) if moved else None
+            ended = (escape or done.overflow) if moved else ""  # fails whatever tests say
+            testing = moved and not ended  # no byte, no command: nothing of it runs again
+            if testing:
+                release(tests)  # looked: the tests' command may start, their box is built
+            measuring = start_measure(run.worktree_path, run.base_sha) if testing else None
+            commit = ReviewCommit(run.worktree_path, review_message(run)) if testing else None
+            verdict = run_checks(run, tests) if testing else None
             change = measured(measuring) if verdict else NO_CHANGE
         finally:
             drop(tests)  # a pass that ends before its tests takes their box with it
             git_settled(measuring)  # never left running
             if commit is not None:
                 commit.settle()
-        return conclude(run, prompt, done, report, verdict, escape, change, stint, commit)
+        return conclude(run, prompt, done, report, verdict, escape, change, stint, commit, ended)
     finally:
         if commit is not None:
             commit.close()  # its move's git, if nothing told it to move: never left waiting
 
 
-def conclude(run, prompt, done, report, verdict, escape: str, change, stint=None, commit=None):
+def conclude(
+    run, prompt, done, report, verdict, escape: str, change, stint=None, commit=None, ended=""
+):
     """The pass's row written, and the run moved on, in one transaction (one commit). A proven
     change's branch moves to its review commit (`commit`, built from the index measured, so
     the row's change is the commit's) while the row is written; a commit git refuses still
     leaves the pass's row. A cancelled pass is recorded too, with no change measured. What the
-    pass writes on the run's row rides on the move's UPDATE; alone only where nothing moved."""
-    stop = stop_reason(run, done, escape, change) if verdict else ""
+    pass writes on the run's row rides on the move's UPDATE; alone only where nothing moved.
+    `ended`: why the pass failed before its tests could start (an escape, what it left), which
+    then never ran."""
+    stop = ended or (stop_reason(run, done, escape, change) if verdict else "")
     commit = commit if verdict is not None and verdict.passed and not stop else None
     if commit is not None:
         commit.move()
@@ -170,7 +177,7 @@ def conclude(run, prompt, done, report, verdict, escape: str, change, stint=None
     with transaction.atomic():
         recorded = run_fields(verdict, stint)
         try:
-            record_pass(run, prompt, done, report, verdict, change)
+            record_pass(run, prompt, done, report, verdict, change, ended)
         finally:
             try:  # never left running
                 sha = commit and commit.made()
@@ -194,7 +201,9 @@ def move_on(run: CodingRun, verdict, stop, change, sha, recorded: dict):
     handed back to fail the run (handle_one_run says why)."""
     try:
         with transaction.atomic():
-            moved = verdict is not None and decide(run, verdict, stop, change, sha, recorded)
+            moved = (verdict is not None or stop) and decide(
+                run, verdict, stop, change, sha, recorded
+            )
             return *(moved or (False, False)), None
     except Exception as error:  # re-raised by conclude once the pass's row is in
         return False, False, error
@@ -324,8 +333,9 @@ def run_fields(verdict, stint=None) -> dict:
     return {"process_group": None, **tested} | (stint.settle() if stint is not None else {})
 
 
-def record_pass(run, prompt, done, report, verdict, change: Change):
-    """One row per pass. In the caller's transaction; its INSERT compiled once."""
+def record_pass(run, prompt, done, report, verdict, change: Change, ended: str = ""):
+    """One row per pass. In the caller's transaction; its INSERT compiled once. `ended`: why
+    it failed before its tests (which then never ran)."""
     return insert_row(
         CodingIteration(
             run=run,
@@ -340,7 +350,9 @@ def record_pass(run, prompt, done, report, verdict, change: Change):
             cost_usd=report.cost_usd,
             duration_ms=int(done.seconds * 1000),
             exit_status=done.exit_status,
-            verdict=(report.harness_error if verdict else f"cut short: {run.status}")[:200],
+            verdict=(report.harness_error if verdict else ended or f"cut short: {run.status}")[
+                :200
+            ],
         )
     )
 

@@ -121,10 +121,13 @@ def test_a_write_outside_the_worktree_fails_inside_the_box(coding_repo):
     assert "Permission denied: '../escaped.txt'" in run.iterations.get().output_summary
 
 
-def test_a_symlink_pointing_out_of_the_worktree_fails_the_run(coding_repo):
+def test_a_symlink_pointing_out_of_the_worktree_fails_the_run_before_its_tests_run(coding_repo):
     run = driven(new_run(coding_repo, "@greet @symlink"))
 
     assert run.status == "failed" and "outside its worktree" in run.reason
+    found = run.iterations.get()  # the escape look said so: no go, nothing it wrote ran again
+    assert found.tests_passed is None and found.test_output == "" and not run.test_summary
+    assert "outside its worktree" in found.verdict and not run.head_sha
 
 
 def test_the_harness_sees_none_of_the_seeded_secrets(coding_repo):
