@@ -34,21 +34,12 @@ def status_read(model, using: str) -> str:
 
 
 class RunRowStatements(models.QuerySet):
-    def update_returning(self, **values) -> list:
-        """`update(**values)`, reading back the rows it wrote in the same statement (UPDATE …
-        RETURNING): each as the statement left it, with no second read. The rows are built as
-        the ORM builds them (every column through its field's converters, `from_db`) but
-        without a raw queryset's column matching, which cost as much again as the statement:
-        a drive writes its run this way after every move."""
-        query = self.query.chain(UpdateQuery)
-        query.add_update_values(values)
-        return self.returning(*query.get_compiler(self.db).as_sql())
-
     def move_returning(self, pk: int, values: dict, statuses=()) -> list:
-        """update_returning(**values) of the run `pk` if it is in one of `statuses` (any, with
-        none): the run's WHERE compiled once per process (row_where), only the SET compiled
-        anew — a drive's every move is this statement, and building and compiling its filter
-        cost more than the rest of it."""
+        """`update(**values)` of the run `pk` if it is in one of `statuses` (any, with none),
+        reading back the row it wrote in the same statement (UPDATE … RETURNING), built as the
+        ORM builds one but without a raw queryset's column matching. The run's WHERE is
+        compiled once per process (row_where), only the SET anew: a drive's every move is this
+        statement, and building and compiling its filter cost more than the rest of it."""
         return self.returning(*self.row_update(pk, values, statuses))
 
     def write(self, pk: int, **values) -> int:

@@ -28,9 +28,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_it_reads_back_the_row_it_wrote_as_the_orm_reads_it(coding_repo):
     run = new_run(coding_repo, "@greet")
 
-    (row,) = CodingRun.objects.filter(pk=run.pk).update_returning(
-        cost_usd=F("cost_usd") + Decimal("0.125"), diff_stats={"changed": 2, "files": ["a"]}
-    )
+    written = {
+        "cost_usd": F("cost_usd") + Decimal("0.125"),
+        "diff_stats": {"changed": 2, "files": ["a"]},
+    }
+    (row,) = CodingRun.objects.move_returning(run.pk, written)
 
     fresh = CodingRun.objects.get(pk=run.pk)
     assert row.cost_usd == Decimal("0.1250") and row.diff_stats == {"changed": 2, "files": ["a"]}
