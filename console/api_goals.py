@@ -13,6 +13,7 @@ from console.api import (
     api_actor,
     error,
     json_post,
+    kind_errors,
     parse_json_body,
     read_only_refusal,
     token_refusal,
@@ -23,6 +24,9 @@ from missions.goals import add_goal, close_goal, goal_detail, goal_state, revise
 from missions.models import Goal
 
 OUTPUTS = ("mission", "artifact", "publication")
+# The goal functions take a target as text too (the CLI's and the admin's arrive as text); a
+# JSON body says a number as one.
+TERMS = {"target": float}
 
 
 def actor_of(data: dict) -> str:
@@ -31,7 +35,7 @@ def actor_of(data: dict) -> str:
 
 @json_post
 def create_goal(request, data):
-    if wrong := actor_errors(data):
+    if wrong := actor_errors(data) | kind_errors(data, TERMS):
         return error(400, "invalid goal", wrong)
     actor = actor_of(data)
     try:
@@ -94,6 +98,8 @@ def _verb(view):
 
 @_verb
 def revise(goal_id, data, *, actor, reason):
+    if wrong := kind_errors(data, TERMS):
+        raise GoalInvalid(wrong)
     return revise_goal(goal_id, data, actor=actor, reason=reason)
 
 
@@ -106,7 +112,7 @@ def close(goal_id, data, *, actor, reason):
 
 @json_post
 def feedback(request, data):
-    wrong = actor_errors(data)
+    wrong = actor_errors(data) | kind_errors(data, {"reason": str})
     actor = actor_of(data)
     if unknown := sorted(set(data) - {*OUTPUTS, "rating", "reason"}):
         wrong["body"] = [f"unknown fields {unknown}"]

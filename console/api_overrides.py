@@ -12,12 +12,15 @@ from console.api import (
     api_actor,
     error,
     json_post,
+    kind_errors,
     parse_json_body,
     read_only_refusal,
     token_refusal,
+    unknown_field_errors,
 )
 from opscore.models import Override
 from opscore.overrides import (
+    MAX_REASON,
     OverrideRefused,
     active_overrides,
     apply_override,
@@ -26,6 +29,7 @@ from opscore.overrides import (
 )
 
 FIELDS = {"kind": True, "target": True, "reason": True, "expires": False, "preview": False}
+KINDS = {"kind": str, "target": str, "reason": str, "expires": str, "preview": bool}
 
 
 def actor_of(data: dict) -> str:
@@ -33,18 +37,9 @@ def actor_of(data: dict) -> str:
 
 
 def shape_errors(data: dict) -> dict:
-    errors = {
-        name: ["required"] for name, required in FIELDS.items() if required and name not in data
-    } | actor_errors(data)
-    for name in ("kind", "target", "reason", "expires"):
-        if name in data and not isinstance(data[name], str | int):
-            errors[name] = ["expected a string"]
-    if "preview" in data and not isinstance(data["preview"], bool):
-        errors["preview"] = ["expected true or false"]
-    unknown = sorted(set(data) - set(FIELDS) - {"actor"})
-    if unknown:
-        errors["body"] = [f"unknown fields {unknown}"]
-    return errors
+    missing = {name: ["required"] for name, needed in FIELDS.items() if needed and name not in data}
+    unknown = unknown_field_errors(data, {*FIELDS, "actor"})
+    return missing | actor_errors(data) | kind_errors(data, KINDS) | unknown
 
 
 @json_post
@@ -52,17 +47,12 @@ def create_override(request, data):
     problems = shape_errors(data)
     if problems:
         return error(400, "invalid override", problems)
+    kind, target, expires = data["kind"], data["target"], data.get("expires") or None
     try:
-        expires = str(data["expires"]) if data.get("expires") else None
         if data.get("preview"):
-            preview = preview_override(str(data["kind"]), str(data["target"]), expires)
-            return JsonResponse(preview)
+            return JsonResponse(preview_override(kind, target, expires))
         row = apply_override(
-            str(data["kind"]),
-            str(data["target"]),
-            reason=str(data["reason"]),
-            actor=actor_of(data),
-            expires=expires,
+            kind, target, reason=data["reason"], actor=actor_of(data), expires=expires
         )
     except OverrideRefused as refused:
         return error(400, str(refused))
@@ -88,9 +78,12 @@ def lift(request, override_id: int):
     data, problem = parse_json_body(request)
     if problem:
         return problem
-    reason, wrong = data.get("reason"), actor_errors(data)
+    reason = data.get("reason")
+    wrong = actor_errors(data) | unknown_field_errors(data, {"reason", "actor"})
     if not isinstance(reason, str) or not reason.strip():
         wrong["reason"] = ["required"]
+    elif len(reason.strip()) > MAX_REASON:  # the column's: it was cut there, without a word
+        wrong["reason"] = [f"at most {MAX_REASON} characters"]
     if wrong:
         return error(400, "invalid lift", wrong)
     row = Override.objects.filter(pk=override_id).first()
