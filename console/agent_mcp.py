@@ -12,7 +12,14 @@ from mcp import types
 from mcp.server.lowlevel import Server
 
 from console.agentbus_inputs import BadInput
-from console.agentbus_remote import NOT_REMOTE, filled_in, serve, verb_actions, verb_parsers
+from console.agentbus_remote import (
+    NOT_REMOTE,
+    filled_in,
+    serve,
+    takes_json,
+    verb_actions,
+    verb_parsers,
+)
 from console.models import AgentToken
 from opscore.inputs import InputRefused, parse_json
 
@@ -21,13 +28,12 @@ INSTRUCTIONS = (
     "(renew-job-lease), and close each one with complete-job, block-job or fail-job using the "
     "job's lease_token. Every result is JSON with ok true or false and an error."
 )
-JSON_VALUED = {"{}", "[]"}  # options taking JSON: an object or list may be given as is
 
 
 def option_schema(action: argparse.Action) -> dict:
     if isinstance(action, argparse._StoreTrueAction):
         return {"type": "boolean", "default": False}
-    if isinstance(action.default, str) and action.default in JSON_VALUED:
+    if takes_json(action):
         return {"type": ["object", "array", "string"], "description": "JSON"}
     kind = {int: "integer", float: "number"}.get(action.type, "string")
     schema: dict = {"type": kind}

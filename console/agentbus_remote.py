@@ -14,6 +14,7 @@ from django.db.models import Q
 from console.agentbus_inputs import REMOTE, BadInput, Forbidden, NotFound, check_sizes
 from console.agentbus_verbs import MAX_DEDUPE_KEY, run_verb
 from missions.models import Step
+from opscore.inputs import EXPECTED, is_kind
 from opscore.models import StandingOrderRun
 from opscore.redaction import scrub
 from opscore.registry import AGENTBUS_ACTORS, AGENTBUS_OWNED
@@ -42,6 +43,7 @@ OWNED = {
     ),
 }
 NOT_REMOTE = {"requeue-expired": "Opscore's sweeper reaps expired leases every minute"}
+JSON_VALUED = {"{}", "[]"}  # options taking JSON: an object or list may be given as is
 
 
 @cache
@@ -162,14 +164,33 @@ def as_argv(action: argparse.Action, value) -> list[str]:
     if value is None:
         return []
     if isinstance(action, argparse._StoreTrueAction):
-        if not isinstance(value, bool):
-            raise BadInput(f"{action.dest}: expected true or false")
+        check_kind(action, value, bool)
         return [action.option_strings[0]] if value else []
     items = (
         value if isinstance(action, argparse._AppendAction) and isinstance(value, list) else [value]
     )
     argv = []
     for item in items:
-        text = item if isinstance(item, str) else json.dumps(item)
+        text = as_text(action, item)
         argv.append(f"{action.option_strings[0]}={text}" if action.option_strings else text)
     return argv
+
+
+def takes_json(action: argparse.Action) -> bool:
+    return isinstance(action.default, str) and action.default in JSON_VALUED
+
+
+def as_text(action: argparse.Action, item) -> str:
+    """One value as the CLI's text, if it is of the JSON kind its tool schema declares (an
+    option taking JSON: an object, a list or its text). Turned into text whatever its kind, a
+    number given for a topic became the topic "7", a list given for a title its JSON, and "5"
+    given for a limit the integer 5."""
+    if not takes_json(action):
+        check_kind(action, item, action.type if action.type in (int, float) else str)
+    return item if isinstance(item, str) else json.dumps(item)
+
+
+def check_kind(action: argparse.Action, value, kind: type) -> None:
+    if not is_kind(value, kind):
+        wanted = EXPECTED[kind]
+        raise BadInput(f"{action.dest}: {wanted}", {action.dest: [wanted]})

@@ -22,7 +22,7 @@ from missions.text import strip_invisible
 from opscore.checks import MIN_SECRET_LENGTH
 from opscore.heartbeat import run_heartbeat
 from opscore.idempotency import HEADER, Answer, KeyRefused, answer_once
-from opscore.inputs import InputRefused, parse_json
+from opscore.inputs import EXPECTED, InputRefused, is_kind, parse_json
 from opscore.models import Event, within_actor_length
 
 MAX_EVENTS_PAGE = 500
@@ -118,24 +118,13 @@ def unknown_field_errors(data: dict, fields: set[str]) -> dict:
     return {"body": [f"unknown fields {unknown}"]} if unknown else {}
 
 
-# What a field wants, as a refusal says it. `float` stands for any JSON number.
-WANTS = {str: "expected a string", bool: "expected true or false", float: "expected a number"}
-
-
-def is_kind(value, kind: type) -> bool:
-    """JSON's kinds, not Python's: `true` is no number (bool is an int), `2` is one."""
-    if kind is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    return isinstance(value, kind)
-
-
 def kind_errors(data: dict, kinds: dict[str, type]) -> dict:
     """`{field: ["expected a string"]}` for each field of `kinds` the body gives as another JSON
     kind. Taken as it came, a number where text is wanted was written as its digits (an
     override's reason `7`), and text where a number is wanted was read as one ("1e3" a goal's
     target of 1000): the caller's mistake became a row nobody asked for."""
     return {
-        k: [WANTS[kind]] for k, kind in kinds.items() if k in data and not is_kind(data[k], kind)
+        k: [EXPECTED[kind]] for k, kind in kinds.items() if k in data and not is_kind(data[k], kind)
     }
 
 

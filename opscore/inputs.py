@@ -163,6 +163,25 @@ def check_clean(value, field: str = "") -> None:
             stack.extend((inner, _join(where, i), depth + 1) for i, inner in enumerate(item))
 
 
+# The JSON kind a field wants, as a refusal says it (`int` a whole number, `float` any number).
+EXPECTED = {
+    str: "expected a string",
+    bool: "expected true or false",
+    int: "expected an integer",
+    float: "expected a number",
+}
+
+
+def is_kind(value, kind: type) -> bool:
+    """Whether a parsed JSON value is of `kind`, in JSON's terms, not Python's: `true` is no
+    number (bool is an int), `2` is a number, `2.0` is no integer."""
+    if isinstance(value, bool):
+        return kind is bool
+    if kind is float:
+        return isinstance(value, int | float)
+    return isinstance(value, kind)
+
+
 # Times a caller may name. PostgreSQL stores far wider, but psycopg cannot load a time outside
 # Python's years 1-9999 in UTC ("9999-12-31T23:59-14:00"): such a row, once written, fails
 # every page and sweeper that reads it. Nothing real is scheduled outside this span.

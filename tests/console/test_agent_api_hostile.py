@@ -104,7 +104,6 @@ def test_the_token_command_refuses_a_name_its_row_cannot_hold(secret, flags):
     "claim",
     [
         {"lease_seconds": 1e20},
-        {"lease_seconds": "nan"},
         {"lease_seconds": 0},
         {"lease_owner": "o" * 201},
         {"lease_owner": " "},
