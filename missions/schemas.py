@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from missions.step_kinds import is_known, known_names
 from missions.text import strip_invisible
@@ -22,9 +22,10 @@ class StepSpec(BaseModel):
     kind: str
     payload: dict = Field(default_factory=dict)
     agent: str | None = Field(default=None, max_length=64)
-    depends_on: list[int] = Field(default_factory=list)
+    # Strict: read leniently, "0" and 0.0 named step 0, and true step 1 (or the row with id 1).
+    depends_on: list[StrictInt] = Field(default_factory=list)
     # Steps already in the ledger this one waits for (agentbus enqueue-job --depends-on).
-    after_steps: list[int] = Field(default_factory=list, max_length=20)
+    after_steps: list[StrictInt] = Field(default_factory=list, max_length=20)
     priority: int = Field(default=100, ge=1, le=1000, strict=True)
     max_attempts: int = Field(default=3, ge=1, le=10, strict=True)
     delay_seconds: int = Field(default=0, ge=0, le=7 * 24 * 3600, strict=True)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from missions.goals import add_goal
-from missions.models import Feedback, Goal, GoalVersion
+from missions.models import Feedback, Goal, GoalVersion, Proposal
 from opscore.models import Event, Override
 from opscore.overrides import apply_override
 from tests.factories import make_step
@@ -122,3 +122,18 @@ def test_a_goal_target_may_be_an_integer_or_a_fraction(api, goal):
 
     assert (made.status_code, made.json()["target"]) == (201, 3.0)
     assert (revised.status_code, revised.json()["target"]) == (200, 2.5)
+
+
+@pytest.mark.parametrize("field", ["depends_on", "after_steps"])
+@pytest.mark.parametrize("kind", [str, float, bool])
+def test_the_steps_a_step_waits_on_are_named_by_integers(api, agent, field, kind):
+    """Read leniently, "0" and 0.0 named step 0, and true named step 1 (or the row with id 1)."""
+    earlier = make_step("analyze", agent=agent).id if field == "after_steps" else 0
+    steps = [{"kind": "analyze"}, {"kind": "analyze", field: [kind(earlier)]}]
+    before = ledger() | {"proposals": Proposal.objects.count()}
+
+    answer = api("/api/ops/proposals", {"agent": "devops", "title": "t", "steps": steps})
+
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == {f"steps.1.{field}.0": ["Input should be a valid integer"]}
+    assert ledger() | {"proposals": Proposal.objects.count()} == before
