@@ -22,7 +22,7 @@ from missions.text import strip_invisible
 from opscore.checks import MIN_SECRET_LENGTH
 from opscore.heartbeat import run_heartbeat
 from opscore.idempotency import HEADER, Answer, KeyRefused, answer_once
-from opscore.inputs import EXPECTED, InputRefused, is_kind, parse_json
+from opscore.inputs import EXPECTED, InputRefused, is_kind, parse_json, whole_number
 from opscore.models import Event, within_actor_length
 
 MAX_EVENTS_PAGE = 500
@@ -95,10 +95,10 @@ def actor_errors(data: dict) -> dict:
 
 def parse_json_body(request) -> tuple[dict | None, JsonResponse | None]:
     limit = settings.OPS_MAX_INPUT_BYTES
-    declared = request.headers.get("Content-Length") or "0"
-    if not declared.isdecimal():  # a WSGI server may pass on what the client sent
+    declared = whole_number(request.headers.get("Content-Length") or "0")
+    if declared is None or declared < 0:  # a WSGI server may pass on what the client sent
         return None, error(400, "invalid Content-Length", {"Content-Length": ["not a number"]})
-    if int(declared) > limit:
+    if declared > limit:
         return None, error(400, "body too large", {"body": [f"at most {limit} bytes"]})
     try:
         data = parse_json(request.body)
@@ -186,10 +186,9 @@ def _int_param(request, name: str, default: int, low: int, high: int) -> int:
     raw = request.GET.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise QueryError(name, "must be an integer") from None
+    value = whole_number(raw)
+    if value is None:
+        raise QueryError(name, "must be an integer")
     if not low <= value <= high:
         raise QueryError(name, f"must be between {low} and {high}")
     return value

@@ -16,6 +16,7 @@ from django.urls import reverse
 from memory.models import Memory
 from missions.models import Artifact, Mission, Proposal, Publication, Reaction, Step, TriggerRule
 from opportunities.models import Opportunity
+from opscore.inputs import whole_number
 from opscore.models import Event
 
 UPSTREAM_LEVELS = 5  # a chain of causes is followed this far, and says where it stopped
@@ -106,23 +107,24 @@ def causes(proposal: Proposal) -> list[Node]:
 
 def cause_refs(proposal: Proposal, depth: int) -> list[Node]:
     kind, _, raw = proposal.cause_ref.partition(":")
-    if not raw.isdigit():
+    pk = whole_number(raw)
+    if pk is None or pk < 0:  # `stage:<username>`, `agentbus:<slug>`: a source, not a row
         return [Node("source", 0, proposal.created_at, "", f"source: {proposal.source}", depth)]
     if kind == "trigger_rule":
-        rule = TriggerRule.objects.filter(pk=int(raw)).first()
+        rule = TriggerRule.objects.filter(pk=pk).first()
         text = f"trigger rule {rule.name} ({rule.trigger_event})" if rule else proposal.cause_ref
-        return [Node("trigger", int(raw), proposal.created_at, "system:triggers", text, depth)]
+        return [Node("trigger", pk, proposal.created_at, "system:triggers", text, depth)]
     if kind == "opportunity":
-        found = Opportunity.objects.filter(pk=int(raw)).first()
+        found = Opportunity.objects.filter(pk=pk).first()
         text = (
             f"opportunity O{found.id} {found.title} ({len(found.evidence)} evidence, "
             f"by {found.source_agent_id})"
             if found
             else proposal.cause_ref
         )
-        return [Node("opportunity", int(raw), proposal.created_at, "system:proactive", text, depth)]
+        return [Node("opportunity", pk, proposal.created_at, "system:proactive", text, depth)]
     if kind == "reaction":
-        reaction = Reaction.objects.filter(pk=int(raw)).first()
+        reaction = Reaction.objects.filter(pk=pk).first()
         text = (
             (
                 f"reaction {reaction.pattern_key}: {reaction.reaction_type} by "
@@ -131,8 +133,8 @@ def cause_refs(proposal: Proposal, depth: int) -> list[Node]:
             if reaction
             else proposal.cause_ref
         )
-        return [Node("reaction", int(raw), proposal.created_at, "system:reactions", text, depth)]
-    return [Node(kind, int(raw), proposal.created_at, "", proposal.cause_ref, depth)]
+        return [Node("reaction", pk, proposal.created_at, "system:reactions", text, depth)]
+    return [Node(kind, pk, proposal.created_at, "", proposal.cause_ref, depth)]
 
 
 def proposal_node(proposal: Proposal, depth: int) -> Node:

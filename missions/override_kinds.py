@@ -17,6 +17,7 @@ from missions.models import (
     TriggerRule,
 )
 from missions.step_actions import cancel_mission, dead_letter_step, retry_step
+from opscore.inputs import whole_number
 from opscore.models import Agent, Override, Policy
 from opscore.overrides import OVERRIDE_KINDS, OverrideKind, OverrideRefused, in_force, write_switch
 from opscore.registry import STEP_KINDS
@@ -104,7 +105,8 @@ def lift_drain(row: Override) -> None:
 
 def check_id(model, label: str):
     def check(target: str) -> str:
-        if not target.isdecimal() or not model.objects.filter(pk=int(target)).exists():
+        pk = whole_number(target)
+        if pk is None or not model.objects.filter(pk=pk).exists():
             raise OverrideRefused(f"no {label} {target!r}")
         return target
 

@@ -182,6 +182,22 @@ def is_kind(value, kind: type) -> bool:
     return isinstance(value, kind)
 
 
+# A number as a form, a query, a header or a stored reference writes it plainly.
+WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+
+
+def whole_number(text: str) -> int | None:
+    """`text` as an integer if it is one in ASCII digits (and a minus), else None. int() alone
+    reads " 5", "5_0" and an Arabic-Indic five as 5, 50 and 5, and raises on "²" (which passes
+    isdigit) and on more than 4300 digits: a lookup behind it was a 500."""
+    if not WHOLE_NUMBER.fullmatch(text):
+        return None
+    try:
+        return int(text)
+    except ValueError:  # more digits than int() reads (sys.get_int_max_str_digits)
+        return None
+
+
 # Times a caller may name. PostgreSQL stores far wider, but psycopg cannot load a time outside
 # Python's years 1-9999 in UTC ("9999-12-31T23:59-14:00"): such a row, once written, fails
 # every page and sweeper that reads it. Nothing real is scheduled outside this span.

@@ -14,6 +14,7 @@ from missions.feedback import FeedbackInvalid, record_feedback
 from missions.mission_control import control_mission, operator_notes
 from missions.models import Artifact, Mission
 from opscore.db import db_now
+from opscore.inputs import whole_number
 from opscore.models import operator_actor
 
 
@@ -55,7 +56,8 @@ def control(request, mission_id: int):
 def rate(request, mission_id: int):
     """An operator rates the mission or one of its artifacts; a refusal is shown in place."""
     artifact = request.POST.get("artifact", "")
-    output = {"artifact": int(artifact)} if artifact.isdecimal() else {"mission": mission_id}
+    number = whole_number(artifact)
+    output = {"artifact": number} if number is not None else {"mission": mission_id}
     ours = Artifact.objects.filter(pk=output.get("artifact"), step__mission_id=mission_id)
     if artifact and not ours.exists():  # "²" or "x" is no artifact, and not the mission
         error = f"artifact {artifact} is not an output of M{mission_id}"

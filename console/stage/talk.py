@@ -14,6 +14,7 @@ from console.stage.mission_page import not_found
 from missions.talk import TalkRefused
 from missions.threads import post_comment, subject_of, thread_of
 from opscore.db import db_now
+from opscore.inputs import whole_number
 from opscore.models import operator_actor
 
 
@@ -29,9 +30,9 @@ def thread_page(request, kind: str, subject_id: int):
 @operator_only("missions.add_comment")
 def post_to_thread(request, kind: str, subject_id: int):
     answers = request.POST.get("answers", "").strip() or None
-    # not a number (isdecimal: "²" is a digit to isdigit, none to int()): the lookup would
-    # raise (a 500); "0" would be taken as no answer at all
-    if answers is not None and (not answers.isdecimal() or int(answers) < 1):
+    question = whole_number(answers) if answers else None
+    # "0" would be taken as no answer at all
+    if answers is not None and (question is None or question < 1):
         error = "answers: expected a question id (a number)"
         return render_thread(request, kind, subject_id, error=error, status=400)
     try:
@@ -41,7 +42,7 @@ def post_to_thread(request, kind: str, subject_id: int):
             actor=operator_actor(request.user),
             user=request.user,
             text=request.POST.get("text", ""),
-            answers=int(answers) if answers else None,
+            answers=question,
         )
     except TalkRefused as refused:
         return render_thread(request, kind, subject_id, error=str(refused), status=400)
