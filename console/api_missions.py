@@ -10,7 +10,13 @@ from console.api import api_actor, error, parse_json_body, string_field_errors, 
 from missions.actions import DecisionRefused
 from missions.mission_control import VERBS, control_mission, mission_state
 
-FIELDS = {"reason", "text", "deadline", "actor"}
+# What each verb reads: another field (a deadline sent with a pause) was dropped without a word.
+FIELDS = {
+    "pause": {"reason", "actor"},
+    "resume": {"reason", "actor"},
+    "note": {"text", "reason", "actor"},
+    "deadline": {"deadline", "reason", "actor"},
+}
 
 
 @csrf_exempt
@@ -24,7 +30,7 @@ def control(request, mission_id: int, verb: str):
     data, problem = parse_json_body(request)
     if problem:
         return problem
-    wrong = string_field_errors(data, FIELDS)
+    wrong = string_field_errors(data, FIELDS[verb])
     if wrong:
         return error(400, f"invalid mission {verb}", wrong)
     actor = api_actor(data.get("actor"))

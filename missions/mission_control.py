@@ -22,6 +22,7 @@ from opscore.models import Event
 from opscore.overrides import OverrideRefused, parse_expiry
 
 MAX_NOTE = 1000
+MAX_REASON = 300  # Mission.pause_reason's column
 MAX_DEADLINE_AHEAD = timedelta(days=366)
 NOTE_EVENT = "mission.note"
 OPEN = [MissionStatus.APPROVED, MissionStatus.RUNNING]
@@ -40,7 +41,11 @@ def _reason(reason: str) -> str:
     reason = strip_invisible(str(reason or "")).strip()
     if not reason:
         raise DecisionRefused("a reason is required", status=400)
-    return reason[:300]
+    if len(reason) > MAX_REASON:  # it was cut there, without a word
+        raise DecisionRefused(
+            f"a reason is at most {MAX_REASON} characters ({len(reason)} given)", status=400
+        )
+    return reason
 
 
 def _event(mission: Mission, verb: str, actor: str, payload: dict) -> None:

@@ -12,6 +12,8 @@ from opscore.redaction import redact_text
 from roundtable.formats import FORMATS
 from roundtable.models import Conversation, ConversationStatus
 
+MAX_TOPIC = 300  # Conversation.topic's column
+
 
 class ConversationInvalid(ValueError):
     pass
@@ -35,10 +37,12 @@ def request_conversation(
     topic = strip_invisible(topic).strip()  # as the intake cleans a title: read as it acts
     if not topic:
         raise ConversationInvalid("a conversation needs a topic")
+    if len(topic) > MAX_TOPIC:  # it was cut there, without a word
+        raise ConversationInvalid(f"a topic is at most {MAX_TOPIC} characters ({len(topic)} given)")
     day, hour = slot or (None, None)
     return Conversation.objects.create(
         format=fmt,
-        topic=topic[:300],
+        topic=topic,
         participants=list(dict.fromkeys(participants)),
         source=source,
         requested_by=requested_by,

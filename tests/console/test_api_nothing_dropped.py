@@ -1,0 +1,80 @@
+"""What a caller sends is kept whole or refused with the reason, never cut or dropped without a
+word: a mission verb's field that the verb does not read (a `deadline` sent with a pause), a
+mission's reason past its 300-character column, a conversation's topic past its 300."""
+
+import json
+
+import pytest
+
+from missions.models import Mission
+from opscore.models import Event
+from roundtable.models import Conversation
+from tests.factories import make_step
+
+pytestmark = pytest.mark.django_db
+TOKEN = "test-token-0123456789-0123456789"
+
+
+@pytest.fixture
+def api(client, settings):
+    settings.OPS_API_TOKEN = TOKEN
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    return lambda path, body: client.post(
+        path, json.dumps(body), content_type="application/json", headers=headers
+    )
+
+
+@pytest.fixture
+def mission(agent):
+    return make_step("noop", agent=agent).mission
+
+
+def mission_events() -> list:
+    return list(Event.objects.filter(kind__startswith="mission.").values_list("kind", flat=True))
+
+
+@pytest.mark.parametrize(
+    "verb, body, unknown",
+    [
+        ("pause", {"reason": "hold", "deadline": "2h"}, ["deadline"]),
+        ("pause", {"reason": "hold", "text": "EU only"}, ["text"]),
+        ("resume", {"reason": "go", "deadline": "2h"}, ["deadline"]),
+        ("note", {"text": "EU only", "deadline": "2h"}, ["deadline"]),
+        ("deadline", {"deadline": "2h", "reason": "launch", "text": "hurry"}, ["text"]),
+    ],
+)
+def test_a_mission_verb_refuses_a_field_it_does_not_read(api, mission, verb, body, unknown):
+    answer = api(f"/api/ops/missions/{mission.id}/{verb}", body)
+
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == {"body": [f"unknown fields {unknown}"]}
+    assert mission_events() == []
+
+
+@pytest.mark.parametrize("verb", ["pause", "deadline"])
+def test_a_mission_reason_past_its_column_is_refused_not_cut(api, mission, verb):
+    body = {"reason": "r" * 301} | ({"deadline": "2h"} if verb == "deadline" else {})
+
+    answer = api(f"/api/ops/missions/{mission.id}/{verb}", body)
+
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "a reason is at most 300 characters (301 given)"
+    assert mission_events() == []
+    assert Mission.objects.get(pk=mission.id).paused_at is None
+
+
+def test_a_mission_reason_at_its_column_is_kept_whole(api, mission):
+    answer = api(f"/api/ops/missions/{mission.id}/pause", {"reason": "r" * 300})
+
+    assert answer.status_code == 200
+    assert Mission.objects.get(pk=mission.id).pause_reason == "r" * 300
+
+
+def test_a_conversation_topic_past_its_column_is_refused_not_cut(api, crew):
+    body = {"format": "watercooler", "topic": "t" * 301, "participants": ["devops", "research"]}
+
+    answer = api("/api/ops/conversations", body)
+
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == {"body": ["a topic is at most 300 characters (301 given)"]}
+    assert not Conversation.objects.exists()
