@@ -163,16 +163,20 @@ RESERVED_TOPICS = frozenset(
 # would read as a reserved namespace on the Signal feed, and short enough for Event.kind.
 TOPIC = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 MAX_TOPIC, MAX_DEDUPE_KEY = 100, 200
+MAX_TITLE = 300  # Event.title's column: record_event cuts an internal title there
 MAX_LEASE_SECONDS, MAX_LEASE_OWNER = 24 * 3600, 200  # Step.lease_owner's column
 
 
-def check_event_names(topic: str, dedupe_key: str | None) -> None:
+def check_event_names(topic: str, title: str | None, dedupe_key: str | None) -> None:
     if len(topic) > MAX_TOPIC or not TOPIC.fullmatch(topic):
         raise BadInput(
             f"--topic: a dotted name of at most {MAX_TOPIC} characters a-z, 0-9, _ and - "
             "(e.g. ops.disk.checked)",
             {"--topic": ["not a dotted lower-case name"]},
         )
+    if title is not None and len(title) > MAX_TITLE:  # a runtime's own words: never cut
+        limit = f"at most {MAX_TITLE} characters"
+        raise BadInput(f"--title: {limit}", {"--title": [limit]})
     if dedupe_key is not None and len(dedupe_key) > MAX_DEDUPE_KEY:
         limit = f"at most {MAX_DEDUPE_KEY} characters"
         raise BadInput(f"--dedupe-key: {limit}", {"--dedupe-key": [limit]})
@@ -182,7 +186,7 @@ def emit_event(**o):
     """An outside runtime's report, never Opscore's own evidence: reserved namespaces are
     refused, and every event it emits is marked untrusted, so work a trigger proposes because
     of it is never auto-approved (the intake reads the cause event's provenance)."""
-    check_event_names(o["topic"], o["dedupe_key"])
+    check_event_names(o["topic"], o["title"], o["dedupe_key"])
     namespace = o["topic"].split(".", 1)[0]
     if namespace in RESERVED_TOPICS:
         raise BadInput(

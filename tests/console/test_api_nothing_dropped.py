@@ -1,15 +1,18 @@
 """What a caller sends is kept whole or refused with the reason, never cut or dropped without a
 word: a mission verb's field that the verb does not read (a `deadline` sent with a pause), a
-mission's reason past its 300-character column, a conversation's topic past its 300."""
+mission's reason past its 300-character column, a conversation's topic or an outside runtime's
+event title past their 300."""
 
 import json
 
 import pytest
 
+from console.models import AgentToken
 from missions.models import Mission
-from opscore.models import Event
+from opscore.models import Event, Runtime
 from roundtable.models import Conversation
-from tests.factories import make_step
+from tests.console.test_agent_api import call
+from tests.factories import AgentFactory, make_step
 
 pytestmark = pytest.mark.django_db
 TOKEN = "test-token-0123456789-0123456789"
@@ -78,3 +81,13 @@ def test_a_conversation_topic_past_its_column_is_refused_not_cut(api, crew):
     assert answer.status_code == 400
     assert answer.json()["errors"] == {"body": ["a topic is at most 300 characters (301 given)"]}
     assert not Conversation.objects.exists()
+
+
+def test_an_event_title_past_its_column_is_refused_not_cut(client):
+    outside = AgentFactory(slug="openclaw-ops", runtime=Runtime.EXTERNAL)
+    secret = AgentToken.issue(outside, "vps", actor="test")[1]
+
+    answer = call(client, secret, "emit-event", status=400, topic="ops.x", title="t" * 301)
+
+    assert answer["errors"] == {"--title": ["at most 300 characters"]}
+    assert not Event.objects.filter(kind="ops.x").exists()
