@@ -112,10 +112,14 @@ def ask_request(text: str, facts: list[Fact], agent: Agent, hint: dict) -> LLMRe
 
 def send_message(text, *, actor: str, user=None) -> ChatMessage:
     """The operator's message and the coordinator's answer (returned), both kept."""
-    asked = keep_talk(
-        text, actor=actor, where="chat", keep=lambda cleaned: _record_message(cleaned, actor, user)
-    )
-    return answer(asked)
+    with answer_within(settings.OPS_TALK_DEADLINE_SECONDS):  # from when the person asked
+        asked = keep_talk(
+            text,
+            actor=actor,
+            where="chat",
+            keep=lambda cleaned: _record_message(cleaned, actor, user),
+        )
+        return answer(asked)
 
 
 def _record_message(text: str, actor: str, user) -> ChatMessage:
@@ -171,13 +175,11 @@ def fallback(offline_text: str, facts: list[Fact], guessed, offline: bool) -> st
 
 
 def _ask_model(text, facts, agent, hint) -> tuple[ChatReply | None, int | None, str]:
-    """Asked while the operator's request waits: one short deadline for every try."""
+    """Asked while the operator's request waits: by the deadline send_message set when they
+    asked, for every try together."""
     request = ask_request(text, facts, agent, hint)
     try:
-        with answer_within(settings.OPS_TALK_DEADLINE_SECONDS):
-            reply = call_llm(
-                request, agent=agent, purpose="chat.answer", prompt_version=PROMPT_VERSION
-            )
+        reply = call_llm(request, agent=agent, purpose="chat.answer", prompt_version=PROMPT_VERSION)
         return parse_llm_reply(reply, ChatReply, "chat"), reply.call_id, ""
     except LLMError as error:
         return None, None, f"no model answer: {' '.join(str(error).split())[:200]}"

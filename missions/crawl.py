@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from time import monotonic
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import httpcore
 import httpx
 from django.conf import settings
 
 from missions.text import strip_invisible
 from opscore.addresses import inward
+from opscore.http_deadline import held_to
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -119,55 +119,6 @@ def fetch_by_hops(url: str, client: httpx.Client, deadline: float) -> tuple[str,
     raise CrawlRefused(f"more than {MAX_REDIRECTS} redirects")
 
 
-def time_left(deadline: float, timeout: float | None) -> float:
-    """The timeout for one network operation: what is left of the deadline, at most."""
-    left = deadline - monotonic()
-    if left <= 0:
-        raise httpcore.ReadTimeout("the call's overall deadline passed")
-    return left if timeout is None else min(timeout, left)
-
-
-class DeadlineStream(httpcore.NetworkStream):
-    """A connection on which no read, write or TLS handshake outlasts the fetch's deadline:
-    httpcore takes one read timeout for all of a response's headers (and another for its
-    body), so only a limit on every single read ends a server trickling its headers.
-    `deadline()` says when: read at every operation, so a pooled connection keeps the deadline
-    of the call using it now."""
-
-    def __init__(self, stream: httpcore.NetworkStream, deadline: Callable[[], float]):
-        self.stream, self.deadline = stream, deadline
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self.stream.read(max_bytes, time_left(self.deadline(), timeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.stream.write(buffer, time_left(self.deadline(), timeout))
-
-    def close(self) -> None:
-        self.stream.close()
-
-    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
-        left = time_left(self.deadline(), timeout)
-        tls = self.stream.start_tls(ssl_context, server_hostname, left)
-        return DeadlineStream(tls, self.deadline)
-
-    def get_extra_info(self, info: str):
-        return self.stream.get_extra_info(info)
-
-
-class DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, deadline: Callable[[], float]):
-        self.network, self.deadline = httpcore.SyncBackend(), deadline
-
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        left = time_left(self.deadline(), timeout)
-        stream = self.network.connect_tcp(host, port, left, local_address, socket_options)
-        return DeadlineStream(stream, self.deadline)
-
-    def sleep(self, seconds: float) -> None:
-        self.network.sleep(seconds)
-
-
 @functools.cache
 def ssl_context():
     """Loading the CA bundle costs ~0.1 s: once per process, not per fetch."""
@@ -175,13 +126,8 @@ def ssl_context():
 
 
 def deadline_transport(deadline: Callable[[], float]) -> httpx.HTTPTransport:
-    """httpx's own transport, on a connection pool whose connections keep `deadline()` (httpx
-    has no option for httpcore's network backend, so its pool is replaced)."""
-    transport = httpx.HTTPTransport(verify=ssl_context())
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=ssl_context(), network_backend=DeadlineBackend(deadline)
-    )
-    return transport
+    """httpx's own transport, whose connections keep `deadline()` (opscore.http_deadline)."""
+    return held_to(httpx.HTTPTransport(verify=ssl_context()), deadline)
 
 
 def deadline_client(seconds: float, transport=None, **options) -> httpx.Client:

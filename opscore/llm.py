@@ -14,7 +14,7 @@ from django.conf import settings
 
 from opscore.budgets import check_budget, lane_of
 from opscore.inputs import LONE_SURROGATE, MalformedReply, max_bytes, parse_reply, without_nul
-from opscore.llm_deadline import time_for
+from opscore.llm_deadline import named, passed, time_for
 from opscore.llm_providers import (
     BODY_CAP_FACTOR,
     OFFLINE_NOTE,
@@ -106,6 +106,7 @@ def call_llm(
     row |= {"model": provider.model_for(tier), "tier": tier}
     tries = settings.OPS_LLM_MAX_TRIES
     for attempt in range(1, tries + 1):
+        _start_in_time(provider, attempt)
         reply = _try_once(provider, request, row, attempt, last=attempt == tries)
         if reply is not None:
             return reply
@@ -143,6 +144,15 @@ def from_record(provider) -> bool:
     return getattr(provider, "replaying", False) and provider.name == "recorded"
 
 
+def _start_in_time(provider, attempt: int) -> None:
+    """No try starts once the deadline a person waits on has passed: a pause between tries
+    (or the ledger's work before the first) may end later than it was meant to."""
+    if spent := passed():
+        raise TransientLLMError(
+            f"{provider.name}: no answer within {spent}; try {attempt} not made"
+        )
+
+
 def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMReply | None:
     """One try, recorded whatever its end. None means a transient failure worth another try."""
     started = time.perf_counter()
@@ -150,9 +160,15 @@ def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMR
         reply = within_limit(provider.complete(request))
     except LLMError as error:
         record_failure(row, attempt, error, started, request)
-        if not isinstance(error, TransientLLMError) or last or not time_for(backoff_pause(attempt)):
+        if not isinstance(error, TransientLLMError) or last:
             raise
-        return None
+        if time_for(backoff_pause(attempt)):
+            return None
+        if named() in str(error):  # the deadline ended this try, and its reason says so
+            raise
+        raise TransientLLMError(
+            f"{provider.name}: no time for another try within {named()}; last: {error}"
+        ) from error
     except Exception as error:  # a fault nobody foresaw: still a row, still one line
         log.error("%s call failed: %s", provider.name, redact_text(traceback.format_exc()))
         failure = LLMError(f"{provider.name}: {type(error).__name__}: {error}")

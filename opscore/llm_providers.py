@@ -18,11 +18,12 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import httpcore
 import httpx
 from django.conf import settings
 
 from opscore.inputs import LONE_SURROGATE, describe_invalid, max_bytes
-from opscore.llm_deadline import reply_deadline, seconds_left
+from opscore.llm_deadline import in_time, reply_deadline, seconds_left, timed_out
 
 TIERS = ("cheap", "main")
 # How much of a reply's body is read at most, as a multiple of the reply limit: room for JSON
@@ -130,11 +131,16 @@ class AnthropicProvider:
 
     def __init__(self, api_key: str, transport=None):
         import anthropic
+        import httpcore2
         import httpx2  # the SDK's HTTP client; its errors can surface while a body is read
 
         self._anthropic, self._httpx = anthropic, httpx2
-        mounts = {} if transport else proxy_mounts(httpx2, self.name)
-        transport = ShortErrors(transport or httpx2.HTTPTransport(), self.name)
+
+        def direct_or_via(proxy=None):
+            return ShortErrors(in_time(httpx2.HTTPTransport(proxy=proxy), httpcore2), self.name)
+
+        mounts = {} if transport else proxy_mounts(direct_or_via)
+        transport = ShortErrors(transport, self.name) if transport else direct_or_via()
         self.client = anthropic.Anthropic(
             api_key=api_key,
             max_retries=0,  # call_llm owns retries, so every try is a row
@@ -161,7 +167,9 @@ class AnthropicProvider:
                 timeout=seconds_left(settings.OPS_LLM_TIMEOUT_SECONDS),
             ) as response:
                 raw = read_capped(response.iter_bytes(), self.name)
-        except (anthropic.APITimeoutError, anthropic.APIConnectionError) as error:
+        except (anthropic.APITimeoutError, self._httpx.TimeoutException) as error:
+            raise TransientLLMError(timed_out(self.name, error)) from error
+        except anthropic.APIConnectionError as error:
             raise TransientLLMError(f"anthropic: {type(error).__name__}") from error
         except anthropic.APIStatusError as error:
             raise status_error("anthropic", error.status_code, error.message) from error
@@ -204,8 +212,14 @@ class OllamaProvider:
     name = "ollama"
 
     def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None):
+        def direct_or_via(proxy=None):
+            return in_time(httpx.HTTPTransport(proxy=proxy), httpcore)
+
         self.client = httpx.Client(
-            base_url=base_url, timeout=settings.OPS_LLM_TIMEOUT_SECONDS, transport=transport
+            base_url=base_url,
+            timeout=settings.OPS_LLM_TIMEOUT_SECONDS,
+            transport=transport or direct_or_via(),
+            mounts={} if transport else proxy_mounts(direct_or_via),
         )
 
     def model_for(self, tier: str) -> str:
@@ -227,6 +241,8 @@ class OllamaProvider:
                         "ollama", response.status_code, head.decode(errors="replace")
                     )
                 raw = read_capped(response.iter_bytes(), self.name)
+        except httpx.TimeoutException as error:
+            raise TransientLLMError(timed_out(self.name, error)) from error
         except (httpx.TransportError, httpx.DecodingError) as error:  # spoilt on the way
             raise TransientLLMError(f"ollama: {type(error).__name__}") from error
         return self.reply_from(raw, body["model"])
@@ -314,15 +330,15 @@ def cut_off(provider: str, why: str) -> str:
     return f"{provider}: reply cut off at the reply's token limit ({why}): incomplete, not used"
 
 
-def proxy_mounts(httpx2, provider: str) -> dict:
-    """The environment's proxies (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY), each behind
-    ShortErrors. Given a transport, the client mounts none itself: the calls went direct past
-    the proxy the environment names, and a client left to mount them would have read their
-    error bodies whole. The SDK's own reading of the variables, as its default client's."""
+def proxy_mounts(direct_or_via) -> dict:
+    """The environment's proxies (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY), each one's
+    transport made as the direct one (`direct_or_via(proxy)`). Given a transport, a client
+    mounts none itself: the calls went direct past the proxy the environment names, and one
+    left to mount them would keep neither ShortErrors nor the deadline. The SDK's reading."""
     from anthropic._utils._httpx import get_environment_proxies
 
     return {
-        pattern: ShortErrors(httpx2.HTTPTransport(proxy=proxy), provider) if proxy else None
+        pattern: direct_or_via(proxy) if proxy else None
         for pattern, proxy in get_environment_proxies().items()
     }
 

@@ -2,6 +2,8 @@
 and an error answer's body is still cut at 1 KiB within the deadline: the proxy's transport
 sits behind ShortErrors like the direct one. The HTTP seam is httpx2's transport, faked."""
 
+import types
+
 import httpx2
 import pytest
 
@@ -20,6 +22,7 @@ class FakeTransport(httpx2.BaseTransport):
 
     def __init__(self, proxy=None, **_):
         self.proxy = proxy
+        self._pool = types.SimpleNamespace()  # where the provider sets the deadline's network
 
     def handle_request(self, request):
         self.answered_via.append(self.proxy)

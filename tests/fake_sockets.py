@@ -1,0 +1,115 @@
+"""A model host behind fake sockets, on a monotonic clock only they (and pauses) move.
+
+It stands at the lowest I/O seam, `socket.create_connection`, so the real httpx/httpcore stack
+(and the Anthropic SDK's httpx2/httpcore2) runs above it as in production, handing every
+connect and read the timeout it would hand a real socket. A socket waits as a real one would:
+what comes later than its timeout ends the wait at the timeout (`TimeoutError`), and the
+clock moves by what was waited, never by wall time.
+
+Only the test's own thread sees the fakes: a thread an earlier test left running (a lease
+keeper, a wake hook) keeps the real clock, sleep and network, and never moves this clock or
+takes this host's answers."""
+
+import math
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+
+class Clock:
+    """time.monotonic as the test moves it."""
+
+    def __init__(self, now: float = 1000.0):
+        self.now, self.owner = now, threading.get_ident()
+        self.real_monotonic, self.real_sleep = time.monotonic, time.sleep
+
+    def __call__(self) -> float:
+        return self.now if self.mine() else self.real_monotonic()
+
+    def mine(self) -> bool:
+        return threading.get_ident() == self.owner
+
+    def wait(self, seconds: float, timeout: float | None) -> None:
+        """Move by `seconds`, or by `timeout` when that is shorter (then the wait timed out)."""
+        if timeout is not None and seconds > timeout:
+            self.now += timeout
+            raise TimeoutError("timed out")
+        if seconds == math.inf:
+            raise AssertionError("a socket without a timeout would wait for ever")
+        self.now += seconds
+
+    def sleeper(self, overrun: float = 0.0):
+        """time.sleep that moves the clock, by `overrun` more than asked (a pause that ended
+        late)."""
+
+        def sleep(seconds: float) -> None:
+            if not self.mine():
+                return self.real_sleep(seconds)
+            return self.wait(seconds + overrun, None)
+
+        return sleep
+
+
+@dataclass
+class Host:
+    """One connection's script: how long the connect takes, then (seconds later, bytes) for
+    each read; after the last, the host says nothing more."""
+
+    connect: float = 0.0
+    answers: list = field(default_factory=list)
+
+
+class Network:
+    """`socket.create_connection`'s stand-in: the next connection plays the next Host.
+    `handed` is every (operation, timeout) a socket was given, in order."""
+
+    def __init__(self, clock: Clock, *hosts: Host):
+        self.clock, self.hosts, self.handed = clock, list(hosts), []
+        self.real_connect = socket.create_connection
+
+    def create_connection(self, address, timeout=None, source_address=None):
+        if not self.clock.mine():
+            return self.real_connect(address, timeout, source_address=source_address)
+        host = self.hosts.pop(0) if self.hosts else Host(connect=math.inf)
+        self.handed.append(("connect", timeout))
+        self.clock.wait(host.connect, timeout)
+        return FakeSocket(self, list(host.answers))
+
+    def timeouts(self, *operations: str) -> list:
+        return [timeout for operation, timeout in self.handed if operation in operations]
+
+
+class FakeSocket:
+    def __init__(self, network: Network, answers: list):
+        self.network, self.answers, self.timeout = network, answers, None
+
+    def settimeout(self, timeout):
+        self.timeout = timeout
+
+    def recv(self, max_bytes: int) -> bytes:
+        self.network.handed.append(("read", self.timeout))
+        seconds, data = self.answers.pop(0) if self.answers else (math.inf, b"")
+        self.network.clock.wait(seconds, self.timeout)
+        return data
+
+    def send(self, data) -> int:
+        self.network.handed.append(("write", self.timeout))
+        return len(data)
+
+    def sendall(self, data) -> None:
+        self.send(data)
+
+    def setsockopt(self, *option):
+        pass
+
+    def fileno(self) -> int:
+        return -1  # httpcore takes an idle connection without one as closed: never reused
+
+    def getsockname(self):
+        return ("127.0.0.1", 40000)
+
+    getpeername = getsockname
+
+    def close(self):
+        pass
