@@ -14,6 +14,11 @@ LANE_HEIGHT = 28
 WIDTH = 1000
 FUTURE = 0.1  # of the window, to the right of "now"
 MAX_STEPS = 3000
+# The characters of a name that fit beside its lane (135 units of the SVG, at 13 px on a
+# phone): a longer slug ran over its lane, or past the phone's scroller, where it was cut off
+# unread. It ends in an ellipsis instead, whole in its tooltip (the template's clip keeps a
+# name of unusually wide letters off the lane all the same).
+NAME_CHARS = 19
 
 
 def zoom_of(value) -> int:
@@ -45,6 +50,7 @@ def swimlane(now, hours: int = 6) -> dict:
         return round((moment - since).total_seconds() / span * WIDTH, 1)
 
     agents = lane_agents(since)
+    disabled = set(agents) - set(Agent.objects.enabled().values_list("slug", flat=True))
     steps = (
         Step.objects.filter(Q(finished_at__gte=since) | Q(finished_at__isnull=True))
         .filter(agent__in=agents)
@@ -55,11 +61,8 @@ def swimlane(now, hours: int = 6) -> dict:
     bars = [bar_of(step, agents.index(step.agent_id), now, x) for step in steps]
     ticks = [since + (now - since) * i / 6 for i in range(7)]
     return {
-        "lanes": [
-            {"agent": slug, "y": i * LANE_HEIGHT, "label_y": i * LANE_HEIGHT + 18}
-            for i, slug in enumerate(agents)
-        ],
-        "disabled": set(agents) - set(Agent.objects.enabled().values_list("slug", flat=True)),
+        "lanes": [lane_of(i, slug, slug in disabled) for i, slug in enumerate(agents)],
+        "disabled": disabled,
         "bars": bars,
         "ticks": [{"x": x(t), "label": t} for t in ticks],
         "now_x": x(now),
@@ -68,6 +71,24 @@ def swimlane(now, hours: int = 6) -> dict:
         "hours": hours,
         "zooms": ZOOMS,
     }
+
+
+def lane_of(i: int, slug: str, off: bool) -> dict:
+    """A lane's place and its names: `name` beside it, `end` at the axis's end (a phone's
+    view), each at most NAME_CHARS; `title` whole."""
+    mark = " (off)" if off else ""
+    return {
+        "agent": slug,
+        "y": i * LANE_HEIGHT,
+        "label_y": i * LANE_HEIGHT + 18,
+        "title": slug + mark,
+        "name": shortened(slug, NAME_CHARS - len(mark)) + mark,
+        "end": shortened(slug, NAME_CHARS),
+    }
+
+
+def shortened(text: str, room: int) -> str:
+    return text if len(text) <= room else text[: room - 1] + "…"
 
 
 def bar_of(step, lane: int, now, x) -> dict:

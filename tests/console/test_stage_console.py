@@ -187,6 +187,24 @@ def test_the_swimlane_zooms_draws_waiting_and_delayed_steps_and_keeps_disabled_h
     assert client.get("/stage/swimlane?hours=nonsense").status_code == 200
 
 
+def test_a_long_agent_name_ends_in_an_ellipsis_beside_its_lane_and_is_whole_in_its_tooltip(
+    client, db
+):
+    from tests.factories import AgentFactory, make_step
+
+    AgentFactory(slug="quarterly-revenue-forecast-analyst-eu-west")
+    retired = AgentFactory(slug="retired-forecast-analyst")
+    make_step("noop", agent=retired)
+    retired.enabled = False
+    retired.save()
+
+    page = client.get("/stage/swimlane").content.decode()
+
+    assert "<title>quarterly-revenue-forecast-analyst-eu-west</title>quarterly-revenue-…<" in page
+    assert "<title>retired-forecast-analyst (off)</title>retired-fore… (off)<" in page
+    assert "<title>retired-forecast-analyst</title>retired-forecast-a…<" in page  # at the end
+
+
 def test_a_conversation_has_its_page_with_turns_memories_and_drift(client, db):
     import random
 

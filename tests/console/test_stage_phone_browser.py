@@ -1,7 +1,8 @@
 """The Stage in a real browser at 1440 and 390 px: the conversations list is live over the
 socket, the time axes' words are readable on a phone (11 px and more, rendered) and never print
-over each other for a mission under a second, the swimlane's names never print over its steps,
-and an opened health strip stays open across its refresh.
+over each other for a mission under a second, the swimlane's names never print over its steps
+and a long one is cut with an ellipsis in its box, whole in its tooltip, and an opened health
+strip stays open across its refresh.
 Screenshots go to tests/artifacts/ (or OPS_SHOTS_DIR)."""
 
 import os
@@ -21,12 +22,24 @@ from tests.factories import AgentFactory, make_step, propose
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = Path(os.environ.get("OPS_SHOTS_DIR") or Path(__file__).parent.parent / "artifacts")
+LONG = "quarterly-revenue-forecast-analyst-eu-west"
 
 # Each label's rendered font size (its CSS size times the SVG's scale on screen) and its box.
 LABELS = """(selector) => [...document.querySelectorAll(selector)].map((t) => {
   const box = t.getBoundingClientRect();
   const size = parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a;
   return { text: t.textContent, size, box: [box.left, box.top, box.right, box.bottom] };
+})"""
+
+
+# Each swimlane name's tooltip (its <title>), its box's right edge, where its lane starts (the
+# SVG's x=0 on screen) and where the sideways scroller clips.
+NAMES = """(selector) => [...document.querySelectorAll(selector)].map((t) => {
+  const box = t.getBoundingClientRect();
+  const clip = document.getElementById("swimlane").getBoundingClientRect();
+  const title = t.querySelector("title");
+  return { title: title && title.textContent, right: box.right, lane: t.getScreenCTM().e,
+           clip: clip.right };
 })"""
 
 
@@ -57,10 +70,12 @@ def the_time_axes_read_on_a_phone(browser, base, width):
     assert_readable_and_apart(page, ".swimlane .lane-label:not(.lane-end)", width)
     now = page.locator(".swimlane .now-label").bounding_box()
     assert now["x"] >= 0 and now["x"] + now["width"] <= width, "it opens at now"
+    every_name_fits_and_reads_whole(page, ".swimlane .lane-label:not(.lane-end)", "lane", width)
     if width < 800:  # and says whose lane is whose there too
         assert_readable_and_apart(page, ".swimlane .lane-end", width)
         names = page.locator(".swimlane .lane-end").all()
         assert all(0 <= n.bounding_box()["x"] <= width for n in names)
+        every_name_fits_and_reads_whole(page, ".swimlane .lane-end", "clip", width)
         no_name_prints_over_a_step(page, width)
     page.screenshot(path=str(SHOTS / f"swimlane-{width}.png"), full_page=True)
     quick = Mission.objects.get(proposal__title="Quick one")
@@ -71,10 +86,20 @@ def the_time_axes_read_on_a_phone(browser, base, width):
     page.close()
 
 
+def every_name_fits_and_reads_whole(page, selector, ends_by, width):
+    """A long slug ran over its lane at 1440 px and past the scroller's edge at 390 px, cut
+    off there with no way to read it: it ends in an ellipsis by `ends_by` (where its lane
+    starts, or where the scroller clips), whole in its title."""
+    names = page.evaluate(NAMES, selector)
+    assert LONG in [name["title"] for name in names], f"{selector} at {width} px"
+    over = [name["title"] for name in names if name["right"] > name[ends_by]]
+    assert over == [], f"{selector} past its box at {width} px"
+
+
 def no_name_prints_over_a_step(page, width):
     """At 390 px the names at the right edge printed over the "due later" markers beside now."""
     names, steps = page.evaluate(BOXES, ".swimlane .lane-end"), page.evaluate(BOXES, ".bar")
-    assert len(page.evaluate(BOXES, ".swimlane .due-marker")) == 9  # three lanes' futures
+    assert len(page.evaluate(BOXES, ".swimlane .due-marker")) == 12  # four lanes' futures
     covered = [(n, s) for n in names for s in steps if overlap(n, s)]
     assert covered == [], f"swimlane names over steps at {width} px"
 
@@ -164,7 +189,7 @@ def test_the_stage_reads_on_a_phone_and_stays_live(server, monkeypatch):  # noqa
     from playwright.sync_api import sync_playwright
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    agents = [AgentFactory(slug=s) for s in ("devops", "writer", "a-rather-long-agent")]
+    agents = [AgentFactory(slug=s) for s in ("devops", "writer", "a-rather-long-agent", LONG)]
     a_mission_done_in_a_fifth_of_a_second()
     steps_due_later(agents)
     SHOTS.mkdir(parents=True, exist_ok=True)
