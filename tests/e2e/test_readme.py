@@ -1,8 +1,10 @@
 """The README runs as pasted: every command line it shows parses with the command's own parser
-(argparse errors fail, naming the README line), the read-only ones run on the test database, and
-its `propose` example is accepted by the intake."""
+(argparse errors fail, naming the README line), the read-only ones run on the test database, its
+`propose` example is accepted by the intake, the agents it names are ones a fresh install enables,
+and a `psql` line names the server it talks to."""
 
 import argparse
+import re
 from io import StringIO
 from pathlib import Path
 
@@ -136,3 +138,38 @@ See `.venv/bin/opscore memory search --agent a [--json]` or `manage.py coding ru
         ("coding", "runs"),
         ("coding", "drive"),
     ]
+
+
+# Options whose value names agents: the README's examples run on what `make run` sets up.
+AGENT_OPTIONS = ("--agent", "--agents", "--owner")
+
+
+def named_agents(command: ReadmeCommand) -> set[str]:
+    argv = command.argv
+    values = [argv[i + 1] for i, word in enumerate(argv[:-1]) if word in AGENT_OPTIONS]
+    return {slug for value in values for slug in value.split(",")}
+
+
+def test_the_readme_names_only_agents_a_fresh_install_enables():
+    """`converse --agents devops,security` was refused on a fresh install ("not enabled or
+    unknown: security"): `make run` enables phase 1's agents only."""
+    from console.roster import load_roster
+
+    enabled = {a.slug for a in load_roster("ops-ten").agents if a.phase == 1}
+    strangers = [
+        f"{command} names {sorted(named_agents(command) - enabled)}"
+        for command in COMMANDS
+        if named_agents(command) - enabled
+    ]
+    assert not strangers, f"not enabled by phase 1 ({sorted(enabled)}):\n" + "\n".join(strangers)
+
+
+def test_every_psql_line_names_the_server_it_talks_to():
+    """A bare `psql -c …` reaches libpq's default server, not Opscore's embedded one: a
+    newcomer's query answered "relation … does not exist" from another database."""
+    text = (ROOT / "README.md").read_text()
+    spans = re.findall(r"(?<!`)`([^`]+)`(?!`)", text) + re.findall(r"```sh\n(.*?)```", text, re.S)
+    lines = [line.strip() for span in spans for line in span.splitlines()]
+    named = re.compile(r"psql\s+([\"']?(\$|postgres(ql)?://)|-d|-h|--dbname|--host)")
+    bare = [line for line in lines if re.match(r"psql\s", line) and not named.match(line)]
+    assert not bare, f"psql with no server named: {bare}"
