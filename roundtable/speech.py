@@ -64,8 +64,12 @@ OFFLINE_LINES = {
 def offline_line(interaction: str, topic: str, signature: str, spoken: int) -> str:
     """A readable stand-in turn for the offline provider (which marks it [offline]): a short
     sentence in the turn's tone about the topic, with the speaker's signature on their first
-    turn. Deterministic, so an offline conversation reads the same every time."""
+    turn. Deterministic, so an offline conversation reads the same every time. A topic that is
+    a sentence ("how strict should approvals be?") is quoted: set bare inside a line, its
+    punctuation ran into the line's ("be?, what do we…")."""
     short = topic if len(topic) <= 50 else topic[:49].rsplit(" ", 1)[0] + "…"
+    if short.endswith(("?", "!", ".")):
+        short = f"“{short}”"
     line = OFFLINE_LINES.get(interaction, OFFLINE_LINES["neutral"]).format(topic=short)
     if signature and spoken == 0:
         line = f"{signature} {line}"

@@ -17,7 +17,13 @@ from roundtable.lifecycle import request_conversation
 from roundtable.models import Conversation, Relationship
 from roundtable.scheduling import pick_participants, schedule_tick
 from roundtable.speaking import run_conversation
-from roundtable.speech import interaction_for, next_speaker, sanitize_turn, speaker_weight
+from roundtable.speech import (
+    interaction_for,
+    next_speaker,
+    offline_line,
+    sanitize_turn,
+    speaker_weight,
+)
 from tests.scripted import Scripted
 
 pytestmark = pytest.mark.django_db
@@ -56,6 +62,16 @@ def test_turns_are_sanitised(raw, expected):
     cleaned = sanitize_turn(raw, fallback="fallback")
 
     assert cleaned == expected and len(cleaned) <= 120
+
+
+@pytest.mark.parametrize("interaction", ["neutral", "agreement", "challenge"])
+def test_an_offline_turn_quotes_a_topic_that_is_a_sentence(interaction):
+    """The first-boot debate's topic is a question: unquoted, every offline turn read
+    "On how strict should approvals be?, what do we actually know so far?"."""
+    line = offline_line(interaction, "how strict should approvals be?", "", spoken=1)
+
+    assert "“how strict should approvals be?”" in line and "?," not in line
+    assert offline_line(interaction, "approvals", "", spoken=1).count("“") == 0
 
 
 def test_drift_is_clamped_and_affinity_stays_in_bounds(crew):
