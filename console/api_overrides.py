@@ -24,6 +24,7 @@ from opscore.overrides import (
     OverrideRefused,
     active_overrides,
     apply_override,
+    clean_reason,
     lift_override,
     preview_override,
 )
@@ -80,9 +81,10 @@ def lift(request, override_id: int):
         return problem
     reason = data.get("reason")
     wrong = actor_errors(data) | unknown_field_errors(data, {"reason", "actor"})
-    if not isinstance(reason, str) or not reason.strip():
+    kept = clean_reason(reason) if isinstance(reason, str) else ""  # as lift_override keeps it
+    if not kept:
         wrong["reason"] = ["required"]
-    elif len(reason.strip()) > MAX_REASON:  # the column's: it was cut there, without a word
+    elif len(kept) > MAX_REASON:  # the column's: it was cut there, without a word
         wrong["reason"] = [f"at most {MAX_REASON} characters"]
     if wrong:
         return error(400, "invalid lift", wrong)

@@ -14,6 +14,7 @@ from opscore.overrides import (
     OVERRIDE_KINDS,
     OverrideRefused,
     apply_override,
+    checked_reason,
     lift_override,
     preview_override,
 )
@@ -179,7 +180,16 @@ class OverrideAdmin(admin.ModelAdmin):
         empty="None of the selected overrides is in force.",
     )
     def lift_selected(self, request, active, reason):
-        actor = operator_actor(request.user)
+        try:  # once, before any row: a reason refused lifts none, as from the API and the CLI
+            reason = checked_reason(reason, needed_by="lifting an override")
+        except OverrideRefused as refused:
+            self.message_user(request, f"Nothing lifted: {refused}", messages.ERROR)
+            return
+        actor, lifted = operator_actor(request.user), 0
         for row in active:
-            lift_override(row.id, actor=actor, reason=reason)
-        self.message_user(request, f"{active.count()} lifted.", messages.SUCCESS)
+            try:
+                lift_override(row.id, actor=actor, reason=reason)
+                lifted += 1
+            except OverrideRefused as refused:  # lifted or expired since the list was shown
+                self.message_user(request, str(refused), messages.WARNING)
+        self.message_user(request, f"{lifted} lifted.", messages.SUCCESS)

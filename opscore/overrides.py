@@ -23,6 +23,7 @@ from opscore.policies import parse_policy
 from opscore.policy_names import known_part
 from opscore.registry import Registry
 from opscore.standing_orders import release_held_runs
+from opscore.text import strip_invisible
 
 OVERRIDE_KINDS: Registry = Registry("override kind")
 LANE_IN_FLIGHT: Registry = Registry("lane in-flight report")  # lane → () -> dict
@@ -104,13 +105,26 @@ def preview_override(name: str, target: str, expires: str | None = None) -> dict
     }
 
 
-def apply_override(name: str, target: str, *, reason: str, actor: str, expires: str | None = None):
-    """Apply one override in one transaction: the row, its effect and its event together."""
-    kind, reason = kind_named(name), (reason or "").strip()
+def clean_reason(reason) -> str:
+    """A reason as people will read it (admin, Stage, API, events): without the characters that
+    hide or reorder text, as a proposal's title and a mission's reason are kept."""
+    return strip_invisible(str(reason or "")).strip()
+
+
+def checked_reason(reason, *, needed_by: str = "an override") -> str:
+    """The reason kept, or why not: every surface applies and lifts through here, so none of
+    them keeps hidden characters, an empty reason, or one cut to its column."""
+    reason = clean_reason(reason)
     if not reason:
-        raise OverrideRefused("an override needs a reason")
+        raise OverrideRefused(f"{needed_by} needs a reason")
     if len(reason) > MAX_REASON:
         raise OverrideRefused(f"a reason is at most {MAX_REASON} characters ({len(reason)} given)")
+    return reason
+
+
+def apply_override(name: str, target: str, *, reason: str, actor: str, expires: str | None = None):
+    """Apply one override in one transaction: the row, its effect and its event together."""
+    kind, reason = kind_named(name), checked_reason(reason)
     span = check_expiry(kind, expires)
     preview = preview_override(kind.name, target)
     if preview["already_in_force"]:
@@ -135,6 +149,7 @@ def apply_override(name: str, target: str, *, reason: str, actor: str, expires: 
 
 
 def lift_override(override_id: int, *, actor: str, reason: str, expired: bool = False):
+    reason = checked_reason(reason, needed_by="lifting an override")
     with transaction.atomic():
         row = Override.objects.select_for_update().filter(pk=override_id).first()
         if row is None:
@@ -145,7 +160,7 @@ def lift_override(override_id: int, *, actor: str, reason: str, expired: bool = 
         if kind.lift is not None:
             kind.lift(row)
         status = OverrideStatus.EXPIRED if expired else OverrideStatus.LIFTED
-        row.lift(status=status, by=actor, reason=reason or "lifted")
+        row.lift(status=status, by=actor, reason=reason)
         topic = "override.expired" if expired else "override.lifted"
         words = "expired and lifted itself" if expired else f"lifted by {actor}"
         announce(row, topic, f"{kind.description} {row.target} {words}")
