@@ -20,6 +20,7 @@ from opportunities.models import Notice
 from opscore import db
 
 WEBHOOK_TIMEOUT = 10
+MAX_DISMISS_REASON = 300  # Notice.dismiss_reason's column
 
 
 def channels() -> list[str]:
@@ -103,9 +104,19 @@ def send_webhook(message: OutboxMessage, client: httpx.Client | None = None) -> 
     return f"webhook:{message.key}"
 
 
+class DismissRefused(ValueError):
+    """A dismissal not taken; the message says why, in one line."""
+
+
 def dismiss(notice: Notice, *, actor: str, reason: str = "") -> Notice:
+    """A person's reason is kept whole or refused: it was cut to its column without a word."""
+    reason = reason.strip()
+    if len(reason) > MAX_DISMISS_REASON:
+        raise DismissRefused(
+            f"a reason is at most {MAX_DISMISS_REASON} characters ({len(reason)} given)"
+        )
     Notice.objects.filter(pk=notice.pk, dismissed_at__isnull=True).update(
-        dismissed_at=Now(), dismissed_by=actor, dismiss_reason=reason[:300]
+        dismissed_at=Now(), dismissed_by=actor, dismiss_reason=reason
     )
     notice.refresh_from_db()
     return notice

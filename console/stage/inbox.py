@@ -16,6 +16,15 @@ from opscore import four_eyes
 from opscore.four_eyes import why_not_approve_proposal, why_not_decide
 
 SHOWN = 25
+MAX_REASON = 2000  # the cards' inputs' maxlength: a longer reason comes only from a crafted POST
+
+
+def typed_reason(post) -> str:
+    """The reason as typed, or refused past MAX_REASON: it was cut there, without a word."""
+    reason = post.get("reason", "").strip()
+    if len(reason) > MAX_REASON:
+        raise DecisionRefused(f"a reason is at most {MAX_REASON} characters ({len(reason)} given)")
+    return reason
 
 
 def inbox_context(user, **extra) -> dict:
@@ -64,10 +73,9 @@ def approvals_panel(request):
 @login_required
 def decide(request, proposal_id: int):
     proposal = get_object_or_404(Proposal, pk=proposal_id)
-    reason = request.POST.get("reason", "").strip()[:2000]
     shown = request.POST.get("digest", "")
     try:
-        approve = approves(request.POST.get("decision"))
+        approve, reason = approves(request.POST.get("decision")), typed_reason(request.POST)
         decided = decide_proposal(
             proposal, approve=approve, user=request.user, reason=reason, shown_digest=shown
         )
@@ -94,7 +102,7 @@ def decide_words_view(request, step_id: int):
             user=request.user,
             approve=approve,
             digest=post.get("digest", ""),
-            reason=post.get("reason", "").strip()[:2000],
+            reason=typed_reason(post),
         )
     except DecisionRefused as refused:
         return render(

@@ -7,13 +7,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.stage.access import operator_only, stage_visible
 from opportunities.models import Notice
-from opportunities.notices import dismiss
+from opportunities.notices import DismissRefused, dismiss
 from opscore.models import operator_actor
 
 
-def inbox_context() -> dict:
+def inbox_context(**extra) -> dict:
     waiting = Notice.objects.filter(dismissed_at__isnull=True)
-    return {"notices": list(waiting[:10]), "waiting": waiting.count()}
+    return {"notices": list(waiting[:10]), "waiting": waiting.count()} | extra
 
 
 @require_GET
@@ -28,5 +28,8 @@ def inbox_panel(request):
 @operator_only()
 def dismiss_notice(request, notice_id: int):
     notice = get_object_or_404(Notice, pk=notice_id)
-    dismiss(notice, actor=operator_actor(request.user), reason=request.POST.get("reason", ""))
+    try:
+        dismiss(notice, actor=operator_actor(request.user), reason=request.POST.get("reason", ""))
+    except DismissRefused as refused:
+        return render(request, "stage/_inbox.html", inbox_context(problem=str(refused)))
     return render(request, "stage/_inbox.html", inbox_context())

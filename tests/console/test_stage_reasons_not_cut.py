@@ -1,0 +1,99 @@
+"""What a person types on the Stage is refused past its limit, never cut: the decision cards'
+reason (2000, the inputs' maxlength, so only a crafted POST goes past it), a notice's dismiss
+reason (300, its column), and the feed's filters (matched whole, as typed)."""
+
+import pytest
+
+from missions.models import Artifact, Proposal, Step, WordsApproval
+from missions.worker import handle_one_step
+from opportunities.models import Notice
+from opportunities.notices import notify
+from opscore.actions import record_event
+from tests.factories import AgentFactory, make_step, propose
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_rejection_reason_past_2000_characters_is_refused_and_decides_nothing(
+    admin_client, agent
+):
+    proposal = propose(agent, "deploy", title="Ship it")
+    card = {"decision": "reject", "reason": "r" * 2001}
+
+    answer = admin_client.post(f"/stage/approvals/{proposal.id}", card).content.decode()
+
+    assert "Not decided: a reason is at most 2000 characters (2001 given)" in answer
+    assert Proposal.objects.get(pk=proposal.pk).status == "pending"
+
+
+def test_a_rejection_reason_of_2000_characters_is_kept_whole(admin_client, agent):
+    proposal = propose(agent, "deploy", title="Ship it")
+    card = {"decision": "reject", "reason": "r" * 2000}
+
+    admin_client.post(f"/stage/approvals/{proposal.id}", card)
+
+    assert Proposal.objects.get(pk=proposal.pk).reason == "r" * 2000
+
+
+def held_post():
+    publisher = AgentFactory(slug="publisher")
+    draft = make_step("draft_tweet", agent=publisher, status="succeeded")
+    Artifact.objects.create(step=draft, kind="draft_tweet", title="t", body="hello")
+    post = make_step("post_tweet", agent=publisher)
+    post.depends_on.add(draft)
+    handle_one_step("w1")
+    post.refresh_from_db()
+    assert post.blocked_code == "words_approval"
+    return post
+
+
+def test_a_words_refusal_reason_past_2000_characters_is_refused_and_decides_nothing(admin_client):
+    post = held_post()
+    card = {"decision": "reject", "reason": "r" * 2001}
+
+    answer = admin_client.post(f"/stage/approvals/words/{post.id}", card).content.decode()
+
+    assert "Not decided: a reason is at most 2000 characters (2001 given)" in answer
+    assert Step.objects.get(pk=post.pk).status == "blocked"
+    assert not WordsApproval.objects.exists()
+
+
+def test_a_dismiss_reason_past_300_characters_is_refused_and_the_notice_stays(admin_client):
+    notice = notify("alert", "Disk fills", "in 2 hours", dedupe_key="disk")
+
+    answer = admin_client.post(f"/stage/inbox/{notice.id}/dismiss", {"reason": "r" * 301})
+
+    page = answer.content.decode()
+    assert "Not dismissed: a reason is at most 300 characters (301 given)" in page
+    assert "Disk fills" in page
+    assert Notice.objects.get(pk=notice.pk).dismissed_at is None
+
+
+def test_a_dismiss_reason_of_300_characters_is_kept_whole(admin_client):
+    notice = notify("alert", "Disk fills", "in 2 hours", dedupe_key="disk")
+
+    admin_client.post(f"/stage/inbox/{notice.id}/dismiss", {"reason": "r" * 300})
+
+    assert Notice.objects.get(pk=notice.pk).dismiss_reason == "r" * 300
+
+
+@pytest.mark.parametrize(
+    "event, query",
+    [
+        ({"kind": "k" * 100}, {"kind": "k" * 101}),
+        ({"kind": "seen", "tags": ["t" * 64]}, {"tag": "t" * 65}),
+        ({"kind": "seen", "agent_id": "a" * 64}, {"agent": "a" * 65}),
+    ],
+    ids=["kind", "tag", "agent"],
+)
+def test_a_feed_filter_longer_than_anything_it_could_match_matches_nothing(
+    admin_client, event, query
+):
+    """Cut to 100 characters (and a tag to its column's 64 by PostgreSQL's cast), a filter
+    showed the events of the shorter name it was cut to."""
+    AgentFactory(slug="a" * 64)
+    record_event(event.pop("kind"), "the shorter name's event", **event)
+
+    page = admin_client.get("/stage/", query).content.decode()
+
+    assert "the shorter name" not in page
