@@ -60,8 +60,10 @@ def swimlane(now, hours: int = 6) -> dict:
     )
     bars = [bar_of(step, agents.index(step.agent_id), now, x) for step in steps]
     ticks = [since + (now - since) * i / 6 for i in range(7)]
+    lanes = [lane_of(i, slug, slug in disabled) for i, slug in enumerate(agents)]
     return {
-        "lanes": [lane_of(i, slug, slug in disabled) for i, slug in enumerate(agents)],
+        "lanes": lanes,
+        "label": spoken_label(hours, lanes),
         "disabled": disabled,
         "bars": bars,
         "ticks": [{"x": x(t), "label": t} for t in ticks],
@@ -85,6 +87,15 @@ def lane_of(i: int, slug: str, off: bool) -> dict:
         "name": shortened(slug, NAME_CHARS - len(mark)) + mark,
         "end": shortened(slug, NAME_CHARS),
     }
+
+
+def spoken_label(hours: int, lanes: list[dict]) -> str:
+    """What a screen reader says for the drawing, one image to it (role="img"): every lane's
+    agent whole, where the names drawn beside the lanes end in an ellipsis."""
+    window = f"steps per agent over the last {hours} hour{'s' if hours != 1 else ''}"
+    if not lanes:
+        return f"{window}: no agents yet"
+    return f"{window}, one lane each: {', '.join(lane['title'] for lane in lanes)}"
 
 
 def shortened(text: str, room: int) -> str:
