@@ -122,6 +122,17 @@ function refreshPanels(moments) {
   if (lane && lane.scrollWidth > lane.clientWidth) lane.scrollLeft = lane.scrollWidth;
 })();
 
+// On a phone the office scrolls sideways too: it opens on the meeting table, where
+// conversations are acted out (the whiteboard and coffee machine beside it), not on the far wall.
+(function () {
+  const office = document.getElementById("office");
+  const table = office && office.querySelector(".meeting-table");
+  if (!table || office.scrollWidth <= office.clientWidth) return;
+  const box = table.getBoundingClientRect();
+  const frame = office.getBoundingClientRect();
+  office.scrollLeft += box.left + box.width / 2 - (frame.left + frame.width / 2);
+})();
+
 // Mission playback: play / pause / step through the mission's events.
 (function () {
   const timeline = document.getElementById("timeline");
