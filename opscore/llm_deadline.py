@@ -2,13 +2,17 @@
 remark): every try, connect, read and backoff of the call ends by it. Without it, a request
 made in the Stage held its thread for up to OPS_LLM_MAX_TRIES tries of
 OPS_LLM_DEADLINE_SECONDS each (three of three minutes), which a worker may afford and a person's
-request may not. A try's timeout alone was not enough either: httpx gives the connect, the
-reply's head and each read of its body the whole timeout again, so a reply whose head came
-late took up to twice the deadline; the providers' connections are held to `ends_at()`
-(opscore.http_deadline), and no try starts once it has passed."""
+request may not. And one deadline for each try of every call, a step's too: it ends within
+OPS_LLM_DEADLINE_SECONDS of its start (`held_to_reply_limit`). A try's timeout alone was not
+enough: httpx gives the connect, the reply's head and each read of its body the whole timeout
+again, so a reply whose head came late took up to twice a person's deadline, and a step's try
+its whole-reply limit counted from the body's start plus a read more; the providers'
+connections are held to `ends_at()` (opscore.http_deadline), and no try starts once a
+person's deadline has passed."""
 
 import contextlib
 import contextvars
+import functools
 import math
 import time
 
@@ -19,13 +23,32 @@ from opscore.http_deadline import held_to
 _until: contextvars.ContextVar = contextvars.ContextVar("llm_answer_until", default=None)
 
 
-@contextlib.contextmanager
 def answer_within(seconds: float):
     """Model calls made inside end within `seconds` of its start, all their tries together.
     Inside another, the earlier deadline holds: an inner one never gives more time."""
-    deadline = (time.monotonic() + seconds, seconds)
+    return _held_within(seconds, waited(seconds))
+
+
+def held_to_reply_limit(complete):
+    """A provider's `complete(request)`, one try, ending within OPS_LLM_DEADLINE_SECONDS of its
+    start (or by a person's earlier deadline): its cut-off names the limit."""
+
+    @functools.wraps(complete)
+    def within_limit(provider, request):
+        limit = settings.OPS_LLM_DEADLINE_SECONDS
+        with _held_within(limit, f"the {limit:g} s a reply may take"):
+            return complete(provider, request)
+
+    return within_limit
+
+
+@contextlib.contextmanager
+def _held_within(seconds: float, said: str):
+    """A deadline `seconds` from now, `said` how a cut-off names it; an outer one that ends
+    no later holds instead."""
+    deadline = (time.monotonic() + seconds, said)
     outer = _until.get()
-    token = _until.set(deadline if outer is None else min(outer, deadline))
+    token = _until.set(deadline if outer is None or deadline[0] < outer[0] else outer)
     try:
         yield
     finally:
@@ -33,7 +56,8 @@ def answer_within(seconds: float):
 
 
 def ends_at() -> float:
-    """When a person's deadline ends, on time.monotonic()'s clock (never, when none is set)."""
+    """When the deadline a call is held to ends, on time.monotonic()'s clock (never, when none
+    is set)."""
     deadline = _until.get()
     return math.inf if deadline is None else deadline[0]
 
@@ -48,25 +72,27 @@ def seconds_left(limit: float) -> float:
 
 def reply_deadline(limit: float) -> tuple[float, str]:
     """The seconds a reply's body may take from now, and how its cut-off names the deadline
-    that ended it (the one a person set, not the moment's remainder)."""
+    that ended it (the one a person or the try set, not the moment's remainder)."""
     left, deadline = seconds_left(limit), _until.get()
     if deadline is None or left == limit:
         return limit, f"{limit:g} s"
-    return left, waited(deadline[1])
+    return left, deadline[1]
 
 
 def passed() -> str:
-    """The person's deadline, named, once it has passed; "" while there is time (or none)."""
+    """The deadline, named, once it has passed; "" while there is time (or none). Between
+    tries only a person's is set."""
     deadline = _until.get()
     if deadline is None or time.monotonic() < deadline[0]:
         return ""
-    return waited(deadline[1])
+    return deadline[1]
 
 
 def named() -> str:
-    """The deadline a person set, as a cut-off names it; "" when none is set."""
+    """The deadline set, as a cut-off names it; "" when none is set. Between tries only a
+    person's is."""
     deadline = _until.get()
-    return "" if deadline is None else waited(deadline[1])
+    return "" if deadline is None else deadline[1]
 
 
 def waited(seconds: float) -> str:
@@ -75,15 +101,16 @@ def waited(seconds: float) -> str:
 
 def in_time(transport, core):
     """A provider's transport (httpx's or httpx2's, `core` its httpcore), its connections held
-    to a person's deadline: the connect, the reply's head and each read of its body get what
-    is left of it, not each the whole timeout again. With no one waiting, the timeouts hold
-    as configured."""
+    to the deadline of the try using them (a person's, or the try's whole-reply limit): the
+    connect, the reply's head and each read of its body get what is left of it, not each the
+    whole timeout again."""
     return held_to(transport, ends_at, core)
 
 
 def timed_out(provider: str, error: Exception) -> str:
     """A try that ran out of time, saying which limit ended it: the deadline a person waits on,
-    or one connect or read past OPS_LLM_TIMEOUT_SECONDS."""
+    the whole reply's (OPS_LLM_DEADLINE_SECONDS), or one connect or read past
+    OPS_LLM_TIMEOUT_SECONDS."""
     if spent := passed():
         return f"{provider}: no answer within {spent} ({type(error).__name__})"
     limit = settings.OPS_LLM_TIMEOUT_SECONDS

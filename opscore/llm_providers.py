@@ -23,7 +23,13 @@ import httpx
 from django.conf import settings
 
 from opscore.inputs import LONE_SURROGATE, describe_invalid, max_bytes
-from opscore.llm_deadline import in_time, reply_deadline, seconds_left, timed_out
+from opscore.llm_deadline import (
+    held_to_reply_limit,
+    in_time,
+    reply_deadline,
+    seconds_left,
+    timed_out,
+)
 
 TIERS = ("cheap", "main")
 # How much of a reply's body is read at most, as a multiple of the reply limit: room for JSON
@@ -154,6 +160,7 @@ class AnthropicProvider:
     def model_for(self, tier: str) -> str:
         return settings.OPS_ANTHROPIC_MODELS[tier]
 
+    @held_to_reply_limit
     def complete(self, request: LLMRequest) -> LLMReply:
         anthropic = self._anthropic
         extra = {"temperature": request.temperature} if settings.OPS_ANTHROPIC_TEMPERATURE else {}
@@ -225,6 +232,7 @@ class OllamaProvider:
     def model_for(self, tier: str) -> str:
         return settings.OPS_OLLAMA_MODELS[tier]
 
+    @held_to_reply_limit
     def complete(self, request: LLMRequest) -> LLMReply:
         body = {
             "model": self.model_for(request.tier),
@@ -278,9 +286,10 @@ def read_capped(chunks, provider: str) -> bytes:
 
 
 def within_deadline(chunks, provider: str):
-    """A body's chunks until OPS_LLM_DEADLINE_SECONDS (or a person's shorter deadline,
-    opscore.llm_deadline) have passed: the client's timeout restarts on every read, so a
-    server trickling a byte at a time would otherwise hold the worker for ever."""
+    """A body's chunks until the try's deadline (OPS_LLM_DEADLINE_SECONDS from its start, or a
+    person's shorter one, opscore.llm_deadline) has passed: the client's timeout restarts on
+    every read, so a server trickling a byte at a time would otherwise hold the worker for
+    ever. The connections are held to it too; this also ends a transport that has none."""
     limit, said = reply_deadline(settings.OPS_LLM_DEADLINE_SECONDS)
     deadline = time.monotonic() + limit
     for chunk in chunks:

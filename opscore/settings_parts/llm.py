@@ -21,8 +21,8 @@ OPS_OLLAMA_MODELS = {
     "main": env_str("OPS_OLLAMA_MODEL_MAIN", "llama3.1"),
     "cheap": env_str("OPS_OLLAMA_MODEL_CHEAP", "llama3.2"),
 }
-OPS_LLM_TIMEOUT_SECONDS = env_int("OPS_LLM_TIMEOUT_SECONDS", 60)  # per read
-OPS_LLM_DEADLINE_SECONDS = env_int("OPS_LLM_DEADLINE_SECONDS", 180)  # a whole reply
+OPS_LLM_TIMEOUT_SECONDS = env_int("OPS_LLM_TIMEOUT_SECONDS", 60)  # each connect or read
+OPS_LLM_DEADLINE_SECONDS = env_int("OPS_LLM_DEADLINE_SECONDS", 180)  # a try, from its start
 # A model call a person waits on in a request (a chat answer, a thread reply), all its tries.
 OPS_TALK_DEADLINE_SECONDS = env_int("OPS_TALK_DEADLINE_SECONDS", 20)
 # A crawl's whole fetch (every redirect and read) ends by this deadline, however slowly a
