@@ -10,7 +10,7 @@ from django.db.models import DateField, Func, Q, Sum
 from psycopg import sql
 from pydantic import Field, model_validator
 
-from opscore.llm_providers import OverBudget
+from opscore.llm_wire import OverBudget
 from opscore.models import LLMSpend, Policy
 from opscore.policies import PolicyValue
 from opscore.policy_names import names_in

@@ -16,24 +16,16 @@ from opscore.budgets import check_budget, lane_of
 from opscore.inputs import LONE_SURROGATE, MalformedReply, max_bytes, parse_reply, without_nul
 from opscore.llm_deadline import named, passed, time_for
 from opscore.llm_providers import (
-    BODY_CAP_FACTOR,
     OFFLINE_NOTE,
     TIERS,
     AnthropicProvider,
-    LLMError,
     LLMReply,
-    LLMReplyError,
     LLMRequest,
     OfflineProvider,
     OllamaProvider,
-    OverBudget,
-    TransientLLMError,
     cost_of,
-    count,
     get_provider,
-    model_name,
     offline_mark,
-    one_line,
     provider_override,
 )
 from opscore.llm_records import (
@@ -42,6 +34,16 @@ from opscore.llm_records import (
     reply_document,
     request_document,
     versions_in_force,
+)
+from opscore.llm_wire import (
+    BODY_CAP_FACTOR,
+    LLMError,
+    LLMReplyError,
+    OverBudget,
+    TransientLLMError,
+    count,
+    model_name,
+    one_line,
 )
 from opscore.models import LLMCall, LLMCallOutcome
 from opscore.redaction import mask_known, redact_text

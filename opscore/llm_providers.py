@@ -2,19 +2,15 @@
 
 `complete(request)` is the provider interface: system prompt, messages, temperature, max tokens
 and a model tier in; text and usage out. `get_provider()` is the configured one, unless a replay
-is `answering` every call (opscore.replay); the ledger around a call is opscore.llm.
-
-Failures are sorted at the provider boundary into three classes, because each costs differently
-when repeated: a transport fault (TransientLLMError) is retried with backoff; a bad reply
-(LLMReplyError) is the model's deterministic answer, so asking again bills the same fault twice;
-anything else (LLMError: a bad request, a revoked key) will not heal by itself either.
+is `answering` every call (opscore.replay); the ledger around a call is opscore.llm. What
+crosses the wire — a body read capped and in time, an error answer's reason, and the three
+classes every failure is sorted into at this boundary — is opscore.llm_wire.
 """
 
 import contextlib
 import contextvars
 import hashlib
 import json
-import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -22,61 +18,30 @@ import httpcore
 import httpx
 from django.conf import settings
 
-from opscore.inputs import LONE_SURROGATE, describe_invalid, max_bytes
+from opscore.inputs import describe_invalid
 from opscore.llm_deadline import (
     held_to_reply_limit,
     in_time,
-    reply_deadline,
     seconds_left,
     timed_out,
 )
+from opscore.llm_wire import (
+    LLMReplyError,
+    ShortErrors,
+    TransientLLMError,
+    count,
+    json_object,
+    model_name,
+    proxy_mounts,
+    read_capped,
+    read_head,
+    status_error,
+)
 
 TIERS = ("cheap", "main")
-# How much of a reply's body is read at most, as a multiple of the reply limit: room for JSON
-# escaping around a reply that is within the limit, and for reading the usage of one that is
-# not, without ever holding an endless reply in RAM.
-BODY_CAP_FACTOR = 64
-# How much of an error answer's body is read: its reason shows the first 200 characters.
-ERROR_HEAD_BYTES = 1024
-# What an error answer keeps of its headers once its body is cut (the SDK reads these).
-KEPT_HEADERS = ("content-type", "retry-after", "retry-after-ms", "request-id")
 # Why a provider says it stopped when the reply is cut short (Anthropic's stop_reason,
 # Ollama's done_reason): such a reply is a bad reply, never parsed as if complete.
 CUT_OFF = {"anthropic": {"max_tokens", "model_context_window_exceeded"}, "ollama": {"length"}}
-# The most tokens an LLMCall row's columns hold (PostgreSQL integer).
-MAX_COUNT = 2**31 - 1
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    return " ".join(str(text).split())[:limit]
-
-
-class LLMError(Exception):
-    """A failure that retrying will not fix (bad request, auth). The message is one line: it
-    becomes a step's reason and an LLMCall row's error."""
-
-    def __init__(self, message: str):
-        super().__init__(one_line(message))
-
-
-class TransientLLMError(LLMError):
-    """429, 5xx, timeouts, connection trouble: worth another try after a pause."""
-
-
-class LLMReplyError(LLMError):
-    """The model answered 200, but the answer is unusable: not JSON, the wrong shape, no text,
-    over the reply limit. Deterministic, so never retried, and the model's answer is no sign
-    that the step's kind is broken, so it never counts toward the breaker. Carries what the
-    reply did tell (tokens, model): the call was billed, and its LLMCall row says so."""
-
-    def __init__(self, message: str, *, input_tokens: int = 0, output_tokens: int = 0, model=""):
-        super().__init__(message)
-        self.input_tokens, self.output_tokens = input_tokens, output_tokens
-        self.model = model_name(model)
-
-
-class OverBudget(LLMError):
-    """The llm_budget policy says no more spend today for this agent or overall."""
 
 
 @dataclass(frozen=True)
@@ -274,110 +239,10 @@ class OllamaProvider:
         return LLMReply(text=text, **(known | given), provider=self.name)
 
 
-def read_capped(chunks, provider: str) -> bytes:
-    """A reply body, read no further than BODY_CAP_FACTOR times the reply limit, and for no
-    longer than OPS_LLM_DEADLINE_SECONDS."""
-    cap, body = BODY_CAP_FACTOR * max_bytes(), bytearray()
-    for chunk in within_deadline(chunks, provider):
-        body += chunk
-        if len(body) > cap:
-            raise LLMReplyError(f"{provider}: reply body over {cap} bytes; not read further")
-    return bytes(body)
-
-
-def within_deadline(chunks, provider: str):
-    """A body's chunks until the try's deadline (OPS_LLM_DEADLINE_SECONDS from its start, or a
-    person's shorter one, opscore.llm_deadline) has passed: the client's timeout restarts on
-    every read, so a server trickling a byte at a time would otherwise hold the worker for
-    ever. The connections are held to it too; this also ends a transport that has none."""
-    limit, said = reply_deadline(settings.OPS_LLM_DEADLINE_SECONDS)
-    deadline = time.monotonic() + limit
-    for chunk in chunks:
-        yield chunk
-        if time.monotonic() > deadline:
-            raise TransientLLMError(f"{provider}: reply not complete within {said}")
-
-
-def read_head(chunks, provider: str) -> bytes:
-    """The start of an error answer's body, all its one-line reason shows: read no further,
-    for no longer than the deadline (an endless or trickling error body was read whole)."""
-    head = bytearray()
-    with contextlib.suppress(TransientLLMError):  # the status says enough
-        for chunk in within_deadline(chunks, provider):
-            head += chunk
-            if len(head) >= ERROR_HEAD_BYTES:
-                break
-    return bytes(head[:ERROR_HEAD_BYTES])
-
-
-class ShortErrors:
-    """An httpx2 transport around another: an error answer (4xx, 5xx) reaches the SDK with
-    only the start of its body, which the SDK would otherwise read whole before raising."""
-
-    def __init__(self, inner, provider: str):
-        self.inner, self.provider = inner, provider
-
-    def handle_request(self, request):
-        response = self.inner.handle_request(request)
-        if response.status_code < 400:
-            return response
-        response.request = request
-        try:
-            head = read_head(response.iter_bytes(), self.provider)  # decoded: gzip and all
-        finally:
-            response.close()
-        kept = [(k, v) for k, v in response.headers.items() if k.lower() in KEPT_HEADERS]
-        return type(response)(response.status_code, headers=kept, content=head)
-
-    def close(self):
-        self.inner.close()
-
-
 def cut_off(provider: str, why: str) -> str:
     """A reply that stopped for want of tokens (or context), not because the model was done:
     what it wrote so far may parse, and is still not the answer."""
     return f"{provider}: reply cut off at the reply's token limit ({why}): incomplete, not used"
-
-
-def proxy_mounts(direct_or_via) -> dict:
-    """The environment's proxies (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY), each one's
-    transport made as the direct one (`direct_or_via(proxy)`). Given a transport, a client
-    mounts none itself: the calls went direct past the proxy the environment names, and one
-    left to mount them would keep neither ShortErrors nor the deadline. The SDK's reading."""
-    from anthropic._utils._httpx import get_environment_proxies
-
-    return {
-        pattern: direct_or_via(proxy) if proxy else None
-        for pattern, proxy in get_environment_proxies().items()
-    }
-
-
-def json_object(raw: bytes, provider: str) -> dict:
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError) as error:
-        raise LLMReplyError(f"{provider}: malformed reply: not JSON ({error})") from None
-    if not isinstance(data, dict):
-        raise LLMReplyError(f"{provider}: malformed reply: a JSON {type(data).__name__}")
-    return data
-
-
-def count(value) -> int:
-    """A token count as the reply gave it, or 0 when it gave none that makes sense."""
-    whole = isinstance(value, int) and not isinstance(value, bool)
-    return value if whole and 0 <= value <= MAX_COUNT else 0
-
-
-def model_name(value) -> str:
-    """A model's name as a reply gave it, as its LLMCall row can hold it: no NUL, no lone
-    surrogate (PostgreSQL stores neither), at most the column's 100 characters."""
-    return LONE_SURROGATE.sub("", str(value or "")).replace("\x00", "")[:100]
-
-
-def status_error(provider: str, status: int, detail: str) -> LLMError:
-    """429, 529 (overloaded) and other 5xx, 408 and 409 are worth another try; the rest not."""
-    transient = status in (408, 409, 429) or status >= 500
-    return (TransientLLMError if transient else LLMError)(f"{provider}: HTTP {status}: {detail}")
 
 
 OFFLINE_NOTE = (
