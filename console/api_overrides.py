@@ -24,10 +24,10 @@ from opscore.overrides import (
     OverrideRefused,
     active_overrides,
     apply_override,
-    clean_reason,
     lift_override,
     preview_override,
 )
+from opscore.text import clean_reason
 
 FIELDS = {"kind": True, "target": True, "reason": True, "expires": False, "preview": False}
 KINDS = {"kind": str, "target": str, "reason": str, "expires": str, "preview": bool}

@@ -13,6 +13,7 @@ from opscore.actions import record_event
 from opscore.four_eyes import deciding_user, why_not_approve_proposal, why_not_decide
 from opscore.lanes import drop_refusal
 from opscore.models import Agent, operator_actor
+from opscore.text import clean_reason
 
 
 def approve_proposal(
@@ -56,15 +57,17 @@ def _check_approver(proposal: Proposal, user, shown_digest: str | None, content:
 
 
 def reject_proposal(proposal: Proposal, *, actor: str, reason: str, user=None) -> Proposal:
-    """Rejecting needs the same permission as approving, but an author may withdraw their own."""
-    if not reason.strip():
+    """Rejecting needs the same permission as approving, but an author may withdraw their own.
+    The reason is kept without what hides or reorders text: every surface rejects through here."""
+    reason = clean_reason(reason)
+    if not reason:
         raise DecisionRefused("a rejection needs a reason", status=400)
     why = why_not_decide(user, four_eyes.PROPOSAL) if user is not None else ""
     if why:
         raise DecisionRefused(why, status=403)
     with transaction.atomic():
         proposal = _lock_pending(proposal)
-        return record_refusal(proposal, RejectionCode.OPERATOR, reason.strip(), actor=actor)
+        return record_refusal(proposal, RejectionCode.OPERATOR, reason, actor=actor)
 
 
 def approves(decision: str | None) -> bool:

@@ -25,6 +25,7 @@ from opscore.four_eyes import deciding_user, why_not_approve_proposal
 from opscore.models import operator_actor
 from opscore.redaction import redact_text
 from opscore.registry import STEP_KINDS
+from opscore.text import clean_reason
 
 WAITING = "words_approval"
 WITHHELD = "[withheld: it looks like a secret; words nobody may read can only be refused]"
@@ -241,13 +242,15 @@ def _not_as_shown(step, text: str, refusals: list[dict], digest: str) -> str:
 
 @transaction.atomic
 def refuse_words(step_id: int, *, user, reason: str) -> WordsApproval:
-    """A person refuses the words: the step fails, not to be retried, with the reason."""
-    if not reason.strip():
+    """A person refuses the words: the step fails, not to be retried, with the reason (kept
+    without what hides or reorders text: every surface refuses through here)."""
+    reason = clean_reason(reason)
+    if not reason:
         raise WordsRefused("a refusal needs a reason", status=400)
     step, text = _held(step_id, user)
     actor = operator_actor(user)
-    row = _record(step, text, WordsDecision.REFUSED, actor=actor, reason=reason.strip())
-    step.finish(StepStatus.FAILED, f"words refused by {actor}: {reason.strip()}")
+    row = _record(step, text, WordsDecision.REFUSED, actor=actor, reason=reason)
+    step.finish(StepStatus.FAILED, f"words refused by {actor}: {reason}")
     step.mission.finalize()
     return row
 

@@ -18,6 +18,7 @@ from missions.crawl import deadline_client
 from missions.models import OutboxMessage
 from opportunities.models import Notice
 from opscore import db
+from opscore.text import clean_reason
 
 WEBHOOK_TIMEOUT = 10
 MAX_DISMISS_REASON = 300  # Notice.dismiss_reason's column
@@ -109,8 +110,9 @@ class DismissRefused(ValueError):
 
 
 def dismiss(notice: Notice, *, actor: str, reason: str = "") -> Notice:
-    """A person's reason is kept whole or refused: it was cut to its column without a word."""
-    reason = reason.strip()
+    """A person's reason is kept whole or refused: it was cut to its column without a word. It
+    is optional, and kept without what hides or reorders text (measured so, too)."""
+    reason = clean_reason(reason)
     if len(reason) > MAX_DISMISS_REASON:
         raise DismissRefused(
             f"a reason is at most {MAX_DISMISS_REASON} characters ({len(reason)} given)"

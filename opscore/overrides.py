@@ -23,7 +23,7 @@ from opscore.policies import parse_policy
 from opscore.policy_names import known_part
 from opscore.registry import Registry
 from opscore.standing_orders import release_held_runs
-from opscore.text import strip_invisible
+from opscore.text import clean_reason
 
 OVERRIDE_KINDS: Registry = Registry("override kind")
 LANE_IN_FLIGHT: Registry = Registry("lane in-flight report")  # lane → () -> dict
@@ -103,12 +103,6 @@ def preview_override(name: str, target: str, expires: str | None = None) -> dict
         "already_in_force": in_force.id if in_force else None,
         "in_flight": kind.preview(target),
     }
-
-
-def clean_reason(reason) -> str:
-    """A reason as people will read it (admin, Stage, API, events): without the characters that
-    hide or reorder text, as a proposal's title and a mission's reason are kept."""
-    return strip_invisible(str(reason or "")).strip()
 
 
 def checked_reason(reason, *, needed_by: str = "an override") -> str:

@@ -15,3 +15,9 @@ def strip_invisible(text: str) -> str:
     text = _VARIATION_SELECTORS.sub("", text)
     cleaned = "".join(ch for ch in text if ch in KEEP or unicodedata.category(ch) != "Cf")
     return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", cleaned)
+
+
+def clean_reason(reason) -> str:
+    """A reason as people will read it (admin, Stage, API, events): without the characters that
+    hide or reorder text, as a proposal's title and a mission's reason are kept."""
+    return strip_invisible(str(reason or "")).strip()

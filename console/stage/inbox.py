@@ -14,14 +14,16 @@ from missions.models import Proposal, ProposalStatus, Step
 from missions.words import decide_words, held_for_words, held_words
 from opscore import four_eyes
 from opscore.four_eyes import why_not_approve_proposal, why_not_decide
+from opscore.text import clean_reason
 
 SHOWN = 25
 MAX_REASON = 2000  # the cards' inputs' maxlength: a longer reason comes only from a crafted POST
 
 
 def typed_reason(post) -> str:
-    """The reason as typed, or refused past MAX_REASON: it was cut there, without a word."""
-    reason = post.get("reason", "").strip()
+    """The reason as kept (hidden characters gone), or refused past MAX_REASON: it was cut
+    there, without a word."""
+    reason = clean_reason(post.get("reason", ""))
     if len(reason) > MAX_REASON:
         raise DecisionRefused(f"a reason is at most {MAX_REASON} characters ({len(reason)} given)")
     return reason
