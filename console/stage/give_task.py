@@ -16,6 +16,7 @@ from opscore.models import Agent
 from opscore.registry import STEP_KINDS
 
 FORM_KINDS = ["analyze", "write_content", "draft_tweet", "crawl", "post_tweet", "deploy"]
+MAX_TOKEN = 40  # the form sends 16 characters; the dedupe key (200) holds the rest
 
 
 def form_context(**extra) -> dict:
@@ -57,7 +58,10 @@ def give_task(request):
         "title": title,
         "steps": [{"kind": kind, "payload": payload_from(request, kind, title)}],
     }
-    token = request.POST.get("token", "")[:40]
+    token = request.POST.get("token", "")
+    if len(token) > MAX_TOKEN:  # cut, two tokens alike in their first 40 were one task
+        wrong = f"at most {MAX_TOKEN} characters ({len(token)} given); the form has a new one"
+        return not_submitted(request, {"token": [wrong]}, token="")
     if token:
         data["dedupe_key"] = f"stage-task:{request.user.pk}:{token}"
     try:
@@ -68,12 +72,14 @@ def give_task(request):
             cause_ref=f"stage:{request.user.get_username()}",
         )
     except ProposalInvalid as invalid:
-        context = form_context(
-            errors=field_errors_in_place(invalid.errors, kind),
-            values=request.POST.dict(),
-            token=token or secrets.token_urlsafe(12),
-        )
-        return render(request, "stage/_give_task.html", context, status=400)
+        return not_submitted(request, field_errors_in_place(invalid.errors, kind), token=token)
     answer = render(request, "stage/_give_task.html", form_context(proposal=result.proposal))
     answer["HX-Trigger"] = "stage-changed, task-given"  # strip, missions, approvals refresh
     return answer
+
+
+def not_submitted(request, errors: dict, *, token: str):
+    """The form again as typed, the errors in place; the same token unless it was refused."""
+    values = request.POST.dict()
+    context = form_context(errors=errors, values=values, token=token or secrets.token_urlsafe(12))
+    return render(request, "stage/_give_task.html", context, status=400)
