@@ -225,8 +225,16 @@ def refuse_owned_change(key: str, new_value: dict) -> None:
 
 def write_switch(key: str, row: Override, change: Callable[[dict], dict], why: str) -> None:
     current = Policy.objects.value(key).model_dump()
-    reason = f"{why}: {row.reason}"[:MAX_REASON]  # the version row's column, like the override's
+    reason = switch_note(why, row.reason)
     set_policy(key, change(current), actor=f"override:{row.id}", reason=reason)
+
+
+def switch_note(why: str, reason: str) -> str:
+    """The policy version's note holds the person's reason whole (cut to the column, it lost its
+    end): "lane paused: <reason>" when the column (500, as the override's) has room for both,
+    else the reason alone, the version's actor (override:N) naming what changed it."""
+    note = f"{why}: {reason}"
+    return note if len(note) <= MAX_REASON else reason
 
 
 def split_lane(target: str) -> tuple[str, str]:

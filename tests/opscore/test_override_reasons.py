@@ -9,7 +9,7 @@ from django.contrib.messages import get_messages
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from opscore.models import Event, Override
+from opscore.models import Event, Override, PolicyVersion
 from opscore.overrides import OverrideRefused, apply_override, lift_override
 
 pytestmark = pytest.mark.django_db
@@ -120,3 +120,29 @@ def test_the_api_keeps_reasons_without_hidden_characters_and_refuses_none_left(
     assert made["reason"] == "okevil quiet"
     assert (blank.status_code, blank.json()["errors"]) == (400, {"reason": ["required"]})
     assert lifted.json()["lift_reason"] == "okevil quiet"
+
+
+def lane_notes() -> list[str]:
+    versions = PolicyVersion.objects.filter(policy_id="lane_switches").order_by("version")
+    return [version.reason for version in versions]
+
+
+def test_the_policy_history_keeps_a_500_character_reason_whole(agent):
+    """It kept `lane paused: <reason>` cut to the column's 500 characters: the reason's end was
+    lost from the history. What the override did is its row's, named by the version's actor."""
+    whole = "r" * 497 + "end"
+    row = pause(whole)
+    lift_override(row.id, actor="operator:test", reason="calm")
+
+    assert lane_notes() == [whole, whole]
+    versions = PolicyVersion.objects.filter(policy_id="lane_switches")
+    assert {version.changed_by for version in versions} == {f"override:{row.id}"}
+    changed = Event.objects.filter(kind="policy.changed", tags__contains=["lane_switches"])
+    assert [event.summary for event in changed.order_by("id")] == [whole, whole]
+
+
+def test_the_policy_history_says_what_the_override_did_when_the_reason_leaves_room(agent):
+    row = pause("storm")
+    lift_override(row.id, actor="operator:test", reason="calm")
+
+    assert lane_notes() == ["lane paused: storm", "lane resumed: storm"]
