@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.management import call_command
 
-from missions.models import Step, text_digest
+from missions.models import Step, WordsApproval, text_digest
 from missions.words import refuse_words
 from missions.worker import handle_one_step
 from tests.factories import AgentFactory, make_approver, make_draft, make_step, propose
@@ -27,8 +27,11 @@ def held_post() -> Step:
 
 @pytest.fixture
 def refusal(db):
-    """The words refused by bea on one post, with a reason a bidi override tries to turn."""
-    row = refuse_words(held_post().id, user=make_approver("bea"), reason="off-brand \u202e!")
+    """The words refused by bea on one post, with a reason a bidi override tries to turn: a
+    reason is kept without it now (missions.words.refuse_words); one stored before that still
+    has it, and is shown inert."""
+    row = refuse_words(held_post().id, user=make_approver("bea"), reason="off-brand !")
+    WordsApproval.objects.filter(pk=row.pk).update(reason="off-brand \u202e!")
     at = row.created_at.isoformat(timespec="seconds")
     return f"refused before by operator:bea on S{row.step_id} ({at}): off-brand ⟨U+202E⟩!"
 
