@@ -9,19 +9,24 @@ the Anthropic SDK's httpx2 (httpcore2, the same interface) by the model provider
 which, so a deadline's timeout is the exception that stack maps (httpx2 maps no httpcore
 error, and would let it through as a fault nobody foresaw)."""
 
+import concurrent.futures
+import ipaddress
 import math
+import socket
+import threading
 import time
 from collections.abc import Callable
 
 import httpcore
 
 
-def time_left(deadline: float, timeout: float | None, core=httpcore) -> float | None:
+def time_left(deadline: float, timeout: float | None, core=httpcore, late=None) -> float | None:
     """The timeout for one network operation: what is left of the deadline, at most. None
-    (no timeout) only when neither sets one."""
+    (no timeout) only when neither sets one. Past the deadline, `late` (the stack's
+    ReadTimeout unless said) ends the call."""
     left = deadline - time.monotonic()
     if left <= 0:
-        raise core.ReadTimeout("the call's overall deadline passed")
+        raise (late or core.ReadTimeout)("the call's overall deadline passed")
     if timeout is not None and timeout <= left:
         return timeout
     return None if left == math.inf else left
@@ -53,14 +58,69 @@ class DeadlineStream(httpcore.NetworkStream):
         return self.stream.get_extra_info(info)
 
 
+def looked_up(host: str, port: int, timeout: float | None) -> list[str]:
+    """`host`'s addresses, or TimeoutError once `timeout` has passed without them. getaddrinfo
+    takes no timeout (only the resolver's own retries end it, often after 10-30 s), so it runs
+    in a thread of its own, left to finish alone (a daemon: it never holds the process)."""
+    found = concurrent.futures.Future()
+
+    def look_up():
+        try:
+            found.set_result(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as error:
+            found.set_exception(error)
+
+    threading.Thread(target=look_up, name=f"lookup {host}", daemon=True).start()
+    return list(dict.fromkeys(info[4][0] for info in found.result(timeout)))
+
+
+def is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 class DeadlineBackend(httpcore.NetworkBackend):
+    """Connects within the deadline, name lookup included: httpcore's own backend hands the
+    host name to socket.create_connection, whose lookup has no timeout and whose every address
+    gets the whole connect timeout again."""
+
     def __init__(self, deadline: Callable[[], float], core=httpcore):
         self.network, self.deadline, self.core = core.SyncBackend(), deadline, core
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        left = time_left(self.deadline(), timeout, self.core)
-        stream = self.network.connect_tcp(host, port, left, local_address, socket_options)
+        deadline = self.deadline()
+        if deadline == math.inf or is_address(host):
+            addresses = [host]  # no deadline: looked up as before, each connect its timeout
+        else:
+            addresses = self.addresses(host, port, deadline)
+        stream = self.connected(addresses, port, deadline, timeout, local_address, socket_options)
         return DeadlineStream(stream, self.deadline, self.core)
+
+    def addresses(self, host: str, port: int, deadline: float) -> list[str]:
+        """`host` looked up within what is left of the deadline. TLS still checks the name:
+        httpcore hands it to start_tls itself."""
+        late = self.core.ConnectTimeout
+        try:
+            return looked_up(host, port, time_left(deadline, None, self.core, late))
+        except TimeoutError:
+            raise late(f"the call's overall deadline passed looking up {host}") from None
+        except OSError as error:
+            raise self.core.ConnectError(str(error)) from error
+
+    def connected(self, addresses: list[str], port: int, deadline: float, timeout, *options):
+        """The first of `addresses` that connects, each given only what is left of the
+        deadline (at most `timeout`); none is tried once it has passed."""
+        failed = self.core.ConnectError("no address to connect to")
+        for address in addresses:
+            left = time_left(deadline, timeout, self.core, self.core.ConnectTimeout)
+            try:
+                return self.network.connect_tcp(address, port, left, *options)
+            except (self.core.ConnectError, self.core.ConnectTimeout) as error:
+                failed = error
+        raise failed
 
     def sleep(self, seconds: float) -> None:
         self.network.sleep(seconds)

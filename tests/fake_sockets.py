@@ -1,6 +1,7 @@
 """A model host behind fake sockets, on a monotonic clock only they (and pauses) move.
 
-It stands at the lowest I/O seam, `socket.create_connection`, so the real httpx/httpcore stack
+It stands at the lowest I/O seams, `socket.create_connection` and the deadline's name lookup
+(opscore.http_deadline.looked_up), so the real httpx/httpcore stack
 (and the Anthropic SDK's httpx2/httpcore2) runs above it as in production, handing every
 connect and read the timeout it would hand a real socket. A socket waits as a real one would:
 what comes later than its timeout ends the wait at the timeout (`TimeoutError`), and the
@@ -10,6 +11,7 @@ Only the test's own thread sees the fakes: a thread an earlier test left running
 keeper, a wake hook) keeps the real clock, sleep and network, and never moves this clock or
 takes this host's answers."""
 
+import ipaddress
 import math
 import socket
 import threading
@@ -60,17 +62,61 @@ class Host:
     answers: list = field(default_factory=list)
 
 
+@dataclass
+class Lookup:
+    """One name lookup's script: how long the resolver takes, and the addresses it gives."""
+
+    seconds: float = 0.0
+    addresses: list = field(default_factory=lambda: ["10.0.0.1"])
+
+
 class Network:
-    """`socket.create_connection`'s stand-in: the next connection plays the next Host.
-    `handed` is every (operation, timeout) a socket was given, in order."""
+    """`socket.create_connection`'s stand-in: the next connection plays the next Host, and a
+    name is first looked up as the next Lookup says (no lookup for an address). `handed` is
+    every (operation, timeout) a socket or a lookup was given, in order."""
 
     def __init__(self, clock: Clock, *hosts: Host):
-        self.clock, self.hosts, self.handed = clock, list(hosts), []
+        self.clock, self.hosts, self.handed, self.lookups = clock, list(hosts), [], []
         self.real_connect = socket.create_connection
+        self.real_looked_up = None
+
+    def install(self, monkeypatch) -> "Network":
+        """The fakes in place of the clock, the sockets and the name lookup."""
+        monkeypatch.setattr("time.monotonic", self.clock)
+        monkeypatch.setattr("socket.create_connection", self.create_connection)
+        import opscore.http_deadline
+
+        self.real_looked_up = opscore.http_deadline.looked_up
+        monkeypatch.setattr(opscore.http_deadline, "looked_up", self.looked_up)
+        return self
+
+    def looked_up(self, host: str, port: int, timeout: float | None) -> list:
+        """opscore.http_deadline.looked_up's stand-in: the lookup waited at most `timeout`."""
+        if not self.clock.mine():
+            return self.real_looked_up(host, port, timeout)
+        lookup = self.lookups.pop(0) if self.lookups else Lookup()
+        self.handed.append(("lookup", timeout))
+        self.clock.wait(lookup.seconds, timeout)
+        return list(lookup.addresses)
 
     def create_connection(self, address, timeout=None, source_address=None):
+        """As the real one: a name is looked up with no timeout at all, then each address is
+        tried with the whole `timeout` again."""
         if not self.clock.mine():
             return self.real_connect(address, timeout, source_address=source_address)
+        if is_name(address[0]):
+            return self.each_address(self.looked_up(address[0], address[1], None), timeout)
+        return self.connected(timeout)
+
+    def each_address(self, addresses: list, timeout):
+        for _address in addresses:
+            try:
+                return self.connected(timeout)
+            except TimeoutError as error:
+                failed = error
+        raise failed
+
+    def connected(self, timeout):
         host = self.hosts.pop(0) if self.hosts else Host(connect=math.inf)
         self.handed.append(("connect", timeout))
         self.clock.wait(host.connect, timeout)
@@ -113,3 +159,11 @@ class FakeSocket:
 
     def close(self):
         pass
+
+
+def is_name(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False

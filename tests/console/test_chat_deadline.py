@@ -15,7 +15,7 @@ from missions.threads import post_comment
 from opscore.llm import AnthropicProvider
 from opscore.models import LLMCall
 from tests.factories import AgentFactory, make_step
-from tests.fake_sockets import Clock, Host, Network
+from tests.fake_sockets import Clock, Host, Lookup, Network
 
 pytestmark = pytest.mark.django_db
 PROXIES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -64,9 +64,7 @@ def model_host(request, monkeypatch, settings):
     for name in PROXIES:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
-    network = Network(Clock())
-    monkeypatch.setattr("time.monotonic", network.clock)
-    monkeypatch.setattr("socket.create_connection", network.create_connection)
+    network = Network(Clock()).install(monkeypatch)
     AgentFactory(slug="coordinator")
     return network
 
@@ -166,3 +164,14 @@ def test_a_fault_too_near_the_deadline_for_another_try_says_so(model_host, setti
     assert model_host.timeouts("connect") == [20]
     assert "no time for another try within the 20 s a person waits" in answer.text
     assert "HTTP 503" in answer.text
+
+
+def test_a_name_lookup_that_hangs_ends_at_the_persons_deadline(model_host):
+    model_host.lookups.append(Lookup(seconds=300))
+    asked = model_host.clock.now
+
+    answer = send_message("what is running?", actor="operator:ann")
+
+    assert model_host.timeouts("lookup", "connect") == [20]
+    assert model_host.clock.now - asked == 20
+    assert "no model answer" in answer.text and TIMED_OUT in answer.text

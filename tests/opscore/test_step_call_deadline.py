@@ -9,7 +9,7 @@ import pytest
 
 from opscore.llm import LLMRequest, TransientLLMError, call_llm
 from opscore.models import LLMCall
-from tests.fake_sockets import Clock, Host, Network
+from tests.fake_sockets import Clock, Host, Lookup, Network
 
 pytestmark = pytest.mark.django_db
 PROXIES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -33,9 +33,7 @@ def model_host(request, monkeypatch, settings):
     for name in PROXIES:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
-    network = Network(Clock())
-    monkeypatch.setattr("time.monotonic", network.clock)
-    monkeypatch.setattr("socket.create_connection", network.create_connection)
+    network = Network(Clock()).install(monkeypatch)
     return network
 
 
@@ -89,3 +87,25 @@ def test_one_read_past_its_timeout_says_so(model_host, agent):
 
     assert model_host.timeouts("read") == [60]
     assert "past the 60 s one connect or read may take" in reason
+
+
+def test_a_name_lookup_that_hangs_ends_the_try_at_its_whole_reply_limit(model_host, agent):
+    model_host.lookups.append(Lookup(seconds=300))
+    asked = model_host.clock.now
+
+    reason = step_call(agent)
+
+    assert model_host.timeouts("lookup", "connect") == [180]
+    assert model_host.clock.now - asked == 180
+    assert TIMED_OUT in reason
+
+
+def test_after_a_slow_lookup_each_address_gets_only_what_is_left(model_host, agent):
+    model_host.lookups.append(Lookup(seconds=100, addresses=["10.0.0.1", "10.0.0.2"]))
+    asked = model_host.clock.now
+
+    reason = step_call(agent)
+
+    assert model_host.timeouts("lookup", "connect") == [180, 60, 20]
+    assert model_host.clock.now - asked == 180
+    assert TIMED_OUT in reason
