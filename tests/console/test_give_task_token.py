@@ -32,3 +32,10 @@ def test_a_token_past_40_characters_is_refused_in_place_not_cut(admin_client, ag
     assert 'value="Rotate logs"' in page
     assert "t" * 40 not in page  # a fresh token, not the refused one
     assert not Proposal.objects.exists()
+
+
+def test_a_refused_token_asks_for_the_form_again_not_for_a_field_marked_above(admin_client, agent):
+    refused = give(admin_client, "Rotate logs", "t" * 41).content.decode()
+
+    assert "Not submitted: the form was refreshed: submit it again." in refused
+    assert "marked above" not in refused  # no field is marked: the token was refused
