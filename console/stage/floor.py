@@ -14,7 +14,10 @@ TABLE = (216, 104)  # drawn 56 by 12
 COFFEE = (296, 152)  # drawn 8 by 9
 DESK_SIZE = (16, 10)
 TABLE_SEATS = [(26, 11), (30, 11), (34, 11), (26, 16), (30, 16), (34, 16)]  # tiles
-COFFEE_SPOTS = [(35, 20), (32, 21), (29, 22)]  # tiles: a queue of three at most, beside it
+# Tiles: a queue of three at most, beside the machine. The first stands a tile clear of it: a
+# step closer, its "coffee" state printed over the machine's "coffee" label on a phone (the
+# labels there are 5.6 px, each about 20 px wide, centred 16 px apart).
+COFFEE_SPOTS = [(34, 20), (32, 21), (29, 22)]
 
 
 def desk_of(index: int) -> tuple[int, int]:

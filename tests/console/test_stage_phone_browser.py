@@ -2,7 +2,8 @@
 socket, the time axes' words are readable on a phone (11 px and more, rendered) and never print
 over each other for a mission under a second, the swimlane's names never print over its steps
 and a long one is cut with an ellipsis in its box, whole in its tooltip, and an opened health
-strip stays open across its refresh.
+strip stays open across its refresh; in the office no agent's label prints over a piece of
+furniture's.
 Screenshots go to tests/artifacts/ (or OPS_SHOTS_DIR)."""
 
 import os
@@ -130,8 +131,21 @@ def the_office_reads_on_a_phone(browser, base, width):
     assert_readable_and_apart(page, "#office .label", width)
     sizes = page.evaluate(LABELS, "#office .agent .state")
     assert min(label["size"] for label in sizes) >= 11, f"states at {width} px"
+    no_agent_label_prints_over_the_furniture(page, width)
     page.screenshot(path=str(SHOTS / f"office-{width}.png"), full_page=True)
     page.close()
+
+
+def no_agent_label_prints_over_the_furniture(page, width):
+    """At 390 px the state of the first agent in the coffee queue ("coffee") printed over the
+    coffee machine's own "coffee" label."""
+    agents = page.evaluate(LABELS, "#office .agent .state, #office .agent .name")
+    furniture = page.evaluate(LABELS, "#office .label")
+    assert "coffee" in [label["text"] for label in agents]  # someone queues at the machine
+    clashes = [
+        (a["text"], f["text"]) for a in agents for f in furniture if overlap(a["box"], f["box"])
+    ]
+    assert clashes == [], f"agents' labels over the furniture's at {width} px"
 
 
 def an_open_health_strip_stays_open(browser, base):
