@@ -159,3 +159,20 @@ def crawled_page(agent, body: str):
         provenance="untrusted",
         source_url="https://evil.example/page",
     )
+
+
+def held_post(words="hello"):
+    """A post held for a person's word on its draft's `words` (missions.words): the draft a
+    step of its own that succeeded with them, the post run once by a worker and blocked."""
+    from missions.models import Artifact
+    from missions.worker import handle_one_step
+
+    publisher = AgentFactory(slug="publisher")
+    draft = make_step("draft_tweet", agent=publisher, status="succeeded")
+    Artifact.objects.create(step=draft, kind="draft_tweet", title="t", body=words)
+    post = make_step("post_tweet", agent=publisher)
+    post.depends_on.add(draft)
+    handle_one_step("w1")
+    post.refresh_from_db()
+    assert post.blocked_code == "words_approval"
+    return post

@@ -9,26 +9,13 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import mcp_types as types
 import pytest
 
+from tests.console.test_agent_mcp_stdio import HELLO
 from tests.processes import ROOT
 
 pytestmark = pytest.mark.slow
 
-HELLO = [
-    {
-        "jsonrpc": "2.0",
-        "id": 0,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": types.DEFAULT_NEGOTIATED_VERSION,
-            "capabilities": {},
-            "clientInfo": {"name": "closes-early", "version": "1"},
-        },
-    },
-    {"jsonrpc": "2.0", "method": "notifications/initialized"},
-]
 TOOL = {"name": "claim-jobs", "description": "claim", "inputSchema": {"type": "object"}}
 
 

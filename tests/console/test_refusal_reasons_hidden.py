@@ -9,12 +9,11 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
 
-from missions.models import Artifact, Proposal, Step, WordsApproval
-from missions.worker import handle_one_step
+from missions.models import Proposal, Step, WordsApproval
 from opportunities.models import Notice
 from opportunities.notices import dismiss, notify
 from opscore.models import Event
-from tests.factories import AgentFactory, make_step, propose
+from tests.factories import AgentFactory, held_post, propose
 
 pytestmark = pytest.mark.django_db
 TOKEN = "test-token-0123456789-0123456789"
@@ -42,18 +41,6 @@ def approver(name="alice"):
 
 def pending():
     return propose(AgentFactory(slug="publisher"), "deploy", title="Ship it")
-
-
-def held_post():
-    publisher = AgentFactory(slug="publisher")
-    draft = make_step("draft_tweet", agent=publisher, status="succeeded")
-    Artifact.objects.create(step=draft, kind="draft_tweet", title="t", body="hello")
-    post = make_step("post_tweet", agent=publisher)
-    post.depends_on.add(draft)
-    handle_one_step("w1")
-    post.refresh_from_db()
-    assert post.blocked_code == "words_approval"
-    return post
 
 
 def cli(*args):

@@ -4,12 +4,11 @@ reason (300, its column), and the feed's filters (matched whole, as typed)."""
 
 import pytest
 
-from missions.models import Artifact, Proposal, Step, WordsApproval
-from missions.worker import handle_one_step
+from missions.models import Proposal, Step, WordsApproval
 from opportunities.models import Notice
 from opportunities.notices import notify
 from opscore.actions import record_event
-from tests.factories import AgentFactory, make_step, propose
+from tests.factories import AgentFactory, held_post, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -33,18 +32,6 @@ def test_a_rejection_reason_of_2000_characters_is_kept_whole(admin_client, agent
     admin_client.post(f"/stage/approvals/{proposal.id}", card)
 
     assert Proposal.objects.get(pk=proposal.pk).reason == "r" * 2000
-
-
-def held_post():
-    publisher = AgentFactory(slug="publisher")
-    draft = make_step("draft_tweet", agent=publisher, status="succeeded")
-    Artifact.objects.create(step=draft, kind="draft_tweet", title="t", body="hello")
-    post = make_step("post_tweet", agent=publisher)
-    post.depends_on.add(draft)
-    handle_one_step("w1")
-    post.refresh_from_db()
-    assert post.blocked_code == "words_approval"
-    return post
 
 
 def test_a_words_refusal_reason_past_2000_characters_is_refused_and_decides_nothing(admin_client):

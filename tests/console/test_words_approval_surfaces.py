@@ -10,24 +10,11 @@ from django.contrib.auth.models import Permission, User
 from django.core.management import CommandError, call_command
 
 from missions.models import Artifact, Step, text_digest
-from missions.worker import handle_one_step
-from tests.factories import AgentFactory, make_step
+from tests.factories import AgentFactory, held_post, make_step
 
 pytestmark = pytest.mark.django_db
 TOKEN = "test-token-0123456789-0123456789"
 WORDS = "go \u202eevil"
-
-
-def held_post(words=WORDS):
-    publisher = AgentFactory(slug="publisher")
-    draft = make_step("draft_tweet", agent=publisher, status="succeeded")
-    Artifact.objects.create(step=draft, kind="draft_tweet", title="t", body=words)
-    post = make_step("post_tweet", agent=publisher)
-    post.depends_on.add(draft)
-    handle_one_step("w1")
-    post.refresh_from_db()
-    assert post.blocked_code == "words_approval"
-    return post
 
 
 def approver(name="alice"):
@@ -50,7 +37,7 @@ def api(client, settings):
 
 
 def test_the_api_shows_the_words_and_approves_only_the_ones_with_that_digest(api):
-    post = held_post()
+    post = held_post(WORDS)
     approver()
     User.objects.create_user("bob", password="x")
     url = f"/api/ops/steps/{post.id}/approve-words"
@@ -78,7 +65,7 @@ def test_the_api_shows_the_words_and_approves_only_the_ones_with_that_digest(api
 def test_the_api_shows_a_posts_own_words_and_no_digest_where_none_are_written(api):
     """A post carrying its own text showed "words": "" with the sha256 of nothing, as if it
     would post nothing; one whose draft was not written yet showed that same digest."""
-    held = held_post()
+    held = held_post(WORDS)
     publisher = AgentFactory(slug="publisher")
     own = make_step("post_tweet", agent=publisher, payload={"text": "We shipped!"})
     draft = make_step("draft_tweet", agent=publisher)
@@ -96,7 +83,7 @@ def test_the_api_shows_a_posts_own_words_and_no_digest_where_none_are_written(ap
 
 
 def test_the_api_refuses_words_with_a_reason_and_the_step_fails(api):
-    post = held_post()
+    post = held_post(WORDS)
     approver()
     url = f"/api/ops/steps/{post.id}/refuse-words"
 
@@ -116,7 +103,7 @@ def cli(*args):
 
 
 def test_the_cli_lists_held_words_and_approves_them_by_digest(db):
-    post = held_post()
+    post = held_post(WORDS)
     approver()
 
     listed = json.loads(cli("list", "--json"))["held"]
@@ -134,7 +121,7 @@ def test_the_cli_lists_held_words_and_approves_them_by_digest(db):
 def test_the_cli_list_says_how_many_more_wait_than_it_shows(db, monkeypatch):
     """It stopped at its hundredth card without saying more posts waited."""
     monkeypatch.setattr("console.management.commands.words.LISTED", 1)
-    first = held_post()
+    first = held_post(WORDS)
     held_post("second words")
 
     listed = cli("list")
@@ -161,7 +148,7 @@ def test_the_cli_list_prints_no_words_over_others_nor_a_card_of_their_own(db):
 
 
 def test_the_stage_inbox_shows_the_held_words_counts_them_and_approves_them(client):
-    post = held_post()
+    post = held_post(WORDS)
     client.force_login(approver())
 
     panel = client.get("/stage/approvals").content.decode()
@@ -180,7 +167,7 @@ def test_the_stage_inbox_shows_the_held_words_counts_them_and_approves_them(clie
 
 
 def test_the_admin_step_page_shows_the_words_and_approves_them(client):
-    post = held_post()
+    post = held_post(WORDS)
     alice = approver()
     alice.is_staff = True
     alice.save()
