@@ -4,6 +4,7 @@ coding lane ran (its output ends a moment before it can be reaped)."""
 
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -16,9 +17,13 @@ WAITS_FOR_ITS_INPUT = [sys.executable, "-c", "import sys; sys.stdin.read()"]
 
 @pytest.fixture
 def sleeping_is_polling(monkeypatch):
-    """Any sleep while the test runs is subprocess's polling: fail it."""
+    """Any sleep in the test's own thread is subprocess's polling: fail it. Another thread's
+    (a lease keeper an earlier test left in this process) sleeps as ever."""
+    test_thread, sleep = threading.current_thread(), time.sleep
 
     def polled(seconds):
+        if threading.current_thread() is not test_thread:
+            return sleep(seconds)
         raise AssertionError(f"slept {seconds}s waiting for a child")
 
     monkeypatch.setattr(time, "sleep", polled)
