@@ -11,11 +11,12 @@ from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
-from coding import loop, spare
+from coding import conclusion, spare
 from coding.box import jail_command
 from coding.checks import Change
+from coding.conclusion import ready_for_review
 from coding.driver import handle_one_run
-from coding.loop import count_pass, ready_for_review
+from coding.loop import count_pass
 from coding.models import CodingRun
 from coding.runners import Report
 from coding.worktrees import ReviewCommit
@@ -196,7 +197,8 @@ def test_a_pass_that_fails_after_its_move_was_told_leaves_no_git_waiting(
     def failing(*args):
         raise RuntimeError("the row's fields could not be built")
 
-    monkeypatch.setattr(loop, "run_fields", failing)  # after the move, before git is waited for
+    # after the move, before git is waited for
+    monkeypatch.setattr(conclusion, "run_fields", failing)
     run = new_run(coding_repo, "@greet", mode="single-shot")
 
     assert handle_one_run()
@@ -296,12 +298,11 @@ def test_the_next_pass_finds_its_box_builder_waiting(coding_repo, box_builders):
 def test_a_review_move_that_fails_still_leaves_the_passs_row(coding_repo, monkeypatch):
     """The patch file cannot be written (a full disk): the move to review rolls back alone, the
     pass's row commits, and the run fails saying why."""
-    import coding.loop
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(coding.loop, "write_patch", full_disk)
+    monkeypatch.setattr(conclusion, "write_patch", full_disk)
     run = new_run(coding_repo, "@greet", mode="single-shot")
 
     assert handle_one_run()
