@@ -6,9 +6,14 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
+from missions.draft_checks import (
+    check_after_steps,
+    check_goal,
+    cites_untrusted_content,
+    find_duplicate,
+)
 from missions.gates import RESERVED_FOR_GOALS, auto_approvable, first_refusal, reserve_for_goals
 from missions.models import (
-    Goal,
     Mission,
     Proposal,
     ProposalStatus,
@@ -17,13 +22,11 @@ from missions.models import (
     StepDependency,
     in_seconds,
 )
-from missions.provenance import artifact_untrusted, event_row_untrusted, step_untrusted
 from missions.schemas import ProposalDraft, ProposalInvalid
 from opscore.actions import record_event, unsaved_event
 from opscore.lanes import drop_refusal
 from opscore.models import Agent, Event, Policy
 from opscore.policies import SCHEMAS
-from opscore.registry import STEP_KINDS
 
 
 @dataclass(frozen=True)
@@ -106,9 +109,9 @@ def submit_proposal(
     `within`: the caller's IntakePass, when it submits many proposals in one transaction.
     """
     draft = ProposalDraft.parse(data)
-    _check_after_steps(draft)
-    _check_goal(draft)
-    existing = _find_duplicate(draft)
+    check_after_steps(draft)
+    check_goal(draft)
+    existing = find_duplicate(draft)
     if existing:
         return IntakeResult.of(existing, created=False)
     within = within or IntakePass()
@@ -122,7 +125,7 @@ def submit_proposal(
             return IntakeResult.of(proposal, created=True, steps=steps)
     except Exception as error:
         within.forget(draft.agent, events_before)
-        existing = _find_duplicate(draft) if isinstance(error, IntegrityError) else None
+        existing = find_duplicate(draft) if isinstance(error, IntegrityError) else None
         if existing is None:
             raise
         return IntakeResult.of(existing, created=False)
@@ -142,7 +145,7 @@ def _new_proposal(
     untrusted_reason="",
     handed_by=None,
 ) -> Proposal:
-    why = untrusted_reason or _cites_untrusted_content(draft, cause_event)
+    why = untrusted_reason or cites_untrusted_content(draft, cause_event)
     if untrusted and not why:
         why = f"from {source} input marked untrusted"
     return Proposal(
@@ -162,63 +165,6 @@ def _new_proposal(
         untrusted=bool(why),
         untrusted_reason=why[:300],
     )
-
-
-def _check_after_steps(draft: ProposalDraft) -> None:
-    """Bad input, not a refusal: a dependency on a step that does not exist writes nothing."""
-    wanted = {i for spec in draft.steps for i in spec.after_steps}
-    if not wanted:
-        return
-    found = set(Step.objects.filter(pk__in=wanted).values_list("pk", flat=True))
-    errors = {
-        f"steps.{index}.after_steps": [f"no step {i}" for i in spec.after_steps if i not in found]
-        for index, spec in enumerate(draft.steps)
-        if set(spec.after_steps) - found
-    }
-    if errors:
-        raise ProposalInvalid(errors)
-
-
-def _check_goal(draft: ProposalDraft) -> None:
-    """Work names the goal it serves here, at the intake, and only an active one."""
-    if draft.goal is None:
-        return
-    goal = Goal.objects.filter(pk=draft.goal).only("status").first()
-    if goal is None:
-        raise ProposalInvalid({"goal": [f"no goal {draft.goal}"]})
-    if not goal.is_active:
-        raise ProposalInvalid({"goal": [f"G{draft.goal} is closed: no work can serve it now"]})
-
-
-def _cites_untrusted_content(draft: ProposalDraft, cause_event) -> str:
-    """A proposal built from crawled (untrusted) content must not run without a human: an
-    injected page cannot make an agent deploy or post. Its cause event, the artifacts it cites
-    and the existing steps whose words it takes answer for it. Why it is untrusted, or ''."""
-    if cause_event is not None:
-        why = event_row_untrusted(cause_event)
-        if why:
-            return f"caused by event {cause_event.id}: {why}"
-    cited = [s.payload.get("artifact_id") for s in draft.steps]
-    for artifact_id in (a for a in cited if isinstance(a, int)):
-        why = artifact_untrusted(artifact_id)
-        if why:
-            return f"cites {why}"
-    for step_id in (i for s in draft.steps if _fed_by_steps(s.kind) for i in s.after_steps):
-        why = step_untrusted(step_id)
-        if why:
-            return f"waits on S{step_id}: {why}"
-    return ""
-
-
-def _fed_by_steps(kind: str) -> bool:
-    """A kind that takes a field from a step it waits for (post_tweet posts their draft)."""
-    return any(field.or_from for field in STEP_KINDS[kind].fields)
-
-
-def _find_duplicate(draft: ProposalDraft) -> Proposal | None:
-    if not draft.dedupe_key:
-        return None
-    return Proposal.objects.filter(dedupe_key=draft.dedupe_key).first()
 
 
 def _lock_agent(draft: ProposalDraft, within: IntakePass) -> Agent:
