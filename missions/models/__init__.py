@@ -26,14 +26,12 @@ from missions.models.loop import (
     TriggerRule,
     TriggerSkip,
 )
+from missions.models.missions import MISSION_TERMINAL, Mission, MissionStatus
 from missions.models.proposals import Proposal, ProposalSource, ProposalStatus, RejectionCode
 from missions.models.steps import (
-    MISSION_TERMINAL,
     STEP_OPEN,
     STEP_TERMINAL,
     AttemptOutcome,
-    Mission,
-    MissionStatus,
     Step,
     StepAttempt,
     StepDependency,

@@ -7,6 +7,9 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
 
+from missions.models.effects import Artifact
+from missions.models.steps import Step
+from missions.models.words import WordsApproval, text_digest
 from missions.text import reveal_invisible
 from opscore.db import start_of_today
 from opscore.digests import content_digest
@@ -62,9 +65,6 @@ def written_by(step_ids: list[int], refused: dict | None = None) -> list[dict]:
     post_tweet waiting on a draft posts that draft's words (the newest), so its card shows
     them, or says that none are written yet; and, beside words a person refused before, that
     refusal (`refused`: refused_before's answer)."""
-    from missions.models.steps import Step  # steps.py imports this module
-    from missions.models.words import text_digest
-
     steps = Step.objects.filter(pk__in=step_ids).prefetch_related("artifacts").order_by("id")
     made = [(step, sorted(step.artifacts.all(), key=lambda a: a.id)) for step in steps]
     return [
@@ -87,8 +87,6 @@ def written_by(step_ids: list[int], refused: dict | None = None) -> list[dict]:
 def written_texts(step_ids) -> dict[str, list[str]]:
     """The exact words those steps have written, for the approval's digest: approving a card
     that showed them approves them (missions.words), and a newer one is not covered."""
-    from missions.models.effects import Artifact  # effects.py imports steps.py, which imports us
-
     rows = Artifact.objects.filter(step__in=step_ids).order_by("id")
     written = {str(i): [] for i in step_ids}
     for step_id, body in rows.values_list("step_id", "body"):
@@ -106,8 +104,6 @@ def own_words(kind: str, payload: dict) -> list[str]:
 def refused_before(content: dict) -> dict[str, list[dict]]:
     """digest → the refusals of words the card shows that a post would post (a draft written,
     a post's own text): a person's refusal elsewhere is shown beside the same words here."""
-    from missions.models.words import WordsApproval  # words.py imports steps.py, which imports us
-
     texts = [text for texts in content.get("written", {}).values() for text in texts]
     for spec in content["steps"]:
         texts += own_words(spec["kind"], spec.get("payload") or {})
@@ -273,8 +269,6 @@ class Proposal(models.Model):
         """The steps it would run, as an approver reads them: every field, nothing cut, and
         the refusals of words they would post. `content`: the shown_content whose digest the
         card carries, so what a card shows and what its digest binds are one read."""
-        from missions.models.words import text_digest
-
         content = self.shown_content() if content is None else content
         refused = content.get("refused_before", {})
         return [
