@@ -204,7 +204,6 @@ def box_spec(
     shared = shared or shared_mounts(worktree, egress)
     mounts, readable, writable = box_mounts(worktree, home, limits, shared, fresh)
     (box / "root").mkdir(exist_ok=True)
-    devices = [f"/dev/{name}" for name in jail.DEVICES]
     return {
         "argv": argv,
         "cwd": str(worktree),
@@ -215,6 +214,17 @@ def box_spec(
         "uid": uid,
         "gid": gid,
         "limits": rlimits(limits),
+        **reach(readable, writable, egress),
+    }
+
+
+def reach(readable: list[str], writable: list[str], egress) -> dict:
+    """What the command may reach beyond its mounts' own modes: Landlock (coding/confine.py)
+    lets it read and write only its mounts, /proc and the devices jail.py binds, and connect
+    only to the box's proxy port, which its init forwards to the driver's socket in `egress`
+    (coding/loopback.py); without egress, no port at all."""
+    devices = [f"/dev/{name}" for name in jail.DEVICES]
+    return {
         "landlock": True,
         "read": [*readable, "/proc", "/dev"],
         "write": [*writable, "/tmp", *devices],

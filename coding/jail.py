@@ -236,26 +236,41 @@ def main() -> None:
         elif last:
             launch(box, outer=True)
         else:
-            child = os.fork()
-            if child == 0:
-                try:  # only the outer process goes back round the loop
-                    for later in boxes[n + 1 :]:
-                        os.close(later["out"])
-                        os.close(later["go"])
-                    launch(box)
-                finally:
-                    os._exit(126)
+            child = launch_earlier(box, boxes[n + 1 :])
         if box.get("hold") == 0:  # the spec's socket is the first box's alone
             quiet_stdin()
         if not last:  # the earlier box's output ends with its launch: the driver reads on
-            following = boxes[n + 1].pop("out")
-            os.dup2(following, 1)
-            os.dup2(following, 2)
-            os.close(following)
-            boxes[n + 1]["hold"] = boxes[n + 1].pop("go")  # its command waits on it
+            take_over(boxes[n + 1])
         _, status = os.waitpid(child, 0)  # its status is in its report
         if last:
             exit_as(status)
+
+
+def launch_earlier(box: dict, later: list[dict]) -> int:
+    """A box that others follow, launched in a process forked for it (the launch's pid): only
+    the outer process goes back round main's loop, and the forked one closes every later
+    box's pipes first, so no process of this box ever holds their output or their go."""
+    child = os.fork()
+    if child == 0:
+        try:
+            for following in later:
+                os.close(following["out"])
+                os.close(following["go"])
+            launch(box)
+        finally:
+            os._exit(126)
+    return child
+
+
+def take_over(following: dict) -> None:
+    """The outer process writes to the next box's own pipe from now on (the earlier box's
+    launch, forked already, keeps the old output and lets it go when its box is gone), and
+    that box's command waits on its go."""
+    out = following.pop("out")
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)
+    following["hold"] = following.pop("go")  # its command waits on it
 
 
 def standing_by() -> tuple[int, int]:

@@ -30,6 +30,7 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from django.conf import settings
 
@@ -123,36 +124,89 @@ def run_boxed(
     `ready()`: called before the command starts — with a spare, while its box is built.
     `meanwhile()`: the driver's own work, done once the command is told to start, while it
     runs (its output waits in the pipe)."""
-    if not argv or shutil.which(argv[0], path=boxed_env().get("PATH")) is None:
-        raise HarnessMissing(f"{argv[0] if argv else '(empty)'} is not installed or not on PATH")
+    refuse_missing(argv)
     worktree = Path(real_path(cwd))
     box, variables = box_folders(worktree, env, egress)
-    log, chained = box / f"{slug(name)}.log", [] if egress else list(then)
-    chained = chained[:1] if spare else chained
+    log, chained = box / f"{slug(name)}.log", riding(then, egress, spare)
     with egress_door(egress) as door, open(log, "wb") as out:
         how = (argv, worktree, box, limits, variables, door, fresh_home, chained, log.stem)
-        command, spawn_env, setup, notes, pipes = spawning(*how, spare=spare)
-        if ready is not None and command is not None:
-            ready()
-        started = time.monotonic()
-        process = launch(command, spawn_env, setup, pipes, worktree, spare)
-        for item in chained if pipes else ():
-            item.launched(process)
-        if on_start is not None:
-            on_start(process.pid)
-        if command is None:
-            spare.go(ready)
-        if meanwhile is not None:
-            meanwhile()
-        deadline = started + limits.seconds
-        timed_out, total = pump(process, out, limits, deadline, last=not pipes)
-        notes += refusal_notes(door)
+        spawn = spawning(*how, spare=spare)
+        running = start_launch(spawn, worktree, spare, chained, on_start, ready, meanwhile)
+        pumped = running.pumped(out, limits)
+        notes = spawn.notes + refusal_notes(door)
     overflow = disarm([worktree, Path(variables["HOME"])])  # its box is gone; a chained one waits
-    for item in chained if timed_out else ():
-        item.lost()  # killed with the launch
-    seconds = time.monotonic() - started
-    done = finished(process, log, limits, seconds, timed_out, total, notes, last=not pipes)
-    return replace(done, overflow=overflow)
+    return running.ended(log, limits, pumped, notes, overflow)
+
+
+def refuse_missing(argv: list[str]) -> None:
+    """Before any folder or box is made: a command that is not installed here is said as
+    such (a harness's run blocks until the operator installs it), not as a failed launch."""
+    if not argv or shutil.which(argv[0], path=boxed_env().get("PATH")) is None:
+        raise HarnessMissing(f"{argv[0] if argv else '(empty)'} is not installed or not on PATH")
+
+
+def riding(then, egress, spare) -> list:
+    """The checks chained into this launch: none with egress (the tests have no network at
+    all: they are boxed afresh, coding/chain.py), and one at most with a spare (it has room
+    for one)."""
+    chained = [] if egress else list(then)
+    return chained[:1] if spare else chained
+
+
+class Spawn(NamedTuple):
+    """How spawning() says to start the command: `command` None hands the spec (`env`) to a
+    spare; `pipes` are the chained boxes' write ends, the launch's to keep."""
+
+    command: list[str] | None
+    env: dict
+    setup: object
+    notes: list[str]
+    pipes: list[int]
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A launch under way: what run_boxed reads of it once its command has ended."""
+
+    process: subprocess.Popen
+    started: float  # monotonic, just before the launch: its time limit counts from here
+    last: bool  # no chained box follows in it: the output ends with this command
+    chained: list
+
+    def pumped(self, out, limits: Limits) -> tuple:
+        """(timed out, bytes printed): its output into `out` until it ends or its time is up."""
+        return pump(self.process, out, limits, self.started + limits.seconds, last=self.last)
+
+    def ended(self, log: Path, limits: Limits, pumped, notes: list[str], overflow) -> Finished:
+        """How the command ended; a chained check that its timeout killed with it is lost."""
+        timed_out, total = pumped
+        for item in self.chained if timed_out else ():
+            item.lost()  # killed with the launch
+        seconds = time.monotonic() - self.started
+        done = finished(self.process, log, limits, seconds, timed_out, total, notes, last=self.last)
+        return replace(done, overflow=overflow)
+
+
+def start_launch(
+    spawn: Spawn, worktree: Path, spare, chained, on_start, ready, meanwhile
+) -> Launch:
+    """The launch, each step in the order the driver relies on: `ready()` before the command
+    can start (with a spare, while its box is built); the chained checks and `on_start` told
+    of the process group before any waiting, so a cancel can kill it whole; a spare's command
+    told to go; then the driver's own work (`meanwhile`) while the command runs."""
+    if ready is not None and spawn.command is not None:
+        ready()
+    started = time.monotonic()
+    process = launch(spawn.command, spawn.env, spawn.setup, spawn.pipes, worktree, spare)
+    for item in chained if spawn.pipes else ():
+        item.launched(process)
+    if on_start is not None:
+        on_start(process.pid)
+    if spawn.command is None:
+        spare.go(ready)
+    if meanwhile is not None:
+        meanwhile()
+    return Launch(process, started, last=not spawn.pipes, chained=chained)
 
 
 def box_folders(worktree: Path, env, egress) -> tuple[Path, dict]:
@@ -229,7 +283,7 @@ def spawning(
     if missing:  # the machine's whole network, so no proxy address to point at
         note = f"ran UNCONFINED (OPS_CODING_ALLOW_UNCONFINED): {missing}"
         plain = {k: v for k, v in variables.items() if k not in egress_env()}
-        return argv, plain, limits_in_child(limits), [note], []
+        return Spawn(argv, plain, limits_in_child(limits), [note], [])
     egress = door.path.parent if door is not None else None
     home = Path(variables["HOME"])
     shared = shared_mounts(worktree, egress)  # a launch with egress chains nothing
@@ -239,8 +293,8 @@ def spawning(
     hand_over([worktree, home], spec["uid"], spec["gid"])
     pipes = [fd for then in spec["then"] for fd in (then["out"], then["go"])]
     if spare is not None:
-        return None, spec, None, [], pipes
-    return jail_command(), jail_env(spec), None, [], pipes
+        return Spawn(None, spec, None, [], pipes)
+    return Spawn(jail_command(), jail_env(spec), None, [], pipes)
 
 
 def limits_in_child(limits: Limits):
