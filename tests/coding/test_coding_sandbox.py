@@ -3,8 +3,7 @@ would try fails inside the box, and the world outside is untouched (issue 26).
 
 The harness (tests/fake_harness/hostile.py) writes what each attempt got into its worktree;
 the tests read that and look at the outside world themselves. What it leaves in its worktree
-and HOME is read by the driver outside the box (its git, the HOME it sets up, the diff it
-measures): none of that may run, write or miscount anything the harness chose.
+and HOME for the driver outside the box is test_coding_driver_traps's.
 """
 
 import json
@@ -160,40 +159,6 @@ def test_the_repository_git_directory_is_read_only_to_the_harness(attack, tmp_pa
     assert not (tmp_path / "pwned").exists()
 
 
-def test_the_driver_git_runs_no_hook_fsmonitor_or_global_config_planted_for_it(
-    coding_repo, tmp_path, monkeypatch
-):
-    pwned = tmp_path / "pwned"
-    hook = f"#!/bin/sh\ntouch {pwned}\n"
-    hooks = Path(coding_repo.path, ".git", "hooks")
-    for name in ("post-checkout", "pre-commit", "post-commit", "post-index-change"):
-        (hooks / name).write_text(hook)
-        (hooks / name).chmod(0o755)
-    evil = tmp_path / "fsmonitor"
-    evil.write_text(hook)
-    evil.chmod(0o755)
-    sh("git", "config", "core.fsmonitor", str(evil), cwd=coding_repo.path)
-    home = tmp_path / "operator-home"
-    home.mkdir()
-    (home / ".gitconfig").write_text(f"[core]\n\thooksPath = {hooks}\n\tfsmonitor = {evil}\n")
-    monkeypatch.setenv("HOME", str(home))
-
-    run = new_run(coding_repo, "@greet")
-    assert handle_one_run()
-
-    run.refresh_from_db()
-    assert run.status == "waiting_for_review" and run.head_sha
-    assert not pwned.exists()
-
-
-def test_a_git_pointer_rewritten_by_the_harness_fails_the_run_and_runs_nothing(attack, tmp_path):
-    run = attack("git_pointer")
-
-    assert findings(run)["git_pointer"].startswith("ok")  # its own worktree: allowed
-    assert run.status == "failed" and "tampered with" in run.reason
-    assert not (tmp_path / "pwned").exists()
-
-
 def test_nothing_the_harness_leaves_in_its_home_reaches_the_tests(attack, coding_repo):
     coding_repo.test_command = ["sh", "-c", 'ls -A "$HOME" > home-seen.txt; cat ~/.gitconfig']
     coding_repo.save()
@@ -273,59 +238,6 @@ def test_a_gigabyte_of_output_is_capped_in_a_file_and_not_held_in_memory(attack,
     assert any("output cut at 1000000 bytes" in n for n in sandbox_notes(run))
 
 
-def test_a_rewritten_git_pointer_gets_no_directory_of_its_choosing_into_the_next_box(tmp_path):
-    from coding.gitview import git_dirs
-
-    secret = tmp_path / "operator" / ".ssh"
-    (secret / "worktrees" / "x").mkdir(parents=True)
-    (secret / "objects").mkdir()
-    tree = tmp_path / "run-1" / "tree"
-    tree.mkdir(parents=True)
-    (tree / ".git").write_text(f"gitdir: {secret / 'worktrees' / 'x'}\n")
-
-    assert git_dirs(tree) == (None, None)
-
-
-# forged_linked_worktree: the pointer kept, aimed at a linked worktree forged in the worktree;
-# gitdir_fifo: the same, its `gitdir` a FIFO the driver would wait on forever.
-PLANTED = ["git_dir_of_its_own", "worktree_as_repository", "forged_linked_worktree", "gitdir_fifo"]
-
-
-@pytest.mark.parametrize("planted", PLANTED)
-def test_a_repository_planted_for_the_git_pointer_runs_nothing_in_the_driver(
-    attack, tmp_path, planted
-):
-    run = attack(planted)
-
-    assert not (tmp_path / "pwned").exists()  # the driver's git ran none of its filters
-    assert findings(run)[planted].startswith("ok"), findings(run)  # its own worktree: allowed
-    assert run.status == "failed" and "tampered with" in run.reason, run.reason
-
-
-def test_a_link_planted_as_homes_git_config_is_not_written_through(attack, coding_repo):
-    coding_repo.lint_command = ["true"]  # a second box after the harness's: HOME is set up again
-    coding_repo.save()
-
-    run = attack("home_gitconfig_link")
-
-    assert findings(run)["home_gitconfig_link"].startswith("ok")  # its own HOME: allowed
-    assert not os.path.lexists(attack.targets["planted"])
-    assert run.status == "waiting_for_review", run.reason
-
-
-def test_a_file_name_cannot_hide_changed_files_from_the_cap_and_a_nested_repository_runs_nothing(
-    attack, tmp_path
-):
-    run = attack("numstat_cut", "nested_repository", caps={"max_changed_files": 3})
-
-    assert not (tmp_path / "pwned").exists()
-    assert run.status == "failed" and "changed-files cap" in run.reason, run.reason
-    counted = run.iterations.get().changed_files
-    assert counted >= 9, counted  # .gitattributes, five files, filtered.txt, findings, sub
-    kept = Path(run.patch_ref).read_text()  # the failed run's worktree is gone, its work kept
-    assert "+++ b/0 diff --git x" in kept and "+Subproject commit " in kept
-
-
 def test_the_tests_box_cannot_read_its_init_forked_from_the_launch_that_held_the_harness_secrets(
     attack, coding_repo, settings
 ):
@@ -355,16 +267,6 @@ def test_a_key_the_harness_puts_in_its_uids_keyring_does_not_outlive_its_pass(at
     assert findings(run)["keyring_plant"].startswith("blocked"), findings(run)
 
 
-def test_a_nul_byte_in_what_the_tests_print_does_not_fail_the_run(attack, coding_repo):
-    coding_repo.test_command = ["sh", "-c", r"printf 'binary\000output\n'"]
-    coding_repo.save()
-
-    run = attack()
-
-    assert run.status == "waiting_for_review", run.reason
-    assert "binary\N{REPLACEMENT CHARACTER}output" in run.iterations.get().test_output
-
-
 def test_a_command_that_crashes_dumps_no_core_even_through_a_piped_core_pattern(
     attack, coding_repo
 ):
@@ -377,13 +279,6 @@ def test_a_command_that_crashes_dumps_no_core_even_through_a_piped_core_pattern(
     assert "core limit (1, 1)" in run.iterations.get().test_output  # 0 is ignored for a pipe
 
 
-def test_a_file_that_is_not_utf8_or_a_symlink_loop_is_measured_committed_and_cleaned_up(attack):
-    run = attack("not_utf8", "symlink_loop")
-
-    assert run.status == "waiting_for_review", run.reason
-    assert "latin1.txt" in run.diff_stats["files"]
-
-
 def test_opscore_data_inside_a_system_path_is_hidden_in_the_box(attack, settings):
     settings.DATA_DIR = Path("/etc/ssl")  # as a checkout in /opt would have it: bound read-only
     assert os.listdir(settings.DATA_DIR)
@@ -391,12 +286,3 @@ def test_opscore_data_inside_a_system_path_is_hidden_in_the_box(attack, settings
     run = attack("opscore_data", data_dir=str(settings.DATA_DIR))
 
     all_blocked(run, "opscore_data")
-
-
-def test_the_driver_looks_for_an_escape_before_the_tests_box_is_built(attack, coding_repo):
-    coding_repo.test_command = ["sh", "-c", "rm -f link-out"]  # the harness's code erasing it
-    coding_repo.save()
-
-    run = attack("leave_link")
-
-    assert run.status == "failed" and "symlink pointing outside" in run.reason, run.reason
