@@ -58,20 +58,76 @@ class DeadlineStream(httpcore.NetworkStream):
         return self.stream.get_extra_info(info)
 
 
+LOOKUPS_AT_ONCE = 16
+"""Name lookups waiting on the resolver at once, in the whole process. A lookup its caller
+stopped waiting for keeps its thread until the resolver gives up (often 10-30 s, or never): a
+name that never resolves, asked for again and again (or a page linking many such names), would
+otherwise pile those threads up without end. Healthy calls look up a few hosts at a time, and
+a lookup of a (host, port) already in flight is shared, so 16 is only reached when the
+resolver has stopped answering; then a lookup is refused at once, never queued."""
+
+
+class TooManyLookups(OSError):
+    """LOOKUPS_AT_ONCE lookups already wait on the resolver: this one is refused, not started.
+    An OSError, so a connect fails on it as on any other failed lookup."""
+
+
+_in_flight: dict[tuple[str, int], concurrent.futures.Future] = {}
+_in_flight_lock = threading.Lock()
+
+
 def looked_up(host: str, port: int, timeout: float | None) -> list[str]:
     """`host`'s addresses, or TimeoutError once `timeout` has passed without them. getaddrinfo
     takes no timeout (only the resolver's own retries end it, often after 10-30 s), so it runs
-    in a thread of its own, left to finish alone (a daemon: it never holds the process)."""
-    found = concurrent.futures.Future()
-
-    def look_up():
-        try:
-            found.set_result(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except BaseException as error:
-            found.set_exception(error)
-
-    threading.Thread(target=look_up, name=f"lookup {host}", daemon=True).start()
+    in a thread of its own, left to finish alone (a daemon: it never holds the process). Past
+    LOOKUPS_AT_ONCE such threads, TooManyLookups at once."""
+    found = lookup_of(host, port)
     return list(dict.fromkeys(info[4][0] for info in found.result(timeout)))
+
+
+def lookup_of(host: str, port: int) -> concurrent.futures.Future:
+    """The lookup of `host` and `port` still in flight, or a new one started in its own thread
+    when fewer than LOOKUPS_AT_ONCE are."""
+    key = (host, port)
+    with _in_flight_lock:
+        if key in _in_flight:
+            return _in_flight[key]
+        if len(_in_flight) >= LOOKUPS_AT_ONCE:
+            raise TooManyLookups(
+                f"not looking up {host}: {LOOKUPS_AT_ONCE} name lookups already wait on the"
+                " resolver, the most allowed at once"
+            )
+        found = _in_flight[key] = concurrent.futures.Future()
+    looking = threading.Thread(
+        target=look_up, args=(key, found), name=f"lookup {host}", daemon=True
+    )
+    try:
+        looking.start()
+    except BaseException as error:  # no thread to be had: the slot is freed all the same
+        answered(key, found, error)
+        raise
+    return found
+
+
+def look_up(key: tuple[str, int], found: concurrent.futures.Future) -> None:
+    """One lookup, in its own thread, however long the resolver takes."""
+    try:
+        outcome = socket.getaddrinfo(*key, type=socket.SOCK_STREAM)
+    except BaseException as error:
+        outcome = error
+    answered(key, found, outcome)
+
+
+def answered(key: tuple[str, int], found: concurrent.futures.Future, outcome) -> None:
+    """`found` given its outcome (addresses, or the error that ended the lookup), its slot freed
+    first: whoever sees the outcome, or gave up waiting for it, finds the slot free."""
+    with _in_flight_lock:
+        if _in_flight.get(key) is found:
+            del _in_flight[key]
+    if isinstance(outcome, BaseException):
+        found.set_exception(outcome)
+    else:
+        found.set_result(outcome)
 
 
 def is_address(host: str) -> bool:

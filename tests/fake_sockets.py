@@ -167,3 +167,42 @@ def is_name(host: str) -> bool:
     except ValueError:
         return True
     return False
+
+
+class Resolver:
+    """`socket.getaddrinfo`'s stand-in for names under .hung.test: each lookup waits, in its
+    thread, until the test lets them all go (`answer`). Other names go to the real resolver
+    (asked by a thread an earlier test left running)."""
+
+    def __init__(self):
+        self.real, self.let_go, self.failure = socket.getaddrinfo, threading.Event(), None
+
+    def install(self, monkeypatch) -> "Resolver":
+        monkeypatch.setattr("socket.getaddrinfo", self.getaddrinfo)
+        return self
+
+    def getaddrinfo(self, host, port, *args, **kwargs):
+        if not is_hung(str(host)):
+            return self.real(host, port, *args, **kwargs)
+        self.let_go.wait()
+        if self.failure:
+            raise self.failure
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.1", port))]
+
+    def threads(self) -> list[threading.Thread]:
+        """The lookups of names under .hung.test still running (each in a thread of its own,
+        named by the deadline's lookup)."""
+        named = [thread for thread in threading.enumerate() if thread.name.startswith("lookup ")]
+        return [thread for thread in named if is_hung(thread.name)]
+
+    def answer(self, failure: OSError | None = None) -> None:
+        """Every lookup answered, or failed with `failure`, and its thread ended: from then on,
+        every lookup is answered at once."""
+        running, self.failure = self.threads(), failure
+        self.let_go.set()
+        for thread in running:
+            thread.join()
+
+
+def is_hung(host: str) -> bool:
+    return host.endswith(".hung.test")
