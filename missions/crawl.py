@@ -10,6 +10,7 @@ characters. Whatever comes back is untrusted content.
 """
 
 import functools
+import math
 import socket
 import zlib
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from django.conf import settings
 
 from missions.text import strip_invisible
 from opscore.addresses import inward
-from opscore.http_deadline import held_to
+from opscore.http_deadline import held_to, looked_up
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -45,16 +46,25 @@ class Page:
     size: int
 
 
-def resolve(host: str) -> list[str]:
+def resolve(host: str, port: int, deadline: float = math.inf) -> list[str]:
+    """Every address of `host`, looked up by the end of the crawl's deadline: the resolver
+    takes no timeout, and one that never answers would hold the crawl's worker for as long as
+    it likes. Past LOOKUPS_AT_ONCE lookups waiting on the resolver, the OSError saying so."""
+    left = deadline - monotonic()
+    if left <= 0:
+        raise over_deadline()
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        addresses = looked_up(host, port, None if left == math.inf else left)
     except socket.gaierror as error:
         raise CrawlRefused(f"cannot resolve {host!r}: {error}") from None
-    return sorted({info[4][0] for info in infos})
+    except TimeoutError:
+        raise CrawlRefused(f"{over_deadline()}: {host} was still being looked up") from None
+    return sorted(set(addresses))
 
 
-def check_public(url: str) -> str:
-    """Refuse a URL that is not public; return the checked address to connect to."""
+def check_public(url: str, deadline: float = math.inf) -> str:
+    """Refuse a URL that is not public; return the checked address to connect to, looked up
+    by `deadline`."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise CrawlRefused(f"only http and https are fetched, not {parts.scheme!r}")
@@ -62,7 +72,8 @@ def check_public(url: str) -> str:
         raise CrawlRefused("the URL has no host")
     if parts.username or parts.password:
         raise CrawlRefused("URLs with credentials are not fetched")
-    addresses = resolve(parts.hostname)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    addresses = resolve(parts.hostname, port, deadline)
     for address in addresses:
         if inward(address):
             ip = address.split("%")[0]
@@ -96,7 +107,7 @@ def fetch(url: str, client: httpx.Client | None = None) -> tuple[str, bytes, str
 def fetch_by_hops(url: str, client: httpx.Client, deadline: float) -> tuple[str, bytes, str]:
     """GET with redirects followed by hand, so each hop passes the guard."""
     for _ in range(MAX_REDIRECTS + 1):
-        target, headers, extensions = pinned(url, check_public(url))
+        target, headers, extensions = pinned(url, check_public(url, deadline))
         with client.stream(
             "GET",
             target,

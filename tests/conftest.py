@@ -16,6 +16,7 @@ from tests.channel_fakes import (  # noqa: F401 (fixtures: the publishing channe
     x_account,
 )
 from tests.factories import AgentFactory, OperatorFactory
+from tests.fake_sockets import Resolver
 
 
 def install_test_clock(sender, using, **kwargs):
@@ -93,6 +94,15 @@ def coding_in_tmp(settings, tmp_path):
     from coding.spare import discard, take_spare
 
     discard(take_spare())  # the box builder a driver keeps waiting is one test's, not the next's
+
+
+@pytest.fixture
+def hung_resolver(monkeypatch):
+    """A resolver that does not answer names under .hung.test until the test is over (or lets
+    it), when every lookup it held has finished (tests/fake_sockets.Resolver)."""
+    resolver = Resolver().install(monkeypatch)
+    yield resolver
+    resolver.answer()
 
 
 @pytest.fixture

@@ -189,6 +189,18 @@ class Resolver:
             raise self.failure
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.1", port))]
 
+    def given_up_on(self, *hosts: str) -> None:
+        """Each of `hosts` looked up (port 443) by a caller that stops waiting at once: each
+        holds one of the deadline's lookups until `answer`."""
+        from opscore.http_deadline import looked_up
+
+        for host in hosts:
+            try:
+                looked_up(host, 443, 0)
+            except TimeoutError:
+                continue
+            raise AssertionError(f"{host} was looked up at once: it was not held")
+
     def threads(self) -> list[threading.Thread]:
         """The lookups of names under .hung.test still running (each in a thread of its own,
         named by the deadline's lookup)."""

@@ -1,7 +1,9 @@
 """The crawler refuses anything that is not a public web address, also after DNS and redirects;
 and a hostile page cannot hold a crawl worker or its memory: one overall deadline however the
 bytes trickle in, decompression streamed and capped, and what is not text refused with a reason.
-Fake servers sit at the HTTP transport seam (the guard refuses loopback addresses)."""
+Fake servers sit at the HTTP transport seam (the guard refuses loopback addresses). The
+guard's lookup is held to the crawl's deadline too: a resolver that never answers a name
+(tests/fake_sockets.Resolver, names under .hung.test) fails the step, saying why, at it."""
 
 import gzip
 import socket
@@ -14,6 +16,7 @@ import pytest
 
 from missions.crawl import MAX_BYTES, CrawlRefused, check_public, fetch_main_text
 from missions.work_executors import run_crawl
+from opscore.http_deadline import LOOKUPS_AT_ONCE
 from tests.factories import make_step
 
 
@@ -119,6 +122,18 @@ def test_a_redirect_to_a_private_address_is_refused(dns):
 
     with pytest.raises(CrawlRefused, match=r"sneaky\.example resolves to non-public"):
         fetch_main_text("https://news.example/a", client)
+
+
+def test_a_name_with_a_public_and_a_private_address_is_refused(monkeypatch):
+    """Every address the name resolves to is checked, not only the one connected to."""
+    found = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, 0)) for ip in SPLIT_ADDRESSES]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: found)
+
+    with pytest.raises(CrawlRefused, match=r"split\.example resolves to non-public address 10\."):
+        check_public("https://split.example/page")
+
+
+SPLIT_ADDRESSES = ["93.184.216.34", "10.0.0.8"]
 
 
 def test_the_connection_goes_to_the_address_that_was_checked(monkeypatch):
@@ -302,3 +317,47 @@ def test_plain_text_is_still_kept(dns):
     page = fetch_main_text("https://files.example/notes.txt", text)
 
     assert page.text == "release notes"
+
+
+def crawled(url: str):
+    """The crawl step's outcome, the step run in a thread of its own so that a crawl still
+    waiting on the resolver fails the test instead of holding it (the resolver answers when
+    the test ends, and the crawl ends with it)."""
+    step = make_step("crawl", payload={"url": url})
+    outcome = []
+    run = type("Run", (), {"step": step})()
+    crawling = threading.Thread(target=lambda: outcome.append(run_crawl(run)), daemon=True)
+    crawling.start()
+    crawling.join(timeout=60)  # far past the test's 1 s deadline: only a crawl that hangs
+    assert outcome, f"the crawl of {url} was still waiting on the resolver after 60 s"
+    return outcome[0]
+
+
+@pytest.mark.django_db
+def test_a_crawl_whose_name_the_resolver_never_answers_fails_at_its_deadline(
+    hung_resolver, settings
+):
+    settings.OPS_CRAWL_DEADLINE_SECONDS = 1
+
+    outcome = crawled("https://news.hung.test/a")
+
+    assert outcome.error == (
+        "crawl refused: the page did not arrive within 1 s: news.hung.test was still being"
+        " looked up"
+    )
+    assert outcome.input_refused and not outcome.retryable
+
+
+@pytest.mark.django_db
+def test_a_crawl_past_the_most_lookups_at_once_fails_saying_why(hung_resolver, settings):
+    """Other names' lookups hold every slot: this crawl's is refused at once, to be retried."""
+    settings.OPS_CRAWL_DEADLINE_SECONDS = 1
+    hung_resolver.given_up_on(*(f"name-{n}.hung.test" for n in range(LOOKUPS_AT_ONCE)))
+
+    outcome = crawled("https://news.hung.test/a")
+
+    assert outcome.error == (
+        f"crawl failed: not looking up news.hung.test: {LOOKUPS_AT_ONCE} name lookups already"
+        " wait on the resolver, the most allowed at once"
+    )
+    assert outcome.retryable and not outcome.input_refused

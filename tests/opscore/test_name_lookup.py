@@ -15,34 +15,18 @@ import httpx
 import pytest
 
 from opscore.http_deadline import LOOKUPS_AT_ONCE, DeadlineBackend, held_to, looked_up
-from tests.fake_sockets import Clock, Host, Lookup, Network, Resolver
+from tests.fake_sockets import Clock, Host, Lookup, Network
 
 HUNG = [f"name-{number}.hung.test" for number in range(LOOKUPS_AT_ONCE)]
 REFUSED = f"not looking up one-more.hung.test: {LOOKUPS_AT_ONCE} name lookups already wait"
 
 
-@pytest.fixture
-def hung_resolver(monkeypatch):
-    """A resolver that does not answer names under .hung.test until the test is over (or lets
-    it), when every lookup it held has finished."""
-    resolver = Resolver().install(monkeypatch)
-    yield resolver
-    resolver.answer()
-
-
-def given_up_on(*hosts: str) -> None:
-    """Each of `hosts` looked up by a caller that stops waiting at once."""
-    for host in hosts:
-        with pytest.raises(TimeoutError):
-            looked_up(host, 443, 0)
-
-
 def test_a_lookup_that_does_not_answer_in_time_is_not_waited_for(hung_resolver):
-    given_up_on("api.hung.test")
+    hung_resolver.given_up_on("api.hung.test")
 
 
 def test_past_the_most_lookups_at_once_one_more_is_refused_saying_why(hung_resolver):
-    given_up_on(*HUNG)
+    hung_resolver.given_up_on(*HUNG)
 
     with pytest.raises(OSError) as refused:
         looked_up("one-more.hung.test", 443, 0)
@@ -52,16 +36,16 @@ def test_past_the_most_lookups_at_once_one_more_is_refused_saying_why(hung_resol
 
 
 def test_a_name_already_being_looked_up_is_not_looked_up_again(hung_resolver):
-    given_up_on(*HUNG)
+    hung_resolver.given_up_on(*HUNG)
 
-    given_up_on(HUNG[0], HUNG[0])
+    hung_resolver.given_up_on(HUNG[0], HUNG[0])
 
     assert len(hung_resolver.threads()) == LOOKUPS_AT_ONCE
 
 
 @pytest.mark.parametrize("failure", [None, socket.gaierror(-2, "Name or service not known")])
 def test_lookups_that_end_after_their_callers_gave_up_make_room_again(hung_resolver, failure):
-    given_up_on(*HUNG)
+    hung_resolver.given_up_on(*HUNG)
 
     hung_resolver.answer(failure)
 
@@ -73,7 +57,7 @@ def test_lookups_that_end_after_their_callers_gave_up_make_room_again(hung_resol
 
 
 def test_a_call_past_the_most_lookups_at_once_fails_to_connect_saying_why(hung_resolver):
-    given_up_on(*HUNG)
+    hung_resolver.given_up_on(*HUNG)
     transport = held_to(httpx.HTTPTransport(), lambda: time.monotonic() + 60)
 
     client = httpx.Client(transport=transport, trust_env=False)
