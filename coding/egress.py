@@ -15,9 +15,11 @@ import ipaddress
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 from opscore.addresses import inward
+from opscore.http_deadline import looked_up
 
 BOX_PORT = 3128  # the proxy's address inside the box's own network namespace
 CONNECT_SECONDS = 10.0  # to reach a listed host
@@ -51,8 +53,11 @@ class EgressProxy:
     """Listens on `socket_path` while a boxed command runs; `refused` names the first refusals,
     `refused_more` counts the rest."""
 
-    def __init__(self, socket_path: Path, allow: list[tuple[str, int]]):
+    def __init__(
+        self, socket_path: Path, allow: list[tuple[str, int]], connect_seconds=CONNECT_SECONDS
+    ):
         self.path = Path(socket_path)
+        self.connect_seconds = connect_seconds
         self.allow = {(host.lower(), port) for host, port in allow}
         self.refused: list[dict] = []
         self.refused_more = 0
@@ -144,24 +149,29 @@ class EgressProxy:
         return target, ""
 
     def open(self, target: str) -> socket.socket:
-        """Connect to a listed host: a name must resolve outward (never a loopback or private
-        address of the machine's own network); a listed literal IP is the operator's choice."""
+        """Connect to a listed host, lookup and connect within `connect_seconds` in all: a name
+        must resolve outward (never a loopback or private address of the machine's own
+        network); a listed literal IP is the operator's choice."""
         host, _, port = target.rpartition(":")
         host = host.strip("[]").lower()
-        infos = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
-        if not literal_ip(host):
-            infos = [info for info in infos if not inward(info[4][0])]
-            if not infos:
-                raise OSError(f"{host} resolves only to inward addresses")
-        family, kind, proto, _, address = infos[0]
-        upstream = socket.socket(family, kind, proto)
-        upstream.settimeout(CONNECT_SECONDS)
+        ends = time.monotonic() + self.connect_seconds
+        address = host if literal_ip(host) else self.outward_address(host, int(port))
+        left = ends - time.monotonic()
+        if left <= 0:
+            raise OSError(f"{host} was not reached within {self.connect_seconds:g} s")
+        return socket.create_connection((address, int(port)), timeout=left)
+
+    def outward_address(self, host: str, port: int) -> str:
+        """`host`'s first outward address, looked up within `connect_seconds`: the resolver
+        takes no timeout, and the harness would wait on it with this proxy's thread."""
         try:
-            upstream.connect(address)
-        except OSError:
-            upstream.close()
-            raise
-        return upstream
+            addresses = looked_up(host, port, self.connect_seconds)
+        except TimeoutError:
+            raise OSError(f"{host} was not looked up within {self.connect_seconds:g} s") from None
+        outward = [address for address in addresses if not inward(address)]
+        if not outward:
+            raise OSError(f"{host} resolves only to inward addresses")
+        return outward[0]
 
 
 def read_head(client: socket.socket) -> tuple[bytes, bytes]:

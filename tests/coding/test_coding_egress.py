@@ -15,6 +15,7 @@ from coding.driver import handle_one_run
 from coding.egress import MAX_OPEN, EgressProxy, inward
 from coding.models import CodingRun
 from coding.sandbox import Limits, confinement_missing, refusal_notes, run_boxed
+from opscore.http_deadline import LOOKUPS_AT_ONCE
 from opscore.models import Event
 from opscore.settings_parts.env import parse_host_ports
 from tests.coding_support import HARNESS as FAKE_HARNESS
@@ -82,6 +83,39 @@ def test_the_proxy_tunnels_to_listed_hosts_and_refuses_and_records_the_rest(tmp_
     assert reasons["example.com:443"] == "not in OPS_CODING_EGRESS"
     assert reasons["http://example.com/"].startswith("GET refused")
     assert "resolves only to inward addresses" in reasons[f"localhost:{echo_port}"]
+
+
+def test_a_listed_name_the_resolver_never_answers_is_answered_502_at_the_connect_deadline(
+    tmp_path, hung_resolver
+):
+    """The resolver takes no timeout: the proxy stops waiting for it when the connect's time is
+    up, answers, and says why (the harness would otherwise wait for as long as it likes)."""
+    allow = [("api.hung.test", 443)]
+    with EgressProxy(tmp_path / "proxy.sock", allow, connect_seconds=0.5) as proxy:
+        answer = ask(proxy.path, b"CONNECT api.hung.test:443 HTTP/1.1\r\n\r\n")
+
+    assert answer.startswith(b"HTTP/1.1 502")
+    assert proxy.refusals()[0] == [
+        {
+            "target": "api.hung.test:443",
+            "reason": "could not connect: api.hung.test was not looked up within 0.5 s",
+        }
+    ]
+
+
+def test_a_listed_name_past_the_most_lookups_at_once_is_answered_502_saying_why(
+    tmp_path, hung_resolver
+):
+    hung_resolver.given_up_on(*(f"name-{n}.hung.test" for n in range(LOOKUPS_AT_ONCE)))
+    with EgressProxy(tmp_path / "proxy.sock", [("api.hung.test", 443)]) as proxy:
+        answer = ask(proxy.path, b"CONNECT api.hung.test:443 HTTP/1.1\r\n\r\n")
+
+    assert answer.startswith(b"HTTP/1.1 502")
+    [refusal], _ = proxy.refusals()
+    assert refusal["reason"] == (
+        f"could not connect: not looking up api.hung.test: {LOOKUPS_AT_ONCE} name lookups"
+        " already wait on the resolver, the most allowed at once"
+    )
 
 
 def test_a_port_that_is_no_number_is_refused_and_recorded(tmp_path, echo_port):
