@@ -146,6 +146,21 @@ class Staging:
         return self.refused
 
 
+# Untracked files, ignored or not (-x); a repository nested in an ignored folder too (-ff).
+UNSTAGED = ["clean", "-ffdxq", "--", "."]
+
+
+def leave_only_the_change(worktree: str) -> None:
+    """What the harness left that its change leaves out — files the repository's .gitignore
+    names, bytecode and caches (NOT_WORK): never staged, so never in the diff a reviewer reads
+    nor in the review commit — removed once it is all staged, before the tests start, so that
+    they run on the change under review, as a merge's tests (a fresh checkout) will. Left in
+    place, bytecode for a module its change never touched runs in that module's place, and an
+    ignored file is read like any other. A git refusing it fails the run: the tests never run
+    on what it did not clear."""
+    git(UNSTAGED, worktree)
+
+
 def start_measure(worktree: str, base: str):
     """The staged change against the base, from one diff of the index, started: it runs while
     the tests do (they cannot touch the index). measured() reads it; None where the worktree

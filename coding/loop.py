@@ -21,6 +21,7 @@ from coding.checks import (
     Change,
     Staging,
     escape_found,
+    leave_only_the_change,
     measured,
     start_measure,
     start_status,
@@ -130,8 +131,8 @@ def harness_env() -> dict:
 def one_pass(run: CodingRun, spare=None, stint: Stint | None = None) -> bool:
     """One harness pass and its checks; True when the loop should go round again. The tests'
     box follows the harness's in the same launch (coding/chain.py), `spare`'s if given. The
-    change, staged before the tests start, is measured and its review commit built while
-    they run."""
+    change, staged (and what it leaves out cleared) before the tests start, is measured and
+    its review commit built while they run."""
     prompt, tests, measuring, commit = prompt_for(run), chained_tests(run), None, None
     try:
         try:
@@ -142,6 +143,7 @@ def one_pass(run: CodingRun, spare=None, stint: Stint | None = None) -> bool:
             ended = (escape or done.overflow) if moved else ""  # fails whatever tests say
             testing = moved and not ended  # no byte, no command: nothing of it runs again
             if testing:
+                leave_only_the_change(run.worktree_path)
                 release(tests)  # looked: the tests' command may start, their box is built
             measuring = start_measure(run.worktree_path, run.base_sha) if testing else None
             commit = ReviewCommit(run.worktree_path, review_message(run)) if testing else None

@@ -1,7 +1,8 @@
 """What the coding lane spends in git around a pass is counted, so an extra call shows: a fresh
-worktree is one add, a proven single-shot run a fixed handful (the escape look, the diff
-measures, the review commit), a cleanup saves and removes in a few more — and
-the fallbacks that the short paths skip still work when they are needed."""
+worktree is one add, a proven single-shot run a fixed handful (the escape look, the staging
+and what it leaves out cleared, the diff measures, the review commit), a cleanup saves and
+removes in a few more — and the fallbacks that the short paths skip still work when they are
+needed."""
 
 import shutil
 from pathlib import Path
@@ -48,7 +49,7 @@ def test_a_base_ref_not_allowed_is_refused_before_git_sees_it(coding_repo, git_c
     assert git_calls == []
 
 
-def test_a_proven_single_shot_run_runs_git_nine_times(coding_repo, git_calls):
+def test_a_proven_single_shot_run_runs_git_ten_times(coding_repo, git_calls):
     run = new_run(coding_repo, "@greet", mode="single-shot")
 
     assert handle_one_run()
@@ -58,10 +59,12 @@ def test_a_proven_single_shot_run_runs_git_nine_times(coding_repo, git_calls):
     assert "+print('hello, world')" in Path(run.artifact_refs[-1]).read_text()
     assert run.diff_stats["changed"] == len(run.diff_stats["files"]) > 0
     assert run.iterations.get().changed_files == run.diff_stats["changed"]
-    # the add reads its base from what it wrote; the measure's staging serves the review
-    # commit, built while the tests run (HEAD read, tree, commit): only the branch's move waits
+    # the add reads its base from what it wrote; what the staging leaves out is cleared before
+    # the tests; the staging serves the review commit, built while the tests run (HEAD read,
+    # tree, commit): only the branch's move waits
     built = ["rev-parse", "write-tree", "commit-tree"]
-    assert verbs(git_calls) == ["worktree", "status", "status", "add", "diff", *built, "update-ref"]
+    staged = ["add", "clean", "diff"]
+    assert verbs(git_calls) == ["worktree", "status", "status", *staged, *built, "update-ref"]
     # each by its full path: started by name, each was looked for in every PATH folder first,
     # a failed exec a folder, while the driver waited on its vforked child
     assert {call[0] for call in git_calls} == {shutil.which("git")}

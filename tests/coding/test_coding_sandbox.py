@@ -286,3 +286,40 @@ def test_opscore_data_inside_a_system_path_is_hidden_in_the_box(attack, settings
     run = attack("opscore_data", data_dir=str(settings.DATA_DIR))
 
     all_blocked(run, "opscore_data")
+
+
+NOT_PROVEN = 'raise SystemExit("not proven: the app does not greet yet")\n'
+READS_OVERRIDE = 'from pathlib import Path\n\nif not Path("local_settings.txt").exists():\n    '
+# What the tests run that no review shows: bytecode for an untouched module (never committed),
+# and a file the repository's .gitignore names (never staged).
+HIDDEN = {
+    "shadow_bytecode": {"verdict.py": NOT_PROVEN},
+    "ignored_override": {"verdict.py": READS_OVERRIDE + NOT_PROVEN, ".gitignore": "local_*\n"},
+}
+
+
+def committed(repo: Path, files: dict) -> None:
+    """`files` (name: text) committed on the repository's main branch."""
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    sh("git", "add", ".", cwd=repo)
+    sh("git", "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "tests", cwd=repo)
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_the_tests_run_on_the_change_under_review_not_on_what_it_leaves_out(
+    attack, coding_repo, hidden
+):
+    committed(attack.repo, HIDDEN[hidden])
+    coding_repo.test_command = [sys.executable, "-c", "import verdict"]
+    coding_repo.save()
+
+    run = attack(hidden, shadowed="verdict.py", ignored="local_settings.txt")
+
+    passes = run.iterations.order_by("number")
+    assert [p.tests_passed for p in passes] == [False] * len(passes), run.reason
+    assert all("not proven" in p.test_output for p in passes), passes[0].test_output
+    assert run.status == "failed" and not run.head_sha, run.reason
+    kept = Path(run.patch_ref).read_text()  # the failed run's worktree is gone, its work kept
+    assert f'+ "{hidden}": "ok: ' in kept, kept  # planted each pass: its own worktree
