@@ -113,6 +113,9 @@ def give(path: str, owned: os.stat_result, uid: int, gid: int) -> None:
 
 
 SET_IDS = stat.S_ISUID | stat.S_ISGID
+# The owner's rights on what it holds, as git's checkout gives them: a file it reads and
+# writes; a folder it lists, enters and writes in (stat.S_IRWXU).
+OWNED_FILE = stat.S_IRUSR | stat.S_IWUSR
 
 
 def disarm(paths: list[Path]) -> str:
@@ -120,7 +123,10 @@ def disarm(paths: list[Path]) -> str:
     In the box no_new_privs keeps them inert; but the worktree stays on the machine (a run
     waits for review for days), where a copy of an interpreter the command made set-user-id
     would run as the box's uid — Opscore's own where Opscore is not root — for whoever runs
-    it. Walked once the box is gone, so nothing of it moves a file meanwhile. The same walk
+    it. Nor any right of its owner taken away: git records no such mode, so no review shows
+    it, yet the next box runs as that owner — a folder of failing tests it may not read is a
+    folder a test runner's discovery passes over. Walked once the box is gone, so nothing of
+    it moves a file meanwhile. The same walk
     adds up the disk they take. '' — or why the pass fails: the walk stopped at its cap
     (coding/walks.py; the run's folder is then closed to all but Opscore, so what the walk did
     not reach is out of anyone else's reach too), or they take more than the disk cap."""
@@ -141,10 +147,12 @@ def disarm(paths: list[Path]) -> str:
 
 
 def disarmed(path: str, found: os.stat_result) -> int:
-    """The set-id bits taken off `path` (never through a link: its target is not the box's);
-    the bytes it takes on disk."""
-    if found.st_mode & SET_IDS and not stat.S_ISLNK(found.st_mode):
-        os.chmod(path, stat.S_IMODE(found.st_mode) & ~SET_IDS)
+    """The set-id bits taken off `path`, its owner's rights given back (never through a link:
+    its target is not the box's); the bytes it takes on disk."""
+    mode = stat.S_IMODE(found.st_mode)
+    owned = stat.S_IRWXU if stat.S_ISDIR(found.st_mode) else OWNED_FILE
+    if (mode & SET_IDS or ~mode & owned) and not stat.S_ISLNK(found.st_mode):
+        os.chmod(path, mode & ~SET_IDS | owned)
     return found.st_blocks * 512
 
 

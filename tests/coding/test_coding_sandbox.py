@@ -323,3 +323,20 @@ def test_the_tests_run_on_the_change_under_review_not_on_what_it_leaves_out(
     assert run.status == "failed" and not run.head_sha, run.reason
     kept = Path(run.patch_ref).read_text()  # the failed run's worktree is gone, its work kept
     assert f'+ "{hidden}": "ok: ' in kept, kept  # planted each pass: its own worktree
+
+
+def test_the_tests_are_not_hidden_from_their_runner_by_a_mode_no_review_shows(attack, coding_repo):
+    case = "import unittest\n\n\nclass Check(unittest.TestCase):\n    def test_it(self):\n        "
+    tests = {"checks/test_app.py": case + "pass\n", "checks/greeting/__init__.py": ""}
+    failing = {"checks/greeting/test_it.py": case + 'self.fail("not proven")\n'}
+    committed(attack.repo, tests | failing)  # the folder the harness makes unreadable
+    coding_repo.test_command = [sys.executable, "-m", "unittest", "discover", "-s", "checks"]
+    coding_repo.save()
+
+    run = attack("unreadable_tests", unreadable="checks/greeting")
+
+    passes = run.iterations.order_by("number")
+    assert [p.tests_passed for p in passes] == [False] * len(passes), run.reason
+    assert all("not proven" in p.test_output for p in passes), passes[0].test_output
+    assert run.status == "failed" and not run.head_sha, run.reason
+    assert '+ "unreadable_tests": "ok: ' in Path(run.patch_ref).read_text()  # it was made so
