@@ -8,6 +8,7 @@ checkout, is caught the same way.
 
 import contextlib
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,16 +244,22 @@ def escape_found(worktree: Path, repo_path: str, before: dict, status=None) -> s
     ]:
         if after[key] != before[key]:
             return f"the harness wrote outside its worktree ({label}): {str(after[key])[:300]}"
-    return outward_symlink(worktree)
+    return left_in_worktree(worktree)
 
 
-def outward_symlink(worktree: Path) -> str:
-    """A link the harness left pointing out of its worktree, or why the look stopped (a
-    bounded walk, coding/walks.py); '' when there is none."""
-    root = Path(real_path(worktree))
+def left_in_worktree(worktree: Path) -> str:
+    """A link the harness left pointing out of its worktree, or a repository it nested in it,
+    or why the look stopped (a bounded walk, coding/walks.py); '' when there is none. A nested
+    repository is staged as a gitlink: the diff a reviewer reads shows its commit's id, never
+    its files, yet the tests would run on them (a package in it shadows a module the change
+    never touched), and a merge's checkout holds an empty folder in its place."""
+    root, pointer = Path(real_path(worktree)), os.path.join(worktree, ".git")
     try:
         for entry in entries([worktree], skip=frozenset([".git"])):
             path = Path(entry.path)
+            if entry.name == ".git" and entry.path != pointer:
+                where = path.parent.relative_to(worktree)
+                return f"the harness left a repository nested in its worktree: {where}"
             if entry.is_symlink() and not resolved(path).is_relative_to(root):
                 where = path.relative_to(worktree)
                 return f"the harness left a symlink pointing outside its worktree: {where}"

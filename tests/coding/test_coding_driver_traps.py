@@ -93,17 +93,23 @@ def test_a_link_planted_as_homes_git_config_is_not_written_through(attack, codin
     assert run.status == "waiting_for_review", run.reason
 
 
-def test_a_file_name_cannot_hide_changed_files_from_the_cap_and_a_nested_repository_runs_nothing(
-    attack, tmp_path
-):
-    run = attack("numstat_cut", "nested_repository", caps={"max_changed_files": 3})
+def test_a_file_name_cannot_hide_changed_files_from_the_cap(attack):
+    run = attack("numstat_cut", caps={"max_changed_files": 3})
 
-    assert not (tmp_path / "pwned").exists()
     assert run.status == "failed" and "changed-files cap" in run.reason, run.reason
     counted = run.iterations.get().changed_files
-    assert counted >= 9, counted  # .gitattributes, five files, filtered.txt, findings, sub
+    assert counted == 6, counted  # five files, findings
     kept = Path(run.patch_ref).read_text()  # the failed run's worktree is gone, its work kept
-    assert "+++ b/0 diff --git x" in kept and "+Subproject commit " in kept
+    assert "+++ b/0 diff --git x" in kept
+
+
+def test_a_nested_repository_runs_nothing_in_the_driver_and_fails_its_pass(attack, tmp_path):
+    run = attack("nested_repository")
+
+    assert not (tmp_path / "pwned").exists()  # not at the look, nor at the cleanup's saving
+    assert run.status == "failed", run.reason
+    assert "repository nested in its worktree: sub" in run.reason, run.reason
+    assert "+Subproject commit " in Path(run.patch_ref).read_text()  # its work kept
 
 
 def test_a_nul_byte_in_what_the_tests_print_does_not_fail_the_run(attack, coding_repo):

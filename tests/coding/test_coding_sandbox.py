@@ -340,3 +340,17 @@ def test_the_tests_are_not_hidden_from_their_runner_by_a_mode_no_review_shows(at
     assert all("not proven" in p.test_output for p in passes), passes[0].test_output
     assert run.status == "failed" and not run.head_sha, run.reason
     assert '+ "unreadable_tests": "ok: ' in Path(run.patch_ref).read_text()  # it was made so
+
+
+def test_a_repository_nested_in_the_worktree_fails_its_pass_before_the_tests_run_on_its_files(
+    attack, coding_repo
+):
+    committed(attack.repo, {"verdict.py": NOT_PROVEN})
+    coding_repo.test_command = [sys.executable, "-c", "import verdict"]
+    coding_repo.save()
+
+    run = attack("nested_package", shadowed="verdict.py")
+
+    assert run.status == "failed" and not run.head_sha, run.reason
+    assert "repository nested in its worktree: verdict" in run.reason, run.reason
+    assert [p.tests_passed for p in run.iterations.all()] == [None]  # its tests never ran

@@ -505,6 +505,22 @@ def _():
     return targets["unreadable"]
 
 
+@attempt("nested_package")
+def _():
+    """A package named as a module the tests import (its source untouched), in a repository
+    nested in the worktree: the package is imported in the module's place, and the change
+    holds the nested repository as a gitlink, so the diff a reviewer reads shows its commit's
+    id, never its files."""
+    package = Path(targets["shadowed"]).with_suffix("")
+    package.mkdir()
+    (package / "__init__.py").write_text("print('shadowed by a nested repository')\n")
+    who = ["-c", "user.name=h", "-c", "user.email=h@h"]
+    subprocess.run(["git", "init", "-q", str(package)], check=True)
+    subprocess.run(["git", "-C", str(package), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(package), *who, "commit", "-qm", "nested"], check=True)
+    return str(package)
+
+
 if "wait_in_box" in targets["attempts"]:
     time.sleep(600)
 print(json.dumps({"type": "result", "subtype": "success", "is_error": False, "result": "done"}))
