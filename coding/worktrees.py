@@ -73,8 +73,11 @@ def worktree_dir(run: CodingRun) -> Path:
 
 def save_uncommitted(path: Path, run: CodingRun, label: str, tree: str) -> str:
     """Everything not committed (untracked files included) as a patch file; '' if none.
-    `tree` is the worktree as keep_state saved it, so the worktree's index is not touched."""
-    patch = git(["diff", "--binary", "--no-ext-diff", "HEAD", tree], path)
+    `tree` is the worktree as keep_state saved it, so the worktree's index is not touched.
+    No textconv: a diff driver of the repository's config (`sops -d`, `gpg -d`), named for
+    any file by the harness's .gitattributes, would run outside the box on its files, and
+    print what no patch applies."""
+    patch = git(["diff", "--binary", "--no-ext-diff", "--no-textconv", "HEAD", tree], path)
     if not patch.strip():
         return ""
     return keep_patch(run, label, patch)

@@ -354,3 +354,19 @@ def test_a_repository_nested_in_the_worktree_fails_its_pass_before_the_tests_run
     assert run.status == "failed" and not run.head_sha, run.reason
     assert "repository nested in its worktree: verdict" in run.reason, run.reason
     assert [p.tests_passed for p in run.iterations.all()] == [None]  # its tests never ran
+
+
+def test_a_failed_runs_kept_patch_runs_no_diff_driver_its_attributes_name(
+    attack, coding_repo, tmp_path
+):
+    program = f"touch {tmp_path / 'pwned'}; tr a-z A-Z <"  # the operator's, for their files
+    sh("git", "config", "diff.upper.textconv", program, cwd=attack.repo)
+    coding_repo.test_command = ["false"]
+    coding_repo.save()
+
+    run = attack("diff_driver", driver="upper")
+
+    assert run.status == "failed", run.reason
+    kept = Path(run.patch_ref).read_text()  # the failed run's worktree is gone, its work kept
+    assert "+lower case, as written" in kept, kept  # the change itself: a patch that applies
+    assert not (tmp_path / "pwned").exists()

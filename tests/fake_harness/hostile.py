@@ -521,6 +521,16 @@ def _():
     return str(package)
 
 
+@attempt("diff_driver")
+def _():
+    """Its files routed through a diff driver of the repository's config (a textconv, such as
+    `sops -d` or `gpg -d`) by a .gitattributes of its own: a diff of its work that git's
+    porcelain makes outside the box runs that program on them."""
+    Path(".gitattributes").write_text(f"* diff={targets['driver']}\n")
+    Path("converted.txt").write_text("lower case, as written\n")
+    return "converted.txt"
+
+
 if "wait_in_box" in targets["attempts"]:
     time.sleep(600)
 print(json.dumps({"type": "result", "subtype": "success", "is_error": False, "result": "done"}))
