@@ -4,9 +4,10 @@ of a run's status goes through `transition`, which writes the row and its event 
 from django.db import transaction
 from django.db.models.functions import Now
 
+from coding.hardened_git import GitFailed
 from coding.models import ENDED, CodingRun, RunStatus
 from coding.watch import kill_process_group, unsaid
-from coding.worktrees import clean_up, lock_repository
+from coding.worktrees import clean_up, left_behind, lock_repository
 from opscore.actions import record_event
 
 
@@ -62,6 +63,22 @@ def event_payload(run: CodingRun) -> dict:
     }
 
 
+def put_away(run: CodingRun) -> None:
+    """An ended run's worktree goes (its uncommitted work saved as a patch first, its branch
+    kept), so worktrees do not pile up; a retry provisions a fresh one from the branch. Its
+    object store is retired with it: after its tree, or alone where the tree was set aside
+    while the run waited for review (coding.duties). A run at rest but not ended keeps both
+    here: this is on the run's own path, and its tree is set aside off it. `run`: as its last
+    move left it. A git that refuses is said on the run, as its reason's last words."""
+    if run.status not in ENDED or not left_behind(run):
+        return
+    try:
+        clean_up(run)
+    except GitFailed as stuck:
+        said = unsaid(f"{run.reason}; cleanup: {stuck}")  # git's words name its files
+        CodingRun.objects.filter(pk=run.pk).update(reason=said)
+
+
 def cancel_run(run: CodingRun, reason: str, *, actor: str) -> CodingRun:
     """Kill the live harness's whole group, keep its diff as a patch, and end the run."""
     if run.status in ENDED:
@@ -69,8 +86,8 @@ def cancel_run(run: CodingRun, reason: str, *, actor: str) -> CodingRun:
     if not transition(run, RunStatus.CANCELLED, f"cancelled by {actor}: {reason}"):
         raise RunRefused(f"R{run.id} moved to {run.status} first; nothing was cancelled")
     kill_process_group(run.process_group, inside=run.worktree_path)
-    if run.worktree_path:
-        clean_up(run)  # saves the diff before the worktree goes
+    if left_behind(run):  # a tree (it saves the diff first), or a store since it was set aside
+        clean_up(run)
     CodingRun.objects.filter(pk=run.pk).update(process_group=None)
     run.refresh_from_db()
     return run

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import Now
 
-from coding.actions import transition
+from coding.actions import put_away, transition
 from coding.checks import verify
 from coding.hardened_git import GitFailed, change_diff, git
 from coding.models import ApprovalKind, CodingApproval, CodingRun, RunStatus
@@ -171,10 +171,12 @@ def why_not(run: CodingRun, kind: str) -> str:
 
 
 def after_code_approval(run: CodingRun, kind: str) -> None:
-    """A job that may not merge ends at the code approval: its branch stays for a human."""
+    """A job that may not merge ends at the code approval: its branch stays for a human, its
+    worktree and object store go as any ended run's."""
     if kind == K.CODE and not run.constraints.get("allow_merge"):
         kept = f"code approved at {run.head_sha[:10]}; branch {run.branch} kept (no merge allowed)"
-        transition(run, RunStatus.COMPLETED, kept)
+        if transition(run, RunStatus.COMPLETED, kept):
+            put_away(run)  # it has ended: nothing of it stays live
 
 
 def merge_ready():

@@ -29,6 +29,7 @@ class CodingConfig(AppConfig):
         contribute(
             "coding",
             kinds=[KIND, deploy_steps.PREPARE.name, "deploy"],
+            duties=["set_aside_review_trees"],
             loops={"coding.driver": drive_one},
         )
         EVIDENCE_TYPES.register("coding_run", "coding.CodingRun")

@@ -21,15 +21,13 @@ from dataclasses import dataclass
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, F
 
-from coding.actions import transition
+from coding.actions import put_away, transition
 from coding.approvals import merge, merge_ready, refuse_merge
 from coding.executor import wake_step_of
-from coding.hardened_git import GitFailed
 from coding.loop import drive
-from coding.models import ACTIVE, ENDED, CodingIteration, CodingRun, RunStatus
+from coding.models import ACTIVE, CodingIteration, CodingRun, RunStatus
 from coding.spare import keep, start_spare, take_spare
-from coding.watch import kill_process_group, unsaid
-from coding.worktrees import clean_up
+from coding.watch import kill_process_group
 from opscore.actions import record_event
 from opscore.compiled import compiled_join, joined
 from opscore.db import DISCONNECTS
@@ -252,17 +250,12 @@ def merge_or_refuse(run: CodingRun) -> None:
 
 
 def tidy(run: CodingRun, reread: bool = True) -> None:
-    """An ended run's worktree goes (its uncommitted work saved as a patch first, its branch
-    kept), so worktrees do not pile up; a retry provisions a fresh one from the branch.
+    """An ended run's disk put away (coding.actions.put_away); a run waiting for review keeps
+    its tree until the heartbeat sets it aside (coding/duties.py), off the run's own path.
     `reread=False`: the run is as its last move wrote it (a cancel since cleans up itself)."""
     if reread:
         run.refresh_from_db()
-    if run.status in ENDED and run.worktree_path:
-        try:
-            clean_up(run)
-        except GitFailed as stuck:
-            said = unsaid(f"{run.reason}; cleanup: {stuck}")  # git's words name its files
-            CodingRun.objects.filter(pk=run.pk).update(reason=said)
+    put_away(run)
 
 
 def wip() -> dict:

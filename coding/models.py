@@ -80,6 +80,11 @@ class CodingRunQuerySet(RunRowStatements):
     def startable(self):
         return self.filter(status__in=STARTABLE)
 
+    def holding_review_trees(self):
+        """Waiting for review and still holding a worktree, which the heartbeat sets aside
+        (coding/duties.py). The status index finds them."""
+        return self.filter(status=S.WAITING_FOR_REVIEW).exclude(worktree_path="")
+
     def awaiting_human(self):
         """Reviewed and signed off by their agent: the next word (code or merge approval) is a
         person's."""

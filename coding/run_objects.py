@@ -3,9 +3,11 @@ repository's while it lives): opened as its worktree is provisioned and listed i
 repository's alternates (objects/info/alternates), so every git outside the boxes — the
 operator's, a reviewer's diff, a merge — reads the run's branch whole; published into the
 repository's own store when its work merges (it is the base's history from then on, which
-later runs' boxes read from there); moved there for good, and struck from the list, when its
-worktree goes. Each step under the repository's lock (the list is rewritten whole), and in the
-order that never leaves a ref naming an object no store holds.
+later runs' boxes read from there); moved there for good, and struck from the list, when the
+run ends (its worktree may go earlier, at the heartbeat after it comes to wait for review: the
+store stays, for a revision's box and a merge). Each step under the repository's lock (the
+list is rewritten whole), and in the order that never leaves a ref naming an object no store
+holds.
 """
 
 import os

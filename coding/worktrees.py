@@ -24,8 +24,9 @@ from django.db.models.expressions import RawSQL
 from django.utils.text import slugify
 
 from coding.box import BOX_DIR, HOME_DIR
+from coding.gitview import store_path
 from coding.hardened_git import GitFailed, git, git_env, git_output, git_settled, git_started
-from coding.models import BRANCH_PATTERN, CodingRun, Repository
+from coding.models import BRANCH_PATTERN, CodingRun, Repository, RunStatus
 from coding.run_objects import objects_of, open_store, retire
 from coding.walks import remove
 
@@ -343,13 +344,41 @@ def provision(run: CodingRun) -> CodingRun:
 
 @transaction.atomic
 def clean_up(run: CodingRun) -> CodingRun:
-    """Remove the worktree — after saving any uncommitted work. The branch (and its commits)
-    stays. Under the repository's lock, so a cancel and the driver cannot both clean (one
-    resetting what the other is saving)."""
+    """An ended run's worktree removed — after saving any uncommitted work — if it still has
+    one (a run that waited for review gave it up then), and its object store retired (its
+    objects join the repository's). The branch (and its commits) stays. Under the
+    repository's lock, so a cancel and the driver cannot both clean (one resetting what the
+    other is saving)."""
     lock_repository(run.repository)
     run.refresh_from_db(fields=["worktree_path", "patch_ref"])
-    if not run.worktree_path:
-        return run
+    objects = remove_tree(run) if run.worktree_path else None
+    retire(run.id, run.repository.path, objects)
+    return run
+
+
+@transaction.atomic
+def set_aside(run: CodingRun) -> bool:
+    """A run resting for review gives up its worktree as an ended run does, but keeps its
+    object store: it has not ended (a revision's box reads its branch from there, a merge
+    publishes it). Only while it still waits, read under the repository's lock, which a send
+    back and a provision take too: a run already on its way back keeps the tree it is in.
+    Whether it gave its tree up."""
+    lock_repository(run.repository)
+    run.refresh_from_db(fields=["status", "worktree_path", "patch_ref"])
+    if run.status != RunStatus.WAITING_FOR_REVIEW or not run.worktree_path:
+        return False
+    remove_tree(run)
+    return True
+
+
+def left_behind(run: CodingRun) -> bool:
+    """Whether the run still holds anything on disk a cleanup takes: its tree or its store."""
+    return bool(run.worktree_path) or store_path(run.id).is_dir()
+
+
+def remove_tree(run: CodingRun) -> Path | None:
+    """The worktree, its box HOME and output gone, what it held kept first (a patch and
+    `refs/opscore/runs/<id>`); the repository's object store, as found through it."""
     path = Path(run.worktree_path)
     objects = objects_of(path)  # found before its pointer goes with the tree
     if path.exists():
@@ -363,7 +392,6 @@ def clean_up(run: CodingRun) -> CodingRun:
             path.parent.rmdir()
     else:  # deleted by hand: its registration goes
         git(["worktree", "prune"], run.repository.path)
-    retire(run.id, run.repository.path, objects)  # its objects join the repository's
     run.worktree_path = ""
     run.save(update_fields=["worktree_path", "patch_ref", "state_ref"])
-    return run
+    return objects

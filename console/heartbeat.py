@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.db.models.functions import Now
 
+from coding.duties import set_aside_review_trees
 from memory.initiative import enqueue_initiatives
 from memory.learning import drop_endings, learn_from_outcomes, promote_insights
 from memory.uses import fold_memory_uses
@@ -84,4 +85,5 @@ DUTIES = [
     Duty("enqueue_initiatives", 2, enqueue_initiatives, lane="proactive"),
     Duty("snapshot_goals", 2, snapshot_goals),
     Duty("prune_llm_records", 2, prune_llm_records),
+    Duty("set_aside_review_trees", 2, set_aside_review_trees, lane="coding"),
 ]

@@ -39,6 +39,7 @@ def test_a_heartbeat_records_every_duty_in_order():
         "enqueue_initiatives",
         "snapshot_goals",
         "prune_llm_records",
+        "set_aside_review_trees",
     ]
     assert run.duties[0]["counts"] == {"lifted": []}
     assert run.duties[1]["status"] == "ok"
