@@ -22,6 +22,7 @@ import httpx
 from django.conf import settings
 
 from missions.text import strip_invisible
+from missions.web_urls import UnusableURL, usable
 from opscore.addresses import inward
 from opscore.http_deadline import held_to, looked_up
 
@@ -55,7 +56,7 @@ def resolve(host: str, port: int, deadline: float = math.inf) -> list[str]:
         raise over_deadline()
     try:
         addresses = looked_up(host, port, None if left == math.inf else left)
-    except socket.gaierror as error:
+    except (socket.gaierror, UnicodeError) as error:  # unknown, or no name (a label too long)
         raise CrawlRefused(f"cannot resolve {host!r}: {error}") from None
     except TimeoutError:
         raise CrawlRefused(f"{over_deadline()}: {host} was still being looked up") from None
@@ -65,7 +66,10 @@ def resolve(host: str, port: int, deadline: float = math.inf) -> list[str]:
 def check_public(url: str, deadline: float = math.inf) -> str:
     """Refuse a URL that is not public; return the checked address to connect to, looked up
     by `deadline`."""
-    parts = urlsplit(url)
+    try:
+        parts = usable(url)
+    except UnusableURL as problem:
+        raise CrawlRefused(str(problem)) from None
     if parts.scheme not in ("http", "https"):
         raise CrawlRefused(f"only http and https are fetched, not {parts.scheme!r}")
     if not parts.hostname:
@@ -117,7 +121,7 @@ def fetch_by_hops(url: str, client: httpx.Client, deadline: float) -> tuple[str,
             timeout=hop_timeout(deadline),
         ) as response:
             if response.is_redirect:
-                url = urljoin(url, response.headers.get("location", ""))
+                url = redirected(url, response.headers.get("location", ""))
                 continue
             if response.status_code != 200:
                 raise OSError(f"HTTP {response.status_code} from {url}")
@@ -128,6 +132,17 @@ def fetch_by_hops(url: str, client: httpx.Client, deadline: float) -> tuple[str,
                 refuse_unless_text(sniffed_type(body))
             return url, body, content_type
     raise CrawlRefused(f"more than {MAX_REDIRECTS} redirects")
+
+
+def redirected(url: str, location: str) -> str:
+    """The next hop's URL, refused here when it names no usable address: the page's fault, so
+    never retried (the guard then checks where it goes)."""
+    try:
+        target = urljoin(url, location)
+        usable(target)
+    except ValueError as problem:  # urljoin's own parse, or UnusableURL
+        raise CrawlRefused(f"redirected to an unusable URL: {problem}") from None
+    return target
 
 
 @functools.cache

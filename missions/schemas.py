@@ -1,15 +1,15 @@
 """The shape of a proposal as it arrives from any source, checked before anything is written."""
 
-from urllib.parse import urlsplit
-
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from missions.step_kinds import is_known, known_names
 from missions.text import strip_invisible
+from missions.web_urls import UnusableURL, usable
 from opscore.inputs import FieldErrors, InputRefused, check_clean
 from opscore.registry import STEP_KINDS, PayloadField
 
 MAX_STEPS = 20
+WEB_URL = "an http:// or https:// address"
 
 
 class ProposalInvalid(FieldErrors):
@@ -111,8 +111,8 @@ def field_error(spec: PayloadField, step: StepSpec, steps: list[StepSpec]) -> st
         return None
     if not isinstance(value, str) or len(value) > spec.max_length:
         return f"a string of at most {spec.max_length} characters"
-    if spec.type == "url" and not is_web_url(value):
-        return "an http:// or https:// address"
+    if spec.type == "url":
+        return web_url_error(value)
     return None
 
 
@@ -122,9 +122,14 @@ def fed_by(step: StepSpec, kind: str, steps: list[StepSpec]) -> bool:
     return bool(step.after_steps) or any(steps[i].kind == kind for i in step.depends_on)
 
 
-def is_web_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+def web_url_error(value: str) -> str | None:
+    """Why `value` is no web address to fetch, or None: a port out of range is refused here,
+    where the URL is taken, not by the crawl that could never connect to it."""
+    try:
+        parts = usable(value)
+    except UnusableURL as problem:
+        return f"{WEB_URL} ({problem})"
+    return None if parts.scheme in ("http", "https") and parts.netloc else WEB_URL
 
 
 def field_errors(error: ValidationError) -> dict[str, list[str]]:

@@ -60,6 +60,11 @@ def test_it_refuses_to_work_when_no_token_is_configured(client, agent, settings)
     assert "OPS_API_TOKEN" in response.json()["error"]
 
 
+def crawling(url: str) -> str:
+    step = {"kind": "crawl", "payload": {"url": url}}
+    return json.dumps({"agent": "devops", "title": "x", "steps": [step]})
+
+
 @pytest.mark.parametrize(
     ("raw", "field"),
     [
@@ -77,6 +82,8 @@ def test_it_refuses_to_work_when_no_token_is_configured(client, agent, settings)
             "x",
         ),
         (json.dumps({"agent": "ghost", "title": "x", "steps": [{"kind": "analyze"}]}), "agent"),
+        (crawling("http://news.example:99999/"), "steps.0.payload.url"),
+        (crawling("http://[::1/"), "steps.0.payload.url"),
     ],
 )
 def test_bad_input_is_400_with_field_errors_and_writes_nothing(client, agent, raw, field):

@@ -210,12 +210,19 @@ def test_invisible_and_bidi_characters_are_stripped_from_titles(agent):
     assert proposal.title == "Pay invoice gnp.exe for ACME"
 
 
+WEB_URL = "an http:// or https:// address"
+NO_PORT = "the URL's port is not a number from 1 to 65535"
+
+
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
         ({}, "crawl needs url to read"),
-        ({"url": "file:///etc/passwd"}, "an http:// or https:// address"),
+        ({"url": "file:///etc/passwd"}, WEB_URL),
         ({"url": ["https://example.com"]}, "a string of at most 2000 characters"),
+        ({"url": "http://news.example:99999/"}, f"{WEB_URL} ({NO_PORT})"),
+        ({"url": "http://news.example:-1/"}, f"{WEB_URL} ({NO_PORT})"),
+        ({"url": "http://[::1/"}, f"{WEB_URL} (the URL does not parse: Invalid IPv6 URL)"),
     ],
 )
 def test_a_step_missing_what_its_kind_reads_is_refused_before_anything_is_written(
