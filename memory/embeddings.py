@@ -23,8 +23,11 @@ from django.conf import settings
 from django.db import connection
 
 from memory.models import Memory, MemoryStatus
+from opscore.llm_deadline import held_within, passed
+from opscore.llm_wire import held_client
 
 BATCH = 32
+EMBED_SECONDS = 30  # one embedding request, its name lookup and every read together
 NEAREST = 20  # vector candidates per query
 NOISE_SAMPLE = 100  # the newest memories of a model whose pairwise similarity is its noise
 MIN_PAIRS = 190  # pairs of 20 memories: fewer say little about a model's noise
@@ -61,20 +64,45 @@ class EmbeddingError(RuntimeError):
 
 
 class OllamaEmbedder:
+    """Ollama's /api/embed, each request held to one deadline (EMBED_SECONDS from its start),
+    name lookup, connect and every read together, through the model providers' client
+    (opscore.llm_wire.held_client): httpx alone gives each read its whole timeout again and
+    the lookup none at all, so a host that trickled its answer, or a resolver that never
+    answered, held retrieval (and the prompt waiting on it) as long as it liked. The deadline is
+    per request, not per embed_pending run: a run's batches are a request each, and a run's
+    deadline would cut its later batches short for the earlier ones' time. A person's deadline
+    around the request (a chat's, opscore.llm_deadline) ends it sooner. Past it, EmbeddingError,
+    which retrieval turns into full text, saying why."""
+
     name = "ollama"
 
     def __init__(self, base_url: str, model: str, transport: httpx.BaseTransport | None = None):
         self.model = model
-        self.client = httpx.Client(base_url=base_url, timeout=30, transport=transport)
+        self.client = held_client(base_url, EMBED_SECONDS, transport)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
-        try:
-            response = self.client.post("/api/embed", json={"model": self.model, "input": texts})
-        except httpx.TransportError as error:
-            raise EmbeddingError(f"ollama: {type(error).__name__}") from error
+        with held_within(EMBED_SECONDS, f"the {EMBED_SECONDS:g} s an embedding request may take"):
+            response = self.answer_to(texts)
         if response.status_code != 200:
             raise EmbeddingError(f"ollama answered {response.status_code}: {response.text[:200]}")
         return checked_vectors(response.json().get("embeddings"), len(texts))
+
+    def answer_to(self, texts: list[str]) -> httpx.Response:
+        """Ollama's answer, read whole, within the deadline around it."""
+        try:
+            return self.client.post("/api/embed", json={"model": self.model, "input": texts})
+        except httpx.TransportError as error:
+            raise failed(error) from error
+
+
+def failed(error: httpx.TransportError) -> EmbeddingError:
+    """Why a request failed, in one line: the deadline that ran out, or what broke (a lookup
+    refused past the lookups-at-once cap says so)."""
+    kind = type(error).__name__
+    if isinstance(error, httpx.TimeoutException) and (deadline := passed()):
+        return EmbeddingError(f"ollama: no embedding within {deadline} ({kind})")
+    detail = " ".join(str(error).split())
+    return EmbeddingError(f"ollama: {kind}: {detail}" if detail else f"ollama: {kind}")
 
 
 class LocalEmbedder:

@@ -26,7 +26,7 @@ _until: contextvars.ContextVar = contextvars.ContextVar("llm_answer_until", defa
 def answer_within(seconds: float):
     """Model calls made inside end within `seconds` of its start, all their tries together.
     Inside another, the earlier deadline holds: an inner one never gives more time."""
-    return _held_within(seconds, waited(seconds))
+    return held_within(seconds, waited(seconds))
 
 
 def held_to_reply_limit(complete):
@@ -36,16 +36,16 @@ def held_to_reply_limit(complete):
     @functools.wraps(complete)
     def within_limit(provider, request):
         limit = settings.OPS_LLM_DEADLINE_SECONDS
-        with _held_within(limit, f"the {limit:g} s a reply may take"):
+        with held_within(limit, f"the {limit:g} s a reply may take"):
             return complete(provider, request)
 
     return within_limit
 
 
 @contextlib.contextmanager
-def _held_within(seconds: float, said: str):
+def held_within(seconds: float, said: str):
     """A deadline `seconds` from now, `said` how a cut-off names it; an outer one that ends
-    no later holds instead."""
+    no later holds instead. Calls through a client whose transport is `in_time` end by it."""
     deadline = (time.monotonic() + seconds, said)
     outer = _until.get()
     token = _until.set(deadline if outer is None or deadline[0] < outer[0] else outer)

@@ -14,7 +14,6 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-import httpcore
 import httpx
 from django.conf import settings
 
@@ -30,6 +29,7 @@ from opscore.llm_wire import (
     ShortErrors,
     TransientLLMError,
     count,
+    held_client,
     json_object,
     model_name,
     proxy_mounts,
@@ -184,15 +184,7 @@ class OllamaProvider:
     name = "ollama"
 
     def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None):
-        def direct_or_via(proxy=None):
-            return in_time(httpx.HTTPTransport(proxy=proxy), httpcore)
-
-        self.client = httpx.Client(
-            base_url=base_url,
-            timeout=settings.OPS_LLM_TIMEOUT_SECONDS,
-            transport=transport or direct_or_via(),
-            mounts={} if transport else proxy_mounts(direct_or_via),
-        )
+        self.client = held_client(base_url, settings.OPS_LLM_TIMEOUT_SECONDS, transport)
 
     def model_for(self, tier: str) -> str:
         return settings.OPS_OLLAMA_MODELS[tier]

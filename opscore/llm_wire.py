@@ -11,10 +11,12 @@ import contextlib
 import json
 import time
 
+import httpcore
+import httpx
 from django.conf import settings
 
 from opscore.inputs import LONE_SURROGATE, max_bytes
-from opscore.llm_deadline import reply_deadline
+from opscore.llm_deadline import in_time, reply_deadline
 
 # How much of a reply's body is read at most, as a multiple of the reply limit: room for JSON
 # escaping around a reply that is within the limit, and for reading the usage of one that is
@@ -117,6 +119,22 @@ class ShortErrors:
 
     def close(self):
         self.inner.close()
+
+
+def held_client(base_url: str, timeout: float, transport=None) -> httpx.Client:
+    """An httpx client to a model host whose calls end by the deadline set around them
+    (opscore.llm_deadline: a try's, a person's), name lookup, connect and every read together,
+    through the environment's proxies too. `transport`: a test's, instead (held to none)."""
+
+    def direct_or_via(proxy=None):
+        return in_time(httpx.HTTPTransport(proxy=proxy), httpcore)
+
+    return httpx.Client(
+        base_url=base_url,
+        timeout=timeout,
+        transport=transport or direct_or_via(),
+        mounts={} if transport else proxy_mounts(direct_or_via),
+    )
 
 
 def proxy_mounts(direct_or_via) -> dict:
