@@ -315,13 +315,16 @@ OPS_QUESTION_WAIT_MINUTES = env_int("OPS_QUESTION_WAIT_MINUTES", 240)
 # Django's mail framework when OPS_NOTIFY_EMAIL names recipients (EMAIL_URL configures SMTP, the
 # console backend otherwise); a Slack-compatible webhook when OPS_WEBHOOK_URL is set.
 # EMAIL_TIMEOUT (seconds, for every SMTP connect and reply) keeps a stalled mail server from
-# holding the outbox's deliverer; EMAIL_URL's own `?timeout=` wins when given.
+# holding the outbox's deliverer; EMAIL_URL's own `?timeout=` wins when given. SMTP goes through
+# opscore.mail, whose connect looks the server's name up within it too.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 EMAIL_URL = env_str("EMAIL_URL")
 if EMAIL_URL:
     import dj_email_url
 
     _email = dj_email_url.parse(EMAIL_URL)
+    if _email["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend":
+        _email["EMAIL_BACKEND"] = "opscore.mail.DeadlineEmailBackend"
     globals().update(_email | {"EMAIL_TIMEOUT": _email["EMAIL_TIMEOUT"] or EMAIL_TIMEOUT})
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

@@ -4,12 +4,15 @@ holds a step worker; each message carries a valid Message-ID that a retry reuses
 that says what it is. Real SMTP servers on loopback: one that accepts and never answers, and
 aiosmtpd."""
 
+import contextlib
 import json
 import logging
 import signal
 import socket
+import ssl
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from email import message_from_bytes, policy
 
@@ -25,11 +28,13 @@ from missions.worker import WorkerSession
 from opportunities.models import NoticeLane
 from opportunities.notices import notify
 from opscore.db import Channel, db_now
+from opscore.http_deadline import is_address
 from opscore.models import Event
 from tests.factories import make_step
 from tests.processes import ROOT, child_environment, free_port, wait_for
 
 pytestmark = pytest.mark.django_db
+IN_TIME = "opscore.mail.DeadlineEmailBackend"  # its connect looks names up within EMAIL_TIMEOUT
 
 
 @pytest.fixture
@@ -169,10 +174,10 @@ def test_the_accountability_digest_says_what_it_is(settings):
     assert "ideas" not in sent.subject.lower()
 
 
-def test_an_smtp_url_without_a_timeout_still_gets_one():
+def test_an_smtp_url_without_a_timeout_still_gets_one_and_looks_names_up_within_it():
     """The settings a deployment gets from EMAIL_URL alone (no ?timeout=)."""
     code = "import django; django.setup(); from django.conf import settings as s; "
-    code += "print(s.EMAIL_TIMEOUT, s.EMAIL_HOST)"
+    code += "print(s.EMAIL_TIMEOUT, s.EMAIL_HOST, s.EMAIL_BACKEND)"
     env = child_environment(60, EMAIL_URL="smtp://mail.example.com:25", EMAIL_TIMEOUT="")
     env["DJANGO_SETTINGS_MODULE"] = "opscore.settings"
 
@@ -180,7 +185,80 @@ def test_an_smtp_url_without_a_timeout_still_gets_one():
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
     )
 
-    assert out.stdout.split() == ["10", "mail.example.com"], out.stderr
+    assert out.stdout.split() == ["10", "mail.example.com", IN_TIME], out.stderr
+
+
+@pytest.mark.parametrize("implicit_tls", [False, True], ids=["smtp", "smtp-over-tls"])
+def test_a_mail_server_whose_name_is_never_looked_up_costs_one_timed_out_attempt(
+    hung_resolver, settings, implicit_tls
+):
+    """Django's own backend waited on the resolver as long as it liked (EMAIL_TIMEOUT bound
+    the connect and the replies, not the lookup): the deliverer, and every notice behind it."""
+    smtp_at(settings, 25)
+    settings.EMAIL_BACKEND, settings.EMAIL_HOST = IN_TIME, "mail.hung.test"
+    settings.EMAIL_USE_SSL = implicit_tls
+    message = alert()
+
+    assert deliver_one() is True
+
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("pending", 1)
+    assert message.last_error == "TimeoutError: mail.hung.test was not looked up within 0.3 s"
+
+
+def test_a_mail_server_named_by_its_host_name_gets_the_mail(monkeypatch, smtp_server, settings):
+    resolving("mail.example.test", monkeypatch)
+    smtp_at(settings, smtp_server.port)
+    settings.EMAIL_BACKEND, settings.EMAIL_HOST = IN_TIME, "mail.example.test"
+    message = alert()
+
+    deliver_one()
+
+    message.refresh_from_db()
+    assert message.status == "delivered"
+    assert smtp_server.received[0]["Subject"] == "[Opscore] Alert: Disk fills in 2 hours"
+
+
+def test_tls_still_checks_the_servers_name_not_the_address_it_was_reached_at(monkeypatch, settings):
+    """The server records the name the client's TLS hello asks for (SNI, the name the
+    certificate is checked against), then ends the handshake: it has no certificate."""
+    resolving("mail.example.test", monkeypatch)
+    listener, asked_for = socket.create_server(("127.0.0.1", 0)), []
+    threading.Thread(target=tls_hello_names, args=(listener, asked_for), daemon=True).start()
+    smtp_at(settings, listener.getsockname()[1])
+    settings.EMAIL_BACKEND, settings.EMAIL_HOST = IN_TIME, "mail.example.test"
+    settings.EMAIL_USE_SSL = True
+    message = alert()
+
+    deliver_one()
+
+    listener.close()
+    message.refresh_from_db()
+    assert asked_for == ["mail.example.test"]
+    assert message.status == "pending" and message.last_error.startswith("SSLError")
+
+
+def resolving(name: str, monkeypatch) -> None:
+    """`name` looked up as 127.0.0.1 (this test's servers listen there), an address as itself
+    (no resolver asked), any other name unknown."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host == name:
+            host = "127.0.0.1"
+        elif not is_address(host):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def tls_hello_names(listener: socket.socket, names: list) -> None:
+    connection, _ = listener.accept()
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.sni_callback = lambda tls, name, context: names.append(name)
+    with connection, contextlib.suppress(OSError):  # no certificate: the handshake ends
+        server.wrap_socket(connection, server_side=True)
 
 
 def deliverer_listening() -> bool:

@@ -1,0 +1,63 @@
+"""Outbound mail whose SMTP connection is made within EMAIL_TIMEOUT, name lookup included.
+Django's SMTP backend leaves the connect to smtplib, which hands the host name to
+socket.create_connection: its lookup takes no timeout (only the resolver's own retries end it,
+or never), so a resolver that stopped answering held the outbox's deliverer, and every notice
+behind it, as long as it liked; and each address then got the whole timeout again. Here the
+name is looked up through opscore.http_deadline.looked_up (a thread of its own, capped lookups
+at once) and the addresses are tried with what is left. smtplib keeps the name it was given
+for everything after the connect: the greeting, STARTTLS's and implicit TLS's certificate
+check (server_hostname) and the errors it raises."""
+
+import smtplib
+import socket
+import time
+
+from django.core.mail.backends.smtp import EmailBackend
+
+from opscore.http_deadline import is_address, looked_up
+
+
+class DeadlineEmailBackend(EmailBackend):
+    """Django's SMTP backend (EMAIL_URL's smtp:// and submission://, opscore.settings), its
+    connection made by `connected`."""
+
+    @property
+    def connection_class(self):
+        return DeadlineSMTPSSL if self.use_ssl else DeadlineSMTP
+
+
+class DeadlineSMTP(smtplib.SMTP):
+    """smtplib's SMTP, its socket from `connected`: `_get_socket` is the hook smtplib's own
+    SMTP_SSL and LMTP override to make theirs."""
+
+    def _get_socket(self, host, port, timeout):
+        return connected(host, port, timeout, self.source_address)
+
+
+class DeadlineSMTPSSL(smtplib.SMTP_SSL, DeadlineSMTP):
+    """Implicit TLS: SMTP_SSL wraps the socket DeadlineSMTP made (next in the MRO) in TLS for
+    the host's name."""
+
+
+def connected(host: str, port: int, timeout, source_address=None) -> socket.socket:
+    """A TCP connection to `host` within `timeout` seconds, lookup and connects together. An
+    address, or no timeout given (smtplib's default), connects as socket.create_connection
+    does. A lookup not answered in time raises TimeoutError saying so; past the lookups at
+    once, http_deadline.TooManyLookups (an OSError, like any failed connect)."""
+    if is_address(host) or not isinstance(timeout, int | float):
+        return socket.create_connection((host, port), timeout, source_address)
+    deadline = time.monotonic() + timeout
+    try:
+        addresses = looked_up(host, port, timeout)
+    except TimeoutError:
+        raise TimeoutError(f"{host} was not looked up within {timeout:g} s") from None
+    failed: OSError = OSError(f"{host} has no address")
+    for address in addresses:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"{host} did not answer within {timeout:g} s")
+        try:
+            return socket.create_connection((address, port), left, source_address)
+        except OSError as error:
+            failed = error
+    raise failed
