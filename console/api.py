@@ -24,6 +24,7 @@ from opscore.heartbeat import run_heartbeat
 from opscore.idempotency import HEADER, Answer, KeyRefused, answer_once
 from opscore.inputs import EXPECTED, InputRefused, is_kind, parse_json, whole_number
 from opscore.models import Event, within_actor_length
+from opscore.text import ReasonRefused, checked_reason
 
 MAX_EVENTS_PAGE = 500
 
@@ -126,6 +127,21 @@ def kind_errors(data: dict, kinds: dict[str, type]) -> dict:
     return {
         k: [EXPECTED[kind]] for k, kind in kinds.items() if k in data and not is_kind(data[k], kind)
     }
+
+
+def reason_errors(data: dict, *, needed_by: str = "") -> dict:
+    """`{"reason": ["required"]}` or `{"reason": ["at most 500 characters"]}` when the action
+    would refuse the body's reason (opscore.text.checked_reason: measured and required as it
+    will be kept, hidden characters gone), so it is answered with the other field errors,
+    before anything is looked up or decided. A reason of another kind is kind_errors' to say."""
+    reason = data.get("reason", "")
+    if not isinstance(reason, str):
+        return {}
+    try:
+        checked_reason(reason, needed_by=needed_by)
+    except ReasonRefused as refused:
+        return refused.errors
+    return {}
 
 
 def string_field_errors(data: dict, fields: set[str]) -> dict:

@@ -15,19 +15,18 @@ from console.api import (
     kind_errors,
     parse_json_body,
     read_only_refusal,
+    reason_errors,
     token_refusal,
     unknown_field_errors,
 )
 from opscore.models import Override
 from opscore.overrides import (
-    MAX_REASON,
     OverrideRefused,
     active_overrides,
     apply_override,
     lift_override,
     preview_override,
 )
-from opscore.text import clean_reason
 
 FIELDS = {"kind": True, "target": True, "reason": True, "expires": False, "preview": False}
 KINDS = {"kind": str, "target": str, "reason": str, "expires": str, "preview": bool}
@@ -79,20 +78,15 @@ def lift(request, override_id: int):
     data, problem = parse_json_body(request)
     if problem:
         return problem
-    reason = data.get("reason")
-    wrong = actor_errors(data) | unknown_field_errors(data, {"reason", "actor"})
-    kept = clean_reason(reason) if isinstance(reason, str) else ""  # as lift_override keeps it
-    if not kept:
-        wrong["reason"] = ["required"]
-    elif len(kept) > MAX_REASON:  # the column's: it was cut there, without a word
-        wrong["reason"] = [f"at most {MAX_REASON} characters"]
+    wrong = reason_errors(data, needed_by="lifting an override") | actor_errors(data)
+    wrong |= kind_errors(data, {"reason": str}) | unknown_field_errors(data, {"reason", "actor"})
     if wrong:
         return error(400, "invalid lift", wrong)
     row = Override.objects.filter(pk=override_id).first()
     if row is None:
         return error(404, f"no override {override_id}")
     try:
-        row = lift_override(override_id, actor=actor_of(data), reason=reason)
+        row = lift_override(override_id, actor=actor_of(data), reason=data["reason"])
     except OverrideRefused as refused:  # lifted or expired already, as a decided proposal
         return error(409, str(refused))
     return JsonResponse(row.as_json())

@@ -10,7 +10,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from console.api import error, parse_json_body, string_field_errors, token_refusal
+from console.api import error, parse_json_body, reason_errors, string_field_errors, token_refusal
 from console.api_errors import get_only
 from missions.actions import DecisionRefused
 from missions.decisions import decide_proposal_as
@@ -45,8 +45,8 @@ def decide(request, proposal_id: int, verb: str):
     wrong = string_field_errors(data, FIELDS)
     if not data.get("as"):
         wrong.setdefault("as", ["who decides: a user name"])
-    if verb == "reject" and not str(data.get("reason", "")).strip():
-        wrong.setdefault("reason", ["a rejection needs a reason"])
+    if verb == "reject":
+        wrong = reason_errors(data, needed_by="a rejection") | wrong
     if wrong:
         return error(400, f"invalid proposal {verb}", wrong)
     if not Proposal.objects.filter(pk=proposal_id).exists():

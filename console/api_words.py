@@ -8,7 +8,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from console.api import error, parse_json_body, string_field_errors, token_refusal
+from console.api import error, parse_json_body, reason_errors, string_field_errors, token_refusal
 from console.api_errors import get_only
 from missions.models import Step
 from missions.words import WordsRefused, decide_words_as, words_card
@@ -40,6 +40,8 @@ def decide(request, step_id: int, verb: str):
         return problem
     needed = VERBS[verb]
     wrong = string_field_errors(data, {"as", needed})
+    if needed == "reason":
+        wrong = reason_errors(data, needed_by="a refusal") | wrong
     for name, what in [("as", "who decides: a user name"), (needed, f"the {needed}")]:
         if not str(data.get(name, "")).strip():
             wrong.setdefault(name, [what])

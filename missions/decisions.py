@@ -13,7 +13,7 @@ from opscore.actions import record_event
 from opscore.four_eyes import deciding_user, why_not_approve_proposal, why_not_decide
 from opscore.lanes import drop_refusal
 from opscore.models import Agent, operator_actor
-from opscore.text import clean_reason
+from opscore.text import ReasonRefused, checked_reason
 
 
 def approve_proposal(
@@ -58,10 +58,12 @@ def _check_approver(proposal: Proposal, user, shown_digest: str | None, content:
 
 def reject_proposal(proposal: Proposal, *, actor: str, reason: str, user=None) -> Proposal:
     """Rejecting needs the same permission as approving, but an author may withdraw their own.
-    The reason is kept without what hides or reorders text: every surface rejects through here."""
-    reason = clean_reason(reason)
-    if not reason:
-        raise DecisionRefused("a rejection needs a reason", status=400)
+    The reason is kept as opscore.text.checked_reason keeps every reason (hidden characters
+    gone, at most MAX_REASON, refused rather than cut): every surface rejects through here."""
+    try:
+        reason = checked_reason(reason, needed_by="a rejection")
+    except ReasonRefused as refused:
+        raise DecisionRefused(str(refused), status=400) from None
     why = why_not_decide(user, four_eyes.PROPOSAL) if user is not None else ""
     if why:
         raise DecisionRefused(why, status=403)

@@ -25,7 +25,7 @@ from opscore.four_eyes import deciding_user, why_not_approve_proposal
 from opscore.models import operator_actor
 from opscore.redaction import redact_text
 from opscore.registry import STEP_KINDS
-from opscore.text import clean_reason
+from opscore.text import ReasonRefused, checked_reason
 
 WAITING = "words_approval"
 WITHHELD = "[withheld: it looks like a secret; words nobody may read can only be refused]"
@@ -242,11 +242,12 @@ def _not_as_shown(step, text: str, refusals: list[dict], digest: str) -> str:
 
 @transaction.atomic
 def refuse_words(step_id: int, *, user, reason: str) -> WordsApproval:
-    """A person refuses the words: the step fails, not to be retried, with the reason (kept
-    without what hides or reorders text: every surface refuses through here)."""
-    reason = clean_reason(reason)
-    if not reason:
-        raise WordsRefused("a refusal needs a reason", status=400)
+    """A person refuses the words: the step fails, not to be retried, with the reason (kept as
+    opscore.text.checked_reason keeps every reason: every surface refuses through here)."""
+    try:
+        reason = checked_reason(reason, needed_by="a refusal")
+    except ReasonRefused as refused:
+        raise WordsRefused(str(refused), status=400) from None
     step, text = _held(step_id, user)
     actor = operator_actor(user)
     row = _record(step, text, WordsDecision.REFUSED, actor=actor, reason=reason)

@@ -14,8 +14,8 @@ from opscore.overrides import (
     OVERRIDE_KINDS,
     OverrideRefused,
     apply_override,
-    checked_reason,
     lift_override,
+    override_reason,
     preview_override,
 )
 
@@ -181,7 +181,7 @@ class OverrideAdmin(admin.ModelAdmin):
     )
     def lift_selected(self, request, active, reason):
         try:  # once, before any row: a reason refused lifts none, as from the API and the CLI
-            reason = checked_reason(reason, needed_by="lifting an override")
+            reason = override_reason(reason, needed_by="lifting an override")
         except OverrideRefused as refused:
             self.message_user(request, f"Nothing lifted: {refused}", messages.ERROR)
             return

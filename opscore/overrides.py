@@ -23,7 +23,7 @@ from opscore.policies import parse_policy
 from opscore.policy_names import known_part
 from opscore.registry import Registry
 from opscore.standing_orders import release_held_runs
-from opscore.text import clean_reason
+from opscore.text import MAX_REASON, ReasonRefused, checked_reason
 
 OVERRIDE_KINDS: Registry = Registry("override kind")
 LANE_IN_FLIGHT: Registry = Registry("lane in-flight report")  # lane → () -> dict
@@ -31,7 +31,6 @@ EXPIRY = re.compile(r"^(?P<n>[1-9][0-9]{0,4})(?P<unit>[smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_EXPIRY = timedelta(days=30)
 SYSTEM = "system:override-expiry"
-MAX_REASON = 500  # Override.reason and PolicyVersion.reason
 
 
 class OverrideRefused(ValueError):
@@ -105,20 +104,19 @@ def preview_override(name: str, target: str, expires: str | None = None) -> dict
     }
 
 
-def checked_reason(reason, *, needed_by: str = "an override") -> str:
-    """The reason kept, or why not: every surface applies and lifts through here, so none of
-    them keeps hidden characters, an empty reason, or one cut to its column."""
-    reason = clean_reason(reason)
-    if not reason:
-        raise OverrideRefused(f"{needed_by} needs a reason")
-    if len(reason) > MAX_REASON:
-        raise OverrideRefused(f"a reason is at most {MAX_REASON} characters ({len(reason)} given)")
-    return reason
+def override_reason(reason, *, needed_by: str = "an override") -> str:
+    """The reason kept, or why not (opscore.text.checked_reason): every surface applies and
+    lifts through here, so none of them keeps hidden characters, an empty reason, or one cut
+    to its column."""
+    try:
+        return checked_reason(reason, needed_by=needed_by)
+    except ReasonRefused as refused:
+        raise OverrideRefused(str(refused)) from None
 
 
 def apply_override(name: str, target: str, *, reason: str, actor: str, expires: str | None = None):
     """Apply one override in one transaction: the row, its effect and its event together."""
-    kind, reason = kind_named(name), checked_reason(reason)
+    kind, reason = kind_named(name), override_reason(reason)
     span = check_expiry(kind, expires)
     preview = preview_override(kind.name, target)
     if preview["already_in_force"]:
@@ -143,7 +141,7 @@ def apply_override(name: str, target: str, *, reason: str, actor: str, expires: 
 
 
 def lift_override(override_id: int, *, actor: str, reason: str, expired: bool = False):
-    reason = checked_reason(reason, needed_by="lifting an override")
+    reason = override_reason(reason, needed_by="lifting an override")
     with transaction.atomic():
         row = Override.objects.select_for_update().filter(pk=override_id).first()
         if row is None:

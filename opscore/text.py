@@ -21,3 +21,38 @@ def clean_reason(reason) -> str:
     """A reason as people will read it (admin, Stage, API, events): without the characters that
     hide or reorder text, as a proposal's title and a mission's reason are kept."""
     return strip_invisible(str(reason or "")).strip()
+
+
+# Every reason a person or an agent gives (a rejection, a refusal, a lift, a pause, a close…),
+# from every surface. The columns that keep one (Override.reason, Feedback.reason, …) are this
+# wide; a reason past it is refused, never cut: cut, it lost its end without a word.
+MAX_REASON = 500
+
+
+class ReasonRefused(ValueError):
+    """A reason not taken: `str()` says why in a sentence; `errors` names the field, as an
+    API answer or a form does ({"reason": ["required"]})."""
+
+    def __init__(self, message: str, *, field: str, problem: str):
+        super().__init__(message)
+        self.field, self.problem = field, problem
+
+    @property
+    def errors(self) -> dict:
+        return {self.field: [self.problem]}
+
+
+def checked_reason(reason, *, needed_by: str = "", what: str = "a reason", field="reason") -> str:
+    """The reason as it will be kept (clean_reason), measured as kept: refused when `needed_by`
+    (a rejection, lifting an override) needs one and nothing is left, or past MAX_REASON.
+    Every boundary checks through here, so an early check and the action agree."""
+    reason = clean_reason(reason)
+    if needed_by and not reason:
+        raise ReasonRefused(f"{needed_by} needs {what}", field=field, problem="required")
+    if len(reason) > MAX_REASON:
+        raise ReasonRefused(
+            f"{what} is at most {MAX_REASON} characters ({len(reason)} given)",
+            field=field,
+            problem=f"at most {MAX_REASON} characters",
+        )
+    return reason

@@ -14,19 +14,8 @@ from missions.models import Proposal, ProposalStatus, Step
 from missions.words import decide_words, held_for_words, held_words
 from opscore import four_eyes
 from opscore.four_eyes import why_not_approve_proposal, why_not_decide
-from opscore.text import clean_reason
 
 SHOWN = 25
-MAX_REASON = 2000  # the cards' inputs' maxlength: a longer reason comes only from a crafted POST
-
-
-def typed_reason(post) -> str:
-    """The reason as kept (hidden characters gone), or refused past MAX_REASON: it was cut
-    there, without a word."""
-    reason = clean_reason(post.get("reason", ""))
-    if len(reason) > MAX_REASON:
-        raise DecisionRefused(f"a reason is at most {MAX_REASON} characters ({len(reason)} given)")
-    return reason
 
 
 def inbox_context(user, **extra) -> dict:
@@ -77,9 +66,12 @@ def decide(request, proposal_id: int):
     proposal = get_object_or_404(Proposal, pk=proposal_id)
     shown = request.POST.get("digest", "")
     try:
-        approve, reason = approves(request.POST.get("decision")), typed_reason(request.POST)
         decided = decide_proposal(
-            proposal, approve=approve, user=request.user, reason=reason, shown_digest=shown
+            proposal,
+            approve=approves(request.POST.get("decision")),
+            user=request.user,
+            reason=request.POST.get("reason", ""),
+            shown_digest=shown,
         )
     except DecisionRefused as refused:
         context = inbox_context(request.user, problem=str(refused))
@@ -104,7 +96,7 @@ def decide_words_view(request, step_id: int):
             user=request.user,
             approve=approve,
             digest=post.get("digest", ""),
-            reason=typed_reason(post),
+            reason=post.get("reason", ""),
         )
     except DecisionRefused as refused:
         return render(

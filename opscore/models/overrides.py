@@ -72,7 +72,7 @@ class Override(models.Model):
         return f"{self.kind} {self.target} ({self.status})"
 
     def lift(self, *, status: str, by: str, reason: str) -> None:
-        """`reason` as opscore.overrides.checked_reason kept it: never cut here without a word."""
+        """`reason` as opscore.overrides.override_reason kept it: never cut here without a word."""
         self.status, self.lifted_by, self.lift_reason = status, by, reason
         self.lifted_at = Now()
         self.save(update_fields=["status", "lifted_by", "lift_reason", "lifted_at"])

@@ -167,7 +167,7 @@ def test_a_delete_confirmation_names_each_hidden_character_in_its_sentence_and_i
 
 
 def test_the_indexs_overrides_in_force_name_each_hidden_character(admin_client):
-    """A reason is kept without them now (opscore.overrides.checked_reason); one stored before
+    """A reason is kept without them now (opscore.overrides.override_reason); one stored before
     that still has them, and is shown inert."""
     row = apply_override("pause-lane", "opportunities", reason="disk", actor="operator:ann")
     Override.objects.filter(pk=row.pk).update(reason=HIDDEN)

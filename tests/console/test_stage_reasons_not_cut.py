@@ -1,48 +1,25 @@
 """What a person types on the Stage is refused past its limit, never cut: the decision cards'
-reason (2000, the inputs' maxlength, so only a crafted POST goes past it), a notice's dismiss
+reason (500, as every reason: tests/console/test_refusal_reasons.py), a notice's dismiss
 reason (300, its column), and the feed's filters (matched whole, as typed)."""
 
 import pytest
 
-from missions.models import Proposal, Step, WordsApproval
+from missions.models import Proposal
 from opportunities.models import Notice
 from opportunities.notices import notify
 from opscore.actions import record_event
-from tests.factories import AgentFactory, held_post, propose
+from tests.factories import AgentFactory, propose
 
 pytestmark = pytest.mark.django_db
 
 
-def test_a_rejection_reason_past_2000_characters_is_refused_and_decides_nothing(
-    admin_client, agent
-):
+def test_a_rejection_reason_of_500_characters_is_kept_whole(admin_client, agent):
     proposal = propose(agent, "deploy", title="Ship it")
-    card = {"decision": "reject", "reason": "r" * 2001}
-
-    answer = admin_client.post(f"/stage/approvals/{proposal.id}", card).content.decode()
-
-    assert "Not decided: a reason is at most 2000 characters (2001 given)" in answer
-    assert Proposal.objects.get(pk=proposal.pk).status == "pending"
-
-
-def test_a_rejection_reason_of_2000_characters_is_kept_whole(admin_client, agent):
-    proposal = propose(agent, "deploy", title="Ship it")
-    card = {"decision": "reject", "reason": "r" * 2000}
+    card = {"decision": "reject", "reason": "r" * 500}
 
     admin_client.post(f"/stage/approvals/{proposal.id}", card)
 
-    assert Proposal.objects.get(pk=proposal.pk).reason == "r" * 2000
-
-
-def test_a_words_refusal_reason_past_2000_characters_is_refused_and_decides_nothing(admin_client):
-    post = held_post()
-    card = {"decision": "reject", "reason": "r" * 2001}
-
-    answer = admin_client.post(f"/stage/approvals/words/{post.id}", card).content.decode()
-
-    assert "Not decided: a reason is at most 2000 characters (2001 given)" in answer
-    assert Step.objects.get(pk=post.pk).status == "blocked"
-    assert not WordsApproval.objects.exists()
+    assert Proposal.objects.get(pk=proposal.pk).reason == "r" * 500
 
 
 def test_a_dismiss_reason_past_300_characters_is_refused_and_the_notice_stays(admin_client):
