@@ -4,11 +4,10 @@ memory lane's outcome learner reads (memory.outcomes.learn_from_feedback)."""
 from django.db import transaction
 
 from missions.models import Artifact, Feedback, Mission, Publication, Rating
-from missions.text import strip_invisible
 from opscore.actions import record_event
 from opscore.inputs import FieldErrors
+from opscore.text import MAX_REASON, clean_reason
 
-MAX_REASON = 500
 EVENT = "feedback.recorded"
 
 
@@ -46,7 +45,7 @@ def _clean(rating, reason) -> tuple[str, str]:
     errors = {}
     if rating not in Rating.values:
         errors["rating"] = [f"one of {', '.join(Rating.values)}"]
-    reason = strip_invisible(str(reason or "")).strip()
+    reason = clean_reason(reason)
     if not reason:
         errors["reason"] = ["say why: a rating without a reason teaches nothing"]
     elif len(reason) > MAX_REASON:

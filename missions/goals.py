@@ -12,18 +12,17 @@ from django.db.models import Count, Max, Q
 from missions.goal_metrics import measure
 from missions.goal_schemas import GoalInvalid, parse_terms
 from missions.models import Goal, GoalScope, GoalSnapshot, GoalVersion, Mission
-from missions.text import strip_invisible
 from opscore.actions import record_event
 from opscore.db import db_now
 from opscore.models import Agent
+from opscore.text import MAX_REASON, clean_reason
 
 SNAPSHOT_EVERY = timedelta(hours=1)
 SNAPSHOT_BATCH = 100
-MAX_REASON = 500
 
 
 def _reason(reason) -> str:
-    reason = strip_invisible(str(reason or "")).strip()
+    reason = clean_reason(reason)
     if not reason:
         raise GoalInvalid({"reason": ["a reason is required"]})
     if len(reason) > MAX_REASON:

@@ -20,9 +20,9 @@ from opscore.actions import record_event
 from opscore.db import db_now
 from opscore.models import Event
 from opscore.overrides import OverrideRefused, parse_expiry
+from opscore.text import ReasonRefused, checked_reason
 
 MAX_NOTE = 1000
-MAX_REASON = 300  # Mission.pause_reason's column
 MAX_DEADLINE_AHEAD = timedelta(days=366)
 NOTE_EVENT = "mission.note"
 OPEN = [MissionStatus.APPROVED, MissionStatus.RUNNING]
@@ -37,15 +37,11 @@ def _locked_open(mission_id: int) -> Mission:
     return mission
 
 
-def _reason(reason: str) -> str:
-    reason = strip_invisible(str(reason or "")).strip()
-    if not reason:
-        raise DecisionRefused("a reason is required", status=400)
-    if len(reason) > MAX_REASON:  # it was cut there, without a word
-        raise DecisionRefused(
-            f"a reason is at most {MAX_REASON} characters ({len(reason)} given)", status=400
-        )
-    return reason
+def _reason(reason: str, verb: str) -> str:
+    try:
+        return checked_reason(reason, needed_by=f"a mission's {verb}")
+    except ReasonRefused as refused:
+        raise DecisionRefused(str(refused), status=400) from None
 
 
 def _event(mission: Mission, verb: str, actor: str, payload: dict) -> None:
@@ -63,7 +59,7 @@ def _event(mission: Mission, verb: str, actor: str, payload: dict) -> None:
 @transaction.atomic
 def pause_mission(mission_id: int, *, actor: str, reason: str) -> Mission:
     """Nothing new of the mission is claimed until it is resumed; running steps finish."""
-    reason = _reason(reason)
+    reason = _reason(reason, "pause")
     mission = _locked_open(mission_id)
     if mission.paused_at is not None:
         raise DecisionRefused(f"M{mission.id} is already paused: {mission.pause_reason}")
@@ -75,7 +71,7 @@ def pause_mission(mission_id: int, *, actor: str, reason: str) -> Mission:
 
 @transaction.atomic
 def resume_mission(mission_id: int, *, actor: str, reason: str) -> Mission:
-    reason = _reason(reason)
+    reason = _reason(reason, "resumption")
     mission = _locked_open(mission_id)
     if mission.paused_at is None:
         raise DecisionRefused(f"M{mission.id} is not paused")
@@ -124,7 +120,7 @@ def parse_deadline(text: str) -> datetime:
 
 @transaction.atomic
 def set_mission_deadline(mission_id: int, *, actor: str, deadline: str, reason: str) -> Mission:
-    reason = _reason(reason)
+    reason = _reason(reason, "deadline")
     when = parse_deadline(deadline)
     if when <= db_now():
         raise DecisionRefused(f"deadline {when.isoformat()} has already passed", status=400)

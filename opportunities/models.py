@@ -216,7 +216,7 @@ class Notice(models.Model):
     created_at = models.DateTimeField(db_default=Now())
     dismissed_at = models.DateTimeField(null=True, blank=True)
     dismissed_by = models.CharField(max_length=150, blank=True)
-    dismiss_reason = models.CharField(max_length=300, blank=True)
+    dismiss_reason = models.CharField(max_length=500, blank=True)  # opscore.text.MAX_REASON
 
     class Meta:
         ordering = ["-id"]

@@ -18,10 +18,9 @@ from missions.crawl import deadline_client
 from missions.models import OutboxMessage
 from opportunities.models import Notice
 from opscore import db
-from opscore.text import clean_reason
+from opscore.text import ReasonRefused, checked_reason
 
 WEBHOOK_TIMEOUT = 10
-MAX_DISMISS_REASON = 300  # Notice.dismiss_reason's column
 
 
 def channels() -> list[str]:
@@ -110,13 +109,12 @@ class DismissRefused(ValueError):
 
 
 def dismiss(notice: Notice, *, actor: str, reason: str = "") -> Notice:
-    """A person's reason is kept whole or refused: it was cut to its column without a word. It
-    is optional, and kept without what hides or reorders text (measured so, too)."""
-    reason = clean_reason(reason)
-    if len(reason) > MAX_DISMISS_REASON:
-        raise DismissRefused(
-            f"a reason is at most {MAX_DISMISS_REASON} characters ({len(reason)} given)"
-        )
+    """A person's reason is kept whole or refused (opscore.text.checked_reason, as every
+    reason): it was cut to its column without a word. It is optional here."""
+    try:
+        reason = checked_reason(reason)
+    except ReasonRefused as refused:
+        raise DismissRefused(str(refused)) from None
     Notice.objects.filter(pk=notice.pk, dismissed_at__isnull=True).update(
         dismissed_at=Now(), dismissed_by=actor, dismiss_reason=reason
     )

@@ -41,7 +41,7 @@ class Mission(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Paused: the claim functions skip its queued steps; running ones finish.
     paused_at = models.DateTimeField(null=True, blank=True)
-    pause_reason = models.CharField(max_length=300, blank=True)
+    pause_reason = models.CharField(max_length=500, blank=True)  # opscore.text.MAX_REASON
     # Past it, the sweeper fails its open steps and the mission ends timed_out.
     deadline_at = models.DateTimeField(null=True, blank=True)
 
@@ -79,7 +79,8 @@ class Mission(models.Model):
         self.refresh_from_db(fields=["finished_at"])
 
     def pause(self, reason: str) -> None:
-        self.paused_at, self.pause_reason = Now(), reason[:300]
+        """`reason` as mission_control checked it (opscore.text.checked_reason): never cut here."""
+        self.paused_at, self.pause_reason = Now(), reason
         self.save(update_fields=["paused_at", "pause_reason"])
         self.refresh_from_db(fields=["paused_at"])
 

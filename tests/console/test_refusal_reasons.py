@@ -197,17 +197,20 @@ def test_a_reason_is_measured_without_its_hidden_characters(admin_client, refusa
     assert refusal.kept() == "r" * 500
 
 
-def test_the_decision_inputs_say_the_limit(admin_client):
+def test_the_inputs_asking_a_reason_say_the_limit(admin_client):
     proposal, post = pending(), held_post()
+    notify("alert", "Disk fills", "in 2 hours", dedupe_key="disk")
 
     pages = [
         admin_client.get("/stage/approvals").content.decode(),
+        admin_client.get("/stage/inbox").content.decode(),
         admin_client.get(f"/admin/missions/proposal/{proposal.id}/change/").content.decode(),
         admin_client.get(f"/admin/missions/step/{post.id}/change/").content.decode(),
     ]
 
     for page in pages:
-        assert 'name="reason" maxlength="500"' in page and 'maxlength="2000"' not in page
+        assert 'name="reason" maxlength="500"' in page
+        assert 'maxlength="2000"' not in page and 'maxlength="300"' not in page
 
 
 def test_a_dismiss_reason_is_kept_without_hidden_characters(admin_client):
@@ -231,6 +234,6 @@ def test_a_dismiss_reason_of_nothing_but_hidden_characters_dismisses_without_one
 def test_a_dismiss_reason_is_measured_without_its_hidden_characters(db):
     notice = notify("alert", "Disk fills", "in 2 hours", dedupe_key="disk")
 
-    dismiss(notice, actor="operator:test", reason="r" * 300 + NOTHING)
+    dismiss(notice, actor="operator:test", reason="r" * 500 + NOTHING)
 
-    assert Notice.objects.get(pk=notice.pk).dismiss_reason == "r" * 300
+    assert Notice.objects.get(pk=notice.pk).dismiss_reason == "r" * 500

@@ -1,6 +1,6 @@
 """What a person types on the Stage is refused past its limit, never cut: the decision cards'
 reason (500, as every reason: tests/console/test_refusal_reasons.py), a notice's dismiss
-reason (300, its column), and the feed's filters (matched whole, as typed)."""
+reason (500 too), and the feed's filters (matched whole, as typed)."""
 
 import pytest
 
@@ -22,23 +22,24 @@ def test_a_rejection_reason_of_500_characters_is_kept_whole(admin_client, agent)
     assert Proposal.objects.get(pk=proposal.pk).reason == "r" * 500
 
 
-def test_a_dismiss_reason_past_300_characters_is_refused_and_the_notice_stays(admin_client):
+def test_a_dismiss_reason_past_500_characters_is_refused_and_the_notice_stays(admin_client):
     notice = notify("alert", "Disk fills", "in 2 hours", dedupe_key="disk")
 
-    answer = admin_client.post(f"/stage/inbox/{notice.id}/dismiss", {"reason": "r" * 301})
+    answer = admin_client.post(f"/stage/inbox/{notice.id}/dismiss", {"reason": "r" * 501})
 
     page = answer.content.decode()
-    assert "Not dismissed: a reason is at most 300 characters (301 given)" in page
+    assert "Not dismissed: a reason is at most 500 characters (501 given)" in page
     assert "Disk fills" in page
     assert Notice.objects.get(pk=notice.pk).dismissed_at is None
 
 
-def test_a_dismiss_reason_of_300_characters_is_kept_whole(admin_client):
+def test_a_dismiss_reason_of_500_characters_is_kept_whole(admin_client):
+    """Its column held 300: a reason kept on a rejection was refused on a dismissal."""
     notice = notify("alert", "Disk fills", "in 2 hours", dedupe_key="disk")
 
-    admin_client.post(f"/stage/inbox/{notice.id}/dismiss", {"reason": "r" * 300})
+    admin_client.post(f"/stage/inbox/{notice.id}/dismiss", {"reason": "r" * 500})
 
-    assert Notice.objects.get(pk=notice.pk).dismiss_reason == "r" * 300
+    assert Notice.objects.get(pk=notice.pk).dismiss_reason == "r" * 500
 
 
 @pytest.mark.parametrize(
