@@ -26,6 +26,7 @@ def control_action(verb: str):
         button=button,
         kept_with=kept_with,
         ask_deadline=verb == "deadline",
+        blank=verb == "note",  # a note is no reason: note_mission holds it to its own 1000
     )
     def action(model_admin, request, queryset, reason):
         deadline = request.POST.get("deadline", "").strip()

@@ -15,9 +15,9 @@ from opscore.overrides import (
     OverrideRefused,
     apply_override,
     lift_override,
-    override_reason,
     preview_override,
 )
+from opscore.text import ReasonRefused, checked_reason
 
 
 def confirm_with_reason(model_admin, request, **context):
@@ -35,8 +35,11 @@ def reasoned_action(description, *, heading, label, button, kept_with, narrow=No
 
     `heading` is formatted with `n` (how many rows); `label(row)` names a row; `narrow(queryset)`
     keeps the rows the action can act on (pending ones, active ones) for the page and for apply.
-    `blank=True`: a reason left blank on the page still reaches apply, whose workflow refuses
-    it (and records the refusal) as it would from any other surface.
+    The reason is checked once, before any row, by the rule every surface applies
+    (opscore.text.checked_reason): one refused (nothing left once hidden characters are gone,
+    or past MAX_REASON) touches no row, and the page asks again, saying why.
+    `blank=True`: the text is not a reason (a revision's notes); it reaches apply as typed,
+    blank included, for its workflow to refuse (and record) as it would from any other surface.
     `permissions` (default change) and the rest of `page` go to admin.action and to the page.
     """
     permissions = page.pop("permissions", ["change"])
@@ -47,10 +50,14 @@ def reasoned_action(description, *, heading, label, button, kept_with, narrow=No
         @functools.wraps(apply)
         def action(model_admin, request, queryset):
             rows = narrow(queryset) if narrow else queryset
-            reason = request.POST.get("reason", "").strip()
-            if "apply" in request.POST and (reason or blank):
-                apply(model_admin, request, rows, reason)
-                return None
+            if "apply" in request.POST:
+                try:
+                    reason = typed_reason(request, blank)
+                except ReasonRefused as refused:
+                    model_admin.message_user(request, f"Nothing done: {refused}", messages.ERROR)
+                else:
+                    apply(model_admin, request, rows, reason)
+                    return None
             return confirm_with_reason(
                 model_admin,
                 request,
@@ -65,6 +72,11 @@ def reasoned_action(description, *, heading, label, button, kept_with, narrow=No
         return action
 
     return decorate
+
+
+def typed_reason(request, blank: bool) -> str:
+    typed = request.POST.get("reason", "")
+    return typed.strip() if blank else checked_reason(typed, needed_by="this action")
 
 
 EXPIRIES = [("", "until lifted"), ("15m", "15 minutes"), ("1h", "1 hour"), ("4h", "4 hours")]
@@ -180,11 +192,6 @@ class OverrideAdmin(admin.ModelAdmin):
         empty="None of the selected overrides is in force.",
     )
     def lift_selected(self, request, active, reason):
-        try:  # once, before any row: a reason refused lifts none, as from the API and the CLI
-            reason = override_reason(reason, needed_by="lifting an override")
-        except OverrideRefused as refused:
-            self.message_user(request, f"Nothing lifted: {refused}", messages.ERROR)
-            return
         actor, lifted = operator_actor(request.user), 0
         for row in active:
             try:

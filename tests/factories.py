@@ -116,6 +116,16 @@ def make_post(agent, body: str = "Hello") -> "Publication":  # noqa: F821
     )
 
 
+def make_opportunity(agent, **fields):
+    """An open opportunity `agent` found, written directly (no intake, no event)."""
+    from opportunities.models import Opportunity
+
+    scores = dict.fromkeys(["impact", "confidence", "urgency"], 3)
+    required = {"theme": "ops", "title": "Exports stall", "why_now": "nightly"}
+    required |= {"reversibility": "high", "suggested_next_step": "move it"}
+    return Opportunity.objects.create(source_agent=agent, **scores | required | fields)
+
+
 def make_publication(agent, body: str, impressions: int, engagements: int):
     """A published post of `agent`'s with one measurement, recorded through the metrics
     boundary the CLI and API use."""

@@ -72,7 +72,7 @@ def test_the_admin_refuses_a_lift_reason_past_500_characters_with_a_message(admi
 
     said = [str(m) for m in get_messages(answer.wsgi_request)]
     assert answer.status_code == 200
-    assert said == ["Nothing lifted: a reason is at most 500 characters (501 given)"]
+    assert said == ["Nothing done: a reason is at most 500 characters (501 given)"]
     assert Override.objects.get(pk=row.pk).status == "active"
 
 
