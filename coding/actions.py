@@ -9,6 +9,7 @@ from coding.models import ENDED, CodingRun, RunStatus
 from coding.watch import kill_process_group, unsaid
 from coding.worktrees import clean_up, left_behind, lock_repository
 from opscore.actions import record_event
+from opscore.text import ReasonRefused, checked_reason
 
 
 class RunRefused(ValueError):
@@ -80,7 +81,12 @@ def put_away(run: CodingRun) -> None:
 
 
 def cancel_run(run: CodingRun, reason: str, *, actor: str) -> CodingRun:
-    """Kill the live harness's whole group, keep its diff as a patch, and end the run."""
+    """Kill the live harness's whole group, keep its diff as a patch, and end the run. The
+    reason is kept as every reason is (opscore.text.checked_reason), or nothing is done."""
+    try:
+        reason = checked_reason(reason, needed_by="a cancel")
+    except ReasonRefused as refused:
+        raise RunRefused(str(refused)) from None
     if run.status in ENDED:
         raise RunRefused(f"R{run.id} has already ended ({run.status})")
     if not transition(run, RunStatus.CANCELLED, f"cancelled by {actor}: {reason}"):

@@ -33,6 +33,7 @@ from opscore.lanes import lane_of_handler
 from opscore.models import Agent, Runtime, StandingOrder, StandingOrderRun
 from opscore.registry import AGENTBUS_VERBS
 from opscore.standing_orders import AGENTS_OWN, RunResult, finish_run, start_run
+from opscore.text import ReasonRefused, checked_reason
 
 
 def run_verb(verb: str, opts: dict) -> dict:
@@ -44,6 +45,8 @@ def run_verb(verb: str, opts: dict) -> dict:
             body = VERBS[verb](**opts)
     except ProposalInvalid as invalid:
         raise BadInput("invalid job", invalid.errors) from None
+    except ReasonRefused as refused:  # a reason held to the rule every surface applies
+        raise BadInput(str(refused), refused.errors) from None
     return {"ok": True, **body}
 
 
@@ -271,7 +274,9 @@ def complete_job(job_id, lease_token, summary, result, **o):
 
 
 def block_job(job_id, lease_token, blocked_reason, **o):
-    return _finish(job_id, lease_token, Blocked(blocked_reason))
+    option = "--blocked-reason"
+    reason = checked_reason(blocked_reason, needed_by="a block", what=option, field=option)
+    return _finish(job_id, lease_token, Blocked(reason))
 
 
 def fail_job(job_id, lease_token, last_error, no_retry, **o):

@@ -23,6 +23,7 @@ from memory.models import (
     MemoryStatus,
     Visibility,
 )
+from opscore.text import ReasonRefused, checked_reason
 
 
 class DecisionRefused(ValueError):
@@ -37,6 +38,14 @@ class RejectReason(models.TextChoices):
     CHATTER = "chatter", "conversation chatter, not knowledge"
     SENSITIVE = "sensitive", "sensitive (should not be remembered)"
     OTHER = "other", "other"
+
+
+def given_reason(text: str, *, needed_by: str = "") -> str:
+    """A reviewer's reason or notes as every reason is kept (opscore.text.checked_reason)."""
+    try:
+        return checked_reason(text, needed_by=needed_by)
+    except ReasonRefused as refused:
+        raise DecisionRefused(str(refused)) from None
 
 
 def open_candidate(candidate_id: int) -> MemoryCandidate:
@@ -63,14 +72,16 @@ def reject_candidate(candidate_id: int, *, reviewer: str, kind: str, notes: str 
     """A rejection always says which kind of wrong it was; `other` must say more."""
     if kind not in RejectReason.values:
         raise DecisionRefused(f"unknown reason {kind!r}; one of {', '.join(RejectReason.values)}")
-    if kind == RejectReason.OTHER and not notes.strip():
+    notes = given_reason(notes)
+    if kind == RejectReason.OTHER and not notes:
         raise DecisionRefused("a rejection for 'other' reasons needs notes saying why")
-    reason = RejectReason(kind).label + (f": {notes.strip()}" if notes.strip() else "")
+    reason = RejectReason(kind).label + (f": {notes}" if notes else "")
     with transaction.atomic():
         return reject(open_candidate(candidate_id), reviewer, reason)
 
 
 def merge_candidate_into(candidate_id: int, memory_id: int, *, reviewer: str, notes: str = ""):
+    notes = given_reason(notes)
     with transaction.atomic():
         candidate, memory = open_candidate(candidate_id), active_memory(memory_id)
         if memory.visibility == Visibility.PRIVATE and (
@@ -87,8 +98,7 @@ def merge_candidate_into(candidate_id: int, memory_id: int, *, reviewer: str, no
 def supersede_memory(old_id: int, by_id: int, *, actor: str, reason: str) -> MemoryReview:
     """`by_id` replaces `old_id`: the old one keeps its row, gets `valid_to` and stops reaching
     prompts."""
-    if not reason.strip():
-        raise DecisionRefused("superseding a memory needs a reason")
+    reason = given_reason(reason, needed_by="superseding a memory")
     if old_id == by_id:
         raise DecisionRefused("a memory cannot supersede itself")
     with transaction.atomic():
@@ -99,7 +109,7 @@ def supersede_memory(old_id: int, by_id: int, *, actor: str, reason: str) -> Mem
         return MemoryReview.objects.create(
             decision=Decision.SUPERSEDE,
             reviewer=actor,
-            reason=reason.strip(),
+            reason=reason,
             memory=old,
             touched={"superseded": old.id, "by": new.id},
         )
@@ -115,6 +125,7 @@ def promote_with_overrides(
     """A curator may correct the candidate before the gate sees it (`overrides`, recorded in the
     review notes) and set what the gate would otherwise derive (`after`: expires_at,
     next_review_at, supersedes). The gate may still refuse."""
+    notes = given_reason(notes)
     with transaction.atomic():
         candidate = open_candidate(candidate_id)
         check_replaceable(candidate, after.get("supersedes"))

@@ -9,6 +9,7 @@ from memory.models import Decision, Memory, MemoryReview, MemoryStatus
 from memory.uses import fold_memory_uses
 from opscore.db import db_now
 from opscore.models import Policy
+from opscore.text import checked_reason
 
 REVIEWER = "system:memory-review"
 
@@ -63,15 +64,15 @@ def apply_review(memory: Memory, decision: str, reason: str, next_review) -> Non
 
 
 def mark_stale(memory: Memory, *, actor: str, reason: str) -> MemoryReview:
-    """An operator's call: the memory stops reaching prompts, and says why."""
-    if not reason.strip():
-        raise ValueError("marking a memory stale needs a reason")
+    """An operator's call: the memory stops reaching prompts, and says why (kept as every
+    reason is: opscore.text.checked_reason raises ReasonRefused, nothing written)."""
+    reason = checked_reason(reason, needed_by="marking a memory stale")
     memory.status, memory.valid_to, memory.updated_by = MemoryStatus.STALE, Now(), actor
     memory.save(update_fields=["status", "valid_to", "updated_by"])
     return MemoryReview.objects.create(
         decision=Decision.MARK_STALE,
         reviewer=actor,
-        reason=reason.strip(),
+        reason=reason,
         memory=memory,
         touched={"memory": memory.id},
     )

@@ -18,6 +18,7 @@ from opportunities.actions import (
 )
 from opportunities.models import Idea, Opportunity
 from opscore.models import Agent
+from opscore.text import checked_reason
 
 SCORES = range(1, 6)
 REVERSIBILITY = ["high", "medium", "low"]
@@ -118,8 +119,9 @@ def found(model, pk: int, bad_input):
 
 
 def triage_opportunity(json_arg, bad_input, o) -> dict:
+    notes = checked_reason(o["notes"], what="--notes", field="--notes")  # why it decided so
     opportunity = found(Opportunity, o["opportunity_id"], bad_input)
-    review = triage(opportunity, o["decision"], reviewer=o["reviewer"], notes=o["notes"])
+    review = triage(opportunity, o["decision"], reviewer=o["reviewer"], notes=notes)
     return {"opportunity_id": opportunity.id, "status": review.decision, "review_id": review.id}
 
 

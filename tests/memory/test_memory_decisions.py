@@ -249,3 +249,51 @@ def test_a_memorys_page_walks_its_provenance(admin_client, agent):
     ]:
         assert expected in page
     assert Memory.objects.get(pk=old.pk).status == "superseded"
+
+
+# A reviewer's reason is kept as every reason is (opscore.text.checked_reason): it was taken as
+# given (a reason of zero-width or bidi characters alone passed `.strip()`, and the columns are
+# unlimited text), so a decision could say nothing visible, or megabytes.
+PAST_500 = "a reason is at most 500 characters (501 given)"
+DECISIONS = {  # each verb's arguments but its reason, from (candidate, memory, newer memory)
+    "reject": lambda c, m, n: ("reject", c, "--kind", "other"),
+    "merge": lambda c, m, n: ("merge", c, "--into", m),
+    "supersede": lambda c, m, n: ("supersede", m, "--by", n),
+    "stale": lambda c, m, n: ("stale", m),
+}
+NEEDED = {  # what each that needs a reason says of one of hidden characters alone
+    "reject": "a rejection for 'other' reasons needs notes saying why",
+    "supersede": "superseding a memory needs a reason",
+    "stale": "marking a memory stale needs a reason",
+}
+
+
+def decide_refused(capsys, agent, verb, reason) -> str:
+    """The verb's refusal, and nothing decided: the candidate open, the memory active."""
+    waiting, active, newer = candidate(agent), kept(agent), kept(agent, "newer disk advice")
+    arguments = DECISIONS[verb](str(waiting.id), str(active.id), str(newer.id))
+    error = refused(capsys, "memory", "--json", *arguments, "--reason", reason)
+    assert MemoryCandidate.objects.get(pk=waiting.pk).status == "new"
+    assert Memory.objects.get(pk=active.pk).status == "active"
+    assert not MemoryReview.objects.exists()
+    return error["error"]
+
+
+@pytest.mark.parametrize("verb", DECISIONS)
+def test_a_reason_past_500_characters_is_refused_and_nothing_is_decided(agent, capsys, verb):
+    assert decide_refused(capsys, agent, verb, "r" * 501) == PAST_500
+
+
+@pytest.mark.parametrize("verb", NEEDED)
+def test_a_needed_reason_of_hidden_characters_alone_is_refused(agent, capsys, verb):
+    assert decide_refused(capsys, agent, verb, "\u200b\u202e") == NEEDED[verb]
+
+
+def test_agentbus_promotion_refuses_notes_past_500_characters(agent, capsys):
+    waiting = candidate(agent)
+    promote = ("promote-memory-candidate", "--candidate-id", str(waiting.id))
+
+    error = refused(capsys, "agentbus", *promote, "--promoted-by", "curator", "--notes", "r" * 501)
+
+    assert error["error"] == PAST_500
+    assert MemoryCandidate.objects.get(pk=waiting.pk).status == "new"

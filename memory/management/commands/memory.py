@@ -17,6 +17,7 @@ from memory.upkeep import mark_stale
 from opscore.cli import add_verbs, dump, fail
 from opscore.models import Agent
 from opscore.overrides import OverrideRefused, apply_override, in_force, lift_override
+from opscore.text import ReasonRefused
 
 CLI = "operator:cli"
 
@@ -125,7 +126,10 @@ class Command(BaseCommand):
         memory = Memory.objects.filter(pk=id).first()
         if memory is None:
             fail(f"no memory {id}", as_json=self.as_json, code=2)
-        review = mark_stale(memory, actor=CLI, reason=reason)
+        try:
+            review = mark_stale(memory, actor=CLI, reason=reason)
+        except ReasonRefused as refused:
+            fail(str(refused), as_json=self.as_json, code=2)
         return {"memory": id, "decision": review.decision, "reason": review.reason}
 
     def freeze(self, state, reason, **_):
