@@ -17,6 +17,7 @@ from memory.provenance import provenance_chain
 from memory.upkeep import mark_stale
 from memory.uses import uses_of
 from opscore.admin import AuditAdmin, EvidenceInline, LineageMixin
+from opscore.admin_overrides import ReasonField
 from opscore.models import operator_actor
 
 EDITABLE = ["title", "content", "confidence", "expires_at", "next_review_at"]
@@ -70,7 +71,7 @@ class RevisionInline(EvidenceInline):
 
 
 class MemoryForm(forms.ModelForm):
-    reason = forms.CharField(max_length=500, help_text="Why: kept with the revision row")
+    reason = ReasonField(help_text="Why: kept with the revision row")
     superseded_by_memory = forms.IntegerField(
         required=False,
         min_value=1,

@@ -16,6 +16,7 @@ from memory.decisions import (
 from memory.gate import review_candidate
 from memory.models import CandidateStatus, MemoryCandidate
 from opscore.admin import ReadOnlyMixin
+from opscore.admin_overrides import ReasonField
 from opscore.models import operator_actor
 
 
@@ -34,9 +35,7 @@ class DecisionForm(forms.Form):
         label="Why",
     )
     memory = forms.IntegerField(required=False, min_value=1, label="Merge into memory #")
-    notes = forms.CharField(
-        max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
-    )
+    notes = ReasonField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def clean(self):
         data = super().clean()

@@ -14,7 +14,7 @@ from missions.goals import add_goal, close_goal, current_value, revise_goal
 from missions.models import Feedback, Goal, GoalVersion, Rating
 from missions.models.goals import figure
 from opscore.admin import AuditAdmin, report
-from opscore.admin_overrides import reasoned_action
+from opscore.admin_overrides import ReasonField, reasoned_action
 from opscore.db import db_now
 from opscore.models import operator_actor
 
@@ -26,9 +26,7 @@ class GoalForm(forms.ModelForm):
         choices=[(m.name, f"{m.name} — {m.label}") for m in METRICS.values()]
     )
     deadline = forms.CharField(help_text="30d, 12w, 2027-03-31, or an ISO time with its zone")
-    reason = forms.CharField(
-        required=False, max_length=500, help_text="why it changes (required for a revision)"
-    )
+    reason = ReasonField(required=False, help_text="why it changes (required for a revision)")
 
     class Meta:
         model = Goal
@@ -48,7 +46,7 @@ class GoalForm(forms.ModelForm):
         cleaned = super().clean()
         if self.errors:
             return cleaned
-        if self.instance.pk and not cleaned.get("reason", "").strip():
+        if self.instance.pk and not cleaned.get("reason"):
             self.add_error("reason", "a revision needs a reason (kept on its version row)")
         try:
             parse_terms(self.terms(), db_now())

@@ -13,6 +13,7 @@ from opscore.models import Policy, PolicyVersion
 from opscore.overrides import OverrideRefused, refuse_owned_change
 from opscore.policies import SCHEMAS, PolicyError, validate_policy
 from opscore.registry import StepKind
+from opscore.text import ReasonRefused, checked_reason, clean_reason
 
 KIND = "config.change"
 
@@ -28,8 +29,10 @@ def check_payload(payload: dict) -> dict[str, list[str]]:
     version = payload.get("base_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
         errors["base_version"] = ["the policy version this diff is written against (0: unset)"]
-    if not str(payload.get("reason", "")).strip():
-        errors["reason"] = ["a production-config change needs a reason"]
+    try:  # kept on the policy's version row (500 wide), as every reason is
+        checked_reason(payload.get("reason"), needed_by="a production-config change")
+    except ReasonRefused as refused:
+        errors["reason"] = [str(refused)]
     return errors
 
 
@@ -94,5 +97,7 @@ def run_config_change(run):
             actor="system:worker",
         )
         return Failed(reason, retryable=False, input_refused=True)
-    policy = set_policy(key, payload["value"], actor=f"step:{step.id}", reason=payload["reason"])
+    policy = set_policy(
+        key, payload["value"], actor=f"step:{step.id}", reason=clean_reason(payload["reason"])
+    )
     return Succeeded({"key": key, "from_version": base, "version": policy.version})

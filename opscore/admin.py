@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 
 from opscore import admin_llm  # noqa: F401  (registers the LLM ledger's pages)
 from opscore.actions import AgentSwitchHeld, set_agent_enabled, set_policy
-from opscore.admin_overrides import OverrideAdmin
+from opscore.admin_overrides import OverrideAdmin, ReasonField
 from opscore.inputs import InputRefused, parse_json
 from opscore.models import (
     ActionRun,
@@ -180,7 +180,7 @@ class PolicyForm(forms.ModelForm):
         choices=EDITORS, initial="form", required=False, widget=forms.RadioSelect, label="Save from"
     )
     value = SafeJSONField(widget=forms.Textarea(attrs={"rows": 14, "cols": 80}))
-    reason = forms.CharField(max_length=500, help_text="Why: kept with the version row")
+    reason = ReasonField(help_text="Why: kept with the version row")
 
     class Meta:
         model = Policy

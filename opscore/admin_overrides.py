@@ -17,7 +17,7 @@ from opscore.overrides import (
     lift_override,
     preview_override,
 )
-from opscore.text import ReasonRefused, checked_reason
+from opscore.text import MAX_REASON, ReasonRefused, checked_reason, clean_reason
 
 
 def confirm_with_reason(model_admin, request, **context):
@@ -74,6 +74,18 @@ def reasoned_action(description, *, heading, label, button, kept_with, narrow=No
     return decorate
 
 
+class ReasonField(forms.CharField):
+    """A reason typed in an admin form, kept and measured as every reason is (clean_reason, at
+    most MAX_REASON): the form's own required and length checks see the text as it will be
+    kept, so one of nothing but hidden characters is a missing one, not a saved one."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=MAX_REASON, **kwargs)
+
+    def to_python(self, value):
+        return clean_reason(super().to_python(value))
+
+
 def typed_reason(request, blank: bool) -> str:
     typed = request.POST.get("reason", "")
     return typed.strip() if blank else checked_reason(typed, needed_by="this action")
@@ -96,7 +108,7 @@ class OverrideForm(forms.Form):
         help_text="A lane, agent slug, kind:<step kind> or agent:<slug>, or a mission, step or "
         "remembered item id — the preview says what it matches.",
     )
-    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = ReasonField(widget=forms.Textarea(attrs={"rows": 2}))
     expires = forms.ChoiceField(choices=EXPIRIES, required=False, help_text="standing kinds")
 
     def __init__(self, *args, **kwargs):

@@ -297,3 +297,18 @@ def test_agentbus_promotion_refuses_notes_past_500_characters(agent, capsys):
 
     assert error["error"] == PAST_500
     assert MemoryCandidate.objects.get(pk=waiting.pk).status == "new"
+
+
+def test_the_admin_asks_again_for_a_supersede_reason_of_hidden_characters_alone(
+    admin_client, agent
+):
+    """The form took it (`.strip()` left something), then supersede_memory refused it."""
+    old, new = kept(agent, "old disk advice"), kept(agent, "newer disk advice")
+    url = f"/admin/memory/memory/{old.id}/change/"
+    form = change_form_data(admin_client, url, content=old.content, confidence="0.70")
+
+    answer = admin_client.post(url, form | {"reason": "\u200b", "superseded_by_memory": new.id})
+
+    assert answer.status_code == 200
+    assert answer.context["adminform"].form.errors["reason"] == ["This field is required."]
+    assert Memory.objects.get(pk=old.pk).status == "active"

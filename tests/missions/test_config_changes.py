@@ -21,12 +21,12 @@ def person(name, *groups):
     return user
 
 
-def change(agent, value, base_version=1):
+def change(agent, value, base_version=1, reason="launch week"):
     payload = {"key": "x_daily_quota", "value": value, "base_version": base_version}
     data = {
         "agent": agent.slug,
         "title": "Raise the post quota",
-        "steps": [{"kind": "config.change", "payload": payload | {"reason": "launch week"}}],
+        "steps": [{"kind": "config.change", "payload": payload | {"reason": reason}}],
     }
     return submit_proposal(data, source="api").proposal
 
@@ -72,6 +72,24 @@ def test_a_bad_value_is_refused_at_the_intake(agent):
         change(agent, {"limit": "lots"})
 
     assert "steps.0.payload.value" in refused.value.errors
+
+
+@pytest.mark.parametrize(
+    "reason, said",
+    [
+        ("\u200b\u202e", "a production-config change needs a reason"),
+        ("r" * 501, "a reason is at most 500 characters (501 given)"),
+    ],
+    ids=["hidden characters only", "501 characters"],
+)
+def test_a_reason_the_version_row_could_not_keep_is_refused_at_the_intake(agent, reason, said):
+    """Held to the rule every reason is (opscore.text.checked_reason): one of hidden characters
+    alone passed `.strip()`, and one past 500 was approved, then failed the write of the
+    policy's version row (500 wide) when the change ran."""
+    with pytest.raises(ProposalInvalid) as refused:
+        change(agent, {"limit": 9}, reason=reason)
+
+    assert refused.value.errors["steps.0.payload.reason"] == [said]
 
 
 def test_a_config_change_is_never_auto_approved(agent):

@@ -102,6 +102,15 @@ def test_the_cli_refuses_a_lift_reason_past_500_characters_with_one_line(agent):
     assert Override.objects.get(pk=row.pk).status == "active"
 
 
+def test_the_cli_asks_for_reason_when_one_of_hidden_characters_alone_is_given(agent):
+    """Its early check tested `.strip()`: the hidden characters passed it, and the refusal
+    came from the action without naming the --reason option."""
+    with pytest.raises(CommandError, match=r"^override pause-lane needs --reason \(say why"):
+        call_command("override", "pause-lane", "reactions", "--reason", "\u200b\u202e")
+
+    assert not Override.objects.exists()
+
+
 def api(client, path, body):
     headers = {"Authorization": f"Bearer {TOKEN}"}
     return client.post(path, json.dumps(body), content_type="application/json", headers=headers)

@@ -13,6 +13,7 @@ from opscore.overrides import (
     lift_override,
     preview_override,
 )
+from opscore.text import clean_reason
 
 ACTOR = "operator:cli"
 
@@ -51,7 +52,7 @@ class Command(BaseCommand):
             return lift_override(opts["id"], actor=ACTOR, reason=opts["reason"]).as_json()
         if opts.get("preview"):
             return preview_override(verb, opts["target"], opts.get("expires"))
-        if not opts["reason"].strip():
+        if not clean_reason(opts["reason"]):  # as apply_override will keep it
             raise OverrideRefused(f"override {verb} needs --reason (say why; --preview needs none)")
         row = apply_override(
             verb,
