@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from time import monotonic
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlunsplit
 
 import httpx
 from django.conf import settings
@@ -88,8 +88,8 @@ def check_public(url: str, deadline: float = math.inf) -> str:
 def pinned(url: str, address: str) -> tuple[str, dict, dict]:
     """The request for `url` sent to the address that was checked, so a name that resolves
     differently a moment later (DNS rebinding) cannot steer the connection. The Host header,
-    TLS SNI and certificate check still use the name."""
-    parts = urlsplit(url)
+    TLS SNI and certificate check still use the name (its A-label: check_public passed it)."""
+    parts = usable(url)
     host = f"[{address}]" if ":" in address else address
     netloc = host + (f":{parts.port}" if parts.port else "")
     extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}

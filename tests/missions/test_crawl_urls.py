@@ -89,3 +89,45 @@ def test_a_host_name_too_long_to_look_up_is_refused_saying_why(monkeypatch):
 
     assert str(refused.value).startswith(f"cannot resolve {host!r}: ")
     assert "label empty or too long" in str(refused.value)
+
+
+BUECHER = "xn--bcher-kva.example"  # bücher.example's IDNA A-label
+
+
+def test_a_host_named_in_unicode_is_fetched_by_its_ascii_name(dns):  # noqa: F811
+    """The lookup, the Host header and the TLS name all carry the A-label: httpx cannot send a
+    header holding ü, which crashed the crawl."""
+    dns[BUECHER] = "93.184.216.34"
+    seen = []
+    html = (200, {"content-type": "text/plain"}, "Neue Bücher der Woche")
+    client = page_server({f"https://{BUECHER}/neu": html}, seen)
+
+    page = fetch_main_text("https://Bücher.example/neu", client)
+
+    assert page.text == "Neue Bücher der Woche"
+    assert [r.url.host for r in seen] == ["93.184.216.34"]
+    assert seen[0].headers["host"] == BUECHER
+    assert seen[0].extensions["sni_hostname"] == BUECHER
+
+
+def test_a_host_named_in_unicode_that_resolves_privately_is_refused(dns):  # noqa: F811
+    dns[BUECHER] = "10.0.0.7"
+
+    with pytest.raises(
+        CrawlRefused, match=rf"{BUECHER} resolves to non-public address 10\.0\.0\.7"
+    ):
+        fetch_main_text("https://bücher.example/neu")
+
+
+@pytest.mark.django_db
+def test_a_crawl_of_a_host_name_idna_refuses_is_refused_once_saying_why():
+    step = make_step("crawl", payload={"url": "http://☃.example/"}, max_attempts=3)
+
+    handle_one_step("w1")
+
+    step.refresh_from_db()
+    assert (step.status, step.attempt_count) == ("failed", 1)
+    assert step.last_error == (
+        "crawl refused: the URL's host name is no international domain name"
+        " (Codepoint U+2603 at position 1 of '☃' not allowed)"
+    )

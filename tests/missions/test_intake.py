@@ -212,6 +212,10 @@ def test_invisible_and_bidi_characters_are_stripped_from_titles(agent):
 
 WEB_URL = "an http:// or https:// address"
 NO_PORT = "the URL's port is not a number from 1 to 65535"
+NO_IDNA_NAME = (
+    "the URL's host name is no international domain name"
+    " (Codepoint U+2603 at position 1 of '☃' not allowed)"
+)
 
 
 @pytest.mark.parametrize(
@@ -223,6 +227,7 @@ NO_PORT = "the URL's port is not a number from 1 to 65535"
         ({"url": "http://news.example:99999/"}, f"{WEB_URL} ({NO_PORT})"),
         ({"url": "http://news.example:-1/"}, f"{WEB_URL} ({NO_PORT})"),
         ({"url": "http://[::1/"}, f"{WEB_URL} (the URL does not parse: Invalid IPv6 URL)"),
+        ({"url": "http://☃.example/"}, f"{WEB_URL} ({NO_IDNA_NAME})"),
     ],
 )
 def test_a_step_missing_what_its_kind_reads_is_refused_before_anything_is_written(
