@@ -145,6 +145,20 @@ def redirected(url: str, location: str) -> str:
     return target
 
 
+def refuse_unparsable_location(response: httpx.Response) -> None:
+    """A response hook: httpx parses a redirect's Location before the crawl sees the answer,
+    and one it cannot parse (http://[::1/) failed as a protocol error, retried like a dropped
+    connection and counted toward the crawl breaker; it is the page's fault, refused here."""
+    if not response.has_redirect_location:
+        return
+    location = response.headers["location"]
+    try:
+        usable(location)  # said as the intake and every hop say it
+        httpx.URL(location)  # whatever else httpx cannot take
+    except (ValueError, httpx.InvalidURL) as problem:
+        raise CrawlRefused(f"redirected to an unusable URL: {problem}") from None
+
+
 @functools.cache
 def ssl_context():
     """Loading the CA bundle costs ~0.1 s: once per process, not per fetch."""
@@ -175,7 +189,8 @@ def deadline_client(seconds: float, transport=None, **options) -> httpx.Client:
 
 def crawler_client(deadline: float) -> httpx.Client:
     transport = deadline_transport(lambda: deadline)
-    return httpx.Client(headers={"User-Agent": USER_AGENT}, transport=transport)
+    hooks = {"response": [refuse_unparsable_location]}
+    return httpx.Client(headers={"User-Agent": USER_AGENT}, transport=transport, event_hooks=hooks)
 
 
 def over_deadline() -> CrawlRefused:

@@ -15,6 +15,7 @@ from missions.models import StepAttempt
 from missions.worker import handle_one_step
 from opscore.models import Policy
 from tests.factories import make_step
+from tests.fake_sockets import Clock, Host, Network
 from tests.missions.test_crawl import dns, page_server  # noqa: F401 (dns: a fixture)
 
 NO_PORT = "the URL's port is not a number from 1 to 65535"
@@ -63,7 +64,6 @@ def test_crawls_of_such_urls_never_switch_crawling_off():
 
 
 def test_a_redirect_to_a_port_out_of_range_is_refused_saying_so():
-    """(A Location httpx itself cannot parse, an unclosed [IPv6 host, fails in httpx first.)"""
     redirect = (302, {"location": "http://news.example:99999/"}, "")
     client = page_server({"https://news.example/a": redirect})
 
@@ -131,3 +131,29 @@ def test_a_crawl_of_a_host_name_idna_refuses_is_refused_once_saying_why():
         "crawl refused: the URL's host name is no international domain name"
         " (Codepoint U+2603 at position 1 of '☃' not allowed)"
     )
+
+
+def redirecting_to(monkeypatch, location: str) -> None:
+    """news.example (the socket seam) answers every request with a 302 to `location`."""
+    answer = f"HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+    hosts = [Host(answers=[(0.0, answer.encode())]) for _ in range(4)]
+    monkeypatch.setattr(socket, "create_connection", Network(Clock(), *hosts).create_connection)
+
+
+@pytest.mark.django_db
+def test_a_redirect_whose_location_httpx_cannot_parse_is_refused_once_saying_why(monkeypatch):
+    """httpx reads the Location before the crawl sees the answer, and one it cannot parse
+    failed as a protocol error: retried, and counted toward the crawl breaker."""
+    redirecting_to(monkeypatch, "http://[::1/")
+    steps = [make_step("crawl", payload={"url": "http://news.example/a"}) for _ in range(4)]
+
+    for _ in steps:
+        handle_one_step("w1")
+
+    for step in steps:
+        step.refresh_from_db()
+        assert (step.status, step.attempt_count) == ("failed", 1)
+        assert step.last_error == (
+            "crawl refused: redirected to an unusable URL: the URL does not parse: Invalid IPv6 URL"
+        )
+    assert Policy.objects.value("worker_switches").is_enabled("crawl") is True
