@@ -24,9 +24,11 @@ from django.db import connection
 
 from memory.models import Memory, MemoryStatus
 from opscore.llm_deadline import held_within, passed
-from opscore.llm_wire import held_client
+from opscore.llm_wire import LLMReplyError, held_client, json_object, read_head
 
 BATCH = 32
+MAX_WIDTH = 4096  # the most numbers a vector may hold
+RAW = {"Accept-Encoding": "identity"}  # an answer's size is counted as it arrives
 EMBED_SECONDS = 30  # one embedding request, its name lookup and every read together
 NEAREST = 20  # vector candidates per query
 NOISE_SAMPLE = 100  # the newest memories of a model whose pairwise similarity is its noise
@@ -82,17 +84,47 @@ class OllamaEmbedder:
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         with held_within(EMBED_SECONDS, f"the {EMBED_SECONDS:g} s an embedding request may take"):
-            response = self.answer_to(texts)
-        if response.status_code != 200:
-            raise EmbeddingError(f"ollama answered {response.status_code}: {response.text[:200]}")
-        return checked_vectors(response.json().get("embeddings"), len(texts))
-
-    def answer_to(self, texts: list[str]) -> httpx.Response:
-        """Ollama's answer, read whole, within the deadline around it."""
+            body = self.answer_to(texts)
         try:
-            return self.client.post("/api/embed", json={"model": self.model, "input": texts})
+            return checked_vectors(json_object(body, self.name).get("embeddings"), len(texts))
+        except LLMReplyError as not_an_object:  # says "ollama: malformed reply: ..." itself
+            raise EmbeddingError(str(not_an_object)) from None
+        except EmbeddingError as malformed:
+            raise EmbeddingError(f"ollama: malformed reply: {malformed}") from None
+
+    def answer_to(self, texts: list[str]) -> bytes:
+        """Ollama's answer body, read no further than its cap, within the deadline around it."""
+        request = {"model": self.model, "input": texts}
+        try:
+            with self.client.stream("POST", "/api/embed", json=request, headers=RAW) as response:
+                if response.status_code != 200:
+                    reason = read_head(response.iter_bytes(), self.name).decode(errors="replace")
+                    raise EmbeddingError(f"ollama answered {response.status_code}: {reason[:200]}")
+                return read_uncompressed(response, answer_cap(len(texts)))
         except httpx.TransportError as error:
             raise failed(error) from error
+
+
+def answer_cap(texts: int) -> int:
+    """The most bytes an answer to `texts` texts may hold: room for each one's vector at the
+    widest, every number written out long."""
+    return texts * MAX_WIDTH * 32 + 65536
+
+
+def read_uncompressed(response: httpx.Response, cap: int) -> bytes:
+    """The body as sent, no further than `cap`: a compressed one (not asked for) would inflate
+    past the cap in one piece before it was counted."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise EmbeddingError(
+            f"ollama: malformed reply: in content-encoding {encoding!r}, not the identity asked for"
+        )
+    body = bytearray()
+    for chunk in response.iter_bytes():  # identity: the bytes as sent
+        body += chunk
+        if len(body) > cap:
+            raise EmbeddingError(f"ollama: malformed reply: over {cap} bytes; not read further")
+    return bytes(body)
 
 
 def failed(error: httpx.TransportError) -> EmbeddingError:
@@ -142,15 +174,22 @@ def local_model():
 
 def checked_vectors(vectors, expected: int) -> list[list[float]]:
     """A provider's answer is input too: refuse what is not `expected` equal-length vectors."""
-    if not isinstance(vectors, list) or len(vectors) != expected or not vectors:
+    if not isinstance(vectors, list):
         raise EmbeddingError(f"expected {expected} vectors, got {type(vectors).__name__}")
+    if len(vectors) != expected or not vectors:
+        raise EmbeddingError(f"expected {expected} vectors, got {len(vectors)}")
     width = len(vectors[0]) if isinstance(vectors[0], list) else 0
     for vector in vectors:
-        if not isinstance(vector, list) or len(vector) != width or not 1 <= width <= 4096:
+        if not isinstance(vector, list) or len(vector) != width or not 1 <= width <= MAX_WIDTH:
             raise EmbeddingError("vectors of differing or impossible length")
-        if not all(isinstance(x, int | float) and math.isfinite(x) for x in vector):
+        if not all(is_number(x) and math.isfinite(x) for x in vector):
             raise EmbeddingError("a vector holds a value that is not a finite number")
     return vectors
+
+
+def is_number(value) -> bool:
+    """A real number, as JSON or the model gave it: true and false are ints to Python."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @functools.cache

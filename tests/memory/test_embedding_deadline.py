@@ -84,13 +84,8 @@ def test_a_persons_shorter_deadline_around_it_ends_it_sooner(ollama_host):
     )
 
 
-@pytest.mark.django_db
-def test_retrieval_whose_embedding_ran_out_of_time_falls_back_to_full_text_saying_why(
-    ollama_host,
-    agent,
-    vectors,  # noqa: F811
-    settings,
-):
+def retrieval_through_ollama(settings) -> None:
+    """Retrieval embeds through Ollama at ollama.test, and devops remembers a Friday lesson."""
     settings.OPS_EMBEDDINGS, settings.OLLAMA_URL = "ollama", "http://ollama.test:11434"
     Memory.objects.create(
         agent_id="devops",
@@ -99,6 +94,16 @@ def test_retrieval_whose_embedding_ran_out_of_time_falls_back_to_full_text_sayin
         confidence=Decimal("0.60"),
         source_trace_id="volume",
     )
+
+
+@pytest.mark.django_db
+def test_retrieval_whose_embedding_ran_out_of_time_falls_back_to_full_text_saying_why(
+    ollama_host,
+    agent,
+    vectors,  # noqa: F811
+    settings,
+):
+    retrieval_through_ollama(settings)
     ollama_host.lookups.append(Lookup(seconds=300))
 
     section, injected = memory_context("devops", "volume friday")
