@@ -22,9 +22,9 @@ import httpx
 from django.conf import settings
 
 from missions.text import strip_invisible
-from missions.web_urls import UnusableURL, usable
 from opscore.addresses import inward
 from opscore.http_deadline import held_to, looked_up
+from opscore.web_urls import UnusableURL, usable
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_REDIRECTS = 5

@@ -4,9 +4,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, f
 
 from missions.step_kinds import is_known, known_names
 from missions.text import strip_invisible
-from missions.web_urls import UnusableURL, usable
 from opscore.inputs import FieldErrors, InputRefused, check_clean
 from opscore.registry import STEP_KINDS, PayloadField
+from opscore.web_urls import UnusableURL, usable
 
 MAX_STEPS = 20
 WEB_URL = "an http:// or https:// address"

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models.functions import Now
 
 from opscore.text import strip_invisible
+from opscore.web_urls import validate_usable_url
 
 
 class Runtime(models.TextChoices):
@@ -49,6 +50,7 @@ class Agent(models.Model):
     wake_url = models.URLField(
         blank=True,
         max_length=500,
+        validators=[validate_usable_url],
         help_text="External only: POSTed (seed 004's /hooks/agent body) when work is waiting.",
     )
     created_at = models.DateTimeField(db_default=Now())

@@ -2,14 +2,16 @@
 a number from 1 to 65535, and it holds no control character (httpx refuses to send one).
 urllib reads the port only when asked for it, and then raises a bare ValueError (out of range,
 not a number, more digits than int() reads), as urlsplit does for an unclosed [IPv6] host:
-checked here once, by the intake where a URL is taken and by the crawl at every hop, each
-problem said in one line. A host named in Unicode (bücher.example) is given as its IDNA A-label
-(xn--bcher-kva.example), encoded once so the lookup, the Host header and the TLS name agree
-(httpx cannot send a header holding ü); a name IDNA refuses is unusable."""
+checked here once, by the intake where a URL is taken, by the crawl at every hop and for an
+agent's wake URL (validate_usable_url), each problem said in one line. A host named in Unicode
+(bücher.example) is given as its IDNA A-label (xn--bcher-kva.example), encoded once so the
+lookup, the Host header and the TLS name agree (httpx cannot send a header holding ü); a name
+IDNA refuses is unusable. Here in opscore, below missions, so that a model can use it too."""
 
 from urllib.parse import SplitResult, urlsplit
 
 import idna
+from django.core.exceptions import ValidationError
 
 PORTS = range(1, 65536)
 
@@ -51,3 +53,11 @@ def ascii_named(parts: SplitResult) -> SplitResult:
     user = parts.netloc.rpartition("@")[0]
     port = f":{parts.port}" if parts.port is not None else ""
     return parts._replace(netloc=(f"{user}@" if user else "") + a_label + port)
+
+
+def validate_usable_url(url: str) -> None:
+    """A model field's validator: Django's URLField reads any five digits as a port (99999)."""
+    try:
+        usable(url)
+    except UnusableURL as problem:
+        raise ValidationError(str(problem), code="unusable_url") from None
