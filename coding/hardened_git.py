@@ -3,10 +3,11 @@ repository or worktree a harness had its hands on. Hardened so nothing a harness
 or steers it: no hooks, fsmonitor, system or global config, pager or signing program; the git
 directory of a linked worktree is taken from its repository (a rewritten `.git` pointer, a
 `.git` of its own or the worktree made a repository is "tampered with"), never found by
-climbing out of it; argv lists only, never a shell; a call that runs too long is the run's
-failure (GitFailed), not the driver's hang. A module of its own because every git caller of
-the lane (worktrees, checks, merges, deploys, review, the admin) goes through it, and because
-it is a trust boundary to read in one place.
+climbing out of it; the repository's content filters (git-crypt's) pass content through
+unchanged, so a worktree holds its blobs as committed; argv lists only, never a shell; a
+call that runs too long is the run's failure (GitFailed), not the driver's hang. A module of
+its own because every git caller of the lane (worktrees, checks, merges, deploys, review, the
+admin) goes through it, and because it is a trust boundary to read in one place.
 """
 
 import contextlib
@@ -68,7 +69,73 @@ def git_environment(cwd: Path | str, extra_env: dict | None = None, bare=False) 
         git_dir = Path(cwd, ".git")
         env.setdefault("GIT_DIR", str(git_dir if git_dir.is_dir() else cwd))
         env.pop("GIT_WORK_TREE", None)
-    return env | (extra_env or {})
+    env |= extra_env or {}
+    return env | unfiltered(Path(cwd), env)
+
+
+# A content filter of the repository's config (git-crypt's `filter.git-crypt.smudge`), named
+# for a path by its .gitattributes, would run its program outside the box on every checkout
+# and staging, and check out what the blob is not (a decrypted secret, in the tree a harness
+# reads). Each filter the config defines is overridden: an empty command passes content
+# through unchanged, and one not required is no error for it (gitattributes(5)).
+PASS_THROUGH = (("smudge", ""), ("clean", ""), ("process", ""), ("required", "false"))
+# What a config must say before it can define a filter, in any case or spelling git reads:
+# the section's name, an include of another file, or a per-worktree config.
+MAY_DEFINE_FILTERS = (b"filter", b"include", b"worktreeconfig")
+
+
+def unfiltered(cwd: Path, env: dict) -> dict:
+    """The environment that turns off each content filter this git's config defines, as
+    command-line config (GIT_CONFIG_COUNT: a name git can read back whatever it holds, an `=`
+    too, which `-c` would split on); {} where it defines none."""
+    names = sorted(filters(cwd, env))
+    keys = [(f"filter.{name}.{what}", value) for name in names for what, value in PASS_THROUGH]
+    env = {"GIT_CONFIG_COUNT": str(len(keys))} if keys else {}
+    for number, (key, value) in enumerate(keys):
+        env |= {f"GIT_CONFIG_KEY_{number}": key, f"GIT_CONFIG_VALUE_{number}": value}
+    return env
+
+
+def filters(cwd: Path, env: dict) -> set[str]:
+    """The content filters the config this git reads defines (its repository's, never one of
+    the worktree's: git_env), by name, as git itself reads them (includes too). A config that
+    cannot define one is not asked about: a repository with no filter spares the git."""
+    if not may_define_filters(config_of(cwd, env)):
+        return set()
+    query = [git_program(), *HARDENED, "config", "-z", "--get-regexp", r"^filter\."]
+    try:
+        found = subprocess.run(query, cwd=cwd, env=env, capture_output=True, timeout=GIT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise GitFailed(f"git config did not finish in {GIT_TIMEOUT}s") from None
+    if found.returncode not in (0, 1):  # 1: no filter.* key at all
+        said = found.stderr.decode(errors="replace").strip()[:500]
+        raise GitFailed(f"git config failed: {said}")
+    keys = [entry.split(b"\n", 1)[0] for entry in found.stdout.split(b"\0") if entry]
+    names = {key.decode(errors="surrogateescape").removeprefix("filter.") for key in keys}
+    names = {name.rpartition(".")[0] for name in names}
+    return names - {""}
+
+
+def config_of(cwd: Path, env: dict) -> Path:
+    """The config file of the repository this git reads: its common git directory's (a linked
+    worktree's git directory names it in `commondir`)."""
+    git_dir = Path(env["GIT_DIR"]) if "GIT_DIR" in env else cwd / ".git"
+    git_dir = git_dir if git_dir.is_dir() else cwd  # else cwd is a bare repository, or none
+    with contextlib.suppress(OSError):
+        return git_dir / (git_dir / "commondir").read_text().strip() / "config"
+    return git_dir / "config"
+
+
+def may_define_filters(config: Path) -> bool:
+    """Whether the config says a word a filter's definition needs (a section's name is
+    letters only, no escape: git reads `[filter "x"]` in no other spelling but its case)."""
+    try:
+        text = config.read_bytes().lower()
+    except FileNotFoundError:  # no repository there: git reads no config either
+        return False
+    except OSError:  # git is asked
+        return True
+    return any(word in text for word in MAY_DEFINE_FILTERS)
 
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"

@@ -52,6 +52,8 @@ if "@greet" in prompt:
 if "@unseen" in prompt:  # attributes that would have git count its change as binary
     Path(".gitattributes").write_text("* binary\n")
     Path("app.py").write_text("print('hello, world')\n")
+if "@secret" in prompt:  # a line added to secret.txt as the worktree holds it
+    Path("secret.txt").write_text(Path("secret.txt").read_text() + "a harness line\n")
 if "@break" in prompt:
     Path("app.py").write_text("raise SystemExit(1)\n")
 if "@eventually" in prompt:
