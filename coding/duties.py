@@ -31,15 +31,19 @@ def set_aside_review_trees(deadline: float = math.inf) -> dict:
     """The trees of the oldest runs waiting for review, at most TREES_A_BEAT of them, set
     aside (coding.worktrees.set_aside leaves a run that moved on since — sent back,
     cancelled — alone, under the repository's lock). Says which were, which git refused
-    (tried again at the next beat), and how many trees still wait for a beat."""
+    (said on the run, and tried again after every other waiting tree, so ten trees git keeps
+    refusing do not hold up the rest), and how many trees still wait for a beat."""
     holding = CodingRun.objects.holding_review_trees()
     done, refused = [], {}
-    for run in holding.select_related("repository").order_by("id")[:TREES_A_BEAT]:
+    for run in holding.select_related("repository").refused_last()[:TREES_A_BEAT]:
         if time.monotonic() > deadline:
             break
         try:
             if set_aside(run):
                 done.append(run.id)
+                if run.set_aside_refused_at:
+                    CodingRun.objects.said_set_aside(run)
         except (GitFailed, WalkStopped, OSError) as stuck:  # that run's, not the beat's
             refused[str(run.id)] = unsaid(str(stuck))[:300]
+            CodingRun.objects.said_set_aside_refused(run, refused[str(run.id)])
     return {"set_aside": done, "refused": refused, "left": holding.count()}

@@ -73,6 +73,11 @@ STARTABLE = [S.QUEUED, S.REVISION_REQUESTED]
 ENDED = [S.COMPLETED, S.FAILED, S.CANCELLED]
 
 
+def without_cleanup(reason: str) -> str:
+    """A reason without the cleanup refusal its last words may say."""
+    return reason.split("; cleanup: ", 1)[0]
+
+
 class CodingRunQuerySet(RunRowStatements):
     def active(self):
         return self.filter(status__in=ACTIVE)
@@ -84,6 +89,23 @@ class CodingRunQuerySet(RunRowStatements):
         """Waiting for review and still holding a worktree, which the heartbeat sets aside
         (coding/duties.py). The status index finds them."""
         return self.filter(status=S.WAITING_FOR_REVIEW).exclude(worktree_path="")
+
+    def refused_last(self):
+        """Never refused a set-aside first, oldest first; then those refused longest ago: a
+        run git keeps refusing is tried again, but never again before every other."""
+        return self.order_by(F("set_aside_refused_at").asc(nulls_first=True), "id")
+
+    def said_set_aside_refused(self, run, stuck: str) -> None:
+        """A set-aside git refused, said as an ended run's cleanup says one (its reason's last
+        words, said once however often refused), and when: coding.duties tries it last."""
+        said = f"{without_cleanup(run.reason)}; cleanup: {stuck}"
+        waiting = self.filter(pk=run.pk, status=S.WAITING_FOR_REVIEW)
+        waiting.update(reason=said, set_aside_refused_at=Now())
+
+    def said_set_aside(self, run) -> None:
+        """A run once refused set aside at last: the refusal is no longer its last word."""
+        waiting = self.filter(pk=run.pk, status=S.WAITING_FOR_REVIEW)
+        waiting.update(reason=without_cleanup(run.reason), set_aside_refused_at=None)
 
     def awaiting_human(self):
         """Reviewed and signed off by their agent: the next word (code or merge approval) is a
@@ -122,6 +144,9 @@ class CodingRun(models.Model):
     patch_ref = models.CharField(max_length=500, blank=True, help_text="saved diff, if any")
     state_ref = models.CharField(
         max_length=200, blank=True, help_text="git ref keeping the worktree as it was at cleanup"
+    )
+    set_aside_refused_at = models.DateTimeField(
+        null=True, blank=True, help_text="when git last refused to set its tree aside at review"
     )
     diff_stats = models.JSONField(default=dict, blank=True)
     test_summary = models.TextField(blank=True)

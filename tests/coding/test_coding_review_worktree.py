@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from coding import worktrees
 from coding.driver import handle_one_run
 from coding.duties import TREES_A_BEAT, set_aside_review_trees
 from coding.gitview import store_path
+from coding.hardened_git import GitFailed
 from coding.models import CodingRun
 from coding.operations import approve_run, cancel, revise
 from coding.worktrees import provision, set_aside, worktree_dir
@@ -161,3 +163,37 @@ def test_a_beat_sets_aside_at_most_its_share_oldest_first_and_says_what_is_left(
     assert [tree.exists() for tree in trees] == [False] * TREES_A_BEAT + [True]
     assert set_aside_review_trees() == {"set_aside": [runs[-1].id], "refused": {}, "left": 0}
     assert not trees[-1].exists()
+
+
+def refusing_removal_of(monkeypatch, runs):
+    """git refuses to remove these runs' trees, as a locked or damaged worktree makes it."""
+    refused, real = {str(worktree_dir(run)) for run in runs}, worktrees.git
+
+    def git(args, cwd, *rest, **named):
+        if args[:2] == ["worktree", "remove"] and args[-1] in refused:
+            raise GitFailed(f"git worktree remove: '{args[-1]}' is locked")
+        return real(args, cwd, *rest, **named)
+
+    monkeypatch.setattr(worktrees, "git", git)
+
+
+def waiting_with_trees(repo, count):
+    runs = [new_run(repo, "@greet") for _ in range(count)]
+    for run in runs:
+        provision(run)
+    CodingRun.objects.filter(pk__in=[r.pk for r in runs]).update(status="waiting_for_review")
+    return runs
+
+
+def test_runs_git_keeps_refusing_do_not_keep_the_others_waiting(coding_repo, monkeypatch):
+    *stuck, healthy = waiting_with_trees(coding_repo, TREES_A_BEAT + 1)
+    refusing_removal_of(monkeypatch, stuck)
+
+    beats = [set_aside_review_trees(), set_aside_review_trees()]
+
+    assert healthy.id in beats[0]["set_aside"] + beats[1]["set_aside"]
+    assert not worktree_dir(healthy).exists()
+    assert set(beats[0]["refused"]) | set(beats[1]["refused"]) == {str(r.id) for r in stuck}
+    first = CodingRun.objects.get(pk=stuck[0].pk)
+    assert first.worktree_path and "cleanup: git worktree remove" in first.reason
+    assert first.reason.count("cleanup:") == 1  # said once, however often refused
