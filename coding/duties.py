@@ -19,11 +19,11 @@ from coding.walks import WalkStopped
 from coding.watch import unsaid
 from coding.worktrees import set_aside
 
-# At most this many trees a beat. The duty is one transaction (opscore.heartbeat), so the
-# repository lock each set-aside takes, and its run's row, stay held until the duty ends: a
-# run provisioned in that repository, or sent back, waits for them. Ten set-asides hold them
-# some 0.2 s; ten a five-minute beat is 120 an hour, more than the drivers bring to review,
-# and a backlog (after a pause or an outage) drains over the next beats.
+# At most this many trees a beat. Each set-aside is a transaction of its own (the duty is not
+# one: console.heartbeat), holding its repository's lock and its run's row for its 15 to 20 ms:
+# a tree gone from disk is never left named by a row the duty's failure rolled back. Ten a
+# five-minute beat is 120 an hour, more than the drivers bring to review, and a backlog (after
+# a pause or an outage) drains over the next beats.
 TREES_A_BEAT = 10
 
 

@@ -85,5 +85,5 @@ DUTIES = [
     Duty("enqueue_initiatives", 2, enqueue_initiatives, lane="proactive"),
     Duty("snapshot_goals", 2, snapshot_goals),
     Duty("prune_llm_records", 2, prune_llm_records),
-    Duty("set_aside_review_trees", 2, set_aside_review_trees, lane="coding"),
+    Duty("set_aside_review_trees", 2, set_aside_review_trees, lane="coding", atomic=False),
 ]

@@ -1,8 +1,9 @@
 """The heartbeat: cheap, deterministic housekeeping every five minutes.
 
-Duties run in order, each in its own transaction, try/except and time budget; a failing duty never
-stops the others. Every beat writes one ActionRun row. A Postgres advisory lock makes two beats
-fired at the same moment (schedule + endpoint) run once: the second records `skipped`.
+Duties run in order, each in its own transaction (or, one whose pieces change the disk, each piece
+in its own), try/except and time budget; a failing duty never stops the others. Every beat
+writes one ActionRun row. A Postgres advisory lock makes two beats fired at the same moment
+(schedule + endpoint) run once: the second records `skipped`.
 """
 
 import contextlib
@@ -30,6 +31,9 @@ class Duty:
     lane: str = ""  # an operator can pause this lane (policy lane_switches)
     # While its lane is paused in drop mode: refuse the work that arrived, each with a row.
     dropping: Callable[[str], dict] | None = None
+    # False: the duty commits each piece of its work in a transaction of its own, as one whose
+    # pieces change the disk must: a rollback of the whole would leave rows naming what is gone.
+    atomic: bool = True
 
 
 # The duties in the order they run; the top layer composes the list (console.heartbeat).
@@ -69,7 +73,7 @@ def run_duty(item: Duty) -> dict:
         return {"name": item.name, "status": "paused", "detail": pause.why}
     outcome = {"name": item.name, "budget_ms": int(item.budget_seconds * 1000)}
     try:
-        with transaction.atomic():
+        with transaction.atomic() if item.atomic else contextlib.nullcontext():
             if pause is not None:
                 outcome["counts"] = item.dropping(pause.why) | {"paused": pause.why}
             else:

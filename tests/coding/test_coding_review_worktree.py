@@ -197,3 +197,26 @@ def test_runs_git_keeps_refusing_do_not_keep_the_others_waiting(coding_repo, mon
     first = CodingRun.objects.get(pk=stuck[0].pk)
     assert first.worktree_path and "cleanup: git worktree remove" in first.reason
     assert first.reason.count("cleanup:") == 1  # said once, however often refused
+
+
+def test_trees_a_failing_beat_removed_stay_set_aside(coding_repo, monkeypatch):
+    """The beat's duty fails on its second run (git's output unreadable): the first run's tree
+    is gone from disk, and its row says so."""
+    first, second = waiting_with_trees(coding_repo, 2)
+    real = worktrees.git
+
+    def git(args, cwd, *rest, **named):
+        if str(cwd) == str(worktree_dir(second)):
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+        return real(args, cwd, *rest, **named)
+
+    monkeypatch.setattr(worktrees, "git", git)
+
+    beat = run_heartbeat("test")
+
+    duty = next(d for d in beat.duties if d["name"] == "set_aside_review_trees")
+    assert duty["status"] == "error", duty
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.worktree_path == "" and not worktree_dir(first).parent.exists()
+    assert second.worktree_path and worktree_dir(second).exists()
