@@ -9,7 +9,7 @@ from coding.models import ENDED, CodingRun, RunStatus
 from coding.watch import kill_process_group, unsaid
 from coding.worktrees import clean_up, left_behind, lock_repository
 from opscore.actions import record_event
-from opscore.text import ReasonRefused, checked_reason
+from opscore.text import ReasonRefused, checked_notes, checked_reason
 
 
 class RunRefused(ValueError):
@@ -114,9 +114,10 @@ def retry_run(run: CodingRun, *, actor: str) -> CodingRun:
 
 
 def request_revision(run: CodingRun, notes: str, *, actor: str) -> bool:
-    """Back into the loop with the reviewer's notes; the caps still count every pass."""
+    """Back into the loop with the reviewer's notes (as kept_notes kept them: whole, the next
+    pass reads them all); the caps still count every pass. The run's reason quotes them."""
     reason = f"revision requested by {actor}: {notes[:500]}"
-    return transition(run, RunStatus.REVISION_REQUESTED, reason, revision_notes=notes[:4000])
+    return transition(run, RunStatus.REVISION_REQUESTED, reason, revision_notes=notes)
 
 
 def revise_run(run: CodingRun, notes: str, *, by: str) -> CodingRun:
@@ -138,7 +139,7 @@ def reviewer_revises(run: CodingRun, notes: str, *, agent: str) -> bool:
     agent's step has nothing left to wait for. True when the run went back into the loop."""
     refusal = why_not_revise(run, notes)
     if not refusal:
-        return request_revision(run, notes.strip(), actor=agent)
+        return request_revision(run, kept_notes(notes), actor=agent)
     with transaction.atomic():
         record_refusal(run, refusal, by=f"reviewer {agent}", actor=f"agent:{agent}")
         transition(run, RunStatus.BLOCKED, f"revision asked by reviewer {agent} refused: {refusal}")
@@ -168,7 +169,7 @@ def send_back(run: CodingRun, notes: str, *, by: str) -> CodingRun:
         raise RunRefused(refusal)
     with transaction.atomic():
         lock_repository(run.repository)
-        if not request_revision(run, notes.strip(), actor=by):
+        if not request_revision(run, kept_notes(notes), actor=by):
             raise RunRefused(f"R{run.id} moved to {run.status} first; nothing was sent back")
         withdrawn = f"sent back for a revision by {by}"[:500]
         run.approvals.standing().update(voided_at=Now(), void_reason=withdrawn)
@@ -178,9 +179,24 @@ def send_back(run: CodingRun, notes: str, *, by: str) -> CodingRun:
 def why_not_revise(run: CodingRun, notes: str) -> str:
     if run.status != RunStatus.WAITING_FOR_REVIEW:
         return f"R{run.id} is {run.status}; only a run waiting for review can be sent back"
-    if not notes.strip():
-        return "a revision needs notes: say what the next pass should change or check"
+    try:
+        kept_notes(notes)
+    except RunRefused as refused:
+        return str(refused)
     cap = run.cap_reached()
     if cap:
         return f"R{run.id} can take no more passes: {cap} (cancel and retry it for fresh caps)"
     return ""
+
+
+def kept_notes(notes: str) -> str:
+    """A revision's notes as the next pass reads them, by the rule every reason is kept by
+    (opscore.text.checked_notes): without what hides text, required (notes of nothing but
+    hidden characters are none), refused past MAX_NOTES rather than cut."""
+    try:
+        notes = checked_notes(notes)
+    except ReasonRefused as refused:
+        raise RunRefused(str(refused)) from None
+    if not notes:
+        raise RunRefused("a revision needs notes: say what the next pass should change or check")
+    return notes

@@ -24,6 +24,7 @@ from coding.worktrees import AUTHOR, head_of, holding_repository
 from opscore import four_eyes
 from opscore.actions import record_event
 from opscore.four_eyes import why_not_decide
+from opscore.text import ReasonRefused, checked_notes
 
 K = ApprovalKind
 NEEDS = {K.CODE: None, K.MERGE: K.CODE, K.DEPLOY: K.CODE, K.PROD_CONFIG: K.CODE}
@@ -71,6 +72,7 @@ def approve(
 def record_approval(run, kind, *, by, note, user, shown_digest) -> tuple[CodingApproval, bool]:
     if kind not in K.values:
         raise ApprovalRefused(f"unknown approval kind {kind!r}; one of {', '.join(K.values)}")
+    note = kept_note(note)
     check_head(run)
     refusal = why_not(run, kind) or why_not_them(run, kind, user, shown_digest)
     refusal = refusal or why_withheld(run)
@@ -84,7 +86,7 @@ def record_approval(run, kind, *, by, note, user, shown_digest) -> tuple[CodingA
             voided_at=None,
             defaults={
                 "approved_by": by[:150],
-                "note": note[:2000],
+                "note": note,
                 "content_digest": run.approval_digest(kind),
                 "test_run": run.last_test_run(),
             },
@@ -94,13 +96,22 @@ def record_approval(run, kind, *, by, note, user, shown_digest) -> tuple[CodingA
                 f"coding.approved.{kind}",
                 f"R{run.id}: {kind} approved at {run.head_sha[:10]} by {by}",
                 tags=["coding", "approval", kind],
-                payload={"run_id": run.id, "sha": run.head_sha, "kind": kind}
+                payload={"run_id": run.id, "sha": run.head_sha, "kind": kind, "note": note}
                 | {"digest": approval.content_digest, "test_run": approval.test_run_id},
                 step_id=run.step_id,
                 actor=f"human:{by}",
             )
     after_code_approval(run, kind)  # compare-and-set: a completed run stays as it is
     return approval, given
+
+
+def kept_note(note: str) -> str:
+    """An approver's note (optional), kept whole on the approval and its event, or refused
+    before anything is written (opscore.text.checked_notes): never cut."""
+    try:
+        return checked_notes(note, field="note")
+    except ReasonRefused as refused:
+        raise ApprovalRefused(str(refused)) from None
 
 
 def already_approved(approval: CodingApproval) -> str:

@@ -46,13 +46,29 @@ def checked_reason(reason, *, needed_by: str = "", what: str = "a reason", field
     """The reason as it will be kept (clean_reason), measured as kept: refused when `needed_by`
     (a rejection, lifting an override) needs one and nothing is left, or past MAX_REASON.
     Every boundary checks through here, so an early check and the action agree."""
-    reason = clean_reason(reason)
-    if needed_by and not reason:
+    return checked_text(reason, MAX_REASON, needed_by=needed_by, what=what, field=field)
+
+
+# Notes (a revision's, for the next pass; an approval's) say more than a reason by nature, so
+# they may be longer; but as a reason, they are kept whole or refused, never cut.
+MAX_NOTES = 4000
+
+
+def checked_notes(notes, *, needed_by: str = "", field="notes") -> str:
+    """Notes as they will be kept, by the rule a reason is kept by, at most MAX_NOTES."""
+    return checked_text(notes, MAX_NOTES, needed_by=needed_by, what="a note", field=field)
+
+
+def checked_text(text, limit: int, *, needed_by: str, what: str, field: str) -> str:
+    """`text` cleaned (clean_reason), refused when `needed_by` needs some and nothing is
+    left, or when it is longer than `limit` as kept: what a person gives is never cut."""
+    text = clean_reason(text)
+    if needed_by and not text:
         raise ReasonRefused(f"{needed_by} needs {what}", field=field, problem="required")
-    if len(reason) > MAX_REASON:
+    if len(text) > limit:
         raise ReasonRefused(
-            f"{what} is at most {MAX_REASON} characters ({len(reason)} given)",
+            f"{what} is at most {limit} characters ({len(text)} given)",
             field=field,
-            problem=f"at most {MAX_REASON} characters",
+            problem=f"at most {limit} characters",
         )
-    return reason
+    return text
