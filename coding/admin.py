@@ -64,6 +64,11 @@ def approval_cards(run: CodingRun, user) -> list[dict]:
     ]
 
 
+def run_label(run: CodingRun) -> str:
+    """A run as a bulk action's confirmation page lists it."""
+    return f"R{run.id} {run.repository.name} ({run.status}) {run.branch or ''}"
+
+
 def pre(text: str):
     return format_html(
         '<pre style="white-space:pre-wrap;max-height:40em;overflow:auto">{}</pre>', text
@@ -137,10 +142,17 @@ class CodingRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
             self.message_user(request, said, messages.SUCCESS if new else messages.INFO)
         return redirect(reverse("admin:coding_codingrun_change", args=[run.id]))
 
-    @admin.action(description="Cancel (kills the harness, keeps the diff)")
-    def cancel_runs(self, request, queryset):
+    @reasoned_action(
+        "Cancel (kills the harness, keeps the diff)…",
+        heading="Cancel {n} run(s)",
+        label=run_label,
+        button="Cancel them",
+        kept_with="the run's reason and its event, as `coding cancel --reason` keeps it",
+        permissions=None,  # as retry and revise
+    )
+    def cancel_runs(self, request, queryset, reason):
         by = request.user.get_username()
-        act = lambda run: operations.cancel(run, "from the admin", actor=by)  # noqa: E731
+        act = lambda run: operations.cancel(run, reason, actor=by)  # noqa: E731
         self._each(request, queryset, "cancelled", act)
 
     @admin.action(description="Retry (back in the queue)")
@@ -151,7 +163,7 @@ class CodingRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     @reasoned_action(
         "Revise (one more pass with your notes)…",
         heading="Send {n} run(s) back for a revision pass",
-        label=lambda run: f"R{run.id} {run.repository.name} ({run.status}) {run.branch or ''}",
+        label=run_label,
         button="Send back",
         kept_with="the next pass's notes, kept on the run and its event",
         blank=True,  # a blank note is refused by revise_run, and recorded, as from the CLI

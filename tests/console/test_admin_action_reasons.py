@@ -1,18 +1,21 @@
 """The admin's bulk actions that ask a reason (reject proposals or opportunities, pause a
-mission, close a goal, lift an override) check it once, before any row, by the rule every
-surface applies (opscore.text.checked_reason). Their early check tested `reason.strip()`, so a
-reason of zero-width or bidi characters passed it and was refused row by row, or stored as an
-empty-looking reason (an opportunity's rejection); and a rejection's reason had no limit at
-all. Now such a reason touches no row, and the page asks again, saying why."""
+mission, close a goal, lift an override, cancel a coding run) check it once, before any row,
+by the rule every surface applies (opscore.text.checked_reason). Their early check tested
+`reason.strip()`, so a reason of zero-width or bidi characters passed it and was refused row by
+row, or stored as an empty-looking reason (an opportunity's rejection); and a rejection's
+reason had no limit at all. Now such a reason touches no row, and the page asks again, saying
+why. Cancelling coding runs asked for none ("from the admin"), where `coding cancel` takes one."""
 
 import pytest
 from django.contrib.messages import get_messages
 
+from coding.models import CodingRun, Repository
 from missions.goals import add_goal
 from missions.models import Goal, Mission, Proposal
 from opportunities.models import Opportunity
 from opscore.models import Event, Override
 from opscore.overrides import apply_override
+from tests.coding_support import new_run
 from tests.factories import make_opportunity, make_step, propose
 
 pytestmark = pytest.mark.django_db
@@ -45,12 +48,19 @@ def override_in_force(agent):
     return row, lambda: Override.objects.get(pk=row.pk).status == "active"
 
 
+def queued_coding_run(agent):
+    repo = Repository.objects.create(name="app", path="/nowhere", allowed_base_refs=["main"])
+    row = new_run(repo, "@greet", agent=agent)
+    return row, lambda: CodingRun.objects.get(pk=row.pk).status == "queued"
+
+
 ACTIONS = {  # the changelist, the action, and a row it acts on (with "is it untouched?")
     "reject proposals": ("/admin/missions/proposal/", "reject_proposals", pending_proposal),
     "reject opportunities": ("/admin/opportunities/opportunity/", "reject", new_opportunity),
     "pause missions": ("/admin/missions/mission/", "pause_missions", running_mission),
     "close goals": ("/admin/missions/goal/", "close_goals", active_goal),
     "lift overrides": ("/admin/opscore/override/", "lift_selected", override_in_force),
+    "cancel coding runs": ("/admin/coding/codingrun/", "cancel_runs", queued_coding_run),
 }
 
 
@@ -99,3 +109,15 @@ def test_a_reason_of_500_characters_is_applied(bulk):
     answer = apply("r" * 500 + INVISIBLE)
 
     assert answer.status_code == 302 and not untouched()
+
+
+def test_a_coding_run_is_cancelled_with_the_reason_typed(admin_client, agent):
+    run, _ = queued_coding_run(agent)
+    chosen = {"action": "cancel_runs", "_selected_action": [run.pk]}
+
+    asked = admin_client.post("/admin/coding/codingrun/", chosen).content.decode()
+    admin_client.post("/admin/coding/codingrun/", chosen | {"apply": "1", "reason": "wrong repo"})
+
+    run.refresh_from_db()
+    assert 'name="reason"' in asked and "R" + str(run.pk) in asked
+    assert (run.status, run.reason) == ("cancelled", "cancelled by operator: wrong repo")
