@@ -6,6 +6,7 @@ last id (`?after=ID`), so a reconnecting browser catches up and nothing is misse
 import asyncio
 from urllib.parse import parse_qs
 
+from channels.auth import get_user
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -37,7 +38,11 @@ class StageConsumer(AsyncWebsocketConsumer):
         """From the relay: the shared batch, forwarded as it is, when it follows on from what
         this browser has; otherwise (it connected mid-batch, or fell behind) its own
         catch-up, started beside the relay so other sockets do not wait for it."""
-        if self.catching_up:
+        if not await self.may_still_watch():
+            leave(self)
+            self.joined = False
+            await self.close(code=4403)
+        elif self.catching_up:
             self.missed = True
         elif message["after"] == self.last_id:
             self.last_id = message["last_id"]
@@ -45,6 +50,19 @@ class StageConsumer(AsyncWebsocketConsumer):
         elif message["last_id"] > self.last_id:
             self.catching_up = True
             self.catch_up = asyncio.ensure_future(self.send_new())
+
+    async def may_still_watch(self) -> bool:
+        """A private Stage's feed is a signed-in person's for as long as they are signed in:
+        the session is read again as the database has it now (the user the socket connected
+        with was read once), so signing out, or an account switched off or its password
+        changed, ends the feed at its next batch."""
+        if settings.STAGE_PUBLIC:
+            return True
+        session = self.scope.get("session")
+        if session is None or not session.session_key:
+            return False
+        now = await get_user({"session": session.__class__(session.session_key)})
+        return now.is_authenticated and now.pk == self.scope["user"].pk
 
     async def disconnect(self, code):
         if self.joined:
