@@ -60,6 +60,8 @@ OPS_METRICS_DATABASE = env_bool("OPS_METRICS_DATABASE", True)
 OPS_MAX_INPUT_BYTES = env_int("OPS_MAX_INPUT_BYTES", 64 * 1024)
 OPS_MAX_INPUT_DEPTH = env_int("OPS_MAX_INPUT_DEPTH", 32)
 STAGE_PUBLIC = env_bool("STAGE_PUBLIC", True)
+# A private Stage's socket reads its session again at most this often (console.stage.consumers)
+OPS_STAGE_SESSION_RECHECK_SECONDS = env_int("OPS_STAGE_SESSION_RECHECK_SECONDS", 5)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

@@ -29,6 +29,7 @@ class StageConsumer(AsyncWebsocketConsumer):
             self.last_id = int(query.get("after", [""])[0])
         except ValueError:
             self.last_id = await latest_id()
+        self.session_read_at = asyncio.get_running_loop().time()
         await self.accept()
         await join(self.channel_layer, self)
         self.joined = True
@@ -55,14 +56,20 @@ class StageConsumer(AsyncWebsocketConsumer):
         """A private Stage's feed is a signed-in person's for as long as they are signed in:
         the session is read again as the database has it now (the user the socket connected
         with was read once), so signing out, or an account switched off or its password
-        changed, ends the feed at its next batch."""
+        changed, ends the feed at its first batch after OPS_STAGE_SESSION_RECHECK_SECONDS since it
+        was last read (a private Stage with many viewers does not read every session for every
+        batch)."""
         if settings.STAGE_PUBLIC:
             return True
+        now = asyncio.get_running_loop().time()
+        if now - self.session_read_at < settings.OPS_STAGE_SESSION_RECHECK_SECONDS:
+            return True  # read lately: a batch per viewer is no database read per viewer
+        self.session_read_at = now
         session = self.scope.get("session")
         if session is None or not session.session_key:
             return False
-        now = await get_user({"session": session.__class__(session.session_key)})
-        return now.is_authenticated and now.pk == self.scope["user"].pk
+        user = await get_user({"session": session.__class__(session.session_key)})
+        return user.is_authenticated and user.pk == self.scope["user"].pk
 
     async def disconnect(self, code):
         if self.joined:

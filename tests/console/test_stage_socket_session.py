@@ -48,6 +48,7 @@ def test_a_private_stage_refuses_a_socket_without_a_session(settings):
 @pytest.mark.parametrize("ending", ["sign out", "account switched off"])
 def test_a_private_stage_stops_the_feed_when_the_session_ends(settings, ending):
     settings.STAGE_PUBLIC = False
+    settings.OPS_STAGE_SESSION_RECHECK_SECONDS = 0  # read at every batch (5 s by default)
     browser = signed_in_browser()
 
     def end_session():
