@@ -4,16 +4,19 @@ or steers it: no hooks, fsmonitor, system or global config, pager or signing pro
 directory of a linked worktree is taken from its repository (a rewritten `.git` pointer, a
 `.git` of its own or the worktree made a repository is "tampered with"), never found by
 climbing out of it; the repository's content filters (git-crypt's) pass content through
-unchanged, so a worktree holds its blobs as committed; argv lists only, never a shell; a
-call that runs too long is the run's failure (GitFailed), not the driver's hang. A module of
-its own because every git caller of the lane (worktrees, checks, merges, deploys, review, the
-admin) goes through it, and because it is a trust boundary to read in one place.
+unchanged, so a worktree holds its blobs as committed, and its merge drivers are git's own
+text merge; argv lists only, never a shell; a call that runs too long is the run's failure
+(GitFailed), not the driver's hang. A module of its own because every git caller of the lane
+(worktrees, checks, merges, deploys, review, the admin) goes through it, and because it is a
+trust boundary to read in one place.
 """
 
 import contextlib
 import errno
 import functools
 import os
+import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -79,41 +82,63 @@ def git_environment(cwd: Path | str, extra_env: dict | None = None, bare=False) 
 # reads). Each filter the config defines is overridden: an empty command passes content
 # through unchanged, and one not required is no error for it (gitattributes(5)).
 PASS_THROUGH = (("smudge", ""), ("clean", ""), ("process", ""), ("required", "false"))
-# What a config must say before it can define a filter, in any case or spelling git reads:
-# the section's name, an include of another file, or a per-worktree config.
-MAY_DEFINE_FILTERS = (b"filter", b"include", b"worktreeconfig")
+# What a config must say before it can define a filter or a merge driver, in any case or
+# spelling git reads: the section's name (`[merge "x"]`, `[merge.x]`: a `merge = ` of a
+# branch defines none), an include of another file, or a per-worktree config.
+MAY_DEFINE = re.compile(rb'filter|include|worktreeconfig|merge(\s+"|\.)')
 
 
 def unfiltered(cwd: Path, env: dict) -> dict:
-    """The environment that turns off each content filter this git's config defines, as
-    command-line config (GIT_CONFIG_COUNT: a name git can read back whatever it holds, an `=`
-    too, which `-c` would split on); {} where it defines none."""
-    names = sorted(filters(cwd, env))
-    keys = [(f"filter.{name}.{what}", value) for name in names for what, value in PASS_THROUGH]
+    """The environment that turns off each content filter and merge driver this git's config
+    defines, as command-line config (GIT_CONFIG_COUNT: a name git can read back whatever it
+    holds, an `=` too, which `-c` would split on); {} where it defines none."""
+    overrides = {"filter": PASS_THROUGH, "merge": text_merge()}
+    keys = [
+        (f"{section}.{name}.{what}", value)
+        for section, names in defined_in_config(cwd, env).items()
+        for name in names
+        for what, value in overrides[section]
+    ]
     env = {"GIT_CONFIG_COUNT": str(len(keys))} if keys else {}
     for number, (key, value) in enumerate(keys):
         env |= {f"GIT_CONFIG_KEY_{number}": key, f"GIT_CONFIG_VALUE_{number}": value}
     return env
 
 
-def filters(cwd: Path, env: dict) -> set[str]:
-    """The content filters the config this git reads defines (its repository's, never one of
-    the worktree's: git_env), by name, as git itself reads them (includes too). A config that
-    cannot define one is not asked about: a repository with no filter spares the git."""
-    if not may_define_filters(config_of(cwd, env)):
-        return set()
-    query = [git_program(), *HARDENED, "config", "-z", "--get-regexp", r"^filter\."]
+def text_merge() -> tuple[tuple[str, str], ...]:
+    """What a merge driver of the repository's config (`merge.<name>.driver`) is made: git's
+    own three-way text merge, `git merge-file`, git merging as it would with no driver of that
+    name. Its program, named for a path by a .gitattributes a harness wrote and got merged,
+    would otherwise run outside the box on the harness's content at every scratch merge
+    (coding.approvals). A driver cannot be undefined, only redefined; an empty command would
+    keep our side as the merge, silently; `false` would refuse every such merge. A conflict
+    is merge-file's non-zero exit, the merge refused with its reason as for any conflict. The
+    merge of a criss-cross's bases (`recursive`) is git's built-in text merge (or this)."""
+    git_itself = shlex.quote(git_program()).replace("%", "%%")  # git expands % in a driver
+    return (("driver", f"{git_itself} merge-file --marker-size=%L %A %O %B"), ("recursive", "text"))
+
+
+def defined_in_config(cwd: Path, env: dict) -> dict[str, list[str]]:
+    """The content filters and merge drivers the config this git reads defines (its
+    repository's, never one of the worktree's: git_env), by name, as git itself reads them
+    (includes too). A config that cannot define one is not asked about: a repository with
+    neither spares the git."""
+    defined = {"filter": set(), "merge": set()}
+    if not may_define(config_of(cwd, env)):
+        return {section: [] for section in defined}
+    query = [git_program(), *HARDENED, "config", "-z", "--get-regexp", r"^(filter|merge)\."]
     try:
         found = subprocess.run(query, cwd=cwd, env=env, capture_output=True, timeout=GIT_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise GitFailed(f"git config did not finish in {GIT_TIMEOUT}s") from None
-    if found.returncode not in (0, 1):  # 1: no filter.* key at all
+    if found.returncode not in (0, 1):  # 1: no such key at all
         said = found.stderr.decode(errors="replace").strip()[:500]
         raise GitFailed(f"git config failed: {said}")
-    keys = [entry.split(b"\n", 1)[0] for entry in found.stdout.split(b"\0") if entry]
-    names = {key.decode(errors="surrogateescape").removeprefix("filter.") for key in keys}
-    names = {name.rpartition(".")[0] for name in names}
-    return names - {""}
+    for entry in filter(None, found.stdout.split(b"\0")):
+        key = entry.split(b"\n", 1)[0].decode(errors="surrogateescape")
+        section, _, rest = key.partition(".")
+        defined[section].add(rest.rpartition(".")[0])  # "" for merge.default, merge.tool
+    return {section: sorted(names - {""}) for section, names in defined.items()}
 
 
 def config_of(cwd: Path, env: dict) -> Path:
@@ -126,16 +151,17 @@ def config_of(cwd: Path, env: dict) -> Path:
     return git_dir / "config"
 
 
-def may_define_filters(config: Path) -> bool:
-    """Whether the config says a word a filter's definition needs (a section's name is
-    letters only, no escape: git reads `[filter "x"]` in no other spelling but its case)."""
+def may_define(config: Path) -> bool:
+    """Whether the config says a word a filter's or a merge driver's definition needs (a
+    section's name is letters only, no escape: git reads `[filter "x"]` in no other spelling
+    but its case)."""
     try:
         text = config.read_bytes().lower()
     except FileNotFoundError:  # no repository there: git reads no config either
         return False
     except OSError:  # git is asked
         return True
-    return any(word in text for word in MAY_DEFINE_FILTERS)
+    return MAY_DEFINE.search(text) is not None
 
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"

@@ -33,6 +33,20 @@ def new_run(repo, tokens: str, mode="ralph-loop", agent=None, **constraints) -> 
     )
 
 
+def approved_to_merge(repo, tokens: str, **constraints) -> CodingRun:
+    """A run of `tokens` through its passes, its code and its merge approved: the driver's
+    next turn merges it."""
+    from coding.driver import handle_one_run
+    from coding.operations import approve_run
+
+    run = new_run(repo, tokens, allow_merge=True, **constraints)
+    assert handle_one_run()
+    run.refresh_from_db()
+    approve_run(run, "code", by="ana")
+    approve_run(run, "merge", by="ana")
+    return run
+
+
 def is_git(argv) -> bool:
     """A driver's git, as subprocess.Popen is handed it: started by its full path
     (coding/hardened_git.py's git_program)."""

@@ -18,7 +18,7 @@ from missions.recovery import requeue_cleared_blockers
 from missions.worker import handle_one_step
 from opscore.models import Event
 from tests.coding.test_coding_approvals import COMMIT
-from tests.coding_support import new_run
+from tests.coding_support import approved_to_merge
 from tests.conftest import sh
 from tests.factories import AgentFactory
 
@@ -26,11 +26,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def merged(repo):
-    run = new_run(repo, "@greet", allow_merge=True, allow_deploy=True)
-    assert handle_one_run()
-    run.refresh_from_db()
-    approve_run(run, "code", by="ana")
-    approve_run(run, "merge", by="ana")
+    run = approved_to_merge(repo, "@greet", allow_deploy=True)
     assert handle_one_run()
     run.refresh_from_db()
     assert run.merged_sha

@@ -52,6 +52,10 @@ if "@greet" in prompt:
 if "@unseen" in prompt:  # attributes that would have git count its change as binary
     Path(".gitattributes").write_text("* binary\n")
     Path("app.py").write_text("print('hello, world')\n")
+if "@attributed" in prompt:  # every file merged by the repository's `evil` merge driver
+    Path(".gitattributes").write_text("* merge=evil\n")
+if "@noted" in prompt:  # notes.txt's first line rewritten
+    Path("notes.txt").write_text("harness\n" + Path("notes.txt").read_text().split("\n", 1)[1])
 if "@secret" in prompt:  # a line added to secret.txt as the worktree holds it
     Path("secret.txt").write_text(Path("secret.txt").read_text() + "a harness line\n")
 if "@break" in prompt:
