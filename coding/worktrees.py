@@ -386,12 +386,20 @@ def remove_tree(run: CodingRun) -> Path | None:
         saved = save_uncommitted(path, run, "at-cleanup", tree)
         run.patch_ref = saved or run.patch_ref
         git(["worktree", "remove", "--force", "--", str(path)], run.repository.path)
-        for beside in (HOME_DIR, BOX_DIR):  # the box's HOME and output go with the tree
-            remove(path.parent / beside)
-        with contextlib.suppress(OSError):
-            path.parent.rmdir()
-    else:  # deleted by hand: its registration goes
+    else:  # deleted by hand, or by a set-aside that rolled back after: its registration goes
         git(["worktree", "prune"], run.repository.path)
+    remove_run_folder(run, path.parent)
     run.worktree_path = ""
     run.save(update_fields=["worktree_path", "patch_ref", "state_ref"])
     return objects
+
+
+def remove_run_folder(run: CodingRun, folder: Path) -> None:
+    """The box's HOME and output beside the tree, and the run's folder once empty; only in a
+    folder named for the run: a recorded path of another shape points the removal nowhere."""
+    if folder.name != f"run-{run.id}":
+        return
+    for beside in (HOME_DIR, BOX_DIR):
+        remove(folder / beside)  # links removed as links, never followed
+    with contextlib.suppress(OSError):
+        folder.rmdir()

@@ -6,19 +6,21 @@ tree, the beat's duty takes it. The run's object store stays until it ends (a re
 reads its branch from there); an ending retires it, tree or no tree."""
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 from coding import worktrees
+from coding.box import BOX_DIR, HOME_DIR
 from coding.driver import handle_one_run
 from coding.duties import TREES_A_BEAT, set_aside_review_trees
 from coding.gitview import store_path
 from coding.hardened_git import GitFailed
 from coding.models import CodingRun
 from coding.operations import approve_run, cancel, revise
-from coding.worktrees import provision, set_aside, worktree_dir
+from coding.worktrees import clean_up, provision, set_aside, worktree_dir
 from opscore.heartbeat import run_heartbeat
 from tests.coding.test_coding_sandbox import pytestmark  # noqa: F401 (the box, real Postgres)
 from tests.coding_support import new_run
@@ -220,3 +222,60 @@ def test_trees_a_failing_beat_removed_stay_set_aside(coding_repo, monkeypatch):
     second.refresh_from_db()
     assert first.worktree_path == "" and not worktree_dir(first).parent.exists()
     assert second.worktree_path and worktree_dir(second).exists()
+
+
+def box_folders_beside(run, outside) -> list[Path]:
+    """The box's HOME and output beside the run's tree, as a pass leaves them: with files, and
+    a link out of the box, whose target a removal must not follow."""
+    folders = [worktree_dir(run).parent / name for name in (HOME_DIR, BOX_DIR)]
+    for folder in folders:
+        (folder / "cache").mkdir(parents=True)
+        (folder / "cache" / "kept.txt").write_text("left by the box\n")
+        (folder / "out").symlink_to(outside)
+    return folders
+
+
+def test_a_set_aside_that_rolled_back_after_its_tree_went_takes_the_box_folders_next_time(
+    coding_repo, monkeypatch, tmp_path
+):
+    """The first set-aside fails after git removed the tree (the row still names it); the
+    next one finds the tree gone and takes the HOME and output beside it, not what they link."""
+    (run,) = waiting_with_trees(coding_repo, 1)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("not the box's\n")
+    box_folders_beside(run, outside)
+    real = worktrees.git
+
+    def git(args, cwd, *rest, **named):
+        answer = real(args, cwd, *rest, **named)
+        if args[:2] == ["worktree", "remove"]:
+            raise OSError("the disk went away after git's remove")
+        return answer
+
+    monkeypatch.setattr(worktrees, "git", git)
+    with pytest.raises(OSError):
+        set_aside(CodingRun.objects.get(pk=run.pk))
+    monkeypatch.setattr(worktrees, "git", real)
+    run.refresh_from_db()
+    assert run.worktree_path and not worktree_dir(run).exists()
+
+    assert set_aside(run) is True
+
+    run.refresh_from_db()
+    assert run.worktree_path == "" and not worktree_dir(run).parent.exists()
+    assert (outside / "precious.txt").read_text() == "not the box's\n"
+
+
+def test_cleaning_up_a_run_whose_tree_was_deleted_by_hand_takes_its_box_folders(
+    coding_repo, tmp_path
+):
+    (run,) = waiting_with_trees(coding_repo, 1)
+    box_folders_beside(run, tmp_path)
+    shutil.rmtree(worktree_dir(run))
+
+    clean_up(CodingRun.objects.get(pk=run.pk))
+
+    run.refresh_from_db()
+    assert run.worktree_path == "" and not worktree_dir(run).parent.exists()
+    assert not any(line.endswith(str(worktree_dir(run))) for line in checkouts(coding_repo))
