@@ -16,12 +16,14 @@ class RunRefused(ValueError):
     """An action this run's state does not allow; nothing was changed."""
 
 
-def transition(run: CodingRun, status: str, reason: str = "", **fields) -> bool:
+def transition(
+    run: CodingRun, status: str, reason: str = "", *, event_says: dict | None = None, **fields
+) -> bool:
     """Move the run (compare-and-set) and say so; False when the run had already moved on.
     Inside a caller's transaction no savepoint of its own: the move writes nothing when it
     fails, and an error here fails the caller's transaction whole anyway. The reason is kept
     masked (unsaid): it may quote what a harness wrote — a link's name, its `.git` pointer,
-    git's words about its files."""
+    git's words about its files. `event_says`: more the event carries (a revision's notes)."""
     with transaction.atomic(savepoint=False):
         if not run.move(status, unsaid(reason), **fields):
             return False
@@ -30,7 +32,7 @@ def transition(run: CodingRun, status: str, reason: str = "", **fields) -> bool:
             f"R{run.id} {run.repository.name}: {status.replace('_', ' ')}",
             summary=run.reason[:500],
             tags=["coding", status],
-            payload=event_payload(run),
+            payload=event_payload(run) | (event_says or {}),
             agent_id=run.agent_id,
             step_id=run.step_id,
             mission_id=run.step.mission_id if run.step_id else None,
@@ -115,9 +117,13 @@ def retry_run(run: CodingRun, *, actor: str) -> CodingRun:
 
 def request_revision(run: CodingRun, notes: str, *, actor: str) -> bool:
     """Back into the loop with the reviewer's notes (as kept_notes kept them: whole, the next
-    pass reads them all); the caps still count every pass. The run's reason quotes them."""
+    pass reads them all); the caps still count every pass. The run's reason quotes them; its
+    event carries them whole (masked as its reason is), so the feed shows what was asked."""
     reason = f"revision requested by {actor}: {notes[:500]}"
-    return transition(run, RunStatus.REVISION_REQUESTED, reason, revision_notes=notes)
+    said = {"notes": unsaid(notes)}
+    return transition(
+        run, RunStatus.REVISION_REQUESTED, reason, event_says=said, revision_notes=notes
+    )
 
 
 def revise_run(run: CodingRun, notes: str, *, by: str) -> CodingRun:

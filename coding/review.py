@@ -7,7 +7,7 @@ harness wrote, so nothing it answers is trusted)."""
 from typing import Literal
 
 from django.conf import settings
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from coding.actions import reviewer_revises, transition
 from coding.hardened_git import shown_diff
@@ -18,6 +18,7 @@ from missions.provenance import step_untrusted
 from missions.schemas import ProposalInvalid
 from opscore.llm import LLMRequest, call_llm, parse_llm_reply
 from opscore.prompting import system_prompt
+from opscore.text import ReasonRefused, checked_notes
 
 DIFF_CAP = 8000
 INSTRUCTIONS = """You review a coding harness's change for the job below. The repository's tests
@@ -35,9 +36,23 @@ class FollowUp(BaseModel):
 class ReviewReply(BaseModel):
     decision: Literal["complete", "revise", "block"]
     reason: str = Field(min_length=1, max_length=1000)
-    revision_notes: str = Field("", max_length=4000)
+    revision_notes: str = ""
     follow_ups: list[FollowUp] = Field(default_factory=list, max_length=3)
     lessons: list[str] = Field(default_factory=list, max_length=3)
+
+    @field_validator("revision_notes")
+    @classmethod
+    def notes_as_kept(cls, notes: str) -> str:
+        """Measured as a person's notes are (opscore.text.checked_notes: cleaned, at most
+        MAX_NOTES), so a reply the revision would refuse is a malformed reply, failing the step
+        in one line, not a run sent back saying nothing or blocked by its own reviewer."""
+        try:
+            kept = checked_notes(notes)
+        except ReasonRefused as refused:
+            raise ValueError(str(refused)) from None
+        if notes and not kept:
+            raise ValueError("only characters that hide text: say what the next pass changes")
+        return kept
 
 
 def result_of(run: CodingRun) -> dict:

@@ -211,6 +211,45 @@ def test_a_malformed_review_fails_one_step_and_keeps_the_run_for_a_human(
     assert CodingRun.objects.get().status == "waiting_for_review"
 
 
+HIDDEN = "\u200b\u202e\ufe0f"
+
+
+@pytest.mark.parametrize(
+    ("notes", "said"),
+    [(HIDDEN, "revision_notes"), ("n" * 4001, "a note is at most 4000 characters (4001 given)")],
+    ids=["hidden characters only", "4001 characters"],
+)
+def test_reviewer_notes_that_clean_to_nothing_or_run_past_the_limit_fail_the_step(
+    coding_repo, devops, monkeypatch, notes, said
+):
+    """Measured as kept (opscore.text.checked_notes), as a person's notes are: a malformed
+    reply, one line, the run left waiting for a human rather than sent back or blocked."""
+    reply = {"decision": "revise", "reason": "say it louder", "revision_notes": notes}
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted(json.dumps(reply)))
+    approved(job())
+    handle_one_step("w1"), handle_one_run(), handle_one_step("w1")
+
+    step = Step.objects.get()
+    assert step.status == "failed" and "malformed review reply" in step.last_error
+    assert said in step.last_error and "\n" not in step.last_error
+    assert CodingRun.objects.get().status == "waiting_for_review"
+
+
+def test_reviewer_notes_of_the_limit_once_cleaned_send_the_run_back_and_the_event_says_them(
+    coding_repo, devops, monkeypatch
+):
+    notes = "n" * 2000 + HIDDEN + "n" * 2000
+    reply = {"decision": "revise", "reason": "say it louder", "revision_notes": notes}
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted(json.dumps(reply)))
+    approved(job())
+    handle_one_step("w1"), handle_one_run(), handle_one_step("w1")
+
+    run = CodingRun.objects.get()
+    assert (run.status, run.revision_notes) == ("revision_requested", "n" * 4000)
+    asked = Event.objects.get(kind="coding.run.revision_requested")
+    assert asked.payload["notes"] == "n" * 4000
+
+
 def test_an_external_runtime_cannot_claim_a_dev_job_only_the_coding_lane_runs_it(
     coding_repo, devops
 ):
