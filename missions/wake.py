@@ -10,9 +10,11 @@ from django.db.models.functions import Now
 
 from missions.crawl import deadline_client
 from missions.models import OutboxMessage, Step, StepStatus
+from missions.outbox import ChannelSaidNo
 from missions.step_kinds import internal_kinds
 from opscore.db import Channel, notify
 from opscore.models import Agent, Runtime
+from opscore.web_urls import UnusableURL, usable
 
 CHANNEL = "agent.wake"
 TASK_REF_KEYS = ("taskId", "task_id", "runId", "run_id")  # what the seed's dispatcher reads
@@ -66,12 +68,24 @@ def deliver_wake(message: OutboxMessage) -> str:
     agent = Agent.objects.get(slug=message.payload["agentId"])
     if not agent.wake_url:
         raise LookupError(f"agent {agent.slug} has no wake URL any more")
+    wake_url = usable_wake_url(agent)
     headers = {"Idempotency-Key": message.key}
     if settings.OPS_AGENT_HOOK_TOKEN:
         headers["Authorization"] = f"Bearer {settings.OPS_AGENT_HOOK_TOKEN}"
     with deadline_client(float(settings.OPS_AGENT_WAKE_TIMEOUT_SECONDS)) as client:
-        response = client.post(agent.wake_url, json=message.payload, headers=headers)
+        response = client.post(wake_url, json=message.payload, headers=headers)
     response.raise_for_status()
     answer = response.json() if response.content else {}
     refs = [answer.get(k) for k in TASK_REF_KEYS if isinstance(answer, dict) and answer.get(k)]
     return str(refs[0]) if refs else f"wake-{message.id}"
+
+
+def usable_wake_url(agent: Agent) -> str:
+    """The agent's wake URL as it is sent (a Unicode host as its A-label), checked as the
+    field's validator checks a new one (opscore.web_urls): a URL stored before that validator
+    may name no address — httpx sends a port past 65535 to that port modulo 65536, someone
+    else's. Such a wake fails for good with the reason: sent again, it would fail again."""
+    try:
+        return usable(agent.wake_url).geturl()
+    except UnusableURL as unusable:
+        raise ChannelSaidNo(f"unusable wake URL: {unusable}", retry_after=None) from None

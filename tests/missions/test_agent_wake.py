@@ -5,13 +5,14 @@ failure on the row and its jobs wait for its next claim."""
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
 
 from missions.models import OutboxMessage
 from missions.outbox import deliver_pending
 from missions.wake import wake_external_agents
-from opscore.models import Runtime
+from opscore.models import Agent, Event, Runtime
 from tests.factories import AgentFactory, make_step
 
 pytestmark = pytest.mark.django_db
@@ -97,3 +98,34 @@ def test_a_runtime_trickling_its_answer_is_cut_off_at_the_wake_timeout(settings)
     wake = OutboxMessage.objects.get()
     assert far.cut_off
     assert wake.status == "pending" and wake.attempts == 1 and "timed out" in wake.last_error
+
+
+@pytest.mark.parametrize(
+    "unusable, said",
+    [
+        ("{scheme}://{host}:{aliased}{path}", "'s port is not a number from 1 to 65535"),
+        ("http://[::1/hooks/agent", " does not parse"),
+    ],
+    ids=["port past 65535 (httpx sends it to the port modulo 65536)", "unclosed IPv6 host"],
+)
+def test_a_wake_url_stored_before_it_was_checked_is_a_failed_wake_saying_why(
+    runtime, unusable, said
+):
+    """The validator guards new URLs; one stored before it is checked before any send: the
+    wake fails for good with the reason (an alert says so) and nothing reaches any address."""
+    url, received, _ = runtime
+    parts = urlsplit(url)
+    aliased = parts.port + 65536
+    wake_url = unusable.format(
+        scheme=parts.scheme, host=parts.hostname, aliased=aliased, path=parts.path
+    )
+    agent = AgentFactory(slug="openclaw-ops", runtime=Runtime.EXTERNAL)
+    Agent.objects.filter(pk=agent.pk).update(wake_url=wake_url)  # as a row from before
+    make_step("noop", agent=agent)
+
+    wake_external_agents(), deliver_pending()
+
+    wake = OutboxMessage.objects.get()
+    assert wake.status == "failed" and f"unusable wake URL: the URL{said}" in wake.last_error
+    assert received == []
+    assert Event.objects.filter(kind="outbox.failed").count() == 1
