@@ -4,10 +4,11 @@ of a run's status goes through `transition`, which writes the row and its event 
 from django.db import transaction
 from django.db.models.functions import Now
 
+from coding.gitview import store_path
 from coding.hardened_git import GitFailed
 from coding.models import ENDED, CodingRun, RunStatus
 from coding.watch import kill_process_group, unsaid
-from coding.worktrees import clean_up, left_behind, lock_repository
+from coding.worktrees import clean_up, lock_repository
 from opscore.actions import record_event
 from opscore.text import ReasonRefused, checked_notes, checked_reason
 
@@ -64,6 +65,11 @@ def event_payload(run: CodingRun) -> dict:
         "cost_usd": str(run.cost_usd),
         "head_sha": run.head_sha,
     }
+
+
+def left_behind(run: CodingRun) -> bool:
+    """Whether the run still holds anything on disk a cleanup takes: its tree or its store."""
+    return bool(run.worktree_path) or store_path(run.id).is_dir()
 
 
 def put_away(run: CodingRun) -> None:

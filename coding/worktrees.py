@@ -24,7 +24,6 @@ from django.db.models.expressions import RawSQL
 from django.utils.text import slugify
 
 from coding.box import BOX_DIR, HOME_DIR
-from coding.gitview import store_path
 from coding.hardened_git import GitFailed, git, git_env, git_output, git_settled, git_started
 from coding.models import BRANCH_PATTERN, CodingRun, Repository, RunStatus
 from coding.run_objects import objects_of, open_store, retire
@@ -369,11 +368,6 @@ def set_aside(run: CodingRun) -> bool:
         return False
     remove_tree(run)
     return True
-
-
-def left_behind(run: CodingRun) -> bool:
-    """Whether the run still holds anything on disk a cleanup takes: its tree or its store."""
-    return bool(run.worktree_path) or store_path(run.id).is_dir()
 
 
 def remove_tree(run: CodingRun) -> Path | None:
