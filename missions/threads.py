@@ -168,6 +168,12 @@ def _open_question(subject: Subject, question_id) -> Comment:
     state = question.question_state(db_now())
     if state != "open":
         raise TalkRefused(f"question T{question.id} is {state}; write a new comment instead")
+    step = Step.objects.select_for_update().get(pk=question.step_id)
+    if step.is_terminal:  # nothing waits for it: an answer would be read by no prompt
+        raise TalkRefused(
+            f"question T{question.id} waits no more: S{step.id} is {step.status}; "
+            "write a new comment instead"
+        )
     return question
 
 
