@@ -29,9 +29,11 @@ from opscore.llm_wire import (
     ShortErrors,
     TransientLLMError,
     count,
+    failed_on_the_way,
     held_client,
     json_object,
     model_name,
+    network_errors,
     proxy_mounts,
     read_capped,
     read_head,
@@ -141,12 +143,14 @@ class AnthropicProvider:
                 raw = read_capped(response.iter_bytes(), self.name)
         except (anthropic.APITimeoutError, self._httpx.TimeoutException) as error:
             raise TransientLLMError(timed_out(self.name, error)) from error
-        except anthropic.APIConnectionError as error:
-            raise TransientLLMError(f"anthropic: {type(error).__name__}") from error
+        except anthropic.APIConnectionError as error:  # the SDK's message says why, and only that
+            telling = (anthropic.APIConnectionError,)
+            raise TransientLLMError(failed_on_the_way(self.name, error, telling)) from error
         except anthropic.APIStatusError as error:
             raise status_error("anthropic", error.status_code, error.message) from error
         except self._httpx.TransportError as error:  # the body broke off while being read
-            raise TransientLLMError(f"anthropic: {type(error).__name__}") from error
+            telling = network_errors(self._httpx)
+            raise TransientLLMError(failed_on_the_way(self.name, error, telling)) from error
         return self.reply_from(raw)
 
     def reply_from(self, raw: bytes) -> LLMReply:
@@ -209,7 +213,8 @@ class OllamaProvider:
         except httpx.TimeoutException as error:
             raise TransientLLMError(timed_out(self.name, error)) from error
         except (httpx.TransportError, httpx.DecodingError) as error:  # spoilt on the way
-            raise TransientLLMError(f"ollama: {type(error).__name__}") from error
+            telling = network_errors(httpx)
+            raise TransientLLMError(failed_on_the_way(self.name, error, telling)) from error
         return self.reply_from(raw, body["model"])
 
     def reply_from(self, raw: bytes, asked_for: str) -> LLMReply:

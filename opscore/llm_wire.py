@@ -17,6 +17,7 @@ from django.conf import settings
 
 from opscore.inputs import LONE_SURROGATE, max_bytes
 from opscore.llm_deadline import in_time, reply_deadline
+from opscore.redaction import redact_text
 
 # How much of a reply's body is read at most, as a multiple of the reply limit: room for JSON
 # escaping around a reply that is within the limit, and for reading the usage of one that is
@@ -32,6 +33,22 @@ MAX_COUNT = 2**31 - 1
 
 def one_line(text: str, limit: int = 300) -> str:
     return " ".join(str(text).split())[:limit]
+
+
+def failed_on_the_way(provider: str, error: Exception, telling: tuple[type, ...]) -> str:
+    """A transport fault as its row says it: the error's type, and its own one-line reason
+    when it is one of `telling` (a refused connection, a name lookup refused or not answered,
+    a proxy's complaint). Other errors' text can quote the request (h11 quotes a header value
+    it rejects), so they say only their type, as the Anthropic SDK has it. Redacted all the
+    same: a reason may quote a URL."""
+    reason = one_line(str(error)) if isinstance(error, telling) else ""
+    return redact_text(f"{provider}: {type(error).__name__}" + (f": {reason}" if reason else ""))
+
+
+def network_errors(httpx_module) -> tuple[type, ...]:
+    """The errors of an httpx (httpx or the SDK's httpx2) whose text says why, not what was
+    sent: the same ones the Anthropic SDK quotes in its APIConnectionError."""
+    return (httpx_module.NetworkError, httpx_module.ProxyError, httpx_module.RemoteProtocolError)
 
 
 class LLMError(Exception):

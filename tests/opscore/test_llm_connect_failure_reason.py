@@ -1,0 +1,92 @@
+"""A model call that fails to connect says why on its LLMCall row: the providers reported only
+the exception's type ("ollama: ConnectError", "anthropic: APIConnectionError"), so a refused
+name lookup, a refused connection or a proxy's complaint all read the same. The reason is kept
+on one line, capped, and with secrets redacted as every LLM error is."""
+
+import httpx
+import httpx2
+import pytest
+
+from opscore.http_deadline import LOOKUPS_AT_ONCE
+from opscore.llm import LLMRequest, TransientLLMError, call_llm
+from opscore.llm_providers import AnthropicProvider, OllamaProvider
+from opscore.models import LLMCall
+
+pytestmark = pytest.mark.django_db
+PROXIES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+REQUEST = LLMRequest(system="You write reports.", messages=[{"role": "user", "content": "Go"}])
+
+
+@pytest.fixture
+def one_try(settings, monkeypatch):
+    settings.OPS_LLM_RETRY_BASE_SECONDS, settings.OPS_LLM_MAX_TRIES = 0, 1
+    settings.OPS_LLM_TIMEOUT_SECONDS, settings.OPS_LLM_DEADLINE_SECONDS = 60, 180
+    for name in PROXIES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+def failed_call(agent, provider) -> str:
+    with pytest.raises(TransientLLMError):
+        call_llm(REQUEST, agent=agent, purpose="report", prompt_version="v1", provider=provider)
+    return LLMCall.objects.get().error
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "ollama"])
+def test_a_lookup_refused_past_the_most_at_once_is_the_calls_error(
+    hung_resolver, one_try, agent, monkeypatch, provider
+):
+    hung_resolver.given_up_on(*(f"name-{n}.hung.test" for n in range(LOOKUPS_AT_ONCE)))
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://anthropic.hung.test")
+    model = {
+        "anthropic": lambda: AnthropicProvider("sk-test"),
+        "ollama": lambda: OllamaProvider("http://ollama.hung.test"),
+    }[provider]()
+
+    error = failed_call(agent, model)
+
+    assert f"not looking up {provider}.hung.test: {LOOKUPS_AT_ONCE} name lookups" in error
+    assert error.startswith(f"{provider}: ")
+
+
+def test_an_ollama_connect_failure_says_the_reason_on_one_line(one_try, agent):
+    def refuse(request):
+        raise httpx.ConnectError("[Errno 111] Connection refused\nby 10.0.0.7")
+
+    model = OllamaProvider("http://ollama.test", transport=httpx.MockTransport(refuse))
+
+    error = failed_call(agent, model)
+
+    assert error == "ollama: ConnectError: [Errno 111] Connection refused by 10.0.0.7"
+
+
+def test_an_anthropic_connect_failure_says_the_reason_with_secrets_redacted(
+    one_try, agent, settings
+):
+    settings.ANTHROPIC_API_KEY = "sk-ant-proxy-key-0123456789"
+
+    def refuse(request):
+        raise httpx2.ConnectError(
+            f"proxy said 407 for Bearer abcdefgh12345678 and {settings.ANTHROPIC_API_KEY}"
+            + " and so on" * 100
+        )
+
+    model = AnthropicProvider("sk-test", transport=httpx2.MockTransport(refuse))
+
+    error = failed_call(agent, model)
+
+    assert error.startswith("anthropic: APIConnectionError: ")
+    assert "proxy said 407 for Bearer [redacted] and [redacted]" in error
+    assert "abcdefgh12345678" not in error and "sk-ant-proxy" not in error
+    assert "\n" not in error and len(error) <= 300
+
+
+def test_an_error_that_quotes_the_request_says_only_its_type(one_try, agent):
+    """h11 quotes a header value it rejects: that is what was sent, not why it failed."""
+
+    def reject(request):
+        raise httpx.LocalProtocolError("Illegal header value b'x-note: a private aside'")
+
+    model = OllamaProvider("http://ollama.test", transport=httpx.MockTransport(reject))
+
+    assert failed_call(agent, model) == "ollama: LocalProtocolError"
