@@ -82,14 +82,6 @@ def jail_env(spec: dict) -> dict:
     return {"OPS_BOX_JAIL": jail_code(), "OPS_BOX_SPEC": jail.encode_spec(spec)}
 
 
-def sandbox_ids() -> tuple[int | None, int | None]:
-    """The uid/gid a command runs as: never root. None: Opscore is not root, so the box maps
-    Opscore's own uid (a user namespace) and keeps it from regaining capabilities."""
-    if os.geteuid() != 0:
-        return None, None
-    return settings.OPS_CODING_SANDBOX_UID, settings.OPS_CODING_SANDBOX_GID
-
-
 def hand_over(paths: list[Path], uid: int | None, gid: int | None) -> None:
     """Give the worktree and HOME to the sandbox's uid (symlinks are not followed): whatever
     is not its already — what the driver's git wrote (a new worktree, a reset), the HOME's
@@ -199,6 +191,7 @@ def box_spec(
     fresh_home=False,
     report="box",
     shared=None,
+    ids=(None, None),
 ):
     """What jail.py mounts and allows, in mount order (parents before what they hold).
     `egress`: the folder holding the driver's proxy socket (coding/egress.py), or None.
@@ -206,8 +199,10 @@ def box_spec(
     not see what an earlier one left there (a check after the harness: a usercustomize.py,
     a .gitconfig or an .npmrc would steer it without ever showing in the diff). `report`: the
     name of the file in `box` where its init says how the command ended. `shared`: what
-    shared_mounts(worktree, egress) gave already (for another box of the same launch)."""
-    uid, gid = sandbox_ids()
+    shared_mounts(worktree, egress) gave already (for another box of the same launch). `ids`:
+    the uid/gid its command runs as, its driver's of the pool (coding/uids.py); None maps
+    Opscore's own uid in a user namespace (Opscore is not root)."""
+    uid, gid = ids
     fresh = {"uid": uid or 0, "gid": gid or 0} if fresh_home else None
     shared = shared or shared_mounts(worktree, egress)
     mounts, readable, writable = box_mounts(worktree, home, limits, shared, fresh)

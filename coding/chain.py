@@ -50,21 +50,22 @@ class Chained:
     worktree: Path | None = None  # where its box writes (disarmed once it is gone)
     started: float | None = None  # when it was told go (its time limit counts from there)
 
-    def spec(self, worktree: Path, home: Path, box: Path, ends=None, shared=None) -> dict:
+    def spec(
+        self, worktree: Path, home: Path, box: Path, ends=None, shared=None, ids=(None, None)
+    ) -> dict:
         """Its box as a check's (a fresh HOME, no egress), writing to a pipe of its own, built
         once resume() says go. `ends`: the two pipes' (read, write, read, write) ends, made
         already (a spare launch's, coding/spare.py); made here otherwise. `shared`: the
         launch's read-only mounts (coding/box.py's shared_mounts, without egress), looked at
-        once for both boxes."""
+        once for both boxes. `ids`: the launch's uid/gid (coding/uids.py), its harness's."""
         read, write, wait, go = ends or (*os.pipe(), *os.pipe())
         self.stream = open(read, "rb", buffering=0)  # noqa: SIM115 — resume or drop closes it
         self.go = open(go, "wb", buffering=0)  # noqa: SIM115 — resume or drop closes it
         self.box, self.worktree = box, worktree
         variables = boxed_env() | {"HOME": str(home)}
         name = slug(self.name)
-        spec = box_spec(
-            self.argv, worktree, home, box, self.limits, variables, None, True, name, shared
-        )
+        how = (self.argv, worktree, home, box, self.limits, variables, None, True, name, shared)
+        spec = box_spec(*how, ids=ids)
         return spec | {"out": write, "go": wait}
 
     def launched(self, process: subprocess.Popen) -> None:

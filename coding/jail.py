@@ -228,6 +228,8 @@ def main() -> None:
     spec = decode_spec(given) if given is not None else receive_spec()
     for fd in spec.pop("close", ()):  # a spare's chained slot, not used by this spec
         os.close(fd)
+    if (claim := spec.pop("slot", None)) is not None:  # its uid's claim (coding/uids.py)
+        os.set_inheritable(claim, False)  # held by the launch, never by a command it execs
     boxes = [spec, *spec.pop("then", ())]
     for n, box in enumerate(boxes):
         last = n == len(boxes) - 1

@@ -5,12 +5,14 @@ from pydantic import Field
 
 from opscore.policies import PolicyValue
 
+MOST_RUNNING = 50  # the ceiling of max_running: the sandbox's uid pool is sized by it
+
 
 class CodingPolicy(PolicyValue):
     """WIP limits for coding runs (over them a run waits `queued`; repositories add their own)
     and the ralph loop's hard caps: hitting one ends the run `failed`, saying which."""
 
-    max_running: int = Field(2, ge=0, le=50)
+    max_running: int = Field(2, ge=0, le=MOST_RUNNING)
     max_running_per_agent: int = Field(1, ge=0, le=50)
     max_iterations: int = Field(5, ge=1, le=50)
     max_wall_minutes: int = Field(60, ge=1, le=24 * 60)

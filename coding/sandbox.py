@@ -45,7 +45,6 @@ from coding.box import (
     jail_command,
     jail_env,
     rlimits,
-    sandbox_ids,
     shared_mounts,
     welcome,
 )
@@ -53,6 +52,7 @@ from coding.egress import EgressProxy
 from coding.egress import box_env as egress_env
 from coding.gitview import real_path
 from coding.reaping import Reaped
+from coding.uids import NoFreeUid, Slot, claim, ids, runs_as
 from coding.watch import CUT_MARKER, OUTPUT_CAP, Finished, finished, pump, unsaid
 
 ENV_ALLOWED = ("PATH", "LANG", "LC_ALL", "TERM")
@@ -155,13 +155,15 @@ def riding(then, egress, spare) -> list:
 
 class Spawn(NamedTuple):
     """How spawning() says to start the command: `command` None hands the spec (`env`) to a
-    spare; `pipes` are the chained boxes' write ends, the launch's to keep."""
+    spare; `pipes` are the chained boxes' write ends, the launch's to keep; `claim` the
+    driver's uid claim (coding/uids.py), which the launch holds too and the driver keeps."""
 
     command: list[str] | None
     env: dict
     setup: object
     notes: list[str]
     pipes: list[int]
+    claim: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,7 @@ def start_launch(
     if ready is not None and spawn.command is not None:
         ready()
     started = time.monotonic()
-    process = launch(spawn.command, spawn.env, spawn.setup, spawn.pipes, worktree, spare)
+    process = launch(spawn, worktree, spare)
     for item in chained if spawn.pipes else ():
         item.launched(process)
     if on_start is not None:
@@ -217,24 +219,24 @@ def box_folders(worktree: Path, env, egress) -> tuple[Path, dict]:
     return box, boxed_env(env) | {"HOME": str(home)} | (egress_env() if egress else {})
 
 
-def launch(command, spawn_env, setup, pipes, worktree: Path, spare) -> subprocess.Popen:
-    """The launch: the spare handed its spec when `command` is None, else a new process."""
+def launch(spawn: Spawn, worktree: Path, spare) -> subprocess.Popen:
+    """The launch: the spare handed its spec when the spawn has no command, else a new process."""
     try:
-        if command is None:
-            return spare.launch(spawn_env)
+        if spawn.command is None:
+            return spare.launch(spawn.env)
         return Reaped(
-            command,
+            spawn.command,
             cwd=worktree,
-            env=spawn_env,
+            env=spawn.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: a cancel kills it whole
-            preexec_fn=setup,
-            pass_fds=pipes,
+            preexec_fn=spawn.setup,
+            pass_fds=[*spawn.pipes, *spawn.claim],
         )
     finally:
-        for fd in pipes:  # the launch's now: a chained box's output ends with that box
+        for fd in spawn.pipes:  # the launch's now: a chained box's output ends with that box
             os.close(fd)
 
 
@@ -287,14 +289,26 @@ def spawning(
     egress = door.path.parent if door is not None else None
     home = Path(variables["HOME"])
     shared = shared_mounts(worktree, egress)  # a launch with egress chains nothing
-    spec = box_spec(argv, worktree, home, box, limits, variables, egress, fresh, report, shared)
+    slot = spare.claim if spare is not None else claimed()
+    spec = box_spec(
+        argv, worktree, home, box, limits, variables, egress, fresh, report, shared, ids(slot)
+    )
     ends = spare.ends() if spare and chained else None
-    spec["then"] = [item.spec(worktree, home, box, ends, shared) for item in chained]
+    spec["then"] = [item.spec(worktree, home, box, ends, shared, ids(slot)) for item in chained]
     hand_over([worktree, home], spec["uid"], spec["gid"])
     pipes = [fd for then in spec["then"] for fd in (then["out"], then["go"])]
+    spec |= {"slot": slot.fd} if slot is not None else {}  # the launch holds it, never execs it
     if spare is not None:
         return Spawn(None, spec, None, [], pipes)
-    return Spawn(jail_command(), jail_env(spec), None, [], pipes)
+    return Spawn(jail_command(), jail_env(spec), None, [], pipes, (slot.fd,) if slot else ())
+
+
+def claimed() -> Slot | None:
+    """This driver's uid of the pool (coding/uids.py); none free refuses the run, saying so."""
+    try:
+        return claim()
+    except (NoFreeUid, OSError) as error:
+        raise Unconfined(f"refused: no sandbox uid could be claimed ({error})") from error
 
 
 def limits_in_child(limits: Limits):
@@ -316,7 +330,7 @@ def confinement() -> dict:
         "landlock": {"ok": abi >= 1, "abi": abi, "why": "" if abi else "no Landlock in kernel"},
         "tcp_rules": {"ok": abi >= 4, "why": "" if abi >= 4 else "Landlock ABI < 4"},
         "scoping": {"ok": abi >= 6, "why": "" if abi >= 6 else "Landlock ABI < 6"},
-        "runs_as": {"ok": True, "uid": sandbox_ids()[0] if os.geteuid() == 0 else os.geteuid()},
+        "runs_as": runs_as(),
     }
     found["namespaces"] = probe_box(abi)
     return found
@@ -330,21 +344,24 @@ def probe_box(abi: int) -> dict:
         tree, home, box = (Path(scratch, name) for name in ("tree", "home", BOX_DIR))
         for path in (tree, home, box):
             path.mkdir()
-        spec = box_spec(["true"], tree, home, box, Limits(), boxed_env())
-        hand_over([tree, home], spec["uid"], spec["gid"])
         try:
-            done = subprocess.run(
-                jail_command(),
-                env=jail_env(spec),
-                capture_output=True,
-                text=True,
-                timeout=30,
-            )
-        except (OSError, subprocess.TimeoutExpired) as error:
+            done = probe_run(tree, home, box)
+        except (OSError, subprocess.TimeoutExpired, NoFreeUid) as error:
             return {"ok": False, "why": f"the box did not start: {error}"}
         if done.returncode != 0:
             return {"ok": False, "why": (done.stderr.strip() or f"exit {done.returncode}")[-300:]}
     return {"ok": True, "why": ""}
+
+
+def probe_run(tree: Path, home: Path, box: Path) -> subprocess.CompletedProcess:
+    """`true` in a box of its own, as a run's would be, on a uid of the pool (coding/uids.py)."""
+    slot = claim()
+    spec = box_spec(["true"], tree, home, box, Limits(), boxed_env(), ids=ids(slot))
+    hand_over([tree, home], spec["uid"], spec["gid"])
+    spec |= {"slot": slot.fd} if slot else {}
+    held = [slot.fd] if slot else []
+    run = {"capture_output": True, "text": True, "timeout": 30, "pass_fds": held}
+    return subprocess.run(jail_command(), env=jail_env(spec), **run)
 
 
 def confinement_missing() -> str:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from coding.box import jail_code, jail_command
 from coding.reaping import Reaped
 from coding.sandbox import confinement_missing
+from coding.uids import NoFreeUid, Slot, claim
 from coding.watch import GRACE, kill_process_group
 
 ACK_SECONDS = 30.0  # a spare that does not say it moved in by then is no launch
@@ -48,6 +49,7 @@ class Spare:
     process: subprocess.Popen
     channel: socket.socket  # the driver's end of the spec's socket
     slot: dict = field(default_factory=dict)  # the chained box's pipe ends, by use
+    claim: Slot | None = None  # its uid of the pool (coding/uids.py), held by its process
     taken: bool = False
     handed: bool = False  # the chained check holds the slot's driver ends (its to close)
 
@@ -100,6 +102,10 @@ def start_spare() -> Spare | None:
     unconfined run starts no box builder at all)."""
     if confinement_missing():
         return None
+    try:
+        claimed = claim()  # the driver's uid (coding/uids.py): the spare's process holds it too
+    except (NoFreeUid, OSError):
+        return None  # the pass's own launch claims one, or says why it cannot
     ours, theirs = socket.socketpair()
     out_read, out_write = os.pipe()
     go_read, go_write = os.pipe()
@@ -112,7 +118,7 @@ def start_spare() -> Spare | None:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: a cancel kills it whole
-            pass_fds=(out_write, go_read),
+            pass_fds=(out_write, go_read, *([claimed.fd] if claimed else [])),
         )
     except OSError:
         for fd in (out_read, out_write, go_read, go_write):
@@ -122,7 +128,7 @@ def start_spare() -> Spare | None:
     finally:
         theirs.close()
     slot = {"out_read": out_read, "out_write": out_write, "go_read": go_read}
-    return Spare(process, ours, slot | {"go_write": go_write})
+    return Spare(process, ours, slot | {"go_write": go_write}, claim=claimed)
 
 
 # The spare this driver process keeps waiting for its next pass: at most one.

@@ -369,6 +369,7 @@ from opscore.settings_parts.coding import (  # noqa: E402, F401 (Django reads se
     OPS_CODING_SANDBOX_GID,
     OPS_CODING_SANDBOX_UID,
     OPS_CODING_TREE_BYTES,
+    OPS_CODING_UID_LOCKS,
     OPS_CODING_WALK_ENTRIES,
     OPS_CODING_WALK_SECONDS,
 )

@@ -16,12 +16,15 @@ _STATE_HOME = Path(env_str("XDG_STATE_HOME") or Path.home() / ".local" / "state"
 _CHECKOUT = f"{BASE_DIR.name}-{hashlib.sha256(bytes(BASE_DIR)).hexdigest()[:8]}"
 OPS_CODING_DIR = Path(env_str("OPS_CODING_DIR") or _STATE_HOME / "opscore" / _CHECKOUT / "coding")
 # The sandbox (coding/sandbox.py): extra read-only paths a harness needs (e.g. where its
-# binary is installed outside /usr), the unprivileged uid/gid it runs as when Opscore is root,
-# and whether a run may go ahead unconfined where the kernel cannot build the box (no: it is
-# refused; `manage.py coding doctor` says what is missing).
+# binary is installed outside /usr), the first of the unprivileged uids/gids its boxes run as
+# when Opscore is root (each driver's boxes their own, coding/uids.py: uids nothing else runs
+# as) and root's folder of their claims, and whether a run may go ahead unconfined where the
+# kernel cannot build the box (no: it is refused; `manage.py coding doctor` says what is
+# missing).
 OPS_CODING_READ_PATHS = env_list("OPS_CODING_READ_PATHS")
-OPS_CODING_SANDBOX_UID = env_int("OPS_CODING_SANDBOX_UID", 65534)
-OPS_CODING_SANDBOX_GID = env_int("OPS_CODING_SANDBOX_GID", 65534)
+OPS_CODING_SANDBOX_UID = env_int("OPS_CODING_SANDBOX_UID", 65536)
+OPS_CODING_SANDBOX_GID = env_int("OPS_CODING_SANDBOX_GID", 65536)
+OPS_CODING_UID_LOCKS = env_str("OPS_CODING_UID_LOCKS") or "/run/opscore-sandbox-uids"
 OPS_CODING_ALLOW_UNCONFINED = env_bool("OPS_CODING_ALLOW_UNCONFINED", False)
 # What a harness may leave for the driver to walk (coding/walks.py) and to keep on disk: past
 # these many files and folders, or seconds of one walk, or bytes in its worktree and HOME
