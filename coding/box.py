@@ -12,6 +12,7 @@ import marshal
 import os
 import stat
 import sys
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -206,6 +207,7 @@ def box_spec(
     fresh = {"uid": uid or 0, "gid": gid or 0} if fresh_home else None
     shared = shared or shared_mounts(worktree, egress)
     mounts, readable, writable = box_mounts(worktree, home, limits, shared, fresh)
+    mounts += identity_mounts(box, home, uid, gid)  # over /etc's bind, placed already
     (box / "root").mkdir(exist_ok=True)
     return {
         "argv": argv,
@@ -313,3 +315,51 @@ def home_mounts(home: Path, limits, fresh) -> list[dict]:
         {"kind": "tmpfs", "dst": str(home), "options": options},
         {"kind": "file", "dst": str(home / ".gitconfig"), "text": GITCONFIG},
     ]
+
+
+USER_FILES = ("passwd", "group")  # /etc's, never shadow: the box has no password to look up
+
+
+def identity_mounts(box: Path, home: Path, uid: int | None, gid: int | None) -> list[dict]:
+    """/etc/passwd and /etc/group as the box sees them: the machine's, plus an entry for the
+    pool's uid and gid it runs as (coding/uids.py), which the machine does not know — without
+    one, whatever looks its user up fails (Node's os.userInfo(), Python's getpass, ssh). Copies
+    in the run's box folder (outside every box), each bound read-only over /etc's file; the
+    machine's are never written. None (Opscore is not root): the box runs as uid 0 of its user
+    namespace, root's entry."""
+    if uid is None or "/etc" not in system_mounts()[1]:
+        return []
+    entries = {
+        "passwd": (uid, f"sandbox:x:{uid}:{gid}:opscore sandbox:{home}:/usr/sbin/nologin"),
+        "group": (gid, f"sandbox:x:{gid}:"),
+    }
+    mounts = []
+    for name in USER_FILES:
+        host = Path("/etc", name)
+        if host.is_file():
+            copy = written(box / name, with_entry(host.read_text(), *entries[name]))
+            mounts.append({"kind": "bind", "src": str(copy), "dst": str(host)})
+    return mounts
+
+
+def with_entry(text: str, number: int, entry: str) -> str:
+    """`text` (a passwd or group file) with `entry` added, unless its id has one already."""
+    if any(line.split(":")[2:3] == [str(number)] for line in text.splitlines()):
+        return text
+    return text + ("" if text.endswith("\n") or not text else "\n") + entry + "\n"
+
+
+def written(path: Path, text: str) -> Path:
+    """`text` put in `path` whole, readable by all: written beside it and renamed over it, so a
+    box binding it meanwhile sees the old file or the new, never part of one."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, 0o644)
+        with open(fd, "w") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return path

@@ -102,3 +102,23 @@ def test_a_driver_keeps_its_uid_from_pass_to_pass_so_a_worktree_keeps_its_owner(
         owners.append((done.output.strip(), (worktree / "new").stat().st_uid))
 
     assert owners[0] == owners[1] and owners[0][0] == str(owners[0][1]) != "0"
+
+
+LOOKUP = (
+    "import pwd, os; print(pwd.getpwuid(os.getuid()).pw_name, pwd.getpwuid(os.getuid()).pw_dir)"
+)
+
+
+@pytest.mark.parametrize("launch", ["own launch", "spare"])
+def test_a_box_knows_the_user_it_runs_as_and_the_machines_files_stay_as_they_were(tmp_path, launch):
+    host = {name: Path("/etc", name).read_bytes() for name in ("passwd", "group")}
+    worktree = tree(tmp_path, "run-1")
+    looked_up = [sys.executable, "-c", LOOKUP]
+    command = ["sh", "-c", f"{' '.join(map(repr, looked_up))} && id -gn"]
+    spare = start_spare() if launch == "spare" else None
+    done = run_boxed(command, str(worktree), spare=spare)
+
+    home = str(worktree.parent / "home")
+    assert done.exit_status == 0, done.output
+    assert done.output.split() == ["sandbox", home, "sandbox"]
+    assert {name: Path("/etc", name).read_bytes() for name in host} == host
