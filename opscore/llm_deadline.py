@@ -107,14 +107,17 @@ def in_time(transport, core):
     return held_to(transport, ends_at, core)
 
 
-def timed_out(provider: str, error: Exception) -> str:
+def timed_out(provider: str, error: Exception, reason: str = "") -> str:
     """A try that ran out of time, saying which limit ended it: the deadline a person waits on,
     the whole reply's (OPS_LLM_DEADLINE_SECONDS), or one connect or read past
-    OPS_LLM_TIMEOUT_SECONDS."""
+    OPS_LLM_TIMEOUT_SECONDS; and `reason`, the error's own word on what it waited for (a name
+    lookup, a connect), when it has one (opscore.llm_wire.own_reason)."""
+    kind = type(error).__name__
     if spent := passed():
-        return f"{provider}: no answer within {spent} ({type(error).__name__})"
+        return f"{provider}: no answer within {spent} ({kind}" + (f": {reason})" if reason else ")")
     limit = settings.OPS_LLM_TIMEOUT_SECONDS
-    return f"{provider}: {type(error).__name__}: past the {limit:g} s one connect or read may take"
+    said = f"{provider}: {kind}: past the {limit:g} s one connect or read may take"
+    return said + (f" ({reason})" if reason else "")
 
 
 def time_for(pause: float) -> bool:

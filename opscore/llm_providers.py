@@ -34,6 +34,7 @@ from opscore.llm_wire import (
     json_object,
     model_name,
     network_errors,
+    own_reason,
     proxy_mounts,
     read_capped,
     read_head,
@@ -142,7 +143,8 @@ class AnthropicProvider:
             ) as response:
                 raw = read_capped(response.iter_bytes(), self.name)
         except (anthropic.APITimeoutError, self._httpx.TimeoutException) as error:
-            raise TransientLLMError(timed_out(self.name, error)) from error
+            reason = own_reason(error, network_errors(self._httpx))
+            raise TransientLLMError(timed_out(self.name, error, reason)) from error
         except anthropic.APIConnectionError as error:  # the SDK's message says why, and only that
             telling = (anthropic.APIConnectionError,)
             raise TransientLLMError(failed_on_the_way(self.name, error, telling)) from error
@@ -211,7 +213,8 @@ class OllamaProvider:
                     )
                 raw = read_capped(response.iter_bytes(), self.name)
         except httpx.TimeoutException as error:
-            raise TransientLLMError(timed_out(self.name, error)) from error
+            reason = own_reason(error, network_errors(httpx))
+            raise TransientLLMError(timed_out(self.name, error, reason)) from error
         except (httpx.TransportError, httpx.DecodingError) as error:  # spoilt on the way
             telling = network_errors(httpx)
             raise TransientLLMError(failed_on_the_way(self.name, error, telling)) from error

@@ -41,14 +41,30 @@ def failed_on_the_way(provider: str, error: Exception, telling: tuple[type, ...]
     a proxy's complaint). Other errors' text can quote the request (h11 quotes a header value
     it rejects), so they say only their type, as the Anthropic SDK has it. Redacted all the
     same: a reason may quote a URL."""
-    reason = one_line(str(error)) if isinstance(error, telling) else ""
+    reason = own_reason(error, telling)
     return redact_text(f"{provider}: {type(error).__name__}" + (f": {reason}" if reason else ""))
+
+
+def own_reason(error: Exception, telling: tuple[type, ...]) -> str:
+    """The one-line text of `error`, or of the transport error an SDK's error wraps (its
+    APITimeoutError says only "Request timed out."), when it is one of `telling`; else ""."""
+    for said in (error, error.__cause__):
+        if isinstance(said, telling):
+            return redact_text(one_line(str(said)))
+    return ""
 
 
 def network_errors(httpx_module) -> tuple[type, ...]:
     """The errors of an httpx (httpx or the SDK's httpx2) whose text says why, not what was
-    sent: the same ones the Anthropic SDK quotes in its APIConnectionError."""
-    return (httpx_module.NetworkError, httpx_module.ProxyError, httpx_module.RemoteProtocolError)
+    sent: the same ones the Anthropic SDK quotes in its APIConnectionError, and timeouts, whose
+    text is a socket's ("timed out"), an empty pool's (none) or the call's deadline naming the
+    host it waited for (opscore.http_deadline), never the request's."""
+    return (
+        httpx_module.NetworkError,
+        httpx_module.ProxyError,
+        httpx_module.RemoteProtocolError,
+        httpx_module.TimeoutException,
+    )
 
 
 class LLMError(Exception):

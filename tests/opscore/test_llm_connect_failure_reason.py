@@ -32,16 +32,21 @@ def failed_call(agent, provider) -> str:
     return LLMCall.objects.get().error
 
 
+def hung_provider(provider: str, monkeypatch):
+    """`provider` pointed at a name under .hung.test, which the hung resolver never answers."""
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://anthropic.hung.test")
+    return {
+        "anthropic": lambda: AnthropicProvider("sk-test"),
+        "ollama": lambda: OllamaProvider("http://ollama.hung.test"),
+    }[provider]()
+
+
 @pytest.mark.parametrize("provider", ["anthropic", "ollama"])
 def test_a_lookup_refused_past_the_most_at_once_is_the_calls_error(
     hung_resolver, one_try, agent, monkeypatch, provider
 ):
     hung_resolver.given_up_on(*(f"name-{n}.hung.test" for n in range(LOOKUPS_AT_ONCE)))
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://anthropic.hung.test")
-    model = {
-        "anthropic": lambda: AnthropicProvider("sk-test"),
-        "ollama": lambda: OllamaProvider("http://ollama.hung.test"),
-    }[provider]()
+    model = hung_provider(provider, monkeypatch)
 
     error = failed_call(agent, model)
 
@@ -90,3 +95,18 @@ def test_an_error_that_quotes_the_request_says_only_its_type(one_try, agent):
     model = OllamaProvider("http://ollama.test", transport=httpx.MockTransport(reject))
 
     assert failed_call(agent, model) == "ollama: LocalProtocolError"
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "ollama"])
+def test_a_lookup_past_the_calls_deadline_says_which_name_it_waited_for(
+    hung_resolver, one_try, agent, monkeypatch, settings, provider
+):
+    """A timeout's text is the deadline's or the socket's ("timed out"), never the request's,
+    so the row says what the call waited for."""
+    settings.OPS_LLM_DEADLINE_SECONDS = 0.2
+    model = hung_provider(provider, monkeypatch)
+
+    error = failed_call(agent, model)
+
+    assert error.startswith(f"{provider}: ")
+    assert f"the call's overall deadline passed looking up {provider}.hung.test" in error
