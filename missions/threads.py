@@ -105,7 +105,8 @@ def subject_of(kind: str, subject_id: int) -> Subject:
 
 
 def thread_of(kind: str, subject_id: int):
-    return Comment.objects.on(kind, subject_id).select_related("agent", "in_reply_to")
+    comments = Comment.objects.on(kind, subject_id).with_question_state()
+    return comments.select_related("agent", "in_reply_to")
 
 
 def post_comment(
@@ -166,6 +167,8 @@ def _open_question(subject: Subject, question_id) -> Comment:
     if question is None:
         raise TalkRefused(f"no question T{question_id} on {subject.label}")
     state = question.question_state(db_now())
+    if state == "closed":
+        state = f"closed: {question.question_closed_by()}"
     if state != "open":
         raise TalkRefused(f"question T{question.id} is {state}; write a new comment instead")
     step = Step.objects.select_for_update().get(pk=question.step_id)

@@ -2,13 +2,16 @@
 agent's replies, and the questions an agent asks the operator while its step waits.
 
 A thread is not a row: it is the comments on one subject (kind, id), in order. A question's
-state is derived, not stored: answered when an answer replies to it, expired once `expires_at`
-passed on the database clock, open otherwise."""
+state is derived, not stored: answered when an answer replies to it, closed when its step ended
+before its wait did (nothing reads an answer then), expired once `expires_at` passed on the
+database clock, open otherwise."""
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Now
+
+from missions.models.steps import STEP_TERMINAL
 
 
 class SubjectKind(models.TextChoices):
@@ -33,10 +36,18 @@ class CommentQuerySet(models.QuerySet):
         return self.filter(subject_kind=kind, subject_id=subject_id)
 
     def open_questions(self):
-        """Questions with no answer whose wait has not run out (database clock)."""
-        return self.filter(kind=CommentKind.QUESTION, expires_at__gt=Now()).exclude(
-            replies__kind=CommentKind.ANSWER
+        """Questions with no answer whose wait has not run out (database clock) and whose
+        step still waits."""
+        waiting = self.filter(kind=CommentKind.QUESTION, expires_at__gt=Now())
+        return waiting.exclude(replies__kind=CommentKind.ANSWER).exclude(
+            step__status__in=STEP_TERMINAL
         )
+
+    def with_question_state(self):
+        """What `Comment.question_state` reads, fetched with the comments: whether an answer
+        came and the step, so a thread of many questions costs no query per question."""
+        answers = Comment.objects.filter(in_reply_to=OuterRef("pk"), kind=CommentKind.ANSWER)
+        return self.select_related("step").annotate(is_answered=Exists(answers))
 
 
 class Comment(models.Model):
@@ -118,6 +129,7 @@ class Comment(models.Model):
         return self.replies.filter(kind=CommentKind.ANSWER).order_by("id").first()
 
     def as_json(self, now) -> dict:
+        state = self.question_state(now)
         return {
             "id": self.id,
             "thread": self.thread,
@@ -131,14 +143,34 @@ class Comment(models.Model):
             "llm_call_id": self.llm_call_id,
             "starts_work": self.starts_work,
             "note": self.note,
-            "question_state": self.question_state(now) or None,
+            "question_state": state or None,
+            "question_closed": self.question_closed_by() if state == "closed" else None,
             "expires_at": self.expires_at.isoformat() if self.expires_at else None,
             "created_at": self.created_at.isoformat(),
         }
 
     def question_state(self, now) -> str:
+        """answered, closed (`question_closed_by` says why), expired or open; "" for a
+        comment that is no question."""
         if self.kind != CommentKind.QUESTION:
             return ""
-        if self.answer() is not None:
+        if self.was_answered():
             return "answered"
+        if self.question_closed_by():
+            return "closed"
         return "expired" if self.expires_at <= now else "open"
+
+    def question_closed_by(self) -> str:
+        """Why an unanswered question waits no more though its wait had not run out: its step
+        ended first ("S5 is cancelled"), so no prompt would read an answer. A step that
+        ended after the wait ran out leaves the question expired."""
+        if self.kind != CommentKind.QUESTION:
+            return ""
+        step = self.step
+        ended_first = step.finished_at is None or step.finished_at < self.expires_at
+        return f"S{step.id} is {step.status}" if step.is_terminal and ended_first else ""
+
+    def was_answered(self) -> bool:
+        """From `with_question_state`'s annotation when the comment came with it."""
+        answered = getattr(self, "is_answered", None)
+        return self.answer() is not None if answered is None else answered

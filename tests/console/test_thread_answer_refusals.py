@@ -43,6 +43,19 @@ def asking(monkeypatch, *questions: str) -> Step:
     return step
 
 
+def step_ended(step: Step, how: str) -> None:
+    """`step`, blocked on its question, ends `how`: cancelled, dead, or succeeded (put back
+    without an answer, it went on without one)."""
+    if how == "cancelled":
+        cancel_mission(step.mission, actor="operator:ann")
+    elif how == "dead":
+        dead_letter_step(step, actor="operator:ann", reason="not needed")
+    else:
+        retry_step(step, actor="operator:ann")
+        handle_one_step("w1")
+    assert Step.objects.get(pk=step.pk).status == how
+
+
 def refused_and_nothing_written(response, reason: str) -> None:
     assert response.status_code == 400, response.content
     assert reason in response.json()["error"]
@@ -95,14 +108,7 @@ def test_a_question_is_answered_once(api, monkeypatch):
 def test_a_question_whose_step_ended_is_not_answered(api, monkeypatch, moved_on):
     step = asking(monkeypatch, "EU or US?", "Done: EU, as the likelier.")
     question = Comment.objects.get(kind="question")
-    if moved_on == "cancelled":
-        cancel_mission(step.mission, actor="operator:ann")
-    elif moved_on == "dead":
-        dead_letter_step(step, actor="operator:ann", reason="not needed")
-    else:  # put back without an answer, it went on without one
-        retry_step(step, actor="operator:ann")
-        handle_one_step("w1")
-    assert Step.objects.get(pk=step.pk).status == moved_on
+    step_ended(step, moved_on)
 
     refused = api(step.mission_id, question.id)
 

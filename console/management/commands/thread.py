@@ -52,7 +52,8 @@ class Command(BaseCommand):
             f"{subject.label} {subject.title}" + (f" ({subject.closed})" if subject.closed else "")
         )
         for c in comments:
-            state = f" [{c['question_state']}]" if c["question_state"] else ""
+            closed = f": {c['question_closed']}" if c["question_closed"] else ""
+            state = f" [{c['question_state']}{closed}]" if c["question_state"] else ""
             self.stdout.write(f"T{c['id']} {c['kind']}{state} {c['actor']}: {c['text']}")
             if c["note"]:
                 self.stdout.write(f"  ({c['note']})")
