@@ -17,7 +17,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from coding.driver import handle_one_run
+from coding.driver import RUN_LOCK, handle_one_run
 from coding.models import CodingRun
 from coding.worktrees import git, keep_state, provision
 from opscore.models import Event
@@ -107,6 +107,9 @@ def test_a_real_driver_sigkilled_mid_pass_leaves_nothing_the_next_one_does_not_c
     driver.send_signal(signal.SIGKILL)
     driver.wait(timeout=10)
     assert live_members(pgid)  # the harness outlived its driver
+    # Its database session ends when the server notices the closed socket, a moment after the
+    # kill: until then the dead driver still holds the run, as a live one would.
+    assert wait_for(lambda: not held_by_a_session(run.id), 30)
 
     assert handle_one_run()  # the next driver adopts the run (no nap here: a clean pass)
 
@@ -119,6 +122,17 @@ def test_a_real_driver_sigkilled_mid_pass_leaves_nothing_the_next_one_does_not_c
     assert "work in progress" in sh(
         "git", "show", f"{run.state_ref}:half-done.txt", cwd=coding_repo.path
     )
+
+
+def held_by_a_session(run_id: int) -> bool:
+    """Whether some session holds the run (coding.driver.hold: a two-key advisory lock)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND classid = %s AND objid = %s AND objsubid = 2)",
+            [RUN_LOCK, run_id],
+        )
+        return cursor.fetchone()[0]
 
 
 def test_cancel_kills_the_live_harness_group_and_keeps_its_diff(coding_repo):
