@@ -170,6 +170,28 @@ def test_the_cli_reports_json_and_refuses_bad_input(clock, scout, tmp_path, caps
     assert invalid.value.returncode == unreadable_window.value.returncode == 2  # refused
 
 
+@pytest.mark.parametrize(
+    "option, value, says",
+    [
+        ("--examples", "-1", "'-1' is not 0 to 100"),
+        ("--examples", "101", "'101' is not 0 to 100"),
+        ("--deadline", "0", "'0' is not 1 to 3600 seconds"),
+        ("--deadline", "nan", "'nan' is not 1 to 3600 seconds"),
+        ("--deadline", "86400", "'86400' is not 1 to 3600 seconds"),
+    ],
+)
+def test_an_out_of_range_option_is_refused_in_one_line(db, tmp_path, option, value, says):
+    """`--examples -1` answered with all 101 allowed values; `--deadline 0` or a day ran with
+    another deadline than the one asked for, saying nothing."""
+    path = tmp_path / "value.json"
+    path.write_text(json.dumps(STRICTER))
+
+    with pytest.raises(CommandError) as refused:
+        call_command("simulate-policy", "content_policy", "--value", str(path), option, value)
+
+    assert str(refused.value) == f"Error: argument {option}: {says}"
+
+
 def test_a_simulation_past_its_deadline_stops_and_says_so(clock, scout):
     seed_week(clock, scout)
 

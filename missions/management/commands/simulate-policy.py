@@ -1,3 +1,4 @@
+import argparse
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
@@ -20,6 +21,20 @@ def read_value(path: str):
         raise SimulationRefused(f"--value {path}: {refused.message}") from None
 
 
+def bounded(low: float, high: float, kind=int, unit: str = ""):
+    """An argparse type refusing a value outside [low, high] in one line: `choices` listed all
+    101 allowed `--examples`, and a clamp ran with another deadline than the one asked for."""
+
+    def parse(text: str):
+        value = kind(text)  # not a number: argparse's own "invalid … value"
+        if not low <= value <= high:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"{text!r} is not {low:g} to {high:g}{unit}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value"
+    return parse
+
+
 class Command(BaseCommand):
     help = (
         "Replay the window's recorded proposals against an edited policy value and report "
@@ -30,8 +45,13 @@ class Command(BaseCommand):
         parser.add_argument("key", help="the policy key, e.g. content_policy")
         parser.add_argument("--value", required=True, metavar="FILE", help="JSON; - for stdin")
         parser.add_argument("--since", default="7d", help="window: 90m, 12h, 7d (default 7d)")
-        parser.add_argument("--examples", type=int, default=10, choices=range(0, 101), metavar="N")
-        parser.add_argument("--deadline", type=float, default=120.0, help="seconds (default 120)")
+        parser.add_argument("--examples", type=bounded(0, 100), default=10, metavar="N")
+        parser.add_argument(
+            "--deadline",
+            type=bounded(1, 3600, float, " seconds"),
+            default=120.0,
+            help="seconds, 1 to 3600 (default 120)",
+        )
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
@@ -41,7 +61,7 @@ class Command(BaseCommand):
                 read_value(opts["value"]),
                 since=parse_since(opts["since"]),
                 examples=opts["examples"],
-                deadline_seconds=max(1.0, min(opts["deadline"], 3600.0)),
+                deadline_seconds=opts["deadline"],
             )
         except SimulationRefused as refused:
             fail(f"refused: {refused}", as_json=opts["json"], code=REFUSED)
