@@ -130,5 +130,5 @@ def chat_draft(request, message_id: int, verb: str):
             )
         result = confirm_draft(message_id, actor=actor_of(data))
     except TalkRefused as refused:
-        return error(400, str(refused))
+        return error(refused.status, str(refused))
     return JsonResponse({"proposal": result.as_json()}, status=201)

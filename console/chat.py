@@ -16,7 +16,7 @@ from console.chat_ledger import REF, Fact, facts_for
 from console.models import ChatMessage, ChatRole, DraftState
 from missions.actions import submit_proposal
 from missions.schemas import ProposalDraft, ProposalInvalid
-from missions.talk import TalkRefused, keep_talk, mentioned_agent
+from missions.talk import TalkNotFound, TalkRefused, TalkSettled, keep_talk, mentioned_agent
 from opscore.actions import record_event
 from opscore.llm import LLMError, LLMRequest, call_llm, parse_llm_reply
 from opscore.llm_deadline import answer_within
@@ -243,9 +243,9 @@ def discard_draft(message_id: int, *, actor: str) -> ChatMessage:
 def _own_draft(message_id: int, actor: str) -> ChatMessage:
     message = ChatMessage.objects.select_for_update().filter(pk=message_id, actor=actor).first()
     if message is None or message.draft is None:
-        raise TalkRefused(f"no draft C{message_id} in your chat")
+        raise TalkNotFound(f"no draft C{message_id} in your chat")
     if message.draft_state != DraftState.DRAFTED:
-        raise TalkRefused(f"draft C{message.id} is already {message.draft_state}")
+        raise TalkSettled(f"draft C{message.id} is already {message.draft_state}")
     return message
 
 

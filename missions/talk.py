@@ -30,6 +30,20 @@ MENTION = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9_-]{0,63})")
 class TalkRefused(ValueError):
     """An operator's message that was not taken: the reason is one line the operator reads."""
 
+    status = 400  # what the API answers; the CLI exits 2 for every refusal
+
+
+class TalkNotFound(TalkRefused):
+    """No such row of this operator's (another's is answered the same): the API's 404."""
+
+    status = 404
+
+
+class TalkSettled(TalkRefused):
+    """A right request too late: the draft was submitted or discarded already (409)."""
+
+    status = 409
+
 
 def clean_talk(text, *, actor: str, where: str) -> str:
     """The text to keep, or TalkRefused (recorded) with why: its length, not yet its count."""

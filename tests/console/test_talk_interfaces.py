@@ -157,9 +157,27 @@ def test_the_api_comments_chats_and_confirms_with_the_token(client, agent, setti
     ).json()
     assert work["answer"]["draft_state"] == "drafted"
     other = post(client, f"/api/ops/chat/{work['answer']['id']}/confirm", {"actor": "bob"})
-    assert other.status_code == 400
+    assert other.status_code == 404
     done = post(client, f"/api/ops/chat/{work['answer']['id']}/confirm", {"actor": "ann"})
     assert done.status_code == 201 and done.json()["proposal"]["status"] == "pending"
+
+
+@pytest.mark.parametrize("verb", ["confirm", "discard"])
+def test_the_api_answers_a_draft_it_cannot_find_404_and_a_settled_one_409(client, settings, verb):
+    """Both were a 400 ("bad input"), though the body was right: the proposals API answers 404
+    for no such row and 409 once it is decided, and a client retries neither."""
+    settings.OPS_API_TOKEN = TOKEN
+    AgentFactory(slug="coordinator", enabled=True)
+    said = post(client, "/api/ops/chat", {"text": "draft a tweet about uptime", "actor": "ann"})
+    draft = f"/api/ops/chat/{said.json()['answer']['id']}"
+
+    missing = post(client, "/api/ops/chat/99999/" + verb, {"actor": "ann"})
+    assert missing.status_code == 404 and missing.json()["error"] == "no draft C99999 in your chat"
+    assert post(client, f"{draft}/{verb}", {"actor": "bob"}).status_code == 404
+    assert post(client, f"{draft}/{verb}", {"actor": "ann"}).status_code in (200, 201)
+    for again in ("confirm", "discard"):
+        settled = post(client, f"{draft}/{again}", {"actor": "ann"})
+        assert settled.status_code == 409 and "is already" in settled.json()["error"]
 
 
 def test_the_cli_chats_and_comments(agent):
