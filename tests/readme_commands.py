@@ -104,5 +104,27 @@ def variants(usage: str) -> list[str]:
     return list(dict.fromkeys(pieces))
 
 
+@dataclass(frozen=True)
+class AgentApiCall:
+    line: int
+    verb: str
+    body: str  # the JSON after -d, as written
+
+    def __str__(self) -> str:
+        return f"README.md:{self.line}: POST /api/agent/{self.verb} {self.body}"
+
+
+def agent_api_calls(text: str) -> list[AgentApiCall]:
+    """`curl … $OPS/api/agent/VERB -d '{…}'` lines of the ```sh blocks, continuations joined."""
+    found = []
+    for block in re.finditer(r"```sh\n(.*?)```", text, re.S):
+        first = text.count("\n", 0, block.start(1)) + 1
+        for offset, line in logical_lines(block.group(1)):
+            call = re.search(r"/api/agent/([a-z-]+)\s.*-d '([^']*)'", line)
+            if line.lstrip().startswith("curl") and call:
+                found.append(AgentApiCall(first + offset, call.group(1), call.group(2)))
+    return found
+
+
 def readme_commands(text: str) -> list[ReadmeCommand]:
     return list(itertools.chain(sh_commands(text), inline_commands(text)))

@@ -4,6 +4,7 @@
 and a `psql` line names the server it talks to."""
 
 import argparse
+import json
 import re
 from io import StringIO
 from pathlib import Path
@@ -11,8 +12,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command, get_commands, load_command_class
 
+from console.agentbus_remote import verb_actions, verb_parsers
 from missions.models import Proposal
-from tests.readme_commands import ReadmeCommand, readme_commands
+from tests.readme_commands import ReadmeCommand, agent_api_calls, readme_commands
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 COMMANDS = readme_commands((ROOT / "README.md").read_text())
@@ -173,3 +175,22 @@ def test_every_psql_line_names_the_server_it_talks_to():
     named = re.compile(r"psql\s+([\"']?(\$|postgres(ql)?://)|-d|-h|--dbname|--host)")
     bare = [line for line in lines if re.match(r"psql\s", line) and not named.match(line)]
     assert not bare, f"psql with no server named: {bare}"
+
+
+AGENT_CALLS = agent_api_calls((ROOT / "README.md").read_text())
+
+
+def test_the_readme_shows_the_outside_runtimes_whole_loop():
+    verbs = [call.verb for call in AGENT_CALLS]
+    assert {"enqueue-job", "claim-jobs", "renew-job-lease", "complete-job"} <= set(verbs), verbs
+
+
+@pytest.mark.parametrize("call", AGENT_CALLS, ids=[f"L{c.line}:{c.verb}" for c in AGENT_CALLS])
+def test_every_readme_agent_api_call_sends_options_its_verb_takes(call):
+    """The worked curl example is pasted as is: a verb renamed or an option dropped would answer
+    404 or 400 ("unknown options") to a newcomer, not fail here."""
+    parser = verb_parsers().get(call.verb)
+    assert parser, f"{call}: no such verb"
+    body = json.loads(call.body)
+    unknown = set(body) - {action.dest for action in verb_actions(parser)}
+    assert not unknown, f"{call}: {call.verb} takes no {sorted(unknown)}"
