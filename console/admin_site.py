@@ -3,6 +3,8 @@ and an index that opens with health, pending approvals and the overrides in forc
 
 from django.contrib import admin
 
+from console.sign_in import AdminSignInForm
+
 APP_ORDER = ["missions", "opscore", "memory", "roundtable", "console", "opportunities"]
 APP_ORDER += ["coding", "auth"]
 LAST = ["axes", "django_q"]
@@ -25,6 +27,7 @@ class OpscoreAdminSite(admin.AdminSite):
     site_header = "Opscore console"
     site_title = "Opscore console"
     index_title = "Operations"
+    login_form = AdminSignInForm
 
     def get_app_list(self, request, app_label=None):
         apps = sorted(super().get_app_list(request, app_label), key=_rank)

@@ -15,6 +15,7 @@ from console import (
     api_words,
     probes,
 )
+from console.sign_in import SignInForm
 from console.stage import talk
 from console.stage import views as stage
 from console.stage.agents import agents_page
@@ -40,7 +41,9 @@ urlpatterns = [
     # watch the Stage. LoginView follows `next` only to this site.
     path(
         "stage/login",
-        auth.LoginView.as_view(template_name="stage/sign_in.html", next_page="stage"),
+        auth.LoginView.as_view(
+            template_name="stage/sign_in.html", next_page="stage", authentication_form=SignInForm
+        ),
         name="stage-login",
     ),
     path("stage/logout", auth.LogoutView.as_view(next_page="stage"), name="stage-logout"),

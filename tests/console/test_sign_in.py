@@ -3,6 +3,7 @@ where the admin's login refuses anyone who is not staff. A wrong password is sai
 off-site `next` is not followed, and the admin keeps its own login."""
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 
 pytestmark = pytest.mark.django_db
@@ -82,3 +83,16 @@ def test_repeated_wrong_passwords_are_locked_out_here_as_at_the_admin(client, wa
 
     assert answer.status_code == 429
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("login", ["/stage/login", "/admin/login/"])
+def test_a_name_longer_than_any_users_is_a_form_error_and_no_attempt_is_recorded(
+    client, watcher, login
+):
+    client.raise_request_exception = False
+
+    answer = client.post(login, {"username": "w" * 256, "password": "a-watchers-password"})
+
+    assert answer.status_code == 200
+    assert "Ensure this value has at most 150 characters (it has 256)." in answer.text
+    assert not AccessAttempt.objects.exists()
