@@ -115,6 +115,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
     "console.stage.csp.StageContentSecurityPolicy",
+    "console.admin_selection.RefuseStrangeSelection",
 ]
 
 AUTHENTICATION_BACKENDS = [
