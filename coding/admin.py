@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
@@ -11,7 +12,7 @@ from coding.hardened_git import GitFailed, shown_diff
 from coding.models import ApprovalKind, CodingApproval, CodingIteration, CodingRun, Repository
 from coding.repositories import RepositoryForm
 from opscore import four_eyes
-from opscore.admin import EvidenceInline, ReadOnlyMixin, report
+from opscore.admin import EvidenceInline, ReadOnlyMixin, SafeJSONField, report
 from opscore.admin_overrides import reasoned_action
 from opscore.four_eyes import why_not_decide
 
@@ -24,6 +25,8 @@ class RepositoryAdmin(admin.ModelAdmin):
     checks the path is a git checkout and the refs and runners exist."""
 
     form = RepositoryForm
+    # Django's own JSON field takes NaN, NUL and lone surrogates: a 500 on the page or at save.
+    formfield_overrides = {models.JSONField: {"form_class": SafeJSONField}}
     list_display = ["name", "path", "allowed_base_refs", "runners", "max_concurrent_runs"]
     readonly_fields = ["created_at"]  # the database's clock sets it (db_default), not a person
 
