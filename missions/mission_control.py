@@ -172,6 +172,11 @@ def control_mission(mission_id: int, verb: str, *, actor: str, fields: dict) -> 
     if verb == "resume":
         return resume_mission(mission_id, actor=actor, reason=reason)
     if verb == "note":
+        if text and reason and text != reason:  # one would be kept, the other dropped unsaid
+            raise DecisionRefused(
+                "a note is one text: give it as text or as reason, not two different ones",
+                status=400,
+            )
         return note_mission(mission_id, actor=actor, text=text or reason)
     if verb == "deadline":
         deadline = fields.get("deadline") or ""

@@ -93,3 +93,13 @@ def test_an_event_title_past_its_column_is_refused_not_cut(client):
 
     assert answer["errors"] == {"--title": ["at most 300 characters"]}
     assert not Event.objects.filter(kind="ops.x").exists()
+
+
+def test_a_note_given_a_text_and_another_reason_is_refused_not_half_kept(api, mission):
+    answer = api(f"/api/ops/missions/{mission.id}/note", {"text": "EU only", "reason": "legal"})
+
+    assert answer.status_code == 400
+    assert answer.json()["error"] == (
+        "a note is one text: give it as text or as reason, not two different ones"
+    )
+    assert mission_events() == []
