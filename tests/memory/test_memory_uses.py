@@ -115,3 +115,10 @@ def test_a_memorys_page_counts_the_uses_still_queued(admin_client, agent):
 
     assert "2 (1 queued, counted at the next heartbeat)" in page
     assert "used 2 times" in page  # the provenance chain
+
+
+def test_only_ids_are_queued_whatever_else_the_row_names(agent):
+    disk = remember(agent, "Check the disk.")
+    record_call(agent, [disk.id, str(disk.id), "", "x1", -3, 1.5, "1" * 19, None, [2], {"a": 1}])
+
+    assert list(PendingUse.objects.values_list("memory_ids", flat=True)) == [[disk.id, disk.id]]
