@@ -17,11 +17,21 @@ def argv_problem(value) -> str:
     return ""
 
 
+def path_problem(path: Path) -> str:
+    """What is wrong with a repository's path, named exactly: an operator told only "not an
+    absolute path to a directory" of /tmp/nope goes looking for the wrong mistake."""
+    if not path.is_absolute():
+        return "is not an absolute path"
+    if not path.exists():
+        return "does not exist"
+    return "" if path.is_dir() else "is not a directory"
+
+
 def repository_errors(repo) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     path = Path(repo.path or "")
-    if not path.is_absolute() or not path.is_dir():
-        return {"path": [f"{repo.path!r} is not an absolute path to a directory"]}
+    if problem := path_problem(path):
+        return {"path": [f"{repo.path!r} {problem}"]}
     try:
         git(["rev-parse", "--git-dir"], path)
     except GitFailed:

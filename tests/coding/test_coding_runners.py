@@ -114,3 +114,19 @@ def test_the_admin_refuses_a_repository_that_is_not_a_git_checkout(admin_client,
 
     assert page.status_code == 200 and "is not a git checkout" in page.content.decode()
     assert not Repository.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path, says",
+    [
+        ("relative/dir", "is not an absolute path"),
+        ("{tmp}/nope", "does not exist"),
+        ("{tmp}/a-file", "is not a directory"),
+    ],
+)
+def test_registering_a_bad_path_says_what_is_wrong_with_it(tmp_path, path, says):
+    (tmp_path / "a-file").write_text("")
+
+    with pytest.raises(CommandError, match=says):
+        call_command("coding", "register", "x", path.format(tmp=tmp_path), stdout=StringIO())
