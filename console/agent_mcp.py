@@ -11,7 +11,7 @@ from django.db import close_old_connections, connection
 from mcp import types
 from mcp.server.lowlevel import Server
 
-from console.agentbus_inputs import BadInput
+from console.agentbus_inputs import BadInput, json_key
 from console.agentbus_remote import (
     NOT_REMOTE,
     filled_in,
@@ -76,7 +76,7 @@ def call(secret: str, verb: str, arguments: dict) -> dict:
     except InputRefused as refused:
         return {"ok": False, "error": "invalid arguments", "errors": refused.errors}
     except BadInput as bad:
-        return bad.as_json()
+        return bad.as_json(json_key)
 
 
 def within_limits(arguments: dict) -> dict:

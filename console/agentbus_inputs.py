@@ -14,17 +14,36 @@ from opscore.inputs import InputRefused, max_bytes, parse_json, time_in_range
 REMOTE = ContextVar("agentbus_remote", default=False)
 
 
+def flag(option: str) -> str:
+    """An option as the command line spells it: lease_seconds is --lease-seconds."""
+    return f"--{option.replace('_', '-')}"
+
+
+def json_key(option: str) -> str:
+    """An option as an HTTP or MCP caller spells it: the JSON key it sent, lease_seconds."""
+    return option
+
+
 class BadInput(Exception):
-    """The request itself is wrong: nothing was written (CLI exit 2, HTTP 400)."""
+    """The request itself is wrong: nothing was written (CLI exit 2, HTTP 400).
+
+    An option at fault is named by its dest (`option`, and the keys of `errors` listed in
+    `options`), never by a spelling: each transport answers with its own (`as_json(flag)` on the
+    command line, `as_json(json_key)` over HTTP and MCP), so a remote caller is never told of a
+    --flag it cannot send."""
 
     status = 400
 
-    def __init__(self, message, errors=None):
+    def __init__(self, message, errors=None, *, option=None, options=()):
         super().__init__(message)
-        self.errors = errors or {}
+        self.option = option
+        self.errors = errors or ({option: [message]} if option else {})
+        self.options = {*options, option} - {None}
 
-    def as_json(self) -> dict:
-        return {"ok": False, "error": str(self), "errors": self.errors}
+    def as_json(self, spell) -> dict:
+        errors = {spell(k) if k in self.options else k: v for k, v in self.errors.items()}
+        error = f"{spell(self.option)}: {self}" if self.option else str(self)
+        return {"ok": False, "error": error, "errors": errors}
 
 
 class Forbidden(BadInput):
@@ -54,15 +73,14 @@ def check_sizes(opts: dict) -> None:
     """Text arguments obey the same size limit as JSON ones (and as API bodies)."""
     for name, value in opts.items():
         if isinstance(value, str) and len(value.encode()) > max_bytes():
-            option = f"--{name.replace('_', '-')}"
-            raise BadInput(f"{option}: at most {max_bytes()} bytes", {option: ["too large"]})
+            raise BadInput(f"at most {max_bytes()} bytes", {name: ["too large"]}, option=name)
 
 
 def json_arg(text: str, name: str):
     """A JSON literal, '-' for stdin, or @path for a file; within the input limits."""
     limit = max_bytes()
     if REMOTE.get() and (text == "-" or text.startswith("@")):
-        raise BadInput(f"--{name}: give the JSON itself", {f"--{name}": ["a JSON literal only"]})
+        raise BadInput("give the JSON itself", {name: ["a JSON literal only"]}, option=name)
     if text == "-":
         text = sys.stdin.read(limit + 1)
     elif text.startswith("@"):
@@ -74,13 +92,13 @@ def json_arg(text: str, name: str):
     try:
         return parse_json(text, name)
     except InputRefused as refused:
-        raise BadInput(f"--{name}: {refused.message}", {f"--{name}": [refused.message]}) from None
+        raise BadInput(refused.message, option=name) from None
 
 
 def json_object(text: str, name: str) -> dict:
     value = json_arg(text, name)
     if not isinstance(value, dict):
-        raise BadInput(f"--{name} must be a JSON object")
+        raise BadInput("must be a JSON object", option=name)
     return value
 
 
@@ -101,4 +119,4 @@ def token(text: str):
     try:
         return uuid.UUID(text)
     except ValueError:
-        raise BadInput(f"--lease-token is not a UUID: {text!r}") from None
+        raise BadInput(f"not a UUID: {text!r}", option="lease_token") from None

@@ -122,7 +122,7 @@ def own_dedupe_key(agent: str, opts: dict) -> None:
     prefix = f"agent:{agent}:"
     if len(prefix + key) > MAX_DEDUPE_KEY:
         limit = f"at most {MAX_DEDUPE_KEY - len(prefix)} characters with this token"
-        raise BadInput(f"--dedupe-key: {limit}", {"--dedupe-key": [limit]})
+        raise BadInput(limit, option="dedupe_key")
     opts["dedupe_key"] = prefix + key
 
 
@@ -153,6 +153,10 @@ def parse(parser: argparse.ArgumentParser, data: dict) -> dict:
     for name, value in data.items():
         action = actions[name]
         (options if action.option_strings else positionals).extend(as_argv(action, value))
+    # Before argparse, whose "the following arguments are required" names the CLI's --flags.
+    missing = sorted(k for k, a in actions.items() if a.required and data.get(k) is None)
+    if missing:
+        raise BadInput(f"missing options: {', '.join(missing)}", {k: ["required"] for k in missing})
     try:
         # --name=value and positionals after "--": a value starting with "-" stays a value.
         return vars(parser.parse_args([*options, *(["--", *positionals] if positionals else [])]))

@@ -19,7 +19,7 @@ from console.agentbus_inputs import (
 )
 from missions import agentbus as agentbus_jobs
 from missions.actions import submit_proposal
-from missions.agentbus import delay_until, handed_over
+from missions.agentbus import ENQUEUED_AS, delay_until, enqueued_option, handed_over
 from missions.binding import refusal_if_changed
 from missions.execution import claim_next_step, record_outcome, refusal_of
 from missions.executors import Blocked, Failed, Succeeded
@@ -46,7 +46,8 @@ def run_verb(verb: str, opts: dict) -> dict:
     except ProposalInvalid as invalid:
         raise BadInput("invalid job", invalid.errors) from None
     except ReasonRefused as refused:  # a reason held to the rule every surface applies
-        raise BadInput(str(refused), refused.errors) from None
+        option = refused.field if refused.field in opts else None
+        raise BadInput(str(refused), refused.errors, option=option) from None
     return {"ok": True, **body}
 
 
@@ -76,6 +77,16 @@ def outside_job(job_id: int) -> Step:
 
 
 def enqueue_job(**o):
+    try:
+        return _enqueue(o)
+    except ProposalInvalid as invalid:
+        errors: dict[str, list[str]] = {}
+        for path, problems in invalid.errors.items():
+            errors.setdefault(enqueued_option(path), []).extend(problems)
+        raise BadInput("invalid job", errors, options=ENQUEUED_AS.values()) from None
+
+
+def _enqueue(o: dict) -> dict:
     data = {
         "agent": o["target_agent"],
         "title": o["subject"],
@@ -173,16 +184,17 @@ MAX_LEASE_SECONDS, MAX_LEASE_OWNER = 24 * 3600, 200  # Step.lease_owner's column
 def check_event_names(topic: str, title: str | None, dedupe_key: str | None) -> None:
     if len(topic) > MAX_TOPIC or not TOPIC.fullmatch(topic):
         raise BadInput(
-            f"--topic: a dotted name of at most {MAX_TOPIC} characters a-z, 0-9, _ and - "
+            f"a dotted name of at most {MAX_TOPIC} characters a-z, 0-9, _ and - "
             "(e.g. ops.disk.checked)",
-            {"--topic": ["not a dotted lower-case name"]},
+            {"topic": ["not a dotted lower-case name"]},
+            option="topic",
         )
     if title is not None and len(title) > MAX_TITLE:  # a runtime's own words: never cut
         limit = f"at most {MAX_TITLE} characters"
-        raise BadInput(f"--title: {limit}", {"--title": [limit]})
+        raise BadInput(limit, option="title")
     if dedupe_key is not None and len(dedupe_key) > MAX_DEDUPE_KEY:
         limit = f"at most {MAX_DEDUPE_KEY} characters"
-        raise BadInput(f"--dedupe-key: {limit}", {"--dedupe-key": [limit]})
+        raise BadInput(limit, option="dedupe_key")
 
 
 def emit_event(**o):
@@ -193,9 +205,10 @@ def emit_event(**o):
     namespace = o["topic"].split(".", 1)[0]
     if namespace in RESERVED_TOPICS:
         raise BadInput(
-            f"topic {o['topic']!r} is in Opscore's own {namespace!r} namespace; "
+            f"{o['topic']!r} is in Opscore's own {namespace!r} namespace; "
             "emit your runtime's events under another (e.g. ops.checked)",
-            {"--topic": ["reserved namespace"]},
+            {"topic": ["reserved namespace"]},
+            option="topic",
         )
     agent = None
     if o["source_agent"]:
@@ -218,15 +231,17 @@ def claim_jobs(**o):
     """Only the calling agent's jobs, and only an external agent's: an internal agent's jobs
     belong to Opscore's workers, and two claimers racing for them starve the runtime."""
     if not 1 <= o["limit"] <= 100:
-        raise BadInput("--limit must be between 1 and 100")
+        raise BadInput("must be between 1 and 100", option="limit")
     if not 1 <= o["lease_seconds"] <= MAX_LEASE_SECONDS:  # NaN fails too; renew-job-lease's bound
-        raise BadInput(f"--lease-seconds must be between 1 and {MAX_LEASE_SECONDS}")
+        raise BadInput(f"must be between 1 and {MAX_LEASE_SECONDS}", option="lease_seconds")
     if not 1 <= len(o["lease_owner"].strip()) <= MAX_LEASE_OWNER:
-        raise BadInput(f"--lease-owner: 1 to {MAX_LEASE_OWNER} characters")
+        raise BadInput(f"1 to {MAX_LEASE_OWNER} characters", option="lease_owner")
     slug = o["target_agent"]
     runtime = Agent.objects.filter(slug=slug).values_list("runtime", flat=True).first()
     if runtime is None:
-        raise BadInput(f"unknown agent {slug!r}", {"--target-agent": ["no such agent"]})
+        raise BadInput(
+            f"unknown agent {slug!r}", {"target_agent": ["no such agent"]}, option="target_agent"
+        )
     if runtime != Runtime.EXTERNAL:
         raise Forbidden(
             f"agent {slug!r} is run by Opscore's workers (runtime internal); set its runtime "
@@ -274,8 +289,9 @@ def complete_job(job_id, lease_token, summary, result, **o):
 
 
 def block_job(job_id, lease_token, blocked_reason, **o):
-    option = "--blocked-reason"
-    reason = checked_reason(blocked_reason, needed_by="a block", what=option, field=option)
+    reason = checked_reason(
+        blocked_reason, needed_by="a block", what="a blocked reason", field="blocked_reason"
+    )
     return _finish(job_id, lease_token, Blocked(reason))
 
 
@@ -309,11 +325,12 @@ def check_slot(order: StandingOrder, slot) -> None:
     refuse_upkeep(order)
     if slot > db_now():
         raise BadInput(
-            f"--scheduled-for: {slot.astimezone(UTC):%Y-%m-%d %H:%M} UTC has not come yet"
+            f"{slot.astimezone(UTC):%Y-%m-%d %H:%M} UTC has not come yet", option="scheduled_for"
         )
     if slot not in order.expected_slots(slot - timedelta(seconds=1), slot):
         raise BadInput(
-            f"--scheduled-for: {slot.isoformat()} is not a slot of {order.cron} ({order.timezone})"
+            f"{slot.isoformat()} is not a slot of {order.cron} ({order.timezone})",
+            option="scheduled_for",
         )
 
 

@@ -10,7 +10,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from console.agentbus_inputs import BadInput
+from console.agentbus_inputs import BadInput, json_key
 from console.agentbus_remote import serve
 from console.agentbus_verbs import step_json
 from console.api import parse_json_body
@@ -49,7 +49,7 @@ def agent_verb(request, verb: str):
     try:
         return JsonResponse(serve(agent, verb, data))
     except BadInput as bad:
-        return JsonResponse(bad.as_json(), status=bad.status)
+        return JsonResponse(bad.as_json(json_key), status=bad.status)
 
 
 @get_only

@@ -56,9 +56,9 @@ def check_namespace(bad_input, namespace: str) -> None:
 def source_refs(json_arg, bad_input, raw: str) -> list[str]:
     refs = json_arg(raw, "source_refs")
     if not isinstance(refs, list) or not all(isinstance(r, str) and len(r) <= 500 for r in refs):
-        raise bad_input("source_refs must be a JSON list of strings of at most 500 characters")
+        raise bad_input("a JSON list of strings of at most 500 characters", option="source_refs")
     if len(refs) > 20:
-        raise bad_input(f"source_refs: at most 20, got {len(refs)}")
+        raise bad_input(f"at most 20, got {len(refs)}", option="source_refs")
     return refs
 
 
@@ -132,11 +132,11 @@ def promote_memory_candidate(bad_input, **o) -> dict:
 def aware_datetime(bad_input, name: str, raw: str):
     value = parse_datetime(raw) if isinstance(raw, str) else None
     if value is None or value.tzinfo is None:
-        raise bad_input(f"{name}: {raw!r} is not an ISO 8601 date and time with a time zone")
+        raise bad_input(f"{raw!r} is not an ISO 8601 date and time with a time zone", option=name)
     try:
         return time_in_range(value, name)
     except InputRefused as refused:
-        raise bad_input(f"{name}: {refused.message}") from None
+        raise bad_input(refused.message, option=name) from None
 
 
 def create(json_arg, bad_input, o: dict) -> dict:

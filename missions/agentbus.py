@@ -20,6 +20,27 @@ def handed_over(source: str | None, target: str) -> str:
     return f"handed to {target} by {source}'s runtime through the agent bus"
 
 
+# enqueue-job's options by the proposal field each one fills: a refused field is named as the
+# caller sent it (subject, not title), and each transport spells that name its own way.
+ENQUEUED_AS = {
+    "title": "subject",
+    "agent": "target_agent",
+    "source_agent": "source_agent",
+    "dedupe_key": "dedupe_key",
+    "steps.0.kind": "kind",
+    "steps.0.payload": "payload",
+    "steps.0.priority": "priority",
+    "steps.0.max_attempts": "max_attempts",
+    "steps.0.after_steps": "depends_on",
+    "steps.0.delay_seconds": "run_after",
+}
+
+
+def enqueued_option(path: str) -> str:
+    head = next((f for f in ENQUEUED_AS if path == f or path.startswith(f"{f}.")), None)
+    return ENQUEUED_AS[head] if head else path
+
+
 def add_runtime_verbs(verbs) -> None:
     running = verbs.add_parser("mark-running-job")
     running.add_argument("job_id", type=int)
@@ -59,7 +80,7 @@ def mark_running_job(o: dict, *, token, json_object, bad_input, refused) -> dict
 
 def renew_job_lease(o: dict, *, token, bad_input, refused) -> dict:
     if not 1 <= o["lease_seconds"] <= 24 * 3600:
-        raise bad_input("--lease-seconds must be between 1 and 86400")
+        raise bad_input("must be between 1 and 86400", option="lease_seconds")
     lease = token(o["lease_token"])
     held_attempt(o["job_id"], lease, bad_input, refused)
     if not renew_lease(o["job_id"], lease, o["lease_seconds"]):
@@ -69,8 +90,8 @@ def renew_job_lease(o: dict, *, token, bad_input, refused) -> dict:
 
 
 def delay_until(run_after, bad_input) -> int:
-    """--run-after as the intake's delay, by the database clock; the past means now."""
+    """run_after as the intake's delay, by the database clock; the past means now."""
     seconds = int((run_after - db_now()).total_seconds())
     if seconds > MAX_DELAY_SECONDS:
-        raise bad_input("--run-after: at most 7 days ahead")
+        raise bad_input("at most 7 days ahead", option="run_after")
     return max(0, seconds)

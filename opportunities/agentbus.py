@@ -119,7 +119,7 @@ def found(model, pk: int, bad_input):
 
 
 def triage_opportunity(json_arg, bad_input, o) -> dict:
-    notes = checked_reason(o["notes"], what="--notes", field="--notes")  # why it decided so
+    notes = checked_reason(o["notes"], what="notes", field="notes")  # why it decided so
     opportunity = found(Opportunity, o["opportunity_id"], bad_input)
     review = triage(opportunity, o["decision"], reviewer=o["reviewer"], notes=notes)
     return {"opportunity_id": opportunity.id, "status": review.decision, "review_id": review.id}

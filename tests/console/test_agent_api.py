@@ -94,7 +94,7 @@ def test_bad_input_answers_the_clis_json_error(client, secret):
     unknown = call(client, secret, "claim-jobs", status=400, frobnicate=1)
     no_verb = call(client, secret, "warp-drive", status=404)
 
-    assert "--subject" in missing["error"] and missing["ok"] is False
+    assert missing["errors"] == {"subject": ["required"]} and missing["ok"] is False
     assert "not valid JSON" in bad_json["error"]
     assert "a JSON literal only" in str(server_file["errors"])
     assert "frobnicate" in unknown["error"] and "claim-jobs" in no_verb["errors"]["verb"]

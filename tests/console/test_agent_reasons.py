@@ -45,15 +45,15 @@ def still_running(job) -> bool:
 def test_a_block_reason_past_500_characters_is_refused_and_the_job_runs_on(client, secret, job):
     said = block(client, secret, job, "r" * 501, status=400)
 
-    assert said["errors"] == {"--blocked-reason": [PAST_500]}
-    assert said["error"] == "--blocked-reason is at most 500 characters (501 given)"
+    assert said["errors"] == {"blocked_reason": [PAST_500]}
+    assert said["error"] == "blocked_reason: a blocked reason is at most 500 characters (501 given)"
     assert still_running(job)
 
 
 def test_a_block_reason_of_hidden_characters_alone_is_refused(client, secret, job):
     said = block(client, secret, job, "\u200b\u202e", status=400)
 
-    assert said["error"] == "a block needs --blocked-reason"
+    assert said["error"] == "blocked_reason: a block needs a blocked reason"
     assert still_running(job)
 
 

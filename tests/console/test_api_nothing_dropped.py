@@ -91,7 +91,7 @@ def test_an_event_title_past_its_column_is_refused_not_cut(client):
 
     answer = call(client, secret, "emit-event", status=400, topic="ops.x", title="t" * 301)
 
-    assert answer["errors"] == {"--title": ["at most 300 characters"]}
+    assert answer["errors"] == {"title": ["at most 300 characters"]}
     assert not Event.objects.filter(kind="ops.x").exists()
 
 

@@ -11,7 +11,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from console.agentbus_inputs import BadInput, Refused, check_sizes
+from console.agentbus_inputs import BadInput, Refused, check_sizes, flag
 from console.agentbus_verbs import run_verb
 from missions.agentbus import add_runtime_verbs
 from opscore.cli import add_verbs, dump
@@ -52,7 +52,8 @@ class Command(BaseCommand):
             check_sizes(opts)
             body = run_verb(verb, opts)
         except BadInput as bad:
-            emit_error(str(bad), bad.errors, code=3 if isinstance(bad, Refused) else 2)
+            said = bad.as_json(flag)
+            emit_error(said["error"], said["errors"], code=3 if isinstance(bad, Refused) else 2)
         self.stdout.write(dump(body))
 
 
