@@ -151,14 +151,13 @@ class CodingRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         label=run_label,
         button="Cancel them",
         kept_with="the run's reason and its event, as `coding cancel --reason` keeps it",
-        permissions=None,  # as retry and revise
     )
     def cancel_runs(self, request, queryset, reason):
         by = request.user.get_username()
         act = lambda run: operations.cancel(run, reason, actor=by)  # noqa: E731
         self._each(request, queryset, "cancelled", act)
 
-    @admin.action(description="Retry (back in the queue)")
+    @admin.action(description="Retry (back in the queue)", permissions=["change"])
     def retry_runs(self, request, queryset):
         by = request.user.get_username()
         self._each(request, queryset, "queued again", lambda run: operations.retry(run, actor=by))
@@ -170,7 +169,6 @@ class CodingRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         button="Send back",
         kept_with="the next pass's notes, kept on the run and its event",
         blank=True,  # a blank note is refused by revise_run, and recorded, as from the CLI
-        permissions=None,  # as cancel and retry
     )
     def revise_runs(self, request, queryset, notes):
         by = request.user.get_username()

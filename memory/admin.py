@@ -200,7 +200,10 @@ class MemoryAdmin(LineageMixin, admin.ModelAdmin):
                     reason=form.cleaned_data["reason"],
                 )
 
-    @admin.action(description="Mark selected memories stale (they stop reaching prompts)")
+    @admin.action(
+        description="Mark selected memories stale (they stop reaching prompts)",
+        permissions=["change"],
+    )
     def mark_stale(self, request, queryset):
         actor = operator_actor(request.user)
         for memory in queryset.filter(status="active"):

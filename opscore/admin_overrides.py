@@ -5,6 +5,7 @@ import functools
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -159,12 +160,19 @@ class OverrideAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def changelist_view(self, request, extra_context=None):
+        may_apply = {"may_apply": self.has_change_permission(request)}
+        return super().changelist_view(request, may_apply | (extra_context or {}))
+
     def get_urls(self):
         view = self.admin_site.admin_view(self.apply_view)
         return [path("apply/", view, name="opscore_override_apply"), *super().get_urls()]
 
     def apply_view(self, request):
-        """First POST shows the preview; the second (with `confirm`) applies it."""
+        """First POST shows the preview; the second (with `confirm`) applies it. Applying is
+        changing what is in force: it needs the overrides' change permission, as lifting does."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
         form = OverrideForm(request.POST or None, initial=request.GET.dict())
         preview = None
         if request.method == "POST" and form.is_valid():
@@ -195,7 +203,6 @@ class OverrideAdmin(admin.ModelAdmin):
 
     @reasoned_action(
         "Lift selected overrides…",
-        permissions=["view"],
         narrow=lambda queryset: queryset.filter(status=OverrideStatus.ACTIVE),
         heading="Lift {n} override(s)",
         label=lambda o: f"{o.id} — {o.kind} {o.target}: {o.reason}",
