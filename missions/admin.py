@@ -241,6 +241,11 @@ class WorkerAdmin(AuditAdmin):
     ]
 
 
+def is_kind_name(value) -> bool:
+    """A list or an object typed where a name belongs is not looked up: unhashable, a 500."""
+    return isinstance(value, str) and is_known(value)
+
+
 class TriggerRuleForm(forms.ModelForm):
     conditions = SafeJSONField(required=False)
     action_config = SafeJSONField()
@@ -277,7 +282,7 @@ class TriggerRuleForm(forms.ModelForm):
         if not Agent.objects.filter(slug=config["target_agent"]).exists():
             raise forms.ValidationError(f"unknown agent {config['target_agent']!r}")
         kinds = config.get("step_kinds", ["analyze"])
-        if not isinstance(kinds, list) or not all(is_known(k) for k in kinds):
+        if not isinstance(kinds, list) or not all(map(is_kind_name, kinds)):
             raise forms.ValidationError(f"step_kinds must be a list of: {known_names()}")
         return config
 
