@@ -287,9 +287,14 @@ class TriggerRuleForm(forms.ModelForm):
         return config
 
     def clean_conditions(self):
-        if not isinstance(self.cleaned_data["conditions"], dict):
+        from missions.checkers import conditions_problem
+
+        conditions = self.cleaned_data["conditions"]
+        if not isinstance(conditions, dict):
             raise forms.ValidationError("must be a JSON object")
-        return self.cleaned_data["conditions"]
+        if problem := conditions_problem(conditions):
+            raise forms.ValidationError(problem)
+        return conditions
 
     def clean_topics(self):
         topics = self.cleaned_data["topics"]

@@ -3,6 +3,7 @@
 A rule names its checker in `trigger_event`; `MissionsConfig.ready()` registers these.
 """
 
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -158,6 +159,17 @@ def _engaging_since(threshold, since):
     if since:
         metrics = metrics.filter(measured_at__gt=since)
     return metrics.order_by("-engagement_rate")
+
+
+def conditions_problem(conditions: dict) -> str | None:
+    """What is wrong with a rule's conditions, said where they are typed (the admin): every
+    trigger pass reads them for all rules in one transaction, so a threshold that is not a
+    number (float() raises) or is NaN (never equal to itself: its rule's row is never found)
+    would stop every rule on every beat."""
+    rate = conditions.get("min_engagement_rate", 0.05)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate < math.inf:
+        return f"min_engagement_rate must be a number, 0 or more ({rate!r} given)"
+    return None
 
 
 def _engagement_params(rule) -> tuple:
