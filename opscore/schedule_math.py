@@ -9,9 +9,10 @@ pass; in the hour skipped when clocks go forward it runs right after the change.
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 MAX_SLOTS = 10_000
+NEVER_BEFORE = datetime(2000, 1, 1, tzinfo=UTC)  # any cron that fires does so within 4 years
 
 
 class ScheduleError(ValueError):
@@ -29,6 +30,10 @@ def validate(cron: str, timezone: str) -> None:
     zone(timezone)
     if len(cron.split()) != 5 or not croniter.is_valid(cron):
         raise ScheduleError(f"not a five-field cron expression: {cron!r}")
+    try:  # a day no month has (30 2, 31 4) passes is_valid, then every walk over it raises
+        croniter(cron, NEVER_BEFORE).get_next(datetime)
+    except CroniterBadDateError:
+        raise ScheduleError(f"{cron!r} names no date that exists: it would never fire") from None
 
 
 def slots_between(cron: str, timezone: str, since: datetime, until: datetime) -> list[datetime]:

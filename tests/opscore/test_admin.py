@@ -149,6 +149,21 @@ def test_a_standing_order_with_a_bad_cron_or_handler_is_refused(admin_client, ag
     assert Schedule.objects.filter(name__startswith="standing-order:").count() == 1
 
 
+@pytest.mark.parametrize("cron", ["0 0 31 2 *", "0 0 30 2 *", "0 9 31 4,6,9,11 *"])
+def test_a_cron_naming_a_day_no_month_has_is_refused_not_a_500(admin_client, agent, cron):
+    """croniter's is_valid takes it; the schedule's save then walked it and raised
+    CroniterBadDateError (a 500, and every later walk of the order would raise too)."""
+    from opscore.models import StandingOrder
+
+    form = {"agent": "devops", "name": "x", "cron": cron, "timezone": "UTC", "grace_minutes": 5}
+    form |= {"timeout_minutes": 30, "enabled": "on", "handler": "generic", "phase": 1}
+
+    page = admin_client.post(reverse("admin:opscore_standingorder_add"), form)
+
+    assert page.status_code == 200 and b"names no date that exists" in page.content
+    assert not StandingOrder.objects.filter(name="x").exists()
+
+
 def test_a_step_page_lists_its_attempts_as_evidence(admin_client, agent):
     from missions.execution import claim_next_step
     from tests.factories import make_step
