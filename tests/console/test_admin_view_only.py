@@ -102,3 +102,58 @@ def test_someone_not_staff_is_sent_to_sign_in_and_nothing_is_applied(client, age
 
     assert answer.status_code == 302 and "/login/" in answer["Location"]
     assert not Override.objects.exists()
+
+
+def finished_task(success: bool):
+    from django.utils import timezone
+    from django_q.models import Task
+
+    now = timezone.now()
+    return Task.objects.create(
+        id=f"t{int(success)}", name="n", func="math.floor", args=(1.5,), started=now,
+        stopped=now, success=success,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("model,success", [("success", True), ("failure", False)])
+def test_a_viewer_cannot_resubmit_a_task_to_run_again(client, model, success):
+    from django_q.models import OrmQ, Task
+
+    task = finished_task(success)
+    viewer(client, f"view_{model}")
+    chosen = {"action": "resubmit_task", "_selected_action": [task.pk]}
+
+    client.post(f"/admin/django_q/{model}/", chosen)
+
+    assert not OrmQ.objects.exists() and Task.objects.filter(pk=task.pk).exists()
+
+
+def test_a_superuser_resubmits_a_failed_task(admin_client):
+    from django_q.models import OrmQ, Task
+
+    task = finished_task(False)
+    chosen = {"action": "resubmit_task", "_selected_action": [task.pk]}
+
+    admin_client.post("/admin/django_q/failure/", chosen)
+
+    assert OrmQ.objects.count() == 1 and not Task.objects.filter(pk=task.pk).exists()
+
+
+def test_no_one_adds_or_edits_a_schedule_by_hand(admin_client):
+    """A schedule names the function it runs: the console's would run anything typed there."""
+    from django_q.models import Schedule
+
+    from console.schedules import ensure_system_schedules
+
+    ensure_system_schedules()
+    heartbeat = Schedule.objects.get(name="opscore.heartbeat")
+    hostile = {"name": "x", "func": "os.system", "args": "'id'", "schedule_type": "O"}
+    hostile |= {"repeats": "-1", "next_run_0": "2030-01-01", "next_run_1": "00:00:00"}
+
+    added = admin_client.post("/admin/django_q/schedule/add/", hostile)
+    edited = admin_client.post(f"/admin/django_q/schedule/{heartbeat.pk}/change/", hostile)
+    shown = admin_client.get(f"/admin/django_q/schedule/{heartbeat.pk}/change/")
+
+    assert added.status_code == 403 and edited.status_code == 403 and shown.status_code == 200
+    assert not Schedule.objects.filter(func="os.system").exists()
+    assert Schedule.objects.get(pk=heartbeat.pk).func == "console.tasks.heartbeat"

@@ -1,0 +1,43 @@
+"""django-q2's pages in the console, shown as what they are here: its schedules are written by
+Opscore alone (console.schedules and opscore.schedules keep them in sync by name), so the admin
+shows them and changes none; resubmitting a finished or failed task runs its function again, a
+change that needs the task's change permission, not only the right to see it."""
+
+from django.contrib import admin
+from django_q import admin as q_admin
+from django_q.models import Failure, Schedule, Success
+
+
+class ScheduleAdmin(q_admin.ScheduleAdmin):
+    """A schedule names any function by its dotted path: adding or editing one by hand would
+    run whatever it names, and the next sync would overwrite or delete it anyway."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.action(
+    description="Resubmit selected tasks to queue (runs each function again)",
+    permissions=["change"],
+)
+def resubmit_task(model_admin, request, queryset):
+    q_admin.resubmit_task(model_admin, request, queryset)
+
+
+class TaskAdmin(q_admin.TaskAdmin):
+    actions = [resubmit_task]
+
+
+class FailAdmin(q_admin.FailAdmin):
+    actions = [resubmit_task]
+
+
+for model, model_admin in [(Schedule, ScheduleAdmin), (Success, TaskAdmin), (Failure, FailAdmin)]:
+    admin.site.unregister(model)
+    admin.site.register(model, model_admin)
