@@ -90,7 +90,9 @@ class GoalAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return obj is None or obj.is_active
+        """The user's permission first: a closed goal is changed by no one."""
+        may = super().has_change_permission(request, obj)
+        return may and (obj is None or obj.is_active)
 
     @admin.display(description="target", ordering="target")
     def target_figure(self, obj):
@@ -178,7 +180,7 @@ class FeedbackAdmin(admin.ModelAdmin):
     search_fields = ["reason"]
 
     def has_change_permission(self, request, obj=None):
-        return obj is None
+        return obj is None and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -157,3 +157,54 @@ def test_no_one_adds_or_edits_a_schedule_by_hand(admin_client):
     assert added.status_code == 403 and edited.status_code == 403 and shown.status_code == 200
     assert not Schedule.objects.filter(func="os.system").exists()
     assert Schedule.objects.get(pk=heartbeat.pk).func == "console.tasks.heartbeat"
+
+
+def an_active_goal(agent):
+    from missions.goals import add_goal
+
+    terms = {"title": "Ship", "why": "asked", "metric": "missions_succeeded", "target": 3}
+    return add_goal(terms | {"owner": agent.slug, "deadline": "30d"}, actor="operator:test")
+
+
+def test_a_staff_user_without_goal_permissions_neither_sees_nor_revises_nor_closes_one(
+    client, agent
+):
+    """GoalAdmin's 'may change?' answered yes for any active goal whoever asked, so any staff
+    account reached goals and closed one."""
+    goal = an_active_goal(agent)
+    viewer(client)
+    revised = {"title": "Mine now", "why": "w", "metric": "missions_succeeded", "target": "9"}
+    revised |= {"direction": "up", "owner": agent.slug, "deadline": "30d", "reason": "r"}
+    close = {"action": "close_goals", "_selected_action": [goal.pk], "apply": "1", "reason": "r"}
+
+    answers = [
+        client.get("/admin/missions/goal/").status_code,
+        client.post(f"/admin/missions/goal/{goal.pk}/change/", revised).status_code,
+        client.post("/admin/missions/goal/", close).status_code,
+    ]
+
+    goal.refresh_from_db()
+    assert (goal.title, goal.status, goal.version) == ("Ship", "active", 1)
+    assert answers == [403, 403, 403]
+
+
+def test_a_goal_viewer_sees_it_but_neither_revises_nor_closes_it(client, agent):
+    goal = an_active_goal(agent)
+    viewer(client, "view_goal")
+    revised = {"title": "Mine now", "why": "w", "metric": "missions_succeeded", "target": "9"}
+    revised |= {"direction": "up", "owner": agent.slug, "deadline": "30d", "reason": "r"}
+    close = {"action": "close_goals", "_selected_action": [goal.pk], "apply": "1", "reason": "r"}
+
+    listed = client.get("/admin/missions/goal/")
+    client.post(f"/admin/missions/goal/{goal.pk}/change/", revised)
+    client.post("/admin/missions/goal/", close)
+
+    goal.refresh_from_db()
+    assert (goal.title, goal.status) == ("Ship", "active")
+    assert listed.status_code == 200 and 'value="close_goals"' not in listed.content.decode()
+
+
+def test_a_staff_user_without_feedback_permissions_does_not_reach_it(client):
+    viewer(client)
+
+    assert client.get("/admin/missions/feedback/").status_code == 403
