@@ -1,10 +1,9 @@
 """The admin as the operator's console: titled so, operator models first, library ones last,
 and an index that opens with health, pending approvals and the overrides in force."""
 
-import functools
+from django.contrib import admin
 
-from django.contrib import admin, messages
-from django.shortcuts import redirect
+from console.admin_guards import guarded
 
 from console.sign_in import AdminSignInForm
 
@@ -26,34 +25,6 @@ def _model_rank(model) -> tuple[int, str]:
     return (MODEL_ORDER.index(name) if name in MODEL_ORDER else len(MODEL_ORDER), model["name"])
 
 
-def year_out_of_range(query) -> str | None:
-    """A list filter by year (`created_at__year=99999`, `__year__gte`, `__iso_year`) that no
-    datetime holds: Django takes it, then builds the year's bounds as the page counts its rows
-    and raises ValueError there (a 500), past the point where it answers bad lookups itself."""
-    for key, values in query.lists():
-        if not {"year", "iso_year"} & set(key.split("__")[1:]):
-            continue
-        for item in (part for value in values for part in value.split(",")):
-            try:
-                year = int(item)
-            except ValueError:
-                continue  # not a number: Django's own 'incorrect lookup parameters' page
-            if not 1 <= year <= 9999:
-                return f"{key}: a year is 1 to 9999 ({item.strip()} given); the filter was dropped."
-    return None
-
-
-def refusing_bad_years(view):
-    @functools.wraps(view)
-    def guarded(request, *args, **kwargs):
-        if request.method == "GET" and (problem := year_out_of_range(request.GET)):
-            messages.error(request, problem)
-            return redirect(request.path)
-        return view(request, *args, **kwargs)
-
-    return guarded
-
-
 class OpscoreAdminSite(admin.AdminSite):
     site_header = "Opscore console"
     site_title = "Opscore console"
@@ -69,7 +40,7 @@ class OpscoreAdminSite(admin.AdminSite):
     def admin_view(self, view, cacheable=False):
         """Every admin page (library ones too) goes through here: the guards for what Django
         would let through to a 500 stand in front of it, after the sign-in check."""
-        return super().admin_view(refusing_bad_years(view), cacheable)
+        return super().admin_view(guarded(view), cacheable)
 
     def index(self, request, extra_context=None):
         from console.stage.health import health_summary
