@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,27 +124,44 @@ STAGE = ["add", "--all", "--", ".", *NOT_WORK]
 
 class Staging:
     """Everything the harness left, staged (`git add`) as soon as its box is gone, while the
-    driver writes the pass's row and looks for an escape, and done before the tests' command
-    starts: the index is the driver's (the box mounts the git directory read-only), so from
-    then on the change measured and committed is the tree the tests ran on, whatever they
-    write. The harness cannot move HEAD either, so within a run the diff's hash changes
-    exactly when the harness's work does — what the no-progress detector compares."""
+    driver writes the pass's row and looks for an escape, then what that leaves out cleared
+    (UNSTAGED) as soon as the add is done, by a thread that waits for it: both before the
+    tests' command starts. The index is the driver's (the box mounts the git directory
+    read-only), so from then on the change measured and committed is the tree the tests ran
+    on, whatever they write. The harness cannot move HEAD either, so within a run the diff's
+    hash changes exactly when the harness's work does — what the no-progress detector
+    compares. The clearing runs whether or not the pass goes on to its tests: what it removes
+    is never staged, so neither a pass's patch nor an ended run's saved state holds it."""
 
     def __init__(self, worktree: str):
-        self.refused: Exception | None = None
+        self.refused: Exception | None = None  # the add's: the pass fails
+        self.uncleared: Exception | None = None  # the clearing's: its tests may not start
+        self.worktree, self.clearing = worktree, None
         try:
             self.started = git_started(STAGE, worktree)
         except (GitFailed, OSError) as refused:  # a tampered `.git`, a tree a cancel took
             self.started, self.refused = None, refused
+            return
+        self.clearing = threading.Thread(target=self.stage_then_clear, daemon=True)
+        self.clearing.start()
+
+    def stage_then_clear(self) -> None:
+        started, self.started = self.started, None
+        try:
+            git_output(started)
+        except GitFailed as refused:
+            self.refused = refused
+            return
+        try:
+            leave_only_the_change(self.worktree)
+        except (GitFailed, OSError) as refused:
+            self.uncleared = refused
 
     def done(self) -> Exception | None:
-        """Waited for (it is never left running); what git refused, if it did."""
-        started, self.started = self.started, None
-        if started is not None:
-            try:
-                git_output(started)
-            except GitFailed as refused:
-                self.refused = refused
+        """Waited for (it is never left running); what the add's git refused, if it did. What
+        the clearing's refused (`uncleared`) matters only to a pass going on to its tests."""
+        if self.clearing is not None:
+            self.clearing.join()
         return self.refused
 
 

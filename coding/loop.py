@@ -21,7 +21,6 @@ from coding.checks import (
     Change,
     Staging,
     escape_found,
-    leave_only_the_change,
     measured,
     start_measure,
     start_status,
@@ -139,11 +138,12 @@ def one_pass(run: CodingRun, spare=None, stint: Stint | None = None) -> bool:
             ran = run_harness(run, prompt, tests, spare)
             if ran is None:
                 return False
-            done, report, escape, moved = ran
+            done, report, escape, moved, uncleared = ran
             ended = (escape or done.overflow) if moved else ""  # fails whatever tests say
             testing = moved and not ended  # no byte, no command: nothing of it runs again
-            if testing:
-                leave_only_the_change(run.worktree_path)
+            if testing:  # staged and cleared (coding/checks.py's Staging)
+                if uncleared is not None:
+                    raise uncleared  # the tests never run on what it did not clear
                 release(tests)  # looked: the tests' command may start, their box is built
             measuring = start_measure(run.worktree_path, run.base_sha) if testing else None
             commit = ReviewCommit(run.worktree_path, review_message(run)) if testing else None
@@ -166,8 +166,8 @@ def chained_tests(run: CodingRun) -> Chained | None:
 
 
 def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare=None):
-    """(finished, report, escape, moved on to its tests) — or None when the harness is
-    missing (the run blocks).
+    """(finished, report, escape, moved on to its tests, what its clearing refused) — or None
+    when the harness is missing (the run blocks).
     The run's process group stays recorded while its tests' box is still to come."""
     caps, worktree = run.limits, Path(run.worktree_path)
     budget = float(Decimal(str(caps["max_cost_usd"])) - run.spent_usd)
@@ -200,15 +200,16 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare
         before.close()
     note_on(run, "harness", done.notes)
     report = read_output(run.runner, done.output)
-    escape, moved = look_after(run, prompt, report, tests, worktree, before.state)
-    return done, report, escape, moved
+    escape, moved, uncleared = look_after(run, prompt, report, tests, worktree, before.state)
+    return done, report, escape, moved, uncleared
 
 
 def look_after(run: CodingRun, prompt, report, tests, worktree: Path, before: dict):
-    """(escape, moved on to its tests): the pass counted, the escape look, and everything the
-    harness left staged — the look's git and the staging run while the row is written (the
-    harness's box is gone, nothing of it can change what they read). A worktree git refuses
-    fails the pass once it is counted."""
+    """(escape, moved on to its tests, what the clearing refused): the pass counted, the escape
+    look, and everything the harness left staged, then what that leaves out cleared — the
+    look's git, the staging and the clearing run while the row is written (the harness's box
+    is gone, nothing of it can change what they read). A worktree git refuses fails the pass
+    once it is counted; a clearing refused fails it where it goes on to its tests."""
     status, staging = start_status(run.repository.path), Staging(run.worktree_path)
     try:
         try:
@@ -221,7 +222,7 @@ def look_after(run: CodingRun, prompt, report, tests, worktree: Path, before: di
         refused = staging.done()
     if refused is not None and moved:
         raise refused
-    return escape, moved
+    return escape, moved, staging.uncleared
 
 
 def count_pass(run: CodingRun, prompt: str, report, tests) -> bool:
