@@ -4,7 +4,6 @@ and an index that opens with health, pending approvals and the overrides in forc
 from django.contrib import admin
 
 from console.admin_guards import guarded
-
 from console.sign_in import AdminSignInForm
 
 APP_ORDER = ["missions", "opscore", "memory", "roundtable", "console", "opportunities"]
