@@ -102,17 +102,18 @@ def json_object(text: str, name: str) -> dict:
     return value
 
 
-def iso_time(text: str) -> datetime:
+def iso_time(text: str, name: str) -> datetime:
+    """The time option `name` gave, aware and in range; its errors name that option."""
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise BadInput(f"not an ISO-8601 time: {text!r}") from None
+        raise BadInput(f"not an ISO-8601 time: {text!r}", option=name) from None
     if value.tzinfo is None:
-        raise BadInput(f"time needs a zone (e.g. Z): {text!r}")
+        raise BadInput(f"time needs a zone (e.g. Z): {text!r}", option=name)
     try:
-        return time_in_range(value, "time")
+        return time_in_range(value, name)
     except InputRefused as refused:
-        raise BadInput(refused.message) from None
+        raise BadInput(refused.message, option=name) from None
 
 
 def token(text: str):

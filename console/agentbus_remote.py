@@ -53,6 +53,8 @@ def verb_parsers() -> dict[str, argparse.ArgumentParser]:
 
     parser = Command().create_parser("manage.py", "agentbus")
     verbs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for verb in verbs.choices.values():  # these copies serve remote callers only
+        verb.exit_on_error = False  # ArgumentError reaches parse(), which knows its action
     return dict(verbs.choices)
 
 
@@ -160,6 +162,9 @@ def parse(parser: argparse.ArgumentParser, data: dict) -> dict:
     try:
         # --name=value and positionals after "--": a value starting with "-" stays a value.
         return vars(parser.parse_args([*options, *(["--", *positionals] if positionals else [])]))
+    except argparse.ArgumentError as error:  # "argument --decision: …" names the CLI's flag
+        named = {argparse._get_action_name(a): name for name, a in actions.items()}
+        raise BadInput(error.message, option=named.get(error.argument_name)) from None
     except CommandError as error:
         raise BadInput(f"bad arguments: {error}") from None
 

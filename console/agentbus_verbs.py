@@ -97,7 +97,7 @@ def _enqueue(o: dict) -> dict:
                 "priority": o["priority"],
                 "max_attempts": o["max_attempts"],
                 "after_steps": o["depends_on"],
-                "delay_seconds": delay_until(iso_time(o["run_after"]), BadInput)
+                "delay_seconds": delay_until(iso_time(o["run_after"], "run_after"), BadInput)
                 if o["run_after"]
                 else 0,
             }
@@ -307,7 +307,7 @@ def start_standing_order(agent_id, order_name, scheduled_for, **o):
     order = StandingOrder.objects.filter(agent_id=agent_id, name=order_name).first()
     if order is None:
         raise BadInput(f"no standing order {agent_id}/{order_name}")
-    slot = iso_time(scheduled_for)
+    slot = iso_time(scheduled_for, "scheduled_for")
     check_slot(order, slot)
     run = start_run(order, slot, evidence=BY_RUNTIME)
     if run is None:

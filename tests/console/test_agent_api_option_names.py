@@ -7,6 +7,7 @@ import json
 import pytest
 from django.core.management import call_command
 
+from console.agent_mcp import call as mcp_call
 from console.models import AgentToken
 from missions.models import Step
 from opscore.models import Runtime
@@ -86,4 +87,61 @@ def test_an_enqueued_subject_too_long_is_reported_under_subject(client, secret, 
 
     assert list(answer["errors"]) == ["subject"]
     assert list(json.loads(capsys.readouterr().out)["errors"]) == ["--subject"]
+    assert not Step.objects.exists()
+
+
+OPPORTUNITY = {
+    **dict.fromkeys(("theme", "title", "suggested_next_step", "why_now"), "t"),
+    **dict.fromkeys(("confidence_score", "urgency_score"), 3),
+    "reversibility": "high",
+}
+
+
+def on_the_command_line(capsys, *argv) -> dict:
+    from django.core.management import execute_from_command_line
+
+    with pytest.raises(SystemExit):
+        execute_from_command_line(["manage.py", "agentbus", *argv])
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    "verb, body, key",
+    [
+        ("triage-opportunity", {"opportunity_id": 1, "decision": "bogus"}, "decision"),
+        ("create-opportunity", {**OPPORTUNITY, "impact_score": 9}, "impact_score"),
+    ],
+)
+def test_over_http_and_mcp_an_error_argparse_raises_names_the_json_key(
+    client, secret, verb, body, key
+):
+    answer = call(client, secret, verb, status=400, **body)
+    tool = mcp_call(secret, verb, body)
+
+    for said in (answer, tool):
+        assert said["error"].startswith(f"{key}: invalid choice") and "--" not in said["error"]
+        assert list(said["errors"]) == [key]
+
+
+def test_on_the_command_line_an_invalid_choice_names_the_flag(capsys):
+    triage = ["triage-opportunity", "--opportunity-id", "1", "--reviewer", "agent:lead"]
+
+    said = on_the_command_line(capsys, *triage, "--decision", "bogus")
+
+    assert "--decision" in said["error"] and "invalid choice" in said["error"]
+
+
+def test_a_time_that_is_not_iso_names_its_option_on_each_surface(client, secret, capsys):
+    job = {"target_agent": "openclaw-ops", "subject": "x", "kind": "noop"}
+
+    answer = call(client, secret, "enqueue-job", status=400, **job, run_after="tomorrow")
+    argv = ["enqueue-job", "--target-agent", "openclaw-ops", "--subject", "x", "--kind", "noop"]
+    with pytest.raises(SystemExit):
+        call_command("agentbus", *argv, "--run-after", "tomorrow")
+    said = json.loads(capsys.readouterr().out)
+
+    assert answer["error"] == "run_after: not an ISO-8601 time: 'tomorrow'"
+    assert list(answer["errors"]) == ["run_after"]
+    assert said["error"] == "--run-after: not an ISO-8601 time: 'tomorrow'"
+    assert list(said["errors"]) == ["--run-after"]
     assert not Step.objects.exists()
