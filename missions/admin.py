@@ -328,6 +328,10 @@ class TriggerRuleAdmin(admin.ModelAdmin):
         "skipped_events",
     ]
 
+    def has_delete_permission(self, request, obj=None):
+        """A rule is disabled (untick "enabled"), not deleted: its skips would go with it."""
+        return False
+
     @admin.display(description="fire history")
     def fired_proposals(self, obj):
         proposals = Proposal.objects.filter(cause_ref=f"trigger_rule:{obj.pk}")[:20]

@@ -9,7 +9,8 @@ from missions.models.proposals import Proposal
 
 
 class TriggerRule(models.Model):
-    """A condition that, when a checker finds it true, proposes work through the intake."""
+    """A condition that, when a checker finds it true, proposes work through the intake. It is
+    disabled, never deleted: its skips (PROTECT) are the evidence of what it refused."""
 
     name = models.SlugField(max_length=80, unique=True)
     trigger_event = models.CharField(max_length=64, help_text="The key of a checker function")
@@ -84,7 +85,7 @@ class TriggerSkip(models.Model):
     skipped Reaction, it is the evidence that what arrived was seen and refused, not lost: an
     event (reactive rules), or the post or measurement a window checker would have answered."""
 
-    rule = models.ForeignKey(TriggerRule, on_delete=models.CASCADE, related_name="skips")
+    rule = models.ForeignKey(TriggerRule, on_delete=models.PROTECT, related_name="skips")
     event = models.ForeignKey(
         "opscore.Event", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -14,7 +14,8 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
-from missions.models import Comment, Proposal, StepAttempt, TriggerRule
+from coding.models import Repository
+from missions.models import Comment, Proposal, StepAttempt
 from opscore.actions import record_event
 from opscore.models import Override
 from opscore.overrides import apply_override
@@ -152,17 +153,17 @@ def test_a_reasoned_actions_confirmation_lists_each_name_revealed(admin_client, 
 def test_a_delete_confirmation_names_each_hidden_character_in_its_sentence_and_its_list(
     admin_client,
 ):
-    rule = TriggerRule.objects.create(name=HIDDEN, trigger_event="proactive_research")
+    repo = Repository.objects.create(name=HIDDEN, path="/nowhere")  # trigger rules: none deleted
 
-    one = page_of(admin_client, "missions_triggerrule_delete", rule.id)
+    one = page_of(admin_client, "coding_repository_delete", repo.id)
     selected = admin_client.post(
-        reverse("admin:missions_triggerrule_changelist"),
-        {"action": "delete_selected", "_selected_action": [rule.id]},
+        reverse("admin:coding_repository_changelist"),
+        {"action": "delete_selected", "_selected_action": [repo.id]},
     ).content.decode()
 
     assert "\u202e" not in one + selected and "\u200b" not in one + selected
-    assert f'delete the trigger rule "{SHOWN}"?' in one
-    link = f'/admin/missions/triggerrule/{rule.id}/change/">{SHOWN}</a></li>'
+    assert f'delete the repository "{SHOWN}"?' in one
+    link = f'/admin/coding/repository/{repo.id}/change/">{SHOWN}</a></li>'
     assert link in one and link in selected  # the deleted objects' list, its links kept
 
 
