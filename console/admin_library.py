@@ -1,8 +1,12 @@
-"""django-q2's pages in the console, shown as what they are here: its schedules are written by
-Opscore alone (console.schedules and opscore.schedules keep them in sync by name), so the admin
-shows them and changes none; resubmitting a finished or failed task runs its function again, a
-change that needs the task's change permission, not only the right to see it."""
+"""django-q2's and django-axes' pages in the console, shown as what they are here: its schedules
+are written by Opscore alone (console.schedules and opscore.schedules keep them in sync by name),
+so the admin shows them and changes none; resubmitting a finished or failed task runs its
+function again, a change that needs the task's change permission, not only the right to see it;
+cleaning up expired login attempts deletes rows, which needs the delete permission."""
 
+from axes import admin as axes_admin
+from axes.handlers.proxy import AxesProxyHandler
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django_q import admin as q_admin
 from django_q.models import Failure, Schedule, Success
@@ -38,6 +42,20 @@ class FailAdmin(q_admin.FailAdmin):
     actions = [resubmit_task]
 
 
-for model, model_admin in [(Schedule, ScheduleAdmin), (Success, TaskAdmin), (Failure, FailAdmin)]:
+class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
+    """axes' clean-up action asked for no permission: anyone who could view attempts deleted
+    them. It also read the attempt time axes sets only on a sign-in request, so from the admin
+    it failed (500) until the request is prepared as axes' proxy handler does."""
+
+    @admin.action(description="Clean up expired attempts", permissions=["delete"])
+    def cleanup_expired_attempts(self, request, queryset):
+        AxesProxyHandler.update_request(request)
+        super().cleanup_expired_attempts(request, queryset)
+
+
+LIBRARY_ADMINS = [(Schedule, ScheduleAdmin), (Success, TaskAdmin), (Failure, FailAdmin)]
+LIBRARY_ADMINS += [(AccessAttempt, AccessAttemptAdmin)]
+
+for model, model_admin in LIBRARY_ADMINS:
     admin.site.unregister(model)
     admin.site.register(model, model_admin)

@@ -5,6 +5,8 @@ applies an override needs the override's. Those three actions asked for no permi
 view only, and the apply page for none at all, so a read-only operator could cancel a coding
 run, lift a `disable-agent` or apply one."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -137,6 +139,42 @@ def test_a_superuser_resubmits_a_failed_task(admin_client):
     admin_client.post("/admin/django_q/failure/", chosen)
 
     assert OrmQ.objects.count() == 1 and not Task.objects.filter(pk=task.pk).exists()
+
+
+def an_expired_login_attempt():
+    from axes.models import AccessAttempt
+
+    row = AccessAttempt.objects.create(
+        username="eve", ip_address="10.0.0.9", failures_since_start=9
+    )
+    AccessAttempt.objects.filter(pk=row.pk).update(attempt_time=datetime(2020, 1, 1, tzinfo=UTC))
+    return row
+
+
+def test_a_viewer_cannot_clean_up_login_attempts(client):
+    from axes.models import AccessAttempt
+
+    viewer(client, "view_accessattempt")
+    row = an_expired_login_attempt()  # after signing in, which cleans up expired ones
+    chosen = {"action": "cleanup_expired_attempts", "_selected_action": [row.pk]}
+
+    listed = client.get("/admin/axes/accessattempt/").content.decode()
+    client.post("/admin/axes/accessattempt/", chosen)
+
+    assert AccessAttempt.objects.filter(pk=row.pk).exists()
+    assert 'value="cleanup_expired_attempts"' not in listed
+
+
+def test_an_operator_who_may_delete_attempts_cleans_up_the_expired_ones(client):
+    from axes.models import AccessAttempt
+
+    viewer(client, "view_accessattempt", "delete_accessattempt")
+    row = an_expired_login_attempt()  # after signing in, which cleans up expired ones
+    chosen = {"action": "cleanup_expired_attempts", "_selected_action": [row.pk]}
+
+    client.post("/admin/axes/accessattempt/", chosen)
+
+    assert not AccessAttempt.objects.exists()
 
 
 def test_no_one_adds_or_edits_a_schedule_by_hand(admin_client):
