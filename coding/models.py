@@ -329,7 +329,7 @@ class CodingApproval(models.Model):
     """A human's approval of one kind for one commit. A newer commit voids it (the row stays,
     with the reason)."""
 
-    run = models.ForeignKey(CodingRun, on_delete=models.CASCADE, related_name="approvals")
+    run = models.ForeignKey(CodingRun, on_delete=models.PROTECT, related_name="approvals")
     kind = models.CharField(max_length=20, choices=ApprovalKind.choices)
     sha = models.CharField(max_length=64)
     approved_by = models.CharField(max_length=150)

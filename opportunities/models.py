@@ -179,7 +179,7 @@ class Opportunity(models.Model):
 class OpportunityReview(models.Model):
     """One decision about an opportunity: who, what, why. Never edited."""
 
-    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="reviews")
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.PROTECT, related_name="reviews")
     reviewer = models.CharField(max_length=150)
     decision = models.CharField(max_length=10, choices=OpportunityStatus.choices)
     notes = models.TextField(blank=True)
