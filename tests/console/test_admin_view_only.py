@@ -5,7 +5,7 @@ applies an override needs the override's. Those three actions asked for no permi
 view only, and the apply page for none at all, so a read-only operator could cancel a coding
 run, lift a `disable-agent` or apply one."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -141,19 +141,29 @@ def test_a_superuser_resubmits_a_failed_task(admin_client):
     assert OrmQ.objects.count() == 1 and not Task.objects.filter(pk=task.pk).exists()
 
 
-def an_expired_login_attempt():
+PINNED = datetime(2027, 3, 1, 0, 30, tzinfo=UTC)  # the 1st of a month, half past midnight
+
+
+def a_login_attempt(username: str, minutes_ago: float):
+    """An attempt made `minutes_ago` before the pinned clock (AXES_COOLOFF_TIME is 15 minutes)."""
     from axes.models import AccessAttempt
 
     row = AccessAttempt.objects.create(
-        username="eve", ip_address="10.0.0.9", failures_since_start=9
+        username=username, ip_address="10.0.0.9", failures_since_start=9
     )
-    AccessAttempt.objects.filter(pk=row.pk).update(attempt_time=datetime(2020, 1, 1, tzinfo=UTC))
+    made = PINNED - timedelta(minutes=minutes_ago)
+    AccessAttempt.objects.filter(pk=row.pk).update(attempt_time=made)
     return row
 
 
-def test_a_viewer_cannot_clean_up_login_attempts(client):
+def an_expired_login_attempt():
+    return a_login_attempt("eve", minutes_ago=16)
+
+
+def test_a_viewer_cannot_clean_up_login_attempts(client, clock):
     from axes.models import AccessAttempt
 
+    clock.freeze(PINNED)
     viewer(client, "view_accessattempt")
     row = an_expired_login_attempt()  # after signing in, which cleans up expired ones
     chosen = {"action": "cleanup_expired_attempts", "_selected_action": [row.pk]}
@@ -165,16 +175,18 @@ def test_a_viewer_cannot_clean_up_login_attempts(client):
     assert 'value="cleanup_expired_attempts"' not in listed
 
 
-def test_an_operator_who_may_delete_attempts_cleans_up_the_expired_ones(client):
+def test_an_operator_who_may_delete_attempts_cleans_up_the_expired_ones(client, clock):
     from axes.models import AccessAttempt
 
+    clock.freeze(PINNED)
     viewer(client, "view_accessattempt", "delete_accessattempt")
     row = an_expired_login_attempt()  # after signing in, which cleans up expired ones
+    recent = a_login_attempt("mallory", minutes_ago=14)  # still cooling off
     chosen = {"action": "cleanup_expired_attempts", "_selected_action": [row.pk]}
 
     client.post("/admin/axes/accessattempt/", chosen)
 
-    assert not AccessAttempt.objects.exists()
+    assert list(AccessAttempt.objects.values_list("pk", flat=True)) == [recent.pk]
 
 
 def test_no_one_adds_or_edits_a_schedule_by_hand(admin_client):
