@@ -7,6 +7,7 @@ from django.db import connections
 from django.db.models.signals import pre_migrate
 
 from opscore import embedded_db
+from opscore.prompting import forget_derived_voices
 from tests import clock as test_clock
 from tests.channel_fakes import (  # noqa: F401 (fixtures: the publishing channels' fake network)
     bluesky_account,
@@ -38,6 +39,15 @@ def suite_instant(django_db_setup, django_db_blocker):
         traveller = test_clock.move_whole_run(datetime.fromisoformat(instant))
     yield
     traveller.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_voice_derived_before():
+    """Each test starts with no derived voices: a test that fakes time.monotonic (e.g.
+    tests/fake_sockets.py's Clock, at 1000 s and up) dates the ones it derives on that clock,
+    and on a machine up for less time the real clock is behind it, so an earlier test's voice
+    would be served as fresh long after that test, whatever the memories now say."""
+    forget_derived_voices()
 
 
 @pytest.fixture(autouse=True, scope="session")

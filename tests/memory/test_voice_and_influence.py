@@ -13,10 +13,16 @@ from missions.checkers import Beat
 from missions.models import Proposal, TriggerRule
 from opscore.actions import record_event, set_policy
 from opscore.models import Event, LLMCall
-from opscore.prompting import VOICE_MODIFIERS, forget_derived_voices, system_prompt
+from opscore.prompting import (
+    VOICE_MODIFIERS,
+    forget_derived_voices,
+    system_prompt,
+    voice_modifiers,
+)
 from roundtable.lifecycle import request_conversation
 from roundtable.speaking import run_conversation
 from tests.factories import AgentFactory, make_memories
+from tests.fake_sockets import Clock
 
 pytestmark = pytest.mark.django_db
 FAR = time.monotonic() + 3600
@@ -173,3 +179,21 @@ def test_step_prompts_reuse_a_derived_voice_for_a_while(agent, settings):
     assert system_prompt(agent, "x")[1]["voice_modifiers"] == [STRATEGIC]  # cached
     settings.OPS_VOICE_CACHE_SECONDS = 0
     assert system_prompt(agent, "x")[1]["voice_modifiers"] == []
+
+
+@pytest.fixture(scope="module")
+def voice_derived_on_a_clock_ahead(django_db_blocker):
+    """What an earlier test on a fake monotonic clock, ahead of the real one, leaves behind:
+    devops's voice derived (empty, with no memories yet) and dated in the real clock's future.
+    Module-scoped, so it is in place before the test's own fixtures run."""
+    with pytest.MonkeyPatch.context() as patch, django_db_blocker.unblock():
+        patch.setattr("time.monotonic", Clock(now=time.monotonic() + 86_400))
+        assert voice_modifiers("devops") == []
+
+
+def test_a_voice_derived_in_an_earlier_test_on_a_fake_clock_is_not_reused(
+    voice_derived_on_a_clock_ahead, agent
+):
+    make_memories(agent, "strategy", 9)
+
+    assert voice_modifiers("devops") == [STRATEGIC]
