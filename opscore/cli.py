@@ -37,12 +37,20 @@ def main(argv: list[str] | None = None) -> None:
     refuse_undecodable(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opscore.settings")
     load_local_secrets()
-    if stopping.runs_until_stopped(argv):
+    until_stopped = stopping.runs_until_stopped(argv)
+    if until_stopped:
         stopping.EARLY.listen()
+    try:
+        run_command(command_first(argv))
+    finally:
+        if until_stopped:
+            stopping.ignore_from_now_on()
+
+
+def run_command(argv: list[str]) -> None:
     from django.core.management import execute_from_command_line
     from django.db import DatabaseError
 
-    argv = command_first(argv)
     refuse_unknown_command(argv)
     try:
         execute_from_command_line(argv)

@@ -13,6 +13,7 @@ Python's Ctrl-C.
 
 import signal
 from collections.abc import Callable
+from contextlib import suppress
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -60,3 +61,16 @@ def install(handler: Handler) -> dict:
     for signum in EARLY.take():
         handler(signum, None)
     return previous
+
+
+def ignore_from_now_on() -> None:
+    """The command is on its way out: a SIGINT or SIGTERM from now on is ignored, so the process
+    ends with the command's own exit code. Python's finalization puts the default action back
+    in place of every Python handler (an ignored signal stays ignored), so the second of two
+    Ctrl-Cs sent together, arriving once the first had stopped the command, would kill it by
+    the signal: a supervisor would record a crash for a clean stop. Setting a handler first runs
+    any still pending, which may say "stop at once" one last time."""
+    for signum in STOP_SIGNALS:
+        while signal.getsignal(signum) is not signal.SIG_IGN:
+            with suppress(KeyboardInterrupt):  # already stopping
+                signal.signal(signum, signal.SIG_IGN)

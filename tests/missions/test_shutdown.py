@@ -87,10 +87,9 @@ def test_stopping_the_supervisor_hands_back_what_outlived_the_grace(tmp_path):
     assert_handed_back(step, "grace ran out")
 
 
-def spawn_command(*args: str, name: str, swallowing=False) -> subprocess.Popen:
+def spawn_command(*args: str, name: str, program=("manage.py",)) -> subprocess.Popen:
     env = child_environment(LONG_LEASE, OPS_CODING_DRIVERS=0, OPS_WORKER_SLOTS=1)
     env["DATABASE_URL"] = f"{database_url()}?application_name={name}"
-    program = ["-c", SWALLOWS_CTRL_C] if swallowing else ["manage.py"]
     return subprocess.Popen(
         [sys.executable, *program, *args],
         cwd=ROOT,
@@ -170,4 +169,31 @@ def test_ctrl_c_twice_prints_no_traceback(command):
 
 @RUN_UNTIL_STOPPED
 def test_ctrl_c_that_a_library_swallowed_still_stops_the_command(command):
-    stopped_quietly(spawn_command(*command, name="swallowed", swallowing=True))
+    stopped_quietly(spawn_command(*command, name="swallowed", program=("-c", SWALLOWS_CTRL_C)))
+
+
+# The command as manage.py runs it, but the second of two Ctrl-Cs lands only once the first has
+# stopped it and the interpreter is finalizing: after Python has taken its signal handlers away,
+# as a busy machine can deliver it.
+CTRL_C_WHILE_FINALIZING = """
+import os, signal, sys
+from opscore.cli import main
+
+class CtrlCWhenCollected:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGINT)
+
+left_for_the_end = CtrlCWhenCollected()  # collected with __main__, after the handlers went
+main(sys.argv)
+"""
+
+
+@RUN_UNTIL_STOPPED
+def test_a_ctrl_c_that_comes_while_the_command_exits_leaves_its_exit_code(command):
+    name = f"late-ctrl-c-{uuid.uuid4().hex[:8]}"
+    process = spawn_command(*command, name=name, program=("-c", CTRL_C_WHILE_FINALIZING))
+    try:
+        wait_for(lambda: connected(name))
+        process.send_signal(signal.SIGINT)
+    finally:
+        stopped_quietly(process)
