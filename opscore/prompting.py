@@ -2,6 +2,7 @@
 it) and the context providers' sections (lanes register theirs). One function builds it
 for steps, standing orders and the lanes' own turns alike, and says what it injected."""
 
+import math
 import time
 
 from django.conf import settings
@@ -21,8 +22,10 @@ _derived: dict[str, tuple[float, list[str]]] = {}  # agent → (derived at, modi
 def voice_modifiers(agent_slug: str) -> list[str]:
     """At most three, in the providers' order: a voice drifts, it is not rewritten. Derived
     at most every OPS_VOICE_CACHE_SECONDS per process: the statistics behind them cost a scan
-    of the agent's memories, and a step prompt is built many times a minute."""
-    derived_at, modifiers = _derived.get(agent_slug, (0.0, []))
+    of the agent's memories, and a step prompt is built many times a minute. Never derived
+    is never fresh, however young the process's clock (time.monotonic() counts from boot, so
+    dating 'never' at 0 served no voice for the first minute after the machine started)."""
+    derived_at, modifiers = _derived.get(agent_slug, (-math.inf, []))
     if time.monotonic() - derived_at < settings.OPS_VOICE_CACHE_SECONDS:
         return modifiers
     modifiers = derive_voice_modifiers(agent_slug)

@@ -7,7 +7,6 @@ from django.db import connections
 from django.db.models.signals import pre_migrate
 
 from opscore import embedded_db
-from opscore.prompting import forget_derived_voices
 from tests import clock as test_clock
 from tests.channel_fakes import (  # noqa: F401 (fixtures: the publishing channels' fake network)
     bluesky_account,
@@ -42,12 +41,20 @@ def suite_instant(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
-def no_voice_derived_before():
-    """Each test starts with no derived voices: a test that fakes time.monotonic (e.g.
-    tests/fake_sockets.py's Clock, at 1000 s and up) dates the ones it derives on that clock,
-    and on a machine up for less time the real clock is behind it, so an earlier test's voice
-    would be served as fresh long after that test, whatever the memories now say."""
-    forget_derived_voices()
+def nothing_cached_on_time_before():
+    """Each test starts with the process caches that are dated on time.monotonic() empty: a
+    test that fakes that clock (e.g. tests/fake_sockets.py's Clock, at 1000 s and up) dates
+    what it caches on the fake one, and on a machine up for less time the real clock is behind
+    it, so an earlier test's derived voice, policy or statistics would be served as fresh long
+    after that test, whatever the rows now say."""
+    from memory.embeddings import forget_query_vectors
+    from memory.retrieval import forget_common_lexemes
+    from missions.staleness import forget_policy
+    from opscore.prompting import forget_derived_voices
+
+    for forget in (forget_derived_voices, forget_common_lexemes, forget_query_vectors):
+        forget()
+    forget_policy()
 
 
 @pytest.fixture(autouse=True, scope="session")

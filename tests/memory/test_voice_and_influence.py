@@ -197,3 +197,15 @@ def test_a_voice_derived_in_an_earlier_test_on_a_fake_clock_is_not_reused(
     make_memories(agent, "strategy", 9)
 
     assert voice_modifiers("devops") == [STRATEGIC]
+
+
+def test_a_voice_is_derived_on_a_machine_started_seconds_ago(agent, settings, monkeypatch):
+    """time.monotonic() counts from boot: a process started by a machine's boot reads a few
+    seconds, which the cache once took as 'derived a few seconds ago' for a never-derived
+    voice, so every prompt of the first minute went out without what the memories taught."""
+    settings.OPS_VOICE_CACHE_SECONDS = 60
+    forget_derived_voices()
+    monkeypatch.setattr(time, "monotonic", lambda: 5.0)
+    make_memories(agent, "strategy", 9)
+
+    assert system_prompt(agent, "x")[1]["voice_modifiers"] == [STRATEGIC]
