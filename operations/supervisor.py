@@ -64,7 +64,6 @@ REAP_EVERY = 2.0  # seconds between looks for steps held by workers nobody saw d
 STOP_SLACK = 3.0  # after the grace, for a worker to hand its step back and exit
 HURRY_SECONDS = 1.5  # after a second signal, before SIGKILL
 QUICK_DEATH = 10.0  # a child that dies sooner than this, holding no step, is restarted later
-MAX_PAUSE = 8.0
 
 
 @dataclass
@@ -120,6 +119,13 @@ def cluster_processes(pid: int) -> set[int] | None:
     except psutil.Error:  # a process ended while we looked: judge it on the next tick
         return None
     return found
+
+
+def restart_pause(quick_deaths: int) -> float:
+    """0.5, 1, 2 … seconds, doubling with each death in a row, up to the operator's ceiling."""
+    if not quick_deaths:
+        return 0
+    return min(0.5 * 2 ** (quick_deaths - 1), settings.OPS_RESTART_MAX_PAUSE_SECONDS)
 
 
 def signal_group(process: subprocess.Popen, signum: int) -> None:
@@ -241,7 +247,7 @@ class Supervisor:
         released = self._release(child, died) if child.kind == "worker" else 0
         lived = time.monotonic() - child.started_at
         child.quick_deaths = child.quick_deaths + 1 if lived < QUICK_DEATH and not released else 0
-        pause = min(0.5 * 2 ** (child.quick_deaths - 1), MAX_PAUSE) if child.quick_deaths else 0
+        pause = restart_pause(child.quick_deaths)
         if pause:
             child.restart_at = time.monotonic() + pause
             reason += f"; it died {child.quick_deaths} time(s) young: restarting in {pause:.1f}s"

@@ -283,6 +283,9 @@ OPS_WORKER_SLOTS = env_int("OPS_WORKER_SLOTS", 2)
 OPS_WORKER_FIRST_SLOT = env_int("OPS_WORKER_FIRST_SLOT", 0)
 OPS_WORKER_SESSION_SECONDS = env_int("OPS_WORKER_SESSION_SECONDS", 120)
 OPS_WORKER_STALE_SECONDS = env_int("OPS_WORKER_STALE_SECONDS", 90)
+# The longest pause before the supervisor restarts a child that keeps dying young (a crash loop:
+# the pause doubles from 0.5 s up to this).
+OPS_RESTART_MAX_PAUSE_SECONDS = env_int("OPS_RESTART_MAX_PAUSE_SECONDS", 8)
 # How long one attempt of a step may run when its kind names no timeout of its own: past it the
 # attempt is timed out (missions.deadlines), and its worker, if it stays stuck, is replaced.
 OPS_STEP_TIMEOUT_SECONDS = env_int("OPS_STEP_TIMEOUT_SECONDS", 900)

@@ -146,6 +146,14 @@ def test_a_child_that_dies_young_holding_nothing_is_restarted_after_a_growing_pa
     assert "died 3 time(s) young: restarting in 2.0s" in replacements().last().summary
 
 
+def test_the_pause_doubles_up_to_the_operators_ceiling(settings):
+    from operations.supervisor import restart_pause
+
+    assert [restart_pause(n) for n in range(7)] == [0, 0.5, 1.0, 2.0, 4.0, 8, 8]
+    settings.OPS_RESTART_MAX_PAUSE_SECONDS = 1
+    assert [restart_pause(n) for n in range(4)] == [0, 0.5, 1, 1]
+
+
 def replacements():
     return Event.objects.filter(kind="worker.replaced").order_by("id")
 

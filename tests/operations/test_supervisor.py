@@ -103,7 +103,11 @@ def fresh_work_runs(agent, round_no: int, started: float) -> float:
 
 def test_killing_any_worker_twenty_times_never_stops_the_work():
     agent = AgentFactory(slug="devops", max_concurrent_steps=5, daily_proposal_limit=1000)
-    supervisor = spawn_supervisor(lease=2, OPS_WORKER_SLOTS=2, Q_WORKERS=2)
+    # Twenty kills in a row are a crash loop to the supervisor: past a second, its growing
+    # pause (8 s by default) would be most of what this measures.
+    supervisor = spawn_supervisor(
+        lease=2, OPS_WORKER_SLOTS=2, Q_WORKERS=2, OPS_RESTART_MAX_PAUSE_SECONDS=1
+    )
     try:
         SUPERVISOR[:] = [supervisor]
         wait_for(lambda: len(step_workers(supervisor)) == 2 and cluster_workers(supervisor))
