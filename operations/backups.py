@@ -15,8 +15,10 @@ from pathlib import Path
 
 import psycopg
 from django.conf import settings
+from django.db import connection
 
 from operations.retention import prune_backups
+from opscore.db import DISCONNECTS
 from opscore.models import BackupKind, BackupRun, BackupStatus
 
 # Append-only evidence: what a restore must bring back row for row.
@@ -32,6 +34,7 @@ EVIDENCE_TABLES = [
     "memory_memoryrevision",
 ]
 TIMEOUT_SECONDS = 3600
+RECONNECT_PAUSES = (1, 2, 4, 8, 15)  # how long a restart is waited out (30 s) to keep a failure
 
 
 class BackupFailed(RuntimeError):
@@ -127,13 +130,13 @@ def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
     directory = backup_directory(directory)
     run = BackupRun.objects.create(kind=BackupKind.BACKUP, status=BackupStatus.RUNNING, actor=actor)
     path = directory / f"opscore-{run.id:06d}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.dump"
+    partial = path.with_suffix(".partial")
     started = time.monotonic()
     try:
         with connect(autocommit=True) as snapshot:
             snapshot.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             exported = snapshot.execute("SELECT pg_export_snapshot()").fetchone()[0]
             tables = manifest(snapshot)
-            partial = path.with_suffix(".partial")
             run_tool(
                 [pg_tool("pg_dump"), "-Fc", f"--snapshot={exported}", "-f", str(partial)],
                 libpq_env(),
@@ -141,7 +144,8 @@ def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
             snapshot.execute("COMMIT")
         partial.rename(path)
     except (BackupFailed, psycopg.Error, OSError, subprocess.TimeoutExpired) as failure:
-        run.finish(BackupStatus.FAILED, error=str(failure)[:4000], duration_ms=elapsed(started))
+        partial.unlink(missing_ok=True)  # half a dump restores nothing, and fills a full disk
+        finish_failed(run, str(failure)[:4000], started)
         raise BackupFailed(str(failure)) from None
     run.finish(
         BackupStatus.SUCCEEDED,
@@ -153,6 +157,21 @@ def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
         detail={"pruned": prune_backups(directory)},
     )
     return run
+
+
+def finish_failed(run: BackupRun, reason: str, started: float) -> None:
+    """Finish `run` failed with `reason` once the database answers: what failed it is often
+    the database going away (a restart ends the dump's sessions and this one's), and a run
+    left `running` would say nothing of why."""
+    for pause in (*RECONNECT_PAUSES, None):
+        try:
+            run.finish(BackupStatus.FAILED, error=reason, duration_ms=elapsed(started))
+            return
+        except DISCONNECTS:
+            if pause is None:
+                raise
+            connection.close()  # the next try opens a new session
+            time.sleep(pause)
 
 
 def elapsed(started: float) -> int:

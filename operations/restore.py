@@ -14,6 +14,7 @@ from operations.backups import (
     BackupFailed,
     connect,
     elapsed,
+    finish_failed,
     libpq_env,
     manifest,
     pg_tool,
@@ -73,7 +74,7 @@ def restore_drill(*, actor: str) -> BackupRun:
         recovery, found = restore_into_scratch(path, scratch, started)
     except Exception as failure:  # whatever stopped it, the run is finished `failed`, not left
         reason = drill_failure(failure)
-        run.finish(BackupStatus.FAILED, error=reason, duration_ms=elapsed(started))
+        finish_failed(run, reason, started)
         raise BackupFailed(reason) from failure
     mismatched = differences(backup.manifest, found)
     detail = {"recovery_seconds": round(recovery / 1000, 2), "tables": len(found)}

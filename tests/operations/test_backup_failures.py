@@ -1,12 +1,14 @@
-"""A drill that cannot finish says why in one line and leaves its run `failed`, never `running`:
-here the database role may log in but not create the drill's scratch database."""
+"""A backup or drill that cannot finish says why in one line and leaves its run `failed`, never
+`running`: a role that may log in but not create the drill's scratch database, a disk that fills
+during the dump, a database restart that ends the dump's sessions and ours."""
 
 import json
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from operations.backups import BackupFailed, connect, sha256_of
+from operations.backups import BackupFailed, connect, pg_tool, sha256_of, take_backup
 from operations.restore import restore_drill
 from opscore.models import BackupRun
 
@@ -83,3 +85,54 @@ def test_a_dir_that_cannot_hold_backups_is_one_line_not_a_traceback(tmp_path, ca
         with pytest.raises(CommandError, match=r"backup refused: .*afile cannot hold backups"):
             call_command("backup", "--dir", str(a_file))
     assert not BackupRun.objects.exists()
+
+
+def a_pg_dump(bin_dir: Path, script: str) -> None:
+    """A pg_dump in OPS_PG_BIN_DIR: `script` (sh) runs first; "$out" is the file asked for."""
+    bin_dir.mkdir()
+    tool = bin_dir / "pg_dump"
+    tool.write_text(
+        f'#!/bin/sh\nfor a; do out="$a"; [ "$prev" = -f ] && break; prev="$a"; done\n{script}\n'
+    )
+    tool.chmod(0o755)
+
+
+@pytest.mark.django_db
+def test_a_dump_that_fills_the_disk_fails_with_the_reason_and_leaves_no_half_file(
+    tmp_path, settings
+):
+    a_pg_dump(  # what pg_dump does when the disk fills: part of the file, then exit 1
+        tmp_path / "bin",
+        'printf "PGDMP half a dump" > "$out"\n'
+        'echo "pg_dump: error: could not write to output file: No space left on device" >&2\n'
+        "exit 1",
+    )
+    settings.OPS_PG_BIN_DIR = str(tmp_path / "bin")
+
+    with pytest.raises(BackupFailed, match="No space left on device"):
+        take_backup(actor="t", directory=tmp_path / "backups")
+
+    run = BackupRun.objects.get()
+    assert run.status == "failed" and "No space left on device" in run.error
+    assert list((tmp_path / "backups").iterdir()) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_restart_during_the_dump_leaves_the_run_failed_not_running(tmp_path, settings):
+    ended = (  # a restart, as every client sees it: its sessions are ended (57P01)
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    a_pg_dump(
+        tmp_path / "bin",
+        f'{pg_tool("psql")} -qAt -c "{ended}" >/dev/null\nexec {pg_tool("pg_dump")} "$@"',
+    )
+    settings.OPS_PG_BIN_DIR = str(tmp_path / "bin")
+
+    with pytest.raises(BackupFailed):
+        take_backup(actor="t", directory=tmp_path / "backups")
+
+    run = BackupRun.objects.get()
+    assert run.status == "failed" and run.finished_at is not None
+    assert "invalid snapshot identifier" in run.error  # its snapshot ended with its session
+    assert list((tmp_path / "backups").iterdir()) == []
