@@ -62,7 +62,7 @@ class Distillation(BaseModel):
 def distill(conversation: Conversation) -> Conversation:
     """One LLM call; a malformed reply is retried once, then the conversation is marked
     distill_failed with the reason. Invalid items are dropped and logged, valid ones kept."""
-    problem = ""
+    problem, data = "", None
     for _ in range(2):
         try:
             text, call_id = _distill_call(conversation)
@@ -74,8 +74,6 @@ def distill(conversation: Conversation) -> Conversation:
         except (LLMError, OverBudget) as error:
             problem = f"distillation call failed: {error}"
             break
-    else:
-        data = None
     if data is None:
         return close_conversation(conversation, ConversationStatus.DISTILL_FAILED, problem)
     summary = apply_distillation(conversation, data)
