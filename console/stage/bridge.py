@@ -212,11 +212,15 @@ async def relay(layer, group: str, sockets: set):
 
 
 async def hand_out(message: dict, sockets: set) -> None:
+    """A socket that cannot take the batch (the browser went away between the batch and its
+    send, or its session could not be read again) is dropped and closed: left open, its
+    browser would wait for ever on a feed that ended, instead of reconnecting from its last id."""
     for socket_ in list(sockets):
         try:
             await socket_.deliver(message)
-        except Exception:  # the browser went away between the batch and its send
+        except Exception:
             sockets.discard(socket_)
+            await socket_.give_up()
 
 
 @dataclass

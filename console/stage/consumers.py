@@ -4,6 +4,7 @@ every socket the same finished text. A socket that connects or falls behind read
 last id (`?after=ID`), so a reconnecting browser catches up and nothing is missed."""
 
 import asyncio
+import contextlib
 from urllib.parse import parse_qs
 
 from channels.auth import get_user
@@ -70,6 +71,12 @@ class StageConsumer(AsyncWebsocketConsumer):
             return False
         user = await get_user({"session": session.__class__(session.session_key)})
         return user.is_authenticated and user.pk == self.scope["user"].pk
+
+    async def give_up(self) -> None:
+        """Close as a server that failed (1011): the page reconnects and catches up."""
+        self.joined = False
+        with contextlib.suppress(Exception):  # already gone: nothing to tell
+            await self.close(code=1011)
 
     async def disconnect(self, code):
         if self.joined:

@@ -68,3 +68,33 @@ def test_a_private_stage_stops_the_feed_when_the_session_ends(settings, ending):
         assert closing == {"type": "websocket.close", "code": 4403}
 
     run_on_a_loop(scenario)
+
+
+def test_a_socket_whose_session_cannot_be_read_is_closed_so_the_browser_reconnects(
+    settings, monkeypatch
+):
+    """The session's re-read failed (the database went away): the relay stopped handing that
+    socket batches but left it open, so the browser waited for ever on a feed that had ended
+    instead of reconnecting and catching up from its last id."""
+    from django.db import OperationalError
+
+    from console.stage import consumers
+
+    settings.STAGE_PUBLIC = False
+    settings.OPS_STAGE_SESSION_RECHECK_SECONDS = 0
+    browser = signed_in_browser()
+
+    async def database_gone(scope):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    async def scenario():
+        communicator, connected, _ = await open_socket(browser.cookies["sessionid"].value)
+        assert connected
+        await write_event("while the database answers")
+        assert "answers" in json.loads(await communicator.receive_from(timeout=5))["html"]
+        monkeypatch.setattr(consumers, "get_user", database_gone)
+        await write_event("while the database is away")
+        closing = await communicator.receive_output(timeout=5)
+        assert closing == {"type": "websocket.close", "code": 1011}
+
+    run_on_a_loop(scenario)
