@@ -69,6 +69,8 @@ def libpq_env(database: str | None = None, *, admin: bool = False) -> dict:
     }
     if db.get("PASSWORD"):
         env["PGPASSWORD"] = db["PASSWORD"]
+    # A host that stopped answering fails the connection, as the app's own do, not the backup
+    env["PGCONNECT_TIMEOUT"] = str(db.get("OPTIONS", {}).get("connect_timeout", 5))
     return env
 
 
@@ -80,6 +82,7 @@ def connect(database: str | None = None, *, admin: bool = False, **kwargs) -> ps
         user=env["PGUSER"],
         password=env.get("PGPASSWORD"),
         dbname=env["PGDATABASE"],
+        connect_timeout=int(env["PGCONNECT_TIMEOUT"]),
         **kwargs,
     )
 

@@ -136,3 +136,41 @@ def test_a_database_restart_during_the_dump_leaves_the_run_failed_not_running(tm
     assert run.status == "failed" and run.finished_at is not None
     assert "invalid snapshot identifier" in run.error  # its snapshot ended with its session
     assert list((tmp_path / "backups").iterdir()) == []
+
+
+@pytest.fixture
+def silent_database_host():
+    """A port that takes the connection and never says a word, as a host that stopped answering
+    behind a firewall does: without a deadline, a connection to it waits for ever."""
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+    yield server.getsockname()[1]
+    server.close()
+
+
+def test_a_backup_against_a_host_that_stopped_answering_fails_instead_of_hanging(
+    transactional_db, settings, silent_database_host
+):
+    """(Its own thread's connection writes the run: transactional, so it is cleared after.)"""
+    import threading
+
+    owner = settings.DATABASES
+    silent = {"HOST": "127.0.0.1", "PORT": silent_database_host, "OPTIONS": {"connect_timeout": 1}}
+    settings.DATABASES = {**owner, "default": owner["default"] | silent}
+    outcome = []
+
+    def back_up():
+        try:
+            take_backup(actor="test")
+        except BackupFailed as failure:
+            outcome.append(str(failure))
+
+    worker = threading.Thread(target=back_up, daemon=True)
+    worker.start()
+    worker.join(timeout=120)  # a hang guard, not a measure: the deadline is 1 s
+    settings.DATABASES = owner
+
+    assert not worker.is_alive(), "the backup still waits on a host that never answers"
+    assert outcome and "timeout" in outcome[0].lower()
+    assert BackupRun.objects.get().status == "failed"
