@@ -179,6 +179,7 @@ TOPIC = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 MAX_TOPIC, MAX_DEDUPE_KEY = 100, 200
 MAX_TITLE = 300  # Event.title's column: record_event cuts an internal title there
 MAX_LEASE_SECONDS, MAX_LEASE_OWNER = 24 * 3600, 200  # Step.lease_owner's column
+MAX_REQUEUE = 10_000  # requeue-expired --limit (a CLI-only verb; default 1000)
 
 
 def check_event_names(topic: str, title: str | None, dedupe_key: str | None) -> None:
@@ -300,6 +301,8 @@ def fail_job(job_id, lease_token, last_error, no_retry, **o):
 
 
 def requeue_expired(limit, **o):
+    if not 1 <= limit <= MAX_REQUEUE:  # a negative slice raised; a huge one overflowed bigint
+        raise BadInput(f"must be between 1 and {MAX_REQUEUE}", option="limit")
     return {"counts": reap_expired_leases(limit=limit)}
 
 

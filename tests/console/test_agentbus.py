@@ -255,6 +255,8 @@ def test_a_run_time_no_reader_could_load_back_is_refused(capsys, when):
             "no standing order",
         ),
         (["frobnicate"], "invalid choice"),
+        (["requeue-expired", "--limit", "-1"], "between 1 and 10000"),  # was a traceback
+        (["requeue-expired", "--limit", "99999999999999999999"], "between 1 and 10000"),
     ],
 )
 def test_bad_input_exits_non_zero_with_a_json_error(agent, capsys, args, message):
