@@ -20,6 +20,7 @@ import json
 import os
 import sys
 from difflib import get_close_matches
+from pathlib import Path
 
 from django.core.management.base import CommandError
 
@@ -157,6 +158,16 @@ def check_length(option: str, value: str, limit: int) -> None:
         raise CommandError(
             f"{option}: 1 to {limit} characters ({len(value)} given)", returncode=REFUSED
         )
+
+
+def given_path(option: str, text: str | None) -> Path | None:
+    """A path flag as typed, None when left out. An empty one (`--dir "$UNSET"`) is refused:
+    Path('') is '.', so the files landed wherever the operator happened to stand."""
+    if text is not None and not text.strip():
+        raise CommandError(
+            f"{option}: an empty path; name a directory or leave {option} out", returncode=REFUSED
+        )
+    return None if text is None else Path(text)
 
 
 # argparse only knows a flag on the parser that declared it: `--json` declared before the verbs

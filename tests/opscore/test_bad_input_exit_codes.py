@@ -115,3 +115,18 @@ def test_a_talker_named_longer_than_an_actor_exits_2_before_anything_is_written(
 
     assert refused.returncode == 2 and str(refused) == "--as: 1 to 141 characters (150 given)"
     assert not Comment.objects.exists() and not ChatMessage.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "words", [["export_vault", "--root", ""], ["backup", "--dir", " "], ["backup", "--dir", ""]]
+)
+def test_an_empty_path_is_refused_not_read_as_the_current_directory(words, tmp_path, monkeypatch):
+    """`--root "$VAULT"` with the variable unset: Path('') is '.', and the vault (or a dump and
+    its retention) landed wherever the operator stood."""
+    monkeypatch.chdir(tmp_path)
+
+    refused = refusal(*words)
+
+    assert refused.returncode == 2 and "\n" not in str(refused)
+    assert str(refused).startswith(f"{words[1]}: an empty path")
+    assert not list(tmp_path.iterdir())

@@ -4,14 +4,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from console.vault import export_vault
-from opscore.cli import REFUSED, dump, fail
+from opscore.cli import REFUSED, dump, fail, given_path
 
 
 class Command(BaseCommand):
     help = "Write the Markdown vault (a one-way projection of the database) under --root."
 
     def add_arguments(self, parser):
-        parser.add_argument("--root", type=Path, default=None, help="default: OPS_VAULT_ROOT")
+        parser.add_argument("--root", default=None, help="default: OPS_VAULT_ROOT")
         parser.add_argument(
             "--rebuild",
             action="store_true",
@@ -20,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
-        root = Path(opts["root"] or settings.OPS_VAULT_ROOT)
+        root = given_path("--root", opts["root"]) or Path(settings.OPS_VAULT_ROOT)
         try:
             root.mkdir(parents=True, exist_ok=True)
             if not opts["json"]:

@@ -1,21 +1,20 @@
 """`manage.py backup [--dir D] [--json]`: one pg_dump -Fc with its manifest, then retention."""
 
-from pathlib import Path
-
 from django.core.management.base import BaseCommand
 
 from operations.backups import BackupDirUnusable, BackupFailed, backup_directory, take_backup
-from opscore.cli import REFUSED, dump, fail
+from opscore.cli import REFUSED, dump, fail, given_path
 
 
 class Command(BaseCommand):
     help = "Back the database up (pg_dump -Fc), keeping 7 daily / 4 weekly / 3 monthly files."
 
     def add_arguments(self, parser):
-        parser.add_argument("--dir", type=Path, help="default: OPS_BACKUP_DIR (.data/backups)")
+        parser.add_argument("--dir", help="default: OPS_BACKUP_DIR (.data/backups)")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
+        opts["dir"] = given_path("--dir", opts["dir"])
         try:  # checked before anything is said, so bad input is answered in one line
             backup_directory(opts["dir"])
         except BackupDirUnusable as unusable:
