@@ -152,6 +152,26 @@ def fail(message: str, *, as_json: bool, errors: dict | None = None, code: int =
     raise SystemExit(code)
 
 
+def bounded(low: float, high: float, kind=int, unit: str = ""):
+    """An argparse type refusing a value outside [low, high] in one line, NaN and infinity too:
+    `choices` listed all 101 allowed `--examples`, a clamp ran with another deadline than the one
+    asked for, and a NaN or negative wait between polls turned a loop's wait into a busy loop."""
+
+    def parse(text: str):
+        value = kind(text)  # not a number: argparse's own "invalid … value"
+        if not low <= value <= high:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"{text!r} is not {low:.12g} to {high:.12g}{unit}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value"
+    return parse
+
+
+# The long-running loops' waits between polls and their sessions (work, deliver, drive).
+IDLE_POLL = bounded(0.1, 3600, float, " seconds")
+SESSION_SECONDS = bounded(0, 7 * 86400, float, " seconds")
+
+
 def check_length(option: str, value: str, limit: int) -> None:
     """Refused here with the limit, where the database would refuse it with a traceback."""
     if not value.strip() or len(value) > limit:

@@ -19,7 +19,7 @@ from coding.models import ApprovalKind, CodingRun, Repository
 from coding.repositories import check_repository
 from missions.actions import submit_proposal
 from missions.schemas import ProposalInvalid
-from opscore.cli import REFUSED, add_verbs, dump, fail
+from opscore.cli import REFUSED, SESSION_SECONDS, add_verbs, dump, fail
 from opscore.models import Event
 
 
@@ -78,7 +78,7 @@ class Command(BaseCommand):
         verbs.add_parser("doctor")
         drive = verbs.add_parser("drive")
         drive.add_argument("--once", action="store_true", help="drive one unit of work, then stop")
-        drive.add_argument("--seconds", type=float, default=3600)
+        drive.add_argument("--seconds", type=SESSION_SECONDS, default=3600)
 
     def handle(self, *args, verb, **opts):
         if verb == "runs":

@@ -7,14 +7,14 @@ from django.core.management.base import BaseCommand
 
 from missions.outbox import Deliverer
 from opscore import stopping
-from opscore.cli import dump
+from opscore.cli import IDLE_POLL, dump
 
 
 class Command(BaseCommand):
     help = "Deliver outbox messages until interrupted."
 
     def add_arguments(self, parser):
-        parser.add_argument("--idle-poll", type=float, default=5.0)
+        parser.add_argument("--idle-poll", type=IDLE_POLL, default=5.0)
         parser.add_argument("--json", action="store_true", help="say the count as JSON")
 
     def handle(self, *args, **opts):

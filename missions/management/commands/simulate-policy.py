@@ -1,11 +1,10 @@
-import argparse
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
 from missions.simulation import SimulationRefused, parse_since
 from missions.simulation_report import simulate_policy
-from opscore.cli import REFUSED, dump, fail
+from opscore.cli import REFUSED, bounded, dump, fail
 from opscore.inputs import InputRefused, parse_json
 
 
@@ -19,20 +18,6 @@ def read_value(path: str):
         return parse_json(raw, "value")
     except InputRefused as refused:
         raise SimulationRefused(f"--value {path}: {refused.message}") from None
-
-
-def bounded(low: float, high: float, kind=int, unit: str = ""):
-    """An argparse type refusing a value outside [low, high] in one line: `choices` listed all
-    101 allowed `--examples`, and a clamp ran with another deadline than the one asked for."""
-
-    def parse(text: str):
-        value = kind(text)  # not a number: argparse's own "invalid … value"
-        if not low <= value <= high:  # NaN fails too
-            raise argparse.ArgumentTypeError(f"{text!r} is not {low:g} to {high:g}{unit}")
-        return value
-
-    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value"
-    return parse
 
 
 class Command(BaseCommand):

@@ -2,16 +2,18 @@ from django.core.management.base import BaseCommand
 
 from missions.slots import run_slot
 from missions.worker import WorkerSession
-from opscore.cli import dump
+from opscore.cli import IDLE_POLL, SESSION_SECONDS, bounded, dump
 
 
 class Command(BaseCommand):
     help = "Run a worker in the foreground: claim, run and record steps."
 
     def add_arguments(self, parser):
-        parser.add_argument("--seconds", type=float, default=60.0, help="one session this long")
+        parser.add_argument(
+            "--seconds", type=SESSION_SECONDS, default=60.0, help="one session this long"
+        )
         parser.add_argument("--worker-id")
-        parser.add_argument("--idle-poll", type=float, default=5.0)
+        parser.add_argument("--idle-poll", type=IDLE_POLL, default=5.0)
         parser.add_argument("--json", action="store_true", help="with --slot: say it as JSON")
         parser.add_argument(
             "--until-idle",
@@ -19,7 +21,9 @@ class Command(BaseCommand):
             help="end the session as soon as no step is claimable (drain the queue, then exit)",
         )
         parser.add_argument(
-            "--slot", type=int, help="hold this worker slot, sessions back to back until SIGINT"
+            "--slot",
+            type=bounded(0, 2**31 - 1),
+            help="hold this worker slot, sessions back to back until SIGINT",
         )
 
     def handle(self, *args, **opts):
