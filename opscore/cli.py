@@ -49,12 +49,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run_command(argv: list[str]) -> None:
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
     from django.db import DatabaseError
 
-    refuse_unknown_command(argv)
     try:
+        refuse_unknown_command(argv)  # the first to read the settings
         execute_from_command_line(argv)
+    except ImproperlyConfigured as error:  # a bad setting in the environment: its one line
+        sys.stderr.write(f"opscore {command_named(argv)}: the configuration is wrong: ")
+        sys.stderr.write("; ".join(str(error).split("\n")) + "\n")
+        sys.exit(FAILED)
     except KeyboardInterrupt:  # Ctrl-C: every command was told to stop; no traceback for it
         sys.exit(130)
     except BrokenPipeError:  # `opscore status | head`: the reader left, no error of ours
@@ -81,11 +86,15 @@ def database_trouble(argv: list[str], error) -> str:
     from opscore.redaction import redact_text
 
     said = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    command = argv[1] if len(argv) > 1 else "opscore"
+    command = command_named(argv)
     hint = ""
     if getattr(error.__cause__, "sqlstate", None) == UNDEFINED_TABLE:
         hint = "; the database is not set up yet: run `make run` once, or `opscore migrate`"
     return f"opscore {command}: the database refused it: {redact_text(said)}{hint}"
+
+
+def command_named(argv: list[str]) -> str:
+    return argv[1] if len(argv) > 1 else "opscore"
 
 
 def refuse_undecodable(argv: list[str]) -> None:

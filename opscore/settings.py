@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from opscore import serving
 from opscore.settings_parts.env import (
     env_bool,
+    env_database_url,
     env_int,
     env_list,
     env_str,
@@ -149,22 +150,17 @@ TEMPLATES = [
 
 
 def _database_admin() -> dict:
-    url = env_str("DATABASE_ADMIN_URL") or env_str("DATABASE_URL")
-    if url:
-        import dj_database_url
-
-        return dj_database_url.parse(url)
+    for name in ("DATABASE_ADMIN_URL", "DATABASE_URL"):
+        if env_str(name):
+            return env_database_url(name)
     from opscore.embedded_db import ensure_running
 
     return ensure_running(DATA_DIR / "pg")
 
 
 def _database() -> dict:
-    url = env_str("DATABASE_URL")
-    if url:
-        import dj_database_url
-
-        config = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
+    if env_str("DATABASE_URL"):
+        config = env_database_url("DATABASE_URL", conn_max_age=env_int("DB_CONN_MAX_AGE", 0))
     else:
         from opscore.embedded_db import app_settings, ensure_running
 

@@ -55,3 +55,17 @@ def env_int(name: str, default: int) -> int:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def env_database_url(name: str, **options) -> dict:
+    """A database URL as Django's settings; one that does not parse is named, never echoed
+    (it carries the password)."""
+    import dj_database_url
+
+    try:
+        return dj_database_url.parse(os.environ[name], **options)
+    except ValueError as error:  # ParseError, UnknownSchemeError
+        raise ImproperlyConfigured(
+            f"{name} is not a database URL ({type(error).__name__}): "
+            "postgres://user:password@host:5432/name, its parts percent-encoded"
+        ) from None
