@@ -373,3 +373,18 @@ def test_the_sweeper_lifts_an_expired_override_between_heartbeats(agent):
 
     assert sweep()["overrides_lifted"] == [row.id]
     assert Policy.objects.value("lane_switches").is_running("roundtable")
+
+
+@pytest.mark.parametrize("extra", [[], ["--preview"]], ids=["apply", "preview"])
+@pytest.mark.parametrize("expires", ["", " "])
+def test_an_empty_expiry_on_the_cli_is_refused_not_read_as_until_lifted(
+    agent, capsys, expires, extra
+):
+    """`--expires "$TTL"` with the variable unset paused the lane until someone lifted it: a
+    flag given with no value is a mistake, not a request for no expiry (leave it out for that)."""
+    with pytest.raises(SystemExit) as refused:
+        cli("pause-lane", "roundtable", "--reason", "r", "--expires", expires, *extra)
+
+    said = json.loads(capsys.readouterr().out)["error"]
+    assert refused.value.code == 2 and said.startswith("--expires is empty")
+    assert not Override.objects.exists()

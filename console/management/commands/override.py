@@ -50,6 +50,8 @@ class Command(BaseCommand):
             return active_overrides()
         if verb == "lift":
             return lift_override(opts["id"], actor=ACTOR, reason=opts["reason"]).as_json()
+        if opts.get("expires") is not None and not opts["expires"].strip():  # `--expires "$UNSET"`
+            raise OverrideRefused("--expires is empty: say 90s, 5m, 2h or 7d, or leave it out")
         if opts.get("preview"):
             return preview_override(verb, opts["target"], opts.get("expires"))
         if not clean_reason(opts["reason"]):  # as apply_override will keep it
