@@ -1,7 +1,9 @@
 """The long-running commands' numbers of seconds and their slot are checked where argparse reads
 them: a NaN, negative or zero idle poll made `deliver` (and a worker session) ask the database
 for work in a tight loop instead of waiting; a NaN or negative session ended at once with exit 0,
-having done nothing; a slot past a Postgres integer failed on the advisory lock."""
+having done nothing; a slot past a Postgres integer failed on the advisory lock; and `up --port`
+past 65535 or below 0 ended in a traceback (OverflowError from bind), 0 served on a port no
+banner named."""
 
 import pytest
 from django.core.management import CommandError, get_commands, load_command_class
@@ -18,7 +20,8 @@ def parse(name: str, *words: str):
 REFUSED = """deliver --idle-poll nan | deliver --idle-poll -1 | deliver --idle-poll 0 |
 deliver --idle-poll inf | work --idle-poll nan | work --idle-poll -5 | work --seconds nan |
 work --seconds -5 | work --seconds inf | work --slot -1 | work --slot 99999999999 |
-coding drive --seconds nan | coding drive --seconds -1"""
+coding drive --seconds nan | coding drive --seconds -1 | up --port 99999 | up --port -1 |
+up --port 0 | up --no-serve --port 70000"""
 
 
 @pytest.mark.parametrize("words", [c.split() for c in REFUSED.split("|")], ids=" ".join)
@@ -36,6 +39,7 @@ def test_a_number_of_seconds_or_a_slot_out_of_range_is_refused_before_anything_r
         ("work", "--seconds", "600", "--idle-poll", "0.5"),
         ("work", "--slot", "3"),
         ("coding", "drive", "--seconds", "0"),
+        ("up", "--port", "8001"),
     ],
     ids=" ".join,
 )

@@ -22,6 +22,7 @@ from console.bootstrap import bootstrap
 from console.first_boot import run_first_boot_plan, start_first_boot_plan
 from console.schedules import ensure_system_schedules
 from operations.supervisor import Supervisor, standard_children
+from opscore.cli import bounded
 from opscore.models import Agent
 from opscore.schedules import sync_order_schedules
 from roundtable.lifecycle import fail_orphaned_conversations
@@ -32,7 +33,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("OPS_HOST", "127.0.0.1"))
-        parser.add_argument("--port", default=os.environ.get("OPS_PORT", "8000"))
+        parser.add_argument(  # argparse checks a string default too: OPS_PORT=99999 is refused
+            "--port", type=bounded(1, 65535), default=os.environ.get("OPS_PORT", "8000")
+        )
         parser.add_argument("--no-serve", action="store_true", help="set up, then exit")
 
     def handle(self, *args, **opts):
