@@ -120,7 +120,8 @@ class BackupDirUnusable(BackupFailed):
 
 
 def backup_directory(directory: Path | None = None) -> Path:
-    directory = Path(directory or settings.OPS_BACKUP_DIR)
+    # Absolute: the row's path is read by the drill and restores, from another working directory.
+    directory = Path(directory or settings.OPS_BACKUP_DIR).absolute()
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:

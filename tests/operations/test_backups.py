@@ -119,3 +119,17 @@ def test_another_databases_drill_in_flight_on_the_same_server_does_not_fail_ours
     finally:
         with connect("postgres", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{theirs}" WITH (FORCE)')
+
+
+def test_a_backup_to_a_relative_directory_is_recorded_where_any_process_finds_it(
+    transactional_db, tmp_path, monkeypatch
+):
+    """`opscore backup --dir backups` recorded 'backups/opscore-….dump': the drill, run by a
+    worker standing elsewhere, then called the backup gone."""
+    monkeypatch.chdir(tmp_path)
+    call_command("backup", "--dir", "backups", stdout=StringIO())
+    monkeypatch.chdir("/")
+
+    backup = BackupRun.objects.get(kind="backup")
+    assert backup.path == str(tmp_path / "backups" / Path(backup.path).name)
+    assert restore_drill(actor="t").status == "succeeded"
