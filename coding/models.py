@@ -83,7 +83,10 @@ class CodingRunQuerySet(RunRowStatements):
         return self.filter(status__in=ACTIVE)
 
     def startable(self):
-        return self.filter(status__in=STARTABLE)
+        """Waiting to start, and not an agent's that a disable-agent or drain override has
+        switched off: its run waits, as its steps do, until the override is lifted."""
+        agent_on = Q(agent__isnull=True) | Q(agent__enabled=True, agent__draining=False)
+        return self.filter(agent_on, status__in=STARTABLE)
 
     def holding_review_trees(self):
         """Waiting for review and still holding a worktree, which the heartbeat sets aside
