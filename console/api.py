@@ -257,7 +257,8 @@ def request_conversation(request, data):
         conversation = enqueue(fmt, people, topic, source="api", requested_by="api")
     except ConversationInvalid as invalid:
         return error(400, "invalid conversation", {"body": [str(invalid)]})
-    return JsonResponse({"id": conversation.id, "status": conversation.status}, status=201)
+    said = {"error": conversation.error} if conversation.error else {}
+    return JsonResponse({"id": conversation.id, "status": conversation.status} | said, status=201)
 
 
 @csrf_exempt

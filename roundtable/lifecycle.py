@@ -7,6 +7,7 @@ from django.db.models.functions import Now
 from missions.text import strip_invisible
 from opscore.actions import record_event
 from opscore.db import oldest_unlocked
+from opscore.lanes import DROP, pause_of
 from opscore.models import Agent, Override
 from opscore.redaction import redact_text
 from roundtable.formats import FORMATS
@@ -22,6 +23,42 @@ class ConversationInvalid(ValueError):
 def request_conversation(
     fmt: str, participants: list[str], topic: str, *, source: str, requested_by: str = "", slot=None
 ) -> Conversation:
+    """A conversation queued — or, while the roundtable lane is paused in drop mode, refused:
+    kept as a failed row naming the pause (no turn ever runs), since the contract of `drop` is
+    that new work is refused with a recorded reason, not held for after the lift. `converse
+    --force` (source `operator`) has chosen to hold one whatever the pause says."""
+    topic = checked_request(fmt, participants, topic)
+    day, hour = slot or (None, None)
+    dropped = dropped_by_pause() if source != "operator" else ""
+    conversation = Conversation.objects.create(
+        format=fmt,
+        topic=topic,
+        participants=list(dict.fromkeys(participants)),
+        source=source,
+        requested_by=requested_by,
+        slot_day=day,
+        slot_hour=hour,
+        **({"status": ConversationStatus.FAILED, "error": dropped} if dropped else {}),
+    )
+    if dropped:
+        record_event(
+            "conversation.dropped",
+            f"C{conversation.id} {conversation.format} refused: the roundtable lane drops",
+            summary=dropped,
+            tags=["conversation", "dropped", "lane_paused"],
+            payload={"conversation_id": conversation.id, "source": source},
+            actor="system:roundtable",
+        )
+    return conversation
+
+
+def dropped_by_pause() -> str:
+    pause = pause_of("roundtable")
+    return f"dropped: {pause.why}" if pause is not None and pause.mode == DROP else ""
+
+
+def checked_request(fmt: str, participants: list[str], topic: str) -> str:
+    """The topic as kept, or ConversationInvalid saying what is wrong with the request."""
     spec = FORMATS.get(fmt)
     if spec is None:
         raise ConversationInvalid(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
@@ -39,16 +76,7 @@ def request_conversation(
         raise ConversationInvalid("a conversation needs a topic")
     if len(topic) > MAX_TOPIC:  # it was cut there, without a word
         raise ConversationInvalid(f"a topic is at most {MAX_TOPIC} characters ({len(topic)} given)")
-    day, hour = slot or (None, None)
-    return Conversation.objects.create(
-        format=fmt,
-        topic=topic,
-        participants=list(dict.fromkeys(participants)),
-        source=source,
-        requested_by=requested_by,
-        slot_day=day,
-        slot_hour=hour,
-    )
+    return topic
 
 
 def claim_conversation(worker_id: str) -> Conversation | None:
