@@ -16,8 +16,6 @@ from opscore.admin import EvidenceInline, ReadOnlyMixin, SafeJSONField, report
 from opscore.admin_overrides import reasoned_action
 from opscore.four_eyes import why_not_decide
 
-DIFF_SHOWN = 60_000
-
 
 @admin.register(Repository)
 class RepositoryAdmin(admin.ModelAdmin):
@@ -100,7 +98,7 @@ class CodingRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
             diff = shown_diff(run.repository.path, run.base_sha, run.head_sha)
         except GitFailed as missing:
             return str(missing)
-        return pre(diff[:DIFF_SHOWN])
+        return pre(diff)  # whole: an approval binds the commit, every line of it
 
     @admin.display(description="last pass: tests, lint, acceptance")
     def last_test_output(self, run):
