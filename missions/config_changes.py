@@ -26,14 +26,25 @@ def check_payload(payload: dict) -> dict[str, list[str]]:
         refuse_owned_change(key, validate_policy(key, payload.get("value")))
     except (PolicyError, OverrideRefused) as refused:
         errors["value"] = [str(refused)]
-    version = payload.get("base_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-        errors["base_version"] = ["the policy version this diff is written against (0: unset)"]
+    if why := base_version_error(key, payload.get("base_version")):
+        errors["base_version"] = [why]
     try:  # kept on the policy's version row (500 wide), as every reason is
         checked_reason(payload.get("reason"), needed_by="a production-config change")
     except ReasonRefused as refused:
         errors["reason"] = [str(refused)]
     return errors
+
+
+def base_version_error(key: str, version) -> str:
+    """A diff is written against a version the policy has had: against a later one its card
+    could only show the schema's defaults as the old values, and a delayed step would run
+    once the policy reached that version, over values nobody approving it was shown."""
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        return "the policy version this diff is written against (0: unset)"
+    now = version_now(key)
+    if version > now:
+        return f"{key} is at version {now}: a diff is written against a version it has"
+    return ""
 
 
 STEP_KIND = StepKind(

@@ -119,3 +119,18 @@ def test_the_card_shows_every_field_the_change_writes_including_those_it_resets(
 
     written = Policy.objects.value("content_policy").max_drafts_per_day
     assert "no change" not in card and f"max_drafts_per_day: 2 → {written}" in card
+
+
+def test_a_diff_against_a_version_the_policy_has_not_reached_is_refused_at_the_intake(
+    admin_client, agent
+):
+    """Its card could only show it against the schema's defaults ('limit: 2 → 9' here, over
+    a limit of 5); delayed, it would run once the policy reached that version, over values
+    nobody approving it was shown (an operator's raise to 50, reverted)."""
+    set_policy("x_daily_quota", {"limit": 5}, actor="a")
+
+    with pytest.raises(ProposalInvalid) as refused:
+        change(agent, {"limit": 9}, base_version=2)
+
+    said = refused.value.errors["steps.0.payload.base_version"]
+    assert said == ["x_daily_quota is at version 1: a diff is written against a version it has"]
