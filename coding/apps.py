@@ -10,10 +10,12 @@ class CodingConfig(AppConfig):
         from coding.executor import WAITING, execute_code_change, step_can_go_on
         from coding.jobs import KIND, STEP_KIND
         from coding.runners import BUILTIN, RUNNERS
+        from coding.switches import release_held
         from memory.evidence import EVIDENCE_TYPES, UNTRUSTED_BECAUSE
         from missions.executors import EXECUTORS
         from missions.recovery import BLOCKER_CHECKS
         from opscore.lanes import contribute
+        from opscore.overrides import RELEASED_ON_LIFT
         from opscore.registry import STEP_KINDS
 
         register_edges()
@@ -32,6 +34,7 @@ class CodingConfig(AppConfig):
             duties=["set_aside_review_trees"],
             loops={"coding.driver": drive_one},
         )
+        RELEASED_ON_LIFT.register("coding", release_held)
         EVIDENCE_TYPES.register("coding_run", "coding.CodingRun")
         UNTRUSTED_BECAUSE.register("coding_run", run_untrusted)
         from missions.threads import SUBJECTS

@@ -33,6 +33,7 @@ from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
 from coding.spare import keep, stand_by, start_spare, take_spare
 from coding.stint import Stint
+from coding.switches import held_reason, switched_off
 from coding.walks import WalkStopped
 from coding.worktrees import ReviewCommit, WorktreeRefused, provision
 from opscore.models import Policy
@@ -79,6 +80,10 @@ def drive_passes(run: CodingRun, spare) -> None:
             stop = run.cap_reached(stint.elapsed())  # only its driver moves a running run
             if stop:  # before its pass's launch: no group of its
                 transition(run, RunStatus.FAILED, stop, process_group=None)
+                break
+            held = switched_off(run) if n else ""  # the first pass's: the turn's look read it
+            if held:  # between passes only: one under way always finishes
+                transition(run, RunStatus.BLOCKED, held_reason(run, held), process_group=None)
                 break
             spare = spare if n == 0 else take_spare() or start_spare()
             stint.settled = False

@@ -27,6 +27,9 @@ from opscore.text import MAX_REASON, ReasonRefused, checked_reason
 
 OVERRIDE_KINDS: Registry = Registry("override kind")
 LANE_IN_FLIGHT: Registry = Registry("lane in-flight report")  # lane → () -> dict
+# app → (override) -> None: what an app held by a switch goes on once its override is lifted
+# (or expires), in the lift's transaction — e.g. coding runs held between their passes
+RELEASED_ON_LIFT: Registry = Registry("release on an override's lift")
 EXPIRY = re.compile(r"^(?P<n>[1-9][0-9]{0,4})(?P<unit>[smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_EXPIRY = timedelta(days=30)
@@ -153,6 +156,8 @@ def lift_override(override_id: int, *, actor: str, reason: str, expired: bool = 
             kind.lift(row)
         status = OverrideStatus.EXPIRED if expired else OverrideStatus.LIFTED
         row.lift(status=status, by=actor, reason=reason)
+        for release in RELEASED_ON_LIFT.values():
+            release(row)
         topic = "override.expired" if expired else "override.lifted"
         words = "expired and lifted itself" if expired else f"lifted by {actor}"
         announce(row, topic, f"{kind.description} {row.target} {words}")
