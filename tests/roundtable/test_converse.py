@@ -45,11 +45,21 @@ def test_converse_refuses_while_the_lane_is_paused_unless_forced(crew):
     set_policy("lane_switches", {"lanes": {"roundtable": False}}, actor="test", reason="quiet")
     args = DEBATE
 
-    with pytest.raises(CommandError, match="the roundtable lane is paused"):
+    with pytest.raises(CommandError, match=r"lane roundtable paused \(queue\) by lane_switches"):
         call_command(*args, stdout=StringIO())
     call_command(*args, "--force", stdout=StringIO())
 
     assert Conversation.objects.get().status == "succeeded"
+
+
+def test_converse_names_the_override_that_pauses_the_lane_and_its_reason(crew):
+    """It said only 'paused (lane_switches)', where every other surface names the override."""
+    from opscore.overrides import apply_override
+
+    pause = apply_override("pause-lane", "roundtable", reason="board week", actor="t")
+
+    with pytest.raises(CommandError, match=f"by override {pause.id}: board week"):
+        call_command(*DEBATE, stdout=StringIO())
 
 
 def test_converse_paces_turns_as_configured_unless_told_otherwise(crew, settings, monkeypatch):

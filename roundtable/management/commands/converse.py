@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from missions.worker import default_worker_id
 from opscore.cli import REFUSED
-from opscore.lanes import lane_paused
+from opscore.lanes import pause_of
 from roundtable.lifecycle import ConversationInvalid, request_conversation
 from roundtable.speaking import run_conversation
 
@@ -39,11 +39,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
-        if lane_paused("roundtable") and not opts["force"]:
-            raise CommandError(
-                "the roundtable lane is paused (lane_switches); lift the override, or --force",
-                returncode=REFUSED,
-            )
+        pause = pause_of("roundtable")
+        if pause is not None and not opts["force"]:
+            raise CommandError(f"{pause.why}; lift the override, or --force", returncode=REFUSED)
         agents = [a.strip() for a in opts["agents"].split(",") if a.strip()]
         try:
             conversation = request_conversation(
