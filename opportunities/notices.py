@@ -89,6 +89,12 @@ def send_email(message: OutboxMessage) -> str:
     return f"email:{message_id(message)}"
 
 
+class WebhookRefused(RuntimeError):
+    """The chat webhook answered with an error; the message names the status alone, as the
+    URL is the webhook's key and httpx spells it its own way (a host lowercased, a port
+    dropped), past any masking of the setting's value."""
+
+
 def send_webhook(message: OutboxMessage, client: httpx.Client | None = None) -> str:
     """Slack-compatible JSON; the key rides along so a receiver can drop a duplicate."""
     notice = Notice.objects.get(pk=message.payload["notice_id"])
@@ -100,7 +106,8 @@ def send_webhook(message: OutboxMessage, client: httpx.Client | None = None) -> 
             json={"text": text[:3000]},
             headers={"Idempotency-Key": message.key},
         )
-    answer.raise_for_status()
+    if not answer.is_success:  # not raise_for_status(): its error names the URL, here the key
+        raise WebhookRefused(f"the webhook answered {answer.status_code} {answer.reason_phrase}")
     return f"webhook:{message.key}"
 
 

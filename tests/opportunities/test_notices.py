@@ -110,7 +110,7 @@ def test_a_failing_webhook_keeps_no_trace_of_its_url(lane, monkeypatch, settings
         deliver_pending()
 
     hook = OutboxMessage.objects.get(channel="webhook")
-    assert str(status) in hook.last_error and "[redacted]" in hook.last_error
+    assert str(status) in hook.last_error
     assert settings.OPS_WEBHOOK_URL not in hook.last_error
     alert = Event.objects.get(kind="outbox.failed")
     assert settings.OPS_WEBHOOK_URL not in f"{alert.title} {alert.summary} {alert.payload}"
@@ -232,3 +232,34 @@ def test_a_webhook_trickling_its_answer_is_cut_off_at_the_webhook_timeout(
     far.close()
 
     assert far.cut_off
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://Hooks.Example.com/services/T000/B000/XXXXsecretXXXX",  # httpx lowercases a host
+        "https://hooks.example.com:443/services/T000/B000/XXXXsecretXXXX",  # and drops the port
+        "https://hooks.example.com/services/T000/B000/XXXX secretXXXX",  # and quotes a space
+    ],
+)
+def test_a_failing_webhook_keeps_no_trace_of_its_url_however_httpx_spells_it(
+    lane, monkeypatch, settings, url
+):
+    """httpx names the URL as it normalised it, not as the setting spells it, so masking the
+    setting's value alone let its key through; the error names the status, never the URL."""
+    settings.OPS_WEBHOOK_URL = url
+    opportunity()
+    run_order_now(lane)
+    transport = httpx.MockTransport(lambda request: httpx.Response(404))
+    monkeypatch.setattr(
+        "opportunities.notices.send_webhook.__defaults__", (httpx.Client(transport=transport),)
+    )
+
+    for _ in range(8):
+        OutboxMessage.objects.update(next_attempt_at=db_now())
+        deliver_pending()
+
+    hook = OutboxMessage.objects.get(channel="webhook")
+    alert = Event.objects.get(kind="outbox.failed")
+    assert "404" in hook.last_error
+    assert "secret" not in f"{hook.last_error} {alert.title} {alert.summary} {alert.payload}"
