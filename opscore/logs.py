@@ -7,7 +7,7 @@ The formatters redact what they print rather than filtering records, so a record
 import logging
 
 from pythonjsonlogger.core import RESERVED_ATTRS
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.json import JsonEncoder, JsonFormatter
 
 from opscore.redaction import redact, redact_text
 
@@ -36,6 +36,17 @@ class RedactingTextFormatter(logging.Formatter):
         return redact_text(super().format(without_client_traceback(record)))
 
 
+class RedactingJsonEncoder(JsonEncoder):
+    """Extras that are no JSON value (Django's `request`, an exception) become text only here,
+    after process_log_record redacted the record, so what they turn into is redacted too.
+    Bytes are written as text: the library's base64 would hide a secret from the masking."""
+
+    def default(self, o):
+        if isinstance(o, bytes | bytearray):
+            return redact_text(bytes(o).decode("utf-8", "backslashreplace"))
+        return redact(super().default(o))
+
+
 class RedactingJsonFormatter(JsonFormatter):
     """One JSON object a line for log shippers: timestamp, level, logger, message, process and
     any `extra=` fields; the message, traceback and extras go through the same redaction as
@@ -46,6 +57,7 @@ class RedactingJsonFormatter(JsonFormatter):
         kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
         kwargs.setdefault("reserved_attrs", NOT_EXTRA)
         kwargs.setdefault("timestamp", True)
+        kwargs.setdefault("json_encoder", RedactingJsonEncoder)
         super().__init__(**kwargs)
 
     def format(self, record: logging.LogRecord) -> str:

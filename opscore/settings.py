@@ -262,6 +262,9 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "pgserver": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
+        # httpx logs each request's URL at INFO: a chat webhook's URL is its key, and httpx
+        # spells it its own way (the host lowercased), past any masking of the setting.
+        "httpx": {"level": "WARNING"},
     },
 }
 if OPS_LOG_FORMAT == "json":

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from opscore.logs import RedactingJsonFormatter, RedactingTextFormatter
 from tests.processes import ROOT
 
@@ -124,3 +126,55 @@ def test_it_masks_an_agent_token_in_a_text_line():
     line = log_through(RedactingTextFormatter(), "agent used %s", "opsa_abcdEFGHIJKLMNOPQRSTUV")
 
     assert line.rstrip().endswith("agent used opsa_abcd[redacted]")
+
+
+class Described:
+    """An extra that is no JSON value (Django's django.request logger passes the request):
+    the formatter turns it into text only when it writes the line."""
+
+    def __str__(self):
+        return f"<WSGIRequest: GET '/cron?key={TOKEN}'>"
+
+
+def test_it_masks_secrets_in_extras_it_writes_as_text(settings):
+    settings.OPS_API_TOKEN = TOKEN
+    extra = {"request": Described(), "error": ValueError(f"refused {TOKEN}"), "seen": [Described()]}
+    extra |= {"body": f"token={TOKEN}".encode()}
+
+    line = log_through(RedactingJsonFormatter(), "Internal Server Error", extra=extra)
+
+    assert TOKEN not in line
+    assert json.loads(line)["request"] == "<WSGIRequest: GET '/cron?key=[redacted]'>"
+
+
+HTTPX_SCRIPT = textwrap.dedent(
+    """
+    import logging.config
+    import django, httpx
+    from django.conf import settings
+
+    django.setup()
+    logging.config.dictConfig(settings.LOGGING)
+    sent = httpx.MockTransport(lambda request: httpx.Response(200))
+    httpx.Client(transport=sent).post(settings.OPS_WEBHOOK_URL, json={"text": "hi"})
+    """
+)
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_an_http_call_leaves_no_webhook_key_in_the_log(log_format):
+    """httpx logs each request's URL at INFO, spelled as httpx normalised it (the host
+    lowercased), which masking the setting's value does not catch; a chat webhook's URL is
+    its key."""
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "opscore.settings",
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",  # parsed, never connected to
+        "OPS_WEBHOOK_URL": "https://Hooks.Example.com/services/T000/B000/XXXXsecretXXXX",
+        "OPS_LOG_FORMAT": log_format,
+        "LOG_LEVEL": "INFO",
+    }
+    command = [sys.executable, "-c", HTTPX_SCRIPT]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert "secret" not in result.stderr
