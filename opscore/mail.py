@@ -33,6 +33,16 @@ class DeadlineSMTP(smtplib.SMTP):
     def _get_socket(self, host, port, timeout):
         return connected(host, port, timeout, self.source_address)
 
+    def login(self, user, password, *, initial_response_ok=True):
+        """A refused sign-in keeps its code, not the server's words: a server may repeat the
+        AUTH line it refused, the credentials base64'd, which no masking of the password's
+        own text recognises, and the outbox keeps the error on its row and alert."""
+        try:
+            return super().login(user, password, initial_response_ok=initial_response_ok)
+        except smtplib.SMTPAuthenticationError as refused:
+            said = b"the mail server refused the sign-in (its words are not kept)"
+            raise smtplib.SMTPAuthenticationError(refused.smtp_code, said) from None
+
 
 class DeadlineSMTPSSL(smtplib.SMTP_SSL, DeadlineSMTP):
     """Implicit TLS: SMTP_SSL wraps the socket DeadlineSMTP made (next in the MRO) in TLS for
