@@ -2,7 +2,7 @@
 
 import functools
 import re
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -28,7 +28,14 @@ def _known_secrets() -> tuple[str, ...]:
     values.append(settings.DATABASES["default"].get("PASSWORD") or "")
     values.append(getattr(settings, "OPS_DATABASE_ADMIN", {}).get("PASSWORD") or "")
     values.append(url_password(getattr(settings, "REDIS_URL", "")))
-    return tuple(value for value in values if isinstance(value, str) and len(value) >= 8)
+    values = [value for value in values if isinstance(value, str) and len(value) >= 8]
+    return tuple(dict.fromkeys(spelling for value in values for spelling in spellings(value)))
+
+
+def spellings(value: str) -> tuple[str, ...]:
+    """A secret as written and as a URL carries it (a DSN's password with '@' or '/',
+    percent-encoded; a path an HTTP library quoted, '/' left as it is)."""
+    return (value, quote(value, safe=""), quote(value))
 
 
 @receiver(setting_changed, dispatch_uid="opscore.redaction.forget_known_secrets")
