@@ -50,12 +50,19 @@ def ensure_role(admin: psycopg.Connection, role: str, password: str) -> None:
     """Create the role, or put it back to what it must be (a password and no privileges)."""
     exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
     verb = "ALTER" if exists else "CREATE"
-    admin.execute("SET password_encryption = 'scram-sha-256'")
     admin.execute(
         sql.SQL("{} ROLE {} " + ROLE_OPTIONS + " PASSWORD {}").format(
-            sql.SQL(verb), sql.Identifier(role), sql.Literal(password)
+            sql.SQL(verb), sql.Identifier(role), scram_verifier(admin, role, password)
         )
     )
+
+
+def scram_verifier(conn: psycopg.Connection, role: str, password: str) -> sql.Literal:
+    """A role's password as the SCRAM verifier libpq computes here (as psql's \\password
+    does), never as written: the server keeps a statement's text where others read it (its
+    log under log_statement = 'ddl', a failed statement's STATEMENT line, pg_stat_activity)."""
+    verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+    return sql.Literal(verifier.decode())
 
 
 def hand_over_database(admin: psycopg.Connection, role: str) -> None:

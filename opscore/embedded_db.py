@@ -139,10 +139,9 @@ def _require_password(conn, password: str) -> None:
     ).fetchone()[0]
     if not loose:
         return
-    conn.execute("SET password_encryption = 'scram-sha-256'")
     conn.execute(
         sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-            sql.Identifier(SUPERUSER), sql.Literal(password)
+            sql.Identifier(SUPERUSER), db_roles.scram_verifier(conn, SUPERUSER, password)
         )
     )
     hba_file = conn.execute("SHOW hba_file").fetchone()[0]

@@ -117,3 +117,20 @@ def test_processes_starting_together_bootstrap_the_role_one_at_a_time(app_role):
 
     with connect_as(ROLE, password) as app:
         assert app.execute("SELECT current_user").fetchone()[0] == ROLE
+
+
+def test_the_role_password_never_reaches_the_server_as_written(tmp_path):
+    """The server keeps a statement's text where others read it (the log with log_statement =
+    'ddl', a failed statement's STATEMENT line, pg_stat_activity): the role's password goes as
+    the SCRAM verifier libpq computes, as psql's \\password sends it. libpq's own trace of
+    the wire shows what the server was sent."""
+    password, db = secrets.token_urlsafe(24), connection.settings_dict
+    wire = tmp_path / "wire"
+    with connect_as(db["USER"], db["PASSWORD"]) as admin, wire.open("w") as trace:
+        admin.pgconn.trace(trace.fileno())
+        db_roles.ensure_role(admin, ROLE, password)
+        admin.pgconn.untrace()
+
+    assert "PASSWORD" in wire.read_text() and password not in wire.read_text()
+    with connect_as(ROLE, password) as app:
+        assert app.execute("SELECT current_user").fetchone() == (ROLE,)
