@@ -1,8 +1,9 @@
 """Keep secrets out of anything that is stored for people to read (events, errors, the Stage)."""
 
+import base64
 import functools
 import re
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -27,7 +28,8 @@ def _known_secrets() -> tuple[str, ...]:
     values = [getattr(settings, name, "") or "" for name in names]
     values.append(settings.DATABASES["default"].get("PASSWORD") or "")
     values.append(getattr(settings, "OPS_DATABASE_ADMIN", {}).get("PASSWORD") or "")
-    values.append(url_password(getattr(settings, "REDIS_URL", "")))
+    for name in ("REDIS_URL", "OLLAMA_URL"):
+        values += url_credentials(getattr(settings, name, ""))
     values = [value for value in values if isinstance(value, str) and len(value) >= 8]
     return tuple(dict.fromkeys(spelling for value in values for spelling in spellings(value)))
 
@@ -43,11 +45,18 @@ def forget_known_secrets(**kwargs) -> None:
     _known_secrets.cache_clear()
 
 
-def url_password(url: str) -> str:
+def url_credentials(url: str) -> list[str]:
+    """A URL's password as written and decoded, and the Basic credential an HTTP client makes
+    of its userinfo (httpx sends OLLAMA_URL's as an Authorization header a proxy may echo)."""
     try:
-        return urlsplit(url or "").password or ""
+        parts = urlsplit(url or "")
+        written = parts.password
     except ValueError:
-        return ""
+        return []
+    if not written:
+        return []
+    user, password = unquote(parts.username or ""), unquote(written)
+    return [written, password, base64.b64encode(f"{user}:{password}".encode()).decode()]
 
 
 def mask_known(text: str) -> str:

@@ -8,7 +8,7 @@ import httpx2
 import pytest
 
 from opscore.http_deadline import LOOKUPS_AT_ONCE
-from opscore.llm import LLMRequest, TransientLLMError, call_llm
+from opscore.llm import LLMError, LLMRequest, TransientLLMError, call_llm
 from opscore.llm_providers import AnthropicProvider, OllamaProvider
 from opscore.models import LLMCall
 
@@ -28,6 +28,12 @@ def one_try(settings, monkeypatch):
 
 def failed_call(agent, provider) -> str:
     with pytest.raises(TransientLLMError):
+        call_llm(REQUEST, agent=agent, purpose="report", prompt_version="v1", provider=provider)
+    return LLMCall.objects.get().error
+
+
+def refused_call(agent, provider) -> str:
+    with pytest.raises(LLMError):
         call_llm(REQUEST, agent=agent, purpose="report", prompt_version="v1", provider=provider)
     return LLMCall.objects.get().error
 
@@ -110,3 +116,21 @@ def test_a_lookup_past_the_calls_deadline_says_which_name_it_waited_for(
 
     assert error.startswith(f"{provider}: ")
     assert f"the call's overall deadline passed looking up {provider}.hung.test" in error
+
+
+def test_an_ollama_behind_a_password_keeps_it_out_of_the_calls_error(one_try, agent, settings):
+    """A remote Ollama behind a proxy's basic auth (OLLAMA_URL=https://user:password@host):
+    httpx sends the URL's userinfo as an Authorization: Basic header, and a proxy that refuses
+    it may say what it got, the URL or the header, in the body the call's error quotes."""
+    settings.OLLAMA_URL = "http://opscore:ollama-pass-0123456789@ollama.test"
+
+    def refuse(request):
+        said = f"denied {request.headers['authorization']} ({settings.OLLAMA_URL})"
+        return httpx.Response(401, text=said)
+
+    model = OllamaProvider(settings.OLLAMA_URL, transport=httpx.MockTransport(refuse))
+
+    error = refused_call(agent, model)
+
+    assert "401" in error
+    assert "ollama-pass" not in error and "b3BzY29yZTpvbGxhbWEt" not in error  # as base64 too
