@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 from django.conf import settings
 
-from opscore.redaction import REDACTED, redact_text
+from opscore.redaction import REDACTED, base64_cores, redact_text, spellings
 
 OUTPUT_CAP = 64_000
 CUT_MARKER = "\n[… output cut at 64 kB by opscore]\n"
@@ -65,11 +65,13 @@ def finished(process, log: Path, limits, seconds, timed_out, total, notes, last=
 def unsaid(text: str) -> str:
     """What a boxed command printed, every known secret masked: the keys a harness is passed
     (OPS_CODING_PASS_ENV) too — an injected harness may print its own, or write it where its
-    tests print it — before it reaches a run's rows, its events or a reviewer's prompt."""
+    tests print it, percent-encoded or base64'd to pass a plain masking — before it reaches a
+    run's rows, its events or a reviewer's prompt."""
     for name in settings.OPS_CODING_PASS_ENV:
         value = os.environ.get(name, "")
         if len(value) >= 8:
-            text = text.replace(value, REDACTED)
+            for spelling in (*spellings(value), *base64_cores(value)):
+                text = text.replace(spelling, REDACTED)
     return redact_text(text)
 
 

@@ -7,6 +7,7 @@ the test looks for it in what Opscore kept. Nor does the box show it the operato
 repository's config (a remote's credentials) is left out of the git directory it reads.
 """
 
+import base64
 import json
 
 import pytest
@@ -46,6 +47,19 @@ def test_a_key_json_escaped_in_the_harness_stream_is_masked_once_decoded(keyed):
     assert run.status == "waiting_for_review", run.reason
     assert kept(run) == []
     assert run.result_summary == "my key [redacted]"
+
+
+def test_a_key_base64d_in_the_harness_stream_is_masked(keyed):
+    """Wrapped so that none of it is verbatim, at two of the three places a base64 group
+    may start it; sixteen characters of each wrapping encode the key's bytes alone."""
+    run = keyed("key_wrapped_in_result")
+    wrapped = [base64.b64encode(b"key:" + KEY.encode()).decode()[8:24]]
+    wrapped += [base64.urlsafe_b64encode(b"k" + KEY.encode()).decode()[4:20]]
+
+    assert run.status == "waiting_for_review", run.reason
+    assert "[redacted]" in run.result_summary and "[redacted]" in run.external_session_id
+    texts = " ".join([run.result_summary, run.external_session_id, json.dumps(result_of(run))])
+    assert [chunk for chunk in wrapped if chunk in texts] == []
 
 
 def test_a_key_as_a_file_name_is_masked_in_the_changed_files(keyed):

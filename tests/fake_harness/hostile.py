@@ -4,6 +4,7 @@ worktree ("ok: …" when it worked, "blocked: …" when the box stopped it), for
 (attempts.py, beside it).
 """
 
+import base64
 import json
 import os
 import socket
@@ -424,6 +425,17 @@ def _():
             key, escaped(key)
         )
     )
+    return "printed"
+
+
+@attempt("key_wrapped_in_result")
+def _():
+    """Its key base64'd in the stream's result and session id: not one character verbatim."""
+    key = own_key().encode()
+    result = {"type": "result", "subtype": "success", "is_error": False, "total_cost_usd": 0.02}
+    said = base64.b64encode(b"key:" + key).decode()
+    session = base64.urlsafe_b64encode(b"k" + key).decode()
+    print(json.dumps(result | {"result": f"my key {said}", "session_id": session}))
     return "printed"
 
 
