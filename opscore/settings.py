@@ -45,6 +45,7 @@ DATA_DIR = Path(os.environ.get("OPSCORE_DATA_DIR", BASE_DIR / ".data"))
 TESTING = "pytest" in sys.modules
 
 DEBUG = env_bool("DEBUG", False)
+DEFAULT_EXCEPTION_REPORTER = "opscore.debug_page.RedactingExceptionReporter"  # DEBUG's page
 SECRET_KEY = env_str("SECRET_KEY")
 SECRET_KEY_IS_EPHEMERAL = not SECRET_KEY
 if not SECRET_KEY:
