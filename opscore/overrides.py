@@ -28,7 +28,7 @@ from opscore.text import MAX_REASON, ReasonRefused, checked_reason
 OVERRIDE_KINDS: Registry = Registry("override kind")
 LANE_IN_FLIGHT: Registry = Registry("lane in-flight report")  # lane → () -> dict
 # app → (override) -> None: what an app held by a switch goes on once its override is lifted
-# (or expires), in the lift's transaction — e.g. coding runs held between their passes
+# (or expires), in the lift's transaction — e.g. a lane's work held by the switch mid-way
 RELEASED_ON_LIFT: Registry = Registry("release on an override's lift")
 EXPIRY = re.compile(r"^(?P<n>[1-9][0-9]{0,4})(?P<unit>[smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

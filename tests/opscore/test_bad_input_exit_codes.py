@@ -75,7 +75,7 @@ def test_converse_while_the_roundtable_lane_is_paused_exits_2(crew):
     )
 
     assert refused.returncode == 2 and "\n" not in str(refused)
-    assert str(refused).startswith("the roundtable lane is paused")
+    assert str(refused).startswith("lane roundtable paused")
     assert not Conversation.objects.exists()
 
 
