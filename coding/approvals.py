@@ -15,7 +15,7 @@ from django.db.models.functions import Now
 
 from coding.actions import put_away, transition
 from coding.checks import verify
-from coding.hardened_git import GitFailed, change_diff, git
+from coding.hardened_git import GitFailed, change_diff, git, shown_diff
 from coding.models import ApprovalKind, CodingApproval, CodingRun, RunStatus
 from coding.run_objects import publish
 from coding.sandbox import Limits
@@ -146,6 +146,26 @@ def why_withheld(run: CodingRun) -> str:
         "approve what you were not shown; send it back for a revision that takes it out "
         f"(`coding revise {run.id} --notes …`, or the admin's Revise action)"
     )
+
+
+def shown_for_approval(run: CodingRun) -> dict:
+    """What a terminal's approver reads before `coding approve … --digest`, as the admin's run
+    page shows it: the task, the commit's whole diff (each secret masked), the last pass's
+    tests, and per kind the digest binding an approval to exactly that, or why it can't be
+    given now."""
+    if not (run.base_sha and run.head_sha):
+        raise ApprovalRefused(f"R{run.id} has no commit to approve yet ({run.status})")
+    tests, withheld = run.last_test_run(), why_withheld(run)
+    return {
+        "base_sha": run.base_sha,
+        "task": run.task,
+        "deploy_plan": run.deploy_plan or None,
+        "diff": shown_diff(run.repository.path, run.base_sha, run.head_sha),
+        "test_run": tests.id if tests else None,
+        "tests": tests.test_output if tests else "",
+        "digests": {kind: run.approval_digest(kind) for kind in K.values},
+        "why_not": {kind: why_not(run, kind) or withheld for kind in K.values},
+    }
 
 
 def check_head(run: CodingRun) -> None:

@@ -236,10 +236,11 @@ def test_approving_the_same_head_again_changes_nothing_and_says_so(coding_repo):
     from opscore.models import Event
 
     run = reviewed(coding_repo)
+    staff("cy", "coding.approve_code")
 
     def approve_code():
         out = StringIO()
-        call_command("coding", "approve", str(run.id), "--kind", "code", stdout=out)
+        call_command("coding", "approve", str(run.id), "--kind", "code", "--as", "cy", stdout=out)
         return out.getvalue()
 
     first, second = approve_code(), approve_code()

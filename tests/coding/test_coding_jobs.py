@@ -6,6 +6,7 @@ import json
 from io import StringIO
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from coding.driver import handle_one_run
@@ -109,8 +110,10 @@ def test_a_dev_job_runs_to_review_and_completes_its_step_at_the_code_approval(co
     assert step.status == "succeeded" and step.result["coding_run"] == run.id
     assert step.result["head_sha"] == CodingRun.objects.get().head_sha
 
+    User.objects.create_superuser("ana", password="pw-123456789")
     out = StringIO()
-    call_command("coding", "approve", str(run.id), "--kind", "code", "--json", stdout=out)
+    approve = ["approve", str(run.id), "--kind", "code", "--as", "ana", "--json"]
+    call_command("coding", *approve, stdout=out)
     assert json.loads(out.getvalue())["status"] == "completed"
 
 

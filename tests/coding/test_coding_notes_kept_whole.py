@@ -7,6 +7,7 @@ approval's note was cut to 2000."""
 import re
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from coding.actions import RunRefused, reviewer_revises, revise_run
@@ -94,7 +95,9 @@ def test_an_approval_s_note_past_4000_characters_is_refused_before_anything(git_
     with pytest.raises(ApprovalRefused, match=SAID_TOO_LONG):
         approve_run(run, "code", by="ana", note=TOO_LONG)
     with pytest.raises(CommandError, match=SAID_TOO_LONG):
-        call_command("coding", "approve", str(run.id), "--kind", "code", "--note", TOO_LONG)
+        User.objects.create_superuser("ana", password="pw-123456789")
+        approve = ["approve", str(run.id), "--kind", "code", "--as", "ana", "--note", TOO_LONG]
+        call_command("coding", *approve)
 
     assert not CodingApproval.objects.exists()
     assert not Event.objects.filter(kind__startswith="coding.approved").exists()

@@ -1,6 +1,7 @@
-"""`manage.py coding runs [--json]`, `coding cancel ID`, `coding approve ID --kind …`,
-`coding retry ID`, `coding revise ID --notes …`, `coding register NAME PATH …`,
-`coding submit …`, `coding doctor [--json]` and `coding drive`."""
+"""`manage.py coding runs [--json]`, `coding show ID`, `coding cancel ID`,
+`coding approve ID --kind … --as USER [--digest D]`, `coding retry ID`, `coding revise ID
+--notes …`, `coding register NAME PATH …`, `coding submit …`, `coding doctor [--json]` and
+`coding drive`."""
 
 import getpass
 import shlex
@@ -11,7 +12,7 @@ from django.core.management.base import BaseCommand
 
 from coding import operations, sandbox
 from coding.actions import RunRefused
-from coding.approvals import ApprovalRefused, already_approved
+from coding.approvals import ApprovalRefused, already_approved, shown_for_approval
 from coding.driver import drive_for, handle_one_run, wip
 from coding.hardened_git import GitFailed
 from coding.jobs import job_proposal
@@ -19,7 +20,9 @@ from coding.models import ApprovalKind, CodingRun, Repository
 from coding.repositories import check_repository
 from missions.actions import submit_proposal
 from missions.schemas import ProposalInvalid
+from missions.text import reveal_invisible
 from opscore.cli import REFUSED, SESSION_SECONDS, add_verbs, dump, fail
+from opscore.four_eyes import deciding_user
 from opscore.models import Event
 
 
@@ -65,11 +68,10 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="answer in JSON (any verb)")
         verbs = add_verbs(parser)
         verbs.add_parser("runs")
-        for name in ("cancel", "retry", "approve", "revise"):
+        for name in ("show", "cancel", "retry", "approve", "revise"):
             verbs.add_parser(name).add_argument("run_id", type=int)
         verbs.choices["cancel"].add_argument("--reason", default="cancelled from the CLI")
-        verbs.choices["approve"].add_argument("--kind", required=True, choices=ApprovalKind.values)
-        verbs.choices["approve"].add_argument("--note", default="")
+        add_approve(verbs.choices["approve"])
         verbs.choices["revise"].add_argument(
             "--notes", required=True, help="what the next pass should change or check"
         )
@@ -111,7 +113,7 @@ class Command(BaseCommand):
             elif verb == "retry":
                 run = operations.retry(run, actor="cli")
             else:
-                given = operations.approve_run(run, opts["kind"], by=cli_user(), note=opts["note"])
+                given = approve_as(run, opts)
         except (RunRefused, ApprovalRefused) as refused:
             fail(str(refused), as_json=opts["json"], code=REFUSED)
         except GitFailed as failed:  # git broke, not the caller's request: a failure, exit 1
@@ -123,6 +125,16 @@ class Command(BaseCommand):
             done = f"R{run.id}: {opts['kind']} approved at {run.head_sha[:10]}"
             said = f"{done if new else already_approved(approval)}; now {said}"
         self.say(opts, row_of(run), said)
+
+    def show(self, opts):
+        """What an approval of the run binds, whole, with the digest that approves only it."""
+        run = run_named(opts)
+        try:
+            shown = shown_for_approval(run)
+        except (ApprovalRefused, GitFailed) as refused:
+            fail(str(refused), as_json=opts["json"], code=REFUSED)
+        text = reveal_invisible("\n".join(shown_lines(run, shown)))  # no terminal tricks
+        self.say(opts, row_of(run) | shown, text)
 
     def revise(self, opts):
         """Back for one more pass with the operator's notes; a refusal is a rule saying no
@@ -193,6 +205,48 @@ class Command(BaseCommand):
         else:
             moved = f"stopped after {drive_for(opts['seconds'])} run move(s)"
         self.stdout.write(f"coding driver: {moved} (merged, adopted or driven to rest)")
+
+
+def shown_lines(run: CodingRun, shown: dict) -> list[str]:
+    task = shown["task"]
+    lines = [
+        f"R{run.id} {run.status}: {run.reason}",
+        f"{run.repository.name} {run.branch}: {run.base_sha[:10]}..{run.head_sha[:10]}"
+        f" (base {run.base_ref})",
+        f"task: {task.get('summary', '')}",
+        f"  problem: {task.get('problem_statement', '')}",
+        f"  accept: {'; '.join(task.get('acceptance_criteria', []))}",
+        f"  constraints: {dump(task.get('constraints', {}))}",
+    ]
+    if shown["deploy_plan"]:
+        lines.append(f"deploy plan: {dump(shown['deploy_plan'])}")
+    lines += ["--- the change, whole (a secret reads [redacted]) ---", shown["diff"].rstrip()]
+    lines += [f"--- the last pass's tests (pass row {shown['test_run']}) ---", shown["tests"]]
+    lines.append("approve it as a person holding the kind's permission, not the job's author:")
+    for kind, digest in shown["digests"].items():
+        why = shown["why_not"][kind]
+        then = f"not now: {why}" if why else f"--kind {kind} --digest {digest} --as USER"
+        lines.append(f"  {kind}: {then}" if why else f"  opscore coding approve {run.id} {then}")
+    return lines
+
+
+def add_approve(parser):
+    parser.add_argument("--kind", required=True, choices=ApprovalKind.values)
+    parser.add_argument("--as", dest="username", required=True, help="who decides")
+    parser.add_argument("--digest", help="approve only if `coding show` still prints this one")
+    parser.add_argument("--note", default="")
+
+
+def approve_as(run: CodingRun, opts: dict):
+    """A named person's approval, four-eyes as in the admin (their permission for the kind,
+    never the job's author), of what `coding show` printed when `--digest` names it."""
+    user = deciding_user(opts["username"])
+    if user is None:
+        raise ApprovalRefused(f"no active user {opts['username']!r}")
+    seen = {"user": user, "shown_digest": opts["digest"]}
+    return operations.approve_run(
+        run, opts["kind"], by=user.get_username(), note=opts["note"], **seen
+    )
 
 
 def run_named(opts: dict, code: int = REFUSED) -> CodingRun:
