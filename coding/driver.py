@@ -27,6 +27,7 @@ from coding.executor import wake_step_of
 from coding.loop import drive
 from coding.models import ACTIVE, CodingIteration, CodingRun, RunStatus
 from coding.spare import keep, start_spare, take_spare
+from coding.switches import held_reason, switched_off
 from coding.watch import kill_process_group
 from opscore.actions import record_event
 from opscore.compiled import compiled_join, joined
@@ -157,7 +158,8 @@ def startable() -> list[CodingRun]:
 
 def adopt_orphan(active: list[int]) -> CodingRun | None:
     """An active run nobody holds (`active`: the turn's look): its driver died. Kill what
-    its harness left, take it over."""
+    its harness left, take it over — or hold it, when a switch thrown meanwhile (its agent
+    disabled or drained) forbids the pass it would launch next."""
     for run_id in active:
         if not hold(run_id):
             continue  # a live driver has it
@@ -167,7 +169,10 @@ def adopt_orphan(active: list[int]) -> CodingRun | None:
             left = "; its harness's process group was killed" if killed else ""
             CodingRun.objects.filter(pk=run.pk).update(process_group=None)
             record_lost_pass(run)
-            if transition(run, RunStatus.RUNNING, f"adopted after its driver was lost{left}"):
+            held = switched_off(run)
+            if held:
+                transition(run, RunStatus.BLOCKED, held_reason(run, held))
+            elif transition(run, RunStatus.RUNNING, f"adopted after its driver was lost{left}"):
                 return run
         let_go(run_id)
     return None

@@ -134,3 +134,25 @@ def test_a_run_nothing_switched_off_goes_on_to_its_next_pass(coding_repo, agent)
 
     run.refresh_from_db()
     assert run.status == "waiting_for_review" and run.iteration == 2
+
+
+def test_an_orphaned_run_of_a_disabled_agent_is_held_not_driven_when_adopted(coding_repo, agent):
+    """A driver died mid-pass; the agent was switched off meanwhile. The next driver adopts
+    the run (its lost pass counted) and holds it: no pass launches until the switch is lifted."""
+    from coding.worktrees import provision
+
+    run = provision(new_run(coding_repo, "@greet", agent=agent))
+    run.move("running")  # its driver is gone: nobody holds it
+    row = apply_override("disable-agent", "devops", reason="runaway spend", actor="operator:ana")
+
+    handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "blocked" and f"by override {row.id}: runaway spend" in run.reason
+    assert [i.verdict for i in run.iterations.all()] == ["lost with its driver"]
+    lift_override(row.id, actor="operator:ana", reason="spend is back under control")
+    run.refresh_from_db()
+    assert run.status == "queued"
+    assert handle_one_run()
+    run.refresh_from_db()
+    assert run.status == "waiting_for_review"
