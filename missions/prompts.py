@@ -80,9 +80,13 @@ def talk_for(step) -> str:
 
 
 def build_request(step) -> tuple[LLMRequest, str]:
+    from missions.threads import thread_carried
+
     version, tier, temperature, task = TEMPLATES[step.kind]
     details = describe_payload(step.payload)
     system, injected = system_prompt(step.agent, step_about(step))
+    if heard := thread_carried(step):  # untrusted text: what the step writes answers for it
+        injected |= {"thread_comment_ids": heard}
     request = LLMRequest(
         system=system,
         messages=[

@@ -4,7 +4,7 @@ it into trusted work. Each function says why a row is untrusted, or '' when it i
 
 from missions.models import Artifact, Comment, Mission, Proposal, Provenance, Step
 from missions.step_kinds import internal_kinds
-from opscore.models import Event, Runtime
+from opscore.models import Event, LLMCall, Runtime
 from opscore.registry import Registry
 
 # What else makes a step's words not Opscore's own, registered by the lane that knows (the
@@ -53,7 +53,21 @@ def step_untrusted(step_id: int) -> str:
     if step.agent.runtime == Runtime.EXTERNAL and step.kind not in internal_kinds():
         # only its runtime claims it: the result or error it holds is that runtime's report
         return f"S{step.id} is run by {step.agent_id}'s outside runtime"
-    return proposal_untrusted(step.mission.proposal_id) or step_tainted(step.id)
+    return (
+        proposal_untrusted(step.mission.proposal_id)
+        or thread_heard(step.id)
+        or step_tainted(step.id)
+    )
+
+
+def thread_heard(step_id: int) -> str:
+    """Thread text is untrusted whoever typed it (comment_untrusted): a step whose prompt
+    carried a remark or an answer (its calls record their ids) wrote those words at one
+    remove, as an agent's reply to them is."""
+    carried = LLMCall.objects.filter(step_id=step_id).values_list("injected", flat=True)
+    ids = {i for r in carried if isinstance(r, dict) for i in r.get("thread_comment_ids") or []}
+    first = min((i for i in ids if isinstance(i, int)), default=None)
+    return f"S{step_id}'s prompt carried thread text T{first}" if first else ""
 
 
 def step_tainted(step_id: int) -> str:

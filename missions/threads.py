@@ -220,13 +220,25 @@ def _wake(question: Comment, why: str, actor: str) -> None:
         unblock(step, why, actor=actor, tags=["thread"])
 
 
-def thread_notes(step: Step) -> str:
-    """What the mission's thread says to this step's prompt: the operator's latest remarks and
-    this step's questions with their answers (or that none came)."""
+def heard_remarks(step: Step) -> list[Comment]:
+    """The operator's latest remarks this step's prompt hears, oldest first."""
     remarks = Comment.objects.filter(
         heard_by(step.mission_id), kind=CommentKind.REMARK, starts_work=True
     )
-    lines = [f"- {c.actor}: {c.text}" for c in reversed(remarks.order_by("-id")[:5])]
+    return list(reversed(remarks.order_by("-id")[:5]))
+
+
+def thread_carried(step: Step) -> list[int]:
+    """The thread text thread_notes puts in this step's prompt (remarks, answers), by id: the
+    call records them, so what the step writes answers for them (missions.provenance)."""
+    answers = Comment.objects.filter(kind=CommentKind.ANSWER, in_reply_to__step=step)
+    return sorted([c.id for c in heard_remarks(step)] + list(answers.values_list("id", flat=True)))
+
+
+def thread_notes(step: Step) -> str:
+    """What the mission's thread says to this step's prompt: the operator's latest remarks and
+    this step's questions with their answers (or that none came)."""
+    lines = [f"- {c.actor}: {c.text}" for c in heard_remarks(step)]
     asked = [_asked(q) for q in step.questions.order_by("id")]
     text = ""
     if lines:
