@@ -71,27 +71,25 @@ ASK = (
 )
 
 
-def talk_for(step) -> str:
-    """The mission's thread (remarks, this step's questions and answers) and how to ask."""
+def talk_for(step) -> tuple[str, list[int]]:
+    """The mission's thread (remarks, this step's questions and answers) and how to ask; the
+    ids of the thread text it carries."""
     from missions.threads import thread_notes
 
-    notes = thread_notes(step)
-    return notes if "You asked the operator" in notes else notes + ASK
+    notes, heard = thread_notes(step)
+    return (notes if "You asked the operator" in notes else notes + ASK), heard
 
 
 def build_request(step) -> tuple[LLMRequest, str]:
-    from missions.threads import thread_carried
-
     version, tier, temperature, task = TEMPLATES[step.kind]
     details = describe_payload(step.payload)
     system, injected = system_prompt(step.agent, step_about(step))
-    if heard := thread_carried(step):  # untrusted text: what the step writes answers for it
+    talk, heard = talk_for(step)
+    if heard:  # untrusted text: what the step writes answers for it (missions.provenance)
         injected |= {"thread_comment_ids": heard}
     request = LLMRequest(
         system=system,
-        messages=[
-            {"role": "user", "content": f"{task}\n\n{details}{notes_for(step)}{talk_for(step)}"}
-        ],
+        messages=[{"role": "user", "content": f"{task}\n\n{details}{notes_for(step)}{talk}"}],
         temperature=temperature,
         max_tokens=600,
         tier=tier,
