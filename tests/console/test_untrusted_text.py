@@ -6,8 +6,10 @@ import pytest
 
 from missions.models import Artifact, Comment, Mission, StepAttempt
 from missions.worker import handle_one_step
+from opportunities.actions import alert_if_clear
+from opportunities.models import Idea
 from opscore.models import Event
-from tests.factories import make_step, propose
+from tests.factories import make_opportunity, make_step, propose
 
 pytestmark = pytest.mark.django_db
 HIDDEN = "go \u202eevil\u202c to\u200bday"
@@ -58,3 +60,24 @@ def test_it_names_them_in_the_feed_and_the_lineage(admin_client, agent):
 
     assert_named(admin_client.get("/stage/events"))
     assert_named(admin_client.get(f"/stage/lineage/mission/{mission.id}"))
+
+
+def test_it_names_them_on_a_scouts_opportunity_card_and_idea(admin_client, agent):
+    make_opportunity(agent, title=HIDDEN, why_now=HIDDEN, suggested_next_step=HIDDEN)
+    Idea.objects.create(source_agent=agent, theme="ops", title=HIDDEN, body="b", dedupe_key="i1")
+
+    page = admin_client.get("/stage/opportunities")
+
+    assert_named(page)
+    assert page.content.decode().count(NAMED) >= 4
+
+
+def test_it_names_them_in_an_alert_in_the_inbox(admin_client, agent):
+    alert_if_clear(
+        make_opportunity(agent, title=HIDDEN, why_now=HIDDEN, impact=5, confidence=5, urgency=5)
+    )
+
+    page = admin_client.get("/stage/inbox")
+
+    assert_named(page)
+    assert page.content.decode().count(NAMED) >= 3  # its title, its label, its body
