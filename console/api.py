@@ -119,6 +119,15 @@ def unknown_field_errors(data: dict, fields: set[str]) -> dict:
     return {"body": [f"unknown fields {unknown}"]} if unknown else {}
 
 
+def unknown_query_refusal(request, taken: tuple[str, ...] = ()) -> JsonResponse | None:
+    """A 400 naming each query parameter a read does not take: a filter it ignored
+    (`?kind=step.failed`) answered every row as if filtered, and the caller acted on them."""
+    said = ", ".join(taken) or "none"
+    unknown = sorted(set(request.GET) - set(taken))
+    problems = {name: [f"unknown parameter; this endpoint takes {said}"] for name in unknown}
+    return error(400, "invalid query", problems) if problems else None
+
+
 def kind_errors(data: dict, kinds: dict[str, type]) -> dict:
     """`{field: ["expected a string"]}` for each field of `kinds` the body gives as another JSON
     kind. Taken as it came, a number where text is wanted was written as its digits (an
@@ -212,7 +221,7 @@ def _int_param(request, name: str, default: int, low: int, high: int) -> int:
 
 @get_only
 def list_events(request):
-    refusal = read_only_refusal(request)
+    refusal = read_only_refusal(request) or unknown_query_refusal(request, ("after", "limit"))
     if refusal:
         return refusal
     try:

@@ -17,6 +17,7 @@ from console.api import (
     parse_json_body,
     read_only_refusal,
     token_refusal,
+    unknown_query_refusal,
 )
 from missions.feedback import FeedbackInvalid, record_feedback
 from missions.goal_schemas import GoalInvalid
@@ -51,7 +52,7 @@ def goals(request):
         return create_goal(request)
     if request.method != "GET":
         return error(405, "use GET to list goals or POST to add one")
-    refusal = read_only_refusal(request)
+    refusal = read_only_refusal(request) or unknown_query_refusal(request)
     rows = Goal.objects.select_related("owner")[:200]
     return refusal or JsonResponse({"goals": [goal_state(g) for g in rows]})
 

@@ -18,6 +18,7 @@ from console.api import (
     reason_errors,
     token_refusal,
     unknown_field_errors,
+    unknown_query_refusal,
 )
 from opscore.models import Override
 from opscore.overrides import (
@@ -65,7 +66,7 @@ def overrides(request):
         return create_override(request)
     if request.method != "GET":
         return error(405, "use GET to list overrides or POST to apply one")
-    refusal = read_only_refusal(request)
+    refusal = read_only_refusal(request) or unknown_query_refusal(request)
     return refusal or JsonResponse({"overrides": active_overrides()})
 
 

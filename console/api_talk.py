@@ -17,6 +17,7 @@ from console.api import (
     read_only_refusal,
     token_refusal,
     unknown_field_errors,
+    unknown_query_refusal,
 )
 from console.chat import as_json, confirm_draft, discard_draft, history, send_message
 from missions.talk import TalkRefused
@@ -93,7 +94,8 @@ def chat(request):
         return _say(request)
     if request.method != "GET":
         return error(405, "use GET to read your chat or POST to send a message")
-    if refusal := token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN"):
+    refusal = token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN")
+    if refusal := refusal or unknown_query_refusal(request, ("actor",)):
         return refusal
     actor = actor_of({"actor": request.GET.get("actor")})
     return JsonResponse({"messages": [as_json(m) for m in history(actor)]})
