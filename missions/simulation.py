@@ -9,7 +9,8 @@ flag are checked between chunks, and only counters and the first N examples are 
 What it cannot know is taken as recorded: an agent disabled or over its daily limit, a lane
 paused in drop mode, a human's decision on a proposal that waited for one (re-gated at the
 moment they approved, as `approve_proposal` does), a plug-in gate with no pure rule. A
-proposal the edited policy sends to a human that no human saw is reported `pending`.
+proposal the edited policy sends to a human that no human saw is reported `pending`, and so is
+a post of words a person had refused before it arrived: the intake never auto-approves those.
 """
 
 import heapq
@@ -24,7 +25,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from missions.gates import BUILTIN, GATES, RESERVED_FOR_GOALS, auto_approvable
-from missions.models import Proposal, RejectionCode, Step
+from missions.models import Artifact, Proposal, RejectionCode, Step, WordsApproval
+from missions.models.proposals import own_words
+from missions.models.words import WordsDecision, text_digest
 from opscore.db import db_now
 from opscore.models import Policy
 from opscore.overrides import refuse_owned_change
@@ -88,6 +91,23 @@ def reserved_for_goals(row: dict) -> int:
     intake weighed is on the row): the edited value's quotas are judged with them too."""
     weighed = (row["gate_decision"] or {}).get("goal_preference") or {}
     return int(weighed.get("reserved") or 0)
+
+
+def words_refused_then(row: dict) -> bool:
+    """Whether it would post words a person had refused by the time it arrived (its own, or
+    those the steps it waits for had written): the intake sends such a post to a person
+    whatever auto_approve says (missions.actions._auto_approvable). Asked only of work the
+    edited value would auto-approve that was not auto-approved then (the intake found none)."""
+    if recorded_outcome(row) == AUTO:
+        return False
+    steps, arrived = row["proposed_steps"], row["created_at"]
+    texts = [text for spec in steps for text in own_words(spec["kind"], spec.get("payload") or {})]
+    waited = {i for spec in steps for i in spec.get("after_steps", [])}
+    if waited:
+        written = Artifact.objects.filter(step__in=waited, created_at__lte=arrived)
+        texts += written.values_list("body", flat=True)
+    refusals = WordsApproval.objects.filter(decision=WordsDecision.REFUSED, created_at__lte=arrived)
+    return bool(texts) and refusals.filter(digest__in={text_digest(t) for t in texts}).exists()
 
 
 def paused_lane(row: dict, *, at_intake: bool) -> bool:
@@ -178,7 +198,7 @@ class Replay:
             return Verdict(row, REJECTED, reason)
         approve = self.policies["auto_approve"]
         flags = {"untrusted": row["untrusted"], "needs_human": row["needs_human"]}
-        if auto_approvable(approve, kinds, **flags):
+        if auto_approvable(approve, kinds, **flags) and not words_refused_then(row):
             self.count(row, row["created_at"])
             return Verdict(row, AUTO)
         return self.await_human(row, kinds)

@@ -2,15 +2,20 @@
 window's proposals is replayed (or taken as recorded), so the report's differences are the
 edited value's and no one else's."""
 
+from datetime import timedelta
+
 import pytest
 
 from missions.decisions import approve_proposal
 from missions.goals import add_goal
+from missions.models import Proposal, WordsApproval
+from missions.models.words import text_digest
 from missions.simulation_report import simulate_policy
 from opscore.actions import set_policy
+from opscore.db import db_now
 from opscore.models import Policy
 from opscore.overrides import apply_override
-from tests.factories import propose
+from tests.factories import make_step, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +64,29 @@ def test_the_slots_goal_preference_kept_stay_kept(agent):
     looser = simulate_policy("content_policy", {"enabled": True, "max_drafts_per_day": 3})
     change = looser["proposals"]["transitions"]["rejected → auto_approved"]
     assert [e["title"] for e in change["examples"]] == ["Another draft"]
+
+
+def refuse_these_words(agent, words: str) -> None:
+    """A person refused these words on an earlier post, last month (the row refuse_words
+    leaves)."""
+    earlier = make_step("post_tweet", agent=agent, payload={"text": words}, status="failed")
+    Proposal.objects.filter(pk=earlier.mission.proposal_id).update(
+        created_at=db_now() - timedelta(days=30)
+    )
+    WordsApproval.objects.create(
+        step=earlier, digest=text_digest(words), words=words, decision="refused",
+        decided_by="operator:ana", reason="off brand",
+    )  # fmt: skip
+
+
+def test_a_post_of_words_a_person_refused_before_still_waits_for_a_person(agent):
+    allowing = ["draft_tweet", "crawl", "analyze", "write_content", "noop", "post_tweet"]
+    set_policy("auto_approve", {"enabled": True, "allowed_step_kinds": allowing}, actor="t")
+    refuse_these_words(agent, "Hello from the tests")
+    waiting = propose(agent, "post_tweet", title="The refused words again")
+    assert waiting.status == "pending"
+
+    assert simulate_as_it_is("auto_approve")["proposals"]["transitions"] == {}
+    set_policy("auto_approve", {"enabled": True}, actor="t")
+    loosened = simulate_policy("auto_approve", {"enabled": True, "allowed_step_kinds": allowing})
+    assert loosened["proposals"]["transitions"] == {}
