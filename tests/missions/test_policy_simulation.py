@@ -2,6 +2,8 @@
 before it is saved, telling exactly what the real intake would then decide."""
 
 import json
+import os
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -190,6 +192,34 @@ def test_an_out_of_range_option_is_refused_in_one_line(db, tmp_path, option, val
         call_command("simulate-policy", "content_policy", "--value", str(path), option, value)
 
     assert str(refused.value) == f"Error: argument {option}: {says}"
+
+
+def test_an_endless_value_file_is_refused_after_the_input_limit(db, tmp_path, settings):
+    """`--value /dev/zero` (or a pipe that never ends) was read whole before its size was
+    checked: the command grew until memory ran out. It reads one byte past the limit."""
+    settings.OPS_MAX_INPUT_BYTES = 1000
+    fifo, offered = tmp_path / "endless", 8 * 1024 * 1024
+    os.mkfifo(fifo)
+    written = []
+    writer = threading.Thread(target=feed, args=(fifo, offered, written))
+    writer.start()
+
+    with pytest.raises(CommandError, match="at most 1000 bytes") as refused:
+        call_command("simulate-policy", "content_policy", "--value", str(fifo))
+    writer.join()
+
+    assert refused.value.returncode == 2
+    assert sum(written) < offered // 8  # the pipe's buffer at most, not the whole stream
+
+
+def feed(fifo, offered: int, written: list) -> None:
+    """Write zeros into the pipe until `offered` bytes or the reader hangs up."""
+    with open(fifo, "wb", buffering=0) as pipe:
+        try:
+            while sum(written) < offered:
+                written.append(pipe.write(b"0" * 4096))
+        except BrokenPipeError:
+            pass
 
 
 def test_a_simulation_past_its_deadline_stops_and_says_so(clock, scout):

@@ -5,13 +5,15 @@ from django.core.management.base import BaseCommand
 from missions.simulation import SimulationRefused, parse_since
 from missions.simulation_report import simulate_policy
 from opscore.cli import REFUSED, bounded, dump, fail
-from opscore.inputs import InputRefused, parse_json
+from opscore.inputs import InputRefused, max_bytes, parse_json
 
 
 def read_value(path: str):
-    """The edited value: a JSON file (`-` reads stdin), within the input limits."""
+    """The edited value: a JSON file (`-` reads stdin), within the input limits: one byte past
+    the limit is read, no more, so an endless file (/dev/zero, a pipe) is refused, not held."""
     try:
-        raw = Path("/dev/stdin" if path == "-" else path).read_bytes()
+        with Path("/dev/stdin" if path == "-" else path).open("rb") as handle:
+            raw = handle.read(max_bytes() + 1)
     except OSError as error:
         raise SimulationRefused(f"--value {path}: {error.strerror}") from None
     try:
