@@ -5,6 +5,8 @@ edited value's and no one else's."""
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
+from django.urls import reverse
 
 from missions.decisions import approve_proposal
 from missions.goals import add_goal
@@ -90,3 +92,30 @@ def test_a_post_of_words_a_person_refused_before_still_waits_for_a_person(agent)
     set_policy("auto_approve", {"enabled": True}, actor="t")
     loosened = simulate_policy("auto_approve", {"enabled": True, "allowed_step_kinds": allowing})
     assert loosened["proposals"]["transitions"] == {}
+
+
+def test_a_policy_it_does_not_replay_is_not_said_to_change_nothing(
+    agent, tmp_path, capsys, admin_client
+):
+    """Switching goal_preference on would have refused the second draft here, yet the report
+    said "no recorded decision reads goal_preference: nothing would change"."""
+    add_goal(
+        {"title": "Ship", "metric": "missions_succeeded", "target": 5}
+        | {"owner": agent.slug, "deadline": "30d"},
+        actor="operator:test",
+    )
+    set_policy("content_policy", {"enabled": True, "max_drafts_per_day": 2}, actor="t")
+    propose(agent, "write_content", title="Any draft")
+    propose(agent, "write_content", title="Another draft")
+    value = tmp_path / "on.json"
+    value.write_text('{"enabled": true, "reserved_slots": 1}')
+
+    call_command("simulate-policy", "goal_preference", "--value", str(value))
+
+    set_policy("goal_preference", {"enabled": False}, actor="t")
+    url = reverse("admin:opscore_policy_change", args=["goal_preference"])
+    page = admin_client.post(url, {"value": value.read_text(), "_simulate": "1"})
+
+    for said in (capsys.readouterr().out, page.content.decode()):
+        assert "nothing would change" not in said
+        assert "goal_preference is not simulated: every decision here is as recorded" in said

@@ -62,7 +62,10 @@ def describe(report: dict) -> str:
         f"{proposals['replayed']} proposals replayed, {proposals['changed']} decided differently",
     ]
     if not report["simulated"]:
-        lines.append(f"(no recorded decision reads {report['key']}: nothing would change)")
+        lines.append(
+            f"({report['key']} is not simulated: every decision here is as recorded, so this "
+            "report cannot say what the value would change)"
+        )
     if report["stopped"]:
         lines.append(f"INCOMPLETE: {report['stopped']}")
     for name, change in proposals["transitions"].items():
