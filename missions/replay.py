@@ -1,14 +1,18 @@
 """Replaying a mission: each of its model-driven steps is run again by today's executor, in the
 order the record has their calls, against the recorded (or live) provider; what the executor
-decides is compared with what the step recorded then."""
+decides is compared with what the step recorded then. A call of any other step (a coding
+review's) is named in the report as not replayed: its executor is never run again (a crawl
+would fetch, a deploy would ask to deploy)."""
 
 from types import SimpleNamespace
 
 from missions.executors import Blocked, Failed, Succeeded
 from missions.models import Mission, StepStatus
-from missions.work_executors import EXECUTORS
+from missions.work_executors import EXECUTORS, run_llm_step
 from opscore.models import LLMCall
 from opscore.replay import replay
+
+REPLAYED = sorted(kind for kind, run in EXECUTORS.items() if run is run_llm_step)
 
 
 def replay_mission(mission_id: int, *, live: bool = False, actor: str = ""):
@@ -24,8 +28,9 @@ def _rerun(mission: Mission, provider) -> None:
     steps = {step.id: step for step in mission.steps.select_related("agent", "mission")}
     while provider.calls:
         step = steps.get(provider.calls[0].step_id)
-        if step is None or step.kind not in EXECUTORS:
-            provider.calls.pop(0)  # a call of another lane's step: not this replay's to judge
+        if step is None or step.kind not in REPLAYED:
+            kind = step.kind if step else "other missions'"
+            provider.skip(f"{kind} steps do not replay")
             continue
         waiting = len(provider.calls)
         provider.as_it_was()

@@ -96,6 +96,7 @@ class RecordedProvider:
     # the rollback (budgets.outside_the_ledger) and added to the day's spend after it
     unledgered: dict = field(default_factory=dict)
     passed_over: list = field(default_factory=list)  # (call, why): recorded, not asked now
+    skipped: list = field(default_factory=list)  # (call, why): recorded, not replayable today
     views: list = field(default_factory=list)  # the lanes' as-of views (a recorded replay)
     replaying = True
 
@@ -123,6 +124,11 @@ class RecordedProvider:
         """The next recorded call was not asked this time (today's code stopped before it, or
         the budget refused it): reported as not asked, with why, and the re-run moves on."""
         self.passed_over.append((self.calls.pop(0), why[:500]))
+
+    def skip(self, why: str) -> None:
+        """The next recorded call is one the subject cannot replay (a harness review's): named
+        in the report as not replayed, neither matched nor diverged."""
+        self.skipped.append((self.calls.pop(0), why[:500]))
 
     def complete(self, request):
         if len(self.compared) >= self.max_calls or time.monotonic() > self.deadline:
@@ -268,12 +274,14 @@ def _conclude(subject, subject_id, mode, provider, halted, report, actor) -> Rep
     first = next((c for c in compared if c["diverged_on"]), None)
     left = [*provider.passed_over, *((call, "") for call in provider.calls)]
     unused = [{"call": c.id, "purpose": c.purpose, "why": why} for c, why in left]
+    skipped = [{"call": c.id, "purpose": c.purpose, "why": why} for c, why in provider.skipped]
     outcome = ReplayOutcome.DIVERGED if first or unused else ReplayOutcome.IDENTICAL
     if halted and "does not have" in halted:
         outcome = ReplayOutcome.DIVERGED
     elif halted:
         outcome = ReplayOutcome.STOPPED
     report |= {"calls": compared, "first_divergence": first, "not_asked": unused}
+    report |= {"skipped": skipped}
     report |= {"halted": halted, "cost_usd": str(provider.cost)}
     return _write(subject, subject_id, mode, outcome, report, first, actor, provider.cost)
 
@@ -308,6 +316,8 @@ def readable(run: ReplayRun) -> str:
         if "decision" in call["diverged_on"]:
             lines.append(f"    decision was: {call['decision_was']}")
             lines.append(f"    decision now: {call['decision_now']}")
+    for left in report.get("skipped", []):
+        lines.append(f"  not replayed: call {left['call']} ({left['purpose']}): {left['why']}")
     for left in report.get("not_asked", []):
         why = f": {left['why']}" if left.get("why") else ""
         lines.append(f"  not asked any more: call {left['call']} ({left['purpose']}){why}")

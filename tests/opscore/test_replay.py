@@ -18,13 +18,13 @@ from memory.models import Memory
 from memory.policies import CalibrationPolicy
 from missions import prompts
 from missions.executors import Failed
-from missions.models import Mission
+from missions.models import Mission, Step
 from missions.replay import replay_mission
 from missions.work_executors import EXECUTORS
 from missions.worker import handle_one_step
 from opscore import budgets
 from opscore.actions import record_event, set_policy
-from opscore.llm import AnthropicProvider, LLMReply
+from opscore.llm import AnthropicProvider, LLMReply, LLMRequest, call_llm
 from opscore.models import LLMCall, LLMCallRecord, LLMSpend, ReplayRun
 from opscore.replay import readable, replay
 from roundtable.lifecycle import request_conversation
@@ -191,6 +191,26 @@ def test_a_replay_stops_at_its_call_limit_and_says_so(agent, settings):
 
     assert run.outcome == "stopped" and run.calls == 1
     assert "stopped after 1 calls" in run.report["halted"]
+
+
+@pytest.mark.parametrize("kind", ["dev.code_change", "deploy"])
+def test_a_call_it_does_not_replay_is_named_not_dropped(agent, kind):
+    """A coding review's call on the mission vanished from the report ("identical", as if it
+    had been replayed and matched); one on a step of a kind with an executor that asks no model
+    (deploy, crawl) ran that executor again, a crawl fetching its page."""
+    mission = recorded_mission(agent, "analyze")
+    review = Step.objects.create(mission=mission, kind=kind, agent=agent, status="succeeded")
+    request = LLMRequest(system="Review", messages=[{"role": "user", "content": "the diff"}])
+    call_llm(request, agent=agent, purpose="coding.review", prompt_version="r1", step=review)
+    skipped = LLMCall.objects.get(purpose="coding.review")
+
+    run = replay_mission(mission.id)
+
+    assert run.outcome == "identical" and run.calls == 1
+    assert run.report["skipped"] == [
+        {"call": skipped.id, "purpose": "coding.review", "why": f"{kind} steps do not replay"}
+    ]
+    assert f"not replayed: call {skipped.id} (coding.review): {kind} steps do not" in readable(run)
 
 
 def test_a_conversation_links_its_turns_and_replays_identically(crew):
