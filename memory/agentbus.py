@@ -118,6 +118,7 @@ def promote_memory_candidate(bad_input, **o) -> dict:
             overrides=overrides,
             after=after,
             notes=o["notes"],
+            runtime=o["promoted_by"],
         )
     except DecisionRefused as refused:
         raise bad_input(str(refused)) from None

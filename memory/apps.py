@@ -59,7 +59,9 @@ def register_edges():
 
 
 def candidate_untrusted(candidate_id: int) -> str:
+    """A candidate's words are untrusted evidence when they are not Opscore's own: derived from
+    untrusted content, or written by an outside runtime (whose own agent alone may learn them)."""
     from memory.models import MemoryCandidate
 
-    found = MemoryCandidate.objects.filter(pk=candidate_id).exclude(untrusted_reason="")
-    return found.values_list("untrusted_reason", flat=True).first() or ""
+    found = MemoryCandidate.objects.filter(pk=candidate_id).first()
+    return found.not_our_words if found else ""

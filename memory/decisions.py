@@ -117,14 +117,22 @@ def supersede_memory(old_id: int, by_id: int, *, actor: str, reason: str) -> Mem
 
 OVERRIDABLE = ["kind", "scope", "subject_key", "title", "body", "confidence", "stability"]
 OVERRIDABLE += ["dedupe_key"]
+WORDS = {"subject_key", "title", "body"}  # what the memory says, as opposed to how it is filed
 
 
 def promote_with_overrides(
-    candidate_id: int, *, reviewer: str, overrides: dict, after: dict, notes: str = ""
+    candidate_id: int,
+    *,
+    reviewer: str,
+    overrides: dict,
+    after: dict,
+    notes: str = "",
+    runtime: str = "",
 ):
     """A curator may correct the candidate before the gate sees it (`overrides`, recorded in the
     review notes) and set what the gate would otherwise derive (`after`: expires_at,
-    next_review_at, supersedes). The gate may still refuse."""
+    next_review_at, supersedes). The gate may still refuse. `runtime`: the agent whose outside
+    runtime asks (the agent bus); words it puts in are marked as its own, not Opscore's."""
     notes = given_reason(notes)
     with transaction.atomic():
         candidate = open_candidate(candidate_id)
@@ -138,7 +146,10 @@ def promote_with_overrides(
                 candidate.full_clean(exclude=["source_agent", "promoted_memory"])
             except ValidationError as invalid:
                 raise DecisionRefused(f"overrides refused: {invalid.message_dict}") from None
-            candidate.save(update_fields=[*changed, "review_notes"])
+            marked = (
+                candidate.rewritten_by_runtime(runtime) if runtime and WORDS & set(changed) else []
+            )
+            candidate.save(update_fields=[*changed, "review_notes", *marked])
         review = review_candidate(candidate.id, reviewer=reviewer, notes=notes)
         if review.decision == Decision.PROMOTE:
             apply_after(review.memory, after, reviewer)

@@ -91,6 +91,17 @@ class MemoryCandidate(models.Model):
             return f"written by {self.source_agent_id}'s runtime through the agent bus"
         return ""
 
+    def rewritten_by_runtime(self, agent_slug: str) -> list[str]:
+        """An outside runtime put its own words in (a curator's overrides): what the memory
+        says is the runtime's, so it is marked as such, and shared it waits for a person as a
+        shared candidate the runtime wrote would. The fields changed, to save."""
+        if not self.source_ref.startswith(OUTSIDE_RUNTIME):
+            self.source_ref = f"{OUTSIDE_RUNTIME}{agent_slug} over {self.source_ref}"[:200]
+        if self.visibility == Visibility.SHARED and not self.untrusted_reason:
+            why = f"shared knowledge rewritten by {agent_slug}'s runtime through the agent bus"
+            self.untrusted_reason = why[:300]
+        return ["source_ref", "untrusted_reason"]
+
     def close(self, status: str, reviewer: str, notes: str, memory=None) -> None:
         self.status, self.reviewer, self.review_notes = status, reviewer, notes[:2000]
         self.promoted_memory, self.reviewed_at = memory, Now()
