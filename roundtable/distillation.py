@@ -182,6 +182,10 @@ def _keep_memories(conversation, items, kept) -> None:
         if offline and OFFLINE_TAG not in item.tags:
             item.tags = [*item.tags[:9], OFFLINE_TAG]
         kept["memories"] += _remember(conversation, index, item)
+    for index in range(MAX_MEMORIES_PER_CONVERSATION, len(items)):  # listed, never lost unsaid
+        kept["dropped"].append(
+            f"memory {index}: past the {MAX_MEMORIES_PER_CONVERSATION} a conversation keeps"
+        )
 
 
 def held_offline(conversation) -> bool:
@@ -219,9 +223,11 @@ def _apply_drifts(conversation, items, kept) -> None:
             if item is not None:
                 kept["dropped"].append(f"drift {index}: not a pair of participants")
             continue
-        if limit.enabled:
-            apply_drift(item.a, item.b, item.drift, item.reason, conversation.id, limit.max_drift)
-            kept["drifts"] += 1
+        if not limit.enabled:
+            kept["dropped"].append(f"drift {index}: relationship_drift_policy is switched off")
+            continue
+        apply_drift(item.a, item.b, item.drift, item.reason, conversation.id, limit.max_drift)
+        kept["drifts"] += 1
 
 
 def apply_drift(a: str, b: str, drift: float, reason: str, conversation_id, max_drift) -> Decimal:

@@ -177,6 +177,20 @@ def test_at_most_six_memories_per_conversation(crew):
     )
 
     assert kept["memories"] == 6
+    assert kept["dropped"] == [f"memory {n}: past the 6 a conversation keeps" for n in (6, 7, 8)]
+
+
+def test_drift_with_relationship_drift_switched_off_is_listed_as_dropped(crew):
+    conversation = request_conversation("debate", ["devops", "security"], "x", source="operator")
+    set_policy("relationship_drift_policy", {"enabled": False}, actor="test")
+    drift = [{"a": "devops", "b": "security", "drift": 0.02}]
+
+    kept = apply_distillation(
+        conversation, Distillation(memories=[], pairwise_drift=drift, action_items=[])
+    )
+
+    assert kept["drifts"] == 0
+    assert kept["dropped"] == ["drift 0: relationship_drift_policy is switched off"]
 
 
 def test_an_agent_keeps_at_most_its_cap_of_memories_retiring_the_weakest(crew):
