@@ -94,6 +94,9 @@ class Command(BaseCommand):
 
     def promote(self, id, **_):
         review = review_candidate(self._candidate(id).id, reviewer=CLI)
+        if review is None:  # another reviewer holds it (the gate's pass, a curator)
+            said = f"candidate {id} is being decided by another reviewer; nothing was done"
+            fail(said, as_json=self.as_json, code=2)
         return {
             "candidate": id,
             "decision": review.decision,
