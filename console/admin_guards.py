@@ -11,6 +11,8 @@ from django.contrib import messages
 from django.db import DatabaseError, transaction
 from django.shortcuts import redirect
 
+from opscore.db_deadline import busy_reason
+
 logger = logging.getLogger(__name__)
 
 
@@ -55,6 +57,8 @@ def refusing_failed_filters(view):
                 response = view(request, *args, **kwargs)
                 return response.render() if hasattr(response, "render") else response
         except (DatabaseError, ValueError) as refused:
+            if busy_reason(refused):  # no fault of the filters: the busy page says what it is
+                raise
             logger.warning("admin list filter refused: %s", request.get_full_path(), exc_info=True)
             reason = str(refused).splitlines()[0] if str(refused) else type(refused).__name__
             messages.error(request, f"These filters could not be applied ({reason}); dropped.")

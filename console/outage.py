@@ -3,6 +3,7 @@
 Postgres is the truth, so without it nothing can be answered; the API says so in JSON, the Stage
 shows "database unavailable" (its htmx panels swap that message in and retry), the admin gets
 the same page. (Sessions and auth are lazy: their queries run inside the view, so they count.)
+A statement past its deadline (opscore.db_deadline) answers the same way, "database busy", why.
 """
 
 import logging
@@ -11,12 +12,19 @@ from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpResponse, JsonResponse
 from django.utils.html import escape
 
+from opscore.db_deadline import busy_reason
+
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
 PAGE = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Database unavailable'
     '</title></head><body><main><h1>Database unavailable</h1><p class="bad panel-error">'
     "The database is not answering ({reason}); this page will work again when it does. "
+    "Try again in a few seconds.</p></main></body></html>"
+)
+BUSY_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Database busy</title>'
+    '</head><body><main><h1>Database busy</h1><p class="bad panel-error">{reason}. '
     "Try again in a few seconds.</p></main></body></html>"
 )
 
@@ -31,6 +39,9 @@ class DatabaseOutage:
     def process_exception(self, request, error):
         if not isinstance(error, OperationalError | InterfaceError):
             return None
+        if busy := busy_reason(error):  # a deadline: the connection still answers
+            log.warning("%s for %s: %s", busy, request.path, error)
+            return refusal(request, busy, BUSY_PAGE.format(reason=escape(busy)))
         log.warning("database unavailable for %s: %s", request.path, error)
         for connection in connections.all():
             connection.close_if_unusable_or_obsolete()
@@ -38,12 +49,16 @@ class DatabaseOutage:
 
 
 def unavailable(request, reason: str) -> HttpResponse:
+    return refusal(request, "database unavailable", PAGE.format(reason=escape(reason)))
+
+
+def refusal(request, error: str, page: str) -> HttpResponse:
     if request.path.startswith("/api/"):
         # the shape of every refusal under /api/ (console.api.error), and when to come back
-        body = {"ok": False, "error": "database unavailable", "errors": {}}
+        body = {"ok": False, "error": error, "errors": {}}
         body["retry_after"] = RETRY_AFTER_SECONDS
         response = JsonResponse(body, status=503)
     else:
-        response = HttpResponse(PAGE.format(reason=escape(reason)), status=503)
+        response = HttpResponse(page, status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

@@ -31,12 +31,14 @@ REFUSED = 2
 
 
 def main(argv: list[str] | None = None) -> None:
-    from opscore import stopping
+    from opscore import serving, stopping
     from opscore.localenv import load_local_secrets
 
     argv = sys.argv if argv is None else argv
     refuse_undecodable(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opscore.settings")
+    # before the settings are read: they give a short command the database deadlines
+    os.environ[serving.COMMAND_ENV] = " ".join(serving.named_command(command_first(argv)))
     load_local_secrets()
     until_stopped = stopping.runs_until_stopped(argv)
     if until_stopped:
@@ -83,10 +85,13 @@ UNDEFINED_TABLE = "42P01"
 def database_trouble(argv: list[str], error) -> str:
     """What the database said, on one line, and what to do when it is only not set up yet (a
     command run before `make run` first migrated it, or against a new DATABASE_URL)."""
+    from opscore.db_deadline import busy_reason
     from opscore.redaction import redact_text
 
     said = (str(error).strip().splitlines() or [type(error).__name__])[0]
     command = command_named(argv)
+    if busy := busy_reason(error):
+        return f"opscore {command}: {busy}; try again"
     hint = ""
     if getattr(error.__cause__, "sqlstate", None) == UNDEFINED_TABLE:
         hint = "; the database is not set up yet: run `make run` once, or `opscore migrate`"

@@ -9,12 +9,13 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from opscore import serving
+from opscore import db_deadline, serving
 from opscore.settings_parts.env import (
     env_bool,
     env_database_url,
     env_int,
     env_list,
+    env_seconds,
     env_str,
 )
 
@@ -150,6 +151,31 @@ TEMPLATES = [
 ]
 
 
+# Each statement of the web server, the admin, the APIs and the short commands has a deadline,
+# and so has each wait for a row lock (opscore.db_deadline); 0 turns one off. Past it, the
+# request answers 503 "database busy" and the command says so in one line, rolled back.
+OPS_DB_STATEMENT_TIMEOUT_SECONDS = env_seconds("OPS_DB_STATEMENT_TIMEOUT_SECONDS", 30)
+OPS_DB_LOCK_TIMEOUT_SECONDS = env_seconds("OPS_DB_LOCK_TIMEOUT_SECONDS", 5)
+# The commands that run until they are told to stop, by the words that start them (flags left
+# out): a SIGINT or SIGTERM while one starts is noted, not raised (opscore.stopping).
+OPS_RUNS_UNTIL_STOPPED = [("work",), ("supervise",), ("deliver",), ("coding", "drive")]
+# The commands that run without the deadlines, by their first words: migrations, backups and
+# restores, the index builds, the workers' long jobs (steps and orders keep their own deadlines).
+OPS_DB_UNBOUNDED = [
+    *OPS_RUNS_UNTIL_STOPPED,
+    ("migrate",),
+    ("up",),
+    ("bootstrap",),
+    ("qcluster",),
+    ("backup",),
+    ("restore",),
+    ("restore_drill",),
+    ("run_order",),
+    ("heartbeat",),
+    ("memory", "embed"),
+]
+
+
 def _database_admin() -> dict:
     for name in ("DATABASE_ADMIN_URL", "DATABASE_URL"):
         if env_str(name):
@@ -180,6 +206,9 @@ def _database() -> dict:
         config["CONN_HEALTH_CHECKS"] = True
         config["OPTIONS"]["pool"] = {"min_size": 2, "max_size": env_int("DB_POOL_MAX", 10)}
     config["OPTIONS"].setdefault("connect_timeout", 5)  # a host that stopped answering
+    if not serving.started_by(serving.command(), OPS_DB_UNBOUNDED):
+        deadlines = (OPS_DB_STATEMENT_TIMEOUT_SECONDS, OPS_DB_LOCK_TIMEOUT_SECONDS)
+        config["OPTIONS"]["options"] = db_deadline.startup_options(*deadlines)
     config["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME") or None}
     return config
 
@@ -292,9 +321,6 @@ OPS_STEP_TIMEOUT_SECONDS = env_int("OPS_STEP_TIMEOUT_SECONDS", 900)
 # On SIGTERM/SIGINT a running step gets this long to finish; then it is handed back to the
 # queue (attempt `interrupted`) and the process exits. A second signal cuts the grace short.
 OPS_SHUTDOWN_GRACE_SECONDS = env_int("OPS_SHUTDOWN_GRACE_SECONDS", 20)
-# The commands that run until they are told to stop, by the words that start them (flags left
-# out): a SIGINT or SIGTERM while one starts is noted, not raised (opscore.stopping).
-OPS_RUNS_UNTIL_STOPPED = [("work",), ("supervise",), ("deliver",), ("coding", "drive")]
 OPS_BREAKER_THRESHOLD = env_int("OPS_BREAKER_THRESHOLD", 3)
 OPS_EXECUTOR_MODULES = env_list(
     "OPS_EXECUTOR_MODULES", "tests.executors" if TESTING else ""

@@ -18,6 +18,8 @@ from contextlib import suppress
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from opscore import serving
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 Handler = Callable[[int, object], None]
@@ -45,12 +47,11 @@ EARLY = EarlySignals()
 
 
 def runs_until_stopped(argv: list[str]) -> bool:
-    words = tuple(word for word in argv[1:] if not word.startswith("-"))
     try:
         starts = settings.OPS_RUNS_UNTIL_STOPPED
     except ImproperlyConfigured:  # Django says so next, in its own words
         return False
-    return any(words[: len(start)] == tuple(start) for start in starts)
+    return serving.started_by(serving.named_command(argv), starts)
 
 
 def install(handler: Handler) -> dict:
