@@ -93,8 +93,11 @@ def test_run_order_twice_in_one_minute_exits_2(agent, clock):
     assert order.runs.count() == 1
 
 
-@pytest.mark.parametrize("verb", [["retry"], ["approve", "--kind", "code"]])
+@pytest.mark.parametrize("verb", [["retry"], ["approve", "--kind", "code", "--as", "ana"]])
 def test_a_coding_run_that_cannot_do_as_asked_exits_2(git_repo, verb):
+    from django.contrib.auth.models import User
+
+    User.objects.create_superuser("ana", password="pw-123456789")
     run = new_run(git_repo, "@hello")  # queued: nothing to retry, no commit to approve
 
     refused = refusal("coding", verb[0], str(run.id), *verb[1:])
