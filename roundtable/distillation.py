@@ -240,9 +240,12 @@ def apply_drift(a: str, b: str, drift: float, reason: str, conversation_id, max_
 
 
 def conversation_untrusted(conversation_id: int) -> str:
-    """A conversation is as trusted as what its prompts carried: a memory whose words are not
-    Opscore's own, served to any speaker or to the distillation, makes all it distils (and
-    anything citing it) untrusted."""
+    """A conversation is as trusted as its topic and what its prompts carried: a topic given
+    from outside, or a memory whose words are not Opscore's own served to any speaker or to
+    the distillation, makes all it distils (and anything citing it) untrusted."""
+    conversation = Conversation.objects.filter(pk=conversation_id).only("source").first()
+    if conversation is not None and (why := conversation.topic_untrusted()):
+        return why[:300]
     calls = LLMCall.objects.linked_to(conversation=conversation_id)
     why = Memory.objects.carried_by(calls).not_our_words()
     return f"C{conversation_id}'s prompts carried {why}"[:300] if why else ""

@@ -16,6 +16,9 @@ class ConversationStatus(models.TextChoices):
     SKIPPED = "skipped", "skipped (slot not rolled)"
 
 
+# Who may ask for a conversation on a topic Opscore wrote itself (the hourly schedule, the
+# first-boot plan); any other source (the API, `converse --topic`) brought operator text.
+OWN_TOPIC_SOURCES = ("schedule", "first-boot")
 LEASE = timedelta(minutes=15)  # longer than any one turn's LLM deadline; every turn renews it
 
 
@@ -53,6 +56,13 @@ class Conversation(models.Model):
 
     def __str__(self):
         return f"C{self.id} {self.format}: {self.topic}"
+
+    def topic_untrusted(self) -> str:
+        """A topic from outside is untrusted text, as a chat message is: what the models say
+        on it is not Opscore's own words. Why, or ''."""
+        if self.source in OWN_TOPIC_SOURCES:
+            return ""
+        return f"C{self.id}'s topic is operator text (asked through {self.source or 'unknown'})"
 
     def _as_seen(self):
         """This row as long as nobody else has changed hands since we read it: recovery fails

@@ -48,7 +48,7 @@ def work_everything():
 
 
 def test_one_scripted_day(company):
-    standup = request_conversation("standup", list(CREW), "the week ahead", source="operator")
+    standup = request_conversation("standup", list(CREW), "the week ahead", source="schedule")
     run_conversation(standup, random.Random(1), pause=0)
     from_standup = MemoryCandidate.objects.filter(source_ref=f"conversation:{standup.id}")
     assert from_standup.count() == 4

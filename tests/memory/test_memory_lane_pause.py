@@ -33,7 +33,7 @@ def lift(row) -> None:
 
 def standup():
     return run_conversation(
-        request_conversation("standup", CREW, "the week", source="operator"),
+        request_conversation("standup", CREW, "the week", source="schedule"),
         random.Random(1),
         pause=0,
     )

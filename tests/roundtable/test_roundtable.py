@@ -95,7 +95,7 @@ def test_the_database_insists_on_ordered_pairs(crew):
 
 
 def held(fmt="standup", agents=("coordinator", "devops", "research", "security")):
-    conversation = request_conversation(fmt, list(agents), "launch", source="operator")
+    conversation = request_conversation(fmt, list(agents), "launch", source="schedule")
     return run_conversation(conversation, random.Random(1), pause=0)
 
 
@@ -136,7 +136,7 @@ def test_distilling_the_same_conversation_twice_writes_nothing_new(crew):
 
 
 def test_malformed_distillation_is_retried_once_then_marked(crew, monkeypatch):
-    conversation = request_conversation("debate", ["devops", "security"], "x", source="operator")
+    conversation = request_conversation("debate", ["devops", "security"], "x", source="schedule")
     monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted("not json", '{"memories": 3}'))
 
     result = distill(conversation)
@@ -146,7 +146,7 @@ def test_malformed_distillation_is_retried_once_then_marked(crew, monkeypatch):
 
 
 def test_invalid_items_are_dropped_and_logged_valid_ones_kept(crew):
-    conversation = request_conversation("debate", ["devops", "security"], "x", source="operator")
+    conversation = request_conversation("debate", ["devops", "security"], "x", source="schedule")
     data = Distillation(
         memories=[
             {"agent": "devops", "type": "lesson", "content": "Test restores", "confidence": 0.9},
@@ -166,7 +166,7 @@ def test_invalid_items_are_dropped_and_logged_valid_ones_kept(crew):
 
 
 def test_at_most_six_memories_per_conversation(crew):
-    conversation = request_conversation("debate", ["devops", "security"], "x", source="operator")
+    conversation = request_conversation("debate", ["devops", "security"], "x", source="schedule")
     memories = [
         {"agent": "devops", "type": "insight", "content": f"m{n}", "confidence": 0.8}
         for n in range(9)
@@ -229,7 +229,7 @@ def test_action_items_from_formal_formats_become_proposals_capped_at_three_a_day
     assert kept["action_items"] == 3
     sources = set(Proposal.objects.values_list("source", flat=True))
     assert sources == {"conversation"} and Proposal.objects.count() == 3
-    casual = request_conversation("watercooler", ["devops", "security"], "x", source="operator")
+    casual = request_conversation("watercooler", ["devops", "security"], "x", source="schedule")
     assert (
         apply_distillation(
             casual, Distillation(memories=[], pairwise_drift=[], action_items=items)
@@ -246,7 +246,7 @@ def test_the_daily_conversation_cap_holds_and_the_standup_always_happens(crew):
     assert standup["enqueued"] == 1
     assert Conversation.objects.get().format == "standup"
     assert schedule_tick(morning, random.Random(0))["reason"] == "slot already handled"
-    request_conversation("debate", ["devops", "security"], "x", source="operator")
+    request_conversation("debate", ["devops", "security"], "x", source="schedule")
 
     later = schedule_tick(morning.replace(hour=18), random.Random(0))
     assert later == {"enqueued": 0, "reason": "daily cap 2 reached"}
@@ -316,7 +316,7 @@ def test_the_heartbeat_recovers_a_conversation_stuck_running(crew):
     from opscore.standing_orders import db_now
     from roundtable.lifecycle import claim_conversation
 
-    request_conversation("debate", ["devops", "security"], "x", source="operator")
+    request_conversation("debate", ["devops", "security"], "x", source="schedule")
     stuck = claim_conversation("dead-worker")
     Conversation.objects.filter(pk=stuck.pk).update(lease_expires_at=db_now() - timedelta(1))
 
