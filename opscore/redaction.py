@@ -14,22 +14,28 @@ BEARER_PATTERN = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
 # An agent API token (console.models.PREFIX) pasted anywhere: its first letters may stay.
 AGENT_TOKEN_PATTERN = re.compile(r"(opsa_[A-Za-z0-9_-]{4})[A-Za-z0-9_-]{12,}")
 REDACTED = "[redacted]"
+# Credentials handed out while running (a channel's session token), newest last: as secret as
+# a setting, yet known only once a server gave them. Bounded, the oldest (long expired) forgotten.
+RUNTIME_SECRETS_KEPT = 32
+_runtime_secrets: tuple[str, ...] = ()  # replaced whole, never changed while read
 
 
 @functools.cache
 def _known_secrets() -> tuple[str, ...]:
     """Read once per process (every event, step result and log line is redacted, and reading
     sixteen settings each time was a tenth of a worker's own CPU a step); a changed setting
-    (a test's override) clears it."""
+    (a test's override) or a credential learned at runtime (know_secret) clears it."""
     names = ("SECRET_KEY", "OPS_API_TOKEN", "CRON_SECRET", "ANTHROPIC_API_KEY")
     names += ("OPS_AGENT_HOOK_TOKEN", "OPS_X_ACCESS_TOKEN", "OPS_BLUESKY_APP_PASSWORD")
     names += ("OPS_MASTODON_TOKEN", "OPS_POST_WEBHOOK_SECRET", "OPS_METRICS_TOKEN")
     names += ("EMAIL_HOST_PASSWORD", "OPS_WEBHOOK_URL")  # a chat webhook's URL is its key
+    names += ("OPS_POST_WEBHOOK_URL",)  # so is a posting webhook's
     values = [getattr(settings, name, "") or "" for name in names]
     values.append(settings.DATABASES["default"].get("PASSWORD") or "")
     values.append(getattr(settings, "OPS_DATABASE_ADMIN", {}).get("PASSWORD") or "")
     for name in ("REDIS_URL", "OLLAMA_URL"):
         values += url_credentials(getattr(settings, name, ""))
+    values += _runtime_secrets
     values = [value for value in values if isinstance(value, str) and len(value) >= 8]
     return tuple(dict.fromkeys(spelling for value in values for spelling in spellings(value)))
 
@@ -52,6 +58,16 @@ def base64_cores(value: str) -> list[str]:
             core = base64.b64encode(whole).decode()
             cores += [core, core.replace("+", "-").replace("/", "_")]
     return cores
+
+
+def know_secret(value: str) -> None:
+    """A credential obtained at runtime (a session's access token) is masked from now on, as
+    the configured ones are, wherever a server's answer or an error quotes it bare."""
+    global _runtime_secrets
+    if not isinstance(value, str) or len(value) < 8 or value in _runtime_secrets:
+        return
+    _runtime_secrets = (*_runtime_secrets, value)[-RUNTIME_SECRETS_KEPT:]
+    _known_secrets.cache_clear()
 
 
 @receiver(setting_changed, dispatch_uid="opscore.redaction.forget_known_secrets")

@@ -22,6 +22,7 @@ from opportunities.channels.base import (
     json_of,
 )
 from opportunities.channels.limits import URL
+from opscore.redaction import know_secret
 
 NAME = "bluesky"
 COLLECTION = "app.bsky.feed.post"
@@ -84,6 +85,8 @@ class Channel:
             session = json_of(check(answer, NAME), NAME)
             if not isinstance(session.get("accessJwt"), str) or not session.get("did"):
                 raise Malformed("bluesky: createSession answered without accessJwt and did")
+            for token in ("accessJwt", "refreshJwt"):  # known before anything can echo it
+                know_secret(session.get(token) or "")
             self.http.headers["Authorization"] = f"Bearer {session['accessJwt']}"
             self.did = str(session["did"])
         return self.did
