@@ -18,6 +18,7 @@ from opportunities.models import ChannelAccount
 from opportunities.publishing import block_channel, stopped_by
 from opscore.actions import record_event
 from opscore.models import RunStatus
+from opscore.redaction import redact_text
 from opscore.standing_orders import RunResult
 
 MAX_PER_RUN = 50
@@ -57,8 +58,8 @@ def poll_one(publication: Publication) -> str:
         block_channel(publication.channel, str(refused))
         publication.postpone_poll(BLOCKED_RETRY_SECONDS, str(refused))
         return "failed"
-    except (ChannelError, httpx.HTTPError) as error:
-        publication.record_poll(f"{type(error).__name__}: {error}")
+    except (ChannelError, httpx.HTTPError) as error:  # an HTTP error may name what it sent
+        publication.record_poll(redact_text(f"{type(error).__name__}: {error}"))
         return "failed"
     finally:
         channel.close()

@@ -4,6 +4,7 @@ not the standing order."""
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from missions.models import ContentMetric, Publication
@@ -169,3 +170,19 @@ def test_a_paused_publishing_lane_holds_the_engagement_polls(network, x_account,
 
     assert held.status == "blocked" and "publishing" in held.summary
     assert not network.sent("GET", f"/2/tweets/{TWEET_ID}")
+
+
+def test_a_network_failure_kept_on_the_post_keeps_no_credential(
+    network, x_account, clock, poll_order
+):
+    """An HTTP library's error may name what it sent (a URL with a key in it): the reason
+    kept on the post is masked, as the outbox's is."""
+    publication = posted_on_x(network, clock)
+    lost = httpx.ConnectError("proxy refused ?token=x-user-token-0123456789abcdef")
+    network.on("GET", f"/2/tweets/{TWEET_ID}", lost)
+
+    run = poll_at(clock, poll_order, 1)
+
+    assert run.evidence == {"failed": 1}
+    publication.refresh_from_db()
+    assert publication.last_poll_error == "ConnectError: proxy refused ?token=[redacted]"
