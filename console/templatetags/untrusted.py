@@ -4,6 +4,7 @@ character that hides or reorders text where it stands (⟨U+202E⟩), so an over
 safe (an admin page's read-only field or changelist cell) stays safe: a name holds no markup."""
 
 from django import template
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeData, mark_safe
 
 from missions.text import reveal_invisible
@@ -28,3 +29,13 @@ def reveal_each(items) -> list:
 def revealed(item):
     shown = reveal(item)
     return mark_safe(shown) if isinstance(item, SafeData) else shown
+
+
+@register.filter
+def same_site(url, host: str = "") -> bool:
+    """May a stored URL (a chat citation) be a link: a path on this site, or http(s) to this
+    host? A `javascript:` or `data:` one would run a script at a click; it is shown as text.
+    `{% if c.url|same_site:request.get_host %}`"""
+    if not isinstance(url, str) or not url:
+        return False
+    return url_has_allowed_host_and_scheme(url, allowed_hosts={host} if host else None)

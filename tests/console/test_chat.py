@@ -121,3 +121,25 @@ def test_a_model_can_turn_a_message_into_a_draft(coordinator, monkeypatch, setti
     answer = send_message("we launched, tell the world", actor="operator:ann")
     assert answer.draft["title"] == "Tweet the launch"
     assert answer.draft["steps"][0] == {"kind": "draft_tweet", "payload": {"topic": "our launch"}}
+
+
+def test_the_chat_page_links_only_same_site_or_web_citations(client):
+    """A stored citation whose URL is a script (javascript:) or another scheme is shown as its
+    name, not a link a click would run."""
+    client.force_login(OperatorFactory(username="ann"))
+    cited = [
+        {"ref": "M1", "url": "/stage/missions/1", "what": "mission"},
+        {"ref": "S2", "url": "javascript:alert(document.cookie)", "what": "step"},
+        {"ref": "P3", "url": " JaVaScRiPt:alert(1)", "what": "proposal"},
+        {"ref": "E4", "url": "data:text/html,<script>alert(1)</script>", "what": "event"},
+        {"ref": "E5", "url": "//elsewhere.example/x", "what": "event"},
+    ]
+    ChatMessage.objects.create(actor="operator:ann", role="coordinator", text="hi", citations=cited)
+
+    page = client.get("/stage/chat").content.decode()
+
+    assert '<a href="/stage/missions/1" title="mission">M1</a>' in page
+    assert "javascript:" not in page.lower() and "data:text" not in page
+    assert "elsewhere.example" not in page
+    assert not any(f"{ref}</a>" in page for ref in ("S2", "P3", "E4", "E5"))
+    assert "M1</a>, S2, P3, E4, E5</p>" in page
