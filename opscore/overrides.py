@@ -121,6 +121,7 @@ def apply_override(name: str, target: str, *, reason: str, actor: str, expires: 
     """Apply one override in one transaction: the row, its effect and its event together."""
     kind, reason = kind_named(name), override_reason(reason)
     span = check_expiry(kind, expires)
+    lift_expired_overrides(kind=kind.name)  # not in force, but its switch holds until lifted
     preview = preview_override(kind.name, target)
     if preview["already_in_force"]:
         raise OverrideRefused(f"already in force as override {preview['already_in_force']}")
@@ -164,12 +165,18 @@ def lift_override(override_id: int, *, actor: str, reason: str, expired: bool = 
     return row
 
 
-def lift_expired_overrides(deadline: float = 0) -> dict:
-    """The heartbeat duty: every override past its expiry lifts itself, and says so."""
+def lift_expired_overrides(deadline: float = 0, *, kind: str | None = None) -> dict:
+    """The heartbeat duty: every override past its expiry lifts itself, and says so. Applying
+    one of `kind` first lifts those of its kind: past expiry an override is in force on no list,
+    yet its switch holds until lifted, and a late lift would undo what the new one holds."""
+    due = Override.objects.due_to_expire().order_by("expires_at")
     lifted = []
-    for row in Override.objects.due_to_expire().order_by("expires_at")[:100]:
+    for row in (due.filter(kind=kind) if kind else due)[:100]:
         when = f"{row.expires_at:%Y-%m-%d %H:%M:%S} UTC"
-        lift_override(row.id, actor=SYSTEM, reason=f"expired at {when}", expired=True)
+        try:
+            lift_override(row.id, actor=SYSTEM, reason=f"expired at {when}", expired=True)
+        except OverrideRefused:  # lifted since it was read (a person, the sweeper, an apply)
+            continue
         lifted.append(row.id)
     return {"lifted": lifted}
 
