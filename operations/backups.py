@@ -89,10 +89,13 @@ def connect(database: str | None = None, *, admin: bool = False, **kwargs) -> ps
 
 def run_tool(args: list[str], env: dict) -> None:
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
-    if done.returncode != 0:
-        raise BackupFailed(
-            f"{Path(args[0]).name} exited {done.returncode}: {done.stderr.strip()[:2000]}"
-        )
+    if done.returncode != 0:  # one line: what the tool said spans a TOC entry, DETAIL, HINT…
+        said = one_line(done.stderr)
+        raise BackupFailed(f"{Path(args[0]).name} exited {done.returncode}: {said}")
+
+
+def one_line(failure: Exception | str) -> str:
+    return " ".join(str(failure).split())[:2000]
 
 
 def manifest(conn: psycopg.Connection) -> dict:
@@ -149,8 +152,8 @@ def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
         partial.rename(path)
     except (BackupFailed, psycopg.Error, OSError, subprocess.TimeoutExpired) as failure:
         partial.unlink(missing_ok=True)  # half a dump restores nothing, and fills a full disk
-        finish_failed(run, str(failure)[:4000], started)
-        raise BackupFailed(str(failure)) from None
+        finish_failed(run, one_line(failure), started)
+        raise BackupFailed(one_line(failure)) from None
     run.finish(
         BackupStatus.SUCCEEDED,
         path=str(path),

@@ -1,6 +1,7 @@
 """The restore drill (the latest backup into a scratch database, compared with its manifest,
 recovery time measured, scratch dropped) and a real restore (refused while workers run)."""
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from operations.backups import (
     finish_failed,
     libpq_env,
     manifest,
+    one_line,
     pg_tool,
     run_tool,
     sha256_of,
@@ -63,13 +65,12 @@ def scratch_name(run_id: int) -> str:
 
 
 def restore_drill(*, actor: str) -> BackupRun:
-    backup = latest_backup()
-    run = BackupRun.objects.create(
-        kind=BackupKind.DRILL, status=BackupStatus.RUNNING, actor=actor, source=backup
-    )
+    """A drill with nothing to drill is a failed run too: the order that asked sees why."""
+    run = BackupRun.objects.create(kind=BackupKind.DRILL, status=BackupStatus.RUNNING, actor=actor)
     scratch = scratch_name(run.id)
     started = time.monotonic()
     try:
+        run.source = backup = latest_backup()
         path = checked_file(backup)
         recovery, found = restore_into_scratch(path, scratch, started)
     except Exception as failure:  # whatever stopped it, the run is finished `failed`, not left
@@ -116,10 +117,6 @@ def drill_failure(failure: Exception) -> str:
     return f"{type(failure).__name__}: {one_line(failure)}"
 
 
-def one_line(failure: Exception) -> str:
-    return " ".join(str(failure).split())[:2000]
-
-
 def restore_args(path: Path, database: str, *, clean: bool = False) -> list[str]:
     args = [pg_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error"]
     if clean:
@@ -129,19 +126,35 @@ def restore_args(path: Path, database: str, *, clean: bool = False) -> list[str]
 
 def restore_from(path: Path, *, actor: str, confirmed: bool, database: str | None = None):
     """Replace the database's contents with a backup. The BackupRun rows in the file replace
-    today's, so the restore's own row is written after, into the restored database."""
+    today's, so the restore's own row is written after, into the restored database. A refusal
+    or a failure (pg_restore's one transaction rolled back) leaves the database as it was, and
+    is a failed row there, its reason on one line."""
+    path, started = Path(path).absolute(), time.monotonic()  # the row is read from elsewhere
+    target = database or libpq_env()["PGDATABASE"]
+    try:
+        refuse_restore(path, confirmed)
+        run_tool(restore_args(path, target, clean=True), libpq_env(target, admin=True))
+    except (BackupFailed, OSError, subprocess.TimeoutExpired) as failure:
+        reason = one_line(failure)
+        run = BackupRun.objects.create(
+            kind=BackupKind.RESTORE, status=BackupStatus.RUNNING, actor=actor, path=str(path)
+        )
+        run.finish(BackupStatus.FAILED, error=reason, duration_ms=elapsed(started))
+        raise BackupFailed(reason) from None
+    hand_back_to_app_role(target)
+    return {"restored_from": str(path), "database": target, "seconds": elapsed(started) / 1000}
+
+
+def refuse_restore(path: Path, confirmed: bool) -> None:
     if not confirmed:
         raise BackupFailed("restoring replaces everything in the database: pass --yes")
     if not path.exists():
         raise BackupFailed(f"{path} does not exist")
+    if not path.is_file():
+        raise BackupFailed(f"{path} is not a file: name a backup (.dump)")
     live = Worker.objects.live().count()
     if live:
         raise BackupFailed(f"{live} worker(s) are live: stop the system (make run) first")
-    started = time.monotonic()
-    target = database or libpq_env()["PGDATABASE"]
-    run_tool(restore_args(path, target, clean=True), libpq_env(target, admin=True))
-    hand_back_to_app_role(target)
-    return {"restored_from": str(path), "database": target, "seconds": elapsed(started) / 1000}
 
 
 def hand_back_to_app_role(database: str) -> None:

@@ -1,26 +1,25 @@
 """`manage.py restore --from FILE --yes`: replace the database with a backup (refused while
 workers are live)."""
 
-from pathlib import Path
-
 from django.core.management.base import BaseCommand
 
 from operations.backups import BackupFailed
 from operations.restore import record_restore, restore_from
-from opscore.cli import dump, fail
+from opscore.cli import dump, fail, given_path
 
 
 class Command(BaseCommand):
     help = "Restore a backup file over the configured database. Stop the system first."
 
     def add_arguments(self, parser):
-        parser.add_argument("--from", dest="source", type=Path, required=True)
+        parser.add_argument("--from", dest="source", required=True)
         parser.add_argument("--yes", action="store_true", help="yes, replace everything")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
+        source = given_path("--from", opts["source"])
         try:
-            result = restore_from(opts["source"], actor="operator:cli", confirmed=opts["yes"])
+            result = restore_from(source, actor="operator:cli", confirmed=opts["yes"])
         except BackupFailed as failure:
             fail(f"restore refused: {failure}", as_json=opts["json"], code=2)
         run = record_restore(result, actor="operator:cli")
