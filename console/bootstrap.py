@@ -120,7 +120,14 @@ def _pass_gate(previous: int, *, actor: str, force: bool) -> None:
     if not failing:
         return
     reasons = "; ".join(f"{c.name} ({c.detail})" for c in failing)
-    if not force:
+    if not force:  # a refusal is a row: who asked for which phase, and what held it back
+        record_event(
+            "bootstrap.gate_refused",
+            f"Phase {previous + 1} refused to {actor}: phase-{previous} criteria fail",
+            summary=reasons,
+            tags=["bootstrap", "refused", f"phase-{previous + 1}"],
+            actor=actor,
+        )
         raise GateClosed(
             f"phase {previous} exit criteria fail: {reasons}. Use --force to override."
         )

@@ -149,3 +149,17 @@ def test_the_heartbeat_prints_one_readable_line_per_duty(db):
     assert len(lines) == 1 + len(DUTIES)
     assert any("evaluate_triggers" in line and "rules none" in line for line in lines)
     assert "{" not in out.getvalue()
+
+
+def test_a_closed_gate_is_recorded_with_its_reasons_and_who_asked():
+    """A refusal is a row: the operator who asked for phase 2 while phase 1 failed left no trace
+    of it, so `why is phase 2 not on?` had no answer in the ledger."""
+    bootstrap(1, actor="test")
+
+    with pytest.raises(CommandError):
+        call_command("bootstrap", "--phase", "2", "--operator", "ann")
+
+    refused = Event.objects.get(kind="bootstrap.gate_refused")
+    assert refused.actor == "operator:ann" and "phase-2" in refused.tags
+    assert "a fresh worker liveness row" in refused.summary
+    assert not Event.objects.filter(kind="bootstrap.phase_applied", tags__contains=["phase-2"])
