@@ -116,28 +116,24 @@ def _create_agents(roster: Roster, phase: int, report: BootstrapReport) -> None:
 
 
 def _pass_gate(previous: int, *, actor: str, force: bool) -> None:
+    """A closed gate is passed only by force; either way it is a row: who asked for which
+    phase, and what held it back."""
     failing = [c for c in criteria_before(previous + 1) if not c.passed]
     if not failing:
         return
     reasons = "; ".join(f"{c.name} ({c.detail})" for c in failing)
-    if not force:  # a refusal is a row: who asked for which phase, and what held it back
-        record_event(
-            "bootstrap.gate_refused",
-            f"Phase {previous + 1} refused to {actor}: phase-{previous} criteria fail",
-            summary=reasons,
-            tags=["bootstrap", "refused", f"phase-{previous + 1}"],
-            actor=actor,
-        )
+    outcome, said = ("forced", "forced past") if force else ("refused", "refused over")
+    record_event(
+        f"bootstrap.gate_{outcome}",
+        f"Phase {previous + 1} {said} failing phase-{previous} criteria, by {actor}",
+        summary=reasons,
+        tags=["bootstrap", outcome, f"phase-{previous + 1}"],
+        actor=actor,
+    )
+    if not force:
         raise GateClosed(
             f"phase {previous} exit criteria fail: {reasons}. Use --force to override."
         )
-    record_event(
-        "bootstrap.gate_forced",
-        f"Phase {previous + 1} forced past failing phase-{previous} criteria by {actor}",
-        summary=reasons,
-        tags=["bootstrap", "forced", f"phase-{previous + 1}"],
-        actor=actor,
-    )
 
 
 def _already_applied(phase: int) -> bool:
