@@ -131,7 +131,12 @@ def promote_memory_candidate(bad_input, **o) -> dict:
 
 
 def aware_datetime(bad_input, name: str, raw: str):
-    value = parse_datetime(raw) if isinstance(raw, str) else None
+    """A well-shaped text naming no real time ("2030-02-30…", year 0) makes parse_datetime
+    raise rather than answer None: it is refused the same way."""
+    try:
+        value = parse_datetime(raw) if isinstance(raw, str) else None
+    except ValueError:
+        value = None
     if value is None or value.tzinfo is None:
         raise bad_input(f"{raw!r} is not an ISO 8601 date and time with a time zone", option=name)
     try:

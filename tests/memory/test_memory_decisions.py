@@ -176,6 +176,9 @@ def test_agentbus_promotes_with_overrides_and_supersedes_what_it_names(agent):
         (["--namespace", "acme"], "unknown namespace 'acme'"),
         (["--expires-at", "next week"], "not an ISO 8601 date and time"),
         (["--expires-at", "2030-01-01T00:00:00"], "with a time zone"),
+        # shaped like a time but no day there is: parse_datetime raised, a 500 over HTTP
+        (["--expires-at", "2030-02-30T00:00:00Z"], "not an ISO 8601 date and time"),
+        (["--next-review-at", "0000-01-01T00:00:00Z"], "not an ISO 8601 date and time"),
         (["--expires-at", "9999-12-31T23:59:59-14:00"], "out of range"),  # unloadable once stored
         (["--next-review-at", "0001-01-01T00:00:00+14:00"], "out of range"),
     ],
