@@ -4,7 +4,10 @@ of its verb (console.agentbus_parser builds them, so validation is the same ever
 returns the JSON body; errors are console.agentbus_inputs exceptions."""
 
 import re
+from contextlib import nullcontext
 from datetime import UTC, timedelta
+
+from django.db import transaction
 
 from console.agentbus_inputs import (
     BadInput,
@@ -273,12 +276,15 @@ def renew_job_lease(**o):
     return agentbus_jobs.renew_job_lease(o, token=token, bad_input=BadInput, refused=refuse)
 
 
-def _finish(job_id, lease_token, outcome):
+def _finish(job_id, lease_token, outcome, report=None):
     """A refused write answers what its step.late_write_refused event says (already
     succeeded, attempt ended, lost lease, another holder, cancelled): a runtime that sent a
     second completion must not read it as a lost lease."""
     outside_job(job_id)
-    refusal = refusal_of(job_id, token(lease_token), outcome)
+    lease = token(lease_token)
+    with transaction.atomic() if report else nullcontext():  # a completion commits alone
+        if not (refusal := refusal_of(job_id, lease, outcome)):
+            agentbus_jobs.keep_report(job_id, lease, report or {})
     if refusal:
         raise Refused(refusal)
     return {"job": step_json(Step.objects.get(pk=job_id))}
@@ -289,15 +295,17 @@ def complete_job(job_id, lease_token, summary, result, **o):
     return _finish(job_id, lease_token, Succeeded(result))
 
 
-def block_job(job_id, lease_token, blocked_reason, **o):
+def block_job(job_id, lease_token, blocked_reason, summary, result, **o):
+    report = agentbus_jobs.ending_report(summary, result, json_object)
     reason = checked_reason(
         blocked_reason, needed_by="a block", what="a blocked reason", field="blocked_reason"
     )
-    return _finish(job_id, lease_token, Blocked(reason))
+    return _finish(job_id, lease_token, Blocked(reason), report)
 
 
-def fail_job(job_id, lease_token, last_error, no_retry, **o):
-    return _finish(job_id, lease_token, Failed(last_error, retryable=not no_retry))
+def fail_job(job_id, lease_token, last_error, no_retry, summary, result, **o):
+    report = agentbus_jobs.ending_report(summary, result, json_object)
+    return _finish(job_id, lease_token, Failed(last_error, retryable=not no_retry), report)
 
 
 def requeue_expired(limit, **o):

@@ -78,6 +78,23 @@ def mark_running_job(o: dict, *, token, json_object, bad_input, refused) -> dict
     return {"job_id": o["job_id"], "attempt": attempt.attempt_no, "runtime_refs": refs}
 
 
+def ending_report(summary: str, result: str, json_object) -> dict:
+    """What a runtime says as it blocks or fails a job besides why (the seed's --summary and
+    --result): read before anything is written, so a result that is no JSON object is refused."""
+    report = {"summary": summary, "result": json_object(result, "result")}
+    return {name: value for name, value in report.items() if value}
+
+
+def keep_report(job_id: int, lease_token, report: dict) -> None:
+    """Kept on the attempt it ended, beside its running refs (the admin's attempt page): taken
+    and answered ok, it was dropped. Called in the ending's transaction, once it applied."""
+    if not report:
+        return
+    attempt = StepAttempt.objects.select_for_update().get(step_id=job_id, lease_token=lease_token)
+    attempt.runtime_refs = (attempt.runtime_refs or {}) | redact(report)
+    attempt.save(update_fields=["runtime_refs"])
+
+
 def renew_job_lease(o: dict, *, token, bad_input, refused) -> dict:
     if not 1 <= o["lease_seconds"] <= 24 * 3600:
         raise bad_input("must be between 1 and 86400", option="lease_seconds")

@@ -138,3 +138,40 @@ def test_a_runtime_never_claims_a_post_opscore_must_publish(agent):
 
     assert [j["id"] for j in jobs] == [noop]
     assert claim_next_step("worker-1").id == post.id
+
+
+@pytest.mark.parametrize(
+    "verb, why", [("block-job", "--blocked-reason"), ("fail-job", "--last-error")]
+)
+def test_what_a_runtime_reports_as_it_blocks_or_fails_a_job_is_kept(agent, verb, why):
+    """Its summary and result were taken, answered ok and dropped: nothing kept them."""
+    enqueue()
+    job = claim()[0]
+    report = ["--summary", "got halfway", "--result", '{"done": 3, "of": 7}']
+
+    bus(verb, str(job["id"]), "--lease-token", job["lease_token"], why, "disk full", *report)
+
+    refs = StepAttempt.objects.get(step_id=job["id"]).runtime_refs
+    assert refs["summary"] == "got halfway" and refs["result"] == {"done": 3, "of": 7}
+
+
+@pytest.mark.parametrize("verb, why", [("block-job", "blocked_reason"), ("fail-job", "last_error")])
+def test_a_result_that_is_no_json_object_is_refused_as_it_blocks_or_fails(agent, capsys, verb, why):
+    enqueue()
+    job = claim()[0]
+
+    error = bus(
+        verb,
+        str(job["id"]),
+        "--lease-token",
+        job["lease_token"],
+        f"--{why.replace('_', '-')}",
+        "disk full",
+        "--result",
+        "true",
+        expect_exit=2,
+        capsys=capsys,
+    )
+
+    assert "must be a JSON object" in error["error"]
+    assert Step.objects.get(pk=job["id"]).status == "running"  # nothing was written
