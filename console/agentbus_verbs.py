@@ -317,7 +317,7 @@ def requeue_expired(limit, **o):
 def start_standing_order(agent_id, order_name, scheduled_for, **o):
     order = StandingOrder.objects.filter(agent_id=agent_id, name=order_name).first()
     if order is None:
-        raise BadInput(f"no standing order {agent_id}/{order_name}")
+        raise BadInput(f"no standing order {order_name!r} for agent {agent_id!r}")
     slot = iso_time(scheduled_for, "scheduled_for")
     check_slot(order, slot)
     run = start_run(order, slot, evidence=BY_RUNTIME)

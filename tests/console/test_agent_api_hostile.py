@@ -144,6 +144,16 @@ def test_a_runtime_records_only_a_slot_its_order_asks_for_and_that_has_come(
     assert call(client, secret, "start-standing-order", **ask)["status"] == "started"
 
 
+def test_an_unknown_order_name_is_refused_on_one_line(client, secret):
+    """The name it sent is quoted: a newline in it split the refusal over two lines."""
+    ask = {"order_name": "sweep\nok: true", "scheduled_for": "2026-11-23T10:05:00Z"}
+
+    answer = call(client, secret, "start-standing-order", status=400, **ask)
+
+    assert answer["error"] == "no standing order 'sweep\\nok: true' for agent 'openclaw-ops'"
+    assert not StandingOrderRun.objects.exists()
+
+
 def test_a_disabled_orders_slot_is_refused(client, secret, clock):
     clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
     StandingOrder.objects.create(
