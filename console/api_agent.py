@@ -17,6 +17,7 @@ from console.api import parse_json_body
 from console.api_errors import get_only
 from console.models import AgentToken
 from missions.models import Step
+from missions.step_kinds import internal_kinds
 
 
 def failure(status: int, message: str, errors: dict | None = None) -> JsonResponse:
@@ -67,11 +68,16 @@ def agent_tools(request):
 
 @get_only
 def agent_job(request, job_id: int):
-    """One of the agent's own jobs; another agent's is not found."""
+    """One of the agent's own jobs; another agent's is not found. A job only Opscore's workers
+    run (the coding lane's) is shown without its lease: that token fences Opscore's own worker,
+    and no runtime holds it."""
     agent, refusal = admit(request)
     if refusal:
         return refusal
     step = Step.objects.filter(pk=job_id, agent_id=agent).first()
     if step is None:
         return failure(404, f"no job {job_id}")
-    return JsonResponse({"ok": True, "job": step_json(step)})
+    job = step_json(step)
+    if step.kind in internal_kinds():
+        job["lease_token"] = None
+    return JsonResponse({"ok": True, "job": job})

@@ -127,6 +127,19 @@ def test_another_agents_job_cannot_be_seen_or_finished(client, secret):
     assert Step.objects.get(pk=theirs).status == "running"
 
 
+def test_a_job_opscores_worker_holds_is_shown_without_its_lease(client, outside, secret):
+    """Its own agent's coding-lane job is Opscore's to run: the runtime may see it, not hold
+    the fencing token of the worker running it."""
+    job = make_step("dev.code_change", agent=outside)
+    held = claim_next_step("opscore-worker-1")
+
+    seen = client.get(f"/api/agent/jobs/{job.id}", HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    assert held.id == job.id and seen.json()["job"]["status"] == "running"
+    assert seen.json()["job"]["lease_token"] is None
+    assert str(held.lease_token) not in seen.content.decode()
+
+
 def test_a_lanes_verbs_act_as_the_tokens_agent_and_name_only_its_rows(client, secret):
     growth = AgentFactory(slug="growth", runtime=Runtime.EXTERNAL)
     theirs_secret = AgentToken.issue(growth, "theirs", actor="test")[1]
