@@ -100,7 +100,7 @@ def renew_job_lease(o: dict, *, token, bad_input, refused) -> dict:
         raise bad_input("must be between 1 and 86400", option="lease_seconds")
     lease = token(o["lease_token"])
     held_attempt(o["job_id"], lease, bad_input, refused)
-    if not renew_lease(o["job_id"], lease, o["lease_seconds"]):
+    if not renew_lease(o["job_id"], lease, o["lease_seconds"], beat=False):
         refused(f"job {o['job_id']}: the lease token no longer holds; refused", code=3)
     step = Step.objects.get(pk=o["job_id"])
     return {"job_id": step.id, "lease_expires_at": step.lease_expires_at.isoformat()}

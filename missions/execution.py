@@ -114,12 +114,16 @@ def complete_and_claim_next(step: Step, outcome: Succeeded, worker_id: str) -> S
     return claim_next_step(worker_id)
 
 
-def renew_lease(step_id: int, token, lease_seconds: int | None = None) -> bool:
-    """Extend a lease the caller still holds. False means the lease is gone: stop working."""
+def renew_lease(step_id: int, token, lease_seconds: int | None = None, *, beat=True) -> bool:
+    """Extend a lease the caller still holds. False means the lease is gone: stop working.
+    `beat=False` for an outside runtime (the agent bus): its lease owner is a name it chose,
+    and may be a worker's, whose liveness no renewal of it may keep up."""
     lease = lease_seconds or settings.OPS_LEASE_SECONDS
     held = Step.objects.filter(pk=step_id).holding_lease(token)
     if not held.update(lease_expires_at=in_seconds(lease), updated_at=Now()):
         return False
+    if not beat:
+        return True
     # A step long enough to need renewing shows on its worker's liveness row, which also
     # keeps the worker from looking dead while one step runs for minutes.
     Worker.objects.filter(pk__in=held.values("lease_owner")).update(

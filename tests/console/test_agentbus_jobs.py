@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from missions.execution import claim_next_step
-from missions.models import Step, StepAttempt
+from missions.models import Step, StepAttempt, Worker
 from opscore.db import db_now
 from opscore.models import Runtime
 from tests.console.test_agentbus import bus
@@ -175,3 +175,19 @@ def test_a_result_that_is_no_json_object_is_refused_as_it_blocks_or_fails(agent,
 
     assert "must be a JSON object" in error["error"]
     assert Step.objects.get(pk=job["id"]).status == "running"  # nothing was written
+
+
+def test_a_runtimes_lease_renewal_never_keeps_an_opscore_worker_alive(agent):
+    """A runtime names its own lease owner; named after one of Opscore's workers, each renewal
+    wrote that worker's liveness row, so a stuck worker looked alive and was never replaced."""
+    silent_since = db_now() - timedelta(hours=1)
+    Worker.objects.create(worker_id="ops-1:42:slot0", host="ops-1", pid=42)
+    Worker.objects.update(last_seen_at=silent_since)
+    enqueue()
+    job = bus("claim-jobs", "--lease-owner", "ops-1:42:slot0", "--target-agent", "devops")
+    held = job["jobs"][0]
+
+    bus("renew-job-lease", str(held["id"]), "--lease-token", held["lease_token"])
+
+    worker = Worker.objects.get()
+    assert worker.last_seen_at == silent_since and worker.current_step_id is None
