@@ -111,12 +111,19 @@ def _kept_prefix(match: re.Match) -> str:
     return match.group(1) + REDACTED
 
 
+# What a secret-looking key may hold and still be shown: a count (`input_tokens`), a price, a
+# flag (`password_set`), nothing. No secret here is a number; masked, the counts were lost.
+NEVER_SECRET = (bool, int, float, type(None))
+
+
 def redact(value):
     """Return a copy of a JSON-like value with secret-looking keys and known secrets masked
     (in its keys too: a secret used as a key is as readable as one used as a value)."""
     if isinstance(value, dict):
         return {
-            scrub(key): REDACTED if SECRET_KEY_PATTERN.search(str(key)) else redact(item)
+            scrub(key): redact(item)
+            if isinstance(item, NEVER_SECRET) or not SECRET_KEY_PATTERN.search(str(key))
+            else REDACTED
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
