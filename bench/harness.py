@@ -61,7 +61,9 @@ def django_ready(migrate: bool = False) -> None:
 
 
 def start_children(script: str, role: str, count: int, *args) -> list[subprocess.Popen]:
-    env = os.environ | {"OPSCORE_BENCH_CHILD": "1"}
+    """`count` children of `script` playing `role`, each as Opscore's worker command is started
+    (`opscore work`: its connections run without the short commands' database deadlines)."""
+    env = os.environ | {"OPSCORE_BENCH_CHILD": "1", "OPSCORE_COMMAND": "work"}
     children = [
         subprocess.Popen(
             [sys.executable, script, "--child", role, "--index", str(i), *map(str, args)],
