@@ -238,9 +238,13 @@ def claim_jobs(**o):
         raise BadInput("must be between 1 and 100", option="limit")
     if not 1 <= o["lease_seconds"] <= MAX_LEASE_SECONDS:  # NaN fails too; renew-job-lease's bound
         raise BadInput(f"must be between 1 and {MAX_LEASE_SECONDS}", option="lease_seconds")
-    if not 1 <= len(o["lease_owner"].strip()) <= MAX_LEASE_OWNER:
-        raise BadInput(f"1 to {MAX_LEASE_OWNER} characters", option="lease_owner")
     slug = o["target_agent"]
+    # Named under its agent, never in an Opscore worker's `host:pid` shape: a runtime calling
+    # itself after a worker lost its job when that worker exited, and its events read as the
+    # worker's.
+    owner, room = f"runtime:{slug}:{o['lease_owner'].strip()}", MAX_LEASE_OWNER - len(slug) - 9
+    if not 1 <= len(o["lease_owner"].strip()) <= room:
+        raise BadInput(f"1 to {room} characters", option="lease_owner")
     runtime = Agent.objects.filter(slug=slug).values_list("runtime", flat=True).first()
     if runtime is None:
         raise BadInput(
@@ -253,7 +257,7 @@ def claim_jobs(**o):
         )
     claimed = []
     for _ in range(o["limit"]):
-        step = claim_next_step(o["lease_owner"], lease_seconds=o["lease_seconds"], agent=slug)
+        step = claim_next_step(owner, lease_seconds=o["lease_seconds"], agent=slug)
         if step is None:
             break
         refused = refusal_if_changed(step)  # an approval holds outside Opscore's workers too

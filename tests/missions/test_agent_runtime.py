@@ -123,3 +123,25 @@ def test_the_roster_says_who_runs_an_agent_and_its_failures_today(outside, clien
 
     assert "an outside runtime" in card.split("</article>")[0]
     assert "1 failed" in card.split("</article>")[0]
+
+
+def test_a_runtime_naming_itself_after_an_opscore_worker_neither_loses_its_job_nor_poses_as_it(
+    outside,
+):
+    """A runtime picks its own lease owner. Named `host:4242`, an Opscore worker's shape, its job
+    was released when the supervisor saw worker 4242 exit, and its events read `worker:host:4242`
+    as if Opscore's worker had done its work."""
+    from missions.recovery import release_steps_of_process
+
+    (job_id,) = enqueue("openclaw-ops", 1)
+    job = bus("claim-jobs", "--lease-owner", "host:4242", "--target-agent", "openclaw-ops")
+    token = job["jobs"][0]["lease_token"]
+    assert Step.objects.get(pk=job_id).lease_owner == "runtime:openclaw-ops:host:4242"
+
+    release_steps_of_process("host", 4242, "exited")
+    bus("complete-job", str(job_id), "--lease-token", token, "--result", '{"ok": true}')
+
+    step = Step.objects.get(pk=job_id)
+    assert step.status == "succeeded" and step.attempts.count() == 1
+    actors = set(Event.objects.filter(step_id=job_id).values_list("actor", flat=True))
+    assert "worker:host:4242" not in actors
