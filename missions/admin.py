@@ -25,7 +25,6 @@ from missions.models import (
     Worker,
 )
 from missions.step_actions import cancel_mission, dead_letter_step, retry_step
-from missions.step_kinds import is_known, known_names
 from opscore.admin import (
     AuditAdmin,
     EvidenceInline,
@@ -241,11 +240,6 @@ class WorkerAdmin(AuditAdmin):
     ]
 
 
-def is_kind_name(value) -> bool:
-    """A list or an object typed where a name belongs is not looked up: unhashable, a 500."""
-    return isinstance(value, str) and is_known(value)
-
-
 class TriggerRuleForm(forms.ModelForm):
     conditions = SafeJSONField(required=False)
     action_config = SafeJSONField()
@@ -276,14 +270,12 @@ class TriggerRuleForm(forms.ModelForm):
         return key
 
     def clean_action_config(self):
+        from missions.checkers import action_config_problem
+
         config = self.cleaned_data["action_config"]
-        if not isinstance(config, dict) or not isinstance(config.get("target_agent"), str):
-            raise forms.ValidationError('must be an object with a "target_agent" slug')
-        if not Agent.objects.filter(slug=config["target_agent"]).exists():
-            raise forms.ValidationError(f"unknown agent {config['target_agent']!r}")
-        kinds = config.get("step_kinds", ["analyze"])
-        if not isinstance(kinds, list) or not all(map(is_kind_name, kinds)):
-            raise forms.ValidationError(f"step_kinds must be a list of: {known_names()}")
+        exists = lambda slug: Agent.objects.filter(slug=slug).exists()  # noqa: E731
+        if problem := action_config_problem(config, exists):
+            raise forms.ValidationError(problem)
         return config
 
     def clean_conditions(self):

@@ -11,6 +11,7 @@ from django.db.models import Value
 
 from missions.actions import IntakePass
 from missions.models import ContentMetric, Publication, PublicationStatus, TriggerRule
+from missions.step_kinds import is_known, known_names
 from opscore.models import Event
 from opscore.registry import Registry
 
@@ -170,6 +171,37 @@ def conditions_problem(conditions: dict) -> str | None:
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate < math.inf:
         return f"min_engagement_rate must be a number, 0 or more ({rate!r} given)"
     return None
+
+
+def action_config_problem(config, agent_exists) -> str | None:
+    """What is wrong with a rule's action_config (who proposes what), said in the admin where
+    it is typed, and again by every pass: a rule saved another way (a roster, a shell) or
+    gone stale (its agent or kind no longer there) fails alone, not the pass of every rule."""
+    if not isinstance(config, dict) or not isinstance(config.get("target_agent"), str):
+        return 'must be an object with a "target_agent" slug'
+    if not agent_exists(config["target_agent"]):
+        return f"unknown agent {config['target_agent']!r}"
+    kinds = config.get("step_kinds", ["analyze"])
+    if not isinstance(kinds, list) or not all(map(is_kind_name, kinds)):
+        return f"step_kinds must be a list of: {known_names()}"
+    return None
+
+
+def is_kind_name(value) -> bool:
+    """A list or an object typed where a name belongs is not looked up: unhashable, a 500."""
+    return isinstance(value, str) and is_known(value)
+
+
+def rule_problem(rule: TriggerRule, agent_exists) -> str | None:
+    """Why a pass cannot evaluate the rule as saved, or None: its rule fails with the reason."""
+    why = action_config_problem(rule.action_config, agent_exists)
+    if why:
+        why = f"action_config {why}"
+    elif not isinstance(rule.conditions, dict):
+        why = "conditions must be a JSON object"
+    else:
+        why = conditions_problem(rule.conditions)
+    return f"broken rule: {why}" if why else None
 
 
 def _engagement_params(rule) -> tuple:

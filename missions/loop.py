@@ -12,7 +12,15 @@ from django.db.models import BooleanField, Case, DurationField, ExpressionWrappe
 from django.db.models.functions import Now
 
 from missions.actions import IntakePass, submit_proposal
-from missions.checkers import CHECKERS, READS_EVENTS, READS_WINDOWS, Beat, Idea, latest_event
+from missions.checkers import (
+    CHECKERS,
+    READS_EVENTS,
+    READS_WINDOWS,
+    Beat,
+    Idea,
+    latest_event,
+    rule_problem,
+)
 from missions.models import (
     LoopCursor,
     Proposal,
@@ -97,13 +105,15 @@ def evaluate_triggers(deadline: float, rand=None) -> dict:
     stamped in one UPDATE each, the proposals' events in one INSERT. One transaction: what
     the pass keeps in memory (the locks it holds, the counts, the events) is true only inside
     it."""
-    rules = list(_enabled_rules())
-    live = [r for r in rules if not r.cooling]
+    rules, broken = _enabled_and_broken()
+    live = [r for r in rules if not r.cooling and r.pk not in broken]
     beat = Beat(rand or rng, rules=live, intake=IntakePass(events=[]))
     results, evaluated = [], []
     with transaction.atomic(savepoint=False), policy_snapshot():
         for rule in rules:
-            if rule.cooling:
+            if rule.pk in broken:
+                results.append({"rule": rule.name, "outcome": "failed", "reason": broken[rule.pk]})
+            elif rule.cooling:
                 results.append({"rule": rule.name, "outcome": "skipped", "reason": "cooldown"})
             elif time.monotonic() > deadline:
                 results.append({"rule": rule.name, "outcome": "deferred", "reason": "budget"})
@@ -115,7 +125,7 @@ def evaluate_triggers(deadline: float, rand=None) -> dict:
         TriggerRule.objects.filter(pk__in=evaluated).update(last_evaluated_at=Now())
     counts = {
         k: sum(r["outcome"] == k for r in results)
-        for k in ("fired", "evaluated", "skipped", "deferred")
+        for k in ("fired", "evaluated", "skipped", "deferred", "failed")
     }
     return counts | {"rules": results}
 
@@ -129,7 +139,8 @@ def drop_triggers(why: str) -> dict:
     start moves to now. Proactive rules have nothing arriving to refuse: they simply do not
     fire until the lift."""
     reads = {*READS_EVENTS.names(), *READS_WINDOWS.names()}
-    rules = [r for r in _enabled_rules() if r.trigger_event in reads]
+    enabled, broken = _enabled_and_broken()
+    rules = [r for r in enabled if r.trigger_event in reads and r.pk not in broken]
     beat = Beat(rng, rules=rules)
     skips = [skip for rule in rules if (skip := _drop_arrived(rule, beat, f"dropped: {why}"))]
     return {
@@ -180,6 +191,15 @@ def _enabled_rules():
         .annotate(cooling=ExpressionWrapper(cooling, output_field=BooleanField()))
         .order_by(F("last_evaluated_at").asc(nulls_first=True), "id")
     )
+
+
+def _enabled_and_broken() -> tuple[list[TriggerRule], dict[int, str]]:
+    """The enabled rules, and why each one saved broken cannot be evaluated (rule id → reason):
+    it fails alone, with its reason, and is no peer of the rules its checker reads for."""
+    rules = list(_enabled_rules())
+    agents = set(Agent.objects.values_list("slug", flat=True))
+    problems = {rule.pk: rule_problem(rule, agents.__contains__) for rule in rules}
+    return rules, {pk: why for pk, why in problems.items() if why}
 
 
 def _evaluate(rule: TriggerRule, beat: Beat) -> dict:
