@@ -78,7 +78,8 @@ class ProposalDraft(BaseModel):
 
 
 def dependency_errors(steps: list[StepSpec]) -> dict[str, list[str]]:
-    """A step depends only on earlier ones (no cycles), said under its own field's path."""
+    """A step depends only on earlier ones (no cycles), each named once (a second link would
+    break the ledger's unique dependency mid-intake), said under its own field's path."""
     errors: dict[str, list[str]] = {}
     for index, step in enumerate(steps):
         for target in step.depends_on:
@@ -86,6 +87,10 @@ def dependency_errors(steps: list[StepSpec]) -> dict[str, list[str]]:
                 earlier = f"0..{index - 1}" if index else f"none comes before step {index}"
                 message = f"{target} must name an earlier step ({earlier})"
                 errors.setdefault(f"steps.{index}.depends_on", []).append(message)
+        for field in ("depends_on", "after_steps"):
+            named = getattr(step, field)
+            for twice in sorted({i for i in named if named.count(i) > 1}):
+                errors.setdefault(f"steps.{index}.{field}", []).append(f"{twice} is named twice")
     return errors
 
 
