@@ -32,6 +32,7 @@ from missions.models import (
 )
 from missions.models.proposals import proposed_work
 from missions.override_kinds import pair_of
+from missions.schemas import ProposalDraft, ProposalInvalid
 from opscore.db import oldest_unlocked
 from opscore.models import Agent, Event, Policy
 from opscore.models.policies import policy_snapshot
@@ -62,8 +63,12 @@ def fire_rule(rule: TriggerRule, idea: Idea, beat: Beat) -> dict:
     if done:
         beat.fired[rule] = max(rule.last_seen_event_id, idea.seen_event_id or 0)
         return {"rule": rule.name, "outcome": "skipped", "reason": duplicate_of(done)}
+    try:  # checked before the pass's transaction is touched: a bad draft fails its rule alone
+        draft = ProposalDraft.parse(data)
+    except ProposalInvalid as invalid:
+        return {"rule": rule.name, "outcome": "failed", "reason": f"broken rule: {invalid}"}
     result = submit_proposal(
-        data,
+        draft,
         source=ProposalSource.TRIGGER,
         cause_event=idea.cause_event,
         cause_ref=f"trigger_rule:{rule.id}",

@@ -92,3 +92,29 @@ def test_the_heartbeat_records_the_failed_rule_and_the_duty_stays_ok(agent):
     duty = next(d for d in beat.duties if d["name"] == "evaluate_triggers")
     assert duty["status"] == "ok"
     assert duty["counts"]["fired"] == 1 and duty["counts"]["failed"] == 1
+
+
+def test_a_topic_longer_than_a_payload_takes_fails_its_rule_not_the_pass(admin_client, agent):
+    """The admin's form takes any list of strings as topics; a 600-character one made a
+    payload the intake refuses (a topic is at most 500), raised in the pass, every beat."""
+    form = {
+        "name": "a-long-topic",
+        "trigger_event": "proactive_research",
+        "conditions": "{}",
+        "action_config": '{"target_agent": "devops"}',
+        "cooldown_minutes": "5",
+        "skip_probability": "0",
+        "jitter_min_minutes": "0",
+        "jitter_max_minutes": "0",
+        "topics": f'["{"x" * 600}"]',
+        "enabled": "on",
+    }
+    assert admin_client.post("/admin/missions/triggerrule/add/", form).status_code == 302
+    rule("b-sound")
+
+    passed = loop.evaluate_triggers(FAR, random.Random(0))
+
+    assert outcomes(passed)["b-sound"]["outcome"] == "fired"
+    broken = outcomes(passed)["a-long-topic"]
+    assert broken["outcome"] == "failed"
+    assert "steps.0.payload.topic: a string of at most 500 characters" in broken["reason"]
