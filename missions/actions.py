@@ -118,7 +118,7 @@ def submit_proposal(
     events_before = len(within.events or [])
     try:
         with transaction.atomic(savepoint=savepoint or bool(draft.dedupe_key)):
-            agent = _lock_agent(draft, within)
+            agent = _lock_agent(draft, within, about.get("handed_by"))
             proposal = _new_proposal(draft, agent, source, untrusted, **about)
             proposal, steps = _admit(proposal, agent, within)
             within.admitted(agent, proposal)
@@ -167,10 +167,13 @@ def _new_proposal(
     )
 
 
-def _lock_agent(draft: ProposalDraft, within: IntakePass) -> Agent:
+def _lock_agent(draft: ProposalDraft, within: IntakePass, handed_by=None) -> Agent:
     """Lock the proposing agent's row (once a transaction): its daily limit is counted under
-    this lock."""
-    agent = locked(draft.agent, within)
+    this lock. Work one agent handed to another locks the payer's too, both by slug: two
+    runtimes handing work to each other at once would otherwise lock them in opposite orders
+    and wait on each other until Postgres killed one."""
+    slugs = sorted({draft.agent, handed_by.slug} if handed_by is not None else {draft.agent})
+    agent = {slug: locked(slug, within) for slug in slugs}[draft.agent]
     if agent is None:
         raise ProposalInvalid({"agent": [f"unknown agent {draft.agent!r}"]})
     named = {step.agent for step in draft.steps if step.agent}

@@ -43,3 +43,50 @@ def test_parallel_submissions_by_one_agent_never_exceed_its_daily_limit():
 
     assert statuses.count("accepted") == 5
     assert Proposal.objects.filter(rejection_code="daily_limit").count() == SUBMITTERS - 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_work_handed_over_locks_the_two_agents_in_one_order_so_crossed_handovers_never_deadlock():
+    """X's runtime hands work to Y while Y's hands work to X: each intake locks the proposing
+    agent's row, then the payer's (who handed it over). In opposite orders the two waited on each
+    other until Postgres killed one (a 500). Both now lock by slug: `ana` first, then `ben`."""
+    import threading
+
+    import psycopg
+
+    from missions.actions import submit_proposal
+    from tests.processes import database_url, wait_for
+
+    ana = AgentFactory(slug="ana")
+    AgentFactory(slug="ben")
+    draft = {"agent": "ben", "title": "Check the disk", "steps": [{"kind": "analyze"}]}
+    with psycopg.connect(database_url()) as other:
+        other.execute("SELECT 1 FROM opscore_agent WHERE slug = 'ana' FOR UPDATE")
+
+        def hand_over():
+            try:
+                with connection.cursor() as cursor:  # waits as long as the test holds `ana`
+                    cursor.execute("SET lock_timeout = 0")
+                submit_proposal(draft, source="api", handed_by=ana)
+            finally:
+                connection.close()
+
+        handing = threading.Thread(target=hand_over)
+        handing.start()
+        wait_for(lambda: waiting_on_a_lock(), timeout=60)
+        with psycopg.connect(database_url(), autocommit=True) as third:
+            third.execute("SET lock_timeout = '1s'")
+            third.execute("SELECT 1 FROM opscore_agent WHERE slug = 'ben' FOR UPDATE")  # free
+        other.rollback()
+        handing.join(timeout=60)
+
+    assert Proposal.objects.filter(agent="ben", handed_by=ana).count() == 1
+
+
+def waiting_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND query LIKE '%%opscore_agent%%'"
+        )
+        return cursor.fetchone()[0] == 1
