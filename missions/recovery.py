@@ -45,10 +45,13 @@ def release_steps_of_process(
 
 
 def release_steps_held_by(worker_id: str, why: str) -> dict:
-    """Steps leased to a worker that, by its own account, is running none of them."""
+    """Steps leased to a worker that, by its own account, is running none of them (a claim
+    whose answer an outage swallowed): they never ran, so they go back `interrupted`, not
+    `lost` — a lost attempt would count, and a step of one attempt would die unrun."""
     return _release_all(
         Step.objects.filter(status=StepStatus.RUNNING, lease_owner=worker_id),
         lambda step: f"worker {worker_id} {why} on attempt {step.attempt_count}",
+        outcome=AttemptOutcome.INTERRUPTED,
         wait=True,
     )
 
