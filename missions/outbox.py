@@ -21,7 +21,7 @@ import psycopg
 from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 from django.db import connection as django_connection
 
-from missions.models import OutboxMessage
+from missions.models import OutboxMessage, OutboxStatus
 from opscore.actions import record_event
 from opscore.db import Channel, listen, oldest_unlocked, seconds_until
 from opscore.redaction import redact_text
@@ -62,9 +62,15 @@ def deliver_locally(message: OutboxMessage) -> str:
 
 
 def claim_next() -> OutboxMessage | None:
+    """The oldest due row, claimed; or one whose every attempt was claimed by a deliverer
+    that died before answering (its claim ran out), now `failed` instead of tried again:
+    a send that kills its deliverer each time must not loop past the cap."""
     with transaction.atomic():
         message = oldest_unlocked(OutboxMessage.objects.due())
-        if message is not None:
+        if message is not None and message.attempts >= MAX_DELIVERY_ATTEMPTS:
+            lost = f"attempt {message.attempts} never finished: its deliverer was lost mid-send"
+            record_failure(message, lost, retry_after=None)
+        elif message is not None:
             message.claim(CLAIM_SECONDS)
     return message
 
@@ -80,6 +86,8 @@ def send_one() -> str | None:
     message = claim_next()
     if message is None:
         return None
+    if message.status == OutboxStatus.FAILED:  # out of attempts: given up, not sent
+        return "failed"
     deliver = CHANNELS.get(message.channel)
     try:
         if deliver is None:
