@@ -37,7 +37,9 @@ def lease_reaper(order, run):
     counts = reap_expired_leases()
     if not any(counts.values()):
         return RunResult(RunStatus.NO_WORK, "no expired leases", counts)
-    return RunResult(RunStatus.COMPLETED, f"recovered {sum(counts.values())} step(s)", counts)
+    recovered = counts["requeued"] + counts["dead"] + counts["blocked"]
+    left = f"; {counts['deferred']} more wait for the next run" if "deferred" in counts else ""
+    return RunResult(RunStatus.COMPLETED, f"recovered {recovered} step(s){left}", counts)
 
 
 def gap_check(order, run):

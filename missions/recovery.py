@@ -73,11 +73,16 @@ def release_steps_of_silent_workers(limit: int = 200) -> dict:
 
 
 def _release_all(steps, error_for, *, outcome=AttemptOutcome.LOST, limit=200, wait=False) -> dict:
+    """At most `limit` a call; past the cap, `deferred` counts what waits for the next one, so
+    the run's row says the batch was cut short rather than that all was recovered."""
     counts = {"requeued": 0, "dead": 0, "blocked": 0}
     with transaction.atomic():
         locked = steps.select_for_update(skip_locked=not wait).order_by("lease_expires_at", "id")
-        for step in locked[:limit]:
+        batch = list(locked[: limit + 1])
+        for step in batch[:limit]:
             counts[release_step(step, error_for(step), outcome)] += 1
+        if len(batch) > limit:
+            counts["deferred"] = steps.count()
     return counts
 
 

@@ -19,7 +19,7 @@ def sweep() -> dict:
     """Every minute: catch whatever a lost wake-up or a dead worker left behind."""
     counts = reap_expired_leases()
     for outcome, n in release_steps_of_silent_workers().items():
-        counts[outcome] += n
+        counts[outcome] = counts.get(outcome, 0) + n
     counts["unblocked"] = requeue_cleared_blockers()
     counts["timed_out"] = time_out_missions()
     counts["woken"] = wake_external_agents()

@@ -390,3 +390,14 @@ def test_steps_the_database_picked_as_deadlock_victims_never_switch_their_kind_o
         make_step("analyze", max_attempts=1, priority=900)
         handle_one_step("w1")
     assert Policy.objects.value("worker_switches").is_enabled("analyze") is True
+
+
+def test_a_reap_past_its_batch_cap_says_how_many_wait(monkeypatch):
+    steps = [make_step("test_effect") for _ in range(3)]
+    for n in range(3):
+        claim_next_step(f"gone-{n}")
+    for step in steps:
+        expire(step)
+
+    assert reap_expired_leases(limit=2) == {"requeued": 2, "dead": 0, "blocked": 0, "deferred": 1}
+    assert reap_expired_leases(limit=2) == {"requeued": 1, "dead": 0, "blocked": 0}

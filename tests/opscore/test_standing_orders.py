@@ -2,14 +2,17 @@
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from django_q.models import Schedule
 
 from console.bootstrap import bootstrap
+from missions import orders
 from missions.execution import claim_next_step
 from missions.models import Artifact, Step
 from missions.orders import close_finished_missions
+from missions.recovery import reap_expired_leases
 from missions.worker import handle_one_step
 from opscore.actions import record_event
 from opscore.models import StandingOrder, StandingOrderRun
@@ -57,6 +60,21 @@ def test_a_run_that_does_something_records_completed_with_evidence():
 
     assert run.status == "completed"
     assert run.evidence == {"requeued": 1, "dead": 0, "blocked": 0}
+
+
+def test_a_reaper_run_cut_short_by_its_batch_cap_says_so(monkeypatch):
+    monkeypatch.setattr(orders, "reap_expired_leases", partial(reap_expired_leases, limit=1))
+    steps = [make_step("noop") for _ in range(2)]
+    for n in range(2):
+        claim_next_step(f"gone-{n}")
+    Step.objects.filter(pk__in=[s.pk for s in steps]).update(
+        lease_expires_at=db_now() - timedelta(seconds=1)
+    )
+
+    run = fire(order())
+
+    assert run.evidence == {"requeued": 1, "dead": 0, "blocked": 0, "deferred": 1}
+    assert run.summary == "recovered 1 step(s); 1 more wait for the next run"
 
 
 def test_one_slot_runs_once_however_often_it_fires():
