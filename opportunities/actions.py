@@ -26,7 +26,7 @@ from opportunities.notices import notify
 from opportunities.schemas import IdeaDraft, OpportunityDraft, OpportunityInvalid, parse
 from opportunities.track_record import daily_budget
 from opscore.actions import record_event
-from opscore.models import Policy
+from opscore.models import Agent, Policy
 
 
 @dataclass(frozen=True)
@@ -78,20 +78,15 @@ def propose_opportunity(data: dict, *, untrusted: str = "") -> Proposed:
     OpportunityInvalid naming the fields; over budget, the item is kept as an idea.
     `untrusted`: why its text is not Opscore's own (an outside runtime wrote it)."""
     draft = parse(OpportunityDraft, data)
-    reason = over_budget(draft)
-    if reason:
-        idea = keep_as_idea(draft, reason, untrusted)
-        return Proposed(idea=idea, kept_because=reason)
-    try:
-        with transaction.atomic():
-            opportunity = Opportunity.objects.create(
-                **draft.fields(),
-                untrusted_reason=joined(untrusted, untrusted_reason(draft.evidence)),
-            )
-    except IntegrityError:
-        raise OpportunityInvalid(
-            {"dedupe_key": ["an open opportunity has this dedupe key"]}
-        ) from None
+    with transaction.atomic():
+        # One scout's proposals decide one at a time: counted apart, two arriving together
+        # (two scout runs, the agent bus) both saw room for the last slot and both got in.
+        Agent.objects.select_for_update().filter(slug=draft.source_agent).first()
+        reason = over_budget(draft)
+        if reason:
+            idea = keep_as_idea(draft, reason, untrusted)
+            return Proposed(idea=idea, kept_because=reason)
+        opportunity = new_opportunity(draft, untrusted)
     alert_if_clear(opportunity)
     record_event(
         "opportunity.created",
@@ -105,6 +100,19 @@ def propose_opportunity(data: dict, *, untrusted: str = "") -> Proposed:
         actor=f"agent:{draft.source_agent}",
     )
     return Proposed(opportunity=opportunity)
+
+
+def new_opportunity(draft: OpportunityDraft, untrusted: str) -> Opportunity:
+    try:
+        with transaction.atomic():
+            return Opportunity.objects.create(
+                **draft.fields(),
+                untrusted_reason=joined(untrusted, untrusted_reason(draft.evidence)),
+            )
+    except IntegrityError:
+        raise OpportunityInvalid(
+            {"dedupe_key": ["an open opportunity has this dedupe key"]}
+        ) from None
 
 
 def alert_if_clear(opportunity: Opportunity) -> None:

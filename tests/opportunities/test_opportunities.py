@@ -2,9 +2,11 @@
 duplicates, decisions as rows, and conversion only through the intake."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 
 from missions.models import Proposal
 from opportunities.actions import (
@@ -270,3 +272,23 @@ def test_lineage_walks_from_an_opportunity_to_its_evidence_and_its_proposal(scou
 
     assert "backups ran 40 minutes late" in waiting and "Move the backup window" in waiting
     assert "opportunity O" in converted and "Opportunity: Move the backup window" in converted
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_proposals_by_one_scout_never_exceed_its_daily_budget(scouts):
+    """Two scout runs or the agent bus at once: the count and the insert are one decision."""
+    drafts = [answer(scouts, title=f"Idea {n}") for n in range(8)]
+
+    def one(data):
+        try:
+            return propose_opportunity(data).opportunity is not None
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(drafts)) as pool:
+        made = list(pool.map(one, drafts))
+
+    assert made.count(True) == 3 == Opportunity.objects.count()
+    kept = Idea.objects.all()
+    assert kept.count() == 5
+    assert all(i.kept_because.startswith("over budget: devops proposed 3") for i in kept)
