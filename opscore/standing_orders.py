@@ -237,11 +237,12 @@ def check_gaps(now=None) -> dict:
     counts = {"missed": 0, "timed_out": 0}
     for order in StandingOrder.objects.filter(enabled=True).select_related("agent"):
         counts["missed"] += record_missed_slots(order, now)
-        stale = order.runs.filter(
-            status=RunStatus.STARTED,
-            started_at__lt=now - timedelta(minutes=order.timeout_minutes),
-        )
-        for run in stale:
+    # Every order's, enabled or not: a run whose process died just before its order was
+    # turned off would otherwise read `started` for ever.
+    open_runs = StandingOrderRun.objects.filter(status=RunStatus.STARTED).select_related("order")
+    for run in open_runs:
+        order = run.order
+        if run.started_at and run.started_at < now - timedelta(minutes=order.timeout_minutes):
             counts["timed_out"] += finish_run(
                 run, RunResult(RunStatus.FAILED, f"timed out after {order.timeout_minutes} min")
             )

@@ -310,3 +310,18 @@ def test_a_frequent_order_looks_at_most_once_an_interval_and_loses_nothing_it_sa
     finding = Artifact.objects.get(standing_order_run=next_look)
     assert "config.changed: the last change" in finding.body.splitlines()[0]
     assert o.runs.filter(evidence__has_key="result").count() == 2
+
+
+def test_a_run_left_started_by_a_killed_process_times_out_even_once_its_order_is_disabled():
+    """The process running it was killed; the operator then turned the order off. The run must
+    not read `started` for ever on the admin, the Stage and the health views."""
+    o = order(timeout_minutes=30)
+    run = start_run(o, datetime(2026, 1, 1, 12, 0, tzinfo=UTC))
+    StandingOrderRun.objects.filter(pk=run.pk).update(started_at=db_now() - timedelta(hours=1))
+    StandingOrder.objects.filter(pk=o.pk).update(enabled=False)
+
+    assert check_gaps()["timed_out"] == 1
+
+    run.refresh_from_db()
+    assert (run.status, run.summary) == ("failed", "timed out after 30 min")
+    assert not o.runs.filter(status="missed").exists()  # a disabled order owes no slot
