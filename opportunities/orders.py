@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from memory.evidence import untrusted_reason
 from missions.models import start_of_today
 from opportunities.actions import (
     DecisionRefused,
@@ -121,21 +122,31 @@ def opportunity_scan(order, run):
     except (LLMError, OverBudget, ValueError) as problem:
         return RunResult(RunStatus.FAILED, str(problem)[:500])
     cited = {(r["type"], r["id"]) for rows in packet.values() for r in rows}
+    read = what_it_read(order, packet, since)
     counts, made = {"opportunities": 0, "kept_as_ideas": 0, "refused": []}, []
     for index, drafted in enumerate(answer.opportunities):
         if any((ref.get("type"), ref.get("id")) not in cited for ref in drafted.evidence):
             counts["refused"].append(f"{index}: cites rows outside the packet")
             continue
-        made.append(counts_one(order, run, drafted, counts))
+        made.append(counts_one(order, drafted, counts, read))
     link_call(call_id, opportunities=[o for o in made if o is not None])
-    keep_ideas(order, answer.ideas, counts)
+    keep_ideas(order, answer.ideas, counts, read)
     if not any((counts["opportunities"], counts["kept_as_ideas"])):
         return RunResult(RunStatus.NO_WORK, "packet read; nothing strong enough", counts)
     summary = f"{counts['opportunities']} opportunity(ies), {counts['kept_as_ideas']} idea(s)"
     return RunResult(RunStatus.COMPLETED, summary, counts)
 
 
-def counts_one(order, run, drafted: Drafted, counts: dict) -> int | None:
+def what_it_read(order, packet: dict, since) -> str:
+    """Why the scout's words are untrusted, or '': its model read every row of the packet
+    (a crawled page's title among them) and the other agents' ideas, whatever it then cites,
+    so an answer citing only a trusted row may still be the page's words."""
+    rows = [{"type": r["type"], "id": r["id"]} for found in packet.values() for r in found]
+    rows += [{"type": "idea", "id": i["idea"]} for i in others_ideas(order.agent_id, since)]
+    return untrusted_reason(rows, how=f"{order.name} read")
+
+
+def counts_one(order, drafted: Drafted, counts: dict, read: str = "") -> int | None:
     """Counts the drafted opportunity in; returns its id when it became one."""
     data = drafted.model_dump() | {
         "source_agent": order.agent_id,
@@ -143,7 +154,7 @@ def counts_one(order, run, drafted: Drafted, counts: dict) -> int | None:
         "dedupe_key": f"{order.name}:{drafted.title}"[:200],
     }
     try:
-        made = propose_opportunity(data)
+        made = propose_opportunity(data, untrusted=read)
     except OpportunityInvalid as invalid:
         counts["refused"].append(str(invalid)[:200])
         return None
@@ -151,12 +162,12 @@ def counts_one(order, run, drafted: Drafted, counts: dict) -> int | None:
     return made.opportunity.id if made.opportunity else None
 
 
-def keep_ideas(order, ideas: list[Noticed], counts: dict) -> None:
+def keep_ideas(order, ideas: list[Noticed], counts: dict, read: str = "") -> None:
     for noticed in ideas:
         data = {"source_agent": order.agent_id, "theme": order.name, "tags": ["scout"]}
         data |= noticed.model_dump() | {"dedupe_key": f"{order.name}:{noticed.title}"[:200]}
         try:
-            create_idea(data)
+            create_idea(data, untrusted=read)
             counts["kept_as_ideas"] += 1
         except OpportunityInvalid as invalid:
             counts["refused"].append(str(invalid)[:200])
