@@ -175,6 +175,24 @@ def test_an_idea_is_reviewed_then_promoted_to_a_triaged_opportunity(scouts):
     assert {"type": "event", "id": event.id} in opportunity.evidence
 
 
+def test_an_idea_promoted_by_two_reviewers_at_once_becomes_one_opportunity(scouts):
+    """Two promotions that both read the idea as new (a curator's and a person's, each with
+    the row as it stood): the second made a second opportunity of the same idea."""
+    event = record_event("note", "people ask for paired setup", agent=scouts)
+    fields = {"source_agent": "devops", "theme": "onboarding", "title": "Paired setup"}
+    idea = create_idea(fields | {"body": "asked", "evidence": [{"type": "event", "id": event.id}]})
+    seen_by_both = Idea.objects.get(pk=idea.pk)
+    extra = answer(scouts)
+    more = {k: extra[k] for k in ("why_now", "impact", "confidence", "urgency", "reversibility")}
+    more |= {"owner_candidate": "devops", "suggested_next_step": "Pair two new hires."}
+    promote_idea(idea, more, promoted_by="agent:coordinator")
+
+    with pytest.raises(DecisionRefused, match=f"idea {idea.id} is promoted"):
+        promote_idea(seen_by_both, more, promoted_by="operator:ann")
+
+    assert Opportunity.objects.count() == 1
+
+
 def test_a_duplicate_open_idea_is_refused(scouts):
     idea = {"source_agent": "devops", "theme": "t", "title": "x", "body": "y", "dedupe_key": "k"}
     create_idea(idea)
