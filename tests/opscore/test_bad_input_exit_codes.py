@@ -15,7 +15,7 @@ from opscore.cli import main
 from opscore.models import StandingOrder
 from roundtable.models import Conversation
 from tests.coding_support import new_run
-from tests.factories import make_step
+from tests.factories import AgentFactory, make_step
 
 pytestmark = pytest.mark.django_db
 
@@ -91,6 +91,27 @@ def test_run_order_twice_in_one_minute_exits_2(agent, clock):
     assert refused.returncode == 2 and "\n" not in str(refused)
     assert str(refused) == "devops-health already has a run for 10:15; try again next minute"
     assert order.runs.count() == 1
+
+
+def test_run_order_of_a_name_two_agents_hold_asks_which_and_runs_the_one_named(agent, clock):
+    """Order names are unique per agent: `run_order devops-health` ran whichever came first."""
+    clock.freeze(datetime(2026, 3, 2, 10, 15, 5, tzinfo=UTC))
+    other = AgentFactory(slug="security")
+    for owner in (agent, other):
+        StandingOrder.objects.create(
+            agent=owner, name="devops-health", cron="* * * * *", handler="health_check"
+        )
+
+    refused = refusal("run_order", "devops-health")
+    call_command("run_order", "security/devops-health", stdout=StringIO())
+
+    assert refused.returncode == 2
+    assert str(refused) == (
+        "devops-health names orders of 2 agents (devops, security): say which, as "
+        "AGENT/devops-health"
+    )
+    ran = StandingOrder.objects.filter(runs__isnull=False).values_list("agent_id", flat=True)
+    assert list(ran) == ["security"]
 
 
 @pytest.mark.parametrize("verb", [["retry"], ["approve", "--kind", "code", "--as", "ana"]])

@@ -13,13 +13,11 @@ class Command(BaseCommand):
     help = "Run a standing order now, as a manual slot at the current minute (recorded as usual)."
 
     def add_arguments(self, parser):
-        parser.add_argument("name")
+        parser.add_argument("name", help="the order's name, or AGENT/NAME where agents share it")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, name, **opts):
-        order = StandingOrder.objects.filter(name=name).select_related("agent").first()
-        if order is None:
-            fail(missing_order(name), as_json=opts["json"], code=REFUSED)
+        order = order_named(name, as_json=opts["json"])
         now = db_now()
         slot = now - timedelta(seconds=now.second, microseconds=now.microsecond)
         run = start_run(order, slot)
@@ -38,6 +36,20 @@ class Command(BaseCommand):
             "evidence": run.evidence,
         }
         self.stdout.write(dump(body) if opts["json"] else f"{name}: {run.status} — {run.summary}")
+
+
+def order_named(name: str, *, as_json: bool) -> StandingOrder:
+    """Names are unique per agent: a name two agents hold is refused, asking which."""
+    agent, _, bare = name.rpartition("/")
+    orders = StandingOrder.objects.filter(name=bare).select_related("agent").order_by("agent_id")
+    found = list(orders.filter(agent_id=agent) if agent else orders[:20])
+    if not found:
+        fail(missing_order(name), as_json=as_json, code=REFUSED)
+    if len(found) > 1:
+        holders = ", ".join(order.agent_id for order in found)
+        said = f"{bare} names orders of {len(found)} agents ({holders}): say which, as AGENT/{bare}"
+        fail(said, as_json=as_json, code=REFUSED)
+    return found[0]
 
 
 def missing_order(name: str) -> str:
