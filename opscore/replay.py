@@ -198,14 +198,18 @@ def recorded_error(recorded: dict) -> llm.LLMError:
 
 
 def missing_records(calls) -> list[dict]:
-    """Calls whose record was pruned (or never kept): a replay without them would invent."""
-    missing = []
-    for call in calls:
-        record = LLMCallRecord.objects.filter(pk=call.pk).first()
-        if record is None or record.request_z is None:
-            why = record.pruned_reason if record is not None else "no record was kept"
-            missing.append({"call": call.id, "purpose": call.purpose, "reason": why})
-    return missing
+    """Calls whose record was pruned (or never kept): a replay without them would invent. One
+    read for all of them, of whether each record is whole, never its compressed documents."""
+    records = LLMCallRecord.objects.filter(pk__in=[call.pk for call in calls])
+    pruned = dict(records.filter(request_z__isnull=True).values_list("pk", "pruned_reason"))
+    kept = set(records.values_list("pk", flat=True))
+    return [
+        {"call": call.id, "purpose": call.purpose, "reason": pruned[call.pk]}
+        if call.pk in pruned
+        else {"call": call.id, "purpose": call.purpose, "reason": "no record was kept"}
+        for call in calls
+        if call.pk in pruned or call.pk not in kept
+    ]
 
 
 def recorded_calls(queryset) -> list:
