@@ -69,10 +69,12 @@ def network_errors(httpx_module) -> tuple[type, ...]:
 
 class LLMError(Exception):
     """A failure that retrying will not fix (bad request, auth). The message is one line: it
-    becomes a step's reason and an LLMCall row's error."""
+    becomes a step's reason and an LLMCall row's error, so it holds no NUL and no lone
+    surrogate, which no row stores: an error answer quoting either made
+    the row's write fail and the worker crash with the step still running."""
 
     def __init__(self, message: str):
-        super().__init__(one_line(message))
+        super().__init__(one_line(storable(str(message))))
 
 
 class TransientLLMError(LLMError):
@@ -200,9 +202,14 @@ def count(value) -> int:
 
 
 def model_name(value) -> str:
-    """A model's name as a reply gave it, as its LLMCall row can hold it: no NUL, no lone
-    surrogate (PostgreSQL stores neither), at most the column's 100 characters."""
-    return LONE_SURROGATE.sub("", str(value or "")).replace("\x00", "")[:100]
+    """A model's name as a reply gave it, as its LLMCall row can hold it: storable, at most
+    the column's 100 characters."""
+    return storable(str(value or ""))[:100]
+
+
+def storable(text: str) -> str:
+    """Outside text without what PostgreSQL stores in no text column: NUL, a lone surrogate."""
+    return LONE_SURROGATE.sub("", text).replace("\x00", "")
 
 
 def status_error(provider: str, status: int, detail: str) -> LLMError:
