@@ -71,8 +71,21 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+# The longest pause between two tries, whatever a Retry-After asks: a worker's step (or a
+# person) waits through it.
+LONGEST_PAUSE_SECONDS = 30
+
+
 def backoff_pause(attempt: int) -> float:
-    return min(settings.OPS_LLM_RETRY_BASE_SECONDS * 2 ** (attempt - 1), 30)
+    return min(settings.OPS_LLM_RETRY_BASE_SECONDS * 2 ** (attempt - 1), LONGEST_PAUSE_SECONDS)
+
+
+def pause_after(attempt: int, error: LLMError) -> float:
+    """The backoff, or longer when the answer asked for it (a 429's or a 529's Retry-After),
+    never past LONGEST_PAUSE_SECONDS: the next try no longer came while the provider had said
+    to wait, only to be refused again."""
+    asked = getattr(error, "retry_after", None) or 0
+    return max(backoff_pause(attempt), min(asked, LONGEST_PAUSE_SECONDS))
 
 
 def sleep(seconds: float) -> None:
@@ -110,10 +123,10 @@ def call_llm(
     for attempt in range(1, tries + 1):
         _start_in_time(provider, attempt)
         reply = _try_once(provider, request, row, attempt, last=attempt == tries)
-        if reply is not None:
+        if isinstance(reply, LLMReply):
             return reply
         if not getattr(provider, "replaying", False):  # a replay's retries cost no time
-            sleep(backoff_pause(attempt))
+            sleep(reply)
     raise AssertionError("unreachable")
 
 
@@ -155,8 +168,9 @@ def _start_in_time(provider, attempt: int) -> None:
         )
 
 
-def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMReply | None:
-    """One try, recorded whatever its end. None means a transient failure worth another try."""
+def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMReply | float:
+    """One try, recorded whatever its end. A number is a transient failure worth another try
+    after that many seconds' pause."""
     started = time.perf_counter()
     try:
         reply = within_limit(provider.complete(request))
@@ -164,8 +178,8 @@ def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMR
         record_failure(row, attempt, error, started, request)
         if not isinstance(error, TransientLLMError) or last:
             raise
-        if time_for(backoff_pause(attempt)):
-            return None
+        if time_for(pause := pause_after(attempt, error)):
+            return pause
         if named() in str(error):  # the deadline ended this try, and its reason says so
             raise
         raise TransientLLMError(

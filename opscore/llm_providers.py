@@ -149,7 +149,8 @@ class AnthropicProvider:
             telling = (anthropic.APIConnectionError,)
             raise TransientLLMError(failed_on_the_way(self.name, error, telling)) from error
         except anthropic.APIStatusError as error:
-            raise status_error("anthropic", error.status_code, error.message) from error
+            headers = error.response.headers
+            raise status_error("anthropic", error.status_code, error.message, headers) from error
         except self._httpx.TransportError as error:  # the body broke off while being read
             telling = network_errors(self._httpx)
             raise TransientLLMError(failed_on_the_way(self.name, error, telling)) from error
@@ -208,9 +209,8 @@ class OllamaProvider:
             with self.client.stream("POST", "/api/chat", json=body, timeout=read) as response:
                 if response.status_code != 200:
                     head = read_head(response.iter_bytes(), self.name)[:200]
-                    raise status_error(
-                        "ollama", response.status_code, head.decode(errors="replace")
-                    )
+                    said = head.decode(errors="replace")
+                    raise status_error("ollama", response.status_code, said, response.headers)
                 raw = read_capped(response.iter_bytes(), self.name)
         except httpx.TimeoutException as error:
             reason = own_reason(error, network_errors(httpx))

@@ -9,11 +9,14 @@ opscore.llm_providers."""
 
 import contextlib
 import json
+import math
 import time
+from email.utils import parsedate_to_datetime
 
 import httpcore
 import httpx
 from django.conf import settings
+from django.utils import timezone
 
 from opscore.inputs import LONE_SURROGATE, max_bytes
 from opscore.llm_deadline import in_time, reply_deadline
@@ -78,7 +81,12 @@ class LLMError(Exception):
 
 
 class TransientLLMError(LLMError):
-    """429, 5xx, timeouts, connection trouble: worth another try after a pause."""
+    """429, 5xx, timeouts, connection trouble: worth another try after a pause, the one the
+    answer asked for (`retry_after`, seconds) when it asked one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class LLMReplyError(LLMError):
@@ -212,7 +220,27 @@ def storable(text: str) -> str:
     return LONE_SURROGATE.sub("", text).replace("\x00", "")
 
 
-def status_error(provider: str, status: int, detail: str) -> LLMError:
-    """429, 529 (overloaded) and other 5xx, 408 and 409 are worth another try; the rest not."""
-    transient = status in (408, 409, 429) or status >= 500
-    return (TransientLLMError if transient else LLMError)(f"{provider}: HTTP {status}: {detail}")
+def status_error(provider: str, status: int, detail: str, headers=None) -> LLMError:
+    """429, 529 (overloaded) and other 5xx, 408 and 409 are worth another try, after the pause
+    the answer's Retry-After asks for; the rest not."""
+    said = f"{provider}: HTTP {status}: {detail}"
+    if status in (408, 409, 429) or status >= 500:
+        return TransientLLMError(said, retry_after=asked_pause(headers or {}))
+    return LLMError(said)
+
+
+def asked_pause(headers) -> float | None:
+    """The seconds an answer asks to wait before the next try: Anthropic's retry-after-ms, or
+    Retry-After in seconds or as an HTTP date; None when it asks none that makes sense."""
+    try:
+        if (ms := headers.get("retry-after-ms")) is not None:
+            seconds = float(ms) / 1000
+        elif (said := headers.get("retry-after")) is None:
+            return None
+        elif said.strip().isdigit():
+            seconds = float(said)
+        else:
+            seconds = (parsedate_to_datetime(said) - timezone.now()).total_seconds()
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None

@@ -47,3 +47,58 @@ def test_an_error_answer_quoting_what_no_row_stores_fails_the_step_once(
     assert StepAttempt.objects.get(step=step).outcome == "failed"
     call = LLMCall.objects.get(step=step)
     assert call.outcome == "error" and "\x00" not in call.error
+
+
+def busy_then_fine(provider: str, headers: dict) -> Served:
+    """A 429 asking for a pause (`headers`), then the answer."""
+    _, body = PROVIDERS[provider]
+    busy = {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}
+    return Served((429, json.dumps(busy).encode(), headers), (200, json.dumps(body()).encode()))
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize(
+    "headers, paused",
+    [
+        ({"retry-after": "7"}, [7.0]),
+        ({"retry-after-ms": "2500"}, [2.5]),
+        ({"retry-after": "86400"}, [30.0]),  # honoured, within the longest pause
+        ({"retry-after": "soon"}, [0]),  # nothing that makes sense: the backoff
+    ],
+)
+def test_a_rate_limited_answer_is_retried_after_the_pause_it_asked_for(
+    monkeypatch, provider, headers, paused
+):
+    """The next try came after the backoff (2 s, then 4 s), however long the 429 or 529 had
+    asked to wait: refused again, and the try spent."""
+    pauses = []
+    monkeypatch.setattr("opscore.llm.sleep", pauses.append)
+    served = busy_then_fine(provider, headers)
+    PROVIDERS[provider][0](monkeypatch, served)
+    step = make_step("analyze", max_attempts=3)
+
+    handle_one_step("w1")
+
+    step.refresh_from_db()
+    assert (step.status, served.requests) == ("succeeded", 2), step.last_error
+    assert pauses == paused
+    outcomes = LLMCall.objects.filter(step=step).order_by("id").values_list("outcome", flat=True)
+    assert list(outcomes) == ["transient_error", "ok"]
+
+
+def test_a_pause_past_a_persons_deadline_ends_the_call_now(monkeypatch, agent):
+    """Waited on by a person (20 s for every try), a 429 asking for 25 s is no reason to hold
+    them 25 s: the call ends with the reason, and no second try is made."""
+    from opscore.llm import LLMRequest, TransientLLMError, call_llm
+    from opscore.llm_deadline import answer_within
+
+    pauses = []
+    monkeypatch.setattr("opscore.llm.sleep", pauses.append)
+    served = busy_then_fine("anthropic", {"retry-after": "25"})
+    PROVIDERS["anthropic"][0](monkeypatch, served)
+    request = LLMRequest(system="s", messages=[{"role": "user", "content": "hi"}])
+
+    with pytest.raises(TransientLLMError, match="no time for another try"), answer_within(20):
+        call_llm(request, agent=agent, purpose="chat.answer", prompt_version="t")
+
+    assert (pauses, served.requests) == ([], 1)

@@ -58,7 +58,7 @@ def replies(status, body):
 
 class Served:
     """The fake server: answers each request with the next scripted (status, bytes or an
-    iterator of bytes, streamed)."""
+    iterator of bytes, streamed[, headers])."""
 
     def __init__(self, *answers):
         self.answers = list(answers)
@@ -67,8 +67,8 @@ class Served:
     def __call__(self, module):
         def handler(request):
             self.requests += 1
-            status, raw = self.answers.pop(0)
-            headers = {"content-type": "application/json"}
+            status, raw, *more = self.answers.pop(0)
+            headers = {"content-type": "application/json", **(more[0] if more else {})}
             return module.Response(status, content=raw, headers=headers)
 
         return handler
