@@ -196,7 +196,7 @@ def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMR
         outcome=LLMCallOutcome.OK,
         input_tokens=reply.input_tokens,
         output_tokens=reply.output_tokens,
-        cost_usd=0 if from_record(provider) else cost_of(reply.model, *tokens_of(reply)),
+        cost_usd=0 if from_record(provider) else cost_of(*billed(reply), asked=row["model"]),
         latency_ms=int((time.perf_counter() - started) * 1000),
     )
     keep_record(call, request_document(request, row["model"]), reply_document(reply))
@@ -220,6 +220,11 @@ def parse_llm_reply(reply: LLMReply, schema, what: str, error=MalformedReply):
 
 def tokens_of(reply: LLMReply) -> tuple[int, int]:
     return reply.input_tokens, reply.output_tokens
+
+
+def billed(reply: LLMReply) -> tuple[str, int, int]:
+    """What a reply's price is read from: the model it names and its tokens."""
+    return reply.model, *tokens_of(reply)
 
 
 def within_limit(reply: LLMReply) -> LLMReply:
@@ -259,7 +264,8 @@ def record_failure(row: dict, attempt: int, error: LLMError, started: float, req
         outcome = LLMCallOutcome.BAD_REPLY
         model = error.model or row["model"]
         tokens = {"input_tokens": error.input_tokens, "output_tokens": error.output_tokens}
-        row = row | tokens | {"model": model, "cost_usd": cost_of(model, **tokens)}
+        cost = cost_of(model, **tokens, asked=row["model"])
+        row = row | tokens | {"model": model, "cost_usd": cost}
     call = LLMCall.objects.create(
         **row,
         attempt=attempt,

@@ -265,9 +265,12 @@ def get_provider():
     return OfflineProvider()
 
 
-def cost_of(model: str, input_tokens: int, output_tokens: int) -> Decimal:
-    """USD, from per-million-token prices in settings (unknown models cost nothing known)."""
-    price_in, price_out = settings.OPS_LLM_PRICES.get(model, (0, 0))
+def cost_of(model: str, input_tokens: int, output_tokens: int, asked: str = "") -> Decimal:
+    """USD, from per-million-token prices in settings: the replying model's, or the `asked`
+    one's when the prices name no model the reply names (one naming the dated version of the
+    alias asked for cost nothing, so no budget ever held); nothing known for neither."""
+    prices = settings.OPS_LLM_PRICES
+    price_in, price_out = prices.get(model) or prices.get(asked) or (0, 0)
     total = Decimal(str(price_in)) * input_tokens + Decimal(str(price_out)) * output_tokens
     return (total / Decimal(1_000_000)).quantize(Decimal("0.000001"))
 

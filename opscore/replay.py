@@ -150,14 +150,16 @@ class RecordedProvider:
     def _ask_live(self, request, recorded: dict, entry: Compared, whose: tuple[str, str]):
         """The configured provider's answer; what it bills (a reply that fits no limit too) is
         charged to the recorded call's agent and lane."""
+        asked = self.live.model_for(request.tier)
         try:
             reply = self.live.complete(request)
         except llm.LLMReplyError as billed:
-            self._charge(
-                whose, llm.cost_of(billed.model, billed.input_tokens, billed.output_tokens)
-            )
+            usd = llm.cost_of(billed.model, billed.input_tokens, billed.output_tokens, asked)
+            self._charge(whose, usd)
             raise
-        self._charge(whose, llm.cost_of(reply.model, reply.input_tokens, reply.output_tokens))
+        self._charge(
+            whose, llm.cost_of(reply.model, reply.input_tokens, reply.output_tokens, asked)
+        )
         entry.reply_diff = diff(recorded.get("text"), reply.text, "reply")
         return reply
 

@@ -1,5 +1,6 @@
 """The real provider clients against fake HTTP transports, and the LLMCall ledger."""
 
+import contextlib
 import json
 from decimal import Decimal
 
@@ -195,3 +196,21 @@ def test_over_budget_is_refused_and_recorded(agent):
         )
 
     assert LLMCall.objects.filter(outcome="over_budget").count() == 1
+
+
+@pytest.mark.parametrize("answer", ["ok", "bad_reply"])
+def test_a_reply_naming_a_model_the_prices_do_not_know_costs_the_asked_ones(agent, answer):
+    """Asked for an alias, Anthropic names the dated model that answered: priced by that name
+    alone the call cost $0, and no budget ever held."""
+    dated = anthropic_reply(model="claude-sonnet-4-6-20260101")
+    if answer == "bad_reply":  # cut off: billed all the same
+        body = json.loads(dated.content) | {"stop_reason": "max_tokens"}
+        dated = httpx2.Response(200, json=body)
+    provider = anthropic_with(dated)
+
+    with contextlib.suppress(LLMError):
+        call_llm(REQUEST, agent=agent, purpose="t", prompt_version="t", provider=provider)
+
+    call = LLMCall.objects.get()
+    assert (call.outcome, call.model) == (answer, "claude-sonnet-4-6-20260101")
+    assert call.cost_usd == Decimal("0.006000")  # the asked claude-sonnet-4-6's prices
