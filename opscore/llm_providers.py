@@ -45,6 +45,13 @@ TIERS = ("cheap", "main")
 # Why a provider says it stopped when the reply is cut short (Anthropic's stop_reason,
 # Ollama's done_reason): such a reply is a bad reply, never parsed as if complete.
 CUT_OFF = {"anthropic": {"max_tokens", "model_context_window_exceeded"}, "ollama": {"length"}}
+# Anthropic's other stops that end no answer: what was written before them is a preamble (to a
+# tool call no request offers, a turn paused) or a refusal, never the answer asked for.
+NO_ANSWER = {
+    "tool_use": "it asked to use a tool, and none was offered",
+    "pause_turn": "it paused its turn",
+    "refusal": "it refused",
+}
 
 
 @dataclass(frozen=True)
@@ -175,6 +182,9 @@ class AnthropicProvider:
             raise LLMReplyError(f"anthropic: malformed reply: {why}", **known) from None
         if message.stop_reason in CUT_OFF["anthropic"]:
             raise LLMReplyError(cut_off("anthropic", message.stop_reason), **known)
+        if why := NO_ANSWER.get(message.stop_reason or ""):
+            said = f"anthropic: no answer: stop_reason {message.stop_reason} ({why}); not used"
+            raise LLMReplyError(said, **known)
         text = "".join(block.text for block in message.content if block.type == "text")
         return LLMReply(
             text=text,

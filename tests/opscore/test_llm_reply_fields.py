@@ -14,6 +14,7 @@ from tests.opscore.test_llm_faults import (  # noqa: F401 (no_pause is a fixture
     PROVIDERS,
     Served,
     assert_failed_once_without_retry,
+    message,
     no_pause,
     replies,
 )
@@ -69,3 +70,26 @@ def test_a_model_name_is_kept_as_a_row_can_hold_it(monkeypatch, provider, model)
     assert step.status == "succeeded", step.last_error
     call = LLMCall.objects.get(step=step)
     assert "\x00" not in call.model and len(call.model) <= 100 and call.model.startswith(model[:5])
+
+
+TOOL_CALL = {"type": "tool_use", "id": "toolu_1", "name": "shell", "input": {"cmd": "ls"}}
+
+
+@pytest.mark.parametrize(
+    "stop, content",
+    [
+        ("tool_use", [{"type": "text", "text": "I'll check the disk."}, TOOL_CALL]),
+        ("pause_turn", [{"type": "text", "text": "Searching first"}]),
+        ("refusal", [{"type": "text", "text": "I"}]),
+    ],
+)
+def test_a_reply_that_stopped_for_anything_but_an_answer_is_a_bad_reply(monkeypatch, stop, content):
+    """A preamble to a tool call no request offers (or a paused turn, a refusal) was taken as
+    the answer: the step succeeded with "I'll check the disk." as its artifact."""
+    raw = json.dumps(message(content=content, stop_reason=stop)).encode()
+    step, served = answer(monkeypatch, "anthropic", raw)
+
+    assert_failed_once_without_retry(step, served)
+    assert f"no answer: stop_reason {stop}" in step.last_error
+    call = LLMCall.objects.get(step=step)
+    assert (call.outcome, call.input_tokens, call.output_tokens) == ("bad_reply", 1000, 200)
