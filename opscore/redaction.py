@@ -14,6 +14,8 @@ BEARER_PATTERN = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
 # An agent API token (console.models.PREFIX) pasted anywhere: its first letters may stay.
 AGENT_TOKEN_PATTERN = re.compile(r"(opsa_[A-Za-z0-9_-]{4})[A-Za-z0-9_-]{12,}")
 REDACTED = "[redacted]"
+# A URL's user with no password is taken for a token (url_credentials) from this length on.
+TOKEN_AS_USER_CHARS = 16
 # Credentials handed out while running (a channel's session token), newest last: as secret as
 # a setting, yet known only once a server gave them. Bounded, the oldest (long expired) forgotten.
 RUNTIME_SECRETS_KEPT = 32
@@ -77,16 +79,20 @@ def forget_known_secrets(**kwargs) -> None:
 
 def url_credentials(url: str) -> list[str]:
     """A URL's password as written and decoded, and the Basic credential an HTTP client makes
-    of its userinfo (httpx sends OLLAMA_URL's as an Authorization header a proxy may echo)."""
+    of its userinfo (httpx sends OLLAMA_URL's as an Authorization header a proxy may echo).
+    With no password, a user as long as a token is one (https://TOKEN@host): it was kept
+    readable; a shorter one is a name, whose every mention masked would hide innocent words."""
     try:
         parts = urlsplit(url or "")
         written = parts.password
+        user_written = parts.username or ""
     except ValueError:
         return []
-    if not written:
-        return []
-    user, password = unquote(parts.username or ""), unquote(written)
-    return [written, password, base64.b64encode(f"{user}:{password}".encode()).decode()]
+    user, password = unquote(user_written), unquote(written or "")
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    if written:
+        return [written, password, basic]
+    return [user_written, user, basic] if len(user) >= TOKEN_AS_USER_CHARS else []
 
 
 def mask_known(text: str) -> str:

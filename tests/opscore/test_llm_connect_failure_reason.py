@@ -134,3 +134,21 @@ def test_an_ollama_behind_a_password_keeps_it_out_of_the_calls_error(one_try, ag
 
     assert "401" in error
     assert "ollama-pass" not in error and "b3BzY29yZTpvbGxhbWEt" not in error  # as base64 too
+
+
+def test_an_ollama_token_as_the_urls_user_is_kept_out_of_the_calls_error(one_try, agent, settings):
+    """OLLAMA_URL=https://TOKEN@host: the token is the whole credential, with no password, and
+    a proxy's refusal quoting the header or the URL showed it on the row."""
+    settings.OLLAMA_URL = "http://tok_ollama0123456789@ollama.test"
+
+    def refuse(request):
+        return httpx.Response(
+            502, text=f"denied {request.headers['authorization']} ({request.url})"
+        )
+
+    model = OllamaProvider(settings.OLLAMA_URL, transport=httpx.MockTransport(refuse))
+
+    error = failed_call(agent, model)
+
+    assert "502" in error and "[redacted]" in error
+    assert "tok_ollama" not in error and "dG9rX29sbGFtYT" not in error  # as base64 too
