@@ -5,7 +5,14 @@ from missions.crawl import CrawlRefused, fetch_main_text
 from missions.executors import ArtifactDraft, Blocked, Effect, Failed, Succeeded
 from missions.prompts import build_request
 from missions.text import strip_invisible
-from opscore.llm import LLMError, LLMReplyError, OverBudget, TransientLLMError, call_llm
+from opscore.llm import (
+    LLMError,
+    LLMReplyError,
+    OverBudget,
+    TransientLLMError,
+    call_llm,
+    unusable,
+)
 
 TWEET_LIMIT = 280
 
@@ -37,6 +44,7 @@ def run_llm_step(run):
         return Failed(f"LLM call failed: {error}", retryable=False)
     text, problem = check_reply(step.kind, reply.text)
     if problem:
+        unusable(reply, f"{reply.provider}: {problem}")
         return Failed(f"malformed LLM reply: {problem}", retryable=False, bad_reply=True)
     if asked := ask_if_asking(step, text):
         return asked

@@ -67,6 +67,7 @@ __all__ = [
     "offline_mark",
     "one_line",
     "parse_llm_reply",
+    "unusable",
 ]
 log = logging.getLogger(__name__)
 
@@ -212,10 +213,16 @@ def parse_llm_reply(reply: LLMReply, schema, what: str, error=MalformedReply):
     try:
         return parse_reply(reply.text, schema, what, error)
     except MalformedReply as malformed:
-        LLMCall.objects.filter(pk=reply.call_id).update(
-            outcome=LLMCallOutcome.BAD_REPLY, error=str(malformed)[:2000]
-        )
+        unusable(reply, str(malformed))
         raise
+
+
+def unusable(reply: LLMReply, reason: str) -> None:
+    """Mark a recorded reply's LLMCall row a bad reply, with the reason: what its caller found
+    it unusable for (no text, no schema it fits) once the provider had answered."""
+    LLMCall.objects.filter(pk=reply.call_id).update(
+        outcome=LLMCallOutcome.BAD_REPLY, error=redact_text(one_line(reason, 2000))
+    )
 
 
 def tokens_of(reply: LLMReply) -> tuple[int, int]:

@@ -214,6 +214,8 @@ def test_an_empty_reply_is_a_content_fault_too(monkeypatch, settings):
     assert set(Step.objects.values_list("status", flat=True)) == {"failed"}
     assert set(StepAttempt.objects.values_list("outcome", flat=True)) == {"bad_reply"}
     assert Policy.objects.value("worker_switches").is_enabled("draft_tweet") is True
+    calls = set(LLMCall.objects.values_list("outcome", "error"))  # the ledger agrees
+    assert calls == {("bad_reply", "anthropic: the model returned no text")}
 
 
 def test_a_reply_that_fits_no_schema_is_a_one_line_malformed_reply():
