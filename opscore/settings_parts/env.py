@@ -53,6 +53,23 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
 
 
+def env_at_least(name: str, default: float, least: float) -> float:
+    """A number of at least `least` (whole when `default` is): a model call made with 0 tries
+    (OPS_LLM_MAX_TRIES=0) raised an AssertionError and left no row, a negative backoff a
+    ValueError from time.sleep, and a word for one a traceback at start."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    kind, word = (int, "an integer") if isinstance(default, int) else (float, "a number")
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be {word}, got {raw!r}") from None
+    if not value >= least:  # NaN too
+        raise ImproperlyConfigured(f"{name} must be at least {least}, got {raw!r}")
+    return value
+
+
 def env_seconds(name: str, default: int) -> int:
     """Whole seconds, 0 or more (0: no deadline); a negative one is refused, not read as none."""
     value = env_int(name, default)

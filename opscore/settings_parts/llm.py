@@ -3,7 +3,7 @@ and how long call records and replays are kept."""
 
 from django.core.exceptions import ImproperlyConfigured
 
-from opscore.settings_parts.env import env_bool, env_int, env_str
+from opscore.settings_parts.env import env_at_least, env_bool, env_int, env_str
 
 # LLM providers: OPSCORE_LLM=anthropic|ollama|offline; offline when no key is set.
 ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
@@ -21,15 +21,15 @@ OPS_OLLAMA_MODELS = {
     "main": env_str("OPS_OLLAMA_MODEL_MAIN", "llama3.1"),
     "cheap": env_str("OPS_OLLAMA_MODEL_CHEAP", "llama3.2"),
 }
-OPS_LLM_TIMEOUT_SECONDS = env_int("OPS_LLM_TIMEOUT_SECONDS", 60)  # each connect or read
-OPS_LLM_DEADLINE_SECONDS = env_int("OPS_LLM_DEADLINE_SECONDS", 180)  # a try, from its start
+OPS_LLM_TIMEOUT_SECONDS = env_at_least("OPS_LLM_TIMEOUT_SECONDS", 60, 1)  # each connect or read
+OPS_LLM_DEADLINE_SECONDS = env_at_least("OPS_LLM_DEADLINE_SECONDS", 180, 1)  # a try, from its start
 # A model call a person waits on in a request (a chat answer, a thread reply), all its tries.
-OPS_TALK_DEADLINE_SECONDS = env_int("OPS_TALK_DEADLINE_SECONDS", 20)
+OPS_TALK_DEADLINE_SECONDS = env_at_least("OPS_TALK_DEADLINE_SECONDS", 20, 1)
 # A crawl's whole fetch (every redirect and read) ends by this deadline, however slowly a
 # server trickles its bytes.
 OPS_CRAWL_DEADLINE_SECONDS = env_int("OPS_CRAWL_DEADLINE_SECONDS", 10)
-OPS_LLM_MAX_TRIES = env_int("OPS_LLM_MAX_TRIES", 3)
-OPS_LLM_RETRY_BASE_SECONDS = float(env_str("OPS_LLM_RETRY_BASE_SECONDS", "2"))
+OPS_LLM_MAX_TRIES = env_at_least("OPS_LLM_MAX_TRIES", 3, 1)
+OPS_LLM_RETRY_BASE_SECONDS = env_at_least("OPS_LLM_RETRY_BASE_SECONDS", 2.0, 0)
 # USD per million tokens (input, output), by model name.
 OPS_LLM_PRICES = {
     "claude-sonnet-4-6": (3.0, 15.0),

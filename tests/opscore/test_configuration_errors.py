@@ -18,8 +18,19 @@ from tests.processes import ROOT
         ({"DATABASE_URL": "postgres://u:sekrit@127.0.0.1:notaport/db"}, "DATABASE_URL is not"),
         ({"DATABASE_URL": "sekrit"}, "DATABASE_URL is not"),
         ({"DATABASE_URL": "mysql://u:sekrit@h/db"}, "MySQLdb"),
+        ({"OPS_LLM_MAX_TRIES": "0"}, "OPS_LLM_MAX_TRIES must be at least 1, got '0'"),
+        ({"OPS_LLM_RETRY_BASE_SECONDS": "soon"}, "must be a number, got 'soon'"),
+        ({"OPS_LLM_RETRY_BASE_SECONDS": "-2"}, "must be at least 0, got '-2'"),
     ],
-    ids=["a setting", "a bad port", "no url", "another database"],
+    ids=[
+        "a setting",
+        "a bad port",
+        "no url",
+        "another database",
+        "no try",
+        "a word for a pause",
+        "a negative pause",
+    ],
 )
 def test_a_wrong_setting_is_one_line_and_exit_1(env, said):
     done = subprocess.run(
