@@ -102,9 +102,32 @@ def check_app_role(app_configs, **kwargs):
     ]
 
 
+def check_model_prices(app_configs, **kwargs):
+    """A paid provider's model with no price costs $0 a call (opscore.llm_providers.cost_of):
+    every budget would say it holds while spending went on."""
+    if settings.OPSCORE_LLM != "anthropic":
+        return []
+    unpriced = [
+        f"{model} ({tier})"
+        for tier, model in settings.OPS_ANTHROPIC_MODELS.items()
+        if model not in settings.OPS_LLM_PRICES
+    ]
+    if not unpriced:
+        return []
+    return [
+        Warning(
+            f"No price in OPS_LLM_PRICES for {', '.join(unpriced)}: its calls are counted at "
+            "$0, so no budget holds for them.",
+            hint="Set OPS_ANTHROPIC_MODEL_MAIN / _CHEAP to a priced model, or add its price.",
+            id="opscore.W006",
+        )
+    ]
+
+
 CHECKS = [
     (check_postgres, [Tags.database]),
     (check_secrets, []),
+    (check_model_prices, []),
     (check_policy_names, []),
     (check_app_role, []),
 ]
