@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 
 from console.stage import floor, scenes
 from console.stage.access import stage_visible, visible_or_login
+from console.stage.conversations import latest_event_id
 from console.stage.give_task import form_context
 from console.stage.happening import recent_sentences
 from console.stage.health import health_summary
@@ -65,13 +66,22 @@ def stage(request):
     context = {
         "events": events,
         "oldest": events[-1].id if events else None,
-        "newest": events[0].id if events else 0,
+        "newest": feed_cursor(events, _filters(request)),
         "filters": _filters(request),
         "agents": Agent.objects.enabled(),
         "health": health_summary(),
         "task_form": form_context(),
     }
     return render(request, "stage/stage.html", context)
+
+
+def feed_cursor(events, filters) -> int:
+    """Where the page's socket starts. A filtered feed is not live (the socket only refreshes
+    its panels): its newest match may be far older than the newest event, or none (0), and
+    the socket then asked for everything since — all history for a filter matching nothing."""
+    if filters:
+        return latest_event_id()
+    return events[0].id if events else 0
 
 
 @require_GET
@@ -127,7 +137,7 @@ def _office_context():
             "coffee_spots": json.dumps(floor.COFFEE_SPOTS),
             "grid": "/".join(floor.walkable(len(sprites))),
         },
-        "latest_event": Event.objects.order_by("-id").values_list("id", flat=True).first() or 0,
+        "latest_event": latest_event_id(),
         "evolved": [s for s in sprites if s["voice"]],
         "happening": recent_sentences(),
         "sky": scenes.sky_for(local_hour),
