@@ -6,7 +6,7 @@ dismiss, comment, chat) needs a staff account, and where the admin has the same 
 model permission the admin asks for it; anyone else signed in gets a 403 that says what is
 missing, and the refusal is a `stage.action_refused` event. Approvals keep their own rule
 (opscore.four_eyes: the decision's permission, staff or not). The Stage's websocket only
-pushes events: nothing sent up it is read."""
+pushes events: nothing sent up it is read (a frame closes it)."""
 
 import functools
 

@@ -1,7 +1,11 @@
 """Live events over a websocket. Any process may write an event; Postgres NOTIFY wakes the
 bridge (console/stage/bridge.py), which reads what is new once; this process's relay hands
 every socket the same finished text. A socket that connects or falls behind reads from its own
-last id (`?after=ID`), so a reconnecting browser catches up and nothing is missed."""
+last id (`?after=ID`), so a reconnecting browser catches up and nothing is missed.
+
+What a client may not do: send anything up (the socket only pushes; a frame closes it, 1003),
+or ask for the feed from before what a catch-up covers or from past its newest event (4409:
+the page reloads, and older rows load by cursor as on any page)."""
 
 import asyncio
 import contextlib
@@ -12,6 +16,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from console.stage.bridge import batch_text, events_after, join, latest_id, leave
+
+CATCH_UP_EVENTS = 1000  # by id: a page further behind reloads rather than read it all again
+RELOAD = 4409  # the page's cursor is not one a catch-up serves: it reloads
+UNSUPPORTED = 1003  # the client sent a frame up a socket that only pushes
 
 
 class StageConsumer(AsyncWebsocketConsumer):
@@ -26,12 +34,16 @@ class StageConsumer(AsyncWebsocketConsumer):
             return
         # raw bytes from the client: Latin-1 reads any of them (a cursor is ASCII digits)
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        newest = await latest_id()
         try:
             self.last_id = int(query.get("after", [""])[0])
         except ValueError:
-            self.last_id = await latest_id()
+            self.last_id = newest
         self.session_read_at = asyncio.get_running_loop().time()
         await self.accept()
+        if not newest - CATCH_UP_EVENTS <= self.last_id <= newest:
+            await self.close(code=RELOAD)  # accepted first: a refused handshake has no code
+            return
         await join(self.channel_layer, self)
         self.joined = True
         await self.send_new()
@@ -41,9 +53,7 @@ class StageConsumer(AsyncWebsocketConsumer):
         this browser has; otherwise (it connected mid-batch, or fell behind) its own
         catch-up, started beside the relay so other sockets do not wait for it."""
         if not await self.may_still_watch():
-            leave(self)
-            self.joined = False
-            await self.close(code=4403)
+            await self.shut(4403)
         elif self.catching_up:
             self.missed = True
         elif message["after"] == self.last_id:
@@ -71,6 +81,18 @@ class StageConsumer(AsyncWebsocketConsumer):
             return False
         user = await get_user({"session": session.__class__(session.session_key)})
         return user.is_authenticated and user.pk == self.scope["user"].pk
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """Nothing sent up is read: ignored, a client could keep a socket and the server busy
+        with frames for as long as it liked. The first one ends the socket instead."""
+        await self.shut(UNSUPPORTED)
+
+    async def shut(self, code: int) -> None:
+        """Out of the relay's hands before the close, so no batch follows it."""
+        if self.joined:
+            leave(self)
+            self.joined = False
+        await self.close(code=code)
 
     async def give_up(self) -> None:
         """Close as a server that failed (1011): the page reconnects and catches up."""

@@ -3,14 +3,16 @@ permission for the same change sees the Stage but is refused (403, with the reas
 give a task, pause a mission, rate, dismiss, comment or chat."""
 
 import pytest
-from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
+from console.asgi import application
 from console.models import ChatMessage
-from console.stage.consumers import StageConsumer
 from missions.models import Comment, Feedback, Mission, Proposal
 from opscore.models import Event
+from tests.console.test_stage import run_on_a_loop
 from tests.factories import make_step
 
 pytestmark = pytest.mark.django_db
@@ -93,9 +95,23 @@ def test_a_visitor_who_is_not_signed_in_is_sent_to_the_login(client, agent):
     assert answer.status_code == 302 and "/login" in answer["Location"]
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_stage_socket_only_pushes_and_takes_no_action():
-    """Nothing sent up the socket is read: every action goes through the guarded views."""
-    assert StageConsumer.receive is AsyncWebsocketConsumer.receive
+    """Nothing sent up the socket is read: every action goes through the guarded views. A
+    frame asking for one only closes the socket (1003)."""
+    ask = {"type": "give_task", "agent": "devops", "kind": "analyze", "title": "Go"}
+
+    async def scenario():
+        headers = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1")]
+        socket = WebsocketCommunicator(application, "/ws/stage/", headers=headers)
+        assert (await socket.connect())[0]
+        await database_sync_to_async(Event.objects.create)(kind="test", title="live")
+        assert "live" in (await socket.receive_json_from(timeout=5))["html"]
+        await socket.send_json_to(ask)
+        assert await socket.receive_output(timeout=5) == {"type": "websocket.close", "code": 1003}
+
+    run_on_a_loop(scenario)
+    assert not Proposal.objects.exists()
 
 
 def test_a_watcher_is_told_why_rather_than_offered_forms_that_refuse_them(client, db):

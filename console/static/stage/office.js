@@ -230,7 +230,11 @@ window.OfficeWalk = OfficeWalk;
       after = data.last_id;
       (data.moments || []).forEach(act);
     };
-    socket.onclose = () => { setTimeout(connect, delay); delay = Math.min(delay * 2, 15000); };
+    socket.onclose = (closed) => {
+      if (closed.code === 4409) { location.reload(); return; }  // too far behind: redraw
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 15000);
+    };
   }
   connect();
   const board = office.querySelector("#whiteboard");

@@ -68,7 +68,11 @@ function refreshPanels(moments) {
       if (reading) feed.scrollTop += feed.scrollHeight - before;
       trim();
     };
-    socket.onclose = () => { setTimeout(connect, delay); delay = Math.min(delay * 2, 15000); };
+    socket.onclose = (closed) => {
+      if (closed.code === 4409) { location.reload(); return; }  // too far behind: redraw
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 15000);
+    };
   }
   connect();
 })();
@@ -94,7 +98,11 @@ function refreshPanels(moments) {
       after = data.last_id;
       refreshPanels(data.moments || []);
     };
-    socket.onclose = () => { setTimeout(connect, delay); delay = Math.min(delay * 2, 15000); };
+    socket.onclose = (closed) => {
+      if (closed.code === 4409) { location.reload(); return; }  // too far behind: redraw
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 15000);
+    };
   }
   connect();
 })();

@@ -16,7 +16,11 @@
       );
       if (mine) htmx.trigger(thread, "thread-changed");
     };
-    socket.onclose = () => { setTimeout(connect, delay); delay = Math.min(delay * 2, 15000); };
+    socket.onclose = (closed) => {
+      if (closed.code === 4409) { location.reload(); return; }  // too far behind: redraw
+      setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 15000);
+    };
   }
   connect();
 })();
