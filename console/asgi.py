@@ -12,19 +12,20 @@ load_local_secrets()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 from django.urls import path  # noqa: E402
 
 django_app = get_asgi_application()
 
 from console.stage.consumers import StageConsumer  # noqa: E402
+from console.stage.origins import SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_app,
-        # Foreign origins are refused: only pages served from ALLOWED_HOSTS may connect.
-        "websocket": AllowedHostsOriginValidator(
+        # Foreign origins are refused: only the Stage's own pages may connect (a page of
+        # another port on the same host is another origin, though its cookies are the same).
+        "websocket": SameOriginValidator(
             AuthMiddlewareStack(URLRouter([path("ws/stage/", StageConsumer.as_asgi())]))
         ),
     }

@@ -71,7 +71,7 @@ def test_older_events_load_by_cursor_in_bounded_pages(client, agent):
 
 async def connect(path="/ws/stage/?after=0", origin=b"http://127.0.0.1:8000"):
     communicator = WebsocketCommunicator(
-        application, path, headers=[(b"origin", origin), (b"host", b"127.0.0.1")]
+        application, path, headers=[(b"origin", origin), (b"host", b"127.0.0.1:8000")]
     )
     connected, _ = await communicator.connect()
     return communicator, connected
@@ -129,7 +129,9 @@ def test_a_cursor_that_is_not_utf8_connects_from_the_newest_event():
 
     async def scenario():
         communicator = WebsocketCommunicator(
-            application, "/ws/stage/", headers=[(b"origin", b"http://127.0.0.1:8000")]
+            application,
+            "/ws/stage/",
+            headers=[(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")],
         )
         communicator.scope["query_string"] = b"after=\xff"
         connected, _ = await communicator.connect()

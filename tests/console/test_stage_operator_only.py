@@ -102,7 +102,7 @@ def test_the_stage_socket_only_pushes_and_takes_no_action():
     ask = {"type": "give_task", "agent": "devops", "kind": "analyze", "title": "Go"}
 
     async def scenario():
-        headers = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1")]
+        headers = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")]
         socket = WebsocketCommunicator(application, "/ws/stage/", headers=headers)
         assert (await socket.connect())[0]
         await database_sync_to_async(Event.objects.create)(kind="test", title="live")

@@ -128,3 +128,53 @@ def test_a_filtered_feeds_socket_starts_at_the_newest_event(client, query):
     page = client.get(f"/stage/?{query}").content.decode()
 
     assert f'data-last-id="{newest}"' in page and f'data-last-id="{rare}"' not in page
+
+
+@pytest.mark.parametrize(
+    ("origin", "opens"),
+    [
+        (b"http://127.0.0.1:8000", True),
+        (b"http://127.0.0.1:9999", False),  # another program on the same host
+        (b"http://localhost:8000", False),  # another allowed host, not this page's
+    ],
+)
+def test_a_private_stage_opens_only_to_pages_of_its_own_origin(settings, origin, opens):
+    """A browser sends its cookies to any port of a host, so a page served by another program
+    there (another origin) opened a private Stage's socket with the signed-in person's session
+    and read the feed: ALLOWED_HOSTS names hosts, not origins. The Origin must now be the
+    socket's own host (or one of CSRF_TRUSTED_ORIGINS, as for the Stage's posts)."""
+    from django.test import Client
+
+    from tests.factories import OperatorFactory
+
+    settings.STAGE_PUBLIC = False
+    browser = Client()
+    browser.force_login(OperatorFactory())
+    cookie = f"sessionid={browser.cookies['sessionid'].value}".encode()
+
+    async def scenario():
+        headers = [(b"origin", origin), (b"host", b"127.0.0.1:8000"), (b"cookie", cookie)]
+        socket = WebsocketCommunicator(application, "/ws/stage/", headers=headers)
+        connected, _ = await socket.connect()
+        assert connected is opens
+        if connected:
+            await socket.disconnect()
+
+    run_on_a_loop(scenario)
+
+
+@pytest.mark.parametrize("trusted", ["https://stage.example.com", "https://*.example.com"])
+def test_an_origin_named_in_csrf_trusted_origins_may_open_the_socket(settings, trusted):
+    """Behind a proxy that rewrites Host, the public origin is trusted as Django's CSRF check
+    trusts it for the Stage's posts."""
+    settings.CSRF_TRUSTED_ORIGINS = [trusted]
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "stage.example.com"]
+
+    async def scenario():
+        headers = [(b"origin", b"https://stage.example.com"), (b"host", b"127.0.0.1:8000")]
+        socket = WebsocketCommunicator(application, "/ws/stage/", headers=headers)
+        connected, _ = await socket.connect()
+        assert connected
+        await socket.disconnect()
+
+    run_on_a_loop(scenario)

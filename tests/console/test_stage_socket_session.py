@@ -23,7 +23,7 @@ def signed_in_browser() -> Client:
 
 
 async def open_socket(cookie: str = ""):
-    headers = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1")]
+    headers = [(b"origin", b"http://127.0.0.1:8000"), (b"host", b"127.0.0.1:8000")]
     if cookie:
         headers.append((b"cookie", f"sessionid={cookie}".encode()))
     communicator = WebsocketCommunicator(application, "/ws/stage/?after=0", headers=headers)
