@@ -10,7 +10,7 @@ from console.models import ChatMessage
 from missions.decisions import approve_proposal
 from missions.models import Mission, Proposal
 from missions.talk import TalkRefused
-from opscore.models import LLMCall
+from opscore.models import Event, LLMCall
 from tests.factories import AgentFactory, OperatorFactory, make_step
 from tests.opscore.test_llm_providers import anthropic_reply, anthropic_with
 
@@ -143,3 +143,17 @@ def test_the_chat_page_links_only_same_site_or_web_citations(client):
     assert "elsewhere.example" not in page
     assert not any(f"{ref}</a>" in page for ref in ("S2", "P3", "E4", "E5"))
     assert "M1</a>, S2, P3, E4, E5</p>" in page
+
+
+def test_a_chat_message_stays_in_its_authors_chat_not_on_a_public_stage(client, coordinator):
+    """The chat is its author's (signed in, their own history only), but each message's words
+    were the title and summary of its feed event, which a public Stage shows anyone — on the
+    page and pushed over its socket alike. The event says who wrote which message, not what."""
+    send_message("is our Acme renewal at risk?", actor="operator:ann")
+
+    page = client.get("/stage/").content.decode()
+    event = Event.objects.get(kind="chat.message")
+
+    assert "Acme" not in page and "operator:ann" in page
+    assert "Acme" not in event.title + event.summary + json.dumps(event.payload)
+    assert ChatMessage.objects.filter(text__contains="Acme renewal").exists()
