@@ -5,9 +5,10 @@ any MCP client can work for an agent with nothing but that token."""
 
 import argparse
 import json
+import logging
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from mcp import types
 from mcp.server.lowlevel import Server
 
@@ -21,8 +22,11 @@ from console.agentbus_remote import (
     verb_parsers,
 )
 from console.models import AgentToken
+from console.outage import RETRY_AFTER_SECONDS, database_fault
 from opscore.inputs import InputRefused, parse_json
+from opscore.redaction import scrub
 
+log = logging.getLogger(__name__)
 INSTRUCTIONS = (
     "Opscore's agent bus, acting as one agent. Claim your jobs (claim-jobs), keep the lease "
     "(renew-job-lease), and close each one with complete-job, block-job or fail-job using the "
@@ -62,9 +66,28 @@ def tool(verb: str, parser: argparse.ArgumentParser) -> types.Tool:
 
 
 def call(secret: str, verb: str, arguments: dict) -> dict:
-    """One tool call, as the HTTP API serves one request: admit the token, then the verb."""
+    """One tool call, answered as the HTTP API answers its request, faults included: left to
+    the SDK, a database error or a bug was answered in the exception's own words (over stdio;
+    the driver's name tables, rows and hosts) instead of the API's one line."""
     if not connection.in_atomic_block:  # a long-lived server outlives its connections
         close_old_connections()
+    try:
+        return admitted_call(secret, verb, arguments)
+    except (OperationalError, InterfaceError) as error:
+        said = database_fault(error, f"agent_mcp {named(verb)}")
+        return {"ok": False, "error": said, "errors": {}, "retry_after": RETRY_AFTER_SECONDS}
+    except Exception:
+        log.exception("agent_mcp: tool %s failed", named(verb))
+        return {"ok": False, "error": "internal server error", "errors": {}}
+
+
+def named(verb: str) -> str:
+    """A tool's name as the log shows it: what the runtime sent, so masked and cut short."""
+    return repr(scrub(verb)[:100])
+
+
+def admitted_call(secret: str, verb: str, arguments: dict) -> dict:
+    """Admit the token, then run the verb."""
     admission = AgentToken.objects.admit(secret)
     if admission is None:
         return {"ok": False, "error": "missing, unknown or revoked agent token", "errors": {}}

@@ -39,17 +39,30 @@ class DatabaseOutage:
     def process_exception(self, request, error):
         if not isinstance(error, OperationalError | InterfaceError):
             return None
-        if busy := busy_reason(error):  # a deadline: the connection still answers
-            log.warning("%s for %s: %s", busy, request.path, error)
-            return refusal(request, busy, BUSY_PAGE.format(reason=escape(busy)))
-        log.warning("database unavailable for %s: %s", request.path, error)
-        for connection in connections.all():
-            connection.close_if_unusable_or_obsolete()
+        said = database_fault(error, request.path)
+        if said != UNAVAILABLE:
+            return refusal(request, said, BUSY_PAGE.format(reason=escape(said)))
         return unavailable(request, type(error).__name__)
 
 
+UNAVAILABLE = "database unavailable"
+
+
+def database_fault(error: OperationalError | InterfaceError, where: str) -> str:
+    """What a caller is told of a database error (logged with the driver's own words, which
+    name tables, rows and hosts and are the operator's): "database busy: …" for a deadline,
+    else UNAVAILABLE, with the connections it left unusable closed for the next call."""
+    if busy := busy_reason(error):  # a deadline: the connection still answers
+        log.warning("%s for %s: %s", busy, where, error)
+        return busy
+    log.warning("database unavailable for %s: %s", where, error)
+    for connection in connections.all():
+        connection.close_if_unusable_or_obsolete()
+    return UNAVAILABLE
+
+
 def unavailable(request, reason: str) -> HttpResponse:
-    return refusal(request, "database unavailable", PAGE.format(reason=escape(reason)))
+    return refusal(request, UNAVAILABLE, PAGE.format(reason=escape(reason)))
 
 
 def refusal(request, error: str, page: str) -> HttpResponse:

@@ -181,3 +181,18 @@ def test_a_tool_named_with_a_secret_is_refused_without_echoing_it(outside):
 
     assert refused["is_error"] and refused["error"].startswith("no agent-bus verb 'opsa_")
     assert secret not in str(refused)
+
+
+def test_a_fault_inside_a_tool_is_answered_in_one_line_not_in_its_own_words(outside, monkeypatch):
+    """A bug's message is the server's (a row's contents, a path): over stdio the SDK sent it
+    as the error; the tool answers as the HTTP API's 500 does, and the session goes on."""
+    secret = AgentToken.issue(outside, "claude-code", actor="test")[1]
+
+    def broken(agent, verb, data):
+        raise RuntimeError("row 7 of /srv/opscore/private.db")
+
+    monkeypatch.setattr("console.agent_mcp.serve", broken)
+    faulted, again = session(secret, [("claim-jobs", {}), ("claim-jobs", {})])[1]
+
+    assert faulted["is_error"] and faulted["error"] == "internal server error"
+    assert "private.db" not in str(faulted) and again["is_error"]

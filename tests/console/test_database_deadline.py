@@ -201,3 +201,20 @@ def test_long_maintenance_and_the_workers_run_without_them(command, options):
     )
 
     assert shown.stdout.strip() == options
+
+
+def test_an_mcp_tool_call_on_a_held_row_answers_as_the_http_api_does(psql, within_bound):
+    """The same call as the agent bus's over HTTP: a tool error saying the database is busy,
+    not the driver's own words (which name the table and the row it waited for)."""
+    from tests.console.test_agent_mcp import session
+
+    agent = AgentFactory(slug="openclaw-ops", runtime=Runtime.EXTERNAL)
+    token, secret = AgentToken.issue(agent, "vps", actor="test")
+    psql.execute("SELECT 1 FROM console_agenttoken WHERE id = %s FOR UPDATE", [token.pk])
+
+    answer = within_bound(lambda: session(secret, [("claim-jobs", {})])[1][0])
+
+    assert answer is not None, "the tool call was still waiting for the row"
+    assert answer["is_error"] and answer["retry_after"] == 5
+    assert answer["error"].startswith("database busy: another session holds a row")
+    assert "console_agenttoken" not in str(answer)
