@@ -68,10 +68,11 @@ def read_only_refusal(request) -> JsonResponse | None:
 
 def metrics_refusal(request) -> JsonResponse | None:
     """With OPS_METRICS_TOKEN set, a scraper needs it (or the API token) even on a public Stage;
-    it opens /metrics only, so a Prometheus config never holds a token that can write."""
+    it opens /metrics only, so a Prometheus config never holds a token that can write. The API
+    token opens it only when it opens the API: one too short to (token_refusal) is guessable."""
     if not settings.OPS_METRICS_TOKEN:
         return read_only_refusal(request)
-    if settings.OPS_API_TOKEN and bearer_matches(request, settings.OPS_API_TOKEN):
+    if token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN") is None:
         return None
     return token_refusal(request, settings.OPS_METRICS_TOKEN, "OPS_METRICS_TOKEN")
 

@@ -123,6 +123,18 @@ def test_the_scrape_token_opens_metrics_and_nothing_else(client, settings):
     assert client.get("/metrics", headers=api).status_code == 200
 
 
+def test_an_api_token_too_short_to_open_the_api_does_not_open_metrics(client, settings):
+    """A guessable OPS_API_TOKEN disables the API (503 until it is longer); it opened /metrics,
+    past the scrape token, to anyone who guessed it."""
+    settings.STAGE_PUBLIC, settings.OPS_API_TOKEN = False, "short"
+    settings.OPS_METRICS_TOKEN = TOKEN
+    guessed = {"Authorization": "Bearer short"}
+
+    assert client.get("/api/ops/status", headers=guessed).status_code == 503
+    assert client.get("/metrics", headers=guessed).status_code == 401
+    assert client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+
+
 def test_a_set_scrape_token_is_needed_even_on_a_public_stage(client, settings):
     settings.STAGE_PUBLIC, settings.OPS_METRICS_TOKEN = True, TOKEN
 
