@@ -290,13 +290,23 @@ def system_mounts() -> tuple[tuple[dict, ...], tuple[str, ...]]:
 
 
 def masks(bound: list[str]) -> list[dict]:
-    """Opscore's checkout, its data (secrets, the database's files) and its coding directory
-    (other runs' worktrees, saved patches), each under an empty tmpfs wherever it lies inside
-    a path bound into the box: a checkout in /opt, or a service user whose HOME is there, would
-    otherwise be readable whole. A path bound deeper (the run's own worktree) still shows."""
-    hidden = opscore_dirs(settings.BASE_DIR, settings.DATA_DIR, settings.OPS_CODING_DIR)
+    """Opscore's checkout, its data (secrets, the database's files), its coding directory
+    (other runs' worktrees, saved patches) and the HOME it runs with (its user's keys, tokens
+    and credentials: ~/.ssh, ~/.netrc, a harness's login), each under an empty tmpfs wherever
+    it lies inside a path bound into the box: a checkout in /opt, or a service user whose HOME
+    is there, would otherwise be readable whole. A path bound deeper (the run's own worktree,
+    a harness in ~/.local/bin named in OPS_CODING_READ_PATHS) still shows."""
+    dirs = (settings.BASE_DIR, settings.DATA_DIR, settings.OPS_CODING_DIR, *operator_home())
+    hidden = opscore_dirs(*dirs)
     inside = [p for p in hidden if any(p.is_relative_to(b) and p != Path(b) for b in bound)]
     return [{"kind": "tmpfs", "dst": str(p), "options": "mode=755,size=4k"} for p in inside]
+
+
+def operator_home() -> tuple[str, ...]:
+    """The HOME Opscore runs with, as its own git and tools would find it; none where it has
+    none (an unset HOME and no account: `~` is not expanded)."""
+    home = os.path.expanduser("~")
+    return (home,) if os.path.isabs(home) and home != "/" else ()
 
 
 @functools.lru_cache(maxsize=8)

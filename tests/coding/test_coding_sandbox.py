@@ -288,6 +288,16 @@ def test_opscore_data_inside_a_system_path_is_hidden_in_the_box(attack, settings
     all_blocked(run, "opscore_data")
 
 
+def test_the_operators_home_inside_a_system_path_is_hidden_in_the_box(attack, monkeypatch):
+    monkeypatch.setenv("HOME", "/etc/ssl")  # a service user's HOME in /opt: bound read-only
+    assert os.listdir(Path.home())
+
+    run = attack("operator_home", home=str(Path.home()))
+
+    all_blocked(run, "operator_home")
+    assert run.status == "waiting_for_review", run.reason  # the driver's own git still works
+
+
 NOT_PROVEN = 'raise SystemExit("not proven: the app does not greet yet")\n'
 READS_OVERRIDE = 'from pathlib import Path\n\nif not Path("local_settings.txt").exists():\n    '
 # What the tests run that no review shows: bytecode for an untouched module (never committed),

@@ -59,7 +59,12 @@ def _():
 
 @attempt("operator_home")
 def _():
-    return os.listdir(targets["home"])
+    """The operator's HOME (keys, tokens, credentials), wherever it lies: in a system path
+    (a service user's in /opt) it must show nothing."""
+    names = os.listdir(targets["home"])
+    if not names:
+        raise PermissionError(f"{targets['home']} shows nothing")
+    return names
 
 
 def write(path: str) -> str:
