@@ -118,8 +118,8 @@ def disarm(paths: list[Path]) -> str:
     would run as the box's uid — Opscore's own where Opscore is not root — for whoever runs
     it. Nor any right of its owner taken away: git records no such mode, so no review shows
     it, yet the next box runs as that owner — a folder of failing tests it may not read is a
-    folder a test runner's discovery passes over. Walked once the box is gone, so nothing of
-    it moves a file meanwhile. The same walk
+    folder a test runner's discovery passes over. Walked once the box is gone (a killed one's
+    processes may outlive its outer process by a moment: chmod_if_same). The same walk
     adds up the disk they take. '' — or why the pass fails: the walk stopped at its cap
     (coding/walks.py; the run's folder is then closed to all but Opscore, so what the walk did
     not reach is out of anyone else's reach too), or they take more than the disk cap."""
@@ -145,8 +145,33 @@ def disarmed(path: str, found: os.stat_result) -> int:
     mode = stat.S_IMODE(found.st_mode)
     owned = stat.S_IRWXU if stat.S_ISDIR(found.st_mode) else OWNED_FILE
     if (mode & SET_IDS or ~mode & owned) and not stat.S_ISLNK(found.st_mode):
-        os.chmod(path, mode & ~SET_IDS | owned)
+        chmod_if_same(path, found, mode & ~SET_IDS | owned)
     return found.st_blocks * 512
+
+
+def chmod_if_same(path: str, found: os.stat_result, mode: int) -> None:
+    """`path` given `mode` only if it is still the file `found` was (its device and inode),
+    through a descriptor of it: a killed box's processes outlive its outer process, all the
+    driver waits for, by a moment, in which one can swap the file, or a folder above it, for
+    a link to a file of the machine's, which a chmod by name, as root, would open to all."""
+    fd = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        now = os.fstat(fd)
+        if same_file(now, found):
+            os.chmod(f"/proc/self/fd/{fd}", mode)
+    finally:
+        os.close(fd)
+
+
+def same_file(now: os.stat_result, found: os.stat_result) -> bool:
+    """The same file: device, inode and type (a link made in a removed file's place may get
+    its inode number)."""
+    kind = stat.S_IFMT
+    return (now.st_dev, now.st_ino, kind(now.st_mode)) == (
+        found.st_dev,
+        found.st_ino,
+        kind(found.st_mode),
+    )
 
 
 def too_big(taken: int) -> str:
