@@ -65,7 +65,7 @@ def refusals_of_words(text: str) -> list[dict]:
 
 
 def approve_command(step_id: int, digest: str) -> str:
-    return f"opscore words approve {step_id} --digest {digest} --as USER"
+    return f".venv/bin/opscore words approve {step_id} --digest {digest} --as USER"
 
 
 def words_hold(step, text: str) -> str | None:

@@ -86,7 +86,7 @@ def channel_hold(channel: str) -> tuple[str, str] | None:
     if not standing.approved:
         return (
             f"the first post on {LABELS[channel]} waits for a human: "
-            f"opscore channels approve {channel}",
+            f".venv/bin/opscore channels approve {channel}",
             "channel_approval",
         )
     return None

@@ -94,7 +94,9 @@ def database_trouble(argv: list[str], error) -> str:
         return f"opscore {command}: {busy}; try again"
     hint = ""
     if getattr(error.__cause__, "sqlstate", None) == UNDEFINED_TABLE:
-        hint = "; the database is not set up yet: run `make run` once, or `opscore migrate`"
+        hint = (
+            "; the database is not set up yet: run `make run` once, or `.venv/bin/opscore migrate`"
+        )
     return f"opscore {command}: the database refused it: {redact_text(said)}{hint}"
 
 

@@ -47,6 +47,7 @@ def test_words_written_after_the_approval_are_not_posted(db):
     assert not OutboxMessage.objects.exists() and not Publication.objects.exists()
     assert (post.status, post.blocked_code) == ("blocked", "words_approval")
     assert "approve its words" in post.blocked_reason
+    assert f": .venv/bin/opscore words approve {post.id} --digest " in post.blocked_reason  # pasted
 
 
 def approver(name="alice"):

@@ -76,6 +76,9 @@ def test_the_first_post_on_a_new_channel_waits_for_a_human(network, mastodon_acc
 
     assert (step.status, step.blocked_code) == ("blocked", "channel_approval")
     assert "first post on Mastodon waits for a human" in step.blocked_reason
+    assert step.blocked_reason.endswith(
+        ": .venv/bin/opscore channels approve mastodon"
+    )  # as pasted
     assert not network.requests and not OutboxMessage.objects.exists()
     approve_channel("mastodon", actor="operator:ann")
     requeue_cleared_blockers()

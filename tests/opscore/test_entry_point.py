@@ -161,7 +161,7 @@ def test_a_command_against_a_database_not_set_up_says_so_in_one_line(tmp_path):
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert len(said) == 1 and 'relation "missions_proposal" does not exist' in said[0]
     assert said[0].endswith(
-        "the database is not set up yet: run `make run` once, or `opscore migrate`"
+        "the database is not set up yet: run `make run` once, or `.venv/bin/opscore migrate`"
     )
 
 

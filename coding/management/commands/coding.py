@@ -226,7 +226,9 @@ def shown_lines(run: CodingRun, shown: dict) -> list[str]:
     for kind, digest in shown["digests"].items():
         why = shown["why_not"][kind]
         then = f"not now: {why}" if why else f"--kind {kind} --digest {digest} --as USER"
-        lines.append(f"  {kind}: {then}" if why else f"  opscore coding approve {run.id} {then}")
+        lines.append(
+            f"  {kind}: {then}" if why else f"  .venv/bin/opscore coding approve {run.id} {then}"
+        )
     return lines
 
 

@@ -17,7 +17,7 @@ TERMS = ("title", "why", "metric", "scope", "target", "direction", "owner", "dea
 def _terms(parser, *, required: bool) -> None:
     parser.add_argument("--title", required=required)
     parser.add_argument("--why", default=None)
-    parser.add_argument("--metric", required=required, help="see `opscore goal metrics`")
+    parser.add_argument("--metric", required=required, help="see `.venv/bin/opscore goal metrics`")
     parser.add_argument("--scope", default=None, help="company (default) or goal")
     parser.add_argument("--target", required=required)
     parser.add_argument("--direction", default=None, help="at_least (default) or at_most")
