@@ -119,10 +119,23 @@ BUILTIN = {
 }
 
 
+# The setting that names each built-in runner's harness, so a run blocked for want of one says
+# which variable to set rather than a family of six.
+HARNESS_SETTING = {
+    "claude-code": "OPS_CODING_CLAUDE",
+    "codex": "OPS_CODING_CODEX",
+    "command": "OPS_CODING_COMMAND",
+}
+
+
 def argv_for(runner: str, one_pass: Pass) -> list[str]:
     configured = settings.OPS_CODING_RUNNERS.get(runner)
     if not configured:
-        raise HarnessMissing(f"no harness is configured for runner {runner!r} (OPS_CODING_*)")
+        setting = HARNESS_SETTING.get(runner, "its OPS_CODING_* setting")
+        raise HarnessMissing(
+            f"no harness is configured for runner {runner!r}: set {setting} where the coding "
+            "driver runs (make run), then `coding retry` the run"
+        )
     return [*configured, *RUNNERS[runner].flags(one_pass)]
 
 

@@ -74,8 +74,10 @@ def test_codex_runs_in_its_workspace_sandbox_and_its_thread_is_the_session(setti
 def test_an_unconfigured_runner_is_a_missing_harness(settings):
     settings.OPS_CODING_RUNNERS = {}
 
-    with pytest.raises(HarnessMissing, match="no harness is configured for runner 'command'"):
+    with pytest.raises(HarnessMissing, match="runner 'command': set OPS_CODING_COMMAND") as said:
         argv_for("command", Pass("x", 1, 1.0))
+
+    assert "then `coding retry` the run" in str(said.value)  # it named only OPS_CODING_*
 
 
 @pytest.mark.django_db
