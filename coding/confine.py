@@ -106,19 +106,52 @@ def landlock(read: list[str], write: list[str], connect: tuple = ()) -> int:
     return abi
 
 
-# ---- seccomp: the kernel's keyrings (not namespaced) are closed to the command ----
+# ---- seccomp: the kernel's keyrings and new user namespaces are closed to the command ----
 # A key in the sandbox uid's user keyring outlives the box that put it there, for the next
 # box (the pass's tests, another run) to find; Docker's default profile closes them the same
-# way. Per audit arch: add_key, request_key, keyctl (x86_64's x32 numbers too).
-KEY_SYSCALLS = {
-    0xC000003E: (248, 249, 250, 0x400000F8, 0x400000F9, 0x400000FA),  # x86_64, x32
-    0x40000003: (286, 287, 288),  # i386
-    0xC00000B7: (217, 218, 219),  # aarch64
-    0x40000028: (309, 310, 311),  # arm
+# way. A user namespace of its own would hand the command every capability over the parts of
+# the kernel that trust them (netfilter, mounts of its own), the door of many a kernel exploit:
+# unshare and clone asking for CLONE_NEWUSER are refused, and clone3, whose flags sit behind a
+# pointer no filter can read, answers ENOSYS so that libc falls back to clone (as Docker does).
+# Per audit arch: (add_key, request_key, keyctl), (unshare, clone), clone3 (x86_64's x32 too).
+X32 = 0x40000000
+SYSCALLS = {
+    0xC000003E: ((248, 249, 250, X32 | 248, X32 | 249, X32 | 250), (272, 56, X32 | 272, X32 | 56)),
+    0x40000003: ((286, 287, 288), (310, 120)),  # i386
+    0xC00000B7: ((217, 218, 219), (97, 220)),  # aarch64
+    0x40000028: ((309, 310, 311), (337, 120)),  # arm
 }
-LOAD, JUMP_EQ, RETURN = 0x20, 0x15, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_RET|K
+CLONE3 = {0xC000003E: (435, X32 | 435), 0x40000003: (435,), 0xC00000B7: (435,), 0x40000028: (435,)}
+CLONE_NEWUSER = 0x10000000
+LOAD, JUMP_EQ, JUMP_SET, RETURN = 0x20, 0x15, 0x45, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JSET|K
 ALLOW, REFUSE = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+NO_SUCH_CALL = 0x00050000 | 38  # SECCOMP_RET_ERRNO | ENOSYS
+ARCH, NR, FIRST_ARG = 4, 0, 16  # offsets in struct seccomp_data (the argument's low word)
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+
+
+def arch_block(arch: int, keys: tuple, namespacing: tuple, clone3: tuple) -> list[tuple]:
+    """One arch's part: its refusals, or (another arch) a jump over all of it to the next."""
+    body = [(LOAD, 0, 0, NR)]
+    checks = [(nr, "refuse") for nr in keys] + [(nr, "nosys") for nr in clone3]
+    checks += [(nr, "flags") for nr in namespacing]
+    targets = {"allow": len(checks), "refuse": len(checks) + 1, "nosys": len(checks) + 2}
+    targets["flags"] = len(checks) + 3
+    for n, (nr, outcome) in enumerate(checks):
+        body.append((JUMP_EQ, targets[outcome] - n - 1, 0, nr))
+    body += [(RETURN, 0, 0, ALLOW), (RETURN, 0, 0, REFUSE), (RETURN, 0, 0, NO_SUCH_CALL)]
+    body += [(LOAD, 0, 0, FIRST_ARG), (JUMP_SET, 0, 1, CLONE_NEWUSER)]
+    body += [(RETURN, 0, 0, REFUSE), (RETURN, 0, 0, ALLOW)]
+    return [(LOAD, 0, 0, ARCH), (JUMP_EQ, 0, len(body), arch), *body]
+
+
+def key_filter() -> list[tuple]:
+    """For each arch: its keyring calls refused, a new user namespace refused, clone3 ENOSYS,
+    anything else allowed; an arch not listed allowed."""
+    program = []
+    for arch, (keys, namespacing) in SYSCALLS.items():
+        program += arch_block(arch, keys, namespacing, CLONE3[arch])
+    return [*program, (RETURN, 0, 0, ALLOW)]
 
 
 class SockFilter(ctypes.Structure):
@@ -128,16 +161,6 @@ class SockFilter(ctypes.Structure):
 
 class SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
-
-
-def key_filter() -> list[tuple]:
-    """For each arch: its number refused, anything else allowed; an arch not listed allowed."""
-    program = []
-    for arch, numbers in KEY_SYSCALLS.items():
-        program += [(LOAD, 0, 0, 4), (JUMP_EQ, 0, len(numbers) + 3, arch), (LOAD, 0, 0, 0)]
-        program += [(JUMP_EQ, len(numbers) - n, 0, nr) for n, nr in enumerate(numbers)]
-        program += [(RETURN, 0, 0, ALLOW), (RETURN, 0, 0, REFUSE)]
-    return [*program, (RETURN, 0, 0, ALLOW)]
 
 
 def close_keyrings() -> None:

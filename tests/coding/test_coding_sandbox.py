@@ -176,9 +176,17 @@ def test_the_tests_box_shares_nothing_with_the_harness_box_but_the_worktree(atta
     coding_repo.test_command = ["sh", "-c", look]
     coding_repo.save()
 
-    run = attack("plant_in_tmp", "setsid_child", "linger", "write_inherited_fds", "ptrace_init")
+    run = attack(
+        "plant_in_tmp",
+        "setsid_child",
+        "linger",
+        "write_inherited_fds",
+        "ptrace_init",
+        "own_user_namespace",
+    )
 
     seen = findings(run)
+    assert seen["own_user_namespace"].startswith("blocked: PermissionError"), seen
     assert seen["plant_in_tmp"].startswith("ok") and seen["setsid_child"].startswith("ok")
     assert seen["linger"].startswith("ok"), seen
     assert seen["write_inherited_fds"].startswith("blocked"), seen

@@ -306,6 +306,18 @@ def _():
     return f"left processes lingering: {carrying(marker)}"
 
 
+@attempt("own_user_namespace")
+def _():
+    """A user namespace of its own: every capability over what trusts them (netfilter, its
+    own mounts), the door of many a kernel exploit."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x10000000) < 0:  # CLONE_NEWUSER
+        raise PermissionError(os.strerror(ctypes.get_errno()))
+    return "in a user namespace of its own"
+
+
 @attempt("ptrace_init")
 def _():
     """The box's init (forked from the launch, outside the harness's uid and Landlock domain)."""
