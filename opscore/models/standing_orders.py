@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models.functions import Now
 
@@ -9,6 +10,11 @@ from opscore.models.agents import Agent
 
 # A slot from just before an order's creating transaction committed is still its first.
 FIRST_SLOT_LEEWAY = timedelta(minutes=1)
+# The gap check counts back from now by these: a grace past the day it looks back over would
+# never record a slot missed, and any positive integer of minutes (2147483647) falls before
+# year 1, an OverflowError that stopped the check for every order on every beat.
+MAX_GRACE_MINUTES = 24 * 60
+MAX_TIMEOUT_MINUTES = 7 * 24 * 60
 
 
 class StandingOrder(models.Model):
@@ -18,8 +24,12 @@ class StandingOrder(models.Model):
     name = models.SlugField(max_length=80)
     cron = models.CharField(max_length=100, help_text="Five-field cron, in `timezone`")
     timezone = models.CharField(max_length=64, default="UTC")
-    grace_minutes = models.PositiveIntegerField(default=5)
-    timeout_minutes = models.PositiveIntegerField(default=30)
+    grace_minutes = models.PositiveIntegerField(
+        default=5, validators=[MaxValueValidator(MAX_GRACE_MINUTES)]
+    )
+    timeout_minutes = models.PositiveIntegerField(
+        default=30, validators=[MaxValueValidator(MAX_TIMEOUT_MINUTES)]
+    )
     enabled = models.BooleanField(default=True)
     handler = models.CharField(max_length=64, default="generic")
     precondition = models.CharField(

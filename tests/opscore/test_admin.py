@@ -164,6 +164,29 @@ def test_a_cron_naming_a_day_no_month_has_is_refused_not_a_500(admin_client, age
     assert not StandingOrder.objects.filter(name="x").exists()
 
 
+@pytest.mark.parametrize("field,limit", [("grace_minutes", 1440), ("timeout_minutes", 10080)])
+def test_a_grace_or_timeout_no_clock_can_count_is_refused_not_a_stopped_gap_check(
+    admin_client, agent, field, limit
+):
+    """2147483647 minutes passed the form (a positive integer), then the gap check's
+    now - timedelta(minutes=…) fell before year 1: OverflowError on every beat, for every order."""
+    from opscore.models import StandingOrder
+    from opscore.standing_orders import check_gaps
+
+    form = {"agent": "devops", "name": "x", "cron": "*/5 * * * *", "timezone": "UTC"}
+    form |= {"grace_minutes": 5, "timeout_minutes": 30, "enabled": "on", "handler": "generic"}
+    form |= {"phase": 1, field: 2147483647}
+    url = reverse("admin:opscore_standingorder_add")
+
+    page = admin_client.post(url, form)
+
+    assert page.status_code == 200
+    assert f"less than or equal to {limit}" in page.content.decode()
+    assert not StandingOrder.objects.filter(name="x").exists()
+    assert admin_client.post(url, form | {field: limit}).status_code == 302
+    check_gaps()  # the longest allowed is still a time the gap check can count back to
+
+
 def test_a_step_page_lists_its_attempts_as_evidence(admin_client, agent):
     from missions.execution import claim_next_step
     from tests.factories import make_step
