@@ -1,9 +1,16 @@
 """The memory lane's policies: the promotion gate, how far memories steer a prompt, agents'
 initiative, and learning from outcomes. Registered from MemoryConfig.ready()."""
 
+from typing import Annotated
+
 from pydantic import Field, model_validator
 
 from opscore.policies import PolicyValue
+
+# A review or expiry window, in days: the gate and upkeep count it from now both ways, so more
+# than a calendar holds (a million days) was an OverflowError there, and 0 or less made every
+# memory of the kind due again at once, on every beat.
+Days = Annotated[int, Field(ge=1, le=3650)]
 
 
 class MemoryInfluencePolicy(PolicyValue):
@@ -22,10 +29,10 @@ class MemoryPolicy(PolicyValue):
     merge_similarity: float = Field(0.8, gt=0.0, le=1.0)
     max_active_per_agent: int = Field(200, ge=1, le=10_000)
     max_active_shared_per_scope: int = Field(100, ge=1, le=10_000)
-    review_days: dict[str, int] = Field(
+    review_days: dict[str, Days] = Field(
         default_factory=lambda: {"lesson": 30, "decision": 60, "fact": 90, "default": 45}
     )
-    expire_days: dict[str, int] = Field(default_factory=lambda: {"default": 365})
+    expire_days: dict[str, Days] = Field(default_factory=lambda: {"default": 365})
     retrieval_char_budget: int = Field(2000, ge=200, le=20_000)
     insight_fast_path_confidence: float = Field(0.8, ge=0.0, le=1.0)
 

@@ -1,6 +1,7 @@
 """The admin's policy and override forms: typed inputs from each policy's schema (the JSON view
 kept beside them), and override targets offered as a list for the chosen kind."""
 
+import json
 import re
 
 import pytest
@@ -144,3 +145,20 @@ def test_a_one_shot_kind_has_no_expiry_and_still_applies(admin_client, agent):
 
     assert 'name="expires"' not in page and '<input type="text" name="target"' in page
     assert applied.status_code == 302 and Override.objects.get().status == "applied"
+
+
+@pytest.mark.parametrize("table", ["review_days", "expire_days"])
+@pytest.mark.parametrize("days", [1_000_000, 0, -30])
+def test_a_memory_review_or_expiry_no_calendar_holds_is_refused(admin_client, table, days):
+    """Any integer was taken: a million days put a memory's review window before year 1 (an
+    OverflowError each time the gate promoted or upkeep reviewed one of that kind), and 0 or
+    less made every memory of it due again at once, on every beat."""
+    set_policy("memory_policy", {}, actor="a")
+    value = Policy.objects.get(key="memory_policy").value | {table: {"default": days}}
+    form = {"editor": "json", "value": json.dumps(value), "reason": "longer"}
+
+    page = admin_client.post(policy_url("memory_policy"), form)
+
+    assert page.status_code == 200
+    assert f"{table}.default: Input should be" in page.content.decode()
+    assert PolicyVersion.objects.filter(policy__key="memory_policy").count() == 1
