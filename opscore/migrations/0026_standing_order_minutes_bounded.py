@@ -14,11 +14,11 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='standingorder',
             name='grace_minutes',
-            field=models.PositiveIntegerField(default=5, validators=[django.core.validators.MaxValueValidator(1440)]),
+            field=models.PositiveIntegerField(default=5, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(1440)]),
         ),
         migrations.AlterField(
             model_name='standingorder',
             name='timeout_minutes',
-            field=models.PositiveIntegerField(default=30, validators=[django.core.validators.MaxValueValidator(10080)]),
+            field=models.PositiveIntegerField(default=30, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(10080)]),
         ),
     ]

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Now
 
@@ -24,11 +24,13 @@ class StandingOrder(models.Model):
     name = models.SlugField(max_length=80)
     cron = models.CharField(max_length=100, help_text="Five-field cron, in `timezone`")
     timezone = models.CharField(max_length=64, default="UTC")
+    # At least a minute each: a grace of 0 called every slot fired a second late missed, a
+    # timeout of 0 failed a run still working at the next gap check.
     grace_minutes = models.PositiveIntegerField(
-        default=5, validators=[MaxValueValidator(MAX_GRACE_MINUTES)]
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(MAX_GRACE_MINUTES)]
     )
     timeout_minutes = models.PositiveIntegerField(
-        default=30, validators=[MaxValueValidator(MAX_TIMEOUT_MINUTES)]
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(MAX_TIMEOUT_MINUTES)]
     )
     enabled = models.BooleanField(default=True)
     handler = models.CharField(max_length=64, default="generic")

@@ -187,6 +187,24 @@ def test_a_grace_or_timeout_no_clock_can_count_is_refused_not_a_stopped_gap_chec
     check_gaps()  # the longest allowed is still a time the gap check can count back to
 
 
+@pytest.mark.parametrize("field", ["grace_minutes", "timeout_minutes"])
+def test_a_grace_or_timeout_of_zero_is_refused_it_would_call_every_run_missed_or_timed_out(
+    admin_client, agent, field
+):
+    """0 passed the form: a grace of 0 called every slot fired a second late missed, and a
+    timeout of 0 failed a run still working at the next gap check, 'timed out after 0 min'."""
+    from opscore.models import StandingOrder
+
+    form = {"agent": "devops", "name": "x", "cron": "*/5 * * * *", "timezone": "UTC"}
+    form |= {"grace_minutes": 5, "timeout_minutes": 30, "enabled": "on", "handler": "generic"}
+    form |= {"phase": 1, field: 0}
+
+    page = admin_client.post(reverse("admin:opscore_standingorder_add"), form)
+
+    assert page.status_code == 200 and "greater than or equal to 1" in page.content.decode()
+    assert not StandingOrder.objects.filter(name="x").exists()
+
+
 def test_a_step_page_lists_its_attempts_as_evidence(admin_client, agent):
     from missions.execution import claim_next_step
     from tests.factories import make_step
