@@ -203,14 +203,12 @@ def missing_records(calls) -> list[dict]:
     """Calls whose record was pruned (or never kept): a replay without them would invent. One
     read for all of them, of whether each record is whole, never its compressed documents."""
     records = LLMCallRecord.objects.filter(pk__in=[call.pk for call in calls])
-    pruned = dict(records.filter(request_z__isnull=True).values_list("pk", "pruned_reason"))
-    kept = set(records.values_list("pk", flat=True))
+    why = dict(records.filter(request_z__isnull=True).values_list("pk", "pruned_reason"))
+    known = set(records.values_list("pk", flat=True))
     return [
-        {"call": call.id, "purpose": call.purpose, "reason": pruned[call.pk]}
-        if call.pk in pruned
-        else {"call": call.id, "purpose": call.purpose, "reason": "no record was kept"}
+        {"call": call.id, "purpose": call.purpose, "reason": why.get(call.pk, "no record was kept")}
         for call in calls
-        if call.pk in pruned or call.pk not in kept
+        if call.pk in why or call.pk not in known
     ]
 
 

@@ -184,3 +184,15 @@ def task_behind_gate(started: str, gate: str) -> str:
     while not Path(gate).exists():
         time.sleep(0.05)
     return "finished"
+
+
+def sessions_waiting_on_a_lock(query_part: str = "") -> int:
+    """Sessions of the test database waiting for a lock, whose statement holds `query_part`."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # else one snapshot per transaction
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND strpos(query, %s) > 0",
+            [query_part],
+        )
+        return cursor.fetchone()[0]

@@ -15,7 +15,7 @@ from memory.models import Memory, PendingUse
 from memory.uses import fold_memory_uses
 from tests.factories import AgentFactory
 from tests.memory.test_memory_uses import record_call
-from tests.processes import database_url, wait_for
+from tests.processes import database_url, sessions_waiting_on_a_lock, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,15 +36,6 @@ def fold_in_a_thread() -> None:
         fold_memory_uses()
     finally:
         connection.close()
-
-
-def waiting_on_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND wait_event_type = 'Lock' AND query LIKE '%%memory_fold_uses%%'"
-        )
-        return cursor.fetchone()[0] == 1
 
 
 def test_recording_a_call_never_waits_for_a_memory_someone_holds():
@@ -75,7 +66,7 @@ def test_the_fold_takes_memories_in_id_order_whatever_the_prompts_order():
         record_call(agent, [second.id, first.id])
         call = threading.Thread(target=fold_in_a_thread)
         call.start()
-        wait_for(waiting_on_a_lock)
+        wait_for(lambda: sessions_waiting_on_a_lock("memory_fold_uses") == 1)
 
         # The fold waits for the lower id holding nothing, so calibration's next lock is free:
         # in the prompt's order it would hold the higher id, and this was a deadlock.

@@ -55,7 +55,7 @@ def test_work_handed_over_locks_the_two_agents_in_one_order_so_crossed_handovers
     import psycopg
 
     from missions.actions import submit_proposal
-    from tests.processes import database_url, wait_for
+    from tests.processes import database_url, sessions_waiting_on_a_lock, wait_for
 
     ana = AgentFactory(slug="ana")
     AgentFactory(slug="ben")
@@ -73,7 +73,7 @@ def test_work_handed_over_locks_the_two_agents_in_one_order_so_crossed_handovers
 
         handing = threading.Thread(target=hand_over)
         handing.start()
-        wait_for(lambda: waiting_on_a_lock(), timeout=60)
+        wait_for(lambda: sessions_waiting_on_a_lock("opscore_agent") == 1, timeout=60)
         with psycopg.connect(database_url(), autocommit=True) as third:
             third.execute("SET lock_timeout = '1s'")
             third.execute("SELECT 1 FROM opscore_agent WHERE slug = 'ben' FOR UPDATE")  # free
@@ -81,12 +81,3 @@ def test_work_handed_over_locks_the_two_agents_in_one_order_so_crossed_handovers
         handing.join(timeout=60)
 
     assert Proposal.objects.filter(agent="ben", handed_by=ana).count() == 1
-
-
-def waiting_on_a_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND wait_event_type = 'Lock' AND query LIKE '%%opscore_agent%%'"
-        )
-        return cursor.fetchone()[0] == 1
