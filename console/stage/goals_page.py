@@ -1,6 +1,8 @@
 """The goals pages: every goal with its progress against its target, and one goal's progress
 line over time (its snapshots), the missions under it and its versions."""
 
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -33,12 +35,11 @@ def goal_page(request, goal_id: int):
     goal = Goal.objects.select_related("owner").filter(pk=goal_id).first()
     if goal is None:
         return not_found(request, f"goal G{goal_id}")
-    points = list(goal.snapshots.order_by("-taken_at")[:MAX_POINTS])[::-1]
     context = {
         "goal": goal,
         "state": goal_state(goal),
-        "chart": chart(goal, points),
-        "points": points[::-1][:30],
+        "chart": chart(goal, line_points(goal)),
+        "points": list(goal.snapshots.order_by("-taken_at")[:30]),
         "missions": list(missions_under(goal)[:50]),
         "counts": mission_counts(goal),
         "versions": list(goal.versions.all()),
@@ -46,6 +47,19 @@ def goal_page(request, goal_id: int):
         "view": "goal",
     }
     return render(request, "stage/goal.html", context)
+
+
+def line_points(goal: Goal) -> list:
+    """At most MAX_POINTS snapshots, oldest first, spread over the goal's whole life: every
+    n-th from the latest back, and the first. The latest MAX_POINTS alone (eight days of
+    hourly samples) drew a line that began weeks after the goal did."""
+    total = goal.snapshots.count()
+    newest_first = (F("taken_at").desc(), F("id").desc())
+    ranked = goal.snapshots.annotate(rank=Window(RowNumber(), order_by=newest_first))
+    if total > MAX_POINTS:  # room for MAX_POINTS - 1 from the latest back, and the first
+        stride = -(-total // (MAX_POINTS - 1))
+        ranked = ranked.filter(Q(rank=total) | Q(rank__in=range(1, total + 1, stride)))
+    return list(ranked.order_by("taken_at", "id"))
 
 
 def chart(goal: Goal, points) -> dict:
