@@ -105,7 +105,7 @@ def goal_lines() -> list[str]:
             f"- G{goal.id} {goal.title}: {goal.metric} {figure(state['value'])} of "
             f"{figure(goal.target)} "
             f"({goal.get_direction_display()}, {state['progress']:.0%}, "
-            f"{'on target' if state['on_target'] else 'not yet'}), due {goal.deadline_at:%F}, "
+            f"{state['verdict']}), due {goal.deadline_at:%F}, "
             f"owner {goal.owner_id}"
         )
     return lines

@@ -129,9 +129,9 @@ def close_goal(goal_id: int, *, actor: str, reason: str) -> Goal:
     return goal
 
 
-def current_value(goal: Goal) -> float:
+def current_value(goal: Goal, now=None) -> float:
     """The metric from the goal's start to now, or to its deadline once that has passed."""
-    until = min(db_now(), goal.deadline_at)
+    until = min(now or db_now(), goal.deadline_at)
     serving = goal.id if goal.scope == GoalScope.GOAL else None
     return measure(goal.metric, goal.starts_at, until, serving)
 
@@ -154,9 +154,10 @@ def snapshot_goals(deadline: float | None = None) -> dict:
 
 
 def goal_state(goal: Goal, *, value: float | None = None) -> dict:
-    """The goal as every interface shows it: terms, progress now, and its verdict if closed."""
+    """The goal as every interface shows it: terms, progress now, and where it stands."""
+    now = db_now()
     if value is None:
-        value = goal.final_value if not goal.is_active else current_value(goal)
+        value = goal.final_value if not goal.is_active else current_value(goal, now)
     return {
         "id": goal.id,
         "version": goal.version,
@@ -166,6 +167,7 @@ def goal_state(goal: Goal, *, value: float | None = None) -> dict:
         "value": value,
         "progress": round(goal.progress(value), 4),
         "on_target": goal.is_met_by(value),
+        "verdict": goal.verdict(value, now),
         "met": goal.met,
         "closed_at": goal.closed_at.isoformat() if goal.closed_at else None,
         "close_reason": goal.close_reason,

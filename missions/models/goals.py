@@ -89,6 +89,18 @@ class Goal(models.Model):
             return value <= self.target
         return value >= self.target
 
+    def verdict(self, value: float, now) -> str:
+        """Where the goal stands, in the words every interface uses. While active: an
+        allowance used past its limit is over it (the ledger's counts only grow), and a target
+        not reached by a deadline already passed is no longer "not yet" (counting stopped)."""
+        if not self.is_active:
+            return "met" if self.met else "not met"
+        if self.is_met_by(value):
+            return "on target"
+        if self.direction == GoalDirection.AT_MOST:
+            return "over the limit"
+        return "deadline passed, not reached" if self.deadline_at <= now else "not yet"
+
     def progress(self, value: float) -> float:
         """0..1: how far toward the target (at_least), or how much of the allowance is used
         (at_most, where 1 means the limit is reached)."""

@@ -1,13 +1,19 @@
-"""The Stage's goal pages tell the truth over a goal's whole life: the progress line spans
-every snapshot from its start, however many the heartbeat has taken."""
+"""What a goal shows means what it says: the Stage's progress line spans every snapshot from
+its start, however many the heartbeat has taken; an allowance overspent or a deadline passed
+is said as such on the Stage, the CLI and the digest, never "not yet"."""
 
+import io
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.management import call_command
+from django.db.models.functions import Now
 
-from missions.goals import add_goal
-from missions.models import GoalSnapshot
+from console.order_handlers import goal_lines
+from missions.goals import add_goal, goal_state
+from missions.models import GoalSnapshot, Mission
+from tests.factories import propose
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
@@ -38,3 +44,49 @@ def test_the_progress_line_starts_at_the_goals_start_after_weeks_of_hourly_snaps
     assert last[0] == pytest.approx(8 + 584 * (hours - 1) / (24 * 30), abs=0.1)  # the latest
     assert [x for x, _ in line] == sorted(x for x, _ in line)
     assert len(line) <= 200
+
+
+def fail_one(agent):
+    proposal = propose(agent, "noop", title="Broke")
+    Mission.objects.filter(proposal=proposal).update(status="failed", finished_at=Now())
+
+
+def everywhere(client, goal) -> dict:
+    out = io.StringIO()
+    call_command("goal", "list", stdout=out)
+    stage = client.get("/stage/goals").content.decode()
+    card = stage[stage.index(f'id="goal-{goal.id}"') :]
+    return {
+        "digest": next(line for line in goal_lines() if line.startswith(f"- G{goal.id} ")),
+        "stage": card[: card.index("</article>")],
+        "page": client.get(f"/stage/goals/{goal.id}").content.decode(),
+        "cli": out.getvalue(),
+    }
+
+
+def test_an_allowance_overspent_is_said_over_the_limit_not_not_yet(client, agent, clock):
+    clock.freeze(T0)
+    cap = {"metric": "missions_failed", "direction": "at_most", "target": 0}
+    goal = add_goal(TERMS | cap | {"deadline": "30d"}, actor="operator:test")
+    fail_one(agent)
+
+    shown = everywhere(client, goal)
+
+    assert "not yet" not in shown["digest"]
+    for where in shown.values():
+        assert "over the limit" in where
+    assert goal_state(goal)["verdict"] == "over the limit"
+
+
+def test_an_active_goal_past_its_deadline_says_so_everywhere(client, agent, clock):
+    clock.freeze(T0)
+    goal = add_goal(TERMS | {"deadline": "2d"}, actor="operator:test")
+    clock.freeze(T0 + timedelta(days=5))
+
+    shown = everywhere(client, goal)
+
+    assert "not yet" not in shown["digest"]
+    for where in shown.values():
+        assert "deadline passed" in where
+    running = add_goal(TERMS | {"deadline": "30d"}, actor="operator:test")
+    assert goal_state(running)["verdict"] == "not yet"

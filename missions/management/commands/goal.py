@@ -81,7 +81,9 @@ class Command(BaseCommand):
 
     @staticmethod
     def line(state: dict) -> str:
-        verdict = {True: "met", False: "not met"}.get(state["met"], f"{state['progress']:.0%}")
+        verdict = state["verdict"]
+        if state["met"] is None:
+            verdict = f"{state['progress']:.0%}, {verdict}"
         return (
             f"G{state['id']} v{state['version']} [{state['status']}] {state['title']}: "
             f"{state['metric']} {figure(state['value'])} / {figure(state['target'])} "
