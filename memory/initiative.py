@@ -126,8 +126,9 @@ def draft_initiative(request: InitiativeRequest) -> InitiativeRequest:
 
 
 def goal_served(agent_slug: str) -> Goal | None:
-    """The goal an agent's own initiative serves: the active one it owns that is due first."""
-    return Goal.objects.active().filter(owner_id=agent_slug).order_by("deadline_at", "id").first()
+    """The goal an agent's own initiative serves: the active one it owns that is due first
+    (one whose deadline passed would take every initiative while counting none of it)."""
+    return Goal.objects.running().filter(owner_id=agent_slug).order_by("deadline_at", "id").first()
 
 
 def goal_line(goal: Goal | None) -> str:

@@ -8,6 +8,7 @@ submit_proposal asks each.
 from missions.models import Goal, Proposal, Step
 from missions.provenance import artifact_untrusted, event_row_untrusted, step_untrusted
 from missions.schemas import ProposalDraft, ProposalInvalid
+from opscore.db import db_now
 from opscore.registry import STEP_KINDS
 
 
@@ -27,14 +28,15 @@ def check_after_steps(draft: ProposalDraft) -> None:
 
 
 def check_goal(draft: ProposalDraft) -> None:
-    """Work names the goal it serves here, at the intake, and only an active one."""
+    """Work names the goal it serves here, at the intake, and only one it can still count
+    toward: active, its deadline ahead."""
     if draft.goal is None:
         return
-    goal = Goal.objects.filter(pk=draft.goal).only("status").first()
+    goal = Goal.objects.filter(pk=draft.goal).only("status", "deadline_at").first()
     if goal is None:
         raise ProposalInvalid({"goal": [f"no goal {draft.goal}"]})
-    if not goal.is_active:
-        raise ProposalInvalid({"goal": [f"G{draft.goal} is closed: no work can serve it now"]})
+    if why := goal.why_no_work_counts(db_now()):
+        raise ProposalInvalid({"goal": [why]})
 
 
 def cites_untrusted_content(draft: ProposalDraft, cause_event) -> str:

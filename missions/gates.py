@@ -120,9 +120,10 @@ def reserve_for_goals(proposal: Proposal) -> int:
     policy = Policy.objects.value("goal_preference")
     if not policy.enabled:
         return 0
-    active = Goal.objects.active()
+    active = Goal.objects.running()
     serves = proposal.goal_id is not None and active.filter(pk=proposal.goal_id).exists()
-    # With no active goal at all there is nothing to keep slots for.
+    # With no active goal at all (or only ones past their deadline: nothing counts toward
+    # them now) there is nothing to keep slots for.
     reserved = 0 if serves or not active.exists() else policy.reserved_slots
     proposal.gate_decision = proposal.gate_decision | {
         "goal_preference": {"goal": proposal.goal_id if serves else None, "reserved": reserved}

@@ -26,6 +26,7 @@ from opportunities.notices import notify
 from opportunities.schemas import IdeaDraft, OpportunityDraft, OpportunityInvalid, parse
 from opportunities.track_record import daily_budget
 from opscore.actions import record_event
+from opscore.db import db_now
 from opscore.models import Agent, Policy
 
 
@@ -240,12 +241,14 @@ def _proposal_data(locked: Opportunity, target_agent: str, kind: str) -> tuple[d
     goal = Goal.objects.filter(pk=locked.goal_id).first() if locked.goal_id else None
     if goal is None:
         return data, {}
-    if goal.status == GoalStatus.ACTIVE:
+    if not goal.why_no_work_counts(db_now()):
         return data | {"goal": goal.id}, {}
     return data, {"goal_not_carried": {"goal": goal.id, "why": goal_not_carried(goal)}}
 
 
 def goal_not_carried(goal: Goal) -> str:
+    if goal.status == GoalStatus.ACTIVE:  # still open, but counting stopped at its deadline
+        return f"goal G{goal.id} not carried: its deadline passed on {goal.deadline_at:%Y-%m-%d}"
     why = f": {goal.close_reason}" if goal.close_reason else ""
     return (
         f"goal G{goal.id} not carried: it was closed"

@@ -84,6 +84,6 @@ def parse(model: type[BaseModel], data) -> BaseModel:
     if agents - known:
         raise OpportunityInvalid({"agent": [f"unknown agent(s) {sorted(agents - known)}"]})
     goal = getattr(draft, "goal", None)
-    if goal is not None and not Goal.objects.active().filter(pk=goal).exists():
-        raise OpportunityInvalid({"goal": [f"no active goal {goal}"]})
+    if goal is not None and not Goal.objects.running().filter(pk=goal).exists():
+        raise OpportunityInvalid({"goal": [f"no active goal {goal} with its deadline ahead"]})
     return draft

@@ -41,6 +41,11 @@ class GoalQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status=GoalStatus.ACTIVE)
 
+    def running(self):
+        """Active and before its deadline: the goals work can still count toward (past it,
+        an active goal's value stands still until someone closes it)."""
+        return self.active().filter(deadline_at__gt=Now())
+
 
 class Goal(models.Model):
     title = models.CharField(max_length=MAX_TITLE)
@@ -83,6 +88,17 @@ class Goal(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == GoalStatus.ACTIVE
+
+    def why_no_work_counts(self, now) -> str:
+        """Why work named for this goal now could never count toward it, or ''."""
+        if not self.is_active:
+            return f"G{self.id} is closed: no work can serve it now"
+        if self.deadline_at <= now:
+            return (
+                f"G{self.id}'s deadline passed on {self.deadline_at:%Y-%m-%d}: no work can count "
+                "toward it now (revise its deadline or close it)"
+            )
+        return ""
 
     def is_met_by(self, value: float) -> bool:
         if self.direction == GoalDirection.AT_MOST:

@@ -136,6 +136,23 @@ def test_an_initiative_serves_its_agents_active_goal_due_first(learned, enabled)
     assert Proposal.objects.get(source="initiative").goal_id == sooner.id
 
 
+def test_an_initiative_does_not_serve_a_goal_whose_deadline_passed(learned, enabled, clock):
+    from datetime import UTC, datetime
+
+    from missions.goals import add_goal
+
+    clock.freeze(datetime(2027, 1, 4, 9, 0, tzinfo=UTC))
+    terms = {"metric": "missions_succeeded", "target": 3, "owner": "devops"}
+    add_goal(terms | {"title": "Missed", "deadline": "2d"}, actor="operator:test")
+    running = add_goal(terms | {"title": "Running", "deadline": "60d"}, actor="operator:test")
+    clock.freeze(datetime(2027, 1, 9, 9, 0, tzinfo=UTC))
+    enqueue_initiatives(FAR)
+
+    draft_next_initiatives("w1")
+
+    assert Proposal.objects.get(source="initiative").goal_id == running.id
+
+
 def test_a_draft_from_a_memory_learned_from_untrusted_words_waits_for_a_person(learned, enabled):
     """A person promoted the lesson a crawled page taught; the work drafted from it is still
     that page's words at one remove."""

@@ -168,3 +168,21 @@ def test_a_goal_closed_before_the_conversion_is_not_carried_and_that_is_said(age
     assert Event.objects.filter(proposal=proposal, payload__goal_not_carried=said).exists()
     review = opportunity.reviews.get(decision="converted")
     assert review.notes == f"proposal P{proposal.id} {proposal.status}; {said['why']}"
+
+
+def test_a_goal_past_its_deadline_is_not_carried_to_the_converted_proposal(agent, goal, clock):
+    from datetime import timedelta
+
+    from opportunities.actions import convert_opportunity
+    from opscore.db import db_now
+
+    clock.freeze(db_now())
+    opportunity = opportunity_for(goal)
+    clock.freeze(goal.deadline_at + timedelta(days=1))
+
+    convert_opportunity(opportunity, converted_by="operator:test", target_agent="devops")
+
+    proposal = Proposal.objects.get(source="opportunity")
+    assert proposal.goal_id is None and proposal.status == "accepted"
+    said = proposal.context["goal_not_carried"]["why"]
+    assert said == f"goal G{goal.id} not carried: its deadline passed on {goal.deadline_at:%F}"

@@ -94,3 +94,21 @@ def test_a_closed_goal_earns_no_preference_at_approval(agent, goal):
 
     assert decided.status == "rejected"
     assert "kept for work serving an active goal" in decided.reason
+
+
+def test_a_goal_past_its_deadline_holds_no_slot_and_takes_no_new_work(agent, clock):
+    """Counting stopped at its deadline: work named for it now could never count."""
+    from datetime import UTC, datetime
+
+    from missions.schemas import ProposalInvalid
+
+    clock.freeze(datetime(2027, 1, 4, 9, 0, tzinfo=UTC))
+    terms = {"title": "Two drafts by Wednesday", "metric": "missions_succeeded", "target": 2}
+    overdue = add_goal(terms | {"owner": agent.slug, "deadline": "2d"}, actor="operator:test")
+    clock.freeze(datetime(2027, 1, 9, 9, 0, tzinfo=UTC))
+    set_policy("content_policy", {"enabled": True, "max_drafts_per_day": 1}, actor="t")
+    prefer_goals()
+
+    assert propose(agent, "write_content", title="Any draft").status == "accepted"
+    with pytest.raises(ProposalInvalid, match=f"G{overdue.id}'s deadline passed on 2027-01-06"):
+        propose(agent, "noop", goal=overdue.id)

@@ -74,8 +74,9 @@ def test_closing_judges_met_or_not_and_counts_only_up_to_the_deadline(agent, clo
     )
     clock.freeze(T0 + timedelta(days=1))
     succeed(propose(agent, "noop", goal=reach.id))
+    late = propose(agent, "noop", goal=reach.id)
     clock.freeze(T0 + timedelta(days=5))
-    succeed(propose(agent, "noop", goal=reach.id))  # after the deadline: not counted
+    succeed(late)  # finished after the deadline: not counted
 
     reach = close_goal(reach.id, actor="operator:test", reason="quarter over")
     cap = close_goal(cap.id, actor="operator:test", reason="quarter over")
