@@ -21,7 +21,7 @@ from console.api import (
 )
 from missions.feedback import FeedbackInvalid, record_feedback
 from missions.goal_schemas import GoalInvalid
-from missions.goals import add_goal, close_goal, goal_detail, goal_state, revise_goal
+from missions.goals import add_goal, close_goal, goal_detail, goal_state, listed_goals, revise_goal
 from missions.models import Goal
 
 OUTPUTS = ("mission", "artifact", "publication")
@@ -53,8 +53,10 @@ def goals(request):
     if request.method != "GET":
         return error(405, "use GET to list goals or POST to add one")
     refusal = read_only_refusal(request) or unknown_query_refusal(request)
-    rows = Goal.objects.select_related("owner")[:200]
-    return refusal or JsonResponse({"goals": [goal_state(g) for g in rows]})
+    if refusal:
+        return refusal
+    rows, total = listed_goals()
+    return JsonResponse({"goals": [goal_state(g) for g in rows], "total": total})
 
 
 @csrf_exempt  # it only reads: the CSRF check would answer another method 403, not 405

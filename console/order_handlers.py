@@ -9,7 +9,7 @@ from django.db.models.functions import Now
 from console.accountability import accountability_digest, risk_alerts
 from console.typed_orders import typed_result
 from missions.breaker import switched_off_kinds
-from missions.goals import goal_state
+from missions.goals import goal_state, listed_goals
 from missions.models import (
     Artifact,
     Goal,
@@ -28,6 +28,7 @@ from opscore.models import Event, Policy, RunStatus
 from opscore.standing_orders import PRECONDITIONS, RunResult
 
 DAY = timedelta(hours=24)
+DIGEST_GOALS = 20  # goals the daily digest lists, due first; past it, it says how many more
 
 
 def health_check(order, run):
@@ -72,7 +73,11 @@ def daily_digest(order, run):
         kind="digest",
         title=f"Daily digest for {run.scheduled_for:%Y-%m-%d}",
         body="\n".join(lines),
-        metadata={"missions": missions, "rejected": rejected, "goals": max(len(goals) - 1, 0)},
+        metadata={
+            "missions": missions,
+            "rejected": rejected,
+            "goals": Goal.objects.active().count(),
+        },
         standing_order_run=run,
     )
     evidence = {"artifact_id": digest.id, "accountability_notice": accountability.id}
@@ -95,7 +100,7 @@ def posts_line(since) -> str:
 
 def goal_lines() -> list[str]:
     """Per active goal: where its metric stands against the target, and by when."""
-    goals = list(Goal.objects.active().select_related("owner")[:20])
+    goals, total = listed_goals(DIGEST_GOALS, Goal.objects.active())
     if not goals:
         return []
     lines = ["Goals:"]
@@ -107,6 +112,10 @@ def goal_lines() -> list[str]:
             f"({goal.get_direction_display()}, {state['progress']:.0%}, "
             f"{state['verdict']}), due {goal.deadline_at:%F}, "
             f"owner {goal.owner_id}"
+        )
+    if more := total - len(goals):
+        lines.append(
+            f"- and {more} more active goal{'s' if more > 1 else ''} (goal list shows them all)"
         )
     return lines
 

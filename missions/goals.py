@@ -19,6 +19,7 @@ from opscore.text import MAX_REASON, clean_reason
 
 SNAPSHOT_EVERY = timedelta(hours=1)
 SNAPSHOT_BATCH = 100
+LISTED = 200  # goals `goal list` and GET /api/ops/goals show; past it, they say how many more
 
 
 def _reason(reason) -> str:
@@ -172,6 +173,15 @@ def goal_state(goal: Goal, *, value: float | None = None) -> dict:
         "closed_at": goal.closed_at.isoformat() if goal.closed_at else None,
         "close_reason": goal.close_reason,
     }
+
+
+def listed_goals(limit: int | None = None, goals=None) -> tuple[list[Goal], int]:
+    """The first `limit` goals (LISTED; active first, by deadline) and how many there are in
+    all, for a list cut short to say so."""
+    limit = LISTED if limit is None else limit
+    goals = (Goal.objects.all() if goals is None else goals).select_related("owner")
+    shown = list(goals[:limit])
+    return shown, len(shown) if len(shown) < limit else goals.count()
 
 
 def missions_under(goal: Goal):

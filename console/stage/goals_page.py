@@ -9,22 +9,21 @@ from django.views.decorators.http import require_GET
 from console.stage.access import visible_or_login
 from console.stage.health import health_summary
 from console.stage.mission_page import not_found
-from missions.goals import goal_state, mission_counts, missions_under
+from missions.goals import goal_state, listed_goals, mission_counts, missions_under
 from missions.models import Goal
 
 CHART_W, CHART_H, PAD = 600, 160, 8
 MAX_POINTS = 200
+LISTED = 100  # goals on the Goals page; past it, the page says how many more
 
 
 @require_GET
 def goals_page(request):
     if refusal := visible_or_login(request):
         return refusal
-    rows = [
-        (goal, goal_state(goal), mission_counts(goal))
-        for goal in Goal.objects.select_related("owner")[:100]
-    ]
-    context = {"rows": rows, "health": health_summary(), "view": "goals"}
+    goals, total = listed_goals(LISTED)
+    rows = [(goal, goal_state(goal), mission_counts(goal)) for goal in goals]
+    context = {"rows": rows, "total": total, "health": health_summary(), "view": "goals"}
     return render(request, "stage/goals.html", context)
 
 

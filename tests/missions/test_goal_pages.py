@@ -3,6 +3,7 @@ its start, however many the heartbeat has taken; an allowance overspent or a dea
 is said as such on the Stage, the CLI and the digest, never "not yet"."""
 
 import io
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -90,3 +91,26 @@ def test_an_active_goal_past_its_deadline_says_so_everywhere(client, agent, cloc
         assert "deadline passed" in where
     running = add_goal(TERMS | {"deadline": "30d"}, actor="operator:test")
     assert goal_state(running)["verdict"] == "not yet"
+
+
+def test_a_list_cut_short_says_how_many_goals_it_left_out(client, agent, settings, monkeypatch):
+    import console.order_handlers
+    import console.stage.goals_page
+    import missions.goals
+
+    for n in range(4):
+        add_goal(TERMS | {"title": f"Goal {n}", "deadline": f"{30 + n}d"}, actor="operator:test")
+    monkeypatch.setattr(missions.goals, "LISTED", 3)  # the CLI's and the API's 200, made small
+    monkeypatch.setattr(console.stage.goals_page, "LISTED", 2)  # the Stage's 100
+    monkeypatch.setattr(console.order_handlers, "DIGEST_GOALS", 3)  # the digest's 20
+    settings.OPS_API_TOKEN = "test-token-0123456789-0123456789"
+
+    out = io.StringIO()
+    call_command("goal", "list", stdout=out)
+    assert "The first 3 of 4 goals" in out.getvalue()
+    out = io.StringIO()
+    call_command("goal", "list", "--json", stdout=out)
+    assert json.loads(out.getvalue())["total"] == 4
+    assert client.get("/api/ops/goals").json()["total"] == 4
+    assert "The first 2 of 4 goals" in client.get("/stage/goals").content.decode()
+    assert goal_lines()[-1] == "- and 1 more active goal (goal list shows them all)"

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand
 
 from missions.goal_metrics import describe
 from missions.goal_schemas import GoalInvalid
-from missions.goals import add_goal, close_goal, goal_detail, goal_state, revise_goal
+from missions.goals import add_goal, close_goal, goal_detail, goal_state, listed_goals, revise_goal
 from missions.models import Goal
 from missions.models.goals import figure
 from opscore.cli import add_verbs, dump, fail
@@ -68,7 +68,8 @@ class Command(BaseCommand):
         return goal_state(close_goal(opts["id"], actor=ACTOR, reason=opts["reason"]))
 
     def do_list(self, opts):
-        return {"goals": [goal_state(g) for g in Goal.objects.select_related("owner")[:200]]}
+        goals, total = listed_goals()
+        return {"goals": [goal_state(g) for g in goals], "total": total}
 
     def do_show(self, opts):
         goal = Goal.objects.filter(pk=opts["id"]).first()
@@ -95,7 +96,13 @@ class Command(BaseCommand):
         if verb == "metrics":
             return "\n".join(f"{m['name']}: {m['label']} ({m['unit']})" for m in data["metrics"])
         if verb == "list":
-            return "\n".join(self.line(s) for s in data["goals"]) or "no goals"
+            lines = [self.line(s) for s in data["goals"]] or ["no goals"]
+            if data["total"] > len(data["goals"]):
+                lines.append(
+                    f"The first {len(data['goals'])} of {data['total']} goals (active first, "
+                    "by deadline); the admin's Goals page lists them all."
+                )
+            return "\n".join(lines)
         out = [self.line(data)]
         if verb == "show":
             out.append(f"why: {data['why'] or '-'}")
