@@ -115,10 +115,13 @@ def parse_terms(data, now: datetime, *, is_agent=None) -> tuple[GoalTerms, datet
 
 
 def checked_deadline(deadline, now: datetime) -> datetime:
+    """The deadline in UTC, as the database gives it back: kept in the zone it was typed in,
+    the answer to `goal add`, its version row and its event said another day and time than
+    every later read."""
     if not isinstance(deadline, datetime):
         deadline = parse_deadline(deadline, now)
     if deadline <= now:
         raise ValueError(f"{deadline.isoformat()} is already past")
     if deadline - now > MAX_HORIZON:
         raise ValueError("at most two years ahead")
-    return deadline
+    return deadline.astimezone(UTC)  # within range now: year 1 or 9999 in a zone would overflow

@@ -193,3 +193,23 @@ def test_propose_names_the_goal_served_from_the_cli(agent):
                  "--goal", str(goal.id), "--json", stdout=out)  # fmt: skip
 
     assert Mission.objects.get(proposal_id=json.loads(out.getvalue())["id"]).proposal.goal == goal
+
+
+def test_a_deadline_given_in_another_zone_reads_the_same_everywhere(agent, clock):
+    clock.freeze(T0)
+    added, listed = io.StringIO(), io.StringIO()
+    call_command("goal", "add", "--title", "Late in New York", "--metric", "publications",
+                 "--target", "4", "--owner", "devops", "--deadline", "2027-03-31T23:00-05:00",
+                 stdout=added)  # fmt: skip
+    call_command("goal", "list", stdout=listed)
+    goal = Goal.objects.get()
+    revise_goal(goal.id, {"target": 5}, actor="operator:test", reason="more")
+
+    assert "due 2027-04-01" in added.getvalue() and "due 2027-04-01" in listed.getvalue()
+    first, second = goal.versions.order_by("version")
+    assert first.new_value["deadline_at"] == second.old_value["deadline_at"]
+    assert first.new_value["deadline_at"] == "2027-04-01T04:00:00+00:00"
+    for edge, said in [("0001-01-01T00:00+01:00", "already past"), ("9999-12-31T23:59-05:00",
+                       "at most two years")]:  # fmt: skip
+        with pytest.raises(GoalInvalid, match=said):
+            add_goal(goal_terms(deadline=edge), actor="operator:test")
