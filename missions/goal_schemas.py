@@ -19,6 +19,7 @@ SPAN = re.compile(r"^(?P<n>\d{1,4})(?P<unit>[hdw])$")
 UNIT = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 MAX_HORIZON = timedelta(days=2 * 366)
 MAX_TARGET = 1e12
+FORMS = "a span (36h, 30d, 12w), a date (2027-03-31) or a time with its zone"
 
 
 class GoalInvalid(FieldErrors):
@@ -33,9 +34,7 @@ def parse_deadline(text, now: datetime) -> datetime:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(
-            f"{text!r}: give a span (36h, 30d, 12w), a date (2027-03-31) or a time with its zone"
-        ) from None
+        raise ValueError(f"{text!r}: give {FORMS}") from None
     if len(text) == 10:  # a bare date: the whole day counts
         return datetime.combine(when.date(), time.max, tzinfo=UTC)
     if when.tzinfo is None:
@@ -64,6 +63,15 @@ class GoalTerms(BaseModel):
         if not cleaned and text:
             raise ValueError("nothing left once invisible characters are removed")
         return cleaned
+
+    @field_validator("deadline", mode="before")
+    @classmethod
+    def _text_or_time(cls, value):
+        """One error on `deadline`, not pydantic's one per member of the union
+        (`deadline.constrained-str`, `deadline.datetime`) that no form or client knows."""
+        if not isinstance(value, str | datetime):
+            raise ValueError(FORMS)
+        return value
 
     @field_validator("metric")
     @classmethod

@@ -186,3 +186,15 @@ def test_a_goal_past_its_deadline_is_not_carried_to_the_converted_proposal(agent
     assert proposal.goal_id is None and proposal.status == "accepted"
     said = proposal.context["goal_not_carried"]["why"]
     assert said == f"goal G{goal.id} not carried: its deadline passed on {goal.deadline_at:%F}"
+
+
+@pytest.mark.parametrize("deadline", [None, 30, ["30d"]])
+def test_a_deadline_not_text_is_one_error_on_the_deadline(client, agent, settings, deadline):
+    settings.OPS_API_TOKEN = TOKEN
+
+    answer = post(client, "/api/ops/goals", TERMS | {"deadline": deadline})
+
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == {
+        "deadline": ["a span (36h, 30d, 12w), a date (2027-03-31) or a time with its zone"]
+    }
