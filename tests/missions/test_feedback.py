@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from memory.evidence import check_evidence
 from memory.learning import learn_from_outcomes
@@ -130,4 +130,18 @@ def test_an_artifact_field_holding_no_number_is_refused_in_place(admin_client, a
     refused = admin_client.post(rate, {"rating": "useful", "reason": "x", "artifact": "²"})
 
     assert refused.status_code == 400 and "is not an output of" in refused.content.decode()
+    assert not Feedback.objects.exists()
+
+
+def test_the_cli_names_a_zero_id_instead_of_dropping_it(agent):
+    step = make_step("noop", agent=agent, status="succeeded")
+    artifact = Artifact.objects.create(step=step, kind="report", title="r", body="b")
+    cases = [
+        (["--mission", "0"], "mission: a positive integer id"),
+        (["--mission", "0", "--artifact", str(artifact.id)], "name exactly one of"),
+    ]
+    for ids, said in cases:
+        with pytest.raises(CommandError) as refused:
+            call_command("feedback", *ids, "--rating", "useful", "--reason", "x")
+        assert (refused.value.returncode, said in str(refused.value)) == (2, True)
     assert not Feedback.objects.exists()

@@ -22,7 +22,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         as_json = opts["json"]
-        output = {k: opts[k] for k in ("mission", "artifact", "publication") if opts[k]}
+        names = ("mission", "artifact", "publication")
+        output = {k: opts[k] for k in names if opts[k] is not None}  # 0 is named, then refused
         try:
             feedback = record_feedback(
                 rating=opts["rating"], reason=opts["reason"], actor=ACTOR, **output
