@@ -20,6 +20,13 @@ _STEP_JOIN = f"JOIN missions_mission m ON m.id = s.mission_id {_MISSION_JOIN}"
 # useful twice, by a second click or a second operator, it is still one output.
 _OUTPUT = "coalesce('A' || f.artifact_id, 'P' || f.publication_id, 'M' || f.mission_id)"
 
+# Company-wide, what live replays paid for: their calls' rows were rolled back, their ReplayRun
+# keeps the cost (and the day's budget counts it), so LLMCall alone under-counts the spend.
+_REPLAYS = (
+    "%(goal)s::bigint IS NULL AND r.mode = 'live' AND r.created_at >= %(since)s AND "
+    "r.created_at <= %(until)s"
+)
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -55,10 +62,11 @@ METRICS: dict[str, Metric] = {
             "llm_spend_usd",
             "LLM spend",
             "USD",
-            "SELECT coalesce(sum(c.cost_usd), 0) FROM opscore_llmcall c LEFT JOIN missions_step s "
-            "ON s.id = c.step_id LEFT JOIN missions_mission m ON m.id = s.mission_id LEFT JOIN "
-            "missions_proposal p ON p.id = m.proposal_id WHERE c.created_at >= %(since)s AND "
-            f"c.created_at <= %(until)s AND {_SERVES}",
+            "SELECT (SELECT coalesce(sum(c.cost_usd), 0) FROM opscore_llmcall c LEFT JOIN "
+            "missions_step s ON s.id = c.step_id LEFT JOIN missions_mission m ON m.id = "
+            "s.mission_id LEFT JOIN missions_proposal p ON p.id = m.proposal_id WHERE "
+            f"c.created_at >= %(since)s AND c.created_at <= %(until)s AND {_SERVES}) + "
+            f"(SELECT coalesce(sum(r.cost_usd), 0) FROM opscore_replayrun r WHERE {_REPLAYS})",
         ),
         Metric(
             "proposals_accepted",

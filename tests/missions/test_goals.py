@@ -213,3 +213,24 @@ def test_a_deadline_given_in_another_zone_reads_the_same_everywhere(agent, clock
                        "at most two years")]:  # fmt: skip
         with pytest.raises(GoalInvalid, match=said):
             add_goal(goal_terms(deadline=edge), actor="operator:test")
+
+
+def test_a_spend_goal_counts_what_a_live_replay_spent(agent, clock):
+    """A live replay's calls leave no LLMCall row (rolled back) but were paid for: status and
+    the budget count them, and so does a company-wide spend goal."""
+    from decimal import Decimal
+
+    from opscore.models import ReplayRun
+
+    clock.freeze(T0)
+    cap = {"metric": "llm_spend_usd", "direction": "at_most", "target": 2}
+    company = add_goal(goal_terms(scope="company") | cap, actor="operator:test")
+    served = add_goal(goal_terms(title="Goal work only") | cap, actor="operator:test")
+    clock.freeze(T0 + timedelta(hours=1))
+    ReplayRun.objects.create(
+        subject="mission", subject_id=1, mode="live", outcome="identical", cost_usd=Decimal("2.5")
+    )
+
+    assert (current_value(company), current_value(served)) == (2.5, 0)
+    company = close_goal(company.id, actor="operator:test", reason="month over")
+    assert (company.final_value, company.met) == (2.5, False)
