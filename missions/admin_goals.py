@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from missions.feedback import FeedbackInvalid, check_feedback, record_feedback
 from missions.goal_metrics import METRICS
 from missions.goal_schemas import GoalInvalid, parse_terms
-from missions.goals import add_goal, close_goal, current_value, revise_goal
+from missions.goals import add_goal, close_goal, current_value, measured_snapshots, revise_goal
 from missions.models import Feedback, Goal, GoalVersion, Rating
 from missions.models.goals import figure
 from opscore.admin import AuditAdmin, report
@@ -132,7 +132,7 @@ class GoalAdmin(admin.ModelAdmin):
 
     @admin.display(description="snapshots (newest first)")
     def measured(self, obj):
-        points = obj.snapshots.order_by("-taken_at")[:20] if obj.pk else []
+        points = measured_snapshots(obj).order_by("-taken_at")[:20] if obj.pk else []
         shown = ((p.taken_at, figure(p.value)) for p in points)
         rows = format_html_join("", "<li>{}: {}</li>", shown)
         return format_html("<ul>{}</ul>", rows) if points else "-"

@@ -193,10 +193,27 @@ def mission_counts(goal: Goal) -> dict:
     return dict(rows)
 
 
+def measure_changed(goal: Goal) -> GoalVersion | None:
+    """The latest version that changed what the goal measures (its metric or scope)."""
+    revisions = goal.versions.filter(old_value__isnull=False).order_by("-version")
+    for version in revisions:
+        if any(version.old_value.get(k) != version.new_value.get(k) for k in ("metric", "scope")):
+            return version
+    return None
+
+
+def measured_snapshots(goal: Goal):
+    """The snapshots taken in the goal's measure as it stands: those from before its metric or
+    scope changed count something else (dollars on a line of publications)."""
+    changed = measure_changed(goal)
+    snapshots = goal.snapshots.all()
+    return snapshots.filter(taken_at__gte=changed.changed_at) if changed else snapshots
+
+
 def goal_detail(goal: Goal) -> dict:
     """goal_state plus what sits under it: missions by status, versions, recent snapshots."""
     versions = goal.versions.values("version", "changed_by", "reason", "changed_at")
-    snapshots = goal.snapshots.order_by("-taken_at").values("value", "taken_at")[:50]
+    snapshots = measured_snapshots(goal).order_by("-taken_at").values("value", "taken_at")[:50]
     missions = missions_under(goal).values("id", "title", "status", "agent_id")[:50]
     return goal_state(goal) | {
         "missions_by_status": mission_counts(goal),

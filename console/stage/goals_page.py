@@ -9,7 +9,14 @@ from django.views.decorators.http import require_GET
 from console.stage.access import visible_or_login
 from console.stage.health import health_summary
 from console.stage.mission_page import not_found
-from missions.goals import goal_state, listed_goals, mission_counts, missions_under
+from missions.goals import (
+    goal_state,
+    listed_goals,
+    measure_changed,
+    measured_snapshots,
+    mission_counts,
+    missions_under,
+)
 from missions.models import Goal
 
 CHART_W, CHART_H, PAD = 600, 160, 8
@@ -34,11 +41,13 @@ def goal_page(request, goal_id: int):
     goal = Goal.objects.select_related("owner").filter(pk=goal_id).first()
     if goal is None:
         return not_found(request, f"goal G{goal_id}")
+    snapshots = measured_snapshots(goal)
     context = {
         "goal": goal,
         "state": goal_state(goal),
-        "chart": chart(goal, line_points(goal)),
-        "points": list(goal.snapshots.order_by("-taken_at")[:30]),
+        "chart": chart(goal, line_points(snapshots)),
+        "points": list(snapshots.order_by("-taken_at")[:30]),
+        "measure_changed": measure_changed(goal),
         "missions": list(missions_under(goal)[:50]),
         "counts": mission_counts(goal),
         "versions": list(goal.versions.all()),
@@ -48,13 +57,13 @@ def goal_page(request, goal_id: int):
     return render(request, "stage/goal.html", context)
 
 
-def line_points(goal: Goal) -> list:
+def line_points(snapshots) -> list:
     """At most MAX_POINTS snapshots, oldest first, spread over the goal's whole life: every
     n-th from the latest back, and the first. The latest MAX_POINTS alone (eight days of
     hourly samples) drew a line that began weeks after the goal did."""
-    total = goal.snapshots.count()
+    total = snapshots.count()
     newest_first = (F("taken_at").desc(), F("id").desc())
-    ranked = goal.snapshots.annotate(rank=Window(RowNumber(), order_by=newest_first))
+    ranked = snapshots.annotate(rank=Window(RowNumber(), order_by=newest_first))
     if total > MAX_POINTS:  # room for MAX_POINTS - 1 from the latest back, and the first
         stride = -(-total // (MAX_POINTS - 1))
         ranked = ranked.filter(Q(rank=total) | Q(rank__in=range(1, total + 1, stride)))

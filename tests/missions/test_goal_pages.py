@@ -114,3 +114,26 @@ def test_a_list_cut_short_says_how_many_goals_it_left_out(client, agent, setting
     assert client.get("/api/ops/goals").json()["total"] == 4
     assert "The first 2 of 4 goals" in client.get("/stage/goals").content.decode()
     assert goal_lines()[-1] == "- and 1 more active goal (goal list shows them all)"
+
+
+def test_a_revised_metric_draws_only_what_was_measured_in_it(client, agent, clock):
+    """Dollars drawn on a line of publications mean nothing: the points taken before the
+    metric changed are left out of the line, the table and goal show, and the page says so."""
+    from missions.goals import goal_detail, revise_goal, snapshot_goals
+
+    clock.freeze(T0)
+    spend = {"metric": "llm_spend_usd", "direction": "at_most", "target": 500}
+    goal = add_goal(TERMS | spend | {"deadline": "30d"}, actor="operator:test")
+    GoalSnapshot.objects.create(goal=goal, value=321.5)
+    clock.freeze(T0 + timedelta(days=2))
+    goal = revise_goal(goal.id, {"metric": "publications", "direction": "at_least", "target": 8},
+                       actor="operator:test", reason="measure output, not cost")  # fmt: skip
+    clock.freeze(T0 + timedelta(days=2, hours=1))
+    snapshot_goals()
+
+    page = client.get(f"/stage/goals/{goal.id}").content.decode()
+
+    assert len(polyline(page)) == 1
+    assert "321.5" not in page
+    assert "measured as publications since v2" in page
+    assert [s["value"] for s in goal_detail(goal)["snapshots"]] == [0.0]
