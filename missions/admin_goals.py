@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from missions.feedback import FeedbackInvalid, check_feedback, record_feedback
 from missions.goal_metrics import METRICS
 from missions.goal_schemas import GoalInvalid, parse_terms
-from missions.goals import add_goal, close_goal, current_value, measured_snapshots, revise_goal
+from missions.goals import add_goal, close_goal, goal_state, measured_snapshots, revise_goal
 from missions.models import Feedback, Goal, GoalVersion, Rating
 from missions.models.goals import figure
 from opscore.admin import AuditAdmin, report
@@ -100,8 +100,9 @@ class GoalAdmin(admin.ModelAdmin):
 
     @admin.display(description="now")
     def progress_now(self, obj):
-        value = obj.final_value if not obj.is_active else current_value(obj)
-        return f"{figure(value)} ({obj.progress(value):.0%})"
+        """The figure, its share of the target and where it stands, as on the Stage."""
+        state = goal_state(obj)
+        return f"{figure(state['value'])} ({state['progress']:.0%}, {state['verdict']})"
 
     @admin.display(description="Stage")
     def stage_link(self, obj):

@@ -137,3 +137,13 @@ def test_a_revised_metric_draws_only_what_was_measured_in_it(client, agent, cloc
     assert "321.5" not in page
     assert "measured as publications since v2" in page
     assert [s["value"] for s in goal_detail(goal)["snapshots"]] == [0.0]
+
+
+def test_the_admins_goal_list_says_where_each_goal_stands(admin_client, agent):
+    cap = {"metric": "missions_failed", "direction": "at_most", "target": 0}
+    add_goal(TERMS | cap | {"deadline": "30d"}, actor="operator:test")
+    fail_one(agent)
+
+    listing = admin_client.get("/admin/missions/goal/").content.decode()
+
+    assert "1 (100%, over the limit)" in listing
