@@ -99,10 +99,13 @@ def revise_goal(goal_id: int, changes: dict, *, actor: str, reason: str) -> Goal
     goal = locked_goal(goal_id)
     if not goal.is_active:
         raise GoalInvalid({"goal": [f"G{goal.id} is closed; add a new goal instead"]})
+    changes, now = changes if isinstance(changes, dict) else {}, db_now()
+    if "deadline" not in changes and goal.deadline_at <= now:  # not "the deadline you gave"
+        passed = f"G{goal.id}'s deadline ({goal.deadline_at:%Y-%m-%d %H:%M} UTC) has passed"
+        raise GoalInvalid({"deadline": [f"{passed}: revise it with a new one, or close it"]})
     old = goal.terms()
     merged = {k: v for k, v in old.items() if k != "deadline_at"} | {"deadline": goal.deadline_at}
-    changed = merged | (changes if isinstance(changes, dict) else {})
-    terms, deadline = parse_terms(changed, db_now(), is_agent=is_agent)
+    terms, deadline = parse_terms(merged | changes, now, is_agent=is_agent)
     for field in ("title", "why", "metric", "scope", "target", "direction"):
         setattr(goal, field, getattr(terms, field))
     goal.deadline_at = deadline

@@ -234,3 +234,20 @@ def test_a_spend_goal_counts_what_a_live_replay_spent(agent, clock):
     assert (current_value(company), current_value(served)) == (2.5, 0)
     company = close_goal(company.id, actor="operator:test", reason="month over")
     assert (company.final_value, company.met) == (2.5, False)
+
+
+def test_revising_a_goal_past_its_deadline_says_its_deadline_passed(agent, clock):
+    clock.freeze(T0)
+    goal = add_goal(goal_terms(deadline="2d"), actor="operator:test")
+    clock.freeze(T0 + timedelta(days=5))
+
+    with pytest.raises(CommandError) as refused:
+        call_command("goal", "revise", str(goal.id), "--title", "Ship three", "--reason", "typo")
+
+    assert refused.value.returncode == 2
+    assert (
+        f"deadline: G{goal.id}'s deadline (2027-01-06 09:00 UTC) has passed: revise it with a "
+        "new one, or close it"
+    ) in str(refused.value)
+    revise_goal(goal.id, {"deadline": "30d"}, actor="operator:test", reason="extended")
+    assert Goal.objects.get().version == 2
