@@ -7,11 +7,12 @@ from django.template.response import TemplateResponse
 from console import admin_library  # noqa: F401  (django-q2's pages, as the console shows them)
 from console.models import AgentToken, ChatMessage
 from opscore.admin import ReadOnlyMixin
+from opscore.admin_read_only import SavesNothing
 from opscore.models import operator_actor
 
 
 @admin.register(AgentToken)
-class AgentTokenAdmin(admin.ModelAdmin):
+class AgentTokenAdmin(SavesNothing, admin.ModelAdmin):
     list_display = ["hint", "agent", "name", "created_at", "last_used_at", "revoked_at"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter), "agent"]
     list_select_related = ["agent"]

@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from opscore import admin_llm  # noqa: F401  (registers the LLM ledger's pages)
 from opscore.actions import AgentSwitchHeld, set_agent_enabled, set_policy
 from opscore.admin_overrides import OverrideAdmin, ReasonField
+from opscore.admin_read_only import SavesNothing
 from opscore.inputs import InputRefused, parse_json
 from opscore.models import (
     ActionRun,
@@ -32,7 +33,7 @@ from opscore.schedules import sync_order_schedules
 from opscore.standing_orders import HANDLERS, PRECONDITIONS
 
 
-class ReadOnlyMixin:
+class ReadOnlyMixin(SavesNothing):
     """Rows written by workflows: the admin shows them (and its actions act on them through
     those workflows), but nobody adds, edits or deletes them from a form."""
 

@@ -10,6 +10,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from opscore.admin_read_only import SavesNothing
 from opscore.models import OverrideStatus, operator_actor
 from opscore.overrides import (
     OVERRIDE_KINDS,
@@ -142,7 +143,7 @@ def kind_label(kind) -> str:
     return f"{does}… ({'until lifted or expired' if kind.standing else 'acts once'})"
 
 
-class OverrideAdmin(admin.ModelAdmin):
+class OverrideAdmin(SavesNothing, admin.ModelAdmin):
     """Rows are written by apply/lift only: the admin shows them and offers those two."""
 
     list_display = ["id", "created_at", "kind", "target", "status", "reason", "actor"]
