@@ -18,6 +18,7 @@ from memory.upkeep import mark_stale
 from memory.uses import uses_of
 from opscore.admin import AuditAdmin, EvidenceInline, LineageMixin
 from opscore.admin_overrides import ReasonField
+from opscore.admin_read_only import SavesWhatItChanged
 from opscore.models import operator_actor
 
 EDITABLE = ["title", "content", "confidence", "expires_at", "next_review_at"]
@@ -97,10 +98,11 @@ class MemoryForm(forms.ModelForm):
 
 
 @admin.register(Memory)
-class MemoryAdmin(LineageMixin, admin.ModelAdmin):
+class MemoryAdmin(SavesWhatItChanged, LineageMixin, admin.ModelAdmin):
     """Edits are revisions (old, new, who, why), never silent overwrites."""
 
     form = MemoryForm
+    also_saved = ("updated_by",)
     list_display = [
         "id",
         "created_at",

@@ -33,6 +33,7 @@ from opscore.admin import (
     SafeJSONField,
     report,
 )
+from opscore.admin_read_only import SavesWhatItChanged
 from opscore.models import Agent, LLMCall, Policy, operator_actor
 
 
@@ -296,7 +297,7 @@ class TriggerRuleForm(forms.ModelForm):
 
 
 @admin.register(TriggerRule)
-class TriggerRuleAdmin(admin.ModelAdmin):
+class TriggerRuleAdmin(SavesWhatItChanged, admin.ModelAdmin):
     form = TriggerRuleForm
     list_display = [
         "name",

@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from opscore import admin_llm  # noqa: F401  (registers the LLM ledger's pages)
 from opscore.actions import AgentSwitchHeld, set_agent_enabled, set_policy
 from opscore.admin_overrides import OverrideAdmin, ReasonField
-from opscore.admin_read_only import SavesNothing
+from opscore.admin_read_only import SavesNothing, SavesWhatItChanged
 from opscore.inputs import InputRefused, parse_json
 from opscore.models import (
     ActionRun,
@@ -86,7 +86,7 @@ def report(modeladmin, request, done: int, verb: str, refused: list[str]):
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(SavesWhatItChanged, admin.ModelAdmin):
     list_display = [
         "slug",
         "display_name",
@@ -360,7 +360,7 @@ class StandingOrderForm(forms.ModelForm):
 
 
 @admin.register(StandingOrder)
-class StandingOrderAdmin(admin.ModelAdmin):
+class StandingOrderAdmin(SavesWhatItChanged, admin.ModelAdmin):
     form = StandingOrderForm
     list_display = ["name", "agent", "cron", "timezone", "enabled", "handler", "phase"]
     list_filter = ["enabled", "agent", "phase", "handler"]

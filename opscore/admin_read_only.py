@@ -1,5 +1,7 @@
-"""Change pages with nothing to change: every field read-only, every decision a button or an
-action of its own."""
+"""What an admin page may write: an edit page, the fields its form changed; a page with
+nothing to change (every field read-only, every decision a button or an action of its own),
+nothing at all. Django's Save writes every column as the request read it a moment before, so a
+decision, a worker's move, an override or a lift that landed in between was undone."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -15,10 +17,9 @@ NO_SAVE_BUTTONS = dict.fromkeys(
 
 
 class SavesNothing:
-    """Django offers Save on such a page, and its Save writes the whole row back as the request
-    read it a moment before: a decision, a worker's move or a lift that landed in between is
-    undone (a proposal approved, its mission started, read `pending` again). So an existing
-    row's page has no Save, and a POST to it (a stale tab, a script) writes nothing."""
+    """An existing row's read-only page has no Save (undone there: a proposal approved, its
+    mission started, read `pending` again), and a POST to it (a stale tab, a script) writes
+    nothing."""
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if object_id is None:
@@ -30,3 +31,17 @@ class SavesNothing:
             return redirect(request.get_full_path())
         context = NO_SAVE_BUTTONS | (extra_context or {})
         return super().changeform_view(request, object_id, form_url, context)
+
+
+class SavesWhatItChanged:
+    """An edit writes the columns its form changed (and `also_saved`, set by save_model), never
+    those it shows read-only or leaves out (undone there: an agent's `enabled` a disable-agent
+    override switched off, a trigger rule's cursor a pass moved, a remembered item's status)."""
+
+    also_saved: tuple[str, ...] = ()
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        columns = {field.name for field in obj._meta.concrete_fields}
+        obj.save(update_fields=[n for n in (*form.changed_data, *self.also_saved) if n in columns])
