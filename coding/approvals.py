@@ -55,7 +55,7 @@ def approve(
     when this commit already had one of this kind: one approval per kind and commit, so a
     second changes nothing and writes nothing, and the caller must not say it approved."""
     try:
-        return record_approval(run, kind, by=by, note=note, user=user, shown_digest=shown_digest)
+        return readable_approval(run, kind, by=by, note=note, user=user, shown_digest=shown_digest)
     except ApprovalRefused as refused:
         record_event(
             "coding.approval_refused",
@@ -67,6 +67,16 @@ def approve(
             actor=f"human:{by}",
         )
         raise
+
+
+def readable_approval(run, kind, **given) -> tuple[CodingApproval, bool]:
+    """An approval the repository cannot answer for (the branch deleted by hand, a commit
+    gone) is refused like any other, with git's reason (masked, as a run's reason is)."""
+    try:
+        return record_approval(run, kind, **given)
+    except GitFailed as unreadable:
+        why = unsaid(str(unreadable))[:1000]
+        raise ApprovalRefused(f"git could not read R{run.id}'s branch or commit: {why}") from None
 
 
 def record_approval(run, kind, *, by, note, user, shown_digest) -> tuple[CodingApproval, bool]:
