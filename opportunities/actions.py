@@ -264,11 +264,13 @@ def convert_opportunity(
     kind: str = "analyze",
     untrusted: str = "",
     handed_by=None,
+    operator=None,
 ) -> Opportunity:
     """A proposal through the single intake, linked both ways. An irreversible one is a
     decision for the human: the proposal waits, pending, showing the exact action.
     `untrusted` and `handed_by`: an outside runtime asked for it (for another agent, whose
-    daily limit its own agent's pays for, as with `enqueue-job`)."""
+    daily limit its own agent's pays for, as with `enqueue-job`). `operator`: the person who
+    converted it put the proposal forward, so they are its author and may not approve it."""
     with transaction.atomic():
         locked = Opportunity.objects.select_for_update().get(pk=opportunity.pk)
         if locked.status not in OPEN_OPPORTUNITY or locked.status == "parked":
@@ -282,6 +284,7 @@ def convert_opportunity(
             context={"opportunity_id": locked.id} | dropped,
             untrusted_reason=joined(untrusted, untrusted_opportunity(locked)),
             handed_by=handed_by,
+            operator=operator,
         )
         proposal = result.proposal
         if proposal.status != ProposalStatus.REJECTED:

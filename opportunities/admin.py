@@ -75,7 +75,9 @@ class OpportunityAdmin(ReadOnlyMixin, admin.ModelAdmin):
         for opportunity in queryset:
             owner = opportunity.owner_candidate_id or opportunity.source_agent_id
             try:
-                done = convert_opportunity(opportunity, converted_by=actor, target_agent=owner)
+                done = convert_opportunity(
+                    opportunity, converted_by=actor, target_agent=owner, operator=request.user
+                )
                 self.message_user(request, f"O{done.id} → P{done.proposal_id}", messages.SUCCESS)
             except DecisionRefused as reason:
                 self.message_user(request, str(reason), messages.WARNING)
