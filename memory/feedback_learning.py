@@ -3,7 +3,7 @@ agent, step kinds and verdict, so "operators found these digests useful" is one 
 every rating behind it (a later rating merges in as evidence), and each candidate says the
 tally when it was written — counted, not re-told per rating."""
 
-from django.db.models import Count
+from collections import Counter
 
 from memory.models import MemoryType
 from memory.outcomes import merge_into_candidate
@@ -11,14 +11,16 @@ from missions.models import Feedback, Rating
 
 
 def tally(agent: str) -> dict[str, int]:
-    """Ratings of this agent's missions: useful and not useful, as the ledger holds them."""
-    rows = (
+    """Ratings of this agent's outputs, useful and not useful: each person's latest opinion of
+    each output once. A rating sent twice (a double click) is two rows but one opinion, and a
+    person who changed their mind counts as they now think."""
+    opinions = (
         Feedback.objects.filter(mission__agent_id=agent)
-        .values_list("rating")
-        .annotate(n=Count("id"))
-        .order_by()
+        .order_by("mission_id", "artifact_id", "publication_id", "given_by", "-id")
+        .distinct("mission_id", "artifact_id", "publication_id", "given_by")
+        .values_list("rating", flat=True)
     )
-    return dict.fromkeys(Rating.values, 0) | dict(rows)
+    return dict.fromkeys(Rating.values, 0) | Counter(opinions)
 
 
 def feedback_candidate(feedback: Feedback) -> dict:

@@ -145,3 +145,19 @@ def test_the_cli_names_a_zero_id_instead_of_dropping_it(agent):
             call_command("feedback", *ids, "--rating", "useful", "--reason", "x")
         assert (refused.value.returncode, said in str(refused.value)) == (2, True)
     assert not Feedback.objects.exists()
+
+
+def test_a_rating_given_twice_by_one_person_counts_once_in_the_learned_tally(agent):
+    """A double click on the Stage's rating form sends it twice: two rows (nothing dropped),
+    but one person's one opinion of one output; a changed mind counts as the latest."""
+    report, other = finished_output(agent), finished_output(agent)
+    for _ in range(2):
+        record_feedback(artifact=report.id, rating="useful", reason="clear", actor="operator:ana")
+    record_feedback(artifact=other.id, rating="useful", reason="ok", actor="operator:ana")
+    record_feedback(artifact=other.id, rating="not_useful", reason="stale", actor="operator:ana")
+
+    learn_from_outcomes(FAR)
+
+    latest = MemoryCandidate.objects.filter(tags__contains=["operator-feedback"]).latest("id")
+    assert "1 time(s) useful and 1 time(s) not useful" in latest.body
+    assert Feedback.objects.count() == 4
