@@ -6,10 +6,17 @@ behind it, as long as it liked; and each address then got the whole timeout agai
 name is looked up through opscore.http_deadline.looked_up (a thread of its own, capped lookups
 at once) and the addresses are tried with what is left. smtplib keeps the name it was given
 for everything after the connect: the greeting, STARTTLS's and implicit TLS's certificate
-check (server_hostname) and the errors it raises."""
+check (server_hostname) and the errors it raises.
 
+smtplib's timeout bounds one read or write each: a server answering a byte at a time (each in
+time), or whose EHLO reply never ends, held the deliverer for ever. So the whole conversation
+has one deadline too, EMAIL_TIMEOUT from the connect: then its socket is shut down (from a
+timer: a read under way is ended, TLS or not) and the error says the deadline passed."""
+
+import contextlib
 import smtplib
 import socket
+import threading
 import time
 
 from django.core.mail.backends.smtp import EmailBackend
@@ -30,8 +37,44 @@ class DeadlineSMTP(smtplib.SMTP):
     """smtplib's SMTP, its socket from `connected`: `_get_socket` is the hook smtplib's own
     SMTP_SSL and LMTP override to make theirs."""
 
+    overdue, timer = False, None
+
     def _get_socket(self, host, port, timeout):
+        if isinstance(timeout, int | float):
+            self.timer = threading.Timer(timeout, self._cut_off, args=(timeout,))
+            self.timer.daemon = True
+            self.timer.start()
         return connected(host, port, timeout, self.source_address)
+
+    def _cut_off(self, timeout) -> None:
+        """The deadline passed: whatever is under way ends (the bare socket's shutdown: an
+        SSLSocket's own would drop its TLS state under the reading thread)."""
+        self.overdue = f"the mail server did not finish within {timeout:g} s"
+        with contextlib.suppress(OSError, TypeError):
+            socket.socket.shutdown(self.sock, socket.SHUT_RDWR)
+
+    def _said_why(self, error: smtplib.SMTPServerDisconnected):
+        return smtplib.SMTPServerDisconnected(self.overdue) if self.overdue else error
+
+    def getreply(self):
+        if self.overdue:  # the timer fired before the socket was ours to shut: no read now
+            self.close()
+            raise smtplib.SMTPServerDisconnected(self.overdue)
+        try:
+            return super().getreply()
+        except smtplib.SMTPServerDisconnected as error:
+            raise self._said_why(error) from None
+
+    def send(self, s):
+        try:
+            return super().send(s)
+        except smtplib.SMTPServerDisconnected as error:
+            raise self._said_why(error) from None
+
+    def close(self):
+        if self.timer is not None:
+            self.timer.cancel()
+        super().close()
 
     def login(self, user, password, *, initial_response_ok=True):
         """A refused sign-in keeps its code, not the server's words: a server may repeat the
