@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from missions.executors import Blocked, Effect, Failed, Succeeded
-from missions.models import Publication, PublicationStatus, start_of_today
+from missions.models import Mission, MissionStatus, Publication, PublicationStatus, start_of_today
 from missions.outbox import ChannelSaidNo, Held
 from missions.recovery import requeue_cleared_blockers
 from missions.words import WAITING as WORDS_WAITING
@@ -22,7 +22,7 @@ from opportunities.channels.limits import secret_in, too_long
 from opportunities.models import ChannelAccount
 from opscore.actions import record_event
 from opscore.lanes import pause_of
-from opscore.models import Event, Override, Policy
+from opscore.models import Agent, Event, Override, Policy
 
 STOP = "stop_channel"  # the override kind: a per-channel kill switch
 PAUSED_RECHECK_SECONDS = 60  # a post held by a paused publishing lane looks again this often
@@ -131,6 +131,10 @@ def deliver_post(message) -> str:
         return publication.external_id or f"{publication.status}-{publication.id}"
     if pause := pause_of("publishing"):  # a post queued before the pause waits too
         raise Held(f"held: {pause.why}", retry_after=PAUSED_RECHECK_SECONDS)
+    if why := held_by_its_step(publication.step):
+        raise Held(f"held: {why}", retry_after=PAUSED_RECHECK_SECONDS)
+    if reason := mission_ended(publication.step):
+        return refuse(publication, reason)
     if reason := local_reason(message.channel):
         return keep_local(publication, reason)
     if reason := delivery_refusal(message.channel, publication.body):
@@ -162,6 +166,33 @@ def publication_for(message) -> Publication:
             "body": message.payload["text"],
         },
     )[0]
+
+
+def held_by_its_step(step) -> str | None:
+    """A post queued before its agent was disabled or its mission paused waits with them: the
+    step ran, but the switch says the agent, or the mission, acts no more for now."""
+    agent = Agent.objects.get(pk=step.agent_id)
+    if not agent.enabled:
+        held = Override.objects.holding(agent.slug, "enabled")
+        return f"{agent.slug} is disabled" + (
+            f" (override {held.id}: {held.reason})" if held else ""
+        )
+    mission = Mission.objects.get(pk=step.mission_id)
+    if mission.paused_at is not None:
+        return f"mission M{mission.id} is paused: {mission.pause_reason}"
+    return None
+
+
+def mission_ended(step) -> str | None:
+    """A cancelled (or timed-out) mission's post never goes out: cancelling is how an operator
+    takes back work queued before a pause."""
+    status = Mission.objects.filter(pk=step.mission_id).values_list("status", flat=True).get()
+    ended = (MissionStatus.CANCELLED, MissionStatus.TIMED_OUT)
+    return (
+        f"its mission M{step.mission_id} was {status.replace('_', ' ')}"
+        if status in ended
+        else None
+    )
 
 
 def delivery_refusal(channel: str, text: str) -> str | None:
