@@ -107,8 +107,12 @@ def retry_seconds(answer: httpx.Response) -> float:
 
 
 def check(answer: httpx.Response, channel: str) -> httpx.Response:
-    """Turn the status codes every channel shares into our errors; 2xx passes through."""
+    """Turn the status codes every channel shares into our errors; 2xx passes through. A
+    redirect is not followed (it would carry the credential or the signed post elsewhere) and
+    is no post made: a webhook answering one was recorded as published."""
     code = answer.status_code
+    if 300 <= code < 400:
+        raise Unavailable(f"{channel} answered {code}, a redirect: not followed")
     said = f"{channel} answered {code}: {error_body(answer)}"
     if code == 429:
         raise RateLimited(said, retry_seconds(answer))
