@@ -26,6 +26,7 @@ from opscore.actions import record_event
 from opscore.db import Channel, listen, oldest_unlocked, seconds_until
 from opscore.redaction import redact_text
 from opscore.registry import Registry
+from opscore.text import strip_invisible
 
 log = logging.getLogger(__name__)
 MAX_DELIVERY_ATTEMPTS = 5
@@ -111,8 +112,10 @@ def send_one() -> str | None:
 
 def record_failure(message: OutboxMessage, reason: str, retry_after: float | None = -1) -> None:
     """Back off exponentially, unless the channel said how long (or never, with None). The
-    reason is redacted: an HTTP library's error names the URL, and a webhook's URL is its key."""
-    reason = redact_text(" ".join(reason.split()))
+    reason is redacted: an HTTP library's error names the URL, and a webhook's URL is its key;
+    and cleaned of control characters: a far end's NUL, which Postgres refuses, failed the
+    write and the deliverer with it."""
+    reason = redact_text(" ".join(strip_invisible(reason).split()))
     if retry_after == -1:
         retry_after = BACKOFF_BASE_SECONDS * 2 ** (message.attempts - 1)
     if retry_after is not None and message.attempts < MAX_DELIVERY_ATTEMPTS:

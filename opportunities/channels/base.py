@@ -18,6 +18,7 @@ from django.conf import settings
 
 from missions.crawl import deadline_client
 from opscore.redaction import redact_text
+from opscore.text import strip_invisible
 
 # Tests install an httpx.MockTransport here; None is the real network.
 TRANSPORT: httpx.BaseTransport | None = None
@@ -80,8 +81,10 @@ def client(base_url: str, **headers) -> httpx.Client:
 
 
 def error_body(answer: httpx.Response) -> str:
-    """The first few hundred characters, any credential in them masked."""
-    text = " ".join(answer.text.split())
+    """The first few hundred characters, any credential in them masked, and no NUL or other
+    control character: Postgres refuses a NUL, and the reason's row (and the deliverer or the
+    poll writing it) failed on it."""
+    text = " ".join(strip_invisible(answer.text).split())
     return redact_text(text)[:ERROR_BODY_CHARS]
 
 

@@ -125,6 +125,18 @@ def test_a_malformed_answer_fails_that_poll_not_the_order(
     assert ContentMetric.objects.get().engagements == 4
 
 
+def test_an_answer_with_a_nul_fails_that_poll_not_the_order(network, x_account, clock, poll_order):
+    """Postgres refuses a NUL: kept in the poll's error, it failed the whole order."""
+    publication = posted_on_x(network, clock)
+    network.on("GET", f"/2/tweets/{TWEET_ID}", answer(502, "upstream\x00 down\x07"))
+
+    run = poll_at(clock, poll_order, 1)
+
+    assert run.status == "completed" and run.evidence == {"failed": 1}
+    publication.refresh_from_db()
+    assert publication.last_poll_error == "Unavailable: x answered 502: upstream down"
+
+
 def test_a_429_postpones_the_poll_without_counting_it(network, x_account, clock, poll_order):
     publication = posted_on_x(network, clock)
     network.on(
