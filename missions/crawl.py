@@ -27,6 +27,7 @@ from opscore.http_deadline import held_to, looked_up
 from opscore.web_urls import UnusableURL, usable
 
 MAX_BYTES = 2 * 1024 * 1024
+MAX_ANSWER_BYTES = 1024 * 1024  # an outside call's answer (deadline_client), inflated
 MAX_REDIRECTS = 5
 READ_SECONDS, CONNECT_SECONDS = 10.0, 5.0
 USER_AGENT = "OpscoreCrawler/1.0 (+https://github.com/opscore)"
@@ -173,18 +174,65 @@ def deadline_transport(deadline: Callable[[], float]) -> httpx.HTTPTransport:
 def deadline_client(seconds: float, transport=None, **options) -> httpx.Client:
     """A client each of whose calls (connect, send, headers, body) is over within `seconds` in
     all: httpx's timeouts bound one read each, so a server trickling its answer a byte at a
-    time would hold the caller as long as it liked. `transport`: a test's, instead."""
+    time would hold the caller as long as it liked. Its answers are capped too (CappedAnswers).
+    `transport`: a test's, instead."""
     ends = {"at": monotonic() + seconds}
 
     def starting(request: httpx.Request) -> None:
         ends["at"] = monotonic() + seconds
 
+    headers = {"Accept-Encoding": ACCEPT_ENCODING} | options.pop("headers", {})
     return httpx.Client(
         timeout=httpx.Timeout(seconds),
-        transport=transport or deadline_transport(lambda: ends["at"]),
+        transport=CappedAnswers(transport or deadline_transport(lambda: ends["at"])),
         event_hooks={"request": [starting]},
+        headers=headers,
         **options,
     )
+
+
+class AnswerRefused(httpx.HTTPError):
+    """An answer not read: larger than MAX_ANSWER_BYTES once inflated, or in an encoding we
+    cannot inflate with a cap. An httpx error: a caller handles it as any failed call."""
+
+
+class CappedAnswers(httpx.BaseTransport):
+    """Answers inflated here, at most MAX_ANSWER_BYTES of them held: an outside call's answer
+    is a few hundred bytes of JSON, and a 5xx streaming its body as fast as it could (or a
+    small gzip inflating to gigabytes) filled the caller's memory within its deadline."""
+
+    def __init__(self, transport: httpx.BaseTransport):
+        self.transport = transport
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.transport.handle_request(request)
+        encoding = response.headers.pop("content-encoding", "")  # inflated here, with a cap
+        response.stream = CappedBody(response.stream, encoding)
+        return response
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+class CappedBody(httpx.SyncByteStream):
+    def __init__(self, raw, encoding: str):
+        self.raw, self.encoding = raw, encoding
+
+    def __iter__(self) -> Iterator[bytes]:
+        held = 0
+        try:
+            inflate = inflater(self.encoding)
+            for raw in self.raw:
+                for piece in inflate(raw, MAX_ANSWER_BYTES + 1 - held):
+                    held += len(piece)
+                    yield piece
+                if held > MAX_ANSWER_BYTES:
+                    raise AnswerRefused(f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
+        except CrawlRefused as refused:  # an encoding we do not take, or not inflating
+            raise AnswerRefused(str(refused)) from None
+
+    def close(self) -> None:
+        self.raw.close()
 
 
 def crawler_client(deadline: float) -> httpx.Client:
