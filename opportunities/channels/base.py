@@ -25,6 +25,7 @@ TRANSPORT: httpx.BaseTransport | None = None
 ERROR_BODY_CHARS = 300
 DEFAULT_RETRY_SECONDS = 60
 MAX_RETRY_SECONDS = 24 * 3600
+MAX_COUNT = 2**31 - 1  # ContentMetric's impressions and engagements
 
 
 class ChannelError(Exception):
@@ -139,7 +140,16 @@ def json_of(answer: httpx.Response, channel: str) -> dict:
 
 
 def count_of(data: dict, field: str, channel: str) -> int:
+    """A whole number a metric row holds (an integer column): one past it failed the row's
+    write, and with it the poll order, on every run."""
     value = data.get(field, 0)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_COUNT:
         raise Malformed(f"{channel} metric {field!r} is not a count: {str(value)[:40]!r}")
     return value
+
+
+def engagements_of(data: dict, fields: tuple[str, ...], channel: str) -> int:
+    total = sum(count_of(data, field, channel) for field in fields)
+    if total > MAX_COUNT:
+        raise Malformed(f"{channel} engagements are not a count: {total}")
+    return total

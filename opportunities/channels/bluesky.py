@@ -18,7 +18,7 @@ from opportunities.channels.base import (
     Posted,
     check,
     client,
-    count_of,
+    engagements_of,
     json_of,
 )
 from opportunities.channels.limits import URL
@@ -131,4 +131,4 @@ class Channel:
         found = [p for p in posts if isinstance(p, dict) and p.get("uri") == post_id]
         if not found:
             return Measured(deleted=True)
-        return Measured(0, sum(count_of(found[0], field, NAME) for field in ENGAGEMENTS))
+        return Measured(0, engagements_of(found[0], ENGAGEMENTS, NAME))

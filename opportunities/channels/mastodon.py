@@ -10,7 +10,7 @@ from opportunities.channels.base import (
     Posted,
     check,
     client,
-    count_of,
+    engagements_of,
     json_of,
 )
 
@@ -59,4 +59,4 @@ class Channel:
         if answer.status_code == 404:
             return Measured(deleted=True)
         status = json_of(check(answer, NAME), NAME)
-        return Measured(0, sum(count_of(status, field, NAME) for field in ENGAGEMENTS))
+        return Measured(0, engagements_of(status, ENGAGEMENTS, NAME))

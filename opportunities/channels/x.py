@@ -16,6 +16,7 @@ from opportunities.channels.base import (
     check,
     client,
     count_of,
+    engagements_of,
     error_body,
     json_of,
 )
@@ -85,5 +86,5 @@ class Channel:
         metrics = (data.get("data") or {}).get("public_metrics")
         if not isinstance(metrics, dict):
             raise Malformed("x: the tweet has no public_metrics")
-        engagements = sum(count_of(metrics, field, NAME) for field in ENGAGEMENTS)
+        engagements = engagements_of(metrics, ENGAGEMENTS, NAME)
         return Measured(count_of(metrics, "impression_count", NAME), engagements)

@@ -137,6 +137,31 @@ def test_an_answer_with_a_nul_fails_that_poll_not_the_order(network, x_account, 
     assert publication.last_poll_error == "Unavailable: x answered 502: upstream down"
 
 
+@pytest.mark.parametrize(
+    ("likes", "retweets", "said"),
+    [
+        (10**20, 0, "x metric 'like_count' is not a count: '100000000000000000000'"),
+        (2**30, 2**30, "x engagements are not a count: 2147483651"),
+    ],
+    ids=["one-too-large", "their-sum-too-large"],
+)
+def test_numbers_no_column_holds_fail_that_poll_not_the_order(
+    network, x_account, clock, poll_order, likes, retweets, said
+):
+    """A count past what a metric row holds failed the write, and the whole order, on every
+    run: the post stayed first in line."""
+    publication = posted_on_x(network, clock)
+    network.on("GET", f"/2/tweets/{TWEET_ID}", x_metrics(likes=likes, retweets=retweets))
+
+    run = poll_at(clock, poll_order, 1)
+
+    assert run.status == "completed" and run.evidence == {"failed": 1}
+    publication.refresh_from_db()
+    assert publication.last_poll_error == f"Malformed: {said}"
+    assert publication.next_poll_at == T0 + timedelta(hours=6)
+    assert not ContentMetric.objects.exists()
+
+
 def test_a_429_postpones_the_poll_without_counting_it(network, x_account, clock, poll_order):
     publication = posted_on_x(network, clock)
     network.on(
