@@ -59,4 +59,7 @@ class Channel:
         if answer.status_code == 404:
             return Measured(deleted=True)
         status = json_of(check(answer, NAME), NAME)
+        if status.get("id") != post_id:  # another status's numbers are not ours
+            said = str(status.get("id"))[:40]
+            raise Malformed(f"mastodon: the answer is for {said}, not {post_id}")
         return Measured(0, engagements_of(status, ENGAGEMENTS, NAME))

@@ -78,13 +78,18 @@ class Channel:
     def measure(self, post_id: str) -> Measured:
         params = {"tweet.fields": "public_metrics"}
         data = json_of(check(self.http.get(f"/2/tweets/{post_id}", params=params), NAME), NAME)
-        if "data" not in data and any(
-            isinstance(e, dict) and e.get("title") == "Not Found Error"
-            for e in data.get("errors") or []
+        errors, tweet = data.get("errors"), data.get("data")
+        if (
+            tweet is None
+            and isinstance(errors, list)
+            and any(isinstance(e, dict) and e.get("title") == "Not Found Error" for e in errors)
         ):
             return Measured(deleted=True)
-        metrics = (data.get("data") or {}).get("public_metrics")
+        metrics = tweet.get("public_metrics") if isinstance(tweet, dict) else None
         if not isinstance(metrics, dict):
             raise Malformed("x: the tweet has no public_metrics")
         engagements = engagements_of(metrics, ENGAGEMENTS, NAME)
-        return Measured(count_of(metrics, "impression_count", NAME), engagements)
+        impressions = count_of(metrics, "impression_count", NAME)
+        if tweet.get("id") != post_id:  # another post's numbers are not ours
+            raise Malformed(f"x: the answer is for {str(tweet.get('id'))[:40]}, not {post_id}")
+        return Measured(impressions, engagements)

@@ -46,6 +46,16 @@ def posted_on_x(network, clock) -> Publication:
     return Publication.objects.get()
 
 
+def posted_on_mastodon(network) -> Publication:
+    approve_channel("mastodon", actor="operator:ann")
+    network.on("GET", "/api/v2/instance", mastodon_instance())
+    network.on("POST", "/api/v1/statuses", mastodon_status())
+    make_step("post_tweet", payload={"text": "Also here", "channel": "mastodon"})
+    handle_one_step("w1")
+    deliver_pending()
+    return Publication.objects.get(channel="mastodon")
+
+
 def poll_at(clock, poll_order, hours: float):
     clock.freeze(T0 + timedelta(hours=hours))
     return run_order_now(poll_order)
@@ -107,12 +117,7 @@ def test_a_malformed_answer_fails_that_poll_not_the_order(
     network, x_account, mastodon_account, clock, poll_order
 ):
     broken = posted_on_x(network, clock)
-    approve_channel("mastodon", actor="operator:ann")
-    network.on("GET", "/api/v2/instance", mastodon_instance())
-    network.on("POST", "/api/v1/statuses", mastodon_status())
-    make_step("post_tweet", payload={"text": "Also here", "channel": "mastodon"})
-    handle_one_step("w1")
-    deliver_pending()
+    posted_on_mastodon(network)
     network.on("GET", f"/2/tweets/{TWEET_ID}", answer(200, {"data": {"id": TWEET_ID}}))
     network.on("GET", f"/api/v1/statuses/{STATUS_ID}", mastodon_status(favourites=4))
 
@@ -159,6 +164,47 @@ def test_numbers_no_column_holds_fail_that_poll_not_the_order(
     publication.refresh_from_db()
     assert publication.last_poll_error == f"Malformed: {said}"
     assert publication.next_poll_at == T0 + timedelta(hours=6)
+    assert not ContentMetric.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"data": ["not", "a", "tweet"]}, "x: the tweet has no public_metrics"),
+        ({"errors": 5}, "x: the tweet has no public_metrics"),
+        ({"data": {"id": "20", "public_metrics": {}}}, f"x: the answer is for 20, not {TWEET_ID}"),
+    ],
+    ids=["data-a-list", "errors-a-number", "another-post"],
+)
+def test_an_answer_of_another_shape_or_post_fails_that_poll_not_the_order(
+    network, x_account, clock, poll_order, body, said
+):
+    """JSON of another shape raised past the poll's handling (the order failed, every run), and
+    another post's numbers were kept as ours."""
+    publication = posted_on_x(network, clock)
+    network.on("GET", f"/2/tweets/{TWEET_ID}", answer(200, body))
+
+    run = poll_at(clock, poll_order, 1)
+
+    assert run.status == "completed" and run.evidence == {"failed": 1}
+    publication.refresh_from_db()
+    assert publication.last_poll_error == f"Malformed: {said}"
+    assert not ContentMetric.objects.exists()
+
+
+def test_a_mastodon_answer_for_another_status_is_not_kept_as_ours(
+    network, x_account, mastodon_account, clock, poll_order
+):
+    clock.freeze(T0)
+    posted_on_mastodon(network)
+    other = mastodon_status(favourites=9000, status_id="1")
+    network.on("GET", f"/api/v1/statuses/{STATUS_ID}", other)
+
+    run = poll_at(clock, poll_order, 1)
+
+    assert run.status == "completed" and run.evidence == {"failed": 1}
+    said = f"Malformed: mastodon: the answer is for 1, not {STATUS_ID}"
+    assert Publication.objects.get().last_poll_error == said
     assert not ContentMetric.objects.exists()
 
 
