@@ -1,6 +1,12 @@
 """Mastodon (REST): POST /api/v1/statuses with an app token and an Idempotency-Key, which the
-server honours for an hour, so a retry returns the status already made instead of a second.
+server honours for an hour only: a retry later than that (a lost answer, then a paused lane or
+a long Retry-After) made a second status. So a retry first looks among the account's latest
+statuses made since the outbox row was written, as X's does, and the key still rides along.
 The length limit is the instance's own, read from GET /api/v2/instance before posting."""
+
+import html
+import re
+from datetime import datetime, timedelta
 
 from django.conf import settings
 
@@ -13,9 +19,27 @@ from opportunities.channels.base import (
     engagements_of,
     json_of,
 )
+from opportunities.channels.x import same_words
 
 NAME = "mastodon"
 ENGAGEMENTS = ("favourites_count", "reblogs_count", "replies_count")
+CLOCK_SKEW = timedelta(minutes=5)  # the instance's clock against ours
+BREAKS = re.compile(r"<br\s*/?>|</p>", re.I)
+TAGS = re.compile(r"<[^>]*>")
+
+
+def plain_text(content: str) -> str:
+    """A status's HTML as the words it was posted with: a break or paragraph end is a space,
+    any other tag nothing (a link's spans join back into its URL)."""
+    return html.unescape(TAGS.sub("", BREAKS.sub(" ", content)))
+
+
+def made_since(status: dict, since: datetime) -> bool:
+    try:
+        made = datetime.fromisoformat(str(status.get("created_at")))
+    except ValueError:
+        return False
+    return made.tzinfo is not None and made >= since - CLOCK_SKEW
 
 
 def configured() -> bool:
@@ -23,7 +47,7 @@ def configured() -> bool:
 
 
 class Channel:
-    name, measures, idempotent = NAME, True, True
+    name, measures, idempotent = NAME, True, False  # the key is kept an hour: look first
 
     def __init__(self):
         token = settings.OPS_MASTODON_TOKEN
@@ -50,8 +74,22 @@ class Channel:
             raise Malformed("mastodon: the new status has no id and url")
         return Posted(status["id"], status["url"])
 
-    def find(self, request) -> None:
-        """The Idempotency-Key makes a repeated POST safe: nothing to look up first."""
+    def find(self, request) -> Posted | None:
+        me = json_of(check(self.http.get("/api/v1/accounts/verify_credentials"), NAME), NAME)
+        if not isinstance(me.get("id"), str):
+            raise Malformed("mastodon: verify_credentials answered without an id")
+        answer = self.http.get(f"/api/v1/accounts/{me['id']}/statuses", params={"limit": 20})
+        try:
+            statuses = check(answer, NAME).json()
+        except ValueError:
+            statuses = None
+        if not isinstance(statuses, list):
+            raise Malformed("mastodon: the account's statuses are not a list")
+        for status in statuses:
+            if not isinstance(status, dict) or not made_since(status, request.created_at):
+                continue
+            if same_words(plain_text(str(status.get("content"))), request.text):
+                return Posted(str(status.get("id")), str(status.get("url") or ""))
         return None
 
     def measure(self, post_id: str) -> Measured:

@@ -1,0 +1,86 @@
+"""Mastodon keeps an Idempotency-Key for an hour only: a retry later than that (a lost answer,
+then a paused lane, a long Retry-After, a deliverer down) posted the status a second time. A
+retry first looks among the account's statuses made since the row was written, as X's does."""
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from missions.models import OutboxMessage, Publication
+from missions.outbox import deliver_pending
+from missions.worker import handle_one_step
+from opportunities.publishing import approve_channel
+from opscore.overrides import apply_override, lift_override
+from tests.channel_fakes import STATUS_ID, answer, mastodon_instance, mastodon_status
+from tests.factories import make_step
+
+pytestmark = pytest.mark.django_db
+START = datetime(2026, 6, 1, 12, tzinfo=UTC)
+ACCOUNT = answer(200, {"id": "109", "username": "opscore", "acct": "opscore"})
+
+
+def status(status_id: str, made: datetime, html: str) -> dict:
+    when = made.isoformat().replace("+00:00", "Z")
+    url = f"https://mastodon.example/@opscore/{status_id}"
+    return {"id": status_id, "created_at": when, "url": url, "content": html}
+
+
+def lost_answer_then_two_hours(network, clock, *timeline: dict) -> None:
+    """The first POST's answer never comes (the status was made); the lane is paused for two
+    hours; then the retry."""
+    clock.freeze(START)
+    network.on("GET", "/api/v2/instance", mastodon_instance())
+    network.on(
+        "POST",
+        "/api/v1/statuses",
+        httpx.ReadTimeout("the answer never came"),
+        mastodon_status(status_id="2"),  # the key forgotten: a second status
+    )
+    network.on("GET", "/api/v1/accounts/verify_credentials", ACCOUNT)
+    network.on("GET", "/api/v1/accounts/109/statuses", answer(200, list(timeline)))
+    approve_channel("mastodon", actor="operator:ann")
+    make_step(
+        "post_tweet",
+        payload={"text": "We shipped! https://example.com/notes", "channel": "mastodon"},
+    )
+    handle_one_step("w1")
+    deliver_pending()
+    assert OutboxMessage.objects.get().attempts == 1
+    pause = apply_override("pause_lane", "publishing", reason="quiet", actor="operator:ann")
+    clock.freeze(START + timedelta(hours=1))
+    deliver_pending()
+    lift_override(pause.id, actor="operator:ann", reason="back")
+    clock.freeze(START + timedelta(hours=2))
+    deliver_pending()
+
+
+def test_a_retry_past_the_keys_hour_finds_the_status_instead_of_posting_twice(
+    network, mastodon_account, clock
+):
+    made = status(
+        STATUS_ID,
+        START + timedelta(seconds=1),
+        '<p>We shipped! <a href="https://example.com/notes"><span class="invisible">https://'
+        '</span><span class="">example.com/notes</span><span class="invisible"></span></a></p>',
+    )
+
+    lost_answer_then_two_hours(network, clock, made)
+
+    publication = Publication.objects.get()
+    assert (publication.status, publication.external_id) == ("published", STATUS_ID)
+    assert len(network.sent("POST", "/api/v1/statuses")) == 1
+
+
+def test_the_same_words_posted_before_the_row_was_written_are_not_taken_for_it(
+    network, mastodon_account, clock
+):
+    last_week = status(
+        "1", START - timedelta(days=7), "<p>We shipped! https://example.com/notes</p>"
+    )
+
+    lost_answer_then_two_hours(network, clock, last_week)
+
+    publication = Publication.objects.get()
+    assert (publication.status, publication.external_id) == ("published", "2")
+    assert len(network.sent("POST", "/api/v1/statuses")) == 2
