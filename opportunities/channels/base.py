@@ -11,7 +11,7 @@ import contextlib
 import email.utils
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
@@ -26,6 +26,7 @@ ERROR_BODY_CHARS = 300
 DEFAULT_RETRY_SECONDS = 60
 MAX_RETRY_SECONDS = 24 * 3600
 MAX_COUNT = 2**31 - 1  # ContentMetric's impressions and engagements
+CLOCK_SKEW = timedelta(minutes=5)  # a channel's clock against ours
 
 
 class ChannelError(Exception):
@@ -153,3 +154,18 @@ def engagements_of(data: dict, fields: tuple[str, ...], channel: str) -> int:
     if total > MAX_COUNT:
         raise Malformed(f"{channel} engagements are not a count: {total}")
     return total
+
+
+def looked_since(request) -> datetime:
+    """Where a retry's look for the post starts: the outbox row was written, less the skew.
+    An older post with the same words (last week's 'New release: <link>', X comparing words
+    without links) is not this one."""
+    return request.created_at - CLOCK_SKEW
+
+
+def made_since(post: dict, since: datetime) -> bool:
+    try:
+        made = datetime.fromisoformat(str(post.get("created_at")))
+    except ValueError:
+        return False
+    return made.tzinfo is not None and made >= since

@@ -6,7 +6,6 @@ The length limit is the instance's own, read from GET /api/v2/instance before po
 
 import html
 import re
-from datetime import datetime, timedelta
 
 from django.conf import settings
 
@@ -18,12 +17,13 @@ from opportunities.channels.base import (
     client,
     engagements_of,
     json_of,
+    looked_since,
+    made_since,
 )
 from opportunities.channels.x import same_words
 
 NAME = "mastodon"
 ENGAGEMENTS = ("favourites_count", "reblogs_count", "replies_count")
-CLOCK_SKEW = timedelta(minutes=5)  # the instance's clock against ours
 BREAKS = re.compile(r"<br\s*/?>|</p>", re.I)
 TAGS = re.compile(r"<[^>]*>")
 
@@ -32,14 +32,6 @@ def plain_text(content: str) -> str:
     """A status's HTML as the words it was posted with: a break or paragraph end is a space,
     any other tag nothing (a link's spans join back into its URL)."""
     return html.unescape(TAGS.sub("", BREAKS.sub(" ", content)))
-
-
-def made_since(status: dict, since: datetime) -> bool:
-    try:
-        made = datetime.fromisoformat(str(status.get("created_at")))
-    except ValueError:
-        return False
-    return made.tzinfo is not None and made >= since - CLOCK_SKEW
 
 
 def configured() -> bool:
@@ -86,7 +78,7 @@ class Channel:
         if not isinstance(statuses, list):
             raise Malformed("mastodon: the account's statuses are not a list")
         for status in statuses:
-            if not isinstance(status, dict) or not made_since(status, request.created_at):
+            if not isinstance(status, dict) or not made_since(status, looked_since(request)):
                 continue
             if same_words(plain_text(str(status.get("content"))), request.text):
                 return Posted(str(status.get("id")), str(status.get("url") or ""))

@@ -5,6 +5,8 @@ X has no idempotency key, so a retry first looks for the post among the account'
 duplicate content is answered the same way; any other 403 is a credential X will not accept.
 """
 
+from datetime import UTC
+
 from django.conf import settings
 
 from opportunities.channels.base import (
@@ -19,6 +21,8 @@ from opportunities.channels.base import (
     engagements_of,
     error_body,
     json_of,
+    looked_since,
+    made_since,
 )
 from opportunities.channels.limits import URL
 
@@ -67,9 +71,14 @@ class Channel:
         me = json_of(check(self.http.get("/2/users/me"), NAME), NAME).get("data") or {}
         if not isinstance(me.get("id"), str):
             raise Malformed("x: the answer to GET /2/users/me has no data.id")
-        answer = self.http.get(f"/2/users/{me['id']}/tweets", params={"max_results": 20})
+        since = looked_since(request)
+        params = {"max_results": 20, "tweet.fields": "created_at"}
+        params["start_time"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        answer = self.http.get(f"/2/users/{me['id']}/tweets", params=params)
         for tweet in json_of(check(answer, NAME), NAME).get("data") or []:
             if not isinstance(tweet, dict) or not isinstance(tweet.get("id"), str):
+                continue
+            if "created_at" in tweet and not made_since(tweet, since):  # start_time, kept
                 continue
             if same_words(str(tweet.get("text")), request.text):
                 return Posted(tweet["id"], post_url(tweet["id"]))

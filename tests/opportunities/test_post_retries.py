@@ -1,6 +1,7 @@
-"""Mastodon keeps an Idempotency-Key for an hour only: a retry later than that (a lost answer,
-then a paused lane, a long Retry-After, a deliverer down) posted the status a second time. A
-retry first looks among the account's statuses made since the row was written, as X's does."""
+"""A retry looks for the post among the account's latest, made since the row was written:
+Mastodon keeps an Idempotency-Key for an hour only, so a retry later than that (a lost answer,
+then a paused lane, a long Retry-After, a deliverer down) posted the status a second time; and
+X's look took an older post with the same words for this one."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +13,14 @@ from missions.outbox import deliver_pending
 from missions.worker import handle_one_step
 from opportunities.publishing import approve_channel
 from opscore.overrides import apply_override, lift_override
-from tests.channel_fakes import STATUS_ID, answer, mastodon_instance, mastodon_status
+from tests.channel_fakes import (
+    STATUS_ID,
+    X_ME,
+    answer,
+    mastodon_instance,
+    mastodon_status,
+    x_created,
+)
 from tests.factories import make_step
 
 pytestmark = pytest.mark.django_db
@@ -84,3 +92,28 @@ def test_the_same_words_posted_before_the_row_was_written_are_not_taken_for_it(
     publication = Publication.objects.get()
     assert (publication.status, publication.external_id) == ("published", "2")
     assert len(network.sent("POST", "/api/v1/statuses")) == 2
+
+
+def test_an_x_retry_never_takes_last_weeks_post_for_this_one(network, x_account, clock):
+    """X rewrites links, so their words are compared without them: last week's 'New release:
+    <link>' read as this week's, which was then never posted (and its numbers were last
+    week's)."""
+    clock.freeze(START)
+    approve_channel("x", actor="operator:ann")
+    network.on("POST", "/2/tweets", answer(503, "over capacity"), x_created(tweet_id="77"))
+    network.on("GET", "/2/users/me", X_ME)
+    week_ago = (START - timedelta(days=7)).isoformat().replace("+00:00", "Z")
+    old = {"id": "66", "text": "New release: https://t.co/aaa", "created_at": week_ago}
+    network.on("GET", "/2/users/2244994945/tweets", answer(200, {"data": [old]}))
+    make_step("post_tweet", payload={"text": "New release: https://example.com/v2"})
+    handle_one_step("w1")
+    deliver_pending()
+    clock.freeze(START + timedelta(minutes=1))
+
+    deliver_pending()
+
+    publication = Publication.objects.get()
+    assert (publication.status, publication.external_id) == ("published", "77")
+    assert len(network.sent("POST", "/2/tweets")) == 2
+    (looked,) = network.sent("GET", "/2/users/2244994945/tweets")
+    assert looked.url.params["start_time"] == "2026-06-01T11:55:00Z"
