@@ -1,11 +1,15 @@
 """System checks for the publishing channels: a channel half configured (a URL without its
 token) would silently record every post locally, and a plain-http endpoint would carry a
-credential in clear; both are named at startup (`manage.py check`) with what to set."""
+credential in clear; both are named at startup (`manage.py check`) with what to set. A
+timeout that lets one delivery attempt outlast the outbox's claim is an error: another
+deliverer (a second supervisor's) then claims the row and sends it again."""
 
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Warning
+from django.core.checks import Error, Warning
+
+from missions.outbox import CLAIM_SECONDS
 
 PARTS = {
     "x": ("OPS_X_ACCESS_TOKEN",),
@@ -15,10 +19,13 @@ PARTS = {
 }
 URLS = ("OPS_X_API_URL", "OPS_BLUESKY_PDS_URL", "OPS_BLUESKY_APPVIEW_URL", "OPS_MASTODON_URL")
 URLS += ("OPS_POST_WEBHOOK_URL",)
+# The most calls one post's attempt makes: X's look (2), its post, and after a "duplicate"
+# its look again (2).
+CALLS_PER_ATTEMPT = 5
 
 
 def check_channels(app_configs, **kwargs):
-    problems = []
+    problems = deadline_problems()
     for channel, names in PARTS.items():
         missing = [name for name in names if not getattr(settings, name)]
         if missing and len(missing) < len(names):
@@ -40,4 +47,28 @@ def check_channels(app_configs, **kwargs):
                     id="opportunities.W002",
                 )
             )
+    return problems
+
+
+def deadline_problems() -> list[Error]:
+    """OPS_CHANNEL_TIMEOUT bounds each call, EMAIL_TIMEOUT a whole SMTP conversation: either
+    must leave an attempt inside the claim, and be a second at least (0 fails every call)."""
+    attempts = {
+        "OPS_CHANNEL_TIMEOUT": (settings.OPS_CHANNEL_TIMEOUT, CALLS_PER_ATTEMPT),
+        "EMAIL_TIMEOUT": (settings.EMAIL_TIMEOUT, 1),
+    }
+    problems = []
+    for name, (seconds, calls) in attempts.items():
+        if isinstance(seconds, int | float) and 1 <= seconds * calls < CLAIM_SECONDS:
+            continue
+        most = (CLAIM_SECONDS - 1) // calls
+        problems.append(
+            Error(
+                f"{name}={seconds} is not 1 to {most} seconds: an attempt must end within the "
+                f"outbox's {CLAIM_SECONDS} s claim ({calls} call(s) at most), or another "
+                "deliverer sends the message again.",
+                hint=f"Set {name} to 1 to {most}.",
+                id="opportunities.E001",
+            )
+        )
     return problems

@@ -280,3 +280,24 @@ def test_an_approval_and_a_stop_show_while_posts_are_only_kept_locally(settings)
     [x_line, *_] = [ln for ln in out.getvalue().splitlines()[-4:] if ln.startswith("x: ")]
     assert x_line.startswith("x: recorded locally, not published (")
     assert "; stopped by override " in x_line and x_line.endswith("; approved by operator:ann")
+
+
+@pytest.mark.parametrize(
+    ("name", "seconds", "said"),
+    [
+        ("OPS_CHANNEL_TIMEOUT", 120, "OPS_CHANNEL_TIMEOUT=120 is not 1 to 59 seconds"),
+        ("OPS_CHANNEL_TIMEOUT", 0, "OPS_CHANNEL_TIMEOUT=0 is not 1 to 59 seconds"),
+        ("EMAIL_TIMEOUT", 600, "EMAIL_TIMEOUT=600 is not 1 to 299 seconds"),
+    ],
+)
+def test_a_timeout_letting_an_attempt_outlast_its_claim_is_refused_at_startup(
+    settings, name, seconds, said
+):
+    """Past the outbox's 300 s claim a second deliverer takes the row and sends it again."""
+    from opportunities.checks import check_channels
+
+    setattr(settings, name, seconds)
+
+    (error,) = check_channels(None)
+
+    assert (error.id, error.msg.split(":")[0]) == ("opportunities.E001", said)
