@@ -117,7 +117,7 @@ def record_failure(message: OutboxMessage, reason: str, retry_after: float | Non
     write and the deliverer with it."""
     reason = redact_text(" ".join(strip_invisible(reason).split()))
     if retry_after == -1:
-        retry_after = BACKOFF_BASE_SECONDS * 2 ** (message.attempts - 1)
+        retry_after = backoff_seconds(message.attempts)
     if retry_after is not None and message.attempts < MAX_DELIVERY_ATTEMPTS:
         message.record_failure(reason, retry_after=retry_after)
         return
@@ -131,6 +131,11 @@ def record_failure(message: OutboxMessage, reason: str, retry_after: float | Non
         actor="system:outbox",
         dedupe_key=f"outbox.failed:{message.id}",
     )
+
+
+def backoff_seconds(attempts: int) -> float:
+    """The wait after attempt number `attempts` began: 30 s, 1, 2, 4 min."""
+    return BACKOFF_BASE_SECONDS * 2 ** (attempts - 1)
 
 
 def deliver_pending(limit: int = 100) -> int:

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from missions.executors import Blocked, Effect, Failed, Succeeded
 from missions.models import Mission, MissionStatus, Publication, PublicationStatus, start_of_today
-from missions.outbox import ChannelSaidNo, Held
+from missions.outbox import ChannelSaidNo, Held, backoff_seconds
 from missions.recovery import requeue_cleared_blockers
 from missions.words import WAITING as WORDS_WAITING
 from missions.words import words_hold, words_refused, words_to_approve
@@ -142,8 +142,8 @@ def deliver_post(message) -> str:
     adapter = ADAPTERS[message.channel].Channel()
     try:
         return post_through(adapter, publication, message)
-    except RateLimited as limited:
-        wait = limited.retry_after
+    except RateLimited as limited:  # "now" (0, a reset already past) is the backoff, no storm
+        wait = max(limited.retry_after, backoff_seconds(message.attempts))
         raise ChannelSaidNo(f"{limited} (retry in {wait:.0f} s)", retry_after=wait) from None
     except CredentialsRefused as refused:
         reason = str(refused)

@@ -135,6 +135,28 @@ def test_a_429_waits_as_long_as_the_channel_says(network, mastodon_account):
     assert "retry in 120 s" in message.last_error
 
 
+@pytest.mark.parametrize(
+    "said",
+    [{"retry_after": "0"}, {"retry_after": "Mon, 01 Jan 2001 00:00:00 GMT"}],
+    ids=["zero", "a-time-already-past"],
+)
+def test_a_429_saying_retry_now_waits_the_outboxs_backoff_not_a_storm(
+    network, mastodon_account, said
+):
+    """'Retry now' (or a reset our clock reads as past) was five attempts in a row, within the
+    second, and the post failed for good."""
+    mastodon_ready(network)
+    network.on("POST", "/api/v1/statuses", answer(429, {"error": "Too many requests"}, **said))
+
+    post(channel="mastodon")
+
+    message = OutboxMessage.objects.get()
+    assert (message.status, message.attempts) == ("pending", 1)
+    assert message.next_attempt_at - message.last_attempt_at == timedelta(seconds=30)
+    assert message.last_error.endswith("(retry in 30 s)")
+    assert len(network.sent("POST", "/api/v1/statuses")) == 1
+
+
 def test_a_refused_credential_blocks_the_channel_with_one_alert_and_no_retry_storm(
     network, x_account
 ):
