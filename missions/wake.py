@@ -62,6 +62,11 @@ def wake_external_agents() -> int:
     return written
 
 
+class WakeRefused(Exception):
+    """The runtime's hook answered anything but 2xx (a redirect is not followed: nothing took
+    the wake). httpx's own error quotes the whole URL, whose query may hold the hook's key."""
+
+
 def deliver_wake(message: OutboxMessage) -> str:
     """POST the wake to the agent's wake URL, over within OPS_AGENT_WAKE_TIMEOUT_SECONDS in all
     (a runtime trickling its answer holds the deliverer no longer)."""
@@ -74,7 +79,8 @@ def deliver_wake(message: OutboxMessage) -> str:
         headers["Authorization"] = f"Bearer {settings.OPS_AGENT_HOOK_TOKEN}"
     with deadline_client(float(settings.OPS_AGENT_WAKE_TIMEOUT_SECONDS)) as client:
         response = client.post(wake_url, json=message.payload, headers=headers)
-    response.raise_for_status()
+    if not response.is_success:  # said without the URL, which may carry the hook's key
+        raise WakeRefused(f"the runtime answered {response.status_code} {response.reason_phrase}")
     answer = response.json() if response.content else {}
     refs = [answer.get(k) for k in TASK_REF_KEYS if isinstance(answer, dict) and answer.get(k)]
     return str(refs[0]) if refs else f"wake-{message.id}"

@@ -129,3 +129,19 @@ def test_a_wake_url_stored_before_it_was_checked_is_a_failed_wake_saying_why(
     assert wake.status == "failed" and f"unusable wake URL: the URL{said}" in wake.last_error
     assert received == []
     assert Event.objects.filter(kind="outbox.failed").count() == 1
+
+
+def test_a_refused_wake_never_quotes_a_token_its_url_carries(runtime):
+    """A hook's URL may carry its key (`?token=…`, as chat webhooks do): a refusal's reason is
+    kept on the outbox row and, once it gives up, in an event on the Stage."""
+    url, _, answers = runtime
+    answers.extend([(404, {"error": "no such hook"})] * 5)
+    agent = AgentFactory(
+        slug="openclaw-ops", runtime=Runtime.EXTERNAL, wake_url=f"{url}?token=s3cretvalue123"
+    )
+    make_step("noop", agent=agent)
+
+    wake_external_agents(), deliver_pending()
+
+    wake = OutboxMessage.objects.get()
+    assert "404" in wake.last_error and "s3cretvalue123" not in wake.last_error
