@@ -146,7 +146,15 @@ def run_step(step: Step, worker_id: str):
     finally:
         LEASES.release(run)
         if run.renewed:
-            Worker.objects.filter(pk=worker_id, current_step=step.id).update(current_step=None)
+            forget_current_step(worker_id, step.id)
+
+
+def forget_current_step(worker_id: str, step_id: int) -> None:
+    """Tidying only: a connection that died while the step ran (a Postgres restart during a
+    step long enough to be renewed) must not take the step's outcome with it, or the outage
+    recovery would hand back as never run a step that ran. The next beat clears it anyway."""
+    with contextlib.suppress(DatabaseError, *DISCONNECTS):
+        Worker.objects.filter(pk=worker_id, current_step=step_id).update(current_step=None)
 
 
 # SQLSTATEs of the database aborting one of several concurrent writers: deadlock_detected,

@@ -196,3 +196,13 @@ def sessions_waiting_on_a_lock(query_part: str = "") -> int:
             [query_part],
         )
         return cursor.fetchone()[0]
+
+
+def terminate_other_sessions() -> int:
+    """What a Postgres restart does to every client: its session ends under it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]

@@ -8,7 +8,6 @@ import sys
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.db.models.functions import Now
 
 from missions.execution import claim_next_step
@@ -17,7 +16,14 @@ from missions.recovery import release_steps_of_silent_workers
 from operations.supervisor import Child, Supervisor
 from opscore.models import Event
 from tests.factories import AgentFactory, make_step
-from tests.processes import kill_tree, report_of, spawn_supervisor, spawn_worker, wait_for
+from tests.processes import (
+    kill_tree,
+    report_of,
+    spawn_supervisor,
+    spawn_worker,
+    terminate_other_sessions,
+    wait_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 LONG_LEASE = 600
@@ -26,16 +32,6 @@ ONE_SLOT = {"OPS_WORKER_SLOTS": 1, "OPS_CODING_DRIVERS": 0, "Q_WORKERS": 1}
 
 def attempts_of(step) -> list[tuple[str, str]]:
     return list(Step.objects.get(pk=step.pk).attempts.values_list("outcome", "error"))
-
-
-def terminate_other_sessions() -> int:
-    """What a Postgres restart does to every client: its session ends under it."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        return cursor.fetchone()[0]
 
 
 @pytest.mark.slow

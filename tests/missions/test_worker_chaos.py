@@ -1,0 +1,37 @@
+"""Faults the other process tests do not inject: a connection cut while a long step holds a
+renewed lease, a handler that raises or returns what no outcome is."""
+
+import signal
+
+import pytest
+
+from missions.models import Step, Worker
+from tests.factories import make_step
+from tests.processes import report_of, spawn_worker, terminate_other_sessions, wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def attempts_of(step) -> list[tuple[str, str]]:
+    rows = Step.objects.get(pk=step.pk).attempts.order_by("attempt_no")
+    return list(rows.values_list("outcome", "error"))
+
+
+@pytest.mark.slow
+def test_a_long_steps_outcome_survives_the_database_restarting_under_it(tmp_path):
+    """A step long enough for its lease to be renewed (a third of a lease: 20 s by default)
+    names itself on its worker's row. The connections die while it runs; it then finishes:
+    its one attempt succeeds, not 'interrupted … before running it' and run again."""
+    step = make_step("test_gate", payload={"gate": str(tmp_path / "gate")})
+    worker = spawn_worker("survivor", seconds=60, lease=3)
+    try:
+        wait_for(lambda: Worker.objects.filter(pk="survivor", current_step=step.pk).exists())
+        assert terminate_other_sessions() >= 1
+        (tmp_path / "gate").touch()
+        wait_for(lambda: Step.objects.get(pk=step.pk).status not in ("queued", "running"))
+    finally:
+        worker.send_signal(signal.SIGTERM)
+    report = report_of(worker)
+
+    assert report["reconnects"] >= 1
+    assert attempts_of(step) == [("succeeded", "")]
