@@ -141,7 +141,7 @@ def run_step(step: Step, worker_id: str):
             return executor(run)
     except StepInterrupted as stop:
         return Interrupted(f"worker {worker_id} stopped mid-step: {stop}")
-    except Exception as error:  # a step's crash is recorded, not raised
+    except BaseException as error:  # a step's crash is recorded, not raised: see `crashed`
         return crashed(step, error)
     finally:
         LEASES.release(run)
@@ -162,9 +162,12 @@ def forget_current_step(worker_id: str, step_id: int) -> None:
 CONTENTION = {"40P01", "40001"}
 
 
-def crashed(step: Step, error: Exception) -> Failed:
+def crashed(step: Step, error: BaseException) -> Failed:
     """The reason is one line, for people; the traceback (redacted) goes to the worker's log.
-    A deadlock's victim is marked as such: the database picked it, the kind did not fail."""
+    A deadlock's victim is marked as such: the database picked it, the kind did not fail.
+    SystemExit and KeyboardInterrupt count too: a worker's stop signals raise StepInterrupted
+    (missions.shutdown), so these came from the handler's own code (a library's sys.exit()),
+    and would otherwise end the worker with the step left running, no reason given."""
     log.error("S%s %s crashed: %s", step.id, step.kind, redact_text(traceback.format_exc()))
     detail = " ".join("".join(traceback.format_exception_only(error)).split())
     cause = error.__cause__ if isinstance(error, DatabaseError) else error

@@ -26,6 +26,15 @@ def crash(run):
     raise RuntimeError("executor crashed")
 
 
+def exit_now(run):
+    """A library inside the handler calls sys.exit() (argparse on bad arguments, say)."""
+    raise SystemExit(3)
+
+
+def interrupt(run):
+    raise KeyboardInterrupt
+
+
 def block(run):
     return Blocked("waiting for a human", code="needs_human")
 
@@ -69,6 +78,8 @@ EXECUTORS = {
     "test_effect": effect,
     "test_fail": fail,
     "test_crash": crash,
+    "test_exit": exit_now,
+    "test_interrupt": interrupt,
     "test_block": block,
     "test_die": die,
     "test_hang": hang,

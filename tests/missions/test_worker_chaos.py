@@ -35,3 +35,28 @@ def test_a_long_steps_outcome_survives_the_database_restarting_under_it(tmp_path
 
     assert report["reconnects"] >= 1
     assert attempts_of(step) == [("succeeded", "")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("test_exit", "SystemExit: 3"),
+        ("test_interrupt", "KeyboardInterrupt"),
+    ],
+)
+def test_a_handler_that_exits_fails_its_step_not_the_worker(kind, reason):
+    """sys.exit() or a KeyboardInterrupt raised inside a handler is that step's failure with
+    its reason: the worker goes on to the next step, and the step is not left running,
+    reasonless, for a lease."""
+    step = make_step(kind, max_attempts=1, priority=900)
+    after = make_step("noop", priority=1)
+
+    report = report_of(spawn_worker(f"w-{kind}", seconds=30, until_idle=True))
+
+    step = Step.objects.get(pk=step.pk)
+    assert (step.status, report["steps"]) == ("dead", 2)
+    assert reason in step.last_error
+    [(outcome, error)] = attempts_of(step)
+    assert outcome == "failed" and reason in error
+    assert Step.objects.get(pk=after.pk).status == "succeeded"
