@@ -22,7 +22,7 @@ from django.db import connection as django_connection
 from missions import deadlines, execution
 from missions.binding import refusal_if_changed
 from missions.crawl import load_extractor
-from missions.executors import Blocked, Failed, Interrupted, Succeeded, lookup
+from missions.executors import Blocked, Failed, Interrupted, Outcome, Succeeded, lookup
 from missions.models import Step, Worker
 from missions.recovery import release_steps_held_by
 from missions.shutdown import STOP, StepInterrupted
@@ -138,7 +138,7 @@ def run_step(step: Step, worker_id: str):
     LEASES.keep(run)
     try:
         with STOP.region("step"):
-            return executor(run)
+            return answer_of(step, executor(run))
     except StepInterrupted as stop:
         return Interrupted(f"worker {worker_id} stopped mid-step: {stop}")
     except BaseException as error:  # a step's crash is recorded, not raised: see `crashed`
@@ -160,6 +160,16 @@ def forget_current_step(worker_id: str, step_id: int) -> None:
 # SQLSTATEs of the database aborting one of several concurrent writers: deadlock_detected,
 # serialization_failure.
 CONTENTION = {"40P01", "40001"}
+
+
+def answer_of(step: Step, answer) -> Outcome:
+    """An executor's answer, or its failure when it is none: a generator function registered
+    as an executor (whose body never ran), a forgotten return. Recording it as an outcome
+    would raise in the worker and leave the step running, with no reason, for a lease."""
+    if isinstance(answer, Outcome):
+        return answer
+    what = type(answer).__name__
+    return Failed(f"the {step.kind} executor returned a {what} object, not an outcome")
 
 
 def crashed(step: Step, error: BaseException) -> Failed:

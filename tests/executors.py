@@ -35,6 +35,11 @@ def interrupt(run):
     raise KeyboardInterrupt
 
 
+def generator(run):
+    """A generator function registered as an executor: calling it runs none of its body."""
+    yield Succeeded()
+
+
 def block(run):
     return Blocked("waiting for a human", code="needs_human")
 
@@ -80,6 +85,7 @@ EXECUTORS = {
     "test_crash": crash,
     "test_exit": exit_now,
     "test_interrupt": interrupt,
+    "test_generator": generator,
     "test_block": block,
     "test_die": die,
     "test_hang": hang,

@@ -43,12 +43,13 @@ def test_a_long_steps_outcome_survives_the_database_restarting_under_it(tmp_path
     [
         ("test_exit", "SystemExit: 3"),
         ("test_interrupt", "KeyboardInterrupt"),
+        ("test_generator", "executor returned a generator object, not an outcome"),
     ],
 )
-def test_a_handler_that_exits_fails_its_step_not_the_worker(kind, reason):
-    """sys.exit() or a KeyboardInterrupt raised inside a handler is that step's failure with
-    its reason: the worker goes on to the next step, and the step is not left running,
-    reasonless, for a lease."""
+def test_a_handler_that_exits_or_answers_no_outcome_fails_its_step_not_the_worker(kind, reason):
+    """sys.exit() or a KeyboardInterrupt raised inside a handler, or a handler that answers
+    something other than an outcome, is that step's failure with its reason: the worker goes
+    on to the next step, and the step is not left running, reasonless, for a lease."""
     step = make_step(kind, max_attempts=1, priority=900)
     after = make_step("noop", priority=1)
 
