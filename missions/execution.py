@@ -270,16 +270,19 @@ def settle_failure(step: Step, error: str, *, retryable: bool, at_once: bool = F
         step.mission.finalize()
 
 
-def release_step(step: Step, error: str, outcome: str = AttemptOutcome.LOST) -> str:
+def release_step(
+    step: Step, error: str, outcome: str = AttemptOutcome.LOST, *, ran: bool = True
+) -> str:
     """Close the step's open attempt as `lost` or `interrupted` and let go of its lease:
-    non-idempotent kinds wait for a human (the effect may have happened); an interrupted step
-    goes back at once without spending an attempt; a lost one retries (a first loss at once:
-    as likely the machine's fault as the step's) or dies after max_attempts."""
+    non-idempotent kinds wait for a human (the effect may have happened) unless the attempt
+    is known never to have `ran`; an interrupted step goes back at once without spending an
+    attempt; a lost one retries (a first loss at once: as likely the machine's fault as the
+    step's) or dies after max_attempts."""
     attempt = StepAttempt.objects.filter(step=step, lease_token=step.lease_token).first()
     if attempt:
         close_attempt(attempt, outcome, error)
     kind = STEP_KINDS.get(step.kind)
-    if kind is not None and not kind.idempotent:
+    if ran and kind is not None and not kind.idempotent:
         reason = f"{error}; {step.kind} is not idempotent, so a human decides whether to retry"
         step.block(reason, "needs_human", error=error)
         step_event(

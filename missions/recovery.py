@@ -53,6 +53,7 @@ def release_steps_held_by(worker_id: str, why: str) -> dict:
         lambda step: f"worker {worker_id} {why} on attempt {step.attempt_count}",
         outcome=AttemptOutcome.INTERRUPTED,
         wait=True,
+        ran=False,  # so even a kind with an outside effect goes ahead: none can have happened
     )
 
 
@@ -72,7 +73,9 @@ def release_steps_of_silent_workers(limit: int = 200) -> dict:
     )
 
 
-def _release_all(steps, error_for, *, outcome=AttemptOutcome.LOST, limit=200, wait=False) -> dict:
+def _release_all(
+    steps, error_for, *, outcome=AttemptOutcome.LOST, limit=200, wait=False, ran=True
+) -> dict:
     """At most `limit` a call; past the cap, `deferred` counts what waits for the next one, so
     the run's row says the batch was cut short rather than that all was recovered."""
     counts = {"requeued": 0, "dead": 0, "blocked": 0}
@@ -80,7 +83,7 @@ def _release_all(steps, error_for, *, outcome=AttemptOutcome.LOST, limit=200, wa
         locked = steps.select_for_update(skip_locked=not wait).order_by("lease_expires_at", "id")
         batch = list(locked[: limit + 1])
         for step in batch[:limit]:
-            counts[release_step(step, error_for(step), outcome)] += 1
+            counts[release_step(step, error_for(step), outcome, ran=ran)] += 1
         if len(batch) > limit:
             counts["deferred"] = steps.count()
     return counts

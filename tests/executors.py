@@ -75,12 +75,16 @@ def hang(run):
 
 
 STEP_KINDS = [
-    StepKind("test_hang", "hangs until released; times out after 30 s", timeout_seconds=30)
+    StepKind("test_hang", "hangs until released; times out after 30 s", timeout_seconds=30),
+    StepKind(
+        "test_publish", "test_effect with an outside effect: not idempotent", idempotent=False
+    ),
 ]
 
 EXECUTORS = {
     "test_gate": gate,
     "test_effect": effect,
+    "test_publish": effect,
     "test_fail": fail,
     "test_crash": crash,
     "test_exit": exit_now,

@@ -57,6 +57,24 @@ def test_a_claim_whose_answer_the_outage_swallowed_is_handed_back_not_spent(monk
     assert attempts[1][0] == "succeeded"
 
 
+def test_a_claim_the_outage_swallowed_never_ran_so_even_an_outside_effect_goes_ahead(monkeypatch):
+    """A kind with an outside effect waits for a human when a worker is lost mid-run (the
+    effect may have happened). A claim whose answer never arrived never ran: it goes back to
+    the queue like any other, rather than 'lost the database before running it … a human
+    decides whether to retry'."""
+    step = make_step("test_publish")
+    cut = lose_first_answer_of(monkeypatch, "claim_next_step")
+
+    report = run_until_idle()
+
+    step = Step.objects.get(pk=step.pk)
+    assert ([s.id for s in cut], report.reconnects) == ([step.id], 1)
+    assert (step.status, step.blocked_code) == ("succeeded", "")
+    outcomes = list(step.attempts.order_by("attempt_no").values_list("outcome", flat=True))
+    assert outcomes == ["interrupted", "succeeded"]
+    assert step.outbox.count() == 1
+
+
 def test_a_completion_whose_answer_the_outage_swallowed_is_recorded_once(monkeypatch):
     """The success and its effect committed, the connection died before the answer came
     back: after reconnecting the worker sees the attempt closed and writes nothing twice."""
