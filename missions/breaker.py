@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 # Attempts that say nothing about the kind (nor the runtime): they neither count toward a
 # breaker nor break a run of failures.
 NOT_THE_KINDS_DOING = [AttemptOutcome.REFUSED, AttemptOutcome.BAD_REPLY, AttemptOutcome.CONTENDED]
+NOT_THE_KINDS_DOING += [AttemptOutcome.CANCELLED]  # a person or a deadline took the step away
 
 
 def switched_off_kinds() -> list[str]:

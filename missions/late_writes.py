@@ -43,6 +43,8 @@ LATE_WRITES = {
 # Attempts their own holder ended: anything it sends after is a second answer, not a late one.
 REPORTED = [AttemptOutcome.SUCCEEDED, AttemptOutcome.FAILED, AttemptOutcome.BLOCKED]
 REPORTED += [AttemptOutcome.REFUSED, AttemptOutcome.BAD_REPLY]
+# Attempts still open, or closed by someone who took the step from its holder (cancelled).
+TAKEN_AWAY = [AttemptOutcome.RUNNING, AttemptOutcome.CANCELLED]
 
 
 def why_late(step_id: int, step: Step | None, attempt: StepAttempt | None, write: str) -> str:
@@ -57,9 +59,9 @@ def why_late(step_id: int, step: Step | None, attempt: StepAttempt | None, write
             f"S{step_id}: attempt {attempt.attempt_no} already ended {attempt.outcome}: a "
             f"second {write} was refused"
         )
-    if attempt.outcome != AttemptOutcome.RUNNING:  # lost, timed out, interrupted
+    if attempt.outcome not in TAKEN_AWAY:  # lost, timed out, interrupted
         return f"S{step_id}: a late {write} from a lost lease was refused"
-    if step.status == StepStatus.RUNNING:
+    if step.status == StepStatus.RUNNING and attempt.outcome == AttemptOutcome.RUNNING:
         return f"S{step_id}: a late {write} from a lease another holder took was refused"
     return (
         f"S{step_id} was {step.status} while attempt {attempt.attempt_no} held its lease: its "

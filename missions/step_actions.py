@@ -17,7 +17,8 @@ def cancel_mission(mission: Mission, *, actor: str) -> int:
     mission = Mission.objects.select_for_update().get(pk=mission.pk)
     if mission.is_terminal:
         raise DecisionRefused(f"M{mission.id} is already {mission.status}")
-    cancelled = mission.steps.exclude(status__in=STEP_TERMINAL).select_for_update().cancel()
+    open_steps = mission.steps.exclude(status__in=STEP_TERMINAL).select_for_update()
+    cancelled = open_steps.cancel(f"M{mission.id} cancelled by {actor}")
     mission.cancel()
     record_event(
         "mission.cancelled",

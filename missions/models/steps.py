@@ -69,9 +69,10 @@ class StepQuerySet(models.QuerySet):
     def of_proposal(self, proposal):
         return self.filter(mission__proposal=proposal).order_by("position")
 
-    def cancel(self) -> int:
+    def cancel(self, reason: str = "the step was cancelled") -> int:
         """Cancel these steps; a running one loses its lease, so its worker's late write is
-        refused by the token."""
+        refused by the token, and its attempt ends `cancelled` with the reason."""
+        self.end_running_attempts(reason)
         return self.update(
             status=StepStatus.CANCELLED,
             **NOT_BLOCKED,
@@ -82,7 +83,8 @@ class StepQuerySet(models.QuerySet):
 
     def fail_with(self, reason: str) -> int:
         """Fail these steps with the reason (a mission's deadline passed); a running one loses
-        its lease, so its worker's late write is refused by the token."""
+        its lease, so its worker's late write is refused by the token, and its attempt ends."""
+        self.end_running_attempts(reason)
         return self.update(
             status=StepStatus.FAILED,
             last_error=reason,
@@ -90,6 +92,20 @@ class StepQuerySet(models.QuerySet):
             finished_at=Now(),
             updated_at=Now(),
             **NO_LEASE,
+        )
+
+    def end_running_attempts(self, reason: str) -> int:
+        """The open attempts of those of these steps taken from their worker while it ran them:
+        `cancelled`, saying why. Nothing else would close them once the lease is gone (the
+        worker's own write is refused), so each would read `running` for ever."""
+        running = list(self.filter(status=StepStatus.RUNNING).values_list("pk", flat=True))
+        if not running:
+            return 0
+        open_attempts = StepAttempt.objects.filter(
+            step_id__in=running, outcome=AttemptOutcome.RUNNING
+        )
+        return open_attempts.update(
+            outcome=AttemptOutcome.CANCELLED, error=reason, finished_at=Now()
         )
 
 
@@ -241,6 +257,7 @@ class Step(models.Model):
         self._leave(status, last_error=error, finished_at=Now(), **NOT_BLOCKED)
 
     def dead_letter(self, reason: str) -> None:
+        Step.objects.filter(pk=self.pk).end_running_attempts(reason)
         self._leave(StepStatus.DEAD, last_error=reason, finished_at=Now(), **NOT_BLOCKED)
 
 

@@ -2,10 +2,15 @@
 renewed lease, a handler that raises or returns what no outcome is."""
 
 import signal
+from datetime import timedelta
 
 import pytest
+from django.db.models.functions import Now
 
-from missions.models import Step, Worker
+from missions.mission_control import time_out_missions
+from missions.models import Mission, Step, StepAttempt, Worker
+from missions.step_actions import cancel_mission, dead_letter_step
+from opscore.models import Event
 from tests.factories import make_step
 from tests.processes import report_of, spawn_worker, terminate_other_sessions, wait_for
 
@@ -61,3 +66,49 @@ def test_a_handler_that_exits_or_answers_no_outcome_fails_its_step_not_the_worke
     [(outcome, error)] = attempts_of(step)
     assert outcome == "failed" and reason in error
     assert Step.objects.get(pk=after.pk).status == "succeeded"
+
+
+def cancel(step):
+    cancel_mission(step.mission, actor="human:ops")
+
+
+def dead_letter(step):
+    dead_letter_step(step, actor="human:ops", reason="poison")
+
+
+def past_its_deadline(step):
+    Mission.objects.filter(pk=step.mission_id).update(deadline_at=Now() - timedelta(minutes=1))
+    assert time_out_missions() == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("take_away", "status", "said"),
+    [
+        (cancel, "cancelled", "M{mission} cancelled by human:ops"),
+        (dead_letter, "dead", "poison"),
+        (past_its_deadline, "failed", "passed its deadline"),
+    ],
+)
+def test_a_running_step_taken_away_from_its_worker_ends_its_attempt_too(
+    tmp_path, take_away, status, said
+):
+    """A mission cancelled, a step dead-lettered or a mission past its deadline while a worker
+    runs the step: the step ends, its worker's late completion is refused, and its attempt ends
+    with it, saying why, not 'running' for ever (a bar growing to now on the mission's page)."""
+    step = make_step("test_gate", payload={"gate": str(tmp_path / "gate")})
+    worker = spawn_worker("w-taken", seconds=30, lease=30)
+    try:
+        wait_for(lambda: Step.objects.get(pk=step.pk).status == "running")
+        take_away(step)
+        (tmp_path / "gate").touch()
+        wait_for(lambda: Event.objects.filter(kind="step.late_write_refused").exists())
+    finally:
+        worker.send_signal(signal.SIGTERM)
+    report_of(worker)
+
+    assert Step.objects.get(pk=step.pk).status == status
+    [(outcome, error)] = attempts_of(step)
+    assert outcome == "cancelled"
+    assert said.format(mission=step.mission_id) in error
+    assert StepAttempt.objects.get(step=step).finished_at is not None
