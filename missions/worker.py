@@ -142,7 +142,7 @@ def run_step(step: Step, worker_id: str):
     except StepInterrupted as stop:
         return Interrupted(f"worker {worker_id} stopped mid-step: {stop}")
     except BaseException as error:  # a step's crash is recorded, not raised: see `crashed`
-        return crashed(step, error)
+        return cut_off(worker_id, error) or crashed(step, error)
     finally:
         LEASES.release(run)
         if run.renewed:
@@ -170,6 +170,27 @@ def answer_of(step: Step, answer) -> Outcome:
         return answer
     what = type(answer).__name__
     return Failed(f"the {step.kind} executor returned a {what} object, not an outcome")
+
+
+# SQLSTATEs of a session ended under its client: connection_exception (class 08),
+# admin_shutdown, crash_shutdown, cannot_connect_now.
+SESSION_ENDED = ("08", "57P01", "57P02", "57P03")
+
+
+def cut_off(worker_id: str, error: BaseException) -> Interrupted | None:
+    """A step whose database connection died under it (Postgres restarted mid-step) did not
+    fail: like a worker told to stop, it goes back at once, its attempt `interrupted`, neither
+    spending one of its attempts nor counting toward its kind's breaker. Only a connection
+    now broken (or dropped by Django, whose rollback on it failed) or a session-ended code
+    counts: a statement timeout or a lock wait is an OperationalError too."""
+    if not isinstance(error, DISCONNECTS):
+        return None
+    raw = django_connection.connection
+    state = getattr(error.__cause__, "sqlstate", None) or getattr(error, "sqlstate", None)
+    if raw is not None and not raw.closed and not (state or "").startswith(SESSION_ENDED):
+        return None
+    said = " ".join(str(error).split())[:200]
+    return Interrupted(f"worker {worker_id} lost the database mid-step: {said}")
 
 
 def crashed(step: Step, error: BaseException) -> Failed:

@@ -1,6 +1,7 @@
 """Executors for tests only: a plug-in module, registered from OPS_EXECUTOR_MODULES (the test
 settings name it; worker processes get it in their environment)."""
 
+import contextlib
 import os
 import signal
 import time
@@ -60,6 +61,19 @@ def gate(run):
     return Failed("the gate never opened", retryable=False)
 
 
+def gate_then_read(run):
+    """`gate`, then a read of its own row (in a transaction when its payload says `atomic`):
+    a step that uses the database as it works."""
+    from django.db import transaction
+
+    from missions.models import Step
+
+    outcome = gate(run)
+    with transaction.atomic() if run.step.payload.get("atomic") else contextlib.nullcontext():
+        Step.objects.filter(pk=run.step.pk).exists()
+    return outcome
+
+
 def hang(run):
     """Says it started (a file named by attempt in the folder its payload names), then, on the
     attempts its payload lists, hangs — ignoring its lease, as a stuck handler would — until the
@@ -83,6 +97,7 @@ STEP_KINDS = [
 
 EXECUTORS = {
     "test_gate": gate,
+    "test_gate_then_read": gate_then_read,
     "test_effect": effect,
     "test_publish": effect,
     "test_fail": fail,

@@ -5,11 +5,14 @@ import signal
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.db.models.functions import Now
 
+from missions.executors import EXECUTORS
 from missions.mission_control import time_out_missions
 from missions.models import Mission, Step, StepAttempt, Worker
 from missions.step_actions import cancel_mission, dead_letter_step
+from missions.worker import handle_one_step
 from opscore.models import Event
 from tests.factories import make_step
 from tests.processes import report_of, spawn_worker, terminate_other_sessions, wait_for
@@ -112,3 +115,46 @@ def test_a_running_step_taken_away_from_its_worker_ends_its_attempt_too(
     assert outcome == "cancelled"
     assert said.format(mission=step.mission_id) in error
     assert StepAttempt.objects.get(step=step).finished_at is not None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("atomic", [False, True])
+def test_a_step_whose_database_restarts_under_it_is_handed_back_not_failed(tmp_path, atomic):
+    """Postgres restarts while a step that reads the database works: its next query fails on
+    the connection the restart cut. That is the outage's doing, not the step's, so the attempt
+    is `interrupted` and the step runs again at once; it does not spend its only attempt and
+    die, nor count toward switching its kind off."""
+    gate = {"gate": str(tmp_path / "g"), "atomic": atomic}
+    step = make_step("test_gate_then_read", max_attempts=1, payload=gate)
+    worker = spawn_worker("w-restart", seconds=60, lease=600)
+    try:
+        wait_for(lambda: Step.objects.get(pk=step.pk).status == "running")
+        assert terminate_other_sessions() >= 1
+        (tmp_path / "g").touch()
+        wait_for(lambda: Step.objects.get(pk=step.pk).status not in ("queued", "running"))
+    finally:
+        worker.send_signal(signal.SIGTERM)
+    report_of(worker)
+
+    assert Step.objects.get(pk=step.pk).status == "succeeded"
+    (first, error), second = attempts_of(step)
+    assert (first, second) == ("interrupted", ("succeeded", ""))
+    assert "lost the database mid-step" in error
+
+
+def test_a_statement_timeout_in_a_step_is_still_its_failure(monkeypatch):
+    """An OperationalError on a connection that lives on (the step's own slow query) is not
+    the database going away: the attempt fails and counts, as before."""
+
+    def slow_query(run):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = 1")
+            cursor.execute("SELECT pg_sleep(1)")
+
+    monkeypatch.setitem(EXECUTORS, "noop", slow_query)
+    step = make_step("noop", max_attempts=1)
+
+    assert handle_one_step("w1") is True
+
+    [(outcome, error)] = attempts_of(step)
+    assert outcome == "failed" and "statement timeout" in error
