@@ -11,7 +11,6 @@ import os
 import socket
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 
 import psycopg
@@ -22,14 +21,14 @@ from django.db import connection as django_connection
 from missions import deadlines, execution
 from missions.binding import refusal_if_changed
 from missions.crawl import load_extractor
-from missions.executors import Blocked, Failed, Interrupted, Outcome, Succeeded, lookup
+from missions.executors import Blocked, Interrupted, Succeeded, lookup
 from missions.models import Step, Worker
 from missions.recovery import release_steps_held_by
 from missions.shutdown import STOP, StepInterrupted
 from missions.staleness import stale_outcome
+from missions.step_crashes import answer_of, crashed, cut_off
 from missions.wake import wake_external_agents
 from opscore.db import DISCONNECTS, Channel
-from opscore.redaction import redact_text
 
 log = logging.getLogger(__name__)
 CHANNEL = Channel.STEPS
@@ -155,54 +154,6 @@ def forget_current_step(worker_id: str, step_id: int) -> None:
     recovery would hand back as never run a step that ran. The next beat clears it anyway."""
     with contextlib.suppress(DatabaseError, *DISCONNECTS):
         Worker.objects.filter(pk=worker_id, current_step=step_id).update(current_step=None)
-
-
-# SQLSTATEs of the database aborting one of several concurrent writers: deadlock_detected,
-# serialization_failure.
-CONTENTION = {"40P01", "40001"}
-
-
-def answer_of(step: Step, answer) -> Outcome:
-    """An executor's answer, or its failure when it is none: a generator function registered
-    as an executor (whose body never ran), a forgotten return. Recording it as an outcome
-    would raise in the worker and leave the step running, with no reason, for a lease."""
-    if isinstance(answer, Outcome):
-        return answer
-    what = type(answer).__name__
-    return Failed(f"the {step.kind} executor returned a {what} object, not an outcome")
-
-
-# SQLSTATEs of a session ended under its client: connection_exception (class 08),
-# admin_shutdown, crash_shutdown, cannot_connect_now.
-SESSION_ENDED = ("08", "57P01", "57P02", "57P03")
-
-
-def cut_off(worker_id: str, error: BaseException) -> Interrupted | None:
-    """A step whose database connection died under it (Postgres restarted mid-step) did not
-    fail: like a worker told to stop, it goes back at once, its attempt `interrupted`, neither
-    spending one of its attempts nor counting toward its kind's breaker. Only a connection
-    now broken (or dropped by Django, whose rollback on it failed) or a session-ended code
-    counts: a statement timeout or a lock wait is an OperationalError too."""
-    if not isinstance(error, DISCONNECTS):
-        return None
-    raw = django_connection.connection
-    state = getattr(error.__cause__, "sqlstate", None) or getattr(error, "sqlstate", None)
-    if raw is not None and not raw.closed and not (state or "").startswith(SESSION_ENDED):
-        return None
-    said = " ".join(str(error).split())[:200]
-    return Interrupted(f"worker {worker_id} lost the database mid-step: {said}")
-
-
-def crashed(step: Step, error: BaseException) -> Failed:
-    """The reason is one line, for people; the traceback (redacted) goes to the worker's log.
-    A deadlock's victim is marked as such: the database picked it, the kind did not fail.
-    SystemExit and KeyboardInterrupt count too: a worker's stop signals raise StepInterrupted
-    (missions.shutdown), so these came from the handler's own code (a library's sys.exit()),
-    and would otherwise end the worker with the step left running, no reason given."""
-    log.error("S%s %s crashed: %s", step.id, step.kind, redact_text(traceback.format_exc()))
-    detail = " ".join("".join(traceback.format_exception_only(error)).split())
-    cause = error.__cause__ if isinstance(error, DatabaseError) else error
-    return Failed(detail[:500], contended=getattr(cause, "sqlstate", None) in CONTENTION)
 
 
 def work_through(step: Step, worker_id: str, keep_going=lambda: True) -> Step | None:
