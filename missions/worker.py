@@ -290,6 +290,10 @@ class WorkerSession:
         self.unrecorded = (step, run_step(step, self.worker_id))
         self.claimed = record_and_claim(*self.unrecorded, self.worker_id, self._keep_going)
         self.unrecorded = None
+        self._count_step()
+
+    def _count_step(self) -> None:
+        """A step ran (its outcome recorded now, or after an outage: `_settle_after_outage`)."""
         self.report.steps += 1
         self._steps_since_beat += 1
 
@@ -316,6 +320,7 @@ class WorkerSession:
             if not execution.attempt_closed(step.id, step.lease_token):  # the answer was lost
                 execution.record_outcome(step.id, step.lease_token, outcome)
             self.unrecorded = None
+            self._count_step()
         release_steps_held_by(self.worker_id, "lost the database before running it")
         self.outage = False
 

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 
 from missions import execution, worker
-from missions.models import Step
+from missions.models import Step, Worker
 from missions.worker import WorkerSession
 from opscore.models import Event
 from tests.factories import make_step
@@ -85,6 +85,8 @@ def test_a_completion_whose_answer_the_outage_swallowed_is_recorded_once(monkeyp
 
     step = Step.objects.get(pk=step.pk)
     assert (cut, report.reconnects, step.status) == ([True], 1, "succeeded")
+    assert report.steps == 1  # it ran one step, whose outcome it heard of late
+    assert Worker.objects.get(pk="w-cut").steps_run == 1
     assert list(step.attempts.values_list("outcome", flat=True)) == ["succeeded"]
     assert step.outbox.count() == 1
     assert not Event.objects.filter(kind="step.late_write_refused").exists()
