@@ -62,3 +62,11 @@ def crashed(step: Step, error: BaseException) -> Failed:
     detail = " ".join("".join(traceback.format_exception_only(error)).split())
     cause = error.__cause__ if isinstance(error, DatabaseError) else error
     return Failed(detail[:500], contended=getattr(cause, "sqlstate", None) in CONTENTION)
+
+
+def unstorable(step: Step, error: BaseException) -> Failed:
+    """A success whose recording the database (or JSON) refused: the step's failure, saying
+    why. The executor made the outcome, so it is the kind's fault, as a crash is."""
+    log.error("S%s %s: its outcome could not be stored: %s", step.id, step.kind, error)
+    detail = " ".join(f"{type(error).__name__}: {error}".split())
+    return Failed(f"its outcome could not be stored: {detail}"[:500])

@@ -26,7 +26,7 @@ from missions.models import Step, Worker
 from missions.recovery import release_steps_held_by
 from missions.shutdown import STOP, StepInterrupted
 from missions.staleness import stale_outcome
-from missions.step_crashes import answer_of, crashed, cut_off
+from missions.step_crashes import answer_of, crashed, cut_off, unstorable
 from missions.wake import wake_external_agents
 from opscore.db import DISCONNECTS, Channel
 
@@ -164,6 +164,24 @@ def work_through(step: Step, worker_id: str, keep_going=lambda: True) -> Step | 
 
 
 def record_and_claim(step: Step, outcome, worker_id: str, keep_going=lambda: True) -> Step | None:
+    return storing(step, outcome, lambda said: _record_and_claim(step, said, worker_id, keep_going))
+
+
+def storing(step: Step, outcome, write):
+    """`write(outcome)`; a success the database cannot store (a NUL in its text, a value JSON
+    has no form for) is written as the step's failure instead, nothing of it having been kept:
+    raised, it would end the worker and leave the step running, with no reason, for a lease."""
+    try:
+        return write(outcome)
+    except DISCONNECTS:
+        raise
+    except (DatabaseError, TypeError, ValueError) as error:
+        if not isinstance(outcome, Succeeded):
+            raise
+        return write(unstorable(step, error))
+
+
+def _record_and_claim(step: Step, outcome, worker_id: str, keep_going) -> Step | None:
     if not keep_going():
         execution.record_outcome(step.id, step.lease_token, outcome)
         return None
@@ -179,7 +197,7 @@ def handle_one_step(worker_id: str) -> bool:
     if step is None:
         return False
     outcome = run_step(step, worker_id)
-    execution.record_outcome(step.id, step.lease_token, outcome)
+    storing(step, outcome, lambda said: execution.record_outcome(step.id, step.lease_token, said))
     return True
 
 

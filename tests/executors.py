@@ -2,6 +2,7 @@
 settings name it; worker processes get it in their environment)."""
 
 import contextlib
+import datetime
 import os
 import signal
 import time
@@ -39,6 +40,14 @@ def interrupt(run):
 def generator(run):
     """A generator function registered as an executor: calling it runs none of its body."""
     yield Succeeded()
+
+
+def unstorable(run):
+    """Succeeds with a result the database cannot store: text holding a NUL (as a crawled
+    page may), or a value JSON has no form for (a date)."""
+    if run.step.payload.get("what") == "nul":
+        return Succeeded({"text": "before\x00after"})
+    return Succeeded({"when": datetime.date(2026, 1, 1)})
 
 
 def block(run):
@@ -102,6 +111,7 @@ EXECUTORS = {
     "test_publish": effect,
     "test_fail": fail,
     "test_crash": crash,
+    "test_unstorable": unstorable,
     "test_exit": exit_now,
     "test_interrupt": interrupt,
     "test_generator": generator,

@@ -158,3 +158,27 @@ def test_a_statement_timeout_in_a_step_is_still_its_failure(monkeypatch):
 
     [(outcome, error)] = attempts_of(step)
     assert outcome == "failed" and "statement timeout" in error
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("what", "reason"),
+    [
+        ("nul", "could not be stored: DataError: unsupported Unicode escape sequence"),
+        ("date", "could not be stored: TypeError: Object of type date is not JSON serializable"),
+    ],
+)
+def test_a_success_the_database_cannot_store_fails_its_step_not_the_worker(what, reason):
+    """A result holding a NUL (a crawled page's text) or a value JSON has no form for: the
+    step fails with that reason, and the worker goes on, rather than dying as it records it and
+    leaving the step running, reasonless, to kill the next worker after its lease."""
+    step = make_step("test_unstorable", max_attempts=1, priority=900, payload={"what": what})
+    after = make_step("noop", priority=1)
+
+    report = report_of(spawn_worker(f"w-{what}", seconds=30, until_idle=True))
+
+    step = Step.objects.get(pk=step.pk)
+    assert (step.status, step.result, report["steps"]) == ("dead", None, 2)
+    [(outcome, error)] = attempts_of(step)
+    assert outcome == "failed" and reason in error
+    assert Step.objects.get(pk=after.pk).status == "succeeded"
