@@ -214,9 +214,16 @@ def _write_products(step_id: int, outcome: Succeeded) -> None:
         )
 
 
+def storable(text: str) -> str:
+    """A reason as it may be kept: redacted, and without NUL, which Postgres text cannot hold
+    (a reason echoing what a server sent): refused, it would end the worker recording it."""
+    return redact_text(text).replace("\x00", "\\x00")
+
+
 def _block(step: Step, attempt: StepAttempt, reason: str, code: str, attempt_outcome: str):
     worker = step.lease_owner
-    step.block(redact_text(reason), code)
+    reason = storable(reason)
+    step.block(reason, code)
     close_attempt(attempt, attempt_outcome, reason)
     step_event(
         step,
@@ -229,7 +236,7 @@ def _block(step: Step, attempt: StepAttempt, reason: str, code: str, attempt_out
 
 
 def _fail(step: Step, attempt: StepAttempt, outcome: Failed) -> None:
-    error = redact_text(outcome.error)[:4000]
+    error = storable(outcome.error)[:4000]
     ended = AttemptOutcome.FAILED
     if outcome.input_refused:
         ended = AttemptOutcome.REFUSED

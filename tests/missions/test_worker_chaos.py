@@ -8,11 +8,11 @@ import pytest
 from django.db import connection, transaction
 from django.db.models.functions import Now
 
-from missions.executors import EXECUTORS
+from missions.executors import EXECUTORS, Blocked, Failed
 from missions.mission_control import time_out_missions
 from missions.models import Mission, Step, StepAttempt, Worker
 from missions.step_actions import cancel_mission, dead_letter_step
-from missions.worker import handle_one_step
+from missions.worker import WorkerSession, handle_one_step
 from opscore.models import Event
 from tests.factories import make_step
 from tests.processes import report_of, spawn_worker, terminate_other_sessions, wait_for
@@ -182,3 +182,31 @@ def test_a_success_the_database_cannot_store_fails_its_step_not_the_worker(what,
     [(outcome, error)] = attempts_of(step)
     assert outcome == "failed" and reason in error
     assert Step.objects.get(pk=after.pk).status == "succeeded"
+
+
+def raises_with_a_nul(run):
+    raise RuntimeError("bad\x00byte")
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [
+        (raises_with_a_nul, "dead"),
+        (lambda run: Failed("bad\x00byte"), "dead"),
+        (lambda run: Blocked("bad\x00byte"), "blocked"),
+    ],
+)
+def test_a_reason_holding_a_nul_is_kept_not_the_end_of_the_worker(monkeypatch, answer, status):
+    """Postgres text cannot hold a NUL: a failure's or a block's reason with one (an error
+    echoing what a server sent) was refused as it was recorded, which ended the worker and
+    left the step running with no reason. It is kept, the NUL written as \\x00."""
+    monkeypatch.setitem(EXECUTORS, "noop", answer)
+    step = make_step("noop", max_attempts=1)
+
+    report = WorkerSession("w-nul", seconds=30, idle_poll=0.1, until_idle=True).run()
+
+    step = Step.objects.get(pk=step.pk)
+    assert (step.status, report.steps) == (status, 1)
+    [(_, error)] = attempts_of(step)
+    assert "bad\\x00byte" in error
+    assert "bad\\x00byte" in (step.last_error or step.blocked_reason)
