@@ -215,8 +215,11 @@ def _remember(conversation, index: int, item) -> bool:
 
 
 def _apply_drifts(conversation, items, kept) -> None:
+    """Each pair drifts once per conversation: max_drift bounds what one conversation does to
+    a relationship, and a reply naming a pair again would otherwise add another step."""
     limit = Policy.objects.value("relationship_drift_policy")
     people = set(conversation.participants)
+    drifted = set()
     for index, raw in enumerate(items):
         item = _valid(DriftDraft, raw, kept, f"drift {index}")
         if item is None or not {item.a, item.b} <= people or item.a == item.b:
@@ -226,6 +229,12 @@ def _apply_drifts(conversation, items, kept) -> None:
         if not limit.enabled:
             kept["dropped"].append(f"drift {index}: relationship_drift_policy is switched off")
             continue
+        if (both := pair(item.a, item.b)) in drifted:
+            kept["dropped"].append(
+                f"drift {index}: {'↔'.join(both)} drifted already in this conversation"
+            )
+            continue
+        drifted.add(both)
         apply_drift(item.a, item.b, item.drift, item.reason, conversation.id, limit.max_drift)
         kept["drifts"] += 1
 

@@ -193,6 +193,25 @@ def test_drift_with_relationship_drift_switched_off_is_listed_as_dropped(crew):
     assert kept["dropped"] == ["drift 0: relationship_drift_policy is switched off"]
 
 
+def test_a_pair_named_again_in_one_distillation_drifts_once_not_past_the_cap(crew):
+    """README: a conversation drifts a relationship by at most ±0.03. A reply naming the same
+    pair six times (either way round) moved it 0.50 → 0.68 in one conversation."""
+    conversation = request_conversation("debate", ["devops", "security"], "x", source="schedule")
+    drift = [{"a": "devops", "b": "security", "drift": 0.03}] * 5
+    drift.append({"a": "security", "b": "devops", "drift": 0.03})
+
+    kept = apply_distillation(
+        conversation, Distillation(memories=[], pairwise_drift=drift, action_items=[])
+    )
+
+    relationship = Relationship.objects.get()
+    assert relationship.affinity == Decimal("0.53") and relationship.total_interactions == 1
+    assert kept["drifts"] == 1
+    assert kept["dropped"] == [
+        f"drift {n}: devops↔security drifted already in this conversation" for n in range(1, 6)
+    ]
+
+
 def test_an_agent_keeps_at_most_its_cap_of_memories_retiring_the_weakest(crew):
     set_policy("memory_policy", {"max_active_per_agent": 3}, actor="test")
     for n, confidence in enumerate(["0.90", "0.60", "0.80"]):
