@@ -48,7 +48,11 @@ class ChatReply(BaseModel):
 
 
 def coordinator(text: str) -> Agent:
-    agent = mentioned_agent(text) or Agent.objects.filter(slug="coordinator").first()
+    """Who answers: the agent the message names, else the coordinator, else any agent; only
+    one that is on (a disabled agent does not act, so no model call is made as it)."""
+    agent = mentioned_agent(text)
+    agent = agent if agent is not None and agent.enabled else None
+    agent = agent or Agent.objects.enabled().filter(slug="coordinator").first()
     agent = agent or Agent.objects.enabled().order_by("slug").first()
     if agent is None:
         raise TalkRefused("no agent to talk to: bootstrap a roster first")

@@ -9,6 +9,7 @@ from missions.models import Comment, CommentKind
 from missions.text import strip_invisible
 from opscore.llm import LLMError, LLMRequest, call_llm, one_line
 from opscore.llm_deadline import answer_within
+from opscore.models import Agent, Override
 from opscore.prompting import system_prompt
 
 PROMPT_VERSION = "thread_reply.v1"
@@ -35,7 +36,13 @@ def reply_request(remark: Comment, subject) -> LLMRequest:
 
 
 def reply_to(remark: Comment, subject) -> Comment | None:
-    """Asked while the operator's request waits: one short deadline for every try."""
+    """Asked while the operator's request waits: one short deadline for every try. A disabled
+    agent does not act: no model call as it, and the remark's note says why."""
+    if not Agent.objects.filter(pk=remark.agent_id, enabled=True).exists():
+        why = Override.objects.why_disabled(remark.agent_id)
+        remark.note = one_line(f"no reply from {remark.agent_id}: {why}")
+        remark.save(update_fields=["note"])
+        return None
     request = reply_request(remark, subject)
     try:
         with answer_within(settings.OPS_TALK_DEADLINE_SECONDS):

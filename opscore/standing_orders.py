@@ -153,7 +153,7 @@ def agent_disabled(order: StandingOrder) -> RunResult | None:
     if agent.enabled:
         return None
     held = Override.objects.holding(agent.slug, "enabled")
-    why = f"{agent.slug} is disabled" + (f" (override {held.id}: {held.reason})" if held else "")
+    why = Override.objects.why_disabled(agent.slug)
     checked = {"agent": agent.slug, "enabled": False} | ({"override": held.id} if held else {})
     return RunResult(RunStatus.NO_WORK, why, {"checked": checked})
 

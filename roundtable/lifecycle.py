@@ -116,8 +116,7 @@ def excuse_disabled(conversation: Conversation) -> str:
 
 
 def disabled_because(slug: str) -> str:
-    held = Override.objects.holding(slug, "enabled")
-    return f"{slug} is disabled" + (f" (override {held.id}: {held.reason})" if held else "")
+    return Override.objects.why_disabled(slug)
 
 
 class LeaseLost(RuntimeError):

@@ -36,6 +36,11 @@ class OverrideQuerySet(models.QuerySet):
         kind, target = AGENT_SWITCHES[switch]
         return self.in_force().filter(kind=kind, target=target.format(slug=slug)).first()
 
+    def why_disabled(self, slug: str) -> str:
+        """What a refusal says of a disabled agent: that it is, and which override holds it."""
+        held = self.holding(slug, "enabled")
+        return f"{slug} is disabled" + (f" (override {held.id}: {held.reason})" if held else "")
+
     def due_to_expire(self):
         return self.filter(status=OverrideStatus.ACTIVE, expires_at__lte=Now())
 

@@ -11,6 +11,7 @@ from missions.decisions import approve_proposal
 from missions.models import Mission, Proposal
 from missions.talk import TalkRefused
 from opscore.models import Event, LLMCall
+from opscore.overrides import apply_override
 from tests.factories import AgentFactory, OperatorFactory, make_step
 from tests.opscore.test_llm_providers import anthropic_reply, anthropic_with
 
@@ -157,3 +158,19 @@ def test_a_chat_message_stays_in_its_authors_chat_not_on_a_public_stage(client, 
     assert "Acme" not in page and "operator:ann" in page
     assert "Acme" not in event.title + event.summary + json.dumps(event.payload)
     assert ChatMessage.objects.filter(text__contains="Acme renewal").exists()
+
+
+def test_a_disabled_agent_does_not_answer_in_the_chat(coordinator):
+    """`disable-agent` stops the agent acting: an @mention of it, or a disabled coordinator,
+    is answered by an agent that is on, and no model call is made as the disabled one."""
+    AgentFactory(slug="publisher", enabled=True)
+    AgentFactory(slug="devops", enabled=True)
+    apply_override("disable-agent", "publisher", reason="paging storm", actor="operator:t")
+
+    named = send_message("@publisher what is running?", actor="operator:ann")
+    apply_override("disable-agent", "coordinator", reason="quiet", actor="operator:t")
+    unnamed = send_message("Please analyze our disks", actor="operator:ann")
+
+    assert LLMCall.objects.get(pk=named.llm_call_id).agent_id == "coordinator"
+    assert LLMCall.objects.get(pk=unnamed.llm_call_id).agent_id == "devops"
+    assert unnamed.draft["agent"] == "devops"

@@ -12,6 +12,7 @@ from missions.talk import TalkRefused
 from missions.threads import post_comment, thread_of
 from missions.worker import handle_one_step
 from opscore.models import Event, LLMCall
+from opscore.overrides import apply_override
 from tests.factories import AgentFactory, make_step
 from tests.opscore.test_llm_providers import anthropic_reply, anthropic_with
 from tests.scripted import Scripted
@@ -168,3 +169,22 @@ def test_a_secret_typed_into_a_thread_reaches_no_row_page_or_prompt(
     assert not any(secret in str(r.system) + str(r.messages) for r in model.requests)
     assert not Event.objects.filter(title__contains=secret).exists()
     assert not Event.objects.filter(summary__contains=secret).exists()
+
+
+def test_a_disabled_agent_does_not_answer_a_remark_and_the_remark_says_why(agent):
+    """`disable-agent` stops the agent acting: no reply and no model call as it, whether the
+    remark is on its own mission or names it with an @mention."""
+    AgentFactory(slug="security")
+    step = make_step("analyze", agent=agent)
+    held = apply_override("disable-agent", "devops", reason="paging storm", actor="operator:t")
+    apply_override("disable-agent", "security", reason="audit", actor="operator:t")
+
+    own = post_comment("mission", step.mission_id, actor="operator:ann", text="how is it going?")
+    named = post_comment("mission", step.mission_id, actor="operator:ann", text="@security ok?")
+
+    assert not own.replies.exists() and not named.replies.exists()
+    assert not LLMCall.objects.filter(purpose="thread.reply").exists()
+    assert (
+        own.note == f"no reply from devops: devops is disabled (override {held.id}: paging storm)"
+    )
+    assert named.note.startswith("no reply from security: security is disabled (override ")
