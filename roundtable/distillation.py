@@ -268,6 +268,11 @@ def _propose_actions(conversation, items, kept) -> None:
         item = _valid(ActionDraft, raw, kept, f"action {index}")
         if item is None:
             continue
+        if item.agent not in conversation.participants:  # as a memory or a drift would be
+            kept["dropped"].append(
+                f"action {index}: {item.agent} did not take part in this conversation"
+            )
+            continue
         used = Proposal.objects.created_today().filter(source=ProposalSource.CONVERSATION).count()
         if used >= MAX_ACTION_ITEMS_PER_DAY:
             kept["dropped"].append(f"action {index}: {MAX_ACTION_ITEMS_PER_DAY} a day reached")

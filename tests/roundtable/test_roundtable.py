@@ -356,7 +356,7 @@ def test_an_action_item_for_an_unknown_agent_is_dropped_with_the_reason(crew):
     )
 
     assert kept["action_items"] == 0
-    assert "unknown agent 'nobody'" in kept["dropped"][0]
+    assert kept["dropped"] == ["action 0: nobody did not take part in this conversation"]
 
 
 def test_speaker_weights_are_the_tutorials_exactly():
@@ -407,3 +407,23 @@ def test_a_mentoring_pair_answers_each_other_supportively():
 
     assert answers["junior"] > answers["peer"] * 1.2
     assert set(tone) == {"supportive", "agreement"}
+
+
+def test_an_action_item_for_an_agent_who_did_not_take_part_is_dropped_with_the_reason(crew):
+    """A memory or a drift the reply gives someone who was not at the table is dropped; an
+    action item was made a proposal of that agent's, work in its name it never discussed."""
+    conversation = request_conversation(
+        "war_room", ["coordinator", "devops", "security"], "x", source="schedule"
+    )
+    items = [
+        {"agent": "research", "title": "Dig into it", "step_kind": "analyze"},
+        {"agent": "devops", "title": "Fix it", "step_kind": "analyze"},
+    ]
+
+    kept = apply_distillation(
+        conversation, Distillation(memories=[], pairwise_drift=[], action_items=items)
+    )
+
+    assert kept["action_items"] == 1
+    assert kept["dropped"] == ["action 0: research did not take part in this conversation"]
+    assert list(Proposal.objects.values_list("agent_id", flat=True)) == ["devops"]
