@@ -4,7 +4,7 @@ drift and action items. The reply is validated strictly; invalid items are dropp
 import itertools
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from memory.actions import propose_and_review
@@ -26,6 +26,7 @@ from roundtable.speech import OFFLINE_MARK
 
 MAX_MEMORIES_PER_CONVERSATION = 6
 MAX_ACTION_ITEMS_PER_DAY = 3
+ACTION_ITEMS_LOCK = "opscore.roundtable.action_items"  # hashtext() advisory key
 
 
 class MemoryDraft(BaseModel):
@@ -260,9 +261,17 @@ def conversation_untrusted(conversation_id: int) -> str:
     return f"C{conversation_id}'s prompts carried {why}"[:300] if why else ""
 
 
+def lock_action_items() -> None:
+    """Count the day's action items one distillation at a time, until its transaction ends:
+    two conversations distilled at once each saw room for all three (six a day)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [ACTION_ITEMS_LOCK])
+
+
 def _propose_actions(conversation, items, kept) -> None:
     if not FORMATS[conversation.format].formal:
         return
+    lock_action_items()
     why = conversation_untrusted(conversation.id)
     for index, raw in enumerate(items):
         item = _valid(ActionDraft, raw, kept, f"action {index}")
