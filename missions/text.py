@@ -22,3 +22,10 @@ def reveal_invisible(text: str) -> str:
         else ch
         for ch in text
     )
+
+
+def as_printed(text: str, indent: str = "    ") -> str:
+    """Text printed under a heading line a terminal reader trusts ("T5 reply agent:devops:"):
+    controls named (reveal_invisible) and every later line indented, so no line of someone's
+    words can pass for another heading."""
+    return reveal_invisible(text).replace("\n", "\n" + indent)

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 
 from console.chat import as_json, confirm_draft, discard_draft, history, send_message
 from missions.talk import TalkRefused
+from missions.text import as_printed
 from opscore.cli import add_verbs, check_length, dump, fail
 
 
@@ -51,11 +52,12 @@ class Command(BaseCommand):
         return "\n\n".join(self.message(m) for m in shown.get("messages") or [shown["answer"]])
 
     def message(self, m: dict) -> str:
-        lines = [f"C{m['id']} {m['role']}: {m['text']}"]
+        lines = [f"C{m['id']} {m['role']}: {as_printed(m['text'])}"]
         lines += [f"  [{c['ref']}] {c['url']}" for c in m["citations"]]
         if m["draft"]:
             steps = ", ".join(s["kind"] for s in m["draft"]["steps"])
-            lines.append(f"  draft ({m['draft_state']}): {m['draft']['title']} [{steps}]")
+            title = as_printed(m["draft"]["title"])
+            lines.append(f"  draft ({m['draft_state']}): {title} [{steps}]")
             if m["draft_state"] == "drafted":
                 lines.append(f"  submit it: .venv/bin/opscore chat confirm {m['id']}")
         return "\n".join(lines)

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from missions.talk import TalkRefused
+from missions.text import as_printed
 from missions.threads import post_comment, subject_of, thread_of
 from opscore.cli import add_verbs, check_length, dump, fail
 from opscore.db import db_now
@@ -49,11 +50,14 @@ class Command(BaseCommand):
             self.stdout.write(dump(thread | {"comments": comments}))
             return
         self.stdout.write(
-            f"{subject.label} {subject.title}" + (f" ({subject.closed})" if subject.closed else "")
+            f"{subject.label} {as_printed(subject.title)}"
+            + (f" ({subject.closed})" if subject.closed else "")
         )
         for c in comments:
             closed = f": {c['question_closed']}" if c["question_closed"] else ""
             state = f" [{c['question_state']}{closed}]" if c["question_state"] else ""
-            self.stdout.write(f"T{c['id']} {c['kind']}{state} {c['actor']}: {c['text']}")
+            self.stdout.write(
+                f"T{c['id']} {c['kind']}{state} {c['actor']}: {as_printed(c['text'])}"
+            )
             if c["note"]:
                 self.stdout.write(f"  ({c['note']})")
