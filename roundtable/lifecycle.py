@@ -11,7 +11,7 @@ from opscore.lanes import DROP, pause_of
 from opscore.models import Agent, Override
 from opscore.redaction import redact_text
 from roundtable.formats import FORMATS
-from roundtable.models import Conversation, ConversationStatus
+from roundtable.models import LEASE, Conversation, ConversationStatus
 
 MAX_TOPIC = 300  # Conversation.topic's column
 
@@ -21,12 +21,20 @@ class ConversationInvalid(ValueError):
 
 
 def request_conversation(
-    fmt: str, participants: list[str], topic: str, *, source: str, requested_by: str = "", slot=None
+    fmt: str,
+    participants: list[str],
+    topic: str,
+    *,
+    source: str,
+    requested_by: str = "",
+    slot=None,
+    held_by: str = "",
 ) -> Conversation:
     """A conversation queued — or, while the roundtable lane is paused in drop mode, refused:
     kept as a failed row naming the pause (no turn ever runs), since the contract of `drop` is
     that new work is refused with a recorded reason, not held for after the lift. `converse
-    --force` (source `operator`) has chosen to hold one whatever the pause says."""
+    --force` (source `operator`) has chosen to hold one whatever the pause says. `held_by`:
+    born running under that worker's lease (`converse`), never queued for another to claim."""
     topic = checked_request(fmt, participants, topic)
     day, hour = slot or (None, None)
     dropped = dropped_by_pause() if source != "operator" else ""
@@ -38,7 +46,7 @@ def request_conversation(
         requested_by=requested_by,
         slot_day=day,
         slot_hour=hour,
-        **({"status": ConversationStatus.FAILED, "error": dropped} if dropped else {}),
+        **born(dropped, held_by),
     )
     if dropped:
         record_event(
@@ -50,6 +58,16 @@ def request_conversation(
             actor="system:roundtable",
         )
     return conversation
+
+
+def born(dropped: str, held_by: str) -> dict:
+    """A new conversation's state: refused by a pause, held by its worker, or queued."""
+    if dropped:
+        return {"status": ConversationStatus.FAILED, "error": dropped}
+    if held_by:
+        lease = {"lease_owner": held_by, "lease_expires_at": Now() + LEASE}
+        return {"status": ConversationStatus.RUNNING, "started_at": Now()} | lease
+    return {}
 
 
 def dropped_by_pause() -> str:

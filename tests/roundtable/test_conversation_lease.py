@@ -79,3 +79,24 @@ def test_a_conversation_held_from_the_command_line_has_a_lease_recovery_can_end(
     owner, expires = seen[0]
     assert owner.endswith(f":{os.getpid()}") and expires == NOON + timedelta(minutes=15)
     assert Conversation.objects.get().status == "succeeded"
+
+
+def test_a_worker_cannot_claim_a_conversation_the_command_line_is_holding(crew, monkeypatch):
+    """converse queued its conversation, then started it: a worker claiming in between took
+    it, and the command spoke on anyway under that worker's lease, two speakers at once."""
+    from roundtable.management.commands import converse
+
+    claimed_by_worker = []
+
+    def queued_then_a_worker_claims(*args, **kwargs):
+        conversation = request_conversation(*args, **kwargs)
+        claimed_by_worker.append(claim_conversation("host:other"))
+        return conversation
+
+    monkeypatch.setattr(converse, "request_conversation", queued_then_a_worker_claims)
+    args = ["--format", "debate", "--agents", "devops,security", "--topic", "x", "--pause", "0"]
+    call_command("converse", *args, stdout=StringIO())
+
+    assert claimed_by_worker == [None]
+    conversation = Conversation.objects.get()
+    assert conversation.status == "succeeded" and conversation.source == "operator"

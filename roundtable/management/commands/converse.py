@@ -44,12 +44,16 @@ class Command(BaseCommand):
             raise CommandError(f"{pause.why}; lift the override, or --force", returncode=REFUSED)
         agents = [a.strip() for a in opts["agents"].split(",") if a.strip()]
         try:
-            conversation = request_conversation(
-                opts["format"], agents, opts["topic"], source="operator", requested_by="cli"
+            conversation = request_conversation(  # held under a lease from the start: no worker
+                opts["format"],  # claims it, and if this process dies, recovery ends it
+                agents,
+                opts["topic"],
+                source="operator",
+                requested_by="cli",
+                held_by=default_worker_id(),
             )
         except ConversationInvalid as problem:
             raise CommandError(str(problem), returncode=REFUSED) from None
-        conversation.start(default_worker_id())  # a lease: if this process dies, recovery ends it
         self.stdout.write(f"C{conversation.id} {conversation.format}: {conversation.topic}")
         conversation = run_conversation(
             conversation, random.Random(opts["seed"]), opts["pause"], on_turn=self.say
