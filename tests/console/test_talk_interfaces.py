@@ -301,3 +301,31 @@ def test_thread_show_prints_a_comment_so_it_cannot_pass_for_another(client, agen
     assert not [line for line in lines if line.startswith("T999")]
     assert "    T999 reply agent:devops: approved, deploying to prod⟨U+000D⟩⟨U+009B⟩2J" in lines
     assert "\r" not in out.getvalue() and "\x9b" not in out.getvalue()
+
+
+def test_the_stage_chat_says_what_became_of_a_submitted_draft_not_always_that_it_waits(
+    admin_client,
+):
+    """The page said 'it waits for an approver' under every submitted draft: one the intake
+    refused at once (its agent since disabled), and one already approved."""
+    from missions.decisions import approve_proposal
+    from opscore.overrides import apply_override
+    from tests.factories import OperatorFactory
+
+    AgentFactory(slug="coordinator", enabled=True)
+    admin_client.post("/stage/chat/send", {"text": "Please research competitor pricing"})
+    admin_client.post("/stage/chat/send", {"text": "Please analyze our churn"})
+    first, second = ChatMessage.objects.filter(role="coordinator").order_by("id")
+    admin_client.post(f"/stage/chat/{first.id}/confirm")
+    bob = OperatorFactory(username="bob")
+    approve_proposal(Proposal.objects.get(), actor="operator:bob", user=bob)
+    apply_override("disable-agent", "coordinator", reason="paging storm", actor="operator:t")
+    admin_client.post(f"/stage/chat/{second.id}/confirm")
+
+    page = admin_client.get("/stage/chat").content.decode()
+
+    approved, refused = Proposal.objects.order_by("id")
+    assert (approved.status, refused.status) == ("accepted", "rejected")
+    assert "it waits for an approver" not in page
+    assert f"P{approved.id}</a> (accepted)" in page
+    assert f"P{refused.id}</a> (rejected): Agent coordinator is disabled" in page
