@@ -253,7 +253,8 @@ def _own_draft(message_id: int, actor: str) -> ChatMessage:
 
 
 def history(actor: str, limit: int = 50) -> list[ChatMessage]:
-    rows = ChatMessage.objects.filter(actor=actor).select_related("proposal").order_by("-id")
+    rows = ChatMessage.objects.filter(actor=actor).select_related("proposal", "llm_call")
+    rows = rows.order_by("-id")
     return list(reversed(rows[:limit]))
 
 
@@ -264,6 +265,7 @@ def as_json(message: ChatMessage) -> dict:
         "text": message.text,
         "citations": message.citations,
         "offline": message.offline,
+        "agent": message.llm_call.agent_id if message.llm_call_id else None,  # who answered
         "draft": message.draft,
         "draft_state": message.draft_state,
         "proposal_id": message.proposal_id,

@@ -329,3 +329,17 @@ def test_the_stage_chat_says_what_became_of_a_submitted_draft_not_always_that_it
     assert "it waits for an approver" not in page
     assert f"P{approved.id}</a> (accepted)" in page
     assert f"P{refused.id}</a> (rejected): Agent coordinator is disabled" in page
+
+
+def test_the_chat_names_the_agent_that_answered_not_always_the_coordinator(admin_client):
+    """An @mention is answered by that agent, in its voice: the page labelled it Coordinator."""
+    AgentFactory(slug="coordinator", enabled=True)
+    AgentFactory(slug="security", enabled=True)
+    admin_client.post("/stage/chat/send", {"text": "@security is the firewall change risky?"})
+    admin_client.post("/stage/chat/send", {"text": "what is running?"})
+
+    page = admin_client.get("/stage/chat").content.decode()
+
+    named, unnamed = ChatMessage.objects.filter(role="coordinator").order_by("id")
+    assert f'id="C{named.id}">\n      <b>security</b>' in page
+    assert f'id="C{unnamed.id}">\n      <b>coordinator</b>' in page

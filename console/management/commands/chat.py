@@ -52,7 +52,7 @@ class Command(BaseCommand):
         return "\n\n".join(self.message(m) for m in shown.get("messages") or [shown["answer"]])
 
     def message(self, m: dict) -> str:
-        lines = [f"C{m['id']} {m['role']}: {as_printed(m['text'])}"]
+        lines = [f"C{m['id']} {m['agent'] or m['role']}: {as_printed(m['text'])}"]
         lines += [f"  [{c['ref']}] {c['url']}" for c in m["citations"]]
         if m["draft"]:
             steps = ", ".join(s["kind"] for s in m["draft"]["steps"])
