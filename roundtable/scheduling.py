@@ -48,6 +48,22 @@ def conversations_today() -> int:
     )
 
 
+STANDUP_HOUR = next(hour for hour, fmt, _, _ in SCHEDULE if fmt == "standup")
+
+
+def cap_reached(cap: int, slot) -> str:
+    """Why this slot may not enqueue: the day's cap is spent, or (before the morning standup,
+    which always happens) all of it but the one the standup is owed. '' when there is room."""
+    day, hour = slot
+    owed = hour < STANDUP_HOUR and cap > 0
+    owed = owed and not Conversation.objects.filter(slot_day=day, slot_hour=STANDUP_HOUR).exists()
+    if conversations_today() < cap - owed:
+        return ""
+    return f"daily cap {cap} reached" + (
+        f" (one is kept for the {STANDUP_HOUR:02d}:00 standup)" if owed else ""
+    )
+
+
 def schedule_tick(now, rand) -> dict:
     """Enqueue this hour's slot if its roll passes and the daily cap allows (once per slot)."""
     policy = Policy.objects.value("roundtable_policy")
@@ -57,8 +73,8 @@ def schedule_tick(now, rand) -> dict:
     slot = (now.date(), hour)
     if Conversation.objects.filter(slot_day=slot[0], slot_hour=hour).exists():
         return {"enqueued": 0, "reason": "slot already handled"}
-    if conversations_today() >= policy.max_daily_conversations:
-        return {"enqueued": 0, "reason": f"daily cap {policy.max_daily_conversations} reached"}
+    if full := cap_reached(policy.max_daily_conversations, slot):
+        return {"enqueued": 0, "reason": full}
     if rand.random() >= probability:
         reason = f"{fmt} slot not rolled ({probability:.0%})"
         Conversation.objects.create(  # one roll per slot, and the roll is on record

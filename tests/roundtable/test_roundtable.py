@@ -427,3 +427,24 @@ def test_an_action_item_for_an_agent_who_did_not_take_part_is_dropped_with_the_r
     assert kept["action_items"] == 1
     assert kept["dropped"] == ["action 0: research did not take part in this conversation"]
     assert list(Proposal.objects.values_list("agent_id", flat=True)) == ["devops"]
+
+
+def test_the_night_slots_leave_room_in_the_daily_cap_for_the_morning_standup(crew):
+    """README: the morning standup always happens. With the night's slots all rolling, they
+    took the whole cap and the 06:00 standup was refused as 'daily cap reached'."""
+    set_policy("roundtable_policy", {"enabled": True, "max_daily_conversations": 2}, actor="t")
+    night = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
+
+    class Lucky(random.Random):
+        def random(self):
+            return 0.0
+
+    ticks = [schedule_tick(night.replace(hour=hour), Lucky(1)) for hour in range(7)]
+
+    assert ticks[0]["enqueued"] == 1
+    assert ticks[1] == {
+        "enqueued": 0,
+        "reason": "daily cap 2 reached (one is kept for the 06:00 standup)",
+    }
+    assert ticks[6]["enqueued"] == 1
+    assert Conversation.objects.get(slot_hour=6).format == "standup"
