@@ -1,5 +1,6 @@
 """The roundtable's hourly schedule: one roll per slot, a daily cap, and who takes part."""
 
+from django.db import connection, transaction
 from django.db.models import Count
 from django.db.models.functions import Now
 
@@ -48,6 +49,7 @@ def conversations_today() -> int:
     )
 
 
+SCHEDULE_LOCK = "opscore.roundtable.schedule"  # hashtext() advisory key
 STANDUP_HOUR = next(hour for hour, fmt, _, _ in SCHEDULE if fmt == "standup")
 
 
@@ -65,7 +67,16 @@ def cap_reached(cap: int, slot) -> str:
 
 
 def schedule_tick(now, rand) -> dict:
-    """Enqueue this hour's slot if its roll passes and the daily cap allows (once per slot)."""
+    """Enqueue this hour's slot if its roll passes and the daily cap allows (once per slot).
+    One tick at a time: two at once each found the slot free and the cap unspent, and the
+    second died on the slot's unique key."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [SCHEDULE_LOCK])
+        return _tick(now, rand)
+
+
+def _tick(now, rand) -> dict:
     policy = Policy.objects.value("roundtable_policy")
     if not policy.enabled:
         return {"enqueued": 0, "reason": "roundtable_policy disabled"}
