@@ -356,3 +356,16 @@ def test_idle_agents_queue_three_at_the_coffee_machine_and_the_rest_stay_at_thei
 )
 def test_odd_query_strings_get_an_answer_not_a_500(client, db, url):
     assert client.get(url).status_code < 500
+
+
+def test_the_conversations_page_says_a_dropping_pause_refuses_what_is_asked_for(client):
+    """Paused in drop mode, the page said an asked-for conversation 'waits queued': the lane
+    refuses it at once, a failed row naming the pause, which never runs after the lift."""
+    from opscore.overrides import apply_override
+
+    apply_override("pause-lane", "roundtable:drop", reason="quiet week", actor="t")
+
+    page = client.get("/stage/conversations", headers={"HX-Request": "true"}).content.decode()
+
+    assert "quiet week" in page and "waits queued" not in page
+    assert "one asked for through the API is refused (failed, naming the pause)" in page
