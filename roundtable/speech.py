@@ -7,17 +7,18 @@ OFFLINE_MARK = "[offline] "
 URL = re.compile(r"(https?://|www\.)\S+", re.I)
 TAG = re.compile(r"<[^>]*>")
 MARKUP = re.compile(r"[*_`#>\[\]|~]+")
+C1_CONTROL = re.compile("[\x80-\x9f]")  # kept by strip_invisible; a terminal may obey one (CSI)
 
 
 def sanitize_turn(text: str, fallback: str) -> str:
-    """≤ 120 characters of plain speech: no URLs, no markup, never empty. The offline
-    provider's "[offline]" mark is kept as it is: a reader must see it."""
+    """≤ 120 characters of plain speech: no URLs, no markup, no controls, never empty. The
+    offline provider's "[offline]" mark is kept as it is: a reader must see it."""
     from missions.text import strip_invisible
 
     offline = text.startswith(OFFLINE_MARK)
     text = URL.sub("", strip_invisible(text.removeprefix(OFFLINE_MARK)))
     text = MARKUP.sub("", TAG.sub("", text))
-    text = re.sub(r"\s+", " ", text).strip()
+    text = C1_CONTROL.sub("", re.sub(r"\s+", " ", text)).strip()
     if len(text) > MAX_TURN:
         cut = text[: MAX_TURN - 1].rsplit(" ", 1)[0]
         text = (cut or text[: MAX_TURN - 1]) + "…"

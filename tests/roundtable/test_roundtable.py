@@ -56,6 +56,7 @@ def test_nobody_speaks_twice_in_a_row_and_closer_agents_answer_more():
         ("   ", "fallback"),
         ("x" * 200, "x" * 119 + "…"),
         ("zero\u200bwidth", "zerowidth"),
+        ("clear\x9b2J the screen\x9d", "clear2J the screen"),  # C1 controls: a CSI, an OSC
     ],
 )
 def test_turns_are_sanitised(raw, expected):
