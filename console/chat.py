@@ -31,7 +31,10 @@ WORK = re.compile(
     re.IGNORECASE,
 )
 KINDS = ("analyze", "write_content", "draft_tweet")
-ANY_REF = re.compile(r"\b[MSPL]\d{1,12}\b")
+# Any ledger id an answer may name: missions, steps, proposals, calls, and the goals, threads'
+# comments (T), conversations and chat messages (C), opportunities, coding runs (R), feedback,
+# initiatives and artifacts the Stage names the same way; only M, S, P and L rows are given.
+ANY_REF = re.compile(r"\b[MSPLGTCORFIA]\d{1,12}\b")
 
 
 class WorkAsk(BaseModel):

@@ -14,6 +14,7 @@ from missions.models import Mission, Proposal, Step, StepStatus
 from opscore.models import LLMCall
 
 REF = re.compile(r"\b([MSP])(\d{1,12})\b")
+UNREAD_REF = re.compile(r"\b[LGTCORFIA]\d{1,12}\b")  # ids of rows the chat does not read
 ON_THE_GO = ["approved", "running"]
 TOPICS = {
     "running": ("running", "doing", "busy", "going on", "status", "now", "working"),
@@ -65,9 +66,16 @@ def facts_for(text: str) -> list[Fact]:
     """The rows a message asks about: the ids it names, then its topics (an overview when it
     names none)."""
     facts = [fact for letter, number in REF.findall(text) if (fact := about(letter, int(number)))]
+    facts += [Fact(f"{ref} is not a row the chat reads.") for ref in unread_refs(text)]
     for topic in topics_of(text) or ([] if facts else ["running", "failed", "cost"]):
         facts += TOPIC_FACTS[topic]()
     return facts[:20]
+
+
+def unread_refs(text: str) -> list[str]:
+    """The ids a message names that no fact answers (a goal, a run, a call…), each once: said
+    so, the model may name them back without being taken for inventing them."""
+    return list(dict.fromkeys(UNREAD_REF.findall(text)))[:5]
 
 
 def about(letter: str, pk: int) -> Fact | None:

@@ -174,3 +174,33 @@ def test_a_disabled_agent_does_not_answer_in_the_chat(coordinator):
     assert LLMCall.objects.get(pk=named.llm_call_id).agent_id == "coordinator"
     assert LLMCall.objects.get(pk=unnamed.llm_call_id).agent_id == "devops"
     assert unnamed.draft["agent"] == "devops"
+
+
+@pytest.mark.parametrize("invented", ["G3 is on track.", "O7 was converted.", "R12 failed."])
+def test_an_answer_naming_a_goal_opportunity_or_run_it_was_not_given_is_replaced_too(
+    coordinator, monkeypatch, settings, invented
+):
+    """Only M, S, P and L ids were checked: a goal, an opportunity or a coding run the model
+    made up (none is among the rows it is given) was shown as the ledger's word."""
+    settings.OPSCORE_LLM = "anthropic"
+    reply = anthropic_reply(json.dumps({"answer": invented, "work": None}))
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: anthropic_with(reply))
+
+    answer = send_message("what is running?", actor="operator:ann")
+
+    assert invented not in answer.text
+    assert answer.text.startswith("What the ledger says:\n- No mission is running")
+    assert "the model named rows it was not given" in answer.text
+
+
+def test_a_row_the_operator_named_may_be_named_back_though_the_chat_does_not_read_it(
+    coordinator, monkeypatch, settings
+):
+    settings.OPSCORE_LLM = "anthropic"
+    said = "I cannot see R12 from here; nothing is running."
+    reply = anthropic_reply(json.dumps({"answer": said, "work": None}))
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: anthropic_with(reply))
+
+    answer = send_message("is R12 still running?", actor="operator:ann")
+
+    assert answer.text == said
