@@ -10,7 +10,9 @@ database itself, so worker subprocesses a test spawns read the same clock once t
 committed. Production databases never have this schema.
 """
 
+import os
 from datetime import datetime
+from pathlib import Path
 
 import time_machine
 from django.db import connection
@@ -39,6 +41,7 @@ CREATE OR REPLACE FUNCTION clock.clock_timestamp() RETURNS timestamptz
     LANGUAGE sql VOLATILE AS $$ SELECT clock.pinned_at(pg_catalog.clock_timestamp()) $$;
 """
 SEARCH_PATH = '"$user", public, clock, pg_catalog'
+CHILD_HOOK = Path(__file__).resolve().parent / "instant"
 
 
 def install(using_connection) -> None:
@@ -52,9 +55,10 @@ def install(using_connection) -> None:
 
 
 def move_whole_run(instant: datetime):
-    """Move both clocks to `instant` for the whole test run, ticking: Python's by time-machine,
-    the database's by a shift every connection (subprocesses included) reads from its
-    `opscore.clock_shift` setting. Returns the traveller to stop at the end."""
+    """Move both clocks to `instant` for the whole test run, ticking: Python's by time-machine
+    (in the processes a test spawns too: tests/instant/sitecustomize.py), the database's by a
+    shift every connection (subprocesses included) reads from its `opscore.clock_shift`
+    setting. Returns the traveller to stop at the end."""
     traveller = time_machine.travel(instant, tick=True)
     with connection.cursor() as cursor:
         cursor.execute("SELECT %s - pg_catalog.statement_timestamp()", [instant])
@@ -62,8 +66,16 @@ def move_whole_run(instant: datetime):
         name = connection.ops.quote_name(connection.settings_dict["NAME"])
         cursor.execute(f"ALTER DATABASE {name} SET opscore.clock_shift = '{shift} seconds'")
         cursor.execute("SELECT set_config('opscore.clock_shift', %s, false)", [f"{shift} seconds"])
+    children_follow(shift)
     traveller.start()
     return traveller
+
+
+def children_follow(shift: str) -> None:
+    """Each Python started from here on moves its clock by `shift` seconds at start-up."""
+    os.environ["OPS_TEST_CLOCK_SHIFT"] = shift
+    paths = [str(CHILD_HOOK), *filter(None, [os.environ.get("PYTHONPATH")])]
+    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
 
 
 class Clock:

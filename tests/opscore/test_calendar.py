@@ -2,9 +2,13 @@
 day, the last minute of a year, and both DST changes in a zone that has them — with Python's
 clock and the database's pinned together (tests/clock.py)."""
 
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from console.phases import orders_accounted_for
@@ -12,6 +16,7 @@ from opscore.db import db_now
 from opscore.models import RunStatus, StandingOrder
 from opscore.schedule_math import latest_slot, slots_between
 from opscore.standing_orders import check_gaps, fire
+from tests.clock import children_follow
 from tests.factories import AgentFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +45,28 @@ def test_the_pinned_clock_moves_python_and_the_database_together(clock):
 
     assert db_now() == at("2028-02-29T23:59:59+00:00")
     assert timezone.now() == at("2028-02-29T23:59:59+00:00")
+
+
+def test_a_process_started_in_a_moved_run_reads_the_moved_clock(monkeypatch):
+    """OPS_TEST_INSTANT moves the clocks of the workers and clusters a test spawns as well: a
+    django-q2 cluster on the real clock never dequeued a task queued at the moved instant."""
+    for name in ("PYTHONPATH", "OPS_TEST_CLOCK_SHIFT"):
+        monkeypatch.delenv(name, raising=False)  # restored when the test ends
+    year = timedelta(days=365).total_seconds()
+
+    children_follow(str(year))
+    said = subprocess.run(
+        [sys.executable, "-c", "import sys, time; print(time.time(), 'pytest' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    when, takes_itself_for_a_test = said.stdout.split()
+    hatch = time_machine.escape_hatch
+    ahead = float(when) - (hatch.time.time() if hatch.is_travelling() else time.time())
+    assert year - 60 < ahead < year + 60, said.stderr
+    assert takes_itself_for_a_test == "False"  # opscore.settings.TESTING: it runs as for real
 
 
 def test_a_travelling_clock_keeps_ticking_from_where_it_was_put(clock):
