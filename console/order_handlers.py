@@ -40,7 +40,7 @@ def health_check(order, run):
         "queued_steps": depth,
         "switched_off_kinds": switched_off_kinds(),
     }
-    evidence["alerts"] = risk_alerts(f"{run.scheduled_for:%F}")
+    evidence["alerts"] = risk_alerts(f"{run.local_slot():%F}")
     summary = f"database ok, {live} live worker(s), {depth} queued step(s)"
     return RunResult(RunStatus.COMPLETED, summary, evidence)
 
@@ -56,7 +56,7 @@ def daily_digest(order, run):
     refused = Proposal.objects.filter(status=ProposalStatus.REJECTED)
     rejected = refused.filter(created_at__gte=since).count()
     events = Event.objects.filter(id__gt=window_start_id(run.scheduled_for - DAY)).count()
-    accountability = accountability_digest(run.scheduled_for - DAY, f"{run.scheduled_for:%F}", run)
+    accountability = accountability_digest(run.scheduled_for - DAY, f"{run.local_slot():%F}", run)
     goals = goal_lines()
     if not missions and not rejected and not goals:
         evidence = {"events": events, "accountability_notice": accountability.id}
@@ -71,7 +71,7 @@ def daily_digest(order, run):
     ]
     digest = Artifact.objects.create(
         kind="digest",
-        title=f"Daily digest for {run.scheduled_for:%Y-%m-%d}",
+        title=f"Daily digest for {run.local_slot():%Y-%m-%d}",
         body="\n".join(lines),
         metadata={
             "missions": missions,

@@ -16,7 +16,7 @@ from opscore.standing_orders import RunResult
 def memory_extract(order, run):
     since = run.scheduled_for - timedelta(hours=24)
     try:
-        found = extract_candidates(order.agent_id, since, f"{run.scheduled_for:%Y-%m-%d}")
+        found = extract_candidates(order.agent_id, since, f"{run.local_slot():%Y-%m-%d}")
     except (ExtractionMalformed, LLMError) as problem:
         return RunResult(RunStatus.FAILED, str(problem))
     if found is None:

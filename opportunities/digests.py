@@ -42,7 +42,7 @@ def opportunity_digest(order, run):
         parts += ["Became work:", *(f"- O{o.id} {o.title} → P{o.proposal_id}" for o in converted)]
     if ideas:
         parts += ["Ideas:", *(f"- I{i.id} {i.title} ({i.source_agent_id})" for i in ideas)]
-    day = f"{run.scheduled_for:%Y-%m-%d}"
+    day = f"{run.local_slot():%Y-%m-%d}"
     notice = notify(
         NoticeLane.DIGEST,
         f"{offline_mark()}Ideas digest {day}: {len(fresh)} new, {len(converted)} became work",
@@ -65,7 +65,7 @@ def weekly_bets_memo(order, run):
     parts = []
     for theme, items in sorted(by_theme.items()):
         parts += [f"{theme}:", *(line_of(o) for o in items)]
-    week = f"{run.scheduled_for:%G-W%V}"
+    week = f"{run.local_slot():%G-W%V}"
     notice = notify(
         NoticeLane.MEMO,
         f"{offline_mark()}Top {len(bets)} bets, week {week}",

@@ -118,3 +118,12 @@ class StandingOrderRun(models.Model):
 
     def __str__(self):
         return f"{self.order} @ {self.scheduled_for:%Y-%m-%d %H:%M} {self.status}"
+
+    def local_slot(self):
+        """The slot on the order's own clock, the zone its cron is written in: the day (or week)
+        a daily notice is named and deduplicated by. The UTC date put an evening slot in New
+        York on the next day, and on the spring change two slots on one day (the second
+        digest was taken for the first), a morning slot in Tokyo on the day before."""
+        from opscore.schedule_math import zone
+
+        return self.scheduled_for.astimezone(zone(self.order.timezone))

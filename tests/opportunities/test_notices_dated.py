@@ -1,0 +1,57 @@
+"""A daily notice is dated by its slot's day on the order's own clock (the zone its cron is
+written in): one digest a day, each named for the day it was sent, whatever the UTC date."""
+
+from datetime import datetime
+
+import pytest
+
+from console.bootstrap import bootstrap
+from opportunities.models import Notice
+from opscore.models import StandingOrder
+from opscore.standing_orders import fire
+from tests.opportunities.test_notices import opportunity
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def orders(clock, settings):
+    settings.OPS_NOTIFY_EMAIL = ["ops@example.com"]
+    clock.freeze(datetime.fromisoformat("2027-03-01T12:00:00+00:00"))  # before every slot here
+    bootstrap(1, actor="test")
+    bootstrap(3, actor="test", force=True)
+    return StandingOrder.objects
+
+
+def rescheduled(orders, name: str, cron: str, zone: str) -> StandingOrder:
+    orders.filter(name=name).update(cron=cron, timezone=zone)
+    return orders.get(name=name)
+
+
+def test_an_evening_digest_in_new_york_is_sent_each_day_through_the_spring_change(orders, clock):
+    """19:30 EST on 13 March is 00:30 UTC on the 14th, and 19:30 EDT on the 14th is 23:30 UTC on
+    the 14th: dated by the UTC day, the second digest was taken for the first, and not sent."""
+    digest = rescheduled(orders, "publisher-opportunity-digest", "30 19 * * *", "America/New_York")
+
+    clock.freeze(datetime.fromisoformat("2027-03-13T19:30:30-05:00"))
+    opportunity()
+    first = fire(digest)
+    clock.freeze(datetime.fromisoformat("2027-03-14T19:30:30-04:00"))
+    opportunity(title="Backups run long on Sundays")
+    second = fire(digest)
+
+    titles = Notice.objects.filter(lane="digest").order_by("id").values_list("title", flat=True)
+    days = [t.removeprefix("[offline] ").split(":")[0] for t in titles]
+    assert days == ["Ideas digest 2027-03-13", "Ideas digest 2027-03-14"]
+    assert first.evidence["notice_id"] != second.evidence["notice_id"]
+
+
+def test_a_morning_digest_in_tokyo_names_that_morning_not_the_utc_evening_before(orders, clock):
+    """08:00 on 1 April in Tokyo is 23:00 UTC on 31 March."""
+    daily = rescheduled(orders, "publisher-daily-digest", "0 8 * * *", "Asia/Tokyo")
+
+    clock.freeze(datetime.fromisoformat("2027-04-01T08:00:30+09:00"))
+    run = fire(daily)
+
+    accountability = Notice.objects.get(pk=run.evidence["accountability_notice"])
+    assert accountability.title.startswith("Accountability 2027-04-01:")
