@@ -4,8 +4,9 @@ deadline still ahead and an owner who exists."""
 
 import math
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
+from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from missions.goal_metrics import METRICS
@@ -27,7 +28,9 @@ class GoalInvalid(FieldErrors):
 
 
 def parse_deadline(text, now: datetime) -> datetime:
-    """`36h`, `30d`, `12w` from now, an ISO date (its end, UTC) or an ISO time with its zone."""
+    """`36h`, `30d`, `12w` from now, an ISO date (its end in OPS_TIME_ZONE, the operator's day,
+    as for quotas: its end in UTC cut an operator's last day short, and refused that day as
+    past once UTC had moved on) or an ISO time with its zone."""
     text = str(text or "").strip()
     if match := SPAN.match(text):
         return now + int(match["n"]) * UNIT[match["unit"]]
@@ -36,7 +39,7 @@ def parse_deadline(text, now: datetime) -> datetime:
     except ValueError:
         raise ValueError(f"{text!r}: give {FORMS}") from None
     if len(text) == 10:  # a bare date: the whole day counts
-        return datetime.combine(when.date(), time.max, tzinfo=UTC)
+        return datetime.combine(when.date(), time.max, tzinfo=timezone.get_default_timezone())
     if when.tzinfo is None:
         raise ValueError(f"{text!r}: give its zone, e.g. 2027-03-31T18:00+00:00")
     return when

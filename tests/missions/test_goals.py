@@ -251,3 +251,17 @@ def test_revising_a_goal_past_its_deadline_says_its_deadline_passed(agent, clock
     ) in str(refused.value)
     revise_goal(goal.id, {"deadline": "30d"}, actor="operator:test", reason="extended")
     assert Goal.objects.get().version == 2
+
+
+def test_a_deadline_given_as_a_date_lasts_to_the_end_of_that_day_in_ops_time_zone(
+    agent, clock, settings
+):
+    """At 21:00 on 31 March in New York (01:00 UTC on 1 April) a goal due "2027-03-31" still has
+    three hours to go: ended at midnight UTC it was refused as already past, and any such goal
+    stopped counting at 19:00 or 20:00 on its last day."""
+    settings.TIME_ZONE = "America/New_York"
+    clock.freeze(datetime(2027, 4, 1, 1, 0, tzinfo=UTC))
+
+    goal = add_goal(goal_terms(deadline="2027-03-31"), actor="operator:test")
+
+    assert goal.deadline_at == datetime(2027, 4, 1, 3, 59, 59, 999999, tzinfo=UTC)
