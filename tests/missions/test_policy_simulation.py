@@ -51,6 +51,13 @@ def simulated_rejections(report) -> dict[str, str]:
     return {e["title"]: e["reason"] for e in changes["auto_approved → rejected"]["examples"]}
 
 
+@pytest.fixture(autouse=True)
+def days_end_at_utc_midnight(settings):
+    """The seeded week is counted against a daily cap by the day in OPS_TIME_ZONE: its hours
+    (01:30-07:30 UTC) are one day each in UTC, but straddle two in New York."""
+    settings.TIME_ZONE = "UTC"
+
+
 @pytest.fixture
 def scout(db):
     return AgentFactory(slug="writer", daily_proposal_limit=100)
