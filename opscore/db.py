@@ -7,7 +7,9 @@ from datetime import timedelta
 import psycopg
 from django.db import InterfaceError, OperationalError, connection, models
 from django.db.models import DateTimeField, ExpressionWrapper, Value
-from django.db.models.functions import Now, Trunc
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Now
+from django.utils import timezone
 
 # What a lost database connection raises (a restart, the network): Django's wrappers, and
 # psycopg's own for calls made on the raw connection (LISTEN, prepared claims).
@@ -94,8 +96,16 @@ def in_seconds(seconds: float):
 
 
 def start_of_today():
-    """Midnight in the configured time zone, computed by the database clock."""
-    return Trunc(Now(), "day", output_field=models.DateTimeField())
+    """Midnight in the configured time zone, as an instant, by the database clock. Django's
+    Trunc leaves that midnight a naive local time, which a comparison with a timestamptz column
+    reads as UTC: in New York "today" began four hours early, at UTC+14 fourteen hours late
+    (after 'now', so no daily cap counted anything until 14:00)."""
+    zone = timezone.get_current_timezone_name()
+    return RawSQL(
+        "(date_trunc('day', statement_timestamp() AT TIME ZONE %s) AT TIME ZONE %s)",
+        [zone, zone],
+        output_field=models.DateTimeField(),
+    )
 
 
 def oldest_unlocked(queryset):

@@ -12,8 +12,9 @@ import time_machine
 from django.utils import timezone
 
 from console.phases import orders_accounted_for
-from opscore.db import db_now
-from opscore.models import RunStatus, StandingOrder
+from opscore.actions import record_event
+from opscore.db import db_now, start_of_today
+from opscore.models import Event, RunStatus, StandingOrder
 from opscore.schedule_math import latest_slot, slots_between
 from opscore.standing_orders import check_gaps, fire
 from tests.clock import children_follow
@@ -156,3 +157,24 @@ def test_a_daily_job_in_the_skipped_hour_runs_right_after_clocks_go_forward(cloc
 
     assert run.scheduled_for == at("2027-03-14T07:00:00+00:00")
     assert latest_slot(daily.cron, daily.timezone, db_now()) == run.scheduled_for
+
+
+@pytest.mark.parametrize(
+    "zone, instant",
+    [
+        ("Pacific/Kiritimati", "2027-01-01T10:00:00+14:00"),
+        ("America/New_York", "2027-04-01T09:00:00-04:00"),
+    ],
+)
+def test_today_starts_at_midnight_in_ops_time_zone(clock, settings, zone, instant):
+    """At 10:00 on New Year's Day in Kiritimati, today began ten hours ago, not at 00:00 UTC
+    (fourteen hours ahead); in New York at 09:00 on 1 April, 31 March 21:00 is yesterday."""
+    settings.TIME_ZONE = zone
+    clock.freeze(at(instant) - timedelta(hours=12))
+    record_event("test.yesterday", "twelve hours ago")
+    clock.freeze(at(instant))
+    record_event("test.today", "now")
+
+    counted = Event.objects.filter(created_at__gte=start_of_today(), kind__startswith="test.")
+
+    assert list(counted.values_list("kind", flat=True)) == ["test.today"]
