@@ -25,6 +25,11 @@ pytestmark = pytest.mark.django_db
 YEAR_END = datetime(2027, 12, 31, 23, 59, 30, tzinfo=UTC)
 
 
+def day_of(instant: datetime) -> date:
+    """The day a call at `instant` spends: OPS_TIME_ZONE's, which the run may set."""
+    return timezone.localdate(instant)
+
+
 @pytest.fixture
 def frozen(clock):
     clock.freeze(YEAR_END)
@@ -39,7 +44,7 @@ def call(usd: str, agent=None, lane="steps", **fields) -> LLMCall:
 
 
 def summed_from_the_calls(agent, lane) -> dict:
-    today = LLMCall.objects.filter(spend_day=date(2027, 12, 31))
+    today = LLMCall.objects.filter(spend_day=day_of(YEAR_END))
     return {
         "total": today.aggregate(s=Sum("cost_usd"))["s"] or 0,
         "agent": today.filter(agent=agent).aggregate(s=Sum("cost_usd"))["s"] or 0,
@@ -75,10 +80,9 @@ def test_the_sums_are_the_calls_own_across_agents_lanes_and_days(frozen):
         "lane": Decimal("0.015"),
     }
     assert lane_spend() == {"steps": 0.015, "other": 0.02}
-    assert (
-        LLMSpend.objects.get(agent_slug=ada.slug, lane="steps", day=date(2027, 12, 31)).calls == 1
-    )
-    assert LLMSpend.objects.get(agent_slug=ada.slug, day=date(2027, 12, 30)).usd == Decimal("5")
+    assert LLMSpend.objects.get(agent_slug=ada.slug, lane="steps", day=day_of(YEAR_END)).calls == 1
+    yesterday = day_of(YEAR_END - timedelta(days=1))
+    assert LLMSpend.objects.get(agent_slug=ada.slug, day=yesterday).usd == Decimal("5")
 
 
 def test_a_changed_or_deleted_call_moves_or_takes_back_its_cost(frozen):
