@@ -204,3 +204,17 @@ def test_a_row_the_operator_named_may_be_named_back_though_the_chat_does_not_rea
     answer = send_message("is R12 still running?", actor="operator:ann")
 
     assert answer.text == said
+
+
+def test_chat_history_of_someone_who_has_not_talked_yet_says_so(coordinator):
+    """`chat history` before a first `chat ask` was a KeyError traceback, not an answer."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    send_message("hello", actor="operator:ann")  # someone else's chat is not theirs
+    out = StringIO()
+
+    call_command("chat", "history", "--as", "bob", stdout=out)
+
+    assert out.getvalue() == "No messages yet: start with `.venv/bin/opscore chat ask …`\n"

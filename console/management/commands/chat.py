@@ -10,6 +10,8 @@ from missions.talk import TalkRefused
 from missions.text import as_printed
 from opscore.cli import add_verbs, check_length, dump, fail
 
+NO_MESSAGES = "No messages yet: start with `.venv/bin/opscore chat ask …`"
+
 
 class Command(BaseCommand):
     help = "Talk to the company: answers cite the ledger's rows; work becomes a draft to confirm."
@@ -49,7 +51,10 @@ class Command(BaseCommand):
             return f"P{p['id']} {p['status']}: {p['title']}" + (
                 f" ({p['reason']})" if p["reason"] else ""
             )
-        return "\n\n".join(self.message(m) for m in shown.get("messages") or [shown["answer"]])
+        if "answer" in shown:
+            return self.message(shown["answer"])
+        messages = shown["messages"]  # history: none yet, for someone who has not asked
+        return "\n\n".join(map(self.message, messages)) or NO_MESSAGES
 
     def message(self, m: dict) -> str:
         lines = [f"C{m['id']} {m['agent'] or m['role']}: {as_printed(m['text'])}"]
