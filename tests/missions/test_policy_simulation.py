@@ -316,3 +316,32 @@ def test_who_may_not_change_a_policy_may_not_simulate_one_either(db, client):
     page = client.post(url, {"value": '{"limit": 1}', "_simulate": "1"})
 
     assert page.status_code == 403
+
+
+def test_a_value_pipe_no_one_writes_to_is_refused_not_waited_on(db, tmp_path):
+    """`--value` naming a FIFO nothing writes to (a mistyped name, a writer that died) held the
+    command in open() for ever, saying nothing: it waits for bytes within --deadline."""
+    fifo = tmp_path / "nobody"
+    os.mkfifo(fifo)
+    said = []
+
+    def simulate():
+        try:
+            call_command("simulate-policy", "content_policy", "--value", str(fifo), *DEADLINE)
+        except CommandError as refused:
+            said.append(refused)
+
+    running = threading.Thread(target=simulate, daemon=True)
+    running.start()
+    running.join(timeout=30)
+    waiting = running.is_alive()
+    if waiting:  # the old code waits in open(): a writer that leaves at once ends it
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        running.join(timeout=30)
+
+    assert not waiting, "still waiting for a writer after 30 s"
+    assert said and said[0].returncode == 2
+    assert str(said[0]) == f"refused: --value {fifo}: nothing was written to it in 1 s"
+
+
+DEADLINE = ["--deadline", "1"]

@@ -1,3 +1,6 @@
+import os
+import select
+import stat
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
@@ -8,11 +11,11 @@ from opscore.cli import REFUSED, bounded, dump, fail
 from opscore.inputs import InputRefused, max_bytes, parse_json
 
 
-def read_value(path: str):
+def read_value(path: str, wait: float):
     """The edited value: a JSON file (`-` reads stdin), within the input limits: one byte past
     the limit is read, no more, so an endless file (/dev/zero, a pipe) is refused, not held."""
     try:
-        with Path("/dev/stdin" if path == "-" else path).open("rb") as handle:
+        with opened(Path("/dev/stdin" if path == "-" else path), path, wait) as handle:
             raw = handle.read(max_bytes() + 1)
     except OSError as error:
         raise SimulationRefused(f"--value {path}: {error.strerror}") from None
@@ -20,6 +23,19 @@ def read_value(path: str):
         return parse_json(raw, "value")
     except InputRefused as refused:
         raise SimulationRefused(f"--value {path}: {refused.message}") from None
+
+
+def opened(path: Path, given: str, wait: float):
+    """The file, opened without waiting for a writer: a FIFO no one writes to held open() for
+    ever, saying nothing (a mistyped name, a writer that died). A pipe waits up to `wait`
+    seconds for its first bytes (or its writer's end), then is read as before."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    is_pipe = stat.S_ISFIFO(os.fstat(descriptor).st_mode)
+    if is_pipe and not select.select([descriptor], [], [], wait)[0]:
+        os.close(descriptor)
+        raise SimulationRefused(f"--value {given}: nothing was written to it in {wait:g} s")
+    os.set_blocking(descriptor, True)
+    return os.fdopen(descriptor, "rb")
 
 
 class Command(BaseCommand):
@@ -45,7 +61,7 @@ class Command(BaseCommand):
         try:
             report = simulate_policy(
                 opts["key"],
-                read_value(opts["value"]),
+                read_value(opts["value"], opts["deadline"]),
                 since=parse_since(opts["since"]),
                 examples=opts["examples"],
                 deadline_seconds=opts["deadline"],
