@@ -74,9 +74,11 @@ def installed_roster() -> str:
 
 
 def load_roster(name: str) -> Roster:
-    path = ROSTERS_DIR / f"{name}.json"
-    if not path.exists():
+    """A roster by its name, one of roster_names(): a name is no path (`--roster` of 300
+    characters was an OSError traceback, `../x` read a file outside the rosters)."""
+    if name not in roster_names():
         raise BootstrapError(f"unknown roster {name!r}; known: {', '.join(roster_names())}")
+    path = ROSTERS_DIR / f"{name}.json"
     try:
         return Roster.model_validate(json.loads(path.read_text()))
     except (ValueError, ValidationError) as error:

@@ -35,6 +35,7 @@ BAD = [
     ["bootstrap", "--phase", "9"],
     ["bootstrap", "--phase", "9", "--check"],
     ["bootstrap", "--phase", "1", "--roster", "nope"],
+    ["bootstrap", "--phase", "1", "--roster", "r" * 300],  # longer than a file name may be
     ["bootstrap", "--phase", "2"],  # phase 1's exit criteria fail: the gate is closed
     ["bootstrap", "--phase", "2", "--force", "--operator", "o" * 150],  # longer than an actor
     ["record-metrics", "--post", "nope", "--impressions", "1", "--engagements", "1"],
