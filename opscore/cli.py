@@ -6,6 +6,8 @@ uses to speak JSON to scripts and text to people.
 - `dump(data)`: the one JSON shape commands print (indented, keys sorted, dates as strings).
 - `fail(message, as_json=…)`: bad input or a refusal. With `--json`, a JSON error object on
   stdout and the exit code; without, Django's CommandError (stderr, exit 1).
+- `OpsCommand`: every command's base: what it prints reaches a terminal with control and
+  escape characters named (⟨U+001B⟩), never obeyed.
 - `add_verbs(parser)`: subcommands (`override pause-lane …`) that accept the command's own flags on
   either side of the verb, so `override --json list` and `override list --json` both work.
 
@@ -22,9 +24,10 @@ import sys
 from difflib import get_close_matches
 from pathlib import Path
 
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from opscore.inputs import LONE_SURROGATE
+from opscore.text import reveal_invisible
 
 FAILED = 1
 REFUSED = 2
@@ -204,6 +207,41 @@ def given_path(option: str, text: str | None) -> Path | None:
             f"{option}: an empty path; name a directory or leave {option} out", returncode=REFUSED
         )
     return None if text is None else Path(text)
+
+
+class ShownOutput(OutputWrapper):
+    """A command's stdout or stderr for a person: control, escape and bidi characters in what is
+    written are named where they stand. A command prints what agents, models and outside callers
+    wrote (titles, comments, answers, reasons); raw, `\x1b[2J` cleared the operator's screen, a
+    CSI recoloured the session and a lone carriage return printed words over others. The
+    command's own colours (`style_func`) are applied after, so they still colour."""
+
+    def write(self, msg="", style_func=None, ending=None):
+        super().write(reveal_invisible(msg), style_func, ending)
+
+
+class Shown:
+    """A command's stdout or stderr attribute that keeps whatever Django assigns to it (at
+    construction, and again in execute() for call_command's stdout=) as ShownOutput."""
+
+    def __set_name__(self, owner, name):
+        self.slot = f"_shown_{name}"
+
+    def __get__(self, command, owner=None):
+        return self if command is None else getattr(command, self.slot)
+
+    def __set__(self, command, wrapper: OutputWrapper) -> None:
+        if not isinstance(wrapper, ShownOutput):
+            shown = ShownOutput(wrapper._out, ending=wrapper.ending)
+            shown._style_func, wrapper = wrapper._style_func, shown
+        setattr(command, self.slot, wrapper)
+
+
+class OpsCommand(BaseCommand):
+    """Every Opscore command's base: Django's, printing through ShownOutput."""
+
+    stdout = Shown()
+    stderr = Shown()
 
 
 # argparse only knows a flag on the parser that declared it: `--json` declared before the verbs

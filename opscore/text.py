@@ -17,6 +17,28 @@ def strip_invisible(text: str) -> str:
     return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", cleaned)
 
 
+# Kept by strip_invisible, yet they rewrite what a terminal shows: a carriage return not ending
+# a line sends the cursor back, so the words after it print over the words before ('opscore
+# words list'), and a C1 control (U+009B is a CSI) may start an escape sequence.
+_TERMINAL_TRICKS = re.compile("\r(?!\n)|[\x80-\x9f]")
+_ASCII_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def reveal_invisible(text: str) -> str:
+    """Text shown to an approver as it will act: each character strip_invisible would remove
+    named where it stands (⟨U+202E⟩), so a bidi override cannot make 'evil' read 'live'; and
+    a lone carriage return or a C1 control, so no terminal prints words over others."""
+    if text.isascii() and not _ASCII_CONTROLS.search(text):
+        return text  # most of what commands print: nothing to name, no walk through each char
+    text = _TERMINAL_TRICKS.sub(lambda m: f"⟨U+{ord(m.group()):04X}⟩", text)
+    return "".join(
+        f"⟨U+{ord(ch):04X}⟩"
+        if ch not in KEEP and ch != "\n" and ch != "\t" and strip_invisible(ch) == ""
+        else ch
+        for ch in text
+    )
+
+
 def clean_reason(reason) -> str:
     """A reason as people will read it (admin, Stage, API, events): without the characters that
     hide or reorder text, as a proposal's title and a mission's reason are kept."""

@@ -8,7 +8,6 @@ import shlex
 from textwrap import shorten
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand
 
 from coding import operations, sandbox
 from coding.actions import RunRefused
@@ -21,7 +20,7 @@ from coding.repositories import check_repository
 from missions.actions import submit_proposal
 from missions.schemas import ProposalInvalid
 from missions.text import reveal_invisible
-from opscore.cli import REFUSED, SESSION_SECONDS, add_verbs, dump, fail
+from opscore.cli import REFUSED, SESSION_SECONDS, OpsCommand, add_verbs, dump, fail
 from opscore.four_eyes import deciding_user
 from opscore.models import Event
 
@@ -58,7 +57,7 @@ def cli_user() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = (
         "Coding runs: list, cancel, approve, retry, revise; register a repository; submit a "
         "dev job."

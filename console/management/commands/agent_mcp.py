@@ -6,15 +6,15 @@ import os
 import sys
 
 import anyio
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from console.agent_mcp import build_server
 from console.agent_mcp_wire import serve_stdio
 from console.models import AgentToken, digest
-from opscore.cli import REFUSED, reader_gone
+from opscore.cli import REFUSED, OpsCommand, reader_gone
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "MCP server (stdio) exposing the agent-bus verbs as tools, for one agent's token."
 
     def add_arguments(self, parser):

@@ -2,15 +2,15 @@
 printed once, on issue, and never stored."""
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from console.models import AgentToken
 from opscore.actions import add_outside_agent
-from opscore.cli import REFUSED, add_verbs, check_length
+from opscore.cli import REFUSED, OpsCommand, add_verbs, check_length
 from opscore.models import Agent
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Issue (prints the secret once) or revoke an agent's API token."
 
     def add_arguments(self, parser):

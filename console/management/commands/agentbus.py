@@ -9,12 +9,12 @@ ready()), shared with the HTTP API and the MCP server; this command is their CLI
 
 import sys
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from console.agentbus_inputs import BadInput, Refused, check_sizes, flag
 from console.agentbus_verbs import run_verb
 from missions.agentbus import add_runtime_verbs
-from opscore.cli import add_verbs, dump
+from opscore.cli import OpsCommand, add_verbs, dump
 from opscore.models import RunStatus
 from opscore.registry import AGENTBUS_PARSERS
 
@@ -40,7 +40,7 @@ def add_all_verbs(parser) -> None:
     add_runtime_verbs(verbs)
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "The agentbus verbs: the durable write path for an agent runtime."
 
     def add_arguments(self, parser):

@@ -1,14 +1,12 @@
 import getpass
 
-from django.core.management.base import BaseCommand
-
 from console.bootstrap import bootstrap
 from console.phases import check_phase
 from console.roster import DEFAULT_ROSTER, BootstrapError
-from opscore.cli import REFUSED, check_length, dump, fail
+from opscore.cli import REFUSED, OpsCommand, check_length, dump, fail
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Bring the company up to a phase (safe to re-run), or --check a phase's exit criteria."
 
     def add_arguments(self, parser):

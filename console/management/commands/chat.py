@@ -3,17 +3,16 @@
 is only shown; `chat confirm` submits it to the intake."""
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
 
 from console.chat import as_json, confirm_draft, discard_draft, history, send_message
 from missions.talk import TalkRefused
 from missions.text import as_printed
-from opscore.cli import add_verbs, check_length, dump, fail
+from opscore.cli import OpsCommand, add_verbs, check_length, dump, fail
 
 NO_MESSAGES = "No messages yet: start with `.venv/bin/opscore chat ask …`"
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Talk to the company: answers cite the ledger's rows; work becomes a draft to confirm."
 
     def add_arguments(self, parser):

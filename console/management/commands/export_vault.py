@@ -1,13 +1,12 @@
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
 
 from console.vault import export_vault
-from opscore.cli import REFUSED, dump, fail, given_path
+from opscore.cli import REFUSED, OpsCommand, dump, fail, given_path
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Write the Markdown vault (a one-way projection of the database) under --root."
 
     def add_arguments(self, parser):

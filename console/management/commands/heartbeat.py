@@ -1,10 +1,8 @@
-from django.core.management.base import BaseCommand
-
-from opscore.cli import dump
+from opscore.cli import OpsCommand, dump
 from opscore.heartbeat import run_heartbeat
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Run the heartbeat's duties once and record an ActionRun."
 
     def add_arguments(self, parser):

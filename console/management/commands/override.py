@@ -2,9 +2,7 @@
 `override list` and `override lift ID --reason …`. The same functions serve the admin and
 `POST /api/ops/overrides`."""
 
-from django.core.management.base import BaseCommand
-
-from opscore.cli import add_verbs, dump, fail, plain
+from opscore.cli import OpsCommand, add_verbs, dump, fail, plain
 from opscore.overrides import (
     OVERRIDE_KINDS,
     OverrideRefused,
@@ -18,7 +16,7 @@ from opscore.text import clean_reason
 ACTOR = "operator:cli"
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Pause, drain, freeze, disable, cancel or force — as override rows with a reason."
 
     def add_arguments(self, parser):

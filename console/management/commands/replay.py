@@ -2,11 +2,9 @@
 its record — offline, $0, nothing written but the ReplayRun — and say where today's code
 diverges, call by call. Exit 0 identical, 1 diverged or stopped, 2 bad input or missing calls."""
 
-from django.core.management.base import BaseCommand
-
 from missions.models import Mission
 from missions.replay import replay_mission
-from opscore.cli import add_verbs, dump, fail
+from opscore.cli import OpsCommand, add_verbs, dump, fail
 from opscore.models import ReplayOutcome
 from opscore.replay import readable
 from roundtable.models import Conversation
@@ -18,7 +16,7 @@ SUBJECTS = {
 }
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Replay a mission or conversation from its recorded model calls and report divergence."
 
     def add_arguments(self, parser):

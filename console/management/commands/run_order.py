@@ -1,15 +1,13 @@
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand
-
 from console.bootstrap import roster_phase
-from opscore.cli import REFUSED, dump, fail
+from opscore.cli import REFUSED, OpsCommand, dump, fail
 from opscore.db import db_now
 from opscore.models import RunStatus, StandingOrder
 from opscore.standing_orders import execute_run, start_run
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Run a standing order now, as a manual slot at the current minute (recorded as usual)."
 
     def add_arguments(self, parser):

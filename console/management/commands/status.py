@@ -1,11 +1,9 @@
-from django.core.management.base import BaseCommand
-
 from console.status import system_status
-from opscore.cli import dump
+from opscore.cli import OpsCommand, dump
 from opscore.policy_names import describe_unknown
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Queue depths per status and kind, oldest queued age, rejections today."
 
     def add_arguments(self, parser):
@@ -44,7 +42,8 @@ class Command(BaseCommand):
         if box["runs"] == "confined":
             self.stdout.write("Coding sandbox: confined")
         else:  # red: harness runs are refused, or run unconfined by the operator's opt-in
-            self.stdout.write(self.style.ERROR(f"Coding sandbox: {box['runs']} — {box['missing']}"))
+            said = f"Coding sandbox: {box['runs']} — {box['missing']}"
+            self.stdout.write(said, self.style.ERROR)  # coloured after its words are shown
         agents = status["agents"]
         self.stdout.write(
             f"Agents enabled: {len(agents['enabled'])}/{agents['total']} "

@@ -2,16 +2,15 @@
 [--as NAME] [--json]. KIND: mission, proposal, opportunity, coding_run."""
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
 
 from missions.talk import TalkRefused
 from missions.text import as_printed
 from missions.threads import post_comment, subject_of, thread_of
-from opscore.cli import add_verbs, check_length, dump, fail
+from opscore.cli import OpsCommand, add_verbs, check_length, dump, fail
 from opscore.db import db_now
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Read a thread, or comment on it (the owning agent answers; an answer wakes a step)."
 
     def add_arguments(self, parser):

@@ -16,19 +16,19 @@ import psutil
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from console.bootstrap import bootstrap
 from console.first_boot import run_first_boot_plan, start_first_boot_plan
 from console.schedules import ensure_system_schedules
 from operations.supervisor import Supervisor, standard_children
-from opscore.cli import bounded
+from opscore.cli import OpsCommand, bounded
 from opscore.models import Agent
 from opscore.schedules import sync_order_schedules
 from roundtable.lifecycle import fail_orphaned_conversations
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Set up the database and start the web server and the workers."
 
     def add_arguments(self, parser):
@@ -79,20 +79,19 @@ class Command(BaseCommand):
         password = os.environ.get("OPS_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         users.objects.create_superuser(name, "", password)
         shown = "(from OPS_ADMIN_PASSWORD)" if os.environ.get("OPS_ADMIN_PASSWORD") else password
-        return self.style.SUCCESS(f"Admin login: {name} / {shown}  (shown once)")
+        return f"Admin login: {name} / {shown}  (shown once)"
 
     def print_banner(self, host, port, login: str):
         base = f"http://{host}:{port}"
-        self.stdout.write(self.style.SUCCESS(f"Stage: {base}/stage/"))
+        self.stdout.write(f"Stage: {base}/stage/", self.style.SUCCESS)
         self.stdout.write(f"Admin: {base}/admin/  status: {base}/api/ops/status")
-        self.stdout.write(login)
+        self.stdout.write(login, self.style.SUCCESS if "(shown once)" in login else None)
         self.stdout.write(f"API token (OPS_API_TOKEN): {settings.OPS_API_TOKEN or '(unset)'}")
         if settings.OPSCORE_LLM == "offline":
             self.stdout.write(
-                self.style.WARNING(
-                    "LLM provider: OFFLINE (no ANTHROPIC_API_KEY): replies are deterministic "
-                    "stand-ins marked [offline]. Set ANTHROPIC_API_KEY or OPSCORE_LLM=ollama."
-                )
+                "LLM provider: OFFLINE (no ANTHROPIC_API_KEY): replies are deterministic "
+                "stand-ins marked [offline]. Set ANTHROPIC_API_KEY or OPSCORE_LLM=ollama.",
+                self.style.WARNING,
             )
         else:
             self.stdout.write(f"LLM provider: {settings.OPSCORE_LLM}")

@@ -3,16 +3,14 @@
 by a person. Four-eyes holds as for a proposal: USER needs 'can approve proposals' and did not
 propose the work; an approval names the words' digest, so other words are not approved."""
 
-from django.core.management.base import BaseCommand
-
 from missions.models import refusal_line
 from missions.words import WordsRefused, decide_words_as, held_for_words, held_words
-from opscore.cli import add_verbs, dump, fail
+from opscore.cli import OpsCommand, add_verbs, dump, fail
 
 LISTED = 100  # the oldest first: deciding them brings the next ones into the list
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "List the posts whose words wait for a person, or approve or refuse those words."
 
     def add_arguments(self, parser):

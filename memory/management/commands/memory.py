@@ -1,7 +1,5 @@
 """`manage.py memory …`: what prompts would get, the candidate queue, and the operator's calls."""
 
-from django.core.management.base import BaseCommand
-
 from memory.decisions import (
     DecisionRefused,
     RejectReason,
@@ -14,7 +12,7 @@ from memory.gate import review_candidate
 from memory.models import CandidateStatus, Memory, MemoryCandidate
 from memory.retrieval import retrieve
 from memory.upkeep import mark_stale
-from opscore.cli import add_verbs, dump, fail
+from opscore.cli import OpsCommand, add_verbs, dump, fail
 from opscore.models import Agent
 from opscore.overrides import OverrideRefused, apply_override, in_force, lift_override
 from opscore.text import ReasonRefused
@@ -22,7 +20,7 @@ from opscore.text import ReasonRefused
 CLI = "operator:cli"
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Search memories as a prompt would, review candidates, mark stale, freeze promotions."
 
     def add_arguments(self, parser):

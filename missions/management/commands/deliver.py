@@ -3,14 +3,12 @@ the supervisor beside the step workers; SIGINT or SIGTERM ends it after the send
 
 import threading
 
-from django.core.management.base import BaseCommand
-
 from missions.outbox import Deliverer
 from opscore import stopping
-from opscore.cli import IDLE_POLL, dump
+from opscore.cli import IDLE_POLL, OpsCommand, dump
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Deliver outbox messages until interrupted."
 
     def add_arguments(self, parser):

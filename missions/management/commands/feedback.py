@@ -1,15 +1,13 @@
 """`opscore feedback --mission ID|--artifact ID|--publication ID --rating useful|not_useful
 --reason …`: an operator's rating of an output, evidence the memory lane learns from."""
 
-from django.core.management.base import BaseCommand
-
 from missions.feedback import FeedbackInvalid, record_feedback
-from opscore.cli import dump, fail
+from opscore.cli import OpsCommand, dump, fail
 
 ACTOR = "operator:cli"
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Rate an output useful or not useful, with a reason (kept as evidence)."
 
     def add_arguments(self, parser):

@@ -1,14 +1,12 @@
 """`opscore goal add|list|show|revise|close|metrics [--json]`: goals above missions, measured by
 the ledger's own metrics. The same functions serve the admin, the Stage and the API."""
 
-from django.core.management.base import BaseCommand
-
 from missions.goal_metrics import describe
 from missions.goal_schemas import GoalInvalid
 from missions.goals import add_goal, close_goal, goal_detail, goal_state, listed_goals, revise_goal
 from missions.models import Goal
 from missions.models.goals import figure
-from opscore.cli import add_verbs, dump, fail
+from opscore.cli import OpsCommand, add_verbs, dump, fail
 
 ACTOR = "operator:cli"
 TERMS = ("title", "why", "metric", "scope", "target", "direction", "owner", "deadline")
@@ -25,7 +23,7 @@ def _terms(parser, *, required: bool) -> None:
     parser.add_argument("--deadline", required=required, help="30d, 12w, 2027-03-31 or ISO time")
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Goals: add, list, show, revise, close (judged met or not), and the metrics to target."
 
     def add_arguments(self, parser):

@@ -2,16 +2,14 @@
 `mission deadline ID WHEN --reason …` (WHEN: 90m, 2h, 3d or an ISO time with its zone).
 The same functions serve the admin, the Stage and `POST /api/ops/missions/<id>/<verb>`."""
 
-from django.core.management.base import BaseCommand
-
 from missions.actions import DecisionRefused
 from missions.mission_control import control_mission, mission_state
-from opscore.cli import add_verbs, dump, fail
+from opscore.cli import OpsCommand, add_verbs, dump, fail
 
 ACTOR = "operator:cli"
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Pause, resume, note or give a deadline to one mission — each an event with a reason."
 
     def add_arguments(self, parser):

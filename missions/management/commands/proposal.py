@@ -2,16 +2,14 @@
 --reason …`: a person's decision from the command line. Four-eyes holds as on the Stage: USER
 must have the permission the proposal's steps need, and may not approve their own."""
 
-from django.core.management.base import BaseCommand
-
 from missions.actions import DecisionRefused
 from missions.decisions import decide_proposal_as
 from missions.models import Proposal, ProposalStatus, Step, refusal_line, text_digest
 from missions.text import reveal_invisible
-from opscore.cli import add_verbs, dump, fail
+from opscore.cli import OpsCommand, add_verbs, dump, fail
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "List pending proposals, or approve or reject one as a named person."
 
     def add_arguments(self, parser):

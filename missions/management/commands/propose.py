@@ -1,11 +1,9 @@
 import getpass
 
-from django.core.management.base import BaseCommand
-
 from missions.actions import submit_proposal
 from missions.models import ProposalSource
 from missions.schemas import ProposalInvalid
-from opscore.cli import REFUSED, dump, fail
+from opscore.cli import REFUSED, OpsCommand, dump, fail
 from opscore.inputs import InputRefused, parse_json
 
 
@@ -22,7 +20,7 @@ def parse_step(text: str) -> dict:
     return {"kind": kind.strip(), "payload": payload}
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Submit a proposal through the single intake, as a human operator."
 
     def add_arguments(self, parser):

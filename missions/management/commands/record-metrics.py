@@ -1,11 +1,9 @@
-from django.core.management.base import BaseCommand
-
 from missions.metrics import record_metric
 from missions.schemas import ProposalInvalid
-from opscore.cli import REFUSED, dump, fail
+from opscore.cli import REFUSED, OpsCommand, dump, fail
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Record engagement for a post (feeds the tweet_high_engagement trigger)."
 
     def add_arguments(self, parser):

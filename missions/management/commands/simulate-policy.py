@@ -3,11 +3,9 @@ import select
 import stat
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
-
 from missions.simulation import SimulationRefused, parse_since
 from missions.simulation_report import simulate_policy
-from opscore.cli import REFUSED, bounded, dump, fail
+from opscore.cli import REFUSED, OpsCommand, bounded, dump, fail
 from opscore.inputs import InputRefused, max_bytes, parse_json
 
 
@@ -38,7 +36,7 @@ def opened(path: Path, given: str, wait: float):
     return os.fdopen(descriptor, "rb")
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = (
         "Replay the window's recorded proposals against an edited policy value and report "
         "what would have been decided differently. Writes nothing; saves nothing."

@@ -1,11 +1,9 @@
-from django.core.management.base import BaseCommand
-
 from missions.slots import run_slot
 from missions.worker import WorkerSession
-from opscore.cli import IDLE_POLL, SESSION_SECONDS, bounded, dump
+from opscore.cli import IDLE_POLL, SESSION_SECONDS, OpsCommand, bounded, dump
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Run a worker in the foreground: claim, run and record steps."
 
     def add_arguments(self, parser):

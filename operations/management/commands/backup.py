@@ -1,12 +1,10 @@
 """`manage.py backup [--dir D] [--json]`: one pg_dump -Fc with its manifest, then retention."""
 
-from django.core.management.base import BaseCommand
-
 from operations.backups import BackupDirUnusable, BackupFailed, backup_directory, take_backup
-from opscore.cli import REFUSED, dump, fail, given_path
+from opscore.cli import REFUSED, OpsCommand, dump, fail, given_path
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Back the database up (pg_dump -Fc), keeping 7 daily / 4 weekly / 3 monthly files."
 
     def add_arguments(self, parser):

@@ -1,14 +1,12 @@
 """`manage.py restore --from FILE --yes`: replace the database with a backup (refused while
 workers are live)."""
 
-from django.core.management.base import BaseCommand
-
 from operations.backups import BackupFailed
 from operations.restore import record_restore, restore_from
-from opscore.cli import dump, fail, given_path
+from opscore.cli import OpsCommand, dump, fail, given_path
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Restore a backup file over the configured database. Stop the system first."
 
     def add_arguments(self, parser):

@@ -1,13 +1,11 @@
 """`manage.py restore_drill [--json]`: prove the latest backup restores, and how fast."""
 
-from django.core.management.base import BaseCommand
-
 from operations.backups import BackupFailed
 from operations.restore import restore_drill
-from opscore.cli import dump, fail
+from opscore.cli import OpsCommand, dump, fail
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Restore the latest backup into a scratch database, compare, time it, drop it."
 
     def add_arguments(self, parser):

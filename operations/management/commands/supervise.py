@@ -1,11 +1,10 @@
 import sys
 
-from django.core.management.base import BaseCommand
-
 from operations.supervisor import Supervisor, standard_children
+from opscore.cli import OpsCommand
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = (
         "Run the workers (one process per slot) and the django-q2 cluster, replacing any that "
         "dies, until SIGINT. `make run` does this beside the web server; run it alone on a "

@@ -1,16 +1,14 @@
 """`manage.py calibration show|apply`: each scout's predicted scores against what happened,
 and the weight in triage that follows (apply records it, bounded, as a ScoutWeight row)."""
 
-from django.core.management.base import BaseCommand
-
 from missions.simulation import SimulationRefused, parse_since
 from opportunities.calibration import COLUMNS, calibration_table, recalibrate_scouts
 from opportunities.models import ScoutWeight
-from opscore.cli import REFUSED, add_verbs, dump, fail
+from opscore.cli import REFUSED, OpsCommand, add_verbs, dump, fail
 from opscore.db import db_now
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Per scout: predicted opportunity scores against outcomes, and its weight in triage."
 
     def add_arguments(self, parser):

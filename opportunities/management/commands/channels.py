@@ -2,8 +2,6 @@
 --actor …`: each publishing channel's standing (configured? approved? blocked, and why?) and
 the two human decisions about it. Credentials are never shown, only whether they are set."""
 
-from django.core.management.base import BaseCommand
-
 from opportunities.channels import ADAPTERS
 from opportunities.models import ChannelAccount
 from opportunities.publishing import (
@@ -13,7 +11,7 @@ from opportunities.publishing import (
     stopped_by,
     unblock_channel,
 )
-from opscore.cli import add_verbs, dump, fail
+from opscore.cli import OpsCommand, add_verbs, dump, fail
 
 
 def standing(name: str) -> dict:
@@ -50,7 +48,7 @@ def line(state: dict) -> str:
     return f"{state['channel']}: {'; '.join(said)}"
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Publishing channels: list, approve the first post on one, unblock one."
 
     def add_arguments(self, parser):

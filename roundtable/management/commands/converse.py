@@ -1,10 +1,10 @@
 import argparse
 import random
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from missions.worker import default_worker_id
-from opscore.cli import REFUSED
+from opscore.cli import REFUSED, OpsCommand
 from opscore.lanes import pause_of
 from roundtable.lifecycle import ConversationInvalid, request_conversation
 from roundtable.speaking import run_conversation
@@ -20,7 +20,7 @@ def pause_seconds(text: str) -> float:
     return value
 
 
-class Command(BaseCommand):
+class Command(OpsCommand):
     help = "Hold one roundtable conversation now and print its transcript."
 
     def add_arguments(self, parser):
