@@ -13,7 +13,7 @@ NAMESPACE = "default"  # one company per install; the seed's namespace argument 
 
 
 def add_memory_verbs(verbs) -> None:
-    create = verbs.add_parser("create-memory-candidate")
+    create = verbs.add_parser("create-memory-candidate", help="propose something learned")
     create.add_argument("--namespace", default=NAMESPACE)
     create.add_argument("--source-agent", required=True)
     create.add_argument("--candidate-kind", required=True, choices=MemoryType.values)
@@ -27,7 +27,7 @@ def add_memory_verbs(verbs) -> None:
     create.add_argument("--stability", default="medium", choices=Stability.values)
     create.add_argument("--visibility", default="private", choices=["private", "shared"])
     create.add_argument("--dedupe-key")
-    promote = verbs.add_parser("promote-memory-candidate")
+    promote = verbs.add_parser("promote-memory-candidate", help="make a candidate a memory")
     promote.add_argument("--candidate-id", type=int, required=True)
     promote.add_argument("--promoted-by", required=True)
     promote.add_argument("--namespace", default=NAMESPACE)

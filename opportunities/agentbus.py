@@ -35,35 +35,35 @@ def add_scores(parser, required: bool) -> None:
 
 
 def add_opportunity_verbs(verbs) -> None:
-    create = verbs.add_parser("create-opportunity")
+    create = verbs.add_parser("create-opportunity", help="report an opportunity, scored")
     create.add_argument("--namespace", default="default")
     for name in ("--source-agent", "--theme", "--title"):
         create.add_argument(name, required=True)
     add_scores(create, required=True)
     create.add_argument("--cost-of-doing-nothing", default="")
     create.add_argument("--dedupe-key")
-    decide = verbs.add_parser("triage-opportunity")
+    decide = verbs.add_parser("triage-opportunity", help="triage, accept, reject or park one")
     decide.add_argument("--opportunity-id", type=int, required=True)
     decide.add_argument("--reviewer", required=True)
     decide.add_argument(
         "--decision", required=True, choices=["triaged", "accepted", "rejected", "parked"]
     )
     decide.add_argument("--notes", default="")
-    convert = verbs.add_parser("convert-opportunity")
+    convert = verbs.add_parser("convert-opportunity", help="turn one into work")
     convert.add_argument("--opportunity-id", type=int, required=True)
     convert.add_argument("--converted-by", required=True)
     convert.add_argument("--target-agent", required=True)
     convert.add_argument("--job-type", default="analyze")
-    idea = verbs.add_parser("create-idea")
+    idea = verbs.add_parser("create-idea", help="note an idea, not yet an opportunity")
     idea.add_argument("--namespace", default="default")
     for name in ("--source-agent", "--theme", "--title", "--body"):
         idea.add_argument(name, required=True)
     idea.add_argument("--evidence", default="[]")
     idea.add_argument("--tags", default="[]")
     idea.add_argument("--dedupe-key")
-    review = verbs.add_parser("review-idea")
+    review = verbs.add_parser("review-idea", help="mark a new idea reviewed")
     review.add_argument("--idea-id", type=int, required=True)
-    promote = verbs.add_parser("promote-idea-to-opportunity")
+    promote = verbs.add_parser("promote-idea-to-opportunity", help="make an idea an opportunity")
     promote.add_argument("--idea-id", type=int, required=True)
     promote.add_argument("--promoted-by", required=True)
     promote.add_argument("--theme")

@@ -256,6 +256,7 @@ class VerbsAction(argparse._SubParsersAction):
     parent: argparse.ArgumentParser | None = None
 
     def add_parser(self, name, **kwargs):
+        kwargs.setdefault("description", kwargs.get("help"))  # `CMD VERB --help` says it too
         verb = super().add_parser(name, **kwargs)
         for action in self.parent._actions if self.parent else ():
             if action.option_strings and not isinstance(action, NOT_SHARED):

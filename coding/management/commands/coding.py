@@ -57,6 +57,15 @@ def cli_user() -> str:
     return f"cli:{getpass.getuser()}"
 
 
+ON_A_RUN = {
+    "show": "one run: its state, checks and change",
+    "cancel": "stop a run and its work",
+    "retry": "queue a blocked, failed or cancelled run again",
+    "approve": "approve a run's code, merge, deploy or production config",
+    "revise": "send a run back for another pass, with notes",
+}
+
+
 class Command(OpsCommand):
     help = (
         "Coding runs: list, cancel, approve, retry, revise; register a repository; submit a "
@@ -66,18 +75,18 @@ class Command(OpsCommand):
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="answer in JSON (any verb)")
         verbs = add_verbs(parser)
-        verbs.add_parser("runs")
+        verbs.add_parser("runs", help="the latest coding runs")
         for name in ("show", "cancel", "retry", "approve", "revise"):
-            verbs.add_parser(name).add_argument("run_id", type=int)
+            verbs.add_parser(name, help=ON_A_RUN[name]).add_argument("run_id", type=int)
         verbs.choices["cancel"].add_argument("--reason", default="cancelled from the CLI")
         add_approve(verbs.choices["approve"])
         verbs.choices["revise"].add_argument(
             "--notes", required=True, help="what the next pass should change or check"
         )
-        add_register(verbs.add_parser("register"))
-        add_submit(verbs.add_parser("submit"))
-        verbs.add_parser("doctor")
-        drive = verbs.add_parser("drive")
+        add_register(verbs.add_parser("register", help="add a git repository runs may change"))
+        add_submit(verbs.add_parser("submit", help="a dev job for an agent, through the intake"))
+        verbs.add_parser("doctor", help="can this machine run the coding harness, confined?")
+        drive = verbs.add_parser("drive", help="run queued coding work until stopped (or --once)")
         drive.add_argument("--once", action="store_true", help="drive one unit of work, then stop")
         drive.add_argument("--seconds", type=SESSION_SECONDS, default=3600)
 

@@ -15,7 +15,7 @@ class Command(OpsCommand):
 
     def add_arguments(self, parser):
         verbs = add_verbs(parser)
-        issue = verbs.add_parser("issue")
+        issue = verbs.add_parser("issue", help="a new token for an agent: its secret is shown once")
         issue.add_argument("agent")
         issue.add_argument("--name", required=True, help="which runtime holds it")
         issue.add_argument("--operator", default="cli")
@@ -24,7 +24,7 @@ class Command(OpsCommand):
             action="store_true",
             help="first add the agent as an enabled outside runtime when it does not exist",
         )
-        revoke = verbs.add_parser("revoke")
+        revoke = verbs.add_parser("revoke", help="a token no longer works")
         revoke.add_argument("token_id", type=int)
         revoke.add_argument("--operator", default="cli")
 

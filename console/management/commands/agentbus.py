@@ -58,7 +58,7 @@ class Command(OpsCommand):
 
 
 def add_job_verbs(verbs) -> None:
-    job = verbs.add_parser("enqueue-job")
+    job = verbs.add_parser("enqueue-job", help="a job for an agent, through the intake")
     job.add_argument("--target-agent", required=True)
     job.add_argument("--subject", required=True)
     job.add_argument("--kind", default="analyze")
@@ -69,13 +69,13 @@ def add_job_verbs(verbs) -> None:
     job.add_argument("--source-agent")
     job.add_argument("--depends-on", type=int, action="append", default=[], help="job id")
     job.add_argument("--run-after", help="ISO 8601; not before then")
-    event = verbs.add_parser("emit-event")
+    event = verbs.add_parser("emit-event", help="record an event reactions may answer")
     event.add_argument("--topic", required=True)
     event.add_argument("--source-agent")
     event.add_argument("--title")
     event.add_argument("--payload", default="{}")
     event.add_argument("--dedupe-key")
-    claim = verbs.add_parser("claim-jobs")
+    claim = verbs.add_parser("claim-jobs", help="lease queued jobs of an outside runtime's agent")
     claim.add_argument("--lease-owner", required=True)
     claim.add_argument("--lease-seconds", type=float, default=600)
     claim.add_argument("--limit", type=int, default=1)
@@ -83,7 +83,7 @@ def add_job_verbs(verbs) -> None:
         "--target-agent", required=True, help="the agent you work for (its runtime: external)"
     )
     for name in ("complete-job", "block-job", "fail-job"):
-        verb = verbs.add_parser(name)
+        verb = verbs.add_parser(name, help=f"end a leased job: {name.removesuffix('-job')}")
         verb.add_argument("job_id", type=int)
         verb.add_argument("--lease-token", required=True)
         verb.add_argument("--summary", default="")
@@ -94,13 +94,13 @@ def add_job_verbs(verbs) -> None:
 
 
 def add_order_verbs(verbs) -> None:
-    requeue = verbs.add_parser("requeue-expired")
+    requeue = verbs.add_parser("requeue-expired", help="queue again jobs whose lease ran out")
     requeue.add_argument("--limit", type=int, default=1000)
-    start = verbs.add_parser("start-standing-order")
+    start = verbs.add_parser("start-standing-order", help="record a standing order's run begun")
     start.add_argument("--agent-id", required=True)
     start.add_argument("--order-name", required=True)
     start.add_argument("--scheduled-for", required=True)
-    finish = verbs.add_parser("finish-standing-order")
+    finish = verbs.add_parser("finish-standing-order", help="record how that run ended")
     finish.add_argument("run_id", type=int)
     finish.add_argument(
         "--status", required=True, choices=[s for s in RunStatus.values if s != "started"]

@@ -31,7 +31,7 @@ class Command(OpsCommand):
             if kind.standing:
                 verb.add_argument("--expires", help="e.g. 90s, 5m, 2h, 7d; default: until lifted")
         verbs.add_parser("list", help="overrides in force, with what each leaves")
-        lift = verbs.add_parser("lift")
+        lift = verbs.add_parser("lift", help="end an override in force, with a reason")
         lift.add_argument("id", type=int)
         lift.add_argument("--reason", required=True)
 

@@ -18,6 +18,13 @@ from opscore.overrides import OverrideRefused, apply_override, in_force, lift_ov
 from opscore.text import ReasonRefused
 
 CLI = "operator:cli"
+DECIDED = {
+    "promote": "review a candidate through the gate now",
+    "reject": "refuse a candidate, saying what was wrong with it",
+    "stale": "retire a memory no longer true",
+    "merge": "fold a candidate into a memory that says it already",
+    "supersede": "retire a memory in favour of a newer one",
+}
 
 
 class Command(OpsCommand):
@@ -26,15 +33,15 @@ class Command(OpsCommand):
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true")
         verbs = add_verbs(parser)
-        search = verbs.add_parser("search")
+        search = verbs.add_parser("search", help="the memories a prompt of this agent's would get")
         search.add_argument("--agent", required=True)
         search.add_argument("--query", default="")
         search.add_argument("--subject", action="append", default=[])
-        candidates = verbs.add_parser("candidates")
+        candidates = verbs.add_parser("candidates", help="memory candidates waiting (or --status)")
         candidates.add_argument("--status", default="new", choices=CandidateStatus.values)
-        verbs.add_parser("promote").add_argument("id", type=int)
+        verbs.add_parser("promote", help=DECIDED["promote"]).add_argument("id", type=int)
         for name in ("reject", "stale", "merge", "supersede"):
-            verb = verbs.add_parser(name)
+            verb = verbs.add_parser(name, help=DECIDED[name])
             verb.add_argument("id", type=int)
             verb.add_argument("--reason", required=True)
         verbs.choices["reject"].add_argument(
@@ -43,7 +50,7 @@ class Command(OpsCommand):
         verbs.choices["merge"].add_argument("--into", type=int, required=True, help="memory id")
         verbs.choices["supersede"].add_argument("--by", type=int, required=True, help="memory id")
         verbs.add_parser("embed", help="give active memories without a vector one")
-        freeze = verbs.add_parser("freeze")
+        freeze = verbs.add_parser("freeze", help="stop (on) or allow (off) every promotion")
         freeze.add_argument("state", choices=["on", "off"])
         freeze.add_argument("--reason", required=True)
 

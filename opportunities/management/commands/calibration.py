@@ -15,7 +15,9 @@ class Command(OpsCommand):
         parser.add_argument("--json", action="store_true")
         parser.add_argument("--since", default="90d", help="window: 12h, 30d (default 90d)")
         verbs = add_verbs(parser)
-        verbs.add_parser("show").add_argument("--scout", help="one scout's slug")
+        verbs.add_parser("show", help="each scout's scores against outcomes").add_argument(
+            "--scout", help="one scout's slug"
+        )
         verbs.add_parser("apply", help="record each scout's new weight (bounded)")
 
     def handle(self, *args, verb, **opts):

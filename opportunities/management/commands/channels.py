@@ -48,6 +48,9 @@ def line(state: dict) -> str:
     return f"{state['channel']}: {'; '.join(said)}"
 
 
+APPROVE = "let the first post on a configured channel go out"
+
+
 class Command(OpsCommand):
     help = "Publishing channels: list, approve the first post on one, unblock one."
 
@@ -55,8 +58,8 @@ class Command(OpsCommand):
         parser.add_argument("--json", action="store_true")
         verbs = add_verbs(parser)
         verbs.add_parser("list", help="each channel's standing")
-        for name in ("approve", "unblock"):
-            verb = verbs.add_parser(name)
+        for name, what in [("approve", APPROVE), ("unblock", "publish again after a block")]:
+            verb = verbs.add_parser(name, help=what)
             verb.add_argument("channel", choices=list(ADAPTERS))
             verb.add_argument("--actor", default="operator:cli")
 
