@@ -120,17 +120,24 @@ def refuse_undecodable(argv: list[str]) -> None:
 
 
 def refuse_unknown_command(argv: list[str]) -> None:
-    """A mistyped command is bad input: one line and exit 2 (Django says two lines, exit 1)."""
-    if len(argv) < 2 or argv[1].startswith("-") or argv[1] == "help":
+    """A mistyped command is bad input: one line and exit 2 (Django says two lines, exit 1),
+    as is `opscore help NOSUCH`, and flags with no command after them (`opscore --json`)."""
+    named = argv[1:2]
+    if named == ["help"]:  # `help --commands` is Django's own; `help NAME` names a command
+        named = [word for word in argv[2:3] if not word.startswith("-")]
+    if not named or named[0] in ("-h", "--help", "--version"):
         return
+    if named[0].startswith("-"):  # command_first found no command word after the flags
+        sys.stderr.write(f"opscore: {named[0]} and no command to run; see opscore help\n")
+        raise SystemExit(REFUSED)
     import django
     from django.core.management import get_commands
 
     django.setup()  # the command list comes from the installed apps
-    if argv[1] not in get_commands():
-        guess = get_close_matches(argv[1], get_commands(), n=1)
+    if named[0] not in get_commands():
+        guess = get_close_matches(named[0], get_commands(), n=1)
         hint = f" (did you mean {guess[0]}?)" if guess else ""
-        sys.stderr.write(f"opscore: unknown command {argv[1]!r}{hint}; see opscore help\n")
+        sys.stderr.write(f"opscore: unknown command {named[0]!r}{hint}; see opscore help\n")
         raise SystemExit(REFUSED)
 
 

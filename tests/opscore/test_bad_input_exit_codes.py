@@ -45,6 +45,8 @@ BAD = [
     ["agent_mcp", "--token-env", "OPS_NO_SUCH_TOKEN"],
     ["channels", "approve", "x", "--actor", "a" * 151],  # longer than an event's actor
     ["nosuchverb"],
+    ["help", "nosuchverb"],
+    ["--json"],  # flags, and no command for them
 ]
 
 
