@@ -4,7 +4,7 @@ deadline still ahead and an owner who exists."""
 
 import math
 import re
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
