@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from memory import retrieval
 from memory.models import Memory
 from memory.uses import fold_memory_uses
+from missions import staleness
 from missions.worker import handle_one_step
 from opscore import llm
 from opscore.models import LLMCall
@@ -64,6 +65,9 @@ def test_memories_add_no_statement_to_a_real_models_step(agent, real_model, monk
     served = remember("the disk on db-1 fills with logs every Friday", "s1")
     withheld = remember("db-1 disk notes from an offline day", "s2", tags=["offline"])
     statements_of_step(agent, "printer toner")  # warm: caches every step reads once per process
+    # The recovery policy is re-read every few seconds by the clock: on a loaded machine that
+    # fell in one of the two steps compared (15 == 16). The count is the test, never the time.
+    monkeypatch.setattr(staleness, "REREAD_SECONDS", float("inf"))
 
     without = statements_of_step(agent, "printer toner")
     with_memories = statements_of_step(agent, "db-1 disk full")
