@@ -201,3 +201,17 @@ def mastodon_status(favourites=0, reblogs=0, replies=0, status_id=STATUS_ID):
 
 MASTODON_UNAUTHORIZED = answer(401, {"error": "The access token is invalid"})
 MASTODON_NOT_FOUND = answer(404, {"error": "Record not found"})
+
+
+def deliver_one_webhook_post(text: str = "We shipped!") -> None:
+    """A post through the posting webhook as it goes for real: the channel approved, the step
+    run by a worker, then one pass of the outbox's deliverer (whatever the far end answers)."""
+    from missions.outbox import deliver_pending
+    from missions.worker import handle_one_step
+    from opportunities.publishing import approve_channel
+    from tests.factories import make_step
+
+    approve_channel("post_webhook", actor="operator:ann")
+    make_step("post_tweet", payload={"text": text, "channel": "post_webhook"})
+    handle_one_step("w1")
+    deliver_pending()

@@ -11,12 +11,8 @@ import threading
 import pytest
 
 from missions.models import OutboxMessage, Publication
-from missions.outbox import deliver_pending
-from missions.worker import handle_one_step
-from opportunities.publishing import approve_channel
 from opscore.models import Event
-from tests.channel_fakes import answer
-from tests.factories import make_step
+from tests.channel_fakes import answer, deliver_one_webhook_post
 
 pytestmark = pytest.mark.django_db
 
@@ -24,11 +20,7 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize("code", [301, 302, 307, 308])
 def test_a_webhook_answering_a_redirect_has_not_taken_the_post(network, webhook_account, code):
     network.on("POST", "/posts", answer(code, "", location="https://login.example/sso"))
-    approve_channel("post_webhook", actor="operator:ann")
-    make_step("post_tweet", payload={"text": "We shipped!", "channel": "post_webhook"})
-    handle_one_step("w1")
-
-    deliver_pending()
+    deliver_one_webhook_post()
 
     message = OutboxMessage.objects.get()
     assert (message.status, message.attempts) == ("pending", 1)
@@ -76,11 +68,7 @@ def test_an_answer_larger_than_any_channels_is_not_read_past_a_cap(settings, gzi
     flooder = Flooder(50_000_000, gzipped)
     settings.OPSCORE_LLM = "anthropic"
     settings.OPS_POST_WEBHOOK_URL, settings.OPS_POST_WEBHOOK_SECRET = flooder.url, "s" * 32
-    approve_channel("post_webhook", actor="operator:ann")
-    make_step("post_tweet", payload={"text": "We shipped!", "channel": "post_webhook"})
-    handle_one_step("w1")
-
-    deliver_pending()
+    deliver_one_webhook_post()
     flooder.close()
 
     message = OutboxMessage.objects.get()

@@ -5,11 +5,7 @@ deliverer died on the row (and again on every retry). The poll's case: test_enga
 import pytest
 
 from missions.models import OutboxMessage, Publication
-from missions.outbox import deliver_pending
-from missions.worker import handle_one_step
-from opportunities.publishing import approve_channel
-from tests.channel_fakes import answer
-from tests.factories import make_step
+from tests.channel_fakes import answer, deliver_one_webhook_post
 
 pytestmark = pytest.mark.django_db
 BODY = "upstream\x00 down\x07"
@@ -17,11 +13,7 @@ BODY = "upstream\x00 down\x07"
 
 def test_an_error_body_with_a_nul_is_kept_without_it_and_retried(network, webhook_account):
     network.on("POST", "/posts", answer(503, BODY))
-    approve_channel("post_webhook", actor="operator:ann")
-    make_step("post_tweet", payload={"text": "We shipped!", "channel": "post_webhook"})
-    handle_one_step("w1")
-
-    deliver_pending()
+    deliver_one_webhook_post()
 
     message = OutboxMessage.objects.get()
     assert (message.status, message.attempts) == ("pending", 1)
@@ -30,11 +22,7 @@ def test_an_error_body_with_a_nul_is_kept_without_it_and_retried(network, webhoo
 
 def test_a_refusal_with_a_nul_is_kept_without_it(network, webhook_account):
     network.on("POST", "/posts", answer(422, BODY))
-    approve_channel("post_webhook", actor="operator:ann")
-    make_step("post_tweet", payload={"text": "We shipped!", "channel": "post_webhook"})
-    handle_one_step("w1")
-
-    deliver_pending()
+    deliver_one_webhook_post()
 
     publication = Publication.objects.get()
     assert publication.status == "refused"
