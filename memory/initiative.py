@@ -16,6 +16,7 @@ from memory.models import InitiativeRequest, InitiativeStatus, Memory, MemoryTyp
 from missions.actions import submit_proposal
 from missions.models import Goal, ProposalSource, ProposalStatus
 from missions.schemas import ProposalInvalid
+from opscore.actions import record_event
 from opscore.db import db_now, oldest_unlocked
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, parse_llm_reply
 from opscore.models import Agent, LLMCall, Policy
@@ -73,9 +74,10 @@ def enqueue_initiatives(deadline: float) -> dict:
         status=InitiativeStatus.DRAFTING, claimed_at__lt=now - DRAFTING_TIMEOUT
     )
     results: dict = {"abandoned": 0}
-    for request in lost:
-        request.finish(InitiativeStatus.FAILED, "the drafting worker was lost (10 min)")
-        results["abandoned"] += 1
+    for request in lost:  # a worker ending it meanwhile wins: counted only if ended here
+        results["abandoned"] += request.finish(
+            InitiativeStatus.FAILED, "the drafting worker was lost (10 min)"
+        )
     for agent in Agent.objects.enabled():
         results[agent.slug] = ineligible(agent, policy, now) or queue_request(agent)
     return results
@@ -190,6 +192,13 @@ def submit(request: InitiativeRequest, draft: InitiativeDraft) -> InitiativeRequ
     goal = goal_served(request.agent_id)
     if goal is not None:
         data["goal"] = goal.id
+    with transaction.atomic():  # the request held while its draft goes in: ended once
+        if request.held() is None:
+            return discard_late_draft(request, draft)
+        return _submit(request, data)
+
+
+def _submit(request: InitiativeRequest, data: dict) -> InitiativeRequest:
     context = {"initiative_request": request.id, "memory_ids": request.memory_ids}
     try:
         result = submit_proposal(
@@ -209,6 +218,21 @@ def submit(request: InitiativeRequest, draft: InitiativeDraft) -> InitiativeRequ
         reason = f"proposal {proposal.id} {proposal.status}"
         request.finish(InitiativeStatus.SUBMITTED, reason, proposal)
     return request
+
+
+def discard_late_draft(request: InitiativeRequest, draft: InitiativeDraft) -> InitiativeRequest:
+    """A draft finished after its request was ended (the heartbeat gave its worker up): not
+    submitted, and said so, with the ending it found."""
+    ended = InitiativeRequest.objects.get(pk=request.pk)
+    record_event(
+        "initiative.draft_discarded",
+        f"I{request.id}: a draft finished too late was not submitted",
+        summary=f"I{request.id} was already {ended.status}: {ended.reason}"[:2000],
+        payload={"initiative_request": request.id, "title": draft.title},
+        agent_id=request.agent_id,
+        actor=f"worker:{request.drafted_by}"[:150],
+    )
+    return ended
 
 
 def drafted_from(request: InitiativeRequest) -> str:

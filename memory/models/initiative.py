@@ -54,7 +54,21 @@ class InitiativeRequest(models.Model):
     def __str__(self):
         return f"I{self.id} {self.agent_id} ({self.status})"
 
-    def finish(self, status: str, reason: str = "", proposal=None) -> None:
-        self.status, self.reason, self.proposal = status, reason[:2000], proposal
-        self.finished_at = Now()
-        self.save(update_fields=["status", "reason", "proposal", "finished_at"])
+    def finish(self, status: str, reason: str = "", proposal=None) -> bool:
+        """End it, only if it is still as this copy last saw it (open, the same claim): the
+        heartbeat gives up a draft whose worker looks lost, and a slow worker's late ending
+        must not rewrite that. Returns whether it ended here."""
+        ended = InitiativeRequest.objects.filter(
+            pk=self.pk, status=self.status, claimed_at=self.claimed_at
+        ).update(status=status, reason=reason[:2000], proposal=proposal, finished_at=Now())
+        if ended:
+            self.status, self.reason, self.proposal = status, reason[:2000], proposal
+        return bool(ended)
+
+    def held(self) -> "InitiativeRequest | None":
+        """This row locked, if it is still as this copy saw it; else None (it was ended)."""
+        return (
+            InitiativeRequest.objects.select_for_update()
+            .filter(pk=self.pk, status=self.status, claimed_at=self.claimed_at)
+            .first()
+        )

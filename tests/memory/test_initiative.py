@@ -174,3 +174,26 @@ def test_a_draft_from_a_memory_learned_from_untrusted_words_waits_for_a_person(l
     assert taught.promoted_memory_id in request.memory_ids
     assert (proposal.status, proposal.untrusted) == ("pending", True)
     assert "evil.example" in proposal.untrusted_reason
+
+
+def test_a_worker_finishing_after_its_request_was_given_up_proposes_nothing(learned, enabled):
+    """The heartbeat fails a draft whose worker looks lost; a slow worker finishing afterwards
+    must not submit its draft nor rewrite that ending: the late draft is a row saying why it was
+    discarded."""
+    from memory.initiative import InitiativeDraft, claim_request, submit
+    from opscore.models import Event
+
+    enqueue_initiatives(FAR)
+    slow = claim_request("w1")
+    InitiativeRequest.objects.update(claimed_at="2020-01-01T00:00:00Z")  # ten minutes pass
+    slow.claimed_at = InitiativeRequest.objects.get().claimed_at
+    assert enqueue_initiatives(FAR)["abandoned"] == 1
+
+    draft = InitiativeDraft(title="Crawl the changelog", step_kind="analyze", payload={})
+    submit(slow, draft)
+
+    ended = InitiativeRequest.objects.get(pk=slow.pk)
+    assert (ended.status, ended.reason) == ("failed", "the drafting worker was lost (10 min)")
+    assert not Proposal.objects.filter(source="initiative").exists()
+    discarded = Event.objects.get(kind="initiative.draft_discarded")
+    assert f"I{slow.id}" in discarded.title and "already failed" in discarded.summary
