@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Sum
-from django.utils import timezone
+from django.db.models.functions import Now
 
+from opscore.db import db_now
 from opscore.models import LLMCall, LLMCallRecord, Policy
 from opscore.models.llm_records import pack
 from opscore.policies import SCHEMAS
@@ -64,7 +65,7 @@ def keep_record(call: LLMCall, request: dict, reply: dict) -> LLMCallRecord:
     record = LLMCallRecord(call=call, size_bytes=size, request_z=request_z, reply_z=reply_z)
     if size > settings.OPS_LLM_RECORD_MAX_BYTES:
         record.request_z = record.reply_z = None
-        record.size_bytes, record.pruned_at = 0, timezone.now()
+        record.size_bytes, record.pruned_at = 0, Now()
         record.pruned_reason = f"{size} bytes, over the {settings.OPS_LLM_RECORD_MAX_BYTES} cap"
     record.save(force_insert=True)
     return record
@@ -94,7 +95,7 @@ def link_call(call_id: int | None, **links) -> None:
 def prune_llm_records(deadline: float) -> dict:
     """The heartbeat duty: bodies older than OPS_LLM_RECORD_DAYS go, then the oldest until all
     kept records fit OPS_LLM_RECORDS_TOTAL_MB. Rows stay, saying when and why."""
-    cutoff = timezone.now() - timedelta(days=settings.OPS_LLM_RECORD_DAYS)
+    cutoff = db_now() - timedelta(days=settings.OPS_LLM_RECORD_DAYS)  # one clock: the database's
     aged = LLMCallRecord.objects.older_than(cutoff).order_by("created_at")
     days = f"older than {settings.OPS_LLM_RECORD_DAYS} days"
     counts = {"aged": _prune_each(aged, days, deadline)}

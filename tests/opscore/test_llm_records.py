@@ -2,7 +2,7 @@
 cap or the total cap; the LLMCall row stays, and so does the record's row, saying why."""
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -69,3 +69,17 @@ def test_the_heartbeat_prunes_and_says_how_many(agent):
 
     duty = next(d for d in run.duties if d["name"] == "prune_llm_records")
     assert duty["status"] == "ok" and duty["counts"] == {"aged": 0, "over_size": 0}
+
+
+def test_retention_counts_days_on_the_databases_clock_not_this_machines(agent, settings):
+    """One clock: a worker host whose own clock runs 40 days fast must not prune the bodies of
+    yesterday's calls (their ages were stamped by the database)."""
+    import time_machine
+
+    settings.OPS_LLM_RECORD_DAYS = 30
+    fresh = a_call(agent)
+
+    with time_machine.travel(datetime.now(UTC).replace(microsecond=0) + timedelta(days=40)):
+        assert prune_llm_records(later()) == {"aged": 0, "over_size": 0}
+
+    assert LLMCallRecord.objects.get(pk=fresh.pk).request["system"] == "You are terse."
