@@ -110,7 +110,8 @@ def revise_goal(goal_id: int, changes: dict, *, actor: str, reason: str) -> Goal
         setattr(goal, field, getattr(terms, field))
     goal.deadline_at = deadline
     goal.owner = _owner(terms.owner)
-    if goal.terms() == old:
+    if goal.terms() == old:  # no new version; the request and its reason still a row
+        _event(goal, "unchanged", actor, {"asked": sorted(changes)}, reason)
         return goal
     goal.version += 1
     goal.save()

@@ -265,3 +265,16 @@ def test_a_deadline_given_as_a_date_lasts_to_the_end_of_that_day_in_ops_time_zon
     goal = add_goal(goal_terms(deadline="2027-03-31"), actor="operator:test")
 
     assert goal.deadline_at == datetime(2027, 4, 1, 3, 59, 59, 999999, tzinfo=UTC)
+
+
+def test_a_revision_that_changes_nothing_keeps_its_reason_as_a_row(agent, clock):
+    """A retried or mistaken revise is no new version, but the reason given for it is not
+    dropped: the goal's events say it was asked for and changed nothing."""
+    clock.freeze(T0)
+    goal = add_goal(goal_terms(), actor="operator:test")
+
+    same = revise_goal(goal.id, {"target": goal.target}, actor="operator:ann", reason="retry")
+
+    assert same.version == 1 and GoalVersion.objects.filter(goal=goal).count() == 1
+    unchanged = Event.objects.get(kind="goal.unchanged")
+    assert (unchanged.actor, unchanged.summary) == ("operator:ann", "retry")
