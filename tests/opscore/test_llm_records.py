@@ -71,15 +71,18 @@ def test_the_heartbeat_prunes_and_says_how_many(agent):
     assert duty["status"] == "ok" and duty["counts"] == {"aged": 0, "over_size": 0}
 
 
-def test_retention_counts_days_on_the_databases_clock_not_this_machines(agent, settings):
+def test_retention_counts_days_on_the_databases_clock_not_this_machines(agent, clock, settings):
     """One clock: a worker host whose own clock runs 40 days fast must not prune the bodies of
-    yesterday's calls (their ages were stamped by the database)."""
+    yesterday's calls (their ages were stamped by the database). Both clocks are pinned at a
+    month's end, then only Python's is moved on."""
     import time_machine
 
     settings.OPS_LLM_RECORD_DAYS = 30
+    pinned = datetime(2027, 2, 28, 23, 59, tzinfo=UTC)
+    clock.freeze(pinned)
     fresh = a_call(agent)
 
-    with time_machine.travel(datetime.now(UTC).replace(microsecond=0) + timedelta(days=40)):
+    with time_machine.travel(pinned + timedelta(days=40), tick=False):
         assert prune_llm_records(later()) == {"aged": 0, "over_size": 0}
 
     assert LLMCallRecord.objects.get(pk=fresh.pk).request["system"] == "You are terse."
