@@ -7,6 +7,7 @@ stale at that review unless a success breaks the streak first).
 """
 
 from memory.models import Decision, Memory, MemoryReview
+from opscore.db import db_now
 from opscore.models import LLMCall
 
 REVIEWER = "system:calibration"
@@ -21,10 +22,14 @@ def memories_carried(step_id: int) -> list[int]:
 
 
 def calibrate_step(step_id: int, succeeded: bool, policy, event_id: int) -> dict:
+    """Each log entry says when the confidence moved (`at`, the database's clock): the heartbeat
+    learns from an ending minutes after it, and a replay must put back what a call in between
+    read, not date the move by the step's ending."""
     ids = memories_carried(step_id)
     flagged = []
+    note = {"step": step_id, "event": event_id, "at": db_now().isoformat()}
     for memory in Memory.objects.active().select_for_update().filter(pk__in=ids).order_by("id"):
-        if memory.calibrate(succeeded, policy, {"step": step_id, "event": event_id}):
+        if memory.calibrate(succeeded, policy, note):
             flagged.append(memory.id)
             flag_for_review(memory, policy.flag_after_failures, step_id)
     return {"calibrated": len(ids), "flagged": flagged}

@@ -7,7 +7,9 @@ The replay moves forward call by call, so the view is recomputed each time from 
 the rows as they really are (a temporary table, dropped with the transaction). Only rows that
 changed since the first call can differ, so only those are kept. A memory retired before the
 moment stays retired; one whose calibration log no longer reaches that far back keeps the
-oldest confidence the log still shows.
+oldest confidence the log still shows. A calibration is dated by when it moved the confidence
+(its entry's `at`); an entry written before that was kept is dated by the ending it learned
+from, its `event`.
 """
 
 from django.db import connection
@@ -18,13 +20,16 @@ DROP TABLE IF EXISTS {SNAPSHOT};
 CREATE TEMP TABLE {SNAPSHOT} ON COMMIT DROP AS
 SELECT * FROM (
     SELECT m.id, m.status, m.valid_to, m.expires_at, m.confidence, m.created_at,
-           coalesce((SELECT jsonb_agg(jsonb_build_object('at', e.created_at,
-                                                         'from', l.entry -> 'from')
-                                      ORDER BY l.n)
-                     FROM jsonb_array_elements(m.calibration_log) WITH ORDINALITY AS l(entry, n)
-                     JOIN opscore_event e ON e.id = (l.entry ->> 'event')::bigint
-                     WHERE jsonb_typeof(l.entry -> 'event') = 'number'
-                       AND e.created_at >= %(first)s), '[]'::jsonb) AS rewinds
+           coalesce((SELECT jsonb_agg(jsonb_build_object('at', moved.at, 'from', moved.was)
+                                      ORDER BY moved.n)
+                     FROM (SELECT l.n, l.entry -> 'from' AS was,
+                                  coalesce((l.entry ->> 'at')::timestamptz, e.created_at) AS at
+                           FROM jsonb_array_elements(m.calibration_log)
+                                WITH ORDINALITY AS l(entry, n)
+                           LEFT JOIN opscore_event e
+                             ON e.id = CASE WHEN jsonb_typeof(l.entry -> 'event') = 'number'
+                                            THEN (l.entry ->> 'event')::bigint END) AS moved
+                     WHERE moved.at >= %(first)s), '[]'::jsonb) AS rewinds
     FROM memory_memory m
     WHERE m.created_at >= %(first)s OR m.valid_to >= %(first)s OR m.expires_at >= %(first)s
        OR m.calibration_log <> '[]'::jsonb

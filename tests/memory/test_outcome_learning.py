@@ -175,7 +175,9 @@ def test_a_memory_gains_on_success_loses_more_on_failure_and_stays_in_bounds(mem
     memory.refresh_from_db()
     assert memory.confidence == Decimal("0.47")
     assert [e["outcome"] for e in memory.calibration_log] == ["succeeded", "failed"]
-    assert memory.calibration_log[-1] | {"step": 0} == {
+    latest = dict(memory.calibration_log[-1])
+    assert latest.pop("at")  # when it moved: a replay puts back what a call before then read
+    assert latest | {"step": 0} == {
         "outcome": "failed",
         "from": 0.52,
         "to": 0.47,

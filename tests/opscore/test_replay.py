@@ -297,6 +297,32 @@ def test_each_recorded_call_replays_with_the_memories_it_read_then(agent, clock)
     assert Memory.objects.active().count() == 1  # the view was rolled back
 
 
+def test_a_step_that_ended_before_a_call_but_was_learned_from_after_it_replays_identical(
+    agent, clock
+):
+    """`replay mission 12`, pasted in the first hour, said "diverged" on a confidence: a step
+    ended before the call, the heartbeat calibrated its memory only after it, and the replay
+    dated the calibration by the step's ending, so the call got the calibrated confidence."""
+    hour = lambda h: datetime(2026, 5, 4, h, tzinfo=UTC)  # noqa: E731
+    clock.freeze(hour(8))
+    make_memories(agent, "lesson", 1, content="Disk usage report", confidence="0.60")
+    clock.freeze(hour(9))
+    earlier = recorded_mission(agent, "analyze")
+    ended = earlier.steps.get()
+    clock.freeze(hour(10))
+    mission = recorded_mission(agent, "analyze")
+    assert "confidence 0.60]" in LLMCall.objects.get(step__mission=mission).record.request["system"]
+
+    clock.freeze(hour(11))  # the beat that learns from the 9:00 ending
+    ending = ended.events.get(kind="step.succeeded")
+    calibrate_step(ended.id, True, CalibrationPolicy(success_delta=0.04), ending.id)
+    assert Memory.objects.get().confidence == Decimal("0.64")
+
+    replayed = replay_mission(mission.id)
+
+    assert replayed.outcome == "identical", readable(replayed)
+
+
 # ---- a live replay spends real money: the budget counts it
 
 
