@@ -196,3 +196,30 @@ def test_the_api_and_the_cli_show_the_draft_words_an_approval_with_their_digest_
     assert shown["written"] == {str(draft.id): ["We \u202eshipped"]}
     assert shown["digest"] == posting.content_digest()
     assert f"  S{draft.id} wrote: We ⟨U+202E⟩shipped" in cli("list")
+
+
+def test_the_cli_list_shows_every_field_the_digest_it_prints_binds(db):
+    """`proposal list` printed "P3 publisher: Post our hello tweet [post_tweet]" and a digest
+    to approve "only this" with: the words the post would publish, a crawl's address, a step's
+    order and delay were never shown, so an approval bound by that digest approved content its
+    approver had not read."""
+    publisher = AgentFactory(slug="publisher")
+    steps = [
+        {"kind": "post_tweet", "payload": {"text": "We \u202eshipped\nline two"}},
+        {
+            "kind": "crawl",
+            "payload": {"url": "https://example.com/a"},
+            "depends_on": [0],
+            "delay_seconds": 120,
+        },
+    ]
+    posting = propose(publisher, steps=steps)
+
+    out = cli("list")
+
+    assert posting.status == "pending"
+    assert "  step 1 post_tweet by publisher, priority 100, up to 3 attempts\n" in out
+    assert "    text: We ⟨U+202E⟩shipped\n          line two\n" in out
+    assert "  step 2 crawl by publisher after step 1, 2 min (120 s) after approval" in out
+    assert "    url: https://example.com/a\n" in out
+    assert out.index("url: https://example.com/a") < out.index(posting.content_digest())

@@ -2,6 +2,8 @@
 --reason …`: a person's decision from the command line. Four-eyes holds as on the Stage: USER
 must have the permission the proposal's steps need, and may not approve their own."""
 
+from textwrap import indent
+
 from missions.actions import DecisionRefused
 from missions.decisions import decide_proposal_as
 from missions.models import Proposal, ProposalStatus, Step, refusal_line, text_digest
@@ -47,22 +49,64 @@ class Command(OpsCommand):
 
     def list_pending(self, as_json: bool) -> None:
         pending = Proposal.objects.filter(status=ProposalStatus.PENDING).order_by("id")
-        rows = [p.as_json() | {"step_kinds": p.step_kinds} for p in pending[:100]]
         if as_json:
+            rows = [p.as_json() | {"step_kinds": p.step_kinds} for p in pending[:100]]
             self.stdout.write(dump({"pending": rows}))
             return
-        for row in rows:
-            kinds = ", ".join(row["step_kinds"])
-            self.stdout.write(f"P{row['id']} {row['agent']}: {row['title']} [{kinds}]")
-            refused = dict(row["refused_before"])
-            for step_id, texts in row["written"].items():
-                for text in texts:  # what a post waiting on that step would post
-                    self.stdout.write(f"  S{step_id} wrote: {reveal_invisible(text)}")
-                    for note in refused.pop(text_digest(text), []):
-                        self.stdout.write(f"    {refusal_line(note)}")
-            for digest, notes in refused.items():  # a post's own words, refused elsewhere
-                for note in notes:
-                    self.stdout.write(f"  its words (sha256 {digest[:12]}) {refusal_line(note)}")
-            self.stdout.write(f"  digest {row['digest']} (approve … --digest it: only this)")
-        if not rows:
+        for proposal in pending[:100]:
+            self.print_pending(proposal)
+        if not pending[:1]:
             self.stdout.write("Nothing waits for a human.")
+
+    def print_pending(self, proposal: Proposal) -> None:
+        """Every field the printed digest binds, read once (as the Stage's card shows them):
+        an approval naming that digest approves what was printed, nothing unread."""
+        content = proposal.shown_content()
+        kinds = ", ".join(proposal.step_kinds)
+        self.stdout.write(f"P{proposal.id} {proposal.agent_id}: {proposal.title} [{kinds}]")
+        for step in proposal.readable_steps(content):
+            self.stdout.write(f"  {step_line(step)}")
+            for line in step_inputs(step):
+                self.stdout.write(indent(line, "    "))
+        self.print_words(content, proposal.content_digest(content))
+
+    def print_words(self, content: dict, digest: str) -> None:
+        """What the posts would take from the steps they wait for, earlier refusals, digest."""
+        refused = dict(content.get("refused_before", {}))
+        for step_id, texts in content.get("written", {}).items():
+            for text in texts:  # what a post waiting on that step would post
+                self.stdout.write(f"  S{step_id} wrote: {reveal_invisible(text)}")
+                for note in refused.pop(text_digest(text), []):
+                    self.stdout.write(f"    {refusal_line(note)}")
+        for words, notes in refused.items():  # a post's own words, refused elsewhere
+            for note in notes:
+                self.stdout.write(f"  its words (sha256 {words[:12]}) {refusal_line(note)}")
+        self.stdout.write(f"  digest {digest} (approve … --digest it: only this)")
+
+
+def step_line(step: dict) -> str:
+    """`step 2 crawl by devops after step 1, 2 min (120 s) after approval, priority 100, …`"""
+    line = f"step {step['number']} {step['kind']} by {step['agent']}"
+    if step["after"]:
+        line += " after step " + ", ".join(map(str, step["after"]))
+    if step["after_steps"]:
+        line += " after existing " + ", ".join(f"S{s}" for s in step["after_steps"])
+    if step["delay_seconds"]:
+        line += f", {step['delay_minutes']} min ({step['delay_seconds']} s) after approval"
+    if step["priority"] is not None:
+        line += f", priority {step['priority']}, up to {step['max_attempts']} attempts"
+    return line
+
+
+def step_inputs(step: dict) -> list[str]:
+    """Each input in full (a value's later lines indented under its first), the preview, and
+    the warning that words written after the approval are not approved by it."""
+    lines = [
+        f"{key}: " + value.replace("\n", "\n" + " " * (len(key) + 2))
+        for key, value in step["inputs"]
+    ]
+    if step["preview"]:
+        lines += ["preview:", *(f"  {line}" for line in step["preview"].splitlines())]
+    if step["words_later"]:
+        lines.append("(words written after this approval are not approved by it)")
+    return lines or ["(no inputs)"]
