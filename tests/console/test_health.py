@@ -3,6 +3,7 @@
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 from uuid import uuid4
 
@@ -13,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from console.health import health_snapshot
 from missions.models import Step, Worker
+from opscore.budgets import add_to_todays_spend
 from opscore.db import db_now
 from opscore.models import StandingOrder, StandingOrderRun
 from opscore.overrides import apply_override
@@ -81,6 +83,20 @@ def test_status_names_the_provider_spend_overrides_and_health(ledger):
     text = StringIO()
     call_command("status", stdout=text)
     assert "next delayed run: 20" in text.getvalue() and "LLM provider: offline" in text.getvalue()
+
+
+def test_status_names_each_lanes_spend_against_its_budget_and_tier(agent):
+    """The README's `status` "names ... today's spend against the budget per lane"; its text
+    gave the day's total only, so an operator whose roundtable had gone to the cheap tier, or
+    whose steps lane was refused at its hard cap, could not tell which from `status`."""
+    add_to_todays_spend(agent.slug, "roundtable", Decimal("0.75"), 3)
+    text = StringIO()
+
+    call_command("status", stdout=text)
+
+    assert "LLM spend by lane today: " in text.getvalue()
+    assert "roundtable $0.7500 of $1.00 (cheap)" in text.getvalue()
+    assert "steps $0.0000 of $3.00 (main)" in text.getvalue()
 
 
 def test_status_counts_a_workers_steps_in_words(db):

@@ -82,6 +82,11 @@ class Command(OpsCommand):
             f"LLM provider: {llm['provider']}{offline if llm['offline'] else ''}; spent today "
             f"${llm['spent_today_usd']:.4f} of ${llm['budget_today_usd']:.2f}"
         )
+        lanes = ", ".join(
+            f"{lane['lane']} ${lane['spent_usd']:.4f} of ${lane['hard_usd']:.2f} ({lane['tier']})"
+            for lane in llm["lanes"]
+        )
+        self.stdout.write(f"LLM spend by lane today: {lanes or '-'}")
 
 
 def counts(health: dict, prefix: str) -> str:
