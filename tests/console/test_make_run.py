@@ -41,6 +41,19 @@ def test_a_taken_port_is_refused_before_anything_is_set_up_or_printed():
     assert out.getvalue() == "" and not Agent.objects.exists()
 
 
+def test_an_address_this_machine_does_not_have_is_named_as_the_address_not_a_taken_port():
+    """`OPS_HOST=192.0.2.1 make run` (a typo, another machine's address) was told "stop what
+    holds it, or pick another port: OPS_PORT=8001": nothing held the port, and another port
+    fails the same way."""
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match=r"cannot serve on 192\.0\.2\.1:8765") as refused:
+        call_command("up", "--host", "192.0.2.1", "--port", "8765", stdout=StringIO())
+
+    assert refused.value.returncode == 2 and "OPS_HOST=127.0.0.1" in str(refused.value)
+    assert "OPS_PORT=" not in str(refused.value) and not Agent.objects.exists()
+
+
 def test_a_first_boot_starts_the_first_boot_plan_through_the_intake():
     out = StringIO()
     call_command("up", "--no-serve", stdout=out)

@@ -5,6 +5,7 @@ as supervised child processes (operations.supervisor): a worker or cluster that 
 if the web server ends, everything stops, so a half-running system never hides behind a page.
 """
 
+import errno
 import json
 import os
 import secrets
@@ -106,17 +107,25 @@ class Command(OpsCommand):
 
 def refuse_a_taken_port(host: str, port) -> None:
     """Before anything starts or is printed: with the port taken, the banner used to show a
-    Stage URL that answered someone else (or nothing) while the web server failed to bind."""
+    Stage URL that answered someone else (or nothing) while the web server failed to bind. An
+    address this machine does not have (a typo, another machine's) is named as such: another
+    port would fail the same way."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, int(port)))
         except (OSError, ValueError) as taken:
             why = getattr(taken, "strerror", None) or taken
+            elsewhere = isinstance(taken, socket.gaierror) or (
+                getattr(taken, "errno", None) == errno.EADDRNOTAVAIL
+            )
+            fix = (
+                "this machine has no such address: pick one it has, OPS_HOST=127.0.0.1 make run"
+                if elsewhere
+                else "stop what holds it, or pick another port: OPS_PORT=8001 make run"
+            )
             raise CommandError(
-                f"cannot serve on {host}:{port} ({why}): stop what holds it, or pick another "
-                "port: OPS_PORT=8001 make run",
-                returncode=2,
+                f"cannot serve on {host}:{port} ({why}): {fix}", returncode=2
             ) from None
 
 
