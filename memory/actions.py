@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from memory.evidence import EvidenceInvalid, check_evidence
 from memory.evidence import untrusted_reason as evidence_untrusted
@@ -18,7 +18,7 @@ from memory.models import (
     Stability,
     Visibility,
 )
-from missions.schemas import field_errors
+from missions.schemas import field_errors, visible_only
 from opscore.inputs import FieldErrors, InputRefused, check_clean
 from opscore.lanes import DROP, pause_of
 from opscore.models import Agent, Policy
@@ -46,6 +46,8 @@ class CandidateDraft(BaseModel):
     source_ref: str = Field(default="", max_length=200)
     source_refs: list[str] = Field(default_factory=list, max_length=20)
     supersedes: int | None = Field(default=None, ge=1, description="memory id: the same claim")
+
+    _no_invisible_characters = field_validator("subject_key", "title", "body")(visible_only)
 
 
 def parse_candidate(data: dict) -> CandidateDraft:

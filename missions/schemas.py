@@ -38,6 +38,18 @@ class StepSpec(BaseModel):
         return kind
 
 
+def visible_only(text: str) -> str:
+    """A field's text as people will read it and tools act on it: a bidi override (U+202E)
+    reads one way to people and another to tools, an escape retitles a terminal that prints
+    it (a vault file `cat`), and tag characters carry words no one sees to a model. The field
+    validator of every draft that keeps words from outside (proposals, ideas, opportunities,
+    memory candidates)."""
+    cleaned = strip_invisible(text).strip()
+    if not cleaned and text:
+        raise ValueError("nothing left once invisible characters are removed")
+    return cleaned
+
+
 class ProposalDraft(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -48,14 +60,7 @@ class ProposalDraft(BaseModel):
     dedupe_key: str | None = Field(default=None, min_length=1, max_length=200)
     goal: int | None = Field(default=None, ge=1, strict=True)  # the active goal it serves
 
-    @field_validator("title", "description")
-    @classmethod
-    def _no_invisible_characters(cls, text):
-        """A bidi override (U+202E) in a title reads one way to people and another to tools."""
-        cleaned = strip_invisible(text).strip()
-        if not cleaned and text:
-            raise ValueError("nothing left once invisible characters are removed")
-        return cleaned
+    _no_invisible_characters = field_validator("title", "description")(visible_only)
 
     @classmethod
     def parse(cls, data) -> "ProposalDraft":

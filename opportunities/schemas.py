@@ -3,11 +3,11 @@
 An opportunity that cannot say what, why now, with what evidence, owned by whom and what the
 smallest next step is, is refused with the missing fields named; it may be kept as an idea."""
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from memory.evidence import EvidenceInvalid, check_evidence
 from missions.models import Goal
-from missions.schemas import field_errors
+from missions.schemas import field_errors, visible_only
 from opscore.inputs import FieldErrors, InputRefused, check_clean
 from opscore.models import Agent
 
@@ -28,6 +28,8 @@ class IdeaDraft(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=10)
     dedupe_key: str | None = Field(default=None, min_length=1, max_length=200)
 
+    _no_invisible_characters = field_validator("theme", "title", "body")(visible_only)
+
 
 class OpportunityDraft(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -45,6 +47,10 @@ class OpportunityDraft(BaseModel):
     cost_of_doing_nothing: str = Field(default="", max_length=2000)
     dedupe_key: str | None = Field(default=None, min_length=1, max_length=200)
     goal: int | None = Field(default=None, ge=1, strict=True)  # the active goal it would serve
+
+    _no_invisible_characters = field_validator(
+        "theme", "title", "why_now", "suggested_next_step", "cost_of_doing_nothing"
+    )(visible_only)
 
     def fields(self) -> dict:
         data = self.model_dump(exclude={"source_agent", "owner_candidate", "goal"})

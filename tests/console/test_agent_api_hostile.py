@@ -7,8 +7,11 @@ import pytest
 
 from console.agent_mcp import remote_tools
 from console.models import AgentToken
+from console.vault import export_vault
+from memory.models import MemoryCandidate
 from missions.decisions import approve_proposal
 from missions.models import Proposal, Step
+from opportunities.models import Idea
 from opscore.models import Event, Runtime, StandingOrder, StandingOrderRun
 from opscore.standing_orders import RunResult, finish_run, start_run
 from tests.console.test_agent_api import call, enqueue
@@ -295,3 +298,44 @@ def test_a_runtimes_report_of_its_orders_ending_starts_no_work_unread(client, se
     diagnose = Proposal.objects.get(source="reaction")
     assert (diagnose.status, diagnose.untrusted) == ("pending", True)
     assert "openclaw-ops's runtime" in diagnose.untrusted_reason
+
+
+HIDDEN = "\x1b\x07\u202e\u200b\U000e0041\ufe0f"  # escape, bell, bidi, zero-width, tag, selector
+
+
+def test_what_a_runtime_writes_for_people_and_prompts_keeps_no_escape_or_hidden_character(
+    client, secret, tmp_path
+):
+    """An idea titled `esc idea ESC]0;pwned BEL ESC[2J` was kept as sent and written so into the
+    Markdown vault: `cat`-ing its file retitled the operator's terminal and cleared the screen,
+    and a bidi override or tag characters in a memory candidate reached prompts unseen → the
+    text an idea, an opportunity or a memory candidate keeps is cleaned as a proposal's is."""
+    idea = call(
+        client,
+        secret,
+        "create-idea",
+        theme=f"ops{HIDDEN}",
+        title=f"idea{HIDDEN}",
+        body=f"body {HIDDEN}red",
+    )["idea_id"]
+    candidate = call(
+        client,
+        secret,
+        "create-memory-candidate",
+        candidate_kind="insight",
+        scope="agent",
+        subject_key=f"disk{HIDDEN}",
+        title=f"note{HIDDEN}",
+        body=f"keep{HIDDEN} it",
+        confidence_score=4,
+    )["candidate_id"]
+    refused = call(client, secret, "create-idea", status=400, theme="ops", title=HIDDEN, body="b")
+
+    kept = Idea.objects.get(pk=idea)
+    assert (kept.theme, kept.title, kept.body) == ("ops", "idea", "body red")
+    noted = MemoryCandidate.objects.get(pk=candidate)
+    assert (noted.subject_key, noted.title, noted.body) == ("disk", "note", "keep it")
+    assert refused["errors"] == {"title": ["nothing left once invisible characters are removed"]}
+    export_vault(tmp_path)
+    written = "".join(p.read_text() for p in tmp_path.rglob("*.md"))
+    assert "idea" in written and not any(ch in written for ch in HIDDEN)
