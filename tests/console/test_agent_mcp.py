@@ -196,3 +196,20 @@ def test_a_fault_inside_a_tool_is_answered_in_one_line_not_in_its_own_words(outs
 
     assert faulted["is_error"] and faulted["error"] == "internal server error"
     assert "private.db" not in str(faulted) and again["is_error"]
+
+
+def test_an_unset_token_variable_is_named_as_unset_not_as_a_wrong_token(db, monkeypatch):
+    """`agent_mcp --token-env OPS_AGENT_TOKEN`, pasted before exporting the token, said
+    "$OPS_AGENT_TOKEN holds no active agent token", as if a wrong token had been given."""
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.delenv("OPS_AGENT_TOKEN", raising=False)
+    with pytest.raises(CommandError) as unset:
+        call_command("agent_mcp", "--token-env", "OPS_AGENT_TOKEN")
+    monkeypatch.setenv("OPS_AGENT_TOKEN", "opsa_not-a-token")
+    with pytest.raises(CommandError) as wrong:
+        call_command("agent_mcp", "--token-env", "OPS_AGENT_TOKEN")
+
+    assert str(unset.value).startswith("$OPS_AGENT_TOKEN is not set")
+    assert "agent_token issue" in str(unset.value)
+    assert str(wrong.value) == "$OPS_AGENT_TOKEN holds no active agent token"

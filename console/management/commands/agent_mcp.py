@@ -22,6 +22,12 @@ class Command(OpsCommand):
 
     def handle(self, *args, token_env, **opts):
         secret = os.environ.get(token_env, "").strip()
+        if not secret:  # not a wrong token: none was given (the README's line, pasted first)
+            raise CommandError(
+                f"${token_env} is not set: export an agent token (opsa_…) there, from "
+                "`.venv/bin/opscore agent_token issue AGENT --name NAME` or admin → Agent tokens",
+                returncode=REFUSED,
+            )
         token = AgentToken.objects.active().filter(digest=digest(secret)).first()
         if token is None:
             raise CommandError(f"${token_env} holds no active agent token", returncode=REFUSED)
