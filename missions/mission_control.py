@@ -20,6 +20,7 @@ from opscore.actions import record_event
 from opscore.db import db_now
 from opscore.models import Event
 from opscore.overrides import OverrideRefused, parse_expiry
+from opscore.replay import written_by_then
 from opscore.text import ReasonRefused, checked_reason
 
 MAX_NOTE = 1000
@@ -189,5 +190,6 @@ VERBS = ("pause", "resume", "note", "deadline")
 
 def operator_notes(mission_id: int, limit: int = 5) -> list[str]:
     """The mission's latest notes, oldest first, for its next prompt."""
-    rows = Event.objects.filter(kind=NOTE_EVENT, mission_id=mission_id).order_by("-id")[:limit]
+    rows = written_by_then(Event.objects.filter(kind=NOTE_EVENT, mission_id=mission_id))
+    rows = rows.order_by("-id")[:limit]
     return [f"{e.actor}: {e.payload.get('note', '')}" for e in reversed(rows)]

@@ -13,6 +13,7 @@ from opscore.llm import (
     call_llm,
     unusable,
 )
+from opscore.replay import written_by_then
 
 TWEET_LIMIT = 280
 
@@ -58,10 +59,11 @@ def run_llm_step(run):
 
 def ask_if_asking(step, text: str) -> Blocked | None:
     """A reply that is a question for the operator blocks the step until they answer (or the
-    wait runs out); a step asks once, so a second question is taken as its answer."""
+    wait runs out); a step asks once, so a second question is taken as its answer (a replay
+    counts only the questions asked before the call it replays)."""
     from missions.threads import QUESTION_PREFIX, WAITING, ask_operator, question_block_reason
 
-    if not text.upper().startswith(QUESTION_PREFIX) or step.questions.exists():
+    if not text.upper().startswith(QUESTION_PREFIX) or written_by_then(step.questions).exists():
         return None
     question = text[len(QUESTION_PREFIX) :].strip() or "(the agent asked nothing in words)"
     comment = ask_operator(step, question)

@@ -23,7 +23,7 @@ from django.db import DatabaseError, transaction
 
 from opscore import llm
 from opscore.budgets import add_to_todays_spend, lane_of, outside_the_ledger
-from opscore.llm_providers import answering
+from opscore.llm_providers import answering, provider_override
 from opscore.llm_records import redacted, request_document
 from opscore.models import LLMCall, LLMCallRecord, ReplayMode, ReplayOutcome, ReplayRun
 from opscore.registry import Registry
@@ -98,6 +98,7 @@ class RecordedProvider:
     passed_over: list = field(default_factory=list)  # (call, why): recorded, not asked now
     skipped: list = field(default_factory=list)  # (call, why): recorded, not replayable today
     views: list = field(default_factory=list)  # the lanes' as-of views (a recorded replay)
+    moment: object = None  # when the call a recorded replay asks next was sent (written_by_then)
     replaying = True
 
     @property
@@ -115,10 +116,10 @@ class RecordedProvider:
     def as_it_was(self) -> None:
         """Called by a lane before a step or turn builds its next prompt: the lanes' state as
         the next recorded call saw it (a recorded replay only)."""
-        if self.views and self.calls:
-            moment = moment_of(self.calls[0])
+        if self.calls and not self.live:
+            self.moment = moment_of(self.calls[0])
             for view in self.views:
-                view.at(moment)
+                view.at(self.moment)
 
     def pass_over(self, why: str) -> None:
         """The next recorded call was not asked this time (today's code stopped before it, or
@@ -188,6 +189,14 @@ class RecordedProvider:
 def moment_of(call: LLMCall):
     """When the call's prompt was sent: the row is written once the reply is in."""
     return call.created_at - timedelta(milliseconds=call.latency_ms)
+
+
+def written_by_then(rows):
+    """`rows` (any with a created_at) as a recorded replay's current call found them: what was
+    written since (an operator's remark, answer or note on the mission) was not in its prompt.
+    All of them outside a recorded replay (a live one asks with today's)."""
+    moment = getattr(provider_override(), "moment", None)
+    return rows if moment is None else rows.filter(created_at__lt=moment)
 
 
 def recorded_error(recorded: dict) -> llm.LLMError:
