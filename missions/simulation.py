@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Case, DateTimeField, When
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
 from missions.gates import BUILTIN, GATES, RESERVED_FOR_GOALS, auto_approvable
-from missions.models import Artifact, Proposal, RejectionCode, Step, WordsApproval
+from missions.models import Artifact, Proposal, RejectionCode, Step, StepStatus, WordsApproval
 from missions.models.proposals import own_words
 from missions.models.words import WordsDecision, text_digest
 from opscore.db import db_now
@@ -50,6 +52,16 @@ class SimulationStopped(Exception):
     """Cancelled, or out of time: the report so far says how far it got."""
 
 
+# When a step stopped counting toward its day's quota (Step.objects.counting_toward_quota):
+# when it failed, died or was cancelled; None while it counts.
+STOPPED_COUNTING = Case(
+    When(
+        status__in=[StepStatus.CANCELLED, StepStatus.FAILED, StepStatus.DEAD],
+        then=Coalesce("finished_at", "created_at"),
+    ),
+    default=None,
+    output_field=DateTimeField(),
+)
 SINCE = re.compile(r"^(?P<n>[1-9][0-9]{0,4})(?P<unit>[mhd])$")
 UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 
@@ -138,7 +150,7 @@ class Replay:
     """One pass over a window: the counters a gate reads, kept as the edited policy decides."""
 
     policies: dict[str, PolicyValue]
-    real_steps: dict[int, Counter]
+    real_steps: dict[int, list]  # proposal → [(kind, when it stopped counting, or None)]
     used: Counter = field(default_factory=Counter)
     later: list = field(default_factory=list)
     seq: int = 0
@@ -166,14 +178,22 @@ class Replay:
 
     def count(self, row: dict, when: datetime) -> None:
         if recorded_outcome(row) in (AUTO, ACCEPTED):
-            kinds = self.real_steps.get(row["id"], Counter())
+            steps = self.real_steps.get(row["id"], [])
         else:
-            kinds = Counter(s["kind"] for s in row["proposed_steps"] if s["kind"] in BUILTIN)
-        for kind, n in kinds.items():
-            self.used[day_of(when), kind] += n
+            steps = [(s["kind"], None) for s in row["proposed_steps"] if s["kind"] in BUILTIN]
+        for kind, ended in steps:
+            self.step_created(when, kind, ended)
 
-    def step_created(self, when: datetime, kind: str) -> None:
-        self.used[day_of(when), kind] += 1
+    def step_created(self, when: datetime, kind: str, ended: datetime | None = None) -> None:
+        """A step counts on the day it was created until it fails or is cancelled (`ended`),
+        as the gates count it: the slot it held is free again from then on, not before."""
+        day = day_of(when)
+        self.used[day, kind] += 1
+        if ended is not None:
+            self.schedule(max(ended, when), -1, lambda: self.step_ended(day, kind))
+
+    def step_ended(self, day, kind: str) -> None:
+        self.used[day, kind] -= 1
 
     def schedule(self, when: datetime, pid: int, action) -> None:
         self.seq += 1
@@ -240,22 +260,26 @@ class Window:
         rows = Proposal.objects.filter(created_at__gte=self.start, created_at__lte=self.end)
         return rows.order_by("created_at", "id").values(*FIELDS).iterator(chunk_size=CHUNK)
 
-    def real_steps(self) -> dict[int, Counter]:
-        """Gated steps the window's accepted proposals really created, as the gates count."""
+    def real_steps(self) -> dict[int, list]:
+        """Gated steps the window's accepted proposals really created, each with when it
+        stopped counting (failed, dead or cancelled) or None: it counted until then."""
         steps = Step.objects.filter(
             kind__in=list(BUILTIN), mission__proposal__created_at__gte=self.start
-        ).counting_toward_quota()
-        found: dict[int, Counter] = {}
-        for pid, kind in steps.values_list("mission__proposal_id", "kind").iterator(CHUNK):
-            found.setdefault(pid, Counter())[kind] += 1
+        )
+        found: dict[int, list] = {}
+        for pid, kind, ended in steps.values_list(
+            "mission__proposal_id", "kind", STOPPED_COUNTING
+        ).iterator(CHUNK):
+            found.setdefault(pid, []).append((kind, ended))
         return found
 
     def earlier_steps(self):
-        """Gated steps counted on the window's days but not from its proposals."""
+        """Gated steps counted on the window's days but not from its proposals: (created,
+        kind, when it stopped counting or None)."""
         steps = Step.objects.filter(
             kind__in=list(BUILTIN), created_at__gte=start_of_day(self.start)
         ).exclude(mission__proposal__created_at__gte=self.start)
-        return steps.counting_toward_quota().values_list("created_at", "kind").iterator(CHUNK)
+        return steps.values_list("created_at", "kind", STOPPED_COUNTING).iterator(CHUNK)
 
 
 def policies_with(key: str, edited: PolicyValue) -> dict[str, PolicyValue]:
@@ -267,8 +291,8 @@ def replay(window: Window, key: str, edited: PolicyValue, *, sink, deadline, can
     """Feed every proposal's verdict to `sink` in arrival order; raise SimulationStopped when
     the deadline passes or `cancel()` says so (between chunks: nothing is half-judged)."""
     state = Replay(policies_with(key, edited), window.real_steps())
-    for when, kind in window.earlier_steps():
-        state.schedule(when, -1, lambda w=when, k=kind: state.step_created(w, k))
+    for when, kind, ended in window.earlier_steps():
+        state.schedule(when, -1, lambda w=when, k=kind, e=ended: state.step_created(w, k, e))
     for index, row in enumerate(window.proposals()):
         if index % CHUNK == 0 and (time.monotonic() > deadline or (cancel and cancel())):
             raise SimulationStopped(f"stopped after {index} proposals")

@@ -2,7 +2,7 @@
 window's proposals is replayed (or taken as recorded), so the report's differences are the
 edited value's and no one else's."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from missions.decisions import approve_proposal
 from missions.goals import add_goal
-from missions.models import Proposal, WordsApproval
+from missions.models import Proposal, Step, WordsApproval
 from missions.models.words import text_digest
 from missions.simulation_report import simulate_policy
 from opscore.actions import set_policy
@@ -119,3 +119,25 @@ def test_a_policy_it_does_not_replay_is_not_said_to_change_nothing(
     for said in (capsys.readouterr().out, page.content.decode()):
         assert "nothing would change" not in said
         assert "goal_preference is not simulated: every decision here is as recorded" in said
+
+
+def test_a_step_that_failed_later_held_its_slot_until_it_failed(agent, clock):
+    """The quota counts a step until it fails: simulating the value in force said the draft the
+    full quota had refused would have been auto-approved, and the one admitted once the first
+    had failed would have been refused (the failed step counted for no moment at all)."""
+    noon = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    set_policy("content_policy", {"enabled": True, "max_drafts_per_day": 1}, actor="t")
+    clock.freeze(noon)
+    first = propose(agent, "write_content", title="First draft")
+    clock.freeze(noon + timedelta(minutes=5))
+    assert propose(agent, "write_content", title="Refused draft").status == "rejected"
+    clock.freeze(noon + timedelta(minutes=10))
+    Step.objects.filter(mission__proposal=first).fail_with("the writer gave up")
+    clock.freeze(noon + timedelta(minutes=15))
+    assert propose(agent, "write_content", title="Later draft").status == "accepted"
+    clock.freeze(noon + timedelta(minutes=20))
+
+    report = simulate_as_it_is("content_policy")
+
+    assert report["proposals"]["replayed"] == 3
+    assert report["proposals"]["transitions"] == {}
