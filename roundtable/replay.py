@@ -1,6 +1,8 @@
 """Replaying a conversation: the recorded speakers and tones (chance chose them, not a model)
 speak again through today's prompt, then today's distillation runs; each turn's text and the
-distillation's summary are compared with what the conversation recorded then."""
+distillation's summary are compared with what the conversation recorded then. A turn whose
+call failed (or whose words came too late to be said) was never said: its call is named as not
+replayed, and a conversation that stopped there is not distilled now either."""
 
 from opscore.models import Agent, LLMCall
 from opscore.prompting import derive_voice_modifiers
@@ -9,6 +11,8 @@ from roundtable.distillation import distill
 from roundtable.formats import FORMATS
 from roundtable.models import Conversation
 from roundtable.speaking import Line, say, turn_text
+
+TURN = "roundtable.turn"  # speaking.turn_text's purpose
 
 
 def replay_conversation(conversation_id: int, *, live: bool = False, actor: str = ""):
@@ -36,7 +40,9 @@ def _rerun(conversation: Conversation, provider) -> None:
         )
         say(conversation, turn.index, line, text)
         spoken[slug] = spoken.get(slug, 0) + 1
-    if provider.calls:
+    while provider.calls and provider.calls[0].purpose == TURN:
+        provider.skip("its turn was never said: the conversation stopped at this call")
+    if provider.calls:  # the distillation's: a conversation that stopped has none
         provider.as_it_was()
         ended = distill(conversation)
         provider.decided(was, {"status": ended.status, "distillation": ended.distillation})
