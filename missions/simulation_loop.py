@@ -33,10 +33,15 @@ class Reactions:
 
 
 def recorded(window: Window, first: int, last: int) -> dict[int, list]:
-    """The live matrix's reactions to events first..last: event id → [(key, id, proposal)]."""
-    rows = Reaction.objects.filter(
-        source_event_id__gte=first, source_event_id__lte=last, created_at__gte=window.start
-    ).exclude(status="skipped")
+    """The live matrix's reactions to events first..last: event id → [(key, id, proposal)],
+    each event's in the order they fired."""
+    rows = (
+        Reaction.objects.filter(
+            source_event_id__gte=first, source_event_id__lte=last, created_at__gte=window.start
+        )
+        .exclude(status="skipped")
+        .order_by("id")
+    )
     found: dict[int, list] = {}
     for event_id, key, rid, proposal in rows.values_list(
         "source_event_id", "pattern_key", "id", "proposal_id"
@@ -76,8 +81,10 @@ def judge(event, patterns, live: list, found: Reactions) -> None:
             item = {"reaction": rid, "event": event.id, "title": event.title}
             item |= {"proposal": proposal, "url": admin_url("missions_reaction", rid)}
             found.keep(found.stop, item)
-    for key in set(matching) - {key for key, _, _ in live}:
-        pattern = matching[key]
+    fired = {key for key, _, _ in live}
+    for key, pattern in matching.items():  # the matrix's order, never a set's (hash seed)
+        if key in fired:
+            continue
         found.start["expected"] += pattern.probability
         item = {"event": event.id, "title": event.title, "target": pattern.target}
         item |= {"probability": pattern.probability, "url": admin_url("opscore_event", event.id)}

@@ -13,7 +13,7 @@ from missions.goals import add_goal
 from missions.models import Proposal, Step, WordsApproval
 from missions.models.words import text_digest
 from missions.simulation_report import simulate_policy
-from opscore.actions import set_policy
+from opscore.actions import record_event, set_policy
 from opscore.db import db_now
 from opscore.models import Policy
 from opscore.overrides import apply_override
@@ -141,3 +141,20 @@ def test_a_step_that_failed_later_held_its_slot_until_it_failed(agent, clock):
 
     assert report["proposals"]["replayed"] == 3
     assert report["proposals"]["transitions"] == {}
+
+
+def test_new_reactions_are_listed_in_the_matrixs_order_whatever_the_hash_seed(agent):
+    """The reactions an event would now set off were listed in the order of a set of pattern
+    keys (the interpreter's hash seed): the first N shown changed from one run to the next."""
+    record_event("tweet.posted", "posted once", tags=["tweet", "posted"], agent=agent)
+    odds = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+    patterns = [
+        {"source": "*", "tags": ["posted"], "target": agent.slug, "type": "analyze"}
+        | {"probability": p, "cooldown": 0}
+        for p in odds
+    ]
+
+    found = simulate_policy("reaction_matrix", {"patterns": patterns}, examples=8)
+
+    would_fire = found["reactions"]["would_fire"]
+    assert [e["probability"] for e in would_fire["examples"]] == odds
