@@ -25,7 +25,9 @@ from opscore import llm
 from opscore.budgets import add_to_todays_spend, lane_of, outside_the_ledger
 from opscore.llm_providers import answering, provider_override
 from opscore.llm_records import redacted, request_document
+from opscore.llm_wire import one_line
 from opscore.models import LLMCall, LLMCallRecord, ReplayMode, ReplayOutcome, ReplayRun
+from opscore.redaction import redact_text
 from opscore.registry import Registry
 
 # name → view(first moment), a view with `.at(moment)`: inside the replay's transaction, make a
@@ -246,15 +248,25 @@ def replay(subject: str, subject_id: int, calls, rerun, *, live=False, actor="")
     )
     try:
         halted = _rerun_and_roll_back(rerun, provider)
-    except BaseException:
-        try:
-            charge_the_day(provider)  # spent all the same
-        except DatabaseError as error:  # the re-run's own error is the one to report
-            log.error("a live replay's spend ($%s) was not counted: %s", provider.cost, error)
+    except BaseException as error:
+        _broke_off(subject, subject_id, mode, provider, report, actor, error)
         raise
     with transaction.atomic():
         charge_the_day(provider)
         return _conclude(subject, subject_id, mode, provider, halted, report, actor)
+
+
+def _broke_off(subject, subject_id, mode, provider, report, actor, error) -> None:
+    """A re-run that raised (an error of its own, Ctrl-C) spent all the same: its spend is added
+    to the day, and it leaves its ReplayRun, failed, with what it spent, the calls compared so
+    far and why it ended. The re-run's own error is the one to report: a database that cannot
+    take these now is logged."""
+    why = one_line(redact_text(f"{type(error).__name__}: {error}".rstrip(": ")), 500)
+    try:
+        charge_the_day(provider)
+        _conclude(subject, subject_id, mode, provider, why, report, actor, ReplayOutcome.FAILED)
+    except DatabaseError as failed:
+        log.error("a replay's spend ($%s) or its run was not kept: %s", provider.cost, failed)
 
 
 def charge_the_day(provider: RecordedProvider) -> None:
@@ -282,14 +294,16 @@ def _rerun_and_roll_back(rerun, provider) -> str:
     return halted
 
 
-def _conclude(subject, subject_id, mode, provider, halted, report, actor) -> ReplayRun:
+def _conclude(subject, subject_id, mode, provider, halted, report, actor, failed=None) -> ReplayRun:
     compared = [c.as_json() for c in provider.compared]
     first = next((c for c in compared if c["diverged_on"]), None)
     left = [*provider.passed_over, *((call, "") for call in provider.calls)]
     unused = [{"call": c.id, "purpose": c.purpose, "why": why} for c, why in left]
     skipped = [{"call": c.id, "purpose": c.purpose, "why": why} for c, why in provider.skipped]
     outcome = ReplayOutcome.DIVERGED if first or unused else ReplayOutcome.IDENTICAL
-    if halted and "does not have" in halted:
+    if failed:
+        outcome = failed
+    elif halted and "does not have" in halted:
         outcome = ReplayOutcome.DIVERGED
     elif halted:
         outcome = ReplayOutcome.STOPPED
