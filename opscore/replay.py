@@ -99,6 +99,7 @@ class RecordedProvider:
     unledgered: dict = field(default_factory=dict)
     passed_over: list = field(default_factory=list)  # (call, why): recorded, not asked now
     skipped: list = field(default_factory=list)  # (call, why): recorded, not replayable today
+    missing: list = field(default_factory=list)  # records pruned while it ran (_record_of)
     views: list = field(default_factory=list)  # the lanes' as-of views (a recorded replay)
     moment: object = None  # when the call a recorded replay asks next was sent (written_by_then)
     replaying = True
@@ -139,7 +140,7 @@ class RecordedProvider:
         if not self.calls:
             raise ReplayHalt("the new run makes a call the record does not have")
         call = self.calls.pop(0)
-        record = call.record
+        record = self._record_of(call)
         now = redacted(request_document(request, call.model if not self.live else ""))
         was = record.request
         if self.live:
@@ -149,6 +150,17 @@ class RecordedProvider:
         if self.live:
             return self._ask_live(request, record.reply, entry, (call.agent_id or "", call.purpose))
         return self._answer(record.reply)
+
+    def _record_of(self, call) -> LLMCallRecord:
+        """Read as the call is answered: retention may have pruned it since the replay checked
+        (missing_records). A record that is gone is named missing and the replay stops there;
+        nothing answers in its place."""
+        record = LLMCallRecord.objects.filter(pk=call.pk).first()
+        if record is None or record.pruned_at is not None:
+            reason = record.pruned_reason if record else "no record was kept"
+            self.missing.append({"call": call.id, "purpose": call.purpose, "reason": reason})
+            raise ReplayHalt(f"the record of call {call.id} was pruned while the replay ran")
+        return record
 
     def _ask_live(self, request, recorded: dict, entry: Compared, whose: tuple[str, str]):
         """The configured provider's answer; what it bills (a reply that fits no limit too) is
@@ -303,6 +315,8 @@ def _conclude(subject, subject_id, mode, provider, halted, report, actor, failed
     outcome = ReplayOutcome.DIVERGED if first or unused else ReplayOutcome.IDENTICAL
     if failed:
         outcome = failed
+    elif provider.missing:
+        outcome, report["missing"] = ReplayOutcome.MISSING, provider.missing
     elif halted and "does not have" in halted:
         outcome = ReplayOutcome.DIVERGED
     elif halted:

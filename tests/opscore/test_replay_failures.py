@@ -1,14 +1,16 @@
-"""A live replay that breaks off (an error in the re-run, Ctrl-C) has still spent money: it
-leaves its ReplayRun like any other, failed, with what it spent and why it ended."""
+"""A replay that cannot finish says why: one that breaks off (an error in the re-run, Ctrl-C)
+has still spent money and leaves its ReplayRun, failed, with what it spent; a record pruned
+while it ran is named missing, never answered with something else."""
 
 from types import SimpleNamespace
 
 import pytest
 
+from missions.replay import _rerun as rerun_mission
 from missions.work_executors import EXECUTORS
 from opscore import budgets
 from opscore.models import LLMCall, ReplayRun
-from opscore.replay import replay
+from opscore.replay import readable, replay
 from tests.opscore.test_replay import (
     REPLAY_DAY,
     anthropic,  # noqa: F401  (the fixture)
@@ -39,3 +41,25 @@ def test_a_live_replay_that_breaks_off_keeps_its_run_and_what_it_spent(agent, cl
     assert (run.outcome, run.mode, run.actor) == ("failed", "live", "operator:cli")
     assert run.cost_usd == one_call == budgets.spent_today_usd() - one_call * 2
     assert run.report["halted"] == f"{type(breaks).__name__}: {breaks}".rstrip(": ")
+
+
+def test_a_record_pruned_while_the_replay_runs_is_named_missing_not_filled_in(agent):
+    """Retention pruned the second call's record after the replay had checked them all: that
+    call was answered with a fault the replay itself raised, reported as a step that failed
+    (decision diverged) as if today's code had failed it."""
+    mission = recorded_mission(agent, "analyze", "write_content")
+    calls = LLMCall.objects.filter(step__mission=mission)
+    first, second = calls.order_by("id")
+
+    def prune_then_rerun(provider):
+        second.record.prune("older than 30 days")
+        return rerun_mission(mission, provider)
+
+    run = replay("mission", mission.id, calls, prune_then_rerun)
+
+    assert run.outcome == "missing", readable(run)
+    assert run.report["missing"] == [
+        {"call": second.id, "purpose": "write_content", "reason": "older than 30 days"}
+    ]
+    assert [c["call"] for c in run.report["calls"]] == [first.id]
+    assert f"missing: call {second.id} (write_content): older than 30 days" in readable(run)
