@@ -7,6 +7,7 @@ import time
 
 from django.conf import settings
 
+from opscore.llm_providers import provider_override
 from opscore.registry import Registry
 
 # name → provider(agent_slug, context_text) -> (section_text, refs)
@@ -24,7 +25,11 @@ def voice_modifiers(agent_slug: str) -> list[str]:
     at most every OPS_VOICE_CACHE_SECONDS per process: the statistics behind them cost a scan
     of the agent's memories, and a step prompt is built many times a minute. Never derived
     is never fresh, however young the process's clock (time.monotonic() counts from boot, so
-    dating 'never' at 0 served no voice for the first minute after the machine started)."""
+    dating 'never' at 0 served no voice for the first minute after the machine started).
+    A recorded replay derives each call's afresh, from the memories as that call read them,
+    and caches none: a voice derived for one moment is neither another's nor today's."""
+    if getattr(provider_override(), "moment", None) is not None:
+        return derive_voice_modifiers(agent_slug)
     derived_at, modifiers = _derived.get(agent_slug, (-math.inf, []))
     if time.monotonic() - derived_at < settings.OPS_VOICE_CACHE_SECONDS:
         return modifiers

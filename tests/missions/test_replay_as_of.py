@@ -11,8 +11,10 @@ from missions.models import Comment, Mission
 from missions.replay import replay_mission
 from missions.threads import post_comment
 from missions.worker import handle_one_step
+from opscore.models import LLMCall
+from opscore.prompting import forget_derived_voices
 from opscore.replay import readable
-from tests.factories import propose
+from tests.factories import make_memories, propose
 from tests.scripted import Scripted
 
 pytestmark = pytest.mark.django_db
@@ -60,3 +62,25 @@ def test_a_question_and_its_answer_replay_as_they_were_asked(agent, monkeypatch,
     assert run.outcome == "identical", readable(run)
     assert run.report["calls"][-1]["decision_now"]["text"] == "EU pricing: raise by 5%."
     assert Comment.objects.filter(kind="question").count() == 1  # the replay's was rolled back
+
+
+def test_each_call_replays_with_the_voice_it_had_then(agent, clock, settings):
+    """The agent's voice grew between the two steps (nine strategies learned): the replay took
+    the second call's voice from the process's cache, derived for the first call's moment, and
+    said today's code had dropped "You think strategically" from its prompt."""
+    settings.OPS_VOICE_CACHE_SECONDS = 60
+    at(clock, 0)
+    mission = Mission.objects.get(proposal=propose(agent, "analyze", "write_content", title="P"))
+    handle_one_step("w1")
+    at(clock, 30)
+    make_memories(agent, "strategy", 9, content="Plan the quarter")
+    forget_derived_voices()  # the worker's cache had long expired by the second step
+    at(clock, 60)
+    handle_one_step("w1")
+    second = LLMCall.objects.filter(step__mission=mission).order_by("id").last()
+    assert "You think strategically" in second.record.request["system"]
+    forget_derived_voices()
+
+    run = replay_mission(mission.id)
+
+    assert run.outcome == "identical", readable(run)
