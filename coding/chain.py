@@ -89,10 +89,10 @@ def resume(item: Chained | None, on_start=None) -> Finished | None:
     log, started = item.box / f"{slug(item.name)}.log", item.started or time.monotonic()
     with open(log, "wb") as out:
         deadline = started + item.limits.seconds
-        timed_out, total = pump(process, out, item.limits, deadline, stream=stream)
+        pumped = pump(process, out, item.limits, deadline, stream=stream)
     overflow = disarm([item.worktree])
     seconds = time.monotonic() - started
-    done = finished(process, log, item.limits, seconds, timed_out, total, [])
+    done = finished(process, log, item.limits, seconds, pumped, [])
     return replace(done, overflow=overflow)
 
 

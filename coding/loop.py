@@ -204,7 +204,7 @@ def run_harness(run: CodingRun, prompt: str, tests: Chained | None = None, spare
     finally:
         before.close()
     note_on(run, "harness", done.notes)
-    report = read_output(run.runner, done.output)
+    report = read_output(run.runner, done.stream())
     escape, moved, uncleared = look_after(run, prompt, report, tests, worktree, before.state)
     return done, report, escape, moved, uncleared
 

@@ -53,7 +53,7 @@ from coding.egress import box_env as egress_env
 from coding.gitview import real_path
 from coding.reaping import Reaped
 from coding.uids import NoFreeUid, Slot, claim, ids, runs_as
-from coding.watch import CUT_MARKER, OUTPUT_CAP, Finished, finished, pump, unsaid
+from coding.watch import CUT_MARKER, OUTPUT_CAP, Finished, Pumped, finished, pump, unsaid
 
 ENV_ALLOWED = ("PATH", "LANG", "LC_ALL", "TERM")
 BOX_ENV = {"PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": "/tmp"}
@@ -175,17 +175,16 @@ class Launch:
     last: bool  # no chained box follows in it: the output ends with this command
     chained: list
 
-    def pumped(self, out, limits: Limits) -> tuple:
-        """(timed out, bytes printed): its output into `out` until it ends or its time is up."""
+    def pumped(self, out, limits: Limits) -> Pumped:
+        """Its output into `out` until it ends or its time is up."""
         return pump(self.process, out, limits, self.started + limits.seconds, last=self.last)
 
     def ended(self, log: Path, limits: Limits, pumped, notes: list[str], overflow) -> Finished:
         """How the command ended; a chained check that its timeout killed with it is lost."""
-        timed_out, total = pumped
-        for item in self.chained if timed_out else ():
+        for item in self.chained if pumped.timed_out else ():
             item.lost()  # killed with the launch
         seconds = time.monotonic() - self.started
-        done = finished(self.process, log, limits, seconds, timed_out, total, notes, last=self.last)
+        done = finished(self.process, log, limits, seconds, pumped, notes, last=self.last)
         return replace(done, overflow=overflow)
 
 

@@ -14,8 +14,9 @@ import selectors
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 from django.conf import settings
@@ -25,6 +26,9 @@ from opscore.redaction import REDACTED, base64_cores, redact_text, spellings
 OUTPUT_CAP = 64_000
 CUT_MARKER = "\n[… output cut at 64 kB by opscore]\n"
 GRACE = 2.0  # seconds the output may still drain once the command ended or was killed
+# What a runner reads its report from at each end of a command's output (Finished.stream):
+# a harness's report (Claude Code's `result`, the pass's cost) is the last thing it prints.
+REPORT_WINDOW = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -38,10 +42,28 @@ class Finished:
     left_behind: int = 0  # processes still running when the command ended (then killed)
     notes: list = field(default_factory=list)  # refusals and kills, said on the run
     overflow: str = ""  # why what it left fails the pass (coding/box.py's disarm), if it does
+    printed: int = 0  # bytes it printed, kept or not
+    tail: bytes = field(default=b"", repr=False)  # its output's last REPORT_WINDOW bytes
+
+    def stream(self) -> str:
+        """What a runner reads its report from (coding/runners.py): the output whole, or its
+        first and last REPORT_WINDOW bytes where it is longer — not `output`, its first 64 kB
+        for display: Claude Code's stream ends with its `result`, the pass's cost, which a real
+        session prints well past them, and a flood past the output cap (the tail is kept as it
+        goes by). Masked as `output` is."""
+        with open(self.output_path, "rb") as out:
+            head = out.read(REPORT_WINDOW)
+        start = self.printed - len(self.tail)  # where the tail starts in what it printed
+        if start <= len(head):  # the two meet: the output whole
+            joined = head[:start] + self.tail
+        else:  # the tail's first line, cut, is no line of it
+            joined = head + b"\n" + self.tail.partition(b"\n")[2]
+        return unsaid(joined.decode(errors="replace").replace("\0", "\ufffd"))
 
 
-def finished(process, log: Path, limits, seconds, timed_out, total, notes, last=True) -> Finished:
+def finished(process, log: Path, limits, seconds, pumped: "Pumped", notes, last=True) -> Finished:
     """What the command did, read back from its output file and its box's report."""
+    timed_out, total, tail = pumped
     report = {}
     with contextlib.suppress(OSError, ValueError):
         report = json.loads(log.with_suffix(".json").read_text())
@@ -59,7 +81,8 @@ def finished(process, log: Path, limits, seconds, timed_out, total, notes, last=
     status = None if timed_out else exit_status(process, report, last)
     head = unsaid(head)
     output = head if total <= OUTPUT_CAP else head[:OUTPUT_CAP] + CUT_MARKER
-    return Finished(status, output, seconds, timed_out, str(log), cut, left, notes)
+    done = Finished(status, output, seconds, timed_out, str(log), cut, left, notes)
+    return replace(done, printed=total, tail=bytes(tail))
 
 
 def unsaid(text: str) -> str:
@@ -85,15 +108,21 @@ def exit_status(process: subprocess.Popen, report: dict, last: bool) -> int:
     return code if code >= 0 else 128 - code
 
 
-def pump(process, out, limits, deadline: float, stream=None, last=True):
+class Pumped(NamedTuple):
+    timed_out: bool
+    total: int  # bytes printed
+    tail: bytearray  # the last REPORT_WINDOW of them
+
+
+def pump(process, out, limits, deadline: float, stream=None, last=True) -> Pumped:
     """Copy output to the file up to the cap (the rest is read and dropped, so the command
-    never blocks on a full pipe). At the deadline the group is killed; once the command has
-    ended, output drains for GRACE seconds at most — a child holding the pipe cannot hold
-    the driver. `stream`: a chained box's own pipe rather than the launch's stdout; `last`:
-    nothing more follows in the launch, so what is left of its group goes. Returns (timed
-    out, bytes printed)."""
+    never blocks on a full pipe; its last REPORT_WINDOW bytes are kept all the same). At the
+    deadline the group is killed; once the command has ended, output drains for GRACE
+    seconds at most — a child holding the pipe cannot hold the driver. `stream`: a chained
+    box's own pipe rather than the launch's stdout; `last`: nothing more follows in the
+    launch, so what is left of its group goes."""
     stream = stream or process.stdout
-    fd, total, timed_out, ended = stream.fileno(), 0, False, None
+    fd, total, timed_out, ended, tail = stream.fileno(), 0, False, None, bytearray()
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         while True:
@@ -114,12 +143,14 @@ def pump(process, out, limits, deadline: float, stream=None, last=True):
             keep = chunk[: max(limits.output_bytes - total, 0)]
             out.write(keep)
             total += len(chunk)
+            tail += chunk
+            del tail[:-REPORT_WINDOW]  # from the front: a bytearray moves no bytes for it
     stream.close()
     if last or timed_out:
         kill_process_group(process.pid)  # whatever of the group is left (unconfined runs)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=GRACE)
-    return timed_out, total
+    return Pumped(timed_out, total, tail)
 
 
 def kill_process_group(pgid: int | None, inside: str = "") -> bool:

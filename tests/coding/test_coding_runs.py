@@ -3,6 +3,7 @@ and the no-progress detector stop it, the harness is boxed in, and a missing har
 
 import json
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,26 @@ def test_a_run_past_its_cost_cap_stops_and_says_so(coding_repo):
 
     assert run.status == "failed" and run.reason.startswith("cost cap reached: $0.0200")
     assert run.iteration == 2
+
+
+def test_a_harness_printing_more_than_is_kept_still_has_its_cost_counted(coding_repo):
+    # Claude Code's stream ends with its `result` (the pass's cost): only the output's first
+    # 64 kB were read for it, so a real session's cost was $0 and "no result message"
+    run = driven(new_run(coding_repo, "@greet @shout", mode="single-shot"))
+
+    assert run.status == "waiting_for_review", run.reason
+    assert (run.cost_usd, run.external_session_id) == (Decimal("0.01"), "s1")
+    assert run.iterations.get().verdict == ""
+
+
+def test_a_harness_printing_past_its_output_cap_still_has_its_cost_counted(coding_repo):
+    run = new_run(coding_repo, "@greet @shout", mode="single-shot")
+    run.limits |= {"harness_output_bytes": 20_000}
+    run.save(update_fields=["limits"])
+
+    run = driven(run)
+
+    assert (run.cost_usd, run.external_session_id) == (Decimal("0.01"), "s1")
 
 
 def test_a_change_touching_more_files_than_allowed_fails(coding_repo):
