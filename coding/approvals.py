@@ -169,6 +169,7 @@ def shown_for_approval(run: CodingRun) -> dict:
     return {
         "base_sha": run.base_sha,
         "task": run.task,
+        "checks": {"tests": run.repository.test_command, "lint": run.repository.lint_command},
         "deploy_plan": run.deploy_plan or None,
         "diff": shown_diff(run.repository.path, run.base_sha, run.head_sha),
         "test_run": tests.id if tests else None,
@@ -237,7 +238,9 @@ def merge(run: CodingRun) -> str:
         if approval is None:
             return ""
         if not approval.still_matches:
-            refuse_merge(run, "the run changed since the merge was approved (task or tests)")
+            refuse_merge(
+                run, "the run changed since the merge was approved (task, tests or commands)"
+            )
             return ""
         base = f"refs/heads/{run.base_ref}"
         old = git(["rev-parse", "--verify", "--end-of-options", base], run.repository.path)

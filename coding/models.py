@@ -234,10 +234,13 @@ class CodingRun(models.Model):
 
     def approval_content(self, kind: str) -> dict:
         """What an approval of `kind` is given for, exactly as the approval page shows it:
-        the commit, the pass whose tests were seen, and the task with its constraints."""
-        tests = self.last_test_run()
+        the commit, the pass whose tests were seen, the task with its constraints, and the
+        repository's test and lint commands — a merge's gate is them passing on the merged
+        head, so one swapped for `true` after the approval is not what was approved."""
+        tests, repo = self.last_test_run(), self.repository
         plan = {"plan": self.deploy_plan} if kind == ApprovalKind.DEPLOY else {}
         return plan | {
+            "checks": {"tests": repo.test_command, "lint": repo.lint_command},
             "run": self.id,
             "kind": kind,
             "repository": self.repository.name,

@@ -78,10 +78,10 @@ def test_a_merge_needs_its_own_approval_and_lands_with_green_tests(coding_repo):
 def test_red_tests_on_the_merged_head_leave_the_base_untouched(coding_repo):
     run = reviewed(coding_repo, allow_merge=True)
     before = sh("git", "rev-parse", "main", cwd=coding_repo.path)
+    coding_repo.test_command = [sys.executable, "-c", "raise SystemExit(3)"]  # approved red
+    coding_repo.save()
     approve_run(run, "code", by="ana")
     approve_run(run, "merge", by="ana")
-    coding_repo.test_command = [sys.executable, "-c", "raise SystemExit(3)"]
-    coding_repo.save()
 
     assert handle_one_run()
 
@@ -226,6 +226,22 @@ def test_a_merge_whose_task_changed_after_approval_is_refused(coding_repo):
     assert run.status == "waiting_for_review" and not run.merged_sha
     assert "changed since the merge was approved" in run.reason
     assert Event.objects.filter(summary__contains="changed since the merge was approved").exists()
+
+
+def test_a_merge_whose_test_command_changed_after_approval_is_refused(coding_repo):
+    # the merge's gate is the repository's tests on the merged head: a test command swapped
+    # for `true` after the approvals (anyone who may edit the repository) merged untested
+    run = reviewed(coding_repo, allow_merge=True)
+    approve_run(run, "code", by="ana")
+    approve_run(run, "merge", by="ana")
+    coding_repo.test_command = [sys.executable, "-c", "pass"]
+    coding_repo.save()
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "waiting_for_review" and not run.merged_sha
+    assert "changed since the merge was approved" in run.reason
 
 
 def test_approving_the_same_head_again_changes_nothing_and_says_so(coding_repo):

@@ -225,6 +225,7 @@ def shown_lines(run: CodingRun, shown: dict) -> list[str]:
         f"  problem: {task.get('problem_statement', '')}",
         f"  accept: {'; '.join(task.get('acceptance_criteria', []))}",
         f"  constraints: {dump(task.get('constraints', {}))}",
+        f"checks (a merge runs them on the merged head): {dump(shown['checks'])}",
     ]
     if shown["deploy_plan"]:
         lines.append(f"deploy plan: {dump(shown['deploy_plan'])}")
