@@ -21,6 +21,7 @@ from coding import confine, jail, loopback
 from coding.egress import BOX_PORT
 from coding.gitview import real_path, view_mounts
 from coding.walks import WalkStopped, entries
+from coding.watch import ORPHAN_SECONDS
 
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
 BOX_DIR = ".box"  # beside the worktree: the driver's files for the box, never inside it
@@ -244,6 +245,7 @@ def box_spec(
         "uid": uid,
         "gid": gid,
         "limits": rlimits(limits),
+        "ends_by": int(limits.seconds) + 1 + ORPHAN_SECONDS,  # seconds from its init's start
         **reach(readable, writable, egress),
     }
 

@@ -180,6 +180,7 @@ def init(spec: dict) -> None:
             os.write(2, f"opscore sandbox: {error}\n".encode())
         os._exit(127)
     shed_go(spec.get("hold"))
+    orphan_deadline(spec.get("ends_by"))
     if listener is not None:  # threads only after the fork: the command's process has none
         start_forwarding(listener, spec["egress"]["socket"])
     while True:
@@ -189,6 +190,16 @@ def init(spec: dict) -> None:
     code = os.waitstatus_to_exitcode(status)
     os.write(report, f'{{"exit": {code}, "left_behind": {leftovers()}}}'.encode())
     os._exit(code if code >= 0 else 128 - code)
+
+
+def orphan_deadline(seconds: int | None) -> None:
+    """The box ends by itself `seconds` after its init started (ORPHAN_SECONDS past its limit):
+    a dead driver kills nothing, and the next adopts a run's box, but not while the lane is
+    paused or Opscore stopped, nor a merge's tests'. Init's exit takes every process of the
+    box with it; the command's process, forked before, holds no such timer."""
+    if seconds:
+        signal.signal(signal.SIGALRM, lambda *_: os._exit(128 + signal.SIGKILL))
+        signal.alarm(seconds)
 
 
 def map_ids() -> None:

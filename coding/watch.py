@@ -29,6 +29,10 @@ GRACE = 2.0  # seconds the output may still drain once the command ended or was 
 # What a runner reads its report from at each end of a command's output (Finished.stream):
 # a harness's report (Claude Code's `result`, the pass's cost) is the last thing it prints.
 REPORT_WINDOW = 1 << 20
+# How long past its time limit a box whose driver died lives on, by its init's own clock
+# (coding/jail.py's orphan_deadline); generous: a pass's tests' box is built before the
+# driver's look at the worktree, and their time counts from after it.
+ORPHAN_SECONDS = 3600
 
 
 @dataclass(frozen=True)
