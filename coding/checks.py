@@ -17,7 +17,7 @@ from pathlib import Path
 from coding.box import BOX_DIR, HOME_DIR
 from coding.chain import resume
 from coding.gitview import real_path
-from coding.hardened_git import GitFailed, git, git_output, git_started
+from coding.hardened_git import GitFailed, git, git_output, git_started, read_patch
 from coding.sandbox import HarnessMissing, Unconfined, run_boxed
 from coding.walks import WalkStopped, entries, listed
 from coding.watch import unsaid
@@ -193,7 +193,7 @@ def start_measure(worktree: str, base: str):
 def measured(started) -> Change:
     if started is None:
         raise GitFailed("the worktree was gone before its change could be measured")
-    text = git_output(started)
+    text = read_patch(started)  # PatchTooBig, the run's failure, past PATCH_BYTES
     stats, patch = diff_stats(text)
     return Change(hashlib.sha256(text.encode()).hexdigest()[:16], stats, patch)
 

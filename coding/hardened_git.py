@@ -16,11 +16,13 @@ import errno
 import functools
 import os
 import re
+import selectors
 import shlex
 import shutil
 import stat
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -228,6 +230,52 @@ def git_output(started, said: str | None = None) -> str:
     if process.returncode != 0:
         raise GitFailed(f"git {verb} failed: {err.strip()[:500]}")
     return out
+
+
+# The most of a change's patch the driver reads (text, or binary as git prints it): a change
+# past it is no change to review, and held whole it would cost the driver its memory.
+PATCH_BYTES = 64 * 1024**2
+
+
+class PatchTooBig(GitFailed):
+    """A change's patch past PATCH_BYTES (read_patch)."""
+
+
+def read_patch(started) -> str:
+    """The patch a started git diff prints, refused (PatchTooBig) past PATCH_BYTES, git
+    killed: never read whole, since a harness makes it as big as it likes — gigabytes of
+    binary files would be held several times over in the driver's memory, which the kernel
+    then kills the driver for, and each that adopts the run after it. Within GIT_TIMEOUT."""
+    (process, verb), cap = started, PATCH_BYTES
+    out, err, deadline = bytearray(), bytearray(), time.monotonic() + GIT_TIMEOUT
+    streams = {process.stdout.fileno(): out, process.stderr.fileno(): err}
+    try:
+        with selectors.DefaultSelector() as selector:
+            for fd in streams:
+                selector.register(fd, selectors.EVENT_READ)
+            while selector.get_map() and len(out) <= cap:
+                if time.monotonic() >= deadline:
+                    raise GitFailed(f"git {verb} did not finish in {GIT_TIMEOUT}s")
+                for key, _ in selector.select(max(deadline - time.monotonic(), 0)):
+                    chunk = os.read(key.fd, 1 << 20)
+                    streams[key.fd] += chunk
+                    if not chunk:
+                        selector.unregister(key.fd)
+        if len(out) > cap:
+            raise PatchTooBig(
+                f"the change's patch is past the {cap / 1e6:,.0f} MB the driver reads"
+            )
+        process.wait(timeout=max(deadline - time.monotonic(), 1))
+    except subprocess.TimeoutExpired:
+        raise GitFailed(f"git {verb} did not finish in {GIT_TIMEOUT}s") from None
+    finally:
+        if process.returncode is None:
+            process.kill()
+            process.wait()
+        process.stdout.close(), process.stderr.close()
+    if process.returncode != 0:
+        raise GitFailed(f"git {verb} failed: {err.decode(errors='replace').strip()[:500]}")
+    return out.decode(errors="replace")
 
 
 def git_settled(started) -> None:

@@ -23,6 +23,7 @@ from django.db.models import JSONField
 from django.db.models.expressions import RawSQL
 from django.utils.text import slugify
 
+from coding import hardened_git
 from coding.box import BOX_DIR, HOME_DIR
 from coding.hardened_git import GitFailed, git, git_env, git_output, git_settled, git_started
 from coding.models import BRANCH_PATTERN, CodingRun, Repository, RunStatus
@@ -76,8 +77,12 @@ def save_uncommitted(path: Path, run: CodingRun, label: str, tree: str) -> str:
     `tree` is the worktree as keep_state saved it, so the worktree's index is not touched.
     No textconv: a diff driver of the repository's config (`sops -d`, `gpg -d`), named for
     any file by the harness's .gitattributes, would run outside the box on its files, and
-    print what no patch applies."""
-    patch = git(["diff", "--binary", "--no-ext-diff", "--no-textconv", "HEAD", tree], path)
+    print what no patch applies. None past PATCH_BYTES: the state ref keeps the tree."""
+    diff = ["diff", "--binary", "--no-ext-diff", "--no-textconv", "HEAD", tree]
+    try:
+        patch = hardened_git.read_patch(git_started(diff, path))
+    except hardened_git.PatchTooBig:
+        return ""
     if not patch.strip():
         return ""
     return keep_patch(run, label, patch)

@@ -127,6 +127,16 @@ def test_a_harness_printing_past_its_output_cap_still_has_its_cost_counted(codin
     assert (run.cost_usd, run.external_session_id) == (Decimal("0.01"), "s1")
 
 
+def test_a_change_whose_patch_is_past_what_the_driver_reads_fails_its_run(coding_repo, monkeypatch):
+    # the driver read the change's whole binary patch, several times over: a harness leaving
+    # gigabytes of binary files had the driver killed for its memory, and each adopting one
+    monkeypatch.setattr("coding.hardened_git.PATCH_BYTES", 1_000_000)
+    run = driven(new_run(coding_repo, "@greet @bulky", mode="single-shot"))
+
+    assert run.status == "failed" and not run.head_sha
+    assert "patch is past the 1 MB the driver reads" in run.reason, run.reason
+
+
 def test_a_change_touching_more_files_than_allowed_fails(coding_repo):
     run = driven(new_run(coding_repo, "@greet @many", max_changed_files=3))
 

@@ -91,6 +91,8 @@ if "@leak" in prompt:  # an injected harness saying the key it was given
     result = {"type": "result", "subtype": "success", "is_error": False}
     print(json.dumps(result | {"result": f"key {os.environ.get('OPENAI_API_KEY')}"}))
     raise SystemExit(0)
+if "@bulky" in prompt:  # a binary file of 2 MB, its patch larger still
+    Path("bulky.bin").write_bytes(os.urandom(2_000_000))
 if "@shout" in prompt:
     print("x" * 100_000)
 print(json.dumps({"type": "assistant", "message": {"content": [{"type": "text", "text": "done"}]}}))
