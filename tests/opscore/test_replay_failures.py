@@ -2,9 +2,11 @@
 has still spent money and leaves its ReplayRun, failed, with what it spent; a record pruned
 while it ran is named missing, never answered with something else."""
 
+import json
 from types import SimpleNamespace
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from missions.replay import _rerun as rerun_mission
 from missions.work_executors import EXECUTORS
@@ -63,3 +65,29 @@ def test_a_record_pruned_while_the_replay_runs_is_named_missing_not_filled_in(ag
     ]
     assert [c["call"] for c in run.report["calls"]] == [first.id]
     assert f"missing: call {second.id} (write_content): older than 30 days" in readable(run)
+
+
+def test_the_command_reports_a_replay_that_broke_off_in_one_line_not_a_traceback(
+    agent, monkeypatch, capsys
+):
+    """Today's code raising mid-replay used to reach the operator as a Python traceback from
+    `manage.py replay`; the run it kept (failed, with why) was not named."""
+    mission = recorded_mission(agent, "analyze")
+
+    def broken(run):
+        raise RuntimeError("today's analyze broke\nat line 2")
+
+    monkeypatch.setitem(EXECUTORS, "analyze", broken)
+    with pytest.raises(CommandError) as refused:
+        call_command("replay", "mission", str(mission.id))
+
+    run = ReplayRun.objects.get(outcome="failed")
+    assert refused.value.returncode == 1
+    said = str(refused.value)
+    assert "\n" not in said and "Traceback" not in said
+    assert f"replay run {run.id}" in said and "RuntimeError: today's analyze broke" in said
+
+    with pytest.raises(SystemExit) as exited:
+        call_command("replay", "mission", str(mission.id), "--json")
+    assert exited.value.code == 1
+    assert "broke off" in json.loads(capsys.readouterr().out)["error"]

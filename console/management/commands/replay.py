@@ -5,7 +5,9 @@ diverges, call by call. Exit 0 identical, 1 diverged or stopped, 2 bad input or 
 from missions.models import Mission
 from missions.replay import replay_mission
 from opscore.cli import OpsCommand, add_verbs, dump, fail
-from opscore.models import ReplayOutcome
+from opscore.llm_wire import one_line
+from opscore.models import ReplayOutcome, ReplayRun
+from opscore.redaction import redact_text
 from opscore.replay import readable
 from roundtable.models import Conversation
 from roundtable.replay import replay_conversation
@@ -14,6 +16,17 @@ SUBJECTS = {
     "mission": (replay_mission, Mission.DoesNotExist),
     "conversation": (replay_conversation, Conversation.DoesNotExist),
 }
+
+
+def broke_off(subject: str, subject_id: int, error: Exception) -> str:
+    """One line for a replay today's code broke off: why, and the failed ReplayRun it kept
+    (opscore.replay keeps one, with what it spent and the calls compared so far)."""
+    kept = ReplayRun.objects.filter(
+        subject=subject, subject_id=subject_id, outcome=ReplayOutcome.FAILED
+    ).last()
+    why = one_line(redact_text(f"{type(error).__name__}: {error}".rstrip(": ")), 300)
+    run = f"; kept as replay run {kept.id} (failed)" if kept else ""
+    return f"the replay of {subject} {subject_id} broke off: {why}{run}"
 
 
 class Command(OpsCommand):
@@ -34,6 +47,8 @@ class Command(OpsCommand):
             run = run_replay(id, live=opts["live"], actor="operator:cli")
         except unknown:
             fail(f"no {subject} {id}", as_json=as_json, code=2)
+        except Exception as error:  # today's code raised in the re-run: say so, not a traceback
+            fail(broke_off(subject, id, error), as_json=as_json, code=1)
         self.stdout.write(dump(run.report | {"replay_run": run.id}) if as_json else readable(run))
         if run.outcome == ReplayOutcome.MISSING:
             raise SystemExit(2)
