@@ -71,6 +71,15 @@ class Agent(models.Model):
     def __str__(self):
         return self.slug
 
+    VOICE_FIELDS = ("display_name", "role", "tone", "quirk", "signature", "system_directive")
+
+    def clean(self):
+        """A name or voice typed in a form (the admin's, often pasted) keeps no character that
+        hides or reorders text: a U+202E in a display name reversed the rest of every Stage
+        line it printed on, and reached the model's prompt unseen by the people reading it."""
+        for field in self.VOICE_FIELDS:
+            setattr(self, field, strip_invisible(getattr(self, field)))
+
     @property
     def actor(self) -> str:
         return f"agent:{self.slug}"
