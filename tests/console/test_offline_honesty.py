@@ -9,6 +9,7 @@ from tests.factories import propose
 pytestmark = pytest.mark.django_db
 BANNER = "Offline LLM provider"
 PAGES = ["/stage/", "/stage/office", "/stage/swimlane", "/stage/agents", "/stage/conversations"]
+PAGES += ["/stage/login"]  # the first page a newcomer on a private Stage sees
 
 
 @pytest.mark.parametrize("path", PAGES)
