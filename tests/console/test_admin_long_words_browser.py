@@ -1,6 +1,7 @@
 """The console in a real browser at 1440 and 390 px: a 200-character title without a space and a
 3,000-character error without one (a blob a model or an outside runtime wrote) wrap inside their
-boxes. They widened the mission's page to 25,000 px, the title cut off under its own edge."""
+boxes. They widened the mission's page to 25,000 px, the title cut off under its own edge; on
+its lineage page ("why did this happen?") the title ran 460 px past a 1440 px window."""
 
 import os
 from pathlib import Path
@@ -65,4 +66,8 @@ def test_long_words_wrap_on_the_missions_admin_page(server, monkeypatch):  # noq
             spill = page.evaluate(SPILL)
             page.screenshot(path=str(SHOTS / f"admin-long-words-{width}.png"))
             assert max(spill.values()) <= 0, f"{spill} at {width} px"
+            page.goto(f"{server}/admin/lineage/mission/{mission.id}/")
+            page.screenshot(path=str(SHOTS / f"admin-lineage-long-words-{width}.png"))
+            wider = page.evaluate("document.scrollingElement.scrollWidth - innerWidth")
+            assert wider <= 0, f"the lineage page is {wider} px wider than {width} px"
         browser.close()
