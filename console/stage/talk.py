@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.chat import confirm_draft, discard_draft, history, send_message
 from console.stage.access import operator_only, visible_or_login
+from console.stage.conversations import latest_event_id
 from console.stage.health import health_summary
 from console.stage.mission_page import not_found
 from missions.talk import TalkRefused
@@ -54,9 +55,11 @@ def render_thread(request, kind, subject_id, error: str = "", status: int = 200)
         subject = subject_of(kind, subject_id)
     except TalkRefused:  # its reason ("no mission 9") reads wrongly after "There is no"
         return not_found(request, f"thread {kind}:{subject_id}")
+    newest = latest_event_id()  # before the comments: one written between is caught up
     now = db_now()
     comments = [(c, c.question_state(now)) for c in thread_of(kind, subject_id)]
     context = {
+        "newest": newest,
         "subject": subject,
         "comments": comments,
         "error": error,

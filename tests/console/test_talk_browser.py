@@ -1,7 +1,9 @@
 """Threads and the chat in a real browser, at a desktop and a phone width: a comment written
 elsewhere shows on an open thread page live, an answer is written in place, the chat answers
 with links to the rows it read and submits a draft only when asked; hostile text stays inert
-and nothing spills sideways."""
+and nothing spills sideways. An open thread page whose socket dropped catches up when it
+reconnects: it asked for the feed from 'now' on every connect until a batch had reached it, so
+on a quiet thread a comment written while it was away never showed until a reload."""
 
 import httpx
 import pytest
@@ -94,3 +96,54 @@ def test_threads_and_the_chat_at_desktop_and_phone_widths(server, monkeypatch): 
             page.close()
         browser.close()
     assert Proposal.objects.filter(source="chat", status="pending").count() == 2
+
+
+# The page's sockets, kept where the test can drop them; while `__away` holds, a reconnect
+# reaches nothing (a port no one listens on) and the page retries, as when the server is down.
+SOCKETS = """(() => {
+  const Real = window.WebSocket;
+  window.__sockets = [];
+  window.__away = false;
+  window.WebSocket = function (url, protocols) {
+    const socket = new Real(window.__away ? "ws://127.0.0.1:65001/" : url, protocols);
+    window.__sockets.push(socket);
+    return socket;
+  };
+  window.WebSocket.prototype = Real.prototype;
+})();"""
+
+
+def until(page, condition: str, seconds: float = 20) -> None:
+    """Poll `condition` in the page (wait_for_function evaluates a string, which the Stage's
+    CSP refuses)."""
+    for _ in range(int(seconds * 10)):
+        if page.evaluate(condition):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"not within {seconds} s: {condition}")
+
+
+def test_a_comment_written_while_the_socket_was_down_shows_once_it_reconnects(server, monkeypatch):  # noqa: F811
+    require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop shares the thread
+    step = make_step("analyze", agent=AgentFactory(slug="devops"))
+    Mission.objects.filter(pk=step.mission_id).update(status="running")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page()
+        page.add_init_script(SOCKETS)
+        page.goto(f"{server}/stage/threads/mission/{step.mission_id}")
+        until(page, "window.__sockets[0].readyState === 1")
+        page.evaluate("window.__away = true; window.__sockets[0].close()")
+        httpx.post(
+            f"{server}/api/ops/threads/mission/{step.mission_id}",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            json={"text": "written while you were away", "actor": "bob"},
+            timeout=10,
+        ).raise_for_status()
+        page.evaluate("window.__away = false")
+        until(page, "window.__sockets.some((s, n) => n > 0 && s.readyState === 1)")
+        expect(page.locator("#thread")).to_contain_text("written while you were away")
+        browser.close()

@@ -1,12 +1,14 @@
-// A thread page refreshes its fragment when the live feed says someone wrote on it.
+// A thread page refreshes its fragment when the live feed says someone wrote on it. Its socket
+// follows on from the newest event the page was drawn with, and a reconnect from the last it
+// had: a comment written meanwhile is caught up, never skipped by starting from "now".
 (() => {
   const thread = document.getElementById("thread");
   if (!thread || !window.htmx) return;
-  let after = 0;
+  let after = thread.dataset.after || 0;
   let delay = 1000;
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const socket = new WebSocket(`${scheme}://${location.host}/ws/stage/${after ? `?after=${after}` : ""}`);
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/stage/?after=${after}`);
     socket.onopen = () => { delay = 1000; };
     socket.onmessage = (message) => {
       const data = JSON.parse(message.data);
