@@ -39,6 +39,19 @@ def test_it_names_them_in_a_missions_inputs_outputs_and_errors(admin_client, age
     assert page.content.decode().count(NAMED) >= 3
 
 
+def test_it_names_them_in_a_missions_playback(admin_client, agent):
+    step = make_step("analyze", agent=agent, status="succeeded")
+    Artifact.objects.create(step=step, kind="analysis", title="t", body=f"wrote {HIDDEN}")
+    Event.objects.create(
+        kind="step.succeeded", title=HIDDEN, summary=HIDDEN, step=step, mission=step.mission
+    )
+
+    page = admin_client.get(f"/stage/missions/{step.mission_id}/playback")
+
+    assert_named(page)
+    assert page.content.decode().count(NAMED) >= 3  # the event's title and summary, the output
+
+
 def test_it_names_them_in_an_agents_reply_on_a_thread(admin_client, agent):
     mission = Mission.objects.get(proposal=propose(agent, "noop"))
     Comment.objects.create(
