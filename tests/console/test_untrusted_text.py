@@ -52,6 +52,26 @@ def test_it_names_them_in_a_missions_playback(admin_client, agent):
     assert page.content.decode().count(NAMED) >= 3  # the event's title and summary, the output
 
 
+def test_it_names_them_in_the_stages_missions_and_memory_panels(admin_client, agent):
+    from memory.models import MemoryCandidate, MemoryReview
+
+    step = make_step("analyze", agent=agent, last_error=f"lost {HIDDEN}")
+    Artifact.objects.create(step=step, kind="analysis", title="t", body=f"wrote {HIDDEN}")
+    candidate = MemoryCandidate.objects.create(
+        source_agent=agent, kind="lesson", title=HIDDEN, body="b", evidence=[], confidence="0.8"
+    )
+    MemoryReview.objects.create(
+        decision="reject", reviewer="gate", reason=HIDDEN, candidate=candidate
+    )
+
+    missions, memory = admin_client.get("/stage/missions"), admin_client.get("/stage/memory")
+
+    assert_named(missions)
+    assert missions.content.decode().count(NAMED) == 2  # the step's error, its output
+    assert_named(memory)
+    assert memory.content.decode().count(NAMED) == 2  # the candidate's title, the reason
+
+
 def test_it_names_them_in_an_agents_reply_on_a_thread(admin_client, agent):
     mission = Mission.objects.get(proposal=propose(agent, "noop"))
     Comment.objects.create(
