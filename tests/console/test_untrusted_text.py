@@ -72,6 +72,25 @@ def test_it_names_them_in_the_stages_missions_and_memory_panels(admin_client, ag
     assert memory.content.decode().count(NAMED) == 2  # the candidate's title, the reason
 
 
+def test_it_names_them_in_a_chat_draft_the_operator_would_submit(admin_client, agent):
+    from console.models import ChatMessage
+
+    draft = {"agent": "devops", "title": HIDDEN, "steps": [{"kind": "analyze", "payload": {}}]}
+    draft["steps"][0]["payload"]["topic"] = HIDDEN
+    ChatMessage.objects.create(
+        actor="operator:operator",
+        role="coordinator",
+        text="A draft.",
+        draft=draft,
+        draft_state="drafted",
+    )
+
+    page = admin_client.get("/stage/chat")
+
+    assert_named(page)
+    assert page.content.decode().count(NAMED) == 2  # its title, its step's topic
+
+
 def test_it_names_them_in_an_agents_reply_on_a_thread(admin_client, agent):
     mission = Mission.objects.get(proposal=propose(agent, "noop"))
     Comment.objects.create(
