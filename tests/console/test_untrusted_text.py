@@ -91,6 +91,29 @@ def test_it_names_them_in_a_chat_draft_the_operator_would_submit(admin_client, a
     assert page.content.decode().count(NAMED) == 2  # its title, its step's topic
 
 
+def test_it_names_them_on_a_coding_run_waiting_for_a_person(admin_client, agent):
+    from coding.models import CodingRun, Repository
+
+    repo = Repository.objects.create(name="app", path="/tmp/nowhere", runners=["command"])
+    CodingRun.objects.create(
+        repository=repo,
+        agent=agent,
+        runner="command",
+        base_ref="main",
+        task={"summary": HIDDEN},
+        status="waiting_for_review",
+        head_sha="a" * 40,
+        reason=HIDDEN,
+        review={"decision": "complete", "sha": "a" * 40, "by": "devops", "reason": HIDDEN},
+    )
+
+    board, inbox = admin_client.get("/stage/coding"), admin_client.get("/stage/approvals")
+
+    assert_named(board)
+    assert board.content.decode().count(NAMED) == 3  # its task, its reason, its review's
+    assert_named(inbox)
+
+
 def test_it_names_them_in_an_agents_reply_on_a_thread(admin_client, agent):
     mission = Mission.objects.get(proposal=propose(agent, "noop"))
     Comment.objects.create(
