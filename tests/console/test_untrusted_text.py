@@ -114,6 +114,12 @@ def test_it_names_them_on_a_coding_run_waiting_for_a_person(admin_client, agent)
     assert_named(inbox)
 
 
+def test_it_names_them_in_the_title_of_a_thread_on_a_scouts_opportunity(admin_client, agent):
+    opportunity = make_opportunity(agent, title=HIDDEN)
+
+    assert_named(admin_client.get(f"/stage/threads/opportunity/{opportunity.id}"))
+
+
 def test_it_names_them_in_an_agents_reply_on_a_thread(admin_client, agent):
     mission = Mission.objects.get(proposal=propose(agent, "noop"))
     Comment.objects.create(
