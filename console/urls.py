@@ -32,6 +32,8 @@ from console.stage.mission_page import rate as mission_rate
 from console.stage.notices_panel import dismiss_notice, inbox_panel
 from console.stage.opportunities_board import opportunities_board
 
+handler404 = "console.stage.mission_page.page_not_found"
+
 urlpatterns = [
     path("", lambda request: HttpResponseRedirect("/stage/")),
     # Pages without an icon link (the admin) make browsers ask here; answer, not a 404.

@@ -2,10 +2,12 @@
 produced and published, the run-at of delayed steps, and where it came from (lineage)."""
 
 from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError
 from django.shortcuts import redirect, render
+from django.views import defaults
 from django.views.decorators.http import require_GET, require_POST
 
-from console.stage.access import operator_only, visible_or_login
+from console.stage.access import operator_only, stage_visible, visible_or_login
 from console.stage.health import health_summary
 from console.stage.holds import holds_on
 from console.stage.timeline import mission_timeline
@@ -13,6 +15,7 @@ from missions.actions import DecisionRefused
 from missions.feedback import FeedbackInvalid, record_feedback
 from missions.mission_control import control_mission, operator_notes
 from missions.models import Artifact, Mission
+from missions.text import reveal_invisible
 from opscore.db import db_now
 from opscore.inputs import whole_number
 from opscore.models import operator_actor
@@ -21,6 +24,19 @@ from opscore.models import operator_actor
 def not_found(request, what: str):
     context = {"what": what, "health": health_summary(), "view": "not found"}
     return render(request, "stage/not_found.html", context, status=404)
+
+
+def page_not_found(request, exception):
+    """handler404: an address no page answers (a label typed as it reads, /stage/missions/M12)
+    is the Stage's own 'not here', with its way back and the offline banner, not Django's bare
+    white page. A private Stage's visitor, or a database that cannot draw the health strip,
+    gets Django's: the strip is the Stage's to show."""
+    if stage_visible(request):
+        try:
+            return not_found(request, f"page {reveal_invisible(request.path)}")
+        except DatabaseError:
+            pass
+    return defaults.page_not_found(request, exception)
 
 
 @require_GET

@@ -82,3 +82,25 @@ def test_the_signal_feed_wears_an_offline_badge(client, agent, settings):
     assert 'id="feed-offline"' in feed and "offline: stand-in words" in feed
     settings.OPSCORE_LLM = "anthropic"
     assert 'id="feed-offline"' not in client.get("/stage/").content.decode()
+
+
+def test_an_address_no_page_answers_is_a_stage_page_that_says_so(client, settings):
+    """A label typed as it reads (/stage/missions/M12) or a mistyped path was Django's bare
+    white 'Not Found': no way back to the Stage and no word that the words are stand-ins."""
+    settings.OPSCORE_LLM = "offline"
+
+    page = client.get("/stage/missions/M12")
+
+    shown = page.content.decode()
+    assert page.status_code == 404
+    assert "There is no page /stage/missions/M12" in shown
+    assert BANNER in shown and 'href="/stage/"' in shown
+    assert "/stage/⟨U+202E⟩live" in client.get("/stage/%E2%80%AElive").content.decode()
+
+
+def test_a_private_stages_visitor_sees_no_health_strip_on_a_page_no_one_answers(client, settings):
+    settings.STAGE_PUBLIC = False
+
+    page = client.get("/stage/missions/M12")
+
+    assert page.status_code == 404 and 'id="health"' not in page.content.decode()
