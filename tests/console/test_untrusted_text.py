@@ -120,6 +120,28 @@ def test_it_names_them_in_the_title_of_a_thread_on_a_scouts_opportunity(admin_cl
     assert_named(admin_client.get(f"/stage/threads/opportunity/{opportunity.id}"))
 
 
+def test_it_names_them_in_what_a_conversation_left_behind(admin_client, crew):
+    from roundtable.models import Conversation, Relationship
+
+    talk = Conversation.objects.create(
+        format="debate",
+        topic="disks",
+        participants=["devops", "security"],
+        status="failed",
+        error=f"distill failed: {HIDDEN}",
+    )
+    Relationship.objects.create(
+        agent_a_id="devops",
+        agent_b_id="security",
+        drift_log=[{"reason": HIDDEN, "conversation": talk.id, "drift": 0.01, "affinity": 0.5}],
+    )
+
+    page = admin_client.get(f"/stage/conversations/{talk.id}")
+
+    assert_named(page)
+    assert page.content.decode().count(NAMED) == 2  # its error, the drift's reason
+
+
 def test_it_names_them_in_an_agents_reply_on_a_thread(admin_client, agent):
     mission = Mission.objects.get(proposal=propose(agent, "noop"))
     Comment.objects.create(
