@@ -1,7 +1,8 @@
 """The console in a real browser at 1440 and 390 px: a 200-character title without a space and a
 3,000-character error without one (a blob a model or an outside runtime wrote) wrap inside their
 boxes. They widened the mission's page to 25,000 px, the title cut off under its own edge; on
-its lineage page ("why did this happen?") the title ran 460 px past a 1440 px window."""
+its lineage page ("why did this happen?") the title ran 1,142 px past a 1440 px window. On a
+phone the scouts' calibration table pushed the scout weights page 421 px past the screen."""
 
 import os
 from pathlib import Path
@@ -16,7 +17,7 @@ from tests.console.test_stage_browser import (  # noqa: F401
     server,
     sign_in_to_the_admin,
 )
-from tests.factories import AgentFactory, OperatorFactory, make_step
+from tests.factories import AgentFactory, OperatorFactory, make_opportunity, make_step
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = Path(os.environ.get("OPS_SHOTS_DIR") or Path(__file__).parent.parent / "artifacts")
@@ -55,6 +56,7 @@ def test_long_words_wrap_on_the_missions_admin_page(server, monkeypatch):  # noq
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     OperatorFactory()
     mission = a_mission_with_long_words()
+    make_opportunity(AgentFactory(slug="scout"))  # a row in the calibration table
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -66,8 +68,12 @@ def test_long_words_wrap_on_the_missions_admin_page(server, monkeypatch):  # noq
             spill = page.evaluate(SPILL)
             page.screenshot(path=str(SHOTS / f"admin-long-words-{width}.png"))
             assert max(spill.values()) <= 0, f"{spill} at {width} px"
-            page.goto(f"{server}/admin/lineage/mission/{mission.id}/")
-            page.screenshot(path=str(SHOTS / f"admin-lineage-long-words-{width}.png"))
-            wider = page.evaluate("document.scrollingElement.scrollWidth - innerWidth")
-            assert wider <= 0, f"the lineage page is {wider} px wider than {width} px"
+            for name, path in [
+                ("lineage", f"/admin/lineage/mission/{mission.id}/"),
+                ("scout-weights", "/admin/opportunities/scoutweight/"),
+            ]:
+                page.goto(f"{server}{path}")
+                page.screenshot(path=str(SHOTS / f"admin-{name}-{width}.png"))
+                wider = page.evaluate("document.scrollingElement.scrollWidth - innerWidth")
+                assert wider <= 0, f"the {name} page is {wider} px wider than {width} px"
         browser.close()
