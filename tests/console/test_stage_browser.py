@@ -11,7 +11,7 @@ import pytest
 from missions.models import Mission, Proposal
 from missions.worker import handle_one_step
 from opscore.models import Event
-from tests.factories import AgentFactory, OperatorFactory
+from tests.factories import AgentFactory, OperatorFactory, make_step, propose
 from tests.processes import database_url, spawn_web
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -206,4 +206,39 @@ def test_the_stage_lives_in_a_browser(server, monkeypatch):
                 ".gridTemplateColumns.split(' ').length"
             )
             assert columns == (2 if width > 800 else 1)
+        browser.close()
+
+
+def test_enter_in_a_reason_box_decides_nothing(server, monkeypatch):
+    """Enter in a text box submits its form with the form's first button: on the decision
+    forms that was the one a person typing was not choosing. A rejection's reason sent with
+    Enter from the approvals inbox approved the proposal; a note sent with Enter from a
+    mission's page paused the mission. Enter now decides nothing."""
+    require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop shares the thread
+    OperatorFactory()
+    agent = AgentFactory(slug="devops")
+    proposal = propose(agent, "deploy", title="Ship it")
+    step = make_step("analyze", agent=agent)
+    Mission.objects.filter(pk=step.mission_id).update(status="running")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page()
+        sign_in_to_the_admin(page, server)
+        page.goto(f"{server}/stage/")
+        card = page.locator(f"#approval-{proposal.id}")
+        card.locator("input[name=reason]").fill("not before the freeze")
+        card.locator("input[name=reason]").press("Enter")
+        card.locator("button[value=reject]").click(timeout=5_000)
+        expect(page.locator("#decision-note")).to_contain_text("rejected")
+        assert Proposal.objects.get(pk=proposal.id).status == "rejected"
+
+        page.goto(f"{server}/stage/missions/{step.mission_id}")
+        page.fill("#mission-control input[name=reason]", "check the disks first")
+        page.press("#mission-control input[name=reason]", "Enter")
+        page.click("#mission-control button[value=note]", timeout=5_000)
+        page.wait_for_url(f"{server}/stage/missions/{step.mission_id}")
+        assert Mission.objects.get(pk=step.mission_id).paused_at is None
         browser.close()
