@@ -2,12 +2,19 @@
 for the office's log — its recent backlog on load and each live moment after."""
 
 from opscore.models import Event
+from opscore.text import reveal_invisible
 
 BACKLOG = 12
 SHOWN_KINDS = ("conversation.", "step.", "proposal.", "mission.", "first_boot.")
 
 
 def sentence_of(event: Event) -> str:
+    """Named where they stand (⟨U+202E⟩): a step's error or a turn's words are a model's, and
+    the log shows them as text, live or on load, where an override would be obeyed."""
+    return reveal_invisible(_sentence(event))
+
+
+def _sentence(event: Event) -> str:
     who = event.agent.display_name if event.agent_id and event.agent else "Opscore"
     kind, payload = event.kind, event.payload or {}
     work = f"“{event.mission.title}”" if event.mission_id and event.mission else "a mission"

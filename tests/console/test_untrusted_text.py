@@ -142,6 +142,18 @@ def test_it_names_them_in_what_a_conversation_left_behind(admin_client, crew):
     assert page.content.decode().count(NAMED) == 2  # its error, the drift's reason
 
 
+def test_it_names_them_in_the_offices_happening_now_and_its_live_moments(admin_client, agent):
+    from console.stage.bridge import moment_of
+
+    step = make_step("analyze", agent=agent, status="failed")
+    failed = Event.objects.create(
+        kind="step.failed", title="failed", summary=HIDDEN, step=step, mission=step.mission
+    )
+
+    assert_named(admin_client.get("/stage/office"))
+    assert NAMED in moment_of(failed)["title"]  # the line the socket adds to the log
+
+
 def test_it_names_them_in_an_agents_reply_on_a_thread(admin_client, agent):
     mission = Mission.objects.get(proposal=propose(agent, "noop"))
     Comment.objects.create(
