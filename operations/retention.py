@@ -36,14 +36,15 @@ def to_keep(backups: list[BackupRun]) -> set[int]:
 
 
 def prune_backups(directory: Path) -> list[str]:
-    backups = list(
-        BackupRun.objects.filter(
-            kind=BackupKind.BACKUP,
-            status=BackupStatus.SUCCEEDED,
-            pruned_at__isnull=True,
-            path__startswith=str(directory),
-        ).order_by("-started_at", "-id")
-    )
+    """Counts and removes only files directly in `directory`: a path that merely begins with
+    its name (`backups-archive` beside `backups`, a folder inside it) is another shelf."""
+    candidates = BackupRun.objects.filter(
+        kind=BackupKind.BACKUP,
+        status=BackupStatus.SUCCEEDED,
+        pruned_at__isnull=True,
+        path__startswith=f"{directory}/",
+    ).order_by("-started_at", "-id")
+    backups = [run for run in candidates if Path(run.path).parent == directory]
     keep = to_keep(backups)
     removed = []
     for run in backups:

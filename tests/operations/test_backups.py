@@ -133,3 +133,28 @@ def test_a_backup_to_a_relative_directory_is_recorded_where_any_process_finds_it
     backup = BackupRun.objects.get(kind="backup")
     assert backup.path == str(tmp_path / "backups" / Path(backup.path).name)
     assert restore_drill(actor="t").status == "succeeded"
+
+
+def test_retention_in_one_directory_leaves_a_sibling_directorys_backups_alone(clock, tmp_path):
+    """`backup --dir /srv/backups` matched every path that merely began with those words:
+    the thirty daily files an operator kept in /srv/backups-archive were counted with its own
+    and 21 of them deleted."""
+    clock.freeze(datetime(2026, 12, 1, 3, 0, tzinfo=UTC))
+    archive = tmp_path / "backups-archive"
+    archive.mkdir()
+    for n, day in enumerate(runs_every_day(30)):
+        kept_by_hand = archive / f"opscore-{n:06d}.dump"
+        kept_by_hand.write_bytes(b"an older backup")
+        BackupRun.objects.create(
+            kind="backup",
+            status="succeeded",
+            actor="t",
+            path=str(kept_by_hand),
+            started_at=day.started_at,
+        )
+
+    made = take_backup(actor="t", directory=tmp_path / "backups")
+
+    assert made.detail["pruned"] == []
+    assert len(list(archive.iterdir())) == 30
+    assert not BackupRun.objects.filter(pruned_at__isnull=False).exists()
