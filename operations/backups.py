@@ -87,11 +87,13 @@ def connect(database: str | None = None, *, admin: bool = False, **kwargs) -> ps
     )
 
 
-def run_tool(args: list[str], env: dict) -> None:
+def run_tool(args: list[str], env: dict) -> str:
+    """What the tool wrote to stdout; a failure is BackupFailed with what it said."""
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
     if done.returncode != 0:  # one line: what the tool said spans a TOC entry, DETAIL, HINT…
         said = one_line(done.stderr)
         raise BackupFailed(f"{Path(args[0]).name} exited {done.returncode}: {said}")
+    return done.stdout
 
 
 def one_line(failure: Exception | str) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 from django.conf import settings
 from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 from django.db.models.functions import Now
 
 from missions.models import Worker
@@ -133,6 +134,7 @@ def restore_from(path: Path, *, actor: str, confirmed: bool, database: str | Non
     target = database or libpq_env()["PGDATABASE"]
     try:
         refuse_restore(path, confirmed)
+        behind = refuse_a_newer_schema(path)
         run_tool(restore_args(path, target, clean=True), libpq_env(target, admin=True))
     except (BackupFailed, OSError, subprocess.TimeoutExpired) as failure:
         reason = one_line(failure)
@@ -142,7 +144,8 @@ def restore_from(path: Path, *, actor: str, confirmed: bool, database: str | Non
         run.finish(BackupStatus.FAILED, error=reason, duration_ms=elapsed(started))
         raise BackupFailed(reason) from None
     hand_back_to_app_role(target)
-    return {"restored_from": str(path), "database": target, "seconds": elapsed(started) / 1000}
+    seconds = elapsed(started) / 1000
+    return {"restored_from": str(path), "database": target, "seconds": seconds} | behind
 
 
 def refuse_restore(path: Path, confirmed: bool) -> None:
@@ -155,6 +158,41 @@ def refuse_restore(path: Path, confirmed: bool) -> None:
     live = Worker.objects.live().count()
     if live:
         raise BackupFailed(f"{live} worker(s) are live: stop the system (make run) first")
+
+
+def refuse_a_newer_schema(path: Path) -> dict:
+    """A backup carries its schema's migrations. One this code has no file for means a newer
+    Opscore made it: restored here, this version would run on tables it does not know, and no
+    migration of its own could undo that. An older backup restores; `make run` migrates it, and
+    the answer says how many migrations that is."""
+    taken = backup_migrations(path)
+    if not taken:
+        raise BackupFailed(f"{path} holds no django_migrations rows: not an Opscore backup")
+    known = {f"{app}.{name}" for app, name in MigrationLoader(None).disk_migrations}
+    unknown = sorted(taken - known)
+    if unknown:
+        raise BackupFailed(
+            f"{path} was taken by a newer Opscore: {len(unknown)} migration(s) this version"
+            f" does not have ({', '.join(unknown[:3])}); restore it with the version that made it"
+        )
+    return {"migrations_to_apply": len(known - taken)}
+
+
+def backup_migrations(path: Path) -> set[str]:
+    """`app.name` of every django_migrations row in the file, read from its data alone
+    (pg_restore prints that table's COPY block; nothing is restored)."""
+    args = [pg_tool("pg_restore"), "--data-only", "--table=django_migrations", "-f", "-"]
+    script = run_tool([*args, str(path)], libpq_env())
+    taken, columns = set(), None
+    for line in script.splitlines():
+        if columns is None and line.startswith("COPY ") and "django_migrations (" in line:
+            columns = line[line.index("(") + 1 : line.index(")")].split(", ")
+        elif columns is not None and line == "\\.":
+            break
+        elif columns is not None:
+            row = dict(zip(columns, line.split("\t"), strict=False))
+            taken.add(f"{row['app']}.{row['name']}")
+    return taken
 
 
 def hand_back_to_app_role(database: str) -> None:

@@ -26,5 +26,11 @@ class Command(OpsCommand):
             dump(body)
             if opts["json"]
             else f"Restored {result['restored_from']} "
-            f"into {result['database']} in {result['seconds']:.1f} s"
+            f"into {result['database']} in {result['seconds']:.1f} s" + behind(result)
         )
+
+
+def behind(result: dict) -> str:
+    """An older backup is restored as it was: the schema catches up at the next migrate."""
+    count = result.get("migrations_to_apply")
+    return f"; {count} migration(s) behind this version: `make run` applies them" if count else ""
