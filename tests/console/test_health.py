@@ -127,3 +127,36 @@ def test_metrics_speak_prometheus_text_and_need_the_token_when_private(client, l
         (s.labels["status"], s.labels["kind"]): s.value for s in families["opscore_steps"].samples
     }
     assert depths[("queued", "noop")] == 2
+
+
+def a_sweep_that_finished(at, *, success: bool = True):
+    """What django-q2 keeps of a sweep its cluster ran (group: the schedule's name)."""
+    from django_q.models import Task
+
+    return Task.objects.create(
+        id=uuid4().hex, name="sweep", func="missions.tasks.sweep", group="missions.sweep",
+        started=at - timedelta(seconds=1), stopped=at, success=success,
+    )  # fmt: skip
+
+
+def test_status_says_the_sweeper_stopped_while_the_workers_look_fine(clock):
+    """The django-q cluster (the minute sweep, the heartbeat, every standing order's timer) had
+    been down for half an hour: `status` listed a live worker and nothing amiss, as on a good
+    day, and no gap check ran to record the missed slots."""
+    from datetime import UTC, datetime
+
+    clock.freeze(datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
+    Worker.objects.create(worker_id="w", host="h", pid=1)
+    last = a_sweep_that_finished(db_now() - timedelta(minutes=30))
+
+    text, body = StringIO(), StringIO()
+    call_command("status", stdout=text)
+    call_command("status", "--json", stdout=body)
+
+    assert "Sweeper: STALLED, last swept 30 min ago" in text.getvalue()
+    assert json.loads(body.getvalue())["sweeper"]["stalled"] is True
+    last.delete()
+    a_sweep_that_finished(db_now() - timedelta(seconds=40))
+    text = StringIO()
+    call_command("status", stdout=text)
+    assert "Sweeper: last swept 40s ago" in text.getvalue()

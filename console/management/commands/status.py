@@ -29,6 +29,7 @@ class Command(OpsCommand):
         missions = ", ".join(f"{k}={n}" for k, n in sorted(status["missions"].items())) or "-"
         self.stdout.write(f"Missions: {missions}")
         self.write_workers(status["workers"])
+        self.write_sweeper(status["sweeper"])
         if status["switched_off_kinds"]:
             self.stdout.write(f"Switched off (breaker/operator): {status['switched_off_kinds']}")
         for line in describe_unknown(status["unknown_in_policies"]):
@@ -61,6 +62,20 @@ class Command(OpsCommand):
                 )
         if not workers["live"]:
             self.stdout.write("Workers: none live")
+
+    def write_sweeper(self, sweeper: dict) -> None:
+        """Red when the cluster stopped sweeping: workers alone do not make a running system."""
+        seconds = sweeper["seconds_ago"]
+        if not sweeper["stalled"]:
+            failed = "" if sweeper["succeeded"] else ", and it failed (admin → Failed tasks)"
+            self.stdout.write(f"Sweeper: last swept {seconds:.0f}s ago{failed}")
+            return
+        when = "never swept" if seconds is None else f"last swept {seconds // 60:.0f} min ago"
+        self.stdout.write(
+            f"Sweeper: STALLED, {when}: the django-q cluster runs no timers (sweep, heartbeat, "
+            "standing orders); `make run` or `.venv/bin/opscore supervise` starts it",
+            self.style.ERROR,
+        )
 
     def write_health(self, health: dict, llm: dict) -> None:
         blocked, delayed = health["oldest_blocked_age_seconds"], health["next_delayed_run_at"]
