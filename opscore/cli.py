@@ -206,6 +206,18 @@ def check_length(option: str, value: str, limit: int) -> None:
         )
 
 
+def login_name() -> str:
+    """The account running the command, for a flag's default. A uid with no passwd entry and
+    no USER or LOGNAME (a container's arbitrary uid) has no name: it is named by its number,
+    where getpass.getuser() raised while the parser was being built."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid-{os.getuid()}"
+
+
 def given_path(option: str, text: str | None) -> Path | None:
     """A path flag as typed, None when left out. An empty one (`--dir "$UNSET"`) is refused:
     Path('') is '.', so the files landed wherever the operator happened to stand."""

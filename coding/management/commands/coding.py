@@ -3,7 +3,6 @@
 --notes …`, `coding register NAME PATH …`, `coding submit …`, `coding doctor [--json]` and
 `coding drive`."""
 
-import getpass
 import shlex
 from textwrap import shorten
 
@@ -20,7 +19,15 @@ from coding.repositories import check_repository
 from missions.actions import submit_proposal
 from missions.schemas import ProposalInvalid
 from missions.text import reveal_invisible
-from opscore.cli import REFUSED, SESSION_SECONDS, OpsCommand, add_verbs, dump, fail
+from opscore.cli import (
+    REFUSED,
+    SESSION_SECONDS,
+    OpsCommand,
+    add_verbs,
+    dump,
+    fail,
+    login_name,
+)
 from opscore.four_eyes import deciding_user
 from opscore.models import Event
 
@@ -54,7 +61,7 @@ def sandbox_notes(run_ids: list[int]) -> dict:
 
 def cli_user() -> str:
     """Who approved from a terminal: the account that ran the command."""
-    return f"cli:{getpass.getuser()}"
+    return f"cli:{login_name()}"
 
 
 ON_A_RUN = {

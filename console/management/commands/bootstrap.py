@@ -1,9 +1,7 @@
-import getpass
-
 from console.bootstrap import bootstrap
 from console.phases import check_phase
 from console.roster import DEFAULT_ROSTER, BootstrapError
-from opscore.cli import REFUSED, OpsCommand, check_length, dump, fail
+from opscore.cli import REFUSED, OpsCommand, check_length, dump, fail, login_name
 
 
 class Command(OpsCommand):
@@ -18,7 +16,7 @@ class Command(OpsCommand):
         )
         parser.add_argument("--check", action="store_true", help="evaluate exit criteria only")
         parser.add_argument("--force", action="store_true", help="start despite a closed gate")
-        parser.add_argument("--operator", default=getpass.getuser())
+        parser.add_argument("--operator", default=login_name())
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):

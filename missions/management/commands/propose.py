@@ -1,9 +1,7 @@
-import getpass
-
 from missions.actions import submit_proposal
 from missions.models import ProposalSource
 from missions.schemas import ProposalInvalid
-from opscore.cli import REFUSED, OpsCommand, dump, fail
+from opscore.cli import REFUSED, OpsCommand, dump, fail, login_name
 from opscore.inputs import InputRefused, parse_json
 
 
@@ -57,7 +55,7 @@ class Command(OpsCommand):
             data["goal"] = opts["goal"]
         try:
             result = submit_proposal(
-                data, source=ProposalSource.HUMAN, cause_ref=f"cli:{getpass.getuser()}"
+                data, source=ProposalSource.HUMAN, cause_ref=f"cli:{login_name()}"
             )
         except ProposalInvalid as invalid:
             fail("invalid proposal", as_json=opts["json"], errors=invalid.errors, code=REFUSED)

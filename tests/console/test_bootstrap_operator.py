@@ -1,0 +1,32 @@
+"""Who forced a gate is the `--operator` of `bootstrap`: the account running the command when
+it is left out, as typed otherwise, kept as one readable name either way."""
+
+import os
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from console.bootstrap import bootstrap
+from opscore.models import Event
+
+pytestmark = pytest.mark.django_db
+
+
+def forced_by(*operator: str) -> Event:
+    bootstrap(1, actor="test")
+    call_command("bootstrap", "--phase", "2", "--force", *operator, stdout=StringIO())
+    return Event.objects.get(kind="bootstrap.gate_forced")
+
+
+def test_bootstrap_runs_under_an_account_the_system_cannot_name(monkeypatch):
+    """A container run under a uid with no passwd entry and no USER or LOGNAME (OpenShift's
+    arbitrary uids): getpass.getuser() raised while the parser was built, so every `bootstrap`,
+    `--help` included, was a KeyError traceback."""
+
+    def no_name():
+        raise KeyError(f"getpwuid(): uid not found: {os.getuid()}")
+
+    monkeypatch.setattr("getpass.getuser", no_name)
+
+    assert forced_by().actor == f"operator:uid-{os.getuid()}"
