@@ -30,3 +30,17 @@ def test_bootstrap_runs_under_an_account_the_system_cannot_name(monkeypatch):
     monkeypatch.setattr("getpass.getuser", no_name)
 
     assert forced_by().actor == f"operator:uid-{os.getuid()}"
+
+
+def test_a_forced_gate_names_its_operator_without_characters_that_hide_or_reorder(capsys):
+    """`--operator` went into the ledger as typed: a bidi override turned the name that forced
+    the gate around on every feed line, and a newline made the one-line record two."""
+    forced = forced_by("--operator", "\u202eann\nroot")
+
+    assert forced.actor == "operator:ann root"
+    assert "\u202e" not in forced.title and "\n" not in forced.title
+    with pytest.raises(SystemExit) as refused:
+        from opscore.cli import main
+
+        main(["opscore", "bootstrap", "--phase", "1", "--operator", "\u200b\u202e"])
+    assert refused.value.code == 2 and "--operator" in capsys.readouterr().err
