@@ -34,6 +34,7 @@ EVIDENCE_TABLES = [
     "memory_memoryrevision",
 ]
 TIMEOUT_SECONDS = 3600
+STAMP = "%Y%m%dT%H%M%SZ"  # in a backup's file name
 RECONNECT_PAUSES = (1, 2, 4, 8, 15)  # how long a restart is waited out (30 s) to keep a failure
 
 
@@ -135,16 +136,18 @@ def backup_directory(directory: Path | None = None) -> Path:
 
 
 def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
-    """Dump at one exported snapshot, so the manifest describes exactly what the file holds."""
+    """Dump at one exported snapshot, so the manifest describes exactly what the file holds.
+    The run's row is written after that snapshot: in the file it would read `running` for ever
+    once restored, a backup with neither an end nor a reason."""
     directory = backup_directory(directory)
-    run = BackupRun.objects.create(kind=BackupKind.BACKUP, status=BackupStatus.RUNNING, actor=actor)
-    path = directory / f"opscore-{run.id:06d}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.dump"
-    partial = path.with_suffix(".partial")
-    started = time.monotonic()
+    started, run, partial = time.monotonic(), None, None
     try:
         with connect(autocommit=True) as snapshot:
             snapshot.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             exported = snapshot.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            run = start_backup(actor)
+            path = directory / f"opscore-{run.id:06d}-{time.strftime(STAMP, time.gmtime())}.dump"
+            partial = path.with_suffix(".partial")
             tables = manifest(snapshot)
             run_tool(
                 [pg_tool("pg_dump"), "-Fc", f"--snapshot={exported}", "-f", str(partial)],
@@ -153,8 +156,9 @@ def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
             snapshot.execute("COMMIT")
         partial.rename(path)
     except (BackupFailed, psycopg.Error, OSError, subprocess.TimeoutExpired) as failure:
-        partial.unlink(missing_ok=True)  # half a dump restores nothing, and fills a full disk
-        finish_failed(run, one_line(failure), started)
+        if partial is not None:
+            partial.unlink(missing_ok=True)  # half a dump restores nothing, and fills a full disk
+        finish_failed(run or start_backup(actor), one_line(failure), started)
         raise BackupFailed(one_line(failure)) from None
     run.finish(
         BackupStatus.SUCCEEDED,
@@ -166,6 +170,12 @@ def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
         detail={"pruned": prune_backups(directory)},
     )
     return run
+
+
+def start_backup(actor: str) -> BackupRun:
+    return BackupRun.objects.create(
+        kind=BackupKind.BACKUP, status=BackupStatus.RUNNING, actor=actor
+    )
 
 
 def finish_failed(run: BackupRun, reason: str, started: float) -> None:

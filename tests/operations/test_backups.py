@@ -158,3 +158,16 @@ def test_retention_in_one_directory_leaves_a_sibling_directorys_backups_alone(cl
     assert made.detail["pruned"] == []
     assert len(list(archive.iterdir())) == 30
     assert not BackupRun.objects.filter(pruned_at__isnull=False).exists()
+
+
+def test_a_restored_database_shows_no_backup_still_running(scratch):
+    """The backup's own row went into its file as `running` (written before the dump's
+    snapshot): once restored, admin → Backup runs showed that backup running for ever, with
+    neither an end nor a reason."""
+    backup = take_backup(actor="t")
+
+    restore_from(Path(backup.path), actor="t", confirmed=True, database=scratch)
+
+    with connect(scratch) as restored:
+        rows = restored.execute("SELECT id, status FROM opscore_backuprun").fetchall()
+    assert [status for _, status in rows if status == "running"] == []
