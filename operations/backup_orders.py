@@ -12,8 +12,11 @@ def backup(order, run):
         made = take_backup(actor=f"order:{order.name}")
     except BackupFailed as failure:
         return RunResult(RunStatus.FAILED, f"backup failed: {failure}", {})
-    evidence = {"backup": made.id, "bytes": made.size_bytes, "pruned": made.detail["pruned"]}
-    return RunResult(RunStatus.COMPLETED, f"backup {made.id}: {made.size_bytes:,} bytes", evidence)
+    evidence = {"backup": made.id, "bytes": made.size_bytes} | made.detail
+    said = f"backup {made.id}: {made.size_bytes:,} bytes"
+    if made.detail["not_pruned"]:
+        said += f"; {len(made.detail['not_pruned'])} old file(s) could not be pruned"
+    return RunResult(RunStatus.COMPLETED, said, evidence)
 
 
 def drill(order, run):

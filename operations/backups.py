@@ -167,7 +167,7 @@ def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
         sha256=sha256_of(path),
         duration_ms=elapsed(started),
         manifest=tables,
-        detail={"pruned": prune_backups(directory)},
+        detail=prune_backups(directory),
     )
     return run
 

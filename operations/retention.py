@@ -35,9 +35,12 @@ def to_keep(backups: list[BackupRun]) -> set[int]:
     return keep
 
 
-def prune_backups(directory: Path) -> list[str]:
+def prune_backups(directory: Path) -> dict:
     """Counts and removes only files directly in `directory`: a path that merely begins with
-    its name (`backups-archive` beside `backups`, a folder inside it) is another shelf."""
+    its name (`backups-archive` beside `backups`, a folder inside it) is another shelf. A file
+    it cannot remove (another account's, in a shared directory) is named with why, and its row
+    left unpruned for the next backup to try again: the backup that asked is good either way.
+    Returns {"pruned": [path, …], "not_pruned": {path: why}}."""
     candidates = BackupRun.objects.filter(
         kind=BackupKind.BACKUP,
         status=BackupStatus.SUCCEEDED,
@@ -46,11 +49,15 @@ def prune_backups(directory: Path) -> list[str]:
     ).order_by("-started_at", "-id")
     backups = [run for run in candidates if Path(run.path).parent == directory]
     keep = to_keep(backups)
-    removed = []
+    removed, not_removed = [], {}
     for run in backups:
         if run.id in keep:
             continue
-        Path(run.path).unlink(missing_ok=True)
+        try:
+            Path(run.path).unlink(missing_ok=True)
+        except OSError as error:
+            not_removed[run.path] = error.strerror or str(error)
+            continue
         BackupRun.objects.filter(pk=run.pk).update(pruned_at=Now())
         removed.append(run.path)
-    return removed
+    return {"pruned": removed, "not_pruned": not_removed}

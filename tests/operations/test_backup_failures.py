@@ -3,6 +3,7 @@
 during the dump, a database restart that ends the dump's sessions and ours."""
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,40 @@ def test_a_backup_against_a_host_that_stopped_answering_fails_instead_of_hanging
     assert not worker.is_alive(), "the backup still waits on a host that never answers"
     assert outcome and "timeout" in outcome[0].lower()
     assert BackupRun.objects.get().status == "failed"
+
+
+def test_an_old_file_retention_cannot_remove_leaves_the_new_backup_good(
+    clock, tmp_path, monkeypatch
+):
+    """Retention ran inside the backup's finish: an old file it could not remove (owned by
+    another account in a shared directory: EPERM) left the new, good dump's row `running` for
+    ever, out of the drill's reach, and the command a traceback."""
+    clock.freeze(datetime(2026, 12, 15, 2, 30, tzinfo=UTC))
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    stuck = backups / "opscore-000001-20250101T023000Z.dump"
+    stuck.write_bytes(b"an old dump")
+    old = a_backup_on(datetime(2025, 1, 1, tzinfo=UTC), stuck)
+    for month in range(1, 13):  # a year of monthly backups since pushes the old one out
+        a_backup_on(datetime(2026, month, 1, tzinfo=UTC), backups / f"m{month}.dump")
+    unlink = Path.unlink
+
+    def refused_for(path, *args, **kwargs):
+        if path == stuck:
+            raise PermissionError(1, "Operation not permitted", str(path))
+        return unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", refused_for)
+
+    made = take_backup(actor="t", directory=backups)
+
+    made.refresh_from_db()
+    assert made.status == "succeeded" and Path(made.path).exists()
+    assert "Operation not permitted" in made.detail["not_pruned"][str(stuck)]
+    assert stuck.exists() and BackupRun.objects.get(pk=old.pk).pruned_at is None
+
+
+def a_backup_on(day: datetime, path: Path) -> BackupRun:
+    return BackupRun.objects.create(
+        kind="backup", status="succeeded", actor="t", path=str(path), started_at=day
+    )

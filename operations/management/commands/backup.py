@@ -31,6 +31,7 @@ class Command(OpsCommand):
             "seconds": run.duration_ms / 1000,
             "evidence_rows": {t: m["rows"] for t, m in run.manifest.items()},
             "pruned": run.detail.get("pruned", []),
+            "not_pruned": run.detail.get("not_pruned", {}),
         }
         if opts["json"]:
             self.stdout.write(dump(body))
@@ -39,3 +40,5 @@ class Command(OpsCommand):
             f"Backup {run.id}: {run.path} ({run.size_bytes:,} bytes, {body['seconds']:.1f} s); "
             f"{len(body['pruned'])} old file(s) pruned"
         )
+        for path, why in body["not_pruned"].items():
+            self.stdout.write(f"Not pruned (kept, tried again next backup): {path}: {why}")
