@@ -125,9 +125,20 @@ class BackupDirUnusable(BackupFailed):
     """The directory named cannot be made or written: the caller's input, not a failed dump."""
 
 
+# A backup's row keeps its path whole, in a column this wide: its directory leaves room for the
+# file's name (`/opscore-<id>-<UTC stamp>.dump`, ids of up to ten digits).
+PATH_LENGTH = BackupRun._meta.get_field("path").max_length
+DIR_LENGTH = PATH_LENGTH - len("/opscore-0000000000-20261206T023000Z.dump")
+
+
 def backup_directory(directory: Path | None = None) -> Path:
     # Absolute: the row's path is read by the drill and restores, from another working directory.
     directory = Path(directory or settings.OPS_BACKUP_DIR).absolute()
+    if len(str(directory)) > DIR_LENGTH:
+        raise BackupDirUnusable(
+            f"{directory} is too long a path for a backup's row ({len(str(directory))}"
+            f" characters; at most {DIR_LENGTH})"
+        )
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -13,6 +13,7 @@ from django.db.models.functions import Now
 
 from missions.models import Worker
 from operations.backups import (
+    PATH_LENGTH,
     BackupFailed,
     connect,
     elapsed,
@@ -139,7 +140,7 @@ def restore_from(path: Path, *, actor: str, confirmed: bool, database: str | Non
     except (BackupFailed, OSError, subprocess.TimeoutExpired) as failure:
         reason = one_line(failure)
         run = BackupRun.objects.create(
-            kind=BackupKind.RESTORE, status=BackupStatus.RUNNING, actor=actor, path=str(path)
+            kind=BackupKind.RESTORE, status=BackupStatus.RUNNING, actor=actor, **path_kept(path)
         )
         run.finish(BackupStatus.FAILED, error=reason, duration_ms=elapsed(started))
         raise BackupFailed(reason) from None
@@ -210,7 +211,15 @@ def record_restore(result: dict, *, actor: str) -> BackupRun:
         kind=BackupKind.RESTORE,
         status=BackupStatus.SUCCEEDED,
         actor=actor,
-        path=result["restored_from"],
+        path=path_kept(result["restored_from"]).get("path", ""),
         detail=result,
         finished_at=Now(),
     )
+
+
+def path_kept(path) -> dict:
+    """The row's fields for `path`: in its column when it fits, else whole in `detail` (a path
+    may run to 4096 characters): cut, it would name another file; refused, the row was lost."""
+    if len(str(path)) <= PATH_LENGTH:
+        return {"path": str(path)}
+    return {"path": "", "detail": {"path": str(path)}}

@@ -212,3 +212,17 @@ def a_backup_on(day: datetime, path: Path) -> BackupRun:
     return BackupRun.objects.create(
         kind="backup", status="succeeded", actor="t", path=str(path), started_at=day
     )
+
+
+@pytest.mark.django_db
+def test_a_dir_too_long_for_the_backups_row_is_refused_before_anything_is_written(tmp_path):
+    """A backup's path is kept in a 500-character column: a deeper --dir got its dump written,
+    then the row's finish refused by the database, the row left `running` for ever beside a file
+    no retention or drill would find."""
+    deep = tmp_path / ("d" * 240) / ("e" * 240)
+
+    with pytest.raises(CommandError, match=r"backup refused: .* too long a path"):
+        call_command("backup", "--dir", str(deep))
+
+    assert not BackupRun.objects.exists()
+    assert not deep.exists() or list(deep.iterdir()) == []

@@ -169,3 +169,16 @@ def test_a_backup_from_a_newer_schema_is_refused_before_anything_is_replaced(
     assert sorted(Event.objects.values_list("id", flat=True)) == before
     row = BackupRun.objects.get(kind="restore")
     assert row.status == "failed" and "newer" in row.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_restore_from_a_path_too_long_for_its_row_is_still_a_refusal_row(capsys, tmp_path):
+    """Its refusal row could not be written (the path column holds 500 characters): the answer
+    was the database's 'value too long' (exit 1) and no row said a restore was refused."""
+    far = tmp_path / ("d" * 250) / ("e" * 250) / "x.dump"
+
+    code, said = restore(capsys, "--from", str(far), "--yes")
+
+    assert code == 2 and "does not exist" in said, said
+    row = BackupRun.objects.get(kind="restore")
+    assert row.status == "failed" and row.detail["path"] == str(far)
