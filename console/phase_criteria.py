@@ -44,7 +44,8 @@ def phase_applied_at(phase: int):
 
 
 def held_for(phase: int):
-    """The phase has run its hold time, and no standing-order run failed in that window."""
+    """The phase has run its hold time, and no standing-order run failed in that window, nor
+    was a slot missed (nothing ran it: the system was down, which is no hold)."""
     hours = HOLD_HOURS[phase]
     span = f"{hours} h" if hours < 100 else f"{hours // 24} days"
     name = f"phase {phase} held {span} without a failed run"
@@ -53,17 +54,20 @@ def held_for(phase: int):
         return criterion(
             name, False, f"phase {phase} was never applied", f"bootstrap phase {phase}"
         )
-    until = applied + timedelta(hours=hours)
-    failed = StandingOrderRun.objects.filter(
-        status=RunStatus.FAILED, finished_at__gte=max(applied, now - timedelta(hours=hours))
-    )
-    count = failed.count()
-    detail = f"applied {applied:%Y-%m-%d %H:%M} UTC; {count} failed run(s) in the window"
+    until, since = applied + timedelta(hours=hours), max(applied, now - timedelta(hours=hours))
+    runs = StandingOrderRun.objects
+    failed = runs.filter(status=RunStatus.FAILED, finished_at__gte=since).count()
+    missed = runs.filter(status=RunStatus.MISSED, scheduled_for__gte=since).count()
+    detail = f"applied {applied:%Y-%m-%d %H:%M} UTC; {failed} failed run(s) in the window"
+    detail += f", {missed} slot(s) missed" if missed else ""
     if until > now:
         how = f"keep it running (the supervisor keeps workers up) until {until:%Y-%m-%d %H:%M} UTC"
         return criterion(name, False, detail, how)
-    how = "open Standing order runs (status failed) in the admin; the summary says why"
-    return criterion(name, count == 0, detail, how)
+    how = (
+        "open Standing order runs (status failed or missed) in the admin; the summary says why"
+        " (missed: nothing was running, keep `make run` up)"
+    )
+    return criterion(name, failed == missed == 0, detail, how)
 
 
 def every_agent_has_evidence():

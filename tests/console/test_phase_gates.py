@@ -15,7 +15,7 @@ from opscore.actions import record_event
 from opscore.models import Event, StandingOrder
 from opscore.schedule_math import latest_slot
 from opscore.standing_orders import db_now, fire
-from tests.console.test_phases import applied_ago
+from tests.console.test_phases import applied_ago, owing_one_slot
 from tests.factories import run_order_now
 from tests.scripted import Scripted
 
@@ -52,7 +52,8 @@ def failing(criteria: list[dict]) -> dict:
 
 def run_every_order_once() -> None:
     """Each enabled order's latest slot, as its schedule fires it (the gap check last)."""
-    StandingOrder.objects.update(created_at=db_now() - timedelta(days=2))
+    for order in StandingOrder.objects.all():
+        StandingOrder.objects.filter(pk=order.pk).update(created_at=owing_one_slot(order))
     for order in sorted(StandingOrder.objects.all(), key=lambda o: o.handler == "gap_check"):
         slot = latest_slot(order.cron, order.timezone, db_now())
         if slot >= order.created_at:
@@ -147,3 +148,24 @@ def test_phase_five_passes_after_two_quiet_weeks_and_fails_when_the_vault_drifts
     code, criteria = check(5)
     assert code == 1
     assert list(failing(criteria)) == ["the vault matches the database"]
+
+
+def test_a_phase_the_system_was_down_through_has_not_held(clock):
+    """Down for 40 of the 48 hours: back up, the gap check recorded each slot that never ran as
+    `missed`, the next slots ran, and the hold read 'held 48 h without a failed run' all the
+    same: only `failed` runs counted against it."""
+    from opscore.models import StandingOrderRun
+
+    applied_ago(clock, 49, 1)
+    StandingOrderRun.objects.create(
+        order=StandingOrder.objects.get(name="devops-health-check"),
+        scheduled_for=db_now() - timedelta(hours=30),
+        status="missed",
+        summary="no run started within the grace period",
+        finished_at=db_now(),
+    )
+
+    _, criteria = check(1)
+
+    held = next(c for c in criteria if c["name"] == "phase 1 held 48 h without a failed run")
+    assert not held["passed"] and "1 slot(s) missed" in held["detail"], held

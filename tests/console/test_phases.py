@@ -43,11 +43,21 @@ def applied_ago(clock, hours: float, *phases: int) -> None:
     clock.freeze(now)
 
 
+def owing_one_slot(order: StandingOrder) -> datetime:
+    """When an order the helpers fire once is said to have been created: two days ago, or just
+    after its last slot but one when that is later. Only its latest slot is fired, so an order
+    older than that would have missed the ones between, and a missed slot fails a phase's hold
+    (the system was down)."""
+    latest = latest_slot(order.cron, order.timezone, db_now())
+    before = latest_slot(order.cron, order.timezone, latest - timedelta(seconds=1))
+    return max(db_now() - timedelta(days=2), before + timedelta(seconds=1))
+
+
 def run_phase_one_for_real(clock):
     """What an operator does in phase 1: work flows, a lease is recovered, orders run — and
-    it has held for the seed's 48 h. Each order has existed for two days, so on the 1st-2nd of
-    a month the monthly drill owes its slot and runs, and later in the month it owes none yet
-    (both must pass the gate)."""
+    it has held for the seed's 48 h. Each order has existed for two days (or since its last slot
+    but one: owing_one_slot), so on the 1st-2nd of a month the monthly drill owes its slot and
+    runs, and later in the month it owes none yet (both must pass the gate)."""
     applied_ago(clock, 49, 1)
     devops = Agent.objects.get(slug="devops")
     lost = make_step("noop", agent=devops)
@@ -59,7 +69,7 @@ def run_phase_one_for_real(clock):
         pass
     # The gap check goes last: run first, it would record the others' due slots as missed.
     for order in sorted(StandingOrder.objects.all(), key=lambda o: o.handler == "gap_check"):
-        StandingOrder.objects.filter(pk=order.pk).update(created_at=db_now() - timedelta(days=2))
+        StandingOrder.objects.filter(pk=order.pk).update(created_at=owing_one_slot(order))
         order.refresh_from_db()
         slot = latest_slot(order.cron, order.timezone, db_now())
         if slot >= order.created_at:
