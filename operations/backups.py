@@ -167,10 +167,11 @@ def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
             snapshot.execute("COMMIT")
         partial.rename(path)
     except (BackupFailed, psycopg.Error, OSError, subprocess.TimeoutExpired) as failure:
-        if partial is not None:
-            partial.unlink(missing_ok=True)  # half a dump restores nothing, and fills a full disk
-        finish_failed(run or start_backup(actor), one_line(failure), started)
+        give_up(run or start_backup(actor), partial, one_line(failure), started)
         raise BackupFailed(one_line(failure)) from None
+    except KeyboardInterrupt:  # the operator's Ctrl-C: stopped, and the row says so
+        give_up(run or start_backup(actor), partial, INTERRUPTED, started)
+        raise
     run.finish(
         BackupStatus.SUCCEEDED,
         path=str(path),
@@ -181,6 +182,16 @@ def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
         detail=prune_backups(directory),
     )
     return run
+
+
+INTERRUPTED = "interrupted (Ctrl-C) before it finished"
+
+
+def give_up(run: BackupRun, partial: Path | None, reason: str, started: float) -> None:
+    """Half a dump restores nothing, and fills a full disk: it goes, and the run is failed."""
+    if partial is not None:
+        partial.unlink(missing_ok=True)
+    finish_failed(run, reason, started)
 
 
 def start_backup(actor: str) -> BackupRun:

@@ -13,6 +13,7 @@ from django.db.models.functions import Now
 
 from missions.models import Worker
 from operations.backups import (
+    INTERRUPTED,
     PATH_LENGTH,
     BackupFailed,
     connect,
@@ -75,6 +76,9 @@ def restore_drill(*, actor: str) -> BackupRun:
         run.source = backup = latest_backup()
         path = checked_file(backup)
         recovery, found = restore_into_scratch(path, scratch, started)
+    except KeyboardInterrupt:  # the operator's Ctrl-C: the scratch is dropped on the way out
+        finish_failed(run, INTERRUPTED, started)
+        raise
     except Exception as failure:  # whatever stopped it, the run is finished `failed`, not left
         reason = drill_failure(failure)
         finish_failed(run, reason, started)
@@ -138,15 +142,21 @@ def restore_from(path: Path, *, actor: str, confirmed: bool, database: str | Non
         behind = refuse_a_newer_schema(path)
         run_tool(restore_args(path, target, clean=True), libpq_env(target, admin=True))
     except (BackupFailed, OSError, subprocess.TimeoutExpired) as failure:
-        reason = one_line(failure)
-        run = BackupRun.objects.create(
-            kind=BackupKind.RESTORE, status=BackupStatus.RUNNING, actor=actor, **path_kept(path)
-        )
-        run.finish(BackupStatus.FAILED, error=reason, duration_ms=elapsed(started))
-        raise BackupFailed(reason) from None
+        restore_failed(path, one_line(failure), actor, started)
+        raise BackupFailed(one_line(failure)) from None
+    except KeyboardInterrupt:  # pg_restore's one transaction is rolled back with it
+        restore_failed(path, f"{INTERRUPTED}: the database is as it was", actor, started)
+        raise
     hand_back_to_app_role(target)
     seconds = elapsed(started) / 1000
     return {"restored_from": str(path), "database": target, "seconds": seconds} | behind
+
+
+def restore_failed(path: Path, reason: str, actor: str, started: float) -> None:
+    run = BackupRun.objects.create(
+        kind=BackupKind.RESTORE, status=BackupStatus.RUNNING, actor=actor, **path_kept(path)
+    )
+    run.finish(BackupStatus.FAILED, error=reason, duration_ms=elapsed(started))
 
 
 def refuse_restore(path: Path, confirmed: bool) -> None:

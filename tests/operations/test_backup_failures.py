@@ -226,3 +226,60 @@ def test_a_dir_too_long_for_the_backups_row_is_refused_before_anything_is_writte
 
     assert not BackupRun.objects.exists()
     assert not deep.exists() or list(deep.iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_a_backup_stopped_with_ctrl_c_is_failed_not_left_running(tmp_path, settings):
+    """Ctrl-C during `opscore backup` (a dump taking longer than the operator would wait) left
+    its row `running` for ever and half a dump on the disk."""
+    a_pg_dump(  # the operator's Ctrl-C, as the command's process gets it mid-dump
+        tmp_path / "bin", 'printf "PGDMP half a dump" > "$out"\nkill -INT $PPID\nexec sleep 30'
+    )
+    settings.OPS_PG_BIN_DIR = str(tmp_path / "bin")
+
+    with pytest.raises(KeyboardInterrupt):
+        take_backup(actor="t", directory=tmp_path / "backups")
+
+    run = BackupRun.objects.get()
+    assert run.status == "failed" and "interrupted" in run.error and run.finished_at
+    assert list((tmp_path / "backups").iterdir()) == []
+
+
+def an_interrupted_pg_restore(bin_dir: Path, settings) -> None:
+    """A pg_restore in OPS_PG_BIN_DIR during which the operator presses Ctrl-C."""
+    bin_dir.mkdir()
+    fake = bin_dir / "pg_restore"
+    fake.write_text("#!/bin/sh\nkill -INT $PPID\nexec sleep 30\n")
+    fake.chmod(0o755)
+    settings.OPS_PG_BIN_DIR = str(bin_dir)
+
+
+@pytest.mark.django_db
+def test_a_drill_stopped_with_ctrl_c_is_failed_and_drops_its_scratch(tmp_path, settings):
+    take_backup(actor="t", directory=tmp_path / "backups")
+    an_interrupted_pg_restore(tmp_path / "bin", settings)
+
+    with pytest.raises(KeyboardInterrupt):
+        restore_drill(actor="t")
+
+    drill = BackupRun.objects.get(kind="drill")
+    assert drill.status == "failed" and "interrupted" in drill.error
+    with connect("postgres", autocommit=True) as admin:
+        scratch = f"%_drill_{drill.id}"
+        assert not admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname LIKE %s", [scratch]
+        ).fetchone()
+
+
+@pytest.mark.django_db
+def test_a_restore_stopped_with_ctrl_c_is_a_failed_row(tmp_path, settings):
+    from operations.restore import restore_from
+
+    dump = take_backup(actor="t", directory=tmp_path / "backups").path
+    an_interrupted_pg_restore(tmp_path / "bin", settings)
+
+    with pytest.raises(KeyboardInterrupt):
+        restore_from(Path(dump), actor="t", confirmed=True)
+
+    row = BackupRun.objects.get(kind="restore")
+    assert row.status == "failed" and "interrupted" in row.error and row.path == dump
