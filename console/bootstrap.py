@@ -54,10 +54,12 @@ class GateClosed(BootstrapError):
 def bootstrap(
     phase: int, roster_name: str | None = None, *, actor: str, force: bool = False
 ) -> BootstrapReport:
-    """`roster_name` defaults to the roster already installed (ops-ten on a fresh install)."""
+    """`roster_name` defaults to the roster already installed (ops-ten on a fresh install). A
+    phase already in force re-runs without its gate: it was passed (or forced) once, and a
+    re-run only brings back what is missing, stopped system or not."""
     if phase not in SUPPORTED_PHASES:
         raise BootstrapError(f"phase {phase} is not available yet (supported: {SUPPORTED_PHASES})")
-    if phase > 1:
+    if phase > 1 and not _already_applied(phase):
         _pass_gate(phase - 1, actor=actor, force=force)
     roster = load_roster(roster_name or installed_roster())
     _refuse_a_second_roster(roster.name)

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from console.bootstrap import bootstrap
-from opscore.models import Event
+from opscore.models import Event, StandingOrder
 
 pytestmark = pytest.mark.django_db
 
@@ -44,3 +44,18 @@ def test_a_forced_gate_names_its_operator_without_characters_that_hide_or_reorde
 
         main(["opscore", "bootstrap", "--phase", "1", "--operator", "\u200b\u202e"])
     assert refused.value.code == 2 and "--operator" in capsys.readouterr().err
+
+
+def test_rerunning_a_phase_in_force_is_not_held_by_the_gate_it_already_passed():
+    """`bootstrap --phase 2` is safe to re-run (it brings back what is missing), but once phase
+    2 was in force a re-run faced phase 1's gate again: with the system stopped (no live worker)
+    it was refused, and a `bootstrap.gate_refused` row said phase 2 was held back while it ran."""
+    forced_by("--operator", "ann")
+    order = StandingOrder.objects.filter(phase=2).first()
+    order.delete()
+
+    call_command("bootstrap", "--phase", "2", "--operator", "ann", stdout=StringIO())
+
+    assert StandingOrder.objects.filter(name=order.name).exists()
+    assert not Event.objects.filter(kind="bootstrap.gate_refused").exists()
+    assert Event.objects.filter(kind="bootstrap.gate_forced").count() == 1
