@@ -11,11 +11,13 @@ import os
 import shutil
 import subprocess
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
 from django.conf import settings
 from django.db import connection
+from django.db.models.functions import Now
 
 from operations.retention import prune_backups
 from opscore.db import DISCONNECTS
@@ -34,6 +36,7 @@ EVIDENCE_TABLES = [
     "memory_memoryrevision",
 ]
 TIMEOUT_SECONDS = 3600
+ABANDONED_AFTER = timedelta(seconds=2 * TIMEOUT_SECONDS)  # past any live run's deadline
 STAMP = "%Y%m%dT%H%M%SZ"  # in a backup's file name
 RECONNECT_PAUSES = (1, 2, 4, 8, 15)  # how long a restart is waited out (30 s) to keep a failure
 
@@ -151,6 +154,7 @@ def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
     The run's row is written after that snapshot: in the file it would read `running` for ever
     once restored, a backup with neither an end nor a reason."""
     directory = backup_directory(directory)
+    finish_abandoned_runs()
     started, run, partial = time.monotonic(), None, None
     try:
         with connect(autocommit=True) as snapshot:
@@ -159,6 +163,7 @@ def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
             run = start_backup(actor)
             path = directory / f"opscore-{run.id:06d}-{time.strftime(STAMP, time.gmtime())}.dump"
             partial = path.with_suffix(".partial")
+            BackupRun.objects.filter(pk=run.pk).update(path=str(partial))  # for its cleaner
             tables = manifest(snapshot)
             run_tool(
                 [pg_tool("pg_dump"), "-Fc", f"--snapshot={exported}", "-f", str(partial)],
@@ -213,6 +218,45 @@ def finish_failed(run: BackupRun, reason: str, started: float) -> None:
                 raise
             connection.close()  # the next try opens a new session
             time.sleep(pause)
+
+
+def scratch_name(run_id: int) -> str:
+    """Named after this install's database: run ids count per database, and database names
+    are the server's, so two databases on one server (two installs, parallel test runs)
+    drilling at once each get their own scratch ('opscore' gives opscore_drill_N, as before)."""
+    return f"{connection.settings_dict['NAME'][:40]}_drill_{run_id}"
+
+
+def finish_abandoned_runs() -> list[int]:
+    """Backups and drills still `running` long past any live one's deadline: their process
+    ended without a word (the cluster's task timeout on a long dump, kill -9, out of memory, a
+    restart). Each is finished failed saying so, its half dump removed and its drill's scratch
+    database dropped, so neither fills a disk; every backup and drill clears them first."""
+    stuck = BackupRun.objects.filter(
+        status=BackupStatus.RUNNING, started_at__lt=Now() - ABANDONED_AFTER
+    )
+    reason = (
+        f"still running {ABANDONED_AFTER.total_seconds() / 3600:.0f} h after it started:"
+        " its process ended without a word"
+        " (the cluster's task timeout, a kill, out of memory or a restart)"
+    )
+    finished = []
+    for run in stuck:
+        if run.path.endswith(".partial"):
+            Path(run.path).unlink(missing_ok=True)
+        if run.kind == BackupKind.DRILL:
+            drop_scratch(scratch_name(run.id))
+        run.finish(BackupStatus.FAILED, error=reason)
+        finished.append(run.id)
+    return finished
+
+
+def drop_scratch(name: str) -> None:
+    try:
+        with connect("postgres", admin=True, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except psycopg.Error:  # a role that may not: the run is finished failed all the same
+        pass
 
 
 def elapsed(started: float) -> int:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import psycopg
 from django.conf import settings
-from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.db.models.functions import Now
 
@@ -18,12 +17,14 @@ from operations.backups import (
     BackupFailed,
     connect,
     elapsed,
+    finish_abandoned_runs,
     finish_failed,
     libpq_env,
     manifest,
     one_line,
     pg_tool,
     run_tool,
+    scratch_name,
     sha256_of,
 )
 from opscore import db_roles
@@ -60,15 +61,9 @@ def differences(expected: dict, found: dict) -> dict:
     }
 
 
-def scratch_name(run_id: int) -> str:
-    """Named after this install's database: run ids count per database, and database names
-    are the server's, so two databases on one server (two installs, parallel test runs)
-    drilling at once each get their own scratch ('opscore' gives opscore_drill_N, as before)."""
-    return f"{connection.settings_dict['NAME'][:40]}_drill_{run_id}"
-
-
 def restore_drill(*, actor: str) -> BackupRun:
     """A drill with nothing to drill is a failed run too: the order that asked sees why."""
+    finish_abandoned_runs()
     run = BackupRun.objects.create(kind=BackupKind.DRILL, status=BackupStatus.RUNNING, actor=actor)
     scratch = scratch_name(run.id)
     started = time.monotonic()

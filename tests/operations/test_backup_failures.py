@@ -283,3 +283,40 @@ def test_a_restore_stopped_with_ctrl_c_is_a_failed_row(tmp_path, settings):
 
     row = BackupRun.objects.get(kind="restore")
     assert row.status == "failed" and "interrupted" in row.error and row.path == dump
+
+
+def test_runs_whose_process_was_killed_are_failed_and_cleared_by_the_next_backup(clock, tmp_path):
+    """The nightly backup and the monthly drill run in the django-q cluster, whose task timeout
+    (Q_TIMEOUT, 600 s) kills a longer dump, as kill -9 or a restart would: their rows read
+    `running` for ever, the half dump stayed on the disk and the drill's scratch database on
+    the server."""
+    from datetime import timedelta
+
+    from operations.restore import scratch_name
+    from opscore.db import db_now
+
+    clock.freeze(datetime(2026, 12, 2, 2, 30, tzinfo=UTC))
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    half = backups / "opscore-000001-20261201T023000Z.partial"
+    half.write_bytes(b"PGDMP half a dump")
+    yesterday = db_now() - timedelta(days=1)
+    killed = BackupRun.objects.create(
+        kind="backup", status="running", actor="t", path=str(half), started_at=yesterday
+    )
+    drill = BackupRun.objects.create(
+        kind="drill", status="running", actor="t", started_at=yesterday
+    )
+    scratch = scratch_name(drill.id)
+    with connect("postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{scratch}"')
+
+    take_backup(actor="t", directory=backups)
+
+    for run in (killed, drill):
+        run.refresh_from_db()
+        assert run.status == "failed" and "ended without a word" in run.error, run.error
+    assert not half.exists()
+    with connect("postgres", autocommit=True) as admin:
+        found = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [scratch])
+        assert found.fetchone() is None
