@@ -167,21 +167,25 @@ def refuse_restore(path: Path, confirmed: bool) -> None:
 
 
 def refuse_a_newer_schema(path: Path) -> dict:
-    """A backup carries its schema's migrations. One this code has no file for means a newer
-    Opscore made it: restored here, this version would run on tables it does not know, and no
-    migration of its own could undo that. An older backup restores; `make run` migrates it, and
-    the answer says how many migrations that is."""
+    """A backup carries its schema's migrations. One of this code's apps that this code has no
+    file for (nor squashed into one it has) means a newer Opscore made it: restored here, this
+    version would run on tables it does not know, and no migration of its own could undo that.
+    An older backup restores; `make run` migrates it, and the answer says how many that is."""
     taken = backup_migrations(path)
     if not taken:
         raise BackupFailed(f"{path} holds no django_migrations rows: not an Opscore backup")
-    known = {f"{app}.{name}" for app, name in MigrationLoader(None).disk_migrations}
-    unknown = sorted(taken - known)
+    loader = MigrationLoader(None)
+    ours = {app for app, _ in loader.disk_migrations}
+    known = {f"{app}.{name}" for app, name in loader.disk_migrations}
+    known |= {f"{a}.{n}" for m in loader.disk_migrations.values() for a, n in m.replaces}
+    unknown = sorted(m for m in taken - known if m.split(".", 1)[0] in ours)
     if unknown:
         raise BackupFailed(
             f"{path} was taken by a newer Opscore: {len(unknown)} migration(s) this version"
             f" does not have ({', '.join(unknown[:3])}); restore it with the version that made it"
         )
-    return {"migrations_to_apply": len(known - taken)}
+    plain = {f"{a}.{n}" for (a, n), m in loader.disk_migrations.items() if not m.replaces}
+    return {"migrations_to_apply": len(plain - taken)}
 
 
 def backup_migrations(path: Path) -> set[str]:
