@@ -164,6 +164,25 @@ def refuse_restore(path: Path, confirmed: bool) -> None:
     live = Worker.objects.live().count()
     if live:
         raise BackupFailed(f"{live} worker(s) are live: stop the system (make run) first")
+    refuse_a_changed_file(path)
+
+
+def refuse_a_changed_file(path: Path) -> None:
+    """A file this install's backup wrote is restored only as that backup recorded it, as the
+    drill checks it: one that changed since (a bad disk, a copy cut short, a hand) would replace
+    everything with whatever it holds now. A file from elsewhere has no record to check."""
+    recorded = (
+        BackupRun.objects.filter(kind=BackupKind.BACKUP, status=BackupStatus.SUCCEEDED)
+        .filter(path=str(path))
+        .exclude(sha256="")
+        .order_by("-id")
+        .first()
+    )
+    if recorded is not None and sha256_of(path) != recorded.sha256:
+        raise BackupFailed(
+            f"{path} does not match the checksum backup {recorded.id} recorded: it changed"
+            " since it was written; restore another backup"
+        )
 
 
 def refuse_a_newer_schema(path: Path) -> dict:

@@ -192,3 +192,18 @@ def test_a_backup_holding_a_retired_apps_migrations_still_restores(scratch):
     result = restore_from(Path(backup.path), actor="t", confirmed=True, database=scratch)
 
     assert result["database"] == scratch and result["migrations_to_apply"] == 0
+
+
+def test_a_restore_from_a_file_changed_since_its_backup_is_refused(scratch):
+    """The drill refused a file that no longer matched the checksum its backup recorded, but a
+    restore took it as it was: whatever changed it (a bad disk, a copy cut short and padded, a
+    hand) was restored over everything without a word."""
+    backup = take_backup(actor="t")
+    with open(backup.path, "ab") as handle:
+        handle.write(b"tampered")
+
+    with pytest.raises(BackupFailed, match=f"checksum backup {backup.id} recorded"):
+        restore_from(Path(backup.path), actor="t", confirmed=True, database=scratch)
+
+    row = BackupRun.objects.get(kind="restore")
+    assert row.status == "failed" and "checksum" in row.error
