@@ -142,8 +142,8 @@ def backup_directory(directory: Path | None = None) -> Path:
             f"{directory} is too long a path for a backup's row ({len(str(directory))}"
             f" characters; at most {DIR_LENGTH})"
         )
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
+    try:  # a new one is the owner's alone: a dump holds sessions and password hashes
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as error:
         raise BackupDirUnusable(f"{directory} cannot hold backups: {error.strerror}") from None
     return directory
@@ -164,6 +164,7 @@ def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
             path = directory / f"opscore-{run.id:06d}-{time.strftime(STAMP, time.gmtime())}.dump"
             partial = path.with_suffix(".partial")
             BackupRun.objects.filter(pk=run.pk).update(path=str(partial))  # for its cleaner
+            partial.touch(mode=0o600)  # pg_dump writes into it: the owner's alone, from byte one
             tables = manifest(snapshot)
             run_tool(
                 [pg_tool("pg_dump"), "-Fc", f"--snapshot={exported}", "-f", str(partial)],

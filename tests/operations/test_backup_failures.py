@@ -320,3 +320,17 @@ def test_runs_whose_process_was_killed_are_failed_and_cleared_by_the_next_backup
     with connect("postgres", autocommit=True) as admin:
         found = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [scratch])
         assert found.fetchone() is None
+
+
+@pytest.mark.django_db
+def test_a_backup_is_readable_by_its_owner_alone(tmp_path):
+    """A dump holds every admin's session key and password hash: written under the usual umask
+    (0644, in a 0755 directory), any account on the host could read it and sign in as an
+    admin with a session from it."""
+    import os
+    import stat
+
+    made = take_backup(actor="t", directory=tmp_path / "backups")
+
+    assert stat.S_IMODE(os.stat(made.path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "backups").st_mode) == 0o700
