@@ -1,8 +1,12 @@
 """Health you can query: seed 004's SQL views (console/sql/health_views), read as one row (the
 same figures reach Prometheus through console/metrics.py)."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import connection, connections
+from django.db.models import DurationField, ExpressionWrapper, F
+from django.db.models.functions import Now
 
 from opscore.budgets import lane_report, spent_today_usd
 from opscore.models import Policy
@@ -41,4 +45,27 @@ def llm_spend() -> dict:
         "budget_today_usd": budget.total_daily_usd,
         "budget_enforced": budget.enabled,
         "lanes": lane_report(),
+    }
+
+
+SWEEP_GROUP = "missions.sweep"  # django-q2 groups a schedule's tasks under its name
+SWEEP_STALLED_AFTER = timedelta(minutes=5)  # five missed minute sweeps
+
+
+def sweeper_state() -> dict:
+    """When the django-q cluster last finished the minute sweep, aged on the database's clock.
+    The cluster hosts every timer (the sweep, the heartbeat, the standing orders' slots): while
+    it is down the workers still look live and nothing records what did not run, so this is
+    the one figure that says so. A cluster that never swept is stalled too."""
+    from django_q.models import Task
+
+    age = ExpressionWrapper(Now() - F("stopped"), output_field=DurationField())
+    last = Task.objects.filter(group=SWEEP_GROUP).annotate(age=age).order_by("-stopped").first()
+    if last is None:
+        return {"last_swept_at": None, "seconds_ago": None, "succeeded": None, "stalled": True}
+    return {
+        "last_swept_at": last.stopped.isoformat(),
+        "seconds_ago": round(last.age.total_seconds(), 1),
+        "succeeded": last.success,
+        "stalled": last.age > SWEEP_STALLED_AFTER,
     }

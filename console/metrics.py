@@ -21,7 +21,7 @@ from prometheus_client.registry import CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
 from coding.models import CodingRun
-from console.health import health_snapshot, llm_spend
+from console.health import health_snapshot, llm_spend, sweeper_state
 from missions.breaker import switched_off_kinds
 from missions.models import OutboxMessage, PublicationStatus, Step
 from opscore.models import LLMCall, Policy
@@ -103,6 +103,12 @@ def worker_families(health: dict):
         "worker_last_seen_age_seconds",
         "Seconds since any worker last reported",
         value=health["seconds_since_last_worker_seen"],
+    )
+    yield gauge(
+        "sweeper_last_swept_age_seconds",
+        "Seconds since the django-q cluster (every timer) last finished the minute sweep, absent"
+        " when it never has",
+        value=sweeper_state()["seconds_ago"],
     )
     yield gauge(
         "leases_held", "Running steps holding a valid lease", value=health["leases_owned_total"]

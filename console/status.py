@@ -1,13 +1,11 @@
 """One summary of the system's state, shared by `manage.py status` and GET /api/ops/status."""
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Min
 from django.db.models.functions import Greatest, Now
 
 from coding.sandbox import sandbox_state
-from console.health import health_snapshot, llm_spend
+from console.health import health_snapshot, llm_spend, sweeper_state
 from missions.breaker import switched_off_kinds
 from missions.models import Mission, Proposal, ProposalStatus, Step, StepStatus, Worker
 from opscore.models import ActionRun, ActionRunStatus, Agent, Event, Policy
@@ -62,29 +60,6 @@ def _workers() -> dict:
     return {"live": live, "stale": stale}
 
 
-SWEEP_GROUP = "missions.sweep"  # django-q2 groups a schedule's tasks under its name
-SWEEP_STALLED_AFTER = timedelta(minutes=5)  # five missed minute sweeps
-
-
-def _sweeper() -> dict:
-    """When the django-q cluster last finished the minute sweep, aged on the database's clock.
-    The cluster hosts every timer (the sweep, the heartbeat, the standing orders' slots): while
-    it is down the workers still look live and nothing records what did not run, so this is
-    the one figure that says so. A cluster that never swept is stalled too."""
-    from django_q.models import Task
-
-    age = ExpressionWrapper(Now() - F("stopped"), output_field=DurationField())
-    last = Task.objects.filter(group=SWEEP_GROUP).annotate(age=age).order_by("-stopped").first()
-    if last is None:
-        return {"last_swept_at": None, "seconds_ago": None, "succeeded": None, "stalled": True}
-    return {
-        "last_swept_at": last.stopped.isoformat(),
-        "seconds_ago": round(last.age.total_seconds(), 1),
-        "succeeded": last.success,
-        "stalled": last.age > SWEEP_STALLED_AFTER,
-    }
-
-
 def _last_heartbeat() -> dict | None:
     run = ActionRun.objects.exclude(status=ActionRunStatus.SKIPPED).order_by("-id").first()
     return {"id": run.id, "status": run.status, "at": run.started_at.isoformat()} if run else None
@@ -110,7 +85,7 @@ def system_status() -> dict:
         },
         "last_event_id": last_event,
         "workers": _workers(),
-        "sweeper": _sweeper(),
+        "sweeper": sweeper_state(),
         "switched_off_kinds": switched_off_kinds(),
         "unknown_in_policies": Policy.objects.unknown_names(),
         "overrides": active_overrides(),

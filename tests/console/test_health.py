@@ -160,3 +160,18 @@ def test_status_says_the_sweeper_stopped_while_the_workers_look_fine(clock):
     text = StringIO()
     call_command("status", stdout=text)
     assert "Sweeper: last swept 40s ago" in text.getvalue()
+
+
+def test_metrics_say_how_long_since_the_cluster_last_swept(client, clock, settings):
+    """/metrics (and so its alert rules) had nothing to say when the cluster stopped sweeping:
+    OpscoreNoLiveWorker stayed quiet, the workers being up, while no timer fired."""
+    from datetime import UTC, datetime
+
+    settings.STAGE_PUBLIC = True
+    clock.freeze(datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
+    a_sweep_that_finished(db_now() - timedelta(minutes=30))
+
+    scrape = client.get("/metrics").content.decode()
+
+    found = {f.name: f for f in text_string_to_metric_families(scrape)}
+    assert found["opscore_sweeper_last_swept_age_seconds"].samples[0].value == 1800
