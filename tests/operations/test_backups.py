@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.db.models.functions import Now
 
 from console.bootstrap import bootstrap
@@ -21,7 +22,9 @@ from opscore.standing_orders import check_gaps
 
 @pytest.fixture
 def scratch(transactional_db):
-    name = "opscore_restore_test"
+    """A database to restore into, one per test database (an xdist worker's own): a fixed
+    name was shared by the workers, so two restore tests at once dropped each other's."""
+    name = f"{connection.settings_dict['NAME'][:40]}_restore"
     with connect("postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
