@@ -194,10 +194,13 @@ def review_held(deadline: float) -> dict:
 def fast_path(deadline: float) -> dict:
     """The gate's fast path: an agent's own high-confidence insight need not wait for the
     promotion run. Promoted, it is announced as `insight.promoted`, which the insight_promoted
-    trigger turns into work; everything else still waits for the gate's run."""
+    trigger turns into work; everything else still waits for the gate's run. One derived from
+    untrusted words waits for a person, as in the gate's run: reviewed here, it wrote a
+    `skipped` row every beat, and fifty of them filled the batch ahead of every trusted one."""
     floor = Policy.objects.value("memory_policy").insight_fast_path_confidence
     waiting = MemoryCandidate.objects.filter(
         status=CandidateStatus.NEW,
+        untrusted_reason="",
         kind=MemoryType.INSIGHT,
         scope=MemoryScope.AGENT,
         confidence__gte=floor,
