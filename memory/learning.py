@@ -196,15 +196,19 @@ def fast_path(deadline: float) -> dict:
     promotion run. Promoted, it is announced as `insight.promoted`, which the insight_promoted
     trigger turns into work; everything else still waits for the gate's run. One derived from
     untrusted words waits for a person, as in the gate's run: reviewed here, it wrote a
-    `skipped` row every beat, and fifty of them filled the batch ahead of every trusted one."""
-    floor = Policy.objects.value("memory_policy").insight_fast_path_confidence
+    `skipped` row every beat, and fifty of them filled the batch ahead of every trusted one.
+    Frozen promotions: nothing is reviewed here (the override says why, and the gate's run
+    records its `skipped` row); reviewed, each waiting insight wrote one every beat."""
+    policy = Policy.objects.value("memory_policy")
     waiting = MemoryCandidate.objects.filter(
         status=CandidateStatus.NEW,
         untrusted_reason="",
         kind=MemoryType.INSIGHT,
         scope=MemoryScope.AGENT,
-        confidence__gte=floor,
+        confidence__gte=policy.insight_fast_path_confidence,
     ).order_by("id")
+    if policy.frozen:
+        return {"frozen": waiting.count()}
     counts: dict[str, int] = {"promote": 0}
     for candidate_id in waiting.values_list("id", flat=True)[:FAST_PATH_BATCH]:
         if time.monotonic() > deadline:

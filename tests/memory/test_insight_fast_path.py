@@ -10,6 +10,7 @@ import pytest
 from memory.learning import FAST_PATH_BATCH, promote_insights
 from memory.models import MemoryCandidate, MemoryReview
 from opscore.actions import record_event
+from opscore.overrides import apply_override
 
 pytestmark = pytest.mark.django_db
 FAR = time.monotonic() + 3600
@@ -40,3 +41,14 @@ def test_insights_waiting_for_a_person_neither_block_the_fast_path_nor_add_rows_
     waiting = MemoryCandidate.objects.filter(status="new")
     assert waiting.count() == FAST_PATH_BATCH  # still for a person, as the gate's run leaves them
     assert not MemoryReview.objects.filter(candidate__in=waiting).exists()
+
+
+def test_frozen_promotions_leave_the_fast_path_waiting_without_a_row_each_beat(agent):
+    apply_override("freeze_promotions", "memory", reason="audit of the store", actor="test")
+    ours = strong_insight(agent, "Exports stall on Fridays")
+
+    for _ in range(3):
+        promote_insights(FAR)
+
+    assert MemoryCandidate.objects.get(pk=ours.pk).status == "new"
+    assert not MemoryReview.objects.exists()  # the override says why; the run records it
