@@ -2,7 +2,17 @@
 untrusted through every step, event and mission that carries it, so no conversion launders
 it into trusted work. Each function says why a row is untrusted, or '' when it is not."""
 
-from missions.models import Artifact, Comment, Mission, Proposal, Provenance, Step
+from missions.models import (
+    Artifact,
+    Comment,
+    ContentMetric,
+    Mission,
+    Proposal,
+    Provenance,
+    Publication,
+    Step,
+    StepAttempt,
+)
 from missions.step_kinds import internal_kinds
 from opscore.models import Event, LLMCall, Runtime
 from opscore.registry import Registry
@@ -106,6 +116,29 @@ def event_row_untrusted(event: Event) -> str:
     return proposal_untrusted(event.proposal_id)
 
 
+def attempt_untrusted(attempt_id: int) -> str:
+    """An attempt's error is its step's report (an outside runtime's own words, for one it
+    runs): what cites the attempt answers for its step, as what cites the step does."""
+    step_id = StepAttempt.objects.filter(pk=attempt_id).values_list("step_id", flat=True).first()
+    why = step_untrusted(step_id) if step_id else ""
+    return f"attempt {attempt_id}: {why}" if why else ""
+
+
+def publication_untrusted(publication_id: int | None) -> str:
+    """A post's words are those of the step that posted them, and of the work it was part of."""
+    step_id = (
+        Publication.objects.filter(pk=publication_id).values_list("step_id", flat=True).first()
+    )
+    why = step_untrusted(step_id) if step_id else ""
+    return f"publication {publication_id}: {why}" if why else ""
+
+
+def metric_untrusted(metric_id: int) -> str:
+    """A measurement is numbers, but what learns from it quotes the post it measured."""
+    measured = ContentMetric.objects.filter(pk=metric_id).values_list("publication_id", flat=True)
+    return publication_untrusted(measured.first())
+
+
 def comment_untrusted(comment_id: int) -> str:
     """Thread text is untrusted whoever wrote it: an operator typed it, or an agent answered
     what an operator typed."""
@@ -121,4 +154,7 @@ BUILTIN = {
     "mission": mission_untrusted,
     "event": event_untrusted,
     "comment": comment_untrusted,
+    "attempt": attempt_untrusted,
+    "publication": publication_untrusted,
+    "metric": metric_untrusted,
 }

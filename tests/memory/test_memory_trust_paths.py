@@ -1,17 +1,28 @@
 """Untrusted words stay marked on every path into a memory: an outside runtime rewriting a
-candidate on promotion, or a candidate citing one an outside runtime wrote."""
+candidate on promotion, a candidate citing one an outside runtime wrote, a lesson quoting what
+an outside runtime reported or what untrusted work posted."""
 
 import json
+import time
+from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db.models.functions import Now
 
 from memory.actions import propose_candidate
+from memory.extraction import extract_candidates
 from memory.gate import review_candidates
+from memory.learning import learn_from_outcomes
 from memory.models import Memory, MemoryCandidate
+from missions.models import Proposal, StepAttempt
 from opscore.actions import record_event
+from opscore.db import db_now
+from opscore.models import Runtime
+from tests.factories import AgentFactory, make_publication, make_step
+from tests.missions.test_derived_provenance import INJECTED
 
 pytestmark = pytest.mark.django_db
 
@@ -102,3 +113,40 @@ def test_a_candidate_citing_an_outside_runtimes_candidate_waits_for_a_person(age
     cited.refresh_from_db()
     assert cited.status == "new" and "runtime" in cited.untrusted_reason
     assert not Memory.objects.filter(visibility="shared").exists()
+
+
+def failed_attempts(step, error: str, n: int = 3) -> None:
+    for number in range(1, n + 1):
+        StepAttempt.objects.create(
+            step=step, attempt_no=number, worker_id="w1", outcome="failed", error=error
+        )
+    StepAttempt.objects.filter(step=step).update(finished_at=Now())
+
+
+def test_a_lesson_from_an_outside_runtimes_reported_failures_waits_for_a_person(db):
+    alpha = AgentFactory(slug="alpha", runtime=Runtime.EXTERNAL)
+    failed_attempts(make_step("analyze", agent=alpha, status="failed"), INJECTED)
+
+    (lesson,) = extract_candidates("alpha", db_now() - timedelta(days=1), "2027-01-01")
+    review_candidates()
+
+    lesson.refresh_from_db()
+    assert INJECTED in lesson.body  # the runtime's own report, quoted
+    assert lesson.status == "new" and "outside runtime" in lesson.untrusted_reason
+    assert not Memory.objects.exists()
+
+
+def test_a_lesson_quoting_a_post_that_untrusted_work_wrote_waits_for_a_person(agent):
+    posts = [make_publication(agent, f"post number {n}", 1000, 50) for n in range(3)]
+    injected = make_publication(agent, INJECTED, 1000, 400)
+    Proposal.objects.filter(pk=injected.step.mission.proposal_id).update(
+        untrusted=True, untrusted_reason="its topic came from a crawled page"
+    )
+
+    learn_from_outcomes(time.monotonic() + 3600)
+
+    lesson = MemoryCandidate.objects.get(source_ref=f"publication:{injected.id}")
+    assert INJECTED in lesson.body and lesson.status == "new"
+    assert "crawled page" in lesson.untrusted_reason
+    assert not Memory.objects.filter(content__contains=INJECTED).exists()
+    assert posts  # the ordinary posts are the median it stood out from
