@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.db import transaction
 
 from memory.actions import CandidateInvalid, propose_and_review
+from memory.evidence import untrusted_reason
 from memory.models import CandidateStatus, Memory, MemoryCandidate, MemoryType
 from missions.models import ContentMetric, Mission, PublicationStatus, StepStatus
 from opscore.db import db_now, start_of_today
@@ -155,12 +156,16 @@ def merge_into_candidate(draft: dict, *, refresh_body: bool = False) -> str:
 
 
 def add_evidence(candidate: MemoryCandidate, refs: list[dict], *, body: str | None = None) -> str:
-    """The source ref comes first: once it is cited, this source has been learned."""
+    """The source ref comes first: once it is cited, this source has been learned. A ref that
+    is not Opscore's own makes the candidate wait for a person, as it would have proposed."""
     if refs[0] in candidate.evidence:
         return "known"
     fresh = [ref for ref in refs if ref not in candidate.evidence]
     candidate.evidence = [*candidate.evidence, *fresh][:50]
     fields = ["evidence"]
+    if not candidate.untrusted_reason and (why := untrusted_reason(fresh)):
+        candidate.untrusted_reason = why
+        fields.append("untrusted_reason")
     if body is not None:
         candidate.body = body
         fields.append("body")

@@ -14,11 +14,12 @@ from django.db.models.functions import Now
 
 from memory.actions import propose_candidate
 from memory.extraction import extract_candidates
+from memory.feedback_learning import learn_from_feedback
 from memory.gate import review_candidates
 from memory.learning import learn_from_outcomes
 from memory.models import Memory, MemoryCandidate
-from missions.models import Proposal, StepAttempt
-from opscore.actions import record_event
+from missions.models import Feedback, Proposal, StepAttempt
+from opscore.actions import record_event, set_policy
 from opscore.db import db_now
 from opscore.models import Runtime
 from tests.factories import AgentFactory, make_publication, make_step
@@ -150,3 +151,28 @@ def test_a_lesson_quoting_a_post_that_untrusted_work_wrote_waits_for_a_person(ag
     assert "crawled page" in lesson.untrusted_reason
     assert not Memory.objects.filter(content__contains=INJECTED).exists()
     assert posts  # the ordinary posts are the median it stood out from
+
+
+def rated(step, reason="saved us an hour") -> Feedback:
+    return Feedback.objects.create(
+        mission=step.mission, rating="useful", reason=reason, given_by="operator:ann"
+    )
+
+
+def test_a_waiting_candidate_that_gains_an_untrusted_missions_rating_waits_for_a_person(agent):
+    set_policy("memory_policy", {"auto_promote_private": False}, actor="test", reason="by hand")
+    learn_from_feedback(rated(make_step("analyze", agent=agent, status="succeeded")).id)
+    injected = make_step("analyze", agent=agent, status="succeeded")
+    Proposal.objects.filter(pk=injected.mission.proposal_id).update(
+        untrusted=True, untrusted_reason="its topic came from a crawled page"
+    )
+    injected.mission.title = INJECTED
+    injected.mission.save(update_fields=["title"])
+
+    assert learn_from_feedback(rated(injected).id) == "added"
+    review_candidates()
+
+    (waiting,) = MemoryCandidate.objects.filter(tags__contains=["operator-feedback"])
+    assert INJECTED in waiting.body and waiting.status == "new"
+    assert "crawled page" in waiting.untrusted_reason
+    assert not Memory.objects.exists()
