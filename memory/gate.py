@@ -313,10 +313,11 @@ def announce(memory: Memory, policy, untrusted: str = "") -> None:
 def archive_beyond_caps(memory: Memory, reviewer: str, policy) -> int:
     """Keep the active set small: over the cap, the least useful memories retire (a confident
     memory nobody used for months before a modest one in daily use), each with a review row
-    and an event saying so."""
+    and an event saying so. An agent's cap counts its private memories only: a shared one it
+    wrote is under its scope's cap, and every agent's prompts would lose it to this agent's."""
     if memory.visibility == Visibility.PRIVATE:
         pool, cap = (
-            Memory.objects.active().filter(agent=memory.agent_id),
+            Memory.objects.active().filter(agent=memory.agent_id, visibility=Visibility.PRIVATE),
             policy.max_active_per_agent,
         )
     else:

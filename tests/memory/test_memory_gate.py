@@ -257,3 +257,17 @@ def test_over_the_cap_the_least_useful_memory_retires_and_says_so(agent, evidenc
     assert retired.title == "lesson 1"  # never used and old, though more confident than 0
     event = Event.objects.get(kind="memory.archived")
     assert event.payload["memory_id"] == retired.id and "cap" in event.summary
+
+
+def test_an_agents_private_cap_never_retires_what_every_agent_knows(agent, evidence):
+    set_policy("memory_policy", {"max_active_per_agent": 2}, actor="t")
+    shared = {"visibility": "shared", "scope": "global", "evidence": evidence[:2]}
+    candidate(evidence, title="rule", body="Exports run at 02:00.", **shared, confidence=0.6)
+    for n in range(2):
+        candidate(evidence, title=f"lesson {n}", body=f"distinct lesson {n} about topic{n}")
+
+    review_candidates()
+
+    assert not Memory.objects.filter(status="archived").exists()
+    assert Memory.objects.active().filter(visibility="shared").count() == 1
+    assert Memory.objects.active().filter(visibility="private").count() == 2
