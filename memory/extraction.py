@@ -131,9 +131,10 @@ def extract_candidates(agent_slug: str, since, day: str) -> list | None:
         for index, item in enumerate(answer.candidates):
             if any(ref.get("id") not in cited for ref in item.evidence):
                 raise ExtractionMalformed(f"candidate {index} cites evidence outside the packet")
+            # the active memories' dedupe keys are one namespace for every agent
             data = item.model_dump() | {
                 "agent": agent_slug,
-                "dedupe_key": f"extract:{day}:{item.title}"[:200],
+                "dedupe_key": f"extract:{agent_slug}:{day}:{item.title}"[:200],
                 "tags": ["extracted"],
             }
             try:

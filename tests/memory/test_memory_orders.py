@@ -287,3 +287,25 @@ def test_a_malformed_extraction_reply_fails_the_run_and_writes_nothing(
     assert run.status == "failed"
     assert "malformed" in run.summary or "outside the packet" in run.summary
     assert not MemoryCandidate.objects.exists()
+
+
+def test_two_agents_failing_the_same_kind_on_the_same_day_each_learn_their_lesson(db):
+    from memory.extraction import extract_candidates
+    from memory.gate import review_candidates
+    from missions.models import StepAttempt
+    from tests.factories import AgentFactory
+
+    since = db_now() - timedelta(days=1)
+    for slug in ("devops", "security"):
+        step = make_step("analyze", agent=AgentFactory(slug=slug), status="failed")
+        for number in (1, 2, 3):
+            StepAttempt.objects.create(
+                step=step, attempt_no=number, worker_id="w1", outcome="failed", error="disk full",
+                finished_at=db_now(),
+            )  # fmt: skip
+        extract_candidates(slug, since, "2027-01-01")
+
+    review_candidates()
+
+    learned = Memory.objects.active().filter(title="analyze keeps failing")
+    assert sorted(learned.values_list("agent", flat=True)) == ["devops", "security"]
