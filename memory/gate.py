@@ -27,6 +27,7 @@ from memory.models import (
     MemoryStatus,
     Visibility,
 )
+from memory.upkeep import expire_lapsed
 from opscore.actions import record_event
 from opscore.db import db_now
 from opscore.models import Policy
@@ -89,6 +90,8 @@ def review_candidate(
         refusal = refusal_of(candidate, policy)
         if refusal:
             return reject(candidate, reviewer, with_notes(refusal, notes))
+        if candidate.dedupe_key:  # a lapsed memory's key, still held, failed the insert
+            expire_lapsed(Memory.objects.filter(dedupe_key=candidate.dedupe_key), reviewer)
         duplicate = duplicate_of(candidate, policy)
         if duplicate is not None and not joinable(candidate, duplicate):
             why = "its dedupe key is held by a memory it cannot join (another agent's private one)"

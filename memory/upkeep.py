@@ -63,6 +63,26 @@ def apply_review(memory: Memory, decision: str, reason: str, next_review) -> Non
     )
 
 
+def expire_lapsed(memories, reviewer: str = REVIEWER) -> int:
+    """Active memories past their expiry date reach no prompt (Memory.objects.active()), yet
+    their row still says active and holds its dedupe key: each becomes `expired`, with a review
+    row saying when its date passed, and the key is free for the next memory of that name."""
+    lapsed = memories.filter(status=MemoryStatus.ACTIVE, expires_at__lte=Now())
+    count = 0
+    for memory in lapsed.select_for_update().order_by("id"):
+        memory.status, memory.valid_to, memory.updated_by = MemoryStatus.EXPIRED, Now(), reviewer
+        memory.save(update_fields=["status", "valid_to", "updated_by"])
+        MemoryReview.objects.create(
+            decision=Decision.EXPIRE,
+            reviewer=reviewer,
+            reason=f"its expiry date {memory.expires_at:%Y-%m-%d %H:%M} passed",
+            memory=memory,
+            touched={"memory": memory.id, "status": memory.status},
+        )
+        count += 1
+    return count
+
+
 def mark_stale(memory: Memory, *, actor: str, reason: str) -> MemoryReview:
     """An operator's call: the memory stops reaching prompts, and says why (kept as every
     reason is: opscore.text.checked_reason raises ReasonRefused, nothing written)."""

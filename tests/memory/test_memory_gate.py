@@ -271,3 +271,23 @@ def test_an_agents_private_cap_never_retires_what_every_agent_knows(agent, evide
     assert not Memory.objects.filter(status="archived").exists()
     assert Memory.objects.active().filter(visibility="shared").count() == 1
     assert Memory.objects.active().filter(visibility="private").count() == 2
+
+
+def test_a_memory_past_its_expiry_date_hands_its_dedupe_key_on_with_a_row(agent, evidence, clock):
+    from datetime import UTC, datetime
+
+    key = {"dedupe_key": "mission-strategy:devops:analyze"}
+    clock.freeze(datetime(2027, 1, 1, 9, 0, tzinfo=UTC))
+    candidate(evidence, kind="strategy", title="What works: analyze", **key)
+    assert review_candidates() == {"promote": 1}
+    lapsed = Memory.objects.get()
+    clock.freeze(datetime(2028, 1, 2, 9, 0, tzinfo=UTC))  # a year on: past expire_days
+    candidate(evidence, kind="strategy", title="What works: analyze", body="Still works.", **key)
+
+    assert review_candidates() == {"promote": 1}
+
+    lapsed.refresh_from_db()
+    assert lapsed.status == "expired" and lapsed.valid_to is not None
+    why = MemoryReview.objects.get(memory=lapsed, decision="expire").reason
+    assert "expiry date" in why
+    assert Memory.objects.active().get(**key).content == "Still works."
