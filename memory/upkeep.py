@@ -3,6 +3,7 @@ expired (weak ones) or marked stale (for a human to look at) — each with a rev
 
 from datetime import timedelta
 
+from django.db import transaction
 from django.db.models.functions import Now
 
 from memory.models import Decision, Memory, MemoryReview, MemoryStatus
@@ -25,6 +26,8 @@ def review_due_memories(limit: int = 500) -> dict:
         decision, reason = judge(memory, now - window)
         apply_review(memory, decision, reason, now + window)
         counts[decision] += 1
+    # one whose expiry date came first (in use, refreshed) left prompts: its row says so
+    counts[Decision.EXPIRE] += expire_lapsed(Memory.objects.all(), limit=limit)
     return {str(k): v for k, v in counts.items()}
 
 
@@ -63,24 +66,25 @@ def apply_review(memory: Memory, decision: str, reason: str, next_review) -> Non
     )
 
 
-def expire_lapsed(memories, reviewer: str = REVIEWER) -> int:
+def expire_lapsed(memories, reviewer: str = REVIEWER, limit: int = 500) -> int:
     """Active memories past their expiry date reach no prompt (Memory.objects.active()), yet
     their row still says active and holds its dedupe key: each becomes `expired`, with a review
     row saying when its date passed, and the key is free for the next memory of that name."""
-    lapsed = memories.filter(status=MemoryStatus.ACTIVE, expires_at__lte=Now())
-    count = 0
-    for memory in lapsed.select_for_update().order_by("id"):
-        memory.status, memory.valid_to, memory.updated_by = MemoryStatus.EXPIRED, Now(), reviewer
-        memory.save(update_fields=["status", "valid_to", "updated_by"])
-        MemoryReview.objects.create(
-            decision=Decision.EXPIRE,
-            reviewer=reviewer,
-            reason=f"its expiry date {memory.expires_at:%Y-%m-%d %H:%M} passed",
-            memory=memory,
-            touched={"memory": memory.id, "status": memory.status},
-        )
-        count += 1
-    return count
+    lapsed = memories.filter(status=MemoryStatus.ACTIVE, expires_at__lte=Now()).order_by("id")
+    with transaction.atomic():
+        found = list(lapsed.select_for_update()[:limit])
+        for memory in found:
+            memory.status, memory.valid_to = MemoryStatus.EXPIRED, Now()
+            memory.updated_by = reviewer
+            memory.save(update_fields=["status", "valid_to", "updated_by"])
+            MemoryReview.objects.create(
+                decision=Decision.EXPIRE,
+                reviewer=reviewer,
+                reason=f"its expiry date {memory.expires_at:%Y-%m-%d %H:%M} passed",
+                memory=memory,
+                touched={"memory": memory.id, "status": memory.status},
+            )
+    return len(found)
 
 
 def mark_stale(memory: Memory, *, actor: str, reason: str) -> MemoryReview:

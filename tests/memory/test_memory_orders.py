@@ -172,6 +172,21 @@ def test_review_refreshes_what_was_used_and_retires_what_nothing_supports(agent)
     assert MemoryReview.objects.count() == 3
 
 
+def test_review_says_so_when_a_memory_in_daily_use_reaches_its_expiry_date(agent):
+    now = db_now()
+    dates = {"last_used_at": now, "expires_at": now - timedelta(minutes=1)}
+    dates["next_review_at"] = now + timedelta(days=20)  # refreshed by use: not due
+    lapsed = Memory.objects.create(
+        agent=agent, type="lesson", content="in daily use", confidence="0.8", **dates
+    )
+
+    assert review_due_memories()["expire"] == 1
+
+    lapsed.refresh_from_db()
+    assert lapsed.status == "expired" and lapsed.valid_to is not None
+    assert "expiry date" in MemoryReview.objects.get(memory=lapsed, decision="expire").reason
+
+
 def test_the_phase_four_memory_checks_pass_once_memories_reach_prompts(phase_four, agent):
     assert not all(c.passed for c in check_phase(4))
     event = record_event("step.failed", "x", agent=agent)
