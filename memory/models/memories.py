@@ -179,10 +179,15 @@ class Memory(models.Model):
 
     def calibrate(self, succeeded: bool, policy, note: dict) -> bool:
         """Move confidence by the policy's bounded step for one outcome; True when this
-        outcome completes a streak of failures long enough to flag the memory for review."""
+        outcome completes a streak of failures long enough to flag the memory for review. The
+        bounds stop a move, never reverse it: a success left a memory at 1.0 on the ceiling
+        (0.95), lower, and a failure lifted one under the floor up to it."""
         delta = policy.success_delta if succeeded else -policy.failure_delta
         old = float(self.confidence)
-        new = min(policy.ceiling, max(policy.floor, old + delta))
+        if succeeded:
+            new = min(old + delta, max(old, policy.ceiling))
+        else:
+            new = max(old + delta, min(old, policy.floor))
         self.confidence = Decimal(str(new)).quantize(Decimal("0.01"))
         entry = {"outcome": "succeeded" if succeeded else "failed", "from": old, **note}
         entry["to"] = float(self.confidence)

@@ -191,6 +191,28 @@ def test_a_memory_gains_on_success_loses_more_on_failure_and_stays_in_bounds(mem
     assert memory.confidence == Decimal("0.95") and len(memory.calibration_log) == 20
 
 
+def test_a_success_never_lowers_confidence_nor_a_failure_raises_it_past_the_bounds(memory):
+    policy = Policy.objects.value("calibration_policy")  # floor 0.10, ceiling 0.95
+    sure = Memory.objects.create(
+        agent=memory.agent, type="lesson", content="sure", confidence=Decimal("1.00")
+    )
+    doubtful = Memory.objects.create(
+        agent=memory.agent, type="lesson", content="doubt", confidence=Decimal("0.05"),
+        source_trace_id="d",
+    )  # fmt: skip
+    step = make_step(agent=memory.agent)
+    carried(sure, step)
+    carried(doubtful, step)
+
+    calibrate_step(step.id, True, policy, 1)
+    calibrate_step(step.id, False, policy, 2)
+
+    sure.refresh_from_db()
+    doubtful.refresh_from_db()
+    assert [e["to"] for e in sure.calibration_log] == [1.0, 0.95]
+    assert [e["to"] for e in doubtful.calibration_log] == [0.07, 0.07]  # never up on a failure
+
+
 def test_a_memory_that_keeps_preceding_failures_is_flagged_then_marked_stale(memory):
     policy = Policy.objects.value("calibration_policy")
     step = make_step(agent=memory.agent)
