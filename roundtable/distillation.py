@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from memory.actions import propose_and_review
+from memory.actions import CandidateInvalid, propose_and_review
 from memory.models import Memory, MemoryCandidate, MemoryType
 from memory.retrieval import OFFLINE_TAG
 from missions.actions import submit_proposal
@@ -182,7 +182,10 @@ def _keep_memories(conversation, items, kept) -> None:
             continue
         if offline and OFFLINE_TAG not in item.tags:
             item.tags = [*item.tags[:9], OFFLINE_TAG]
-        kept["memories"] += _remember(conversation, index, item)
+        try:  # one the gate cannot file (blank once trimmed) is dropped, not the distillation
+            kept["memories"] += _remember(conversation, index, item)
+        except CandidateInvalid as invalid:
+            kept["dropped"].append(f"memory {index}: {str(invalid)[:150]}")
     for index in range(MAX_MEMORIES_PER_CONVERSATION, len(items)):  # listed, never lost unsaid
         kept["dropped"].append(
             f"memory {index}: past the {MAX_MEMORIES_PER_CONVERSATION} a conversation keeps"

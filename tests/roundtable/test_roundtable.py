@@ -166,6 +166,21 @@ def test_invalid_items_are_dropped_and_logged_valid_ones_kept(crew):
     assert Memory.objects.get().content == "Test restores"
 
 
+def test_a_memory_the_gate_refuses_to_file_is_dropped_with_why_and_the_rest_kept(crew):
+    conversation = request_conversation("debate", ["devops", "security"], "x", source="schedule")
+    said = {"agent": "devops", "type": "lesson", "confidence": 0.9}
+    memories = [said | {"content": "   "}, said | {"content": "Test restores"}]
+    drift = [{"a": "devops", "b": "security", "drift": 0.02}]
+    data = Distillation(memories=memories, pairwise_drift=drift, action_items=[])
+
+    kept = apply_distillation(conversation, data)
+
+    assert kept["memories"] == 1 and kept["drifts"] == 1
+    (dropped,) = kept["dropped"]
+    assert dropped.startswith("memory 0: ") and "title" in dropped
+    assert Memory.objects.get().content == "Test restores"
+
+
 def test_at_most_six_memories_per_conversation(crew):
     conversation = request_conversation("debate", ["devops", "security"], "x", source="schedule")
     memories = [
