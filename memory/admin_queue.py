@@ -49,7 +49,12 @@ class DecisionForm(forms.Form):
 def decide(form: DecisionForm, candidate_id: int, reviewer: str):
     data = form.cleaned_data
     if data["decision"] == "promote":
-        return review_candidate(candidate_id, reviewer=reviewer, notes=data["notes"])
+        review = review_candidate(candidate_id, reviewer=reviewer, notes=data["notes"])
+        if review is None:  # decided since the page was shown (a double click), or held
+            raise DecisionRefused(
+                f"no open candidate {candidate_id}: another reviewer decided it or holds it"
+            )
+        return review
     if data["decision"] == "reject":
         return reject_candidate(
             candidate_id, reviewer=reviewer, kind=data["reject_kind"], notes=data["notes"]

@@ -217,6 +217,21 @@ def test_the_admin_decides_in_place_and_shows_a_refusal_in_the_form(admin_client
     assert MemoryCandidate.objects.get(pk=waiting.pk).status == "rejected"
 
 
+def test_promoting_again_from_a_stale_page_says_it_was_decided_never_a_server_error(
+    admin_client, agent
+):
+    waiting = candidate(agent)
+    url = f"/admin/memory/memorycandidate/{waiting.id}/decide/"
+
+    first = admin_client.post(url, {"decision": "promote"})
+    again = admin_client.post(url, {"decision": "promote"})  # a double click, a second tab
+
+    assert first.status_code == 302
+    assert again.status_code == 200
+    assert "Already decided: promoted as memory" in again.content.decode()
+    assert Memory.objects.count() == 1
+
+
 def change_form_data(admin_client, url: str, **fields) -> dict:
     """What the browser would post: the page's own fields (inline management forms too)."""
     context = admin_client.get(url).context
