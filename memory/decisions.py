@@ -23,6 +23,7 @@ from memory.models import (
     MemoryStatus,
     Visibility,
 )
+from opscore.lanes import pause_of
 from opscore.text import ReasonRefused, checked_reason
 
 
@@ -136,6 +137,8 @@ def promote_with_overrides(
     notes = given_reason(notes)
     with transaction.atomic():
         candidate = open_candidate(candidate_id)
+        if runtime and (pause := pause_of("memory")) is not None:
+            return held_from_runtime(candidate, reviewer, pause)
         check_replaceable(candidate, after.get("supersedes"))
         changed = {k: v for k, v in overrides.items() if k in OVERRIDABLE and v is not None}
         for field, value in changed.items():
@@ -154,6 +157,19 @@ def promote_with_overrides(
         if review.decision == Decision.PROMOTE:
             apply_after(review.memory, after, reviewer)
         return review
+
+
+def held_from_runtime(candidate: MemoryCandidate, reviewer: str, pause) -> MemoryReview:
+    """The memory lane is paused: an outside runtime's curator promotes nothing and changes
+    nothing (its overrides would outlive a hold); the candidate waits for the gate's run after
+    the lift, and this row says why the request did nothing."""
+    return MemoryReview.objects.create(
+        decision=Decision.SKIPPED,
+        reviewer=reviewer,
+        reason=f"held: {pause.why}; nothing was changed: the gate decides it after the lift",
+        candidate=candidate,
+        touched={"candidate": candidate.id},
+    )
 
 
 def check_replaceable(candidate, memory_id: int | None) -> None:

@@ -3,6 +3,7 @@ outcome proposes, unreviewed, until the lift; `drop` refuses them with the reaso
 Confidence calibration (learned from step endings) waits for the lift too; under `drop`, the
 endings that arrive once the pause took hold are never learned from, those from before wait."""
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -198,3 +199,28 @@ def test_each_beat_of_a_drop_pause_drops_only_the_endings_new_since_the_last(age
         (first.id, first.id),
         (second.id, second.id),
     ]
+
+
+def test_an_outside_runtimes_promotion_waits_for_the_lift_and_changes_nothing(agent):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    event = record_event("step.failed", "disk full", agent=agent)
+    waiting = MemoryCandidate.objects.create(
+        source_agent=agent, kind="lesson", title="Disks fill on Fridays", body="db-1 fills.",
+        evidence=[{"type": "event", "id": event.id}], confidence=Decimal("0.80"),
+    )  # fmt: skip
+    row = pause("memory")
+    out = StringIO()
+    call_command(
+        "agentbus", "promote-memory-candidate", "--candidate-id", str(waiting.id),
+        "--promoted-by", "devops", "--title", "Disks fill every day", stdout=out,
+    )  # fmt: skip
+
+    answer = json.loads(out.getvalue())
+    assert answer["decision"] == "skipped" and answer["memory_id"] is None
+    assert f"held: lane memory paused (queue) by override {row.id}" in answer["reason"]
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.title) == ("new", "Disks fill on Fridays")
+    assert not Memory.objects.exists()
