@@ -28,9 +28,13 @@ def memory_extract(order, run):
 
 
 def memory_promote(order, run):
-    waiting = MemoryCandidate.objects.filter(status=CandidateStatus.NEW).count()
-    if not waiting:
+    """Candidates derived from untrusted words are not the gate's to decide: when only they
+    wait, the run says so (it completed with an empty summary)."""
+    waiting = MemoryCandidate.objects.filter(status=CandidateStatus.NEW)
+    if not waiting.exists():
         return RunResult(RunStatus.NO_WORK, "no candidates waiting")
+    if not waiting.filter(untrusted_reason="").exists():
+        return RunResult(RunStatus.NO_WORK, f"{waiting.count()} candidate(s) wait for a person")
     policy = Policy.objects.value("memory_policy")
     counts = review_candidates(reviewer=f"agent:{order.agent_id}")
     if policy.frozen:

@@ -82,6 +82,19 @@ def test_the_promote_order_decides_and_says_no_work_when_nothing_waits(phase_fou
     assert thawed.status == "completed" and Memory.objects.active().count() == 1
 
 
+def test_the_promote_order_says_when_all_that_waits_is_for_a_person(phase_four, agent):
+    event = record_event("step.failed", "x", agent=agent)
+    MemoryCandidate.objects.create(
+        source_agent=agent, kind="lesson", title="From a page", body="Read on a page.",
+        evidence=[{"type": "event", "id": event.id}], confidence=Decimal("0.80"),
+        untrusted_reason="cites artifact 7: untrusted content from https://evil.example",
+    )  # fmt: skip
+
+    run = run_now("knowledge-memory-promote")
+
+    assert (run.status, run.summary) == ("no_work", "1 candidate(s) wait for a person")
+
+
 def bus_candidate(event, **extra):
     out = StringIO()
     args = [
