@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now
 
+from memory.evidence import MAX_REFS
 from memory.models import (
     SINGLE_VALUED,
     CandidateStatus,
@@ -195,10 +196,13 @@ def lexemes(text: str) -> set[str]:
 
 
 def merge(candidate: MemoryCandidate, memory: Memory, reviewer: str, notes="") -> MemoryReview:
-    """The memory already knows this: it gains the evidence (and confidence, if higher)."""
+    """The memory already knows this: it gains the evidence (and confidence, if higher), as
+    much as the MAX_REFS a memory keeps; the review names the refs past them."""
     known = {(e["type"], e["id"]) for e in memory.evidence}
-    added = [e for e in candidate.evidence if (e["type"], e["id"]) not in known]
-    memory.evidence = [*memory.evidence, *added][:50]
+    new = [e for e in candidate.evidence if (e["type"], e["id"]) not in known]
+    room = max(MAX_REFS - len(memory.evidence), 0)
+    added, not_kept = new[:room], new[room:]
+    memory.evidence = [*memory.evidence, *added]
     memory.confidence = max(memory.confidence, candidate.confidence)
     memory.updated_by = reviewer
     memory.save(update_fields=["evidence", "confidence", "updated_by"])
@@ -206,13 +210,18 @@ def merge(candidate: MemoryCandidate, memory: Memory, reviewer: str, notes="") -
     return MemoryReview.objects.create(
         decision=Decision.MERGE,
         reviewer=reviewer,
-        reason=with_notes(
-            f"duplicate of memory {memory.id}; {len(added)} new evidence ref(s) added", notes
-        ),
+        reason=with_notes(f"duplicate of memory {memory.id}; {said(added, not_kept)}", notes),
         candidate=candidate,
         memory=memory,
-        touched={"memory": memory.id, "evidence_added": added},
+        touched={"memory": memory.id, "evidence_added": added}
+        | ({"evidence_not_kept": not_kept} if not_kept else {}),
     )
+
+
+def said(added: list, not_kept: list) -> str:
+    """What a merge did with the candidate's evidence, refs it could not keep included."""
+    text = f"{len(added)} new evidence ref(s) added"
+    return f"{text}; {len(not_kept)} past the {MAX_REFS} a memory keeps" if not_kept else text
 
 
 def promote(candidate: MemoryCandidate, reviewer: str, policy, notes="") -> MemoryReview:

@@ -291,3 +291,18 @@ def test_a_memory_past_its_expiry_date_hands_its_dedupe_key_on_with_a_row(agent,
     why = MemoryReview.objects.get(memory=lapsed, decision="expire").reason
     assert "expiry date" in why
     assert Memory.objects.active().get(**key).content == "Still works."
+
+
+def test_a_merge_into_a_memory_full_of_evidence_says_which_refs_it_could_not_keep(agent, evidence):
+    first = [{"type": "event", "id": record_event("step.failed", "x", agent=agent).id}]
+    candidate(first, dedupe_key="disk-fridays")
+    review_candidates()
+    Memory.objects.update(evidence=[{"type": "event", "id": n} for n in range(100, 150)])
+    late = candidate(evidence, evidence=evidence[:2], dedupe_key="disk-fridays")
+
+    review_candidates()
+
+    review = review_of(late)
+    assert review.decision == "merge" and review.touched["evidence_added"] == []
+    assert review.touched["evidence_not_kept"] == evidence[:2]
+    assert "0 new evidence ref(s) added; 2 past the 50 a memory keeps" in review.reason
