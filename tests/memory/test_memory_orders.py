@@ -163,6 +163,23 @@ def test_the_cli_searches_as_a_prompt_would_and_marks_stale(agent):
     assert memory("search", "--agent", "devops", "--query", "disk") == []
 
 
+def test_the_candidate_queue_says_which_candidates_come_from_untrusted_words(agent):
+    event = record_event("step.failed", "x", agent=agent)
+    why = "cites artifact 7: untrusted content from https://evil.example"
+    MemoryCandidate.objects.create(
+        source_agent=agent, kind="lesson", title="From a page", body="Read on a page.",
+        evidence=[{"type": "event", "id": event.id}], confidence=Decimal("0.80"),
+        untrusted_reason=why,
+    )  # fmt: skip
+    text = StringIO()
+    call_command("memory", "candidates", stdout=text)
+
+    (listed,) = memory("candidates")
+
+    assert listed["untrusted_reason"] == why
+    assert f"From a page (untrusted: {why})" in text.getvalue()
+
+
 def test_review_refreshes_what_was_used_and_retires_what_nothing_supports(agent):
     event = record_event("step.failed", "x", agent=agent)
     used, _idle, _weak = (

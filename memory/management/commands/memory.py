@@ -69,7 +69,9 @@ class Command(OpsCommand):
         if "bucket" in row:
             head = f"[{row['bucket']}] memory {row['id']} ({row['kind']}, {row['score']})"
             return f"{head}: {row['text']}"
-        return f"candidate {row['id']} {row['kind']} by {row['agent']}: {row['title']}"
+        line = f"candidate {row['id']} {row['kind']} by {row['agent']}: {row['title']}"
+        # a person is who promotes these: the reason is what they need to see first
+        return f"{line} (untrusted: {row['untrusted_reason']})" if row["untrusted_reason"] else line
 
     def search(self, agent, query, subject, **_):
         if not Agent.objects.filter(slug=agent).exists():
@@ -87,6 +89,7 @@ class Command(OpsCommand):
                 "confidence": float(c.confidence),
                 "evidence": c.evidence,
                 "status": c.status,
+                "untrusted_reason": c.untrusted_reason,
             }
             for c in rows
         ]
