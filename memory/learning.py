@@ -179,7 +179,10 @@ def review_held(deadline: float) -> dict:
     if policy.frozen or not policy.auto_promote_private:
         return {}
     held = MemoryReview.objects.filter(
-        decision=Decision.SKIPPED, touched__held=HELD, candidate__status=CandidateStatus.NEW
+        decision=Decision.SKIPPED,
+        touched__held=HELD,
+        candidate__status=CandidateStatus.NEW,
+        candidate__untrusted_reason="",  # untrusted evidence since joined it: for a person
     ).order_by("candidate_id")
     counts: dict[str, int] = {}
     for candidate_id, reviewer in held.values_list("candidate_id", "reviewer")[:FAST_PATH_BATCH]:

@@ -16,12 +16,13 @@ from memory.actions import propose_candidate
 from memory.extraction import extract_candidates
 from memory.feedback_learning import learn_from_feedback
 from memory.gate import review_candidates
-from memory.learning import learn_from_outcomes
-from memory.models import Memory, MemoryCandidate
+from memory.learning import learn_from_outcomes, promote_insights
+from memory.models import Memory, MemoryCandidate, MemoryReview
 from missions.models import Feedback, Proposal, StepAttempt
 from opscore.actions import record_event, set_policy
 from opscore.db import db_now
 from opscore.models import Runtime
+from opscore.overrides import apply_override, lift_override
 from tests.factories import AgentFactory, make_publication, make_step
 from tests.missions.test_derived_provenance import INJECTED
 
@@ -176,3 +177,21 @@ def test_a_waiting_candidate_that_gains_an_untrusted_missions_rating_waits_for_a
     assert INJECTED in waiting.body and waiting.status == "new"
     assert "crawled page" in waiting.untrusted_reason
     assert not Memory.objects.exists()
+
+
+def test_a_held_candidate_that_became_untrusted_waits_for_a_person_after_the_lift(agent):
+    row = apply_override("pause-lane", "memory", reason="quiet week", actor="operator:ana")
+    learn_from_feedback(rated(make_step("analyze", agent=agent, status="succeeded")).id)
+    injected = make_step("analyze", agent=agent, status="succeeded")
+    Proposal.objects.filter(pk=injected.mission.proposal_id).update(
+        untrusted=True, untrusted_reason="its topic came from a crawled page"
+    )
+    learn_from_feedback(rated(injected).id)
+    lift_override(row.id, actor="operator:ana", reason="back to work")
+    before = MemoryReview.objects.count()
+
+    for _ in range(3):
+        promote_insights(time.monotonic() + 3600)
+
+    assert MemoryCandidate.objects.get().status == "new" and not Memory.objects.exists()
+    assert MemoryReview.objects.count() == before  # no 'waits for a person' row every beat
