@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from memory.evidence import untrusted_reason
 from missions.models import Step, StepStatus, start_of_today
 from opportunities.actions import OpportunityInvalid, create_idea
 from opportunities.models import Idea, Opportunity
@@ -161,8 +162,11 @@ def idle_cognition(order, run):
 def keep_thoughts(order, thoughts: list[Thought], changed: list[dict]) -> tuple[list, list]:
     """Each thought becomes an idea citing its rows: the ideas' ids, and each thought left out
     with why. A thought citing rows it was not shown is left out (it would be evidence nobody
-    saw), and so is one already open as an idea; the run's record says so."""
+    saw), and so is one already open as an idea; the run's record says so. Every idea is as
+    untrusted as the rows its model read (a crawled page's title among them), whatever it cites."""
     shown = {(r["type"], r["id"]) for r in changed}
+    rows = [{"type": r["type"], "id": r["id"]} for r in changed]
+    read = untrusted_reason(rows, how=f"{order.name} read")
     kept, dropped = [], []
     for thought in thoughts:
         cited = [{"type": e.get("type"), "id": e.get("id")} for e in thought.evidence]
@@ -175,7 +179,7 @@ def keep_thoughts(order, thoughts: list[Thought], changed: list[dict]) -> tuple[
         data |= {"title": thought.title, "body": thought.body, "evidence": cited}
         data["dedupe_key"] = f"idle:{thought.title}"[:200]
         try:
-            kept.append(create_idea(data).id)
+            kept.append(create_idea(data, untrusted=read).id)
         except OpportunityInvalid as invalid:
             again = "dedupe_key" in invalid.errors
             dropped.append(left_out(thought, "is already an open idea" if again else str(invalid)))
