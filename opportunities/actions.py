@@ -10,7 +10,14 @@ from django.db.models import Q
 
 from memory.evidence import MAX_REFS, untrusted_reason
 from missions.actions import submit_proposal
-from missions.models import Goal, GoalStatus, ProposalSource, ProposalStatus, start_of_today
+from missions.models import (
+    Goal,
+    GoalStatus,
+    Proposal,
+    ProposalSource,
+    ProposalStatus,
+    start_of_today,
+)
 from missions.schemas import ProposalInvalid
 from missions.text import strip_invisible
 from opportunities.models import (
@@ -236,7 +243,7 @@ def _proposal_data(locked: Opportunity, target_agent: str, kind: str) -> tuple[d
         "title": f"Opportunity: {locked.title}"[:200],
         "description": locked.why_now[:5000],
         "steps": [{"kind": kind, "payload": payload}],
-        "dedupe_key": f"opportunity:{locked.id}",
+        "dedupe_key": conversion_key(locked),
     }
     goal = Goal.objects.filter(pk=locked.goal_id).first() if locked.goal_id else None
     if goal is None:
@@ -244,6 +251,17 @@ def _proposal_data(locked: Opportunity, target_agent: str, kind: str) -> tuple[d
     if not goal.why_no_work_counts(db_now()):
         return data | {"goal": goal.id}, {}
     return data, {"goal_not_carried": {"goal": goal.id, "why": goal_not_carried(goal)}}
+
+
+def conversion_key(opportunity: Opportunity) -> str:
+    """`opportunity:ID`, and a new key after each refusal on file: a refused proposal keeps
+    its key, and the intake would read it back as this attempt's answer, refusing every retry
+    with the old reason. The opportunity's row is held, so two attempts never count alike."""
+    cause = f"opportunity:{opportunity.id}"
+    refused = Proposal.objects.filter(
+        source=ProposalSource.OPPORTUNITY, cause_ref=cause, status=ProposalStatus.REJECTED
+    ).count()
+    return f"{cause}:retry-{refused}" if refused else cause
 
 
 def goal_not_carried(goal: Goal) -> str:
@@ -279,7 +297,7 @@ def convert_opportunity(
         result = submit_proposal(
             data,
             source=ProposalSource.OPPORTUNITY,
-            cause_ref=f"opportunity:{locked.id}",
+            cause_ref=f"opportunity:{locked.id}",  # conversion_key counts refusals by it
             needs_human=locked.reversibility == "low",
             context={"opportunity_id": locked.id} | dropped,
             untrusted_reason=joined(untrusted, untrusted_opportunity(locked)),

@@ -310,3 +310,24 @@ def test_parallel_proposals_by_one_scout_never_exceed_its_daily_budget(scouts):
     kept = Idea.objects.all()
     assert kept.count() == 5
     assert all(i.kept_because.startswith("over budget: devops proposed 3") for i in kept)
+
+
+def test_a_conversion_refused_once_goes_through_once_the_intake_has_room(scouts):
+    """Refused today (the agent's day was spent), the opportunity stays open; converted again
+    once the limit is raised, it becomes a proposal, not the old refusal read back."""
+    scouts.daily_proposal_limit = 0
+    scouts.save()
+    opportunity = propose_opportunity(answer(scouts)).opportunity
+    with pytest.raises(DecisionRefused, match="Daily proposal limit"):
+        convert_opportunity(opportunity, converted_by="agent:coordinator", target_agent="devops")
+    scouts.daily_proposal_limit = 10
+    scouts.save()
+
+    converted = convert_opportunity(
+        opportunity, converted_by="agent:coordinator", target_agent="devops"
+    )
+
+    refused, made = Proposal.objects.order_by("id")
+    assert converted.status == "converted" and converted.proposal == made
+    assert (refused.status, made.status) == ("rejected", "accepted")
+    assert made.cause_ref == refused.cause_ref == f"opportunity:{opportunity.id}"
