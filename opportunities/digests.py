@@ -26,26 +26,48 @@ def marked(body: str) -> str:
     return f"{OFFLINE_NOTE}\n{body}" if offline_mark() else body
 
 
+def listed(heading: str, rows, limit: int, line, more: str) -> tuple[int, list[str]]:
+    """How many rows there are, and the section listing the first `limit` of them: a busy
+    day's digest stays short but says how many it left out, never dropping them unsaid."""
+    total = rows.count()
+    if not total:
+        return 0, []
+    lines = [heading, *(line(row) for row in rows[:limit])]
+    if total > limit:
+        lines.append(f"- … and {total - limit} more {more} (the Stage's Opportunities board)")
+    return total, lines
+
+
 def opportunity_digest(order, run):
     since = run.scheduled_for - timedelta(hours=24)
-    fresh = list(Opportunity.objects.filter(created_at__gte=since).order_by("-id")[:20])
-    converted = list(
-        Opportunity.objects.filter(status="converted", updated_at__gte=since).order_by("-id")[:10]
+    fresh, new_lines = listed(
+        "New opportunities:",
+        Opportunity.objects.filter(created_at__gte=since).order_by("-id"),
+        20,
+        line_of,
+        "new opportunities",
     )
-    ideas = list(Idea.objects.filter(created_at__gte=since).order_by("-id")[:10])
+    converted, work_lines = listed(
+        "Became work:",
+        Opportunity.objects.filter(status="converted", updated_at__gte=since).order_by("-id"),
+        10,
+        lambda o: f"- O{o.id} {o.title} → P{o.proposal_id}",
+        "that became work",
+    )
+    ideas, idea_lines = listed(
+        "Ideas:",
+        Idea.objects.filter(created_at__gte=since).order_by("-id"),
+        10,
+        lambda i: f"- I{i.id} {i.title} ({i.source_agent_id})",
+        "ideas",
+    )
     if not (fresh or converted or ideas):
         return RunResult(RunStatus.NO_WORK, "nothing new in the proactive lane: no digest sent")
-    parts = []
-    if fresh:
-        parts += ["New opportunities:", *(line_of(o) for o in fresh)]
-    if converted:
-        parts += ["Became work:", *(f"- O{o.id} {o.title} → P{o.proposal_id}" for o in converted)]
-    if ideas:
-        parts += ["Ideas:", *(f"- I{i.id} {i.title} ({i.source_agent_id})" for i in ideas)]
+    parts = [*new_lines, *work_lines, *idea_lines]
     day = f"{run.local_slot():%Y-%m-%d}"
     notice = notify(
         NoticeLane.DIGEST,
-        f"{offline_mark()}Ideas digest {day}: {len(fresh)} new, {len(converted)} became work",
+        f"{offline_mark()}Ideas digest {day}: {fresh} new, {converted} became work",
         marked("\n".join(parts)),
         dedupe_key=f"digest:{day}",
         run=run,

@@ -11,7 +11,7 @@ from console.bootstrap import bootstrap
 from missions.models import OutboxMessage
 from missions.outbox import deliver_pending
 from opportunities.actions import propose_opportunity
-from opportunities.models import Notice
+from opportunities.models import Idea, Notice
 from opportunities.notices import send_webhook
 from opscore.actions import record_event, set_policy
 from opscore.db import db_now
@@ -263,3 +263,18 @@ def test_a_failing_webhook_keeps_no_trace_of_its_url_however_httpx_spells_it(
     alert = Event.objects.get(kind="outbox.failed")
     assert "404" in hook.last_error
     assert "secret" not in f"{hook.last_error} {alert.title} {alert.summary} {alert.payload}"
+
+
+def test_a_busy_days_digest_counts_every_item_and_says_how_many_it_did_not_list(lane):
+    set_policy("opportunity_policy", {"max_new_per_scout_per_day": 30}, actor="test")
+    for n in range(23):
+        opportunity(title=f"Bet {n}", dedupe_key=f"b{n}")
+    for n in range(12):
+        Idea.objects.create(source_agent_id="devops", theme="t", title=f"Idea {n}", body="b")
+
+    run_order_now(lane)
+
+    digest = Notice.objects.get(lane="digest")
+    assert "23 new" in digest.title
+    assert digest.body.count("\n- O") == 20 and "- … and 3 more new opportunities" in digest.body
+    assert digest.body.count("\n- I") == 10 and "- … and 2 more ideas" in digest.body
