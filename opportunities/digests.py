@@ -39,7 +39,7 @@ def listed(heading: str, rows, limit: int, line, more: str) -> tuple[int, list[s
 
 
 def opportunity_digest(order, run):
-    since = run.scheduled_for - timedelta(hours=24)
+    since = run.window_start(timedelta(hours=24))  # after a pause, from its last real look
     fresh, new_lines = listed(
         "New opportunities:",
         Opportunity.objects.filter(created_at__gte=since).order_by("-id"),

@@ -127,3 +127,20 @@ class StandingOrderRun(models.Model):
         from opscore.schedule_math import zone
 
         return self.scheduled_for.astimezone(zone(self.order.timezone))
+
+    def window_start(self, span: timedelta):
+        """Where a run that reports what is new begins: `span` before its slot or, earlier, the
+        slot of this order's last run that looked (completed or found nothing). A slot a lane's
+        pause held runs once the pause ends, folded into the latest: a window of `span` before
+        that one lost what arrived in the slots before it, never reported."""
+        looked = (
+            self.order.runs.filter(
+                scheduled_for__lt=self.scheduled_for,
+                status__in=[RunStatus.COMPLETED, RunStatus.NO_WORK],
+            )
+            .order_by("-scheduled_for")
+            .values_list("scheduled_for", flat=True)
+            .first()
+        )
+        start = self.scheduled_for - span
+        return min(start, looked) if looked else start

@@ -8,7 +8,9 @@ import pytest
 from console.bootstrap import bootstrap
 from opportunities.models import Notice
 from opscore.models import StandingOrder
+from opscore.overrides import apply_override, lift_override
 from opscore.standing_orders import fire
+from opscore.tasks import run_held_orders
 from tests.opportunities.test_notices import opportunity
 
 pytestmark = pytest.mark.django_db
@@ -55,3 +57,24 @@ def test_a_morning_digest_in_tokyo_names_that_morning_not_the_utc_evening_before
 
     accountability = Notice.objects.get(pk=run.evidence["accountability_notice"])
     assert accountability.title.startswith("Accountability 2027-04-01:")
+
+
+def test_the_digest_held_by_a_pause_looks_back_to_its_last_real_look(orders, clock):
+    """Paused for two evenings, the lane's held digest runs once the pause ends: an
+    opportunity found the morning before the pause is in it, not lost between windows."""
+    digest = orders.get(name="publisher-opportunity-digest")
+    clock.freeze(datetime.fromisoformat("2027-03-01T18:30:30+00:00"))
+    assert fire(digest).status == "no_work"  # it looked: nothing new that day
+    clock.freeze(datetime.fromisoformat("2027-03-02T10:00:00+00:00"))
+    opportunity(title="Found before the pause")
+    pause = apply_override("pause-lane", "proactive", reason="quiet days", actor="operator:ana")
+    for day in ("2027-03-02", "2027-03-03"):
+        clock.freeze(datetime.fromisoformat(f"{day}T18:30:30+00:00"))
+        assert fire(digest).status == "blocked"
+
+    clock.freeze(datetime.fromisoformat("2027-03-04T09:00:00+00:00"))
+    lift_override(pause.id, actor="operator:ana", reason="back to work")
+    run_held_orders()
+
+    notice = Notice.objects.get(lane="digest")
+    assert "Found before the pause" in notice.body and "1 new" in notice.title
