@@ -34,6 +34,7 @@ from opportunities.schemas import IdeaDraft, OpportunityDraft, OpportunityInvali
 from opportunities.track_record import daily_budget
 from opscore.actions import record_event
 from opscore.db import db_now
+from opscore.lanes import pause_of
 from opscore.models import Agent, Policy
 
 
@@ -127,6 +128,9 @@ def alert_if_clear(opportunity: Opportunity) -> None:
     """A clear, high-confidence, urgent opportunity is an alert now, not tomorrow's digest."""
     if min(opportunity.impact, opportunity.confidence, opportunity.urgency) < 4:
         return
+    if pause := pause_of("proactive"):
+        hold_alert(opportunity, pause.why)
+        return
     notify(
         NoticeLane.ALERT,
         f"Opportunity: {opportunity.title}",
@@ -134,6 +138,19 @@ def alert_if_clear(opportunity: Opportunity) -> None:
         dedupe_key=f"alert:opportunity:{opportunity.id}",
         evidence=opportunity.evidence,
         source_agent_id=opportunity.source_agent_id,
+    )
+
+
+def hold_alert(opportunity: Opportunity, why: str) -> None:
+    """A paused lane says nothing to a human (the agent bus still takes finds): the alert is
+    not sent, an event says why, and the board and the digest after the pause list it."""
+    record_event(
+        "opportunity.alert_held",
+        f"Alert for O{opportunity.id} not sent: the proactive lane is paused",
+        summary=f"{why}; O{opportunity.id} waits on the board for the next digest"[:500],
+        tags=["opportunity", "alert", "held"],
+        payload={"opportunity_id": opportunity.id},
+        agent_id=opportunity.source_agent_id,
     )
 
 

@@ -278,3 +278,19 @@ def test_a_busy_days_digest_counts_every_item_and_says_how_many_it_did_not_list(
     assert "23 new" in digest.title
     assert digest.body.count("\n- O") == 20 and "- … and 3 more new opportunities" in digest.body
     assert digest.body.count("\n- I") == 10 and "- … and 2 more ideas" in digest.body
+
+
+def test_no_alert_goes_out_while_the_proactive_lane_is_paused_and_the_hold_is_on_file(lane):
+    """An outside runtime's clear, urgent find arrives through the agent bus while the lane is
+    paused: no message reaches a human now; an event says why, and the opportunity waits on
+    the board for the digest after the pause."""
+    from opscore.overrides import apply_override
+
+    apply_override("pause-lane", "proactive", reason="quiet day", actor="operator:ana")
+
+    found = opportunity(impact=4, confidence=4, urgency=4, title="Disk fills in 2 hours")
+
+    assert not Notice.objects.exists() and not OutboxMessage.objects.exists()
+    held = Event.objects.get(kind="opportunity.alert_held")
+    assert held.payload["opportunity_id"] == found.id
+    assert "lane proactive paused (queue)" in held.summary and "quiet day" in held.summary
