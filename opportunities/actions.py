@@ -91,6 +91,7 @@ def propose_opportunity(data: dict, *, untrusted: str = "") -> Proposed:
         # One scout's proposals decide one at a time: counted apart, two arriving together
         # (two scout runs, the agent bus) both saw room for the last slot and both got in.
         Agent.objects.select_for_update().filter(slug=draft.source_agent).first()
+        refuse_open_duplicate(draft)
         reason = over_budget(draft)
         if reason:
             idea = keep_as_idea(draft, reason, untrusted)
@@ -109,6 +110,14 @@ def propose_opportunity(data: dict, *, untrusted: str = "") -> Proposed:
         actor=f"agent:{draft.source_agent}",
     )
     return Proposed(opportunity=opportunity)
+
+
+def refuse_open_duplicate(draft: OpportunityDraft) -> None:
+    """Its key names an open opportunity: refused whatever the budget says (over budget, the
+    copy was kept as an idea beside the opportunity it repeats)."""
+    mine = Opportunity.objects.filter(source_agent=draft.source_agent, dedupe_key=draft.dedupe_key)
+    if draft.dedupe_key and mine.filter(status__in=OPEN_OPPORTUNITY).exists():
+        raise OpportunityInvalid({"dedupe_key": ["an open opportunity has this dedupe key"]})
 
 
 def new_opportunity(draft: OpportunityDraft, untrusted: str) -> Opportunity:
@@ -164,6 +173,7 @@ def keep_as_idea(draft: OpportunityDraft, reason: str, untrusted: str = "") -> I
             "body": body,
             "evidence": draft.evidence,
             "tags": ["kept-from-opportunity"],
+            "dedupe_key": draft.dedupe_key,  # a retry is the same idea, refused as a duplicate
         },
         untrusted=untrusted,
     )

@@ -331,3 +331,24 @@ def test_a_conversion_refused_once_goes_through_once_the_intake_has_room(scouts)
     assert converted.status == "converted" and converted.proposal == made
     assert (refused.status, made.status) == ("rejected", "accepted")
     assert made.cause_ref == refused.cause_ref == f"opportunity:{opportunity.id}"
+
+
+def test_a_retried_proposal_over_budget_is_one_idea_and_never_a_copy_of_an_open_opportunity(
+    scouts,
+):
+    """A runtime retries create-opportunity with its dedupe key: over budget, the first try
+    is kept as an idea and a retry is refused as its duplicate, as an open opportunity's is;
+    the key of an open opportunity is refused whatever the budget says."""
+    propose_opportunity(answer(scouts, dedupe_key="disk", title="Disk"))
+    for n in range(2):
+        propose_opportunity(answer(scouts, dedupe_key=f"slot-{n}", title=f"Slot {n}"))
+
+    with pytest.raises(OpportunityInvalid) as copy:
+        propose_opportunity(answer(scouts, dedupe_key="disk", title="Disk"))
+    kept = propose_opportunity(answer(scouts, dedupe_key="backup", title="Backup"))
+    with pytest.raises(OpportunityInvalid) as retried:
+        propose_opportunity(answer(scouts, dedupe_key="backup", title="Backup"))
+
+    assert "dedupe_key" in copy.value.errors and "dedupe_key" in retried.value.errors
+    assert list(Idea.objects.values_list("title", flat=True)) == ["Backup"]
+    assert kept.idea.dedupe_key == "backup"
