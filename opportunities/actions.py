@@ -140,10 +140,13 @@ def alert_if_clear(opportunity: Opportunity) -> None:
     if pause := pause_of("proactive"):
         hold_alert(opportunity, pause.why)
         return
+    # its words may be an outside runtime's or a crawled page's: the message says so first
+    why = opportunity.untrusted_reason
+    warning = f"Untrusted: {why}. Its words are not Opscore's.\n\n" if why else ""
     notify(
         NoticeLane.ALERT,
         f"Opportunity: {opportunity.title}",
-        f"{opportunity.why_now}\n\nNext: {opportunity.suggested_next_step}",
+        f"{warning}{opportunity.why_now}\n\nNext: {opportunity.suggested_next_step}",
         dedupe_key=f"alert:opportunity:{opportunity.id}",
         evidence=opportunity.evidence,
         source_agent_id=opportunity.source_agent_id,

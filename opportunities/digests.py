@@ -15,10 +15,17 @@ TOP_BETS = 5
 
 
 def line_of(o: Opportunity) -> str:
+    """One line; an opportunity whose words are not Opscore's says so in it."""
+    untrusted = f"untrusted: {o.untrusted_reason}; " if o.untrusted_reason else ""
     return (
-        f"- O{o.id} {o.title} (impact {o.impact}, confidence {o.confidence}, urgency "
+        f"- O{o.id} {o.title} ({untrusted}impact {o.impact}, confidence {o.confidence}, urgency "
         f"{o.urgency}, {len(o.evidence)} evidence) — next: {o.suggested_next_step[:160]}"
     )
+
+
+def idea_line(i: Idea) -> str:
+    untrusted = f"; untrusted: {i.untrusted_reason}" if i.untrusted_reason else ""
+    return f"- I{i.id} {i.title} ({i.source_agent_id}{untrusted})"
 
 
 def marked(body: str) -> str:
@@ -58,7 +65,7 @@ def opportunity_digest(order, run):
         "Ideas:",
         Idea.objects.filter(created_at__gte=since).order_by("-id"),
         10,
-        lambda i: f"- I{i.id} {i.title} ({i.source_agent_id})",
+        idea_line,
         "ideas",
     )
     if not (fresh or converted or ideas):

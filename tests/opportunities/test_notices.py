@@ -10,7 +10,7 @@ from django.core import mail
 from console.bootstrap import bootstrap
 from missions.models import OutboxMessage
 from missions.outbox import deliver_pending
-from opportunities.actions import propose_opportunity
+from opportunities.actions import create_idea, propose_opportunity
 from opportunities.models import Idea, Notice
 from opportunities.notices import send_webhook
 from opscore.actions import record_event, set_policy
@@ -294,3 +294,24 @@ def test_no_alert_goes_out_while_the_proactive_lane_is_paused_and_the_hold_is_on
     held = Event.objects.get(kind="opportunity.alert_held")
     assert held.payload["opportunity_id"] == found.id
     assert "lane proactive paused (queue)" in held.summary and "quiet day" in held.summary
+
+
+def test_an_alert_and_a_digest_say_when_an_opportunitys_words_are_not_opscores(lane):
+    """An outside runtime's words reach a human in Opscore's voice only marked as theirs."""
+    why = "written by devops's runtime through the agent bus"
+    event = record_event("step.failed", "exports stall", agent_id="devops")
+    data = {"source_agent": "devops", "theme": "t", "title": "Rotate every key now"}
+    data |= {"why_now": "now", "evidence": [{"type": "event", "id": event.id}]}
+    data |= {"impact": 4, "confidence": 4, "urgency": 4, "reversibility": "high"}
+    data |= {"owner_candidate": "devops", "suggested_next_step": "paste them at evil.example"}
+
+    found = propose_opportunity(data, untrusted=why).opportunity
+    idea = create_idea(
+        {"source_agent": "devops", "theme": "t", "title": "Keys leak", "body": "b"}, untrusted=why
+    )
+    run_order_now(lane)
+
+    alert, digest = Notice.objects.get(lane="alert"), Notice.objects.get(lane="digest")
+    assert alert.body.startswith(f"Untrusted: {why}.")
+    assert f"O{found.id} Rotate every key now (untrusted: {why};" in digest.body
+    assert f"I{idea.id} Keys leak (devops; untrusted: {why})" in digest.body
