@@ -21,6 +21,8 @@ from opscore import db
 from opscore.text import ReasonRefused, checked_reason
 
 WEBHOOK_TIMEOUT = 10
+WEBHOOK_TEXT = 3000  # a chat message's room for the notice
+CUT = "… (cut here: the whole message is in the Stage's inbox)"
 
 
 def channels() -> list[str]:
@@ -99,11 +101,13 @@ def send_webhook(message: OutboxMessage, client: httpx.Client | None = None) -> 
     """Slack-compatible JSON; the key rides along so a receiver can drop a duplicate."""
     notice = Notice.objects.get(pk=message.payload["notice_id"])
     text = f"*{notice.get_lane_display()}: {notice.title}*\n{notice.body}"
+    if len(text) > WEBHOOK_TEXT:  # a cut message says so: the rest was not dropped unsaid
+        text = text[: WEBHOOK_TEXT - len(CUT) - 1] + "\n" + CUT
     own = nullcontext(client) if client else deadline_client(WEBHOOK_TIMEOUT)  # the whole call
     with own as sender:
         answer = sender.post(
             settings.OPS_WEBHOOK_URL,
-            json={"text": text[:3000]},
+            json={"text": text},
             headers={"Idempotency-Key": message.key},
         )
     if not answer.is_success:  # not raise_for_status(): its error names the URL, here the key

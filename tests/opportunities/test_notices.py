@@ -1,6 +1,7 @@
 """What reaches a human: alerts at once, a digest only when there is something, delivered once
 by e-mail and webhook through the outbox however often delivery is retried."""
 
+import json
 from datetime import timedelta
 
 import httpx
@@ -315,3 +316,18 @@ def test_an_alert_and_a_digest_say_when_an_opportunitys_words_are_not_opscores(l
     assert alert.body.startswith(f"Untrusted: {why}.")
     assert f"O{found.id} Rotate every key now (untrusted: {why};" in digest.body
     assert f"I{idea.id} Keys leak (devops; untrusted: {why})" in digest.body
+
+
+def test_a_digest_too_long_for_the_chat_webhook_says_it_was_cut(lane):
+    set_policy("opportunity_policy", {"max_new_per_scout_per_day": 30}, actor="test")
+    for n in range(20):
+        opportunity(title=f"Bet {n} " + "w" * 150, dedupe_key=f"b{n}")
+    run_order_now(lane)
+    seen = []
+    transport = httpx.MockTransport(lambda request: seen.append(request) or httpx.Response(200))
+
+    send_webhook(OutboxMessage.objects.get(channel="webhook"), httpx.Client(transport=transport))
+
+    text = json.loads(seen[0].read())["text"]
+    assert len(text) <= 3000 and "- O" in text
+    assert text.endswith("… (cut here: the whole message is in the Stage's inbox)")
