@@ -86,7 +86,7 @@ def weekly_bets_review(order, run, top: int = 5, weak: float = 9.0):
     times the scout's calibrated weight, recalibrated first (opportunities.calibration)."""
     recalibrate_scouts(actor=f"agent:{order.agent_id}")
     weights = ScoutWeight.objects.current()
-    candidates = Opportunity.objects.filter(status__in=["new", "triaged"])[:300]
+    candidates = Opportunity.objects.filter(status__in=["new", "triaged"]).strongest(weights)[:300]
     ranked = sorted(((weighted_score(o, weights), o) for o in candidates), key=lambda p: -p[0])
     if not ranked:
         return RunResult(RunStatus.NO_WORK, "no open opportunity to review")

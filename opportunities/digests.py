@@ -85,7 +85,7 @@ def opportunity_digest(order, run):
 
 def weekly_bets_memo(order, run):
     open_ones = Opportunity.objects.filter(status__in=["new", "triaged", "accepted"])
-    bets = sorted(open_ones[:200], key=lambda o: (-o.score, o.id))[:TOP_BETS]
+    bets = sorted(open_ones.strongest()[:TOP_BETS], key=lambda o: (-o.score, o.id))
     if not bets:
         return RunResult(RunStatus.NO_WORK, "no open opportunity: no memo sent")
     by_theme = defaultdict(list)

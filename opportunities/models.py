@@ -2,8 +2,8 @@
 every decision about an opportunity. An opportunity's status changes only through a review row."""
 
 from django.db import models
-from django.db.models import Q
-from django.db.models.functions import Now
+from django.db.models import Case, FloatField, Q, Value, When
+from django.db.models.functions import Cast, Now
 
 OPEN_OPPORTUNITY = ["new", "triaged", "accepted", "parked"]
 OPEN_IDEA = ["new", "reviewed"]
@@ -87,6 +87,26 @@ def score_field():
     return models.PositiveSmallIntegerField(help_text="1-5")
 
 
+class OpportunityQuerySet(models.QuerySet):
+    def strongest(self, weights: dict[str, float] | None = None):
+        """Strongest first by `score` times its scout's weight, ordered in SQL: ranking only
+        the newest few hundred by id left an older, stronger one out of every ranking."""
+        bonus = Case(
+            When(reversibility="high", then=Value(1.0)),
+            When(reversibility="medium", then=Value(0.5)),
+            default=Value(0.0),
+        )
+        score = (
+            Cast("impact", FloatField()) * 2
+            + Cast("confidence", FloatField()) * 1.5
+            + Cast("urgency", FloatField())
+            + bonus
+        )
+        by_scout = [When(source_agent_id=s, then=Value(w)) for s, w in (weights or {}).items()]
+        weight = Case(*by_scout, default=Value(1.0), output_field=FloatField())
+        return self.annotate(ranking=score * weight).order_by("-ranking", "id")
+
+
 class Opportunity(models.Model):
     """What, why now, evidence, owner and the smallest next step, scored 1-5."""
 
@@ -127,6 +147,8 @@ class Opportunity(models.Model):
     )
     created_at = models.DateTimeField(db_default=Now())
     updated_at = models.DateTimeField(db_default=Now())
+
+    objects = OpportunityQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]

@@ -179,7 +179,8 @@ def opportunity_ranking(order, run):
     room = Policy.objects.value("opportunity_policy").max_converted_per_day - converted_today()
     open_ones = Opportunity.objects.filter(status__in=["new", "triaged", "accepted"])
     weights = ScoutWeight.objects.current()  # the scouts' calibration (opportunities.calibration)
-    ranked = sorted(open_ones[:200], key=lambda o: (-weighted_score(o, weights), o.id))
+    strongest = open_ones.strongest(weights)[:200]
+    ranked = sorted(strongest, key=lambda o: (-weighted_score(o, weights), o.id))
     if not ranked:
         return RunResult(RunStatus.NO_WORK, "no open opportunity to rank")
     done, refused = [], []

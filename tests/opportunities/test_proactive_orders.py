@@ -7,7 +7,7 @@ import pytest
 from console.bootstrap import bootstrap
 from missions.models import Proposal
 from opportunities.actions import convert_opportunity
-from opportunities.models import Idea, Opportunity
+from opportunities.models import Idea, Notice, Opportunity
 from opportunities.orders import opportunity_ranking, opportunity_scan
 from opportunities.packets import evidence_packet
 from opscore.actions import record_event, set_policy
@@ -241,3 +241,34 @@ def test_a_scout_that_read_a_crawled_page_marks_what_it_proposes_untrusted(fleet
     assert "security-hardening-opportunities read artifact" in idea.untrusted_reason
     proposal = convert_opportunity(opportunity, target_agent="security", converted_by="test")
     assert Proposal.objects.get(pk=proposal.proposal_id).untrusted_reason
+
+
+def test_the_strongest_open_opportunity_is_ranked_however_many_newer_ones_are_open(fleet):
+    """Among 250 open opportunities, the oldest is the strongest: the ranking converts it and
+    the weekly memo leads with it, not with the strongest of the newest 200."""
+    set_policy("opportunity_policy", {"max_converted_per_day": 1}, actor="test")
+    event = record_event("step.failed", "exports stall", agent_id="devops")
+    scores = {"confidence": 2, "urgency": 2, "reversibility": "medium"}
+    rows = [{"impact": 5, "confidence": 5, "urgency": 5, "reversibility": "high"}]
+    rows += [{"impact": 1 + n % 3} | scores for n in range(249)]
+    Opportunity.objects.bulk_create(
+        Opportunity(
+            source_agent_id="devops",
+            theme="t",
+            title=f"Bet {n}",
+            why_now="w",
+            evidence=[{"type": "event", "id": event.id}],
+            suggested_next_step="s",
+            **row,
+        )
+        for n, row in enumerate(rows)
+    )
+    strongest = Opportunity.objects.get(title="Bet 0")
+
+    run_order_now(StandingOrder.objects.get(name="publisher-weekly-bets-memo"))
+    run = run_order_now(StandingOrder.objects.get(name="coord-opportunity-ranking"))
+
+    assert run.evidence["ranked"][0] == strongest.id
+    assert Opportunity.objects.get(status="converted") == strongest
+    memo = Notice.objects.get(lane="memo").body
+    assert memo.split("\n- O", 1)[1].startswith(f"{strongest.id} Bet 0 ")
