@@ -197,9 +197,13 @@ def create_idea(data: dict, *, untrusted: str = "") -> Idea:
 
 
 def review_idea(idea: Idea) -> Idea:
-    if idea.status != IdeaStatus.NEW:
+    """Compare-and-set: a review that read the idea as new before a promotion moved it would
+    turn it back to `reviewed`, open to a second promotion."""
+    if not Idea.objects.filter(pk=idea.pk, status=IdeaStatus.NEW).update(
+        status=IdeaStatus.REVIEWED
+    ):
+        idea.refresh_from_db(fields=["status"])
         raise DecisionRefused(f"idea {idea.id} is {idea.status}, not new")
-    Idea.objects.filter(pk=idea.pk).update(status=IdeaStatus.REVIEWED)
     idea.refresh_from_db()
     return idea
 

@@ -175,16 +175,21 @@ def test_an_idea_is_reviewed_then_promoted_to_a_triaged_opportunity(scouts):
     assert {"type": "event", "id": event.id} in opportunity.evidence
 
 
-def test_an_idea_promoted_by_two_reviewers_at_once_becomes_one_opportunity(scouts):
-    """Two promotions that both read the idea as new (a curator's and a person's, each with
-    the row as it stood): the second made a second opportunity of the same idea."""
+def idea_and_promotion(scouts) -> tuple[Idea, dict]:
+    """A new idea, and the answers that promote it."""
     event = record_event("note", "people ask for paired setup", agent=scouts)
     fields = {"source_agent": "devops", "theme": "onboarding", "title": "Paired setup"}
     idea = create_idea(fields | {"body": "asked", "evidence": [{"type": "event", "id": event.id}]})
-    seen_by_both = Idea.objects.get(pk=idea.pk)
     extra = answer(scouts)
     more = {k: extra[k] for k in ("why_now", "impact", "confidence", "urgency", "reversibility")}
-    more |= {"owner_candidate": "devops", "suggested_next_step": "Pair two new hires."}
+    return idea, more | {"owner_candidate": "devops", "suggested_next_step": "Pair two new hires."}
+
+
+def test_an_idea_promoted_by_two_reviewers_at_once_becomes_one_opportunity(scouts):
+    """Two promotions that both read the idea as new (a curator's and a person's, each with
+    the row as it stood): the second made a second opportunity of the same idea."""
+    idea, more = idea_and_promotion(scouts)
+    seen_by_both = Idea.objects.get(pk=idea.pk)
     promote_idea(idea, more, promoted_by="agent:coordinator")
 
     with pytest.raises(DecisionRefused, match=f"idea {idea.id} is promoted"):
@@ -352,3 +357,18 @@ def test_a_retried_proposal_over_budget_is_one_idea_and_never_a_copy_of_an_open_
     assert "dedupe_key" in copy.value.errors and "dedupe_key" in retried.value.errors
     assert list(Idea.objects.values_list("title", flat=True)) == ["Backup"]
     assert kept.idea.dedupe_key == "backup"
+
+
+def test_a_review_that_read_the_idea_before_its_promotion_leaves_it_promoted(scouts):
+    """A reviewer's review-idea read the idea as new; a promotion moved it meanwhile: the
+    review turned it back to `reviewed`, open again, and a second promotion made a second
+    opportunity of it."""
+    idea, more = idea_and_promotion(scouts)
+    seen_by_reviewer = Idea.objects.get(pk=idea.pk)
+    promote_idea(idea, more, promoted_by="agent:coordinator")
+
+    with pytest.raises(DecisionRefused, match=f"idea {idea.id} is promoted, not new"):
+        review_idea(seen_by_reviewer)
+
+    idea.refresh_from_db()
+    assert idea.status == "promoted" and Opportunity.objects.count() == 1
