@@ -74,8 +74,11 @@ def message_id(message: OutboxMessage) -> str:
 
 
 def subject(notice: Notice) -> str:
-    """Says what the message is: its kind of notice, then its title."""
-    return f"[Opscore] {capfirst(notice.get_lane_display())}: {notice.title}"
+    """Says what the message is: its kind of notice, then its title, on one line: a title an
+    outside runtime or a model wrote may hold a line break, which no mail header takes (the
+    send failed on every retry)."""
+    title = " ".join(notice.title.split())
+    return f"[Opscore] {capfirst(notice.get_lane_display())}: {title}"
 
 
 def send_email(message: OutboxMessage) -> str:

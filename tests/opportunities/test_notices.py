@@ -331,3 +331,17 @@ def test_a_digest_too_long_for_the_chat_webhook_says_it_was_cut(lane):
     text = json.loads(seen[0].read())["text"]
     assert len(text) <= 3000 and "- O" in text
     assert text.endswith("… (cut here: the whole message is in the Stage's inbox)")
+
+
+def test_an_alert_whose_title_spans_lines_is_still_e_mailed_on_one_subject_line(lane):
+    """A runtime's or a model's title may hold a line break; an e-mail subject may not, and
+    the alert failed on every retry, never reaching the human."""
+    opportunity(impact=4, confidence=4, urgency=4, title="Disk fills\r\nBcc: someone@evil.example")
+
+    deliver_pending()
+
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject == (
+        "[Opscore] Alert: Opportunity: Disk fills Bcc: someone@evil.example"
+    )
+    assert mail.outbox[0].bcc == [] and mail.outbox[0].to == ["ops@example.com"]
