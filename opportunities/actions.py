@@ -220,14 +220,24 @@ def promote_idea(idea: Idea, data: dict, *, promoted_by: str, untrusted: str = "
     draft = parse(OpportunityDraft, merged)
     why = joined(untrusted, idea.untrusted_reason or untrusted_reason(draft.evidence))
     with transaction.atomic():
-        # compare-and-set: of two promotions that both read the idea as open, one moves it
-        movable = Idea.objects.filter(pk=idea.pk, status__in=(IdeaStatus.NEW, IdeaStatus.REVIEWED))
-        if not movable.update(status=IdeaStatus.PROMOTED):
-            now = Idea.objects.filter(pk=idea.pk).values_list("status", flat=True).first()
-            raise DecisionRefused(f"idea {idea.id} is {now}; only new or reviewed ideas move")
-        opportunity = Opportunity.objects.create(**draft.fields(), untrusted_reason=why)
-        opportunity.decide("triaged", promoted_by, f"promoted from idea {idea.id}")
-        Idea.objects.filter(pk=idea.pk).update(promoted_opportunity=opportunity)
+        # its scout's budget holds here too (ideas have none), counted as propose_opportunity's
+        Agent.objects.select_for_update().filter(slug=draft.source_agent).first()
+        reason = over_budget(draft)
+        if not reason:
+            return promoted_now(idea, draft, why, promoted_by)
+    Idea.objects.filter(pk=idea.pk).update(kept_because=reason[:300])
+    raise DecisionRefused(f"idea {idea.id} stays an idea: {reason}")
+
+
+def promoted_now(idea: Idea, draft: OpportunityDraft, why: str, promoted_by: str) -> Opportunity:
+    # compare-and-set: of two promotions that both read the idea as open, one moves it
+    movable = Idea.objects.filter(pk=idea.pk, status__in=(IdeaStatus.NEW, IdeaStatus.REVIEWED))
+    if not movable.update(status=IdeaStatus.PROMOTED):
+        now = Idea.objects.filter(pk=idea.pk).values_list("status", flat=True).first()
+        raise DecisionRefused(f"idea {idea.id} is {now}; only new or reviewed ideas move")
+    opportunity = Opportunity.objects.create(**draft.fields(), untrusted_reason=why)
+    opportunity.decide("triaged", promoted_by, f"promoted from idea {idea.id}")
+    Idea.objects.filter(pk=idea.pk).update(promoted_opportunity=opportunity)
     return opportunity
 
 

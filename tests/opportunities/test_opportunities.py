@@ -372,3 +372,18 @@ def test_a_review_that_read_the_idea_before_its_promotion_leaves_it_promoted(sco
 
     idea.refresh_from_db()
     assert idea.status == "promoted" and Opportunity.objects.count() == 1
+
+
+def test_promoting_its_own_idea_does_not_get_a_scout_past_its_daily_budget(scouts, capsys):
+    """Ideas have no budget; promoted one by one they were opportunities past the scout's
+    three a day. Over budget, the idea stays an idea, saying why."""
+    for n in range(3):
+        propose_opportunity(answer(scouts, title=f"Slot {n}"))
+    idea, more = idea_and_promotion(scouts)
+
+    with pytest.raises(DecisionRefused, match="over budget: devops proposed 3") as refused:
+        promote_idea(idea, more, promoted_by="devops")
+
+    idea.refresh_from_db()
+    assert Opportunity.objects.count() == 3 and idea.status == "new"
+    assert idea.kept_because == str(refused.value).partition(": ")[2]
