@@ -1,6 +1,7 @@
 """The Opportunities board: open and decided opportunities in columns by status with their
 scores and evidence, and the ideas stream beside them (kept ideas say why)."""
 
+from django.db.models import Count
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -14,10 +15,15 @@ PER_COLUMN = 30
 
 
 def board_columns() -> list[dict]:
+    """Each status's newest cards, and how many it holds: a column of more than it shows
+    counted only its cards."""
+    by_status = Opportunity.objects.order_by().values("status").annotate(n=Count("id"))
+    totals = dict(by_status.values_list("status", "n"))
     return [
         {
             "status": status,
             "label": label,
+            "total": totals.get(status, 0),
             "cards": list(
                 Opportunity.objects.filter(status=status)
                 .select_related("source_agent", "proposal")

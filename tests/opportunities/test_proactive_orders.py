@@ -243,14 +243,9 @@ def test_a_scout_that_read_a_crawled_page_marks_what_it_proposes_untrusted(fleet
     assert Proposal.objects.get(pk=proposal.proposal_id).untrusted_reason
 
 
-def test_the_strongest_open_opportunity_is_ranked_however_many_newer_ones_are_open(fleet):
-    """Among 250 open opportunities, the oldest is the strongest: the ranking converts it and
-    the weekly memo leads with it, not with the strongest of the newest 200."""
-    set_policy("opportunity_policy", {"max_converted_per_day": 1}, actor="test")
+def many_open(rows: list[dict]) -> None:
+    """Open opportunities `Bet 0`, `Bet 1`, … by devops, oldest first, each with its scores."""
     event = record_event("step.failed", "exports stall", agent_id="devops")
-    scores = {"confidence": 2, "urgency": 2, "reversibility": "medium"}
-    rows = [{"impact": 5, "confidence": 5, "urgency": 5, "reversibility": "high"}]
-    rows += [{"impact": 1 + n % 3} | scores for n in range(249)]
     Opportunity.objects.bulk_create(
         Opportunity(
             source_agent_id="devops",
@@ -263,6 +258,15 @@ def test_the_strongest_open_opportunity_is_ranked_however_many_newer_ones_are_op
         )
         for n, row in enumerate(rows)
     )
+
+
+def test_the_strongest_open_opportunity_is_ranked_however_many_newer_ones_are_open(fleet):
+    """Among 250 open opportunities, the oldest is the strongest: the ranking converts it and
+    the weekly memo leads with it, not with the strongest of the newest 200."""
+    set_policy("opportunity_policy", {"max_converted_per_day": 1}, actor="test")
+    scores = {"confidence": 2, "urgency": 2, "reversibility": "medium"}
+    rows = [{"impact": 5, "confidence": 5, "urgency": 5, "reversibility": "high"}]
+    many_open([*rows, *({"impact": 1 + n % 3} | scores for n in range(249))])
     strongest = Opportunity.objects.get(title="Bet 0")
 
     run_order_now(StandingOrder.objects.get(name="publisher-weekly-bets-memo"))
@@ -272,3 +276,14 @@ def test_the_strongest_open_opportunity_is_ranked_however_many_newer_ones_are_op
     assert Opportunity.objects.get(status="converted") == strongest
     memo = Notice.objects.get(lane="memo").body
     assert memo.split("\n- O", 1)[1].startswith(f"{strongest.id} Bet 0 ")
+
+
+def test_a_board_column_counts_all_its_opportunities_not_the_cards_it_shows(fleet, client):
+    scores = {"impact": 2, "confidence": 2, "urgency": 2, "reversibility": "high"}
+    many_open([scores] * 35)
+
+    page = client.get("/stage/opportunities").content.decode()
+
+    new_column = page.split('class="column status-new"')[1].split('class="column')[0]
+    assert "<small>35</small>" in new_column and new_column.count('class="card"') == 30
+    assert "the newest 30 of 35" in new_column and "Bet 34" in new_column
