@@ -287,3 +287,20 @@ def test_a_board_column_counts_all_its_opportunities_not_the_cards_it_shows(flee
     new_column = page.split('class="column status-new"')[1].split('class="column')[0]
     assert "<small>35</small>" in new_column and new_column.count('class="card"') == 30
     assert "the newest 30 of 35" in new_column and "Bet 34" in new_column
+
+
+def test_the_board_says_which_opportunities_and_ideas_are_not_opscores_words(fleet, client):
+    from opportunities.actions import create_idea
+
+    why = "written by devops's runtime through the agent bus"
+    many_open([{"impact": 2, "confidence": 2, "urgency": 2, "reversibility": "high"}])
+    Opportunity.objects.update(untrusted_reason=why)
+    idea = {"source_agent": "devops", "theme": "t", "title": "Paste keys", "body": "b"}
+    create_idea(idea, untrusted=why)
+
+    page = client.get("/stage/opportunities").content.decode()
+
+    card = page.split('id="opportunity-')[1].split("</article>")[0]
+    assert "untrusted: written by devops&#x27;s runtime through the agent bus" in card
+    ideas = page.split('class="ideas"')[1]
+    assert "untrusted: written by devops&#x27;s runtime" in ideas
