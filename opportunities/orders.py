@@ -184,7 +184,11 @@ def opportunity_ranking(order, run):
     if not ranked:
         return RunResult(RunStatus.NO_WORK, "no open opportunity to rank")
     done, refused = [], []
-    for opportunity in ranked[: max(room, 0)]:
+    # a refusal leaves its slot to the next strongest; at most as many refusals as slots, so
+    # an intake that refuses them all (a spent day) is not asked for every open one
+    for opportunity in ranked[: max(room, 0) * 2]:
+        if len(done) >= room:
+            break
         owner = opportunity.owner_candidate_id or opportunity.source_agent_id
         try:
             converted = convert_opportunity(

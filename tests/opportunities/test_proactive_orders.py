@@ -12,7 +12,7 @@ from opportunities.orders import opportunity_ranking, opportunity_scan
 from opportunities.packets import evidence_packet
 from opscore.actions import record_event, set_policy
 from opscore.db import db_now
-from opscore.models import Event, LLMCall, StandingOrder
+from opscore.models import Agent, Event, LLMCall, StandingOrder
 from tests.factories import AgentFactory, crawled_page, run_order_now
 from tests.scripted import Scripted
 
@@ -304,3 +304,22 @@ def test_the_board_says_which_opportunities_and_ideas_are_not_opscores_words(fle
     assert "untrusted: written by devops&#x27;s runtime through the agent bus" in card
     ideas = page.split('class="ideas"')[1]
     assert "untrusted: written by devops&#x27;s runtime" in ideas
+
+
+def test_a_refused_conversion_does_not_spend_the_rankings_room_for_the_day(fleet):
+    """The strongest one's owner is switched off: the intake refuses it, on file, and the
+    next strongest is converted in its place."""
+    set_policy("opportunity_policy", {"max_converted_per_day": 1}, actor="test")
+    many_open(
+        [
+            {"impact": 5, "confidence": 5, "urgency": 5, "reversibility": "high"},
+            {"impact": 3, "confidence": 3, "urgency": 3, "reversibility": "high"},
+        ]
+    )
+    Opportunity.objects.filter(title="Bet 0").update(owner_candidate="design")
+    Agent.objects.filter(slug="design").update(enabled=False)
+
+    run = run_order_now(StandingOrder.objects.get(name="coord-opportunity-ranking"))
+
+    assert Opportunity.objects.get(status="converted").title == "Bet 1"
+    assert len(run.evidence["refused"]) == 1 and "design" in run.evidence["refused"][0]
