@@ -7,7 +7,7 @@ opportunity). Every proposal goes through `propose_opportunity`, so the budgets 
 an item is kept as an idea with the reason. A malformed reply fails the run with the reason.
 """
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -80,7 +80,7 @@ QUESTION = Question(
 )
 
 
-def deterministic_answer(packet: dict) -> dict:
+def deterministic_answer(packet: dict, since) -> dict:
     """Offline: each signal seen at least twice is one opportunity citing its rows."""
     found = []
     for signal, rows in sorted(packet.items(), key=lambda kv: -len(kv[1]))[:MAX_PER_RUN]:
@@ -91,7 +91,8 @@ def deterministic_answer(packet: dict) -> dict:
             {
                 "theme": what,
                 "title": f"Repeated {what} {subject}"[:200],
-                "why_now": f"{len(rows)} rows in the last 24 h, the latest: {rows[0]['text']}",
+                "why_now": f"{len(rows)} rows since {since:%Y-%m-%d %H:%M} UTC, the latest: "
+                f"{rows[0]['text']}",
                 "evidence": [{"type": r["type"], "id": r["id"]} for r in rows],
                 "impact": 3,
                 "confidence": 3 if len(rows) < 5 else 4,
@@ -108,12 +109,12 @@ def ask(order, packet: dict, since, run=None) -> tuple[ScoutReply, int | None]:
     agent = order.agent
     shown = {"signals": packet, "other_agents_ideas": others_ideas(agent.slug, since)}
     links = {"order_run": run.id} if run is not None else {}
-    offline = deterministic_answer(packet)
+    offline = deterministic_answer(packet, since.astimezone(UTC))
     return ask_json(QUESTION, agent, " ".join(packet), shown, offline, links)
 
 
 def opportunity_scan(order, run):
-    since = run.scheduled_for - timedelta(hours=24)
+    since = run.window_start(timedelta(hours=24))  # after a pause, from its last real look
     packet = evidence_packet(order.agent_id, since)
     if not packet:
         return RunResult(RunStatus.NO_WORK, "evidence packet empty: nothing to say")

@@ -6,7 +6,8 @@ from datetime import datetime
 import pytest
 
 from console.bootstrap import bootstrap
-from opportunities.models import Notice
+from opportunities.models import Notice, Opportunity
+from opscore.actions import record_event
 from opscore.models import StandingOrder
 from opscore.overrides import apply_override, lift_override
 from opscore.standing_orders import fire
@@ -59,6 +60,18 @@ def test_a_morning_digest_in_tokyo_names_that_morning_not_the_utc_evening_before
     assert accountability.title.startswith("Accountability 2027-04-01:")
 
 
+def held_two_slots_then_run(clock, order, slots: list[str], lifted: str) -> None:
+    """Pause the proactive lane, let `order` come due at each slot (held), then lift the
+    pause at `lifted` and run what it held."""
+    pause = apply_override("pause-lane", "proactive", reason="quiet days", actor="operator:ana")
+    for slot in slots:
+        clock.freeze(datetime.fromisoformat(slot))
+        assert fire(order).status == "blocked"
+    clock.freeze(datetime.fromisoformat(lifted))
+    lift_override(pause.id, actor="operator:ana", reason="back to work")
+    run_held_orders()
+
+
 def test_the_digest_held_by_a_pause_looks_back_to_its_last_real_look(orders, clock):
     """Paused for two evenings, the lane's held digest runs once the pause ends: an
     opportunity found the morning before the pause is in it, not lost between windows."""
@@ -67,14 +80,27 @@ def test_the_digest_held_by_a_pause_looks_back_to_its_last_real_look(orders, clo
     assert fire(digest).status == "no_work"  # it looked: nothing new that day
     clock.freeze(datetime.fromisoformat("2027-03-02T10:00:00+00:00"))
     opportunity(title="Found before the pause")
-    pause = apply_override("pause-lane", "proactive", reason="quiet days", actor="operator:ana")
-    for day in ("2027-03-02", "2027-03-03"):
-        clock.freeze(datetime.fromisoformat(f"{day}T18:30:30+00:00"))
-        assert fire(digest).status == "blocked"
 
-    clock.freeze(datetime.fromisoformat("2027-03-04T09:00:00+00:00"))
-    lift_override(pause.id, actor="operator:ana", reason="back to work")
-    run_held_orders()
+    evenings = ["2027-03-02T18:30:30+00:00", "2027-03-03T18:30:30+00:00"]
+    held_two_slots_then_run(clock, digest, evenings, "2027-03-04T09:00:00+00:00")
 
     notice = Notice.objects.get(lane="digest")
     assert "Found before the pause" in notice.body and "1 new" in notice.title
+
+
+def test_a_scout_held_by_a_pause_reads_the_signals_from_its_last_real_look(orders, clock):
+    """Failures on the afternoon before a two-day pause: the scout's held slot, run when the
+    pause ends, reads them (the 24 hours before its own slot began after them)."""
+    scout = orders.get(name="devops-automation-opportunities")  # 04:00 UTC
+    clock.freeze(datetime.fromisoformat("2027-03-02T04:00:30+00:00"))
+    assert fire(scout).status == "no_work"  # it looked: an empty packet
+    clock.freeze(datetime.fromisoformat("2027-03-02T15:00:00+00:00"))
+    for n in range(3):
+        record_event("step.failed", f"S{n} crawl failed", tags=["step", "failed", "crawl"])
+
+    mornings = ["2027-03-03T04:00:30+00:00", "2027-03-04T04:00:30+00:00"]
+    held_two_slots_then_run(clock, scout, mornings, "2027-03-04T09:00:00+00:00")
+
+    found = Opportunity.objects.get()
+    assert "crawl" in found.title and len(found.evidence) == 3
+    assert found.why_now.startswith("3 rows since 2027-03-02 04:00 UTC")
