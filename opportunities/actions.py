@@ -224,9 +224,12 @@ def promote_idea(idea: Idea, data: dict, *, promoted_by: str, untrusted: str = "
         Agent.objects.select_for_update().filter(slug=draft.source_agent).first()
         reason = over_budget(draft)
         if not reason:
-            return promoted_now(idea, draft, why, promoted_by)
-    Idea.objects.filter(pk=idea.pk).update(kept_because=reason[:300])
-    raise DecisionRefused(f"idea {idea.id} stays an idea: {reason}")
+            opportunity = promoted_now(idea, draft, why, promoted_by)
+    if reason:
+        Idea.objects.filter(pk=idea.pk).update(kept_because=reason[:300])
+        raise DecisionRefused(f"idea {idea.id} stays an idea: {reason}")
+    alert_if_clear(opportunity)  # a clear one is an alert, however it became an opportunity
+    return opportunity
 
 
 def promoted_now(idea: Idea, draft: OpportunityDraft, why: str, promoted_by: str) -> Opportunity:

@@ -345,3 +345,17 @@ def test_an_alert_whose_title_spans_lines_is_still_e_mailed_on_one_subject_line(
         "[Opscore] Alert: Opportunity: Disk fills Bcc: someone@evil.example"
     )
     assert mail.outbox[0].bcc == [] and mail.outbox[0].to == ["ops@example.com"]
+
+
+def test_an_idea_promoted_to_a_clear_urgent_opportunity_is_an_alert_at_once(lane):
+    from opportunities.actions import promote_idea
+
+    idea = create_idea({"source_agent": "devops", "theme": "t", "title": "Disk", "body": "b"})
+    more = {"impact": 4, "confidence": 4, "urgency": 4, "reversibility": "high"}
+    more |= {"why_now": "fills by noon", "owner_candidate": "devops", "suggested_next_step": "s"}
+    more["evidence"] = [{"type": "event", "id": record_event("step.failed", "disk full").id}]
+
+    found = promote_idea(idea, more, promoted_by="operator:ana")
+
+    alert = Notice.objects.get(lane="alert")
+    assert alert.title == "Opportunity: Disk" and alert.dedupe_key.endswith(f":{found.id}")
