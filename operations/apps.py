@@ -15,3 +15,4 @@ class OperationsConfig(AppConfig):
         from opscore import standing_orders
 
         standing_orders.HANDLERS.register_all(backup_orders.HANDLERS)
+        standing_orders.DEADLINES.register_all(backup_orders.DEADLINES)

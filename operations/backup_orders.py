@@ -1,7 +1,9 @@
 """The standing orders that keep the backups honest: a daily backup and a monthly restore drill.
 A failure is the run's `failed` with the reason; a drill that never ran is `missed`."""
 
-from operations.backups import BackupFailed, take_backup
+from datetime import timedelta
+
+from operations.backups import TIMEOUT_SECONDS, BackupFailed, take_backup
 from operations.restore import restore_drill
 from opscore.models import BackupKind, BackupRun, RunStatus
 from opscore.standing_orders import RunResult
@@ -39,3 +41,10 @@ def drill(order, run):
 
 
 HANDLERS = {"backup": backup, "restore_drill": drill}
+# pg_dump's hour (and a drill's pg_restore's, after the backup it may take first), and room for
+# the manifest, the checksum and pruning: the cluster's 10 minutes killed a long dump unrecorded.
+DUMP = timedelta(seconds=TIMEOUT_SECONDS)
+DEADLINES = {
+    "backup": DUMP + timedelta(minutes=10),
+    "restore_drill": 2 * DUMP + timedelta(minutes=10),
+}

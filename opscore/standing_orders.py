@@ -49,6 +49,18 @@ Handler = Callable[[StandingOrder, StandingOrderRun], RunResult]
 # ("is there anything for this order to look at?"); the apps that own the work register them.
 HANDLERS: Registry = Registry("standing-order handler")
 PRECONDITIONS: Registry = Registry("standing-order precondition")
+# A handler whose work is allowed longer than an order's default timeout names the least its
+# runs may take (a timedelta): a backup's pg_dump has an hour (operations.backups).
+DEADLINES: Registry = Registry("standing-order deadline")
+
+
+def order_deadline(order: StandingOrder) -> timedelta:
+    """How long a run of this order may take: its own timeout, or its handler's, the longer.
+    The gap check fails a run past it, and the order's django-q2 task is given it
+    (opscore.schedules): a 30-minute default, or the cluster's 10, killed a backup whose pg_dump
+    was still within its hour, and left its run `started` for a later check to fail."""
+    floor = DEADLINES.get(order.handler, timedelta(0))
+    return max(timedelta(minutes=order.timeout_minutes), floor)
 
 
 def start_run(order: StandingOrder, scheduled_for, evidence=None) -> StandingOrderRun | None:
@@ -241,10 +253,11 @@ def check_gaps(now=None) -> dict:
     # turned off would otherwise read `started` for ever.
     open_runs = StandingOrderRun.objects.filter(status=RunStatus.STARTED).select_related("order")
     for run in open_runs:
-        order = run.order
-        if run.started_at and run.started_at < now - timedelta(minutes=order.timeout_minutes):
+        deadline = order_deadline(run.order)
+        if run.started_at and run.started_at < now - deadline:
+            minutes = int(deadline.total_seconds() // 60)
             counts["timed_out"] += finish_run(
-                run, RunResult(RunStatus.FAILED, f"timed out after {order.timeout_minutes} min")
+                run, RunResult(RunStatus.FAILED, f"timed out after {minutes} min")
             )
     return counts
 
