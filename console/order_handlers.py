@@ -24,7 +24,7 @@ from missions.models import (
 )
 from missions.models.goals import figure
 from opportunities.packets import window_start_id
-from opscore.models import Event, Policy, RunStatus
+from opscore.models import SWITCHED_OFF, Event, Policy, RunStatus
 from opscore.standing_orders import PRECONDITIONS, RunResult
 
 DAY = timedelta(hours=24)
@@ -121,11 +121,13 @@ def goal_lines() -> list[str]:
 
 
 def _since_last_run(order, run):
-    """Since the previous run that looked (a folded run did not look: its evidence waits)."""
+    """Since the previous run that looked (a folded run did not look: its evidence waits; nor
+    did a slot its agent's off switch stopped)."""
     previous = (
         order.runs.filter(scheduled_for__lt=run.scheduled_for)
         .exclude(status__in=[RunStatus.MISSED, RunStatus.SKIPPED])
         .exclude(evidence__has_key="folded")
+        .exclude(SWITCHED_OFF)
         .order_by("-scheduled_for")
         .first()
     )

@@ -18,7 +18,7 @@ from opportunities.models import Idea, Opportunity
 from opportunities.packets import evidence_packet, window_start_id
 from opscore.db import db_now
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, parse_llm_reply
-from opscore.models import Event, Policy, RunStatus
+from opscore.models import SWITCHED_OFF, Event, Policy, RunStatus
 from opscore.prompting import system_prompt
 from opscore.standing_orders import RunResult
 
@@ -57,9 +57,11 @@ CHANGES_SHOWN = 10
 
 
 def last_look(order, run):
-    """Since the previous run of this order that got as far as looking (or a day)."""
+    """Since the previous run of this order that got as far as looking (or a day); a slot its
+    agent's off switch stopped says what it checked, the switch, and looked at nothing."""
     previous = (
         order.runs.filter(scheduled_for__lt=run.scheduled_for, evidence__has_key="checked")
+        .exclude(SWITCHED_OFF)
         .order_by("-scheduled_for")
         .first()
     )

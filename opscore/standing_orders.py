@@ -166,6 +166,7 @@ def agent_disabled(order: StandingOrder) -> RunResult | None:
         return None
     held = Override.objects.holding(agent.slug, "enabled")
     why = Override.objects.why_disabled(agent.slug)
+    # what it checked is the switch, no work: SWITCHED_OFF tells such a slot from a real look
     checked = {"agent": agent.slug, "enabled": False} | ({"override": held.id} if held else {})
     return RunResult(RunStatus.NO_WORK, why, {"checked": checked})
 

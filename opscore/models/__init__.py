@@ -9,10 +9,17 @@ from opscore.models.llm_calls import LLMCall, LLMCallOutcome, LLMSpend
 from opscore.models.llm_records import LLMCallRecord, ReplayMode, ReplayOutcome, ReplayRun
 from opscore.models.overrides import Override, OverrideStatus
 from opscore.models.policies import Policy, PolicyVersion
-from opscore.models.standing_orders import RUN_TERMINAL, RunStatus, StandingOrder, StandingOrderRun
+from opscore.models.standing_orders import (
+    RUN_TERMINAL,
+    SWITCHED_OFF,
+    RunStatus,
+    StandingOrder,
+    StandingOrderRun,
+)
 
 __all__ = [
     "RUN_TERMINAL",
+    "SWITCHED_OFF",
     "ActionRun",
     "ActionRunStatus",
     "Agent",

@@ -88,6 +88,9 @@ class RunStatus(models.TextChoices):
 
 
 RUN_TERMINAL = [s for s in RunStatus.values if s != RunStatus.STARTED]
+# A `no_work` the agent's off switch recorded (opscore.standing_orders.agent_disabled) ran no
+# handler: its evidence says what it checked, the switch, and it is no look at the order's work.
+SWITCHED_OFF = models.Q(evidence__contains={"checked": {"enabled": False}})
 
 
 class StandingOrderRun(models.Model):
@@ -132,12 +135,14 @@ class StandingOrderRun(models.Model):
         """Where a run that reports what is new begins: `span` before its slot or, earlier, the
         slot of this order's last run that looked (completed or found nothing). A slot a lane's
         pause held runs once the pause ends, folded into the latest: a window of `span` before
-        that one lost what arrived in the slots before it, never reported."""
+        that one lost what arrived in the slots before it, never reported. A slot its agent's
+        off switch stopped looked at nothing: counted, what came before it was never read."""
         looked = (
             self.order.runs.filter(
                 scheduled_for__lt=self.scheduled_for,
                 status__in=[RunStatus.COMPLETED, RunStatus.NO_WORK],
             )
+            .exclude(SWITCHED_OFF)
             .order_by("-scheduled_for")
             .values_list("scheduled_for", flat=True)
             .first()

@@ -1,6 +1,7 @@
 """Idle cognition: gate first, at most three ideas a day, never a message to a human."""
 
 import json
+from datetime import datetime
 
 import pytest
 
@@ -9,7 +10,8 @@ from missions.models import Proposal
 from opportunities.actions import convert_opportunity, promote_idea
 from opportunities.models import Idea, Notice
 from opscore.actions import record_event
-from opscore.models import LLMCall, StandingOrder
+from opscore.models import Agent, LLMCall, StandingOrder
+from opscore.standing_orders import fire
 from tests.factories import crawled_page, make_step, run_order_now
 from tests.scripted import Scripted
 
@@ -159,3 +161,27 @@ def test_an_idle_thought_after_reading_a_crawled_page_is_an_untrusted_idea(db, m
     converted = convert_opportunity(opportunity, converted_by="test", target_agent="research")
     proposal = Proposal.objects.get(pk=converted.proposal_id)
     assert proposal.status == "pending" and proposal.untrusted_reason
+
+
+def test_a_window_its_agent_was_switched_off_for_is_no_look(clock, monkeypatch):
+    """Off for a night, the idle order's slot is `no_work` saying so: it looked at nothing, so
+    the next night's window still shows what changed the afternoon before."""
+    clock.freeze(datetime.fromisoformat("2027-03-01T12:00:00+00:00"))
+    bootstrap(1, actor="test")
+    bootstrap(5, actor="test", force=True)
+    idle = StandingOrder.objects.get(name="devops-idle-cognition")  # 02:00 UTC
+    clock.freeze(datetime.fromisoformat("2027-03-02T02:00:30+00:00"))
+    assert "checked" in fire(idle).evidence  # it looked
+    clock.freeze(datetime.fromisoformat("2027-03-02T15:00:00+00:00"))
+    record_event("deploy.finished", "web-2 deployed with a new disk layout")
+    Agent.objects.filter(slug="devops").update(enabled=False)
+    clock.freeze(datetime.fromisoformat("2027-03-03T02:00:30+00:00"))
+    assert fire(idle).evidence["checked"]["enabled"] is False
+    Agent.objects.filter(slug="devops").update(enabled=True)
+    model = Scripted('{"ideas": []}')
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: model)
+
+    clock.freeze(datetime.fromisoformat("2027-03-04T02:00:30+00:00"))
+    fire(idle)
+
+    assert "web-2 deployed with a new disk layout" in model.requests[0].messages[0]["content"]

@@ -8,7 +8,7 @@ import pytest
 from console.bootstrap import bootstrap
 from opportunities.models import Notice, Opportunity
 from opscore.actions import record_event
-from opscore.models import StandingOrder
+from opscore.models import Agent, StandingOrder
 from opscore.overrides import apply_override, lift_override
 from opscore.standing_orders import fire
 from opscore.tasks import run_held_orders
@@ -88,19 +88,45 @@ def test_the_digest_held_by_a_pause_looks_back_to_its_last_real_look(orders, clo
     assert "Found before the pause" in notice.body and "1 new" in notice.title
 
 
-def test_a_scout_held_by_a_pause_reads_the_signals_from_its_last_real_look(orders, clock):
-    """Failures on the afternoon before a two-day pause: the scout's held slot, run when the
-    pause ends, reads them (the 24 hours before its own slot began after them)."""
+def looked_then_three_failures(orders, clock) -> StandingOrder:
+    """The devops scout looks at 04:00 on 2 March (an empty packet); three crawls fail at 15:00."""
     scout = orders.get(name="devops-automation-opportunities")  # 04:00 UTC
     clock.freeze(datetime.fromisoformat("2027-03-02T04:00:30+00:00"))
     assert fire(scout).status == "no_work"  # it looked: an empty packet
     clock.freeze(datetime.fromisoformat("2027-03-02T15:00:00+00:00"))
     for n in range(3):
         record_event("step.failed", f"S{n} crawl failed", tags=["step", "failed", "crawl"])
+    return scout
+
+
+def assert_read_back_to_its_last_look():
+    found = Opportunity.objects.get()
+    assert "crawl" in found.title and len(found.evidence) == 3
+    assert found.why_now.startswith("3 rows since 2027-03-02 04:00 UTC")
+
+
+def test_a_scout_held_by_a_pause_reads_the_signals_from_its_last_real_look(orders, clock):
+    """Failures on the afternoon before a two-day pause: the scout's held slot, run when the
+    pause ends, reads them (the 24 hours before its own slot began after them)."""
+    scout = looked_then_three_failures(orders, clock)
 
     mornings = ["2027-03-03T04:00:30+00:00", "2027-03-04T04:00:30+00:00"]
     held_two_slots_then_run(clock, scout, mornings, "2027-03-04T09:00:00+00:00")
 
-    found = Opportunity.objects.get()
-    assert "crawl" in found.title and len(found.evidence) == 3
-    assert found.why_now.startswith("3 rows since 2027-03-02 04:00 UTC")
+    assert_read_back_to_its_last_look()
+
+
+def test_a_scout_whose_agent_was_switched_off_reads_back_to_its_last_real_look(orders, clock):
+    """The devops agent is off for a morning: that slot is `no_work` saying so, but it never
+    looked, so the next morning's scout still reads the failures of the afternoon before."""
+    scout = looked_then_three_failures(orders, clock)
+    Agent.objects.filter(slug="devops").update(enabled=False)
+    clock.freeze(datetime.fromisoformat("2027-03-03T04:00:30+00:00"))
+    off = fire(scout)
+    assert off.status == "no_work" and off.evidence["checked"]["enabled"] is False
+    Agent.objects.filter(slug="devops").update(enabled=True)
+
+    clock.freeze(datetime.fromisoformat("2027-03-04T04:00:30+00:00"))
+    assert fire(scout).status == "completed"
+
+    assert_read_back_to_its_last_look()

@@ -15,7 +15,7 @@ from missions.orders import close_finished_missions
 from missions.recovery import reap_expired_leases
 from missions.worker import handle_one_step
 from opscore.actions import record_event
-from opscore.models import StandingOrder, StandingOrderRun
+from opscore.models import Agent, StandingOrder, StandingOrderRun
 from opscore.schedule_math import latest_slot
 from opscore.schedules import sync_order_schedules
 from opscore.standing_orders import check_gaps, db_now, fire, start_run
@@ -218,6 +218,26 @@ def test_a_generic_order_does_not_wake_on_its_own_echo_or_bookkeeping():
 
     assert first.status == "completed"
     assert (later.status, later.summary) == ("no_work", "events_since_last_run: nothing found")
+
+
+def test_a_generic_order_reads_past_a_slot_its_agent_was_switched_off_for(clock):
+    """The slot the agent was off for looked at nothing: what happened before it is still news
+    to the next slot that looks."""
+    clock.freeze(datetime(2027, 3, 2, 9, 0, 30, tzinfo=UTC))
+    devops = AgentFactory(slug="devops")
+    o = order("generic", agent=devops, precondition="events_since_last_run", cron="0 * * * *")
+    assert fire(o).status == "no_work"
+    clock.freeze(datetime(2027, 3, 2, 9, 30, tzinfo=UTC))
+    record_event("config.changed", "something real", agent=devops)
+    Agent.objects.filter(pk=devops.pk).update(enabled=False)
+    clock.freeze(datetime(2027, 3, 2, 10, 0, 30, tzinfo=UTC))
+    assert fire(o).evidence["checked"]["enabled"] is False
+    Agent.objects.filter(pk=devops.pk).update(enabled=True)
+
+    clock.freeze(datetime(2027, 3, 2, 11, 0, 30, tzinfo=UTC))
+    run = fire(o)
+
+    assert run.status == "completed"
 
 
 def test_a_generic_order_without_a_precondition_fails_with_the_reason():
