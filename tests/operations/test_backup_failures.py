@@ -334,3 +334,34 @@ def test_a_backup_is_readable_by_its_owner_alone(tmp_path):
 
     assert stat.S_IMODE(os.stat(made.path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(tmp_path / "backups").st_mode) == 0o700
+
+
+def test_a_drill_still_within_its_own_deadline_is_not_taken_for_abandoned(clock, tmp_path):
+    """A drill may take a backup and then restore it (its deadline is two dumps' hours and
+    ten minutes): one 2 h 5 min in was failed as abandoned by the next backup, which dropped
+    the scratch database it was restoring into."""
+    from datetime import timedelta
+
+    from operations.backup_orders import DEADLINES
+    from operations.restore import scratch_name
+    from opscore.db import db_now
+
+    clock.freeze(datetime(2026, 12, 2, 2, 30, tzinfo=UTC))
+    started = db_now() - timedelta(hours=2, minutes=5)
+    assert db_now() - started < DEADLINES["restore_drill"]
+    drill = BackupRun.objects.create(kind="drill", status="running", actor="t", started_at=started)
+    scratch = scratch_name(drill.id)
+    with connect("postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{scratch}"')
+    try:
+        (tmp_path / "backups").mkdir()
+        take_backup(actor="t", directory=tmp_path / "backups")
+
+        drill.refresh_from_db()
+        assert drill.status == "running"
+        with connect("postgres", autocommit=True) as admin:
+            found = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [scratch])
+            assert found.fetchone() is not None
+    finally:
+        with connect("postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
