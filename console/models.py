@@ -64,8 +64,26 @@ class AgentTokenQuerySet(models.QuerySet):
         if row is None:
             return None
         token_id, agent, count, left = row
-        over = count > settings.OPS_AGENT_API_RATE_PER_MINUTE
-        return Admission(token_id, agent, max(1, math.ceil(left)) if over else 0)
+        limit = settings.OPS_AGENT_API_RATE_PER_MINUTE
+        if count == limit + 1:  # the window's first refusal: one event a minute, not one a call
+            record_rate_limited(token_id, agent, limit)
+        return Admission(token_id, agent, max(1, math.ceil(left)) if count > limit else 0)
+
+
+def record_rate_limited(token_id: int, agent: str, limit: int) -> None:
+    """A runtime refused over its rate is told so (429), and so is the operator: without a
+    row, a runtime looping on its calls, or stuck retrying, showed nowhere but in its own
+    logs. The count that crossed the limit is read from the same UPDATE, so of two calls
+    racing past it only one records it."""
+    calls = f"{limit} call{'s' if limit != 1 else ''}"
+    record_event(
+        "agent_token.rate_limited",
+        f"API token of {agent} over its rate ({calls} a minute): refused until the minute ends",
+        tags=["security", "agent_api"],
+        payload={"credential_id": token_id, "limit_per_minute": limit},
+        agent_id=agent,
+        actor="agent_api",
+    )
 
 
 class AgentToken(models.Model):

@@ -278,3 +278,28 @@ def test_the_readme_token_line_adds_the_outside_agent_on_a_fresh_install(client)
     secret = out.getvalue().rsplit(" ", 1)[-1].strip()
     assert call(client, secret, "claim-jobs", limit=1)["ok"] is True
     assert Event.objects.filter(kind="agent.added", agent=agent).exists()
+
+
+def test_a_token_over_its_rate_leaves_one_event_a_minute_saying_so(client, secret, settings):
+    settings.OPS_AGENT_API_RATE_PER_MINUTE = 1
+    call(client, secret, "claim-jobs")
+
+    first = client.post(
+        "/api/agent/claim-jobs",
+        {},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+    again = client.post(
+        "/api/agent/claim-jobs",
+        {},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {secret}",
+    )
+
+    assert first.status_code == again.status_code == 429
+    refused = Event.objects.filter(kind="agent_token.rate_limited")
+    assert refused.count() == 1  # one a minute, not one per refused call
+    event = refused.get()
+    assert event.agent_id == "openclaw-ops" and "1 call" in event.title
+    assert secret not in str(Event.objects.values_list("title", "payload"))
