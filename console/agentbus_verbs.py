@@ -27,6 +27,7 @@ from missions.binding import refusal_if_changed
 from missions.execution import claim_next_step, record_outcome, refusal_of
 from missions.executors import Blocked, Failed, Succeeded
 from missions.models import ProposalSource, Step
+from missions.provenance import runtime_lease_owner
 from missions.recovery import reap_expired_leases
 from missions.schemas import ProposalInvalid
 from missions.step_kinds import internal_kinds
@@ -241,8 +242,9 @@ def claim_jobs(**o):
     slug = o["target_agent"]
     # Named under its agent, never in an Opscore worker's `host:pid` shape: a runtime calling
     # itself after a worker lost its job when that worker exited, and its events read as the
-    # worker's.
-    owner, room = f"runtime:{slug}:{o['lease_owner'].strip()}", MAX_LEASE_OWNER - len(slug) - 9
+    # worker's (and what it reported stays its word: missions.provenance.ran_outside).
+    owner = runtime_lease_owner(slug, o["lease_owner"].strip())
+    room = MAX_LEASE_OWNER - len(runtime_lease_owner(slug, ""))
     if not 1 <= len(o["lease_owner"].strip()) <= room:
         raise BadInput(f"1 to {room} characters", option="lease_owner")
     runtime = Agent.objects.filter(slug=slug).values_list("runtime", flat=True).first()

@@ -23,6 +23,12 @@ STEP_TAINTS: Registry = Registry("step taint")
 OUTSIDE_RUNTIME = "agentbus"  # the cause_ref of work enqueued through the agent bus, `agentbus:…`
 
 
+def runtime_lease_owner(agent: str, name: str) -> str:
+    """Whom an outside runtime's claim names as its lease owner (and its attempt's worker):
+    never an Opscore worker's `host:pid`, and read back by step_untrusted."""
+    return f"runtime:{agent}:{name}"
+
+
 def artifact_untrusted(artifact_id: int) -> str:
     """A page from outside, or what a step of untrusted work wrote (a model's words on an
     injected topic): the step answers for its artifacts."""
@@ -64,10 +70,20 @@ def step_untrusted(step_id: int) -> str:
         # only its runtime claims it: the result or error it holds is that runtime's report
         return f"S{step.id} is run by {step.agent_id}'s outside runtime"
     return (
-        proposal_untrusted(step.mission.proposal_id)
+        ran_outside(step)
+        or proposal_untrusted(step.mission.proposal_id)
         or thread_heard(step.id)
         or step_tainted(step.id)
     )
+
+
+def ran_outside(step: Step) -> str:
+    """An attempt an outside runtime claimed: what it reported stays that runtime's word after
+    its agent is taken back in (runtime: internal), which the agent's runtime alone forgot."""
+    runtime = runtime_lease_owner(step.agent_id, "")
+    if StepAttempt.objects.filter(step=step, worker_id__startswith=runtime).exists():
+        return f"S{step.id} was run by {step.agent_id}'s outside runtime"
+    return ""
 
 
 def thread_heard(step_id: int) -> str:
