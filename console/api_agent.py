@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from console.agentbus_inputs import BadInput, json_key
 from console.agentbus_remote import serve
 from console.agentbus_verbs import step_json
-from console.api import parse_json_body
+from console.api import parse_json_body, unknown_query_refusal
 from console.api_errors import get_only
 from console.models import AgentToken
 from missions.models import Step
@@ -25,7 +25,8 @@ def failure(status: int, message: str, errors: dict | None = None) -> JsonRespon
 
 
 def admit(request):
-    """(agent, None) for an admitted call, else (None, the response to send)."""
+    """(agent, None) for an admitted call, else (None, the response to send). No endpoint
+    takes a query parameter: an option sent there (`?limit=5`) was dropped without a word."""
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     admission = AgentToken.objects.admit(secret.strip()) if scheme.lower() == "bearer" else None
     if admission is None:
@@ -34,6 +35,8 @@ def admit(request):
         response = failure(429, "rate limit: too many calls with this token; retry later")
         response["Retry-After"] = str(admission.retry_after)
         return None, response
+    if refusal := unknown_query_refusal(request):
+        return None, refusal
     return admission.agent, None
 
 

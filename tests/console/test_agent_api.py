@@ -329,3 +329,22 @@ def test_what_a_runtime_reported_stays_its_word_after_its_agent_moves_to_opscore
     outside.save(update_fields=["runtime"])
 
     assert "outside runtime" in step_untrusted(step.id)
+
+
+def test_an_option_sent_in_the_query_string_is_refused_not_dropped(client, secret, outside):
+    """`?limit=5` on a claim was dropped: the runtime got one job and took the queue for
+    empty. Every agent endpoint takes its options in the body (or the path) only."""
+    for _ in range(3):
+        enqueue(client, secret)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+    claim = client.post(
+        "/api/agent/claim-jobs?limit=5", {"lease_owner": "vps"}, "application/json", **auth
+    )
+    job = client.get("/api/agent/jobs/1?fields=payload", **auth)
+    tools = client.get("/api/agent/tools?verb=claim-jobs", **auth)
+
+    assert claim.status_code == job.status_code == tools.status_code == 400
+    assert claim.json()["errors"] == {"limit": ["unknown parameter; this endpoint takes none"]}
+    assert "fields" in job.json()["errors"] and "verb" in tools.json()["errors"]
+    assert Step.objects.filter(status="queued").count() == 3  # nothing was claimed
