@@ -241,7 +241,7 @@ def match_reactions(rand=None) -> dict:
     rand = rand or rng
     cursor, _ = LoopCursor.objects.select_for_update().get_or_create(name="reactions")
     events = list(Event.objects.filter(id__gt=cursor.position).order_by("id")[:MATCH_BATCH])
-    patterns = Policy.objects.value("reaction_matrix").patterns
+    patterns = distinct_patterns(Policy.objects.value("reaction_matrix").patterns)
     counts = {"events": len(events), "queued": 0, "skipped": 0}
     for event in events:
         for pattern in patterns:
@@ -262,6 +262,12 @@ def match_reactions(rand=None) -> dict:
         cursor.position = events[-1].id
         cursor.save()
     return counts
+
+
+def distinct_patterns(patterns: list) -> list:
+    """Each pattern once: a matrix stored with one pattern twice (before saving refused it)
+    would insert its reaction twice per event, a unique violation that stopped the lane."""
+    return list({pattern_key(p.model_dump()): p for p in patterns}.values())
 
 
 def _matches(pattern, event: Event) -> bool:

@@ -117,6 +117,19 @@ class ReactionMatrix(PolicyValue):
     ]
 
     @model_validator(mode="after")
+    def _each_pattern_once(self, info):
+        """Two copies of one pattern are one reaction per event (reaction_once_per_event):
+        refused when saved, said by position, as the operator typed them."""
+        if not (info.context or {}).get("saving"):
+            return self
+        seen: dict[str, int] = {}
+        for index, pattern in enumerate(self.patterns):
+            first = seen.setdefault(pattern.model_dump_json(), index)
+            if first != index:
+                raise ValueError(f"pattern {index} repeats pattern {first}")
+        return self
+
+    @model_validator(mode="after")
     def _targets_exist(self, info):
         """A pattern aimed at an agent this install does not have would skip forever: refused
         when saved (reading a stored value needs no database round trip)."""
