@@ -31,7 +31,7 @@ from missions.models import (
     TriggerSkip,
 )
 from missions.models.proposals import proposed_work
-from missions.override_kinds import pair_of
+from missions.override_kinds import SYSTEM, pair_of
 from missions.schemas import ProposalDraft, ProposalInvalid
 from opscore.db import oldest_unlocked
 from opscore.models import Agent, Event, Policy
@@ -307,7 +307,7 @@ def process_reactions(deadline: float) -> dict:
 
 def _propose(reaction: Reaction) -> None:
     event = reaction.source_event
-    paused = in_force("pause_pair", pair_of(reaction.target_agent, event.agent_id or "system"))
+    paused = in_force("pause_pair", pair_of(reaction.target_agent, event.agent_id or SYSTEM))
     if paused is not None:
         reaction.status = ReactionStatus.SKIPPED
         reaction.reason = f"paused by override {paused.id}: {paused.reason}"[:300]

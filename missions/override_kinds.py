@@ -156,11 +156,17 @@ def pair_of(first: str, second: str) -> str:
     return "+".join(sorted([first, second]))
 
 
+# What a pair names for events no agent wrote: reactions to them are checked as `agent+system`.
+SYSTEM = "system"
+
+
 def check_pair(target: str) -> str:
+    """Two agents, or an agent and `system`: the runaway detector pauses reactions to events
+    no agent wrote by that pair, and refusing it left such a storm running."""
     names = target.split("+")
-    if len(names) != 2 or not all(names):
+    if len(names) != 2 or not all(names) or names == [SYSTEM, SYSTEM]:
         raise OverrideRefused(f"pause-pair {target!r}: name two agents as a+b (or a+a)")
-    return pair_of(*(check_agent(name) for name in names))
+    return pair_of(*(name if name == SYSTEM else check_agent(name) for name in names))
 
 
 def check_rule(target: str) -> str:

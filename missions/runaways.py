@@ -14,7 +14,7 @@ from django.db.models import Count
 from django.db.models.functions import Now
 
 from missions.models import Proposal, ProposalSource, Reaction, TriggerRule
-from missions.override_kinds import pair_of
+from missions.override_kinds import SYSTEM, pair_of
 from opscore.actions import record_event
 from opscore.models import Event, Policy
 from opscore.overrides import OverrideRefused, apply_override, in_force
@@ -114,7 +114,7 @@ def stop_repeats(proposals, row: dict, policy) -> str | None:
         if rule is not None:
             return pause("pause_rule", rule.name, why, policy)
     if latest.source == ProposalSource.REACTION and latest.cause_event is not None:
-        cause = latest.cause_event.agent_id or "system"
+        cause = latest.cause_event.agent_id or SYSTEM
         return pause("pause_pair", pair_of(cause, latest.agent_id), why, policy)
     if Event.objects.filter(kind="runaway.detected", payload__proposal=latest.id).exists():
         return None  # said once per proposal: an alert that repeats every beat is noise

@@ -131,3 +131,36 @@ def test_quiet_work_trips_nothing(pair):
 
     assert detect_runaways() == {"paused": []}
     assert not Override.objects.exists()
+
+
+def test_reactions_to_system_events_repeating_a_title_are_paused_and_then_skipped(agent):
+    """Events no agent wrote react as the pair `agent+system`: the detector's pause of it was
+    refused (`system` is no agent) and dropped, so the storm went on unpaused and unreported."""
+    for i in range(5):
+        event = record_event("disk.full", f"disk full {i}", tags=["disk"])
+        submit_proposal(
+            {"agent": "devops", "title": "Clean disks", "steps": [{"kind": "noop"}]},
+            source=ProposalSource.REACTION,
+            cause_event=event,
+            cause_ref="reaction:0",
+        )
+
+    result = detect_runaways()
+
+    row = Override.objects.get(kind="pause_pair")
+    assert row.target == "devops+system" and "'Clean disks' by devops 5 times" in row.reason
+    assert result["paused"] == [f"pause_pair devops+system (override {row.id})"]
+    pattern = {
+        "source": "*",
+        "tags": ["disk"],
+        "target": "devops",
+        "type": "analyze",
+        "probability": 1.0,
+        "cooldown": 0,
+    }
+    set_policy("reaction_matrix", {"patterns": [pattern]}, actor="t", reason="t")
+    record_event("disk.full", "disk full again", tags=["disk"])
+    match_reactions(random.Random(1))
+    process_reactions(FAR)
+    latest = Reaction.objects.order_by("-id").first()
+    assert latest.status == "skipped" and f"override {row.id}" in latest.reason
