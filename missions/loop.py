@@ -224,7 +224,23 @@ def _evaluate(rule: TriggerRule, beat: Beat) -> dict:
     idea = check(rule, beat)
     if idea is None:
         return {"rule": rule.name, "outcome": "evaluated", "reason": "not now"}
+    paused = _pair_paused(rule, idea, beat)
+    if paused is not None:
+        reason = f"paused by override {paused.id}: {paused.reason}"
+        rule.drop_through(idea.cause_event, reason)
+        return {"rule": rule.name, "outcome": "skipped", "reason": reason}
     return fire_rule(rule, idea, beat)
+
+
+def _pair_paused(rule: TriggerRule, idea: Idea, beat: Beat):
+    """The pause of the pair (the cause event's writer → the rule's agent) in force, or None.
+    The runaway detector counts trigger work as a loop's evidence and pauses its pair: the
+    rule refuses that event for good (a TriggerSkip), as a reaction to it would be skipped."""
+    if idea.cause_event is None:
+        return None
+    pairs = beat.once("pause_pair", lambda: in_force_by_target("pause_pair"))
+    writer = idea.cause_event.agent_id or SYSTEM
+    return pairs.get(pair_of(rule.action_config["target_agent"], writer))
 
 
 def pattern_key(pattern: dict) -> str:

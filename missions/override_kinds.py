@@ -275,7 +275,7 @@ KINDS = [
     ),
     OverrideKind(
         "pause_pair",
-        "stop reactions between",
+        "stop reactions and trigger rules between",
         True,
         check_pair,
         pair_in_flight,

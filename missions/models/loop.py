@@ -81,9 +81,10 @@ class TriggerRule(models.Model):
 
 
 class TriggerSkip(models.Model):
-    """Work a rule did not propose, and why: the triggers lane paused in drop mode. Like a
-    skipped Reaction, it is the evidence that what arrived was seen and refused, not lost: an
-    event (reactive rules), or the post or measurement a window checker would have answered."""
+    """Work a rule did not propose, and why: the triggers lane paused in drop mode, or the pair
+    (the event's writer and the rule's agent) paused. Like a skipped Reaction, it is the
+    evidence that what arrived was seen and refused, not lost: an event (reactive rules), or the
+    post or measurement a window checker would have answered."""
 
     rule = models.ForeignKey(TriggerRule, on_delete=models.PROTECT, related_name="skips")
     event = models.ForeignKey(
