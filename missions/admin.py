@@ -290,8 +290,10 @@ class TriggerRuleForm(forms.ModelForm):
         return conditions
 
     def clean_topics(self):
+        from missions.checkers import topics_problem
+
         topics = self.cleaned_data["topics"]
-        if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+        if topics_problem(topics):
             raise forms.ValidationError("must be a JSON list of strings")
         return topics
 

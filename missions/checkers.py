@@ -192,6 +192,14 @@ def is_kind_name(value) -> bool:
     return isinstance(value, str) and is_known(value)
 
 
+def topics_problem(topics) -> str | None:
+    """A proactive rule rotates through its topics by position: an object raised inside the
+    pass (a KeyError, every rule on every beat), a string rotated through its letters."""
+    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics):
+        return "topics must be a JSON list of strings"
+    return None
+
+
 def rule_problem(rule: TriggerRule, agent_exists) -> str | None:
     """Why a pass cannot evaluate the rule as saved, or None: its rule fails with the reason."""
     why = action_config_problem(rule.action_config, agent_exists)
@@ -200,7 +208,7 @@ def rule_problem(rule: TriggerRule, agent_exists) -> str | None:
     elif not isinstance(rule.conditions, dict):
         why = "conditions must be a JSON object"
     else:
-        why = conditions_problem(rule.conditions)
+        why = conditions_problem(rule.conditions) or topics_problem(rule.topics)
     return f"broken rule: {why}" if why else None
 
 

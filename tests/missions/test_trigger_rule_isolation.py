@@ -118,3 +118,19 @@ def test_a_topic_longer_than_a_payload_takes_fails_its_rule_not_the_pass(admin_c
     broken = outcomes(passed)["a-long-topic"]
     assert broken["outcome"] == "failed"
     assert "steps.0.payload.topic: a string of at most 500 characters" in broken["reason"]
+
+
+@pytest.mark.parametrize("topics", [{"ops": "disks"}, 7, "disks, queues", [["disks"]]])
+def test_topics_that_are_not_a_list_of_strings_fail_their_rule_not_the_pass(agent, topics):
+    """An object raised a KeyError inside the pass (every rule, every beat); a string rotated
+    through its letters one topic at a time."""
+    rule("a-broken", proactive=True, topics=topics)
+    rule("b-sound", proactive=True, topics=["disks"])
+
+    passed = loop.evaluate_triggers(FAR, random.Random(0))
+
+    assert outcomes(passed)["a-broken"]["outcome"] == "failed"
+    assert outcomes(passed)["a-broken"]["reason"] == (
+        "broken rule: topics must be a JSON list of strings"
+    )
+    assert outcomes(passed)["b-sound"]["outcome"] == "fired"
