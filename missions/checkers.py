@@ -11,6 +11,7 @@ from django.db.models import Value
 
 from missions.actions import IntakePass
 from missions.models import ContentMetric, Publication, PublicationStatus, TriggerRule
+from missions.provenance import publication_untrusted
 from missions.step_kinds import is_known, known_names
 from opscore.models import Event
 from opscore.registry import Registry
@@ -62,6 +63,9 @@ class Idea:
     cause_event: Event | None = None
     seen_event_id: int | None = None
     context: dict = field(default_factory=dict)
+    # Why the words it quotes are not ours, or '': a cause event answers for itself at the
+    # intake, a post or a measurement (no cause event) is said here by its checker.
+    untrusted: str = ""
 
 
 def latest_event(rule: TriggerRule, beat: Beat, kind: str) -> Event | None:
@@ -140,7 +144,17 @@ def content_published(rule, beat):
     return Idea(
         f"Review what we published: {post.body[:60]}",
         {"publication_id": post.id, "topic": post.body[:200]},
+        untrusted=post_untrusted(post.id, beat),
     )
+
+
+def post_untrusted(publication_id: int | None, beat: Beat) -> str:
+    """A post's words are those of the work that wrote it (sticky provenance): a rule quoting
+    them proposes work as untrusted as that, read once a pass per post."""
+    if publication_id is None:
+        return ""
+    key = ("publication_untrusted", publication_id)
+    return beat.once(key, lambda: publication_untrusted(publication_id))
 
 
 def insight_promoted(rule, beat):
@@ -227,6 +241,7 @@ def tweet_high_engagement(rule, beat):
     return Idea(
         f"Why did {best.post_ref} do well ({best.engagement_rate:.1%})?",
         {"post_ref": best.post_ref, "engagement_rate": best.engagement_rate},
+        untrusted=post_untrusted(best.publication_id, beat),
     )
 
 

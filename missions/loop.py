@@ -73,6 +73,7 @@ def fire_rule(rule: TriggerRule, idea: Idea, beat: Beat) -> dict:
         cause_event=idea.cause_event,
         cause_ref=f"trigger_rule:{rule.id}",
         context=idea.context,
+        untrusted_reason=idea.untrusted,
         savepoint=False,  # the pass fails as a whole: its heartbeat duty is one transaction
         within=beat.intake,
     )
