@@ -289,6 +289,14 @@ class TriggerRuleForm(forms.ModelForm):
             raise forms.ValidationError(problem)
         return conditions
 
+    def clean_jitter_max_minutes(self):
+        from missions.checkers import jitter_problem
+
+        minutes = self.cleaned_data["jitter_max_minutes"]
+        if minutes is not None and (problem := jitter_problem(minutes)):
+            raise forms.ValidationError(problem)
+        return minutes
+
     def clean_topics(self):
         from missions.checkers import topics_problem
 

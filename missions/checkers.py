@@ -12,6 +12,7 @@ from django.db.models import Value
 from missions.actions import IntakePass
 from missions.models import ContentMetric, Publication, PublicationStatus, TriggerRule
 from missions.provenance import publication_untrusted
+from missions.schemas import MAX_DELAY_SECONDS
 from missions.step_kinds import is_known, known_names
 from opscore.models import Event
 from opscore.registry import Registry
@@ -214,6 +215,15 @@ def topics_problem(topics) -> str | None:
     return None
 
 
+def jitter_problem(jitter_max_minutes: int) -> str | None:
+    """A proactive rule delays its steps by a roll up to jitter_max_minutes: past the longest
+    delay a step takes, the intake refused the rolls that went past it, so the rule fired or
+    failed by chance."""
+    if jitter_max_minutes * 60 > MAX_DELAY_SECONDS:
+        return f"jitter_max_minutes must be at most {MAX_DELAY_SECONDS // 60} minutes (7 days)"
+    return None
+
+
 def rule_problem(rule: TriggerRule, agent_exists) -> str | None:
     """Why a pass cannot evaluate the rule as saved, or None: its rule fails with the reason."""
     why = action_config_problem(rule.action_config, agent_exists)
@@ -223,6 +233,7 @@ def rule_problem(rule: TriggerRule, agent_exists) -> str | None:
         why = "conditions must be a JSON object"
     else:
         why = conditions_problem(rule.conditions) or topics_problem(rule.topics)
+        why = why or (jitter_problem(rule.jitter_max_minutes) if rule.proactive else None)
     return f"broken rule: {why}" if why else None
 
 

@@ -16,6 +16,9 @@ class ProposalInvalid(FieldErrors):
     """Bad input: nothing was written. `errors` maps a field path to its messages."""
 
 
+MAX_DELAY_SECONDS = 7 * 24 * 3600  # the longest a step waits before it is due
+
+
 class StepSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -28,7 +31,7 @@ class StepSpec(BaseModel):
     after_steps: list[StrictInt] = Field(default_factory=list, max_length=20)
     priority: int = Field(default=100, ge=1, le=1000, strict=True)
     max_attempts: int = Field(default=3, ge=1, le=10, strict=True)
-    delay_seconds: int = Field(default=0, ge=0, le=7 * 24 * 3600, strict=True)
+    delay_seconds: int = Field(default=0, ge=0, le=MAX_DELAY_SECONDS, strict=True)
 
     @field_validator("kind")
     @classmethod

@@ -76,3 +76,40 @@ def test_a_number_threshold_is_saved_and_the_pass_reads_it(admin_client, agent):
 
     assert answer.status_code == 302
     assert passed["rules"] == [{"rule": "r", "outcome": "evaluated", "reason": "not now"}]
+
+
+def test_a_jitter_past_the_longest_delay_a_step_takes_is_a_form_error(admin_client, agent):
+    """Saved, a proactive rule fired or failed by its roll: a delay past 7 days is one the
+    intake refuses, so 25-20000 minutes failed about one pass in two."""
+    form = rule_form('{"target_agent": "devops"}') | {
+        "trigger_event": "proactive_research",
+        "proactive": "on",
+        "jitter_min_minutes": "25",
+        "jitter_max_minutes": "20000",
+    }
+
+    answer = admin_client.post("/admin/missions/triggerrule/add/", form)
+
+    assert answer.status_code == 200 and "at most 10080 minutes (7 days)" in (
+        answer.content.decode()
+    )
+    assert not TriggerRule.objects.exists()
+
+
+def test_a_rule_saved_with_such_a_jitter_fails_every_pass_with_its_reason(agent):
+    TriggerRule.objects.create(
+        name="late",
+        trigger_event="proactive_research",
+        action_config={"target_agent": "devops"},
+        proactive=True,
+        jitter_min_minutes=0,
+        jitter_max_minutes=20000,
+    )
+
+    for seed in range(5):  # whatever its roll
+        passed = loop.evaluate_triggers(10**9, random.Random(seed))
+        late = passed["rules"][0]
+        assert late["outcome"] == "failed", late
+        assert late["reason"] == (
+            "broken rule: jitter_max_minutes must be at most 10080 minutes (7 days)"
+        )
