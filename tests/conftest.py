@@ -1,4 +1,5 @@
 import os
+import signal
 import subprocess
 from datetime import datetime
 
@@ -38,6 +39,19 @@ def suite_instant(django_db_setup, django_db_blocker):
         traveller = test_clock.move_whole_run(datetime.fromisoformat(instant))
     yield
     traveller.stop()
+
+
+@pytest.fixture(autouse=True)
+def stop_signals_as_they_were():
+    """Each test ends with SIGINT and SIGTERM handled as when it began: a command a test runs
+    in this process (`work`, `deliver`) installs its stop handlers and, on its way out, ignores
+    both (opscore.stopping), so a later test's Ctrl-C (a fake pg_dump's `kill -INT $PPID`) was
+    never raised, and which tests the worker had run before decided whether it passed."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in saved.items():
+        if handler is not None:
+            signal.signal(signum, handler)
 
 
 @pytest.fixture(autouse=True)
