@@ -278,3 +278,22 @@ def test_a_revision_that_changes_nothing_keeps_its_reason_as_a_row(agent, clock)
     assert same.version == 1 and GoalVersion.objects.filter(goal=goal).count() == 1
     unchanged = Event.objects.get(kind="goal.unchanged")
     assert (unchanged.actor, unchanged.summary) == ("operator:ann", "retry")
+
+
+def test_the_cli_says_a_revision_changed_nothing(agent, clock):
+    """`goal revise` with the terms already in force printed the goal as after any revision:
+    nothing said no new version was made, though the reason was kept as a row."""
+    clock.freeze(T0)
+    goal = add_goal(goal_terms(), actor="operator:test")
+    text, as_json = io.StringIO(), io.StringIO()
+
+    target = str(goal.target)
+    call_command(
+        "goal", "revise", str(goal.id), "--target", target, "--reason", "retry", stdout=text
+    )
+    call_command("goal", "--json", "revise", str(goal.id), "--reason", "again", stdout=as_json)
+
+    said = text.getvalue().splitlines()
+    assert said[-1] == f"unchanged: G{goal.id} v1 already has these terms (the reason is kept)"
+    shown = json.loads(as_json.getvalue())
+    assert shown["unchanged"] is True and shown["version"] == 1

@@ -59,8 +59,11 @@ class Command(OpsCommand):
         return goal_state(add_goal(self.given(opts), actor=ACTOR))
 
     def do_revise(self, opts):
+        """Says when it made no new version (the terms asked for are those in force): the
+        reason is kept as a `goal.unchanged` event, but the goal alone read as revised."""
+        before = Goal.objects.filter(pk=opts["id"]).values_list("version", flat=True).first()
         goal = revise_goal(opts["id"], self.given(opts), actor=ACTOR, reason=opts["reason"])
-        return goal_state(goal)
+        return goal_state(goal) | {"unchanged": goal.version == before}
 
     def do_close(self, opts):
         return goal_state(close_goal(opts["id"], actor=ACTOR, reason=opts["reason"]))
@@ -102,6 +105,11 @@ class Command(OpsCommand):
                 )
             return "\n".join(lines)
         out = [self.line(data)]
+        if data.get("unchanged"):
+            out.append(
+                f"unchanged: G{data['id']} v{data['version']} already has these terms"
+                " (the reason is kept)"
+            )
         if verb == "show":
             out.append(f"why: {data['why'] or '-'}")
             out.append(f"missions: {data['missions_by_status'] or 'none yet'}")
