@@ -45,28 +45,39 @@ def listed(heading: str, rows, limit: int, line, more: str) -> tuple[int, list[s
     return total, lines
 
 
+def sections_since(since) -> tuple:
+    """The digest's sections: heading, rows, how many are listed, a row's line, what the rest
+    are called."""
+    converted = Opportunity.objects.filter(status="converted", updated_at__gte=since)
+    return (
+        (
+            "New opportunities:",
+            Opportunity.objects.filter(created_at__gte=since).order_by("-id"),
+            20,
+            line_of,
+            "new opportunities",
+        ),
+        (
+            "Became work:",
+            converted.order_by("-id"),
+            10,
+            lambda o: f"- O{o.id} {o.title} → P{o.proposal_id}",
+            "that became work",
+        ),
+        (
+            "Ideas:",
+            Idea.objects.filter(created_at__gte=since).order_by("-id"),
+            10,
+            idea_line,
+            "ideas",
+        ),
+    )
+
+
 def opportunity_digest(order, run):
     since = run.window_start(timedelta(hours=24))  # after a pause, from its last real look
-    fresh, new_lines = listed(
-        "New opportunities:",
-        Opportunity.objects.filter(created_at__gte=since).order_by("-id"),
-        20,
-        line_of,
-        "new opportunities",
-    )
-    converted, work_lines = listed(
-        "Became work:",
-        Opportunity.objects.filter(status="converted", updated_at__gte=since).order_by("-id"),
-        10,
-        lambda o: f"- O{o.id} {o.title} → P{o.proposal_id}",
-        "that became work",
-    )
-    ideas, idea_lines = listed(
-        "Ideas:",
-        Idea.objects.filter(created_at__gte=since).order_by("-id"),
-        10,
-        idea_line,
-        "ideas",
+    (fresh, new_lines), (converted, work_lines), (ideas, idea_lines) = (
+        listed(*section) for section in sections_since(since)
     )
     if not (fresh or converted or ideas):
         return RunResult(RunStatus.NO_WORK, "nothing new in the proactive lane: no digest sent")
