@@ -1,8 +1,11 @@
 """The roundtable's hourly schedule: one roll per slot, a daily cap, and who takes part."""
 
+from datetime import UTC, datetime, time, timedelta
+
 from django.db import connection, transaction
 from django.db.models import Count
 from django.db.models.functions import Now
+from django.utils.timezone import localdate
 
 from memory.models import Memory
 from opscore.db import start_of_today
@@ -56,14 +59,28 @@ STANDUP_HOUR = next(hour for hour, fmt, _, _ in SCHEDULE if fmt == "standup")
 def cap_reached(cap: int, slot) -> str:
     """Why this slot may not enqueue: the day's cap is spent, or (before the morning standup,
     which always happens) all of it but the one the standup is owed. '' when there is room."""
-    day, hour = slot
-    owed = hour < STANDUP_HOUR and cap > 0
-    owed = owed and not Conversation.objects.filter(slot_day=day, slot_hour=STANDUP_HOUR).exists()
+    owed = cap > 0 and standup_to_come(slot)
     if conversations_today() < cap - owed:
         return ""
     return f"daily cap {cap} reached" + (
         f" (one is kept for the {STANDUP_HOUR:02d}:00 standup)" if owed else ""
     )
+
+
+def standup_to_come(slot) -> bool:
+    """Whether the standup of this slot's day is still to be held. The slots are UTC hours but
+    the cap counts the day in OPS_TIME_ZONE: Tokyo's day opens at 15:00 UTC the evening before
+    its standup, New York's evening runs past 00:00 UTC into the next standup's date. Dates are
+    compared, never hours, so a day of 23 or 25 hours (DST) is read as it is."""
+    day, hour = slot
+    if hour == STANDUP_HOUR:
+        return False
+    standup_day = day + timedelta(days=1) if hour > STANDUP_HOUR else day
+    standup = datetime.combine(standup_day, time(STANDUP_HOUR), UTC)
+    if localdate(standup) != localdate(datetime.combine(day, time(hour), UTC)):
+        return False
+    held = Conversation.objects.filter(slot_day=standup_day, slot_hour=STANDUP_HOUR)
+    return not held.exists()
 
 
 def schedule_tick(now, rand) -> dict:
