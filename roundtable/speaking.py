@@ -31,6 +31,8 @@ def run_conversation(conversation: Conversation, rand, pause=None, on_turn=None)
             return close_conversation(conversation, ConversationStatus.FAILED, cannot)
         _speak(conversation, rand, pause, on_turn or (lambda turn: None))
         hold(conversation)  # distilling writes memories and drift: only while it is ours
+        if cannot := excuse_disabled(conversation):  # disabled since the last turn
+            raise TooFewLeft(cannot)
     except (LLMError, OverBudget) as error:
         return close_conversation(conversation, ConversationStatus.FAILED, str(error))
     except TooFewLeft as stopped:

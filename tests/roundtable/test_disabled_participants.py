@@ -9,6 +9,7 @@ import pytest
 from memory.models import MemoryCandidate
 from opscore.models import Event, LLMCall
 from opscore.overrides import apply_override
+from roundtable.formats import FORMATS
 from roundtable.lifecycle import claim_conversation, request_conversation
 from roundtable.models import Conversation, Turn
 from roundtable.speaking import run_conversation
@@ -93,3 +94,25 @@ def test_a_conversation_left_too_small_mid_way_fails_with_the_reason(crew):
     failed = Conversation.objects.get(pk=queued.id)
     assert len(turns) == 1 and failed.status == "failed"
     assert "a debate needs 2-3 agents and 1 is left" in failed.error
+
+
+def test_a_participant_disabled_after_the_last_turn_gets_nothing_distilled(crew):
+    """The pause after the last turn and the distillation's call leave a window: the call was
+    made as the disabled agent (the first participant) and memories were kept for it."""
+    queued = request_conversation(
+        "debate", ["devops", "security", "research"], "x", source="operator"
+    )
+    conversation = claim_conversation("w1")
+    last = random.Random(3).randint(*FORMATS["debate"].turns) - 1
+
+    def after(turn):
+        if turn.index == last:
+            disable("devops")
+
+    run_conversation(conversation, random.Random(3), pause=0, on_turn=after)
+
+    distilled = LLMCall.objects.get(purpose="roundtable.distill")
+    assert Conversation.objects.get(pk=queued.id).status == "succeeded"
+    assert distilled.agent_id != "devops"
+    assert not MemoryCandidate.objects.filter(source_agent="devops").exists()
+    assert MemoryCandidate.objects.filter(source_agent="security").exists()
