@@ -13,8 +13,8 @@ from memory.retrieval import OFFLINE_TAG
 from missions.actions import submit_proposal
 from missions.models import Proposal, ProposalSource
 from missions.step_kinds import is_known
-from opscore.inputs import parse_json
-from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
+from opscore.inputs import MalformedReply
+from opscore.llm import LLMError, LLMReply, LLMRequest, OverBudget, call_llm, parse_llm_reply
 from opscore.llm_records import link_call
 from opscore.models import Agent, LLMCall, Policy
 from opscore.prompting import system_prompt
@@ -66,19 +66,18 @@ def distill(conversation: Conversation) -> Conversation:
     problem, data = "", None
     for _ in range(2):
         try:
-            text, call_id = _distill_call(conversation)
-            raw = parse_json(text, "reply")  # NUL escapes, depth, size: a malformed reply
-            data = Distillation.model_validate(raw)
+            reply = _distill_call(conversation)
+            data = parse_llm_reply(reply, Distillation, "distillation")  # and its row says so
             break
-        except (ValueError, ValidationError) as error:
-            problem = f"malformed distillation: {str(error)[:300]}"
+        except MalformedReply as malformed:
+            problem = str(malformed)
         except (LLMError, OverBudget) as error:
             problem = f"distillation call failed: {error}"
             break
     if data is None:
         return close_conversation(conversation, ConversationStatus.DISTILL_FAILED, problem)
     summary = apply_distillation(conversation, data)
-    link_call(call_id, candidates=candidate_ids(conversation))
+    link_call(reply.call_id, candidates=candidate_ids(conversation))
     conversation.distillation = summary
     conversation.save(update_fields=["distillation"])
     return close_conversation(conversation, ConversationStatus.SUCCEEDED, "")
@@ -89,7 +88,7 @@ def candidate_ids(conversation: Conversation) -> list[int]:
     return sorted(found.values_list("id", flat=True))
 
 
-def _distill_call(conversation: Conversation) -> tuple[str, int | None]:
+def _distill_call(conversation: Conversation) -> LLMReply:
     transcript = [f"{t.speaker_id}: {t.text}" for t in conversation.turns.all()]
     agent = Agent.objects.get(slug=conversation.participants[0])
     known, injected = system_prompt(agent, conversation.topic)
@@ -114,14 +113,13 @@ def _distill_call(conversation: Conversation) -> tuple[str, int | None]:
         tier="main",
         offline_hint={"json": _offline_distillation(conversation)},
     )
-    reply = call_llm(
+    return call_llm(
         request,
         agent=agent,
         purpose="roundtable.distill",
         prompt_version="distill.v1",
         links={"conversation": conversation.id},
     )
-    return reply.text, reply.call_id
 
 
 def _offline_distillation(conversation: Conversation) -> dict:

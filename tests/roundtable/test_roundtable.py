@@ -12,6 +12,7 @@ from memory.models import Memory
 from memory.retrieval import retrieve
 from missions.models import Proposal
 from opscore.actions import set_policy
+from opscore.models import LLMCall
 from roundtable.distillation import Distillation, apply_distillation, apply_drift, distill
 from roundtable.lifecycle import request_conversation
 from roundtable.models import Conversation, Relationship
@@ -144,6 +145,20 @@ def test_malformed_distillation_is_retried_once_then_marked(crew, monkeypatch):
 
     assert result.status == "distill_failed"
     assert result.error.startswith("malformed distillation")
+
+
+def test_a_malformed_distillation_reply_is_a_bad_reply_in_the_ledger(crew, monkeypatch):
+    """The conversation said the reply was unusable while its LLMCall rows said `ok`."""
+    conversation = request_conversation("debate", ["devops", "security"], "x", source="schedule")
+    provider = Scripted("not json", '{"memories": 3}')
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: provider)
+
+    distill(conversation)
+
+    calls = LLMCall.objects.filter(purpose="roundtable.distill").order_by("id")
+    assert [c.outcome for c in calls] == ["bad_reply", "bad_reply"]
+    assert calls[0].error.startswith("malformed distillation reply: reply: not valid JSON")
+    assert calls[1].error.startswith("malformed distillation reply: memories")
 
 
 def test_invalid_items_are_dropped_and_logged_valid_ones_kept(crew):
