@@ -19,7 +19,13 @@ from roundtable.lifecycle import (
     refuse_late_write,
 )
 from roundtable.models import Conversation, ConversationStatus, Relationship, Turn, affinity_lookup
-from roundtable.speech import interaction_for, next_speaker, offline_line, sanitize_turn
+from roundtable.speech import (
+    interaction_for,
+    next_speaker,
+    offline_line,
+    own_words,
+    sanitize_turn,
+)
 
 
 def run_conversation(conversation: Conversation, rand, pause=None, on_turn=None) -> Conversation:
@@ -167,4 +173,5 @@ def turn_text(conversation, line: Line, temperature: float) -> tuple[str, int | 
         prompt_version="turn.v1",
         links={"conversation": conversation.id},
     )
-    return sanitize_turn(reply.text, fallback=agent.signature), reply.call_id
+    words = own_words(reply.text, agent.slug, conversation.participants)
+    return sanitize_turn(words, fallback=agent.signature), reply.call_id

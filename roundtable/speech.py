@@ -26,6 +26,22 @@ def sanitize_turn(text: str, fallback: str) -> str:
     return f"{OFFLINE_MARK}{text}"[:MAX_TURN] if offline else text
 
 
+def own_words(text: str, speaker: str, participants) -> str:
+    """The reply as its speaker's own line. A label naming the speaker is dropped; where the
+    reply goes on as a transcript (a line, or a sentence, opening "security:"), it ends: kept
+    under the speaker's name, every later prompt and the distillation would read those words as
+    that participant's. The transcript names speakers by slug, so models echo slugs."""
+    text = re.sub(rf"^\s*{labelled([speaker])}", "", text, count=1, flags=re.I)
+    found = re.search(rf"(?:^|\n|(?<=[.!?])\s)\s*{labelled(participants)}", text, flags=re.I)
+    return text[: found.start()].strip() if found else text.strip()
+
+
+def labelled(slugs) -> str:
+    """A pattern for "slug:" as a transcript line opens, bold or not, for any of `slugs`."""
+    names = "|".join(re.escape(s) for s in sorted(slugs, key=len, reverse=True))
+    return rf"[*_]*(?:{names})[*_]*\s*:"
+
+
 def speaker_weight(candidate, last, spoken_counts, affinity, rand) -> float:
     """The tutorial's weight: base 1.0 + affinity to the last speaker * 0.6 - recency * 0.4
     ± 0.2 jitter; the last speaker 0. Recency is the candidate's share of the turns so far."""
