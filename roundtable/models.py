@@ -13,7 +13,7 @@ class ConversationStatus(models.TextChoices):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     DISTILL_FAILED = "distill_failed", "distillation failed"
-    SKIPPED = "skipped", "skipped (slot not rolled)"
+    SKIPPED = "skipped", "skipped (slot not held)"
 
 
 # Who may ask for a conversation on a topic Opscore wrote itself (the hourly schedule, the

@@ -102,20 +102,9 @@ def _tick(now, rand) -> dict:
     if Conversation.objects.filter(slot_day=slot[0], slot_hour=hour).exists():
         return {"enqueued": 0, "reason": "slot already handled"}
     if full := cap_reached(policy.max_daily_conversations, slot):
-        return {"enqueued": 0, "reason": full}
+        return skip_slot(fmt, slot, full)
     if rand.random() >= probability:
-        reason = f"{fmt} slot not rolled ({probability:.0%})"
-        Conversation.objects.create(  # one roll per slot, and the roll is on record
-            format=fmt,
-            topic=reason,
-            participants=[],
-            status=ConversationStatus.SKIPPED,
-            error=reason,
-            slot_day=slot[0],
-            slot_hour=hour,
-            finished_at=Now(),
-        )
-        return {"enqueued": 0, "reason": reason}
+        return skip_slot(fmt, slot, f"{fmt} slot not rolled ({probability:.0%})")
     participants = pick_participants(fmt, size, rand)
     try:
         conversation = request_conversation(
@@ -126,5 +115,22 @@ def _tick(now, rand) -> dict:
             slot=slot,
         )
     except ConversationInvalid as problem:
-        return {"enqueued": 0, "reason": str(problem)}
+        return skip_slot(fmt, slot, str(problem))
     return {"enqueued": 1, "conversation": conversation.id}
+
+
+def skip_slot(fmt: str, slot, reason: str) -> dict:
+    """A slot not held is on record with why (not rolled, the cap spent, too few agents for
+    its format), once: the Stage lists it among the day's conversations, and the ticks left
+    in the hour find it handled."""
+    Conversation.objects.create(
+        format=fmt,
+        topic=reason[:300],
+        participants=[],
+        status=ConversationStatus.SKIPPED,
+        error=reason,
+        slot_day=slot[0],
+        slot_hour=slot[1],
+        finished_at=Now(),
+    )
+    return {"enqueued": 0, "reason": reason}
