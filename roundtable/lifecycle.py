@@ -89,7 +89,9 @@ def checked_request(fmt: str, participants: list[str], topic: str) -> str:
     missing = [p for p in participants if p not in enabled]
     if missing:
         raise ConversationInvalid(f"not enabled or unknown: {', '.join(missing)}")
-    topic = strip_invisible(topic).strip()  # as the intake cleans a title: read as it acts
+    # as the intake cleans a title (read as it acts), and one line: every turn's prompt sets it
+    # above the transcript, where a line break in it wrote a turn nobody took
+    topic = " ".join(strip_invisible(topic).split())
     if not topic:
         raise ConversationInvalid("a conversation needs a topic")
     if len(topic) > MAX_TOPIC:  # it was cut there, without a word
