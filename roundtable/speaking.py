@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from opscore.actions import record_event
-from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm
+from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, unusable
 from opscore.llm_records import link_call
 from opscore.models import Agent
 from opscore.prompting import derive_voice_modifiers, system_prompt
@@ -20,6 +20,8 @@ from roundtable.lifecycle import (
 )
 from roundtable.models import Conversation, ConversationStatus, Relationship, Turn, affinity_lookup
 from roundtable.speech import (
+    OFFLINE_MARK,
+    SILENT,
     interaction_for,
     next_speaker,
     offline_line,
@@ -173,5 +175,14 @@ def turn_text(conversation, line: Line, temperature: float) -> tuple[str, int | 
         prompt_version="turn.v1",
         links={"conversation": conversation.id},
     )
-    words = own_words(reply.text, agent.slug, conversation.participants)
-    return sanitize_turn(words, fallback=agent.signature), reply.call_id
+    return said(reply, agent.slug, conversation.participants), reply.call_id
+
+
+def said(reply, speaker: str, participants) -> str:
+    """The turn a reply makes. One with no words of its own once sanitised (empty, links and
+    markup alone, another speaker's line) says nothing, in words no reader takes for the
+    speaker's, and its call is a bad reply: a stand-in line would be read as the speaker's."""
+    words = sanitize_turn(own_words(reply.text, speaker, participants), fallback=SILENT)
+    if words.removeprefix(OFFLINE_MARK) == SILENT:
+        unusable(reply, "no words of its own once sanitised")
+    return words

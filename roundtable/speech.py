@@ -4,6 +4,7 @@ import re
 
 MAX_TURN = 120
 OFFLINE_MARK = "[offline] "
+SILENT = "(says nothing)"  # a turn whose reply had no words of its own
 URL = re.compile(r"(https?://|www\.)\S+", re.I)
 TAG = re.compile(r"<[^>]*>")
 MARKUP = re.compile(r"[*_`#>\[\]|~]+")

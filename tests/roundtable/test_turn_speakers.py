@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from opscore.models import LLMCall
 from roundtable.lifecycle import request_conversation
 from roundtable.models import Turn
 from roundtable.speaking import run_conversation
@@ -43,3 +44,20 @@ def test_no_turn_carries_another_participants_line(crew, monkeypatch):
     assert said == {"We wait."}
     later = provider.requests[1].messages[0]["content"]
     assert "Ship it" not in later
+
+
+def test_a_reply_with_no_words_of_its_own_says_nothing_and_is_a_bad_reply(crew, monkeypatch):
+    """An empty reply (or one of links and markup alone) was said as the speaker's signature
+    ("coordinator here"): words no model gave, read by the next speakers and the distillation,
+    while the call was recorded ok."""
+    provider = Scripted("  <b></b> https://example.com/x ")
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: provider)
+    conversation = request_conversation("debate", PEOPLE, "the release", source="operator")
+
+    run_conversation(conversation, random.Random(1), pause=0)
+
+    first = Turn.objects.get(conversation=conversation, index=0)
+    call = LLMCall.objects.filter(purpose="roundtable.turn").order_by("id").first()
+    assert first.text == "(says nothing)"
+    assert (call.outcome, call.error) == ("bad_reply", "no words of its own once sanitised")
+    assert Turn.objects.filter(conversation=conversation, text="fine").exists()
