@@ -11,7 +11,7 @@ from memory.actions import CandidateInvalid, propose_and_review
 from memory.models import Memory, MemoryCandidate, MemoryType
 from memory.retrieval import OFFLINE_TAG
 from missions.actions import submit_proposal
-from missions.models import Proposal, ProposalSource
+from missions.models import Proposal, ProposalSource, ProposalStatus
 from missions.step_kinds import is_known
 from opscore.inputs import MalformedReply
 from opscore.llm import LLMError, LLMReply, LLMRequest, OverBudget, call_llm, parse_llm_reply
@@ -287,20 +287,27 @@ def _propose_actions(conversation, items, kept) -> None:
         if used >= MAX_ACTION_ITEMS_PER_DAY:
             kept["dropped"].append(f"action {index}: {MAX_ACTION_ITEMS_PER_DAY} a day reached")
             continue
-        kind = item.step_kind if is_known(item.step_kind) else "analyze"
-        data = {
-            "agent": item.agent,
-            "title": item.title,
-            "steps": [{"kind": kind}],
-            "dedupe_key": f"conversation:{conversation.id}:action:{index}",
-        }
-        try:
-            submit_proposal(
-                data,
-                source=ProposalSource.CONVERSATION,
-                cause_ref=f"conversation:{conversation.id}",
-                untrusted_reason=why,
-            )
-            kept["action_items"] += 1
-        except ValueError as invalid:
-            kept["dropped"].append(f"action {index}: {invalid}")
+        _file_action(conversation, index, item, why, kept)
+
+
+def _file_action(conversation, index: int, item: ActionDraft, why: str, kept: dict) -> None:
+    """One action item through the intake; one it rejects is listed with the reason, since
+    counted as kept the summary read as work filed when none was."""
+    kind = item.step_kind if is_known(item.step_kind) else "analyze"
+    cause = f"conversation:{conversation.id}"
+    work = {"agent": item.agent, "title": item.title, "steps": [{"kind": kind}]}
+    try:
+        filed = submit_proposal(
+            work | {"dedupe_key": f"{cause}:action:{index}"},
+            source=ProposalSource.CONVERSATION,
+            cause_ref=cause,
+            untrusted_reason=why,
+        )
+        proposal = filed.proposal
+    except ValueError as invalid:
+        kept["dropped"].append(f"action {index}: {invalid}")
+        return
+    if proposal.status == ProposalStatus.REJECTED:
+        kept["dropped"].append(f"action {index}: P{proposal.id} rejected: {proposal.reason}")
+    else:
+        kept["action_items"] += 1

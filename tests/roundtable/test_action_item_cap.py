@@ -7,6 +7,7 @@ import pytest
 from django.db import connections, transaction
 
 from missions.models import Proposal
+from opscore.models import Agent
 from roundtable.distillation import Distillation, apply_distillation
 from roundtable.lifecycle import request_conversation
 from tests.processes import sessions_waiting_on_a_lock
@@ -47,3 +48,20 @@ def test_two_distillations_at_once_file_three_action_items_a_day_not_six(crew):
     assert Proposal.objects.filter(source="conversation").count() == 3
     assert kept["first"]["action_items"] == 3 and kept["second"]["action_items"] == 0
     assert kept["second"]["dropped"] == [f"action {n}: 3 a day reached" for n in range(3)]
+
+
+@pytest.mark.django_db
+def test_an_action_item_the_intake_rejects_is_listed_dropped_not_kept(crew):
+    """The summary (`converse`, the Stage) said "action items 1, dropped 0" for an item the
+    intake had rejected: nothing had become work, and nothing said why."""
+    conversation = war_room(["coordinator", "devops", "security"])
+    Agent.objects.filter(slug="devops").update(enabled=False)
+    item = {"agent": "devops", "title": "Rotate the keys", "step_kind": "analyze"}
+
+    kept = apply_distillation(
+        conversation, Distillation(memories=[], pairwise_drift=[], action_items=[item])
+    )
+
+    rejected = Proposal.objects.get()
+    assert rejected.status == "rejected" and kept["action_items"] == 0
+    assert kept["dropped"] == [f"action 0: P{rejected.id} rejected: {rejected.reason}"]
