@@ -52,6 +52,19 @@ def test_converse_refuses_while_the_lane_is_paused_unless_forced(crew):
     assert Conversation.objects.get().status == "succeeded"
 
 
+def test_converse_refuses_while_the_roundtable_is_switched_off_unless_forced(crew):
+    """roundtable_policy.enabled false stops the schedule and the worker; `converse` held a
+    conversation all the same, its memories, drift and action items included."""
+    set_policy("roundtable_policy", {"enabled": False}, actor="test", reason="quiet week")
+
+    with pytest.raises(CommandError, match=r"roundtable_policy\.enabled is false"):
+        call_command(*DEBATE, stdout=StringIO())
+    assert not Conversation.objects.exists()
+    call_command(*DEBATE, "--force", stdout=StringIO())
+
+    assert Conversation.objects.get().status == "succeeded"
+
+
 def test_converse_names_the_override_that_pauses_the_lane_and_its_reason(crew):
     """It said only 'paused (lane_switches)', where every other surface names the override."""
     from opscore.overrides import apply_override

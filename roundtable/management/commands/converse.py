@@ -6,6 +6,7 @@ from django.core.management.base import CommandError
 from missions.worker import default_worker_id
 from opscore.cli import REFUSED, OpsCommand
 from opscore.lanes import pause_of
+from opscore.models import Policy
 from roundtable.lifecycle import ConversationInvalid, request_conversation
 from roundtable.speaking import run_conversation
 
@@ -35,13 +36,18 @@ class Command(OpsCommand):
             help="seconds between turns (default: the configured pacing, OPS_TURN_PAUSE_SECONDS)",
         )
         parser.add_argument(
-            "--force", action="store_true", help="hold it even while the roundtable lane is paused"
+            "--force",
+            action="store_true",
+            help="hold it even while the roundtable lane is paused or roundtable_policy is off",
         )
 
     def handle(self, *args, **opts):
         pause = pause_of("roundtable")
         if pause is not None and not opts["force"]:
             raise CommandError(f"{pause.why}; lift the override, or --force", returncode=REFUSED)
+        if not opts["force"] and not Policy.objects.value("roundtable_policy").enabled:
+            why = "roundtable_policy.enabled is false; switch it on, or --force"
+            raise CommandError(why, returncode=REFUSED)
         agents = [a.strip() for a in opts["agents"].split(",") if a.strip()]
         try:
             conversation = request_conversation(  # held under a lease from the start: no worker
