@@ -18,6 +18,7 @@ from opscore.web_urls import UnusableURL, usable
 
 CHANNEL = "agent.wake"
 TASK_REF_KEYS = ("taskId", "task_id", "runId", "run_id")  # what the seed's dispatcher reads
+REF_CHARS = OutboxMessage._meta.get_field("external_id").max_length
 
 
 def wake_body(agent: str) -> dict:
@@ -81,9 +82,24 @@ def deliver_wake(message: OutboxMessage) -> str:
         response = client.post(wake_url, json=message.payload, headers=headers)
     if not response.is_success:  # said without the URL, which may carry the hook's key
         raise WakeRefused(f"the runtime answered {response.status_code} {response.reason_phrase}")
-    answer = response.json() if response.content else {}
-    refs = [answer.get(k) for k in TASK_REF_KEYS if isinstance(answer, dict) and answer.get(k)]
-    return str(refs[0]) if refs else f"wake-{message.id}"
+    return task_ref(response) or f"wake-{message.id}"
+
+
+def task_ref(response) -> str | None:
+    """The runtime's own reference for the wake, when its answer gives one a row can hold. A
+    2xx is the wake taken, whatever the body: one that is not JSON, or an id too long for the
+    column (or with a NUL, which Postgres refuses), failed a delivered wake, and the wake was
+    sent again on every retry."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return None
+    for key in TASK_REF_KEYS if isinstance(answer, dict) else ():
+        ref = answer.get(key)
+        ref = str(ref) if isinstance(ref, str | int) and not isinstance(ref, bool) else ""
+        if ref and len(ref) <= REF_CHARS and ref.isprintable():
+            return ref
+    return None
 
 
 def usable_wake_url(agent: Agent) -> str:

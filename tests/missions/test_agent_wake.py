@@ -31,7 +31,7 @@ def runtime():
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
-            self.wfile.write(json.dumps(reply).encode())
+            self.wfile.write(reply if isinstance(reply, bytes) else json.dumps(reply).encode())
 
         def log_message(self, *args):
             pass
@@ -145,3 +145,24 @@ def test_a_refused_wake_never_quotes_a_token_its_url_carries(runtime):
 
     wake = OutboxMessage.objects.get()
     assert "404" in wake.last_error and "s3cretvalue123" not in wake.last_error
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [b"ok", {"runId": "r" * 300}, {"taskId": "task\u0000-7"}, {"runId": ["a", "list"]}],
+    ids=["plain text", "a run id longer than the column", "a NUL in the id", "not a string"],
+)
+def test_a_wake_the_runtime_took_is_delivered_whatever_its_answer_says(runtime, reply):
+    """A 2xx is the runtime taking the wake; what its body says is only a reference. A body
+    that is not JSON, or an id no row holds, failed the delivery, and the wake went out again
+    on every retry until the outbox gave up with an alert."""
+    url, received, answers = runtime
+    answers.append((200, reply))
+    agent = AgentFactory(slug="openclaw-ops", runtime=Runtime.EXTERNAL, wake_url=url)
+    make_step("noop", agent=agent)
+
+    wake_external_agents(), deliver_pending()
+
+    wake = OutboxMessage.objects.get()
+    assert (wake.status, wake.attempts, len(received)) == ("delivered", 1, 1)
+    assert wake.external_id == f"wake-{wake.id}"
