@@ -19,6 +19,7 @@ from django.conf import settings
 from missions.crawl import deadline_client
 from opscore.redaction import redact_text
 from opscore.text import strip_invisible
+from opscore.web_urls import UnusableURL, usable
 
 # Tests install an httpx.MockTransport here; None is the real network.
 TRANSPORT: httpx.BaseTransport | None = None
@@ -27,6 +28,7 @@ DEFAULT_RETRY_SECONDS = 60
 MAX_RETRY_SECONDS = 24 * 3600
 MAX_COUNT = 2**31 - 1  # ContentMetric's impressions and engagements
 CLOCK_SKEW = timedelta(minutes=5)  # a channel's clock against ours
+MAX_URL_CHARS = 500  # Publication.url
 
 
 class ChannelError(Exception):
@@ -154,6 +156,19 @@ def engagements_of(data: dict, fields: tuple[str, ...], channel: str) -> int:
     if total > MAX_COUNT:
         raise Malformed(f"{channel} engagements are not a count: {total}")
     return total
+
+
+def post_link(value) -> str:
+    """A post's URL as the channel gave it, kept only when it is a web address: the Stage
+    links to it, and an answer's `javascript:` (or `data:`) URL was a script behind that link.
+    Anything else is no URL (the post id is still kept)."""
+    url = value if isinstance(value, str) else ""
+    try:
+        parts = usable(url)
+    except UnusableURL:
+        return ""
+    web = parts.scheme in ("http", "https") and parts.hostname and url.isprintable()
+    return url if web and " " not in url and len(url) <= MAX_URL_CHARS else ""
 
 
 def looked_since(request) -> datetime:

@@ -19,6 +19,7 @@ from opportunities.channels.base import (
     json_of,
     looked_since,
     made_since,
+    post_link,
 )
 from opportunities.channels.x import same_words
 
@@ -64,7 +65,7 @@ class Channel:
         status = json_of(check(answer, NAME), NAME)
         if not isinstance(status.get("id"), str) or not isinstance(status.get("url"), str):
             raise Malformed("mastodon: the new status has no id and url")
-        return Posted(status["id"], status["url"])
+        return Posted(status["id"], post_link(status["url"]))
 
     def find(self, request) -> Posted | None:
         me = json_of(check(self.http.get("/api/v1/accounts/verify_credentials"), NAME), NAME)
@@ -81,7 +82,7 @@ class Channel:
             if not isinstance(status, dict) or not made_since(status, looked_since(request)):
                 continue
             if same_words(plain_text(str(status.get("content"))), request.text):
-                return Posted(str(status.get("id")), str(status.get("url") or ""))
+                return Posted(str(status.get("id")), post_link(status.get("url")))
         return None
 
     def measure(self, post_id: str) -> Measured:

@@ -11,7 +11,7 @@ import time
 
 from django.conf import settings
 
-from opportunities.channels.base import Duplicate, Posted, check, client
+from opportunities.channels.base import Duplicate, Posted, check, client, post_link
 
 NAME = "post_webhook"
 
@@ -55,8 +55,7 @@ class Channel:
         except ValueError:
             data = {}
         data = data if isinstance(data, dict) else {}
-        url = data.get("url") if str(data.get("url", "")).startswith("http") else ""
-        return Posted(str(data.get("id") or request.key)[:200], url)
+        return Posted(str(data.get("id") or request.key)[:200], post_link(data.get("url")))
 
     def find(self, request) -> Posted:
         """A receiver that answered 409 has the post under our key."""

@@ -323,3 +323,28 @@ def test_a_timeout_letting_an_attempt_outlast_its_claim_is_refused_at_startup(
     (error,) = check_channels(None)
 
     assert (error.id, error.msg.split(":")[0]) == ("opportunities.E001", said)
+
+
+@pytest.mark.parametrize(
+    "made_up",
+    ["javascript:alert(document.cookie)", "data:text/html,<script>alert(1)</script>", "//x"],
+)
+def test_a_post_link_the_channel_made_up_is_never_a_link_on_the_stage(
+    network, mastodon_account, admin_client, made_up
+):
+    """The post's URL is the channel's word: a Mastodon instance answering a `javascript:` one
+    put a script behind the Stage's link to the post."""
+    network.on("GET", "/api/v2/instance", mastodon_instance())
+    network.on("POST", "/api/v1/statuses", answer(200, {"id": STATUS_ID, "url": made_up}))
+    approve_channel("mastodon", actor="operator:ann")
+
+    step = post(channel="mastodon")
+
+    publication = Publication.objects.get()
+    assert (publication.status, publication.external_id, publication.url) == (
+        "published",
+        STATUS_ID,
+        "",
+    )
+    stage = admin_client.get(f"/stage/missions/{step.mission_id}").content.decode()
+    assert f"published to mastodon ({STATUS_ID})" in stage and made_up[:6] not in stage
