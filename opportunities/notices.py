@@ -5,6 +5,7 @@ The outbox's own loop (`manage.py deliver`) sends them, with timeouts (EMAIL_TIM
 webhook's), retries with backoff and a recorded final failure; an e-mail keeps the Message-ID
 chosen when the notice was written, so a resend is recognisably the same message."""
 
+import re
 from contextlib import nullcontext
 
 import httpx
@@ -23,6 +24,8 @@ from opscore.text import ReasonRefused, checked_reason
 WEBHOOK_TIMEOUT = 10
 WEBHOOK_TEXT = 3000  # a chat message's room for the notice
 CUT = "… (cut here: the whole message is in the Stage's inbox)"
+ROOM_MENTION = re.compile(r"@(?=(?:here|channel|everyone|all)\b)", re.IGNORECASE)
+HALF_ENTITY = re.compile(r"&[a-z]{0,3}$")  # an escape the cut went through
 
 
 def channels() -> list[str]:
@@ -94,6 +97,15 @@ def send_email(message: OutboxMessage) -> str:
     return f"email:{message_id(message)}"
 
 
+def as_chat_text(words: str) -> str:
+    """Words shown as written, never read as the chat's commands: Slack-compatible webhooks
+    take `<!channel>` as a ping to the room and `<url|words>` as a link showing other words,
+    so &, < and > are escaped as Slack's formatting rules ask; a room-wide @-mention (which
+    Mattermost and Discord read in plain text) gets a word joiner after its @."""
+    escaped = words.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return ROOM_MENTION.sub("@\u2060", escaped)
+
+
 class WebhookRefused(RuntimeError):
     """The chat webhook answered with an error; the message names the status alone, as the
     URL is the webhook's key and httpx spells it its own way (a host lowercased, a port
@@ -103,9 +115,10 @@ class WebhookRefused(RuntimeError):
 def send_webhook(message: OutboxMessage, client: httpx.Client | None = None) -> str:
     """Slack-compatible JSON; the key rides along so a receiver can drop a duplicate."""
     notice = Notice.objects.get(pk=message.payload["notice_id"])
-    text = f"*{notice.get_lane_display()}: {notice.title}*\n{notice.body}"
+    text = f"*{notice.get_lane_display()}: {as_chat_text(notice.title)}*\n"
+    text += as_chat_text(notice.body)
     if len(text) > WEBHOOK_TEXT:  # a cut message says so: the rest was not dropped unsaid
-        text = text[: WEBHOOK_TEXT - len(CUT) - 1] + "\n" + CUT
+        text = HALF_ENTITY.sub("", text[: WEBHOOK_TEXT - len(CUT) - 1]) + "\n" + CUT
     own = nullcontext(client) if client else deadline_client(WEBHOOK_TIMEOUT)  # the whole call
     with own as sender:
         answer = sender.post(

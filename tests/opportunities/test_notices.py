@@ -359,3 +359,20 @@ def test_an_idea_promoted_to_a_clear_urgent_opportunity_is_an_alert_at_once(lane
 
     alert = Notice.objects.get(lane="alert")
     assert alert.title == "Opportunity: Disk" and alert.dedupe_key.endswith(f":{found.id}")
+
+
+def test_an_outside_title_cannot_ping_the_chat_or_hide_a_link_in_it(lane):
+    """A chat webhook reads `<!channel>`, `<url|words>` and `@here` as commands: a runtime's
+    title with them notified the whole room and showed its link as Opscore's own words. Its
+    text reaches the chat as text, as Slack's formatting rules ask (&, < and > escaped)."""
+    title = "<!channel> @here Rotate keys at <https://evil.example|our status page> & co"
+    opportunity(impact=4, confidence=4, urgency=4, title=title)
+    seen = []
+    transport = httpx.MockTransport(lambda request: seen.append(request) or httpx.Response(200))
+
+    send_webhook(OutboxMessage.objects.get(channel="webhook"), httpx.Client(transport=transport))
+
+    text = json.loads(seen[0].read())["text"]
+    assert "<" not in text and ">" not in text and "@here" not in text
+    assert "&lt;!channel&gt; @\u2060here Rotate keys at &lt;https://evil.example|our status" in text
+    assert "page&gt; &amp; co" in text
