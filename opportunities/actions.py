@@ -150,6 +150,7 @@ def alert_if_clear(opportunity: Opportunity) -> None:
         dedupe_key=f"alert:opportunity:{opportunity.id}",
         evidence=opportunity.evidence,
         source_agent_id=opportunity.source_agent_id,
+        of_lane="proactive",
     )
 
 

@@ -17,11 +17,14 @@ from django.utils.text import capfirst
 
 from missions.crawl import deadline_client
 from missions.models import OutboxMessage
+from missions.outbox import Held
 from opportunities.models import Notice
 from opscore import db
+from opscore.lanes import lane_of_handler, pause_of
 from opscore.text import ReasonRefused, checked_reason
 
 WEBHOOK_TIMEOUT = 10
+PAUSED_RECHECK_SECONDS = 60  # a notice held by a paused lane looks again this often
 WEBHOOK_TEXT = 3000  # a chat message's room for the notice
 CUT = "… (cut here: the whole message is in the Stage's inbox)"
 ROOM_MENTION = re.compile(r"@(?=(?:here|channel|everyone|all)\b)", re.IGNORECASE)
@@ -37,9 +40,13 @@ def channels() -> list[str]:
     return found
 
 
-def notify(lane: str, title: str, body: str, *, dedupe_key: str, run=None, **extra) -> Notice:
+def notify(
+    lane: str, title: str, body: str, *, dedupe_key: str, run=None, of_lane="", **extra
+) -> Notice:
     """Write the notice and its outbox rows in one transaction; the same key returns the
-    notice already on file and sends nothing again."""
+    notice already on file and sends nothing again. `of_lane`: the lane whose pause holds its
+    delivery (a run's own is its order's)."""
+    of_lane = of_lane or (lane_of_handler(run.order.handler) if run else "")
     try:
         with transaction.atomic():
             notice = Notice.objects.create(
@@ -49,7 +56,7 @@ def notify(lane: str, title: str, body: str, *, dedupe_key: str, run=None, **ext
                 OutboxMessage.objects.create(
                     key=f"notice:{notice.id}:{channel}",
                     channel=channel,
-                    payload={"notice_id": notice.id} | channel_fields(channel),
+                    payload={"notice_id": notice.id, "of_lane": of_lane} | channel_fields(channel),
                     standing_order_run=run,
                 )
             db.notify(db.Channel.OUTBOX)  # wakes the deliverer once this commits
@@ -84,8 +91,16 @@ def subject(notice: Notice) -> str:
     return f"[Opscore] {capfirst(notice.get_lane_display())}: {title}"
 
 
+def held_by_a_pause(message: OutboxMessage) -> None:
+    """A notice of a paused lane waits for the pause to end, no attempt spent: one queued
+    before the pause (its mail server down, say) went out during it."""
+    if pause := pause_of(message.payload.get("of_lane", "")):
+        raise Held(f"held: {pause.why}", retry_after=PAUSED_RECHECK_SECONDS)
+
+
 def send_email(message: OutboxMessage) -> str:
     """One SMTP conversation under EMAIL_TIMEOUT (Django's mail framework applies it)."""
+    held_by_a_pause(message)
     notice = Notice.objects.get(pk=message.payload["notice_id"])
     email = EmailMessage(
         subject=subject(notice),
@@ -114,6 +129,7 @@ class WebhookRefused(RuntimeError):
 
 def send_webhook(message: OutboxMessage, client: httpx.Client | None = None) -> str:
     """Slack-compatible JSON; the key rides along so a receiver can drop a duplicate."""
+    held_by_a_pause(message)
     notice = Notice.objects.get(pk=message.payload["notice_id"])
     text = f"*{notice.get_lane_display()}: {as_chat_text(notice.title)}*\n"
     text += as_chat_text(notice.body)

@@ -16,6 +16,7 @@ from opportunities.models import Idea, Notice
 from opportunities.notices import send_webhook
 from opscore.actions import record_event, set_policy
 from opscore.db import db_now
+from opscore.lanes import pause_of
 from opscore.llm import OFFLINE_NOTE
 from opscore.models import Event, StandingOrder
 from tests.factories import run_order_now
@@ -376,3 +377,32 @@ def test_an_outside_title_cannot_ping_the_chat_or_hide_a_link_in_it(lane):
     assert "<" not in text and ">" not in text and "@here" not in text
     assert "&lt;!channel&gt; @\u2060here Rotate keys at &lt;https://evil.example|our status" in text
     assert "page&gt; &amp; co" in text
+
+
+def test_notices_queued_before_the_proactive_lane_paused_wait_for_the_pause_to_end(
+    lane, monkeypatch
+):
+    """The alert was written (its mail server was down, say) before an operator paused the
+    lane: the README's "while proactive is paused an opportunity's alert is not sent" held
+    only for alerts written during the pause; one already queued went out in it."""
+    from opscore.overrides import apply_override, lift_override
+
+    sent = []
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200))
+    monkeypatch.setattr(
+        "opportunities.notices.send_webhook.__defaults__", (httpx.Client(transport=transport),)
+    )
+    opportunity(impact=4, confidence=4, urgency=4, title="Disk fills in 2 hours")
+    run_order_now(lane)  # the lane's digest, queued with it
+    pause = apply_override("pause-lane", "proactive", reason="quiet day", actor="operator:ana")
+
+    deliver_pending()
+
+    assert (len(mail.outbox), len(sent)) == (0, 0)
+    held = OutboxMessage.objects.all()
+    assert {(m.status, m.attempts) for m in held} == {("pending", 0)}
+    assert {m.last_error for m in held} == {f"held: {pause_of('proactive').why}"}
+    lift_override(pause.id, actor="operator:ana", reason="over")
+    OutboxMessage.objects.update(next_attempt_at=db_now())
+    deliver_pending()
+    assert (len(mail.outbox), len(sent)) == (2, 2)
