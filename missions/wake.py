@@ -10,14 +10,15 @@ from django.db.models.functions import Now
 
 from missions.crawl import deadline_client
 from missions.models import OutboxMessage, Step, StepStatus
-from missions.outbox import ChannelSaidNo
+from missions.outbox import ChannelSaidNo, Held
 from missions.step_kinds import internal_kinds
 from opscore.db import Channel, notify
-from opscore.models import Agent, Runtime
+from opscore.models import Agent, Override, Runtime
 from opscore.web_urls import UnusableURL, usable
 
 CHANNEL = "agent.wake"
 TASK_REF_KEYS = ("taskId", "task_id", "runId", "run_id")  # what the seed's dispatcher reads
+SWITCHED_OFF_RECHECK_SECONDS = 60
 REF_CHARS = OutboxMessage._meta.get_field("external_id").max_length
 
 
@@ -72,6 +73,8 @@ def deliver_wake(message: OutboxMessage) -> str:
     """POST the wake to the agent's wake URL, over within OPS_AGENT_WAKE_TIMEOUT_SECONDS in all
     (a runtime trickling its answer holds the deliverer no longer)."""
     agent = Agent.objects.get(slug=message.payload["agentId"])
+    if why := switched_off(agent):
+        raise Held(f"held: {why}", retry_after=SWITCHED_OFF_RECHECK_SECONDS)
     if not agent.wake_url:
         raise LookupError(f"agent {agent.slug} has no wake URL any more")
     wake_url = usable_wake_url(agent)
@@ -100,6 +103,14 @@ def task_ref(response) -> str | None:
         if ref and len(ref) <= REF_CHARS and ref.isprintable():
             return ref
     return None
+
+
+def switched_off(agent: Agent) -> str | None:
+    """Why the agent takes no new work now (disabled, draining): a wake queued before the
+    switch waits with it, no attempt spent, rather than telling its runtime to claim."""
+    if not agent.enabled:
+        return Override.objects.why_disabled(agent.slug)
+    return f"{agent.slug} is draining" if agent.draining else None
 
 
 def usable_wake_url(agent: Agent) -> str:

@@ -12,6 +12,7 @@ import pytest
 from missions.models import OutboxMessage
 from missions.outbox import deliver_pending
 from missions.wake import wake_external_agents
+from opscore.db import db_now
 from opscore.models import Agent, Event, Runtime
 from tests.factories import AgentFactory, make_step
 
@@ -166,3 +167,25 @@ def test_a_wake_the_runtime_took_is_delivered_whatever_its_answer_says(runtime, 
     wake = OutboxMessage.objects.get()
     assert (wake.status, wake.attempts, len(received)) == ("delivered", 1, 1)
     assert wake.external_id == f"wake-{wake.id}"
+
+
+def test_a_wake_queued_before_its_agent_was_disabled_waits_until_it_is_enabled(runtime):
+    """disable-agent stops everything the agent does: a wake already in the outbox told its
+    runtime 'Opscore has work waiting … claim it' for an agent that may take none."""
+    from opscore.overrides import apply_override, lift_override
+
+    url, received, _ = runtime
+    agent = AgentFactory(slug="openclaw-ops", runtime=Runtime.EXTERNAL, wake_url=url)
+    make_step("noop", agent=agent)
+    wake_external_agents()
+    switch = apply_override("disable_agent", agent.slug, reason="odd", actor="operator:ann")
+
+    deliver_pending()
+
+    wake = OutboxMessage.objects.get()
+    assert (wake.status, wake.attempts, received) == ("pending", 0, [])
+    assert wake.last_error == f"held: openclaw-ops is disabled (override {switch.id}: odd)"
+    lift_override(switch.id, actor="operator:ann", reason="fine")
+    OutboxMessage.objects.update(next_attempt_at=db_now())
+    deliver_pending()
+    assert OutboxMessage.objects.get().status == "delivered" and len(received) == 1
