@@ -51,11 +51,13 @@ def check_channels(app_configs, **kwargs):
 
 
 def deadline_problems() -> list[Error]:
-    """OPS_CHANNEL_TIMEOUT bounds each call, EMAIL_TIMEOUT a whole SMTP conversation: either
-    must leave an attempt inside the claim, and be a second at least (0 fails every call)."""
+    """OPS_CHANNEL_TIMEOUT bounds each call, EMAIL_TIMEOUT a whole SMTP conversation and
+    OPS_AGENT_WAKE_TIMEOUT_SECONDS a wake: each must leave an attempt inside the claim, and be
+    a second at least (0 fails every call)."""
     attempts = {
         "OPS_CHANNEL_TIMEOUT": (settings.OPS_CHANNEL_TIMEOUT, CALLS_PER_ATTEMPT),
         "EMAIL_TIMEOUT": (settings.EMAIL_TIMEOUT, 1),
+        "OPS_AGENT_WAKE_TIMEOUT_SECONDS": (settings.OPS_AGENT_WAKE_TIMEOUT_SECONDS, 1),
     }
     problems = []
     for name, (seconds, calls) in attempts.items():

@@ -304,18 +304,24 @@ def test_an_approval_and_a_stop_show_while_posts_are_only_kept_locally(settings)
     assert "; stopped by override " in x_line and x_line.endswith("; approved by operator:ann")
 
 
+WAKE = "OPS_AGENT_WAKE_TIMEOUT_SECONDS"
+
+
 @pytest.mark.parametrize(
     ("name", "seconds", "said"),
     [
         ("OPS_CHANNEL_TIMEOUT", 120, "OPS_CHANNEL_TIMEOUT=120 is not 1 to 59 seconds"),
         ("OPS_CHANNEL_TIMEOUT", 0, "OPS_CHANNEL_TIMEOUT=0 is not 1 to 59 seconds"),
         ("EMAIL_TIMEOUT", 600, "EMAIL_TIMEOUT=600 is not 1 to 299 seconds"),
+        (WAKE, 400, f"{WAKE}=400 is not 1 to 299 seconds"),
+        (WAKE, 0, f"{WAKE}=0 is not 1 to 299 seconds"),
     ],
 )
 def test_a_timeout_letting_an_attempt_outlast_its_claim_is_refused_at_startup(
     settings, name, seconds, said
 ):
-    """Past the outbox's 300 s claim a second deliverer takes the row and sends it again."""
+    """Past the outbox's 300 s claim a second deliverer takes the row and sends it again; at 0
+    every call fails at once (a wake timing out on every retry, nothing saying why)."""
     from opportunities.checks import check_channels
 
     setattr(settings, name, seconds)
