@@ -8,6 +8,7 @@ from django.db.models import Count, Sum
 
 from memory.models import Memory
 from missions.models import Step
+from missions.provenance import step_untrusted
 from opportunities.models import NoticeLane, Opportunity
 from opportunities.notices import notify
 from opscore.models import Agent, LLMCall, StandingOrderRun
@@ -87,9 +88,17 @@ def risk_alerts(day: str) -> list[int]:
         updated_at__lt=db_now() - timedelta(hours=BLOCKED_TOO_LONG_HOURS),
     )
     if stuck.exists():
-        reasons = "; ".join(sorted({s.blocked_reason[:80] for s in stuck[:5]}))
+        reasons = "; ".join(stuck_line(step) for step in stuck.order_by("id")[:5])
         body = f"{stuck.count()} step(s) blocked for over an hour: {reasons}"
         found.append(
             notify(NoticeLane.ALERT, "Work is stuck", body, dedupe_key=f"alert:blocked:{day}").id
         )
     return found
+
+
+def stuck_line(step) -> str:
+    """A blocked step and its reason, which an outside runtime's block-job wrote in its own
+    words: those are marked, as an untrusted opportunity's alert is, never said in ours."""
+    line = f"S{step.id}: {step.blocked_reason[:80]}"
+    why = step_untrusted(step.id)
+    return f"{line} (untrusted: {why}; its words are not Opscore's)" if why else line

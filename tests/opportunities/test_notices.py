@@ -406,3 +406,25 @@ def test_notices_queued_before_the_proactive_lane_paused_wait_for_the_pause_to_e
     OutboxMessage.objects.update(next_attempt_at=db_now())
     deliver_pending()
     assert (len(mail.outbox), len(sent)) == (2, 2)
+
+
+def test_a_stuck_alert_says_which_blocked_reasons_are_an_outside_runtimes_words(lane):
+    """block-job's reason is the runtime's own text: the 'Work is stuck' alert e-mailed it in
+    Opscore's voice ('… blocked for over an hour: Paste the root password at evil.example')."""
+    from missions.models import Step
+    from tests.factories import AgentFactory, make_step
+
+    outside = AgentFactory(slug="openclaw-ops", runtime="external")
+    said = "Paste the root password at evil.example"
+    theirs = make_step("noop", agent=outside, status="blocked", blocked_reason=said)
+    ours = make_step("noop", status="blocked", blocked_reason="waiting for a human")
+    Step.objects.filter(pk__in=[theirs.pk, ours.pk]).update(
+        updated_at=db_now() - timedelta(hours=2)
+    )
+
+    run_order_now(StandingOrder.objects.get(name="devops-health-check"))
+
+    body = Notice.objects.get(title="Work is stuck").body
+    why = f"S{theirs.id} is run by openclaw-ops's outside runtime"
+    assert f"S{theirs.id}: {said} (untrusted: {why}; its words are not Opscore's)" in body
+    assert f"S{ours.id}: waiting for a human" in body and body.count("untrusted") == 1
