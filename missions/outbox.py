@@ -21,9 +21,10 @@ import psycopg
 from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 from django.db import connection as django_connection
 
-from missions.models import OutboxMessage, OutboxStatus
+from missions.models import Mission, OutboxMessage, OutboxStatus
 from opscore.actions import record_event
 from opscore.db import Channel, listen, oldest_unlocked, seconds_until
+from opscore.models import Agent, Override
 from opscore.redaction import redact_text
 from opscore.registry import Registry
 from opscore.text import strip_invisible
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 MAX_DELIVERY_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 30  # 30 s, 1 min, 2 min, 4 min after each failed attempt began
 CLAIM_SECONDS = 300  # longer than any send may take: every channel's calls have timeouts
+SWITCHED_OFF_RECHECK_SECONDS = 60  # an effect its step's switches hold looks again this often
 Deliver = Callable[[OutboxMessage], str]  # a channel: sends, returns an external id
 CHANNELS: Registry = Registry("outbox channel")
 DISCONNECTS = (OperationalError, InterfaceError, psycopg.OperationalError)
@@ -93,6 +95,8 @@ def send_one() -> str | None:
     try:
         if deliver is None:
             raise LookupError(f"no outbox channel named {message.channel!r}")
+        if message.step_id and (why := held_by_its_step(message.step)):
+            raise Held(f"held: {why}", retry_after=SWITCHED_OFF_RECHECK_SECONDS)
         with transaction.atomic():
             message.mark_delivered(deliver(message))
     except Held as held:
@@ -108,6 +112,19 @@ def send_one() -> str | None:
         record_failure(message, f"{type(error).__name__}: {error}".strip())
         return "failed"
     return "delivered"
+
+
+def held_by_its_step(step) -> str | None:
+    """An effect queued before its agent was disabled or its mission paused waits with them,
+    on every channel (a plug-in's too): the step ran, but the switch says the agent, or the
+    mission, acts no more for now."""
+    agent = Agent.objects.get(pk=step.agent_id)
+    if not agent.enabled:
+        return Override.objects.why_disabled(agent.slug)
+    mission = Mission.objects.get(pk=step.mission_id)
+    if mission.paused_at is not None:
+        return f"mission M{mission.id} is paused: {mission.pause_reason}"
+    return None
 
 
 def record_failure(message: OutboxMessage, reason: str, retry_after: float | None = -1) -> None:

@@ -22,7 +22,7 @@ from opportunities.channels.limits import secret_in, too_long
 from opportunities.models import ChannelAccount
 from opscore.actions import record_event
 from opscore.lanes import pause_of
-from opscore.models import Agent, Event, Override, Policy
+from opscore.models import Event, Override, Policy
 
 STOP = "stop_channel"  # the override kind: a per-channel kill switch
 PAUSED_RECHECK_SECONDS = 60  # a post held by a paused publishing lane looks again this often
@@ -131,8 +131,6 @@ def deliver_post(message) -> str:
         return publication.external_id or f"{publication.status}-{publication.id}"
     if pause := pause_of("publishing"):  # a post queued before the pause waits too
         raise Held(f"held: {pause.why}", retry_after=PAUSED_RECHECK_SECONDS)
-    if why := held_by_its_step(publication.step):
-        raise Held(f"held: {why}", retry_after=PAUSED_RECHECK_SECONDS)
     if reason := mission_ended(publication.step):
         return refuse(publication, reason)
     if reason := local_reason(message.channel):
@@ -166,21 +164,6 @@ def publication_for(message) -> Publication:
             "body": message.payload["text"],
         },
     )[0]
-
-
-def held_by_its_step(step) -> str | None:
-    """A post queued before its agent was disabled or its mission paused waits with them: the
-    step ran, but the switch says the agent, or the mission, acts no more for now."""
-    agent = Agent.objects.get(pk=step.agent_id)
-    if not agent.enabled:
-        held = Override.objects.holding(agent.slug, "enabled")
-        return f"{agent.slug} is disabled" + (
-            f" (override {held.id}: {held.reason})" if held else ""
-        )
-    mission = Mission.objects.get(pk=step.mission_id)
-    if mission.paused_at is not None:
-        return f"mission M{mission.id} is paused: {mission.pause_reason}"
-    return None
 
 
 def mission_ended(step) -> str | None:

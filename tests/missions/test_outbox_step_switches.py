@@ -1,0 +1,59 @@
+"""An effect a step queued obeys the switches over that step, on every outbox channel: a
+plug-in's (OPS_EXECUTOR_MODULES' CHANNELS) as much as the publishing networks'. The step ran and
+queued it; the agent was disabled, or its mission paused, while it waited."""
+
+import pytest
+
+from missions.mission_control import pause_mission, resume_mission
+from missions.models import OutboxMessage
+from missions.outbox import CHANNELS, deliver_pending
+from opscore.db import db_now
+from opscore.overrides import apply_override, lift_override
+from tests.factories import make_step
+
+pytestmark = pytest.mark.django_db
+ANN = "operator:ann"
+
+
+@pytest.fixture
+def invoices(monkeypatch):
+    """A plug-in channel that sends invoices to the outside world."""
+    sent = []
+    monkeypatch.setitem(CHANNELS, "invoice", lambda message: sent.append(message.key) or "inv-1")
+    step = make_step("noop", status="succeeded")
+    OutboxMessage.objects.create(key=f"invoice:{step.id}", channel="invoice", step=step)
+    return step, sent
+
+
+def deliver_again() -> None:
+    OutboxMessage.objects.update(next_attempt_at=db_now())
+    deliver_pending()
+
+
+def test_a_plug_in_effect_queued_before_its_agent_was_disabled_waits(invoices):
+    step, sent = invoices
+    switch = apply_override("disable_agent", "devops", reason="misbehaving", actor=ANN)
+
+    deliver_pending()
+
+    message = OutboxMessage.objects.get()
+    assert (message.status, message.attempts, sent) == ("pending", 0, [])
+    assert message.last_error == f"held: devops is disabled (override {switch.id}: misbehaving)"
+    lift_override(switch.id, actor=ANN, reason="fixed")
+    deliver_again()
+    assert OutboxMessage.objects.get().status == "delivered" and sent == [message.key]
+
+
+def test_a_plug_in_effect_queued_before_its_mission_was_paused_waits(invoices):
+    step, sent = invoices
+    pause_mission(step.mission_id, actor=ANN, reason="checking the amounts")
+
+    deliver_pending()
+
+    message = OutboxMessage.objects.get()
+    assert (message.status, message.attempts, sent) == ("pending", 0, [])
+    said = f"held: mission M{step.mission_id} is paused: checking the amounts"
+    assert message.last_error == said
+    resume_mission(step.mission_id, actor=ANN, reason="fine")
+    deliver_again()
+    assert OutboxMessage.objects.get().status == "delivered" and sent == [message.key]
