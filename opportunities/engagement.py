@@ -20,6 +20,7 @@ from opscore.actions import record_event
 from opscore.models import RunStatus
 from opscore.redaction import redact_text
 from opscore.standing_orders import RunResult
+from opscore.text import strip_invisible
 
 MAX_PER_RUN = 50
 BLOCKED_RETRY_SECONDS = 3600
@@ -58,12 +59,19 @@ def poll_one(publication: Publication) -> str:
         block_channel(publication.channel, str(refused))
         publication.postpone_poll(BLOCKED_RETRY_SECONDS, str(refused))
         return "failed"
-    except (ChannelError, httpx.HTTPError) as error:  # an HTTP error may name what it sent
-        publication.record_poll(redact_text(f"{type(error).__name__}: {error}"))
+    except (ChannelError, httpx.HTTPError) as error:
+        publication.record_poll(poll_error(error))
         return "failed"
     finally:
         channel.close()
     return record_measurement(publication, measured)
+
+
+def poll_error(error: Exception) -> str:
+    """The error as kept on the post: an HTTP error may name what it sent (redacted), and a
+    channel's own words may hold a NUL (an answer's post id quoted back), which Postgres
+    refuses: the write failed, and the whole order with it, on every run."""
+    return redact_text(" ".join(strip_invisible(f"{type(error).__name__}: {error}").split()))
 
 
 @transaction.atomic

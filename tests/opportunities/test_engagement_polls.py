@@ -269,3 +269,19 @@ def test_a_network_failure_kept_on_the_post_keeps_no_credential(
     assert run.evidence == {"failed": 1}
     publication.refresh_from_db()
     assert publication.last_poll_error == "ConnectError: proxy refused ?token=[redacted]"
+
+
+def test_an_answer_naming_a_post_id_with_a_nul_fails_that_poll_not_the_order(
+    network, x_account, clock, poll_order
+):
+    """The poll's error quoted the answer's post id as it came: with a NUL in it, Postgres
+    refused the error's write and the whole order failed, on every run (the post stays due)."""
+    publication = posted_on_x(network, clock)
+    body = {"data": {"id": "20\x00\x1b[2J", "public_metrics": {}}}
+    network.on("GET", f"/2/tweets/{TWEET_ID}", answer(200, body))
+
+    run = poll_at(clock, poll_order, 1)
+
+    assert run.status == "completed" and run.evidence == {"failed": 1}
+    publication.refresh_from_db()
+    assert publication.last_poll_error == f"Malformed: x: the answer is for 20[2J, not {TWEET_ID}"
