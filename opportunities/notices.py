@@ -18,6 +18,7 @@ from django.utils.text import capfirst
 from missions.crawl import deadline_client
 from missions.models import OutboxMessage
 from missions.outbox import Held
+from opportunities.channels.base import error_body
 from opportunities.models import Notice
 from opscore import db
 from opscore.lanes import lane_of_handler, pause_of
@@ -28,6 +29,9 @@ PAUSED_RECHECK_SECONDS = 60  # a notice held by a paused lane looks again this o
 WEBHOOK_TEXT = 3000  # a chat message's room for the notice
 CUT = "… (cut here: the whole message is in the Stage's inbox)"
 ROOM_MENTION = re.compile(r"@(?=(?:here|channel|everyone|all)\b)", re.IGNORECASE)
+# Microsoft Teams' incoming webhooks answer 200 to what they could not deliver and deem
+# retryable (a 429, a 413), the failure said in the body: not delivered, so retried.
+FAILED_WITH_200 = "webhook message delivery failed"
 HALF_ENTITY = re.compile(r"&[a-z]{0,3}$")  # an escape the cut went through
 
 
@@ -144,6 +148,8 @@ def send_webhook(message: OutboxMessage, client: httpx.Client | None = None) -> 
         )
     if not answer.is_success:  # not raise_for_status(): its error names the URL, here the key
         raise WebhookRefused(f"the webhook answered {answer.status_code} {answer.reason_phrase}")
+    if answer.text.lstrip().lower().startswith(FAILED_WITH_200):
+        raise WebhookRefused(f"the webhook answered {answer.status_code}: {error_body(answer)}")
     return f"webhook:{message.key}"
 
 

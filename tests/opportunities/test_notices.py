@@ -428,3 +428,31 @@ def test_a_stuck_alert_says_which_blocked_reasons_are_an_outside_runtimes_words(
     why = f"S{theirs.id} is run by openclaw-ops's outside runtime"
     assert f"S{theirs.id}: {said} (untrusted: {why}; its words are not Opscore's)" in body
     assert f"S{ours.id}: waiting for a human" in body and body.count("untrusted") == 1
+
+
+def test_a_chat_that_answers_200_saying_delivery_failed_is_not_taken_as_delivered(
+    lane, monkeypatch
+):
+    """Microsoft Teams' incoming webhooks (which take {"text": …}) answer 200 with the failure
+    in the body, for what they deem retryable (a 429, a 413): the digest was marked delivered
+    and never reached the chat, nothing saying so."""
+    failed = (
+        "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP "
+        "error 429 with ContextId tcid=0,server=msgapi-production"
+    )
+    answers = [httpx.Response(200, text=failed), httpx.Response(200, text="1")]
+    transport = httpx.MockTransport(lambda request: answers.pop(0))
+    monkeypatch.setattr(
+        "opportunities.notices.send_webhook.__defaults__", (httpx.Client(transport=transport),)
+    )
+    opportunity()
+    run_order_now(lane)
+
+    deliver_pending()
+
+    hook = OutboxMessage.objects.get(channel="webhook")
+    assert (hook.status, hook.attempts) == ("pending", 1)
+    assert hook.last_error.startswith(f"WebhookRefused: the webhook answered 200: {failed[:60]}")
+    OutboxMessage.objects.update(next_attempt_at=db_now())
+    deliver_pending()
+    assert OutboxMessage.objects.get(channel="webhook").status == "delivered"
