@@ -1,7 +1,7 @@
 """System checks for the publishing channels: a channel half configured (a URL without its
-token) would silently record every post locally, and a plain-http endpoint would carry a
-credential in clear; both are named at startup (`manage.py check`) with what to set. A
-timeout that lets one delivery attempt outlast the outbox's claim is an error: another
+token) would silently record every post locally, and a plain-http endpoint (or an SMTP sign-in
+without TLS) would carry a credential in clear; both are named at startup (`manage.py check`)
+with what to set. A timeout that lets one delivery attempt outlast the outbox's claim is an error: another
 deliverer (a second supervisor's) then claims the row and sends it again."""
 
 from urllib.parse import urlsplit
@@ -22,6 +22,7 @@ URLS += ("OPS_POST_WEBHOOK_URL",)
 # The most calls one post's attempt makes: X's look (2), its post, and after a "duplicate"
 # its look again (2).
 CALLS_PER_ATTEMPT = 5
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 def check_channels(app_configs, **kwargs):
@@ -39,7 +40,7 @@ def check_channels(app_configs, **kwargs):
             )
     for name in URLS:
         url = urlsplit(getattr(settings, name))
-        if url.scheme and url.scheme != "https" and url.hostname not in ("localhost", "127.0.0.1"):
+        if url.scheme and url.scheme != "https" and url.hostname not in LOCAL_HOSTS:
             problems.append(
                 Warning(
                     f"{name} is not https: a credential would cross the network in clear.",
@@ -47,7 +48,25 @@ def check_channels(app_configs, **kwargs):
                     id="opportunities.W002",
                 )
             )
-    return problems
+    return problems + mail_problems()
+
+
+def mail_problems() -> list[Warning]:
+    """An SMTP sign-in with neither STARTTLS (submission://) nor implicit TLS (smtps://) sends
+    the password in clear to any host but this one; named without the password."""
+    smtp = settings.EMAIL_BACKEND == "opscore.mail.DeadlineEmailBackend"
+    signs_in = smtp and settings.EMAIL_HOST_PASSWORD
+    secured = settings.EMAIL_USE_TLS or settings.EMAIL_USE_SSL
+    if not signs_in or secured or settings.EMAIL_HOST in LOCAL_HOSTS:
+        return []
+    return [
+        Warning(
+            f"EMAIL_URL signs in to {settings.EMAIL_HOST} without TLS: the password crosses "
+            "the network in clear.",
+            hint="Use submission:// (STARTTLS) or smtps:// (implicit TLS) in EMAIL_URL.",
+            id="opportunities.W003",
+        )
+    ]
 
 
 def deadline_problems() -> list[Error]:

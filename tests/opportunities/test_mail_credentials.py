@@ -67,3 +67,40 @@ def test_a_refused_sign_in_keeps_no_trace_of_the_password(echoing_smtp):
     secrets = [PASSWORD, *(base64.b64encode(value).decode() for value in encodings)]
     assert message.status == "pending" and "535" in message.last_error
     assert not [secret for secret in secrets if secret in message.last_error]
+
+
+@pytest.mark.parametrize(
+    ("host", "tls", "ssl", "warned"),
+    [
+        ("mail.example.com", False, False, True),
+        ("mail.example.com", True, False, False),
+        ("mail.example.com", False, True, False),
+        ("localhost", False, False, False),
+    ],
+    ids=["smtp-in-clear", "submission", "smtps", "on-this-machine"],
+)
+def test_an_smtp_password_sent_in_clear_is_named_at_startup(settings, host, tls, ssl, warned):
+    """EMAIL_URL=smtp://user:pass@mail.example.com signs in with no TLS: the password crossed
+    the network in clear on every notice, and `manage.py check`, which names a channel's plain
+    http endpoint, said nothing."""
+    from opportunities.checks import check_channels
+
+    settings.EMAIL_BACKEND = "opscore.mail.DeadlineEmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = (
+        host,
+        "u",
+        PASSWORD,
+    )
+    settings.EMAIL_USE_TLS, settings.EMAIL_USE_SSL = tls, ssl
+
+    said = [w for w in check_channels(None) if w.id == "opportunities.W003"]
+
+    assert [w.msg for w in said] == (
+        [
+            "EMAIL_URL signs in to mail.example.com without TLS: the password crosses the network "
+            "in clear."
+        ]
+        if warned
+        else []
+    )
+    assert all(PASSWORD not in w.msg + w.hint for w in said)
