@@ -17,7 +17,7 @@ from django.utils.text import capfirst
 
 from missions.crawl import deadline_client
 from missions.models import OutboxMessage
-from missions.outbox import Held
+from missions.outbox import ChannelSaidNo, Held
 from opportunities.channels.base import error_body
 from opportunities.models import Notice
 from opscore import db
@@ -102,9 +102,18 @@ def held_by_a_pause(message: OutboxMessage) -> None:
         raise Held(f"held: {pause.why}", retry_after=PAUSED_RECHECK_SECONDS)
 
 
+def still_configured(name: str, unset: str) -> None:
+    """A notice queued while its channel was configured, the setting emptied since: Django
+    sends a message with no recipient to nobody and says nothing (the row read 'delivered'),
+    and a URL-less post fails the same way every time. Failed at once, saying why."""
+    if not getattr(settings, name):
+        raise ChannelSaidNo(f"{name} {unset}: nothing was sent", retry_after=None)
+
+
 def send_email(message: OutboxMessage) -> str:
     """One SMTP conversation under EMAIL_TIMEOUT (Django's mail framework applies it)."""
     held_by_a_pause(message)
+    still_configured("OPS_NOTIFY_EMAIL", "names no recipient any more")
     notice = Notice.objects.get(pk=message.payload["notice_id"])
     email = EmailMessage(
         subject=subject(notice),
@@ -134,6 +143,7 @@ class WebhookRefused(RuntimeError):
 def send_webhook(message: OutboxMessage, client: httpx.Client | None = None) -> str:
     """Slack-compatible JSON; the key rides along so a receiver can drop a duplicate."""
     held_by_a_pause(message)
+    still_configured("OPS_WEBHOOK_URL", "is not set any more")
     notice = Notice.objects.get(pk=message.payload["notice_id"])
     text = f"*{notice.get_lane_display()}: {as_chat_text(notice.title)}*\n"
     text += as_chat_text(notice.body)

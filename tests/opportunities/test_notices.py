@@ -456,3 +456,20 @@ def test_a_chat_that_answers_200_saying_delivery_failed_is_not_taken_as_delivere
     OutboxMessage.objects.update(next_attempt_at=db_now())
     deliver_pending()
     assert OutboxMessage.objects.get(channel="webhook").status == "delivered"
+
+
+def test_a_notice_whose_channel_was_unset_since_it_was_queued_fails_saying_so(lane, settings):
+    """OPS_NOTIFY_EMAIL emptied (or OPS_WEBHOOK_URL unset) after an alert was queued: Django
+    sends a message with no recipient to nobody and says nothing, so the row read 'delivered'
+    for an alert no one got; the webhook's retried a URL-less post five times."""
+    opportunity(impact=4, confidence=4, urgency=4, title="Disk fills in 2 hours")
+    settings.OPS_NOTIFY_EMAIL, settings.OPS_WEBHOOK_URL = [], ""
+
+    deliver_pending()
+
+    email, webhook = (OutboxMessage.objects.get(channel=c) for c in ("email", "webhook"))
+    assert (email.status, email.attempts, len(mail.outbox)) == ("failed", 1, 0)
+    assert email.last_error == "OPS_NOTIFY_EMAIL names no recipient any more: nothing was sent"
+    assert (webhook.status, webhook.attempts) == ("failed", 1)
+    assert webhook.last_error == "OPS_WEBHOOK_URL is not set any more: nothing was sent"
+    assert Event.objects.filter(kind="outbox.failed").count() == 2
