@@ -22,6 +22,7 @@ from opportunities.channels.base import error_body
 from opportunities.models import Notice
 from opscore import db
 from opscore.lanes import lane_of_handler, pause_of
+from opscore.redaction import redact_text
 from opscore.text import ReasonRefused, checked_reason
 
 WEBHOOK_TIMEOUT = 10
@@ -49,12 +50,14 @@ def notify(
 ) -> Notice:
     """Write the notice and its outbox rows in one transaction; the same key returns the
     notice already on file and sends nothing again. `of_lane`: the lane whose pause holds its
-    delivery (a run's own is its order's)."""
+    delivery (a run's own is its order's). The words are redacted first: a scout or a runtime
+    quoting a log may quote a credential, and the inbox, the e-mail and the chat show them."""
     of_lane = of_lane or (lane_of_handler(run.order.handler) if run else "")
+    title, body = redact_text(title)[:200], redact_text(body)
     try:
         with transaction.atomic():
             notice = Notice.objects.create(
-                lane=lane, title=title[:200], body=body, dedupe_key=dedupe_key[:200], **extra
+                lane=lane, title=title, body=body, dedupe_key=dedupe_key[:200], **extra
             )
             for channel in channels():
                 OutboxMessage.objects.create(

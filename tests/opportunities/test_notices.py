@@ -473,3 +473,25 @@ def test_a_notice_whose_channel_was_unset_since_it_was_queued_fails_saying_so(la
     assert (webhook.status, webhook.attempts) == ("failed", 1)
     assert webhook.last_error == "OPS_WEBHOOK_URL is not set any more: nothing was sent"
     assert Event.objects.filter(kind="outbox.failed").count() == 2
+
+
+def test_a_credential_in_an_opportunitys_words_reaches_no_inbox_mail_or_chat(
+    lane, settings, monkeypatch
+):
+    """A scout or an outside runtime read a log holding Opscore's own X token and quoted it:
+    the alert carried it to the Stage's inbox, the e-mail and the chat word for word."""
+    settings.OPS_X_ACCESS_TOKEN = "xtok-0123456789abcdef"
+    seen = []
+    transport = httpx.MockTransport(lambda request: seen.append(request) or httpx.Response(200))
+    monkeypatch.setattr(
+        "opportunities.notices.send_webhook.__defaults__", (httpx.Client(transport=transport),)
+    )
+    said = "xtok-0123456789abcdef is in the log, with Bearer abcdefghijklmnop12345"
+    opportunity(impact=4, confidence=4, urgency=4, title="Token leaked", why_now=said)
+
+    deliver_pending()
+
+    notice = Notice.objects.get()
+    shown = [notice.body, mail.outbox[0].body, seen[0].read().decode()]
+    assert all("xtok-0123456789abcdef" not in s and "abcdefghijklmnop12345" not in s for s in shown)
+    assert "[redacted] is in the log, with Bearer [redacted]" in notice.body
