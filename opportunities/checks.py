@@ -1,8 +1,8 @@
 """System checks for the publishing channels: a channel half configured (a URL without its
 token) would silently record every post locally, and a plain-http endpoint (or an SMTP sign-in
 without TLS) would carry a credential in clear; both are named at startup (`manage.py check`)
-with what to set. A timeout that lets one delivery attempt outlast the outbox's claim is an error: another
-deliverer (a second supervisor's) then claims the row and sends it again."""
+with what to set. A timeout that lets one delivery attempt outlast the outbox's claim is an
+error: another deliverer (a second supervisor's) then claims the row and sends it again."""
 
 from urllib.parse import urlsplit
 

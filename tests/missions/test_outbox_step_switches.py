@@ -31,7 +31,7 @@ def deliver_again() -> None:
 
 
 def test_a_plug_in_effect_queued_before_its_agent_was_disabled_waits(invoices):
-    step, sent = invoices
+    _step, sent = invoices
     switch = apply_override("disable_agent", "devops", reason="misbehaving", actor=ANN)
 
     deliver_pending()
