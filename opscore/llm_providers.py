@@ -180,6 +180,8 @@ class AnthropicProvider:
         except ValidationError as invalid:
             why = describe_invalid(invalid)
             raise LLMReplyError(f"anthropic: malformed reply: {why}", **known) from None
+        if message.stop_reason is None:
+            raise LLMReplyError(unfinished("anthropic", "no stop_reason"), **known)
         if message.stop_reason in CUT_OFF["anthropic"]:
             raise LLMReplyError(cut_off("anthropic", message.stop_reason), **known)
         if why := NO_ANSWER.get(message.stop_reason or ""):
@@ -241,6 +243,8 @@ class OllamaProvider:
         text = message.get("content") if isinstance(message, dict) else None
         if not isinstance(text, str):
             raise LLMReplyError("ollama: malformed reply: no message.content text", **known)
+        if data.get("done", True) is not True:
+            raise LLMReplyError(unfinished("ollama", f"done is {data['done']!r}"), **known)
         if data.get("done_reason") in CUT_OFF["ollama"]:
             raise LLMReplyError(cut_off("ollama", data["done_reason"]), **known)
         # Ollama leaves a count out (a cached prompt); one it gives is checked by call_llm.
@@ -253,6 +257,12 @@ def cut_off(provider: str, why: str) -> str:
     """A reply that stopped for want of tokens (or context), not because the model was done:
     what it wrote so far may parse, and is still not the answer."""
     return f"{provider}: reply cut off at the reply's token limit ({why}): incomplete, not used"
+
+
+def unfinished(provider: str, why: str) -> str:
+    """A body that is one chunk of a stream (a proxy's, a server's that ignored `stream`:
+    false) parses like a whole reply, yet the model had not finished writing it."""
+    return f"{provider}: reply never said it ended ({why}): incomplete, not used"
 
 
 OFFLINE_NOTE = (

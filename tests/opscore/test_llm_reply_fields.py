@@ -93,3 +93,23 @@ def test_a_reply_that_stopped_for_anything_but_an_answer_is_a_bad_reply(monkeypa
     assert f"no answer: stop_reason {stop}" in step.last_error
     call = LLMCall.objects.get(step=step)
     assert (call.outcome, call.input_tokens, call.output_tokens) == ("bad_reply", 1000, 200)
+
+
+UNFINISHED = {
+    "anthropic": {"stop_reason": None},  # a stream's first event, a message still being written
+    "ollama": {"done": False},  # the first chunk of a stream, the body closed after it
+}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_reply_that_never_said_it_ended_is_a_bad_reply(monkeypatch, provider):
+    """A body that is one chunk of a stream parses as a whole reply, but the model was not done:
+    "Disk usage is" became the step's artifact as if it were the answer."""
+    body = PROVIDERS[provider][1]
+    raw = json.dumps(body(text="Disk usage is", **UNFINISHED[provider])).encode()
+    step, served = answer(monkeypatch, provider, raw)
+
+    assert_failed_once_without_retry(step, served)
+    assert "never said it ended" in step.last_error
+    call = LLMCall.objects.get(step=step)
+    assert call.outcome == "bad_reply" and "never said it ended" in call.error
