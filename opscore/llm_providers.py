@@ -286,11 +286,12 @@ def get_provider():
 
 
 def cost_of(model: str, input_tokens: int, output_tokens: int, asked: str = "") -> Decimal:
-    """USD, from per-million-token prices in settings: the replying model's, or the `asked`
-    one's when the prices name no model the reply names (one naming the dated version of the
-    alias asked for cost nothing, so no budget ever held); nothing known for neither."""
+    """USD, from per-million-token prices in settings: the `asked` model's, as it is billed;
+    the replying model's only when the prices name no model asked (a reply naming a cheaper
+    model than the one asked made its call cheaper, and the budget held less); nothing known
+    for neither."""
     prices = settings.OPS_LLM_PRICES
-    price_in, price_out = prices.get(model) or prices.get(asked) or (0, 0)
+    price_in, price_out = prices.get(asked) or prices.get(model) or (0, 0)
     total = Decimal(str(price_in)) * input_tokens + Decimal(str(price_out)) * output_tokens
     return (total / Decimal(1_000_000)).quantize(Decimal("0.000001"))
 

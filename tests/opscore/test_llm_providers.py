@@ -214,3 +214,22 @@ def test_a_reply_naming_a_model_the_prices_do_not_know_costs_the_asked_ones(agen
     call = LLMCall.objects.get()
     assert (call.outcome, call.model) == (answer, "claude-sonnet-4-6-20260101")
     assert call.cost_usd == Decimal("0.006000")  # the asked claude-sonnet-4-6's prices
+
+
+@pytest.mark.parametrize("answer", ["ok", "bad_reply"])
+def test_a_reply_naming_a_cheaper_model_costs_what_was_asked(agent, answer):
+    """The model a reply names is the reply's word: one asked of claude-sonnet-4-6 that says
+    claude-haiku-4-5 answered was counted at a third of its price, and the budget held less."""
+    cheaper = anthropic_reply(model="claude-haiku-4-5")
+    if answer == "bad_reply":
+        body = json.loads(cheaper.content) | {"stop_reason": "max_tokens"}
+        cheaper = httpx2.Response(200, json=body)
+
+    with contextlib.suppress(LLMError):
+        call_llm(
+            REQUEST, agent=agent, purpose="t", prompt_version="t", provider=anthropic_with(cheaper)
+        )
+
+    call = LLMCall.objects.get()
+    assert (call.outcome, call.model) == (answer, "claude-haiku-4-5")
+    assert call.cost_usd == Decimal("0.006000")  # claude-sonnet-4-6's prices, not haiku's 0.002
