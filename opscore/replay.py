@@ -164,10 +164,11 @@ class RecordedProvider:
 
     def _ask_live(self, request, recorded: dict, entry: Compared, whose: tuple[str, str]):
         """The configured provider's answer; what it bills (a reply that fits no limit too) is
-        charged to the recorded call's agent and lane."""
+        charged to the recorded call's agent and lane, once its usage is checked as the ledger
+        checks any call's (llm.within_limit): a count below zero took money off the day."""
         asked = self.live.model_for(request.tier)
         try:
-            reply = self.live.complete(request)
+            reply = llm.within_limit(self.live.complete(request))
         except llm.LLMReplyError as billed:
             usd = llm.cost_of(billed.model, billed.input_tokens, billed.output_tokens, asked)
             self._charge(whose, usd)
