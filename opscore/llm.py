@@ -122,7 +122,7 @@ def call_llm(
     row |= {"model": provider.model_for(tier), "tier": tier}
     tries = settings.OPS_LLM_MAX_TRIES
     for attempt in range(1, tries + 1):
-        _start_in_time(provider, attempt)
+        _start_in_time(provider, attempt, row, request)
         reply = _try_once(provider, request, row, attempt, last=attempt == tries)
         if isinstance(reply, LLMReply):
             return reply
@@ -160,13 +160,17 @@ def from_record(provider) -> bool:
     return getattr(provider, "replaying", False) and provider.name == "recorded"
 
 
-def _start_in_time(provider, attempt: int) -> None:
+def _start_in_time(provider, attempt: int, row: dict, request) -> None:
     """No try starts once the deadline a person waits on has passed: a pause between tries
-    (or the ledger's work before the first) may end later than it was meant to."""
+    (or the ledger's work before the first) may end later than it was meant to. A call whose
+    first try is not made is a row all the same, saying so; a later try's call has its rows."""
     if spent := passed():
-        raise TransientLLMError(
+        late = TransientLLMError(
             f"{provider.name}: no answer within {spent}; try {attempt} not made"
         )
+        if attempt == 1:
+            record_failure(row, attempt, late, time.perf_counter(), request)
+        raise late
 
 
 def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMReply | float:

@@ -19,6 +19,7 @@ from opscore.llm import (
     TransientLLMError,
     call_llm,
 )
+from opscore.llm_deadline import answer_within
 from opscore.models import LLMCall
 
 pytestmark = pytest.mark.django_db
@@ -233,3 +234,16 @@ def test_a_reply_naming_a_cheaper_model_costs_what_was_asked(agent, answer):
     call = LLMCall.objects.get()
     assert (call.outcome, call.model) == (answer, "claude-haiku-4-5")
     assert call.cost_usd == Decimal("0.006000")  # claude-sonnet-4-6's prices, not haiku's 0.002
+
+
+def test_a_call_no_time_was_left_for_is_still_a_row(agent):
+    """A person's deadline spent before the first try (a recall, a slow budget check): the call
+    was refused with "try 1 not made" and the ledger had no row of it at all."""
+    seen = []
+    provider = anthropic_with(anthropic_reply(), seen=seen)
+    with answer_within(0), pytest.raises(TransientLLMError, match="try 1 not made"):
+        call_llm(REQUEST, agent=agent, purpose="t", prompt_version="t", provider=provider)
+
+    call = LLMCall.objects.get()
+    assert seen == [] and (call.outcome, call.attempt) == ("transient_error", 1)
+    assert "try 1 not made" in call.error and call.cost_usd == 0
