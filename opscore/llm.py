@@ -75,6 +75,8 @@ log = logging.getLogger(__name__)
 # The longest pause between two tries, whatever a Retry-After asks: a worker's step (or a
 # person) waits through it.
 LONGEST_PAUSE_SECONDS = 30
+# What a provider adds to a prompt's own tokens, at most: its framing, and each message's.
+FRAMING_TOKENS, FRAMING_TOKENS_A_MESSAGE = 1024, 16
 
 
 def backoff_pause(attempt: int) -> float:
@@ -178,7 +180,7 @@ def _try_once(provider, request, row: dict, attempt: int, *, last: bool) -> LLMR
     after that many seconds' pause."""
     started = time.perf_counter()
     try:
-        reply = within_limit(provider.complete(request))
+        reply = within_limit(provider.complete(request), None if from_record(provider) else request)
     except LLMError as error:
         record_failure(row, attempt, error, started, request)
         if not isinstance(error, TransientLLMError) or last:
@@ -238,22 +240,38 @@ def billed(reply: LLMReply) -> tuple[str, int, int]:
     return reply.model, *tokens_of(reply)
 
 
-def within_limit(reply: LLMReply) -> LLMReply:
+def within_limit(reply: LLMReply, request: LLMRequest | None = None) -> LLMReply:
     """A reply is input like any other: over OPS_MAX_INPUT_BYTES, with a lone surrogate (no
     UTF-8, so no row, carries one) or with token counts no column holds, it is refused, not
     stored; each of the last two used to fail the LLMCall row's write and leave the step
-    running."""
+    running. Counts more than `request` could cost are refused too, billed at that most."""
     reply = dataclasses.replace(reply, model=model_name(reply.model))
+    usage = f"{reply.input_tokens!r} in, {reply.output_tokens!r} out"
     if (count(reply.input_tokens), count(reply.output_tokens)) != tokens_of(reply):
-        usage = f"{reply.input_tokens!r} in, {reply.output_tokens!r} out"
         raise LLMReplyError(
             f"{reply.provider}: usage {usage} is not a token count", model=reply.model
         )
+    most_in, most_out = most_tokens(request) if request is not None else tokens_of(reply)
+    if reply.input_tokens > most_in or reply.output_tokens > most_out:
+        billed = {"input_tokens": min(reply.input_tokens, most_in)}
+        billed["output_tokens"] = min(reply.output_tokens, most_out)
+        said = f"usage {usage} is more than the request could cost ({most_in} in, {most_out} out)"
+        raise LLMReplyError(f"{reply.provider}: {said}", **billed, model=reply.model)
     problem = reply_problem(reply.text)
     if problem:
         tokens = {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens}
         raise LLMReplyError(f"{reply.provider}: {problem}", **tokens, model=reply.model)
     return reply
+
+
+def most_tokens(request: LLMRequest) -> tuple[int, int]:
+    """The most tokens a request can be billed: no token is shorter than a byte, so in, its
+    prompt's bytes and the framing a provider adds (role markers, a chat template); out, its
+    max_tokens. A reply claiming more is not believed: one claiming two billion spent every
+    budget of the day in one call."""
+    sent = request.system + "".join(str(m.get("content", "")) for m in request.messages)
+    framing = FRAMING_TOKENS + FRAMING_TOKENS_A_MESSAGE * len(request.messages)
+    return len(sent.encode("utf-8", "surrogatepass")) + framing, request.max_tokens
 
 
 def reply_problem(text: str) -> str:

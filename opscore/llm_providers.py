@@ -99,7 +99,7 @@ class OfflineProvider:
         return LLMReply(
             text=text,
             input_tokens=max(len(prompt) // 4, 1),
-            output_tokens=max(len(text) // 4, 1),
+            output_tokens=min(max(len(text) // 4, 1), request.max_tokens),
             model=self.model_for(request.tier),
             provider=self.name,
         )

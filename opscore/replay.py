@@ -168,7 +168,7 @@ class RecordedProvider:
         checks any call's (llm.within_limit): a count below zero took money off the day."""
         asked = self.live.model_for(request.tier)
         try:
-            reply = llm.within_limit(self.live.complete(request))
+            reply = llm.within_limit(self.live.complete(request), request)
         except llm.LLMReplyError as billed:
             usd = llm.cost_of(billed.model, billed.input_tokens, billed.output_tokens, asked)
             self._charge(whose, usd)

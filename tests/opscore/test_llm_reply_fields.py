@@ -46,18 +46,33 @@ def test_a_lone_surrogate_in_the_reply_text_is_a_bad_reply(monkeypatch, provider
     assert LLMCall.objects.get(step=step).outcome == "bad_reply"
 
 
+NOT_BELIEVED = "more than the request could cost"
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
-@pytest.mark.parametrize("given, taken", [(10**30, 200), (1000, -5), (2**31, 0)])
-def test_token_counts_no_column_holds_are_a_bad_reply(monkeypatch, provider, given, taken):
+@pytest.mark.parametrize(
+    "given, taken, said",
+    [
+        (10**30, 200, "token count"),
+        (1000, -5, "token count"),
+        (2**31, 0, "token count"),
+        # Two billion tokens fit the row's column: claimed for a 600-token answer to a short
+        # prompt, they cost $30,000 and spent every budget of the day in one call.
+        (1000, 2_000_000_000, NOT_BELIEVED),
+        (2_000_000_000, 200, NOT_BELIEVED),
+    ],
+)
+def test_token_counts_no_column_holds_are_a_bad_reply(monkeypatch, provider, given, taken, said):
     body = PROVIDERS[provider][1]
     step, served = answer(
         monkeypatch, provider, replies(200, usage(provider, body, given, taken))[1]
     )
 
     assert_failed_once_without_retry(step, served)
-    assert "token count" in step.last_error
+    assert said in step.last_error
     call = LLMCall.objects.get(step=step)
-    assert call.outcome == "bad_reply" and 0 <= call.input_tokens < 2**31
+    assert call.outcome == "bad_reply" and 0 <= call.input_tokens < 100_000
+    assert call.output_tokens <= 600 and call.cost_usd < 1  # billed at most what was asked
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
