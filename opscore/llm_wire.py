@@ -74,10 +74,12 @@ class LLMError(Exception):
     """A failure that retrying will not fix (bad request, auth). The message is one line: it
     becomes a step's reason and an LLMCall row's error, so it holds no NUL and no lone
     surrogate, which no row stores: an error answer quoting either made
-    the row's write fail and the worker crash with the step still running."""
+    the row's write fail and the worker crash with the step still running. And it is
+    redacted: a chat answer or a thread's note shows it as it is, and an answer quoting the
+    key it refused printed the key there."""
 
     def __init__(self, message: str):
-        super().__init__(one_line(storable(str(message))))
+        super().__init__(one_line(storable(redact_text(str(message)))))
 
 
 class TransientLLMError(LLMError):

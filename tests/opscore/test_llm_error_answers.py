@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from console.chat import send_message
 from missions.models import StepAttempt
 from missions.worker import handle_one_step
 from opscore.models import LLMCall
@@ -16,6 +17,7 @@ from tests.opscore.test_llm_faults import (  # noqa: F401 (no_pause is a fixture
     no_pause,
     one_line,
 )
+from tests.opscore.test_llm_reply_secrets import tables_holding
 
 pytestmark = pytest.mark.django_db
 
@@ -102,3 +104,19 @@ def test_a_pause_past_a_persons_deadline_ends_the_call_now(monkeypatch, agent):
         call_llm(request, agent=agent, purpose="chat.answer", prompt_version="t")
 
     assert (pauses, served.requests) == ([], 1)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_error_answer_quoting_the_key_shows_it_on_no_page_and_no_row(
+    monkeypatch, settings, agent, provider
+):
+    """A 401 that quotes the key it refused ("invalid x-api-key sk-ant-…"): the call's row
+    masked it, but the chat answer the operator reads printed it whole."""
+    key = "sk-ant-api03-seeded-0123456789-abcdefghij"
+    settings.OPSCORE_LLM, settings.ANTHROPIC_API_KEY = provider, key
+    PROVIDERS[provider][0](monkeypatch, Served((401, error_answer(provider, f"bad key {key}"))))
+
+    answer = send_message("what is running?", actor="operator:ann")
+
+    assert "HTTP 401" in answer.text and "bad key [redacted]" in answer.text
+    assert key not in answer.text and tables_holding(key) == []
