@@ -117,6 +117,13 @@ def worker_families(health: dict):
 
 
 def llm_families():
+    yield gauge(
+        "llm_provider",
+        "The LLM provider agents are answered by (offline: their words are stand-ins, not a"
+        " model's judgement)",
+        ["provider"],
+        [(settings.OPSCORE_LLM, 1)],
+    )
     calls = (
         LLMCall.objects.values_list("provider", "lane", "outcome")
         .annotate(n=Count("id"))

@@ -168,3 +168,15 @@ def test_a_short_scrape_token_is_refused_and_check_warns(client, settings):
 
     assert refused.status_code == 503 and "OPS_METRICS_TOKEN" in refused.json()["error"]
     assert "OPS_METRICS_TOKEN" in " ".join(w.msg for w in check_secrets(None))
+
+
+def test_the_scrape_says_which_provider_answers_and_when_it_is_offline(client, settings):
+    """Every other surface says the provider is offline; a dashboard read from /metrics showed
+    call counts and spend as if a model were answering."""
+    settings.OPSCORE_LLM = "offline"
+
+    found = families(client.get("/metrics").content.decode())
+
+    samples = found["opscore_llm_provider"].samples
+    assert [(s.labels["provider"], s.value) for s in samples] == [("offline", 1)]
+    assert "offline" in found["opscore_llm_provider"].documentation
