@@ -287,11 +287,13 @@ def get_provider():
 
 def cost_of(model: str, input_tokens: int, output_tokens: int, asked: str = "") -> Decimal:
     """USD, from per-million-token prices in settings: the `asked` model's, as it is billed;
-    the replying model's only when the prices name no model asked (a reply naming a cheaper
-    model than the one asked made its call cheaper, and the budget held less); nothing known
-    for neither."""
+    the replying model's only when the prices name no model asked and it is a version of the
+    one asked (the dated `claude-sonnet-4-6-20260101` of its alias); nothing known else. The
+    name a reply gives is its word: a cheaper one made its call cheaper, and a local model
+    naming a priced one was charged its prices."""
     prices = settings.OPS_LLM_PRICES
-    price_in, price_out = prices.get(asked) or prices.get(model) or (0, 0)
+    its_version = model.startswith(asked) and prices.get(model)
+    price_in, price_out = prices.get(asked) or its_version or (0, 0)
     total = Decimal(str(price_in)) * input_tokens + Decimal(str(price_out)) * output_tokens
     return (total / Decimal(1_000_000)).quantize(Decimal("0.000001"))
 

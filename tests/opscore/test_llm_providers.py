@@ -247,3 +247,16 @@ def test_a_call_no_time_was_left_for_is_still_a_row(agent):
     call = LLMCall.objects.get()
     assert seen == [] and (call.outcome, call.attempt) == ("transient_error", 1)
     assert "try 1 not made" in call.error and call.cost_usd == 0
+
+
+def test_a_local_model_that_names_a_priced_one_costs_nothing(agent):
+    """Ollama's llama3.1 answering as "claude-opus-4-6" was charged Opus's prices: a local
+    model's reply could spend the day's budget without a cent being spent."""
+    body = {"model": "claude-opus-4-6", "message": {"role": "assistant", "content": "Yo"}}
+    body |= {"prompt_eval_count": 1000, "eval_count": 200}
+    provider = ollama_with(httpx.Response(200, json=body))
+
+    call_llm(REQUEST, agent=agent, purpose="t", prompt_version="t", provider=provider)
+
+    call = LLMCall.objects.get()
+    assert (call.outcome, call.model, call.cost_usd) == ("ok", "claude-opus-4-6", 0)
