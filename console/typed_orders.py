@@ -114,7 +114,8 @@ def offline_answer(order, rows: list[dict]) -> dict:
     }
 
 
-def ask(order, rows: list[dict], since) -> Answer:
+def ask(order, run, rows: list[dict], since) -> tuple[Answer, str]:
+    """The model's typed answer, and which provider gave it (offline: stand-in words)."""
     system, injected = system_prompt(order.agent, order.instructions or order.name)
     shown = {"instructions": order.instructions, "since": since.isoformat(), "rows": rows}
     request = LLMRequest(
@@ -126,17 +127,20 @@ def ask(order, rows: list[dict], since) -> Answer:
         injected=injected,
         offline_hint={"json": offline_answer(order, rows)},
     )
-    reply = call_llm(request, agent=order.agent, purpose="order.typed", prompt_version="order.v1")
-    return parse_llm_reply(reply, OrderReply, "standing order").root
+    served = {"standing_order_run": run.id}
+    reply = call_llm(
+        request, agent=order.agent, purpose="order.typed", prompt_version="order.v1", links=served
+    )
+    return parse_llm_reply(reply, OrderReply, "standing order").root, reply.provider
 
 
 def typed_result(order, run, rows: list[dict], since, checked: dict) -> RunResult:
     """One model call, one typed answer, one handler; anything else fails with the reason."""
     try:
-        answer = ask(order, rows, since)
+        answer, provider = ask(order, run, rows, since)
     except (LLMError, OverBudget, ValueError) as problem:
         return RunResult(RunStatus.FAILED, str(problem)[:500], {"checked": checked})
-    evidence = {"checked": checked, "result": answer.result}
+    evidence = {"checked": checked, "result": answer.result, "provider": provider}
     shown = {(r["type"], r["id"]) for r in rows}
     cited = [(ref.get("type"), ref.get("id")) for ref in getattr(answer, "evidence", [])]
     outside = [ref for ref in cited if ref not in shown]
@@ -160,7 +164,11 @@ def apply_finding(order, run, answer: Finding, evidence: dict) -> RunResult:
         kind="finding",
         title=answer.title,
         body=answer.summary,
-        metadata={"evidence": answer.evidence, "order": order.name},
+        metadata={
+            "evidence": answer.evidence,
+            "order": order.name,
+            "provider": evidence["provider"],
+        },
         standing_order_run=run,
         provenance=Provenance.UNTRUSTED if untrusted else Provenance.TRUSTED,
     )

@@ -186,8 +186,9 @@ class ArtifactAdmin(AuditAdmin):
 
     @admin.display(description="offline stand-in", boolean=True)
     def offline(self, obj):
-        """Written by the offline provider: deterministic stand-in words, not a model's."""
-        return obj.made_offline
+        """Written by the offline provider: deterministic stand-in words, not a model's. A
+        standing order's finding has no step whose call says so; its metadata does."""
+        return obj.made_offline or obj.metadata.get("provider") == "offline"
 
 
 @admin.register(Publication)

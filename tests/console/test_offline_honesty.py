@@ -74,6 +74,31 @@ def test_the_admin_marks_an_artifact_the_offline_provider_wrote(admin_client, se
     assert "Offline stand-in" in page and 'alt="True"' in page
 
 
+def test_the_admin_marks_a_finding_an_offline_standing_order_wrote(admin_client, settings):
+    """A standing order's finding has no step, so no step's call said offline: the admin
+    marked its stand-in words as a model's (a red cross in "Offline stand-in")."""
+    from opscore.actions import record_event
+    from opscore.models import LLMCall, StandingOrder
+    from tests.factories import AgentFactory, run_order_now
+
+    settings.OPSCORE_LLM = "offline"
+    order = StandingOrder.objects.create(
+        agent=AgentFactory(slug="devops"),
+        name="devops-drift-review",
+        cron="0 * * * *",
+        handler="generic",
+        precondition="events_since_last_run",
+    )
+    record_event("config.changed", "nginx.conf edited on web-2", agent=order.agent)
+
+    run = run_order_now(order)
+
+    page = admin_client.get("/admin/missions/artifact/").content.decode()
+    assert run.status == "completed" and 'alt="True"' in page and 'alt="False"' not in page
+    assert run.evidence["provider"] == "offline"
+    assert LLMCall.objects.get().links == {"standing_order_run": run.id}
+
+
 def test_the_signal_feed_wears_an_offline_badge(client, agent, settings):
     settings.OPSCORE_LLM = "offline"
     page = client.get("/stage/").content.decode()
