@@ -128,3 +128,14 @@ def test_a_reply_that_never_said_it_ended_is_a_bad_reply(monkeypatch, provider):
     assert "never said it ended" in step.last_error
     call = LLMCall.objects.get(step=step)
     assert call.outcome == "bad_reply" and "never said it ended" in call.error
+
+
+def test_the_model_a_reply_names_is_shown_with_its_hidden_characters_named(monkeypatch, client):
+    """The model's name is the reply's word like its text: a right-to-left override in it
+    reversed the rest of the Stage's line about the call (tokens, cost, prompt) unseen."""
+    raw = json.dumps(message(model="claude-sonnet-4-6\u202e tsoc")).encode()
+    step, _ = answer(monkeypatch, "anthropic", raw)
+
+    page = client.get(f"/stage/missions/{step.mission_id}").content.decode()
+
+    assert "\u202e" not in page and "claude-sonnet-4-6⟨U+202E⟩ tsoc" in page
