@@ -7,6 +7,7 @@ refused with an event otherwise."""
 
 import json
 
+from missions.execution import LeaseLost, under_lease
 from missions.executors import Failed, Succeeded
 from opscore.actions import record_event, set_policy
 from opscore.models import Policy, PolicyVersion
@@ -86,14 +87,25 @@ def value_to_store(key: str, value, old: dict) -> dict:
         return value  # refused at the intake; shown as given
 
 
-def version_now(key: str) -> int:
-    return Policy.objects.filter(key=key).values_list("version", flat=True).first() or 0
+def version_now(key: str, *, lock: bool = False) -> int:
+    policies = Policy.objects.select_for_update() if lock else Policy.objects
+    return policies.filter(key=key).values_list("version", flat=True).first() or 0
 
 
 def run_config_change(run):
-    step, payload = run.step, run.step.payload
+    """Checked and applied under the step's lease (a worker that lost it applies nothing) and
+    under the policy's row lock, so no other change slips in between the check and the write."""
+    try:
+        with under_lease(run.step.id, run.token):
+            return apply_change(run.step)
+    except LeaseLost as lost:
+        return Failed(str(lost), retryable=False)
+
+
+def apply_change(step):
+    payload = step.payload
     key, base = payload["key"], payload["base_version"]
-    now = version_now(key)
+    now = version_now(key, lock=True)
     if now != base:
         reason = f"{key} is at version {now}, not {base} as approved: propose the diff again"
         record_event(

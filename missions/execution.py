@@ -132,6 +132,22 @@ def renew_lease(step_id: int, token, lease_seconds: int | None = None, *, beat=T
     return True
 
 
+class LeaseLost(Exception):
+    """The step's lease is gone: what its executor was about to do must not happen."""
+
+
+@contextlib.contextmanager
+def under_lease(step_id: int, token):
+    """A transaction in which the step is locked under the caller's lease, for an executor's
+    own write (a policy it sets): it commits only while the lease holds, and no cancel, reap
+    or deadline can take the lease until it has. A worker that lost the lease (the mission
+    cancelled under it) would otherwise apply an effect the step's row says never happened."""
+    with transaction.atomic():
+        if Step.objects.select_for_update().filter(pk=step_id).holding_lease(token).first() is None:
+            raise LeaseLost(f"S{step_id}: the lease was gone before its effect; nothing applied")
+        yield
+
+
 def backoff_seconds(attempt_count: int) -> float:
     base = settings.OPS_RETRY_BASE_SECONDS
     return min(base * 2 ** max(attempt_count - 1, 0), settings.OPS_RETRY_MAX_SECONDS)
