@@ -102,10 +102,25 @@ def run_config_change(run):
         return Failed(str(lost), retryable=False)
 
 
+def applied_before(step, key: str, base: int) -> Succeeded | None:
+    """The step's own diff, already in force: an earlier attempt set the policy and its worker
+    died before its answer was kept. A retry refused as 'not at the approved version' told the
+    operator the change had not happened, though it had, by this very step."""
+    own = PolicyVersion.objects.filter(
+        policy_id=key, version=base + 1, changed_by=f"step:{step.id}"
+    ).first()
+    if own is None:
+        return None
+    said = "applied by an earlier attempt of this step"
+    return Succeeded({"key": key, "from_version": base, "version": own.version, "note": said})
+
+
 def apply_change(step):
     payload = step.payload
     key, base = payload["key"], payload["base_version"]
     now = version_now(key, lock=True)
+    if applied := applied_before(step, key, base):
+        return applied
     if now != base:
         reason = f"{key} is at version {now}, not {base} as approved: propose the diff again"
         record_event(
