@@ -173,13 +173,17 @@ def control_families():
         ["kind"],
         [(k, 1) for k in switched_off_kinds()],
     )
-    outbox = OutboxMessage.objects.values_list("status").annotate(n=Count("id")).order_by()
-    counts = dict(outbox)
+    outbox = OutboxMessage.objects.waiting()
     yield gauge(
         "outbox_messages",
         "Outbox messages waiting or given up",
         ["status"],
-        [(s, counts.get(s, 0)) for s in ("pending", "failed")],
+        [(s, outbox[s]) for s in ("pending", "failed")],
+    )
+    yield gauge(
+        "outbox_oldest_due_age_seconds",
+        "How long the oldest due outbox message has waited for a deliverer, absent when none",
+        value=outbox["oldest_due_age_seconds"],
     )
     left = [PublicationStatus.PUBLISHED, PublicationStatus.DELETED]  # local or refused never did
     sent = (

@@ -7,7 +7,15 @@ from django.db.models.functions import Greatest, Now
 from coding.sandbox import sandbox_state
 from console.health import health_snapshot, llm_spend, sweeper_state
 from missions.breaker import switched_off_kinds
-from missions.models import Mission, Proposal, ProposalStatus, Step, StepStatus, Worker
+from missions.models import (
+    Mission,
+    OutboxMessage,
+    Proposal,
+    ProposalStatus,
+    Step,
+    StepStatus,
+    Worker,
+)
 from opscore.models import ActionRun, ActionRunStatus, Agent, Event, Policy
 from opscore.overrides import active_overrides
 
@@ -86,6 +94,7 @@ def system_status() -> dict:
         "last_event_id": last_event,
         "workers": _workers(),
         "sweeper": sweeper_state(),
+        "outbox": OutboxMessage.objects.waiting(),
         "switched_off_kinds": switched_off_kinds(),
         "unknown_in_policies": Policy.objects.unknown_names(),
         "overrides": active_overrides(),

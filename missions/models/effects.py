@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q
 from django.db.models.functions import Now
 
 from missions.models.steps import Step
@@ -20,6 +20,20 @@ class OutboxQuerySet(models.QuerySet):
     def due(self):
         """Pending and not backing off (nor claimed by a deliverer: a claim pushes the time on)."""
         return self.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=Now())
+
+    def waiting(self) -> dict:
+        """Pending and failed counts, and how long the oldest due message has waited untaken
+        by the database clock (a claim or a hold pushes its time on, so a message in a
+        deliverer's hands is not due): the one figure that says no deliverer is running."""
+        due = Q(status=OutboxStatus.PENDING, next_attempt_at__lte=Now())
+        age = ExpressionWrapper(Now() - Min("next_attempt_at", filter=due), DurationField())
+        row = self.aggregate(
+            pending=Count("id", filter=Q(status=OutboxStatus.PENDING)),
+            failed=Count("id", filter=Q(status=OutboxStatus.FAILED)),
+            age=age,
+        )
+        seconds = round(row.pop("age").total_seconds(), 1) if row["age"] is not None else None
+        return row | {"oldest_due_age_seconds": seconds}
 
 
 class OutboxMessage(models.Model):

@@ -2,6 +2,8 @@ from console.status import system_status
 from opscore.cli import OpsCommand, dump
 from opscore.policy_names import describe_unknown
 
+OUTBOX_STUCK_AFTER = 300  # seconds: a running deliverer takes a due message within its poll
+
 
 class Command(OpsCommand):
     help = "Queue depths per status and kind, oldest queued age, rejections today."
@@ -30,6 +32,7 @@ class Command(OpsCommand):
         self.stdout.write(f"Missions: {missions}")
         self.write_workers(status["workers"])
         self.write_sweeper(status["sweeper"])
+        self.write_outbox(status["outbox"])
         if status["switched_off_kinds"]:
             self.stdout.write(f"Switched off (breaker/operator): {status['switched_off_kinds']}")
         for line in describe_unknown(status["unknown_in_policies"]):
@@ -74,6 +77,20 @@ class Command(OpsCommand):
         self.stdout.write(
             f"Sweeper: STALLED, {when}: the django-q cluster runs no timers (sweep, heartbeat, "
             "standing orders); `make run` or `.venv/bin/opscore supervise` starts it",
+            self.style.ERROR,
+        )
+
+    def write_outbox(self, outbox: dict) -> None:
+        """Red once a due message has waited past OUTBOX_STUCK_AFTER: a deliverer takes one
+        within seconds, so nobody is delivering (the pending count alone never says so)."""
+        said = f"Outbox: {outbox['pending']} pending, {outbox['failed']} failed"
+        age = outbox["oldest_due_age_seconds"]
+        if age is None or age <= OUTBOX_STUCK_AFTER:
+            self.stdout.write(said if age is None else f"{said}; oldest due {age:.0f}s ago")
+            return
+        self.stdout.write(
+            f"{said}; oldest due {age:.0f}s ago, not taken: is the deliverer running? "
+            "(`make run` or `.venv/bin/opscore supervise` starts `.venv/bin/opscore deliver`)",
             self.style.ERROR,
         )
 
