@@ -5,6 +5,7 @@ request it always was (missions.work_executors)."""
 
 from coding.deploys import TARGET, DeployRefused, deploy, prepare_deploy
 from coding.models import ApprovalKind, CodingApproval, CodingRun
+from missions.execution import LeaseLost, under_lease
 from missions.executors import Blocked, Failed, Succeeded
 from missions.work_executors import run_deploy
 from opscore.registry import StepKind
@@ -59,8 +60,16 @@ def execute_deploy(step_run):
         return Failed("no such coding run", retryable=False, input_refused=True)
     if not approval_waiting_over(step_run.step):
         return Blocked(f"waiting for a deploy approval of R{run.id}'s plan", code=WAITING)
+    try:  # a worker that lost the step (its mission cancelled under it) moves nothing
+        with under_lease(step_run.step.id, step_run.token):
+            return deploy_for(run, step_run.step)
+    except LeaseLost as lost:
+        return Failed(str(lost), retryable=False)
+
+
+def deploy_for(run: CodingRun, step):
     try:
-        deployed = deploy(run, step_run.step.payload.get("target", ""))
+        deployed = deploy(run, step.payload.get("target", ""))
         return Succeeded({"deployed": deployed, "plan": run.deploy_plan})
     except DeployRefused as refused:
         return Failed(str(refused), retryable=False, input_refused=True)

@@ -139,9 +139,10 @@ class LeaseLost(Exception):
 @contextlib.contextmanager
 def under_lease(step_id: int, token):
     """A transaction in which the step is locked under the caller's lease, for an executor's
-    own write (a policy it sets): it commits only while the lease holds, and no cancel, reap
-    or deadline can take the lease until it has. A worker that lost the lease (the mission
-    cancelled under it) would otherwise apply an effect the step's row says never happened."""
+    own effect (a policy it sets, a ref it moves): it happens only while the lease holds, and
+    no cancel, reap or deadline can take the lease until it has. A worker that lost the lease
+    (the mission cancelled under it) would otherwise apply an effect the step's row says never
+    happened."""
     with transaction.atomic():
         if Step.objects.select_for_update().filter(pk=step_id).holding_lease(token).first() is None:
             raise LeaseLost(f"S{step_id}: the lease was gone before its effect; nothing applied")

@@ -13,9 +13,11 @@ from coding.models import CodingRun
 from coding.operations import approve_run
 from missions.actions import submit_proposal
 from missions.decisions import approve_proposal
+from missions.execution import claim_next_step
 from missions.models import Step
 from missions.recovery import requeue_cleared_blockers
-from missions.worker import handle_one_step
+from missions.step_actions import cancel_mission
+from missions.worker import handle_one_step, work_through
 from opscore.models import Event
 from tests.coding.test_coding_approvals import COMMIT
 from tests.coding_support import approved_to_merge
@@ -133,19 +135,25 @@ def test_the_steps_plan_then_wait_for_the_approval_then_deploy(coding_repo):
     assert gated.status == "succeeded" and deployed(coding_repo) == run.merged_sha
 
 
-def test_a_deploy_step_never_moves_a_target_other_than_the_one_it_names(coding_repo):
-    """The proposal's approver was shown "deploy to staging": a standing approval of a plan for
-    production must not make that step move production."""
-    run = merged(coding_repo)
+def deploy_step_approved(repo, target: str) -> None:
+    """A merged run whose plan for production has its deploy approval, and an approved
+    mission of one `deploy` step for `target`."""
+    run = merged(repo)
     AgentFactory(slug="devops", max_concurrent_steps=5)
     prepare_deploy(run, "production")
     approve_run(run, "deploy", by="bo")
     data = {
         "agent": "devops",
-        "title": f"Deploy R{run.id} to staging",
-        "steps": [{"kind": "deploy", "payload": {"run_id": run.id, "target": "staging"}}],
+        "title": f"Deploy R{run.id} to {target}",
+        "steps": [{"kind": "deploy", "payload": {"run_id": run.id, "target": target}}],
     }
     approve_proposal(submit_proposal(data, source="human").proposal, actor="operator:ana")
+
+
+def test_a_deploy_step_never_moves_a_target_other_than_the_one_it_names(coding_repo):
+    """The proposal's approver was shown "deploy to staging": a standing approval of a plan for
+    production must not make that step move production."""
+    deploy_step_approved(coding_repo, "staging")
 
     assert handle_one_step("w1")
 
@@ -154,3 +162,18 @@ def test_a_deploy_step_never_moves_a_target_other_than_the_one_it_names(coding_r
     assert "production" in step.last_error and "staging" in step.last_error
     assert deployed(coding_repo) == "" and deployed(coding_repo, "staging") == ""
     assert "staging" in Event.objects.get(kind="coding.deploy.refused").summary
+
+
+def test_a_deploy_cancelled_while_its_worker_held_it_moves_no_ref(coding_repo):
+    """The operator cancelled the mission while a worker held the deploy step: the step reads
+    cancelled, so the target must not move under it."""
+    deploy_step_approved(coding_repo, "production")
+    claimed = claim_next_step("w1")
+    cancel_mission(claimed.mission, actor="operator:ana")
+
+    work_through(claimed, "w1", keep_going=lambda: False)
+
+    assert deployed(coding_repo) == ""
+    assert not Event.objects.filter(kind="coding.deployed").exists()
+    assert Step.objects.get(pk=claimed.pk).status == "cancelled"
+    assert Event.objects.filter(kind="step.late_write_refused", step=claimed).exists()
