@@ -142,9 +142,11 @@ def under_lease(step_id: int, token):
     own effect (a policy it sets, a ref it moves): it happens only while the lease holds, and
     no cancel, reap or deadline can take the lease until it has. A worker that lost the lease
     (the mission cancelled under it) would otherwise apply an effect the step's row says never
-    happened."""
+    happened. No `token`: a replay's run (missions.replay), which holds no lease and whose
+    writes are all rolled back."""
     with transaction.atomic():
-        if Step.objects.select_for_update().filter(pk=step_id).holding_lease(token).first() is None:
+        held = Step.objects.select_for_update().filter(pk=step_id).holding_lease(token)
+        if token is not None and held.first() is None:
             raise LeaseLost(f"S{step_id}: the lease was gone before its effect; nothing applied")
         yield
 

@@ -34,7 +34,7 @@ def _rerun(mission: Mission, provider) -> None:
             continue
         waiting = len(provider.calls)
         provider.as_it_was()
-        outcome = EXECUTORS[step.kind](SimpleNamespace(step=step))
+        outcome = EXECUTORS[step.kind](SimpleNamespace(step=step, token=None))  # no lease
         if len(provider.calls) == waiting:  # it asked nothing: the budget refused, or it failed
             provider.pass_over(why_no_call(outcome))
         elif not provider.next_is_for(step=step.id):

@@ -2,6 +2,7 @@
 (`post_tweet` and its channels) belongs to the opportunities lane: opportunities.publishing."""
 
 from missions.crawl import CrawlRefused, fetch_main_text
+from missions.execution import LeaseLost, under_lease
 from missions.executors import ArtifactDraft, Blocked, Effect, Failed, Succeeded
 from missions.prompts import build_request
 from missions.text import strip_invisible
@@ -47,7 +48,7 @@ def run_llm_step(run):
     if problem:
         unusable(reply, f"{reply.provider}: {problem}")
         return Failed(f"malformed LLM reply: {problem}", retryable=False, bad_reply=True)
-    if asked := ask_if_asking(step, text):
+    if asked := ask_if_asking(run, text):
         return asked
     title = str(step.payload.get("topic") or step.mission.title)[:300]
     meta = {"provider": reply.provider, "model": reply.model, "prompt_version": version}
@@ -57,16 +58,23 @@ def run_llm_step(run):
     )
 
 
-def ask_if_asking(step, text: str) -> Blocked | None:
+def ask_if_asking(run, text: str) -> Blocked | Failed | None:
     """A reply that is a question for the operator blocks the step until they answer (or the
     wait runs out); a step asks once, so a second question is taken as its answer (a replay
-    counts only the questions asked before the call it replays)."""
+    counts only the questions asked before the call it replays). Asked under the step's lease:
+    a worker whose step was taken from it mid-call (cancelled, timed out) left a question on
+    the Inbox that no step waited on, and a retry's own question was then taken as an answer."""
     from missions.threads import QUESTION_PREFIX, WAITING, ask_operator, question_block_reason
 
+    step = run.step
     if not text.upper().startswith(QUESTION_PREFIX) or written_by_then(step.questions).exists():
         return None
     question = text[len(QUESTION_PREFIX) :].strip() or "(the agent asked nothing in words)"
-    comment = ask_operator(step, question)
+    try:
+        with under_lease(step.id, run.token):
+            comment = ask_operator(step, question)
+    except LeaseLost as lost:
+        return Failed(str(lost), retryable=False)
     return Blocked(question_block_reason(comment), code=WAITING)
 
 
