@@ -4,6 +4,7 @@ Each is atomic and leaves its event."""
 from django.db import transaction
 
 from missions.actions import DecisionRefused
+from missions.execution import cancel_dependents
 from missions.models import STEP_TERMINAL, Mission, MissionStatus, Step, StepStatus
 from opscore.actions import record_event
 
@@ -68,6 +69,7 @@ def dead_letter_step(step: Step, *, actor: str, reason: str) -> Step:
         raise DecisionRefused(f"S{step.id} is already {step.status}")
     step.dead_letter(reason or f"dead-lettered by {actor}")
     step.refresh_from_db()
+    cancel_dependents(step)  # they can never run: left queued, the mission never ended
     record_event(
         "step.dead_lettered",
         f"Step S{step.id} ({step.kind}) dead-lettered",

@@ -1,10 +1,10 @@
 import pytest
 
 from missions.actions import DecisionRefused
-from missions.models import Mission, Step
+from missions.models import Mission, Step, StepDependency
 from missions.step_actions import cancel_mission, dead_letter_step, retry_step
 from opscore.models import Event
-from tests.factories import propose
+from tests.factories import make_step, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +37,23 @@ def test_dead_lettering_the_last_open_step_fails_the_mission(agent):
     assert mission.status == "failed"
     failed = Event.objects.get(kind="mission.failed")
     assert "mission_failed" in failed.tags
+
+
+def test_dead_lettering_a_step_cancels_what_waits_on_it_and_ends_the_mission(agent):
+    """Its dependents can never run: left queued, they read as a stuck queue for ever and the
+    mission never ended (a dependency that dies by itself cancels them, saying why)."""
+    blocked = make_step("analyze", agent=agent, status="blocked", blocked_reason="needs a human")
+    waiting = Step.objects.create(mission=blocked.mission, kind="noop", agent=agent, position=1)
+    StepDependency.objects.create(step=waiting, depends_on=blocked)
+
+    dead_letter_step(blocked, actor="operator:ann", reason="poison payload")
+
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.last_error) == (
+        "cancelled",
+        f"dependency S{blocked.id} ended dead",
+    )
+    assert Mission.objects.get(pk=blocked.mission_id).status == "failed"
 
 
 def test_retrying_a_dead_step_requeues_it_and_reopens_the_mission(agent):
