@@ -7,6 +7,7 @@ sha256; a newer draft is other words and holds it again. A refusal fails the ste
 from django.db import transaction
 
 from missions.actions import DecisionRefused
+from missions.execution import cancel_dependents
 from missions.models import (
     Artifact,
     Step,
@@ -252,6 +253,7 @@ def refuse_words(step_id: int, *, user, reason: str) -> WordsApproval:
     actor = operator_actor(user)
     row = _record(step, text, WordsDecision.REFUSED, actor=actor, reason=reason)
     step.finish(StepStatus.FAILED, f"words refused by {actor}: {reason}")
+    cancel_dependents(step)  # they can never run: left queued, the mission never ended
     step.mission.finalize()
     return row
 

@@ -29,10 +29,10 @@ DRAFT_THEN_POST = [
 ]
 
 
-def approved_draft_and_post(actor="operator:ann"):
+def approved_draft_and_post(actor="operator:ann", steps=DRAFT_THEN_POST):
     """A person approves draft + post before any words exist; the model then drafts."""
     agent = AgentFactory(slug="publisher", max_concurrent_steps=10)
-    data = {"agent": agent.slug, "title": "Announce the launch", "steps": DRAFT_THEN_POST}
+    data = {"agent": agent.slug, "title": "Announce the launch", "steps": steps}
     proposal = submit_proposal(data, source="api").proposal
     approve_proposal(proposal, actor=actor)
     handle_one_step("w1")  # the draft: the (offline) model's words
@@ -125,6 +125,18 @@ def test_refused_words_fail_the_step_for_good_with_the_reason(db):
     )
     assert WordsApproval.objects.get(step=post).reason == "off-brand"
     assert post.mission.status == "failed" and not OutboxMessage.objects.exists()
+
+
+def test_refused_words_cancel_the_steps_waiting_on_the_post(db):
+    """They can never run: left queued, the mission never ended."""
+    then = {"kind": "analyze", "payload": {"topic": "reach"}, "depends_on": [1]}
+    post = approved_draft_and_post(steps=[*DRAFT_THEN_POST, then])
+
+    refuse_words(post.id, user=approver(), reason="off-brand")
+
+    after = Step.objects.get(mission=post.mission, kind="analyze")
+    assert (after.status, after.last_error) == ("cancelled", f"dependency S{post.id} ended failed")
+    assert Step.objects.get(pk=post.pk).mission.status == "failed"
 
 
 def test_a_post_whose_words_were_refused_no_longer_reads_as_waiting_for_them(db, client):
