@@ -139,8 +139,31 @@ def execute_run(run: StandingOrderRun) -> StandingOrderRun:
         log.exception("standing order %s failed", order)
         detail = "".join(traceback.format_exception_only(error)).strip()
         result = RunResult(RunStatus.FAILED, detail)
-    finish_run(run, result)
+    if not finish_run(run, result):
+        keep_late_result(run, result)
     return run
+
+
+def keep_late_result(run: StandingOrderRun, result: RunResult) -> None:
+    """The handler finished after its run was closed: the gap check failed it past its
+    deadline while a manual `run_order` (no cluster timeout) still worked. Its work happened
+    (a mission, a backup): what it says is kept on the run and in an event, not dropped."""
+    said = redact_text(result.summary)[:2000]
+    late = {"status": result.status, "summary": said, "evidence": redact(result.evidence)}
+    StandingOrderRun.objects.filter(pk=run.pk).update(
+        summary=f"{run.summary}; its handler finished later: {result.status} — {said}"[:5000],
+        evidence=run.evidence | {"late_result": late},
+    )
+    run.refresh_from_db()
+    record_event(
+        "standing_order.late_result",
+        f"{run.order}: its handler finished after the run was {run.status}",
+        summary=f"{result.status}: {said}",
+        tags=["standing_order", "late_result", run.order.name],
+        payload={"run_id": run.id, "mission_id": getattr(result.mission, "pk", None)},
+        agent_id=run.order.agent_id,
+        actor=f"agent:{run.order.agent_id}",
+    )
 
 
 # Orders that are the agent's own work (a model answering as the agent): the generic order and
