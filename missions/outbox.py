@@ -22,6 +22,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections, t
 from django.db import connection as django_connection
 
 from missions.models import Mission, OutboxMessage, OutboxStatus
+from missions.models.effects import ClaimLost
 from opscore.actions import record_event
 from opscore.db import Channel, listen, oldest_unlocked, seconds_until
 from opscore.models import Agent, Override
@@ -84,11 +85,15 @@ def deliver_one() -> bool:
 
 
 def send_one() -> str | None:
-    """Claim and send one due message: 'delivered', 'held' or 'failed' (kept on its row with
-    the reason), or None when nothing is due."""
+    """Claim and send one due message: 'delivered', 'held', 'failed' (kept on its row with
+    the reason) or 'late' (see `send`), or None when nothing is due."""
     message = claim_next()
-    if message is None:
-        return None
+    return None if message is None else send(message)
+
+
+def send(message: OutboxMessage) -> str:
+    """Send a claimed message: 'delivered', 'held', 'failed', or 'late' when its claim ran out
+    and another deliverer took the row meanwhile (record_late_answer)."""
     if message.status == OutboxStatus.FAILED:  # out of attempts: given up, not sent
         return "failed"
     deliver = CHANNELS.get(message.channel)
@@ -99,6 +104,9 @@ def send_one() -> str | None:
             raise Held(f"held: {why}", retry_after=SWITCHED_OFF_RECHECK_SECONDS)
         with transaction.atomic():
             message.mark_delivered(deliver(message))
+    except ClaimLost:
+        record_late_answer(message)
+        return "late"
     except Held as held:
         message.postpone(str(held), held.retry_after)
         return "held"
@@ -147,6 +155,27 @@ def record_failure(message: OutboxMessage, reason: str, retry_after: float | Non
         payload={"outbox_id": message.id, "channel": message.channel, "key": message.key},
         actor="system:outbox",
         dedupe_key=f"outbox.failed:{message.id}",
+    )
+
+
+def record_late_answer(message: OutboxMessage) -> None:
+    """The channel answered after this attempt's claim ran out, and another deliverer had taken
+    the row (a send stalled past CLAIM_SECONDS, a deliverer paused): the row stays the newer
+    attempt's, and this one's send is said, not dropped: the message may have gone out twice
+    (a remote channel got the row's key both times, to refuse the second)."""
+    now = OutboxMessage.objects.get(pk=message.pk)
+    record_event(
+        "outbox.late_answer",
+        f"{message.channel}: {message.key} answered after its claim ran out",
+        summary=(
+            f"attempt {message.attempts} answered after its {CLAIM_SECONDS} s claim ran out; "
+            f"attempt {now.attempts} had taken the message (now {now.status}): it may have "
+            "gone out twice"
+        ),
+        tags=["alert", "outbox", message.channel],
+        payload={"outbox_id": message.id, "channel": message.channel, "key": message.key},
+        actor="system:outbox",
+        dedupe_key=f"outbox.late_answer:{message.id}:{message.attempts}",
     )
 
 

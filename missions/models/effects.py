@@ -16,6 +16,10 @@ class OutboxStatus(models.TextChoices):
     FAILED = "failed"
 
 
+class ClaimLost(RuntimeError):
+    """This attempt's claim ran out and another deliverer took the row while it ran."""
+
+
 class OutboxQuerySet(models.QuerySet):
     def due(self):
         """Pending and not backing off (nor claimed by a deliverer: a claim pushes the time on)."""
@@ -95,7 +99,7 @@ class OutboxMessage(models.Model):
             pk=self.pk, status=OutboxStatus.PENDING, attempts=self.attempts
         ).update(status=OutboxStatus.DELIVERED, delivered_at=Now(), external_id=external_id)
         if not done:  # our claim ran out and another deliverer took the row
-            raise RuntimeError(f"outbox {self.key}: claimed again while this attempt ran")
+            raise ClaimLost(f"outbox {self.key}: claimed again while this attempt ran")
 
     def postpone(self, reason: str, seconds: float) -> None:
         """Not sent, and not an attempt: a switch holds the row (a paused lane). The claim's
