@@ -110,6 +110,8 @@ def apply_plan(run: CodingRun, target: str = "") -> str:
             f"prepare and approve a plan for {target}"
         )
     now = build_plan(run, plan["target"])
+    if now["from_sha"] == plan["to_sha"] != plan["from_sha"]:
+        return plan["to_sha"]  # moved by an earlier attempt whose answer was lost with its worker
     if now != plan:
         raise DeployRefused(
             f"deploy/{plan['target']} is at {now['from_sha'][:10] or 'nothing'}, not "

@@ -59,6 +59,25 @@ def make_step(kind="noop", agent=None, payload=None, **fields):
     )
 
 
+def ran_then_lost(worker_id: str = "w1"):
+    """Claim the next step and run it, then lose the worker before its answer is kept: its
+    lease runs out and is reaped. Returns the step as it was claimed."""
+    from datetime import timedelta
+
+    from django.db.models.functions import Now
+
+    from missions.execution import claim_next_step
+    from missions.models import Step
+    from missions.recovery import reap_expired_leases
+    from missions.worker import run_step
+
+    claimed = claim_next_step(worker_id)
+    run_step(claimed, worker_id)
+    Step.objects.filter(pk=claimed.pk).update(lease_expires_at=Now() - timedelta(seconds=1))
+    reap_expired_leases()
+    return claimed
+
+
 def make_draft(words: str, agent=None):
     """A draft_tweet step that wrote `words` (a post waiting on it would post them)."""
     from missions.models import Artifact

@@ -16,13 +16,13 @@ from missions.decisions import approve_proposal
 from missions.execution import claim_next_step
 from missions.models import Step
 from missions.recovery import requeue_cleared_blockers
-from missions.step_actions import cancel_mission
+from missions.step_actions import cancel_mission, retry_step
 from missions.worker import handle_one_step, work_through
 from opscore.models import Event
 from tests.coding.test_coding_approvals import COMMIT
 from tests.coding_support import approved_to_merge
 from tests.conftest import sh
-from tests.factories import AgentFactory
+from tests.factories import AgentFactory, ran_then_lost
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -177,3 +177,20 @@ def test_a_deploy_cancelled_while_its_worker_held_it_moves_no_ref(coding_repo):
     assert not Event.objects.filter(kind="coding.deployed").exists()
     assert Step.objects.get(pk=claimed.pk).status == "cancelled"
     assert Event.objects.filter(kind="step.late_write_refused", step=claimed).exists()
+
+
+def test_a_retry_of_a_deploy_whose_worker_died_after_moving_the_ref_succeeds(coding_repo):
+    """The ref moved, then the worker died before its answer was kept: the step waits for a
+    person (a deploy is not idempotent), who retries it. The target is at the approved commit:
+    the retry says deployed, not 'deploy/production is at …, not … as planned'."""
+    deploy_step_approved(coding_repo, "production")
+    claimed = ran_then_lost()  # the ref moved; the answer never recorded
+    assert Step.objects.get(pk=claimed.pk).blocked_code == "needs_human"
+
+    retry_step(claimed, actor="operator:ana")
+    assert handle_one_step("w2")
+
+    step = Step.objects.get(pk=claimed.pk)
+    assert step.status == "succeeded" and step.result["deployed"] == deployed(coding_repo)
+    assert not Event.objects.filter(kind="coding.deploy.refused").exists()
+    assert Event.objects.filter(kind="coding.deployed").count() == 1

@@ -2,18 +2,15 @@
 that lost it (the mission cancelled under it, the lease reaped) changes no policy, and its
 late answer is refused like any other."""
 
-from datetime import timedelta
-
 import pytest
-from django.db.models.functions import Now
 
 from missions.execution import claim_next_step
 from missions.models import Step
-from missions.recovery import reap_expired_leases
 from missions.step_actions import cancel_mission, retry_step
-from missions.worker import handle_one_step, run_step, work_through
+from missions.worker import handle_one_step, work_through
 from opscore.actions import set_policy
 from opscore.models import Event, Policy, PolicyVersion
+from tests.factories import ran_then_lost
 from tests.missions.test_config_changes import approve, change
 
 pytestmark = pytest.mark.django_db
@@ -41,10 +38,7 @@ def test_a_retry_of_a_change_whose_worker_died_after_applying_it_succeeds(admin_
     own: the retry says so, not 'at version 2, not 1 as approved: propose the diff again'."""
     set_policy("x_daily_quota", {"limit": 5}, actor="a")
     approve(admin_client, change(agent, {"limit": 9}))
-    claimed = claim_next_step("w1")
-    run_step(claimed, "w1")  # applied; the answer never recorded
-    Step.objects.filter(pk=claimed.pk).update(lease_expires_at=Now() - timedelta(seconds=1))
-    reap_expired_leases()
+    claimed = ran_then_lost()  # applied; the answer never recorded
     assert Step.objects.get(pk=claimed.pk).blocked_code == "needs_human"
 
     retry_step(claimed, actor="operator:bea")
