@@ -12,11 +12,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Now
 
 from missions.breaker import count_failure
 from missions.execution import close_attempt, settle_failure, step_event
-from missions.models import AttemptOutcome, Step, StepAttempt
+from missions.models import AttemptOutcome, Step, StepAttempt, StepStatus
 from opscore.registry import STEP_KINDS
 
 
@@ -43,6 +44,36 @@ def time_out_if_overdue(step_id: int, token, timeout_seconds: int) -> bool:
             return False
         time_out(step, timeout_seconds)
     return True
+
+
+def time_out_overdue_attempts(limit: int = 200) -> dict:
+    """The sweeper's look at every running attempt, whoever runs it: an outside runtime's job
+    (the agent bus) has no lease keeper of ours and may renew its lease, or claim one of a
+    day, for ever. Past its kind's deadline it is timed out here as the keeper times out a
+    worker's. At most `limit` a call; `deferred` counts what waits for the next one."""
+    overdue = (
+        Step.objects.filter(past_deadline()).order_by("id").values_list("id", "lease_token", "kind")
+    )
+    batch = list(overdue[: limit + 1])
+    counts = {"timed_out": 0}
+    for step_id, token, kind in batch[:limit]:
+        counts["timed_out"] += time_out_if_overdue(step_id, token, step_timeout(kind))
+    if len(batch) > limit:
+        counts["deferred"] = overdue.count()  # those timed out match no longer
+    return counts
+
+
+def past_deadline() -> Q:
+    """Running steps whose open attempt started longer ago than their kind's timeout, each
+    kind that declares one by its own (so a kind given hours never crowds out the rest)."""
+    running = Q(status=StepStatus.RUNNING, attempts__outcome=AttemptOutcome.RUNNING)
+    declared = {k.name: k.timeout_seconds for k in STEP_KINDS.values() if k.timeout_seconds}
+    default = settings.OPS_STEP_TIMEOUT_SECONDS
+    late = Q(attempts__started_at__lt=Now() - timedelta(seconds=default))
+    late &= ~Q(kind__in=list(declared))
+    for kind, seconds in declared.items():
+        late |= Q(kind=kind, attempts__started_at__lt=Now() - timedelta(seconds=seconds))
+    return running & late
 
 
 def time_out(step: Step, timeout_seconds: int) -> None:

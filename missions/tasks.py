@@ -3,6 +3,7 @@ run beside the cluster, not in its task queue (operations.supervisor says why)."
 
 from django.db import connection
 
+from missions.deadlines import time_out_overdue_attempts
 from missions.mission_control import time_out_missions
 from missions.recovery import (
     reap_expired_leases,
@@ -20,6 +21,10 @@ def sweep() -> dict:
     counts = reap_expired_leases()
     for outcome, n in release_steps_of_silent_workers().items():
         counts[outcome] = counts.get(outcome, 0) + n
+    timed_out = time_out_overdue_attempts()  # a runtime's job has no keeper of ours
+    counts["attempts_timed_out"] = timed_out["timed_out"]
+    if "deferred" in timed_out:
+        counts["attempts_timed_out_deferred"] = timed_out["deferred"]
     counts["unblocked"] = requeue_cleared_blockers()
     counts["timed_out"] = time_out_missions()
     counts["woken"] = wake_external_agents()

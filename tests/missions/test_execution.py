@@ -293,6 +293,7 @@ def test_the_sweeper_runs_outside_any_transaction():
         "requeued": 0,
         "dead": 0,
         "blocked": 0,
+        "attempts_timed_out": 0,
         "unblocked": 0,
         "timed_out": 0,
         "woken": 0,
