@@ -6,6 +6,7 @@ result, then the step ends the way the run did."""
 from coding.jobs import run_for_step
 from coding.models import CodingRun, RunStatus
 from coding.review import apply_review, ask_reviewer, result_of
+from missions.execution import LeaseLost, under_lease
 from missions.executors import Blocked, Failed, Succeeded
 from missions.models import StepStatus
 from missions.recovery import unblock
@@ -40,13 +41,21 @@ def execute_code_change(step_run):
     ):
         return Succeeded(result=result_of(run))
     if run.status == RunStatus.WAITING_FOR_REVIEW:
-        return review(run, step)
+        return review(run, step_run)
     return Blocked(f"waiting for coding run R{run.id} ({run.status})", code=WAITING)
 
 
-def review(run: CodingRun, step):
+def review(run: CodingRun, step_run):
+    """The reviewer's word is acted on under the step's lease: one whose step was taken from
+    it during the call (the mission cancelled) sent the run back for another paid pass and
+    filed follow-ups and lessons in the step's name."""
+    step = step_run.step
     try:
-        decision = apply_review(run, step, ask_reviewer(run, step))
+        reply = ask_reviewer(run, step)
+        with under_lease(step.id, step_run.token):
+            decision = apply_review(run, step, reply)
+    except LeaseLost as lost:
+        return Failed(str(lost), retryable=False)
     except (LLMReplyError, MalformedReply) as unusable:  # the reviewer's answer, not the lane
         return Failed(str(unusable), retryable=False, bad_reply=True)
     except (LLMError, OverBudget) as error:

@@ -19,7 +19,7 @@ from missions.worker import handle_one_step
 from opscore.actions import set_policy
 from opscore.models import Event, LLMCall, Policy
 from tests.factories import AgentFactory
-from tests.scripted import Scripted
+from tests.scripted import CancelledMidCall, Scripted
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TOKEN = "test-token-0123456789-0123456789"
@@ -193,6 +193,27 @@ def test_what_the_reviewer_takes_from_a_harness_run_waits_for_a_person(
     assert not Memory.objects.exists()
     filed = Proposal.objects.get(source="coding")
     assert filed.untrusted and f"coding run R{run.id}" in filed.untrusted_reason
+
+
+def test_a_reviewer_whose_step_was_cancelled_mid_call_files_and_sends_back_nothing(
+    coding_repo, devops, monkeypatch
+):
+    """The operator cancelled the mission while the reviewer's call was out: its word must not
+    send the run back for another pass, nor file follow-ups or lessons in the step's name."""
+    said = {"decision": "revise", "reason": "louder", "revision_notes": "caps"}
+    said |= {"follow_ups": [{"title": "Add a test", "problem": "Nothing tests it"}]}
+    proposal = approved(job())
+    handle_one_step("w1"), handle_one_run()
+    replies = CancelledMidCall(proposal.mission, json.dumps(said | {"lessons": ["Test it"]}))
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: replies)
+
+    assert handle_one_step("w1")
+
+    run = CodingRun.objects.get()
+    assert run.status == "waiting_for_review" and not run.review
+    assert not Proposal.objects.filter(source="coding").exists()
+    assert not MemoryCandidate.objects.exists()
+    assert Step.objects.get().status == "cancelled"
 
 
 def test_a_malformed_review_fails_one_step_and_keeps_the_run_for_a_human(

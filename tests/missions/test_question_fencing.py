@@ -5,30 +5,17 @@ nobody, or the Inbox holds a question no step waits on."""
 import pytest
 
 from missions.models import Comment, Step
-from missions.step_actions import cancel_mission
 from missions.worker import handle_one_step
 from opscore.models import Event
 from tests.factories import make_step
-from tests.scripted import Scripted
+from tests.scripted import CancelledMidCall
 
 pytestmark = pytest.mark.django_db
 
 
-class CancelledMidCall(Scripted):
-    """The model answers with a question; meanwhile the operator cancels the mission."""
-
-    def __init__(self, step, *texts):
-        super().__init__(*texts)
-        self.step = step
-
-    def complete(self, request):
-        cancel_mission(self.step.mission, actor="operator:ann")
-        return super().complete(request)
-
-
 def test_a_worker_whose_step_was_cancelled_mid_call_asks_the_operator_nothing(agent, monkeypatch):
     step = make_step("analyze", agent=agent, payload={"topic": "pricing"})
-    model = CancelledMidCall(step, "QUESTION: Which region should I price for?")
+    model = CancelledMidCall(step.mission, "QUESTION: Which region should I price for?")
     monkeypatch.setattr("opscore.llm.get_provider", lambda: model)
 
     assert handle_one_step("w1")
