@@ -233,9 +233,13 @@ def release_held_runs(lane: str) -> int:
 
 
 def run_held_orders(deadline: float = 0) -> dict:  # deadline: time.monotonic(), 0 = none
-    """Each held slot whose lane runs again is run now, oldest first (at most 20 a call)."""
-    ran = []
-    for run in held_runs().order_by("scheduled_for")[:20]:
+    """Each held slot whose lane runs again is run now, oldest first (at most 20 a call). The
+    slots of lanes still paused are left out of the query, not out of the 20: behind a long
+    pause's slots, a lane whose pause had ended waited for that other pause to end too."""
+    ran, held = [], held_runs()
+    lanes = set(held.order_by().values_list("evidence__held_by_lane", flat=True).distinct())
+    still = [lane for lane in lanes if pause_of(lane) is not None]
+    for run in held.exclude(evidence__held_by_lane__in=still).order_by("scheduled_for")[:20]:
         if pause_of(run.evidence["held_by_lane"]) is not None:
             continue
         reopened = StandingOrderRun.objects.filter(pk=run.pk, status=RunStatus.BLOCKED).update(

@@ -6,6 +6,8 @@ holds it and resumes it when the pause ends, `drop` refuses it with a recorded r
 The tests walk every lane the apps declare (`lane_names()`), so a new lane that does not declare
 (and honour) what its pause stops fails here."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from missions.actions import submit_proposal
@@ -24,6 +26,7 @@ from tests.factories import AgentFactory, make_step, run_order_now
 
 pytestmark = pytest.mark.django_db
 LANES = lane_names()  # the apps are ready when tests are collected
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def pause(target: str):
@@ -168,3 +171,28 @@ def test_a_lane_is_paused_once_whatever_the_mode_and_opportunities_names_proacti
         pause("proactive:drop")
     assert row.target == "proactive"
     assert "opportunity_scan" in row.preview["stops"]["standing_orders"]
+
+
+def test_a_lanes_held_slots_run_once_it_resumes_however_many_another_lane_still_holds(clock):
+    """The timer looked at the 20 oldest held slots only: behind a day's worth of a lane still
+    paused, the slots of a lane whose pause had ended waited for the other pause to end too."""
+    agent = AgentFactory(slug="devops")
+    scan = StandingOrder.objects.create(
+        agent=agent, name="scan", cron="* * * * *", handler="opportunity_scan"
+    )
+    promote = StandingOrder.objects.create(
+        agent=agent, name="promote", cron="* * * * *", handler="memory_promote"
+    )
+    pause("proactive")
+    for minute in range(21):
+        clock.freeze(T0 + timedelta(minutes=minute))
+        run_order_now(scan)
+    memory = pause("memory")
+    held = run_order_now(promote)
+    lift(memory)
+
+    run_held_orders()
+
+    held.refresh_from_db()
+    assert held.status != "blocked", held.summary
+    assert scan.runs.filter(status="blocked").count() == 21
