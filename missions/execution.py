@@ -357,3 +357,22 @@ def cancel_dependents(step: Step) -> int:
             updated_at=Now(),
         )
     return cancelled
+
+
+def revive_dependents(step: Step) -> int:
+    """A retried step may succeed after all: the steps its end cancelled (`cancel_dependents`,
+    each saying so) wait for it again. Left cancelled, the retry was pointless: the mission
+    ended failed however the retried step went."""
+    revived, frontier = 0, [step.id]
+    why = f"dependency S{step.id} ended "
+    while frontier:
+        cancelled = Step.objects.filter(
+            dependency_links__depends_on_id__in=frontier,
+            status=StepStatus.CANCELLED,
+            last_error__startswith=why,
+        )
+        frontier = list(cancelled.values_list("id", flat=True))
+        revived += Step.objects.filter(pk__in=frontier).update(
+            status=StepStatus.QUEUED, last_error="", finished_at=None, updated_at=Now()
+        )
+    return revived

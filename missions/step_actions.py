@@ -4,7 +4,7 @@ Each is atomic and leaves its event."""
 from django.db import transaction
 
 from missions.actions import DecisionRefused
-from missions.execution import cancel_dependents
+from missions.execution import cancel_dependents, revive_dependents
 from missions.models import STEP_TERMINAL, Mission, MissionStatus, Step, StepStatus
 from opscore.actions import record_event
 
@@ -48,12 +48,13 @@ def retry_step(step: Step, *, actor: str) -> Step:
     previous = step.status
     step.retry()
     step.refresh_from_db()
+    revived = revive_dependents(step)
     step.mission.reopen_if_failed()
     record_event(
         "step.retried",
         f"Step S{step.id} ({step.kind}) requeued by {actor}",
         tags=["step", "retried"],
-        payload={"from_status": previous},
+        payload={"from_status": previous, "dependents_requeued": revived},
         agent=step.agent,
         mission_id=step.mission_id,
         step=step,

@@ -3,6 +3,7 @@ import pytest
 from missions.actions import DecisionRefused
 from missions.models import Mission, Step, StepDependency
 from missions.step_actions import cancel_mission, dead_letter_step, retry_step
+from missions.worker import handle_one_step
 from opscore.models import Event
 from tests.factories import make_step, propose
 
@@ -67,6 +68,22 @@ def test_retrying_a_dead_step_requeues_it_and_reopens_the_mission(agent):
     mission.refresh_from_db()
     assert retried.status == "queued" and retried.max_attempts == 4
     assert mission.status == "running"
+
+
+def test_retrying_a_dead_step_brings_back_the_steps_its_death_cancelled(agent):
+    """They were cancelled only because it could no longer succeed: left cancelled, the retry
+    was pointless, since the mission ended failed however the retried step went."""
+    first = make_step("noop", agent=agent)
+    second = Step.objects.create(mission=first.mission, kind="noop", agent=agent, position=1)
+    StepDependency.objects.create(step=second, depends_on=first)
+    dead_letter_step(first, actor="operator:ann", reason="worker died")
+
+    retry_step(first, actor="operator:ann")
+    while handle_one_step("w1"):
+        pass
+
+    assert Step.objects.get(pk=second.pk).status == "succeeded"
+    assert Mission.objects.get(pk=first.mission_id).status == "succeeded"
 
 
 def test_only_finished_or_blocked_steps_can_be_retried(agent):
