@@ -33,7 +33,7 @@ from coding.runners import Pass, argv_for, read_output
 from coding.sandbox import HarnessMissing, Limits, Unconfined, run_boxed
 from coding.spare import keep, stand_by, start_spare, take_spare
 from coding.stint import Stint
-from coding.switches import held_reason, switched_off
+from coding.switches import held_reason, step_ended, switched_off
 from coding.walks import WalkStopped
 from coding.worktrees import ReviewCommit, WorktreeRefused, provision
 from opscore.models import Policy
@@ -77,6 +77,9 @@ def drive_passes(run: CodingRun, spare) -> None:
     stint = Stint()
     try:
         for n in range(run.limits["max_iterations"] + 1):  # the cap below ends it first
+            if gone := step_ended(run):  # its mission cancelled: nobody waits for a pass
+                transition(run, RunStatus.CANCELLED, gone, process_group=None)
+                break
             stop = run.cap_reached(stint.elapsed())  # only its driver moves a running run
             if stop:  # before its pass's launch: no group of its
                 transition(run, RunStatus.FAILED, stop, process_group=None)

@@ -5,10 +5,12 @@ run is blocked saying which switch, and queued again when its override is lifted
 
 from coding.actions import transition
 from coding.models import CodingRun, RunStatus
+from missions.models import Step, StepStatus
 from opscore.lanes import pause_of
 from opscore.models import Agent, Override
 
 AGENT_OFF = {"enabled": "disabled", "draining": "draining"}
+GONE = [StepStatus.CANCELLED, StepStatus.FAILED, StepStatus.DEAD]
 
 
 def switched_off(run: CodingRun) -> str:
@@ -25,6 +27,20 @@ def switched_off(run: CodingRun) -> str:
             by = f"override {row.id}: {row.reason}" if row else "its agent's switch"
             return f"agent {run.agent_id} {AGENT_OFF[switch]} by {by}"
     return ""
+
+
+def step_ended(run: CodingRun) -> str:
+    """Why the run's step no longer waits for it ('' while it does): cancelled with its
+    mission, failed or dead-lettered. Its next pass would spend harness time and model money
+    on work nobody wants, and its end could wake no step."""
+    if run.step_id is None:
+        return ""
+    status, mission, mission_status = (
+        Step.objects.filter(pk=run.step_id).values_list("status", "mission_id", "mission__status")
+    ).get()
+    if status not in GONE:
+        return ""
+    return f"its step S{run.step_id} was {status}: M{mission} {mission_status}"
 
 
 def held_reason(run: CodingRun, why: str) -> str:

@@ -15,6 +15,7 @@ from memory.models import Memory, MemoryCandidate
 from missions.actions import submit_proposal
 from missions.decisions import approve_proposal
 from missions.models import Proposal, Step
+from missions.step_actions import cancel_mission
 from missions.worker import handle_one_step
 from opscore.actions import set_policy
 from opscore.models import Event, LLMCall, Policy
@@ -214,6 +215,20 @@ def test_a_reviewer_whose_step_was_cancelled_mid_call_files_and_sends_back_nothi
     assert not Proposal.objects.filter(source="coding").exists()
     assert not MemoryCandidate.objects.exists()
     assert Step.objects.get().status == "cancelled"
+
+
+def test_a_run_whose_mission_was_cancelled_runs_no_pass(coding_repo, devops):
+    """The operator cancelled the dev job's mission: its step is cancelled, and its run must
+    not go on spending harness time and model money on work nobody wants any more."""
+    proposal = approved(job())
+    handle_one_step("w1")  # the step starts its run, then waits for it
+    cancel_mission(proposal.mission, actor="operator:ann")
+
+    handle_one_run()
+
+    run = CodingRun.objects.get()
+    assert run.status == "cancelled" and run.iteration == 0
+    assert run.reason == f"its step S{run.step_id} was cancelled: M{proposal.mission.id} cancelled"
 
 
 def test_a_malformed_review_fails_one_step_and_keeps_the_run_for_a_human(
