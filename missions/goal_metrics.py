@@ -20,6 +20,10 @@ _STEP_JOIN = f"JOIN missions_mission m ON m.id = s.mission_id {_MISSION_JOIN}"
 # useful twice, by a second click or a second operator, it is still one output.
 _OUTPUT = "coalesce('A' || f.artifact_id, 'P' || f.publication_id, 'M' || f.mission_id)"
 
+# Posted, whatever became of it since: one deleted on its channel later was still published
+# (Publication.is_posted), and counting it no more gave an allowance of posts back.
+_WENT_OUT = "('published', 'deleted')"
+
 # Company-wide, what live replays paid for: their calls' rows were rolled back, their ReplayRun
 # keeps the cost (and the day's budget counts it), so LLMCall alone under-counts the spend.
 _REPLAYS = (
@@ -55,7 +59,7 @@ METRICS: dict[str, Metric] = {
             "items published",
             "publications",
             "SELECT count(*) FROM missions_publication pub JOIN missions_step s ON s.id = "
-            f"pub.step_id {_STEP_JOIN} WHERE pub.status = 'published' AND pub.published_at >= "
+            f"pub.step_id {_STEP_JOIN} WHERE pub.status IN {_WENT_OUT} AND pub.published_at >= "
             f"%(since)s AND pub.published_at <= %(until)s AND {_SERVES}",
         ),
         Metric(
