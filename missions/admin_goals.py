@@ -10,7 +10,14 @@ from django.utils.html import format_html, format_html_join
 from missions.feedback import FeedbackInvalid, check_feedback, record_feedback
 from missions.goal_metrics import METRICS
 from missions.goal_schemas import GoalInvalid, parse_terms
-from missions.goals import add_goal, close_goal, goal_state, measured_snapshots, revise_goal
+from missions.goals import (
+    add_goal,
+    close_goal,
+    goal_state,
+    measured_snapshots,
+    revise_goal,
+    revised_since,
+)
 from missions.models import Feedback, Goal, GoalVersion, Rating
 from missions.models.goals import figure
 from opscore.admin import AuditAdmin, report
@@ -27,6 +34,7 @@ class GoalForm(forms.ModelForm):
     )
     deadline = forms.CharField(help_text="30d, 12w, 2027-03-31, or an ISO time with its zone")
     reason = ReasonField(required=False, help_text="why it changes (required for a revision)")
+    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = Goal
@@ -36,6 +44,7 @@ class GoalForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["deadline"].initial = self.instance.deadline_at.isoformat()
+            self.fields["seen_version"].initial = self.instance.version
 
     def terms(self) -> dict:
         data = {k: self.cleaned_data.get(k) for k in TERMS}
@@ -48,6 +57,8 @@ class GoalForm(forms.ModelForm):
             return cleaned
         if self.instance.pk and not cleaned.get("reason"):
             self.add_error("reason", "a revision needs a reason (kept on its version row)")
+        if self.instance.pk and (stale := revised_since(self.instance.pk, cleaned["seen_version"])):
+            self.add_error(None, stale)  # the admin's transaction holds the lock to the save
         try:
             parse_terms(self.terms(), db_now())
         except GoalInvalid as invalid:

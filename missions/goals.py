@@ -92,6 +92,22 @@ def locked_goal(goal_id) -> Goal:
     return goal
 
 
+def revised_since(goal_id, seen_version) -> str:
+    """Why terms read at `seen_version` are out of date, or ''. A form posts every term it
+    showed, so saved after another revision it put back what that one changed. The row stays
+    locked to the end of the caller's transaction: no revision slips in before its save."""
+    goal = locked_goal(goal_id)
+    if seen_version == goal.version:
+        return ""
+    if seen_version is None:
+        return f"this form does not say which version of G{goal.id} it showed: reload it"
+    last = goal.versions.first()
+    return (
+        f"G{goal.id} was revised since this form was opened (v{seen_version} → v{goal.version}"
+        f" by {last.changed_by}: {last.reason}): nothing was saved; reload it to see the terms"
+    )
+
+
 @transaction.atomic
 def revise_goal(goal_id: int, changes: dict, *, actor: str, reason: str) -> Goal:
     """A new version of an active goal's terms; its progress keeps counting from its start."""

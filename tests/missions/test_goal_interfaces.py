@@ -106,7 +106,8 @@ def test_the_admin_adds_revises_with_a_reason_and_closes_goals(admin_client, age
     bad = admin_client.post("/admin/missions/goal/add/", form | {"deadline": "2001-01-01"})
     assert "already past" in bad.content.decode()
     admin_client.post(
-        f"/admin/missions/goal/{goal.id}/change/", form | {"target": 5, "reason": "stretch"}
+        f"/admin/missions/goal/{goal.id}/change/",
+        form | {"target": 5, "reason": "stretch", "seen_version": 1},
     )
     url = "/admin/missions/goal/"
     chosen = {"_selected_action": [goal.id], "action": "close_goals"}
