@@ -21,7 +21,7 @@ from console.api import (
 )
 from missions.feedback import FeedbackInvalid, record_feedback
 from missions.goal_schemas import GoalInvalid
-from missions.goals import add_goal, close_goal, goal_detail, goal_state, listed_goals, revise_goal
+from missions.goals import add_goal, close_goal, goal_detail, goal_state, listed_goals, revised
 from missions.models import Goal
 
 OUTPUTS = ("mission", "artifact", "publication")
@@ -75,7 +75,8 @@ def goal(request, goal_id: int):
 
 
 def _verb(view):
-    """`POST /api/ops/goals/<id>/<verb>`: the token, the body, then the goal function."""
+    """`POST /api/ops/goals/<id>/<verb>`: the token, the body, then the goal function (which
+    answers the goal's state)."""
 
     @csrf_exempt
     @require_POST
@@ -91,7 +92,7 @@ def _verb(view):
         if wrong:
             return error(400, "invalid goal change", wrong)
         try:
-            return JsonResponse(goal_state(view(goal_id, data, actor=actor, reason=reason)))
+            return JsonResponse(view(goal_id, data, actor=actor, reason=reason))
         except GoalInvalid as invalid:
             status = 404 if "goal" in invalid.errors and "no goal" in str(invalid) else 400
             return error(status, "goal change refused", invalid.errors)
@@ -103,14 +104,14 @@ def _verb(view):
 def revise(goal_id, data, *, actor, reason):
     if wrong := kind_errors(data, TERMS):
         raise GoalInvalid(wrong)
-    return revise_goal(goal_id, data, actor=actor, reason=reason)
+    return revised(goal_id, data, actor=actor, reason=reason)
 
 
 @_verb
 def close(goal_id, data, *, actor, reason):
     if data:
         raise GoalInvalid({"body": [f"unknown fields {sorted(data)}; close takes a reason"]})
-    return close_goal(goal_id, actor=actor, reason=reason)
+    return goal_state(close_goal(goal_id, actor=actor, reason=reason))
 
 
 @json_post

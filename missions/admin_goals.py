@@ -3,7 +3,7 @@ and the API and saves through add_goal / revise_goal (a revision asks for its re
 version row); closing is an action asking a reason. Versions and snapshots are evidence."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -17,6 +17,7 @@ from missions.goals import (
     measured_snapshots,
     revise_goal,
     revised_since,
+    unchanged_note,
 )
 from missions.models import Feedback, Goal, GoalVersion, Rating
 from missions.models.goals import figure
@@ -127,10 +128,18 @@ class GoalAdmin(admin.ModelAdmin):
         if change:
             reason = form.cleaned_data["reason"]
             saved = revise_goal(obj.pk, form.terms(), actor=actor, reason=reason)
+            obj.unchanged = saved.unchanged
         else:
             saved = add_goal(form.terms(), actor=actor)
         obj.pk = saved.pk
         obj.refresh_from_db()
+
+    def response_change(self, request, obj):
+        """A save that changed no term made no version: said so, not 'changed successfully'."""
+        if not getattr(obj, "unchanged", False):
+            return super().response_change(request, obj)
+        self.message_user(request, unchanged_note(obj.pk, obj.version), messages.WARNING)
+        return self.response_post_save_change(request, obj)
 
     @admin.display(description="versions")
     def history(self, obj):

@@ -126,7 +126,8 @@ def revise_goal(goal_id: int, changes: dict, *, actor: str, reason: str) -> Goal
         setattr(goal, field, getattr(terms, field))
     goal.deadline_at = deadline
     goal.owner = _owner(terms.owner)
-    if goal.terms() == old:  # no new version; the request and its reason still a row
+    goal.unchanged = goal.terms() == old  # what every interface's answer says (unchanged)
+    if goal.unchanged:  # no new version; the request and its reason still a row
         _event(goal, "unchanged", actor, {"asked": sorted(changes)}, reason)
         return goal
     goal.version += 1
@@ -134,6 +135,18 @@ def revise_goal(goal_id: int, changes: dict, *, actor: str, reason: str) -> Goal
     _version(goal, old, actor, reason)
     _event(goal, "revised", actor, {"old": old, "new": goal.terms()}, reason)
     return goal
+
+
+def revised(goal_id: int, changes: dict, *, actor: str, reason: str) -> dict:
+    """revise_goal, answered as the CLI and the API answer it: the goal, and whether the
+    revision changed nothing (a retried call, the terms in force typed again), which read as
+    a revision otherwise."""
+    goal = revise_goal(goal_id, changes, actor=actor, reason=reason)
+    return goal_state(goal) | {"unchanged": goal.unchanged}
+
+
+def unchanged_note(goal_id: int, version: int) -> str:
+    return f"unchanged: G{goal_id} v{version} already has these terms (the reason is kept)"
 
 
 @transaction.atomic

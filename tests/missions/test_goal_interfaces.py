@@ -199,3 +199,23 @@ def test_a_deadline_not_text_is_one_error_on_the_deadline(client, agent, setting
     assert answer.json()["errors"] == {
         "deadline": ["a span (36h, 30d, 12w), a date (2027-03-31) or a time with its zone"]
     }
+
+
+def test_the_api_and_the_admin_say_a_revision_changed_nothing(client, admin_client, goal, settings):
+    """As `goal revise` says it: a retried API call or a form saved with a reason alone answered
+    as a revision (the admin: 'was changed successfully'), though no version was made."""
+    settings.OPS_API_TOKEN = TOKEN
+    same = {"target": goal.target, "reason": "retry"}
+
+    retried = post(client, f"/api/ops/goals/{goal.id}/revise", same)
+    revised = post(client, f"/api/ops/goals/{goal.id}/revise", same | {"target": 9})
+    form = TERMS | {"target": 9, "owner": goal.owner_id, "scope": "goal", "why": ""}
+    form |= {"direction": "at_least", "deadline": goal.deadline_at.isoformat(), "reason": "again"}
+    form |= {"seen_version": 2}
+    saved = admin_client.post(f"/admin/missions/goal/{goal.id}/change/", form, follow=True)
+
+    assert (retried.json()["version"], retried.json()["unchanged"]) == (1, True)
+    assert (revised.json()["version"], revised.json()["unchanged"]) == (2, False)
+    shown = saved.content.decode()
+    assert f"Unchanged: G{goal.id} v2 already has these terms (the reason is kept)" in shown
+    assert "was changed successfully" not in shown

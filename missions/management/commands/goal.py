@@ -3,7 +3,15 @@ the ledger's own metrics. The same functions serve the admin, the Stage and the 
 
 from missions.goal_metrics import describe
 from missions.goal_schemas import GoalInvalid
-from missions.goals import add_goal, close_goal, goal_detail, goal_state, listed_goals, revise_goal
+from missions.goals import (
+    add_goal,
+    close_goal,
+    goal_detail,
+    goal_state,
+    listed_goals,
+    revised,
+    unchanged_note,
+)
 from missions.models import Goal
 from missions.models.goals import figure
 from opscore.cli import OpsCommand, add_verbs, dump, fail
@@ -61,9 +69,7 @@ class Command(OpsCommand):
     def do_revise(self, opts):
         """Says when it made no new version (the terms asked for are those in force): the
         reason is kept as a `goal.unchanged` event, but the goal alone read as revised."""
-        before = Goal.objects.filter(pk=opts["id"]).values_list("version", flat=True).first()
-        goal = revise_goal(opts["id"], self.given(opts), actor=ACTOR, reason=opts["reason"])
-        return goal_state(goal) | {"unchanged": goal.version == before}
+        return revised(opts["id"], self.given(opts), actor=ACTOR, reason=opts["reason"])
 
     def do_close(self, opts):
         return goal_state(close_goal(opts["id"], actor=ACTOR, reason=opts["reason"]))
@@ -106,10 +112,7 @@ class Command(OpsCommand):
             return "\n".join(lines)
         out = [self.line(data)]
         if data.get("unchanged"):
-            out.append(
-                f"unchanged: G{data['id']} v{data['version']} already has these terms"
-                " (the reason is kept)"
-            )
+            out.append(unchanged_note(data["id"], data["version"]))
         if verb == "show":
             out.append(f"why: {data['why'] or '-'}")
             out.append(f"missions: {data['missions_by_status'] or 'none yet'}")
