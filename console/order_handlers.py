@@ -110,7 +110,7 @@ def goal_lines() -> list[str]:
             f"- G{goal.id} {goal.title}: {goal.metric} {figure(state['value'])} of "
             f"{figure(goal.target)} "
             f"({goal.get_direction_display()}, {state['progress']:.0%}, "
-            f"{state['verdict']}), due {goal.deadline_at:%F}, "
+            f"{state['verdict']}), due {goal.due():%F}, "
             f"owner {goal.owner_id}"
         )
     if more := total - len(goals):

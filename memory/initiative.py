@@ -140,7 +140,7 @@ def goal_line(goal: Goal | None) -> str:
         return ""
     return (
         f"\n\nYour goal (G{goal.id}): {goal.title} — {goal.metric} "
-        f"{goal.get_direction_display()} {goal.target:g} by {goal.deadline_at:%Y-%m-%d}."
+        f"{goal.get_direction_display()} {goal.target:g} by {goal.due():%Y-%m-%d}."
     )
 
 

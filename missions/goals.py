@@ -198,6 +198,7 @@ def goal_state(goal: Goal, *, value: float | None = None) -> dict:
         "status": goal.status,
         **goal.terms(),
         "starts_at": goal.starts_at.isoformat(),
+        "due": goal.due().isoformat(),
         "value": value,
         "progress": round(goal.progress(value), 4),
         "on_target": goal.is_met_by(value),

@@ -314,7 +314,7 @@ def conversion_key(opportunity: Opportunity) -> str:
 
 def goal_not_carried(goal: Goal) -> str:
     if goal.status == GoalStatus.ACTIVE:  # still open, but counting stopped at its deadline
-        return f"goal G{goal.id} not carried: its deadline passed on {goal.deadline_at:%Y-%m-%d}"
+        return f"goal G{goal.id} not carried: its deadline passed on {goal.due():%Y-%m-%d}"
     why = f": {goal.close_reason}" if goal.close_reason else ""
     return (
         f"goal G{goal.id} not carried: it was closed"

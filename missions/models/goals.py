@@ -10,6 +10,7 @@ heartbeat duty, so the Stage can draw it over time.
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now
+from django.utils import timezone
 
 MAX_TITLE = 200
 MAX_WHY = 2000
@@ -89,13 +90,18 @@ class Goal(models.Model):
     def is_active(self) -> bool:
         return self.status == GoalStatus.ACTIVE
 
+    def due(self):
+        """The deadline's day in OPS_TIME_ZONE, the day a goal due on a date was given as (the
+        Stage's dates are in it): its UTC date was a day later west of Greenwich."""
+        return timezone.localdate(self.deadline_at)
+
     def why_no_work_counts(self, now) -> str:
         """Why work named for this goal now could never count toward it, or ''."""
         if not self.is_active:
             return f"G{self.id} is closed: no work can serve it now"
         if self.deadline_at <= now:
             return (
-                f"G{self.id}'s deadline passed on {self.deadline_at:%Y-%m-%d}: no work can count "
+                f"G{self.id}'s deadline passed on {self.due():%Y-%m-%d}: no work can count "
                 "toward it now (revise its deadline or close it)"
             )
         return ""

@@ -96,7 +96,7 @@ class Command(OpsCommand):
             f"G{state['id']} v{state['version']} [{state['status']}] {state['title']}: "
             f"{state['metric']} {figure(state['value'])} / {figure(state['target'])} "
             f"({state['direction']}, "
-            f"{verdict}), due {state['deadline_at'][:10]}, owner {state['owner']}"
+            f"{verdict}), due {state['due']}, owner {state['owner']}"
         )
 
     def text(self, verb: str, data: dict) -> str:
