@@ -40,9 +40,10 @@ class Metric:
     sql: str
 
 
-def _missions_ending(status: str) -> str:
+def _missions_ending(*statuses: str) -> str:
+    ended = ", ".join(f"'{status}'" for status in statuses)
     return (
-        f"SELECT count(*) FROM missions_mission m {_MISSION_JOIN} WHERE m.status = '{status}' "
+        f"SELECT count(*) FROM missions_mission m {_MISSION_JOIN} WHERE m.status IN ({ended}) "
         f"AND m.finished_at >= %(since)s AND m.finished_at <= %(until)s AND {_SERVES}"
     )
 
@@ -53,7 +54,13 @@ METRICS: dict[str, Metric] = {
         Metric(
             "missions_succeeded", "missions succeeded", "missions", _missions_ending("succeeded")
         ),
-        Metric("missions_failed", "missions failed", "missions", _missions_ending("failed")),
+        # Timed out is failed too: past its deadline, the sweeper failed its open steps.
+        Metric(
+            "missions_failed",
+            "missions failed or timed out",
+            "missions",
+            _missions_ending("failed", "timed_out"),
+        ),
         Metric(
             "publications",
             "items published",
