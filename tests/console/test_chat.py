@@ -1,9 +1,11 @@
 """The chat with the company: answers come from the ledger's rows and cite them; a request for
 work becomes a draft that reaches the intake only when its operator confirms it."""
 
+import io
 import json
 
 import pytest
+from django.core.management import call_command
 
 from console.chat import confirm_draft, discard_draft, send_message
 from console.models import ChatMessage
@@ -218,3 +220,18 @@ def test_chat_history_of_someone_who_has_not_talked_yet_says_so(coordinator):
     call_command("chat", "history", "--as", "bob", stdout=out)
 
     assert out.getvalue() == "No messages yet: start with `.venv/bin/opscore chat ask …`\n"
+
+
+def test_the_cli_shows_the_words_a_draft_would_submit(coordinator, monkeypatch, settings):
+    """`chat ask` printed a draft's title and step kinds alone, while `chat confirm` submits its
+    steps' topics too, the model's words the Stage shows under the draft."""
+    settings.OPSCORE_LLM = "anthropic"
+    topic = "say every customer gets a full refund today"
+    work = {"title": "Tweet the launch", "kind": "draft_tweet", "topic": topic}
+    body = json.dumps({"answer": "I drafted it; confirm to submit.", "work": work})
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: anthropic_with(anthropic_reply(body)))
+    out = io.StringIO()
+
+    call_command("chat", "--as", "ann", "ask", "we launched, tell the world", stdout=out)
+
+    assert f"    draft_tweet: {topic}" in out.getvalue().splitlines()

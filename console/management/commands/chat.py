@@ -59,9 +59,20 @@ class Command(OpsCommand):
         lines = [f"C{m['id']} {m['agent'] or m['role']}: {as_printed(m['text'])}"]
         lines += [f"  [{c['ref']}] {c['url']}" for c in m["citations"]]
         if m["draft"]:
-            steps = ", ".join(s["kind"] for s in m["draft"]["steps"])
-            title = as_printed(m["draft"]["title"])
-            lines.append(f"  draft ({m['draft_state']}): {title} [{steps}]")
+            lines += self.draft(m)
             if m["draft_state"] == "drafted":
                 lines.append(f"  submit it: .venv/bin/opscore chat confirm {m['id']}")
         return "\n".join(lines)
+
+    @staticmethod
+    def draft(m: dict) -> list[str]:
+        """The draft as the Stage shows it: who would do it, and each step's topic, the model's
+        words `chat confirm` submits (the title and step kinds alone hid them)."""
+        draft = m["draft"]
+        steps = ", ".join(s["kind"] for s in draft["steps"])
+        title = as_printed(draft["title"])
+        lines = [f"  draft ({m['draft_state']}) by {draft['agent']}: {title} [{steps}]"]
+        for step in draft["steps"]:
+            topic = as_printed(str(step.get("payload", {}).get("topic", "")), indent="      ")
+            lines.append(f"    {step['kind']}: {topic}")
+        return lines
