@@ -19,6 +19,9 @@ _STEP_JOIN = f"JOIN missions_mission m ON m.id = s.mission_id {_MISSION_JOIN}"
 # The output a rating is about (an artifact, a publication, else the mission itself): rated
 # useful twice, by a second click or a second operator, it is still one output.
 _OUTPUT = "coalesce('A' || f.artifact_id, 'P' || f.publication_id, 'M' || f.mission_id)"
+# Each person's latest opinion of each output (memory.feedback_learning.tally's rule): one who
+# rated it useful and then not useful counts as they now think.
+_OPINION = "f.mission_id, f.artifact_id, f.publication_id, f.given_by"
 
 # Posted, whatever became of it since: one deleted on its channel later was still published
 # (Publication.is_posted), and counting it no more gave an allowance of posts back.
@@ -90,9 +93,11 @@ METRICS: dict[str, Metric] = {
             "useful_feedback",
             "outputs rated useful",
             "outputs",
-            f"SELECT count(DISTINCT {_OUTPUT}) FROM missions_feedback f JOIN missions_mission m "
-            f"ON m.id = f.mission_id {_MISSION_JOIN} WHERE f.rating = 'useful' AND "
-            f"f.created_at >= %(since)s AND f.created_at <= %(until)s AND {_SERVES}",
+            f"SELECT count(DISTINCT output) FROM (SELECT DISTINCT ON ({_OPINION}) "
+            f"{_OUTPUT} AS output, f.rating FROM "
+            f"missions_feedback f JOIN missions_mission m ON m.id = f.mission_id {_MISSION_JOIN} "
+            f"WHERE f.created_at >= %(since)s AND f.created_at <= %(until)s AND {_SERVES} "
+            f"ORDER BY {_OPINION}, f.id DESC) latest WHERE latest.rating = 'useful'",
         ),
     ]
 }
