@@ -1,6 +1,7 @@
 """Conversations on the Stage: today's, against the daily cap, and one page per conversation
-with its turns (refreshed while it runs), then what it left behind: the memories it distilled
-and the relationship drift it caused."""
+with its turns (refreshed while it runs), then what it left behind: the memories it distilled,
+the relationship drift it caused, the proposals its action items became and what its
+distillation dropped, with why."""
 
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -9,6 +10,7 @@ from console.stage.access import visible_or_login
 from console.stage.health import health_summary
 from console.stage.mission_page import not_found
 from memory.models import MemoryCandidate
+from missions.models import Proposal
 from opscore.db import start_of_today
 from opscore.lanes import pause_of
 from opscore.models import Event, LLMCall, Policy
@@ -53,6 +55,10 @@ def conversation_page(request, conversation_id: int):
             source_ref=f"conversation:{conversation.id}"
         ).select_related("promoted_memory"),
         "drifts": drifts_of(conversation.id),
+        "proposals": Proposal.objects.filter(cause_ref=f"conversation:{conversation.id}").order_by(
+            "id"
+        ),
+        "dropped": (conversation.distillation or {}).get("dropped", []),
         "calls": LLMCall.objects.linked_to(conversation=conversation.id)
         .select_related("record")
         .order_by("id"),

@@ -71,6 +71,8 @@ class Command(OpsCommand):
                 f"   memories {kept['memories']}, drifts {kept['drifts']}, "
                 f"action items {kept['action_items']}, dropped {len(kept['dropped'])}"
             )
+            for why in kept["dropped"]:  # each with its reason, as the Stage lists them
+                self.stdout.write(f"   {why}")
 
     def say(self, turn) -> None:
         """Each turn as it is spoken, not all of them at the end."""
