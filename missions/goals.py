@@ -172,7 +172,8 @@ def current_value(goal: Goal, now=None) -> float:
 
 def snapshot_goals(deadline: float | None = None) -> dict:
     """The heartbeat's duty: each active goal not sampled within SNAPSHOT_EVERY gets a point.
-    Cheap: one query per goal that is due, at most SNAPSHOT_BATCH a beat."""
+    Cheap: one query per goal that is due, at most SNAPSHOT_BATCH a beat; past it, the duty's
+    row says how many are `left` for the next beat."""
     cutoff = db_now() - SNAPSHOT_EVERY
     due = (
         Goal.objects.active()
@@ -180,11 +181,12 @@ def snapshot_goals(deadline: float | None = None) -> dict:
         .filter(Q(last__isnull=True) | Q(last__lt=cutoff))
         .order_by("id")
     )
-    taken = 0
-    for goal in due[:SNAPSHOT_BATCH]:
+    batch = list(due[: SNAPSHOT_BATCH + 1])
+    for goal in batch[:SNAPSHOT_BATCH]:
         GoalSnapshot.objects.create(goal=goal, value=current_value(goal))
-        taken += 1
-    return {"snapshots": taken}
+    if len(batch) <= SNAPSHOT_BATCH:
+        return {"snapshots": len(batch)}
+    return {"snapshots": SNAPSHOT_BATCH, "left": due.count()}  # the cap, said: sampled are not due
 
 
 def goal_state(goal: Goal, *, value: float | None = None) -> dict:
