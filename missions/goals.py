@@ -7,7 +7,7 @@ admin and the Stage call these; nothing else writes a goal.
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, F, Max, Q
 
 from missions.goal_metrics import measure
 from missions.goal_schemas import GoalInvalid, parse_terms
@@ -171,14 +171,16 @@ def current_value(goal: Goal, now=None) -> float:
 
 
 def snapshot_goals(deadline: float | None = None) -> dict:
-    """The heartbeat's duty: each active goal not sampled within SNAPSHOT_EVERY gets a point.
+    """The heartbeat's duty: each active goal not sampled within SNAPSHOT_EVERY gets a point, and
+    one past its deadline one last point (not one an hour until someone closes it).
     Cheap: one query per goal that is due, at most SNAPSHOT_BATCH a beat; past it, the duty's
     row says how many are `left` for the next beat."""
     cutoff = db_now() - SNAPSHOT_EVERY
     due = (
         Goal.objects.active()
         .annotate(last=Max("snapshots__taken_at"))
-        .filter(Q(last__isnull=True) | Q(last__lt=cutoff))
+        # Sampled since its deadline, its value (counted to the deadline) holds: no more rows.
+        .filter(Q(last__isnull=True) | Q(last__lt=cutoff) & Q(last__lt=F("deadline_at")))
         .order_by("id")
     )
     batch = list(due[: SNAPSHOT_BATCH + 1])

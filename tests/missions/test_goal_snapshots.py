@@ -1,16 +1,31 @@
-"""The heartbeat samples at most SNAPSHOT_BATCH goals a beat: one that leaves goals due for
-the next says how many, as every capped loop does."""
+"""The heartbeat samples goals whose value can still move: one past its deadline gets one last
+point (its value counted to the deadline holds from then on), not a row an hour for as long as
+nobody closes it; and a beat that leaves goals for the next says how many."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from missions.goals import SNAPSHOT_BATCH, snapshot_goals
+from missions.goals import SNAPSHOT_BATCH, add_goal, snapshot_goals
 from missions.models import Goal
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 TERMS = {"title": "Ship", "metric": "missions_succeeded", "target": 3}
+
+
+def test_a_goal_past_its_deadline_gets_one_last_point(agent, clock):
+    clock.freeze(T0)
+    goal = add_goal(TERMS | {"owner": agent.slug, "deadline": "2d"}, actor="operator:test")
+    assert snapshot_goals() == {"snapshots": 1}
+
+    clock.freeze(T0 + timedelta(days=3))
+    assert snapshot_goals() == {"snapshots": 1}
+    for hours in (2, 30, 24 * 40):
+        clock.freeze(T0 + timedelta(days=3, hours=hours))
+        assert snapshot_goals() == {"snapshots": 0}
+
+    assert goal.snapshots.count() == 2
 
 
 def test_a_beat_that_leaves_goals_due_says_how_many(agent, clock):
