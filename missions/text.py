@@ -5,6 +5,12 @@ from opscore.text import reveal_invisible as reveal_invisible
 from opscore.text import strip_invisible as strip_invisible
 
 
+def one_line(text: str) -> str:
+    """Someone's words as one line of a prompt: their line breaks would start lines that read
+    as the prompt's own, outside the heading that says whose words they are."""
+    return " ".join(text.split())
+
+
 def as_printed(text: str, indent: str = "    ") -> str:
     """Text printed under a heading line a terminal reader trusts ("T5 reply agent:devops:"):
     controls named (reveal_invisible) and every later line indented, so no line of someone's

@@ -26,6 +26,7 @@ from missions.models import (
     SubjectKind,
 )
 from missions.talk import TalkRefused, keep_talk, mentioned_agent
+from missions.text import one_line
 from missions.thread_replies import reply_to
 from opscore.db import db_now
 from opscore.registry import Registry
@@ -230,7 +231,7 @@ def thread_notes(step: Step) -> tuple[str, list[int]]:
         heard_by(step.mission_id), kind=CommentKind.REMARK, starts_work=True
     )
     heard = list(reversed(written_by_then(remarks).order_by("-id")[:5]))
-    lines = [f"- {c.actor}: {c.text}" for c in heard]
+    lines = [f"- {c.actor}: {one_line(c.text)}" for c in heard]
     asked = [_asked(q) for q in written_by_then(step.questions.order_by("id"))]
     text = ""
     if lines:
@@ -256,5 +257,7 @@ def _asked(question: Comment) -> tuple[str, int | None]:
     """A question as the prompt shows it, and its answer's id (None: none came)."""
     answers = question.replies.filter(kind=CommentKind.ANSWER).order_by("id")
     answer = written_by_then(answers).first()  # a replay: the answer as the call found it
-    said = f"answered: {answer.text}" if answer else "no answer came before the wait ran out"
-    return f"- {question.text} — {said}", answer.id if answer else None
+    said = (
+        f"answered: {one_line(answer.text)}" if answer else "no answer came before the wait ran out"
+    )
+    return f"- {one_line(question.text)} — {said}", answer.id if answer else None
