@@ -13,7 +13,7 @@ from missions.goal_metrics import METRICS
 from missions.models import GoalDirection, GoalScope
 from missions.models.goals import MAX_TITLE, MAX_WHY
 from missions.schemas import field_errors
-from missions.text import strip_invisible
+from missions.text import one_line, strip_invisible
 from opscore.inputs import FieldErrors, InputRefused, check_clean
 
 SPAN = re.compile(r"^(?P<n>\d{1,4})(?P<unit>[hdw])$")
@@ -66,6 +66,13 @@ class GoalTerms(BaseModel):
         if not cleaned and text:
             raise ValueError("nothing left once invisible characters are removed")
         return cleaned
+
+    @field_validator("title")
+    @classmethod
+    def _one_line(cls, title):
+        """A line per goal in `goal list`, one for it in its owner's initiative prompt: a line
+        break printed a second 'goal' under it."""
+        return one_line(title)
 
     @field_validator("deadline", mode="before")
     @classmethod

@@ -219,3 +219,14 @@ def test_the_api_and_the_admin_say_a_revision_changed_nothing(client, admin_clie
     shown = saved.content.decode()
     assert f"Unchanged: G{goal.id} v2 already has these terms (the reason is kept)" in shown
     assert "was changed successfully" not in shown
+
+
+def test_a_title_on_several_lines_is_kept_as_one(agent):
+    """`goal list` prints a line per goal and the owner's initiative prompt one line for its
+    goal: a title's line break printed a second 'goal' under it (and a line of the prompt's
+    own), so a title is one line, as a conversation's topic is."""
+    terms = TERMS | {"deadline": "30d", "title": "Ship\nG9 v1 [active] Fake: 9 / 9 (on target)"}
+
+    goal = add_goal(terms, actor="operator:test")
+
+    assert goal.title == "Ship G9 v1 [active] Fake: 9 / 9 (on target)"
