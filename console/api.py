@@ -36,6 +36,14 @@ def error(status: int, message: str, errors: dict | None = None) -> JsonResponse
     return JsonResponse({"ok": False, "error": message, "errors": errors or {}}, status=status)
 
 
+def not_allowed(message: str) -> JsonResponse:
+    """The 405 of an endpoint that reads on GET and writes on POST, with the `Allow` header a
+    405 must carry: without it a client learnt the methods only from the prose."""
+    response = error(405, message)
+    response["Allow"] = "GET, POST"
+    return response
+
+
 def bearer_matches(request, secret: str) -> bool:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

@@ -14,6 +14,7 @@ from console.api import (
     error,
     json_post,
     kind_errors,
+    not_allowed,
     parse_json_body,
     read_only_refusal,
     token_refusal,
@@ -51,7 +52,7 @@ def goals(request):
     if request.method == "POST":
         return create_goal(request)
     if request.method != "GET":
-        return error(405, "use GET to list goals or POST to add one")
+        return not_allowed("use GET to list goals or POST to add one")
     refusal = read_only_refusal(request) or unknown_query_refusal(request)
     if refusal:
         return refusal

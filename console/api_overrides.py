@@ -13,6 +13,7 @@ from console.api import (
     error,
     json_post,
     kind_errors,
+    not_allowed,
     parse_json_body,
     read_only_refusal,
     reason_errors,
@@ -65,7 +66,7 @@ def overrides(request):
     if request.method == "POST":
         return create_override(request)
     if request.method != "GET":
-        return error(405, "use GET to list overrides or POST to apply one")
+        return not_allowed("use GET to list overrides or POST to apply one")
     refusal = read_only_refusal(request) or unknown_query_refusal(request)
     return refusal or JsonResponse({"overrides": active_overrides()})
 

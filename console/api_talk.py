@@ -13,6 +13,7 @@ from console.api import (
     api_actor,
     error,
     json_post,
+    not_allowed,
     parse_json_body,
     read_only_refusal,
     token_refusal,
@@ -50,7 +51,7 @@ def thread(request, kind: str, subject_id: int):
     if request.method == "POST":
         return _comment(request, kind, subject_id)
     if request.method != "GET":
-        return error(405, "use GET to read a thread or POST to comment")
+        return not_allowed("use GET to read a thread or POST to comment")
     if refusal := read_only_refusal(request):
         return refusal
     try:
@@ -93,7 +94,7 @@ def chat(request):
     if request.method == "POST":
         return _say(request)
     if request.method != "GET":
-        return error(405, "use GET to read your chat or POST to send a message")
+        return not_allowed("use GET to read your chat or POST to send a message")
     refusal = token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN")
     if refusal := refusal or unknown_query_refusal(request, ("actor",)):
         return refusal

@@ -92,3 +92,19 @@ def test_the_operator_apis_own_refusals_have_the_shape_of_every_other(client, se
 
     assert missing.status_code == 404 and refusal(missing)["errors"] == {}
     assert invalid.status_code == 400 and refusal(invalid)["errors"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/ops/chat", "/api/ops/goals", "/api/ops/overrides", "/api/ops/threads/mission/1"],
+)
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "HEAD"])
+def test_a_read_and_write_endpoint_answers_another_method_405_naming_get_and_post(path, method):
+    """They answered 405 with no Allow header, so a client (or `curl -X PUT`) had no way to
+    learn which methods the endpoint takes but reading the prose of the error."""
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).generic(method, path)
+
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, POST"
