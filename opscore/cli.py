@@ -4,8 +4,9 @@ uses to speak JSON to scripts and text to people.
 - `main`: the `.venv/bin/opscore` entry point, so a README line runs as pasted from any
   directory, without remembering which python.
 - `dump(data)`: the one JSON shape commands print (indented, keys sorted, dates as strings).
-- `fail(message, as_json=…)`: bad input or a refusal. With `--json`, a JSON error object on
-  stdout and the exit code; without, Django's CommandError (stderr, exit 1).
+- `fail(message, as_json=…)`: bad input or a refusal. With `--json`, the API's error object
+  (`{"ok": false, "error", "errors"}`) on stdout and the exit code; without, Django's
+  CommandError (stderr, exit 1).
 - `OpsCommand`: every command's base: what it prints reaches a terminal with control and
   escape characters named (⟨U+001B⟩), never obeyed.
 - `add_verbs(parser)`: subcommands (`override pause-lane …`) that accept the command's own flags on
@@ -170,11 +171,12 @@ def plain(value) -> str:
 
 
 def fail(message: str, *, as_json: bool, errors: dict | None = None, code: int = FAILED):
-    """Report bad input: a JSON error object on stdout for scripts, CommandError for people."""
+    """Report bad input: a JSON error object on stdout for scripts (the API's own shape, so a
+    script reads `ok` whichever way it asked), CommandError for people."""
     if not as_json:
         details = "".join(f"\n  {k}: {'; '.join(v)}" for k, v in (errors or {}).items())
         raise CommandError(message + details, returncode=code)
-    sys.stdout.write(dump({"error": message, "errors": errors or {}}) + "\n")
+    sys.stdout.write(dump({"ok": False, "error": message, "errors": errors or {}}) + "\n")
     raise SystemExit(code)
 
 
