@@ -25,7 +25,7 @@ import sys
 from difflib import get_close_matches
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError, OutputWrapper
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from opscore.inputs import LONE_SURROGATE
 from opscore.text import reveal_invisible
@@ -258,11 +258,49 @@ class Shown:
         setattr(command, self.slot, wrapper)
 
 
+class OpsParser(CommandParser):
+    """Arguments a command refuses, refused the house way: one line on stderr and exit 2
+    (argparse printed its usage block, then the error), or with --json the API's error object
+    on stdout, where argparse left a script parsing it an empty string. Called from code
+    (call_command), Django's CommandError as before."""
+
+    json_asked = False
+
+    def error(self, message):
+        if not self.called_from_command_line:
+            super().error(message)
+        if self.json_asked:
+            fail(f"bad arguments: {message}", as_json=True, code=REFUSED)
+        self.exit(REFUSED, f"{self.prog}: {message}; see {self.prog} --help\n")
+
+
+def refuse_in_one_line(parser: CommandParser, json_asked: bool) -> None:
+    """`parser` and its verbs' parsers as OpsParsers; a command's own parser class is kept."""
+    if type(parser) is CommandParser:
+        parser.__class__ = OpsParser
+        parser.json_asked = json_asked
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for verb in action.choices.values():
+                refuse_in_one_line(verb, json_asked)
+
+
 class OpsCommand(BaseCommand):
-    """Every Opscore command's base: Django's, printing through ShownOutput."""
+    """Every Opscore command's base: Django's, printing through ShownOutput, its arguments
+    refused in one line (OpsParser)."""
 
     stdout = Shown()
     stderr = Shown()
+    json_asked = False
+
+    def run_from_argv(self, argv):
+        self.json_asked = "--json" in argv[2:]
+        super().run_from_argv(argv)
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        refuse_in_one_line(parser, self.json_asked)
+        return parser
 
 
 # argparse only knows a flag on the parser that declared it: `--json` declared before the verbs

@@ -29,3 +29,26 @@ def test_a_refusal_has_the_shape_the_api_answers_with(client, settings, capsys):
     assert api.status_code == 404
     assert cli.keys() == api.json().keys()
     assert cli["ok"] is False and cli["errors"] == {"id": ["no goal 999999"]}
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["proposal", "approve", "1"],  # --as left out
+        ["proposal", "show", "1"],  # no such verb
+        ["goal", "show", "G1"],  # not a number
+        ["mission", "pause", "1", "--reason"],  # a flag without its value
+    ],
+    ids=" ".join,
+)
+def test_arguments_the_parser_refuses_are_json_with_json_and_one_line_without(capsys, words):
+    """argparse printed its usage block and the error on stderr, and nothing on stdout, even
+    with --json: a script parsing the output failed on an empty string."""
+    said = refused(capsys, *words)
+
+    assert said["ok"] is False and said["error"].startswith("bad arguments: ")
+    with pytest.raises(SystemExit) as exited:
+        main(["opscore", *words])
+    lines = capsys.readouterr().err.splitlines()
+    assert exited.value.code == 2
+    assert len(lines) == 1 and "--help" in lines[0], lines
