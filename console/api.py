@@ -36,11 +36,15 @@ def error(status: int, message: str, errors: dict | None = None) -> JsonResponse
     return JsonResponse({"ok": False, "error": message, "errors": errors or {}}, status=status)
 
 
+# A read's methods: HEAD is a GET without its body (console.api_errors.get_only).
+READS = ("GET", "HEAD")
+
+
 def not_allowed(message: str) -> JsonResponse:
     """The 405 of an endpoint that reads on GET and writes on POST, with the `Allow` header a
     405 must carry: without it a client learnt the methods only from the prose."""
     response = error(405, message)
-    response["Allow"] = "GET, POST"
+    response["Allow"] = "GET, HEAD, POST"
     return response
 
 

@@ -6,7 +6,7 @@ refusal instead of reading it. This rewrites those into the API's error shape.""
 from django.core.exceptions import DisallowedHost
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 API_PREFIX = "/api/"
 REASONS = {
@@ -64,6 +64,7 @@ class JsonErrorsForApi:
 
 
 def get_only(view):
-    """A read endpoint: another method is answered 405 with `Allow: GET`, not 403 — the CSRF
-    check runs before the method check, and on a view that only reads it guards nothing."""
-    return csrf_exempt(require_GET(view))
+    """A read endpoint: GET, and HEAD as a GET without its body (a load balancer's probe, `curl
+    -I`); another method is answered 405 with `Allow: GET, HEAD`, not 403 — the CSRF check runs
+    before the method check, and on a view that only reads it guards nothing."""
+    return csrf_exempt(require_safe(view))

@@ -9,6 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from console.api import (
+    READS,
     actor_errors,
     api_actor,
     error,
@@ -51,7 +52,7 @@ def create_goal(request, data):
 def goals(request):
     if request.method == "POST":
         return create_goal(request)
-    if request.method != "GET":
+    if request.method not in READS:
         return not_allowed("use GET to list goals or POST to add one")
     refusal = read_only_refusal(request) or unknown_query_refusal(request)
     if refusal:
@@ -62,9 +63,9 @@ def goals(request):
 
 @csrf_exempt  # it only reads: the CSRF check would answer another method 403, not 405
 def goal(request, goal_id: int):
-    if request.method != "GET":
+    if request.method not in READS:
         refused = error(405, "use GET; POST to /revise or /close")
-        refused["Allow"] = "GET"
+        refused["Allow"] = "GET, HEAD"
         return refused
     refusal = read_only_refusal(request)
     if refusal:

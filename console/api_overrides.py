@@ -8,6 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from console.api import (
+    READS,
     actor_errors,
     api_actor,
     error,
@@ -65,7 +66,7 @@ def create_override(request, data):
 def overrides(request):
     if request.method == "POST":
         return create_override(request)
-    if request.method != "GET":
+    if request.method not in READS:
         return not_allowed("use GET to list overrides or POST to apply one")
     refusal = read_only_refusal(request) or unknown_query_refusal(request)
     return refusal or JsonResponse({"overrides": active_overrides()})

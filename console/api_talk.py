@@ -9,6 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from console.api import (
+    READS,
     actor_errors,
     api_actor,
     error,
@@ -50,7 +51,7 @@ def is_question_id(value) -> bool:
 def thread(request, kind: str, subject_id: int):
     if request.method == "POST":
         return _comment(request, kind, subject_id)
-    if request.method != "GET":
+    if request.method not in READS:
         return not_allowed("use GET to read a thread or POST to comment")
     if refusal := read_only_refusal(request):
         return refusal
@@ -93,7 +94,7 @@ def _comment(request, kind: str, subject_id: int):
 def chat(request):
     if request.method == "POST":
         return _say(request)
-    if request.method != "GET":
+    if request.method not in READS:
         return not_allowed("use GET to read your chat or POST to send a message")
     refusal = token_refusal(request, settings.OPS_API_TOKEN, "OPS_API_TOKEN")
     if refusal := refusal or unknown_query_refusal(request, ("actor",)):

@@ -41,7 +41,7 @@ def test_another_method_on_a_read_endpoint_is_a_405_naming_get_not_a_csrf_403(pa
     response = browser_like.delete(path)
 
     assert response.status_code == 405
-    assert response["Allow"] == "GET"
+    assert response["Allow"] == "GET, HEAD"
 
 
 def test_an_unknown_api_path_is_a_json_404(client):
@@ -98,7 +98,7 @@ def test_the_operator_apis_own_refusals_have_the_shape_of_every_other(client, se
     "path",
     ["/api/ops/chat", "/api/ops/goals", "/api/ops/overrides", "/api/ops/threads/mission/1"],
 )
-@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "HEAD"])
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
 def test_a_read_and_write_endpoint_answers_another_method_405_naming_get_and_post(path, method):
     """They answered 405 with no Allow header, so a client (or `curl -X PUT`) had no way to
     learn which methods the endpoint takes but reading the prose of the error."""
@@ -107,4 +107,16 @@ def test_a_read_and_write_endpoint_answers_another_method_405_naming_get_and_pos
     response = Client(enforce_csrf_checks=True).generic(method, path)
 
     assert response.status_code == 405
-    assert response["Allow"] == "GET, POST"
+    assert response["Allow"] == "GET, HEAD, POST"
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/ops/status", "/api/ops/goals", "/api/ops/goals/999999", "/api/ops/overrides"]
+)
+def test_a_head_on_a_read_is_answered_as_its_get_without_the_body(client, path, settings):
+    settings.STAGE_PUBLIC = True
+
+    head = client.head(path)
+
+    assert head.status_code == client.get(path).status_code
+    assert head.content == b""

@@ -71,3 +71,14 @@ def test_readyz_says_the_database_is_unreachable_and_healthz_stays_up(client, mo
         {"database": "not reachable (OperationalError)"},
     )
     assert alive.status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_a_head_probe_is_answered_as_a_get_without_the_body(client, path):
+    """A load balancer checking with HEAD (HAProxy's `option httpchk HEAD /healthz`) got 405
+    and took a healthy node out of service."""
+    head = client.head(path)
+
+    assert head.status_code == client.get(path).status_code
+    assert head.content == b""
