@@ -97,7 +97,7 @@ def test_draining_a_kind_stops_claims_lets_others_run_and_reports_what_is_left(a
     statuses = dict(Step.objects.values_list("id", "status"))
     assert (statuses[analyze.id], statuses[noop.id]) == ("queued", "succeeded")
     listed = json.loads(cli("list"))
-    assert listed[0]["left"] == {"queued": 1, "running": 0, "blocked": 0}
+    assert listed["overrides"][0]["left"] == {"queued": 1, "running": 0, "blocked": 0}
     lift_override(row.id, actor="t", reason="site back")
     assert handle_one_step("w1") and Step.objects.get(pk=analyze.pk).status == "succeeded"
 
@@ -250,6 +250,19 @@ def test_a_preview_refuses_the_expiry_applying_would_refuse(
     assert cli_refused.value.code == 2 and message in said
     assert answered.status_code == 400 and message in answered.json()["error"]
     assert not Override.objects.exists()
+
+
+def test_the_cli_lists_overrides_in_the_shape_the_api_answers(client, agent, settings):
+    """`override list --json` printed a bare list where GET /api/ops/overrides answers
+    `{"overrides": [...]}`: a script written against one failed on the other."""
+    settings.OPS_API_TOKEN = TOKEN
+    override("pause_lane", "roundtable")
+
+    listed = json.loads(cli("list"))
+    answered = client.get("/api/ops/overrides", headers={"Authorization": f"Bearer {TOKEN}"})
+
+    assert listed == answered.json()
+    assert [row["target"] for row in listed["overrides"]] == ["roundtable"]
 
 
 def test_a_preview_reads_as_sentences_not_a_python_dict(agent):

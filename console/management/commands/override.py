@@ -44,8 +44,8 @@ class Command(OpsCommand):
         self.stdout.write(dump(body) if self.as_json else self.readable(verb, body))
 
     def run(self, verb, **opts):
-        if verb == "list":
-            return active_overrides()
+        if verb == "list":  # the shape GET /api/ops/overrides answers
+            return {"overrides": active_overrides()}
         if verb == "lift":
             return lift_override(opts["id"], actor=ACTOR, reason=opts["reason"]).as_json()
         if opts.get("expires") is not None and not opts["expires"].strip():  # `--expires "$UNSET"`
@@ -65,7 +65,8 @@ class Command(OpsCommand):
 
     def readable(self, verb, body) -> str:
         if verb == "list":
-            return "\n".join(self.line(row) for row in body) or "(no overrides in force)"
+            lines = (self.line(row) for row in body["overrides"])
+            return "\n".join(lines) or "(no overrides in force)"
         if "in_flight" in body:
             in_flight = plain(body["in_flight"])
             return f"would {body['does']} {body['target']}; in flight now: {in_flight}"
