@@ -45,6 +45,19 @@ def test_the_api_adds_shows_revises_and_closes_a_goal(client, agent, settings):
     assert GoalVersion.objects.get(goal_id=goal_id, version=1).changed_by == "api:ana"
 
 
+def test_the_api_says_a_revision_changed_nothing_as_the_cli_does(client, goal, settings):
+    """A revision asking for the terms in force answered 200 with the goal as after any
+    revision, while `goal revise --json` says "unchanged": the caller thought it had a v2."""
+    settings.OPS_API_TOKEN = TOKEN
+    path = f"/api/ops/goals/{goal.id}/revise"
+
+    same = post(client, path, {"target": goal.target, "reason": "retry"}).json()
+    changed = post(client, path, {"target": goal.target + 1, "reason": "more"}).json()
+
+    assert (same["unchanged"], same["version"]) == (True, 1)
+    assert (changed["unchanged"], changed["version"]) == (False, 2)
+
+
 @pytest.mark.parametrize(
     ("path", "body", "status", "field"),
     [
