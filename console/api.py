@@ -134,10 +134,15 @@ def unknown_field_errors(data: dict, fields: set[str]) -> dict:
 
 def unknown_query_refusal(request, taken: tuple[str, ...] = ()) -> JsonResponse | None:
     """A 400 naming each query parameter a read does not take: a filter it ignored
-    (`?kind=step.failed`) answered every row as if filtered, and the caller acted on them."""
+    (`?kind=step.failed`) answered every row as if filtered, and the caller acted on them. One
+    it takes given twice is refused as a JSON key given twice is (opscore.inputs): Django reads
+    the last, so what a proxy or a log checked (the first) was not what was served."""
     said = ", ".join(taken) or "none"
     unknown = sorted(set(request.GET) - set(taken))
     problems = {name: [f"unknown parameter; this endpoint takes {said}"] for name in unknown}
+    for name, values in request.GET.lists():
+        if name in taken and len(values) > 1:
+            problems[name] = [f"given {len(values)} times: which is meant?"]
     return error(400, "invalid query", problems) if problems else None
 
 

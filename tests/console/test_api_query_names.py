@@ -37,3 +37,18 @@ def test_the_parameters_it_takes_still_read(client, settings):
     assert client.get("/api/ops/events?after=0&limit=5", headers=auth).status_code == 200
     assert client.get("/api/ops/chat?actor=ann", headers=auth).status_code == 200
     assert client.get("/api/ops/goals", headers=auth).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [("/api/ops/events?after=900&after=0", "after"), ("/api/ops/chat?actor=ann&actor=bo", "actor")],
+)
+def test_a_parameter_given_twice_is_refused_not_read_as_its_last(client, settings, path, name):
+    """`?after=900&after=0` answered from 0 (Django reads the last): what a proxy or a log
+    checked (the first) was not what was served. A JSON key given twice is refused already."""
+    settings.OPS_API_TOKEN = TOKEN
+
+    response = client.get(path, headers={"Authorization": f"Bearer {TOKEN}"})
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {name: ["given 2 times: which is meant?"]}
