@@ -63,16 +63,24 @@ def run_command(argv: list[str]) -> None:
         refuse_unknown_command(argv)  # the first to read the settings
         execute_from_command_line(argv)
     except ImproperlyConfigured as error:  # a bad setting in the environment: its one line
-        sys.stderr.write(f"opscore {command_named(argv)}: the configuration is wrong: ")
-        sys.stderr.write("; ".join(str(error).split("\n")) + "\n")
-        sys.exit(FAILED)
+        said = "; ".join(str(error).split("\n"))
+        failed(argv, f"opscore {command_named(argv)}: the configuration is wrong: {said}")
     except KeyboardInterrupt:  # Ctrl-C: every command was told to stop; no traceback for it
         sys.exit(130)
     except BrokenPipeError:  # `opscore status | head`: the reader left, no error of ours
         reader_gone()
     except DatabaseError as error:  # no command's own error: one line, not a traceback
-        sys.stderr.write(database_trouble(argv, error) + "\n")
-        sys.exit(FAILED)
+        failed(argv, database_trouble(argv, error))
+
+
+def failed(argv: list[str], line: str) -> None:
+    """A failure no command reported (the configuration, the database): its one line on
+    stderr, and with --json the API's error object on stdout too, where a script parsing it
+    found nothing (the API answers such a failure `503 {"ok": false, …}`)."""
+    sys.stderr.write(line + "\n")
+    if "--json" in argv[2:]:
+        sys.stdout.write(dump({"ok": False, "error": line, "errors": {}}) + "\n")
+    sys.exit(FAILED)
 
 
 def reader_gone() -> None:

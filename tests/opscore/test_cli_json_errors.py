@@ -2,10 +2,14 @@
 own error object, `{"ok": false, "error", "errors"}`, on stdout, with exit 2."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from opscore.cli import main
+from tests.processes import ROOT
 
 pytestmark = pytest.mark.django_db
 TOKEN = "an-operator-token-that-is-long-enough-01"
@@ -52,3 +56,29 @@ def test_arguments_the_parser_refuses_are_json_with_json_and_one_line_without(ca
     lines = capsys.readouterr().err.splitlines()
     assert exited.value.code == 2
     assert len(lines) == 1 and "--help" in lines[0], lines
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"DATABASE_URL": "postgres://u:p@127.0.0.1:1/none"}, "the database refused it"),
+        ({"OPS_MAX_INPUT_BYTES": "many"}, "the configuration is wrong"),
+    ],
+)
+def test_a_database_or_configuration_failure_is_json_with_json(env, said):
+    """`opscore goal list --json` with the database down printed its line on stderr and
+    nothing on stdout, where the API answers `503 {"ok": false, "error", …}`."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "goal", "list", "--json"],
+        cwd=ROOT,
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 1
+    answer = json.loads(done.stdout)
+    assert answer["ok"] is False and said in answer["error"] and answer["errors"] == {}
+    assert len(done.stderr.splitlines()) == 1 and said in done.stderr
