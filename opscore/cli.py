@@ -310,6 +310,17 @@ class OpsCommand(BaseCommand):
         refuse_in_one_line(parser, self.json_asked)
         return parser
 
+    def execute(self, *args, **options):
+        """A CommandError the command raised itself (check_length, given_path), with --json:
+        the API's error object on stdout, as fail() prints, where Django wrote only
+        `CommandError: …` on stderr."""
+        try:
+            return super().execute(*args, **options)
+        except CommandError as error:
+            if not self.json_asked or options.get("traceback"):
+                raise
+            fail(str(error), as_json=True, code=error.returncode)
+
 
 # argparse only knows a flag on the parser that declared it: `--json` declared before the verbs
 # is refused after one (exit 2). Every verb gets a copy of the parent's flags whose default is

@@ -58,6 +58,21 @@ def test_arguments_the_parser_refuses_are_json_with_json_and_one_line_without(ca
     assert len(lines) == 1 and "--help" in lines[0], lines
 
 
+@pytest.mark.parametrize(
+    ("words", "said"),
+    [
+        (["thread", "show", "mission", "1", "--as", "a" * 200], "--as: 1 to 141 characters"),
+        (["backup", "--dir", ""], "--dir: an empty path"),
+    ],
+)
+def test_a_refusal_raised_as_a_command_error_is_json_with_json(capsys, words, said):
+    """A check that raises CommandError itself (a name too long, an empty path) printed
+    `CommandError: …` on stderr and nothing on stdout, even with --json."""
+    answer = refused(capsys, *words)
+
+    assert answer["ok"] is False and answer["error"].startswith(said)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("env", "said"),
