@@ -73,14 +73,14 @@ def run_command(argv: list[str]) -> None:
         failed(argv, database_trouble(argv, error))
 
 
-def failed(argv: list[str], line: str) -> None:
-    """A failure no command reported (the configuration, the database): its one line on
-    stderr, and with --json the API's error object on stdout too, where a script parsing it
-    found nothing (the API answers such a failure `503 {"ok": false, …}`)."""
+def failed(argv: list[str], line: str, code: int = FAILED) -> None:
+    """A refusal or failure no command reported (the command line itself, the configuration,
+    the database): its one line on stderr, and with --json the API's error object on stdout
+    too, where a script parsing it found nothing (the API answers `{"ok": false, …}`)."""
     sys.stderr.write(line + "\n")
-    if "--json" in argv[2:]:
+    if "--json" in argv[1:]:
         sys.stdout.write(dump({"ok": False, "error": line, "errors": {}}) + "\n")
-    sys.exit(FAILED)
+    sys.exit(code)
 
 
 def reader_gone() -> None:
@@ -121,11 +121,8 @@ def refuse_undecodable(argv: list[str]) -> None:
     no database driver can encode: refused here, before any command writes half its work."""
     for place, word in enumerate(argv[1:], start=1):
         if LONE_SURROGATE.search(word):
-            sys.stderr.write(
-                f"opscore: argument {place} is not valid UTF-8 ({ascii(word)[:60]}); "
-                "nothing was done\n"
-            )
-            raise SystemExit(REFUSED)
+            said = f"argument {place} is not valid UTF-8 ({ascii(word)[:60]}); nothing was done"
+            failed(argv, f"opscore: {said}", code=REFUSED)
 
 
 def refuse_unknown_command(argv: list[str]) -> None:
@@ -137,8 +134,7 @@ def refuse_unknown_command(argv: list[str]) -> None:
     if not named or named[0] in ("-h", "--help", "--version"):
         return
     if named[0].startswith("-"):  # command_first found no command word after the flags
-        sys.stderr.write(f"opscore: {named[0]} and no command to run; see opscore help\n")
-        raise SystemExit(REFUSED)
+        failed(argv, f"opscore: {named[0]} and no command to run; see opscore help", REFUSED)
     import django
     from django.core.management import get_commands
 
@@ -146,8 +142,8 @@ def refuse_unknown_command(argv: list[str]) -> None:
     if named[0] not in get_commands():
         guess = get_close_matches(named[0], get_commands(), n=1)
         hint = f" (did you mean {guess[0]}?)" if guess else ""
-        sys.stderr.write(f"opscore: unknown command {named[0]!r}{hint}; see opscore help\n")
-        raise SystemExit(REFUSED)
+        said = f"unknown command {named[0]!r}{hint}; see opscore help"
+        failed(argv, f"opscore: {said}", REFUSED)
 
 
 def command_first(argv: list[str]) -> list[str]:

@@ -73,6 +73,21 @@ def test_a_refusal_raised_as_a_command_error_is_json_with_json(capsys, words, sa
     assert answer["ok"] is False and answer["error"].startswith(said)
 
 
+@pytest.mark.parametrize(
+    ("words", "said"),
+    [
+        (["nosuchverb"], "unknown command 'nosuchverb'"),
+        ([], "--json and no command to run"),
+        (["propose", "--title", "caf\udce9"], "argument 3 is not valid UTF-8"),
+    ],
+)
+def test_a_command_line_refused_before_any_command_runs_is_json_with_json(capsys, words, said):
+    """A mistyped command, or an argument that is not UTF-8, was refused on stderr alone."""
+    answer = refused(capsys, *words)
+
+    assert answer["ok"] is False and said in answer["error"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("env", "said"),
