@@ -23,7 +23,7 @@ from console.api import (
 )
 from console.chat import as_json, confirm_draft, discard_draft, history, send_message
 from missions.talk import TalkRefused
-from missions.threads import post_comment, subject_of, thread_of
+from missions.threads import post_comment, posted_json, subject_of, thread_of
 from opscore.db import db_now
 
 
@@ -84,10 +84,7 @@ def _comment(request, kind: str, subject_id: int):
         comment = post_comment(kind, subject_id, actor=actor_of(data), text=text, answers=answers)
     except TalkRefused as refused:
         return error(400, str(refused))
-    now = db_now()
-    reply = comment.replies.filter(kind="reply").first()
-    body = {"comment": comment.as_json(now), "reply": reply.as_json(now) if reply else None}
-    return JsonResponse(body, status=201)
+    return JsonResponse(posted_json(comment, db_now()), status=201)
 
 
 @csrf_exempt

@@ -129,6 +129,13 @@ def post_comment(
     return comment
 
 
+def posted_json(comment: Comment, now) -> dict:
+    """What posting `comment` answers on every surface (API, CLI): it, and the owning agent's
+    reply when one was written at once."""
+    reply = comment.replies.filter(kind="reply").first()
+    return {"comment": comment.as_json(now), "reply": reply.as_json(now) if reply else None}
+
+
 def answer_remark(comment: Comment, subject: Subject | None = None) -> None:
     """The agent's reply to a remark that starts work: a model call, so never made inside a
     transaction that holds what the remark wrote."""

@@ -135,6 +135,21 @@ def test_the_stage_chat_drafts_and_confirms_a_proposal(admin_client):
     assert empty.status_code == 400 and "a message needs text" in empty.content.decode()
 
 
+def test_the_cli_answers_a_comment_with_what_the_api_answers(client, agent, settings):
+    """`thread --json comment` printed the thread alone, where POST …/threads/… answers
+    `{"comment", "reply"}`: a script found its comment's id only by searching the thread."""
+    settings.OPS_API_TOKEN = TOKEN
+    step = make_step("analyze", agent=agent)
+    out = io.StringIO()
+
+    call_command("thread", "--json", "comment", "mission", str(step.mission_id), "hi", stdout=out)
+    said = json.loads(out.getvalue())
+    answered = post(client, f"/api/ops/threads/mission/{step.mission_id}", {"text": "hi"}).json()
+
+    assert said.keys() >= answered.keys()
+    assert said["comment"]["text"] == "hi" and said["reply"]["agent"] == "devops"
+
+
 def test_the_api_comments_chats_and_confirms_with_the_token(client, agent, settings):
     settings.OPS_API_TOKEN = TOKEN
     AgentFactory(slug="coordinator", enabled=True)

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 
 from missions.talk import TalkRefused
 from missions.text import as_printed
-from missions.threads import post_comment, subject_of, thread_of
+from missions.threads import post_comment, posted_json, subject_of, thread_of
 from opscore.cli import OpsCommand, add_verbs, check_length, dump, fail
 from opscore.db import db_now
 
@@ -28,10 +28,11 @@ class Command(OpsCommand):
     def handle(self, *args, verb, kind, id, **opts):
         name = opts["operator"]
         check_length("--as", name, 150 - len("operator:"))  # the comment's and events' actor
+        posted = None
         try:
             if verb == "comment":
                 user = get_user_model().objects.filter(username=name).first()
-                post_comment(
+                posted = post_comment(
                     kind,
                     id,
                     actor=f"operator:{name}",
@@ -44,9 +45,10 @@ class Command(OpsCommand):
             fail(str(refused), as_json=opts["json"], code=2)
         now = db_now()
         comments = [c.as_json(now) for c in thread_of(kind, id)]
-        if opts["json"]:
+        if opts["json"]:  # a comment's answer as the API's ({"comment", "reply"}), and the thread
             thread = {"thread": f"{kind}:{id}", "subject": subject.as_json()}
-            self.stdout.write(dump(thread | {"comments": comments}))
+            said = posted_json(posted, now) if posted else {}
+            self.stdout.write(dump(thread | {"comments": comments} | said))
             return
         self.stdout.write(
             f"{subject.label} {as_printed(subject.title)}"
