@@ -1,7 +1,7 @@
 import json
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db import models
 from django.forms.fields import InvalidJSONInput, JSONString
 from django.urls import reverse
@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 
 from opscore import admin_llm  # noqa: F401  (registers the LLM ledger's pages)
 from opscore.actions import AgentSwitchHeld, set_agent_enabled, set_policy
-from opscore.admin_overrides import OverrideAdmin, ReasonField
+from opscore.admin_overrides import OverrideAdmin, ReasonField, report
 from opscore.admin_read_only import SavesNothing, SavesWhatItChanged
 from opscore.inputs import InputRefused, parse_json
 from opscore.models import (
@@ -76,13 +76,6 @@ class EvidenceInline(ReadOnlyMixin, admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
-
-
-def report(modeladmin, request, done: int, verb: str, refused: list[str]):
-    if done:
-        modeladmin.message_user(request, f"{done} {verb}.", messages.SUCCESS)
-    for reason in refused:
-        modeladmin.message_user(request, reason, messages.WARNING)
 
 
 @admin.register(Agent)

@@ -37,6 +37,8 @@ def reasoned_action(description, *, heading, label, button, kept_with, narrow=No
 
     `heading` is formatted with `n` (how many rows); `label(row)` names a row; `narrow(queryset)`
     keeps the rows the action can act on (pending ones, active ones) for the page and for apply.
+    Each selected row it leaves out is named, with its status, on the page and again after
+    apply (it may have been decided in between): a mixed selection loses none silently.
     The reason is checked once, before any row, by the rule every surface applies
     (opscore.text.checked_reason): one refused (nothing left once hidden characters are gone,
     or past MAX_REASON) touches no row, and the page asks again, saying why.
@@ -51,7 +53,8 @@ def reasoned_action(description, *, heading, label, button, kept_with, narrow=No
         @admin.action(description=description, permissions=permissions)
         @functools.wraps(apply)
         def action(model_admin, request, queryset):
-            rows = narrow(queryset) if narrow else queryset
+            rows = list(narrow(queryset) if narrow else queryset)  # read once: apply changes it
+            left = left_out(queryset, rows, label)
             if "apply" in request.POST:
                 try:
                     reason = typed_reason(request, blank)
@@ -59,12 +62,16 @@ def reasoned_action(description, *, heading, label, button, kept_with, narrow=No
                     model_admin.message_user(request, f"Nothing done: {refused}", messages.ERROR)
                 else:
                     apply(model_admin, request, rows, reason)
+                    for line in left:
+                        model_admin.message_user(request, line, messages.WARNING)
                     return None
             return confirm_with_reason(
                 model_admin,
                 request,
-                heading=heading.format(n=rows.count()),
+                heading=heading.format(n=len(rows)),
                 rows=[{"pk": row.pk, "label": label(row)} for row in rows],
+                selected=[row.pk for row in queryset],
+                left=left,
                 action=action.__name__,
                 button=button,
                 kept_with=kept_with,
@@ -74,6 +81,21 @@ def reasoned_action(description, *, heading, label, button, kept_with, narrow=No
         return action
 
     return decorate
+
+
+def report(modeladmin, request, done: int, verb: str, refused: list[str]):
+    """What a bulk action did ("3 rejected.", said only when it did something), then each row
+    it refused or left, and why."""
+    if done:
+        modeladmin.message_user(request, f"{done} {verb}.", messages.SUCCESS)
+    for reason in refused:
+        modeladmin.message_user(request, reason, messages.WARNING)
+
+
+def left_out(queryset, rows, label) -> list[str]:
+    """The selected rows a narrowed action leaves as they are, each named with its status."""
+    kept = {row.pk for row in rows}
+    return [f"{label(row)}: left as it is ({row.status})" for row in queryset if row.pk not in kept]
 
 
 class ReasonField(forms.CharField):
@@ -212,11 +234,11 @@ class OverrideAdmin(SavesNothing, admin.ModelAdmin):
         empty="None of the selected overrides is in force.",
     )
     def lift_selected(self, request, active, reason):
-        actor, lifted = operator_actor(request.user), 0
+        actor, lifted, refused = operator_actor(request.user), 0, []
         for row in active:
             try:
                 lift_override(row.id, actor=actor, reason=reason)
                 lifted += 1
-            except OverrideRefused as refused:  # lifted or expired since the list was shown
-                self.message_user(request, str(refused), messages.WARNING)
-        self.message_user(request, f"{lifted} lifted.", messages.SUCCESS)
+            except OverrideRefused as why:  # lifted or expired since the list was shown
+                refused.append(str(why))
+        report(self, request, lifted, "lifted", refused)

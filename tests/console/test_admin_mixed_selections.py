@@ -1,0 +1,59 @@
+"""A bulk action run on a mixed selection (some rows it can act on, some it cannot) says, row
+by row, which it left as they were and why; the rows it acted on are acted on as before. The
+ones it could not act on used to vanish from the confirmation page and from the report: an
+operator who ticked three proposals and read "1 rejected." was never told the other two had
+been decided already, and one who ticked only decided ones was told nothing at all."""
+
+import pytest
+from django.contrib.messages import get_messages
+
+from missions.decisions import reject_proposal
+from missions.models import Proposal
+from opscore.models import Override
+from opscore.overrides import apply_override, lift_override
+from tests.factories import propose
+
+pytestmark = pytest.mark.django_db
+
+
+def messages_of(answer) -> list[str]:
+    return [str(m) for m in get_messages(answer.wsgi_request)]
+
+
+def act(admin_client, changelist, action, rows, **form):
+    chosen = {"action": action, "_selected_action": [row.pk for row in rows]}
+    return admin_client.post(changelist, chosen | form)
+
+
+def test_rejecting_a_mixed_selection_names_each_proposal_it_left_as_it_was(admin_client, agent):
+    pending = propose(agent, "deploy", title="Ship it")
+    decided = propose(agent, "deploy", title="Old news")
+    reject_proposal(decided, actor="operator:bea", reason="stale")
+    rows = [pending, decided]
+
+    asked = act(admin_client, "/admin/missions/proposal/", "reject_proposals", rows)
+    done = act(
+        admin_client, "/admin/missions/proposal/", "reject_proposals", rows, apply="1", reason="no"
+    )
+
+    assert f"P{decided.id} — Old news ({agent.slug}): left as it is (rejected)" in asked.text
+    assert messages_of(done) == [
+        "1 rejected.",
+        f"P{decided.id} — Old news ({agent.slug}): left as it is (rejected)",
+    ]
+    assert Proposal.objects.get(pk=pending.pk).status == "rejected"
+    assert Proposal.objects.get(pk=decided.pk).reason == "stale"
+
+
+def test_lifting_overrides_no_longer_in_force_says_so_and_claims_no_lift(admin_client):
+    gone = apply_override("pause-lane", "reactions", reason="storm", actor="operator:test")
+    lift_override(gone.id, actor="operator:test", reason="calm")
+
+    done = act(
+        admin_client, "/admin/opscore/override/", "lift_selected", [gone], apply="1", reason="x"
+    )
+
+    assert messages_of(done) == [
+        f"{gone.id} — pause_lane reactions: storm: left as it is (lifted)",
+    ]
+    assert Override.objects.get(pk=gone.pk).lifted_by == "operator:test"
