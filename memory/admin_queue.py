@@ -16,7 +16,7 @@ from memory.decisions import (
 from memory.gate import review_candidate
 from memory.models import CandidateStatus, MemoryCandidate
 from opscore.admin import ReadOnlyMixin
-from opscore.admin_overrides import ReasonField
+from opscore.admin_overrides import ReasonField, report
 from opscore.models import operator_actor
 
 
@@ -125,23 +125,34 @@ class MemoryCandidateAdmin(ReadOnlyMixin, admin.ModelAdmin):
     )
     def promote(self, request, queryset):
         actor = operator_actor(request.user)
-        decided = [review_candidate(c.id, reviewer=actor) for c in queryset.filter(status="new")]
-        for review in filter(None, decided):
-            self.message_user(
-                request,
-                f"candidate {review.candidate_id}: {review.decision} ({review.reason})",
-                messages.INFO,
-            )
+        for candidate in queryset:
+            if candidate.status != CandidateStatus.NEW:
+                self.message_user(request, left_as_is(candidate), messages.WARNING)
+            elif (review := review_candidate(candidate.id, reviewer=actor)) is None:
+                said = f"candidate {candidate.id}: another reviewer decided it or holds it"
+                self.message_user(request, said, messages.WARNING)
+            else:
+                said = f"candidate {review.candidate_id}: {review.decision} ({review.reason})"
+                self.message_user(request, said, messages.INFO)
 
     @admin.action(description="Reject selected candidates as weak evidence", permissions=["change"])
     def reject_weak(self, request, queryset):
-        actor = operator_actor(request.user)
-        waiting = list(queryset.filter(status=CandidateStatus.NEW).values_list("id", flat=True))
-        for candidate_id in waiting:
-            reject_candidate(
-                candidate_id,
-                reviewer=actor,
-                kind=RejectReason.SPECULATIVE,
-                notes=f"rejected in the admin by {actor}: weak evidence",
-            )
-        self.message_user(request, f"{len(waiting)} rejected.", messages.SUCCESS)
+        actor, done, refused = operator_actor(request.user), 0, []
+        notes = f"rejected in the admin by {actor}: weak evidence"
+        for candidate in queryset:
+            if candidate.status != CandidateStatus.NEW:
+                refused.append(left_as_is(candidate))
+                continue
+            try:
+                reject_candidate(
+                    candidate.id, reviewer=actor, kind=RejectReason.SPECULATIVE, notes=notes
+                )
+                done += 1
+            except DecisionRefused as why:  # decided since the list was read
+                refused.append(f"candidate {candidate.id}: {why}")
+        report(self, request, done, "rejected", refused)
+
+
+def left_as_is(candidate: MemoryCandidate) -> str:
+    """A selected candidate a bulk decision skips, said so rather than dropped."""
+    return f"candidate {candidate.id}: left as it is ({candidate.status})"

@@ -4,11 +4,16 @@ ones it could not act on used to vanish from the confirmation page and from the 
 operator who ticked three proposals and read "1 rejected." was never told the other two had
 been decided already, and one who ticked only decided ones was told nothing at all."""
 
+from decimal import Decimal
+
 import pytest
 from django.contrib.messages import get_messages
 
+from memory.decisions import reject_candidate
+from memory.models import MemoryCandidate
 from missions.decisions import reject_proposal
 from missions.models import Proposal
+from opscore.actions import record_event
 from opscore.models import Override
 from opscore.overrides import apply_override, lift_override
 from tests.factories import propose
@@ -57,3 +62,29 @@ def test_lifting_overrides_no_longer_in_force_says_so_and_claims_no_lift(admin_c
         f"{gone.id} — pause_lane reactions: storm: left as it is (lifted)",
     ]
     assert Override.objects.get(pk=gone.pk).lifted_by == "operator:test"
+
+
+def memory_candidate(agent, title: str) -> MemoryCandidate:
+    event = record_event("step.failed", "x", agent=agent)
+    return MemoryCandidate.objects.create(
+        source_agent=agent,
+        kind="lesson",
+        title=title,
+        body="db-1's log volume fills every Friday.",
+        evidence=[{"type": "event", "id": event.id}],
+        confidence=Decimal("0.80"),
+    )
+
+
+@pytest.mark.parametrize("action", ["promote", "reject_weak"])
+def test_deciding_candidates_names_each_one_decided_already(admin_client, agent, action):
+    waiting = memory_candidate(agent, "Disks fill on Fridays")
+    decided = memory_candidate(agent, "Old lesson")
+    reject_candidate(decided.id, reviewer="operator:bea", kind="wrong")
+
+    done = act(admin_client, "/admin/memory/memorycandidate/", action, [waiting, decided])
+
+    said = messages_of(done)
+    assert f"candidate {decided.id}: left as it is (rejected)" in said
+    assert MemoryCandidate.objects.get(pk=waiting.pk).status != "new"
+    assert len(said) == 2  # one line for what was done, one for the candidate left
