@@ -5,7 +5,7 @@ from django.db.models.functions import Now
 from django.utils.html import format_html, format_html_join
 
 from memory.admin_queue import MemoryCandidateAdmin
-from memory.decisions import supersede_memory
+from memory.decisions import mark_stale, supersede_memory
 from memory.models import (
     InitiativeRequest,
     Memory,
@@ -14,7 +14,6 @@ from memory.models import (
     MemoryRevision,
 )
 from memory.provenance import provenance_chain
-from memory.upkeep import mark_stale
 from memory.uses import uses_of
 from opscore.admin import AuditAdmin, EvidenceInline, LineageMixin
 from opscore.admin_overrides import ReasonField
@@ -209,7 +208,7 @@ class MemoryAdmin(SavesWhatItChanged, LineageMixin, admin.ModelAdmin):
     def mark_stale(self, request, queryset):
         actor = operator_actor(request.user)
         for memory in queryset.filter(status="active"):
-            mark_stale(memory, actor=actor, reason=f"marked stale in the admin by {actor}")
+            mark_stale(memory.id, actor=actor, reason=f"marked stale in the admin by {actor}")
         self.message_user(request, "Marked stale.", messages.SUCCESS)
 
 

@@ -116,6 +116,23 @@ def supersede_memory(old_id: int, by_id: int, *, actor: str, reason: str) -> Mem
         )
 
 
+def mark_stale(memory_id: int, *, actor: str, reason: str) -> MemoryReview:
+    """An operator's call: an active memory stops reaching prompts, and says why. Only an
+    active one: a superseded or expired one keeps how it ended (and what replaced it)."""
+    reason = given_reason(reason, needed_by="marking a memory stale")
+    with transaction.atomic():
+        memory = active_memory(memory_id)
+        memory.status, memory.valid_to, memory.updated_by = MemoryStatus.STALE, Now(), actor
+        memory.save(update_fields=["status", "valid_to", "updated_by"])
+        return MemoryReview.objects.create(
+            decision=Decision.MARK_STALE,
+            reviewer=actor,
+            reason=reason,
+            memory=memory,
+            touched={"memory": memory.id},
+        )
+
+
 OVERRIDABLE = ["kind", "scope", "subject_key", "title", "body", "confidence", "stability"]
 OVERRIDABLE += ["dedupe_key"]
 WORDS = {"subject_key", "title", "body"}  # what the memory says, as opposed to how it is filed

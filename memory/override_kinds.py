@@ -1,7 +1,7 @@
 """The overrides the memory lane owns: freeze promotions, mark a memory stale."""
 
+from memory.decisions import DecisionRefused, mark_stale
 from memory.models import CandidateStatus, Memory, MemoryCandidate, MemoryStatus
-from memory.upkeep import mark_stale
 from memory.uses import uses_of
 from opscore.models import Override
 from opscore.overrides import OVERRIDE_KINDS, OverrideKind, OverrideRefused, write_switch
@@ -41,7 +41,10 @@ def memory_in_flight(target: str) -> dict:
 
 
 def apply_stale(row: Override) -> dict:
-    review = mark_stale(Memory.objects.get(pk=int(row.target)), actor=row.actor, reason=row.reason)
+    try:
+        review = mark_stale(int(row.target), actor=row.actor, reason=row.reason)
+    except DecisionRefused as refused:  # superseded or expired since check_memory looked
+        raise OverrideRefused(str(refused)) from None
     return {"review": review.id}
 
 

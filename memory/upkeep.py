@@ -10,7 +10,6 @@ from memory.models import Decision, Memory, MemoryReview, MemoryStatus
 from memory.uses import fold_memory_uses
 from opscore.db import db_now
 from opscore.models import Policy
-from opscore.text import checked_reason
 
 REVIEWER = "system:memory-review"
 
@@ -85,18 +84,3 @@ def expire_lapsed(memories, reviewer: str = REVIEWER, limit: int = 500) -> int:
                 touched={"memory": memory.id, "status": memory.status},
             )
     return len(found)
-
-
-def mark_stale(memory: Memory, *, actor: str, reason: str) -> MemoryReview:
-    """An operator's call: the memory stops reaching prompts, and says why (kept as every
-    reason is: opscore.text.checked_reason raises ReasonRefused, nothing written)."""
-    reason = checked_reason(reason, needed_by="marking a memory stale")
-    memory.status, memory.valid_to, memory.updated_by = MemoryStatus.STALE, Now(), actor
-    memory.save(update_fields=["status", "valid_to", "updated_by"])
-    return MemoryReview.objects.create(
-        decision=Decision.MARK_STALE,
-        reviewer=actor,
-        reason=reason,
-        memory=memory,
-        touched={"memory": memory.id},
-    )

@@ -122,6 +122,21 @@ def test_superseding_retires_the_old_memory_from_prompts(agent, capsys):
     assert [r.memory.id for r in retrieve(agent.slug, "deploy Fridays")] == [new.id]
 
 
+def test_marking_a_superseded_memory_stale_is_refused_and_keeps_what_replaced_it(agent, capsys):
+    """It was marked stale all the same: the supersession's status and end were overwritten,
+    and a stale memory read as one retired for nothing, not replaced by the newer one."""
+    old, new = kept(agent, "deploy on Fridays"), kept(agent, "never deploy on Fridays")
+    memory("supersede", str(old.id), "--by", str(new.id), "--reason", "the team changed its mind")
+    ended = Memory.objects.get(pk=old.pk).valid_to
+
+    error = refused(capsys, "memory", "--json", "stale", str(old.id), "--reason", "old news")
+
+    assert error["error"] == f"memory {old.id} is superseded, not active"
+    old.refresh_from_db()
+    assert (old.status, old.superseded_by_id, old.valid_to) == ("superseded", new.id, ended)
+    assert not MemoryReview.objects.filter(decision="mark_stale").exists()
+
+
 def test_frozen_promotions_hold_for_an_operator_too(agent):
     waiting = candidate(agent)
     memory("freeze", "on", "--reason", "audit week")

@@ -3,19 +3,18 @@
 from memory.decisions import (
     DecisionRefused,
     RejectReason,
+    mark_stale,
     merge_candidate_into,
     reject_candidate,
     supersede_memory,
 )
 from memory.embeddings import EmbeddingError, embed_pending
 from memory.gate import review_candidate
-from memory.models import CandidateStatus, Memory, MemoryCandidate
+from memory.models import CandidateStatus, MemoryCandidate
 from memory.retrieval import retrieve
-from memory.upkeep import mark_stale
 from opscore.cli import OpsCommand, add_verbs, dump, fail
 from opscore.models import Agent
 from opscore.overrides import OverrideRefused, apply_override, in_force, lift_override
-from opscore.text import ReasonRefused
 
 CLI = "operator:cli"
 DECIDED = {
@@ -134,14 +133,7 @@ class Command(OpsCommand):
         return self.decide(supersede_memory, id, by, actor=CLI, reason=reason)
 
     def stale(self, id, reason, **_):
-        memory = Memory.objects.filter(pk=id).first()
-        if memory is None:
-            fail(f"no memory {id}", as_json=self.as_json, code=2)
-        try:
-            review = mark_stale(memory, actor=CLI, reason=reason)
-        except ReasonRefused as refused:
-            fail(str(refused), as_json=self.as_json, code=2)
-        return {"memory": id, "decision": review.decision, "reason": review.reason}
+        return self.decide(mark_stale, id, actor=CLI, reason=reason)
 
     def freeze(self, state, reason, **_):
         """The freeze-promotions override by another name (`manage.py override` has it too)."""
