@@ -1,22 +1,23 @@
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db import transaction
 from django.db.models.functions import Now
 from django.utils.html import format_html, format_html_join
 
 from memory.admin_queue import MemoryCandidateAdmin
-from memory.decisions import mark_stale, supersede_memory
+from memory.decisions import DecisionRefused, mark_stale, supersede_memory
 from memory.models import (
     InitiativeRequest,
     Memory,
     MemoryCandidate,
     MemoryReview,
     MemoryRevision,
+    MemoryStatus,
 )
 from memory.provenance import provenance_chain
 from memory.uses import uses_of
 from opscore.admin import AuditAdmin, EvidenceInline, LineageMixin
-from opscore.admin_overrides import ReasonField
+from opscore.admin_overrides import ReasonField, report
 from opscore.admin_read_only import SavesWhatItChanged
 from opscore.models import operator_actor
 
@@ -206,10 +207,17 @@ class MemoryAdmin(SavesWhatItChanged, LineageMixin, admin.ModelAdmin):
         permissions=["change"],
     )
     def mark_stale(self, request, queryset):
-        actor = operator_actor(request.user)
-        for memory in queryset.filter(status="active"):
-            mark_stale(memory.id, actor=actor, reason=f"marked stale in the admin by {actor}")
-        self.message_user(request, "Marked stale.", messages.SUCCESS)
+        actor, done, refused = operator_actor(request.user), 0, []
+        for memory in queryset:
+            if memory.status != MemoryStatus.ACTIVE:
+                refused.append(f"memory {memory.id}: left as it is ({memory.status})")
+                continue
+            try:
+                mark_stale(memory.id, actor=actor, reason=f"marked stale in the admin by {actor}")
+                done += 1
+            except DecisionRefused as why:  # superseded or expired since the list was read
+                refused.append(str(why))
+        report(self, request, done, "marked stale", refused)
 
 
 @admin.register(MemoryReview)

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.contrib.messages import get_messages
 
-from memory.decisions import reject_candidate
-from memory.models import MemoryCandidate
+from memory.decisions import reject_candidate, supersede_memory
+from memory.models import Memory, MemoryCandidate
 from missions.decisions import reject_proposal
 from missions.models import Proposal
 from opscore.actions import record_event
@@ -88,3 +88,26 @@ def test_deciding_candidates_names_each_one_decided_already(admin_client, agent,
     assert f"candidate {decided.id}: left as it is (rejected)" in said
     assert MemoryCandidate.objects.get(pk=waiting.pk).status != "new"
     assert len(said) == 2  # one line for what was done, one for the candidate left
+
+
+def test_marking_memories_stale_names_each_one_no_longer_active(admin_client, agent):
+    active, newer, older = (
+        Memory.objects.create(
+            agent=agent,
+            type="lesson",
+            content=text,
+            confidence=Decimal("0.70"),
+            source_trace_id=text,
+        )
+        for text in ("disks fill", "deploy on Mondays", "deploy on Fridays")
+    )
+    supersede_memory(older.id, newer.id, actor="operator:bea", reason="changed our mind")
+
+    done = act(admin_client, "/admin/memory/memory/", "mark_stale", [active, older])
+
+    assert messages_of(done) == [
+        "1 marked stale.",
+        f"memory {older.id}: left as it is (superseded)",
+    ]
+    assert Memory.objects.get(pk=active.pk).status == "stale"
+    assert Memory.objects.get(pk=older.pk).status == "superseded"
