@@ -1,12 +1,12 @@
 """Agent tokens in the console: issue one (its secret shown once, on the page that follows),
 see when each was last used, revoke it."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.template.response import TemplateResponse
 
 from console import admin_library  # noqa: F401  (django-q2's pages, as the console shows them)
 from console.models import AgentToken, ChatMessage
-from opscore.admin import ReadOnlyMixin
+from opscore.admin import ReadOnlyMixin, report
 from opscore.admin_read_only import SavesNothing
 from opscore.models import operator_actor
 
@@ -46,9 +46,15 @@ class AgentTokenAdmin(SavesNothing, admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke_tokens(self, request, queryset):
-        actor = operator_actor(request.user)
-        revoked = sum(token.revoke(actor=actor) for token in queryset)
-        self.message_user(request, f"{revoked} token(s) revoked", messages.SUCCESS)
+        actor, revoked, left = operator_actor(request.user), 0, []
+        for token in queryset:
+            if token.revoke(actor=actor):
+                revoked += 1
+            else:  # revoked before, or since the list was read: by whom, from the row
+                token.refresh_from_db()
+                said = f"revoked by {token.revoked_by}"
+                left.append(f"{token.hint}… ({token.name}): left as it is ({said})")
+        report(self, request, revoked, "revoked", left)
 
 
 @admin.register(ChatMessage)

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.messages import get_messages
 
+from console.models import AgentToken
 from memory.decisions import reject_candidate, supersede_memory
 from memory.models import Memory, MemoryCandidate
 from missions.decisions import reject_proposal
@@ -111,3 +112,16 @@ def test_marking_memories_stale_names_each_one_no_longer_active(admin_client, ag
     ]
     assert Memory.objects.get(pk=active.pk).status == "stale"
     assert Memory.objects.get(pk=older.pk).status == "superseded"
+
+
+def test_revoking_tokens_names_each_one_revoked_already(admin_client, agent):
+    live, _ = AgentToken.issue(agent, "vps", actor="operator:test")
+    gone, _ = AgentToken.issue(agent, "laptop", actor="operator:test")
+    gone.revoke(actor="operator:bea")
+
+    done = act(admin_client, "/admin/console/agenttoken/", "revoke_tokens", [live, gone])
+
+    assert messages_of(done) == [
+        "1 revoked.",
+        f"{gone.hint}… (laptop): left as it is (revoked by operator:bea)",
+    ]
