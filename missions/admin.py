@@ -336,6 +336,11 @@ class TriggerRuleAdmin(SavesWhatItChanged, admin.ModelAdmin):
         """A rule is disabled (untick "enabled"), not deleted: its skips would go with it."""
         return False
 
+    def get_readonly_fields(self, request, obj=None):
+        """A rule's name is what a pause-rule override names: renamed, the rule fired again
+        under a pause that still read as holding it."""
+        return [*self.readonly_fields, "name"] if obj else self.readonly_fields
+
     @admin.display(description="fire history")
     def fired_proposals(self, obj):
         proposals = Proposal.objects.filter(cause_ref=f"trigger_rule:{obj.pk}")[:20]
