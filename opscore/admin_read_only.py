@@ -33,12 +33,33 @@ class SavesNothing:
         return super().changeform_view(request, object_id, form_url, context)
 
 
+class JudgedAsShown:
+    """A form whose fields carry the values the page showed (Django's hidden initials), so
+    "changed" means changed by the operator on that page, not unlike the row read at save. A
+    post without them (a script) is judged against the row, as before."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            shown = field.hidden_widget().value_omitted_from_data
+            posted = self.is_bound and not shown(
+                self.data, self.files, self.add_initial_prefix(name)
+            )
+            field.show_hidden_initial = posted or not self.is_bound
+
+
 class SavesWhatItChanged:
     """An edit writes the columns its form changed (and `also_saved`, set by save_model), never
     those it shows read-only or leaves out (undone there: an agent's `enabled` a disable-agent
-    override switched off, a trigger rule's cursor a pass moved, a remembered item's status)."""
+    override switched off, a trigger rule's cursor a pass moved, a remembered item's status).
+    Changed is judged against what the page showed: a column a workflow moved while the page
+    was open (a memory's calibrated confidence) keeps the workflow's value."""
 
     also_saved: tuple[str, ...] = ()
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        return form if obj is None else type(form.__name__, (JudgedAsShown, form), {})
 
     def save_model(self, request, obj, form, change):
         if not change:
