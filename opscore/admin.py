@@ -125,12 +125,16 @@ class AgentAdmin(SavesWhatItChanged, admin.ModelAdmin):
 
     def _set_enabled(self, request, queryset, enabled: bool):
         actor, changed, refused = operator_actor(request.user), 0, []
+        verb = "enabled" if enabled else "disabled"
         for agent in queryset:
             try:
-                changed += set_agent_enabled(agent, enabled, actor=actor)
+                if set_agent_enabled(agent, enabled, actor=actor):
+                    changed += 1
+                else:
+                    refused.append(f"{agent.slug}: left as it is ({verb} already)")
             except AgentSwitchHeld as held:
                 refused.append(str(held))
-        report(self, request, changed, "enabled" if enabled else "disabled", refused)
+        report(self, request, changed, verb, refused)
 
     @admin.action(description="Enable selected agents", permissions=["change"])
     def enable_agents(self, request, queryset):

@@ -15,9 +15,9 @@ from memory.models import Memory, MemoryCandidate
 from missions.decisions import reject_proposal
 from missions.models import Proposal
 from opscore.actions import record_event
-from opscore.models import Override
+from opscore.models import Agent, Override
 from opscore.overrides import apply_override, lift_override
-from tests.factories import propose
+from tests.factories import AgentFactory, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +125,13 @@ def test_revoking_tokens_names_each_one_revoked_already(admin_client, agent):
         "1 revoked.",
         f"{gone.hint}… (laptop): left as it is (revoked by operator:bea)",
     ]
+
+
+def test_enabling_agents_names_each_one_enabled_already(admin_client):
+    off = AgentFactory(slug="growth", enabled=False)
+    on = AgentFactory(slug="scout", enabled=True)
+
+    done = act(admin_client, "/admin/opscore/agent/", "enable_agents", [off, on])
+
+    assert messages_of(done) == ["1 enabled.", "scout: left as it is (enabled already)"]
+    assert Agent.objects.get(pk="growth").enabled
