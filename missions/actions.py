@@ -14,6 +14,7 @@ from missions.draft_checks import (
 )
 from missions.gates import RESERVED_FOR_GOALS, auto_approvable, first_refusal, reserve_for_goals
 from missions.models import (
+    THE_DOOR,
     Mission,
     Proposal,
     ProposalStatus,
@@ -223,8 +224,8 @@ def locked(slug: str, within: IntakePass) -> Agent | None:
 def _refusal(proposal: Proposal, agent: Agent, within: IntakePass) -> tuple[str, str] | None:
     """The first gate that refuses (its code and reason), or None to admit. Work one agent's
     runtime handed to another is paid for by the one who handed it."""
-    if not agent.enabled:
-        return RejectionCode.AGENT_DISABLED, f"Agent {agent.slug} is disabled"
+    if disabled := disabled_refusal(agent):
+        return disabled
     payer = locked(proposal.handed_by.slug, within) if proposal.handed_by else agent
     whose = f" of {payer.slug}, who handed it over," if payer != agent else ""
     used_count, reserved = within.used_today(payer), reserve_for_goals(proposal)
@@ -240,6 +241,15 @@ def _refusal(proposal: Proposal, agent: Agent, within: IntakePass) -> tuple[str,
         return RejectionCode.LANE_PAUSED, dropped
     refusal = first_refusal(proposal.step_kinds, reserved)
     return (RejectionCode.CAP_GATE, refusal) if refusal else None
+
+
+def disabled_refusal(agent: Agent) -> tuple[str, str] | None:
+    """The door's first gate, asked again at a person's approval: work of an agent switched
+    off since it was proposed would otherwise be a mission that waits, unclaimed, and runs
+    whenever the agent is switched back on, long after whoever approved it looked."""
+    if agent.enabled:
+        return None
+    return RejectionCode.AGENT_DISABLED, f"Agent {agent.slug} is disabled"
 
 
 def _auto_approvable(proposal: Proposal) -> bool:
@@ -260,7 +270,7 @@ def _weighed(proposal: Proposal) -> dict:
 
 
 def record_refusal(
-    proposal: Proposal, code: str, reason: str, *, actor="system:intake", within=None
+    proposal: Proposal, code: str, reason: str, *, actor=THE_DOOR, within=None
 ) -> Proposal:
     proposal.status = ProposalStatus.REJECTED
     proposal.rejection_code = code

@@ -4,7 +4,13 @@ four-eyes, on exactly the content they were shown."""
 
 from django.db import transaction
 
-from missions.actions import DecisionRefused, mark_accepted, record_refusal, start_mission
+from missions.actions import (
+    DecisionRefused,
+    disabled_refusal,
+    mark_accepted,
+    record_refusal,
+    start_mission,
+)
 from missions.gates import first_refusal, reserve_for_goals
 from missions.models import Proposal, ProposalStatus, RejectionCode
 from missions.words import approve_covered
@@ -21,15 +27,17 @@ def approve_proposal(
 ) -> Proposal:
     """A human approves a pending proposal: exactly the content they were shown
     (`shown_digest`, when a card showed it), if they may (`user`, when a person signed in).
-    The gates run again: the quota may have filled since it was submitted, in which case it
-    is rejected with that reason instead."""
+    The gates run again: the agent may have been switched off or the quota filled since it
+    was submitted, in which case it is rejected with that reason instead."""
     with transaction.atomic():
-        Agent.objects.select_for_update().get(pk=proposal.agent_id)
+        agent = Agent.objects.select_for_update().get(pk=proposal.agent_id)
         dropped = drop_refusal(proposal.step_kinds)
         refusal = first_refusal(proposal.step_kinds, reserve_for_goals(proposal))
         proposal = _lock_pending(proposal)
         content = proposal.shown_content()  # read once: what is checked is what is approved
         _check_approver(proposal, user, shown_digest, content)
+        if disabled := disabled_refusal(agent):
+            return record_refusal(proposal, *disabled, actor=actor)
         if dropped:
             return record_refusal(proposal, RejectionCode.LANE_PAUSED, dropped, actor=actor)
         if refusal:

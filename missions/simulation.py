@@ -27,7 +27,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from missions.gates import BUILTIN, GATES, RESERVED_FOR_GOALS, auto_approvable
-from missions.models import Artifact, Proposal, RejectionCode, Step, StepStatus, WordsApproval
+from missions.models import (
+    THE_DOOR,
+    Artifact,
+    Proposal,
+    RejectionCode,
+    Step,
+    StepStatus,
+    WordsApproval,
+)
 from missions.models.proposals import own_words
 from missions.models.words import WordsDecision, text_digest
 from opscore.db import db_now
@@ -37,7 +45,11 @@ from opscore.policies import PolicyValue, parse_policy, validate_policy
 
 CHUNK = 2000
 AUTO, ACCEPTED, PENDING, REJECTED = "auto_approved", "accepted", "pending", "rejected"
-AT_THE_DOOR = {RejectionCode.AGENT_DISABLED, RejectionCode.DAILY_LIMIT}
+# Refusals no policy value simulated here changes, taken as recorded where they were made: at
+# the intake's door (and a lane paused in drop mode), and again at a person's approval (all but
+# the daily limit, which an approval does not count again).
+AT_THE_DOOR = {RejectionCode.AGENT_DISABLED, RejectionCode.DAILY_LIMIT, RejectionCode.LANE_PAUSED}
+AT_APPROVAL = {RejectionCode.AGENT_DISABLED, RejectionCode.LANE_PAUSED}
 SIMULATED_KEYS = sorted({rule.policy_key for rule in BUILTIN.values()} | {"auto_approve"})
 FIELDS = ("id", "created_at", "decided_at", "decided_by", "status", "rejection_code", "reason")
 FIELDS += ("proposed_steps", "untrusted", "needs_human", "source", "agent_id", "title")
@@ -122,11 +134,13 @@ def words_refused_then(row: dict) -> bool:
     return bool(texts) and refusals.filter(digest__in={text_digest(t) for t in texts}).exists()
 
 
-def paused_lane(row: dict, *, at_intake: bool) -> bool:
-    """Refused because its lane was paused in drop mode (checked before the cap gates, at the
-    intake and again at a human's approval): no policy value simulated here changes that."""
-    by_intake = row["decided_by"] == "system:intake"
-    return row["rejection_code"] == RejectionCode.LANE_PAUSED and by_intake == at_intake
+def refused_as_recorded(row: dict, *, at_intake: bool) -> bool:
+    """Refused before the cap gates (its agent switched off, its lane paused in drop mode), at
+    the intake or again at a human's approval: no policy value simulated here changes that.
+    One an approval refused had arrived with its agent on, so it is judged at its arrival."""
+    by_intake = row["decided_by"] == THE_DOOR
+    codes = AT_THE_DOOR if at_intake else AT_APPROVAL
+    return row["rejection_code"] in codes and by_intake == at_intake
 
 
 def day_of(when: datetime):
@@ -210,7 +224,7 @@ class Replay:
 
     def submit(self, row: dict) -> Verdict | None:
         """The intake's order: the door (as recorded), the cap gates, then auto-approval."""
-        if row["rejection_code"] in AT_THE_DOOR or paused_lane(row, at_intake=True):
+        if refused_as_recorded(row, at_intake=True):
             return Verdict(row, REJECTED, row["reason"])
         kinds = [s["kind"] for s in row["proposed_steps"]]
         reason = self.judge(kinds, row["created_at"], row)
@@ -224,7 +238,7 @@ class Replay:
         return self.await_human(row, kinds)
 
     def await_human(self, row: dict, kinds: list[str]) -> Verdict | None:
-        human = row["decided_at"] and row["decided_by"] not in ("system:intake", "")
+        human = row["decided_at"] and row["decided_by"] not in (THE_DOOR, "")
         human = human and row["decided_by"] != "system:auto_approve"
         if not human:
             return Verdict(row, PENDING)
@@ -235,7 +249,7 @@ class Replay:
 
     def approve(self, row: dict, kinds: list[str]) -> Verdict:
         """As `approve_proposal`: the gates run again when the human approves."""
-        if paused_lane(row, at_intake=False):
+        if refused_as_recorded(row, at_intake=False):
             return Verdict(row, REJECTED, row["reason"])
         reason = self.judge(kinds, row["decided_at"], row)
         if reason:

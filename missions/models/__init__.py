@@ -27,7 +27,13 @@ from missions.models.loop import (
     TriggerSkip,
 )
 from missions.models.missions import MISSION_TERMINAL, Mission, MissionStatus
-from missions.models.proposals import Proposal, ProposalSource, ProposalStatus, RejectionCode
+from missions.models.proposals import (
+    THE_DOOR,
+    Proposal,
+    ProposalSource,
+    ProposalStatus,
+    RejectionCode,
+)
 from missions.models.steps import (
     STEP_OPEN,
     STEP_TERMINAL,
@@ -46,6 +52,7 @@ __all__ = [
     "MISSION_TERMINAL",
     "STEP_OPEN",
     "STEP_TERMINAL",
+    "THE_DOOR",
     "Artifact",
     "AttemptOutcome",
     "Comment",

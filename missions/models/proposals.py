@@ -43,8 +43,11 @@ class RejectionCode(models.TextChoices):
     OPERATOR = "operator"
 
 
-# Refusals at the door do not spend an agent's daily allowance.
+# Refusals at the door do not spend an agent's daily allowance. The intake decides them as
+# THE_DOOR; a person's approval refusing work whose agent was switched off since, does not:
+# that work came in, and spent it.
 REFUSED_AT_THE_DOOR = [RejectionCode.AGENT_DISABLED, RejectionCode.DAILY_LIMIT]
+THE_DOOR = "system:intake"
 
 
 def shown(value) -> str:
@@ -143,7 +146,7 @@ class ProposalQuerySet(models.QuerySet):
 
     def counting_toward_daily_limit(self):
         """Proposals an agent spent its allowance on; refusals at the door do not count."""
-        return self.exclude(rejection_code__in=REFUSED_AT_THE_DOOR)
+        return self.exclude(rejection_code__in=REFUSED_AT_THE_DOOR, decided_by=THE_DOOR)
 
 
 class Proposal(models.Model):
@@ -238,7 +241,8 @@ class Proposal(models.Model):
 
     @property
     def counts_toward_daily_limit(self) -> bool:
-        return self.rejection_code not in REFUSED_AT_THE_DOOR
+        at_the_door = self.rejection_code in REFUSED_AT_THE_DOOR and self.decided_by == THE_DOOR
+        return not at_the_door
 
     @property
     def step_kinds(self) -> list[str]:

@@ -290,3 +290,21 @@ def test_a_post_without_text_is_refused_unless_it_posts_a_draft_it_waits_for(age
 
     posted = submit([draft, alone[0] | {"depends_on": [0]}]).proposal
     assert [s["kind"] for s in posted.proposed_steps] == ["draft_tweet", "post_tweet"]
+
+
+def test_approving_work_of_an_agent_disabled_since_it_was_proposed_refuses_it_as_the_door_does(
+    agent,
+):
+    waiting = propose(agent, "deploy")
+    agent.enabled = False
+    agent.save(update_fields=["enabled"])
+
+    late = approve_proposal(waiting, actor="operator:ann")
+
+    assert (late.status, late.rejection_code) == ("rejected", "agent_disabled")
+    assert late.reason == "Agent devops is disabled"
+    assert late.decided_by == "operator:ann"
+    assert not Mission.objects.filter(proposal=late).exists()
+    assert Event.objects.get(kind="proposal.rejected", proposal=late).summary == late.reason
+    # it came in through the door, so it still spent its agent's allowance for the day
+    assert Proposal.objects.created_today().counting_toward_daily_limit().get() == late

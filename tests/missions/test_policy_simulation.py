@@ -345,3 +345,20 @@ def test_a_value_pipe_no_one_writes_to_is_refused_not_waited_on(db, tmp_path):
 
 
 DEADLINE = ["--deadline", "1"]
+
+
+def test_work_refused_at_approval_because_its_agent_was_switched_off_is_judged_at_arrival(
+    clock, scout
+):
+    clock.freeze(MONDAY + timedelta(hours=1))
+    set_policy("auto_approve", {"enabled": False}, actor="op", reason="all by hand")
+    waiting = propose(scout, "analyze", title="by hand")
+    scout.enabled = False
+    scout.save(update_fields=["enabled"])
+    clock.freeze(MONDAY + timedelta(hours=2))
+    approve_proposal(waiting, actor="op")
+
+    report = simulate_policy("auto_approve", {"enabled": True})
+
+    change = report["proposals"]["transitions"]["rejected → auto_approved"]
+    assert [e["title"] for e in change["examples"]] == ["by hand"]
