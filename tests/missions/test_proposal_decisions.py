@@ -223,3 +223,20 @@ def test_the_cli_list_shows_every_field_the_digest_it_prints_binds(db):
     assert "  step 2 crawl by publisher after step 1, 2 min (120 s) after approval" in out
     assert "    url: https://example.com/a\n" in out
     assert out.index("url: https://example.com/a") < out.index(posting.content_digest())
+
+
+def test_the_cli_list_says_how_many_more_wait_than_it_shows(db, monkeypatch):
+    """It stopped at its hundredth proposal without saying more waited for a person."""
+    monkeypatch.setattr("missions.management.commands.proposal.LISTED", 1)
+    agent = AgentFactory(slug="publisher")
+    first = propose(agent, "deploy", title="first")
+    second = propose(agent, "deploy", title="second")
+
+    listed = cli("list")
+    as_json = json.loads(cli("list", "--json"))
+
+    assert f"P{first.id} publisher: first" in listed and f"P{second.id}" not in listed
+    assert listed.endswith(
+        "The oldest 1 of 2 proposals waiting for a human; decide these to list the rest.\n"
+    )
+    assert ([p["id"] for p in as_json["pending"]], as_json["total"]) == ([first.id], 2)

@@ -10,6 +10,8 @@ from missions.models import Proposal, ProposalStatus, Step, refusal_line, text_d
 from missions.text import reveal_invisible
 from opscore.cli import OpsCommand, add_verbs, dump, fail
 
+LISTED = 100  # the oldest first: deciding them brings the next ones into the list
+
 
 class Command(OpsCommand):
     help = "List pending proposals, or approve or reject one as a named person."
@@ -49,14 +51,20 @@ class Command(OpsCommand):
 
     def list_pending(self, as_json: bool) -> None:
         pending = Proposal.objects.filter(status=ProposalStatus.PENDING).order_by("id")
+        listed, total = list(pending[:LISTED]), pending.count()
         if as_json:
-            rows = [p.as_json() | {"step_kinds": p.step_kinds} for p in pending[:100]]
-            self.stdout.write(dump({"pending": rows}))
+            rows = [p.as_json() | {"step_kinds": p.step_kinds} for p in listed]
+            self.stdout.write(dump({"pending": rows, "total": total}))
             return
-        for proposal in pending[:100]:
+        for proposal in listed:
             self.print_pending(proposal)
-        if not pending[:1]:
+        if not listed:
             self.stdout.write("Nothing waits for a human.")
+        elif total > len(listed):
+            self.stdout.write(
+                f"The oldest {len(listed)} of {total} proposals waiting for a human; "
+                "decide these to list the rest."
+            )
 
     def print_pending(self, proposal: Proposal) -> None:
         """Every field the printed digest binds, read once (as the Stage's card shows them):
