@@ -188,8 +188,16 @@ def control_mission(mission_id: int, verb: str, *, actor: str, fields: dict) -> 
 VERBS = ("pause", "resume", "note", "deadline")
 
 
-def operator_notes(mission_id: int, limit: int = 5) -> list[str]:
-    """The mission's latest notes, oldest first, for its next prompt."""
+def latest_notes(mission_id: int, limit: int = 5) -> list[Event]:
+    """The mission's latest note events, oldest first: what its next prompt carries."""
     rows = written_by_then(Event.objects.filter(kind=NOTE_EVENT, mission_id=mission_id))
-    rows = rows.order_by("-id")[:limit]
-    return [f"{e.actor}: {e.payload.get('note', '')}" for e in reversed(rows)]
+    return list(reversed(rows.order_by("-id")[:limit]))
+
+
+def note_line(event: Event) -> str:
+    return f"{event.actor}: {event.payload.get('note', '')}"
+
+
+def operator_notes(mission_id: int, limit: int = 5) -> list[str]:
+    """The mission's latest notes, oldest first, as its next prompt reads them."""
+    return [note_line(e) for e in latest_notes(mission_id, limit)]

@@ -55,14 +55,16 @@ def step_about(step) -> str:
     return "\n".join([step.mission.title, *texts])[:4000]
 
 
-def notes_for(step) -> str:
-    """What an operator sent the mission (`manage.py mission note`): its next prompt sees it."""
-    from missions.mission_control import operator_notes
+def notes_for(step) -> tuple[str, list[int]]:
+    """What an operator sent the mission (`manage.py mission note`): its next prompt sees it;
+    and the ids of the note events it carries (untrusted text, as a remark is)."""
+    from missions.mission_control import latest_notes, note_line
 
-    notes = operator_notes(step.mission_id)
+    notes = latest_notes(step.mission_id)
     if not notes:
-        return ""
-    return "\n\nNotes from the operator on this mission:\n" + "\n".join(f"- {n}" for n in notes)
+        return "", []
+    lines = "\n".join(f"- {note_line(n)}" for n in notes)
+    return "\n\nNotes from the operator on this mission:\n" + lines, [n.id for n in notes]
 
 
 ASK = (
@@ -85,11 +87,14 @@ def build_request(step) -> tuple[LLMRequest, str]:
     details = describe_payload(step.payload)
     system, injected = system_prompt(step.agent, step_about(step))
     talk, heard = talk_for(step)
+    notes, noted = notes_for(step)
     if heard:  # untrusted text: what the step writes answers for it (missions.provenance)
         injected |= {"thread_comment_ids": heard}
+    if noted:  # the same for a note, whoever typed it
+        injected |= {"mission_note_ids": noted}
     request = LLMRequest(
         system=system,
-        messages=[{"role": "user", "content": f"{task}\n\n{details}{notes_for(step)}{talk}"}],
+        messages=[{"role": "user", "content": f"{task}\n\n{details}{notes}{talk}"}],
         temperature=temperature,
         max_tokens=600,
         tier=tier,

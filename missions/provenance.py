@@ -72,7 +72,7 @@ def step_untrusted(step_id: int) -> str:
     return (
         ran_outside(step)
         or proposal_untrusted(step.mission.proposal_id)
-        or thread_heard(step.id)
+        or heard(step.id)
         or step_tainted(step.id)
     )
 
@@ -86,14 +86,26 @@ def ran_outside(step: Step) -> str:
     return ""
 
 
-def thread_heard(step_id: int) -> str:
-    """Thread text is untrusted whoever typed it (comment_untrusted): a step whose prompt
-    carried a remark or an answer (its calls record their ids) wrote those words at one
-    remove, as an agent's reply to them is."""
+def heard(step_id: int) -> str:
+    """Text a person typed that the step's prompt carried: a remark or an answer on the
+    mission's thread (comment_untrusted) or an operator's note on the mission. It is untrusted
+    whoever typed it, and the step wrote those words at one remove, as an agent's reply to
+    them is. Its calls record the ids (LLMCall.injected)."""
     carried = LLMCall.objects.filter(step_id=step_id).values_list("injected", flat=True)
-    ids = {i for r in carried if isinstance(r, dict) for i in r.get("thread_comment_ids") or []}
-    first = min((i for i in ids if isinstance(i, int)), default=None)
-    return f"S{step_id}'s prompt carried thread text T{first}" if first else ""
+    carried = [r for r in carried if isinstance(r, dict)]
+    if comment := first_id(carried, "thread_comment_ids"):
+        return f"S{step_id}'s prompt carried thread text T{comment}"
+    note_id = first_id(carried, "mission_note_ids")
+    note = Event.objects.filter(pk=note_id).only("actor", "mission_id").first() if note_id else None
+    if note is None:
+        return ""
+    return (
+        f"S{step_id}'s prompt carried {note.actor}'s note on M{note.mission_id} (event {note.id})"
+    )
+
+
+def first_id(injected: list[dict], key: str) -> int | None:
+    return min((i for r in injected for i in r.get(key) or [] if isinstance(i, int)), default=None)
 
 
 def step_tainted(step_id: int) -> str:

@@ -6,6 +6,7 @@ learned from it, wait for a person; a step whose prompt carried no thread text s
 import pytest
 
 from memory.actions import propose_candidate
+from missions.mission_control import note_mission
 from missions.models import Artifact
 from missions.threads import post_comment
 from missions.worker import handle_one_step
@@ -52,3 +53,19 @@ def test_a_step_whose_prompt_carried_no_thread_text_stays_trusted():
     devops = AgentFactory(slug="devops")
 
     assert citing(analysis(devops)).untrusted is False
+
+
+def test_work_citing_a_step_whose_prompt_carried_an_operators_mission_note_waits_for_a_person():
+    """A note (`mission note`, the Stage's box, the API) reaches the next step's prompt as a
+    remark does: what the step wrote were its words at one remove, yet stayed trusted."""
+    devops = AgentFactory(slug="devops")
+    step = make_step("analyze", agent=devops, payload={"topic": "billing deploys"})
+    note_mission(step.mission_id, actor="operator:ann", text=INJECTED)
+    assert handle_one_step("w1")
+
+    proposal = citing(Artifact.objects.get(step=step))
+
+    assert (proposal.status, proposal.untrusted) == ("pending", True)
+    assert f"S{step.id}'s prompt carried operator:ann's note on M{step.mission_id}" in (
+        proposal.untrusted_reason
+    )
