@@ -31,18 +31,27 @@ def approve_proposal(
     was submitted, in which case it is rejected with that reason instead."""
     with transaction.atomic():
         agent = Agent.objects.select_for_update().get(pk=proposal.agent_id)
-        dropped = drop_refusal(proposal.step_kinds)
-        refusal = first_refusal(proposal.step_kinds, reserve_for_goals(proposal))
         proposal = _lock_pending(proposal)
         content = proposal.shown_content()  # read once: what is checked is what is approved
         _check_approver(proposal, user, shown_digest, content)
-        if disabled := disabled_refusal(agent):
-            return record_refusal(proposal, *disabled, actor=actor)
-        if dropped:
-            return record_refusal(proposal, RejectionCode.LANE_PAUSED, dropped, actor=actor)
+        refusal = _refusal_at_approval(proposal, agent)
         if refusal:
-            return record_refusal(proposal, RejectionCode.CAP_GATE, refusal, actor=actor)
+            return record_refusal(proposal, *refusal, actor=actor)
         return _accept(proposal, actor=actor, content=content, shown=shown_digest is not None)
+
+
+def _refusal_at_approval(proposal: Proposal, agent: Agent) -> tuple[str, str] | None:
+    """The intake's gates again, all but the daily limit (the proposal spent its day's
+    allowance when it came in). What goal_preference weighed now is kept beside what it
+    weighed at the intake (gate_decision's `at_approval`): the slots a refusal names are on
+    the row, and the policy simulator judges the approval by them."""
+    if disabled := disabled_refusal(agent):
+        return disabled
+    if dropped := drop_refusal(proposal.step_kinds):
+        return RejectionCode.LANE_PAUSED, dropped
+    reserved = reserve_for_goals(proposal, at_approval=True)
+    refusal = first_refusal(proposal.step_kinds, reserved)
+    return (RejectionCode.CAP_GATE, refusal) if refusal else None
 
 
 def _check_approver(proposal: Proposal, user, shown_digest: str | None, content: dict) -> None:
@@ -140,7 +149,8 @@ def _accept(proposal: Proposal, *, actor: str, content: dict, shown: bool) -> Pr
     only then are they approved with it (without one, nobody is known to have read them)."""
     mark_accepted(proposal, actor=actor)
     proposal.approved_digest = proposal.content_digest(content)
-    proposal.save(update_fields=["status", "decided_by", "decided_at", "approved_digest"])
+    weighed = ["gate_decision", "approved_digest"]
+    proposal.save(update_fields=["status", "decided_by", "decided_at", *weighed])
     proposal.refresh_from_db(fields=["decided_at"])
     steps = start_mission(proposal, actor=actor)
     if shown:

@@ -113,10 +113,11 @@ RESERVED_FOR_GOALS = (
 )
 
 
-def reserve_for_goals(proposal: Proposal) -> int:
+def reserve_for_goals(proposal: Proposal, *, at_approval: bool = False) -> int:
     """How many slots this proposal must leave free for goal work: none unless the
     goal_preference policy is on and the proposal serves no active goal while one exists.
-    What was weighed is recorded on the proposal (gate_decision), admitted or refused."""
+    What was weighed is recorded on the proposal (gate_decision), admitted or refused; at a
+    person's approval under `at_approval`, beside what the intake weighed."""
     policy = Policy.objects.value("goal_preference")
     if not policy.enabled:
         return 0
@@ -125,7 +126,10 @@ def reserve_for_goals(proposal: Proposal) -> int:
     # With no active goal at all (or only ones past their deadline: nothing counts toward
     # them now) there is nothing to keep slots for.
     reserved = 0 if serves or not active.exists() else policy.reserved_slots
-    proposal.gate_decision = proposal.gate_decision | {
+    weighed = {
         "goal_preference": {"goal": proposal.goal_id if serves else None, "reserved": reserved}
     }
+    proposal.gate_decision = proposal.gate_decision | (
+        {"at_approval": weighed} if at_approval else weighed
+    )
     return reserved

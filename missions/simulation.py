@@ -110,10 +110,15 @@ def recorded_outcome(row: dict) -> str:
     return row["status"]
 
 
-def reserved_for_goals(row: dict) -> int:
+def reserved_for_goals(row: dict, *, at_approval: bool = False) -> int:
     """The quota slots goal_preference kept free of this proposal when it arrived (what the
-    intake weighed is on the row): the edited value's quotas are judged with them too."""
-    weighed = (row["gate_decision"] or {}).get("goal_preference") or {}
+    intake weighed is on the row), or when a person approved it (what the approval weighed,
+    beside it; as at its arrival on a row decided before approvals kept theirs): the edited
+    value's quotas are judged with them too."""
+    decision = row["gate_decision"] or {}
+    if at_approval and "at_approval" in decision:
+        decision = decision["at_approval"]
+    weighed = decision.get("goal_preference") or {}
     return int(weighed.get("reserved") or 0)
 
 
@@ -169,9 +174,9 @@ class Replay:
     later: list = field(default_factory=list)
     seq: int = 0
 
-    def judge(self, kinds: list[str], when: datetime, row: dict) -> str | None:
+    def judge(self, kinds: list[str], when: datetime, row: dict, approval=False) -> str | None:
         """As missions.gates.first_refusal: each gate, then the slots kept for goal work."""
-        reserved = reserved_for_goals(row)
+        reserved = reserved_for_goals(row, at_approval=approval)
         for kind in sorted(set(kinds) & set(GATES)):
             rule = BUILTIN.get(kind)
             if rule is None:  # a plug-in gate without a pure rule: as it decided then
@@ -251,7 +256,7 @@ class Replay:
         """As `approve_proposal`: the gates run again when the human approves."""
         if refused_as_recorded(row, at_intake=False):
             return Verdict(row, REJECTED, row["reason"])
-        reason = self.judge(kinds, row["decided_at"], row)
+        reason = self.judge(kinds, row["decided_at"], row, approval=True)
         if reason:
             return Verdict(row, REJECTED, reason)
         self.count(row, row["decided_at"])

@@ -112,3 +112,34 @@ def test_a_goal_past_its_deadline_holds_no_slot_and_takes_no_new_work(agent, clo
     assert propose(agent, "write_content", title="Any draft").status == "accepted"
     with pytest.raises(ProposalInvalid, match=f"G{overdue.id}'s deadline passed on 2027-01-06"):
         propose(agent, "noop", goal=overdue.id)
+
+
+def test_an_approval_records_the_slots_it_kept_and_the_simulator_judges_it_by_them(agent, goal):
+    """The approval refused for a slot the goal kept, while the row still said the intake's
+    weighing (none kept), and simulating the value in force said 'rejected → accepted'."""
+    from missions.decisions import approve_proposal
+    from missions.simulation_report import simulate_policy
+
+    content = {"enabled": True, "max_drafts_per_day": 1}
+    set_policy("content_policy", content, actor="t")
+    set_policy("auto_approve", {"enabled": True, "allowed_step_kinds": ["noop"]}, actor="t")
+    prefer_goals()
+    close_goal(goal.id, actor="operator:test", reason="done")
+    waiting = propose(agent, "write_content", title="Any draft")
+    assert waiting.gate_decision == {"goal_preference": {"goal": None, "reserved": 0}}
+    add_goal(
+        {"title": "Another", "metric": "publications", "target": 1, "owner": agent.slug}
+        | {"deadline": "30d"},
+        actor="operator:test",
+    )
+
+    decided = approve_proposal(waiting, actor="operator:test")
+
+    assert "kept for work serving an active goal" in decided.reason
+    weighed = {"goal_preference": {"goal": None, "reserved": 0}}
+    weighed["at_approval"] = {"goal_preference": {"goal": None, "reserved": 1}}
+    decided.refresh_from_db()
+    assert decided.gate_decision == weighed
+    refused = Event.objects.get(kind="proposal.rejected", proposal=decided)
+    assert refused.payload["gate_decision"] == weighed
+    assert simulate_policy("content_policy", content)["proposals"]["transitions"] == {}
