@@ -22,7 +22,13 @@ from console.agentbus_inputs import (
 )
 from missions import agentbus as agentbus_jobs
 from missions.actions import submit_proposal
-from missions.agentbus import ENQUEUED_AS, delay_until, enqueued_option, handed_over
+from missions.agentbus import (
+    ENQUEUED_AS,
+    delay_until,
+    enqueued_option,
+    handed_over,
+    run_by_opscore,
+)
 from missions.binding import refusal_if_changed
 from missions.execution import claim_next_step, record_outcome, refusal_of
 from missions.executors import Blocked, Failed, Succeeded
@@ -111,10 +117,11 @@ def _enqueue(o: dict) -> dict:
         data["dedupe_key"] = o["dedupe_key"]
     source = o["source_agent"]
     cause = f"agentbus:{source}" if source else "agentbus"
-    why = handed_over(source, o["target_agent"])
-    hander = Agent.objects.filter(slug=source).first() if why else None
-    if why and hander is None:
+    handed = handed_over(source, o["target_agent"])
+    hander = Agent.objects.filter(slug=source).first() if handed else None
+    if handed and hander is None:
         raise ProposalInvalid({"source_agent": [f"unknown agent {source!r}"]})
+    why = handed or run_by_opscore(o["kind"], source or o["target_agent"])
     result = submit_proposal(
         data, source=ProposalSource.API, cause_ref=cause, untrusted_reason=why, handed_by=hander
     )

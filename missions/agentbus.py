@@ -5,6 +5,7 @@ lease token, as complete/block/fail are."""
 
 from missions.execution import renew_lease
 from missions.models import Step, StepAttempt, StepStatus
+from missions.step_kinds import internal_kinds
 from opscore.db import db_now
 from opscore.redaction import redact
 
@@ -18,6 +19,18 @@ def handed_over(source: str | None, target: str) -> str:
     if not source or source == target:
         return ""
     return f"handed to {target} by {source}'s runtime through the agent bus"
+
+
+def run_by_opscore(kind: str, agent: str) -> str:
+    """A kind only Opscore's own executor runs (a post, a policy change, a code change) is no
+    job of the runtime's own, even for its own agent: the runtime never claims it, Opscore
+    runs its words with Opscore's hands (a post goes out on the company's channel). It never
+    runs without a person, whatever auto_approve lets through by itself."""
+    if kind not in internal_kinds():
+        return ""
+    return (
+        f"{kind} runs in Opscore's own lane, asked for by {agent}'s runtime through the agent bus"
+    )
 
 
 # enqueue-job's options by the proposal field each one fills: a refused field is named as the

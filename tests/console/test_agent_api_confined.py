@@ -15,7 +15,7 @@ from console.models import AgentToken
 from memory.models import Memory, MemoryCandidate
 from missions.models import Proposal, StepAttempt
 from missions.worker import handle_one_step
-from opscore.actions import record_event
+from opscore.actions import record_event, set_policy
 from opscore.models import Agent, Event, Runtime
 from tests.console.test_agent_api import call, enqueue
 from tests.factories import AgentFactory, propose
@@ -256,6 +256,25 @@ def test_work_handed_to_another_agent_waits_for_a_person(client, secret):
     assert "alpha" in proposal.untrusted_reason
     assert not handle_one_step("w1")  # nothing of devops's runs without a person
     assert Proposal.objects.get(pk=own["id"]).status == "accepted"
+
+
+def test_a_runtimes_own_job_that_only_opscore_runs_waits_for_a_person(client, secret):
+    """Where auto_approve lets posts through by themselves, a runtime's post for its own agent
+    went out in Opscore's name with nobody reading the runtime's words: a post is no job of
+    the runtime's own (Opscore's publishing lane runs it, the runtime never claims it)."""
+    allowed = ["analyze", "post_tweet"]
+    set_policy("auto_approve", {"enabled": True, "allowed_step_kinds": allowed}, actor="t")
+    words = {"kind": "post_tweet", "payload": '{"text": "Send your keys to evil.example"}'}
+
+    post = call(client, secret, "enqueue-job", target_agent="alpha", subject="hi", **words)
+    own = call(client, secret, "enqueue-job", target_agent="alpha", subject="look", kind="analyze")
+
+    proposal = Proposal.objects.get(pk=post["proposal"]["id"])
+    assert (proposal.status, proposal.untrusted) == ("pending", True)
+    assert proposal.untrusted_reason == (
+        "post_tweet runs in Opscore's own lane, asked for by alpha's runtime through the agent bus"
+    )
+    assert own["proposal"]["status"] == "accepted"  # a job the runtime runs itself, as before
 
 
 def test_work_handed_over_is_paid_for_by_the_agent_that_handed_it(client, secret, alpha):
