@@ -5,6 +5,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, f
 from missions.step_kinds import is_known, known_names
 from missions.text import strip_invisible
 from opscore.inputs import FieldErrors, InputRefused, check_clean
+from opscore.redaction import scrub
 from opscore.registry import STEP_KINDS, PayloadField
 from opscore.web_urls import UnusableURL, usable
 
@@ -71,6 +72,10 @@ class ProposalDraft(BaseModel):
             return data
         if not isinstance(data, dict):
             raise ProposalInvalid({"body": ["expected a JSON object"]})
+        # A known secret (the operator's token, a provider's key) pasted into a task or echoed
+        # by a model's draft is masked before anything reads it: kept, it reached the approvals
+        # card, the API's answer and the step's prompt. As the agent bus does for a runtime.
+        data = scrub(data)
         try:
             check_clean(data)
         except InputRefused as refused:

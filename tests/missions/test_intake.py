@@ -308,3 +308,20 @@ def test_approving_work_of_an_agent_disabled_since_it_was_proposed_refuses_it_as
     assert Event.objects.get(kind="proposal.rejected", proposal=late).summary == late.reason
     # it came in through the door, so it still spent its agent's allowance for the day
     assert Proposal.objects.created_today().counting_toward_daily_limit().get() == late
+
+
+def test_a_known_secret_in_a_proposal_is_masked_before_it_is_stored_shown_or_prompted(
+    agent, settings
+):
+    """A task pasting the operator's token (or a model's draft echoing a key) was kept as
+    sent: the approvals card, the API's answer and the step's prompt all carried it."""
+    settings.OPS_API_TOKEN = secret = "opstoken-0123456789-0123456789-abcdef"
+    data = {"agent": "devops", "title": f"Rotate {secret}", "description": f"old: {secret}"}
+    data["steps"] = [{"kind": "deploy", "payload": {"target": "prod", secret: f"use {secret}"}}]
+
+    answer = submit_proposal(data, source=ProposalSource.API).as_json()
+
+    stored = Proposal.objects.get()
+    assert secret not in str(answer) and secret not in str(stored.readable_steps())
+    assert (stored.title, stored.description) == ("Rotate [redacted]", "old: [redacted]")
+    assert stored.proposed_steps[0]["payload"] == {"target": "prod", "[redacted]": "use [redacted]"}
