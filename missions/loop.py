@@ -116,6 +116,7 @@ def evaluate_triggers(deadline: float, rand=None) -> dict:
     beat = Beat(rand or rng, rules=live, intake=IntakePass(events=[]))
     results, evaluated = [], []
     with transaction.atomic(savepoint=False), policy_snapshot():
+        lock_targets(live, beat.intake)
         for rule in rules:
             if rule.pk in broken:
                 results.append({"rule": rule.name, "outcome": "failed", "reason": broken[rule.pk]})
@@ -134,6 +135,16 @@ def evaluate_triggers(deadline: float, rand=None) -> dict:
         for k in ("fired", "evaluated", "skipped", "deferred", "failed")
     }
     return counts | {"rules": results}
+
+
+def lock_targets(rules: list[TriggerRule], intake: IntakePass) -> None:
+    """The agents the pass may propose for, locked first and in one order (by slug), as every
+    intake locks its agents before its gates: locked as each rule fired, the pass held a
+    gate (ana's draft) while it waited on an agent (ben) an intake beside it held while it
+    waited on that gate, until Postgres killed one (the whole pass, or a person's request)."""
+    slugs = {rule.action_config["target_agent"] for rule in rules}
+    for agent in Agent.objects.select_for_update().filter(slug__in=slugs).order_by("slug"):
+        intake.agents[agent.slug] = agent
 
 
 def drop_triggers(why: str) -> dict:

@@ -81,3 +81,55 @@ def test_work_handed_over_locks_the_two_agents_in_one_order_so_crossed_handovers
         handing.join(timeout=60)
 
     assert Proposal.objects.filter(agent="ben", handed_by=ana).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_trigger_pass_locks_its_agents_before_any_gate_so_an_intake_beside_it_never_deadlocks():
+    """The pass locked each rule's agent as it fired: `ana`'s, then the write_content gate for
+    her draft, then `ben`'s. An intake for ben beside it (ben's row, then the same gate) waited
+    on the pass while the pass waited on it, until Postgres killed one (a 500, or a lost beat).
+    The pass now locks its rules' agents first, in one order, and the gates after."""
+    import random
+    import threading
+
+    import psycopg
+
+    from missions import loop
+    from missions.models import TriggerRule
+    from opscore.models import Event
+    from tests.processes import database_url, sessions_waiting_on_a_lock, wait_for
+
+    for slug in ("ana", "ben"):
+        AgentFactory(slug=slug)
+        TriggerRule.objects.create(
+            name=f"draft-{slug}",
+            trigger_event="mission_failed",
+            cooldown_minutes=0,
+            action_config={"target_agent": slug, "step_kinds": ["write_content"]},
+        )
+    Event.objects.create(kind="mission.failed", title="M1 failed", tags=["mission_failed"])
+    with psycopg.connect(database_url()) as intake:  # an intake for ben, holding his row
+        intake.execute("SELECT 1 FROM opscore_agent WHERE slug = 'ben' FOR UPDATE")
+
+        errors = []
+
+        def beat():
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SET lock_timeout = 0")
+                loop.evaluate_triggers(10**9, random.Random(0))
+            except Exception as error:  # the database's deadlock victim
+                errors.append(repr(error))
+            finally:
+                connection.close()
+
+        passing = threading.Thread(target=beat)
+        passing.start()
+        wait_for(lambda: sessions_waiting_on_a_lock("opscore_agent") == 1, timeout=60)
+        intake.execute("SET lock_timeout = '10s'")
+        intake.execute("SELECT pg_advisory_xact_lock(hashtext('opscore.gate.write_content'))")
+        intake.rollback()
+        passing.join(timeout=60)
+
+    assert errors == []
+    assert Proposal.objects.filter(source="trigger", status="accepted").count() == 2
