@@ -213,6 +213,18 @@ def _admit(proposal: Proposal, agent: Agent, within: IntakePass) -> tuple[Propos
     return proposal, []
 
 
+def lock_agents(slugs, within: IntakePass | None = None) -> IntakePass:
+    """For a caller submitting many proposals in one transaction (the trigger pass, a
+    distillation's action items): all their agents locked first, in one statement ordered by
+    slug, as every intake locks its agents before its gates. Locked as each proposal went in,
+    the caller held one's gate while it waited on the next one's agent, which an intake beside
+    it held while it waited on that gate, until Postgres killed one of them."""
+    within = within or IntakePass()
+    for agent in Agent.objects.select_for_update().filter(slug__in=set(slugs)).order_by("slug"):
+        within.agents[agent.slug] = agent
+    return within
+
+
 def locked(slug: str, within: IntakePass) -> Agent | None:
     """An agent's row, locked once a transaction: its daily limit is counted under the lock."""
     agent = within.agents.get(slug)

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import BooleanField, Case, DurationField, ExpressionWrapper, F, Q, Value, When
 from django.db.models.functions import Now
 
-from missions.actions import IntakePass, submit_proposal
+from missions.actions import IntakePass, lock_agents, submit_proposal
 from missions.checkers import (
     CHECKERS,
     READS_EVENTS,
@@ -116,7 +116,7 @@ def evaluate_triggers(deadline: float, rand=None) -> dict:
     beat = Beat(rand or rng, rules=live, intake=IntakePass(events=[]))
     results, evaluated = [], []
     with transaction.atomic(savepoint=False), policy_snapshot():
-        lock_targets(live, beat.intake)
+        lock_agents({rule.action_config["target_agent"] for rule in live}, beat.intake)
         for rule in rules:
             if rule.pk in broken:
                 results.append({"rule": rule.name, "outcome": "failed", "reason": broken[rule.pk]})
@@ -135,16 +135,6 @@ def evaluate_triggers(deadline: float, rand=None) -> dict:
         for k in ("fired", "evaluated", "skipped", "deferred", "failed")
     }
     return counts | {"rules": results}
-
-
-def lock_targets(rules: list[TriggerRule], intake: IntakePass) -> None:
-    """The agents the pass may propose for, locked first and in one order (by slug), as every
-    intake locks its agents before its gates: locked as each rule fired, the pass held a
-    gate (ana's draft) while it waited on an agent (ben) an intake beside it held while it
-    waited on that gate, until Postgres killed one (the whole pass, or a person's request)."""
-    slugs = {rule.action_config["target_agent"] for rule in rules}
-    for agent in Agent.objects.select_for_update().filter(slug__in=slugs).order_by("slug"):
-        intake.agents[agent.slug] = agent
 
 
 def drop_triggers(why: str) -> dict:

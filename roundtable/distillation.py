@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from memory.actions import CandidateInvalid, propose_and_review
 from memory.models import Memory, MemoryCandidate, MemoryType
 from memory.retrieval import OFFLINE_TAG
-from missions.actions import submit_proposal
+from missions.actions import lock_agents, submit_proposal
 from missions.models import Proposal, ProposalSource, ProposalStatus
 from missions.step_kinds import is_known
 from opscore.inputs import MalformedReply
@@ -273,6 +273,7 @@ def _propose_actions(conversation, items, kept) -> None:
     if not FORMATS[conversation.format].formal:
         return
     lock_action_items()
+    lock_agents(conversation.participants)  # before any gate an item's intake takes
     why = conversation_untrusted(conversation.id)
     for index, raw in enumerate(items):
         item = _valid(ActionDraft, raw, kept, f"action {index}")

@@ -83,6 +83,44 @@ def test_work_handed_over_locks_the_two_agents_in_one_order_so_crossed_handovers
     assert Proposal.objects.filter(agent="ben", handed_by=ana).count() == 1
 
 
+def beside_an_intake_for(slug: str, many_proposals) -> list[str]:
+    """Run `many_proposals` (one transaction) while an intake for `slug` holds that agent's row
+    and, once the transaction waits on it, asks for the write_content gate, as that intake's
+    next step: the errors either side saw (the database's deadlock victim), none when the
+    transaction took the gate only after every agent it proposes for."""
+    import threading
+
+    import psycopg
+
+    from tests.processes import database_url, sessions_waiting_on_a_lock, wait_for
+
+    errors = []
+
+    def run():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = 0")
+            many_proposals()
+        except Exception as error:
+            errors.append(repr(error))
+        finally:
+            connection.close()
+
+    with psycopg.connect(database_url()) as intake:
+        intake.execute("SELECT 1 FROM opscore_agent WHERE slug = %s FOR UPDATE", [slug])
+        running = threading.Thread(target=run)
+        running.start()
+        wait_for(lambda: sessions_waiting_on_a_lock("opscore_agent") == 1, timeout=60)
+        intake.execute("SET lock_timeout = '10s'")
+        try:
+            intake.execute("SELECT pg_advisory_xact_lock(hashtext('opscore.gate.write_content'))")
+        except psycopg.Error as error:
+            errors.append(repr(error))
+        intake.rollback()
+        running.join(timeout=60)
+    return errors
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_trigger_pass_locks_its_agents_before_any_gate_so_an_intake_beside_it_never_deadlocks():
     """The pass locked each rule's agent as it fired: `ana`'s, then the write_content gate for
@@ -90,14 +128,10 @@ def test_the_trigger_pass_locks_its_agents_before_any_gate_so_an_intake_beside_i
     on the pass while the pass waited on it, until Postgres killed one (a 500, or a lost beat).
     The pass now locks its rules' agents first, in one order, and the gates after."""
     import random
-    import threading
-
-    import psycopg
 
     from missions import loop
     from missions.models import TriggerRule
     from opscore.models import Event
-    from tests.processes import database_url, sessions_waiting_on_a_lock, wait_for
 
     for slug in ("ana", "ben"):
         AgentFactory(slug=slug)
@@ -108,28 +142,33 @@ def test_the_trigger_pass_locks_its_agents_before_any_gate_so_an_intake_beside_i
             action_config={"target_agent": slug, "step_kinds": ["write_content"]},
         )
     Event.objects.create(kind="mission.failed", title="M1 failed", tags=["mission_failed"])
-    with psycopg.connect(database_url()) as intake:  # an intake for ben, holding his row
-        intake.execute("SELECT 1 FROM opscore_agent WHERE slug = 'ben' FOR UPDATE")
 
-        errors = []
-
-        def beat():
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SET lock_timeout = 0")
-                loop.evaluate_triggers(10**9, random.Random(0))
-            except Exception as error:  # the database's deadlock victim
-                errors.append(repr(error))
-            finally:
-                connection.close()
-
-        passing = threading.Thread(target=beat)
-        passing.start()
-        wait_for(lambda: sessions_waiting_on_a_lock("opscore_agent") == 1, timeout=60)
-        intake.execute("SET lock_timeout = '10s'")
-        intake.execute("SELECT pg_advisory_xact_lock(hashtext('opscore.gate.write_content'))")
-        intake.rollback()
-        passing.join(timeout=60)
+    errors = beside_an_intake_for("ben", lambda: loop.evaluate_triggers(10**9, random.Random(0)))
 
     assert errors == []
     assert Proposal.objects.filter(source="trigger", status="accepted").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_distillation_locks_its_agents_before_any_gate_so_an_intake_beside_it_never_deadlocks(
+    crew,
+):
+    """A war room's action items went in one by one in one transaction: coordinator's row,
+    the write_content gate for its item, then devops's row, which an intake beside it held
+    while it waited on that gate. Postgres killed one: the distillation (its memories, drifts
+    and items with it) or the person's request."""
+    from roundtable.distillation import Distillation, apply_distillation
+    from roundtable.lifecycle import request_conversation
+
+    people = ["coordinator", "devops", "security"]
+    room = request_conversation("war_room", people, "outage", source="schedule")
+    actions = [
+        {"agent": slug, "title": f"Write up the outage for {slug}", "step_kind": "write_content"}
+        for slug in ("coordinator", "devops")
+    ]
+    items = Distillation(memories=[], pairwise_drift=[], action_items=actions)
+
+    errors = beside_an_intake_for("devops", lambda: apply_distillation(room, items))
+
+    assert errors == []
+    assert Proposal.objects.filter(source="conversation").count() == 2
