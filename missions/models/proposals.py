@@ -312,6 +312,9 @@ class Proposal(models.Model):
             "status": self.status,
             "reason": self.reason,
             "rejection_code": self.rejection_code,
+            # why it is never auto-approved, as the Stage's card says it: a crawled page, a
+            # runtime's words ('' for Opscore's own)
+            "untrusted_reason": self.untrusted_reason,
             "mission_id": steps[0].mission_id if steps else None,
             "step_ids": [step.id for step in steps],
             "created_at": self.created_at.isoformat(),

@@ -240,3 +240,23 @@ def test_the_cli_list_says_how_many_more_wait_than_it_shows(db, monkeypatch):
         "The oldest 1 of 2 proposals waiting for a human; decide these to list the rest.\n"
     )
     assert ([p["id"] for p in as_json["pending"]], as_json["total"]) == ([first.id], 2)
+
+
+def test_the_cli_and_the_api_say_why_a_proposal_was_never_auto_approved(client, settings):
+    """The Stage's card says 'Never auto-approved: <why>' (a crawled page, a runtime's words);
+    an approver reading `proposal list` or the API's proposal was not told."""
+    from missions.actions import submit_proposal
+
+    settings.OPS_API_TOKEN = TOKEN
+    AgentFactory(slug="devops")
+    why = "cites untrusted content from https://evil.example/ (artifact 7)"
+    data = {"agent": "devops", "title": "Deploy billing", "steps": [{"kind": "analyze"}]}
+    waiting = submit_proposal(data, source="api", untrusted_reason=why).proposal
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+
+    shown = client.get(f"/api/ops/proposals/{waiting.id}", headers=headers).json()
+    listed = cli("list")
+
+    assert shown["untrusted_reason"] == why
+    assert json.loads(cli("list", "--json"))["pending"][0]["untrusted_reason"] == why
+    assert f"  never auto-approved: {why}\n" in listed

@@ -72,6 +72,9 @@ class Command(OpsCommand):
         content = proposal.shown_content()
         kinds = ", ".join(proposal.step_kinds)
         self.stdout.write(f"P{proposal.id} {proposal.agent_id}: {proposal.title} [{kinds}]")
+        if proposal.untrusted:  # as the Stage's card says it
+            why = proposal.untrusted_reason or "built from untrusted (crawled) content"
+            self.stdout.write(f"  never auto-approved: {reveal_invisible(why)}")
         for step in proposal.readable_steps(content):
             self.stdout.write(f"  {step_line(step)}")
             for line in step_inputs(step):
