@@ -53,7 +53,7 @@ class SavesWhatItChanged:
     those it shows read-only or leaves out (undone there: an agent's `enabled` a disable-agent
     override switched off, a trigger rule's cursor a pass moved, a remembered item's status).
     Changed is judged against what the page showed: a column a workflow moved while the page
-    was open (a memory's calibrated confidence) keeps the workflow's value."""
+    was open (a calibrated confidence) keeps the workflow's value."""
 
     also_saved: tuple[str, ...] = ()
 
