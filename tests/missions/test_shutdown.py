@@ -180,8 +180,8 @@ import os, signal, sys
 from opscore.cli import main
 
 class CtrlCWhenCollected:
-    def __del__(self):
-        os.kill(os.getpid(), signal.SIGINT)
+    def __del__(self, kill=os.kill, pid=os.getpid(), sigint=signal.SIGINT):
+        kill(pid, sigint)  # bound now: by then the module's names may already be None
 
 left_for_the_end = CtrlCWhenCollected()  # collected with __main__, after the handlers went
 main(sys.argv)
