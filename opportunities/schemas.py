@@ -10,6 +10,7 @@ from missions.models import Goal
 from missions.schemas import field_errors, visible_only
 from opscore.inputs import FieldErrors, InputRefused, check_clean
 from opscore.models import Agent
+from opscore.redaction import scrub
 
 REQUIRED_ANSWERS = ["title", "why_now", "evidence", "owner_candidate", "suggested_next_step"]
 
@@ -72,6 +73,10 @@ def missing_answers(data: dict) -> dict[str, list[str]]:
 def parse(model: type[BaseModel], data) -> BaseModel:
     if not isinstance(data, dict):
         raise OpportunityInvalid({"body": ["expected a JSON object"]})
+    # A known secret (the operator's token, a provider's key) a scout's model echoed or a
+    # runtime quoted is masked before the row is written: kept, the board, the API and the
+    # admin showed it. As the single intake does for a proposal.
+    data = scrub(data)
     missing = missing_answers(data) if model is OpportunityDraft else {}
     if missing:
         raise OpportunityInvalid(missing)
