@@ -25,6 +25,7 @@ from django.db import connection
 from memory.models import Memory, MemoryStatus
 from opscore.llm_deadline import held_within, passed
 from opscore.llm_wire import LLMReplyError, held_client, json_object, read_head
+from opscore.redaction import redact_text
 
 BATCH = 32
 MAX_WIDTH = 4096  # the most numbers a vector may hold
@@ -62,7 +63,12 @@ INDEX_SQL = """CREATE INDEX IF NOT EXISTS memory_embedding_hnsw_{dims} ON memory
 
 
 class EmbeddingError(RuntimeError):
-    """The provider could not embed (down, refused, malformed answer); the message says why."""
+    """The provider could not embed (down, refused, malformed answer); the message says why,
+    redacted: an answer refusing the credential OLLAMA_URL carries may quote it, and the
+    reason reaches the prompt's memory ranking, a run's result and the CLI."""
+
+    def __init__(self, message: str):
+        super().__init__(redact_text(str(message)))
 
 
 class OllamaEmbedder:
@@ -99,7 +105,9 @@ class OllamaEmbedder:
             with self.client.stream("POST", "/api/embed", json=request, headers=RAW) as response:
                 if response.status_code != 200:
                     reason = read_head(response.iter_bytes(), self.name).decode(errors="replace")
-                    raise EmbeddingError(f"ollama answered {response.status_code}: {reason[:200]}")
+                    # masked before it is cut: cut first, a secret's head would stay
+                    reason = redact_text(reason)[:200]
+                    raise EmbeddingError(f"ollama answered {response.status_code}: {reason}")
                 return read_uncompressed(response, answer_cap(len(texts)))
         except httpx.TransportError as error:
             raise failed(error) from error

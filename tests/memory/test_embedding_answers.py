@@ -126,3 +126,28 @@ def test_retrieval_given_an_answer_that_is_not_json_falls_back_to_full_text_sayi
         "full-text (embeddings failed: ollama: malformed reply: not JSON"
         " (Expecting value: line 1 column 1 (char 0)))"
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("before", [100, 180], ids=["whole", "cut-by-the-200-kept"])
+def test_an_error_answer_quoting_ollamas_password_is_masked_where_retrieval_says_why(
+    before,
+    monkeypatch,
+    agent,
+    vectors,  # noqa: F811
+    settings,
+):
+    """Ollama's (or its proxy's) refusal quoting the credential it refused was the reason
+    as written, and retrieval put that reason in the prompt's memory ranking."""
+    retrieval_through_ollama(settings)
+    password = "s3cret-pass-0123456789abcdef"
+    settings.OLLAMA_URL = f"http://ops:{password}@ollama.test:11434"
+    said = f"unauthorized: {'x' * before} {password} refused".encode()
+    answer = b"HTTP/1.1 401 Unauthorized\r\ncontent-length: %d\r\n\r\n%s" % (len(said), said)
+    Network(Clock(), Host(answers=[(0.0, answer)])).install(monkeypatch)
+
+    section, injected = memory_context("devops", "volume friday")
+
+    assert "fills up every Friday" in section
+    assert password[:4] not in injected["memory_ranking"]
+    assert "ollama answered 401: unauthorized: xxx" in injected["memory_ranking"]
