@@ -13,7 +13,8 @@ from missions.models import OutboxMessage, Step, StepStatus
 from missions.outbox import ChannelSaidNo, Held
 from missions.step_kinds import internal_kinds
 from opscore.db import Channel, notify
-from opscore.models import Agent, Override, Runtime
+from opscore.lanes import Pause, lane_of_kind, pause_of
+from opscore.models import Agent, Override, Policy, Runtime
 from opscore.web_urls import UnusableURL, usable
 
 CHANNEL = "agent.wake"
@@ -49,6 +50,7 @@ def wake_external_agents() -> int:
         )
         .exclude(agent__wake_url="")
         .exclude(kind__in=internal_kinds())
+        .exclude(kind__in=Policy.objects.value("lane_switches").held_kinds)  # claims skip them
         .values("agent_id")
         .annotate(head=Min("id"))
     )
@@ -75,6 +77,8 @@ def deliver_wake(message: OutboxMessage) -> str:
     agent = Agent.objects.get(slug=message.payload["agentId"])
     if why := switched_off(agent):
         raise Held(f"held: {why}", retry_after=SWITCHED_OFF_RECHECK_SECONDS)
+    if pause := paused_head(message):
+        raise Held(f"held: {pause.why}", retry_after=SWITCHED_OFF_RECHECK_SECONDS)
     if not agent.wake_url:
         raise LookupError(f"agent {agent.slug} has no wake URL any more")
     wake_url = usable_wake_url(agent)
@@ -111,6 +115,17 @@ def switched_off(agent: Agent) -> str | None:
     if not agent.enabled:
         return Override.objects.why_disabled(agent.slug)
     return f"{agent.slug} is draining" if agent.draining else None
+
+
+def paused_head(message: OutboxMessage) -> Pause | None:
+    """The pause on the lane of the job the wake was written for (its key ends in the step's
+    id): claim-jobs hands out none of a paused lane's, so a wake queued before the pause waits
+    for it to end rather than tell the runtime to claim work it may not take."""
+    step_id = message.key.rpartition(":")[2]
+    if not step_id.isdigit():
+        return None
+    kind = Step.objects.filter(pk=int(step_id)).values_list("kind", flat=True).first()
+    return pause_of(lane_of_kind(kind or ""))
 
 
 def usable_wake_url(agent: Agent) -> str:

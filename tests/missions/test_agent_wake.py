@@ -189,3 +189,28 @@ def test_a_wake_queued_before_its_agent_was_disabled_waits_until_it_is_enabled(r
     OutboxMessage.objects.update(next_attempt_at=db_now())
     deliver_pending()
     assert OutboxMessage.objects.get().status == "delivered" and len(received) == 1
+
+
+def test_a_wake_for_a_job_in_a_paused_lane_waits_until_the_lane_runs_again(runtime):
+    """claim-jobs hands out no job of a paused lane, yet its wake still told the runtime
+    'Opscore has work waiting … claim it', queued before the pause or written during it."""
+    from opscore.overrides import apply_override, lift_override
+
+    url, received, _ = runtime
+    agent = AgentFactory(slug="openclaw-ops", runtime=Runtime.EXTERNAL, wake_url=url)
+    make_step("deploy", agent=agent, payload={"target": "prod"})
+    wake_external_agents()
+    pause = apply_override("pause_lane", "coding", reason="freeze", actor="operator:ann")
+
+    deliver_pending()
+
+    wake = OutboxMessage.objects.get()
+    assert (wake.status, wake.attempts, received) == ("pending", 0, [])
+    assert wake.last_error == f"held: lane coding paused (queue) by override {pause.id}: freeze"
+    make_step("deploy", agent=agent, payload={"target": "staging"})
+    wake.delete()
+    assert wake_external_agents() == 0
+    lift_override(pause.id, actor="operator:ann", reason="thawed")
+    assert wake_external_agents() == 1
+    deliver_pending()
+    assert OutboxMessage.objects.get().status == "delivered" and len(received) == 1
