@@ -21,7 +21,7 @@ import psycopg
 from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 from django.db import connection as django_connection
 
-from missions.models import Mission, OutboxMessage, OutboxStatus
+from missions.models import Mission, MissionStatus, OutboxMessage, OutboxStatus
 from missions.models.effects import ClaimLost
 from opscore.actions import record_event
 from opscore.db import Channel, listen, oldest_unlocked, seconds_until
@@ -37,6 +37,9 @@ CLAIM_SECONDS = 300  # longer than any send may take: every channel's calls have
 SWITCHED_OFF_RECHECK_SECONDS = 60  # an effect its step's switches hold looks again this often
 Deliver = Callable[[OutboxMessage], str]  # a channel: sends, returns an external id
 CHANNELS: Registry = Registry("outbox channel")
+# Channels that refuse an ended mission's effect themselves, on a row of their own (a network's
+# Publication, refused with a `tweet.refused` event); every other channel's is refused here.
+REFUSE_ENDED_THEMSELVES: Registry = Registry("outbox channel refusing ended missions itself")
 DISCONNECTS = (OperationalError, InterfaceError, psycopg.OperationalError)
 
 
@@ -102,6 +105,8 @@ def send(message: OutboxMessage) -> str:
             raise LookupError(f"no outbox channel named {message.channel!r}")
         if message.step_id and (why := held_by_its_step(message.step)):
             raise Held(f"held: {why}", retry_after=SWITCHED_OFF_RECHECK_SECONDS)
+        if message.channel not in REFUSE_ENDED_THEMSELVES and (why := mission_ended(message)):
+            raise ChannelSaidNo(f"refused: {why}", retry_after=None)
         with transaction.atomic():
             message.mark_delivered(deliver(message))
     except ClaimLost:
@@ -133,6 +138,21 @@ def held_by_its_step(step) -> str | None:
     if mission.paused_at is not None:
         return f"mission M{mission.id} is paused: {mission.pause_reason}"
     return None
+
+
+def mission_ended(message: OutboxMessage) -> str | None:
+    """A cancelled (or timed-out) mission's effect never goes out, on any channel (a plug-in's
+    too): cancelling is how an operator takes back work queued before a pause."""
+    if not message.step_id:
+        return None
+    step = message.step
+    status = Mission.objects.filter(pk=step.mission_id).values_list("status", flat=True).get()
+    ended = (MissionStatus.CANCELLED, MissionStatus.TIMED_OUT)
+    return (
+        f"its mission M{step.mission_id} was {status.replace('_', ' ')}"
+        if status in ended
+        else None
+    )
 
 
 def record_failure(message: OutboxMessage, reason: str, retry_after: float | None = -1) -> None:

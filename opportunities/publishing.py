@@ -11,8 +11,8 @@ from django.conf import settings
 from django.db import transaction
 
 from missions.executors import Blocked, Effect, Failed, Succeeded
-from missions.models import Mission, MissionStatus, Publication, PublicationStatus, start_of_today
-from missions.outbox import ChannelSaidNo, Held, backoff_seconds
+from missions.models import Publication, PublicationStatus, start_of_today
+from missions.outbox import ChannelSaidNo, Held, backoff_seconds, mission_ended
 from missions.recovery import requeue_cleared_blockers
 from missions.words import WAITING as WORDS_WAITING
 from missions.words import words_hold, words_refused, words_to_approve
@@ -131,7 +131,7 @@ def deliver_post(message) -> str:
         return publication.external_id or f"{publication.status}-{publication.id}"
     if pause := pause_of("publishing"):  # a post queued before the pause waits too
         raise Held(f"held: {pause.why}", retry_after=PAUSED_RECHECK_SECONDS)
-    if reason := mission_ended(publication.step):
+    if reason := mission_ended(message):
         return refuse(publication, reason)
     if reason := local_reason(message.channel):
         return keep_local(publication, reason)
@@ -164,18 +164,6 @@ def publication_for(message) -> Publication:
             "body": message.payload["text"],
         },
     )[0]
-
-
-def mission_ended(step) -> str | None:
-    """A cancelled (or timed-out) mission's post never goes out: cancelling is how an operator
-    takes back work queued before a pause."""
-    status = Mission.objects.filter(pk=step.mission_id).values_list("status", flat=True).get()
-    ended = (MissionStatus.CANCELLED, MissionStatus.TIMED_OUT)
-    return (
-        f"its mission M{step.mission_id} was {status.replace('_', ' ')}"
-        if status in ended
-        else None
-    )
 
 
 def delivery_refusal(channel: str, text: str) -> str | None:

@@ -7,7 +7,9 @@ import pytest
 from missions.mission_control import pause_mission, resume_mission
 from missions.models import OutboxMessage
 from missions.outbox import CHANNELS, deliver_pending
+from missions.step_actions import cancel_mission
 from opscore.db import db_now
+from opscore.models import Event
 from opscore.overrides import apply_override, lift_override
 from tests.factories import make_step
 
@@ -57,3 +59,17 @@ def test_a_plug_in_effect_queued_before_its_mission_was_paused_waits(invoices):
     resume_mission(step.mission_id, actor=ANN, reason="fine")
     deliver_again()
     assert OutboxMessage.objects.get().status == "delivered" and sent == [message.key]
+
+
+def test_a_plug_in_effect_whose_mission_was_cancelled_is_refused_saying_why(invoices):
+    """Cancelling is how an operator takes back work queued before a pause: the publishing
+    networks refused a cancelled mission's post, a plug-in's invoice still went out."""
+    step, sent = invoices
+    cancel_mission(step.mission, actor=ANN)
+
+    deliver_pending()
+
+    message = OutboxMessage.objects.get()
+    assert (message.status, sent) == ("failed", [])
+    assert message.last_error == f"refused: its mission M{step.mission_id} was cancelled"
+    assert Event.objects.get(kind="outbox.failed").summary.endswith(message.last_error)
