@@ -192,7 +192,7 @@ def post_through(adapter, publication: Publication, message) -> str:
         return refuse(publication, f"{adapter.name} calls it a duplicate, yet it is not found")
     publication.mark_published(posted.post_id, posted.url, measured=adapter.measures)
     announce_post(publication, message.step)
-    return posted.post_id
+    return publication.external_id or f"published-{publication.id}"  # an id kept as it came
 
 
 def keep_local(publication: Publication, reason: str) -> str:

@@ -178,6 +178,13 @@ class PublicationQuerySet(models.QuerySet):
         return self.filter(next_poll_at__lte=Now()).order_by("next_poll_at", "id")
 
 
+def unusable_id(value: str, most: int) -> str:
+    """Why a channel's id for a post cannot be kept as it came back ('' when it can)."""
+    if len(value) > most:
+        return f"over {most} characters"
+    return "" if value.isprintable() else "unprintable"
+
+
 class Publication(models.Model):
     """A post to an outside channel, created by its outbox row exactly once. `external_id`
     and `url` are the channel's own; `reason` says why a post is local, refused or failed."""
@@ -228,11 +235,18 @@ class Publication(models.Model):
         return self.status in (PublicationStatus.PUBLISHED, PublicationStatus.DELETED)
 
     def mark_published(self, external_id: str, url: str, *, measured: bool = True) -> None:
-        """Posted: the channel's id and URL kept, the first engagement poll an hour on."""
-        self.status, self.reason = PublicationStatus.PUBLISHED, ""
-        self.external_id, self.url = external_id[:200], url[:500]
+        """Posted: the channel's id and URL kept, the first engagement poll an hour on. An id
+        no row holds as it came is not kept, and the post is not polled, saying why: cut, every
+        poll asked for another post; with a NUL, the write failed after the post was out."""
+        why = unusable_id(external_id, self._meta.get_field("external_id").max_length)
+        self.status = PublicationStatus.PUBLISHED
+        self.reason = (
+            f"{self.channel}'s id for it is {why}: its engagement is not read" if why else ""
+        )
+        self.external_id, self.url = ("" if why else external_id), url[:500]
         self.published_at = Now()
-        self.next_poll_at = in_seconds(POLL_AFTER[0].total_seconds()) if measured else None
+        polled = measured and not why
+        self.next_poll_at = in_seconds(POLL_AFTER[0].total_seconds()) if polled else None
         self.save()
         self.refresh_from_db(fields=["published_at", "next_poll_at"])
 
