@@ -214,17 +214,27 @@ def _attach_draft(message: ChatMessage, work: WorkAsk | None, agent: Agent, aske
     message.draft, message.draft_state = draft, DraftState.DRAFTED
 
 
-@transaction.atomic
 def confirm_draft(message_id: int, *, actor: str, user=None):
     """Submit the shown draft to the intake, once. Untrusted and needing a human: a chat's
-    proposal is never auto-approved, whoever confirms it."""
-    message = _own_draft(message_id, actor)
+    proposal is never auto-approved, whoever confirms it. A draft the intake refuses stays
+    drafted, and the refusal is an event with its reason, written after the rollback."""
     try:
-        result = _submit(message, user)
+        with transaction.atomic():
+            message = _own_draft(message_id, actor)
+            result = _submit(message, user)
+            message.settle_draft(DraftState.SUBMITTED, result.proposal)
+            return result
     except ProposalInvalid as invalid:
-        raise TalkRefused(f"the intake refused draft C{message.id}: {invalid}") from None
-    message.settle_draft(DraftState.SUBMITTED, result.proposal)
-    return result
+        reason = f"the intake refused draft C{message_id}: {invalid}"
+        record_event(
+            "chat.draft_refused",
+            f"Draft C{message_id} refused by the intake",
+            summary=reason,
+            tags=["chat", "draft", "refused"],
+            payload={"chat_message_id": message_id, "reason": reason},
+            actor=actor,
+        )
+        raise TalkRefused(reason) from None
 
 
 def _submit(message: ChatMessage, user):

@@ -235,3 +235,18 @@ def test_the_cli_shows_the_words_a_draft_would_submit(coordinator, monkeypatch, 
     call_command("chat", "--as", "ann", "ask", "we launched, tell the world", stdout=out)
 
     assert f"    draft_tweet: {topic}" in out.getvalue().splitlines()
+
+
+def test_a_draft_the_intake_refuses_at_confirm_time_leaves_a_row_saying_why(coordinator):
+    answer = send_message("Please analyze why signups dropped", actor="operator:ann")
+    # the agent it names is gone since it was shown (the row, as a deleted agent leaves it)
+    ChatMessage.objects.filter(pk=answer.id).update(draft=answer.draft | {"agent": "gone"})
+
+    with pytest.raises(TalkRefused, match="the intake refused draft"):
+        confirm_draft(answer.id, actor="operator:ann")
+
+    refused = Event.objects.get(kind="chat.draft_refused")
+    assert refused.actor == "operator:ann"
+    assert "unknown agent 'gone'" in refused.payload["reason"]
+    assert refused.payload["chat_message_id"] == answer.id
+    assert not Proposal.objects.exists()
