@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 
 from missions.execution import claim_next_step
 from missions.models import Proposal, Worker
-from tests.factories import make_step
+from tests.factories import OperatorFactory, make_step
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +36,30 @@ def test_propose_submits_a_human_proposal_through_the_intake(agent):
     assert output.startswith(f"P{proposal.id} accepted: mission M")
     assert proposal.proposed_steps[0]["payload"] == {"url": "https://example.com"}
     assert proposal.proposed_steps[1]["depends_on"] == [0]
+
+
+@pytest.mark.parametrize("who", [["--as", "ann"], []], ids=["named", "login"])
+def test_the_person_who_proposed_from_the_cli_cannot_approve_it(agent, monkeypatch, who):
+    """Four-eyes held on the Stage but not here: `propose` recorded no author, so the one who
+    typed it approved their own deploy with `proposal approve --as` themselves."""
+    monkeypatch.setenv("LOGNAME", "ann")  # the account running the command (getpass reads it)
+    OperatorFactory(username="ann"), OperatorFactory(username="bob")
+    run("propose", "--agent", "devops", "--title", "Ship", "--step", "deploy", *who)
+    proposal = Proposal.objects.get()
+    assert (proposal.status, proposal.author) == ("pending", "ann")
+
+    with pytest.raises(CommandError, match="ann proposed this; someone else"):
+        run("proposal", "approve", str(proposal.id), "--as", "ann")
+
+    assert run("proposal", "approve", str(proposal.id), "--as", "bob").startswith(
+        f"P{proposal.id} accepted"
+    )
+
+
+def test_propose_as_nobody_is_refused(agent):
+    with pytest.raises(CommandError, match="no active user 'mallory'"):
+        run("propose", "--agent", "devops", "--title", "x", "--step", "deploy", "--as", "mallory")
+    assert not Proposal.objects.exists()
 
 
 def test_propose_json_reports_a_rejection(agent):
