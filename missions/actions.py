@@ -236,7 +236,7 @@ def locked(slug: str, within: IntakePass) -> Agent | None:
 def _refusal(proposal: Proposal, agent: Agent, within: IntakePass) -> tuple[str, str] | None:
     """The first gate that refuses (its code and reason), or None to admit. Work one agent's
     runtime handed to another is paid for by the one who handed it."""
-    if disabled := disabled_refusal(agent):
+    if disabled := disabled_refusal(agent, proposal):
         return disabled
     payer = locked(proposal.handed_by.slug, within) if proposal.handed_by else agent
     whose = f" of {payer.slug}, who handed it over," if payer != agent else ""
@@ -255,13 +255,20 @@ def _refusal(proposal: Proposal, agent: Agent, within: IntakePass) -> tuple[str,
     return (RejectionCode.CAP_GATE, refusal) if refusal else None
 
 
-def disabled_refusal(agent: Agent) -> tuple[str, str] | None:
+def disabled_refusal(agent: Agent, proposal: Proposal) -> tuple[str, str] | None:
     """The door's first gate, asked again at a person's approval: work of an agent switched
     off since it was proposed would otherwise be a mission that waits, unclaimed, and runs
-    whenever the agent is switched back on, long after whoever approved it looked."""
-    if agent.enabled:
-        return None
-    return RejectionCode.AGENT_DISABLED, f"Agent {agent.slug} is disabled"
+    whenever the agent is switched back on, long after whoever approved it looked. The
+    same for each agent a step names as its own (work handed to another agent)."""
+    if not agent.enabled:
+        return RejectionCode.AGENT_DISABLED, f"Agent {agent.slug} is disabled"
+    named = {spec.get("agent") for spec in proposal.proposed_steps} - {None, "", agent.slug}
+    off = set(Agent.objects.filter(slug__in=named, enabled=False).values_list("slug", flat=True))
+    for number, spec in enumerate(proposal.proposed_steps, start=1):
+        if spec.get("agent") in off:
+            reason = f"Agent {spec['agent']} is disabled (step {number} is for it)"
+            return RejectionCode.AGENT_DISABLED, reason
+    return None
 
 
 def _auto_approvable(proposal: Proposal) -> bool:

@@ -45,7 +45,7 @@ def _refusal_at_approval(proposal: Proposal, agent: Agent) -> tuple[str, str] | 
     allowance when it came in). What goal_preference weighed now is kept beside what it
     weighed at the intake (gate_decision's `at_approval`): the slots a refusal names are on
     the row, and the policy simulator judges the approval by them."""
-    if disabled := disabled_refusal(agent):
+    if disabled := disabled_refusal(agent, proposal):
         return disabled
     if dropped := drop_refusal(proposal.step_kinds):
         return RejectionCode.LANE_PAUSED, dropped

@@ -325,3 +325,26 @@ def test_a_known_secret_in_a_proposal_is_masked_before_it_is_stored_shown_or_pro
     assert secret not in str(answer) and secret not in str(stored.readable_steps())
     assert (stored.title, stored.description) == ("Rotate [redacted]", "old: [redacted]")
     assert stored.proposed_steps[0]["payload"] == {"target": "prod", "[redacted]": "use [redacted]"}
+
+
+def test_a_step_named_for_a_disabled_agent_is_refused_at_the_door_and_at_approval(agent):
+    """Only the proposing agent was asked: a step naming a disabled agent went into a
+    mission as that agent's, where nobody claims it until someone switches it back on."""
+    off = AgentFactory(slug="ops2", enabled=False)
+    handed = {"agent": agent.slug, "title": "Hand over", "steps": [{"kind": "analyze"}]}
+    handed["steps"][0]["agent"] = off.slug
+
+    refused = submit_proposal(handed, source=ProposalSource.API).proposal
+
+    assert (refused.status, refused.rejection_code) == ("rejected", "agent_disabled")
+    assert refused.reason == "Agent ops2 is disabled (step 1 is for it)"
+    assert not Step.objects.exists()
+    later_off = AgentFactory(slug="ops3")
+    waiting = submit_proposal(
+        handed | {"steps": [{"kind": "deploy", "agent": "ops3"}]}, source=ProposalSource.API
+    ).proposal
+    later_off.enabled = False
+    later_off.save(update_fields=["enabled"])
+    late = approve_proposal(waiting, actor="operator:ann")
+    assert (late.status, late.rejection_code) == ("rejected", "agent_disabled")
+    assert not Step.objects.exists()
