@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from missions.models import Goal, Proposal, Step
+from missions.models import Goal, Proposal, Step, StepStatus
 from opscore.db import AdvisoryLock
 from opscore.models import Policy
 from opscore.policies import PolicyValue
@@ -93,6 +93,16 @@ def first_refusal(kinds: list[str], reserved: int = 0) -> str | None:
         if reserved and GATES[kind](wanted + reserved):
             return f"{kind}: {RESERVED_FOR_GOALS.format(n=reserved)}"
     return None
+
+
+def retry_refusal(step: Step) -> str | None:
+    """A failed or dead step sent back runs today, beside today's quota: it stopped counting
+    when it failed, so its slot may have gone to other work since. A blocked one still
+    counts (Step.objects.counting_toward_quota), so sending it back adds nothing."""
+    if step.kind not in GATES or step.status == StepStatus.BLOCKED:
+        return None
+    lock_gate(step.kind)
+    return GATES[step.kind](1)
 
 
 def auto_approvable(policy, kinds, *, untrusted: bool, needs_human: bool) -> bool:

@@ -5,6 +5,7 @@ from django.db import transaction
 
 from missions.actions import DecisionRefused
 from missions.execution import cancel_dependents, revive_dependents
+from missions.gates import retry_refusal
 from missions.models import STEP_TERMINAL, Mission, MissionStatus, Step, StepStatus
 from opscore.actions import record_event
 
@@ -36,15 +37,37 @@ def cancel_mission(mission: Mission, *, actor: str) -> int:
 RETRYABLE = [StepStatus.FAILED, StepStatus.DEAD, StepStatus.BLOCKED]
 
 
-@transaction.atomic
 def retry_step(step: Step, *, actor: str) -> Step:
-    """Put a failed, dead or blocked step back in the queue with one more attempt allowed."""
+    """Put a failed, dead or blocked step back in the queue with one more attempt allowed,
+    if today's quota for its kind has room. A refused retry is an event saying why, written
+    after its transaction rolled back."""
+    try:
+        return _retry(step, actor=actor)
+    except DecisionRefused as refused:
+        record_event(
+            "step.retry_refused",
+            f"Retry of step S{step.id} ({step.kind}) by {actor} refused",
+            summary=str(refused),
+            tags=["step", "retry", "refused"],
+            payload={"reason": str(refused)},
+            agent_id=step.agent_id,
+            mission_id=step.mission_id,
+            step=step,
+            actor=actor,
+        )
+        raise
+
+
+@transaction.atomic
+def _retry(step: Step, *, actor: str) -> Step:
     step = Step.objects.select_for_update().get(pk=step.pk)
     if step.status not in RETRYABLE:
         raise DecisionRefused(f"S{step.id} is {step.status}; only {RETRYABLE} can be retried")
     ended = [MissionStatus.CANCELLED, MissionStatus.TIMED_OUT]
     if Mission.objects.filter(pk=step.mission_id, status__in=ended).exists():
         raise DecisionRefused(f"S{step.id} belongs to a cancelled or timed-out mission")
+    if full := retry_refusal(step):
+        raise DecisionRefused(f"S{step.id} was not retried: {full}")
     previous = step.status
     step.retry()
     step.refresh_from_db()

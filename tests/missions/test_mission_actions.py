@@ -4,6 +4,7 @@ from missions.actions import DecisionRefused
 from missions.models import Mission, Step, StepDependency
 from missions.step_actions import cancel_mission, dead_letter_step, retry_step
 from missions.worker import handle_one_step
+from opscore.actions import set_policy
 from opscore.models import Event
 from tests.factories import make_step, propose
 
@@ -91,3 +92,27 @@ def test_only_finished_or_blocked_steps_can_be_retried(agent):
 
     with pytest.raises(DecisionRefused, match="only"):
         retry_step(step, actor="operator:ann")
+
+
+def test_a_retry_that_would_exceed_todays_quota_is_refused_with_a_row_saying_why(agent):
+    """A failed deploy stopped counting, another took its slot, and the retry ran both: two
+    deploys on a day whose deploy_policy allows one."""
+    set_policy("deploy_policy", {"enabled": True, "max_per_day": 1}, actor="test")
+    failed = make_step("deploy", agent=agent)
+    failed.finish("failed", "the target was down")
+    make_step("deploy", agent=agent)  # today's one deploy, admitted after the failure
+
+    with pytest.raises(DecisionRefused, match=r"deploy: quota full \(1/1\)"):
+        retry_step(failed, actor="operator:ann")
+
+    assert Step.objects.get(pk=failed.pk).status == "failed"
+    refused = Event.objects.get(kind="step.retry_refused", step=failed)
+    assert refused.actor == "operator:ann" and "quota full (1/1)" in refused.summary
+
+
+def test_a_retry_fits_a_quota_with_a_slot_left(agent):
+    set_policy("deploy_policy", {"enabled": True, "max_per_day": 1}, actor="test")
+    failed = make_step("deploy", agent=agent)
+    failed.finish("failed", "the target was down")
+
+    assert retry_step(failed, actor="operator:ann").status == "queued"
