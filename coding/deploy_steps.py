@@ -45,8 +45,11 @@ def execute_prepare(step_run):
         return Failed(
             "deploy.prepare needs the run_id of a coding run", retryable=False, input_refused=True
         )
-    try:
-        plan = prepare_deploy(run, step_run.step.payload.get("target", ""))
+    try:  # a worker that lost the step replaces no plan: one a person approved may stand
+        with under_lease(step_run.step.id, step_run.token):
+            plan = prepare_deploy(run, step_run.step.payload.get("target", ""))
+    except LeaseLost as lost:
+        return Failed(str(lost), retryable=False)
     except DeployRefused as refused:
         return Failed(str(refused), retryable=False, input_refused=True)
     return Succeeded({"plan": plan})

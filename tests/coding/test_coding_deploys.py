@@ -135,19 +135,20 @@ def test_the_steps_plan_then_wait_for_the_approval_then_deploy(coding_repo):
     assert gated.status == "succeeded" and deployed(coding_repo) == run.merged_sha
 
 
-def deploy_step_approved(repo, target: str) -> None:
+def deploy_step_approved(repo, target: str, kind: str = "deploy") -> CodingRun:
     """A merged run whose plan for production has its deploy approval, and an approved
-    mission of one `deploy` step for `target`."""
+    mission of one `kind` step for `target`."""
     run = merged(repo)
     AgentFactory(slug="devops", max_concurrent_steps=5)
     prepare_deploy(run, "production")
     approve_run(run, "deploy", by="bo")
     data = {
         "agent": "devops",
-        "title": f"Deploy R{run.id} to {target}",
-        "steps": [{"kind": "deploy", "payload": {"run_id": run.id, "target": target}}],
+        "title": f"{kind} R{run.id} to {target}",
+        "steps": [{"kind": kind, "payload": {"run_id": run.id, "target": target}}],
     }
     approve_proposal(submit_proposal(data, source="human").proposal, actor="operator:ana")
+    return run
 
 
 def test_a_deploy_step_never_moves_a_target_other_than_the_one_it_names(coding_repo):
@@ -194,3 +195,20 @@ def test_a_retry_of_a_deploy_whose_worker_died_after_moving_the_ref_succeeds(cod
     assert step.status == "succeeded" and step.result["deployed"] == deployed(coding_repo)
     assert not Event.objects.filter(kind="coding.deploy.refused").exists()
     assert Event.objects.filter(kind="coding.deployed").count() == 1
+
+
+def test_a_prepare_cancelled_while_its_worker_held_it_leaves_the_approved_plan_alone(coding_repo):
+    """The operator cancelled a deploy.prepare's mission while a worker held it: the step reads
+    cancelled, so its plan must not replace the one a person approved (the approval would then
+    approve nothing that stands, and the run's page would show a plan nobody asked for)."""
+    run = deploy_step_approved(coding_repo, "staging", kind="deploy.prepare")
+    claimed = claim_next_step("w1")
+    cancel_mission(claimed.mission, actor="operator:ana")
+
+    work_through(claimed, "w1", keep_going=lambda: False)
+
+    run.refresh_from_db()
+    assert run.deploy_plan["target"] == "production"
+    assert Event.objects.filter(kind="coding.deploy.prepared").count() == 1
+    assert Step.objects.get(pk=claimed.pk).status == "cancelled"
+    assert deploy(run, "production") == run.merged_sha  # the approval still stands for it
