@@ -19,6 +19,7 @@ from coding.hardened_git import GitFailed, change_diff, git, shown_diff
 from coding.models import ApprovalKind, CodingApproval, CodingRun, RunStatus
 from coding.run_objects import publish
 from coding.sandbox import Limits
+from coding.switches import step_ended
 from coding.watch import unsaid
 from coding.worktrees import AUTHOR, head_of, holding_repository
 from opscore import four_eyes
@@ -199,6 +200,8 @@ def check_head(run: CodingRun) -> None:
 def why_not(run: CodingRun, kind: str) -> str:
     if run.status not in REVIEWABLE:
         return f"R{run.id} is {run.status}; approvals are for runs waiting for review"
+    if gone := step_ended(run):
+        return f"R{run.id} is no longer wanted: {gone}; nothing of it can be approved"
     needed = NEEDS[kind]
     if needed and not CodingApproval.objects.standing_for(run, needed).exists():
         return f"a {kind} approval needs a standing {needed} approval of {run.head_sha[:10]}"
@@ -236,6 +239,9 @@ def merge(run: CodingRun) -> str:
     with holding_repository(run.repository):
         approval = CodingApproval.objects.standing_for(run, K.MERGE).first()
         if approval is None:
+            return ""
+        if gone := step_ended(run):
+            refuse_merge(run, f"{gone}; nobody wants it merged any more")
             return ""
         if not approval.still_matches:
             refuse_merge(

@@ -5,12 +5,13 @@ run is blocked saying which switch, and queued again when its override is lifted
 
 from coding.actions import transition
 from coding.models import CodingRun, RunStatus
-from missions.models import Step, StepStatus
+from missions.models import MissionStatus, Step, StepStatus
 from opscore.lanes import pause_of
 from opscore.models import Agent, Override
 
 AGENT_OFF = {"enabled": "disabled", "draining": "draining"}
 GONE = [StepStatus.CANCELLED, StepStatus.FAILED, StepStatus.DEAD]
+MISSION_GONE = [MissionStatus.CANCELLED, MissionStatus.TIMED_OUT]
 
 
 def switched_off(run: CodingRun) -> str:
@@ -31,16 +32,20 @@ def switched_off(run: CodingRun) -> str:
 
 def step_ended(run: CodingRun) -> str:
     """Why the run's step no longer waits for it ('' while it does): cancelled with its
-    mission, failed or dead-lettered. Its next pass would spend harness time and model money
-    on work nobody wants, and its end could wake no step."""
+    mission, failed or dead-lettered, or its mission cancelled or timed out after the step
+    was done. Its next pass would spend harness time and model money on work nobody wants,
+    its end could wake no step, and an approval or a merge of it would land what nobody
+    wants any more."""
     if run.step_id is None:
         return ""
     status, mission, mission_status = (
         Step.objects.filter(pk=run.step_id).values_list("status", "mission_id", "mission__status")
     ).get()
-    if status not in GONE:
-        return ""
-    return f"its step S{run.step_id} was {status}: M{mission} {mission_status}"
+    if status in GONE:
+        return f"its step S{run.step_id} was {status}: M{mission} {mission_status}"
+    if mission_status in MISSION_GONE:
+        return f"its mission M{mission} was {mission_status} (step S{run.step_id} {status})"
+    return ""
 
 
 def held_reason(run: CodingRun, why: str) -> str:

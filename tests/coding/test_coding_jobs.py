@@ -9,8 +9,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from coding.approvals import ApprovalRefused
 from coding.driver import handle_one_run
-from coding.models import CodingRun
+from coding.models import CodingApproval, CodingRun
+from coding.operations import approve_run
 from memory.models import Memory, MemoryCandidate
 from missions.actions import submit_proposal
 from missions.decisions import approve_proposal
@@ -19,6 +21,7 @@ from missions.step_actions import cancel_mission
 from missions.worker import handle_one_step
 from opscore.actions import set_policy
 from opscore.models import Event, LLMCall, Policy
+from tests.conftest import sh
 from tests.factories import AgentFactory
 from tests.scripted import CancelledMidCall, Scripted
 
@@ -229,6 +232,46 @@ def test_a_run_whose_mission_was_cancelled_runs_no_pass(coding_repo, devops):
     run = CodingRun.objects.get()
     assert run.status == "cancelled" and run.iteration == 0
     assert run.reason == f"its step S{run.step_id} was cancelled: M{proposal.mission.id} cancelled"
+
+
+def waiting_for_review_of_a_job_that_may_merge() -> tuple[Proposal, CodingRun]:
+    proposal = approved(job(constraints={"allow_merge": True, "max_changed_files": 12}))
+    handle_one_step("w1"), handle_one_run()  # the run rests; its step waits for the reviewer
+    run = CodingRun.objects.get()
+    assert run.status == "waiting_for_review"
+    return proposal, run
+
+
+def test_a_run_whose_mission_was_cancelled_is_never_approved(coding_repo, devops):
+    """The operator cancelled the dev job's mission while its run waited for review: nobody
+    wants the change any more, so an approval of it is refused, saying why, and kept as a row."""
+    proposal, run = waiting_for_review_of_a_job_that_may_merge()
+    cancel_mission(proposal.mission, actor="operator:ann")
+
+    with pytest.raises(ApprovalRefused, match=f"its step S{run.step_id} was cancelled"):
+        approve_run(run, "code", by="ana")
+
+    assert not CodingApproval.objects.exists()
+    refused = Event.objects.get(kind="coding.approval_refused")
+    assert f"M{proposal.mission.id} cancelled" in refused.payload["reason"]
+
+
+def test_a_run_whose_mission_was_cancelled_after_its_merge_approval_is_not_merged(
+    coding_repo, devops
+):
+    """Approved to merge, then its mission cancelled before the driver's turn: the base must
+    not move; the merge approval is spent, saying why."""
+    proposal, run = waiting_for_review_of_a_job_that_may_merge()
+    approve_run(run, "code", by="ana"), approve_run(run, "merge", by="ana")
+    cancel_mission(proposal.mission, actor="operator:ann")
+    base = sh("git", "rev-parse", "main", cwd=coding_repo.path)
+
+    handle_one_run()
+
+    run.refresh_from_db()
+    assert not run.merged_sha and sh("git", "rev-parse", "main", cwd=coding_repo.path) == base
+    merge = CodingApproval.objects.get(kind="merge")
+    assert merge.voided_at is not None and "was cancelled" in merge.void_reason
 
 
 def test_a_malformed_review_fails_one_step_and_keeps_the_run_for_a_human(
