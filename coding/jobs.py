@@ -64,9 +64,14 @@ def trust_zone_errors(job: DevJob) -> dict[str, list[str]]:
         known = ", ".join(Repository.objects.values_list("name", flat=True)) or "none yet"
         return {"repo": [f"no registered repository {job.repo!r} (registered: {known})"]}
     errors = {}
-    ref = job.worktree_ref or (repo.allowed_base_refs or [""])[0]
-    if ref not in repo.allowed_base_refs:
-        errors["worktree_ref"] = [f"{ref!r} is not an allowed base of {repo.name}"]
+    if not job.worktree_ref:  # else the repository's first base when it runs, reordered since
+        allowed = ", ".join(repo.allowed_base_refs) or "none"
+        errors["worktree_ref"] = [
+            f"name the base branch (allowed: {allowed}): the run starts from and merges "
+            "into the one its approval shows"
+        ]
+    elif job.worktree_ref not in repo.allowed_base_refs:
+        errors["worktree_ref"] = [f"{job.worktree_ref!r} is not an allowed base of {repo.name}"]
     if job.handoff.runner not in repo.runners:
         allowed = ", ".join(repo.runners) or "none"
         errors["handoff.runner"] = [f"{job.handoff.runner} may not touch {repo.name} ({allowed})"]
@@ -93,10 +98,17 @@ def run_for_step(step) -> CodingRun:
         agent_id=step.agent_id,
         runner=job.handoff.runner,
         mode=job.handoff.mode,
-        base_ref=job.worktree_ref or repo.allowed_base_refs[0],
+        base_ref=job.worktree_ref,
         task=task,
         limits=limits_for(task),
     )
+
+
+def default_base(name: str) -> str:
+    """The first allowed base of the repository `name` ('' for one not registered, which the
+    intake refuses by name)."""
+    repo = Repository.objects.filter(name=name).first()
+    return (repo.allowed_base_refs or [""])[0] if repo else ""
 
 
 def criterion(text: str) -> dict | str:
@@ -108,10 +120,12 @@ def criterion(text: str) -> dict | str:
 
 
 def job_proposal(opts: dict) -> dict:
+    """`coding submit`'s job. Without --base, the repository's default base, written into the
+    job the approver reads (the intake refuses a job naming none)."""
     criteria = [*opts["accept"], *(criterion(c) for c in opts.get("accept_command") or [])]
     payload = {
         "repo": opts["repo"],
-        "worktree_ref": opts.get("base") or "",
+        "worktree_ref": opts.get("base") or default_base(opts["repo"]),
         "task_kind": opts.get("task_kind") or "change",
         "summary": opts["summary"],
         "problem_statement": opts["problem"],

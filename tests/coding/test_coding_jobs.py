@@ -78,6 +78,7 @@ def test_a_dev_job_is_never_auto_approved(client, settings, coding_repo, devops)
     [
         ({"repo": "elsewhere"}, "repo", "no registered repository 'elsewhere'"),
         ({"worktree_ref": "prod"}, "worktree_ref", "not an allowed base"),
+        ({"worktree_ref": ""}, "worktree_ref", "name the base branch (allowed: main)"),
         ({"handoff": {"runner": "codex", "mode": "ralph-loop"}}, "handoff.runner", "may not touch"),
         ({"acceptance_criteria": []}, "acceptance_criteria", "at least 1"),
     ],
@@ -90,6 +91,17 @@ def test_a_job_outside_the_trust_zone_is_refused_and_nothing_is_written(
     assert response.status_code == 400
     assert words in " ".join(response.json()["errors"][f"steps.0.payload.{field}"])
     assert not Proposal.objects.exists()
+
+
+def test_a_job_submitted_without_a_base_shows_the_base_it_will_run_on(coding_repo, devops):
+    """The approver reads the base the run starts from and merges into: one the repository's
+    settings would pick later (its first allowed base, reordered since) is not what they saw."""
+    out = StringIO()
+    args = ["--agent=devops", "--repo=app", "--summary=Greet", "--problem=Say hi", "--accept=hi"]
+    call_command("coding", "submit", *args, "--json", stdout=out)
+
+    step = Proposal.objects.get().proposed_steps[0]
+    assert step["payload"]["worktree_ref"] == "main"
 
 
 def approved(data) -> Proposal:

@@ -77,6 +77,7 @@ def test_the_sweeper_wakes_a_step_whose_run_ended_without_a_driver_to_say_so(cod
 def payload():
     return {
         "repo": "app",
+        "worktree_ref": "main",
         "summary": "Greet",
         "problem_statement": "@greet",
         "acceptance_criteria": ["greets"],
