@@ -10,7 +10,8 @@ from django.db.models.functions import Now
 
 from missions.execution import release_step, step_event
 from missions.executors import lookup
-from missions.models import AttemptOutcome, Step, StepStatus, Worker
+from missions.models import AttemptOutcome, LoopCursor, Step, StepStatus, Worker
+from opscore.actions import record_cap_hit
 from opscore.budgets import check_budget
 from opscore.llm import OverBudget
 from opscore.registry import Registry
@@ -106,23 +107,38 @@ def budget_available(step: Step) -> bool:
 # registers its own (the coding lane: "has the step's coding run come to rest?").
 BLOCKER_CHECKS: Registry = Registry("blocker check")
 BLOCKER_CHECKS.register_all({"no_executor": executor_installed, "llm_budget": budget_available})
+BLOCKED_CURSOR = "blocked_steps"
 
 
 @transaction.atomic
 def requeue_cleared_blockers(limit: int = 200) -> int:
-    """Put blocked steps back in the queue once the check for their blocker says it cleared."""
+    """Put blocked steps back in the queue once the check for their blocker says it cleared.
+    At most `limit` checks a call, rotating through the blocked set by a cursor (last step id
+    checked): `limit` steps that never clear must not hide a newer one whose blocker did."""
     requeued = 0
-    blocked = (
-        Step.objects.filter(status=StepStatus.BLOCKED, blocked_code__in=list(BLOCKER_CHECKS))
-        .select_for_update(skip_locked=True)
-        .order_by("id")[:limit]
-    )
-    for step in blocked:
+    for step in _next_blocked_batch(limit):
         if not BLOCKER_CHECKS[step.blocked_code](step):
             continue
         unblock(step, "blocker cleared", actor="system:sweeper")
         requeued += 1
     return requeued
+
+
+def _next_blocked_batch(limit: int) -> list[Step]:
+    """The `limit` blocked steps after the cursor, wrapping round to the oldest; past the cap,
+    the cursor stays at the last one taken and a row records the cut-short pass."""
+    cursor, _ = LoopCursor.objects.select_for_update().get_or_create(name=BLOCKED_CURSOR)
+    waiting = Step.objects.filter(status=StepStatus.BLOCKED, blocked_code__in=list(BLOCKER_CHECKS))
+    blocked = waiting.select_for_update(skip_locked=True).order_by("id")
+    batch = list(blocked.filter(id__gt=cursor.position)[: limit + 1])
+    if len(batch) <= limit:
+        batch += blocked.filter(id__lte=cursor.position)[: limit + 1 - len(batch)]
+    capped = len(batch) > limit
+    cursor.position = batch[limit - 1].id if capped else 0
+    cursor.save(update_fields=["position"])
+    if capped:
+        record_cap_hit("requeue_cleared_blockers", limit, waiting.count(), actor="system:sweeper")
+    return batch[:limit]
 
 
 def unblock(step: Step, why: str, *, actor: str, tags=()) -> None:

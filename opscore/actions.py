@@ -43,6 +43,18 @@ def _event_fields(kind, title, summary, tags, payload, refs) -> dict:
 
 
 @transaction.atomic
+def record_cap_hit(loop: str, limit: int, waiting: int, *, actor: str) -> Event:
+    """A loop that stopped at its cap with work left says so in a row: a cut-short pass must not
+    read as one that found nothing more to do."""
+    return record_event(
+        "sweep.capped",
+        f"{loop} stopped at its cap of {limit}; {waiting} waiting",
+        tags=["sweep", "capped"],
+        payload={"loop": loop, "limit": limit, "waiting": waiting},
+        actor=actor,
+    )
+
+
 def set_policy(key: str, value, *, actor: str, reason: str = "") -> Policy:
     """Validate, store and version a policy value. A refused value raises PolicyError and
     leaves the previous version in force with no version row written."""

@@ -185,7 +185,8 @@ class ContentMetric(models.Model):
 
 
 class LoopCursor(models.Model):
-    """How far a lane has read the event log (e.g. the reaction matcher)."""
+    """How far a loop has come through its rows: the event log (the reaction matcher), the
+    blocked steps (the blocker sweep, which rotates through them)."""
 
     name = models.CharField(primary_key=True, max_length=64)
     position = models.BigIntegerField(default=0)
