@@ -5,7 +5,7 @@ from django.db import transaction
 from django.db.models.functions import Now
 
 from missions.text import strip_invisible
-from opscore.actions import record_event
+from opscore.actions import record_cap_hit, record_event
 from opscore.db import oldest_unlocked
 from opscore.lanes import DROP, pause_of
 from opscore.models import Agent, Override
@@ -177,20 +177,27 @@ def refuse_late_write(conversation: Conversation, holder: str, what: str) -> Con
     return conversation
 
 
-def recover_stale_conversations() -> dict:
-    """A conversation stuck in `running` past its lease (worker died) fails with the reason."""
+def recover_stale_conversations(limit: int = 100) -> dict:
+    """A conversation stuck in `running` past its lease (worker died) fails with the reason.
+    At most `limit` a pass, oldest lease first; past the cap, `deferred` counts what waits for
+    the next pass and a row records the cut-short pass."""
     stale = Conversation.objects.filter(
         status=ConversationStatus.RUNNING, lease_expires_at__lt=Now()
     )
-    count = 0
-    for conversation in stale:
+    batch = list(stale.order_by("lease_expires_at", "id")[: limit + 1])
+    for conversation in batch[:limit]:
         close_conversation(
             conversation,
             ConversationStatus.FAILED,
             f"worker {conversation.lease_owner} stopped before finishing",
         )
-        count += 1
-    return {"recovered": count}
+    counts = {"recovered": len(batch[:limit])}
+    if len(batch) > limit:
+        counts["deferred"] = stale.count()  # those failed match no longer
+        record_cap_hit(
+            "recover_stale_conversations", limit, counts["deferred"], actor="system:roundtable"
+        )
+    return counts
 
 
 def fail_orphaned_conversations(host: str, alive) -> int:
