@@ -266,8 +266,9 @@ def request_conversation(request, data):
     from roundtable.lifecycle import ConversationInvalid
     from roundtable.lifecycle import request_conversation as enqueue
 
-    if unknown := unknown_field_errors(data, {"format", "topic", "participants"}):
-        return error(400, "invalid conversation", unknown)
+    fields = {"format", "topic", "participants", "actor"}
+    if wrong := unknown_field_errors(data, fields) | actor_errors(data):
+        return error(400, "invalid conversation", wrong)
     fmt, topic, people = data.get("format"), data.get("topic"), data.get("participants")
     if not (
         isinstance(fmt, str)
@@ -281,7 +282,8 @@ def request_conversation(request, data):
             {"body": ["expected format (string), topic (string) and participants (list of slugs)"]},
         )
     try:
-        conversation = enqueue(fmt, people, topic, source="api", requested_by="api")
+        asked_by = api_actor(data.get("actor"))
+        conversation = enqueue(fmt, people, topic, source="api", requested_by=asked_by)
     except ConversationInvalid as invalid:
         return error(400, "invalid conversation", {"body": [str(invalid)]})
     said = {"error": conversation.error} if conversation.error else {}
