@@ -16,7 +16,7 @@ from django.db.models.functions import Now
 from missions.actions import DecisionRefused
 from missions.models import STEP_TERMINAL, Mission, MissionStatus
 from missions.text import strip_invisible
-from opscore.actions import record_event
+from opscore.actions import record_cap_hit, record_event
 from opscore.db import db_now
 from opscore.models import Event
 from opscore.overrides import OverrideRefused, parse_expiry
@@ -135,9 +135,14 @@ def set_mission_deadline(mission_id: int, *, actor: str, deadline: str, reason: 
 
 
 def time_out_missions(limit: int = 100) -> int:
-    """The sweeper's duty: every open mission past its deadline (database clock) times out."""
-    due = Mission.objects.filter(status__in=OPEN, deadline_at__lte=Now()).order_by("deadline_at")
-    return sum(time_out_mission(pk) for pk in due.values_list("pk", flat=True)[:limit])
+    """The sweeper's duty: every open mission past its deadline (database clock) times out, at
+    most `limit` a pass, earliest deadline first; a pass cut short leaves a row."""
+    due = Mission.objects.filter(status__in=OPEN, deadline_at__lte=Now())
+    batch = list(due.order_by("deadline_at", "id").values_list("pk", flat=True)[: limit + 1])
+    timed_out = sum(time_out_mission(pk) for pk in batch[:limit])
+    if len(batch) > limit:
+        record_cap_hit("time_out_missions", limit, due.count(), actor="system:sweeper")
+    return timed_out
 
 
 @transaction.atomic
