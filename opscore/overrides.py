@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 
-from opscore.actions import record_event, set_policy
+from opscore.actions import record_cap_hit, record_event, set_policy
 from opscore.db import db_now
 from opscore.lanes import ALIASES, DROP, LANE_PARTS, MODES, QUEUE, Lane, held_kinds, lane_names
 from opscore.models import Override, OverrideStatus, Policy
@@ -165,20 +165,29 @@ def lift_override(override_id: int, *, actor: str, reason: str, expired: bool = 
     return row
 
 
-def lift_expired_overrides(deadline: float = 0, *, kind: str | None = None) -> dict:
+def lift_expired_overrides(
+    deadline: float = 0, *, kind: str | None = None, limit: int = 100
+) -> dict:
     """The heartbeat duty: every override past its expiry lifts itself, and says so. Applying
     one of `kind` first lifts those of its kind: past expiry an override is in force on no list,
-    yet its switch holds until lifted, and a late lift would undo what the new one holds."""
-    due = Override.objects.due_to_expire().order_by("expires_at")
+    yet its switch holds until lifted, and a late lift would undo what the new one holds. At
+    most `limit` a pass; past it, `deferred` counts what still holds and a row says so."""
+    due = Override.objects.due_to_expire()
+    due = due.filter(kind=kind) if kind else due
+    batch = list(due.order_by("expires_at", "id")[: limit + 1])
     lifted = []
-    for row in (due.filter(kind=kind) if kind else due)[:100]:
+    for row in batch[:limit]:
         when = f"{row.expires_at:%Y-%m-%d %H:%M:%S} UTC"
         try:
             lift_override(row.id, actor=SYSTEM, reason=f"expired at {when}", expired=True)
         except OverrideRefused:  # lifted since it was read (a person, the sweeper, an apply)
             continue
         lifted.append(row.id)
-    return {"lifted": lifted}
+    if len(batch) <= limit:
+        return {"lifted": lifted}
+    deferred = due.count()
+    record_cap_hit("lift_expired_overrides", limit, deferred, actor=SYSTEM)
+    return {"lifted": lifted, "deferred": deferred}
 
 
 def announce(row: Override, topic: str, title: str) -> None:
