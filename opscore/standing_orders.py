@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
-from opscore.actions import record_event
+from opscore.actions import record_cap_hit, record_event
 from opscore.db import db_now
 from opscore.lanes import DROP, Pause, lane_of_handler, pause_of
 from opscore.models import (
@@ -232,25 +232,35 @@ def release_held_runs(lane: str) -> int:
     return folded
 
 
-def run_held_orders(deadline: float = 0) -> dict:  # deadline: time.monotonic(), 0 = none
-    """Each held slot whose lane runs again is run now, oldest first (at most 20 a call). The
-    slots of lanes still paused are left out of the query, not out of the 20: behind a long
-    pause's slots, a lane whose pause had ended waited for that other pause to end too."""
-    ran, held = [], held_runs()
+def run_held_orders(deadline: float = 0, limit: int = 20) -> dict:
+    """Each held slot whose lane runs again is run now, oldest first (at most `limit` a call;
+    `deadline` is time.monotonic(), 0 none). The slots of lanes still paused are left out of
+    the query, not out of the cap: behind a long pause's slots, a lane whose pause had ended
+    waited for that other pause to end too. A call cut short leaves a row of what waits."""
+    held = held_runs()
     lanes = set(held.order_by().values_list("evidence__held_by_lane", flat=True).distinct())
-    still = [lane for lane in lanes if pause_of(lane) is not None]
-    for run in held.exclude(evidence__held_by_lane__in=still).order_by("scheduled_for")[:20]:
-        if pause_of(run.evidence["held_by_lane"]) is not None:
-            continue
-        reopened = StandingOrderRun.objects.filter(pk=run.pk, status=RunStatus.BLOCKED).update(
-            status=RunStatus.STARTED, started_at=Now(), finished_at=None
-        )
-        if reopened:
-            run.refresh_from_db()
+    runnable = held.exclude(evidence__held_by_lane__in=[x for x in lanes if pause_of(x)])
+    batch = list(runnable.order_by("scheduled_for", "id")[: limit + 1])
+    ran, looked_at = [], 0
+    for run in batch[:limit]:
+        looked_at += 1
+        if pause_of(run.evidence["held_by_lane"]) is None and reopen(run):
             ran.append(execute_run(run).id)
         if deadline and time.monotonic() > deadline:
             break
+    if len(batch) > looked_at:
+        record_cap_hit("run_held_orders", limit, runnable.count(), actor="system:standing-orders")
     return {"ran": ran}
+
+
+def reopen(run: StandingOrderRun) -> bool:
+    """A held slot back to `started`, unless something else moved it since it was read."""
+    reopened = StandingOrderRun.objects.filter(pk=run.pk, status=RunStatus.BLOCKED).update(
+        status=RunStatus.STARTED, started_at=Now(), finished_at=None
+    )
+    if reopened:
+        run.refresh_from_db()
+    return bool(reopened)
 
 
 def fire(order: StandingOrder, now=None) -> StandingOrderRun | None:
