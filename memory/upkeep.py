@@ -8,6 +8,7 @@ from django.db.models.functions import Now
 
 from memory.models import Decision, Memory, MemoryReview, MemoryStatus
 from memory.uses import fold_memory_uses
+from opscore.actions import record_cap_hit
 from opscore.db import db_now
 from opscore.models import Policy
 
@@ -15,19 +16,26 @@ REVIEWER = "system:memory-review"
 
 
 def review_due_memories(limit: int = 500) -> dict:
+    """At most `limit` due memories a run, longest overdue first; a run cut short counts the
+    rest as `deferred` and leaves a row saying so."""
     fold_memory_uses()  # a use still queued is support too
     policy = Policy.objects.value("memory_policy")
     now = db_now()
     counts = {Decision.REFRESH: 0, Decision.EXPIRE: 0, Decision.MARK_STALE: 0}
-    due = Memory.objects.active().filter(next_review_at__lte=now).order_by("next_review_at")
-    for memory in due[:limit]:
+    due = Memory.objects.active().filter(next_review_at__lte=now)
+    batch = list(due.order_by("next_review_at", "id")[: limit + 1])
+    for memory in batch[:limit]:
         window = timedelta(days=policy.days(policy.review_days, memory.type))
         decision, reason = judge(memory, now - window)
         apply_review(memory, decision, reason, now + window)
         counts[decision] += 1
     # one whose expiry date came first (in use, refreshed) left prompts: its row says so
     counts[Decision.EXPIRE] += expire_lapsed(Memory.objects.all(), limit=limit)
-    return {str(k): v for k, v in counts.items()}
+    counts = {str(k): v for k, v in counts.items()}
+    if len(batch) > limit:
+        counts["deferred"] = due.count()  # those reviewed are due no longer
+        record_cap_hit("review_due_memories", limit, counts["deferred"], actor=REVIEWER)
+    return counts
 
 
 def judge(memory: Memory, since) -> tuple[str, str]:
