@@ -55,6 +55,7 @@ def record_cap_hit(loop: str, limit: int, waiting: int, *, actor: str) -> Event:
     )
 
 
+@transaction.atomic
 def set_policy(key: str, value, *, actor: str, reason: str = "") -> Policy:
     """Validate, store and version a policy value. A refused value raises PolicyError and
     leaves the previous version in force with no version row written."""
