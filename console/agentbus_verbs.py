@@ -174,6 +174,7 @@ RESERVED_TOPICS = frozenset(
         "stage",
         "standing_order",
         "step",
+        "sweep",
         "talk",
         "thread",
         "trigger",
