@@ -9,6 +9,7 @@ from django.db.models.signals import pre_migrate
 
 from opscore import embedded_db
 from tests import clock as test_clock
+from tests import flush as test_flush
 from tests.channel_fakes import (  # noqa: F401 (fixtures: the publishing channels' fake network)
     bluesky_account,
     mastodon_account,
@@ -39,6 +40,15 @@ def suite_instant(django_db_setup, django_db_blocker):
         traveller = test_clock.move_whole_run(datetime.fromisoformat(instant))
     yield
     traveller.stop()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def flush_by_delete():
+    """Transactional tests end by deleting their rows, not truncating every table: see
+    tests/flush.py."""
+    test_flush.install()
+    yield
+    test_flush.uninstall()
 
 
 @pytest.fixture(autouse=True)
