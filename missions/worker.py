@@ -64,7 +64,14 @@ class LeaseKeeper:
             with self._lock:
                 runs = list(self._held.values())
             for run in runs:
-                self.tend(run)
+                if self.holds(run):  # not released since the snapshot: its step is not over
+                    self.tend(run)
+
+    def holds(self, run: "StepRun") -> bool:
+        """A run released since a tick's snapshot is left alone: a late look at it would reach
+        the database after its worker (or a test) had finished with the step."""
+        with self._lock:
+            return self._held.get(run.step.id) is run
 
     def tend(self, run: "StepRun") -> None:
         """One look at one running step: time it out past its deadline, else renew its lease
