@@ -134,17 +134,29 @@ def test_a_steps_llm_request_carries_its_memories_and_the_call_names_them(
 
 def fill_past_statistics():
     """10,000 filler memories: past that, memory_retrieve takes N and common terms' document
-    frequencies from the statistics (and finds every term's candidates in one statement)."""
-    Memory.objects.bulk_create(
-        Memory(
-            agent_id="devops",
-            type="lesson",
-            content=f"filler {n}",
-            confidence=Decimal("0.7"),
-            source_trace_id=f"f{n}",
-        )
-        for n in range(10_000)
+    frequencies from the statistics (and finds every term's candidates in one statement).
+    One is made through the model, the rest copied from it in one statement: ten thousand model
+    instances cost seconds of the suite for each test that needs the store."""
+    first = Memory.objects.create(
+        agent_id="devops",
+        type="lesson",
+        content="filler 0",
+        confidence=Decimal("0.7"),
+        source_trace_id="f0",
     )
+    copied = [
+        f.column
+        for f in Memory._meta.concrete_fields
+        if not f.primary_key and not f.generated and f.column not in ("content", "source_trace_id")
+    ]
+    columns = ", ".join(copied)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO memory_memory ({columns}, content, source_trace_id)"
+            f" SELECT {columns}, 'filler ' || n, 'f' || n"
+            " FROM memory_memory, generate_series(1, 9999) AS n WHERE id = %s",
+            [first.id],
+        )
 
 
 def test_choosing_reads_no_row_past_the_last_one_it_takes():
