@@ -10,6 +10,7 @@ from django.db.models.signals import pre_migrate
 from opscore import embedded_db
 from tests import clock as test_clock
 from tests import flush as test_flush
+from tests import template_db
 from tests.channel_fakes import (  # noqa: F401 (fixtures: the publishing channels' fake network)
     bluesky_account,
     mastodon_account,
@@ -26,6 +27,7 @@ def install_test_clock(sender, using, **kwargs):
 
 
 pre_migrate.connect(install_test_clock, dispatch_uid="tests.install_test_clock")
+template_db.install()
 
 
 @pytest.fixture(autouse=True, scope="session")
