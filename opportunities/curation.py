@@ -4,12 +4,14 @@ reason in its notes; a run that finds nothing to do is `no_work`."""
 
 from datetime import timedelta
 
-from django.db.models import Count
+from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models.functions import Lower, Trim
 
 from missions.models import start_of_today
 from opportunities.actions import DecisionRefused, triage
 from opportunities.calibration import recalibrate_scouts, weighted_score
 from opportunities.models import Idea, Opportunity, ScoutWeight
+from opscore.actions import record_cap_hit
 from opscore.db import db_now
 from opscore.models import RunStatus
 from opscore.standing_orders import RunResult
@@ -17,6 +19,7 @@ from opscore.standing_orders import RunResult
 STALE_DAYS = 7
 LOW_CONFIDENCE_DAYS = 3
 OPEN = ["new", "triaged", "accepted"]
+WINDOW = 500  # findings one hygiene run applies: more wait for the next, and the cap says so
 
 
 def apply(found: list[tuple], reviewer: str) -> list[str]:
@@ -31,19 +34,34 @@ def apply(found: list[tuple], reviewer: str) -> list[str]:
     return done
 
 
-def hygiene_findings(now) -> list[tuple]:
-    found, seen = [], {}
-    for o in Opportunity.objects.filter(status__in=OPEN).order_by("id")[:500]:
-        key = (o.source_agent_id, o.title.strip().lower())
-        if key in seen:
-            found.append((o, "rejected", f"duplicate of O{seen[key]}"))
-            continue
-        seen[key] = o.id
-        if o.status == "new" and o.created_at < now - timedelta(days=STALE_DAYS):
-            found.append((o, "parked", f"stale: untouched for {STALE_DAYS} days"))
-        elif o.confidence <= 2 and o.created_at < now - timedelta(days=LOW_CONFIDENCE_DAYS):
-            found.append((o, "parked", f"confidence {o.confidence} for {LOW_CONFIDENCE_DAYS} days"))
-    return found
+def with_first_twin(rows):
+    """Each open opportunity with the id of the oldest open one its scout gave the same title
+    (case and surrounding spaces aside): its own id when it is the first."""
+    key = Lower(Trim("title"))
+    twins = Opportunity.objects.filter(status__in=OPEN, source_agent=OuterRef("source_agent"))
+    first = twins.annotate(key=key).filter(key=OuterRef("key")).order_by("id").values("id")[:1]
+    return rows.annotate(key=key).annotate(first_twin=Subquery(first))
+
+
+def hygiene_findings(now) -> tuple[list[tuple], int]:
+    """The oldest WINDOW findings among all open opportunities (the database finds them: the
+    oldest 500 rows read in Python hid a duplicate or a stale one behind them, and the run
+    said the lane was clean), and how many more wait for the next run."""
+    stale = Q(status="new", created_at__lt=now - timedelta(days=STALE_DAYS))
+    weak = Q(confidence__lte=2, created_at__lt=now - timedelta(days=LOW_CONFIDENCE_DAYS))
+    rows = with_first_twin(Opportunity.objects.filter(status__in=OPEN))
+    flagged = rows.filter(Q(first_twin__lt=F("id")) | stale | weak).order_by("id")
+    found = [finding(o, now) for o in flagged[:WINDOW]]
+    waiting = flagged.count() - len(found) if len(found) == WINDOW else 0
+    return found, waiting
+
+
+def finding(o: Opportunity, now) -> tuple:
+    if o.first_twin < o.id:
+        return (o, "rejected", f"duplicate of O{o.first_twin}")
+    if o.status == "new" and o.created_at < now - timedelta(days=STALE_DAYS):
+        return (o, "parked", f"stale: untouched for {STALE_DAYS} days")
+    return (o, "parked", f"confidence {o.confidence} for {LOW_CONFIDENCE_DAYS} days")
 
 
 def budget_pressure() -> dict[str, int]:
@@ -54,7 +72,9 @@ def budget_pressure() -> dict[str, int]:
 
 
 def opportunity_hygiene(order, run):
-    found = hygiene_findings(db_now())
+    found, waiting = hygiene_findings(db_now())
+    if waiting:
+        record_cap_hit("opportunity_hygiene", WINDOW, waiting, actor=f"agent:{order.agent_id}")
     pressure = budget_pressure()
     if not found and not pressure:
         return RunResult(RunStatus.NO_WORK, "the lane is clean: nothing to flag")
