@@ -32,7 +32,7 @@ def lock_gate(kind: str) -> None:
 
 
 def used_today(kind: str) -> int:
-    return Step.objects.of_kind(kind).created_today().counting_toward_quota().count()
+    return Step.objects.of_kind(kind).in_todays_quota().count()
 
 
 def _quota_reason(label: str, used: int, wanted: int, limit: int) -> str | None:
@@ -97,8 +97,9 @@ def first_refusal(kinds: list[str], reserved: int = 0) -> str | None:
 
 def retry_refusal(step: Step) -> str | None:
     """A failed or dead step sent back runs today, beside today's quota: it stopped counting
-    when it failed, so its slot may have gone to other work since. A blocked one still
-    counts (Step.objects.counting_toward_quota), so sending it back adds nothing."""
+    when it failed, so its slot may have gone to other work since. A blocked one, whatever
+    day it was made, counts toward today's already (Step.objects.in_todays_quota), so
+    sending it back adds nothing."""
     if step.kind not in GATES or step.status == StepStatus.BLOCKED:
         return None
     lock_gate(step.kind)

@@ -19,15 +19,17 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from django.db import connection, transaction
-from django.db.models import Case, DateTimeField, When
+from django.db.models import BooleanField, Case, DateTimeField, Q, When
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
 from missions.gates import BUILTIN, GATES, RESERVED_FOR_GOALS, auto_approvable
 from missions.models import (
+    STEP_OPEN,
     THE_DOOR,
     Artifact,
     Proposal,
@@ -64,15 +66,18 @@ class SimulationStopped(Exception):
     """Cancelled, or out of time: the report so far says how far it got."""
 
 
-# When a step stopped counting toward its day's quota (Step.objects.counting_toward_quota):
-# when it failed, died or was cancelled; None while it counts.
+# When a step stopped counting toward a day's quota (Step.objects.in_todays_quota): when it
+# failed, died or was cancelled (its slot free at once), or when it succeeded (counted the rest
+# of that day, no day after); None while it waits to run (it counts on each day).
 STOPPED_COUNTING = Case(
-    When(
-        status__in=[StepStatus.CANCELLED, StepStatus.FAILED, StepStatus.DEAD],
-        then=Coalesce("finished_at", "created_at"),
-    ),
-    default=None,
+    When(status__in=STEP_OPEN, then=None),
+    default=Coalesce("finished_at", "created_at"),
     output_field=DateTimeField(),
+)
+FREED = Case(
+    When(status__in=[StepStatus.CANCELLED, StepStatus.FAILED, StepStatus.DEAD], then=True),
+    default=False,
+    output_field=BooleanField(),
 )
 SINCE = re.compile(r"^(?P<n>[1-9][0-9]{0,4})(?P<unit>[mhd])$")
 UNIT = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
@@ -153,8 +158,13 @@ def day_of(when: datetime):
 
 
 def start_of_day(when: datetime) -> datetime:
-    local = timezone.localtime(when)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start_of_date(day_of(when))
+
+
+def start_of_date(day) -> datetime:
+    """Midnight that begins `day` in OPS_TIME_ZONE (its UTC offset that night, not the one
+    the day ends with, where the clocks change during it)."""
+    return timezone.make_aware(datetime(day.year, day.month, day.day))
 
 
 @dataclass
@@ -169,7 +179,8 @@ class Replay:
     """One pass over a window: the counters a gate reads, kept as the edited policy decides."""
 
     policies: dict[str, PolicyValue]
-    real_steps: dict[int, list]  # proposal → [(kind, when it stopped counting, or None)]
+    real_steps: dict[int, list]  # proposal → [(kind, when it stopped counting, freed)]
+    until: datetime  # the window's end: a step still waiting counts on each day up to it
     used: Counter = field(default_factory=Counter)
     later: list = field(default_factory=list)
     seq: int = 0
@@ -199,17 +210,27 @@ class Replay:
         if recorded_outcome(row) in (AUTO, ACCEPTED):
             steps = self.real_steps.get(row["id"], [])
         else:
-            steps = [(s["kind"], None) for s in row["proposed_steps"] if s["kind"] in BUILTIN]
-        for kind, ended in steps:
-            self.step_created(when, kind, ended)
+            steps = [
+                (s["kind"], None, False) for s in row["proposed_steps"] if s["kind"] in BUILTIN
+            ]
+        for kind, ended, freed in steps:
+            self.step_created(when, kind, ended, freed)
 
-    def step_created(self, when: datetime, kind: str, ended: datetime | None = None) -> None:
-        """A step counts on the day it was created until it fails or is cancelled (`ended`),
-        as the gates count it: the slot it held is free again from then on, not before."""
-        day = day_of(when)
+    def step_created(self, when: datetime, kind: str, ended=None, freed=False) -> None:
+        """A step counts as the gates count it: on the day it was made and on each day after
+        while it waits to run, up to the day it ended (`ended`; None: it still waits); from
+        then on no more if it failed or was cancelled (`freed`), else to that day's end."""
+        first = day_of(when)
+        last = day_of(max(ended, when)) if ended is not None else day_of(self.until)
+        self.used[first, kind] += 1
+        for later in range(1, (last - first).days + 1):
+            day = first + timedelta(days=later)
+            self.schedule(start_of_date(day), -1, lambda d=day: self.step_counts(d, kind))
+        if freed:
+            self.schedule(max(ended, when), -1, lambda: self.step_ended(last, kind))
+
+    def step_counts(self, day, kind: str) -> None:
         self.used[day, kind] += 1
-        if ended is not None:
-            self.schedule(max(ended, when), -1, lambda: self.step_ended(day, kind))
 
     def step_ended(self, day, kind: str) -> None:
         self.used[day, kind] -= 1
@@ -281,24 +302,27 @@ class Window:
 
     def real_steps(self) -> dict[int, list]:
         """Gated steps the window's accepted proposals really created, each with when it
-        stopped counting (failed, dead or cancelled) or None: it counted until then."""
+        stopped counting (None: it still waits to run) and whether its slot was freed then."""
         steps = Step.objects.filter(
             kind__in=list(BUILTIN), mission__proposal__created_at__gte=self.start
         )
         found: dict[int, list] = {}
-        for pid, kind, ended in steps.values_list(
-            "mission__proposal_id", "kind", STOPPED_COUNTING
+        for pid, kind, ended, freed in steps.values_list(
+            "mission__proposal_id", "kind", STOPPED_COUNTING, FREED
         ).iterator(CHUNK):
-            found.setdefault(pid, []).append((kind, ended))
+            found.setdefault(pid, []).append((kind, ended, freed))
         return found
 
     def earlier_steps(self):
-        """Gated steps counted on the window's days but not from its proposals: (created,
-        kind, when it stopped counting or None)."""
-        steps = Step.objects.filter(
-            kind__in=list(BUILTIN), created_at__gte=start_of_day(self.start)
-        ).exclude(mission__proposal__created_at__gte=self.start)
-        return steps.values_list("created_at", "kind", STOPPED_COUNTING).iterator(CHUNK)
+        """Gated steps counted on the window's days but not from its proposals: (when they
+        began counting here, kind, when they stopped, freed). One made before the window's
+        first day that still waited on it counts from that day's start."""
+        first = start_of_day(self.start)
+        counted = Q(created_at__gte=first) | Q(status__in=STEP_OPEN) | Q(finished_at__gte=first)
+        steps = Step.objects.filter(counted, kind__in=list(BUILTIN), created_at__lte=self.end)
+        steps = steps.exclude(mission__proposal__created_at__gte=self.start)
+        rows = steps.values_list("created_at", "kind", STOPPED_COUNTING, FREED).iterator(CHUNK)
+        return ((max(made, first), kind, ended, freed) for made, kind, ended, freed in rows)
 
 
 def policies_with(key: str, edited: PolicyValue) -> dict[str, PolicyValue]:
@@ -309,9 +333,10 @@ def policies_with(key: str, edited: PolicyValue) -> dict[str, PolicyValue]:
 def replay(window: Window, key: str, edited: PolicyValue, *, sink, deadline, cancel=None):
     """Feed every proposal's verdict to `sink` in arrival order; raise SimulationStopped when
     the deadline passes or `cancel()` says so (between chunks: nothing is half-judged)."""
-    state = Replay(policies_with(key, edited), window.real_steps())
-    for when, kind, ended in window.earlier_steps():
-        state.schedule(when, -1, lambda w=when, k=kind, e=ended: state.step_created(w, k, e))
+    state = Replay(policies_with(key, edited), window.real_steps(), window.end)
+    for when, kind, ended, freed in window.earlier_steps():
+        created = partial(state.step_created, when, kind, ended, freed)
+        state.schedule(when, -1, created)
     for index, row in enumerate(window.proposals()):
         if index % CHUNK == 0 and (time.monotonic() > deadline or (cancel and cancel())):
             raise SimulationStopped(f"stopped after {index} proposals")

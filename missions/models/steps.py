@@ -51,12 +51,15 @@ class StepQuerySet(models.QuerySet):
     def of_kind(self, kind: str):
         return self.filter(kind=kind)
 
-    def created_today(self):
-        return self.filter(created_at__gte=start_of_today())
-
-    def counting_toward_quota(self):
-        """Steps that did or will do their work: cancelled, failed and dead ones did not."""
-        return self.exclude(status__in=[StepStatus.CANCELLED, StepStatus.FAILED, StepStatus.DEAD])
+    def in_todays_quota(self):
+        """The work today's quota counts: steps still to run (queued, running or blocked,
+        whatever day they were made, since they run today or later) and those that succeeded
+        today, by the day in OPS_TIME_ZONE. Counted by the day a step was made, one made before
+        midnight that ran after it (retried, requeued, or just still queued) took no slot of
+        the day it ran in. A failed, dead or cancelled step did not do its work: its slot is
+        free again."""
+        ran_today = Q(status=StepStatus.SUCCEEDED, finished_at__gte=start_of_today())
+        return self.filter(Q(status__in=STEP_OPEN) | ran_today)
 
     def with_expired_lease(self):
         """Running steps whose lease ran out by the database clock (served by step_lease_idx)."""
@@ -165,9 +168,10 @@ class Step(models.Model):
                 fields=["lease_expires_at"], condition=Q(status="running"), name="step_lease_idx"
             ),
             models.Index(fields=["agent", "status"], name="step_agent_status_idx"),
-            # Quota counts only read gated kinds (missions/gates.py); other steps skip this index.
+            # Quota counts (StepQuerySet.in_todays_quota) only read gated kinds (missions/gates.py):
+            # their open steps and those finished today. Other steps skip this index.
             models.Index(
-                fields=["kind", "created_at"],
+                fields=["kind", "status", "finished_at"],
                 condition=Q(kind__in=["write_content", "post_tweet", "deploy"]),
                 name="step_gated_kind_day_idx",
             ),
