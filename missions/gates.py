@@ -35,6 +35,13 @@ def used_today(kind: str) -> int:
     return Step.objects.of_kind(kind).in_todays_quota().count()
 
 
+def spent_today(kind: str) -> int:
+    """What a gated step's run checks again, beside the intake's count (used_today): the work of
+    the kind that already ran today, on every channel alike. The steps still waiting are not
+    in it: each was let in beside the others, the one asking among them."""
+    return Step.objects.of_kind(kind).ran_today().count()
+
+
 def _quota_reason(label: str, used: int, wanted: int, limit: int) -> str | None:
     if used >= limit:
         return f"{label}: quota full ({used}/{limit})"

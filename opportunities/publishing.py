@@ -11,7 +11,8 @@ from django.conf import settings
 from django.db import transaction
 
 from missions.executors import Blocked, Effect, Failed, Succeeded
-from missions.models import Publication, PublicationStatus, start_of_today
+from missions.gates import spent_today
+from missions.models import Publication, PublicationStatus
 from missions.outbox import ChannelSaidNo, Held, backoff_seconds, mission_ended
 from missions.recovery import requeue_cleared_blockers
 from missions.words import WAITING as WORDS_WAITING
@@ -110,7 +111,7 @@ def run_post_tweet(run):
     if unapproved := words_refusal(step, text):
         return Blocked(unapproved, WORDS_WAITING)
     limit = Policy.objects.value("x_daily_quota").limit
-    today = Publication.objects.filter(channel=channel, created_at__gte=start_of_today()).count()
+    today = spent_today("post_tweet")  # every channel's, as the intake counts them
     if today >= limit:
         return Blocked(f"post_tweet: quota full at run time ({today}/{limit})", "quota")
     if hold := channel_hold(channel):

@@ -44,6 +44,11 @@ ROW_RULE_FIELDS = [
 ]
 
 
+def _ran_today() -> Q:
+    """Built for each query: OPS_TIME_ZONE is read then."""
+    return Q(status=StepStatus.SUCCEEDED, finished_at__gte=start_of_today())
+
+
 class StepQuerySet(models.QuerySet):
     def open(self):
         return self.filter(status__in=STEP_OPEN)
@@ -58,8 +63,11 @@ class StepQuerySet(models.QuerySet):
         midnight that ran after it (retried, requeued, or just still queued) took no slot of
         the day it ran in. A failed, dead or cancelled step did not do its work: its slot is
         free again."""
-        ran_today = Q(status=StepStatus.SUCCEEDED, finished_at__gte=start_of_today())
-        return self.filter(Q(status__in=STEP_OPEN) | ran_today)
+        return self.filter(Q(status__in=STEP_OPEN) | _ran_today())
+
+    def ran_today(self):
+        """The part of today's quota already spent: steps that succeeded today."""
+        return self.filter(_ran_today())
 
     def with_expired_lease(self):
         """Running steps whose lease ran out by the database clock (served by step_lease_idx)."""

@@ -13,7 +13,7 @@ from opscore.actions import set_policy
 from opscore.llm import LLMReply
 from opscore.models import Event, LLMCall
 from tests.channel_fakes import x_created
-from tests.factories import make_step
+from tests.factories import make_step, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -166,6 +166,27 @@ def test_the_tweet_quota_is_checked_again_at_run_time():
         "post_tweet: quota full at run time (1/1)",
     )
     assert Step.objects.get(pk=first.pk).status == "succeeded"
+
+
+def test_the_tweet_quota_is_one_for_all_channels_at_the_intake_and_at_run_time(agent):
+    """The intake counted today's posts on every channel, the run-time check only the
+    channel's own: at 1/1 the intake said "quota full" while a post to another channel went
+    out."""
+    set_policy("x_daily_quota", {"limit": 1}, actor="t")
+    first = make_step("post_tweet", agent=agent, payload={"text": "one", "channel": "mastodon"})
+    handle_one_step("w1")
+    deliver_pending()
+    assert propose(agent, "post_tweet").reason == "post_tweet: quota full (1/1)"
+    second = make_step("post_tweet", agent=agent, payload={"text": "two", "channel": "x"})
+
+    handle_one_step("w1")
+
+    second.refresh_from_db()
+    assert (second.status, second.blocked_reason) == (
+        "blocked",
+        "post_tweet: quota full at run time (1/1)",
+    )
+    assert Publication.objects.get().step_id == first.id
 
 
 def test_a_proposal_citing_crawled_content_is_never_auto_approved(agent):
