@@ -359,20 +359,28 @@ def cancel_dependents(step: Step) -> int:
     return cancelled
 
 
-def revive_dependents(step: Step) -> int:
-    """A retried step may succeed after all: the steps its end cancelled (`cancel_dependents`,
-    each saying so) wait for it again. Left cancelled, the retry was pointless: the mission
-    ended failed however the retried step went."""
-    revived, frontier = 0, [step.id]
-    why = f"dependency S{step.id} ended "
+def revivable_dependents(step: Step) -> list[Step]:
+    """The steps a retry of `step` brings back, locked: those its end cancelled
+    (`cancel_dependents`, each saying so), however far down. A retry's gate counts them
+    (missions.gates.retry_refusal) before they are revived."""
+    found: dict[int, Step] = {}
+    frontier, why = [step.id], f"dependency S{step.id} ended "
     while frontier:
         cancelled = Step.objects.filter(
             dependency_links__depends_on_id__in=frontier,
             status=StepStatus.CANCELLED,
             last_error__startswith=why,
-        )
-        frontier = list(cancelled.values_list("id", flat=True))
-        revived += Step.objects.filter(pk__in=frontier).update(
-            status=StepStatus.QUEUED, last_error="", finished_at=None, updated_at=Now()
-        )
-    return revived
+        ).exclude(pk__in=list(found))
+        fresh = {s.id: s for s in cancelled.select_for_update(of=("self",)).only("id", "kind")}
+        found |= fresh
+        frontier = list(fresh)
+    return list(found.values())
+
+
+def revive_dependents(dependents: list[Step]) -> int:
+    """A retried step may succeed after all: the steps its end cancelled (`dependents`, from
+    `revivable_dependents`) wait for it again. Left cancelled, the retry was pointless: the
+    mission ended failed however the retried step went."""
+    return Step.objects.filter(pk__in=[s.id for s in dependents]).update(
+        status=StepStatus.QUEUED, last_error="", finished_at=None, updated_at=Now()
+    )

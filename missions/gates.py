@@ -102,15 +102,22 @@ def first_refusal(kinds: list[str], reserved: int = 0) -> str | None:
     return None
 
 
-def retry_refusal(step: Step) -> str | None:
+def retry_refusal(step: Step, dependents: list[Step]) -> str | None:
     """A failed or dead step sent back runs today, beside today's quota: it stopped counting
-    when it failed, so its slot may have gone to other work since. A blocked one, whatever
-    day it was made, counts toward today's already (Step.objects.in_todays_quota), so
-    sending it back adds nothing."""
-    if step.kind not in GATES or step.status == StepStatus.BLOCKED:
+    when it failed, so its slot may have gone to other work since. So did the `dependents` its
+    end cancelled, which come back with it. A blocked one, whatever day it was made, counts
+    toward today's already (Step.objects.in_todays_quota), so sending it back adds nothing.
+    Judged as the intake and an approval judge: under each kind's lock, leaving the slots
+    goal_preference keeps for goal work."""
+    back = [s for s in dependents if s.kind in GATES]
+    kinds = [s.kind for s in back] + ([] if step.status == StepStatus.BLOCKED else [step.kind])
+    if not set(kinds) & set(GATES):
         return None
-    lock_gate(step.kind)
-    return GATES[step.kind](1)
+    refusal = first_refusal(kinds, reserve_for_goals(step.mission.proposal))
+    if refusal and back:
+        named = ", ".join(f"S{s.id} ({s.kind})" for s in back)
+        refusal += f"; with it come back {named}, cancelled when it ended"
+    return refusal
 
 
 def auto_approvable(policy, kinds, *, untrusted: bool, needs_human: bool) -> bool:

@@ -4,7 +4,7 @@ Each is atomic and leaves its event."""
 from django.db import transaction
 
 from missions.actions import DecisionRefused
-from missions.execution import cancel_dependents, revive_dependents
+from missions.execution import cancel_dependents, revivable_dependents, revive_dependents
 from missions.gates import retry_refusal
 from missions.models import STEP_TERMINAL, Mission, MissionStatus, Step, StepStatus
 from opscore.actions import record_event
@@ -66,12 +66,13 @@ def _retry(step: Step, *, actor: str) -> Step:
     ended = [MissionStatus.CANCELLED, MissionStatus.TIMED_OUT]
     if Mission.objects.filter(pk=step.mission_id, status__in=ended).exists():
         raise DecisionRefused(f"S{step.id} belongs to a cancelled or timed-out mission")
-    if full := retry_refusal(step):
+    dependents = revivable_dependents(step)
+    if full := retry_refusal(step, dependents):
         raise DecisionRefused(f"S{step.id} was not retried: {full}")
     previous = step.status
     step.retry()
     step.refresh_from_db()
-    revived = revive_dependents(step)
+    revived = revive_dependents(dependents)
     step.mission.reopen_if_failed()
     record_event(
         "step.retried",

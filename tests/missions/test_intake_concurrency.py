@@ -172,3 +172,103 @@ def test_a_distillation_locks_its_agents_before_any_gate_so_an_intake_beside_it_
 
     assert errors == []
     assert Proposal.objects.filter(source="conversation").count() == 2
+
+
+def holding_the_gate_while(approving, contend) -> None:
+    """`approving` is approved in a thread that stops after its steps are made, before its
+    commit, holding its gate; `contend()` runs in a second thread (a second transaction),
+    which must wait for that gate: counting without it, it saw a slot the first had taken."""
+    import threading
+
+    from missions import decisions
+    from missions.decisions import approve_proposal
+    from tests.processes import sessions_waiting_on_a_lock, wait_for
+
+    holding, release = threading.Event(), threading.Event()
+    made = decisions.start_mission
+
+    def start_then_hold(proposal, **kwargs):
+        steps = made(proposal, **kwargs)
+        holding.set()
+        release.wait(timeout=60)
+        return steps
+
+    def in_thread(work):
+        def run():
+            try:
+                work()
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    decisions.start_mission = start_then_hold
+    try:
+        first = in_thread(lambda: approve_proposal(approving, actor="operator:ann"))
+        assert holding.wait(timeout=60)
+        decisions.start_mission = made
+        second = in_thread(contend)
+        try:
+            wait_for(lambda: sessions_waiting_on_a_lock("pg_advisory_xact_lock") == 1)
+        finally:
+            release.set()
+            first.join(timeout=60)
+            second.join(timeout=60)
+    finally:
+        decisions.start_mission = made
+
+
+def deploy_approval(agent):
+    from missions.decisions import approve_proposal
+
+    waiting = propose(agent, "deploy")
+    return lambda: approve_proposal(waiting, actor="operator:bob")
+
+
+def deploy_retry(agent):
+    from missions.step_actions import retry_step
+    from tests.factories import make_step
+
+    failed = make_step("deploy", agent=agent)
+    failed.finish("failed", "the target was down")
+    return lambda: retry_step(failed, actor="operator:bob")
+
+
+def revived_deploy(agent):
+    """A retry of a noop step whose death cancelled the deploy waiting for it."""
+    from missions.models import StepDependency
+    from missions.step_actions import dead_letter_step, retry_step
+    from tests.factories import make_step
+
+    first = make_step("noop", agent=agent)
+    deploy = Step.objects.create(mission=first.mission, kind="deploy", agent=agent, position=1)
+    StepDependency.objects.create(step=deploy, depends_on=first)
+    dead_letter_step(first, actor="operator:bob", reason="worker died")
+    return lambda: retry_step(first, actor="operator:bob")
+
+
+@pytest.mark.parametrize("contender", [deploy_approval, deploy_retry, revived_deploy])
+@pytest.mark.django_db(transaction=True)
+def test_work_racing_an_approval_for_the_last_slot_waits_for_its_gate_and_is_refused(contender):
+    """Every path that admits work counting toward a quota takes the kind's gate before it
+    counts: a person's approval, a retry, and the steps a retry brings back with it."""
+    set_policy("deploy_policy", {"enabled": True, "max_per_day": 1}, actor="test")
+    ana, ben = AgentFactory(slug="ana"), AgentFactory(slug="ben", max_concurrent_steps=10)
+    contend = contender(ben)
+    approving = propose(ana, "deploy")
+
+    holding_the_gate_while(approving, lambda: _swallow_refusal(contend))
+
+    assert Proposal.objects.get(pk=approving.pk).status == "accepted"
+    assert Step.objects.filter(kind="deploy").in_todays_quota().count() == 1
+
+
+def _swallow_refusal(contend) -> None:
+    from contextlib import suppress
+
+    from missions.actions import DecisionRefused
+
+    with suppress(DecisionRefused):  # a retry refused: the assertions read what was admitted
+        contend()

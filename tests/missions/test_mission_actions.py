@@ -116,3 +116,40 @@ def test_a_retry_fits_a_quota_with_a_slot_left(agent):
     failed.finish("failed", "the target was down")
 
     assert retry_step(failed, actor="operator:ann").status == "queued"
+
+
+def test_a_retry_that_would_bring_back_a_gated_step_past_todays_quota_is_refused(agent):
+    """The deploy cancelled when the step it waited for died freed its slot; another deploy
+    took it, and the retry of that step (no gated kind, so no gate) brought the cancelled deploy
+    back: two deploys on a day whose deploy_policy allows one."""
+    set_policy("deploy_policy", {"enabled": True, "max_per_day": 1}, actor="test")
+    first = make_step("noop", agent=agent)
+    deploy = Step.objects.create(mission=first.mission, kind="deploy", agent=agent, position=1)
+    StepDependency.objects.create(step=deploy, depends_on=first)
+    dead_letter_step(first, actor="operator:ann", reason="worker died")
+    make_step("deploy", agent=agent)  # today's one deploy, admitted after the cancellation
+
+    with pytest.raises(DecisionRefused, match=r"deploy: quota full \(1/1\)"):
+        retry_step(first, actor="operator:ann")
+
+    assert Step.objects.get(pk=deploy.pk).status == "cancelled"
+    assert Step.objects.get(pk=first.pk).status == "dead"
+    refused = Event.objects.get(kind="step.retry_refused", step=first)
+    assert f"S{deploy.id} (deploy)" in refused.summary
+
+
+def test_a_retry_leaves_the_slots_goal_preference_keeps_to_goal_work(agent):
+    """The intake and a person's approval keep the last slots for work serving an active goal;
+    a retry of other work took them."""
+    from missions.goals import add_goal
+
+    terms = {"title": "Ship", "metric": "missions_succeeded", "target": 5, "deadline": "30d"}
+    add_goal(terms | {"owner": agent.slug}, actor="operator:test")
+    set_policy("goal_preference", {"enabled": True, "reserved_slots": 1}, actor="test")
+    set_policy("deploy_policy", {"enabled": True, "max_per_day": 2}, actor="test")
+    failed = make_step("deploy", agent=agent)
+    failed.finish("failed", "the target was down")
+    make_step("deploy", agent=agent)
+
+    with pytest.raises(DecisionRefused, match="kept for work serving an active goal"):
+        retry_step(failed, actor="operator:ann")
