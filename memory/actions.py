@@ -22,6 +22,7 @@ from missions.schemas import field_errors, visible_only
 from opscore.inputs import FieldErrors, InputRefused, check_clean
 from opscore.lanes import DROP, pause_of
 from opscore.models import Agent, Policy
+from opscore.redaction import scrub
 
 
 class CandidateInvalid(FieldErrors):
@@ -51,9 +52,12 @@ class CandidateDraft(BaseModel):
 
 
 def parse_candidate(data: dict) -> CandidateDraft:
+    """The draft as it may be kept: a secret in it (a token pasted into a chat, quoted by the
+    model that distilled it) is masked before anything is checked or stored, since a memory is
+    read back into prompts and sent to the model provider for as long as it lives."""
     try:
         check_clean(data)
-        draft = CandidateDraft.model_validate(data)
+        draft = CandidateDraft.model_validate(scrub(data))
     except InputRefused as refused:
         raise CandidateInvalid(refused.errors) from None
     except ValidationError as error:
