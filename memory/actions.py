@@ -51,17 +51,21 @@ class CandidateDraft(BaseModel):
     _no_invisible_characters = field_validator("subject_key", "title", "body")(visible_only)
 
 
-def parse_candidate(data: dict) -> CandidateDraft:
+def drafted(data: dict) -> CandidateDraft:
     """The draft as it may be kept: a secret in it (a token pasted into a chat, quoted by the
     model that distilled it) is masked before anything is checked or stored, since a memory is
     read back into prompts and sent to the model provider for as long as it lives."""
     try:
         check_clean(data)
-        draft = CandidateDraft.model_validate(scrub(data))
+        return CandidateDraft.model_validate(scrub(data))
     except InputRefused as refused:
         raise CandidateInvalid(refused.errors) from None
     except ValidationError as error:
         raise CandidateInvalid(field_errors(error)) from None
+
+
+def parse_candidate(data: dict) -> CandidateDraft:
+    draft = drafted(data)
     try:
         draft.evidence = check_evidence(draft.evidence)
     except EvidenceInvalid as invalid:
@@ -71,6 +75,20 @@ def parse_candidate(data: dict) -> CandidateDraft:
     if draft.supersedes is not None and not supersedable(draft):
         raise CandidateInvalid({"supersedes": [f"no active memory {draft.supersedes}"]})
     return draft
+
+
+def overridden(candidate: MemoryCandidate, changes: dict) -> dict:
+    """A reviewer's corrections held to the rules the candidate's proposal met (its limits, no
+    hidden characters, no secrets): a curator's words are no less outside words than the
+    runtime's own proposal. The changed fields, as they may be kept."""
+    names = ["kind", "scope", "subject_key", "visibility", "title", "body", "stability"]
+    data = {name: getattr(candidate, name) for name in names} | {"dedupe_key": candidate.dedupe_key}
+    data |= {"agent": candidate.source_agent_id, "confidence": float(candidate.confidence)}
+    draft = drafted(data | changes).model_dump(mode="json")
+    kept = {name: draft[name] for name in changes}
+    if "confidence" in kept:
+        kept["confidence"] = Decimal(str(kept["confidence"])).quantize(Decimal("0.01"))
+    return kept
 
 
 def supersedable(draft: CandidateDraft) -> bool:

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models.functions import Now
 
+from memory.actions import CandidateInvalid, overridden
 from memory.gate import merge, reject, review_candidate
 from memory.models import (
     CandidateStatus,
@@ -158,6 +159,10 @@ def promote_with_overrides(
             return held_from_runtime(candidate, reviewer, pause)
         check_replaceable(candidate, after.get("supersedes"))
         changed = {k: v for k, v in overrides.items() if k in OVERRIDABLE and v is not None}
+        try:
+            changed = overridden(candidate, changed) if changed else {}
+        except CandidateInvalid as invalid:
+            raise DecisionRefused(f"overrides refused: {invalid}") from None
         for field, value in changed.items():
             setattr(candidate, field, value)
         if changed:

@@ -2,13 +2,18 @@
 to the candidate's rules on every path: no secret kept, no hidden character, no text past the
 schema's limits, and no reach into memories it could not read."""
 
+import json
 from decimal import Decimal
 
 import pytest
 
+from console.models import AgentToken
 from memory.actions import propose_and_review
-from memory.models import Memory
+from memory.models import Memory, MemoryCandidate
 from opscore.actions import record_event
+from opscore.models import Runtime
+from tests.console.test_agent_api import call
+from tests.factories import AgentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -43,3 +48,42 @@ def test_a_secret_in_what_an_agent_learned_is_never_kept_in_the_memory(agent, se
     assert "0123456789abcdef" not in kept and "0123456789xyzW" not in kept
     assert memory.content == "use Bearer [redacted] or opsa_AbCd[redacted] to deploy"
     assert memory.confidence == Decimal("0.80")
+
+
+HIDDEN = "\x1b\x07\u202e\u200b"  # escape, bell, bidi override, zero-width space
+
+
+@pytest.fixture
+def runtime_secret(db):
+    outside = AgentFactory(slug="openclaw-ops", runtime=Runtime.EXTERNAL)
+    return AgentToken.issue(outside, "vps", actor="test")[1]
+
+
+def proposed_by_runtime(client, secret) -> int:
+    cited = json.dumps([{"type": "event", "id": record_event("step.failed", "x").id}])
+    asked = {"candidate_kind": "insight", "scope": "agent", "subject_key": "disk"}
+    asked |= {"title": "note", "body": "keep it", "confidence_score": 4, "evidence": cited}
+    return call(client, secret, "create-memory-candidate", **asked)["candidate_id"]
+
+
+def test_a_runtimes_words_on_promotion_are_held_to_the_candidates_rules(client, runtime_secret):
+    """What a curator put in on promotion skipped the rules its proposal met: hidden characters
+    reached the memory (and every prompt carrying it), and a body of 50,000 characters was
+    kept where a candidate's may hold 2,000."""
+    cleaned = proposed_by_runtime(client, runtime_secret)
+    too_long = proposed_by_runtime(client, runtime_secret)
+    promote = {"promoted_by": "openclaw-ops"}
+    words = {"title": f"disk{HIDDEN} note", "body": f"keep{HIDDEN} it"}
+    words["subject_key"] = f"db{HIDDEN}-1"
+
+    call(
+        client, runtime_secret, "promote-memory-candidate", candidate_id=cleaned, **promote, **words
+    )
+    refused = call(client, runtime_secret, "promote-memory-candidate", status=400,
+                   candidate_id=too_long, **promote, body="word " * 10_000)  # fmt: skip
+
+    memory = Memory.objects.get(candidate=cleaned)
+    assert (memory.title, memory.content, memory.subject_key) == ("disk note", "keep it", "db-1")
+    assert "body" in refused["error"] and "2000 characters" in refused["error"]
+    assert MemoryCandidate.objects.get(pk=too_long).status == "new"
+    assert not Memory.objects.filter(candidate=too_long).exists()
