@@ -265,17 +265,29 @@ def contradicted_by(candidate: MemoryCandidate) -> Memory | None:
         return active.filter(pk=candidate.supersedes_id).first()
     if candidate.kind not in SINGLE_VALUED or not candidate.subject_key:
         return None
-    claim = lexemes(candidate.title or candidate.body)
-    best, closest = None, CLAIM_SIMILARITY
+    subject = lexemes(candidate.subject_key)
+    claim = lexemes(candidate.title or candidate.body) - subject
+    best, closest = None, -1.0
     nearby = same_subject(candidate).annotate(words=RawSQL(CLAIM_WORDS, []))
     for memory in nearby.order_by("-created_at")[:200]:
-        theirs = set(memory.words)
-        similarity = len(claim & theirs) / len(claim | theirs) if claim | theirs else 0.0
-        if similarity >= closest:
+        similarity = same_claim(claim, set(memory.words) - subject)
+        if similarity is not None and similarity > closest:
             best, closest = memory, similarity
     if best is None:
         return None
     return Memory.objects.select_for_update().get(pk=best.pk)
+
+
+def same_claim(mine: set[str], theirs: set[str]) -> float | None:
+    """How alike two claims about one subject are (their words, the subject's own left out: a
+    title naming 'checkout-web' shares three words with every other one), or None when they are
+    different claims. The same claim: most words in common, or all but one on each side
+    ("back up nightly" → "back up hourly": what it says of the subject, with a newer value)."""
+    if not mine & theirs:
+        return None
+    similarity = len(mine & theirs) / len(mine | theirs)
+    newer_value = len(mine - theirs) <= 1 and len(theirs - mine) <= 1
+    return similarity if similarity >= CLAIM_SIMILARITY or newer_value else None
 
 
 def new_memory(candidate: MemoryCandidate, reviewer: str, policy) -> Memory:

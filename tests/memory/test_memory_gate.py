@@ -306,3 +306,18 @@ def test_a_merge_into_a_memory_full_of_evidence_says_which_refs_it_could_not_kee
     assert review.decision == "merge" and review.touched["evidence_added"] == []
     assert review.touched["evidence_not_kept"] == evidence[:2]
     assert "0 new evidence ref(s) added; 2 past the 50 a memory keeps" in review.reason
+
+
+def test_two_terse_facts_about_a_hyphenated_service_are_two_claims(agent, evidence):
+    """'checkout-web owner' and 'checkout-web region' shared three of their four words — the
+    service's name, which Postgres reads as three — and the second fact replaced the first:
+    the subject's own words say nothing about which claim a title makes."""
+    fields = {"kind": "fact", "scope": "service", "subject_key": "checkout-web"}
+    candidate(evidence, title="checkout-web owner", body="Payments owns it.", **fields)
+    review_candidates()
+    candidate(evidence[1:], title="checkout-web region", body="It runs in eu-west.", **fields)
+
+    review_candidates()
+
+    assert Memory.objects.active().count() == 2
+    assert not MemoryReview.objects.filter(decision="supersede").exists()
