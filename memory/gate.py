@@ -94,8 +94,8 @@ def review_candidate(
         if candidate.dedupe_key:  # a lapsed memory's key, still held, failed the insert
             expire_lapsed(Memory.objects.filter(dedupe_key=candidate.dedupe_key), reviewer)
         duplicate = duplicate_of(candidate, policy)
-        if duplicate is not None and not joinable(candidate, duplicate):
-            why = "its dedupe key is held by a memory it cannot join (another agent's private one)"
+        if duplicate is not None and (held := unjoinable(candidate, duplicate)):
+            why = f"its dedupe key is held by a memory it cannot join ({held})"
             return reject(candidate, reviewer, with_notes(why, notes))
         if duplicate is not None:
             return merge(candidate, duplicate, reviewer, notes)
@@ -167,10 +167,16 @@ def same_subject(candidate: MemoryCandidate):
     return memories.filter(visibility=Visibility.SHARED)
 
 
-def joinable(candidate: MemoryCandidate, memory: Memory) -> bool:
-    """A candidate never merges into another agent's private memory: its evidence and its
-    confidence would change what only that agent reads."""
-    return memory.visibility == Visibility.SHARED or memory.agent_id == candidate.source_agent_id
+def unjoinable(candidate: MemoryCandidate, memory: Memory) -> str:
+    """Why a candidate may not merge into `memory` ('' when it may). Its evidence and confidence
+    would change what is read where the candidate is not: another agent's private memory, or
+    — for a private candidate, which no person need see — what every agent reads (and a shared
+    one would vanish into a memory only one agent reads)."""
+    if memory.visibility == Visibility.PRIVATE and memory.agent_id != candidate.source_agent_id:
+        return "another agent's private one"
+    if memory.visibility != candidate.visibility:
+        return f"memory {memory.id} is {memory.visibility}, the candidate {candidate.visibility}"
+    return ""
 
 
 def duplicate_of(candidate: MemoryCandidate, policy) -> Memory | None:

@@ -9,6 +9,7 @@ import pytest
 
 from console.models import AgentToken
 from memory.actions import propose_and_review
+from memory.gate import review_candidate, review_candidates
 from memory.models import Memory, MemoryCandidate
 from opscore.actions import record_event
 from opscore.models import Runtime
@@ -87,3 +88,24 @@ def test_a_runtimes_words_on_promotion_are_held_to_the_candidates_rules(client, 
     assert "body" in refused["error"] and "2000 characters" in refused["error"]
     assert MemoryCandidate.objects.get(pk=too_long).status == "new"
     assert not Memory.objects.filter(candidate=too_long).exists()
+
+
+def test_a_runtimes_private_candidate_never_joins_what_every_agent_reads(client, runtime_secret):
+    """A person let a runtime's shared note in at confidence 0.80; the same runtime's private
+    candidate under its dedupe key then merged into it, lifting what every agent reads to
+    1.00 on evidence no person saw → a candidate joins only a memory read where it would be."""
+    cited = [{"type": "event", "id": record_event("step.failed", "x").id} for _ in range(2)]
+    asked = {"candidate_kind": "fact", "scope": "global", "subject_key": "", "dedupe_key": "k"}
+    asked |= {"title": "Fridays are frozen", "body": "No deploys on Fridays."}
+    shared = call(client, runtime_secret, "create-memory-candidate", **asked, visibility="shared",
+                  confidence_score=4, evidence=json.dumps(cited))["candidate_id"]  # fmt: skip
+    company = review_candidate(shared, reviewer="operator:ann").memory
+    private = call(client, runtime_secret, "create-memory-candidate", **asked,
+                   confidence_score=5, evidence=json.dumps(cited[:1]))["candidate_id"]  # fmt: skip
+
+    review_candidates()
+
+    company.refresh_from_db()
+    assert (company.confidence, company.status) == (Decimal("0.80"), "active")
+    ending = MemoryCandidate.objects.get(pk=private)
+    assert ending.status == "rejected" and f"memory {company.id}" in ending.review_notes
