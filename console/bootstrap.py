@@ -34,11 +34,15 @@ class BootstrapReport:
     orders_created: list[str] = field(default_factory=list)
     rules_created: list[str] = field(default_factory=list)
     relationships_seeded: int = 0
+    # In force from now: a phase that brings no new row with this roster is still applied,
+    # or its hold never starts and the next phase's gate never opens
+    newly_applied: bool = False
 
     @property
     def changed(self) -> bool:
         return bool(
-            self.agents_created
+            self.newly_applied
+            or self.agents_created
             or self.agents_enabled
             or self.policies_seeded
             or self.orders_created
@@ -67,8 +71,9 @@ def bootstrap(
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [AdvisoryLock.BOOTSTRAP])
+        report.newly_applied = not _already_applied(phase)
         _create_agents(roster, phase, report)
-        if phase > 1 and not _already_applied(phase):
+        if phase > 1 and report.newly_applied:
             _enable_phase_agents(roster, phase, report, actor)
         _seed_policies(roster, report, actor)
         _create_orders(roster, phase, report)

@@ -119,3 +119,23 @@ def test_a_second_roster_on_an_installed_company_is_refused_and_adds_nothing():
 
     assert (Agent.objects.count(), StandingOrder.objects.count()) == before
     assert bootstrap(1, "ops-ten", actor="test").changed is False  # naming its own is fine
+
+
+def test_a_phase_that_brings_nothing_new_is_still_applied_and_held(capsys):
+    """The tutorial roster brings every agent at phase 1 and no phase-3 order: `bootstrap
+    --phase 3` (gate forced) changed no row, so it wrote no `bootstrap.phase_applied`. It said
+    "already applied" of a phase never applied; phase 3's hold never started ("phase 3 was never
+    applied" for ever), so phase 4's gate could only be forced, and each re-run faced phase 2's
+    gate again."""
+    bootstrap(1, "tutorial-six", actor="test")
+    bootstrap(2, actor="test", force=True)
+
+    call_command("bootstrap", "--phase", "3", "--force")
+
+    said = capsys.readouterr().out
+    assert "already applied" not in said and "Phase 3 (tutorial-six)" in said
+    applied = Event.objects.filter(kind="bootstrap.phase_applied", tags__contains=["phase-3"])
+    assert applied.count() == 1
+    call_command("bootstrap", "--phase", "3")  # in force now: no gate, no second row
+    assert applied.count() == 1
+    assert Event.objects.filter(kind="bootstrap.gate_forced").count() == 2
