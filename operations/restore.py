@@ -191,8 +191,10 @@ def refuse_a_newer_schema(path: Path) -> dict:
     version would run on tables it does not know, and no migration of its own could undo that.
     An older backup restores; `make run` migrates it, and the answer says how many that is."""
     taken = backup_migrations(path)
-    if not taken:
-        raise BackupFailed(f"{path} holds no django_migrations rows: not an Opscore backup")
+    if not any(migration.startswith("opscore.") for migration in taken):
+        # Any Django project's dump has django_migrations (auth, sessions): restored, it would
+        # replace this install's users and sessions and leave every Opscore table beside them
+        raise BackupFailed(f"{path} holds no opscore migration rows: not an Opscore backup")
     loader = MigrationLoader(None)
     ours = {app for app, _ in loader.disk_migrations}
     known = {f"{app}.{name}" for app, name in loader.disk_migrations}

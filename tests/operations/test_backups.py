@@ -12,7 +12,15 @@ from django.db.models.functions import Now
 
 from console.bootstrap import bootstrap
 from missions.models import Worker
-from operations.backups import BackupFailed, connect, manifest, take_backup
+from operations.backups import (
+    BackupFailed,
+    connect,
+    libpq_env,
+    manifest,
+    pg_tool,
+    run_tool,
+    take_backup,
+)
 from operations.restore import restore_drill, restore_from
 from operations.retention import to_keep
 from opscore.actions import record_event
@@ -210,3 +218,24 @@ def test_a_restore_from_a_file_changed_since_its_backup_is_refused(scratch):
 
     row = BackupRun.objects.get(kind="restore")
     assert row.status == "failed" and "checksum" in row.error
+
+
+def test_another_django_projects_dump_is_refused_as_not_an_opscore_backup(scratch, tmp_path):
+    """Any Django project's dump holds django_migrations rows of apps Opscore has too (auth,
+    sessions): such a file passed as a backup, and `--clean` replaced our users and sessions
+    with that project's, leaving every Opscore table beside them."""
+    with connect(scratch, autocommit=True) as foreign:
+        foreign.execute("CREATE TABLE django_migrations (id serial, app text, name text)")
+        foreign.execute(
+            "INSERT INTO django_migrations (app, name) VALUES"
+            " ('contenttypes', '0001_initial'), ('auth', '0001_initial')"
+        )
+        foreign.execute("CREATE TABLE auth_user (id serial, username text)")
+    dump = tmp_path / "theirs.dump"
+    run_tool([pg_tool("pg_dump"), "-Fc", "-f", str(dump)], libpq_env(scratch))
+
+    with pytest.raises(BackupFailed, match="not an Opscore backup"):
+        restore_from(dump, actor="t", confirmed=True, database=scratch)
+
+    row = BackupRun.objects.get(kind="restore")
+    assert row.status == "failed" and "not an Opscore backup" in row.error
