@@ -18,7 +18,8 @@ from memory.models import Memory
 from missions.models import Artifact
 from opportunities.models import Idea, Notice, NoticeLane
 from opscore.db import db_now
-from opscore.models import Agent, Event, Policy, RunStatus, StandingOrderRun
+from opscore.models import Agent, Event, Policy, RunStatus, StandingOrder, StandingOrderRun
+from opscore.standing_orders import unrun_slots
 
 HOLD_HOURS = {1: 48, 2: 48, 3: 48, 4: 48, 5: 14 * 24}  # the seed: 48-72 h; two weeks at the end
 READABLE_LINES = 40
@@ -45,7 +46,8 @@ def phase_applied_at(phase: int):
 
 def held_for(phase: int):
     """The phase has run its hold time, and no standing-order run failed in that window, nor
-    was a slot missed (nothing ran it: the system was down, which is no hold)."""
+    was a slot missed (nothing ran it: the system was down, which is no hold). A slot with no
+    row at all is missed too: the gap check that records them runs only while the system does."""
     hours = HOLD_HOURS[phase]
     span = f"{hours} h" if hours < 100 else f"{hours // 24} days"
     name = f"phase {phase} held {span} without a failed run"
@@ -58,6 +60,9 @@ def held_for(phase: int):
     runs = StandingOrderRun.objects
     failed = runs.filter(status=RunStatus.FAILED, finished_at__gte=since).count()
     missed = runs.filter(status=RunStatus.MISSED, scheduled_for__gte=since).count()
+    missed += sum(
+        len(unrun_slots(o, since, now)) for o in StandingOrder.objects.filter(enabled=True)
+    )
     detail = f"applied {applied:%Y-%m-%d %H:%M} UTC; {failed} failed run(s) in the window"
     detail += f", {missed} slot(s) missed" if missed else ""
     if until > now:

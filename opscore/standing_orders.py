@@ -300,11 +300,19 @@ def check_gaps(now=None) -> dict:
     return counts
 
 
+def unrun_slots(order: StandingOrder, since, now) -> list:
+    """Slots of `order` in (since, now - grace] that have no run row: missed, whether or not
+    the gap check has recorded them yet (it runs only while the system does)."""
+    since = max(order.created_at, since)
+    until = now - timedelta(minutes=order.grace_minutes)
+    due = order.expected_slots(since, until)
+    runs = order.runs.filter(scheduled_for__gt=since, scheduled_for__lte=until)
+    have = set(runs.values_list("scheduled_for", flat=True))
+    return [slot for slot in due if slot not in have]
+
+
 def record_missed_slots(order: StandingOrder, now) -> int:
-    since = max(order.created_at, now - LOOKBACK)
-    due = order.expected_slots(since, now - timedelta(minutes=order.grace_minutes))
-    have = set(order.runs.filter(scheduled_for__in=due).values_list("scheduled_for", flat=True))
-    missing = [slot for slot in due if slot not in have]
+    missing = unrun_slots(order, now - LOOKBACK, now)
     if not missing:
         return 0
     StandingOrderRun.objects.bulk_create(

@@ -92,6 +92,7 @@ def test_a_phase_not_yet_held_says_until_when(clock):
 
 def test_phase_three_passes_on_real_proactive_work_and_opens_phase_four(clock):
     applied_ago(clock, 49, 1, 2, 3)
+    run_every_order_once()  # each order's slots ran: the system was up through the hold
     failure = record_event("step.failed", "S1 crawl failed", tags=["step", "failed", "crawl"])
     for agent in ("devops", "security", "design"):
         create_idea(
@@ -157,6 +158,7 @@ def test_a_phase_the_system_was_down_through_has_not_held(clock):
     from opscore.models import StandingOrderRun
 
     applied_ago(clock, 49, 1)
+    run_every_order_once()  # back up: every order's latest slot ran
     StandingOrderRun.objects.create(
         order=StandingOrder.objects.get(name="devops-health-check"),
         scheduled_for=db_now() - timedelta(hours=30),
@@ -169,3 +171,15 @@ def test_a_phase_the_system_was_down_through_has_not_held(clock):
 
     held = next(c for c in criteria if c["name"] == "phase 1 held 48 h without a failed run")
     assert not held["passed"] and "1 slot(s) missed" in held["detail"], held
+
+
+def test_a_hold_the_system_was_down_through_fails_before_the_gap_check_has_run(clock):
+    """Stopped through the whole 48 h, nothing ran, not even the gap check that records each
+    slot nothing ran as `missed`: the hold counted only rows, found none, and read 'held 48 h
+    without a failed run', so the next phase's gate opened on a system that never ran."""
+    applied_ago(clock, 49, 1)
+
+    _, criteria = check(1)
+
+    held = next(c for c in criteria if c["name"] == "phase 1 held 48 h without a failed run")
+    assert not held["passed"] and "slot(s) missed" in held["detail"], held
