@@ -171,18 +171,24 @@ def refuse_a_changed_file(path: Path) -> None:
     """A file this install's backup wrote is restored only as that backup recorded it, as the
     drill checks it: one that changed since (a bad disk, a copy cut short, a hand) would replace
     everything with whatever it holds now. A file from elsewhere has no record to check."""
-    recorded = (
-        BackupRun.objects.filter(kind=BackupKind.BACKUP, status=BackupStatus.SUCCEEDED)
-        .filter(path=str(path))
-        .exclude(sha256="")
-        .order_by("-id")
-        .first()
-    )
+    recorded = next(recorded_as(path), None)
     if recorded is not None and sha256_of(path) != recorded.sha256:
         raise BackupFailed(
             f"{path} does not match the checksum backup {recorded.id} recorded: it changed"
             " since it was written; restore another backup"
         )
+
+
+def recorded_as(path: Path):
+    """The succeeded backups that wrote this very file, newest first, however it is named now:
+    through a symlinked folder or `..`, the path typed is not the one the row keeps."""
+    rows = (
+        BackupRun.objects.filter(kind=BackupKind.BACKUP, status=BackupStatus.SUCCEEDED)
+        .filter(path__endswith=f"/{path.name}")
+        .exclude(sha256="")
+        .order_by("-id")
+    )
+    return (row for row in rows if Path(row.path).exists() and path.samefile(row.path))
 
 
 def refuse_a_newer_schema(path: Path) -> dict:

@@ -239,3 +239,18 @@ def test_another_django_projects_dump_is_refused_as_not_an_opscore_backup(scratc
 
     row = BackupRun.objects.get(kind="restore")
     assert row.status == "failed" and "not an Opscore backup" in row.error
+
+
+def test_a_changed_file_named_through_a_link_or_dots_is_refused_all_the_same(scratch, tmp_path):
+    """The checksum check found the backup's row by the path exactly as typed: the same file
+    named through a symlinked folder or `backups/../backups/…` had no row, and its changed
+    bytes were restored over everything."""
+    backup = take_backup(actor="t", directory=tmp_path / "backups")
+    with open(backup.path, "ab") as handle:
+        handle.write(b"tampered")
+    (tmp_path / "link").symlink_to(tmp_path / "backups")
+    name = Path(backup.path).name
+
+    for spelled in (tmp_path / "link" / name, tmp_path / "backups" / ".." / "backups" / name):
+        with pytest.raises(BackupFailed, match=f"checksum backup {backup.id} recorded"):
+            restore_from(spelled, actor="t", confirmed=True, database=scratch)
