@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psycopg
 from django.conf import settings
+from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.db.models.functions import Now
 
@@ -148,6 +149,8 @@ def restore_from(path: Path, *, actor: str, confirmed: bool, database: str | Non
 
 
 def restore_failed(path: Path, reason: str, actor: str, started: float) -> None:
+    if not set_up():  # an empty database has no table for the row: the one line says it all
+        return
     run = BackupRun.objects.create(
         kind=BackupKind.RESTORE, status=BackupStatus.RUNNING, actor=actor, **path_kept(path)
     )
@@ -161,10 +164,19 @@ def refuse_restore(path: Path, confirmed: bool) -> None:
         raise BackupFailed(f"{path} does not exist")
     if not path.is_file():
         raise BackupFailed(f"{path} is not a file: name a backup (.dump)")
+    if not set_up():  # a new host's empty database: nothing runs on it, nothing was recorded
+        return
     live = Worker.objects.live().count()
     if live:
         raise BackupFailed(f"{live} worker(s) are live: stop the system (make run) first")
     refuse_a_changed_file(path)
+
+
+def set_up() -> bool:
+    """Whether the database has Opscore's tables: a restore is how a new host's empty one
+    gets them (`make run` first would bring up a whole new company only to replace it)."""
+    tables = connection.introspection.table_names()
+    return Worker._meta.db_table in tables and BackupRun._meta.db_table in tables
 
 
 def refuse_a_changed_file(path: Path) -> None:

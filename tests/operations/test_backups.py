@@ -254,3 +254,24 @@ def test_a_changed_file_named_through_a_link_or_dots_is_refused_all_the_same(scr
     for spelled in (tmp_path / "link" / name, tmp_path / "backups" / ".." / "backups" / name):
         with pytest.raises(BackupFailed, match=f"checksum backup {backup.id} recorded"):
             restore_from(spelled, actor="t", confirmed=True, database=scratch)
+
+
+def test_a_restore_onto_a_new_hosts_empty_database_restores(scratch, tmp_path, capsys):
+    """Moving to a new host: an empty database, then `opscore restore --from … --yes` before
+    any `make run`. The refusals asked the database for live workers and recorded backups in
+    tables it did not have yet, and the restore was a traceback."""
+    from opscore.cli import main
+
+    backup = take_backup(actor="t", directory=tmp_path)
+    ours = connection.settings_dict["NAME"]
+    connection.close()
+    connection.settings_dict["NAME"] = scratch
+    try:
+        main(["opscore", "restore", "--from", backup.path, "--yes", "--json"])
+        restored = BackupRun.objects.get(kind="restore")
+    finally:
+        connection.close()
+        connection.settings_dict["NAME"] = ours
+
+    assert restored.status == "succeeded" and restored.path == backup.path
+    assert f'"database": "{scratch}"' in capsys.readouterr().out
