@@ -51,6 +51,10 @@ def create_from_template(self, verbosity=1, autoclobber=False, serialize=True, k
     name, template = self._get_test_db_name(), PREFIX + fingerprint()
     quote = self.connection.ops.quote_name
     with self._nodb_cursor() as server:
+        # Another worker may be building it: wait as long as that takes, past the
+        # connection's own lock_timeout (the short commands' deadline).
+        server.execute("SET lock_timeout = 0")
+        server.execute("SET statement_timeout = 0")
         server.execute("SELECT pg_advisory_lock(hashtext(%s))", [LOCK])
         server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [template])
         if server.fetchone() is None:
