@@ -192,23 +192,35 @@ def json_post(view):
     return guarded
 
 
+def token_name() -> str:
+    """The API token as rows name it: `token:` and a digest (never the secret). Today every
+    caller holds the one OPS_API_TOKEN, so a new token is a new name."""
+    return "token:" + hashlib.sha256(settings.OPS_API_TOKEN.encode()).hexdigest()[:16]
+
+
 def caller_scope(endpoint: str) -> str:
-    """Whose idempotency keys: today every caller holds the one OPS_API_TOKEN, named here by a
-    digest (never the secret), so a new token starts a fresh key space."""
-    digest = hashlib.sha256(settings.OPS_API_TOKEN.encode()).hexdigest()[:16]
-    return f"{endpoint}:token:{digest}"
+    """Whose idempotency keys: the token's, so a new token starts a fresh key space."""
+    return f"{endpoint}:{token_name()}"
 
 
-def _intake(data) -> Answer:
-    result = submit_proposal(data, source=ProposalSource.API)
+def authenticated_as(request) -> dict:
+    """Who sent a proposal, as the request authenticated, never as its body says: the
+    operator signed in, who may then not approve it (four eyes), else the API token."""
+    if request.user.is_authenticated:
+        return {"operator": request.user}
+    return {"proposed_by": f"api:{token_name()}"}
+
+
+def _intake(data, who: dict) -> Answer:
+    result = submit_proposal(data, source=ProposalSource.API, **who)
     return Answer(201 if result.created else 200, result.as_json())
 
 
 @json_post
 def create_proposal(request, data):
-    key = request.headers.get(HEADER)
+    key, who = request.headers.get(HEADER), authenticated_as(request)
     try:
-        answer = answer_once(caller_scope("proposals"), key, data, lambda: _intake(data))
+        answer = answer_once(caller_scope("proposals"), key, data, lambda: _intake(data, who))
     except ProposalInvalid as invalid:
         return error(400, "invalid proposal", invalid.errors)
     except KeyRefused as refused:

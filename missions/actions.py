@@ -26,7 +26,7 @@ from missions.models import (
 from missions.schemas import ProposalDraft, ProposalInvalid
 from opscore.actions import record_event, unsaved_event
 from opscore.lanes import drop_refusal
-from opscore.models import Agent, Event, Policy
+from opscore.models import Agent, Event, Policy, operator_actor
 from opscore.policies import SCHEMAS
 
 
@@ -102,7 +102,8 @@ def submit_proposal(
 
     Bad input raises ProposalInvalid and writes nothing. A refusal is stored as a rejected
     proposal with its reason and an event; no step is ever queued for it. `about` says where
-    it came from and why: cause_event, operator, cause_ref, context (e.g. which memories
+    it came from and why: cause_event, operator, cause_ref, proposed_by (who put it in, as
+    they authenticated; the operator's name by default), context (e.g. which memories
     steered it, kept on the proposal and its event) and needs_human (never auto-approved).
     `savepoint=False` is for a caller whose transaction fails as a whole on any error (the
     trigger pass inside its heartbeat duty): it saves the two round trips of a savepoint per
@@ -145,6 +146,7 @@ def _new_proposal(
     needs_human=False,
     untrusted_reason="",
     handed_by=None,
+    proposed_by="",
 ) -> Proposal:
     why = untrusted_reason or cites_untrusted_content(draft, cause_event)
     if untrusted and not why:
@@ -157,6 +159,7 @@ def _new_proposal(
         cause_event=cause_event,
         operator=operator,
         cause_ref=cause_ref,
+        proposed_by=proposed_by or (operator_actor(operator) if operator else ""),
         handed_by=handed_by,
         context=context or {},
         needs_human=needs_human,
@@ -283,8 +286,10 @@ def _auto_approvable(proposal: Proposal) -> bool:
 
 
 def _weighed(proposal: Proposal) -> dict:
-    """What the event adds about the gates' weighing and the goal served, when there is any."""
-    extra = {"goal_id": proposal.goal_id} if proposal.goal_id else {}
+    """What the event adds about who put it in, the gates' weighing and the goal served, when
+    there is any."""
+    extra = {"proposed_by": proposal.proposed_by} if proposal.proposed_by else {}
+    extra |= {"goal_id": proposal.goal_id} if proposal.goal_id else {}
     return extra | ({"gate_decision": proposal.gate_decision} if proposal.gate_decision else {})
 
 

@@ -169,6 +169,12 @@ class Proposal(models.Model):
     cause_ref = models.CharField(
         max_length=200, blank=True, help_text="e.g. trigger_rule:12, reaction:7, conversation:3"
     )
+    proposed_by = models.CharField(
+        max_length=150,
+        blank=True,
+        help_text="who put it in, as they authenticated: operator:<name>, cli:<name>, "
+        "api:token:<digest>; blank for work an agent or rule proposed itself",
+    )
     handed_by = models.ForeignKey(
         "opscore.Agent",
         null=True,
