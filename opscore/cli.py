@@ -224,6 +224,19 @@ def login_name() -> str:
         return f"uid-{os.getuid()}"
 
 
+def cli_author(username: str | None, *, as_json: bool) -> tuple[str, object]:
+    """Who typed a proposal, as four-eyes reads authorship (Proposal.author): the person named
+    by --as (one naming nobody is refused), else the account running the command, with its
+    user when one has that name. Unrecorded, they approved their own work."""
+    from opscore.four_eyes import deciding_user
+
+    name = username or login_name()
+    user = deciding_user(name)
+    if user is None and username:
+        fail(f"no active user {name!r}", as_json=as_json, code=REFUSED)
+    return name, user
+
+
 def given_path(option: str, text: str | None) -> Path | None:
     """A path flag as typed, None when left out. An empty one (`--dir "$UNSET"`) is refused:
     Path('') is '.', so the files landed wherever the operator happened to stand."""

@@ -7,7 +7,7 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from coding.approvals import ApprovalRefused
 from coding.driver import handle_one_run
@@ -22,7 +22,7 @@ from missions.worker import handle_one_step
 from opscore.actions import set_policy
 from opscore.models import Event, LLMCall, Policy
 from tests.conftest import sh
-from tests.factories import AgentFactory
+from tests.factories import AgentFactory, OperatorFactory
 from tests.scripted import CancelledMidCall, Scripted
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -102,6 +102,32 @@ def test_a_job_submitted_without_a_base_shows_the_base_it_will_run_on(coding_rep
 
     step = Proposal.objects.get().proposed_steps[0]
     assert step["payload"]["worktree_ref"] == "main"
+
+
+@pytest.mark.parametrize("who", [["--as", "ann"], []], ids=["named", "login"])
+def test_the_person_who_submitted_a_dev_job_is_its_author_and_cannot_approve_it(
+    coding_repo, devops, monkeypatch, who
+):
+    """`coding submit` recorded nobody (as `propose` once did): the one who typed it approved
+    their own job with `proposal approve --as` themselves."""
+    monkeypatch.setenv("LOGNAME", "ann")  # the account running the command (getpass reads it)
+    OperatorFactory(username="ann"), OperatorFactory(username="bob")
+    args = ["--agent=devops", "--repo=app", "--summary=Greet", "--problem=Say hi", "--accept=hi"]
+    call_command("coding", "submit", *args, *who, stdout=StringIO())
+
+    proposal = Proposal.objects.get()
+    assert (proposal.author, proposal.proposed_by) == ("ann", "cli:ann")
+    pending = Event.objects.get(kind="proposal.pending", proposal=proposal)
+    assert pending.payload["proposed_by"] == "cli:ann"
+    with pytest.raises(CommandError, match="ann proposed this; someone else"):
+        call_command("proposal", "approve", str(proposal.id), "--as", "ann", stdout=StringIO())
+
+
+def test_a_dev_job_submitted_as_nobody_is_refused(coding_repo, devops):
+    args = ["--agent=devops", "--repo=app", "--summary=Greet", "--problem=Say hi", "--accept=hi"]
+    with pytest.raises(CommandError, match="no active user 'mallory'"):
+        call_command("coding", "submit", *args, "--as", "mallory", stdout=StringIO())
+    assert not Proposal.objects.exists()
 
 
 def approved(data) -> Proposal:

@@ -24,6 +24,7 @@ from opscore.cli import (
     SESSION_SECONDS,
     OpsCommand,
     add_verbs,
+    cli_author,
     dump,
     fail,
     login_name,
@@ -187,8 +188,12 @@ class Command(OpsCommand):
         self.say(opts, {"name": repo.name, "path": repo.path}, f"registered {repo.name}")
 
     def submit(self, opts):
+        """A dev job through the intake, authored by whoever --as names, else the account
+        running the command (as `propose`): the author may not approve it (four eyes)."""
+        name, author = cli_author(opts["username"], as_json=opts["json"])
+        by = {"cause_ref": f"cli:{name}", "proposed_by": f"cli:{name}", "operator": author}
         try:
-            result = submit_proposal(job_proposal(opts), source="human", cause_ref="cli")
+            result = submit_proposal(job_proposal(opts), source="human", **by)
         except ProposalInvalid as invalid:
             fail(
                 "the dev job was refused",
@@ -296,6 +301,11 @@ def add_submit(parser):
     parser.add_argument("--mode", default="ralph-loop", choices=["single-shot", "ralph-loop"])
     parser.add_argument("--allow-merge", action="store_true")
     parser.add_argument("--max-changed-files", type=int, default=12)
+    parser.add_argument(
+        "--as",
+        dest="username",
+        help="who proposes (default: the account running the command); not its approver",
+    )
 
 
 def split(opts: dict, name: str) -> list[str]:

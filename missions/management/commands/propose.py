@@ -1,8 +1,7 @@
 from missions.actions import submit_proposal
 from missions.models import ProposalSource
 from missions.schemas import ProposalInvalid
-from opscore.cli import REFUSED, OpsCommand, dump, fail, login_name
-from opscore.four_eyes import deciding_user
+from opscore.cli import REFUSED, OpsCommand, cli_author, dump, fail
 from opscore.inputs import InputRefused, parse_json
 
 
@@ -59,24 +58,14 @@ class Command(OpsCommand):
             data["dedupe_key"] = opts["dedupe_key"]
         if opts["goal"] is not None:
             data["goal"] = opts["goal"]
-        name, author = self.author(opts)
+        name, author = cli_author(opts["username"], as_json=opts["json"])
+        by = {"cause_ref": f"cli:{name}", "proposed_by": f"cli:{name}", "operator": author}
         try:
-            result = submit_proposal(
-                data, source=ProposalSource.HUMAN, cause_ref=f"cli:{name}", operator=author
-            )
+            result = submit_proposal(data, source=ProposalSource.HUMAN, **by)
         except ProposalInvalid as invalid:
             fail("invalid proposal", as_json=opts["json"], errors=invalid.errors, code=REFUSED)
         body = result.as_json()
         self.stdout.write(dump(body) if opts["json"] else self.describe(body))
-
-    def author(self, opts):
-        """Who typed it, as four-eyes reads authorship (Proposal.author): the person named by
-        --as, else the account running the command. Unrecorded, they approved their own."""
-        name = opts["username"] or login_name()
-        user = deciding_user(name)
-        if user is None and opts["username"]:
-            fail(f"no active user {name!r}", as_json=opts["json"], code=REFUSED)
-        return name, user
 
     def describe(self, body: dict) -> str:
         prefix = f"P{body['id']} {body['status']}"
