@@ -161,15 +161,17 @@ def why_withheld(run: CodingRun) -> str:
 
 def shown_for_approval(run: CodingRun) -> dict:
     """What a terminal's approver reads before `coding approve … --digest`, as the admin's run
-    page shows it: the task, the commit's whole diff (each secret masked), the last pass's
-    tests, and per kind the digest binding an approval to exactly that, or why it can't be
-    given now."""
+    page shows it: the task, the harness and caps it runs under, the commit's whole diff (each
+    secret masked), the last pass's tests, and per kind the digest binding an approval to
+    exactly that, or why it can't be given now."""
     if not (run.base_sha and run.head_sha):
         raise ApprovalRefused(f"R{run.id} has no commit to approve yet ({run.status})")
     tests, withheld = run.last_test_run(), why_withheld(run)
     return {
         "base_sha": run.base_sha,
         "task": run.task,
+        "harness": {"runner": run.runner, "mode": run.mode},
+        "caps": run.caps,
         "checks": {"tests": run.repository.test_command, "lint": run.repository.lint_command},
         "deploy_plan": run.deploy_plan or None,
         "diff": shown_diff(run.repository.path, run.base_sha, run.head_sha),
@@ -245,7 +247,9 @@ def merge(run: CodingRun) -> str:
             return ""
         if not approval.still_matches:
             refuse_merge(
-                run, "the run changed since the merge was approved (task, tests or commands)"
+                run,
+                "the run changed since the merge was approved (task, harness, caps, tests or "
+                "commands)",
             )
             return ""
         base = f"refs/heads/{run.base_ref}"

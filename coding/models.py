@@ -117,6 +117,10 @@ class CodingRunQuerySet(RunRowStatements):
         return signed.filter(status=S.WAITING_FOR_REVIEW, review__decision="complete")
 
 
+# What a run's limits count of its own progress since it last started afresh: never bound.
+RUN_COUNTERS = ("first_iteration", "cost_before", "active_seconds")
+
+
 class CodingRun(models.Model):
     repository = models.ForeignKey(Repository, on_delete=models.PROTECT, related_name="runs")
     step = models.OneToOneField(
@@ -232,14 +236,23 @@ class CodingRun(models.Model):
         """The pass whose tests an approver sees beside the diff."""
         return self.iterations.order_by("-number").first()
 
+    @property
+    def caps(self) -> dict:
+        """The limits it runs under, as its page shows them, without the counters a retry
+        resets (RUN_COUNTERS): those are its progress, not what anyone approved."""
+        return {k: v for k, v in self.limits.items() if k not in RUN_COUNTERS}
+
     def approval_content(self, kind: str) -> dict:
         """What an approval of `kind` is given for, exactly as the approval page shows it:
-        the commit, the pass whose tests were seen, the task with its constraints, and the
-        repository's test and lint commands — a merge's gate is them passing on the merged
-        head, so one swapped for `true` after the approval is not what was approved."""
+        the commit, the pass whose tests were seen, the task with its constraints, the
+        harness and caps (the merged head's tests run under them), and the repository's test
+        and lint commands — a merge's gate is them passing on the merged head, so one swapped
+        for `true`, or a cap raised, after the approval is not what was approved."""
         tests, repo = self.last_test_run(), self.repository
         plan = {"plan": self.deploy_plan} if kind == ApprovalKind.DEPLOY else {}
         return plan | {
+            "harness": {"runner": self.runner, "mode": self.mode},
+            "caps": self.caps,
             "checks": {"tests": repo.test_command, "lint": repo.lint_command},
             "run": self.id,
             "kind": kind,

@@ -244,6 +244,44 @@ def test_a_merge_whose_test_command_changed_after_approval_is_refused(coding_rep
     assert "changed since the merge was approved" in run.reason
 
 
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"limits": {"harness_timeout_seconds": 6 * 3600}},  # the merged head's tests' time
+        {"limits": {"max_changed_files": 1000}},
+        {"runner": "claude-code"},
+        {"mode": "single-shot"},
+    ],
+    ids=["time-budget", "files", "runner", "mode"],
+)
+def test_a_merge_whose_caps_or_harness_changed_after_approval_is_refused(coding_repo, edit):
+    """The run's page shows its caps (limits) and harness beside what an approval binds; one
+    edited after the approvals (the row by hand, a bug) merged under caps nobody approved."""
+    from coding.models import CodingRun
+
+    run = reviewed(coding_repo, allow_merge=True)
+    approve_run(run, "code", by="ana")
+    approve_run(run, "merge", by="ana")
+    changed = {k: run.limits | v if k == "limits" else v for k, v in edit.items()}
+    CodingRun.objects.filter(pk=run.pk).update(**changed)
+
+    assert handle_one_run()
+
+    run.refresh_from_db()
+    assert run.status == "waiting_for_review" and not run.merged_sha
+    assert "changed since the merge was approved" in run.reason
+    assert CodingApproval.objects.get(kind="merge").voided_at is not None
+
+
+def test_a_runs_bookkeeping_is_not_a_cap_an_approval_binds(coding_repo):
+    """Passes and spend counted since a retry are the run's progress, not what was approved."""
+    run = reviewed(coding_repo)
+    before = run.approval_digest("code")
+    run.limits |= {"first_iteration": 4, "cost_before": "1.5", "active_seconds": 99}
+
+    assert run.approval_digest("code") == before
+
+
 def test_approving_the_same_head_again_changes_nothing_and_says_so(coding_repo):
     from io import StringIO
 

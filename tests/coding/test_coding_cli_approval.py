@@ -99,3 +99,17 @@ def test_show_prints_no_terminal_control_a_harness_or_a_task_could_hide_lines_wi
 
     assert "\x1b" not in shown and "\r" not in shown
     assert "fine⟨U+001B⟩[1A" in shown and "tests passed⟨U+000D⟩" in shown
+
+
+def test_show_prints_the_caps_and_harness_the_digest_binds(coding_repo):
+    run = reviewed(coding_repo)
+    shown = json.loads(coding("--json", "show", str(run.id)))
+    text = coding("show", str(run.id))
+
+    assert shown["harness"] == {"runner": "command", "mode": "ralph-loop"}
+    assert shown["caps"]["max_changed_files"] == run.limits["max_changed_files"]
+    assert "first_iteration" not in shown["caps"]
+    assert "harness: command (ralph-loop); caps:" in text and '"max_iterations"' in text
+    CodingRun.objects.filter(pk=run.pk).update(limits=run.limits | {"max_iterations": 50})
+    run.refresh_from_db()
+    assert run.approval_digest("code") != shown["digests"]["code"]

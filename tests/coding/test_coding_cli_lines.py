@@ -58,6 +58,7 @@ def test_the_approve_line_coding_show_prints_runs_as_pasted(git_repo):
     digest = "d" * 64
     card = {"task": {}, "deploy_plan": None, "diff": "", "test_run": 1, "tests": "tests passed"}
     card |= {"digests": {"code": digest}, "why_not": {"code": ""}, "checks": {}}
+    card |= {"harness": {"runner": "command", "mode": "ralph-loop"}, "caps": {}}
 
     line = shown_lines(run, card)[-1]
 

@@ -237,6 +237,8 @@ def shown_lines(run: CodingRun, shown: dict) -> list[str]:
         f"  problem: {task.get('problem_statement', '')}",
         f"  accept: {'; '.join(task.get('acceptance_criteria', []))}",
         f"  constraints: {dump(task.get('constraints', {}))}",
+        f"harness: {shown['harness']['runner']} ({shown['harness']['mode']}); caps: "
+        f"{dump(shown['caps'])}",
         f"checks (a merge runs them on the merged head): {dump(shown['checks'])}",
     ]
     if shown["deploy_plan"]:
