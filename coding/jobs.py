@@ -11,9 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from coding.loop import limits_for
 from coding.models import CodingRun, Repository
 from missions.schemas import field_errors
+from opscore.models import Policy, PolicyVersion
+from opscore.policies import SCHEMAS, parse_policy
 from opscore.registry import StepKind
 
 KIND = "dev.code_change"
+POLICY = "coding_policy"
 
 
 class Criterion(BaseModel):
@@ -92,6 +95,9 @@ def run_for_step(step) -> CodingRun:
         raise ValueError(f"the job no longer fits its repository: {errors}")
     repo = Repository.objects.get(name=job.repo)
     task = job.model_dump(exclude={"repo", "worktree_ref", "handoff"})
+    limits = limits_for(task)
+    if moved := caps_moved_since_approval(step, task, limits):
+        raise ValueError(moved)
     return CodingRun.objects.create(
         repository=repo,
         step=step,
@@ -100,7 +106,27 @@ def run_for_step(step) -> CodingRun:
         mode=job.handoff.mode,
         base_ref=job.worktree_ref,
         task=task,
-        limits=limits_for(task),
+        limits=limits,
+    )
+
+
+def caps_moved_since_approval(step, task: dict, limits: dict) -> str:
+    """Why the job may not start: the caps the coding policy gives it now are not the ones it
+    gave when the job was approved (its mission keeps the version then in force), raised or
+    lowered. Refused, not re-read: the job is proposed again, under the caps it will run
+    with. '' when no cap of it moved."""
+    then = step.mission.policy_versions.get(POLICY)
+    if then == Policy.objects.versions_in_force([POLICY]).get(POLICY):
+        return ""
+    row = PolicyVersion.objects.filter(policy_id=POLICY, version=then).first()
+    approved = limits_for(task, parse_policy(POLICY, row.new_value) if row else SCHEMAS[POLICY]())
+    moved = [f"{k} {approved[k]} → {v}" for k, v in limits.items() if approved.get(k) != v]
+    if not moved:
+        return ""
+    return (
+        f"the coding policy changed since this job was approved, and with it its caps "
+        f"({'; '.join(moved)}): it does not run under caps nobody approved it with; "
+        "propose it again"
     )
 
 

@@ -39,9 +39,10 @@ from coding.worktrees import ReviewCommit, WorktreeRefused, provision
 from opscore.models import Policy
 
 
-def limits_for(task: dict) -> dict:
-    """The caps a run starts under (a policy change later does not move a running run's)."""
-    policy = Policy.objects.value("coding_policy")
+def limits_for(task: dict, policy=None) -> dict:
+    """The caps a run starts under (a policy change later does not move a running run's):
+    `policy`'s, the coding policy in force when not given."""
+    policy = policy or Policy.objects.value("coding_policy")
     wanted = (task.get("constraints") or {}).get("max_changed_files") or policy.max_changed_files
     return {
         "max_iterations": policy.max_iterations,

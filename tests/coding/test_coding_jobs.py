@@ -159,6 +159,30 @@ def test_a_dev_job_runs_to_review_and_completes_its_step_at_the_code_approval(co
     assert json.loads(out.getvalue())["status"] == "completed"
 
 
+def test_a_job_whose_caps_the_policy_changed_since_its_approval_does_not_start(coding_repo, devops):
+    """A run's caps were read from the coding policy when its step first ran: one raised (or
+    lowered) between the job's approval and then ran it under caps nobody approved it with."""
+    set_policy("coding_policy", {"max_iterations": 2}, actor="t")
+    approved(job())
+    set_policy("coding_policy", {"max_iterations": 40}, actor="t")
+
+    assert handle_one_step("w1")
+
+    step = Step.objects.get()
+    assert step.status == "failed" and not CodingRun.objects.exists()
+    assert "max_iterations 2 → 40" in step.last_error
+    assert Event.objects.filter(kind="step.failed", summary__contains="max_iterations").exists()
+
+
+def test_a_policy_change_that_moves_no_cap_of_the_job_lets_it_start(coding_repo, devops):
+    approved(job())
+    set_policy("coding_policy", {"max_running": 3}, actor="t")
+
+    assert handle_one_step("w1")
+
+    assert CodingRun.objects.get().limits["max_iterations"] == 5
+
+
 def test_the_reviewer_can_send_it_back_then_file_follow_ups_and_lessons(
     coding_repo, devops, monkeypatch
 ):
