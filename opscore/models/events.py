@@ -3,14 +3,71 @@
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
-from django.db.models.functions import Now
+from django.db.models import Q, Subquery
+from django.db.models.functions import Coalesce, Greatest, Now
 
 from opscore.models.agents import Agent
 
 
+class WritingTransaction(models.Func):
+    """The id of the transaction writing the row (its top-level one, under a savepoint too)."""
+
+    template = "(pg_current_xact_id()::text::bigint)"
+    output_field = models.BigIntegerField()
+
+
+class OwnTransaction(models.Func):
+    """This session's transaction id, NULL while it has written nothing."""
+
+    template = "(pg_current_xact_id_if_assigned()::text::bigint)"
+    output_field = models.BigIntegerField()
+
+
+class Watermark(models.Func):
+    """The oldest transaction still running as the statement reads: every older one has
+    committed or rolled back, so no event of theirs can appear later."""
+
+    template = "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint)"
+    output_field = models.BigIntegerField()
+
+
 class EventQuerySet(models.QuerySet):
+    """The log in the order readers page it: (xact, id). Ids come from a sequence at INSERT,
+    but transactions commit in another order; a cursor by id alone passed an event whose
+    transaction was still open, and never saw it once it committed."""
+
+    def settled(self):
+        """Events no later commit can precede: those of transactions older than the oldest one
+        still running (the running oldest, if it is this session's, is this session). A
+        reader's own uncommitted events count too (a test, a command that writes then reads):
+        no reader that pages writes events before it reads."""
+        own = Coalesce(OwnTransaction(), 0)
+        highest = Greatest(Watermark(), own)  # the bound an index scan stops at
+        return self.filter(xact__lte=highest).filter(Q(xact__lte=Watermark()) | Q(xact=own))
+
+    def held_back(self):
+        """Committed events a reader may not pass yet: an older transaction is still open."""
+        return self.filter(xact__gt=Watermark()).exclude(xact=OwnTransaction())
+
     def after(self, event_id: int):
-        return self.filter(id__gt=event_id).order_by("id")
+        """The settled events past the cursor `event_id`, in log order. The cursor stays an
+        event id (the API's `next_after`); its place in the log is that event's (xact, id),
+        or for an id no event has (a rollback burned it), the nearest event's below it."""
+        at = Coalesce(
+            Subquery(Event.objects.filter(id__lte=event_id).order_by("-id").values("xact")[:1]),
+            0,
+        )
+        return (
+            self.settled()
+            .filter(xact__gte=at)
+            .filter(Q(xact__gt=at) | Q(id__gt=event_id))
+            .order_by("xact", "id")
+        )
+
+    def last_position(self) -> int:
+        """The cursor of the newest settled event in log order (0: none): where a reader that
+        wants only what comes next starts."""
+        return self.settled().order_by("-xact", "-id").values_list("id", flat=True).first() or 0
 
 
 class Event(models.Model):
@@ -67,6 +124,9 @@ class Event(models.Model):
     actor = models.CharField(max_length=150, blank=True)
     dedupe_key = models.CharField(max_length=200, null=True, blank=True)
     created_at = models.DateTimeField(db_default=Now())
+    # The writing transaction: readers page by (xact, id) below the oldest running transaction
+    # (EventQuerySet.after). Events written before it existed read 0: all long committed.
+    xact = models.BigIntegerField(db_default=WritingTransaction(), editable=False)
 
     objects = EventQuerySet.as_manager()
 
@@ -76,6 +136,7 @@ class Event(models.Model):
             models.Index(fields=["kind", "-id"], name="event_kind_idx"),
             models.Index(fields=["agent", "-id"], name="event_agent_idx"),
             models.Index(fields=["mission", "id"], name="event_mission_idx"),
+            models.Index(fields=["xact", "id"], name="event_xact_idx"),
             models.Index(
                 fields=["proposal"],
                 condition=models.Q(proposal__isnull=False),
