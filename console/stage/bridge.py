@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import socket
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -30,7 +29,7 @@ from opscore.models import Event
 
 BATCH = 100
 QUIET_CHECK_SECONDS = 15
-GAP_SECONDS, GAP_CHECK_SECONDS, MAX_GAPS = 30, 1, 1000  # an open transaction's ids (Gaps)
+HELD_CHECK_SECONDS = 1  # while committed events wait behind an open transaction
 FOLLOW_SECONDS = 5  # how often a process that does not read tries to take the reader's place
 BACKOFF_SECONDS = (0.5, 1, 2, 5)
 MOMENT_KEYS = ("conversation_id", "participants", "interaction", "text", "thread")
@@ -38,56 +37,26 @@ log = logging.getLogger(__name__)
 
 
 @database_sync_to_async
-def events_after(last_id: int, gaps: "Gaps | None" = None) -> tuple[str, int, list[dict]]:
+def events_after(last_id: int) -> tuple[str, int, list[dict]]:
+    """The next settled events past the cursor (Event.objects.after): one still held back
+    by an older open transaction waits, where a read by id passed it for good."""
     events = list(
-        Event.objects.select_related("agent", "mission", "step", "proposal")
-        .filter(id__gt=last_id)
-        .order_by("id")[:BATCH]
+        Event.objects.after(last_id).select_related("agent", "mission", "step", "proposal")[:BATCH]
     )
     if not events:
         return "", last_id, []
-    if gaps is not None:
-        gaps.note(last_id, [event.id for event in events])
     return rendered(events), events[-1].id, [moment_of(event) for event in events]
 
 
 @database_sync_to_async
-def events_among(ids: list[int]) -> tuple[str, list[dict], list[int]]:
-    """The events of `ids` committed by now (the late ones of a gap), rendered as a batch."""
-    events = list(
-        Event.objects.select_related("agent", "mission", "step", "proposal")
-        .filter(id__in=ids)
-        .order_by("id")
-    )
-    return rendered(events), [moment_of(event) for event in events], [e.id for e in events]
+def held_back() -> bool:
+    """Committed events wait behind an older open transaction: its end may come with no
+    notification (it wrote no event, or rolled back), so the bridge looks again soon."""
+    return Event.objects.held_back().exists()
 
 
 def rendered(events: list) -> str:
     return render_to_string("stage/_event_rows.html", {"events": list(reversed(events))})
-
-
-class Gaps:
-    """Event ids missing below the newest read: a transaction still open holds them (a
-    heartbeat pass writing its events in one transaction while a worker's commits at once), or
-    one rolled back burned them. Looked for again at each read for GAP_SECONDS, then given up
-    (a rollback's never come); at most MAX_GAPS at once, the oldest given up first."""
-
-    def __init__(self):
-        self.waiting: dict[int, float] = {}  # id → when it was first missed (monotonic)
-
-    def note(self, after: int, read: list[int]) -> None:
-        now, seen = time.monotonic(), set(read)
-        for missing in range(max(after + 1, read[-1] - MAX_GAPS), read[-1]):
-            if missing not in seen:
-                self.waiting.setdefault(missing, now)
-        for stale in [i for i, since in self.waiting.items() if now - since > GAP_SECONDS]:
-            del self.waiting[stale]
-        for oldest in sorted(self.waiting)[: max(0, len(self.waiting) - MAX_GAPS)]:
-            del self.waiting[oldest]
-
-    def found(self, ids: list[int]) -> None:
-        for filled in ids:
-            self.waiting.pop(filled, None)
 
 
 def moment_of(event: Event) -> dict:
@@ -105,6 +74,13 @@ def batch_text(html: str, newest: int, moments: list[dict]) -> str:
 
 @database_sync_to_async
 def latest_id() -> int:
+    """Where a reader that wants only what comes next starts: the newest settled event."""
+    return Event.objects.last_position()
+
+
+@database_sync_to_async
+def highest_id() -> int:
+    """The largest event id written (committed), for bounding a client's cursor."""
     return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
@@ -140,21 +116,14 @@ def route_for(layer) -> Route:
     return node_route(socket.gethostname())
 
 
-async def fan_out(layer, group: str, position: int, gaps: Gaps | None = None) -> int:
+async def fan_out(layer, group: str, position: int) -> tuple[int, bool]:
     """Read, render and serialise what is new once, and send that to every socket: a
-    browser's cost is forwarding one finished string, not a query, a render or a copy. Events
-    that filled a gap go first, as a batch that moves no socket's position."""
-    if gaps is not None and gaps.waiting:
-        html, moments, filled = await events_among(sorted(gaps.waiting))
-        gaps.found(filled)
-        if filled:
-            text = batch_text(html, position, moments)
-            message = {"type": "stage.batch", "after": position, "last_id": position}
-            await layer.group_send(group, message | {"text": text})
+    browser's cost is forwarding one finished string, not a query, a render or a copy.
+    Returns the new position, and whether committed events wait behind an open transaction."""
     while True:
-        html, newest, moments = await events_after(position, gaps)
+        html, newest, moments = await events_after(position)
         if not html:
-            return position
+            return position, await held_back()
         text = batch_text(html, newest, moments)
         await layer.group_send(
             group, {"type": "stage.batch", "after": position, "last_id": newest, "text": text}
@@ -214,7 +183,7 @@ async def bridge(layer, route: Route, position: int):
 
     It never ends by itself: when Postgres or Redis goes away it backs off and starts again
     from the last event it sent, so what was written during the outage still goes out."""
-    params, gaps = await listener_params(), Gaps()
+    params = await listener_params()
     failures = 0
     while True:
         try:
@@ -222,11 +191,11 @@ async def bridge(layer, route: Route, position: int):
                 if route.reader_lock:
                     position = await take_reader_place(db, route.reader_lock, position)
                 await db.execute(f"LISTEN {Channel.EVENTS}")
-                position = await fan_out(layer, route.group, position, gaps)
+                position, held = await fan_out(layer, route.group, position)
                 failures = 0
                 while True:
-                    await notified(db, GAP_CHECK_SECONDS if gaps.waiting else QUIET_CHECK_SECONDS)
-                    position = await fan_out(layer, route.group, position, gaps)
+                    await notified(db, HELD_CHECK_SECONDS if held else QUIET_CHECK_SECONDS)
+                    position, held = await fan_out(layer, route.group, position)
         except Exception as error:  # a cancel (the loop closing) is no Exception: it still stops
             failures += 1
             log.warning("the Stage's event bridge lost a connection (%s); retrying", error)

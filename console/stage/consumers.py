@@ -15,7 +15,7 @@ from channels.auth import get_user
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from console.stage.bridge import batch_text, events_after, join, latest_id, leave
+from console.stage.bridge import batch_text, events_after, highest_id, join, latest_id, leave
 
 CATCH_UP_EVENTS = 1000  # by id: a page further behind reloads rather than read it all again
 RELOAD = 4409  # the page's cursor is not one a catch-up serves: it reloads
@@ -34,11 +34,11 @@ class StageConsumer(AsyncWebsocketConsumer):
             return
         # raw bytes from the client: Latin-1 reads any of them (a cursor is ASCII digits)
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        newest = await latest_id()
+        newest = await highest_id()
         try:
             self.last_id = int(query.get("after", [""])[0])
         except ValueError:
-            self.last_id = newest
+            self.last_id = await latest_id()
         self.session_read_at = asyncio.get_running_loop().time()
         await self.accept()
         if not newest - CATCH_UP_EVENTS <= self.last_id <= newest:
@@ -51,7 +51,9 @@ class StageConsumer(AsyncWebsocketConsumer):
     async def deliver(self, message: dict) -> None:
         """From the relay: the shared batch, forwarded as it is, when it follows on from what
         this browser has; otherwise (it connected mid-batch, or fell behind) its own
-        catch-up, started beside the relay so other sockets do not wait for it."""
+        catch-up, started beside the relay so other sockets do not wait for it. A cursor is
+        an event id in log order (Event.objects.after), which the ids' numbers do not follow:
+        a socket already past the batch finds nothing new."""
         if not await self.may_still_watch():
             await self.shut(4403)
         elif self.catching_up:
@@ -59,7 +61,7 @@ class StageConsumer(AsyncWebsocketConsumer):
         elif message["after"] == self.last_id:
             self.last_id = message["last_id"]
             await self.send(text_data=message["text"])
-        elif message["last_id"] > self.last_id:
+        else:  # behind it, or past it by its own read: positions are not ordered by number
             self.catching_up = True
             self.catch_up = asyncio.ensure_future(self.send_new())
 

@@ -31,7 +31,7 @@ TAG_CHARS = Event._meta.get_field("tags").base_field.max_length
 
 
 def events_page(before: int | None = None, **filters):
-    events = Event.objects.select_related("agent").order_by("-id")
+    events = Event.objects.settled().select_related("agent").order_by("-id")
     if before:
         events = events.filter(id__lt=before)
     if filters.get("agent"):
@@ -62,26 +62,18 @@ def _filters(request) -> dict:
 def stage(request):
     if refusal := visible_or_login(request):
         return refusal
+    newest = latest_event_id()  # before the list: an event settling between is sent again
     events = events_page(**_filters(request))
     context = {
         "events": events,
         "oldest": events[-1].id if events else None,
-        "newest": feed_cursor(events, _filters(request)),
+        "newest": newest,
         "filters": _filters(request),
         "agents": Agent.objects.enabled(),
         "health": health_summary(),
         "task_form": form_context(),
     }
     return render(request, "stage/stage.html", context)
-
-
-def feed_cursor(events, filters) -> int:
-    """Where the page's socket starts. A filtered feed is not live (the socket only refreshes
-    its panels): its newest match may be far older than the newest event, or none (0), and
-    the socket then asked for everything since — all history for a filter matching nothing."""
-    if filters:
-        return latest_event_id()
-    return events[0].id if events else 0
 
 
 @require_GET

@@ -47,7 +47,7 @@ class EventQuerySet(models.QuerySet):
 
     def held_back(self):
         """Committed events a reader may not pass yet: an older transaction is still open."""
-        return self.filter(xact__gt=Watermark()).exclude(xact=OwnTransaction())
+        return self.filter(xact__gt=Watermark()).exclude(xact=Coalesce(OwnTransaction(), 0))
 
     def after(self, event_id: int):
         """The settled events past the cursor `event_id`, in log order. The cursor stays an

@@ -24,22 +24,45 @@ def held_open():
     return other, held_id
 
 
-@pytest.mark.parametrize("quick_began_first", [False, True])
-def test_an_event_committed_after_a_later_one_still_reaches_the_next_page(
-    client, quick_began_first
-):
-    """`quick_began_first`: the quick event's transaction took its transaction id before the
-    held one wrote (a worker updating its step, then writing its event)."""
+def settle(event_id: int) -> None:
+    """Wait until no transaction older than the event's runs: other test processes share the
+    cluster, and an open transaction of theirs holds every reader's watermark back."""
+    with connection.cursor() as cursor:
+        for _ in range(600):
+            cursor.execute(
+                "SELECT passed, CASE WHEN NOT passed THEN pg_sleep(0.1) END FROM"
+                " (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint > xact AS passed"
+                " FROM opscore_event WHERE id = %s) AS settled",
+                [event_id],
+            )
+            if cursor.fetchone()[0]:
+                return
+    raise AssertionError("an older transaction stayed open for a minute")
+
+
+def held_and_quick(quick_began_first: bool):
+    """An event held open on another connection, and a later one committed. With
+    `quick_began_first`, the later one's transaction took its id before the held one wrote (a
+    worker updating its step, then writing its event)."""
     with transaction.atomic():
         if quick_began_first:
             connection.cursor().execute("SELECT pg_current_xact_id()")
         other, held_id = held_open()
         quick = Event.objects.create(kind="test", title="quick")
+    return other, held_id, quick
+
+
+@pytest.mark.parametrize("quick_began_first", [False, True])
+def test_an_event_committed_after_a_later_one_still_reaches_the_next_page(
+    client, quick_began_first
+):
+    other, held_id, quick = held_and_quick(quick_began_first)
     try:
         first = client.get("/api/ops/events?after=0").json()
         other.commit()
     finally:
         other.close()
+    settle(held_id)
 
     second = client.get(f"/api/ops/events?after={first['next_after']}").json()
 
