@@ -254,11 +254,12 @@ MATCH_BATCH = 500
 
 @transaction.atomic
 def match_reactions(rand=None) -> dict:
-    """Read new events (by cursor) against the reaction matrix; each match becomes a Reaction
-    row, queued if its probability roll and cooldown pass, otherwise skipped with the reason."""
+    """Read new events (by cursor, in log order: Event.objects.after) against the reaction
+    matrix; each match becomes a Reaction row, queued if its probability roll and cooldown
+    pass, otherwise skipped with the reason."""
     rand = rand or rng
     cursor, _ = LoopCursor.objects.select_for_update().get_or_create(name="reactions")
-    events = list(Event.objects.filter(id__gt=cursor.position).order_by("id")[:MATCH_BATCH])
+    events = list(Event.objects.after(cursor.position)[:MATCH_BATCH])
     patterns = distinct_patterns(Policy.objects.value("reaction_matrix").patterns)
     counts = {"events": len(events), "queued": 0, "skipped": 0}
     for event in events:

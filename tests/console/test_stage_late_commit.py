@@ -12,8 +12,8 @@ from channels.db import database_sync_to_async
 from django.db import connection, transaction
 
 from opscore.models import Event
-from tests.console.test_api_late_commit import held_and_quick
 from tests.console.test_stage import connect, run_on_a_loop
+from tests.late_commit import held_and_quick
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

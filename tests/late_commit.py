@@ -1,0 +1,51 @@
+"""Two transactions that commit out of their events' id order: one held open on a second
+connection, a later event committed meanwhile. Ids come from a sequence at INSERT, commits in
+another order; a reader by id alone passed the held one for good."""
+
+import psycopg
+from django.db import connection, transaction
+
+from opscore.models import Event
+
+HELD = (
+    "INSERT INTO opscore_event (kind, title, summary, tags, payload, actor)"
+    " VALUES (%s, 'written first, committed last', '', %s, '{}', '') RETURNING id"
+)
+
+
+def held_open(kind: str = "test", tags: tuple = ()):
+    """A second connection whose transaction wrote an event and has not committed yet."""
+    params = connection.get_connection_params()
+    other = psycopg.connect(
+        **{k: v for k, v in params.items() if k not in ("context", "cursor_factory")}
+    )
+    held_id = other.execute(HELD, [kind, list(tags)]).fetchone()[0]
+    return other, held_id
+
+
+def held_and_quick(quick_began_first: bool, kind: str = "test", tags: tuple = ()):
+    """An event held open on another connection, and a later one committed. With
+    `quick_began_first`, the later one's transaction took its id before the held one wrote (a
+    worker updating its step, then writing its event)."""
+    with transaction.atomic():
+        if quick_began_first:
+            connection.cursor().execute("SELECT pg_current_xact_id()")
+        other, held_id = held_open(kind, tags)
+        quick = Event.objects.create(kind=kind, title="quick", tags=list(tags))
+    return other, held_id, quick
+
+
+def settle(event_id: int) -> None:
+    """Wait until no transaction older than the event's runs: other test processes share the
+    cluster, and an open transaction of theirs holds every reader's watermark back."""
+    with connection.cursor() as cursor:
+        for _ in range(600):
+            cursor.execute(
+                "SELECT passed, CASE WHEN NOT passed THEN pg_sleep(0.1) END FROM"
+                " (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint > xact AS passed"
+                " FROM opscore_event WHERE id = %s) AS settled",
+                [event_id],
+            )
+            if cursor.fetchone()[0]:
+                return
+    raise AssertionError("an older transaction stayed open for a minute")
