@@ -39,7 +39,8 @@ def learn_from_outcomes(deadline: float) -> dict:
 
 
 def learn_from_endings(deadline: float) -> dict:
-    """Mission endings and step endings since the cursor, one transaction per batch: the
+    """Mission endings and step endings since the cursor (in log order, Event.objects.after:
+    one whose transaction committed late is still ahead of it), one transaction per batch: the
     cursor moves with the rows it produced, so an event is learned from exactly once. An
     ending a drop pause refused is passed over, never learned from (dropped_ranges)."""
     counts = {"missions": {}, "feedback": {}, "calibrated_steps": 0, "flagged": [], "events": 0}
@@ -48,8 +49,7 @@ def learn_from_endings(deadline: float) -> dict:
             cursor, _ = LoopCursor.objects.select_for_update().get_or_create(name=CURSOR)
             events = list(
                 endings()
-                .filter(id__gt=cursor.position)
-                .order_by("id")
+                .after(cursor.position)
                 .values("id", "kind", "mission_id", "step_id", "payload")[:BATCH]
             )
             if not events:
@@ -75,7 +75,7 @@ def dropped_ranges(after: int) -> list[tuple[int, int]]:
     """The endings drop pauses refused past the cursor `after`, as (first, last) ids. A drop
     is recorded after the endings it names, so its event is past the cursor too: the read
     (event_kind_idx) sees a handful of rows, a drop pause writing one a beat at most."""
-    drops = Event.objects.filter(kind=DROPPED, id__gt=after).values_list("payload", flat=True)
+    drops = Event.objects.filter(kind=DROPPED).after(after).values_list("payload", flat=True)
     return [(drop["first_event_id"], drop["last_event_id"]) for drop in drops]
 
 
@@ -92,7 +92,7 @@ def drop_endings(why: str) -> dict:
         return {"dropped": 0}
     with transaction.atomic():
         cursor, _ = LoopCursor.objects.select_for_update().get_or_create(name=CURSOR)
-        unread = endings().filter(id__gt=cursor.position)
+        unread = endings().after(cursor.position)
         waiting = arrived_before(unread, pause.since)
         refused = [last for _, last in dropped_ranges(cursor.position)]
         arrived = unread.filter(id__gt=max(cursor.position, waiting["last"] or 0, *refused))
@@ -100,7 +100,7 @@ def drop_endings(why: str) -> dict:
         if dropped["count"]:
             record_drop(dropped, why)
             if not waiting["count"]:  # nothing to learn from before them: the cursor passes
-                cursor.position = dropped["last"]
+                cursor.position = arrived.reverse().values_list("id", flat=True).first()
                 cursor.save(update_fields=["position"])
     return {"dropped": dropped["count"]} | (
         {"waiting": waiting["count"]} if waiting["count"] else {}
