@@ -38,9 +38,10 @@ class EventQuerySet(models.QuerySet):
 
     def settled(self):
         """Events no later commit can precede: those of transactions older than the oldest one
-        still running (the running oldest, if it is this session's, is this session). A
-        reader's own uncommitted events count too (a test, a command that writes then reads):
-        no reader that pages writes events before it reads."""
+        still running (which is this session, if it is the oldest). A reader's own uncommitted
+        events count too (a test, a command that writes then reads): no reader that pages
+        writes events before it reads. The watermark is the cluster's: a transaction left open
+        in any database of it holds every reader back until it ends."""
         own = Coalesce(OwnTransaction(), 0)
         highest = Greatest(Watermark(), own)  # the bound an index scan stops at
         return self.filter(xact__lte=highest).filter(Q(xact__lte=Watermark()) | Q(xact=own))
