@@ -36,16 +36,25 @@ def held_and_quick(quick_began_first: bool, kind: str = "test", tags: tuple = ()
 
 
 def settle(event_id: int) -> None:
-    """Wait until no transaction older than the event's runs: other test processes share the
-    cluster, and an open transaction of theirs holds every reader's watermark back."""
-    with connection.cursor() as cursor:
-        for _ in range(600):
-            cursor.execute(
-                "SELECT passed, CASE WHEN NOT passed THEN pg_sleep(0.1) END FROM"
-                " (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint > xact AS passed"
-                " FROM opscore_event WHERE id = %s) AS settled",
-                [event_id],
-            )
-            if cursor.fetchone()[0]:
-                return
+    """Wait until no transaction of this database older than the event's runs (a thread's,
+    a subprocess's): a bounded poll for a condition."""
+    from opscore.models.events import Watermark
+
+    settled = Event.objects.filter(id=event_id, xact__lt=Watermark())
+    for _ in range(600):
+        if settled.exists():
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(0.1)")
     raise AssertionError("an older transaction stayed open for a minute")
+
+
+def open_elsewhere():
+    """A transaction holding an id in another database of the same server (its maintenance
+    database): another app's, another test worker's."""
+    params = connection.get_connection_params() | {"dbname": "postgres"}
+    other = psycopg.connect(
+        **{k: v for k, v in params.items() if k not in ("context", "cursor_factory")}
+    )
+    other.execute("SELECT pg_current_xact_id()")
+    return other

@@ -24,10 +24,22 @@ class OwnTransaction(models.Func):
 
 
 class Watermark(models.Func):
-    """The oldest transaction still running as the statement reads: every older one has
-    committed or rolled back, so no event of theirs can appear later."""
+    """The oldest transaction still running as the statement reads that may be this
+    database's: every older one has committed or rolled back, so no event of theirs can appear
+    later. A transaction known to run in another database of the server (pg_stat_activity's
+    backend_xid, compared by its 32 low bits) holds nobody back here: another database's
+    open transaction (another app on a shared server, another test worker's) stalled every
+    reader until it ended. One that has ended since the snapshot, or whose backend is not
+    listed, is kept: it may have been ours."""
 
-    template = "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint)"
+    template = (
+        "(SELECT coalesce(min(x::text::bigint),"
+        " pg_snapshot_xmax(pg_current_snapshot())::text::bigint)"
+        " FROM pg_snapshot_xip(pg_current_snapshot()) AS x"
+        " WHERE mod(x::text::bigint, 4294967296) NOT IN ("
+        "SELECT a.backend_xid::text::bigint FROM pg_stat_activity a"
+        " WHERE a.datname IS DISTINCT FROM current_database() AND a.backend_xid IS NOT NULL))"
+    )
     output_field = models.BigIntegerField()
 
 
@@ -40,8 +52,8 @@ class EventQuerySet(models.QuerySet):
         """Events no later commit can precede: those of transactions older than the oldest one
         still running (which is this session, if it is the oldest). A reader's own uncommitted
         events count too (a test, a command that writes then reads): no reader that pages
-        writes events before it reads. The watermark is the cluster's: a transaction left open
-        in any database of it holds every reader back until it ends."""
+        writes events before it reads. A transaction left open in this database holds every
+        reader back until it ends (another database's does not: Watermark)."""
         own = Coalesce(OwnTransaction(), 0)
         highest = Greatest(Watermark(), own)  # the bound an index scan stops at
         return self.filter(xact__lte=highest).filter(Q(xact__lte=Watermark()) | Q(xact=own))

@@ -4,7 +4,8 @@ saw the earlier one once it committed: an event lost to an outside consumer."""
 
 import pytest
 
-from tests.late_commit import held_and_quick, settle
+from opscore.models import Event
+from tests.late_commit import held_and_quick, open_elsewhere, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,3 +26,15 @@ def test_an_event_committed_after_a_later_one_still_reaches_the_next_page(
 
     seen = [e["id"] for e in first["events"] + second["events"]]
     assert sorted(seen) == sorted([held_id, quick.id])  # each once
+
+
+def test_a_transaction_open_in_another_database_holds_no_event_back(client):
+    elsewhere = open_elsewhere()
+    try:
+        event = Event.objects.create(kind="test", title="committed here")
+
+        page = client.get("/api/ops/events?after=0").json()
+    finally:
+        elsewhere.close()
+
+    assert [e["id"] for e in page["events"]] == [event.id]
