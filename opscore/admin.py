@@ -11,6 +11,7 @@ from opscore import admin_llm  # noqa: F401  (registers the LLM ledger's pages)
 from opscore.actions import AgentSwitchHeld, set_agent_enabled, set_policy
 from opscore.admin_overrides import OverrideAdmin, ReasonField, report
 from opscore.admin_read_only import SavesNothing, SavesWhatItChanged
+from opscore.admin_text import UrlsAsText, urls_as_text
 from opscore.inputs import InputRefused, parse_json
 from opscore.models import (
     ActionRun,
@@ -33,13 +34,16 @@ from opscore.schedules import sync_order_schedules
 from opscore.standing_orders import HANDLERS, PRECONDITIONS
 
 
-class ReadOnlyMixin(SavesNothing):
+class ReadOnlyMixin(UrlsAsText, SavesNothing):
     """Rows written by workflows: the admin shows them (and its actions act on them through
-    those workflows), but nobody adds, edits or deletes them from a form."""
+    those workflows), but nobody adds, edits or deletes them from a form. A URL on them is
+    text, never a link (opscore.admin_text)."""
 
     def get_readonly_fields(self, request, obj=None):
         shown = self.fields or [f.name for f in self.model._meta.fields]
-        return [*shown, *(f for f in self.readonly_fields if f not in shown)]
+        return urls_as_text(
+            self.model, [*shown, *(f for f in self.readonly_fields if f not in shown)]
+        )
 
     def has_add_permission(self, request, obj=None):
         return False
