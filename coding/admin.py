@@ -13,16 +13,18 @@ from coding.models import ApprovalKind, CodingApproval, CodingIteration, CodingR
 from coding.repositories import RepositoryForm
 from opscore import four_eyes
 from opscore.admin import EvidenceInline, ReadOnlyMixin, SafeJSONField, report
+from opscore.admin_audit import EditsRecorded
 from opscore.admin_overrides import reasoned_action
 from opscore.four_eyes import why_not_decide
 
 
 @admin.register(Repository)
-class RepositoryAdmin(admin.ModelAdmin):
+class RepositoryAdmin(EditsRecorded, admin.ModelAdmin):
     """The trust zones: which local repositories the coding lane may touch, and how. Saving
-    checks the path is a git checkout and the refs and runners exist."""
+    checks the path is a git checkout and the refs and runners exist; each change is an event."""
 
     form = RepositoryForm
+    edit_event = "coding.repository_"
     # Django's own JSON field takes NaN, NUL and lone surrogates: a 500 on the page or at save.
     formfield_overrides = {models.JSONField: {"form_class": SafeJSONField}}
     list_display = ["name", "path", "allowed_base_refs", "runners", "max_concurrent_runs"]

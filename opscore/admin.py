@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 
 from opscore import admin_llm  # noqa: F401  (registers the LLM ledger's pages)
 from opscore.actions import AgentSwitchHeld, set_agent_enabled, set_policy
+from opscore.admin_audit import EditsRecorded
 from opscore.admin_overrides import OverrideAdmin, ReasonField, report
 from opscore.admin_read_only import SavesNothing, SavesWhatItChanged
 from opscore.admin_text import UrlsAsText, urls_as_text
@@ -361,8 +362,9 @@ class StandingOrderForm(forms.ModelForm):
 
 
 @admin.register(StandingOrder)
-class StandingOrderAdmin(SavesWhatItChanged, admin.ModelAdmin):
+class StandingOrderAdmin(EditsRecorded, SavesWhatItChanged, admin.ModelAdmin):
     form = StandingOrderForm
+    edit_event = "standing_order."
     list_display = ["name", "agent", "cron", "timezone", "enabled", "handler", "phase"]
     list_filter = ["enabled", "agent", "phase", "handler"]
     search_fields = ["name", "instructions"]

@@ -1,0 +1,84 @@
+"""An operator's edit through the admin leaves an event, as a policy's does (policy.changed):
+who, which fields, from what to what. A repository's trust zone (its path, its base refs, its
+runners) and a standing order (its schedule, its instructions, its switch) changed in the
+admin without a row, so nobody could tell afterwards who had widened what, or when."""
+
+import pytest
+from django.urls import reverse
+
+from opscore.models import Event, StandingOrder
+from tests.console.test_admin_edit_as_shown import shown_form
+
+pytestmark = pytest.mark.django_db
+
+
+def saved(admin_client, url: str, **changes) -> None:
+    answer = admin_client.post(url, shown_form(admin_client, url) | changes)
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+
+
+def test_editing_a_repository_in_the_admin_is_an_event(admin_client, git_repo):
+    url = reverse("admin:coding_repository_change", args=[git_repo.id])
+
+    saved(admin_client, url, max_concurrent_runs="3", test_command='["python", "app.py"]')
+
+    event = Event.objects.get(kind="coding.repository_changed")
+    assert event.actor == "operator:operator"
+    assert "app" in event.title and "max_concurrent_runs" in event.title
+    assert event.payload["changed"]["max_concurrent_runs"] == {"old": 1, "new": 3}
+    assert set(event.payload["changed"]) == {"max_concurrent_runs", "test_command"}
+
+
+def test_editing_a_standing_order_in_the_admin_is_an_event(admin_client, agent):
+    order = StandingOrder.objects.create(agent=agent, name="sweep", cron="0 * * * *")
+    url = reverse("admin:opscore_standingorder_change", args=[order.id])
+
+    saved(admin_client, url, enabled="", cron="*/5 * * * *")
+
+    event = Event.objects.get(kind="standing_order.changed")
+    assert event.actor == "operator:operator" and event.agent_id == agent.slug
+    assert event.payload["changed"] == {
+        "cron": {"old": "0 * * * *", "new": "*/5 * * * *"},
+        "enabled": {"old": True, "new": False},
+    }
+
+
+def test_saving_a_page_with_nothing_changed_writes_no_event(admin_client, agent):
+    order = StandingOrder.objects.create(agent=agent, name="sweep", cron="0 * * * *")
+
+    saved(admin_client, reverse("admin:opscore_standingorder_change", args=[order.id]))
+
+    assert not Event.objects.filter(kind__startswith="standing_order.").exists()
+
+
+def test_adding_a_standing_order_in_the_admin_is_an_event(admin_client, agent):
+    url = reverse("admin:opscore_standingorder_add")
+    form = {"agent": agent.slug, "name": "digest", "cron": "0 9 * * *", "timezone": "UTC"}
+    form |= {"grace_minutes": 5, "timeout_minutes": 30, "enabled": "on", "handler": "generic"}
+
+    answer = admin_client.post(url, form | {"phase": 1, "instructions": "Sum up the day"})
+
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    event = Event.objects.get(kind="standing_order.added")
+    assert event.actor == "operator:operator" and "digest" in event.title
+    assert event.payload["changed"]["cron"] == {"old": None, "new": "0 9 * * *"}
+
+
+def test_an_edits_event_keeps_no_secret(admin_client, agent, settings):
+    order = StandingOrder.objects.create(agent=agent, name="sweep", cron="0 * * * *")
+    url = reverse("admin:opscore_standingorder_change", args=[order.id])
+    secret = settings.ANTHROPIC_API_KEY = "sk-ant-api03-" + "x" * 40
+
+    saved(admin_client, url, instructions=f"Call it with {secret}")
+
+    event = Event.objects.get(kind="standing_order.changed")
+    assert secret not in str(event.payload) and "instructions" in event.payload["changed"]
+
+
+def test_removing_a_repository_in_the_admin_is_an_event(admin_client, git_repo):
+    url = reverse("admin:coding_repository_delete", args=[git_repo.id])
+
+    assert admin_client.post(url, {"post": "yes"}).status_code == 302
+
+    event = Event.objects.get(kind="coding.repository_deleted")
+    assert event.actor == "operator:operator" and event.payload["id"] == git_repo.id
