@@ -176,9 +176,9 @@ def control_families():
     outbox = OutboxMessage.objects.waiting()
     yield gauge(
         "outbox_messages",
-        "Outbox messages waiting or given up",
+        "Outbox messages waiting, given up, or refused (an ended mission's: no failure)",
         ["status"],
-        [(s, outbox[s]) for s in ("pending", "failed")],
+        [(s, outbox[s]) for s in ("pending", "failed", "refused")],
     )
     yield gauge(
         "outbox_oldest_due_age_seconds",

@@ -8,7 +8,8 @@ transaction with whatever the channel wrote locally, so a local effect happens o
 channel receives the row's stable key (the e-mail's Message-ID, the webhook's Idempotency-Key)
 so it can refuse a duplicate after a crash between send and commit. A failure keeps its reason
 on the row and is retried with exponential backoff; after MAX_DELIVERY_ATTEMPTS the row is
-`failed` and an `outbox.failed` alert event says why.
+`failed` and an `outbox.failed` alert event says why. An effect of a mission cancelled or timed
+out is `refused`, with an `outbox.refused` event: asked for, so no alert.
 """
 
 import contextlib
@@ -54,6 +55,12 @@ class ChannelSaidNo(Exception):
         self.retry_after, self.aftermath = retry_after, aftermath
 
 
+class Refused(Exception):
+    """An effect that must never go out (its mission ended): the operator who cancelled the
+    mission asked for this, so it is a refusal on its row, counted apart, not a failure that
+    pages anyone (an `outbox.failed` alert, OpscoreOutboxFailed on the failed count)."""
+
+
 class Held(Exception):
     """A switch holds the message (a paused lane): look again in `retry_after` seconds,
     without counting an attempt."""
@@ -88,15 +95,15 @@ def deliver_one() -> bool:
 
 
 def send_one() -> str | None:
-    """Claim and send one due message: 'delivered', 'held', 'failed' (kept on its row with
-    the reason) or 'late' (see `send`), or None when nothing is due."""
+    """Claim and send one due message: 'delivered', 'held', 'failed' or 'refused' (kept on its
+    row with the reason) or 'late' (see `send`), or None when nothing is due."""
     message = claim_next()
     return None if message is None else send(message)
 
 
 def send(message: OutboxMessage) -> str:
-    """Send a claimed message: 'delivered', 'held', 'failed', or 'late' when its claim ran out
-    and another deliverer took the row meanwhile (record_late_answer)."""
+    """Send a claimed message: 'delivered', 'held', 'failed', 'refused', or 'late' when its
+    claim ran out and another deliverer took the row meanwhile (record_late_answer)."""
     if message.status == OutboxStatus.FAILED:  # out of attempts: given up, not sent
         return "failed"
     deliver = CHANNELS.get(message.channel)
@@ -106,7 +113,7 @@ def send(message: OutboxMessage) -> str:
         if message.step_id and (why := held_by_its_step(message.step)):
             raise Held(f"held: {why}", retry_after=SWITCHED_OFF_RECHECK_SECONDS)
         if message.channel not in REFUSE_ENDED_THEMSELVES and (why := mission_ended(message)):
-            raise ChannelSaidNo(f"refused: {why}", retry_after=None)
+            raise Refused(f"refused: {why}")
         with transaction.atomic():
             message.mark_delivered(deliver(message))
     except ClaimLost:
@@ -115,6 +122,9 @@ def send(message: OutboxMessage) -> str:
     except Held as held:
         message.postpone(str(held), held.retry_after)
         return "held"
+    except Refused as refused:
+        record_refusal(message, str(refused))
+        return "refused"
     except ChannelSaidNo as said:
         with transaction.atomic():
             if said.aftermath is not None:
@@ -176,6 +186,25 @@ def record_failure(message: OutboxMessage, reason: str, retry_after: float | Non
         actor="system:outbox",
         dedupe_key=f"outbox.failed:{message.id}",
     )
+
+
+def record_refusal(message: OutboxMessage, reason: str) -> None:
+    """Refused on its row, and said on its mission's feed at no alert's level."""
+    step = message.step
+    with transaction.atomic():
+        message.mark_refused(reason)
+        record_event(
+            "outbox.refused",
+            f"Not sent by {message.channel}: {message.key}",
+            summary=reason,
+            tags=["outbox", "refused", message.channel],
+            payload={"outbox_id": message.id, "channel": message.channel, "key": message.key},
+            actor="system:outbox",
+            agent_id=step.agent_id,
+            mission_id=step.mission_id,
+            step=step,
+            dedupe_key=f"outbox.refused:{message.id}",
+        )
 
 
 def record_late_answer(message: OutboxMessage) -> None:

@@ -14,6 +14,8 @@ class OutboxStatus(models.TextChoices):
     PENDING = "pending"
     DELIVERED = "delivered"
     FAILED = "failed"
+    # Never sent, on purpose (its mission was cancelled or timed out): expected, so no alert.
+    REFUSED = "refused", "refused before sending"
 
 
 class ClaimLost(RuntimeError):
@@ -26,14 +28,15 @@ class OutboxQuerySet(models.QuerySet):
         return self.filter(status=OutboxStatus.PENDING, next_attempt_at__lte=Now())
 
     def waiting(self) -> dict:
-        """Pending and failed counts, and how long the oldest due message has waited untaken
-        by the database clock (a claim or a hold pushes its time on, so a message in a
+        """Pending, failed and refused counts, and how long the oldest due message has waited
+        untaken by the database clock (a claim or a hold pushes its time on, so a message in a
         deliverer's hands is not due): the one figure that says no deliverer is running."""
         due = Q(status=OutboxStatus.PENDING, next_attempt_at__lte=Now())
         age = ExpressionWrapper(Now() - Min("next_attempt_at", filter=due), DurationField())
         row = self.aggregate(
             pending=Count("id", filter=Q(status=OutboxStatus.PENDING)),
             failed=Count("id", filter=Q(status=OutboxStatus.FAILED)),
+            refused=Count("id", filter=Q(status=OutboxStatus.REFUSED)),
             age=age,
         )
         seconds = round(row.pop("age").total_seconds(), 1) if row["age"] is not None else None
@@ -108,6 +111,13 @@ class OutboxMessage(models.Model):
             attempts=F("attempts") - 1,
             last_error=reason[:2000],
             next_attempt_at=in_seconds(seconds),
+        )
+        self.refresh_from_db()
+
+    def mark_refused(self, reason: str) -> None:
+        """Never to be sent, and nothing failed: the row is done with, with its reason."""
+        OutboxMessage.objects.filter(pk=self.pk, attempts=self.attempts).update(
+            status=OutboxStatus.REFUSED, last_error=reason[:2000]
         )
         self.refresh_from_db()
 

@@ -99,7 +99,7 @@ def test_database_wide_families_say_so_and_carry_the_scope_label(scrape):
     found = families(scrape)
     assert "process_cpu_seconds" in found  # per process: these do add up across nodes
     outbox = {s.labels["status"]: s.value for s in found["opscore_outbox_messages"].samples}
-    assert outbox == {"pending": 0, "failed": 1}
+    assert outbox == {"pending": 0, "failed": 1, "refused": 0}
     assert {s.labels["state"]: s.value for s in found["opscore_workers"].samples}["live"] == 1
 
 

@@ -2,7 +2,11 @@
 plug-in's (OPS_EXECUTOR_MODULES' CHANNELS) as much as the publishing networks'. The step ran and
 queued it; the agent was disabled, or its mission paused, while it waited."""
 
+import io
+
 import pytest
+from django.core.management import call_command
+from prometheus_client.parser import text_string_to_metric_families
 
 from missions.mission_control import pause_mission, resume_mission
 from missions.models import OutboxMessage
@@ -70,6 +74,30 @@ def test_a_plug_in_effect_whose_mission_was_cancelled_is_refused_saying_why(invo
     deliver_pending()
 
     message = OutboxMessage.objects.get()
-    assert (message.status, sent) == ("failed", [])
+    assert (message.status, sent) == ("refused", [])
     assert message.last_error == f"refused: its mission M{step.mission_id} was cancelled"
-    assert Event.objects.get(kind="outbox.failed").summary.endswith(message.last_error)
+    refusal = Event.objects.get(kind="outbox.refused")
+    assert (refusal.summary, refusal.mission_id) == (message.last_error, step.mission_id)
+
+
+def test_a_cancelled_missions_refused_effect_pages_nobody(invoices, client):
+    """The operator who cancelled the mission asked for the refusal: it was an `outbox.failed`
+    alert ('gave up after 1 attempts'), a failed message in `status` and in the metrics, where
+    OpscoreOutboxFailed fires on any. It is counted as refused there, and said at no alert's
+    level."""
+    step, _sent = invoices
+    cancel_mission(step.mission, actor=ANN)
+
+    deliver_pending()
+
+    assert not Event.objects.filter(tags__contains=["alert"]).exists()
+    text = io.StringIO()
+    call_command("status", stdout=text)
+    assert "Outbox: 0 pending, 0 failed, 1 refused" in text.getvalue()
+    scraped = text_string_to_metric_families(client.get("/metrics").content.decode())
+    family = next(f for f in scraped if f.name == "opscore_outbox_messages")
+    assert {s.labels["status"]: s.value for s in family.samples} == {
+        "pending": 0,
+        "failed": 0,
+        "refused": 1,
+    }

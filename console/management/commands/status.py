@@ -84,6 +84,7 @@ class Command(OpsCommand):
         """Red once a due message has waited past OUTBOX_STUCK_AFTER: a deliverer takes one
         within seconds, so nobody is delivering (the pending count alone never says so)."""
         said = f"Outbox: {outbox['pending']} pending, {outbox['failed']} failed"
+        said += f", {outbox['refused']} refused"
         age = outbox["oldest_due_age_seconds"]
         if age is None or age <= OUTBOX_STUCK_AFTER:
             self.stdout.write(said if age is None else f"{said}; oldest due {age:.0f}s ago")
