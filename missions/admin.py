@@ -33,6 +33,7 @@ from opscore.admin import (
     SafeJSONField,
     report,
 )
+from opscore.admin_audit import EditsRecorded
 from opscore.admin_read_only import SavesWhatItChanged
 from opscore.models import Agent, LLMCall, Policy, operator_actor
 
@@ -308,8 +309,9 @@ class TriggerRuleForm(forms.ModelForm):
 
 
 @admin.register(TriggerRule)
-class TriggerRuleAdmin(SavesWhatItChanged, admin.ModelAdmin):
+class TriggerRuleAdmin(EditsRecorded, SavesWhatItChanged, admin.ModelAdmin):
     form = TriggerRuleForm
+    edit_event = "trigger.rule_"  # switched on, or what it proposes changed: an event
     list_display = [
         "name",
         "trigger_event",

@@ -84,7 +84,8 @@ class EvidenceInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Agent)
-class AgentAdmin(SavesWhatItChanged, admin.ModelAdmin):
+class AgentAdmin(EditsRecorded, SavesWhatItChanged, admin.ModelAdmin):
+    edit_event = "agent."  # agent.added, agent.changed: its runtime, wake URL, limits
     list_display = [
         "slug",
         "display_name",

@@ -9,7 +9,7 @@ import json
 from django.core.serializers.json import DjangoJSONEncoder
 
 from opscore.actions import record_event
-from opscore.models import operator_actor
+from opscore.models import Agent, operator_actor
 
 
 def stored(value):
@@ -60,5 +60,5 @@ class EditsRecorded:
             tags=["admin", obj._meta.model_name],
             payload={"model": obj._meta.label, "id": stored(pk), "changed": edits},
             actor=actor,
-            **({"agent_id": obj.agent_id} if hasattr(obj, "agent_id") else {}),
+            agent_id=obj.pk if isinstance(obj, Agent) else getattr(obj, "agent_id", None),
         )

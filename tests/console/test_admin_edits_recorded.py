@@ -1,11 +1,13 @@
 """An operator's edit through the admin leaves an event, as a policy's does (policy.changed):
 who, which fields, from what to what. A repository's trust zone (its path, its base refs, its
-runners) and a standing order (its schedule, its instructions, its switch) changed in the
+runners), a standing order (its schedule, its instructions, its switch), an agent (handed to an
+outside runtime, its wake URL) and a trigger rule (switched on, what it proposes) changed in the
 admin without a row, so nobody could tell afterwards who had widened what, or when."""
 
 import pytest
 from django.urls import reverse
 
+from missions.models import TriggerRule
 from opscore.models import Event, StandingOrder
 from tests.console.test_admin_edit_as_shown import shown_form
 
@@ -82,3 +84,31 @@ def test_removing_a_repository_in_the_admin_is_an_event(admin_client, git_repo):
 
     event = Event.objects.get(kind="coding.repository_deleted")
     assert event.actor == "operator:operator" and event.payload["id"] == git_repo.id
+
+
+def test_handing_an_agent_to_an_outside_runtime_in_the_admin_is_an_event(admin_client, agent):
+    url = reverse("admin:opscore_agent_change", args=[agent.slug])
+
+    saved(admin_client, url, runtime="external", wake_url="https://runtime.example/hooks/agent")
+
+    event = Event.objects.get(kind="agent.changed")
+    assert event.actor == "operator:operator" and event.agent_id == agent.slug
+    assert event.payload["changed"]["runtime"] == {"old": "internal", "new": "external"}
+    assert set(event.payload["changed"]) == {"runtime", "wake_url"}
+
+
+def test_switching_a_trigger_rule_on_in_the_admin_is_an_event(admin_client, agent):
+    rule = TriggerRule.objects.create(
+        name="posted", trigger_event="content_published", enabled=False,
+        action_config={"target_agent": agent.slug},
+    )  # fmt: skip
+    url = reverse("admin:missions_triggerrule_change", args=[rule.id])
+
+    saved(admin_client, url, enabled="on", cooldown_minutes="5")
+
+    event = Event.objects.get(kind="trigger.rule_changed")
+    assert event.actor == "operator:operator" and "posted" in event.title
+    assert event.payload["changed"] == {
+        "cooldown_minutes": {"old": 60, "new": 5},
+        "enabled": {"old": False, "new": True},
+    }
