@@ -2,14 +2,20 @@
 are written by Opscore alone (console.schedules and opscore.schedules keep them in sync by name),
 so the admin shows them and changes none; resubmitting a finished or failed task runs its
 function again, a change that needs the task's change permission, not only the right to see it;
-cleaning up expired login attempts deletes rows, which needs the delete permission."""
+cleaning up expired login attempts deletes rows, which needs the delete permission. A person's
+or a group's edit is an event, as any switch's (opscore.admin_audit)."""
 
 from axes import admin as axes_admin
 from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt
 from django.contrib import admin
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django_q import admin as q_admin
 from django_q.models import Failure, Schedule, Success
+
+from opscore.admin_audit import EditsRecorded
 
 
 class ScheduleAdmin(q_admin.ScheduleAdmin):
@@ -53,8 +59,20 @@ class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
         super().cleanup_expired_attempts(request, queryset)
 
 
+class UserAdmin(EditsRecorded, auth_admin.UserAdmin):
+    """Who may approve, deploy, or sign in at all: a grant is a switch, so an event (its
+    password never: a hash, and redacted besides; changing it is a page of its own)."""
+
+    edit_event = "config.user_"
+
+
+class GroupAdmin(EditsRecorded, auth_admin.GroupAdmin):
+    edit_event = "config.group_"
+
+
 LIBRARY_ADMINS = [(Schedule, ScheduleAdmin), (Success, TaskAdmin), (Failure, FailAdmin)]
 LIBRARY_ADMINS += [(AccessAttempt, AccessAttemptAdmin)]
+LIBRARY_ADMINS += [(get_user_model(), UserAdmin), (Group, GroupAdmin)]
 
 for model, model_admin in LIBRARY_ADMINS:
     admin.site.unregister(model)

@@ -17,27 +17,42 @@ def stored(value):
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
+def value_of(obj, field):
+    if field.many_to_many:  # a person's permissions, a group's: their names, sorted
+        return sorted(str(row) for row in getattr(obj, field.name).all())
+    return stored(field.value_from_object(obj))
+
+
+def fields_of(obj, names) -> dict:
+    fields = {f.name: f for f in [*obj._meta.concrete_fields, *obj._meta.many_to_many]}
+    return {n: fields[n] for n in names if n in fields}
+
+
 def columns_of(obj, names) -> dict:
-    fields = {f.name: f for f in obj._meta.concrete_fields}
-    return {n: stored(fields[n].value_from_object(obj)) for n in names if n in fields}
+    return {n: value_of(obj, field) for n, field in fields_of(obj, names).items()}
 
 
 class EditsRecorded:
     """A model admin whose saves and deletions are events: `edit_event` then `added`,
     `changed` or `deleted` (in a namespace Opscore reserves from outside runtimes). A save that
-    changed nothing writes none."""
+    changed nothing writes none. What was there is read before the save, what is there after
+    its related rows (a person's permissions) are saved too."""
 
     edit_event = ""  # e.g. "standing_order.": standing_order.added, standing_order.changed
 
     def save_model(self, request, obj, form, change):
         shown = form.changed_data if change else list(form.fields)
-        names = list(columns_of(obj, shown))
+        names = list(fields_of(obj, shown))
         old = type(obj)._default_manager.get(pk=obj.pk) if change else None
-        before = columns_of(old, names) if old else dict.fromkeys(names)
+        form.edited_before = columns_of(old, names) if old else dict.fromkeys(names)
         super().save_model(request, obj, form, change)
-        if names or not change:
-            after = columns_of(obj, names)
-            edits = {n: {"old": before[n], "new": after[n]} for n in names}
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        before, obj = getattr(form, "edited_before", {}), form.instance
+        if before or not change:
+            after = columns_of(obj, before)
+            edits = {n: {"old": before[n], "new": after[n]} for n in before}
             self.record_edit(request, obj, obj.pk, "changed" if change else "added", edits)
 
     def delete_model(self, request, obj):

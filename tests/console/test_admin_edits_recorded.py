@@ -5,6 +5,8 @@ outside runtime, its wake URL) and a trigger rule (switched on, what it proposes
 admin without a row, so nobody could tell afterwards who had widened what, or when."""
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from missions.models import TriggerRule
@@ -112,3 +114,33 @@ def test_switching_a_trigger_rule_on_in_the_admin_is_an_event(admin_client, agen
         "cooldown_minutes": {"old": 60, "new": 5},
         "enabled": {"old": False, "new": True},
     }
+
+
+def test_granting_a_person_the_right_to_approve_in_the_admin_is_an_event(admin_client):
+    """Four-eyes rests on who holds *can approve proposals*: a grant in the admin is as much a
+    switch as a policy's."""
+    bea = get_user_model().objects.create_user("bea", password="pw-not-kept-0123")
+    approve = Permission.objects.get(codename="approve_proposal")
+    url = reverse("admin:auth_user_change", args=[bea.id])
+
+    saved(admin_client, url, user_permissions=str(approve.id), is_staff="on")
+
+    event = Event.objects.get(kind="config.user_changed")
+    assert event.actor == "operator:operator" and "bea" in event.title
+    assert event.payload["changed"] == {
+        "is_staff": {"old": False, "new": True},
+        "user_permissions": {"old": [], "new": [str(approve)]},
+    }
+    assert "pw-not-kept" not in str(event.payload) and bea.password not in str(event.payload)
+
+
+def test_adding_a_person_in_the_admin_is_an_event_without_their_password(admin_client):
+    password = "a-long-pass-phrase-0123"
+    form = {"username": "cara", "password1": password, "password2": password}
+
+    answer = admin_client.post(reverse("admin:auth_user_add"), form | {"usable_password": "true"})
+
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    event = Event.objects.get(kind="config.user_added")
+    assert event.payload["changed"] == {"username": {"old": None, "new": "cara"}}
+    assert password not in str(event.payload)
