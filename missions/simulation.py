@@ -209,9 +209,9 @@ class Replay:
     def count(self, row: dict, when: datetime) -> None:
         if recorded_outcome(row) in (AUTO, ACCEPTED):
             steps = self.real_steps.get(row["id"], [])
-        else:
+        else:  # work that never ran has no day it ended: taken as run the day it was let in
             steps = [
-                (s["kind"], None, False) for s in row["proposed_steps"] if s["kind"] in BUILTIN
+                (s["kind"], when, False) for s in row["proposed_steps"] if s["kind"] in BUILTIN
             ]
         for kind, ended, freed in steps:
             self.step_created(when, kind, ended, freed)

@@ -87,3 +87,19 @@ def test_the_simulator_counts_a_step_waiting_past_midnight_on_the_new_day_too(ag
 
     assert report["proposals"]["replayed"] == 2
     assert report["proposals"]["transitions"] == {}
+
+
+def test_work_an_edited_value_would_have_let_in_is_simulated_as_run_that_day(agent, new_york):
+    """What never ran has no day it ended: taken as still waiting, a draft the looser value
+    would have admitted before midnight held a slot of the next day too."""
+    set_policy("content_policy", {"enabled": True, "max_drafts_per_day": 1}, actor="test")
+    for title in ("Before midnight", "After midnight"):
+        assert propose(agent, "write_content").status == "accepted"
+        Step.objects.open().update(status="succeeded", finished_at=Now())  # it ran
+        assert propose(agent, "write_content", title=title).status == "rejected"
+        new_york.freeze(AFTER_MIDNIGHT)
+
+    looser = {"enabled": True, "max_drafts_per_day": 2}
+    report = simulate_policy("content_policy", looser)
+
+    assert report["proposals"]["transitions"]["rejected → auto_approved"]["count"] == 2
