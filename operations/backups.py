@@ -36,6 +36,9 @@ EVIDENCE_TABLES = [
     "memory_memoryrevision",
 ]
 TIMEOUT_SECONDS = 3600
+# How long the manifest and pg_dump wait for a table another session holds (an open ALTER
+# TABLE, a migration): past it the backup fails saying so, where it waited with no deadline.
+LOCK_WAIT_SECONDS = 600
 # Past any live run's deadline: the longest, a drill that dumps and then restores, has two
 # TIMEOUT_SECONDS and ten minutes (operations.backup_orders.DEADLINES).
 ABANDONED_AFTER = timedelta(seconds=3 * TIMEOUT_SECONDS)
@@ -161,6 +164,7 @@ def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
     try:
         with connect(autocommit=True) as snapshot:
             snapshot.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            snapshot.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT_SECONDS}s'")
             exported = snapshot.execute("SELECT pg_export_snapshot()").fetchone()[0]
             run = start_backup(actor)
             path = directory / f"opscore-{run.id:06d}-{time.strftime(STAMP, time.gmtime())}.dump"
@@ -168,10 +172,7 @@ def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
             BackupRun.objects.filter(pk=run.pk).update(path=str(partial))  # for its cleaner
             partial.touch(mode=0o600)  # pg_dump writes into it: the owner's alone, from byte one
             tables = manifest(snapshot)
-            run_tool(
-                [pg_tool("pg_dump"), "-Fc", f"--snapshot={exported}", "-f", str(partial)],
-                libpq_env(),
-            )
+            run_tool(dump_args(exported, partial), libpq_env())
             snapshot.execute("COMMIT")
         partial.rename(path)
     except (BackupFailed, psycopg.Error, OSError, subprocess.TimeoutExpired) as failure:
@@ -190,6 +191,11 @@ def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
         detail=prune_backups(directory),
     )
     return run
+
+
+def dump_args(snapshot: str, partial: Path) -> list[str]:
+    dump = [pg_tool("pg_dump"), "-Fc", f"--snapshot={snapshot}"]
+    return [*dump, f"--lock-wait-timeout={LOCK_WAIT_SECONDS}s", "-f", str(partial)]
 
 
 INTERRUPTED = "interrupted (Ctrl-C) before it finished"

@@ -150,15 +150,11 @@ def silent_database_host():
     server.close()
 
 
-def test_a_backup_against_a_host_that_stopped_answering_fails_instead_of_hanging(
-    transactional_db, settings, silent_database_host
-):
-    """(Its own thread's connection writes the run: transactional, so it is cleared after.)"""
+def backup_in_a_thread():
+    """A backup run in its own thread, waited for 120 s: a hang guard, not a measure (each
+    test's deadline is 1 s). Returns the thread, to ask if it still waits, and what failed it."""
     import threading
 
-    owner = settings.DATABASES
-    silent = {"HOST": "127.0.0.1", "PORT": silent_database_host, "OPTIONS": {"connect_timeout": 1}}
-    settings.DATABASES = {**owner, "default": owner["default"] | silent}
     outcome = []
 
     def back_up():
@@ -169,7 +165,18 @@ def test_a_backup_against_a_host_that_stopped_answering_fails_instead_of_hanging
 
     worker = threading.Thread(target=back_up, daemon=True)
     worker.start()
-    worker.join(timeout=120)  # a hang guard, not a measure: the deadline is 1 s
+    worker.join(timeout=120)
+    return worker, outcome
+
+
+def test_a_backup_against_a_host_that_stopped_answering_fails_instead_of_hanging(
+    transactional_db, settings, silent_database_host
+):
+    """(Its own thread's connection writes the run: transactional, so it is cleared after.)"""
+    owner = settings.DATABASES
+    silent = {"HOST": "127.0.0.1", "PORT": silent_database_host, "OPTIONS": {"connect_timeout": 1}}
+    settings.DATABASES = {**owner, "default": owner["default"] | silent}
+    worker, outcome = backup_in_a_thread()
     settings.DATABASES = owner
 
     assert not worker.is_alive(), "the backup still waits on a host that never answers"
@@ -365,3 +372,20 @@ def test_a_drill_still_within_its_own_deadline_is_not_taken_for_abandoned(clock,
     finally:
         with connect("postgres", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+def test_a_backup_waiting_on_a_locked_evidence_table_fails_instead_of_hanging(
+    transactional_db, monkeypatch
+):
+    """An open `ALTER TABLE` (a migration, a psql session left open) holds an evidence table:
+    the manifest's count waited for it with no deadline, pg_dump for an hour, and `opscore
+    backup` hung with its run `running`."""
+    monkeypatch.setattr("operations.backups.LOCK_WAIT_SECONDS", 1, raising=False)
+    with connect() as holder:
+        holder.execute("LOCK TABLE opscore_event IN ACCESS EXCLUSIVE MODE")
+        worker, outcome = backup_in_a_thread()
+        holder.rollback()
+
+    assert not worker.is_alive(), "the backup still waits on the lock"
+    assert outcome and "lock timeout" in outcome[0]
+    assert BackupRun.objects.get().status == "failed"
