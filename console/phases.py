@@ -2,6 +2,8 @@
 from the database, and the next phase refuses to start until they pass (or an operator forces
 it, which is recorded)."""
 
+from datetime import timedelta
+
 from django.db.models import Count
 
 from console import phase_criteria as seed
@@ -11,6 +13,7 @@ from missions.models import AttemptOutcome, Step, StepAttempt, StepStatus, Worke
 from opportunities.models import Idea, Opportunity
 from opscore.db import db_now
 from opscore.models import LLMCall, Policy, RunStatus, StandingOrder
+from opscore.schedule_math import latest_slot
 
 HOW = {
     "a step went queued → succeeded": "give any task (Stage → Give task, or "
@@ -60,16 +63,30 @@ def orders_accounted_for(phase: int) -> Criterion:
     now = db_now()
     failing, not_due = [], []
     for order in orders:
-        last = order.runs.exclude(status=RunStatus.STARTED).order_by("-scheduled_for").first()
-        if last is None and order.first_slot() > now:
-            not_due.append(f"{order.name} (first slot {order.first_slot():%Y-%m-%d %H:%M} UTC)")
-        elif last is None or last.status not in (RunStatus.COMPLETED, RunStatus.NO_WORK):
-            failing.append(f"{order.name}: {last.status if last else 'never ran'}")
+        verdict, said = last_window(order, now)
+        if verdict != "proved":
+            (failing if verdict == "failing" else not_due).append(said)
     proved = len(orders) - len(failing) - len(not_due)
     detail = "; ".join(failing) or f"{proved} order(s) completed or no_work"
     if not_due and not failing:
         detail += f"; not due yet: {', '.join(not_due)}"
     return Criterion("standing orders proved their last window", not failing, detail)
+
+
+def last_window(order: StandingOrder, now) -> tuple[str, str]:
+    """("proved" | "not_due" | "failing", what to say). The last finished run proves only its
+    own slot: a later one past its grace with no run at all (the system, and the gap check
+    with it, were stopped) has not been proved. A run still going at that slot is let be."""
+    last = order.runs.exclude(status=RunStatus.STARTED).order_by("-scheduled_for").first()
+    first = order.first_slot()
+    if last is None and first > now:
+        return "not_due", f"{order.name} (first slot {first:%Y-%m-%d %H:%M} UTC)"
+    if last is None or last.status not in (RunStatus.COMPLETED, RunStatus.NO_WORK):
+        return "failing", f"{order.name}: {last.status if last else 'never ran'}"
+    due = latest_slot(order.cron, order.timezone, now - timedelta(minutes=order.grace_minutes))
+    if first <= due > last.scheduled_for and not order.runs.filter(scheduled_for=due).exists():
+        return "failing", f"{order.name}: nothing ran its {due:%Y-%m-%d %H:%M} UTC slot"
+    return "proved", ""
 
 
 def dead_steps_explained() -> Criterion:

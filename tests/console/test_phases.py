@@ -173,3 +173,16 @@ def test_a_closed_gate_is_recorded_with_its_reasons_and_who_asked():
     assert refused.actor == "operator:ann" and "phase-2" in refused.tags
     assert "a fresh worker liveness row" in refused.summary
     assert not Event.objects.filter(kind="bootstrap.phase_applied", tags__contains=["phase-2"])
+
+
+def test_orders_whose_last_window_nothing_ran_have_not_proved_it(clock):
+    """Every order ran once, then the system stopped for three days and the gap check with
+    it: each order's last run was still `completed`, so the check printed 'PASS standing
+    orders proved their last window' of windows in which nothing ran."""
+    clock.freeze(datetime.fromisoformat("2027-01-17T12:00:00+00:00"))  # no drill due till Feb
+    run_phase_one_for_real(clock)
+    clock.freeze(db_now() + timedelta(days=3))
+
+    _, criteria = check()
+
+    assert criteria["standing orders proved their last window"] is False
