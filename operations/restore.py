@@ -136,8 +136,9 @@ def restore_from(path: Path, *, actor: str, confirmed: bool, database: str | Non
     try:
         refuse_restore(path, confirmed)
         behind = refuse_a_newer_schema(path)
+        refuse_other_sessions(target)
         run_tool(restore_args(path, target, clean=True), libpq_env(target, admin=True))
-    except (BackupFailed, OSError, subprocess.TimeoutExpired) as failure:
+    except (BackupFailed, OSError, subprocess.TimeoutExpired, psycopg.Error) as failure:
         restore_failed(path, one_line(failure), actor, started)
         raise BackupFailed(one_line(failure)) from None
     except KeyboardInterrupt:  # pg_restore's one transaction is rolled back with it
@@ -177,6 +178,26 @@ def set_up() -> bool:
     gets them (`make run` first would bring up a whole new company only to replace it)."""
     tables = connection.introspection.table_names()
     return Worker._meta.db_table in tables and BackupRun._meta.db_table in tables
+
+
+def refuse_other_sessions(target: str) -> None:
+    """Another session on the database (a psql left in a transaction, a request being served)
+    holds tables pg_restore must drop: its DROP waited behind it the tool's hour in silence,
+    then failed. Refused at once instead, naming who is connected; this process's own session
+    (it asked for live workers) is not another."""
+    ours = connection.connection.info.backend_pid if connection.connection else None
+    with connect(target, admin=True, autocommit=True) as admin:
+        others = admin.execute(
+            "SELECT pid, application_name, state FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND backend_type = 'client backend'"
+        ).fetchall()
+    named = [f"{app or 'a client'} ({state})" for pid, app, state in others if pid != ours]
+    if named:
+        raise BackupFailed(
+            f"{len(named)} other session(s) are connected to {target}: {', '.join(named[:3])};"
+            " stop them (the web server, a psql) first"
+        )
 
 
 def refuse_a_changed_file(path: Path) -> None:

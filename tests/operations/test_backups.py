@@ -275,3 +275,20 @@ def test_a_restore_onto_a_new_hosts_empty_database_restores(scratch, tmp_path, c
 
     assert restored.status == "succeeded" and restored.path == backup.path
     assert f'"database": "{scratch}"' in capsys.readouterr().out
+
+
+def test_a_restore_while_another_session_holds_a_table_is_refused_not_left_waiting(scratch):
+    """A session left open on the database (a psql `BEGIN; SELECT …`, a request being served)
+    holds a table: pg_restore's DROP waited behind it the tool's hour in silence, then failed."""
+    backup = take_backup(actor="t")
+    restore_from(Path(backup.path), actor="t", confirmed=True, database=scratch)
+
+    with connect(scratch) as holder:
+        holder.execute("SET application_name = 'psql'")
+        holder.execute("SELECT count(*) FROM opscore_event")  # its transaction stays open
+        with pytest.raises(BackupFailed, match=r"1 other session\(s\) are connected"):
+            restore_from(Path(backup.path), actor="t", confirmed=True, database=scratch)
+        holder.rollback()
+
+    row = BackupRun.objects.get(kind="restore", status="failed")
+    assert "psql (idle in transaction)" in row.error
