@@ -99,7 +99,22 @@ def review_candidate(
             return reject(candidate, reviewer, with_notes(why, notes))
         if duplicate is not None:
             return merge(candidate, duplicate, reviewer, notes)
+        if gone := named_memory_gone(candidate):
+            return reject(candidate, reviewer, with_notes(gone, notes))
         return promote(candidate, reviewer, policy, notes)
+
+
+def named_memory_gone(candidate: MemoryCandidate) -> str:
+    """Why the memory a candidate names to replace is no longer there to replace ('' when it
+    is): someone retired or replaced it while the candidate waited, and promoting it anyway
+    would put a second version of the claim beside theirs, superseding nothing."""
+    named = candidate.supersedes_id
+    if not named or Memory.objects.active().filter(pk=named).exists():
+        return ""
+    named = Memory.objects.get(pk=named)
+    status = "expired" if named.status == MemoryStatus.ACTIVE else named.status
+    by = f" by memory {named.superseded_by_id}" if named.superseded_by_id else ""
+    return f"memory {named.id}, which it replaces, was {status}{by} meanwhile: propose it again"
 
 
 def waits_for_a_person(candidate: MemoryCandidate, reviewer: str) -> MemoryReview:

@@ -3,6 +3,7 @@
 import pytest
 
 from memory.actions import CandidateInvalid, propose_candidate
+from memory.decisions import supersede_memory
 from memory.gate import review_candidates
 from memory.models import Memory, MemoryCandidate, MemoryReview
 from opscore.actions import record_event, set_policy
@@ -321,3 +322,27 @@ def test_two_terse_facts_about_a_hyphenated_service_are_two_claims(agent, eviden
 
     assert Memory.objects.active().count() == 2
     assert not MemoryReview.objects.filter(decision="supersede").exists()
+
+
+def test_a_candidate_whose_named_memory_was_replaced_meanwhile_is_not_promoted_beside_it(
+    agent, evidence
+):
+    """A candidate named the fact it replaces; a person replaced that fact while it waited. The
+    gate promoted it anyway, superseding nothing and saying nothing: two active versions of
+    one claim, and the person's choice silently undone for prompts."""
+    fields = {"kind": "fact", "scope": "service", "subject_key": "billing-api"}
+    candidate(evidence, title="billing-api is owned by payments", body="Payments.", **fields)
+    review_candidates()
+    owner = Memory.objects.get()
+    candidate(evidence[2:], title="Treasury owns it", body="Treasury.", dedupe_key="treasury")
+    review_candidates()
+    treasury = Memory.objects.get(dedupe_key="treasury")
+    named = candidate(evidence[1:], title="Ledger owns it", body="Ledger.", supersedes=owner.id)
+    supersede_memory(owner.id, treasury.id, actor="operator:ann", reason="treasury took it")
+
+    review_candidates()
+
+    named.refresh_from_db()
+    assert named.status == "rejected" and named.promoted_memory is None
+    assert f"memory {owner.id}" in named.review_notes and "superseded" in named.review_notes
+    assert list(Memory.objects.active()) == [treasury]
