@@ -211,9 +211,12 @@ def apply_proposal(order, run, answer: ProposalAsked, evidence: dict) -> RunResu
 
 
 def apply_candidate(order, run, answer: CandidateAsked, evidence: dict) -> RunResult:
+    """Active memories' dedupe keys are one namespace for every agent, and order names are
+    unique per agent only: the key names the agent too, or a second agent's order of the same
+    name learning the same thing is refused for the first agent's memory."""
     data = answer.model_dump(exclude={"result"}) | {
         "agent": order.agent_id,
-        "dedupe_key": f"{order.name}:{answer.title}"[:200],
+        "dedupe_key": f"{order.agent_id}/{order.name}:{answer.title}"[:200],
         "source_ref": f"standing_order_run:{run.id}",
     }
     try:

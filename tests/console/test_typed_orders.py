@@ -10,7 +10,8 @@ import pytest
 
 from console.bootstrap import bootstrap
 from console.models import AgentToken
-from memory.models import MemoryCandidate
+from memory.gate import review_candidates
+from memory.models import Memory, MemoryCandidate
 from missions.models import Artifact, Proposal, Step
 from opportunities.models import Opportunity
 from opscore.actions import record_event
@@ -110,6 +111,29 @@ def test_a_memory_candidate_goes_to_the_gate(drift_order, drift, monkeypatch):
     candidate = MemoryCandidate.objects.get()
     assert run.status == "completed" and run.evidence["candidate_id"] == candidate.id
     assert (candidate.source_agent_id, candidate.title) == ("devops", "web-2 drifts")
+
+
+def test_two_agents_orders_of_one_name_each_keep_what_they_learned(drift_order, monkeypatch):
+    """Order names are unique per agent, and a candidate's dedupe key was the order's name and
+    the model's title: a second agent's order of the same name learning the same thing was
+    refused, its key held by the first agent's private memory."""
+    security = AgentFactory(slug="security")
+    twin = StandingOrder.objects.create(
+        agent=security, name=drift_order.name, cron="0 * * * *", handler="generic",
+        precondition="events_since_last_run", instructions="Config and state drift.",
+    )  # fmt: skip
+    learned = {"result": "memory_candidate", "kind": "lesson", "title": "web-2 drifts"}
+    learned |= {"body": "web-2 is edited by hand", "confidence": 0.7}
+    for order in (drift_order, twin):
+        seen = record_event("config.changed", "nginx.conf edited on web-2", agent=order.agent)
+        model_says(monkeypatch, learned | {"evidence": cites(seen)})
+        run_order_now(order)
+        review_candidates()
+
+    assert sorted(Memory.objects.active().values_list("agent_id", flat=True)) == [
+        "devops",
+        "security",
+    ]
 
 
 def test_an_opportunity_goes_through_the_opportunity_intake(drift_order, drift, monkeypatch):
