@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from memory.evidence import EvidenceInvalid, check_evidence
 from memory.evidence import untrusted_reason as evidence_untrusted
 from memory.gate import hold, reject, review_candidate
+from memory.initiative import OUTCOME_TAGS
 from memory.models import (
     CandidateStatus,
     Memory,
@@ -18,11 +19,23 @@ from memory.models import (
     Stability,
     Visibility,
 )
+from memory.retrieval import OFFLINE_TAG
 from missions.schemas import field_errors, visible_only
 from opscore.inputs import FieldErrors, InputRefused, check_clean
 from opscore.lanes import DROP, pause_of
 from opscore.models import Agent, Policy
 from opscore.redaction import scrub
+
+# Tags other code reads as how a memory was learned (initiative and the day's lesson cap count
+# outcome lessons, retrieval hides the offline stand-ins'): only the code that learned it says so.
+MARKER_TAGS = frozenset({*OUTCOME_TAGS, OFFLINE_TAG, "operator-feedback", "extracted"})
+
+
+def labels_only(tags: list[str]) -> list[str]:
+    """A model's tags for what it learned, without the markers it may not claim: a chat's
+    lesson tagged `metric-lesson` made its agent eligible for initiative and used up the day's
+    lessons from real outcomes."""
+    return [tag for tag in tags if tag not in MARKER_TAGS]
 
 
 class CandidateInvalid(FieldErrors):

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from memory.actions import CandidateInvalid, propose_and_review
+from memory.actions import CandidateInvalid, labels_only, propose_and_review
 from memory.models import Memory, MemoryCandidate, MemoryType
 from memory.retrieval import OFFLINE_TAG
 from missions.actions import lock_agents, submit_proposal
@@ -178,6 +178,7 @@ def _keep_memories(conversation, items, kept) -> None:
         if item.agent not in people or Decimal(str(item.confidence)) < Memory.MIN_CONFIDENCE:
             kept["dropped"].append(f"memory {index}: not a participant or below 0.55")
             continue
+        item.tags = labels_only(item.tags)
         if offline and OFFLINE_TAG not in item.tags:
             item.tags = [*item.tags[:9], OFFLINE_TAG]
         try:  # one the gate cannot file (blank once trimmed) is dropped, not the distillation
