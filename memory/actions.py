@@ -1,6 +1,7 @@
 """The memory lane's workflows: propose a candidate (the one way in), with its evidence checked."""
 
 from decimal import Decimal
+from typing import Annotated
 
 from django.db import IntegrityError, transaction
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -42,6 +43,10 @@ class CandidateInvalid(FieldErrors):
     """A memory candidate that does not fit its schema."""
 
 
+# A label, not a second body: a model's distillation chooses them (roundtable.distillation).
+Tag = Annotated[str, Field(min_length=1, max_length=80)]  # a repository's name, a step kind
+
+
 class CandidateDraft(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -55,7 +60,7 @@ class CandidateDraft(BaseModel):
     evidence: list = Field(default_factory=list)
     confidence: float = Field(ge=0.0, le=1.0)
     stability: Stability = Stability.MEDIUM
-    tags: list[str] = Field(default_factory=list, max_length=10)
+    tags: list[Tag] = Field(default_factory=list, max_length=10)
     dedupe_key: str | None = Field(default=None, min_length=1, max_length=200)
     source_ref: str = Field(default="", max_length=200)
     source_refs: list[str] = Field(default_factory=list, max_length=20)

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from console.models import AgentToken
-from memory.actions import propose_and_review
+from memory.actions import CandidateInvalid, propose_and_review
 from memory.gate import review_candidate, review_candidates
 from memory.models import Memory, MemoryCandidate
 from opscore.actions import record_event
@@ -109,3 +109,13 @@ def test_a_runtimes_private_candidate_never_joins_what_every_agent_reads(client,
     assert (company.confidence, company.status) == (Decimal("0.80"), "active")
     ending = MemoryCandidate.objects.get(pk=private)
     assert ending.status == "rejected" and f"memory {company.id}" in ending.review_notes
+
+
+def test_a_tag_is_a_label_not_a_second_body(agent):
+    """Ten tags of any length were kept: a model's distillation could store 60,000 characters
+    in one memory's tags, past every limit its words are held to."""
+    with pytest.raises(CandidateInvalid) as refused:
+        propose_and_review(lesson(agent, tags=["disks", "x" * 60_000]))
+
+    assert list(refused.value.errors) == ["tags.1"]
+    assert not Memory.objects.exists()
