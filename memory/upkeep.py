@@ -76,10 +76,13 @@ def apply_review(memory: Memory, decision: str, reason: str, next_review) -> Non
 def expire_lapsed(memories, reviewer: str = REVIEWER, limit: int = 500) -> int:
     """Active memories past their expiry date reach no prompt (Memory.objects.active()), yet
     their row still says active and holds its dedupe key: each becomes `expired`, with a review
-    row saying when its date passed, and the key is free for the next memory of that name."""
+    row saying when its date passed, and the key is free for the next memory of that name.
+    At most `limit` a call: each one expired matches no longer, so the next call takes the
+    rest, and a call cut short leaves a row saying how many wait."""
     lapsed = memories.filter(status=MemoryStatus.ACTIVE, expires_at__lte=Now()).order_by("id")
     with transaction.atomic():
-        found = list(lapsed.select_for_update()[:limit])
+        batch = list(lapsed.select_for_update()[: limit + 1])
+        found = batch[:limit]
         for memory in found:
             memory.status, memory.valid_to = MemoryStatus.EXPIRED, Now()
             memory.updated_by = reviewer
@@ -91,4 +94,6 @@ def expire_lapsed(memories, reviewer: str = REVIEWER, limit: int = 500) -> int:
                 memory=memory,
                 touched={"memory": memory.id, "status": memory.status},
             )
+        if len(batch) > limit:
+            record_cap_hit("expire_lapsed", limit, lapsed.count(), actor=reviewer)
     return len(found)
