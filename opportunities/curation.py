@@ -20,6 +20,7 @@ STALE_DAYS = 7
 LOW_CONFIDENCE_DAYS = 3
 OPEN = ["new", "triaged", "accepted"]
 WINDOW = 500  # findings one hygiene run applies: more wait for the next, and the cap says so
+TRIAGE_BATCH = 100
 
 
 def apply(found: list[tuple], reviewer: str) -> list[str]:
@@ -84,9 +85,13 @@ def opportunity_hygiene(order, run):
     return RunResult(RunStatus.COMPLETED, summary[:500], evidence)
 
 
-def opportunity_triage(order, run):
-    """New ones get grouped by theme and an owner candidate; each becomes `triaged`."""
-    fresh = list(Opportunity.objects.filter(status="new").order_by("id")[:100])
+def opportunity_triage(order, run, limit: int = TRIAGE_BATCH):
+    """New ones get grouped by theme and an owner candidate; each becomes `triaged`. At most
+    `limit` a run, oldest first: each triaged is new no longer, so the next run takes the rest,
+    and a run cut short says how many wait (its evidence, a `sweep.capped` row)."""
+    new = Opportunity.objects.filter(status="new")
+    batch = list(new.order_by("id")[: limit + 1])
+    fresh = batch[:limit]
     if not fresh:
         return RunResult(RunStatus.NO_WORK, "no new opportunity to triage")
     by_theme: dict[str, int] = {}
@@ -97,8 +102,12 @@ def opportunity_triage(order, run):
         if o.owner_candidate_id is None:
             Opportunity.objects.filter(pk=o.pk).update(owner_candidate=o.source_agent_id)
         found.append((o, "triaged", f"theme {o.theme}: {by_theme[o.theme]} new this round"))
-    done = apply(found, f"agent:{order.agent_id}")
-    return RunResult(RunStatus.COMPLETED, f"triaged {len(done)}", {"changes": done})
+    tracker = f"agent:{order.agent_id}"
+    evidence = {"changes": apply(found, tracker)}
+    if len(batch) > limit:
+        evidence["deferred"] = new.count()  # those triaged are new no longer
+        record_cap_hit("opportunity_triage", limit, evidence["deferred"], actor=tracker)
+    return RunResult(RunStatus.COMPLETED, f"triaged {len(evidence['changes'])}", evidence)
 
 
 def weekly_bets_review(order, run, top: int = 5, weak: float = 9.0):
