@@ -5,11 +5,11 @@ gate or a model method."""
 import time
 
 from django.db import transaction
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, Value
 
 from memory.calibration import calibrate_step
 from memory.feedback_learning import learn_from_feedback
-from memory.gate import HELD, review_candidate
+from memory.gate import GATE, HELD, review_candidate
 from memory.models import (
     CandidateStatus,
     Decision,
@@ -20,7 +20,7 @@ from memory.models import (
 )
 from memory.outcomes import learn_from_metrics, learn_from_mission
 from missions.models import LoopCursor
-from opscore.actions import record_event
+from opscore.actions import record_cap_hit, record_event
 from opscore.lanes import pause_of
 from opscore.models import Event, Policy
 
@@ -32,6 +32,7 @@ STEP_ENDINGS = ["step.succeeded", "step.failed", "step.dead"]
 FEEDBACK = ["feedback.recorded"]
 BATCH = 200
 FAST_PATH_BATCH = 50
+PROMOTER = "system:promote-insights"
 
 
 def learn_from_outcomes(deadline: float) -> dict:
@@ -184,13 +185,26 @@ def review_held(deadline: float) -> dict:
         candidate__status=CandidateStatus.NEW,
         candidate__untrusted_reason="",  # untrusted evidence since joined it: for a person
     ).order_by("candidate_id")
-    counts: dict[str, int] = {}
-    for candidate_id, reviewer in held.values_list("candidate_id", "reviewer")[:FAST_PATH_BATCH]:
+    pairs = held.values_list("candidate_id", "reviewer")
+    left = held.values("candidate_id").distinct()
+    return review_batch("review_held_candidates", pairs, left, {}, deadline, policy)
+
+
+def review_batch(loop: str, pairs, left, counts: dict, deadline: float, policy=None) -> dict:
+    """Each (candidate, reviewer) of `pairs`, at most FAST_PATH_BATCH a beat: one reviewed is
+    new no longer, so the next beat takes the rest. A beat cut short by the batch counts what
+    is `left` as `deferred` and leaves a `sweep.capped` row; one cut short by the heartbeat's
+    time says `budget` (the heartbeat's own row has its time)."""
+    batch = list(pairs[: FAST_PATH_BATCH + 1])
+    for candidate_id, reviewer in batch[:FAST_PATH_BATCH]:
         if time.monotonic() > deadline:
             return counts | {"deferred": "budget"}
         review = review_candidate(candidate_id, reviewer=reviewer, policy=policy)
         if review is not None:
             counts[review.decision] = counts.get(review.decision, 0) + 1
+    if len(batch) > FAST_PATH_BATCH:
+        counts["deferred"] = left.count()  # those reviewed wait no longer
+        record_cap_hit(loop, FAST_PATH_BATCH, counts["deferred"], actor=GATE)
     return counts
 
 
@@ -212,11 +226,5 @@ def fast_path(deadline: float) -> dict:
     ).order_by("id")
     if policy.frozen:
         return {"frozen": waiting.count()}
-    counts: dict[str, int] = {"promote": 0}
-    for candidate_id in waiting.values_list("id", flat=True)[:FAST_PATH_BATCH]:
-        if time.monotonic() > deadline:
-            return counts | {"deferred": "budget"}
-        review = review_candidate(candidate_id, reviewer="system:promote-insights")
-        if review is not None:
-            counts[review.decision] = counts.get(review.decision, 0) + 1
-    return counts
+    pairs = waiting.values_list("id", Value(PROMOTER))
+    return review_batch("insight_fast_path", pairs, waiting, {"promote": 0}, deadline, policy)
