@@ -5,14 +5,17 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import F, Q, Sum, Window
 from django.db.models.functions import Now
 
+from opscore.actions import record_cap_hit
 from opscore.db import db_now
 from opscore.models import LLMCall, LLMCallRecord, Policy
 from opscore.models.llm_records import pack
 from opscore.policies import SCHEMAS
 from opscore.redaction import redact
+
+PRUNE_BATCH = 1000
 
 
 def request_document(request, model: str) -> dict:
@@ -92,28 +95,51 @@ def link_call(call_id: int | None, **links) -> None:
         call.save(update_fields=["links"])
 
 
-def prune_llm_records(deadline: float) -> dict:
+def prune_llm_records(deadline: float, limit: int = PRUNE_BATCH) -> dict:
     """The heartbeat duty: bodies older than OPS_LLM_RECORD_DAYS go, then the oldest until all
-    kept records fit OPS_LLM_RECORDS_TOTAL_MB. Rows stay, saying when and why."""
+    kept records fit OPS_LLM_RECORDS_TOTAL_MB. Rows stay, saying when and why. At most `limit`
+    a pass: those pruned match no longer, so the next pass takes the rest; a pass cut short
+    counts what waits as `deferred` and leaves a `sweep.capped` row (out of time: `budget`,
+    in the heartbeat's row, as its other duties say it)."""
     cutoff = db_now() - timedelta(days=settings.OPS_LLM_RECORD_DAYS)  # one clock: the database's
-    aged = LLMCallRecord.objects.older_than(cutoff).order_by("created_at")
     days = f"older than {settings.OPS_LLM_RECORD_DAYS} days"
-    counts = {"aged": _prune_each(aged, days, deadline)}
+    counts = {"aged": _prune_each(_aged(cutoff), days, deadline, limit)}
+    over = f"over the {settings.OPS_LLM_RECORDS_TOTAL_MB} MB total"
+    counts["over_size"] = _prune_each(_over_total(), over, deadline, limit - counts["aged"])
+    out_of_time = time.monotonic() > deadline
+    if counts["aged"] + counts["over_size"] < limit and not out_of_time:
+        return counts  # neither cap stopped it: nothing is left
+    waiting = LLMCallRecord.objects.filter(
+        Q(pk__in=_aged(cutoff).values("pk")) | Q(pk__in=_over_total().values("pk"))
+    ).count()
+    if not waiting:
+        return counts
+    if out_of_time:
+        return counts | {"deferred": "budget"}
+    record_cap_hit("prune_llm_records", limit, waiting, actor="system:heartbeat")
+    return counts | {"deferred": waiting}
+
+
+def _aged(cutoff):
+    return LLMCallRecord.objects.older_than(cutoff).order_by("created_at", "call_id")
+
+
+def _over_total():
+    """The oldest kept records that must go for the rest to fit the total: each one whose
+    elders' sizes summed fall short of the excess."""
     budget = settings.OPS_LLM_RECORDS_TOTAL_MB * 1024 * 1024
     excess = (LLMCallRecord.objects.kept().aggregate(n=Sum("size_bytes"))["n"] or 0) - budget
-    over, reason = 0, f"over the {settings.OPS_LLM_RECORDS_TOTAL_MB} MB total"
-    for record in LLMCallRecord.objects.kept().order_by("created_at", "call_id").iterator():
-        if excess <= 0 or time.monotonic() > deadline:
-            break
-        excess -= record.size_bytes
-        record.prune(reason)
-        over += 1
-    return counts | {"over_size": over}
+    if excess <= 0:
+        return LLMCallRecord.objects.none()
+    oldest_first = ["created_at", "call_id"]
+    elders = Window(Sum("size_bytes"), order_by=oldest_first) - F("size_bytes")
+    kept = LLMCallRecord.objects.kept().annotate(elders=elders)
+    return kept.filter(elders__lt=excess).order_by(*oldest_first)
 
 
-def _prune_each(records, reason: str, deadline: float) -> int:
+def _prune_each(records, reason: str, deadline: float, limit: int) -> int:
     pruned = 0
-    for record in records.iterator():
+    for record in records[: max(limit, 0)]:
         if time.monotonic() > deadline:
             break
         record.prune(reason)

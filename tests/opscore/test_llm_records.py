@@ -9,7 +9,7 @@ import pytest
 from opscore.heartbeat import run_heartbeat
 from opscore.llm import LLMRequest, call_llm
 from opscore.llm_records import prune_llm_records
-from opscore.models import LLMCall, LLMCallRecord
+from opscore.models import Event, LLMCall, LLMCallRecord
 
 pytestmark = pytest.mark.django_db
 REQUEST = LLMRequest(system="You are terse.", messages=[{"role": "user", "content": "Hi"}])
@@ -53,6 +53,45 @@ def test_the_oldest_go_first_when_all_records_are_over_the_total_cap(agent, sett
     assert LLMCallRecord.objects.get(pk=first.pk).pruned_reason == "over the 0 MB total"
     assert LLMCallRecord.objects.get(pk=third.pk).request is not None
     assert LLMCallRecord.objects.get(pk=second.pk).request is None
+
+
+def aged_calls(agent, clock, settings, count: int) -> None:
+    """`count` calls made 31 days ago, past a retention of 30."""
+    settings.OPS_LLM_RECORD_DAYS = 30
+    clock.freeze(datetime(2026, 3, 1, 12, tzinfo=UTC))
+    for n in range(count):
+        a_call(agent, f"call {n}")
+    clock.freeze(datetime(2026, 4, 1, 12, tzinfo=UTC))
+
+
+def test_a_pass_cut_short_by_its_cap_leaves_a_row_and_the_next_prunes_the_rest(
+    agent, clock, settings
+):
+    aged_calls(agent, clock, settings, 3)
+
+    assert prune_llm_records(later(), limit=2) == {"aged": 2, "over_size": 0, "deferred": 1}
+
+    capped = Event.objects.get(kind="sweep.capped")
+    assert capped.payload == {"loop": "prune_llm_records", "limit": 2, "waiting": 1}
+    assert prune_llm_records(later(), limit=2) == {"aged": 1, "over_size": 0}
+    assert not LLMCallRecord.objects.kept().exists()
+
+
+def test_pruning_over_the_total_counts_what_its_cap_left_over_the_total(agent, settings):
+    for words in ("one", "two", "three"):
+        a_call(agent, words)
+    settings.OPS_LLM_RECORDS_TOTAL_MB = 0
+
+    assert prune_llm_records(later(), limit=2) == {"aged": 0, "over_size": 2, "deferred": 1}
+    assert Event.objects.get(kind="sweep.capped").payload["waiting"] == 1
+
+
+def test_a_pass_out_of_time_says_so_in_its_counts(agent, clock, settings):
+    aged_calls(agent, clock, settings, 1)
+
+    counts = prune_llm_records(time.monotonic() - 1)
+
+    assert counts == {"aged": 0, "over_size": 0, "deferred": "budget"}
 
 
 def test_a_record_over_its_size_cap_keeps_only_its_row_and_why(agent, settings):
