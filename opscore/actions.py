@@ -1,10 +1,13 @@
 """Workflows on agents, policies and events. Each is atomic and leaves an audit row."""
 
-from django.db import transaction
+from datetime import timedelta
+
+from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 
 from opscore.compiled import insert_row
+from opscore.db import db_now
 from opscore.models import Agent, Event, Override, Policy, PolicyVersion, Runtime
 from opscore.models.policies import end_policy_snapshot
 from opscore.policies import validate_policy
@@ -42,13 +45,25 @@ def _event_fields(kind, title, summary, tags, payload, refs) -> dict:
     )
 
 
+CAP_ROW_EVERY = timedelta(hours=1)
+
+
 @transaction.atomic
-def record_cap_hit(loop: str, limit: int, waiting: int, *, actor: str) -> Event:
+def record_cap_hit(loop: str, limit: int, waiting: int, *, actor: str) -> Event | None:
     """A loop that stopped at its cap with work left says so in a row: a cut-short pass must not
-    read as one that found nothing more to do."""
+    read as one that found nothing more to do. A backlog outlasts many passes, run every
+    minute: the row is written when the loop starts being capped, then at most once every
+    CAP_ROW_EVERY (by the database's clock) while it stays so, saying what waits then; the
+    passes between write none (None), so the log and the Stage are not flooded with copies."""
+    with connection.cursor() as cursor:  # two passes of one loop at once: one row
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"sweep.capped.{loop}"])
+    recent = Event.objects.filter(kind="sweep.capped", created_at__gt=db_now() - CAP_ROW_EVERY)
+    if recent.filter(payload__loop=loop).exists():
+        return None
     return record_event(
         "sweep.capped",
         f"{loop} stopped at its cap of {limit}; {waiting} waiting",
+        summary="While it stays capped, one such row an hour says what waits then.",
         tags=["sweep", "capped"],
         payload={"loop": loop, "limit": limit, "waiting": waiting},
         actor=actor,
