@@ -36,11 +36,15 @@ def validate(cron: str, timezone: str) -> None:
         raise ScheduleError(f"{cron!r} names no date that exists: it would never fire") from None
 
 
-def slots_between(cron: str, timezone: str, since: datetime, until: datetime) -> list[datetime]:
+def slots_between(
+    cron: str, timezone: str, since: datetime, until: datetime, limit: int = MAX_SLOTS
+) -> list[datetime]:
+    """The first `limit` slots in (since, until]: a caller that must know whether there were
+    more asks for one more than it takes."""
     tz = zone(timezone)
     walker = croniter(cron, since.astimezone(tz))
     slots = []
-    while len(slots) < MAX_SLOTS:
+    while len(slots) < limit:
         slot = walker.get_next(datetime)
         if slot > until:
             break

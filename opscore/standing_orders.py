@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.db.models.functions import Now
 
 from opscore.actions import record_cap_hit, record_event
@@ -33,7 +34,8 @@ from opscore.registry import Registry
 from opscore.schedule_math import latest_slot
 
 log = logging.getLogger(__name__)
-LOOKBACK = timedelta(hours=24)
+LOOKBACK = timedelta(hours=24)  # a new order's first look back; then its cursor's
+GAP_SLOTS = 1440  # slots an order a gap check: a day of an order every minute
 
 
 @dataclass(frozen=True)
@@ -280,13 +282,17 @@ def fire(order: StandingOrder, now=None) -> StandingOrderRun | None:
     return execute_run(run)
 
 
-def check_gaps(now=None) -> dict:
-    """Record every expected slot past its grace with no row as `missed`, and every run still
-    `started` past its timeout as `failed`. Slots are judged against the fixed schedule."""
+def check_gaps(now=None, limit: int = GAP_SLOTS) -> dict:
+    """Record every expected slot past its grace with no row as `missed` (at most `limit` an
+    order a call), and every run still `started` past its timeout as `failed`. Slots are
+    judged against the fixed schedule."""
     now = now or db_now()
     counts = {"missed": 0, "timed_out": 0}
     for order in StandingOrder.objects.filter(enabled=True).select_related("agent"):
-        counts["missed"] += record_missed_slots(order, now)
+        counts["missed"] += record_missed_slots(order, now, limit)
+    # a disabled order owes nothing: enabled again, it is looked back over as a new one is
+    disabled = StandingOrder.objects.filter(enabled=False, gaps_checked_until__isnull=False)
+    disabled.update(gaps_checked_until=None)
     # Every order's, enabled or not: a run whose process died just before its order was
     # turned off would otherwise read `started` for ever.
     open_runs = StandingOrderRun.objects.filter(status=RunStatus.STARTED).select_related("order")
@@ -311,8 +317,27 @@ def unrun_slots(order: StandingOrder, since, now) -> list:
     return [slot for slot in due if slot not in have]
 
 
-def record_missed_slots(order: StandingOrder, now) -> int:
-    missing = unrun_slots(order, now - LOOKBACK, now)
+def record_missed_slots(order: StandingOrder, now, limit: int = GAP_SLOTS) -> int:
+    """Each slot past its grace since the order's cursor with no row becomes `missed` (looked
+    at first: since its creation, at most LOOKBACK back). At most `limit` slots a call: the
+    cursor stops at the last one looked at, so the next call goes on from there, and a call
+    cut short leaves a row saying how many wait."""
+    since = max(order.created_at, order.gaps_checked_until or now - LOOKBACK)
+    until = now - timedelta(minutes=order.grace_minutes)
+    due = order.expected_slots(since, until, limit + 1)
+    if len(due) > limit:
+        due = due[:limit]
+        waiting = len(order.expected_slots(due[-1], until))
+        record_cap_hit(f"check_gaps:{order}", limit, waiting, actor="system:gap_check")
+        until = due[-1]
+    moved = Q(gaps_checked_until__isnull=True) | Q(gaps_checked_until__lt=until)
+    StandingOrder.objects.filter(moved, pk=order.pk).update(gaps_checked_until=until)
+    return record_missing(order, due, now)
+
+
+def record_missing(order: StandingOrder, due: list, now) -> int:
+    have = set(order.runs.filter(scheduled_for__in=due).values_list("scheduled_for", flat=True))
+    missing = [slot for slot in due if slot not in have]
     if not missing:
         return 0
     StandingOrderRun.objects.bulk_create(

@@ -42,6 +42,9 @@ class StandingOrder(models.Model):
     instructions = models.TextField(blank=True)
     phase = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(db_default=Now())
+    # The gap check's cursor: every slot up to it has a row or was found missed. It goes on
+    # from here, so a downtime longer than its first look back still leaves a row per slot.
+    gaps_checked_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["agent_id", "name"]
@@ -62,11 +65,12 @@ class StandingOrder(models.Model):
         except ScheduleError as problem:
             raise ValidationError({"cron": str(problem)}) from None
 
-    def expected_slots(self, since, until) -> list:
-        """Every slot the schedule asks for in (since, until], as aware UTC datetimes."""
-        from opscore.schedule_math import slots_between
+    def expected_slots(self, since, until, limit: int | None = None) -> list:
+        """Every slot the schedule asks for in (since, until], as aware UTC datetimes: the
+        first `limit` of them (MAX_SLOTS when not given)."""
+        from opscore.schedule_math import MAX_SLOTS, slots_between
 
-        return slots_between(self.cron, self.timezone, since, until)
+        return slots_between(self.cron, self.timezone, since, until, limit or MAX_SLOTS)
 
     def first_slot(self):
         """The first slot this order owes: `fire()` never runs one from before its creation (a
