@@ -29,7 +29,7 @@ from memory.models import (
     Visibility,
 )
 from memory.upkeep import expire_lapsed
-from opscore.actions import record_event
+from opscore.actions import record_cap_hit, record_event
 from opscore.db import db_now
 from opscore.models import Policy
 
@@ -43,7 +43,8 @@ CLAIM_WORDS = "tsvector_to_array(to_tsvector('english', coalesce(nullif(title, '
 
 
 def review_candidates(*, reviewer: str = GATE, limit: int = 200) -> dict:
-    """Decide every waiting candidate (oldest first), or record why nothing was decided."""
+    """Decide every waiting candidate (oldest first), or record why nothing was decided. At
+    most `limit` a run: one cut short counts what waits as `deferred`, in a row of its own."""
     policy = Policy.objects.value("memory_policy")
     # untrusted ones wait for a person (the admin's candidate queue says why)
     waiting = MemoryCandidate.objects.filter(status=CandidateStatus.NEW, untrusted_reason="")
@@ -57,10 +58,14 @@ def review_candidates(*, reviewer: str = GATE, limit: int = 200) -> dict:
         )
         return {"skipped": waiting.count()}
     counts: dict[str, int] = {}
-    for candidate_id in list(waiting.order_by("id").values_list("id", flat=True)[:limit]):
+    batch = list(waiting.order_by("id").values_list("id", flat=True)[: limit + 1])
+    for candidate_id in batch[:limit]:
         review = review_candidate(candidate_id, reviewer=reviewer, policy=policy)
         if review is not None:
             counts[review.decision] = counts.get(review.decision, 0) + 1
+    if len(batch) > limit:  # each decided is new no longer: the next run takes the rest
+        counts["deferred"] = waiting.count()
+        record_cap_hit("review_candidates", limit, counts["deferred"], actor=reviewer)
     return counts
 
 

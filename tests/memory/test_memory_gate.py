@@ -346,3 +346,14 @@ def test_a_candidate_whose_named_memory_was_replaced_meanwhile_is_not_promoted_b
     assert named.status == "rejected" and named.promoted_memory is None
     assert f"memory {owner.id}" in named.review_notes and "superseded" in named.review_notes
     assert list(Memory.objects.active()) == [treasury]
+
+
+def test_a_gate_run_cut_short_by_its_cap_leaves_a_row_and_the_next_takes_the_rest(agent):
+    for n in range(3):
+        candidate([], title=f"Disks fill up, take {n}", dedupe_key=f"take-{n}")
+
+    assert review_candidates(limit=2) == {"reject": 2, "deferred": 1}
+
+    capped = Event.objects.get(kind="sweep.capped")
+    assert capped.payload == {"loop": "review_candidates", "limit": 2, "waiting": 1}
+    assert review_candidates(limit=2) == {"reject": 1}
