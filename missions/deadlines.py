@@ -18,6 +18,7 @@ from django.db.models.functions import Now
 from missions.breaker import count_failure
 from missions.execution import close_attempt, settle_failure, step_event
 from missions.models import AttemptOutcome, Step, StepAttempt, StepStatus
+from opscore.actions import record_cap_hit
 from opscore.registry import STEP_KINDS
 
 
@@ -60,6 +61,9 @@ def time_out_overdue_attempts(limit: int = 200) -> dict:
         counts["timed_out"] += time_out_if_overdue(step_id, token, step_timeout(kind))
     if len(batch) > limit:
         counts["deferred"] = overdue.count()  # those timed out match no longer
+        record_cap_hit(
+            "time_out_overdue_attempts", limit, counts["deferred"], actor="system:sweeper"
+        )
     return counts
 
 

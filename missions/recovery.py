@@ -24,6 +24,7 @@ def reap_expired_leases(limit: int = 200) -> dict:
         Step.objects.with_expired_lease(),
         lambda step: f"worker {step.lease_owner} lost its lease on attempt {step.attempt_count}",
         limit=limit,
+        loop="reap_expired_leases",
     )
 
 
@@ -71,14 +72,16 @@ def release_steps_of_silent_workers(limit: int = 200) -> dict:
             f"{settings.OPS_WORKER_STALE_SECONDS}s) on attempt {step.attempt_count}"
         ),
         limit=limit,
+        loop="release_steps_of_silent_workers",
     )
 
 
 def _release_all(
-    steps, error_for, *, outcome=AttemptOutcome.LOST, limit=200, wait=False, ran=True
+    steps, error_for, *, outcome=AttemptOutcome.LOST, limit=200, wait=False, ran=True, loop=""
 ) -> dict:
     """At most `limit` a call; past the cap, `deferred` counts what waits for the next one, so
-    the run's row says the batch was cut short rather than that all was recovered."""
+    the run's row says the batch was cut short rather than that all was recovered, and a
+    `sweep.capped` row says so too (named after `loop`, the caller's own by default)."""
     counts = {"requeued": 0, "dead": 0, "blocked": 0}
     with transaction.atomic():
         locked = steps.select_for_update(skip_locked=not wait).order_by("lease_expires_at", "id")
@@ -87,6 +90,8 @@ def _release_all(
             counts[release_step(step, error_for(step), outcome, ran=ran)] += 1
         if len(batch) > limit:
             counts["deferred"] = steps.count()
+            loop = loop or "release_steps"
+            record_cap_hit(loop, limit, counts["deferred"], actor="system:sweeper")
     return counts
 
 

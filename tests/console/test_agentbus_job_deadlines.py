@@ -41,7 +41,7 @@ def test_a_job_renewed_past_its_kinds_deadline_is_timed_out(clock, settings, cap
     assert "no longer holds" in refused["error"]
 
 
-def test_past_its_batch_cap_the_sweep_says_how_many_wait(clock, settings):
+def test_past_its_batch_cap_the_sweep_says_how_many_wait_in_a_row(clock, settings):
     settings.OPS_STEP_TIMEOUT_SECONDS = 900
     clock.freeze(T0)
     steps = [make_step("noop") for _ in range(3)]
@@ -50,4 +50,6 @@ def test_past_its_batch_cap_the_sweep_says_how_many_wait(clock, settings):
     clock.freeze(T0 + timedelta(minutes=16))
 
     assert time_out_overdue_attempts(limit=2) == {"timed_out": 2, "deferred": 1}
+    capped = Event.objects.get(kind="sweep.capped")
+    assert capped.payload == {"loop": "time_out_overdue_attempts", "limit": 2, "waiting": 1}
     assert time_out_overdue_attempts(limit=2) == {"timed_out": 1}

@@ -393,7 +393,7 @@ def test_steps_the_database_picked_as_deadlock_victims_never_switch_their_kind_o
     assert Policy.objects.value("worker_switches").is_enabled("analyze") is True
 
 
-def test_a_reap_past_its_batch_cap_says_how_many_wait(monkeypatch):
+def test_a_reap_past_its_batch_cap_says_how_many_wait_in_a_row(monkeypatch):
     steps = [make_step("test_effect") for _ in range(3)]
     for n in range(3):
         claim_next_step(f"gone-{n}")
@@ -401,4 +401,6 @@ def test_a_reap_past_its_batch_cap_says_how_many_wait(monkeypatch):
         expire(step)
 
     assert reap_expired_leases(limit=2) == {"requeued": 2, "dead": 0, "blocked": 0, "deferred": 1}
+    capped = Event.objects.get(kind="sweep.capped")
+    assert capped.payload == {"loop": "reap_expired_leases", "limit": 2, "waiting": 1}
     assert reap_expired_leases(limit=2) == {"requeued": 1, "dead": 0, "blocked": 0}
