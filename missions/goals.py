@@ -12,7 +12,7 @@ from django.db.models import Count, F, Max, Q
 from missions.goal_metrics import measure
 from missions.goal_schemas import GoalInvalid, parse_terms
 from missions.models import Goal, GoalScope, GoalSnapshot, GoalVersion, Mission
-from opscore.actions import record_event
+from opscore.actions import record_cap_hit, record_event
 from opscore.db import db_now
 from opscore.models import Agent
 from opscore.text import MAX_REASON, clean_reason
@@ -174,7 +174,7 @@ def snapshot_goals(deadline: float | None = None) -> dict:
     """The heartbeat's duty: each active goal not sampled within SNAPSHOT_EVERY gets a point, and
     one past its deadline one last point (not one an hour until someone closes it).
     Cheap: one query per goal that is due, at most SNAPSHOT_BATCH a beat; past it, the duty's
-    row says how many are `left` for the next beat."""
+    row says how many are `left` for the next beat, and a `sweep.capped` row says so too."""
     cutoff = db_now() - SNAPSHOT_EVERY
     due = (
         Goal.objects.active()
@@ -188,7 +188,9 @@ def snapshot_goals(deadline: float | None = None) -> dict:
         GoalSnapshot.objects.create(goal=goal, value=current_value(goal))
     if len(batch) <= SNAPSHOT_BATCH:
         return {"snapshots": len(batch)}
-    return {"snapshots": SNAPSHOT_BATCH, "left": due.count()}  # the cap, said: sampled are not due
+    left = due.count()  # sampled are not due
+    record_cap_hit("snapshot_goals", SNAPSHOT_BATCH, left, actor="system:heartbeat")
+    return {"snapshots": SNAPSHOT_BATCH, "left": left}
 
 
 def goal_state(goal: Goal, *, value: float | None = None) -> dict:
