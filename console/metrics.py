@@ -24,6 +24,7 @@ from coding.models import CodingRun
 from console.health import health_snapshot, llm_spend, sweeper_state
 from missions.breaker import switched_off_kinds
 from missions.models import OutboxMessage, PublicationStatus, Step
+from opscore.actions import capped_loops
 from opscore.models import LLMCall, Policy
 from opscore.overrides import active_overrides
 from opscore.policy_names import describe_unknown
@@ -198,6 +199,13 @@ def control_families():
     )
     runs = CodingRun.objects.values_list("status").annotate(n=Count("id")).order_by()
     yield gauge("coding_runs", "Coding runs by status", ["status"], runs)
+    yield gauge(
+        "loops_capped",
+        "Loops stopped at their cap lately (a sweep.capped row within two hours), by loop: "
+        "what waited at the latest",
+        ["loop"],
+        sorted(capped_loops().items()),
+    )
 
 
 def metrics_registry() -> CollectorRegistry:

@@ -70,6 +70,18 @@ def record_cap_hit(loop: str, limit: int, waiting: int, *, actor: str) -> Event 
     )
 
 
+def capped_loops() -> dict[str, int]:
+    """Each loop capped lately, with what waited at its latest row. A loop capped pass after
+    pass writes a row every CAP_ROW_EVERY: within two of them, its backlog is still there."""
+    since = db_now() - 2 * CAP_ROW_EVERY
+    rows = Event.objects.filter(kind="sweep.capped", created_at__gt=since).order_by("id")
+    latest = {}
+    for payload in rows.values_list("payload", flat=True):
+        if isinstance(payload, dict) and isinstance(payload.get("loop"), str):
+            latest[payload["loop"]] = payload.get("waiting")
+    return latest
+
+
 @transaction.atomic
 def set_policy(key: str, value, *, actor: str, reason: str = "") -> Policy:
     """Validate, store and version a policy value. A refused value raises PolicyError and

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,21 @@ def test_the_scrape_says_which_provider_answers_and_when_it_is_offline(client, s
     samples = found["opscore_llm_provider"].samples
     assert [(s.labels["provider"], s.value) for s in samples] == [("offline", 1)]
     assert "offline" in found["opscore_llm_provider"].documentation
+
+
+def test_a_loop_capped_lately_is_a_gauge_of_what_waits_and_one_long_done_is_not(client, clock):
+    """A capped loop writes a row an hour at most (record_cap_hit), so the gauge reads the
+    latest row of each loop within two hours: a backlog that keeps a loop capped keeps its
+    sample, and the alert rule can ask how long it has been there."""
+    from opscore.actions import record_cap_hit
+
+    start = datetime(2027, 5, 3, 12, 0, tzinfo=UTC)
+    clock.freeze(start)
+    record_cap_hit("sweep_a", 10, 7, actor="system:test")
+    clock.freeze(start + timedelta(minutes=90))
+
+    capped = families(client.get("/metrics").content.decode())["opscore_loops_capped"]
+    assert [(s.labels["loop"], s.value) for s in capped.samples] == [("sweep_a", 7)]
+
+    clock.freeze(start + timedelta(hours=3))
+    assert not families(client.get("/metrics").content.decode())["opscore_loops_capped"].samples
