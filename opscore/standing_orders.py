@@ -329,9 +329,11 @@ def record_missed_slots(order: StandingOrder, now, limit: int = GAP_SLOTS) -> in
         due = due[:limit]
         waiting = len(order.expected_slots(due[-1], until))
         record_cap_hit(f"check_gaps:{order}", limit, waiting, actor="system:gap_check")
-        until = due[-1]
-    moved = Q(gaps_checked_until__isnull=True) | Q(gaps_checked_until__lt=until)
-    StandingOrder.objects.filter(moved, pk=order.pk).update(gaps_checked_until=until)
+    # written when a slot was looked at (or on the first look), not on every call of a minute
+    checked = due[-1] if due else (until if order.gaps_checked_until is None else None)
+    if checked is not None:
+        moved = Q(gaps_checked_until__isnull=True) | Q(gaps_checked_until__lt=checked)
+        StandingOrder.objects.filter(moved, pk=order.pk).update(gaps_checked_until=checked)
     return record_missing(order, due, now)
 
 
