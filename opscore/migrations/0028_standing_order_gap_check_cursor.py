@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('opscore', '0026_standing_order_minutes_bounded'),
+        ('opscore', '0027_event_xact_pages_by_commit'),
     ]
 
     operations = [
