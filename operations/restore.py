@@ -137,6 +137,7 @@ def restore_from(path: Path, *, actor: str, confirmed: bool, database: str | Non
         refuse_restore(path, confirmed)
         behind = refuse_a_newer_schema(path)
         refuse_other_sessions(target)
+        refuse_tables_it_would_leave(path, target)
         run_tool(restore_args(path, target, clean=True), libpq_env(target, admin=True))
     except (BackupFailed, OSError, subprocess.TimeoutExpired, psycopg.Error) as failure:
         restore_failed(path, one_line(failure), actor, started)
@@ -197,6 +198,27 @@ def refuse_other_sessions(target: str) -> None:
         raise BackupFailed(
             f"{len(named)} other session(s) are connected to {target}: {', '.join(named[:3])};"
             " stop them (the web server, a psql) first"
+        )
+
+
+def refuse_tables_it_would_leave(path: Path, target: str) -> None:
+    """`--clean` drops only what the file holds: a table a later migration made would stay,
+    its rows from after the backup, while the file's django_migrations says it was never made,
+    and the next migrate fails on it. Refused, naming them, before anything is replaced."""
+    listing = run_tool([pg_tool("pg_restore"), "--list", str(path)], libpq_env())
+    theirs = {
+        words[5]
+        for words in map(str.split, listing.splitlines())
+        if len(words) > 5 and words[3] == "TABLE" and words[4] == "public"
+    }
+    with connect(target, admin=True) as live:
+        query = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+        left = [name for (name,) in live.execute(query) if name not in theirs]
+    if left:
+        raise BackupFailed(
+            f"{target} has {len(left)} table(s) the backup does not have ({', '.join(left[:5])}),"
+            " which a restore would leave beside it: a newer Opscore's. Restore into an empty"
+            " database (dropdb, createdb), or with the version that took the backup"
         )
 
 

@@ -292,3 +292,19 @@ def test_a_restore_while_another_session_holds_a_table_is_refused_not_left_waiti
 
     row = BackupRun.objects.get(kind="restore", status="failed")
     assert "psql (idle in transaction)" in row.error
+
+
+def test_a_restore_that_would_leave_tables_the_backup_lacks_is_refused(scratch):
+    """An older backup restored over a newer schema: `--clean` drops only what the file holds,
+    so a table a later migration made stayed (with rows from after the backup) while the file's
+    django_migrations said it was never made: `make run`'s migrate then failed on it."""
+    backup = take_backup(actor="t")
+    restore_from(Path(backup.path), actor="t", confirmed=True, database=scratch)
+    with connect(scratch, autocommit=True) as newer:
+        newer.execute("CREATE TABLE opscore_newer (id serial primary key)")
+
+    with pytest.raises(BackupFailed, match="1 table\\(s\\) the backup does not have"):
+        restore_from(Path(backup.path), actor="t", confirmed=True, database=scratch)
+
+    row = BackupRun.objects.get(kind="restore", status="failed")
+    assert "opscore_newer" in row.error
