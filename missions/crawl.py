@@ -12,7 +12,6 @@ characters. Whatever comes back is untrusted content.
 import functools
 import math
 import socket
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from time import monotonic
@@ -24,6 +23,7 @@ from django.conf import settings
 from missions.text import strip_invisible
 from opscore.addresses import inward
 from opscore.http_deadline import held_to, looked_up
+from opscore.inflating import ACCEPT_ENCODING, inflater
 from opscore.web_urls import UnusableURL, usable
 
 MAX_BYTES = 2 * 1024 * 1024
@@ -31,8 +31,6 @@ MAX_ANSWER_BYTES = 1024 * 1024  # an outside call's answer (deadline_client), in
 MAX_REDIRECTS = 5
 READ_SECONDS, CONNECT_SECONDS = 10.0, 5.0
 USER_AGENT = "OpscoreCrawler/1.0 (+https://github.com/opscore)"
-# What we can inflate with a cap; a server that sends anything else is refused.
-ACCEPT_ENCODING = "gzip, deflate"
 TEXT_TYPES = ("application/xhtml+xml", "application/xml", "application/json")
 
 
@@ -221,7 +219,7 @@ class CappedBody(httpx.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
         held = 0
         try:
-            inflate = inflater(self.encoding)
+            inflate = inflater(self.encoding, CrawlRefused)
             for raw in self.raw:
                 for piece in inflate(raw, MAX_ANSWER_BYTES + 1 - held):
                     held += len(piece)
@@ -267,7 +265,7 @@ def sniffed_type(body: bytes) -> str:
 def read_capped(response: httpx.Response, deadline: float) -> bytes:
     """The decoded body, read raw and inflated here with a cap, so at most MAX_BYTES (+1) are
     ever held; the deadline is checked after every read."""
-    inflate = inflater(response.headers.get("content-encoding", ""))
+    inflate = inflater(response.headers.get("content-encoding", ""), CrawlRefused)
     body = bytearray()
     for raw in response.iter_raw():  # as it arrives (a chunk size would buffer up to it)
         for piece in inflate(raw, MAX_BYTES + 1 - len(body)):
@@ -277,28 +275,6 @@ def read_capped(response: httpx.Response, deadline: float) -> bytes:
         if monotonic() > deadline:
             raise over_deadline()
     return bytes(body)
-
-
-def inflater(encoding: str):
-    """A function (raw bytes, room) → decoded pieces totalling at most `room` bytes."""
-    encoding = encoding.strip().lower()
-    if encoding in ("", "identity"):
-        return lambda raw, room: [raw]
-    if encoding not in ("gzip", "x-gzip", "deflate"):
-        raise CrawlRefused(f"content-encoding {encoding!r} is not accepted")
-    stream = zlib.decompressobj(wbits=zlib.MAX_WBITS | 32)  # gzip or zlib header
-
-    def inflate(raw: bytes, room: int) -> Iterator[bytes]:
-        try:
-            while raw and room > 0:
-                piece = stream.decompress(raw, room)
-                room -= len(piece)
-                raw = stream.unconsumed_tail
-                yield piece
-        except zlib.error as error:
-            raise CrawlRefused(f"the {encoding} body does not decompress: {error}") from None
-
-    return inflate
 
 
 def fetch_main_text(url: str, client: httpx.Client | None = None) -> Page:

@@ -18,6 +18,7 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 
+from opscore.inflating import ACCEPT_ENCODING, inflated
 from opscore.inputs import LONE_SURROGATE, max_bytes
 from opscore.llm_deadline import in_time, reply_deadline
 from opscore.redaction import redact_text
@@ -172,14 +173,48 @@ def held_client(base_url: str, timeout: float, transport=None) -> httpx.Client:
     through the environment's proxies too. `transport`: a test's, instead (held to none)."""
 
     def direct_or_via(proxy=None):
-        return in_time(httpx.HTTPTransport(proxy=proxy), httpcore)
+        return Inflated(in_time(httpx.HTTPTransport(proxy=proxy), httpcore))
 
     return httpx.Client(
         base_url=base_url,
         timeout=timeout,
-        transport=transport or direct_or_via(),
+        headers={"Accept-Encoding": ACCEPT_ENCODING},
+        transport=Inflated(transport) if transport else direct_or_via(),
         mounts={} if transport else proxy_mounts(direct_or_via),
     )
+
+
+class Inflated(httpx.BaseTransport):
+    """An httpx transport around another whose answers reach the client already inflated, in
+    pieces of at most 64 KiB (opscore.inflating), so read_capped's cap counts inflated bytes
+    as they come: httpx inflated each read whole, and a gzip bomb's first 64 KiB read was
+    64 MiB held before the cap saw any of it. A body that does not inflate is spoilt on
+    the way (httpx.DecodingError), as httpx's own decoder said."""
+
+    def __init__(self, inner: httpx.BaseTransport):
+        self.inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.headers.get("accept-encoding", "").strip().lower() == "identity":
+            return response  # a caller that asked for the bytes as sent refuses others itself
+        encoding = response.headers.pop("content-encoding", "")
+        response.stream = InflatedBody(response.stream, encoding)
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class InflatedBody(httpx.SyncByteStream):
+    def __init__(self, raw, encoding: str):
+        self.raw, self.encoding = raw, encoding
+
+    def __iter__(self):
+        yield from inflated(self.raw, self.encoding, httpx.DecodingError)
+
+    def close(self) -> None:
+        self.raw.close()
 
 
 def proxy_mounts(direct_or_via) -> dict:
