@@ -13,7 +13,7 @@ from django.db.models.functions import Now
 
 from missions.breaker import count_failure
 from missions.claimed_rows import STEP_COLUMNS, claim_cursor, step_from_array, step_from_row
-from missions.executors import Blocked, Failed, Interrupted, Outcome, Succeeded
+from missions.executors import Blocked, Failed, Held, Interrupted, Outcome, Succeeded
 from missions.late_writes import record_late_write
 from missions.models import (
     Artifact,
@@ -177,6 +177,8 @@ def refusal_of(step_id: int, token, outcome: Outcome) -> str:
             release_step(step, outcome.reason, AttemptOutcome.INTERRUPTED)
         elif isinstance(outcome, Blocked):
             _block(step, attempt, outcome.reason, outcome.code, AttemptOutcome.BLOCKED)
+        elif isinstance(outcome, Held):
+            _hold(step, attempt, outcome.reason)
         else:
             _fail(step, attempt, outcome)
     return ""
@@ -250,6 +252,20 @@ def _block(step: Step, attempt: StepAttempt, reason: str, code: str, attempt_out
         f"S{step.id} {step.kind} blocked",
         summary=step.blocked_reason,
         tags=["step", "blocked", code],
+        actor=f"worker:{worker}",
+    )
+
+
+def _hold(step: Step, attempt: StepAttempt, reason: str) -> None:
+    worker, reason = step.lease_owner, storable(reason)
+    close_attempt(attempt, AttemptOutcome.HELD, reason)
+    step.hand_back(reason)
+    step_event(
+        step,
+        "step.held",
+        f"S{step.id} {step.kind} held: a switch was thrown while it ran",
+        summary=reason,
+        tags=["step", "held", step.kind],
         actor=f"worker:{worker}",
     )
 

@@ -75,7 +75,17 @@ class Interrupted:
     reason: str
 
 
-Outcome = Succeeded | Failed | Blocked | Interrupted
+@dataclass(frozen=True)
+class Held:
+    """A switch over the step (its agent, its lane) was thrown while it ran: what it was about
+    to apply is not applied, and the step waits in the queue, no attempt spent, for the switch
+    to be lifted (the claim skips it until then). A switch says "paused" of everything it
+    names, a reply still on its way included."""
+
+    reason: str
+
+
+Outcome = Succeeded | Failed | Blocked | Interrupted | Held
 Executor = Callable[["StepRun"], Outcome]  # noqa: F821 - StepRun lives in missions.worker
 EXECUTORS: Registry = Registry("executor")
 

@@ -2,7 +2,7 @@
 a `step.late_write_refused` event that says what happened: a second answer from an attempt
 that already ended, a late one from a lost lease, or one under a lease another holder took."""
 
-from missions.executors import Blocked, Failed, Interrupted, Outcome, Succeeded
+from missions.executors import Blocked, Failed, Held, Interrupted, Outcome, Succeeded
 from missions.models import AttemptOutcome, Step, StepAttempt, StepStatus
 from opscore.actions import record_event
 
@@ -39,6 +39,7 @@ LATE_WRITES = {
     Failed: "failure",
     Blocked: "block",
     Interrupted: "hand-back",
+    Held: "hold",
 }
 # Attempts their own holder ended: anything it sends after is a second answer, not a late one.
 REPORTED = [AttemptOutcome.SUCCEEDED, AttemptOutcome.FAILED, AttemptOutcome.BLOCKED]

@@ -5,6 +5,7 @@ from missions.crawl import CrawlRefused, fetch_main_text
 from missions.execution import LeaseLost, under_lease
 from missions.executors import ArtifactDraft, Blocked, Effect, Failed, Succeeded
 from missions.prompts import build_request
+from missions.step_switches import held_after_call
 from missions.text import strip_invisible
 from opscore.llm import (
     LLMError,
@@ -44,6 +45,8 @@ def run_llm_step(run):
         return Failed(f"bad LLM reply: {error}", retryable=False, bad_reply=True)
     except LLMError as error:
         return Failed(f"LLM call failed: {error}", retryable=False)
+    if held := held_after_call(run):
+        return held
     text, problem = check_reply(step.kind, reply.text)
     if problem:
         unusable(reply, f"{reply.provider}: {problem}")

@@ -5,7 +5,8 @@ the standing-order handlers, the heartbeat duties and the loops (django-q entry 
 a lane's own driver). A `pause-lane` override then stops all of them at once:
 
 - step kinds: claims skip them (the claim SQL reads `lane_switches.held_kinds`), for Opscore's
-  workers and for an outside runtime's `claim-jobs` alike; running leases finish;
+  workers and for an outside runtime's `claim-jobs` alike; running leases finish, but a model
+  reply that comes back after the pause is held, not applied (missions.step_switches);
 - standing orders: a slot that comes due is *held* (queue) or *skipped with the reason* (drop);
 - duties and loops: they return `paused` and touch nothing.
 

@@ -301,6 +301,7 @@ class AttemptOutcome(models.TextChoices):
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted", "interrupted (the worker was told to stop)"
     TIMED_OUT = "timed_out", "timed out (ran past its step kind's timeout)"
+    HELD = "held", "held (a switch over it was thrown while it ran; nothing applied)"
 
 
 class StepAttempt(models.Model):
