@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from opscore.actions import record_event
-from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, unusable
+from opscore.llm import LLMError, LLMReplyError, LLMRequest, OverBudget, call_llm, unusable
 from opscore.llm_records import link_call
 from opscore.models import Agent
 from opscore.prompting import derive_voice_modifiers, system_prompt
@@ -31,7 +31,8 @@ from roundtable.speech import (
 
 
 def run_conversation(conversation: Conversation, rand, pause=None, on_turn=None) -> Conversation:
-    """Generate every turn (one LLM call each), then distill. A failure fails this one.
+    """Generate every turn (one LLM call each), then distill. A failure fails this one; a turn
+    the model answers unusably fails alone (turn_failed), unless too many do in a row.
     `on_turn(turn)` sees each turn as it is spoken (the CLI streams them)."""
     pause = settings.OPS_TURN_PAUSE_SECONDS if pause is None else pause
     try:
@@ -43,7 +44,7 @@ def run_conversation(conversation: Conversation, rand, pause=None, on_turn=None)
             raise TooFewLeft(cannot)
     except (LLMError, OverBudget) as error:
         return close_conversation(conversation, ConversationStatus.FAILED, str(error))
-    except TooFewLeft as stopped:
+    except (TooFewLeft, BadTurns) as stopped:
         return close_conversation(conversation, ConversationStatus.FAILED, str(stopped))
     except LeaseLost:
         return refuse_late_write(conversation, conversation.lease_owner, "turn")
@@ -52,6 +53,15 @@ def run_conversation(conversation: Conversation, rand, pause=None, on_turn=None)
 
 class TooFewLeft(RuntimeError):
     """Participants disabled mid-conversation left fewer than its format needs."""
+
+
+class BadTurns(RuntimeError):
+    """BAD_TURNS_IN_A_ROW turns in a row failed: the model keeps answering unusably."""
+
+
+# One unusable reply fails its turn and the floor passes on; this many in a row end the
+# conversation (each bad reply is billed, and the next is likely the same).
+BAD_TURNS_IN_A_ROW = 2
 
 
 def hold(conversation: Conversation) -> None:
@@ -68,27 +78,52 @@ def _speak(conversation: Conversation, rand, pause, on_turn) -> None:
     turns = rand.randint(*spec.turns)
     voices = {slug: derive_voice_modifiers(slug) for slug in agents}  # once per conversation
     spoken: dict[str, int] = {}
-    last = None
+    last, failed = None, 0
     opener = next((slug for slug in spec.opener if slug in agents), None)
-    for index in range(conversation.turns.count(), turns):
+    index = conversation.turns.count()
+    while index < turns:
         hold(conversation)
         if index and (cannot := excuse_disabled(conversation)):  # disabled since the last turn
             raise TooFewLeft(cannot)
-        if index == 0 and opener:
+        if index == 0 and opener and last is None:
             speaker = opener
         else:
             speaker = next_speaker(conversation.participants, last, spoken, lookup, rand)
         tension = 1 - lookup(speaker, last) if last else 0.5
         interaction = interaction_for(tension, rand)
         line = Line(agents[speaker], voices[speaker], interaction, spoken.get(speaker, 0))
-        text, call_id = turn_text(conversation, line, spec.temperature)
+        last = speaker
+        try:
+            text, call_id = turn_text(conversation, line, spec.temperature)
+        except LLMReplyError as bad:
+            failed += 1
+            turn_failed(conversation, index, speaker, bad, failed)
+            continue
+        failed = 0
         turn = say(conversation, index, line, text)
         link_call(call_id, turn=turn.id)
         on_turn(turn)
         spoken[speaker] = spoken.get(speaker, 0) + 1
-        last = speaker
+        index += 1
         if pause:
             wait_between_turns(rand.uniform(*pause) if isinstance(pause, tuple) else pause)
+
+
+def turn_failed(conversation, index: int, speaker: str, bad: LLMReplyError, failed: int) -> None:
+    """A turn the model answered unusably: its reason in one line on an event (the call's row
+    has it too), the floor passing to the next speaker; BadTurns once too many in a row."""
+    record_event(
+        "conversation.turn_failed",
+        f"C{conversation.id}: {speaker}'s turn {index + 1} failed",
+        summary=f"{speaker}'s turn {index + 1} failed: {bad}",
+        tags=["conversation", conversation.format, "turn_failed"],
+        agent_id=speaker,
+        payload={"conversation_id": conversation.id, "index": index, "speaker": speaker},
+        actor="system:roundtable",
+    )
+    if failed >= BAD_TURNS_IN_A_ROW:
+        said = f"the {index} turns said before are kept" if index else "no turn was said"
+        raise BadTurns(f"{failed} turns in a row failed (the last: {bad}); {said}")
 
 
 def wait_between_turns(seconds: float) -> None:

@@ -50,6 +50,7 @@ def conversation_page(request, conversation_id: int):
     context = {
         "conversation": conversation,
         "turns": list(conversation.turns.select_related("speaker").order_by("index")),
+        "failed_turns": failed_turns(conversation.id),
         "live": conversation.status in (ConversationStatus.QUEUED, ConversationStatus.RUNNING),
         "candidates": MemoryCandidate.objects.filter(
             source_ref=f"conversation:{conversation.id}"
@@ -74,6 +75,15 @@ def latest_event_id() -> int:
     newest settled event in log order, not the highest id: an event an older open
     transaction holds back comes later, and a socket starting past its place never got it."""
     return Event.objects.last_position()
+
+
+def failed_turns(conversation_id: int) -> list[str]:
+    """Each turn the model answered unusably, as its event said it: the floor passed on, and
+    without them the page showed a turn missing with no word why."""
+    failed = Event.objects.filter(
+        kind="conversation.turn_failed", payload__conversation_id=conversation_id
+    )
+    return list(failed.order_by("id").values_list("summary", flat=True))
 
 
 def drifts_of(conversation_id: int) -> list[dict]:
