@@ -7,7 +7,8 @@ a lane's own driver). A `pause-lane` override then stops all of them at once:
 - step kinds: claims skip them (the claim SQL reads `lane_switches.held_kinds`), for Opscore's
   workers and for an outside runtime's `claim-jobs` alike; running leases finish, but a model
   reply that comes back after the pause is held, not applied (missions.step_switches);
-- standing orders: a slot that comes due is *held* (queue) or *skipped with the reason* (drop);
+- standing orders: a slot that comes due is *held* (queue) or *skipped with the reason* (drop),
+  and so is a run whose model reply comes back after the pause took hold (opscore.switch_checks);
 - duties and loops: they return `paused` and touch nothing.
 
 A pause has a mode. `queue` (the default): work waits and resumes in order when the pause ends —

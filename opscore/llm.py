@@ -47,6 +47,7 @@ from opscore.llm_wire import (
 )
 from opscore.models import LLMCall, LLMCallOutcome
 from opscore.redaction import mask_known, redact_text
+from opscore.switch_checks import ask_switches
 
 __all__ = [
     "BODY_CAP_FACTOR",
@@ -127,6 +128,7 @@ def call_llm(
         _start_in_time(provider, attempt, row, request)
         reply = _try_once(provider, request, row, attempt, last=attempt == tries)
         if isinstance(reply, LLMReply):
+            ask_switches()  # thrown while it was out: the reply is not applied (switch_checks)
             return reply
         if not getattr(provider, "replaying", False):  # a replay's retries cost no time
             sleep(reply)

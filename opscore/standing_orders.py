@@ -6,6 +6,7 @@ with no row after its grace period is recorded `missed` by the gap check (never 
 downtime does not cause a flood); a `started` run past its timeout becomes `failed`.
 """
 
+import dataclasses
 import logging
 import time
 import traceback
@@ -32,6 +33,7 @@ from opscore.models.standing_orders import FIRST_SLOT_LEEWAY
 from opscore.redaction import redact, redact_text
 from opscore.registry import Registry
 from opscore.schedule_math import latest_slot
+from opscore.switch_checks import SwitchedMidCall, asked_after_calls
 
 log = logging.getLogger(__name__)
 LOOKBACK = timedelta(hours=24)  # a new order's first look back; then its cursor's
@@ -131,12 +133,15 @@ def execute_run(run: StandingOrderRun) -> StandingOrderRun:
     if work is None:
         finish_run(run, RunResult(RunStatus.FAILED, f"no handler named {order.handler!r}"))
         return run
-    stopped = agent_disabled(order) or held_by_pause(order)
+    stopped = switched_off(order)
     if stopped is not None:
         finish_run(run, stopped)
         return run
     try:
-        result = work(order, run)
+        with asked_after_calls(lambda: switched_off(order)):
+            result = work(order, run)
+    except SwitchedMidCall as switched:
+        result = thrown_mid_call(switched.said)
     except Exception as error:  # the run records the failure; the scheduler goes on
         log.exception("standing order %s failed", order)
         detail = "".join(traceback.format_exception_only(error)).strip()
@@ -144,6 +149,18 @@ def execute_run(run: StandingOrderRun) -> StandingOrderRun:
     if not finish_run(run, result):
         keep_late_result(run, result)
     return run
+
+
+def switched_off(order: StandingOrder) -> RunResult | None:
+    """How the run ends when a switch says the order may not work now, or None."""
+    return agent_disabled(order) or held_by_pause(order)
+
+
+def thrown_mid_call(stopped: RunResult) -> RunResult:
+    """A switch thrown while the handler's model call was out: the run ends as the switch
+    says (held for the lift, no work), naming when it was thrown; the reply was never applied."""
+    said = "the switch was thrown while its model call was out; the reply was not applied"
+    return dataclasses.replace(stopped, summary=f"{stopped.summary} ({said})")
 
 
 def keep_late_result(run: StandingOrderRun, result: RunResult) -> None:

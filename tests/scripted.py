@@ -33,3 +33,17 @@ class CancelledMidCall(Scripted):
         if not Mission.objects.get(pk=self.mission.pk).is_terminal:
             cancel_mission(self.mission, actor="operator:ann")
         return super().complete(request)
+
+
+class SwitchedMidCall(Scripted):
+    """Answers as Scripted; while its first call is out, the operator throws a switch
+    (`throw()`, its override kept in `thrown`)."""
+
+    def __init__(self, throw, *texts):
+        super().__init__(*texts)
+        self.throw, self.thrown = throw, []
+
+    def complete(self, request):
+        if not self.thrown:
+            self.thrown.append(self.throw())
+        return super().complete(request)

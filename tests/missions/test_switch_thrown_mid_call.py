@@ -12,23 +12,10 @@ from opscore.lanes import LANE_PARTS, Lane
 from opscore.models import Event, LLMCall
 from opscore.overrides import apply_override, lift_override
 from tests.factories import make_step
-from tests.scripted import Scripted
+from tests.scripted import SwitchedMidCall
 
 pytestmark = pytest.mark.django_db
 ANN = "operator:ann"
-
-
-class SwitchedMidCall(Scripted):
-    """Answers as Scripted; while its first call is out, the operator throws `throw()`."""
-
-    def __init__(self, throw, *texts):
-        super().__init__(*texts)
-        self.throw, self.thrown = throw, []
-
-    def complete(self, request):
-        if not self.thrown:
-            self.thrown.append(self.throw())
-        return super().complete(request)
 
 
 @pytest.fixture
