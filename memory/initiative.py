@@ -19,9 +19,11 @@ from missions.models import Goal, ProposalSource, ProposalStatus
 from missions.schemas import ProposalInvalid
 from opscore.actions import record_event
 from opscore.db import db_now, oldest_unlocked
+from opscore.lanes import pause_of
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, parse_llm_reply
-from opscore.models import Agent, LLMCall, Policy
+from opscore.models import Agent, LLMCall, Override, Policy
 from opscore.prompting import system_prompt
+from opscore.switch_checks import SwitchedMidCall, asked_after_calls
 
 OUTCOME_TAGS = ["metric-lesson", "mission-outcome"]
 DRAFTING_TIMEOUT = timedelta(minutes=10)
@@ -119,7 +121,12 @@ def draft_initiative(request: InitiativeRequest) -> InitiativeRequest:
     request.memory_ids = [m.id for m in memories]
     request.save(update_fields=["memory_ids"])
     try:
-        draft = ask(agent, memories, policy, request.id)
+        with asked_after_calls(lambda: switched_off(agent)):
+            draft = ask(agent, memories, policy, request.id)
+    except SwitchedMidCall as switched:
+        said = "the switch was thrown while its drafting call was out; nothing was submitted"
+        request.finish(InitiativeStatus.SKIPPED, f"{switched.said} ({said})")
+        return request
     except (LLMError, OverBudget) as error:
         request.finish(InitiativeStatus.FAILED, f"drafting call failed: {error}")
         return request
@@ -183,6 +190,15 @@ def offline_draft(memories: list[Memory]) -> dict:
         "step_kind": "analyze",
         "payload": {"topic": subject},
     }
+
+
+def switched_off(agent: Agent) -> str | None:
+    """Why the agent's initiative may not go on now: it was disabled, or the proactive lane
+    paused, since its request was claimed (asked again when the drafting call is back)."""
+    if not Agent.objects.filter(pk=agent.pk, enabled=True).exists():
+        return Override.objects.why_disabled(agent.slug)
+    pause = pause_of("proactive")
+    return pause.why if pause is not None else None
 
 
 def submit(request: InitiativeRequest, draft: InitiativeDraft) -> InitiativeRequest:
