@@ -21,9 +21,9 @@ from opscore.actions import record_event
 from opscore.db import db_now, oldest_unlocked
 from opscore.lanes import pause_of
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, parse_llm_reply
-from opscore.models import Agent, LLMCall, Override, Policy
+from opscore.models import Agent, LLMCall, Policy
 from opscore.prompting import system_prompt
-from opscore.switch_checks import SwitchedMidCall, asked_after_calls
+from opscore.switch_checks import SwitchedMidCall, agent_off, asked_after_calls
 
 OUTCOME_TAGS = ["metric-lesson", "mission-outcome"]
 DRAFTING_TIMEOUT = timedelta(minutes=10)
@@ -195,8 +195,8 @@ def offline_draft(memories: list[Memory]) -> dict:
 def switched_off(agent: Agent) -> str | None:
     """Why the agent's initiative may not go on now: it was disabled, or the proactive lane
     paused, since its request was claimed (asked again when the drafting call is back)."""
-    if not Agent.objects.filter(pk=agent.pk, enabled=True).exists():
-        return Override.objects.why_disabled(agent.slug)
+    if off := agent_off(agent.slug):
+        return off
     pause = pause_of("proactive")
     return pause.why if pause is not None else None
 

@@ -7,13 +7,13 @@ it names, the reply on its way included."""
 from missions.execution import LeaseLost, under_lease
 from missions.executors import Failed, Held
 from opscore.lanes import lane_of_kind, pause_of
-from opscore.models import Agent, Override
+from opscore.switch_checks import agent_off
 
 
 def switched_off(step) -> str:
     """Why the step may not go on now ('' while it may): its agent disabled, its lane paused."""
-    if not Agent.objects.filter(pk=step.agent_id, enabled=True).exists():
-        return Override.objects.why_disabled(step.agent_id)
+    if off := agent_off(step.agent_id):
+        return off
     pause = pause_of(lane_of_kind(step.kind))
     return pause.why if pause is not None else ""
 

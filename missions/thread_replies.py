@@ -9,8 +9,8 @@ from missions.models import Comment, CommentKind
 from missions.text import strip_invisible
 from opscore.llm import LLMError, LLMRequest, call_llm, one_line
 from opscore.llm_deadline import answer_within
-from opscore.models import Agent, Override
 from opscore.prompting import system_prompt
+from opscore.switch_checks import SwitchedMidCall, agent_off, asked_after_calls
 
 PROMPT_VERSION = "thread_reply.v1"
 
@@ -38,21 +38,19 @@ def reply_request(remark: Comment, subject) -> LLMRequest:
 def reply_to(remark: Comment, subject) -> Comment | None:
     """Asked while the operator's request waits: one short deadline for every try. A disabled
     agent does not act: no model call as it, and the remark's note says why."""
-    if not Agent.objects.filter(pk=remark.agent_id, enabled=True).exists():
-        why = Override.objects.why_disabled(remark.agent_id)
-        remark.note = one_line(f"no reply from {remark.agent_id}: {why}")
-        remark.save(update_fields=["note"])
-        return None
+    if why := agent_off(remark.agent_id):
+        return no_reply(remark, why)
     request = reply_request(remark, subject)
     try:
-        with answer_within(settings.OPS_TALK_DEADLINE_SECONDS):
+        deadline = answer_within(settings.OPS_TALK_DEADLINE_SECONDS)
+        with deadline, asked_after_calls(lambda: agent_off(remark.agent_id)):  # off meanwhile
             reply = call_llm(
                 request, agent=remark.agent, purpose="thread.reply", prompt_version=PROMPT_VERSION
             )
+    except SwitchedMidCall as switched:
+        return no_reply(remark, f"{switched.said} (while its reply was being written)")
     except LLMError as error:
-        remark.note = one_line(f"no reply from {remark.agent_id}: {error}")
-        remark.save(update_fields=["note"])
-        return None
+        return no_reply(remark, str(error))
     text = strip_invisible(reply.text).strip()[:4000] or "(the model returned no text)"
     comment = Comment(
         subject_kind=remark.subject_kind,
@@ -66,3 +64,9 @@ def reply_to(remark: Comment, subject) -> Comment | None:
         llm_call_id=reply.call_id,
     )
     return record_agent_comment(comment)
+
+
+def no_reply(remark: Comment, why: str) -> None:
+    """No reply: the remark's note says why, so a silent agent always does."""
+    remark.note = one_line(f"no reply from {remark.agent_id}: {why}")
+    remark.save(update_fields=["note"])

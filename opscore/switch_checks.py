@@ -34,6 +34,16 @@ def asked_after_calls(check: Callable[[], object]):
         _check.reset(token)
 
 
+def agent_off(slug: str) -> str | None:
+    """Why the agent may not act now (disabled, and by which override), read fresh; None
+    while it may."""
+    from opscore.models import Agent, Override
+
+    if Agent.objects.filter(pk=slug, enabled=True).exists():
+        return None
+    return Override.objects.why_disabled(slug)
+
+
 def ask_switches() -> None:
     check = _check.get()
     if check is not None and (said := check()) is not None:

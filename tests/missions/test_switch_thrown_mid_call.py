@@ -62,3 +62,20 @@ def test_a_switch_thrown_during_the_call_holds_the_reply(monkeypatch, research_l
     step.refresh_from_db()
     assert step.status == "succeeded"
     assert Artifact.objects.get(step=step).body == "fine"
+
+
+def test_an_agent_disabled_while_its_thread_reply_is_written_posts_none(agent, monkeypatch):
+    """The remark's note says why no reply came, as for an agent disabled before it."""
+    from missions.threads import post_comment
+
+    throw, said = SWITCHES["agent disabled"]
+    provider = SwitchedMidCall(throw, "Understood.")
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: provider)
+    step = make_step("analyze", agent=agent)
+
+    remark = post_comment("mission", step.mission_id, actor=ANN, text="how is it going?")
+
+    why = said.format(id=provider.thrown[0].id)
+    assert not remark.replies.exists()
+    assert remark.note == f"no reply from devops: {why} (while its reply was being written)"
+    assert LLMCall.objects.get(purpose="thread.reply").outcome == "ok"
