@@ -393,7 +393,7 @@ def test_a_live_replay_that_fails_midway_still_counts_what_it_spent(agent, anthr
 
     def rerun_then_break(provider):
         step = mission.steps.get(kind="analyze")
-        EXECUTORS["analyze"](SimpleNamespace(step=step))
+        EXECUTORS["analyze"](SimpleNamespace(step=step, token=None))  # as a replay runs it
         raise RuntimeError("the re-run broke")
 
     with pytest.raises(RuntimeError, match="the re-run broke"):

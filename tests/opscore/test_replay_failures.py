@@ -33,7 +33,7 @@ def test_a_live_replay_that_breaks_off_keeps_its_run_and_what_it_spent(agent, cl
     one_call = calls.spend() / 2
 
     def rerun_then_break(provider):
-        EXECUTORS["analyze"](SimpleNamespace(step=mission.steps.get(kind="analyze")))
+        EXECUTORS["analyze"](SimpleNamespace(step=mission.steps.get(kind="analyze"), token=None))
         raise breaks
 
     with pytest.raises(type(breaks)):
