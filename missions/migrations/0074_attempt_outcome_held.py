@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('missions', '0070_trigger_skips_protect_their_rule'),
+        ('missions', '0073_outbox_refused_status'),
     ]
 
     operations = [
