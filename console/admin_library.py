@@ -9,6 +9,7 @@ from axes import admin as axes_admin
 from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -64,6 +65,17 @@ class UserAdmin(EditsRecorded, auth_admin.UserAdmin):
     password never: a hash, and redacted besides; changing it is a page of its own)."""
 
     edit_event = "config.user_"
+
+    def user_change_password(self, request, id, form_url=""):
+        """The password's own page saves outside save_model: a changed hash is an event naming
+        whose password was set or switched off, never what it was or became."""
+        before = self.get_object(request, unquote(id))
+        answer = super().user_change_password(request, id, form_url)
+        after = self.get_object(request, unquote(id))
+        if before and after and before.password != after.password:
+            verb = "password_set" if after.has_usable_password() else "password_unset"
+            self.record_edit(request, after, after.pk, verb, {})
+        return answer
 
 
 class GroupAdmin(EditsRecorded, auth_admin.GroupAdmin):

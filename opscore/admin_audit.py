@@ -69,9 +69,10 @@ class EditsRecorded:
     def record_edit(self, request, obj, pk, verb: str, edits: dict) -> None:
         actor = operator_actor(request.user)
         what = f": {', '.join(edits)}" if edits and verb == "changed" else ""
+        done = verb.replace("_", " ")  # password_set: "password set"
         record_event(
             f"{self.edit_event}{verb}",
-            f"{obj._meta.verbose_name.capitalize()} {obj} {verb} in the admin{what}",
+            f"{obj._meta.verbose_name.capitalize()} {obj} {done} in the admin{what}",
             tags=["admin", obj._meta.model_name],
             payload={"model": obj._meta.label, "id": stored(pk), "changed": edits},
             actor=actor,

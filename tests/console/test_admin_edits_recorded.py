@@ -144,3 +144,32 @@ def test_adding_a_person_in_the_admin_is_an_event_without_their_password(admin_c
     event = Event.objects.get(kind="config.user_added")
     assert event.payload["changed"] == {"username": {"old": None, "new": "cara"}}
     assert password not in str(event.payload)
+
+
+@pytest.mark.parametrize("usable", [True, False])
+def test_setting_a_persons_password_on_its_own_page_is_an_event_without_it(admin_client, usable):
+    """The admin changes a password on a page of its own, not the person's change page: a
+    takeover of someone's account left no row. The event says so, never what it was set to."""
+    bea = get_user_model().objects.create_user("bea", password="pw-old-0123456")
+    password = "a-new-pass-phrase-0123"
+    form = {"password1": password, "password2": password, "usable_password": str(usable).lower()}
+    url = reverse("admin:auth_user_password_change", args=[bea.id])
+
+    answer = admin_client.post(url, form | ({} if usable else {"unset-password": "1"}))
+
+    assert answer.status_code == 302, answer.content.decode()[:2000]
+    event = Event.objects.get(kind__startswith="config.user_password")
+    bea.refresh_from_db()
+    assert event.kind == ("config.user_password_set" if usable else "config.user_password_unset")
+    assert event.actor == "operator:operator" and "bea" in event.title
+    assert event.payload == {"model": "auth.User", "id": bea.id, "changed": {}}
+    assert password not in str(event.__dict__) and bea.password not in str(event.__dict__)
+
+
+def test_a_refused_password_change_writes_no_event(admin_client):
+    bea = get_user_model().objects.create_user("bea", password="pw-old-0123456")
+    form = {"password1": "a-new-pass-0123", "password2": "another-0123", "usable_password": "true"}
+
+    admin_client.post(reverse("admin:auth_user_password_change", args=[bea.id]), form)
+
+    assert not Event.objects.filter(kind__startswith="config.user_").exists()
