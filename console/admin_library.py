@@ -1,6 +1,7 @@
 """django-q2's and django-axes' pages in the console, shown as what they are here: its schedules
 are written by Opscore alone (console.schedules and opscore.schedules keep them in sync by name),
-so the admin shows them and changes none; resubmitting a finished or failed task runs its
+so the admin shows them and changes none; a queued task is deleted, never edited, and each
+deletion is an event, as each resubmission is; resubmitting a finished or failed task runs its
 function again, a change that needs the task's change permission, not only the right to see it;
 cleaning up expired login attempts deletes rows, which needs the delete permission. A person's
 or a group's edit is an event, as any switch's (opscore.admin_audit)."""
@@ -14,9 +15,12 @@ from django.contrib.auth import admin as auth_admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django_q import admin as q_admin
-from django_q.models import Failure, Schedule, Success
+from django_q.models import Failure, OrmQ, Schedule, Success
+from django_q.tasks import async_task
 
+from opscore.actions import record_event
 from opscore.admin_audit import EditsRecorded
+from opscore.models import operator_actor
 
 
 class ScheduleAdmin(q_admin.ScheduleAdmin):
@@ -33,12 +37,34 @@ class ScheduleAdmin(q_admin.ScheduleAdmin):
         return False
 
 
+def record_task_work(request, kind: str, row, pk, name, func, **more) -> None:
+    """A task rerun or dropped from the admin is an event: who, which function, under what
+    name (not its arguments: the function and name say what work it was)."""
+    done = kind.rsplit("_", 1)[-1]
+    record_event(
+        f"config.{kind}",
+        f"{row._meta.verbose_name.capitalize()} {name} ({func}) {done} in the admin",
+        tags=["admin", row._meta.model_name],
+        payload={"model": row._meta.label, "id": pk, "func": func, "name": name, **more}
+        | {"changed": {}},
+        actor=operator_actor(request.user),
+    )
+
+
 @admin.action(
     description="Resubmit selected tasks to queue (runs each function again)",
     permissions=["change"],
 )
 def resubmit_task(model_admin, request, queryset):
-    q_admin.resubmit_task(model_admin, request, queryset)
+    """django-q2's own resubmit, each one an event naming the task it was queued as."""
+    for task in queryset:
+        options = {"hook": task.hook, "group": task.group, "cluster": task.cluster}
+        queued_as = async_task(task.func, *task.args or (), **options, **task.kwargs or {})
+        record_task_work(
+            request, "task_resubmitted", task, task.pk, task.name, task.func, queued_as=queued_as
+        )
+        if isinstance(model_admin, q_admin.FailAdmin):
+            task.delete()  # rerun: no longer a failure waiting on someone
 
 
 class TaskAdmin(q_admin.TaskAdmin):
@@ -47,6 +73,23 @@ class TaskAdmin(q_admin.TaskAdmin):
 
 class FailAdmin(q_admin.FailAdmin):
     actions = [resubmit_task]
+
+
+class QueueAdmin(q_admin.QueueAdmin):
+    """A queued task deleted never runs: an event each. Editing one is refused: another
+    cluster key or a far lock drops it as surely, and its payload is signed, not for hands."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        pk, name, func, task_id = obj.pk, obj.name(), obj.func(), obj.task_id()
+        super().delete_model(request, obj)
+        record_task_work(request, "queued_task_deleted", obj, pk, name, func, task_id=task_id)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
 
 
 class AccessAttemptAdmin(axes_admin.AccessAttemptAdmin):
@@ -83,6 +126,7 @@ class GroupAdmin(EditsRecorded, auth_admin.GroupAdmin):
 
 
 LIBRARY_ADMINS = [(Schedule, ScheduleAdmin), (Success, TaskAdmin), (Failure, FailAdmin)]
+LIBRARY_ADMINS += [(OrmQ, QueueAdmin)]
 LIBRARY_ADMINS += [(AccessAttempt, AccessAttemptAdmin)]
 LIBRARY_ADMINS += [(get_user_model(), UserAdmin), (Group, GroupAdmin)]
 
