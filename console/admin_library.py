@@ -19,7 +19,7 @@ from django_q.models import Failure, OrmQ, Schedule, Success
 from django_q.tasks import async_task
 
 from opscore.actions import record_event
-from opscore.admin_audit import EditsRecorded
+from opscore.admin_audit import ADMIN_TAG, EditsRecorded
 from opscore.models import operator_actor
 
 
@@ -44,7 +44,7 @@ def record_task_work(request, kind: str, row, pk, name, func, **more) -> None:
     record_event(
         f"config.{kind}",
         f"{row._meta.verbose_name.capitalize()} {name} ({func}) {done} in the admin",
-        tags=["admin", row._meta.model_name],
+        tags=[ADMIN_TAG, row._meta.model_name],
         payload={"model": row._meta.label, "id": pk, "func": func, "name": name, **more}
         | {"changed": {}},
         actor=operator_actor(request.user),

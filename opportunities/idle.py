@@ -16,6 +16,7 @@ from missions.models import Step, StepStatus, start_of_today
 from opportunities.actions import OpportunityInvalid, create_idea
 from opportunities.models import Idea, Opportunity
 from opportunities.packets import evidence_packet, window_start_id
+from opscore.admin_audit import made_in_the_admin
 from opscore.db import db_now
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, parse_llm_reply
 from opscore.models import SWITCHED_OFF, Event, Policy, RunStatus
@@ -71,8 +72,10 @@ def last_look(order, run):
 
 
 def what_changed(order, since) -> list[dict]:
-    """The rows that changed since `since`: events (bookkeeping aside) and the role's signals."""
+    """The rows that changed since `since`: events (bookkeeping and an operator's edits in the
+    admin aside) and the role's signals."""
     events = Event.objects.filter(id__gt=window_start_id(since), created_at__gte=since)
+    events = events.exclude(made_in_the_admin())
     for prefix in BOOKKEEPING:
         events = events.exclude(kind__startswith=prefix)
     rows = [

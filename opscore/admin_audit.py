@@ -7,9 +7,20 @@ trace anyone would find. The values are redacted of secrets, as every event's pa
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Q
 
 from opscore.actions import record_event
 from opscore.models import Agent, operator_actor
+
+ADMIN_TAG = "admin"  # on every edit's event, beside the model's name
+
+
+def made_in_the_admin() -> Q:
+    """Events that are an operator's edit in the admin, whatever their kind (a repository's,
+    a person's, a task resubmitted): configuration, not company activity. The tag alone is not
+    enough: an outside runtime's topic words become its event's tags (`ops.admin`), and its
+    actor is never an operator."""
+    return Q(tags__contains=[ADMIN_TAG], actor__startswith="operator:")
 
 
 def stored(value):
@@ -73,7 +84,7 @@ class EditsRecorded:
         record_event(
             f"{self.edit_event}{verb}",
             f"{obj._meta.verbose_name.capitalize()} {obj} {done} in the admin{what}",
-            tags=["admin", obj._meta.model_name],
+            tags=[ADMIN_TAG, obj._meta.model_name],
             payload={"model": obj._meta.label, "id": stored(pk), "changed": edits},
             actor=actor,
             agent_id=obj.pk if isinstance(obj, Agent) else getattr(obj, "agent_id", None),

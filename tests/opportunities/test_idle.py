@@ -10,7 +10,7 @@ from missions.models import Proposal
 from opportunities.actions import convert_opportunity, promote_idea
 from opportunities.models import Idea, Notice
 from opscore.actions import record_event
-from opscore.models import Agent, LLMCall, StandingOrder
+from opscore.models import Agent, Event, LLMCall, StandingOrder
 from opscore.standing_orders import fire
 from tests.factories import crawled_page, make_step, run_order_now
 from tests.scripted import Scripted
@@ -185,3 +185,45 @@ def test_a_window_its_agent_was_switched_off_for_is_no_look(clock, monkeypatch):
     fire(idle)
 
     assert "web-2 deployed with a new disk layout" in model.requests[0].messages[0]["content"]
+
+
+def test_an_operators_edits_in_the_admin_are_not_news(
+    idle_order, admin_client, git_repo, monkeypatch
+):
+    """A repository, a trigger rule, a person's grant changed in the admin are configuration:
+    idle cognition read them as company activity and thought about them."""
+    from django.contrib.auth import get_user_model
+    from django.urls import reverse
+
+    from missions.models import TriggerRule
+    from tests.console.test_admin_edits_recorded import saved
+
+    target = {"target_agent": idle_order.agent_id}
+    rule = TriggerRule.objects.create(
+        name="posted", trigger_event="content_published", action_config=target
+    )
+    bea = get_user_model().objects.create_user("bea", password="pw-old-0123456")
+    saved(
+        admin_client,
+        reverse("admin:coding_repository_change", args=[git_repo.id]),
+        max_concurrent_runs="3",
+    )
+    saved(admin_client, reverse("admin:missions_triggerrule_change", args=[rule.id]), enabled="")
+    saved(admin_client, reverse("admin:auth_user_change", args=[bea.id]), is_staff="on")
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: pytest.fail("must not think"))
+
+    run = run_order_now(idle_order)
+
+    assert run.status == "no_work" and run.evidence["checked"]["rows"] == 0
+    assert Event.objects.filter(tags__contains=["admin"]).count() == 3
+
+
+def test_an_outside_runtimes_event_tagged_admin_is_still_news(idle_order):
+    """Its topic's words become its tags: `ops.admin` must not pass for an operator's edit."""
+    record_event(
+        "ops.admin", "admin panel of web-2 restarted", tags=["ops", "admin"], actor="agentbus"
+    )
+
+    run = run_order_now(idle_order)
+
+    assert run.evidence["checked"]["rows"] == 1
