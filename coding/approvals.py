@@ -204,9 +204,8 @@ def why_not(run: CodingRun, kind: str) -> str:
         return f"R{run.id} is {run.status}; approvals are for runs waiting for review"
     if gone := step_ended(run):
         return f"R{run.id} is no longer wanted: {gone}; nothing of it can be approved"
-    needed = NEEDS[kind]
-    if needed and not CodingApproval.objects.standing_for(run, needed).exists():
-        return f"a {kind} approval needs a standing {needed} approval of {run.head_sha[:10]}"
+    if missing := why_not_standing_on(run, kind):
+        return missing
     allowed = {K.MERGE: "allow_merge", K.DEPLOY: "allow_deploy"}.get(kind)
     if allowed and not run.constraints.get(allowed):
         return f"this job's constraints say {allowed}: false"
@@ -214,6 +213,25 @@ def why_not(run: CodingRun, kind: str) -> str:
         return f"R{run.id} is already merged ({run.merged_sha[:10]})"
     if kind == K.DEPLOY and not run.deploy_plan:
         return "prepare the deploy first (deploy.prepare): a deploy approval approves its plan"
+    return ""
+
+
+def why_not_standing_on(run: CodingRun, kind: str) -> str:
+    """A merge, deploy or production-config approval stands on the run's code approval, and
+    only while the run is still what that approval was given for (its digest: task, harness,
+    caps, tests and commands): a stale code approval lets nothing through. '' when it may."""
+    needed = NEEDS[kind]
+    if not needed:
+        return ""
+    standing = CodingApproval.objects.standing_for(run, needed).first()
+    if standing is None:
+        return f"a {kind} approval needs a standing {needed} approval of {run.head_sha[:10]}"
+    if standing.content_digest and standing.content_digest != run.approval_digest(needed):
+        return (
+            f"the {needed} approval of {run.head_sha[:10]} by {standing.approved_by} was given "
+            "for what the run no longer is (its task, harness, caps, tests or commands changed "
+            f"since): approve the {needed} again first"
+        )
     return ""
 
 
@@ -251,6 +269,9 @@ def merge(run: CodingRun) -> str:
                 "the run changed since the merge was approved (task, harness, caps, tests or "
                 "commands)",
             )
+            return ""
+        if stale := why_not_standing_on(run, K.MERGE):
+            refuse_merge(run, stale)
             return ""
         base = f"refs/heads/{run.base_ref}"
         old = git(["rev-parse", "--verify", "--end-of-options", base], run.repository.path)
