@@ -53,8 +53,9 @@ def approve(
     """Record a human's approval of exactly what they were shown (`shown_digest`: the commit,
     the test pass and the task), as the branch stands right now, if they may (`user`, when a
     person signed in). A refused attempt is an event too. False with the standing approval
-    when this commit already had one of this kind: one approval per kind and commit, so a
-    second changes nothing and writes nothing, and the caller must not say it approved."""
+    when this commit already had one of this kind for the same content: one approval per kind,
+    commit and digest, so a second changes nothing and writes nothing, and the caller must not
+    say it approved; one given for what the run no longer is is replaced (given_approval)."""
     try:
         return readable_approval(run, kind, by=by, note=note, user=user, shown_digest=shown_digest)
     except ApprovalRefused as refused:
@@ -89,7 +90,22 @@ def record_approval(run, kind, *, by, note, user, shown_digest) -> tuple[CodingA
     refusal = refusal or why_withheld(run)
     if refusal:
         raise ApprovalRefused(refusal)
+    approval, given = given_approval(run, kind, by=by, note=note)
+    after_code_approval(run, kind)  # compare-and-set: a completed run stays as it is
+    return approval, given
+
+
+def given_approval(run: CodingRun, kind: str, *, by: str, note: str) -> tuple[CodingApproval, bool]:
+    """The approval of this commit as the run is now: the one standing when it was given for
+    the same digest (nothing written), else a new one, replacing (voiding, its row kept) one
+    given for what the run no longer is, so a changed run can be approved again."""
+    digest = run.approval_digest(kind)
     with transaction.atomic():
+        standing = CodingApproval.objects.standing_for(run, kind).select_for_update()
+        stale = standing.exclude(content_digest="").exclude(content_digest=digest).first()
+        if stale:
+            why = f"replaced by {by}'s: the run changed since (task, harness, caps or checks)"
+            void(CodingApproval.objects.filter(pk=stale.pk), why)
         approval, given = CodingApproval.objects.get_or_create(
             run=run,
             kind=kind,
@@ -98,21 +114,21 @@ def record_approval(run, kind, *, by, note, user, shown_digest) -> tuple[CodingA
             defaults={
                 "approved_by": by[:150],
                 "note": note,
-                "content_digest": run.approval_digest(kind),
+                "content_digest": digest,
                 "test_run": run.last_test_run(),
             },
         )
-        if given:  # a second approval of this commit changes nothing, so says nothing
+        if given:  # a second approval of the same content changes nothing, so says nothing
             record_event(
                 f"coding.approved.{kind}",
                 f"R{run.id}: {kind} approved at {run.head_sha[:10]} by {by}",
                 tags=["coding", "approval", kind],
                 payload={"run_id": run.id, "sha": run.head_sha, "kind": kind, "note": note}
-                | {"digest": approval.content_digest, "test_run": approval.test_run_id},
+                | {"digest": digest, "test_run": approval.test_run_id}
+                | {"replaces": stale.id if stale else None},
                 step_id=run.step_id,
                 actor=f"human:{by}",
             )
-    after_code_approval(run, kind)  # compare-and-set: a completed run stays as it is
     return approval, given
 
 

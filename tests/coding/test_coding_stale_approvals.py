@@ -64,6 +64,22 @@ def test_a_merge_standing_on_a_stale_code_approval_is_not_merged(coding_repo):
     assert Event.objects.filter(summary__contains="approve the code again").exists()
 
 
+def test_a_stale_code_approval_is_replaced_by_a_new_one_and_both_are_kept(coding_repo):
+    run = reviewed(coding_repo, allow_merge=True)
+    first, _ = approve_run(run, "code", by="ana")
+    run = raise_a_cap(run)
+
+    second, given = approve_run(run, "code", by="cy", shown_digest=run.approval_digest("code"))
+
+    assert given and second.pk != first.pk
+    assert second.content_digest == run.approval_digest("code") and second.voided_at is None
+    first.refresh_from_db()
+    assert first.voided_at is not None and "replaced" in first.void_reason
+    assert Event.objects.filter(kind="coding.approved.code").count() == 2
+    approve_run(run, "merge", by="bo")  # the merge now stands on the new one
+    assert CodingApproval.objects.standing().filter(kind="merge").exists()
+
+
 def test_approving_an_unchanged_run_again_stays_idempotent(coding_repo):
     run = reviewed(coding_repo, allow_merge=True)
     first, _ = approve_run(run, "code", by="ana")
