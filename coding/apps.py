@@ -8,7 +8,7 @@ class CodingConfig(AppConfig):
         from coding import deploy_steps
         from coding.driver import drive_one
         from coding.executor import WAITING, execute_code_change, step_can_go_on
-        from coding.jobs import KIND, STEP_KIND
+        from coding.jobs import KIND, STEP_KIND, caps_preview
         from coding.runners import BUILTIN, RUNNERS
         from coding.switches import release_held
         from memory.evidence import EVIDENCE_TYPES, UNTRUSTED_BECAUSE
@@ -16,10 +16,11 @@ class CodingConfig(AppConfig):
         from missions.recovery import BLOCKER_CHECKS
         from opscore.lanes import contribute
         from opscore.overrides import RELEASED_ON_LIFT
-        from opscore.registry import STEP_KINDS
+        from opscore.registry import STEP_KINDS, STEP_PREVIEWS
 
         register_edges()
         STEP_KINDS.register(KIND, STEP_KIND)
+        STEP_PREVIEWS.register(KIND, caps_preview)
         EXECUTORS.register(KIND, execute_code_change)
         BLOCKER_CHECKS.register(WAITING, step_can_go_on)
         STEP_KINDS.register(deploy_steps.PREPARE.name, deploy_steps.PREPARE)

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from coding.loop import limits_for
-from coding.models import CodingRun, Repository
+from coding.models import RUN_COUNTERS, CodingRun, Repository
 from missions.schemas import field_errors
 from opscore.models import Policy, PolicyVersion
 from opscore.policies import SCHEMAS, parse_policy
@@ -128,6 +128,23 @@ def caps_moved_since_approval(step, task: dict, limits: dict) -> str:
         f"({'; '.join(moved)}): it does not run under caps nobody approved it with; "
         "propose it again"
     )
+
+
+def caps_preview(payload: dict) -> str:
+    """What an approver of the job reads beside its payload (the Stage's card, the admin, the
+    CLI, the API's previews), and its proposal's digest binds: the harness and the caps its
+    run will start under, the coding policy's in force now, which its mission keeps — a job
+    approved is refused at its start if they moved since (caps_moved_since_approval)."""
+    try:
+        job = DevJob.model_validate(payload)
+    except ValidationError:
+        return ""  # the intake refuses it by field
+    task = job.model_dump(exclude={"repo", "worktree_ref", "handoff"})
+    caps = {k: v for k, v in limits_for(task).items() if k not in RUN_COUNTERS}
+    version = Policy.objects.versions_in_force([POLICY]).get(POLICY)
+    policy = f"{POLICY} v{version}" if version else f"{POLICY} (defaults)"
+    head = f"runs as {job.handoff.runner} ({job.handoff.mode}) under the caps of {policy}:"
+    return "\n".join([head, *(f"  {k} {v}" for k, v in caps.items())])
 
 
 def default_base(name: str) -> str:

@@ -261,11 +261,20 @@ class Proposal(models.Model):
         for, which a post_tweet without text would post; and a person's earlier refusal of any
         words it would post, so a card shown before that refusal is not this one."""
         shown = {"agent": self.agent_id, "title": self.title, "steps": self.proposed_steps}
+        if previews := self.previews():
+            shown["previews"] = previews
         waited = sorted({i for spec in self.proposed_steps for i in spec.get("after_steps", [])})
         if waited:
             shown["written"] = written_texts(waited)
         refused = refused_before(shown)
         return shown | {"refused_before": refused} if refused else shown
+
+    def previews(self) -> dict[str, str]:
+        """step index → what its kind shows beside its payload (a policy change's diff, a dev
+        job's caps): read now, so an approval binds the one its card showed."""
+        steps = enumerate(self.proposed_steps)
+        shown = {str(i): preview(step["kind"], step.get("payload") or {}) for i, step in steps}
+        return {index: text for index, text in shown.items() if text}
 
     def content_digest(self, content: dict | None = None) -> str:
         return content_digest(self.shown_content() if content is None else content)
@@ -300,7 +309,7 @@ class Proposal(models.Model):
                 "words_later": takes_words(spec["kind"], spec.get("payload") or {}),
                 "priority": spec.get("priority"),
                 "max_attempts": spec.get("max_attempts"),
-                "preview": preview(spec["kind"], spec.get("payload") or {}),
+                "preview": content.get("previews", {}).get(str(index), ""),
             }
             for index, spec in enumerate(self.proposed_steps)
         ]
@@ -331,5 +340,7 @@ class Proposal(models.Model):
             "written": content.get("written", {}),
             # digest → who refused those words before, when, on which step, why (words_card's)
             "refused_before": content.get("refused_before", {}),
+            # step index → what its kind shows beside its payload (a dev job's caps)
+            "previews": content.get("previews", {}),
             "digest": self.content_digest(content),
         }
