@@ -58,13 +58,12 @@ def test_a_browser_catching_up_past_a_later_event_still_gets_the_late_one():
     """It connects while the older transaction is open and the later event (its transaction
     the older one) has committed: its own catch-up read and the bridge's start both went past
     the late event's id."""
-    before = Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    other, _, _ = held_and_quick(quick_began_first=True)
+    other, held_id, _ = held_and_quick(quick_began_first=True)
 
     async def scenario():
-        # from the newest event before these two: `after=0` on a worker that has written
-        # more than CATCH_UP_EVENTS events in earlier tests is answered with a reload
-        socket, connected = await connect(f"/ws/stage/?after={before}")
+        # from just before the two: `after=0` on a worker whose earlier tests took more than
+        # CATCH_UP_EVENTS event ids is answered with a reload (ids are not reset between tests)
+        socket, connected = await connect(f"/ws/stage/?after={held_id - 1}")
         assert connected
         first = json.loads(await socket.receive_from(timeout=30))["html"]
         assert "quick" in first and "committed last" not in first
