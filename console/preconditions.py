@@ -3,17 +3,17 @@ the rows it found (as evidence refs with a line of text), and an order proposes 
 there are some — carrying them into the step's payload, so into the prompt. Nothing found is
 `no_work`: an hourly order spends no proposal (and no LLM call) on prose about nothing.
 
-The system's own bookkeeping never counts as something to look at: standing-order runs, policy
-versions, overrides, heartbeats and the events of work a standing order itself asked for.
+What is not news (bookkeeping, the roster, an operator's admin edits) is opscore.news's, shared
+with idle cognition; the events of work a standing order itself asked for are not news either.
 """
 
 from django.db.models import Q
 
 from missions.models import Mission, Step, StepStatus
 from opscore.models import Event
+from opscore.news import not_news
 
 SHOWN = 10  # rows carried into a prompt; the count says how many there were
-BOOKKEEPING = ["standing_order.", "policy.", "override.", "bootstrap.", "heartbeat", "worker."]
 
 
 def own_work() -> Q:
@@ -28,9 +28,7 @@ def found(rows, kind: str, text) -> list[dict]:
 
 
 def events_since(order, since) -> list[dict]:
-    news = Event.objects.filter(created_at__gte=since).exclude(own_work())
-    for prefix in BOOKKEEPING:
-        news = news.exclude(kind__startswith=prefix)
+    news = Event.objects.filter(created_at__gte=since).exclude(own_work()).exclude(not_news())
     return found(news.order_by("-id"), "event", lambda e: f"{e.kind}: {e.title}")
 
 

@@ -16,10 +16,10 @@ from missions.models import Step, StepStatus, start_of_today
 from opportunities.actions import OpportunityInvalid, create_idea
 from opportunities.models import Idea, Opportunity
 from opportunities.packets import evidence_packet, window_start_id
-from opscore.admin_audit import made_in_the_admin
 from opscore.db import db_now
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, parse_llm_reply
 from opscore.models import SWITCHED_OFF, Event, Policy, RunStatus
+from opscore.news import not_news
 from opscore.prompting import system_prompt
 from opscore.standing_orders import RunResult
 
@@ -52,8 +52,6 @@ class Thought(BaseModel):
     evidence: list[dict] = Field(default_factory=list, max_length=10)
 
 
-BOOKKEEPING = ["standing_order.", "policy.", "override.", "bootstrap.", "heartbeat", "worker."]
-BOOKKEEPING += ["agent."]  # roster changes (enabled, disabled) are configuration, not news
 CHANGES_SHOWN = 10
 
 
@@ -72,12 +70,10 @@ def last_look(order, run):
 
 
 def what_changed(order, since) -> list[dict]:
-    """The rows that changed since `since`: events (bookkeeping and an operator's edits in the
-    admin aside) and the role's signals."""
+    """The rows that changed since `since`: events (aside from what opscore.news says is not
+    news) and the role's signals."""
     events = Event.objects.filter(id__gt=window_start_id(since), created_at__gte=since)
-    events = events.exclude(made_in_the_admin())
-    for prefix in BOOKKEEPING:
-        events = events.exclude(kind__startswith=prefix)
+    events = events.exclude(not_news())
     rows = [
         {"type": "event", "id": e.id, "text": f"{e.kind}: {e.title}"[:160]}
         for e in events.order_by("-id")[:CHANGES_SHOWN]

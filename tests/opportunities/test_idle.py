@@ -227,3 +227,14 @@ def test_an_outside_runtimes_event_tagged_admin_is_still_news(idle_order):
     run = run_order_now(idle_order)
 
     assert run.evidence["checked"]["rows"] == 1
+
+
+def test_an_outside_runtime_failing_is_news_though_the_roster_is_not(idle_order):
+    """`agent.*` was all bookkeeping to idle cognition: the breaker's alert on an outside runtime
+    went unseen beside an agent switched off."""
+    record_event("agent.disabled", "Agent scout disabled", actor="operator:bea")
+    record_event("agent.runtime_failing", "Outside runtime of scout: 3 failures", actor="system:b")
+
+    run = run_order_now(idle_order)
+
+    assert run.evidence["checked"]["rows"] == 1
