@@ -75,7 +75,6 @@ def _last_heartbeat() -> dict | None:
 
 def system_status() -> dict:
     missions = dict(Mission.objects.values_list("status").annotate(n=Count("id")).order_by())
-    last_event = Event.objects.order_by("-id").values_list("id", flat=True).first()
     return {
         "queue": {
             "depths": _queue_depths(),
@@ -91,7 +90,10 @@ def system_status() -> dict:
             "enabled": list(Agent.objects.enabled().values_list("slug", flat=True)),
             "total": Agent.objects.count(),
         },
-        "last_event_id": last_event,
+        # Where a reader of /api/ops/events starts (`?after=`): the newest settled event in
+        # commit order, not the highest id, which passed an event still held by an open
+        # transaction. 0 while none has settled.
+        "last_event_id": Event.objects.last_position(),
         "workers": _workers(),
         "sweeper": sweeper_state(),
         "outbox": OutboxMessage.objects.waiting(),

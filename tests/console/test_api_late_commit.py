@@ -38,3 +38,19 @@ def test_a_transaction_open_in_another_database_holds_no_event_back(client):
         elsewhere.close()
 
     assert [e["id"] for e in page["events"]] == [event.id]
+
+
+def test_a_reader_starting_from_the_status_misses_no_event_committed_late(client):
+    """`last_event_id` was the highest id: a consumer that started paging there passed an
+    event whose transaction was still open, and never saw it once it committed."""
+    other, held_id, quick = held_and_quick(quick_began_first=False)
+    try:
+        start = client.get("/api/ops/status").json()["last_event_id"]
+        other.commit()
+    finally:
+        other.close()
+    settle(held_id)
+
+    page = client.get(f"/api/ops/events?after={start}").json()
+
+    assert sorted(e["id"] for e in page["events"]) == sorted([held_id, quick.id])
