@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from missions.models import Goal, Proposal, Step, StepStatus
+from missions.models import QUOTA_WAIT, Goal, Proposal, Step, StepStatus
 from opscore.db import AdvisoryLock
 from opscore.models import Policy
 from opscore.policies import PolicyValue
@@ -110,7 +110,8 @@ def retry_refusal(step: Step, dependents: list[Step]) -> str | None:
     Judged as the intake and an approval judge: under each kind's lock, leaving the slots
     goal_preference keeps for goal work."""
     back = [s for s in dependents if s.kind in GATES]
-    kinds = [s.kind for s in back] + ([] if step.status == StepStatus.BLOCKED else [step.kind])
+    counted = step.status == StepStatus.BLOCKED and step.blocked_code != QUOTA_WAIT
+    kinds = [s.kind for s in back] + ([] if counted else [step.kind])
     if not set(kinds) & set(GATES):
         return None
     refusal = first_refusal(kinds, reserve_for_goals(step.mission.proposal))
@@ -118,6 +119,16 @@ def retry_refusal(step: Step, dependents: list[Step]) -> str | None:
         named = ", ".join(f"S{s.id} ({s.kind})" for s in back)
         refusal += f"; with it come back {named}, cancelled when it ended"
     return refusal
+
+
+def quota_has_room(step: Step) -> bool:
+    """The blocker check for a step its quota blocked at run time: a slot of today's quota is
+    free for it. Judged under the kind's gate lock, as the intake judges, so a proposal racing
+    the sweeper cannot take the same last slot; the lock holds until the sweep commits."""
+    if step.kind not in GATES:
+        return True
+    lock_gate(step.kind)
+    return GATES[step.kind](1) is None
 
 
 def auto_approvable(policy, kinds, *, untrusted: bool, needs_human: bool) -> bool:

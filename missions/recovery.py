@@ -10,7 +10,8 @@ from django.db.models.functions import Now
 
 from missions.execution import release_step, step_event
 from missions.executors import lookup
-from missions.models import AttemptOutcome, LoopCursor, Step, StepStatus, Worker
+from missions.gates import quota_has_room
+from missions.models import QUOTA_WAIT, AttemptOutcome, LoopCursor, Step, StepStatus, Worker
 from opscore.actions import record_cap_hit
 from opscore.budgets import check_budget
 from opscore.llm import OverBudget
@@ -111,8 +112,12 @@ def budget_available(step: Step) -> bool:
 # Blockers that can clear without a human: code → "has it cleared for this step?". A lane
 # registers its own (the coding lane: "has the step's coding run come to rest?").
 BLOCKER_CHECKS: Registry = Registry("blocker check")
-BLOCKER_CHECKS.register_all({"no_executor": executor_installed, "llm_budget": budget_available})
+BLOCKER_CHECKS.register_all(
+    {"no_executor": executor_installed, "llm_budget": budget_available, QUOTA_WAIT: quota_has_room}
+)
 BLOCKED_CURSOR = "blocked_steps"
+# What the step.unblocked event says cleared, where "blocker cleared" would not tell.
+CLEARED = {QUOTA_WAIT: "a slot of today's {kind} quota is free"}
 
 
 @transaction.atomic
@@ -124,7 +129,8 @@ def requeue_cleared_blockers(limit: int = 200) -> int:
     for step in _next_blocked_batch(limit):
         if not BLOCKER_CHECKS[step.blocked_code](step):
             continue
-        unblock(step, "blocker cleared", actor="system:sweeper")
+        why = CLEARED.get(step.blocked_code, "blocker cleared").format(kind=step.kind)
+        unblock(step, why, actor="system:sweeper")
         requeued += 1
     return requeued
 

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from missions.executors import Blocked, Effect, Failed, Succeeded
 from missions.gates import spent_today
-from missions.models import Publication, PublicationStatus
+from missions.models import QUOTA_WAIT, Publication, PublicationStatus
 from missions.outbox import ChannelSaidNo, Held, backoff_seconds, mission_ended
 from missions.recovery import requeue_cleared_blockers
 from missions.words import WAITING as WORDS_WAITING
@@ -113,7 +113,7 @@ def run_post_tweet(run):
     limit = Policy.objects.value("x_daily_quota").limit
     today = spent_today("post_tweet")  # every channel's, as the intake counts them
     if today >= limit:
-        return Blocked(f"post_tweet: quota full at run time ({today}/{limit})", "quota")
+        return Blocked(f"post_tweet: quota full at run time ({today}/{limit})", QUOTA_WAIT)
     if hold := channel_hold(channel):
         return Blocked(*hold)
     effect = Effect(key=f"post:{channel}:{step.id}", channel=channel, payload={"text": text})

@@ -35,6 +35,7 @@ from missions.models.proposals import (
     RejectionCode,
 )
 from missions.models.steps import (
+    QUOTA_WAIT,
     STEP_OPEN,
     STEP_TERMINAL,
     AttemptOutcome,
@@ -50,6 +51,7 @@ from opscore.db import in_seconds, start_of_today
 
 __all__ = [
     "MISSION_TERMINAL",
+    "QUOTA_WAIT",
     "STEP_OPEN",
     "STEP_TERMINAL",
     "THE_DOOR",

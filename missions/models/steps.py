@@ -31,6 +31,9 @@ NO_LEASE = {"lease_token": None, "lease_expires_at": None, "lease_owner": ""}
 # ... and a step that is not blocked says nothing of what it waited for: a failed step whose
 # words a person refused read "blocked: waiting for a person to approve its words" on the Stage.
 NOT_BLOCKED = {"blocked_reason": "", "blocked_code": ""}
+# The blocker code of a step its quota stopped at run time: it gives its slot back while it
+# waits (StepQuerySet.in_todays_quota), and the sweeper sends it back once a day has room.
+QUOTA_WAIT = "quota"
 # The columns missions_step_row_valid reads (Django's validation hands it a row of these).
 ROW_RULE_FIELDS = [
     "status",
@@ -59,11 +62,14 @@ class StepQuerySet(models.QuerySet):
     def in_todays_quota(self):
         """The work today's quota counts: steps still to run (queued, running or blocked,
         whatever day they were made, since they run today or later) and those that succeeded
-        today, by the day in OPS_TIME_ZONE. Counted by the day a step was made, one made before
+        today, by the day in OPS_TIME_ZONE. Not one its quota blocked at run time: it waits
+        for a day with room, and holding a slot of each day meanwhile, it kept that room from
+        itself and from all other work. Counted by the day a step was made, one made before
         midnight that ran after it (retried, requeued, or just still queued) took no slot of
         the day it ran in. A failed, dead or cancelled step did not do its work: its slot is
         free again."""
-        return self.filter(Q(status__in=STEP_OPEN) | _ran_today())
+        waiting = Q(status__in=STEP_OPEN) & ~Q(status=StepStatus.BLOCKED, blocked_code=QUOTA_WAIT)
+        return self.filter(waiting | _ran_today())
 
     def ran_today(self):
         """The part of today's quota already spent: steps that succeeded today."""
