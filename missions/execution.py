@@ -214,8 +214,10 @@ def _complete(step_id: int, token, outcome: Succeeded) -> str:
     effects. '' when applied, else the refusal's line."""
     result = json.dumps(redact(outcome.result))
     # Without effects or artifacts the call is one statement: it commits alone, atomically.
-    writes = outcome.effects or outcome.artifacts
+    writes = outcome.effects or outcome.artifacts or outcome.unless_switched
     with transaction.atomic() if writes else contextlib.nullcontext():
+        if outcome.unless_switched is not None and (held := outcome.unless_switched()):
+            return refusal_of(step_id, token, Held(held))
         with connection.cursor() as cursor:
             cursor.execute("SELECT opscore_complete_step(%s, %s, %s)", [step_id, token, result])
             applied = cursor.fetchone()[0]

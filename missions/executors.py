@@ -32,11 +32,15 @@ class ArtifactDraft:
 
 @dataclass(frozen=True)
 class Succeeded:
-    """Result, artifacts and effects are written in the completion's own transaction."""
+    """Result, artifacts and effects are written in the completion's own transaction.
+    `unless_switched`, asked in that same transaction before anything is written: a reason
+    the step is held instead (a switch thrown while it ran), or '' to go on. Asked in a
+    transaction of its own, a switch thrown between the answer and the write was missed."""
 
     result: dict = field(default_factory=dict)
     effects: list[Effect] = field(default_factory=list)
     artifacts: list[ArtifactDraft] = field(default_factory=list)
+    unless_switched: Callable[[], str] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,18 @@ disabled the agent or paused the lane meanwhile saw the reply applied anyway —
 kept, its question asked, its mission moving on. A switch that says paused stops everything
 it names, the reply on its way included."""
 
+from django.db import connection
+
 from missions.execution import LeaseLost, under_lease
 from missions.executors import Failed, Held
 from opscore.lanes import lane_of_kind, pause_of
+from opscore.models import Agent, Policy
 from opscore.switch_checks import agent_off
+
+# The rows a switch over a step writes: its agent's (disabling it) and lane_switches (pausing
+# a lane). Read FOR SHARE, they keep either switch waiting until the reader's transaction ends.
+SHARE_AGENT = f"SELECT 1 FROM {Agent._meta.db_table} WHERE slug = %s FOR SHARE"
+SHARE_LANES = f"SELECT 1 FROM {Policy._meta.db_table} WHERE key = 'lane_switches' FOR SHARE"
 
 
 def switched_off(step) -> str:
@@ -16,6 +24,19 @@ def switched_off(step) -> str:
         return off
     pause = pause_of(lane_of_kind(step.kind))
     return pause.why if pause is not None else ""
+
+
+def held_at_write(step) -> str:
+    """Asked inside the transaction that writes the step's result (Succeeded.unless_switched):
+    the switch rows read FOR SHARE first, so a switch committed before is seen, and one thrown
+    meanwhile waits for the result's commit; checked and written apart, a switch thrown between
+    them was missed. The held reason, or '' to go on."""
+    with connection.cursor() as cursor:
+        cursor.execute(SHARE_AGENT, [step.agent_id])
+        if lane_of_kind(step.kind):
+            cursor.execute(SHARE_LANES)
+    why = switched_off(step)
+    return f"held: {why}; the reply was not applied" if why else ""
 
 
 def held_after_call(run) -> Held | Failed | None:

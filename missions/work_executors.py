@@ -5,7 +5,7 @@ from missions.crawl import CrawlRefused, fetch_main_text
 from missions.execution import LeaseLost, under_lease
 from missions.executors import ArtifactDraft, Blocked, Effect, Failed, Succeeded
 from missions.prompts import build_request
-from missions.step_switches import held_after_call
+from missions.step_switches import held_after_call, held_at_write
 from missions.text import strip_invisible
 from opscore.llm import (
     LLMError,
@@ -58,6 +58,8 @@ def run_llm_step(run):
     return Succeeded(
         {"text": text, **meta},
         artifacts=[ArtifactDraft(kind=step.kind, title=title, body=text, metadata=meta)],
+        # A replay (no lease token) shows what the reply made, whatever today's switches say.
+        unless_switched=None if run.token is None else lambda: held_at_write(step),
     )
 
 

@@ -192,7 +192,10 @@ def _record_and_claim(step: Step, outcome, worker_id: str, keep_going) -> Step |
     if not keep_going():
         execution.record_outcome(step.id, step.lease_token, outcome)
         return None
-    if isinstance(outcome, Succeeded) and not (outcome.effects or outcome.artifacts):
+    writes = isinstance(outcome, Succeeded) and (
+        outcome.effects or outcome.artifacts or outcome.unless_switched
+    )
+    if isinstance(outcome, Succeeded) and not writes:
         return execution.complete_and_claim_next(step, outcome, worker_id)
     execution.record_outcome(step.id, step.lease_token, outcome)
     return execution.claim_next_step(worker_id)
