@@ -125,8 +125,14 @@ def memories_injected() -> Criterion:
 def within_caps() -> Criterion:
     policy = Policy.objects.value("memory_policy")
     active = Memory.objects.active()
-    per_agent = active.filter(visibility=Visibility.PRIVATE).values("agent").annotate(n=Count("id"))
-    over = [row["agent"] for row in per_agent if row["n"] > policy.max_active_per_agent]
+    private = active.filter(visibility=Visibility.PRIVATE)
+    over = []  # what an outside runtime wrote is capped apart from the rest
+    for pool, cap in (
+        (private.by_runtime(False), policy.max_active_per_agent),
+        (private.by_runtime(), policy.max_active_from_runtime_per_agent),
+    ):
+        per_agent = pool.values("agent").annotate(n=Count("id"))
+        over += [row["agent"] for row in per_agent if row["n"] > cap and row["agent"] not in over]
     detail = f"over the cap: {', '.join(over)}" if over else f"{active.count()} active memories"
     return Criterion("active memories within their caps", not over, detail)
 

@@ -7,7 +7,8 @@ claim only: the memory a candidate names (`supersedes`), or — for a decision, 
 constraint or fact about a subject — one whose title says nearly the same thing with a newer
 value; a second, different fact about a subject joins the first (the old one keeps its row, gets
 `valid_to`). Caps retire the least useful memories (by use, age and confidence), each with a
-review row and an event. Freezing promotions records `skipped` and promotes nothing.
+review row and an event (memory.upkeep.archive_beyond_caps); what an outside runtime wrote has
+a cap of its own. Freezing promotions records `skipped` and promotes nothing.
 """
 
 from datetime import timedelta
@@ -28,7 +29,7 @@ from memory.models import (
     MemoryStatus,
     Visibility,
 )
-from memory.upkeep import expire_lapsed
+from memory.upkeep import archive_beyond_caps, expire_lapsed
 from opscore.actions import record_cap_hit, record_event
 from opscore.db import db_now
 from opscore.models import Policy
@@ -36,9 +37,6 @@ from opscore.models import Policy
 GATE = "system:memory-gate"
 HUMAN = "operator:"  # reviewers who are people (the admin, the CLI)
 CLAIM_SIMILARITY = 0.6  # of two titles' words: the same claim, restated with a newer value
-# How useful a memory still is: confidence, raised by use, decaying over 90 days unused.
-USEFULNESS = """confidence * (1 + ln(1 + use_count)) / (1 + extract(epoch FROM
-    statement_timestamp() - coalesce(last_used_at, created_at)) / 86400.0 / 90)"""
 CLAIM_WORDS = "tsvector_to_array(to_tsvector('english', coalesce(nullif(title, ''), content)))"
 
 
@@ -278,7 +276,7 @@ def promote(candidate: MemoryCandidate, reviewer: str, policy, notes="") -> Memo
         touched={"memory": memory.id, "supersedes": old.id if old else None},
     )
     announce(memory, policy, candidate.not_our_words)
-    archive_beyond_caps(memory, reviewer, policy)
+    archive_beyond_caps(memory, reviewer, policy, actor=GATE)
     return review
 
 
@@ -358,43 +356,3 @@ def announce(memory: Memory, policy, untrusted: str = "") -> None:
         agent_id=memory.agent_id,
         actor=GATE,
     )
-
-
-def archive_beyond_caps(memory: Memory, reviewer: str, policy) -> int:
-    """Keep the active set small: over the cap, the least useful memories retire (a confident
-    memory nobody used for months before a modest one in daily use), each with a review row
-    and an event saying so. An agent's cap counts its private memories only: a shared one it
-    wrote is under its scope's cap, and every agent's prompts would lose it to this agent's."""
-    if memory.visibility == Visibility.PRIVATE:
-        pool, cap = (
-            Memory.objects.active().filter(agent=memory.agent_id, visibility=Visibility.PRIVATE),
-            policy.max_active_per_agent,
-        )
-    else:
-        pool = Memory.objects.active().filter(visibility=Visibility.SHARED, scope=memory.scope)
-        cap = policy.max_active_shared_per_scope
-    surplus = pool.count() - cap
-    if surplus <= 0:
-        return 0
-    reason = f"over the cap of {cap} active memories: the least useful (use, age, confidence)"
-    least = pool.exclude(pk=memory.pk).annotate(usefulness=RawSQL(USEFULNESS, []))
-    for old in least.order_by("usefulness", "id")[:surplus]:
-        old.status, old.valid_to, old.updated_by = MemoryStatus.ARCHIVED, Now(), reviewer
-        old.save(update_fields=["status", "valid_to", "updated_by"])
-        MemoryReview.objects.create(
-            decision=Decision.ARCHIVE,
-            reviewer=reviewer,
-            reason=reason,
-            memory=old,
-            touched={"archived": old.id, "usefulness": round(old.usefulness, 4)},
-        )
-        record_event(
-            "memory.archived",
-            f"{old.agent_id} retired: {old.title or old.content[:80]}",
-            summary=reason,
-            tags=["memory", "archived", old.type, old.visibility],
-            payload={"memory_id": old.id, "cap": cap, "usefulness": round(old.usefulness, 4)},
-            agent_id=old.agent_id,
-            actor=GATE,
-        )
-    return surplus

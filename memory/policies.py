@@ -29,6 +29,8 @@ class MemoryPolicy(PolicyValue):
     merge_similarity: float = Field(0.8, gt=0.0, le=1.0)
     max_active_per_agent: int = Field(200, ge=1, le=10_000)
     max_active_shared_per_scope: int = Field(100, ge=1, le=10_000)
+    # what an agent's outside runtime wrote: capped apart, so its volume retires none of the rest
+    max_active_from_runtime_per_agent: int = Field(50, ge=1, le=10_000)
     review_days: dict[str, Days] = Field(
         default_factory=lambda: {"lesson": 30, "decision": 60, "fact": 90, "default": 45}
     )

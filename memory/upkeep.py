@@ -4,15 +4,22 @@ expired (weak ones) or marked stale (for a human to look at) — each with a rev
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now
 
-from memory.models import Decision, Memory, MemoryReview, MemoryStatus
+from memory.models import Decision, Memory, MemoryReview, MemoryStatus, Visibility
 from memory.uses import fold_memory_uses
-from opscore.actions import record_cap_hit
+from opscore.actions import record_cap_hit, record_event
 from opscore.db import db_now
 from opscore.models import Policy
 
 REVIEWER = "system:memory-review"
+# How useful a memory still is: confidence, raised by use, decaying over 90 days unused.
+# Its columns named with the table's: a cap's pool may join the memory's candidate.
+USEFULNESS = """m.confidence * (1 + ln(1 + m.use_count)) / (1 + extract(epoch FROM
+    statement_timestamp() - coalesce(m.last_used_at, m.created_at)) / 86400.0 / 90)""".replace(
+    "m.", "memory_memory."
+)
 
 
 def review_due_memories(limit: int = 500) -> dict:
@@ -97,3 +104,52 @@ def expire_lapsed(memories, reviewer: str = REVIEWER, limit: int = 500) -> int:
         if len(batch) > limit:
             record_cap_hit("expire_lapsed", limit, lapsed.count(), actor=reviewer)
     return len(found)
+
+
+def cap_of(memory: Memory, policy) -> tuple:
+    """The active memories a new one counts against, their cap, and what that cap is of. An
+    agent's cap counts its private memories only: a shared one it wrote is under its scope's
+    cap, and every agent's prompts would lose it to this agent's. What an outside runtime wrote
+    through the agent bus has a cap of its own: a runtime sending candidates by volume retires
+    its own least useful, never what the agent learned from Opscore's own evidence."""
+    active = Memory.objects.active()
+    if memory.visibility == Visibility.SHARED:
+        pool = active.filter(visibility=Visibility.SHARED, scope=memory.scope)
+        return pool, policy.max_active_shared_per_scope, "active memories"
+    mine = active.filter(agent=memory.agent_id, visibility=Visibility.PRIVATE)
+    if memory.written_by_runtime:
+        cap = policy.max_active_from_runtime_per_agent
+        return mine.by_runtime(), cap, "active memories its runtime wrote"
+    return mine.by_runtime(False), policy.max_active_per_agent, "active memories"
+
+
+def archive_beyond_caps(memory: Memory, reviewer: str, policy, actor: str) -> int:
+    """Keep the active set small: over the cap, the least useful memories retire (a confident
+    memory nobody used for months before a modest one in daily use), each with a review row
+    and an event saying so."""
+    pool, cap, what = cap_of(memory, policy)
+    surplus = pool.count() - cap
+    if surplus <= 0:
+        return 0
+    reason = f"over the cap of {cap} {what}: the least useful (use, age, confidence)"
+    least = pool.exclude(pk=memory.pk).annotate(usefulness=RawSQL(USEFULNESS, []))
+    for old in least.order_by("usefulness", "id")[:surplus]:
+        old.status, old.valid_to, old.updated_by = MemoryStatus.ARCHIVED, Now(), reviewer
+        old.save(update_fields=["status", "valid_to", "updated_by"])
+        MemoryReview.objects.create(
+            decision=Decision.ARCHIVE,
+            reviewer=reviewer,
+            reason=reason,
+            memory=old,
+            touched={"archived": old.id, "usefulness": round(old.usefulness, 4)},
+        )
+        record_event(
+            "memory.archived",
+            f"{old.agent_id} retired: {old.title or old.content[:80]}",
+            summary=reason,
+            tags=["memory", "archived", old.type, old.visibility],
+            payload={"memory_id": old.id, "cap": cap, "usefulness": round(old.usefulness, 4)},
+            agent_id=old.agent_id,
+            actor=actor,
+        )
+    return surplus

@@ -68,6 +68,12 @@ class MemoryQuerySet(models.QuerySet):
         ids = {i for r in refs for i in r.get("memory_ids") or [] if isinstance(i, int)}
         return self.filter(pk__in=ids)
 
+    def by_runtime(self, written: bool = True):
+        """Those an outside runtime wrote through the agent bus (its candidate's source_ref),
+        or, `written=False`, all the others."""
+        runtime = Q(candidate__source_ref__startswith=OUTSIDE_RUNTIME)
+        return self.filter(runtime) if written else self.exclude(runtime)
+
     def not_our_words(self) -> str:
         """Why one of these memories' words are not Opscore's own (the first by id; see
         MemoryCandidate.not_our_words), or '': what a prompt carrying it says is not either."""
@@ -174,6 +180,11 @@ class Memory(models.Model):
 
     def __str__(self):
         return f"{self.agent_id} {self.type}: {self.content[:50]}"
+
+    @property
+    def written_by_runtime(self) -> bool:
+        """Its words are an outside runtime's, sent through the agent bus (see by_runtime)."""
+        return bool(self.candidate_id) and self.candidate.source_ref.startswith(OUTSIDE_RUNTIME)
 
     CALIBRATION_LOG_LENGTH = 20
 

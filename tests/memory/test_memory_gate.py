@@ -357,3 +357,26 @@ def test_a_gate_run_cut_short_by_its_cap_leaves_a_row_and_the_next_takes_the_res
     capped = Event.objects.get(kind="sweep.capped")
     assert capped.payload == {"loop": "review_candidates", "limit": 2, "waiting": 1}
     assert review_candidates(limit=2) == {"reject": 1}
+
+
+def test_an_outside_runtime_cannot_retire_memories_learned_from_opscores_own_evidence(
+    agent, evidence
+):
+    caps = {"max_active_per_agent": 2, "max_active_from_runtime_per_agent": 2}
+    set_policy("memory_policy", caps, actor="t")
+    for n in range(2):
+        candidate(evidence, title=f"lesson {n}", body=f"distinct lesson {n} about topic{n}")
+    review_candidates()
+    for n in range(5):  # a runtime sending candidates by volume
+        runtime = {"source_ref": "agentbus:devops", "dedupe_key": f"bus{n}"}
+        candidate(evidence, title=f"bus {n}", body=f"runtime note {n} on subject{n}", **runtime)
+
+    review_candidates()
+
+    mine = Memory.objects.active().filter(title__startswith="lesson")
+    assert mine.count() == 2
+    assert Memory.objects.active().filter(title__startswith="bus").count() == 2
+    retired = Memory.objects.filter(status="archived")
+    assert retired.count() == 3 and all(m.title.startswith("bus") for m in retired)
+    event = Event.objects.filter(kind="memory.archived").latest("id")
+    assert "runtime" in event.summary and event.payload["cap"] == 2

@@ -86,6 +86,7 @@ def test_fields_owned_by_overrides_are_shown_but_not_editable(admin_client):
     form = {"editor": "form", "reason": "stricter", "p_frozen": "on", "p_min_confidence": "0.6"}
     form |= {"p_min_evidence_shared": 2, "p_merge_similarity": 0.8, "p_max_active_per_agent": 200}
     form |= {"p_max_active_shared_per_scope": 100, "p_retrieval_char_budget": 2000}
+    form |= {"p_max_active_from_runtime_per_agent": 50}
     form |= {"p_insight_fast_path_confidence": 0.8, "p_auto_promote_private": "on"}
 
     page = admin_client.get(url).content.decode()
