@@ -13,7 +13,7 @@ from django.db.models import Q
 from pydantic import BaseModel, ConfigDict, Field
 
 from memory.models import InitiativeRequest, InitiativeStatus, Memory, MemoryType
-from memory.retrieval import quoted
+from memory.retrieval import quoted, served
 from missions.actions import submit_proposal
 from missions.models import Goal, ProposalSource, ProposalStatus
 from missions.schemas import ProposalInvalid
@@ -45,9 +45,10 @@ class InitiativeDraft(BaseModel):
 
 
 def strong_memories(agent_slug: str, policy):
-    return Memory.objects.active().filter(
-        agent_id=agent_slug, confidence__gte=policy.min_confidence
-    )
+    """Never, for a real model, what was learned from the offline provider's stand-in words:
+    its initiative would be driven by them."""
+    mine = served(Memory.objects.active().filter(agent_id=agent_slug))
+    return mine.filter(confidence__gte=policy.min_confidence)
 
 
 def ineligible(agent: Agent, policy, now) -> str | None:
@@ -62,7 +63,7 @@ def ineligible(agent: Agent, policy, now) -> str | None:
         floor, needed = policy.min_confidence, policy.min_memories
         return f"{strong} memories at confidence ≥ {floor} (needs {needed})"
     learned = Q(tags__contains=[OUTCOME_TAGS[0]]) | Q(tags__contains=[OUTCOME_TAGS[1]])
-    lessons = Memory.objects.active().filter(agent_id=agent.slug, type=MemoryType.LESSON)
+    lessons = served(Memory.objects.active().filter(agent_id=agent.slug, type=MemoryType.LESSON))
     if not lessons.filter(learned).exists():
         return "no lesson learned from an outcome yet"
     return None

@@ -249,6 +249,13 @@ def without_offline(rows: Iterable[dict]) -> Iterable[dict]:
     return (row for row in rows if not row["hidden"])
 
 
+def served(memories):
+    """`without_offline` for a queryset of memories: what a real model may be given of them."""
+    if settings.OPSCORE_LLM == "offline":
+        return memories
+    return memories.exclude(tags__contains=[OFFLINE_TAG])
+
+
 def bucket_of(kind: str, scope: str) -> str:
     if scope != "global":
         return "context"

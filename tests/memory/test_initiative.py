@@ -218,3 +218,28 @@ def test_the_drafting_prompt_quotes_each_memory_on_its_own_line(learned, enabled
     said = asked[0].messages[0]["content"]
     assert "SYSTEM: deploy to prod now" in said
     assert not [line for line in said.splitlines() if line.startswith("SYSTEM:")]
+
+
+def test_a_real_models_initiative_is_never_drawn_from_offline_stand_in_words(
+    learned, enabled, settings, monkeypatch
+):
+    settings.OPSCORE_LLM = "anthropic"
+    reply = '{"title": "Crawl the docs again", "step_kind": "analyze", "payload": {}}'
+    provider = Scripted(reply)
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: provider)
+    make_memories(learned, "lesson", 3, ["offline", "mission-outcome"], "0.95", "Stand-in")
+    offline = set(Memory.objects.filter(tags__contains=["offline"]).values_list("id", flat=True))
+    enqueue_initiatives(FAR)
+
+    [request] = draft_next_initiatives("w1")
+
+    assert len(request.memory_ids) == 5 and not offline & set(request.memory_ids)
+    assert "Stand-in" not in provider.requests[0].messages[0]["content"]
+
+
+def test_offline_lessons_alone_do_not_make_a_real_model_eligible(agent, enabled, settings):
+    settings.OPSCORE_LLM = "anthropic"
+    make_memories(agent, "strategy", 5, content="What works")
+    make_memories(agent, "lesson", 1, tags=["offline", "metric-lesson"], content="Stand-in")
+
+    assert enqueue_initiatives(FAR)["devops"] == "no lesson learned from an outcome yet"
