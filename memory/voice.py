@@ -21,7 +21,10 @@ class VoiceStats:
 
 
 def voice_stats(agent_slug: str) -> VoiceStats:
-    mine = Memory.objects.active().filter(agent_id=agent_slug)
+    """Only memories in Opscore's own words count: a voice is an authority over every prompt
+    the agent gets, which chat text from outside, or an outside runtime, must not gain by
+    being distilled into lessons tagged `engagement` or patterns tagged `content`."""
+    mine = Memory.objects.active().filter(agent_id=agent_slug).ours()
     counts = mine.aggregate(
         engagement_lessons=Count(
             "id", filter=Q(type=MemoryType.LESSON, tags__contains=["engagement"])

@@ -45,6 +45,12 @@ def exact_words():
     return SearchVector("title", "subject_key", "content", config="simple")
 
 
+# a memory whose words are not Opscore's own: see MemoryCandidate.not_our_words
+NOT_OURS = Q(candidate__untrusted_reason__gt="") | Q(
+    candidate__source_ref__startswith=OUTSIDE_RUNTIME
+)
+
+
 class MemoryQuerySet(models.QuerySet):
     def active(self):
         """Active and not past its expiry (by the database clock)."""
@@ -74,12 +80,15 @@ class MemoryQuerySet(models.QuerySet):
         runtime = Q(candidate__source_ref__startswith=OUTSIDE_RUNTIME)
         return self.filter(runtime) if written else self.exclude(runtime)
 
+    def ours(self):
+        """Those whose words are Opscore's own: none learned from untrusted content (whoever
+        promoted it) or written by an outside runtime (see not_our_words)."""
+        return self.exclude(NOT_OURS)
+
     def not_our_words(self) -> str:
         """Why one of these memories' words are not Opscore's own (the first by id; see
         MemoryCandidate.not_our_words), or '': what a prompt carrying it says is not either."""
-        outside = Q(candidate__untrusted_reason__gt="")
-        outside |= Q(candidate__source_ref__startswith=OUTSIDE_RUNTIME)
-        found = self.filter(outside).select_related("candidate").order_by("id").first()
+        found = self.filter(NOT_OURS).select_related("candidate").order_by("id").first()
         return f"memory {found.id}: {found.candidate.not_our_words}" if found else ""
 
 

@@ -56,6 +56,23 @@ def test_many_strategies_make_a_strategic_voice_and_retired_memories_do_not_coun
     assert voice.voice_modifiers("devops") == []
 
 
+def test_lessons_learned_from_untrusted_chat_or_a_runtime_never_shape_the_voice(agent):
+    from memory.models import MemoryCandidate
+
+    def learned_from(memories, **source):
+        fields = {"kind": "lesson", "title": "t", "body": "b", "confidence": "0.8"} | source
+        memories.update(candidate=MemoryCandidate.objects.create(source_agent=agent, **fields))
+
+    make_memories(agent, "lesson", 11, tags=["engagement"])
+    learned_from(Memory.objects.all(), untrusted_reason="C3's topic came from outside")
+    make_memories(agent, "pattern", 6, tags=["content"], content="content")
+    learned_from(Memory.objects.filter(type="pattern"), source_ref="agentbus:devops")
+    assert voice.voice_modifiers("devops") == []
+
+    Memory.objects.update(candidate=None)  # the same lessons, learned from Opscore's own rows
+    assert voice.voice_modifiers("devops") == [ENGAGEMENT, CONTENT]
+
+
 def test_at_most_three_modifiers_reach_the_prompt_and_they_change_the_voice_version(agent):
     before, _ = system_prompt(agent, "anything")
     plain_version = agent.voice_version()
