@@ -145,9 +145,9 @@ def restore_from(path: Path, *, actor: str, confirmed: bool, database: str | Non
     except KeyboardInterrupt:  # pg_restore's one transaction is rolled back with it
         restore_failed(path, f"{INTERRUPTED}: the database is as it was", actor, started)
         raise
-    hand_back_to_app_role(target)
+    handed = hand_back(target)
     seconds = elapsed(started) / 1000
-    return {"restored_from": str(path), "database": target, "seconds": seconds} | behind
+    return {"restored_from": str(path), "database": target, "seconds": seconds} | behind | handed
 
 
 def restore_failed(path: Path, reason: str, actor: str, started: float) -> None:
@@ -297,13 +297,30 @@ def hand_back_to_app_role(database: str) -> None:
         db_roles.hand_over_database(admin, app_role)
 
 
+def hand_back(database: str) -> dict:
+    """The data is restored whatever the hand-back does: its failure is not the restore's, so
+    it is kept in the answer (and the restore's row) rather than raised past both."""
+    try:
+        hand_back_to_app_role(database)
+    except (psycopg.Error, OSError) as failure:
+        return {"hand_back_failed": one_line(failure)}
+    return {}
+
+
 def record_restore(result: dict, *, actor: str) -> BackupRun:
+    failed_hand_back = result.get("hand_back_failed")
     return BackupRun.objects.create(
         kind=BackupKind.RESTORE,
         status=BackupStatus.SUCCEEDED,
         actor=actor,
         path=path_kept(result["restored_from"]).get("path", ""),
         detail=result,
+        error=(
+            "restored, but the hand-back to the app role failed: what the restore created is"
+            f" still the admin role's ({failed_hand_back})"
+            if failed_hand_back
+            else ""
+        ),
         finished_at=Now(),
     )
 

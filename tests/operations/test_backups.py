@@ -28,19 +28,6 @@ from opscore.models import BackupRun, StandingOrder, StandingOrderRun
 from opscore.standing_orders import check_gaps
 
 
-@pytest.fixture
-def scratch(transactional_db):
-    """A database to restore into, one per test database (an xdist worker's own): a fixed
-    name was shared by the workers, so two restore tests at once dropped each other's."""
-    name = f"{connection.settings_dict['NAME'][:40]}_restore"
-    with connect("postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield name
-    with connect("postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def test_backup_drill_and_restore_bring_the_evidence_back_row_for_row(scratch, agent):
     for n in range(5):
         record_event("test.fact", f"fact {n}", agent=agent)

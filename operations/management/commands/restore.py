@@ -5,6 +5,8 @@ from operations.backups import BackupFailed
 from operations.restore import record_restore, restore_from
 from opscore.cli import OpsCommand, dump, fail, given_path
 
+HAND_BACK_FAILED = 3  # restored, but the app role may not own what was: not a plain success
+
 
 class Command(OpsCommand):
     help = "Restore a backup file over the configured database. Stop the system first."
@@ -28,6 +30,9 @@ class Command(OpsCommand):
             else f"Restored {result['restored_from']} "
             f"into {result['database']} in {result['seconds']:.1f} s" + behind(result)
         )
+        if run.error:
+            self.stderr.write(f"restore {run.id}: {run.error}")
+            raise SystemExit(HAND_BACK_FAILED)
 
 
 def behind(result: dict) -> str:
