@@ -32,17 +32,22 @@ from opscore import db_roles
 from opscore.models import BackupKind, BackupRun, BackupStatus
 
 
-def latest_backup() -> BackupRun:
-    latest = (
-        BackupRun.objects.filter(
-            kind=BackupKind.BACKUP, status=BackupStatus.SUCCEEDED, pruned_at__isnull=True
-        )
-        .order_by("-started_at", "-id")
-        .first()
-    )
-    if latest is None:
+def drillable_backup() -> tuple[BackupRun, Path, dict]:
+    """The newest backup whose file is there as it was written: one removed by hand, or left by
+    a restore to a moment before it, failed every drill while an older good file sat beside it.
+    Returns it, its file and why each newer one was passed over (kept in the drill's row)."""
+    backups = BackupRun.objects.filter(
+        kind=BackupKind.BACKUP, status=BackupStatus.SUCCEEDED, pruned_at__isnull=True
+    ).order_by("-started_at", "-id")
+    passed_over = {}
+    for backup in backups.iterator():
+        try:
+            return backup, checked_file(backup), passed_over
+        except (BackupFailed, OSError) as why:
+            passed_over[str(backup.id)] = one_line(why)
+    if not passed_over:
         raise BackupFailed("no backup to drill: run `.venv/bin/opscore backup` first")
-    return latest
+    raise BackupFailed(f"no backup file to drill: {'; '.join(passed_over.values())}")
 
 
 def checked_file(backup: BackupRun) -> Path:
@@ -69,8 +74,8 @@ def restore_drill(*, actor: str) -> BackupRun:
     scratch = scratch_name(run.id)
     started = time.monotonic()
     try:
-        run.source = backup = latest_backup()
-        path = checked_file(backup)
+        backup, path, passed_over = drillable_backup()
+        run.source = backup
         recovery, found = restore_into_scratch(path, scratch, started)
     except KeyboardInterrupt:  # the operator's Ctrl-C: the scratch is dropped on the way out
         finish_failed(run, INTERRUPTED, started)
@@ -81,7 +86,7 @@ def restore_drill(*, actor: str) -> BackupRun:
         raise BackupFailed(reason) from failure
     mismatched = differences(backup.manifest, found)
     detail = {"recovery_seconds": round(recovery / 1000, 2), "tables": len(found)}
-    detail |= {"mismatched": mismatched, "scratch_database": scratch}
+    detail |= {"mismatched": mismatched, "scratch_database": scratch, "passed_over": passed_over}
     status = BackupStatus.FAILED if mismatched else BackupStatus.SUCCEEDED
     error = f"{len(mismatched)} table(s) differ from the manifest" if mismatched else ""
     run.finish(status, detail=detail, error=error, duration_ms=elapsed(started), path=str(path))

@@ -1,12 +1,15 @@
 """What a restore leaves for what comes after it: the restore's own row says all that happened
 (the app role's hand-back too), and the drill drills a file that is there."""
 
+from pathlib import Path
+
 import psycopg
 import pytest
 
 from operations import restore
-from operations.backups import take_backup
+from operations.backups import BackupFailed, take_backup
 from operations.management.commands.restore import HAND_BACK_FAILED
+from operations.restore import restore_drill
 from opscore.cli import main
 from opscore.models import BackupRun
 from tests.operations.conftest import working_on
@@ -39,3 +42,31 @@ def test_a_restore_whose_hand_back_fails_says_so_in_its_row_and_exit_code(
     assert "hand-back to the app role failed" in row.error
     assert "must be owner of database" in row.error
     assert "must be owner of database" in capsys.readouterr().err
+
+
+def test_the_drill_drills_the_newest_backup_whose_file_is_there(transactional_db):
+    """The newest backup's file was removed by hand (or by retention after a restore forgot
+    its row): the drill failed on it every month while an older good file sat beside it."""
+    older = take_backup(actor="t")
+    newest = take_backup(actor="t")
+    Path(newest.path).unlink()
+
+    drill = restore_drill(actor="t")
+
+    assert drill.status == "succeeded" and drill.source_id == older.id
+    assert "is gone" in drill.detail["passed_over"][str(newest.id)]
+
+
+def test_a_drill_with_no_file_left_is_a_failed_row_naming_every_missing_one(transactional_db):
+    backups = [take_backup(actor="t") for _ in range(2)]
+    Path(backups[0].path).unlink()
+    with open(backups[1].path, "ab") as handle:
+        handle.write(b"tampered")
+
+    with pytest.raises(BackupFailed, match="no backup file to drill"):
+        restore_drill(actor="t")
+
+    drill = BackupRun.objects.get(kind="drill")
+    assert drill.status == "failed"
+    assert f"backup {backups[0].id}: {backups[0].path} is gone" in drill.error
+    assert f"backup {backups[1].id}: {backups[1].path} does not match" in drill.error

@@ -1,4 +1,5 @@
-"""`manage.py restore_drill [--json]`: prove the latest backup restores, and how fast."""
+"""`manage.py restore_drill [--json]`: prove the newest backup still on disk restores, and how
+fast."""
 
 from operations.backups import BackupFailed
 from operations.restore import restore_drill
@@ -28,5 +29,7 @@ class Command(OpsCommand):
                 f"{run.detail['recovery_seconds']:.2f} s (measured recovery time); "
                 f"{run.detail['tables']} evidence tables checked, {verdict}"
             )
+        for backup, why in run.detail.get("passed_over", {}).items():
+            self.stderr.write(f"passed over backup {backup}: {why}")
         if run.status != "succeeded":
             raise SystemExit(1)
