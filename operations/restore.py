@@ -28,6 +28,7 @@ from operations.backups import (
     scratch_name,
     sha256_of,
 )
+from operations.unrecorded import register_unrecorded_backups
 from opscore import db_roles
 from opscore.models import BackupKind, BackupRun, BackupStatus
 
@@ -87,6 +88,7 @@ def restore_drill(*, actor: str) -> BackupRun:
     mismatched = differences(backup.manifest, found)
     detail = {"recovery_seconds": round(recovery / 1000, 2), "tables": len(found)}
     detail |= {"mismatched": mismatched, "scratch_database": scratch, "passed_over": passed_over}
+    detail["compared_with_manifest"] = bool(backup.manifest)  # none: registered after a restore
     status = BackupStatus.FAILED if mismatched else BackupStatus.SUCCEEDED
     error = f"{len(mismatched)} table(s) differ from the manifest" if mismatched else ""
     run.finish(status, detail=detail, error=error, duration_ms=elapsed(started), path=str(path))
@@ -313,8 +315,9 @@ def hand_back(database: str) -> dict:
 
 
 def record_restore(result: dict, *, actor: str) -> BackupRun:
+    """The restore's row, in the restored database; then the backup files it forgot."""
     failed_hand_back = result.get("hand_back_failed")
-    return BackupRun.objects.create(
+    run = BackupRun.objects.create(
         kind=BackupKind.RESTORE,
         status=BackupStatus.SUCCEEDED,
         actor=actor,
@@ -328,6 +331,12 @@ def record_restore(result: dict, *, actor: str) -> BackupRun:
         ),
         finished_at=Now(),
     )
+    registered = register_unrecorded_backups(Path(result["restored_from"]), run)
+    BackupRun.objects.filter(pk=run.pk).update(
+        detail=run.detail | {"registered_backups": registered}
+    )
+    run.refresh_from_db(fields=["detail"])
+    return run
 
 
 def path_kept(path) -> dict:

@@ -11,7 +11,7 @@ from operations.backups import BackupFailed, take_backup
 from operations.management.commands.restore import HAND_BACK_FAILED
 from operations.restore import restore_drill
 from opscore.cli import main
-from opscore.models import BackupRun
+from opscore.models import BackupRun, Event
 from tests.operations.conftest import working_on
 
 
@@ -70,3 +70,33 @@ def test_a_drill_with_no_file_left_is_a_failed_row_naming_every_missing_one(tran
     assert drill.status == "failed"
     assert f"backup {backups[0].id}: {backups[0].path} is gone" in drill.error
     assert f"backup {backups[1].id}: {backups[1].path} does not match" in drill.error
+
+
+def test_backup_files_a_restore_forgot_are_registered_for_retention(scratch, settings):
+    """A restore brings the BackupRun rows back to its backup's moment: the files taken after
+    it had no row, so retention (which touches only files with one) never pruned them and they
+    piled up on disk unseen."""
+    first, later = take_backup(actor="t"), take_backup(actor="t")
+    (Path(first.path).parent / "notes.txt").write_text("not a backup")  # left alone
+
+    with working_on(scratch):
+        main(["opscore", "restore", "--from", first.path, "--yes"])
+        rows = {row.path: row for row in BackupRun.objects.filter(kind="backup")}
+        restored = BackupRun.objects.get(kind="restore")
+        event = Event.objects.get(kind="backup.registered")
+
+    assert sorted(rows) == sorted([first.path, later.path])
+    row = rows[later.path]
+    assert (row.status, row.sha256, row.size_bytes) == ("succeeded", later.sha256, later.size_bytes)
+    assert row.pruned_at is None and row.detail["registered_by_restore"] == restored.id
+    assert restored.detail["registered_backups"] == [first.path, later.path]
+    assert event.payload["paths"] == [first.path, later.path]
+
+
+def test_a_drill_of_a_registered_backup_says_it_had_no_manifest_to_compare(transactional_db):
+    backup = take_backup(actor="t")
+    BackupRun.objects.filter(pk=backup.pk).update(manifest={})  # as a registered one has
+
+    drill = restore_drill(actor="t")
+
+    assert drill.detail["compared_with_manifest"] is False

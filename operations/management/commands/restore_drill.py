@@ -24,6 +24,8 @@ class Command(OpsCommand):
             self.stdout.write(dump(body))
         else:
             verdict = "matches its manifest" if run.status == "succeeded" else run.error
+            if not run.detail["compared_with_manifest"]:
+                verdict = "no manifest recorded to compare with (registered after a restore)"
             self.stdout.write(
                 f"Restore drill {run.id}: backup {run.source_id} restored in "
                 f"{run.detail['recovery_seconds']:.2f} s (measured recovery time); "
