@@ -7,7 +7,9 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from django.db.models import Value
+from django.contrib.postgres.fields import ArrayField
+from django.db.models import BigIntegerField, Value
+from django.db.models.expressions import RawSQL
 
 from missions.actions import IntakePass
 from missions.models import ContentMetric, Publication, PublicationStatus, TriggerRule
@@ -70,20 +72,45 @@ class Idea:
 
 
 def latest_event(rule: TriggerRule, beat: Beat, kind: str) -> Event | None:
-    """The newest event of `kind` past the rule's cursor. A pass reads it once per kind: the
-    newest past the smallest cursor of the rules sharing the checker (event_kind_idx serves
-    it), which each rule takes only if it is past its own cursor too."""
-
-    def newest_past(low: int) -> tuple[int, Event | None]:
-        return low, Event.objects.filter(kind=kind, id__gt=low).order_by("-id").first()
-
+    """The newest settled event of `kind` in log order (Event.objects.after), if it comes past
+    the rule's cursor. Ids are taken at INSERT and transactions commit in another order: by id
+    alone, a cursor passed an event still uncommitted, and its rule never answered it. A pass
+    reads once per kind, for all rules sharing the checker: that event, and where each of
+    their cursors stands in the log (an index probe each, in the same query)."""
     key = ("latest_event", rule.trigger_event)
-    low, event = beat.once(
-        key, lambda: newest_past(min(r.last_seen_event_id for r in beat.peers(rule)))
+    event, places = beat.once(
+        key, lambda: _newest_settled(kind, {r.last_seen_event_id for r in beat.peers(rule)})
     )
-    if rule.last_seen_event_id < low:  # a rule the pass did not know of reads for itself
-        low, event = newest_past(rule.last_seen_event_id)
-    return event if event is not None and event.id > rule.last_seen_event_id else None
+    cursor = rule.last_seen_event_id
+    if event is not None and cursor not in places:  # a rule the pass did not know of
+        event, places = _newest_settled(kind, {cursor})
+    if event is None or (event.xact, event.id) <= (places[cursor], cursor):
+        return None
+    return event
+
+
+def _newest_settled(kind: str, cursors: set[int]) -> tuple[Event | None, dict[int, int]]:
+    """The newest settled event of `kind` in log order, and each cursor's place in the log:
+    the xact of its event, or of the nearest one below it (0: none). The places come in one
+    array, a primary-key probe per cursor: the plan stays one size however many rules."""
+    wanted = sorted(cursors)
+    event = (
+        Event.objects.filter(kind=kind)
+        .settled()
+        .order_by("-xact", "-id")
+        .annotate(
+            places=RawSQL(CURSOR_PLACES, [wanted], output_field=ArrayField(BigIntegerField()))
+        )
+        .first()
+    )
+    return event, dict(zip(wanted, event.places, strict=True)) if event else {}
+
+
+CURSOR_PLACES = (
+    "ARRAY(SELECT coalesce((SELECT e.xact FROM opscore_event e WHERE e.id <= c"
+    " ORDER BY e.id DESC LIMIT 1), 0) FROM unnest(%s::bigint[]) WITH ORDINALITY AS u(c, n)"
+    " ORDER BY n)"
+)
 
 
 def first_per_rule(rule: TriggerRule, beat: Beat, query, params):

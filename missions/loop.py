@@ -61,7 +61,7 @@ def fire_rule(rule: TriggerRule, idea: Idea, beat: Beat) -> dict:
     }
     done = _answered(idea, beat).get(proposed_work(data["agent"], kinds))
     if done:
-        beat.fired[rule] = max(rule.last_seen_event_id, idea.seen_event_id or 0)
+        beat.fired[rule] = idea.seen_event_id or rule.last_seen_event_id
         return {"rule": rule.name, "outcome": "skipped", "reason": duplicate_of(done)}
     try:  # checked before the pass's transaction is touched: a bad draft fails its rule alone
         draft = ProposalDraft.parse(data)
@@ -77,7 +77,7 @@ def fire_rule(rule: TriggerRule, idea: Idea, beat: Beat) -> dict:
         savepoint=False,  # the pass fails as a whole: its heartbeat duty is one transaction
         within=beat.intake,
     )
-    beat.fired[rule] = max(rule.last_seen_event_id, idea.seen_event_id or 0)
+    beat.fired[rule] = idea.seen_event_id or rule.last_seen_event_id
     proposal = result.proposal
     _answered(idea, beat)[proposed_work(data["agent"], kinds)] = proposal.id
     return {

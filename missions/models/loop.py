@@ -56,8 +56,9 @@ class TriggerRule(models.Model):
 
     def drop_through(self, event, reason: str) -> "TriggerSkip":
         """Refuse for good what the rule would answer with `event` (the newest it has not
-        seen): a row with the reason, and the cursor past it, so no later pass answers it."""
-        self.last_seen_event_id = max(self.last_seen_event_id, event.id)
+        seen): a row with the reason, and the cursor past it, so no later pass answers it. The
+        cursor is a place in the log (xact, id): an event past it may have a lower id."""
+        self.last_seen_event_id = event.id
         self.save(update_fields=["last_seen_event_id"])
         return TriggerSkip.objects.create(rule=self, event=event, reason=reason[:300])
 
