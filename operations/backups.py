@@ -8,6 +8,7 @@ environment (PGPASSWORD), never their argv, so it is not in `ps` output or in an
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -22,6 +23,7 @@ from django.db.models.functions import Now
 from operations.retention import prune_backups
 from opscore.db import DISCONNECTS
 from opscore.models import BackupKind, BackupRun, BackupStatus
+from opscore.redaction import REDACTED, redact_text
 
 # Append-only evidence: what a restore must bring back row for row.
 EVIDENCE_TABLES = [
@@ -100,9 +102,41 @@ def run_tool(args: list[str], env: dict) -> str:
     """What the tool wrote to stdout; a failure is BackupFailed with what it said."""
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
     if done.returncode != 0:  # one line: what the tool said spans a TOC entry, DETAIL, HINT…
-        said = one_line(done.stderr)
+        said = tool_said(done.stderr)
         raise BackupFailed(f"{Path(args[0]).name} exited {done.returncode}: {said}")
     return done.stdout
+
+
+TOOL_SAID_CHARS = 800  # of what a failed tool said, kept in the row and printed
+KEY_SAID = r"(Key \([^)]*\)=\()"
+# Where Postgres quotes the data it choked on: a value after a colon (`…integer: "x"`), a key's
+# values (up to what it says of them, else to the line's end), a failing row, a COPY line, and
+# the SQL of the entry that failed (to the next line the tool starts with its own name).
+ROW_DATA = tuple(
+    (re.compile(pattern, re.M | re.S), template.replace("~", REDACTED))
+    for pattern, template in (
+        (r'(: )"[^\n]*', r"\1~"),
+        (
+            KEY_SAID + r"[^\n]*(\) (already exists|is not present|is still referenced)[^\n]*)",
+            r"\1~\2",
+        ),
+        (KEY_SAID + r"(?!\[)[^\n]*", r"\1~"),
+        (r"(Failing row contains )[^\n]*", r"\1~"),
+        (r"(COPY [^,\n]+, line \d+)[^\n]*", r"\1: ~"),
+        (r"(Command was: ).*?(?=^pg_\w+: |\Z)", r"\1~ "),
+    )
+)
+
+
+def tool_said(stderr: str) -> str:
+    """What pg_dump or pg_restore said, for the run's row and the operator: on a corrupt or
+    hostile file Postgres quotes the row it failed on, which may be a table's secret, so the
+    data is redacted (and known secrets, as in events) and the line bounded; what failed and
+    where stays."""
+    for pattern, template in ROW_DATA:
+        stderr = pattern.sub(template, stderr)
+    said = one_line(redact_text(stderr))
+    return said if len(said) <= TOOL_SAID_CHARS else said[:TOOL_SAID_CHARS] + "…"
 
 
 def one_line(failure: Exception | str) -> str:
