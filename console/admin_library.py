@@ -1,10 +1,13 @@
 """django-q2's and django-axes' pages in the console, shown as what they are here: its schedules
 are written by Opscore alone (console.schedules and opscore.schedules keep them in sync by name),
 so the admin shows them and changes none; a queued task is deleted, never edited, and each
-deletion is an event, as each resubmission is; resubmitting a finished or failed task runs its
-function again, a change that needs the task's change permission, not only the right to see it;
-cleaning up expired login attempts deletes rows, which needs the delete permission. A person's
-or a group's edit is an event, as any switch's (opscore.admin_audit)."""
+deletion is an event, as each resubmission is and each deletion of finished or failed tasks'
+history; resubmitting a finished or failed task runs its function again, a change that needs
+the task's change permission, not only the right to see it; cleaning up expired login attempts
+deletes rows, which needs the delete permission. A person's or a group's edit is an event, as
+any switch's (opscore.admin_audit)."""
+
+from collections import Counter
 
 from axes import admin as axes_admin
 from axes.handlers.proxy import AxesProxyHandler
@@ -67,11 +70,34 @@ def resubmit_task(model_admin, request, queryset):
             task.delete()  # rerun: no longer a failure waiting on someone
 
 
-class TaskAdmin(q_admin.TaskAdmin):
+class HistoryDeletionRecorded:
+    """A finished or failed task deleted erases who ran what and when: each deletion (a page's
+    or a bulk one) is one event saying how many went and which functions, never their
+    arguments (a task's args can carry anything its caller passed)."""
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, type(obj).objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        funcs = Counter(queryset.values_list("func", flat=True))
+        super().delete_queryset(request, queryset)
+        count = sum(funcs.values())
+        if count:
+            record_event(
+                "config.task_history_deleted",
+                f"{count} {queryset.model._meta.verbose_name_plural.lower()} deleted in the admin",
+                tags=[ADMIN_TAG, queryset.model._meta.model_name],
+                payload={"model": queryset.model._meta.label, "count": count}
+                | {"funcs": dict(sorted(funcs.items())), "changed": {}},
+                actor=operator_actor(request.user),
+            )
+
+
+class TaskAdmin(HistoryDeletionRecorded, q_admin.TaskAdmin):
     actions = [resubmit_task]
 
 
-class FailAdmin(q_admin.FailAdmin):
+class FailAdmin(HistoryDeletionRecorded, q_admin.FailAdmin):
     actions = [resubmit_task]
 
 

@@ -70,3 +70,51 @@ def test_no_one_edits_a_queued_task_by_hand(admin_client):
 
     assert answer.status_code == 403 and admin_client.get(url).status_code == 200
     assert OrmQ.objects.get(pk=row.pk).key == row.key
+
+
+def finished_tasks(success: bool, funcs: list[str]):
+    from django.utils import timezone
+
+    now = timezone.now()
+    return [
+        Task.objects.create(
+            id=f"t{n}",
+            name=f"n{n}",
+            func=func,
+            args=("sk-secret-argument",),
+            started=now,
+            stopped=now,
+            success=success,
+        )
+        for n, func in enumerate(funcs)
+    ]
+
+
+@pytest.mark.parametrize("model,success", [("success", True), ("failure", False)])
+def test_deleting_task_history_in_the_admin_is_an_event_naming_the_functions(
+    admin_client, model, success
+):
+    """The standard bulk delete erased who ran what, and when, with nothing to say so."""
+    tasks = finished_tasks(success, ["math.floor", "math.ceil", "math.floor"])
+    chosen = {"action": "delete_selected", "_selected_action": [t.pk for t in tasks]}
+
+    admin_client.post(f"/admin/django_q/{model}/", chosen | {"post": "yes"})
+
+    assert not Task.objects.exists()
+    event = Event.objects.get(kind="config.task_history_deleted")
+    assert event.actor == "operator:operator" and "3" in event.title
+    assert event.payload == {
+        "model": f"django_q.{model.capitalize()}", "count": 3,
+        "funcs": {"math.ceil": 1, "math.floor": 2}, "changed": {},
+    }  # fmt: skip
+    assert "sk-secret-argument" not in str(event.payload) + event.title + event.summary
+
+
+def test_deleting_a_finished_task_from_its_page_is_an_event(admin_client):
+    (task,) = finished_tasks(True, ["math.floor"])
+
+    admin_client.post(reverse("admin:django_q_success_delete", args=[task.pk]), {"post": "yes"})
+
+    assert not Task.objects.exists()
+    event = Event.objects.get(kind="config.task_history_deleted")
+    assert event.payload["count"] == 1 and event.payload["funcs"] == {"math.floor": 1}
