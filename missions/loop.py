@@ -33,6 +33,7 @@ from missions.models import (
 from missions.models.proposals import proposed_work
 from missions.override_kinds import SYSTEM, pair_of
 from missions.schemas import ProposalDraft, ProposalInvalid
+from opscore.actions import record_cap_hit
 from opscore.db import oldest_unlocked
 from opscore.models import Agent, Event, Policy
 from opscore.models.policies import policy_snapshot
@@ -256,7 +257,8 @@ MATCH_BATCH = 500
 def match_reactions(rand=None) -> dict:
     """Read new events (by cursor, in log order: Event.objects.after) against the reaction
     matrix; each match becomes a Reaction row, queued if its probability roll and cooldown
-    pass, otherwise skipped with the reason."""
+    pass, otherwise skipped with the reason. A pass that stops at MATCH_BATCH with events left
+    says so (record_cap_hit); the next goes on from its cursor."""
     rand = rand or rng
     cursor, _ = LoopCursor.objects.select_for_update().get_or_create(name="reactions")
     events = list(Event.objects.after(cursor.position)[:MATCH_BATCH])
@@ -280,7 +282,17 @@ def match_reactions(rand=None) -> dict:
     if events:
         cursor.position = events[-1].id
         cursor.save()
-    return counts
+    return counts | _cap_hit(len(events), cursor.position)
+
+
+def _cap_hit(read: int, position: int) -> dict:
+    """The events a capped pass left, in a `sweep.capped` row (which _matches never reacts to)
+    and in the pass's counts; nothing for a pass that read everything."""
+    waiting = Event.objects.after(position).count() if read >= MATCH_BATCH else 0
+    if not waiting:
+        return {}
+    record_cap_hit("match_reactions", MATCH_BATCH, waiting, actor="system:heartbeat")
+    return {"waiting": waiting}
 
 
 def distinct_patterns(patterns: list) -> list:
@@ -290,6 +302,10 @@ def distinct_patterns(patterns: list) -> list:
 
 
 def _matches(pattern, event: Event) -> bool:
+    """A sweep's own row (a loop capped, this one included) is bookkeeping, not company
+    activity: a pattern reacting to it would feed on the matcher's own cap rows."""
+    if event.kind.startswith("sweep."):
+        return False
     if pattern.source != "*" and pattern.source != event.agent_id:
         return False
     return set(pattern.tags) <= set(event.tags)
