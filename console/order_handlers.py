@@ -122,7 +122,8 @@ def goal_lines() -> list[str]:
 
 def _since_last_run(order, run):
     """Since the previous run that looked (a folded run did not look: its evidence waits; nor
-    did a slot its agent's off switch stopped)."""
+    did a slot its agent's off switch stopped): when, and the event log position it looked
+    from (None before runs recorded one)."""
     previous = (
         order.runs.filter(scheduled_for__lt=run.scheduled_for)
         .exclude(status__in=[RunStatus.MISSED, RunStatus.SKIPPED])
@@ -132,9 +133,10 @@ def _since_last_run(order, run):
         .first()
     )
     if previous is None:
-        return order.created_at
+        return order.created_at, None
     # From when the previous run looked, not its slot: what it already saw is not news again.
-    return previous.started_at or previous.scheduled_for
+    since = previous.started_at or previous.scheduled_for
+    return since, previous.evidence.get("checked", {}).get("after_event")
 
 
 def folded_into_next(order, run) -> RunResult | None:
@@ -176,9 +178,11 @@ def ask_for_work(order, run):
             else ("no precondition: a generic order needs something to look at")
         )
         return RunResult(RunStatus.FAILED, why)
-    since = _since_last_run(order, run)
-    rows = check(order, since)
+    since, after_event = _since_last_run(order, run)
+    looked_at = Event.objects.last_position()  # taken first: what settles meanwhile comes next
+    rows = check(order, since, after_event=after_event)
     checked = {"precondition": order.precondition, "since": since.isoformat(), "rows": len(rows)}
+    checked["after_event"] = looked_at
     if not rows:
         return RunResult(
             RunStatus.NO_WORK, f"{order.precondition}: nothing found", {"checked": checked}

@@ -10,6 +10,7 @@ with idle cognition; the events of work a standing order itself asked for are no
 from django.db.models import Q
 
 from missions.models import Mission, Step, StepStatus
+from opportunities.packets import window_start_id
 from opscore.models import Event
 from opscore.news import not_news
 
@@ -27,19 +28,24 @@ def found(rows, kind: str, text) -> list[dict]:
     return [{"type": kind, "id": row.id, "text": text(row)[:160]} for row in rows[:SHOWN]]
 
 
-def events_since(order, since) -> list[dict]:
-    news = Event.objects.filter(created_at__gte=since).exclude(own_work()).exclude(not_news())
+def events_since(order, since, after_event=None) -> list[dict]:
+    """The news past the previous look's place in the log (`after_event`), not past its time:
+    an event is stamped when its transaction began, and one that began before a look and
+    committed after it was in no window by time. Without a place, from the last event before
+    `since`."""
+    start = window_start_id(since) if after_event is None else after_event
+    news = Event.objects.after(start).exclude(own_work()).exclude(not_news())
     return found(news.order_by("-id"), "event", lambda e: f"{e.kind}: {e.title}")
 
 
-def failures_since(order, since) -> list[dict]:
+def failures_since(order, since, after_event=None) -> list[dict]:
     failed = Step.objects.filter(
         status__in=[StepStatus.FAILED, StepStatus.DEAD], finished_at__gte=since
     ).order_by("-id")
     return found(failed, "step", lambda s: f"S{s.id} {s.kind} {s.status}: {s.last_error}")
 
 
-def missions_finished_since(order, since) -> list[dict]:
+def missions_finished_since(order, since, after_event=None) -> list[dict]:
     done = (
         Mission.objects.filter(finished_at__gte=since)
         .exclude(proposal__cause_ref__startswith="standing_order_run:")
@@ -48,7 +54,7 @@ def missions_finished_since(order, since) -> list[dict]:
     return found(done, "mission", lambda m: f"M{m.id} {m.title} [{m.status}]")
 
 
-def blocked_work(order, since) -> list[dict]:
+def blocked_work(order, since, after_event=None) -> list[dict]:
     blocked = Step.objects.filter(status=StepStatus.BLOCKED).order_by("id")
     return found(blocked, "step", lambda s: f"S{s.id} {s.kind} blocked: {s.blocked_reason}")
 

@@ -50,7 +50,9 @@ class RunResult:
 
 Handler = Callable[[StandingOrder, StandingOrderRun], RunResult]
 # What an order's `handler` names, and the precondition queries a generic order may name
-# ("is there anything for this order to look at?"); the apps that own the work register them.
+# ("is there anything for this order to look at?", called with the order, the time of its last
+# look and `after_event`, that look's place in the event log or None); the apps that own the
+# work register them.
 HANDLERS: Registry = Registry("standing-order handler")
 PRECONDITIONS: Registry = Registry("standing-order precondition")
 # A handler whose work is allowed longer than an order's default timeout names the least its
