@@ -10,8 +10,7 @@ with idle cognition; the events of work a standing order itself asked for are no
 from django.db.models import Q
 
 from missions.models import Mission, Step, StepStatus
-from opportunities.packets import window_start_id
-from opscore.models import Event
+from opportunities.packets import events_window
 from opscore.news import not_news
 
 SHOWN = 10  # rows carried into a prompt; the count says how many there were
@@ -29,12 +28,9 @@ def found(rows, kind: str, text) -> list[dict]:
 
 
 def events_since(order, since, after_event=None) -> list[dict]:
-    """The news past the previous look's place in the log (`after_event`), not past its time:
-    an event is stamped when its transaction began, and one that began before a look and
-    committed after it was in no window by time. Without a place, from the last event before
-    `since`."""
-    start = window_start_id(since) if after_event is None else after_event
-    news = Event.objects.after(start).exclude(own_work()).exclude(not_news())
+    """The news past the previous look's place in the log, not past its time: one committed
+    late is news still (opportunities.packets.events_window)."""
+    news = events_window(since, after_event).exclude(own_work()).exclude(not_news())
     return found(news.order_by("-id"), "event", lambda e: f"{e.kind}: {e.title}")
 
 

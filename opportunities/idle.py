@@ -15,7 +15,7 @@ from memory.evidence import untrusted_reason
 from missions.models import Step, StepStatus, start_of_today
 from opportunities.actions import OpportunityInvalid, create_idea
 from opportunities.models import Idea, Opportunity
-from opportunities.packets import evidence_packet, window_start_id
+from opportunities.packets import events_window, evidence_packet
 from opscore.db import db_now
 from opscore.llm import LLMError, LLMRequest, OverBudget, call_llm, parse_llm_reply
 from opscore.models import SWITCHED_OFF, Event, Policy, RunStatus
@@ -56,8 +56,9 @@ CHANGES_SHOWN = 10
 
 
 def last_look(order, run):
-    """Since the previous run of this order that got as far as looking (or a day); a slot its
-    agent's off switch stopped says what it checked, the switch, and looked at nothing."""
+    """Since the previous run of this order that got as far as looking (or a day): when, and
+    its place in the event log (None if it kept none); a slot its agent's off switch stopped
+    says what it checked, the switch, and looked at nothing."""
     previous = (
         order.runs.filter(scheduled_for__lt=run.scheduled_for, evidence__has_key="checked")
         .exclude(SWITCHED_OFF)
@@ -65,21 +66,21 @@ def last_look(order, run):
         .first()
     )
     if previous is not None:
-        return previous.started_at or previous.scheduled_for
-    return run.scheduled_for - timedelta(hours=24)
+        place = previous.evidence["checked"].get("after_event")
+        return previous.started_at or previous.scheduled_for, place
+    return run.scheduled_for - timedelta(hours=24), None
 
 
-def what_changed(order, since) -> list[dict]:
-    """The rows that changed since `since`: events (aside from what opscore.news says is not
-    news) and the role's signals."""
-    events = Event.objects.filter(id__gt=window_start_id(since), created_at__gte=since)
-    events = events.exclude(not_news())
+def what_changed(order, since, after_event=None) -> list[dict]:
+    """The rows that changed since the last look: events past its place in the log (aside from
+    what opscore.news says is not news) and the role's signals."""
+    events = events_window(since, after_event).exclude(not_news())
     rows = [
         {"type": "event", "id": e.id, "text": f"{e.kind}: {e.title}"[:160]}
         for e in events.order_by("-id")[:CHANGES_SHOWN]
     ]
     seen = {(r["type"], r["id"]) for r in rows}
-    for signal_rows in evidence_packet(order.agent_id, since).values():
+    for signal_rows in evidence_packet(order.agent_id, since, after_event).values():
         rows += [r for r in signal_rows if (r["type"], r["id"]) not in seen][:3]
     return rows
 
@@ -139,9 +140,11 @@ def idle_cognition(order, run):
     room = cap - ideas_today(order.agent_id)
     if room <= 0:
         return RunResult(RunStatus.NO_WORK, f"{cap} idle ideas today already")
-    since = last_look(order, run)
-    changed = what_changed(order, since)
+    since, after_event = last_look(order, run)
+    looked_at = Event.objects.last_position()  # taken first: what settles meanwhile comes next
+    changed = what_changed(order, since, after_event)
     checked = {"checked": {"since": since.isoformat(), "rows": len(changed)}}
+    checked["checked"]["after_event"] = looked_at
     if not changed:
         return RunResult(
             RunStatus.NO_WORK, f"nothing changed since {since:%Y-%m-%d %H:%M}", checked

@@ -1,9 +1,10 @@
 """Evidence packets: what a scout looks at before it may speak, built from recent rows that
 matter to its role. An empty packet is `no_work` — silence is the default.
 
-Every query is bounded by the recent window through the event log's own id order (the window's
-first id is found by walking back from the newest event, so the cost follows the window, not
-the table), and capped in rows.
+Every query is bounded by the recent window, and capped in rows. Events are read past the last
+look's place in the log when the caller kept it, else through the log's own id order (the
+window's first id is found by walking back from the newest event, so the cost follows the
+window, not the table).
 """
 
 import statistics
@@ -27,12 +28,22 @@ def window_start_id(since) -> int:
     return before.first() or 0
 
 
+def events_window(since, after_event: int | None = None):
+    """The events of a window: past a previous look's place in the log (`after_event`, from
+    Event.objects.last_position() as it looked) when it recorded one. Its time is not enough: an
+    event is stamped when its transaction began, and one that began before a look and committed
+    after it was in no window by time. Without a place, past the last event before `since`."""
+    if after_event is not None:
+        return Event.objects.after(after_event)
+    return Event.objects.filter(id__gt=window_start_id(since))
+
+
 def item(signal: str, kind: str, row_id: int, text: str) -> dict:
     return {"signal": signal, "type": kind, "id": row_id, "text": text[:200]}
 
 
-def failures(start_id: int, since, kinds=None) -> list[dict]:
-    events = Event.objects.filter(id__gt=start_id, kind__in=["step.failed", "step.dead"])
+def failures(window, since, kinds=None) -> list[dict]:
+    events = window.filter(kind__in=["step.failed", "step.dead"])
     rows = events.order_by("-id").values("id", "title", "summary", "tags")[:ROWS]
     found = []
     for row in rows:
@@ -43,8 +54,8 @@ def failures(start_id: int, since, kinds=None) -> list[dict]:
     return found
 
 
-def refusals(start_id: int, since) -> list[dict]:
-    events = Event.objects.filter(id__gt=start_id, kind="proposal.rejected")
+def refusals(window, since) -> list[dict]:
+    events = window.filter(kind="proposal.rejected")
     rows = events.order_by("-id").values("id", "title", "tags")[:ROWS]
     return [
         item(f"refused:{(row['tags'] or ['?'])[-1]}", "event", row["id"], row["title"])
@@ -52,13 +63,13 @@ def refusals(start_id: int, since) -> list[dict]:
     ]
 
 
-def untrusted_reads(start_id: int, since) -> list[dict]:
+def untrusted_reads(window, since) -> list[dict]:
     recent = Artifact.objects.filter(provenance=Provenance.UNTRUSTED, created_at__gte=since)
     rows = recent.order_by("-id")[:ROWS]
     return [item("external:read", "artifact", a.id, f"{a.title} ({a.source_url})") for a in rows]
 
 
-def knowledge_gaps(start_id: int, since) -> list[dict]:
+def knowledge_gaps(window, since) -> list[dict]:
     rejected = MemoryCandidate.objects.filter(
         status=CandidateStatus.REJECTED, reviewed_at__gte=since
     ).order_by("-id")
@@ -68,9 +79,9 @@ def knowledge_gaps(start_id: int, since) -> list[dict]:
     ]
 
 
-def slow_kinds(start_id: int, since) -> list[dict]:
-    """Steps that took a minute or more, from their success events (the window's ids)."""
-    events = Event.objects.filter(id__gt=start_id, kind="step.succeeded", step__isnull=False)
+def slow_kinds(window, since) -> list[dict]:
+    """Steps that took a minute or more, from their success events (the window's)."""
+    events = window.filter(kind="step.succeeded", step__isnull=False)
     rows = events.order_by("-id").values_list("step_id", flat=True)[:ROWS]
     attempts = StepAttempt.objects.filter(step_id__in=list(rows), finished_at__isnull=False)
     found = []
@@ -82,7 +93,7 @@ def slow_kinds(start_id: int, since) -> list[dict]:
     return found
 
 
-def metric_anomalies(start_id: int, since) -> list[dict]:
+def metric_anomalies(window, since) -> list[dict]:
     """Recent measurements far from the recent median engagement."""
     recent = list(ContentMetric.objects.filter(measured_at__gte=since).order_by("-id")[:ROWS])
     if len(recent) < 3:
@@ -95,7 +106,7 @@ def metric_anomalies(start_id: int, since) -> list[dict]:
     ]
 
 
-def retrieval_misses(start_id: int, since) -> list[dict]:
+def retrieval_misses(window, since) -> list[dict]:
     """Step prompts that carried no memory at all: what the company does not know yet."""
     calls = LLMCall.objects.filter(created_at__gte=since, step__isnull=False, outcome="ok")
     missed = calls.filter(Q(injected__memory_ids=[]) | ~Q(injected__has_key="memory_ids"))
@@ -105,14 +116,14 @@ def retrieval_misses(start_id: int, since) -> list[dict]:
     ]
 
 
-def recent_artifacts(start_id: int, since) -> list[dict]:
+def recent_artifacts(window, since) -> list[dict]:
     rows = Artifact.objects.filter(created_at__gte=since).order_by("-id")[:ROWS]
     return [item(f"made:{a.kind}", "artifact", a.id, a.title) for a in rows]
 
 
 SECTIONS = {
     "devops": [failures, slow_kinds],
-    "security": [lambda start, since: failures(start, since, {"crawl", "deploy"}), untrusted_reads],
+    "security": [lambda w, since: failures(w, since, {"crawl", "deploy"}), untrusted_reads],
     "design": [refusals],
     "product-metrics": [metric_anomalies, refusals],
     "knowledge": [knowledge_gaps, retrieval_misses],
@@ -126,12 +137,13 @@ def others_ideas(agent_slug: str, since) -> list[dict]:
     return [{"idea": i.id, "title": i.title} for i in ideas.order_by("-id")[:5]]
 
 
-def evidence_packet(agent_slug: str, since) -> dict[str, list[dict]]:
-    """Signals → their rows, for this scout's role (unknown roles look at failures)."""
-    start = window_start_id(since)
+def evidence_packet(agent_slug: str, since, after_event=None) -> dict[str, list[dict]]:
+    """Signals → their rows, for this scout's role (unknown roles look at failures); events
+    past `after_event` when the caller kept its last look's place (events_window)."""
+    window = events_window(since, after_event)
     by_signal: dict[str, list[dict]] = defaultdict(list)
     for section in SECTIONS.get(agent_slug, [failures]):
-        for found in section(start, since):
+        for found in section(window, since):
             if len(by_signal[found["signal"]]) < SHOWN:
                 by_signal[found["signal"]].append(found)
     return dict(by_signal)
