@@ -26,7 +26,7 @@ from opportunities.packets import evidence_packet, others_ideas
 from opscore.asking import Question, ask_json
 from opscore.llm import LLMError, OverBudget
 from opscore.llm_records import link_call
-from opscore.models import Policy, RunStatus
+from opscore.models import Event, Policy, RunStatus
 from opscore.standing_orders import RunResult
 
 MAX_PER_RUN = 3
@@ -114,17 +114,19 @@ def ask(order, packet: dict, since, run=None) -> tuple[ScoutReply, int | None]:
 
 
 def opportunity_scan(order, run):
-    since = run.window_start(timedelta(hours=24))  # after a pause, from its last real look
-    packet = evidence_packet(order.agent_id, since)
+    # after a pause, from its last real look; past the event log place that look kept
+    since, after_event = run.window(timedelta(hours=24))
+    looked_at = {"after_event": Event.objects.last_position()}  # first: what settles comes next
+    packet = evidence_packet(order.agent_id, since, after_event)
     if not packet:
-        return RunResult(RunStatus.NO_WORK, "evidence packet empty: nothing to say")
+        return RunResult(RunStatus.NO_WORK, "evidence packet empty: nothing to say", looked_at)
     try:
         answer, call_id = ask(order, packet, since, run)
     except (LLMError, OverBudget, ValueError) as problem:
         return RunResult(RunStatus.FAILED, str(problem)[:500])
     cited = {(r["type"], r["id"]) for rows in packet.values() for r in rows}
     read = what_it_read(order, packet, since)
-    counts, made = {"opportunities": 0, "kept_as_ideas": 0, "refused": []}, []
+    counts, made = {"opportunities": 0, "kept_as_ideas": 0, "refused": []} | looked_at, []
     for index, drafted in enumerate(answer.opportunities):
         if any((ref.get("type"), ref.get("id")) not in cited for ref in drafted.evidence):
             counts["refused"].append(f"{index}: cites rows outside the packet")

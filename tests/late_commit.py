@@ -58,3 +58,16 @@ def open_elsewhere():
     )
     other.execute("SELECT pg_current_xact_id()")
     return other
+
+
+def look_while_held(look, kind: str = "test", tags: tuple = ()):
+    """`look()` while another connection holds an event open, which then commits and settles: a
+    window reader's look taken before that event commits, and its result."""
+    other, held_id = held_open(kind, tags)
+    try:
+        first = look()
+        other.commit()
+    finally:
+        other.close()
+    settle(held_id)
+    return first

@@ -141,6 +141,13 @@ class StandingOrderRun(models.Model):
         pause held runs once the pause ends, folded into the latest: a window of `span` before
         that one lost what arrived in the slots before it, never reported. A slot its agent's
         off switch stopped looked at nothing: counted, what came before it was never read."""
+        return self.window(span)[0]
+
+    def window(self, span: timedelta) -> tuple:
+        """window_start, and the event log place its window begins at (None: by time): the
+        place the last look kept (`after_event` in its evidence) when the window begins at that
+        look. By time alone, an event whose transaction began before that look and committed
+        after it was in no window."""
         looked = (
             self.order.runs.filter(
                 scheduled_for__lt=self.scheduled_for,
@@ -148,8 +155,10 @@ class StandingOrderRun(models.Model):
             )
             .exclude(SWITCHED_OFF)
             .order_by("-scheduled_for")
-            .values_list("scheduled_for", flat=True)
+            .values_list("scheduled_for", "evidence")
             .first()
         )
         start = self.scheduled_for - span
-        return min(start, looked) if looked else start
+        if looked is None or looked[0] > start:
+            return start, None
+        return looked[0], (looked[1] or {}).get("after_event")

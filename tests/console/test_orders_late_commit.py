@@ -10,7 +10,7 @@ from opscore.db import db_now
 from opscore.schedule_math import latest_slot
 from opscore.standing_orders import fire
 from tests.factories import AgentFactory
-from tests.late_commit import held_open, settle
+from tests.late_commit import look_while_held
 from tests.opscore.test_standing_orders import order
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,13 +20,8 @@ def test_an_event_committed_after_a_generic_orders_look_is_news_to_its_next_look
     devops = AgentFactory(slug="devops")
     o = order("generic", agent=devops, precondition="events_since_last_run", cron="0 * * * *")
     slot = latest_slot(o.cron, o.timezone, db_now()) + timedelta(seconds=30)
-    other, held_id = held_open("config.changed")
-    try:
-        first = fire(o, slot)
-        other.commit()
-    finally:
-        other.close()
-    settle(held_id)
+
+    first = look_while_held(lambda: fire(o, slot), "config.changed")
 
     later = fire(o, slot + timedelta(hours=3))
 

@@ -10,7 +10,7 @@ from console.bootstrap import bootstrap
 from opscore.db import db_now
 from opscore.models import StandingOrder
 from opscore.standing_orders import execute_run, start_run
-from tests.late_commit import held_open, settle
+from tests.late_commit import look_while_held
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,16 +19,9 @@ def test_an_event_committed_after_an_idle_look_is_a_change_to_the_next_look():
     bootstrap(1, actor="test")
     bootstrap(5, actor="test", force=True)
     idle = StandingOrder.objects.get(name="devops-idle-cognition")
-    now = db_now()
-    other, held_id = held_open("deploy.finished")
-    try:
-        first = execute_run(start_run(idle, now))
-        other.commit()
-    finally:
-        other.close()
-    settle(held_id)
+    first = look_while_held(lambda: execute_run(start_run(idle, db_now())), "deploy.finished")
 
-    later = execute_run(start_run(idle, now + timedelta(hours=1)))
+    later = execute_run(start_run(idle, first.scheduled_for + timedelta(hours=1)))
 
     assert first.summary.startswith("nothing changed since")
     assert not later.summary.startswith("nothing changed since"), later.summary
