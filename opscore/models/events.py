@@ -3,7 +3,7 @@
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
-from django.db.models import Q, Subquery
+from django.db.models import F, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest, Now
 
 from opscore.models.agents import Agent
@@ -43,6 +43,21 @@ class Watermark(models.Func):
     output_field = models.BigIntegerField()
 
 
+class RowAfter(models.Func):
+    """(a, b) > (c, d) as one row comparison: the (xact, id) index starts its scan at the
+    cursor. Spelled `a >= c AND (a > c OR b > d)`, only `a >= c` bounded the scan, so a reader
+    read every event of the cursor's own transaction (a bulk import's million) before the first
+    one past it."""
+
+    output_field = models.BooleanField()
+
+    def as_sql(self, compiler, connection, **extra):
+        (a, a_params), (b, b_params), (c, c_params), (d, d_params) = (
+            compiler.compile(expression) for expression in self.get_source_expressions()
+        )
+        return f"(({a}, {b}) > ({c}, {d}))", [*a_params, *b_params, *c_params, *d_params]
+
+
 class EventQuerySet(models.QuerySet):
     """The log in the order readers page it: (xact, id). Ids come from a sequence at INSERT,
     but transactions commit in another order; a cursor by id alone passed an event whose
@@ -70,12 +85,8 @@ class EventQuerySet(models.QuerySet):
             Subquery(Event.objects.filter(id__lte=event_id).order_by("-id").values("xact")[:1]),
             0,
         )
-        return (
-            self.settled()
-            .filter(xact__gte=at)
-            .filter(Q(xact__gt=at) | Q(id__gt=event_id))
-            .order_by("xact", "id")
-        )
+        past = RowAfter(F("xact"), F("id"), at, Value(event_id))
+        return self.settled().filter(past).order_by("xact", "id")
 
     def last_position(self) -> int:
         """The cursor of the newest settled event in log order (0: none): where a reader that
