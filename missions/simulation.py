@@ -39,6 +39,7 @@ from missions.models import (
     WordsApproval,
 )
 from missions.models.proposals import own_words
+from missions.models.steps import QUOTA_WAIT
 from missions.models.words import WordsDecision, text_digest
 from opscore.db import db_now
 from opscore.models import Policy
@@ -68,13 +69,18 @@ class SimulationStopped(Exception):
 
 # When a step stopped counting toward a day's quota (Step.objects.in_todays_quota): when it
 # failed, died or was cancelled (its slot free at once), or when it succeeded (counted the rest
-# of that day, no day after); None while it waits to run (it counts on each day).
+# of that day, no day after); None while it waits to run (it counts on each day). One its quota
+# blocked at run time holds no slot while it waits: freed from when it was made (the row keeps
+# no time it was blocked at).
+QUOTA_BLOCKED = Q(status=StepStatus.BLOCKED, blocked_code=QUOTA_WAIT)
 STOPPED_COUNTING = Case(
+    When(QUOTA_BLOCKED, then="created_at"),
     When(status__in=STEP_OPEN, then=None),
     default=Coalesce("finished_at", "created_at"),
     output_field=DateTimeField(),
 )
 FREED = Case(
+    When(QUOTA_BLOCKED, then=True),
     When(status__in=[StepStatus.CANCELLED, StepStatus.FAILED, StepStatus.DEAD], then=True),
     default=False,
     output_field=BooleanField(),

@@ -9,6 +9,7 @@ import pytest
 from django.db.models.functions import Now
 
 from missions.models import Step
+from missions.models.steps import QUOTA_WAIT
 from missions.simulation_report import simulate_policy
 from missions.step_actions import retry_step
 from opscore.actions import set_policy
@@ -103,3 +104,22 @@ def test_work_an_edited_value_would_have_let_in_is_simulated_as_run_that_day(age
     report = simulate_policy("content_policy", looser)
 
     assert report["proposals"]["transitions"]["rejected → auto_approved"]["count"] == 2
+
+
+def test_the_simulator_frees_the_slot_of_a_step_its_quota_blocked_as_the_gates_do(agent, new_york):
+    """A step its quota blocked at run time holds no slot (Step.objects.in_todays_quota), so
+    the next day's draft got in; the simulator still counted the blocked one on every day and
+    said the same value would have refused that draft."""
+    set_policy("content_policy", {"enabled": True, "max_drafts_per_day": 1}, actor="test")
+    assert propose(agent, "write_content", title="Blocked").status == "accepted"
+    Step.objects.open().update(
+        status="blocked", blocked_code=QUOTA_WAIT, blocked_reason="quota full at run time"
+    )
+    new_york.freeze(AFTER_MIDNIGHT)
+    assert propose(agent, "write_content", title="Next day").status == "accepted"
+
+    value = Policy.objects.value("content_policy").model_dump(mode="json")
+    report = simulate_policy("content_policy", value)
+
+    assert report["proposals"]["replayed"] == 2
+    assert report["proposals"]["transitions"] == {}
