@@ -70,8 +70,23 @@ def test_a_restore_from_a_bad_file_is_one_line_a_row_and_loses_nothing(
     assert says in row.error and row.finished_at is not None
 
 
+@pytest.fixture
+def alone_on_the_test_database(transactional_db):
+    """This restore goes into the worker's own test database, where the refusal of other
+    sessions looks too: an earlier test's thread (a live server's, a consumer's) can leave an
+    idle connection behind, and the restore was refused for it instead of reaching pg_restore."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND backend_type = 'client backend'"
+        )
+
+
 def test_a_restore_the_database_refuses_half_way_says_so_in_one_line(
-    transactional_db, agent, capsys, tmp_path
+    alone_on_the_test_database, agent, capsys, tmp_path
 ):
     """A view of the operator's on an evidence table: pg_restore's --clean cannot drop the
     table, and says so over six lines (TOC entry, DETAIL, HINT, the command)."""
