@@ -73,8 +73,9 @@ def test_a_restore_from_a_bad_file_is_one_line_a_row_and_loses_nothing(
 @pytest.fixture
 def alone_on_the_test_database(transactional_db):
     """This restore goes into the worker's own test database, where the refusal of other
-    sessions looks too: an earlier test's thread (a live server's, a consumer's) can leave an
-    idle connection behind, and the restore was refused for it instead of reaching pg_restore."""
+    sessions looks too: an earlier test that ran a step started the process's lease keeper
+    (missions.worker.LEASES), whose thread keeps its own idle connection for the worker's
+    life, and the restore was refused for it instead of reaching pg_restore."""
     from django.db import connection
 
     with connection.cursor() as cursor:
