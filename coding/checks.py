@@ -76,14 +76,28 @@ def verify(repo, task: dict, worktree: str, limits, on_start=None, notes=None, c
     )
     lint_ok, lint = (True, "no lint command") if not repo.lint_command else (False, "")
     if repo.lint_command:
-        lint_ok, lint = run_check("lint", repo.lint_command, worktree, limits, on_start, notes)
+        lint_ok, lint = check_after(("lint", repo.lint_command), worktree, limits, on_start, notes)
     outputs, passed = [tests, lint], tests_ok and lint_ok
     for label, argv in acceptance_commands(task) if passed else []:
-        ok, said = run_check(label, argv, worktree, limits, on_start, notes)
+        ok, said = check_after((label, argv), worktree, limits, on_start, notes)
         outputs.append(said)
         passed = passed and ok
     text = "\n".join(outputs)
     return Verdict(passed, tests[:2000], lint[:2000], text[-6000:], signature(text))
+
+
+def check_after(check: tuple[str, list], worktree: str, limits, on_start, notes):
+    """run_check for a check that follows another, on the change alone again: the checks before
+    it ran the worktree's code (the harness's), and what they wrote is no part of the change,
+    so a lint or an acceptance command reading it would judge files the commit does not hold
+    (an app that greets only once its tests have run it). A worktree git cannot put back fails
+    the check, saying so: it never runs on what was not put back."""
+    label, argv = check
+    try:
+        back_to_the_change(worktree)
+    except (GitFailed, OSError) as refused:
+        return False, f"{label}: the worktree could not be put back to the change: {refused}"
+    return run_check(label, argv, worktree, limits, on_start, notes)
 
 
 def signature(output: str) -> str:
@@ -178,6 +192,19 @@ def leave_only_the_change(worktree: str) -> None:
     ignored file is read like any other. A git refusing it fails the run: the tests never run
     on what it did not clear."""
     git(UNSTAGED, worktree)
+
+
+# Every staged file written afresh from the index, whatever the worktree holds in its place (a
+# link, a folder, a file changed or gone): git's checkout writes no path through a link. No
+# `--index`: the index, the change itself, is read, never written.
+RESTAGED = ["checkout-index", "--all", "--force"]
+
+
+def back_to_the_change(worktree: str) -> None:
+    """The worktree as the staged change holds it, and nothing else: what is not staged goes
+    (UNSTAGED), then every staged file is written again from the index."""
+    leave_only_the_change(worktree)
+    git(RESTAGED, worktree)
 
 
 def start_measure(worktree: str, base: str):

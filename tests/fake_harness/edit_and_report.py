@@ -58,6 +58,10 @@ if "@noted" in prompt:  # notes.txt's first line rewritten
     Path("notes.txt").write_text("harness\n" + Path("notes.txt").read_text().split("\n", 1)[1])
 if "@secret" in prompt:  # a line added to secret.txt as the worktree holds it
     Path("secret.txt").write_text(Path("secret.txt").read_text() + "a harness line\n")
+if "@rewrites" in prompt:  # greets only once its tests have run it: it rewrites itself
+    Path("app.py").write_text(
+        "from pathlib import Path\n\nPath('app.py').write_text(\"print('hello, world')\\n\")\n"
+    )
 if "@break" in prompt:
     Path("app.py").write_text("raise SystemExit(1)\n")
 if "@eventually" in prompt:
