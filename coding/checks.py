@@ -16,8 +16,8 @@ from pathlib import Path
 
 from coding.box import BOX_DIR, HOME_DIR
 from coding.chain import resume
-from coding.gitview import real_path
 from coding.hardened_git import GitFailed, git, git_output, git_started, read_patch
+from coding.links import leads_out
 from coding.sandbox import HarnessMissing, Unconfined, run_boxed
 from coding.walks import WalkStopped, entries, listed
 from coding.watch import unsaid
@@ -293,29 +293,22 @@ def escape_found(worktree: Path, repo_path: str, before: dict, status=None) -> s
 
 
 def left_in_worktree(worktree: Path) -> str:
-    """A link the harness left pointing out of its worktree, or a repository it nested in it,
+    """A link the harness left pointing out of its worktree (here or in any checkout of it,
+    coding/links.py), or a repository it nested in it,
     or why the look stopped (a bounded walk, coding/walks.py); '' when there is none. A nested
     repository is staged as a gitlink: the diff a reviewer reads shows its commit's id, never
     its files, yet the tests would run on them (a package in it shadows a module the change
     never touched), and a merge's checkout holds an empty folder in its place."""
-    root, pointer = Path(real_path(worktree)), os.path.join(worktree, ".git")
+    pointer = os.path.join(worktree, ".git")
     try:
         for entry in entries([worktree], skip=frozenset([".git"])):
             path = Path(entry.path)
             if entry.name == ".git" and entry.path != pointer:
                 where = path.parent.relative_to(worktree)
                 return f"the harness left a repository nested in its worktree: {where}"
-            if entry.is_symlink() and not resolved(path).is_relative_to(root):
+            if entry.is_symlink() and leads_out(str(worktree), entry.path):
                 where = path.relative_to(worktree)
                 return f"the harness left a symlink pointing outside its worktree: {where}"
     except WalkStopped as stopped:
         return f"the driver's look for links out of its worktree stopped: {stopped}"
     return ""
-
-
-def resolved(link: Path) -> Path:
-    """Where a link leads; a loop (a pair naming each other) leads nowhere, so not outside."""
-    try:
-        return link.resolve()
-    except RuntimeError:
-        return link.parent.resolve()

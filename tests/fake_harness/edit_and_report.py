@@ -78,6 +78,13 @@ if "@escape" in prompt:
     Path("../escaped.txt").write_text("outside\n")
 if "@symlink" in prompt:
     os.symlink("/etc", "etc-link")
+if "@roundabout" in prompt:  # out of its tree and back in: a tree named so only here
+    os.symlink("../tree/app.py", "roundabout")
+if "@pinned" in prompt:  # its tree's path on this machine, no checkout's
+    os.symlink(os.path.abspath("app.py"), "pinned")
+if "@inward" in prompt:  # up from a folder to a file at the top, in any checkout
+    Path("docs").mkdir(exist_ok=True)
+    os.symlink("../app.py", "docs/app.py")
 if "@vandalize" in prompt:  # breaks the worktree's link to its repository
     Path(".git").unlink()
 if "@bytecode" in prompt:  # a module imported (bytecode, unless told not to) and caches
