@@ -5,14 +5,18 @@ lists the agent-bus tools from `GET /api/agent/tools` and forwards each call to
     OPS_AGENT_URL=https://ops.example.com OPS_AGENT_TOKEN=opsa_… python agent_mcp_proxy.py
 """
 
+import io
 import json
 import os
+import sys
 
 import anyio
 import httpx
 from mcp import types
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+from pydantic import ValidationError
 
 DEADLINE_SECONDS = 30  # every call to Opscore has one
 CANCELLED = "notifications/cancelled"  # the request it names is never answered
@@ -48,20 +52,74 @@ def build_proxy(client: httpx.Client) -> Server:
     return Server("opscore-agentbus-proxy", on_list_tools=list_tools, on_call_tool=call_tool)
 
 
+def unique_keys(pairs: list) -> dict:
+    keys = [key for key, _ in pairs]
+    if twice := next((key for key in keys if keys.count(key) > 1), None):
+        raise ValueError(f"the key {twice!r} is given twice in one object: which is meant?")
+    return dict(pairs)
+
+
+def no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def read_message(line: bytes) -> SessionMessage | types.JSONRPCError:
+    """One line as a message for the server, or the error that answers it. The SDK's own
+    reader replaced bytes that are not UTF-8 with U+FFFD and kept the last of a key given
+    twice, so a call went on with other words than were sent; a line it could not read (or a
+    request whose id is null, read as a notification) was never answered."""
+    try:
+        value = json.loads(line.decode(), object_pairs_hook=unique_keys, parse_constant=no_constant)
+    except UnicodeDecodeError as error:
+        return refusal(types.PARSE_ERROR, f"not valid UTF-8 (byte {error.start})", line)
+    except (ValueError, RecursionError) as error:
+        return refusal(types.PARSE_ERROR, f"not valid JSON: {error}", line)
+    try:
+        message = types.jsonrpc_message_adapter.validate_python(value, by_name=False)
+    except ValidationError as invalid:  # its own words span lines: the first problem, on one
+        first = invalid.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "message"
+        return refusal(types.INVALID_REQUEST, f"{where}: {first['msg']}", line)
+    if isinstance(message, types.JSONRPCNotification) and "id" in value:
+        return refusal(types.INVALID_REQUEST, "id: a string or an integer", b"")
+    return SessionMessage(message)
+
+
+def refusal(code: int, message: str, line: bytes) -> types.JSONRPCError:
+    """The error answering `line`, with its id when a lenient reading finds one."""
+    try:
+        found = json.loads(line.decode(errors="replace")).get("id")
+    except (ValueError, RecursionError, AttributeError):
+        found = None
+    request_id = found if isinstance(found, int | str) and not isinstance(found, bool) else None
+    error = types.ErrorData(code=code, message=f"line: {message}")
+    return types.JSONRPCError(jsonrpc="2.0", id=request_id, error=error)
+
+
+async def lines_of(stream):
+    while line := await anyio.to_thread.run_sync(stream.readline):
+        if line.strip():
+            yield line.rstrip(b"\r\n")
+
+
 class Drain:
-    """Between the SDK's stdio pipe and the server: the requests read and not yet answered
-    are counted, so that the end of input (a client that sends its calls and closes stdin)
-    waits for their answers instead of ending the server with the calls still in flight,
-    their answers dropped. A request the client cancels is not waited for."""
+    """Between the pipe and the server: each line is read (read_message), and the requests
+    read and not yet answered are counted, so that the end of input (a client that sends its
+    calls and closes stdin) waits for their answers instead of ending the server with the calls
+    still in flight, their answers dropped. A request the client cancels is not waited for."""
 
     def __init__(self):
         self.waiting: set = set()
         self.answered = anyio.Event()
 
-    async def read(self, stdin, inbox) -> None:
+    async def read(self, lines, inbox, stdout) -> None:
         async with inbox:
-            async for item in stdin:
-                self.expect(getattr(item, "message", None))
+            async for line in lines:
+                item = read_message(line)
+                if isinstance(item, types.JSONRPCError):
+                    await stdout.send(SessionMessage(item))
+                    continue
+                self.expect(item.message)
                 await inbox.send(item)
             with anyio.move_on_after(DEADLINE_SECONDS):  # no call outlives its deadline
                 while self.waiting:
@@ -86,13 +144,15 @@ class Drain:
 
 async def serve_stdio(server: Server) -> None:
     """Serve one client on stdin and stdout until its input ends and every request it sent
-    is answered."""
-    async with stdio_server() as (stdin, stdout):
+    is answered. Its lines are read here, not by the SDK (which is given no line)."""
+    async with stdio_server(stdin=anyio.wrap_file(io.StringIO())) as (unused, stdout):
+        unused.close()
         drain = Drain()
         inbox_writer, inbox = anyio.create_memory_object_stream(0)
         outbox, outbox_reader = anyio.create_memory_object_stream(0)
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(drain.read, stdin, inbox_writer)
+            lines = lines_of(sys.stdin.buffer)
+            tasks.start_soon(drain.read, lines, inbox_writer, stdout)
             tasks.start_soon(drain.relay, outbox_reader, stdout)
             await server.run(inbox, outbox, server.create_initialization_options())
         await stdout.aclose()
