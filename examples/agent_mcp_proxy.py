@@ -9,6 +9,7 @@ import io
 import json
 import os
 import sys
+from urllib.parse import quote
 
 import anyio
 import httpx
@@ -32,8 +33,10 @@ def build_proxy(client: httpx.Client) -> Server:
         return [types.Tool.model_validate(t) for t in answer["tools"]]
 
     def forward(name: str, arguments: dict) -> dict:
+        """The name is the client's (a model's) text: quoted whole, so `../` or a `?` in it
+        never points the token at another address than the verb's."""
         try:
-            response = client.post(f"/api/agent/{name}", json=arguments)
+            response = client.post(f"/api/agent/{quote(name, safe='')}", json=arguments)
             return response.json()
         except (httpx.HTTPError, ValueError) as error:
             return {"ok": False, "error": f"Opscore did not answer: {error}", "errors": {}}

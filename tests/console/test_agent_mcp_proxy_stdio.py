@@ -115,3 +115,15 @@ def test_a_line_it_cannot_read_is_answered_and_never_forwarded():
     assert answers[6]["result"]["structuredContent"] == {"ok": True, "verb": "emit-event"}
     assert posted == [("/api/agent/emit-event", b"{}")]
     assert "Traceback" not in stderr
+
+
+def test_a_tool_name_never_carries_the_token_outside_the_agent_api():
+    """The name was joined into the URL as it came: `../../elsewhere` sent the agent's token
+    to whatever the server (or another app behind the same host) serves there."""
+    call = {"name": "../../elsewhere?x=1#", "arguments": {}}
+    requests = [{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call}]
+
+    answers, _, stderr, posted = answers_after_the_input_ends(requests)
+
+    assert [path for path, _ in posted] == ["/api/agent/..%2F..%2Felsewhere%3Fx%3D1%23"]
+    assert "result" in answers[1] and "Traceback" not in stderr
