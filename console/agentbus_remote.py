@@ -91,14 +91,17 @@ def actor_of(verb: str) -> str | None:
 
 
 def act_as(agent: str, verb: str, data: dict) -> dict:
+    """The acting agent filled in from the token. A null leaves an option out, as for every
+    other option (as_argv): taken as a name, it answered 403 "not yours"."""
     name = actor_of(verb)
     if name is None:
         return data
-    given = data.setdefault(name, agent)
-    if given != agent:
+    if data.get(name) is None:
+        data[name] = agent
+    if data[name] != agent:
         raise Forbidden(f"{name}: this token acts for {agent!r} only", {name: ["not yours"]})
-    if verb == "claim-jobs":
-        data.setdefault("lease_owner", f"{agent}-runtime")
+    if verb == "claim-jobs" and data.get("lease_owner") is None:
+        data["lease_owner"] = f"{agent}-runtime"
     return data
 
 

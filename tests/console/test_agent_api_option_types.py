@@ -98,3 +98,15 @@ def test_an_mcp_tool_call_is_held_to_the_same_kinds(secret):
         "errors": {"topic": ["expected a string"]},
     }
     assert ledger() == before
+
+
+def test_null_for_an_option_the_token_fills_in_is_filled_in_as_if_left_out(client, secret):
+    """null leaves any option out; for the acting agent it answered 403 "not yours", and for
+    claim-jobs' lease_owner "missing options", though neither has to be sent."""
+    job = enqueue(client, secret)
+
+    claimed = call(client, secret, "claim-jobs", target_agent=None, lease_owner=None)
+    event = call(client, secret, "emit-event", topic="ops.x", source_agent=None)
+
+    assert [j["id"] for j in claimed["jobs"]] == [job]
+    assert event["event"]["agent"] == "openclaw-ops"
