@@ -124,6 +124,8 @@ def proposed_weight(overall: dict, previous: float) -> tuple[float, str]:
     if overall["decided"] < MIN_DECIDED:
         return previous, f"{overall['decided']} decided, fewer than {MIN_DECIDED}: kept"
     observed, expected = overall["acceptance_rate"], overall["predicted_decided"]
+    if expected <= 0 and observed <= 0:  # none predicted, none came: nothing to scale by
+        return previous, f"accepted none of {overall['decided']} decided, as predicted: kept"
     target = WEIGHT_CEILING if expected <= 0 else observed / expected
     target = min(max(target, WEIGHT_FLOOR), WEIGHT_CEILING)
     step = min(max(target - previous, -MAX_STEP), MAX_STEP)

@@ -133,3 +133,15 @@ def test_items_nobody_has_decided_yet_neither_raise_nor_lower_the_prediction_jud
 
     assert moved.weight == 0.95  # 50% accepted against 53% predicted for those 6
     assert "accepted 50% of 6 decided vs 53% predicted" in moved.reason
+
+
+def test_a_scout_whose_lowest_scored_items_were_all_turned_down_gains_no_weight(db):
+    """Scores at the floor predict no acceptance, and none came: nothing to scale by. Taken as
+    accepted-with-no-prediction, every such scout was raised toward the ceiling."""
+    floor = AgentFactory(slug="floor")
+    for _ in range(6):
+        opportunity(floor, 1, status="rejected")
+    Opportunity.objects.filter(source_agent=floor).update(reversibility="low")  # score 4.5
+
+    assert recalibrate_scouts(actor="test") == []
+    assert ScoutWeight.objects.current() == {}
