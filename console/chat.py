@@ -22,6 +22,7 @@ from opscore.llm import LLMError, LLMRequest, call_llm, parse_llm_reply
 from opscore.llm_deadline import answer_within
 from opscore.models import Agent
 from opscore.prompting import system_prompt
+from opscore.switch_checks import SwitchedMidCall, agent_off, asked_after_calls
 
 PROMPT_VERSION = "chat.v1"
 WORK = re.compile(
@@ -182,11 +183,18 @@ def fallback(offline_text: str, facts: list[Fact], guessed, offline: bool) -> st
 
 def _ask_model(text, facts, agent, hint) -> tuple[ChatReply | None, int | None, str]:
     """Asked while the operator's request waits: by the deadline send_message set when they
-    asked, for every try together."""
+    asked, for every try together. An agent disabled while the call was out answers nothing
+    (as a thread reply): the rows are shown, with why."""
     request = ask_request(text, facts, agent, hint)
     try:
-        reply = call_llm(request, agent=agent, purpose="chat.answer", prompt_version=PROMPT_VERSION)
+        with asked_after_calls(lambda: agent_off(agent.slug)):  # disabled while it was out
+            reply = call_llm(
+                request, agent=agent, purpose="chat.answer", prompt_version=PROMPT_VERSION
+            )
         return parse_llm_reply(reply, ChatReply, "chat"), reply.call_id, ""
+    except SwitchedMidCall as switched:  # its words, and its draft, are not shown as its
+        said = f"no answer from {agent.slug}: {switched.said} (while its answer was being written)"
+        return ChatReply(answer=facts_answer(facts)), None, said
     except LLMError as error:
         return None, None, f"no model answer: {' '.join(str(error).split())[:200]}"
 

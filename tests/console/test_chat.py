@@ -250,3 +250,25 @@ def test_a_draft_the_intake_refuses_at_confirm_time_leaves_a_row_saying_why(coor
     assert "unknown agent 'gone'" in refused.payload["reason"]
     assert refused.payload["chat_message_id"] == answer.id
     assert not Proposal.objects.exists()
+
+
+def test_an_agent_disabled_while_its_chat_answer_is_written_gives_none(coordinator, monkeypatch):
+    """As a thread reply: the switch is asked again once the model's answer is back, and an
+    answer (or a draft) written as an agent that was disabled meanwhile is not shown as its."""
+    from tests.scripted import SwitchedMidCall
+
+    def throw():
+        return apply_override("disable-agent", "coordinator", reason="quiet", actor="operator:t")
+
+    work = {"title": "Tweet the launch", "kind": "draft_tweet", "topic": "our launch"}
+    body = json.dumps({"answer": "Done: I drafted the tweet.", "work": work})
+    provider = SwitchedMidCall(throw, body)
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: provider)
+
+    answer = send_message("Please draft a tweet about our launch", actor="operator:ann")
+
+    override = provider.thrown[0]
+    assert "Done: I drafted" not in answer.text and answer.draft is None
+    assert f"coordinator is disabled (override {override.id}: quiet)" in answer.text
+    assert "while its answer was being written" in answer.text
+    assert LLMCall.objects.get(purpose="chat.answer").outcome == "ok"  # billed, and kept
