@@ -86,24 +86,19 @@ CLOSED = ("rejected", "parked")
 
 
 def opportunity_subject(opportunity_id: int):
-    """Its finder owns its thread; once converted, its mission's prompts see the remarks."""
-    from missions.threads import Subject, mission_subject
+    """Its finder owns its thread; once converted, its mission's prompts see the remarks, and
+    it is as closed as its proposal's thread (a rejected proposal becomes no mission)."""
+    from missions.threads import Subject, proposal_subject
     from opportunities.models import Opportunity
 
     opp = Opportunity.objects.select_related("source_agent").filter(pk=opportunity_id).first()
     if opp is None:
         return None
-    mission = opp.proposal.mission if opp.proposal_id and hasattr(opp.proposal, "mission") else None
-    ours = mission_subject(mission.id) if mission else None
+    ours = proposal_subject(opp.proposal_id) if opp.proposal_id else None
     closed = f"O{opp.id} is {opp.status}" if opp.status in CLOSED else (ours.closed if ours else "")
+    mission_id = ours.mission_id if ours else None
     return Subject(
-        "opportunity",
-        opp.id,
-        f"O{opp.id}",
-        opp.title,
-        opp.source_agent,
-        mission.id if mission else None,
-        closed,
+        "opportunity", opp.id, f"O{opp.id}", opp.title, opp.source_agent, mission_id, closed
     )
 
 

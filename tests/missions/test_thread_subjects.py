@@ -72,3 +72,21 @@ def test_a_remark_on_an_opportunity_reaches_the_mission_it_becomes(agent, monkey
     assert converted.proposal.status == "accepted"
     handle_one_step("w1")
     assert "- operator:ann: EU only, please" in model.requests[1].messages[0]["content"]
+
+
+def test_a_remark_on_an_opportunity_whose_proposal_was_rejected_starts_no_work(agent):
+    """No mission will ever hear it, as on the rejected proposal's own thread: the finder was
+    asked to answer (a model call) and promised its next step would take the remark in."""
+    from missions.actions import submit_proposal
+    from missions.decisions import reject_proposal
+    from tests.factories import make_opportunity
+
+    data = {"agent": "devops", "title": "Move exports", "steps": [{"kind": "analyze"}]}
+    proposal = submit_proposal(data, source="api", needs_human=True).proposal
+    reject_proposal(proposal, actor="operator:ann", reason="not this quarter")
+    opp = make_opportunity(agent, status="converted", proposal=proposal)
+
+    remark = post_comment("opportunity", opp.id, actor="operator:ann", text="EU only, please")
+
+    assert remark.starts_work is False and not remark.replies.exists()
+    assert remark.note == f"kept; starts no work: P{proposal.id} is rejected"
