@@ -7,12 +7,19 @@ would fetch, a deploy would ask to deploy)."""
 from types import SimpleNamespace
 
 from missions.executors import Blocked, Failed, Succeeded
-from missions.models import Mission, StepStatus
+from missions.models import AttemptOutcome, Mission
 from missions.work_executors import EXECUTORS, run_llm_step
 from opscore.models import LLMCall
-from opscore.replay import replay
+from opscore.replay import moment_of, replay
 
 REPLAYED = sorted(kind for kind, run in EXECUTORS.items() if run is run_llm_step)
+# The attempt endings a reply decided, as the executor's outcome names them (decision_of).
+DECIDED = {
+    AttemptOutcome.SUCCEEDED: AttemptOutcome.SUCCEEDED,
+    AttemptOutcome.BLOCKED: AttemptOutcome.BLOCKED,
+    AttemptOutcome.BAD_REPLY: AttemptOutcome.FAILED,
+    AttemptOutcome.REFUSED: AttemptOutcome.FAILED,
+}
 
 
 def replay_mission(mission_id: int, *, live: bool = False, actor: str = ""):
@@ -32,13 +39,13 @@ def _rerun(mission: Mission, provider) -> None:
             kind = step.kind if step else "other missions'"
             provider.skip(f"{kind} steps do not replay")
             continue
-        waiting = len(provider.calls)
+        waiting, call = len(provider.calls), provider.calls[0]
         provider.as_it_was()
         outcome = EXECUTORS[step.kind](SimpleNamespace(step=step, token=None))  # no lease
         if len(provider.calls) == waiting:  # it asked nothing: the budget refused, or it failed
             provider.pass_over(why_no_call(outcome))
         elif not provider.next_is_for(step=step.id):
-            provider.decided(decision_then(step), decision_of(outcome))
+            provider.decided(decision_then(step, call), decision_of(outcome))
 
 
 def why_no_call(outcome) -> str:
@@ -46,13 +53,16 @@ def why_no_call(outcome) -> str:
     return getattr(outcome, "error", "") or getattr(outcome, "reason", "") or "no call made"
 
 
-def decision_then(step) -> dict:
-    """What the step's last attempt ended as, from its row."""
-    if step.status == StepStatus.SUCCEEDED:
+def decision_then(step, call) -> dict:
+    """What the attempt that made `call` ended as, from its row. An ending no reply decided
+    (cancelled while the call was out, held by a switch, lost, timed out…) is said as it was:
+    said "failed", a mission cancelled mid-call read as a step its reply had failed."""
+    attempt = step.attempts.filter(started_at__lte=moment_of(call)).order_by("-attempt_no").first()
+    ended = attempt.outcome if attempt else step.status
+    status = DECIDED.get(ended, ended)
+    if status == AttemptOutcome.SUCCEEDED:
         return {"status": "succeeded", "text": (step.result or {}).get("text")}
-    if step.status == StepStatus.BLOCKED:
-        return {"status": "blocked"}
-    return {"status": "failed"}
+    return {"status": str(status)}
 
 
 def decision_of(outcome) -> dict:

@@ -401,3 +401,22 @@ def test_a_live_replay_that_fails_midway_still_counts_what_it_spent(agent, anthr
 
     assert len(anthropic) == 3
     assert budgets.spent_today_usd() == recorded * 3 / 2
+
+
+def test_a_step_cancelled_while_its_call_was_out_is_replayed_as_cancelled_not_failed(
+    agent, monkeypatch
+):
+    """What the step's attempt really ended as, from its row: its mission was cancelled while
+    the call was out and the reply was never applied; the report said the step had failed."""
+    from tests.scripted import CancelledMidCall
+
+    mission = Mission.objects.get(proposal=propose(agent, "analyze", title="Disk usage report"))
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: CancelledMidCall(mission, "Fine."))
+    handle_one_step("w1")
+    assert Step.objects.get(mission=mission).status == "cancelled"
+
+    run = replay_mission(mission.id)
+
+    (call,) = run.report["calls"]
+    assert call["decision_was"] == {"status": "cancelled"}
+    assert "decision was: {'status': 'cancelled'}" in readable(run)
