@@ -132,11 +132,21 @@ def check(answer: httpx.Response, channel: str) -> httpx.Response:
     return answer
 
 
-def json_of(answer: httpx.Response, channel: str) -> dict:
+def parsed(answer: httpx.Response, channel: str):
+    """The answer's JSON. Nested deeper than the reader goes (a hundred thousand `[`, well
+    under the answer's cap) it raises RecursionError, no ValueError: that passed every
+    caller's handling and failed the whole engagement order, on every run."""
     try:
-        data = answer.json()
+        return answer.json()
     except ValueError:
         raise Malformed(f"{channel} answered {answer.status_code} with no JSON") from None
+    except RecursionError:
+        said = f"{channel} answered {answer.status_code} with JSON nested too deep to read"
+        raise Malformed(said) from None
+
+
+def json_of(answer: httpx.Response, channel: str) -> dict:
+    data = parsed(answer, channel)
     if not isinstance(data, dict):
         raise Malformed(f"{channel} answered JSON that is not an object")
     return data

@@ -19,6 +19,7 @@ from opportunities.channels.base import (
     json_of,
     looked_since,
     made_since,
+    parsed,
     post_link,
 )
 from opportunities.channels.x import same_words
@@ -72,10 +73,7 @@ class Channel:
         if not isinstance(me.get("id"), str):
             raise Malformed("mastodon: verify_credentials answered without an id")
         answer = self.http.get(f"/api/v1/accounts/{me['id']}/statuses", params={"limit": 20})
-        try:
-            statuses = check(answer, NAME).json()
-        except ValueError:
-            statuses = None
+        statuses = parsed(check(answer, NAME), NAME)
         if not isinstance(statuses, list):
             raise Malformed("mastodon: the account's statuses are not a list")
         for status in statuses:

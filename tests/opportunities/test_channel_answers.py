@@ -31,6 +31,21 @@ def test_a_webhook_answering_a_redirect_has_not_taken_the_post(network, webhook_
     assert not Event.objects.filter(kind="tweet.posted").exists()
 
 
+def test_a_webhook_taking_the_post_with_json_nested_too_deep_to_read_has_taken_it(
+    network, webhook_account
+):
+    """A 2xx is the post made, whatever its body: one nested past what the JSON reader goes
+    raised RecursionError, not ValueError, and the post that went out was failed and sent
+    again."""
+    network.on("POST", "/posts", answer(200, "[" * 100_000))
+    deliver_one_webhook_post()
+
+    message = OutboxMessage.objects.get()
+    assert (message.status, message.last_error) == ("delivered", "")
+    assert Publication.objects.get().status == "published"
+    assert len(network.sent("POST", "/posts")) == 1
+
+
 class Flooder:
     """A receiver on 127.0.0.1 that answers 503 with a body of `size` zeros, sent as fast as
     the caller reads it; `gzipped`: sent as gzip (50 MB of zeros make 49 kB)."""

@@ -285,3 +285,23 @@ def test_an_answer_naming_a_post_id_with_a_nul_fails_that_poll_not_the_order(
     assert run.status == "completed" and run.evidence == {"failed": 1}
     publication.refresh_from_db()
     assert publication.last_poll_error == f"Malformed: x: the answer is for 20[2J, not {TWEET_ID}"
+
+
+def test_an_answer_nested_past_what_json_reads_fails_that_poll_not_the_order(
+    network, x_account, mastodon_account, clock, poll_order
+):
+    """A body of a hundred thousand `[` (well under the 1 MiB cap) made the JSON reader give up
+    with a RecursionError, no ValueError: it went past the poll's handling and failed the whole
+    order, on every run, the post staying first in line and every other post's poll with it."""
+    broken = posted_on_x(network, clock)
+    posted_on_mastodon(network)
+    network.on("GET", f"/2/tweets/{TWEET_ID}", answer(200, "[" * 100_000))
+    network.on("GET", f"/api/v1/statuses/{STATUS_ID}", mastodon_status(favourites=4))
+
+    run = poll_at(clock, poll_order, 1)
+
+    assert run.status == "completed" and run.evidence == {"failed": 1, "measured": 1}
+    broken.refresh_from_db()
+    assert broken.last_poll_error == "Malformed: x answered 200 with JSON nested too deep to read"
+    assert broken.next_poll_at == T0 + timedelta(hours=6)
+    assert ContentMetric.objects.get().engagements == 4
