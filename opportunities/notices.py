@@ -17,8 +17,8 @@ from django.utils.text import capfirst
 
 from missions.crawl import deadline_client
 from missions.models import OutboxMessage
-from missions.outbox import ChannelSaidNo, Held
-from opportunities.channels.base import error_body
+from missions.outbox import ChannelSaidNo, Held, backoff_seconds
+from opportunities.channels.base import error_body, retry_seconds
 from opportunities.models import Notice
 from opscore import db
 from opscore.lanes import lane_of_handler, pause_of
@@ -159,11 +159,22 @@ def send_webhook(message: OutboxMessage, client: httpx.Client | None = None) -> 
             json={"text": text},
             headers={"Idempotency-Key": message.key},
         )
+    if answer.status_code == 429:
+        raise rate_limited(answer, message)
     if not answer.is_success:  # not raise_for_status(): its error names the URL, here the key
         raise WebhookRefused(f"the webhook answered {answer.status_code} {answer.reason_phrase}")
     if answer.text.lstrip().lower().startswith(FAILED_WITH_200):
         raise WebhookRefused(f"the webhook answered {answer.status_code}: {error_body(answer)}")
     return f"webhook:{message.key}"
+
+
+def rate_limited(answer: httpx.Response, message: OutboxMessage) -> ChannelSaidNo:
+    """A 429 waits what the chat asked (Retry-After), at least the backoff: Slack's and
+    Discord's windows run to minutes, and retried sooner the notice spent every attempt
+    inside one and was given up undelivered."""
+    wait = max(retry_seconds(answer), backoff_seconds(message.attempts))
+    said = f"the webhook answered 429 {answer.reason_phrase} (retry in {wait:.0f} s)"
+    return ChannelSaidNo(said, retry_after=wait)
 
 
 class DismissRefused(ValueError):
