@@ -41,6 +41,9 @@ CHANNELS: Registry = Registry("outbox channel")
 # Channels that refuse an ended mission's effect themselves, on a row of their own (a network's
 # Publication, refused with a `tweet.refused` event); every other channel's is refused here.
 REFUSE_ENDED_THEMSELVES: Registry = Registry("outbox channel refusing ended missions itself")
+# Channels whose own row says what became of the effect (a network's Publication), told with
+# the last reason once the outbox gives a message up, in the same transaction.
+GIVEN_UP: Registry = Registry("outbox channel told when a message is given up")
 DISCONNECTS = (OperationalError, InterfaceError, psycopg.OperationalError)
 
 
@@ -176,7 +179,15 @@ def record_failure(message: OutboxMessage, reason: str, retry_after: float | Non
     if retry_after is not None and message.attempts < MAX_DELIVERY_ATTEMPTS:
         message.record_failure(reason, retry_after=retry_after)
         return
-    message.record_failure(reason, retry_after=None)
+    with transaction.atomic():
+        message.record_failure(reason, retry_after=None)
+        given_up = GIVEN_UP.get(message.channel)
+        if given_up and message.status == OutboxStatus.FAILED:  # not another attempt's row
+            given_up(message, reason)
+        announce_failure(message, reason)
+
+
+def announce_failure(message: OutboxMessage, reason: str) -> None:
     record_event(
         "outbox.failed",
         f"Not delivered by {message.channel}: {message.key}",

@@ -48,7 +48,7 @@ def register_publishing():
     """Posting: the executor, one outbox channel per network (and mail, webhooks), the blockers
     that clear themselves (approval given, block lifted, switch lifted)."""
     from missions.executors import EXECUTORS
-    from missions.outbox import CHANNELS, REFUSE_ENDED_THEMSELVES
+    from missions.outbox import CHANNELS, GIVEN_UP, REFUSE_ENDED_THEMSELVES
     from missions.recovery import BLOCKER_CHECKS
     from opportunities import notices, publishing
     from opportunities.channels import ADAPTERS
@@ -57,6 +57,7 @@ def register_publishing():
     EXECUTORS.register("post_tweet", publishing.run_post_tweet)
     CHANNELS.register_all(dict.fromkeys(ADAPTERS, publishing.deliver_post))
     REFUSE_ENDED_THEMSELVES.register_all(dict.fromkeys(ADAPTERS, True))  # a Publication refused
+    GIVEN_UP.register_all(dict.fromkeys(ADAPTERS, publishing.post_given_up))
     held = ("channel_approval", "channel_blocked", "channel_stopped")
     BLOCKER_CHECKS.register_all(dict.fromkeys(held, publishing.held_step_cleared))
 

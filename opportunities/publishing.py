@@ -167,6 +167,15 @@ def publication_for(message) -> Publication:
     )[0]
 
 
+def post_given_up(message, reason: str) -> None:
+    """The outbox gave the post up (every attempt a 5xx, a timeout, a malformed answer): a
+    failed Publication with the last reason, where the mission page, the digest and the admin
+    look. Each attempt's Publication went with its rolled-back send, so there was none."""
+    publication = publication_for(message)
+    if publication.status == PublicationStatus.PENDING:
+        publication.set_aside(PublicationStatus.FAILED, reason)
+
+
 def delivery_refusal(channel: str, text: str) -> str | None:
     """Checked again at send time: the switch or block may be newer than the step."""
     if stop := stopped_by(channel):
