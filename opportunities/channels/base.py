@@ -168,6 +168,17 @@ def engagements_of(data: dict, fields: tuple[str, ...], channel: str) -> int:
     return total
 
 
+def measured(impressions: int, engagements: int, channel: str) -> Measured:
+    """A channel's numbers as the metrics API takes them (missions.metrics): engagements past
+    impressions are no measurement, and their rate (engagements over impressions, in the
+    billions) topped every tweet_high_engagement threshold and the calibration's averages.
+    No impressions reported (0) is a rate of 0, whatever the engagements."""
+    if impressions and engagements > impressions:
+        said = f"{channel} engagements ({engagements}) exceed impressions ({impressions})"
+        raise Malformed(said)
+    return Measured(impressions, engagements)
+
+
 def post_link(value) -> str:
     """A post's URL as the channel gave it, kept only when it is a web address: the Stage
     links to it, and an answer's `javascript:` (or `data:`) URL was a script behind that link.

@@ -23,6 +23,7 @@ from opportunities.channels.base import (
     json_of,
     looked_since,
     made_since,
+    measured,
 )
 from opportunities.channels.limits import URL
 
@@ -101,4 +102,4 @@ class Channel:
         impressions = count_of(metrics, "impression_count", NAME)
         if tweet.get("id") != post_id:  # another post's numbers are not ours
             raise Malformed(f"x: the answer is for {str(tweet.get('id'))[:40]}, not {post_id}")
-        return Measured(impressions, engagements)
+        return measured(impressions, engagements, NAME)

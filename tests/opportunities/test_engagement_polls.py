@@ -305,3 +305,21 @@ def test_an_answer_nested_past_what_json_reads_fails_that_poll_not_the_order(
     assert broken.last_poll_error == "Malformed: x answered 200 with JSON nested too deep to read"
     assert broken.next_poll_at == T0 + timedelta(hours=6)
     assert ContentMetric.objects.get().engagements == 4
+
+
+def test_more_engagements_than_impressions_fail_that_poll_as_the_metrics_api_refuses_them(
+    network, x_account, clock, poll_order
+):
+    """`record-metrics` and POST /api/ops/metrics refuse engagements past impressions; a
+    channel's answer saying so was kept, its rate of 200 000 000 % first past every
+    tweet_high_engagement threshold and into the calibration's averages."""
+    publication = posted_on_x(network, clock)
+    network.on("GET", f"/2/tweets/{TWEET_ID}", x_metrics(impressions=1, likes=2_000_000))
+
+    run = poll_at(clock, poll_order, 1)
+
+    assert run.status == "completed" and run.evidence == {"failed": 1}
+    publication.refresh_from_db()
+    said = "Malformed: x engagements (2000008) exceed impressions (1)"
+    assert publication.last_poll_error == said
+    assert not ContentMetric.objects.exists()
