@@ -1,5 +1,6 @@
 """What steps produce and send out: artifacts, publications and the outbox."""
 
+import re
 from datetime import timedelta
 
 from django.db import models
@@ -178,6 +179,7 @@ class PublicationStatus(models.TextChoices):
     DELETED = "deleted", "deleted on the channel"
 
 
+NOT_IN_IDS = re.compile(r"[^A-Za-z0-9:/._~%@+=-]")  # what no network's post id holds
 # Engagement is read back 1 h, 6 h, 24 h and 72 h after posting, then no more.
 POLL_AFTER = (timedelta(hours=1), timedelta(hours=6), timedelta(hours=24), timedelta(hours=72))
 
@@ -189,10 +191,16 @@ class PublicationQuerySet(models.QuerySet):
 
 
 def unusable_id(value: str, most: int) -> str:
-    """Why a channel's id for a post cannot be kept as it came back ('' when it can)."""
+    """Why a channel's id for a post cannot be kept as it came back ('' when it can). An id is
+    one word of the characters every network's ids are made of (X's and Mastodon's digits,
+    Pleroma's base62, Bluesky's at:// URI): a server's sentence in its place was quoted by the
+    tweet_high_engagement rule in the work it proposed, trusted as our post's words are."""
     if len(value) > most:
         return f"over {most} characters"
-    return "" if value.isprintable() else "unprintable"
+    if not value.isprintable():
+        return "unprintable"
+    odd = NOT_IN_IDS.search(value)
+    return f"not an id ({odd.group()!r} in it)" if odd else ""
 
 
 class Publication(models.Model):
