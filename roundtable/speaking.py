@@ -26,6 +26,7 @@ from roundtable.speech import (
     next_speaker,
     offline_line,
     own_words,
+    plain,
     sanitize_turn,
 )
 
@@ -217,7 +218,7 @@ def said(reply, speaker: str, participants) -> str:
     """The turn a reply makes. One with no words of its own once sanitised (empty, links and
     markup alone, another speaker's line) says nothing, in words no reader takes for the
     speaker's, and its call is a bad reply: a stand-in line would be read as the speaker's."""
-    words = sanitize_turn(own_words(reply.text, speaker, participants), fallback=SILENT)
+    words = sanitize_turn(own_words(plain(reply.text), speaker, participants), fallback=SILENT)
     if words.removeprefix(OFFLINE_MARK) == SILENT:
         unusable(reply, "no words of its own once sanitised")
     return words

@@ -9,16 +9,28 @@ URL = re.compile(r"(https?://|www\.)\S+", re.I)
 TAG = re.compile(r"<[^>]*>")
 MARKUP = re.compile(r"[*_`#>\[\]|~]+")
 C1_CONTROL = re.compile("[\x80-\x9f]")  # kept by strip_invisible; a terminal may obey one (CSI)
+LINE_BREAK = re.compile("\r\n?|[\x85\u2028\u2029]")
+
+
+def plain(text: str) -> str:
+    """The reply without what a turn never keeps (invisible characters, links, tags, markup),
+    every line break a newline, the offline mark kept: what own_words reads. Hidden behind
+    them ("<b>security</b>:", a zero-width space inside it, a U+2028 break), another
+    speaker's label passed its check, and sanitize_turn then took them out: the label stood
+    in the turn under the speaker's name."""
+    from missions.text import strip_invisible
+
+    offline = text.startswith(OFFLINE_MARK)
+    text = LINE_BREAK.sub("\n", text.removeprefix(OFFLINE_MARK))
+    text = MARKUP.sub("", TAG.sub("", URL.sub("", strip_invisible(text))))
+    return f"{OFFLINE_MARK}{text}" if offline else text
 
 
 def sanitize_turn(text: str, fallback: str) -> str:
     """≤ 120 characters of plain speech: no URLs, no markup, no controls, never empty. The
     offline provider's "[offline]" mark is kept as it is: a reader must see it."""
-    from missions.text import strip_invisible
-
     offline = text.startswith(OFFLINE_MARK)
-    text = URL.sub("", strip_invisible(text.removeprefix(OFFLINE_MARK)))
-    text = MARKUP.sub("", TAG.sub("", text))
+    text = plain(text).removeprefix(OFFLINE_MARK)
     text = C1_CONTROL.sub("", re.sub(r"\s+", " ", text)).strip()
     if len(text) > MAX_TURN:
         cut = text[: MAX_TURN - 1].rsplit(" ", 1)[0]
@@ -33,7 +45,8 @@ def own_words(text: str, speaker: str, participants) -> str:
     under the speaker's name, every later prompt and the distillation would read those words as
     that participant's. The transcript names speakers by slug, so models echo slugs."""
     text = re.sub(rf"^\s*{labelled([speaker])}", "", text, count=1, flags=re.I)
-    found = re.search(rf"(?:^|\n|(?<=[.!?])\s)\s*{labelled(participants)}", text, flags=re.I)
+    line = r"(?:^|\n|(?<=[.!?])\s)\s*(?:[-+•]\s*)?"  # a line, a list item or a sentence
+    found = re.search(line + labelled(participants), text, flags=re.I)
     return text[: found.start()].strip() if found else text.strip()
 
 
