@@ -11,6 +11,7 @@ characters. Whatever comes back is untrusted content.
 
 import functools
 import math
+import re
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ MAX_REDIRECTS = 5
 READ_SECONDS, CONNECT_SECONDS = 10.0, 5.0
 USER_AGENT = "OpscoreCrawler/1.0 (+https://github.com/opscore)"
 TEXT_TYPES = ("application/xhtml+xml", "application/xml", "application/json")
+HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([\w.:-]+)""", re.I)
+META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?([\w.:-]+)""", re.I)
 
 
 class CrawlRefused(ValueError):
@@ -282,7 +285,7 @@ def fetch_main_text(url: str, client: httpx.Client | None = None) -> Page:
         final_url, body, content_type = fetch(url, client)
     except httpx.HTTPError as error:
         raise OSError(f"fetching {url} failed: {error}") from error
-    html = body.decode("utf-8", errors="replace")
+    html = decoded(body, content_type)
     if "html" not in content_type and not html.lstrip().startswith("<"):
         text = html
         title = ""
@@ -292,6 +295,21 @@ def fetch_main_text(url: str, client: httpx.Client | None = None) -> Page:
         metadata = extractor.extract_metadata(html)
         title = (metadata.title if metadata and metadata.title else "") or ""
     return Page(final_url, strip_invisible(title), strip_invisible(text), len(body))
+
+
+def decoded(body: bytes, content_type: str) -> str:
+    """The page's text in the charset it declares (its Content-Type, else a <meta> in its first
+    KB), as a browser reads it: decoded as UTF-8 whatever it said, a Latin-1 page lost every
+    accented letter to U+FFFD. A charset Python does not know, or a codec that is no text
+    encoding (rot13, base64, idna refuses "replace"), is read as UTF-8."""
+    named = HEADER_CHARSET.search(content_type) or META_CHARSET.search(body[:1024])
+    charset = named.group(1) if named else "utf-8"
+    if isinstance(charset, bytes):
+        charset = charset.decode("ascii")
+    try:
+        return body.decode(charset, errors="replace")
+    except (LookupError, UnicodeError):
+        return body.decode("utf-8", errors="replace")
 
 
 def load_extractor():
