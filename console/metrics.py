@@ -23,7 +23,7 @@ from prometheus_client.utils import floatToGoString
 from coding.models import CodingRun
 from console.health import health_snapshot, llm_spend, sweeper_state
 from missions.breaker import switched_off_kinds
-from missions.models import OutboxMessage, PublicationStatus, Step
+from missions.models import STEP_TERMINAL, OutboxMessage, PublicationStatus, Step
 from opscore.actions import capped_loops
 from opscore.models import LLMCall, Policy
 from opscore.overrides import active_overrides
@@ -32,7 +32,6 @@ from opscore.policy_names import describe_unknown
 WIDE = " (database-wide: every node reports the same value; aggregate with max, not sum)"
 SCOPE = {"scope": "database"}
 LLM_SECONDS_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
-FINISHED = ("succeeded", "dead", "cancelled")
 
 
 def gauge(name, doc, labels=(), rows=(), value=None):
@@ -64,10 +63,7 @@ class DatabaseCollector:
 def queue_families(health: dict):
     steps = Step.objects.values_list("status", "kind").annotate(n=Count("id")).order_by()
     yield gauge("steps", "Steps by status and kind", ["status", "kind"], steps)
-    finished = (
-        Step.objects.filter(status__in=FINISHED).values_list("status").annotate(n=Count("id"))
-    )
-    yield counter("steps_finished", "Steps that ended, by final status", ["status"], finished)
+    yield counter("steps_finished", "Steps that ended, by final status", ["status"], finished())
     yield gauge(
         "steps_expired_leases",
         "Running steps whose lease ran out",
@@ -84,6 +80,14 @@ def queue_families(health: dict):
             f"Age of the {age.split('_')[1]} step, absent when none",
             value=health[age],
         )
+
+
+def finished() -> list[tuple[str, int]]:
+    """Every final status, failed included, and each one from zero: a counter first seen at 1
+    loses that first increase to `rate()`."""
+    ended = Step.objects.filter(status__in=STEP_TERMINAL).values_list("status")
+    counts = dict(ended.annotate(n=Count("id")).order_by())
+    return [(status, counts.get(status, 0)) for status in STEP_TERMINAL]
 
 
 def worker_families(health: dict):
