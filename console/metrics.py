@@ -23,9 +23,9 @@ from prometheus_client.utils import floatToGoString
 from coding.models import CodingRun
 from console.health import health_snapshot, llm_spend, sweeper_state
 from missions.breaker import switched_off_kinds
-from missions.models import STEP_TERMINAL, OutboxMessage, PublicationStatus, Step
+from missions.models import STEP_DEATH_EVENTS, STEP_TERMINAL, OutboxMessage, PublicationStatus, Step
 from opscore.actions import capped_loops
-from opscore.models import LLMCall, Policy
+from opscore.models import Event, LLMCall, Policy
 from opscore.overrides import active_overrides
 from opscore.policy_names import describe_unknown
 
@@ -63,7 +63,18 @@ class DatabaseCollector:
 def queue_families(health: dict):
     steps = Step.objects.values_list("status", "kind").annotate(n=Count("id")).order_by()
     yield gauge("steps", "Steps by status and kind", ["status", "kind"], steps)
-    yield counter("steps_finished", "Steps that ended, by final status", ["status"], finished())
+    yield counter(
+        "steps_finished",
+        "Steps that ended, by final status, as they stand: falls when one is retried",
+        ["status"],
+        finished(),
+    )
+    deaths = Event.objects.filter(kind__in=STEP_DEATH_EVENTS).count()
+    yield counter(
+        "steps_died",
+        "Step deaths (out of attempts or dead-lettered), a retried one's included",
+        rows=[(deaths,)],
+    )
     yield gauge(
         "steps_expired_leases",
         "Running steps whose lease ran out",

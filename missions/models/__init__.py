@@ -36,6 +36,7 @@ from missions.models.proposals import (
 )
 from missions.models.steps import (
     QUOTA_WAIT,
+    STEP_DEATH_EVENTS,
     STEP_OPEN,
     STEP_TERMINAL,
     AttemptOutcome,
@@ -52,6 +53,7 @@ from opscore.db import in_seconds, start_of_today
 __all__ = [
     "MISSION_TERMINAL",
     "QUOTA_WAIT",
+    "STEP_DEATH_EVENTS",
     "STEP_OPEN",
     "STEP_TERMINAL",
     "THE_DOOR",

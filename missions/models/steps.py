@@ -25,6 +25,10 @@ class StepStatus(models.TextChoices):
 
 STEP_TERMINAL = [StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.DEAD, StepStatus.CANCELLED]
 STEP_OPEN = [StepStatus.QUEUED, StepStatus.RUNNING, StepStatus.BLOCKED]
+# The events a step's death writes: out of attempts (missions.execution.settle_failure) or
+# dead-lettered by a person (missions.step_actions.dead_letter_step). Events are never updated
+# or deleted, so their count only grows, where the dead steps on file fall with each retry.
+STEP_DEATH_EVENTS = ["step.dead", "step.dead_lettered"]
 # The one lease-clearing rule: a step that is not running holds no lease (the constraint
 # step_row_valid says the same in the database).
 NO_LEASE = {"lease_token": None, "lease_expires_at": None, "lease_owner": ""}

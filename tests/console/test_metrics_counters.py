@@ -1,11 +1,19 @@
-"""`/metrics` counters say what happened: every way a step ends is counted."""
+"""`/metrics` counters say what happened: every way a step ends is counted, and a death stays
+counted when a person retries the step (a counter must never fall: Prometheus reads a fall as
+a reset, and `increase()` then counts everything again)."""
+
+from pathlib import Path
 
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from missions.execution import settle_failure
+from missions.step_actions import dead_letter_step, retry_step
 from tests.factories import make_step
 
 pytestmark = pytest.mark.django_db
+RULES = Path(__file__).resolve().parents[2] / "deploy/prometheus/opscore-rules.yml"
 
 
 def scraped(client, name: str) -> dict:
@@ -27,3 +35,31 @@ def test_a_step_that_failed_for_good_is_counted_among_the_steps_that_ended(clien
         "succeeded": 1,
         "cancelled": 0,
     }
+
+
+def deaths(client) -> float:
+    return scraped(client, "opscore_steps_died")[(("scope", "database"),)]
+
+
+def test_a_death_stays_counted_when_a_person_retries_the_step(client, agent):
+    """`steps_finished{status="dead"}` falls when a dead step is retried; Prometheus reads the
+    fall as a reset and `increase()` counted every dead step on file as dying again, so one
+    retry paged "more than 5 steps died in the last hour"."""
+    ran_out = make_step("noop", agent=agent, attempt_count=3, max_attempts=3)
+    stuck = make_step("noop", agent=agent)
+    settle_failure(ran_out, "boom", retryable=True)
+    dead_letter_step(stuck, actor="ops", reason="stuck for good")
+    assert deaths(client) == 2
+
+    retry_step(ran_out, actor="ops")
+    retry_step(stuck, actor="ops")
+
+    assert deaths(client) == 2
+
+
+def test_the_dead_steps_alert_reads_a_count_that_never_falls():
+    rules = yaml.safe_load(RULES.read_text())["groups"][0]["rules"]
+    dead = next(rule for rule in rules if rule.get("alert") == "OpscoreDeadSteps")
+
+    assert "opscore_steps_died_total" in dead["expr"]
+    assert "steps_finished" not in dead["expr"]
