@@ -1,0 +1,45 @@
+"""While the database is down `/metrics` has no figure to give, so every alert that reads one
+falls silent: the rules page on the figures' absence itself."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from django.db import OperationalError, connection
+from django.db.backends.postgresql.base import DatabaseWrapper
+from prometheus_client.parser import text_string_to_metric_families
+
+RULES = Path(__file__).resolve().parents[2] / "deploy/prometheus/opscore-rules.yml"
+
+
+def absence_alerts() -> dict[str, str]:
+    """Each alert that fires on a family's absence: its name → the family it watches."""
+    rules = yaml.safe_load(RULES.read_text())["groups"][0]["rules"]
+    watched = {r["alert"]: re.fullmatch(r"absent\((opscore_\w+)\W.*", r["expr"]) for r in rules}
+    return {alert: found[1] for alert, found in watched.items() if found}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scrape_during_an_outage_gives_no_database_figure(client, monkeypatch):
+    def refuse(self, params):
+        raise OperationalError("connection refused")
+
+    connection.close()
+    monkeypatch.setattr(DatabaseWrapper, "get_new_connection", refuse)
+    try:
+        scraped = client.get("/metrics")
+    finally:
+        monkeypatch.undo()
+        connection.close()
+
+    assert scraped.status_code == 503
+
+
+@pytest.mark.django_db
+def test_an_alert_pages_when_no_node_serves_the_database_figures(client):
+    families = {f.name for f in text_string_to_metric_families(client.get("/metrics").text)}
+    alerts = absence_alerts()
+
+    assert alerts, "no rule fires while the database figures are missing"
+    assert set(alerts.values()) <= families  # a family every healthy scrape has
