@@ -111,7 +111,8 @@ def worker_families(health: dict):
     )
     yield gauge(
         "workers",
-        "Worker rows: live (seen within 90 s) or stale (silent, never said it stopped)",
+        f"Worker rows: live (seen within {settings.OPS_WORKER_STALE_SECONDS} s) or stale"
+        " (silent, never said it stopped)",
         ["state"],
         [("live", health["healthy_worker_count"]), ("stale", health["stale_worker_count"])],
     )

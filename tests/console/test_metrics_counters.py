@@ -63,3 +63,13 @@ def test_the_dead_steps_alert_reads_a_count_that_never_falls():
 
     assert "opscore_steps_died_total" in dead["expr"]
     assert "steps_finished" not in dead["expr"]
+
+
+def test_the_workers_family_names_the_stale_threshold_in_force(client, settings):
+    """A worker is stale after OPS_WORKER_STALE_SECONDS (the view reads it); the HELP said
+    90 s whatever it was set to."""
+    settings.OPS_WORKER_STALE_SECONDS = 300
+    found = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+
+    assert "within 300 s" in found["opscore_workers"].documentation
+    assert "90 s" not in found["opscore_workers"].documentation
