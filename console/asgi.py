@@ -17,12 +17,13 @@ from django.urls import path  # noqa: E402
 
 django_app = get_asgi_application()
 
+from console.body_limit import BodyLimit  # noqa: E402
 from console.stage.consumers import StageConsumer  # noqa: E402
 from console.stage.origins import SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_app,
+        "http": BodyLimit(django_app),  # a body within its size and time, before Django reads it
         # Foreign origins are refused: only the Stage's own pages may connect (a page of
         # another port on the same host is another origin, though its cookies are the same).
         "websocket": SameOriginValidator(

@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from opscore import db_deadline, serving
 from opscore.settings_parts.env import (
+    env_at_least,
     env_bool,
     env_database_url,
     env_int,
@@ -62,6 +63,9 @@ OPS_METRICS_DATABASE = env_bool("OPS_METRICS_DATABASE", True)
 # One limit for every boundary (API bodies, agentbus arguments, admin JSON, Give task).
 OPS_MAX_INPUT_BYTES = env_int("OPS_MAX_INPUT_BYTES", 64 * 1024)
 OPS_MAX_INPUT_DEPTH = env_int("OPS_MAX_INPUT_DEPTH", 32)
+# How long a request's body may take to arrive in all (console.body_limit): a client trickling
+# one is cut off there, its connection closed.
+OPS_REQUEST_BODY_SECONDS = env_at_least("OPS_REQUEST_BODY_SECONDS", 30, 1)
 STAGE_PUBLIC = env_bool("STAGE_PUBLIC", True)
 # A private Stage's socket reads its session again at most this often (console.stage.consumers)
 OPS_STAGE_SESSION_RECHECK_SECONDS = env_int("OPS_STAGE_SESSION_RECHECK_SECONDS", 5)
