@@ -97,6 +97,7 @@ class Wire:
     def __init__(self, stdout):
         self.stdout = stdout
         self.waiting: set = set()
+        self.used: set = set()  # every request id of the session
         self.answered = anyio.Event()
 
     async def read(self, lines, inbox) -> None:
@@ -105,6 +106,7 @@ class Wire:
                 if line is not None and not line.strip():
                     continue
                 item = read_message(line) if line is not None else too_long()
+                item = self.reused(item) or item
                 if isinstance(item, types.JSONRPCError):
                     await self.stdout.send(SessionMessage(item))
                     continue
@@ -114,6 +116,21 @@ class Wire:
                 while self.waiting:
                     await self.answered.wait()
                     self.answered = anyio.Event()
+
+    def reused(self, item) -> types.JSONRPCError | None:
+        """MCP forbids a request id used before in the session: served, two calls answered
+        under one id (which answer was whose?), and the first answer ended the wait for the
+        second, whose answer (a claimed job's lease token) the end of input could drop. It is
+        answered under no id, which would name the other call."""
+        message = getattr(item, "message", None)
+        if not isinstance(message, types.JSONRPCRequest):
+            return None
+        if message.id in self.used:
+            return refusal(
+                types.INVALID_REQUEST, f"id: {message.id!r} was used before in this session", None
+            )
+        self.used.add(message.id)
+        return None
 
     def expect(self, message) -> None:
         if isinstance(message, types.JSONRPCRequest):

@@ -113,12 +113,14 @@ class Drain:
 
     def __init__(self):
         self.waiting: set = set()
+        self.used: set = set()  # every request id of the session
         self.answered = anyio.Event()
 
     async def read(self, lines, inbox, stdout) -> None:
         async with inbox:
             async for line in lines:
                 item = read_message(line)
+                item = self.reused(item) or item
                 if isinstance(item, types.JSONRPCError):
                     await stdout.send(SessionMessage(item))
                     continue
@@ -128,6 +130,23 @@ class Drain:
                 while self.waiting:
                     await self.answered.wait()
                     self.answered = anyio.Event()
+
+    def reused(self, item) -> types.JSONRPCError | None:
+        """MCP forbids a request id used before in the session: forwarded, both calls ran and
+        were answered under one id, and the first answer ended the wait for the second. It is
+        answered under no id, which would name the other call."""
+        message = getattr(item, "message", None)
+        if not isinstance(message, types.JSONRPCRequest):
+            return None
+        if message.id in self.used:
+            said = f"id: {message.id!r} was used before in this session"
+            return types.JSONRPCError(
+                jsonrpc="2.0",
+                id=None,
+                error=types.ErrorData(code=types.INVALID_REQUEST, message=said),
+            )
+        self.used.add(message.id)
+        return None
 
     def expect(self, message) -> None:
         if isinstance(message, types.JSONRPCRequest):

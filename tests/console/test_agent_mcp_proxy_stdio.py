@@ -127,3 +127,14 @@ def test_a_tool_name_never_carries_the_token_outside_the_agent_api():
 
     assert [path for path, _ in posted] == ["/api/agent/..%2F..%2Felsewhere%3Fx%3D1%23"]
     assert "result" in answers[1] and "Traceback" not in stderr
+
+
+def test_a_request_id_used_before_in_the_session_is_refused_and_not_forwarded():
+    call = {"name": "claim-jobs", "arguments": {}}
+    requests = [{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call}] * 2
+
+    answers, unaddressed, stderr, posted = answers_after_the_input_ends(requests)
+
+    assert answers[1]["result"]["structuredContent"] == {"ok": True, "verb": "claim-jobs"}
+    assert [a["error"]["message"] for a in unaddressed] == ["id: 1 was used before in this session"]
+    assert len(posted) == 1 and "Traceback" not in stderr

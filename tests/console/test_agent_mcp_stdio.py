@@ -135,3 +135,22 @@ def test_a_client_that_stops_reading_ends_the_server_with_one_line(secret):
     last = stderr.decode().splitlines()[-1]
     assert last == "opscore agent_mcp: the client stopped reading its answers"
     assert process.returncode == 141
+
+
+def test_a_request_id_used_before_in_the_session_is_refused_and_not_acted_on(outside, secret):
+    """MCP forbids a requestor to use an id twice in a session. Both calls ran, both answered
+    with the same id (the client could not tell which answer was whose), and the first answer
+    ended the wait for the second: at the end of input its answer, a claimed job's lease
+    token, could be dropped."""
+    make_step("noop", agent=outside)
+    make_step("noop", agent=outside)
+    lines = [tool_call(1, "claim-jobs", {}), tool_call(1, "claim-jobs", {})]
+
+    answers, unaddressed, stderr = serve(secret, lines)
+
+    claimed = answers[1]["result"]["structuredContent"]["jobs"]
+    assert [a["error"] for a in unaddressed] == [
+        {"code": types.INVALID_REQUEST, "message": "id: 1 was used before in this session"}
+    ]
+    assert Step.objects.filter(status="running").count() == len(claimed) == 1
+    assert "Traceback" not in stderr
