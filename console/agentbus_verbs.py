@@ -265,9 +265,17 @@ def claim_jobs(**o):
             f"agent {slug!r} is run by Opscore's workers (runtime internal); set its runtime "
             "to external (admin → Agents) for an outside runtime to work for it"
         )
+    return {"jobs": claim_each(owner, slug, o["limit"], o["lease_seconds"])}
+
+
+@transaction.atomic
+def claim_each(owner: str, slug: str, limit: int, lease_seconds: float) -> list[dict]:
+    """Up to `limit` of the agent's jobs, leased in one transaction: claimed one by one in
+    autocommit, a database error part way (a deadline, a lost connection) left the jobs claimed
+    before it leased to a runtime that never got their tokens, for as long as the lease ran."""
     claimed = []
-    for _ in range(o["limit"]):
-        step = claim_next_step(owner, lease_seconds=o["lease_seconds"], agent=slug)
+    for _ in range(limit):
+        step = claim_next_step(owner, lease_seconds=lease_seconds, agent=slug)
         if step is None:
             break
         refused = refusal_if_changed(step)  # an approval holds outside Opscore's workers too
@@ -275,7 +283,7 @@ def claim_jobs(**o):
             record_outcome(step.id, step.lease_token, refused)
             continue
         claimed.append(step_json(step))
-    return {"jobs": claimed}
+    return claimed
 
 
 def mark_running_job(**o):

@@ -5,10 +5,11 @@ import hashlib
 import io
 
 import pytest
+from django.db import connection
 
 from console.models import AgentToken
 from missions.execution import claim_next_step
-from missions.models import Step
+from missions.models import Step, StepAttempt
 from opscore.models import Event, Runtime
 from tests.factories import AgentFactory, make_step
 
@@ -348,3 +349,42 @@ def test_an_option_sent_in_the_query_string_is_refused_not_dropped(client, secre
     assert claim.json()["errors"] == {"limit": ["unknown parameter; this endpoint takes none"]}
     assert "fields" in job.json()["errors"] and "verb" in tools.json()["errors"]
     assert Step.objects.filter(status="queued").count() == 3  # nothing was claimed
+
+
+# The database cancels the second claim's statement, as a statement deadline or a failover does.
+SECOND_CLAIM_CANCELLED = """
+CREATE FUNCTION test_cancel_second_claim() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT count(*) FROM missions_stepattempt) >= 1 THEN
+        RAISE EXCEPTION 'canceling statement due to statement timeout' USING ERRCODE = '57014';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER test_cancel_second_claim BEFORE INSERT ON missions_stepattempt
+    FOR EACH ROW EXECUTE FUNCTION test_cancel_second_claim();
+"""
+
+
+@pytest.fixture
+def second_claim_cancelled():
+    with connection.cursor() as cursor:
+        cursor.execute(SECOND_CLAIM_CANCELLED)
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP FUNCTION test_cancel_second_claim() CASCADE")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_the_database_cut_short_leaves_every_job_queued(
+    client, outside, secret, second_claim_cancelled
+):
+    """A claim of several jobs is one write: cut short by the database (a deadline, a lost
+    connection), it left the jobs claimed before leased to nobody, their tokens never sent,
+    for as long as the lease ran (up to a day)."""
+    jobs = [make_step("noop", agent=outside).id for _ in range(2)]
+
+    answer = call(client, secret, "claim-jobs", status=503, limit=2, lease_seconds=86400)
+
+    assert answer["error"].startswith("database busy")
+    assert list(Step.objects.filter(pk__in=jobs).values_list("status", flat=True)) == ["queued"] * 2
+    assert not StepAttempt.objects.exists()
