@@ -6,11 +6,13 @@ gets is decided by plain keyword rules, the same with or without a model."""
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db.models import Count, Sum
 from django.urls import NoReverseMatch, reverse
 
 from missions.models import Mission, Proposal, Step, StepStatus
+from opscore.budgets import spent_today_usd
 from opscore.models import LLMCall
 
 REF = re.compile(r"\b([MSP])(\d{1,12})\b")
@@ -136,13 +138,19 @@ def failed_facts() -> list[Fact]:
 
 
 def cost_facts() -> list[Fact]:
+    """The day's spend as the status page and the budget count it: a live replay's calls keep
+    no row (rolled back), so what they cost is told beside the calls' lanes, not left out."""
     today = LLMCall.objects.today()
     lanes = today.order_by().values_list("lane").annotate(usd=Sum("cost_usd"), n=Count("id"))
-    if not lanes:
+    total = Decimal(spent_today_usd())
+    if not lanes and not total:
         return [Fact("No model call has been made today.")]
     parts = ", ".join(f"{lane} ${usd or 0:.4f} ({n} calls)" for lane, usd, n in lanes)
+    text = f"Model spend today: ${total:.4f} in all; by lane {parts or 'none'}"
+    if (replays := total - Decimal(today.spend())) > 0:
+        text += f"; live replays ${replays:.4f} (their calls keep no row)"
     top = [call_ref(c) for c in today.order_by("-cost_usd", "-id")[:5]]
-    return [Fact(f"Model spend today: ${today.spend():.4f} in all; by lane {parts}.", top)]
+    return [Fact(f"{text}.", top)]
 
 
 def blocked_facts() -> list[Fact]:

@@ -3,6 +3,7 @@ work becomes a draft that reaches the intake only when its operator confirms it.
 
 import io
 import json
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
@@ -272,3 +273,18 @@ def test_an_agent_disabled_while_its_chat_answer_is_written_gives_none(coordinat
     assert f"coordinator is disabled (override {override.id}: quiet)" in answer.text
     assert "while its answer was being written" in answer.text
     assert LLMCall.objects.get(purpose="chat.answer").outcome == "ok"  # billed, and kept
+
+
+def test_todays_spend_in_the_chat_is_the_status_pages_live_replays_included(coordinator, settings):
+    """A live replay's calls leave no row (rolled back) but their cost is the day's (status,
+    the Stage, the budget): the chat summed the rows alone and said less was spent."""
+    from opscore.budgets import add_to_todays_spend, spent_today_usd
+
+    settings.OPS_LLM_PRICES = {"offline-cheap": (1_000_000, 0)}
+    send_message("hello", actor="operator:ann")  # one priced call today
+    add_to_todays_spend("devops", "steps", Decimal("2.5"), 3)  # what a live replay spent
+
+    answer = send_message("what did we spend today?", actor="operator:ann")
+
+    assert f"Model spend today: ${spent_today_usd():.4f} in all" in answer.text
+    assert "live replays $2.5000" in answer.text
