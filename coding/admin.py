@@ -73,9 +73,7 @@ def run_label(run: CodingRun) -> str:
 
 
 def pre(text: str):
-    return format_html(
-        '<pre style="white-space:pre-wrap;max-height:40em;overflow:auto">{}</pre>', text
-    )
+    return format_html('<pre class="run-text">{}</pre>', text)
 
 
 @admin.register(CodingRun)
