@@ -77,3 +77,31 @@ def test_long_words_wrap_on_the_missions_admin_page(server, monkeypatch):  # noq
                 wider = page.evaluate("document.scrollingElement.scrollWidth - innerWidth")
                 assert wider <= 0, f"the {name} page is {wider} px wider than {width} px"
         browser.close()
+
+
+def test_a_bulk_actions_reason_page_fits_a_phone(server, monkeypatch):  # noqa: F811
+    """Pausing, noting or cancelling missions first lists them and asks for a reason: a
+    200-character title without a space widened that page to 900 px on a 390 px phone, the
+    reason's box 600 px wide, both cut off at the screen's edge."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    OperatorFactory()
+    a_mission_with_long_words()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 390, "height": 900})
+        sign_in_to_the_admin(page, server)
+        page.goto(f"{server}/admin/missions/mission/")
+        page.check("#action-toggle")
+        page.select_option("select[name=action]", "note_missions")
+        with page.expect_navigation():
+            page.click("button[name=index]")
+        page.screenshot(path=str(SHOTS / "admin-reason-page-390.png"), full_page=True)
+        assert "M" * 200 in page.locator("#content li").first.inner_text().replace("\n", "")
+        reason = page.locator("textarea[name=reason]").bounding_box()
+        assert reason["x"] + reason["width"] <= 390, "the reason's box runs off the screen"
+        wider = page.evaluate("document.scrollingElement.scrollWidth - innerWidth")
+        assert wider <= 0, f"the reason page is {wider} px wider than the phone"
+        browser.close()
