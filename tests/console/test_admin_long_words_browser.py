@@ -42,6 +42,18 @@ SPILL = """() => {
 }"""
 
 
+def signed_in_admin(playwright, base, width: int):
+    """A page of a fresh Chromium, signed in to the admin, `width` px wide."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    sign_in_to_the_admin(page, base)
+    return page
+
+
+def wider_than_the_screen(page) -> int:
+    return page.evaluate("document.scrollingElement.scrollWidth - innerWidth")
+
+
 def a_mission_with_long_words() -> Mission:
     step = make_step("analyze", agent=AgentFactory(slug="devops"))
     Step.objects.filter(pk=step.pk).update(last_error="Traceback " + "E" * 3000)
@@ -59,9 +71,7 @@ def test_long_words_wrap_on_the_missions_admin_page(server, monkeypatch):  # noq
     make_opportunity(AgentFactory(slug="scout"))  # a row in the calibration table
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        sign_in_to_the_admin(page, server)
+        page = signed_in_admin(playwright, server, 1440)
         for width in (1440, 390):
             page.set_viewport_size({"width": width, "height": 900})
             page.goto(f"{server}/admin/missions/mission/{mission.id}/change/")
@@ -74,9 +84,8 @@ def test_long_words_wrap_on_the_missions_admin_page(server, monkeypatch):  # noq
             ]:
                 page.goto(f"{server}{path}")
                 page.screenshot(path=str(SHOTS / f"admin-{name}-{width}.png"))
-                wider = page.evaluate("document.scrollingElement.scrollWidth - innerWidth")
+                wider = wider_than_the_screen(page)
                 assert wider <= 0, f"the {name} page is {wider} px wider than {width} px"
-        browser.close()
 
 
 def test_a_bulk_actions_reason_page_fits_a_phone(server, monkeypatch):  # noqa: F811
@@ -90,9 +99,7 @@ def test_a_bulk_actions_reason_page_fits_a_phone(server, monkeypatch):  # noqa: 
     OperatorFactory()
     a_mission_with_long_words()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 390, "height": 900})
-        sign_in_to_the_admin(page, server)
+        page = signed_in_admin(playwright, server, 390)
         page.goto(f"{server}/admin/missions/mission/")
         page.check("#action-toggle")
         page.select_option("select[name=action]", "note_missions")
@@ -102,6 +109,29 @@ def test_a_bulk_actions_reason_page_fits_a_phone(server, monkeypatch):  # noqa: 
         assert "M" * 200 in page.locator("#content li").first.inner_text().replace("\n", "")
         reason = page.locator("textarea[name=reason]").bounding_box()
         assert reason["x"] + reason["width"] <= 390, "the reason's box runs off the screen"
-        wider = page.evaluate("document.scrollingElement.scrollWidth - innerWidth")
+        wider = wider_than_the_screen(page)
         assert wider <= 0, f"the reason page is {wider} px wider than the phone"
-        browser.close()
+
+
+def test_a_memory_candidates_decision_page_wraps_a_long_word(server, monkeypatch):  # noqa: F811
+    """A candidate a model wrote can hold one long word (a path, a hash, a blob): its body
+    widened the page where a person decides on it to 9,900 px, the form beside it."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    from memory.models import MemoryCandidate
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    OperatorFactory()
+    candidate = MemoryCandidate.objects.create(
+        source_agent=AgentFactory(slug="devops"), kind="lesson", title="T" * 190,
+        body="B" * 900, confidence="0.8",
+    )  # fmt: skip
+    with sync_playwright() as playwright:
+        page = signed_in_admin(playwright, server, 1440)
+        for width in (1440, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(f"{server}/admin/memory/memorycandidate/{candidate.id}/decide/")
+            page.screenshot(path=str(SHOTS / f"admin-candidate-decide-{width}.png"), full_page=True)
+            wider = wider_than_the_screen(page)
+            assert wider <= 0, f"the decision page is {wider} px wider than {width} px"
