@@ -192,17 +192,28 @@ def post_through(adapter, publication: Publication, message) -> str:
     if reason := too_long(adapter.name, request.text, adapter.limit()):
         return refuse(publication, reason)
     retrying = message.attempts > 1 and not adapter.idempotent
-    posted = adapter.find(request) if retrying else None
+    posted = looked_for(adapter, request) if retrying else None
     if posted is None:
         try:
             posted = adapter.publish(request)
         except Duplicate:
-            posted = adapter.find(request)
+            posted = looked_for(adapter, request)
     if posted is None:
         return refuse(publication, f"{adapter.name} calls it a duplicate, yet it is not found")
     publication.mark_published(posted.post_id, posted.url, measured=adapter.measures)
     announce_post(publication, message.step)
     return publication.external_id or f"published-{publication.id}"  # an id kept as it came
+
+
+def looked_for(adapter, request):
+    """The channel's look for the post. One it refuses (a 4xx: a token without the scope the
+    look needs, as Mastodon's verify_credentials asks read:accounts) is no refusal of the post,
+    which the lost answer may well have made, and no retry can look: the credential is what
+    a human must fix, so it is refused as a credential is (the channel blocked, one alert)."""
+    try:
+        return adapter.find(request)
+    except PostRejected as refused:
+        raise CredentialsRefused(f"looking for it: {refused}") from None
 
 
 def keep_local(publication: Publication, reason: str) -> str:

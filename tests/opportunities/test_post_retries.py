@@ -11,7 +11,9 @@ import pytest
 from missions.models import OutboxMessage, Publication
 from missions.outbox import deliver_pending
 from missions.worker import handle_one_step
+from opportunities.models import ChannelAccount
 from opportunities.publishing import approve_channel
+from opscore.models import Event
 from opscore.overrides import apply_override, lift_override
 from tests.channel_fakes import (
     STATUS_ID,
@@ -117,3 +119,30 @@ def test_an_x_retry_never_takes_last_weeks_post_for_this_one(network, x_account,
     assert len(network.sent("POST", "/2/tweets")) == 2
     (looked,) = network.sent("GET", "/2/users/2244994945/tweets")
     assert looked.url.params["start_time"] == "2026-06-01T11:55:00Z"
+
+
+def test_a_retry_whose_look_the_token_may_not_make_blocks_the_channel_not_the_post(
+    network, mastodon_account, clock
+):
+    """The look before a retry (verify_credentials) needs a scope the post itself does not: a
+    token without it answered 403 and the post, which the lost answer may well have made, was
+    set down as 'refused before posting' with no one told to fix the token."""
+    clock.freeze(START)
+    network.on("GET", "/api/v2/instance", mastodon_instance())
+    network.on("POST", "/api/v1/statuses", httpx.ReadTimeout("the answer never came"))
+    outside = answer(403, {"error": "This action is outside the authorized scopes"})
+    network.on("GET", "/api/v1/accounts/verify_credentials", outside)
+    approve_channel("mastodon", actor="operator:ann")
+    make_step("post_tweet", payload={"text": "We shipped!", "channel": "mastodon"})
+    handle_one_step("w1")
+    deliver_pending()
+    clock.freeze(START + timedelta(minutes=1))
+
+    deliver_pending()
+
+    publication = Publication.objects.get()
+    said = 'mastodon answered 403: {"error":"This action is outside the authorized scopes"}'
+    assert (publication.status, publication.reason) == ("failed", f"looking for it: {said}")
+    assert ChannelAccount.objects.get(name="mastodon").blocked
+    assert Event.objects.filter(kind="channel.blocked").count() == 1
+    assert len(network.sent("POST", "/api/v1/statuses")) == 1
