@@ -7,6 +7,7 @@ chosen when the notice was written, so a resend is recognisably the same message
 
 import re
 from contextlib import nullcontext
+from email.utils import parseaddr
 
 import httpx
 from django.conf import settings
@@ -22,6 +23,7 @@ from opportunities.channels.base import error_body, retry_seconds
 from opportunities.models import Notice
 from opscore import db
 from opscore.lanes import lane_of_handler, pause_of
+from opscore.mail import SomeRecipientsRefused
 from opscore.redaction import redact_text
 from opscore.text import ReasonRefused, checked_reason
 
@@ -121,11 +123,45 @@ def send_email(message: OutboxMessage) -> str:
     email = EmailMessage(
         subject=subject(notice),
         body=notice.body,
-        to=settings.OPS_NOTIFY_EMAIL,
+        to=owed_to(message),
         headers={"Message-ID": message_id(message)},
     )
-    email.send(fail_silently=False)
+    try:
+        email.send(fail_silently=False)
+    except SomeRecipientsRefused as partly:
+        raise still_owed(message, partly.refused) from None
     return f"email:{message_id(message)}"
+
+
+def owed_to(message: OutboxMessage) -> list[str]:
+    """OPS_NOTIFY_EMAIL, or those of them a server refused last time (the row's `to`, matched
+    by address: the backend may spell a named one its own way). One taken off the list since
+    is owed nothing."""
+    owed = message.payload.get("to")
+    if owed is None:
+        return settings.OPS_NOTIFY_EMAIL
+    owed = {parseaddr(to)[1].lower() for to in owed}
+    return [to for to in settings.OPS_NOTIFY_EMAIL if parseaddr(to)[1].lower() in owed]
+
+
+def still_owed(message: OutboxMessage, refused: dict) -> ChannelSaidNo:
+    """Some recipients refused (a mailbox full, a name gone), the others took the message: the
+    attempt failed, saying whom and why, and the retry goes to those still owed it (the row's
+    `to`), never again to those who have it. Refused for good, they are in the failure's
+    alert."""
+    said = ", ".join(
+        f"{to} ({code} {words.decode(errors='replace')})"
+        for to, (code, words) in sorted(refused.items())
+    )
+
+    def owe() -> None:
+        to = sorted(refused)
+        OutboxMessage.objects.filter(pk=message.pk, attempts=message.attempts).update(
+            payload=message.payload | {"to": to}
+        )
+
+    reason = f"the mail server refused {said}; the others have the message"
+    return ChannelSaidNo(reason, retry_after=backoff_seconds(message.attempts), aftermath=owe)
 
 
 def as_chat_text(words: str) -> str:

@@ -86,6 +86,23 @@ class DeadlineSMTP(smtplib.SMTP):
             said = b"the mail server refused the sign-in (its words are not kept)"
             raise smtplib.SMTPAuthenticationError(refused.smtp_code, said) from None
 
+    def sendmail(self, from_addr, to_addrs, msg, mail_options=(), rcpt_options=()):
+        """Every recipient taken, or SomeRecipientsRefused: smtplib returns the ones a server
+        refused while it took the message for the others, and Django's backend drops them."""
+        refused = super().sendmail(from_addr, to_addrs, msg, mail_options, rcpt_options)
+        if refused:
+            raise SomeRecipientsRefused(refused)
+        return refused
+
+
+class SomeRecipientsRefused(smtplib.SMTPException):
+    """The message went to some recipients; `refused` maps each other one to the server's
+    (code, words)."""
+
+    def __init__(self, refused: dict):
+        super().__init__(f"{len(refused)} recipient(s) refused")
+        self.refused = refused
+
 
 class DeadlineSMTPSSL(smtplib.SMTP_SSL, DeadlineSMTP):
     """Implicit TLS: SMTP_SSL wraps the socket DeadlineSMTP made (next in the MRO) in TLS for
