@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from opscore.actions import record_event
-from opscore.llm import LLMError, LLMReplyError, LLMRequest, OverBudget, call_llm, unusable
+from opscore.llm import (
+    LLMError,
+    LLMReplyError,
+    LLMRequest,
+    OfflineProvider,
+    OverBudget,
+    call_llm,
+    unusable,
+)
 from opscore.llm_records import link_call
 from opscore.models import Agent
 from opscore.prompting import derive_voice_modifiers, system_prompt
@@ -217,8 +225,12 @@ def turn_text(conversation, line: Line, temperature: float) -> tuple[str, int | 
 def said(reply, speaker: str, participants) -> str:
     """The turn a reply makes. One with no words of its own once sanitised (empty, links and
     markup alone, another speaker's line) says nothing, in words no reader takes for the
-    speaker's, and its call is a bad reply: a stand-in line would be read as the speaker's."""
-    words = sanitize_turn(own_words(plain(reply.text), speaker, participants), fallback=SILENT)
+    speaker's, and its call is a bad reply: a stand-in line would be read as the speaker's.
+    Only the offline provider's reply keeps the [offline] mark: written by a real model, it
+    passed the turn off as a stand-in, and the conversation's memories as never to be served."""
+    offline = reply.provider == OfflineProvider.name  # a model writing the mark is not it
+    words = own_words(plain(reply.text.removeprefix(OFFLINE_MARK)), speaker, participants)
+    words = sanitize_turn(OFFLINE_MARK * offline + words, fallback=SILENT)
     if words.removeprefix(OFFLINE_MARK) == SILENT:
         unusable(reply, "no words of its own once sanitised")
     return words

@@ -14,23 +14,21 @@ LINE_BREAK = re.compile("\r\n?|[\x85\u2028\u2029]")
 
 def plain(text: str) -> str:
     """The reply without what a turn never keeps (invisible characters, links, tags, markup),
-    every line break a newline, the offline mark kept: what own_words reads. Hidden behind
+    every line break a newline: what own_words reads. Hidden behind
     them ("<b>security</b>:", a zero-width space inside it, a U+2028 break), another
     speaker's label passed its check, and sanitize_turn then took them out: the label stood
     in the turn under the speaker's name."""
     from missions.text import strip_invisible
 
-    offline = text.startswith(OFFLINE_MARK)
-    text = LINE_BREAK.sub("\n", text.removeprefix(OFFLINE_MARK))
-    text = MARKUP.sub("", TAG.sub("", URL.sub("", strip_invisible(text))))
-    return f"{OFFLINE_MARK}{text}" if offline else text
+    text = LINE_BREAK.sub("\n", text)
+    return MARKUP.sub("", TAG.sub("", URL.sub("", strip_invisible(text))))
 
 
 def sanitize_turn(text: str, fallback: str) -> str:
     """≤ 120 characters of plain speech: no URLs, no markup, no controls, never empty. The
     offline provider's "[offline]" mark is kept as it is: a reader must see it."""
     offline = text.startswith(OFFLINE_MARK)
-    text = plain(text).removeprefix(OFFLINE_MARK)
+    text = plain(text.removeprefix(OFFLINE_MARK))
     text = C1_CONTROL.sub("", re.sub(r"\s+", " ", text)).strip()
     if len(text) > MAX_TURN:
         cut = text[: MAX_TURN - 1].rsplit(" ", 1)[0]

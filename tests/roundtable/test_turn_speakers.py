@@ -86,3 +86,16 @@ def test_no_markup_or_hidden_break_lets_a_reply_speak_for_another(crew, monkeypa
 
     first = Turn.objects.get(conversation=conversation, index=0)
     assert "ship it" not in first.text.lower()
+
+
+def test_a_real_models_reply_cannot_pass_for_the_offline_stand_in(crew, monkeypatch):
+    """A turn opening '[offline] ' is the offline provider's stand-in: the Stage shows it as
+    one, and the distillation marks every memory of that conversation offline, never served to
+    a real model. A real model (or a page steering it) writing that mark hid what was learned."""
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: Scripted("[offline] We wait."))
+    conversation = request_conversation("debate", PEOPLE, "the release", source="operator")
+
+    run_conversation(conversation, random.Random(1), pause=0)
+
+    first = Turn.objects.get(conversation=conversation, index=0)
+    assert first.text == "We wait."
