@@ -154,6 +154,7 @@ def idle_cognition(order, run):
     except (LLMError, OverBudget, ValueError) as problem:
         return RunResult(RunStatus.FAILED, str(problem)[:500], checked)
     kept, dropped = keep_thoughts(order, answer.ideas[:room], changed)
+    dropped += [left_out(t, f"is past the day's {cap} idle ideas") for t in answer.ideas[room:]]
     checked |= {"dropped": dropped} if dropped else {}
     why_not = f"; dropped {len(dropped)}: " + "; ".join(d["reason"] for d in dropped)
     if not kept:

@@ -238,3 +238,20 @@ def test_an_outside_runtime_failing_is_news_though_the_roster_is_not(idle_order)
     run = run_order_now(idle_order)
 
     assert run.evidence["checked"]["rows"] == 1
+
+
+def test_a_thought_past_the_days_room_is_left_out_saying_so(idle_order, changed, monkeypatch):
+    """With one idea left in the day, the second thought of a reply was cut without a word:
+    neither kept nor among what the run says it left out."""
+    thoughts = [{"title": f"Thought {n}", "body": "worth a minute"} for n in (1, 2, 3, 4)]
+    replies = Scripted(json.dumps({"ideas": thoughts[:2]}), json.dumps({"ideas": thoughts[2:]}))
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: replies)
+    run_order_now(idle_order)  # two of the day's three
+    record_event("deploy.finished", "web-3 deployed")
+
+    run = run_order_now(idle_order)
+
+    assert run.evidence["ideas"] == [Idea.objects.get(title="Thought 3").id]
+    why = "'Thought 4' is past the day's 3 idle ideas"
+    assert run.evidence["dropped"] == [{"title": "Thought 4", "reason": why}]
+    assert run.summary == f"kept 1 idea(s); dropped 1: {why}"
