@@ -271,7 +271,9 @@ def lock_action_items() -> None:
 
 
 def _propose_actions(conversation, items, kept) -> None:
-    if not FORMATS[conversation.format].formal:
+    if not FORMATS[conversation.format].formal:  # listed, never ignored unsaid
+        why = f"a {conversation.format} files no action items (only formal formats do)"
+        kept["dropped"] += [f"action {index}: {why}" for index in range(len(items))]
         return
     lock_action_items()
     lock_agents(conversation.participants)  # before any gate an item's intake takes

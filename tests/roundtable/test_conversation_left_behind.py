@@ -46,5 +46,22 @@ def test_converse_says_why_it_dropped_what_it_dropped(crew):
     )  # fmt: skip
 
     said = out.getvalue().splitlines()
-    assert said[-2].endswith("dropped 1")
-    assert said[-1] == "   drift 0: relationship_drift_policy is switched off"
+    assert said[-3].endswith("dropped 2")
+    assert said[-2] == "   drift 0: relationship_drift_policy is switched off"
+    assert said[-1] == "   action 0: a watercooler files no action items (only formal formats do)"
+
+
+def test_an_informal_conversations_action_items_are_listed_as_dropped(crew):
+    """Only formal formats file action items; a watercooler's were ignored without a word,
+    neither proposals nor among what its distillation dropped."""
+    talk = request_conversation("watercooler", ["devops", "security"], "disks", source="schedule")
+
+    left = apply_distillation(
+        talk, Distillation(memories=[], pairwise_drift=[], action_items=ITEMS)
+    )
+
+    assert not Proposal.objects.exists()
+    assert left["dropped"] == [
+        "action 0: a watercooler files no action items (only formal formats do)",
+        "action 1: a watercooler files no action items (only formal formats do)",
+    ]
