@@ -82,7 +82,8 @@ def queue_families(health: dict):
     )
     yield gauge(
         "steps_retry_hotspots",
-        "Unfinished steps on their third attempt or later",
+        "Steps tried three times or more that have not succeeded (dead, failed, cancelled ones"
+        " included)",
         value=health["retry_hotspot_count"],
     )
     for age in ("oldest_queued_age_seconds", "oldest_blocked_age_seconds"):

@@ -73,3 +73,13 @@ def test_the_workers_family_names_the_stale_threshold_in_force(client, settings)
 
     assert "within 300 s" in found["opscore_workers"].documentation
     assert "90 s" not in found["opscore_workers"].documentation
+
+
+def test_a_retry_hotspot_is_any_step_not_succeeded_on_its_third_attempt(client, agent):
+    """The seed's definition counts dead ones too; the HELP called them unfinished."""
+    make_step("noop", agent=agent, status="dead", attempt_count=3)
+    found = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+
+    hotspots = found["opscore_steps_retry_hotspots"]
+    assert [s.value for s in hotspots.samples] == [1]
+    assert "unfinished" not in hotspots.documentation.lower()
