@@ -21,7 +21,7 @@ from prometheus_client.registry import CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
 from coding.models import CodingRun
-from console.health import health_snapshot, llm_spend, sweeper_state
+from console.health import SWEEP_STALLED_AFTER, health_snapshot, llm_spend, sweeper_state
 from missions.breaker import switched_off_kinds
 from missions.models import STEP_DEATH_EVENTS, STEP_TERMINAL, OutboxMessage, PublicationStatus, Step
 from opscore.actions import capped_loops
@@ -103,6 +103,7 @@ def finished() -> list[tuple[str, int]]:
 
 
 def worker_families(health: dict):
+    sweeper = sweeper_state()
     runs = [(k.removesuffix("_last_24h"), v) for k, v in health.items() if k.endswith("_last_24h")]
     yield gauge(
         "standing_order_runs_24h",
@@ -126,7 +127,13 @@ def worker_families(health: dict):
         "sweeper_last_swept_age_seconds",
         "Seconds since the django-q cluster (every timer) last finished the minute sweep, absent"
         " when it never has",
-        value=sweeper_state()["seconds_ago"],
+        value=sweeper["seconds_ago"],
+    )
+    yield gauge(
+        "sweeper_stalled",
+        f"1 when the cluster has not swept for {SWEEP_STALLED_AFTER.seconds} s or never has"
+        " (as `status` says STALLED), else 0",
+        value=int(sweeper["stalled"]),
     )
     yield gauge(
         "leases_held", "Running steps holding a valid lease", value=health["leases_owned_total"]

@@ -175,3 +175,8 @@ def test_metrics_say_how_long_since_the_cluster_last_swept(client, clock, settin
 
     found = {f.name: f for f in text_string_to_metric_families(scrape)}
     assert found["opscore_sweeper_last_swept_age_seconds"].samples[0].value == 1800
+    assert found["opscore_sweeper_stalled"].samples[0].value == 1
+    a_sweep_that_finished(db_now() - timedelta(seconds=40))
+    scrape = client.get("/metrics").content.decode()
+    found = {f.name: f for f in text_string_to_metric_families(scrape)}
+    assert found["opscore_sweeper_stalled"].samples[0].value == 0

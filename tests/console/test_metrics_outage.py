@@ -43,3 +43,15 @@ def test_an_alert_pages_when_no_node_serves_the_database_figures(client):
 
     assert alerts, "no rule fires while the database figures are missing"
     assert set(alerts.values()) <= families  # a family every healthy scrape has
+
+
+@pytest.mark.django_db
+def test_a_cluster_that_never_swept_is_stalled_in_the_scrape_as_in_status(client):
+    """`status` says STALLED when the cluster never swept (it was never started); the scrape
+    had no age to give, so the age-based alert never fired on a fresh install."""
+    found = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+
+    assert [s.value for s in found["opscore_sweeper_stalled"].samples] == [1]
+    rules = yaml.safe_load(RULES.read_text())["groups"][0]["rules"]
+    stalled = next(rule for rule in rules if rule["alert"] == "OpscoreSweeperStalled")
+    assert "opscore_sweeper_stalled" in stalled["expr"]
