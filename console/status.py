@@ -39,7 +39,7 @@ def _oldest_queued_seconds() -> float | None:
 
 
 def _rejections_today() -> dict:
-    rejected = Proposal.objects.created_today().filter(status=ProposalStatus.REJECTED)
+    rejected = Proposal.objects.decided_today().filter(status=ProposalStatus.REJECTED)
     by_code = dict(
         rejected.values_list("rejection_code").annotate(n=Count("id")).order_by("rejection_code")
     )

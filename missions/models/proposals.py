@@ -139,6 +139,11 @@ class ProposalQuerySet(models.QuerySet):
     def created_today(self):
         return self.filter(created_at__gte=start_of_today())
 
+    def decided_today(self):
+        """Decided since midnight, whenever made: one that waited overnight for a person was
+        rejected today, though made yesterday."""
+        return self.filter(decided_at__gte=start_of_today())
+
     def charged_to(self, agent):
         """What an agent's daily allowance paid for: its own proposals, and the work its runtime
         handed to another agent (the other never pays for words put in its name)."""
