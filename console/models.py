@@ -17,8 +17,10 @@ PREFIX = "opsa_"
 
 def digest(secret: str) -> str:
     """sha256, not a slow password hash: the secret is 256 random bits, so there is nothing to
-    brute-force, and every API call checks it."""
-    return hashlib.sha256(secret.encode()).hexdigest()
+    brute-force, and every API call checks it. A secret read from the environment keeps bytes
+    that are not UTF-8 as surrogates (os.fsdecode), which UTF-8 cannot encode: passed through,
+    such a secret is a wrong token, not a UnicodeEncodeError's traceback."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)

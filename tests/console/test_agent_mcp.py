@@ -1,6 +1,7 @@
 """The agent bus as MCP tools: a client holding only an agent's token claims, renews and
 completes that agent's job, and is confined exactly as over HTTP."""
 
+import os
 import sys
 
 import pytest
@@ -212,4 +213,16 @@ def test_an_unset_token_variable_is_named_as_unset_not_as_a_wrong_token(db, monk
 
     assert str(unset.value).startswith("$OPS_AGENT_TOKEN is not set")
     assert "agent_token issue" in str(unset.value)
+    assert str(wrong.value) == "$OPS_AGENT_TOKEN holds no active agent token"
+
+
+def test_a_token_variable_holding_bytes_that_are_not_utf8_is_a_wrong_token(db, monkeypatch):
+    """A token pasted with a stray byte (a Latin-1 terminal) ended the command in a
+    UnicodeEncodeError's traceback."""
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.setenv("OPS_AGENT_TOKEN", os.fsdecode(b"opsa_caf\xe9"))
+    with pytest.raises(CommandError) as wrong:
+        call_command("agent_mcp", "--token-env", "OPS_AGENT_TOKEN")
+
     assert str(wrong.value) == "$OPS_AGENT_TOKEN holds no active agent token"
