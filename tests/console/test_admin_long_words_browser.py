@@ -17,7 +17,7 @@ from tests.console.test_stage_browser import (  # noqa: F401
     server,
     sign_in_to_the_admin,
 )
-from tests.factories import AgentFactory, OperatorFactory, make_opportunity, make_step
+from tests.factories import AgentFactory, OperatorFactory, make_opportunity, make_step, propose
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = Path(os.environ.get("OPS_SHOTS_DIR") or Path(__file__).parent.parent / "artifacts")
@@ -135,3 +135,30 @@ def test_a_memory_candidates_decision_page_wraps_a_long_word(server, monkeypatch
             page.screenshot(path=str(SHOTS / f"admin-candidate-decide-{width}.png"), full_page=True)
             wider = wider_than_the_screen(page)
             assert wider <= 0, f"the decision page is {wider} px wider than {width} px"
+
+
+def test_a_policys_simulation_report_fits_the_screen(server, monkeypatch):  # noqa: F811
+    """The report read before a policy is saved names the proposals it would decide otherwise:
+    a title an agent wrote as one long word widened it past the screen (1,451 px on a 390 px
+    phone and past a 1440 px window), the heading squeezed, the value's box cut off."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    from opscore.actions import set_policy
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    OperatorFactory()
+    set_policy("auto_approve", {"enabled": True, "allowed_step_kinds": ["noop"]}, actor="t")
+    propose(AgentFactory(slug="devops"), "analyze", title="Y" * 200)
+    with sync_playwright() as playwright:
+        page = signed_in_admin(playwright, server, 1440)
+        for width in (1440, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(f"{server}/admin/opscore/policy/auto_approve/change/")
+            page.check("input[name=p_allowed_step_kinds][value=analyze]")
+            with page.expect_navigation():
+                page.click("[name=_simulate]")
+            page.screenshot(path=str(SHOTS / f"admin-simulation-{width}.png"), full_page=True)
+            assert "Y" * 200 in page.locator("#simulation").inner_text().replace("\n", "")
+            wider = wider_than_the_screen(page)
+            assert wider <= 0, f"the simulation report is {wider} px wider than {width} px"
