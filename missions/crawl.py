@@ -125,8 +125,8 @@ def fetch_by_hops(url: str, client: httpx.Client, deadline: float) -> tuple[str,
             if response.is_redirect:
                 url = redirected(url, response.headers.get("location", ""))
                 continue
-            if response.status_code != 200:
-                raise OSError(f"HTTP {response.status_code} from {url}")
+            if response.status_code != 200:  # the page's answer: the same on a retry
+                raise CrawlRefused(f"HTTP {response.status_code} from {url}")
             content_type = response.headers.get("content-type", "")
             refuse_unless_text(content_type)
             body = read_capped(response, deadline)
@@ -281,8 +281,13 @@ def read_capped(response: httpx.Response, deadline: float) -> bytes:
 
 
 def fetch_main_text(url: str, client: httpx.Client | None = None) -> Page:
+    """A connection refused, reset or answered in garbage is the far end's doing, which whoever
+    names the URL chooses (its DNS too): refused, as a missed deadline is. Counted toward the
+    crawl's breaker, one such URL retried switched crawling off for everyone."""
     try:
         final_url, body, content_type = fetch(url, client)
+    except httpx.TransportError as error:
+        raise CrawlRefused(f"fetching {url} failed: {error or type(error).__name__}") from None
     except httpx.HTTPError as error:
         raise OSError(f"fetching {url} failed: {error}") from error
     html = decoded(body, content_type)
