@@ -233,6 +233,7 @@ class OutboxMessageAdmin(AuditAdmin):
 class WorkerAdmin(AuditAdmin):
     list_display = [
         "worker_id",
+        "state",
         "host",
         "pid",
         "started_at",
@@ -241,6 +242,15 @@ class WorkerAdmin(AuditAdmin):
         "current_step",
         "steps_run",
     ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_state()
+
+    @admin.display(description="state", ordering="state")
+    def state(self, worker):
+        """Live, stale (went silent without a word: the columns alone read as a live one's)
+        or stopped, against OPS_WORKER_STALE_SECONDS as `status` counts them."""
+        return worker.state
 
 
 class TriggerRuleForm(forms.ModelForm):

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Now
 
 from missions.models.steps import Step
@@ -26,6 +26,16 @@ class WorkerQuerySet(models.QuerySet):
 
     def live(self):
         return self.running().filter(last_seen_at__gte=stale_cutoff())
+
+    def with_state(self):
+        """`state`: stopped, live or stale, by the rules above (the admin's column)."""
+        return self.annotate(
+            state=Case(
+                When(stopped_at__isnull=False, then=Value("stopped")),
+                When(last_seen_at__gte=stale_cutoff(), then=Value("live")),
+                default=Value("stale"),
+            )
+        )
 
 
 class Worker(models.Model):
