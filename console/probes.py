@@ -8,7 +8,7 @@ OPS_WORKER_STALE_SECONDS, the threshold `status` and the health views use).
 """
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 
@@ -43,7 +43,13 @@ def readiness_problems() -> dict[str, str]:
     pending = unapplied_migrations()
     if pending:
         problems["migrations"] = f"{len(pending)} unapplied: {', '.join(pending[:5])}"
-    if not Worker.objects.live().exists():
+    try:
+        with transaction.atomic():  # a savepoint: a database not migrated yet has no such table
+            live = Worker.objects.live().exists()
+    except DatabaseError:
+        problems["workers"] = "not known until the migrations are applied"
+        return problems
+    if not live:
         problems["workers"] = f"no worker has reported within {settings.OPS_WORKER_STALE_SECONDS} s"
     return problems
 

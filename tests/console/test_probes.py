@@ -50,6 +50,22 @@ def test_readyz_names_a_missing_worker_and_an_unapplied_migration(client):
     assert body["not_ready"]["migrations"] == f"1 unapplied: console.{latest.name}"
 
 
+@pytest.mark.django_db
+def test_readyz_on_a_database_not_yet_migrated_says_so_without_a_500(client):
+    """A node started before `migrate` ran (a fresh database, a rolling deploy): the worker
+    check read a table that was not there yet and the probe answered 500 with a traceback."""
+    MigrationRecorder.Migration.objects.filter(app="missions").delete()
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE missions_worker RENAME TO missions_worker_gone")
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    body = response.json()["not_ready"]
+    assert "unapplied: missions.0001_initial" in body["migrations"]
+    assert body["workers"] == "not known until the migrations are applied"
+
+
 def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
