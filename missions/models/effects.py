@@ -40,7 +40,8 @@ class OutboxQuerySet(models.QuerySet):
             refused=Count("id", filter=Q(status=OutboxStatus.REFUSED)),
             age=age,
         )
-        seconds = round(row.pop("age").total_seconds(), 1) if row["age"] is not None else None
+        age = row.pop("age")
+        seconds = round(age.total_seconds(), 1) if age is not None else None
         return row | {"oldest_due_age_seconds": seconds}
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from console.status import system_status
 from missions.decisions import reject_proposal
+from missions.models import OutboxMessage
 from tests.factories import propose
 
 pytestmark = pytest.mark.django_db
@@ -27,3 +28,20 @@ def test_a_proposal_made_yesterday_and_rejected_today_is_a_rejection_today(agent
         "by_code": {"operator": 1},
     }
     assert waiting.status == "pending"
+
+
+def test_the_outbox_figures_have_one_shape_whether_or_not_a_message_waits():
+    """A stray `"age": null` appeared beside `oldest_due_age_seconds` only while none was due."""
+    empty = system_status()["outbox"]
+    OutboxMessage.objects.create(key="k", channel="mail", status="pending")
+
+    assert (
+        set(empty)
+        == set(system_status()["outbox"])
+        == {
+            "pending",
+            "failed",
+            "refused",
+            "oldest_due_age_seconds",
+        }
+    )
