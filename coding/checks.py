@@ -294,8 +294,8 @@ def escape_found(worktree: Path, repo_path: str, before: dict, status=None) -> s
 
 def left_in_worktree(worktree: Path) -> str:
     """A link the harness left pointing out of its worktree (here or in any checkout of it,
-    coding/links.py), or a repository it nested in it,
-    or why the look stopped (a bounded walk, coding/walks.py); '' when there is none. A nested
+    coding/links.py), or a repository it nested in it, or why the look stopped (a bounded
+    walk, coding/walks.py); '' when there is none. A nested
     repository is staged as a gitlink: the diff a reviewer reads shows its commit's id, never
     its files, yet the tests would run on them (a package in it shadows a module the change
     never touched), and a merge's checkout holds an empty folder in its place."""
