@@ -4,7 +4,6 @@ merge only happens after a merge approval, with tests green on the merged head.
 """
 
 import contextlib
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from coding.models import ApprovalKind, CodingApproval, CodingRun, RunStatus
 from coding.run_objects import publish
 from coding.sandbox import Limits
 from coding.switches import step_ended
+from coding.walks import remove
 from coding.watch import unsaid
 from coding.worktrees import AUTHOR, head_of, holding_repository
 from opscore import four_eyes
@@ -310,8 +310,8 @@ def merge_in_scratch(run: CodingRun, old: str) -> tuple[str, str]:
     finally:
         with contextlib.suppress(GitFailed):
             git(["worktree", "remove", "--force", "--", str(scratch / "tree")], run.repository.path)
+        remove(scratch)  # however deep its tests left it: a recursive removal ran out of stack
         git(["worktree", "prune"], run.repository.path)
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def refuse_merge(run: CodingRun, why: str) -> None:

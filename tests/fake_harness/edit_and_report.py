@@ -85,6 +85,10 @@ if "@pinned" in prompt:  # its tree's path on this machine, no checkout's
 if "@inward" in prompt:  # up from a folder to a file at the top, in any checkout
     Path("docs").mkdir(exist_ok=True)
     os.symlink("../app.py", "docs/app.py")
+if "@abyss" in prompt:  # folders deeper than a path can name (4,096 bytes)
+    for _ in range(2100):
+        os.mkdir("d")
+        os.chdir("d")
 if "@vandalize" in prompt:  # breaks the worktree's link to its repository
     Path(".git").unlink()
 if "@bytecode" in prompt:  # a module imported (bytecode, unless told not to) and caches
