@@ -57,7 +57,8 @@ def decision_then(step, call) -> dict:
     """What the attempt that made `call` ended as, from its row. An ending no reply decided
     (cancelled while the call was out, held by a switch, lost, timed out…) is said as it was:
     said "failed", a mission cancelled mid-call read as a step its reply had failed."""
-    attempt = step.attempts.filter(started_at__lte=moment_of(call)).order_by("-attempt_no").first()
+    attempts = step.attempts.order_by("-attempt_no")
+    attempt = attempts.filter(started_at__lte=moment_of(call)).first() or attempts.first()
     ended = attempt.outcome if attempt else step.status
     status = DECIDED.get(ended, ended)
     if status == AttemptOutcome.SUCCEEDED:
