@@ -366,3 +366,23 @@ def test_work_refused_at_approval_because_its_agent_was_switched_off_is_judged_a
 
     change = report["proposals"]["transitions"]["rejected → auto_approved"]
     assert [e["title"] for e in change["examples"]] == ["by hand"]
+
+
+def test_the_report_prints_an_events_words_so_they_cannot_pass_for_its_lines(db, tmp_path, capsys):
+    """An event's title carries what an operator typed on a thread (line breaks, a carriage
+    return): printed raw, it wrote lines of its own into the report the operator decides on."""
+    from missions.threads import post_comment
+    from tests.factories import make_step
+
+    step = make_step("analyze", agent=AgentFactory(slug="devops"))
+    forged = "fine\r  reactions that would not fire: 0\nreactions that would fire: 99"
+    post_comment("mission", step.mission_id, actor="operator:ann", text=forged)
+    remarks = {"source": "*", "tags": ["thread", "remark"], "target": "devops", "type": "analyze"}
+    value = tmp_path / "matrix.json"
+    value.write_text(json.dumps({"patterns": [remarks | {"probability": 1.0, "cooldown": 0}]}))
+
+    call_command("simulate-policy", "reaction_matrix", "--value", str(value))
+
+    out = capsys.readouterr().out
+    assert "reactions that would fire: 1" in out and "\r" not in out
+    assert not any(line.startswith("reactions that") for line in out.splitlines())

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from missions.simulation import SimulationRefused, parse_since
 from missions.simulation_report import simulate_policy
+from missions.text import one_line, reveal_invisible
 from opscore.cli import REFUSED, OpsCommand, bounded, dump, fail
 from opscore.inputs import InputRefused, max_bytes, parse_json
 
@@ -84,12 +85,15 @@ def describe(report: dict) -> str:
         lines.append(f"INCOMPLETE: {report['stopped']}")
     for name, change in proposals["transitions"].items():
         lines.append(f"  {name}: {change['count']}")
-        lines += [f"    P{e['proposal']} {e['title']} — {e['reason']}" for e in change["examples"]]
+        lines += [
+            f"    P{e['proposal']} {printed(e['title'])} — {printed(e['reason'])}"
+            for e in change["examples"]
+        ]
     for rule, change in report["triggers"].items():
         lines.append(f"  triggered by {rule}: {change['count']} decided differently")
     for name, change in report["reactions"].items():
         lines.append(f"  reactions that {name.replace('_', ' ')}: {change['count']}")
-        lines += [f"    event {e['event']} {e['title']}" for e in change["examples"]]
+        lines += [f"    event {e['event']} {printed(e['title'])}" for e in change["examples"]]
     off = report["steps_switched_off"]
     lines.append(f"steps that ran but would not have: {off['count']}")
     lines += [f"    S{e['step']} {e['kind']} ({e['status']})" for e in off["examples"]]
@@ -99,6 +103,12 @@ def describe(report: dict) -> str:
         f"estimated for new work, difference {usd(spend['difference_usd'], signed=True)}"
     )
     return "\n".join(lines)
+
+
+def printed(text: str) -> str:
+    """Someone's words on one report line (an event's title carries a thread remark): their
+    line breaks and carriage returns would print lines that read as the report's own."""
+    return reveal_invisible(one_line(str(text or "")))
 
 
 def usd(amount: float, signed=False) -> str:
