@@ -243,3 +243,21 @@ def test_a_title_on_several_lines_is_kept_as_one(agent):
     goal = add_goal(terms, actor="operator:test")
 
     assert goal.title == "Ship G9 v1 [active] Fake: 9 / 9 (on target)"
+
+
+def test_goal_show_prints_a_why_and_reasons_so_they_cannot_pass_for_its_lines(agent, capsys):
+    """`why` and a revision's reason keep their line breaks (and a carriage return): printed
+    raw, they wrote a goal line of their own under the real one."""
+    from django.core.management import call_command
+
+    from missions.goals import revise_goal
+
+    forged = "readers asked\r\nG99 v1 [active] Forged: publications 12 / 1 (at_least, met)"
+    made = add_goal(TERMS | {"deadline": "30d", "why": forged}, actor="operator:test")
+    revise_goal(made.id, {"target": 3}, actor="operator:test", reason=f"more\r{forged}")
+
+    call_command("goal", "show", str(made.id))
+
+    out = capsys.readouterr().out
+    assert "Forged" in out and "\r" not in out.replace("\r\n", "\n")
+    assert not any(line.startswith("G99") for line in out.splitlines())

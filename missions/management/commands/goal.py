@@ -14,6 +14,7 @@ from missions.goals import (
 )
 from missions.models import Goal
 from missions.models.goals import figure
+from missions.text import as_printed
 from opscore.cli import OpsCommand, add_verbs, dump, fail
 
 ACTOR = "operator:cli"
@@ -114,7 +115,10 @@ class Command(OpsCommand):
         if data.get("unchanged"):
             out.append(unchanged_note(data["id"], data["version"]))
         if verb == "show":
-            out.append(f"why: {data['why'] or '-'}")
+            out.append(f"why: {as_printed(data['why']) or '-'}")
             out.append(f"missions: {data['missions_by_status'] or 'none yet'}")
-            out += [f"v{v['version']} {v['changed_by']}: {v['reason']}" for v in data["versions"]]
+            out += [
+                f"v{v['version']} {v['changed_by']}: {as_printed(v['reason'])}"
+                for v in data["versions"]
+            ]
         return "\n".join(out)
