@@ -25,7 +25,7 @@ from console.health import SWEEP_STALLED_AFTER, health_snapshot, llm_spend, swee
 from missions.breaker import switched_off_kinds
 from missions.models import STEP_DEATH_EVENTS, STEP_TERMINAL, OutboxMessage, PublicationStatus, Step
 from opscore.actions import capped_loops
-from opscore.models import Event, LLMCall, Policy
+from opscore.models import Event, LLMCall, LLMCallOutcome, Policy
 from opscore.overrides import active_overrides
 from opscore.policy_names import describe_unknown
 
@@ -170,12 +170,14 @@ def llm_families():
 
 
 def llm_latency() -> HistogramMetricFamily:
-    """LLM call durations as a cumulative histogram, counted by the database (latency_ms)."""
+    """LLM call durations as a cumulative histogram, counted by the database (latency_ms).
+    A call the budget refused was never made: its 0 ms would pull every quantile down."""
     bounds = {
         f"le_{i}": Count("id", filter=Q(latency_ms__lte=b * 1000))
         for i, b in enumerate(LLM_SECONDS_BUCKETS)
     }
-    row = LLMCall.objects.aggregate(n=Count("id"), ms=Sum("latency_ms"), **bounds)
+    made = LLMCall.objects.exclude(outcome=LLMCallOutcome.OVER_BUDGET)
+    row = made.aggregate(n=Count("id"), ms=Sum("latency_ms"), **bounds)
     buckets = [(floatToGoString(b), row[f"le_{i}"]) for i, b in enumerate(LLM_SECONDS_BUCKETS)]
     family = HistogramMetricFamily(
         "opscore_llm_call_duration_seconds", "LLM call durations" + WIDE, labels=list(SCOPE)

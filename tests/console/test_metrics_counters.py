@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from missions.execution import settle_failure
 from missions.step_actions import dead_letter_step, retry_step
+from opscore.models import LLMCall
 from tests.factories import make_step
 
 pytestmark = pytest.mark.django_db
@@ -83,3 +84,20 @@ def test_a_retry_hotspot_is_any_step_not_succeeded_on_its_third_attempt(client, 
     hotspots = found["opscore_steps_retry_hotspots"]
     assert [s.value for s in hotspots.samples] == [1]
     assert "unfinished" not in hotspots.documentation.lower()
+
+
+def test_a_call_the_budget_refused_is_not_timed_among_calls_made(client):
+    """An over-budget row records a call that was never made (0 ms): counted in the duration
+    histogram, a day of refusals pulled the median toward zero."""
+    for latency, outcome in [(2000, "ok"), (0, "over_budget"), (0, "over_budget")]:
+        LLMCall.objects.create(
+            purpose="t", provider="anthropic", model="m", prompt_version="v", outcome=outcome,
+            latency_ms=latency,
+        )  # fmt: skip
+    found = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+
+    samples = {s.name: s.value for s in found["opscore_llm_call_duration_seconds"].samples}
+    assert (
+        samples["opscore_llm_call_duration_seconds_count"],
+        samples["opscore_llm_call_duration_seconds_sum"],
+    ) == (1, 2)
