@@ -42,6 +42,7 @@ class SimulatingPolicyAdmin(PolicyAdmin):
                 report = simulate_policy(key, form.cleaned_data["value"], since=since)
             except SimulationRefused as refused:
                 error = str(refused)
+            form = self.shown_as_simulated(request, obj, key, form.cleaned_data["value"])
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -52,3 +53,9 @@ class SimulatingPolicyAdmin(PolicyAdmin):
             "title": "Simulated: nothing was saved",
         }
         return TemplateResponse(request, "admin/missions/policy/simulation.html", context)
+
+    def shown_as_simulated(self, request, obj, key: str, value):
+        """The page's one value is the one simulated, saved from the JSON box as shown: from
+        the typed fields, the box held the stored value while hidden fields were saved."""
+        initial = {"value": value, "editor": "json", "key": key}
+        return self.get_form(request, obj)(instance=obj, initial=initial)

@@ -386,3 +386,26 @@ def test_the_report_prints_an_events_words_so_they_cannot_pass_for_its_lines(db,
     out = capsys.readouterr().out
     assert "reactions that would fire: 1" in out and "\r" not in out
     assert not any(line.startswith("reactions that") for line in out.splitlines())
+
+
+def test_the_simulation_page_shows_and_saves_the_value_it_simulated(db, admin_client):
+    """Simulated from the typed fields, the page's JSON box showed the stored value, not the
+    one simulated, and "Save this value" saved the hidden typed fields: an edit of the box
+    shown (the one value on the page) was dropped without a word."""
+    import html
+    import re
+
+    set_policy("content_policy", {"max_drafts_per_day": 8}, actor="op")
+    url = reverse("admin:opscore_policy_change", args=["content_policy"])
+    stored = json.dumps({"enabled": True, "max_drafts_per_day": 8})
+    typed = {"editor": "form", "p_enabled": "on", "p_max_drafts_per_day": "3", "value": stored}
+
+    page = admin_client.post(url, typed | {"_simulate": "1"}).content.decode()
+
+    (box,) = re.findall(r"<textarea[^>]*name=\"value\"[^>]*>(.*?)</textarea>", page, re.S)
+    assert json.loads(html.unescape(box)) == {"enabled": True, "max_drafts_per_day": 3}
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
+    edited = json.dumps({"enabled": True, "max_drafts_per_day": 4})  # the box, edited
+    saved = hidden | {"value": edited, "reason": "stricter", "_save": "1"}
+    admin_client.post(url, {k: html.unescape(v) for k, v in saved.items()})
+    assert Policy.objects.value("content_policy").max_drafts_per_day == 4
