@@ -29,6 +29,7 @@ from django.conf import settings
 
 from coding.gitview import linked_dirs, linked_only, read_pointer, real_path, store_of
 from coding.reaping import Reaped
+from coding.walks import remove
 from coding.watch import unsaid
 
 GIT_TIMEOUT = 120
@@ -276,6 +277,23 @@ def read_patch(started) -> str:
     if process.returncode != 0:
         raise GitFailed(f"git {verb} failed: {err.decode(errors='replace').strip()[:500]}")
     return out.decode(errors="replace")
+
+
+TOO_LONG = os.strerror(errno.ENAMETOOLONG)  # as git says it, in the C locale
+
+
+def remove_worktree(repo_path: str, tree: Path) -> None:
+    """A linked worktree removed by git — or, where git cannot name what a box left in it
+    (folders deeper than the 4,096 bytes a path may have), folder by folder (coding/walks.py),
+    its registration then pruned: the tree never stays on disk for good. Anything else git
+    refuses (a lock, damage) is raised, for the run to say."""
+    try:
+        git(["worktree", "remove", "--force", "--", str(tree)], repo_path, {"LC_ALL": "C"})
+    except GitFailed as refused:
+        if TOO_LONG not in str(refused):
+            raise
+        remove(tree)
+        git(["worktree", "prune"], repo_path)
 
 
 def git_settled(started) -> None:

@@ -384,11 +384,7 @@ def remove_tree(run: CodingRun) -> Path | None:
         run.state_ref, tree = keep_tree(path, run, "at-cleanup")
         saved = save_uncommitted(path, run, "at-cleanup", tree)
         run.patch_ref = saved or run.patch_ref
-        try:
-            git(["worktree", "remove", "--force", "--", str(path)], run.repository.path)
-        except GitFailed:  # folders deeper than git's paths name: removed as a box's are
-            remove(path)
-            git(["worktree", "prune"], run.repository.path)
+        hardened_git.remove_worktree(run.repository.path, path)  # however deep a box left it
     else:  # deleted by hand, or by a set-aside that rolled back after: its registration goes
         git(["worktree", "prune"], run.repository.path)
     remove_run_folder(run, path.parent)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from coding import worktrees
+from coding import hardened_git, worktrees
 from coding.box import BOX_DIR, HOME_DIR
 from coding.driver import handle_one_run
 from coding.duties import TREES_A_BEAT, set_aside_review_trees
@@ -176,7 +176,7 @@ def refusing_removal_of(monkeypatch, runs):
             raise GitFailed(f"git worktree remove: '{args[-1]}' is locked")
         return real(args, cwd, *rest, **named)
 
-    monkeypatch.setattr(worktrees, "git", git)
+    monkeypatch.setattr(hardened_git, "git", git)  # remove_worktree's
 
 
 def waiting_with_trees(repo, count):
@@ -253,10 +253,10 @@ def test_a_set_aside_that_rolled_back_after_its_tree_went_takes_the_box_folders_
             raise OSError("the disk went away after git's remove")
         return answer
 
-    monkeypatch.setattr(worktrees, "git", git)
+    monkeypatch.setattr(hardened_git, "git", git)  # remove_worktree's
     with pytest.raises(OSError):
         set_aside(CodingRun.objects.get(pk=run.pk))
-    monkeypatch.setattr(worktrees, "git", real)
+    monkeypatch.setattr(hardened_git, "git", real)
     run.refresh_from_db()
     assert run.worktree_path and not worktree_dir(run).exists()
 
