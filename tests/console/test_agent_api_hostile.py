@@ -135,8 +135,9 @@ def test_a_runtime_records_only_a_slot_its_order_asks_for_and_that_has_come(
 ):
     # a slot taken early would be "already recorded" when it comes: Opscore's own firing of it
     # would run nothing, and an off-schedule run would read as work done
-    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
+    clock.freeze(datetime(2026, 11, 23, 10, 4, tzinfo=UTC))  # created before the 10:05 slot
     StandingOrder.objects.create(agent_id="openclaw-ops", name="sweep", cron="*/5 * * * *")
+    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
     ask = {"order_name": "sweep", "scheduled_for": when}
 
     answer = call(client, secret, "start-standing-order", status=status, **ask)
@@ -144,6 +145,26 @@ def test_a_runtime_records_only_a_slot_its_order_asks_for_and_that_has_come(
     assert error in answer["error"]
     assert not StandingOrderRun.objects.exists()
     ask["scheduled_for"] = "2026-11-23T10:05:00Z"
+    assert call(client, secret, "start-standing-order", **ask)["status"] == "started"
+
+
+def test_a_runtime_records_no_slot_from_before_its_order_was_created(client, secret, clock):
+    """Opscore owes an order's slots from its creation on (StandingOrder.first_slot: its own
+    firing runs none before): a runtime recorded runs, completed, for slots of years before
+    the order existed, work nobody asked for read as done."""
+    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
+    StandingOrder.objects.create(agent_id="openclaw-ops", name="sweep", cron="*/5 * * * *")
+    clock.freeze(datetime(2026, 11, 23, 10, 12, tzinfo=UTC))
+    ask = {"order_name": "sweep", "scheduled_for": "2026-11-23T10:05:00Z"}
+
+    answer = call(client, secret, "start-standing-order", status=400, **ask)
+
+    assert answer["error"] == (
+        "scheduled_for: 2026-11-23 10:05 UTC is before openclaw-ops/sweep's first slot "
+        "(2026-11-23 10:10 UTC, the first after it was created)"
+    )
+    assert not StandingOrderRun.objects.exists()
+    ask["scheduled_for"] = "2026-11-23T10:10:00Z"
     assert call(client, secret, "start-standing-order", **ask)["status"] == "started"
 
 
@@ -241,8 +262,9 @@ def test_a_runtime_never_closes_a_run_opscores_scheduler_started(client, secret,
     """Opscore fires an outside agent's generic order too, its model working as the agent.
     start-standing-order answered that slot's run id ('already recorded'), and finishing it
     'no_work' with made-up evidence left Opscore's real outcome dropped unrecorded."""
-    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
+    clock.freeze(datetime(2026, 11, 23, 10, 4, tzinfo=UTC))  # created before the 10:05 slot
     order = StandingOrder.objects.create(agent_id="openclaw-ops", name="look", cron="*/5 * * * *")
+    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
     slot = datetime(2026, 11, 23, 10, 5, tzinfo=UTC)
     opscores = start_run(order, slot)
     ask = {"order_name": "look", "scheduled_for": "2026-11-23T10:05:00Z"}
@@ -259,8 +281,9 @@ def test_a_runtime_never_closes_a_run_opscores_scheduler_started(client, secret,
 
 
 def test_a_runtimes_own_run_says_it_recorded_it(client, secret, clock):
-    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
+    clock.freeze(datetime(2026, 11, 23, 10, 4, tzinfo=UTC))  # created before the 10:05 slot
     StandingOrder.objects.create(agent_id="openclaw-ops", name="look", cron="*/5 * * * *")
+    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
     ask = {"order_name": "look", "scheduled_for": "2026-11-23T10:05:00Z"}
     run_id = call(client, secret, "start-standing-order", **ask)["run_id"]
 
@@ -281,9 +304,10 @@ def test_a_runtimes_report_of_its_orders_ending_starts_no_work_unread(client, se
     from missions import loop
     from opscore.actions import set_policy
 
-    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
+    clock.freeze(datetime(2026, 11, 23, 10, 4, tzinfo=UTC))  # created before the 10:05 slot
     AgentFactory(slug="auditor")
     StandingOrder.objects.create(agent_id="openclaw-ops", name="look", cron="*/5 * * * *")
+    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))
     ask = {"order_name": "look", "scheduled_for": "2026-11-23T10:05:00Z"}
     run_id = call(client, secret, "start-standing-order", **ask)["run_id"]
     pattern = {"source": "*", "tags": ["standing_order", "failed"], "target": "auditor"}

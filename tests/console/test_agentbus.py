@@ -154,9 +154,10 @@ def test_block_and_fail_record_their_reasons(agent, settings):
 
 
 def test_standing_order_runs_start_once_and_finish(capsys, clock):
-    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))  # the slot has come
+    clock.freeze(datetime(2026, 11, 23, 10, 4, tzinfo=UTC))  # created before the 10:05 slot
     auditor = AgentFactory(slug="auditor")
     StandingOrder.objects.create(agent=auditor, name="lease_reaper", cron="*/5 * * * *")
+    clock.freeze(datetime(2026, 11, 23, 10, 7, tzinfo=UTC))  # the slot has come
     start = (
         "start-standing-order",
         "--agent-id",
