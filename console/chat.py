@@ -155,7 +155,7 @@ def answer(asked: ChatMessage) -> ChatMessage:
     reply, call_id, note = _ask_model(asked.text, facts, agent, hint)
     if reply and (stray := _unread_refs(reply.answer, facts)):
         note = f"the model named rows it was not given ({', '.join(stray)}); here are the rows"
-        reply = ChatReply(answer=facts_answer(facts), work=reply.work)
+        reply = ledger_reply(facts, reply.work)
     work = reply.work if reply else guessed
     text = reply.answer if reply else fallback(hint["answer"], facts, guessed, offline)
     message = ChatMessage(
@@ -194,9 +194,15 @@ def _ask_model(text, facts, agent, hint) -> tuple[ChatReply | None, int | None, 
         return parse_llm_reply(reply, ChatReply, "chat"), reply.call_id, ""
     except SwitchedMidCall as switched:  # its words, and its draft, are not shown as its
         said = f"no answer from {agent.slug}: {switched.said} (while its answer was being written)"
-        return ChatReply(answer=facts_answer(facts)), None, said
+        return ledger_reply(facts), None, said
     except LLMError as error:
         return None, None, f"no model answer: {' '.join(str(error).split())[:200]}"
+
+
+def ledger_reply(facts: list[Fact], work: WorkAsk | None = None) -> ChatReply:
+    """The rows themselves in a model answer's place: the ledger's words, not checked against
+    the limits of a model's answer (twenty facts with long step errors run past them)."""
+    return ChatReply.model_construct(answer=facts_answer(facts), work=work)
 
 
 def _unread_refs(text: str, facts: list[Fact]) -> list[str]:

@@ -288,3 +288,22 @@ def test_todays_spend_in_the_chat_is_the_status_pages_live_replays_included(coor
 
     assert f"Model spend today: ${spent_today_usd():.4f} in all" in answer.text
     assert "live replays $2.5000" in answer.text
+
+
+def test_long_rows_given_back_for_an_invented_id_are_still_an_answer(
+    coordinator, monkeypatch, settings
+):
+    """The rows that replace an answer naming a row it was not given may run past an answer's
+    8000 characters (long step errors): they were checked as one and the message failed."""
+    settings.OPSCORE_LLM = "anthropic"
+    for n in range(4):
+        step = make_step("crawl", agent=coordinator)
+        step.finish("failed", f"crawl {n} refused: " + "x" * 3000)
+        step.mission.finalize()
+    reply = anthropic_reply(json.dumps({"answer": "M999 is on fire.", "work": None}))
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: anthropic_with(reply))
+
+    answer = send_message("why did they fail?", actor="operator:ann")
+
+    assert "on fire" not in answer.text and "crawl 3 refused" in answer.text
+    assert "the model named rows it was not given (M999)" in answer.text
