@@ -21,6 +21,7 @@ LOW_CONFIDENCE_DAYS = 3
 OPEN = ["new", "triaged", "accepted"]
 WINDOW = 500  # findings one hygiene run applies: more wait for the next, and the cap says so
 TRIAGE_BATCH = 100
+REVIEW_BATCH = 300  # the weekly bets review's strongest open opportunities a run
 
 
 def apply(found: list[tuple], reviewer: str) -> list[str]:
@@ -110,13 +111,18 @@ def opportunity_triage(order, run, limit: int = TRIAGE_BATCH):
     return RunResult(RunStatus.COMPLETED, f"triaged {len(evidence['changes'])}", evidence)
 
 
-def weekly_bets_review(order, run, top: int = 5, weak: float = 9.0):
+def weekly_bets_review(order, run, top: int = 5, weak: float = 9.0, limit: int = REVIEW_BATCH):
     """The week's top bets are accepted, weak ones rejected, the rest parked. Ranked by score
-    times the scout's calibrated weight, recalibrated first (opportunities.calibration)."""
+    times the scout's calibrated weight, recalibrated first (opportunities.calibration). At
+    most `limit` strongest a run: each reviewed is open no longer, so the next takes the rest,
+    and a run cut short says how many wait (its evidence, a `sweep.capped` row)."""
     recalibrate_scouts(actor=f"agent:{order.agent_id}")
     weights = ScoutWeight.objects.current()
-    candidates = Opportunity.objects.filter(status__in=["new", "triaged"]).strongest(weights)[:300]
-    ranked = sorted(((weighted_score(o, weights), o) for o in candidates), key=lambda p: -p[0])
+    open_ones = Opportunity.objects.filter(status__in=["new", "triaged"])
+    candidates = list(open_ones.strongest(weights)[: limit + 1])
+    ranked = sorted(
+        ((weighted_score(o, weights), o) for o in candidates[:limit]), key=lambda p: -p[0]
+    )
     if not ranked:
         return RunResult(RunStatus.NO_WORK, "no open opportunity to review")
     found = []
@@ -129,7 +135,12 @@ def weekly_bets_review(order, run, top: int = 5, weak: float = 9.0):
         else:
             found.append((o, "parked", f"not a top-{top} bet this week ({why})"))
     done = apply(found, f"agent:{order.agent_id}")
-    return RunResult(RunStatus.COMPLETED, f"reviewed {len(done)}", {"changes": done})
+    if len(candidates) <= limit:
+        return RunResult(RunStatus.COMPLETED, f"reviewed {len(done)}", {"changes": done})
+    waiting = open_ones.count()  # those reviewed are open no longer
+    record_cap_hit("weekly_bets_review", limit, waiting, actor=f"agent:{order.agent_id}")
+    evidence = {"changes": done, "deferred": waiting}
+    return RunResult(RunStatus.COMPLETED, f"reviewed {len(done)}; {waiting} wait", evidence)
 
 
 HANDLERS = {
