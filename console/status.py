@@ -69,8 +69,20 @@ def _workers() -> dict:
 
 
 def _last_heartbeat() -> dict | None:
-    run = ActionRun.objects.exclude(status=ActionRunStatus.SKIPPED).order_by("-id").first()
-    return {"id": run.id, "status": run.status, "at": run.started_at.isoformat()} if run else None
+    """The latest beat that ran, aged on the database's clock, with the duties that failed in
+    it: a duty failing on every beat leaves the run `partial` and nothing else says so."""
+    age = ExpressionWrapper(Now() - F("started_at"), output_field=DurationField())
+    beats = ActionRun.objects.exclude(status=ActionRunStatus.SKIPPED).annotate(age=age)
+    run = beats.order_by("-id").first()
+    if run is None:
+        return None
+    return {
+        "id": run.id,
+        "status": run.status,
+        "at": run.started_at.isoformat(),
+        "seconds_ago": round(run.age.total_seconds(), 1),
+        "failed_duties": [d.get("name") for d in run.duties if d.get("status") == "error"],
+    }
 
 
 def system_status() -> dict:

@@ -1,12 +1,16 @@
-"""`status` counts the rows its words name: today's rejections are those decided today."""
+"""`status` counts the rows its words name (today's rejections are those decided today) and
+says what an operator needs to know of the heartbeat."""
 
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
 from console.status import system_status
 from missions.decisions import reject_proposal
 from missions.models import OutboxMessage
+from opscore.models import ActionRun
 from tests.factories import propose
 
 pytestmark = pytest.mark.django_db
@@ -45,3 +49,27 @@ def test_the_outbox_figures_have_one_shape_whether_or_not_a_message_waits():
             "oldest_due_age_seconds",
         }
     )
+
+
+def status_text() -> str:
+    out = StringIO()
+    call_command("status", stdout=out)
+    return out.getvalue()
+
+
+def test_status_says_when_the_heartbeat_last_beat_and_which_duties_failed(clock):
+    """A duty failing on every beat (a partial run) was kept on its row and in `--json`; the
+    text `status` an operator reads said nothing of the heartbeat at all."""
+    assert "Heartbeat: never ran" in status_text()
+    clock.freeze(EVENING)
+    duties = [
+        {"name": "reap_leases", "status": "ok"},
+        {"name": "learn_from_outcomes", "status": "error", "error": "boom"},
+    ]
+    ActionRun.objects.create(trigger="schedule", status="partial", duties=duties)
+    clock.freeze(EVENING + timedelta(minutes=3))
+
+    said = status_text()
+
+    assert "Heartbeat: last beat 3 min ago, partial: learn_from_outcomes failed" in said
+    assert system_status()["last_heartbeat"]["failed_duties"] == ["learn_from_outcomes"]

@@ -32,6 +32,7 @@ class Command(OpsCommand):
         self.stdout.write(f"Missions: {missions}")
         self.write_workers(status["workers"])
         self.write_sweeper(status["sweeper"])
+        self.write_heartbeat(status["last_heartbeat"])
         self.write_outbox(status["outbox"])
         if status["switched_off_kinds"]:
             self.stdout.write(f"Switched off (breaker/operator): {status['switched_off_kinds']}")
@@ -79,6 +80,18 @@ class Command(OpsCommand):
             "standing orders); `make run` or `.venv/bin/opscore supervise` starts it",
             self.style.ERROR,
         )
+
+    def write_heartbeat(self, beat: dict | None) -> None:
+        """Red when the last beat's duties did not all run: each failure is on its row."""
+        if beat is None:
+            self.stdout.write("Heartbeat: never ran")
+            return
+        said = f"Heartbeat: last beat {beat['seconds_ago'] // 60:.0f} min ago, {beat['status']}"
+        if not beat["failed_duties"]:
+            self.stdout.write(said)
+            return
+        failed = ", ".join(beat["failed_duties"])
+        self.stdout.write(f"{said}: {failed} failed (admin → Action runs)", self.style.ERROR)
 
     def write_outbox(self, outbox: dict) -> None:
         """Red once a due message has waited past OUTBOX_STUCK_AFTER: a deliverer takes one
