@@ -361,3 +361,21 @@ def test_a_crawl_past_the_most_lookups_at_once_fails_saying_why(hung_resolver, s
         " wait on the resolver, the most allowed at once"
     )
     assert outcome.retryable and not outcome.input_refused
+
+
+@pytest.mark.parametrize(
+    ("address", "inside"),
+    [
+        ("64:ff9b:1::a00:7", "10.0.0.7"),  # local-use NAT64 (RFC 8215)
+        ("2002:a00:7::1", "10.0.0.7"),  # 6to4: a relay delivers it to 10.0.0.7
+        ("2002:7f00:1::1", "127.0.0.1"),
+        ("::a00:7", "10.0.0.7"),  # IPv4-compatible, tunnelled where the host still takes it
+        ("fec0::7", "a site-local network"),
+    ],
+)
+def test_a_name_resolving_to_an_ipv6_wrapping_of_an_inward_address_is_refused(dns, address, inside):
+    """Each of these reaches `inside` from a network that routes it; each counted as public."""
+    dns["innocent.example"] = address
+
+    with pytest.raises(CrawlRefused, match=f"non-public address {address}"):
+        check_public("https://innocent.example/page")
