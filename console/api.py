@@ -6,6 +6,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import ProgrammingError, transaction
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -13,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from console.api_errors import get_only
 from console.metrics import metrics_registry
+from console.probes import unapplied_migrations
 from console.status import system_status
 from missions.actions import submit_proposal
 from missions.metrics import record_metric
@@ -325,4 +327,11 @@ def metrics(request):
     refusal = metrics_refusal(request)
     if refusal:
         return refusal
-    return HttpResponse(generate_latest(metrics_registry()), content_type=CONTENT_TYPE_LATEST)
+    try:
+        with transaction.atomic():  # a savepoint, so the migrations can still be read
+            scraped = generate_latest(metrics_registry())
+    except ProgrammingError:  # the health views are not installed until `migrate` runs
+        if not unapplied_migrations():
+            raise
+        return error(503, "database not migrated: run migrate (GET /readyz names what is missing)")
+    return HttpResponse(scraped, content_type=CONTENT_TYPE_LATEST)

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from django.db import OperationalError, connection
 from django.db.backends.postgresql.base import DatabaseWrapper
+from django.db.migrations.recorder import MigrationRecorder
 from prometheus_client.parser import text_string_to_metric_families
 
 RULES = Path(__file__).resolve().parents[2] / "deploy/prometheus/opscore-rules.yml"
@@ -55,3 +56,16 @@ def test_a_cluster_that_never_swept_is_stalled_in_the_scrape_as_in_status(client
     rules = yaml.safe_load(RULES.read_text())["groups"][0]["rules"]
     stalled = next(rule for rule in rules if rule["alert"] == "OpscoreSweeperStalled")
     assert "opscore_sweeper_stalled" in stalled["expr"]
+
+
+@pytest.mark.django_db
+def test_a_scrape_of_a_database_not_yet_migrated_is_a_503_that_says_so(client):
+    """Before `migrate` installs the health views a scrape answered 500 with a traceback."""
+    MigrationRecorder.Migration.objects.filter(app="console").delete()
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER VIEW system_health_snapshot_v RENAME TO not_yet")
+
+    scraped = client.get("/metrics")
+
+    assert scraped.status_code == 503
+    assert scraped.json()["error"].startswith("database not migrated")
