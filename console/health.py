@@ -56,16 +56,24 @@ def sweeper_state() -> dict:
     """When the django-q cluster last finished the minute sweep, aged on the database's clock.
     The cluster hosts every timer (the sweep, the heartbeat, the standing orders' slots): while
     it is down the workers still look live and nothing records what did not run, so this is
-    the one figure that says so. A cluster that never swept is stalled too."""
+    the one figure that says so. A cluster that never swept is stalled too, and so is one whose
+    sweeps all fail: a sweep that crashes every minute sweeps nothing, so what keeps the
+    figure calm is the last sweep that succeeded."""
     from django_q.models import Task
 
     age = ExpressionWrapper(Now() - F("stopped"), output_field=DurationField())
-    last = Task.objects.filter(group=SWEEP_GROUP).annotate(age=age).order_by("-stopped").first()
+    sweeps = Task.objects.filter(group=SWEEP_GROUP).annotate(age=age).order_by("-stopped")
+    last = sweeps.first()
     if last is None:
-        return {"last_swept_at": None, "seconds_ago": None, "succeeded": None, "stalled": True}
+        return {
+            "last_swept_at": None, "seconds_ago": None, "succeeded": None,
+            "seconds_since_success": None, "stalled": True,
+        }  # fmt: skip
+    good = last if last.success else sweeps.filter(success=True).first()
     return {
         "last_swept_at": last.stopped.isoformat(),
         "seconds_ago": round(last.age.total_seconds(), 1),
         "succeeded": last.success,
-        "stalled": last.age > SWEEP_STALLED_AFTER,
+        "seconds_since_success": round(good.age.total_seconds(), 1) if good else None,
+        "stalled": good is None or good.age > SWEEP_STALLED_AFTER,
     }

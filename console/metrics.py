@@ -131,7 +131,7 @@ def worker_families(health: dict):
     )
     yield gauge(
         "sweeper_stalled",
-        f"1 when the cluster has not swept for {SWEEP_STALLED_AFTER.seconds} s or never has"
+        f"1 when no sweep of the cluster succeeded for {SWEEP_STALLED_AFTER.seconds} s or ever"
         " (as `status` says STALLED), else 0",
         value=int(sweeper["stalled"]),
     )

@@ -180,3 +180,39 @@ def test_metrics_say_how_long_since_the_cluster_last_swept(client, clock, settin
     scrape = client.get("/metrics").content.decode()
     found = {f.name: f for f in text_string_to_metric_families(scrape)}
     assert found["opscore_sweeper_stalled"].samples[0].value == 0
+
+
+def test_a_sweep_that_fails_every_minute_is_stalled_not_swept(clock):
+    """A sweep that crashed every minute for half an hour counted as a sweep: `status` said
+    "last swept 20s ago, and it failed" in plain text, /metrics said not stalled, and no alert
+    paged, while nothing was swept. What is not stalled is a sweep that succeeded lately."""
+    from datetime import UTC, datetime
+
+    clock.freeze(datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
+    a_sweep_that_finished(db_now() - timedelta(minutes=31))
+    for minutes in range(30):
+        a_sweep_that_finished(db_now() - timedelta(minutes=minutes, seconds=20), success=False)
+
+    text, body = StringIO(), StringIO()
+    call_command("status", stdout=text)
+    call_command("status", "--json", stdout=body)
+
+    assert "Sweeper: STALLED, last swept 20s ago and it failed; none succeeded for 31 min" in (
+        text.getvalue()
+    )
+    sweeper = json.loads(body.getvalue())["sweeper"]
+    assert sweeper["stalled"] is True and sweeper["succeeded"] is False
+    assert sweeper["seconds_since_success"] == 31 * 60
+
+
+def test_one_failed_sweep_after_a_good_one_is_not_stalled(clock):
+    from datetime import UTC, datetime
+
+    clock.freeze(datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
+    a_sweep_that_finished(db_now() - timedelta(minutes=1, seconds=20))
+    a_sweep_that_finished(db_now() - timedelta(seconds=20), success=False)
+
+    text = StringIO()
+    call_command("status", stdout=text)
+
+    assert "Sweeper: last swept 20s ago, and it failed (admin → Failed tasks)" in text.getvalue()

@@ -75,6 +75,8 @@ class Command(OpsCommand):
             self.stdout.write(f"Sweeper: last swept {seconds:.0f}s ago{failed}")
             return
         when = "never swept" if seconds is None else f"last swept {seconds // 60:.0f} min ago"
+        if seconds is not None and not sweeper["succeeded"]:
+            when = f"last swept {seconds:.0f}s ago and it failed; {since_success(sweeper)}"
         self.stdout.write(
             f"Sweeper: STALLED, {when}: the django-q cluster runs no timers (sweep, heartbeat, "
             "standing orders); `make run` or `.venv/bin/opscore supervise` starts it",
@@ -144,3 +146,11 @@ def counts(health: dict, prefix: str) -> str:
     ]
     oldest = health.get(f"{prefix}oldest_new_age_seconds")
     return ", ".join(parts) + (f", oldest new {oldest:.0f}s" if oldest is not None else "")
+
+
+def since_success(sweeper: dict) -> str:
+    """How long the sweeps have been failing: since the last one that succeeded, if any."""
+    seconds = sweeper["seconds_since_success"]
+    if seconds is None:
+        return "none ever succeeded"
+    return f"none succeeded for {seconds // 60:.0f} min"
