@@ -8,7 +8,7 @@ A statement past its deadline (opscore.db_deadline) answers the same way, "datab
 
 import logging
 
-from django.db import InterfaceError, OperationalError, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, ProgrammingError, connections
 from django.http import HttpResponse, JsonResponse
 from django.utils.html import escape
 
@@ -37,6 +37,8 @@ class DatabaseOutage:
         return self.get_response(request)
 
     def process_exception(self, request, error):
+        if isinstance(error, ProgrammingError) and not_migrated():
+            return refusal(request, NOT_MIGRATED, NOT_MIGRATED_PAGE)
         if not isinstance(error, OperationalError | InterfaceError):
             return None
         said = database_fault(error, request.path)
@@ -46,6 +48,23 @@ class DatabaseOutage:
 
 
 UNAVAILABLE = "database unavailable"
+NOT_MIGRATED = "database not migrated: run migrate (GET /readyz names what is missing)"
+NOT_MIGRATED_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Database not migrated'
+    '</title></head><body><main><h1>Database not migrated</h1><p class="bad panel-error">'
+    f"{NOT_MIGRATED}: `make run` does it.</p></main></body></html>"
+)
+
+
+def not_migrated() -> bool:
+    """Whether a missing table or view is a `migrate` not yet run (a request served between a
+    deploy and its migrations), not a defect: then the caller is told so, not given a 500."""
+    from console.probes import unapplied_migrations
+
+    try:
+        return bool(unapplied_migrations())
+    except DatabaseError:  # an aborted transaction, the database gone since: not knowable
+        return False
 
 
 def database_fault(error: OperationalError | InterfaceError, where: str) -> str:
