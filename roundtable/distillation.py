@@ -26,6 +26,9 @@ from roundtable.speech import OFFLINE_MARK
 
 MAX_MEMORIES_PER_CONVERSATION = 6
 MAX_ACTION_ITEMS_PER_DAY = 3
+# The kinds the distillation asks for. A decision, a constraint or a fact reads as settled (and
+# supersedes the one the agent held), a playbook as a procedure: weights no chat alone carries.
+TAUGHT = ("insight", "pattern", "strategy", "preference", "lesson")
 ACTION_ITEMS_LOCK = "opscore.roundtable.action_items"  # hashtext() advisory key
 
 
@@ -101,7 +104,7 @@ def _distill_call(conversation: Conversation) -> LLMReply:
                 "role": "user",
                 "content": (
                     'Return {"memories": [{agent, type '
-                    "(insight|pattern|strategy|preference|lesson), "
+                    f"({'|'.join(TAUGHT)}), "
                     'content, confidence 0-1, tags}], "pairwise_drift": [{a, b, drift, reason}], '
                     '"action_items": [{agent, title, step_kind}]} for this conversation:\n'
                     + "\n".join(transcript)
@@ -177,6 +180,9 @@ def _keep_memories(conversation, items, kept) -> None:
             continue
         if item.agent not in people or Decimal(str(item.confidence)) < Memory.MIN_CONFIDENCE:
             kept["dropped"].append(f"memory {index}: not a participant or below 0.55")
+            continue
+        if item.type not in TAUGHT:
+            kept["dropped"].append(f"memory {index}: a conversation teaches no {item.type}")
             continue
         item.tags = labels_only(item.tags)
         if offline and OFFLINE_TAG not in item.tags:

@@ -5,7 +5,7 @@ stand-ins)."""
 import pytest
 
 from memory.initiative import ineligible
-from memory.models import Memory
+from memory.models import Memory, MemoryCandidate
 from memory.outcomes import lessons_today
 from opscore.actions import set_policy
 from opscore.db import db_now
@@ -36,3 +36,21 @@ def test_a_chat_cannot_pass_its_lessons_off_as_learned_from_outcomes(crew):
     assert lessons_today("devops") == 0
     devops, policy = Agent.objects.get(slug="devops"), Policy.objects.value("initiative_policy")
     assert ineligible(devops, policy, db_now()) == "no lesson learned from an outcome yet"
+
+
+@pytest.mark.parametrize("kind", ["decision", "constraint", "fact", "playbook"])
+def test_a_chat_keeps_only_the_kinds_of_memory_it_was_asked_for(crew, kind):
+    """The distillation asks for insights, patterns, strategies, preferences and lessons; a
+    reply naming a decision or a constraint was kept as one, with the weight those kinds carry
+    (one value a subject, superseding what the agent held), from chat alone."""
+    talk = request_conversation("debate", ["devops", "security"], "x", source="schedule")
+    said = {"agent": "devops", "type": kind, "content": "Deploy on Fridays", "confidence": 0.9}
+
+    kept = apply_distillation(
+        talk, Distillation(memories=[said], pairwise_drift=[], action_items=[])
+    )
+
+    assert kept["memories"] == 0 and not Memory.objects.exists()
+    assert not MemoryCandidate.objects.exists()
+    (dropped,) = kept["dropped"]
+    assert dropped.startswith("memory 0: ") and kind in dropped
