@@ -27,6 +27,7 @@ class CodingConfig(AppConfig):
         EXECUTORS.register(deploy_steps.PREPARE.name, deploy_steps.execute_prepare)
         # `deploy` of a coding run is gated by its approval; the plain kind is delegated to
         EXECUTORS.register("deploy", deploy_steps.execute_deploy, replace=True)
+        STEP_KINDS.register("deploy", deploy_steps.gated(STEP_KINDS["deploy"]), replace=True)
         BLOCKER_CHECKS.register(deploy_steps.WAITING, deploy_steps.approval_waiting_over)
         RUNNERS.register_all(BUILTIN)
         contribute(

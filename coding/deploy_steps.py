@@ -3,6 +3,8 @@ builds the plan; `deploy` with a `run_id` waits (blocked, holding no worker) for
 approval of that plan, then applies it. A `deploy` without a `run_id` is the plain deploy
 request it always was (missions.work_executors)."""
 
+import dataclasses
+
 from coding.deploys import TARGET, DeployRefused, deploy, prepare_deploy
 from coding.models import ApprovalKind, CodingApproval, CodingRun
 from missions.execution import LeaseLost, under_lease
@@ -30,6 +32,13 @@ PREPARE = StepKind(
     check_payload=check_payload,
     claimable_outside=False,
 )
+
+
+def gated(plain: StepKind) -> StepKind:
+    """The plain `deploy` kind, with its steps that name a coding run kept to Opscore's own
+    workers: an outside runtime that claimed one could mark succeeded a deploy that never had
+    its deploy approval and never moved the ref."""
+    return dataclasses.replace(plain, inside_when="run_id")
 
 
 def run_of(step) -> CodingRun | None:

@@ -36,7 +36,7 @@ from missions.models import ProposalSource, Step
 from missions.provenance import runtime_lease_owner
 from missions.recovery import reap_expired_leases
 from missions.schemas import ProposalInvalid
-from missions.step_kinds import internal_kinds
+from missions.step_kinds import runs_inside
 from opscore.actions import record_event
 from opscore.models import Agent, Runtime
 from opscore.registry import AGENTBUS_VERBS
@@ -78,7 +78,7 @@ def outside_job(job_id: int) -> Step:
     step = Step.objects.filter(pk=job_id).first()
     if step is None:
         raise NotFound(f"no job {job_id}")
-    if step.kind in internal_kinds():
+    if runs_inside(step.kind, step.payload):
         raise Forbidden(f"job {job_id} is a {step.kind}: only its coding run finishes it")
     return step
 
@@ -118,7 +118,8 @@ def _enqueue(o: dict) -> dict:
     hander = Agent.objects.filter(slug=source).first() if handed else None
     if handed and hander is None:
         raise ProposalInvalid({"source_agent": [f"unknown agent {source!r}"]})
-    why = handed or run_by_opscore(o["kind"], source or o["target_agent"])
+    payload = data["steps"][0]["payload"]
+    why = handed or run_by_opscore(o["kind"], payload, source or o["target_agent"])
     result = submit_proposal(
         data, source=ProposalSource.API, cause_ref=cause, untrusted_reason=why, handed_by=hander
     )

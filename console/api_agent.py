@@ -17,7 +17,7 @@ from console.api import parse_json_body, unknown_query_refusal
 from console.api_errors import get_only
 from console.models import AgentToken
 from missions.models import Step
-from missions.step_kinds import internal_kinds
+from missions.step_kinds import runs_inside
 
 
 def failure(status: int, message: str, errors: dict | None = None) -> JsonResponse:
@@ -81,6 +81,6 @@ def agent_job(request, job_id: int):
     if step is None:
         return failure(404, f"no job {job_id}")
     job = step_json(step)
-    if step.kind in internal_kinds():
+    if runs_inside(step.kind, step.payload):
         job["lease_token"] = None
     return JsonResponse({"ok": True, "job": job})

@@ -5,7 +5,7 @@ lease token, as complete/block/fail are."""
 
 from missions.execution import renew_lease
 from missions.models import Step, StepAttempt, StepStatus
-from missions.step_kinds import internal_kinds
+from missions.step_kinds import runs_inside
 from opscore.db import db_now
 from opscore.redaction import redact
 
@@ -21,12 +21,12 @@ def handed_over(source: str | None, target: str) -> str:
     return f"handed to {target} by {source}'s runtime through the agent bus"
 
 
-def run_by_opscore(kind: str, agent: str) -> str:
+def run_by_opscore(kind: str, payload, agent: str) -> str:
     """A kind only Opscore's own executor runs (a post, a policy change, a code change) is no
     job of the runtime's own, even for its own agent: the runtime never claims it, Opscore
     runs its words with Opscore's hands (a post goes out on the company's channel). It never
     runs without a person, whatever auto_approve lets through by itself."""
-    if kind not in internal_kinds():
+    if not runs_inside(kind, payload):
         return ""
     return (
         f"{kind} runs in Opscore's own lane, asked for by {agent}'s runtime through the agent bus"

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 
 from missions.models import AttemptOutcome, StepAttempt
-from missions.step_kinds import internal_kinds
+from missions.step_kinds import runs_inside
 from opscore.actions import record_event, set_policy
 from opscore.models import Agent, Policy, Runtime
 from opscore.policies import PolicyError
@@ -61,7 +61,7 @@ def count_failure(step) -> bool:
     """Charge a failed attempt to whoever ran it: the kind's breaker for Opscore's workers, the
     agent's own health for an outside runtime (coding-lane kinds always run here)."""
     runtime = Agent.objects.filter(pk=step.agent_id).values_list("runtime", flat=True).first()
-    if runtime == Runtime.EXTERNAL and step.kind not in internal_kinds():
+    if runtime == Runtime.EXTERNAL and not runs_inside(step.kind, step.payload):
         return flag_failing_runtime(step.agent_id)
     return trip_breaker_if_needed(step.kind)
 

@@ -25,7 +25,7 @@ from missions.models import (
     Worker,
     in_seconds,
 )
-from missions.step_kinds import internal_kinds
+from missions.step_kinds import internal_markers
 from opscore.actions import record_event
 from opscore.db import execute_prepared
 from opscore.redaction import redact, redact_text
@@ -65,9 +65,9 @@ def claim_next_step(worker_id: str, *, lease_seconds: float | None = None, agent
 
 
 def internal_kinds_array() -> str:
-    """`internal_kinds()` as a Postgres array literal: the driver sends a string as it is,
+    """`internal_markers()` as a Postgres array literal: the driver sends a string as it is,
     where a list costs it a type inspection and an element-by-element dump on every claim."""
-    return _array_literal(tuple(internal_kinds()))
+    return _array_literal(tuple(internal_markers()))
 
 
 @functools.cache

@@ -13,7 +13,7 @@ from missions.models import (
     Step,
     StepAttempt,
 )
-from missions.step_kinds import internal_kinds
+from missions.step_kinds import runs_inside
 from opscore.models import Event, LLMCall, Runtime
 from opscore.registry import Registry
 
@@ -66,7 +66,7 @@ def step_untrusted(step_id: int) -> str:
     step = Step.objects.filter(pk=step_id).select_related("mission", "agent").first()
     if step is None:
         return ""
-    if step.agent.runtime == Runtime.EXTERNAL and step.kind not in internal_kinds():
+    if step.agent.runtime == Runtime.EXTERNAL and not runs_inside(step.kind, step.payload):
         # only its runtime claims it: the result or error it holds is that runtime's report
         return f"S{step.id} is run by {step.agent_id}'s outside runtime"
     return (

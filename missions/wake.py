@@ -11,7 +11,7 @@ from django.db.models.functions import Now
 from missions.crawl import deadline_client
 from missions.models import OutboxMessage, Step, StepStatus
 from missions.outbox import ChannelSaidNo, Held
-from missions.step_kinds import internal_kinds
+from missions.step_kinds import runs_inside_q
 from opscore.db import Channel, notify
 from opscore.lanes import Pause, lane_of_kind, pause_of
 from opscore.models import Agent, Override, Policy, Runtime
@@ -49,7 +49,7 @@ def wake_external_agents() -> int:
             agent__draining=False,
         )
         .exclude(agent__wake_url="")
-        .exclude(kind__in=internal_kinds())
+        .exclude(runs_inside_q())
         .exclude(kind__in=Policy.objects.value("lane_switches").held_kinds)  # claims skip them
         .values("agent_id")
         .annotate(head=Min("id"))

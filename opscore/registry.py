@@ -53,6 +53,8 @@ class StepKind:
     is for a payload richer than flat fields: it returns {payload field: [messages]}.
     `claimable_outside` False: an external runtime (agentbus claim-jobs) never gets it — only
     Opscore's own executor may run it (a code change goes through its lane's approvals).
+    `inside_when` names a payload key that makes one step of an outside-claimable kind Opscore's
+    own all the same: a `deploy` naming a coding run's `run_id` is that run's gated deploy.
     `timeout_seconds` is how long one attempt may run (OPS_STEP_TIMEOUT_SECONDS when None): past
     it the lease keeper stops renewing and times the attempt out, so a hung handler holds its
     step, and then its worker, no longer than that."""
@@ -64,6 +66,7 @@ class StepKind:
     fields: tuple[PayloadField, ...] = ()
     check_payload: Callable[[dict], dict[str, list[str]]] | None = None
     claimable_outside: bool = True
+    inside_when: str = ""
     timeout_seconds: int | None = None
 
 
