@@ -91,6 +91,8 @@ def admitted_call(secret: str, verb: str, arguments: dict) -> dict:
     admission = AgentToken.objects.admit(secret)
     if admission is None:
         return {"ok": False, "error": "missing, unknown or revoked agent token", "errors": {}}
+    if admission.refused:
+        return {"ok": False, "error": admission.refused, "errors": {}}
     if not admission.admitted:
         wait = admission.retry_after
         return {"ok": False, "error": f"rate limit: retry in {wait} s", "errors": {}}

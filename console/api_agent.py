@@ -31,6 +31,8 @@ def admit(request):
     admission = AgentToken.objects.admit(secret.strip()) if scheme.lower() == "bearer" else None
     if admission is None:
         return None, failure(401, "missing, unknown or revoked agent token")
+    if admission.refused:
+        return None, failure(401, admission.refused)
     if not admission.admitted:
         response = failure(429, "rate limit: too many calls with this token; retry later")
         response["Retry-After"] = str(admission.retry_after)

@@ -11,6 +11,7 @@ from django.db import connection, models
 from django.db.models.functions import Now
 
 from opscore.actions import record_event
+from opscore.models import Runtime
 
 PREFIX = "opsa_"
 
@@ -25,15 +26,18 @@ def digest(secret: str) -> str:
 
 @dataclass(frozen=True)
 class Admission:
-    """One authenticated call: whose token, and whether it is within its rate."""
+    """One authenticated call: whose token, and whether it is within its rate. `refused` says
+    why a valid token's call is not taken for its agent's sake (disabled, or not run outside):
+    told to the token's holder only, who knows its agent already."""
 
     token_id: int
     agent: str
     retry_after: int  # seconds until the window resets; 0 when the call is admitted
+    refused: str = ""
 
     @property
     def admitted(self) -> bool:
-        return self.retry_after == 0
+        return self.retry_after == 0 and not self.refused
 
 
 # One statement authenticates, counts the call in its minute (the database's clock) and marks
@@ -56,20 +60,35 @@ class AgentTokenQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True)
 
     def admit(self, secret: str) -> Admission | None:
-        """None for an unknown or revoked token, or one whose agent is disabled or no longer run
-        by an outside runtime; else the admission, refused over the rate."""
+        """None for an unknown or revoked token; else the admission, refused over the rate or
+        for its agent's sake (disabled, or no longer run by an outside runtime)."""
         if not secret.startswith(PREFIX):
             return None
         with connection.cursor() as cursor:
             cursor.execute(ADMIT_SQL, [digest(secret)])
             row = cursor.fetchone()
         if row is None:
-            return None
+            return self.refused_for_its_agent(secret)
         token_id, agent, count, left = row
         limit = settings.OPS_AGENT_API_RATE_PER_MINUTE
         if count == limit + 1:  # the window's first refusal: one event a minute, not one a call
             record_rate_limited(token_id, agent, limit)
         return Admission(token_id, agent, max(1, math.ceil(left)) if count > limit else 0)
+
+    def refused_for_its_agent(self, secret: str) -> Admission | None:
+        """A live token the admission did not take: its agent is why, and the holder is told
+        which way (else it was sent to the token, and an operator rotated a good one)."""
+        token = self.active().filter(digest=digest(secret)).select_related("agent").first()
+        if token is None:
+            return None
+        agent = token.agent
+        if not agent.enabled:
+            why = f"agent {agent.slug} is disabled: its token is refused until it is enabled"
+        elif agent.runtime != Runtime.EXTERNAL:
+            why = f"agent {agent.slug} is internal (Opscore's workers run it): no outside calls"
+        else:
+            return None  # its agent changed back meanwhile: the caller may simply retry
+        return Admission(token.id, agent.slug, 0, refused=why)
 
 
 def record_rate_limited(token_id: int, agent: str, limit: int) -> None:
