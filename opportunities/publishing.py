@@ -7,6 +7,8 @@ the offline model) is recorded locally, not published; a 429 waits its Retry-Aft
 credential blocks the channel with an alert, no retries.
 """
 
+from dataclasses import replace
+
 from django.conf import settings
 from django.db import transaction
 
@@ -18,7 +20,14 @@ from missions.recovery import requeue_cleared_blockers
 from missions.words import WAITING as WORDS_WAITING
 from missions.words import words_hold, words_refused, words_to_approve
 from opportunities.channels import ADAPTERS, LABELS, PostRequest
-from opportunities.channels.base import CredentialsRefused, Duplicate, PostRejected, RateLimited
+from opportunities.channels.base import (
+    CLOCK_SKEW,
+    CredentialsRefused,
+    Duplicate,
+    PostRejected,
+    RateLimited,
+    looked_since,
+)
 from opportunities.channels.limits import secret_in, too_long
 from opportunities.models import ChannelAccount
 from opscore.actions import record_event
@@ -192,12 +201,12 @@ def post_through(adapter, publication: Publication, message) -> str:
     if reason := too_long(adapter.name, request.text, adapter.limit()):
         return refuse(publication, reason)
     retrying = message.attempts > 1 and not adapter.idempotent
-    posted = looked_for(adapter, request) if retrying else None
+    posted = looked_for(adapter, request, publication) if retrying else None
     if posted is None:
         try:
             posted = adapter.publish(request)
         except Duplicate:
-            posted = looked_for(adapter, request)
+            posted = looked_for(adapter, request, publication)
     if posted is None:
         return refuse(publication, f"{adapter.name} calls it a duplicate, yet it is not found")
     publication.mark_published(posted.post_id, posted.url, measured=adapter.measures)
@@ -205,11 +214,16 @@ def post_through(adapter, publication: Publication, message) -> str:
     return publication.external_id or f"published-{publication.id}"  # an id kept as it came
 
 
-def looked_for(adapter, request):
+def looked_for(adapter, request, publication: Publication):
     """The channel's look for the post. One it refuses (a 4xx: a token without the scope the
     look needs, as Mastodon's verify_credentials asks read:accounts) is no refusal of the post,
     which the lost answer may well have made, and no retry can look: the credential is what
-    a human must fix, so it is refused as a credential is (the channel blocked, one alert)."""
+    a human must fix, so it is refused as a credential is (the channel blocked, one alert).
+    A post another row holds is never this one's, however alike their words."""
+    since = looked_since(request) - CLOCK_SKEW  # our clock when it was kept, theirs when made
+    posted = Publication.objects.filter(channel=publication.channel, published_at__gte=since)
+    held = posted.exclude(pk=publication.pk).exclude(external_id="")
+    request = replace(request, taken=frozenset(held.values_list("external_id", flat=True)))
     try:
         return adapter.find(request)
     except PostRejected as refused:

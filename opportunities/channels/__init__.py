@@ -14,9 +14,11 @@ LABELS = {"x": "X", "bluesky": "Bluesky", "mastodon": "Mastodon", "post_webhook"
 @dataclass(frozen=True)
 class PostRequest:
     """What a channel is asked to post; `key` is the outbox row's idempotency key, `created_at`
-    and `seq` make Bluesky's record key the same on every retry."""
+    and `seq` make Bluesky's record key the same on every retry. `taken`: the ids other rows
+    already hold, which a retry's look for the post must not take for this one."""
 
     text: str
     key: str
     created_at: datetime
     seq: int
+    taken: frozenset[str] = frozenset()

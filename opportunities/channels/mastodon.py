@@ -79,6 +79,8 @@ class Channel:
         for status in statuses:
             if not isinstance(status, dict) or not made_since(status, looked_since(request)):
                 continue
+            if str(status.get("id")) in request.taken:
+                continue
             if same_words(plain_text(str(status.get("content"))), request.text):
                 return Posted(str(status.get("id")), post_link(status.get("url")))
         return None

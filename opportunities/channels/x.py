@@ -79,6 +79,8 @@ class Channel:
         for tweet in json_of(check(answer, NAME), NAME).get("data") or []:
             if not isinstance(tweet, dict) or not isinstance(tweet.get("id"), str):
                 continue
+            if tweet["id"] in request.taken:
+                continue
             if "created_at" in tweet and not made_since(tweet, since):  # start_time, kept
                 continue
             if same_words(str(tweet.get("text")), request.text):

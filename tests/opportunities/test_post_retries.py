@@ -146,3 +146,40 @@ def test_a_retry_whose_look_the_token_may_not_make_blocks_the_channel_not_the_po
     assert ChannelAccount.objects.get(name="mastodon").blocked
     assert Event.objects.filter(kind="channel.blocked").count() == 1
     assert len(network.sent("POST", "/api/v1/statuses")) == 1
+
+
+def test_a_retry_never_takes_another_rows_post_of_the_same_words_for_its_own(
+    network, mastodon_account, clock
+):
+    """Two posts of the same words (a repeated announcement): the second's answer was lost,
+    and its retry's look found the first's status, made since its row was written, and took it
+    for its own. The second was never posted, both rows held one id, and every engagement of
+    that status counted twice."""
+    clock.freeze(START)
+    words = "<p>We shipped! https://example.com/notes</p>"
+    network.on("GET", "/api/v2/instance", mastodon_instance())
+    network.on(
+        "POST",
+        "/api/v1/statuses",
+        mastodon_status(status_id="1"),
+        httpx.ReadTimeout("the answer never came"),
+        mastodon_status(status_id="2"),
+    )
+    network.on("GET", "/api/v1/accounts/verify_credentials", ACCOUNT)
+    first = status("1", START + timedelta(seconds=1), words)
+    network.on("GET", "/api/v1/accounts/109/statuses", answer(200, [first]))
+    approve_channel("mastodon", actor="operator:ann")
+    for _ in range(2):
+        make_step(
+            "post_tweet",
+            payload={"text": "We shipped! https://example.com/notes", "channel": "mastodon"},
+        )
+        handle_one_step("w1")
+    deliver_pending()
+    clock.freeze(START + timedelta(hours=2))
+
+    deliver_pending()
+
+    ids = sorted(Publication.objects.values_list("status", "external_id"))
+    assert ids == [("published", "1"), ("published", "2")]
+    assert len(network.sent("POST", "/api/v1/statuses")) == 3
