@@ -37,8 +37,15 @@ PREPARE = StepKind(
 def gated(plain: StepKind) -> StepKind:
     """The plain `deploy` kind, with its steps that name a coding run kept to Opscore's own
     workers: an outside runtime that claimed one could mark succeeded a deploy that never had
-    its deploy approval and never moved the ref."""
-    return dataclasses.replace(plain, inside_when="run_id")
+    its deploy approval and never moved the ref. Such a step's run id and target are checked
+    at the intake, as `deploy.prepare`'s are: not first by the worker that runs it."""
+
+    def checked(payload: dict) -> dict[str, list[str]]:
+        if "run_id" in payload:
+            return check_payload(payload)
+        return plain.check_payload(payload) if plain.check_payload else {}
+
+    return dataclasses.replace(plain, inside_when="run_id", check_payload=checked)
 
 
 def run_of(step) -> CodingRun | None:

@@ -212,3 +212,20 @@ def test_a_prepare_cancelled_while_its_worker_held_it_leaves_the_approved_plan_a
     assert Event.objects.filter(kind="coding.deploy.prepared").count() == 1
     assert Step.objects.get(pk=claimed.pk).status == "cancelled"
     assert deploy(run, "production") == run.merged_sha  # the approval still stands for it
+
+
+@pytest.mark.parametrize(
+    "payload", [{"run_id": "abc", "target": "production"}, {"run_id": 1, "target": "../prod"}]
+)
+def test_a_coding_deploy_with_a_bad_run_or_target_is_refused_at_the_intake(payload):
+    """`deploy.prepare` checked its run id and target at the door, but `deploy` with a run id
+    took anything: the proposal was filed (even approved) and failed only once a worker ran it."""
+    from missions.schemas import ProposalInvalid
+
+    AgentFactory(slug="devops")
+    data = {"agent": "devops", "title": "Deploy", "steps": [{"kind": "deploy", "payload": payload}]}
+
+    with pytest.raises(ProposalInvalid) as refused:
+        submit_proposal(data, source="human")
+
+    assert any("run_id" in path or "target" in path for path in refused.value.errors)
