@@ -73,13 +73,14 @@ def step_json(step: Step) -> dict:
 
 
 def outside_job(job_id: int) -> Step:
-    """A job an outside runtime may touch: it exists, and it is not the coding lane's (whose
-    only way to finish is a coding run with its tests and approvals)."""
+    """A job an outside runtime may touch: it exists, and it is not one only Opscore's own
+    workers run (a coding run with its tests and approvals, a gated deploy, a post, a policy
+    change): the refusal says that, whichever it is."""
     step = Step.objects.filter(pk=job_id).first()
     if step is None:
         raise NotFound(f"no job {job_id}")
     if runs_inside(step.kind, step.payload):
-        raise Forbidden(f"job {job_id} is a {step.kind}: only its coding run finishes it")
+        raise Forbidden(f"job {job_id} is a {step.kind}: only Opscore's own workers run it")
     return step
 
 

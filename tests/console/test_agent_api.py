@@ -167,7 +167,7 @@ def test_a_coding_job_cannot_be_finished_over_the_api(client, secret, outside):
         lease_token=str(held.lease_token),
     )
 
-    assert "only its coding run finishes it" in refused["error"]
+    assert "only Opscore's own workers run it" in refused["error"]
     assert call(client, secret, "claim-jobs")["jobs"] == []
     assert Step.objects.get(pk=coding.id).status == "running"
 

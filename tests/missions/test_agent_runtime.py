@@ -87,7 +87,7 @@ def test_complete_job_cannot_finish_a_coding_job(outside, capsys):
         capsys=capsys,
     )
 
-    assert "only its coding run finishes it" in refused["error"]
+    assert "only Opscore's own workers run it" in refused["error"]
     coding.refresh_from_db()
     assert coding.status == "running" and coding.mission.status != "succeeded"
 
