@@ -22,6 +22,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -76,7 +77,44 @@ def git_environment(cwd: Path | str, extra_env: dict | None = None, bare=False) 
         env.setdefault("GIT_DIR", str(git_dir if git_dir.is_dir() else cwd))
         env.pop("GIT_WORK_TREE", None)
     env |= extra_env or {}
+    verbatim(config_of(Path(cwd), env).parent)
     return env | unfiltered(Path(cwd), env)
+
+
+# What the lane's git writes into the repository's own attributes, read before any
+# .gitattributes and winning over each (gitattributes(5): $GIT_DIR/info/attributes, the last
+# line that names an attribute): no conversion of a file's bytes, in or out. A harness's
+# .gitattributes would otherwise have git stage other bytes than its tests ran on (a Shift-JIS
+# `working-tree-encoding` made UTF-8) and write other bytes than the reviewer read into every
+# later checkout (`ident` expanded, `eol=crlf`, a Shift-JIS "ソ" ending in a backslash in a
+# shell script): the commit approved is the bytes tested and the bytes merged. git < 2.40 has
+# no `--attr-source` to keep the work tree's .gitattributes unread; this needs none. No
+# `-filter`: the lane's git runs every filter as a pass-through already (unfiltered()), and the
+# line is read by the operator's own git in the main checkout too, whose git-lfs it would stop.
+VERBATIM = "* -text -eol -working-tree-encoding -ident\n"
+
+
+def verbatim(common: Path) -> None:
+    """VERBATIM the last line of the repository's `info/attributes` (its common directory's: a
+    linked worktree reads that one), written if it is not: the operator's own lines before it
+    are kept. Nowhere but a repository's git directory. GitFailed where it cannot be written:
+    no git of the lane runs converting what it stages or checks out."""
+    if not (common / "HEAD").is_file():
+        return
+    info = common / "info" / "attributes"
+    written = info.with_name(f".attributes.opscore-{os.getpid()}-{threading.get_ident()}")
+    try:
+        text = info.read_text(errors="surrogateescape") if info.is_file() else ""
+        if ("\n" + text).endswith("\n" + VERBATIM):
+            return
+        info.parent.mkdir(exist_ok=True)
+        kept = text if not text or text.endswith("\n") else text + "\n"
+        written.write_text(kept + VERBATIM, errors="surrogateescape")
+        os.replace(written, info)  # whole, whoever reads it meanwhile (another driver's git)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            written.unlink()
+        raise GitFailed(f"the repository's {info} could not be written: {error}") from None
 
 
 # A content filter of the repository's config (git-crypt's `filter.git-crypt.smudge`), named

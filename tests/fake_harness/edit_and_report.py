@@ -54,6 +54,12 @@ if "@unseen" in prompt:  # attributes that would have git count its change as bi
     Path("app.py").write_text("print('hello, world')\n")
 if "@attributed" in prompt:  # every file merged by the repository's `evil` merge driver
     Path(".gitattributes").write_text("* merge=evil\n")
+if "@encoded" in prompt:  # a file git would re-encode when staged: Shift-JIS in the tree
+    Path(".gitattributes").write_text("greeting.txt working-tree-encoding=SHIFT-JIS\n")
+    Path("greeting.txt").write_bytes("\u30bd\n".encode("shift_jis"))  # ソ: 0x83 0x5C, a "\\"
+if "@ident" in prompt:  # a file git would expand and convert on every checkout
+    Path(".gitattributes").write_text("app.py ident text eol=crlf\n")
+    Path("app.py").write_text("print('hello, world')  # $Id$\n")
 if "@noted" in prompt:  # notes.txt's first line rewritten
     Path("notes.txt").write_text("harness\n" + Path("notes.txt").read_text().split("\n", 1)[1])
 if "@secret" in prompt:  # a line added to secret.txt as the worktree holds it
