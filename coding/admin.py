@@ -8,7 +8,8 @@ from django.utils.html import format_html
 from coding import operations
 from coding.actions import RunRefused
 from coding.approvals import ApprovalRefused, already_approved, why_not
-from coding.hardened_git import GitFailed, shown_diff
+from coding.diffs import shown_diff
+from coding.hardened_git import GitFailed
 from coding.models import ApprovalKind, CodingApproval, CodingIteration, CodingRun, Repository
 from coding.repositories import RepositoryForm
 from opscore import four_eyes

@@ -14,7 +14,8 @@ from django.db.models.functions import Now
 
 from coding.actions import put_away, transition
 from coding.checks import verify
-from coding.hardened_git import GitFailed, change_diff, git, shown_diff
+from coding.diffs import binary_files, change_diff, shown_diff
+from coding.hardened_git import GitFailed, git
 from coding.models import ApprovalKind, CodingApproval, CodingRun, RunStatus
 from coding.run_objects import publish
 from coding.sandbox import Limits
@@ -175,6 +176,13 @@ def why_withheld(run: CodingRun) -> str:
     )
 
 
+def shown_binaries(run: CodingRun) -> list[dict]:
+    """The change's binary files, each with its size and blob id, as the diff lists them
+    after its last line: git prints none of their bytes, and an approval approves them all."""
+    found = binary_files(run.repository.path, run.base_sha, run.head_sha)
+    return [binary | {"path": unsaid(binary["path"])} for binary in found]
+
+
 def shown_for_approval(run: CodingRun) -> dict:
     """What a terminal's approver reads before `coding approve … --digest`, as the admin's run
     page shows it: the task, the harness and caps it runs under, the commit's whole diff (each
@@ -191,6 +199,7 @@ def shown_for_approval(run: CodingRun) -> dict:
         "checks": {"tests": run.repository.test_command, "lint": run.repository.lint_command},
         "deploy_plan": run.deploy_plan or None,
         "diff": shown_diff(run.repository.path, run.base_sha, run.head_sha),
+        "binary_files": shown_binaries(run),
         "test_run": tests.id if tests else None,
         "tests": tests.test_output if tests else "",
         "digests": {kind: run.approval_digest(kind) for kind in K.values},

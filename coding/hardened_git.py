@@ -21,7 +21,6 @@ import shlex
 import shutil
 import stat
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -31,7 +30,6 @@ from django.conf import settings
 from coding.gitview import linked_dirs, linked_only, read_pointer, real_path, store_of
 from coding.reaping import Reaped
 from coding.walks import remove
-from coding.watch import unsaid
 
 GIT_TIMEOUT = 120
 SAFE_ENV = ("PATH", "LANG", "LC_ALL", "TMPDIR")
@@ -214,27 +212,6 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 # alone would not do: the repository's own core.bare=false overrides it once its config is
 # read.
 BARE = ["--bare", "-c", "core.bare=true", "-c", f"attr.tree={EMPTY_TREE}"]
-
-
-def shown_diff(repo_path: str, base: str, head: str) -> str:
-    """The diff a reviewer (a person or the reviewing model) is shown: every change as text,
-    whatever the repository's attributes say. A merged `.gitattributes` (`*.min.js binary`,
-    `-diff`, a textconv) would print a changed file as "Binary files differ" or as whatever
-    its driver makes of it; git reads attributes from the checkout and its index, so this diff
-    runs from an empty folder as its work tree, with an empty index and (git >= 2.42) the empty
-    tree as attr.tree. Real binaries (a NUL in them) still print as binary. A key the harness
-    wrote into a file reads [redacted] here, as in everything it printed (and such a change
-    is not approvable: coding.approvals)."""
-    return unsaid(change_diff(repo_path, base, head))
-
-
-def change_diff(repo_path: str, base: str, head: str) -> str:
-    """shown_diff's text before its secrets are masked: what the commit really holds."""
-    common = git(["rev-parse", "--path-format=absolute", "--git-common-dir"], repo_path).strip()
-    with tempfile.TemporaryDirectory(prefix="opscore-diff-") as empty:
-        args = ["--git-dir", common, "--work-tree", empty, "-c", f"attr.tree={EMPTY_TREE}"]
-        args += ["diff", "--no-ext-diff", "--no-textconv", f"{base}..{head}", "--"]
-        return git(args, empty, {"GIT_INDEX_FILE": os.path.join(empty, "index")})
 
 
 def git_started(args: list[str], cwd: Path | str, bare=False, fed=False, extra_env=None):

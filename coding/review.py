@@ -10,7 +10,7 @@ from django.conf import settings
 from pydantic import BaseModel, Field, field_validator
 
 from coding.actions import reviewer_revises, transition
-from coding.hardened_git import shown_diff
+from coding.diffs import shown_diff
 from coding.models import CodingRun, RunStatus
 from memory.actions import CandidateInvalid, propose_candidate
 from missions.actions import submit_proposal

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from coding.diffs import shown_diff
 from coding.driver import handle_one_run
-from coding.hardened_git import VERBATIM, git, shown_diff
+from coding.hardened_git import VERBATIM, git
 from tests.coding_support import approved_to_merge, new_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
