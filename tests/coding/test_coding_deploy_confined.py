@@ -62,3 +62,17 @@ def test_a_plain_deploy_is_still_an_outside_runtimes_to_claim(client, db):
     assert [job["id"] for job in jobs] == [step.id]
     done = call(client, secret, "complete-job", job_id=step.id, lease_token=jobs[0]["lease_token"])
     assert done["ok"] and Step.objects.get(pk=step.pk).status == "succeeded"
+
+
+def test_a_coding_runs_deploy_a_runtime_asks_for_is_run_in_opscores_lane_on_its_word(client, db):
+    """Asked for through the bus, it is run by Opscore's workers on the runtime's word: marked
+    so, as a post or a code change asked for that way is."""
+    outside = AgentFactory(slug="devops", runtime=Runtime.EXTERNAL, max_concurrent_steps=5)
+    secret = AgentToken.issue(outside, "vps", actor="test")[1]
+    payload = '{"run_id": 1, "target": "production"}'
+    asked = {"target_agent": "devops", "subject": "d", "kind": "deploy", "payload": payload}
+
+    made = call(client, secret, "enqueue-job", **asked)["proposal"]
+
+    assert made["status"] == "pending"
+    assert "deploy runs in Opscore's own lane" in made["untrusted_reason"]
