@@ -4,6 +4,7 @@ work becomes a draft that reaches the intake only when its operator confirms it.
 import io
 import json
 from decimal import Decimal
+import shlex
 
 import pytest
 from django.core.management import call_command
@@ -307,3 +308,28 @@ def test_long_rows_given_back_for_an_invented_id_are_still_an_answer(
 
     assert "on fire" not in answer.text and "crawl 3 refused" in answer.text
     assert "the model named rows it was not given (M999)" in answer.text
+
+
+def test_the_confirm_line_chat_ask_prints_works_as_pasted_for_the_asker_it_names(coordinator):
+    """`chat --as bob ask "Please analyze …"` ended with `submit it: … chat confirm 4`, and that
+    line, pasted, answered "no draft C4 in your chat": it confirmed as the default name, not bob.
+    The line names who asked, quoted for the shell, as the one that works."""
+    asked = io.StringIO()
+    call_command("chat", "--as", "bob o'neil", "ask", "Please analyze our disk usage", stdout=asked)
+    line = asked.getvalue().splitlines()[-1]
+
+    assert line.startswith("  submit it: .venv/bin/opscore chat confirm ")
+    args = shlex.split(line.removeprefix("  submit it: .venv/bin/opscore "))
+    call_command(*args, stdout=io.StringIO())
+
+    assert Proposal.objects.get(source="chat").title == "Please analyze our disk usage"
+
+
+def test_the_confirm_line_for_the_default_asker_stays_short(coordinator):
+    asked = io.StringIO()
+    call_command("chat", "ask", "Please analyze our disk usage", stdout=asked)
+    answer = ChatMessage.objects.exclude(role="operator").get()
+
+    assert asked.getvalue().splitlines()[-1] == (
+        f"  submit it: .venv/bin/opscore chat confirm {answer.id}"
+    )

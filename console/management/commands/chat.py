@@ -2,6 +2,8 @@
 [--as NAME] [--json]: the Stage's chat with the coordinator, from a terminal. A drafted proposal
 is only shown; `chat confirm` submits it to the intake."""
 
+import shlex
+
 from django.contrib.auth import get_user_model
 
 from console.chat import as_json, confirm_draft, discard_draft, history, send_message
@@ -10,6 +12,7 @@ from missions.text import as_printed
 from opscore.cli import OpsCommand, add_verbs, check_length, dump, fail
 
 NO_MESSAGES = "No messages yet: start with `.venv/bin/opscore chat ask …`"
+DEFAULT_OPERATOR = "cli"
 
 
 class Command(OpsCommand):
@@ -17,7 +20,9 @@ class Command(OpsCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true")
-        parser.add_argument("--as", dest="operator", default="cli", help="who is talking")
+        parser.add_argument(
+            "--as", dest="operator", default=DEFAULT_OPERATOR, help="who is talking"
+        )
         verbs = add_verbs(parser)
         verbs.add_parser("ask", help="send a message").add_argument("text")
         for verb, what in [("confirm", "submit a draft to the intake"), ("discard", "drop it")]:
@@ -33,6 +38,7 @@ class Command(OpsCommand):
             shown = self.run(verb, actor, user, opts)
         except TalkRefused as refused:
             fail(str(refused), as_json=as_json_out, code=2)
+        self.operator = name
         self.stdout.write(dump(shown) if as_json_out else self.readable(shown))
 
     def run(self, verb, actor, user, opts):
@@ -61,8 +67,14 @@ class Command(OpsCommand):
         if m["draft"]:
             lines += self.draft(m)
             if m["draft_state"] == "drafted":
-                lines.append(f"  submit it: .venv/bin/opscore chat confirm {m['id']}")
+                lines.append(f"  submit it: {self.confirm_line(m['id'])}")
         return "\n".join(lines)
+
+    def confirm_line(self, message_id: int) -> str:
+        """A draft is confirmed only in its asker's chat: the line names them when `--as` did,
+        or, pasted, it answered "no draft C4 in your chat"."""
+        named = "" if self.operator == DEFAULT_OPERATOR else f" --as {shlex.quote(self.operator)}"
+        return f".venv/bin/opscore chat confirm {message_id}{named}"
 
     @staticmethod
     def draft(m: dict) -> list[str]:
