@@ -67,6 +67,9 @@ def run_command(argv: list[str]) -> None:
         failed(argv, f"opscore {command_named(argv)}: the configuration is wrong: {said}")
     except KeyboardInterrupt:  # Ctrl-C: every command was told to stop; no traceback for it
         sys.exit(130)
+    except EOFError:  # Ctrl-D at a prompt (changepassword's), or no terminal to ask on
+        said = "the input ended before it answered the prompt (Ctrl-D, or no terminal to ask on)"
+        failed(argv, f"opscore {command_named(argv)}: {said}; run it in a terminal", REFUSED)
     except BrokenPipeError:  # `opscore status | head`: the reader left, no error of ours
         reader_gone()
     except DatabaseError as error:  # no command's own error: one line, not a traceback

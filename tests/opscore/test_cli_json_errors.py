@@ -112,3 +112,27 @@ def test_a_database_or_configuration_failure_is_json_with_json(env, said):
     answer = json.loads(done.stdout)
     assert answer["ok"] is False and said in answer["error"] and answer["errors"] == {}
     assert len(done.stderr.splitlines()) == 1 and said in done.stderr
+
+
+def test_input_that_ends_at_a_prompt_is_one_line_not_a_traceback(capsys, monkeypatch):
+    """`make run` says "reset with: .venv/bin/opscore changepassword admin"; Ctrl-D at its
+    password prompt, or no terminal to ask on, ended in an EOFError traceback."""
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("admin", password="first-password-kept")
+
+    def terminal_closed(prompt=""):  # what getpass does on Ctrl-D or with no terminal
+        raise EOFError
+
+    monkeypatch.setattr("getpass.getpass", terminal_closed)
+
+    with pytest.raises(SystemExit) as exited:
+        main(["opscore", "changepassword", "admin"])
+
+    assert exited.value.code == 2
+    said = capsys.readouterr().err.splitlines()
+    assert said[-1] == (
+        "opscore changepassword: the input ended before it answered the prompt "
+        "(Ctrl-D, or no terminal to ask on); run it in a terminal"
+    )
+    assert "Traceback" not in "\n".join(said)
