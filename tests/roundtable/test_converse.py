@@ -97,3 +97,21 @@ def test_a_pause_that_is_no_wait_is_refused_before_anything_is_spoken(crew, paus
         call_command(*DEBATE, "--pause", pause)
 
     assert not Conversation.objects.exists()
+
+
+def test_ctrl_c_ends_the_conversation_failed_at_once_not_running_for_its_lease(crew):
+    """Ctrl-C in `converse` exited 130 and left its conversation `running` on the Stage, for
+    the 15 minutes until its lease ran out and recovery failed it, while nobody spoke in it."""
+
+    class CtrlCAtTheSecondTurn(StringIO):
+        def write(self, text):
+            if self.getvalue().count("\n  ") >= 1 and text.startswith("  "):
+                raise KeyboardInterrupt
+            return super().write(text)
+
+    with pytest.raises(KeyboardInterrupt):
+        call_command(*DEBATE, "--pause", "0", stdout=CtrlCAtTheSecondTurn())
+
+    conversation = Conversation.objects.get()
+    assert conversation.status == "failed"
+    assert conversation.error == "interrupted (Ctrl-C in converse) after 2 turn(s)"

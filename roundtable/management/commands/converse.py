@@ -1,13 +1,16 @@
 import argparse
+import contextlib
 import random
 
 from django.core.management.base import CommandError
+from django.db import DatabaseError
 
 from missions.worker import default_worker_id
 from opscore.cli import REFUSED, OpsCommand
 from opscore.lanes import pause_of
 from opscore.models import Policy
-from roundtable.lifecycle import ConversationInvalid, request_conversation
+from roundtable.lifecycle import ConversationInvalid, close_conversation, request_conversation
+from roundtable.models import ConversationStatus
 from roundtable.speaking import run_conversation
 
 MAX_PAUSE = 3600.0
@@ -61,9 +64,13 @@ class Command(OpsCommand):
         except ConversationInvalid as problem:
             raise CommandError(str(problem), returncode=REFUSED) from None
         self.stdout.write(f"C{conversation.id} {conversation.format}: {conversation.topic}")
-        conversation = run_conversation(
-            conversation, random.Random(opts["seed"]), opts["pause"], on_turn=self.say
-        )
+        try:
+            conversation = run_conversation(
+                conversation, random.Random(opts["seed"]), opts["pause"], on_turn=self.say
+            )
+        except KeyboardInterrupt:
+            end_interrupted(conversation)
+            raise
         self.stdout.write(f"-> {conversation.status} {conversation.error}".rstrip())
         if conversation.distillation:
             kept = conversation.distillation
@@ -78,3 +85,13 @@ class Command(OpsCommand):
         """Each turn as it is spoken, not all of them at the end."""
         self.stdout.write(f"  {turn.speaker_id:>16} [{turn.interaction}] {turn.text}")
         self.stdout.flush()
+
+
+def end_interrupted(conversation) -> None:
+    """Ctrl-C: the conversation ends failed now, saying so, not `running` on the Stage until
+    its lease runs out (15 min) and recovery fails it. A database the interrupt left unusable
+    leaves it to that recovery."""
+    with contextlib.suppress(DatabaseError):
+        spoken = conversation.turns.count()
+        why = f"interrupted (Ctrl-C in converse) after {spoken} turn(s)"
+        close_conversation(conversation, ConversationStatus.FAILED, why)
