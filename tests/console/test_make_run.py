@@ -104,3 +104,20 @@ def test_a_restart_fails_the_conversation_a_stopped_process_left_running():
     orphan.refresh_from_db()
     assert orphan.status == "failed"
     assert "Failed 1 conversation(s) a stopped process left running" in out.getvalue()
+
+
+def test_a_restart_names_the_superuser_there_is_in_its_password_reset_line(monkeypatch):
+    """The first boot made `ops` (OPS_ADMIN_USER=ops); a later `make run` without it said
+    "reset with: .venv/bin/opscore changepassword admin", and that line, pasted, answered
+    "user 'admin' does not exist"."""
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_superuser("ops", "", "a-password-of-the-first-boot")
+    monkeypatch.delenv("OPS_ADMIN_USER", raising=False)
+    out = StringIO()
+
+    call_command("up", "--no-serve", stdout=out)
+
+    login = next(line for line in out.getvalue().splitlines() if line.startswith("Admin login"))
+    assert login.endswith("reset with: .venv/bin/opscore changepassword ops)")
+    assert not get_user_model().objects.filter(username="admin").exists()

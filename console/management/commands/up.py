@@ -72,10 +72,13 @@ class Command(OpsCommand):
         """Make the first superuser; the login line is printed after the Stage URL."""
         users = get_user_model()
         name = os.environ.get("OPS_ADMIN_USER", "admin")
-        if users.objects.filter(is_superuser=True).exists():
+        superusers = users.objects.filter(is_superuser=True).order_by("-is_active", "pk")
+        existing = superusers.filter(username=name).first() or superusers.first()
+        if existing is not None:  # named as it is: OPS_ADMIN_USER may have changed since
             return (
                 f"Admin login: existing superuser (password was printed on first run; "
-                f"reset with: .venv/bin/opscore changepassword {name})"
+                f"reset with: .venv/bin/opscore changepassword "
+                f"{shlex.quote(existing.get_username())})"
             )
         password = os.environ.get("OPS_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         users.objects.create_superuser(name, "", password)
