@@ -3,8 +3,8 @@ work becomes a draft that reaches the intake only when its operator confirms it.
 
 import io
 import json
-from decimal import Decimal
 import shlex
+from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
