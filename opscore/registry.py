@@ -54,7 +54,7 @@ class StepKind:
     `claimable_outside` False: an external runtime (agentbus claim-jobs) never gets it — only
     Opscore's own executor may run it (a code change goes through its lane's approvals).
     `inside_when` names a payload key that makes one step of an outside-claimable kind Opscore's
-    own all the same: a `deploy` naming a coding run's `run_id` is that run's gated deploy.
+    own all the same (a lane's gated variant of a plain kind, keyed by what its steps carry).
     `timeout_seconds` is how long one attempt may run (OPS_STEP_TIMEOUT_SECONDS when None): past
     it the lease keeper stops renewing and times the attempt out, so a hung handler holds its
     step, and then its worker, no longer than that."""
