@@ -12,7 +12,13 @@ The DELETEs run in the flush's own transaction with `session_replication_role = 
 under TRUNCATE, no row trigger fires (the append-only guards, the spend ledger's) and no foreign
 key is checked row by row. That setting needs a superuser, which the embedded test server's
 connection is; on any other database (`DATABASE_URL` as a plain role) Django's TRUNCATE stays.
+
+The one other thing a migration leaves in the tables, coding's approver groups and their
+permissions, is written back by the same flush: without them, a test of four eyes passed or
+failed by whether a transactional test had run before it on its worker.
 """
+
+import importlib
 
 from django.db.backends.postgresql.operations import DatabaseOperations
 
@@ -38,6 +44,26 @@ def deleting_sql_flush(self, style, tables, *, reset_sequences=False, allow_casc
         "SET LOCAL session_replication_role = replica",
         *deletes,
         "SET LOCAL session_replication_role = origin",
+        *(seeded_groups() if "auth_group" in tables else []),
+    ]
+
+
+def seeded_groups() -> list[str]:
+    """The approver groups as coding's migration makes them (content types and permissions
+    are never deleted, so their ids still stand)."""
+    groups = importlib.import_module("coding.migrations.0004_approver_groups").GROUPS
+    rows = [
+        f"('{group}', '{perm.split('.')[0]}', '{perm.split('.')[1]}')"
+        for group, perms in groups.items()
+        for perm in perms
+    ]
+    names = ", ".join(f"('{group}')" for group in groups)
+    return [
+        f"INSERT INTO auth_group (name) VALUES {names}",
+        "INSERT INTO auth_group_permissions (group_id, permission_id)"
+        " SELECT g.id, p.id FROM auth_group g, auth_permission p"
+        " JOIN django_content_type t ON t.id = p.content_type_id"
+        f" WHERE (g.name, t.app_label, p.codename) IN ({', '.join(rows)})",
     ]
 
 

@@ -109,3 +109,15 @@ def test_the_author_may_still_withdraw_their_own_proposal(client, agent):
 
     proposal.refresh_from_db()
     assert proposal.status == "rejected"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_groups_outlive_a_transactional_tests_flush():
+    """tests/flush.py writes them back: a test here passed or failed by what ran before it."""
+    from django.core.management import call_command
+
+    call_command("flush", interactive=False, verbosity=0, reset_sequences=False)  # as a test ends
+
+    assert set(Group.objects.values_list("name", flat=True)) == {"approvers", "release managers"}
+    assert Group.objects.get(name="approvers").permissions.count() == 4
+    assert Group.objects.get(name="release managers").permissions.count() == 5
