@@ -3,6 +3,7 @@
 during the dump, a database restart that ends the dump's sessions and ours."""
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from opscore.models import BackupRun
 # The drill's own connections must log in as another role, which only DATABASES says: the
 # override is the point here, and Django's warning that it is unusual is not news.
 pytestmark = pytest.mark.filterwarnings("ignore:Overriding setting DATABASES:UserWarning")
-ROLE = "opscore_no_createdb"
+# Roles belong to the whole server: one a worker, so two workers' tests never share one.
+ROLE = "opscore_no_createdb" + os.environ.get("PYTEST_XDIST_WORKER", "")
 ROLE_PASSWORD = "no-createdb-test-only"  # every role logs in with a password (scram)
 
 

@@ -14,7 +14,9 @@ from opscore import db_roles, embedded_db
 from opscore.checks import check_app_role
 from opscore.localenv import DATA_DIR
 
-ROLE = "opscore_app_test"  # not the app's real role: the developer's running server keeps it
+# Not the app's real role (the developer's running server keeps it), and one a test worker:
+# roles belong to the whole server, and another worker's test would change its password.
+ROLE = "opscore_app_test" + os.environ.get("PYTEST_XDIST_WORKER", "")
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
