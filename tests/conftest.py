@@ -208,3 +208,14 @@ def coding_repo(git_repo, settings, monkeypatch):
     git_repo.test_command = [sys.executable, "app.py"]
     git_repo.save()
     return git_repo
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tests that start processes or drive a browser (a few seconds to a minute each) run
+    first, handed out a few at a time (`make test`'s --maxschedchunk), so they spread over the
+    workers from the start; last, one of them kept a worker busy while the others sat idle."""
+
+    def waits_long(item) -> bool:
+        return any(item.get_closest_marker(mark) for mark in ("slow", "browser"))
+
+    items.sort(key=lambda item: not waits_long(item))
