@@ -157,7 +157,7 @@ def promote_with_overrides(
         candidate = open_candidate(candidate_id)
         if runtime and (pause := pause_of("memory")) is not None:
             return held_from_runtime(candidate, reviewer, pause)
-        check_replaceable(candidate, after.get("supersedes"))
+        names_replaced(candidate, after.get("supersedes"))
         changed = {k: v for k, v in overrides.items() if k in OVERRIDABLE and v is not None}
         try:
             changed = overridden(candidate, changed) if changed else {}
@@ -177,7 +177,7 @@ def promote_with_overrides(
             candidate.save(update_fields=[*changed, "review_notes", *marked])
         review = review_candidate(candidate.id, reviewer=reviewer, notes=notes)
         if review.decision == Decision.PROMOTE:
-            apply_after(review.memory, after, reviewer)
+            apply_after(review.memory, after)
         return review
 
 
@@ -194,18 +194,23 @@ def held_from_runtime(candidate: MemoryCandidate, reviewer: str, pause) -> Memor
     )
 
 
-def check_replaceable(candidate, memory_id: int | None) -> None:
-    """What a promotion names to supersede is read where the candidate would be, as for a
-    candidate's own `supersedes` (memory.actions.supersedable): never another agent's private
-    memory, nor a shared one for a private candidate; either is answered as no memory at all."""
+def names_replaced(candidate, memory_id: int | None) -> None:
+    """What a promotion names to supersede becomes the candidate's own `supersedes`, so the gate
+    retires that memory and no other, once: superseded again after the gate had found the same
+    claim itself (a newer value for a fact), the promotion was refused and rolled back. It is
+    read where the candidate would be, as for a candidate's own (memory.actions.supersedable):
+    never another agent's private memory, nor a shared one for a private candidate; either is
+    answered as no memory at all."""
     if memory_id is None:
         return
     mine = Memory.objects.active().replaceable_by(candidate.source_agent_id, candidate.visibility)
     if not mine.filter(pk=memory_id).exists():
         raise DecisionRefused(f"no active memory {memory_id}")
+    candidate.supersedes_id = memory_id
+    candidate.save(update_fields=["supersedes"])
 
 
-def apply_after(memory: Memory, after: dict, reviewer: str) -> None:
+def apply_after(memory: Memory, after: dict) -> None:
     dates = {k: after[k] for k in ("expires_at", "next_review_at") if after.get(k)}
     for field, value in dates.items():
         if not isinstance(value, datetime):
@@ -213,7 +218,3 @@ def apply_after(memory: Memory, after: dict, reviewer: str) -> None:
         setattr(memory, field, value)
     if dates:
         memory.save(update_fields=list(dates))
-    if after.get("supersedes"):
-        supersede_memory(
-            after["supersedes"], memory.id, actor=reviewer, reason=f"named by {reviewer}"
-        )

@@ -345,3 +345,33 @@ def test_the_admin_asks_again_for_a_supersede_reason_of_hidden_characters_alone(
     assert answer.status_code == 200
     assert answer.context["adminform"].form.errors["reason"] == ["This field is required."]
     assert Memory.objects.get(pk=old.pk).status == "active"
+
+
+def test_agentbus_supersedes_the_same_claim_it_names_once(agent):
+    """A runtime naming the memory its candidate restates is the common case: the gate finds the
+    same claim itself, and the promotion used to fail on superseding it a second time."""
+    old = kept(agent, "db-1 backs up nightly", scope="service", subject_key="db-1")
+    Memory.objects.filter(pk=old.pk).update(type="fact", title="db-1 backs up nightly")
+    waiting = candidate(
+        agent,
+        kind="fact",
+        scope="service",
+        subject_key="db-1",
+        title="db-1 backs up hourly",
+        body="db-1 backs up hourly since the move.",
+    )
+
+    out = bus(
+        "promote-memory-candidate",
+        "--candidate-id",
+        str(waiting.id),
+        "--promoted-by",
+        "curator",
+        "--supersedes-memory-id",
+        str(old.id),
+    )
+
+    old.refresh_from_db()
+    assert out["decision"] == "promote"
+    assert (old.status, old.superseded_by_id) == ("superseded", out["memory_id"])
+    assert MemoryReview.objects.filter(decision="supersede", memory=old).count() == 1
