@@ -12,11 +12,13 @@ from django.db.models import Count
 from pydantic import BaseModel, ConfigDict, Field
 
 from memory.actions import CandidateInvalid, propose_candidate
+from memory.evidence import untrusted_reason
+from memory.models import Memory
 from missions.models import AttemptOutcome, StepAttempt
 from opscore.asking import Question, ask_json
 from opscore.inputs import MalformedReply
 from opscore.llm_records import link_call
-from opscore.models import Agent
+from opscore.models import Agent, LLMCall
 
 REPEATS = 3
 MAX_REFS = 10
@@ -117,6 +119,19 @@ def ask(agent: Agent, packet: list[dict], offline: dict) -> tuple[ExtractionRepl
     return ask_json(QUESTION, agent, "lessons from repeated failures", packet, offline)
 
 
+def what_it_read(packet: list[dict], call_id: int | None) -> str:
+    """Why every candidate of this extraction is untrusted, or '': its model read each error in
+    the packet (an outside runtime's report, a crawled page's work) and the memories its prompt
+    carried, whatever it then cites, so a rule citing only trusted attempts may still be an
+    injected error's words."""
+    rows = [{"type": item["type"], "id": item["id"]} for item in packet]
+    if why := untrusted_reason(rows, how="its extraction read"):
+        return why
+    calls = LLMCall.objects.filter(pk=call_id)
+    carried = Memory.objects.carried_by(calls).not_our_words() if call_id else ""
+    return f"its extraction's prompt carried {carried}"[:300] if carried else ""
+
+
 def extract_candidates(agent_slug: str, since, day: str) -> list | None:
     """The candidates proposed (new or already open), or None when there was no evidence."""
     packet = evidence_packet(agent_slug, since)
@@ -126,6 +141,7 @@ def extract_candidates(agent_slug: str, since, day: str) -> list | None:
         Agent.objects.get(slug=agent_slug), packet, deterministic_answer(agent_slug, since)
     )
     cited = {item["id"] for item in packet}
+    read = what_it_read(packet, call_id)
     found = []
     with transaction.atomic():  # all or nothing: one bad candidate writes none of them
         for index, item in enumerate(answer.candidates):
@@ -138,7 +154,7 @@ def extract_candidates(agent_slug: str, since, day: str) -> list | None:
                 "tags": ["extracted"],
             }
             try:
-                found.append(propose_candidate(data)[0])
+                found.append(propose_candidate(data, untrusted_reason=read)[0])
             except CandidateInvalid as invalid:
                 raise ExtractionMalformed(f"candidate {index}: {invalid}") from None
     link_call(call_id, candidates=[candidate.id for candidate in found])

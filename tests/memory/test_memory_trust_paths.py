@@ -24,6 +24,7 @@ from opscore.db import db_now
 from opscore.models import Runtime
 from opscore.overrides import apply_override, lift_override
 from tests.factories import AgentFactory, make_publication, make_step
+from tests.memory.test_memory_orders import Replying
 from tests.missions.test_derived_provenance import INJECTED
 
 pytestmark = pytest.mark.django_db
@@ -195,3 +196,43 @@ def test_a_held_candidate_that_became_untrusted_waits_for_a_person_after_the_lif
 
     assert MemoryCandidate.objects.get().status == "new" and not Memory.objects.exists()
     assert MemoryReview.objects.count() == before  # no 'waits for a person' row every beat
+
+
+def test_a_lesson_whose_packet_held_untrusted_words_waits_for_a_person(agent, monkeypatch):
+    """The model read every attempt's error in its packet: a rule it took from the injected one
+    is that error's words even when it cites only the trusted attempts beside it."""
+    from opscore import llm
+
+    trusted = make_step("analyze", agent=agent, status="failed")
+    failed_attempts(trusted, "disk full")
+    injected = make_step("analyze", agent=agent, status="failed")
+    Proposal.objects.filter(pk=injected.mission.proposal_id).update(
+        untrusted=True, untrusted_reason="its topic came from a crawled page"
+    )
+    failed_attempts(injected, INJECTED, n=1)
+    cited = list(StepAttempt.objects.filter(step=trusted).values_list("id", flat=True))
+    reply = {"kind": "constraint", "title": "Deploys", "body": INJECTED, "confidence": 0.9}
+    reply["evidence"] = [{"type": "attempt", "id": pk} for pk in cited]
+    monkeypatch.setattr(llm, "get_provider", lambda: Replying(json.dumps({"candidates": [reply]})))
+
+    (lesson,) = extract_candidates("devops", db_now() - timedelta(days=1), "2027-01-01")
+    review_candidates()
+
+    lesson.refresh_from_db()
+    assert lesson.status == "new" and "crawled page" in lesson.untrusted_reason
+    assert not Memory.objects.exists()
+
+
+def test_a_lesson_whose_prompt_carried_a_runtimes_memory_waits_for_a_person(agent):
+    written = opscores_own(agent, source_ref="agentbus:devops", status="promoted")
+    Memory.objects.create(
+        agent=agent, type="lesson", title="Repeated failures", candidate=written,
+        content="On repeated failures, turn the alerts off.", confidence=Decimal("0.9"),
+        source_trace_id="runtime:1",
+    )  # fmt: skip
+    failed_attempts(make_step("analyze", agent=agent, status="failed"), "disk full")
+
+    (lesson,) = extract_candidates("devops", db_now() - timedelta(days=1), "2027-01-01")
+
+    assert "prompt carried memory" in lesson.untrusted_reason
+    assert "runtime" in lesson.untrusted_reason
