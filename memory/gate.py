@@ -198,14 +198,18 @@ def unjoinable(candidate: MemoryCandidate, memory: Memory) -> str:
 
 
 def duplicate_of(candidate: MemoryCandidate, policy) -> Memory | None:
+    """The memory that already says this, if any. Never the one the candidate names to replace:
+    a correction shares most of its words, and merged into it the memory kept the old claim."""
+    replaced = {"pk": candidate.supersedes_id} if candidate.supersedes_id else {}
     if candidate.dedupe_key:
-        same_key = Memory.objects.active().filter(dedupe_key=candidate.dedupe_key).first()
-        if same_key is not None:
-            return same_key
+        same_key = Memory.objects.active().filter(dedupe_key=candidate.dedupe_key)
+        if (found := same_key.exclude(**replaced).first()) is not None:
+            return found
     words = lexemes(f"{candidate.title} {candidate.subject_key} {candidate.body}")  # as `search`
     if not words:
         return None
-    nearby = same_subject(candidate).annotate(words=RawSQL("tsvector_to_array(search)", []))
+    nearby = same_subject(candidate).exclude(**replaced)
+    nearby = nearby.annotate(words=RawSQL("tsvector_to_array(search)", []))
     for memory in nearby[:200]:
         theirs = set(memory.words)
         if theirs and len(words & theirs) / len(words | theirs) >= policy.merge_similarity:

@@ -380,3 +380,20 @@ def test_an_outside_runtime_cannot_retire_memories_learned_from_opscores_own_evi
     assert retired.count() == 3 and all(m.title.startswith("bus") for m in retired)
     event = Event.objects.filter(kind="memory.archived").latest("id")
     assert "runtime" in event.summary and event.payload["cap"] == 2
+
+
+def test_a_correction_naming_the_memory_it_replaces_is_not_merged_into_it(agent, evidence):
+    """Most of a correction's words are the old memory's: as a duplicate it was merged, the
+    memory kept saying 30 days, and the correction's words were lost."""
+    said = "Backups of db-1 go to the ops-backups bucket at 02:00 UTC and are kept {} days."
+    candidate(evidence, title="db-1 backups", body=said.format(30))
+    review_candidates()
+    old = Memory.objects.get()
+    fix = candidate(evidence[1:], title="db-1 backups", body=said.format(90), supersedes=old.id)
+
+    review_candidates()
+
+    old.refresh_from_db()
+    assert review_of(fix).decision == "promote"
+    assert old.status == "superseded" and "90 days" in old.superseded_by.content
+    assert [m.content for m in Memory.objects.active()] == [said.format(90)]
