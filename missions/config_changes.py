@@ -21,7 +21,7 @@ KIND = "config.change"
 
 def check_payload(payload: dict) -> dict[str, list[str]]:
     key, errors = payload.get("key"), {}
-    if key not in SCHEMAS:
+    if not is_policy_key(key):
         return {"key": [f"one of the policy keys: {', '.join(sorted(SCHEMAS))}"]}
     try:
         refuse_owned_change(key, validate_policy(key, payload.get("value")))
@@ -34,6 +34,12 @@ def check_payload(payload: dict) -> dict[str, list[str]]:
     except ReasonRefused as refused:
         errors["reason"] = [str(refused)]
     return errors
+
+
+def is_policy_key(key) -> bool:
+    """A key from a payload names a policy only as text: a list or an object, looked up as it
+    came, cannot be hashed and raised where the field should have been named."""
+    return isinstance(key, str) and key in SCHEMAS
 
 
 def base_version_error(key: str, version) -> str:
@@ -63,7 +69,7 @@ def diff_preview(payload: dict) -> str:
     the change will store (a field the value leaves out is stored as its default, so it shows
     as reset, never as unchanged)."""
     key, base = payload.get("key"), payload.get("base_version")
-    if key not in SCHEMAS:
+    if not is_policy_key(key):
         return ""
     row = PolicyVersion.objects.filter(policy_id=key, version=base).first()
     old = row.new_value if row else SCHEMAS[key]().model_dump(mode="json")

@@ -205,3 +205,17 @@ def held_post(words="hello"):
     post.refresh_from_db()
     assert post.blocked_code == "words_approval"
     return post
+
+
+API_TOKEN = "tok-123456789" * 3
+
+
+def api_propose(client, settings, body):
+    """POST `body` to /api/ops/proposals as the API's token holder; the response."""
+    settings.OPS_API_TOKEN = API_TOKEN
+    return client.post(
+        "/api/ops/proposals",
+        body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {API_TOKEN}"},
+    )

@@ -10,7 +10,7 @@ from missions.schemas import ProposalInvalid
 from missions.worker import handle_one_step
 from opscore.actions import set_policy
 from opscore.models import Event, Policy, PolicyVersion
-from tests.factories import shown_digest
+from tests.factories import api_propose, shown_digest
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +134,17 @@ def test_a_diff_against_a_version_the_policy_has_not_reached_is_refused_at_the_i
 
     said = refused.value.errors["steps.0.payload.base_version"]
     assert said == ["x_daily_quota is at version 1: a diff is written against a version it has"]
+
+
+@pytest.mark.parametrize("key", [[], ["x_daily_quota"], {"x": 1}])
+def test_a_policy_key_that_is_no_name_is_a_400_not_a_500(client, settings, agent, key):
+    """A list or an object as the policy key was looked up in the schemas as it came: it
+    cannot be hashed, so the API answered 500 instead of naming the field."""
+    payload = {"key": key, "value": {"limit": 9}, "base_version": 0, "reason": "launch week"}
+    body = {"agent": agent.slug, "title": "Odd key", "steps": [{"kind": "config.change"}]}
+    body["steps"][0]["payload"] = payload
+
+    answer = api_propose(client, settings, body)
+
+    assert answer.status_code == 400
+    assert list(answer.json()["errors"]) == ["steps.0.payload.key"]

@@ -8,7 +8,7 @@ from missions.models import Mission, Proposal, ProposalSource, Step
 from missions.schemas import ProposalInvalid
 from opscore.actions import set_policy
 from opscore.models import Event
-from tests.factories import AgentFactory, make_step, propose
+from tests.factories import AgentFactory, api_propose, make_step, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -147,18 +147,12 @@ def test_dependencies_become_rows(agent):
 def test_a_dependency_named_twice_is_a_400_not_a_500(client, settings, agent, field):
     """[0, 0] passed every check, then its second link broke step_dependency_unique inside
     the intake's transaction: the API answered 500 (agentbus enqueue-job a traceback)."""
-    settings.OPS_API_TOKEN = token = "tok-123456789" * 3
     earlier = make_step(agent=agent) if field == "after_steps" else None
     target = earlier.id if earlier else 0
     steps = [{"kind": "analyze"}, {"kind": "analyze", field: [target, target]}]
     body = {"agent": agent.slug, "title": "twice", "steps": steps}
 
-    answer = client.post(
-        "/api/ops/proposals",
-        body,
-        content_type="application/json",
-        headers={"Authorization": f"Bearer {token}"},
-    )
+    answer = api_propose(client, settings, body)
 
     assert answer.status_code == 400
     assert answer.json()["errors"] == {f"steps.1.{field}": [f"{target} is named twice"]}
