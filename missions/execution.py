@@ -18,6 +18,8 @@ from missions.late_writes import record_late_write
 from missions.models import (
     Artifact,
     AttemptOutcome,
+    Mission,
+    MissionStatus,
     OutboxMessage,
     Step,
     StepAttempt,
@@ -397,8 +399,14 @@ def revivable_dependents(step: Step) -> list[Step]:
 
 def revive_dependents(dependents: list[Step]) -> int:
     """A retried step may succeed after all: the steps its end cancelled (`dependents`, from
-    `revivable_dependents`) wait for it again. Left cancelled, the retry was pointless: the
-    mission ended failed however the retried step went."""
-    return Step.objects.filter(pk__in=[s.id for s in dependents]).update(
+    `revivable_dependents`) wait for it again, and a mission of theirs that ended failed for
+    it (another's, waiting on it by after_steps) is open again. Left cancelled, the retry was
+    pointless: the mission ended failed however the retried step went."""
+    ids = [s.id for s in dependents]
+    failed = Mission.objects.filter(steps__in=ids, status=MissionStatus.FAILED)
+    Mission.objects.filter(pk__in=failed.values("pk")).update(
+        status=MissionStatus.RUNNING, finished_at=None
+    )
+    return Step.objects.filter(pk__in=ids).update(
         status=StepStatus.QUEUED, last_error="", finished_at=None, updated_at=Now()
     )

@@ -37,6 +37,7 @@ from missions.models.proposals import (
 from missions.models.steps import (
     QUOTA_WAIT,
     STEP_DEATH_EVENTS,
+    STEP_ENDED_UNSUCCESSFULLY,
     STEP_OPEN,
     STEP_TERMINAL,
     AttemptOutcome,
@@ -54,6 +55,7 @@ __all__ = [
     "MISSION_TERMINAL",
     "QUOTA_WAIT",
     "STEP_DEATH_EVENTS",
+    "STEP_ENDED_UNSUCCESSFULLY",
     "STEP_OPEN",
     "STEP_TERMINAL",
     "THE_DOOR",

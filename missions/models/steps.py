@@ -25,6 +25,8 @@ class StepStatus(models.TextChoices):
 
 STEP_TERMINAL = [StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.DEAD, StepStatus.CANCELLED]
 STEP_OPEN = [StepStatus.QUEUED, StepStatus.RUNNING, StepStatus.BLOCKED]
+# A step ended so: what waits on it never runs (missions.execution.cancel_dependents).
+STEP_ENDED_UNSUCCESSFULLY = [StepStatus.FAILED, StepStatus.DEAD, StepStatus.CANCELLED]
 # The events a step's death writes: out of attempts (missions.execution.settle_failure) or
 # dead-lettered by a person (missions.step_actions.dead_letter_step). Events are never updated
 # or deleted, so their count only grows, where the dead steps on file fall with each retry.

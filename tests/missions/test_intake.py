@@ -6,6 +6,7 @@ from missions.actions import DecisionRefused, submit_proposal
 from missions.decisions import approve_proposal, reject_proposal
 from missions.models import Mission, Proposal, ProposalSource, Step
 from missions.schemas import ProposalInvalid
+from missions.step_actions import retry_step
 from opscore.actions import set_policy
 from opscore.models import Event
 from tests.factories import AgentFactory, api_propose, make_step, propose
@@ -157,6 +158,34 @@ def test_a_dependency_named_twice_is_a_400_not_a_500(client, settings, agent, fi
     assert answer.status_code == 400
     assert answer.json()["errors"] == {f"steps.1.{field}": [f"{target} is named twice"]}
     assert not Proposal.objects.filter(title="twice").exists()
+
+
+@pytest.mark.parametrize("ended", ["failed", "dead", "cancelled"])
+def test_a_step_waiting_on_one_that_ended_unsuccessfully_is_cancelled_saying_why(agent, ended):
+    """It can never run: left queued, it waited without a word (its mission never ending),
+    where a step that was waiting when that one ended is cancelled naming it."""
+    earlier = make_step(agent=agent, status=ended)
+    steps = [{"kind": "analyze", "after_steps": [earlier.id]}, {"kind": "analyze"}]
+    steps.append({"kind": "analyze", "depends_on": [0]})
+    data = {"agent": agent.slug, "title": "too late", "steps": steps}
+
+    mission = Mission.objects.get(proposal=submit_proposal(data, source="api").proposal)
+
+    waiting, free, behind = mission.steps.order_by("position")
+    assert (waiting.status, behind.status, free.status) == ("cancelled", "cancelled", "queued")
+    assert waiting.last_error == behind.last_error == f"dependency S{earlier.id} ended {ended}"
+
+
+def test_a_step_waiting_on_a_failed_one_runs_again_when_that_one_is_retried(agent):
+    earlier = make_step(agent=agent, status="failed", attempt_count=3, max_attempts=3)
+    data = {"agent": agent.slug, "title": "t", "steps": [{"kind": "analyze"}]}
+    data["steps"][0]["after_steps"] = [earlier.id]
+    waiting = Step.objects.get(mission__proposal=submit_proposal(data, source="api").proposal)
+
+    retry_step(earlier, actor="operator:ann")
+
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.mission.status) == ("queued", "running")
 
 
 def test_a_repeated_dedupe_key_returns_the_proposal_on_file(agent):
