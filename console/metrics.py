@@ -9,8 +9,12 @@ Two kinds of figure, kept apart so a dashboard over several web nodes adds nothi
 - **per process** (`process_…`, `python_…`): prometheus_client's own collectors, which do sum.
 """
 
+from collections import Counter
+
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, IntegerField, Q, Sum
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from prometheus_client import PlatformCollector, ProcessCollector
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -23,7 +27,14 @@ from prometheus_client.utils import floatToGoString
 from coding.models import CodingRun
 from console.health import SWEEP_STALLED_AFTER, health_snapshot, llm_spend, sweeper_state
 from missions.breaker import switched_off_kinds
-from missions.models import STEP_DEATH_EVENTS, STEP_TERMINAL, OutboxMessage, PublicationStatus, Step
+from missions.models import (
+    STEP_DEATH_EVENTS,
+    STEP_TERMINAL,
+    OutboxMessage,
+    PublicationStatus,
+    Step,
+    StepStatus,
+)
 from opscore.actions import capped_loops
 from opscore.models import Event, LLMCall, LLMCallOutcome, Policy
 from opscore.overrides import active_overrides
@@ -65,7 +76,8 @@ def queue_families(health: dict):
     yield gauge("steps", "Steps by status and kind", ["status", "kind"], steps)
     yield counter(
         "steps_finished",
-        "Steps that ended, by final status, as they stand: falls when one is retried",
+        "Step endings, by final status: one a person retried stays counted, its next ending"
+        " counts again",
         ["status"],
         finished(),
     )
@@ -96,10 +108,21 @@ def queue_families(health: dict):
 
 def finished() -> list[tuple[str, int]]:
     """Every final status, failed included, and each one from zero: a counter first seen at 1
-    loses that first increase to `rate()`."""
+    loses that first increase to `rate()`. The steps on file by status, plus the endings a
+    retry took back (its `step.retried` event: the step's old status and the cancelled
+    dependents it revived): counted as they stand, each retry made the counter fall, which
+    Prometheus reads as a reset and `increase()` counted every ended step again."""
     ended = Step.objects.filter(status__in=STEP_TERMINAL).values_list("status")
-    counts = dict(ended.annotate(n=Count("id")).order_by())
-    return [(status, counts.get(status, 0)) for status in STEP_TERMINAL]
+    counts = Counter(dict(ended.annotate(n=Count("id")).order_by()))
+    retried = Event.objects.filter(kind="step.retried")
+    counts.update(
+        dict(retried.values_list("payload__from_status").annotate(n=Count("id")).order_by())
+    )
+    revived = KeyTextTransform("dependents_requeued", "payload")
+    counts[StepStatus.CANCELLED] += (
+        retried.aggregate(n=Sum(Cast(revived, IntegerField())))["n"] or 0
+    )
+    return [(status, counts[status]) for status in STEP_TERMINAL]
 
 
 def worker_families(health: dict):

@@ -9,6 +9,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from missions.execution import settle_failure
+from missions.models import Step, StepDependency
 from missions.step_actions import dead_letter_step, retry_step
 from opscore.models import LLMCall
 from tests.factories import make_step
@@ -101,3 +102,28 @@ def test_a_call_the_budget_refused_is_not_timed_among_calls_made(client):
         samples["opscore_llm_call_duration_seconds_count"],
         samples["opscore_llm_call_duration_seconds_sum"],
     ) == (1, 2)
+
+
+def ended(client) -> dict:
+    finished = scraped(client, "opscore_steps_finished")
+    return {dict(k)["status"]: v for k, v in finished.items()}
+
+
+def test_steps_that_ended_stay_counted_when_a_person_retries_them(client, agent):
+    """`steps_finished_total` fell by one for each retried step (and by each dependent the
+    retry revived): a counter that falls reads as a reset, so `rate()` and `increase()`
+    counted every step on file as ending again. What ended stays counted; the retried step's
+    next ending counts once more."""
+    first = make_step("noop", agent=agent, attempt_count=3, max_attempts=3)
+    after = Step.objects.create(mission=first.mission, kind="noop", agent=agent, position=1)
+    StepDependency.objects.create(step=after, depends_on=first)
+    settle_failure(first, "boom", retryable=True)
+    before = ended(client)
+    assert (before["dead"], before["cancelled"]) == (1, 1)
+
+    retry_step(first, actor="ops")
+
+    assert ended(client) == before
+    first.refresh_from_db()
+    after.refresh_from_db()
+    assert (first.status, after.status) == ("queued", "queued")
