@@ -26,6 +26,7 @@ from prometheus_client.utils import floatToGoString
 
 from coding.models import CodingRun
 from console.health import SWEEP_STALLED_AFTER, health_snapshot, llm_spend, sweeper_state
+from console.status import oldest_claimable_seconds
 from missions.breaker import switched_off_kinds
 from missions.models import (
     STEP_DEATH_EVENTS,
@@ -104,6 +105,12 @@ def queue_families(health: dict):
             f"Age of the {age.split('_')[1]} step, absent when none",
             value=health[age],
         )
+    yield gauge(
+        "steps_oldest_claimable_age_seconds",
+        "Age of the oldest queued step no switch holds (paused mission or lane, disabled or"
+        " drained agent, kind switched off), absent when none",
+        value=oldest_claimable_seconds(),
+    )
 
 
 def finished() -> list[tuple[str, int]]:

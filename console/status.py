@@ -16,6 +16,7 @@ from missions.models import (
     StepStatus,
     Worker,
 )
+from missions.step_switches import held_by_a_switch
 from opscore.models import ActionRun, ActionRunStatus, Agent, Event, Policy
 from opscore.overrides import active_overrides
 
@@ -28,14 +29,22 @@ def _queue_depths() -> dict:
     return depths
 
 
-def _oldest_queued_seconds() -> float | None:
+def _oldest_queued_seconds(claimable: bool = False) -> float | None:
     """How long due work has waited for a worker: a step delayed into the future is not
-    waiting yet, and a delayed one has waited only since it fell due."""
+    waiting yet, and a delayed one has waited only since it fell due. `claimable`: only the
+    steps no switch holds (missions.step_switches), the figure the queue-stuck alert reads."""
     due = Min(Greatest("created_at", "run_after"))
     age = ExpressionWrapper(Now() - due, output_field=DurationField())
     queued = Step.objects.filter(status=StepStatus.QUEUED, run_after__lte=Now())
+    if claimable:
+        queued = queued.exclude(held_by_a_switch())
     result = queued.aggregate(age=age)["age"]
     return round(result.total_seconds(), 1) if result is not None else None
+
+
+def oldest_claimable_seconds() -> float | None:
+    """What the queue-stuck alert reads (console/metrics.py): a pause is no stuck queue."""
+    return _oldest_queued_seconds(claimable=True)
 
 
 def _rejections_today() -> dict:
@@ -92,6 +101,7 @@ def system_status() -> dict:
             "depths": _queue_depths(),
             "totals": {s: sum(k.values()) for s, k in _queue_depths().items()},
             "oldest_queued_age_seconds": _oldest_queued_seconds(),
+            "oldest_claimable_age_seconds": oldest_claimable_seconds(),
         },
         "proposals": {
             "pending": Proposal.objects.filter(status=ProposalStatus.PENDING).count(),

@@ -5,6 +5,7 @@ kept, its question asked, its mission moving on. A switch that says paused stops
 it names, the reply on its way included."""
 
 from django.db import connection
+from django.db.models import Q
 
 from missions.execution import LeaseLost, under_lease
 from missions.executors import Failed, Held
@@ -53,3 +54,15 @@ def held_after_call(run) -> Held | Failed | None:
     except LeaseLost as lost:
         return Failed(str(lost), retryable=False)
     return Held(f"held: {why}; the reply was not applied") if why else None
+
+
+def held_by_a_switch() -> Q:
+    """The steps a claim passes over while an operator's switch holds them: their mission
+    paused, their agent disabled or drained, their kind switched off (breaker or operator) or
+    their lane paused, as the claim SQL reads them (parts/step_may_run). Queued, they wait on
+    purpose: aged with the rest, a pause paged as a stuck queue."""
+    switches = Policy.objects.value("worker_switches").kinds
+    held = [kind for kind, on in switches.items() if not on]
+    held += Policy.objects.value("lane_switches").held_kinds
+    paused = Q(mission__paused_at__isnull=False) | Q(kind__in=held)
+    return paused | Q(agent__enabled=False) | Q(agent__draining=True)

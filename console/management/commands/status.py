@@ -23,6 +23,11 @@ class Command(OpsCommand):
             self.stdout.write(f"  {state:<10} {queue['totals'][state]:>6}  {detail}")
         age = queue["oldest_queued_age_seconds"]
         self.stdout.write(f"Oldest queued step: {'none' if age is None else f'{age:.0f}s old'}")
+        if (claimable := queue["oldest_claimable_age_seconds"]) != age:
+            oldest = "none" if claimable is None else f"{claimable:.0f}s old"
+            self.stdout.write(
+                f"  the older ones held by a switch; oldest a worker may take: {oldest}"
+            )
         self.write_health(status["health"], status["llm"])
         rejections = status["proposals"]["rejections_today"]
         codes = ", ".join(f"{k}={n}" for k, n in rejections["by_code"].items()) or "-"
