@@ -88,18 +88,21 @@ def set_kind_switch(row: Override, kind: str, on: bool, why: str) -> None:
 
 
 def apply_drain(row: Override) -> dict:
+    """A kind's drain keeps whether its workers were on: one the breaker had switched off
+    stays off when the drain is lifted or expires (reset-breaker is the way back on)."""
     what, _, name = row.target.partition(":")
     if what == "agent":
         return set_agent(row, draining=True)
+    was_on = Policy.objects.value("worker_switches").is_enabled(name)
     set_kind_switch(row, name, False, f"{name} drained")
-    return {"stopped_claiming": name}
+    return {"stopped_claiming": name, "was_on": was_on}
 
 
 def lift_drain(row: Override) -> None:
     what, _, name = row.target.partition(":")
     if what == "agent":
         set_agent(row, draining=False)
-    else:
+    elif row.result.get("was_on", True):
         set_kind_switch(row, name, True, f"{name} drain lifted")
 
 
