@@ -10,10 +10,11 @@ from django.db.models.functions import Now
 
 from missions.crawl import deadline_client
 from missions.models import OutboxMessage, Step, StepStatus
-from missions.outbox import ChannelSaidNo, Held
+from missions.outbox import ChannelSaidNo, Held, held_by_its_step
 from missions.step_kinds import runs_inside_q
+from missions.step_switches import held_by_a_switch
 from opscore.db import Channel, notify
-from opscore.lanes import Pause, lane_of_kind, pause_of
+from opscore.lanes import lane_of_kind, pause_of
 from opscore.models import Agent, Override, Policy, Runtime
 from opscore.web_urls import UnusableURL, usable
 
@@ -50,7 +51,7 @@ def wake_external_agents() -> int:
         )
         .exclude(agent__wake_url="")
         .exclude(runs_inside_q())
-        .exclude(kind__in=Policy.objects.value("lane_switches").held_kinds)  # claims skip them
+        .exclude(held_by_a_switch())  # claims skip them
         .values("agent_id")
         .annotate(head=Min("id"))
     )
@@ -77,8 +78,8 @@ def deliver_wake(message: OutboxMessage) -> str:
     agent = Agent.objects.get(slug=message.payload["agentId"])
     if why := switched_off(agent):
         raise Held(f"held: {why}", retry_after=SWITCHED_OFF_RECHECK_SECONDS)
-    if pause := paused_head(message):
-        raise Held(f"held: {pause.why}", retry_after=SWITCHED_OFF_RECHECK_SECONDS)
+    if why := held_head(message):
+        raise Held(f"held: {why}", retry_after=SWITCHED_OFF_RECHECK_SECONDS)
     if not agent.wake_url:
         raise LookupError(f"agent {agent.slug} has no wake URL any more")
     wake_url = usable_wake_url(agent)
@@ -117,15 +118,20 @@ def switched_off(agent: Agent) -> str | None:
     return f"{agent.slug} is draining" if agent.draining else None
 
 
-def paused_head(message: OutboxMessage) -> Pause | None:
-    """The pause on the lane of the job the wake was written for (its key ends in the step's
-    id): claim-jobs hands out none of a paused lane's, so a wake queued before the pause waits
-    for it to end rather than tell the runtime to claim work it may not take."""
+def held_head(message: OutboxMessage) -> str | None:
+    """What holds the job the wake was written for (its key ends in the step's id): its lane
+    paused, its kind switched off (a drain, the breaker) or its mission paused. claim-jobs hands
+    out none of those, so a wake queued before the switch waits for it to be lifted rather than
+    tell the runtime to claim work it may not take, and is sent once it may."""
     step_id = message.key.rpartition(":")[2]
-    if not step_id.isdigit():
+    step = Step.objects.filter(pk=int(step_id)).first() if step_id.isdigit() else None
+    if step is None:
         return None
-    kind = Step.objects.filter(pk=int(step_id)).values_list("kind", flat=True).first()
-    return pause_of(lane_of_kind(kind or ""))
+    if pause := pause_of(lane_of_kind(step.kind)):
+        return pause.why
+    if not Policy.objects.value("worker_switches").is_enabled(step.kind):
+        return f"workers for {step.kind} are switched off"
+    return held_by_its_step(step)
 
 
 def usable_wake_url(agent: Agent) -> str:

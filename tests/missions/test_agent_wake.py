@@ -214,3 +214,47 @@ def test_a_wake_for_a_job_in_a_paused_lane_waits_until_the_lane_runs_again(runti
     assert wake_external_agents() == 1
     deliver_pending()
     assert OutboxMessage.objects.get().status == "delivered" and len(received) == 1
+
+
+def test_a_wake_for_a_job_of_a_paused_mission_waits_until_it_is_resumed(runtime):
+    """claim-jobs hands out no job of a paused mission, yet its wake told the runtime to claim
+    one: the wake spent, nothing claimed, and once resumed no wake was left to send."""
+    from missions.mission_control import pause_mission, resume_mission
+
+    url, received, _ = runtime
+    agent = AgentFactory(slug="openclaw-ops", runtime=Runtime.EXTERNAL, wake_url=url)
+    step = make_step("noop", agent=agent)
+    wake_external_agents()
+    pause_mission(step.mission_id, actor="operator:ann", reason="vendor call")
+
+    deliver_pending()
+
+    wake = OutboxMessage.objects.get()
+    assert (wake.status, wake.attempts, received) == ("pending", 0, [])
+    assert wake.last_error == f"held: mission M{step.mission_id} is paused: vendor call"
+    wake.delete()
+    assert wake_external_agents() == 0
+    resume_mission(step.mission_id, actor="operator:ann", reason="back")
+    assert wake_external_agents() == 1
+    deliver_pending()
+    assert OutboxMessage.objects.get().status == "delivered" and len(received) == 1
+
+
+def test_a_wake_for_a_job_of_a_drained_kind_waits_until_the_drain_is_lifted(runtime):
+    from opscore.overrides import apply_override, lift_override
+
+    url, received, _ = runtime
+    agent = AgentFactory(slug="openclaw-ops", runtime=Runtime.EXTERNAL, wake_url=url)
+    make_step("noop", agent=agent)
+    wake_external_agents()
+    drain = apply_override("drain", "kind:noop", reason="vendor down", actor="operator:ann")
+
+    deliver_pending()
+
+    wake = OutboxMessage.objects.get()
+    assert (wake.status, wake.attempts, received) == ("pending", 0, [])
+    assert wake.last_error == "held: workers for noop are switched off"
+    lift_override(drain.id, actor="operator:ann", reason="vendor back")
+    OutboxMessage.objects.update(next_attempt_at=db_now())
+    deliver_pending()
+    assert OutboxMessage.objects.get().status == "delivered" and len(received) == 1
