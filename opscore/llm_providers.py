@@ -40,6 +40,7 @@ from opscore.llm_wire import (
     read_head,
     status_error,
 )
+from opscore.redaction import redact_text
 
 TIERS = ("cheap", "main")
 # Why a provider says it stopped when the reply is cut short (Anthropic's stop_reason,
@@ -220,8 +221,9 @@ class OllamaProvider:
             read = seconds_left(settings.OPS_LLM_TIMEOUT_SECONDS)
             with self.client.stream("POST", "/api/chat", json=body, timeout=read) as response:
                 if response.status_code != 200:
-                    head = read_head(response.iter_bytes(), self.name)[:200]
-                    said = head.decode(errors="replace")
+                    head = read_head(response.iter_bytes(), self.name)
+                    # masked before it is cut: cut first, a secret's head would stay
+                    said = redact_text(head.decode(errors="replace"))[:200]
                     raise status_error("ollama", response.status_code, said, response.headers)
                 raw = read_capped(response.iter_bytes(), self.name)
         except httpx.TimeoutException as error:

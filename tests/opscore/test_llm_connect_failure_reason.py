@@ -152,3 +152,21 @@ def test_an_ollama_token_as_the_urls_user_is_kept_out_of_the_calls_error(one_try
 
     assert "502" in error and "[redacted]" in error
     assert "tok_ollama" not in error and "dG9rX29sbGFtYT" not in error  # as base64 too
+
+
+def test_a_password_quoted_where_the_reason_is_cut_shows_none_of_it(one_try, agent, settings):
+    """An error answer's reason is its first 200 characters, and it was cut before it was
+    masked: a refusal quoting the password across that cut left the password's head on the
+    row, where no masking knew it for a secret any more."""
+    password = "ollama-pass-0123456789"
+    settings.OLLAMA_URL = f"http://opscore:{password}@ollama.test"
+
+    def refuse(request):
+        return httpx.Response(401, text="denied: " + "x" * 180 + f" {password} was refused")
+
+    model = OllamaProvider(settings.OLLAMA_URL, transport=httpx.MockTransport(refuse))
+
+    error = refused_call(agent, model)
+
+    assert "401" in error and "denied: xxx" in error
+    assert "ollama-pa" not in error, error
