@@ -18,6 +18,7 @@ from missions.actions import submit_proposal
 from missions.schemas import ProposalDraft, ProposalInvalid
 from missions.talk import TalkNotFound, TalkRefused, TalkSettled, keep_talk, mentioned_agent
 from opscore.actions import record_event
+from opscore.inputs import MalformedReply
 from opscore.llm import LLMError, LLMRequest, call_llm, parse_llm_reply
 from opscore.llm_deadline import answer_within
 from opscore.models import Agent
@@ -195,7 +196,7 @@ def _ask_model(text, facts, agent, hint) -> tuple[ChatReply | None, int | None, 
     except SwitchedMidCall as switched:  # its words, and its draft, are not shown as its
         said = f"no answer from {agent.slug}: {switched.said} (while its answer was being written)"
         return ledger_reply(facts), None, said
-    except LLMError as error:
+    except (LLMError, MalformedReply) as error:  # a reply in prose fits no schema: the rows
         return None, None, f"no model answer: {' '.join(str(error).split())[:200]}"
 
 

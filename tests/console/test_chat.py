@@ -333,3 +333,22 @@ def test_the_confirm_line_for_the_default_asker_stays_short(coordinator):
     assert asked.getvalue().splitlines()[-1] == (
         f"  submit it: .venv/bin/opscore chat confirm {answer.id}"
     )
+
+
+def test_a_model_answer_that_is_no_json_is_one_line_and_the_rows(
+    coordinator, monkeypatch, settings
+):
+    """A model that answers in prose (or cut-off JSON) instead of the JSON asked for: the reply
+    fits no schema, and the chat raised it, a 500 to the operator and a traceback in the log,
+    while its LLM call stayed `ok`."""
+    settings.OPSCORE_LLM = "anthropic"
+    model = anthropic_with(anthropic_reply("Nothing is running right now."))
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: model)
+
+    answer = send_message("what is running?", actor="operator:ann")
+
+    assert answer.text.startswith("What the ledger says:\n- No mission is running")
+    assert "(no model answer: malformed chat reply: " in answer.text
+    assert answer.text.count("\n(") == 1 and answer.draft is None
+    call = LLMCall.objects.get(purpose="chat.answer")
+    assert call.outcome == "bad_reply" and call.error.startswith("malformed chat reply")
