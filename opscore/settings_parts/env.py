@@ -94,3 +94,25 @@ def env_database_url(name: str, **options) -> dict:
             f"{name} is not a database URL ({type(error).__name__}): "
             "postgres://user:password@host:5432/name, its parts percent-encoded"
         ) from None
+
+
+def env_http_url(name: str, default: str) -> str:
+    """An http(s) URL of a host Opscore calls: one with no scheme (`localhost:11434`), no host
+    or a port that is none made every call fail as if the host were down, retried, or raised
+    as the client was made, leaving no row of the call. Named, never echoed (it may carry a
+    password)."""
+    from urllib.parse import urlsplit
+
+    raw = env_str(name) or default  # set empty: the default, as unset
+    try:
+        parts = urlsplit(raw)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and raw.isprintable()
+        parts.port  # noqa: B018 (it raises ValueError for a port that is none)
+    except ValueError:
+        usable = False
+    if not usable:
+        raise ImproperlyConfigured(
+            f"{name} is not an http(s) URL: http://host:port, any user and password in it "
+            "percent-encoded"
+        )
+    return raw

@@ -3,14 +3,14 @@ and how long call records and replays are kept."""
 
 from django.core.exceptions import ImproperlyConfigured
 
-from opscore.settings_parts.env import env_at_least, env_bool, env_int, env_str
+from opscore.settings_parts.env import env_at_least, env_bool, env_http_url, env_int, env_str
 
 # LLM providers: OPSCORE_LLM=anthropic|ollama|offline; offline when no key is set.
 ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
 OPSCORE_LLM = env_str("OPSCORE_LLM") or ("anthropic" if ANTHROPIC_API_KEY else "offline")
 if OPSCORE_LLM not in ("anthropic", "ollama", "offline"):
     raise ImproperlyConfigured(f"OPSCORE_LLM must be anthropic, ollama or offline: {OPSCORE_LLM!r}")
-OLLAMA_URL = env_str("OLLAMA_URL", "http://127.0.0.1:11434")
+OLLAMA_URL = env_http_url("OLLAMA_URL", "http://127.0.0.1:11434")
 OPS_ANTHROPIC_MODELS = {
     "main": env_str("OPS_ANTHROPIC_MODEL_MAIN", "claude-sonnet-4-6"),
     "cheap": env_str("OPS_ANTHROPIC_MODEL_CHEAP", "claude-haiku-4-5"),

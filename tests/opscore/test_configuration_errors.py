@@ -21,6 +21,9 @@ from tests.processes import ROOT
         ({"OPS_LLM_MAX_TRIES": "0"}, "OPS_LLM_MAX_TRIES must be at least 1, got '0'"),
         ({"OPS_LLM_RETRY_BASE_SECONDS": "soon"}, "must be a number, got 'soon'"),
         ({"OPS_LLM_RETRY_BASE_SECONDS": "-2"}, "must be at least 0, got '-2'"),
+        ({"OLLAMA_URL": "sekrit.test:11434"}, "OLLAMA_URL is not an http(s) URL"),
+        ({"OLLAMA_URL": "http://u:sekrit@[::1"}, "OLLAMA_URL is not an http(s) URL"),
+        ({"OLLAMA_URL": "http://u:sekrit@host:99999"}, "OLLAMA_URL is not an http(s) URL"),
     ],
     ids=[
         "a setting",
@@ -30,6 +33,9 @@ from tests.processes import ROOT
         "no try",
         "a word for a pause",
         "a negative pause",
+        "a model host with no scheme",
+        "a model host that does not parse",
+        "a model host's port out of range",
     ],
 )
 def test_a_wrong_setting_is_one_line_and_exit_1(env, said):
