@@ -57,11 +57,15 @@ def test_run_after_holds_a_job_until_then(agent):
     "extra, message",
     [
         (["--depends-on", "999999"], "no step 999999"),
-        (["--run-after", "2030-01-01T00:00:00Z"], "at most 7 days ahead"),
+        (["--run-after", "EIGHT_DAYS_AHEAD"], "at most 7 days ahead"),
         (["--run-after", "tomorrow"], "not an ISO-8601 time"),
     ],
 )
 def test_bad_scheduling_is_refused_and_writes_nothing(agent, capsys, extra, message):
+    """Too far ahead is counted from now, not from a fixed date: '2030-01-01' stopped being
+    ahead at all on 2029-12-25, and the test failed from then on."""
+    eight_days_ahead = (db_now() + timedelta(days=8)).isoformat()
+    extra = [eight_days_ahead if arg == "EIGHT_DAYS_AHEAD" else arg for arg in extra]
     args = ["enqueue-job", "--target-agent", "devops", "--subject", "x", "--kind", "noop", *extra]
 
     refused = bus(*args, expect_exit=2, capsys=capsys)
