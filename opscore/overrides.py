@@ -30,9 +30,10 @@ LANE_IN_FLIGHT: Registry = Registry("lane in-flight report")  # lane → () -> d
 # app → (override) -> None: what an app held by a switch goes on once its override is lifted
 # (or expires), in the lift's transaction — e.g. a lane's work held by the switch mid-way
 RELEASED_ON_LIFT: Registry = Registry("release on an override's lift")
-EXPIRY = re.compile(r"^(?P<n>[1-9][0-9]{0,4})(?P<unit>[smhd])$")
+EXPIRY = re.compile(r"^(?P<n>[1-9][0-9]*)(?P<unit>[smhd])$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_EXPIRY = timedelta(days=30)
+MAX_SECONDS = MAX_EXPIRY.total_seconds()
 SYSTEM = "system:override-expiry"
 
 
@@ -75,12 +76,13 @@ def parse_expiry(text: str | None) -> timedelta | None:
     if not text:
         return None
     match = EXPIRY.match(text.strip())
+    said = repr(text) if len(text) <= 40 else repr(text[:40] + "…")
     if match is None:
-        raise OverrideRefused(f"expires {text!r}: use a number and s, m, h or d, e.g. 2h")
-    span = timedelta(seconds=int(match["n"]) * UNIT_SECONDS[match["unit"]])
-    if span > MAX_EXPIRY:
-        raise OverrideRefused(f"expires {text!r}: at most 30 days")
-    return span
+        raise OverrideRefused(f"expires {said}: use a number and s, m, h or d, e.g. 2h")
+    # `99999999d` is a number and a unit: too long, not misspelt (and past int()'s digits)
+    if len(match["n"]) > 7 or int(match["n"]) * UNIT_SECONDS[match["unit"]] > MAX_SECONDS:
+        raise OverrideRefused(f"expires {said}: at most 30 days")
+    return timedelta(seconds=int(match["n"]) * UNIT_SECONDS[match["unit"]])
 
 
 def check_expiry(kind: OverrideKind, expires: str | None) -> timedelta | None:

@@ -58,6 +58,10 @@ def test_a_paused_lane_skips_its_work_and_lifts_itself_when_it_expires(agent):
         ("pause-lane", "triggers", {"reason": "r" * 501}, "at most 500 characters"),
         ("pause-lane", "triggers", {"expires": "soon"}, "use a number and s, m, h or d"),
         ("pause-lane", "triggers", {"expires": "40d"}, "at most 30 days"),
+        # a number too long for the pattern was told to "use a number"
+        ("pause-lane", "triggers", {"expires": "99999999d"}, "at most 30 days"),
+        ("pause-lane", "triggers", {"expires": "9" * 5000 + "s"}, "at most 30 days"),
+        ("pause-lane", "triggers", {"expires": "\uff15m"}, "use a number and s, m, h or d"),
         ("cancel-mission", "1", {"expires": "1h"}, "acts once; it cannot expire"),
         ("fly-to-moon", "x", {}, "unknown override 'fly-to-moon'"),
         ("drain", "everything", {}, "name kind:<step kind>"),
@@ -229,7 +233,7 @@ def test_a_preview_needs_no_reason_and_an_override_does(agent, capsys):
 @pytest.mark.parametrize(
     "verb, target, expires, message",
     [
-        ("pause-lane", "roundtable", "99999999d", "use a number and s, m, h or d"),
+        ("pause-lane", "roundtable", "99999999d", "at most 30 days"),
         ("pause-lane", "roundtable", "40d", "at most 30 days"),
     ],
 )
