@@ -21,6 +21,7 @@ import argparse
 import copy
 import json
 import os
+import re
 import sys
 from difflib import get_close_matches
 from pathlib import Path
@@ -289,9 +290,22 @@ class OpsParser(CommandParser):
     def error(self, message):
         if not self.called_from_command_line:
             super().error(message)
+        message = dash_value_hint(message)
         if self.json_asked:
             fail(f"bad arguments: {message}", as_json=True, code=REFUSED)
         self.exit(REFUSED, f"{self.prog}: {message}; see {self.prog} --help\n")
+
+
+NO_VALUE = re.compile(r"argument (?P<option>--[\w-]+)(?:/\S+)?: expected one argument")
+
+
+def dash_value_hint(message: str) -> str:
+    """argparse reads `--expires -5m` as a second option, not the value: "expected one
+    argument" alone sent people looking for a value they had typed. Said how to give it."""
+    if match := NO_VALUE.fullmatch(message):
+        option = match["option"]
+        return f"{message} (a value starting with '-' is written {option}=VALUE)"
+    return message
 
 
 def refuse_in_one_line(parser: CommandParser, json_asked: bool) -> None:
