@@ -49,6 +49,12 @@ def events_after(last_id: int) -> tuple[str, int, list[dict]]:
 
 
 @database_sync_to_async
+def settled_after(last_id: int, limit: int) -> int:
+    """How many settled events a catch-up from the cursor would read, counted up to `limit`."""
+    return Event.objects.after(last_id)[:limit].count()
+
+
+@database_sync_to_async
 def held_back() -> bool:
     """Committed events wait behind an older open transaction: its end may come with no
     notification (it wrote no event, or rolled back), so the bridge looks again soon."""

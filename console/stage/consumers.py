@@ -15,9 +15,17 @@ from channels.auth import get_user
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from console.stage.bridge import batch_text, events_after, highest_id, join, latest_id, leave
+from console.stage.bridge import (
+    batch_text,
+    events_after,
+    highest_id,
+    join,
+    latest_id,
+    leave,
+    settled_after,
+)
 
-CATCH_UP_EVENTS = 1000  # by id: a page further behind reloads rather than read it all again
+CATCH_UP_EVENTS = 1000  # events a catch-up reads: a page further behind reloads instead
 RELOAD = 4409  # the page's cursor is not one a catch-up serves: it reloads
 UNSUPPORTED = 1003  # the client sent a frame up a socket that only pushes
 
@@ -41,12 +49,21 @@ class StageConsumer(AsyncWebsocketConsumer):
             self.last_id = await latest_id()
         self.session_read_at = asyncio.get_running_loop().time()
         await self.accept()
-        if not newest - CATCH_UP_EVENTS <= self.last_id <= newest:
+        if not await self.cursor_served(newest):
             await self.close(code=RELOAD)  # accepted first: a refused handshake has no code
             return
         await join(self.channel_layer, self)
         self.joined = True
         await self.send_new()
+
+    async def cursor_served(self, newest: int) -> bool:
+        """Whether a catch-up serves this cursor: not past the newest event written, and at most
+        CATCH_UP_EVENTS settled events behind. Counted in the log a catch-up reads, not by ids:
+        events committed behind a transaction still open are not the page's to have yet, and
+        counting them sent a page drawn meanwhile round a reload that drew the same cursor."""
+        if self.last_id > newest:
+            return False
+        return await settled_after(self.last_id, CATCH_UP_EVENTS + 1) <= CATCH_UP_EVENTS
 
     async def deliver(self, message: dict) -> None:
         """From the relay: the shared batch, forwarded as it is, when it follows on from what
