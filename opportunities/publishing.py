@@ -209,7 +209,9 @@ def post_through(adapter, publication: Publication, message) -> str:
             posted = looked_for(adapter, request, publication)
     if posted is None:
         return refuse(publication, f"{adapter.name} calls it a duplicate, yet it is not found")
-    publication.mark_published(posted.post_id, posted.url, measured=adapter.measures)
+    publication.mark_published(
+        posted.post_id, posted.url, measured=adapter.measures, odd_ids=adapter.odd_ids
+    )
     announce_post(publication, message.step)
     return publication.external_id or f"published-{publication.id}"  # an id kept as it came
 

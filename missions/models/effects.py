@@ -191,16 +191,19 @@ class PublicationQuerySet(models.QuerySet):
         return self.filter(next_poll_at__lte=Now()).order_by("next_poll_at", "id")
 
 
-def unusable_id(value: str, most: int) -> str:
+def unusable_id(value: str, most: int, odd: re.Pattern | None = None) -> str:
     """Why a channel's id for a post cannot be kept as it came back ('' when it can). An id is
     one word of the characters every network's ids are made of (X's and Mastodon's digits,
     Pleroma's base62, Bluesky's at:// URI): a server's sentence in its place was quoted by the
-    tweet_high_engagement rule in the work it proposed, trusted as our post's words are."""
+    tweet_high_engagement rule in the work it proposed, trusted as our post's words are.
+    `odd`: what one channel's ids never hold, where that is stricter (ids put into a path)."""
+    if not value:
+        return "empty"
     if len(value) > most:
         return f"over {most} characters"
     if not value.isprintable():
         return "unprintable"
-    odd = NOT_IN_IDS.search(value)
+    odd = NOT_IN_IDS.search(value) or (odd.search(value) if odd else None)
     return f"not an id ({odd.group()!r} in it)" if odd else ""
 
 
@@ -253,11 +256,15 @@ class Publication(models.Model):
     def is_posted(self) -> bool:
         return self.status in (PublicationStatus.PUBLISHED, PublicationStatus.DELETED)
 
-    def mark_published(self, external_id: str, url: str, *, measured: bool = True) -> None:
+    def mark_published(
+        self, external_id: str, url: str, *, measured: bool = True, odd_ids=None
+    ) -> None:
         """Posted: the channel's id and URL kept, the first engagement poll an hour on. An id
         no row holds as it came is not kept, and the post is not polled, saying why: cut, every
-        poll asked for another post; with a NUL, the write failed after the post was out."""
-        why = unusable_id(external_id, self._meta.get_field("external_id").max_length)
+        poll asked for another post; with a NUL, the write failed after the post was out.
+        `odd_ids`: what the channel's ids never hold (unusable_id)."""
+        most = self._meta.get_field("external_id").max_length
+        why = unusable_id(external_id, most, odd_ids)
         self.status = PublicationStatus.PUBLISHED
         self.reason = (
             f"{self.channel}'s id for it is {why}: its engagement is not read" if why else ""

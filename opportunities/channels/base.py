@@ -9,6 +9,7 @@ are a handful of documented REST endpoints each.
 
 import contextlib
 import email.utils
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,11 @@ MAX_RETRY_SECONDS = 24 * 3600
 MAX_COUNT = 2**31 - 1  # ContentMetric's impressions and engagements
 CLOCK_SKEW = timedelta(minutes=5)  # a channel's clock against ours
 MAX_URL_CHARS = 500  # Publication.url
+MAX_ID_CHARS = 200  # Publication.external_id
+# What is never in one of Mastodon's or X's ids (digits; Pleroma's base62, GoToSocial's ULIDs),
+# each put into a path we ask for with our token: `../` led it to another path (httpx folds
+# dot segments away), a `?` or `#` cut it short, a `%2F` is a slash to many a server.
+NOT_IN_PATH_IDS = re.compile(r"[^A-Za-z0-9_-]")
 
 
 class ChannelError(Exception):
@@ -177,6 +183,15 @@ def measured(impressions: int, engagements: int, channel: str) -> Measured:
         said = f"{channel} engagements ({engagements}) exceed impressions ({impressions})"
         raise Malformed(said)
     return Measured(impressions, engagements)
+
+
+def path_id(value, what: str, channel: str) -> str:
+    """A Mastodon or X id as one segment of a path we ask for, or Malformed: an answer's id
+    that leads to another path (or an earlier row's) is never asked for with our token."""
+    text = value if isinstance(value, str) else ""
+    if not text or len(text) > MAX_ID_CHARS or NOT_IN_PATH_IDS.search(text):
+        raise Malformed(f"{channel}: {what} {text[:40]!r} is not an id")
+    return text
 
 
 def post_link(value) -> str:

@@ -64,6 +64,7 @@ def post_url(did: str, rkey: str) -> str:
 
 class Channel:
     name, measures, idempotent = NAME, True, False
+    odd_ids = None  # its ids go into no path: the rule for every id (Publication)
 
     def __init__(self):
         self.http = client(settings.OPS_BLUESKY_PDS_URL)

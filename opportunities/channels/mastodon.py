@@ -10,6 +10,7 @@ import re
 from django.conf import settings
 
 from opportunities.channels.base import (
+    NOT_IN_PATH_IDS,
     Malformed,
     Measured,
     Posted,
@@ -20,6 +21,7 @@ from opportunities.channels.base import (
     looked_since,
     made_since,
     parsed,
+    path_id,
     post_link,
 )
 from opportunities.channels.x import same_words
@@ -42,6 +44,7 @@ def configured() -> bool:
 
 class Channel:
     name, measures, idempotent = NAME, True, False  # the key is kept an hour: look first
+    odd_ids = NOT_IN_PATH_IDS  # a status's id is put into the path its numbers are read at
 
     def __init__(self):
         token = settings.OPS_MASTODON_TOKEN
@@ -72,7 +75,8 @@ class Channel:
         me = json_of(check(self.http.get("/api/v1/accounts/verify_credentials"), NAME), NAME)
         if not isinstance(me.get("id"), str):
             raise Malformed("mastodon: verify_credentials answered without an id")
-        answer = self.http.get(f"/api/v1/accounts/{me['id']}/statuses", params={"limit": 20})
+        account = path_id(me["id"], "the account's id", NAME)
+        answer = self.http.get(f"/api/v1/accounts/{account}/statuses", params={"limit": 20})
         statuses = parsed(check(answer, NAME), NAME)
         if not isinstance(statuses, list):
             raise Malformed("mastodon: the account's statuses are not a list")
@@ -86,7 +90,7 @@ class Channel:
         return None
 
     def measure(self, post_id: str) -> Measured:
-        answer = self.http.get(f"/api/v1/statuses/{post_id}")
+        answer = self.http.get(f"/api/v1/statuses/{path_id(post_id, 'the id', NAME)}")
         if answer.status_code == 404:
             return Measured(deleted=True)
         status = json_of(check(answer, NAME), NAME)

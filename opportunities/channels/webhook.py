@@ -27,6 +27,7 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 class Channel:
     name, measures, idempotent = NAME, False, True
+    odd_ids = None  # its ids go into no path: the rule for every id (Publication)
 
     def __init__(self):
         self.http = client("")  # the URL exactly as configured: a base URL gains a "/"

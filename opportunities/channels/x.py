@@ -10,6 +10,7 @@ from datetime import UTC
 from django.conf import settings
 
 from opportunities.channels.base import (
+    NOT_IN_PATH_IDS,
     CredentialsRefused,
     Duplicate,
     Malformed,
@@ -24,6 +25,7 @@ from opportunities.channels.base import (
     looked_since,
     made_since,
     measured,
+    path_id,
 )
 from opportunities.channels.limits import URL
 
@@ -36,7 +38,8 @@ def configured() -> bool:
 
 
 def post_url(post_id: str) -> str:
-    return f"https://x.com/i/web/status/{post_id}"
+    """The post's page; none for an id that would lead elsewhere on x.com."""
+    return "" if NOT_IN_PATH_IDS.search(post_id) else f"https://x.com/i/web/status/{post_id}"
 
 
 def same_words(a: str, b: str) -> bool:
@@ -46,6 +49,7 @@ def same_words(a: str, b: str) -> bool:
 
 class Channel:
     name, measures, idempotent = NAME, True, False
+    odd_ids = NOT_IN_PATH_IDS  # a post's id is put into the path its numbers are read at
 
     def __init__(self):
         token = settings.OPS_X_ACCESS_TOKEN
@@ -72,10 +76,10 @@ class Channel:
         me = json_of(check(self.http.get("/2/users/me"), NAME), NAME).get("data") or {}
         if not isinstance(me.get("id"), str):
             raise Malformed("x: the answer to GET /2/users/me has no data.id")
-        since = looked_since(request)
+        account, since = path_id(me["id"], "the account's id", NAME), looked_since(request)
         params = {"max_results": 20, "tweet.fields": "created_at"}
         params["start_time"] = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        answer = self.http.get(f"/2/users/{me['id']}/tweets", params=params)
+        answer = self.http.get(f"/2/users/{account}/tweets", params=params)
         for tweet in json_of(check(answer, NAME), NAME).get("data") or []:
             if not isinstance(tweet, dict) or not isinstance(tweet.get("id"), str):
                 continue
@@ -89,7 +93,8 @@ class Channel:
 
     def measure(self, post_id: str) -> Measured:
         params = {"tweet.fields": "public_metrics"}
-        data = json_of(check(self.http.get(f"/2/tweets/{post_id}", params=params), NAME), NAME)
+        path = f"/2/tweets/{path_id(post_id, 'the id', NAME)}"
+        data = json_of(check(self.http.get(path, params=params), NAME), NAME)
         errors, tweet = data.get("errors"), data.get("data")
         if (
             tweet is None
