@@ -34,6 +34,24 @@ READ_SECONDS, CONNECT_SECONDS = 10.0, 5.0
 USER_AGENT = "OpscoreCrawler/1.0 (+https://github.com/opscore)"
 TEXT_TYPES = ("application/xhtml+xml", "application/xml", "application/json")
 HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([\w.:-]+)""", re.I)
+# Images, archives, documents, executables: what a page's first bytes never are.
+BINARY_STARTS = (
+    b"\x89PNG",
+    b"GIF8",
+    b"\xff\xd8\xff",
+    b"%PDF-",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"BZh",
+    b"\xfd7zXZ\x00",
+    b"7z\xbc\xaf\x27\x1c",
+    b"Rar!\x1a\x07",
+    b"\x7fELF",
+    b"RIFF",
+    b"OggS",
+    b"\x1aE\xdf\xa3",
+    b"\x00asm",
+)
 META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?([\w.:-]+)""", re.I)
 
 
@@ -129,10 +147,7 @@ def fetch_by_hops(url: str, client: httpx.Client, deadline: float) -> tuple[str,
                 raise CrawlRefused(f"HTTP {response.status_code} from {url}")
             content_type = response.headers.get("content-type", "")
             refuse_unless_text(content_type)
-            body = read_capped(response, deadline)
-            if not content_type:
-                refuse_unless_text(sniffed_type(body))
-            return url, body, content_type
+            return url, read_capped(response, deadline), content_type
     raise CrawlRefused(f"more than {MAX_REDIRECTS} redirects")
 
 
@@ -260,9 +275,14 @@ def refuse_unless_text(content_type: str) -> None:
         raise CrawlRefused(f"{media} is not text")
 
 
-def sniffed_type(body: bytes) -> str:
-    """A page that names no type is judged by its bytes: a NUL is never in text."""
-    return "application/octet-stream" if b"\x00" in body[:4096] else ""
+def refuse_unless_text_bytes(body: bytes, text: str, content_type: str) -> None:
+    """A page is judged by its bytes too, whatever type it names: a PNG or a PDF served as
+    text/html was kept as the crawl's words. A NUL is never in text once decoded (a UTF-16
+    page's bytes hold them, its text none), and a file format's magic number never starts it."""
+    if "\x00" in text or body.startswith(BINARY_STARTS):
+        media = content_type.split(";")[0].strip().lower()
+        said = f"served as {media}" if media else "served with no type"
+        raise CrawlRefused(f"{said}, but its bytes are not text")
 
 
 def read_capped(response: httpx.Response, deadline: float) -> bytes:
@@ -291,6 +311,7 @@ def fetch_main_text(url: str, client: httpx.Client | None = None) -> Page:
     except httpx.HTTPError as error:
         raise OSError(f"fetching {url} failed: {error}") from error
     html = decoded(body, content_type)
+    refuse_unless_text_bytes(body, html, content_type)
     if "html" not in content_type and not html.lstrip().startswith("<"):
         text = html
         title = ""
