@@ -20,6 +20,7 @@ from opscore.registry import Registry
 # What else makes a step's words not Opscore's own, registered by the lane that knows (the
 # memory lane: its prompt carried a memory learned from outside words): step id -> why, or ''.
 STEP_TAINTS: Registry = Registry("step taint")
+FAR_END_KINDS = frozenset({"crawl"})  # step kinds whose result and error quote a server's answer
 OUTSIDE_RUNTIME = "agentbus"  # the cause_ref of work enqueued through the agent bus, `agentbus:…`
 
 
@@ -71,6 +72,7 @@ def step_untrusted(step_id: int) -> str:
         return f"S{step.id} is run by {step.agent_id}'s outside runtime"
     return (
         ran_outside(step)
+        or fetched(step)
         or proposal_untrusted(step.mission.proposal_id)
         or heard(step.id)
         or step_tainted(step.id)
@@ -83,6 +85,15 @@ def ran_outside(step: Step) -> str:
     runtime = runtime_lease_owner(step.agent_id, "")
     if StepAttempt.objects.filter(step=step, worker_id__startswith=runtime).exists():
         return f"S{step.id} was run by {step.agent_id}'s outside runtime"
+    return ""
+
+
+def fetched(step: Step) -> str:
+    """A step that asked a server outside reports what it answered: a failed crawl's error
+    names the URL the page redirected to (its words, chosen by the page) and whatever its far
+    end said, with no untrusted artifact to say so."""
+    if step.kind in FAR_END_KINDS and step.attempt_count:
+        return f"S{step.id} is a {step.kind}: what it reports is what a server outside answered"
     return ""
 
 
