@@ -1,12 +1,14 @@
 """What holds a mission's queued step from being claimed, in words a person acts on: a kind
-whose breaker is open, a drained kind or agent. Without this, a held step reads "runs at 21:47"
-long after 21:47 has passed."""
+whose breaker is open, a drained kind or agent, a disabled agent, a paused lane. Without this,
+a held step reads "runs at 21:47" long after 21:47 has passed, or plain queued."""
 
 from dataclasses import dataclass
 
 from missions.breaker import switched_off_kinds
 from missions.models import StepStatus
+from opscore.lanes import lane_of_kind, pause_of
 from opscore.overrides import in_force
+from opscore.switch_checks import agent_off
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,28 @@ def holds_on(steps) -> dict[int, Hold]:
 
 
 def _hold_of(step, tripped: set[str]) -> Hold | None:
+    return _tripped_or_drained(step, tripped) or _switched_off(step)
+
+
+def _lifted_by(override_id: int | None) -> tuple[str, str]:
+    if override_id is None:
+        return "it was switched off without an override: switch it back on in the admin", ""
+    return "lift the override once its reason is past:", (
+        f'.venv/bin/opscore override lift {override_id} --reason "…"'
+    )
+
+
+def _switched_off(step) -> Hold | None:
+    """Its agent disabled or its lane paused: the claim skips it as surely as a drain."""
+    if off := agent_off(step.agent_id):
+        row = in_force("disable_agent", step.agent_id)
+        return Hold(step.id, off, *_lifted_by(row.id if row else None))
+    if pause := pause_of(lane_of_kind(step.kind)):
+        return Hold(step.id, pause.why, *_lifted_by(pause.override_id))
+    return None
+
+
+def _tripped_or_drained(step, tripped: set[str]) -> Hold | None:
     if step.kind in tripped and not in_force("drain", f"kind:{step.kind}"):
         return Hold(
             step.id,

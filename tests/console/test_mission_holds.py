@@ -5,7 +5,7 @@ import pytest
 
 from opscore.actions import set_policy
 from opscore.overrides import apply_override
-from tests.factories import AgentFactory, propose
+from tests.factories import AgentFactory, make_step, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -38,3 +38,24 @@ def test_a_step_nothing_holds_shows_no_hold(client, waiting):
     html = client.get(f"/stage/missions/{waiting.id}").content.decode()
 
     assert "Held:" not in html
+
+
+def test_a_step_held_by_a_disabled_agent_names_the_override_to_lift(client, waiting):
+    """A disabled agent's queued step read as plain queued: nothing said it will not run."""
+    row = apply_override("disable-agent", "devops", reason="odd replies", actor="operator:ann")
+
+    html = client.get(f"/stage/missions/{waiting.id}").content.decode()
+
+    assert f"devops is disabled (override {row.id}: odd replies)" in html
+    assert f"override lift {row.id}" in html
+
+
+def test_a_step_held_by_a_paused_lane_names_the_override_to_lift(client, settings):
+    settings.STAGE_PUBLIC = True
+    mission = make_step("post_tweet", agent=AgentFactory(slug="devops")).mission
+    row = apply_override("pause-lane", "publishing", reason="quiet week", actor="operator:ann")
+
+    html = client.get(f"/stage/missions/{mission.id}").content.decode()
+
+    assert f"lane publishing paused (queue) by override {row.id}: quiet week" in html
+    assert f"override lift {row.id}" in html
