@@ -33,8 +33,10 @@ from memory.upkeep import archive_beyond_caps, expire_lapsed
 from opscore.actions import record_cap_hit, record_event
 from opscore.db import db_now
 from opscore.models import Policy
+from opscore.policies import SCHEMAS, parse_policy
 
 GATE = "system:memory-gate"
+KEY = "memory_policy"  # the policy whose `frozen` holds every promotion
 HUMAN = "operator:"  # reviewers who are people (the admin, the CLI)
 CLAIM_SIMILARITY = 0.6  # of two titles' words: the same claim, restated with a newer value
 CLAIM_WORDS = "tsvector_to_array(to_tsvector('english', coalesce(nullif(title, ''), content)))"
@@ -74,14 +76,10 @@ def review_candidate(
     promotions hold for every reviewer — the gate, an operator, an agent's curator."""
     policy = policy or Policy.objects.value("memory_policy")
     if policy.frozen:
-        return MemoryReview.objects.create(
-            decision=Decision.SKIPPED,
-            reviewer=reviewer,
-            reason=f"promotions are frozen: {policy.frozen_reason or 'no reason given'}",
-            candidate_id=candidate_id,
-            touched={"candidate": candidate_id},
-        )
+        return frozen_review(candidate_id, reviewer, policy)
     with transaction.atomic():
+        if (now := switch_held()).frozen:  # frozen since `policy` was read: a run's later ones
+            return frozen_review(candidate_id, reviewer, now)
         candidate = (
             MemoryCandidate.objects.select_for_update(skip_locked=True)
             .filter(pk=candidate_id, status=CandidateStatus.NEW)
@@ -105,6 +103,27 @@ def review_candidate(
         if gone := named_memory_gone(candidate):
             return reject(candidate, reviewer, with_notes(gone, notes))
         return promote(candidate, reviewer, policy, notes)
+
+
+def switch_held():
+    """memory_policy as it stands, its row read FOR SHARE inside the decision's transaction: a
+    freeze committed since the caller read the policy (a gate run reads it once, then decides
+    up to 200) is seen, and one thrown meanwhile waits for this decision's commit. Read once,
+    a freeze mid-run let the rest of the batch be promoted."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {Policy._meta.db_table} WHERE key = %s FOR SHARE", [KEY])
+    stored = Policy.objects.filter(key=KEY).values_list("value", flat=True).first()
+    return parse_policy(KEY, stored) if stored is not None else SCHEMAS[KEY]()
+
+
+def frozen_review(candidate_id: int, reviewer: str, policy) -> MemoryReview:
+    return MemoryReview.objects.create(
+        decision=Decision.SKIPPED,
+        reviewer=reviewer,
+        reason=f"promotions are frozen: {policy.frozen_reason or 'no reason given'}",
+        candidate_id=candidate_id,
+        touched={"candidate": candidate_id},
+    )
 
 
 def named_memory_gone(candidate: MemoryCandidate) -> str:
