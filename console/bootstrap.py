@@ -152,8 +152,8 @@ def _already_applied(phase: int) -> bool:
 
 
 def _enable_phase_agents(roster: Roster, phase: int, report: BootstrapReport, actor: str):
-    """An agent a disable-agent override holds stays disabled (the override's lift decides);
-    the report says which, so the operator knows why it did not come up."""
+    """An agent a disable-agent override holds stays disabled until the override is lifted,
+    and comes up then; the report says which, so the operator knows why it did not yet."""
     for spec in roster.agents:
         if spec.phase > phase:
             continue
@@ -162,6 +162,7 @@ def _enable_phase_agents(roster: Roster, phase: int, report: BootstrapReport, ac
             if set_agent_enabled(agent, True, actor=actor):
                 report.agents_enabled.append(spec.slug)
         except AgentSwitchHeld as held:
+            held.override.restores_enabled()
             report.agents_held.append(f"{spec.slug} (override {held.override.id})")
 
 

@@ -83,6 +83,13 @@ class Override(models.Model):
         self.save(update_fields=["status", "lifted_by", "lift_reason", "lifted_at"])
         self.refresh_from_db(fields=["lifted_at"])
 
+    def restores_enabled(self) -> None:
+        """A disable-agent's lift restores `was_enabled`; bootstrap brought the agent's phase
+        while this held it, so once lifted the agent comes up (left as it was before that
+        phase, disabled, it stayed off for good, and no later bootstrap enables it)."""
+        self.result = {**self.result, "was_enabled": True}
+        self.save(update_fields=["result"])
+
     def as_json(self) -> dict:
         return {
             "id": self.id,

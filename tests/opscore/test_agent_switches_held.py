@@ -94,3 +94,26 @@ def test_the_change_form_shows_enabled_and_draining_but_cannot_change_them(admin
 
     assert response.status_code == 302
     assert Agent.objects.get(slug="devops").draining
+
+
+def test_an_agent_its_phase_brought_while_an_override_held_it_comes_up_when_lifted():
+    """An agent of a later phase, disabled by an override before that phase came (the lift
+    restores what was there: disabled), stayed disabled for good once lifted: bootstrap said it
+    was left disabled while the override is in force, and never enabled it after."""
+    bootstrap(1, actor="test")
+    held = disable("security")  # a phase-2 agent, not enabled yet
+    bootstrap(2, actor="test", force=True)
+    assert not Agent.objects.get(slug="security").enabled
+
+    lift_override(held.id, actor="operator:test", reason="quiet again")
+
+    assert Agent.objects.get(slug="security").enabled
+
+
+def test_an_agent_disabled_before_its_phase_and_lifted_before_it_stays_off():
+    bootstrap(1, actor="test")
+    held = disable("security")
+
+    lift_override(held.id, actor="operator:test", reason="quiet again")
+
+    assert not Agent.objects.get(slug="security").enabled

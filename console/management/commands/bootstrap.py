@@ -49,7 +49,9 @@ class Command(OpsCommand):
             )
         if report.agents_held and not opts["json"]:
             held = ", ".join(report.agents_held)
-            self.stdout.write(f"Left disabled while their override is in force: {held}.")
+            self.stdout.write(
+                f"Left disabled while their override is in force (up once lifted): {held}."
+            )
 
     def check_criteria(self, phase: int, as_json: bool):
         try:
