@@ -32,11 +32,13 @@ from memory.models import (
 from memory.upkeep import archive_beyond_caps, expire_lapsed
 from opscore.actions import record_cap_hit, record_event
 from opscore.db import db_now
+from opscore.lanes import lane_paused
 from opscore.models import Policy
 from opscore.policies import SCHEMAS, parse_policy
 
 GATE = "system:memory-gate"
 KEY = "memory_policy"  # the policy whose `frozen` holds every promotion
+LANE = "memory"  # the lane whose pause holds the gate's run
 HUMAN = "operator:"  # reviewers who are people (the admin, the CLI)
 CLAIM_SIMILARITY = 0.6  # of two titles' words: the same claim, restated with a newer value
 CLAIM_WORDS = "tsvector_to_array(to_tsvector('english', coalesce(nullif(title, ''), content)))"
@@ -59,7 +61,10 @@ def review_candidates(*, reviewer: str = GATE, limit: int = 200) -> dict:
         return {"skipped": waiting.count()}
     counts: dict[str, int] = {}
     batch = list(waiting.order_by("id").values_list("id", flat=True)[: limit + 1])
-    for candidate_id in batch[:limit]:
+    for n, candidate_id in enumerate(batch[:limit]):
+        if lane_paused(LANE):  # thrown mid-run: the rest wait, new, for a run after the lift
+            counts["held"] = len(batch[:limit]) - n
+            return counts
         review = review_candidate(candidate_id, reviewer=reviewer, policy=policy)
         if review is not None:
             counts[review.decision] = counts.get(review.decision, 0) + 1

@@ -25,21 +25,40 @@ def candidate(evidence, n: int):
     return propose_candidate(data)[0]
 
 
-def test_a_freeze_thrown_during_a_gate_run_stops_the_rest_of_its_batch(agent, monkeypatch):
+def two_waiting_then_switched(agent, monkeypatch, override: str, target: str):
+    """Two candidates; the operator throws the switch once the gate promoted the first."""
     evidence = [{"type": "event", "id": record_event("step.failed", "disk full", agent=agent).id}]
     first, second = candidate(evidence, 1), candidate(evidence, 2)
-    promote, frozen = gate.promote, []
+    promote, thrown = gate.promote, []
 
-    def promote_then_freeze(*args, **kwargs):
+    def promote_then_switch(*args, **kwargs):
         review = promote(*args, **kwargs)
-        if not frozen:  # the operator freezes promotions once the first is decided
-            frozen.append(apply_override("freeze_promotions", "memory", reason="audit", actor="a"))
+        if not thrown:
+            thrown.append(apply_override(override, target, reason="audit", actor="operator:a"))
         return review
 
-    monkeypatch.setattr(gate, "promote", promote_then_freeze)
+    monkeypatch.setattr(gate, "promote", promote_then_switch)
+    return first, second
+
+
+def test_a_freeze_thrown_during_a_gate_run_stops_the_rest_of_its_batch(agent, monkeypatch):
+    first, second = two_waiting_then_switched(agent, monkeypatch, "freeze_promotions", "memory")
 
     assert gate.review_candidates() == {"promote": 1, "skipped": 1}
 
     assert MemoryCandidate.objects.get(pk=first.pk).status == "promoted"
     assert MemoryCandidate.objects.get(pk=second.pk).status == "new"
     assert Memory.objects.count() == 1
+
+
+def test_a_memory_lane_pause_thrown_during_a_gate_run_holds_the_rest_of_its_batch(
+    agent, monkeypatch
+):
+    """The gate's run is the memory lane's work: a pause (queue) thrown while it decided a
+    batch let it promote the rest. They wait, new, for the next run after the lift."""
+    first, second = two_waiting_then_switched(agent, monkeypatch, "pause-lane", "memory")
+
+    assert gate.review_candidates() == {"promote": 1, "held": 1}
+
+    assert MemoryCandidate.objects.get(pk=first.pk).status == "promoted"
+    assert MemoryCandidate.objects.get(pk=second.pk).status == "new"
