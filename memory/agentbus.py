@@ -10,6 +10,7 @@ from memory.models.candidates import OUTSIDE_RUNTIME
 from opscore.inputs import InputRefused, time_in_range
 
 NAMESPACE = "default"  # one company per install; the seed's namespace argument must name it
+MAX_CURATOR = 100  # a promoter's name, kept as `agent:NAME` in a review row of 150 characters
 
 
 def add_memory_verbs(verbs) -> None:
@@ -96,6 +97,7 @@ def shared_from_outside(data: dict) -> str:
 
 def promote_memory_candidate(bad_input, **o) -> dict:
     check_namespace(bad_input, o["namespace"])
+    check_curator(bad_input, o["promoted_by"])
     score = o["confidence_score"]
     overrides = {
         "kind": o["kind"],
@@ -128,6 +130,15 @@ def promote_memory_candidate(bad_input, **o) -> dict:
         "reason": review.reason,
         "memory_id": review.memory_id,
     }
+
+
+def check_curator(bad_input, name: str) -> None:
+    """Who promotes is named on every row the promotion writes: a blank name recorded it as
+    promoted by 'agent:', and an overlong one was refused by the database after the gate had
+    decided (exit 1, no JSON answer). A remote caller's is its token's agent."""
+    if not name.strip() or len(name) > MAX_CURATOR:
+        given = f"1 to {MAX_CURATOR} characters ({len(name)} given)"
+        raise bad_input(given, option="promoted_by")
 
 
 def aware_datetime(bad_input, name: str, raw: str):

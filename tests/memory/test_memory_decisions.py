@@ -375,3 +375,16 @@ def test_agentbus_supersedes_the_same_claim_it_names_once(agent):
     assert out["decision"] == "promote"
     assert (old.status, old.superseded_by_id) == ("superseded", out["memory_id"])
     assert MemoryReview.objects.filter(decision="supersede", memory=old).count() == 1
+
+
+@pytest.mark.parametrize("curator", ["", "   ", "c" * 200])
+def test_agentbus_promotion_by_a_blank_or_overlong_curator_is_refused(agent, capsys, curator):
+    """Blank, it was recorded as promoted by 'agent:'; overlong, the database refused the
+    review row (exit 1, no JSON) after the gate had decided."""
+    waiting = candidate(agent)
+
+    verb = ["promote-memory-candidate", "--candidate-id", str(waiting.id)]
+    error = refused(capsys, "agentbus", *verb, "--promoted-by", curator)
+
+    assert "--promoted-by: 1 to 100 characters" in error["error"] and not error["ok"]
+    assert MemoryCandidate.objects.get(pk=waiting.pk).status == "new"
