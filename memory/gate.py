@@ -2,13 +2,14 @@
 
 Against sludge: a candidate without evidence, below the confidence floor, or a shared one resting
 on a single incident is rejected; a duplicate (same dedupe key, or the same subject in nearly
-the same words) merges its evidence into the memory already there. Supersession is for the same
-claim only: the memory a candidate names (`supersedes`), or — for a decision, preference,
-constraint or fact about a subject — one whose title says nearly the same thing with a newer
-value; a second, different fact about a subject joins the first (the old one keeps its row, gets
-`valid_to`). Caps retire the least useful memories (by use, age and confidence), each with a
-review row and an event (memory.upkeep.archive_beyond_caps); what an outside runtime wrote has
-a cap of its own. Freezing promotions records `skipped` and promotes nothing.
+the same words, unless it is a claim's newer value) merges its evidence into the memory already
+there. Supersession is for the same claim only: the memory a candidate names (`supersedes`), or
+— for a decision, preference, constraint or fact about a subject — one whose title says nearly
+the same thing with a newer value; a second, different fact about a subject joins the first (the
+old one keeps its row, gets `valid_to`). Caps retire the least useful memories (by use, age and
+confidence), each with a review row and an event (memory.upkeep.archive_beyond_caps); what an
+outside runtime wrote has a cap of its own. Freezing promotions records `skipped` and promotes
+nothing.
 """
 
 from datetime import timedelta
@@ -236,9 +237,23 @@ def duplicate_of(candidate: MemoryCandidate, policy) -> Memory | None:
     nearby = nearby.annotate(words=RawSQL("tsvector_to_array(search)", []))
     for memory in nearby[:200]:
         theirs = set(memory.words)
-        if theirs and len(words & theirs) / len(words | theirs) >= policy.merge_similarity:
+        alike = theirs and len(words & theirs) / len(words | theirs) >= policy.merge_similarity
+        if alike and not newer_value_of(candidate, memory):
             return memory
     return None
+
+
+def newer_value_of(candidate: MemoryCandidate, memory: Memory) -> bool:
+    """The candidate says what `memory` says with a newer value ("Back up db-1 nightly" →
+    "... hourly"): a single-valued claim whose title changed, not a restatement. Most of a long
+    decision's words stay when its value changes, so as a near-duplicate it was merged and the
+    memory kept the old value; it is for contradicted_by to supersede."""
+    if candidate.kind not in SINGLE_VALUED or not candidate.subject_key:
+        return False
+    subject = lexemes(candidate.subject_key)
+    mine = lexemes(candidate.title or candidate.body) - subject
+    theirs = lexemes(memory.title or memory.content) - subject
+    return mine != theirs and same_claim(mine, theirs) is not None
 
 
 def lexemes(text: str) -> set[str]:

@@ -398,3 +398,20 @@ def test_a_correction_naming_the_memory_it_replaces_is_not_merged_into_it(agent,
     assert review_of(fix).decision == "promote"
     assert old.status == "superseded" and "90 days" in old.superseded_by.content
     assert [m.content for m in Memory.objects.active()] == [said.format(90)]
+
+
+def test_a_newer_value_in_a_long_decision_supersedes_it_rather_than_merging(agent, evidence):
+    """Most words of a long decision stay when its value changes: as a near-duplicate the new
+    one was merged into the old, which kept saying 'nightly', its 'hourly' lost."""
+    fields = {"kind": "decision", "scope": "service", "subject_key": "db-1"}
+    said = "db-1 backs up {} to the ops-backups bucket, encrypted with the ops key, kept 30 days."
+    candidate(evidence, title="Back up db-1 nightly", body=said.format("nightly"), **fields)
+    review_candidates()
+    newer = candidate(
+        evidence[1:], title="Back up db-1 hourly", body=said.format("hourly"), **fields
+    )
+
+    review_candidates()
+
+    assert review_of(newer).decision == "promote"
+    assert [m.title for m in Memory.objects.active()] == ["Back up db-1 hourly"]
