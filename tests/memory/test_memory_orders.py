@@ -354,3 +354,21 @@ def test_two_agents_failing_the_same_kind_on_the_same_day_each_learn_their_lesso
 
     learned = Memory.objects.active().filter(title="analyze keeps failing")
     assert sorted(learned.values_list("agent", flat=True)) == ["devops", "security"]
+
+
+def test_a_candidate_queue_longer_than_the_list_says_how_many_were_left_out(agent):
+    """The list shows the oldest 200: past them, nothing said more were waiting."""
+    event = record_event("step.failed", "x", agent=agent)
+    MemoryCandidate.objects.bulk_create(
+        MemoryCandidate(
+            source_agent=agent, kind="lesson", title=f"lesson {n}", body="Read.",
+            evidence=[{"type": "event", "id": event.id}], confidence=Decimal("0.80"),
+        )
+        for n in range(201)
+    )  # fmt: skip
+    out, err = StringIO(), StringIO()
+
+    call_command("memory", "--json", "candidates", stdout=out, stderr=err)
+
+    assert len(json.loads(out.getvalue())) == 200  # stdout stays the JSON list alone
+    assert "the oldest 200 of 201 new candidates" in err.getvalue()

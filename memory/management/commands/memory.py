@@ -17,6 +17,7 @@ from opscore.models import Agent
 from opscore.overrides import OverrideRefused, apply_override, in_force, lift_override
 
 CLI = "operator:cli"
+SHOWN = 200  # candidates listed at once, oldest first
 DECIDED = {
     "promote": "review a candidate through the gate now",
     "reject": "refuse a candidate, saying what was wrong with it",
@@ -78,7 +79,15 @@ class Command(OpsCommand):
         return [r.as_json() for r in retrieve(agent, query, subject)]
 
     def candidates(self, status, **_):
-        rows = MemoryCandidate.objects.filter(status=status).order_by("id")[:200]
+        """The oldest SHOWN; past them, a line on stderr says how many more wait (stdout stays
+        the list a script reads)."""
+        found = MemoryCandidate.objects.filter(status=status)
+        rows = list(found.order_by("id")[:SHOWN])
+        if len(rows) == SHOWN and (total := found.count()) > SHOWN:
+            left = (
+                f"the oldest {SHOWN} of {total} {status} candidates shown: decide them to see more"
+            )
+            self.stderr.write(left)
         return [
             {
                 "id": c.id,
