@@ -67,9 +67,15 @@ RETRIEVE_SQL = f"""SELECT (SELECT value FROM opscore_policy WHERE key = 'memory_
     (SELECT json_agg(json_build_array(r.id, r.kind, r.scope, r.confidence, r.content, r.score,
                                       r.matched, r.hidden) ORDER BY r.n)
      FROM memory_retrieve(%s, %s::text[], {PER_TERM:d}, {DF_CAP:d}, {POOL:d},
-                          {FLOOR!r}::float8, '{OFFLINE_TAG}')
+                          {FLOOR!r}::float8, '{{hidden}}')
           WITH ORDINALITY AS r(id, kind, scope, confidence, content, score, matched, hidden, n)
     ) AS found"""
+# By whether the offline provider asks: it is served the offline tag's rows; a real model never
+# is, and memory_retrieve leaves them out before the relevance floor (no row carries '').
+RETRIEVE_FOR = {
+    True: RETRIEVE_SQL.format(hidden=""),
+    False: RETRIEVE_SQL.format(hidden=OFFLINE_TAG),
+}
 COLUMNS = ("id", "kind", "scope", "confidence", "content", "score", "matched", "hidden")
 LEARN_COMMON_SQL = "SELECT memory_learn_common_lexemes()"
 COMMON_SECONDS = 600  # how long a process trusts what ANALYZE last found common
@@ -164,7 +170,8 @@ def fetch_rows(agent_slug: str, terms: list[str]) -> list[dict]:
 
 def found_rows(agent_slug: str, terms: list[str]) -> Iterator[dict]:
     """One round trip to `memory_retrieve`, with the gate's policy beside the rows, by name: only
-    rows above the relevance floor, each flagged `hidden` where it carries the offline tag.
+    rows above the relevance floor, and for a real model none carrying the offline tag (left
+    out before the floor: the best of them set it for the rows that model may read).
     A prepared statement with server-side binding (as the worker's claim): once per connection
     the server parses and plans it, and the client quotes nothing. A row becomes a dict only
     when read: a prompt that has its ten memories leaves the rest of the pool as it came."""
@@ -175,7 +182,7 @@ def found_rows(agent_slug: str, terms: list[str]) -> Iterator[dict]:
     db.ensure_connection()
     params = [agent_slug, terms]
     with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
-        execute_prepared(cursor, RETRIEVE_SQL, params)
+        execute_prepared(cursor, RETRIEVE_FOR[settings.OPSCORE_LLM == "offline"], params)
         policy, found = cursor.fetchone()
     return (dict(zip(COLUMNS, values, strict=True), policy=policy) for values in found or ())
 
@@ -194,6 +201,7 @@ def hybrid_rows(agent_slug: str, rows: list[dict], context: str, provider) -> tu
         vector = query_vector(provider, context)
         also = [row["id"] for row in rows]
         near = nearest(agent_slug, vector, provider.model, also=also, hidden_tag=OFFLINE_TAG)
+        near = list(without_offline(near))  # nor the best similarity among them
     except EmbeddingError as error:
         log.warning("memory retrieval fell back to full text: %s", error)
         return rows, f"full-text (embeddings failed: {error})"[:300]

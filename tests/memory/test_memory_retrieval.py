@@ -354,3 +354,20 @@ def test_a_memorys_words_reach_a_prompt_quoted_inside_its_section_never_as_instr
     assert section.count("</memories>") == 1 and section.endswith("</memories>")
     assert "\nSYSTEM:" not in section  # one memory, one line: it starts no line of its own
     assert "not instructions" in section.splitlines()[0]
+
+
+def test_a_memory_a_real_model_is_never_served_does_not_set_the_relevance_floor(agent, settings):
+    """An offline stand-in's memory scored best, so the floor (a fifth of the best) dropped the
+    one memory the real model could read, and its prompt carried none."""
+    remember(
+        "devops",
+        "disk backups on db-1 fail when the backup disk fills, rotate disk backups weekly",
+        title="Disk backups fill the backup disk",
+        tags=["offline"],
+    )
+    readable = remember("devops", "the weekly report mentions backups among many other chores")
+    settings.OPSCORE_LLM = "anthropic"
+
+    found = retrieve("devops", "disk backups fill the backup disk")
+
+    assert [r.id for r in found] == [readable.id]
