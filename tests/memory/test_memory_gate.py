@@ -298,8 +298,9 @@ def test_a_merge_into_a_memory_full_of_evidence_says_which_refs_it_could_not_kee
     first = [{"type": "event", "id": record_event("step.failed", "x", agent=agent).id}]
     candidate(first, dedupe_key="disk-fridays")
     review_candidates()
-    # Ids no event of the test (its `evidence` among them) can have, whatever ran before it.
-    Memory.objects.update(evidence=[{"type": "event", "id": n} for n in range(10**9, 10**9 + 50)])
+    # refs none of the candidate's can be: ids 100-149 were, once a worker's events got there
+    past = max(ref["id"] for ref in evidence) + 1
+    Memory.objects.update(evidence=[{"type": "event", "id": past + n} for n in range(50)])
     late = candidate(evidence, evidence=evidence[:2], dedupe_key="disk-fridays")
 
     review_candidates()
