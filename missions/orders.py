@@ -4,24 +4,29 @@ MissionsConfig.ready()."""
 
 from datetime import timedelta
 
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Least, Now
 
 from missions.models import MISSION_TERMINAL, MissionStatus, Step, StepStatus
 from missions.recovery import reap_expired_leases
 from opscore.actions import record_cap_hit
 from opscore.models import RunStatus, StandingOrderRun
-from opscore.standing_orders import RunResult, check_gaps, finish_run
+from opscore.standing_orders import RunResult, check_gaps, finish_run, keep_late_result
 
 WAITING_TOO_LONG = timedelta(minutes=30)
 
 
 def close_finished_missions(limit: int = 100) -> int:
     """Runs waiting on the work they asked for close when that mission ends: at most `limit`
-    a pass, oldest slot first; a pass cut short leaves a row naming how many still wait."""
+    a pass, oldest slot first; a pass cut short leaves a row naming how many still wait. A
+    run the gap check failed past its deadline while its mission still worked is told how the
+    mission ended, as a late result (opscore.standing_orders.keep_late_result), once."""
     closed = 0
+    outlived = Q(status=RunStatus.FAILED, evidence__has_key="waiting_on_mission") & ~Q(
+        evidence__has_key="late_result"
+    )
     waiting = StandingOrderRun.objects.filter(
-        status=RunStatus.STARTED, mission__status__in=MISSION_TERMINAL
+        Q(status=RunStatus.STARTED) | outlived, mission__status__in=MISSION_TERMINAL
     )
     oldest = waiting.select_related("mission", "order").order_by("scheduled_for", "id")
     batch = list(oldest[: limit + 1])
@@ -33,7 +38,11 @@ def close_finished_missions(limit: int = 100) -> int:
             run.evidence,
             run.mission,
         )
-        closed += finish_run(run, result)
+        if run.status == RunStatus.STARTED:
+            closed += finish_run(run, result)
+        else:
+            keep_late_result(run, result)
+            closed += 1
     if len(batch) > limit:
         record_cap_hit("close_finished_missions", limit, waiting.count(), actor="system:gap_check")
     return closed
@@ -49,7 +58,7 @@ def lease_reaper(order, run):
 
 
 def gap_check(order, run):
-    counts = check_gaps() | {"closed": close_finished_missions()}
+    counts = {"closed": close_finished_missions()} | check_gaps()
     if not any(counts.values()):
         return RunResult(RunStatus.NO_WORK, "every expected run is accounted for", counts)
     return RunResult(RunStatus.COMPLETED, "recorded gaps and closed runs", counts)

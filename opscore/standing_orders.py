@@ -98,13 +98,15 @@ def start_run(order: StandingOrder, scheduled_for, evidence=None) -> StandingOrd
 
 
 def finish_run(run: StandingOrderRun, result: RunResult) -> bool:
-    """Close a started run; a run already closed (e.g. timed out) is left as it is."""
+    """Close a started run; a run already closed (e.g. timed out) is left as it is. The work a
+    run waits on stays named when a result names none (a timeout): its end is news later."""
+    kept = {"mission": result.mission} if result.mission is not None else {}
     changed = StandingOrderRun.objects.filter(pk=run.pk, status=RunStatus.STARTED).update(
         status=result.status,
         summary=redact_text(result.summary)[:5000],
         evidence=redact(result.evidence),
-        mission=result.mission,
         finished_at=None if result.status == RunStatus.STARTED else Now(),
+        **kept,
     )
     run.refresh_from_db()
     if changed and run.status in RUN_TERMINAL:
@@ -320,9 +322,15 @@ def check_gaps(now=None, limit: int = GAP_SLOTS) -> dict:
         if run.started_at and run.started_at < now - deadline:
             minutes = int(deadline.total_seconds() // 60)
             counts["timed_out"] += finish_run(
-                run, RunResult(RunStatus.FAILED, f"timed out after {minutes} min")
+                run, RunResult(RunStatus.FAILED, f"timed out after {minutes} min", waited_on(run))
             )
     return counts
+
+
+def waited_on(run: StandingOrderRun) -> dict:
+    """What a run timed out with: its evidence, and the mission it was waiting on, whose end
+    is still told to it when it comes (missions.orders.close_finished_missions)."""
+    return run.evidence | ({"waiting_on_mission": run.mission_id} if run.mission_id else {})
 
 
 def unrun_slots(order: StandingOrder, since, now) -> list:
