@@ -6,16 +6,15 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 
+from missions.dependents import cancel_behind_ended
 from missions.draft_checks import (
     check_after_steps,
     check_goal,
     cites_untrusted_content,
     find_duplicate,
 )
-from missions.execution import cancel_dependents
 from missions.gates import RESERVED_FOR_GOALS, auto_approvable, first_refusal, reserve_for_goals
 from missions.models import (
-    STEP_ENDED_UNSUCCESSFULLY,
     THE_DOOR,
     Mission,
     Proposal,
@@ -338,7 +337,7 @@ def start_mission(proposal: Proposal, *, actor: str, within=None) -> list[Step]:
         policy_versions=Policy.objects.versions_in_force(SCHEMAS),
     )
     steps = _create_steps(mission, proposal)
-    _cancel_behind_ended(mission, proposal)
+    cancel_behind_ended(mission, proposal)
     (within or IntakePass()).record(
         "proposal.accepted",
         f"Mission M{mission.id} approved: {proposal.title}",
@@ -383,18 +382,6 @@ def _create_steps(mission: Mission, proposal: Proposal) -> list[Step]:
         for earlier in spec.get("after_steps", [])
     )
     return steps
-
-
-def _cancel_behind_ended(mission: Mission, proposal: Proposal) -> None:
-    """A step waiting on an existing one that failed, died or was cancelled can never run:
-    cancelled at once, naming it, as the steps waiting when it ended were (and a retry of it
-    brings them all back). Left queued, it waited without a word for ever."""
-    waited = {i for spec in proposal.proposed_steps for i in spec.get("after_steps", [])}
-    ended = list(Step.objects.filter(pk__in=waited, status__in=STEP_ENDED_UNSUCCESSFULLY))
-    for step in ended:
-        cancel_dependents(step)
-    if ended:
-        mission.finalize()
 
 
 class DecisionRefused(Exception):

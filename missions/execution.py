@@ -13,13 +13,12 @@ from django.db.models.functions import Now
 
 from missions.breaker import count_failure
 from missions.claimed_rows import STEP_COLUMNS, claim_cursor, step_from_array, step_from_row
+from missions.dependents import cancel_dependents
 from missions.executors import Blocked, Failed, Held, Interrupted, Outcome, Succeeded
 from missions.late_writes import record_late_write
 from missions.models import (
     Artifact,
     AttemptOutcome,
-    Mission,
-    MissionStatus,
     OutboxMessage,
     Step,
     StepAttempt,
@@ -360,53 +359,3 @@ def release_step(
 def first_loss(step: Step) -> bool:
     lost = step.attempts.filter(outcome=AttemptOutcome.LOST).count()
     return lost <= 1
-
-
-def cancel_dependents(step: Step) -> int:
-    """Steps waiting on one that can no longer succeed will never run: say so on each."""
-    cancelled, frontier = 0, [step.id]
-    while frontier:
-        waiting = Step.objects.filter(
-            dependency_links__depends_on_id__in=frontier, status=StepStatus.QUEUED
-        )
-        frontier = list(waiting.values_list("id", flat=True))
-        cancelled += waiting.update(
-            status=StepStatus.CANCELLED,
-            last_error=f"dependency S{step.id} ended {step.status}",
-            finished_at=Now(),
-            updated_at=Now(),
-        )
-    return cancelled
-
-
-def revivable_dependents(step: Step) -> list[Step]:
-    """The steps a retry of `step` brings back, locked: those its end cancelled
-    (`cancel_dependents`, each saying so), however far down. A retry's gate counts them
-    (missions.gates.retry_refusal) before they are revived."""
-    found: dict[int, Step] = {}
-    frontier, why = [step.id], f"dependency S{step.id} ended "
-    while frontier:
-        cancelled = Step.objects.filter(
-            dependency_links__depends_on_id__in=frontier,
-            status=StepStatus.CANCELLED,
-            last_error__startswith=why,
-        ).exclude(pk__in=list(found))
-        fresh = {s.id: s for s in cancelled.select_for_update(of=("self",)).only("id", "kind")}
-        found |= fresh
-        frontier = list(fresh)
-    return list(found.values())
-
-
-def revive_dependents(dependents: list[Step]) -> int:
-    """A retried step may succeed after all: the steps its end cancelled (`dependents`, from
-    `revivable_dependents`) wait for it again, and a mission of theirs that ended failed for
-    it (another's, waiting on it by after_steps) is open again. Left cancelled, the retry was
-    pointless: the mission ended failed however the retried step went."""
-    ids = [s.id for s in dependents]
-    failed = Mission.objects.filter(steps__in=ids, status=MissionStatus.FAILED)
-    Mission.objects.filter(pk__in=failed.values("pk")).update(
-        status=MissionStatus.RUNNING, finished_at=None
-    )
-    return Step.objects.filter(pk__in=ids).update(
-        status=StepStatus.QUEUED, last_error="", finished_at=None, updated_at=Now()
-    )

@@ -14,7 +14,8 @@ from django.db import transaction
 from django.db.models.functions import Now
 
 from missions.actions import DecisionRefused
-from missions.models import STEP_TERMINAL, Mission, MissionStatus
+from missions.dependents import cancel_dependents_of
+from missions.models import STEP_TERMINAL, Mission, MissionStatus, StepStatus
 from missions.text import strip_invisible
 from opscore.actions import record_cap_hit, record_event
 from opscore.db import db_now
@@ -152,8 +153,10 @@ def time_out_mission(mission_id: int) -> bool:
         return False  # someone ended or extended it since the sweep looked
     reason = f"mission M{mission.id} passed its deadline {mission.deadline_at:%Y-%m-%d %H:%M} UTC"
     open_steps = mission.steps.exclude(status__in=STEP_TERMINAL).select_for_update()
+    ended = list(open_steps.only("id", "mission_id"))
     failed = open_steps.fail_with(reason)
     mission.time_out()
+    cancel_dependents_of(ended, StepStatus.FAILED)
     _event(mission, "timed_out", "system:sweeper", {"reason": reason, "steps_failed": failed})
     return True
 

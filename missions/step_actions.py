@@ -4,7 +4,12 @@ Each is atomic and leaves its event."""
 from django.db import transaction
 
 from missions.actions import DecisionRefused
-from missions.execution import cancel_dependents, revivable_dependents, revive_dependents
+from missions.dependents import (
+    cancel_dependents,
+    cancel_dependents_of,
+    revivable_dependents,
+    revive_dependents,
+)
 from missions.gates import retry_refusal
 from missions.models import STEP_TERMINAL, Mission, MissionStatus, Step, StepStatus
 from opscore.actions import record_event
@@ -20,8 +25,10 @@ def cancel_mission(mission: Mission, *, actor: str) -> int:
     if mission.is_terminal:
         raise DecisionRefused(f"M{mission.id} is already {mission.status}")
     open_steps = mission.steps.exclude(status__in=STEP_TERMINAL).select_for_update()
+    ended = list(open_steps.only("id", "mission_id"))
     cancelled = open_steps.cancel(f"M{mission.id} cancelled by {actor}")
     mission.cancel()
+    cancel_dependents_of(ended, StepStatus.CANCELLED)
     record_event(
         "mission.cancelled",
         f"Mission M{mission.id} cancelled",

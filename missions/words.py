@@ -7,7 +7,7 @@ sha256; a newer draft is other words and holds it again. A refusal fails the ste
 from django.db import transaction
 
 from missions.actions import DecisionRefused
-from missions.execution import cancel_dependents
+from missions.dependents import cancel_dependents
 from missions.models import (
     Artifact,
     Step,

@@ -1,6 +1,8 @@
 import pytest
+from django.db.models.functions import Now
 
-from missions.actions import DecisionRefused
+from missions.actions import DecisionRefused, submit_proposal
+from missions.mission_control import time_out_missions
 from missions.models import Mission, Step, StepDependency
 from missions.step_actions import cancel_mission, dead_letter_step, retry_step
 from missions.worker import handle_one_step
@@ -153,3 +155,38 @@ def test_a_retry_leaves_the_slots_goal_preference_keeps_to_goal_work(agent):
 
     with pytest.raises(DecisionRefused, match="kept for work serving an active goal"):
         retry_step(failed, actor="operator:ann")
+
+
+def waiting_on(agent, step) -> Step:
+    """A step of another mission that waits on `step` (agentbus enqueue-job --depends-on)."""
+    data = {"agent": agent.slug, "title": "later", "steps": [{"kind": "analyze"}]}
+    data["steps"][0]["after_steps"] = [step.id]
+    return Step.objects.get(mission__proposal=submit_proposal(data, source="api").proposal)
+
+
+def test_cancelling_a_mission_cancels_another_missions_step_waiting_on_it(agent):
+    """Only the steps of the cancelled mission ended: one of another mission waiting on them
+    sat queued for ever, its mission never ending."""
+    first = make_step(agent=agent)
+    later = waiting_on(agent, first)
+
+    cancel_mission(first.mission, actor="operator:ann")
+
+    later.refresh_from_db()
+    assert (later.status, later.last_error) == (
+        "cancelled",
+        f"dependency S{first.id} ended cancelled",
+    )
+    assert later.mission.status == "failed"
+
+
+def test_a_mission_past_its_deadline_cancels_another_missions_step_waiting_on_it(agent):
+    first = make_step(agent=agent)
+    later = waiting_on(agent, first)
+    Mission.objects.filter(pk=first.mission_id).update(deadline_at=Now())
+
+    time_out_missions()
+
+    later.refresh_from_db()
+    assert (later.status, later.last_error) == ("cancelled", f"dependency S{first.id} ended failed")
+    assert later.mission.status == "failed"
