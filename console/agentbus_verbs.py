@@ -36,6 +36,7 @@ from missions.models import ProposalSource, Step
 from missions.provenance import runtime_lease_owner
 from missions.recovery import reap_expired_leases
 from missions.schemas import ProposalInvalid
+from missions.staleness import stale_outcome
 from missions.step_kinds import runs_inside
 from opscore.actions import record_event
 from opscore.models import Agent, Runtime
@@ -277,7 +278,9 @@ def claim_each(owner: str, slug: str, limit: int, lease_seconds: float) -> list[
         step = claim_next_step(owner, lease_seconds=lease_seconds, agent=slug)
         if step is None:
             break
-        refused = refusal_if_changed(step)  # an approval holds outside Opscore's workers too
+        # An approval holds outside Opscore's workers too, and so does a kind's max age
+        # after downtime (recovery_policy): a human decides whether yesterday's deploy runs.
+        refused = stale_outcome(step) or refusal_if_changed(step)
         if refused is not None:
             record_outcome(step.id, step.lease_token, refused)
             continue

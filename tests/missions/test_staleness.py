@@ -5,15 +5,17 @@ from datetime import timedelta
 import pytest
 from django.db.models.functions import Now
 
+from console.models import AgentToken
 from missions.models import Publication, Step
 from missions.outbox import deliver_pending
 from missions.staleness import forget_policy
 from missions.step_actions import retry_step
 from missions.worker import handle_one_step
 from opscore.actions import set_policy
-from opscore.models import Event
+from opscore.models import Event, Runtime
 from opscore.policies import PolicyError
-from tests.factories import make_step
+from tests.console.test_agent_api import call
+from tests.factories import AgentFactory, make_step
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +71,19 @@ def test_the_limits_are_policy_and_refuse_unknown_kinds():
     assert Step.objects.get(pk=old.pk).blocked_code == "stale_after_downtime"
     with pytest.raises(PolicyError, match="unknown step kinds"):
         set_policy("recovery_policy", {"max_age_minutes": {"tweeet": 5}}, actor="t", reason="r")
+
+
+def test_an_outside_runtime_is_not_handed_yesterdays_deploy_either(client):
+    """Its claim (the agent bus) checked the approval binding only: a deploy due two days ago
+    went to the runtime to run, where Opscore's own worker would have asked a human first."""
+    outside = AgentFactory(slug="openclaw-ops", runtime=Runtime.EXTERNAL, max_concurrent_steps=9)
+    secret = AgentToken.issue(outside, "vps", actor="test")[1]
+    step = make_step("deploy", agent=outside)
+    two_days_ago = Now() - timedelta(days=2)
+    Step.objects.filter(pk=step.pk).update(created_at=two_days_ago, run_after=two_days_ago)
+
+    jobs = call(client, secret, "claim-jobs")["jobs"]
+
+    step.refresh_from_db()
+    assert jobs == []
+    assert (step.status, step.blocked_code) == ("blocked", "stale_after_downtime")
