@@ -25,6 +25,7 @@ from opscore.llm_deadline import (
     timed_out,
 )
 from opscore.llm_wire import (
+    LLMError,
     LLMReplyError,
     ShortErrors,
     TransientLLMError,
@@ -281,10 +282,35 @@ def offline_mark() -> str:
 def get_provider():
     choice = settings.OPSCORE_LLM
     if choice == "anthropic":
-        return AnthropicProvider(settings.ANTHROPIC_API_KEY)
+        return made(AnthropicProvider, settings.ANTHROPIC_API_KEY)
     if choice == "ollama":
-        return OllamaProvider(settings.OLLAMA_URL)
+        return made(OllamaProvider, settings.OLLAMA_URL)
     return OfflineProvider()
+
+
+def made(provider_class, *args):
+    """The provider, or one saying why its client could not be made: a proxy in the
+    environment it cannot use (a scheme it does not speak, SOCKS without its package) raised
+    as call_llm began, before any row, and whatever waited on the call crashed."""
+    try:
+        return provider_class(*args)
+    except Exception as error:  # a client never made is still a call's row, with why
+        return Unmade(provider_class, error)
+
+
+class Unmade:
+    """A provider whose client could not be made: each call fails as a model call does (an
+    LLMError, so its LLMCall row says why), and none reaches the network."""
+
+    def __init__(self, provider_class, error: Exception):
+        self.kind, self.name = provider_class, provider_class.name
+        self.why = f"{type(error).__name__}: {error}"
+
+    def model_for(self, tier: str) -> str:
+        return self.kind.model_for(self, tier)  # read from settings alone
+
+    def complete(self, request: LLMRequest) -> LLMReply:
+        raise LLMError(f"{self.name}: its client could not be made: {self.why}")
 
 
 def cost_of(model: str, input_tokens: int, output_tokens: int, asked: str = "") -> Decimal:
