@@ -2,6 +2,7 @@
 
 import base64
 import functools
+import os
 import re
 from urllib.parse import quote, unquote, urlsplit
 
@@ -14,6 +15,12 @@ BEARER_PATTERN = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
 # An agent API token (console.models.PREFIX) pasted anywhere: its first letters may stay.
 AGENT_TOKEN_PATTERN = re.compile(r"(opsa_[A-Za-z0-9_-]{4})[A-Za-z0-9_-]{12,}")
 REDACTED = "[redacted]"
+# URLs read from the environment that may carry a password, besides the settings: the
+# database's (the settings keep its password decoded) and the proxies' a model call may use.
+DATABASE_URLS = ("DATABASE_URL", "DATABASE_ADMIN_URL")
+PROXY_URLS = tuple(
+    name for proxy in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY") for name in (proxy, proxy.lower())
+)
 # A URL's user with no password is taken for a token (url_credentials) from this length on.
 TOKEN_AS_USER_CHARS = 16
 # Credentials handed out while running (a channel's session token), newest last: as secret as
@@ -35,8 +42,12 @@ def _known_secrets() -> tuple[str, ...]:
     values = [getattr(settings, name, "") or "" for name in names]
     values.append(settings.DATABASES["default"].get("PASSWORD") or "")
     values.append(getattr(settings, "OPS_DATABASE_ADMIN", {}).get("PASSWORD") or "")
-    for name in ("REDIS_URL", "OLLAMA_URL"):
+    for name in ("REDIS_URL", "OLLAMA_URL", "EMAIL_URL"):
         values += url_credentials(getattr(settings, name, ""))
+    for name in DATABASE_URLS:  # as written: an encoding its decoded password does not spell
+        values += url_credentials(os.environ.get(name, ""), users_too=False)
+    for name in PROXY_URLS:
+        values += url_credentials(os.environ.get(name, ""))
     values += _runtime_secrets
     values = [value for value in values if isinstance(value, str) and len(value) >= 8]
     return tuple(dict.fromkeys(spelling for value in values for spelling in spellings(value)))
@@ -77,11 +88,12 @@ def forget_known_secrets(**kwargs) -> None:
     _known_secrets.cache_clear()
 
 
-def url_credentials(url: str) -> list[str]:
+def url_credentials(url: str, users_too: bool = True) -> list[str]:
     """A URL's password as written and decoded, and the Basic credential an HTTP client makes
     of its userinfo (httpx sends OLLAMA_URL's as an Authorization header a proxy may echo).
     With no password, a user as long as a token is one (https://TOKEN@host): it was kept
-    readable; a shorter one is a name, whose every mention masked would hide innocent words."""
+    readable; a shorter one is a name, whose every mention masked would hide innocent words.
+    Not `users_too`: a database's user is a role's name, which messages name, never a token."""
     try:
         parts = urlsplit(url or "")
         written = parts.password
@@ -92,7 +104,8 @@ def url_credentials(url: str) -> list[str]:
     basic = base64.b64encode(f"{user}:{password}".encode()).decode()
     if written:
         return [written, password, basic]
-    return [user_written, user, basic] if len(user) >= TOKEN_AS_USER_CHARS else []
+    token = users_too and len(user) >= TOKEN_AS_USER_CHARS
+    return [user_written, user, basic] if token else []
 
 
 def mask_known(text: str) -> str:

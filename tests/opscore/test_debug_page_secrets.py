@@ -30,3 +30,27 @@ def test_the_debug_error_page_shows_no_secret(settings):
     shown = page.content.decode()
     assert "the webhook did not answer" in shown
     assert PASSWORD not in shown and WEBHOOK.rpartition("/")[2] not in shown
+
+
+# As their writers encoded them ('@' as %40, '/' as %2F, '!' left as it is); joined, as above.
+EMAIL_AS_WRITTEN = "smtp%40pass" + "!0123456789"
+DATABASE_URL = "postgres://ops:db%2Fpass" + "!0123456789@db.example.com/ops"
+
+
+def test_a_password_written_percent_encoded_in_its_own_way_is_masked_too(settings, monkeypatch):
+    """A URL's password as its writer encoded it is neither the password nor either encoding
+    the masking knew, so EMAIL_URL's setting, and DATABASE_URL from the environment (which
+    runserver's request.META holds), showed it."""
+    settings.DEBUG = True
+    settings.EMAIL_URL = f"smtp://ops:{EMAIL_AS_WRITTEN}@mail.example.com:587"
+    settings.EMAIL_HOST_PASSWORD = EMAIL_AS_WRITTEN.replace("%40", "@")
+    monkeypatch.setenv("DATABASE_URL", DATABASE_URL)
+    request = RequestFactory().get("/stage/", DATABASE_URL=DATABASE_URL)
+    try:
+        send_the_notice("https://example.com/")
+    except ConnectionError:
+        page = technical_500_response(request, *sys.exc_info())
+
+    shown = page.content.decode()
+    assert "the webhook did not answer" in shown and "db.example.com" in shown
+    assert "pass" + "!0123456789" not in shown
