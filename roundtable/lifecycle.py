@@ -90,8 +90,9 @@ def checked_request(fmt: str, participants: list[str], topic: str) -> str:
     if missing:
         raise ConversationInvalid(f"not enabled or unknown: {', '.join(missing)}")
     # as the intake cleans a title (read as it acts), and one line: every turn's prompt sets it
-    # above the transcript, where a line break in it wrote a turn nobody took
-    topic = " ".join(strip_invisible(topic).split())
+    # above the transcript, where a line break in it wrote a turn nobody took; and, as a chat
+    # message is, with no secret of the installation in it (the Stage and every prompt show it)
+    topic = " ".join(redact_text(strip_invisible(topic)).split())
     if not topic:
         raise ConversationInvalid("a conversation needs a topic")
     if len(topic) > MAX_TOPIC:  # it was cut there, without a word
