@@ -112,6 +112,7 @@ def call_llm(
     opportunity, review …); a step's id and mission are linked by themselves."""
     # a replay answers every call
     provider, lane = provider_override() or provider or get_provider(), lane_of(purpose)
+    request = without_secrets(request)
     served = {"step": step.id, "mission": step.mission_id} if step is not None else {}
     row = _call_row(request, agent, purpose, lane, provider, prompt_version, step, harness)
     row["links"] = served | (links or {})
@@ -133,6 +134,18 @@ def call_llm(
         if not getattr(provider, "replaying", False):  # a replay's retries cost no time
             sleep(reply)
     raise AssertionError("unreachable")
+
+
+def without_secrets(request: LLMRequest) -> LLMRequest:
+    """The prompt with the environment's own secrets masked, whatever it was built from: what
+    prompts are made of is typed in many places (an agent's directive, a goal's title, an
+    order's instructions), and a key pasted into any of them went to the model host with every
+    call, its record alone masked. Only known secrets: a pattern would change innocent words."""
+    messages = [
+        m | {"content": mask_known(m["content"])} if isinstance(m.get("content"), str) else m
+        for m in request.messages
+    ]
+    return dataclasses.replace(request, system=mask_known(request.system), messages=messages)
 
 
 def _call_row(request, agent, purpose, lane, provider, prompt_version, step, harness) -> dict:

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from missions.worker import handle_one_step
-from tests.factories import make_step
+from tests.factories import AgentFactory, make_step
 from tests.opscore.test_llm_faults import (  # noqa: F401 (no_pause is a fixture)
     PROVIDERS,
     Served,
@@ -48,3 +48,40 @@ def test_a_secret_a_model_repeats_reaches_no_row_and_no_page(
     assert "the token is [redacted]" in step.artifacts.get().body
     page = client.get(f"/stage/missions/{step.mission_id}")
     assert page.status_code == 200 and TOKEN.encode() not in page.content
+
+
+class Seen(Served):
+    """The fake server, keeping each request's body as the provider was sent it."""
+
+    def __init__(self, *answers):
+        super().__init__(*answers)
+        self.bodies = []
+
+    def __call__(self, module):
+        answer = super().__call__(module)
+
+        def handler(request):
+            self.bodies.append(request.content.decode())
+            return answer(request)
+
+        return handler
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_secret_in_what_a_prompt_is_built_from_is_never_sent(monkeypatch, settings, provider):
+    """What a prompt is built from is typed in many places (an agent's directive in the roster,
+    a goal's title, an order's instructions), not each of them masked: a key pasted into one
+    was sent to the model host with every prompt, though its record showed it masked."""
+    settings.OPS_API_TOKEN = TOKEN
+    use, body = PROVIDERS[provider]
+    seen = Seen(replies(200, body()))
+    use(monkeypatch, seen)
+    agent = AgentFactory(slug="devops", system_directive=f"Call the API with {TOKEN}.")
+    step = make_step("analyze", agent=agent, payload={"topic": "disk"})
+
+    handle_one_step("w1")
+
+    step.refresh_from_db()
+    assert step.status == "succeeded", step.last_error
+    assert len(seen.bodies) == 1 and "Call the API with [redacted]." in seen.bodies[0]
+    assert TOKEN not in seen.bodies[0]
