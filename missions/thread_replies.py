@@ -7,7 +7,7 @@ from django.conf import settings
 from missions.comments import record_agent_comment
 from missions.models import Comment, CommentKind
 from missions.text import strip_invisible
-from opscore.llm import LLMError, LLMRequest, call_llm, one_line
+from opscore.llm import LLMError, LLMRequest, call_llm, one_line, unusable
 from opscore.llm_deadline import answer_within
 from opscore.prompting import system_prompt
 from opscore.switch_checks import SwitchedMidCall, agent_off, asked_after_calls
@@ -51,7 +51,10 @@ def reply_to(remark: Comment, subject) -> Comment | None:
         return no_reply(remark, f"{switched.said} (while its reply was being written)")
     except LLMError as error:
         return no_reply(remark, str(error))
-    text = strip_invisible(reply.text).strip()[:4000] or "(the model returned no text)"
+    text = strip_invisible(reply.text).strip()[:4000]
+    if not text:  # nothing to post in its name: a bad reply, as a step's empty one is
+        unusable(reply, f"{reply.provider}: the model returned no text")
+        return no_reply(remark, f"{reply.provider}: the model returned no text")
     comment = Comment(
         subject_kind=remark.subject_kind,
         subject_id=remark.subject_id,

@@ -188,3 +188,19 @@ def test_a_disabled_agent_does_not_answer_a_remark_and_the_remark_says_why(agent
         own.note == f"no reply from devops: devops is disabled (override {held.id}: paging storm)"
     )
     assert named.note.startswith("no reply from security: security is disabled (override ")
+
+
+@pytest.mark.parametrize("said", ["", "  \u200b\n"])
+def test_a_reply_with_no_words_is_no_reply_and_its_call_a_bad_reply(agent, monkeypatch, said):
+    """A model that answered nothing (or only characters that hide) was posted as the agent's
+    reply, "(the model returned no text)" in its name, and its call counted ok; a step's empty
+    reply is a bad reply. Now the remark says why no reply came, as any failed call does."""
+    monkeypatch.setattr("opscore.llm.get_provider", lambda: anthropic_with(anthropic_reply(said)))
+    step = make_step("analyze", agent=agent)
+
+    remark = post_comment("mission", step.mission_id, actor="operator:ann", text="how is it?")
+
+    assert not remark.replies.exists()
+    assert remark.note == "no reply from devops: anthropic: the model returned no text"
+    call = LLMCall.objects.get(purpose="thread.reply")
+    assert (call.outcome, call.error) == ("bad_reply", "anthropic: the model returned no text")
