@@ -6,7 +6,9 @@ from django.core.exceptions import ImproperlyConfigured
 from opscore.settings_parts.env import env_at_least, env_bool, env_http_url, env_int, env_str
 
 # LLM providers: OPSCORE_LLM=anthropic|ollama|offline; offline when no key is set.
-ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY")
+# As a secret file or a paste leaves it, a line break or space around it went into the request's
+# header, which the client refuses to send: every call failed as if the host were unreachable.
+ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY").strip()
 OPSCORE_LLM = env_str("OPSCORE_LLM") or ("anthropic" if ANTHROPIC_API_KEY else "offline")
 if OPSCORE_LLM not in ("anthropic", "ollama", "offline"):
     raise ImproperlyConfigured(f"OPSCORE_LLM must be anthropic, ollama or offline: {OPSCORE_LLM!r}")
