@@ -88,8 +88,16 @@ def test_a_duty_over_its_budget_is_flagged(extra_duties):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_simultaneous_heartbeats_run_once(extra_duties):
-    started = threading.Event()
-    extra_duties(Duty("slow", 5, lambda deadline: started.set() or time.sleep(0.5) or {}))
+    """The first heartbeat's last duty lasts until the second has answered: a 0.5 s duty was
+    over before a loaded machine's second heartbeat asked for the lock, and both ran."""
+    started, answered = threading.Event(), threading.Event()
+
+    def slow(deadline):
+        started.set()
+        answered.wait(60)
+        return {}
+
+    extra_duties(Duty("slow", 5, slow))
     results = []
 
     def beat():
@@ -100,8 +108,9 @@ def test_two_simultaneous_heartbeats_run_once(extra_duties):
 
     first = threading.Thread(target=beat)
     first.start()
-    started.wait(5)
+    started.wait(60)
     beat()
+    answered.set()
     first.join()
 
     assert sorted(r.status for r in results) == ["skipped", "succeeded"]
