@@ -16,6 +16,7 @@ from console.agentbus_inputs import BadInput, json_key
 from console.agentbus_remote import (
     NOT_REMOTE,
     filled_in,
+    json_kind,
     serve,
     takes_json,
     verb_actions,
@@ -39,7 +40,7 @@ def option_schema(action: argparse.Action) -> dict:
         return {"type": "boolean", "default": False}
     if takes_json(action):
         return {"type": ["object", "array", "string"], "description": "JSON"}
-    kind = {int: "integer", float: "number"}.get(action.type, "string")
+    kind = {int: "integer", float: "number"}.get(json_kind(action), "string")
     schema: dict = {"type": kind}
     if action.choices is not None:
         schema["enum"] = list(action.choices)

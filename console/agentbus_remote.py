@@ -14,6 +14,7 @@ from django.db.models import Q
 from console.agentbus_inputs import REMOTE, BadInput, Forbidden, NotFound, check_sizes
 from console.agentbus_verbs import MAX_DEDUPE_KEY, run_verb
 from missions.models import Step
+from opscore.cli import whole
 from opscore.inputs import EXPECTED, is_kind
 from opscore.models import StandingOrderRun
 from opscore.redaction import scrub
@@ -198,8 +199,16 @@ def as_text(action: argparse.Action, item) -> str:
     number given for a topic became the topic "7", a list given for a title its JSON, and "5"
     given for a limit the integer 5."""
     if not takes_json(action):
-        check_kind(action, item, action.type if action.type in (int, float) else str)
+        check_kind(action, item, json_kind(action))
     return item if isinstance(item, str) else json.dumps(item)
+
+
+def json_kind(action: argparse.Action) -> type:
+    """The JSON kind an option's value is: a number for the CLI's `whole` (ids and counts in
+    ASCII digits) as for int and float, else text."""
+    if action.type is whole:
+        return int
+    return action.type if action.type in (int, float) else str
 
 
 def check_kind(action: argparse.Action, value, kind: type) -> None:

@@ -7,6 +7,7 @@ from memory.actions import CandidateInvalid, propose_candidate
 from memory.decisions import DecisionRefused, promote_with_overrides
 from memory.models import MemoryCandidate, MemoryScope, MemoryType, Stability
 from memory.models.candidates import OUTSIDE_RUNTIME
+from opscore.cli import whole
 from opscore.inputs import InputRefused, time_in_range
 
 NAMESPACE = "default"  # one company per install; the seed's namespace argument must name it
@@ -24,24 +25,24 @@ def add_memory_verbs(verbs) -> None:
     create.add_argument("--body", required=True)
     create.add_argument("--evidence", default="[]", help="JSON list of {type, id}")
     create.add_argument("--source-refs", default="[]", help="JSON list of strings (URLs, paths)")
-    create.add_argument("--confidence-score", type=int, required=True, choices=range(1, 6))
+    create.add_argument("--confidence-score", type=whole, required=True, choices=range(1, 6))
     create.add_argument("--stability", default="medium", choices=Stability.values)
     create.add_argument("--visibility", default="private", choices=["private", "shared"])
     create.add_argument("--dedupe-key")
     promote = verbs.add_parser("promote-memory-candidate", help="make a candidate a memory")
-    promote.add_argument("--candidate-id", type=int, required=True)
+    promote.add_argument("--candidate-id", type=whole, required=True)
     promote.add_argument("--promoted-by", required=True)
     promote.add_argument("--namespace", default=NAMESPACE)
     promote.add_argument("--notes", default="")
     promote.add_argument("--kind", choices=MemoryType.values)
     promote.add_argument("--scope", choices=MemoryScope.values)
     promote.add_argument("--stability", choices=Stability.values)
-    promote.add_argument("--confidence-score", type=int, choices=range(1, 6))
+    promote.add_argument("--confidence-score", type=whole, choices=range(1, 6))
     for name in ("--subject-key", "--title", "--body", "--dedupe-key"):
         promote.add_argument(name)
     for name in ("--expires-at", "--next-review-at"):
         promote.add_argument(name, help="ISO 8601 with a time zone")
-    promote.add_argument("--supersedes-memory-id", type=int)
+    promote.add_argument("--supersedes-memory-id", type=whole)
 
 
 def score_to_confidence(score: int) -> float:

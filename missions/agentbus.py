@@ -6,6 +6,7 @@ lease token, as complete/block/fail are."""
 from missions.execution import renew_lease
 from missions.models import Step, StepAttempt, StepStatus
 from missions.step_kinds import runs_inside
+from opscore.cli import whole
 from opscore.db import db_now
 from opscore.redaction import redact
 
@@ -56,14 +57,14 @@ def enqueued_option(path: str) -> str:
 
 def add_runtime_verbs(verbs) -> None:
     running = verbs.add_parser("mark-running-job", help="say a leased job has started")
-    running.add_argument("job_id", type=int)
+    running.add_argument("job_id", type=whole)
     running.add_argument("--lease-token", required=True)
     running.add_argument("--openclaw-task-ref", default="")
     running.add_argument("--openclaw-session-key", default="")
     running.add_argument("--openclaw-meta", default="{}")
     running.add_argument("--summary", default="")
     renew = verbs.add_parser("renew-job-lease", help="keep a leased job's lease")
-    renew.add_argument("job_id", type=int)
+    renew.add_argument("job_id", type=whole)
     renew.add_argument("--lease-token", required=True)
     renew.add_argument("--lease-seconds", type=float, default=600)
 

@@ -17,6 +17,7 @@ from opportunities.actions import (
     triage,
 )
 from opportunities.models import Idea, Opportunity
+from opscore.cli import whole
 from opscore.models import Agent
 from opscore.text import checked_reason
 
@@ -26,7 +27,7 @@ REVERSIBILITY = ["high", "medium", "low"]
 
 def add_scores(parser, required: bool) -> None:
     for name in ("--impact-score", "--confidence-score", "--urgency-score"):
-        parser.add_argument(name, type=int, choices=SCORES, required=required)
+        parser.add_argument(name, type=whole, choices=SCORES, required=required)
     parser.add_argument("--reversibility", choices=REVERSIBILITY, required=required)
     parser.add_argument("--owner-candidate")
     parser.add_argument("--suggested-next-step", required=required)
@@ -43,14 +44,14 @@ def add_opportunity_verbs(verbs) -> None:
     create.add_argument("--cost-of-doing-nothing", default="")
     create.add_argument("--dedupe-key")
     decide = verbs.add_parser("triage-opportunity", help="triage, accept, reject or park one")
-    decide.add_argument("--opportunity-id", type=int, required=True)
+    decide.add_argument("--opportunity-id", type=whole, required=True)
     decide.add_argument("--reviewer", required=True)
     decide.add_argument(
         "--decision", required=True, choices=["triaged", "accepted", "rejected", "parked"]
     )
     decide.add_argument("--notes", default="")
     convert = verbs.add_parser("convert-opportunity", help="turn one into work")
-    convert.add_argument("--opportunity-id", type=int, required=True)
+    convert.add_argument("--opportunity-id", type=whole, required=True)
     convert.add_argument("--converted-by", required=True)
     convert.add_argument("--target-agent", required=True)
     convert.add_argument("--job-type", default="analyze")
@@ -62,9 +63,9 @@ def add_opportunity_verbs(verbs) -> None:
     idea.add_argument("--tags", default="[]")
     idea.add_argument("--dedupe-key")
     review = verbs.add_parser("review-idea", help="mark a new idea reviewed")
-    review.add_argument("--idea-id", type=int, required=True)
+    review.add_argument("--idea-id", type=whole, required=True)
     promote = verbs.add_parser("promote-idea-to-opportunity", help="make an idea an opportunity")
-    promote.add_argument("--idea-id", type=int, required=True)
+    promote.add_argument("--idea-id", type=whole, required=True)
     promote.add_argument("--promoted-by", required=True)
     promote.add_argument("--theme")
     promote.add_argument("--title")

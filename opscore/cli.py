@@ -28,7 +28,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
-from opscore.inputs import LONE_SURROGATE
+from opscore.inputs import LONE_SURROGATE, whole_number
 from opscore.text import reveal_invisible
 
 FAILED = 1
@@ -188,12 +188,25 @@ def fail(message: str, *, as_json: bool, errors: dict | None = None, code: int =
     raise SystemExit(code)
 
 
+def whole(text: str) -> int:
+    """An argparse type for an id or a count, in ASCII digits as the API reads them. int()
+    read a full-width 5 (U+FF15), an Arabic-Indic 5 (U+0665) and " 5" each as 5: `mission
+    pause` given a full-width 5 paused mission 5, or answered "no mission 5", a number the
+    person never typed."""
+    number = whole_number(text)
+    if number is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number in digits 0-9")
+    return number
+
+
 def bounded(low: float, high: float, kind=int, unit: str = ""):
     """An argparse type refusing a value outside [low, high] in one line, NaN and infinity too:
     `choices` listed all 101 allowed `--examples`, a clamp ran with another deadline than the one
     asked for, and a NaN or negative wait between polls turned a loop's wait into a busy loop."""
 
     def parse(text: str):
+        if not text.isascii():  # float() and int() read a full-width 5 as 5
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number in digits 0-9")
         value = kind(text)  # not a number: argparse's own "invalid … value"
         if not low <= value <= high:  # NaN fails too
             raise argparse.ArgumentTypeError(f"{text!r} is not {low:.12g} to {high:.12g}{unit}")

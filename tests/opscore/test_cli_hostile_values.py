@@ -3,8 +3,10 @@ that says how to type it, and nothing is written."""
 
 import pytest
 
+from missions.models import Mission
 from opscore.cli import main
 from opscore.models import Override
+from tests.factories import make_step
 
 pytestmark = pytest.mark.django_db
 
@@ -31,3 +33,43 @@ def test_a_value_starting_with_a_dash_is_told_how_to_give_it(capsys, words, opti
 
     assert f"{option}=" in said
     assert not Override.objects.exists()
+
+
+def full_width(number: int) -> str:
+    return "".join(chr(0xFF10 + int(d)) for d in str(number))
+
+
+def arabic_indic(number: int) -> str:
+    return "".join(chr(0x0660 + int(d)) for d in str(number))
+
+
+@pytest.mark.parametrize("spell", [full_width, arabic_indic, lambda n: f" {n}"])
+def test_an_id_not_in_ascii_digits_is_refused_not_read_as_another(capsys, agent, spell):
+    """int() read a full-width 5, an Arabic-Indic 5 and " 5" each as 5: `mission pause` given
+    a full-width 5 paused mission 5, or said "no mission 5", a number nobody typed."""
+    mission = make_step(agent=agent).mission
+
+    said = refusal(capsys, "mission", "pause", spell(mission.id), "--reason", "quiet")
+
+    assert "digits 0-9" in said
+    assert not Mission.objects.get(pk=mission.pk).paused_at
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["override", "lift", "\uff11", "--reason", "x"],
+        ["goal", "show", "\u0663"],
+        ["proposal", "approve", "\uff11", "--as", "ann"],
+        ["thread", "comment", "mission", "1", "hi", "--answers", "\uff12"],
+        ["agentbus", "complete-job", "\uff11", "--lease-token", "t"],
+        ["memory", "promote", "\uff11"],
+    ],
+    ids=lambda words: " ".join(words[:2]),
+)
+def test_each_command_reads_ids_in_ascii_digits_only(capsys, words):
+    with pytest.raises(SystemExit) as exited:
+        main(["opscore", *words, *(["--json"] if words[0] != "agentbus" else [])])
+
+    assert exited.value.code == 2
+    assert "digits 0-9" in capsys.readouterr().out

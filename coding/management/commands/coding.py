@@ -28,6 +28,7 @@ from opscore.cli import (
     dump,
     fail,
     login_name,
+    whole,
 )
 from opscore.four_eyes import deciding_user
 from opscore.models import Event
@@ -85,7 +86,7 @@ class Command(OpsCommand):
         verbs = add_verbs(parser)
         verbs.add_parser("runs", help="the latest coding runs")
         for name in ("show", "cancel", "retry", "approve", "revise"):
-            verbs.add_parser(name, help=ON_A_RUN[name]).add_argument("run_id", type=int)
+            verbs.add_parser(name, help=ON_A_RUN[name]).add_argument("run_id", type=whole)
         verbs.choices["cancel"].add_argument("--reason", default="cancelled from the CLI")
         add_approve(verbs.choices["approve"])
         verbs.choices["revise"].add_argument(
@@ -288,7 +289,7 @@ def add_register(parser):
     parser.add_argument("--test", default="", help='test command, e.g. "python -m pytest"')
     parser.add_argument("--lint", default="")
     parser.add_argument("--runner", action="append", help="an allowed runner (repeatable)")
-    parser.add_argument("--max-runs", type=int, default=1)
+    parser.add_argument("--max-runs", type=whole, default=1)
 
 
 def add_submit(parser):
@@ -302,7 +303,7 @@ def add_submit(parser):
     parser.add_argument("--runner", default="command")
     parser.add_argument("--mode", default="ralph-loop", choices=["single-shot", "ralph-loop"])
     parser.add_argument("--allow-merge", action="store_true")
-    parser.add_argument("--max-changed-files", type=int, default=12)
+    parser.add_argument("--max-changed-files", type=whole, default=12)
     parser.add_argument(
         "--as",
         dest="username",

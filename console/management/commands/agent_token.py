@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 
 from console.models import AgentToken
 from opscore.actions import add_outside_agent
-from opscore.cli import REFUSED, OpsCommand, add_verbs, check_length
+from opscore.cli import REFUSED, OpsCommand, add_verbs, check_length, whole
 from opscore.models import Agent
 
 
@@ -25,7 +25,7 @@ class Command(OpsCommand):
             help="first add the agent as an enabled outside runtime when it does not exist",
         )
         revoke = verbs.add_parser("revoke", help="a token no longer works")
-        revoke.add_argument("token_id", type=int)
+        revoke.add_argument("token_id", type=whole)
         revoke.add_argument("--operator", default="cli")
 
     def handle(self, *args, verb, operator, **opts):

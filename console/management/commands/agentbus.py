@@ -14,7 +14,7 @@ from django.core.management.base import CommandError, CommandParser
 from console.agentbus_inputs import BadInput, Refused, check_sizes, flag
 from console.agentbus_verbs import run_verb
 from missions.agentbus import add_runtime_verbs
-from opscore.cli import OpsCommand, add_verbs, dump
+from opscore.cli import OpsCommand, add_verbs, dump, whole
 from opscore.models import RunStatus
 from opscore.registry import AGENTBUS_PARSERS
 
@@ -63,11 +63,11 @@ def add_job_verbs(verbs) -> None:
     job.add_argument("--subject", required=True)
     job.add_argument("--kind", default="analyze")
     job.add_argument("--payload", default="{}")
-    job.add_argument("--priority", type=int, default=100)
-    job.add_argument("--max-attempts", type=int, default=3)
+    job.add_argument("--priority", type=whole, default=100)
+    job.add_argument("--max-attempts", type=whole, default=3)
     job.add_argument("--dedupe-key")
     job.add_argument("--source-agent")
-    job.add_argument("--depends-on", type=int, action="append", default=[], help="job id")
+    job.add_argument("--depends-on", type=whole, action="append", default=[], help="job id")
     job.add_argument("--run-after", help="ISO 8601; not before then")
     event = verbs.add_parser("emit-event", help="record an event reactions may answer")
     event.add_argument("--topic", required=True)
@@ -78,13 +78,13 @@ def add_job_verbs(verbs) -> None:
     claim = verbs.add_parser("claim-jobs", help="lease queued jobs of an outside runtime's agent")
     claim.add_argument("--lease-owner", required=True)
     claim.add_argument("--lease-seconds", type=float, default=600)
-    claim.add_argument("--limit", type=int, default=1)
+    claim.add_argument("--limit", type=whole, default=1)
     claim.add_argument(
         "--target-agent", required=True, help="the agent you work for (its runtime: external)"
     )
     for name in ("complete-job", "block-job", "fail-job"):
         verb = verbs.add_parser(name, help=f"end a leased job: {name.removesuffix('-job')}")
-        verb.add_argument("job_id", type=int)
+        verb.add_argument("job_id", type=whole)
         verb.add_argument("--lease-token", required=True)
         verb.add_argument("--summary", default="")
         verb.add_argument("--result", default="{}")
@@ -95,13 +95,13 @@ def add_job_verbs(verbs) -> None:
 
 def add_order_verbs(verbs) -> None:
     requeue = verbs.add_parser("requeue-expired", help="queue again jobs whose lease ran out")
-    requeue.add_argument("--limit", type=int, default=1000)
+    requeue.add_argument("--limit", type=whole, default=1000)
     start = verbs.add_parser("start-standing-order", help="record a standing order's run begun")
     start.add_argument("--agent-id", required=True)
     start.add_argument("--order-name", required=True)
     start.add_argument("--scheduled-for", required=True)
     finish = verbs.add_parser("finish-standing-order", help="record how that run ended")
-    finish.add_argument("run_id", type=int)
+    finish.add_argument("run_id", type=whole)
     finish.add_argument(
         "--status", required=True, choices=[s for s in RunStatus.values if s != "started"]
     )

@@ -1,7 +1,7 @@
 from console.bootstrap import bootstrap
 from console.phases import check_phase
 from console.roster import DEFAULT_ROSTER, BootstrapError
-from opscore.cli import REFUSED, OpsCommand, check_length, dump, fail, login_name
+from opscore.cli import REFUSED, OpsCommand, check_length, dump, fail, login_name, whole
 from opscore.text import strip_invisible
 
 
@@ -9,7 +9,7 @@ class Command(OpsCommand):
     help = "Bring the company up to a phase (safe to re-run), or --check a phase's exit criteria."
 
     def add_arguments(self, parser):
-        parser.add_argument("--phase", type=int, required=True)
+        parser.add_argument("--phase", type=whole, required=True)
         parser.add_argument(
             "--roster",
             default=None,

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from console.chat import as_json, confirm_draft, discard_draft, history, send_message
 from missions.talk import TalkRefused
 from missions.text import as_printed
-from opscore.cli import OpsCommand, add_verbs, check_length, dump, fail
+from opscore.cli import OpsCommand, add_verbs, check_length, dump, fail, whole
 
 NO_MESSAGES = "No messages yet: start with `.venv/bin/opscore chat ask …`"
 DEFAULT_OPERATOR = "cli"
@@ -26,7 +26,7 @@ class Command(OpsCommand):
         verbs = add_verbs(parser)
         verbs.add_parser("ask", help="send a message").add_argument("text")
         for verb, what in [("confirm", "submit a draft to the intake"), ("discard", "drop it")]:
-            verbs.add_parser(verb, help=what).add_argument("id", type=int)
+            verbs.add_parser(verb, help=what).add_argument("id", type=whole)
         verbs.add_parser("history", help="your chat so far")
 
     def handle(self, *args, verb, **opts):

@@ -2,7 +2,7 @@
 `override list` and `override lift ID --reason …`. The same functions serve the admin and
 `POST /api/ops/overrides`."""
 
-from opscore.cli import OpsCommand, add_verbs, dump, fail, plain
+from opscore.cli import OpsCommand, add_verbs, dump, fail, plain, whole
 from opscore.overrides import (
     OVERRIDE_KINDS,
     OverrideRefused,
@@ -32,7 +32,7 @@ class Command(OpsCommand):
                 verb.add_argument("--expires", help="e.g. 90s, 5m, 2h, 7d; default: until lifted")
         verbs.add_parser("list", help="overrides in force, with what each leaves")
         lift = verbs.add_parser("lift", help="end an override in force, with a reason")
-        lift.add_argument("id", type=int)
+        lift.add_argument("id", type=whole)
         lift.add_argument("--reason", required=True)
 
     def handle(self, *args, verb, **opts):

@@ -4,7 +4,7 @@ diverges, call by call. Exit 0 identical, 1 diverged or stopped, 2 bad input or 
 
 from missions.models import Mission
 from missions.replay import replay_mission
-from opscore.cli import OpsCommand, add_verbs, dump, fail
+from opscore.cli import OpsCommand, add_verbs, dump, fail, whole
 from opscore.llm_wire import one_line
 from opscore.models import ReplayOutcome, ReplayRun
 from opscore.redaction import redact_text
@@ -39,7 +39,7 @@ class Command(OpsCommand):
         )
         verbs = add_verbs(parser, dest="subject")
         for subject in SUBJECTS:
-            verbs.add_parser(subject, help=f"replay one {subject}").add_argument("id", type=int)
+            verbs.add_parser(subject, help=f"replay one {subject}").add_argument("id", type=whole)
 
     def handle(self, *args, subject, id, **opts):
         as_json, (run_replay, unknown) = opts["json"], SUBJECTS[subject]

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from missions.talk import TalkRefused
 from missions.text import as_printed
 from missions.threads import post_comment, posted_json, subject_of, thread_of
-from opscore.cli import OpsCommand, add_verbs, check_length, dump, fail
+from opscore.cli import OpsCommand, add_verbs, check_length, dump, fail, whole
 from opscore.db import db_now
 
 
@@ -21,9 +21,9 @@ class Command(OpsCommand):
         comment = verbs.add_parser("comment", help="write on it")
         for sub in (show, comment):
             sub.add_argument("kind")
-            sub.add_argument("id", type=int)
+            sub.add_argument("id", type=whole)
         comment.add_argument("text")
-        comment.add_argument("--answers", type=int, help="the question (T id) this answers")
+        comment.add_argument("--answers", type=whole, help="the question (T id) this answers")
 
     def handle(self, *args, verb, kind, id, **opts):
         name = opts["operator"]

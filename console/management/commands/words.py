@@ -5,7 +5,7 @@ propose the work; an approval names the words' digest, so other words are not ap
 
 from missions.models import refusal_line
 from missions.words import WordsRefused, decide_words_as, held_for_words, held_words
-from opscore.cli import OpsCommand, add_verbs, dump, fail
+from opscore.cli import OpsCommand, add_verbs, dump, fail, whole
 
 LISTED = 100  # the oldest first: deciding them brings the next ones into the list
 
@@ -18,14 +18,14 @@ class Command(OpsCommand):
         verbs = add_verbs(parser)
         verbs.add_parser("list", help="posts held until a person approves their words")
         approve = verbs.add_parser("approve", help="post exactly these words")
-        approve.add_argument("step", type=int)
+        approve.add_argument("step", type=whole)
         approve.add_argument(
             "--digest",
             required=True,
             help="the digest `words list` shows: the words, and any refusal of them shown beside",
         )
         refuse = verbs.add_parser("refuse", help="do not post them: the step fails")
-        refuse.add_argument("step", type=int)
+        refuse.add_argument("step", type=whole)
         refuse.add_argument("--reason", required=True)
         for sub in (approve, refuse):
             sub.add_argument("--as", dest="username", required=True, help="who decides")

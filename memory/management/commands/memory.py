@@ -12,7 +12,7 @@ from memory.embeddings import EmbeddingError, embed_pending
 from memory.gate import review_candidate
 from memory.models import CandidateStatus, MemoryCandidate
 from memory.retrieval import retrieve
-from opscore.cli import OpsCommand, add_verbs, dump, fail
+from opscore.cli import OpsCommand, add_verbs, dump, fail, whole
 from opscore.models import Agent
 from opscore.overrides import OverrideRefused, apply_override, in_force, lift_override
 
@@ -39,16 +39,16 @@ class Command(OpsCommand):
         search.add_argument("--subject", action="append", default=[])
         candidates = verbs.add_parser("candidates", help="memory candidates waiting (or --status)")
         candidates.add_argument("--status", default="new", choices=CandidateStatus.values)
-        verbs.add_parser("promote", help=DECIDED["promote"]).add_argument("id", type=int)
+        verbs.add_parser("promote", help=DECIDED["promote"]).add_argument("id", type=whole)
         for name in ("reject", "stale", "merge", "supersede"):
             verb = verbs.add_parser(name, help=DECIDED[name])
-            verb.add_argument("id", type=int)
+            verb.add_argument("id", type=whole)
             verb.add_argument("--reason", required=True)
         verbs.choices["reject"].add_argument(
             "--kind", default="other", choices=RejectReason.values, help="what was wrong with it"
         )
-        verbs.choices["merge"].add_argument("--into", type=int, required=True, help="memory id")
-        verbs.choices["supersede"].add_argument("--by", type=int, required=True, help="memory id")
+        verbs.choices["merge"].add_argument("--into", type=whole, required=True, help="memory id")
+        verbs.choices["supersede"].add_argument("--by", type=whole, required=True, help="memory id")
         verbs.add_parser("embed", help="give active memories without a vector one")
         freeze = verbs.add_parser("freeze", help="stop (on) or allow (off) every promotion")
         freeze.add_argument("state", choices=["on", "off"])

@@ -2,7 +2,7 @@
 --reason …`: an operator's rating of an output, evidence the memory lane learns from."""
 
 from missions.feedback import FeedbackInvalid, record_feedback
-from opscore.cli import OpsCommand, dump, fail
+from opscore.cli import OpsCommand, dump, fail, whole
 
 ACTOR = "operator:cli"
 
@@ -12,9 +12,9 @@ class Command(OpsCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true")
-        parser.add_argument("--mission", type=int)
-        parser.add_argument("--artifact", type=int)
-        parser.add_argument("--publication", type=int)
+        parser.add_argument("--mission", type=whole)
+        parser.add_argument("--artifact", type=whole)
+        parser.add_argument("--publication", type=whole)
         parser.add_argument("--rating", required=True, help="useful or not_useful")
         parser.add_argument("--reason", required=True)
 

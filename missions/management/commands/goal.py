@@ -15,7 +15,7 @@ from missions.goals import (
 from missions.models import Goal
 from missions.models.goals import figure
 from missions.text import as_printed
-from opscore.cli import OpsCommand, add_verbs, dump, fail
+from opscore.cli import OpsCommand, add_verbs, dump, fail, whole
 
 ACTOR = "operator:cli"
 TERMS = ("title", "why", "metric", "scope", "target", "direction", "owner", "deadline")
@@ -41,14 +41,14 @@ class Command(OpsCommand):
         _terms(verbs.add_parser("add", help="a new goal (version 1)"), required=True)
         verbs.add_parser("list", help="active goals first, with progress now")
         verbs.add_parser("show", help="one goal: progress, versions, missions").add_argument(
-            "id", type=int
+            "id", type=whole
         )
         revise = verbs.add_parser("revise", help="a new version of an active goal's terms")
-        revise.add_argument("id", type=int)
+        revise.add_argument("id", type=whole)
         _terms(revise, required=False)
         revise.add_argument("--reason", required=True)
         close = verbs.add_parser("close", help="measure once more and record met or not")
-        close.add_argument("id", type=int)
+        close.add_argument("id", type=whole)
         close.add_argument("--reason", required=True)
         verbs.add_parser("metrics", help="the metrics a goal can target")
 

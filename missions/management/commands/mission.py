@@ -4,7 +4,7 @@ The same functions serve the admin, the Stage and `POST /api/ops/missions/<id>/<
 
 from missions.actions import DecisionRefused
 from missions.mission_control import control_mission, mission_state
-from opscore.cli import OpsCommand, add_verbs, dump, fail
+from opscore.cli import OpsCommand, add_verbs, dump, fail, whole
 
 ACTOR = "operator:cli"
 
@@ -17,13 +17,13 @@ class Command(OpsCommand):
         verbs = add_verbs(parser)
         for verb, what in [("pause", "claim nothing new"), ("resume", "claim again")]:
             sub = verbs.add_parser(verb, help=what)
-            sub.add_argument("id", type=int)
+            sub.add_argument("id", type=whole)
             sub.add_argument("--reason", required=True)
         note = verbs.add_parser("note", help="a note the mission's next prompt carries")
-        note.add_argument("id", type=int)
+        note.add_argument("id", type=whole)
         note.add_argument("text")
         deadline = verbs.add_parser("deadline", help="past it, open steps fail: timed_out")
-        deadline.add_argument("id", type=int)
+        deadline.add_argument("id", type=whole)
         deadline.add_argument("deadline", help="90m, 2h, 3d or 2026-12-03T18:00+00:00")
         deadline.add_argument("--reason", required=True)
 

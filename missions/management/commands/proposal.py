@@ -8,7 +8,7 @@ from missions.actions import DecisionRefused
 from missions.decisions import decide_proposal_as
 from missions.models import Proposal, ProposalStatus, Step, refusal_line, text_digest
 from missions.text import reveal_invisible
-from opscore.cli import OpsCommand, add_verbs, dump, fail
+from opscore.cli import OpsCommand, add_verbs, dump, fail, whole
 
 LISTED = 100  # the oldest first: deciding them brings the next ones into the list
 
@@ -22,7 +22,7 @@ class Command(OpsCommand):
         verbs.add_parser("list", help="proposals waiting for a human")
         for verb, what in [("approve", "run it"), ("reject", "refuse it, with a reason")]:
             sub = verbs.add_parser(verb, help=what)
-            sub.add_argument("id", type=int)
+            sub.add_argument("id", type=whole)
             sub.add_argument("--as", dest="username", required=True, help="who decides")
             sub.add_argument("--reason", default="", required=verb == "reject")
             sub.add_argument("--digest", help="approve only if the content still has this digest")

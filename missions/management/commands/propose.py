@@ -1,7 +1,7 @@
 from missions.actions import submit_proposal
 from missions.models import ProposalSource
 from missions.schemas import ProposalInvalid
-from opscore.cli import REFUSED, OpsCommand, cli_author, dump, fail
+from opscore.cli import REFUSED, OpsCommand, cli_author, dump, fail, whole
 from opscore.inputs import InputRefused, parse_json
 
 
@@ -30,7 +30,7 @@ class Command(OpsCommand):
         )
         parser.add_argument("--chain", action="store_true", help="each step waits for the last")
         parser.add_argument("--dedupe-key")
-        parser.add_argument("--goal", type=int, help="the active goal this work serves")
+        parser.add_argument("--goal", type=whole, help="the active goal this work serves")
         parser.add_argument(
             "--as",
             dest="username",

@@ -1,6 +1,6 @@
 from missions.metrics import record_metric
 from missions.schemas import ProposalInvalid
-from opscore.cli import REFUSED, OpsCommand, dump, fail
+from opscore.cli import REFUSED, OpsCommand, dump, fail, whole
 
 
 class Command(OpsCommand):
@@ -8,8 +8,8 @@ class Command(OpsCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--post", required=True, dest="post_ref")
-        parser.add_argument("--impressions", type=int, required=True)
-        parser.add_argument("--engagements", type=int, required=True)
+        parser.add_argument("--impressions", type=whole, required=True)
+        parser.add_argument("--engagements", type=whole, required=True)
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):

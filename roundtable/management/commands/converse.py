@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError
 
 from missions.worker import default_worker_id
-from opscore.cli import REFUSED, OpsCommand
+from opscore.cli import REFUSED, OpsCommand, whole
 from opscore.lanes import pause_of
 from opscore.models import Policy
 from roundtable.lifecycle import ConversationInvalid, close_conversation, request_conversation
@@ -31,7 +31,7 @@ class Command(OpsCommand):
         parser.add_argument("--format", required=True)
         parser.add_argument("--agents", required=True, help="comma-separated slugs")
         parser.add_argument("--topic", required=True)
-        parser.add_argument("--seed", type=int)
+        parser.add_argument("--seed", type=whole)
         parser.add_argument(
             "--pause",
             type=pause_seconds,
