@@ -8,6 +8,7 @@ mission ends `timed_out`. Each change is one transaction with its event, actor a
 admin, the Stage, `manage.py mission` and `POST /api/ops/missions/<id>/<verb>` all call these.
 """
 
+import re
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -20,12 +21,13 @@ from missions.text import strip_invisible
 from opscore.actions import record_cap_hit, record_event
 from opscore.db import db_now
 from opscore.models import Event
-from opscore.overrides import OverrideRefused, parse_expiry
+from opscore.overrides import UNIT_SECONDS
 from opscore.replay import written_by_then
 from opscore.text import ReasonRefused, checked_reason
 
 MAX_NOTE = 1000
 MAX_DEADLINE_AHEAD = timedelta(days=366)
+SPAN = re.compile(r"^(?P<n>[1-9][0-9]*)(?P<unit>[smhd])$")
 NOTE_EVENT = "mission.note"
 OPEN = [MissionStatus.APPROVED, MissionStatus.RUNNING]
 
@@ -98,14 +100,15 @@ def note_mission(mission_id: int, *, actor: str, text: str) -> Mission:
 
 
 def parse_deadline(text: str) -> datetime:
-    """`90m`, `2h`, `3d` from now on the database clock, or an ISO 8601 time with its zone."""
+    """`90m`, `2h`, `3d` from now on the database clock, or an ISO 8601 time with its zone. A
+    span reaches as far as a time may: read as an override's expiry (at most 30 days), `60d`
+    was told to "give a span" while the same day typed as a time was taken."""
     text = str(text or "").strip()
-    try:
-        span = parse_expiry(text)
-    except OverrideRefused:
-        span = None
-    if span is not None:
-        return db_now() + span
+    if match := SPAN.match(text):
+        seconds = int(match["n"][:10]) * UNIT_SECONDS[match["unit"]]
+        if len(match["n"]) > 9 or seconds > MAX_DEADLINE_AHEAD.total_seconds():
+            raise DecisionRefused(f"deadline {text[:40]!r}: at most a year ahead", status=400)
+        return db_now() + timedelta(seconds=seconds)
     try:
         when = datetime.fromisoformat(text)
     except ValueError:

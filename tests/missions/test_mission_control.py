@@ -121,6 +121,9 @@ def test_past_its_deadline_a_mission_times_out_with_its_steps_failed(agent, cloc
         ("2026-03-01T00:00+00:00", "passed"),
         ("9999-12-31T23:59:59-14:00", "at most a year ahead"),  # past Postgres' year 10000
         ("2027-03-04T12:00+00:00", "at most a year ahead"),
+        ("400d", "at most a year ahead"),  # a span: "give a span" said it was not one
+        ("99999999d", "at most a year ahead"),
+        ("\uff12h", "give a span"),
     ],
 )
 def test_a_bad_deadline_is_refused_in_one_line(agent, clock, deadline, problem):
@@ -130,3 +133,17 @@ def test_a_bad_deadline_is_refused_in_one_line(agent, clock, deadline, problem):
     with pytest.raises(DecisionRefused, match=problem):
         set_mission_deadline(step.mission_id, actor="operator:ann", deadline=deadline, reason="r")
     assert Mission.objects.get(pk=step.mission_id).deadline_at is None
+
+
+@pytest.mark.parametrize(
+    ("span", "ahead"), [("60d", timedelta(days=60)), ("366d", timedelta(days=366))]
+)
+def test_a_deadline_as_a_span_reaches_as_far_as_a_time_does(agent, clock, span, ahead):
+    """A span was read as an override's expiry, at most 30 days: `60d` was refused with "give a
+    span (90m, 2h, 3d) or an ISO time" while the same day typed as a time was taken."""
+    clock.freeze(NOON)
+    step = make_step("noop", agent=agent)
+
+    set_mission_deadline(step.mission_id, actor="operator:ann", deadline=span, reason="launch")
+
+    assert Mission.objects.get(pk=step.mission_id).deadline_at == NOON + ahead
