@@ -16,7 +16,9 @@ from missions.schemas import field_errors
 from missions.text import one_line, strip_invisible
 from opscore.inputs import FieldErrors, InputRefused, check_clean
 
-SPAN = re.compile(r"^(?P<n>\d{1,4})(?P<unit>[hdw])$")
+# ASCII digits: `\d` read a full-width 3 as 3. Any count of them: `99999999d` is a span too
+# long, not something other than a span.
+SPAN = re.compile(r"^(?P<n>[0-9]+)(?P<unit>[hdw])$")
 UNIT = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 MAX_HORIZON = timedelta(days=2 * 366)
 MAX_TARGET = 1e12
@@ -33,7 +35,10 @@ def parse_deadline(text, now: datetime) -> datetime:
     past once UTC had moved on) or an ISO time with its zone."""
     text = str(text or "").strip()
     if match := SPAN.match(text):
-        return now + int(match["n"]) * UNIT[match["unit"]]
+        span = int(match["n"][:7]) * UNIT[match["unit"]]
+        if len(match["n"]) > 6 or span > MAX_HORIZON:  # before now + span overflows a date
+            raise ValueError(f"{text[:40]!r}: at most two years ahead")
+        return now + span
     try:
         when = datetime.fromisoformat(text)
     except ValueError:

@@ -115,6 +115,9 @@ def test_a_revision_is_a_new_version_and_versions_are_never_edited(agent, clock)
         ({"metric": "happiness"}, "metric", "unknown metric 'happiness'; known: missions_"),
         ({"deadline": "2020-01-01"}, "deadline", "already past"),
         ({"deadline": "soon"}, "deadline", "give a span"),
+        ({"deadline": "99999999d"}, "deadline", "at most two years ahead"),  # was "give a span"
+        ({"deadline": "999999w"}, "deadline", "at most two years ahead"),  # past year 9999
+        ({"deadline": "\uff13d"}, "deadline", "give a span"),  # a full-width 3 was read as 3
         ({"target": -1}, "target", "greater than or equal to 0"),
         ({"target": "NaN"}, "target", "finite"),
         ({"owner": "nobody"}, "owner", "unknown agent 'nobody'"),
