@@ -133,12 +133,16 @@ window.OfficeWalk = OfficeWalk;
   function whenThere(agent, then) {
     if (agent.walking) agent.arrive.push(then); else then();
   }
+  // Two lines of 22 characters at most: a word longer than a line (a link, a long compound)
+  // is cut with an ellipsis, or it would run out of the bubble across the office.
+  const LINE = 22;
+  const fit = (word) => (word.length > LINE ? word.slice(0, LINE - 1) + "…" : word);
   function wrap(text) {
-    const words = text.split(" ");
+    const words = text.split(" ").map(fit);
     const lines = ["", ""];
     let line = 0;
     for (const word of words) {
-      if ((lines[line] + " " + word).trim().length > 22) line += 1;
+      if ((lines[line] + " " + word).trim().length > LINE) line += 1;
       if (line > 1) { lines[1] = lines[1].slice(0, 19) + "…"; break; }
       lines[line] = (lines[line] + " " + word).trim();
     }
