@@ -142,23 +142,28 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def spawn_web(env: dict, timeout: float = 30) -> tuple[subprocess.Popen, str]:
-    """`uvicorn console.asgi:application` on a free port, once it answers; (process, base URL)."""
+def spawn_web(env: dict, timeout: float = 30, serve_as=None) -> tuple[subprocess.Popen, str]:
+    """`uvicorn console.asgi:application` on a free port, once it answers; (process, base URL).
+    `serve_as(port)`: another command line for it (`make run`'s own)."""
     import httpx
 
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "console.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
+    command = (
+        serve_as(port)
+        if serve_as
+        else [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "console.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ]
+    )
     process = subprocess.Popen(
         command,
         cwd=ROOT,

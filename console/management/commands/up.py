@@ -102,10 +102,20 @@ class Command(OpsCommand):
         self.stdout.write(f"Try (as pasted): {try_command(base, settings.OPS_API_TOKEN)}")
 
     def serve(self, host, port) -> int:
-        web = [sys.executable, "-m", "uvicorn", "console.asgi:application", "--host", host]
-        # Channels' router has no lifespan protocol: say so, rather than uvicorn probing it.
-        web += ["--port", str(port), "--log-level", "info", "--lifespan", "off"]
-        return Supervisor(standard_children(web)).run()
+        return Supervisor(standard_children(web_command(host, port))).run()
+
+
+# The Stage's socket reads nothing a client sends (its first frame closes it), so the server
+# need not take in uvicorn's default of 16 MiB of one first, per socket and from anyone.
+WS_MAX_BYTES = 4096
+
+
+def web_command(host, port) -> list[str]:
+    """The web server as `make run` starts it."""
+    web = [sys.executable, "-m", "uvicorn", "console.asgi:application", "--host", host]
+    # Channels' router has no lifespan protocol: say so, rather than uvicorn probing it.
+    web += ["--port", str(port), "--log-level", "info", "--lifespan", "off"]
+    return [*web, "--ws-max-size", str(WS_MAX_BYTES)]
 
 
 def refuse_a_taken_port(host: str, port) -> None:
