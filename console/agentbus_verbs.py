@@ -26,6 +26,7 @@ from missions.agentbus import (
     ENQUEUED_AS,
     delay_until,
     enqueued_option,
+    enqueued_problems,
     handed_over,
     run_by_opscore,
 )
@@ -91,7 +92,7 @@ def enqueue_job(**o):
     except ProposalInvalid as invalid:
         errors: dict[str, list[str]] = {}
         for path, problems in invalid.errors.items():
-            errors.setdefault(enqueued_option(path), []).extend(problems)
+            errors.setdefault(enqueued_option(path), []).extend(enqueued_problems(path, problems))
         raise BadInput("invalid job", errors, options=ENQUEUED_AS.values()) from None
 
 

@@ -55,6 +55,14 @@ def enqueued_option(path: str) -> str:
     return ENQUEUED_AS[head] if head else path
 
 
+def enqueued_problems(path: str, problems: list[str]) -> list[str]:
+    """A refusal inside an option (a payload's `url`) names where in it: said under the
+    option alone, four "Field required" told the caller nothing of which fields."""
+    head = next((f for f in ENQUEUED_AS if path.startswith(f"{f}.")), None)
+    inside = path[len(head) + 1 :] if head else ""
+    return [f"{inside}: {problem}" for problem in problems] if inside else problems
+
+
 def add_runtime_verbs(verbs) -> None:
     running = verbs.add_parser("mark-running-job", help="say a leased job has started")
     running.add_argument("job_id", type=whole)

@@ -110,3 +110,14 @@ def test_null_for_an_option_the_token_fills_in_is_filled_in_as_if_left_out(clien
 
     assert [j["id"] for j in claimed["jobs"]] == [job]
     assert event["event"]["agent"] == "openclaw-ops"
+
+
+def test_a_payload_field_the_job_lacks_is_named_in_the_refusal(client, secret):
+    """The refusal said `payload: ["Field required", "Field required", …]`: which fields, the
+    caller could not tell. Each message now starts with the payload field it is about."""
+    job = JOB | {"kind": "crawl", "payload": {"url": "gopher://example.com/"}}
+
+    answer = call(client, secret, "enqueue-job", status=400, **job)
+
+    assert answer["errors"] == {"payload": ["url: an http:// or https:// address"]}
+    assert Proposal.objects.count() == 0
