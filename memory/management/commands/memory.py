@@ -11,7 +11,7 @@ from memory.decisions import (
 from memory.embeddings import EmbeddingError, embed_pending
 from memory.gate import review_candidate
 from memory.models import CandidateStatus, MemoryCandidate
-from memory.retrieval import retrieve
+from memory.retrieval import quoted, retrieve
 from opscore.cli import OpsCommand, add_verbs, dump, fail, whole
 from opscore.models import Agent
 from opscore.overrides import OverrideRefused, apply_override, in_force, lift_override
@@ -66,9 +66,11 @@ class Command(OpsCommand):
 
     @staticmethod
     def line(row: dict) -> str:
+        """One row, one line: a memory's line breaks (its words may be a crawled page's) would
+        start lines that read as more results, as they would in a prompt (retrieval.quoted)."""
         if "bucket" in row:
             head = f"[{row['bucket']}] memory {row['id']} ({row['kind']}, {row['score']})"
-            return f"{head}: {row['text']}"
+            return f"{head}: {quoted(row['text'])}"
         line = f"candidate {row['id']} {row['kind']} by {row['agent']}: {row['title']}"
         # a person is who promotes these: the reason is what they need to see first
         return f"{line} (untrusted: {row['untrusted_reason']})" if row["untrusted_reason"] else line
