@@ -80,7 +80,9 @@ class LLMError(Exception):
     key it refused printed the key there."""
 
     def __init__(self, message: str):
-        super().__init__(one_line(storable(redact_text(str(message)))))
+        # what no row stores goes first: taken out after the masking, a secret with a NUL
+        # inside passed the masking whole and was joined up again
+        super().__init__(one_line(redact_text(storable(str(message)))))
 
 
 class TransientLLMError(LLMError):

@@ -120,3 +120,22 @@ def test_an_error_answer_quoting_the_key_shows_it_on_no_page_and_no_row(
 
     assert "HTTP 401" in answer.text and "bad key [redacted]" in answer.text
     assert key not in answer.text and tables_holding(key) == []
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("inside", ["\x00", "\ud800"])
+def test_an_error_answer_quoting_the_key_split_by_what_no_row_stores_shows_none_of_it(
+    monkeypatch, settings, agent, provider, inside
+):
+    """A NUL or a lone surrogate is taken out of an error's reason (no row stores either), but
+    it was taken out after the masking: a key quoted with one inside it passed the masking
+    whole and was joined up again in the chat answer (the row, masked once more, hid it)."""
+    key = "sk-ant-api03-seeded-0123456789-abcdefghij"
+    settings.OPSCORE_LLM, settings.ANTHROPIC_API_KEY = provider, key
+    said = f"bad key {key[:9]}{inside}{key[9:]}"
+    PROVIDERS[provider][0](monkeypatch, Served((401, error_answer(provider, said))))
+
+    answer = send_message("what is running?", actor="operator:ann")
+
+    assert "HTTP 401" in answer.text and "bad key" in answer.text
+    assert key not in answer.text and tables_holding(key) == []
