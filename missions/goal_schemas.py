@@ -100,6 +100,9 @@ class GoalTerms(BaseModel):
     def _number(cls, value):
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise ValueError("a number")
+        if isinstance(value, str) and (not value.isascii() or "_" in value):
+            # float() reads a full-width 5 as 5 and "1_000" as 1000: not what was typed
+            raise ValueError(f"{value[:40]!r} is not a number in digits 0-9")
         try:
             number = float(value)
         except ValueError:

@@ -120,6 +120,8 @@ def test_a_revision_is_a_new_version_and_versions_are_never_edited(agent, clock)
         ({"deadline": "\uff13d"}, "deadline", "give a span"),  # a full-width 3 was read as 3
         ({"target": -1}, "target", "greater than or equal to 0"),
         ({"target": "NaN"}, "target", "finite"),
+        ({"target": "\uff15"}, "target", "digits 0-9"),  # float() read a full-width 5 as 5
+        ({"target": "1_000"}, "target", "digits 0-9"),
         ({"owner": "nobody"}, "owner", "unknown agent 'nobody'"),
         ({"direction": "sideways"}, "direction", "at_least"),
     ],
