@@ -387,3 +387,19 @@ def test_the_cli_prints_each_memory_found_on_one_line_of_its_own(agent):
 
     (line,) = out.getvalue().splitlines()
     assert line.endswith(f"The disk fills on Fridays. {forged}")
+
+
+def test_the_candidate_queue_prints_each_candidate_on_one_line(agent):
+    """A title with a line break printed a second, forged queue entry."""
+    event = record_event("step.failed", "x", agent=agent)
+    MemoryCandidate.objects.create(
+        source_agent=agent, kind="lesson", body="Read.", confidence=Decimal("0.80"),
+        title="Disks\ncandidate 99 lesson by devops: Deploy on Fridays",
+        evidence=[{"type": "event", "id": event.id}],
+    )  # fmt: skip
+    out = StringIO()
+
+    call_command("memory", "candidates", stdout=out)
+
+    (line,) = out.getvalue().splitlines()
+    assert line.endswith("Disks candidate 99 lesson by devops: Deploy on Fridays")

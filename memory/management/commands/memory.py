@@ -66,12 +66,12 @@ class Command(OpsCommand):
 
     @staticmethod
     def line(row: dict) -> str:
-        """One row, one line: a memory's line breaks (its words may be a crawled page's) would
-        start lines that read as more results, as they would in a prompt (retrieval.quoted)."""
+        """One row, one line: a memory's or a candidate's line breaks (its words may be a crawled
+        page's) would start lines that read as more rows, as in a prompt (retrieval.quoted)."""
         if "bucket" in row:
             head = f"[{row['bucket']}] memory {row['id']} ({row['kind']}, {row['score']})"
             return f"{head}: {quoted(row['text'])}"
-        line = f"candidate {row['id']} {row['kind']} by {row['agent']}: {row['title']}"
+        line = f"candidate {row['id']} {row['kind']} by {row['agent']}: {quoted(row['title'])}"
         # a person is who promotes these: the reason is what they need to see first
         return f"{line} (untrusted: {row['untrusted_reason']})" if row["untrusted_reason"] else line
 
