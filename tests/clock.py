@@ -12,6 +12,7 @@ committed. Production databases never have this schema.
 
 import os
 from datetime import datetime
+from datetime import time as dt_time
 from pathlib import Path
 
 import time_machine
@@ -95,6 +96,16 @@ class Clock:
             "INSERT INTO clock.pinned (shift) VALUES (%s - pg_catalog.statement_timestamp())",
             [instant],
         )
+
+    def midday(self) -> None:
+        """Both clocks moved, ticking, to noon of today in OPS_TIME_ZONE (the date the run is
+        on, an OPS_TEST_INSTANT's included): for a test that counts a day's work (a daily
+        limit, a quota) across several statements, so midnight cannot fall between its writes
+        and its check."""
+        from django.utils import timezone
+
+        today = timezone.localdate()
+        self.travel(datetime.combine(today, dt_time(12), timezone.get_current_timezone()))
 
     def stop(self) -> None:
         if self._traveller is not None:

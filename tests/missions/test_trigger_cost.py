@@ -214,7 +214,8 @@ def test_every_agent_of_a_pass_is_locked_and_counted_once(agent):
     assert Proposal.objects.filter(status="accepted").count() == 6
 
 
-def test_the_daily_limit_refuses_at_its_exact_boundary_within_one_pass(agent):
+def test_the_daily_limit_refuses_at_its_exact_boundary_within_one_pass(agent, clock):
+    clock.midday()  # the proposal spent before the pass is today's when the pass counts
     agent.daily_proposal_limit = 3
     agent.save()
     propose(agent, "noop")  # one spent before the pass
