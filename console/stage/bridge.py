@@ -32,7 +32,13 @@ QUIET_CHECK_SECONDS = 15
 HELD_CHECK_SECONDS = 1  # while committed events wait behind an open transaction
 FOLLOW_SECONDS = 5  # how often a process that does not read tries to take the reader's place
 BACKOFF_SECONDS = (0.5, 1, 2, 5)
-MOMENT_KEYS = ("conversation_id", "participants", "interaction", "text", "thread")
+# What the pages act on, by the namespace of Opscore's own events that carry it: the office and
+# the conversations list (conversation.*), an open thread page (thread.*). An outside runtime
+# may not emit in these, so what its event's payload holds is not sent to every viewer.
+MOMENT_KEYS = {
+    "conversation.": ("conversation_id", "participants", "interaction", "text"),
+    "thread.": ("thread",),
+}
 log = logging.getLogger(__name__)
 
 
@@ -67,7 +73,8 @@ def rendered(events: list) -> str:
 
 def moment_of(event: Event) -> dict:
     """What the office needs to act an event out: who, what kind, and a conversation's words."""
-    extra = {k: event.payload[k] for k in MOMENT_KEYS if k in event.payload}
+    keys = next((k for kind, k in MOMENT_KEYS.items() if event.kind.startswith(kind)), ())
+    extra = {k: event.payload[k] for k in keys if k in event.payload}
     moment = {"id": event.id, "kind": event.kind, "agent": event.agent_id, **extra}
     moment |= {"proposal": event.proposal_id} if event.proposal_id else {}
     return moment | {"title": sentence_of(event)}
