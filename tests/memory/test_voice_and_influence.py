@@ -25,7 +25,7 @@ from tests.factories import AgentFactory, make_memories
 from tests.fake_sockets import Clock
 
 pytestmark = pytest.mark.django_db
-FAR = time.monotonic() + 3600
+FAR = float("inf")  # no deadline: an hour from import failed a worker running past it
 ENGAGEMENT = "Reference what works in engagement when relevant"
 CONTENT = "You've developed expertise in content strategy"
 STRATEGIC = "You think strategically about long-term plans"
