@@ -16,11 +16,11 @@ BEARER_PATTERN = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
 AGENT_TOKEN_PATTERN = re.compile(r"(opsa_[A-Za-z0-9_-]{4})[A-Za-z0-9_-]{12,}")
 REDACTED = "[redacted]"
 # URLs read from the environment that may carry a password, besides the settings: the
-# database's (the settings keep its password decoded) and the proxies' a model call may use.
+# database's (the settings keep its password decoded), the Anthropic client's own (a gateway's)
+# and the proxies' a model call may go through.
 DATABASE_URLS = ("DATABASE_URL", "DATABASE_ADMIN_URL")
-PROXY_URLS = tuple(
-    name for proxy in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY") for name in (proxy, proxy.lower())
-)
+PROXIES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+HOST_URLS = ("ANTHROPIC_BASE_URL", *PROXIES, *(name.lower() for name in PROXIES))
 # A URL's user with no password is taken for a token (url_credentials) from this length on.
 TOKEN_AS_USER_CHARS = 16
 # Credentials handed out while running (a channel's session token), newest last: as secret as
@@ -46,7 +46,7 @@ def _known_secrets() -> tuple[str, ...]:
         values += url_credentials(getattr(settings, name, ""))
     for name in DATABASE_URLS:  # as written: an encoding its decoded password does not spell
         values += url_credentials(os.environ.get(name, ""), users_too=False)
-    for name in PROXY_URLS:
+    for name in HOST_URLS:
         values += url_credentials(os.environ.get(name, ""))
     values += _runtime_secrets
     values = [value for value in values if isinstance(value, str) and len(value) >= 8]

@@ -299,6 +299,7 @@ LOGGING = {
         # httpx logs each request's URL at INFO: a chat webhook's URL is its key, and httpx
         # spells it its own way (the host lowercased), past any masking of the setting.
         "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},  # the Anthropic client's own httpx, logging as httpx does
     },
 }
 if OPS_LOG_FORMAT == "json":

@@ -161,20 +161,63 @@ HTTPX_SCRIPT = textwrap.dedent(
 )
 
 
+def run_logged(script: str, log_format: str, **env) -> subprocess.CompletedProcess:
+    """`script` run as Opscore starts, logging at INFO in `log_format`, with `env` set."""
+    env = (
+        os.environ
+        | env
+        | {
+            "DJANGO_SETTINGS_MODULE": "opscore.settings",
+            "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",  # parsed, never connected to
+            "OPS_LOG_FORMAT": log_format,
+            "LOG_LEVEL": "INFO",
+        }
+    )
+    command = [sys.executable, "-c", script]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
 @pytest.mark.parametrize("log_format", ["text", "json"])
 def test_an_http_call_leaves_no_webhook_key_in_the_log(log_format):
     """httpx logs each request's URL at INFO, spelled as httpx normalised it (the host
     lowercased), which masking the setting's value does not catch; a chat webhook's URL is
     its key."""
-    env = os.environ | {
-        "DJANGO_SETTINGS_MODULE": "opscore.settings",
-        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",  # parsed, never connected to
-        "OPS_WEBHOOK_URL": "https://Hooks.Example.com/services/T000/B000/XXXXsecretXXXX",
-        "OPS_LOG_FORMAT": log_format,
-        "LOG_LEVEL": "INFO",
-    }
-    command = [sys.executable, "-c", HTTPX_SCRIPT]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    webhook = "https://Hooks.Example.com/services/T000/B000/XXXXsecretXXXX"
+    result = run_logged(HTTPX_SCRIPT, log_format, OPS_WEBHOOK_URL=webhook)
 
     assert result.returncode == 0, result.stderr
     assert "secret" not in result.stderr
+
+
+ANTHROPIC_SCRIPT = textwrap.dedent(
+    """
+    import logging.config
+    import django, httpx2
+    from django.conf import settings
+
+    django.setup()
+    logging.config.dictConfig(settings.LOGGING)
+    from opscore.llm import AnthropicProvider, LLMError, LLMRequest
+
+    refused = {"type": "error", "error": {"type": "authentication_error", "message": "no"}}
+    sent = httpx2.MockTransport(lambda request: httpx2.Response(401, json=refused))
+    try:
+        AnthropicProvider("sk-test", transport=sent).complete(
+            LLMRequest(system="s", messages=[{"role": "user", "content": "hi"}])
+        )
+    except LLMError as error:
+        print(error)
+    """
+)
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_model_call_leaves_no_gateway_password_in_the_log(log_format):
+    """The Anthropic client's own httpx (httpx2) logs each request's URL at INFO, as httpx
+    does, yet was left at INFO: a gateway's ANTHROPIC_BASE_URL with a password in it was
+    written into the log on every call, a URL no masking knew."""
+    gateway = "https://opscore:gw-pass-0123456789@gateway.example.com/anthropic"
+    result = run_logged(ANTHROPIC_SCRIPT, log_format, ANTHROPIC_BASE_URL=gateway)
+
+    assert result.returncode == 0 and "HTTP 401" in result.stdout, result.stderr
+    assert "gw-pass" not in result.stderr + result.stdout
