@@ -151,7 +151,8 @@ def test_an_offline_post_is_recorded_as_not_posted_never_posted(settings):
     assert kept.payload["reason"] == "the LLM provider is offline"
 
 
-def test_the_tweet_quota_is_checked_again_at_run_time():
+def test_the_tweet_quota_is_checked_again_at_run_time(clock):
+    clock.midday()  # the first post is today's when the second is checked
     set_policy("x_daily_quota", {"limit": 1}, actor="t")
     first = make_step("post_tweet", payload={"text": "one"})
     handle_one_step("w1")
@@ -168,10 +169,11 @@ def test_the_tweet_quota_is_checked_again_at_run_time():
     assert Step.objects.get(pk=first.pk).status == "succeeded"
 
 
-def test_the_tweet_quota_is_one_for_all_channels_at_the_intake_and_at_run_time(agent):
+def test_the_tweet_quota_is_one_for_all_channels_at_the_intake_and_at_run_time(agent, clock):
     """The intake counted today's posts on every channel, the run-time check only the
     channel's own: at 1/1 the intake said "quota full" while a post to another channel went
     out."""
+    clock.midday()  # the first post is today's at both checks
     set_policy("x_daily_quota", {"limit": 1}, actor="t")
     first = make_step("post_tweet", agent=agent, payload={"text": "one", "channel": "mastodon"})
     handle_one_step("w1")
