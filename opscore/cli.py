@@ -299,11 +299,20 @@ class OpsParser(CommandParser):
     (call_command), Django's CommandError as before."""
 
     json_asked = False
+    words: tuple[str, ...] = ()
+
+    def parse_known_args(self, args=None, namespace=None):
+        self.words = tuple(sys.argv[1:] if args is None else args)  # for error()'s hint
+        return super().parse_known_args(args, namespace)
 
     def error(self, message):
         if not self.called_from_command_line:
             super().error(message)
-        message = dash_value_hint(message)
+        known = self._option_string_actions
+        dashed = [
+            w for w in self.words if w[:1] == "-" and w.partition("=")[0] not in (*known, "--")
+        ]
+        message = dash_value_hint(message, dashed)
         if self.json_asked:
             fail(f"bad arguments: {message}", as_json=True, code=REFUSED)
         self.exit(REFUSED, f"{self.prog}: {message}; see {self.prog} --help\n")
@@ -312,12 +321,19 @@ class OpsParser(CommandParser):
 NO_VALUE = re.compile(r"argument (?P<option>--[\w-]+)(?:/\S+)?: expected one argument")
 
 
-def dash_value_hint(message: str) -> str:
-    """argparse reads `--expires -5m` as a second option, not the value: "expected one
-    argument" alone sent people looking for a value they had typed. Said how to give it."""
+def dash_value_hint(message: str, dashed: list[str]) -> str:
+    """argparse reads `--expires -5m` or `note 1 -fix` as another option, not the value:
+    "expected one argument" or "the following arguments are required" alone sent people
+    looking for a value they had typed. Said how to give it. `dashed`: the words typed that
+    start with '-' and name no option."""
     if match := NO_VALUE.fullmatch(message):
         option = match["option"]
         return f"{message} (a value starting with '-' is written {option}=VALUE)"
+    if dashed and message.startswith("the following arguments are required"):
+        word = dashed[0][:40]
+        return (
+            f"{message} ({word!r} was read as an option; a value starting with '-' goes after --)"
+        )
     return message
 
 

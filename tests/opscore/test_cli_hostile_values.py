@@ -5,7 +5,7 @@ import pytest
 
 from missions.models import Mission
 from opscore.cli import main
-from opscore.models import Override
+from opscore.models import Event, Override
 from tests.factories import make_step
 
 pytestmark = pytest.mark.django_db
@@ -73,3 +73,20 @@ def test_each_command_reads_ids_in_ascii_digits_only(capsys, words):
 
     assert exited.value.code == 2
     assert "digits 0-9" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["mission", "note", "1", "-fix-later"],
+        ["mission", "deadline", "1", "-2h", "--reason", "x"],
+    ],
+    ids=" ".join,
+)
+def test_a_positional_starting_with_a_dash_is_told_how_to_give_it(capsys, words):
+    """`mission note 1 -fix-later` said only "the following arguments are required: text",
+    about the text the person had just typed."""
+    said = refusal(capsys, *words)
+
+    assert "after --" in said
+    assert not Event.objects.filter(kind__startswith="mission.").exists()
