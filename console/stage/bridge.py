@@ -243,22 +243,19 @@ async def relay(layer, group: str, sockets: set):
             await asyncio.sleep(BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS)) - 1])
 
 
-SEND_SECONDS = 2  # a socket that cannot take a batch by then holds up nobody: it reconnects
 _closing: set = set()  # closes under way beside the relay (the loop keeps only weak references)
 
 
 async def hand_out(message: dict, sockets: set) -> None:
     """A socket that cannot take the batch (the browser went away between the batch and its
-    send, or its session could not be read again) is dropped and closed: left open, its
-    browser would wait for ever on a feed that ended, instead of reconnecting from its last id.
-    So is one that cannot take it within SEND_SECONDS: the server's send waits while that
-    client's buffers are full, and a viewer that read nothing (or slowly) held every other
-    viewer of the process to its pace. Its close waits on the same buffers, so it runs beside."""
+    send, its session could not be read again, or its client has not read what it was sent:
+    StageConsumer.deliver) is dropped and closed: left open, its browser would wait for ever
+    on a feed that ended, instead of reconnecting from its last id. The close waits on the
+    same full buffers as the send did, so it runs beside the relay, which goes on."""
     for socket_ in list(sockets):
         try:
-            async with asyncio.timeout(SEND_SECONDS):  # a timer, no task per socket and batch
-                await socket_.deliver(message)
-        except Exception:  # TimeoutError included; a cancel of the relay is no Exception
+            await socket_.deliver(message)
+        except Exception:  # a cancel of the relay is no Exception: it still stops
             sockets.discard(socket_)
             closing = asyncio.ensure_future(socket_.give_up())
             _closing.add(closing)

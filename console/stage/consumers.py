@@ -28,6 +28,10 @@ from console.stage.bridge import (
 CATCH_UP_EVENTS = 1000  # events a catch-up reads: a page further behind reloads instead
 RELOAD = 4409  # the page's cursor is not one a catch-up serves: it reloads
 UNSUPPORTED = 1003  # the client sent a frame up a socket that only pushes
+# The server's send waits while a client's buffers are full: a viewer that read nothing (or
+# slowly) held every other viewer of the process to its pace, the relay sending to each in
+# turn. Past this, the send fails and the relay closes that socket (it reconnects, catches up).
+SEND_SECONDS = 2
 
 
 class StageConsumer(AsyncWebsocketConsumer):
@@ -66,18 +70,19 @@ class StageConsumer(AsyncWebsocketConsumer):
         return await settled_after(self.last_id, CATCH_UP_EVENTS + 1) <= CATCH_UP_EVENTS
 
     async def deliver(self, message: dict) -> None:
-        """From the relay: the shared batch, forwarded as it is, when it follows on from what
-        this browser has; otherwise (it connected mid-batch, or fell behind) its own
-        catch-up, started beside the relay so other sockets do not wait for it. A cursor is
-        an event id in log order (Event.objects.after), which the ids' numbers do not follow:
-        a socket already past the batch finds nothing new."""
+        """From the relay: the shared batch, forwarded as it is (within SEND_SECONDS), when it
+        follows on from what this browser has; otherwise (it connected mid-batch, or fell
+        behind) its own catch-up, started beside the relay so other sockets do not wait for
+        it. A cursor is an event id in log order (Event.objects.after), which the ids' numbers
+        do not follow: a socket already past the batch finds nothing new."""
         if not await self.may_still_watch():
             await self.shut(4403)
         elif self.catching_up:
             self.missed = True
         elif message["after"] == self.last_id:
             self.last_id = message["last_id"]
-            await self.send(text_data=message["text"])
+            async with asyncio.timeout(SEND_SECONDS):  # a timer, no task per socket and batch
+                await self.send(text_data=message["text"])
         else:  # behind it, or past it by its own read: positions are not ordered by number
             self.catching_up = True
             self.catch_up = asyncio.ensure_future(self.send_new())
