@@ -25,7 +25,8 @@ def items(prefix: str) -> Distillation:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_distillations_at_once_file_three_action_items_a_day_not_six(crew):
+def test_two_distillations_at_once_file_three_action_items_a_day_not_six(crew, clock):
+    clock.midday()  # both distillations file on one day
     people = ["coordinator", "devops", "security"]
     first, second = war_room(people), war_room(people)
     kept = {}
