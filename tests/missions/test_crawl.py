@@ -187,6 +187,8 @@ class FarEnd:
     def __init__(self, monkeypatch):
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.sent = 0
+        self.served = self.accepted = 0
+        self.turns = threading.Condition()
 
         def create_connection(address, timeout=None, **kwargs):
             sock = socket.socket()  # by address, not through the `dns` fixture's table
@@ -197,12 +199,24 @@ class FarEnd:
         monkeypatch.setattr(socket, "create_connection", create_connection)
 
     def serve(self, response: bytes, piece=1 << 16, pause=0.0, at_once=0) -> None:
-        """Send the first `at_once` bytes together, then `piece` bytes after every `pause`."""
-        args = (response, piece, pause, at_once)
+        """Send the first `at_once` bytes together, then `piece` bytes after every `pause`.
+        Responses answer connections in the order they were served: each thread waits its turn
+        to accept (on a loaded machine a later thread took the first connection, and a
+        redirect's test got its 404 first)."""
+        turn, self.served = self.served, self.served + 1
+        args = (turn, response, piece, pause, at_once)
         threading.Thread(target=self._answer, args=args, daemon=True).start()
 
-    def _answer(self, response, piece, pause, at_once):
-        conn, _ = self.listener.accept()
+    def _accept_in_turn(self, turn: int) -> socket.socket:
+        with self.turns:
+            self.turns.wait_for(lambda: self.accepted == turn)
+            conn, _ = self.listener.accept()
+            self.accepted += 1
+            self.turns.notify_all()
+        return conn
+
+    def _answer(self, turn, response, piece, pause, at_once):
+        conn = self._accept_in_turn(turn)
         with conn:
             conn.recv(65536)  # the request
             conn.sendall(response[:at_once])
