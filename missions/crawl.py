@@ -52,6 +52,7 @@ BINARY_STARTS = (
     b"\x1aE\xdf\xa3",
     b"\x00asm",
 )
+SNIFFED_CHARS = 1445  # a page's head, as browsers sniff it (WHATWG MIME Sniffing)
 META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?([\w.:-]+)""", re.I)
 
 
@@ -277,9 +278,10 @@ def refuse_unless_text(content_type: str) -> None:
 
 def refuse_unless_text_bytes(body: bytes, text: str, content_type: str) -> None:
     """A page is judged by its bytes too, whatever type it names: a PNG or a PDF served as
-    text/html was kept as the crawl's words. A NUL is never in text once decoded (a UTF-16
-    page's bytes hold them, its text none), and a file format's magic number never starts it."""
-    if "\x00" in text or body.startswith(BINARY_STARTS):
+    text/html was kept as the crawl's words. A NUL is never in the head of a text once decoded
+    (a UTF-16 page's bytes hold them, its text none; a stray one deep in a page is a careless
+    server's, stripped), and a file format's magic number never starts it."""
+    if "\x00" in text[:SNIFFED_CHARS] or body.startswith(BINARY_STARTS):
         media = content_type.split(";")[0].strip().lower()
         said = f"served as {media}" if media else "served with no type"
         raise CrawlRefused(f"{said}, but its bytes are not text")

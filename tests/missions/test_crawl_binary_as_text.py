@@ -1,7 +1,8 @@
 """A page's bytes are judged, not only the type it names: a PNG, a zip or a PDF served as
 text/html was kept, its bytes run through the extractor and stored as the crawl's artifact
 (NULs and all), as if it were words. What is not text is refused with the reason, whatever
-type it claims; a page in UTF-16 (whose bytes hold NULs, its text none) is still text."""
+type it claims; a page in UTF-16 (whose bytes hold NULs, its text none), or one with a stray
+NUL far into it, is still text."""
 
 import gzip
 
@@ -53,3 +54,13 @@ def test_a_utf16_page_holding_nuls_in_its_bytes_is_still_text(dns):  # noqa: F81
     )
 
     assert "Release notes for May." in page.text
+
+
+def test_a_page_with_a_stray_nul_deep_in_it_is_still_text(dns):  # noqa: F811
+    dns["news.example"] = "93.184.216.34"
+    body = b"<html><body><article><p>" + b"Release notes. " * 200 + b"\x00</p></article>"
+    served = Served([body])
+
+    page = fetch_main_text("https://news.example/a", server({"content-type": "text/html"}, served))
+
+    assert "Release notes." in page.text and "\x00" not in page.text
