@@ -28,6 +28,10 @@ from opscore.inflating import ACCEPT_ENCODING, inflater
 from opscore.web_urls import UnusableURL, usable
 
 MAX_BYTES = 2 * 1024 * 1024
+# Past this, a page is extracted by trafilatura's own pass alone: its backup extractors' cost
+# grows with the square of the page (a 1 MB page of short lists took 67 s of CPU, 2 MB five
+# minutes), theirs with the page (2 MB: a few seconds).
+FULL_EXTRACTION_BYTES = 256 * 1024
 MAX_ANSWER_BYTES = 1024 * 1024  # an outside call's answer (deadline_client), inflated
 MAX_REDIRECTS = 5
 READ_SECONDS, CONNECT_SECONDS = 10.0, 5.0
@@ -319,7 +323,8 @@ def fetch_main_text(url: str, client: httpx.Client | None = None) -> Page:
         title = ""
     else:
         extractor = load_extractor()
-        text = extractor.extract(html, url=final_url) or ""
+        fast = len(body) > FULL_EXTRACTION_BYTES  # its cost held to the page's size
+        text = extractor.extract(html, url=final_url, fast=fast) or ""
         metadata = extractor.extract_metadata(html)
         title = (metadata.title if metadata and metadata.title else "") or ""
     return Page(final_url, strip_invisible(title), strip_invisible(text), len(body))
