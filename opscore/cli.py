@@ -29,7 +29,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from opscore.inputs import LONE_SURROGATE, whole_number
-from opscore.text import reveal_invisible
+from opscore.text import reveal_invisible, strip_invisible
 
 FAILED = 1
 REFUSED = 2
@@ -227,6 +227,15 @@ def check_length(option: str, value: str, limit: int) -> None:
         raise CommandError(
             f"{option}: 1 to {limit} characters ({len(value)} given)", returncode=REFUSED
         )
+
+
+def actor_name(option: str, text: str) -> str:
+    """An operator's name as the ledger keeps every actor it names (the API's, `bootstrap`'s):
+    one line without what hides or reorders it, within the rows' actor columns. Kept as typed,
+    a right-to-left override showed `ann` + U+202E + `evil` as "annlive" to every reader."""
+    name = " ".join(strip_invisible(text).split())
+    check_length(option, name, 150 - len("operator:"))
+    return name
 
 
 def login_name() -> str:

@@ -1,9 +1,12 @@
 """What a person types that argparse reads another way than they meant is refused in one line
 that says how to type it, and nothing is written."""
 
-import pytest
+import io
 
-from missions.models import Mission
+import pytest
+from django.core.management import call_command
+
+from missions.models import Comment, Mission
 from opscore.cli import main
 from opscore.models import Event, Override
 from tests.factories import make_step
@@ -90,3 +93,20 @@ def test_a_positional_starting_with_a_dash_is_told_how_to_give_it(capsys, words)
 
     assert "after --" in said
     assert not Event.objects.filter(kind__startswith="mission.").exists()
+
+
+def test_an_operator_name_is_kept_without_what_hides_or_reorders_it(agent):
+    """`thread comment … --as` and `agent_token … --operator` kept a right-to-left override in
+    the actor (`operator:ann` + U+202E + `evil` shows as "operator:annlive"), where the API and
+    `bootstrap` keep every actor the ledger names on one line without it."""
+    mission = make_step(agent=agent).mission
+    spoofed = "ann\u202eevil\nx"
+
+    out = io.StringIO()
+    call_command("thread", "comment", "mission", mission.id, "hi", f"--as={spoofed}", stdout=out)
+    call_command(
+        "agent_token", "issue", agent.slug, "--name=n", f"--operator={spoofed}", stdout=out
+    )
+
+    assert Comment.objects.get(actor__startswith="operator:").actor == "operator:annevil x"
+    assert Event.objects.get(kind="agent_token.issued").actor == "operator:annevil x"

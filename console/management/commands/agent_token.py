@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 
 from console.models import AgentToken
 from opscore.actions import add_outside_agent
-from opscore.cli import REFUSED, OpsCommand, add_verbs, check_length, whole
+from opscore.cli import REFUSED, OpsCommand, actor_name, add_verbs, check_length, whole
 from opscore.models import Agent
 
 
@@ -29,7 +29,7 @@ class Command(OpsCommand):
         revoke.add_argument("--operator", default="cli")
 
     def handle(self, *args, verb, operator, **opts):
-        check_length("--operator", operator, 150 - len("operator:"))  # the rows' actor columns
+        operator = actor_name("--operator", operator)  # the rows' actor columns
         if verb == "issue":
             check_length("--name", opts["name"], AgentToken._meta.get_field("name").max_length)
             agent = self.agent_for(opts["agent"], opts["create"], operator)

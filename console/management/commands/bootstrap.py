@@ -1,8 +1,7 @@
 from console.bootstrap import bootstrap
 from console.phases import check_phase
 from console.roster import DEFAULT_ROSTER, BootstrapError
-from opscore.cli import REFUSED, OpsCommand, check_length, dump, fail, login_name, whole
-from opscore.text import strip_invisible
+from opscore.cli import REFUSED, OpsCommand, actor_name, dump, fail, login_name, whole
 
 
 class Command(OpsCommand):
@@ -21,9 +20,7 @@ class Command(OpsCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
-        # One line without what hides or reorders it, as every actor the ledger names is kept
-        opts["operator"] = " ".join(strip_invisible(opts["operator"]).split())
-        check_length("--operator", opts["operator"], 150 - len("operator:"))  # events' actor
+        opts["operator"] = actor_name("--operator", opts["operator"])  # events' actor
         if opts["check"]:
             return self.check_criteria(opts["phase"], opts["json"])
         try:

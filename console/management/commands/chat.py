@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from console.chat import as_json, confirm_draft, discard_draft, history, send_message
 from missions.talk import TalkRefused
 from missions.text import as_printed
-from opscore.cli import OpsCommand, add_verbs, check_length, dump, fail, whole
+from opscore.cli import OpsCommand, actor_name, add_verbs, dump, fail, whole
 
 NO_MESSAGES = "No messages yet: start with `.venv/bin/opscore chat ask …`"
 DEFAULT_OPERATOR = "cli"
@@ -30,8 +30,8 @@ class Command(OpsCommand):
         verbs.add_parser("history", help="your chat so far")
 
     def handle(self, *args, verb, **opts):
-        as_json_out, name = opts["json"], opts["operator"]
-        check_length("--as", name, 150 - len("operator:"))  # the comment's and events' actor
+        as_json_out = opts["json"]
+        name = actor_name("--as", opts["operator"])  # the comment's and events' actor
         actor = f"operator:{name}"
         user = get_user_model().objects.filter(username=name).first()
         try:

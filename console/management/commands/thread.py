@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from missions.talk import TalkRefused
 from missions.text import as_printed
 from missions.threads import post_comment, posted_json, subject_of, thread_of
-from opscore.cli import OpsCommand, add_verbs, check_length, dump, fail, whole
+from opscore.cli import OpsCommand, actor_name, add_verbs, dump, fail, whole
 from opscore.db import db_now
 
 
@@ -26,8 +26,7 @@ class Command(OpsCommand):
         comment.add_argument("--answers", type=whole, help="the question (T id) this answers")
 
     def handle(self, *args, verb, kind, id, **opts):
-        name = opts["operator"]
-        check_length("--as", name, 150 - len("operator:"))  # the comment's and events' actor
+        name = actor_name("--as", opts["operator"])  # the comment's and events' actor
         posted = None
         try:
             if verb == "comment":
