@@ -14,7 +14,7 @@ from django.db.models import Q
 from console.agentbus_inputs import REMOTE, BadInput, Forbidden, NotFound, check_sizes
 from console.agentbus_verbs import MAX_DEDUPE_KEY, run_verb
 from missions.models import Step
-from opscore.cli import whole
+from opscore.cli import decimal, whole
 from opscore.inputs import EXPECTED, is_kind
 from opscore.models import StandingOrderRun
 from opscore.redaction import scrub
@@ -204,10 +204,12 @@ def as_text(action: argparse.Action, item) -> str:
 
 
 def json_kind(action: argparse.Action) -> type:
-    """The JSON kind an option's value is: a number for the CLI's `whole` (ids and counts in
-    ASCII digits) as for int and float, else text."""
+    """The JSON kind an option's value is: a number for the CLI's `whole` and `decimal` (ids,
+    counts and seconds in ASCII digits) as for int and float, else text."""
     if action.type is whole:
         return int
+    if action.type is decimal:
+        return float
     return action.type if action.type in (int, float) else str
 
 

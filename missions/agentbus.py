@@ -6,7 +6,7 @@ lease token, as complete/block/fail are."""
 from missions.execution import renew_lease
 from missions.models import Step, StepAttempt, StepStatus
 from missions.step_kinds import runs_inside
-from opscore.cli import whole
+from opscore.cli import decimal, whole
 from opscore.db import db_now
 from opscore.redaction import redact
 
@@ -74,7 +74,7 @@ def add_runtime_verbs(verbs) -> None:
     renew = verbs.add_parser("renew-job-lease", help="keep a leased job's lease")
     renew.add_argument("job_id", type=whole)
     renew.add_argument("--lease-token", required=True)
-    renew.add_argument("--lease-seconds", type=float, default=600)
+    renew.add_argument("--lease-seconds", type=decimal, default=600)
 
 
 def held_attempt(job_id: int, lease_token, bad_input, refused) -> StepAttempt:

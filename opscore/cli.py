@@ -32,6 +32,7 @@ from opscore.cli_values import (  # noqa: F401 (the commands import them from he
     SESSION_SECONDS,
     bounded,
     dash_value_hint,
+    decimal,
     whole,
 )
 from opscore.inputs import LONE_SURROGATE

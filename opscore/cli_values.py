@@ -20,6 +20,17 @@ def whole(text: str) -> int:
     return number
 
 
+def decimal(text: str) -> float:
+    """An argparse type for a number of seconds, in ASCII digits: float() read a full-width 600
+    as 600. What is not a number is argparse's own "invalid float value"."""
+    if not text.isascii():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number in digits 0-9")
+    return float(text)
+
+
+decimal.__name__ = "float"
+
+
 def bounded(low: float, high: float, kind=int, unit: str = ""):
     """An argparse type refusing a value outside [low, high] in one line, NaN and infinity too:
     `choices` listed all 101 allowed `--examples`, a clamp ran with another deadline than the one

@@ -110,3 +110,17 @@ def test_an_operator_name_is_kept_without_what_hides_or_reorders_it(agent):
 
     assert Comment.objects.get(actor__startswith="operator:").actor == "operator:annevil x"
     assert Event.objects.get(kind="agent_token.issued").actor == "operator:annevil x"
+
+
+@pytest.mark.parametrize("verb", ["claim-jobs", "renew-job-lease"])
+def test_lease_seconds_in_full_width_digits_are_refused(capsys, verb):
+    """float() read a full-width 600 as 600: a lease asked for in digits nobody can check."""
+    takes = {
+        "claim-jobs": ["--target-agent", "a", "--lease-owner", "o"],
+        "renew-job-lease": ["1", "--lease-token", "t"],
+    }
+    with pytest.raises(SystemExit) as exited:
+        main(["opscore", "agentbus", verb, "--lease-seconds", "\uff16\uff10\uff10", *takes[verb]])
+
+    assert exited.value.code == 2
+    assert "digits 0-9" in capsys.readouterr().out

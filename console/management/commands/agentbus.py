@@ -14,7 +14,7 @@ from django.core.management.base import CommandError, CommandParser
 from console.agentbus_inputs import BadInput, Refused, check_sizes, flag
 from console.agentbus_verbs import run_verb
 from missions.agentbus import add_runtime_verbs
-from opscore.cli import OpsCommand, add_verbs, dump, whole
+from opscore.cli import OpsCommand, add_verbs, decimal, dump, whole
 from opscore.models import RunStatus
 from opscore.registry import AGENTBUS_PARSERS
 
@@ -77,7 +77,7 @@ def add_job_verbs(verbs) -> None:
     event.add_argument("--dedupe-key")
     claim = verbs.add_parser("claim-jobs", help="lease queued jobs of an outside runtime's agent")
     claim.add_argument("--lease-owner", required=True)
-    claim.add_argument("--lease-seconds", type=float, default=600)
+    claim.add_argument("--lease-seconds", type=decimal, default=600)
     claim.add_argument("--limit", type=whole, default=1)
     claim.add_argument(
         "--target-agent", required=True, help="the agent you work for (its runtime: external)"
