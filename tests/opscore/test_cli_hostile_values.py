@@ -124,3 +124,11 @@ def test_lease_seconds_in_full_width_digits_are_refused(capsys, verb):
 
     assert exited.value.code == 2
     assert "digits 0-9" in capsys.readouterr().out
+
+
+def test_a_pause_between_turns_in_full_width_digits_is_refused(capsys):
+    words = ["converse", "--format", "standup", "--agents", "a,b", "--topic", "t"]
+
+    said = refusal(capsys, *words, "--pause", "\uff15")
+
+    assert "digits 0-9" in said

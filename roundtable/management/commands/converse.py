@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError
 
 from missions.worker import default_worker_id
-from opscore.cli import REFUSED, OpsCommand, whole
+from opscore.cli import REFUSED, OpsCommand, decimal, whole
 from opscore.lanes import pause_of
 from opscore.models import Policy
 from roundtable.lifecycle import ConversationInvalid, close_conversation, request_conversation
@@ -18,7 +18,7 @@ MAX_PAUSE = 3600.0
 
 def pause_seconds(text: str) -> float:
     """A wait between turns: 0 to an hour (argparse says which value was refused)."""
-    value = float(text)  # not a number: argparse's own "invalid pause_seconds value"
+    value = decimal(text)  # ASCII digits; not a number: argparse's "invalid float value"
     if not 0 <= value <= MAX_PAUSE:  # NaN fails too
         raise argparse.ArgumentTypeError(f"{text!r} is not 0 to {MAX_PAUSE:.0f} seconds")
     return value
