@@ -85,10 +85,11 @@ def test_status_names_the_provider_spend_overrides_and_health(ledger):
     assert "next delayed run: 20" in text.getvalue() and "LLM provider: offline" in text.getvalue()
 
 
-def test_status_names_each_lanes_spend_against_its_budget_and_tier(agent):
+def test_status_names_each_lanes_spend_against_its_budget_and_tier(agent, clock):
     """The README's `status` "names ... today's spend against the budget per lane"; its text
     gave the day's total only, so an operator whose roundtable had gone to the cheap tier, or
     whose steps lane was refused at its hard cap, could not tell which from `status`."""
+    clock.midday()  # the spend added and status's today are one day
     add_to_todays_spend(agent.slug, "roundtable", Decimal("0.75"), 3)
     text = StringIO()
 
