@@ -151,7 +151,8 @@ async def _write_event(title):
 
 
 @pytest.mark.django_db
-def test_the_office_follows_live_data(client, agent):
+def test_the_office_follows_live_data(client, agent, clock):
+    clock.midday()  # the work made and the office's 'today' are one day
     from console.stage.scenes import sky_for
     from missions.execution import claim_next_step
     from roundtable.models import Conversation
