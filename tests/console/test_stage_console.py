@@ -205,7 +205,8 @@ def test_a_long_agent_name_ends_in_an_ellipsis_beside_its_lane_and_is_whole_in_i
     assert "<title>retired-forecast-analyst</title>retired-forecast-a…<" in page  # at the end
 
 
-def test_a_conversation_has_its_page_with_turns_memories_and_drift(client, db):
+def test_a_conversation_has_its_page_with_turns_memories_and_drift(client, db, clock):
+    clock.midday()  # the conversation is today's when its page is read
     import random
 
     from roundtable.lifecycle import request_conversation
@@ -283,7 +284,8 @@ def test_the_console_index_opens_with_health_approvals_and_operator_models_first
     assert order == sorted(order)
 
 
-def test_agent_cards_show_the_day_memories_voice_and_relationships(client, agent):
+def test_agent_cards_show_the_day_memories_voice_and_relationships(client, agent, clock):
+    clock.midday()  # the step is today's when the card is read
     from roundtable.models import Relationship
     from tests.factories import AgentFactory, make_memories
 
