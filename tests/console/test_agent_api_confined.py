@@ -277,8 +277,9 @@ def test_a_runtimes_own_job_that_only_opscore_runs_waits_for_a_person(client, se
     assert own["proposal"]["status"] == "accepted"  # a job the runtime runs itself, as before
 
 
-def test_work_handed_over_is_paid_for_by_the_agent_that_handed_it(client, secret, alpha):
+def test_work_handed_over_is_paid_for_by_the_agent_that_handed_it(client, secret, alpha, clock):
     """A runtime filling another agent's daily allowance would silence that agent for the day."""
+    clock.midday()  # the handed-over proposals count toward one day's allowance
     alpha.daily_proposal_limit = 2
     alpha.save()
     AgentFactory(slug="devops", daily_proposal_limit=5)
