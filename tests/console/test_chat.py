@@ -54,7 +54,8 @@ def test_it_says_why_a_mission_failed_with_the_step_and_its_error(coordinator):
     assert refs[:2] == [f"M{step.mission_id}", f"S{step.id}"]
 
 
-def test_it_reports_todays_spend_citing_the_calls(coordinator, settings):
+def test_it_reports_todays_spend_citing_the_calls(coordinator, settings, clock):
+    clock.midday()  # the call priced and the question asked on one day
     settings.OPS_LLM_PRICES = {"offline-cheap": (1_000_000, 0)}
     send_message("hello", actor="operator:ann")  # one priced call today
     answer = send_message("what did we spend today?", actor="operator:ann")
