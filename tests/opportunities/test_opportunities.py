@@ -298,8 +298,9 @@ def test_lineage_walks_from_an_opportunity_to_its_evidence_and_its_proposal(scou
 
 
 @pytest.mark.django_db(transaction=True)
-def test_parallel_proposals_by_one_scout_never_exceed_its_daily_budget(scouts):
+def test_parallel_proposals_by_one_scout_never_exceed_its_daily_budget(scouts, clock):
     """Two scout runs or the agent bus at once: the count and the insert are one decision."""
+    clock.midday()  # every proposal counts toward one day's budget
     drafts = [answer(scouts, title=f"Idea {n}") for n in range(8)]
 
     def one(data):
