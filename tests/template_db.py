@@ -94,12 +94,18 @@ def copy_database_settings(server, source: str, target: str, quote) -> None:
 
 
 def use_database(self, name: str, serialize: bool) -> None:
-    """What create_test_db does once its database is migrated: point the connection at it."""
+    """What create_test_db does once its database is migrated: point the connection at it,
+    and run what follows every migrate. The post-migrate steps write this run's settings into
+    the database (the spend day's OPS_TIME_ZONE, OPS_WORKER_STALE_SECONDS); a clone carried the
+    ones of the run that built the template, so a run in another zone counted UTC's day, and
+    one run with OPS_TIME_ZONE set left its zone to every later run."""
     from django.conf import settings
+    from django.core.management.sql import emit_post_migrate_signal
 
     self.connection.close()
     settings.DATABASES[self.connection.alias]["NAME"] = name
     self.connection.settings_dict["NAME"] = name
+    emit_post_migrate_signal(verbosity=0, interactive=False, db=self.connection.alias)
     if serialize:
         self.connection._test_serialized_contents = self.serialize_db_to_string()
     call_command("createcachetable", database=self.connection.alias)
