@@ -4,6 +4,7 @@ opportunities and initiative — the same functions, refusals as field errors, n
 import json
 
 import pytest
+from django.utils import timezone
 
 from console.bootstrap import bootstrap
 from missions.goals import add_goal, close_goal, snapshot_goals
@@ -199,7 +200,8 @@ def test_a_goal_past_its_deadline_is_not_carried_to_the_converted_proposal(agent
     proposal = Proposal.objects.get(source="opportunity")
     assert proposal.goal_id is None and proposal.status == "accepted"
     said = proposal.context["goal_not_carried"]["why"]
-    assert said == f"goal G{goal.id} not carried: its deadline passed on {goal.deadline_at:%F}"
+    passed_on = timezone.localdate(goal.deadline_at)  # the day in OPS_TIME_ZONE, as everywhere
+    assert said == f"goal G{goal.id} not carried: its deadline passed on {passed_on:%F}"
 
 
 @pytest.mark.parametrize("deadline", [None, 30, ["30d"]])
