@@ -288,7 +288,9 @@ def test_action_items_from_formal_formats_become_proposals_capped_at_three_a_day
     )
 
 
-def test_the_daily_conversation_cap_holds_and_the_standup_always_happens(crew):
+def test_the_daily_conversation_cap_holds_and_the_standup_always_happens(crew, settings, clock):
+    settings.TIME_ZONE = "UTC"  # the slots' days are UTC's here: test_schedule_time_zone for others
+    clock.midday()  # the conversations are one day's when the cap counts them
     set_policy("roundtable_policy", {"enabled": True, "max_daily_conversations": 2}, actor="t")
     morning = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)
 
@@ -460,9 +462,11 @@ def test_an_action_item_for_an_agent_who_did_not_take_part_is_dropped_with_the_r
     assert list(Proposal.objects.values_list("agent_id", flat=True)) == ["devops"]
 
 
-def test_the_night_slots_leave_room_in_the_daily_cap_for_the_morning_standup(crew):
+def test_the_night_slots_leave_room_in_the_daily_cap_for_the_morning_standup(crew, settings, clock):
     """README: the morning standup always happens. With the night's slots all rolling, they
     took the whole cap and the 06:00 standup was refused as 'daily cap reached'."""
+    settings.TIME_ZONE = "UTC"  # the slots' days are UTC's here: test_schedule_time_zone for others
+    clock.midday()  # the night's conversations are one day's when the cap counts them
     set_policy("roundtable_policy", {"enabled": True, "max_daily_conversations": 2}, actor="t")
     night = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
 

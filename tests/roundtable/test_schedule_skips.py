@@ -21,7 +21,9 @@ class Lucky(random.Random):
         return 0.0
 
 
-def test_a_slot_past_the_daily_cap_is_kept_skipped_with_the_reason(crew):
+def test_a_slot_past_the_daily_cap_is_kept_skipped_with_the_reason(crew, settings, clock):
+    settings.TIME_ZONE = "UTC"  # the slots' days are UTC's here: test_schedule_time_zone for others
+    clock.midday()  # the conversation is the day's when the cap counts it
     set_policy("roundtable_policy", {"enabled": True, "max_daily_conversations": 1}, actor="t")
     request_conversation("debate", ["devops", "security"], "x", source="api")
 
