@@ -19,6 +19,7 @@ from coding.driver import handle_one_run
 from coding.loop import count_pass
 from coding.models import CodingRun
 from coding.runners import Report
+from coding.sandbox import confinement_missing
 from coding.worktrees import ReviewCommit
 from tests.coding_support import is_git, new_run, watch_starts
 from tests.conftest import sh
@@ -138,6 +139,10 @@ def git_processes(monkeypatch) -> list:
 
 @pytest.fixture
 def box_builders(monkeypatch) -> list:
+    """The box builders a test starts; the process's one probe of what confinement works
+    here (the same command, run once and cached) is made first, so it is never counted:
+    counted, a test that was its worker's first to reach the coding lane failed alone."""
+    confinement_missing()
     return started_processes(monkeypatch, lambda argv: argv == jail_command())
 
 
