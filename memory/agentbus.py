@@ -8,6 +8,7 @@ from memory.decisions import DecisionRefused, promote_with_overrides
 from memory.models import MemoryCandidate, MemoryScope, MemoryType, Stability
 from memory.models.candidates import OUTSIDE_RUNTIME
 from opscore.cli import whole
+from opscore.db import db_now
 from opscore.inputs import InputRefused, time_in_range
 
 NAMESPACE = "default"  # one company per install; the seed's namespace argument must name it
@@ -114,6 +115,10 @@ def promote_memory_candidate(bad_input, **o) -> dict:
     for name in ("expires_at", "next_review_at"):
         if o[name]:
             after[name] = aware_datetime(bad_input, name, o[name])
+    if after.get("expires_at") and after["expires_at"] <= db_now():
+        # promoted, it would be a memory no prompt ever sees, reported as promoted
+        said = "in the past: the memory would be expired as it was made"
+        raise bad_input(said, option="expires_at")
     try:
         review = promote_with_overrides(
             o["candidate_id"],

@@ -2,6 +2,7 @@
 from the CLI, the agentbus and the admin — and the provenance chain on a memory's page."""
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
 
@@ -11,6 +12,7 @@ from django.core.management import call_command
 from memory.models import Memory, MemoryCandidate, MemoryReview
 from memory.retrieval import retrieve
 from opscore.actions import record_event
+from opscore.db import db_now
 from tests.factories import AgentFactory
 
 pytestmark = pytest.mark.django_db
@@ -154,6 +156,12 @@ def bus(*args):
     return json.loads(out.getvalue())
 
 
+def ahead(**span) -> str:
+    """An instant `span` after the database's now, as the bus takes it (a fixed 2030 stops
+    being ahead one day)."""
+    return (db_now() + timedelta(**span)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
 def test_agentbus_promotes_with_overrides_and_supersedes_what_it_names(agent):
     waiting, old = candidate(agent), kept(agent, "old advice about disks")
 
@@ -168,7 +176,7 @@ def test_agentbus_promotes_with_overrides_and_supersedes_what_it_names(agent):
         "--confidence-score",
         "5",
         "--expires-at",
-        "2030-01-01T00:00:00Z",
+        ahead(days=400),
         "--supersedes-memory-id",
         str(old.id),
         "--notes",
@@ -177,12 +185,30 @@ def test_agentbus_promotes_with_overrides_and_supersedes_what_it_names(agent):
 
     made = Memory.objects.get(pk=out["memory_id"])
     assert out["decision"] == "promote" and "checked the graphs" in out["reason"]
-    assert (made.title, made.confidence, made.expires_at.year) == (
+    assert (made.title, made.confidence, made.expires_at.isoformat()) == (
         "Friday disk pressure",
         Decimal("1.00"),
-        2030,
+        ahead(days=400).replace("Z", "+00:00"),
     )
     assert Memory.objects.get(pk=old.pk).status == "superseded"
+
+
+def test_agentbus_refuses_a_promotion_that_would_be_expired_already(agent, capsys):
+    """A past --expires-at made a memory no prompt would ever see, reported as promoted."""
+    waiting = candidate(agent)
+
+    error = refused(
+        capsys,
+        "agentbus",
+        "promote-memory-candidate",
+        *("--candidate-id", str(waiting.id), "--promoted-by", "curator"),
+        *("--expires-at", ahead(days=-1)),
+    )
+
+    (said,) = error["errors"]["--expires-at"]
+    assert said == "in the past: the memory would be expired as it was made"
+    assert MemoryCandidate.objects.get(pk=waiting.pk).status == "new"
+    assert not Memory.objects.exists()
 
 
 @pytest.mark.parametrize(
