@@ -208,6 +208,9 @@ def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
             tables = manifest(snapshot)
             run_tool(dump_args(exported, partial), libpq_env())
             snapshot.execute("COMMIT")
+        # Measured before it takes its name: a file that cannot be read back is no backup,
+        # and its failure is handled here like any other (no row left `running`).
+        size, digest = partial.stat().st_size, sha256_of(partial)
         partial.rename(path)
     except (BackupFailed, psycopg.Error, OSError, subprocess.TimeoutExpired) as failure:
         give_up(run or start_backup(actor), partial, one_line(failure), started)
@@ -218,8 +221,8 @@ def take_backup(*, actor: str, directory: Path | None = None) -> BackupRun:
     run.finish(
         BackupStatus.SUCCEEDED,
         path=str(path),
-        size_bytes=path.stat().st_size,
-        sha256=sha256_of(path),
+        size_bytes=size,
+        sha256=digest,
         duration_ms=elapsed(started),
         manifest=tables,
         detail=prune_backups(directory),

@@ -120,6 +120,28 @@ def test_a_dump_that_fills_the_disk_fails_with_the_reason_and_leaves_no_half_fil
     assert list((tmp_path / "backups").iterdir()) == []
 
 
+@pytest.mark.django_db
+def test_a_dump_that_cannot_be_read_back_for_its_checksum_fails_and_leaves_no_file(
+    tmp_path, settings, monkeypatch
+):
+    """The checksum was read after the file had its final name, outside the failure handling:
+    an error there left the row `running` (for three hours) beside a .dump no row vouched for."""
+    a_pg_dump(tmp_path / "bin", 'printf "PGDMP a whole dump" > "$out"')
+    settings.OPS_PG_BIN_DIR = str(tmp_path / "bin")
+
+    def unreadable(path):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr("operations.backups.sha256_of", unreadable)
+
+    with pytest.raises(BackupFailed, match="Input/output error"):
+        take_backup(actor="t", directory=tmp_path / "backups")
+
+    run = BackupRun.objects.get()
+    assert run.status == "failed" and "Input/output error" in run.error
+    assert list((tmp_path / "backups").iterdir()) == []
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_database_restart_during_the_dump_leaves_the_run_failed_not_running(tmp_path, settings):
     ended = (  # a restart, as every client sees it: its sessions are ended (57P01)
