@@ -1,7 +1,5 @@
 """`manage.py memory …`: what prompts would get, the candidate queue, and the operator's calls."""
 
-import re
-
 from memory.decisions import (
     DecisionRefused,
     RejectReason,
@@ -14,6 +12,7 @@ from memory.embeddings import EmbeddingError, embed_pending
 from memory.gate import review_candidate
 from memory.models import CandidateStatus, MemoryCandidate
 from memory.retrieval import quoted, retrieve
+from missions.text import row_line
 from opscore.cli import OpsCommand, add_verbs, dump, fail, whole
 from opscore.models import Agent
 from opscore.overrides import OverrideRefused, apply_override, in_force, lift_override
@@ -27,16 +26,6 @@ DECIDED = {
     "merge": "fold a candidate into a memory that says it already",
     "supersede": "retire a memory in favour of a newer one",
 }
-
-
-LINE_BREAKS = re.compile(r"[\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
-
-
-def one_line(text: str) -> str:
-    """A title on the row's own line: its line breaks would print what reads as another row.
-    Every other control character is left for the terminal's writer to name (a carriage
-    return shows as ⟨U+000D⟩, not a space that hides what it tried)."""
-    return LINE_BREAKS.sub(" ", text)
 
 
 class Command(OpsCommand):
@@ -83,7 +72,7 @@ class Command(OpsCommand):
         if "bucket" in row:
             head = f"[{row['bucket']}] memory {row['id']} ({row['kind']}, {row['score']})"
             return f"{head}: {quoted(row['text'])}"
-        line = f"candidate {row['id']} {row['kind']} by {row['agent']}: {one_line(row['title'])}"
+        line = f"candidate {row['id']} {row['kind']} by {row['agent']}: {row_line(row['title'])}"
         # a person is who promotes these: the reason is what they need to see first
         return f"{line} (untrusted: {row['untrusted_reason']})" if row["untrusted_reason"] else line
 
